@@ -1,0 +1,103 @@
+"""EventEmitter with Node's semantics, in Python names.
+
+Listeners run synchronously in registration order; an exception in a listener
+propagates to whoever called ``emit`` (as in Node). ``emit('error')`` with no
+listener logs the error instead of raising it.
+"""
+
+import logging
+
+log = logging.getLogger("prefork")
+
+
+class _Once:
+    __slots__ = ("emitter", "event", "listener", "fired")
+
+    def __init__(self, emitter, event, listener):
+        self.emitter = emitter
+        self.event = event
+        self.listener = listener
+        self.fired = False
+
+    def __call__(self, *args):
+        if self.fired:
+            return None
+        self.fired = True
+        self.emitter.off(self.event, self)
+        return self.listener(*args)
+
+
+class EventEmitter:
+    _events = None  # created on the first listener: most messages never get one
+
+    def on(self, event, listener):
+        if self._events is None:
+            self._events = {}
+        listeners = self._events.get(event)
+        if listeners is None:
+            self._events[event] = [listener]
+        else:
+            listeners.append(listener)
+        return self
+
+    add_listener = on
+
+    def prepend_listener(self, event, listener):
+        if self._events is None:
+            self._events = {}
+        self._events.setdefault(event, []).insert(0, listener)
+        return self
+
+    def once(self, event, listener):
+        return self.on(event, _Once(self, event, listener))
+
+    def prepend_once_listener(self, event, listener):
+        return self.prepend_listener(event, _Once(self, event, listener))
+
+    def off(self, event, listener):
+        listeners = self._events.get(event) if self._events else None
+        if not listeners:
+            return self
+        for i in range(len(listeners) - 1, -1, -1):
+            item = listeners[i]
+            if item is listener or (isinstance(item, _Once) and item.listener is listener):
+                del listeners[i]
+                break
+        if not listeners:
+            del self._events[event]
+        return self
+
+    remove_listener = off
+
+    def remove_all_listeners(self, event=None):
+        if self._events:
+            if event is None:
+                self._events.clear()
+            else:
+                self._events.pop(event, None)
+        return self
+
+    def listener_count(self, event):
+        if not self._events:
+            return 0
+        listeners = self._events.get(event)
+        return len(listeners) if listeners else 0
+
+    def listeners(self, event):
+        listeners = self._events.get(event) if self._events else None
+        return [l.listener if isinstance(l, _Once) else l for l in listeners or ()]
+
+    def emit(self, event, *args):
+        listeners = self._events.get(event) if self._events else None
+        if not listeners:
+            if event == "error":
+                err = args[0] if args else None
+                log.error("unhandled 'error' event on %s: %r", type(self).__name__, err,
+                          exc_info=err if isinstance(err, BaseException) else None)
+            return False
+        if len(listeners) == 1:
+            listeners[0](*args)
+        else:
+            for listener in tuple(listeners):
+                listener(*args)
+        return True

@@ -1,0 +1,131 @@
+"""Response bytes: status lines, header lines, chunk framing, a Date cached per second.
+
+Rules (Node's): the status line always says HTTP/1.1; a code without a standard reason
+gets ``unknown``; interim (1xx) heads and canned error replies carry no Date.
+"""
+
+import re
+import time
+from email.utils import formatdate
+
+STATUS_CODES = {
+    100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
+    200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
+    204: "No Content", 205: "Reset Content", 206: "Partial Content", 207: "Multi-Status",
+    208: "Already Reported", 226: "IM Used", 300: "Multiple Choices",
+    301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+    305: "Use Proxy", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 409: "Conflict",
+    410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+    413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
+    416: "Range Not Satisfiable", 417: "Expectation Failed", 418: "I'm a Teapot",
+    421: "Misdirected Request", 422: "Unprocessable Entity", 423: "Locked",
+    424: "Failed Dependency", 425: "Too Early", 426: "Upgrade Required",
+    428: "Precondition Required", 429: "Too Many Requests",
+    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+    506: "Variant Also Negotiates", 507: "Insufficient Storage", 508: "Loop Detected",
+    509: "Bandwidth Limit Exceeded", 510: "Not Extended",
+    511: "Network Authentication Required",
+}
+
+_STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in STATUS_CODES.items()}
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+CRLF = b"\r\n"
+
+# Node's canned replies to client errors: raw bytes, no Date, no Content-Length.
+CANNED = {
+    status: f"HTTP/1.1 {status} {STATUS_CODES[status]}\r\nConnection: close\r\n\r\n".encode()
+    for status in (400, 408, 413, 431)
+}
+
+_TOKEN = re.compile(r"^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+\Z")
+_INVALID_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+
+
+class HeaderError(ValueError):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def reason_phrase(code):
+    return STATUS_CODES.get(code, "unknown")
+
+
+def status_line(code, message=None):
+    if message is None:
+        line = _STATUS_LINES.get(code)
+        if line is not None:
+            return line
+        message = "unknown"
+    return f"HTTP/1.1 {code} {message}\r\n"
+
+
+def check_name(name):
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise HeaderError("ERR_INVALID_HTTP_TOKEN", f"Header name must be a valid HTTP token [{name!r}]")
+
+
+def check_value(name, value):
+    if value is None:
+        raise HeaderError("ERR_HTTP_INVALID_HEADER_VALUE", f"Invalid value None for header {name!r}")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            check_value(name, item)
+        return
+    if _INVALID_VALUE.search(str(value)):
+        raise HeaderError("ERR_INVALID_CHAR", f"Invalid character in header content [{name!r}]")
+
+
+def header_lines(name, value):
+    """``Name: value\\r\\n`` lines; a list value gives one line per item."""
+    if isinstance(value, (list, tuple)):
+        return "".join(f"{name}: {item}\r\n" for item in value)
+    return f"{name}: {value}\r\n"
+
+
+def chunk(data):
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def early_hints(hints):
+    """The 103 head for ``hints`` (Node: no head at all without a ``link``)."""
+    link = hints.get("link")
+    if link is None:
+        return None
+    if isinstance(link, (list, tuple)):
+        link = ", ".join(link)
+    if not link:
+        return None
+    check_value("link", link)
+    head = "HTTP/1.1 103 Early Hints\r\nLink: " + link + "\r\n"
+    for key, value in hints.items():
+        if key != "link":
+            check_name(key)
+            check_value(key, value)
+            head += header_lines(key, value)
+    return (head + "\r\n").encode("latin-1")
+
+
+class DateCache:
+    """``Date: <IMF-fixdate>\\r\\n``, formatted once per second."""
+
+    __slots__ = ("_second", "_line")
+
+    def __init__(self):
+        self._second = -1
+        self._line = ""
+
+    def line(self):
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._line = "Date: " + formatdate(now, usegmt=True) + "\r\n"
+        return self._line

@@ -1,0 +1,7 @@
+"""Node's http.Server on the loop and the HTTP core."""
+
+from .messages import IncomingMessage, ServerResponse
+from .server import Server, create_server
+from .socket import Socket
+
+__all__ = ["IncomingMessage", "Server", "ServerResponse", "Socket", "create_server"]

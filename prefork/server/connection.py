@@ -1,0 +1,343 @@
+"""Connection: the HTTP/1.1 protocol on one accepted socket.
+
+Rules (Node's, spec §2-§4):
+- Every request in a read is parsed and emitted at once; responses go out in request
+  order (a later response waits inside its ServerResponse until it is first).
+- Dispatch, in order: missing Host (HTTP/1.1) -> chunked 400; over
+  ``max_requests_per_socket`` (HTTP/1.1) -> ``dropRequest`` + 503; ``Expect`` (HTTP/1.1)
+  -> ``checkContinue`` / automatic 100 / ``checkExpectation`` / 417; else ``request``.
+- CONNECT and listened upgrades hand the socket over raw with the bytes after the head.
+  An unlistened upgrade is served as a normal request and, unlike Node, the bytes after
+  its head (its body, pipelined requests) are parsed as usual.
+- Bytes after a request that forbids reuse are dropped once its response is sent (Node
+  would answer them with a 400 that can swallow that response).
+- Timers: ``server.timeout`` from accept; after the last response, the keep-alive idle
+  timer (``keep_alive_timeout`` + 1 s); back to ``server.timeout`` at the next head.
+  Head and request deadlines are checked by the server's sweep against
+  ``message_start`` while ``active`` (from accept or a message's first byte to its end).
+- A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
+  written unless the response on the wire has sent its head, and the socket closes.
+"""
+
+import logging
+import re
+from collections import deque
+
+from ..http.errors import ParseError, request_timeout_error
+from ..http.parser import RequestParser, node_header_map_pairs, node_raw_header_pairs
+from ..http.serialize import CANNED
+from .messages import IncomingMessage, ServerResponse, header_map
+
+log = logging.getLogger("prefork.server")
+
+_CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
+_PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
+
+
+class _Abort(Exception):
+    """Stops parsing: the socket was destroyed inside a parser callback."""
+
+
+class Connection:
+    def __init__(self, server, socket):
+        self.server = server
+        self.socket = socket
+        self.parser = RequestParser(self, server.max_header_size)
+        self.message_start = socket._last_activity
+        self.active = True
+        self._responses = deque()
+        self._attached = None  # the last ended response until its 'finish'
+        self._req = None
+        self._res = None
+        self._requests = 0
+        self._keep_alive_timer = False
+        self._error = None
+        self._closing = False
+        self._eof = False
+        self._continuation = None  # (req, raw headers) of an unlistened upgrade
+        self._continuing = False  # its body is being parsed by a fresh parser
+        self._paused = False
+        self._drain_waiters = None
+        socket.protocol = self
+
+    # -- bytes in ------------------------------------------------------------------------
+    def data_received(self, data):
+        if self._closing:
+            return
+        if self._error is not None:
+            # a clientError listener owns the socket: each later chunk re-emits the error
+            self.server.emit("clientError", self._error, self.socket)
+            return
+        socket = self.socket
+        socket._corked += 1
+        try:
+            while data:
+                offset = self.parser.feed(data)
+                data = None if offset is None else self._left_http(data, offset)
+        except ParseError as err:
+            self._parse_error(err)
+        except _Abort:
+            pass
+        except Exception:
+            log.exception("internal error on a connection; closing it")
+            socket.destroy()
+        finally:
+            socket.uncork()
+        if not socket.destroyed and socket.protocol is self:
+            if socket._out_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
+                self._paused = True
+                socket.pause()
+
+    def eof_received(self):
+        self._eof = True
+        if self._error is not None:
+            # a clientError listener owns the socket; the peer is gone now
+            if self.socket._ending:
+                self.socket.destroy()
+            return
+        err = self.parser.eof_error()
+        if err is not None:
+            self._client_error(err)
+        elif not self._responses:
+            self.socket.destroy_soon()
+
+    def connection_error(self, err):
+        self._client_error(err)
+
+    def connection_lost(self, error):
+        self.server._connection_closed(self)
+        responses, self._responses = self._responses, deque()
+        for res in responses:
+            res._close()
+        if self._req is not None:
+            self._req._close()
+            self._req = None
+        if self._attached is not None:
+            attached, self._attached = self._attached, None
+            attached._close()
+
+    # -- parser callbacks ----------------------------------------------------------------
+    def on_message_begin(self):
+        self.message_start = self.socket._loop.now
+        self.active = True
+        self.parser.max_header_size = self.server.max_header_size
+
+    def on_headers(self, method, url, version, raw, keep_alive, upgrade):
+        server = self.server
+        socket = self.socket
+        if self._continuing:
+            return  # the synthetic head of an unlistened upgrade: the request exists
+        full_raw = raw
+        pairs = len(raw) // 2
+        kept = node_raw_header_pairs(pairs, server.max_headers_count)
+        if kept < pairs:
+            raw = raw[:2 * kept]
+        headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
+        req = IncomingMessage(socket, method, url, version, raw, headers)
+        self._req = req
+        if self._keep_alive_timer:
+            self._keep_alive_timer = False
+            socket.set_timeout(server.timeout)
+        if upgrade:
+            if method == "CONNECT" or server.listener_count("upgrade"):
+                req.upgrade = True
+                return  # handed over when the parser stops at the end of the head
+            self._continuation = (req, full_raw)
+        res = ServerResponse(self, req, keep_alive)
+        self._res = res
+        if not self._responses:
+            res._active = True
+        self._responses.append(res)
+        try:
+            self._dispatch(req, res, version)
+        except _Abort:
+            raise
+        except Exception as exc:
+            self._listener_failed(res, exc)
+
+    def _dispatch(self, req, res, version):
+        server = self.server
+        if version == "1.1":
+            if server.require_host_header and "host" not in req.headers:
+                res.write_head(400, ["Connection", "close"])
+                res.end()
+                return
+            cap = server.max_requests_per_socket
+            if cap and cap > 0:
+                self._requests += 1
+                res._max_requests_reached = cap <= self._requests
+                if cap < self._requests:
+                    server.emit("dropRequest", req, self.socket)
+                    res.write_head(503)
+                    res.end()
+                    return
+            expect = req.headers.get("expect")
+            if expect is not None:
+                if _CONTINUE.search(expect):
+                    res._expect_continue = True
+                    if server.listener_count("checkContinue"):
+                        server.emit("checkContinue", req, res)
+                    else:
+                        res.write_continue()
+                        server.emit("request", req, res)
+                elif server.listener_count("checkExpectation"):
+                    server.emit("checkExpectation", req, res)
+                else:
+                    res.write_head(417)
+                    res.end()
+                return
+        server.emit("request", req, res)
+
+    def on_body(self, body):
+        req = self._req
+        if req is not None:
+            try:
+                req._push(body)
+            except Exception as exc:
+                self._listener_failed(self._res, exc)
+
+    def on_message_complete(self, trailers):
+        self.active = False
+        if self._continuation is not None:
+            if not self._continuing:
+                return  # llhttp skipped the upgrade's body; it is parsed next
+            self._continuation = None
+            self._continuing = False
+        req = self._req
+        if req is None or req.upgrade:
+            return  # an upgrade or CONNECT keeps its request for the hand-off
+        self._req = None
+        try:
+            req._complete(trailers)
+        except Exception as exc:
+            self._listener_failed(self._res, exc)
+
+    def _listener_failed(self, res, exc):
+        log.error("error in a request listener", exc_info=exc)
+        if res is None or self.socket.destroyed:
+            raise _Abort() from exc
+        if res.writable_ended or res._head_out:
+            self.socket.destroy()
+            raise _Abort() from exc
+        res._headers = {}
+        res.headers_sent = False
+        res.status_code = 500
+        res.status_message = None
+        res.end()
+
+    # -- leaving HTTP -----------------------------------------------------------------------
+    def _left_http(self, data, offset):
+        """The parser stopped after an upgrade or CONNECT head; returns bytes to parse next."""
+        server = self.server
+        socket = self.socket
+        if self._continuation is not None:
+            req, raw = self._continuation
+            # serve the unlistened upgrade as a plain request: parse on without the Upgrade
+            # header, so its body and any pipelined requests are read normally
+            lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
+            lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)
+                      if raw[i].lower() != "upgrade"]
+            lines.append("\r\n")
+            self._req = req
+            self._continuing = True
+            self.parser = RequestParser(self, server.max_header_size)
+            return "".join(lines).encode("latin-1") + data[offset:]
+        req, self._req = self._req, None
+        head = data[offset:]
+        if req.method == "CONNECT" and not server.listener_count("connect"):
+            socket.destroy()
+            return None
+        server._detach(self)
+        socket.protocol = None
+        socket.set_timeout(0)
+        socket._corked = 0
+        socket.resume()
+        server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
+        return None
+
+    # -- errors and timeouts ------------------------------------------------------------------
+    def _parse_error(self, err):
+        if err.code == "HPE_CLOSED_CONNECTION":
+            # bytes after a request that forbids reuse: answer it, then close
+            self._closing = True
+            if not self._responses:
+                self.socket.destroy_soon()
+            return
+        self._client_error(err)
+
+    def _client_error(self, err):
+        self.active = False
+        server = self.server
+        socket = self.socket
+        if server.listener_count("clientError"):
+            if isinstance(err, ParseError):
+                self._error = err
+            server.emit("clientError", err, socket)
+            return
+        res = self.current_response
+        if socket.writable and (res is None or not res._head_out):
+            socket._send(CANNED[err.status_hint])
+        socket.destroy_soon()
+
+    def request_timed_out(self):
+        self._client_error(request_timeout_error())
+
+    def on_timeout(self):
+        req = self._req
+        handled = req is not None and not req.complete and req.emit("timeout", self.socket)
+        res = self._responses[0] if self._responses else None
+        if res is not None and res.emit("timeout", self.socket):
+            handled = True
+        if self.server.emit("timeout", self.socket):
+            handled = True
+        if not handled:
+            self.socket.destroy()
+
+    # -- responses ----------------------------------------------------------------------------
+    def response_done(self, res):
+        """``res`` (first in the queue) has all its bytes queued on the socket."""
+        responses = self._responses
+        responses.popleft()
+        socket = self.socket
+        self._attached = res
+        socket._after_flush(res._flushed)
+        if res._last or (not responses and (self._closing or self._eof)):
+            socket.destroy_soon()
+            return
+        if responses:
+            responses[0]._activate()
+        elif self.server.keep_alive_timeout > 0 and socket.protocol is self:
+            socket.set_timeout(self.server.keep_alive_timeout + 1.0)
+            self._keep_alive_timer = True
+        if self._paused and len(responses) < _PIPELINE_DEPTH // 2 and \
+                socket._out_size <= socket.high_water_mark:
+            self._paused = False
+            socket.resume()
+
+    def response_finished(self, res):
+        if self._attached is res:
+            self._attached = None
+
+    def wants_drain(self, res):
+        if self._drain_waiters is None:
+            self._drain_waiters = []
+        self._drain_waiters.append(res)
+        self.socket._need_drain = True
+
+    def on_drain(self):
+        waiters, self._drain_waiters = self._drain_waiters, None
+        if waiters:
+            for res in waiters:
+                res.emit("drain")
+        if self._paused and len(self._responses) < _PIPELINE_DEPTH:
+            self._paused = False
+            self.socket.resume()
+
+    @property
+    def current_response(self):
+        return self._responses[0] if self._responses else self._attached
+
+    # -- state for the server's close_idle / sweep ---------------------------------------------
+    @property
+    def idle(self):
+        return not self.active and not self._responses

@@ -1,0 +1,251 @@
+"""Server: Node's ``http.Server`` on the selector loop.
+
+Rules:
+- ``listen`` binds (or takes a bound socket as it is) and starts accepting; ``listening``
+  fires on a later loop turn. Every accepted socket emits ``connection`` before any byte
+  is read.
+- Head and request deadlines are checked by a sweep every
+  ``connections_checking_interval`` seconds, as Node does; ``close()`` stops it.
+- ``close()`` stops accepting, closes idle connections, and emits ``close`` once every
+  tracked connection (hand-offs included) has ended. In-flight keep-alive connections
+  are left to finish (Node's behaviour; the daemon drains harder on top).
+- Every knob is an attribute; a change applies to requests that start later.
+"""
+
+import errno
+import logging
+import socket as _socket
+
+from ..emitter import EventEmitter
+from ..http.errors import HTTPError
+from ..http.serialize import DateCache
+from ..loop import Loop
+from .connection import Connection
+from .socket import Socket
+
+log = logging.getLogger("prefork.server")
+
+DEFAULTS = {
+    "keep_alive_timeout": 5.0,
+    "headers_timeout": 60.0,
+    "request_timeout": 300.0,
+    "timeout": 0.0,
+    "max_requests_per_socket": 0,
+    "max_header_size": 16384,
+    "max_headers_count": None,
+    "require_host_header": True,
+    "connections_checking_interval": 30.0,
+}
+
+_ACCEPT_BATCH = 32
+
+
+class Server(EventEmitter):
+    def __init__(self, listener=None, *, loop=None, **options):
+        unknown = set(options) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
+        for name, default in DEFAULTS.items():
+            setattr(self, name, options.get(name, default))
+        h, r = self.headers_timeout, self.request_timeout
+        if h and r and h > 0 and r > 0 and h > r:
+            err = ValueError(f"headers_timeout ({h}) must not exceed request_timeout ({r})")
+            err.code = "ERR_OUT_OF_RANGE"
+            raise err
+        self.loop = loop if loop is not None else Loop()
+        self._date = DateCache()
+        self._listen_socks = []
+        self._connections = set()
+        self._detached = set()
+        self._listening = False
+        self._sweep_timer = None
+        self._close_pending = False
+        self._accept_paused = False
+        if listener is not None:
+            self.on("request", listener)
+
+    # -- listening ------------------------------------------------------------------------
+    def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511):
+        if self._listening:
+            raise HTTPError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once")
+        if sock is None:
+            sock = _bind(host, port, backlog)
+        sock.setblocking(False)
+        self._listen_socks = [sock]
+        self._listening = True
+        self._close_pending = False
+        self.loop.add_reader(sock.fileno(), self._accept, sock)
+        self._schedule_sweep()
+        if callback is not None:
+            self.once("listening", callback)
+        self.loop.call_soon(self.emit, "listening")
+        return self
+
+    @property
+    def listening(self):
+        return self._listening
+
+    def address(self):
+        if not self._listen_socks:
+            return None
+        sock = self._listen_socks[0]
+        local = sock.getsockname()
+        if sock.family == _socket.AF_UNIX:
+            return local
+        family = "IPv6" if sock.family == _socket.AF_INET6 else "IPv4"
+        return {"address": local[0], "family": family, "port": local[1]}
+
+    def _accept(self, lsock):
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                csock, _addr = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.error("accept: %s; pausing accepts for 0.5 s", exc)
+                    self._pause_accepting(0.5)
+                    return
+                if exc.errno == errno.ECONNABORTED:
+                    continue
+                raise
+            self._new_connection(csock)
+
+    def _pause_accepting(self, seconds):
+        for sock in self._listen_socks:
+            self.loop.remove_reader(sock.fileno())
+        self._accept_paused = True
+
+        def resume():
+            self._accept_paused = False
+            if self._listening:
+                for sock in self._listen_socks:
+                    self.loop.add_reader(sock.fileno(), self._accept, sock)
+        self.loop.call_later(seconds, resume)
+
+    def _new_connection(self, csock):
+        csock.setblocking(False)
+        if csock.family != _socket.AF_UNIX:
+            csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        socket = Socket(self.loop, csock)
+        conn = Connection(self, socket)
+        self._connections.add(conn)
+        if self.timeout and self.timeout > 0:
+            socket.set_timeout(self.timeout)
+        try:
+            self.emit("connection", socket)
+        except Exception:
+            log.exception("error in a 'connection' listener")
+            socket.destroy()
+            return
+        if not socket.destroyed:
+            socket.resume()
+
+    def _connection_closed(self, conn):
+        self._connections.discard(conn)
+        if self._close_pending:
+            self._maybe_emit_close()
+
+    def _detach(self, conn):
+        """``conn``'s socket now belongs to a connect/upgrade listener."""
+        self._connections.discard(conn)
+        socket = conn.socket
+        self._detached.add(socket)
+
+        def gone(_had_error=False):
+            self._detached.discard(socket)
+            if self._close_pending:
+                self._maybe_emit_close()
+        socket.on("close", gone)
+
+    # -- timeouts --------------------------------------------------------------------------
+    def set_timeout(self, seconds, callback=None):
+        self.timeout = seconds
+        if callback is not None:
+            self.on("timeout", callback)
+        return self
+
+    def _schedule_sweep(self):
+        interval = self.connections_checking_interval
+        if self._listening and interval and interval > 0:
+            self._sweep_timer = self.loop.call_later(interval, self._sweep)
+
+    def _sweep(self):
+        self._sweep_timer = None
+        now = self.loop.time()
+        headers_timeout = self.headers_timeout or 0
+        request_timeout = self.request_timeout or 0
+        if headers_timeout > 0 or request_timeout > 0:
+            for conn in list(self._connections):
+                if not conn.active:
+                    continue
+                age = now - conn.message_start
+                if (headers_timeout > 0 and not conn.parser.headers_complete and age > headers_timeout) \
+                        or (request_timeout > 0 and age > request_timeout):
+                    conn.active = False
+                    conn.request_timed_out()
+        self._schedule_sweep()
+
+    # -- closing -----------------------------------------------------------------------------
+    def close(self, callback=None):
+        if not self._listening:
+            if callback is not None:
+                err = HTTPError("ERR_SERVER_NOT_RUNNING", "Server is not running.")
+                self.once("close", lambda: callback(err))
+            self.loop.call_soon(self.emit, "close")
+            return self
+        if callback is not None:
+            self.once("close", lambda: callback(None))
+        self._listening = False
+        for sock in self._listen_socks:
+            if not self._accept_paused:
+                self.loop.remove_reader(sock.fileno())
+            sock.close()
+        self._listen_socks = []
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
+        self.close_idle_connections()
+        self._close_pending = True
+        self._maybe_emit_close()
+        return self
+
+    def _maybe_emit_close(self):
+        if self._close_pending and not self._connections and not self._detached:
+            self._close_pending = False
+            self.loop.call_soon(self.emit, "close")
+
+    def close_idle_connections(self):
+        for conn in list(self._connections):
+            if conn.idle:
+                conn.socket.destroy()
+
+    def close_all_connections(self):
+        for conn in list(self._connections):
+            conn.socket.destroy()
+
+    @property
+    def connections(self):
+        """The number of connections still speaking HTTP."""
+        return len(self._connections)
+
+
+def _bind(host, port, backlog):
+    infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM, flags=_socket.AI_PASSIVE)
+    family, socktype, proto, _, addr = infos[0]
+    sock = _socket.socket(family, socktype, proto)
+    try:
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        if family == _socket.AF_INET6:
+            sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1)
+        sock.bind(addr)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def create_server(listener=None, *, loop=None, **options):
+    """A ``Server``; ``listener`` (if given) is added for ``request``."""
+    return Server(listener, loop=loop, **options)

@@ -1,0 +1,377 @@
+"""Socket: one accepted (or connected) TCP/UNIX stream, Node's ``net.Socket`` in Python.
+
+Rules:
+- While an HTTP protocol owns the socket (``protocol`` is set), bytes go to it; after a
+  hand-off (``connect``/``upgrade``) the socket is a raw byte stream: ``data`` events,
+  bytes read before a ``data`` listener exists are kept and delivered when one is added.
+- Writes go straight to the kernel when nothing is queued; the rest waits for
+  writability. ``write()`` returns False past ``high_water_mark``; ``drain`` follows.
+  While corked (during one read's processing) writes only queue, and uncorking sends
+  them in one ``send``.
+- Half-open like Node's server sockets: after the peer's FIN the socket stays writable
+  until ``end()``; ``end()`` sends FIN once the queue is flushed.
+- The idle timer (``set_timeout``) is lazy: activity only stamps a time; the timer
+  re-arms itself when it fires early. It fires once per idle period.
+- ``close(had_error)`` is emitted on a later loop turn, once.
+"""
+
+import errno
+import socket as _socket
+
+from ..emitter import EventEmitter
+from ..http.errors import HTTPError
+
+_FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
+_RECV_SIZE = 256 * 1024
+
+
+def socket_error(exc, syscall):
+    code = errno.errorcode.get(exc.errno, "EIO") if exc.errno else "EIO"
+    return HTTPError(code, f"{syscall} {code}")
+
+
+class Socket(EventEmitter):
+    high_water_mark = 64 * 1024
+
+    def __init__(self, loop, sock):
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self.remote_family = _FAMILIES.get(sock.family)
+        self.remote_address = self.remote_port = None
+        if self.remote_family is not None:
+            try:
+                peer = sock.getpeername()
+                self.remote_address, self.remote_port = peer[0], peer[1]
+            except OSError:
+                pass
+        self.protocol = None
+        self._out = []
+        self._out_size = 0
+        self._corked = 0
+        self._writer = False
+        self._reading = False
+        self._flush_waiters = None
+        self._need_drain = False
+        self._ending = False
+        self._destroy_after_flush = False
+        self._pending = None
+        self._pending_end = False
+        self.destroyed = False
+        self.writable = True
+        self.readable = True
+        self._timeout = 0.0
+        self._timer = None
+        self._idle_fired = False
+        self._last_activity = loop.now
+        self.bytes_read = 0
+        self.bytes_written = 0
+
+    # -- info -----------------------------------------------------------------
+    def address(self):
+        try:
+            local = self._sock.getsockname()
+        except OSError:
+            return {}
+        if isinstance(local, tuple):
+            return {"address": local[0], "family": self.remote_family, "port": local[1]}
+        return local
+
+    @property
+    def local_port(self):
+        return self.address().get("port")
+
+    def fileno(self):
+        return self._fd
+
+    @property
+    def http_message(self):
+        """The response currently on this socket (Node's ``socket._httpMessage``)."""
+        protocol = self.protocol
+        return None if protocol is None else protocol.current_response
+
+    def set_no_delay(self, no_delay=True):
+        if self.remote_family is not None and not self.destroyed:
+            self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(no_delay))
+        return self
+
+    # -- reading ---------------------------------------------------------------
+    def resume(self):
+        if not self._reading and self.readable and not self.destroyed:
+            self._reading = True
+            self._loop.add_reader(self._fd, self._on_readable)
+        return self
+
+    def pause(self):
+        if self._reading:
+            self._reading = False
+            if not self.destroyed:
+                self._loop.remove_reader(self._fd)
+        return self
+
+    def on(self, event, listener):
+        super().on(event, listener)
+        if event == "data" and (self._pending or self._pending_end) and self.protocol is None:
+            self._loop.call_soon(self._deliver_pending)
+        return self
+
+    def _deliver_pending(self):
+        pending, self._pending = self._pending, None
+        if pending:
+            self.emit("data", b"".join(pending))
+        if self._pending_end:
+            self._pending_end = False
+            self._emit_end()
+
+    def _on_readable(self):
+        try:
+            data = self._sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail(socket_error(exc, "read"))
+            return
+        if not data:
+            self._on_eof()
+            return
+        self._last_activity = self._loop.now
+        if self._idle_fired:
+            self._rearm()
+        self.bytes_read += len(data)
+        protocol = self.protocol
+        if protocol is not None:
+            protocol.data_received(data)
+        elif self._pending is None and self.listener_count("data"):
+            self.emit("data", data)
+        else:
+            if self._pending is None:
+                self._pending = []
+            self._pending.append(data)
+
+    def _on_eof(self):
+        self.readable = False
+        self.pause()
+        if self.protocol is not None:
+            self.protocol.eof_received()
+        elif self._pending and not self.listener_count("data"):
+            self._pending_end = True
+        else:
+            self._emit_end()
+
+    def _emit_end(self):
+        self.emit("end")
+        if self._ending and not self._out and not self.destroyed:
+            self.destroy()
+
+    def _fail(self, err):
+        self.writable = False
+        if self.protocol is not None:
+            self.protocol.connection_error(err)
+        else:
+            self.destroy(err)
+
+    # -- writing ------------------------------------------------------------------
+    def write(self, data, callback=None):
+        if isinstance(data, str):
+            data = data.encode()
+        if self._ending or self.destroyed:
+            err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            self._loop.call_soon(self.emit, "error", err)
+            return False
+        if data:
+            self._send(bytes(data))
+        if callback is not None:
+            self._after_flush(callback)
+        if self._out_size >= self.high_water_mark:
+            self._need_drain = True
+            return False
+        return True
+
+    def _send(self, data):
+        """Queue ``data`` (bytes) for the kernel: the one write path."""
+        if self._out or self._corked:
+            self._out.append(data)
+            self._out_size += len(data)
+            return
+        try:
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._fail(socket_error(exc, "write"))
+            return
+        self.bytes_written += sent
+        if sent < len(data):
+            rest = data[sent:]
+            self._out.append(rest)
+            self._out_size += len(rest)
+            self._want_write()
+
+    def _want_write(self):
+        if not self._writer and not self.destroyed:
+            self._writer = True
+            self._loop.add_writer(self._fd, self._flush)
+
+    def cork(self):
+        self._corked += 1
+
+    def uncork(self):
+        if self._corked:
+            self._corked -= 1
+            if not self._corked and not self._writer:
+                self._flush()
+
+    def _flush(self):
+        """Send what is queued; when the queue empties, run the flush waiters."""
+        out = self._out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._fail(socket_error(exc, "write"))
+                return
+            self._last_activity = self._loop.now
+            self.bytes_written += sent
+            if sent < len(data):
+                rest = data[sent:]
+                self._out = [rest]
+                self._out_size = len(rest)
+                self._want_write()
+                return
+            out.clear()
+            self._out_size = 0
+        if self._writer:
+            self._writer = False
+            self._loop.remove_writer(self._fd)
+        waiters = self._flush_waiters
+        if waiters is not None:
+            self._flush_waiters = None
+            for waiter in waiters:
+                waiter()
+        if self._need_drain:
+            self._need_drain = False
+            self.emit("drain")
+            if self.protocol is not None:
+                self.protocol.on_drain()
+        if self._ending and not self.destroyed:
+            self._shutdown()
+
+    def _after_flush(self, callback):
+        """Call ``callback`` once everything queued so far is in the kernel (never now)."""
+        if not self._out and not self._corked:
+            self._loop.call_soon(callback)
+        elif self._flush_waiters is None:
+            self._flush_waiters = [callback]
+        else:
+            self._flush_waiters.append(callback)
+
+    # -- ending ---------------------------------------------------------------------
+    def end(self, data=None, callback=None):
+        if data:
+            self.write(data)
+        if callback is not None:
+            self.once("finish", callback)
+        if self._ending or self.destroyed:
+            return self
+        self._ending = True
+        self.writable = False
+        if not self._out and not self._corked:
+            self._shutdown()
+        return self
+
+    def destroy_soon(self):
+        """FIN after the queue is flushed, then close (Node's ``destroySoon``)."""
+        self._destroy_after_flush = True
+        if self._ending and not self._out and not self._corked:
+            self.destroy()
+        else:
+            self.end()
+
+    def _shutdown(self):
+        try:
+            self._sock.shutdown(_socket.SHUT_WR)
+        except OSError:
+            pass
+        self.emit("finish")
+        if self._destroy_after_flush or not self.readable:
+            self.destroy()
+
+    def destroy(self, error=None):
+        if self.destroyed:
+            return self
+        self.destroyed = True
+        self.writable = self.readable = False
+        loop = self._loop
+        if self._reading:
+            self._reading = False
+            loop.remove_reader(self._fd)
+        if self._writer:
+            self._writer = False
+            loop.remove_writer(self._fd)
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._out = []
+        self._out_size = 0
+        self._flush_waiters = None
+        protocol = self.protocol
+        if protocol is not None:
+            protocol.connection_lost(error)
+        loop.call_soon(self._emit_close, error)
+        return self
+
+    def _emit_close(self, error):
+        if error is not None and (self.protocol is None or self.listener_count("error")):
+            self.emit("error", error)
+        self.emit("close", error is not None)
+
+    # -- idle timer -----------------------------------------------------------------
+    def set_timeout(self, seconds, callback=None):
+        if callback is not None:
+            self.once("timeout", callback)
+        self._timeout = float(seconds or 0)
+        self._idle_fired = False
+        if self._timeout <= 0:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return self
+        self._last_activity = self._loop.time()
+        self._rearm()
+        return self
+
+    @property
+    def timeout(self):
+        return self._timeout
+
+    def _rearm(self):
+        self._idle_fired = False
+        if self._timeout <= 0 or self.destroyed:
+            return
+        deadline = self._last_activity + self._timeout
+        timer = self._timer
+        if timer is not None:
+            if timer.when <= deadline:
+                return
+            timer.cancel()
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self):
+        self._timer = None
+        if self.destroyed or self._timeout <= 0:
+            return
+        deadline = self._last_activity + self._timeout
+        if self._loop.time() < deadline - 0.0005:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        self._idle_fired = True
+        self.emit("timeout")
+        if self.protocol is not None and not self.destroyed:
+            self.protocol.on_timeout()

@@ -1,0 +1,200 @@
+"""Drives a reference server (Node's or prefork's) with raw bytes on 127.0.0.1.
+
+A scenario sends exact bytes (optionally in pieces, with pauses or a half-close), then
+reads until the server closes or the scenario's window ends. The result holds the bytes
+(Date masked), whether and when the server closed, and the server's events for that
+connection, so that prefork can be compared with the spec and with Node.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE = shutil.which("node")
+DATE = re.compile(rb"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT")
+IGNORED_EVENTS = {"accept", "listening", "sync", "socket.error", "socket.close", "cmd"}
+
+
+def mask(data):
+    return DATE.sub(b"Date: <DATE>", data)
+
+
+class RefServer:
+    """One reference server process; ``kind`` is 'node' or 'prefork'."""
+
+    def __init__(self, kind, config=None):
+        config = json.dumps(config or {})
+        if kind == "node":
+            cmd = [NODE, os.path.join(HERE, "ref_server.js"), "0", config]
+        else:
+            cmd = [sys.executable, os.path.join(HERE, "ref_server.py"), "0", config]
+        self.kind = kind
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.events = []
+        self._cond = threading.Condition()
+        self.stderr = b""
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        listening = self.wait_for(lambda e: e["ev"] == "listening", 10)
+        self.port = listening["port"]
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            with self._cond:
+                self.events.append(event)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _read_stderr(self):
+        self.stderr = self.proc.stderr.read()
+
+    def wait_for(self, predicate, timeout=5.0, start=0):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for event in self.events[start:]:
+                    if predicate(event):
+                        return event
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.proc.poll() is not None:
+                    raise TimeoutError(f"{self.kind}: no matching event; got {self.events[start:]}")
+                self._cond.wait(remaining)
+
+    def command(self, cmd):
+        self.proc.stdin.write(cmd.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def sync(self):
+        start = len(self.events)
+        self.command("sync")
+        self.wait_for(lambda e: e["ev"] == "sync", 5, start)
+
+    def conn_id(self, port, start, timeout=5.0):
+        return self.wait_for(lambda e: e["ev"] == "accept" and e["port"] == port, timeout, start)["conn"]
+
+    def conn_events(self, conn):
+        with self._cond:
+            return [e for e in self.events if e.get("conn") == conn and e["ev"] not in IGNORED_EVENTS]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.command("exit")
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(3)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class Result:
+    def __init__(self, data, closed, close_after, events):
+        self.data = data
+        self.masked = mask(data)
+        self.closed = closed
+        self.close_after = close_after  # seconds from the last send to the close
+        self.events = events
+
+    def event_names(self):
+        return [e["ev"] for e in self.events]
+
+    def summary(self):
+        return {
+            "bytes": self.masked,
+            "closed": self.closed,
+            "events": [(e["ev"], e.get("code")) for e in self.events],
+        }
+
+
+def exchange(server, steps, window=0.5, until=None):
+    """Run ``steps`` on a new connection to ``server`` and collect the outcome.
+
+    Steps: bytes to send; ("pause", seconds); ("shutdown",) for a half-close;
+    ("wait", n) to read until at least n bytes arrived; ("rst",) to reset.
+    After the steps, reads until the server closes or ``window`` seconds pass with the
+    connection still open (or ``until`` bytes are in, if given).
+    """
+    start = len(server.events)
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn = server.conn_id(sock.getsockname()[1], start)
+    data = bytearray()
+    closed = False
+    last_send = time.monotonic()
+
+    def read_some(deadline):
+        nonlocal closed
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            closed = True
+            return False
+        if not chunk:
+            closed = True
+            return False
+        data.extend(chunk)
+        return True
+
+    for step in steps:
+        if isinstance(step, (bytes, bytearray)):
+            try:
+                sock.sendall(step)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            last_send = time.monotonic()
+        elif step[0] == "pause":
+            deadline = time.monotonic() + step[1]
+            while not closed and read_some(deadline):
+                pass
+        elif step[0] == "shutdown":
+            sock.shutdown(socket.SHUT_WR)
+            last_send = time.monotonic()
+        elif step[0] == "wait":
+            deadline = time.monotonic() + 5
+            while not closed and len(data) < step[1] and read_some(deadline):
+                pass
+        elif step[0] == "rst":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.close()
+            closed = True
+            sock = None
+            break
+    deadline = time.monotonic() + window
+    while sock is not None and not closed:
+        if until is not None and len(data) >= until:
+            break
+        if not read_some(deadline):
+            break
+    close_after = time.monotonic() - last_send if closed else None
+    server.sync()  # while the client is still connected: every event so far is the server's doing
+    events = server.conn_events(conn)
+    if sock is not None:
+        sock.close()
+    return Result(bytes(data), closed, close_after, events)
