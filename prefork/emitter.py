@@ -60,7 +60,7 @@ class EventEmitter:
             return self
         for i in range(len(listeners) - 1, -1, -1):
             item = listeners[i]
-            if item is listener or (isinstance(item, _Once) and item.listener is listener):
+            if item == listener or (isinstance(item, _Once) and item.listener == listener):
                 del listeners[i]
                 break
         if not listeners:

@@ -9,7 +9,8 @@ Rules:
 - ``call_soon`` callbacks run after the I/O and timers of the current iteration, in
   FIFO order; one scheduled while the ready queue runs waits for the next iteration.
 - A callback that raises is logged and the loop goes on.
-- ``run()`` returns after ``stop()``, or when nothing is left to wait for.
+- ``run()`` returns after ``stop()``, or when nothing is left to wait for: no fd, timer,
+  callback or held object (``hold``/``release``: live sockets and servers).
 """
 
 import heapq
@@ -56,6 +57,7 @@ class Loop:
         self._running = False
         self._signal_handlers = {}
         self._wakeup = None
+        self._holds = 0  # live sockets and servers: they keep run() going while idle
         self.now = time.monotonic()
 
     # -- time -------------------------------------------------------------
@@ -67,6 +69,17 @@ class Loop:
     def call_soon(self, callback, *args):
         handle = Handle(callback, args)
         self._ready.append(handle)
+        return handle
+
+    def call_soon_threadsafe(self, callback, *args):
+        """``call_soon`` from another thread: the loop is woken through its wakeup pair."""
+        handle = Handle(callback, args)
+        self._ready.append(handle)  # deque.append is atomic
+        self._ensure_wakeup()
+        try:
+            self._wakeup[1].send(b"\0")
+        except (BlockingIOError, InterruptedError):
+            pass  # the pair is full: the loop is awake already
         return handle
 
     def call_later(self, delay, callback, *args):
@@ -129,20 +142,26 @@ class Loop:
         The C-level handler only writes the signal number to a socketpair
         (``signal.set_wakeup_fd``); the loop reads it and runs the callback.
         """
+        self._ensure_wakeup()
+        if not self._signal_handlers:
+            signal.set_wakeup_fd(self._wakeup[1].fileno(), warn_on_full_buffer=False)
+        self._signal_handlers[signum] = (callback, args)
+        signal.signal(signum, _record_signal)
+
+    def _ensure_wakeup(self):
         if self._wakeup is None:
             rsock, wsock = socket.socketpair()
             rsock.setblocking(False)
             wsock.setblocking(False)
             self._wakeup = (rsock, wsock)
-            signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
             self.add_reader(rsock.fileno(), self._read_signals)
-        self._signal_handlers[signum] = (callback, args)
-        signal.signal(signum, _record_signal)
 
     def remove_signal_handler(self, signum):
         if self._signal_handlers.pop(signum, None) is None:
             return False
         signal.signal(signum, signal.SIG_DFL)
+        if not self._signal_handlers:
+            signal.set_wakeup_fd(-1)
         return True
 
     def _read_signals(self):
@@ -155,9 +174,16 @@ class Loop:
             if not data:
                 return
             for signum in data:
-                entry = self._signal_handlers.get(signum)
+                entry = self._signal_handlers.get(signum) if signum else None
                 if entry is not None:
                     self._ready.append(Handle(entry[0], entry[1]))
+
+    def hold(self):
+        """Keep ``run()`` going even with nothing to wait for (a live socket, a server)."""
+        self._holds += 1
+
+    def release(self):
+        self._holds -= 1
 
     # -- running -------------------------------------------------------------
     def stop(self):
@@ -180,14 +206,16 @@ class Loop:
         heappop = heapq.heappop
         try:
             while not self._stopping:
+                while timers and timers[0][2].cancelled:
+                    heappop(timers)
                 if ready:
                     timeout = 0
                 elif timers:
                     timeout = timers[0][0] - monotonic()
                     if timeout < 0:
                         timeout = 0
-                elif fds:
-                    timeout = None
+                elif len(fds) > (self._wakeup is not None) or self._holds > 0:
+                    timeout = None  # the wakeup pair alone keeps nothing alive
                 else:
                     break
                 events = select(timeout)
@@ -224,7 +252,7 @@ class Loop:
         for signum in list(self._signal_handlers):
             self.remove_signal_handler(signum)
         if self._wakeup is not None:
-            signal.set_wakeup_fd(-1)
+            self.remove_reader(self._wakeup[0].fileno())
             for sock in self._wakeup:
                 sock.close()
             self._wakeup = None

@@ -122,7 +122,7 @@ class Result:
         return {
             "bytes": self.masked,
             "closed": self.closed,
-            "events": [(e["ev"], e.get("code")) for e in self.events],
+            "events": [(e["ev"], e.get("code"), e.get("bytesParsed")) for e in self.events],
         }
 
 

@@ -78,9 +78,14 @@ def code_from_reason(reason):
 
 # -- replay through llhttp's C API ----------------------------------------------------
 _HPE_PAUSED_UPGRADE = 22
-# llhttp_settings_t slots (llhttp 9): chunk extension name/value spans, chunk header
+# llhttp_settings_t slots (llhttp 9)
+_ON_MESSAGE_BEGIN = 0
+_ON_URL = 2
+_ON_HEADER_FIELD = 6
+_ON_HEADER_VALUE = 7
 _ON_CHUNK_EXTENSION_NAME = 8
 _ON_CHUNK_EXTENSION_VALUE = 9
+_ON_HEADERS_COMPLETE = 10
 _ON_CHUNK_HEADER = 22
 _DATA_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
@@ -112,27 +117,30 @@ class _LLHTTP:
         pos = lib.llhttp_get_error_pos(parser) if err else None
         return parser, err, (pos - ctypes.addressof(buf) if pos else None)
 
-    def extensions_overflow(self, data, limit):
-        """Offset where one chunk's extensions pass ``limit`` bytes (Node's count), or None."""
+    def span_overflow(self, data, limit, spans, resets):
+        """Offset where the bytes of the ``spans`` callbacks pass ``limit`` (Node counts
+        header and chunk-extension sizes this way), or None. ``resets`` are the
+        callbacks that start a new count."""
         counted = [0]
 
-        def on_extension(_parser, _at, length):
+        def on_span(_parser, _at, length):
             counted[0] += length
-            return -1 if counted[0] > limit else 0
+            return -1 if counted[0] >= limit else 0
 
-        def on_chunk_header(_parser):
+        def on_reset(_parser):
             counted[0] = 0
             return 0
 
         settings = (ctypes.c_void_p * 32)()
         self.lib.llhttp_settings_init(settings)
-        extension_cb = _DATA_CB(on_extension)
-        header_cb = _CB(on_chunk_header)
-        settings[_ON_CHUNK_EXTENSION_NAME] = settings[_ON_CHUNK_EXTENSION_VALUE] = \
-            ctypes.cast(extension_cb, ctypes.c_void_p)
-        settings[_ON_CHUNK_HEADER] = ctypes.cast(header_cb, ctypes.c_void_p)
+        span_cb = _DATA_CB(on_span)
+        reset_cb = _CB(on_reset)
+        for slot in spans:
+            settings[slot] = ctypes.cast(span_cb, ctypes.c_void_p)
+        for slot in resets:
+            settings[slot] = ctypes.cast(reset_cb, ctypes.c_void_p)
         _, err, pos = self._run(data, 1, settings)
-        return pos if err and counted[0] > limit else None
+        return pos if err and counted[0] >= limit else None
 
     def diagnose(self, data, kind):
         """Run ``data`` through a fresh llhttp (1 = request, 2 = response).
@@ -172,6 +180,16 @@ def diagnose(data, kind):
 
 
 def extensions_overflow(data, limit):
+    """Node: a chunk's extensions may hold ``limit`` bytes (name and value spans)."""
     if _LLHTTP_API is None:
         return None
-    return _LLHTTP_API.extensions_overflow(data, limit)
+    return _LLHTTP_API.span_overflow(data, limit + 1, (_ON_CHUNK_EXTENSION_NAME, _ON_CHUNK_EXTENSION_VALUE),
+                                     (_ON_CHUNK_HEADER,))
+
+
+def header_overflow(data, limit):
+    """Node: the target, names and values of a head (or trailers) stay under ``limit``."""
+    if _LLHTTP_API is None:
+        return None
+    return _LLHTTP_API.span_overflow(data, limit, (_ON_URL, _ON_HEADER_FIELD, _ON_HEADER_VALUE),
+                                     (_ON_MESSAGE_BEGIN, _ON_HEADERS_COMPLETE))

@@ -14,7 +14,7 @@ Rules:
 
 import httptools
 
-from .errors import ParseError, code_from_reason, diagnose, extensions_overflow
+from .errors import ParseError, code_from_reason, diagnose, extensions_overflow, header_overflow
 
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _CHUNK_EXTENSIONS_LIMIT = 16 * 1024  # Node's kMaxChunkExtensionsSize
@@ -59,11 +59,12 @@ class _Parser:
         self._head_wire = 0
         self._chunked = False
         self._chunk_line = -1  # bytes of the current chunk-size line, -1 outside one
+        self._reusable = True  # False after a message that forbids reuse (llhttp refuses more)
         self._parser = self._make_parser()
 
     # -- feeding ------------------------------------------------------------------
     def feed(self, data):
-        if not self.in_message:
+        if not self.in_message and self._reusable:
             if self._retained_len:
                 self._retained = []
                 self._retained_len = 0
@@ -82,13 +83,22 @@ class _Parser:
             self._error = None
             err.raw_packet = data
             if err.bytes_parsed is None:
-                err.bytes_parsed = len(data)
+                err.bytes_parsed = self._overflow_offset(data)
             raise err from None
         except httptools.HttpParserError as exc:
             raise self._diagnose(exc, data) from None
         if self.in_message:
             self._message_spans_reads(data)
+        elif not self._reusable:
+            self._retain(data)  # llhttp now refuses more bytes: keep what led there
         return None
+
+    def _retain(self, data):
+        if self._retained is not None:
+            self._retained.append(data)
+            self._retained_len += len(data)
+            if self._retained_len > _RETAIN_LIMIT:
+                self._retained = None
 
     def _check_extensions(self, data):
         """Node refuses a chunk whose extensions exceed 16 KiB; llhttp reports them only
@@ -113,11 +123,7 @@ class _Parser:
         raise err
 
     def _message_spans_reads(self, data):
-        if self._retained is not None:
-            self._retained.append(data)
-            self._retained_len += len(data)
-            if self._retained_len > _RETAIN_LIMIT:
-                self._retained = None
+        self._retain(data)
         limit = self.max_header_size
         if not self.headers_complete:
             self._head_wire += len(data)
@@ -130,6 +136,16 @@ class _Parser:
                 raise ParseError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow",
                                  len(data), data)
 
+    def _overflow_offset(self, data):
+        offset = None
+        if self._retained is not None:
+            prefix = self._retained_len
+            offset = header_overflow(b"".join(self._retained) + data if prefix else data,
+                                     self.max_header_size)
+            if offset is not None:
+                offset = max(0, offset - prefix)
+        return len(data) if offset is None else offset
+
     def _diagnose(self, exc, data):
         reason = str(exc.args[0]) if exc.args else ""
         code = offset = None
@@ -139,7 +155,7 @@ class _Parser:
             if result is not None and result[1] == reason:
                 code, _, pos = result
                 offset = None if pos is None else max(0, pos - prefix)
-        return ParseError(code or code_from_reason(reason), reason, offset, data)
+        return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
 
     def eof_error(self):
         """The error for a peer FIN in the middle of a message (None between messages)."""
@@ -187,6 +203,8 @@ class _Parser:
     def on_message_complete(self):
         self.in_message = False
         self._chunk_line = -1
+        if not self._parser.should_keep_alive():
+            self._reusable = False
         self._handler.on_message_complete(self._trailers)
 
     def _after_head(self):

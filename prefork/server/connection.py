@@ -56,7 +56,7 @@ class Connection:
         self._eof = False
         self._continuation = None  # (req, raw headers) of an unlistened upgrade
         self._continuing = False  # its body is being parsed by a fresh parser
-        self._paused = False
+        self._pause_reasons = set()  # "output" (backpressure, pipelining depth), "body" (req paused)
         self._drain_waiters = None
         socket.protocol = self
 
@@ -85,8 +85,18 @@ class Connection:
             socket.uncork()
         if not socket.destroyed and socket.protocol is self:
             if socket._out_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
-                self._paused = True
-                socket.pause()
+                self.pause_reading("output")
+
+    def pause_reading(self, reason):
+        self._pause_reasons.add(reason)
+        self.socket.pause()
+
+    def resume_reading(self, reason):
+        reasons = self._pause_reasons
+        if reason in reasons:
+            reasons.discard(reason)
+            if not reasons and self.socket.protocol is self:
+                self.socket.resume()
 
     def eof_received(self):
         self._eof = True
@@ -134,6 +144,7 @@ class Connection:
             raw = raw[:2 * kept]
         headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
         req = IncomingMessage(socket, method, url, version, raw, headers)
+        req._conn = self
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False
@@ -217,7 +228,9 @@ class Connection:
         if res is None or self.socket.destroyed:
             raise _Abort() from exc
         if res.writable_ended or res._head_out:
-            self.socket.destroy()
+            # the head is out: send what was written, then close
+            self._closing = True
+            self.socket.destroy_soon()
             raise _Abort() from exc
         res._headers = {}
         res.headers_sent = False
@@ -309,10 +322,9 @@ class Connection:
         elif self.server.keep_alive_timeout > 0 and socket.protocol is self:
             socket.set_timeout(self.server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
-        if self._paused and len(responses) < _PIPELINE_DEPTH // 2 and \
+        if "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
                 socket._out_size <= socket.high_water_mark:
-            self._paused = False
-            socket.resume()
+            self.resume_reading("output")
 
     def response_finished(self, res):
         if self._attached is res:
@@ -329,9 +341,8 @@ class Connection:
         if waiters:
             for res in waiters:
                 res.emit("drain")
-        if self._paused and len(self._responses) < _PIPELINE_DEPTH:
-            self._paused = False
-            self.socket.resume()
+        if len(self._responses) < _PIPELINE_DEPTH:
+            self.resume_reading("output")
 
     @property
     def current_response(self):

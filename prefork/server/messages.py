@@ -20,6 +20,7 @@ import re
 from ..emitter import EventEmitter
 from ..http import serialize
 
+_BODY_HIGH_WATER = 64 * 1024
 _CLOSE = re.compile(r"(?:^|\W)close(?:$|\W)", re.I)
 _CHUNKED = re.compile(r"(?:^|\W)chunked(?:$|\W)", re.I)
 
@@ -71,6 +72,8 @@ class IncomingMessage(EventEmitter):
         self.aborted = False
         self.destroyed = False
         self._buffered = None
+        self._buffered_size = 0
+        self._conn = None
         self._flowing = False
         self._end_pending = False
         self._ended = False
@@ -78,15 +81,15 @@ class IncomingMessage(EventEmitter):
 
     def on(self, event, listener):
         super().on(event, listener)
-        if event == "data" and not self._flowing and not self._paused:
-            self._flowing = True
-            if self._buffered or self._end_pending:
-                self.socket._loop.call_soon(self._deliver)
+        if event == "data" and not self._flowing:
+            self.resume()
         return self
 
     add_listener = on
 
     def pause(self):
+        """Stop ``data`` events; the body is kept (and the socket stops reading once a
+        high-water mark is buffered) until ``resume()`` or a new ``data`` listener."""
         self._paused = True
         self._flowing = False
         return self
@@ -96,11 +99,14 @@ class IncomingMessage(EventEmitter):
         self._flowing = True
         if self._buffered or self._end_pending:
             self.socket._loop.call_soon(self._deliver)
+        if self._conn is not None:
+            self._conn.resume_reading("body")
         return self
 
     def read(self):
         """Take the buffered body bytes (b'' when none)."""
         buffered, self._buffered = self._buffered, None
+        self._buffered_size = 0
         return b"".join(buffered) if buffered else b""
 
     def set_timeout(self, seconds, callback=None):
@@ -115,8 +121,12 @@ class IncomingMessage(EventEmitter):
             self.emit("data", chunk)
         elif self._buffered is None:
             self._buffered = [chunk]
+            self._buffered_size = len(chunk)
         else:
             self._buffered.append(chunk)
+            self._buffered_size += len(chunk)
+            if self._paused and self._buffered_size > _BODY_HIGH_WATER and self._conn is not None:
+                self._conn.pause_reading("body")
 
     def _complete(self, raw_trailers):
         self.complete = True
@@ -136,6 +146,7 @@ class IncomingMessage(EventEmitter):
         if self._paused:
             return
         buffered, self._buffered = self._buffered, None
+        self._buffered_size = 0
         if buffered:
             for chunk in buffered:
                 self.emit("data", chunk)

@@ -73,6 +73,7 @@ class Server(EventEmitter):
         sock.setblocking(False)
         self._listen_socks = [sock]
         self._listening = True
+        self.loop.hold()
         self._close_pending = False
         self.loop.add_reader(sock.fileno(), self._accept, sock)
         self._schedule_sweep()
@@ -197,6 +198,7 @@ class Server(EventEmitter):
         if callback is not None:
             self.once("close", lambda: callback(None))
         self._listening = False
+        self.loop.release()
         for sock in self._listen_socks:
             if not self._accept_paused:
                 self.loop.remove_reader(sock.fileno())

@@ -66,6 +66,7 @@ class Socket(EventEmitter):
         self._last_activity = loop.now
         self.bytes_read = 0
         self.bytes_written = 0
+        loop.hold()
 
     # -- info -----------------------------------------------------------------
     def address(self):
@@ -305,6 +306,7 @@ class Socket(EventEmitter):
         self.destroyed = True
         self.writable = self.readable = False
         loop = self._loop
+        loop.release()
         if self._reading:
             self._reading = False
             loop.remove_reader(self._fd)

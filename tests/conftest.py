@@ -1,0 +1,83 @@
+import os
+import sys
+import threading
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import prefork  # noqa: E402
+
+
+class ServerThread:
+    """A prefork Server whose loop runs in a background thread of the test process."""
+
+    def __init__(self, setup=None, **options):
+        self.loop = prefork.Loop()
+        self.server = prefork.create_server(loop=self.loop, **options)
+        self.events = []
+        self._lock = threading.Condition()
+        if setup is not None:
+            setup(self.server, self)
+        self.server.listen(0)
+        self.port = self.server.address()["port"]
+        self.thread = threading.Thread(target=self.loop.run, daemon=True)
+        self.thread.start()
+
+    def record(self, *event):
+        with self._lock:
+            self.events.append(event)
+            self._lock.notify_all()
+
+    def wait_for(self, predicate, timeout=5.0):
+        import time
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for event in self.events:
+                    if predicate(event):
+                        return event
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no matching event in {self.events}")
+                self._lock.wait(remaining)
+
+    def call(self, fn, *args, timeout=5.0):
+        """Run ``fn(*args)`` on the loop thread and return its result."""
+        done = threading.Event()
+        box = {}
+
+        def run():
+            try:
+                box["value"] = fn(*args)
+            except BaseException as exc:  # handed back to the test
+                box["error"] = exc
+            done.set()
+        self.loop.call_soon_threadsafe(run)
+        if not done.wait(timeout):
+            raise TimeoutError("the loop did not run the call")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    def stop(self):
+        def shutdown():
+            self.server.close_all_connections()
+            self.server.close()
+            self.loop.stop()
+        self.loop.call_soon_threadsafe(shutdown)
+        self.thread.join(5)
+        self.loop.close()
+
+
+@pytest.fixture
+def serve():
+    started = []
+
+    def start(setup=None, **options):
+        st = ServerThread(setup, **options)
+        started.append(st)
+        return st
+    yield start
+    for st in started:
+        st.stop()

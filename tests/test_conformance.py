@@ -1,0 +1,79 @@
+"""Raw-byte scenarios (spec §1-§6) against prefork, and side by side against Node.
+
+test_spec asserts prefork's exact bytes, events and connection fate for each scenario;
+test_matches_node runs the same scenario against Node's own http server (the twin
+reference server tests/ref_server.js) and requires identical results.
+"""
+
+import json
+
+import pytest
+
+from harness import NODE, RefServer, exchange, mask
+from scenarios import SCENARIOS
+
+
+@pytest.fixture(scope="module")
+def servers():
+    running = {}
+
+    def get(kind, config):
+        key = (kind, json.dumps(config, sort_keys=True))
+        if key not in running:
+            running[key] = RefServer(kind, config)
+        return running[key]
+    yield get
+    for server in running.values():
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def prefork_results(servers):
+    cache = {}
+
+    def get(scenario):
+        if scenario.name not in cache:
+            cache[scenario.name] = exchange(servers("prefork", scenario.config), scenario.steps, scenario.window)
+        return cache[scenario.name]
+    return get
+
+
+def _event(e):
+    return e["ev"] if e.get("code") is None else (e["ev"], e["code"])
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_spec(scenario, prefork_results):
+    result = prefork_results(scenario)
+    if scenario.expect is not None:
+        assert result.masked == scenario.expect
+    listened = getattr(scenario, "listened_expect", None)
+    if listened is not None:
+        assert result.masked == listened
+    if scenario.closed is not None:
+        assert result.closed == scenario.closed
+    if scenario.events is not None:
+        assert [_event(e) for e in result.events] == scenario.events
+    code = getattr(scenario, "code", None)
+    if code is not None and "(l)" in scenario.name:
+        assert [e.get("code") for e in result.events if e["ev"] == "clientError"] == [code]
+    if scenario.close_after is not None:
+        low, high = scenario.close_after
+        assert result.close_after is not None and low <= result.close_after <= high, result.close_after
+    # every scenario's bytes are well-formed for what it sent: no stray Date outside heads
+    assert b"Date: <DATE>" not in result.masked or b"HTTP/1.1" in result.masked
+    assert mask(result.data) == result.masked
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_matches_node(scenario, servers, prefork_results):
+    ours = prefork_results(scenario)
+    node = exchange(servers("node", scenario.config), scenario.steps, scenario.window)
+    theirs, mine = node.summary(), ours.summary()
+    if not scenario.compare_events:
+        theirs.pop("events")
+        mine.pop("events")
+    assert mine == theirs
+    if scenario.close_after is not None:
+        assert abs(ours.close_after - node.close_after) < 0.35
