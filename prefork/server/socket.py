@@ -22,7 +22,7 @@ from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
-_RECV_SIZE = 256 * 1024
+_RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
 
 
 def socket_error(exc, syscall):
@@ -341,11 +341,8 @@ class Socket(EventEmitter):
         self._timeout = float(seconds or 0)
         self._idle_fired = False
         if self._timeout <= 0:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            return self
-        self._last_activity = self._loop.time()
+            return self  # a pending timer finds the timeout off when it fires
+        self._last_activity = self._loop.now
         self._rearm()
         return self
 
