@@ -1,28 +1,83 @@
-"""Command line: ``prefork [--bind HOST:PORT]``; the only place that calls sys.exit."""
+"""Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``,
+``prefork check-config [...]``, ``prefork --version``. The only place that calls sys.exit.
+
+Exit status: 0 after a clean stop, 2 for a bad configuration (every problem on its own
+line as ``SOURCE:KEY: what is wrong``), 3 when the app cannot boot, 1 otherwise.
+"""
 
 import argparse
-import logging
+import os
 import sys
 
-from . import __version__, create_server
-from .demo import setup
+from . import __version__, logs, settings as settings_mod
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="prefork", description="A preforking HTTP/1.1 server with Node.js http.Server semantics.",
+        epilog="Run 'prefork check-config [options]' to validate and print the effective settings.")
+    parser.add_argument("app_arg", nargs="?", metavar="APP", help="module:attribute (see --app)")
+    parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file")
+    parser.add_argument("--version", action="version", version=f"prefork {__version__}")
+    for setting in settings_mod.SETTINGS:
+        kwargs = {"dest": setting.name, "default": None, "help": setting.doc}
+        if setting.kind == "list":
+            kwargs.update(action="append", metavar="ADDRESS")
+        else:
+            kwargs["metavar"] = setting.kind.upper() if setting.kind != "choice" else "|".join(setting.choices)
+        parser.add_argument(setting.flag, **kwargs)
+    return parser
+
+
+def parse(argv):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    values = {s.name: getattr(args, s.name) for s in settings_mod.SETTINGS}
+    if args.app_arg:
+        values["app"] = args.app_arg
+    if args.config:
+        values["config"] = args.config
+    return values
+
+
+def load(argv_values):
+    return settings_mod.load(env=os.environ, argv_values=dict(argv_values))
+
+
+def check_config(argv):
+    argv_values = parse(argv)
+    try:
+        settings = load(argv_values)
+    except settings_mod.ConfigError as exc:
+        report(exc)
+        return 2
+    print(f"# effective settings (config file: {settings.config_file or 'none'})")
+    for setting in settings_mod.SETTINGS:
+        value = settings.values[setting.name]
+        shown = f'"0o{value:03o}"' if setting.kind == "octal" else settings_mod._toml_value(value)
+        print(f"{setting.name} = {shown}  # {settings.sources[setting.name]}")
+    return 0
+
+
+def report(exc):
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+
+
+def run(argv):
+    argv_values = parse(argv)
+    try:
+        settings = load(argv_values)
+    except settings_mod.ConfigError as exc:
+        report(exc)
+        return 2
+    logs.setup(settings)
+    from .master.master import Master
+    return Master(settings, lambda: load(argv_values)).run()
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="prefork", description=__doc__)
-    parser.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT to listen on")
-    parser.add_argument("--version", action="version", version=f"prefork {__version__}")
-    args = parser.parse_args(argv)
-    host, _, port = args.bind.rpartition(":")
-    if not port.isdigit():
-        parser.error(f"--bind: expected HOST:PORT, got {args.bind!r}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = create_server()
-    setup(server)
-    server.listen(int(port), host.strip("[]") or "127.0.0.1")
-    logging.getLogger("prefork").info("listening on %s", args.bind)
-    try:
-        server.loop.run()
-    except KeyboardInterrupt:
-        pass
-    sys.exit(0)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "check-config":
+        sys.exit(check_config(argv[1:]))
+    sys.exit(run(argv))

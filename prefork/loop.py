@@ -247,6 +247,22 @@ class Loop:
         finally:
             self._running = False
 
+    def abandon(self):
+        """In a forked child: drop this loop without touching what it registered.
+
+        The selector and the wakeup pair are shared with the parent; only this process's
+        descriptors are closed (never unregistered), and the signal wakeup is reset."""
+        signal.set_wakeup_fd(-1)
+        self._signal_handlers.clear()
+        self._selector.close()  # closes the epoll fd; unregisters nothing
+        if self._wakeup is not None:
+            for sock in self._wakeup:
+                sock.close()
+            self._wakeup = None
+        self._fds = {}
+        self._ready.clear()
+        self._timers = []
+
     def close(self):
         """Release the selector and the signal wakeup pair."""
         for signum in list(self._signal_handlers):

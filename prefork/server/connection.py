@@ -50,6 +50,7 @@ class Connection:
         self._req = None
         self._res = None
         self._requests = 0
+        self.fresh = True  # no byte received yet
         self._keep_alive_timer = False
         self._error = None
         self._closing = False
@@ -62,6 +63,7 @@ class Connection:
 
     # -- bytes in ------------------------------------------------------------------------
     def data_received(self, data):
+        self.fresh = False
         if self._closing:
             return
         if self._error is not None:
@@ -145,6 +147,7 @@ class Connection:
         headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
         req = IncomingMessage(socket, method, url, version, raw, headers)
         req._conn = self
+        req._start = socket._loop.now
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False
@@ -314,7 +317,7 @@ class Connection:
         socket = self.socket
         self._attached = res
         socket._after_flush(res._flushed)
-        if res._last or (not responses and (self._closing or self._eof)):
+        if res._last or (not responses and (self._closing or self._eof or self.server.draining)):
             socket.destroy_soon()
             return
         if responses:
@@ -329,6 +332,9 @@ class Connection:
     def response_finished(self, res):
         if self._attached is res:
             self._attached = None
+        observer = self.server.response_observer
+        if observer is not None:
+            observer(res.req, res)
 
     def wants_drain(self, res):
         if self._drain_waiters is None:

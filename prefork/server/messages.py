@@ -197,6 +197,7 @@ class ServerResponse(EventEmitter):
         self._queued = None
         self._queued_size = 0
         self._closed = False
+        self.bytes_sent = 0
         server = conn.server
         self._keep_alive_timeout = server.keep_alive_timeout
         self._max_requests_per_socket = server.max_requests_per_socket
@@ -275,6 +276,8 @@ class ServerResponse(EventEmitter):
     def _store_head(self, content_length):
         """Fix the head; ``content_length`` is the whole body when known."""
         self.headers_sent = True
+        if self._conn.server.draining:
+            self.should_keep_alive = False
         if self.status_message is None:
             self.status_message = serialize.reason_phrase(self.status_code)
         head = [serialize.status_line(self.status_code, self.status_message)]
@@ -339,6 +342,7 @@ class ServerResponse(EventEmitter):
             self._head_out = True
             parts.append(self._head)
         if data and self._has_body:
+            self.bytes_sent += len(data)
             parts.append(serialize.chunk(data) if self._chunked else data)
         if end and self._chunked:
             parts.append(serialize.LAST_CHUNK)

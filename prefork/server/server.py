@@ -61,13 +61,26 @@ class Server(EventEmitter):
         self._sweep_timer = None
         self._close_pending = False
         self._accept_paused = False
+        self.draining = False
+        # called as observer(req, res) when a response to a parsed request has finished
+        # (automatic ones included): the daemon's access log, request counting, metrics
+        self.response_observer = None
         if listener is not None:
             self.on("request", listener)
 
     # -- listening ------------------------------------------------------------------------
     def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511):
+        """Bind ``host:port`` (or take the bound, listening ``sock`` as it is) and accept.
+
+        A server already listening on a given socket may be handed more sockets this way
+        (the daemon's workers serve every configured address); binding twice raises."""
         if self._listening:
-            raise HTTPError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once")
+            if sock is None:
+                raise HTTPError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once")
+            sock.setblocking(False)
+            self._listen_socks.append(sock)
+            self.loop.add_reader(sock.fileno(), self._accept, sock)
+            return self
         if sock is None:
             sock = _bind(host, port, backlog)
         sock.setblocking(False)
@@ -211,6 +224,30 @@ class Server(EventEmitter):
         self._close_pending = True
         self._maybe_emit_close()
         return self
+
+    def drain(self, callback=None, fresh_grace=1.0):
+        """Graceful stop, stronger than ``close()``: stop accepting; responses from now on
+        carry ``Connection: close`` and their connections close once they are sent; idle
+        keep-alive connections close (after one more look for bytes already received);
+        connections that have not sent a byte get ``fresh_grace`` seconds to send one."""
+        self.draining = True
+        if callback is not None:
+            self.once("close", lambda: callback(None))
+        was_listening = self._listening
+        if was_listening:
+            self.close()
+        else:
+            self._close_pending = True
+        self.loop.call_soon(self._close_drained_idle)
+        self.loop.call_later(fresh_grace, self._close_drained_idle, True)
+        if not was_listening:
+            self._maybe_emit_close()
+        return self
+
+    def _close_drained_idle(self, fresh_too=False):
+        for conn in list(self._connections):
+            if conn.idle or (fresh_too and conn.fresh):
+                conn.socket.destroy()
 
     def _maybe_emit_close(self):
         if self._close_pending and not self._connections and not self._detached:

@@ -1,0 +1,1 @@
+"""The supervisor: binds, forks, watches and replaces workers; owns the signals."""

@@ -1,0 +1,98 @@
+"""Listen sockets: bound by the master before forking, or inherited.
+
+Sources, in order: sockets handed over by a previous master on re-exec
+(``PREFORK_INHERIT`` = ``ADDRESS=FD;...``), systemd socket activation, ``fd://N``
+addresses, and finally sockets this process binds. Inherited sockets are used as they
+are: never bound or listened on again.
+"""
+
+import os
+import socket
+import stat
+
+from . import systemd
+
+INHERIT_ENV = "PREFORK_INHERIT"
+
+
+def describe(sock):
+    """A human address for a listening socket: 127.0.0.1:8000, [::1]:80, unix:/path."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return "unix:" + (name if isinstance(name, str) else name.decode(errors="replace"))
+    if sock.family == socket.AF_INET6:
+        return f"[{name[0]}]:{name[1]}"
+    return f"{name[0]}:{name[1]}"
+
+
+def _bind(address, backlog):
+    if address.startswith("unix:"):
+        path = address[5:]
+        try:
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                os.unlink(path)  # a stale socket from an earlier run
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        target = path
+    else:
+        host, _, port = address.rpartition(":")
+        host = host.strip("[]") or "0.0.0.0"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        target = (host, int(port))
+    try:
+        sock.bind(target)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def open_listeners(addresses, backlog, env=None):
+    """Returns ``[(address, socket), ...]``; raises OSError for an address it cannot bind."""
+    env = os.environ if env is None else env
+    inherited = {}
+    for item in filter(None, env.pop(INHERIT_ENV, "").split(";")):
+        address, _, fd = item.rpartition("=")
+        inherited[address] = socket.socket(fileno=int(fd))
+    activated = systemd.listen_fds(env=env)
+    if activated:
+        for sock in inherited.values():
+            sock.close()
+        result = []
+        for fd, name in activated:
+            sock = socket.socket(fileno=fd)
+            result.append((f"systemd:{name}", sock))
+        return result
+    result = []
+    try:
+        for address in addresses:
+            sock = inherited.pop(address, None)
+            if sock is None and address.startswith("fd://"):
+                sock = socket.socket(fileno=int(address[5:]))
+                os.set_inheritable(sock.fileno(), False)
+            if sock is None:
+                sock = _bind(address, backlog)
+            result.append((address, sock))
+    except BaseException:
+        for _, sock in result:
+            sock.close()
+        raise
+    finally:
+        for sock in inherited.values():  # addresses no longer configured
+            sock.close()
+    return result
+
+
+def for_exec(listeners):
+    """Mark the sockets inheritable and return the env value that names them."""
+    parts = []
+    for address, sock in listeners:
+        os.set_inheritable(sock.fileno(), True)
+        parts.append(f"{address}={sock.fileno()}")
+    return ";".join(parts)

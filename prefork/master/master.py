@@ -1,0 +1,482 @@
+"""The master: one single-threaded loop that owns the listen sockets and the workers.
+
+Rules:
+- Signal handlers only record: the loop's wakeup fd turns each delivered signal into
+  one call of the matching method, in order, so none is lost or merged by prefork (the
+  kernel itself merges identical signals that are pending at the same moment).
+- Workers live in slots 0..n-1 of a generation. A worker that dies is replaced in the
+  same slot at once; repeated quick deaths of a slot back off exponentially (capped).
+  A worker of the first generation that dies before it reported ready is a boot
+  failure: the master stops and exits with status 3.
+- Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
+  and keeps running. Otherwise a new generation starts, and the old one is told to
+  drain only once every new worker reported ready.
+- A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s later.
+- The loop sleeps until the next deadline (heartbeat checks, kills, backoff respawns).
+"""
+
+import logging
+import os
+import signal
+import sys
+import time
+
+from setproctitle import setproctitle
+
+from .. import logs, settings as settings_mod
+from ..control import Channel
+from ..loop import Loop
+from . import listeners as listeners_mod, pidfile, systemd
+
+log = logging.getLogger("prefork.master")
+
+EXIT_BOOT_FAILURE = 3
+KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
+BACKOFF_CAP = 10.0
+QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
+RETIRE_ENV = "PREFORK_RETIRE"
+MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
+                  signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
+
+
+class WorkerHandle:
+    def __init__(self, pid, slot, generation, channel, now):
+        self.pid = pid
+        self.slot = slot
+        self.generation = generation
+        self.channel = channel
+        self.started = now
+        self.last_beat = now
+        self.ready = False
+        self.retiring = False
+        self.replaces = None  # pid of the worker this one takes over from (max_requests)
+        self.aborted_at = None
+        self.kill_at = None
+        self.boot_error = None
+        self.stats = {}
+
+
+class Master:
+    def __init__(self, settings, reload_settings):
+        """``reload_settings()`` re-reads the configuration from the original sources."""
+        self.settings = settings
+        self.reload_settings = reload_settings
+        self.loop = Loop()
+        self.listeners = []
+        self.workers = {}  # pid -> WorkerHandle
+        self.foreign = {}  # pid -> kill deadline: workers inherited from a re-exec'd master
+        self.generation = 0
+        self.new_generation = None  # (generation, settings) while a reload boots
+        self.target = settings.workers
+        self.failures = {}  # slot -> quick deaths in a row
+        self.booted = False
+        self.stopping = None  # "graceful" | "fast"
+        self.exit_code = 0
+        self._deadline_timer = None
+        self.reloads = 0
+        self.restarts = {}
+        self.reexecuted = False
+        self.pending_target = settings.workers
+
+    # -- running --------------------------------------------------------------------------
+    def run(self):
+        settings = self.settings
+        os.umask(settings.umask)
+        setproctitle(f"prefork: master [{settings.name}]")
+        try:
+            self.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
+        except OSError as exc:
+            log.error("cannot listen: %s", exc)
+            return 1
+        for address, sock in self.listeners:
+            log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
+        if settings.pidfile:
+            pidfile.write(settings.pidfile)
+        loop = self.loop
+        for signum in MASTER_SIGNALS:
+            loop.add_signal_handler(signum, self.on_signal, signum)
+        self.adopt_retiring()
+        self.generation = 1
+        for slot in range(self.target):
+            self.spawn(slot, self.generation)
+        self.schedule_deadlines()
+        try:
+            loop.run()
+        finally:
+            if settings.pidfile and not self.reexecuted:
+                pidfile.remove(settings.pidfile)
+        log.info("master exiting with status %d", self.exit_code)
+        return self.exit_code
+
+    def on_signal(self, signum):
+        handler = {
+            signal.SIGTERM: self.graceful_stop, signal.SIGINT: self.fast_stop,
+            signal.SIGQUIT: self.fast_stop, signal.SIGHUP: self.reload,
+            signal.SIGTTIN: self.more_workers, signal.SIGTTOU: self.fewer_workers,
+            signal.SIGUSR1: self.reopen_logs, signal.SIGUSR2: self.reexec,
+            signal.SIGCHLD: self.reap,
+        }[signum]
+        handler()
+
+    # -- workers ---------------------------------------------------------------------------
+    def spawn(self, slot, generation, settings=None):
+        settings = settings or self.settings
+        parent_end, child_end = Channel.pair()
+        # no signal may reach the child before it has dropped the master's handlers
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            log.error("fork failed: %s", exc)
+            parent_end.close()
+            child_end.close()
+            return None
+        if pid == 0:
+            code = 1
+            try:
+                self.loop.abandon()
+                for signum in MASTER_SIGNALS:
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                parent_end.close()
+                for other in self.workers.values():
+                    other.channel.close()
+                from ..worker import Worker
+                code = Worker(slot, settings, self.listeners, child_end).run()
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            finally:
+                try:
+                    logging.shutdown()
+                finally:
+                    os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        child_end.close()
+        parent_end.sock.setblocking(False)
+        now = time.monotonic()
+        handle = WorkerHandle(pid, slot, generation, parent_end, now)
+        self.workers[pid] = handle
+        self.loop.add_reader(parent_end.fileno(), self.on_message, handle)
+        log.info("booting worker %d (pid %d, generation %d)", slot, pid, generation)
+        return handle
+
+    def on_message(self, worker):
+        messages = worker.channel.receive()
+        if messages is None:
+            self.loop.remove_reader(worker.channel.fileno())
+            return
+        for message in messages:
+            kind = message.get("t")
+            worker.last_beat = time.monotonic()
+            if kind == "hb":
+                worker.stats = message
+            elif kind == "ready":
+                worker.ready = True
+                self.on_ready(worker)
+            elif kind == "recycle":
+                self.recycle(worker)
+            elif kind == "boot_error":
+                worker.boot_error = message.get("error")
+
+    def on_ready(self, worker):
+        if worker.replaces is not None:
+            old = self.workers.get(worker.replaces)
+            if old is not None:
+                self.retire(old, "recycle")
+        pending = self.new_generation
+        if pending is not None and worker.generation == pending[0]:
+            fresh = [w for w in self.workers.values() if w.generation == pending[0]]
+            if len(fresh) >= self.target and all(w.ready for w in fresh):
+                self.finish_reload()
+        if not self.booted and self.live_ready():
+            self.booted = True
+            log.info("%d workers ready", self.target)
+            systemd.notify(f"READY=1\nSTATUS={self.status()}\nMAINPID={os.getpid()}")
+        self.update_title()
+
+    def live_ready(self):
+        live = [w for w in self.workers.values() if w.generation == self.generation and not w.retiring]
+        return len(live) >= self.target and all(w.ready for w in live)
+
+    def status(self):
+        return f"{len(self.workers)} workers"
+
+    def update_title(self):
+        setproctitle(f"prefork: master [{self.settings.name}]")
+
+    def retire(self, worker, reason):
+        """Tell ``worker`` to drain; it is killed if still there after graceful_timeout."""
+        if worker.retiring:
+            return
+        worker.retiring = True
+        worker.kill_at = time.monotonic() + self.settings.graceful_timeout
+        self.restarts[reason] = self.restarts.get(reason, 0) + 1
+        self.kill(worker.pid, signal.SIGTERM)
+        self.schedule_deadlines()
+
+    def kill(self, pid, signum):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            self.foreign.pop(pid, None)
+            worker = self.workers.pop(pid, None)
+            if worker is not None:
+                self.worker_exited(worker, status)
+        if self.stopping and not self.workers and not self.foreign:
+            self.loop.stop()
+
+    def worker_exited(self, worker, status):
+        self.loop.remove_reader(worker.channel.fileno())
+        self.on_message_tail(worker)
+        worker.channel.close()
+        code = os.waitstatus_to_exitcode(status)
+        how = f"exit status {code}" if code >= 0 else f"signal {signal.Signals(-code).name}"
+        if worker.retiring or self.stopping:
+            log.info("worker %d (pid %d) stopped: %s", worker.slot, worker.pid, how)
+            return
+        pending = self.new_generation
+        if not worker.ready:
+            if worker.generation == 1 and not self.booted:
+                log.error("worker %d (pid %d) failed to boot (%s); stopping%s", worker.slot, worker.pid, how,
+                          ":\n" + worker.boot_error if worker.boot_error else "")
+                self.exit_code = EXIT_BOOT_FAILURE
+                self.fast_stop()
+                return
+            if pending is not None and worker.generation == pending[0]:
+                log.error("reload aborted: a new worker failed to boot (%s)%s", how,
+                          ":\n" + worker.boot_error if worker.boot_error else "")
+                self.abort_reload()
+                return
+        if worker.generation != self.generation or worker.slot >= self.target:
+            return
+        reason = "timeout" if worker.aborted_at is not None else ("crash" if code != 0 else "exit")
+        self.restarts[reason] = self.restarts.get(reason, 0) + 1
+        lived = time.monotonic() - worker.started
+        failures = self.failures.get(worker.slot, 0) + 1 if lived < QUICK_DEATH else 1
+        self.failures[worker.slot] = failures
+        delay = 0.0 if failures <= 1 else min(BACKOFF_CAP, 0.1 * 2 ** (failures - 2))
+        log.warning("worker %d (pid %d) died (%s) after %.1f s; replacing it%s", worker.slot, worker.pid, how,
+                    lived, f" in {delay:.1f} s (quick death #{failures})" if delay else "")
+        if delay:
+            self.loop.call_later(delay, self.respawn, worker.slot, self.generation)
+        else:
+            self.respawn(worker.slot, self.generation)
+
+    def on_message_tail(self, worker):
+        """Read what the worker wrote just before it exited (a boot error, say)."""
+        messages = worker.channel.receive()
+        for message in messages or ():
+            if message.get("t") == "boot_error":
+                worker.boot_error = message.get("error")
+
+    def respawn(self, slot, generation):
+        if self.stopping or generation != self.generation or slot >= self.target:
+            return
+        if any(w.slot == slot and w.generation == generation and not w.retiring for w in self.workers.values()):
+            return
+        self.spawn(slot, generation)
+
+    def recycle(self, worker):
+        """``worker`` served its quota: start its replacement first, retire it when ready."""
+        if worker.retiring or self.stopping or worker.generation != self.generation:
+            return
+        if any(w.replaces == worker.pid for w in self.workers.values()):
+            return
+        log.info("worker %d (pid %d) reached max_requests; replacing it", worker.slot, worker.pid)
+        replacement = self.spawn(worker.slot, worker.generation)
+        if replacement is not None:
+            replacement.replaces = worker.pid
+
+    # -- deadlines ---------------------------------------------------------------------------
+    def schedule_deadlines(self):
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        self._deadline_timer = self.loop.call_later(self.next_check(), self.check_deadlines)
+
+    def next_check(self):
+        now = time.monotonic()
+        timeout = self.settings.timeout
+        deadlines = [now + 1.0]
+        for worker in self.workers.values():
+            if worker.kill_at is not None:
+                deadlines.append(worker.kill_at)
+            elif worker.aborted_at is None:
+                deadlines.append(worker.last_beat + timeout)
+        deadlines.extend(self.foreign.values())
+        return max(0.01, min(deadlines) - now)
+
+    def check_deadlines(self):
+        self._deadline_timer = None
+        now = time.monotonic()
+        timeout = self.settings.timeout
+        for worker in list(self.workers.values()):
+            if worker.kill_at is not None and now >= worker.kill_at:
+                log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
+                self.kill(worker.pid, signal.SIGKILL)
+                worker.kill_at = None
+            elif worker.aborted_at is None and not worker.retiring and now - worker.last_beat > timeout:
+                log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
+                          "in the error log)", worker.slot, worker.pid, now - worker.last_beat)
+                worker.aborted_at = now
+                worker.kill_at = now + KILL_GRACE
+                self.kill(worker.pid, signal.SIGABRT)
+        for pid, deadline in list(self.foreign.items()):
+            if now >= deadline:
+                self.kill(pid, signal.SIGKILL)
+                self.foreign[pid] = now + 60
+        self.schedule_deadlines()
+
+    # -- signals -------------------------------------------------------------------------------
+    def graceful_stop(self):
+        if self.stopping:
+            return
+        self.stopping = "graceful"
+        log.info("graceful stop: draining %d workers (up to %.1f s)", len(self.workers),
+                 self.settings.graceful_timeout)
+        systemd.notify("STOPPING=1")
+        self.close_listeners()
+        deadline = time.monotonic() + self.settings.graceful_timeout
+        for worker in self.workers.values():
+            worker.retiring = True
+            worker.kill_at = min(worker.kill_at or deadline, deadline)
+            self.kill(worker.pid, signal.SIGTERM)
+        self.after_stop_signal()
+
+    def fast_stop(self):
+        if self.stopping == "fast":
+            return
+        self.stopping = "fast"
+        log.info("fast stop")
+        systemd.notify("STOPPING=1")
+        self.close_listeners()
+        deadline = time.monotonic() + KILL_GRACE
+        for worker in self.workers.values():
+            worker.retiring = True
+            worker.kill_at = deadline
+            self.kill(worker.pid, signal.SIGQUIT)
+        self.after_stop_signal()
+
+    def after_stop_signal(self):
+        if not self.workers and not self.foreign:
+            self.loop.stop()
+        else:
+            self.schedule_deadlines()
+
+    def close_listeners(self):
+        for _, sock in self.listeners:
+            sock.close()
+
+    def reload(self):
+        if self.stopping:
+            return
+        if self.new_generation is not None:
+            log.warning("reload already in progress; HUP ignored")
+            return
+        systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        try:
+            new = self.reload_settings()
+        except settings_mod.ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload: %s", problem)
+            log.error("reload refused: keeping the running configuration")
+            systemd.notify("READY=1")
+            return
+        for setting in settings_mod.SETTINGS:
+            if not setting.reloadable and new.values[setting.name] != self.settings.values[setting.name]:
+                log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
+                            self.settings.values[setting.name])
+                new.values[setting.name] = self.settings.values[setting.name]
+        logs.setup(new)
+        self.reloads += 1
+        generation = self.generation + 1
+        self.new_generation = (generation, new)
+        log.info("reload: starting generation %d with %d workers", generation, new.workers)
+        self.pending_target = new.workers
+        for slot in range(new.workers):
+            self.spawn(slot, generation, new)
+
+    def finish_reload(self):
+        generation, new = self.new_generation
+        self.new_generation = None
+        old = [w for w in self.workers.values() if w.generation != generation]
+        self.settings = new
+        self.generation = generation
+        self.target = self.pending_target
+        for worker in old:
+            self.retire(worker, "reload")
+        log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
+        systemd.notify(f"READY=1\nSTATUS={self.status()}")
+
+    def abort_reload(self):
+        generation, _ = self.new_generation
+        self.new_generation = None
+        for worker in self.workers.values():
+            if worker.generation == generation:
+                worker.retiring = True
+                self.kill(worker.pid, signal.SIGKILL)
+        systemd.notify("READY=1")
+
+    def more_workers(self):
+        if self.stopping:
+            return
+        self.target += 1
+        log.info("TTIN: %d workers", self.target)
+        self.spawn(self.target - 1, self.generation)
+
+    def fewer_workers(self):
+        if self.stopping or self.target <= 1:
+            return
+        self.target -= 1
+        log.info("TTOU: %d workers", self.target)
+        for worker in list(self.workers.values()):
+            if worker.generation == self.generation and worker.slot >= self.target:
+                self.retire(worker, "exit")
+
+    def reopen_logs(self):
+        logs.reopen()
+        for worker in self.workers.values():
+            self.kill(worker.pid, signal.SIGUSR1)
+        log.info("log files reopened")
+
+    def reexec(self):
+        """Replace this process's code in place: same PID, same listen sockets."""
+        if self.stopping:
+            return
+        log.info("USR2: re-executing the master (pid %d)", os.getpid())
+        env = dict(os.environ)
+        env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(self.listeners)
+        pids = list(self.workers) + list(self.foreign)
+        env[RETIRE_ENV] = ",".join(map(str, pids))
+        for worker in self.workers.values():
+            self.kill(worker.pid, signal.SIGTERM)
+            worker.channel.close()
+        for signum in MASTER_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        self.reexecuted = True
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], env)
+        except OSError as exc:  # pragma: no cover - only when the interpreter vanished
+            log.error("re-exec failed: %s", exc)
+
+    def adopt_retiring(self):
+        """Workers of the master this process re-executed from: reap them, bound their drain."""
+        pids = os.environ.pop(RETIRE_ENV, "")
+        deadline = time.monotonic() + self.settings.graceful_timeout
+        for pid in filter(None, pids.split(",")):
+            self.foreign[int(pid)] = deadline
+        if self.foreign:
+            self.loop.call_soon(self.reap)

@@ -1,0 +1,307 @@
+"""Every setting, declared once: name, type, default, doc, reloadable.
+
+Sources, highest first: command-line flags, ``PREFORK_<NAME>`` environment variables,
+the TOML file, the defaults. ``load`` collects every problem it finds (it never stops at
+the first) as ``SOURCE:KEY: what is wrong`` lines, where SOURCE is the config file's
+path, ``env`` or ``argv``. ``config/prefork.toml`` is generated from this table
+(``python -m prefork.settings > config/prefork.toml``).
+"""
+
+import importlib.util
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+INTERFACES = ("events", "wsgi")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # str, int, float, bool, list, octal, choice
+    default: object
+    doc: str
+    reloadable: bool = True
+    minimum: float = None
+    choices: tuple = ()
+    default_doc: str = None  # for defaults computed at run time
+
+    @property
+    def flag(self):
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self):
+        return "PREFORK_" + self.name.upper()
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+SETTINGS = (
+    Setting("bind", "list", ["127.0.0.1:8000"],
+            "Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH or fd://N (an inherited "
+            "listening socket). Sockets passed by systemd socket activation are used instead "
+            "when present. A change needs a restart (or USR2).", reloadable=False),
+    Setting("backlog", "int", 2048, "Listen backlog of each socket the master binds.",
+            reloadable=False, minimum=1),
+    Setting("workers", "int", None, "Number of worker processes.", minimum=1,
+            default_doc="the number of CPUs this process may run on"),
+    Setting("app", "str", "", "The application, as module:attribute. For the events interface "
+            "the attribute is setup(server), called once in each worker. Empty: the demo app."),
+    Setting("interface", "choice", "events", "How the app plugs in: events (Node's http.Server "
+            "events) or wsgi.", choices=INTERFACES),
+    Setting("timeout", "float", 30.0, "Seconds a worker may go without a heartbeat before it is "
+            "aborted (SIGABRT, stack dumped to the error log) and replaced.", minimum=0.5),
+    Setting("graceful_timeout", "float", 30.0, "Seconds a draining worker gets to finish its "
+            "requests before it is killed.", minimum=0),
+    Setting("max_requests", "int", 0, "Requests after which a worker is replaced (0: never).",
+            minimum=0),
+    Setting("max_requests_jitter", "int", 0, "A random 0..N added to max_requests per worker.",
+            minimum=0),
+    Setting("keep_alive_timeout", "float", 5.0, "Seconds an idle keep-alive connection is kept "
+            "(closed at this + 1 s, as Node does); 0 disables keep-alive timing.", minimum=0),
+    Setting("headers_timeout", "float", 60.0, "Seconds a client gets to send a request head.",
+            minimum=0),
+    Setting("request_timeout", "float", 300.0, "Seconds a client gets to send a whole request.",
+            minimum=0),
+    Setting("max_requests_per_socket", "int", 0, "Requests served on one connection; later "
+            "ones get a 503 (0: unlimited).", minimum=0),
+    Setting("max_header_size", "int", 16384, "Bytes of request target, header names and "
+            "values a request head may hold.", minimum=1),
+    Setting("max_headers_count", "int", 1000, "Header lines kept in req.headers (0: all).",
+            minimum=0),
+    Setting("connections_checking_interval", "float", 30.0, "Seconds between checks of "
+            "headers_timeout and request_timeout.", minimum=0.01),
+    Setting("pidfile", "str", "", "A file to write the master's PID to (removed on exit).",
+            reloadable=False),
+    Setting("user", "str", "", "User the workers run as when started as root.", reloadable=False),
+    Setting("group", "str", "", "Group the workers run as when started as root.",
+            reloadable=False),
+    Setting("umask", "octal", 0o022, "File mode creation mask of the daemon (e.g. \"0o022\").",
+            reloadable=False),
+    Setting("log_level", "choice", "info", "Error log level.", choices=LOG_LEVELS),
+    Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it."),
+    Setting("access_log_format", "str", DEFAULT_ACCESS_FORMAT, "Access log line. Fields: "
+            "{h} client address, {t} time, {r} request line, {m} method, {U} URL, {s} status, "
+            "{b} body bytes or -, {f} referer, {a} user agent, {D} duration in microseconds, "
+            "{L} duration in seconds, {p} worker pid."),
+    Setting("error_log", "str", "-", "Error log file; - is stderr."),
+    Setting("proc_name", "str", "", "Name shown in process titles (default: the app, or prefork)."),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass
+class Settings:
+    """The effective settings (attribute per setting) and where the config came from."""
+    values: dict
+    config_file: str = None
+    sources: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def name(self):
+        return self.proc_name or self.app or "prefork"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# -- converting and checking values ------------------------------------------------------
+def _convert(setting, value, from_text):
+    """The value for ``setting``, or raises ValueError with what is wrong."""
+    kind = setting.kind
+    if kind == "list":
+        if from_text:
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected a list of strings, got {value!r}")
+        return value
+    if kind in ("int", "float"):
+        if from_text:
+            try:
+                value = int(value) if kind == "int" else float(value)
+            except ValueError:
+                raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, "
+                                 f"got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (kind == "int" and not isinstance(value, int)):
+            raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
+        if setting.minimum is not None and value < setting.minimum:
+            raise ValueError(f"must be at least {setting.minimum}, got {value!r}")
+        return float(value) if kind == "float" else value
+    if kind == "bool":
+        if from_text:
+            lowered = value.lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(f"expected true or false, got {value!r}")
+            return lowered in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+    if kind == "octal":
+        if isinstance(value, str):
+            try:
+                value = int(value, 8)
+            except ValueError:
+                raise ValueError(f"expected an octal mode such as \"0o022\", got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+            raise ValueError(f"expected a mode from 0o000 to 0o777, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    if kind == "choice" and value not in setting.choices:
+        raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}")
+    return value
+
+
+_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+\]:\d+|[^:\[\]]*:\d+)$")
+
+
+def _check_bind(addresses):
+    for address in addresses:
+        if not _BIND.match(address):
+            raise ValueError(f"{address!r} is not HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
+        if not address.startswith(("unix:", "fd://")) and int(address.rsplit(":", 1)[1]) > 65535:
+            raise ValueError(f"{address!r}: port out of range")
+
+
+def _check_app(app):
+    if not app:
+        return
+    module, sep, attribute = app.partition(":")
+    if not sep or not module or not attribute:
+        raise ValueError(f"expected module:attribute, got {app!r}")
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        raise ValueError(f"cannot import {module!r}: {exc}") from None
+    if spec is None:
+        raise ValueError(f"no module named {module!r}")
+
+
+def load(config_file=None, env=None, argv_values=None):
+    """Build Settings from the sources; raises ConfigError with every problem found."""
+    env = os.environ if env is None else env
+    argv_values = argv_values or {}
+    problems = []
+    values = {}
+    sources = {}
+    if config_file is None:
+        config_file = argv_values.pop("config", None) or env.get("PREFORK_CONFIG") or None
+    file_values = {}
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                file_values = tomllib.load(fh)
+        except FileNotFoundError:
+            problems.append(f"{config_file}: no such file")
+        except OSError as exc:
+            problems.append(f"{config_file}: cannot read: {exc.strerror}")
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"{config_file}: not valid TOML: {exc}")
+        for key in file_values:
+            if key not in BY_NAME:
+                problems.append(f"{config_file}:{key}: unknown setting")
+    for setting in SETTINGS:
+        name = setting.name
+        if name in argv_values and argv_values[name] is not None:
+            raw, source, from_text = argv_values[name], f"argv:{setting.flag}", isinstance(argv_values[name], str)
+            if setting.kind == "list":
+                from_text = False
+        elif setting.env in env:
+            raw, source, from_text = env[setting.env], f"env:{setting.env}", True
+        elif name in file_values:
+            raw, source, from_text = file_values[name], f"{config_file}:{name}", False
+        else:
+            values[name] = _cpus() if name == "workers" and setting.default is None else setting.default
+            sources[name] = "default"
+            continue
+        try:
+            value = _convert(setting, raw, from_text)
+            if name == "bind":
+                _check_bind(value)
+            elif name == "app":
+                _check_app(value)
+            elif name == "access_log_format":
+                _check_format(value)
+        except ValueError as exc:
+            problems.append(f"{source}: {exc}")
+            continue
+        values[name] = value
+        sources[name] = source
+    if not problems:
+        h, r = values["headers_timeout"], values["request_timeout"]
+        if h > 0 and r > 0 and h > r:
+            problems.append(f"{sources['headers_timeout'] if sources['headers_timeout'] != 'default' else sources['request_timeout']}:"
+                            f" headers_timeout ({h}) must not exceed request_timeout ({r})")
+    if problems:
+        raise ConfigError(problems)
+    return Settings(values, config_file, sources)
+
+
+_FORMAT_FIELDS = {"h", "t", "r", "m", "U", "s", "b", "f", "a", "D", "L", "p"}
+
+
+def _check_format(fmt):
+    import string
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"not a valid format: {exc}") from None
+    unknown = fields - _FORMAT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in sorted(unknown))}")
+
+
+# -- the documented default config file --------------------------------------------------
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def render_config():
+    lines = ["# prefork configuration. Every setting, its default and what it does.",
+             "# Generated from prefork/settings.py: python -m prefork.settings > config/prefork.toml",
+             "# Each can also be set with a command-line flag (--name-with-dashes) or an",
+             "# environment variable (PREFORK_NAME); those win over this file.", ""]
+    for setting in SETTINGS:
+        lines.append(f"# {setting.doc}")
+        reload_note = "applied on reload (HUP)" if setting.reloadable else "needs a restart or USR2"
+        lines.append(f"# Flag {setting.flag}, env {setting.env}; {reload_note}.")
+        if setting.kind == "octal":
+            lines.append(f'{setting.name} = "0o{setting.default:03o}"')
+        elif setting.default is None:
+            lines.append(f"# {setting.name} = <{setting.default_doc}>")
+        else:
+            lines.append(f"{setting.name} = {_toml_value(setting.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_config(), end="")

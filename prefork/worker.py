@@ -1,0 +1,150 @@
+"""A worker process: set up after fork, load the app, serve until told to stop.
+
+Rules:
+- The master's loop, wakeup pair and signal handlers are dropped at once; the worker
+  builds its own loop. Signals: TERM drains (graceful), INT and QUIT stop now, USR1
+  reopens the logs; the master's other signals are ignored here.
+- faulthandler is on: the SIGABRT a hung worker gets from the master dumps every
+  thread's stack to stderr (the error log) before the process dies.
+- The loop sends a heartbeat with the worker's stats on its channel about once a
+  second; a stalled loop sends none, which is how the master notices a hang.
+- A worker whose app fails to load reports ``boot_error`` and exits with status 3.
+- The master going away (channel closed) is treated as TERM.
+"""
+
+import faulthandler
+import importlib
+import logging
+import os
+import pwd
+import grp
+import random
+import signal
+import sys
+import traceback
+
+from setproctitle import setproctitle
+
+from . import logs
+from .loop import Loop
+from .server import create_server
+
+log = logging.getLogger("prefork.worker")
+
+BOOT_ERROR = 3
+HEARTBEAT_INTERVAL = 1.0
+SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
+                "max_header_size", "max_headers_count", "connections_checking_interval")
+
+
+def load_app(settings):
+    """The callable the interface needs: setup(server) for events."""
+    if not settings.app:
+        from .demo import setup
+        return setup
+    module_name, _, attribute = settings.app.partition(":")
+    module = importlib.import_module(module_name)
+    try:
+        target = module
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except AttributeError:
+        raise ImportError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    return target
+
+
+def drop_privileges(settings):
+    if os.getuid() != 0 or not (settings.user or settings.group):
+        return
+    if settings.group:
+        gid = grp.getgrnam(settings.group).gr_gid if not settings.group.isdigit() else int(settings.group)
+        os.setgid(gid)
+        os.setgroups([gid])
+    if settings.user:
+        entry = pwd.getpwnam(settings.user) if not settings.user.isdigit() else pwd.getpwuid(int(settings.user))
+        if not settings.group:
+            os.setgid(entry.pw_gid)
+            os.initgroups(entry.pw_name, entry.pw_gid)
+        os.setuid(entry.pw_uid)
+
+
+class Worker:
+    def __init__(self, slot, settings, listeners, channel):
+        self.slot = slot
+        self.settings = settings
+        self.listeners = listeners
+        self.channel = channel
+        self.requests = 0
+        self.stopping = False
+        limit = settings.max_requests
+        if limit and settings.max_requests_jitter:
+            limit += random.randint(0, settings.max_requests_jitter)
+        self.request_limit = limit
+        self.recycle_asked = False
+
+    def run(self):
+        settings = self.settings
+        setproctitle(f"prefork: worker {self.slot} [{settings.name}]")
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+        drop_privileges(settings)
+        self.loop = loop = Loop()
+        self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
+        try:
+            if settings.interface != "events":
+                raise ImportError(f"the {settings.interface!r} interface is not available in this version")
+            setup = load_app(settings)
+            setup(server)
+        except BaseException:
+            error = traceback.format_exc()
+            log.error("worker %d: the app failed to load:\n%s", self.slot, error)
+            self.channel.send("boot_error", error=error)
+            return BOOT_ERROR
+        self.access = logs.AccessLog(settings.access_log_format)
+        if self.access.enabled or self.request_limit:
+            server.response_observer = self.observe
+        for _, sock in self.listeners:
+            server.listen(sock=sock)
+        loop.add_signal_handler(signal.SIGTERM, self.drain)
+        loop.add_signal_handler(signal.SIGINT, self.stop_now)
+        loop.add_signal_handler(signal.SIGQUIT, self.stop_now)
+        loop.add_signal_handler(signal.SIGUSR1, logs.reopen)
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
+            signal.signal(signum, signal.SIG_IGN)
+        self.channel.sock.setblocking(False)
+        loop.add_reader(self.channel.fileno(), self.on_channel)
+        self.channel.send("ready", pid=os.getpid())
+        self.heartbeat()
+        loop.run()
+        return 0
+
+    def observe(self, req, res):
+        if self.access.enabled:
+            self.access.log(req, res, self.loop.time() - req._start)
+        self.requests += 1
+        if self.request_limit and self.requests >= self.request_limit and not self.recycle_asked:
+            self.recycle_asked = True
+            self.channel.send("recycle", requests=self.requests)
+
+    def heartbeat(self):
+        server = self.server
+        if not self.channel.send("hb", requests=self.requests, connections=server.connections):
+            self.drain()
+            return
+        self.loop.call_later(HEARTBEAT_INTERVAL, self.heartbeat)
+
+    def on_channel(self):
+        if self.channel.receive() is None:  # the master is gone
+            self.loop.remove_reader(self.channel.fileno())
+            self.drain()
+
+    def drain(self):
+        if self.stopping:
+            return
+        self.stopping = True
+        setproctitle(f"prefork: worker {self.slot} [{self.settings.name}] (draining)")
+        self.server.drain(lambda err: self.loop.stop())
+        self.loop.call_later(self.settings.graceful_timeout, self.loop.stop)
+
+    def stop_now(self):
+        self.server.close_all_connections()
+        self.loop.stop()
