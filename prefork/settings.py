@@ -80,6 +80,8 @@ SETTINGS = (
             minimum=0),
     Setting("connections_checking_interval", "float", 30.0, "Seconds between checks of "
             "headers_timeout and request_timeout.", minimum=0.01),
+    Setting("metrics_bind", "str", "127.0.0.1:9464", "Where the master serves Prometheus metrics "
+            "(HOST:PORT or fd://N; path /metrics); empty disables metrics.", reloadable=False),
     Setting("pidfile", "str", "", "A file to write the master's PID to (removed on exit).",
             reloadable=False),
     Setting("user", "str", "", "User the workers run as when started as root.", reloadable=False),
@@ -240,6 +242,10 @@ def load(config_file=None, env=None, argv_values=None):
             value = _convert(setting, raw, from_text)
             if name == "bind":
                 _check_bind(value)
+            elif name == "metrics_bind" and value:
+                if value.startswith("unix:"):
+                    raise ValueError("expected HOST:PORT or fd://N")
+                _check_bind([value])
             elif name == "app":
                 _check_app(value)
             elif name == "access_log_format":

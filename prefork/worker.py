@@ -26,6 +26,7 @@ import traceback
 from setproctitle import setproctitle
 
 from . import logs
+from .metrics import WorkerMetrics
 from .loop import Loop
 from .server import create_server
 
@@ -100,8 +101,13 @@ class Worker:
             self.channel.send("boot_error", error=error)
             return BOOT_ERROR
         self.access = logs.AccessLog(settings.access_log_format)
-        if self.access.enabled or self.request_limit:
-            server.response_observer = self.observe
+        self.metrics = WorkerMetrics(server) if settings.metrics_bind else None
+        self.access_enabled = self.access.enabled
+        extra = self.observe if (self.access_enabled or self.request_limit) else None
+        if self.metrics is not None:
+            server.response_observer = self.metrics.observer(extra)
+        elif extra is not None:
+            server.response_observer = lambda req, res: extra(req, res, self.loop.time() - req._start)
         for _, sock in self.listeners:
             server.listen(sock=sock)
         loop.add_signal_handler(signal.SIGTERM, self.drain)
@@ -115,19 +121,24 @@ class Worker:
         self.channel.send("ready", pid=os.getpid())
         self.heartbeat()
         loop.run()
+        self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
         return 0
 
-    def observe(self, req, res):
-        if self.access.enabled:
-            self.access.log(req, res, self.loop.time() - req._start)
+    def stats(self):
+        if self.metrics is not None:
+            return self.metrics.snapshot()
+        return {"connections": self.server.connections}
+
+    def observe(self, req, res, duration):
+        if self.access_enabled:
+            self.access.log(req, res, duration)
         self.requests += 1
         if self.request_limit and self.requests >= self.request_limit and not self.recycle_asked:
             self.recycle_asked = True
             self.channel.send("recycle", requests=self.requests)
 
     def heartbeat(self):
-        server = self.server
-        if not self.channel.send("hb", requests=self.requests, connections=server.connections):
+        if not self.channel.send("hb", stats=self.stats()):
             self.drain()
             return
         self.loop.call_later(HEARTBEAT_INTERVAL, self.heartbeat)

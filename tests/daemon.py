@@ -81,6 +81,8 @@ class Daemon:
         if app:
             cmd.append(app)
         cmd += ["--workers", str(workers), "--access-log", "", "--graceful-timeout", "10"]
+        if "--metrics-bind" not in args:
+            cmd += ["--metrics-bind", "127.0.0.1:0"]
         if bind_socket:
             self.sock = socket.socket()
             self.sock.bind(("127.0.0.1", 0))
@@ -107,6 +109,32 @@ class Daemon:
         pids = [p for p in children(self.pid) if "prefork: worker" in (cmdline(p) or "")]
         self.seen.update(pids)
         return sorted(pids)
+
+    def metrics_port(self):
+        found = self.wait_log(r"metrics at http://127\.0\.0\.1:\d+/metrics")
+        return int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", self.log()).group(1))
+
+    def scrape(self):
+        """The metrics, parsed with prometheus_client's parser: {(name, labels): value}."""
+        from prometheus_client.parser import text_string_to_metric_families
+        sock = socket.create_connection(("127.0.0.1", self.metrics_port()), timeout=5)
+        try:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            sock.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK"), head
+        samples = {}
+        for family in text_string_to_metric_families(body.decode()):
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return samples
 
     def serving_workers(self):
         """Workers not draining."""

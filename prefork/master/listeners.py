@@ -60,6 +60,12 @@ def open_listeners(addresses, backlog, env=None):
     for item in filter(None, env.pop(INHERIT_ENV, "").split(";")):
         address, _, fd = item.rpartition("=")
         inherited[address] = socket.socket(fileno=int(fd))
+    handed_over = [(address, sock) for address, sock in inherited.items() if address.startswith("systemd:")]
+    if handed_over:  # a re-exec under socket activation: keep systemd's sockets
+        for address, sock in inherited.items():
+            if not address.startswith("systemd:"):
+                sock.close()
+        return handed_over
     activated = systemd.listen_fds(env=env)
     if activated:
         for sock in inherited.values():

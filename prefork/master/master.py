@@ -26,6 +26,7 @@ from setproctitle import setproctitle
 from .. import logs, settings as settings_mod
 from ..control import Channel
 from ..loop import Loop
+from ..metrics import Aggregator
 from . import listeners as listeners_mod, pidfile, systemd
 
 log = logging.getLogger("prefork.master")
@@ -37,6 +38,18 @@ QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
 RETIRE_ENV = "PREFORK_RETIRE"
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
+
+
+def _watchdog_interval():
+    """Half of $WATCHDOG_USEC in seconds (sd_watchdog_enabled(3)), or None."""
+    try:
+        usec = int(os.environ.get("WATCHDOG_USEC", ""))
+    except ValueError:
+        return None
+    pid = os.environ.get("WATCHDOG_PID")
+    if usec <= 0 or (pid and pid != str(os.getpid())):
+        return None
+    return usec / 2e6
 
 
 class WorkerHandle:
@@ -77,6 +90,11 @@ class Master:
         self.restarts = {}
         self.reexecuted = False
         self.pending_target = settings.workers
+        self.aggregator = Aggregator()
+        self.clock = time.monotonic
+        self.metrics_server = None
+        self.watchdog_interval = _watchdog_interval()
+        self._status = None
 
     # -- running --------------------------------------------------------------------------
     def run(self):
@@ -90,12 +108,20 @@ class Master:
             return 1
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
+        if settings.metrics_bind:
+            try:
+                self.start_metrics(settings.metrics_bind)
+            except OSError as exc:
+                log.error("cannot serve metrics at %s: %s", settings.metrics_bind, exc)
+                return 1
         if settings.pidfile:
             pidfile.write(settings.pidfile)
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)
         self.adopt_retiring()
+        if self.watchdog_interval:
+            loop.call_later(self.watchdog_interval, self.watchdog)
         self.generation = 1
         for slot in range(self.target):
             self.spawn(slot, self.generation)
@@ -135,6 +161,8 @@ class Master:
         if pid == 0:
             code = 1
             try:
+                if self.metrics_server is not None:
+                    self.metrics_server.close_fds_in_child()
                 self.loop.abandon()
                 for signum in MASTER_SIGNALS:
                     signal.signal(signum, signal.SIG_DFL)
@@ -171,7 +199,7 @@ class Master:
             kind = message.get("t")
             worker.last_beat = time.monotonic()
             if kind == "hb":
-                worker.stats = message
+                worker.stats = message.get("stats") or {}
             elif kind == "ready":
                 worker.ready = True
                 self.on_ready(worker)
@@ -201,7 +229,47 @@ class Master:
         return len(live) >= self.target and all(w.ready for w in live)
 
     def status(self):
-        return f"{len(self.workers)} workers"
+        live = [w for w in self.workers.values() if w.stats]
+        active = sum(w.stats.get("connections", 0) for w in live)
+        return f"{len(self.workers)} workers, {active} active connections"
+
+    def serving_by_slot(self):
+        slots = {}
+        for worker in self.workers.values():
+            if worker.generation == self.generation and not worker.retiring:
+                current = slots.get(worker.slot)
+                if current is None or worker.started > current.started:
+                    slots[worker.slot] = worker
+        return slots
+
+    # -- systemd and metrics ------------------------------------------------------------------
+    def watchdog(self):
+        """WATCHDOG=1 only while every worker's loop is alive (recent heartbeat)."""
+        now = time.monotonic()
+        fresh_limit = min(self.settings.timeout, 3 * 1.0)
+        if all(now - w.last_beat <= fresh_limit for w in self.workers.values() if not w.retiring):
+            systemd.notify(f"WATCHDOG=1\nSTATUS={self.status()}")
+        if not self.stopping:
+            self.loop.call_later(self.watchdog_interval, self.watchdog)
+
+    def start_metrics(self, address):
+        from ..metrics import make_registry, render
+        from ..server import create_server
+
+        registry = make_registry(self)
+
+        def on_request(req, res):
+            if req.url.split("?", 1)[0] != "/metrics":
+                res.status_code = 404
+                res.end("not found\n")
+                return
+            body, content_type = render(registry)
+            res.set_header("Content-Type", content_type)
+            res.end(body)
+        (_, sock), = listeners_mod.open_listeners([address], 128, env={})
+        self.metrics_server = create_server(on_request, loop=self.loop, keep_alive_timeout=5.0)
+        self.metrics_server.listen(sock=sock)
+        log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))
 
     def update_title(self):
         setproctitle(f"prefork: master [{self.settings.name}]")
@@ -243,6 +311,8 @@ class Master:
         worker.channel.close()
         code = os.waitstatus_to_exitcode(status)
         how = f"exit status {code}" if code >= 0 else f"signal {signal.Signals(-code).name}"
+        self.aggregator.fold(worker.stats)
+        worker.stats = {}
         if worker.retiring or self.stopping:
             log.info("worker %d (pid %d) stopped: %s", worker.slot, worker.pid, how)
             return
@@ -275,11 +345,13 @@ class Master:
             self.respawn(worker.slot, self.generation)
 
     def on_message_tail(self, worker):
-        """Read what the worker wrote just before it exited (a boot error, say)."""
+        """Read what the worker wrote just before it exited (its last counts, a boot error)."""
         messages = worker.channel.receive()
         for message in messages or ():
             if message.get("t") == "boot_error":
                 worker.boot_error = message.get("error")
+            elif message.get("t") == "hb":
+                worker.stats = message.get("stats") or {}
 
     def respawn(self, slot, generation):
         if self.stopping or generation != self.generation or slot >= self.target:
@@ -369,6 +441,9 @@ class Master:
         self.after_stop_signal()
 
     def after_stop_signal(self):
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server.close_all_connections()
         if not self.workers and not self.foreign:
             self.loop.stop()
         else:

@@ -181,6 +181,7 @@ class Connection:
                 self._requests += 1
                 res._max_requests_reached = cap <= self._requests
                 if cap < self._requests:
+                    server.stats.dropped_requests += 1
                     server.emit("dropRequest", req, self.socket)
                     res.write_head(503)
                     res.end()
@@ -285,6 +286,8 @@ class Connection:
         self.active = False
         server = self.server
         socket = self.socket
+        errors = server.stats.client_errors
+        errors[err.code] = errors.get(err.code, 0) + 1
         if server.listener_count("clientError"):
             if isinstance(err, ParseError):
                 self._error = err

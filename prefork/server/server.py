@@ -40,6 +40,17 @@ DEFAULTS = {
 _ACCEPT_BATCH = 32
 
 
+class ServerStats:
+    """Plain counters the daemon ships to the master (metrics)."""
+
+    __slots__ = ("connections_total", "dropped_requests", "client_errors")
+
+    def __init__(self):
+        self.connections_total = 0
+        self.dropped_requests = 0
+        self.client_errors = {}
+
+
 class Server(EventEmitter):
     def __init__(self, listener=None, *, loop=None, **options):
         unknown = set(options) - set(DEFAULTS)
@@ -62,6 +73,7 @@ class Server(EventEmitter):
         self._close_pending = False
         self._accept_paused = False
         self.draining = False
+        self.stats = ServerStats()
         # called as observer(req, res) when a response to a parsed request has finished
         # (automatic ones included): the daemon's access log, request counting, metrics
         self.response_observer = None
@@ -143,6 +155,7 @@ class Server(EventEmitter):
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         socket = Socket(self.loop, csock)
         conn = Connection(self, socket)
+        self.stats.connections_total += 1
         self._connections.add(conn)
         if self.timeout and self.timeout > 0:
             socket.set_timeout(self.timeout)
@@ -262,6 +275,16 @@ class Server(EventEmitter):
     def close_all_connections(self):
         for conn in list(self._connections):
             conn.socket.destroy()
+
+    def close_fds_in_child(self):
+        """In a forked child: close this server's descriptors without touching the loop
+        (the parent's), so the child holds no copy of its sockets."""
+        for sock in self._listen_socks:
+            sock.close()
+        for conn in self._connections:
+            conn.socket._sock.close()
+        for socket in self._detached:
+            socket._sock.close()
 
     @property
     def connections(self):
