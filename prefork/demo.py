@@ -34,3 +34,10 @@ def setup(server):
             res.status_code = 404
             res.end("not found\n")
     server.on("request", on_request)
+
+
+def wsgi_app(environ, start_response):
+    """The demo as a WSGI app (--interface wsgi with no APP)."""
+    body = f"Hello from prefork WSGI (pid {os.getpid()}): {environ['PATH_INFO']}\n".encode()
+    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]

@@ -58,6 +58,13 @@ SETTINGS = (
             "the attribute is setup(server), called once in each worker. Empty: the demo app."),
     Setting("interface", "choice", "events", "How the app plugs in: events (Node's http.Server "
             "events) or wsgi.", choices=INTERFACES),
+    Setting("root_path", "str", "", "WSGI: the URL prefix the app is mounted at (SCRIPT_NAME)."),
+    Setting("wsgi_body_spool", "int", 1024 * 1024, "WSGI: request bodies up to this many bytes are "
+            "kept in memory before the app is called; larger ones go to a temporary file.", minimum=0),
+    Setting("max_body_size", "int", 100 * 1024 * 1024, "WSGI: larger request bodies get a 413 "
+            "without calling the app.", minimum=0),
+    Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1"], "WSGI: peers whose X-Forwarded-For, "
+            "X-Forwarded-Proto and Forwarded headers are trusted."),
     Setting("timeout", "float", 30.0, "Seconds a worker may go without a heartbeat before it is "
             "aborted (SIGABRT, stack dumped to the error log) and replaced.", minimum=0.5),
     Setting("graceful_timeout", "float", 30.0, "Seconds a draining worker gets to finish its "

@@ -39,8 +39,11 @@ SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max
 
 
 def load_app(settings):
-    """The callable the interface needs: setup(server) for events."""
+    """The callable the interface needs: setup(server) for events, the WSGI app for wsgi."""
     if not settings.app:
+        if settings.interface == "wsgi":
+            from .demo import wsgi_app
+            return wsgi_app
         from .demo import setup
         return setup
     module_name, _, attribute = settings.app.partition(":")
@@ -91,10 +94,12 @@ class Worker:
         self.loop = loop = Loop()
         self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
         try:
-            if settings.interface != "events":
-                raise ImportError(f"the {settings.interface!r} interface is not available in this version")
-            setup = load_app(settings)
-            setup(server)
+            app = load_app(settings)
+            if settings.interface == "wsgi":
+                from .wsgi import make_adapter
+                make_adapter(app, settings).setup(server)
+            else:
+                app(server)
         except BaseException:
             error = traceback.format_exc()
             log.error("worker %d: the app failed to load:\n%s", self.slot, error)

@@ -399,6 +399,10 @@ class ServerResponse(EventEmitter):
             self._conn.response_done(self)
         return self
 
+    def _has_body_status(self):
+        status = self.status_code
+        return not (status in (204, 304) or 100 <= status <= 199)
+
     def _implicit_head(self, content_length):
         status = self.status_code
         if status in (204, 304) or 100 <= status <= 199:

@@ -46,6 +46,7 @@ class Socket(EventEmitter):
             except OSError:
                 pass
         self.protocol = None
+        self._local = None
         self._out = []
         self._out_size = 0
         self._corked = 0
@@ -70,12 +71,15 @@ class Socket(EventEmitter):
 
     # -- info -----------------------------------------------------------------
     def address(self):
-        try:
-            local = self._sock.getsockname()
-        except OSError:
-            return {}
-        if isinstance(local, tuple):
-            return {"address": local[0], "family": self.remote_family, "port": local[1]}
+        """The local address (Node's ``socket.address()``), read once per socket."""
+        local = self._local
+        if local is None:
+            try:
+                name = self._sock.getsockname()
+            except OSError:
+                return {}
+            local = self._local = ({"address": name[0], "family": self.remote_family, "port": name[1]}
+                                   if isinstance(name, tuple) else name)
         return local
 
     @property
