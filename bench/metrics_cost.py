@@ -18,7 +18,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from daemon import Daemon, wait_until  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 
 def wrk(port, seconds):

@@ -11,3 +11,7 @@ __all__ = [
     "EventEmitter", "HTTPError", "IncomingMessage", "Loop", "ParseError", "STATUS_CODES",
     "Server", "ServerResponse", "Socket", "create_server", "__version__",
 ]
+
+from .client import Agent, ClientRequest, get, global_agent, request  # noqa: E402
+
+__all__ += ["Agent", "ClientRequest", "get", "global_agent", "request"]

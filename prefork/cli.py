@@ -73,7 +73,8 @@ def run(argv):
         return 2
     logs.setup(settings)
     from .master.master import Master
-    return Master(settings, lambda: load(argv_values)).run()
+    from .worker import main as worker_main
+    return Master(settings, lambda: load(argv_values), worker_main).run()
 
 
 def main(argv=None):

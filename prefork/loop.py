@@ -19,10 +19,23 @@ import logging
 import selectors
 import signal
 import socket
+import threading
 import time
 from collections import deque
 
 log = logging.getLogger("prefork.loop")
+
+# Which loop is running in this thread (as asyncio's get_running_loop): the one piece of
+# module state, per thread by construction.
+_running = threading.local()
+
+
+def get_running_loop():
+    """The loop running the current callback; RuntimeError outside one."""
+    loop = getattr(_running, "loop", None)
+    if loop is None:
+        raise RuntimeError("no running prefork loop: pass loop=")
+    return loop
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
@@ -198,6 +211,8 @@ class Loop:
             raise RuntimeError("the loop is already running")
         self._running = True
         self._stopping = False
+        previous = getattr(_running, "loop", None)
+        _running.loop = self
         select = self._selector.select
         ready = self._ready
         timers = self._timers
@@ -246,6 +261,7 @@ class Loop:
                         log.exception("error in callback %r", handle.callback)
         finally:
             self._running = False
+            _running.loop = previous
 
     def abandon(self):
         """In a forked child: drop this loop without touching what it registered.

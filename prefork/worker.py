@@ -164,3 +164,8 @@ class Worker:
     def stop_now(self):
         self.server.close_all_connections()
         self.loop.stop()
+
+
+def main(slot, settings, listeners, channel):
+    """The worker entry point the master calls in the forked child."""
+    return Worker(slot, settings, listeners, channel).run()

@@ -111,7 +111,7 @@ class Daemon:
         return sorted(pids)
 
     def metrics_port(self):
-        found = self.wait_log(r"metrics at http://127\.0\.0\.1:\d+/metrics")
+        self.wait_log(r"metrics at http://127\.0\.0\.1:\d+/metrics")
         return int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", self.log()).group(1))
 
     def scrape(self):

@@ -4,7 +4,6 @@ Each test starts a Server whose loop runs in a background thread, talks to it wi
 sockets, and asserts bytes, events and connection fate.
 """
 
-import errno
 import logging
 import socket
 import time

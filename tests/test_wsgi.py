@@ -1,11 +1,9 @@
 """The WSGI adapter on a real server on 127.0.0.1 (PEP 3333 checked by wsgiref.validate)."""
 
 import http.client
-import io
 import logging
 import os
 import socket
-import tempfile
 import time
 from wsgiref.validate import validator
 

@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from daemon import Daemon, wait_until
+from daemon import Daemon
 
 flask = pytest.importorskip("flask")
 

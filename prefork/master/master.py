@@ -18,16 +18,15 @@ Rules:
 import logging
 import os
 import signal
-import sys
 import time
 
 from setproctitle import setproctitle
 
-from .. import logs, settings as settings_mod
+from .. import logs
 from ..control import Channel
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import listeners as listeners_mod, pidfile, systemd
+from . import listeners as listeners_mod, operations, pidfile, reexec, reload, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -35,21 +34,8 @@ EXIT_BOOT_FAILURE = 3
 KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
 BACKOFF_CAP = 10.0
 QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
-RETIRE_ENV = "PREFORK_RETIRE"
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
-
-
-def _watchdog_interval():
-    """Half of $WATCHDOG_USEC in seconds (sd_watchdog_enabled(3)), or None."""
-    try:
-        usec = int(os.environ.get("WATCHDOG_USEC", ""))
-    except ValueError:
-        return None
-    pid = os.environ.get("WATCHDOG_PID")
-    if usec <= 0 or (pid and pid != str(os.getpid())):
-        return None
-    return usec / 2e6
 
 
 class WorkerHandle:
@@ -70,10 +56,15 @@ class WorkerHandle:
 
 
 class Master:
-    def __init__(self, settings, reload_settings):
-        """``reload_settings()`` re-reads the configuration from the original sources."""
+    SIGNALS = MASTER_SIGNALS
+
+    def __init__(self, settings, reload_settings, worker_main):
+        """``reload_settings()`` re-reads the configuration from the original sources;
+        ``worker_main(slot, settings, listeners, channel)`` runs a worker in the forked
+        child and returns its exit status (the master never imports the server)."""
         self.settings = settings
         self.reload_settings = reload_settings
+        self.worker_main = worker_main
         self.loop = Loop()
         self.listeners = []
         self.workers = {}  # pid -> WorkerHandle
@@ -93,7 +84,7 @@ class Master:
         self.aggregator = Aggregator()
         self.clock = time.monotonic
         self.metrics_server = None
-        self.watchdog_interval = _watchdog_interval()
+        self.watchdog_interval = operations.watchdog_interval()
         self._status = None
 
     # -- running --------------------------------------------------------------------------
@@ -110,7 +101,7 @@ class Master:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
         if settings.metrics_bind:
             try:
-                self.start_metrics(settings.metrics_bind)
+                operations.start_metrics(self, settings.metrics_bind)
             except OSError as exc:
                 log.error("cannot serve metrics at %s: %s", settings.metrics_bind, exc)
                 return 1
@@ -119,9 +110,9 @@ class Master:
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)
-        self.adopt_retiring()
+        reexec.adopt_retiring(self)
         if self.watchdog_interval:
-            loop.call_later(self.watchdog_interval, self.watchdog)
+            loop.call_later(self.watchdog_interval, operations.watchdog, self)
         self.generation = 1
         for slot in range(self.target):
             self.spawn(slot, self.generation)
@@ -137,9 +128,9 @@ class Master:
     def on_signal(self, signum):
         handler = {
             signal.SIGTERM: self.graceful_stop, signal.SIGINT: self.fast_stop,
-            signal.SIGQUIT: self.fast_stop, signal.SIGHUP: self.reload,
+            signal.SIGQUIT: self.fast_stop, signal.SIGHUP: lambda: reload.reload(self),
             signal.SIGTTIN: self.more_workers, signal.SIGTTOU: self.fewer_workers,
-            signal.SIGUSR1: self.reopen_logs, signal.SIGUSR2: self.reexec,
+            signal.SIGUSR1: self.reopen_logs, signal.SIGUSR2: lambda: reexec.reexec(self),
             signal.SIGCHLD: self.reap,
         }[signum]
         handler()
@@ -170,8 +161,7 @@ class Master:
                 parent_end.close()
                 for other in self.workers.values():
                     other.channel.close()
-                from ..worker import Worker
-                code = Worker(slot, settings, self.listeners, child_end).run()
+                code = self.worker_main(slot, settings, self.listeners, child_end)
             except BaseException:
                 import traceback
                 traceback.print_exc()
@@ -217,7 +207,7 @@ class Master:
         if pending is not None and worker.generation == pending[0]:
             fresh = [w for w in self.workers.values() if w.generation == pending[0]]
             if len(fresh) >= self.target and all(w.ready for w in fresh):
-                self.finish_reload()
+                reload.finish_reload(self)
         if not self.booted and self.live_ready():
             self.booted = True
             log.info("%d workers ready", self.target)
@@ -243,34 +233,6 @@ class Master:
         return slots
 
     # -- systemd and metrics ------------------------------------------------------------------
-    def watchdog(self):
-        """WATCHDOG=1 only while every worker's loop is alive (recent heartbeat)."""
-        now = time.monotonic()
-        fresh_limit = min(self.settings.timeout, 3 * 1.0)
-        if all(now - w.last_beat <= fresh_limit for w in self.workers.values() if not w.retiring):
-            systemd.notify(f"WATCHDOG=1\nSTATUS={self.status()}")
-        if not self.stopping:
-            self.loop.call_later(self.watchdog_interval, self.watchdog)
-
-    def start_metrics(self, address):
-        from ..metrics import make_registry, render
-        from ..server import create_server
-
-        registry = make_registry(self)
-
-        def on_request(req, res):
-            if req.url.split("?", 1)[0] != "/metrics":
-                res.status_code = 404
-                res.end("not found\n")
-                return
-            body, content_type = render(registry)
-            res.set_header("Content-Type", content_type)
-            res.end(body)
-        (_, sock), = listeners_mod.open_listeners([address], 128, env={})
-        self.metrics_server = create_server(on_request, loop=self.loop, keep_alive_timeout=5.0)
-        self.metrics_server.listen(sock=sock)
-        log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))
-
     def update_title(self):
         setproctitle(f"prefork: master [{self.settings.name}]")
 
@@ -327,7 +289,7 @@ class Master:
             if pending is not None and worker.generation == pending[0]:
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how,
                           ":\n" + worker.boot_error if worker.boot_error else "")
-                self.abort_reload()
+                reload.abort_reload(self)
                 return
         if worker.generation != self.generation or worker.slot >= self.target:
             return
@@ -453,56 +415,6 @@ class Master:
         for _, sock in self.listeners:
             sock.close()
 
-    def reload(self):
-        if self.stopping:
-            return
-        if self.new_generation is not None:
-            log.warning("reload already in progress; HUP ignored")
-            return
-        systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
-        try:
-            new = self.reload_settings()
-        except settings_mod.ConfigError as exc:
-            for problem in exc.problems:
-                log.error("reload: %s", problem)
-            log.error("reload refused: keeping the running configuration")
-            systemd.notify("READY=1")
-            return
-        for setting in settings_mod.SETTINGS:
-            if not setting.reloadable and new.values[setting.name] != self.settings.values[setting.name]:
-                log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
-                            self.settings.values[setting.name])
-                new.values[setting.name] = self.settings.values[setting.name]
-        logs.setup(new)
-        self.reloads += 1
-        generation = self.generation + 1
-        self.new_generation = (generation, new)
-        log.info("reload: starting generation %d with %d workers", generation, new.workers)
-        self.pending_target = new.workers
-        for slot in range(new.workers):
-            self.spawn(slot, generation, new)
-
-    def finish_reload(self):
-        generation, new = self.new_generation
-        self.new_generation = None
-        old = [w for w in self.workers.values() if w.generation != generation]
-        self.settings = new
-        self.generation = generation
-        self.target = self.pending_target
-        for worker in old:
-            self.retire(worker, "reload")
-        log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
-        systemd.notify(f"READY=1\nSTATUS={self.status()}")
-
-    def abort_reload(self):
-        generation, _ = self.new_generation
-        self.new_generation = None
-        for worker in self.workers.values():
-            if worker.generation == generation:
-                worker.retiring = True
-                self.kill(worker.pid, signal.SIGKILL)
-        systemd.notify("READY=1")
-
     def more_workers(self):
         if self.stopping:
             return
@@ -524,34 +436,3 @@ class Master:
         for worker in self.workers.values():
             self.kill(worker.pid, signal.SIGUSR1)
         log.info("log files reopened")
-
-    def reexec(self):
-        """Replace this process's code in place: same PID, same listen sockets."""
-        if self.stopping:
-            return
-        log.info("USR2: re-executing the master (pid %d)", os.getpid())
-        env = dict(os.environ)
-        env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(self.listeners)
-        pids = list(self.workers) + list(self.foreign)
-        env[RETIRE_ENV] = ",".join(map(str, pids))
-        for worker in self.workers.values():
-            self.kill(worker.pid, signal.SIGTERM)
-            worker.channel.close()
-        for signum in MASTER_SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
-        self.reexecuted = True
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], env)
-        except OSError as exc:  # pragma: no cover - only when the interpreter vanished
-            log.error("re-exec failed: %s", exc)
-
-    def adopt_retiring(self):
-        """Workers of the master this process re-executed from: reap them, bound their drain."""
-        pids = os.environ.pop(RETIRE_ENV, "")
-        deadline = time.monotonic() + self.settings.graceful_timeout
-        for pid in filter(None, pids.split(",")):
-            self.foreign[int(pid)] = deadline
-        if self.foreign:
-            self.loop.call_soon(self.reap)

@@ -26,7 +26,8 @@ from collections import deque
 from ..http.errors import ParseError, request_timeout_error
 from ..http.parser import RequestParser, node_header_map_pairs, node_raw_header_pairs
 from ..http.serialize import CANNED
-from .messages import IncomingMessage, ServerResponse, header_map
+from ..http.headers import header_map
+from .messages import IncomingMessage, ServerResponse
 
 log = logging.getLogger("prefork.server")
 

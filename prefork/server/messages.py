@@ -19,38 +19,11 @@ import re
 
 from ..emitter import EventEmitter
 from ..http import serialize
+from ..http.headers import header_map
 
 _BODY_HIGH_WATER = 64 * 1024
 _CLOSE = re.compile(r"(?:^|\W)close(?:$|\W)", re.I)
 _CHUNKED = re.compile(r"(?:^|\W)chunked(?:$|\W)", re.I)
-
-# Node's join rules for repeated request headers (matchKnownFields).
-_FIRST_WINS = frozenset((
-    "content-type", "content-length", "user-agent", "referer", "host", "authorization",
-    "proxy-authorization", "if-modified-since", "if-unmodified-since", "from", "location",
-    "max-forwards", "retry-after", "etag", "last-modified", "server", "age", "expires",
-))
-
-
-def header_map(raw, pairs):
-    """Node's ``headers`` object from the first ``pairs`` raw pairs."""
-    headers = {}
-    for i in range(0, 2 * pairs, 2):
-        name = raw[i].lower()
-        value = raw[i + 1]
-        current = headers.get(name)
-        if current is None:
-            headers[name] = [value] if name == "set-cookie" else value
-        elif name == "set-cookie":
-            current.append(value)
-        elif name in _FIRST_WINS:
-            continue
-        elif name == "cookie":
-            headers[name] = current + "; " + value
-        else:
-            headers[name] = current + ", " + value
-    return headers
-
 
 class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""

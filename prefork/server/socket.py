@@ -46,6 +46,7 @@ class Socket(EventEmitter):
             except OSError:
                 pass
         self.protocol = None
+        self.connecting = False
         self._local = None
         self._out = []
         self._out_size = 0
@@ -82,6 +83,47 @@ class Socket(EventEmitter):
                                    if isinstance(name, tuple) else name)
         return local
 
+    @classmethod
+    def connect(cls, loop, host, port):
+        """A client socket connecting to ``host:port`` without blocking; ``connecting``
+        is True until the ``connect`` event (``error`` with ECONNREFUSED & co. if not)."""
+        infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM)
+        family, socktype, proto, _, address = infos[0]
+        sock = _socket.socket(family, socktype, proto)
+        sock.setblocking(False)
+        if family != _socket.AF_UNIX:
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        self = cls(loop, sock)
+        self.connecting = True
+        self.remote_address, self.remote_port = address[0], address[1]
+        code = sock.connect_ex(address)
+        if code in (0, errno.EINPROGRESS, errno.EAGAIN):
+            loop.add_writer(self._fd, self._connected)
+        else:
+            loop.call_soon(self._connect_failed, code)
+        return self
+
+    def _connected(self):
+        self._loop.remove_writer(self._fd)
+        code = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if code:
+            self._connect_failed(code)
+            return
+        self.connecting = False
+        self._last_activity = self._loop.now
+        self.resume()
+        self.emit("connect")
+        if not self._writer and not self.destroyed:
+            self._flush()  # what was written while connecting, and its flush waiters
+
+    def _connect_failed(self, code):
+        name = errno.errorcode.get(code, "ECONNREFUSED")
+        err = HTTPError(name, f"connect {name} {self.remote_address}:{self.remote_port}")
+        self.writable = False
+        if self.protocol is not None:
+            self.protocol.connection_error(err)
+        self.destroy(err if self.protocol is None else None)
+
     @property
     def local_port(self):
         return self.address().get("port")
@@ -94,6 +136,17 @@ class Socket(EventEmitter):
         """The response currently on this socket (Node's ``socket._httpMessage``)."""
         protocol = self.protocol
         return None if protocol is None else protocol.current_response
+
+    def set_keep_alive_idle(self, seconds):
+        """TCP keep-alive probes after ``seconds`` idle (Node's keepAliveInitialDelay)."""
+        if self.remote_family is None or self.destroyed or not seconds:
+            return self
+        try:
+            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
+            self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPIDLE, max(1, int(seconds)))
+        except (OSError, AttributeError):
+            pass
+        return self
 
     def set_no_delay(self, no_delay=True):
         if self.remote_family is not None and not self.destroyed:
@@ -194,7 +247,7 @@ class Socket(EventEmitter):
 
     def _send(self, data):
         """Queue ``data`` (bytes) for the kernel: the one write path."""
-        if self._out or self._corked:
+        if self._out or self._corked or self.connecting:
             self._out.append(data)
             self._out_size += len(data)
             return
@@ -266,12 +319,24 @@ class Socket(EventEmitter):
 
     def _after_flush(self, callback):
         """Call ``callback`` once everything queued so far is in the kernel (never now)."""
-        if not self._out and not self._corked:
+        if not self._out and not self._corked and not self.connecting:
             self._loop.call_soon(callback)
         elif self._flush_waiters is None:
             self._flush_waiters = [callback]
         else:
             self._flush_waiters.append(callback)
+
+    def pipe(self, destination, end=True):
+        """Copy everything read from this socket to ``destination`` with backpressure:
+        reading pauses while ``destination`` is backed up; its FIN follows ours."""
+        def on_data(data):
+            if not destination.write(data):
+                self.pause()
+        self.on("data", on_data)
+        destination.on("drain", self.resume)
+        if end:
+            self.on("end", destination.end)
+        return destination
 
     # -- ending ---------------------------------------------------------------------
     def end(self, data=None, callback=None):

@@ -23,110 +23,16 @@ import logging
 import os
 import re
 import select
-import sys
 import tempfile
 from urllib.parse import unquote_to_bytes
+
+from .streams import Errors, FileWrapper, InputStream, SendFile
 
 log = logging.getLogger("prefork.wsgi")
 
 _CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
 _HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                          "trailers", "transfer-encoding", "upgrade"))
-
-
-class FileWrapper:
-    """``wsgi.file_wrapper``: iterates blocks; sent with sendfile when possible."""
-
-    def __init__(self, filelike, blksize=65536):
-        self.filelike = filelike
-        self.blksize = blksize
-        if hasattr(filelike, "close"):
-            self.close = filelike.close
-
-    def __iter__(self):
-        read = self.filelike.read
-        while True:
-            block = read(self.blksize)
-            if not block:
-                return
-            yield block
-
-
-class InputStream(io.RawIOBase):
-    """``wsgi.input``: the spooled body; for 100-continue, reads the body on first use."""
-
-    def __init__(self, body=None, pump=None, length=None):
-        self._body = body if body is not None else io.BytesIO()
-        self._pump = pump
-        self.length = length  # known once the whole body is spooled
-
-    @classmethod
-    def empty(cls):
-        return cls(_EMPTY, length=0)
-
-    def readable(self):
-        return True
-
-    def _ready(self):
-        if self._pump is not None:
-            pump, self._pump = self._pump, None
-            self._body = pump()
-
-    def read(self, size=-1):
-        self._ready()
-        return self._body.read(size if size is not None else -1)
-
-    def readline(self, size=-1):
-        self._ready()
-        return self._body.readline(size)
-
-    def readlines(self, hint=-1):
-        self._ready()
-        return self._body.readlines(hint)
-
-    def readinto(self, buffer):
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def __iter__(self):
-        self._ready()
-        return iter(self._body)
-
-
-class _EmptyBody:
-    """The body of a request without one: reads nothing."""
-
-    def read(self, size=-1):
-        return b""
-
-    def readline(self, size=-1):
-        return b""
-
-    def readlines(self, hint=-1):
-        return []
-
-    def __iter__(self):
-        return iter(())
-
-
-_EMPTY = _EmptyBody()
-
-
-class _Errors:
-    """``wsgi.errors``: lines go to the error log."""
-
-    def write(self, text):
-        text = text.rstrip("\n")
-        if text:
-            log.error("%s", text)
-
-    def writelines(self, lines):
-        for line in lines:
-            self.write(line)
-
-    def flush(self):
-        pass
 
 
 class WSGIAdapter:
@@ -141,7 +47,7 @@ class WSGIAdapter:
             allow = [a.strip() for a in allow.split(",") if a.strip()]
         self.forwarded_allow_ips = frozenset(allow)
         self.url_scheme = url_scheme
-        self.errors = _Errors()
+        self.errors = Errors()
         self._queue = []
         self._busy = False
 
@@ -451,7 +357,7 @@ class _Call:
             self._finish()
             return True
         res.flush_headers()
-        _SendFile(self, fd, offset, min(length, size)).start()
+        SendFile(self, fd, offset, min(length, size)).start()
         return True
 
     def _failed(self):
@@ -476,51 +382,6 @@ class _Call:
             except Exception:
                 log.exception("error closing the WSGI response iterable")
         self.adapter._call_done()
-
-
-class _SendFile:
-    """Sends a file region with os.sendfile once the socket's queue is empty."""
-
-    def __init__(self, call, fd, offset, count):
-        self.call = call
-        self.socket = call.res.socket
-        self.fd = fd
-        self.offset = offset
-        self.remaining = count
-
-    def start(self):
-        socket = self.socket
-        if socket._out:
-            socket._after_flush(self.start)
-            return
-        self.step()
-
-    def step(self):
-        socket = self.socket
-        loop = socket._loop
-        if socket.destroyed:
-            self.call._finish()
-            return
-        try:
-            while self.remaining > 0:
-                sent = os.sendfile(socket.fileno(), self.fd, self.offset, min(self.remaining, 1 << 20))
-                if sent == 0:
-                    break
-                self.offset += sent
-                self.remaining -= sent
-        except (BlockingIOError, InterruptedError):
-            loop.add_writer(socket.fileno(), self._writable)
-            return
-        except OSError:
-            socket.destroy()
-            self.call._finish()
-            return
-        self.call.res.end()
-        self.call._finish()
-
-    def _writable(self):
-        self.socket._loop.remove_writer(self.socket.fileno())
-        self.step()
 
 
 def make_adapter(app, settings):

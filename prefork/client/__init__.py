@@ -1,0 +1,6 @@
+"""Node's http client on the prefork loop: ClientRequest, Agent, request(), get()."""
+
+from .agent import Agent, global_agent
+from .request import ClientRequest, ClientResponse, Information, get, request
+
+__all__ = ["Agent", "ClientRequest", "ClientResponse", "Information", "get", "global_agent", "request"]

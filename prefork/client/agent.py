@@ -1,0 +1,78 @@
+"""Agent: a keep-alive socket pool per host:port, with Node's defaults (seconds).
+
+An idle socket waits in the pool for ``timeout`` seconds; requests over ``max_sockets``
+for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
+recently used free socket.
+"""
+
+from collections import deque
+
+from ..server.socket import Socket
+
+
+class Agent:
+    """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
+
+    def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
+                 timeout=5.0, scheduling="lifo"):
+        self.keep_alive = keep_alive
+        self.keep_alive_initial_delay = keep_alive_initial_delay
+        self.max_sockets = max_sockets
+        self.max_free_sockets = max_free_sockets
+        self.timeout = timeout
+        self.scheduling = scheduling
+        self.free_sockets = {}  # key -> [Socket]
+        self.sockets = {}  # key -> count in use
+        self.requests = {}  # key -> deque of waiting ClientRequests
+
+    def _key(self, req):
+        return f"{req.host}:{req.port}"
+
+    def add_request(self, req):
+        key = self._key(req)
+        free = self.free_sockets.get(key)
+        while free:
+            socket = free.pop() if self.scheduling == "lifo" else free.pop(0)
+            if socket.destroyed:
+                continue
+            socket.set_timeout(0)
+            self.sockets[key] = self.sockets.get(key, 0) + 1
+            req._assign(socket, reused=True)
+            return
+        if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
+            self.requests.setdefault(key, deque()).append(req)
+            return
+        self.sockets[key] = self.sockets.get(key, 0) + 1
+        req._assign(Socket.connect(req.loop, req.host, req.port), reused=False)
+
+    def _done(self, req, socket, reusable):
+        """``req`` no longer needs ``socket``: keep it for the next request or drop it."""
+        key = self._key(req)
+        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
+        waiting = self.requests.get(key)
+        if reusable and not socket.destroyed:
+            if waiting:
+                self.sockets[key] += 1
+                waiting.popleft()._assign(socket, reused=True)
+                return
+            free = self.free_sockets.setdefault(key, [])
+            if len(free) < self.max_free_sockets:
+                free.append(socket)
+                socket.protocol = None
+                socket.remove_all_listeners("timeout")
+                socket.on("close", lambda had_error=False: socket in free and free.remove(socket))
+                socket.set_timeout(self.timeout, lambda: socket.destroy())
+                socket.set_keep_alive_idle(self.keep_alive_initial_delay)
+                return
+        socket.destroy()
+        if waiting:
+            self.add_request(waiting.popleft())
+
+    def destroy(self):
+        for sockets in self.free_sockets.values():
+            for socket in list(sockets):
+                socket.destroy()
+        self.free_sockets.clear()
+
+
+global_agent = Agent()

@@ -1,0 +1,431 @@
+"""ClientRequest and Agent: Node's http client on the prefork loop.
+
+Rules (Node's, spec section 7):
+- No event fires inside the call that causes it: ``socket`` comes on a later loop turn,
+  ``finish`` after the request's last byte is in the kernel.
+- The head: request line, the application's headers in insertion order, then Host and
+  Connection (unless set), then Content-Length (``end(data)`` as the only write) or
+  Transfer-Encoding: chunked (anything else with a body).
+- ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
+- 1xx other than 101 give ``information`` (``continue`` first for 100). The response to
+  HEAD, to CONNECT and a 101 end at their head: what follows is a hand-off ``head``.
+- Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
+  parse errors with their HPE_* code; connection errors as they are. Once a response
+  has begun there is no ``error``, only ``close``.
+"""
+
+import logging
+import re
+from urllib.parse import urlsplit
+
+from ..emitter import EventEmitter
+from ..http.errors import HTTPError, ParseError
+from ..http.headers import header_map
+from ..http.parser import ResponseParser
+from ..http.serialize import check_name, check_value, header_lines
+from ..loop import get_running_loop
+from .agent import Agent, global_agent
+
+log = logging.getLogger("prefork.client")
+
+_NO_DEFAULT_BODY = frozenset(("GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
+_CLOSE = re.compile(r"(?:^|\W)close(?:$|\W)", re.I)
+_CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
+
+
+class _StopAtHead(Exception):
+    """Raised from the parser callback: the message ends at its head (HEAD, CONNECT, 101)."""
+
+
+class ClientResponse(EventEmitter):
+    """The response (Node's IncomingMessage on the client side)."""
+
+    def __init__(self, socket, status_code, status_message, http_version, raw_headers):
+        self.socket = socket
+        self.status_code = status_code
+        self.status_message = status_message
+        self.http_version = http_version
+        self.raw_headers = raw_headers
+        self.headers = header_map(raw_headers, len(raw_headers) // 2)
+        self.trailers = {}
+        self.complete = False
+        self._closed = False
+
+    def _close(self):
+        if not self._closed:
+            self._closed = True
+            self.emit("close")
+
+
+class Information:
+    """The payload of ``information``: a 1xx response."""
+
+    def __init__(self, status_code, status_message, http_version, raw_headers):
+        self.status_code = status_code
+        self.status_message = status_message
+        self.http_version = http_version
+        self.raw_headers = raw_headers
+        self.headers = header_map(raw_headers, len(raw_headers) // 2)
+
+
+class ClientRequest(EventEmitter):
+    def __init__(self, options, callback=None, loop=None):
+        self.loop = loop if loop is not None else get_running_loop()
+        self.method = options.get("method", "GET").upper()
+        self.host = options.get("hostname") or options.get("host") or "localhost"
+        self.port = int(options.get("port") or 80)
+        self.path = options.get("path", "/")
+        agent = options.get("agent")
+        self.agent = global_agent if agent is None else (Agent(keep_alive=False) if agent is False else agent)
+        self._one_off = agent is False
+        self._head = None
+        self._headers = {}
+        for name, value in (options.get("headers") or {}).items():
+            self.set_header(name, value)
+        self.set_host = options.get("set_host", True)
+        self.reused_socket = False
+        self.socket = None
+        self.res = None
+        self.finished = False
+        self.destroyed = False
+        self._head = None
+        self._queued = []  # bytes written before the socket is ready
+        self._ended = False
+        self._chunked = False
+        self._timeout = options.get("timeout")
+        self._timeout_pending = None
+        self._closed = False
+        self._errored = False
+        self._parser = None
+        self._tail = b""
+        self._stop_reason = None
+        self._keep_alive = False
+        if callback is not None:
+            self.once("response", callback)
+        self.loop.call_soon(self._start)
+
+    # -- headers -------------------------------------------------------------------------------
+    def set_header(self, name, value):
+        if self._head is not None:
+            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot set headers after they are sent to the client")
+        check_name(name)
+        check_value(name, value)
+        self._headers[name.lower()] = (name, value)
+        return self
+
+    def get_header(self, name):
+        entry = self._headers.get(name.lower())
+        return None if entry is None else entry[1]
+
+    def remove_header(self, name):
+        self._headers.pop(name.lower(), None)
+
+    @property
+    def _expect_continue(self):
+        value = self.get_header("expect")
+        return value is not None and bool(_CONTINUE.search(str(value)))
+
+    def _store_head(self, content_length):
+        lines = [f"{self.method} {self.path} HTTP/1.1\r\n"]
+        for name, value in self._headers.values():
+            lines.append(header_lines(name, value))
+        headers = self._headers
+        if self.set_host and "host" not in headers:
+            default = 80
+            lines.append(f"Host: {self.host}{'' if self.port == default else ':' + str(self.port)}\r\n")
+        if "connection" in headers:
+            self._keep_alive = not _CLOSE.search(str(headers["connection"][1]))
+        else:
+            self._keep_alive = self.agent.keep_alive and not self._one_off
+            lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
+        if "content-length" not in headers and "transfer-encoding" not in headers:
+            if content_length is not None and (content_length or self.method not in _NO_DEFAULT_BODY):
+                lines.append(f"Content-Length: {content_length}\r\n")
+            elif content_length is None and self.method not in _NO_DEFAULT_BODY or \
+                    (content_length is None and self.method in _NO_DEFAULT_BODY and self._wrote_body):
+                lines.append("Transfer-Encoding: chunked\r\n")
+                self._chunked = True
+        elif "transfer-encoding" in headers and "chunked" in str(headers["transfer-encoding"][1]).lower():
+            self._chunked = True
+        lines.append("\r\n")
+        self._head = "".join(lines).encode("latin-1")
+
+    _wrote_body = False
+
+    # -- body ----------------------------------------------------------------------------------
+    def _send(self, data):
+        if self.socket is None or self.socket.destroyed:
+            self._queued.append(data)
+            return True
+        self.socket._send(data)
+        return self.socket._out_size < self.socket.high_water_mark
+
+    def _frame(self, data):
+        if not data:
+            return b""
+        return b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data
+
+    def flush_headers(self):
+        if self._head is None:
+            self._store_head(None)
+            self._send(self._head)
+
+    def write(self, data, callback=None):
+        if self._ended:
+            raise HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+        if isinstance(data, str):
+            data = data.encode()
+        if data:
+            self._wrote_body = True
+        first = self._head is None
+        if first:
+            self._store_head(None)
+        out = (self._head if first else b"") + self._frame(data)
+        ok = self._send(out) if out else True
+        if callback is not None and self.socket is not None:
+            self.socket._after_flush(callback)
+        return ok
+
+    def end(self, data=None, callback=None):
+        if callable(data):
+            data, callback = None, data
+        if self._ended:
+            return self
+        self._ended = True
+        if isinstance(data, str):
+            data = data.encode()
+        if callback is not None:
+            self.once("finish", callback)
+        parts = []
+        if self._head is None:
+            self._store_head(len(data) if data else (None if self.method in _NO_DEFAULT_BODY else 0))
+            parts.append(self._head)
+        if data:
+            parts.append(self._frame(data))
+        if self._chunked:
+            parts.append(b"0\r\n\r\n")
+        if parts:
+            self._send(b"".join(parts))
+        if self.socket is not None:
+            self.socket._after_flush(self._finish)
+        return self
+
+    def _finish(self):
+        if not self.finished and not self.destroyed:
+            self.finished = True
+            self.emit("finish")
+
+    # -- socket ----------------------------------------------------------------------------------
+    def _start(self):
+        if self.destroyed:
+            return
+        self.agent.add_request(self)
+
+    def _assign(self, socket, reused):
+        self.socket = socket
+        self.reused_socket = reused
+        socket.protocol = self
+        self._parser = ResponseParser(self)
+        self.emit("socket", socket)
+        if self._timeout_pending is not None or self._timeout:
+            seconds, callback = self._timeout_pending or (self._timeout, None)
+            self._apply_timeout(seconds, callback)
+        if self._expect_continue and self._head is None:
+            self.flush_headers()  # the head goes at once; the body waits for 'continue'
+        queued, self._queued = self._queued, []
+        for data in queued:
+            socket._send(data)
+        if self._ended:
+            socket._after_flush(self._finish)
+        if reused:
+            socket.resume()
+
+    def set_timeout(self, seconds, callback=None):
+        if self.socket is None:
+            self._timeout_pending = (seconds, callback)
+        else:
+            self._apply_timeout(seconds, callback)
+        return self
+
+    def _apply_timeout(self, seconds, callback):
+        self._timeout_pending = None
+        if callback is not None:
+            self.on("timeout", callback)
+        self.socket.set_timeout(seconds)
+
+    def on_timeout(self):
+        self.emit("timeout")
+
+    def on_drain(self):
+        self.emit("drain")
+
+    def destroy(self, error=None):
+        if self.destroyed:
+            return self
+        self.destroyed = True
+        if self.res is None or not self.res.complete:
+            if self.res is None:
+                self._error(error or HTTPError("ECONNRESET", "socket hang up"))
+            elif error is not None:
+                self._error(error)
+        if self.socket is not None:
+            self.socket.destroy()
+        else:
+            self.loop.call_soon(self._close)
+        return self
+
+    # -- the response ------------------------------------------------------------------------------
+    def data_received(self, data):
+        parser = self._parser
+        try:
+            offset = parser.feed(data)
+        except _StopAtHead:
+            self._handoff(data)
+            return
+        except ParseError as err:
+            self._error(err)
+            self.socket.destroy()
+            return
+        if offset is not None:
+            self._tail = b""
+            self._stop_reason = "upgrade"
+            self._handoff_at(data, offset)
+            return
+        self._tail = (self._tail + data)[-3:]
+
+    def _handoff(self, data):
+        """The message ended at its head: find where, hand the rest over."""
+        window = self._tail + data
+        end = window.find(b"\r\n\r\n")
+        offset = max(0, end + 4 - len(self._tail))
+        self._tail = b""
+        self._handoff_at(data, offset)
+
+    def _handoff_at(self, data, offset):
+        head = data[offset:]
+        res = self.res
+        socket = self.socket
+        reason = self._stop_reason
+        self._stop_reason = None
+        if reason == "HEAD":
+            res.complete = True
+            res.emit("end")
+            self._parser = ResponseParser(self)
+            self._response_done()
+            return
+        event = "connect" if reason == "CONNECT" else "upgrade"
+        socket.set_timeout(0)
+        if self.listener_count(event):
+            socket.protocol = None
+            self.agent.sockets[self.agent._key(self)] = max(0, self.agent.sockets.get(self.agent._key(self), 1) - 1)
+            self.emit(event, res, socket, head)
+            self._close()
+        else:
+            socket.destroy()
+
+    def on_message_begin(self):
+        pass
+
+    def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
+        if 100 <= status < 200 and status != 101:
+            info = Information(status, reason, version, raw)
+            if status == 100:
+                self.emit("continue")
+            self.emit("information", info)
+            return
+        res = ClientResponse(self.socket, status, reason, version, raw)
+        self.res = res
+        res.keep_alive = keep_alive
+        if self.method == "CONNECT":
+            self._stop_reason = "CONNECT"
+            raise _StopAtHead()
+        if status == 101:
+            self._stop_reason = "upgrade"
+            raise _StopAtHead()
+        self.emit("response", res)
+        if self.method == "HEAD":
+            self._stop_reason = "HEAD"
+            raise _StopAtHead()
+
+    def on_body(self, body):
+        if self.res is not None:
+            self.res.emit("data", body)
+
+    def on_message_complete(self, trailers):
+        res = self.res
+        if res is None:
+            return  # a 1xx
+        res.complete = True
+        if trailers:
+            res.trailers = header_map(trailers, len(trailers) // 2)
+        res.emit("end")
+        self._response_done()
+
+    def _response_done(self):
+        res = self.res
+        socket = self.socket
+        reusable = self._keep_alive and res.keep_alive and not self._one_off and self.agent.keep_alive
+        if reusable:
+            socket.protocol = None
+            self.agent._done(self, socket, True)
+            self.loop.call_soon(self._close)
+            self.loop.call_soon(res._close)
+        else:
+            socket.destroy()  # connection_lost closes the response, then the request
+
+    def eof_received(self):
+        parser = self._parser
+        res = self.res
+        if res is not None and not res.complete and parser.in_message and parser.headers_complete:
+            # a close-delimited body ends at the FIN
+            try:
+                parser._parser.feed_data(b"")
+            except Exception:
+                pass
+            res.complete = True
+            res.emit("end")
+        self.socket.destroy()
+
+    def connection_error(self, err):
+        self._error(err)
+
+    def connection_lost(self, error):
+        if self.res is None and not self._errored:
+            self._error(HTTPError("ECONNRESET", "socket hang up"))
+        res = self.res
+        if res is not None and not res._closed:
+            self.loop.call_soon(res._close)
+        self.loop.call_soon(self._close)
+        if self._parser is not None:
+            key = self.agent._key(self)
+            self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
+            self._parser = None
+
+    def _error(self, err):
+        if self._errored or (self.res is not None):
+            return
+        self._errored = True
+        self.loop.call_soon(self.emit, "error", err)
+
+    def _close(self):
+        if not self._closed:
+            self._closed = True
+            self.emit("close")
+
+
+def request(url_or_options, callback=None, *, loop=None, **extra):
+    """Node's ``http.request``: a ClientRequest; nothing happens before the next loop turn."""
+    if isinstance(url_or_options, str):
+        parts = urlsplit(url_or_options)
+        options = {"host": parts.hostname, "port": parts.port or 80,
+                   "path": (parts.path or "/") + (f"?{parts.query}" if parts.query else "")}
+    else:
+        options = dict(url_or_options)
+    options.update(extra)
+    return ClientRequest(options, callback, loop)
+
+
+def get(url_or_options, callback=None, *, loop=None, **extra):
+    req = request(url_or_options, callback, loop=loop, **extra)
+    req.end()
+    return req

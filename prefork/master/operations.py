@@ -1,0 +1,54 @@
+"""The master's service-manager and monitoring duties: the systemd watchdog and the
+Prometheus endpoint (an event server on the master's own loop: no thread)."""
+
+import logging
+import os
+import time
+
+from . import listeners as listeners_mod, systemd
+
+log = logging.getLogger("prefork.master")
+
+HEARTBEAT_FRESH = 3.0  # seconds: a worker with an older heartbeat is not healthy for the watchdog
+
+
+def watchdog_interval():
+    """Half of $WATCHDOG_USEC in seconds (sd_watchdog_enabled(3)), or None."""
+    try:
+        usec = int(os.environ.get("WATCHDOG_USEC", ""))
+    except ValueError:
+        return None
+    pid = os.environ.get("WATCHDOG_PID")
+    if usec <= 0 or (pid and pid != str(os.getpid())):
+        return None
+    return usec / 2e6
+
+
+def watchdog(master):
+    """WATCHDOG=1 only while every worker's loop is alive (recent heartbeat)."""
+    now = time.monotonic()
+    fresh_limit = min(master.settings.timeout, HEARTBEAT_FRESH)
+    if all(now - w.last_beat <= fresh_limit for w in master.workers.values() if not w.retiring):
+        systemd.notify(f"WATCHDOG=1\nSTATUS={master.status()}")
+    if not master.stopping:
+        master.loop.call_later(master.watchdog_interval, watchdog, master)
+
+
+def start_metrics(master, address):
+    from ..metrics import make_registry, render
+    from ..server import create_server
+
+    registry = make_registry(master)
+
+    def on_request(req, res):
+        if req.url.split("?", 1)[0] != "/metrics":
+            res.status_code = 404
+            res.end("not found\n")
+            return
+        body, content_type = render(registry)
+        res.set_header("Content-Type", content_type)
+        res.end(body)
+    (_, sock), = listeners_mod.open_listeners([address], 128, env={})
+    master.metrics_server = create_server(on_request, loop=master.loop, keep_alive_timeout=5.0)
+    master.metrics_server.listen(sock=sock)
+    log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))

@@ -1,0 +1,63 @@
+"""HUP: reload. The configuration is read again; a bad one changes nothing. A good one
+starts a new generation of workers, and the old generation drains only once every new
+worker has reported ready; if a new worker fails to boot, the reload is abandoned."""
+
+import logging
+import signal
+import time
+
+from .. import logs, settings as settings_mod
+from . import systemd
+
+log = logging.getLogger("prefork.master")
+
+
+def reload(master):
+    if master.stopping:
+        return
+    if master.new_generation is not None:
+        log.warning("reload already in progress; HUP ignored")
+        return
+    systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+    try:
+        new = master.reload_settings()
+    except settings_mod.ConfigError as exc:
+        for problem in exc.problems:
+            log.error("reload: %s", problem)
+        log.error("reload refused: keeping the running configuration")
+        systemd.notify("READY=1")
+        return
+    for setting in settings_mod.SETTINGS:
+        if not setting.reloadable and new.values[setting.name] != master.settings.values[setting.name]:
+            log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
+                        master.settings.values[setting.name])
+            new.values[setting.name] = master.settings.values[setting.name]
+    logs.setup(new)
+    master.reloads += 1
+    generation = master.generation + 1
+    master.new_generation = (generation, new)
+    log.info("reload: starting generation %d with %d workers", generation, new.workers)
+    master.pending_target = new.workers
+    for slot in range(new.workers):
+        master.spawn(slot, generation, new)
+
+def finish_reload(master):
+    generation, new = master.new_generation
+    master.new_generation = None
+    old = [w for w in master.workers.values() if w.generation != generation]
+    master.settings = new
+    master.generation = generation
+    master.target = master.pending_target
+    for worker in old:
+        master.retire(worker, "reload")
+    log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
+    systemd.notify(f"READY=1\nSTATUS={master.status()}")
+
+def abort_reload(master):
+    generation, _ = master.new_generation
+    master.new_generation = None
+    for worker in master.workers.values():
+        if worker.generation == generation:
+            worker.retiring = True
+            master.kill(worker.pid, signal.SIGKILL)
+    systemd.notify("READY=1")
