@@ -9,39 +9,16 @@ Usage: python3 bench/wsgi_peers.py [rounds] [seconds]   (loopback only)
 
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.environ.get("PREFORK_PEERS_VENV", "/tmp/prefork-peers")
 TESTS = os.path.join(ROOT, "tests")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def ensure_peers():
-    if not os.path.exists(os.path.join(VENV, "bin", "granian")):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "gunicorn", "granian"], check=True)
-
-
-def free_port():
-    # granian cannot take an inherited socket: bind port 0, read the number, release it
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port}")
+from suite import ensure_tools as ensure_peers, free_port, wait_port  # noqa: E402
 
 
 def command(name, port):

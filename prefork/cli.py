@@ -44,12 +44,20 @@ def load(argv_values):
     return settings_mod.load(env=os.environ, argv_values=dict(argv_values))
 
 
-def check_config(argv):
+def parse_and_load(argv):
+    """(argv values, settings), or (None, None) after reporting every problem."""
     argv_values = parse(argv)
     try:
-        settings = load(argv_values)
+        return argv_values, load(argv_values)
     except settings_mod.ConfigError as exc:
-        report(exc)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None, None
+
+
+def check_config(argv):
+    _, settings = parse_and_load(argv)
+    if settings is None:
         return 2
     print(f"# effective settings (config file: {settings.config_file or 'none'})")
     for setting in settings_mod.SETTINGS:
@@ -59,17 +67,9 @@ def check_config(argv):
     return 0
 
 
-def report(exc):
-    for problem in exc.problems:
-        print(problem, file=sys.stderr)
-
-
 def run(argv):
-    argv_values = parse(argv)
-    try:
-        settings = load(argv_values)
-    except settings_mod.ConfigError as exc:
-        report(exc)
+    argv_values, settings = parse_and_load(argv)
+    if settings is None:
         return 2
     logs.setup(settings)
     from .master.master import Master

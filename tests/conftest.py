@@ -7,6 +7,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import prefork  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 
 class ServerThread:
@@ -81,3 +82,17 @@ def serve():
     yield start
     for st in started:
         st.stop()
+
+
+@pytest.fixture
+def daemons():
+    """Start real daemons (python -m prefork); every process is killed by PID at the end."""
+    started = []
+
+    def start(*args, **kwargs):
+        daemon = Daemon(*args, **kwargs)
+        started.append(daemon)
+        return daemon
+    yield start
+    for daemon in started:
+        daemon.cleanup()

@@ -14,6 +14,8 @@ import tempfile
 import threading
 import time
 
+from harness import read_until_close
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -120,12 +122,7 @@ class Daemon:
         sock = socket.create_connection(("127.0.0.1", self.metrics_port()), timeout=5)
         try:
             sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_until_close(sock)
         finally:
             sock.close()
         head, _, body = data.partition(b"\r\n\r\n")
@@ -158,12 +155,7 @@ class Daemon:
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         try:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return data
-                data += chunk
+            return read_until_close(sock)
         finally:
             sock.close()
 

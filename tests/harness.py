@@ -22,6 +22,19 @@ DATE = re.compile(rb"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\
 IGNORED_EVENTS = {"accept", "listening", "sync", "socket.error", "socket.close", "cmd"}
 
 
+def read_until_close(sock):
+    """Every byte until the peer closes (a reset counts as a close)."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
 def mask(data):
     return DATE.sub(b"Date: <DATE>", data)
 

@@ -8,20 +8,8 @@ import time
 
 import pytest
 
-from daemon import Daemon, Load, alive, cmdline, python_env, wait_until
-
-
-@pytest.fixture
-def daemons():
-    started = []
-
-    def start(*args, **kwargs):
-        daemon = Daemon(*args, **kwargs)
-        started.append(daemon)
-        return daemon
-    yield start
-    for daemon in started:
-        daemon.cleanup()
+from daemon import Load, alive, cmdline, python_env, wait_until
+from harness import read_until_close
 
 
 # -- HUP: reload ------------------------------------------------------------------------------
@@ -110,12 +98,7 @@ def test_term_finishes_the_request_in_flight_with_connection_close(daemons):
     sock.sendall(b"GET /sleep/3 HTTP/1.1\r\nHost: x\r\n\r\n")
     wait_until(lambda: time.monotonic() - sent >= 2.0, 5, what="2 s into the handler")
     d.signal(signal.SIGTERM)
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_until_close(sock)
     sock.close()
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nConnection: close\r\n" in data and b"slept" in data

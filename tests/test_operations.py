@@ -13,20 +13,8 @@ import time
 
 import pytest
 
-from daemon import HERE, ROOT, Daemon, alive, children, cmdline, wait_until
-
-
-@pytest.fixture
-def daemons():
-    started = []
-
-    def start(*args, **kwargs):
-        daemon = Daemon(*args, **kwargs)
-        started.append(daemon)
-        return daemon
-    yield start
-    for daemon in started:
-        daemon.cleanup()
+from daemon import HERE, ROOT, alive, children, cmdline, wait_until
+from harness import read_until_close
 
 
 # -- unit files -------------------------------------------------------------------------------------
@@ -165,12 +153,7 @@ def test_socket_activation_serves_on_the_inherited_socket_across_hup_and_ttin(tm
         sock.settimeout(10)
         sock.connect(path)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_close(sock)
         sock.close()
         return data
 

@@ -9,6 +9,7 @@ from wsgiref.validate import validator
 
 import pytest
 
+from harness import read_until_close
 from prefork.wsgi import WSGIAdapter
 
 
@@ -198,12 +199,7 @@ def test_environ(wsgi, caplog):
     sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
     sock.sendall(b"GET /app/x HTTP/1.1\r\nHost: h\r\nX-Multi: 1\r\nX-Multi: 2\r\nCookie: a=1\r\nCookie: b=2\r\n"
                  b"Connection: close\r\n\r\n")
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = read_until_close(sock)
     env = eval(dechunk(data.split(b"\r\n\r\n", 1)[1]))
     assert env["HTTP_X_MULTI"] == "1, 2" and env["HTTP_COOKIE"] == "a=1; b=2"
     no_errors(caplog)

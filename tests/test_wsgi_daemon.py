@@ -9,22 +9,8 @@ import urllib.parse
 
 import pytest
 
-from daemon import Daemon
 
 flask = pytest.importorskip("flask")
-
-
-@pytest.fixture
-def daemons():
-    started = []
-
-    def start(*args, **kwargs):
-        daemon = Daemon(*args, **kwargs)
-        started.append(daemon)
-        return daemon
-    yield start
-    for daemon in started:
-        daemon.cleanup()
 
 
 def test_flask_app_runs_unchanged(daemons):
