@@ -336,3 +336,28 @@ def test_a_worker_calls_upstream_without_blocking_its_loop(server):
     finally:
         d.cleanup()
         server.wait()
+
+
+def test_a_pooled_socket_gains_no_listeners_across_reuses(server):
+    rounds = 30
+    server.serve([step for _ in range(rounds) for step in (("head",), ("send", HEAD_OK))], connections=1)
+    loop = prefork.Loop()
+    agent = prefork.Agent()
+    counts = []
+
+    def one(i):
+        if i == rounds:
+            loop.stop()
+            return
+        req = prefork.get({"host": "127.0.0.1", "port": server.port, "agent": agent, "timeout": 30}, loop=loop)
+        req.on("socket", lambda s: counts.append((s.listener_count("close"), s.listener_count("timeout"))))
+        req.on("close", lambda: loop.call_soon(one, i + 1))
+    loop.call_soon(one, 0)
+    guard = loop.call_later(20, loop.stop)
+    loop.run()
+    guard.cancel()
+    agent.destroy()
+    server.wait()
+    assert len(counts) == rounds and len(set(counts[1:])) == 1  # the same listeners on every reuse
+    assert server.received[0].count(b"GET ") == rounds
+    loop.close()

@@ -36,6 +36,7 @@ class Agent:
             if socket.destroyed:
                 continue
             socket.set_timeout(0)
+            socket.remove_all_listeners("timeout")  # the pool's idle timer is not the request's
             self.sockets[key] = self.sockets.get(key, 0) + 1
             req._assign(socket, reused=True)
             return
@@ -60,8 +61,10 @@ class Agent:
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
-                socket.on("close", lambda had_error=False: socket in free and free.remove(socket))
-                socket.set_timeout(self.timeout, lambda: socket.destroy())
+                if not getattr(socket, "_pooled", False):  # one close hook per socket, not per reuse
+                    socket._pooled = True
+                    socket.on("close", lambda had_error=False: socket in free and free.remove(socket))
+                socket.set_timeout(self.timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
                 return
         socket.destroy()
