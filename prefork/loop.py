@@ -56,8 +56,6 @@ class Handle:
         self.cancelled = True
 
 
-TimerHandle = Handle
-
 
 class Loop:
     def __init__(self):

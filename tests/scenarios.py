@@ -229,7 +229,7 @@ bad("C29 chunk extensions overflow",
     b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;" + b"e" * 20000 + b"\r\nabc\r\n0\r\n\r\n",
     "HPE_CHUNK_EXTENSIONS_OVERFLOW", 413)
 add("C50 FIN mid-head (u)", [b"GET / HTTP/1.1\r\nHost: x\r\n", ("shutdown",)], CANNED_400, True,
-    ev("connection", ("clientError", "HPE_INVALID_EOF_STATE")) if False else None, config=U("clientError"))
+    None, config=U("clientError"))
 add("C51 FIN mid-body (u)", [b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", ("shutdown",)],
     CANNED_400, True, config=U("clientError"))
 add("C56 400 after a finished response (u)", [get(), ("wait", 120), b"GARBAGE\r\n\r\n"],

@@ -291,10 +291,9 @@ def test_iterable_close_is_called_and_backpressure_pauses_iteration(wsgi):
     while total < 200 * 65536:
         chunk = sock.recv(1 << 20)
         assert chunk
-        total += len(chunk) - chunk.count(b"\r\n") * 0
+        total += len(chunk)
         if chunk.endswith(b"0\r\n\r\n"):
             break
-    st_.wait_for(lambda e: True, timeout=0.01) if False else None
     deadline = time.monotonic() + 5
     while not closed and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -91,6 +91,7 @@ class ClientRequest(EventEmitter):
         self._head = None
         self._queued = []  # bytes written before the socket is ready
         self._ended = False
+        self._wrote_body = False
         self._chunked = False
         self._timeout = options.get("timeout")
         self._timeout_pending = None
@@ -131,26 +132,23 @@ class ClientRequest(EventEmitter):
             lines.append(header_lines(name, value))
         headers = self._headers
         if self.set_host and "host" not in headers:
-            default = 80
-            lines.append(f"Host: {self.host}{'' if self.port == default else ':' + str(self.port)}\r\n")
+            lines.append(f"Host: {self.host}{'' if self.port == 80 else ':' + str(self.port)}\r\n")
         if "connection" in headers:
             self._keep_alive = not _CLOSE.search(str(headers["connection"][1]))
         else:
             self._keep_alive = self.agent.keep_alive and not self._one_off
             lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
         if "content-length" not in headers and "transfer-encoding" not in headers:
-            if content_length is not None and (content_length or self.method not in _NO_DEFAULT_BODY):
-                lines.append(f"Content-Length: {content_length}\r\n")
-            elif content_length is None and self.method not in _NO_DEFAULT_BODY or \
-                    (content_length is None and self.method in _NO_DEFAULT_BODY and self._wrote_body):
+            if content_length is not None:
+                if content_length or self.method not in _NO_DEFAULT_BODY:
+                    lines.append(f"Content-Length: {content_length}\r\n")
+            elif self._wrote_body or self.method not in _NO_DEFAULT_BODY:
                 lines.append("Transfer-Encoding: chunked\r\n")
                 self._chunked = True
         elif "transfer-encoding" in headers and "chunked" in str(headers["transfer-encoding"][1]).lower():
             self._chunked = True
         lines.append("\r\n")
         self._head = "".join(lines).encode("latin-1")
-
-    _wrote_body = False
 
     # -- body ----------------------------------------------------------------------------------
     def _send(self, data):

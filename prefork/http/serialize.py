@@ -37,7 +37,6 @@ _STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in STATU
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
-CRLF = b"\r\n"
 
 # Node's canned replies to client errors: raw bytes, no Date, no Content-Length.
 CANNED = {

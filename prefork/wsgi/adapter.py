@@ -21,7 +21,6 @@ Rules:
 import io
 import logging
 import os
-import re
 import select
 import tempfile
 from urllib.parse import unquote_to_bytes
@@ -30,7 +29,6 @@ from .streams import Errors, FileWrapper, InputStream, SendFile
 
 log = logging.getLogger("prefork.wsgi")
 
-_CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
 _HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                          "trailers", "transfer-encoding", "upgrade"))
 
