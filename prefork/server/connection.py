@@ -11,6 +11,17 @@ Rules (Node's, spec §2-§4):
   its head (its body, pipelined requests) are parsed as usual.
 - Bytes after a request that forbids reuse are dropped once its response is sent (Node
   would answer them with a 400 that can swallow that response).
+- Nothing follows a final response (RFC 9112 9.6): once a response is fixed with
+  ``Connection: close`` (the request's, the app's, the automatic 400, a drain), no later
+  request is dispatched and the responses queued after it never reach the wire (they
+  are closed). A request whose response framing the app decides (HTTP/1.0 keep-alive,
+  no ``TE: chunked``) holds the dispatch of the requests behind it until its head is
+  fixed: they are dispatched if it keeps the connection, dropped if it is the last.
+- Leaving HTTP (CONNECT, listened upgrade): responses already ended go out before the
+  hand-over; responses still pending are abandoned (closed).
+- After the peer's FIN a pending response may still be sent (half-close), but the
+  socket lives at most ``request_timeout`` (else ``keep_alive_timeout`` + 1 s) longer;
+  with neither it closes at once, as Node's does.
 - Timers: ``server.timeout`` from accept; after the last response, the keep-alive idle
   timer (``keep_alive_timeout`` + 1 s); back to ``server.timeout`` at the next head.
   Head and request deadlines are checked by the server's sweep against
@@ -58,6 +69,11 @@ class Connection:
         self._eof = False
         self._continuation = None  # (req, raw headers) of an unlistened upgrade
         self._continuing = False  # its body is being parsed by a fresh parser
+        self._final = False  # a response that ends the connection is fixed
+        self._holding = None  # a response whose framing decides whether more may follow
+        self._held = []  # [req, res, version, complete, trailers] waiting for _holding
+        self._half_close_timer = None
+        self._lost = False
         self._pause_reasons = set()  # "output" (backpressure, pipelining depth), "body" (req paused)
         self._drain_waiters = None
         socket.protocol = self
@@ -103,21 +119,53 @@ class Connection:
 
     def eof_received(self):
         self._eof = True
+        if self.socket._ending:
+            self.socket.destroy()  # both directions are done
+            return
         if self._error is not None:
             # a clientError listener owns the socket; the peer is gone now
             if self.socket._ending:
                 self.socket.destroy()
+            else:
+                self._bound_half_close()
             return
         err = self.parser.eof_error()
         if err is not None:
             self._client_error(err)
         elif not self._responses:
             self.socket.destroy_soon()
+        if not self.socket.destroyed:
+            self._bound_half_close()
+
+    def _bound_half_close(self):
+        """The peer has sent FIN: what is pending may still be sent, for a bounded time."""
+        if self._half_close_timer is not None:
+            return
+        server = self.server
+        if server.request_timeout and server.request_timeout > 0:
+            bound = server.request_timeout
+        elif server.keep_alive_timeout and server.keep_alive_timeout > 0:
+            bound = server.keep_alive_timeout + 1.0
+        else:
+            self.socket.destroy_soon()
+            return
+        self._half_close_timer = self.socket._loop.call_later(bound, self._half_close_expired)
+
+    def _half_close_expired(self):
+        self._half_close_timer = None
+        if not self.socket.destroyed:
+            self.socket.destroy()
 
     def connection_error(self, err):
-        self._client_error(err)
+        if not self._lost:
+            self._client_error(err)
 
     def connection_lost(self, error):
+        self._lost = True
+        if self._half_close_timer is not None:
+            self._half_close_timer.cancel()
+            self._half_close_timer = None
+        self._held = []
         self.server._connection_closed(self)
         responses, self._responses = self._responses, deque()
         for res in responses:
@@ -131,6 +179,10 @@ class Connection:
 
     # -- parser callbacks ----------------------------------------------------------------
     def on_message_begin(self):
+        if self._final:
+            # a request after a final response: nothing of it is read
+            self._closing = True
+            raise _Abort()
         self.message_start = self.socket._loop.now
         self.active = True
         self.parser.max_header_size = self.server.max_header_size
@@ -163,12 +215,60 @@ class Connection:
         if not self._responses:
             res._active = True
         self._responses.append(res)
+        if self._holding is not None:
+            self._held.append([req, res, version, False, None])
+            return
+        self._start(req, res, version, keep_alive)
+
+    def _start(self, req, res, version, keep_alive):
+        if keep_alive and not res._chunked_default:
+            # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
+            self._holding = res
         try:
             self._dispatch(req, res, version)
         except _Abort:
             raise
         except Exception as exc:
             self._listener_failed(res, exc)
+
+    def head_fixed(self, res):
+        """``res`` has fixed its head: a final one ends the queue; a held one lets the
+        requests behind it go."""
+        if res._last:
+            self._final = True
+            self._drop_after(res)
+            if self._holding is res:
+                self._holding = None
+            return
+        if self._holding is res:
+            self._holding = None
+            if self._held:
+                self.socket._loop.call_soon(self._release_held)
+
+    def _drop_after(self, res):
+        responses = self._responses
+        if res not in responses:
+            return
+        later = []
+        while responses and responses[-1] is not res:
+            later.append(responses.pop())
+        if later:
+            self._closing = True
+            self._held = []
+            if self._req is not None and self._req is not res.req:
+                self._req = None
+            for dropped in reversed(later):
+                dropped._close()
+
+    def _release_held(self):
+        while self._held and self._holding is None and not self._final and not self.socket.destroyed:
+            req, res, version, complete, trailers = self._held.pop(0)
+            self._start(req, res, version, res.should_keep_alive)
+            if complete and not req.upgrade:
+                try:
+                    req._complete(trailers)
+                except Exception as exc:
+                    self._listener_failed(res, exc)
 
     def _dispatch(self, req, res, version):
         server = self.server
@@ -223,6 +323,10 @@ class Connection:
         if req is None or req.upgrade:
             return  # an upgrade or CONNECT keeps its request for the hand-off
         self._req = None
+        if self._held and self._held[-1][0] is req:
+            self._held[-1][3] = True  # its 'end' waits for its dispatch
+            self._held[-1][4] = trailers
+            return
         try:
             req._complete(trailers)
         except Exception as exc:
@@ -268,7 +372,11 @@ class Connection:
         server._detach(self)
         socket.protocol = None
         socket.set_timeout(0)
-        socket._corked = 0
+        pending, self._responses = self._responses, deque()
+        self._held = []
+        for res in pending:
+            res._close()  # not answered before the hand-over: abandoned
+        socket.uncork()  # what was answered goes out before the new protocol's bytes
         socket.resume()
         server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
         return None
@@ -358,7 +466,19 @@ class Connection:
     def current_response(self):
         return self._responses[0] if self._responses else self._attached
 
-    # -- state for the server's close_idle / sweep ---------------------------------------------
+    # -- state for the server's close_idle / sweep / drain ----------------------------------------
+    def drain(self):
+        """The server drains: an idle connection waits out its keep-alive timer (armed now
+        for one that never sent a byte); with keep-alive timing off it closes now."""
+        if not (self.idle or self.fresh) or self._keep_alive_timer:
+            return
+        timeout = self.server.keep_alive_timeout
+        if timeout and timeout > 0:
+            self.socket.set_timeout(timeout + 1.0)
+            self._keep_alive_timer = True
+        else:
+            self.socket.destroy()
+
     @property
     def idle(self):
         return not self.active and not self._responses

@@ -307,6 +307,7 @@ class ServerResponse(EventEmitter):
                 self._last = True
         head.append("\r\n")
         self._head = "".join(head).encode("latin-1")
+        self._conn.head_fixed(self)
 
     # -- body -------------------------------------------------------------------------
     def _body_bytes(self, data, end):

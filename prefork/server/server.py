@@ -9,6 +9,12 @@ Rules:
 - ``close()`` stops accepting, closes idle connections, and emits ``close`` once every
   tracked connection (hand-offs included) has ended. In-flight keep-alive connections
   are left to finish (Node's behaviour; the daemon drains harder on top).
+- ``drain()`` (the daemon's graceful stop and reload) stops accepting; every response
+  from then on says ``Connection: close``; an idle connection is not cut: it closes when
+  its own keep-alive timer expires, so a client that sends within its keep-alive window
+  gets an answer, never a reset.
+- Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
+  logged once per episode.
 - Every knob is an attribute; a change applies to requests that start later.
 """
 
@@ -72,6 +78,7 @@ class Server(EventEmitter):
         self._sweep_timer = None
         self._close_pending = False
         self._accept_paused = False
+        self._accept_failing = False  # an EMFILE-like episode is going on (logged once)
         self.draining = False
         self.stats = ServerStats()
         # called as observer(req, res) when a response to a parsed request has finished
@@ -129,12 +136,17 @@ class Server(EventEmitter):
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.error("accept: %s; pausing accepts for 0.5 s", exc)
+                    if not self._accept_failing:
+                        self._accept_failing = True
+                        log.error("cannot accept connections: %s; retrying every 0.5 s", exc.strerror)
                     self._pause_accepting(0.5)
                     return
                 if exc.errno == errno.ECONNABORTED:
                     continue
                 raise
+            if self._accept_failing:
+                self._accept_failing = False
+                log.warning("accepting connections again")
             self._new_connection(csock)
 
     def _pause_accepting(self, seconds):
@@ -223,6 +235,13 @@ class Server(EventEmitter):
             return self
         if callback is not None:
             self.once("close", lambda: callback(None))
+        self._stop_listening()
+        self.close_idle_connections()
+        self._close_pending = True
+        self._maybe_emit_close()
+        return self
+
+    def _stop_listening(self):
         self._listening = False
         self.loop.release()
         for sock in self._listen_socks:
@@ -233,34 +252,23 @@ class Server(EventEmitter):
         if self._sweep_timer is not None:
             self._sweep_timer.cancel()
             self._sweep_timer = None
-        self.close_idle_connections()
-        self._close_pending = True
-        self._maybe_emit_close()
-        return self
 
-    def drain(self, callback=None, fresh_grace=1.0):
+    def drain(self, callback=None):
         """Graceful stop, stronger than ``close()``: stop accepting; responses from now on
         carry ``Connection: close`` and their connections close once they are sent; idle
-        keep-alive connections close (after one more look for bytes already received);
-        connections that have not sent a byte get ``fresh_grace`` seconds to send one."""
+        connections (kept alive, or accepted without a byte yet) close when their own
+        keep-alive timer expires unless a request comes first (it is answered, with
+        ``Connection: close``). ``close`` is emitted once every connection has ended."""
         self.draining = True
         if callback is not None:
             self.once("close", lambda: callback(None))
-        was_listening = self._listening
-        if was_listening:
-            self.close()
-        else:
-            self._close_pending = True
-        self.loop.call_soon(self._close_drained_idle)
-        self.loop.call_later(fresh_grace, self._close_drained_idle, True)
-        if not was_listening:
-            self._maybe_emit_close()
-        return self
-
-    def _close_drained_idle(self, fresh_too=False):
+        if self._listening:
+            self._stop_listening()
+        self._close_pending = True
         for conn in list(self._connections):
-            if conn.idle or (fresh_too and conn.fresh):
-                conn.socket.destroy()
+            conn.drain()
+        self._maybe_emit_close()
+        return self
 
     def _maybe_emit_close(self):
         if self._close_pending and not self._connections and not self._detached:

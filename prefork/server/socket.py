@@ -17,12 +17,24 @@ Rules:
 
 import errno
 import socket as _socket
+import threading
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
+
+
+def _literal_family(host):
+    """AF_INET or AF_INET6 for an address literal, None for a name to resolve."""
+    for family in (_socket.AF_INET, _socket.AF_INET6):
+        try:
+            _socket.inet_pton(family, host)
+            return family
+        except (OSError, ValueError, TypeError):
+            continue
+    return None
 
 
 def socket_error(exc, syscall):
@@ -55,6 +67,7 @@ class Socket(EventEmitter):
         self._reading = False
         self._flush_waiters = None
         self._need_drain = False
+        self._broken = False  # a read or write failed: nothing more is sent
         self._ending = False
         self._destroy_after_flush = False
         self._pending = None
@@ -86,22 +99,58 @@ class Socket(EventEmitter):
     @classmethod
     def connect(cls, loop, host, port):
         """A client socket connecting to ``host:port`` without blocking; ``connecting``
-        is True until the ``connect`` event (``error`` with ECONNREFUSED & co. if not)."""
-        infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM)
-        family, socktype, proto, _, address = infos[0]
-        sock = _socket.socket(family, socktype, proto)
+        is True until the ``connect`` event (``error`` with ECONNREFUSED & co. if not).
+        A name is resolved on a short-lived thread, never on the loop; a name that does
+        not resolve gives ``error`` with ENOTFOUND, as Node's does."""
+        family = _literal_family(host)
+        sock = _socket.socket(family or _socket.AF_INET, _socket.SOCK_STREAM)
         sock.setblocking(False)
-        if family != _socket.AF_UNIX:
-            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         self = cls(loop, sock)
         self.connecting = True
+        self.remote_address, self.remote_port = host, port
+        if family is not None:
+            self._start_connect((host, port))
+        else:
+            threading.Thread(target=self._resolve, args=(host, port), daemon=True).start()
+        return self
+
+    def _resolve(self, host, port):
+        """On the resolver thread: hand the outcome back to the loop."""
+        try:
+            infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM)
+            outcome = infos[0]
+        except OSError as exc:
+            outcome = exc
+        self._loop.call_soon_threadsafe(self._resolved, host, outcome)
+
+    def _resolved(self, host, outcome):
+        if self.destroyed:
+            return
+        if isinstance(outcome, OSError):
+            code = "ENOTFOUND" if isinstance(outcome, _socket.gaierror) else \
+                errno.errorcode.get(outcome.errno or 0, "EAI_FAIL")
+            self._connect_error(HTTPError(code, f"getaddrinfo {code} {host}"))
+            return
+        family, socktype, proto, _, address = outcome
+        if family != self._sock.family:
+            sock = _socket.socket(family, socktype, proto)
+            sock.setblocking(False)
+            self._sock.close()
+            self._sock = sock
+            self._fd = sock.fileno()
+            self.remote_family = _FAMILIES.get(family)
         self.remote_address, self.remote_port = address[0], address[1]
+        self._start_connect(address)
+
+    def _start_connect(self, address):
+        sock = self._sock
+        if sock.family != _socket.AF_UNIX:
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         code = sock.connect_ex(address)
         if code in (0, errno.EINPROGRESS, errno.EAGAIN):
-            loop.add_writer(self._fd, self._connected)
+            self._loop.add_writer(self._fd, self._connected)
         else:
-            loop.call_soon(self._connect_failed, code)
-        return self
+            self._loop.call_soon(self._connect_failed, code)
 
     def _connected(self):
         self._loop.remove_writer(self._fd)
@@ -118,7 +167,9 @@ class Socket(EventEmitter):
 
     def _connect_failed(self, code):
         name = errno.errorcode.get(code, "ECONNREFUSED")
-        err = HTTPError(name, f"connect {name} {self.remote_address}:{self.remote_port}")
+        self._connect_error(HTTPError(name, f"connect {name} {self.remote_address}:{self.remote_port}"))
+
+    def _connect_error(self, err):
         self.writable = False
         if self.protocol is not None:
             self.protocol.connection_error(err)
@@ -222,6 +273,9 @@ class Socket(EventEmitter):
             self.destroy()
 
     def _fail(self, err):
+        if self.destroyed:
+            return  # nothing is reported after close
+        self._broken = True
         self.writable = False
         if self.protocol is not None:
             self.protocol.connection_error(err)
@@ -247,6 +301,8 @@ class Socket(EventEmitter):
 
     def _send(self, data):
         """Queue ``data`` (bytes) for the kernel: the one write path."""
+        if self.destroyed:
+            return  # writes after close are dropped, as Node drops them
         if self._out or self._corked or self.connecting:
             self._out.append(data)
             self._out_size += len(data)
@@ -374,6 +430,13 @@ class Socket(EventEmitter):
             return self
         self.destroyed = True
         self.writable = self.readable = False
+        if self._out and error is None and not self._broken and not self.connecting:
+            # bytes written before the destroy go out first (Node writes at once; a
+            # corked read only delays them): one last non-blocking try
+            try:
+                self._sock.send(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+            except OSError:
+                pass
         loop = self._loop
         loop.release()
         if self._reading:

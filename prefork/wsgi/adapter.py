@@ -4,8 +4,10 @@ Rules:
 - The request body is read off the loop before the app is called: in memory up to
   ``body_spool`` bytes, then in a temporary file; a body over ``max_body_size`` gets a
   413 without calling the app (and the connection closes: the rest is not read).
-- ``Expect: 100-continue``: the app is called before the body is read; the 100 goes
-  out only when the app first reads ``wsgi.input``, which then reads the body inline.
+- ``Expect: 100-continue``: the 100 goes out when the request is dispatched (as
+  gunicorn does), unless the declared body is over ``max_body_size`` (413, no 100);
+  the body is then read by the loop like any other, and the app runs once it is in.
+  A client that stalls mid-body holds only its own connection (request_timeout ends it).
 - The app never runs inside the parser: each call is scheduled on the loop, one at a
   time per worker (WSGI apps are synchronous).
 - The response iterable is streamed with backpressure: iteration pauses while the
@@ -21,7 +23,6 @@ Rules:
 import io
 import logging
 import os
-import select
 import tempfile
 from urllib.parse import unquote_to_bytes
 
@@ -106,41 +107,8 @@ class WSGIAdapter:
         if self._too_large(req, res):
             self._refuse_too_large(res)  # no 100: the client need not send the body
             return
-        req.pause()  # keep the body until the app asks for it
-        self._schedule(req, res, InputStream(pump=lambda: self._pump_body(req, res)))
-
-    def _pump_body(self, req, res):
-        """The app reads wsgi.input of a 100-continue request: send the 100, then read
-        the body here (the app holds the worker anyway; we are outside the parser)."""
         res.write_continue()
-        socket = req.socket
-        spool = tempfile.SpooledTemporaryFile(max_size=self.body_spool)
-        size = [0]
-
-        def on_data(chunk):
-            size[0] += len(chunk)
-            if size[0] <= self.max_body_size:
-                spool.write(chunk)
-        early = req.read()  # what arrived before the app asked
-        if early:
-            on_data(early)
-        req.on("data", on_data)
-        req._paused = False
-        req._flowing = True
-        conn = req._conn
-        conn.resume_reading("body")
-        timeout = self.server.request_timeout or 300.0
-        while not req.complete and not socket.destroyed:
-            if socket._out:
-                socket._flush()
-            ready, _, _ = select.select([socket.fileno()], [], [], timeout)
-            if not ready:
-                break
-            socket._on_readable()
-        if size[0] > self.max_body_size:
-            raise ValueError("request body too large")
-        spool.seek(0)
-        return spool
+        self.on_request(req, res)
 
     def _schedule(self, req, res, body):
         self._queue.append((req, res, body))

@@ -27,12 +27,11 @@ class FileWrapper:
 
 
 class InputStream(io.RawIOBase):
-    """``wsgi.input``: the spooled body; for 100-continue, reads the body on first use."""
+    """``wsgi.input``: the body, read whole (memory or a temporary file) before the app runs."""
 
-    def __init__(self, body=None, pump=None, length=None):
+    def __init__(self, body=None, length=None):
         self._body = body if body is not None else io.BytesIO()
-        self._pump = pump
-        self.length = length  # known once the whole body is spooled
+        self.length = length
 
     @classmethod
     def empty(cls):
@@ -41,21 +40,13 @@ class InputStream(io.RawIOBase):
     def readable(self):
         return True
 
-    def _ready(self):
-        if self._pump is not None:
-            pump, self._pump = self._pump, None
-            self._body = pump()
-
     def read(self, size=-1):
-        self._ready()
         return self._body.read(size if size is not None else -1)
 
     def readline(self, size=-1):
-        self._ready()
         return self._body.readline(size)
 
     def readlines(self, hint=-1):
-        self._ready()
         return self._body.readlines(hint)
 
     def readinto(self, buffer):
@@ -64,7 +55,6 @@ class InputStream(io.RawIOBase):
         return len(data)
 
     def __iter__(self):
-        self._ready()
         return iter(self._body)
 
 
