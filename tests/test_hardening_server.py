@@ -275,7 +275,13 @@ def test_no_client_error_after_close_when_reset_with_a_response_pending(serve, f
                 st_.record("answered")
             server.loop.call_later(0.15, later)
         server.on("request", on_request)
-        server.on("clientError", lambda err, sock: st_.record("clientError", err.code))
+        def on_client_error(err, sock):
+            st_.record("clientError", err.code)
+            if sock.writable:
+                sock.end(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+            else:
+                sock.destroy()
+        server.on("clientError", on_client_error)
         server.on("connection", lambda sock: sock.on("close", lambda had_error: st_.record("close")))
     st_ = serve(setup)
     fd_baseline(st_)

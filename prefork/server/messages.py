@@ -346,8 +346,8 @@ class ServerResponse(EventEmitter):
             self._implicit_head(None)
         if callback is not None:
             self.socket._after_flush(callback)
-        if not data and self._head_out:
-            return True
+        if (not data and self._head_out) or self._closed:
+            return True  # written after close: dropped without error, as Node drops it
         ok = self._send(self._body_bytes(data, False))
         if not ok:
             self._conn.wants_drain(self)
@@ -368,6 +368,8 @@ class ServerResponse(EventEmitter):
             self._implicit_head(len(data) if data else 0)
         self.writable_ended = True
         self.finished = True
+        if self._closed:
+            return self  # the connection is gone (or this response was dropped): nothing to send
         self._send(self._body_bytes(data, True))
         if self._active:
             self._conn.response_done(self)
