@@ -74,7 +74,7 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
 
 
 class Daemon:
-    def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True):
+    def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False):
         self.tmp = tempfile.mkdtemp(prefix="prefork-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
         self.sock = None
@@ -96,7 +96,8 @@ class Daemon:
         full_env = python_env(**(env or {}))
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                     pass_fds=pass_fds, env=full_env, cwd=self.tmp)
+                                     pass_fds=pass_fds, env=full_env, cwd=self.tmp,
+                                     start_new_session=new_session)
         self.pid = self.proc.pid
         self.seen = {self.pid}
         if self.sock is not None:

@@ -12,6 +12,12 @@ Rules:
   and keeps running. Otherwise a new generation starts, and the old one is told to
   drain only once every new worker reported ready.
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s later.
+- Each worker is the leader of its own process group, so a signal to the master's group
+  (Ctrl-C in a terminal, ``timeout``, ``kill -TERM -PGID``) reaches the master alone and
+  acts exactly as if sent to the master's PID; the master tells the workers. A worker
+  whose master vanished (SIGKILL) sees its channel close and drains.
+- SIGCHLD is acted on after the other signals read in the same wakeup, so a stop signal
+  is always handled before the worker exits it caused.
 - The loop sleeps until the next deadline (heartbeat checks, kills, backoff respawns).
 """
 
@@ -131,7 +137,7 @@ class Master:
             signal.SIGQUIT: self.fast_stop, signal.SIGHUP: lambda: reload.reload(self),
             signal.SIGTTIN: self.more_workers, signal.SIGTTOU: self.fewer_workers,
             signal.SIGUSR1: self.reopen_logs, signal.SIGUSR2: lambda: reexec.reexec(self),
-            signal.SIGCHLD: self.reap,
+            signal.SIGCHLD: self.reap_soon,
         }[signum]
         handler()
 
@@ -155,8 +161,11 @@ class Master:
                 if self.metrics_server is not None:
                     self.metrics_server.close_fds_in_child()
                 self.loop.abandon()
+                os.setpgid(0, 0)  # out of the master's process group: see the module rules
                 for signum in MASTER_SIGNALS:
                     signal.signal(signum, signal.SIG_DFL)
+                for signum in (signal.SIGTTIN, signal.SIGTTOU):  # a background group may write to a tty
+                    signal.signal(signum, signal.SIG_IGN)
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 parent_end.close()
                 for other in self.workers.values():
@@ -170,6 +179,10 @@ class Master:
                     logging.shutdown()
                 finally:
                     os._exit(code)
+        try:
+            os.setpgid(pid, pid)  # also here, so that no group signal can reach it after fork returns
+        except OSError:
+            pass  # it did so itself already, or it is gone
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child_end.close()
         parent_end.sock.setblocking(False)
@@ -251,6 +264,13 @@ class Master:
             os.kill(pid, signum)
         except ProcessLookupError:
             pass
+
+    def reap_soon(self):
+        """SIGCHLD: reap on the next loop turn, after the other signals read with it.
+
+        Signals pending together are delivered nested, the highest number (CHLD) first,
+        so a stop signal and the exit it caused can be read in the wrong order."""
+        self.loop.call_soon(self.reap)
 
     def reap(self):
         while True:
