@@ -44,3 +44,124 @@ def test_workers_exit_when_the_master_is_killed(daemons):
     d.signal(signal.SIGKILL)
     d.wait_exit()
     wait_until(lambda: not [p for p in workers if alive(p)], 10, what="workers gone after the master's SIGKILL")
+
+
+# -- a slow master ------------------------------------------------------------------------------------
+def _borrow_fd(pid, fd):
+    """A duplicate of ``pid``'s descriptor ``fd`` (pidfd_getfd(2)): the same open socket."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        dup = libc.syscall(438, pidfd, fd, 0)  # SYS_pidfd_getfd on x86_64 and arm64
+        if dup < 0:
+            err = ctypes.get_errno()
+            pytest.skip(f"pidfd_getfd: {os.strerror(err)}")
+        return dup
+    finally:
+        os.close(pidfd)
+
+
+def _channel_of(worker, master):
+    """(fd number in the worker, our duplicate socket) of the worker's end of its channel:
+    the one AF_UNIX stream socket whose pair the master created (SO_PEERCRED)."""
+    import struct
+    for name in os.listdir(f"/proc/{worker}/fd"):
+        try:
+            if not os.readlink(f"/proc/{worker}/fd/{name}").startswith("socket:"):
+                continue
+        except OSError:
+            continue
+        sock = socket.socket(fileno=_borrow_fd(worker, int(name)))
+        if sock.family == socket.AF_UNIX and sock.type == socket.SOCK_STREAM:
+            peer_pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+            if peer_pid == master:
+                return int(name), sock
+        sock.close()
+    raise AssertionError("no channel socket found in the worker")
+
+
+def _watched_for_writing(pid, fd):
+    """Whether ``pid``'s epoll set waits for ``fd`` to become writable (from /proc fdinfo)."""
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{name}") != "anon_inode:[eventpoll]":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{name}") as fh:
+                info = fh.read()
+        except OSError:
+            continue
+        for match in re.finditer(r"^tfd:\s+(\d+)\s+events:\s+([0-9a-f]+)", info, re.M):
+            if int(match.group(1)) == fd and int(match.group(2), 16) & 0x4:  # EPOLLOUT
+                return True
+    return False
+
+
+def test_a_stopped_master_does_not_make_a_worker_drain(daemons):
+    """The master stopped (SIGSTOP) until the worker's channel is full: the worker queues
+    its heartbeats and keeps serving; once the master runs again it catches up."""
+    d = daemons(workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    fd, channel = _channel_of(worker, d.pid)
+    d.signal(signal.SIGSTOP)
+    try:
+        channel.setblocking(False)
+        while True:  # fill the channel with blank lines (the master skips them)
+            try:
+                channel.send(b"\n" * 4096)
+            except BlockingIOError:
+                break
+        # the worker's next heartbeat meets the full channel: it either drains (the defect)
+        # or waits for the socket to become writable
+        wait_until(lambda: not alive(worker) or "draining" in (cmdline(worker) or "")
+                   or _watched_for_writing(worker, fd), 5, what="the worker's next heartbeat")
+        assert alive(worker) and "draining" not in cmdline(worker)
+        assert d.request().split()[-1] == str(worker).encode()  # still serving, master stopped
+    finally:
+        d.signal(signal.SIGCONT)
+        channel.close()
+    wait_until(lambda: not _watched_for_writing(worker, fd), 5, what="the queue flushed")
+    assert d.request().split()[-1] == str(worker).encode()
+    assert d.serving_workers() == [worker]
+    log = d.log()
+    assert "died" not in log and "stopped:" not in log and "heartbeat" not in log, log
+
+
+def test_a_full_channel_queues_in_order_and_keeps_only_the_latest_heartbeat():
+    """A worker-side Channel on a real socketpair filled to EAGAIN, flushed by a real loop."""
+    from prefork.control import Channel
+    from prefork.loop import Loop
+    worker_end, master_end = Channel.pair()
+    worker_end.sock.setblocking(False)
+    loop = Loop()
+    worker_end.attach(loop)
+    filler = 0
+    while True:
+        try:
+            filler += worker_end.sock.send(b"\n" * 4096)
+        except BlockingIOError:
+            break
+    assert worker_end.send("ready", pid=1) is True  # a full socket is not a gone master
+    assert worker_end.send("hb", stats={"n": 1}) is True
+    assert worker_end.send("recycle", requests=5) is True
+    assert worker_end.send("hb", stats={"n": 2}) is True
+    assert worker_end.queued() > 0
+    received = []
+    master_end.sock.setblocking(False)
+
+    def on_readable():
+        messages = master_end.receive()
+        received.extend(messages or ())
+        if any(m["t"] == "hb" for m in received):
+            loop.stop()
+    loop.add_reader(master_end.fileno(), on_readable)
+    loop.call_later(5, loop.stop)
+    loop.run()
+    assert [m["t"] for m in received] == ["ready", "recycle", "hb"]
+    assert received[-1]["stats"] == {"n": 2}
+    assert worker_end.queued() == 0
+    master_end.close()
+    assert worker_end.send("hb", stats={}) is False  # only a closed peer is gone
+    worker_end.close()
+    loop.close()
