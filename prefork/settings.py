@@ -10,6 +10,7 @@ path, ``env`` or ``argv``. ``config/prefork.toml`` is generated from this table
 import importlib.util
 import os
 import re
+import socket
 import tomllib
 from dataclasses import dataclass, field
 
@@ -187,11 +188,32 @@ _BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+\]:\d+|[^:\[\]]*:\d+)$")
 
 
 def _check_bind(addresses):
+    """Each address must be one the master can bind: IP literals valid, host names
+    resolvable now (as the master will resolve them at start), ports in range."""
     for address in addresses:
         if not _BIND.match(address):
-            raise ValueError(f"{address!r} is not HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
-        if not address.startswith(("unix:", "fd://")) and int(address.rsplit(":", 1)[1]) > 65535:
-            raise ValueError(f"{address!r}: port out of range")
+            raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
+        if address.startswith(("unix:", "fd://")):
+            continue
+        host, _, port = address.rpartition(":")
+        if int(port) > 65535:
+            raise ValueError(f"{address}: port out of range (0 to 65535)")
+        if host.startswith("["):
+            try:
+                socket.inet_pton(socket.AF_INET6, host[1:-1])
+            except OSError:
+                raise ValueError(f"{address}: {host[1:-1]} is not a valid IPv6 address") from None
+        elif re.fullmatch(r"[0-9.]+", host):
+            try:
+                socket.inet_pton(socket.AF_INET, host)
+            except OSError:
+                raise ValueError(f"{address}: {host} is not a valid IPv4 address") from None
+        elif host:
+            try:
+                socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+            except (OSError, UnicodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
 
 
 def _check_app(app):

@@ -165,3 +165,112 @@ def test_a_full_channel_queues_in_order_and_keeps_only_the_latest_heartbeat():
     assert worker_end.send("hb", stats={}) is False  # only a closed peer is gone
     worker_end.close()
     loop.close()
+
+
+# -- addresses that cannot work --------------------------------------------------------------------------
+def _run(*args, env=None, cwd=None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "prefork", *args], capture_output=True, text=True, timeout=20,
+                          env=python_env(**(env or {})), cwd=cwd, **kwargs)
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("bind", '["300.1.1.1:80"]', "300.1.1.1:80: 300.1.1.1 is not a valid IPv4 address"),
+    ("bind", '["127.0.0.1:80", "[::zz1]:80"]', "[::zz1]:80: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N"),
+    ("bind", '["[fe80::1::2]:80"]', "[fe80::1::2]:80: fe80::1::2 is not a valid IPv6 address"),
+    ("bind", '["no-such-host.invalid:8000"]', "no-such-host.invalid:8000: cannot resolve no-such-host.invalid "
+                                              "to an IPv4 address ("),
+    ("metrics_bind", '"300.1.1.1:9464"', "300.1.1.1:9464: 300.1.1.1 is not a valid IPv4 address"),
+    ("metrics_bind", '"no-such-host.invalid:9464"', "no-such-host.invalid:9464: cannot resolve"),
+])
+def test_check_config_rejects_an_address_that_cannot_be_bound(tmp_path, key, value, problem):
+    config = tmp_path / "prefork.toml"
+    config.write_text(f"{key} = {value}\n")
+    proc = _run("check-config", "--config", str(config))
+    assert proc.returncode == 2, proc.stdout
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(f"{config}:{key}: {problem}")
+
+
+def test_check_config_accepts_localhost_and_literals(tmp_path):
+    config = tmp_path / "prefork.toml"
+    config.write_text('bind = ["localhost:8000", "[::1]:8000", ":8001", "0.0.0.0:0"]\n'
+                      'metrics_bind = "localhost:9464"\n')
+    proc = _run("check-config", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert 'bind = ["localhost:8000", "[::1]:8000", ":8001", "0.0.0.0:0"]' in proc.stdout
+
+
+def _taken_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    return sock, sock.getsockname()[1]
+
+
+def _problem_lines(d):
+    return [line for line in d.log().splitlines() if not re.match(r"\d{4}-\d\d-\d\d ", line)]
+
+
+def test_an_address_in_use_names_its_source_and_exits_2(daemons, tmp_path):
+    taken, port = _taken_port()
+    other, metrics_port = _taken_port()
+    try:
+        # from the command line: both the main bind and metrics_bind
+        d = daemons("--bind", f"127.0.0.1:{port}", "--metrics-bind", f"127.0.0.1:{metrics_port}",
+                    bind_socket=False, workers=1)
+        assert d.wait_exit() == 2
+        assert _problem_lines(d) == [f"argv:--bind: 127.0.0.1:{port}: address already in use",
+                                     f"argv:--metrics-bind: 127.0.0.1:{metrics_port}: address already in use"]
+        assert "booting worker" not in d.log()
+        # from the config file
+        config = tmp_path / "prefork.toml"
+        config.write_text(f'bind = ["unix:{tmp_path}/ok.sock", "127.0.0.1:{port}"]\n'
+                          f'metrics_bind = "127.0.0.1:{metrics_port}"\n')
+        d = daemons("--config", str(config), "--metrics-bind", f"127.0.0.1:{metrics_port}", bind_socket=False,
+                    workers=1)
+        assert d.wait_exit() == 2
+        assert _problem_lines(d) == [f"{config}:bind: 127.0.0.1:{port}: address already in use",
+                                     f"argv:--metrics-bind: 127.0.0.1:{metrics_port}: address already in use"]
+        # from the environment
+        d = daemons(bind_socket=False, workers=1, env={"PREFORK_BIND": f"127.0.0.1:{port}"})
+        assert d.wait_exit() == 2
+        assert _problem_lines(d) == [f"env:PREFORK_BIND: 127.0.0.1:{port}: address already in use"]
+    finally:
+        taken.close()
+        other.close()
+
+
+def test_an_address_not_on_this_host_names_its_source_and_exits_2(daemons):
+    d = daemons("--bind", "192.0.2.1:8000", bind_socket=False, workers=1)
+    assert d.wait_exit() == 2
+    assert _problem_lines(d) == ["argv:--bind: 192.0.2.1:8000: address not available on this host"]
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root, to take CAP_NET_BIND_SERVICE away")
+def test_a_privileged_port_without_the_capability_names_its_source_and_exits_2(tmp_path):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def drop_bind_capability():  # PR_CAPBSET_DROP, CAP_NET_BIND_SERVICE: gone after exec
+        if libc.prctl(24, 10, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as fh:
+        if int(fh.read()) <= 80:
+            pytest.skip("port 80 is not privileged here")
+    proc = _run("--metrics-bind", "", env={"PREFORK_BIND": "127.0.0.1:80"}, cwd=tmp_path,
+                preexec_fn=drop_bind_capability)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == ["env:PREFORK_BIND: 127.0.0.1:80: permission denied "
+                                        "(ports below 1024 need root or CAP_NET_BIND_SERVICE)"]
+
+
+def test_check_config_into_a_closed_pipe_exits_quietly(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line, as `| head -0` would be
+    try:
+        proc = subprocess.run([sys.executable, "-m", "prefork", "check-config"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=20, env=python_env(), cwd=tmp_path)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 0

@@ -28,7 +28,7 @@ import time
 
 from setproctitle import setproctitle
 
-from .. import logs
+from .. import logs, settings as settings_mod
 from ..control import Channel
 from ..loop import Loop
 from ..metrics import Aggregator
@@ -98,19 +98,9 @@ class Master:
         settings = self.settings
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
-        try:
-            self.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
-        except OSError as exc:
-            log.error("cannot listen: %s", exc)
-            return 1
+        self.open_sockets()
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
-        if settings.metrics_bind:
-            try:
-                operations.start_metrics(self, settings.metrics_bind)
-            except OSError as exc:
-                log.error("cannot serve metrics at %s: %s", settings.metrics_bind, exc)
-                return 1
         if settings.pidfile:
             pidfile.write(settings.pidfile)
         loop = self.loop
@@ -130,6 +120,31 @@ class Master:
                 pidfile.remove(settings.pidfile)
         log.info("master exiting with status %d", self.exit_code)
         return self.exit_code
+
+    def open_sockets(self):
+        """Bind (or take over) the listen sockets and the metrics endpoint. An address that
+        cannot be opened is a configuration problem: raises ConfigError with one
+        ``SOURCE:KEY: ADDRESS: what is wrong`` line per address, having kept nothing open."""
+        settings = self.settings
+        problems = []
+        try:
+            self.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
+        except listeners_mod.ListenError as exc:
+            problems += [self.address_problem("bind", *failure) for failure in exc.failures]
+        if settings.metrics_bind:
+            try:
+                operations.start_metrics(self, settings.metrics_bind)
+            except listeners_mod.ListenError as exc:
+                problems += [self.address_problem("metrics_bind", *failure) for failure in exc.failures]
+        if problems:
+            self.close_listeners()
+            if self.metrics_server is not None:
+                self.metrics_server.close()
+            raise settings_mod.ConfigError(problems)
+
+    def address_problem(self, name, address, reason):
+        source = self.settings.sources.get(name, "default")
+        return f"{'default:' + name if source == 'default' else source}: {address}: {reason}"
 
     def on_signal(self, signum):
         handler = {
