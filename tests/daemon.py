@@ -82,7 +82,9 @@ class Daemon:
         cmd = [sys.executable, "-m", "prefork"]
         if app:
             cmd.append(app)
-        cmd += ["--workers", str(workers), "--access-log", "", "--graceful-timeout", "10"]
+        if workers is not None:  # None: as the configuration says
+            cmd += ["--workers", str(workers)]
+        cmd += ["--access-log", "", "--graceful-timeout", "10"]
         if "--metrics-bind" not in args:
             cmd += ["--metrics-bind", "127.0.0.1:0"]
         if bind_socket:

@@ -274,3 +274,52 @@ def test_check_config_into_a_closed_pipe_exits_quietly(tmp_path):
         os.close(write_end)
     assert proc.stderr == ""
     assert proc.returncode == 0
+
+
+# -- TTIN, TTOU across a reload -------------------------------------------------------------------------------
+def test_ttin_count_survives_a_reload_until_the_configured_workers_change(daemons, tmp_path):
+    config = tmp_path / "prefork.toml"
+    config.write_text("workers = 1\n")
+    d = daemons("--config", str(config), workers=None)
+    d.wait_ready()
+    first = d.wait_workers(1)
+    for count in (2, 3):
+        d.signal(signal.SIGTTIN)
+        d.wait_log(rf"TTIN: {count} workers")  # one at a time: the kernel merges pending twins
+    d.wait_workers(3)
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"generation 2 ready")
+    assert "starting generation 2 with 3 workers" in d.log()
+    wait_until(lambda: not set(d.workers()) & set(first), 10, what="the old generation gone")
+    assert len(d.serving_workers()) == 3
+    config.write_text("workers = 2\n")  # the configuration's own value changed: it wins
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"generation 3 ready")
+    assert "starting generation 3 with 2 workers" in d.log()
+    d.wait_workers(2)
+    d.signal(signal.SIGHUP)  # unchanged again: the count stays
+    d.wait_log(r"generation 4 ready")
+    assert "starting generation 4 with 2 workers" in d.log()
+
+
+def test_signals_doc_lists_exactly_the_restart_only_settings():
+    from prefork.settings import SETTINGS
+    with open(os.path.join(ROOT, "docs", "SIGNALS.md")) as fh:
+        text = fh.read()
+    paragraph = text[text.index("Restart-only settings:"):].split(".\n", 1)[0]
+    listed = re.findall(r"`(\w+)`", paragraph)
+    assert sorted(listed) == sorted(s.name for s in SETTINGS if not s.reloadable)
+    assert len(listed) == len(set(listed))
+
+
+def test_a_reload_to_fewer_workers_completes(daemons, tmp_path):
+    config = tmp_path / "prefork.toml"
+    config.write_text("workers = 2\n")
+    d = daemons("--config", str(config), workers=None)
+    d.wait_ready()
+    first = d.wait_workers(2)
+    config.write_text("workers = 1\n")
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"generation 2 ready")
+    wait_until(lambda: not set(d.workers()) & set(first), 10, what="the old generation gone")
+    assert len(d.serving_workers()) == 1

@@ -10,7 +10,9 @@ Rules:
   failure: the master stops and exits with status 3.
 - Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
   and keeps running. Otherwise a new generation starts, and the old one is told to
-  drain only once every new worker reported ready.
+  drain only once every new worker reported ready. The worker count TTIN/TTOU set is
+  kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
+  ignored (logged).
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s later.
 - Each worker is the leader of its own process group, so a signal to the master's group
   (Ctrl-C in a terminal, ``timeout``, ``kill -TERM -PGID``) reaches the master alone and
@@ -234,7 +236,7 @@ class Master:
         pending = self.new_generation
         if pending is not None and worker.generation == pending[0]:
             fresh = [w for w in self.workers.values() if w.generation == pending[0]]
-            if len(fresh) >= self.target and all(w.ready for w in fresh):
+            if len(fresh) >= self.pending_target and all(w.ready for w in fresh):
                 reload.finish_reload(self)
         if not self.booted and self.live_ready():
             self.booted = True
@@ -451,20 +453,26 @@ class Master:
             sock.close()
 
     def more_workers(self):
-        if self.stopping:
+        if self.stopping or self.count_change_refused("TTIN"):
             return
         self.target += 1
         log.info("TTIN: %d workers", self.target)
         self.spawn(self.target - 1, self.generation)
 
     def fewer_workers(self):
-        if self.stopping or self.target <= 1:
+        if self.stopping or self.target <= 1 or self.count_change_refused("TTOU"):
             return
         self.target -= 1
         log.info("TTOU: %d workers", self.target)
         for worker in list(self.workers.values()):
             if worker.generation == self.generation and worker.slot >= self.target:
                 self.retire(worker, "exit")
+
+    def count_change_refused(self, name):
+        if self.new_generation is None:
+            return False
+        log.warning("reload in progress; %s ignored (send it again once the reload is done)", name)
+        return True
 
     def reopen_logs(self):
         logs.reopen()
