@@ -323,3 +323,21 @@ def test_a_reload_to_fewer_workers_completes(daemons, tmp_path):
     d.wait_log(r"generation 2 ready")
     wait_until(lambda: not set(d.workers()) & set(first), 10, what="the old generation gone")
     assert len(d.serving_workers()) == 1
+
+
+# -- checking the app does not import it --------------------------------------------------------------------
+def test_checking_the_app_runs_none_of_its_packages(tmp_path):
+    package = tmp_path / "shop"
+    package.mkdir()
+    marker = tmp_path / "imported"
+    (package / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write('shop\\n')\n")
+    (package / "web.py").write_text("def setup(server):\n    pass\n")
+    env = {"PYTHONPATH": os.pathsep.join([ROOT, str(tmp_path)])}
+    proc = _run("check-config", "--app", "shop.web:setup", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = _run("check-config", "--app", "shop.nothing:setup", env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == ["argv:--app: no module named 'shop.nothing'"]
+    proc = _run("check-config", "--app", "shop.web.deeper:setup", env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("argv:--app: cannot import 'shop.web.deeper': ")
+    assert not marker.exists()
