@@ -37,6 +37,50 @@ def test_a_signal_to_the_process_group_acts_as_a_signal_to_the_master(daemons, s
         wait_until(lambda: not [p for p in workers if alive(p)], 5, what="every worker gone")
 
 
+def test_ctrl_c_in_a_terminal_stops_without_replacing_a_worker(tmp_path):
+    """The daemon as a shell's foreground job on a real terminal (a pty), then ^C."""
+    for attempt in range(3):  # the race it guards against showed up in about half the runs
+        _run_in_a_terminal_and_press_ctrl_c(tmp_path / f"error{attempt}.log")
+
+
+def _run_in_a_terminal_and_press_ctrl_c(log_path):
+    import fcntl
+    import termios
+    from daemon import children
+    terminal, tty = os.openpty()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+
+    def take_the_terminal():  # the new session's leader makes the pty its controlling terminal
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    seen = set()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefork", "apps.basic:setup", "--workers", "4", "--access-log", "",
+             "--metrics-bind", "", "--bind", f"fd://{listener.fileno()}"],
+            stdin=tty, stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),), env=python_env(),
+            cwd=log_path.parent, start_new_session=True, preexec_fn=take_the_terminal)
+    listener.close()
+    os.close(tty)
+    try:
+        wait_until(lambda: b"workers ready" in log_path.read_bytes(), 10, what="workers ready")
+        seen.update(children(proc.pid))
+        assert len(seen) == 4
+        os.write(terminal, b"\x03")  # ^C: the line discipline signals the foreground process group
+        assert proc.wait(15) == 0
+        log = log_path.read_text()
+        assert "fast stop" in log and "replacing" not in log and log.count("booting worker") == 4, log
+        wait_until(lambda: not [p for p in seen if alive(p)], 5, what="every worker gone")
+    finally:
+        os.close(terminal)
+        seen.update(children(proc.pid))
+        for pid in [proc.pid, *seen]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(5)
+
+
 def test_workers_exit_when_the_master_is_killed(daemons):
     d = daemons(workers=2)
     d.wait_ready()
