@@ -125,8 +125,10 @@ class Server:
 
     def worker_pid(self):
         """The process that serves (the single worker, or the server itself)."""
-        out = subprocess.run(["pgrep", "-g", str(os.getpgid(self.proc.pid))], capture_output=True, text=True).stdout
-        pids = [int(p) for p in out.split()]
+        group = subprocess.run(["pgrep", "-g", str(os.getpgid(self.proc.pid))], capture_output=True, text=True).stdout
+        # prefork's workers lead their own process groups: look at the children as well
+        children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        pids = {int(p) for p in (group + children).split()}
         return max(pids) if pids else self.proc.pid
 
     def stop(self):

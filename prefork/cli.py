@@ -2,7 +2,11 @@
 ``prefork check-config [...]``, ``prefork --version``. The only place that calls sys.exit.
 
 Exit status: 0 after a clean stop, 2 for a bad configuration (every problem on its own
-line as ``SOURCE:KEY: what is wrong``), 3 when the app cannot boot, 1 otherwise.
+line as ``SOURCE:KEY: what is wrong``), 3 when the app cannot boot, 1 otherwise. A listen
+address the master cannot open at start (in use, not on this host, a privileged port) is
+a bad configuration too: ``SOURCE:KEY: ADDRESS: what is wrong``, where SOURCE is the file,
+``env:PREFORK_BIND``, ``argv:--bind`` (or ``default:bind``) that gave the address.
+``check-config`` whose reader stops early (``| head``) exits quietly with its verdict.
 """
 
 import argparse
@@ -59,11 +63,15 @@ def check_config(argv):
     _, settings = parse_and_load(argv)
     if settings is None:
         return 2
-    print(f"# effective settings (config file: {settings.config_file or 'none'})")
-    for setting in settings_mod.SETTINGS:
-        value = settings.values[setting.name]
-        shown = f'"0o{value:03o}"' if setting.kind == "octal" else settings_mod._toml_value(value)
-        print(f"{setting.name} = {shown}  # {settings.sources[setting.name]}")
+    try:
+        print(f"# effective settings (config file: {settings.config_file or 'none'})")
+        for setting in settings_mod.SETTINGS:
+            value = settings.values[setting.name]
+            shown = f'"0o{value:03o}"' if setting.kind == "octal" else settings_mod._toml_value(value)
+            print(f"{setting.name} = {shown}  # {settings.sources[setting.name]}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (| head): the verdict stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -74,7 +82,12 @@ def run(argv):
     logs.setup(settings)
     from .master.master import Master
     from .worker import main as worker_main
-    return Master(settings, lambda: load(argv_values), worker_main).run()
+    try:
+        return Master(settings, lambda: load(argv_values), worker_main).run()
+    except settings_mod.ConfigError as exc:  # an address the master could not open
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
 
 
 def main(argv=None):

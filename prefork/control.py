@@ -3,16 +3,32 @@
 Worker to master: ``ready``, ``hb`` (the heartbeat, about once a second, carrying the
 worker's stats), ``recycle`` (served its max_requests quota), ``boot_error`` (the app did
 not load; ``error`` holds the traceback).
+
+Rules:
+- ``send`` never waits for a slow peer and never takes one for a dead one: what the
+  socket cannot take now (EAGAIN: the master is busy or stopped) is queued, and written
+  when the socket becomes writable, through the loop given to ``attach``.
+- Messages go out whole and in the order sent, except heartbeats: a new one replaces a
+  queued one not yet begun (only the latest stats matter). The queue thus holds at most
+  one heartbeat besides the few one-off messages.
+- Only a closed peer (EOF on ``receive``; EPIPE, ECONNRESET... on a write) means the
+  other side is gone: ``send`` and ``flush`` then return False, ``receive`` None.
 """
 
 import json
 import socket
+from collections import deque
 
 
 class Channel:
     def __init__(self, sock):
         self.sock = sock
         self._pending = b""
+        self._out = deque()  # [kind, encoded line]; the first may be partly written
+        self._written = 0  # bytes of the first queued line already written
+        self._loop = None
+        self._watching = False  # a writer callback is registered
+        self.gone = False
 
     @classmethod
     def pair(cls):
@@ -22,13 +38,78 @@ class Channel:
     def fileno(self):
         return self.sock.fileno()
 
+    def attach(self, loop):
+        """Flush what is queued from ``loop`` whenever the socket is writable again."""
+        self._loop = loop
+        self._watch()
+
     def send(self, kind, **fields):
+        """Queue one message and write what the socket takes; False if the peer is gone."""
+        if self.gone:
+            return False
         fields["t"] = kind
+        line = json.dumps(fields, separators=(",", ":")).encode() + b"\n"
+        if kind == "hb":
+            for i, (queued, _) in enumerate(self._out):
+                if queued == "hb" and (i > 0 or self._written == 0):
+                    del self._out[i]
+                    break
+        self._out.append((kind, line))
+        return self.flush()
+
+    def queued(self):
+        """Bytes waiting for the socket."""
+        return sum(len(line) for _, line in self._out) - self._written
+
+    def flush(self):
+        """Write what is queued, as far as the socket takes it; False if the peer is gone."""
+        out = self._out
+        while out and not self.gone:
+            line = out[0][1]
+            try:
+                sent = self.sock.send(line[self._written:] if self._written else line)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.gone = True
+                out.clear()
+                self._written = 0
+                break
+            self._written += sent
+            if self._written == len(line):
+                out.popleft()
+                self._written = 0
+        self._watch()
+        return not self.gone
+
+    def finish(self, timeout):
+        """Before the process exits: write what is queued, waiting up to ``timeout`` s."""
+        if self.gone or not self._out:
+            return not self.gone
+        if self._watching:
+            self._loop.remove_writer(self.sock.fileno())
+            self._watching = False
+        self._loop = None
+        self.sock.settimeout(timeout)
         try:
-            self.sock.sendall(json.dumps(fields, separators=(",", ":")).encode() + b"\n")
+            data = b"".join(line for _, line in self._out)[self._written:]
+            self.sock.sendall(data)
+            self._out.clear()
+            self._written = 0
             return True
         except OSError:
             return False
+
+    def _watch(self):
+        loop = self._loop
+        want = bool(self._out) and loop is not None and not self.gone
+        if want and not self._watching:
+            loop.add_writer(self.sock.fileno(), self.flush)
+            self._watching = True
+        elif self._watching and not want:
+            if loop is not None:
+                loop.remove_writer(self.sock.fileno())
+            self._watching = False
 
     def receive(self):
         """Messages now readable; None when the peer has gone."""
@@ -51,4 +132,7 @@ class Channel:
         return messages
 
     def close(self):
+        if self._watching and self._loop is not None:
+            self._loop.remove_writer(self.sock.fileno())
+        self._watching = False
         self.sock.close()

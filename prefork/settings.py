@@ -3,13 +3,18 @@
 Sources, highest first: command-line flags, ``PREFORK_<NAME>`` environment variables,
 the TOML file, the defaults. ``load`` collects every problem it finds (it never stops at
 the first) as ``SOURCE:KEY: what is wrong`` lines, where SOURCE is the config file's
-path, ``env`` or ``argv``. ``config/prefork.toml`` is generated from this table
+path, ``env`` or ``argv``. Listen addresses are checked as far as can be without binding
+(IP literals parsed, host names resolved); the app's module is located, never imported.
+``config/prefork.toml`` is generated from this table
 (``python -m prefork.settings > config/prefork.toml``).
 """
 
+import importlib.machinery
 import importlib.util
 import os
 import re
+import socket
+import sys
 import tomllib
 from dataclasses import dataclass, field
 
@@ -187,11 +192,32 @@ _BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+\]:\d+|[^:\[\]]*:\d+)$")
 
 
 def _check_bind(addresses):
+    """Each address must be one the master can bind: IP literals valid, host names
+    resolvable now (as the master will resolve them at start), ports in range."""
     for address in addresses:
         if not _BIND.match(address):
-            raise ValueError(f"{address!r} is not HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
-        if not address.startswith(("unix:", "fd://")) and int(address.rsplit(":", 1)[1]) > 65535:
-            raise ValueError(f"{address!r}: port out of range")
+            raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
+        if address.startswith(("unix:", "fd://")):
+            continue
+        host, _, port = address.rpartition(":")
+        if int(port) > 65535:
+            raise ValueError(f"{address}: port out of range (0 to 65535)")
+        if host.startswith("["):
+            try:
+                socket.inet_pton(socket.AF_INET6, host[1:-1])
+            except OSError:
+                raise ValueError(f"{address}: {host[1:-1]} is not a valid IPv6 address") from None
+        elif re.fullmatch(r"[0-9.]+", host):
+            try:
+                socket.inet_pton(socket.AF_INET, host)
+            except OSError:
+                raise ValueError(f"{address}: {host} is not a valid IPv4 address") from None
+        elif host:
+            try:
+                socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+            except (OSError, UnicodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
 
 
 def _check_app(app):
@@ -201,11 +227,29 @@ def _check_app(app):
     if not sep or not module or not attribute:
         raise ValueError(f"expected module:attribute, got {app!r}")
     try:
-        spec = importlib.util.find_spec(module)
+        spec = _find_spec(module)
     except (ImportError, ValueError) as exc:
         raise ValueError(f"cannot import {module!r}: {exc}") from None
     if spec is None:
         raise ValueError(f"no module named {module!r}")
+
+
+def _find_spec(name):
+    """Where module ``name`` would be loaded from, found without running any of its
+    packages' ``__init__`` (``importlib.util.find_spec`` imports the parents): the
+    master checks the app on every load but never imports it."""
+    parts = name.split(".")
+    spec = importlib.util.find_spec(parts[0])  # a top-level name imports nothing
+    for depth in range(1, len(parts)):
+        if spec is None:
+            return None
+        parent = ".".join(parts[:depth])
+        loaded = sys.modules.get(parent)
+        locations = getattr(loaded, "__path__", None) if loaded else spec.submodule_search_locations
+        if locations is None:
+            raise ImportError(f"{parent!r} is not a package")
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth + 1]), list(locations))
+    return spec
 
 
 def load(config_file=None, env=None, argv_values=None):

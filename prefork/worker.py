@@ -9,7 +9,8 @@ Rules:
 - The loop sends a heartbeat with the worker's stats on its channel about once a
   second; a stalled loop sends none, which is how the master notices a hang.
 - A worker whose app fails to load reports ``boot_error`` and exits with status 3.
-- The master going away (channel closed) is treated as TERM.
+- The master going away (channel closed) is treated as TERM. A master that is only slow
+  (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
 
 import faulthandler
@@ -34,6 +35,7 @@ log = logging.getLogger("prefork.worker")
 
 BOOT_ERROR = 3
 HEARTBEAT_INTERVAL = 1.0
+FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
                 "max_header_size", "max_headers_count", "connections_checking_interval")
 
@@ -122,11 +124,13 @@ class Worker:
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
             signal.signal(signum, signal.SIG_IGN)
         self.channel.sock.setblocking(False)
+        self.channel.attach(loop)
         loop.add_reader(self.channel.fileno(), self.on_channel)
         self.channel.send("ready", pid=os.getpid())
         self.heartbeat()
         loop.run()
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
+        self.channel.finish(FINAL_FLUSH_TIMEOUT)
         return 0
 
     def stats(self):
@@ -143,7 +147,7 @@ class Worker:
             self.channel.send("recycle", requests=self.requests)
 
     def heartbeat(self):
-        if not self.channel.send("hb", stats=self.stats()):
+        if not self.channel.send("hb", stats=self.stats()):  # False only when the master is gone
             self.drain()
             return
         self.loop.call_later(HEARTBEAT_INTERVAL, self.heartbeat)

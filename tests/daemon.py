@@ -74,7 +74,7 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
 
 
 class Daemon:
-    def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True):
+    def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False):
         self.tmp = tempfile.mkdtemp(prefix="prefork-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
         self.sock = None
@@ -82,7 +82,9 @@ class Daemon:
         cmd = [sys.executable, "-m", "prefork"]
         if app:
             cmd.append(app)
-        cmd += ["--workers", str(workers), "--access-log", "", "--graceful-timeout", "10"]
+        if workers is not None:  # None: as the configuration says
+            cmd += ["--workers", str(workers)]
+        cmd += ["--access-log", "", "--graceful-timeout", "10"]
         if "--metrics-bind" not in args:
             cmd += ["--metrics-bind", "127.0.0.1:0"]
         if bind_socket:
@@ -96,7 +98,8 @@ class Daemon:
         full_env = python_env(**(env or {}))
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                     pass_fds=pass_fds, env=full_env, cwd=self.tmp)
+                                     pass_fds=pass_fds, env=full_env, cwd=self.tmp,
+                                     start_new_session=new_session)
         self.pid = self.proc.pid
         self.seen = {self.pid}
         if self.sock is not None:

@@ -6,6 +6,7 @@ addresses, and finally sockets this process binds. Inherited sockets are used as
 are: never bound or listened on again.
 """
 
+import errno
 import os
 import socket
 import stat
@@ -13,6 +14,33 @@ import stat
 from . import systemd
 
 INHERIT_ENV = "PREFORK_INHERIT"
+
+
+class ListenError(OSError):
+    """Addresses that could not be opened: ``failures`` is ``[(address, what is wrong)]``."""
+
+    def __init__(self, failures):
+        super().__init__("; ".join(f"{address}: {reason}" for address, reason in failures))
+        self.failures = failures
+
+
+def _reason(address, exc):
+    """What is wrong, in words an operator can act on."""
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host ({exc.strerror})"
+    code = exc.errno
+    if code == errno.EADDRINUSE:
+        return "address already in use"
+    if code == errno.EADDRNOTAVAIL:
+        return "address not available on this host"
+    if code == errno.EACCES:
+        port = address.rpartition(":")[2]
+        if not address.startswith(("unix:", "fd://")) and port.isdigit() and 0 < int(port) < 1024:
+            return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+        return "permission denied"
+    if address.startswith("fd://") and code in (errno.EBADF, errno.ENOTSOCK):
+        return "not an open socket descriptor"
+    return (exc.strerror or str(exc)).lower()
 
 
 def describe(sock):
@@ -54,7 +82,8 @@ def _bind(address, backlog):
 
 
 def open_listeners(addresses, backlog, env=None):
-    """Returns ``[(address, socket), ...]``; raises OSError for an address it cannot bind."""
+    """Returns ``[(address, socket), ...]``; raises ListenError naming every address it
+    could not open (and then keeps none of them open)."""
     env = os.environ if env is None else env
     inherited = {}
     for item in filter(None, env.pop(INHERIT_ENV, "").split(";")):
@@ -76,15 +105,22 @@ def open_listeners(addresses, backlog, env=None):
             result.append((f"systemd:{name}", sock))
         return result
     result = []
+    failures = []
     try:
         for address in addresses:
             sock = inherited.pop(address, None)
-            if sock is None and address.startswith("fd://"):
-                sock = socket.socket(fileno=int(address[5:]))
-                os.set_inheritable(sock.fileno(), False)
-            if sock is None:
-                sock = _bind(address, backlog)
+            try:
+                if sock is None and address.startswith("fd://"):
+                    sock = socket.socket(fileno=int(address[5:]))
+                    os.set_inheritable(sock.fileno(), False)
+                if sock is None:
+                    sock = _bind(address, backlog)
+            except OSError as exc:
+                failures.append((address, _reason(address, exc)))
+                continue
             result.append((address, sock))
+        if failures:
+            raise ListenError(failures)
     except BaseException:
         for _, sock in result:
             sock.close()

@@ -10,8 +10,16 @@ Rules:
   failure: the master stops and exits with status 3.
 - Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
   and keeps running. Otherwise a new generation starts, and the old one is told to
-  drain only once every new worker reported ready.
+  drain only once every new worker reported ready. The worker count TTIN/TTOU set is
+  kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
+  ignored (logged).
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s later.
+- Each worker is the leader of its own process group, so a signal to the master's group
+  (Ctrl-C in a terminal, ``timeout``, ``kill -TERM -PGID``) reaches the master alone and
+  acts exactly as if sent to the master's PID; the master tells the workers. A worker
+  whose master vanished (SIGKILL) sees its channel close and drains.
+- SIGCHLD is acted on after the other signals read in the same wakeup, so a stop signal
+  is always handled before the worker exits it caused.
 - The loop sleeps until the next deadline (heartbeat checks, kills, backoff respawns).
 """
 
@@ -22,7 +30,7 @@ import time
 
 from setproctitle import setproctitle
 
-from .. import logs
+from .. import logs, settings as settings_mod
 from ..control import Channel
 from ..loop import Loop
 from ..metrics import Aggregator
@@ -92,19 +100,9 @@ class Master:
         settings = self.settings
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
-        try:
-            self.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
-        except OSError as exc:
-            log.error("cannot listen: %s", exc)
-            return 1
+        self.open_sockets()
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
-        if settings.metrics_bind:
-            try:
-                operations.start_metrics(self, settings.metrics_bind)
-            except OSError as exc:
-                log.error("cannot serve metrics at %s: %s", settings.metrics_bind, exc)
-                return 1
         if settings.pidfile:
             pidfile.write(settings.pidfile)
         loop = self.loop
@@ -125,13 +123,38 @@ class Master:
         log.info("master exiting with status %d", self.exit_code)
         return self.exit_code
 
+    def open_sockets(self):
+        """Bind (or take over) the listen sockets and the metrics endpoint. An address that
+        cannot be opened is a configuration problem: raises ConfigError with one
+        ``SOURCE:KEY: ADDRESS: what is wrong`` line per address, having kept nothing open."""
+        settings = self.settings
+        problems = []
+        try:
+            self.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
+        except listeners_mod.ListenError as exc:
+            problems += [self.address_problem("bind", *failure) for failure in exc.failures]
+        if settings.metrics_bind:
+            try:
+                operations.start_metrics(self, settings.metrics_bind)
+            except listeners_mod.ListenError as exc:
+                problems += [self.address_problem("metrics_bind", *failure) for failure in exc.failures]
+        if problems:
+            self.close_listeners()
+            if self.metrics_server is not None:
+                self.metrics_server.close()
+            raise settings_mod.ConfigError(problems)
+
+    def address_problem(self, name, address, reason):
+        source = self.settings.sources.get(name, "default")
+        return f"{'default:' + name if source == 'default' else source}: {address}: {reason}"
+
     def on_signal(self, signum):
         handler = {
             signal.SIGTERM: self.graceful_stop, signal.SIGINT: self.fast_stop,
             signal.SIGQUIT: self.fast_stop, signal.SIGHUP: lambda: reload.reload(self),
             signal.SIGTTIN: self.more_workers, signal.SIGTTOU: self.fewer_workers,
             signal.SIGUSR1: self.reopen_logs, signal.SIGUSR2: lambda: reexec.reexec(self),
-            signal.SIGCHLD: self.reap,
+            signal.SIGCHLD: self.reap_soon,
         }[signum]
         handler()
 
@@ -155,8 +178,11 @@ class Master:
                 if self.metrics_server is not None:
                     self.metrics_server.close_fds_in_child()
                 self.loop.abandon()
+                os.setpgid(0, 0)  # out of the master's process group: see the module rules
                 for signum in MASTER_SIGNALS:
                     signal.signal(signum, signal.SIG_DFL)
+                for signum in (signal.SIGTTIN, signal.SIGTTOU):  # a background group may write to a tty
+                    signal.signal(signum, signal.SIG_IGN)
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 parent_end.close()
                 for other in self.workers.values():
@@ -170,6 +196,10 @@ class Master:
                     logging.shutdown()
                 finally:
                     os._exit(code)
+        try:
+            os.setpgid(pid, pid)  # also here, so that no group signal can reach it after fork returns
+        except OSError:
+            pass  # it did so itself already, or it is gone
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child_end.close()
         parent_end.sock.setblocking(False)
@@ -206,7 +236,7 @@ class Master:
         pending = self.new_generation
         if pending is not None and worker.generation == pending[0]:
             fresh = [w for w in self.workers.values() if w.generation == pending[0]]
-            if len(fresh) >= self.target and all(w.ready for w in fresh):
+            if len(fresh) >= self.pending_target and all(w.ready for w in fresh):
                 reload.finish_reload(self)
         if not self.booted and self.live_ready():
             self.booted = True
@@ -251,6 +281,13 @@ class Master:
             os.kill(pid, signum)
         except ProcessLookupError:
             pass
+
+    def reap_soon(self):
+        """SIGCHLD: reap on the next loop turn, after the other signals read with it.
+
+        Signals pending together are delivered nested, the highest number (CHLD) first,
+        so a stop signal and the exit it caused can be read in the wrong order."""
+        self.loop.call_soon(self.reap)
 
     def reap(self):
         while True:
@@ -416,20 +453,26 @@ class Master:
             sock.close()
 
     def more_workers(self):
-        if self.stopping:
+        if self.stopping or self.count_change_refused("TTIN"):
             return
         self.target += 1
         log.info("TTIN: %d workers", self.target)
         self.spawn(self.target - 1, self.generation)
 
     def fewer_workers(self):
-        if self.stopping or self.target <= 1:
+        if self.stopping or self.target <= 1 or self.count_change_refused("TTOU"):
             return
         self.target -= 1
         log.info("TTOU: %d workers", self.target)
         for worker in list(self.workers.values()):
             if worker.generation == self.generation and worker.slot >= self.target:
                 self.retire(worker, "exit")
+
+    def count_change_refused(self, name):
+        if self.new_generation is None:
+            return False
+        log.warning("reload in progress; %s ignored (send it again once the reload is done)", name)
+        return True
 
     def reopen_logs(self):
         logs.reopen()

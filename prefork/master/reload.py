@@ -1,6 +1,10 @@
 """HUP: reload. The configuration is read again; a bad one changes nothing. A good one
 starts a new generation of workers, and the old generation drains only once every new
-worker has reported ready; if a new worker fails to boot, the reload is abandoned."""
+worker has reported ready; if a new worker fails to boot, the reload is abandoned.
+
+The new generation has as many workers as the running one (TTIN/TTOU's count is kept),
+unless the configuration's own ``workers`` value changed since the last load: then that
+value wins."""
 
 import logging
 import signal
@@ -36,9 +40,10 @@ def reload(master):
     master.reloads += 1
     generation = master.generation + 1
     master.new_generation = (generation, new)
-    log.info("reload: starting generation %d with %d workers", generation, new.workers)
-    master.pending_target = new.workers
-    for slot in range(new.workers):
+    count = new.workers if new.workers != master.settings.workers else master.target
+    log.info("reload: starting generation %d with %d workers", generation, count)
+    master.pending_target = count
+    for slot in range(count):
         master.spawn(slot, generation, new)
 
 def finish_reload(master):
@@ -56,6 +61,7 @@ def finish_reload(master):
 def abort_reload(master):
     generation, _ = master.new_generation
     master.new_generation = None
+    master.pending_target = master.target
     for worker in master.workers.values():
         if worker.generation == generation:
             worker.retiring = True
