@@ -17,4 +17,4 @@ def on_request(req, res):
 server = prefork.create_server(on_request)
 server.listen(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 print(server.address()["port"], flush=True)
-server.loop.run()
+server.loop.run_forever()

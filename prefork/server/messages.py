@@ -51,6 +51,7 @@ class IncomingMessage(EventEmitter):
         self._end_pending = False
         self._ended = False
         self._paused = False
+        self._late_end = False  # a coroutine listener has the request: 'end' waits a turn
 
     def on(self, event, listener):
         super().on(event, listener)
@@ -75,6 +76,17 @@ class IncomingMessage(EventEmitter):
         if self._conn is not None:
             self._conn.resume_reading("body")
         return self
+
+    def await_listeners(self):
+        """A coroutine listener got this request: an 'end' with nobody listening yet is
+        emitted one loop turn later, after the coroutine's first step has run."""
+        self._late_end = True
+
+    def listener_failed(self, event, error, args):
+        if self._conn is not None:
+            self._conn.request_task_failed(self, error)
+        else:
+            super().listener_failed(event, error, args)
 
     def read(self):
         """Take the buffered body bytes (b'' when none)."""
@@ -111,6 +123,8 @@ class IncomingMessage(EventEmitter):
             # nobody is reading: 'end' follows at once (the unread body is dropped
             # unless a 'data' listener is attached on this loop turn)
             if self._buffered is not None:
+                self.socket._loop.call_soon(self._deliver)
+            elif self._late_end and not self.listener_count("end"):
                 self.socket._loop.call_soon(self._deliver)
             else:
                 self._emit_end()
@@ -440,6 +454,11 @@ class ServerResponse(EventEmitter):
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
         return self
+
+    def fail(self, error):
+        """The code answering this request raised ``error``: logged; a 500 if the head is
+        not out yet, else what was written is sent and the connection closes."""
+        self._conn.listener_failed(self, error)
 
     def destroy(self, error=None):
         self.socket.destroy(error)
