@@ -450,6 +450,8 @@ class Connection:
         responses.popleft()
         socket = self.socket
         self._attached = res
+        if res.req.is_paused():
+            res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
         socket._after_flush(res._flushed)
         if res._last or (not responses and (self._closing or self._eof or self.server.draining)):
             socket.destroy_soon()
