@@ -5,6 +5,7 @@ client sends CONNECT, then a GET through the tunnel. Run: python examples/tunnel
 (it starts a small origin server of its own on 127.0.0.1).
 """
 
+import asyncio
 import os
 import sys
 
@@ -49,7 +50,7 @@ def fetch_through(loop, proxy_port, target, on_done):
 
 
 def main():
-    loop = prefork.Loop()
+    loop = asyncio.new_event_loop()
     origin = prefork.create_server(lambda req, res: res.end("hello from the origin"), loop=loop)
     origin.listen(0)
     proxy = make_proxy(loop)
@@ -60,8 +61,9 @@ def main():
         proxy.close()
         origin.close()
         origin.close_all_connections()
+        loop.stop()
     loop.call_soon(fetch_through, loop, proxy.address()["port"], f"127.0.0.1:{origin.address()['port']}", done)
-    loop.run()
+    loop.run_forever()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
 """EventEmitter with Node's semantics, in Python names.
 
-Listeners run synchronously in registration order; an exception in a listener
-propagates to whoever called ``emit`` (as in Node). ``emit('error')`` with no
-listener logs the error instead of raising it.
+Rules:
+- Listeners run synchronously in registration order; an exception in a plain listener
+  propagates to whoever called ``emit`` (as in Node). ``emit('error')`` with no
+  listener logs the error instead of raising it.
+- A listener may be a coroutine function: the coroutine it returns runs as a task on
+  the running asyncio loop, started at once (it runs up to its first ``await`` inside
+  ``emit``, as a plain listener would, keeping Node's ordering). The emitter keeps a
+  reference until the task is done. A task that raises goes to
+  ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
+  handle a raising plain listener (the server answers 500, or closes).
 """
 
+import asyncio
 import logging
 
 log = logging.getLogger("prefork")
@@ -96,8 +104,40 @@ class EventEmitter:
                           exc_info=err if isinstance(err, BaseException) else None)
             return False
         if len(listeners) == 1:
-            listeners[0](*args)
+            result = listeners[0](*args)
+            if result is not None and asyncio.iscoroutine(result):
+                self._run_task(result, event, args)
         else:
             for listener in tuple(listeners):
-                listener(*args)
+                result = listener(*args)
+                if result is not None and asyncio.iscoroutine(result):
+                    self._run_task(result, event, args)
         return True
+
+    # -- coroutine listeners ---------------------------------------------------------
+    _tasks = None
+
+    def _run_task(self, coro, event, args):
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(coro)
+        if task.done():  # finished before its first suspension (eager task factories)
+            self._task_done(task, event, args)
+            return
+        if self._tasks is None:
+            self._tasks = set()
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(t, event, args))
+
+    def _task_done(self, task, event, args):
+        if self._tasks is not None:
+            self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            self.listener_failed(event, error, args)
+
+    def listener_failed(self, event, error, args):
+        """A coroutine listener of ``event`` raised ``error`` (plain listeners raise to
+        ``emit``'s caller instead)."""
+        log.error("error in an async %r listener of %s", event, type(self).__name__, exc_info=error)

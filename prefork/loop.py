@@ -1,4 +1,9 @@
-"""The selector loop: a worker's one blocking point.
+"""The master's selector loop: the master process's one blocking point.
+
+Workers run on asyncio (``prefork.runtime``); the master keeps this small loop: it is
+single-threaded, forks, and must hand nothing of an event loop's state to its children
+(``abandon``). Its method names are asyncio's, so the event server (the master's own
+/metrics endpoint) runs on either.
 
 Rules:
 - One `selectors` selector; readiness callbacks are registered per fd for read and
@@ -19,23 +24,10 @@ import logging
 import selectors
 import signal
 import socket
-import threading
 import time
 from collections import deque
 
 log = logging.getLogger("prefork.loop")
-
-# Which loop is running in this thread (as asyncio's get_running_loop): the one piece of
-# module state, per thread by construction.
-_running = threading.local()
-
-
-def get_running_loop():
-    """The loop running the current callback; RuntimeError outside one."""
-    loop = getattr(_running, "loop", None)
-    if loop is None:
-        raise RuntimeError("no running prefork loop: pass loop=")
-    return loop
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
@@ -44,13 +36,17 @@ _WRITE = selectors.EVENT_WRITE
 class Handle:
     """A scheduled callback; ``cancel()`` prevents it from running."""
 
-    __slots__ = ("callback", "args", "cancelled", "when")
+    __slots__ = ("callback", "args", "cancelled", "_when")
 
     def __init__(self, callback, args, when=None):
         self.callback = callback
         self.args = args
         self.cancelled = False
-        self.when = when
+        self._when = when
+
+    def when(self):
+        """The deadline of a timer (asyncio's ``TimerHandle.when()``)."""
+        return self._when
 
     def cancel(self):
         self.cancelled = True
@@ -209,8 +205,6 @@ class Loop:
             raise RuntimeError("the loop is already running")
         self._running = True
         self._stopping = False
-        previous = getattr(_running, "loop", None)
-        _running.loop = self
         select = self._selector.select
         ready = self._ready
         timers = self._timers
@@ -259,7 +253,6 @@ class Loop:
                         log.exception("error in callback %r", handle.callback)
         finally:
             self._running = False
-            _running.loop = previous
 
     def abandon(self):
         """In a forked child: drop this loop without touching what it registered.

@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 INTERFACES = ("events", "wsgi")
+LOOPS = ("asyncio", "uvloop")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
 
@@ -63,6 +64,8 @@ SETTINGS = (
             "the attribute is setup(server), called once in each worker. Empty: the demo app."),
     Setting("interface", "choice", "events", "How the app plugs in: events (Node's http.Server "
             "events) or wsgi.", choices=INTERFACES),
+    Setting("loop", "choice", "asyncio", "The workers' event loop: asyncio (the standard library's "
+            "selector loop) or uvloop (pip install 'prefork[uvloop]').", choices=LOOPS),
     Setting("root_path", "str", "", "WSGI: the URL prefix the app is mounted at (SCRIPT_NAME)."),
     Setting("wsgi_body_spool", "int", 1024 * 1024, "WSGI: request bodies up to this many bytes are "
             "kept in memory before the app is called; larger ones go to a temporary file.", minimum=0),
@@ -301,6 +304,8 @@ def load(config_file=None, env=None, argv_values=None):
                 _check_app(value)
             elif name == "access_log_format":
                 _check_format(value)
+            elif name == "loop" and value == "uvloop" and importlib.util.find_spec("uvloop") is None:
+                raise ValueError("uvloop is not installed (pip install 'prefork[uvloop]')")
         except ValueError as exc:
             problems.append(f"{source}: {exc}")
             continue

@@ -2,8 +2,10 @@
 
 Rules:
 - The master's loop, wakeup pair and signal handlers are dropped at once; the worker
-  builds its own loop. Signals: TERM drains (graceful), INT and QUIT stop now, USR1
-  reopens the logs; the master's other signals are ignored here.
+  builds its own asyncio loop (``loop`` setting: the stdlib selector loop, or uvloop),
+  so coroutine listeners can await any asyncio library. Signals: TERM drains
+  (graceful), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
+  are ignored here.
 - faulthandler is on: the SIGABRT a hung worker gets from the master dumps every
   thread's stack to stderr (the error log) before the process dies.
 - The loop sends a heartbeat with the worker's stats on its channel about once a
@@ -13,6 +15,7 @@ Rules:
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
 
+import asyncio
 import faulthandler
 import importlib
 import logging
@@ -28,7 +31,7 @@ from setproctitle import setproctitle
 
 from . import logs
 from .metrics import WorkerMetrics
-from .loop import Loop
+from .runtime import new_event_loop
 from .server import create_server
 
 log = logging.getLogger("prefork.worker")
@@ -93,7 +96,8 @@ class Worker:
         setproctitle(f"prefork: worker {self.slot} [{settings.name}]")
         faulthandler.enable(file=sys.stderr, all_threads=True)
         drop_privileges(settings)
-        self.loop = loop = Loop()
+        self.loop = loop = new_event_loop(getattr(settings, "loop", "asyncio"))
+        asyncio.set_event_loop(loop)
         self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
         try:
             app = load_app(settings)
@@ -128,7 +132,10 @@ class Worker:
         loop.add_reader(self.channel.fileno(), self.on_channel)
         self.channel.send("ready", pid=os.getpid())
         self.heartbeat()
-        loop.run()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
         self.channel.finish(FINAL_FLUSH_TIMEOUT)
         return 0

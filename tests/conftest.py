@@ -1,3 +1,4 @@
+import asyncio
 import os
 import sys
 import threading
@@ -7,6 +8,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import prefork  # noqa: E402
+from prefork.runtime import new_event_loop  # noqa: E402
 from daemon import Daemon  # noqa: E402
 
 
@@ -14,7 +16,7 @@ class ServerThread:
     """A prefork Server whose loop runs in a background thread of the test process."""
 
     def __init__(self, setup=None, **options):
-        self.loop = prefork.Loop()
+        self.loop = new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))
         self.server = prefork.create_server(loop=self.loop, **options)
         self.events = []
         self._lock = threading.Condition()
@@ -22,7 +24,7 @@ class ServerThread:
             setup(self.server, self)
         self.server.listen(0)
         self.port = self.server.address()["port"]
-        self.thread = threading.Thread(target=self.loop.run, daemon=True)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
     def record(self, *event):

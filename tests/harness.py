@@ -42,15 +42,18 @@ def mask(data):
 class RefServer:
     """One reference server process; ``kind`` is 'node' or 'prefork'."""
 
-    def __init__(self, kind, config=None):
+    def __init__(self, kind, config=None, loop=None):
         config = json.dumps(config or {})
+        env = dict(os.environ)
         if kind == "node":
             cmd = [NODE, os.path.join(HERE, "ref_server.js"), "0", config]
         else:
             cmd = [sys.executable, os.path.join(HERE, "ref_server.py"), "0", config]
+            if loop is not None:
+                env["PREFORK_TEST_LOOP"] = loop  # the worker loop prefork runs on
         self.kind = kind
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=env)
         self.events = []
         self._cond = threading.Condition()
         self.stderr = b""

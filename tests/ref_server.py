@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import prefork  # noqa: E402
 from prefork.http.serialize import STATUS_CODES  # noqa: E402
+from prefork.runtime import new_event_loop  # noqa: E402
 
 KNOBS = {
     "keepAliveTimeout": ("keep_alive_timeout", 1000),
@@ -40,7 +41,8 @@ def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     cfg = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     unlisten = set(cfg.get("unlisten", ()))
-    server = prefork.create_server(**translate(cfg.get("options")))
+    loop = new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))
+    server = prefork.create_server(loop=loop, **translate(cfg.get("options")))
     for name, value in translate(cfg.get("knobs")).items():
         setattr(server, name, value)
     loop = server.loop
@@ -247,7 +249,7 @@ def main():
                 sys.exit(0)
     loop.add_reader(stdin, on_stdin)
     server.listen(port, "127.0.0.1", lambda: log(ev="listening", port=server.address()["port"]))
-    loop.run()
+    loop.run_forever()
 
 
 if __name__ == "__main__":

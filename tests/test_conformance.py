@@ -17,10 +17,10 @@ from scenarios import SCENARIOS
 def servers():
     running = {}
 
-    def get(kind, config):
-        key = (kind, json.dumps(config, sort_keys=True))
+    def get(kind, config, loop=None):
+        key = (kind, json.dumps(config, sort_keys=True), loop)
         if key not in running:
-            running[key] = RefServer(kind, config)
+            running[key] = RefServer(kind, config, loop)
         return running[key]
     yield get
     for server in running.values():
@@ -42,9 +42,30 @@ def _event(e):
     return e["ev"] if e.get("code") is None else (e["ev"], e["code"])
 
 
+@pytest.fixture(scope="module")
+def uvloop_results(servers):
+    cache = {}
+
+    def get(scenario):
+        if scenario.name not in cache:
+            cache[scenario.name] = exchange(servers("prefork", scenario.config, "uvloop"), scenario.steps,
+                                            scenario.window)
+        return cache[scenario.name]
+    return get
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_spec(scenario, prefork_results):
-    result = prefork_results(scenario)
+    check_spec(scenario, prefork_results(scenario))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_spec_on_uvloop(scenario, uvloop_results):
+    """The same scenarios with the workers' optional uvloop loop."""
+    check_spec(scenario, uvloop_results(scenario))
+
+
+def check_spec(scenario, result):
     if scenario.expect is not None:
         assert result.masked == scenario.expect
     listened = getattr(scenario, "listened_expect", None)

@@ -379,7 +379,7 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 import os
 used = len(os.listdir("/proc/self/fd"))
 resource.setrlimit(resource.RLIMIT_NOFILE, (used + 4, hard))
-server.loop.run()
+server.loop.run_forever()
 """
 
 

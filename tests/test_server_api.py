@@ -88,8 +88,8 @@ def test_listening_is_async_and_address_is_nodes():
     addr = server.address()
     assert set(addr) == {"address", "family", "port"}
     assert addr["address"] == "127.0.0.1" and addr["family"] == "IPv4" and addr["port"] > 0
-    server.loop.call_soon(server.close)
-    server.loop.run()
+    server.loop.call_soon(server.close, lambda err: server.loop.stop())
+    server.loop.run_forever()
     assert fired == ["listening"]
 
 
@@ -108,10 +108,10 @@ def test_listen_on_a_prebound_socket_and_ipv6():
         c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         got.append(read_all(c)[0])
         c.close()
-        server.loop.call_soon_threadsafe(server.close)
+        server.loop.call_soon_threadsafe(server.close, lambda err: server.loop.stop())
     import threading
     threading.Thread(target=client).start()
-    server.loop.run()
+    server.loop.run_forever()
     assert got[0].endswith(b"IPv6")
 
 
@@ -119,8 +119,8 @@ def test_close_on_a_stopped_server_reports_not_running():
     server = prefork.create_server()
     results = []
     server.on("close", lambda: results.append("close"))
-    server.close(lambda err: results.append(err.code))
-    server.loop.run()
+    server.close(lambda err: (results.append(err.code), server.loop.stop()))
+    server.loop.run_forever()
     assert results == ["close", "ERR_SERVER_NOT_RUNNING"]
 
 

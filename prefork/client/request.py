@@ -12,8 +12,13 @@ Rules (Node's, spec section 7):
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun there is no ``error``, only ``close``.
+- Awaitable from a coroutine: ``res = await req.response()`` (or ``await req``) gives the
+  response or raises the request's error; ``body = await res.read()`` gives the whole
+  body. A response awaited this way collects its body from the first byte, so nothing
+  is lost between the ``response`` event and the awaiting coroutine's next step.
 """
 
+import asyncio
 import logging
 import re
 from urllib.parse import urlsplit
@@ -23,7 +28,7 @@ from ..http.errors import HTTPError, ParseError
 from ..http.headers import header_map
 from ..http.parser import ResponseParser
 from ..http.serialize import check_name, check_value, header_lines
-from ..loop import get_running_loop
+from ..runtime import current_loop
 from .agent import Agent, global_agent
 
 log = logging.getLogger("prefork.client")
@@ -50,6 +55,36 @@ class ClientResponse(EventEmitter):
         self.trailers = {}
         self.complete = False
         self._closed = False
+        self._body = None  # [chunks, future or None] once collected for read()
+
+    def collect_body(self):
+        """Keep every body chunk from now on for ``read()``."""
+        if self._body is None:
+            chunks = []
+            self._body = [chunks, None]
+            self.on("data", chunks.append)
+            self.once("end", self._body_complete)
+            self.once("close", self._body_complete)
+
+    def _body_complete(self):
+        future = self._body[1]
+        if future is not None and not future.done():
+            if self.complete:
+                future.set_result(b"".join(self._body[0]))
+            else:
+                future.set_exception(HTTPError("ECONNRESET", "aborted"))
+
+    def read(self):
+        """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
+        self.collect_body()
+        future = self._body[1]
+        if future is None:
+            future = self._body[1] = asyncio.get_running_loop().create_future()
+            if self.complete:
+                future.set_result(b"".join(self._body[0]))
+            elif self._closed:
+                future.set_exception(HTTPError("ECONNRESET", "aborted"))
+        return future
 
     def _close(self):
         if not self._closed:
@@ -70,7 +105,7 @@ class Information:
 
 class ClientRequest(EventEmitter):
     def __init__(self, options, callback=None, loop=None):
-        self.loop = loop if loop is not None else get_running_loop()
+        self.loop = loop if loop is not None else current_loop()
         self.method = options.get("method", "GET").upper()
         self.host = options.get("hostname") or options.get("host") or "localhost"
         self.port = int(options.get("port") or 80)
@@ -207,6 +242,29 @@ class ClientRequest(EventEmitter):
         if self.socket is not None:
             self.socket._after_flush(self._finish)
         return self
+
+    # -- awaiting ---------------------------------------------------------------------------
+    def response(self):
+        """An awaitable of the response; raises the request's error instead."""
+        future = self.loop.create_future()
+
+        def on_response(res):
+            res.collect_body()
+            if not future.done():
+                future.set_result(res)
+
+        def on_error(err):
+            if not future.done():
+                future.set_exception(err)
+        if self.res is not None:
+            on_response(self.res)
+        else:
+            self.once("response", on_response)
+            self.once("error", on_error)
+        return future
+
+    def __await__(self):
+        return self.response().__await__()
 
     def _finish(self):
         if not self.finished and not self.destroyed:

@@ -183,7 +183,7 @@ class Connection:
             # a request after a final response: nothing of it is read
             self._closing = True
             raise _Abort()
-        self.message_start = self.socket._loop.now
+        self.message_start = self.socket._loop.time()
         self.active = True
         self.parser.max_header_size = self.server.max_header_size
 
@@ -200,7 +200,7 @@ class Connection:
         headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
         req = IncomingMessage(socket, method, url, version, raw, headers)
         req._conn = self
-        req._start = socket._loop.now
+        req._start = socket._loop.time()
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False
@@ -263,12 +263,16 @@ class Connection:
     def _release_held(self):
         while self._held and self._holding is None and not self._final and not self.socket.destroyed:
             req, res, version, complete, trailers = self._held.pop(0)
-            self._start(req, res, version, res.should_keep_alive)
+            try:
+                self._start(req, res, version, res.should_keep_alive)
+            except _Abort:
+                return
             if complete and not req.upgrade:
                 try:
                     req._complete(trailers)
                 except Exception as exc:
-                    self._listener_failed(res, exc)
+                    if self.listener_failed(res, exc):
+                        return
 
     def _dispatch(self, req, res, version):
         server = self.server
@@ -333,19 +337,37 @@ class Connection:
             self._listener_failed(self._res, exc)
 
     def _listener_failed(self, res, exc):
+        """A listener raised inside the parser: answer or close, then stop parsing if the
+        connection is done."""
+        if self.listener_failed(res, exc):
+            raise _Abort() from exc
+
+    def listener_failed(self, res, exc):
+        """A listener of ``res``'s request raised (or its task did): log it; a 500 when
+        the head is not out, else send what was written and close. True when the
+        connection is done with."""
         log.error("error in a request listener", exc_info=exc)
         if res is None or self.socket.destroyed:
-            raise _Abort() from exc
+            return True
         if res.writable_ended or res._head_out:
             # the head is out: send what was written, then close
             self._closing = True
             self.socket.destroy_soon()
-            raise _Abort() from exc
+            return True
         res._headers = {}
         res.headers_sent = False
         res.status_code = 500
         res.status_message = None
         res.end()
+        return False
+
+    def request_task_failed(self, req, exc):
+        """A coroutine listener of ``req`` (its body events) raised."""
+        for res in list(self._responses) + [self._attached]:
+            if res is not None and res.req is req:
+                self.listener_failed(res, exc)
+                return
+        log.error("error in a request listener", exc_info=exc)
 
     # -- leaving HTTP -----------------------------------------------------------------------
     def _left_http(self, data, offset):
@@ -428,6 +450,8 @@ class Connection:
         responses.popleft()
         socket = self.socket
         self._attached = res
+        if res.req.is_paused():
+            res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
         socket._after_flush(res._flushed)
         if res._last or (not responses and (self._closing or self._eof or self.server.draining)):
             socket.destroy_soon()

@@ -56,6 +56,8 @@ class IncomingMessage(EventEmitter):
         super().on(event, listener)
         if event == "data" and not self._flowing:
             self.resume()
+        elif event == "end" and self._paused and self._end_pending and not self._buffered:
+            self.resume()  # nothing left to read: the end is delivered
         return self
 
     add_listener = on
@@ -75,6 +77,42 @@ class IncomingMessage(EventEmitter):
         if self._conn is not None:
             self._conn.resume_reading("body")
         return self
+
+    def await_listeners(self):
+        """A coroutine listener got this request: its body (and 'end') is kept until the
+        coroutine reads it (``await req.body()``, a ``data`` or ``end`` listener,
+        ``resume()``); an unread body is discarded once the response is done."""
+        if not self._flowing:
+            self.pause()
+
+    def body(self):
+        """An awaitable of the whole body (b'' once it was read by someone else)."""
+        future = self.socket._loop.create_future()
+        if self._ended:
+            future.set_result(b"")
+            return future
+        chunks = []
+
+        def done():
+            if not future.done():
+                future.set_result(b"".join(chunks))
+
+        def closed():
+            if not future.done():
+                future.set_exception(ConnectionResetError("the request was aborted"))
+        self.on("data", chunks.append)
+        self.once("end", done)
+        self.once("close", closed)
+        return future
+
+    def listener_failed(self, event, error, args):
+        if self._conn is not None:
+            self._conn.request_task_failed(self, error)
+        else:
+            super().listener_failed(event, error, args)
+
+    def is_paused(self):
+        return self._paused
 
     def read(self):
         """Take the buffered body bytes (b'' when none)."""
@@ -107,13 +145,14 @@ class IncomingMessage(EventEmitter):
             self.raw_trailers = raw_trailers
             self.trailers = header_map(raw_trailers, len(raw_trailers) // 2)
         self._end_pending = True
-        if self._buffered is None or (not self._flowing and not self._paused):
-            # nobody is reading: 'end' follows at once (the unread body is dropped
-            # unless a 'data' listener is attached on this loop turn)
-            if self._buffered is not None:
-                self.socket._loop.call_soon(self._deliver)
-            else:
-                self._emit_end()
+        if self._paused:
+            return  # kept for resume()
+        if self._buffered is None:
+            self._emit_end()
+        elif not self._flowing:
+            # nobody is reading: the unread body is dropped unless a 'data' listener is
+            # attached on this loop turn; 'end' follows
+            self.socket._loop.call_soon(self._deliver)
 
     def _deliver(self):
         if self._paused:
@@ -440,6 +479,11 @@ class ServerResponse(EventEmitter):
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
         return self
+
+    def fail(self, error):
+        """The code answering this request raised ``error``: logged; a 500 if the head is
+        not out yet, else what was written is sent and the connection closes."""
+        self._conn.listener_failed(self, error)
 
     def destroy(self, error=None):
         self.socket.destroy(error)

@@ -25,7 +25,7 @@ import socket as _socket
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 from ..http.serialize import DateCache
-from ..loop import Loop
+from ..runtime import current_loop
 from .connection import Connection
 from .socket import Socket
 
@@ -44,6 +44,7 @@ DEFAULTS = {
 }
 
 _ACCEPT_BATCH = 32
+_REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
 
 
 class ServerStats:
@@ -69,7 +70,7 @@ class Server(EventEmitter):
             err = ValueError(f"headers_timeout ({h}) must not exceed request_timeout ({r})")
             err.code = "ERR_OUT_OF_RANGE"
             raise err
-        self.loop = loop if loop is not None else Loop()
+        self.loop = loop if loop is not None else current_loop()
         self._date = DateCache()
         self._listen_socks = []
         self._connections = set()
@@ -105,7 +106,6 @@ class Server(EventEmitter):
         sock.setblocking(False)
         self._listen_socks = [sock]
         self._listening = True
-        self.loop.hold()
         self._close_pending = False
         self.loop.add_reader(sock.fileno(), self._accept, sock)
         self._schedule_sweep()
@@ -243,7 +243,6 @@ class Server(EventEmitter):
 
     def _stop_listening(self):
         self._listening = False
-        self.loop.release()
         for sock in self._listen_socks:
             if not self._accept_paused:
                 self.loop.remove_reader(sock.fileno())
@@ -293,6 +292,18 @@ class Server(EventEmitter):
             conn.socket._sock.close()
         for socket in self._detached:
             socket._sock.close()
+
+    # -- coroutine listeners ------------------------------------------------------------
+    def _run_task(self, coro, event, args):
+        if event in _REQUEST_EVENTS:
+            args[0].await_listeners()  # its 'end' waits a turn for the task's first step
+        super()._run_task(coro, event, args)
+
+    def listener_failed(self, event, error, args):
+        if event in _REQUEST_EVENTS:
+            args[1].fail(error)
+        else:
+            super().listener_failed(event, error, args)
 
     @property
     def connections(self):

@@ -78,10 +78,9 @@ class Socket(EventEmitter):
         self._timeout = 0.0
         self._timer = None
         self._idle_fired = False
-        self._last_activity = loop.now
+        self._last_activity = loop.time()
         self.bytes_read = 0
         self.bytes_written = 0
-        loop.hold()
 
     # -- info -----------------------------------------------------------------
     def address(self):
@@ -159,7 +158,7 @@ class Socket(EventEmitter):
             self._connect_failed(code)
             return
         self.connecting = False
-        self._last_activity = self._loop.now
+        self._last_activity = self._loop.time()
         self.resume()
         self.emit("connect")
         if not self._writer and not self.destroyed:
@@ -243,7 +242,7 @@ class Socket(EventEmitter):
         if not data:
             self._on_eof()
             return
-        self._last_activity = self._loop.now
+        self._last_activity = self._loop.time()
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
@@ -347,7 +346,7 @@ class Socket(EventEmitter):
             except OSError as exc:
                 self._fail(socket_error(exc, "write"))
                 return
-            self._last_activity = self._loop.now
+            self._last_activity = self._loop.time()
             self.bytes_written += sent
             if sent < len(data):
                 rest = data[sent:]
@@ -438,7 +437,6 @@ class Socket(EventEmitter):
             except OSError:
                 pass
         loop = self._loop
-        loop.release()
         if self._reading:
             self._reading = False
             loop.remove_reader(self._fd)
@@ -474,7 +472,7 @@ class Socket(EventEmitter):
         self._idle_fired = False
         if self._timeout <= 0:
             return self  # a pending timer finds the timeout off when it fires
-        self._last_activity = self._loop.now
+        self._last_activity = self._loop.time()
         self._rearm()
         return self
 
@@ -489,7 +487,7 @@ class Socket(EventEmitter):
         deadline = self._last_activity + self._timeout
         timer = self._timer
         if timer is not None:
-            if timer.when <= deadline:
+            if timer.when() <= deadline:
                 return
             timer.cancel()
         self._timer = self._loop.call_at(deadline, self._on_timer)
