@@ -67,7 +67,7 @@ def check_config(argv):
         print(f"# effective settings (config file: {settings.config_file or 'none'})")
         for setting in settings_mod.SETTINGS:
             value = settings.values[setting.name]
-            shown = f'"0o{value:03o}"' if setting.kind == "octal" else settings_mod._toml_value(value)
+            shown = f'"0o{value:03o}"' if setting.kind == "octal" else settings_mod.toml_value(value)
             print(f"{setting.name} = {shown}  # {settings.sources[setting.name]}")
         sys.stdout.flush()
     except BrokenPipeError:  # the reader stopped early (| head): the verdict stands

@@ -37,7 +37,7 @@ class WorkerMetrics:
         monotonic = time.monotonic
 
         def observe(req, res):
-            duration = monotonic() - req._start
+            duration = monotonic() - req.start_time
             key = (req.method, res.status_code)
             requests[key] = requests.get(key, 0) + 1
             buckets[bisect_left(bounds, duration)] += 1

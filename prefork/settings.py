@@ -336,13 +336,13 @@ def _check_format(fmt):
 
 
 # -- the documented default config file --------------------------------------------------
-def _toml_value(value):
+def toml_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)
 
 
@@ -360,7 +360,7 @@ def render_config():
         elif setting.default is None:
             lines.append(f"# {setting.name} = <{setting.default_doc}>")
         else:
-            lines.append(f"{setting.name} = {_toml_value(setting.default)}")
+            lines.append(f"{setting.name} = {toml_value(setting.default)}")
         lines.append("")
     return "\n".join(lines)
 

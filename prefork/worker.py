@@ -118,7 +118,7 @@ class Worker:
         if self.metrics is not None:
             server.response_observer = self.metrics.observer(extra)
         elif extra is not None:
-            server.response_observer = lambda req, res: extra(req, res, self.loop.time() - req._start)
+            server.response_observer = lambda req, res: extra(req, res, self.loop.time() - req.start_time)
         for _, sock in self.listeners:
             server.listen(sock=sock)
         loop.add_signal_handler(signal.SIGTERM, self.drain)

@@ -5,9 +5,10 @@ for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (f
 recently used free socket.
 """
 
+import weakref
 from collections import deque
 
-from ..server.socket import Socket
+from ..net import Socket
 
 
 class Agent:
@@ -24,12 +25,14 @@ class Agent:
         self.free_sockets = {}  # key -> [Socket]
         self.sockets = {}  # key -> count in use
         self.requests = {}  # key -> deque of waiting ClientRequests
+        self._hooked = weakref.WeakSet()  # pooled sockets that have the pool's close hook
 
-    def _key(self, req):
+    def key(self, req):
+        """The pool a request's socket belongs to: ``host:port``."""
         return f"{req.host}:{req.port}"
 
     def add_request(self, req):
-        key = self._key(req)
+        key = self.key(req)
         free = self.free_sockets.get(key)
         while free:
             socket = free.pop() if self.scheduling == "lifo" else free.pop(0)
@@ -38,31 +41,31 @@ class Agent:
             socket.set_timeout(0)
             socket.remove_all_listeners("timeout")  # the pool's idle timer is not the request's
             self.sockets[key] = self.sockets.get(key, 0) + 1
-            req._assign(socket, reused=True)
+            req.assign_socket(socket, reused=True)
             return
         if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
             self.requests.setdefault(key, deque()).append(req)
             return
         self.sockets[key] = self.sockets.get(key, 0) + 1
-        req._assign(Socket.connect(req.loop, req.host, req.port), reused=False)
+        req.assign_socket(Socket.connect(req.loop, req.host, req.port), reused=False)
 
-    def _done(self, req, socket, reusable):
+    def release(self, req, socket, reusable):
         """``req`` no longer needs ``socket``: keep it for the next request or drop it."""
-        key = self._key(req)
+        key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         waiting = self.requests.get(key)
         if reusable and not socket.destroyed:
             if waiting:
                 self.sockets[key] += 1
-                waiting.popleft()._assign(socket, reused=True)
+                waiting.popleft().assign_socket(socket, reused=True)
                 return
             free = self.free_sockets.setdefault(key, [])
             if len(free) < self.max_free_sockets:
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
-                if not getattr(socket, "_pooled", False):  # one close hook per socket, not per reuse
-                    socket._pooled = True
+                if socket not in self._hooked:  # one close hook per socket, not per reuse
+                    self._hooked.add(socket)
                     socket.on("close", lambda had_error=False: socket in free and free.remove(socket))
                 socket.set_timeout(self.timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)

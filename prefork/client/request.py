@@ -86,10 +86,15 @@ class ClientResponse(EventEmitter):
                 future.set_exception(HTTPError("ECONNRESET", "aborted"))
         return future
 
-    def _close(self):
+    def mark_closed(self):
+        """Emit ``close`` once (called by the request when the exchange is over)."""
         if not self._closed:
             self._closed = True
             self.emit("close")
+
+    @property
+    def closed(self):
+        return self._closed
 
 
 class Information:
@@ -190,8 +195,8 @@ class ClientRequest(EventEmitter):
         if self.socket is None or self.socket.destroyed:
             self._queued.append(data)
             return True
-        self.socket._send(data)
-        return self.socket._out_size < self.socket.high_water_mark
+        self.socket.send_bytes(data)
+        return self.socket.buffered_size < self.socket.high_water_mark
 
     def _frame(self, data):
         if not data:
@@ -216,7 +221,7 @@ class ClientRequest(EventEmitter):
         out = (self._head if first else b"") + self._frame(data)
         ok = self._send(out) if out else True
         if callback is not None and self.socket is not None:
-            self.socket._after_flush(callback)
+            self.socket.after_flush(callback)
         return ok
 
     def end(self, data=None, callback=None):
@@ -240,7 +245,7 @@ class ClientRequest(EventEmitter):
         if parts:
             self._send(b"".join(parts))
         if self.socket is not None:
-            self.socket._after_flush(self._finish)
+            self.socket.after_flush(self._finish)
         return self
 
     # -- awaiting ---------------------------------------------------------------------------
@@ -277,7 +282,8 @@ class ClientRequest(EventEmitter):
             return
         self.agent.add_request(self)
 
-    def _assign(self, socket, reused):
+    def assign_socket(self, socket, reused):
+        """The agent gives this request its socket (called by ``Agent``)."""
         self.socket = socket
         self.reused_socket = reused
         socket.protocol = self
@@ -290,9 +296,9 @@ class ClientRequest(EventEmitter):
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
         queued, self._queued = self._queued, []
         for data in queued:
-            socket._send(data)
+            socket.send_bytes(data)
         if self._ended:
-            socket._after_flush(self._finish)
+            socket.after_flush(self._finish)
         if reused:
             socket.resume()
 
@@ -373,7 +379,7 @@ class ClientRequest(EventEmitter):
         socket.set_timeout(0)
         if self.listener_count(event):
             socket.protocol = None
-            self.agent.sockets[self.agent._key(self)] = max(0, self.agent.sockets.get(self.agent._key(self), 1) - 1)
+            self.agent.sockets[self.agent.key(self)] = max(0, self.agent.sockets.get(self.agent.key(self), 1) - 1)
             self.emit(event, res, socket, head)
             self._close()
         else:
@@ -423,9 +429,9 @@ class ClientRequest(EventEmitter):
         reusable = self._keep_alive and res.keep_alive and not self._one_off and self.agent.keep_alive
         if reusable:
             socket.protocol = None
-            self.agent._done(self, socket, True)
+            self.agent.release(self, socket, True)
             self.loop.call_soon(self._close)
-            self.loop.call_soon(res._close)
+            self.loop.call_soon(res.mark_closed)
         else:
             socket.destroy()  # connection_lost closes the response, then the request
 
@@ -435,7 +441,7 @@ class ClientRequest(EventEmitter):
         if res is not None and not res.complete and parser.in_message and parser.headers_complete:
             # a close-delimited body ends at the FIN
             try:
-                parser._parser.feed_data(b"")
+                parser.finish()
             except Exception:
                 pass
             res.complete = True
@@ -449,11 +455,11 @@ class ClientRequest(EventEmitter):
         if self.res is None and not self._errored:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
-        if res is not None and not res._closed:
-            self.loop.call_soon(res._close)
+        if res is not None and not res.closed:
+            self.loop.call_soon(res.mark_closed)
         self.loop.call_soon(self._close)
         if self._parser is not None:
-            key = self.agent._key(self)
+            key = self.agent.key(self)
             self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
             self._parser = None
 

@@ -157,6 +157,10 @@ class _Parser:
                 offset = None if pos is None else max(0, pos - prefix)
         return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
 
+    def finish(self):
+        """The peer closed: a close-delimited body ends here (llhttp's finish)."""
+        self._parser.feed_data(b"")
+
     def eof_error(self):
         """The error for a peer FIN in the middle of a message (None between messages)."""
         if not self.in_message:

@@ -2,6 +2,6 @@
 
 from .messages import IncomingMessage, ServerResponse
 from .server import Server, create_server
-from .socket import Socket
+from ..net import Socket
 
 __all__ = ["IncomingMessage", "Server", "ServerResponse", "Socket", "create_server"]

@@ -55,7 +55,7 @@ class Connection:
         self.server = server
         self.socket = socket
         self.parser = RequestParser(self, server.max_header_size)
-        self.message_start = socket._last_activity
+        self.message_start = socket.last_activity
         self.active = True
         self._responses = deque()
         self._attached = None  # the last ended response until its 'finish'
@@ -88,7 +88,7 @@ class Connection:
             self.server.emit("clientError", self._error, self.socket)
             return
         socket = self.socket
-        socket._corked += 1
+        socket.cork()
         try:
             while data:
                 offset = self.parser.feed(data)
@@ -103,7 +103,7 @@ class Connection:
         finally:
             socket.uncork()
         if not socket.destroyed and socket.protocol is self:
-            if socket._out_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
+            if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
                 self.pause_reading("output")
 
     def pause_reading(self, reason):
@@ -119,12 +119,12 @@ class Connection:
 
     def eof_received(self):
         self._eof = True
-        if self.socket._ending:
+        if self.socket.writable_ended:
             self.socket.destroy()  # both directions are done
             return
         if self._error is not None:
             # a clientError listener owns the socket; the peer is gone now
-            if self.socket._ending:
+            if self.socket.writable_ended:
                 self.socket.destroy()
             else:
                 self._bound_half_close()
@@ -149,7 +149,7 @@ class Connection:
         else:
             self.socket.destroy_soon()
             return
-        self._half_close_timer = self.socket._loop.call_later(bound, self._half_close_expired)
+        self._half_close_timer = self.socket.loop.call_later(bound, self._half_close_expired)
 
     def _half_close_expired(self):
         self._half_close_timer = None
@@ -166,16 +166,16 @@ class Connection:
             self._half_close_timer.cancel()
             self._half_close_timer = None
         self._held = []
-        self.server._connection_closed(self)
+        self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
         for res in responses:
-            res._close()
+            res.mark_closed()
         if self._req is not None:
-            self._req._close()
+            self._req.mark_closed()
             self._req = None
         if self._attached is not None:
             attached, self._attached = self._attached, None
-            attached._close()
+            attached.mark_closed()
 
     # -- parser callbacks ----------------------------------------------------------------
     def on_message_begin(self):
@@ -183,7 +183,7 @@ class Connection:
             # a request after a final response: nothing of it is read
             self._closing = True
             raise _Abort()
-        self.message_start = self.socket._loop.time()
+        self.message_start = self.socket.loop.time()
         self.active = True
         self.parser.max_header_size = self.server.max_header_size
 
@@ -198,9 +198,7 @@ class Connection:
         if kept < pairs:
             raw = raw[:2 * kept]
         headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
-        req = IncomingMessage(socket, method, url, version, raw, headers)
-        req._conn = self
-        req._start = socket._loop.time()
+        req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.loop.time())
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False
@@ -210,10 +208,8 @@ class Connection:
                 req.upgrade = True
                 return  # handed over when the parser stops at the end of the head
             self._continuation = (req, full_raw)
-        res = ServerResponse(self, req, keep_alive)
+        res = ServerResponse(self, req, keep_alive, active=not self._responses)
         self._res = res
-        if not self._responses:
-            res._active = True
         self._responses.append(res)
         if self._holding is not None:
             self._held.append([req, res, version, False, None])
@@ -221,7 +217,7 @@ class Connection:
         self._start(req, res, version, keep_alive)
 
     def _start(self, req, res, version, keep_alive):
-        if keep_alive and not res._chunked_default:
+        if keep_alive and not res.can_chunk:
             # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
             self._holding = res
         try:
@@ -234,7 +230,7 @@ class Connection:
     def head_fixed(self, res):
         """``res`` has fixed its head: a final one ends the queue; a held one lets the
         requests behind it go."""
-        if res._last:
+        if res.closes_connection:
             self._final = True
             self._drop_after(res)
             if self._holding is res:
@@ -243,7 +239,7 @@ class Connection:
         if self._holding is res:
             self._holding = None
             if self._held:
-                self.socket._loop.call_soon(self._release_held)
+                self.socket.loop.call_soon(self._release_held)
 
     def _drop_after(self, res):
         responses = self._responses
@@ -258,7 +254,7 @@ class Connection:
             if self._req is not None and self._req is not res.req:
                 self._req = None
             for dropped in reversed(later):
-                dropped._close()
+                dropped.mark_closed()
 
     def _release_held(self):
         while self._held and self._holding is None and not self._final and not self.socket.destroyed:
@@ -269,7 +265,7 @@ class Connection:
                 return
             if complete and not req.upgrade:
                 try:
-                    req._complete(trailers)
+                    req.push_end(trailers)
                 except Exception as exc:
                     if self.listener_failed(res, exc):
                         return
@@ -284,7 +280,7 @@ class Connection:
             cap = server.max_requests_per_socket
             if cap and cap > 0:
                 self._requests += 1
-                res._max_requests_reached = cap <= self._requests
+                res.max_requests_reached = cap <= self._requests
                 if cap < self._requests:
                     server.stats.dropped_requests += 1
                     server.emit("dropRequest", req, self.socket)
@@ -294,7 +290,7 @@ class Connection:
             expect = req.headers.get("expect")
             if expect is not None:
                 if _CONTINUE.search(expect):
-                    res._expect_continue = True
+                    res.expect_continue = True
                     if server.listener_count("checkContinue"):
                         server.emit("checkContinue", req, res)
                     else:
@@ -312,7 +308,7 @@ class Connection:
         req = self._req
         if req is not None:
             try:
-                req._push(body)
+                req.push_body(body)
             except Exception as exc:
                 self._listener_failed(self._res, exc)
 
@@ -332,7 +328,7 @@ class Connection:
             self._held[-1][4] = trailers
             return
         try:
-            req._complete(trailers)
+            req.push_end(trailers)
         except Exception as exc:
             self._listener_failed(self._res, exc)
 
@@ -349,15 +345,13 @@ class Connection:
         log.error("error in a request listener", exc_info=exc)
         if res is None or self.socket.destroyed:
             return True
-        if res.writable_ended or res._head_out:
+        if res.writable_ended or res.head_out:
             # the head is out: send what was written, then close
             self._closing = True
             self.socket.destroy_soon()
             return True
-        res._headers = {}
-        res.headers_sent = False
+        res.reset_head()
         res.status_code = 500
-        res.status_message = None
         res.end()
         return False
 
@@ -391,13 +385,13 @@ class Connection:
         if req.method == "CONNECT" and not server.listener_count("connect"):
             socket.destroy()
             return None
-        server._detach(self)
+        server.detach(self)
         socket.protocol = None
         socket.set_timeout(0)
         pending, self._responses = self._responses, deque()
         self._held = []
         for res in pending:
-            res._close()  # not answered before the hand-over: abandoned
+            res.mark_closed()  # not answered before the hand-over: abandoned
         socket.uncork()  # what was answered goes out before the new protocol's bytes
         socket.resume()
         server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
@@ -425,8 +419,8 @@ class Connection:
             server.emit("clientError", err, socket)
             return
         res = self.current_response
-        if socket.writable and (res is None or not res._head_out):
-            socket._send(CANNED[err.status_hint])
+        if socket.writable and (res is None or not res.head_out):
+            socket.send_bytes(CANNED[err.status_hint])
         socket.destroy_soon()
 
     def request_timed_out(self):
@@ -452,17 +446,17 @@ class Connection:
         self._attached = res
         if res.req.is_paused():
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
-        socket._after_flush(res._flushed)
-        if res._last or (not responses and (self._closing or self._eof or self.server.draining)):
+        socket.after_flush(res.on_flushed)
+        if res.closes_connection or (not responses and (self._closing or self._eof or self.server.draining)):
             socket.destroy_soon()
             return
         if responses:
-            responses[0]._activate()
+            responses[0].activate()
         elif self.server.keep_alive_timeout > 0 and socket.protocol is self:
             socket.set_timeout(self.server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
         if "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
-                socket._out_size <= socket.high_water_mark:
+                socket.buffered_size <= socket.high_water_mark:
             self.resume_reading("output")
 
     def response_finished(self, res):
@@ -476,7 +470,7 @@ class Connection:
         if self._drain_waiters is None:
             self._drain_waiters = []
         self._drain_waiters.append(res)
-        self.socket._need_drain = True
+        self.socket.want_drain()
 
     def on_drain(self):
         waiters, self._drain_waiters = self._drain_waiters, None

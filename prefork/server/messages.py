@@ -28,8 +28,9 @@ _CHUNKED = re.compile(r"(?:^|\W)chunked(?:$|\W)", re.I)
 class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
-    def __init__(self, socket, method, url, http_version, raw_headers, headers):
+    def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self.socket = socket
+        self.start_time = start_time  # loop time when the head was parsed
         self.method = method
         self.url = url
         self.http_version = http_version
@@ -46,7 +47,7 @@ class IncomingMessage(EventEmitter):
         self.destroyed = False
         self._buffered = None
         self._buffered_size = 0
-        self._conn = None
+        self._conn = conn
         self._flowing = False
         self._end_pending = False
         self._ended = False
@@ -73,7 +74,7 @@ class IncomingMessage(EventEmitter):
         self._paused = False
         self._flowing = True
         if self._buffered or self._end_pending:
-            self.socket._loop.call_soon(self._deliver)
+            self.socket.loop.call_soon(self._deliver)
         if self._conn is not None:
             self._conn.resume_reading("body")
         return self
@@ -87,7 +88,7 @@ class IncomingMessage(EventEmitter):
 
     def body(self):
         """An awaitable of the whole body (b'' once it was read by someone else)."""
-        future = self.socket._loop.create_future()
+        future = self.socket.loop.create_future()
         if self._ended:
             future.set_result(b"")
             return future
@@ -127,7 +128,7 @@ class IncomingMessage(EventEmitter):
         return self
 
     # -- fed by the connection ------------------------------------------------------
-    def _push(self, chunk):
+    def push_body(self, chunk):
         if self._flowing and self._buffered is None:
             self.emit("data", chunk)
         elif self._buffered is None:
@@ -139,7 +140,7 @@ class IncomingMessage(EventEmitter):
             if self._paused and self._buffered_size > _BODY_HIGH_WATER and self._conn is not None:
                 self._conn.pause_reading("body")
 
-    def _complete(self, raw_trailers):
+    def push_end(self, raw_trailers):
         self.complete = True
         if raw_trailers:
             self.raw_trailers = raw_trailers
@@ -152,7 +153,7 @@ class IncomingMessage(EventEmitter):
         elif not self._flowing:
             # nobody is reading: the unread body is dropped unless a 'data' listener is
             # attached on this loop turn; 'end' follows
-            self.socket._loop.call_soon(self._deliver)
+            self.socket.loop.call_soon(self._deliver)
 
     def _deliver(self):
         if self._paused:
@@ -171,7 +172,7 @@ class IncomingMessage(EventEmitter):
             self._end_pending = False
             self.emit("end")
 
-    def _close(self):
+    def mark_closed(self):
         if not self.destroyed:
             self.destroyed = True
             if not self.complete:
@@ -182,7 +183,7 @@ class IncomingMessage(EventEmitter):
 class ServerResponse(EventEmitter):
     """The response to one request, written in request order on its connection."""
 
-    def __init__(self, conn, req, keep_alive):
+    def __init__(self, conn, req, keep_alive, active=False):
         self._conn = conn
         self.req = req
         self.socket = conn.socket
@@ -196,16 +197,16 @@ class ServerResponse(EventEmitter):
         self.finished = False
         self._headers = {}
         self._head = None
-        self._head_out = False  # the head's bytes left for the connection
+        self.head_out = False  # the head's bytes left for the connection
         self._has_body = req.method != "HEAD"
         self._chunked = False
-        self._last = False
-        self._chunked_default = True
-        self._expect_continue = False
+        self.closes_connection = False
+        self.can_chunk = True
+        self.expect_continue = False
         self._sent100 = False
         self._removed = None
-        self._max_requests_reached = False
-        self._active = False
+        self.max_requests_reached = False
+        self._active = active
         self._queued = None
         self._queued_size = 0
         self._closed = False
@@ -215,7 +216,7 @@ class ServerResponse(EventEmitter):
         self._max_requests_per_socket = server.max_requests_per_socket
         if req.http_version_major < 1 or req.http_version_minor < 1:
             te = req.headers.get("te")
-            self._chunked_default = bool(te and _CHUNKED.search(te))
+            self.can_chunk = bool(te and _CHUNKED.search(te))
 
     # -- headers ----------------------------------------------------------------------
     def set_header(self, name, value):
@@ -280,7 +281,7 @@ class ServerResponse(EventEmitter):
                 self.set_header(name, value)
         if status_code in (204, 304) or 100 <= status_code <= 199:
             self._has_body = False
-        if self._expect_continue and not self._sent100:
+        if self.expect_continue and not self._sent100:
             self.should_keep_alive = False
         self._store_head(None)
         return self
@@ -299,7 +300,7 @@ class ServerResponse(EventEmitter):
             if key == "connection":
                 has_connection = True
                 if _CLOSE.search(str(value)):
-                    self._last = True
+                    self.closes_connection = True
                 else:
                     self.should_keep_alive = True
             elif key == "content-length":
@@ -311,16 +312,16 @@ class ServerResponse(EventEmitter):
             elif key == "date":
                 has_date = True
         if self.send_date and not has_date:
-            head.append(self._conn.server._date.line())
+            head.append(self._conn.server.date_cache.line())
         if self._chunked and self.status_code in (204, 304):
             self._chunked = False
             self.should_keep_alive = False
         removed = self._removed or ()
         if "connection" in removed:
-            self._last = not self.should_keep_alive
+            self.closes_connection = not self.should_keep_alive
         elif not has_connection:
-            if self.should_keep_alive and (has_length or self._chunked_default):
-                if self._max_requests_reached:
+            if self.should_keep_alive and (has_length or self.can_chunk):
+                if self.max_requests_reached:
                     head.append("Connection: close\r\n")
                 else:
                     head.append("Connection: keep-alive\r\n")
@@ -330,20 +331,20 @@ class ServerResponse(EventEmitter):
                         head.append(f"Keep-Alive: timeout={int(timeout)}, max={cap}\r\n" if cap and cap > 0
                                     else f"Keep-Alive: timeout={int(timeout)}\r\n")
             else:
-                self._last = True
+                self.closes_connection = True
                 head.append("Connection: close\r\n")
         if not has_length and not has_te:
             if not self._has_body:
                 self._chunked = False
-            elif not self._chunked_default:
-                self._last = True
+            elif not self.can_chunk:
+                self.closes_connection = True
             elif content_length is not None and "content-length" not in removed:
                 head.append(f"Content-Length: {content_length}\r\n")
             elif "transfer-encoding" not in removed:
                 head.append("Transfer-Encoding: chunked\r\n")
                 self._chunked = True
             else:
-                self._last = True
+                self.closes_connection = True
         head.append("\r\n")
         self._head = "".join(head).encode("latin-1")
         self._conn.head_fixed(self)
@@ -351,8 +352,8 @@ class ServerResponse(EventEmitter):
     # -- body -------------------------------------------------------------------------
     def _body_bytes(self, data, end):
         parts = []
-        if not self._head_out:
-            self._head_out = True
+        if not self.head_out:
+            self.head_out = True
             parts.append(self._head)
         if data and self._has_body:
             self.bytes_sent += len(data)
@@ -365,8 +366,8 @@ class ServerResponse(EventEmitter):
 
     def _send(self, data):
         if self._active:
-            self.socket._send(data)
-            return self.socket._out_size < self.socket.high_water_mark
+            self.socket.send_bytes(data)
+            return self.socket.buffered_size < self.socket.high_water_mark
         if self._queued is None:
             self._queued = [data]
         else:
@@ -377,15 +378,15 @@ class ServerResponse(EventEmitter):
     def write(self, data, callback=None):
         if self.writable_ended:
             err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
-            self.socket._loop.call_soon(self.emit, "error", err)
+            self.socket.loop.call_soon(self.emit, "error", err)
             return False
         if isinstance(data, str):
             data = data.encode()
         if not self.headers_sent:
             self._implicit_head(None)
         if callback is not None:
-            self.socket._after_flush(callback)
-        if (not data and self._head_out) or self._closed:
+            self.socket.after_flush(callback)
+        if (not data and self.head_out) or self._closed:
             return True  # written after close: dropped without error, as Node drops it
         ok = self._send(self._body_bytes(data, False))
         if not ok:
@@ -397,7 +398,7 @@ class ServerResponse(EventEmitter):
             data, callback = None, data
         if self.writable_ended:
             if callback is not None:
-                self.socket._loop.call_soon(callback)
+                self.socket.loop.call_soon(callback)
             return self
         if callback is not None:
             self.once("finish", callback)
@@ -414,7 +415,12 @@ class ServerResponse(EventEmitter):
             self._conn.response_done(self)
         return self
 
-    def _has_body_status(self):
+    @property
+    def active(self):
+        """This response is first in its connection's queue (its bytes go straight out)."""
+        return self._active
+
+    def has_body_status(self):
         status = self.status_code
         return not (status in (204, 304) or 100 <= status <= 199)
 
@@ -422,14 +428,14 @@ class ServerResponse(EventEmitter):
         status = self.status_code
         if status in (204, 304) or 100 <= status <= 199:
             self._has_body = False
-        if self._expect_continue and not self._sent100:
+        if self.expect_continue and not self._sent100:
             self.should_keep_alive = False
         self._store_head(content_length)
 
     def flush_headers(self):
         if not self.headers_sent:
             self._implicit_head(None)
-        if not self._head_out:
+        if not self.head_out:
             self._send(self._body_bytes(b"", False))
 
     # -- interim responses (no Date, written at once in order) ------------------------
@@ -437,48 +443,57 @@ class ServerResponse(EventEmitter):
         self._send(serialize.CONTINUE)
         self._sent100 = True
         if callback is not None:
-            self.socket._after_flush(callback)
+            self.socket.after_flush(callback)
 
     def write_processing(self, callback=None):
         self._send(serialize.PROCESSING)
         if callback is not None:
-            self.socket._after_flush(callback)
+            self.socket.after_flush(callback)
 
     def write_early_hints(self, hints, callback=None):
         head = serialize.early_hints(hints)
         if head is not None:
             self._send(head)
             if callback is not None:
-                self.socket._after_flush(callback)
+                self.socket.after_flush(callback)
 
     # -- queue plumbing (called by the connection) ------------------------------------
-    def _activate(self):
+    def activate(self):
+        """First in the connection's queue: queued bytes go out, later ones directly."""
         self._active = True
         queued, self._queued = self._queued, None
         self._queued_size = 0
         if queued:
             for data in queued:
-                self.socket._send(data)
+                self.socket.send_bytes(data)
         if self.writable_ended:
             self._conn.response_done(self)
 
-    def _flushed(self):
+    def on_flushed(self):
         self.writable_finished = True
         self.emit("finish")
         self._conn.response_finished(self)
-        self._close()
+        self.mark_closed()
 
-    def _close(self):
+    def mark_closed(self):
         if not self._closed:
             self._closed = True
             self.emit("close")
-            self.req._close()
+            self.req.mark_closed()
 
     def set_timeout(self, seconds, callback=None):
         if callback is not None:
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
         return self
+
+    def reset_head(self):
+        """Forget the status and headers set so far (the head must not be out yet), so
+        an error answer can replace them."""
+        self._headers = {}
+        self.headers_sent = False
+        self.status_code = 200
+        self.status_message = None
 
     def fail(self, error):
         """The code answering this request raised ``error``: logged; a 500 if the head is

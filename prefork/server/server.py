@@ -27,7 +27,7 @@ from ..http.errors import HTTPError
 from ..http.serialize import DateCache
 from ..runtime import current_loop
 from .connection import Connection
-from .socket import Socket
+from ..net import Socket
 
 log = logging.getLogger("prefork.server")
 
@@ -71,7 +71,7 @@ class Server(EventEmitter):
             err.code = "ERR_OUT_OF_RANGE"
             raise err
         self.loop = loop if loop is not None else current_loop()
-        self._date = DateCache()
+        self.date_cache = DateCache()  # the Date header line, once per second
         self._listen_socks = []
         self._connections = set()
         self._detached = set()
@@ -180,13 +180,14 @@ class Server(EventEmitter):
         if not socket.destroyed:
             socket.resume()
 
-    def _connection_closed(self, conn):
+    def connection_closed(self, conn):
+        """The protocol's socket closed (called by ``Connection``)."""
         self._connections.discard(conn)
         if self._close_pending:
             self._maybe_emit_close()
 
-    def _detach(self, conn):
-        """``conn``'s socket now belongs to a connect/upgrade listener."""
+    def detach(self, conn):
+        """``conn``'s socket now belongs to a connect/upgrade listener (called by ``Connection``)."""
         self._connections.discard(conn)
         socket = conn.socket
         self._detached.add(socket)
@@ -289,9 +290,9 @@ class Server(EventEmitter):
         for sock in self._listen_socks:
             sock.close()
         for conn in self._connections:
-            conn.socket._sock.close()
+            conn.socket.close_fd()
         for socket in self._detached:
-            socket._sock.close()
+            socket.close_fd()
 
     # -- coroutine listeners ------------------------------------------------------------
     def _run_task(self, coro, event, args):

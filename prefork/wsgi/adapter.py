@@ -126,7 +126,7 @@ class WSGIAdapter:
             return
         _Call(self, req, res, body).start()
 
-    def _call_done(self):
+    def call_done(self):
         self.loop.call_soon(self._run_next)
 
     # -- environ --------------------------------------------------------------------------------
@@ -274,10 +274,10 @@ class _Call:
                 data = b"".join(self.iterable)  # all in memory already: one send, Content-Length
                 self._send_head()
                 res = self.res
-                if not res.has_header("content-length") and res._has_body_status():
+                if not res.has_header("content-length") and res.has_body_status():
                     res.set_header("Content-Length", str(len(data)))  # HEAD gets it too, as GET would
                 res.end(data)
-                self._finish()
+                self.finish()
                 return
             self.iterator = iter(self.iterable)
         except Exception:
@@ -303,7 +303,7 @@ class _Call:
         except Exception:
             self._failed()
             return
-        self._finish()
+        self.finish()
 
     def _try_sendfile(self):
         wrapper = self.iterable
@@ -318,9 +318,9 @@ class _Call:
             res.set_header("Content-Length", str(size))
         length = int(res.get_header("content-length"))
         offset = wrapper.filelike.tell()
-        if self.req.method == "HEAD" or not res._active or length == 0:
+        if self.req.method == "HEAD" or not res.active or length == 0:
             res.end()
-            self._finish()
+            self.finish()
             return True
         res.flush_headers()
         SendFile(self, fd, offset, min(length, size)).start()
@@ -330,14 +330,14 @@ class _Call:
         log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
         res = self.res
         if not res.headers_sent:
-            res._headers = {}
+            res.reset_head()
             res.write_head(500, {"Content-Type": "text/plain", "Content-Length": "22"})
             res.end(b"Internal Server Error\n")
         else:
             res.socket.destroy()
-        self._finish()
+        self.finish()
 
-    def _finish(self):
+    def finish(self):
         if self.finished:
             return
         self.finished = True
@@ -347,7 +347,7 @@ class _Call:
                 close()
             except Exception:
                 log.exception("error closing the WSGI response iterable")
-        self.adapter._call_done()
+        self.adapter.call_done()
 
 
 def make_adapter(app, settings):

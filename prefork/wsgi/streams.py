@@ -105,16 +105,16 @@ class SendFile:
 
     def start(self):
         socket = self.socket
-        if socket._out:
-            socket._after_flush(self.start)
+        if socket.buffered_size:
+            socket.after_flush(self.start)
             return
         self.step()
 
     def step(self):
         socket = self.socket
-        loop = socket._loop
+        loop = socket.loop
         if socket.destroyed:
-            self.call._finish()
+            self.call.finish()
             return
         try:
             while self.remaining > 0:
@@ -128,11 +128,11 @@ class SendFile:
             return
         except OSError:
             socket.destroy()
-            self.call._finish()
+            self.call.finish()
             return
         self.call.res.end()
-        self.call._finish()
+        self.call.finish()
 
     def _writable(self):
-        self.socket._loop.remove_writer(self.socket.fileno())
+        self.socket.loop.remove_writer(self.socket.fileno())
         self.step()

@@ -46,7 +46,7 @@ class Socket(EventEmitter):
     high_water_mark = 64 * 1024
 
     def __init__(self, loop, sock):
-        self._loop = loop
+        self.loop = loop
         self._sock = sock
         self._fd = sock.fileno()
         self.remote_family = _FAMILIES.get(sock.family)
@@ -81,6 +81,30 @@ class Socket(EventEmitter):
         self._last_activity = loop.time()
         self.bytes_read = 0
         self.bytes_written = 0
+
+    # -- the surface the protocols above use --------------------------------------------
+    @property
+    def buffered_size(self):
+        """Bytes written but not yet handed to the kernel."""
+        return self._out_size
+
+    @property
+    def writable_ended(self):
+        """``end()`` was called (Node's ``writableEnded``)."""
+        return self._ending
+
+    @property
+    def last_activity(self):
+        """Loop time of the last byte read or written."""
+        return self._last_activity
+
+    def want_drain(self):
+        """Emit ``drain`` (and tell the protocol) once the buffer empties."""
+        self._need_drain = True
+
+    def close_fd(self):
+        """In a forked child: close the descriptor without touching the loop (the parent's)."""
+        self._sock.close()
 
     # -- info -----------------------------------------------------------------
     def address(self):
@@ -120,7 +144,7 @@ class Socket(EventEmitter):
             outcome = infos[0]
         except OSError as exc:
             outcome = exc
-        self._loop.call_soon_threadsafe(self._resolved, host, outcome)
+        self.loop.call_soon_threadsafe(self._resolved, host, outcome)
 
     def _resolved(self, host, outcome):
         if self.destroyed:
@@ -147,18 +171,18 @@ class Socket(EventEmitter):
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         code = sock.connect_ex(address)
         if code in (0, errno.EINPROGRESS, errno.EAGAIN):
-            self._loop.add_writer(self._fd, self._connected)
+            self.loop.add_writer(self._fd, self._connected)
         else:
-            self._loop.call_soon(self._connect_failed, code)
+            self.loop.call_soon(self._connect_failed, code)
 
     def _connected(self):
-        self._loop.remove_writer(self._fd)
+        self.loop.remove_writer(self._fd)
         code = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
         if code:
             self._connect_failed(code)
             return
         self.connecting = False
-        self._last_activity = self._loop.time()
+        self._last_activity = self.loop.time()
         self.resume()
         self.emit("connect")
         if not self._writer and not self.destroyed:
@@ -207,20 +231,20 @@ class Socket(EventEmitter):
     def resume(self):
         if not self._reading and self.readable and not self.destroyed:
             self._reading = True
-            self._loop.add_reader(self._fd, self._on_readable)
+            self.loop.add_reader(self._fd, self._on_readable)
         return self
 
     def pause(self):
         if self._reading:
             self._reading = False
             if not self.destroyed:
-                self._loop.remove_reader(self._fd)
+                self.loop.remove_reader(self._fd)
         return self
 
     def on(self, event, listener):
         super().on(event, listener)
         if event == "data" and (self._pending or self._pending_end) and self.protocol is None:
-            self._loop.call_soon(self._deliver_pending)
+            self.loop.call_soon(self._deliver_pending)
         return self
 
     def _deliver_pending(self):
@@ -242,7 +266,7 @@ class Socket(EventEmitter):
         if not data:
             self._on_eof()
             return
-        self._last_activity = self._loop.time()
+        self._last_activity = self.loop.time()
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
@@ -287,18 +311,18 @@ class Socket(EventEmitter):
             data = data.encode()
         if self._ending or self.destroyed:
             err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
-            self._loop.call_soon(self.emit, "error", err)
+            self.loop.call_soon(self.emit, "error", err)
             return False
         if data:
-            self._send(bytes(data))
+            self.send_bytes(bytes(data))
         if callback is not None:
-            self._after_flush(callback)
+            self.after_flush(callback)
         if self._out_size >= self.high_water_mark:
             self._need_drain = True
             return False
         return True
 
-    def _send(self, data):
+    def send_bytes(self, data):
         """Queue ``data`` (bytes) for the kernel: the one write path."""
         if self.destroyed:
             return  # writes after close are dropped, as Node drops them
@@ -323,7 +347,7 @@ class Socket(EventEmitter):
     def _want_write(self):
         if not self._writer and not self.destroyed:
             self._writer = True
-            self._loop.add_writer(self._fd, self._flush)
+            self.loop.add_writer(self._fd, self._flush)
 
     def cork(self):
         self._corked += 1
@@ -346,7 +370,7 @@ class Socket(EventEmitter):
             except OSError as exc:
                 self._fail(socket_error(exc, "write"))
                 return
-            self._last_activity = self._loop.time()
+            self._last_activity = self.loop.time()
             self.bytes_written += sent
             if sent < len(data):
                 rest = data[sent:]
@@ -358,7 +382,7 @@ class Socket(EventEmitter):
             self._out_size = 0
         if self._writer:
             self._writer = False
-            self._loop.remove_writer(self._fd)
+            self.loop.remove_writer(self._fd)
         waiters = self._flush_waiters
         if waiters is not None:
             self._flush_waiters = None
@@ -372,10 +396,10 @@ class Socket(EventEmitter):
         if self._ending and not self.destroyed:
             self._shutdown()
 
-    def _after_flush(self, callback):
+    def after_flush(self, callback):
         """Call ``callback`` once everything queued so far is in the kernel (never now)."""
         if not self._out and not self._corked and not self.connecting:
-            self._loop.call_soon(callback)
+            self.loop.call_soon(callback)
         elif self._flush_waiters is None:
             self._flush_waiters = [callback]
         else:
@@ -436,7 +460,7 @@ class Socket(EventEmitter):
                 self._sock.send(self._out[0] if len(self._out) == 1 else b"".join(self._out))
             except OSError:
                 pass
-        loop = self._loop
+        loop = self.loop
         if self._reading:
             self._reading = False
             loop.remove_reader(self._fd)
@@ -472,7 +496,7 @@ class Socket(EventEmitter):
         self._idle_fired = False
         if self._timeout <= 0:
             return self  # a pending timer finds the timeout off when it fires
-        self._last_activity = self._loop.time()
+        self._last_activity = self.loop.time()
         self._rearm()
         return self
 
@@ -490,15 +514,15 @@ class Socket(EventEmitter):
             if timer.when() <= deadline:
                 return
             timer.cancel()
-        self._timer = self._loop.call_at(deadline, self._on_timer)
+        self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self):
         self._timer = None
         if self.destroyed or self._timeout <= 0:
             return
         deadline = self._last_activity + self._timeout
-        if self._loop.time() < deadline - 0.0005:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        if self.loop.time() < deadline - 0.0005:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
             return
         self._idle_fired = True
         self.emit("timeout")
