@@ -20,10 +20,10 @@ Rules (Node's, spec section 7):
 
 import asyncio
 import logging
-import re
 from urllib.parse import urlsplit
 
 from ..emitter import EventEmitter
+from ..http import framing
 from ..http.errors import HTTPError, ParseError
 from ..http.headers import header_map
 from ..http.parser import ResponseParser
@@ -33,9 +33,6 @@ from .agent import Agent, global_agent
 
 log = logging.getLogger("prefork.client")
 
-_NO_DEFAULT_BODY = frozenset(("GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
-_CLOSE = re.compile(r"(?:^|\W)close(?:$|\W)", re.I)
-_CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
 
 
 class _StopAtHead(Exception):
@@ -163,8 +160,7 @@ class ClientRequest(EventEmitter):
 
     @property
     def _expect_continue(self):
-        value = self.get_header("expect")
-        return value is not None and bool(_CONTINUE.search(str(value)))
+        return framing.expects_continue(self.get_header("expect"))
 
     def _store_head(self, content_length):
         lines = [f"{self.method} {self.path} HTTP/1.1\r\n"]
@@ -174,18 +170,20 @@ class ClientRequest(EventEmitter):
         if self.set_host and "host" not in headers:
             lines.append(f"Host: {self.host}{'' if self.port == 80 else ':' + str(self.port)}\r\n")
         if "connection" in headers:
-            self._keep_alive = not _CLOSE.search(str(headers["connection"][1]))
+            self._keep_alive = not framing.asks_close(headers["connection"][1])
         else:
             self._keep_alive = self.agent.keep_alive and not self._one_off
             lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
         if "content-length" not in headers and "transfer-encoding" not in headers:
-            if content_length is not None:
-                if content_length or self.method not in _NO_DEFAULT_BODY:
-                    lines.append(f"Content-Length: {content_length}\r\n")
-            elif self._wrote_body or self.method not in _NO_DEFAULT_BODY:
+            framing_header = framing.request_framing(self.method, content_length, self._wrote_body)
+            if framing_header is None:
+                pass
+            elif framing_header[0] == "length":
+                lines.append(f"Content-Length: {framing_header[1]}\r\n")
+            else:
                 lines.append("Transfer-Encoding: chunked\r\n")
                 self._chunked = True
-        elif "transfer-encoding" in headers and "chunked" in str(headers["transfer-encoding"][1]).lower():
+        elif "transfer-encoding" in headers and framing.is_chunked(headers["transfer-encoding"][1]):
             self._chunked = True
         lines.append("\r\n")
         self._head = "".join(lines).encode("latin-1")
@@ -201,7 +199,7 @@ class ClientRequest(EventEmitter):
     def _frame(self, data):
         if not data:
             return b""
-        return b"%x\r\n%b\r\n" % (len(data), data) if self._chunked else data
+        return framing.chunk(data) if self._chunked else data
 
     def flush_headers(self):
         if self._head is None:
@@ -236,12 +234,13 @@ class ClientRequest(EventEmitter):
             self.once("finish", callback)
         parts = []
         if self._head is None:
-            self._store_head(len(data) if data else (None if self.method in _NO_DEFAULT_BODY else 0))
+            self._store_head(len(data) if data else
+                             (None if self.method in framing.METHODS_WITHOUT_DEFAULT_BODY else 0))
             parts.append(self._head)
         if data:
             parts.append(self._frame(data))
         if self._chunked:
-            parts.append(b"0\r\n\r\n")
+            parts.append(framing.LAST_CHUNK)
         if parts:
             self._send(b"".join(parts))
         if self.socket is not None:

@@ -36,7 +36,6 @@ _STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in STATU
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
-LAST_CHUNK = b"0\r\n\r\n"
 
 # Node's canned replies to client errors: raw bytes, no Date, no Content-Length.
 CANNED = {
@@ -88,10 +87,6 @@ def header_lines(name, value):
     if isinstance(value, (list, tuple)):
         return "".join(f"{name}: {item}\r\n" for item in value)
     return f"{name}: {value}\r\n"
-
-
-def chunk(data):
-    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 def early_hints(hints):

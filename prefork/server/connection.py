@@ -31,9 +31,9 @@ Rules (Node's, spec §2-§4):
 """
 
 import logging
-import re
 from collections import deque
 
+from ..http import framing
 from ..http.errors import ParseError, request_timeout_error
 from ..http.parser import RequestParser, node_header_map_pairs, node_raw_header_pairs
 from ..http.serialize import CANNED
@@ -42,7 +42,6 @@ from .messages import IncomingMessage, ServerResponse
 
 log = logging.getLogger("prefork.server")
 
-_CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
 _PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
 
 
@@ -289,7 +288,7 @@ class Connection:
                     return
             expect = req.headers.get("expect")
             if expect is not None:
-                if _CONTINUE.search(expect):
+                if framing.expects_continue(expect):
                     res.expect_continue = True
                     if server.listener_count("checkContinue"):
                         server.emit("checkContinue", req, res)

@@ -15,15 +15,12 @@ Response rules (Node's ``_storeHeader``, measured in the spec §1):
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
 """
 
-import re
 
 from ..emitter import EventEmitter
-from ..http import serialize
+from ..http import framing, serialize
 from ..http.headers import header_map
 
 _BODY_HIGH_WATER = 64 * 1024
-_CLOSE = re.compile(r"(?:^|\W)close(?:$|\W)", re.I)
-_CHUNKED = re.compile(r"(?:^|\W)chunked(?:$|\W)", re.I)
 
 class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
@@ -216,7 +213,7 @@ class ServerResponse(EventEmitter):
         self._max_requests_per_socket = server.max_requests_per_socket
         if req.http_version_major < 1 or req.http_version_minor < 1:
             te = req.headers.get("te")
-            self.can_chunk = bool(te and _CHUNKED.search(te))
+            self.can_chunk = framing.is_chunked(te)
 
     # -- headers ----------------------------------------------------------------------
     def set_header(self, name, value):
@@ -279,7 +276,7 @@ class ServerResponse(EventEmitter):
                     items = zip(flat[0::2], flat[1::2])
             for name, value in items:
                 self.set_header(name, value)
-        if status_code in (204, 304) or 100 <= status_code <= 199:
+        if not framing.status_has_body(status_code):
             self._has_body = False
         if self.expect_continue and not self._sent100:
             self.should_keep_alive = False
@@ -299,7 +296,7 @@ class ServerResponse(EventEmitter):
             head.append(serialize.header_lines(name, value))
             if key == "connection":
                 has_connection = True
-                if _CLOSE.search(str(value)):
+                if framing.asks_close(value):
                     self.closes_connection = True
                 else:
                     self.should_keep_alive = True
@@ -307,7 +304,7 @@ class ServerResponse(EventEmitter):
                 has_length = True
             elif key == "transfer-encoding":
                 has_te = True
-                if _CHUNKED.search(str(value)):
+                if framing.is_chunked(value):
                     self._chunked = True
             elif key == "date":
                 has_date = True
@@ -357,9 +354,9 @@ class ServerResponse(EventEmitter):
             parts.append(self._head)
         if data and self._has_body:
             self.bytes_sent += len(data)
-            parts.append(serialize.chunk(data) if self._chunked else data)
+            parts.append(framing.chunk(data) if self._chunked else data)
         if end and self._chunked:
-            parts.append(serialize.LAST_CHUNK)
+            parts.append(framing.LAST_CHUNK)
         if len(parts) == 1:
             return parts[0]
         return b"".join(parts)
@@ -421,12 +418,10 @@ class ServerResponse(EventEmitter):
         return self._active
 
     def has_body_status(self):
-        status = self.status_code
-        return not (status in (204, 304) or 100 <= status <= 199)
+        return framing.status_has_body(self.status_code)
 
     def _implicit_head(self, content_length):
-        status = self.status_code
-        if status in (204, 304) or 100 <= status <= 199:
+        if not framing.status_has_body(self.status_code):
             self._has_body = False
         if self.expect_continue and not self._sent100:
             self.should_keep_alive = False

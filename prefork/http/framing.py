@@ -1,0 +1,58 @@
+"""HTTP/1.1 message rules shared by the server's responses and the client's requests.
+
+Rules (RFC 9112, as Node applies them):
+- A response to HEAD, and a 1xx, 204 or 304 response, has no body.
+- A ``Connection`` value asks to close when it holds the token ``close``; an ``Expect``
+  value asks for a 100 when it holds ``100-continue``; a ``Transfer-Encoding`` value is
+  chunked when it holds ``chunked``. Tokens are matched case-insensitively, as whole
+  words of a comma-separated list.
+- A body is framed by Content-Length when its whole length is known before the head is
+  sent, else chunked when the peer can read chunked (HTTP/1.1, or an HTTP/1.0 request
+  that sent ``TE: chunked``), else delimited by closing the connection.
+- Chunk framing: ``SIZE-IN-HEX CRLF DATA CRLF``; the body ends with ``0 CRLF CRLF``.
+- A client request of a method without a default body (GET, HEAD, DELETE, OPTIONS,
+  TRACE, CONNECT) sends no framing header when it has no body.
+"""
+
+import re
+
+LAST_CHUNK = b"0\r\n\r\n"
+METHODS_WITHOUT_DEFAULT_BODY = frozenset(("GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"))
+
+_CLOSE = re.compile(r"(?:^|\W)close(?:$|\W)", re.I)
+_CHUNKED = re.compile(r"(?:^|\W)chunked(?:$|\W)", re.I)
+_CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
+
+
+def status_has_body(status):
+    return not (status in (204, 304) or 100 <= status <= 199)
+
+
+def asks_close(connection_value):
+    return bool(_CLOSE.search(str(connection_value)))
+
+
+def is_chunked(transfer_encoding_value):
+    return bool(transfer_encoding_value) and bool(_CHUNKED.search(str(transfer_encoding_value)))
+
+
+def expects_continue(expect_value):
+    return expect_value is not None and bool(_CONTINUE.search(str(expect_value)))
+
+
+def chunk(data):
+    """One chunk of a chunked body (never the last, empty one)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def request_framing(method, content_length, wrote_body):
+    """The framing header a client request needs: ``("length", N)``, ``("chunked",)`` or
+    None. ``content_length`` is the whole body's length when ``end(data)`` is the only
+    write, else None; ``wrote_body`` tells whether ``write()`` sent body bytes."""
+    if content_length is not None:
+        if content_length or method not in METHODS_WITHOUT_DEFAULT_BODY:
+            return ("length", content_length)
+        return None
+    if wrote_body or method not in METHODS_WITHOUT_DEFAULT_BODY:
+        return ("chunked",)
+    return None
