@@ -1,17 +1,30 @@
-"""prefork: a preforking HTTP/1.1 server with Node.js http.Server semantics."""
+"""prefork: a preforking HTTP/1.1 server with Node.js http.Server semantics.
 
-from .emitter import EventEmitter
-from .http import HTTPError, ParseError, STATUS_CODES
-from .loop import Loop
-from .server import IncomingMessage, Server, ServerResponse, Socket, create_server
+Names are imported on first use, so that importing ``prefork`` (as the master does)
+loads nothing but what is asked for: the master never imports the client or an app.
+"""
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "EventEmitter", "HTTPError", "IncomingMessage", "Loop", "ParseError", "STATUS_CODES",
-    "Server", "ServerResponse", "Socket", "create_server", "__version__",
-]
+_EXPORTS = {
+    "EventEmitter": "emitter", "HTTPError": "http", "ParseError": "http", "STATUS_CODES": "http",
+    "Loop": "loop", "IncomingMessage": "server", "Server": "server", "ServerResponse": "server",
+    "create_server": "server", "Socket": "net", "Agent": "client", "ClientRequest": "client",
+    "get": "client", "global_agent": "client", "request": "client", "new_event_loop": "runtime",
+}
 
-from .client import Agent, ClientRequest, get, global_agent, request  # noqa: E402
+__all__ = sorted(_EXPORTS) + ["__version__"]
 
-__all__ += ["Agent", "ClientRequest", "get", "global_agent", "request"]
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prefork' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

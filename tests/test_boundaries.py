@@ -3,10 +3,12 @@ attributes, and the master never imports the worker-side stacks."""
 
 import ast
 import os
+import signal
+import socket
 import subprocess
 import sys
 
-from daemon import ROOT, python_env
+from daemon import ROOT, children as children_of, python_env, wait_until
 
 PACKAGE = os.path.join(ROOT, "prefork")
 
@@ -45,3 +47,38 @@ def private_accesses():
 
 def test_no_object_reaches_into_another_objects_private_attributes():
     assert private_accesses() == []
+
+
+def test_importing_prefork_loads_nothing_else():
+    code = "import sys, prefork; print(sorted(m for m in sys.modules if m.startswith('prefork')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=python_env(), timeout=30)
+    assert out.stdout.strip() == "['prefork']", out.stderr
+
+
+def test_the_running_master_never_imports_the_client_or_an_app(tmp_path):
+    out = tmp_path / "modules.txt"
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tests", "apps", "master_modules.py"), "apps.wsgi_apps:hello",
+         "--interface", "wsgi", "--workers", "1", "--bind", f"fd://{sock.fileno()}", "--metrics-bind",
+         "127.0.0.1:0", "--access-log", ""],
+        pass_fds=(sock.fileno(),), env=python_env(MODULES_OUT=str(out)), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    sock.close()
+    try:
+        wait_until(out.exists, 15, what="the master's module list")
+        modules = set(out.read_text().split())
+    finally:
+        workers = children_of(proc.pid)
+        proc.kill()
+        proc.wait(10)
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert "prefork.master.master" in modules and "prefork.server" in modules  # its own endpoint
+    assert not [m for m in modules if m.startswith(("prefork.client", "prefork.wsgi"))], sorted(modules)
+    assert not [m for m in modules if m.startswith(("apps", "flask"))], sorted(modules)
