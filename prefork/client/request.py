@@ -441,10 +441,11 @@ class ClientRequest(EventEmitter):
             # a close-delimited body ends at the FIN
             try:
                 parser.finish()
-            except Exception:
-                pass
-            res.complete = True
-            res.emit("end")
+            except ParseError as err:
+                log.debug("response ended by the peer's FIN: %s", err)
+            if not res.complete:
+                res.complete = True
+                res.emit("end")
         self.socket.destroy()
 
     def connection_error(self, err):

@@ -159,7 +159,10 @@ class _Parser:
 
     def finish(self):
         """The peer closed: a close-delimited body ends here (llhttp's finish)."""
-        self._parser.feed_data(b"")
+        try:
+            self._parser.feed_data(b"")
+        except httptools.HttpParserError as exc:
+            raise self._diagnose(exc, b"") from None
 
     def eof_error(self):
         """The error for a peer FIN in the middle of a message (None between messages)."""
