@@ -1,13 +1,15 @@
 """What the access log and metrics cost: prefork "bare" against "defaults", per interface.
 
 One worker, its whole process tree pinned to core 0; ``wrk -t1 -c32`` pinned to core 1;
-keep-alive hello world. Variants, interleaved in every round (bare, log, metrics,
-defaults, for the events API then WSGI):
+keep-alive hello world; each server gets a 1 s warm-up run first. Variants, all of them
+in every round, in an order shuffled per round (fixed seed):
   bare      --access-log= --metrics-bind=
   log       access log to a file, no metrics
   metrics   metrics on, no access log
   defaults  access log to a file and metrics on (what a default install runs)
-Reports the median req/s, each variant against bare of the same interface, and the
+Reports the median req/s; each variant against bare of the same interface as the median
+of the per-round ratios (bare and the variant run back to back in every round, which
+cancels most of the drift of a shared machine) and as the ratio of the medians; and the
 worker's CPU time per request (from /proc, user + system).
 
 Usage: python3 bench/observability.py [--rounds N] [--seconds S] [--interfaces events,wsgi]
@@ -15,6 +17,7 @@ Usage: python3 bench/observability.py [--rounds N] [--seconds S] [--interfaces e
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -59,6 +62,7 @@ def run_one(name, seconds):
     server = suite.Server(name)
     try:
         worker = worker_of(server.proc.pid)
+        suite.run_wrk(server.port, "hello", 1)  # warm-up
         before = cpu_seconds(worker)
         result = suite.run_wrk(server.port, "hello", seconds)
         result["cpu_us"] = (cpu_seconds(worker) - before) / result["requests"] * 1e6
@@ -79,26 +83,32 @@ def main():
     suite.ensure_tools()
     interfaces = [i for i in args.interfaces.split(",") if i]
     results = {}
+    shuffle = random.Random(11)
     for _ in range(args.rounds):
-        for interface in interfaces:
-            for variant in VARIANTS:
-                result = run_one(server_name(interface, variant), args.seconds)
-                results.setdefault((interface, variant), []).append(result)
-                print(f"{interface:6} {variant:9} {result['rps']:>10,.0f} req/s {result['cpu_us']:6.2f} us CPU/req",
-                      flush=True)
+        order = [(interface, variant) for interface in interfaces for variant in VARIANTS]
+        shuffle.shuffle(order)
+        for interface, variant in order:
+            result = run_one(server_name(interface, variant), args.seconds)
+            results.setdefault((interface, variant), []).append(result)
+            print(f"{interface:6} {variant:9} {result['rps']:>10,.0f} req/s {result['cpu_us']:6.2f} us CPU/req",
+                  flush=True)
     print()
     print(f"Command: python3 bench/observability.py --rounds {args.rounds} --seconds {args.seconds}")
-    print("| interface | variant | req/s (median) | min–max | ÷ bare | cost | worker CPU µs/req |")
-    print("|---|---|---|---|---|---|---|")
+    print("| interface | variant | req/s (median) | min–max | ÷ bare (median of rounds) | ÷ bare (medians) "
+          "| worker CPU µs/req | CPU vs bare |")
+    print("|---|---|---|---|---|---|---|---|")
     for interface in interfaces:
-        bare = statistics.median(r["rps"] for r in results[(interface, "bare")])
+        bare_runs = results[(interface, "bare")]
+        bare = statistics.median(r["rps"] for r in bare_runs)
+        bare_cpu = statistics.median(r["cpu_us"] for r in bare_runs)
         for variant in VARIANTS:
             runs = results[(interface, variant)]
             rps = [r["rps"] for r in runs]
             median = statistics.median(rps)
+            paired = statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, bare_runs))
             cpu = statistics.median(r["cpu_us"] for r in runs)
-            print(f"| {interface} | {variant} | {median:,.0f} | {min(rps):,.0f}–{max(rps):,.0f} | "
-                  f"{median / bare:.3f}× | {(1 - median / bare) * 100:.1f}% | {cpu:.2f} |")
+            print(f"| {interface} | {variant} | {median:,.0f} | {min(rps):,.0f}–{max(rps):,.0f} | {paired:.3f}× | "
+                  f"{median / bare:.3f}× | {cpu:.2f} | {(cpu / bare_cpu - 1) * 100:+.1f}% |")
 
 
 if __name__ == "__main__":

@@ -176,8 +176,8 @@ class AccessLog:
             return False
 
     def _tick(self, now):
-        second = int(now)
-        self.clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), second, second + 1]
+        second = float(int(now))  # floats: the per-line comparison stays float to float
+        self.clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), second, second + 1.0]
 
     def flush(self):
         """Write every held line: whole lines, one ``os.write`` per chunk."""
