@@ -100,8 +100,14 @@ class Worker:
         setproctitle(f"prefork: worker {self.slot} [{settings.name}]")
         self.access = None
         if settings.access_log:  # opened before the privileges go, as the master opened it
-            self.access = logs.AccessLog(settings.access_log, settings.access_log_format,
-                                         settings.access_log_flush)
+            try:
+                self.access = logs.AccessLog(settings.access_log, settings.access_log_format,
+                                             settings.access_log_flush)
+            except (OSError, ValueError) as exc:
+                error = f"cannot open the access log {settings.access_log}: {exc}"
+                log.error("worker %d: %s", self.slot, error)
+                self.channel.send("boot_error", error=error)
+                return BOOT_ERROR
         signal.signal(signal.SIGABRT, self.on_abort)  # runs after faulthandler's dump
         faulthandler.enable(file=sys.stderr, all_threads=True)
         drop_privileges(settings)
