@@ -10,7 +10,8 @@ Rules:
   from a fixed table of field expressions; no text from the format reaches it.
 - The time field is formatted at most once per second of wall-clock time.
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
-  one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe), so
+  one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
+  socket, e.g. stderr under systemd), so
   lines from two workers never interleave inside a line. The buffer is flushed when it
   holds ``FLUSH_SIZE`` characters, by the owner's timer every ``access_log_flush``
   seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
@@ -170,10 +171,12 @@ class AccessLog:
         self.line = scope["line"]
 
     def _is_pipe(self):
+        """True for a pipe or socket: writes up to PIPE_BUF bytes do not mix with others'."""
         try:
-            return stat.S_ISFIFO(os.fstat(self.fd).st_mode)
+            mode = os.fstat(self.fd).st_mode
         except OSError:
             return False
+        return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
     def _tick(self, now):
         second = float(int(now))  # floats: the per-line comparison stays float to float

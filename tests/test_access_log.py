@@ -253,3 +253,53 @@ def test_flush_zero_writes_each_line_at_once(tmp_path):
             wait_until(lambda: len(lines(access)) == i + 1, 5, what=f"line {i + 1}")
     finally:
         d.cleanup()
+
+
+def test_lines_from_two_processes_on_one_pipe_never_mix(serve, tmp_path):
+    """Each flush writes whole lines, at most PIPE_BUF bytes per write on a pipe: two
+    writer processes flushing 64 KiB buffers at once still give whole lines."""
+    captured = []
+    st_ = serve(app)
+    st_.server.response_observer = lambda req, res: captured.append((req, res))
+    with socket.create_connection(("127.0.0.1", st_.port), timeout=5) as sock:
+        sock.sendall(b"GET /" + b"x" * 150 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while sock.recv(65536):
+            pass
+    wait_until(lambda: captured, 5, what="the response observed")
+    req, res = captured[0]
+    fifo = str(tmp_path / "pipe")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    per_writer, writers = 10000, []
+    for tag in ("A", "B"):
+        pid = os.fork()
+        if pid == 0:  # the child writes and exits at once, whatever happens
+            code = 1
+            try:
+                access = logs.AccessLog(fifo, tag * 40 + " {U} {s} {b}", 1.0)
+                for _ in range(per_writer):
+                    access.line(req, res, 0.001)
+                access.close()
+                code = 0
+            finally:
+                os._exit(code)
+        writers.append(pid)
+    data = bytearray()
+    deadline = time.monotonic() + 20
+    expected = 2 * per_writer * len(("A" * 40 + " /" + "x" * 150 + " 200 5\n").encode())
+    while len(data) < expected and time.monotonic() < deadline:
+        try:
+            chunk = os.read(reader, 65536)
+        except BlockingIOError:
+            time.sleep(0.001)
+            continue
+        data += chunk
+    os.close(reader)
+    for pid in writers:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    lines = bytes(data).split(b"\n")
+    assert lines[-1] == b""
+    whole = {(t * 40 + " /" + "x" * 150 + " 200 5").encode() for t in "AB"}
+    assert len(lines) - 1 == 2 * per_writer
+    assert set(lines[:-1]) <= whole, [line for line in lines if line not in whole][:3]
