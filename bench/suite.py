@@ -25,7 +25,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 RESULTS = os.path.join(BENCH, "results")
 VENV = os.environ.get("PREFORK_PEERS_VENV", "/tmp/prefork-peers")
-SERVERS = ("prefork", "prefork-wsgi", "node", "nginx", "uvicorn", "gunicorn", "granian")
+SERVERS = ("prefork", "prefork-defaults", "prefork-wsgi", "prefork-wsgi-defaults", "node", "nginx", "uvicorn",
+           "gunicorn", "granian")
+# prefork with its observability: "bare" (the plain names) has no access log and no metrics;
+# "-defaults" has both, as a default install does, with the access log going to a file
+OBSERVABILITY = {"bare": [], "log": ["access_log"], "metrics": ["metrics"], "defaults": ["access_log", "metrics"]}
 SCENARIOS = {
     "hello": dict(path="/"),
     "hello-close": dict(path="/", headers=["Connection: close"]),
@@ -89,13 +93,27 @@ http {{ access_log off; keepalive_requests 1000000;
     return conf
 
 
+def prefork_variant(name):
+    """("events" or "wsgi", observability) for a prefork server name, else None."""
+    if not name.startswith("prefork"):
+        return None
+    interface = "wsgi" if name.startswith("prefork-wsgi") else "events"
+    rest = name[len("prefork-wsgi" if interface == "wsgi" else "prefork"):].lstrip("-") or "bare"
+    return interface, rest
+
+
 def command(name, port, tmp):
     py = [sys.executable, "-m", "prefork"]
-    common = ["--workers", "1", "--bind", f"127.0.0.1:{port}", "--access-log", "", "--metrics-bind", ""]
-    if name == "prefork":
+    variant = prefork_variant(name)
+    if variant is not None:
+        interface, observability = variant
+        features = OBSERVABILITY[observability]
+        common = ["--workers", "1", "--bind", f"127.0.0.1:{port}",
+                  "--access-log", os.path.join(tmp, "access.log") if "access_log" in features else "",
+                  "--metrics-bind", "127.0.0.1:0" if "metrics" in features else ""]
+        if interface == "wsgi":
+            return py + ["--interface", "wsgi", "apps:wsgi"] + common
         return py + ["apps:setup"] + common
-    if name == "prefork-wsgi":
-        return py + ["--interface", "wsgi", "apps:wsgi"] + common
     if name == "node":
         return ["node", os.path.join(BENCH, "node_app.js"), str(port)]
     if name == "nginx":

@@ -1,15 +1,40 @@
-"""Error log and access log on stdlib logging; both reopen on USR1.
+"""Error log on stdlib logging; access log through a per-worker buffer. Both reopen on USR1.
 
-The error log also takes over fd 2 when it is a file, so that tracebacks and the stack
-dump of an aborted worker (faulthandler) land in it.
+Rules:
+- The error log takes over fd 2 when it is a file, so that tracebacks and the stack dump
+  of an aborted worker (faulthandler) land in it.
+- The access log makes no stdlib ``logging`` call per request. The user's
+  ``access_log_format`` is compiled once into a function that computes only the fields
+  the format uses and builds the line with one ``%`` (or, for fields with a format spec
+  or conversion, one ``str.format``) call. The code of that function is put together
+  from a fixed table of field expressions; no text from the format reaches it.
+- The time field is formatted at most once per second of wall-clock time.
+- Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
+  one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
+  socket, e.g. stderr under systemd), so
+  lines from two workers never interleave inside a line. The buffer is flushed when it
+  holds ``FLUSH_SIZE`` characters, by the owner's timer every ``access_log_flush``
+  seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
+  handler of a hung worker. A worker killed with SIGKILL loses at most the lines of one
+  flush interval. ``access_log_flush = 0`` writes every line at once.
+- A failed write is reported on the error log (once until a write succeeds again) and
+  its lines are dropped: the request path never stalls or raises because of the log.
 """
 
+import errno
 import logging
 import os
+import select
+import stat
+import string
 import sys
 import time
 
 ERROR_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+FLUSH_SIZE = 64 * 1024  # characters held before a flush
+
+log = logging.getLogger("prefork")
 
 
 class _ReopenableFile(logging.StreamHandler):
@@ -35,7 +60,7 @@ class _ReopenableFile(logging.StreamHandler):
 
 
 def setup(settings):
-    """Configure the ``prefork`` logger (errors) and ``prefork.access``."""
+    """Configure the ``prefork`` logger (errors); check that the access log can be opened."""
     root = logging.getLogger("prefork")
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -47,50 +72,183 @@ def setup(settings):
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     root.propagate = False
-    access = logging.getLogger("prefork.access")
-    for h in list(access.handlers):
-        access.removeHandler(h)
-    access.propagate = False
-    if settings.access_log:
-        if settings.access_log == "-":
-            ah = logging.StreamHandler(sys.stderr)
-        else:
-            ah = _ReopenableFile(settings.access_log)
-        ah.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(ah)
-        access.setLevel(logging.INFO)
-        access.disabled = False
-    else:
-        access.disabled = True
+    if settings.access_log and settings.access_log != "-":
+        os.close(_open_append(settings.access_log))  # created now; a bad path fails at start
 
 
 def reopen():
-    for name in ("prefork", "prefork.access"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, _ReopenableFile):
-                handler.reopen()
+    """Reopen the error log file (USR1)."""
+    for handler in logging.getLogger("prefork").handlers:
+        if isinstance(handler, _ReopenableFile):
+            handler.reopen()
+
+
+def _open_append(path):
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+
+
+# -- compiling the access log format -------------------------------------------------------
+# Each field: the expression for str.format (any type), and for the plain "{x}" case the
+# %-template piece with the expressions it takes.
+_FIELDS = {
+    "h": ('req.socket.remote_address or "-"', "%s", ('req.socket.remote_address or "-"',)),
+    "t": ("clock[0]", "%s", ("clock[0]",)),
+    "r": ('f"{req.method} {req.url} HTTP/{req.http_version}"', "%s %s HTTP/%s",
+          ("req.method", "req.url", "req.http_version")),
+    "m": ("req.method", "%s", ("req.method",)),
+    "U": ("req.url", "%s", ("req.url",)),
+    "s": ("res.status_code", "%s", ("res.status_code",)),
+    "b": ('res.bytes_sent or res.get_header("content-length") or "-"', "%s",
+          ('res.bytes_sent or res.get_header("content-length") or "-"',)),
+    "f": ('req.headers.get("referer", "-")', "%s", ('req.headers.get("referer", "-")',)),
+    "a": ('req.headers.get("user-agent", "-")', "%s", ('req.headers.get("user-agent", "-")',)),
+    "D": ("int(duration * 1e6)", "%d", ("duration * 1e6",)),
+    "L": ('"%.6f" % duration', "%.6f", ("duration",)),
+    "p": ("pid", "%d", ("pid",)),
+}
+FIELDS = frozenset(_FIELDS)
+
+
+def parse_format(fmt):
+    """[(literal, field or None, spec, conversion)]; raises ValueError for a bad format."""
+    try:
+        parts = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        raise ValueError(f"not a valid format: {exc}") from None
+    unknown = sorted({name for _, name, _, _ in parts if name is not None} - FIELDS)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in unknown)}")
+    return parts
+
+
+def compile_format(fmt):
+    """Python source of ``line(req, res, duration)`` and the template it uses."""
+    parts = parse_format(fmt)
+    plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
+    used = {name for _, name, _, _ in parts if name is not None}
+    if plain:
+        template, args = [], []
+        for literal, name, _, _ in parts:
+            template.append(literal.replace("%", "%%"))
+            if name is not None:
+                _, piece, exprs = _FIELDS[name]
+                template.append(piece)
+                args.extend(exprs)
+        template = "".join(template) + "\n"
+        call = f"template % ({', '.join(args)}{',' if len(args) == 1 else ''})" if args else "template"
+    else:
+        template = fmt + "\n"
+        keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
+        call = f"template.format({keywords})"
+    clock = "    now = wall()\n    if not clock[1] <= now < clock[2]:\n        tick(now)\n" if "t" in used else ""
+    source = (f"def line(req, res, duration):\n{clock}"
+              f"    text = {call}\n"
+              f"    append(text)\n"
+              f"    held[0] += len(text)\n"
+              f"    if held[0] >= limit:\n"
+              f"        flush()\n")
+    return source, template
 
 
 class AccessLog:
-    """Formats one line per response with the configured fields."""
+    """One worker's access log: ``line(req, res, duration)`` is the per-response call."""
 
-    def __init__(self, fmt):
-        self.fmt = fmt
-        self.logger = logging.getLogger("prefork.access")
-        self.pid = os.getpid()
+    def __init__(self, path, fmt, flush_interval):
+        self.path = path  # "-" is fd 2
+        self.fd = 2 if path == "-" else _open_append(path)
+        self.pipe = self._is_pipe()
+        self.flush_interval = flush_interval
+        self.lines = []
+        self.held = [0]
+        self.flushing = False
+        self.failed = False
+        self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
+        source, template = compile_format(fmt)
+        scope = {"template": template, "append": self.lines.append, "held": self.held,
+                 "limit": FLUSH_SIZE if flush_interval > 0 else 0, "flush": self.flush,
+                 "clock": self.clock, "wall": time.time, "tick": self._tick, "pid": os.getpid()}
+        exec(compile(source, f"<access_log_format {fmt!r}>", "exec"), scope)
+        self.line = scope["line"]
 
-    @property
-    def enabled(self):
-        return not self.logger.disabled and bool(self.logger.handlers)
+    def _is_pipe(self):
+        """True for a pipe or socket: writes up to PIPE_BUF bytes do not mix with others'."""
+        try:
+            mode = os.fstat(self.fd).st_mode
+        except OSError:
+            return False
+        return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
-    def log(self, req, res, duration):
-        headers = req.headers
-        length = res.get_header("content-length")
-        self.logger.info(self.fmt.format(
-            h=req.socket.remote_address or "-",
-            t=time.strftime("%d/%b/%Y:%H:%M:%S %z"),
-            r=f"{req.method} {req.url} HTTP/{req.http_version}",
-            m=req.method, U=req.url, s=res.status_code,
-            b=res.bytes_sent if res.bytes_sent else (length or "-"),
-            f=headers.get("referer", "-"), a=headers.get("user-agent", "-"),
-            D=int(duration * 1e6), L=f"{duration:.6f}", p=self.pid))
+    def _tick(self, now):
+        second = float(int(now))  # floats: the per-line comparison stays float to float
+        self.clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), second, second + 1.0]
+
+    def flush(self):
+        """Write every held line: whole lines, one ``os.write`` per chunk."""
+        if self.flushing or not self.lines:
+            return
+        self.flushing = True
+        try:
+            data = "".join(self.lines).encode("utf-8", "backslashreplace")
+            self.lines.clear()
+            self.held[0] = 0
+            if self.pipe and len(data) > select.PIPE_BUF:
+                for chunk in _line_chunks(data, select.PIPE_BUF):
+                    self._write(chunk)
+            else:
+                self._write(data)
+        finally:
+            self.flushing = False
+
+    def _write(self, data):
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except InterruptedError:
+                continue
+            except OSError as exc:
+                if not self.failed:
+                    self.failed = True
+                    log.error("access log %s: cannot write (%s); %d bytes of lines dropped", self.path,
+                              exc.strerror or errno.errorcode.get(exc.errno, exc.errno), len(view))
+                return
+            view = view[written:]
+        self.failed = False
+
+    def reopen(self):
+        """USR1: flush to the old file, then write to a new one at the same path."""
+        self.flush()
+        if self.path == "-":
+            return
+        try:
+            fd = _open_append(self.path)
+        except OSError as exc:
+            log.error("access log %s: cannot reopen (%s); still writing to the old file", self.path, exc.strerror)
+            return
+        os.close(self.fd)
+        self.fd = fd
+        self.pipe = self._is_pipe()
+
+    def close(self):
+        self.flush()
+        if self.fd != 2:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _line_chunks(data, size):
+    """Pieces of ``data`` of at most ``size`` bytes that end at line ends (a longer line alone)."""
+    start = 0
+    while start < len(data):
+        end = start + size
+        if end >= len(data):
+            yield data[start:]
+            return
+        cut = data.rfind(b"\n", start, end)
+        if cut < 0:
+            cut = data.find(b"\n", end)
+            if cut < 0:
+                yield data[start:]
+                return
+        yield data[start:cut + 1]
+        start = cut + 1

@@ -3,6 +3,11 @@
 Rules:
 - A worker counts in ints and dicts of ints (no locks, no files) and sends its
   cumulative snapshot with every heartbeat (and once more as it exits).
+- Per response (the hot path) a worker does integer increments in a dict keyed by the
+  method string holding dicts keyed by the status int (no tuple, no string built), one
+  ``bisect`` for the histogram bucket and one float addition.
+- The histogram's bucket bounds are the ``metrics_buckets`` setting, which needs a
+  restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
   last snapshot is folded into the totals of the dead, so counters never go backwards.
 - Exposition uses prometheus_client's collector and text format on a registry of our
@@ -11,45 +16,43 @@ Rules:
 
 import bisect
 import os
-import time
 
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "reload")
 
 
 class WorkerMetrics:
-    """Worker side: fed by the server's response observer and its own counters."""
+    """Worker side: ``record(req, res, duration)`` per response, plus the server's counters."""
 
-    def __init__(self, server):
+    def __init__(self, server, bounds=BUCKETS):
         self.server = server
-        self.requests = {}  # (method, code) -> count
-        self.buckets = [0] * (len(BUCKETS) + 1)
+        self.bounds = tuple(bounds)
+        self.requests = {}  # method -> {status code -> count}
+        self.buckets = [0] * (len(self.bounds) + 1)
         self.duration_sum = [0.0]
 
-    def observer(self, then=None):
-        """The per-response function (the hot path): a dict increment and a bisect.
-        ``then(req, res, duration)`` runs after it when given."""
+    def recorder(self):
+        """The per-response function (the hot path)."""
         requests = self.requests
         buckets = self.buckets
         duration_sum = self.duration_sum
         bisect_left = bisect.bisect_left
-        bounds = BUCKETS
-        monotonic = time.monotonic
+        bounds = self.bounds
 
-        def observe(req, res):
-            duration = monotonic() - req.start_time
-            key = (req.method, res.status_code)
-            requests[key] = requests.get(key, 0) + 1
+        def record(req, res, duration):
+            by_code = requests.get(req.method)
+            if by_code is None:
+                by_code = requests[req.method] = {}
+            code = res.status_code
+            by_code[code] = by_code.get(code, 0) + 1
             buckets[bisect_left(bounds, duration)] += 1
             duration_sum[0] += duration
-            if then is not None:
-                then(req, res, duration)
-        return observe
+        return record
 
     def snapshot(self):
         stats = self.server.stats
         return {
-            "requests": {f"{m} {c}": n for (m, c), n in self.requests.items()},
+            "requests": {f"{m} {c}": n for m, by_code in self.requests.items() for c, n in by_code.items()},
             "buckets": self.buckets, "duration_sum": self.duration_sum[0],
             "connections_total": stats.connections_total, "connections": self.server.connections,
             "dropped": stats.dropped_requests, "client_errors": stats.client_errors,
@@ -63,8 +66,11 @@ def _add(total, snapshot):
         bucket = total.setdefault(key, {})
         for name, count in snapshot.get(key, {}).items():
             bucket[name] = bucket.get(name, 0) + count
-    buckets = total.setdefault("buckets", [0] * (len(BUCKETS) + 1))
-    for i, count in enumerate(snapshot.get("buckets", ())):
+    counts = snapshot.get("buckets", ())
+    buckets = total.setdefault("buckets", [])
+    if len(buckets) < len(counts):
+        buckets.extend([0] * (len(counts) - len(buckets)))
+    for i, count in enumerate(counts):
         buckets[i] += count
 
 
@@ -126,9 +132,12 @@ class MasterCollector:
             method, code = key.split(" ")
             requests.add_metric([method, code], count)
         yield requests
-        buckets = totals.get("buckets", [0] * (len(BUCKETS) + 1))
+        bounds = tuple(master.settings.metrics_buckets)
+        buckets = totals.get("buckets") or [0] * (len(bounds) + 1)
+        if len(buckets) != len(bounds) + 1:
+            raise ValueError(f"workers counted {len(buckets)} histogram buckets for {len(bounds)} bounds")
         cumulative, running = [], 0
-        for bound, count in zip(BUCKETS + (float("inf"),), buckets):
+        for bound, count in zip(bounds + (float("inf"),), buckets):
             running += count
             cumulative.append(("+Inf" if bound == float("inf") else repr(bound), running))
         yield HistogramMetricFamily("prefork_request_duration_seconds", "From the parsed request head to the "

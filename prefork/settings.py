@@ -27,7 +27,7 @@ DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # str, int, float, bool, list, octal, choice
+    kind: str  # str, int, float, bool, list, numbers, octal, choice
     default: object
     doc: str
     reloadable: bool = True
@@ -97,6 +97,10 @@ SETTINGS = (
             "headers_timeout and request_timeout.", minimum=0.01),
     Setting("metrics_bind", "str", "127.0.0.1:9464", "Where the master serves Prometheus metrics "
             "(HOST:PORT or fd://N; path /metrics); empty disables metrics.", reloadable=False),
+    Setting("metrics_buckets", "numbers", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                           1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
+            "Upper bounds in seconds of the request duration histogram's buckets: positive, "
+            "strictly increasing (flag and env: comma-separated).", reloadable=False),
     Setting("pidfile", "str", "", "A file to write the master's PID to (removed on exit).",
             reloadable=False),
     Setting("user", "str", "", "User the workers run as when started as root.", reloadable=False),
@@ -110,6 +114,10 @@ SETTINGS = (
             "{h} client address, {t} time, {r} request line, {m} method, {U} URL, {s} status, "
             "{b} body bytes or -, {f} referer, {a} user agent, {D} duration in microseconds, "
             "{L} duration in seconds, {p} worker pid."),
+    Setting("access_log_flush", "float", 1.0, "Seconds access log lines may wait in a worker's "
+            "buffer before they are written (also written at 64 KiB, on USR1 and when the worker "
+            "exits); a worker killed with SIGKILL loses at most this much. 0 writes every line "
+            "at once.", minimum=0),
     Setting("error_log", "str", "-", "Error log file; - is stderr."),
     Setting("proc_name", "str", "", "Name shown in process titles (default: the app, or prefork)."),
 )
@@ -166,6 +174,26 @@ def _convert(setting, value, from_text):
         if setting.minimum is not None and value < setting.minimum:
             raise ValueError(f"must be at least {setting.minimum}, got {value!r}")
         return float(value) if kind == "float" else value
+    if kind == "numbers":
+        if from_text:
+            value = [part.strip() for part in value.split(",")]
+            try:
+                value = [float(part) for part in value]
+            except ValueError:
+                raise ValueError(f"expected comma-separated numbers, got {','.join(value)!r}") from None
+        if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  for v in value):
+            raise ValueError(f"expected a list of numbers, got {value!r}")
+        if not value:
+            raise ValueError("expected at least one number")
+        value = [float(v) for v in value]
+        for v in value:
+            if not 0 < v < float("inf"):
+                raise ValueError(f"every bound must be a positive finite number, got {v!r}")
+        for low, high in zip(value, value[1:]):
+            if not low < high:
+                raise ValueError(f"bounds must be strictly increasing, got {low!r} then {high!r}")
+        return value
     if kind == "bool":
         if from_text:
             lowered = value.lower()

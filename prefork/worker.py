@@ -7,7 +7,15 @@ Rules:
   (graceful), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
   are ignored here.
 - faulthandler is on: the SIGABRT a hung worker gets from the master dumps every
-  thread's stack to stderr (the error log) before the process dies.
+  thread's stack to stderr (the error log). A Python-level SIGABRT handler installed
+  under it then writes the access log buffer and aborts the process, as soon as the
+  interpreter gets control (a worker stuck inside C code dies by the master's SIGKILL
+  with its buffer unwritten).
+- One response observer per worker: it takes the duration once and feeds the metrics
+  (when on), the access log (when on) and the max_requests count (when set).
+- The access log buffer is written by a timer every ``access_log_flush`` seconds, on
+  USR1 (then reopened) and after the loop ends, however it ends (TERM, INT, QUIT,
+  max_requests recycling, the master gone).
 - The loop sends a heartbeat with the worker's stats on its channel about once a
   second; a stalled loop sends none, which is how the master notices a hang.
 - A worker whose app fails to load reports ``boot_error`` and exits with status 3.
@@ -25,6 +33,7 @@ import grp
 import random
 import signal
 import sys
+import time
 import traceback
 
 from setproctitle import setproctitle
@@ -94,6 +103,17 @@ class Worker:
     def run(self):
         settings = self.settings
         setproctitle(f"prefork: worker {self.slot} [{settings.name}]")
+        self.access = None
+        if settings.access_log:  # opened before the privileges go, as the master opened it
+            try:
+                self.access = logs.AccessLog(settings.access_log, settings.access_log_format,
+                                             settings.access_log_flush)
+            except (OSError, ValueError) as exc:
+                error = f"cannot open the access log {settings.access_log}: {exc}"
+                log.error("worker %d: %s", self.slot, error)
+                self.channel.send("boot_error", error=error)
+                return BOOT_ERROR
+        signal.signal(signal.SIGABRT, self.on_abort)  # runs after faulthandler's dump
         faulthandler.enable(file=sys.stderr, all_threads=True)
         drop_privileges(settings)
         self.loop = loop = new_event_loop(getattr(settings, "loop", "asyncio"))
@@ -111,20 +131,16 @@ class Worker:
             log.error("worker %d: the app failed to load:\n%s", self.slot, error)
             self.channel.send("boot_error", error=error)
             return BOOT_ERROR
-        self.access = logs.AccessLog(settings.access_log_format)
-        self.metrics = WorkerMetrics(server) if settings.metrics_bind else None
-        self.access_enabled = self.access.enabled
-        extra = self.observe if (self.access_enabled or self.request_limit) else None
-        if self.metrics is not None:
-            server.response_observer = self.metrics.observer(extra)
-        elif extra is not None:
-            server.response_observer = lambda req, res: extra(req, res, self.loop.time() - req.start_time)
+        self.metrics = WorkerMetrics(server, settings.metrics_buckets) if settings.metrics_bind else None
+        server.response_observer = self.observer()
+        if self.access is not None and settings.access_log_flush > 0:
+            self.flush_timer = loop.call_later(settings.access_log_flush, self.flush_access_log)
         for _, sock in self.listeners:
             server.listen(sock=sock)
         loop.add_signal_handler(signal.SIGTERM, self.drain)
         loop.add_signal_handler(signal.SIGINT, self.stop_now)
         loop.add_signal_handler(signal.SIGQUIT, self.stop_now)
-        loop.add_signal_handler(signal.SIGUSR1, logs.reopen)
+        loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
             signal.signal(signum, signal.SIG_IGN)
         self.channel.sock.setblocking(False)
@@ -136,6 +152,8 @@ class Worker:
             loop.run_forever()
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
+            if self.access is not None:
+                self.access.close()
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
         self.channel.finish(FINAL_FLUSH_TIMEOUT)
         return 0
@@ -145,13 +163,47 @@ class Worker:
             return self.metrics.snapshot()
         return {"connections": self.server.connections}
 
-    def observe(self, req, res, duration):
-        if self.access_enabled:
-            self.access.log(req, res, duration)
+    def observer(self):
+        """``observe(req, res)`` for the server, or None when nothing observes responses."""
+        record = self.metrics.recorder() if self.metrics is not None else None
+        line = self.access.line if self.access is not None else None
+        count = self.count_request if self.request_limit else None
+        if record is None and line is None and count is None:
+            return None
+        monotonic = time.monotonic  # the clock of req.start_time
+
+        def observe(req, res):
+            duration = monotonic() - req.start_time
+            if record is not None:
+                record(req, res, duration)
+            if line is not None:
+                line(req, res, duration)
+            if count is not None:
+                count()
+        return observe
+
+    def count_request(self):
         self.requests += 1
-        if self.request_limit and self.requests >= self.request_limit and not self.recycle_asked:
+        if self.requests >= self.request_limit and not self.recycle_asked:
             self.recycle_asked = True
             self.channel.send("recycle", requests=self.requests)
+
+    def flush_access_log(self):
+        self.access.flush()
+        self.flush_timer = self.loop.call_later(self.settings.access_log_flush, self.flush_access_log)
+
+    def reopen_logs(self):
+        if self.access is not None:
+            self.access.reopen()
+        logs.reopen()
+
+    def on_abort(self, signum, frame):
+        """SIGABRT from the master (faulthandler has dumped the stacks): write the access
+        log buffer, then die of SIGABRT."""
+        if self.access is not None:
+            self.access.flush()
+        signal.signal(signal.SIGABRT, signal.SIG_DFL)
+        os.abort()
 
     def heartbeat(self):
         if not self.channel.send("hb", stats=self.stats()):  # False only when the master is gone

@@ -32,6 +32,7 @@ Rules (Node's, spec §2-§4):
 
 import logging
 from collections import deque
+from time import monotonic
 
 from ..http import framing
 from ..http.errors import ParseError, request_timeout_error
@@ -197,7 +198,7 @@ class Connection:
         if kept < pairs:
             raw = raw[:2 * kept]
         headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
-        req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.loop.time())
+        req = IncomingMessage(socket, method, url, version, raw, headers, self, monotonic())
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False

@@ -27,7 +27,7 @@ class IncomingMessage(EventEmitter):
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self.socket = socket
-        self.start_time = start_time  # loop time when the head was parsed
+        self.start_time = start_time  # time.monotonic() when the head was parsed
         self.method = method
         self.url = url
         self.http_version = http_version
