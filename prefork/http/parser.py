@@ -23,6 +23,8 @@ Rules:
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
 """
 
+import re
+
 import httptools
 
 from .chunks import ChunkLines
@@ -31,6 +33,7 @@ from .errors import ParseError, code_from_reason, diagnose, header_overflow
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
 _HEAD_END = b"\r\n\r\n"
+_CONTENT_LENGTH_TAB = re.compile(rb"content-length:[ \t]*[0-9]+ *\t", re.I)
 
 
 def node_raw_header_pairs(total, max_headers_count):
@@ -52,6 +55,16 @@ def node_header_map_pairs(kept, max_headers_count):
     """How many of the kept pairs go into ``headers`` (the map)."""
     limit = 1000 if max_headers_count is None else max_headers_count
     return kept if limit <= 0 or kept < limit else limit
+
+
+def _content_length_tab(data, pos):
+    """Node's llhttp stops at a tab after Content-Length digits (httptools' llhttp skips
+    it and stops later, or not at all): the tab's offset if the line of ``pos`` has one."""
+    line = data.rfind(b"\n", 0, pos) + 1
+    found = _CONTENT_LENGTH_TAB.match(data, line)
+    if found is not None and found.end() - 1 <= pos:
+        return found.end() - 1
+    return None
 
 
 class _Parser:
@@ -204,6 +217,10 @@ class _Parser:
             result = diagnose(joined, self.kind)
             if result is not None and result[1] == reason:
                 code, _, pos = result
+                if pos is not None:
+                    tab = _content_length_tab(joined, pos)
+                    if tab is not None:
+                        code, reason, pos = "HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", tab
                 offset = None if pos is None else max(0, pos - prefix)
         return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
 
