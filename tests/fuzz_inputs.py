@@ -16,7 +16,8 @@ TARGETS = [b"/", b"/a", b"/a?b=c&d", b"/%20x", b"*", b"http://h/p", b"/" + b"x" 
 VERSIONS = [b"HTTP/1.1"] * 8 + [b"HTTP/1.0"] * 3 + [b"HTTP/2.0", b"HTTP/1.2", b"HTTP/0.9", b"HTTP/1.1 ",
                                                     b"http/1.1", b"HTTP/11", b""]
 CONNECTION = [b"close", b"keep-alive", b"upgrade", b"Close", b"KEEP-ALIVE", b"close, upgrade",
-              b"keep-alive, Upgrade", b"foo", b"close ", b" close", b"", b"te, close", b"closed"]
+              b"keep-alive, Upgrade", b"foo", b"close ", b" close", b"", b"te, close", b"closed",
+              b"keep-alive\t", b"close\t", b"keep-alive \t", b"keep-alive\t, foo", b"upgrade\t"]
 TE = [b"chunked", b"Chunked", b"gzip, chunked", b"chunked, gzip", b" chunked", b"identity",
       b"chunked,chunked", b"xchunked", b"chunked ", b"gzip"]
 CL = [b"0", b"5", b"5 ", b" 5", b"05", b"-1", b"5,5", b"abc", b"99999999999999999999", b"+5", b"5 5", b""]

@@ -318,3 +318,34 @@ def test_errors_surface_without_the_replay():
     finally:
         proc.kill()
         proc.wait(5)
+
+
+def test_http10_keep_alive_token_then_tab_closes_like_node(serve):
+    """Node 20 ignores ``keep-alive<TAB>`` in Connection: an HTTP/1.0 request with it is
+    answered with Connection: close and the connection ends (httptools' llhttp alone
+    would keep it alive)."""
+    st_ = serve(lambda server, st_: server.on("request", lambda req, res: res.end("hi")))
+    sock = connect(st_)
+    sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r\n")
+    reply = read_until(sock, lambda d: False)  # until the server closes
+    assert reply.startswith(b"HTTP/1.1 200 OK") and b"Connection: close\r\n" in reply
+    sock.close()
+
+
+@pytest.mark.parametrize("value,keep_alive", [(b"keep-alive\t", False), (b"keep-alive \t", False),
+                                              (b"keep-alive\t, foo", False), (b"keep-alive ", True),
+                                              (b"foo\t, keep-alive", True), (b"\tkeep-alive", True)])
+def test_http10_keep_alive_reading_matches_node(value, keep_alive):
+    """The values above, as Node 20 reads them (checked against node in test_fuzz.py)."""
+    heads = []
+
+    class Heads(Recorder):
+        def on_headers(self, method, url, version, raw, keep, upgrade):
+            heads.append(keep)
+    parser = RequestParser(Heads())
+    parser.feed(b"GET / HTTP/1.0\r\nConnection: " + value + b"\r\n\r\n")
+    assert heads == [keep_alive]
+    if not keep_alive:
+        with pytest.raises(ParseError) as err:
+            parser.feed(b"GET / HTTP/1.0\r\n\r\n")
+        assert err.value.code == "HPE_CLOSED_CONNECTION"

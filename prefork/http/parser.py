@@ -18,7 +18,9 @@ Rules:
   HPE_CHUNK_EXTENSIONS_OVERFLOW at Node's offset. The count is one incremental pass over
   each chunk-size line: the work is linear in the bytes received.
 - A ``Content-Length`` value with a tab after it is refused (HPE_INVALID_CONTENT_LENGTH),
-  as Node 20's llhttp refuses it.
+  as Node 20's llhttp refuses it. An HTTP/1.0 request whose only keep-alive token is
+  followed by a tab is not kept alive (Node ignores such a token); a later message on
+  it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
 """
@@ -88,6 +90,8 @@ class _Parser:
         self._lines = None  # ChunkLines while a chunked request body is in progress
         self.extension_bytes_scanned = 0  # chunk-size line bytes examined (linear in input)
         self._reusable = True  # False after a message that forbids reuse (llhttp refuses more)
+        self._blank_connection = None  # {index in _raw: value} of Connection values with trailing blanks
+        self._close_after = False  # Node ends the connection after this message, llhttp does not
         self._parser = self._make_parser()
 
     # -- feeding ------------------------------------------------------------------
@@ -256,6 +260,10 @@ class _Parser:
             raise self._error
 
     def on_message_begin(self):
+        if self._close_after:
+            # Node refuses a message after one it reads as the last (llhttp here did not)
+            self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
+            raise self._error
         self.in_message = True
         self.headers_complete = False
         self._counted = 0
@@ -270,12 +278,8 @@ class _Parser:
         self._count(len(name) + len(value))
         # llhttp drops leading OWS; Node trims the trailing OWS itself
         stripped = value.rstrip(b" \t")
-        if stripped is not value and len(name) == 14 and b"\t" in value and \
-                name.lower() == b"content-length" and not self.headers_complete:
-            # Node's llhttp refuses a tab after the length (httptools' llhttp skips it)
-            self._error = ParseError("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length",
-                                     self._value_tab_offset(name, value))
-            raise self._error
+        if stripped is not value and not self.headers_complete and b"\t" in value:
+            self._blank_after_value(name, value)
         pair = (name.decode("latin-1"), stripped.decode("latin-1"))
         if self.headers_complete:
             if self._trailers is None:
@@ -284,6 +288,35 @@ class _Parser:
         else:
             self._raw += pair
 
+    def _blank_after_value(self, name, value):
+        """A value followed by blanks that hold a tab: Node's llhttp reads some of those
+        differently from httptools' llhttp (see docs/parser-notes.md)."""
+        lowered = name.lower()
+        if lowered == b"content-length":
+            # Node's llhttp refuses a tab after the length (httptools' llhttp skips it)
+            self._error = ParseError("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length",
+                                     self._value_tab_offset(name, value))
+            raise self._error
+        if lowered == b"connection":
+            if self._blank_connection is None:
+                self._blank_connection = {}
+            self._blank_connection[len(self._raw)] = value.decode("latin-1")
+
+    def _node_keeps_alive(self):
+        """Node's keep-alive for an HTTP/1.0-style head (minor or major 0) that llhttp here
+        keeps alive: Node ignores a Connection token followed by a tab."""
+        raw = self._raw
+        blank = self._blank_connection
+        if blank is None and not any(len(raw[i]) == 10 and "\t" in raw[i + 1] for i in range(0, len(raw), 2)):
+            return True
+        for i in range(0, len(raw), 2):
+            if len(raw[i]) == 10 and raw[i].lower() == "connection":
+                value = raw[i + 1] if blank is None else blank.get(i, raw[i + 1])
+                for token in value.split(","):
+                    if token.lstrip(" \t").rstrip(" ").lower() == "keep-alive":
+                        return True
+        return False
+
     def on_body(self, body):
         self._handler.on_body(body)
 
@@ -291,6 +324,7 @@ class _Parser:
         self.in_message = False
         self._lines = None
         self._body_lines = False
+        self._blank_connection = None
         if not self._parser.should_keep_alive():
             self._reusable = False
         self._handler.on_message_complete(self._trailers)
@@ -324,9 +358,13 @@ class RequestParser(_Parser):
     def on_headers_complete(self):
         self._after_head()
         parser = self._parser
+        version = parser.get_http_version()
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and (version[-1] == "0" or version[0] == "0") and not self._node_keeps_alive():
+            keep_alive = False
+            self._close_after = True
         self._handler.on_headers(parser.get_method().decode("ascii"), self._url.decode("latin-1"),
-                                 parser.get_http_version(), self._raw,
-                                 parser.should_keep_alive(), parser.should_upgrade())
+                                 version, self._raw, keep_alive, parser.should_upgrade())
 
 
 class ResponseParser(_Parser):
