@@ -98,12 +98,27 @@ class _Parser:
     def feed(self, data):
         if self._lines is None:
             end = data.find(_HEAD_END) + 4
-            if (end == len(data) or end == 3) and not (self.in_message and not self.headers_complete):
-                # the common case: no head ends inside the read, none spans into it
-                offset = self._feed_piece(data, data, 0)
-                if self._body_lines:
-                    self._start_lines(data, len(data))
-                return offset
+            if (end == len(data) or end == 3) and (self.headers_complete or not self.in_message):
+                # the common case: no head ends inside the read and none spans into it,
+                # so the read goes to llhttp whole (this is _feed_piece, inlined)
+                if not self.in_message and self._reusable and self._retained_len:
+                    self._retained = []
+                    self._retained_len = 0
+                self._piece = data
+                try:
+                    self._parser.feed_data(data)
+                except httptools.HttpParserUpgrade as exc:
+                    self._body_lines = False
+                    return exc.args[0]
+                except httptools.HttpParserError as exc:
+                    raise self._error_for(exc, data, data, 0) from None
+                if self.in_message:
+                    self._message_spans_reads(data)
+                    if self._body_lines:
+                        self._start_lines(data, len(data))
+                elif not self._reusable:
+                    self._retain(data)  # llhttp now refuses more bytes: keep what led there
+                return None
         return self._feed_pieces(data)
 
     def _feed_pieces(self, data):
@@ -150,37 +165,38 @@ class _Parser:
 
     def _feed_piece(self, piece, data, pos):
         """Executes ``piece`` (``data[pos:...]``); offsets raised or returned are in ``data``."""
-        if not self.in_message and self._reusable:
-            if self._retained_len:
-                self._retained = []
-                self._retained_len = 0
+        if not self.in_message and self._reusable and self._retained_len:
+            self._retained = []
+            self._retained_len = 0
         self._piece = piece
         try:
             self._parser.feed_data(piece)
         except httptools.HttpParserUpgrade as exc:
             self._body_lines = False
             return pos + exc.args[0]
-        except httptools.HttpParserCallbackError as exc:
-            err = self._error
-            if err is None:
-                # the handler's own exception: hand it back unchanged
-                raise (exc.__context__ or exc) from None
-            self._error = None
-            err.raw_packet = data
-            if err.bytes_parsed is None:
-                err.bytes_parsed = self._overflow_offset(piece)
-            err.bytes_parsed += pos
-            raise err from None
         except httptools.HttpParserError as exc:
-            err = self._diagnose(exc, piece)
-            err.bytes_parsed += pos
-            err.raw_packet = data
-            raise err from None
+            raise self._error_for(exc, piece, data, pos) from None
         if self.in_message:
             self._message_spans_reads(piece)
         elif not self._reusable:
             self._retain(piece)  # llhttp now refuses more bytes: keep what led there
         return None
+
+    def _error_for(self, exc, piece, data, pos):
+        """The exception to raise for llhttp's ``exc`` while executing ``piece``."""
+        if isinstance(exc, httptools.HttpParserCallbackError):
+            err = self._error
+            if err is None:
+                # the handler's own exception: hand it back unchanged
+                return exc.__context__ or exc
+            self._error = None
+            if err.bytes_parsed is None:
+                err.bytes_parsed = self._overflow_offset(piece)
+        else:
+            err = self._diagnose(exc, piece)
+        err.bytes_parsed += pos
+        err.raw_packet = data
+        return err
 
     def _retain(self, data):
         if self._retained is not None:
