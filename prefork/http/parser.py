@@ -35,7 +35,7 @@ from .errors import ParseError, code_from_reason, diagnose, header_overflow
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
 _HEAD_END = b"\r\n\r\n"
-_CONTENT_LENGTH_TAB = re.compile(rb"content-length:[ \t]*[0-9]+ *\t", re.I)
+_CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
 
 
 def node_raw_header_pairs(total, max_headers_count):
@@ -61,12 +61,10 @@ def node_header_map_pairs(kept, max_headers_count):
 
 def _content_length_tab(data, pos):
     """Node's llhttp stops at a tab after Content-Length digits (httptools' llhttp skips
-    it and stops later, or not at all): the tab's offset if the line of ``pos`` has one."""
-    line = data.rfind(b"\n", 0, pos) + 1
-    found = _CONTENT_LENGTH_TAB.match(data, line)
-    if found is not None and found.end() - 1 <= pos:
-        return found.end() - 1
-    return None
+    it and stops later, or not at all): the offset of the first such tab up to ``pos``."""
+    head = data.rfind(_HEAD_END, 0, pos) + 1  # within the head that holds ``pos``
+    found = _CONTENT_LENGTH_TAB.search(data, head, pos + 1)
+    return None if found is None else found.end() - 1
 
 
 class _Parser:
