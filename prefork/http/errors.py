@@ -4,10 +4,12 @@ httptools reports llhttp's reason text but not its error number or position. On 
 error path (never the hot path) the bytes of the failing message are replayed through
 llhttp itself, through the C API that the httptools extension exports, which yields
 the exact ``HPE_*`` name and the offset where parsing stopped (Node's ``bytesParsed``).
-If that API is unavailable the code is derived from the reason text.
+That API is checked once at import by a self-test (``LLHTTPReplay``); if it is missing
+or fails the test, the code is derived from the reason text and offsets are best effort.
 """
 
 import ctypes
+import os
 
 # Canned replies carry the status of the error (431/413/408), anything else is 400.
 _STATUS_HINT = {
@@ -78,24 +80,51 @@ def code_from_reason(reason):
 
 # -- replay through llhttp's C API ----------------------------------------------------
 _HPE_PAUSED_UPGRADE = 22
-# llhttp_settings_t slots (llhttp 9)
-_ON_MESSAGE_BEGIN = 0
-_ON_URL = 2
-_ON_HEADER_FIELD = 6
-_ON_HEADER_VALUE = 7
-_ON_CHUNK_EXTENSION_NAME = 8
-_ON_CHUNK_EXTENSION_VALUE = 9
-_ON_HEADERS_COMPLETE = 10
-_ON_CHUNK_HEADER = 22
+# llhttp_settings_t slots of llhttp 9.3 (httptools 0.7.1 to 0.9.x); llhttp 8.x and 9.2 lack
+# on_protocol (slot 1), so every later slot there is one lower. The self-test catches that.
+LLHTTP_9_3_SLOTS = {
+    "on_message_begin": 0, "on_url": 2, "on_header_field": 6, "on_header_value": 7,
+    "on_chunk_extension_name": 8, "on_chunk_extension_value": 9, "on_headers_complete": 10,
+    "on_chunk_header": 22,
+}
 _DATA_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+_SETTINGS_SLOTS = 40  # more than llhttp 9.3 has; the tail stays zero
+
+# The self-test: known bytes, the spans and events llhttp must report for them.
+_PROBE = (b"GET /ab HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+          b"1;e=v\r\nx\r\n0\r\n\r\n")
+_PROBE_EVENTS = [
+    ("on_message_begin",), ("on_url", 4, 3), ("on_header_field", 18, 4), ("on_header_value", 24, 1),
+    ("on_header_field", 27, 17), ("on_header_value", 46, 7), ("on_headers_complete",),
+    ("on_chunk_extension_name", 59, 1), ("on_chunk_extension_value", 61, 1), ("on_chunk_header",),
+    ("on_chunk_header",),
+]
+_PROBE_ERROR = (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
+                ("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", 42))
+_DATA_SLOTS = ("on_url", "on_header_field", "on_header_value", "on_chunk_extension_name",
+               "on_chunk_extension_value")
 
 
-class _LLHTTP:
-    def __init__(self):
-        import httptools.parser.parser as ext
+class ReplayUnavailable(Exception):
+    """The llhttp C API is missing or does not behave as the self-test expects."""
 
-        lib = ctypes.CDLL(ext.__file__)
+
+class LLHTTPReplay:
+    """llhttp's C API, as exported by the httptools extension module.
+
+    ``slots`` maps callback names to their index in ``llhttp_settings_t`` (default:
+    llhttp 9.3's). The constructor runs a self-test (known bytes in, known spans, codes
+    and offsets out) and raises ``ReplayUnavailable`` if the library disagrees, so a
+    different llhttp layout is never used blind.
+    """
+
+    def __init__(self, slots=None, library=None):
+        self.slots = dict(LLHTTP_9_3_SLOTS if slots is None else slots)
+        if library is None:
+            import httptools.parser.parser as ext
+            library = ext.__file__
+        lib = ctypes.CDLL(library)
         lib.llhttp_settings_init.argtypes = [ctypes.c_void_p]
         lib.llhttp_init.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
         lib.llhttp_execute.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
@@ -107,15 +136,46 @@ class _LLHTTP:
         lib.llhttp_errno_name.argtypes = [ctypes.c_int]
         lib.llhttp_errno_name.restype = ctypes.c_char_p
         self.lib = lib
+        self._self_test()
 
-    def _run(self, data, kind, settings):
+    def _self_test(self):
+        events = []
+        keep = []
+        settings = self._settings()
+        for name, slot in self.slots.items():
+            if not 0 <= slot < _SETTINGS_SLOTS:
+                raise ReplayUnavailable(f"slot {name} out of range")
+            # every slot gets the data signature: a callback llhttp calls with fewer
+            # arguments only sees junk integers, which are recorded, never dereferenced
+            def record(_parser, at, length, name=name):
+                events.append((name, at, length))
+                return 0
+            cb = _DATA_CB(record)
+            keep.append(cb)
+            settings[slot] = ctypes.cast(cb, ctypes.c_void_p)
+        _, err, _, base = self._run(_PROBE, 1, settings, with_base=True)
+        seen = [(name, at - base, length) if name in _DATA_SLOTS else (name,)
+                for name, at, length in events]
+        if err or seen != _PROBE_EVENTS:
+            raise ReplayUnavailable("llhttp does not report the spans of a known request as expected")
+        data, expected = _PROBE_ERROR
+        if self.diagnose(data, 1) != expected:
+            raise ReplayUnavailable("llhttp does not report a known error as expected")
+
+    def _settings(self):
+        settings = (ctypes.c_void_p * _SETTINGS_SLOTS)()
+        self.lib.llhttp_settings_init(settings)
+        return settings
+
+    def _run(self, data, kind, settings, with_base=False):
         lib = self.lib
         parser = ctypes.create_string_buffer(512)
         lib.llhttp_init(parser, kind, settings)
         buf = ctypes.create_string_buffer(data, len(data))
         err = lib.llhttp_execute(parser, buf, len(data))
         pos = lib.llhttp_get_error_pos(parser) if err else None
-        return parser, err, (pos - ctypes.addressof(buf) if pos else None)
+        base = ctypes.addressof(buf)
+        return parser, err, (pos - base if pos else None), base
 
     def span_overflow(self, data, limit, spans, resets):
         """Offset where the bytes of the ``spans`` callbacks pass ``limit`` (Node counts
@@ -131,15 +191,14 @@ class _LLHTTP:
             counted[0] = 0
             return 0
 
-        settings = (ctypes.c_void_p * 32)()
-        self.lib.llhttp_settings_init(settings)
+        settings = self._settings()
         span_cb = _DATA_CB(on_span)
         reset_cb = _CB(on_reset)
-        for slot in spans:
-            settings[slot] = ctypes.cast(span_cb, ctypes.c_void_p)
-        for slot in resets:
-            settings[slot] = ctypes.cast(reset_cb, ctypes.c_void_p)
-        _, err, pos = self._run(data, 1, settings)
+        for name in spans:
+            settings[self.slots[name]] = ctypes.cast(span_cb, ctypes.c_void_p)
+        for name in resets:
+            settings[self.slots[name]] = ctypes.cast(reset_cb, ctypes.c_void_p)
+        _, err, pos, _ = self._run(data, 1, settings)
         return pos if err and counted[0] >= limit else None
 
     def diagnose(self, data, kind):
@@ -147,30 +206,32 @@ class _LLHTTP:
 
         Returns ``(code, reason, offset)`` of the first error, or None.
         """
-        lib = self.lib
-        parser = ctypes.create_string_buffer(512)
-        settings = ctypes.create_string_buffer(512)
-        lib.llhttp_settings_init(settings)
-        lib.llhttp_init(parser, kind, settings)
-        buf = ctypes.create_string_buffer(data, len(data))
-        err = lib.llhttp_execute(parser, buf, len(data))
+        parser, err, offset, _ = self._run(data, kind, self._settings())
         if err == 0 or err == _HPE_PAUSED_UPGRADE:
             return None
-        pos = lib.llhttp_get_error_pos(parser)
-        offset = pos - ctypes.addressof(buf) if pos else None
-        reason = lib.llhttp_get_error_reason(parser)
-        return (lib.llhttp_errno_name(err).decode(),
+        reason = self.lib.llhttp_get_error_reason(parser)
+        return (self.lib.llhttp_errno_name(err).decode(),
                 reason.decode("latin-1") if reason else "", offset)
 
 
-def _load():
+def load_replay(environ=None):
+    """The checked llhttp API, or None: then codes come from llhttp's reason text and
+    offsets are best effort. ``PREFORK_LLHTTP_REPLAY=off`` in the environment turns the
+    replay off (the fallback path, on purpose)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("PREFORK_LLHTTP_REPLAY", "").lower() in ("off", "0", "no", "false"):
+        return None
     try:
-        return _LLHTTP()
-    except (OSError, AttributeError, ImportError):
+        return LLHTTPReplay()
+    except (OSError, AttributeError, ImportError, ReplayUnavailable):
         return None
 
 
-_LLHTTP_API = _load()  # a handle on a C library, loaded once at import and never changed
+_LLHTTP_API = load_replay()  # checked once at import and never changed
+
+
+def replay_available():
+    return _LLHTTP_API is not None
 
 
 def diagnose(data, kind):
@@ -180,16 +241,17 @@ def diagnose(data, kind):
 
 
 def extensions_overflow(data, limit):
-    """Node: a chunk's extensions may hold ``limit`` bytes (name and value spans)."""
+    """Node's chunk-extension limit checked by a replay (a reference for tests: the
+    parser counts extensions incrementally, see ``chunks.py``)."""
     if _LLHTTP_API is None:
         return None
-    return _LLHTTP_API.span_overflow(data, limit + 1, (_ON_CHUNK_EXTENSION_NAME, _ON_CHUNK_EXTENSION_VALUE),
-                                     (_ON_CHUNK_HEADER,))
+    return _LLHTTP_API.span_overflow(data, limit + 1, ("on_chunk_extension_name", "on_chunk_extension_value"),
+                                     ("on_chunk_header",))
 
 
 def header_overflow(data, limit):
     """Node: the target, names and values of a head (or trailers) stay under ``limit``."""
     if _LLHTTP_API is None:
         return None
-    return _LLHTTP_API.span_overflow(data, limit, (_ON_URL, _ON_HEADER_FIELD, _ON_HEADER_VALUE),
-                                     (_ON_MESSAGE_BEGIN, _ON_HEADERS_COMPLETE))
+    return _LLHTTP_API.span_overflow(data, limit, ("on_url", "on_header_field", "on_header_value"),
+                                     ("on_message_begin", "on_headers_complete"))

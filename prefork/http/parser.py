@@ -7,18 +7,35 @@ Rules:
 - ``max_header_size`` counts as Node counts: the request-target plus every header name
   and value (trailers get a fresh budget); reaching the limit is HPE_HEADER_OVERFLOW.
   A head still incomplete after far more wire bytes than that is refused the same way,
-  so a slow client cannot make the parser buffer without bound.
+  so a slow client cannot make the parser buffer without bound. Both counts restart
+  with every message, so a long pipeline is never mistaken for a long head.
+- A read is handed to llhttp whole unless a head ends inside it (not at its end) or a
+  chunked request body is in progress: then it is handed over in pieces that end where
+  a head ends and where a chunk-size line ends, so the position of every chunk-size line
+  is known without a second parse.
+- Chunk extensions are counted as Node counts them (the bytes of every extension name
+  and value, per chunk-size line, flushed at the end of each read); more than 16 KiB is
+  HPE_CHUNK_EXTENSIONS_OVERFLOW at Node's offset. The count is one incremental pass over
+  each chunk-size line: the work is linear in the bytes received.
+- A ``Content-Length`` value with a tab after it is refused (HPE_INVALID_CONTENT_LENGTH),
+  as Node 20's llhttp refuses it. An HTTP/1.0 request whose only keep-alive token is
+  followed by a tab is not kept alive (Node ignores such a token); a later message on
+  it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
 """
 
+import re
+
 import httptools
 
-from .errors import ParseError, code_from_reason, diagnose, extensions_overflow, header_overflow
+from .chunks import ChunkLines
+from .errors import ParseError, code_from_reason, diagnose, header_overflow
 
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
-_CHUNK_EXTENSIONS_LIMIT = 16 * 1024  # Node's kMaxChunkExtensionsSize
 _BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
+_HEAD_END = b"\r\n\r\n"
+_CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
 
 
 def node_raw_header_pairs(total, max_headers_count):
@@ -42,8 +59,17 @@ def node_header_map_pairs(kept, max_headers_count):
     return kept if limit <= 0 or kept < limit else limit
 
 
+def _content_length_tab(data, pos):
+    """Node's llhttp stops at a tab after Content-Length digits (httptools' llhttp skips
+    it and stops later, or not at all): the offset of the first such tab up to ``pos``."""
+    head = data.rfind(_HEAD_END, 0, pos) + 1  # within the head that holds ``pos``
+    found = _CONTENT_LENGTH_TAB.search(data, head, pos + 1)
+    return None if found is None else found.end() - 1
+
+
 class _Parser:
     kind = 1  # llhttp_type_t: 1 request, 2 response
+    tracks_chunk_lines = False  # count chunk extensions (requests; Node's server limit)
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
@@ -57,41 +83,118 @@ class _Parser:
         self._retained = []
         self._retained_len = 0
         self._head_wire = 0
-        self._chunked = False
-        self._chunk_line = -1  # bytes of the current chunk-size line, -1 outside one
+        self._piece = b""  # the bytes llhttp is executing (for offsets found in callbacks)
+        self._body_lines = False  # a chunked head just ended: its chunk-size lines follow
+        self._lines = None  # ChunkLines while a chunked request body is in progress
+        self.extension_bytes_scanned = 0  # chunk-size line bytes examined (linear in input)
         self._reusable = True  # False after a message that forbids reuse (llhttp refuses more)
+        self._blank_connection = None  # {index in _raw: value} of Connection values with trailing blanks
+        self._close_after = False  # Node ends the connection after this message, llhttp does not
         self._parser = self._make_parser()
 
     # -- feeding ------------------------------------------------------------------
     def feed(self, data):
-        if not self.in_message and self._reusable:
-            if self._retained_len:
-                self._retained = []
-                self._retained_len = 0
-            self._head_wire = 0
-        if b";" in data and (self._chunked or b"chunked" in data.lower()) or self._chunk_line > 0:
-            data = self._check_extensions(data)
+        if self._lines is None:
+            end = data.find(_HEAD_END) + 4
+            if (end == len(data) or end == 3) and (self.headers_complete or not self.in_message):
+                # the common case: no head ends inside the read and none spans into it,
+                # so the read goes to llhttp whole (this is _feed_piece, inlined)
+                if not self.in_message and self._reusable and self._retained_len:
+                    self._retained = []
+                    self._retained_len = 0
+                self._piece = data
+                try:
+                    self._parser.feed_data(data)
+                except httptools.HttpParserUpgrade as exc:
+                    self._body_lines = False
+                    return exc.args[0]
+                except httptools.HttpParserError as exc:
+                    raise self._error_for(exc, data, data, 0) from None
+                if self.in_message:
+                    self._message_spans_reads(data)
+                    if self._body_lines:
+                        self._start_lines(data, len(data))
+                elif not self._reusable:
+                    self._retain(data)  # llhttp now refuses more bytes: keep what led there
+                return None
+        return self._feed_pieces(data)
+
+    def _feed_pieces(self, data):
+        pos = 0
+        size = len(data)
+        while pos < size:
+            overflow = None
+            lines = self._lines
+            if lines is not None:
+                end, overflow = lines.scan(data, pos)
+                self.extension_bytes_scanned += lines.take_scanned()
+                if lines.done:
+                    self._lines = None
+                if overflow is not None:
+                    end = overflow
+            else:
+                end = -1
+                if pos == 0 and self.in_message and not self.headers_complete and self._retained:
+                    # a head end split between the last reads and this one
+                    tail = b"".join(self._retained[-3:])[-3:]
+                    found = (tail + data[:3]).find(_HEAD_END)
+                    if found >= 0:
+                        end = found + 4 - len(tail)
+                if end < 0:
+                    found = data.find(_HEAD_END, pos)
+                    end = size if found < 0 else found + 4
+            if end > pos:
+                piece = data if pos == 0 and end == size else data[pos:end]
+                offset = self._feed_piece(piece, data, pos)
+                if offset is not None:
+                    return offset
+                if self._body_lines:
+                    self._start_lines(data, end)
+            if overflow is not None:
+                raise ParseError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow",
+                                 overflow, data)
+            pos = end
+        return None
+
+    def _start_lines(self, data, end):
+        self._body_lines = False
+        if self.in_message and (data[end - 4:end] == _HEAD_END or end < 4):
+            self._lines = ChunkLines()
+
+    def _feed_piece(self, piece, data, pos):
+        """Executes ``piece`` (``data[pos:...]``); offsets raised or returned are in ``data``."""
+        if not self.in_message and self._reusable and self._retained_len:
+            self._retained = []
+            self._retained_len = 0
+        self._piece = piece
         try:
-            self._parser.feed_data(data)
+            self._parser.feed_data(piece)
         except httptools.HttpParserUpgrade as exc:
-            return exc.args[0]
-        except httptools.HttpParserCallbackError as exc:
+            self._body_lines = False
+            return pos + exc.args[0]
+        except httptools.HttpParserError as exc:
+            raise self._error_for(exc, piece, data, pos) from None
+        if self.in_message:
+            self._message_spans_reads(piece)
+        elif not self._reusable:
+            self._retain(piece)  # llhttp now refuses more bytes: keep what led there
+        return None
+
+    def _error_for(self, exc, piece, data, pos):
+        """The exception to raise for llhttp's ``exc`` while executing ``piece``."""
+        if isinstance(exc, httptools.HttpParserCallbackError):
             err = self._error
             if err is None:
                 # the handler's own exception: hand it back unchanged
-                raise (exc.__context__ or exc) from None
+                return exc.__context__ or exc
             self._error = None
-            err.raw_packet = data
             if err.bytes_parsed is None:
-                err.bytes_parsed = self._overflow_offset(data)
-            raise err from None
-        except httptools.HttpParserError as exc:
-            raise self._diagnose(exc, data) from None
-        if self.in_message:
-            self._message_spans_reads(data)
-        elif not self._reusable:
-            self._retain(data)  # llhttp now refuses more bytes: keep what led there
-        return None
+                err.bytes_parsed = self._overflow_offset(piece)
+        else:
+            err = self._diagnose(exc, piece)
+        err.bytes_parsed += pos
+        err.raw_packet = data
+        return err
 
     def _retain(self, data):
         if self._retained is not None:
@@ -100,48 +203,26 @@ class _Parser:
             if self._retained_len > _RETAIN_LIMIT:
                 self._retained = None
 
-    def _check_extensions(self, data):
-        """Node refuses a chunk whose extensions exceed 16 KiB; llhttp reports them only
-        to callbacks httptools does not wire, so replay the message's bytes to find out.
-        Parses up to the offending byte (events before it still fire), then raises."""
-        if self._retained is None:
-            return data
-        prefix = self._retained_len
-        offset = extensions_overflow(b"".join(self._retained) + data if prefix else data,
-                                     _CHUNK_EXTENSIONS_LIMIT)
-        if offset is None:
-            return data
-        offset = max(0, offset - prefix)
-        err = ParseError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow", offset, data)
-        if offset:
-            self._retained = None  # the prefix must not be checked again
-            try:
-                self.feed(data[:offset])
-            finally:
-                self._retained = []
-                self._retained_len = 0
-        raise err
-
     def _message_spans_reads(self, data):
         self._retain(data)
-        limit = self.max_header_size
         if not self.headers_complete:
             self._head_wire += len(data)
+            limit = self.max_header_size
             if limit > 0 and self._head_wire > 4 * limit + 65536:
                 raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", len(data), data)
-        elif self._chunked and self._chunk_line >= 0:
-            newline = data.rfind(b"\n")
-            self._chunk_line = (len(data) - newline - 1) if newline >= 0 else self._chunk_line + len(data)
-            if self._chunk_line > _CHUNK_EXTENSIONS_LIMIT + 16:
-                raise ParseError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow",
-                                 len(data), data)
+
+    def _message_bytes(self, piece):
+        """The retained bytes of the message so far, then ``piece`` (None if not kept)."""
+        if self._retained is None:
+            return None, 0
+        prefix = self._retained_len
+        return (b"".join(self._retained) + piece if prefix else piece), prefix
 
     def _overflow_offset(self, data):
         offset = None
-        if self._retained is not None:
-            prefix = self._retained_len
-            offset = header_overflow(b"".join(self._retained) + data if prefix else data,
-                                     self.max_header_size)
+        joined, prefix = self._message_bytes(data)
+        if joined is not None:
+            offset = header_overflow(joined, self.max_header_size)
             if offset is not None:
                 offset = max(0, offset - prefix)
         return len(data) if offset is None else offset
@@ -149,11 +230,15 @@ class _Parser:
     def _diagnose(self, exc, data):
         reason = str(exc.args[0]) if exc.args else ""
         code = offset = None
-        if self._retained is not None:
-            prefix = self._retained_len
-            result = diagnose(b"".join(self._retained) + data if prefix else data, self.kind)
+        joined, prefix = self._message_bytes(data)
+        if joined is not None:
+            result = diagnose(joined, self.kind)
             if result is not None and result[1] == reason:
                 code, _, pos = result
+                if pos is not None:
+                    tab = _content_length_tab(joined, pos)
+                    if tab is not None:
+                        code, reason, pos = "HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", tab
                 offset = None if pos is None else max(0, pos - prefix)
         return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
 
@@ -163,6 +248,24 @@ class _Parser:
             self._parser.feed_data(b"")
         except httptools.HttpParserError as exc:
             raise self._diagnose(exc, b"") from None
+
+    def _value_tab_offset(self, name, value):
+        """Offset in the current piece of the first tab after header ``name``'s value."""
+        joined, prefix = self._message_bytes(self._piece)
+        if joined is None:
+            return 0
+        stripped = value.rstrip(b" \t")
+        start = 0
+        while True:
+            at = joined.find(b"\n" + name + b":", start)
+            if at < 0:
+                return len(self._piece)
+            start = at + len(name) + 2
+            while joined[start:start + 1] in (b" ", b"\t"):
+                start += 1
+            if joined.startswith(value, start):
+                tab = joined.find(b"\t", start + len(stripped))
+                return max(0, tab - prefix)
 
     def eof_error(self):
         """The error for a peer FIN in the middle of a message (None between messages)."""
@@ -178,19 +281,27 @@ class _Parser:
             raise self._error
 
     def on_message_begin(self):
+        if self._close_after:
+            # Node refuses a message after one it reads as the last (llhttp here did not)
+            self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
+            raise self._error
         self.in_message = True
         self.headers_complete = False
         self._counted = 0
+        self._head_wire = 0
         self._raw = []
         self._trailers = None
-        self._chunked = False
-        self._chunk_line = -1
+        self._lines = None
+        self._body_lines = False
         self._handler.on_message_begin()
 
     def on_header(self, name, value):
         self._count(len(name) + len(value))
         # llhttp drops leading OWS; Node trims the trailing OWS itself
-        pair = (name.decode("latin-1"), value.rstrip(b" \t").decode("latin-1"))
+        stripped = value.rstrip(b" \t")
+        if stripped is not value and not self.headers_complete and b"\t" in value:
+            self._blank_after_value(name, value)
+        pair = (name.decode("latin-1"), stripped.decode("latin-1"))
         if self.headers_complete:
             if self._trailers is None:
                 self._trailers = []
@@ -198,18 +309,43 @@ class _Parser:
         else:
             self._raw += pair
 
+    def _blank_after_value(self, name, value):
+        """A value followed by blanks that hold a tab: Node's llhttp reads some of those
+        differently from httptools' llhttp (see docs/parser-notes.md)."""
+        lowered = name.lower()
+        if lowered == b"content-length":
+            # Node's llhttp refuses a tab after the length (httptools' llhttp skips it)
+            self._error = ParseError("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length",
+                                     self._value_tab_offset(name, value))
+            raise self._error
+        if lowered == b"connection":
+            if self._blank_connection is None:
+                self._blank_connection = {}
+            self._blank_connection[len(self._raw)] = value.decode("latin-1")
+
+    def _node_keeps_alive(self):
+        """Node's keep-alive for an HTTP/1.0-style head (minor or major 0) that llhttp here
+        keeps alive: Node ignores a Connection token followed by a tab."""
+        raw = self._raw
+        blank = self._blank_connection
+        if blank is None and not any(len(raw[i]) == 10 and "\t" in raw[i + 1] for i in range(0, len(raw), 2)):
+            return True
+        for i in range(0, len(raw), 2):
+            if len(raw[i]) == 10 and raw[i].lower() == "connection":
+                value = raw[i + 1] if blank is None else blank.get(i, raw[i + 1])
+                for token in value.split(","):
+                    if token.lstrip(" \t").rstrip(" ").lower() == "keep-alive":
+                        return True
+        return False
+
     def on_body(self, body):
         self._handler.on_body(body)
 
-    def on_chunk_header(self):
-        self._chunk_line = -1
-
-    def on_chunk_complete(self):
-        self._chunk_line = 0
-
     def on_message_complete(self):
         self.in_message = False
-        self._chunk_line = -1
+        self._lines = None
+        self._body_lines = False
+        self._blank_connection = None
         if not self._parser.should_keep_alive():
             self._reusable = False
         self._handler.on_message_complete(self._trailers)
@@ -217,15 +353,17 @@ class _Parser:
     def _after_head(self):
         self.headers_complete = True
         self._counted = 0
-        raw = self._raw
-        for i in range(0, len(raw), 2):
-            if len(raw[i]) == 17 and raw[i].lower() == "transfer-encoding" and "chunked" in raw[i + 1].lower():
-                self._chunked = True
-                self._chunk_line = 0
+        if self.tracks_chunk_lines:
+            raw = self._raw
+            for i in range(0, len(raw), 2):
+                if len(raw[i]) == 17 and raw[i].lower() == "transfer-encoding":
+                    # llhttp: chunked when the last coding of the last field is chunked
+                    self._body_lines = raw[i + 1].rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
 
 
 class RequestParser(_Parser):
     kind = 1
+    tracks_chunk_lines = True
 
     def _make_parser(self):
         return httptools.HttpRequestParser(self)
@@ -241,9 +379,13 @@ class RequestParser(_Parser):
     def on_headers_complete(self):
         self._after_head()
         parser = self._parser
+        version = parser.get_http_version()
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and (version[-1] == "0" or version[0] == "0") and not self._node_keeps_alive():
+            keep_alive = False
+            self._close_after = True
         self._handler.on_headers(parser.get_method().decode("ascii"), self._url.decode("latin-1"),
-                                 parser.get_http_version(), self._raw,
-                                 parser.should_keep_alive(), parser.should_upgrade())
+                                 version, self._raw, keep_alive, parser.should_upgrade())
 
 
 class ResponseParser(_Parser):

@@ -1,0 +1,145 @@
+"""Where the chunk-size lines of a chunked body are, and how big their extensions are.
+
+Rules:
+- Fed the body's bytes in order (any split), it walks chunk-size lines byte by byte
+  and skips chunk data (and its CRLF) without looking at it: the work is linear in the
+  bytes received and constant per chunk.
+- Extensions are counted as Node counts them: llhttp reports every extension name and
+  value as a span (a value's quotes included, the ``;`` and ``=`` between them not), a span
+  is reported when it ends or when a read ends inside it, and Node refuses a chunk once
+  the spans of its line add up to more than 16 KiB. The offset of that error is the byte
+  after the one that ended the span, or the end of the read.
+- Only grammar llhttp accepts is followed. On anything else the walk stops (``done``):
+  llhttp refuses those bytes itself, with its own error.
+- The line of the last chunk (size 0) ends the walk; trailers are a head, not lines.
+"""
+
+import re
+
+CHUNK_EXTENSIONS_LIMIT = 16 * 1024  # Node's kMaxChunkExtensionsSize
+
+_SIZE, _NAME, _VALUE_START, _VALUE, _QUOTED, _ESCAPED, _AFTER_QUOTE, _CR = range(8)
+_PLAIN_END = re.compile(rb'[;="\\\r\n]')  # ends a name or an unquoted value
+_QUOTED_END = re.compile(rb'["\\\r\n]')
+_HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
+_SIZE_CAP = 1 << 64  # llhttp refuses sizes past this; so do we (by stopping)
+
+
+class ChunkLines:
+    __slots__ = ("done", "_remaining", "_state", "_size", "_counted", "_span", "_scanned")
+
+    def __init__(self):
+        self.done = False
+        self._remaining = 0  # chunk data plus its CRLF still to skip
+        self._state = _SIZE
+        self._size = 0
+        self._counted = 0  # extension bytes of this line already reported
+        self._span = 0  # bytes of the span in progress not yet reported
+        self._scanned = 0
+
+    def take_scanned(self):
+        """Bytes of chunk-size lines examined since the last call."""
+        n, self._scanned = self._scanned, 0
+        return n
+
+    def scan(self, data, pos):
+        """Walks ``data[pos:]``. Returns ``(end, overflow)``: ``end`` is where the walk
+        stopped (the end of ``data``, or just after the last chunk's line), ``overflow``
+        the offset of Node's HPE_CHUNK_EXTENSIONS_OVERFLOW in ``data`` or None."""
+        size = len(data)
+        start = pos
+        while pos < size:
+            if self._remaining:
+                step = min(self._remaining, size - pos)
+                self._remaining -= step
+                start += step
+                pos += step
+                continue
+            state = self._state
+            if state == _NAME or state == _VALUE or state == _QUOTED:
+                found = (_QUOTED_END if state == _QUOTED else _PLAIN_END).search(data, pos)
+                stop = size if found is None else found.start()
+                self._span += stop - pos
+                pos = stop
+                if pos == size:
+                    break
+            byte = data[pos]
+            pos += 1
+            if state == _SIZE:
+                digit = _HEX.get(byte)
+                if digit is not None:
+                    self._size = self._size * 16 + digit
+                    if self._size >= _SIZE_CAP:
+                        return self._stop(pos, start)
+                elif byte == 0x3B:  # ;
+                    self._state = _NAME
+                elif byte == 0x0D:
+                    self._state = _CR
+                else:
+                    return self._stop(pos, start)
+            elif state == _NAME or state == _VALUE:
+                if byte == 0x3B or byte == 0x0D or (byte == 0x3D and state == _NAME):  # ; CR =
+                    if self._report(pos):
+                        return self._overflow(pos, start)
+                    self._state = _NAME if byte == 0x3B else _CR if byte == 0x0D else _VALUE_START
+                else:
+                    return self._stop(pos, start)
+            elif state == _VALUE_START:
+                if byte == 0x22:  # "
+                    self._span = 1
+                    self._state = _QUOTED
+                else:
+                    pos -= 1
+                    self._state = _VALUE
+            elif state == _QUOTED:
+                if byte == 0x22:
+                    self._span += 1
+                    if self._report(pos):
+                        return self._overflow(pos, start)
+                    self._state = _AFTER_QUOTE
+                elif byte == 0x5C:  # backslash
+                    self._span += 1
+                    self._state = _ESCAPED
+                else:
+                    return self._stop(pos, start)
+            elif state == _ESCAPED:
+                self._span += 1
+                self._state = _QUOTED
+            elif state == _AFTER_QUOTE:
+                if byte == 0x3B:
+                    self._state = _NAME
+                elif byte == 0x0D:
+                    self._state = _CR
+                else:
+                    return self._stop(pos, start)
+            else:  # _CR
+                if byte != 0x0A:
+                    return self._stop(pos, start)
+                self._counted = 0
+                self._state = _SIZE
+                if self._size == 0:
+                    self.done = True
+                    self._scanned += pos - start
+                    return pos, None
+                self._remaining = self._size + 2
+                self._size = 0
+        self._scanned += pos - start
+        # the read ends: llhttp reports the span in progress
+        if self._span and self._report(size):
+            return size, size
+        return size, None
+
+    def _report(self, pos):
+        self._counted += self._span
+        self._span = 0
+        return self._counted > CHUNK_EXTENSIONS_LIMIT
+
+    def _overflow(self, pos, start):
+        self._scanned += pos - start
+        self.done = True
+        return pos, pos
+
+    def _stop(self, pos, start):
+        self._scanned += pos - start
+        self.done = True
+        return pos, None
