@@ -4,16 +4,17 @@ Rules:
 - Listeners run synchronously in registration order; an exception in a plain listener
   propagates to whoever called ``emit`` (as in Node). ``emit('error')`` with no
   listener logs the error instead of raising it.
-- A listener may be a coroutine function: the coroutine it returns runs as a task on
-  the running asyncio loop, started at once (it runs up to its first ``await`` inside
-  ``emit``, as a plain listener would, keeping Node's ordering). The emitter keeps a
-  reference until the task is done. A task that raises goes to
+- A listener may be a coroutine function (``async def``): the coroutine it returns runs
+  as a task on the running asyncio loop. The task takes its first step on the next loop
+  turn, after the plain listeners of the same ``emit`` (their order is Node's). The
+  emitter keeps a reference until the task is done. A task that raises goes to
   ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
   handle a raising plain listener (the server answers 500, or closes).
 """
 
 import asyncio
 import logging
+from types import CoroutineType
 
 log = logging.getLogger("prefork")
 
@@ -105,12 +106,12 @@ class EventEmitter:
             return False
         if len(listeners) == 1:
             result = listeners[0](*args)
-            if result is not None and asyncio.iscoroutine(result):
+            if result is not None and type(result) is CoroutineType:
                 self._run_task(result, event, args)
         else:
             for listener in tuple(listeners):
                 result = listener(*args)
-                if result is not None and asyncio.iscoroutine(result):
+                if result is not None and type(result) is CoroutineType:
                     self._run_task(result, event, args)
         return True
 

@@ -24,8 +24,11 @@ _CHUNKED = re.compile(r"(?:^|\W)chunked(?:$|\W)", re.I)
 _CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.I)
 
 
+NO_BODY_STATUSES = frozenset((204, 304, *range(100, 200)))
+
+
 def status_has_body(status):
-    return not (status in (204, 304) or 100 <= status <= 199)
+    return status not in NO_BODY_STATUSES
 
 
 def asks_close(connection_value):

@@ -13,11 +13,13 @@ Rules:
 - The idle timer (``set_timeout``) is lazy: activity only stamps a time; the timer
   re-arms itself when it fires early. It fires once per idle period.
 - ``close(had_error)`` is emitted on a later loop turn, once.
+- Times are ``time.monotonic()`` seconds, the clock of the loops' ``time()``.
 """
 
 import errno
 import socket as _socket
 import threading
+from time import monotonic
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
@@ -61,7 +63,7 @@ class Socket(EventEmitter):
         self.connecting = False
         self._local = None
         self._out = []
-        self._out_size = 0
+        self.buffered_size = 0  # bytes written, not yet handed to the kernel (read-only)
         self._corked = 0
         self._writer = False
         self._reading = False
@@ -78,16 +80,11 @@ class Socket(EventEmitter):
         self._timeout = 0.0
         self._timer = None
         self._idle_fired = False
-        self._last_activity = loop.time()
+        self._last_activity = monotonic()
         self.bytes_read = 0
         self.bytes_written = 0
 
     # -- the surface the protocols above use --------------------------------------------
-    @property
-    def buffered_size(self):
-        """Bytes written but not yet handed to the kernel."""
-        return self._out_size
-
     @property
     def writable_ended(self):
         """``end()`` was called (Node's ``writableEnded``)."""
@@ -182,7 +179,7 @@ class Socket(EventEmitter):
             self._connect_failed(code)
             return
         self.connecting = False
-        self._last_activity = self.loop.time()
+        self._last_activity = monotonic()
         self.resume()
         self.emit("connect")
         if not self._writer and not self.destroyed:
@@ -266,7 +263,7 @@ class Socket(EventEmitter):
         if not data:
             self._on_eof()
             return
-        self._last_activity = self.loop.time()
+        self._last_activity = monotonic()
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
@@ -317,7 +314,7 @@ class Socket(EventEmitter):
             self.send_bytes(bytes(data))
         if callback is not None:
             self.after_flush(callback)
-        if self._out_size >= self.high_water_mark:
+        if self.buffered_size >= self.high_water_mark:
             self._need_drain = True
             return False
         return True
@@ -328,7 +325,7 @@ class Socket(EventEmitter):
             return  # writes after close are dropped, as Node drops them
         if self._out or self._corked or self.connecting:
             self._out.append(data)
-            self._out_size += len(data)
+            self.buffered_size += len(data)
             return
         try:
             sent = self._sock.send(data)
@@ -341,7 +338,7 @@ class Socket(EventEmitter):
         if sent < len(data):
             rest = data[sent:]
             self._out.append(rest)
-            self._out_size += len(rest)
+            self.buffered_size += len(rest)
             self._want_write()
 
     def _want_write(self):
@@ -370,16 +367,16 @@ class Socket(EventEmitter):
             except OSError as exc:
                 self._fail(socket_error(exc, "write"))
                 return
-            self._last_activity = self.loop.time()
+            self._last_activity = monotonic()
             self.bytes_written += sent
             if sent < len(data):
                 rest = data[sent:]
                 self._out = [rest]
-                self._out_size = len(rest)
+                self.buffered_size = len(rest)
                 self._want_write()
                 return
             out.clear()
-            self._out_size = 0
+            self.buffered_size = 0
         if self._writer:
             self._writer = False
             self.loop.remove_writer(self._fd)
@@ -475,7 +472,7 @@ class Socket(EventEmitter):
             self._timer.cancel()
             self._timer = None
         self._out = []
-        self._out_size = 0
+        self.buffered_size = 0
         self._flush_waiters = None
         protocol = self.protocol
         if protocol is not None:
@@ -496,7 +493,7 @@ class Socket(EventEmitter):
         self._idle_fired = False
         if self._timeout <= 0:
             return self  # a pending timer finds the timeout off when it fires
-        self._last_activity = self.loop.time()
+        self._last_activity = monotonic()
         self._rearm()
         return self
 
@@ -511,9 +508,10 @@ class Socket(EventEmitter):
         deadline = self._last_activity + self._timeout
         timer = self._timer
         if timer is not None:
-            if timer.when() <= deadline:
+            if self._timer_deadline <= deadline:
                 return
             timer.cancel()
+        self._timer_deadline = deadline
         self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self):
@@ -521,7 +519,8 @@ class Socket(EventEmitter):
         if self.destroyed or self._timeout <= 0:
             return
         deadline = self._last_activity + self._timeout
-        if self.loop.time() < deadline - 0.0005:
+        if monotonic() < deadline - 0.0005:
+            self._timer_deadline = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return
         self._idle_fired = True

@@ -183,7 +183,7 @@ class Connection:
             # a request after a final response: nothing of it is read
             self._closing = True
             raise _Abort()
-        self.message_start = self.socket.loop.time()
+        self.message_start = monotonic()
         self.active = True
         self.parser.max_header_size = self.server.max_header_size
 
@@ -214,7 +214,14 @@ class Connection:
         if self._holding is not None:
             self._held.append([req, res, version, False, None])
             return
-        self._start(req, res, version, keep_alive)
+        if keep_alive and not res.can_chunk:
+            self._holding = res  # HTTP/1.0 keep-alive: see _start
+        try:
+            self._dispatch(req, res, version)
+        except _Abort:
+            raise
+        except Exception as exc:
+            self._listener_failed(res, exc)
 
     def _start(self, req, res, version, keep_alive):
         if keep_alive and not res.can_chunk:

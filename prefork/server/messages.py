@@ -344,7 +344,8 @@ class ServerResponse(EventEmitter):
                 self.closes_connection = True
         head.append("\r\n")
         self._head = "".join(head).encode("latin-1")
-        self._conn.head_fixed(self)
+        if self.closes_connection or not self.can_chunk:
+            self._conn.head_fixed(self)  # it ends the queue, or may release held requests
 
     # -- body -------------------------------------------------------------------------
     def _body_bytes(self, data, end):
@@ -421,7 +422,7 @@ class ServerResponse(EventEmitter):
         return framing.status_has_body(self.status_code)
 
     def _implicit_head(self, content_length):
-        if not framing.status_has_body(self.status_code):
+        if self.status_code in framing.NO_BODY_STATUSES:
             self._has_body = False
         if self.expect_continue and not self._sent100:
             self.should_keep_alive = False

@@ -21,6 +21,7 @@ Rules:
 import errno
 import logging
 import socket as _socket
+from time import monotonic
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
@@ -212,7 +213,7 @@ class Server(EventEmitter):
 
     def _sweep(self):
         self._sweep_timer = None
-        now = self.loop.time()
+        now = monotonic()
         headers_timeout = self.headers_timeout or 0
         request_timeout = self.request_timeout or 0
         if headers_timeout > 0 or request_timeout > 0:
