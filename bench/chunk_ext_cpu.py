@@ -31,7 +31,7 @@ def on_request(req, res):
 server = prefork.create_server(on_request)
 server.listen(0)
 print(server.address()["port"], flush=True)
-server.loop.run()
+server.loop.run_forever()
 """
 
 NODE_APP = r"""

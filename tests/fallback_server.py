@@ -14,7 +14,7 @@ from prefork.http.serialize import CANNED  # noqa: E402
 
 
 def main():
-    loop = prefork.Loop()
+    loop = prefork.new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))  # the workers' loop
     server = prefork.create_server(loop=loop)
 
     def on_request(req, res):
@@ -30,7 +30,7 @@ def main():
     server.listen(0)
     print(f"port {server.address()['port']}", flush=True)
     print(f"replay {replay_available()}", flush=True)
-    loop.run()
+    loop.run_forever()
 
 
 if __name__ == "__main__":

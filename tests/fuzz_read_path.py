@@ -84,7 +84,7 @@ def _serve(listener, log_fd):
 
     logging.basicConfig(stream=os.fdopen(log_fd, "w", buffering=1), level=logging.WARNING,
                         format="%(levelname)s %(name)s %(message)s", force=True)
-    loop = prefork.Loop()
+    loop = prefork.new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))  # the workers' loop
     server = prefork.create_server(loop=loop, keep_alive_timeout=5.0)
     counts = weakref.WeakKeyDictionary()
 
@@ -105,7 +105,7 @@ def _serve(listener, log_fd):
     server.listen(sock=listener)
     logging.getLogger("fuzz").warning("ready")
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    loop.run()
+    loop.run_forever()
 
 
 class ServerProcess:
