@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import debian
 import prefork
 from daemon import wait_until
 from harness import read_until_close
@@ -167,19 +168,11 @@ def test_client_is_awaitable(serve):
 
 
 # -- the asyncio ecosystem in a worker ------------------------------------------------------------
-def _redis_server():
-    path = shutil.which("redis-server")
-    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], capture_output=True, timeout=600)
-        path = shutil.which("redis-server")
-    return path
-
-
 @pytest.fixture
 def redis_socket():
-    binary = _redis_server()
+    binary, why = debian.ensure("redis-server", "redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed and could not be installed")
+        pytest.skip(why)
     pytest.importorskip("redis")
     tmp = tempfile.mkdtemp(prefix="prefork-redis-")
     path = os.path.join(tmp, "redis.sock")

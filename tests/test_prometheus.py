@@ -24,6 +24,7 @@ import urllib.request
 
 import pytest
 
+import debian
 from daemon import Daemon, wait_until
 from prefork.settings import BY_NAME
 
@@ -33,17 +34,10 @@ BOUNDS = BY_NAME["metrics_buckets"].default
 
 @pytest.fixture(scope="module")
 def prometheus_binary():
-    if not os.path.exists(PROMETHEUS):
-        if os.getuid() != 0:
-            pytest.skip("prometheus is not installed and installing it needs root")
-        try:
-            result = subprocess.run(["apt-get", "install", "-y", "-qq", "prometheus"], capture_output=True,
-                                    text=True, timeout=600, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"apt-get install prometheus failed: {exc}")
-        if result.returncode != 0 or not os.path.exists(PROMETHEUS):
-            pytest.skip(f"apt-get install prometheus failed: {result.stderr.strip()[-300:]}")
-    return PROMETHEUS
+    path, why = debian.ensure(PROMETHEUS, "prometheus")
+    if path is None:
+        pytest.skip(why)
+    return path
 
 
 class Prometheus:
