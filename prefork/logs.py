@@ -5,9 +5,10 @@ Rules:
   of an aborted worker (faulthandler) land in it.
 - The access log makes no stdlib ``logging`` call per request. The user's
   ``access_log_format`` is compiled once into a function that computes only the fields
-  the format uses and builds the line with one ``%`` (or, for fields with a format spec
-  or conversion, one ``str.format``) call. The code of that function is put together
-  from a fixed table of field expressions; no text from the format reaches it.
+  the format uses and builds the line with one f-string (or, for fields with a format
+  spec or conversion, one ``str.format`` call). The code of that function is put
+  together from a fixed table of field expressions; the format's literal text is bound
+  to names, so no text from the format reaches the code.
 - The time field is formatted at most once per second of wall-clock time.
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
@@ -88,23 +89,22 @@ def _open_append(path):
 
 
 # -- compiling the access log format -------------------------------------------------------
-# Each field: the expression for str.format (any type), and for the plain "{x}" case the
-# %-template piece with the expressions it takes.
+# Each field: the expression for str.format (any type), and the f-string piece for the
+# plain "{x}" case. Both come from this table only.
 _FIELDS = {
-    "h": ('req.socket.remote_address or "-"', "%s", ('req.socket.remote_address or "-"',)),
-    "t": ("clock[0]", "%s", ("clock[0]",)),
-    "r": ('f"{req.method} {req.url} HTTP/{req.http_version}"', "%s %s HTTP/%s",
-          ("req.method", "req.url", "req.http_version")),
-    "m": ("req.method", "%s", ("req.method",)),
-    "U": ("req.url", "%s", ("req.url",)),
-    "s": ("res.status_code", "%s", ("res.status_code",)),
-    "b": ('res.bytes_sent or res.get_header("content-length") or "-"', "%s",
-          ('res.bytes_sent or res.get_header("content-length") or "-"',)),
-    "f": ('req.headers.get("referer", "-")', "%s", ('req.headers.get("referer", "-")',)),
-    "a": ('req.headers.get("user-agent", "-")', "%s", ('req.headers.get("user-agent", "-")',)),
-    "D": ("int(duration * 1e6)", "%d", ("duration * 1e6",)),
-    "L": ('"%.6f" % duration', "%.6f", ("duration",)),
-    "p": ("pid", "%d", ("pid",)),
+    "h": ('req.socket.remote_address or "-"', '{req.socket.remote_address or "-"}'),
+    "t": ("clock[0]", "{clock[0]}"),
+    "r": ('f"{req.method} {req.url} HTTP/{req.http_version}"', "{req.method} {req.url} HTTP/{req.http_version}"),
+    "m": ("req.method", "{req.method}"),
+    "U": ("req.url", "{req.url}"),
+    "s": ("res.status_code", "{res.status_code}"),
+    "b": ('res.bytes_sent or res.get_header("content-length") or "-"',
+          '{res.bytes_sent or res.get_header("content-length") or "-"}'),
+    "f": ('req.headers.get("referer", "-")', '{req.headers.get("referer", "-")}'),
+    "a": ('req.headers.get("user-agent", "-")', '{req.headers.get("user-agent", "-")}'),
+    "D": ("int(duration * 1e6)", "{int(duration * 1e6)}"),
+    "L": ('"%.6f" % duration', "{duration:.6f}"),
+    "p": ("pid", "{pid}"),
 }
 FIELDS = frozenset(_FIELDS)
 
@@ -122,22 +122,27 @@ def parse_format(fmt):
 
 
 def compile_format(fmt):
-    """Python source of ``line(req, res, duration)`` and the template it uses."""
+    """Python source of ``line(req, res, duration)`` and the constants it uses (the
+    format's literal text travels in those constants, never in the source)."""
     parts = parse_format(fmt)
     plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
     used = {name for _, name, _, _ in parts if name is not None}
+    constants = {}
     if plain:
-        template, args = [], []
+        # one f-string: literal pieces are names bound to the text, fields are table code
+        pieces = []
         for literal, name, _, _ in parts:
-            template.append(literal.replace("%", "%%"))
+            if literal:
+                key = f"text{len(constants)}"
+                constants[key] = literal
+                pieces.append("{" + key + "}")
             if name is not None:
-                _, piece, exprs = _FIELDS[name]
-                template.append(piece)
-                args.extend(exprs)
-        template = "".join(template) + "\n"
-        call = f"template % ({', '.join(args)}{',' if len(args) == 1 else ''})" if args else "template"
+                pieces.append(_FIELDS[name][1])
+        constants["newline"] = "\n"
+        pieces.append("{newline}")
+        call = "f'" + "".join(pieces) + "'"
     else:
-        template = fmt + "\n"
+        constants["template"] = fmt + "\n"
         keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
         call = f"template.format({keywords})"
     clock = "    now = wall()\n    if not clock[1] <= now < clock[2]:\n        tick(now)\n" if "t" in used else ""
@@ -147,7 +152,7 @@ def compile_format(fmt):
               f"    held[0] += len(text)\n"
               f"    if held[0] >= limit:\n"
               f"        flush()\n")
-    return source, template
+    return source, constants
 
 
 class AccessLog:
@@ -163,8 +168,8 @@ class AccessLog:
         self.flushing = False
         self.failed = False
         self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
-        source, template = compile_format(fmt)
-        scope = {"template": template, "append": self.lines.append, "held": self.held,
+        source, constants = compile_format(fmt)
+        scope = {**constants, "append": self.lines.append, "held": self.held,
                  "limit": FLUSH_SIZE if flush_interval > 0 else 0, "flush": self.flush,
                  "clock": self.clock, "wall": time.time, "tick": self._tick, "pid": os.getpid()}
         exec(compile(source, f"<access_log_format {fmt!r}>", "exec"), scope)

@@ -100,9 +100,11 @@ def test_lines_are_byte_identical_to_the_unbuffered_format(serve, tmp_path, fmt,
 
 
 def test_the_format_is_compiled_without_format_text_in_the_code():
-    source, template = logs.compile_format('{h} "); import os; os._exit(1); (" {s}')
+    source, constants = logs.compile_format('{h} "); import os; os._exit(1); (" {s}')
     assert "import" not in source and "_exit" not in source
-    assert template == '%s "); import os; os._exit(1); (" %s\n'
+    assert ' "); import os; os._exit(1); (" ' in constants.values()
+    source, constants = logs.compile_format('{s!r} "); import os; (" {D:>8}')
+    assert "import" not in source and constants == {"template": '{s!r} "); import os; (" {D:>8}\n'}
 
 
 # -- the daemon: no line lost ---------------------------------------------------------------
