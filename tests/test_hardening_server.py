@@ -529,3 +529,24 @@ def test_hup_under_a_non_retrying_keep_alive_client(daemons):
     for thread in threads:
         thread.join(10)
     assert results["errors"] == []
+
+
+def test_resets_right_after_malformed_requests_leave_no_socket(serve, fd_baseline):
+    """Clients that send a bad request (or a request and more) and reset at once: the
+    canned reply's write fails, and the socket must still be closed."""
+    st_ = serve(lambda server, st_: server.on("request", lambda req, res: res.end("x" * 70000)))
+    fd_baseline(st_)
+    payloads = [b"GARBAGE\r\n\r\n" * 50, GET * 20 + b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\n" * 3000]
+    for i in range(120):
+        sock = connect(st_)
+        try:
+            sock.sendall(payloads[i % len(payloads)])
+        except OSError:
+            pass
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+    probe = connect(st_)  # the server still answers
+    probe.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data, closed = read_all(probe)
+    probe.close()
+    assert closed and data.endswith(b"x" * 100)

@@ -429,9 +429,10 @@ class Socket(EventEmitter):
         return self
 
     def destroy_soon(self):
-        """FIN after the queue is flushed, then close (Node's ``destroySoon``)."""
+        """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
+        a read or write already failed (nothing more can be flushed)."""
         self._destroy_after_flush = True
-        if self._ending and not self._out and not self._corked:
+        if self._broken or (self._ending and not self._out and not self._corked):
             self.destroy()
         else:
             self.end()
