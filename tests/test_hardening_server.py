@@ -20,35 +20,13 @@ import pytest
 import prefork
 from daemon import python_env, wait_until
 from harness import read_until_close
+from test_server_api import connect, read_all
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def open_fds():
     return len(os.listdir("/proc/self/fd"))
-
-
-def connect(st_):
-    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=5)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def read_all(sock, timeout=5):
-    """Every byte until the server closes (True) or ``timeout`` passes (False)."""
-    data = b""
-    deadline = time.monotonic() + timeout
-    while True:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            return data, False
-        except ConnectionResetError:
-            return data, True
-        if not chunk:
-            return data, True
-        data += chunk
 
 
 def count_heads(data):

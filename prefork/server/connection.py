@@ -214,14 +214,7 @@ class Connection:
         if self._holding is not None:
             self._held.append([req, res, version, False, None])
             return
-        if keep_alive and not res.can_chunk:
-            self._holding = res  # HTTP/1.0 keep-alive: see _start
-        try:
-            self._dispatch(req, res, version)
-        except _Abort:
-            raise
-        except Exception as exc:
-            self._listener_failed(res, exc)
+        self._start(req, res, version, keep_alive)
 
     def _start(self, req, res, version, keep_alive):
         if keep_alive and not res.can_chunk:
