@@ -28,6 +28,9 @@ Rules (Node's, spec §2-§4):
   ``message_start`` while ``active`` (from accept or a message's first byte to its end).
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
   written unless the response on the wire has sent its head, and the socket closes.
+- A draining server's idle connections wait out their keep-alive timer (one that never
+  sent a byte gets one); a request that comes first is answered with ``Connection: close``.
+- A body nobody read (a paused request) is discarded once its response is done.
 """
 
 import logging
