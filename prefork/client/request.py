@@ -1,4 +1,5 @@
-"""ClientRequest and Agent: Node's http client on the prefork loop.
+"""ClientRequest: the request half of Node's http client (the response is read by
+ClientProtocol, client/protocol.py), and request() / get().
 
 Rules (Node's, spec section 7):
 - No event fires inside the call that causes it: ``socket`` comes on a later loop turn,
@@ -18,91 +19,16 @@ Rules (Node's, spec section 7):
   is lost between the ``response`` event and the awaiting coroutine's next step.
 """
 
-import asyncio
-import logging
 from urllib.parse import urlsplit
 
 from ..emitter import EventEmitter
 from ..http import framing
-from ..http.errors import HTTPError, ParseError
-from ..http.headers import header_map
-from ..http.parser import ResponseParser
+from ..http.errors import HTTPError
 from ..http.serialize import check_name, check_value, header_lines
 from ..runtime import current_loop
 from .agent import Agent, global_agent
+from .protocol import ClientProtocol
 
-log = logging.getLogger("prefork.client")
-
-
-
-class _StopAtHead(Exception):
-    """Raised from the parser callback: the message ends at its head (HEAD, CONNECT, 101)."""
-
-
-class ClientResponse(EventEmitter):
-    """The response (Node's IncomingMessage on the client side)."""
-
-    def __init__(self, socket, status_code, status_message, http_version, raw_headers):
-        self.socket = socket
-        self.status_code = status_code
-        self.status_message = status_message
-        self.http_version = http_version
-        self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, len(raw_headers) // 2)
-        self.trailers = {}
-        self.complete = False
-        self._closed = False
-        self._body = None  # [chunks, future or None] once collected for read()
-
-    def collect_body(self):
-        """Keep every body chunk from now on for ``read()``."""
-        if self._body is None:
-            chunks = []
-            self._body = [chunks, None]
-            self.on("data", chunks.append)
-            self.once("end", self._body_complete)
-            self.once("close", self._body_complete)
-
-    def _body_complete(self):
-        future = self._body[1]
-        if future is not None and not future.done():
-            if self.complete:
-                future.set_result(b"".join(self._body[0]))
-            else:
-                future.set_exception(HTTPError("ECONNRESET", "aborted"))
-
-    def read(self):
-        """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
-        self.collect_body()
-        future = self._body[1]
-        if future is None:
-            future = self._body[1] = asyncio.get_running_loop().create_future()
-            if self.complete:
-                future.set_result(b"".join(self._body[0]))
-            elif self._closed:
-                future.set_exception(HTTPError("ECONNRESET", "aborted"))
-        return future
-
-    def mark_closed(self):
-        """Emit ``close`` once (called by the request when the exchange is over)."""
-        if not self._closed:
-            self._closed = True
-            self.emit("close")
-
-    @property
-    def closed(self):
-        return self._closed
-
-
-class Information:
-    """The payload of ``information``: a 1xx response."""
-
-    def __init__(self, status_code, status_message, http_version, raw_headers):
-        self.status_code = status_code
-        self.status_message = status_message
-        self.http_version = http_version
-        self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, len(raw_headers) // 2)
 
 
 class ClientRequest(EventEmitter):
@@ -134,9 +60,6 @@ class ClientRequest(EventEmitter):
         self._timeout_pending = None
         self._closed = False
         self._errored = False
-        self._parser = None
-        self._tail = b""
-        self._stop_reason = None
         self._keep_alive = False
         if callback is not None:
             self.once("response", callback)
@@ -285,8 +208,7 @@ class ClientRequest(EventEmitter):
         """The agent gives this request its socket (called by ``Agent``)."""
         self.socket = socket
         self.reused_socket = reused
-        socket.protocol = self
-        self._parser = ResponseParser(self)
+        socket.protocol = ClientProtocol(self, socket)
         self.emit("socket", socket)
         if self._timeout_pending is not None or self._timeout:
             seconds, callback = self._timeout_pending or (self._timeout, None)
@@ -314,12 +236,6 @@ class ClientRequest(EventEmitter):
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
 
-    def on_timeout(self):
-        self.emit("timeout")
-
-    def on_drain(self):
-        self.emit("drain")
-
     def destroy(self, error=None):
         if self.destroyed:
             return self
@@ -335,94 +251,13 @@ class ClientRequest(EventEmitter):
             self.loop.call_soon(self._close)
         return self
 
-    # -- the response ------------------------------------------------------------------------------
-    def data_received(self, data):
-        parser = self._parser
-        try:
-            offset = parser.feed(data)
-        except _StopAtHead:
-            self._handoff(data)
-            return
-        except ParseError as err:
-            self._error(err)
-            self.socket.destroy()
-            return
-        if offset is not None:
-            self._tail = b""
-            self._stop_reason = "upgrade"
-            self._handoff_at(data, offset)
-            return
-        self._tail = (self._tail + data)[-3:]
-
-    def _handoff(self, data):
-        """The message ended at its head: find where, hand the rest over."""
-        window = self._tail + data
-        end = window.find(b"\r\n\r\n")
-        offset = max(0, end + 4 - len(self._tail))
-        self._tail = b""
-        self._handoff_at(data, offset)
-
-    def _handoff_at(self, data, offset):
-        head = data[offset:]
-        res = self.res
-        socket = self.socket
-        reason = self._stop_reason
-        self._stop_reason = None
-        if reason == "HEAD":
-            res.complete = True
-            res.emit("end")
-            self._parser = ResponseParser(self)
-            self._response_done()
-            return
-        event = "connect" if reason == "CONNECT" else "upgrade"
-        socket.set_timeout(0)
-        if self.listener_count(event):
-            socket.protocol = None
-            self.agent.sockets[self.agent.key(self)] = max(0, self.agent.sockets.get(self.agent.key(self), 1) - 1)
-            self.emit(event, res, socket, head)
-            self._close()
-        else:
-            socket.destroy()
-
-    def on_message_begin(self):
-        pass
-
-    def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
-        if 100 <= status < 200 and status != 101:
-            info = Information(status, reason, version, raw)
-            if status == 100:
-                self.emit("continue")
-            self.emit("information", info)
-            return
-        res = ClientResponse(self.socket, status, reason, version, raw)
+    # -- called by the client protocol ------------------------------------------------------------
+    def response_started(self, res):
+        """The protocol parsed the response head (a final one)."""
         self.res = res
-        res.keep_alive = keep_alive
-        if self.method == "CONNECT":
-            self._stop_reason = "CONNECT"
-            raise _StopAtHead()
-        if status == 101:
-            self._stop_reason = "upgrade"
-            raise _StopAtHead()
-        self.emit("response", res)
-        if self.method == "HEAD":
-            self._stop_reason = "HEAD"
-            raise _StopAtHead()
 
-    def on_body(self, body):
-        if self.res is not None:
-            self.res.emit("data", body)
-
-    def on_message_complete(self, trailers):
-        res = self.res
-        if res is None:
-            return  # a 1xx
-        res.complete = True
-        if trailers:
-            res.trailers = header_map(trailers, len(trailers) // 2)
-        res.emit("end")
-        self._response_done()
-
-    def _response_done(self):
+    def response_complete(self):
+        """The response ended: keep the socket for the agent's next request or close it."""
         res = self.res
         socket = self.socket
         reusable = self._keep_alive and res.keep_alive and not self._one_off and self.agent.keep_alive
@@ -434,34 +269,35 @@ class ClientRequest(EventEmitter):
         else:
             socket.destroy()  # connection_lost closes the response, then the request
 
-    def eof_received(self):
-        parser = self._parser
-        res = self.res
-        if res is not None and not res.complete and parser.in_message and parser.headers_complete:
-            # a close-delimited body ends at the FIN
-            try:
-                parser.finish()
-            except ParseError as err:
-                log.debug("response ended by the peer's FIN: %s", err)
-            if not res.complete:
-                res.complete = True
-                res.emit("end")
-        self.socket.destroy()
+    def hand_over(self, event, head):
+        """A CONNECT answer or a 101 ended HTTP on the socket: give it to the listener of
+        ``event``, or close it when nobody listens."""
+        socket = self.socket
+        socket.set_timeout(0)
+        if self.listener_count(event):
+            socket.protocol = None
+            key = self.agent.key(self)
+            self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
+            self.emit(event, self.res, socket, head)
+            self._close()
+        else:
+            socket.destroy()
 
-    def connection_error(self, err):
+    def fail(self, err):
+        """An error before the response began: ``error`` (once), on a later loop turn."""
         self._error(err)
 
-    def connection_lost(self, error):
+    def socket_closed(self, counted):
+        """The socket closed; ``counted`` when it still counted in the agent's pool."""
         if self.res is None and not self._errored:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
         if res is not None and not res.closed:
             self.loop.call_soon(res.mark_closed)
         self.loop.call_soon(self._close)
-        if self._parser is not None:
+        if counted:
             key = self.agent.key(self)
             self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
-            self._parser = None
 
     def _error(self, err):
         if self._errored or (self.res is not None):

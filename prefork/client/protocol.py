@@ -1,0 +1,142 @@
+"""ClientProtocol: the client side of one HTTP exchange on a socket.
+
+Rules (Node's, spec section 7):
+- The socket's bytes feed one response parser; a 1xx other than 101 gives ``continue``
+  (for 100) and ``information`` on the request; the final head gives ``response``, then
+  the body's ``data`` and ``end`` on the response.
+- The response to HEAD, to CONNECT and a 101 end at their head (httptools has no
+  skip-body hook for them): the protocol finds where the head ended itself and hands the
+  rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser.
+- A parse error before the response ends the exchange with that error; a FIN ends a
+  close-delimited body; the socket's close tells the request (``socket hang up`` if no
+  response had begun).
+"""
+
+import logging
+
+from ..http.errors import ParseError
+from ..http.headers import header_map
+from ..http.parser import ResponseParser
+from .response import ClientResponse, Information
+
+log = logging.getLogger("prefork.client")
+
+
+class _StopAtHead(Exception):
+    """Raised from the parser callback: the message ends at its head (HEAD, CONNECT, 101)."""
+
+
+class ClientProtocol:
+    def __init__(self, request, socket):
+        self.request = request
+        self.socket = socket
+        self.parser = ResponseParser(self)
+        self.res = None
+        self._tail = b""  # the last bytes of the previous read: a head end may straddle reads
+        self._stop_reason = None
+
+    # -- bytes in ------------------------------------------------------------------------------
+    def data_received(self, data):
+        try:
+            offset = self.parser.feed(data)
+        except _StopAtHead:
+            self._handoff(data)
+            return
+        except ParseError as err:
+            self.request.fail(err)
+            self.socket.destroy()
+            return
+        if offset is not None:
+            self._tail = b""
+            self._stop_reason = "upgrade"
+            self._handoff_at(data, offset)
+            return
+        self._tail = (self._tail + data)[-3:]
+
+    def _handoff(self, data):
+        """The message ended at its head: find where, hand the rest over."""
+        window = self._tail + data
+        end = window.find(b"\r\n\r\n")
+        offset = max(0, end + 4 - len(self._tail))
+        self._tail = b""
+        self._handoff_at(data, offset)
+
+    def _handoff_at(self, data, offset):
+        reason = self._stop_reason
+        self._stop_reason = None
+        if reason == "HEAD":
+            res = self.res
+            res.complete = True
+            res.emit("end")
+            self.parser = ResponseParser(self)
+            self.request.response_complete()
+            return
+        self.request.hand_over("connect" if reason == "CONNECT" else "upgrade", data[offset:])
+
+    # -- parser callbacks ----------------------------------------------------------------------
+    def on_message_begin(self):
+        pass
+
+    def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
+        request = self.request
+        if 100 <= status < 200 and status != 101:
+            info = Information(status, reason, version, raw)
+            if status == 100:
+                request.emit("continue")
+            request.emit("information", info)
+            return
+        res = ClientResponse(self.socket, status, reason, version, raw)
+        self.res = res
+        request.response_started(res)
+        res.keep_alive = keep_alive
+        if request.method == "CONNECT":
+            self._stop_reason = "CONNECT"
+            raise _StopAtHead()
+        if status == 101:
+            self._stop_reason = "upgrade"
+            raise _StopAtHead()
+        request.emit("response", res)
+        if request.method == "HEAD":
+            self._stop_reason = "HEAD"
+            raise _StopAtHead()
+
+    def on_body(self, body):
+        if self.res is not None:
+            self.res.emit("data", body)
+
+    def on_message_complete(self, trailers):
+        res = self.res
+        if res is None:
+            return  # a 1xx
+        res.complete = True
+        if trailers:
+            res.trailers = header_map(trailers, len(trailers) // 2)
+        res.emit("end")
+        self.request.response_complete()
+
+    # -- the socket's other events ---------------------------------------------------------------
+    def eof_received(self):
+        parser = self.parser
+        res = self.res
+        if res is not None and not res.complete and parser.in_message and parser.headers_complete:
+            # a close-delimited body ends at the FIN
+            try:
+                parser.finish()
+            except ParseError as err:
+                log.debug("response ended by the peer's FIN: %s", err)
+            if not res.complete:
+                res.complete = True
+                res.emit("end")
+        self.socket.destroy()
+
+    def connection_error(self, err):
+        self.request.fail(err)
+
+    def connection_lost(self, error):
+        self.request.socket_closed(counted=True)
+
+    def on_timeout(self):
+        self.request.emit("timeout")
+
+    def on_drain(self):
+        self.request.emit("drain")

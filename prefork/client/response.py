@@ -1,0 +1,81 @@
+"""The client side's incoming messages: ClientResponse (Node's IncomingMessage on the
+client) and Information (the payload of an ``information`` event, a 1xx).
+
+Rules:
+- ``data`` and ``end`` come from the client protocol as the parser produces them;
+  ``close`` once, when the exchange is over (``mark_closed``).
+- ``read()`` collects the body from the moment it (or the request's ``response()``) is
+  called; a response awaited through ``await req.response()`` collects from its first byte.
+"""
+
+import asyncio
+
+from ..emitter import EventEmitter
+from ..http.errors import HTTPError
+from ..http.headers import header_map
+
+
+class ClientResponse(EventEmitter):
+    """The response (Node's IncomingMessage on the client side)."""
+
+    def __init__(self, socket, status_code, status_message, http_version, raw_headers):
+        self.socket = socket
+        self.status_code = status_code
+        self.status_message = status_message
+        self.http_version = http_version
+        self.raw_headers = raw_headers
+        self.headers = header_map(raw_headers, len(raw_headers) // 2)
+        self.trailers = {}
+        self.complete = False
+        self._closed = False
+        self._body = None  # [chunks, future or None] once collected for read()
+
+    def collect_body(self):
+        """Keep every body chunk from now on for ``read()``."""
+        if self._body is None:
+            chunks = []
+            self._body = [chunks, None]
+            self.on("data", chunks.append)
+            self.once("end", self._body_complete)
+            self.once("close", self._body_complete)
+
+    def _body_complete(self):
+        future = self._body[1]
+        if future is not None and not future.done():
+            if self.complete:
+                future.set_result(b"".join(self._body[0]))
+            else:
+                future.set_exception(HTTPError("ECONNRESET", "aborted"))
+
+    def read(self):
+        """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
+        self.collect_body()
+        future = self._body[1]
+        if future is None:
+            future = self._body[1] = asyncio.get_running_loop().create_future()
+            if self.complete:
+                future.set_result(b"".join(self._body[0]))
+            elif self._closed:
+                future.set_exception(HTTPError("ECONNRESET", "aborted"))
+        return future
+
+    def mark_closed(self):
+        """Emit ``close`` once (called by the request when the exchange is over)."""
+        if not self._closed:
+            self._closed = True
+            self.emit("close")
+
+    @property
+    def closed(self):
+        return self._closed
+
+
+class Information:
+    """The payload of ``information``: a 1xx response."""
+
+    def __init__(self, status_code, status_message, http_version, raw_headers):
+        self.status_code = status_code
+        self.status_message = status_message
+        self.http_version = http_version
+        self.raw_headers = raw_headers
+        self.headers = header_map(raw_headers, len(raw_headers) // 2)
