@@ -116,7 +116,7 @@ class Worker:
         signal.signal(signal.SIGABRT, self.on_abort)  # runs after faulthandler's dump
         faulthandler.enable(file=sys.stderr, all_threads=True)
         drop_privileges(settings)
-        self.loop = loop = new_event_loop(getattr(settings, "loop", "asyncio"))
+        self.loop = loop = new_event_loop(settings.loop)
         asyncio.set_event_loop(loop)
         self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
         try:

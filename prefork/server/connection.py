@@ -49,6 +49,20 @@ log = logging.getLogger("prefork.server")
 _PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
 
 
+class _Held:
+    """A request parsed while an earlier response's framing is undecided: dispatched (and
+    its end delivered) once that response keeps the connection."""
+
+    __slots__ = ("req", "res", "version", "complete", "trailers")
+
+    def __init__(self, req, res, version):
+        self.req = req
+        self.res = res
+        self.version = version
+        self.complete = False
+        self.trailers = None
+
+
 class _Abort(Exception):
     """Stops parsing: the socket was destroyed inside a parser callback."""
 
@@ -74,9 +88,8 @@ class Connection:
         self._continuing = False  # its body is being parsed by a fresh parser
         self._final = False  # a response that ends the connection is fixed
         self._holding = None  # a response whose framing decides whether more may follow
-        self._held = []  # [req, res, version, complete, trailers] waiting for _holding
+        self._held = []  # _Held requests waiting for _holding
         self._half_close_timer = None
-        self._lost = False
         self._pause_reasons = set()  # "output" (backpressure, pipelining depth), "body" (req paused)
         self._drain_waiters = None
         socket.protocol = self
@@ -160,11 +173,9 @@ class Connection:
             self.socket.destroy()
 
     def connection_error(self, err):
-        if not self._lost:
-            self._client_error(err)
+        self._client_error(err)  # the socket reports none after it closed
 
     def connection_lost(self, error):
-        self._lost = True
         if self._half_close_timer is not None:
             self._half_close_timer.cancel()
             self._half_close_timer = None
@@ -215,12 +226,12 @@ class Connection:
         self._res = res
         self._responses.append(res)
         if self._holding is not None:
-            self._held.append([req, res, version, False, None])
+            self._held.append(_Held(req, res, version))
             return
-        self._start(req, res, version, keep_alive)
+        self._start(req, res, version)
 
-    def _start(self, req, res, version, keep_alive):
-        if keep_alive and not res.can_chunk:
+    def _start(self, req, res, version):
+        if res.should_keep_alive and not res.can_chunk:
             # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
             self._holding = res
         try:
@@ -261,16 +272,16 @@ class Connection:
 
     def _release_held(self):
         while self._held and self._holding is None and not self._final and not self.socket.destroyed:
-            req, res, version, complete, trailers = self._held.pop(0)
+            held = self._held.pop(0)
             try:
-                self._start(req, res, version, res.should_keep_alive)
+                self._start(held.req, held.res, held.version)
             except _Abort:
                 return
-            if complete and not req.upgrade:
+            if held.complete and not held.req.upgrade:
                 try:
-                    req.push_end(trailers)
+                    held.req.push_end(held.trailers)
                 except Exception as exc:
-                    if self.listener_failed(res, exc):
+                    if self.listener_failed(held.res, exc):
                         return
 
     def _dispatch(self, req, res, version):
@@ -326,9 +337,9 @@ class Connection:
         if req is None or req.upgrade:
             return  # an upgrade or CONNECT keeps its request for the hand-off
         self._req = None
-        if self._held and self._held[-1][0] is req:
-            self._held[-1][3] = True  # its 'end' waits for its dispatch
-            self._held[-1][4] = trailers
+        if self._held and self._held[-1].req is req:
+            self._held[-1].complete = True  # its 'end' waits for its dispatch
+            self._held[-1].trailers = trailers
             return
         try:
             req.push_end(trailers)
