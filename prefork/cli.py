@@ -1,6 +1,10 @@
 """Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``,
 ``prefork check-config [...]``, ``prefork --version``. The only place that calls sys.exit.
 
+APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found and
+recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
+is ``--bind`` (repeatable).
+
 Exit status: 0 after a clean stop, 2 for a bad configuration (every problem on its own
 line as ``SOURCE:KEY: what is wrong``), 3 when the app cannot boot, 1 otherwise. A listen
 address the master cannot open at start (in use, not on this host, a privileged port) is
@@ -16,11 +20,14 @@ import sys
 from . import __version__, logs, settings as settings_mod
 
 
+SHORT_FLAGS = {"workers": ("-w",), "bind": ("-b",)}
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="prefork", description="A preforking HTTP/1.1 server with Node.js http.Server semantics.",
         epilog="Run 'prefork check-config [options]' to validate and print the effective settings.")
-    parser.add_argument("app_arg", nargs="?", metavar="APP", help="module:attribute (see --app)")
+    parser.add_argument("app_arg", nargs="?", metavar="APP", help="module or module:attribute (see --app)")
     parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file")
     parser.add_argument("--version", action="version", version=f"prefork {__version__}")
     for setting in settings_mod.SETTINGS:
@@ -29,7 +36,7 @@ def build_parser():
             kwargs.update(action="append", metavar="ADDRESS")
         else:
             kwargs["metavar"] = setting.kind.upper() if setting.kind != "choice" else "|".join(setting.choices)
-        parser.add_argument(setting.flag, **kwargs)
+        parser.add_argument(*SHORT_FLAGS.get(setting.name, ()), setting.flag, **kwargs)
     return parser
 
 

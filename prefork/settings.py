@@ -5,20 +5,20 @@ the TOML file, the defaults. ``load`` collects every problem it finds (it never 
 the first) as ``SOURCE:KEY: what is wrong`` lines, where SOURCE is the config file's
 path, ``env`` or ``argv``. Listen addresses are checked as far as can be without binding
 (IP literals parsed, host names resolved); the app's module is located, never imported.
+``workers`` falls back on ``WEB_CONCURRENCY`` (set by hosting platforms) below all of
+those, before the CPU count.
 ``config/prefork.toml`` is generated from this table
 (``python -m prefork.settings > config/prefork.toml``).
 """
 
-import importlib.machinery
 import importlib.util
 import os
 import re
 import socket
-import sys
 import tomllib
 from dataclasses import dataclass, field
 
-INTERFACES = ("events", "wsgi")
+INTERFACES = ("auto", "events", "wsgi", "asgi")
 LOOPS = ("asyncio", "uvloop")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
@@ -58,12 +58,19 @@ SETTINGS = (
             "when present. A change needs a restart (or USR2).", reloadable=False),
     Setting("backlog", "int", 2048, "Listen backlog of each socket the master binds.",
             reloadable=False, minimum=1),
-    Setting("workers", "int", None, "Number of worker processes.", minimum=1,
-            default_doc="the number of CPUs this process may run on"),
-    Setting("app", "str", "", "The application, as module:attribute. For the events interface "
-            "the attribute is setup(server), called once in each worker. Empty: the demo app."),
-    Setting("interface", "choice", "events", "How the app plugs in: events (Node's http.Server "
-            "events) or wsgi.", choices=INTERFACES),
+    Setting("workers", "int", None, "Number of worker processes (when neither this file, the flag "
+            "nor PREFORK_WORKERS sets it: WEB_CONCURRENCY, else one per CPU).", minimum=1,
+            default_doc="WEB_CONCURRENCY, or the number of CPUs this process may run on"),
+    Setting("app", "str", "", "The application, as module or module:attribute; without an "
+            "attribute the module's setup, application and app are tried in that order. Found "
+            "in app_dir, then chdir, then on the Python path. Empty: the demo app."),
+    Setting("interface", "choice", "auto", "How the app plugs in: events (setup(server) registers "
+            "Node's http.Server listeners), wsgi, asgi, or auto (recognised from the object).",
+            choices=INTERFACES),
+    Setting("chdir", "str", "", "Directory each worker changes to before it imports the app (and "
+            "the first place the app's module is searched); empty: where prefork was started."),
+    Setting("app_dir", "str", "", "A directory put first on the Python path for the app; relative "
+            "to chdir."),
     Setting("loop", "choice", "asyncio", "The workers' event loop: asyncio (the standard library's "
             "selector loop) or uvloop (pip install 'prefork[uvloop]').", choices=LOOPS),
     Setting("root_path", "str", "", "WSGI: the URL prefix the app is mounted at (SCRIPT_NAME)."),
@@ -251,36 +258,15 @@ def _check_bind(addresses):
                 raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
 
 
-def _check_app(app):
+def _check_app(app, chdir="", app_dir="", interface="auto"):
+    """The app's module must be found where a worker will import it from (located,
+    never imported: the master does not import the app)."""
     if not app:
+        if interface == "asgi":
+            raise ValueError("the demo app speaks events and WSGI; name an ASGI app (APP or app)")
         return
-    module, sep, attribute = app.partition(":")
-    if not sep or not module or not attribute:
-        raise ValueError(f"expected module:attribute, got {app!r}")
-    try:
-        spec = _find_spec(module)
-    except (ImportError, ValueError) as exc:
-        raise ValueError(f"cannot import {module!r}: {exc}") from None
-    if spec is None:
-        raise ValueError(f"no module named {module!r}")
-
-
-def _find_spec(name):
-    """Where module ``name`` would be loaded from, found without running any of its
-    packages' ``__init__`` (``importlib.util.find_spec`` imports the parents): the
-    master checks the app on every load but never imports it."""
-    parts = name.split(".")
-    spec = importlib.util.find_spec(parts[0])  # a top-level name imports nothing
-    for depth in range(1, len(parts)):
-        if spec is None:
-            return None
-        parent = ".".join(parts[:depth])
-        loaded = sys.modules.get(parent)
-        locations = getattr(loaded, "__path__", None) if loaded else spec.submodule_search_locations
-        if locations is None:
-            raise ImportError(f"{parent!r} is not a package")
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth + 1]), list(locations))
-    return spec
+    from . import apps
+    apps.locate(app, chdir, app_dir)
 
 
 def load(config_file=None, env=None, argv_values=None):
@@ -316,6 +302,8 @@ def load(config_file=None, env=None, argv_values=None):
             raw, source, from_text = env[setting.env], f"env:{setting.env}", True
         elif name in file_values:
             raw, source, from_text = file_values[name], f"{config_file}:{name}", False
+        elif name == "workers" and "WEB_CONCURRENCY" in env:  # the platform's hint, below ours
+            raw, source, from_text = env["WEB_CONCURRENCY"], "env:WEB_CONCURRENCY", True
         else:
             values[name] = _cpus() if name == "workers" and setting.default is None else setting.default
             sources[name] = "default"
@@ -328,8 +316,8 @@ def load(config_file=None, env=None, argv_values=None):
                 if value.startswith("unix:"):
                     raise ValueError("expected HOST:PORT or fd://N")
                 _check_bind([value])
-            elif name == "app":
-                _check_app(value)
+            elif name == "chdir" and value and not os.path.isdir(value):
+                raise ValueError(f"{value}: no such directory")
             elif name == "access_log_format":
                 _check_format(value)
             elif name == "loop" and value == "uvloop" and importlib.util.find_spec("uvloop") is None:
@@ -339,6 +327,11 @@ def load(config_file=None, env=None, argv_values=None):
             continue
         values[name] = value
         sources[name] = source
+    if "app" in values and "chdir" in values and "app_dir" in values:
+        try:
+            _check_app(values["app"], values["chdir"], values["app_dir"], values.get("interface"))
+        except ValueError as exc:
+            problems.append(f"{sources['app'] if values['app'] else sources['interface']}: {exc}")
     if not problems:
         h, r = values["headers_timeout"], values["request_timeout"]
         if h > 0 and r > 0 and h > r:

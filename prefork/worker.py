@@ -18,7 +18,13 @@ Rules:
   max_requests recycling, the master gone).
 - The loop sends a heartbeat with the worker's stats on its channel about once a
   second; a stalled loop sends none, which is how the master notices a hang.
-- A worker whose app fails to load reports ``boot_error`` and exits with status 3.
+- The app is found, imported and recognised by ``apps.load`` in the worker (never in the
+  master); by its kind it gets ``setup(server)`` called (events) or is wrapped by
+  ``make_adapter(app, settings)`` of ``prefork.wsgi`` or ``prefork.asgi``, imported only
+  then.
+- A worker whose app fails to load reports ``boot_error`` and exits with status 3; an app
+  that cannot be served as configured is reported in one line (``apps.AppError``),
+  anything else with its traceback.
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -38,7 +44,7 @@ import traceback
 
 from setproctitle import setproctitle
 
-from . import logs
+from . import apps, logs
 from .metrics import WorkerMetrics
 from .runtime import new_event_loop
 from .server import create_server
@@ -53,22 +59,31 @@ SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max
 
 
 def load_app(settings):
-    """The callable the interface needs: setup(server) for events, the WSGI app for wsgi."""
+    """(kind, app): kind is "events" (app is setup(server)), "wsgi" or "asgi" (app is the
+    callable to adapt). Raises apps.AppError with a one-line message when the object
+    cannot be served as configured."""
     if not settings.app:
         if settings.interface == "wsgi":
             from .demo import wsgi_app
-            return wsgi_app
+            return "wsgi", wsgi_app
         from .demo import setup
-        return setup
-    module_name, _, attribute = settings.app.partition(":")
-    module = importlib.import_module(module_name)
+        return "events", setup
+    return apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
+
+
+def plug_in(kind, app, settings, server):
+    """Attach the app to the worker's server, by its kind."""
+    if kind == "events":
+        app(server)
+        return
     try:
-        target = module
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except AttributeError:
-        raise ImportError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    return target
+        adapters = importlib.import_module(f".{kind}", __package__)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.{kind}":
+            raise
+        raise apps.AppError(f"{settings.app} is {apps.ROLES[kind]}, and this prefork has no "
+                            f"{kind.upper()} support (no {exc.name} module)") from None
+    adapters.make_adapter(app, settings).setup(server)
 
 
 def drop_privileges(settings):
@@ -120,12 +135,12 @@ class Worker:
         asyncio.set_event_loop(loop)
         self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
         try:
-            app = load_app(settings)
-            if settings.interface == "wsgi":
-                from .wsgi import make_adapter
-                make_adapter(app, settings).setup(server)
-            else:
-                app(server)
+            kind, app = load_app(settings)
+            plug_in(kind, app, settings, server)
+        except apps.AppError as exc:
+            log.error("worker %d: %s", self.slot, exc)
+            self.channel.send("boot_error", error=str(exc))
+            return BOOT_ERROR
         except BaseException:
             error = traceback.format_exc()
             log.error("worker %d: the app failed to load:\n%s", self.slot, error)

@@ -1,0 +1,282 @@
+"""Finding, importing and recognising the app.
+
+Rules:
+- APP is ``module`` or ``module:attribute`` (the attribute may be dotted). Without an
+  attribute the module's ``setup``, ``application`` and ``app`` are tried in that order,
+  and the first that fits the interface is used (``interface = "auto"``: the first that
+  fits any).
+- The app's module is searched in ``app_dir`` (relative to ``chdir``), then in ``chdir``
+  (the working directory when empty), then on ``sys.path``: as ``gunicorn`` and
+  ``uvicorn`` do, the console script finds modules next to where it is started.
+- The master only locates the module (``locate``: no package ``__init__`` runs); a worker
+  changes directory, extends ``sys.path``, imports and recognises the app (``load``).
+- Recognition reads signatures, never calls the object: events ``setup(server)``, a WSGI
+  callable ``(environ, start_response)``, an ASGI 3 async callable
+  ``(scope, receive, send)``, an ASGI 2 class ``(scope)`` whose instances are async
+  callables ``(receive, send)`` (served through ``ASGI2App``). An object may say what it
+  is with a ``prefork_interface`` attribute (``"events"``, ``"wsgi"`` or ``"asgi"``).
+- Anything that cannot be served as asked is an ``AppError`` whose message is one line:
+  what was found, and the ``--interface`` value (or APP) to give instead.
+"""
+
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+import math
+import os
+import sys
+
+DEFAULT_ATTRIBUTES = ("setup", "application", "app")
+KINDS = ("events", "wsgi", "asgi")
+ROLES = {"events": "an events setup(server)", "wsgi": "a WSGI application",
+         "asgi": "an ASGI application"}
+
+
+class AppError(Exception):
+    """The app cannot be served as configured; the message is one line."""
+
+
+# -- where the app lives (master and worker) ------------------------------------------------
+def search_dirs(chdir="", app_dir="", cwd=None):
+    """The directories put first on ``sys.path`` for the app, highest first."""
+    base = os.path.abspath(os.path.join(cwd or os.getcwd(), chdir or "."))
+    dirs = [os.path.normpath(os.path.join(base, app_dir))] if app_dir else []
+    if base not in dirs:
+        dirs.append(base)
+    return dirs
+
+
+def split(app):
+    """(module, attribute or "") of an APP string; raises ValueError when malformed."""
+    module, sep, attribute = app.partition(":")
+    names = module.split(".")
+    if not module or not all(part.isidentifier() for part in names) or \
+            (sep and not all(part.isidentifier() for part in attribute.split("."))):
+        raise ValueError(f"expected module or module:attribute, got {app!r}")
+    return module, attribute
+
+
+def find_spec(name, dirs=()):
+    """Where module ``name`` would be loaded from with ``dirs`` first on ``sys.path``,
+    found without running any of its packages' ``__init__`` (``importlib.util.find_spec``
+    imports the parents): the master checks the app on every load but never imports it."""
+    parts = name.split(".")
+    spec = None
+    if parts[0] not in sys.modules:
+        spec = importlib.machinery.PathFinder.find_spec(parts[0], list(dirs))
+    if spec is None:
+        spec = importlib.util.find_spec(parts[0])  # a top-level name imports nothing
+    for depth in range(1, len(parts)):
+        if spec is None:
+            return None
+        parent = ".".join(parts[:depth])
+        loaded = sys.modules.get(parent)
+        locations = getattr(loaded, "__path__", None) if loaded else spec.submodule_search_locations
+        if locations is None:
+            raise ImportError(f"{parent!r} is not a package")
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth + 1]), list(locations))
+    return spec
+
+
+def locate(app, chdir="", app_dir=""):
+    """Check that APP's module can be found; raises ValueError with what is wrong."""
+    module, _ = split(app)
+    try:
+        spec = find_spec(module, search_dirs(chdir, app_dir))
+    except (ImportError, ValueError) as exc:
+        raise ValueError(f"cannot import {module!r}: {exc}") from None
+    if spec is None:
+        raise ValueError(f"no module named {module!r}")
+
+
+def enter(chdir="", app_dir=""):
+    """In a worker, before the import: change directory and put the app's directories
+    first on ``sys.path``."""
+    dirs = search_dirs(chdir, app_dir)
+    if chdir:
+        os.chdir(dirs[-1])
+    for directory in reversed(dirs):
+        if directory in sys.path:
+            sys.path.remove(directory)
+        sys.path.insert(0, directory)
+
+
+# -- recognising an object -------------------------------------------------------------------
+def _arity(signature):
+    """(fewest, most) positional arguments a call may pass, or None when a keyword-only
+    parameter is required; and the positional parameters' names."""
+    fewest, most, names = 0, 0, []
+    for param in signature.parameters.values():
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            names.append(param.name)
+            most += 1
+            if param.default is param.empty:
+                fewest += 1
+        elif param.kind is param.VAR_POSITIONAL:
+            most = math.inf
+        elif param.kind is param.KEYWORD_ONLY and param.default is param.empty:
+            return None, names
+    return (fewest, most), names
+
+
+def _signature(obj):
+    try:
+        return inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_async(obj):
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(obj, "__call__", None)
+    return not inspect.isroutine(obj) and call is not None and inspect.iscoroutinefunction(call)
+
+
+def _class_call(cls):
+    for klass in cls.__mro__[:-1]:
+        if "__call__" in vars(klass):
+            return vars(klass)["__call__"]
+    return None
+
+
+def _name(obj):
+    if inspect.isclass(obj):
+        return f"class {obj.__qualname__}"
+    if inspect.isroutine(obj):
+        kind = "async function" if inspect.iscoroutinefunction(obj) else "function"
+        return f"{kind} {getattr(obj, '__qualname__', obj)}"
+    return f"{type(obj).__qualname__} instance"
+
+
+def _shown(signature):
+    """The parameters' names as a call shows them: ``(environ, start_response)``."""
+    if signature is None:
+        return "(?)"
+    marks = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    return "(" + ", ".join(marks.get(p.kind, "") + p.name for p in signature.parameters.values()) + ")"
+
+
+def _described(obj, signature):
+    if inspect.isclass(obj) or inspect.isroutine(obj):
+        return _name(obj) + _shown(signature)
+    return f"{_name(obj)} called as {_shown(signature)}"
+
+
+def detect(obj):
+    """(kind, description): kind is "events", "wsgi", "asgi" (ASGI 3), "asgi2", or None
+    when the object fits no interface or more than one; description names what was
+    found, e.g. ``Flask instance (environ, start_response)``."""
+    marked = getattr(obj, "prefork_interface", None)
+    if isinstance(marked, str) and marked in KINDS:
+        return marked, f"{_name(obj)} marked prefork_interface = {marked!r}"
+    if inspect.isclass(obj):
+        return _detect_class(obj)
+    if not callable(obj):
+        return None, f"{type(obj).__qualname__} {_short_repr(obj)}, which is not callable"
+    signature = _signature(obj)
+    if signature is None:
+        return None, f"{_name(obj)} whose parameters cannot be read"
+    arity, names = _arity(signature)
+    found = _described(obj, signature)
+    if arity is None:
+        return None, found + ", which needs a keyword argument"
+    fewest, most = arity
+    fits = lambda n: fewest <= n <= most  # noqa: E731
+    if _is_async(obj):
+        return ("asgi" if fits(3) else None), found
+    candidates = [kind for kind, n in (("events", 1), ("wsgi", 2)) if fits(n)]
+    if fits(3) and names[:3] == ["scope", "receive", "send"]:
+        candidates.append("asgi")
+    if len(candidates) > 1 and names:
+        by_name = {"server": "events", "environ": "wsgi", "scope": "asgi"}.get(names[0])
+        candidates = [by_name] if by_name in candidates else candidates
+    return (candidates[0] if len(candidates) == 1 else None), found
+
+
+def _detect_class(cls):
+    signature = _signature(cls)
+    arity, _ = _arity(signature) if signature is not None else (None, [])
+    found = _described(cls, signature)
+    if arity is None:
+        return None, found
+    fewest, most = arity
+    call = _class_call(cls)
+    if fewest <= 1 <= most and call is not None and inspect.iscoroutinefunction(call):
+        return "asgi2", found + " with an async __call__"
+    if fewest <= 2 <= most and not fewest <= 1:
+        return "wsgi", found  # PEP 3333 allows a class: called per request, its instance iterated
+    if fewest <= 1 <= most and not fewest <= 2 <= most:
+        return "events", found
+    return None, found
+
+
+def _short_repr(obj):
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class ASGI2App:
+    """An ASGI 2 application (``app(scope)`` returns ``instance(receive, send)``) as an
+    ASGI 3 one."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        instance = self.app(scope)
+        await instance(receive, send)
+
+
+# -- loading -----------------------------------------------------------------------------------
+def resolve(app, obj, interface):
+    """(kind, callable) for ``obj`` named ``app`` under ``interface`` ("auto" or a kind):
+    kind is "events", "wsgi" or "asgi"; raises AppError when it cannot be served so."""
+    kind, found = detect(obj)
+    if interface == "auto":
+        if kind is None:
+            raise AppError(f"{app} is {_article(found)}, which fits no interface (or more than one): pass "
+                       f"--interface events for setup(server), wsgi for (environ, start_response) or "
+                       f"asgi for async (scope, receive, send)")
+    elif kind is not None and (kind if kind != "asgi2" else "asgi") != interface and \
+            not (interface == "asgi" and inspect.isclass(obj)):
+        shown = "asgi" if kind == "asgi2" else kind
+        raise AppError(f"{app} is {_article(found)}, {ROLES[shown]}, not {ROLES[interface]}: "
+                       f"pass --interface {shown} (or leave interface at auto)")
+    elif kind is None:
+        kind = "asgi2" if interface == "asgi" and inspect.isclass(obj) else interface
+    if kind == "asgi2":
+        return "asgi", ASGI2App(obj)
+    return kind, obj
+
+
+def _article(found):
+    return ("an " if found[:1] in "aeiouAEIOU" else "a ") + found
+
+
+def load(app, interface="auto", chdir="", app_dir=""):
+    """(kind, callable) for APP: import its module in this process and recognise the
+    object. Raises AppError (one line) or the import's own exception."""
+    enter(chdir, app_dir)
+    module_name, attribute = split(app)
+    module = importlib.import_module(module_name)
+    if attribute:
+        target = module
+        for part in attribute.split("."):
+            try:
+                target = getattr(target, part)
+            except AttributeError:
+                raise AppError(f"module {module_name!r} has no attribute {attribute!r}") from None
+        return resolve(app, target, interface)
+    present = [name for name in DEFAULT_ATTRIBUTES if hasattr(module, name)]
+    if not present:
+        raise AppError(f"module {module_name!r} defines none of {', '.join(DEFAULT_ATTRIBUTES)}: "
+                       f"name the app as {module_name}:ATTRIBUTE")
+    first_error = None
+    for name in present:
+        try:
+            return resolve(f"{module_name}:{name}", getattr(module, name), interface)
+        except AppError as exc:
+            first_error = first_error or exc
+    raise first_error
