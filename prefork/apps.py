@@ -167,7 +167,7 @@ def _described(obj, signature):
 def detect(obj):
     """(kind, description): kind is "events", "wsgi", "asgi" (ASGI 3), "asgi2", or None
     when the object fits no interface or more than one; description names what was
-    found, e.g. ``Flask instance (environ, start_response)``."""
+    found, e.g. ``Flask instance called as (environ, start_response)``."""
     marked = getattr(obj, "prefork_interface", None)
     if isinstance(marked, str) and marked in KINDS:
         return marked, f"{_name(obj)} marked prefork_interface = {marked!r}"
@@ -234,18 +234,18 @@ def resolve(app, obj, interface):
     """(kind, callable) for ``obj`` named ``app`` under ``interface`` ("auto" or a kind):
     kind is "events", "wsgi" or "asgi"; raises AppError when it cannot be served so."""
     kind, found = detect(obj)
+    if interface == "asgi" and kind in (None, "events") and inspect.isclass(obj):
+        kind = "asgi2"  # said outright: a class taking the scope, whatever its __call__ looks like
     if interface == "auto":
         if kind is None:
             raise AppError(f"{app} is {_article(found)}, which fits no interface (or more than one): pass "
-                       f"--interface events for setup(server), wsgi for (environ, start_response) or "
-                       f"asgi for async (scope, receive, send)")
-    elif kind is not None and (kind if kind != "asgi2" else "asgi") != interface and \
-            not (interface == "asgi" and inspect.isclass(obj)):
-        shown = "asgi" if kind == "asgi2" else kind
+                           f"--interface events for setup(server), wsgi for (environ, start_response) or "
+                           f"asgi for async (scope, receive, send)")
+    elif kind is None:
+        kind = interface  # said outright, and nothing says otherwise
+    elif (shown := "asgi" if kind == "asgi2" else kind) != interface:
         raise AppError(f"{app} is {_article(found)}, {ROLES[shown]}, not {ROLES[interface]}: "
                        f"pass --interface {shown} (or leave interface at auto)")
-    elif kind is None:
-        kind = "asgi2" if interface == "asgi" and inspect.isclass(obj) else interface
     if kind == "asgi2":
         return "asgi", ASGI2App(obj)
     return kind, obj

@@ -287,6 +287,16 @@ def test_asgi2_class_is_served_as_asgi3():
     assert sent == [{"type": "seen", "path": "/p", "got": {"type": "http.request", "body": b"x"}}]
     assert apps.resolve("m:ASGI2", ASGI2, "asgi")[0] == "asgi"
 
+    class SyncCall:  # said outright to be ASGI: a class taking the scope is ASGI 2
+        def __init__(self, scope):
+            pass
+
+        def __call__(self, receive, send):
+            return asyncio.sleep(0)
+    kind, app = apps.resolve("m:SyncCall", SyncCall, "asgi")
+    assert kind == "asgi" and isinstance(app, apps.ASGI2App)
+    assert apps.resolve("m:SyncCall", SyncCall, "auto") == ("events", SyncCall)
+
 
 @pytest.mark.parametrize("obj, interface, fix", [
     (wsgi_function, "events", "a WSGI application, not an events setup(server): pass --interface wsgi"),
@@ -409,6 +419,15 @@ def test_fastapi_app_serves_without_interface(runs, tmp_path):
     run = runs(prefork_m("main:app"), cwd=project)
     run.wait_ready()
     assert run.get_json() == {"app": "fastapi"}
+
+
+@pytest.mark.skipif(not ASGI_PRESENT, reason="prefork.asgi not present")
+def test_django_asgi_handler_serves_without_interface(runs, tmp_path):
+    pytest.importorskip("django")
+    project = write(tmp_path / "site", DJANGO_FILES)
+    run = runs(prefork_m("djsite.asgi"), cwd=project)
+    run.wait_ready()
+    assert run.get_json() == {"app": "django", "method": "GET"}
 
 
 def boot_failure(run):
