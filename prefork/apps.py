@@ -10,7 +10,8 @@ Rules:
   ``uvicorn`` do, the console script finds modules next to where it is started.
 - The master only locates the module (``locate``: no package ``__init__`` runs); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``).
-- Recognition reads signatures, never calls the object: events ``setup(server)``, a WSGI
+- Recognition reads signatures, never calls the object: events ``setup(server)`` (plain
+  or ``async def``), a WSGI
   callable ``(environ, start_response)``, an ASGI 3 async callable
   ``(scope, receive, send)``, an ASGI 2 class ``(scope)`` whose instances are async
   callables ``(receive, send)`` (served through ``ASGI2App``). An object may say what it
@@ -184,8 +185,8 @@ def detect(obj):
         return None, found + ", which needs a keyword argument"
     fewest, most = arity
     fits = lambda n: fewest <= n <= most  # noqa: E731
-    if _is_async(obj):
-        return ("asgi" if fits(3) else None), found
+    if _is_async(obj):  # ASGI 3, or an events setup that awaits something first
+        return ("asgi" if fits(3) else "events" if fits(1) and not fits(2) else None), found
     candidates = [kind for kind, n in (("events", 1), ("wsgi", 2)) if fits(n)]
     if fits(3) and names[:3] == ["scope", "receive", "send"]:
         candidates.append("asgi")

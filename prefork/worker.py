@@ -32,6 +32,7 @@ Rules:
 import asyncio
 import faulthandler
 import importlib
+import inspect
 import logging
 import os
 import pwd
@@ -74,7 +75,9 @@ def load_app(settings):
 def plug_in(kind, app, settings, server):
     """Attach the app to the worker's server, by its kind."""
     if kind == "events":
-        app(server)
+        ready = app(server)
+        if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
+            server.loop.run_until_complete(ready)
         return
     try:
         adapters = importlib.import_module(f".{kind}", __package__)

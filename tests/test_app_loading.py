@@ -220,6 +220,14 @@ async def asgi_function(scope, receive, send):
     pass
 
 
+async def async_setup(server):
+    pass
+
+
+async def async_two(a, b):
+    pass
+
+
 class WSGIClass:
     """PEP 3333's application class: called per request, its instance iterated."""
 
@@ -258,7 +266,8 @@ marked.prefork_interface = "events"
     (events_setup, "events"), (wsgi_function, "wsgi"), (WSGIClass, "wsgi"), (asgi_function, "asgi"),
     (ASGI3Object(), "asgi"), (ASGI2, "asgi2"), (marked, "events"), (untyped, None), ("text", None),
     (lambda scope, receive, send: None, "asgi"), (lambda a, b=None: None, None),
-    (lambda server, extra=None: None, "events"), (lambda *, server: None, None),
+    (lambda server, extra=None: None, "events"), (lambda *, server: None, None), (async_setup, "events"),
+    (async_two, None),
 ])
 def test_detect_reads_the_signature(obj, kind):
     assert apps.detect(obj)[0] == kind
@@ -433,6 +442,25 @@ def test_django_asgi_handler_serves_without_interface(runs, tmp_path):
 def boot_failure(run):
     assert run.wait_exit() == 3
     return run.log()
+
+
+def test_async_setup_is_awaited_before_the_worker_is_ready(runs, tmp_path):
+    project = write(tmp_path / "evproj", {"service.py": """
+        import asyncio
+        import json
+
+        async def setup(server):
+            await asyncio.sleep(0.01)  # e.g. open a connection pool
+            greeting = await asyncio.get_running_loop().run_in_executor(None, str.upper, "ready")
+
+            def on_request(req, res):
+                res.set_header("Content-Type", "application/json")
+                res.end(json.dumps({"app": "events", "greeting": greeting}))
+            server.on("request", on_request)
+    """})
+    run = runs(prefork_m("service"), cwd=project)
+    run.wait_ready()
+    assert run.get_json() == {"app": "events", "greeting": "READY"}
 
 
 def test_wrong_interface_is_one_line_at_boot(runs, flask_project):
