@@ -58,8 +58,8 @@ SETTINGS = (
             "when present. A change needs a restart (or USR2).", reloadable=False),
     Setting("backlog", "int", 2048, "Listen backlog of each socket the master binds.",
             reloadable=False, minimum=1),
-    Setting("workers", "int", None, "Number of worker processes (when neither this file, the flag "
-            "nor PREFORK_WORKERS sets it: WEB_CONCURRENCY, else one per CPU).", minimum=1,
+    Setting("workers", "int", None, "Number of worker processes. When no flag, PREFORK_WORKERS or "
+            "config file sets it: WEB_CONCURRENCY, else one per CPU.", minimum=1,
             default_doc="WEB_CONCURRENCY, or the number of CPUs this process may run on"),
     Setting("app", "str", "", "The application, as module or module:attribute; without an "
             "attribute the module's setup, application and app are tried in that order. Found "
