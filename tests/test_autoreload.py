@@ -3,6 +3,7 @@ a new generation without a failed request, the master keeping its PID."""
 
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,3 +119,28 @@ def test_reload_dirs_must_be_directories(tmp_path):
     assert proc.returncode == 2
     assert f"{config}:reload_dirs: {tmp_path / 'missing'}: not a directory" in proc.stderr
     assert f"{config}:reload_include: expected at least one file name pattern" in proc.stderr
+
+
+@needs_watchfiles
+def test_reload_dirs_and_reload_include_choose_what_triggers_a_reload(daemons, tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "page.html").write_text("page one")
+    (templates / "notes.txt").write_text("notes")
+    (tmp_path / "page_app.py").write_text(
+        "import os\n"
+        "PAGE = open(os.path.join(os.path.dirname(__file__), 'templates', 'page.html')).read()\n"
+        "def setup(server):\n"
+        "    server.on('request', lambda req, res: res.end(PAGE))\n")
+    daemon = daemons("--reload", "--reload-dirs", str(templates), "--reload-include", "*.html", app="page_app:setup",
+                     workers=1, env={"PYTHONPATH": os.pathsep.join([ROOT, HERE, str(tmp_path)])})
+    daemon.wait_log(r"reload: watching " + str(templates) + r" for \*\.html", timeout=30)
+    daemon.wait_ready()
+    daemon.seen.add(wait_until(lambda: watcher_of(daemon), 10, what="the watcher process"))
+    assert body(daemon.request()) == b"page one"
+    (templates / "notes.txt").write_text("not a pattern reload_include names")
+    (tmp_path / "page_app.py").write_text("# outside reload_dirs\n" + (tmp_path / "page_app.py").read_text())
+    (templates / "page.html").write_text("page two")
+    wait_until(lambda: body(daemon.request()) == b"page two", 30, what="the edited page")
+    changed = re.findall(r"reload: changed: (.*)", daemon.log())
+    assert changed == [str(templates / "page.html")]  # reported in order: the other edits came first
