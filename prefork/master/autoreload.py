@@ -16,10 +16,10 @@ Rules:
   package, or the folder of its module, found without importing it); files whose names
   match ``reload_include`` (``*.py``), outside the usual clutter (.git, __pycache__,
   .venv, editor swap files).
-- A change seen while a reload is still booting is applied once that reload is over
-  (checked every RETRY seconds, only while one is pending); changes while the master
-  stops are ignored. A new generation that fails to boot (a syntax error) leaves the
-  running one serving; the next change tries again.
+- A change seen while a generation is still booting (the first, or a reload's) is
+  applied once it is up (checked every RETRY seconds, only while a change waits);
+  changes while the master stops are ignored. A new generation that fails to boot (a
+  syntax error) leaves the running one serving; the next change tries again.
 - With reload on, the master and its workers write no bytecode: an edit made in the
   same second as the previous one, with the same size, is never served from a stale
   ``.pyc``.
@@ -115,7 +115,7 @@ class Reloader:
         if master.stopping:
             self.pending = False
             return
-        if master.new_generation is not None:  # the running reload may have read the old file
+        if master.new_generation is not None or not master.booted:  # it may have read the old file
             self.retry = master.loop.call_later(RETRY, self.apply)
             return
         self.pending = False
