@@ -34,6 +34,8 @@ def build_parser():
         kwargs = {"dest": setting.name, "default": None, "help": setting.doc}
         if setting.kind == "list":
             kwargs.update(action="append", metavar="ADDRESS")
+        elif setting.kind == "bool":  # --flag sets it; false is the file's or the environment's to say
+            kwargs.update(action="store_const", const="true")
         else:
             kwargs["metavar"] = setting.kind.upper() if setting.kind != "choice" else "|".join(setting.choices)
         parser.add_argument(*SHORT_FLAGS.get(setting.name, ()), setting.flag, **kwargs)

@@ -73,6 +73,14 @@ SETTINGS = (
             "to chdir."),
     Setting("loop", "choice", "asyncio", "The workers' event loop: asyncio (the standard library's "
             "selector loop) or uvloop (pip install 'prefork[uvloop]').", choices=LOOPS),
+    Setting("reload", "bool", False, "Development: watch the app's source files and reload the "
+            "workers when one changes, as HUP does (no request dropped). Needs watchfiles (pip install "
+            "'prefork[reload]'). Unless workers is given, one worker.", reloadable=False),
+    Setting("reload_dirs", "list", [], "Development: the directories reload watches, recursively. "
+            "Empty: the app's own directory (its top-level package, or the folder of its module).",
+            reloadable=False),
+    Setting("reload_include", "list", ["*.py"], "Development: file name patterns (shell globs) whose "
+            "changes trigger a reload.", reloadable=False),
     Setting("root_path", "str", "", "WSGI: the URL prefix the app is mounted at (SCRIPT_NAME)."),
     Setting("wsgi_body_spool", "int", 1024 * 1024, "WSGI: request bodies up to this many bytes are "
             "kept in memory before the app is called; larger ones go to a temporary file.", minimum=0),
@@ -258,6 +266,12 @@ def _check_bind(addresses):
                 raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
 
 
+def _check_dirs(paths):
+    for path in paths:
+        if not os.path.isdir(path):
+            raise ValueError(f"{path}: not a directory")
+
+
 def _check_app(app, chdir="", app_dir="", interface="auto"):
     """The app's module must be found where a worker will import it from (located,
     never imported: the master does not import the app)."""
@@ -322,6 +336,12 @@ def load(config_file=None, env=None, argv_values=None):
                 _check_format(value)
             elif name == "loop" and value == "uvloop" and importlib.util.find_spec("uvloop") is None:
                 raise ValueError("uvloop is not installed (pip install 'prefork[uvloop]')")
+            elif name == "reload" and value and importlib.util.find_spec("watchfiles") is None:
+                raise ValueError("watchfiles is not installed (pip install 'prefork[reload]')")
+            elif name == "reload_dirs":
+                _check_dirs(value)
+            elif name == "reload_include" and not value:
+                raise ValueError("expected at least one file name pattern")
         except ValueError as exc:
             problems.append(f"{source}: {exc}")
             continue
@@ -332,6 +352,8 @@ def load(config_file=None, env=None, argv_values=None):
             _check_app(values["app"], values["chdir"], values["app_dir"], values.get("interface"))
         except ValueError as exc:
             problems.append(f"{sources['app'] if values['app'] else sources['interface']}: {exc}")
+    if values.get("reload") and sources.get("workers") == "default":
+        values["workers"] = 1  # development: one worker reloads fastest; an explicit count is kept
     if not problems:
         h, r = values["headers_timeout"], values["request_timeout"]
         if h > 0 and r > 0 and h > r:

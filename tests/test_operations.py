@@ -17,27 +17,6 @@ from daemon import HERE, ROOT, alive, children, cmdline, wait_until
 from harness import read_until_close
 
 
-# -- unit files -------------------------------------------------------------------------------------
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-def test_systemd_analyze_verify_accepts_the_units(tmp_path):
-    service = open(os.path.join(ROOT, "systemd", "prefork.service")).read()
-    assert "ExecStart=/usr/local/bin/prefork --config /etc/prefork/prefork.toml" in service
-    for line in ("Type=notify", "NotifyAccess=main", "ExecReload=/bin/kill -HUP $MAINPID", "KillSignal=SIGTERM",
-                 "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes"):
-        assert line in service.splitlines(), line
-    stop = int(re.search(r"^TimeoutStopSec=(\d+)$", service, re.M).group(1))
-    assert stop > 30  # above graceful_timeout's default
-    assert re.search(r"^WatchdogSec=\d+$", service, re.M)
-    if not os.access("/usr/local/bin/prefork", os.X_OK):
-        # verify checks that the program exists: point it at this machine's interpreter
-        service = service.replace("ExecStart=/usr/local/bin/prefork", f"ExecStart={sys.executable} -m prefork")
-    (tmp_path / "prefork.service").write_text(service)
-    shutil.copy(os.path.join(ROOT, "systemd", "prefork.socket"), tmp_path / "prefork.socket")
-    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "prefork.service"),
-                           str(tmp_path / "prefork.socket")], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-
-
 # -- sd_notify -----------------------------------------------------------------------------------------
 class NotifyListener:
     """A real AF_UNIX datagram socket standing in for systemd's notify socket."""

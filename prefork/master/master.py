@@ -34,7 +34,7 @@ from .. import logs, settings as settings_mod
 from ..control import Channel
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import listeners as listeners_mod, operations, pidfile, reexec, reload, systemd
+from . import autoreload, listeners as listeners_mod, operations, pidfile, reexec, reload, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -94,6 +94,7 @@ class Master:
         self.metrics_server = None
         self.watchdog_interval = operations.watchdog_interval()
         self._status = None
+        self.reloader = None  # the development file watcher (reload = true)
 
     # -- running --------------------------------------------------------------------------
     def run(self):
@@ -111,6 +112,8 @@ class Master:
         reexec.adopt_retiring(self)
         if self.watchdog_interval:
             loop.call_later(self.watchdog_interval, operations.watchdog, self)
+        if settings.reload:
+            self.reloader = autoreload.start(self)
         self.generation = 1
         for slot in range(self.target):
             self.spawn(slot, self.generation)
@@ -178,6 +181,8 @@ class Master:
                 if self.metrics_server is not None:
                     self.metrics_server.close_fds_in_child()
                 self.loop.abandon()
+                if self.reloader is not None:
+                    self.reloader.close_in_child()
                 os.setpgid(0, 0)  # out of the master's process group: see the module rules
                 for signum in MASTER_SIGNALS:
                     signal.signal(signum, signal.SIG_DFL)
@@ -440,6 +445,8 @@ class Master:
         self.after_stop_signal()
 
     def after_stop_signal(self):
+        if self.reloader is not None:
+            self.reloader.close()
         if self.metrics_server is not None:
             self.metrics_server.close()
             self.metrics_server.close_all_connections()

@@ -1,0 +1,201 @@
+"""Development reload (``reload = true``): a watcher process reports changed source
+files and the master reloads the workers the way HUP does (a new generation boots, then
+the old one drains), so a change never drops a request.
+
+Rules:
+- The master stays single-threaded. watchfiles' watch blocks (in a Rust thread), so it
+  runs in a process of its own (``python -m prefork.master.autoreload``), spawned with
+  posix_spawn (no fork of the master's state) in its own process group. It writes one
+  line per batch of changes to a pipe; the master's loop reads the other end. Nothing
+  else passes between them.
+- The watcher lives as long as the master's read end: between watch steps it polls its
+  write end for the hang-up that comes when the master stopped, died or re-executed
+  itself (the read end is close-on-exec), and exits. Workers close their inherited copy
+  right after fork, so only the master keeps the watcher alive.
+- What is watched: ``reload_dirs``, or else the app's own directory (its top-level
+  package, or the folder of its module, found without importing it); files whose names
+  match ``reload_include`` (``*.py``), outside the usual clutter (.git, __pycache__,
+  .venv, editor swap files).
+- A change seen while a generation is still booting (the first, or a reload's) is
+  applied once it is up (checked every RETRY seconds, only while a change waits);
+  changes while the master stops are ignored. A new generation that fails to boot (a
+  syntax error) leaves the running one serving; the next change tries again.
+- With reload on, the master and its workers write no bytecode: an edit made in the
+  same second as the previous one, with the same size, is never served from a stale
+  ``.pyc``.
+"""
+
+import json
+import logging
+import os
+import signal
+import sys
+
+from . import reload
+from .. import apps
+
+log = logging.getLogger("prefork.master")
+
+RETRY = 0.25  # seconds between checks for the end of a reload while a change waits
+READY_TIMEOUT_MS = 500  # the watcher reports it is watching after at most this long
+MAX_REPORTED = 20  # file names per batch passed to the master's log
+
+
+def watched_dirs(settings):
+    """The directories to watch: ``reload_dirs``, else the app's own directory."""
+    if settings.reload_dirs:
+        return [os.path.abspath(path) for path in settings.reload_dirs]
+    module = settings.app.partition(":")[0] if settings.app else "prefork"
+    # where the workers will import it from (chdir, app_dir first); a top-level name imports nothing
+    spec = apps.find_spec(module.split(".")[0], apps.search_dirs(settings.chdir, settings.app_dir))
+    if spec is None:
+        return [os.getcwd()]
+    if spec.submodule_search_locations:
+        return [os.path.abspath(path) for path in spec.submodule_search_locations]
+    return [os.path.dirname(os.path.abspath(spec.origin))]
+
+
+def start(master):
+    """Spawn the watcher and start reading its reports on the master's loop."""
+    sys.dont_write_bytecode = True  # see the module rules; the workers inherit it
+    settings = master.settings
+    return Reloader(master, watched_dirs(settings), list(settings.reload_include))
+
+
+class Reloader:
+    def __init__(self, master, dirs, patterns):
+        self.master = master
+        self.dirs = dirs
+        self.patterns = patterns
+        self.pending = False
+        self.retry = None
+        self.buffer = b""
+        read_fd, write_fd = os.pipe()  # both close-on-exec
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        argv = [sys.executable, "-m", "prefork.master.autoreload", str(write_fd), json.dumps(patterns), *dirs]
+        os.set_inheritable(write_fd, True)
+        try:
+            self.pid = os.posix_spawn(sys.executable, argv, env, setpgroup=0, setsigmask=(),
+                                      file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
+        except OSError:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        self.fd = read_fd
+        master.loop.add_reader(read_fd, self.on_readable)
+        log.info("reload: watcher started (pid %d)", self.pid)
+
+    def on_readable(self):
+        try:
+            data = os.read(self.fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not data:
+            log.error("reload: the file watcher (pid %d) exited; changes are no longer watched", self.pid)
+            self.close()
+            return
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for line in lines:
+            kind, _, rest = line.decode(errors="replace").partition(" ")
+            if kind == "ready":
+                log.info("reload: watching %s for %s", ", ".join(self.dirs), ", ".join(self.patterns))
+            elif kind == "changed":
+                log.info("reload: changed: %s", rest)
+                self.pending = True
+        self.apply()
+
+    def apply(self):
+        self.retry = None
+        master = self.master
+        if not self.pending or self.fd is None:
+            return
+        if master.stopping:
+            self.pending = False
+            return
+        if master.new_generation is not None or not master.booted:  # it may have read the old file
+            self.retry = master.loop.call_later(RETRY, self.apply)
+            return
+        self.pending = False
+        reload.reload(master)
+
+    def close(self):
+        """Stop reading and end the watcher."""
+        if self.fd is None:
+            return
+        if self.retry is not None:
+            self.retry.cancel()
+            self.retry = None
+        self.master.loop.remove_reader(self.fd)
+        os.close(self.fd)
+        self.fd = None
+        try:
+            os.kill(self.pid, signal.SIGTERM)  # sooner than its next check; the master reaps it
+        except ProcessLookupError:
+            pass
+
+    def close_in_child(self):
+        """In a forked worker: drop the inherited read end without touching the loop."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+# -- the watcher process ------------------------------------------------------------------
+class MasterGone:
+    """watchfiles' stop event: set once the master's read end of the pipe is closed."""
+
+    def __init__(self, fd):
+        import select
+        self.poller = select.poll()
+        self.poller.register(fd, 0)  # POLLERR and POLLHUP are always reported
+
+    def is_set(self):
+        return bool(self.poller.poll(0))
+
+
+def watch(fd, patterns, dirs):
+    import fnmatch
+
+    from watchfiles import DefaultFilter, watch as watch_files
+
+    clutter = DefaultFilter()
+
+    def wanted(change, path):
+        name = os.path.basename(path)
+        return clutter(change, path) and any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+    ready = False
+    for changes in watch_files(*dirs, watch_filter=wanted, stop_event=MasterGone(fd), raise_interrupt=False,
+                               rust_timeout=READY_TIMEOUT_MS, yield_on_timeout=True):
+        lines = [] if ready else [b"ready\n"]
+        ready = True
+        if changes:
+            names = sorted({path.replace("\n", "?") for _, path in changes})
+            shown = ", ".join(names[:MAX_REPORTED]) + (f" and {len(names) - MAX_REPORTED} more"
+                                                       if len(names) > MAX_REPORTED else "")
+            lines.append(f"changed {shown}\n".encode(errors="replace"))
+        try:
+            os.write(fd, b"".join(lines))
+        except BrokenPipeError:
+            return
+
+
+def main(argv):
+    fd, patterns, dirs = int(argv[0]), json.loads(argv[1]), argv[2:]
+    os.closerange(3, fd)  # inherited listen sockets and the like: the watcher needs none
+    os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))
+    try:
+        from setproctitle import setproctitle
+        setproctitle("prefork: reload watcher")
+    except ImportError:
+        pass
+    watch(fd, patterns, dirs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
