@@ -1,6 +1,7 @@
 """The master's service-manager and monitoring duties: the systemd watchdog and the
 operations endpoints on ``metrics_bind`` (an event server on the master's own loop: no
-thread): ``/metrics`` (Prometheus), ``/healthz`` (live), ``/readyz`` (ready).
+thread): ``/metrics`` (Prometheus), ``/healthz`` (live), ``/readyz`` (ready), ``/status``
+(a page for people) and ``/status.json``.
 
 Rules:
 - The endpoints answer from the master's state alone; they never wait on a worker.
@@ -12,7 +13,7 @@ import logging
 import os
 import time
 
-from . import health, listeners as listeners_mod, systemd
+from . import health, listeners as listeners_mod, status, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -61,7 +62,14 @@ def start_metrics(master, address):
         ready, reason = health.readiness(master)
         answer(res, 200 if ready else 503, reason + "\n")
 
-    routes = {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz}
+    def status_page(req, res):
+        answer(res, 200, status.page(master, req.url.partition("?")[2]), "text/html; charset=utf-8")
+
+    def status_json(req, res):
+        answer(res, 200, status.as_json(master), "application/json")
+
+    routes = {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz, "/status": status_page,
+              "/status.json": status_json}
 
     def on_request(req, res):
         route = routes.get(req.url.split("?", 1)[0])
