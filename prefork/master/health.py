@@ -53,3 +53,19 @@ def readiness(master):
         return False, "no worker serving"
     return True, "ready"
 
+
+
+class ReadinessCollector:
+    """prometheus_client collector: ``prefork_ready`` is 1 while /readyz answers 200."""
+
+    def __init__(self, master):
+        self.master = master
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        ready, _ = readiness(self.master)
+        yield GaugeMetricFamily("prefork_ready", "1 while /readyz answers 200 (ready), else 0.", value=int(ready))

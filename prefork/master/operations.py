@@ -48,6 +48,7 @@ def start_metrics(master, address):
     from ..server import create_server
 
     registry = make_registry(master)
+    registry.register(health.ReadinessCollector(master))
 
     def metrics(req, res):
         body, content_type = render(registry)
