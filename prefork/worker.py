@@ -18,7 +18,9 @@ Rules:
   max_requests recycling, the master gone).
 - The loop sends a heartbeat with the worker's stats on its channel about once a
   second; a stalled loop sends none, which is how the master notices a hang.
-- A worker whose app fails to load reports ``boot_error`` and exits with status 3.
+- A worker whose app fails to load reports ``boot_error`` and exits with status 3; so
+  does an ASGI app whose lifespan startup fails (run before ``ready``). Its lifespan
+  shutdown runs once the loop has stopped (drained or stopped at once).
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -99,6 +101,7 @@ class Worker:
             limit += random.randint(0, settings.max_requests_jitter)
         self.request_limit = limit
         self.recycle_asked = False
+        self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker
 
     def run(self):
         settings = self.settings
@@ -124,6 +127,10 @@ class Worker:
             if settings.interface == "wsgi":
                 from .wsgi import make_adapter
                 make_adapter(app, settings).setup(server)
+            elif settings.interface == "asgi":
+                from .asgi import make_adapter as make_asgi_adapter
+                self.asgi = make_asgi_adapter(app, settings).setup(server)
+                loop.run_until_complete(self.asgi.startup())  # a failed startup is a failed boot
             else:
                 app(server)
         except BaseException:
@@ -150,6 +157,8 @@ class Worker:
         self.heartbeat()
         try:
             loop.run_forever()
+            if self.asgi is not None:
+                loop.run_until_complete(self.asgi.shutdown())
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             if self.access is not None:
@@ -222,6 +231,8 @@ class Worker:
         self.stopping = True
         setproctitle(f"prefork: worker {self.slot} [{self.settings.name}] (draining)")
         self.server.drain(lambda err: self.loop.stop())
+        if self.asgi is not None:
+            self.asgi.drain()  # open WebSockets close with 1012
         self.loop.call_later(self.settings.graceful_timeout, self.loop.stop)
 
     def stop_now(self):
