@@ -179,6 +179,28 @@ def test_a_bad_handshake_gets_a_400(serve):
     assert data.startswith(b"HTTP/1.1 400")
 
 
+def test_invalid_utf8_and_unmasked_frames_close_with_protocol_codes(serve):
+    st = ws_server(serve)
+    for frame, code in ((masked(0x81, b"\xff\xfe"), 1007), (bytes((0x81, 2)) + b"hi", 1002)):
+        sock = handshake(st.port, "/ws")
+        sock.sendall(frame)
+        opcode, payload = read_frame(sock)
+        assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == code
+        sock.close()
+
+
+def test_frames_split_anywhere_and_batched_arrive_whole(serve):
+    st = ws_server(serve)
+    sock = handshake(st.port, "/ws")
+    stream = b"".join(masked(0x81, f"message {i}".encode()) for i in range(20)) + masked(0x82, b"b" * 70000)
+    for i in range(0, len(stream), 7):  # 7-byte pieces: headers and masks cut everywhere
+        sock.sendall(stream[i:i + 7])
+    for i in range(20):
+        assert read_frame(sock) == (0x1, f"message {i}".encode())
+    assert read_frame(sock) == (0x2, b"b" * 70000)
+    sock.close()
+
+
 # -- raw frames ------------------------------------------------------------------------------
 def handshake(port, path):
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -192,6 +214,18 @@ def handshake(port, path):
         head += chunk
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
+
+
+def masked(first, payload):
+    key = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        head = bytes((first, 0x80 | length))
+    elif length < 65536:
+        head = bytes((first, 0x80 | 126)) + struct.pack("!H", length)
+    else:
+        head = bytes((first, 0x80 | 127)) + struct.pack("!Q", length)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def recv_exactly(sock, n):

@@ -1,8 +1,13 @@
 """One ASGI WebSocket session over an upgraded socket, framed by wsproto.
 
 Rules:
-- The handshake is the request head the server parsed, replayed to wsproto (with any
-  bytes that followed it): wsproto checks it and negotiates permessage-deflate.
+- The handshake is the request head the server parsed, replayed to wsproto: wsproto
+  checks it and negotiates permessage-deflate. Frames that come before the app accepts
+  wait (the socket stops reading past ``_CONNECTING_HIGH`` bytes).
+- Frames are cut at their boundaries here; a whole uncompressed message in one frame
+  is unmasked and delivered directly, every other frame goes to wsproto whole (see
+  ``frames.py``). Without compression, messages are framed here too; with it, by
+  wsproto (the compressor's context lives there).
 - The app gets ``websocket.connect`` first. ``websocket.accept`` answers 101 (with the
   subprotocol and headers it names); ``websocket.close`` before it answers 403;
   ``websocket.http.response.start``/``body`` (the denial extension) answer with the
@@ -32,8 +37,11 @@ from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Mes
 from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from .frames import ends_fragments, is_plain, is_text, next_frame, server_frame, starts_fragments, unmask
+
 log = logging.getLogger("prefork.asgi")
 
+_CONNECTING_HIGH = 64 * 1024  # bytes kept from a client that sends before the accept
 _QUEUE_HIGH = 32
 _QUEUE_LOW = 8
 _ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
@@ -66,6 +74,10 @@ class WebSocketSession:
         self.max_size = adapter.ws_max_size
         self.task = None
         self.request = req
+        self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
+        self.fragmented = False  # a fragmented message is going through wsproto
+        self.deflate = None
+        self.compressing = False
 
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
@@ -79,7 +91,7 @@ class WebSocketSession:
         socket.on("drain", self.on_drain)
         socket.on("error", self.on_socket_error)
         try:
-            self.ws.receive_data("".join(lines).encode("latin-1") + bytes(head))
+            self.ws.receive_data("".join(lines).encode("latin-1"))
             events = list(self.ws.events())
         except RemoteProtocolError as err:
             self.refuse(err)
@@ -88,6 +100,8 @@ class WebSocketSession:
             socket.destroy()
             return False
         self.request = None
+        if head:
+            self.inbuf = bytearray(head)  # frames sent before the accept wait for it
         socket.on("data", self.on_data)
         socket.on("end", self.on_end)
         self.queue.append({"type": "websocket.connect"})
@@ -103,14 +117,64 @@ class WebSocketSession:
 
     # -- bytes in ----------------------------------------------------------------------------
     def on_data(self, data):
-        if self.state == "closed":
+        state = self.state
+        if state == "closed" or state == "response":
             return
+        inbuf = self.inbuf
+        if inbuf is not None:
+            inbuf += data
+            data = inbuf
+        if state == "connecting":
+            if inbuf is None:
+                self.inbuf = bytearray(data)
+            if len(self.inbuf) > _CONNECTING_HIGH and not self.paused:
+                self.paused = True
+                self.socket.pause()
+            return
+        self.consume(data)
+
+    def consume(self, buf):
+        """Take every whole frame in ``buf``: plain messages here, the rest through wsproto."""
+        size = len(buf)
+        pos = 0
+        max_size = self.max_size
+        while True:
+            found = next_frame(buf, pos, size)
+            if found is None:
+                break
+            header, end, length = found
+            first = buf[pos]
+            if length > max_size and first & 0x0F < 3:
+                self.too_big()
+                return
+            if end > size:
+                break
+            if not self.fragmented and is_plain(first, buf[pos + 1]):
+                if self.state == "open":
+                    payload = unmask(buf, header, end, length)
+                    if is_text(first):
+                        try:
+                            self.deliver({"type": "websocket.receive", "text": payload.decode("utf-8")})
+                        except UnicodeDecodeError:
+                            self.to_wsproto(bytes(buf[pos:end]))  # wsproto closes with 1007
+                    else:
+                        self.deliver({"type": "websocket.receive", "bytes": payload})
+            else:
+                if starts_fragments(first):
+                    self.fragmented = True
+                elif ends_fragments(first):
+                    self.fragmented = False
+                self.to_wsproto(bytes(buf[pos:end]))
+            pos = end
+            if self.state == "closed":
+                return
+        self.inbuf = bytearray(buf[pos:]) if pos < size else None
+
+    def to_wsproto(self, frame):
         try:
-            self.ws.receive_data(data)
-        except RemoteProtocolError as err:
-            self.refuse(err)
-            return
+            self.ws.receive_data(frame)
         except LocalProtocolError:
+            self.state = "closed"
             self.socket.destroy()  # bytes after the closing handshake
             return
         for event in self.ws.events():
@@ -157,8 +221,11 @@ class WebSocketSession:
         self.queue_disconnect(1009, reason)
 
     def on_close_frame(self, event):
-        if self.ws.state is ConnectionState.REMOTE_CLOSING:
+        state = self.ws.state
+        if state is ConnectionState.REMOTE_CLOSING:
             self.write(self.ws.send(event.response()))
+        elif state is ConnectionState.OPEN:  # wsproto refused a frame: the close names why
+            self.write(self.ws.send(CloseConnection(code=event.code, reason=event.reason)))
         self.queue_disconnect(event.code, event.reason or "")
         self.state = "closed"
         self.stop_pings()
@@ -220,7 +287,13 @@ class WebSocketSession:
                     data = message.get("text")
                     if data is None:
                         raise RuntimeError("a websocket.send message needs 'bytes' or 'text'")
-                if not self.write(self.ws.send(Message(data=data))):
+                if self.compressing:
+                    frame = self.ws.send(Message(data=data))
+                elif type(data) is str:
+                    frame = server_frame(True, data.encode("utf-8"))
+                else:
+                    frame = server_frame(False, bytes(data))
+                if not self.write(frame):
                     await self.wait_drain()
                 return
             if kind == "websocket.close":
@@ -263,11 +336,20 @@ class WebSocketSession:
 
     def accept(self, message):
         adapter = self.adapter
-        extensions = [PerMessageDeflate()] if adapter.ws_per_message_deflate else []
+        if adapter.ws_per_message_deflate:
+            self.deflate = PerMessageDeflate()
+        extensions = [self.deflate] if self.deflate is not None else []
         headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
         self.write(self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
                                                  extra_headers=headers)))
+        self.compressing = self.deflate is not None and self.deflate.enabled()
         self.state = "open"
+        if self.inbuf is not None:  # frames that came before the accept
+            buffered, self.inbuf = self.inbuf, None
+            self.consume(buffered)
+        if self.paused and len(self.queue) < _QUEUE_LOW and not self.gone:
+            self.paused = False
+            self.socket.resume()
         if adapter.ws_ping_interval > 0:
             self.ping_timer = self.loop.call_later(adapter.ws_ping_interval, self.ping)
 
