@@ -82,10 +82,13 @@ def test_permessage_deflate_is_negotiated_when_on(serve):
     on = ws_server(serve)
     off = ws_server(serve, ws_per_message_deflate=False)
     text = "compressible " * 1000
-    with connect(url(on, "/ws"), proxy=None) as ws:
+    with connect(url(on, "/ws"), proxy=None, max_size=None) as ws:
         assert "permessage-deflate" in ws.response.headers.get("sec-websocket-extensions", "")
         ws.send(text)
         assert ws.recv(10) == text
+        large = base64.b64encode(os.urandom(600 * 1024)).decode()  # compressed frames spanning many reads
+        ws.send(large)
+        assert ws.recv(10) == large
     with connect(url(off, "/ws"), proxy=None) as ws:
         assert "sec-websocket-extensions" not in ws.response.headers
         ws.send(text)

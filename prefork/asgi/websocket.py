@@ -76,6 +76,7 @@ class WebSocketSession:
         self.request = req
         self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
         self.fragmented = False  # a fragmented message is going through wsproto
+        self.passthrough = 0  # bytes of a partly received frame still owed to wsproto
         self.deflate = None
         self.compressing = False
 
@@ -139,6 +140,16 @@ class WebSocketSession:
         pos = 0
         max_size = self.max_size
         while True:
+            if self.passthrough:  # the rest of a frame wsproto is reading piece by piece
+                take = min(self.passthrough, size - pos)
+                if not take:
+                    break
+                self.passthrough -= take
+                pos += take
+                self.to_wsproto(bytes(buf[pos - take:pos]))
+                if self.state == "closed":
+                    return
+                continue
             found = next_frame(buf, pos, size)
             if found is None:
                 break
@@ -147,9 +158,17 @@ class WebSocketSession:
             if length > max_size and first & 0x0F < 3:
                 self.too_big()
                 return
+            plain = not self.fragmented and is_plain(first, buf[pos + 1])
             if end > size:
-                break
-            if not self.fragmented and is_plain(first, buf[pos + 1]):
+                if plain:
+                    break  # kept until whole
+                self.passthrough = end - pos  # not plain: wsproto reads it as it comes
+                if starts_fragments(first):
+                    self.fragmented = True
+                elif ends_fragments(first):
+                    self.fragmented = False
+                continue
+            if plain:
                 if self.state == "open":
                     payload = unmask(buf, header, end, length)
                     if is_text(first):
