@@ -157,6 +157,23 @@ def test_a_client_that_does_not_answer_pings_is_closed_with_1011(serve):
     sock.close()
 
 
+def test_a_client_answering_pings_keeps_being_pinged(serve):
+    st = ws_server(serve, ws_ping_interval=0.05, ws_ping_timeout=5)
+    sock = handshake(st.port, "/ws")
+    for _ in range(3):  # each pong lets the next ping come, and the connection stays open
+        opcode, payload = read_frame(sock)
+        assert opcode == 0x9
+        sock.sendall(masked(0x8A, payload))
+    sock.sendall(masked(0x81, b"still here"))
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode != 0x9:
+            break
+        sock.sendall(masked(0x8A, payload))
+    assert (opcode, payload) == (0x1, b"still here")
+    sock.close()
+
+
 def test_shutdown_closes_open_websockets_with_1012(serve):
     st = ws_server(serve)
     with connect(url(st, "/ws"), proxy=None) as ws:

@@ -15,8 +15,8 @@ Rules:
 - Received messages are queued for ``receive()``; past ``_QUEUE_HIGH`` queued messages
   the socket stops reading until the app catches up. A message over ``max_size``
   bytes closes the connection with 1009.
-- Pings are answered with pongs. With ``ping_interval`` set, the server pings; no pong
-  within ``ping_timeout`` closes with 1011.
+- Pings are answered with pongs. With ``ping_interval`` set, the server pings
+  (``keepalive.py``); no pong within ``ping_timeout`` closes with 1011.
 - A close frame from the client is echoed and the app gets ``websocket.disconnect``
   with its code; the socket closes. ``websocket.close`` from the app sends the close
   frame and ends the socket; the client's echo completes it (or ``close_timeout``).
@@ -37,6 +37,7 @@ from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Mes
 from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from .keepalive import Keepalive
 from .frames import ends_fragments, is_plain, is_text, next_frame, server_frame, starts_fragments, unmask
 
 log = logging.getLogger("prefork.asgi")
@@ -68,9 +69,7 @@ class WebSocketSession:
         self.state = "connecting"  # connecting, open, response (denial), closing, closed
         self.gone = False  # the socket is closed
         self.disconnect_queued = False
-        self.ping_timer = None
-        self.pong_timer = None
-        self.ping_payload = None
+        self.keepalive = Keepalive(self, adapter.ws_ping_interval, adapter.ws_ping_timeout)
         self.max_size = adapter.ws_max_size
         self.task = None
         self.request = req
@@ -203,7 +202,7 @@ class WebSocketSession:
             elif kind is Ping:
                 self.write(self.ws.send(event.response()))
             elif kind is Pong:
-                self.on_pong(event)
+                self.keepalive.on_pong(event.payload)
             elif kind is CloseConnection:
                 self.on_close_frame(event)
             if self.state == "closed":
@@ -247,7 +246,7 @@ class WebSocketSession:
             self.write(self.ws.send(CloseConnection(code=event.code, reason=event.reason)))
         self.queue_disconnect(event.code, event.reason or "")
         self.state = "closed"
-        self.stop_pings()
+        self.keepalive.stop()
         self.socket.end()
 
     def on_end(self):
@@ -259,7 +258,7 @@ class WebSocketSession:
 
     def on_socket_close(self, _had_error=False):
         self.gone = True
-        self.stop_pings()
+        self.keepalive.stop()
         self.adapter.websockets.discard(self)
         if self.state == "connecting" and self.task is None:
             return
@@ -369,14 +368,13 @@ class WebSocketSession:
         if self.paused and len(self.queue) < _QUEUE_LOW and not self.gone:
             self.paused = False
             self.socket.resume()
-        if adapter.ws_ping_interval > 0:
-            self.ping_timer = self.loop.call_later(adapter.ws_ping_interval, self.ping)
+        self.keepalive.start()
 
     def send_close(self, code, reason):
         if self.state != "open":
             return
         self.state = "closing"
-        self.stop_pings()
+        self.keepalive.stop()
         try:
             self.write(self.ws.send(CloseConnection(code=code, reason=reason)))
         except LocalProtocolError:
@@ -406,39 +404,10 @@ class WebSocketSession:
         if drainer is not None and not drainer.done():
             drainer.set_result(None)
 
-    # -- keep-alive pings --------------------------------------------------------------------------
-    def ping(self):
-        self.ping_timer = None
-        if self.state != "open":
-            return
-        self.ping_payload = self.loop.time().hex().encode()
-        self.write(self.ws.send(Ping(payload=self.ping_payload)))
-        timeout = self.adapter.ws_ping_timeout
-        if timeout > 0:
-            self.pong_timer = self.loop.call_later(timeout, self.ping_timed_out)
-        else:
-            self.ping_timer = self.loop.call_later(self.adapter.ws_ping_interval, self.ping)
-
-    def on_pong(self, event):
-        if self.ping_payload is None or bytes(event.payload) != self.ping_payload:
-            return  # unsolicited
-        self.ping_payload = None
-        if self.pong_timer is not None:
-            self.pong_timer.cancel()
-            self.pong_timer = None
-            self.ping_timer = self.loop.call_later(self.adapter.ws_ping_interval, self.ping)
-
-    def ping_timed_out(self):
-        self.pong_timer = None
+    def on_ping_timeout(self):
         reason = "keepalive ping timeout"
         self.send_close(1011, reason)
         self.queue_disconnect(1011, reason)
-
-    def stop_pings(self):
-        for timer in (self.ping_timer, self.pong_timer):
-            if timer is not None:
-                timer.cancel()
-        self.ping_timer = self.pong_timer = None
 
     def shutdown(self):
         if self.state == "open":
