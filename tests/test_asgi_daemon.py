@@ -154,3 +154,14 @@ def test_the_master_never_imports_the_asgi_adapter_or_wsproto(tmp_path):
                 os.kill(pid, signal.SIGKILL)
     assert "prefork.master.master" in modules
     assert not [m for m in modules if m.startswith(("prefork.asgi", "wsproto", "h11", "apps"))], sorted(modules)
+
+
+def test_bad_asgi_settings_are_refused_with_their_source(tmp_path):
+    config = tmp_path / "prefork.toml"
+    config.write_text('interface = "asgi"\nlifespan = "sometimes"\nws_ping_timeout = -1\n')
+    out = subprocess.run([sys.executable, "-m", "prefork", "--config", str(config), "--ws-max-size", "0"],
+                         capture_output=True, text=True, env=python_env(), timeout=30)
+    assert out.returncode == 2
+    assert f"{config}:lifespan: expected one of auto, on, off, got 'sometimes'" in out.stderr
+    assert f"{config}:ws_ping_timeout: must be at least 0" in out.stderr
+    assert "argv:--ws-max-size: must be at least 1, got 0" in out.stderr
