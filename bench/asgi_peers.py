@@ -9,17 +9,28 @@ Each server runs one worker, its whole process tree pinned to core 0; the load
 generator is pinned to core 1. Rounds are interleaved. uvicorn comes from the peers'
 virtualenv (created on first use, as for bench/wsgi_peers.py).
 
+The machine these run on is shared and busy, so throughput swings between rounds; with
+``--instructions N`` the same three servers run under callgrind instead and the script
+reports CPU instructions per hello request and per echoed message (the worker's count
+for N and 2N of them, differenced, so start-up and shutdown cancel out): deterministic,
+but blind to time spent in the kernel.
+
 Usage: python3 bench/asgi_peers.py [rounds] [seconds]   (loopback only)
+       python3 bench/asgi_peers.py --instructions [N]
 """
 
 import base64
+import glob
 import os
 import re
 import selectors
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +39,7 @@ TESTS = os.path.join(ROOT, "tests")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from suite import ensure_tools as ensure_peers, free_port, wait_port  # noqa: E402
+from instructions import drive  # noqa: E402
 
 SERVERS = ("prefork-uvloop", "prefork-asyncio", "uvicorn")
 
@@ -111,9 +123,111 @@ def ws_client(port, seconds, connections=16):
     return count / seconds
 
 
+# -- instructions per request / message (callgrind) -------------------------------------------
+def ws_drive(port, count, connections=16):
+    """``count`` echoes over ``connections`` sockets, one message in flight on each."""
+    frame = bytes([0x81, 0x80 | 5]) + b"\x01\x02\x03\x04" + bytes(b ^ m for b, m in zip(b"hello", b"\x01\x02\x03\x04\x01"))
+    reply = b"\x81\x05hello"
+    socks = []
+    for _ in range(connections):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=120)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(f"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        socks.append(sock)
+    done = 0
+    while done < count:
+        batch = socks[:min(connections, count - done)]
+        for sock in batch:
+            sock.sendall(frame)
+        for sock in batch:
+            data = b""
+            while data != reply:
+                chunk = sock.recv(64)
+                if not chunk:
+                    raise ConnectionError(data)
+                data += chunk
+        done += len(batch)
+    for sock in socks:
+        sock.close()
+
+
+def worker_instructions(name, kind, count):
+    tmp = tempfile.mkdtemp(prefix="bench-asgi-callgrind-")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    app = "apps.asgi_apps:hello" if kind == "http" else "apps.asgi_apps:echo_ws"
+    if name.startswith("prefork"):
+        server = [sys.executable, "-m", "prefork", "--interface", "asgi", app, "--workers", "1", "--loop",
+                  name.split("-")[1], "--bind", f"fd://{listener.fileno()}", "--access-log", "", "--metrics-bind", "",
+                  "--timeout", "600"]
+        ready = b"workers ready"
+    else:
+        server = [os.path.join(VENV, "bin", "python"), "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
+                  "--no-access-log", "--fd", str(listener.fileno()), app]
+        ready = b"Application startup complete"
+    cmd = ["valgrind", "--tool=callgrind", "--cache-sim=no", "--branch-sim=no",
+           f"--callgrind-out-file={tmp}/cg.%p"] + server
+    log_path = os.path.join(tmp, "server.log")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, TESTS]))
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),), env=env,
+                                cwd=TESTS)
+    listener.close()
+    try:
+        deadline = time.monotonic() + 300
+        while ready not in open(log_path, "rb").read():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(open(log_path, errors="replace").read())
+            time.sleep(0.2)
+        (drive if kind == "http" else ws_drive)(port, count)
+        proc.send_signal(signal.SIGTERM if name.startswith("prefork") else signal.SIGINT)
+        proc.wait(300)
+        totals = {}
+        for path in glob.glob(os.path.join(tmp, "cg.*")):
+            with open(path) as fh:
+                totals[int(path.rsplit(".", 1)[1])] = int(re.search(r"^(?:summary|totals): (\d+)", fh.read(), re.M).group(1))
+        serving = [ir for pid, ir in totals.items() if pid != proc.pid] if name.startswith("prefork") else \
+            [totals[proc.pid]]
+        if len(serving) != 1:
+            raise RuntimeError(f"expected one serving process, got {totals}")
+        return serving[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def instructions(count):
+    if shutil.which("valgrind") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
+    ensure_peers()
+    results = {}
+    for kind in ("http", "ws"):
+        for name in SERVERS:
+            one = worker_instructions(name, kind, count)
+            two = worker_instructions(name, kind, 2 * count)
+            results[(kind, name)] = (two - one) / count
+            print(f"{kind:4} {name:16} {results[(kind, name)]:>10,.0f} instructions per "
+                  f"{'request' if kind == 'http' else 'message'}", flush=True)
+    for kind in ("http", "ws"):
+        base = results[(kind, "uvicorn")]
+        for name in SERVERS[:2]:
+            print(f"{kind:4} uvicorn / {name} = {base / results[(kind, name)]:.2f}x (fewer instructions: faster)")
+
+
 def main():
     if sys.argv[1:2] == ["--ws-client"]:
         print(ws_client(int(sys.argv[2]), float(sys.argv[3])))
+        return
+    if sys.argv[1:2] == ["--instructions"]:
+        instructions(int(sys.argv[2]) if len(sys.argv) > 2 else 2000)
         return
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5

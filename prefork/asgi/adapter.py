@@ -3,7 +3,7 @@
 Rules:
 - ``setup(server)`` listens for ``request``, ``checkContinue`` and ``upgrade``. Each
   request and each WebSocket runs the app in a task of its own; the adapter keeps the
-  running tasks (so none is collected mid-flight) and forgets each when it ends.
+  running tasks (so none is collected mid-flight); a task leaves the set as it ends.
 - Scopes are built from the request as the server parsed it (see ``scope.py``);
   ``state`` is a shallow copy of the lifespan state, per request.
 - An upgrade that is not a WebSocket handshake (``Upgrade: websocket`` on a GET) is
@@ -95,16 +95,13 @@ class ASGIAdapter:
         length = headers.get("content-length")
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         cycle = HTTPCycle(req, res, self.loop, has_body)
-        self.start(cycle.run(self.app, self.scope(req, "http", self.url_scheme, _ASGI_HTTP)))
+        task = cycle.task = self.loop.create_task(cycle.run(self.app, self.scope(req, "http", self.url_scheme,
+                                                                                  _ASGI_HTTP), self.tasks))
+        self.tasks.add(task)
         return cycle
 
     def on_check_continue(self, req, res):
         self.on_request(req, res).expect = True
-
-    def start(self, coro):
-        task = self.loop.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
     # -- WebSocket ---------------------------------------------------------------------------
     def on_upgrade(self, req, socket, head):

@@ -30,7 +30,7 @@ _ERROR_BODY = b"Internal Server Error"
 
 class HTTPCycle:
     __slots__ = ("req", "res", "loop", "chunks", "kept", "more", "body_taken", "expect", "closed",
-                 "watching", "receiver", "drainer", "status", "headers", "started", "complete")
+                 "watching", "receiver", "drainer", "status", "headers", "started", "complete", "task")
 
     def __init__(self, req, res, loop, has_body):
         self.req = req
@@ -49,6 +49,7 @@ class HTTPCycle:
         self.headers = None
         self.started = False
         self.complete = False
+        self.task = None  # set by whoever runs ``run()`` in a task
         if has_body:
             req.on("data", self.on_data)
             req.on("end", self.on_end)
@@ -181,7 +182,8 @@ class HTTPCycle:
             drainer.set_result(None)
 
     # -- the app's task ----------------------------------------------------------------------
-    async def run(self, app, scope):
+    async def run(self, app, scope, running):
+        """The app's task; it leaves ``running`` (the adapter's live tasks) when done."""
         try:
             await app(scope, self.receive, self.send)
         except BaseException as exc:
@@ -191,6 +193,8 @@ class HTTPCycle:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            running.discard(self.task)
         if not self.complete:
             if self.started:
                 log.error("ASGI callable returned without completing response.")
