@@ -4,8 +4,9 @@ Rules:
 - ``setup(server)`` listens for ``request``, ``checkContinue`` and ``upgrade``. Each
   request and each WebSocket runs the app in a task of its own; the adapter keeps the
   running tasks (so none is collected mid-flight); a task leaves the set as it ends.
-- Scopes are built from the request as the server parsed it (see ``scope.py``);
-  ``state`` is a shallow copy of the lifespan state, per request.
+- Scopes are built from the request as the server parsed it (see ``scope.py``):
+  ``headers`` are its header lines in order, names lower-cased, as bytes; ``state`` is
+  a shallow copy of the lifespan state, per request.
 - An upgrade that is not a WebSocket handshake (``Upgrade: websocket`` on a GET) is
   answered 400 and closed: once the server hands an upgrade over, HTTP cannot resume.
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish.
@@ -15,7 +16,7 @@ Rules:
 
 from .http import HTTPCycle
 from .lifespan import Lifespan
-from .scope import client_and_scheme, header_list, server_address, split_target
+from .scope import client_and_scheme, server_address, split_target
 
 _ASGI_HTTP = ("3.0", "2.3")
 _ASGI_WEBSOCKET = ("3.0", "2.4")
@@ -68,17 +69,31 @@ class ASGIAdapter:
 
     # -- HTTP --------------------------------------------------------------------------------
     def scope(self, req, kind, scheme, version):
-        path, raw_path, query = split_target(req.url)
+        url = req.url
+        if url[:1] == "/" and "%" not in url and url.isascii():  # the common target: nothing to decode
+            path, _, query = url.partition("?")
+            raw_path = path.encode("ascii")
+            query = query.encode("ascii")
+        else:
+            path, raw_path, query = split_target(url)
         root = self.root_path
         if root:
             path = root + path
             raw_path = root.encode("latin-1") + raw_path
-        client, scheme = client_and_scheme(req, scheme, self.forwarded_allow_ips)
+        socket = req.socket
+        headers = req.headers
+        if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
+            client, scheme = client_and_scheme(req, scheme, self.forwarded_allow_ips)
+        else:
+            address = socket.remote_address
+            client = (address, socket.remote_port) if address else None
+        local = socket.address()
+        raw = req.raw_headers
         return {
             "type": kind,
             "asgi": {"version": version[0], "spec_version": version[1]},
             "http_version": req.http_version,
-            "server": server_address(req.socket),
+            "server": (local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
             "client": client,
             "scheme": scheme,
             "method": req.method,
@@ -86,7 +101,8 @@ class ASGIAdapter:
             "path": path,
             "raw_path": raw_path,
             "query_string": query,
-            "headers": header_list(req.raw_headers),
+            "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                        for name, value in zip(raw[0::2], raw[1::2])],
             "state": self.state.copy(),
         }
 

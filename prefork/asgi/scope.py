@@ -1,4 +1,5 @@
-"""The connection parts of an ASGI scope, read from the event server's request.
+"""The parts of an ASGI scope that need work, read from the event server's request
+(the adapter builds the scope itself for the common request target).
 
 Rules:
 - ``path`` is the request target without its query, percent-decoded as UTF-8 (bytes
@@ -6,7 +7,6 @@ Rules:
   received. Both start with ``root_path`` when one is set (the ASGI spec's reading
   that Starlette and uvicorn follow).
 - An absolute-form target (``GET http://host/x``) is reduced to its path.
-- ``headers`` are the request's header lines in order, names lower-cased, as bytes.
 - ``client`` and ``scheme`` come from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only
   when the peer is in ``forwarded_allow_ips``; the client is the nearest
   address in ``X-Forwarded-For`` that is not itself a trusted proxy.
@@ -35,11 +35,6 @@ def split_target(url):
     else:
         path = raw.encode("latin-1").decode("utf-8", "replace")
     return path, raw.encode("latin-1"), query.encode("latin-1")
-
-
-def header_list(raw):
-    """[(lower-cased name bytes, value bytes)] from the flat raw header list."""
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in zip(raw[0::2], raw[1::2])]
 
 
 def server_address(socket):
