@@ -207,6 +207,18 @@ def test_an_app_that_never_reads_answers_without_a_100_and_closes(serve):
     assert b"Connection: close" in data and data.endswith(b"not reading")
 
 
+def test_an_unread_body_is_dropped_and_the_connection_serves_on(serve):
+    st = asgi_server(serve)
+    conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=20)
+    conn.request("POST", "/no-read", body=b"u" * (4 << 20))  # far over what is kept for the app
+    response = conn.getresponse()
+    assert response.status == 200 and response.read() == b"not reading"
+    conn.request("GET", "/")
+    response = conn.getresponse()
+    assert response.read() == b"Hello, World!"
+    conn.close()
+
+
 def test_an_app_raising_before_the_response_gets_a_500(serve, caplog):
     st = asgi_server(serve)
     with caplog.at_level(logging.ERROR, logger="prefork.asgi"):

@@ -8,7 +8,9 @@ Rules:
   bytes, and only if no response has started; an app that answers without reading
   gets its answer and the connection closes (the client may still be sending).
 - Once the body is read, ``receive()`` waits until the response is complete or the
-  client is gone, then answers ``http.disconnect`` (at once ever after).
+  client is gone, then answers ``http.disconnect`` (at once ever after). Body bytes
+  the app has not read when its response is complete are dropped as they arrive, so
+  the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
   with ``more_body`` sends the head at once.
@@ -57,6 +59,8 @@ class HTTPCycle:
 
     # -- fed by the request ----------------------------------------------------------------
     def on_data(self, chunk):
+        if self.complete:
+            return  # answered: the server discards the rest of the body as it comes
         if self.chunks is None:
             self.chunks = [chunk]
         else:
@@ -133,7 +137,8 @@ class HTTPCycle:
                     await self.wait_drain(res)
                 return
             self.complete = True
-            res.end(body)
+            self.chunks = None
+            res.end(body)  # a body still paused is resumed (and discarded) by the server
             self.wake()
             return
         if kind == "http.response.start":
