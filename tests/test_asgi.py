@@ -183,6 +183,29 @@ def test_send_waits_while_the_socket_is_backed_up(serve):
     assert max(sent) <= 2 * len(block), max(sent)  # never more than about a chunk kept
 
 
+def test_a_pipelined_stream_behind_a_slow_response_is_not_stuck(serve):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.2)
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4")]})
+            await send({"type": "http.response.body", "body": b"slow"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(5):  # each over the high-water mark while it waits behind /slow
+            await send({"type": "http.response.body", "body": b"x" * 100000, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    st = asgi_server(serve, app=app, lifespan="off")
+    sock = raw(st.port, b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /big HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+               timeout=20)
+    data = read_until_close(sock)
+    sock.close()
+    first, _, second = data.partition(b"slow")
+    assert second.startswith(b"HTTP/1.1 200 OK") and second.endswith(b"0\r\n\r\n")
+    assert second.count(b"x") == 500000
+
+
 def test_100_continue_is_sent_when_the_app_first_receives(serve):
     st = asgi_server(serve)
     sock = raw(st.port, b"POST /continue HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")

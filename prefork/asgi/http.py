@@ -15,7 +15,10 @@ Rules:
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
   with ``more_body`` sends the head at once.
 - ``send()`` of a body chunk returns once the socket took it; while the socket's
-  buffer is over its high-water mark it waits for ``drain`` (or the close).
+  buffer is over its high-water mark it waits for ``drain`` (or the close). A
+  pipelined response behind another one keeps its bytes until it is first; past the
+  high-water mark it waits for the one ahead to finish (the server tells a queued
+  response nothing when it becomes first).
 - Sending to a closed connection is dropped without an error (spec_version 2.3).
 - An app that raises, or returns, before ``http.response.start`` gets a 500; after it,
   the connection is closed (the client sees a cut response). Both are logged.
@@ -175,13 +178,27 @@ class HTTPCycle:
             res.set_header(name, value)
 
     async def wait_drain(self, res):
+        """Until the socket can take more: its buffer drained below the high-water mark
+        while this response is on the wire; while a pipelined response ahead of it is
+        still being answered, until that one is done (its bytes wait in ``res``)."""
         self.watch_close()
-        self.drainer = self.loop.create_future()
-        res.once("drain", self.drained)
-        await self.drainer
-        self.drainer = None
+        socket = res.socket
+        while not self.closed:
+            if res.active:
+                if socket.buffered_size < socket.high_water_mark:
+                    return
+                source, event = socket, "drain"
+                socket.want_drain()
+            else:
+                source, event = socket.http_message, "close"  # the response ahead of this one
+                if source is None:
+                    return
+            self.drainer = self.loop.create_future()
+            source.once(event, self.drained)
+            await self.drainer
+            self.drainer = None
 
-    def drained(self):
+    def drained(self, *_):
         drainer = self.drainer
         if drainer is not None and not drainer.done():
             drainer.set_result(None)
