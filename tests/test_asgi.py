@@ -2,6 +2,7 @@
 backpressure, 100-continue, failures."""
 
 import asyncio
+import functools
 import http.client
 import json
 import logging
@@ -310,5 +311,5 @@ def test_is_asgi3_tells_asgi_callables_from_others():
     class App:
         async def __call__(self, scope, receive, send):
             pass
-    assert is_asgi3(asgi_apps.app) and is_asgi3(App())
+    assert is_asgi3(asgi_apps.app) and is_asgi3(App()) and is_asgi3(functools.partial(asgi_apps.app))
     assert not is_asgi3(App) and not is_asgi3(lambda environ, start_response: [])

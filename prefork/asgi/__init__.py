@@ -21,8 +21,7 @@ def make_adapter(app, settings):
 
 def is_asgi3(app):
     """True when ``app`` looks like an ASGI 3 application: ``async (scope, receive, send)``
-    (a coroutine function, or an object whose ``__call__`` is one)."""
+    (a coroutine function, a partial of one, or an object whose ``__call__`` is one)."""
     if inspect.isclass(app):
         return False
-    call = app if inspect.isroutine(app) else getattr(app, "__call__", None)
-    return inspect.iscoroutinefunction(call)
+    return inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(getattr(app, "__call__", None))
