@@ -6,6 +6,13 @@ import json
 import os
 
 
+def _mark(path, text):
+    """Write ``text`` to ``path`` at once (a reader never sees it half-written)."""
+    with open(path + ".tmp", "w") as fh:
+        fh.write(text)
+    os.replace(path + ".tmp", path)
+
+
 def _json(data):
     return json.dumps(data, sort_keys=True).encode()
 
@@ -40,8 +47,7 @@ async def app(scope, receive, send):
             elif message["type"] == "lifespan.shutdown":
                 path = os.environ.get("ASGI_SHUTDOWN_MARK")
                 if path:
-                    with open(f"{path}.{os.getpid()}", "w") as fh:
-                        fh.write("shutdown")
+                    _mark(f"{path}.{os.getpid()}", "shutdown")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     if kind == "websocket":
@@ -109,8 +115,7 @@ async def app(scope, receive, send):
         message = await receive()
         mark = os.environ.get("ASGI_DISCONNECT_MARK")
         if mark:
-            with open(mark, "w") as fh:
-                fh.write(message["type"])
+            _mark(mark, message["type"])
         await _respond(send, 200, b"too late" if body is not None else b"")
     elif path == "/continue":
         body = await _read_body(receive)
@@ -153,8 +158,7 @@ async def websocket(scope, receive, send):
         if message["type"] == "websocket.disconnect":
             mark = os.environ.get("ASGI_WS_MARK")
             if mark:
-                with open(mark, "w") as fh:
-                    fh.write(str(message["code"]))
+                _mark(mark, str(message["code"]))
             return
         text = message.get("text")
         if text is not None:
