@@ -81,13 +81,24 @@ SETTINGS = (
             reloadable=False),
     Setting("reload_include", "list", ["*.py"], "Development: file name patterns (shell globs) whose "
             "changes trigger a reload.", reloadable=False),
-    Setting("root_path", "str", "", "WSGI: the URL prefix the app is mounted at (SCRIPT_NAME)."),
+    Setting("root_path", "str", "", "WSGI and ASGI: the URL prefix the app is mounted at (SCRIPT_NAME, "
+            "the scope's root_path)."),
     Setting("wsgi_body_spool", "int", 1024 * 1024, "WSGI: request bodies up to this many bytes are "
             "kept in memory before the app is called; larger ones go to a temporary file.", minimum=0),
     Setting("max_body_size", "int", 100 * 1024 * 1024, "WSGI: larger request bodies get a 413 "
             "without calling the app.", minimum=0),
-    Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1"], "WSGI: peers whose X-Forwarded-For, "
+    Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1"], "WSGI and ASGI: peers whose X-Forwarded-For, "
             "X-Forwarded-Proto and Forwarded headers are trusted."),
+    Setting("lifespan", "choice", "auto", "ASGI: the lifespan protocol. auto: used when the app speaks "
+            "it; on: an app that does not is a failed boot; off: never sent.", choices=("auto", "on", "off")),
+    Setting("ws_max_size", "int", 16 * 1024 * 1024, "ASGI: bytes a received WebSocket message may hold; "
+            "a larger one closes the connection with code 1009.", minimum=1),
+    Setting("ws_ping_interval", "float", 20.0, "ASGI: seconds between the server's WebSocket pings "
+            "(0: none).", minimum=0),
+    Setting("ws_ping_timeout", "float", 20.0, "ASGI: seconds a WebSocket client gets to answer a ping "
+            "before the connection is closed with code 1011 (0: no limit).", minimum=0),
+    Setting("ws_per_message_deflate", "bool", True, "ASGI: accept the permessage-deflate WebSocket "
+            "compression when the client offers it."),
     Setting("timeout", "float", 30.0, "Seconds a worker may go without a heartbeat before it is "
             "aborted (SIGABRT, stack dumped to the error log) and replaced.", minimum=0.5),
     Setting("graceful_timeout", "float", 30.0, "Seconds a draining worker gets to finish its "

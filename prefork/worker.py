@@ -24,7 +24,9 @@ Rules:
   then.
 - A worker whose app fails to load reports ``boot_error`` and exits with status 3; an app
   that cannot be served as configured is reported in one line (``apps.AppError``),
-  anything else with its traceback.
+  anything else with its traceback. So does an ASGI app whose lifespan startup fails
+  (run before ``ready``); its lifespan shutdown runs once the loop has stopped (drained
+  or stopped at once).
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -78,7 +80,7 @@ def plug_in(kind, app, settings, server):
         ready = app(server)
         if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
             server.loop.run_until_complete(ready)
-        return
+        return None
     try:
         adapters = importlib.import_module(f".{kind}", __package__)
     except ModuleNotFoundError as exc:
@@ -86,7 +88,9 @@ def plug_in(kind, app, settings, server):
             raise
         raise apps.AppError(f"{settings.app} is {apps.ROLES[kind]}, and this prefork has no "
                             f"{kind.upper()} support (no {exc.name} module)") from None
-    adapters.make_adapter(app, settings).setup(server)
+    adapter = adapters.make_adapter(app, settings)
+    adapter.setup(server)
+    return adapter
 
 
 def drop_privileges(settings):
@@ -117,6 +121,7 @@ class Worker:
             limit += random.randint(0, settings.max_requests_jitter)
         self.request_limit = limit
         self.recycle_asked = False
+        self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker
 
     def run(self):
         settings = self.settings
@@ -139,7 +144,10 @@ class Worker:
         self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
         try:
             kind, app = load_app(settings)
-            plug_in(kind, app, settings, server)
+            adapter = plug_in(kind, app, settings, server)
+            if kind == "asgi":
+                self.asgi = adapter
+                loop.run_until_complete(adapter.startup())  # a failed startup is a failed boot
         except apps.AppError as exc:
             log.error("worker %d: %s", self.slot, exc)
             self.channel.send("boot_error", error=str(exc))
@@ -168,6 +176,8 @@ class Worker:
         self.heartbeat()
         try:
             loop.run_forever()
+            if self.asgi is not None:
+                loop.run_until_complete(self.asgi.shutdown())
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             if self.access is not None:
@@ -240,6 +250,8 @@ class Worker:
         self.stopping = True
         setproctitle(f"prefork: worker {self.slot} [{self.settings.name}] (draining)")
         self.server.drain(lambda err: self.loop.stop())
+        if self.asgi is not None:
+            self.asgi.drain()  # open WebSockets close with 1012
         self.loop.call_later(self.settings.graceful_timeout, self.loop.stop)
 
     def stop_now(self):

@@ -1,0 +1,150 @@
+"""ASGI 3.0 on the event server: requests, WebSocket upgrades and the lifespan.
+
+Rules:
+- ``setup(server)`` listens for ``request``, ``checkContinue`` and ``upgrade``. Each
+  request and each WebSocket runs the app in a task of its own; the adapter keeps the
+  running tasks (so none is collected mid-flight); a task leaves the set as it ends.
+- Scopes are built from the request as the server parsed it (see ``scope.py``):
+  ``headers`` are its header lines in order, names lower-cased, as bytes; ``state`` is
+  a shallow copy of the lifespan state, per request.
+- An upgrade that is not a WebSocket handshake (``Upgrade: websocket`` on a GET) is
+  answered 400 and closed: once the server hands an upgrade over, HTTP cannot resume.
+- ``drain()`` closes open WebSockets with 1012 so the server's drain can finish.
+- The app is never called inside the parser: tasks take their first step on a later
+  loop turn.
+"""
+
+from .http import HTTPCycle
+from .lifespan import Lifespan
+from .scope import client_and_scheme, server_address, split_target
+
+_ASGI_HTTP = ("3.0", "2.3")
+_ASGI_WEBSOCKET = ("3.0", "2.4")
+_NOT_WEBSOCKET = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                  b"Content-Length: 32\r\nConnection: close\r\n\r\nUnsupported upgrade request.\r\n\r\n")
+
+
+class ASGIAdapter:
+    def __init__(self, app, *, root_path="", url_scheme="http", forwarded_allow_ips=("127.0.0.1", "::1"),
+                 lifespan="auto", lifespan_timeout=30.0, ws_max_size=16 * 1024 * 1024, ws_ping_interval=20.0,
+                 ws_ping_timeout=20.0, ws_per_message_deflate=True, ws_close_timeout=5.0):
+        self.app = app
+        self.root_path = root_path.rstrip("/")
+        self.url_scheme = url_scheme
+        allow = forwarded_allow_ips
+        if isinstance(allow, str):
+            allow = [a.strip() for a in allow.split(",") if a.strip()]
+        self.forwarded_allow_ips = frozenset(allow or ())
+        self.state = {}
+        self.lifespan = Lifespan(app, self.state, lifespan)
+        self.lifespan_timeout = lifespan_timeout
+        self.ws_max_size = ws_max_size
+        self.ws_ping_interval = ws_ping_interval or 0
+        self.ws_ping_timeout = ws_ping_timeout or 0
+        self.ws_per_message_deflate = ws_per_message_deflate
+        self.ws_close_timeout = ws_close_timeout
+        self.tasks = set()
+        self.websockets = set()
+        self.loop = None
+
+    def setup(self, server):
+        self.server = server
+        self.loop = server.loop
+        server.on("request", self.on_request)
+        server.on("checkContinue", self.on_check_continue)
+        server.on("upgrade", self.on_upgrade)
+        return self
+
+    # -- lifespan ----------------------------------------------------------------------------
+    async def startup(self):
+        """Run the app's lifespan startup; raises LifespanFailed when it fails."""
+        await self.lifespan.startup()
+
+    async def shutdown(self):
+        await self.lifespan.shutdown(self.lifespan_timeout)
+
+    def drain(self):
+        for session in list(self.websockets):
+            session.shutdown()
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def scope(self, req, kind, scheme, version):
+        url = req.url
+        if url[:1] == "/" and "%" not in url and url.isascii():  # the common target: nothing to decode
+            path, _, query = url.partition("?")
+            raw_path = path.encode("ascii")
+            query = query.encode("ascii")
+        else:
+            path, raw_path, query = split_target(url)
+        root = self.root_path
+        if root:
+            path = root + path
+            raw_path = root.encode("latin-1") + raw_path
+        socket = req.socket
+        headers = req.headers
+        if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
+            client, scheme = client_and_scheme(req, scheme, self.forwarded_allow_ips)
+        else:
+            address = socket.remote_address
+            client = (address, socket.remote_port) if address else None
+        local = socket.address()
+        raw = req.raw_headers
+        return {
+            "type": kind,
+            "asgi": {"version": version[0], "spec_version": version[1]},
+            "http_version": req.http_version,
+            "server": (local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
+            "client": client,
+            "scheme": scheme,
+            "method": req.method,
+            "root_path": root,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                        for name, value in zip(raw[0::2], raw[1::2])],
+            "state": self.state.copy(),
+        }
+
+    def on_request(self, req, res):
+        headers = req.headers
+        length = headers.get("content-length")
+        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+        cycle = HTTPCycle(req, res, self.loop, has_body)
+        task = cycle.task = self.loop.create_task(cycle.run(self.app, self.scope(req, "http", self.url_scheme,
+                                                                                  _ASGI_HTTP), self.tasks))
+        self.tasks.add(task)
+        return cycle
+
+    def on_check_continue(self, req, res):
+        self.on_request(req, res).expect = True
+
+    # -- WebSocket ---------------------------------------------------------------------------
+    def on_upgrade(self, req, socket, head):
+        upgrade = req.headers.get("upgrade", "")
+        if req.method != "GET" or "websocket" not in upgrade.lower():
+            socket.end(_NOT_WEBSOCKET)
+            return
+        from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
+        scheme = "wss" if self.url_scheme == "https" else "ws"
+        scope = self.scope(req, "websocket", scheme, _ASGI_WEBSOCKET)
+        del scope["method"]
+        scope["http_version"] = "1.1"
+        scope["subprotocols"] = subprotocols(req.headers.get("sec-websocket-protocol"))
+        scope["extensions"] = {"websocket.http.response": {}}
+        session = WebSocketSession(self, req, socket, scope)
+        if session.start(head):
+            self.websockets.add(session)
+            task = self.loop.create_task(session.run(self.app))
+            session.task = task
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+
+def subprotocols(header):
+    if not header:
+        return []
+    if isinstance(header, list):
+        header = ",".join(header)
+    return [p.strip() for p in header.split(",") if p.strip()]
+

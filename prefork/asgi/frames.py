@@ -1,0 +1,74 @@
+"""WebSocket frame boundaries and the common frames, for the session's fast path.
+
+Rules:
+- ``next_frame`` only measures: it finds where the frame at ``pos`` ends (RFC 6455
+  5.2) without judging it; a frame that is not whole yet gives None.
+- ``is_plain`` says when the session may take a frame itself: a whole text or binary
+  message in one frame (FIN set, no RSV bits, so not compressed), masked as a client's
+  frame must be. Everything else (control frames, fragments, compressed frames,
+  protocol errors) goes to wsproto whole, so wsproto's state stays exact.
+- ``unmask`` and ``server_frame`` are the byte work of those plain frames.
+"""
+
+_OPCODE_TEXT = 0x1
+_OPCODE_BINARY = 0x2
+
+
+def next_frame(buf, pos, size):
+    """(header end, frame end, payload length) of the frame at ``pos``, or None."""
+    if size - pos < 2:
+        return None
+    length = buf[pos + 1] & 0x7F
+    header = pos + 2
+    if length == 126:
+        if size - pos < 4:
+            return None
+        length = int.from_bytes(buf[pos + 2:pos + 4], "big")
+        header = pos + 4
+    elif length == 127:
+        if size - pos < 10:
+            return None
+        length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+        header = pos + 10
+    if buf[pos + 1] & 0x80:
+        header += 4  # the masking key
+    return header, header + length, length
+
+
+def is_plain(first, second):
+    """A whole, uncompressed, masked text or binary message in one frame."""
+    return (first == 0x81 or first == 0x82) and second & 0x80
+
+
+def is_text(first):
+    return first & 0x0F == _OPCODE_TEXT
+
+
+def starts_fragments(first):
+    """A data frame without FIN: a fragmented message begins."""
+    return not first & 0x80 and first & 0x0F in (_OPCODE_TEXT, _OPCODE_BINARY)
+
+
+def ends_fragments(first):
+    """A continuation frame with FIN: the fragmented message ends."""
+    return first & 0x80 and first & 0x0F == 0
+
+
+def unmask(buf, header, end, length):
+    if not length:
+        return b""
+    key = buf[header - 4:header]
+    payload = int.from_bytes(buf[header:end], "little")
+    mask = int.from_bytes((key * (length // 4 + 1))[:length], "little")
+    return (payload ^ mask).to_bytes(length, "little")
+
+
+def server_frame(text, payload):
+    """An unmasked, final, uncompressed text or binary frame."""
+    first = 0x81 if text else 0x82
+    length = len(payload)
+    if length < 126:
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return bytes((first, 126)) + length.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + length.to_bytes(8, "big") + payload

@@ -1,0 +1,239 @@
+"""One ASGI HTTP request/response cycle on the event server's req and res.
+
+Rules:
+- The request body streams: chunks are kept as they arrive and each ``receive()``
+  takes all that is kept (``more_body`` true until the end). Past ``_HIGH_WATER``
+  kept bytes the request is paused (the socket stops reading) until the app receives.
+- ``Expect: 100-continue``: the 100 goes out the first time the app waits for body
+  bytes, and only if no response has started; an app that answers without reading
+  gets its answer and the connection closes (the client may still be sending).
+- Once the body is read, ``receive()`` waits until the response is complete or the
+  client is gone, then answers ``http.disconnect`` (at once ever after). Body bytes
+  the app has not read when its response is complete are dropped as they arrive, so
+  the connection can serve its next request.
+- The head is fixed at the first body message: a single complete body gets a
+  Content-Length when the app gave none, a streamed one is chunked. An empty chunk
+  with ``more_body`` sends the head at once.
+- ``send()`` of a body chunk returns once the socket took it; while the socket's
+  buffer is over its high-water mark it waits for ``drain`` (or the close). A
+  pipelined response behind another one keeps its bytes until it is first; past the
+  high-water mark it waits for the one ahead to finish (the server tells a queued
+  response nothing when it becomes first).
+- Sending to a closed connection is dropped without an error (spec_version 2.3).
+- An app that raises, or returns, before ``http.response.start`` gets a 500; after it,
+  the connection is closed (the client sees a cut response). Both are logged.
+"""
+
+import logging
+
+log = logging.getLogger("prefork.asgi")
+
+_HIGH_WATER = 64 * 1024
+_ERROR_HEAD = {"Content-Type": "text/plain; charset=utf-8", "Connection": "close", "Content-Length": "21"}
+_ERROR_BODY = b"Internal Server Error"
+
+
+class HTTPCycle:
+    __slots__ = ("req", "res", "loop", "chunks", "kept", "more", "body_taken", "expect", "closed",
+                 "watching", "receiver", "drainer", "status", "headers", "started", "complete", "task")
+
+    def __init__(self, req, res, loop, has_body):
+        self.req = req
+        self.res = res
+        self.loop = loop
+        self.chunks = None
+        self.kept = 0
+        self.more = has_body  # body bytes may still come
+        self.body_taken = False  # the last http.request message was given
+        self.expect = False  # a 100 Continue is owed when the app first waits for the body
+        self.closed = False
+        self.watching = False
+        self.receiver = None  # the future a waiting receive() sleeps on
+        self.drainer = None  # the future a send() waiting for 'drain' sleeps on
+        self.status = 200
+        self.headers = None
+        self.started = False
+        self.complete = False
+        self.task = None  # set by whoever runs ``run()`` in a task
+        if has_body:
+            req.on("data", self.on_data)
+            req.on("end", self.on_end)
+            self.watch_close()
+
+    # -- fed by the request ----------------------------------------------------------------
+    def on_data(self, chunk):
+        if self.complete:
+            return  # answered: the server discards the rest of the body as it comes
+        if self.chunks is None:
+            self.chunks = [chunk]
+        else:
+            self.chunks.append(chunk)
+        self.kept += len(chunk)
+        if self.kept > _HIGH_WATER:
+            self.req.pause()
+        self.wake()
+
+    def on_end(self):
+        self.more = False
+        self.wake()
+
+    def watch_close(self):
+        if not self.watching:
+            self.watching = True
+            self.req.on("close", self.on_close)
+
+    def on_close(self):
+        self.closed = True
+        self.wake()
+        drainer = self.drainer
+        if drainer is not None and not drainer.done():
+            drainer.set_result(None)
+
+    def wake(self, _=None):
+        receiver = self.receiver
+        if receiver is not None and not receiver.done():
+            receiver.set_result(None)
+
+    # -- the app's receive -------------------------------------------------------------------
+    async def receive(self):
+        while True:
+            chunks = self.chunks
+            if chunks:
+                self.chunks = None
+                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if self.kept > _HIGH_WATER:
+                    self.req.resume()
+                self.kept = 0
+                if not self.more:
+                    self.body_taken = True
+                return {"type": "http.request", "body": body, "more_body": self.more}
+            if not self.more and not self.body_taken:
+                self.body_taken = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if self.complete or self.closed:
+                return {"type": "http.disconnect"}
+            if self.expect:
+                self.expect = False
+                if not self.res.headers_sent:
+                    self.res.write_continue()
+            self.watch_close()
+            self.receiver = self.loop.create_future()
+            await self.receiver
+            self.receiver = None
+
+    # -- the app's send ----------------------------------------------------------------------
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not self.started:
+                raise RuntimeError("Expected ASGI message 'http.response.start', but got 'http.response.body'.")
+            if self.complete:
+                raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
+            res = self.res
+            if not res.headers_sent:
+                self.write_head(res)
+            body = message.get("body", b"")
+            if message.get("more_body", False):
+                if not body:
+                    res.flush_headers()  # an empty chunk: the head goes out now (event streams)
+                elif not res.write(body) and not self.closed:
+                    await self.wait_drain(res)
+                return
+            self.complete = True
+            self.chunks = None
+            res.end(body)  # a body still paused is resumed (and discarded) by the server
+            self.wake()
+            return
+        if kind == "http.response.start":
+            if self.started:
+                raise RuntimeError("Expected ASGI message 'http.response.body', but got 'http.response.start'.")
+            self.started = True
+            self.status = message["status"]
+            self.headers = message.get("headers")
+            return
+        raise RuntimeError(f"Unexpected ASGI message {kind!r} sent for an HTTP request.")
+
+    def write_head(self, res):
+        """Status and headers onto the response; the head is fixed by the first write."""
+        fields = {}
+        if self.headers:
+            for name, value in self.headers:
+                name = name.decode("latin-1") if type(name) is bytes else str(name)
+                value = value.decode("latin-1") if type(value) is bytes else str(value)
+                key = name.lower()
+                seen = fields.get(key)
+                if seen is None:
+                    fields[key] = [name, value]
+                elif type(seen[1]) is list:
+                    seen[1].append(value)
+                else:
+                    seen[1] = [seen[1], value]
+        status = self.status
+        if type(status) is not int:
+            status = int(status)
+        if not 100 <= status <= 999:
+            raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
+        res.status_code = status
+        for name, value in fields.values():
+            res.set_header(name, value)
+
+    async def wait_drain(self, res):
+        """Until the socket can take more: its buffer drained below the high-water mark
+        while this response is on the wire; while a pipelined response ahead of it is
+        still being answered, until that one is done (its bytes wait in ``res``)."""
+        self.watch_close()
+        socket = res.socket
+        while not self.closed:
+            if res.active:
+                if socket.buffered_size < socket.high_water_mark:
+                    return
+                source, event = socket, "drain"
+                socket.want_drain()
+            else:
+                source, event = socket.http_message, "close"  # the response ahead of this one
+                if source is None:
+                    return
+            self.drainer = self.loop.create_future()
+            source.once(event, self.drained)
+            await self.drainer
+            self.drainer = None
+
+    def drained(self, *_):
+        drainer = self.drainer
+        if drainer is not None and not drainer.done():
+            drainer.set_result(None)
+
+    # -- the app's task ----------------------------------------------------------------------
+    async def run(self, app, scope, running):
+        """The app's task; it leaves ``running`` (the adapter's live tasks) when done."""
+        try:
+            await app(scope, self.receive, self.send)
+        except BaseException as exc:
+            req = self.req
+            log.error("Exception in ASGI application (%s %s)", req.method, req.url, exc_info=exc)
+            self.fail()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            running.discard(self.task)
+        if not self.complete:
+            if self.started:
+                log.error("ASGI callable returned without completing response.")
+            else:
+                log.error("ASGI callable returned without starting response.")
+            self.fail()
+
+    def fail(self):
+        """A 500 before the response started; else the connection closes."""
+        res = self.res
+        self.complete = True
+        if self.closed or res.writable_ended:
+            return
+        if self.started or res.head_out:
+            res.destroy()
+            return
+        res.reset_head()
+        res.write_head(500, _ERROR_HEAD)
+        res.end(_ERROR_BODY)
+        self.wake()

@@ -1,0 +1,104 @@
+"""The ASGI lifespan protocol, once per worker.
+
+Rules:
+- ``startup()`` runs the app with a ``lifespan`` scope whose ``state`` dict is the one
+  every request scope gets a shallow copy of; it returns once the app answers
+  ``lifespan.startup.complete``. ``lifespan.startup.failed`` raises ``LifespanFailed``
+  (the worker treats it as a failed boot).
+- An app that raises before answering startup does not speak lifespan: with
+  ``mode = "auto"`` that is logged at info level and the worker serves on; with
+  ``mode = "on"`` it is a failed boot. ``mode = "off"`` never calls the app.
+- An app that returns before answering startup is taken as done with it.
+- ``shutdown()`` sends ``lifespan.shutdown`` and waits, at most ``timeout`` seconds, for
+  the answer; a failure there is logged, never raised.
+"""
+
+import asyncio
+import logging
+
+log = logging.getLogger("prefork.asgi")
+
+
+class LifespanFailed(Exception):
+    """The app answered lifespan.startup.failed (or raised with mode = "on")."""
+
+
+class Lifespan:
+    def __init__(self, app, state, mode="auto"):
+        self.app = app
+        self.state = state
+        self.mode = mode
+        self.messages = None
+        self.task = None
+        self.startup_done = None
+        self.shutdown_done = None
+        self.failure = None  # the startup failure message
+        self.unsupported = False
+
+    async def startup(self):
+        if self.mode == "off":
+            return
+        loop = asyncio.get_running_loop()
+        self.messages = asyncio.Queue()
+        self.startup_done = loop.create_future()
+        self.shutdown_done = loop.create_future()
+        self.messages.put_nowait({"type": "lifespan.startup"})
+        self.task = loop.create_task(self.main())
+        await self.startup_done
+        if self.failure is not None:
+            raise LifespanFailed(self.failure)
+
+    async def main(self):
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
+        try:
+            await self.app(scope, self.receive, self.send)
+        except BaseException as exc:
+            if not self.startup_done.done():
+                if self.mode == "auto":
+                    self.unsupported = True
+                    log.info("ASGI 'lifespan' protocol appears unsupported.")
+                else:
+                    log.error("Exception in 'lifespan' protocol", exc_info=exc)
+                    self.failure = f"lifespan startup raised {type(exc).__name__}: {exc}"
+            elif self.failure is None and not self.shutdown_done.done():
+                log.error("Exception in 'lifespan' protocol", exc_info=exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for future in (self.startup_done, self.shutdown_done):
+                if not future.done():
+                    future.set_result(None)
+
+    async def receive(self):
+        return await self.messages.get()
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "lifespan.startup.complete":
+            self.finish(self.startup_done)
+        elif kind == "lifespan.startup.failed":
+            self.failure = message.get("message") or "lifespan.startup.failed"
+            log.error("Application startup failed: %s", self.failure)
+            self.finish(self.startup_done)
+        elif kind == "lifespan.shutdown.complete":
+            self.finish(self.shutdown_done)
+        elif kind == "lifespan.shutdown.failed":
+            log.error("Application shutdown failed: %s", message.get("message") or "")
+            self.finish(self.shutdown_done)
+        else:
+            raise RuntimeError(f"Unexpected ASGI lifespan message {kind!r}.")
+
+    @staticmethod
+    def finish(future):
+        if future.done():
+            raise RuntimeError("the lifespan answer was sent twice")
+        future.set_result(None)
+
+    async def shutdown(self, timeout):
+        if self.task is None or self.unsupported or self.failure is not None or self.task.done():
+            return
+        self.messages.put_nowait({"type": "lifespan.shutdown"})
+        try:
+            await asyncio.wait_for(asyncio.shield(self.shutdown_done), timeout)
+        except asyncio.TimeoutError:
+            log.error("the app's lifespan shutdown did not finish within %s s", timeout)

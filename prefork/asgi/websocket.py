@@ -1,0 +1,454 @@
+"""One ASGI WebSocket session over an upgraded socket, framed by wsproto.
+
+Rules:
+- The handshake is the request head the server parsed, replayed to wsproto: wsproto
+  checks it and negotiates permessage-deflate. Frames that come before the app accepts
+  wait (the socket stops reading past ``_CONNECTING_HIGH`` bytes).
+- Frames are cut at their boundaries here; a whole uncompressed message in one frame
+  is unmasked and delivered directly, every other frame goes to wsproto whole (see
+  ``frames.py``). Without compression, messages are framed here too; with it, by
+  wsproto (the compressor's context lives there).
+- The app gets ``websocket.connect`` first. ``websocket.accept`` answers 101 (with the
+  subprotocol and headers it names); ``websocket.close`` before it answers 403;
+  ``websocket.http.response.start``/``body`` (the denial extension) answer with the
+  app's own response. An app that raises or returns before any of these gets a 500.
+- Received messages are queued for ``receive()``; past ``_QUEUE_HIGH`` queued messages
+  the socket stops reading until the app catches up. A message over ``max_size``
+  bytes closes the connection with 1009.
+- Pings are answered with pongs. With ``ping_interval`` set, the server pings
+  (``keepalive.py``); no pong within ``ping_timeout`` closes with 1011.
+- A close frame from the client is echoed and the app gets ``websocket.disconnect``
+  with its code; the socket closes. ``websocket.close`` from the app sends the close
+  frame and ends the socket; the client's echo completes it (or ``close_timeout``).
+  A socket lost without a close frame gives code 1006.
+- ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
+  ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
+  buffer is over its high-water mark.
+- ``shutdown()`` (the worker drains) closes an open session with 1012.
+"""
+
+import logging
+from collections import deque
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Message, Ping, Pong, RejectConnection,
+                            RejectData, Request, TextMessage)
+from wsproto.extensions import PerMessageDeflate
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from .keepalive import Keepalive
+from .frames import ends_fragments, is_plain, is_text, next_frame, server_frame, starts_fragments, unmask
+
+log = logging.getLogger("prefork.asgi")
+
+_CONNECTING_HIGH = 64 * 1024  # bytes kept from a client that sends before the accept
+_QUEUE_HIGH = 32
+_QUEUE_LOW = 8
+_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
+                  (b"content-length", b"21")]
+
+
+class ClientDisconnected(OSError):
+    """The WebSocket's connection is gone: nothing more can be sent."""
+
+
+class WebSocketSession:
+    def __init__(self, adapter, req, socket, scope):
+        self.adapter = adapter
+        self.socket = socket
+        self.loop = socket.loop
+        self.scope = scope
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self.queue = deque()
+        self.receiver = None
+        self.drainer = None
+        self.paused = False
+        self.parts = None  # fragments of a message being received
+        self.part_size = 0
+        self.state = "connecting"  # connecting, open, response (denial), closing, closed
+        self.gone = False  # the socket is closed
+        self.disconnect_queued = False
+        self.keepalive = Keepalive(self, adapter.ws_ping_interval, adapter.ws_ping_timeout)
+        self.max_size = adapter.ws_max_size
+        self.task = None
+        self.request = req
+        self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
+        self.fragmented = False  # a fragmented message is going through wsproto
+        self.passthrough = 0  # bytes of a partly received frame still owed to wsproto
+        self.deflate = None
+        self.compressing = False
+
+    # -- start -----------------------------------------------------------------------------
+    def start(self, head):
+        req = self.request
+        lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
+        raw = req.raw_headers
+        lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
+        lines.append("\r\n")
+        socket = self.socket
+        socket.on("close", self.on_socket_close)
+        socket.on("drain", self.on_drain)
+        socket.on("error", self.on_socket_error)
+        try:
+            self.ws.receive_data("".join(lines).encode("latin-1"))
+            events = list(self.ws.events())
+        except RemoteProtocolError as err:
+            self.refuse(err)
+            return False
+        if not events or type(events[0]) is not Request:
+            socket.destroy()
+            return False
+        self.request = None
+        if head:
+            self.inbuf = bytearray(head)  # frames sent before the accept wait for it
+        socket.on("data", self.on_data)
+        socket.on("end", self.on_end)
+        self.queue.append({"type": "websocket.connect"})
+        return True
+
+    def refuse(self, err):
+        hint = getattr(err, "event_hint", None) or RejectConnection(status_code=400)
+        try:
+            self.socket.write(self.ws.send(hint))
+        except LocalProtocolError:
+            pass
+        self.socket.end()
+
+    # -- bytes in ----------------------------------------------------------------------------
+    def on_data(self, data):
+        state = self.state
+        if state == "closed" or state == "response":
+            return
+        inbuf = self.inbuf
+        if inbuf is not None:
+            inbuf += data
+            data = inbuf
+        if state == "connecting":
+            if inbuf is None:
+                self.inbuf = bytearray(data)
+            if len(self.inbuf) > _CONNECTING_HIGH and not self.paused:
+                self.paused = True
+                self.socket.pause()
+            return
+        self.consume(data)
+
+    def consume(self, buf):
+        """Take every whole frame in ``buf``: plain messages here, the rest through wsproto."""
+        size = len(buf)
+        pos = 0
+        max_size = self.max_size
+        while True:
+            if self.passthrough:  # the rest of a frame wsproto is reading piece by piece
+                take = min(self.passthrough, size - pos)
+                if not take:
+                    break
+                self.passthrough -= take
+                pos += take
+                self.to_wsproto(bytes(buf[pos - take:pos]))
+                if self.state == "closed":
+                    return
+                continue
+            found = next_frame(buf, pos, size)
+            if found is None:
+                break
+            header, end, length = found
+            first = buf[pos]
+            if length > max_size and first & 0x0F < 3:
+                self.too_big()
+                return
+            plain = not self.fragmented and is_plain(first, buf[pos + 1])
+            if end > size:
+                if plain:
+                    break  # kept until whole
+                self.passthrough = end - pos  # not plain: wsproto reads it as it comes
+                if starts_fragments(first):
+                    self.fragmented = True
+                elif ends_fragments(first):
+                    self.fragmented = False
+                continue
+            if plain:
+                if self.state == "open":
+                    payload = unmask(buf, header, end, length)
+                    if is_text(first):
+                        try:
+                            self.deliver({"type": "websocket.receive", "text": payload.decode("utf-8")})
+                        except UnicodeDecodeError:
+                            self.to_wsproto(bytes(buf[pos:end]))  # wsproto closes with 1007
+                    else:
+                        self.deliver({"type": "websocket.receive", "bytes": payload})
+            else:
+                if starts_fragments(first):
+                    self.fragmented = True
+                elif ends_fragments(first):
+                    self.fragmented = False
+                self.to_wsproto(bytes(buf[pos:end]))
+            pos = end
+            if self.state == "closed":
+                return
+        self.inbuf = bytearray(buf[pos:]) if pos < size else None
+
+    def to_wsproto(self, frame):
+        try:
+            self.ws.receive_data(frame)
+        except LocalProtocolError:
+            self.state = "closed"
+            self.socket.destroy()  # bytes after the closing handshake
+            return
+        for event in self.ws.events():
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                self.on_message(event, kind is TextMessage)
+            elif kind is Ping:
+                self.write(self.ws.send(event.response()))
+            elif kind is Pong:
+                self.keepalive.on_pong(event.payload)
+            elif kind is CloseConnection:
+                self.on_close_frame(event)
+            if self.state == "closed":
+                return
+
+    def on_message(self, event, text):
+        if self.state != "open":
+            return
+        data = event.data
+        if self.parts is None and event.message_finished:
+            if len(data) > self.max_size:
+                self.too_big()
+                return
+            self.deliver({"type": "websocket.receive", "text": data} if text else
+                         {"type": "websocket.receive", "bytes": bytes(data)})
+            return
+        if self.parts is None:
+            self.parts = []
+            self.part_size = 0
+        self.parts.append(data)
+        self.part_size += len(data)
+        if self.part_size > self.max_size:
+            self.parts = None
+            self.too_big()
+            return
+        if event.message_finished:
+            parts, self.parts = self.parts, None
+            self.deliver({"type": "websocket.receive", "text": "".join(parts)} if text else
+                         {"type": "websocket.receive", "bytes": b"".join(parts)})
+
+    def too_big(self):
+        reason = f"Message exceeds the maximum size ({self.max_size} bytes)"
+        self.send_close(1009, reason)
+        self.queue_disconnect(1009, reason)
+
+    def on_close_frame(self, event):
+        state = self.ws.state
+        if state is ConnectionState.REMOTE_CLOSING:
+            self.write(self.ws.send(event.response()))
+        elif state is ConnectionState.OPEN:  # wsproto refused a frame: the close names why
+            self.write(self.ws.send(CloseConnection(code=event.code, reason=event.reason)))
+        self.queue_disconnect(event.code, event.reason or "")
+        self.state = "closed"
+        self.keepalive.stop()
+        self.socket.end()
+
+    def on_end(self):
+        if not self.gone:
+            self.socket.end()
+
+    def on_socket_error(self, err):
+        pass  # the 'close' that follows tells the app
+
+    def on_socket_close(self, _had_error=False):
+        self.gone = True
+        self.keepalive.stop()
+        self.adapter.websockets.discard(self)
+        if self.state == "connecting" and self.task is None:
+            return
+        self.state = "closed"
+        self.queue_disconnect(1006, "")
+        self.on_drain()
+
+    def deliver(self, message):
+        self.queue.append(message)
+        if len(self.queue) > _QUEUE_HIGH and not self.paused:
+            self.paused = True
+            self.socket.pause()
+        receiver = self.receiver
+        if receiver is not None and not receiver.done():
+            receiver.set_result(None)
+
+    def queue_disconnect(self, code, reason):
+        if not self.disconnect_queued:
+            self.disconnect_queued = True
+            self.deliver({"type": "websocket.disconnect", "code": code, "reason": reason})
+
+    # -- the app's receive ---------------------------------------------------------------------
+    async def receive(self):
+        queue = self.queue
+        while not queue:
+            self.receiver = self.loop.create_future()
+            await self.receiver
+            self.receiver = None
+        message = queue.popleft()
+        if self.paused and len(queue) < _QUEUE_LOW:
+            self.paused = False
+            if not self.gone:
+                self.socket.resume()
+        return message
+
+    # -- the app's send --------------------------------------------------------------------------
+    async def send(self, message):
+        kind = message["type"]
+        state = self.state
+        if state == "open":
+            if kind == "websocket.send":
+                data = message.get("bytes")
+                if data is None:
+                    data = message.get("text")
+                    if data is None:
+                        raise RuntimeError("a websocket.send message needs 'bytes' or 'text'")
+                if self.compressing:
+                    frame = self.ws.send(Message(data=data))
+                elif type(data) is str:
+                    frame = server_frame(True, data.encode("utf-8"))
+                else:
+                    frame = server_frame(False, bytes(data))
+                if not self.write(frame):
+                    await self.wait_drain()
+                return
+            if kind == "websocket.close":
+                reason = message.get("reason") or ""
+                code = message.get("code", 1000)
+                self.send_close(code, reason)
+                self.queue_disconnect(code, reason)
+                return
+            raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got {kind!r}.")
+        if self.gone or state in ("closing", "closed"):
+            raise ClientDisconnected()
+        if state == "connecting":
+            if kind == "websocket.accept":
+                self.accept(message)
+                return
+            if kind == "websocket.close":
+                self.state = "closed"
+                self.write(self.ws.send(RejectConnection(status_code=403, headers=[])))
+                self.socket.end()
+                self.queue_disconnect(1006, "")
+                return
+            if kind == "websocket.http.response.start":
+                status = message["status"]
+                if not 100 <= status < 600:
+                    raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
+                self.state = "response"
+                self.write(self.ws.send(RejectConnection(status_code=status, headers=list(message.get("headers", [])),
+                                                         has_body=True)))
+                return
+            raise RuntimeError("Expected ASGI message 'websocket.accept', 'websocket.close' or "
+                               f"'websocket.http.response.start', but got {kind!r}.")
+        if kind != "websocket.http.response.body":  # state == "response"
+            raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body', but got {kind!r}.")
+        finished = not message.get("more_body", False)
+        self.write(self.ws.send(RejectData(data=message.get("body", b""), body_finished=finished)))
+        if finished:
+            self.state = "closed"
+            self.socket.end()
+            self.queue_disconnect(1006, "")
+
+    def accept(self, message):
+        adapter = self.adapter
+        if adapter.ws_per_message_deflate:
+            self.deflate = PerMessageDeflate()
+        extensions = [self.deflate] if self.deflate is not None else []
+        headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
+        self.write(self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
+                                                 extra_headers=headers)))
+        self.compressing = self.deflate is not None and self.deflate.enabled()
+        self.state = "open"
+        if self.inbuf is not None:  # frames that came before the accept
+            buffered, self.inbuf = self.inbuf, None
+            self.consume(buffered)
+        if self.paused and len(self.queue) < _QUEUE_LOW and not self.gone:
+            self.paused = False
+            self.socket.resume()
+        self.keepalive.start()
+
+    def send_close(self, code, reason):
+        if self.state != "open":
+            return
+        self.state = "closing"
+        self.keepalive.stop()
+        try:
+            self.write(self.ws.send(CloseConnection(code=code, reason=reason)))
+        except LocalProtocolError:
+            pass
+        socket = self.socket
+        socket.end()  # FIN once flushed; the client's echo (or its FIN) completes the close
+        if self.paused:
+            self.paused = False
+            socket.resume()
+        socket.set_timeout(self.adapter.ws_close_timeout, socket.destroy)
+
+    def write(self, data):
+        socket = self.socket
+        if socket.destroyed or socket.writable_ended:
+            return True
+        return socket.write(data)
+
+    async def wait_drain(self):
+        if self.gone:
+            return
+        self.drainer = self.loop.create_future()
+        await self.drainer
+        self.drainer = None
+
+    def on_drain(self):
+        drainer = self.drainer
+        if drainer is not None and not drainer.done():
+            drainer.set_result(None)
+
+    def on_ping_timeout(self):
+        reason = "keepalive ping timeout"
+        self.send_close(1011, reason)
+        self.queue_disconnect(1011, reason)
+
+    def shutdown(self):
+        if self.state == "open":
+            self.send_close(1012, "")
+            self.queue_disconnect(1012, "")
+        elif self.state == "connecting" and not self.gone:
+            self.fail_handshake()
+
+    # -- the app's task ------------------------------------------------------------------------------
+    async def run(self, app):
+        try:
+            await app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException as exc:
+            log.error("Exception in ASGI application (WebSocket %s)", self.scope["path"], exc_info=exc)
+            self.finish_failed()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        else:
+            if self.state == "connecting":
+                log.error("ASGI callable returned without completing handshake.")
+                self.fail_handshake()
+            elif self.state == "open":
+                self.send_close(1000, "")
+            elif self.state == "response" and not self.gone:
+                log.error("ASGI callable returned without completing response.")
+                self.finish_failed()
+
+    def finish_failed(self):
+        if self.state == "connecting":
+            self.fail_handshake()
+        elif self.state == "open":
+            self.send_close(1011, "")
+        elif self.state == "response" and not self.gone:
+            self.state = "closed"
+            self.socket.destroy()  # a denial response cut short
+
+    def fail_handshake(self):
+        self.state = "closed"
+        self.write(self.ws.send(RejectConnection(status_code=500, headers=_ERROR_HEADERS, has_body=True)))
+        self.write(self.ws.send(RejectData(data=b"Internal Server Error")))
+        self.socket.end()
