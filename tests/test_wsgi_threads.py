@@ -1,0 +1,376 @@
+"""Threaded WSGI (threads > 1): the app on a thread pool, the sockets on the loop.
+
+In-process servers on 127.0.0.1 for what needs to look inside the app; real daemons for
+concurrency, memory and the timeout log."""
+
+import hashlib
+import http.client
+import logging
+import os
+import re
+import socket
+import struct
+import threading
+import time
+from wsgiref.validate import validator
+
+import pytest
+
+from daemon import wait_until
+from harness import read_until_close
+from prefork.settings import ConfigError, load
+from prefork.wsgi import WSGIAdapter
+from test_wsgi import (dechunk, echo_app, exc_info_app, generator_app, large_app, no_errors, request,
+                       small_app, write_app)
+
+BLOCK = b"z" * 65536
+
+
+@pytest.fixture
+def threaded(serve, caplog):
+    caplog.set_level(logging.ERROR, logger="prefork")
+    adapters = []
+
+    def start(app, threads=4, validate=False, **options):
+        adapter = WSGIAdapter(validator(app) if validate else app, threads=threads, **options)
+        adapters.append(adapter)
+        return serve(lambda server, st_: adapter.setup(server))
+    yield start
+    for adapter in adapters:
+        adapter.close()
+
+
+def reset(sock):
+    """Close with an RST, as a client that crashed would."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+# -- PEP 3333 through wsgiref.validate, on threads --------------------------------------------------------
+@pytest.mark.parametrize("app,expect", [
+    (small_app, b"small"), (large_app, b"x" * (1024 * 1024) + b"y" * 12345),
+    (generator_app, b"".join(b"part %d\n" % i for i in range(5))), (write_app, b"written then returned"),
+], ids=["small", "large", "generator", "write"])
+def test_validated_responses_on_threads(threaded, caplog, app, expect):
+    st_ = threaded(app, validate=True)
+    conn, response, body = request(st_, "GET", "/")
+    assert response.status == 200 and body == expect
+    _, response, body = request(st_, "HEAD", "/", conn=conn)
+    assert response.status == 200 and body == b""
+    no_errors(caplog)
+
+
+def test_validated_exc_info_and_bodies_on_threads(threaded, caplog):
+    st_ = threaded(exc_info_app, validate=True)
+    _, response, body = request(st_, "GET", "/")
+    assert response.status == 500 and body == b"replaced"
+    echo = threaded(echo_app, validate=True)
+    _, response, body = request(echo, "POST", "/", body=b"a" * 300_000)
+    assert response.status == 200 and body == b"a" * 300_000
+    sock = socket.create_connection(("127.0.0.1", echo.port), timeout=10)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    sock.sendall(b"hello")
+    data = b""
+    while not data.endswith(b"\r\n0\r\n\r\n"):
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"X-Length: 5\r\n" in data
+    assert dechunk(data.split(b"\r\n\r\n", 1)[1]) == b"hello"
+    sock.close()
+    no_errors(caplog)
+
+
+# -- where the app runs --------------------------------------------------------------------------------------
+def where_app(environ, start_response):
+    body = f"{threading.current_thread().name} {environ['wsgi.multithread']}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+
+
+def test_multithread_flag_and_the_thread_the_app_runs_on(threaded):
+    st_ = threaded(where_app, threads=4)
+    _, _, body = request(st_, "GET", "/")
+    name, flag = body.decode().split()
+    assert name.startswith("wsgi-") and flag == "True"
+    one = threaded(where_app, threads=1)  # one call at a time, on the loop, as before
+    _, _, body = request(one, "GET", "/")
+    assert body.decode() == f"{one.thread.name} False"
+
+
+def test_pipelined_requests_on_one_connection_are_answered_in_order(threaded):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(0.3)  # the app's own work; the fast request behind it must wait for it
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+    st_ = threaded(app, threads=4)
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+    sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = read_until_close(sock)
+    assert [m.group(1) for m in re.finditer(rb"\r\n\r\n(/[a-z]+)", data)] == [b"/slow", b"/fast", b"/last"]
+    sock.close()
+
+
+# -- the request body, streamed to the thread ----------------------------------------------------------------
+def test_the_body_streams_to_the_thread_before_it_ends(threaded):
+    pieces = []
+
+    def app(environ, start_response):
+        stream = environ["wsgi.input"]
+        pieces.append(stream.read(5))  # returns while the client still holds the rest
+        pieces.append(stream.readline())
+        pieces.append(stream.read())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"|".join(pieces)]
+    st_ = threaded(app)
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\nfirst")
+    wait_until(lambda: pieces, 10, what="the app's first read")
+    sock.sendall(b"line\nthe rest")
+    data = b""
+    while not data.endswith(b"first|line\n|the rest"):
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    sock.close()
+
+
+def test_a_big_body_is_read_through_the_thread_with_bounded_buffering(threaded):
+    held = []
+
+    def app(environ, start_response):
+        stream = environ["wsgi.input"]
+        time.sleep(0.3)  # the app is busy before it reads: the client must be held back meanwhile
+        sha = hashlib.sha256()
+        while True:
+            held.append(stream.size)
+            block = stream.read(65536)
+            if not block:
+                break
+            sha.update(block)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [sha.hexdigest().encode()]
+    st_ = threaded(app)
+    payload = os.urandom(1 << 20) * 24
+    _, response, body = request(st_, "POST", "/", body=payload)
+    assert response.status == 200 and body == hashlib.sha256(payload).hexdigest().encode()
+    assert max(held) <= 256 * 1024 + 2 * 65536, max(held)  # the pipe's high-water mark, not the body
+
+
+def test_a_chunked_body_over_the_limit_gets_413_on_threads(threaded):
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(1)
+        environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"read it all"]
+    st_ = threaded(app, max_body_size=50_000)
+    _, response, _ = request(st_, "POST", "/", body=b"a" * 60_000)
+    assert response.status == 413 and calls == []  # declared: refused before the app
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    try:
+        for _ in range(8):
+            sock.sendall(b"2710\r\n" + b"b" * 10000 + b"\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data = read_until_close(sock)
+    assert data.startswith(b"HTTP/1.1 413 ") and calls == [1]
+    sock.close()
+
+
+# -- the response, with backpressure ----------------------------------------------------------------------
+def test_a_slow_reader_holds_the_iterable_back(threaded):
+    produced = []
+    closed = []
+
+    class Body:
+        def __iter__(self):
+            for i in range(1024):  # 64 MiB
+                produced.append(i)
+                yield BLOCK
+
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return Body()
+    st_ = threaded(app)
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    received = 0
+    worst = 0
+    while True:
+        chunk = sock.recv(65536)
+        assert chunk
+        received += len(chunk)
+        worst = max(worst, len(produced) * len(BLOCK) - received)
+        if chunk.endswith(b"0\r\n\r\n") and len(produced) == 1024:
+            break
+    # ahead of the reader by at most the kernel's buffers, the socket's and the thread's
+    # hand-over limits: never the whole 64 MiB
+    assert worst < 12 * 1024 * 1024, worst
+    wait_until(lambda: closed, 10, what="close()")
+    sock.close()
+
+
+def test_a_client_gone_mid_response_stops_the_thread_and_closes_the_iterable(threaded, caplog):
+    produced = []
+    events = []
+    raised = []
+
+    def generator():
+        try:
+            for i in range(100_000):
+                produced.append(i)
+                yield BLOCK
+        except GeneratorExit:
+            events.append("GeneratorExit")
+            raise
+
+    def gen_app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return generator()
+
+    def write_app_(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        try:
+            for _ in range(100_000):
+                write(BLOCK)
+        except OSError as exc:
+            raised.append(type(exc).__name__)
+            raise
+        return []
+
+    for app in (gen_app, write_app_):
+        st_ = threaded(app)
+        sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = 0
+        while got < 256 * 1024:
+            got += len(sock.recv(65536))
+        reset(sock)
+    wait_until(lambda: events == ["GeneratorExit"] and raised == ["ClientDisconnected"], 10,
+               what="the generator closed and write() raising")
+    assert len(produced) < 100_000
+
+
+def test_app_exceptions_on_threads(threaded, caplog):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("the threaded app broke")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ["PATH_INFO"] == "/late":
+            return late()
+        return [b"fine"]
+
+    def late():
+        yield b"first part"
+        raise RuntimeError("broke after the head")
+    st_ = threaded(app)
+    conn, response, body = request(st_, "GET", "/boom")
+    assert response.status == 500 and body == b"Internal Server Error\n"
+    _, response, body = request(st_, "GET", "/next", conn=conn)  # same connection, served on
+    assert response.status == 200 and body == b"fine"
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+    sock.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = read_until_close(sock)  # the head was out: the connection closes, no last chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"first part" in data and not data.endswith(b"0\r\n\r\n")
+    sock.close()
+    messages = [str(r.exc_info) for r in caplog.records]
+    assert any("the threaded app broke" in m for m in messages)
+    assert any("broke after the head" in m for m in messages)
+
+
+def test_threads_setting_is_checked():
+    assert load(env={}, argv_values={"threads": 8}).threads == 8
+    assert load(env={}).threads == 1
+    with pytest.raises(ConfigError) as info:
+        load(env={}, argv_values={"threads": 0})
+    assert "threads" in str(info.value)
+
+
+# -- real daemons ------------------------------------------------------------------------------------------
+def get(port, path, results, index):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        results[index] = (response.status, response.read().decode())
+    finally:
+        conn.close()
+
+
+def concurrent(port, path, count):
+    results = [None] * count
+    clients = [threading.Thread(target=get, args=(port, path, results, i)) for i in range(count)]
+    started = time.monotonic()
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(60)
+    return results, time.monotonic() - started
+
+
+def test_a_200_ms_view_on_8_threads_answers_16_clients_at_once(daemons):
+    d = daemons("--interface", "wsgi", "--threads", "8", app="apps.wsgi_apps:slow", workers=1)
+    d.wait_ready()
+    results, _ = concurrent(d.port, "/barrier", 8)  # 8 calls that only finish together
+    assert all(r is not None and r[0] == 200 for r in results), results
+    assert all(r[1].endswith("True") for r in results)  # wsgi.multithread
+    results, elapsed = concurrent(d.port, "/", 16)
+    assert all(r is not None and r[0] == 200 for r in results), results
+    assert elapsed < 16 * 0.2 / 2, elapsed  # one at a time would take 3.2 s; 8 at a time, 0.4 s
+
+
+def test_a_big_upload_and_a_big_download_through_threads_keep_the_worker_small(daemons):
+    d = daemons("--interface", "wsgi", "--threads", "4", app="apps.wsgi_apps:digest", workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    payload = os.urandom(1 << 20) * 100
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=60)
+    conn.request("POST", "/?0.5", body=payload)  # the app reads only after 0.5 s
+    response = conn.getresponse()
+    assert response.read().decode() == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}"
+    conn.close()
+    with open(f"/proc/{worker}/status") as fh:
+        peak = int(re.search(r"VmHWM:\s+(\d+) kB", fh.read()).group(1)) * 1024
+    assert peak < 60 * 1024 * 1024, peak
+
+    big = daemons("--interface", "wsgi", "--threads", "4", app="apps.wsgi_apps:big", workers=1)
+    big.wait_ready()
+    (worker,) = big.wait_workers(1)
+    conn = http.client.HTTPConnection("127.0.0.1", big.port, timeout=60)
+    conn.request("GET", "/")
+    response = conn.getresponse()
+    total = 0
+    while True:
+        chunk = response.read(1 << 20)
+        if not chunk:
+            break
+        total += len(chunk)
+    assert total == 200 * 1024 * 1024
+    with open(f"/proc/{worker}/status") as fh:
+        peak = int(re.search(r"VmHWM:\s+(\d+) kB", fh.read()).group(1)) * 1024
+    assert peak < 60 * 1024 * 1024, peak
+    conn.close()
+
+
+def test_a_call_past_the_timeout_is_logged_with_its_stack_and_the_worker_lives(daemons):
+    d = daemons("--interface", "wsgi", "--threads", "2", "--timeout", "1", app="apps.wsgi_apps:sleepy",
+                workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    results = [None]
+    get(d.port, "/?2.5", results, 0)
+    assert results[0] == (200, "awake")
+    d.wait_log(r"WSGI call GET /\?2\.5 has run for")
+    log = d.log()
+    assert re.search(r'File ".*wsgi_apps\.py", line \d+, in sleepy', log), log
+    assert d.workers() == [worker] and "SIGABRT" not in log  # the loop kept beating
