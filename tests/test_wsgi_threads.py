@@ -374,3 +374,41 @@ def test_a_call_past_the_timeout_is_logged_with_its_stack_and_the_worker_lives(d
     log = d.log()
     assert re.search(r'File ".*wsgi_apps\.py", line \d+, in sleepy', log), log
     assert d.workers() == [worker] and "SIGABRT" not in log  # the loop kept beating
+
+
+def test_a_worker_with_calls_waiting_for_a_thread_sends_clients_elsewhere(serve):
+    """Calls wait for a thread: a finished response says Connection: close (unless a request
+    waits behind it on its connection), so the client's next connection may go to a worker
+    with a free thread."""
+    started = []
+    release = threading.Event()
+
+    def app(environ, start_response):
+        started.append(environ["PATH_INFO"])
+        release.wait(20)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+    adapter = WSGIAdapter(app, threads=2)
+    st_ = serve(lambda server, _: adapter.setup(server))
+    try:
+        socks = [socket.create_connection(("127.0.0.1", st_.port), timeout=10) for _ in range(3)]
+        for i, sock in enumerate(socks[:2]):
+            sock.sendall(f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        wait_until(lambda: len(started) == 2, 10, what="both threads busy")
+        socks[2].sendall(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until(lambda: len(adapter.pool.running) == 3, 10, what="a call waiting for a thread")
+        release.set()
+        heads = {}
+        for i, sock in enumerate(socks):
+            data = b""
+            while not data.endswith(b"\r\n\r\nok"):
+                chunk = sock.recv(65536)
+                assert chunk, data
+                data += chunk
+            heads[i] = data
+            sock.close()
+        # the first of the two to finish saw a call waiting; the one that waited saw none
+        assert b"Connection: close\r\n" in heads[0] or b"Connection: close\r\n" in heads[1]
+        assert b"Connection: keep-alive\r\n" in heads[2]  # nothing waited any more
+    finally:
+        adapter.close()

@@ -50,6 +50,7 @@ class ThreadedCalls:
         self.jobs = queue.SimpleQueue()
         self.connections = {}  # socket -> deque of calls waiting behind the running one
         self.running = set()
+        self.size = threads
         self.threads = [threading.Thread(target=self._serve, name=f"wsgi-{i}", daemon=True)
                         for i in range(threads)]
         for thread in self.threads:
@@ -100,6 +101,12 @@ class ThreadedCalls:
                 return
             following.body.discard()
         self.connections.pop(socket, None)
+
+    def oversubscribed(self, call):
+        """Calls wait for a thread here and none waits behind ``call`` on its connection:
+        its client had better come back on a new connection, which a worker with a free
+        thread may accept."""
+        return len(self.running) > self.size and not self.connections.get(call.req.socket)
 
     def _watch(self):
         now = monotonic()
@@ -253,7 +260,9 @@ class ThreadCall:
             try:
                 if kind == _HEAD:
                     if not res.headers_sent:
-                        self.names = apply_head(res, payload[0], payload[1], self.adapter.statuses)
+                        self.names = names = apply_head(res, payload[0], payload[1], self.adapter.statuses)
+                        if "connection" not in names and self.calls.oversubscribed(self):
+                            res.set_header("Connection", "close")
                 elif kind == _WHOLE:
                     self.ended = True
                     end_whole(res, self.names, payload, self.req.method)
