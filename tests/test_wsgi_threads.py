@@ -363,14 +363,14 @@ def test_a_big_upload_and_a_big_download_through_threads_keep_the_worker_small(d
 
 
 def test_a_call_past_the_timeout_is_logged_with_its_stack_and_the_worker_lives(daemons):
-    d = daemons("--interface", "wsgi", "--threads", "2", "--timeout", "1", app="apps.wsgi_apps:sleepy",
+    d = daemons("--interface", "wsgi", "--threads", "2", "--timeout", "2", app="apps.wsgi_apps:sleepy",
                 workers=1)
     d.wait_ready()
     (worker,) = d.wait_workers(1)
     results = [None]
-    get(d.port, "/?2.5", results, 0)
+    get(d.port, "/?3", results, 0)
     assert results[0] == (200, "awake")
-    d.wait_log(r"WSGI call GET /\?2\.5 has run for")
+    d.wait_log(r"WSGI call GET /\?3 has run for")
     log = d.log()
     assert re.search(r'File ".*wsgi_apps\.py", line \d+, in sleepy', log), log
     assert d.workers() == [worker] and "SIGABRT" not in log  # the loop kept beating
