@@ -22,7 +22,7 @@ from collections import deque
 
 from .environ import EnvironBuilder
 from .response import LoopCall, answer_failure
-from .streams import Errors, FileWrapper, InputStream
+from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
 
 
 class _Spool:
@@ -113,7 +113,12 @@ class WSGIAdapter:
         headers = req.headers
         length = headers.get("content-length")
         if (length is None or length == "0") and "transfer-encoding" not in headers:
-            self.call(req, res, InputStream.empty())
+            if self._busy:
+                self._queue.append((req, res, EMPTY_INPUT))
+            else:
+                self._busy = True
+                if LoopCall(self, req, res, EMPTY_INPUT).start():
+                    self._busy = False  # done at once: nothing can have queued meanwhile
             return
         if self.too_large(req):
             answer_failure(res, 413)
@@ -136,14 +141,16 @@ class WSGIAdapter:
             self._queue.append((req, res, body))
             return
         self._busy = True
-        LoopCall(self, req, res, body).start()
+        if LoopCall(self, req, res, body).start():
+            self.call_done()
 
     def _run_next(self):
         queue = self._queue
         while queue:
             req, res, body = queue.popleft()
             if not req.socket.destroyed:
-                LoopCall(self, req, res, body).start()
+                if LoopCall(self, req, res, body).start():
+                    self.call_done()
                 return
         self._busy = False
 

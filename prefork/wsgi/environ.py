@@ -120,7 +120,7 @@ class EnvironBuilder:
             environ["SERVER_NAME"] = split[0]
             if split[1]:
                 environ["SERVER_PORT"] = split[1]
-        if trusted:
+        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers or "forwarded" in headers):
             self._forwarded(headers, environ)
         if not environ["SERVER_PORT"]:
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"

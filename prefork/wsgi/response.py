@@ -28,22 +28,19 @@ _DROPPED = frozenset(("keep-alive", "proxy-authenticate", "proxy-authorization",
                       "transfer-encoding", "upgrade"))  # hop-by-hop, except Connection
 
 
-def parse_status(status, cache):
-    """``(code, reason)`` of a WSGI status line such as ``"200 OK"``."""
-    parsed = cache.get(status)
+def apply_head(res, status, headers, status_cache, length=None):
+    """Put the app's status and headers on ``res``; returns the lower-cased names set.
+    A Content-Length equal to ``length`` (the whole body's, when known) is left to the
+    response, which writes the same line itself."""
+    parsed = status_cache.get(status)
     if parsed is None:
         code, _, reason = status.partition(" ")
         if len(code) != 3 or not code.isdigit():
             raise ValueError(f"invalid WSGI status {status!r}")
         parsed = (int(code), reason or None)
-        if len(cache) < 256:
-            cache[status] = parsed
-    return parsed
-
-
-def apply_head(res, status, headers, status_cache):
-    """Put the app's status and headers on ``res``; returns the lower-cased names set."""
-    res.status_code, res.status_message = parse_status(status, status_cache)
+        if len(status_cache) < 256:
+            status_cache[status] = parsed
+    res.status_code, res.status_message = parsed
     names = set()
     set_header = res.set_header
     for name, value in headers:
@@ -53,9 +50,11 @@ def apply_head(res, status, headers, status_cache):
         if key in names:
             current = res.get_header(name)
             set_header(name, (current if isinstance(current, list) else [current]) + [value])
-        else:
-            names.add(key)
-            set_header(name, value)
+            continue
+        names.add(key)
+        if key == "content-length" and length is not None and value == str(length):
+            continue
+        set_header(name, value)
     return names
 
 
@@ -108,25 +107,36 @@ class LoopCall:
         self.res.write(data)
 
     def start(self):
+        """Call the app; True when the call is done at once (a list body), else its end
+        is reported with ``adapter.call_done()``."""
         adapter = self.adapter
         try:
             environ = adapter.environs.environ(self.req, self.body)
             iterable = self.iterable = adapter.app(environ, self.start_response)
             kind = iterable.__class__
-            if (kind is list or kind is tuple) and not self.res.headers_sent:
+            res = self.res
+            if (kind is list or kind is tuple) and not res.headers_sent:
                 # all in memory already: one send, with Content-Length
                 data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
-                names = self._send_head()
-                end_whole(self.res, names, data, self.req.method)
-                self.finish()
-                return
+                if self.status is None:
+                    raise AssertionError("the app returned before calling start_response")
+                method = self.req.method
+                names = apply_head(res, self.status, self.headers, adapter.statuses,
+                                   None if method == "HEAD" else len(data))
+                if method == "HEAD":
+                    end_whole(res, names, data, method)
+                else:
+                    res.end(data)
+                self.finished = True
+                return True  # done: the caller goes on
             if kind is FileWrapper and self._try_sendfile():
-                return
+                return False
             self.iterator = iter(iterable)
         except Exception:
             self._failed()
-            return
+            return False
         self.pump()
+        return False
 
     def pump(self):
         """Send blocks until the socket pushes back; resume on 'drain'."""

@@ -47,7 +47,7 @@ class InputStream(io.RawIOBase):
 
     @classmethod
     def empty(cls):
-        return cls(EMPTY, length=0)
+        return EMPTY_INPUT
 
     def readable(self):
         return True
@@ -76,8 +76,15 @@ class InputStream(io.RawIOBase):
         """The client went away (nothing to do: the body was read before the call)."""
 
 
-class _EmptyBody:
-    """The body of a request without one: reads nothing."""
+class EmptyInput:
+    """``wsgi.input`` of a request without a body: reads nothing; stateless, so shared."""
+
+    __slots__ = ()
+    length = 0
+    closed = False
+
+    def readable(self):
+        return True
 
     def read(self, size=-1):
         return b""
@@ -88,11 +95,23 @@ class _EmptyBody:
     def readlines(self, hint=-1):
         return []
 
+    def readinto(self, buffer):
+        return 0
+
     def __iter__(self):
         return iter(())
 
+    def close(self):
+        pass
 
-EMPTY = _EmptyBody()
+    def discard(self):
+        pass
+
+    def abort(self):
+        pass
+
+
+EMPTY_INPUT = EmptyInput()
 
 
 class Errors:
