@@ -412,3 +412,23 @@ def test_a_worker_with_calls_waiting_for_a_thread_sends_clients_elsewhere(serve)
         assert b"Connection: keep-alive\r\n" in heads[2]  # nothing waited any more
     finally:
         adapter.close()
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_an_invalid_header_from_the_app_gives_500_and_the_connection_goes_on(serve, caplog, threads):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/bad":
+            start_response("200 OK", [("X-Bad", "a\r\nInjected: yes")])
+        else:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"body"]
+    adapter = WSGIAdapter(app, threads=threads)
+    st_ = serve(lambda server, _: adapter.setup(server))
+    try:
+        conn, response, body = request(st_, "GET", "/bad")
+        assert response.status == 500 and body == b"Internal Server Error\n"
+        assert response.getheader("Injected") is None
+        _, response, body = request(st_, "GET", "/good", conn=conn)
+        assert response.status == 200 and body == b"body"
+    finally:
+        adapter.close()

@@ -257,6 +257,8 @@ class ThreadCall:
             if blocks is not None:
                 self._write(blocks)
                 blocks = None
+            if self.ended and kind != _DONE:
+                continue  # answered already (a failure on the loop's side)
             try:
                 if kind == _HEAD:
                     if not res.headers_sent:
