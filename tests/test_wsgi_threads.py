@@ -8,6 +8,7 @@ import http.client
 import logging
 import os
 import re
+import signal
 import socket
 import struct
 import threading
@@ -432,3 +433,48 @@ def test_an_invalid_header_from_the_app_gives_500_and_the_connection_goes_on(ser
         assert response.status == 200 and body == b"body"
     finally:
         adapter.close()
+
+
+def test_a_client_gone_mid_upload_makes_the_threads_read_raise(threaded):
+    raised = []
+
+    def app(environ, start_response):
+        try:
+            environ["wsgi.input"].read(1_000_000)
+        except OSError as exc:
+            raised.append(type(exc).__name__)
+            raise
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"unreachable"]
+    st_ = threaded(app)
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"p" * 1000)
+    reset(sock)
+    wait_until(lambda: raised, 10, what="the read to raise")
+    assert raised == ["ClientDisconnected"]
+
+
+def test_file_wrapper_on_threads(threaded, tmp_path):
+    path = tmp_path / "data.bin"
+    payload = os.urandom(300_000)
+    path.write_bytes(payload)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](open(path, "rb"), 65536)
+    st_ = threaded(app)
+    _, response, body = request(st_, "GET", "/")
+    assert response.status == 200 and body == payload
+
+
+def test_a_graceful_stop_lets_a_threaded_call_finish(daemons):
+    d = daemons("--interface", "wsgi", "--threads", "2", app="apps.wsgi_apps:sleepy", workers=1)
+    d.wait_ready()
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+    conn.request("GET", "/?1")
+    d.wait_log(r"sleepy: 1 s")  # the call runs on its thread
+    d.signal(signal.SIGTERM)
+    response = conn.getresponse()
+    assert response.status == 200 and response.read() == b"awake"
+    assert response.getheader("Connection") == "close"
+    assert d.wait_exit(30) == 0

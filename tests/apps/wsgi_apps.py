@@ -70,6 +70,7 @@ def digest(environ, start_response):
 
 def sleepy(environ, start_response):
     """Runs past a short worker timeout: seconds from the query string."""
+    environ["wsgi.errors"].write(f"sleepy: {environ['QUERY_STRING']} s\n")
     time.sleep(float(environ.get("QUERY_STRING") or 2))
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
     return [b"awake"]
