@@ -37,6 +37,7 @@ from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
 log = logging.getLogger("prefork.wsgi")
 
 _IN_FLIGHT = 256 * 1024  # body bytes a thread may hand to the loop before it waits
+_REBALANCE_WAIT = 0.05  # seconds a call may wait for a thread before clients are sent elsewhere
 _HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE = range(6)
 
 
@@ -50,7 +51,8 @@ class ThreadedCalls:
         self.jobs = queue.SimpleQueue()
         self.connections = {}  # socket -> deque of calls waiting behind the running one
         self.running = set()
-        self.size = threads
+        self.queued = deque()  # submitted calls in order; the front ones may have started
+        self.last_wait = 0.0  # seconds the call a thread took last had waited (set by the threads)
         self.threads = [threading.Thread(target=self._serve, name=f"wsgi-{i}", daemon=True)
                         for i in range(threads)]
         for thread in self.threads:
@@ -87,7 +89,9 @@ class ThreadedCalls:
 
     def _submit(self, call):
         call.environ = self.adapter.environs.environ(call.req, call.body)
+        call.queued_at = monotonic()
         self.running.add(call)
+        self.queued.append(call)
         self.jobs.put(call)
 
     def done(self, call):
@@ -102,11 +106,20 @@ class ThreadedCalls:
             following.body.discard()
         self.connections.pop(socket, None)
 
+    def oldest_wait(self):
+        """Seconds the oldest call still waiting for a thread has waited (0.0: none waits)."""
+        queued = self.queued
+        while queued and queued[0].started:
+            queued.popleft()
+        return monotonic() - queued[0].queued_at if queued else 0.0
+
     def oversubscribed(self, call):
-        """Calls wait for a thread here and none waits behind ``call`` on its connection:
-        its client had better come back on a new connection, which a worker with a free
-        thread may accept."""
-        return len(self.running) > self.size and not self.connections.get(call.req.socket)
+        """Calls wait (or the last one to start waited) for a thread here for a while, and
+        none waits behind ``call`` on its connection: its client had better come back on a
+        new connection, which a worker with a free thread may accept. (Short waits, as
+        under a fast app's load, keep connections alive.)"""
+        return ((self.last_wait > _REBALANCE_WAIT or self.oldest_wait() > _REBALANCE_WAIT)
+                and not self.connections.get(call.req.socket))
 
     def _watch(self):
         now = monotonic()
@@ -149,6 +162,7 @@ class ThreadCall:
         self.status = None
         self.headers = None
         self.head_given = False
+        self.queued_at = 0.0
         self.started = 0.0
         self.ident = None
         self.reported = False
@@ -211,7 +225,8 @@ class ThreadCall:
 
     def run(self):
         self.ident = threading.get_ident()
-        self.started = monotonic()
+        self.started = started = monotonic()
+        self.calls.last_wait = started - self.queued_at
         iterable = None
         try:
             iterable = self.adapter.app(self.environ, self.start_response)
