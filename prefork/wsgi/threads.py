@@ -13,6 +13,9 @@ Rules:
   mark (so the socket stops reading) and resumed as the thread reads.
 - One call per connection at a time: a pipelined request waits until the call before it
   on its connection is done, so responses go out in request order.
+- Calls that wait for a thread over ``_REBALANCE_WAIT`` make this worker answer with
+  ``Connection: close`` (unless a request waits behind the response on its connection):
+  the client's next connection may be accepted by a worker with a free thread.
 - A client that goes away mid-response: the thread's next write raises
   ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
   in every case, on the app's thread.
@@ -36,7 +39,7 @@ from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
 
 log = logging.getLogger("prefork.wsgi")
 
-_IN_FLIGHT = 256 * 1024  # body bytes a thread may hand to the loop before it waits
+_IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before it waits
 _REBALANCE_WAIT = 0.05  # seconds a call may wait for a thread before clients are sent elsewhere
 _HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE = range(6)
 
@@ -224,8 +227,8 @@ class ThreadCall:
             self.loop.call_soon_threadsafe(self._take)
 
     def run(self):
+        self.started = started = monotonic()  # before ident: the watch reads them in that order
         self.ident = threading.get_ident()
-        self.started = started = monotonic()
         self.calls.last_wait = started - self.queued_at
         iterable = None
         try:
@@ -282,7 +285,7 @@ class ThreadCall:
                             res.set_header("Connection", "close")
                 elif kind == _WHOLE:
                     self.ended = True
-                    end_whole(res, self.names, payload, self.req.method)
+                    end_whole(res, self.names or (), payload, self.req.method)
                 elif kind == _END:
                     self.ended = True
                     res.end()
