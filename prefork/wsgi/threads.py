@@ -224,7 +224,10 @@ class ThreadCall:
         self.outbox.append((kind, payload))
         if not self.scheduled:
             self.scheduled = True
-            self.loop.call_soon_threadsafe(self._take)
+            try:
+                self.loop.call_soon_threadsafe(self._take)
+            except RuntimeError:  # the loop is closed (the worker is ending): nobody to answer
+                self.gone = True
 
     def run(self):
         self.started = started = monotonic()  # before ident: the watch reads them in that order
@@ -236,25 +239,33 @@ class ThreadCall:
             kind = iterable.__class__
             if (kind is list or kind is tuple) and not self.head_given:
                 data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
-                self._give_head()
-                self._post(_WHOLE, data)
-            else:
-                for block in iterable:
-                    self.write(block)
-                self._give_head()
-                self._post(_END)
+                if self.status is None:
+                    raise AssertionError("the app returned before calling start_response")
+                self.head_given = True
+                self.ident = None
+                with self.cond:  # the whole answer in one hand-over (nothing to close)
+                    self._post_locked(_HEAD, (self.status, list(self.headers)))
+                    self.outbox.append((_WHOLE, data))
+                    self.outbox.append((_DONE, None))
+                return
+            for block in iterable:
+                self.write(block)
+            self._give_head()
+            self._post(_END)
         except ClientDisconnected:
             log.debug("client gone during %s %s", self.req.method, self.req.url)
         except BodyTooLarge:
             self._post(_FAIL, 413)
-        except Exception:
+        except BaseException:  # SystemExit from an app's thread included: the thread serves on
             log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
             self._post(_FAIL, 500)
-        finally:
-            if iterable is not None and iterable.__class__ is not list:
-                close_iterable(iterable)
-            self.ident = None
-            self._post(_DONE)
+        self._finish(iterable)
+
+    def _finish(self, iterable):
+        if iterable is not None and iterable.__class__ is not list:
+            close_iterable(iterable)
+        self.ident = None
+        self._post(_DONE)
 
     # -- the loop's side ---------------------------------------------------------------------------
     def _take(self):
