@@ -480,3 +480,18 @@ def test_a_graceful_stop_lets_a_threaded_call_finish(daemons):
     assert response.status == 200 and response.read() == b"awake"
     assert response.getheader("Connection") == "close"
     assert d.wait_exit(30) == 0
+
+
+def test_system_exit_in_an_app_thread_gives_500_and_the_pool_serves_on(threaded, caplog):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/exit":
+            raise SystemExit(1)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"still here"]
+    st_ = threaded(app, threads=2)
+    conn = None
+    for _ in range(3):  # more than there are threads
+        conn, response, body = request(st_, "GET", "/exit", conn=conn)
+        assert response.status == 500
+    _, response, body = request(st_, "GET", "/ok", conn=conn)
+    assert response.status == 200 and body == b"still here"
