@@ -48,8 +48,10 @@ def apply_head(res, status, headers, status_cache, length=None):
         if key in _DROPPED:
             continue
         if key in names:
-            current = res.get_header(name)
-            set_header(name, (current if isinstance(current, list) else [current]) + [value])
+            current = res.get_header(name)  # None: a Content-Length left to the response
+            if current is not None:
+                value = (current if isinstance(current, list) else [current]) + [value]
+            set_header(name, value)
             continue
         names.add(key)
         if key == "content-length" and length is not None and value == str(length):
