@@ -495,3 +495,27 @@ def test_system_exit_in_an_app_thread_gives_500_and_the_pool_serves_on(threaded,
         assert response.status == 500
     _, response, body = request(st_, "GET", "/ok", conn=conn)
     assert response.status == 200 and body == b"still here"
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_repeated_headers_and_the_apps_content_length(serve, threads):
+    def app(environ, start_response):
+        start_response("200 OK", [("Set-Cookie", "a=1"), ("Content-Length", "2"), ("Set-Cookie", "b=2"),
+                                  ("Keep-Alive", "timeout=99")])
+        return [b"ok"]
+    adapter = WSGIAdapter(app, threads=threads)
+    st_ = serve(lambda server, _: adapter.setup(server))
+    try:
+        for method in ("GET", "HEAD"):
+            sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
+            sock.sendall(f"{method} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            head, _, body = read_until_close(sock).partition(b"\r\n\r\n")
+            sock.close()
+            lines = head.split(b"\r\n")
+            assert [line for line in lines if line.startswith(b"Set-Cookie")] == [b"Set-Cookie: a=1",
+                                                                              b"Set-Cookie: b=2"]
+            assert [line for line in lines if line.lower().startswith(b"content-length")] == [b"Content-Length: 2"]
+            assert b"timeout=99" not in head  # hop-by-hop from the app: dropped
+            assert body == (b"ok" if method == "GET" else b"")
+    finally:
+        adapter.close()
