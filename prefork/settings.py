@@ -87,6 +87,9 @@ SETTINGS = (
             "kept in memory before the app is called; larger ones go to a temporary file.", minimum=0),
     Setting("max_body_size", "int", 100 * 1024 * 1024, "WSGI: larger request bodies get a 413 "
             "without calling the app.", minimum=0),
+    Setting("threads", "int", 1, "WSGI: threads per worker that run the app. 1 runs one call at a "
+            "time on the worker's loop; more run the app on a thread pool while the loop keeps the "
+            "sockets (wsgi.multithread is then true).", minimum=1),
     Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1"], "WSGI and ASGI: peers whose X-Forwarded-For, "
             "X-Forwarded-Proto and Forwarded headers are trusted."),
     Setting("lifespan", "choice", "auto", "ASGI: the lifespan protocol. auto: used when the app speaks "

@@ -1,6 +1,6 @@
 """WSGI (PEP 3333) on the event server: ``WSGIAdapter(app).setup(server)``."""
 
 from .adapter import WSGIAdapter, make_adapter
-from .streams import FileWrapper, InputStream
+from .streams import ClientDisconnected, FileWrapper, InputStream
 
-__all__ = ["FileWrapper", "InputStream", "WSGIAdapter", "make_adapter"]
+__all__ = ["ClientDisconnected", "FileWrapper", "InputStream", "WSGIAdapter", "make_adapter"]

@@ -1,9 +1,21 @@
 """The byte streams of a WSGI call: ``wsgi.input``, ``wsgi.errors``, ``wsgi.file_wrapper``,
-and the sendfile path for a file response."""
+and the sendfile path for a file response.
+
+Rules:
+- ``InputStream`` is a body read whole before the call (``threads = 1``).
+- ``BodyPipe`` is a body streamed from the loop to the app's thread (``threads > 1``):
+  the loop feeds it, the thread blocks in ``read``; the request is paused while the pipe
+  holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
+  ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
+  ``BodyTooLarge`` in the reader; a client gone mid-body raises ``ClientDisconnected``.
+"""
 
 import io
 import logging
 import os
+import sys
+import threading
+from collections import deque
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -35,7 +47,7 @@ class InputStream(io.RawIOBase):
 
     @classmethod
     def empty(cls):
-        return cls(EMPTY, length=0)
+        return EMPTY_INPUT
 
     def readable(self):
         return True
@@ -57,9 +69,22 @@ class InputStream(io.RawIOBase):
     def __iter__(self):
         return iter(self._body)
 
+    def discard(self):
+        """The call is done (nothing to do: the body was read before it)."""
 
-class _EmptyBody:
-    """The body of a request without one: reads nothing."""
+    def abort(self):
+        """The client went away (nothing to do: the body was read before the call)."""
+
+
+class EmptyInput:
+    """``wsgi.input`` of a request without a body: reads nothing; stateless, so shared."""
+
+    __slots__ = ()
+    length = 0
+    closed = False
+
+    def readable(self):
+        return True
 
     def read(self, size=-1):
         return b""
@@ -70,11 +95,23 @@ class _EmptyBody:
     def readlines(self, hint=-1):
         return []
 
+    def readinto(self, buffer):
+        return 0
+
     def __iter__(self):
         return iter(())
 
+    def close(self):
+        pass
 
-EMPTY = _EmptyBody()
+    def discard(self):
+        pass
+
+    def abort(self):
+        pass
+
+
+EMPTY_INPUT = EmptyInput()
 
 
 class Errors:
@@ -136,3 +173,160 @@ class SendFile:
     def _writable(self):
         self.socket.loop.remove_writer(self.socket.fileno())
         self.step()
+
+
+_PIPE_HIGH_WATER = 256 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The request body went over ``max_body_size`` (answered with a 413)."""
+
+
+class ClientDisconnected(OSError):
+    """The client went away: nothing more can be read from or written to it."""
+
+
+class BodyPipe(io.RawIOBase):
+    """``wsgi.input`` on a thread: body bytes handed over by the loop as they arrive."""
+
+    length = None
+
+    def __init__(self, req, loop, limit, high_water=_PIPE_HIGH_WATER):
+        self.req = req
+        self.loop = loop
+        self.limit = limit
+        self.high_water = high_water
+        self.cond = threading.Condition(threading.Lock())
+        self.chunks = deque()
+        self.size = 0  # bytes held
+        self.received = 0
+        self.ended = False
+        self.error = None
+        self.paused = False
+        self.discarded = False
+        req.on("data", self.feed)
+        req.on("end", self.end)
+
+    # -- the loop's side -----------------------------------------------------------------------
+    def feed(self, chunk):
+        pause = False
+        with self.cond:
+            if self.discarded or self.error is not None:
+                return
+            self.received += len(chunk)
+            if self.received > self.limit:
+                self._fail(BodyTooLarge(f"the request body is over {self.limit} bytes"))
+                return
+            self.chunks.append(chunk)
+            self.size += len(chunk)
+            if self.size >= self.high_water and not self.paused:
+                self.paused = pause = True
+            self.cond.notify()
+        if pause:
+            self.req.pause()
+
+    def end(self):
+        with self.cond:
+            self.ended = True
+            self.cond.notify()
+
+    def abort(self):
+        """The client went away."""
+        with self.cond:
+            if not self.ended:
+                self._fail(ClientDisconnected("the client went away before the body ended"))
+
+    def _fail(self, error):
+        self.error = error
+        self.chunks.clear()
+        self.size = 0
+        self.cond.notify()
+
+    def discard(self):
+        """The call is done: what is left of the body is dropped."""
+        with self.cond:
+            self.discarded = True
+            self.chunks.clear()
+            self.size = 0
+            paused, self.paused = self.paused, False
+        if paused:
+            self.req.resume()
+
+    def _resume(self):
+        if not self.discarded:
+            self.req.resume()
+
+    # -- the app's side ------------------------------------------------------------------------
+    def _take(self, limit, line):
+        """Up to ``limit`` bytes (to the first newline when ``line``); b"" at the end."""
+        with self.cond:
+            while not self.chunks and not self.ended and self.error is None:
+                self.cond.wait()
+            if self.error is not None:
+                raise self.error
+            if not self.chunks:
+                return b"", True
+            chunk = self.chunks.popleft()
+            stop = chunk.find(b"\n", 0, limit) + 1 if line else 0
+            cut = stop or limit
+            if len(chunk) > cut:
+                self.chunks.appendleft(chunk[cut:])
+                chunk = chunk[:cut]
+            self.size -= len(chunk)
+            resume = self.paused and self.size <= self.high_water // 2
+            if resume:
+                self.paused = False
+        if resume:
+            self.loop.call_soon_threadsafe(self._resume)
+        return chunk, bool(stop)
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        need = sys.maxsize if size is None or size < 0 else size
+        out = []
+        while need > 0:
+            chunk, at_end = self._take(need, False)
+            if not chunk:
+                break
+            out.append(chunk)
+            need -= len(chunk)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def readline(self, size=-1):
+        need = sys.maxsize if size is None or size < 0 else size
+        out = []
+        while need > 0:
+            chunk, newline = self._take(need, True)
+            if not chunk:
+                break
+            out.append(chunk)
+            need -= len(chunk)
+            if newline:
+                break
+        return b"".join(out)
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                return lines
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line

@@ -1,0 +1,150 @@
+"""The WSGI environ of a request, built from a per-connection base.
+
+Rules:
+- What does not change on a connection (the peer, the local port, the ``wsgi.*`` keys,
+  whether the peer's forwarding headers are trusted) is computed once per connection;
+  each request gets a copy of that base plus its own keys.
+- Header names map to their ``HTTP_*`` keys through a bounded cache (hostile clients
+  cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values.
+- ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``Forwarded`` are trusted only from
+  peers in ``forwarded_allow_ips`` (``unix`` names UNIX-socket peers).
+- ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
+  address; a missing port is the scheme's default.
+"""
+
+from urllib.parse import unquote_to_bytes
+
+_CACHE_LIMIT = 512
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+
+
+def _header_key(name):
+    if name == "content-type":
+        return "CONTENT_TYPE"
+    if name == "content-length":
+        return "CONTENT_LENGTH"
+    return "HTTP_" + name.upper().replace("-", "_")
+
+
+def _split_host(host):
+    if host.startswith("["):
+        name, _, port = host[1:].partition("]")
+        return name, port.lstrip(":")
+    if ":" in host:
+        name, _, port = host.rpartition(":")
+        return name, port
+    return host, ""
+
+
+class EnvironBuilder:
+    def __init__(self, *, root_path, url_scheme, forwarded_allow_ips, errors, multithread, file_wrapper):
+        self.root_path = root_path
+        self.url_scheme = url_scheme
+        self.forwarded_allow_ips = forwarded_allow_ips
+        self.constants = {
+            "SCRIPT_NAME": root_path,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url_scheme,
+            "wsgi.input_terminated": True,
+            "wsgi.errors": errors,
+            "wsgi.multithread": multithread,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.file_wrapper": file_wrapper,
+        }
+        self.keys = {}
+        self.hosts = {}
+        self.bases = {}  # socket -> (base environ, peer trusted), dropped when the socket closes
+
+    # -- per connection --------------------------------------------------------------------------
+    def base(self, socket):
+        entry = self.bases.get(socket)
+        if entry is None:
+            entry = self.bases[socket] = self._connection(socket)
+            socket.once("close", lambda _had_error=False: self.bases.pop(socket, None))
+        return entry
+
+    def _connection(self, socket):
+        local = socket.address()
+        local = local if isinstance(local, dict) else {}
+        remote_addr = socket.remote_address or ""
+        base = dict(self.constants)
+        base["SERVER_NAME"] = local.get("address", "localhost")
+        base["SERVER_PORT"] = str(local.get("port", "") or "")
+        base["REMOTE_ADDR"] = remote_addr
+        base["REMOTE_PORT"] = str(socket.remote_port or "")
+        allow = self.forwarded_allow_ips
+        trusted = remote_addr in allow or (not remote_addr and "unix" in allow)
+        return base, trusted
+
+    # -- per request ------------------------------------------------------------------------------
+    def environ(self, req, body):
+        base, trusted = self.bases.get(req.socket) or self.base(req.socket)
+        environ = base.copy()
+        url = req.url
+        if url[0] != "/" and url.startswith(("http://", "https://")):
+            after_scheme = url.split("://", 1)[1]
+            slash = after_scheme.find("/")
+            url = after_scheme[slash:] if slash >= 0 else "/"
+        path, _, query = url.partition("?")
+        if "%" in path:
+            path = unquote_to_bytes(path).decode("latin-1")
+        script_name = self.root_path
+        if script_name and (path == script_name or path.startswith(script_name + "/")):
+            path = path[len(script_name):]
+        environ["REQUEST_METHOD"] = req.method
+        environ["PATH_INFO"] = path
+        environ["QUERY_STRING"] = query
+        version = req.http_version
+        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version
+        environ["wsgi.input"] = body
+        environ["prefork.request"] = req
+        headers = req.headers
+        keys = self.keys
+        for name, value in headers.items():
+            key = keys.get(name)
+            if key is None:
+                key = _header_key(name)
+                if len(keys) < _CACHE_LIMIT:
+                    keys[name] = key
+            if value.__class__ is list:
+                value = ", ".join(value)
+            environ[key] = value
+        host = headers.get("host")
+        if host:
+            split = self.hosts.get(host)
+            if split is None:
+                split = _split_host(host)
+                if len(self.hosts) < _CACHE_LIMIT:
+                    self.hosts[host] = split
+            environ["SERVER_NAME"] = split[0]
+            if split[1]:
+                environ["SERVER_PORT"] = split[1]
+        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers or "forwarded" in headers):
+            self._forwarded(headers, environ)
+        if not environ["SERVER_PORT"]:
+            environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
+        if "CONTENT_LENGTH" not in environ and body.length is not None and "transfer-encoding" in headers:
+            environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
+        return environ
+
+    @staticmethod
+    def _forwarded(headers, environ):
+        forwarded = headers.get("forwarded")
+        if forwarded:
+            first = forwarded.split(",")[0]
+            for part in first.split(";"):
+                key, _, value = part.strip().partition("=")
+                value = value.strip('"')
+                if key.lower() == "for" and value:
+                    environ["REMOTE_ADDR"] = (value.strip("[]").split("]:")[0] if value.startswith("[")
+                                              else value.split(":")[0])
+                elif key.lower() == "proto" and value in ("http", "https"):
+                    environ["wsgi.url_scheme"] = value
+            return
+        xff = headers.get("x-forwarded-for")
+        if xff:
+            environ["REMOTE_ADDR"] = xff.split(",")[0].strip()
+        proto = headers.get("x-forwarded-proto")
+        if proto and proto.strip().lower() in ("http", "https"):
+            environ["wsgi.url_scheme"] = proto.strip().lower()

@@ -1,0 +1,342 @@
+"""WSGI calls on a per-worker thread pool (``threads > 1``); the loop keeps the sockets.
+
+Rules:
+- The loop owns every socket and every ``IncomingMessage``/``ServerResponse``; an app's
+  thread never touches them. The thread hands its response to the loop as messages
+  (head, body blocks, end, failure) through the call's outbox; the loop takes them with
+  one ``call_soon_threadsafe`` per batch.
+- Backpressure: a thread hands over at most ``_IN_FLIGHT`` bytes the loop has not
+  written yet, and waits while the socket's buffer is over its high-water mark (until
+  the response's ``drain``). A slow reader holds one thread, never the whole iterable.
+- The body streams to the thread (``wsgi.input`` is a ``BodyPipe``); reading blocks the
+  app's thread, not the loop; the request is paused while the pipe holds its high-water
+  mark (so the socket stops reading) and resumed as the thread reads.
+- One call per connection at a time: a pipelined request waits until the call before it
+  on its connection is done, so responses go out in request order.
+- Calls that wait for a thread over ``_REBALANCE_WAIT`` make this worker answer with
+  ``Connection: close`` (unless a request waits behind the response on its connection):
+  the client's next connection may be accepted by a worker with a free thread.
+- A client that goes away mid-response: the thread's next write raises
+  ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
+  in every case, on the app's thread.
+- The heartbeat keeps coming from the loop, so a slow app never gets the worker killed.
+  A call running past ``timeout`` is logged once, with its thread's stack
+  (``sys._current_frames``); nothing else is done to it: Python cannot stop a thread,
+  and the worker keeps serving on its other threads.
+- Threads are daemon threads started with the pool (in the worker, after fork).
+"""
+
+import logging
+import queue
+import sys
+import threading
+import traceback
+from collections import deque
+from time import monotonic
+
+from .response import answer_failure, apply_head, close_iterable, end_whole
+from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
+
+log = logging.getLogger("prefork.wsgi")
+
+_IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before it waits
+_REBALANCE_WAIT = 0.05  # seconds a call may wait for a thread before clients are sent elsewhere
+_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE = range(6)
+
+
+class ThreadedCalls:
+    """The pool, the per-connection order, and the watch over long calls."""
+
+    def __init__(self, adapter, threads, timeout):
+        self.adapter = adapter
+        self.loop = adapter.loop
+        self.timeout = timeout
+        self.jobs = queue.SimpleQueue()
+        self.connections = {}  # socket -> deque of calls waiting behind the running one
+        self.running = set()
+        self.queued = deque()  # submitted calls in order; the front ones may have started
+        self.last_wait = 0.0  # seconds the call a thread took last had waited (set by the threads)
+        self.threads = [threading.Thread(target=self._serve, name=f"wsgi-{i}", daemon=True)
+                        for i in range(threads)]
+        for thread in self.threads:
+            thread.start()
+        self.watch_interval = max(0.05, min(1.0, timeout / 4)) if timeout and timeout > 0 else 0
+        self.watcher = self.loop.call_later(self.watch_interval, self._watch) if self.watch_interval else None
+
+    def close(self):
+        if self.watcher is not None:
+            self.watcher.cancel()
+            self.watcher = None
+        for _ in self.threads:
+            self.jobs.put(None)
+
+    # -- on the loop -------------------------------------------------------------------------------
+    def on_request(self, req, res):
+        adapter = self.adapter
+        headers = req.headers
+        length = headers.get("content-length")
+        if (length is None or length == "0") and "transfer-encoding" not in headers:
+            body = InputStream.empty()
+        elif adapter.too_large(req):
+            answer_failure(res, 413)
+            return
+        else:
+            body = BodyPipe(req, self.loop, adapter.max_body_size)
+        call = ThreadCall(self, req, res, body)
+        waiting = self.connections.get(req.socket)
+        if waiting is None:
+            self.connections[req.socket] = deque()
+            self._submit(call)
+        else:
+            waiting.append(call)
+
+    def _submit(self, call):
+        call.environ = self.adapter.environs.environ(call.req, call.body)
+        call.queued_at = monotonic()
+        self.running.add(call)
+        self.queued.append(call)
+        self.jobs.put(call)
+
+    def done(self, call):
+        self.running.discard(call)
+        socket = call.req.socket
+        waiting = self.connections.get(socket)
+        while waiting:
+            following = waiting.popleft()
+            if not socket.destroyed:
+                self._submit(following)
+                return
+            following.body.discard()
+        self.connections.pop(socket, None)
+
+    def oldest_wait(self):
+        """Seconds the oldest call still waiting for a thread has waited (0.0: none waits)."""
+        queued = self.queued
+        while queued and queued[0].started:
+            queued.popleft()
+        return monotonic() - queued[0].queued_at if queued else 0.0
+
+    def oversubscribed(self, call):
+        """Calls wait (or the last one to start waited) for a thread here for a while, and
+        none waits behind ``call`` on its connection: its client had better come back on a
+        new connection, which a worker with a free thread may accept. (Short waits, as
+        under a fast app's load, keep connections alive.)"""
+        return ((self.last_wait > _REBALANCE_WAIT or self.oldest_wait() > _REBALANCE_WAIT)
+                and not self.connections.get(call.req.socket))
+
+    def _watch(self):
+        now = monotonic()
+        frames = None
+        for call in list(self.running):
+            started, ident = call.started, call.ident
+            if ident is None or call.reported or now - started <= self.timeout:
+                continue
+            call.reported = True
+            if frames is None:
+                frames = sys._current_frames()
+            frame = frames.get(ident)
+            stack = "".join(traceback.format_stack(frame)) if frame is not None else "  (no frame)\n"
+            log.error("WSGI call %s %s has run for %.1f s (timeout %s s); it goes on. Its thread's stack:\n%s",
+                      call.req.method, call.req.url, now - started, self.timeout, stack.rstrip("\n"))
+        self.watcher = self.loop.call_later(self.watch_interval, self._watch)
+
+    # -- on a thread ------------------------------------------------------------------------------
+    def _serve(self):
+        jobs = self.jobs
+        while True:
+            call = jobs.get()
+            if call is None:
+                return
+            call.run()
+
+
+class ThreadCall:
+    """One WSGI call on a pool thread, with its outbox to the loop."""
+
+    def __init__(self, calls, req, res, body):
+        self.calls = calls
+        self.adapter = calls.adapter
+        self.loop = calls.loop
+        self.req = req
+        self.res = res
+        self.body = body
+        self.environ = None
+        # thread side
+        self.status = None
+        self.headers = None
+        self.head_given = False
+        self.queued_at = 0.0
+        self.started = 0.0
+        self.ident = None
+        self.reported = False
+        # shared, under cond
+        self.cond = threading.Condition(threading.Lock())
+        self.outbox = []
+        self.scheduled = False
+        self.in_flight = 0
+        self.blocked = False
+        self.gone = False
+        # loop side
+        self.names = None
+        self.ended = False
+        res.on("close", self._closed)
+
+    # -- the app's side ---------------------------------------------------------------------------
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.head_given:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response called twice without exc_info")
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def write(self, data):
+        """The legacy write() callable (and each block of the iterable)."""
+        if not data:
+            return
+        self._give_head()
+        size = len(data)
+        with self.cond:
+            while (self.blocked or self.in_flight >= _IN_FLIGHT) and not self.gone:
+                self.cond.wait()
+            if self.gone:
+                raise ClientDisconnected("the client went away")
+            self.in_flight += size
+            self._post_locked(_DATA, data)
+
+    def _give_head(self):
+        if not self.head_given:
+            if self.status is None:
+                raise AssertionError("the app returned before calling start_response")
+            self.head_given = True
+            self._post(_HEAD, (self.status, list(self.headers)))
+
+    def _post(self, kind, payload=None):
+        with self.cond:
+            self._post_locked(kind, payload)
+
+    def _post_locked(self, kind, payload):
+        self.outbox.append((kind, payload))
+        if not self.scheduled:
+            self.scheduled = True
+            try:
+                self.loop.call_soon_threadsafe(self._take)
+            except RuntimeError:  # the loop is closed (the worker is ending): nobody to answer
+                self.gone = True
+
+    def run(self):
+        self.started = started = monotonic()  # before ident: the watch reads them in that order
+        self.ident = threading.get_ident()
+        self.calls.last_wait = started - self.queued_at
+        iterable = None
+        try:
+            iterable = self.adapter.app(self.environ, self.start_response)
+            kind = iterable.__class__
+            if (kind is list or kind is tuple) and not self.head_given:
+                data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                if self.status is None:
+                    raise AssertionError("the app returned before calling start_response")
+                self.head_given = True
+                self.ident = None
+                with self.cond:  # the whole answer in one hand-over (nothing to close)
+                    self._post_locked(_HEAD, (self.status, list(self.headers)))
+                    self.outbox.append((_WHOLE, data))
+                    self.outbox.append((_DONE, None))
+                return
+            for block in iterable:
+                self.write(block)
+            self._give_head()
+            self._post(_END)
+        except ClientDisconnected:
+            log.debug("client gone during %s %s", self.req.method, self.req.url)
+        except BodyTooLarge:
+            self._post(_FAIL, 413)
+        except BaseException:  # SystemExit from an app's thread included: the thread serves on
+            log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
+            self._post(_FAIL, 500)
+        self._finish(iterable)
+
+    def _finish(self, iterable):
+        if iterable is not None and iterable.__class__ is not list:
+            close_iterable(iterable)
+        self.ident = None
+        self._post(_DONE)
+
+    # -- the loop's side ---------------------------------------------------------------------------
+    def _take(self):
+        with self.cond:
+            items, self.outbox = self.outbox, []
+            self.scheduled = False
+        res = self.res
+        written = 0
+        blocks = None
+        for kind, payload in items:
+            if kind == _DATA:
+                written += len(payload)
+                if blocks is None:
+                    blocks = [payload]
+                else:
+                    blocks.append(payload)
+                continue
+            if blocks is not None:
+                self._write(blocks)
+                blocks = None
+            if self.ended and kind != _DONE:
+                continue  # answered already (a failure on the loop's side)
+            try:
+                if kind == _HEAD:
+                    if not res.headers_sent:
+                        self.names = names = apply_head(res, payload[0], payload[1], self.adapter.statuses)
+                        if "connection" not in names and self.calls.oversubscribed(self):
+                            res.set_header("Connection", "close")
+                elif kind == _WHOLE:
+                    self.ended = True
+                    end_whole(res, self.names or (), payload, self.req.method)
+                elif kind == _END:
+                    self.ended = True
+                    res.end()
+                elif kind == _FAIL:
+                    self.ended = True
+                    answer_failure(res, payload)
+                else:  # _DONE
+                    self.body.discard()
+                    self.calls.done(self)
+            except Exception:
+                log.exception("error in WSGI response for %s %s", self.req.method, self.req.url)
+                self.ended = True
+                answer_failure(res)
+                with self.cond:
+                    self.gone = True  # the app's next write stops it
+                    self.cond.notify()
+        if blocks is not None:
+            self._write(blocks)
+        if written:
+            with self.cond:
+                self.in_flight -= written
+                self.cond.notify()
+
+    def _write(self, blocks):
+        res = self.res
+        if self.gone or res.writable_ended:
+            return
+        if not res.write(blocks[0] if len(blocks) == 1 else b"".join(blocks)):
+            with self.cond:
+                self.blocked = True
+            res.once("drain", self._drained)
+
+    def _drained(self):
+        with self.cond:
+            self.blocked = False
+            self.cond.notify()
+
+    def _closed(self):
+        if not self.ended:
+            with self.cond:
+                self.gone = True
+                self.cond.notify()
+            self.body.abort()
