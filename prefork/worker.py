@@ -17,7 +17,7 @@ Rules:
   USR1 (then reopened) and after the loop ends, however it ends (TERM, INT, QUIT,
   max_requests recycling, the master gone).
 - The loop sends a heartbeat with the worker's stats on its channel about once a
-  second; a stalled loop sends none, which is how the master notices a hang.
+  second (a quarter of `timeout` when that is shorter); a stalled loop sends none, which is how the master notices a hang.
 - The app is found, imported and recognised by ``apps.load`` in the worker (never in the
   master); by its kind it gets ``setup(server)`` called (events) or is wrapped by
   ``make_adapter(app, settings)`` of ``prefork.wsgi`` or ``prefork.asgi``, imported only
@@ -55,7 +55,7 @@ from .server import create_server
 log = logging.getLogger("prefork.worker")
 
 BOOT_ERROR = 3
-HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
                 "max_header_size", "max_headers_count", "connections_checking_interval")
@@ -237,7 +237,7 @@ class Worker:
         if not self.channel.send("hb", stats=self.stats()):  # False only when the master is gone
             self.drain()
             return
-        self.loop.call_later(HEARTBEAT_INTERVAL, self.heartbeat)
+        self.loop.call_later(min(HEARTBEAT_INTERVAL, self.settings.timeout / 4), self.heartbeat)
 
     def on_channel(self):
         if self.channel.receive() is None:  # the master is gone

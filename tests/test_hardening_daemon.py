@@ -8,6 +8,7 @@ a reload.
 import os
 import re
 import signal
+import time
 import socket
 import subprocess
 import sys
@@ -334,7 +335,8 @@ def test_ttin_count_survives_a_reload_until_the_configured_workers_change(daemon
     d.signal(signal.SIGHUP)
     d.wait_log(r"generation 2 ready")
     assert "starting generation 2 with 3 workers" in d.log()
-    wait_until(lambda: not set(d.workers()) & set(first), 10, what="the old generation gone")
+    wait_until(lambda: not set(d.workers()) & set(first) and len(d.workers()) == 3, 10,
+               what="the whole old generation gone")
     assert len(d.serving_workers()) == 3
     config.write_text("workers = 2\n")  # the configuration's own value changed: it wins
     d.signal(signal.SIGHUP)
@@ -344,6 +346,21 @@ def test_ttin_count_survives_a_reload_until_the_configured_workers_change(daemon
     d.signal(signal.SIGHUP)  # unchanged again: the count stays
     d.wait_log(r"generation 4 ready")
     assert "starting generation 4 with 2 workers" in d.log()
+
+
+# -- a short timeout -------------------------------------------------------------------------------------------
+def test_a_healthy_worker_outlives_a_timeout_shorter_than_a_second(daemons):
+    d = daemons("--timeout", "0.6", workers=1)
+    d.wait_ready()
+    (pid,) = d.wait_workers(1)
+    deadline = time.monotonic() + 2.5  # four timeouts and more: a heartbeat per second would miss them
+    answered = 0
+    while time.monotonic() < deadline:
+        assert d.request("/").startswith(b"HTTP/1.1 200 ")
+        answered += 1
+    assert d.workers() == [pid]
+    assert "sent no heartbeat" not in d.log()
+    assert answered > 0
 
 
 def test_signals_doc_lists_exactly_the_restart_only_settings():
