@@ -69,17 +69,22 @@ def build_context(values):
         _readable("keyfile", keyfile)
     key_source = keyfile or certfile
     key_key = "keyfile" if keyfile else "certfile"
+    encrypted = _encrypted_key(key_source)
+    if encrypted and not password:
+        raise ContextError("keyfile_password", f"is needed: the key in {key_source} is encrypted")
     try:
-        context.load_cert_chain(certfile, keyfile, password)
+        # a callable, so OpenSSL never prompts on a terminal for a password
+        context.load_cert_chain(certfile, keyfile, lambda: password or b"")
     except ssl.SSLError as exc:
-        reason = _reason(exc)
-        if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in reason:
+        if "KEY_VALUES_MISMATCH" in str(exc):
             raise ContextError(key_key, f"the key in {key_source} does not match the certificate in {certfile}") \
                 from None
-        if _encrypted_key(key_source) and ("bad decrypt" in reason or "PEM lib" in str(exc)):
-            what = "is wrong" if password else "is needed: the key is encrypted"
-            raise ContextError("keyfile_password", f"the password for {key_source} {what}") from None
-        raise ContextError(key_key, f"{key_source}: no usable private key ({reason})") from None
+        if encrypted:
+            raise ContextError("keyfile_password", f"wrong password for the key in {key_source}") from None
+        if keyfile is None:
+            raise ContextError("certfile", f"{certfile} holds no private key matching its certificate (set "
+                                           "keyfile)") from None
+        raise ContextError("keyfile", f"{keyfile} holds no usable private key") from None
     except (OSError, TypeError, ValueError) as exc:
         raise ContextError(key_key, f"{key_source}: {exc}") from None
     verify = values.get("verify_client") or "none"

@@ -154,7 +154,7 @@ class WSGIAdapter:
                 server_name, server_port = host.rsplit(":", 1)
         else:
             server_name = local.get("address", "localhost") if isinstance(local, dict) else "localhost"
-        scheme = self.url_scheme
+        scheme = "https" if socket.encrypted else self.url_scheme
         remote_addr, remote_port = socket.remote_address or "", str(socket.remote_port or "")
         if remote_addr in self.forwarded_allow_ips or (not remote_addr and "unix" in self.forwarded_allow_ips):
             remote_addr, scheme = self._forwarded(req.headers, remote_addr, scheme)
