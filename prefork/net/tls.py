@@ -71,7 +71,7 @@ def build_context(values):
     key_key = "keyfile" if keyfile else "certfile"
     encrypted = _encrypted_key(key_source)
     if encrypted and not password:
-        raise ContextError("keyfile_password", f"is needed: the key in {key_source} is encrypted")
+        raise ContextError(key_key, f"the key in {key_source} is encrypted: keyfile_password is needed")
     try:
         # a callable, so OpenSSL never prompts on a terminal for a password
         context.load_cert_chain(certfile, keyfile, lambda: password or b"")
