@@ -26,7 +26,7 @@ from ..http.errors import HTTPError
 ALPN = ("http/1.1",)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
-_READ_SIZE = 256 * 1024
+_READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
 
 
 class ContextError(ValueError):
@@ -180,11 +180,11 @@ class TLSLayer:
         if not self.established and not self._handshake():
             return b""
         chunks = []
-        sslobj, incoming = self.sslobj, self.incoming
+        read, incoming = self.sslobj.read, self.incoming
         try:
-            while True:
-                chunks.append(sslobj.read(_READ_SIZE))
-                if not incoming.pending and not sslobj.pending():
+            while True:  # a read returns one record at most, and a whole one: _READ_SIZE
+                chunks.append(read(_READ_SIZE))
+                if not incoming.pending:
                     break
         except ssl.SSLWantReadError:
             pass
@@ -257,7 +257,7 @@ class TLSLayer:
                 self.sslobj.write(data)
             elif self.pending is not None:
                 self.pending.append(data)
-        out = self.outgoing.read() if self.outgoing.pending else b""
+        out = self.outgoing.read()
         backlog = self.backlog + out if self.backlog else out
         if not backlog:
             return 0
