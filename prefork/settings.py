@@ -39,6 +39,7 @@ class Setting:
     minimum: float = None
     choices: tuple = ()
     default_doc: str = None  # for defaults computed at run time
+    secret: bool = False  # never printed (check-config shows it as hidden)
 
     @property
     def flag(self):
@@ -68,7 +69,7 @@ SETTINGS = (
     Setting("certfile", "str", "", "TLS: the server's certificate chain (PEM, leaf first). Set, it "
             "makes every bind address without a scheme speak TLS. Re-read on reload (HUP)."),
     Setting("keyfile", "str", "", "TLS: the private key (PEM); empty: the key is in certfile."),
-    Setting("keyfile_password", "str", "", "TLS: the password of an encrypted keyfile."),
+    Setting("keyfile_password", "str", "", "TLS: the password of an encrypted keyfile.", secret=True),
     Setting("ca_certs", "str", "", "TLS: CA certificates (PEM) client certificates are verified "
             "against (with verify_client)."),
     Setting("verify_client", "choice", "none", "TLS: ask for a client certificate: none, optional "

@@ -326,6 +326,11 @@ def test_https_bind_without_certfile_and_the_encrypted_key_with_its_password(pki
     loaded = settings.load(env={"PREFORK_CERTFILE": pki.cert, "PREFORK_KEYFILE": pki.enc_key,
                                 "PREFORK_KEYFILE_PASSWORD": "secret"}, argv_values={"bind": ["127.0.0.1:0"]})
     assert loaded.certfile == pki.cert
+    out = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--certfile", pki.cert, "--keyfile",
+                          pki.enc_key, "--keyfile-password", "secret"], capture_output=True, text=True,
+                         env=python_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert 'keyfile_password = "<hidden>"' in out.stdout and "secret" not in out.stdout.replace("<hidden>", "")
 
 
 # -- the Server's events, in-process ----------------------------------------------------------------------
@@ -357,3 +362,63 @@ def test_server_emits_tls_client_error_and_secure_connection(serve, pki):
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"ok")
     assert st.wait_for(lambda e: e[0] == "secureConnection") == ("secureConnection", "TLSv1.3")
     wait_until(lambda: st.call(lambda: st.server.connections) == 0, 10, 0.05, "both connections closed")
+
+
+def test_tls_can_start_after_bytes_read_in_the_clear(serve, pki):
+    """Room for a PROXY header: the server reads it, then starts TLS with the bytes that
+    followed it in the same read (the start of the ClientHello)."""
+    from prefork.net import Socket
+    from prefork.net.tls import ServerTLS, build_context
+    tls = ServerTLS(build_context({"certfile": pki.cert, "keyfile": pki.key}), 5.0)
+    st = serve()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+
+    def accept():
+        conn, _ = listener.accept()
+        conn.setblocking(False)
+        sock = Socket(st.loop, conn)
+        clear = bytearray()
+
+        def on_data(data):
+            clear.extend(data)
+            if b"\r\n" in clear and sock.tls is None:
+                header, _, rest = bytes(clear).partition(b"\r\n")
+                sock.off("data", on_data)
+                sock.on("data", lambda plain: sock.end(b"got " + plain))
+                sock.start_tls(tls, data=rest)
+                st.record("header", header)
+        sock.on("data", on_data)
+        sock.resume()
+    st.call(lambda: st.loop.add_reader(listener.fileno(), accept))
+    raw = socket.create_connection(("127.0.0.1", listener.getsockname()[1]), timeout=10)
+    context = client_context(pki)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    raw.sendall(b"PROXY TCP4 192.0.2.1 192.0.2.2 1234 443\r\n" + outgoing.read())  # one segment
+    while True:
+        try:
+            client.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+    client.write(b"hello")
+    raw.sendall(outgoing.read())
+    data = b""
+    while True:
+        try:
+            data += client.read(100)
+            break
+        except ssl.SSLWantReadError:
+            chunk = raw.recv(65536)
+            assert chunk, data
+            incoming.write(chunk)
+    assert data == b"got hello"
+    assert st.wait_for(lambda e: e[0] == "header") == ("header", b"PROXY TCP4 192.0.2.1 192.0.2.2 1234 443")
+    raw.close()
+    st.call(lambda: st.loop.remove_reader(listener.fileno()))
+    listener.close()

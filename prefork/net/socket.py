@@ -232,13 +232,16 @@ class Socket(EventEmitter):
         return self
 
     # -- TLS ---------------------------------------------------------------------
-    def start_tls(self, tls, on_secure=None, on_error=None):
+    def start_tls(self, tls, on_secure=None, on_error=None, data=b""):
         """From now on run this socket's bytes through TLS (``tls``: a ``net.tls.ServerTLS``);
         the handshake comes before any byte reaches the protocol. ``on_secure(socket)``
         when it completes, ``on_error(err, socket)`` when it fails (then the socket is
-        destroyed). Bytes read before (a PROXY header) are not part of the TLS stream."""
+        destroyed). Bytes read before (a PROXY header) are not part of the TLS stream;
+        ``data``: bytes already read that are (the start of a ClientHello after it)."""
         self.tls = tls.layer(self, self._sock, on_secure, on_error)
         self.encrypted = True
+        if data:
+            self.tls.received(data)  # no plaintext can come before the handshake's end
         return self
 
     def get_peer_certificate(self, binary_form=False):
