@@ -9,10 +9,11 @@ server's processes used per request (from /proc), which a busy machine disturbs 
 ``--loop uvloop`` runs prefork on uvloop; ``--plain`` runs the same pair without TLS
 (prefork plain, Node's ``http``), the reference that shows what TLS costs each.
 
-``--instructions N`` counts instead: each of the four servers (prefork and Node, TLS
-and plain) runs under ``valgrind --tool=callgrind``; after a warm-up its counters are
+``--instructions N`` counts instead: each of the four servers (prefork's standalone
+event server, bench/https_hello_prefork.py, and Node; TLS and plain) runs under
+``valgrind --tool=callgrind``; after a warm-up its counters are
 zeroed (``callgrind_control -z``), N keep-alive hello requests are sent on 16
-connections, and the instructions of the serving process per request are read from a
+connections opened (and shaken hands on) before, and the instructions of the serving process per request are read from a
 dump. Deterministic, so it can be quoted on a busy machine (it leaves out system-call
 time in the kernel, which is the same two calls per request for both).
 
@@ -102,8 +103,7 @@ def run(name, seconds, cert, key, loop):
         proc.wait()
 
 
-def drive(port, count, tls, connections=16):
-    """``count`` keep-alive hello requests on ``connections`` connections, all in flight."""
+def open_connections(port, tls, connections=16):
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -111,64 +111,59 @@ def drive(port, count, tls, connections=16):
     for _ in range(connections):
         sock = socket.create_connection(("127.0.0.1", port), timeout=300)
         socks.append(context.wrap_socket(sock) if tls else sock)
+    return socks
+
+
+def drive(socks, count):
+    """``count`` keep-alive hello requests on ``socks``, one in flight on each."""
     request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    try:
-        done = 0
-        while done < count:
-            batch = socks[:min(connections, count - done)]
-            for sock in batch:
-                sock.sendall(request)
-            for sock in batch:
-                data = b""
-                while not data.endswith(b"Hello, World!"):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        raise ConnectionError(f"closed after {data!r}")
-                    data += chunk
-            done += len(batch)
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def serving_pid(proc, name):
-    """The process that serves: Node itself, or prefork's one worker."""
-    if name == "node":
-        return proc.pid
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == proc.pid:
-            return int(entry)
-    raise RuntimeError("no worker")
+    done = 0
+    while done < count:
+        batch = socks[:min(len(socks), count - done)]
+        for sock in batch:
+            sock.sendall(request)
+        for sock in batch:
+            data = b""
+            while not data.endswith(b"Hello, World!"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError(f"closed after {data!r}")
+                data += chunk
+        done += len(batch)
 
 
 def instructions(name, tls, count, cert, key, tmp):
     port = free_port()
     cmd, env = command(name, port, cert if tls else None, key, "asyncio")
+    if name == "prefork":  # one process, so callgrind_control reaches it (a forked worker it does not)
+        cmd = [sys.executable, os.path.join(ROOT, "bench", "https_hello_prefork.py"), str(port)] + \
+            ([cert, key] if tls else [])
     out = os.path.join(tmp, f"cg-{name}-{tls}")
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--cache-sim=no", "--branch-sim=no",
-                             "--smc-check=all-non-file", f"--callgrind-out-file={out}.%p"] + cmd
-                            + (["--timeout", "600"] if name == "prefork" else []),
+                             "--smc-check=all-non-file", f"--callgrind-out-file={out}.%p"] + cmd,
                             env=env, cwd=TESTS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pid = None
+    pid = proc.pid
+    socks = []
     try:
         wait_port(port, timeout=300)
-        drive(port, 2000, tls)  # warm-up: imports, caches, the JIT
-        pid = serving_pid(proc, name)
+        socks = open_connections(port, tls)  # the handshakes stay out of the count
+        drive(socks, 2000)  # warm-up: imports, caches, the JIT
         subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True, timeout=300)
-        drive(port, count, tls)
+        drive(socks, count)
         subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True, timeout=300)
-        dumps = sorted(glob.glob(f"{out}.{pid}.*"))
+        deadline = time.monotonic() + 120
+        while not glob.glob(f"{out}.*.*"):  # the dump is written when the process next runs
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no dump from {name} (pid {pid}): {os.listdir(tmp)}")
+            time.sleep(0.5)
+        time.sleep(1)
+        dumps = sorted(glob.glob(f"{out}.*.*"))
         with open(dumps[-1]) as fh:
             total = int(re.search(r"^(?:summary|totals): (\d+)", fh.read(), re.M).group(1))
         return total / count
     finally:
-        if pid is not None and pid != proc.pid:
-            os.kill(pid, signal.SIGKILL)
+        for sock in socks:
+            sock.close()
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 

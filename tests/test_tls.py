@@ -422,3 +422,18 @@ def test_tls_can_start_after_bytes_read_in_the_clear(serve, pki):
     raw.close()
     st.call(lambda: st.loop.remove_reader(listener.fileno()))
     listener.close()
+
+
+def test_hup_with_a_broken_certificate_keeps_the_running_one(daemons, pki, tmp_path):
+    cert = tmp_path / "cert.pem"
+    shutil.copy(pki.cert, cert)
+    daemon = daemons("--certfile", str(cert), "--keyfile", pki.key, app="apps.tls_app:setup", workers=1)
+    daemon.wait_ready()
+    cert.write_text("not a certificate\n")
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log(r"reload refused")
+    assert f"reload: argv:--certfile: {cert} holds no PEM certificate" in daemon.log()
+    with connect(daemon.port, client_context(pki)) as sock:
+        assert sock.getpeercert()["serialNumber"] == SERVER_SERIAL
+        _, body = get(sock)
+        assert json.loads(body)["encrypted"] is True
