@@ -18,7 +18,7 @@ dump. Deterministic, so it can be quoted on a busy machine (it leaves out system
 time in the kernel, which is the same two calls per request for both).
 
 Usage: python3 bench/tls_peers.py [rounds] [seconds] [--loop uvloop] [--plain]   (loopback only)
-       python3 bench/tls_peers.py --instructions N
+       python3 bench/tls_peers.py --instructions N [--loop uvloop]
 """
 
 import os
@@ -132,9 +132,10 @@ def drive(socks, count):
         done += len(batch)
 
 
-def instructions(name, tls, count, cert, key, tmp):
+def instructions(name, tls, count, cert, key, tmp, loop="asyncio"):
     port = free_port()
-    cmd, env = command(name, port, cert if tls else None, key, "asyncio")
+    cmd, env = command(name, port, cert if tls else None, key, loop)
+    env["PREFORK_LOOP"] = loop
     if name == "prefork":  # one process, so callgrind_control reaches it (a forked worker it does not)
         cmd = [sys.executable, os.path.join(ROOT, "bench", "https_hello_prefork.py"), str(port)] + \
             ([cert, key] if tls else [])
@@ -168,13 +169,13 @@ def instructions(name, tls, count, cert, key, tmp):
         proc.wait()
 
 
-def count_instructions(count):
+def count_instructions(count, loop):
     results = {}
     with tempfile.TemporaryDirectory(prefix="prefork-tls-callgrind-") as tmp:
         cert, key = make_certificate(tmp)
         for name in ("prefork", "node"):
             for tls in (True, False):
-                results[(name, tls)] = instructions(name, tls, count, cert, key, tmp)
+                results[(name, tls)] = instructions(name, tls, count, cert, key, tmp, loop)
                 print(f"{name:8} {'https' if tls else 'http ':5} {results[(name, tls)]:>10,.0f} instructions/request",
                       flush=True)
     for name in ("prefork", "node"):
@@ -186,14 +187,14 @@ def count_instructions(count):
 
 def main():
     args = sys.argv[1:]
-    if "--instructions" in args:
-        count_instructions(int(args[args.index("--instructions") + 1]))
-        return
     loop = "asyncio"
     if "--loop" in args:
         at = args.index("--loop")
         loop = args[at + 1]
         del args[at:at + 2]
+    if "--instructions" in args:
+        count_instructions(int(args[args.index("--instructions") + 1]), loop)
+        return
     plain = "--plain" in args
     if plain:
         args.remove("--plain")

@@ -150,7 +150,7 @@ class TLSLayer:
     """The TLS state of one connection (see the module's rules)."""
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
-                 "failed", "peer_closed", "closed", "backlog", "pending", "timer")
+                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer")
 
     def __init__(self, tls, socket, raw, on_secure, on_error):
         self.socket = socket
@@ -161,6 +161,7 @@ class TLSLayer:
         self.outgoing = ssl.MemoryBIO()
         self.sslobj = tls.context.wrap_bio(self.incoming, self.outgoing, server_side=True)
         self.established = False
+        self.reading = False  # established, and the peer has not closed: the fast path
         self.failed = False
         self.peer_closed = False
         self.closed = False
@@ -174,13 +175,17 @@ class TLSLayer:
         """Plaintext for the protocol from ``data`` read off the wire: b"" when there is
         none yet, None once the peer's close_notify has ended the stream. Raises an
         ``HTTPError`` (``ERR_SSL_*``) for a broken stream after the handshake."""
-        if self.failed or self.peer_closed:
-            return b""
-        self.incoming.write(data)
-        if not self.established and not self._handshake():
-            return b""
+        incoming = self.incoming
+        if not self.reading:
+            if self.failed or self.peer_closed:
+                return b""
+            incoming.write(data)
+            if not self._handshake():
+                return b""
+        else:
+            incoming.write(data)
         chunks = []
-        read, incoming = self.sslobj.read, self.incoming
+        read = self.sslobj.read
         try:
             while True:  # a read returns one record at most, and a whole one: _READ_SIZE
                 chunks.append(read(_READ_SIZE))
@@ -190,13 +195,16 @@ class TLSLayer:
             pass
         except ssl.SSLZeroReturnError:
             self.peer_closed = True
+            self.reading = False
         except ssl.SSLError as exc:
             raise tls_error(exc) from None
         if self.outgoing.pending:  # a post-handshake message (key update) wants an answer
             self.socket.send_bytes(b"")
+        if len(chunks) == 1:
+            return chunks[0]
         if not chunks:
             return None if self.peer_closed else b""
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return b"".join(chunks)
 
     def _handshake(self):
         try:
@@ -208,7 +216,7 @@ class TLSLayer:
         except ssl.SSLError as exc:
             self._fail(tls_error(exc))
             return False
-        self.established = True
+        self.established = self.reading = True
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -237,6 +245,7 @@ class TLSLayer:
 
     def _fail(self, err):
         self.failed = True
+        self.reading = False
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -257,16 +266,20 @@ class TLSLayer:
                 self.sslobj.write(data)
             elif self.pending is not None:
                 self.pending.append(data)
-        out = self.outgoing.read()
-        backlog = self.backlog + out if self.backlog else out
-        if not backlog:
+        backlog = self.outgoing.read()
+        if self.backlog:
+            backlog = self.backlog + backlog
+        elif not backlog:
             return 0
         try:
             sent = self.raw.send(backlog)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        self.backlog = backlog[sent:] if sent < len(backlog) else b""
-        return len(self.backlog)
+        if sent == len(backlog):
+            self.backlog = b""
+            return 0
+        self.backlog = backlog = backlog[sent:]
+        return len(backlog)
 
     def close_notify(self):
         """Before the FIN: say the stream ends (best effort, never blocks)."""
