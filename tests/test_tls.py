@@ -165,6 +165,21 @@ def test_python_client_gets_responses_and_close_notify(shared, pki):
         assert sock.recv(100) == b""
 
 
+def test_pipelined_requests_in_one_record_and_a_request_in_many(shared, pki):
+    with connect(shared.port, client_context(pki)) as sock:
+        sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")  # one record
+        data = b""
+        while data.count(b"HTTP/1.1 200 OK") < 2 or not data.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        bodies = re.findall(rb'\{"pid".*?\}', data)
+        assert len(bodies) == 2 and all(json.loads(b)["encrypted"] for b in bodies)
+        for byte in b"GET /3 HTTP/1.1\r\nHost: x\r\n\r\n":  # one record per byte
+            sock.sendall(bytes([byte]))
+        assert json.loads(read_response(sock, {"bytes": 0})[1])["protocol"] == "TLSv1.3"
+
+
 def test_tls12_client_is_served_when_the_minimum_is_tls12(shared, pki):
     with connect(shared.port, client_context(pki, max_version=ssl.TLSVersion.TLSv1_2)) as sock:
         _, body = get(sock)
