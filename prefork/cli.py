@@ -77,6 +77,8 @@ def check_config(argv):
         for setting in settings_mod.SETTINGS:
             value = settings.values[setting.name]
             shown = f'"0o{value:03o}"' if setting.kind == "octal" else settings_mod.toml_value(value)
+            if setting.secret and value:
+                shown = '"<hidden>"'
             print(f"{setting.name} = {shown}  # {settings.sources[setting.name]}")
         sys.stdout.flush()
     except BrokenPipeError:  # the reader stopped early (| head): the verdict stands

@@ -56,13 +56,14 @@ class WorkerMetrics:
             "buckets": self.buckets, "duration_sum": self.duration_sum[0],
             "connections_total": stats.connections_total, "connections": self.server.connections,
             "dropped": stats.dropped_requests, "client_errors": stats.client_errors,
+            "tls_handshake_failures": stats.tls_handshake_failures,
         }
 
 
 def _add(total, snapshot):
     for key in ("connections_total", "dropped", "duration_sum"):
         total[key] = total.get(key, 0) + snapshot.get(key, 0)
-    for key in ("requests", "client_errors"):
+    for key in ("requests", "client_errors", "tls_handshake_failures"):
         bucket = total.setdefault(key, {})
         for name, count in snapshot.get(key, {}).items():
             bucket[name] = bucket.get(name, 0) + count
@@ -153,6 +154,13 @@ class MasterCollector:
         for code, count in sorted(totals.get("client_errors", {}).items()):
             errors.add_metric([code], count)
         yield errors
+        tls_failures = CounterMetricFamily("prefork_tls_handshake_failures", "TLS handshakes that failed "
+                                           "(tlsClientError: bad ClientHello, no shared version or cipher, "
+                                           "client certificate refused, timeout, EOF), by code.",
+                                           labels=["code"])
+        for code, count in sorted(totals.get("tls_handshake_failures", {}).items()):
+            tls_failures.add_metric([code], count)
+        yield tls_failures
         yield GaugeMetricFamily("prefork_workers", "Worker processes alive.", value=len(workers))
         restarts = CounterMetricFamily("prefork_worker_restarts", "Workers replaced, by reason.",
                                        labels=["reason"])

@@ -21,6 +21,11 @@ from dataclasses import dataclass, field
 INTERFACES = ("auto", "events", "wsgi", "asgi")
 LOOPS = ("asyncio", "uvloop")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+VERIFY_CLIENT = ("none", "optional", "required")
+TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
+SCHEMES = ("http://", "https://")
+TLS_SETTINGS = ("bind", "certfile", "keyfile", "keyfile_password", "ca_certs", "verify_client", "tls_min_version",
+                "ciphers")
 DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
 
 
@@ -34,6 +39,7 @@ class Setting:
     minimum: float = None
     choices: tuple = ()
     default_doc: str = None  # for defaults computed at run time
+    secret: bool = False  # never printed (check-config shows it as hidden)
 
     @property
     def flag(self):
@@ -55,9 +61,25 @@ SETTINGS = (
     Setting("bind", "list", ["127.0.0.1:8000"],
             "Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH or fd://N (an inherited "
             "listening socket). Sockets passed by systemd socket activation are used instead "
-            "when present. A change needs a restart (or USR2).", reloadable=False),
+            "when present. A change needs a restart (or USR2). An address may start with "
+            "https:// (TLS) or http:// (plain); one without is TLS when certfile is set.",
+            reloadable=False),
     Setting("backlog", "int", 2048, "Listen backlog of each socket the master binds.",
             reloadable=False, minimum=1),
+    Setting("certfile", "str", "", "TLS: the server's certificate chain (PEM, leaf first). Set, it "
+            "makes every bind address without a scheme speak TLS. Re-read on reload (HUP)."),
+    Setting("keyfile", "str", "", "TLS: the private key (PEM); empty: the key is in certfile."),
+    Setting("keyfile_password", "str", "", "TLS: the password of an encrypted keyfile.", secret=True),
+    Setting("ca_certs", "str", "", "TLS: CA certificates (PEM) client certificates are verified "
+            "against (with verify_client)."),
+    Setting("verify_client", "choice", "none", "TLS: ask for a client certificate: none, optional "
+            "(verified when sent) or required (mutual TLS; needs ca_certs).", choices=VERIFY_CLIENT),
+    Setting("tls_min_version", "choice", "TLSv1.2", "TLS: the oldest protocol version accepted: "
+            "TLSv1.2 or TLSv1.3.", choices=TLS_VERSIONS),
+    Setting("ciphers", "str", "", "TLS: OpenSSL cipher list for TLS 1.2 (e.g. \"ECDHE+AESGCM\"); "
+            "empty: OpenSSL's defaults. TLS 1.3 suites are OpenSSL's."),
+    Setting("tls_handshake_timeout", "float", 10.0, "TLS: seconds a client gets to finish the "
+            "handshake; then the connection is closed (tlsClientError).", minimum=0.01),
     Setting("workers", "int", None, "Number of worker processes. When no flag, PREFORK_WORKERS or "
             "config file sets it: WEB_CONCURRENCY, else one per CPU.", minimum=1,
             default_doc="WEB_CONCURRENCY, or the number of CPUs this process may run on"),
@@ -259,6 +281,7 @@ def _check_bind(addresses):
     """Each address must be one the master can bind: IP literals valid, host names
     resolvable now (as the master will resolve them at start), ports in range."""
     for address in addresses:
+        address = bind_address(address)
         if not _BIND.match(address):
             raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
         if address.startswith(("unix:", "fd://")):
@@ -288,6 +311,34 @@ def _check_dirs(paths):
     for path in paths:
         if not os.path.isdir(path):
             raise ValueError(f"{path}: not a directory")
+
+
+def bind_address(address):
+    """The address a ``bind`` entry names, without its ``http://``/``https://`` scheme."""
+    for scheme in SCHEMES:
+        if address.startswith(scheme):
+            return address[len(scheme):]
+    return address
+
+
+def _check_tls(values, sources):
+    """``SOURCE:KEY`` problems of the TLS settings, found by building the context the
+    workers will build (files read, key matched to the certificate, password tried)."""
+    bind = values["bind"]
+    explicit = [a for a in bind if a.startswith("https://")]
+    if not values["certfile"]:
+        if explicit:
+            return [f"{sources['bind'] if sources['bind'] != 'default' else 'default:bind'}: "
+                    f"{explicit[0]}: https needs certfile"]
+        return []
+    from .net.tls import ContextError, build_context
+    try:
+        build_context(values)
+    except ContextError as exc:
+        key = exc.key
+        source = sources.get(key, "default")
+        return [f"{source if source != 'default' else 'default:' + key}: {exc}"]
+    return []
 
 
 def _check_app(app, chdir="", app_dir="", interface="auto"):
@@ -377,6 +428,8 @@ def load(config_file=None, env=None, argv_values=None):
         if h > 0 and r > 0 and h > r:
             problems.append(f"{sources['headers_timeout'] if sources['headers_timeout'] != 'default' else sources['request_timeout']}:"
                             f" headers_timeout ({h}) must not exceed request_timeout ({r})")
+    if all(name in values for name in TLS_SETTINGS):
+        problems.extend(_check_tls(values, sources))
     if problems:
         raise ConfigError(problems)
     return Settings(values, config_file, sources)

@@ -27,6 +27,10 @@ Rules:
   anything else with its traceback. So does an ASGI app whose lifespan startup fails
   (run before ``ready``); its lifespan shutdown runs once the loop has stopped (drained
   or stopped at once).
+- TLS listeners get their context built here, before privileges are dropped (keys are
+  often readable by root only); a reload (HUP) starts workers that read the
+  certificates again, while the old generation keeps serving its connections with the
+  old ones until they end.
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -93,6 +97,16 @@ def plug_in(kind, app, settings, server):
     return adapter
 
 
+def tls_listeners(settings, listeners):
+    """``{address: ServerTLS}`` for the listeners that speak TLS (empty: none does)."""
+    from .net.tls import ServerTLS, listener_tls
+    tls_addresses = [address for address, _ in listeners if listener_tls(address, settings)]
+    if not tls_addresses:
+        return {}
+    tls = ServerTLS.from_settings(settings)
+    return dict.fromkeys(tls_addresses, tls)
+
+
 def drop_privileges(settings):
     if os.getuid() != 0 or not (settings.user or settings.group):
         return
@@ -138,6 +152,13 @@ class Worker:
                 return BOOT_ERROR
         signal.signal(signal.SIGABRT, self.on_abort)  # runs after faulthandler's dump
         faulthandler.enable(file=sys.stderr, all_threads=True)
+        try:
+            tls = tls_listeners(settings, self.listeners)
+        except ValueError as exc:  # the files changed since the configuration was checked
+            error = f"TLS: {exc}"
+            log.error("worker %d: %s", self.slot, error)
+            self.channel.send("boot_error", error=error)
+            return BOOT_ERROR
         drop_privileges(settings)
         self.loop = loop = new_event_loop(settings.loop)
         asyncio.set_event_loop(loop)
@@ -161,8 +182,8 @@ class Worker:
         server.response_observer = self.observer()
         if self.access is not None and settings.access_log_flush > 0:
             self.flush_timer = loop.call_later(settings.access_log_flush, self.flush_access_log)
-        for _, sock in self.listeners:
-            server.listen(sock=sock)
+        for address, sock in self.listeners:
+            server.listen(sock=sock, tls=tls.get(address))
         loop.add_signal_handler(signal.SIGTERM, self.drain)
         loop.add_signal_handler(signal.SIGINT, self.stop_now)
         loop.add_signal_handler(signal.SIGQUIT, self.stop_now)

@@ -3,7 +3,8 @@
 Sources, in order: sockets handed over by a previous master on re-exec
 (``PREFORK_INHERIT`` = ``ADDRESS=FD;...``), systemd socket activation, ``fd://N``
 addresses, and finally sockets this process binds. Inherited sockets are used as they
-are: never bound or listened on again.
+are: never bound or listened on again. A ``bind`` entry's ``http://``/``https://`` scheme
+is the workers' business (TLS or not): the socket is opened for the address after it.
 """
 
 import errno
@@ -11,6 +12,7 @@ import os
 import socket
 import stat
 
+from ..settings import bind_address
 from . import systemd
 
 INHERIT_ENV = "PREFORK_INHERIT"
@@ -26,6 +28,7 @@ class ListenError(OSError):
 
 def _reason(address, exc):
     """What is wrong, in words an operator can act on."""
+    address = bind_address(address)
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host ({exc.strerror})"
     code = exc.errno
@@ -54,6 +57,7 @@ def describe(sock):
 
 
 def _bind(address, backlog):
+    address = bind_address(address)
     if address.startswith("unix:"):
         path = address[5:]
         try:
@@ -110,8 +114,8 @@ def open_listeners(addresses, backlog, env=None):
         for address in addresses:
             sock = inherited.pop(address, None)
             try:
-                if sock is None and address.startswith("fd://"):
-                    sock = socket.socket(fileno=int(address[5:]))
+                if sock is None and bind_address(address).startswith("fd://"):
+                    sock = socket.socket(fileno=int(bind_address(address)[5:]))
                     os.set_inheritable(sock.fileno(), False)
                 if sock is None:
                     sock = _bind(address, backlog)

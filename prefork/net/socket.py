@@ -14,6 +14,11 @@ Rules:
   re-arms itself when it fires early. It fires once per idle period.
 - ``close(had_error)`` is emitted on a later loop turn, once.
 - Times are ``time.monotonic()`` seconds, the clock of the loops' ``time()``.
+- TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
+  protocol sees them, and what is queued is encrypted when it is flushed; each hook is
+  one ``if self.tls is not None`` branch, so a plain socket pays nothing else. For a TLS
+  socket ``_out`` holds plaintext, or one empty placeholder while records the kernel has
+  not taken wait in the layer (so "flushed" still means in the kernel).
 """
 
 import errno
@@ -46,6 +51,8 @@ def socket_error(exc, syscall):
 
 class Socket(EventEmitter):
     high_water_mark = 64 * 1024
+    tls = None  # the TLS layer (net/tls.py) once start_tls ran
+    encrypted = False  # Node's socket.encrypted
 
     def __init__(self, loop, sock):
         self.loop = loop
@@ -224,6 +231,42 @@ class Socket(EventEmitter):
             self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(no_delay))
         return self
 
+    # -- TLS ---------------------------------------------------------------------
+    def start_tls(self, tls, on_secure=None, on_error=None, data=b""):
+        """From now on run this socket's bytes through TLS (``tls``: a ``net.tls.ServerTLS``);
+        the handshake comes before any byte reaches the protocol. ``on_secure(socket)``
+        when it completes, ``on_error(err, socket)`` when it fails (then the socket is
+        destroyed). Bytes read before (a PROXY header) are not part of the TLS stream;
+        ``data``: bytes already read that are (the start of a ClientHello after it)."""
+        self.tls = tls.layer(self, self._sock, on_secure, on_error)
+        self.encrypted = True
+        if data:
+            self.tls.received(data)  # no plaintext can come before the handshake's end
+        return self
+
+    def get_peer_certificate(self, binary_form=False):
+        """The client's certificate as ``ssl`` decodes it ({} when none was verified);
+        None without TLS or before the handshake (Node's ``getPeerCertificate``)."""
+        return None if self.tls is None else self.tls.peer_certificate(binary_form)
+
+    def get_protocol(self):
+        """The negotiated TLS version, e.g. ``TLSv1.3`` (Node's ``getProtocol``)."""
+        return None if self.tls is None else self.tls.protocol()
+
+    def get_cipher(self):
+        """``{"name", "version", "bits"}`` of the negotiated cipher (Node's ``getCipher``)."""
+        return None if self.tls is None else self.tls.cipher()
+
+    @property
+    def alpn_protocol(self):
+        """The protocol chosen by ALPN, False when none was (Node's ``alpnProtocol``)."""
+        return (self.tls.alpn_protocol() if self.tls is not None else None) or False
+
+    @property
+    def authorized(self):
+        """The client presented a certificate the configured CAs verified (Node's ``authorized``)."""
+        return bool(self.tls is not None and self.tls.peer_certificate())
+
     # -- reading ---------------------------------------------------------------
     def resume(self):
         if not self._reading and self.readable and not self.destroyed:
@@ -267,6 +310,16 @@ class Socket(EventEmitter):
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
+        if self.tls is not None:
+            try:
+                data = self.tls.received(data)
+            except HTTPError as err:
+                self._fail(err)
+                return
+            if not data:
+                if data is None:
+                    self._on_eof()  # the peer's close_notify
+                return
         protocol = self.protocol
         if protocol is not None:
             protocol.data_received(data)
@@ -278,6 +331,8 @@ class Socket(EventEmitter):
             self._pending.append(data)
 
     def _on_eof(self):
+        if self.tls is not None and not self.tls.eof_received():
+            return  # before the handshake finished: a TLS client error, the socket is gone
         self.readable = False
         self.pause()
         if self.protocol is not None:
@@ -327,6 +382,12 @@ class Socket(EventEmitter):
             self._out.append(data)
             self.buffered_size += len(data)
             return
+        if self.tls is not None:
+            self._out.append(data)
+            self.buffered_size += len(data)
+            if not self._writer:
+                self._flush()
+            return
         try:
             sent = self._sock.send(data)
         except (BlockingIOError, InterruptedError):
@@ -358,7 +419,10 @@ class Socket(EventEmitter):
     def _flush(self):
         """Send what is queued; when the queue empties, run the flush waiters."""
         out = self._out
-        if out:
+        if self.tls is not None:
+            if not self._flush_tls(out):
+                return
+        elif out:
             data = out[0] if len(out) == 1 else b"".join(out)
             try:
                 sent = self._sock.send(data)
@@ -392,6 +456,27 @@ class Socket(EventEmitter):
                 self.protocol.on_drain()
         if self._ending and not self.destroyed:
             self._shutdown()
+
+    def _flush_tls(self, out):
+        """Encrypt what is queued and hand the records to the kernel; True once the
+        kernel has taken them all (else the writer is armed)."""
+        data = (out[0] if len(out) == 1 else b"".join(out)) if out else b""
+        try:
+            left = self.tls.send(data)
+        except OSError as exc:
+            self._fail(socket_error(exc, "write"))
+            return False
+        if data:
+            self._last_activity = monotonic()
+            self.bytes_written += len(data)
+        if left:
+            self._out = [b""]
+            self.buffered_size = left
+            self._want_write()
+            return False
+        out.clear()
+        self.buffered_size = 0
+        return True
 
     def after_flush(self, callback):
         """Call ``callback`` once everything queued so far is in the kernel (never now)."""
@@ -438,6 +523,8 @@ class Socket(EventEmitter):
             self.end()
 
     def _shutdown(self):
+        if self.tls is not None:
+            self.tls.close_notify()
         try:
             self._sock.shutdown(_socket.SHUT_WR)
         except OSError:
@@ -455,7 +542,11 @@ class Socket(EventEmitter):
             # bytes written before the destroy go out first (Node writes at once; a
             # corked read only delays them): one last non-blocking try
             try:
-                self._sock.send(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+                data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+                if self.tls is not None:
+                    self.tls.send(data)
+                else:
+                    self._sock.send(data)
             except OSError:
                 pass
         loop = self.loop

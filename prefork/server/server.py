@@ -16,6 +16,10 @@ Rules:
 - Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
   logged once per episode.
 - Every knob is an attribute; a change applies to requests that start later.
+- A listener given ``tls`` (a ``net.tls.ServerTLS``) wraps each accepted socket before
+  the protocol sees a byte; a failed handshake is Node's ``tlsClientError`` (err,
+  socket), counted by code in ``stats.tls_handshake_failures``, and the socket is
+  destroyed; a finished one emits ``secureConnection``.
 """
 
 import errno
@@ -51,12 +55,13 @@ _REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
 class ServerStats:
     """Plain counters the daemon ships to the master (metrics)."""
 
-    __slots__ = ("connections_total", "dropped_requests", "client_errors")
+    __slots__ = ("connections_total", "dropped_requests", "client_errors", "tls_handshake_failures")
 
     def __init__(self):
         self.connections_total = 0
         self.dropped_requests = 0
         self.client_errors = {}
+        self.tls_handshake_failures = {}  # code -> count
 
 
 class Server(EventEmitter):
@@ -74,6 +79,7 @@ class Server(EventEmitter):
         self.loop = loop if loop is not None else current_loop()
         self.date_cache = DateCache()  # the Date header line, once per second
         self._listen_socks = []
+        self._listen_tls = {}  # listen socket's fd -> its ServerTLS
         self._connections = set()
         self._detached = set()
         self._listening = False
@@ -90,25 +96,30 @@ class Server(EventEmitter):
             self.on("request", listener)
 
     # -- listening ------------------------------------------------------------------------
-    def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511):
+    def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511, tls=None):
         """Bind ``host:port`` (or take the bound, listening ``sock`` as it is) and accept.
 
         A server already listening on a given socket may be handed more sockets this way
-        (the daemon's workers serve every configured address); binding twice raises."""
+        (the daemon's workers serve every configured address); binding twice raises.
+        ``tls`` (a ``net.tls.ServerTLS``) makes this listener speak TLS."""
         if self._listening:
             if sock is None:
                 raise HTTPError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once")
             sock.setblocking(False)
             self._listen_socks.append(sock)
-            self.loop.add_reader(sock.fileno(), self._accept, sock)
+            if tls is not None:
+                self._listen_tls[sock.fileno()] = tls
+            self.loop.add_reader(sock.fileno(), self._accept, sock, tls)
             return self
         if sock is None:
             sock = _bind(host, port, backlog)
         sock.setblocking(False)
         self._listen_socks = [sock]
+        if tls is not None:
+            self._listen_tls[sock.fileno()] = tls
         self._listening = True
         self._close_pending = False
-        self.loop.add_reader(sock.fileno(), self._accept, sock)
+        self.loop.add_reader(sock.fileno(), self._accept, sock, tls)
         self._schedule_sweep()
         if callback is not None:
             self.once("listening", callback)
@@ -129,7 +140,7 @@ class Server(EventEmitter):
         family = "IPv6" if sock.family == _socket.AF_INET6 else "IPv4"
         return {"address": local[0], "family": family, "port": local[1]}
 
-    def _accept(self, lsock):
+    def _accept(self, lsock, tls=None):
         for _ in range(_ACCEPT_BATCH):
             try:
                 csock, _addr = lsock.accept()
@@ -148,7 +159,7 @@ class Server(EventEmitter):
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")
-            self._new_connection(csock)
+            self._new_connection(csock, tls)
 
     def _pause_accepting(self, seconds):
         for sock in self._listen_socks:
@@ -159,14 +170,16 @@ class Server(EventEmitter):
             self._accept_paused = False
             if self._listening:
                 for sock in self._listen_socks:
-                    self.loop.add_reader(sock.fileno(), self._accept, sock)
+                    self.loop.add_reader(sock.fileno(), self._accept, sock, self._listen_tls.get(sock.fileno()))
         self.loop.call_later(seconds, resume)
 
-    def _new_connection(self, csock):
+    def _new_connection(self, csock, tls=None):
         csock.setblocking(False)
         if csock.family != _socket.AF_UNIX:
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         socket = Socket(self.loop, csock)
+        if tls is not None:  # a PROXY header, when read, comes before this
+            socket.start_tls(tls, self._secure_connection, self.tls_client_error)
         conn = Connection(self, socket)
         self.stats.connections_total += 1
         self._connections.add(conn)
@@ -180,6 +193,23 @@ class Server(EventEmitter):
             return
         if not socket.destroyed:
             socket.resume()
+
+    def _secure_connection(self, socket):
+        try:
+            self.emit("secureConnection", socket)
+        except Exception:
+            log.exception("error in a 'secureConnection' listener")
+            socket.destroy()
+
+    def tls_client_error(self, err, socket):
+        """A TLS handshake failed (called by the socket's TLS layer, which then destroys
+        the socket): Node's ``tlsClientError``."""
+        failures = self.stats.tls_handshake_failures
+        failures[err.code] = failures.get(err.code, 0) + 1
+        try:
+            self.emit("tlsClientError", err, socket)
+        except Exception:
+            log.exception("error in a 'tlsClientError' listener")
 
     def connection_closed(self, conn):
         """The protocol's socket closed (called by ``Connection``)."""
@@ -250,6 +280,7 @@ class Server(EventEmitter):
                 self.loop.remove_reader(sock.fileno())
             sock.close()
         self._listen_socks = []
+        self._listen_tls = {}
         if self._sweep_timer is not None:
             self._sweep_timer.cancel()
             self._sweep_timer = None

@@ -73,6 +73,8 @@ class EnvironBuilder:
         base["SERVER_PORT"] = str(local.get("port", "") or "")
         base["REMOTE_ADDR"] = remote_addr
         base["REMOTE_PORT"] = str(socket.remote_port or "")
+        if socket.encrypted:
+            base["wsgi.url_scheme"] = "https"
         allow = self.forwarded_allow_ips
         trusted = remote_addr in allow or (not remote_addr and "unix" in allow)
         return base, trusted

@@ -1,0 +1,324 @@
+"""TLS for the server's sockets: contexts built from the settings, and the TLS layer a
+``Socket`` runs its bytes through.
+
+Rules:
+- Sans I/O: one ``ssl.SSLObject`` over two ``MemoryBIO``s per connection. The Socket
+  keeps reading and writing the kernel on readiness callbacks as for plain TCP; this
+  layer turns what is read into plaintext (``received``) and what is written into
+  records (``send``). Records reach the kernel only through ``send``, called from the
+  Socket's flush, so ordering, corking and backpressure stay the Socket's.
+- The handshake comes first: the protocol sees no byte before it completes. A handshake
+  that fails, meets EOF or outlasts ``handshake_timeout`` is reported once to
+  ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
+  destroyed; its alert, if any, is sent first.
+- Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
+  ``ECONNRESET`` (EOF before the handshake finished).
+- ``end()`` sends close_notify before the FIN; the peer's close_notify ends the stream.
+- ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
+- Contexts are built from plain values (a settings dict), so the same code checks a
+  configuration at load (``ContextError`` names the setting at fault) and serves it.
+"""
+
+import ssl
+
+from ..http.errors import HTTPError
+
+ALPN = ("http/1.1",)
+VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+_READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
+
+
+class ContextError(ValueError):
+    """A TLS setting that cannot be used: ``key`` is the setting's name."""
+
+    def __init__(self, key, message):
+        super().__init__(message)
+        self.key = key
+
+
+def _readable(key, path):
+    if not path:
+        raise ContextError(key, "must be set")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError as exc:
+        raise ContextError(key, f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
+    return head
+
+
+def build_context(values):
+    """An ``ssl.SSLContext`` for the server side from ``values`` (certfile, keyfile,
+    keyfile_password, ca_certs, verify_client, tls_min_version, ciphers); raises
+    ContextError naming the setting that is wrong."""
+    certfile, keyfile = values.get("certfile"), values.get("keyfile") or None
+    password = values.get("keyfile_password") or None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
+    context.minimum_version = VERSIONS[values.get("tls_min_version") or "TLSv1.2"]
+    context.set_alpn_protocols(list(ALPN))
+    head = _readable("certfile", certfile)
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise ContextError("certfile", f"{certfile} holds no PEM certificate")
+    try:
+        ssl.create_default_context(cafile=certfile)  # parses every certificate in the file
+    except ssl.SSLError as exc:
+        raise ContextError("certfile", f"{certfile}: not a valid certificate ({_reason(exc)})") from None
+    if keyfile is not None:
+        _readable("keyfile", keyfile)
+    key_source = keyfile or certfile
+    key_key = "keyfile" if keyfile else "certfile"
+    encrypted = _encrypted_key(key_source)
+    if encrypted and not password:
+        raise ContextError(key_key, f"the key in {key_source} is encrypted: keyfile_password is needed")
+    try:
+        # a callable, so OpenSSL never prompts on a terminal for a password
+        context.load_cert_chain(certfile, keyfile, lambda: password or b"")
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise ContextError(key_key, f"the key in {key_source} does not match the certificate in {certfile}") \
+                from None
+        if encrypted:
+            raise ContextError("keyfile_password", f"wrong password for the key in {key_source}") from None
+        if keyfile is None:
+            raise ContextError("certfile", f"{certfile} holds no private key matching its certificate (set "
+                                           "keyfile)") from None
+        raise ContextError("keyfile", f"{keyfile} holds no usable private key") from None
+    except (OSError, TypeError, ValueError) as exc:
+        raise ContextError(key_key, f"{key_source}: {exc}") from None
+    verify = values.get("verify_client") or "none"
+    ca_certs = values.get("ca_certs") or None
+    if verify != "none" and ca_certs is None:
+        raise ContextError("verify_client", f"{verify} needs ca_certs (the CAs client certificates are checked "
+                                            "against)")
+    if ca_certs is not None:
+        _readable("ca_certs", ca_certs)
+        try:
+            context.load_verify_locations(cafile=ca_certs)
+        except ssl.SSLError as exc:
+            raise ContextError("ca_certs", f"{ca_certs}: not a valid CA bundle ({_reason(exc)})") from None
+    context.verify_mode = VERIFY[verify]
+    ciphers = values.get("ciphers") or ""
+    if ciphers:
+        try:
+            context.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise ContextError("ciphers", f"no cipher can be selected from {ciphers!r}") from None
+    return context
+
+
+def _encrypted_key(path):
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(1 << 20)
+    except OSError:
+        return False
+    return b"ENCRYPTED" in text
+
+
+def _reason(exc):
+    return (getattr(exc, "reason", None) or str(exc)).replace("_", " ").lower()
+
+
+def tls_error(exc):
+    """Node's error for an OpenSSL failure: code ``ERR_SSL_<REASON>``."""
+    reason = getattr(exc, "reason", None)
+    code = f"ERR_SSL_{reason}" if reason else "ERR_SSL_ERROR"
+    err = HTTPError(code, str(exc))
+    err.library = getattr(exc, "library", None)
+    return err
+
+
+class ServerTLS:
+    """One listener's TLS: the context and the handshake timeout; ``layer`` makes the
+    per-connection layer (called by ``Socket.start_tls``)."""
+
+    def __init__(self, context, handshake_timeout=10.0):
+        self.context = context
+        self.handshake_timeout = handshake_timeout
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls(build_context(settings.values), settings.tls_handshake_timeout)
+
+    def layer(self, socket, raw, on_secure=None, on_error=None):
+        return TLSLayer(self, socket, raw, on_secure, on_error)
+
+
+class TLSLayer:
+    """The TLS state of one connection (see the module's rules)."""
+
+    __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
+                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer")
+
+    def __init__(self, tls, socket, raw, on_secure, on_error):
+        self.socket = socket
+        self.raw = raw  # the kernel socket the records go to
+        self.on_secure = on_secure
+        self.on_error = on_error
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.sslobj = tls.context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.established = False
+        self.reading = False  # established, and the peer has not closed: the fast path
+        self.failed = False
+        self.peer_closed = False
+        self.closed = False
+        self.backlog = b""  # records the kernel has not taken yet
+        self.pending = []  # plaintext written before the handshake finished
+        timeout = tls.handshake_timeout
+        self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
+
+    # -- bytes in -----------------------------------------------------------------------------
+    def received(self, data):
+        """Plaintext for the protocol from ``data`` read off the wire: b"" when there is
+        none yet, None once the peer's close_notify has ended the stream. Raises an
+        ``HTTPError`` (``ERR_SSL_*``) for a broken stream after the handshake."""
+        incoming = self.incoming
+        if not self.reading:
+            if self.failed or self.peer_closed:
+                return b""
+            incoming.write(data)
+            if not self._handshake():
+                return b""
+        else:
+            incoming.write(data)
+        chunks = []
+        read = self.sslobj.read
+        try:
+            while True:  # a read returns one record at most, and a whole one: _READ_SIZE
+                chunks.append(read(_READ_SIZE))
+                if not incoming.pending:
+                    break
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLZeroReturnError:
+            self.peer_closed = True
+            self.reading = False
+        except ssl.SSLError as exc:
+            raise tls_error(exc) from None
+        if self.outgoing.pending:  # a post-handshake message (key update) wants an answer
+            self.socket.send_bytes(b"")
+        if len(chunks) == 1:
+            return chunks[0]
+        if not chunks:
+            return None if self.peer_closed else b""
+        return b"".join(chunks)
+
+    def _handshake(self):
+        try:
+            self.sslobj.do_handshake()
+        except ssl.SSLWantReadError:
+            if self.outgoing.pending:
+                self.socket.send_bytes(b"")
+            return False
+        except ssl.SSLError as exc:
+            self._fail(tls_error(exc))
+            return False
+        self.established = self.reading = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        pending, self.pending = self.pending, None
+        for data in pending:
+            self.sslobj.write(data)
+        self.socket.send_bytes(b"")  # the server's last flight, session tickets, early writes
+        if self.on_secure is not None:
+            self.on_secure(self.socket)
+        return not self.socket.destroyed
+
+    def eof_received(self):
+        """The peer's FIN: True when it is an ordinary end of stream; before the
+        handshake finished it is a TLS client error (False: the socket is gone)."""
+        if self.established:
+            return True
+        if not self.failed:
+            self._fail(HTTPError("ECONNRESET", "Client network socket disconnected before secure TLS "
+                                               "connection was established"))
+        return False
+
+    def _timed_out(self):
+        self.timer = None
+        if not self.established and not self.failed and not self.socket.destroyed:
+            self._fail(HTTPError("ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout"))
+
+    def _fail(self, err):
+        self.failed = True
+        self.reading = False
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        socket = self.socket
+        if self.outgoing.pending and not socket.destroyed:
+            self.socket.send_bytes(b"")  # the alert
+        if self.on_error is not None:
+            self.on_error(err, socket)
+        if not socket.destroyed:
+            socket.destroy()
+
+    # -- bytes out ---------------------------------------------------------------------------------
+    def send(self, data):
+        """Encrypt ``data`` (held until the handshake finishes) and hand the records to the
+        kernel; returns how many bytes of records it has not taken yet."""
+        if data:
+            if self.established and not self.closed:
+                self.sslobj.write(data)
+            elif self.pending is not None:
+                self.pending.append(data)
+        backlog = self.outgoing.read()
+        if self.backlog:
+            backlog = self.backlog + backlog
+        elif not backlog:
+            return 0
+        try:
+            sent = self.raw.send(backlog)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent == len(backlog):
+            self.backlog = b""
+            return 0
+        self.backlog = backlog = backlog[sent:]
+        return len(backlog)
+
+    def close_notify(self):
+        """Before the FIN: say the stream ends (best effort, never blocks)."""
+        if not self.established or self.closed or self.failed:
+            return
+        self.closed = True
+        try:
+            self.sslobj.unwrap()
+        except ssl.SSLWantReadError:
+            pass  # ours is written; the peer's comes later, or never
+        except (ssl.SSLError, ValueError):
+            return
+        try:
+            self.send(b"")
+        except OSError:
+            pass
+
+    # -- what the connection knows ------------------------------------------------------------------
+    def peer_certificate(self, binary_form=False):
+        if not self.established:
+            return None
+        return self.sslobj.getpeercert(binary_form)
+
+    def protocol(self):
+        return self.sslobj.version() if self.established else None
+
+    def cipher(self):
+        cipher = self.sslobj.cipher() if self.established else None
+        return None if cipher is None else {"name": cipher[0], "version": cipher[1], "bits": cipher[2]}
+
+    def alpn_protocol(self):
+        return self.sslobj.selected_alpn_protocol() if self.established else None
+
+
+def listener_tls(address, settings):
+    """Whether the listener at ``address`` (a ``bind`` entry) speaks TLS: ``https://``
+    always, ``http://`` never, no scheme when ``certfile`` is set."""
+    if address.startswith("https://"):
+        return True
+    if address.startswith("http://"):
+        return False
+    return bool(settings.values.get("certfile"))

@@ -1,0 +1,27 @@
+"""An events app that tells the client what its TLS connection looks like from the server."""
+
+import json
+import os
+
+
+def setup(server):
+    def on_request(req, res):
+        if req.url == "/big":
+            res.end(b"x" * (4 * 1024 * 1024))
+            return
+        socket = req.socket
+        cert = socket.get_peer_certificate() or {}
+        subject = dict(item for rdn in cert.get("subject", ()) for item in rdn)
+        body = json.dumps({"pid": os.getpid(), "encrypted": socket.encrypted, "protocol": socket.get_protocol(),
+                           "alpn": socket.alpn_protocol, "authorized": socket.authorized,
+                           "peer_cn": subject.get("commonName"), "peer_serial": cert.get("serialNumber")})
+        res.set_header("Content-Type", "application/json")
+        res.end(body)
+    server.on("request", on_request)
+
+
+def wsgi_scheme(environ, start_response):
+    """WSGI: the URL scheme the server put in the environ."""
+    body = environ["wsgi.url_scheme"].encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
