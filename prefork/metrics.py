@@ -190,3 +190,22 @@ def render(registry):
     from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def response_observer(record=None, line=None, count=None):
+    """The server's ``response_observer`` for a worker: takes the duration once, then the
+    metrics ``record``, the access log ``line`` and the request ``count`` (each optional);
+    None when there is nothing to observe."""
+    if record is None and line is None and count is None:
+        return None
+    from time import monotonic  # the clock of req.start_time
+
+    def observe(req, res):
+        duration = monotonic() - req.start_time
+        if record is not None:
+            record(req, res, duration)
+        if line is not None:
+            line(req, res, duration)
+        if count is not None:
+            count()
+    return observe
