@@ -10,6 +10,16 @@ _FIRST_WINS = frozenset((
 ))
 
 
+def add_repeated(headers, name, value):
+    """Fold a repeated field ``name`` (lower-case, already in ``headers``) in as Node does."""
+    if name == "set-cookie":
+        headers[name].append(value)
+    elif name == "cookie":
+        headers[name] = headers[name] + "; " + value
+    elif name not in _FIRST_WINS:
+        headers[name] = headers[name] + ", " + value
+
+
 def header_map(raw, pairs):
     """Node's ``headers`` object from the first ``pairs`` raw pairs."""
     headers = {}

@@ -31,6 +31,7 @@ import httptools
 
 from .chunks import ChunkLines
 from .errors import ParseError, code_from_reason, diagnose, header_overflow
+from .headers import add_repeated
 
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
@@ -348,7 +349,10 @@ class _Parser:
         self._blank_connection = None
         if not self._parser.should_keep_alive():
             self._reusable = False
-        self._handler.on_message_complete(self._trailers)
+        trailers = self._trailers
+        if trailers is not None:
+            self._trailers = None
+        self._handler.on_message_complete(trailers)
 
     def _after_head(self):
         self.headers_complete = True
@@ -362,22 +366,69 @@ class _Parser:
 
 
 class RequestParser(_Parser):
+    """Also builds Node's ``headers`` map in the same pass as the raw list: ``headers``
+    holds the current head's map (every field, no count cap) while ``on_headers`` runs."""
+
     kind = 1
     tracks_chunk_lines = True
+    headers = None
 
     def _make_parser(self):
         return httptools.HttpRequestParser(self)
 
     def on_message_begin(self):
+        # the request's own reset (the base class's, inlined: this runs per request)
+        if self._close_after:
+            self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
+            raise self._error
+        self.in_message = True
+        self.headers_complete = False
+        self._counted = 0
+        self._head_wire = 0
+        self._raw = []
+        self.headers = {}
         self._url = b""
-        super().on_message_begin()
+        self._handler.on_message_begin()
 
     def on_url(self, url):
-        self._count(len(url))
+        counted = self._counted + len(url)
+        self._counted = counted
+        if counted >= self.max_header_size > 0:
+            self._count(0)
         self._url += url
 
+    def on_header(self, name, value):
+        counted = self._counted + len(name) + len(value)
+        self._counted = counted
+        if counted >= self.max_header_size > 0:
+            self._count(0)
+        # llhttp drops leading OWS; Node trims the trailing OWS itself
+        stripped = value.rstrip(b" \t")
+        if stripped is not value and not self.headers_complete and b"\t" in value:
+            self._blank_after_value(name, value)
+        field = name.decode("latin-1")
+        text = stripped.decode("latin-1")
+        if self.headers_complete:
+            if self._trailers is None:
+                self._trailers = []
+            self._trailers += (field, text)
+            return
+        self._raw += (field, text)
+        key = field.lower()
+        headers = self.headers
+        if key in headers:
+            add_repeated(headers, key, text)
+        else:
+            headers[key] = [text] if key == "set-cookie" else text
+
     def on_headers_complete(self):
-        self._after_head()
+        self.headers_complete = True
+        self._counted = 0
+        coding = self.headers.get("transfer-encoding")
+        if coding is not None:
+            # llhttp: chunked when the last coding of the last field is chunked (the map
+            # joins repeated fields in order, so its last coding is the last field's)
+            self._body_lines = coding.rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
         parser = self._parser
         version = parser.get_http_version()
         keep_alive = parser.should_keep_alive()

@@ -207,11 +207,13 @@ class Connection:
         if self._continuing:
             return  # the synthetic head of an unlistened upgrade: the request exists
         full_raw = raw
-        pairs = len(raw) // 2
-        kept = node_raw_header_pairs(pairs, server.max_headers_count)
-        if kept < pairs:
-            raw = raw[:2 * kept]
-        headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
+        headers = self.parser.headers  # every field; Node's caps apply past 31 or a set count
+        if len(raw) > 62 or server.max_headers_count is not None:
+            pairs = len(raw) // 2
+            kept = node_raw_header_pairs(pairs, server.max_headers_count)
+            if kept < pairs:
+                raw = raw[:2 * kept]
+            headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
         req = IncomingMessage(socket, method, url, version, raw, headers, self, monotonic())
         self._req = req
         if self._keep_alive_timer:
