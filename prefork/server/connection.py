@@ -42,7 +42,8 @@ from ..http.errors import ParseError, request_timeout_error
 from ..http.parser import RequestParser, node_header_map_pairs, node_raw_header_pairs
 from ..http.serialize import CANNED
 from ..http.headers import header_map
-from .messages import IncomingMessage, ServerResponse
+from .request import IncomingMessage
+from .response import ServerResponse
 
 log = logging.getLogger("prefork.server")
 
@@ -460,7 +461,7 @@ class Connection:
         responses.popleft()
         socket = self.socket
         self._attached = res
-        if res.req.is_paused():
+        if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
         socket.after_flush(res.on_flushed)
         if res.closes_connection or (not responses and (self._closing or self._eof or self.server.draining)):

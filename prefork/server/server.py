@@ -25,7 +25,7 @@ from time import monotonic
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
-from ..http.serialize import DateCache
+from ..http.serialize import HeadCache
 from ..runtime import current_loop
 from .connection import Connection
 from ..net import Socket
@@ -72,7 +72,7 @@ class Server(EventEmitter):
             err.code = "ERR_OUT_OF_RANGE"
             raise err
         self.loop = loop if loop is not None else current_loop()
-        self.date_cache = DateCache()  # the Date header line, once per second
+        self.heads = HeadCache()  # the Date line and the constant head of keep-alive answers, per second
         self._listen_socks = []
         self._connections = set()
         self._detached = set()
