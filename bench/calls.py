@@ -92,6 +92,23 @@ class Rig:
         self.on_loop(sys.setprofile, None)
         return total[0]
 
+    def opcodes(self, count, by_function):
+        """Bytecodes executed on the loop thread, by function, while ``count`` requests are served."""
+        def trace(frame, event, arg):
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            code = frame.f_code
+            key = f"{os.path.basename(code.co_filename)}:{code.co_name}"
+
+            def local(frame, event, arg):
+                if event == "opcode":
+                    by_function[key] += 1
+                return local
+            return local
+        self.on_loop(sys.settrace, trace)
+        self.requests(count)
+        self.on_loop(sys.settrace, None)
+
     def close(self):
         self.client.close()
         self.on_loop(self.server.close_all_connections)
@@ -119,6 +136,7 @@ def main():
     parser.add_argument("--variant", default="bare", choices=("bare", "defaults"))
     parser.add_argument("--loop", default="asyncio")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--opcodes", action="store_true", help="bytecodes executed per function")
     parser.add_argument("--top", type=int, default=60)
     args = parser.parse_args()
     if args.profile:
@@ -133,6 +151,16 @@ def main():
         total = sum(v[1] for v in stats.stats.values())
         print(f"{total / args.requests:.1f} calls/request (cProfile)")
         stats.sort_stats("tottime").print_stats(args.top)
+        return
+    if args.opcodes:
+        rig = Rig(args.variant, args.loop)
+        rig.requests(20)
+        counts = collections.Counter()
+        rig.opcodes(args.requests, counts)
+        rig.close()
+        print(f"{sum(counts.values()) / args.requests:.1f} bytecodes/request")
+        for name, n in counts.most_common(args.top):
+            print(f"{n / args.requests:8.1f}  {name}")
         return
     by_function = collections.Counter()
     per = calls_per_request(args.variant, args.loop, args.requests, by_function)

@@ -23,6 +23,10 @@ Rules:
   it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
+- The handler gets ``on_headers``, ``on_body`` and ``on_message_complete``; its
+  ``on_message_begin`` is optional: ``on_begin`` holds it (None: nothing is called at a
+  message's first byte), and a handler may set ``on_begin`` later, e.g. to refuse any
+  further message by raising from it.
 """
 
 import re
@@ -74,6 +78,7 @@ class _Parser:
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
+        self.on_begin = getattr(handler, "on_message_begin", None)  # called at a message's first byte
         self.max_header_size = max_header_size
         self.in_message = False
         self.headers_complete = False
@@ -294,7 +299,8 @@ class _Parser:
         self._trailers = None
         self._lines = None
         self._body_lines = False
-        self._handler.on_message_begin()
+        if self.on_begin is not None:
+            self.on_begin()
 
     def on_header(self, name, value):
         self._count(len(name) + len(value))
@@ -388,7 +394,8 @@ class RequestParser(_Parser):
         self._raw = []
         self.headers = {}
         self._url = b""
-        self._handler.on_message_begin()
+        if self.on_begin is not None:
+            self.on_begin()
 
     def on_url(self, url):
         counted = self._counted + len(url)

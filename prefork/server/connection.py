@@ -35,7 +35,6 @@ Rules (Node's, spec §2-§4):
 
 import logging
 from collections import deque
-from time import monotonic
 
 from ..http import framing
 from ..http.errors import ParseError, request_timeout_error
@@ -76,7 +75,7 @@ class Connection:
         self.message_start = socket.last_activity
         self.active = True
         self._responses = deque()
-        self._attached = None  # the last ended response until its 'finish'
+        self._attached = None  # the last ended response (until its 'finish' while not writable_finished)
         self._req = None
         self._res = None
         self._requests = 0
@@ -105,11 +104,15 @@ class Connection:
             self.server.emit("clientError", self._error, self.socket)
             return
         socket = self.socket
+        if not self.parser.in_message:
+            self.message_start = socket.last_activity  # a message starts in this read
         socket.cork()
         try:
             while data:
                 offset = self.parser.feed(data)
                 data = None if offset is None else self._left_http(data, offset)
+            if self.parser.in_message:
+                self.active = True  # a message is in progress: the sweep watches it
         except ParseError as err:
             self._parse_error(err)
         except _Abort:
@@ -193,14 +196,13 @@ class Connection:
             attached.mark_closed()
 
     # -- parser callbacks ----------------------------------------------------------------
-    def on_message_begin(self):
-        if self._final:
-            # a request after a final response: nothing of it is read
-            self._closing = True
-            raise _Abort()
-        self.message_start = monotonic()
-        self.active = True
-        self.parser.max_header_size = self.server.max_header_size
+    # (no on_message_begin: ``active`` and ``message_start`` are kept per read, see
+    # data_received and on_message_complete; after a final response the parser's
+    # ``on_begin`` refuses the next message)
+    def _refuse_message(self):
+        """A request after a final response: nothing of it is read."""
+        self._closing = True
+        raise _Abort()
 
     def on_headers(self, method, url, version, raw, keep_alive, upgrade):
         server = self.server
@@ -215,11 +217,14 @@ class Connection:
             if kept < pairs:
                 raw = raw[:2 * kept]
             headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
-        req = IncomingMessage(socket, method, url, version, raw, headers, self, monotonic())
+        req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.last_activity)
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False
-            socket.set_timeout(server.timeout)
+            if server.timeout:
+                socket.set_timeout(server.timeout)
+            else:
+                socket.timeout = 0.0  # the pending keep-alive timer finds it off
         if upgrade:
             if method == "CONNECT" or server.listener_count("upgrade"):
                 req.upgrade = True
@@ -231,7 +236,19 @@ class Connection:
         if self._holding is not None:
             self._held.append(_Held(req, res, version))
             return
-        self._start(req, res, version)
+        # _start, with the plain HTTP/1.1 request (Host, no Expect, no request cap) first
+        if keep_alive and not res.can_chunk:
+            self._holding = res
+        try:
+            if version != "1.1" or (("host" in headers or not server.require_host_header)
+                                    and not server.max_requests_per_socket and "expect" not in headers):
+                server.emit("request", req, res)
+            else:
+                self._dispatch(req, res, version)
+        except _Abort:
+            raise
+        except Exception as exc:
+            self._listener_failed(res, exc)
 
     def _start(self, req, res, version):
         if res.should_keep_alive and not res.can_chunk:
@@ -249,6 +266,7 @@ class Connection:
         requests behind it go."""
         if res.closes_connection:
             self._final = True
+            self.parser.on_begin = self._refuse_message
             self._drop_after(res)
             if self._holding is res:
                 self._holding = None
@@ -331,6 +349,8 @@ class Connection:
 
     def on_message_complete(self, trailers):
         self.active = False
+        self.message_start = self.socket.last_activity  # for a message starting in this read
+        self.parser.max_header_size = self.server.max_header_size  # a change applies from the next
         if self._continuation is not None:
             if not self._continuing:
                 return  # llhttp skipped the upgrade's body; it is parsed next
@@ -374,7 +394,7 @@ class Connection:
 
     def request_task_failed(self, req, exc):
         """A coroutine listener of ``req`` (its body events) raised."""
-        for res in list(self._responses) + [self._attached]:
+        for res in list(self._responses) + [self.current_response]:
             if res is not None and res.req is req:
                 self.listener_failed(res, exc)
                 return
@@ -396,6 +416,8 @@ class Connection:
             self._req = req
             self._continuing = True
             self.parser = RequestParser(self, server.max_header_size)
+            if self._final:
+                self.parser.on_begin = self._refuse_message
             return "".join(lines).encode("latin-1") + data[offset:]
         req, self._req = self._req, None
         head = data[offset:]
@@ -460,28 +482,22 @@ class Connection:
         responses = self._responses
         responses.popleft()
         socket = self.socket
+        server = self.server
         self._attached = res
         if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
         socket.after_flush(res.on_flushed)
-        if res.closes_connection or (not responses and (self._closing or self._eof or self.server.draining)):
+        if res.closes_connection or (not responses and (self._closing or self._eof or server.draining)):
             socket.destroy_soon()
             return
         if responses:
             responses[0].activate()
-        elif self.server.keep_alive_timeout > 0 and socket.protocol is self:
-            socket.set_timeout(self.server.keep_alive_timeout + 1.0)
+        elif server.keep_alive_timeout > 0 and socket.protocol is self:
+            socket.set_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
-        if "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
+        if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
                 socket.buffered_size <= socket.high_water_mark:
             self.resume_reading("output")
-
-    def response_finished(self, res):
-        if self._attached is res:
-            self._attached = None
-        observer = self.server.response_observer
-        if observer is not None:
-            observer(res.req, res)
 
     def wants_drain(self, res):
         if self._drain_waiters is None:
@@ -499,7 +515,10 @@ class Connection:
 
     @property
     def current_response(self):
-        return self._responses[0] if self._responses else self._attached
+        if self._responses:
+            return self._responses[0]
+        attached = self._attached
+        return None if attached is None or attached.writable_finished else attached
 
     # -- state for the server's close_idle / sweep / drain ----------------------------------------
     def drain(self):

@@ -31,16 +31,18 @@ _LAST_CHUNK = framing.LAST_CHUNK
 class ServerResponse(EventEmitter):
     """The response to one request, written in request order on its connection."""
 
-    __slots__ = ("_events", "_tasks", "_conn", "req", "socket", "status_code", "status_message",
+    # Slots set in __init__, except two read only after they are set: _head (by
+    # _store_head) and _queued_size (with _queued). ``expect_continue``: the request
+    # asked for a 100 and none was sent yet.
+    __slots__ = ("_events", "_conn", "req", "socket", "status_code", "status_message",
                  "send_date", "should_keep_alive", "headers_sent", "writable_ended",
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
-                 "closes_connection", "can_chunk", "expect_continue", "_sent100", "_removed",
+                 "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_keep_alive_timeout", "_max_requests_per_socket")
+                 "bytes_sent")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
-        self._tasks = None
         self._conn = conn
         self.req = req
         self.socket = conn.socket
@@ -52,24 +54,18 @@ class ServerResponse(EventEmitter):
         self.writable_ended = False
         self.writable_finished = False
         self._headers = None  # {lower-case name: (name, value)}, made by the first set_header
-        self._head = None
         self.head_out = False  # the head's bytes left for the connection
         self._has_body = req.method != "HEAD"
         self._chunked = False
         self.closes_connection = False
         self.can_chunk = True if req.http_version == "1.1" else self._peer_reads_chunked(req)
         self.expect_continue = False
-        self._sent100 = False
         self._removed = None
         self.max_requests_reached = False
         self._active = active
         self._queued = None
-        self._queued_size = 0
         self._closed = False
         self.bytes_sent = 0
-        server = conn.server
-        self._keep_alive_timeout = server.keep_alive_timeout
-        self._max_requests_per_socket = server.max_requests_per_socket
 
     @staticmethod
     def _peer_reads_chunked(req):
@@ -148,7 +144,7 @@ class ServerResponse(EventEmitter):
                 self.set_header(name, value)
         if status_code in _NO_BODY:
             self._has_body = False
-        if self.expect_continue and not self._sent100:
+        if self.expect_continue:
             self.should_keep_alive = False
         self._store_head(None)
         return self
@@ -165,7 +161,7 @@ class ServerResponse(EventEmitter):
                 and self._removed is None and not self.max_requests_reached \
                 and (self.status_message is None or self.status_message == _STATUS_CODES.get(status)):
             # the common head: nothing from the application, kept alive
-            prefix = server.heads.prefix(status, self._keep_alive_timeout, self._max_requests_per_socket)
+            prefix = server.heads.prefix(status, server.keep_alive_timeout, server.max_requests_per_socket)
             if prefix is not None:
                 self.status_message = _STATUS_CODES[status]
                 if not self._has_body:
@@ -209,8 +205,8 @@ class ServerResponse(EventEmitter):
                 if self.max_requests_reached:
                     head.append("Connection: close\r\n")
                 else:
-                    head.append(server.heads.keep_alive_lines(self._keep_alive_timeout,
-                                                              self._max_requests_per_socket))
+                    head.append(server.heads.keep_alive_lines(server.keep_alive_timeout,
+                                                              server.max_requests_per_socket))
             else:
                 self.closes_connection = True
                 head.append("Connection: close\r\n")
@@ -252,9 +248,10 @@ class ServerResponse(EventEmitter):
             return self.socket.buffered_size < self.socket.high_water_mark
         if self._queued is None:
             self._queued = [data]
+            self._queued_size = len(data)
         else:
             self._queued.append(data)
-        self._queued_size += len(data)
+            self._queued_size += len(data)
         return self._queued_size < self.socket.high_water_mark
 
     def write(self, data, callback=None):
@@ -290,7 +287,7 @@ class ServerResponse(EventEmitter):
         if not self.headers_sent:
             if self.status_code in _NO_BODY:
                 self._has_body = False
-            if self.expect_continue and not self._sent100:
+            if self.expect_continue:
                 self.should_keep_alive = False
             self._store_head(len(data) if data else 0)
         self.writable_ended = True
@@ -323,7 +320,7 @@ class ServerResponse(EventEmitter):
     def _implicit_head(self, content_length):
         if self.status_code in _NO_BODY:
             self._has_body = False
-        if self.expect_continue and not self._sent100:
+        if self.expect_continue:
             self.should_keep_alive = False
         self._store_head(content_length)
 
@@ -336,7 +333,7 @@ class ServerResponse(EventEmitter):
     # -- interim responses (no Date, written at once in order) ------------------------
     def write_continue(self, callback=None):
         self._send(serialize.CONTINUE)
-        self._sent100 = True
+        self.expect_continue = False  # sent
         if callback is not None:
             self.socket.after_flush(callback)
 
@@ -357,7 +354,6 @@ class ServerResponse(EventEmitter):
         """First in the connection's queue: queued bytes go out, later ones directly."""
         self._active = True
         queued, self._queued = self._queued, None
-        self._queued_size = 0
         if queued:
             for data in queued:
                 self.socket.send_bytes(data)
@@ -368,7 +364,9 @@ class ServerResponse(EventEmitter):
         self.writable_finished = True
         if self._events:
             self.emit("finish")
-        self._conn.response_finished(self)
+        observer = self._conn.server.response_observer
+        if observer is not None:
+            observer(self.req, self)
         if not self._closed:
             self._closed = True
             if self._events:
