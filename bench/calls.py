@@ -43,8 +43,8 @@ class Rig:
         if variant == "defaults":
             self.tmp = tempfile.mkdtemp(prefix="prefork-calls-")
             self.access = logs.AccessLog(os.path.join(self.tmp, "access.log"), DEFAULT_ACCESS_FORMAT, 3600.0)
-            record = WorkerMetrics(self.server).recorder()
-            self.server.response_observer = response_observer(record, self.access.line, None)
+            metrics = WorkerMetrics(self.server)
+            self.server.response_observer = response_observer(metrics, self.access.line, None)
         self.server.listen(0)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

@@ -6,6 +6,9 @@ metrics cost; instruction counts do not. The real daemon (one worker) runs under
 process sends N, then (in a second daemon) 2N keep-alive hello requests on 16
 connections, 16 requests in flight at a time; the worker's instructions per request
 are the difference of the two totals divided by N, so start-up and shutdown cancel out.
+Hash randomization is off (PYTHONHASHSEED=0) so that runs repeat; what still varies a
+little is the worker's once-a-second work (heartbeat, log flush), which follows the
+wall clock: runs on a loaded machine count a few hundred instructions more per request.
 
 Variants (as in bench/observability.py): bare (--access-log= --metrics-bind=), log
 (access log to a file), metrics (metrics on), defaults (both).
@@ -78,7 +81,7 @@ def bare_loop_instructions(count):
            f"--callgrind-out-file={tmp}/cg.%p", sys.executable, os.path.join(BENCH, "bare_loop.py"),
            f"fd://{listener.fileno()}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            pass_fds=(listener.fileno(),))
+                            pass_fds=(listener.fileno(),), env=dict(os.environ, PYTHONHASHSEED="0"))
     listener.close()
     try:
         if not proc.stdout.readline().strip():
@@ -111,7 +114,7 @@ def worker_instructions(interface, variant, count):
            "--bind", f"fd://{listener.fileno()}", "--access-log", os.path.join(tmp, access) if access else "",
            "--metrics-bind", metrics, "--timeout", "600"]
     log_path = os.path.join(tmp, "daemon.log")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, BENCH]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, BENCH]), PYTHONHASHSEED="0")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),),
                                 env=env, cwd=BENCH)

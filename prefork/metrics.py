@@ -192,20 +192,41 @@ def render(registry):
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def response_observer(record=None, line=None, count=None):
-    """The server's ``response_observer`` for a worker: takes the duration once, then the
-    metrics ``record``, the access log ``line`` and the request ``count`` (each optional);
+
+def response_observer(metrics=None, line=None, count=None):
+    """The server's ``response_observer`` for a worker: takes the duration once, then
+    counts the response in ``metrics`` (a WorkerMetrics, counted inline: this is the hot
+    path), then calls the access log ``line`` and the request ``count`` (each optional);
     None when there is nothing to observe."""
-    if record is None and line is None and count is None:
+    if metrics is None and line is None and count is None:
         return None
     from time import monotonic  # the clock of req.start_time
 
-    def observe(req, res):
+    if metrics is None:
+        def observe(req, res):
+            duration = monotonic() - req.start_time
+            if line is not None:
+                line(req, res, duration)
+            if count is not None:
+                count()
+        return observe
+    requests = metrics.requests
+    buckets = metrics.buckets
+    duration_sum = metrics.duration_sum
+    bounds = metrics.bounds
+    bisect_left = bisect.bisect_left
+
+    def observe_counted(req, res):
         duration = monotonic() - req.start_time
-        if record is not None:
-            record(req, res, duration)
+        by_code = requests.get(req.method)
+        if by_code is None:
+            by_code = requests[req.method] = {}
+        code = res.status_code
+        by_code[code] = by_code.get(code, 0) + 1
+        buckets[bisect_left(bounds, duration)] += 1
+        duration_sum[0] += duration
         if line is not None:
             line(req, res, duration)
         if count is not None:
             count()
-    return observe
+    return observe_counted

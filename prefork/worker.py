@@ -165,10 +165,9 @@ class Worker:
 
     def observer(self):
         """``observe(req, res)`` for the server, or None when nothing observes responses."""
-        record = self.metrics.recorder() if self.metrics is not None else None
         line = self.access.line if self.access is not None else None
         count = self.count_request if self.request_limit else None
-        return response_observer(record, line, count)
+        return response_observer(self.metrics, line, count)
 
     def count_request(self):
         self.requests += 1
