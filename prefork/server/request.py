@@ -25,14 +25,13 @@ _BODY_HIGH_WATER = 64 * 1024
 class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
-    __slots__ = ("_events", "_tasks", "socket", "start_time", "method", "url", "http_version",
+    __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
                  "http_version_major", "http_version_minor", "raw_headers", "headers", "trailers",
                  "raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended")
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
-        self._tasks = None
         self.socket = socket
         self.start_time = start_time  # time.monotonic() of the read that completed the head
         self.method = method
@@ -53,8 +52,7 @@ class IncomingMessage(EventEmitter):
         self.aborted = False
         self.destroyed = False
         self.readable_flowing = None
-        self._buffered = None
-        self._buffered_size = 0
+        self._buffered = None  # with _buffered_size, set together
         self._conn = conn
         self._end_pending = False
         self._ended = False

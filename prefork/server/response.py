@@ -285,6 +285,22 @@ class ServerResponse(EventEmitter):
         if callback is not None:
             self.once("finish", callback)
         if not self.headers_sent:
+            server = self._conn.server
+            status = self.status_code
+            if data and self._active and self._headers is None and self.status_message is None \
+                    and self.should_keep_alive and self.can_chunk and self._has_body and self.send_date \
+                    and self._removed is None and not self.max_requests_reached and not self.expect_continue \
+                    and not self._closed and not server.draining and status not in _NO_BODY:
+                # the common answer (what _store_head and the send below do for it): the
+                # cached head, the length and the body in one bytes
+                prefix = server.heads.prefix(status, server.keep_alive_timeout, server.max_requests_per_socket)
+                if prefix is not None:
+                    self.status_message = _STATUS_CODES[status]
+                    self.headers_sent = self.head_out = self.writable_ended = True
+                    length = self.bytes_sent = len(data)
+                    self.socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
+                    self._conn.response_done(self)
+                    return self
             if self.status_code in _NO_BODY:
                 self._has_body = False
             if self.expect_continue:
