@@ -16,8 +16,14 @@ Variants (as in bench/observability.py): bare (--access-log= --metrics-bind=), l
 The floor is bench/bare_loop.py (selectors + httptools, a canned response, no request
 objects), measured the same way; the table gives each row's ratio to it.
 
+With ``--loops [CHECKOUT]`` it measures instead the standalone hello server
+(bench/hello_prefork.py, no daemon around it) on the default asyncio loop and on
+uvloop, and, given a second checkout, that checkout's hello server as a baseline: the
+instruction counterpart of bench/loops.sh.
+
 Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
                                      [--variants bare,log,metrics,defaults]
+       python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
 """
 
 import argparse
@@ -72,22 +78,32 @@ def callgrind_totals(tmp):
 
 def bare_loop_instructions(count):
     """Instructions of bench/bare_loop.py serving ``count`` requests (start-up included)."""
+    return standalone_instructions([os.path.join(BENCH, "bare_loop.py")], count)
+
+
+def standalone_instructions(argv, count, loop=None):
+    """Instructions of a one-process server (``argv`` + a listening socket's ``fd://N``
+    or, for a hello server, its port) serving ``count`` requests; SIGTERM, then SIGINT,
+    ends it."""
     tmp = tempfile.mkdtemp(prefix="bench-callgrind-")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     port = listener.getsockname()[1]
+    where = f"fd://{listener.fileno()}" if loop is None else str(port)
+    if loop is not None:
+        listener.close()  # the hello server binds the port itself
+    env = dict(os.environ, PYTHONHASHSEED="0", PREFORK_LOOP=loop or "asyncio")
     cmd = ["valgrind", "--tool=callgrind", "--cache-sim=no", "--branch-sim=no",
-           f"--callgrind-out-file={tmp}/cg.%p", sys.executable, os.path.join(BENCH, "bare_loop.py"),
-           f"fd://{listener.fileno()}"]
+           f"--callgrind-out-file={tmp}/cg.%p", sys.executable, *argv, where]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            pass_fds=(listener.fileno(),), env=dict(os.environ, PYTHONHASHSEED="0"))
+                            pass_fds=() if loop is not None else (listener.fileno(),), env=env)
     listener.close()
     try:
         if not proc.stdout.readline().strip():
-            raise RuntimeError("the bare loop did not start")
+            raise RuntimeError(f"{argv} did not start")
         drive(port, count)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM if loop is None else signal.SIGINT)
         proc.wait(300)
         totals = callgrind_totals(tmp)
         if len(totals) != 1:
@@ -150,10 +166,20 @@ def main():
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--interfaces", default="events,wsgi")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--loops", nargs="?", const="", default=None, metavar="CHECKOUT")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     n = args.requests
+    if args.loops is not None:
+        servers = [("asyncio", os.path.join(BENCH, "hello_prefork.py"), "asyncio"),
+                   ("uvloop", os.path.join(BENCH, "hello_prefork.py"), "uvloop")]
+        if args.loops:
+            servers.insert(0, ("baseline", os.path.join(args.loops, "bench", "hello_prefork.py"), "asyncio"))
+        for name, script, loop in servers:
+            per = (standalone_instructions([script], 2 * n, loop) - standalone_instructions([script], n, loop)) / n
+            print(f"{name:9} {per:>10,.0f} instructions/request", flush=True)
+        return
     floor = (bare_loop_instructions(2 * n) - bare_loop_instructions(n)) / n
     print(f"{'loop':6} {'bare':9} {floor:>10,.0f} instructions/request (bench/bare_loop.py)", flush=True)
     results = {}
