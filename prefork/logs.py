@@ -5,21 +5,16 @@ Rules:
   of an aborted worker (faulthandler) land in it.
 - The access log makes no stdlib ``logging`` call per request. The user's
   ``access_log_format`` is compiled once into a function that computes only the fields
-  the format uses. For a format of plain fields (the default) it keeps them as one
-  tuple per request, and the flush turns each tuple into its line with one ``%``
-  operation on a template made from the format (its literal text, ``%`` escaped, and
-  ``%s``/``%d``/``%.6f`` per field): the per-request work is a few attribute loads.
-  A field with a format spec or conversion makes the line at once, with one
-  ``str.format`` call. The code of that function is put together from a fixed table of
-  field expressions; the format's literal text is bound to names or held in the
-  template, so no text from the format reaches the code.
+  the format uses and builds the line with one f-string (or, for fields with a format
+  spec or conversion, one ``str.format`` call). The code of that function is put
+  together from a fixed table of field expressions; the format's literal text is bound
+  to names, so no text from the format reaches the code.
 - The time field is formatted at most once per second of wall-clock time.
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
   socket, e.g. stderr under systemd), so
   lines from two workers never interleave inside a line. The buffer is flushed when it
-  holds about ``FLUSH_SIZE`` characters (counted in lines of the last flush's average
-  length when lines are kept as tuples), by the owner's timer every ``access_log_flush``
+  holds ``FLUSH_SIZE`` characters, by the owner's timer every ``access_log_flush``
   seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
   handler of a hung worker. A worker killed with SIGKILL loses at most the lines of one
   flush interval. ``access_log_flush = 0`` writes every line at once.
@@ -94,23 +89,8 @@ def _open_append(path):
 
 
 # -- compiling the access log format -------------------------------------------------------
-# Each field: the expression for str.format (any type), the f-string piece for the plain
-# "{x}" case, and for the kept tuple its values' expressions and their % conversions.
-# All come from these tables only.
-_ROW_FIELDS = {
-    "h": (('req.socket.remote_address or "-"',), "%s"),
-    "t": (("clock[0]",), "%s"),
-    "r": (("req.method", "req.url", "req.http_version"), "%s %s HTTP/%s"),
-    "m": (("req.method",), "%s"),
-    "U": (("req.url",), "%s"),
-    "s": (("res.status_code",), "%s"),
-    "b": (('res.bytes_sent or res.get_header("content-length") or "-"',), "%s"),
-    "f": (('req.headers.get("referer", "-")',), "%s"),
-    "a": (('req.headers.get("user-agent", "-")',), "%s"),
-    "D": (("duration * 1e6",), "%d"),  # %d of a float truncates, as int() does
-    "L": (("duration",), "%.6f"),
-    "p": (("pid",), "%s"),
-}
+# Each field: the expression for str.format (any type), and the f-string piece for the
+# plain "{x}" case. Both come from this table only.
 _FIELDS = {
     "h": ('req.socket.remote_address or "-"', '{req.socket.remote_address or "-"}'),
     "t": ("clock[0]", "{clock[0]}"),
@@ -148,33 +128,29 @@ def compile_format(fmt):
     plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
     used = {name for _, name, _, _ in parts if name is not None}
     constants = {}
-    clock = "    now = wall()\n    if not clock[1] <= now < clock[2]:\n        tick(now)\n" if "t" in used else ""
     if plain:
-        # a tuple of the fields' values (table code) and a %-template for the flush:
-        # the format's literal text, % escaped, between the fields' conversions
-        values, template = [], []
+        # one f-string: literal pieces are names bound to the text, fields are table code
+        pieces = []
         for literal, name, _, _ in parts:
             if literal:
-                constants[f"text{len(constants)}"] = literal
-                template.append(literal.replace("%", "%%"))
+                key = f"text{len(constants)}"
+                constants[key] = literal
+                pieces.append("{" + key + "}")
             if name is not None:
-                expressions, conversion = _ROW_FIELDS[name]
-                values.extend(expressions)
-                template.append(conversion)
-        constants["row_template"] = "".join(template) + "\n"
-        source = (f"def line(req, res, duration):\n{clock}"
-                  f"    append(({', '.join(values)},))\n"
-                  f"    held[0] += 1\n"
-                  f"    if held[0] >= held[1]:\n"
-                  f"        flush()\n")
-        return source, constants
-    constants["template"] = fmt + "\n"
-    keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
+                pieces.append(_FIELDS[name][1])
+        constants["newline"] = "\n"
+        pieces.append("{newline}")
+        call = "f'" + "".join(pieces) + "'"
+    else:
+        constants["template"] = fmt + "\n"
+        keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
+        call = f"template.format({keywords})"
+    clock = "    now = wall()\n    if not clock[1] <= now < clock[2]:\n        tick(now)\n" if "t" in used else ""
     source = (f"def line(req, res, duration):\n{clock}"
-              f"    text = template.format({keywords})\n"
+              f"    text = {call}\n"
               f"    append(text)\n"
               f"    held[0] += len(text)\n"
-              f"    if held[0] >= held[1]:\n"
+              f"    if held[0] >= limit:\n"
               f"        flush()\n")
     return source, constants
 
@@ -187,15 +163,14 @@ class AccessLog:
         self.fd = 2 if path == "-" else _open_append(path)
         self.pipe = self._is_pipe()
         self.flush_interval = flush_interval
-        self.lines = []  # lines, or the tuples they are made from (row_template)
+        self.lines = []
+        self.held = [0]
         self.flushing = False
         self.failed = False
         self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
         source, constants = compile_format(fmt)
-        self.row_template = constants.get("row_template")
-        # held: [lines (tuples) or characters held, the count that makes a flush]
-        self.held = [0, (FLUSH_SIZE // 128 if self.row_template else FLUSH_SIZE) if flush_interval > 0 else 0]
-        scope = {**constants, "append": self.lines.append, "held": self.held, "flush": self.flush,
+        scope = {**constants, "append": self.lines.append, "held": self.held,
+                 "limit": FLUSH_SIZE if flush_interval > 0 else 0, "flush": self.flush,
                  "clock": self.clock, "wall": time.time, "tick": self._tick, "pid": os.getpid()}
         exec(compile(source, f"<access_log_format {fmt!r}>", "exec"), scope)
         self.line = scope["line"]
@@ -218,14 +193,7 @@ class AccessLog:
             return
         self.flushing = True
         try:
-            template = self.row_template
-            if template is None:
-                text = "".join(self.lines)
-            else:
-                text = "".join([template % row for row in self.lines])
-                if self.held[1]:  # about FLUSH_SIZE characters at this average line length
-                    self.held[1] = max(16, FLUSH_SIZE * len(self.lines) // max(1, len(text)))
-            data = text.encode("utf-8", "backslashreplace")
+            data = "".join(self.lines).encode("utf-8", "backslashreplace")
             self.lines.clear()
             self.held[0] = 0
             if self.pipe and len(data) > select.PIPE_BUF:
