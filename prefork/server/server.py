@@ -15,7 +15,8 @@ Rules:
   gets an answer, never a reset.
 - Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
   logged once per episode.
-- Every knob is an attribute; a change applies to requests that start later.
+- Every knob is an attribute; a change applies to requests that start later (the
+  Keep-Alive header's values: to response heads fixed later).
 """
 
 import errno
