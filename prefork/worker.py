@@ -33,7 +33,6 @@ import grp
 import random
 import signal
 import sys
-import time
 import traceback
 
 from setproctitle import setproctitle

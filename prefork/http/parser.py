@@ -35,33 +35,11 @@ import httptools
 
 from .chunks import ChunkLines
 from .errors import ParseError, code_from_reason, diagnose, header_overflow
-from .headers import add_repeated
+from .headers import add_repeated, node_header_map_pairs, node_raw_header_pairs  # noqa: F401 (re-exported)
 
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
-_BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
-
-
-def node_raw_header_pairs(total, max_headers_count):
-    """How many raw header pairs Node keeps for ``max_headers_count`` (None = default)."""
-    max_entries = 2000 if max_headers_count is None else 2 * max_headers_count
-    if total < _BATCH + 1 or max_entries <= 0:
-        return total
-    kept = 0
-    remaining = total
-    while remaining > 0:
-        batch = _BATCH if remaining > _BATCH else remaining
-        if kept * 2 < max_entries:
-            kept += batch
-        remaining -= batch
-    return kept
-
-
-def node_header_map_pairs(kept, max_headers_count):
-    """How many of the kept pairs go into ``headers`` (the map)."""
-    limit = 1000 if max_headers_count is None else max_headers_count
-    return kept if limit <= 0 or kept < limit else limit
 
 
 def _content_length_tab(data, pos):

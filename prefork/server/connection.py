@@ -3,20 +3,13 @@
 Rules (Node's, spec §2-§4):
 - Every request in a read is parsed and emitted at once; responses go out in request
   order (a later response waits inside its ServerResponse until it is first).
-- Dispatch, in order: missing Host (HTTP/1.1) -> chunked 400; over
-  ``max_requests_per_socket`` (HTTP/1.1) -> ``dropRequest`` + 503; ``Expect`` (HTTP/1.1)
-  -> ``checkContinue`` / automatic 100 / ``checkExpectation`` / 417; else ``request``.
+- Dispatch and what may follow a final response: see dispatch.py (a plain HTTP/1.1
+  request, Host present, no Expect, no request cap, is emitted from ``on_headers``).
 - CONNECT and listened upgrades hand the socket over raw with the bytes after the head.
   An unlistened upgrade is served as a normal request and, unlike Node, the bytes after
   its head (its body, pipelined requests) are parsed as usual.
 - Bytes after a request that forbids reuse are dropped once its response is sent (Node
   would answer them with a 400 that can swallow that response).
-- Nothing follows a final response (RFC 9112 9.6): once a response is fixed with
-  ``Connection: close`` (the request's, the app's, the automatic 400, a drain), no later
-  request is dispatched and the responses queued after it never reach the wire (they
-  are closed). A request whose response framing the app decides (HTTP/1.0 keep-alive,
-  no ``TE: chunked``) holds the dispatch of the requests behind it until its head is
-  fixed: they are dispatched if it keeps the connection, dropped if it is the last.
 - Leaving HTTP (CONNECT, listened upgrade): responses already ended go out before the
   hand-over; responses still pending are abandoned (closed).
 - After the peer's FIN a pending response may still be sent (half-close), but the
@@ -36,11 +29,11 @@ Rules (Node's, spec §2-§4):
 import logging
 from collections import deque
 
-from ..http import framing
 from ..http.errors import ParseError, request_timeout_error
-from ..http.parser import RequestParser, node_header_map_pairs, node_raw_header_pairs
+from ..http.parser import RequestParser
 from ..http.serialize import CANNED
-from ..http.headers import header_map
+from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
+from .dispatch import Dispatch, StopParsing, HeldRequest
 from .request import IncomingMessage
 from .response import ServerResponse
 
@@ -49,25 +42,7 @@ log = logging.getLogger("prefork.server")
 _PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
 
 
-class _Held:
-    """A request parsed while an earlier response's framing is undecided: dispatched (and
-    its end delivered) once that response keeps the connection."""
-
-    __slots__ = ("req", "res", "version", "complete", "trailers")
-
-    def __init__(self, req, res, version):
-        self.req = req
-        self.res = res
-        self.version = version
-        self.complete = False
-        self.trailers = None
-
-
-class _Abort(Exception):
-    """Stops parsing: the socket was destroyed inside a parser callback."""
-
-
-class Connection:
+class Connection(Dispatch):
     def __init__(self, server, socket):
         self.server = server
         self.socket = socket
@@ -88,7 +63,7 @@ class Connection:
         self._continuing = False  # its body is being parsed by a fresh parser
         self._final = False  # a response that ends the connection is fixed
         self._holding = None  # a response whose framing decides whether more may follow
-        self._held = []  # _Held requests waiting for _holding
+        self._held = []  # HeldRequest requests waiting for _holding
         self._half_close_timer = None
         self._pause_reasons = set()  # "output" (backpressure, pipelining depth), "body" (req paused)
         self._drain_waiters = None
@@ -115,7 +90,7 @@ class Connection:
                 self.active = True  # a message is in progress: the sweep watches it
         except ParseError as err:
             self._parse_error(err)
-        except _Abort:
+        except StopParsing:
             pass
         except Exception:
             log.exception("internal error on a connection; closing it")
@@ -202,7 +177,7 @@ class Connection:
     def _refuse_message(self):
         """A request after a final response: nothing of it is read."""
         self._closing = True
-        raise _Abort()
+        raise StopParsing()
 
     def on_headers(self, method, url, version, raw, keep_alive, upgrade):
         server = self.server
@@ -234,7 +209,7 @@ class Connection:
         self._res = res
         self._responses.append(res)
         if self._holding is not None:
-            self._held.append(_Held(req, res, version))
+            self._held.append(HeldRequest(req, res, version))
             return
         # _start, with the plain HTTP/1.1 request (Host, no Expect, no request cap) first
         if keep_alive and not res.can_chunk:
@@ -245,99 +220,10 @@ class Connection:
                 server.emit("request", req, res)
             else:
                 self._dispatch(req, res, version)
-        except _Abort:
+        except StopParsing:
             raise
         except Exception as exc:
             self._listener_failed(res, exc)
-
-    def _start(self, req, res, version):
-        if res.should_keep_alive and not res.can_chunk:
-            # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
-            self._holding = res
-        try:
-            self._dispatch(req, res, version)
-        except _Abort:
-            raise
-        except Exception as exc:
-            self._listener_failed(res, exc)
-
-    def head_fixed(self, res):
-        """``res`` has fixed its head: a final one ends the queue; a held one lets the
-        requests behind it go."""
-        if res.closes_connection:
-            self._final = True
-            self.parser.on_begin = self._refuse_message
-            self._drop_after(res)
-            if self._holding is res:
-                self._holding = None
-            return
-        if self._holding is res:
-            self._holding = None
-            if self._held:
-                self.socket.loop.call_soon(self._release_held)
-
-    def _drop_after(self, res):
-        responses = self._responses
-        if res not in responses:
-            return
-        later = []
-        while responses and responses[-1] is not res:
-            later.append(responses.pop())
-        if later:
-            self._closing = True
-            self._held = []
-            if self._req is not None and self._req is not res.req:
-                self._req = None
-            for dropped in reversed(later):
-                dropped.mark_closed()
-
-    def _release_held(self):
-        while self._held and self._holding is None and not self._final and not self.socket.destroyed:
-            held = self._held.pop(0)
-            try:
-                self._start(held.req, held.res, held.version)
-            except _Abort:
-                return
-            if held.complete and not held.req.upgrade:
-                try:
-                    held.req.push_end(held.trailers)
-                except Exception as exc:
-                    if self.listener_failed(held.res, exc):
-                        return
-
-    def _dispatch(self, req, res, version):
-        server = self.server
-        if version == "1.1":
-            if server.require_host_header and "host" not in req.headers:
-                res.write_head(400, ["Connection", "close"])
-                res.end()
-                return
-            cap = server.max_requests_per_socket
-            if cap and cap > 0:
-                self._requests += 1
-                res.max_requests_reached = cap <= self._requests
-                if cap < self._requests:
-                    server.stats.dropped_requests += 1
-                    server.emit("dropRequest", req, self.socket)
-                    res.write_head(503)
-                    res.end()
-                    return
-            expect = req.headers.get("expect")
-            if expect is not None:
-                if framing.expects_continue(expect):
-                    res.expect_continue = True
-                    if server.listener_count("checkContinue"):
-                        server.emit("checkContinue", req, res)
-                    else:
-                        res.write_continue()
-                        server.emit("request", req, res)
-                elif server.listener_count("checkExpectation"):
-                    server.emit("checkExpectation", req, res)
-                else:
-                    res.write_head(417)
-                    res.end()
-                return
-        server.emit("request", req, res)
 
     def on_body(self, body):
         req = self._req
@@ -373,7 +259,7 @@ class Connection:
         """A listener raised inside the parser: answer or close, then stop parsing if the
         connection is done."""
         if self.listener_failed(res, exc):
-            raise _Abort() from exc
+            raise StopParsing() from exc
 
     def listener_failed(self, res, exc):
         """A listener of ``res``'s request raised (or its task did): log it; a 500 when
