@@ -6,11 +6,24 @@ metrics cost; instruction counts do not. The real daemon (one worker) runs under
 process sends N, then (in a second daemon) 2N keep-alive hello requests on 16
 connections, 16 requests in flight at a time; the worker's instructions per request
 are the difference of the two totals divided by N, so start-up and shutdown cancel out.
+Hash randomization is off (PYTHONHASHSEED=0) so that runs repeat; what still varies a
+little is the worker's once-a-second work (heartbeat, log flush), which follows the
+wall clock: runs on a loaded machine count a few hundred instructions more per request.
 
 Variants (as in bench/observability.py): bare (--access-log= --metrics-bind=), log
 (access log to a file), metrics (metrics on), defaults (both).
 
+The floor is bench/bare_loop.py (selectors + httptools, a canned response, no request
+objects), measured the same way; the table gives each row's ratio to it.
+
+With ``--loops [CHECKOUT]`` it measures instead the standalone hello server
+(bench/hello_prefork.py, no daemon around it) on the default asyncio loop and on
+uvloop, and, given a second checkout, that checkout's hello server as a baseline: the
+instruction counterpart of bench/loops.sh.
+
 Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
+                                     [--variants bare,log,metrics,defaults]
+       python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
 """
 
 import argparse
@@ -53,6 +66,57 @@ def drive(port, count, connections=16):
             sock.close()
 
 
+def callgrind_totals(tmp):
+    totals = {}
+    for path in glob.glob(os.path.join(tmp, "cg.*")):
+        pid = int(path.rsplit(".", 1)[1])
+        with open(path) as fh:
+            match = re.search(r"^(?:summary|totals): (\d+)", fh.read(), re.M)
+        totals[pid] = int(match.group(1))
+    return totals
+
+
+def bare_loop_instructions(count):
+    """Instructions of bench/bare_loop.py serving ``count`` requests (start-up included)."""
+    return standalone_instructions([os.path.join(BENCH, "bare_loop.py")], count)
+
+
+def standalone_instructions(argv, count, loop=None):
+    """Instructions of a one-process server (``argv`` + a listening socket's ``fd://N``
+    or, for a hello server, its port) serving ``count`` requests; SIGTERM, then SIGINT,
+    ends it."""
+    tmp = tempfile.mkdtemp(prefix="bench-callgrind-")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    where = f"fd://{listener.fileno()}" if loop is None else str(port)
+    if loop is not None:
+        listener.close()  # the hello server binds the port itself
+    env = dict(os.environ, PYTHONHASHSEED="0", PREFORK_LOOP=loop or "asyncio")
+    cmd = ["valgrind", "--tool=callgrind", "--cache-sim=no", "--branch-sim=no",
+           f"--callgrind-out-file={tmp}/cg.%p", sys.executable, *argv, where]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            pass_fds=() if loop is not None else (listener.fileno(),), env=env)
+    listener.close()
+    try:
+        if not proc.stdout.readline().strip():
+            raise RuntimeError(f"{argv} did not start")
+        drive(port, count)
+        proc.send_signal(signal.SIGTERM if loop is None else signal.SIGINT)
+        proc.wait(300)
+        totals = callgrind_totals(tmp)
+        if len(totals) != 1:
+            raise RuntimeError(f"expected one profile, got {totals}")
+        return next(iter(totals.values()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def worker_instructions(interface, variant, count):
     tmp = tempfile.mkdtemp(prefix="bench-callgrind-")
     access, metrics = VARIANTS[variant]
@@ -66,7 +130,7 @@ def worker_instructions(interface, variant, count):
            "--bind", f"fd://{listener.fileno()}", "--access-log", os.path.join(tmp, access) if access else "",
            "--metrics-bind", metrics, "--timeout", "600"]
     log_path = os.path.join(tmp, "daemon.log")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, BENCH]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, BENCH]), PYTHONHASHSEED="0")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),),
                                 env=env, cwd=BENCH)
@@ -80,12 +144,7 @@ def worker_instructions(interface, variant, count):
         drive(port, count)
         proc.send_signal(signal.SIGTERM)
         proc.wait(300)
-        totals = {}
-        for path in glob.glob(os.path.join(tmp, "cg.*")):
-            pid = int(path.rsplit(".", 1)[1])
-            with open(path) as fh:
-                match = re.search(r"^(?:summary|totals): (\d+)", fh.read(), re.M)
-            totals[pid] = int(match.group(1))
+        totals = callgrind_totals(tmp)
         workers = [ir for pid, ir in totals.items() if pid != proc.pid]
         if len(workers) != 1:
             raise RuntimeError(f"expected one worker profile, got {totals}")
@@ -106,25 +165,42 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--interfaces", default="events,wsgi")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--loops", nargs="?", const="", default=None, metavar="CHECKOUT")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     n = args.requests
+    if args.loops is not None:
+        servers = [("asyncio", os.path.join(BENCH, "hello_prefork.py"), "asyncio"),
+                   ("uvloop", os.path.join(BENCH, "hello_prefork.py"), "uvloop")]
+        if args.loops:
+            servers.insert(0, ("baseline", os.path.join(args.loops, "bench", "hello_prefork.py"), "asyncio"))
+        for name, script, loop in servers:
+            per = (standalone_instructions([script], 2 * n, loop) - standalone_instructions([script], n, loop)) / n
+            print(f"{name:9} {per:>10,.0f} instructions/request", flush=True)
+        return
+    floor = (bare_loop_instructions(2 * n) - bare_loop_instructions(n)) / n
+    print(f"{'loop':6} {'bare':9} {floor:>10,.0f} instructions/request (bench/bare_loop.py)", flush=True)
     results = {}
+    variants = [v for v in args.variants.split(",") if v]
     for interface in [i for i in args.interfaces.split(",") if i]:
-        for variant in VARIANTS:
+        for variant in variants:
             one = worker_instructions(interface, variant, n)
             two = worker_instructions(interface, variant, 2 * n)
             results[(interface, variant)] = (two - one) / n
             print(f"{interface:6} {variant:9} {results[(interface, variant)]:>10,.0f} instructions/request",
                   flush=True)
     print()
-    print(f"Command: python3 bench/instructions.py --requests {n} --interfaces {args.interfaces}")
-    print("| interface | variant | instructions/request | more than bare |")
-    print("|---|---|---|---|")
+    print(f"Command: python3 bench/instructions.py --requests {n} --interfaces {args.interfaces}"
+          + (f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else ""))
+    print("| interface | variant | instructions/request | more than bare | × the bare loop |")
+    print("|---|---|---|---|---|")
+    print(f"| bare loop | - | {floor:,.0f} | | 1.00 |")
     for (interface, variant), per in results.items():
-        bare = results[(interface, "bare")]
-        print(f"| {interface} | {variant} | {per:,.0f} | {(per / bare - 1) * 100:+.1f}% |")
+        bare = results.get((interface, "bare"))
+        more = f"{(per / bare - 1) * 100:+.1f}%" if bare else ""
+        print(f"| {interface} | {variant} | {per:,.0f} | {more} | {per / floor:.2f} |")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Rules:
 - A worker counts in ints and dicts of ints (no locks, no files) and sends its
   cumulative snapshot with every heartbeat (and once more as it exits).
 - Per response (the hot path) a worker does integer increments in a dict keyed by the
-  method string holding dicts keyed by the status int (no tuple, no string built), one
-  ``bisect`` for the histogram bucket and one float addition.
+  method string holding dicts (``defaultdict(int)``) keyed by the status int (no tuple,
+  no string built), one ``bisect`` for the histogram bucket and one float addition,
+  inline in the worker's response observer.
 - The histogram's bucket bounds are the ``metrics_buckets`` setting, which needs a
   restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
@@ -16,6 +17,7 @@ Rules:
 
 import bisect
 import os
+from collections import defaultdict
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "reload")
@@ -27,7 +29,7 @@ class WorkerMetrics:
     def __init__(self, server, bounds=BUCKETS):
         self.server = server
         self.bounds = tuple(bounds)
-        self.requests = {}  # method -> {status code -> count}
+        self.requests = {}  # method -> {status code -> count} (a defaultdict(int))
         self.buckets = [0] * (len(self.bounds) + 1)
         self.duration_sum = [0.0]
 
@@ -42,9 +44,8 @@ class WorkerMetrics:
         def record(req, res, duration):
             by_code = requests.get(req.method)
             if by_code is None:
-                by_code = requests[req.method] = {}
-            code = res.status_code
-            by_code[code] = by_code.get(code, 0) + 1
+                by_code = requests[req.method] = defaultdict(int)
+            by_code[res.status_code] += 1
             buckets[bisect_left(bounds, duration)] += 1
             duration_sum[0] += duration
         return record
@@ -201,3 +202,42 @@ def render(registry):
     from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+
+def response_observer(metrics=None, line=None, count=None):
+    """The server's ``response_observer`` for a worker: takes the duration once, then
+    counts the response in ``metrics`` (a WorkerMetrics, counted inline: this is the hot
+    path), then calls the access log ``line`` and the request ``count`` (each optional);
+    None when there is nothing to observe."""
+    if metrics is None and line is None and count is None:
+        return None
+    from time import monotonic  # the clock of req.start_time
+
+    if metrics is None:
+        def observe(req, res):
+            duration = monotonic() - req.start_time
+            if line is not None:
+                line(req, res, duration)
+            if count is not None:
+                count()
+        return observe
+    requests = metrics.requests
+    buckets = metrics.buckets
+    duration_sum = metrics.duration_sum
+    bounds = metrics.bounds
+    bisect_left = bisect.bisect_left
+
+    def observe_counted(req, res):
+        duration = monotonic() - req.start_time
+        by_code = requests.get(req.method)
+        if by_code is None:
+            by_code = requests[req.method] = defaultdict(int)
+        by_code[res.status_code] += 1
+        buckets[bisect_left(bounds, duration)] += 1
+        duration_sum[0] += duration
+        if line is not None:
+            line(req, res, duration)
+        if count is not None:
+            count()
+    return observe_counted

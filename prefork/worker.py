@@ -46,13 +46,12 @@ import grp
 import random
 import signal
 import sys
-import time
 import traceback
 
 from setproctitle import setproctitle
 
 from . import apps, logs
-from .metrics import WorkerMetrics
+from .metrics import WorkerMetrics, response_observer
 from .runtime import new_event_loop
 from .server import create_server
 
@@ -214,22 +213,9 @@ class Worker:
 
     def observer(self):
         """``observe(req, res)`` for the server, or None when nothing observes responses."""
-        record = self.metrics.recorder() if self.metrics is not None else None
         line = self.access.line if self.access is not None else None
         count = self.count_request if self.request_limit else None
-        if record is None and line is None and count is None:
-            return None
-        monotonic = time.monotonic  # the clock of req.start_time
-
-        def observe(req, res):
-            duration = monotonic() - req.start_time
-            if record is not None:
-                record(req, res, duration)
-            if line is not None:
-                line(req, res, duration)
-            if count is not None:
-                count()
-        return observe
+        return response_observer(self.metrics, line, count)
 
     def count_request(self):
         self.requests += 1

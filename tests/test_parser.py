@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from prefork.http.errors import ParseError
-from prefork.http.parser import RequestParser, node_header_map_pairs, node_raw_header_pairs
+from prefork.http.headers import node_header_map_pairs, node_raw_header_pairs
+from prefork.http.parser import RequestParser
 from prefork.http.framing import chunk
 from prefork.http.serialize import DateCache, early_hints, status_line
 from scenarios import SCENARIOS

@@ -1,6 +1,7 @@
 """Node's ``headers`` object from a raw header list: lower-case names, repeated
 fields joined as Node joins them (set-cookie a list, cookie with "; ", the single-valued
-ones keep the first, the rest with ", ")."""
+ones keep the first, the rest with ", "); and how many fields Node keeps (raw list and
+map) for a ``max_headers_count``."""
 
 # Node's join rules for repeated request headers (matchKnownFields).
 _FIRST_WINS = frozenset((
@@ -8,6 +9,16 @@ _FIRST_WINS = frozenset((
     "proxy-authorization", "if-modified-since", "if-unmodified-since", "from", "location",
     "max-forwards", "retry-after", "etag", "last-modified", "server", "age", "expires",
 ))
+
+
+def add_repeated(headers, name, value):
+    """Fold a repeated field ``name`` (lower-case, already in ``headers``) in as Node does."""
+    if name == "set-cookie":
+        headers[name].append(value)
+    elif name == "cookie":
+        headers[name] = headers[name] + "; " + value
+    elif name not in _FIRST_WINS:
+        headers[name] = headers[name] + ", " + value
 
 
 def header_map(raw, pairs):
@@ -28,3 +39,27 @@ def header_map(raw, pairs):
         else:
             headers[name] = current + ", " + value
     return headers
+
+
+_BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
+
+
+def node_raw_header_pairs(total, max_headers_count):
+    """How many raw header pairs Node keeps for ``max_headers_count`` (None = default)."""
+    max_entries = 2000 if max_headers_count is None else 2 * max_headers_count
+    if total < _BATCH + 1 or max_entries <= 0:
+        return total
+    kept = 0
+    remaining = total
+    while remaining > 0:
+        batch = _BATCH if remaining > _BATCH else remaining
+        if kept * 2 < max_entries:
+            kept += batch
+        remaining -= batch
+    return kept
+
+
+def node_header_map_pairs(kept, max_headers_count):
+    """How many of the kept pairs go into ``headers`` (the map)."""
+    limit = 1000 if max_headers_count is None else max_headers_count
+    return kept if limit <= 0 or kept < limit else limit

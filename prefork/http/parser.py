@@ -23,6 +23,10 @@ Rules:
   it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
+- The handler gets ``on_headers``, ``on_body`` and ``on_message_complete``; its
+  ``on_message_begin`` is optional: ``on_begin`` holds it (None: nothing is called at a
+  message's first byte), and a handler may set ``on_begin`` later, e.g. to refuse any
+  further message by raising from it.
 """
 
 import re
@@ -31,32 +35,11 @@ import httptools
 
 from .chunks import ChunkLines
 from .errors import ParseError, code_from_reason, diagnose, header_overflow
+from .headers import add_repeated
 
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
-_BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
-
-
-def node_raw_header_pairs(total, max_headers_count):
-    """How many raw header pairs Node keeps for ``max_headers_count`` (None = default)."""
-    max_entries = 2000 if max_headers_count is None else 2 * max_headers_count
-    if total < _BATCH + 1 or max_entries <= 0:
-        return total
-    kept = 0
-    remaining = total
-    while remaining > 0:
-        batch = _BATCH if remaining > _BATCH else remaining
-        if kept * 2 < max_entries:
-            kept += batch
-        remaining -= batch
-    return kept
-
-
-def node_header_map_pairs(kept, max_headers_count):
-    """How many of the kept pairs go into ``headers`` (the map)."""
-    limit = 1000 if max_headers_count is None else max_headers_count
-    return kept if limit <= 0 or kept < limit else limit
 
 
 def _content_length_tab(data, pos):
@@ -73,6 +56,7 @@ class _Parser:
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
+        self.on_begin = getattr(handler, "on_message_begin", None)  # called at a message's first byte
         self.max_header_size = max_header_size
         self.in_message = False
         self.headers_complete = False
@@ -293,7 +277,8 @@ class _Parser:
         self._trailers = None
         self._lines = None
         self._body_lines = False
-        self._handler.on_message_begin()
+        if self.on_begin is not None:
+            self.on_begin()
 
     def on_header(self, name, value):
         self._count(len(name) + len(value))
@@ -348,7 +333,10 @@ class _Parser:
         self._blank_connection = None
         if not self._parser.should_keep_alive():
             self._reusable = False
-        self._handler.on_message_complete(self._trailers)
+        trailers = self._trailers
+        if trailers is not None:
+            self._trailers = None
+        self._handler.on_message_complete(trailers)
 
     def _after_head(self):
         self.headers_complete = True
@@ -362,22 +350,70 @@ class _Parser:
 
 
 class RequestParser(_Parser):
+    """Also builds Node's ``headers`` map in the same pass as the raw list: ``headers``
+    holds the current head's map (every field, no count cap) while ``on_headers`` runs."""
+
     kind = 1
     tracks_chunk_lines = True
+    headers = None
 
     def _make_parser(self):
         return httptools.HttpRequestParser(self)
 
     def on_message_begin(self):
+        # the request's own reset (the base class's, inlined: this runs per request)
+        if self._close_after:
+            self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
+            raise self._error
+        self.in_message = True
+        self.headers_complete = False
+        self._counted = 0
+        self._head_wire = 0
+        self._raw = []
+        self.headers = {}
         self._url = b""
-        super().on_message_begin()
+        if self.on_begin is not None:
+            self.on_begin()
 
     def on_url(self, url):
-        self._count(len(url))
+        counted = self._counted + len(url)
+        self._counted = counted
+        if counted >= self.max_header_size > 0:
+            self._count(0)
         self._url += url
 
+    def on_header(self, name, value):
+        counted = self._counted + len(name) + len(value)
+        self._counted = counted
+        if counted >= self.max_header_size > 0:
+            self._count(0)
+        # llhttp drops leading OWS; Node trims the trailing OWS itself
+        stripped = value.rstrip(b" \t")
+        if stripped is not value and not self.headers_complete and b"\t" in value:
+            self._blank_after_value(name, value)
+        field = name.decode("latin-1")
+        text = stripped.decode("latin-1")
+        if self.headers_complete:
+            if self._trailers is None:
+                self._trailers = []
+            self._trailers += (field, text)
+            return
+        self._raw += (field, text)
+        key = field.lower()
+        headers = self.headers
+        if key in headers:
+            add_repeated(headers, key, text)
+        else:
+            headers[key] = [text] if key == "set-cookie" else text
+
     def on_headers_complete(self):
-        self._after_head()
+        self.headers_complete = True
+        self._counted = 0
+        coding = self.headers.get("transfer-encoding")
+        if coding is not None:
+            # llhttp: chunked when the last coding of the last field is chunked (the map
+            # joins repeated fields in order, so its last coding is the last field's)
+            self._body_lines = coding.rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
         parser = self._parser
         version = parser.get_http_version()
         keep_alive = parser.should_keep_alive()

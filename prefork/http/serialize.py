@@ -2,10 +2,13 @@
 
 Rules (Node's): the status line always says HTTP/1.1; a code without a standard reason
 gets ``unknown``; interim (1xx) heads and canned error replies carry no Date.
+``HeadCache`` keeps the constant part of a keep-alive head (status line, Date,
+Connection, Keep-Alive) as bytes, rebuilt when the second or the keep-alive knobs change.
 """
 
 import re
 import time
+from time import time as _wall
 from email.utils import formatdate
 
 STATUS_CODES = {
@@ -123,3 +126,49 @@ class DateCache:
             self._second = now
             self._line = "Date: " + formatdate(now, usegmt=True) + "\r\n"
         return self._line
+
+
+class HeadCache(DateCache):
+    """Per server: the Date line (``line()``), the ``Connection: keep-alive`` and
+    ``Keep-Alive`` lines for the server's knobs (``keep_alive_lines``), and whole
+    prefixes ``status line + Date + those lines`` as bytes (``prefix``), for heads that
+    carry no application header."""
+
+    __slots__ = ("_until", "_timeout", "_cap", "_lines", "_prefixes")
+
+    def __init__(self):
+        super().__init__()
+        self._until = 0.0
+        self._timeout = self._cap = None
+        self._lines = ""
+        self._prefixes = {}
+
+    def keep_alive_lines(self, timeout, cap):
+        if timeout != self._timeout or cap != self._cap:
+            self._timeout = timeout
+            self._cap = cap
+            lines = "Connection: keep-alive\r\n"
+            if timeout:
+                lines += (f"Keep-Alive: timeout={int(timeout)}, max={cap}\r\n" if cap and cap > 0
+                          else f"Keep-Alive: timeout={int(timeout)}\r\n")
+            self._lines = lines
+            self._prefixes = {}
+        return self._lines
+
+    def prefix(self, status, timeout, cap):
+        """``status line + Date + keep-alive lines`` (bytes) for a standard ``status``, else None."""
+        if _wall() >= self._until or timeout != self._timeout or cap != self._cap:
+            self._refresh(timeout, cap)
+        head = self._prefixes.get(status)
+        if head is None:
+            line = _STATUS_LINES.get(status)
+            if line is None:
+                return None
+            head = self._prefixes[status] = (line + self._line + self._lines).encode("latin-1")
+        return head
+
+    def _refresh(self, timeout, cap):
+        self.keep_alive_lines(timeout, cap)
+        self.line()
+        self._until = self._second + 1.0
+        self._prefixes = {}

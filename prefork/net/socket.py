@@ -10,8 +10,11 @@ Rules:
   them in one ``send``.
 - Half-open like Node's server sockets: after the peer's FIN the socket stays writable
   until ``end()``; ``end()`` sends FIN once the queue is flushed.
-- The idle timer (``set_timeout``) is lazy: activity only stamps a time; the timer
-  re-arms itself when it fires early. It fires once per idle period.
+- The idle timer (``set_timeout``) is lazy: activity only stamps a time
+  (``last_activity``); the timer re-arms itself when it fires early. It fires once per
+  idle period. ``timeout`` is a plain attribute, as in Node: assigning it changes the
+  value a pending timer checks when it fires, without arming one (assigning 0 turns a
+  pending timer off at no cost); ``set_timeout`` arms.
 - ``close(had_error)`` is emitted on a later loop turn, once.
 - Times are ``time.monotonic()`` seconds, the clock of the loops' ``time()``.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -84,10 +87,11 @@ class Socket(EventEmitter):
         self.destroyed = False
         self.writable = True
         self.readable = True
-        self._timeout = 0.0
+        self.timeout = 0.0  # seconds of idleness before 'timeout' (0: off)
         self._timer = None
+        self._timer_deadline = 0.0
         self._idle_fired = False
-        self._last_activity = monotonic()
+        self.last_activity = monotonic()  # of the last read or flush (read-only)
         self.bytes_read = 0
         self.bytes_written = 0
 
@@ -96,11 +100,6 @@ class Socket(EventEmitter):
     def writable_ended(self):
         """``end()`` was called (Node's ``writableEnded``)."""
         return self._ending
-
-    @property
-    def last_activity(self):
-        """Loop time of the last byte read or written."""
-        return self._last_activity
 
     def want_drain(self):
         """Emit ``drain`` (and tell the protocol) once the buffer empties."""
@@ -186,7 +185,7 @@ class Socket(EventEmitter):
             self._connect_failed(code)
             return
         self.connecting = False
-        self._last_activity = monotonic()
+        self.last_activity = monotonic()
         self.resume()
         self.emit("connect")
         if not self._writer and not self.destroyed:
@@ -306,7 +305,7 @@ class Socket(EventEmitter):
         if not data:
             self._on_eof()
             return
-        self._last_activity = monotonic()
+        self.last_activity = monotonic()
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
@@ -431,7 +430,7 @@ class Socket(EventEmitter):
             except OSError as exc:
                 self._fail(socket_error(exc, "write"))
                 return
-            self._last_activity = monotonic()
+            self.last_activity = monotonic()
             self.bytes_written += sent
             if sent < len(data):
                 rest = data[sent:]
@@ -581,23 +580,26 @@ class Socket(EventEmitter):
     def set_timeout(self, seconds, callback=None):
         if callback is not None:
             self.once("timeout", callback)
-        self._timeout = float(seconds or 0)
+        timeout = self.timeout = seconds + 0.0 if seconds else 0.0
         self._idle_fired = False
-        if self._timeout <= 0:
+        if timeout <= 0 or self.destroyed:
             return self  # a pending timer finds the timeout off when it fires
-        self._last_activity = monotonic()
-        self._rearm()
+        now = self.last_activity = monotonic()
+        deadline = now + timeout
+        timer = self._timer
+        if timer is not None:
+            if self._timer_deadline <= deadline:
+                return self  # it fires early and re-arms itself
+            timer.cancel()
+        self._timer_deadline = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
         return self
-
-    @property
-    def timeout(self):
-        return self._timeout
 
     def _rearm(self):
         self._idle_fired = False
-        if self._timeout <= 0 or self.destroyed:
+        if self.timeout <= 0 or self.destroyed:
             return
-        deadline = self._last_activity + self._timeout
+        deadline = self.last_activity + self.timeout
         timer = self._timer
         if timer is not None:
             if self._timer_deadline <= deadline:
@@ -608,9 +610,9 @@ class Socket(EventEmitter):
 
     def _on_timer(self):
         self._timer = None
-        if self.destroyed or self._timeout <= 0:
+        if self.destroyed or self.timeout <= 0:
             return
-        deadline = self._last_activity + self._timeout
+        deadline = self.last_activity + self.timeout
         if monotonic() < deadline - 0.0005:
             self._timer_deadline = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)

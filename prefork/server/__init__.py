@@ -1,6 +1,7 @@
 """Node's http.Server on the loop and the HTTP core."""
 
-from .messages import IncomingMessage, ServerResponse
+from .request import IncomingMessage
+from .response import ServerResponse
 from .server import Server, create_server
 from ..net import Socket
 

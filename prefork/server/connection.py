@@ -3,20 +3,13 @@
 Rules (Node's, spec §2-§4):
 - Every request in a read is parsed and emitted at once; responses go out in request
   order (a later response waits inside its ServerResponse until it is first).
-- Dispatch, in order: missing Host (HTTP/1.1) -> chunked 400; over
-  ``max_requests_per_socket`` (HTTP/1.1) -> ``dropRequest`` + 503; ``Expect`` (HTTP/1.1)
-  -> ``checkContinue`` / automatic 100 / ``checkExpectation`` / 417; else ``request``.
+- Dispatch and what may follow a final response: see dispatch.py (a plain HTTP/1.1
+  request, Host present, no Expect, no request cap, is emitted from ``on_headers``).
 - CONNECT and listened upgrades hand the socket over raw with the bytes after the head.
   An unlistened upgrade is served as a normal request and, unlike Node, the bytes after
   its head (its body, pipelined requests) are parsed as usual.
 - Bytes after a request that forbids reuse are dropped once its response is sent (Node
   would answer them with a 400 that can swallow that response).
-- Nothing follows a final response (RFC 9112 9.6): once a response is fixed with
-  ``Connection: close`` (the request's, the app's, the automatic 400, a drain), no later
-  request is dispatched and the responses queued after it never reach the wire (they
-  are closed). A request whose response framing the app decides (HTTP/1.0 keep-alive,
-  no ``TE: chunked``) holds the dispatch of the requests behind it until its head is
-  fixed: they are dispatched if it keeps the connection, dropped if it is the last.
 - Leaving HTTP (CONNECT, listened upgrade): responses already ended go out before the
   hand-over; responses still pending are abandoned (closed).
 - After the peer's FIN a pending response may still be sent (half-close), but the
@@ -35,39 +28,21 @@ Rules (Node's, spec §2-§4):
 
 import logging
 from collections import deque
-from time import monotonic
 
-from ..http import framing
 from ..http.errors import ParseError, request_timeout_error
-from ..http.parser import RequestParser, node_header_map_pairs, node_raw_header_pairs
+from ..http.parser import RequestParser
 from ..http.serialize import CANNED
-from ..http.headers import header_map
-from .messages import IncomingMessage, ServerResponse
+from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
+from .dispatch import Dispatch, StopParsing, HeldRequest
+from .request import IncomingMessage
+from .response import ServerResponse
 
 log = logging.getLogger("prefork.server")
 
 _PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
 
 
-class _Held:
-    """A request parsed while an earlier response's framing is undecided: dispatched (and
-    its end delivered) once that response keeps the connection."""
-
-    __slots__ = ("req", "res", "version", "complete", "trailers")
-
-    def __init__(self, req, res, version):
-        self.req = req
-        self.res = res
-        self.version = version
-        self.complete = False
-        self.trailers = None
-
-
-class _Abort(Exception):
-    """Stops parsing: the socket was destroyed inside a parser callback."""
-
-
-class Connection:
+class Connection(Dispatch):
     def __init__(self, server, socket):
         self.server = server
         self.socket = socket
@@ -75,7 +50,7 @@ class Connection:
         self.message_start = socket.last_activity
         self.active = True
         self._responses = deque()
-        self._attached = None  # the last ended response until its 'finish'
+        self._attached = None  # the last ended response (until its 'finish' while not writable_finished)
         self._req = None
         self._res = None
         self._requests = 0
@@ -88,7 +63,7 @@ class Connection:
         self._continuing = False  # its body is being parsed by a fresh parser
         self._final = False  # a response that ends the connection is fixed
         self._holding = None  # a response whose framing decides whether more may follow
-        self._held = []  # _Held requests waiting for _holding
+        self._held = []  # HeldRequest requests waiting for _holding
         self._half_close_timer = None
         self._pause_reasons = set()  # "output" (backpressure, pipelining depth), "body" (req paused)
         self._drain_waiters = None
@@ -104,14 +79,18 @@ class Connection:
             self.server.emit("clientError", self._error, self.socket)
             return
         socket = self.socket
+        if not self.parser.in_message:
+            self.message_start = socket.last_activity  # a message starts in this read
         socket.cork()
         try:
             while data:
                 offset = self.parser.feed(data)
                 data = None if offset is None else self._left_http(data, offset)
+            if self.parser.in_message:
+                self.active = True  # a message is in progress: the sweep watches it
         except ParseError as err:
             self._parse_error(err)
-        except _Abort:
+        except StopParsing:
             pass
         except Exception:
             log.exception("internal error on a connection; closing it")
@@ -192,14 +171,13 @@ class Connection:
             attached.mark_closed()
 
     # -- parser callbacks ----------------------------------------------------------------
-    def on_message_begin(self):
-        if self._final:
-            # a request after a final response: nothing of it is read
-            self._closing = True
-            raise _Abort()
-        self.message_start = monotonic()
-        self.active = True
-        self.parser.max_header_size = self.server.max_header_size
+    # (no on_message_begin: ``active`` and ``message_start`` are kept per read, see
+    # data_received and on_message_complete; after a final response the parser's
+    # ``on_begin`` refuses the next message)
+    def _refuse_message(self):
+        """A request after a final response: nothing of it is read."""
+        self._closing = True
+        raise StopParsing()
 
     def on_headers(self, method, url, version, raw, keep_alive, upgrade):
         server = self.server
@@ -207,16 +185,21 @@ class Connection:
         if self._continuing:
             return  # the synthetic head of an unlistened upgrade: the request exists
         full_raw = raw
-        pairs = len(raw) // 2
-        kept = node_raw_header_pairs(pairs, server.max_headers_count)
-        if kept < pairs:
-            raw = raw[:2 * kept]
-        headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
-        req = IncomingMessage(socket, method, url, version, raw, headers, self, monotonic())
+        headers = self.parser.headers  # every field; Node's caps apply past 31 or a set count
+        if len(raw) > 62 or server.max_headers_count is not None:
+            pairs = len(raw) // 2
+            kept = node_raw_header_pairs(pairs, server.max_headers_count)
+            if kept < pairs:
+                raw = raw[:2 * kept]
+            headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
+        req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.last_activity)
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False
-            socket.set_timeout(server.timeout)
+            if server.timeout:
+                socket.set_timeout(server.timeout)
+            else:
+                socket.timeout = 0.0  # the pending keep-alive timer finds it off
         if upgrade:
             if method == "CONNECT" or server.listener_count("upgrade"):
                 req.upgrade = True
@@ -226,97 +209,21 @@ class Connection:
         self._res = res
         self._responses.append(res)
         if self._holding is not None:
-            self._held.append(_Held(req, res, version))
+            self._held.append(HeldRequest(req, res, version))
             return
-        self._start(req, res, version)
-
-    def _start(self, req, res, version):
-        if res.should_keep_alive and not res.can_chunk:
-            # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
+        # _start, with the plain HTTP/1.1 request (Host, no Expect, no request cap) first
+        if keep_alive and not res.can_chunk:
             self._holding = res
         try:
-            self._dispatch(req, res, version)
-        except _Abort:
+            if version != "1.1" or (("host" in headers or not server.require_host_header)
+                                    and not server.max_requests_per_socket and "expect" not in headers):
+                server.emit("request", req, res)
+            else:
+                self._dispatch(req, res, version)
+        except StopParsing:
             raise
         except Exception as exc:
             self._listener_failed(res, exc)
-
-    def head_fixed(self, res):
-        """``res`` has fixed its head: a final one ends the queue; a held one lets the
-        requests behind it go."""
-        if res.closes_connection:
-            self._final = True
-            self._drop_after(res)
-            if self._holding is res:
-                self._holding = None
-            return
-        if self._holding is res:
-            self._holding = None
-            if self._held:
-                self.socket.loop.call_soon(self._release_held)
-
-    def _drop_after(self, res):
-        responses = self._responses
-        if res not in responses:
-            return
-        later = []
-        while responses and responses[-1] is not res:
-            later.append(responses.pop())
-        if later:
-            self._closing = True
-            self._held = []
-            if self._req is not None and self._req is not res.req:
-                self._req = None
-            for dropped in reversed(later):
-                dropped.mark_closed()
-
-    def _release_held(self):
-        while self._held and self._holding is None and not self._final and not self.socket.destroyed:
-            held = self._held.pop(0)
-            try:
-                self._start(held.req, held.res, held.version)
-            except _Abort:
-                return
-            if held.complete and not held.req.upgrade:
-                try:
-                    held.req.push_end(held.trailers)
-                except Exception as exc:
-                    if self.listener_failed(held.res, exc):
-                        return
-
-    def _dispatch(self, req, res, version):
-        server = self.server
-        if version == "1.1":
-            if server.require_host_header and "host" not in req.headers:
-                res.write_head(400, ["Connection", "close"])
-                res.end()
-                return
-            cap = server.max_requests_per_socket
-            if cap and cap > 0:
-                self._requests += 1
-                res.max_requests_reached = cap <= self._requests
-                if cap < self._requests:
-                    server.stats.dropped_requests += 1
-                    server.emit("dropRequest", req, self.socket)
-                    res.write_head(503)
-                    res.end()
-                    return
-            expect = req.headers.get("expect")
-            if expect is not None:
-                if framing.expects_continue(expect):
-                    res.expect_continue = True
-                    if server.listener_count("checkContinue"):
-                        server.emit("checkContinue", req, res)
-                    else:
-                        res.write_continue()
-                        server.emit("request", req, res)
-                elif server.listener_count("checkExpectation"):
-                    server.emit("checkExpectation", req, res)
-                else:
-                    res.write_head(417)
-                    res.end()
-                return
-        server.emit("request", req, res)
 
     def on_body(self, body):
         req = self._req
@@ -328,6 +235,8 @@ class Connection:
 
     def on_message_complete(self, trailers):
         self.active = False
+        self.message_start = self.socket.last_activity  # for a message starting in this read
+        self.parser.max_header_size = self.server.max_header_size  # a change applies from the next
         if self._continuation is not None:
             if not self._continuing:
                 return  # llhttp skipped the upgrade's body; it is parsed next
@@ -350,7 +259,7 @@ class Connection:
         """A listener raised inside the parser: answer or close, then stop parsing if the
         connection is done."""
         if self.listener_failed(res, exc):
-            raise _Abort() from exc
+            raise StopParsing() from exc
 
     def listener_failed(self, res, exc):
         """A listener of ``res``'s request raised (or its task did): log it; a 500 when
@@ -371,7 +280,7 @@ class Connection:
 
     def request_task_failed(self, req, exc):
         """A coroutine listener of ``req`` (its body events) raised."""
-        for res in list(self._responses) + [self._attached]:
+        for res in list(self._responses) + [self.current_response]:
             if res is not None and res.req is req:
                 self.listener_failed(res, exc)
                 return
@@ -393,6 +302,8 @@ class Connection:
             self._req = req
             self._continuing = True
             self.parser = RequestParser(self, server.max_header_size)
+            if self._final:
+                self.parser.on_begin = self._refuse_message
             return "".join(lines).encode("latin-1") + data[offset:]
         req, self._req = self._req, None
         head = data[offset:]
@@ -457,28 +368,22 @@ class Connection:
         responses = self._responses
         responses.popleft()
         socket = self.socket
+        server = self.server
         self._attached = res
-        if res.req.is_paused():
+        if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
         socket.after_flush(res.on_flushed)
-        if res.closes_connection or (not responses and (self._closing or self._eof or self.server.draining)):
+        if res.closes_connection or (not responses and (self._closing or self._eof or server.draining)):
             socket.destroy_soon()
             return
         if responses:
             responses[0].activate()
-        elif self.server.keep_alive_timeout > 0 and socket.protocol is self:
-            socket.set_timeout(self.server.keep_alive_timeout + 1.0)
+        elif server.keep_alive_timeout > 0 and socket.protocol is self:
+            socket.set_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
-        if "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
+        if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
                 socket.buffered_size <= socket.high_water_mark:
             self.resume_reading("output")
-
-    def response_finished(self, res):
-        if self._attached is res:
-            self._attached = None
-        observer = self.server.response_observer
-        if observer is not None:
-            observer(res.req, res)
 
     def wants_drain(self, res):
         if self._drain_waiters is None:
@@ -496,7 +401,10 @@ class Connection:
 
     @property
     def current_response(self):
-        return self._responses[0] if self._responses else self._attached
+        if self._responses:
+            return self._responses[0]
+        attached = self._attached
+        return None if attached is None or attached.writable_finished else attached
 
     # -- state for the server's close_idle / sweep / drain ----------------------------------------
     def drain(self):

@@ -15,7 +15,8 @@ Rules:
   gets an answer, never a reset.
 - Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
   logged once per episode.
-- Every knob is an attribute; a change applies to requests that start later.
+- Every knob is an attribute; a change applies to requests that start later (the
+  Keep-Alive header's values: to response heads fixed later).
 - A listener given ``tls`` (a ``net.tls.ServerTLS``) wraps each accepted socket before
   the protocol sees a byte; a failed handshake is Node's ``tlsClientError`` (err,
   socket), counted by code in ``stats.tls_handshake_failures``, and the socket is
@@ -29,7 +30,7 @@ from time import monotonic
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
-from ..http.serialize import DateCache
+from ..http.serialize import HeadCache
 from ..runtime import current_loop
 from .connection import Connection
 from ..net import Socket
@@ -77,7 +78,7 @@ class Server(EventEmitter):
             err.code = "ERR_OUT_OF_RANGE"
             raise err
         self.loop = loop if loop is not None else current_loop()
-        self.date_cache = DateCache()  # the Date header line, once per second
+        self.heads = HeadCache()  # the Date line and the constant head of keep-alive answers, per second
         self._listen_socks = []
         self._listen_tls = {}  # listen socket's fd -> its ServerTLS
         self._connections = set()

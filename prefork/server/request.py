@@ -1,0 +1,190 @@
+"""IncomingMessage: Node's request object, a parsed head plus its body stream.
+
+Rules:
+- The head (method, url, version, raw headers and the ``headers`` map) is given whole by
+  the connection; ``headers`` is the parser's map, built in the same pass as the raw list.
+- Body chunks go to ``data`` listeners at once while the request flows; otherwise they
+  are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them. ``end``
+  follows the last chunk; ``close`` comes once, when the response is done or the
+  connection goes (``aborted`` when the body was not complete).
+- A paused request holding more than ``_BODY_HIGH_WATER`` bytes stops the socket's
+  reading until it is resumed.
+- ``readable_flowing`` is Node's ``readableFlowing``: None until someone reads, True
+  while flowing, False while paused.
+- Per-request work is kept small: the internal state lives in slots set once; events
+  nobody listens to are not emitted. The instance keeps a ``__dict__`` (from the
+  emitter), so applications may hang their own attributes on a request, as in Node.
+"""
+
+from ..emitter import EventEmitter
+from ..http.headers import header_map
+
+_BODY_HIGH_WATER = 64 * 1024
+
+
+class IncomingMessage(EventEmitter):
+    """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
+
+    __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
+                 "http_version_major", "http_version_minor", "raw_headers", "headers", "trailers",
+                 "raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
+                 "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended")
+
+    def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
+        self._events = None
+        self.socket = socket
+        self.start_time = start_time  # time.monotonic() of the read that completed the head
+        self.method = method
+        self.url = url
+        self.http_version = http_version
+        if http_version == "1.1":
+            self.http_version_major = self.http_version_minor = 1
+        else:
+            major, _, minor = http_version.partition(".")
+            self.http_version_major = int(major)
+            self.http_version_minor = int(minor or 0)
+        self.raw_headers = raw_headers
+        self.headers = headers
+        self.trailers = {}
+        self.raw_trailers = []
+        self.complete = False
+        self.upgrade = False
+        self.aborted = False
+        self.destroyed = False
+        self.readable_flowing = None
+        self._buffered = None  # with _buffered_size, set together
+        self._conn = conn
+        self._end_pending = False
+        self._ended = False
+
+    def on(self, event, listener):
+        super().on(event, listener)
+        if event == "data" and self.readable_flowing is not True:
+            self.resume()
+        elif event == "end" and self.readable_flowing is False and self._end_pending and not self._buffered:
+            self.resume()  # nothing left to read: the end is delivered
+        return self
+
+    add_listener = on
+
+    def pause(self):
+        """Stop ``data`` events; the body is kept (and the socket stops reading once a
+        high-water mark is buffered) until ``resume()`` or a new ``data`` listener."""
+        self.readable_flowing = False
+        return self
+
+    def resume(self):
+        self.readable_flowing = True
+        if self._buffered or self._end_pending:
+            self.socket.loop.call_soon(self._deliver)
+        if self._conn is not None:
+            self._conn.resume_reading("body")
+        return self
+
+    def await_listeners(self):
+        """A coroutine listener got this request: its body (and 'end') is kept until the
+        coroutine reads it (``await req.body()``, a ``data`` or ``end`` listener,
+        ``resume()``); an unread body is discarded once the response is done."""
+        if self.readable_flowing is not True:
+            self.pause()
+
+    def body(self):
+        """An awaitable of the whole body (b'' once it was read by someone else)."""
+        future = self.socket.loop.create_future()
+        if self._ended:
+            future.set_result(b"")
+            return future
+        chunks = []
+
+        def done():
+            if not future.done():
+                future.set_result(b"".join(chunks))
+
+        def closed():
+            if not future.done():
+                future.set_exception(ConnectionResetError("the request was aborted"))
+        self.on("data", chunks.append)
+        self.once("end", done)
+        self.once("close", closed)
+        return future
+
+    def listener_failed(self, event, error, args):
+        if self._conn is not None:
+            self._conn.request_task_failed(self, error)
+        else:
+            super().listener_failed(event, error, args)
+
+    def is_paused(self):
+        return self.readable_flowing is False
+
+    def read(self):
+        """Take the buffered body bytes (b'' when none)."""
+        buffered, self._buffered = self._buffered, None
+        self._buffered_size = 0
+        return b"".join(buffered) if buffered else b""
+
+    def set_timeout(self, seconds, callback=None):
+        if callback is not None:
+            self.on("timeout", callback)
+        self.socket.set_timeout(seconds)
+        return self
+
+    # -- fed by the connection ------------------------------------------------------
+    def push_body(self, chunk):
+        if self.readable_flowing is True and self._buffered is None:
+            self.emit("data", chunk)
+        elif self._buffered is None:
+            self._buffered = [chunk]
+            self._buffered_size = len(chunk)
+        else:
+            self._buffered.append(chunk)
+            self._buffered_size += len(chunk)
+            if self.readable_flowing is False and self._buffered_size > _BODY_HIGH_WATER \
+                    and self._conn is not None:
+                self._conn.pause_reading("body")
+
+    def push_end(self, raw_trailers):
+        self.complete = True
+        if raw_trailers:
+            self.raw_trailers = raw_trailers
+            self.trailers = header_map(raw_trailers, len(raw_trailers) // 2)
+        flowing = self.readable_flowing
+        if flowing is False:
+            self._end_pending = True
+            return  # kept for resume()
+        if self._buffered is None:
+            if not self._ended:
+                self._ended = True
+                if self._events:
+                    self.emit("end")
+        else:
+            self._end_pending = True
+            if flowing is None:
+                # nobody is reading: the unread body is dropped unless a 'data' listener is
+                # attached on this loop turn; 'end' follows
+                self.socket.loop.call_soon(self._deliver)
+
+    def _deliver(self):
+        if self.readable_flowing is False:
+            return
+        buffered, self._buffered = self._buffered, None
+        self._buffered_size = 0
+        if buffered:
+            for chunk in buffered:
+                self.emit("data", chunk)
+        if self._end_pending:
+            self._emit_end()
+
+    def _emit_end(self):
+        if not self._ended:
+            self._ended = True
+            self._end_pending = False
+            self.emit("end")
+
+    def mark_closed(self):
+        if not self.destroyed:
+            self.destroyed = True
+            if not self.complete:
+                self.aborted = True
+            if self._events:
+                self.emit("close")
