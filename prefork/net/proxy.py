@@ -107,7 +107,7 @@ class HeaderParser:
     def _feed_v1(self, buf, data):
         end = data.find(b"\n")
         take = len(data) if end < 0 else end + 1
-        if len(buf) + take > V1_MAX:
+        if len(buf) + take > V1_MAX or (end < 0 and len(buf) + take == V1_MAX):
             raise ProxyProtocolError(f"v1 header longer than {V1_MAX} bytes")
         buf += data[:take]
         if buf[:len(V1_PREFIX)] != V1_PREFIX[:len(buf)]:
