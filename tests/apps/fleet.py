@@ -11,10 +11,14 @@ def _setup(server, version):
 
         def answer():
             sock = req.socket
-            body = (f"{version} pid={os.getpid()} client={sock.remote_address}:{sock.remote_port} "
+            body = (f"{version} host={sock.address().get('address')} pid={os.getpid()} "
+                    f"client={sock.remote_address}:{sock.remote_port} "
                     f"family={sock.remote_family} bytes={sum(map(len, chunks))}")
             res.set_header("X-Version", version)
-            res.end(body)
+            if "/slow" in req.url:  # in flight a little while, without blocking the loop
+                server.loop.call_later(0.03, res.end, body)
+            else:
+                res.end(body)
         req.on("end", answer)
     server.on("request", on_request)
 
