@@ -108,6 +108,9 @@ def _proc_stats(pid):
     return resident_pages * os.sysconf("SC_PAGE_SIZE"), cpu
 
 
+proc_stats = _proc_stats  # the public name, for the master's status page
+
+
 class MasterCollector:
     """prometheus_client collector over the master's state."""
 

@@ -87,6 +87,10 @@ SETTINGS = (
             "aborted (SIGABRT, stack dumped to the error log) and replaced.", minimum=0.5),
     Setting("graceful_timeout", "float", 30.0, "Seconds a draining worker gets to finish its "
             "requests before it is killed.", minimum=0),
+    Setting("readiness_withdraw", "float", 0.0, "Seconds /readyz answers 503 before draining "
+            "begins, on a graceful stop (TERM) and at a reload's switch-over, while the workers still "
+            "accept: set it to a few of the load balancer's health-check intervals so that it stops "
+            "sending first. 0: drain at once.", minimum=0),
     Setting("max_requests", "int", 0, "Requests after which a worker is replaced (0: never).",
             minimum=0),
     Setting("max_requests_jitter", "int", 0, "A random 0..N added to max_requests per worker.",

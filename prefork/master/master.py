@@ -14,6 +14,8 @@ Rules:
   kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
   ignored (logged).
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s later.
+- A graceful stop withdraws readiness (/readyz) at once and starts draining after
+  ``readiness_withdraw`` seconds; the operations endpoints answer until the master exits.
 - Each worker is the leader of its own process group, so a signal to the master's group
   (Ctrl-C in a terminal, ``timeout``, ``kill -TERM -PGID``) reaches the master alone and
   acts exactly as if sent to the master's PID; the master tells the workers. A worker
@@ -94,6 +96,8 @@ class Master:
         self.metrics_server = None
         self.watchdog_interval = operations.watchdog_interval()
         self._status = None
+        self.started_at = time.monotonic()
+        self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
 
     # -- running --------------------------------------------------------------------------
     def run(self):
@@ -411,12 +415,23 @@ class Master:
 
     # -- signals -------------------------------------------------------------------------------
     def graceful_stop(self):
+        """Readiness is withdrawn at once; draining starts after readiness_withdraw seconds."""
         if self.stopping:
             return
         self.stopping = "graceful"
+        systemd.notify("STOPPING=1")
+        withdraw = self.settings.readiness_withdraw
+        if withdraw > 0 and self.workers:
+            log.info("graceful stop: readiness withdrawn; draining begins in %.1f s", withdraw)
+            self.loop.call_later(withdraw, self.drain_all)
+        else:
+            self.drain_all()
+
+    def drain_all(self):
+        if self.stopping != "graceful":  # a fast stop came first
+            return
         log.info("graceful stop: draining %d workers (up to %.1f s)", len(self.workers),
                  self.settings.graceful_timeout)
-        systemd.notify("STOPPING=1")
         self.close_listeners()
         deadline = time.monotonic() + self.settings.graceful_timeout
         for worker in self.workers.values():
@@ -440,9 +455,6 @@ class Master:
         self.after_stop_signal()
 
     def after_stop_signal(self):
-        if self.metrics_server is not None:
-            self.metrics_server.close()
-            self.metrics_server.close_all_connections()
         if not self.workers and not self.foreign:
             self.loop.stop()
         else:

@@ -1,11 +1,19 @@
 """The master's service-manager and monitoring duties: the systemd watchdog and the
-Prometheus endpoint (an event server on the master's own loop: no thread)."""
+operations endpoints on ``metrics_bind`` (an event server on the master's own loop: no
+thread): ``/metrics`` (Prometheus), ``/healthz`` (live), ``/readyz`` (ready), ``/status``
+(a page for people) and ``/status.json``.
+
+Rules:
+- The endpoints answer from the master's state alone; they never wait on a worker.
+- The listener stays open while the daemon drains, so a probe reads 503 (not a refused
+  connection) until the master exits.
+"""
 
 import logging
 import os
 import time
 
-from . import listeners as listeners_mod, systemd
+from . import health, listeners as listeners_mod, status, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -35,20 +43,52 @@ def watchdog(master):
 
 
 def start_metrics(master, address):
+    """The master's operations endpoints on ``address`` (see the module's docstring)."""
     from ..metrics import make_registry, render
     from ..server import create_server
 
     registry = make_registry(master)
+    registry.register(health.ReadinessCollector(master))
 
-    def on_request(req, res):
-        if req.url.split("?", 1)[0] != "/metrics":
-            res.status_code = 404
-            res.end("not found\n")
-            return
+    def metrics(req, res):
         body, content_type = render(registry)
         res.set_header("Content-Type", content_type)
         res.end(body)
+
+    def healthz(req, res):
+        live, text = health.liveness(master)
+        answer(res, 200 if live else 503, text)
+
+    def readyz(req, res):
+        ready, reason = health.readiness(master)
+        answer(res, 200 if ready else 503, reason + "\n")
+
+    def status_page(req, res):
+        answer(res, 200, status.page(master, req.url.partition("?")[2]), "text/html; charset=utf-8")
+
+    def status_json(req, res):
+        answer(res, 200, status.as_json(master), "application/json")
+
+    routes = {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz, "/status": status_page,
+              "/status.json": status_json}
+
+    def on_request(req, res):
+        route = routes.get(req.url.split("?", 1)[0])
+        if route is None:
+            answer(res, 404, "not found\n")
+        elif req.method not in ("GET", "HEAD"):
+            res.set_header("Allow", "GET, HEAD")
+            answer(res, 405, "method not allowed\n")
+        else:
+            route(req, res)
     (_, sock), = listeners_mod.open_listeners([address], 128, env={})
     master.metrics_server = create_server(on_request, loop=master.loop, keep_alive_timeout=5.0)
     master.metrics_server.listen(sock=sock)
     log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))
+
+
+def answer(res, status, text, content_type="text/plain; charset=utf-8"):
+    res.status_code = status
+    res.set_header("Content-Type", content_type)
+    res.set_header("Cache-Control", "no-store")
+    res.end(text)

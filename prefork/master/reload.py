@@ -1,6 +1,9 @@
 """HUP: reload. The configuration is read again; a bad one changes nothing. A good one
 starts a new generation of workers, and the old generation drains only once every new
 worker has reported ready; if a new worker fails to boot, the reload is abandoned.
+Readiness (``/readyz``) is withdrawn from that switch-over until the old generation has
+gone, and ``readiness_withdraw`` seconds pass between withdrawing it and the old
+generation's drain.
 
 The new generation has as many workers as the running one (TTIN/TTOU's count is kept),
 unless the configuration's own ``workers`` value changed since the last load: then that
@@ -47,6 +50,24 @@ def reload(master):
         master.spawn(slot, generation, new)
 
 def finish_reload(master):
+    """Every new worker is ready: readiness is withdrawn, and the old generation drains
+    after the new settings' ``readiness_withdraw`` seconds (at once when 0)."""
+    if master.switching:
+        return
+    master.switching = True
+    generation, new = master.new_generation
+    if new.readiness_withdraw > 0:
+        log.info("reload: generation %d booted; readiness withdrawn, the old generation drains in %.1f s",
+                 generation, new.readiness_withdraw)
+        master.loop.call_later(new.readiness_withdraw, switch_over, master)
+    else:
+        switch_over(master)
+
+
+def switch_over(master):
+    master.switching = False
+    if master.stopping or master.new_generation is None:
+        return
     generation, new = master.new_generation
     master.new_generation = None
     old = [w for w in master.workers.values() if w.generation != generation]
@@ -55,6 +76,8 @@ def finish_reload(master):
     master.target = master.pending_target
     for worker in old:
         master.retire(worker, "reload")
+    for slot in range(master.target):  # a new worker may have died while readiness was withdrawn
+        master.respawn(slot, generation)
     log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
     systemd.notify(f"READY=1\nSTATUS={master.status()}")
 

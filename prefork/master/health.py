@@ -1,0 +1,71 @@
+"""Liveness and readiness of the daemon, as the master sees them (``/healthz``, ``/readyz``).
+
+Rules:
+- Live: the master's loop runs (it is the loop that answers) and every worker's
+  heartbeat is fresh. A heartbeat is stale once it is older than half of ``timeout``
+  (never less than two heartbeat intervals, never more than ``timeout``): well before the
+  master itself aborts the worker at ``timeout``, so a probe sees the hang, and late
+  enough that one slow request on a loop is not reported.
+- Ready: the first generation has reported ready, a worker of the current generation
+  serves, and nothing is draining. Readiness is withdrawn from the first moment of a
+  graceful stop (TERM) and of a reload's switch-over (the new generation is ready), and
+  stays withdrawn until the old generation has gone. With ``readiness_withdraw`` > 0
+  the master waits that many seconds, still accepting, between withdrawing readiness
+  and starting to drain, so that a load balancer stops sending first.
+- Both answer from the master's own state only: no I/O, no worker is asked anything.
+"""
+
+HEARTBEAT_INTERVAL = 1.0  # the workers' heartbeat period (prefork/worker.py)
+
+
+def fresh_limit(timeout):
+    """Seconds after which a worker's heartbeat counts as stale."""
+    return min(timeout, max(2 * HEARTBEAT_INTERVAL, timeout / 2))
+
+
+def liveness(master):
+    """(live, text): text names each stale worker."""
+    now = master.clock()
+    limit = fresh_limit(master.settings.timeout)
+    stale = []
+    for worker in sorted(master.workers.values(), key=lambda w: (w.generation, w.slot)):
+        age = now - worker.last_beat
+        if age > limit:
+            stale.append(f"worker {worker.slot} (pid {worker.pid}, generation {worker.generation}): "
+                         f"no heartbeat for {age:.1f} s (limit {limit:.1f} s)")
+    if stale:
+        return False, "stale\n" + "\n".join(stale) + "\n"
+    return True, f"ok: {len(master.workers)} workers, heartbeats within {limit:.1f} s\n"
+
+
+def readiness(master):
+    """(ready, reason)."""
+    if master.stopping:
+        return False, f"stopping ({master.stopping})"
+    if not master.booted:
+        return False, "booting"
+    if master.switching:
+        return False, f"reload: switching to generation {master.new_generation[0]}"
+    old = [w for w in master.workers.values() if w.generation < master.generation]
+    if old:
+        return False, f"reload: {len(old)} workers of the old generation draining"
+    if not any(w.ready and not w.retiring and w.generation == master.generation for w in master.workers.values()):
+        return False, "no worker serving"
+    return True, "ready"
+
+
+
+class ReadinessCollector:
+    """prometheus_client collector: ``prefork_ready`` is 1 while /readyz answers 200."""
+
+    def __init__(self, master):
+        self.master = master
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        ready, _ = readiness(self.master)
+        yield GaugeMetricFamily("prefork_ready", "1 while /readyz answers 200 (ready), else 0.", value=int(ready))
