@@ -43,6 +43,7 @@ APP_PORT, METRICS_PORT, PROMETHEUS_PORT = 8000, 9464, 9090
 THREADS = 6  # client threads: even ones GET only, odd ones alternate GET and POST
 CHECK_INTERVAL = 0.5  # deploy/haproxy.cfg: inter 500ms fastinter 250ms fall 2
 GRACE = 10
+WITHDRAW = 3 * CHECK_INTERVAL  # readiness_withdraw: /readyz says 503 this long before the drain
 
 
 # -- the hosts ------------------------------------------------------------------------------------
@@ -71,7 +72,8 @@ class Host:
                "--workers", "2", "--bind", f"{self.address}:{APP_PORT}",
                "--metrics-bind", f"{self.address}:{METRICS_PORT}",
                "--proxy-protocol", "true", "--proxy-allow-ips", netns.BALANCER,
-               "--access-log", "", "--graceful-timeout", str(GRACE), "--keep-alive-timeout", "2"]
+               "--access-log", "", "--graceful-timeout", str(GRACE), "--keep-alive-timeout", "2",
+               "--readiness-withdraw", str(WITHDRAW)]
         with open(self.log_path, "wb") as log:
             self.proc = self.bed.popen(self.ns, cmd, stdout=log, stderr=subprocess.STDOUT, env=python_env(),
                                        cwd=self.tmp)
@@ -85,16 +87,14 @@ class Host:
         return netns.http_get(self.ns, (self.address, METRICS_PORT), path)
 
     def wait_serving(self, timeout=30):
-        wait_until(lambda: "workers ready" in self.log() and self.get("/metrics")[0] == 200, timeout,
-                   interval=0.05, what=f"host {self.index} serving:\n{self.log()}")
+        wait_until(lambda: self.get("/readyz")[0] == 200, timeout, interval=0.05,
+                   what=f"host {self.index} ready:\n{self.log()}")
 
     def workers(self):
         return [p for p in children(self.proc.pid) if "worker" in (cmdline(p) or "")]
 
-    def stop(self):
-        """TERM: the master withdraws readiness, drains and exits."""
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(GRACE + 20)
+    def wait_exit(self):
+        self.proc.wait(WITHDRAW + GRACE + 20)
         assert self.proc.returncode == 0, self.log()
 
     def requests_total(self):
@@ -209,7 +209,6 @@ class Fleet:
             host.start("v1")
         for host in self.hosts:
             host.wait_serving()
-        self.readiness = "/readyz" if self.hosts[0].get("/readyz")[0] == 200 else None
         front = socket.socket()
         front.bind(("127.0.0.1", 0))
         front.listen(256)
@@ -236,8 +235,6 @@ class Fleet:
                 servers_done = True
                 out.extend(f"    server host{h.index} {h.address}:{APP_PORT}" for h in self.hosts)
                 continue
-            elif "GET /readyz" in line and self.readiness is None:
-                line = line.replace("/readyz", "/metrics")  # the product has no /readyz yet
             out.append(line)
         return "\n".join(out) + "\n"
 
@@ -247,18 +244,6 @@ class Fleet:
     def wait_state(self, host, prefix, timeout=30):
         return wait_until(lambda: self.state(host).startswith(prefix), timeout, interval=0.02,
                           what=f"host{host.index} {prefix} in haproxy (now {self.state(host)})")
-
-    def withdraw(self, host):
-        """Take ``host`` out of rotation before it drains."""
-        if self.readiness is None:
-            # no readiness endpoint to withdraw: the balancer's own drain state does it
-            self.lb.command(f"set server prefork/host{host.index} state maint")
-        self.wait_state(host, "MAINT" if self.readiness is None else "DOWN")
-
-    def restore(self, host):
-        if self.readiness is None:
-            self.lb.command(f"set server prefork/host{host.index} state ready")
-        self.wait_state(host, "UP")
 
     def cleanup(self):
         if self.prometheus is not None:
@@ -294,11 +279,13 @@ def test_rolling_deploy_host_by_host_fails_no_request_and_ends_on_the_new_versio
     try:
         traffic.wait_more(50)
         for host in fleet.hosts:
-            fleet.withdraw(host)
-            host.stop()
+            host.proc.send_signal(signal.SIGTERM)  # /readyz turns 503; accepting WITHDRAW s more
+            fleet.wait_state(host, "DOWN")  # HAProxy has seen it ...
+            assert host.proc.poll() is None  # ... before the host stopped accepting
+            host.wait_exit()
             host.start("v2")
             host.wait_serving()
-            fleet.restore(host)
+            fleet.wait_state(host, "UP")
             traffic.wait_more(30)
         deployed = time.monotonic()
         traffic.wait_more(100)
@@ -322,7 +309,10 @@ def test_rolling_hup_with_a_config_change_fails_no_request(fleet):
             host.proc.send_signal(signal.SIGHUP)
             wait_until(lambda: (lambda w: len(w) == 2 and not set(w) & old and
                                 all(f"fleet{host.index}-b" in (cmdline(p) or "") for p in w))(host.workers()),
-                       GRACE + 20, what=f"host {host.index} reloaded:\n{host.log()}")
+                       WITHDRAW + GRACE + 20, what=f"host {host.index} reloaded:\n{host.log()}")
+            # readiness is withdrawn while the old generation drains: back in rotation
+            # before the next host reloads
+            fleet.wait_state(host, "UP")
             traffic.wait_more(30)
         traffic.wait_more(50)
     finally:
