@@ -505,3 +505,32 @@ def test_bad_proxy_settings_are_reported_with_their_source():
                             env=python_env(), timeout=30)
     assert result.returncode == 2
     assert "argv:--proxy-protocol-bind: 127.0.0.1:9000 is not one of the bind addresses" in result.stderr
+
+
+# -- any bytes -------------------------------------------------------------------------------------------
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=300),
+                 st.builds(lambda tail: b"PROXY " + tail, st.binary(max_size=120)),
+                 st.builds(lambda tail: SIG + tail, st.binary(max_size=300))),
+       st.lists(st.integers(1, 40), min_size=1, max_size=20))
+def test_any_bytes_give_a_header_an_error_or_a_wish_for_more_and_never_overread(data, sizes):
+    parser = proxy.HeaderParser()
+    consumed = 0
+    try:
+        for size in sizes:
+            if parser.header is not None or consumed >= len(data):
+                break
+            wanted = parser.wanted
+            assert wanted >= 1
+            window = data[consumed:consumed + min(wanted, size)]
+            used = parser.feed(window)
+            assert 0 < used <= len(window)
+            consumed += used
+    except proxy.ProxyProtocolError:
+        return
+    if parser.header is not None:
+        header, used = proxy.parse(data)
+        assert used == consumed and header_fields(header) == header_fields(parser.header)
