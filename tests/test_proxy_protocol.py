@@ -310,16 +310,21 @@ def test_local_unknown_and_unix_keep_the_connections_own_address(proxied, header
     assert re.search(rb"\r\n\r\nIPv4 127\.0\.0\.1 \d+$", response), response
 
 
-def test_a_header_split_across_reads_is_put_together(proxied):
-    server = proxied()
-    header = v2(body=inet4("198.51.100.20", "10.0.0.1", 1234, 80) + tlv(0xE0, b"y" * 200))
+@pytest.mark.parametrize("header, cuts", [
+    # inside the signature, inside the fixed part, inside the addresses, inside a TLV
+    (v2(body=inet4("198.51.100.20", "10.0.0.1", 1234, 80) + tlv(0xE0, b"y" * 200)), (5, 14, 20, 100)),
+    # inside "PROXY", inside an address, between CR and LF
+    (b"PROXY TCP4 198.51.100.20 10.0.0.1 1234 80\r\n", (3, 15, 42)),
+])
+def test_a_header_split_across_reads_is_put_together(proxied, header, cuts):
+    server = proxied(proxy_protocol_timeout=60.0)  # /proc/net/tcp reads are slow on a busy machine
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         mine = sock.getsockname()[1]
-        for start in range(0, len(header), 7):
-            sock.sendall(header[start:start + 7])
+        for start, end in zip((0,) + cuts, cuts + (len(header),)):
+            sock.sendall(header[start:end])
             # the server has read this piece before the next is sent: separate reads
-            wait_until(lambda: rx_queue(server.port, mine) == 0, 5, what="the piece read")
+            wait_until(lambda: rx_queue(server.port, mine) == 0, 20, what="the piece read")
         sock.sendall(CLOSE)
         response = read_until_close(sock)
     assert response.endswith(b"IPv4 198.51.100.20 1234"), response
@@ -371,12 +376,12 @@ def test_a_client_that_closes_before_its_header_is_counted_as_closed(proxied):
 
 
 def test_drain_waits_for_a_pending_header_and_answers_with_connection_close(proxied):
-    server = proxied()
+    server = proxied(proxy_protocol_timeout=60.0)
     closed = threading.Event()
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"PROXY TCP4 192.0.2.5 ")
         mine = sock.getsockname()[1]
-        wait_until(lambda: rx_queue(server.port, mine) == 0, 5, what="the first piece read")
+        wait_until(lambda: rx_queue(server.port, mine) == 0, 20, what="the first piece read")
         server.call(lambda: server.server.drain(lambda err: closed.set()))
         assert not closed.is_set()  # set synchronously if the pending header were forgotten
         sock.sendall(b"192.0.2.6 10 20\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
