@@ -291,7 +291,10 @@ class HeaderReader:
         try:
             used = parser.feed(data)
             while used:  # consume exactly the header's bytes, already in the kernel
-                used -= len(self.sock.recv(used))
+                taken = len(self.sock.recv(used))
+                if not taken:
+                    raise ConnectionError("peeked bytes vanished")
+                used -= taken
         except ProxyProtocolError:
             self.fail(INVALID)
             return
