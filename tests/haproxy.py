@@ -7,7 +7,6 @@ ports), or inside a network namespace the test made. Killed by PID at the end.
 import csv
 import io
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -77,6 +76,3 @@ class HAProxy:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-
-def cleanup_dir(path):
-    shutil.rmtree(path, ignore_errors=True)

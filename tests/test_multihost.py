@@ -43,7 +43,7 @@ APP_PORT, METRICS_PORT, PROMETHEUS_PORT = 8000, 9464, 9090
 THREADS = 6  # client threads: even ones GET only, odd ones alternate GET and POST
 CHECK_INTERVAL = 0.5  # deploy/haproxy.cfg: inter 500ms fastinter 250ms fall 2
 GRACE = 10
-WITHDRAW = 3 * CHECK_INTERVAL  # readiness_withdraw: /readyz says 503 this long before the drain
+WITHDRAW = 4 * CHECK_INTERVAL  # readiness_withdraw: /readyz says 503 this long before the drain
 
 
 # -- the hosts ------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ and untrusted peers, drain), and Debian's HAProxy (``send-proxy``, ``send-proxy-
 front of a real daemon: the events app, the WSGI app and the access log see the client.
 """
 
-import os
 import random
 import re
 import socket
