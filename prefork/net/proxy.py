@@ -19,7 +19,9 @@ Rules:
   connection's, or None where the connection's own endpoints stand (v2 LOCAL, as a
   balancer's health check sends; v1 UNKNOWN; v2 UNSPEC; AF_UNIX clients).
 - ``HeaderReader`` is the step on an accepted socket: peek, parse, consume what the
-  parser took, until the header is whole, within ``timeout`` seconds. Peers outside the
+  parser took, until the header is whole, within ``timeout`` seconds. It reads once at
+  once (a balancer sends the header with its connection); only a header that is not
+  all there yet costs a reader registration and a timer. Peers outside the
   trusted sources are refused before a byte is read. It stands in the server's set of
   connections until it ends (``done(reader, header, reason)``, called once: header or
   a failure reason, or neither when the server destroyed it).
@@ -223,6 +225,9 @@ class TrustedSources:
         self.everyone = "*" in entries
         self.unix = "unix" in entries
         self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e not in ("*", "unix")]
+        # single addresses, as getpeername() spells them: a set lookup, no parsing
+        self.addresses = frozenset(str(n.network_address) for n in self.networks
+                                   if n.num_addresses == 1)
 
     def allows(self, peer):
         """``peer`` as getpeername() returns it."""
@@ -230,6 +235,8 @@ class TrustedSources:
             return True
         if not isinstance(peer, tuple):
             return self.unix
+        if peer[0] in self.addresses:
+            return True
         address = ipaddress.ip_address(peer[0].split("%", 1)[0])
         if address.version == 6 and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
@@ -273,8 +280,10 @@ class HeaderReader:
         if not self.trusted.allows(peer):
             self.fail(UNTRUSTED)
             return
-        self.timer = self.loop.call_later(self.timeout, self.fail, TIMEOUT)
-        self.loop.add_reader(self.fd, self.on_readable)
+        self.on_readable()  # balancers send the header at once: it is usually here already
+        if not self.ended:
+            self.timer = self.loop.call_later(self.timeout, self.fail, TIMEOUT)
+            self.loop.add_reader(self.fd, self.on_readable)
 
     def on_readable(self):
         parser = self.parser
@@ -315,13 +324,11 @@ class HeaderReader:
         if self.ended:
             return
         self.ended = True
-        if self.timer is not None:
-            self.timer.cancel()
+        timer = self.timer
+        if timer is not None:  # armed together with the reader
             self.timer = None
-        try:
+            timer.cancel()
             self.loop.remove_reader(self.fd)
-        except (ValueError, OSError):
-            pass
         self.done(self, header, reason)
 
     def destroy(self, error=None):
