@@ -181,9 +181,12 @@ def test_wrong_bytes_are_refused_at_the_first_byte_that_cannot_fit():
 
 def test_wanted_is_bounded_by_the_header_length():
     parser = proxy.HeaderParser()
-    assert parser.wanted == 16
+    assert parser.wanted == 107
     parser.feed(b"PR")
     assert parser.wanted == 105
+    parser = proxy.HeaderParser()
+    parser.feed(SIG[:10])
+    assert parser.wanted == 97  # the v2 length is not known yet
     parser = proxy.HeaderParser()
     data = v2(body=inet4("1.2.3.4", "5.6.7.8", 1, 2) + tlv(1, b"h2"))
     parser.feed(data[:16])

@@ -81,12 +81,12 @@ class HeaderParser:
 
     @property
     def wanted(self):
-        """The most bytes the next feed can use (peek this many)."""
-        if self.version == 1:
-            return V1_MAX - len(self.buffer)
+        """How many bytes to peek for the next feed: as many as the header may still
+        need (a v1 line's limit until the v2 length is known), so that a header which
+        is all there is read in one go."""
         if self.length is not None:
             return V2_FIXED + self.length - len(self.buffer)
-        return V2_FIXED - len(self.buffer)
+        return V1_MAX - len(self.buffer)
 
     def feed(self, data):
         """How many bytes of ``data`` belong to the header (all of them while it is not
