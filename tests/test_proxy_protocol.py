@@ -155,6 +155,28 @@ def test_invalid_headers_are_rejected_whole_and_bytewise(name, data, message):
         feed_in_pieces(data + REQUEST, [1] * (len(data) + len(REQUEST)))
 
 
+@pytest.mark.parametrize("length, valid", [(106, True), (107, True), (108, False)])
+def test_the_v1_line_limit_is_107_bytes(length, valid):
+    line = b"PROXY UNKNOWN " + b"x" * (length - 16) + b"\r\n"
+    assert len(line) == length
+    if valid:
+        assert proxy.parse(line + REQUEST)[1] == length
+        assert feed_in_pieces(line + REQUEST, [1] * len(line))[1] == length
+    else:
+        with pytest.raises(proxy.ProxyProtocolError, match="longer than 107"):
+            proxy.parse(line)
+
+
+def test_a_v2_header_of_the_greatest_length_is_read_whole():
+    body = inet4("192.0.2.1", "192.0.2.2", 1, 2) + tlv(0xEE, b"z" * (65535 - 12 - 3))
+    data = v2(body=body)
+    assert len(data) == 16 + 65535
+    header, used = proxy.parse(data + REQUEST)
+    assert used == len(data) and header.source_address == "192.0.2.1"
+    with pytest.raises(proxy.ProxyProtocolError, match="truncated"):
+        proxy.parse(data[:-1])
+
+
 def test_a_truncated_header_is_incomplete_never_a_header():
     for _, data, _ in VALID:
         for cut in (1, len(data) // 2, len(data) - 1):
@@ -346,6 +368,7 @@ def test_a_connection_without_a_valid_header_is_closed_unanswered_and_counted(pr
     server = proxied()
     assert ask(server.port, data) == b""
     wait_until(lambda: server.errors() == {"invalid": 1}, 5, what="the error counted")
+    assert server.call(lambda: server.server.connections) == 0
     # the plain listener of the same server is not affected
     assert re.search(rb"^HTTP/1\.1 200 OK.*\r\n\r\nIPv4 127\.0\.0\.1 \d+$", ask(server.plain_port, CLOSE), re.S)
 
@@ -365,6 +388,7 @@ def test_a_peer_outside_the_trusted_sources_is_refused_before_reading(proxied):
     server = proxied(proxy_allow_ips=("10.9.9.9",))
     assert ask(server.port, b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n" + CLOSE) == b""
     assert server.errors() == {"untrusted": 1}
+    assert server.call(lambda: server.server.connections) == 0
     trusting = proxied(proxy_allow_ips=("127.0.0.0/8",))
     assert ask(trusting.port, b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n" + CLOSE).endswith(b"IPv4 1.2.3.4 1")
 
