@@ -198,7 +198,7 @@ class Nginx:
         self.proc.wait(10)
 
 
-def test_nginx_upstream_passes_the_client_and_a_reload_under_load_fails_nothing(tmp_path):
+def test_nginx_upstream_passes_the_client_and_a_reload_under_load_fails_nothing(tmp_path, capsys):
     binary, why = debian.ensure("/usr/sbin/nginx", "nginx-light")
     if binary is None:
         pytest.skip(why)
@@ -230,7 +230,9 @@ def test_nginx_upstream_passes_the_client_and_a_reload_under_load_fails_nothing(
             load.wait_count(load.ok + 200)
         finally:
             load.stop()
-        print(f"\nnginx reload: {load.ok} requests, {len(load.failures)} failed, {load.retries} resent by the client")
+        with capsys.disabled():
+            print(f"\nnginx reload: {load.ok} requests, {len(load.failures)} failed, "
+                  f"{load.retries} resent by the client")
         assert load.failures == []
         assert load.retries == 0
     finally:

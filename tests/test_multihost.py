@@ -186,13 +186,21 @@ class Traffic:
         start = self.count()
         wait_until(lambda: self.count() >= start + n, timeout, what=f"{n} more answers")
 
-    def stop(self, name):
+    def stop(self):
         self.stop_event.set()
         for thread in self.threads:
             thread.join(30)
-        print(f"\n{name}: {len(self.answers)} requests, {len(self.failures)} failed, "
-              f"{self.retried} resent by the client")
         return self
+
+    def summary(self, name):
+        return (f"{name}: {len(self.answers)} requests, {len(self.failures)} failed, "
+                f"{self.retried} resent by the client")
+
+
+def report(capsys, *lines):
+    """Each scenario's figures, on the terminal even when pytest captures output."""
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
 
 
 # -- the bed -----------------------------------------------------------------------------------------------
@@ -274,7 +282,7 @@ def fleet(tmp_path_factory):
 
 
 # -- 1. rolling deploy ---------------------------------------------------------------------------------------
-def test_rolling_deploy_host_by_host_fails_no_request_and_ends_on_the_new_version(fleet):
+def test_rolling_deploy_host_by_host_fails_no_request_and_ends_on_the_new_version(fleet, capsys):
     traffic = Traffic(fleet.port)
     try:
         traffic.wait_more(50)
@@ -290,7 +298,8 @@ def test_rolling_deploy_host_by_host_fails_no_request_and_ends_on_the_new_versio
         deployed = time.monotonic()
         traffic.wait_more(100)
     finally:
-        traffic.stop("rolling deploy")
+        traffic.stop()
+    report(capsys, traffic.summary("rolling deploy"))
     assert traffic.failures == [] and traffic.retried == 0
     after = [a for a in traffic.answers if a[0] > deployed]
     assert after and all(version == "v2" for _, _, version, _ in after)
@@ -299,7 +308,7 @@ def test_rolling_deploy_host_by_host_fails_no_request_and_ends_on_the_new_versio
 
 
 # -- 2. rolling HUP ------------------------------------------------------------------------------------------
-def test_rolling_hup_with_a_config_change_fails_no_request(fleet):
+def test_rolling_hup_with_a_config_change_fails_no_request(fleet, capsys):
     traffic = Traffic(fleet.port)
     try:
         traffic.wait_more(50)
@@ -316,12 +325,13 @@ def test_rolling_hup_with_a_config_change_fails_no_request(fleet):
             traffic.wait_more(30)
         traffic.wait_more(50)
     finally:
-        traffic.stop("rolling HUP")
+        traffic.stop()
+    report(capsys, traffic.summary("rolling HUP"))
     assert traffic.failures == [] and traffic.retried == 0
 
 
 # -- 3. kill -9 of a whole host -----------------------------------------------------------------------------
-def test_kill_9_of_a_host_is_marked_down_within_the_check_interval_and_rejoins(fleet):
+def test_kill_9_of_a_host_is_marked_down_within_the_check_interval_and_rejoins(fleet, capsys):
     victim = fleet.hosts[1]
     traffic = Traffic(fleet.port, path="/slow")  # 30 ms each: some are in flight at the kill
     try:
@@ -342,10 +352,11 @@ def test_kill_9_of_a_host_is_marked_down_within_the_check_interval_and_rejoins(f
         wait_until(lambda: any(a[0] > rejoined and a[3] == victim.address for a in list(traffic.answers)), 30,
                    what="answers from the restarted host")
     finally:
-        traffic.stop("kill -9")
-    print(f"kill -9: marked down {down_after:.2f} s after the kill; requests caught on the host: "
-          f"{retried} sent again by HAProxy (retries, redispatches), {len(traffic.failures)} failed "
-          f"(bound: {THREADS // 2} POST threads with one request in flight each): {traffic.failures}")
+        traffic.stop()
+    report(capsys, traffic.summary("kill -9"),
+           f"kill -9: marked down {down_after:.2f} s after the kill; requests caught on the host: "
+           f"{retried} sent again by HAProxy (retries, redispatches), {len(traffic.failures)} failed "
+           f"(bound: {THREADS // 2} POST threads with one request in flight each): {traffic.failures}")
     # fall 2 checks, the second at fastinter: about 0.75 s, generous for a loaded machine
     assert down_after < 4 * CHECK_INTERVAL + 2.0
     assert len(traffic.failures) <= THREADS // 2
@@ -410,7 +421,7 @@ def settled_total(fleet):
     return wait_until(settled, 30, interval=1.2, what="steady totals")[0]
 
 
-def test_one_prometheus_sees_every_host_and_their_sum_is_what_haproxy_counted(fleet):
+def test_one_prometheus_sees_every_host_and_their_sum_is_what_haproxy_counted(fleet, capsys):
     path, why = debian.ensure("/usr/bin/prometheus", "prometheus")
     if path is None:
         pytest.skip(why)
@@ -423,12 +434,13 @@ def test_one_prometheus_sees_every_host_and_their_sum_is_what_haproxy_counted(fl
     try:
         traffic.wait_more(300)
     finally:
-        traffic.stop("prometheus")
+        traffic.stop()
     assert traffic.failures == []
     after_lb = haproxy_requests(fleet)
     counted = settled_total(fleet) - before
     instances = {r["metric"]["instance"] for r in query(fleet, "prefork_requests_total")}
-    print(f"prometheus: {len(traffic.answers)} answers; HAProxy counted {after_lb - before_lb}, "
-          f"Prometheus's sum over {len(instances)} hosts moved by {counted:.0f}")
+    report(capsys, traffic.summary("prometheus"),
+           f"prometheus: {len(traffic.answers)} answers; HAProxy counted {after_lb - before_lb}, "
+           f"Prometheus's sum over {len(instances)} hosts moved by {counted:.0f}")
     assert instances == {f"{h.address}:{METRICS_PORT}" for h in fleet.hosts}
     assert counted == after_lb - before_lb == len(traffic.answers)
