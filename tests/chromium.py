@@ -12,10 +12,12 @@ import fcntl
 import json
 import os
 import select
+import signal
 import subprocess
 import time
 
 import debian
+from daemon import children
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -104,10 +106,25 @@ class Chromium:
         with open(path, "wb") as fh:
             fh.write(base64.b64decode(data))
 
+    def descendants(self):
+        found, todo = [], [self.proc.pid]
+        while todo:
+            kids = children(todo.pop())
+            found += kids
+            todo += kids
+        return found
+
     def close(self):
+        """Kill the browser and every process it started, by PID."""
         if self.proc.poll() is None:
+            spawned = self.descendants()
             self.proc.kill()
             self.proc.wait(10)
+            for pid in spawned:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         for fd in (self.to_browser, self.from_browser):
             try:
                 os.close(fd)

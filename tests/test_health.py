@@ -272,3 +272,20 @@ def test_a_bad_readiness_withdraw_is_a_config_error(value, problem):
                             capture_output=True, text=True, env=python_env(), timeout=30)
     assert result.returncode == 2
     assert f"argv:--readiness-withdraw: {problem}" in result.stderr
+
+
+def test_a_fast_stop_cuts_the_withdraw_wait_short(daemons):
+    d = daemons("--readiness-withdraw", "60", workers=1)
+    d.wait_ready()
+    port = d.metrics_port()
+    wait_until(lambda: get(port, "/readyz")[0] == 200, 10, what="ready")
+    d.signal(signal.SIGTERM)
+    wait_until(lambda: get(port, "/readyz") == (503, "stopping (graceful)\n"), 10, what="readiness withdrawn")
+    assert d.request().startswith(b"HTTP/1.1 200 OK")  # still accepting and serving
+    d.signal(signal.SIGTERM)  # a second TERM changes nothing
+    d.signal(signal.SIGHUP)  # nor does a reload, once stopping
+    assert d.request().startswith(b"HTTP/1.1 200 OK")
+    d.signal(signal.SIGQUIT)
+    assert d.wait_exit(20) == 0  # long before the 60 s
+    assert "draining begins in 60.0 s" in d.log() and "fast stop" in d.log()
+    assert "reload: starting" not in d.log()

@@ -84,6 +84,19 @@ def test_status_json_shows_master_workers_and_totals(daemons):
     assert data["totals"]["requests"] >= 13  # the old workers' counts are kept in the totals
 
 
+def test_status_json_shows_booting_workers(daemons):
+    d = daemons(app="apps.slow_boot:setup", workers=2, env={"BOOT_SECONDS": "2"})
+    port = d.metrics_port()
+    data = wait_until(lambda: (lambda s: s if len(s["workers"]) == 2 else None)(status_json(port)), 10,
+                      what="two workers forked")
+    assert "workers ready" not in d.log()
+    assert [w["state"] for w in data["workers"]] == ["booting", "booting"]
+    assert data["master"]["ready"] is False and data["master"]["readiness"] == "booting"
+    d.wait_ready()
+    wait_until(lambda: [w["state"] for w in status_json(port)["workers"]] == ["serving", "serving"], 10,
+               what="both serving")
+
+
 def test_status_page_is_one_document_and_escapes_what_it_embeds(daemons):
     name = "</script><script>alert(1)</script>&<b>"
     d = daemons("--proc-name", name, workers=1)
@@ -155,6 +168,9 @@ def test_status_page_in_headless_chromium_follows_ttin(daemons, chromium_binary,
         assert struct.unpack(">II", png[16:24]) == (840, 300)
         if os.environ.get("PREFORK_DOCS_SCREENSHOT") == "1":
             shutil.copy(shot, os.path.join(ROOT, "docs", "status.png"))
+        spawned = browser.descendants()
+        assert spawned  # the browser's own helpers (zygote, renderer...): killed by close()
     finally:
         browser.close()
     assert not alive(browser.proc.pid)
+    wait_until(lambda: not any(alive(pid) for pid in spawned), 10, what="the browser's processes gone")
