@@ -5,6 +5,7 @@ and untrusted peers, drain), and Debian's HAProxy (``send-proxy``, ``send-proxy-
 front of a real daemon: the events app, the WSGI app and the access log see the client.
 """
 
+import os
 import random
 import re
 import socket
@@ -244,7 +245,7 @@ class ProxiedServer:
     """A Server with a PROXY listener (and a plain one) on a loop thread."""
 
     def __init__(self, **options):
-        self.loop = new_event_loop("asyncio")
+        self.loop = new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))
         self.server = prefork.create_server(self.on_request, loop=self.loop, **options)
         self.server.listen(0, proxy_protocol=True)
         self.port = self.server.address()["port"]
