@@ -58,13 +58,14 @@ class WorkerMetrics:
             "connections_total": stats.connections_total, "connections": self.server.connections,
             "dropped": stats.dropped_requests, "client_errors": stats.client_errors,
             "tls_handshake_failures": stats.tls_handshake_failures,
+            "proxy_errors": stats.proxy_errors,
         }
 
 
 def _add(total, snapshot):
     for key in ("connections_total", "dropped", "duration_sum"):
         total[key] = total.get(key, 0) + snapshot.get(key, 0)
-    for key in ("requests", "client_errors", "tls_handshake_failures"):
+    for key in ("requests", "client_errors", "tls_handshake_failures", "proxy_errors"):
         bucket = total.setdefault(key, {})
         for name, count in snapshot.get(key, {}).items():
             bucket[name] = bucket.get(name, 0) + count
@@ -162,6 +163,12 @@ class MasterCollector:
         for code, count in sorted(totals.get("tls_handshake_failures", {}).items()):
             tls_failures.add_metric([code], count)
         yield tls_failures
+        proxy_errors = CounterMetricFamily("prefork_proxy_protocol_errors", "Connections on PROXY protocol "
+                                           "listeners closed without a valid header, by reason (invalid, "
+                                           "timeout, untrusted, closed).", labels=["reason"])
+        for reason, count in sorted(totals.get("proxy_errors", {}).items()):
+            proxy_errors.add_metric([reason], count)
+        yield proxy_errors
         yield GaugeMetricFamily("prefork_workers", "Worker processes alive.", value=len(workers))
         restarts = CounterMetricFamily("prefork_worker_restarts", "Workers replaced, by reason.",
                                        labels=["reason"])

@@ -124,6 +124,16 @@ SETTINGS = (
             "before the connection is closed with code 1011 (0: no limit).", minimum=0),
     Setting("ws_per_message_deflate", "bool", True, "ASGI: accept the permessage-deflate WebSocket "
             "compression when the client offers it."),
+    Setting("proxy_protocol", "bool", False, "Every listener expects the PROXY protocol (v1 or v2, "
+            "as HAProxy's send-proxy and cloud load balancers send it): the client's address comes "
+            "from the header. A connection without a valid header is closed and counted."),
+    Setting("proxy_protocol_bind", "list", [], "The bind addresses (as written in bind, or "
+            "systemd:NAME) that expect the PROXY protocol, when proxy_protocol is off."),
+    Setting("proxy_allow_ips", "list", ["127.0.0.1", "::1"], "Peers allowed to send a PROXY header: "
+            "IP addresses, networks (10.0.0.0/8), unix, or * for any. Other peers of a PROXY "
+            "listener are refused (closed and counted, never served)."),
+    Setting("proxy_protocol_timeout", "float", 5.0, "Seconds a connection on a PROXY listener "
+            "gets to send its header.", minimum=0.01),
     Setting("timeout", "float", 30.0, "Seconds a worker may go without a heartbeat before it is "
             "aborted (SIGABRT, stack dumped to the error log) and replaced.", minimum=0.5),
     Setting("graceful_timeout", "float", 30.0, "Seconds a draining worker gets to finish its "
@@ -403,6 +413,8 @@ def load(config_file=None, env=None, argv_values=None):
                 raise ValueError(f"{value}: no such directory")
             elif name == "access_log_format":
                 _check_format(value)
+            elif name == "proxy_allow_ips":
+                _check_sources(value)
             elif name == "loop" and value == "uvloop" and importlib.util.find_spec("uvloop") is None:
                 raise ValueError("uvloop is not installed (pip install 'prefork[uvloop]')")
             elif name == "reload" and value and importlib.util.find_spec("watchfiles") is None:
@@ -424,6 +436,11 @@ def load(config_file=None, env=None, argv_values=None):
     if values.get("reload") and sources.get("workers") == "default":
         values["workers"] = 1  # development: one worker reloads fastest; an explicit count is kept
     if not problems:
+        bound = set(values["bind"])
+        for address in values["proxy_protocol_bind"]:
+            if address not in bound and not address.startswith("systemd:"):
+                problems.append(f"{sources['proxy_protocol_bind']}: {address} is not one of the bind addresses")
+    if not problems:
         h, r = values["headers_timeout"], values["request_timeout"]
         if h > 0 and r > 0 and h > r:
             problems.append(f"{sources['headers_timeout'] if sources['headers_timeout'] != 'default' else sources['request_timeout']}:"
@@ -433,6 +450,16 @@ def load(config_file=None, env=None, argv_values=None):
     if problems:
         raise ConfigError(problems)
     return Settings(values, config_file, sources)
+
+
+def _check_sources(entries):
+    import ipaddress
+    for entry in entries:
+        if entry not in ("*", "unix"):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address, a network (CIDR), * or unix") from None
 
 
 _FORMAT_FIELDS = {"h", "t", "r", "m", "U", "s", "b", "f", "a", "D", "L", "p"}

@@ -61,7 +61,8 @@ BOOT_ERROR = 3
 HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
-                "max_header_size", "max_headers_count", "connections_checking_interval")
+                "max_header_size", "max_headers_count", "connections_checking_interval",
+                "proxy_protocol_timeout", "proxy_allow_ips")
 
 
 def load_app(settings):
@@ -181,8 +182,10 @@ class Worker:
         server.response_observer = self.observer()
         if self.access is not None and settings.access_log_flush > 0:
             self.flush_timer = loop.call_later(settings.access_log_flush, self.flush_access_log)
+        proxied = settings.proxy_protocol_bind
         for address, sock in self.listeners:
-            server.listen(sock=sock, tls=tls.get(address))
+            server.listen(sock=sock, tls=tls.get(address),
+                          proxy_protocol=settings.proxy_protocol or address in proxied)
         loop.add_signal_handler(signal.SIGTERM, self.drain)
         loop.add_signal_handler(signal.SIGINT, self.stop_now)
         loop.add_signal_handler(signal.SIGQUIT, self.stop_now)

@@ -21,9 +21,15 @@ Rules:
   the protocol sees a byte; a failed handshake is Node's ``tlsClientError`` (err,
   socket), counted by code in ``stats.tls_handshake_failures``, and the socket is
   destroyed; a finished one emits ``secureConnection``.
+- A listener with ``proxy_protocol`` on reads each connection's PROXY header first
+  (net/proxy.py, from ``proxy_allow_ips`` peers only, within ``proxy_protocol_timeout``)
+  and only then makes the connection, with the client's address from the header; a
+  connection without a valid header is closed and counted in ``stats.proxy_errors``.
+  Other listeners pay nothing for it.
 """
 
 import errno
+from functools import partial
 import logging
 import socket as _socket
 from time import monotonic
@@ -34,6 +40,7 @@ from ..http.serialize import HeadCache
 from ..runtime import current_loop
 from .connection import Connection
 from ..net import Socket
+from ..net import proxy
 
 log = logging.getLogger("prefork.server")
 
@@ -47,6 +54,8 @@ DEFAULTS = {
     "max_headers_count": None,
     "require_host_header": True,
     "connections_checking_interval": 30.0,
+    "proxy_protocol_timeout": 5.0,
+    "proxy_allow_ips": ("127.0.0.1", "::1"),
 }
 
 _ACCEPT_BATCH = 32
@@ -56,13 +65,15 @@ _REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
 class ServerStats:
     """Plain counters the daemon ships to the master (metrics)."""
 
-    __slots__ = ("connections_total", "dropped_requests", "client_errors", "tls_handshake_failures")
+    __slots__ = ("connections_total", "dropped_requests", "client_errors", "tls_handshake_failures",
+                 "proxy_errors")
 
     def __init__(self):
         self.connections_total = 0
         self.dropped_requests = 0
         self.client_errors = {}
         self.tls_handshake_failures = {}  # code -> count
+        self.proxy_errors = {}  # PROXY protocol failures by reason
 
 
 class Server(EventEmitter):
@@ -83,6 +94,7 @@ class Server(EventEmitter):
         self._listen_tls = {}  # listen socket's fd -> its ServerTLS
         self._connections = set()
         self._detached = set()
+        self._proxied = {}  # listen socket -> TrustedSources, for PROXY protocol listeners
         self._listening = False
         self._sweep_timer = None
         self._close_pending = False
@@ -97,12 +109,16 @@ class Server(EventEmitter):
             self.on("request", listener)
 
     # -- listening ------------------------------------------------------------------------
-    def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511, tls=None):
+    def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511, tls=None,
+               proxy_protocol=False):
         """Bind ``host:port`` (or take the bound, listening ``sock`` as it is) and accept.
 
         A server already listening on a given socket may be handed more sockets this way
         (the daemon's workers serve every configured address); binding twice raises.
-        ``tls`` (a ``net.tls.ServerTLS``) makes this listener speak TLS."""
+        ``tls`` (a ``net.tls.ServerTLS``) makes this listener speak TLS; ``proxy_protocol``:
+        every connection on this socket starts with a PROXY header (read before any TLS)."""
+        if proxy_protocol and sock is not None:
+            self._proxied[sock] = proxy.TrustedSources(self.proxy_allow_ips)
         if self._listening:
             if sock is None:
                 raise HTTPError("ERR_SERVER_ALREADY_LISTEN", "Listen method has been called more than once")
@@ -114,6 +130,8 @@ class Server(EventEmitter):
             return self
         if sock is None:
             sock = _bind(host, port, backlog)
+            if proxy_protocol:
+                self._proxied[sock] = proxy.TrustedSources(self.proxy_allow_ips)
         sock.setblocking(False)
         self._listen_socks = [sock]
         if tls is not None:
@@ -142,6 +160,7 @@ class Server(EventEmitter):
         return {"address": local[0], "family": family, "port": local[1]}
 
     def _accept(self, lsock, tls=None):
+        trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
         for _ in range(_ACCEPT_BATCH):
             try:
                 csock, _addr = lsock.accept()
@@ -160,6 +179,9 @@ class Server(EventEmitter):
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")
+            if trusted is not None:
+                self._proxy_header_first(csock, trusted, tls)
+                continue
             self._new_connection(csock, tls)
 
     def _pause_accepting(self, seconds):
@@ -174,12 +196,14 @@ class Server(EventEmitter):
                     self.loop.add_reader(sock.fileno(), self._accept, sock, self._listen_tls.get(sock.fileno()))
         self.loop.call_later(seconds, resume)
 
-    def _new_connection(self, csock, tls=None):
+    def _new_connection(self, csock, tls=None, peer=None):
         csock.setblocking(False)
         if csock.family != _socket.AF_UNIX:
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         socket = Socket(self.loop, csock)
-        if tls is not None:  # a PROXY header, when read, comes before this
+        if peer is not None:  # the client a PROXY header named
+            socket.remote_family, socket.remote_address, socket.remote_port = peer
+        if tls is not None:  # a PROXY header, when read, came before this
             socket.start_tls(tls, self._secure_connection, self.tls_client_error)
         conn = Connection(self, socket)
         self.stats.connections_total += 1
@@ -194,6 +218,23 @@ class Server(EventEmitter):
             return
         if not socket.destroyed:
             socket.resume()
+        return conn
+
+    def _proxy_header_first(self, csock, trusted, tls):
+        reader = proxy.HeaderReader(self.loop, csock, self.proxy_protocol_timeout, trusted,
+                                    partial(self._proxy_header_read, tls=tls))
+        self._connections.add(reader)
+        reader.start()
+
+    def _proxy_header_read(self, reader, header, reason, tls=None):
+        if header is not None:
+            conn = self._new_connection(reader.sock, tls, peer=header.peer)
+            if self.draining and conn is not None:
+                conn.drain()
+        elif reason is not None:
+            errors = self.stats.proxy_errors
+            errors[reason] = errors.get(reason, 0) + 1
+        self.connection_closed(reader)
 
     def _secure_connection(self, socket):
         try:
