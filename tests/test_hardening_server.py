@@ -528,3 +528,34 @@ def test_resets_right_after_malformed_requests_leave_no_socket(serve, fd_baselin
     data, closed = read_all(probe)
     probe.close()
     assert closed and data.endswith(b"x" * 100)
+
+
+# -- a queued pipelined response that was told to wait gets its 'drain' --------------------------------
+def test_queued_pipelined_response_gets_drain_once_its_turn_comes(serve, fd_baseline):
+    chunk, count = b"x" * (256 * 1024), 16
+
+    def answer(server, req, res):
+        if req.url == "/first":  # answered later: the second response waits in the queue meanwhile
+            server.loop.call_later(0.1, res.end, "first")
+            return
+        res.set_header("Content-Length", str(len(chunk) * count))
+        sent = [0]
+
+        def pump():
+            while sent[0] < count:
+                sent[0] += 1
+                if not res.write(chunk):
+                    res.once("drain", pump)
+                    return
+            res.end()
+        pump()
+    st_ = serve(recording(answer))
+    fd_baseline(st_)
+    sock = connect(st_)
+    sock.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data, closed = read_all(sock, timeout=10)
+    sock.close()
+    assert closed
+    assert count_heads(data) == 2
+    assert data.endswith(chunk)
+    assert data.count(b"x") == len(chunk) * count

@@ -400,6 +400,8 @@ class Socket(EventEmitter):
             self._out.append(rest)
             self.buffered_size += len(rest)
             self._want_write()
+        elif self._need_drain:  # all taken at once: the drain a writer waits for, on the next turn
+            self.loop.call_soon(self._flush)
 
     def _want_write(self):
         if not self._writer and not self.destroyed:
