@@ -26,25 +26,15 @@ Rules:
 
 import errno
 import socket as _socket
-import threading
 from time import monotonic
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
+from .connect import Connecting
+from .secure import Secure
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
-
-
-def _literal_family(host):
-    """AF_INET or AF_INET6 for an address literal, None for a name to resolve."""
-    for family in (_socket.AF_INET, _socket.AF_INET6):
-        try:
-            _socket.inet_pton(family, host)
-            return family
-        except (OSError, ValueError, TypeError):
-            continue
-    return None
 
 
 def socket_error(exc, syscall):
@@ -52,10 +42,8 @@ def socket_error(exc, syscall):
     return HTTPError(code, f"{syscall} {code}")
 
 
-class Socket(EventEmitter):
+class Socket(Connecting, Secure, EventEmitter):
     high_water_mark = 64 * 1024
-    tls = None  # the TLS layer (net/tls.py) once start_tls ran
-    encrypted = False  # Node's socket.encrypted
 
     def __init__(self, loop, sock):
         self.loop = loop
@@ -122,85 +110,6 @@ class Socket(EventEmitter):
                                    if isinstance(name, tuple) else name)
         return local
 
-    @classmethod
-    def connect(cls, loop, host, port):
-        """A client socket connecting to ``host:port`` without blocking; ``connecting``
-        is True until the ``connect`` event (``error`` with ECONNREFUSED & co. if not).
-        A name is resolved on a short-lived thread, never on the loop; a name that does
-        not resolve gives ``error`` with ENOTFOUND, as Node's does."""
-        family = _literal_family(host)
-        sock = _socket.socket(family or _socket.AF_INET, _socket.SOCK_STREAM)
-        sock.setblocking(False)
-        self = cls(loop, sock)
-        self.connecting = True
-        self.remote_address, self.remote_port = host, port
-        if family is not None:
-            self._start_connect((host, port))
-        else:
-            threading.Thread(target=self._resolve, args=(host, port), daemon=True).start()
-        return self
-
-    def _resolve(self, host, port):
-        """On the resolver thread: hand the outcome back to the loop."""
-        try:
-            infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM)
-            outcome = infos[0]
-        except OSError as exc:
-            outcome = exc
-        self.loop.call_soon_threadsafe(self._resolved, host, outcome)
-
-    def _resolved(self, host, outcome):
-        if self.destroyed:
-            return
-        if isinstance(outcome, OSError):
-            code = "ENOTFOUND" if isinstance(outcome, _socket.gaierror) else \
-                errno.errorcode.get(outcome.errno or 0, "EAI_FAIL")
-            self._connect_error(HTTPError(code, f"getaddrinfo {code} {host}"))
-            return
-        family, socktype, proto, _, address = outcome
-        if family != self._sock.family:
-            sock = _socket.socket(family, socktype, proto)
-            sock.setblocking(False)
-            self._sock.close()
-            self._sock = sock
-            self._fd = sock.fileno()
-            self.remote_family = _FAMILIES.get(family)
-        self.remote_address, self.remote_port = address[0], address[1]
-        self._start_connect(address)
-
-    def _start_connect(self, address):
-        sock = self._sock
-        if sock.family != _socket.AF_UNIX:
-            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        code = sock.connect_ex(address)
-        if code in (0, errno.EINPROGRESS, errno.EAGAIN):
-            self.loop.add_writer(self._fd, self._connected)
-        else:
-            self.loop.call_soon(self._connect_failed, code)
-
-    def _connected(self):
-        self.loop.remove_writer(self._fd)
-        code = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-        if code:
-            self._connect_failed(code)
-            return
-        self.connecting = False
-        self.last_activity = monotonic()
-        self.resume()
-        self.emit("connect")
-        if not self._writer and not self.destroyed:
-            self._flush()  # what was written while connecting, and its flush waiters
-
-    def _connect_failed(self, code):
-        name = errno.errorcode.get(code, "ECONNREFUSED")
-        self._connect_error(HTTPError(name, f"connect {name} {self.remote_address}:{self.remote_port}"))
-
-    def _connect_error(self, err):
-        self.writable = False
-        if self.protocol is not None:
-            self.protocol.connection_error(err)
-        self.destroy(err if self.protocol is None else None)
-
     @property
     def local_port(self):
         return self.address().get("port")
@@ -231,41 +140,6 @@ class Socket(EventEmitter):
         return self
 
     # -- TLS ---------------------------------------------------------------------
-    def start_tls(self, tls, on_secure=None, on_error=None, data=b""):
-        """From now on run this socket's bytes through TLS (``tls``: a ``net.tls.ServerTLS``);
-        the handshake comes before any byte reaches the protocol. ``on_secure(socket)``
-        when it completes, ``on_error(err, socket)`` when it fails (then the socket is
-        destroyed). Bytes read before (a PROXY header) are not part of the TLS stream;
-        ``data``: bytes already read that are (the start of a ClientHello after it)."""
-        self.tls = tls.layer(self, self._sock, on_secure, on_error)
-        self.encrypted = True
-        if data:
-            self.tls.received(data)  # no plaintext can come before the handshake's end
-        return self
-
-    def get_peer_certificate(self, binary_form=False):
-        """The client's certificate as ``ssl`` decodes it ({} when none was verified);
-        None without TLS or before the handshake (Node's ``getPeerCertificate``)."""
-        return None if self.tls is None else self.tls.peer_certificate(binary_form)
-
-    def get_protocol(self):
-        """The negotiated TLS version, e.g. ``TLSv1.3`` (Node's ``getProtocol``)."""
-        return None if self.tls is None else self.tls.protocol()
-
-    def get_cipher(self):
-        """``{"name", "version", "bits"}`` of the negotiated cipher (Node's ``getCipher``)."""
-        return None if self.tls is None else self.tls.cipher()
-
-    @property
-    def alpn_protocol(self):
-        """The protocol chosen by ALPN, False when none was (Node's ``alpnProtocol``)."""
-        return (self.tls.alpn_protocol() if self.tls is not None else None) or False
-
-    @property
-    def authorized(self):
-        """The client presented a certificate the configured CAs verified (Node's ``authorized``)."""
-        return bool(self.tls is not None and self.tls.peer_certificate())
-
     # -- reading ---------------------------------------------------------------
     def resume(self):
         if not self._reading and self.readable and not self.destroyed:

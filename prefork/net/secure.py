@@ -1,0 +1,51 @@
+"""The TLS face of ``net.Socket``: starting TLS on it and Node's accessors of the session.
+
+Rules:
+- ``start_tls`` hands the socket's bytes to a layer made by ``net.tls`` (``tls``); from
+  then on the socket runs what it reads and writes through that layer, and the protocol
+  sees nothing before the handshake's end. A plain socket keeps ``tls = None`` and
+  ``encrypted = False`` (class attributes: nothing per socket).
+- The accessors answer None (or False) without TLS, as Node's do on a plain socket.
+"""
+
+
+class Secure:
+    """Mixed into ``Socket``."""
+
+    tls = None  # the TLS layer (net/tls.py) once start_tls ran
+    encrypted = False  # Node's socket.encrypted
+
+    def start_tls(self, tls, on_secure=None, on_error=None, data=b""):
+        """From now on run this socket's bytes through TLS (``tls``: a ``net.tls.ServerTLS``);
+        the handshake comes before any byte reaches the protocol. ``on_secure(socket)``
+        when it completes, ``on_error(err, socket)`` when it fails (then the socket is
+        destroyed). Bytes read before (a PROXY header) are not part of the TLS stream;
+        ``data``: bytes already read that are (the start of a ClientHello after it)."""
+        self.tls = tls.layer(self, self._sock, on_secure, on_error)
+        self.encrypted = True
+        if data:
+            self.tls.received(data)  # no plaintext can come before the handshake's end
+        return self
+
+    def get_peer_certificate(self, binary_form=False):
+        """The client's certificate as ``ssl`` decodes it ({} when none was verified);
+        None without TLS or before the handshake (Node's ``getPeerCertificate``)."""
+        return None if self.tls is None else self.tls.peer_certificate(binary_form)
+
+    def get_protocol(self):
+        """The negotiated TLS version, e.g. ``TLSv1.3`` (Node's ``getProtocol``)."""
+        return None if self.tls is None else self.tls.protocol()
+
+    def get_cipher(self):
+        """``{"name", "version", "bits"}`` of the negotiated cipher (Node's ``getCipher``)."""
+        return None if self.tls is None else self.tls.cipher()
+
+    @property
+    def alpn_protocol(self):
+        """The protocol chosen by ALPN, False when none was (Node's ``alpnProtocol``)."""
+        return (self.tls.alpn_protocol() if self.tls is not None else None) or False
+
+    @property
+    def authorized(self):
+        """The client presented a certificate the configured CAs verified (Node's ``authorized``)."""
+        return bool(self.tls is not None and self.tls.peer_certificate())
