@@ -452,3 +452,20 @@ def test_hup_with_a_broken_certificate_keeps_the_running_one(daemons, pki, tmp_p
         assert sock.getpeercert()["serialNumber"] == SERVER_SERIAL
         _, body = get(sock)
         assert json.loads(body)["encrypted"] is True
+
+
+# -- PROXY protocol in front of TLS ------------------------------------------------------------------------
+def test_proxy_header_comes_before_the_tls_handshake(daemons, pki):
+    daemon = daemons("--certfile", pki.cert, "--keyfile", pki.key, "--proxy-protocol",
+                     app="apps.fleet:v1", workers=1)
+    daemon.wait_ready()
+    raw = socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
+    try:
+        raw.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 4444 443\r\n")  # in the clear, as a balancer sends it
+        with client_context(pki).wrap_socket(raw, server_hostname="localhost") as sock:
+            assert sock.version() is not None
+            head, body = get(sock, close=True)
+    finally:
+        raw.close()
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"client=203.0.113.7:4444" in body
