@@ -19,6 +19,7 @@ from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
 
 _ASGI_HTTP = ("3.0", "2.3")
+_KEPT = 256  # remembered request targets and header names
 _ASGI_WEBSOCKET = ("3.0", "2.4")
 _NOT_WEBSOCKET = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
                   b"Content-Length: 32\r\nConnection: close\r\n\r\nUnsupported upgrade request.\r\n\r\n")
@@ -44,6 +45,11 @@ class ASGIAdapter:
         self.ws_per_message_deflate = ws_per_message_deflate
         self.ws_close_timeout = ws_close_timeout
         self.tasks = set()
+        self.asgi_http = {"version": _ASGI_HTTP[0], "spec_version": _ASGI_HTTP[1]}
+        self.heads = {}  # the response header lists seen, as the fields given to the response
+        self.targets = {}  # request target: (path, raw_path, query_string)
+        self.names = {}  # request header name: the scope's lower-cased bytes
+        self.ends = {}  # open connection's socket: (server, client) of its scopes
         self.websockets = set()
         self.loop = None
 
@@ -101,18 +107,78 @@ class ASGIAdapter:
             "path": path,
             "raw_path": raw_path,
             "query_string": query,
-            "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                        for name, value in zip(raw[0::2], raw[1::2])],
+            "headers": scope_headers(raw),
             "state": self.state.copy(),
         }
+
+    def http_scope(self, req, headers):
+        """The scope of an HTTP request: ``scope()`` made lean for the common case."""
+        url = req.url
+        target = self.targets.get(url)
+        if target is None:
+            target = self.split(url)
+        path, raw_path, query = target
+        socket = req.socket
+        ends = self.ends.get(socket)
+        if ends is None:
+            ends = self.connection_ends(socket)
+        if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
+            client, scheme = client_and_scheme(req, self.url_scheme, self.forwarded_allow_ips)
+        else:
+            client = ends[1]
+            scheme = self.url_scheme
+        state = self.state
+        return {
+            "type": "http",
+            "asgi": self.asgi_http,
+            "http_version": req.http_version,
+            "server": ends[0],
+            "client": client,
+            "scheme": scheme,
+            "method": req.method,
+            "root_path": self.root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": scope_headers(req.raw_headers, self.names),
+            "state": state.copy() if state else {},
+        }
+
+    def split(self, url):
+        """(path, raw_path, query_string) of a request target, root path applied; the
+        last ``_KEPT`` distinct targets are remembered (all forgotten when full)."""
+        if url[:1] == "/" and "%" not in url and url.isascii():  # the common target: nothing to decode
+            path, _, query = url.partition("?")
+            raw_path = path.encode("ascii")
+            query = query.encode("ascii")
+        else:
+            path, raw_path, query = split_target(url)
+        root = self.root_path
+        if root:
+            path = root + path
+            raw_path = root.encode("latin-1") + raw_path
+        targets = self.targets
+        if len(targets) >= _KEPT:
+            targets.clear()
+        target = targets[url] = (path, raw_path, query)
+        return target
+
+    def connection_ends(self, socket):
+        """(server, client) of a connection, kept until the socket closes."""
+        local = socket.address()
+        address = socket.remote_address
+        ends = ((local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
+                (address, socket.remote_port) if address else None)
+        self.ends[socket] = ends
+        socket.once("close", lambda *_: self.ends.pop(socket, None))
+        return ends
 
     def on_request(self, req, res):
         headers = req.headers
         length = headers.get("content-length")
-        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
-        cycle = HTTPCycle(req, res, self.loop, has_body)
-        task = cycle.task = self.loop.create_task(cycle.run(self.app, self.scope(req, "http", self.url_scheme,
-                                                                                  _ASGI_HTTP), self.tasks))
+        cycle = HTTPCycle(req, res, self.loop, (length is not None and length != "0") or "transfer-encoding" in headers,
+                          self.heads)
+        task = cycle.task = self.loop.create_task(cycle.run(self.app, self.http_scope(req, headers), self.tasks))
         self.tasks.add(task)
         return cycle
 
@@ -139,6 +205,26 @@ class ASGIAdapter:
             session.task = task
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+
+def scope_headers(raw, names=None):
+    """The scope's ``headers`` from the request's raw header list: (lower-cased name,
+    value) as latin-1 bytes, in order. ``names`` remembers converted names (up to
+    ``_KEPT`` of them)."""
+    headers = []
+    fields = iter(raw)
+    if names is None:
+        for name in fields:
+            headers.append((name.lower().encode("latin-1"), next(fields).encode("latin-1")))
+        return headers
+    for name in fields:
+        key = names.get(name)
+        if key is None:
+            key = name.lower().encode("latin-1")
+            if len(names) < _KEPT:
+                names[name] = key
+        headers.append((key, next(fields).encode("latin-1")))
+    return headers
 
 
 def subprotocols(header):

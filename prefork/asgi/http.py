@@ -29,15 +29,35 @@ import logging
 log = logging.getLogger("prefork.asgi")
 
 _HIGH_WATER = 64 * 1024
+_HEADS_KEPT = 256  # distinct response header lists remembered (all forgotten when full)
 _ERROR_HEAD = {"Content-Type": "text/plain; charset=utf-8", "Connection": "close", "Content-Length": "21"}
 _ERROR_BODY = b"Internal Server Error"
 
 
+def response_fields(headers):
+    """(name, value) pairs for ``set_header`` from an ASGI header list: names and values
+    decoded as latin-1, repeated names merged into one field with a tuple of values
+    (immutable: the pairs are kept for the next response with the same list)."""
+    fields = {}
+    for name, value in headers:
+        name = name.decode("latin-1") if type(name) is bytes else str(name)
+        value = value.decode("latin-1") if type(value) is bytes else str(value)
+        key = name.lower()
+        seen = fields.get(key)
+        if seen is None:
+            fields[key] = (name, value)
+        elif type(seen[1]) is tuple:
+            fields[key] = (seen[0], seen[1] + (value,))
+        else:
+            fields[key] = (seen[0], (seen[1], value))
+    return tuple(fields.values())
+
+
 class HTTPCycle:
     __slots__ = ("req", "res", "loop", "chunks", "kept", "more", "body_taken", "expect", "closed",
-                 "watching", "receiver", "drainer", "status", "headers", "started", "complete", "task")
+                 "watching", "receiver", "drainer", "status", "headers", "started", "complete", "task", "heads")
 
-    def __init__(self, req, res, loop, has_body):
+    def __init__(self, req, res, loop, has_body, heads=None):
         self.req = req
         self.res = res
         self.loop = loop
@@ -55,6 +75,7 @@ class HTTPCycle:
         self.started = False
         self.complete = False
         self.task = None  # set by whoever runs ``run()`` in a task
+        self.heads = heads  # {header list as given: fields for the response}, shared by the adapter's cycles
         if has_body:
             req.on("data", self.on_data)
             req.on("end", self.on_end)
@@ -155,27 +176,31 @@ class HTTPCycle:
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""
-        fields = {}
-        if self.headers:
-            for name, value in self.headers:
-                name = name.decode("latin-1") if type(name) is bytes else str(name)
-                value = value.decode("latin-1") if type(value) is bytes else str(value)
-                key = name.lower()
-                seen = fields.get(key)
-                if seen is None:
-                    fields[key] = [name, value]
-                elif type(seen[1]) is list:
-                    seen[1].append(value)
-                else:
-                    seen[1] = [seen[1], value]
         status = self.status
         if type(status) is not int:
             status = int(status)
         if not 100 <= status <= 999:
             raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
         res.status_code = status
-        for name, value in fields.values():
-            res.set_header(name, value)
+        headers = self.headers
+        if headers:
+            heads = self.heads
+            if heads is None:
+                fields = response_fields(headers)
+            else:
+                try:
+                    key = tuple(headers)
+                    fields = heads.get(key)
+                except TypeError:  # a name or value that is not hashable: not kept
+                    key = fields = None
+                if fields is None:
+                    fields = response_fields(headers)
+                    if key is not None:
+                        if len(heads) >= _HEADS_KEPT:
+                            heads.clear()
+                        heads[key] = fields
+            for name, value in fields:
+                res.set_header(name, value)
 
     async def wait_drain(self, res):
         """Until the socket can take more: its buffer drained below the high-water mark
