@@ -176,8 +176,7 @@ class ASGIAdapter:
     def on_request(self, req, res):
         headers = req.headers
         length = headers.get("content-length")
-        cycle = HTTPCycle(req, res, self.loop, (length is not None and length != "0") or "transfer-encoding" in headers,
-                          self.heads)
+        cycle = HTTPCycle(req, res, self, (length is not None and length != "0") or "transfer-encoding" in headers)
         task = cycle.task = self.loop.create_task(cycle.run(self.app, self.http_scope(req, headers), self.tasks))
         self.tasks.add(task)
         return cycle

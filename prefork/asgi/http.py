@@ -54,13 +54,13 @@ def response_fields(headers):
 
 
 class HTTPCycle:
-    __slots__ = ("req", "res", "loop", "chunks", "kept", "more", "body_taken", "expect", "closed",
-                 "watching", "receiver", "drainer", "status", "headers", "started", "complete", "task", "heads")
+    __slots__ = ("req", "res", "adapter", "chunks", "kept", "more", "body_taken", "expect", "closed",
+                 "watching", "receiver", "drainer", "start", "complete", "task")
 
-    def __init__(self, req, res, loop, has_body, heads=None):
+    def __init__(self, req, res, adapter, has_body):
         self.req = req
         self.res = res
-        self.loop = loop
+        self.adapter = adapter  # its loop and its ``heads``
         self.chunks = None
         self.kept = 0
         self.more = has_body  # body bytes may still come
@@ -70,12 +70,9 @@ class HTTPCycle:
         self.watching = False
         self.receiver = None  # the future a waiting receive() sleeps on
         self.drainer = None  # the future a send() waiting for 'drain' sleeps on
-        self.status = 200
-        self.headers = None
-        self.started = False
+        self.start = None  # the http.response.start message
         self.complete = False
         self.task = None  # set by whoever runs ``run()`` in a task
-        self.heads = heads  # {header list as given: fields for the response}, shared by the adapter's cycles
         if has_body:
             req.on("data", self.on_data)
             req.on("end", self.on_end)
@@ -138,7 +135,7 @@ class HTTPCycle:
                 if not self.res.headers_sent:
                     self.res.write_continue()
             self.watch_close()
-            self.receiver = self.loop.create_future()
+            self.receiver = self.adapter.loop.create_future()
             await self.receiver
             self.receiver = None
 
@@ -146,7 +143,7 @@ class HTTPCycle:
     async def send(self, message):
         kind = message["type"]
         if kind == "http.response.body":
-            if not self.started:
+            if self.start is None:
                 raise RuntimeError("Expected ASGI message 'http.response.start', but got 'http.response.body'.")
             if self.complete:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
@@ -163,42 +160,39 @@ class HTTPCycle:
             self.complete = True
             self.chunks = None
             res.end(body)  # a body still paused is resumed (and discarded) by the server
-            self.wake()
+            if self.receiver is not None:
+                self.wake()
             return
         if kind == "http.response.start":
-            if self.started:
+            if self.start is not None:
                 raise RuntimeError("Expected ASGI message 'http.response.body', but got 'http.response.start'.")
-            self.started = True
-            self.status = message["status"]
-            self.headers = message.get("headers")
+            self.start = message
             return
         raise RuntimeError(f"Unexpected ASGI message {kind!r} sent for an HTTP request.")
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""
-        status = self.status
+        start = self.start
+        status = start["status"]
         if type(status) is not int:
             status = int(status)
         if not 100 <= status <= 999:
             raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
         res.status_code = status
-        headers = self.headers
+        headers = start.get("headers")
         if headers:
-            heads = self.heads
-            if heads is None:
+            heads = self.adapter.heads
+            try:
+                key = tuple(headers)
+                fields = heads.get(key)
+            except TypeError:  # a name or value that is not hashable: not kept
+                key = fields = None
+            if fields is None:
                 fields = response_fields(headers)
-            else:
-                try:
-                    key = tuple(headers)
-                    fields = heads.get(key)
-                except TypeError:  # a name or value that is not hashable: not kept
-                    key = fields = None
-                if fields is None:
-                    fields = response_fields(headers)
-                    if key is not None:
-                        if len(heads) >= _HEADS_KEPT:
-                            heads.clear()
-                        heads[key] = fields
+                if key is not None:
+                    if len(heads) >= _HEADS_KEPT:
+                        heads.clear()
+                    heads[key] = fields
             for name, value in fields:
                 res.set_header(name, value)
 
@@ -218,7 +212,7 @@ class HTTPCycle:
                 source, event = socket.http_message, "close"  # the response ahead of this one
                 if source is None:
                     return
-            self.drainer = self.loop.create_future()
+            self.drainer = self.adapter.loop.create_future()
             source.once(event, self.drained)
             await self.drainer
             self.drainer = None
@@ -243,7 +237,7 @@ class HTTPCycle:
         finally:
             running.discard(self.task)
         if not self.complete:
-            if self.started:
+            if self.start is not None:
                 log.error("ASGI callable returned without completing response.")
             else:
                 log.error("ASGI callable returned without starting response.")
@@ -255,7 +249,7 @@ class HTTPCycle:
         self.complete = True
         if self.closed or res.writable_ended:
             return
-        if self.started or res.head_out:
+        if self.start is not None or res.head_out:
             res.destroy()
             return
         res.reset_head()
