@@ -14,6 +14,8 @@ Rules:
   loop turn.
 """
 
+from asyncio import Task
+
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
@@ -52,10 +54,12 @@ class ASGIAdapter:
         self.ends = {}  # open connection's socket: (server, client) of its scopes
         self.websockets = set()
         self.loop = None
+        self.plain_tasks = True  # the loop has no task factory
 
     def setup(self, server):
         self.server = server
         self.loop = server.loop
+        self.plain_tasks = self.loop.get_task_factory() is None
         server.on("request", self.on_request)
         server.on("checkContinue", self.on_check_continue)
         server.on("upgrade", self.on_upgrade)
@@ -65,6 +69,7 @@ class ASGIAdapter:
     async def startup(self):
         """Run the app's lifespan startup; raises LifespanFailed when it fails."""
         await self.lifespan.startup()
+        self.plain_tasks = self.loop.get_task_factory() is None  # the startup may have set a factory
 
     async def shutdown(self):
         await self.lifespan.shutdown(self.lifespan_timeout)
@@ -177,7 +182,9 @@ class ASGIAdapter:
         headers = req.headers
         length = headers.get("content-length")
         cycle = HTTPCycle(req, res, self, (length is not None and length != "0") or "transfer-encoding" in headers)
-        task = cycle.task = self.loop.create_task(cycle.run(self.app, self.http_scope(req, headers), self.tasks))
+        coro = cycle.run(self.app, self.http_scope(req, headers), self.tasks)
+        # what loop.create_task does without a task factory, minus its checks (the loop runs)
+        task = cycle.task = Task(coro, loop=self.loop) if self.plain_tasks else self.loop.create_task(coro)
         self.tasks.add(task)
         return cycle
 
