@@ -51,7 +51,7 @@ class ASGIAdapter:
         self.heads = {}  # the response header lists seen, as the fields given to the response
         self.targets = {}  # request target: (path, raw_path, query_string)
         self.names = {}  # request header name: the scope's lower-cased bytes
-        self.ends = {}  # open connection's socket: (server, client) of its scopes
+        self.templates = {}  # open connection's socket: the fields its HTTP scopes share
         self.websockets = set()
         self.loop = None
         self.plain_tasks = True  # the loop has no task factory
@@ -117,37 +117,24 @@ class ASGIAdapter:
         }
 
     def http_scope(self, req, headers):
-        """The scope of an HTTP request: ``scope()`` made lean for the common case."""
+        """The scope of an HTTP request: ``scope()`` made lean for the common case, a
+        copy of its connection's scope template with the request's fields set."""
         url = req.url
         target = self.targets.get(url)
         if target is None:
             target = self.split(url)
-        path, raw_path, query = target
         socket = req.socket
-        ends = self.ends.get(socket)
-        if ends is None:
-            ends = self.connection_ends(socket)
+        scope = self.templates.get(socket)
+        scope = (self.connection_template(socket) if scope is None else scope).copy()
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            client, scheme = client_and_scheme(req, self.url_scheme, self.forwarded_allow_ips)
-        else:
-            client = ends[1]
-            scheme = self.url_scheme
+            scope["client"], scope["scheme"] = client_and_scheme(req, self.url_scheme, self.forwarded_allow_ips)
+        scope["http_version"] = req.http_version
+        scope["method"] = req.method
+        scope["path"], scope["raw_path"], scope["query_string"] = target
+        scope["headers"] = scope_headers(req.raw_headers, self.names)
         state = self.state
-        return {
-            "type": "http",
-            "asgi": self.asgi_http,
-            "http_version": req.http_version,
-            "server": ends[0],
-            "client": client,
-            "scheme": scheme,
-            "method": req.method,
-            "root_path": self.root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": scope_headers(req.raw_headers, self.names),
-            "state": state.copy() if state else {},
-        }
+        scope["state"] = state.copy() if state else {}
+        return scope
 
     def split(self, url):
         """(path, raw_path, query_string) of a request target, root path applied; the
@@ -168,15 +155,28 @@ class ASGIAdapter:
         target = targets[url] = (path, raw_path, query)
         return target
 
-    def connection_ends(self, socket):
-        """(server, client) of a connection, kept until the socket closes."""
+    def connection_template(self, socket):
+        """The fields every HTTP scope of a connection shares (``server``, ``client``...),
+        kept until its socket closes."""
         local = socket.address()
         address = socket.remote_address
-        ends = ((local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
-                (address, socket.remote_port) if address else None)
-        self.ends[socket] = ends
-        socket.once("close", lambda *_: self.ends.pop(socket, None))
-        return ends
+        template = self.templates[socket] = {
+            "type": "http",
+            "asgi": self.asgi_http,
+            "http_version": "1.1",
+            "server": (local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
+            "client": (address, socket.remote_port) if address else None,
+            "scheme": self.url_scheme,
+            "method": "GET",
+            "root_path": self.root_path,
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "headers": None,
+            "state": None,
+        }
+        socket.once("close", lambda *_: self.templates.pop(socket, None))
+        return template
 
     def on_request(self, req, res):
         headers = req.headers
