@@ -7,6 +7,16 @@ Rules:
 - Scopes are built from the request as the server parsed it (see ``scope.py``):
   ``headers`` are its header lines in order, names lower-cased, as bytes; ``state`` is
   a shallow copy of the lifespan state, per request.
+- An HTTP scope is a copy of its connection's template (the fields that do not change
+  between its requests: ``server``, ``client``, ``scheme``...; dropped when the socket
+  closes) with the request's own fields set. The ``asgi`` dict is shared by the HTTP
+  scopes. Converted request targets and header names (up to ``_KEPT_LENGTH``
+  characters), and the response header lists apps send, are remembered per adapter,
+  ``_KEPT`` of each at most (a full table is emptied, or no longer grows), so repeated
+  requests skip the conversions.
+- Without a task factory on the loop (looked at on setup and after the lifespan
+  startup) request tasks are made as ``loop.create_task`` makes them, without its
+  per-call checks; with one, through ``loop.create_task``.
 - An upgrade that is not a WebSocket handshake (``Upgrade: websocket`` on a GET) is
   answered 400 and closed: once the server hands an upgrade over, HTTP cannot resume.
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish.
@@ -22,6 +32,7 @@ from .scope import client_and_scheme, server_address, split_target
 
 _ASGI_HTTP = ("3.0", "2.3")
 _KEPT = 256  # remembered request targets and header names
+_KEPT_LENGTH = 256  # longer targets and names are converted each time
 _ASGI_WEBSOCKET = ("3.0", "2.4")
 _NOT_WEBSOCKET = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
                   b"Content-Length: 32\r\nConnection: close\r\n\r\nUnsupported upgrade request.\r\n\r\n")
@@ -149,10 +160,12 @@ class ASGIAdapter:
         if root:
             path = root + path
             raw_path = root.encode("latin-1") + raw_path
-        targets = self.targets
-        if len(targets) >= _KEPT:
-            targets.clear()
-        target = targets[url] = (path, raw_path, query)
+        target = (path, raw_path, query)
+        if len(url) <= _KEPT_LENGTH:
+            targets = self.targets
+            if len(targets) >= _KEPT:
+                targets.clear()
+            targets[url] = target
         return target
 
     def connection_template(self, socket):
@@ -227,7 +240,7 @@ def scope_headers(raw, names=None):
         key = names.get(name)
         if key is None:
             key = name.lower().encode("latin-1")
-            if len(names) < _KEPT:
+            if len(names) < _KEPT and len(name) <= _KEPT_LENGTH:
                 names[name] = key
         headers.append((key, next(fields).encode("latin-1")))
     return headers

@@ -13,7 +13,9 @@ Rules:
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
-  with ``more_body`` sends the head at once.
+  with ``more_body`` sends the head at once. A header list is decoded (and repeated
+  names merged) once; the adapter keeps the result for the next response whose list
+  is equal (``_HEADS_KEPT`` lists at most, all forgotten when full).
 - ``send()`` of a body chunk returns once the socket took it; while the socket's
   buffer is over its high-water mark it waits for ``drain`` (or the close). A
   pipelined response behind another one keeps its bytes until it is first; past the
