@@ -280,6 +280,42 @@ def test_a_single_body_gets_a_content_length_and_duplicates_are_kept(serve):
     assert b"Content-Length: 13\r\n" in data and b"Transfer-Encoding" not in data
 
 
+def test_scopes_and_header_lists_are_not_shared_between_requests_on_a_connection(serve):
+    """Scopes of one connection are copies of one template and response header lists
+    are remembered: an app that mutates its scope, or sends the same list again, must
+    see nothing of the previous request."""
+    headers = [(b"set-cookie", b"a=1"), (b"Set-Cookie", b"b=2"), (b"content-type", b"application/json")]
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        seen = {"path": scope["path"], "raw_path": scope["raw_path"].decode(), "query": scope["query_string"].decode(),
+                "method": scope["method"], "client_is_loopback": scope["client"][0] == "127.0.0.1",
+                "extra": scope.get("extra"), "state": dict(scope["state"]),
+                "headers": [[n.decode(), v.decode()] for n, v in scope["headers"] if n.startswith(b"x-")]}
+        scope["path"], scope["client"], scope["extra"] = "mutated", ("10.0.0.9", 1), True
+        scope["state"]["leak"] = True
+        scope["headers"].append((b"x-leak", b"1"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+
+    st = asgi_server(serve, app=app)
+    conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=10)
+    answers = []
+    for method, target, extra in (("GET", "/a%20b?x=1", "one"), ("POST", "/a%20b?x=1", "two"), ("GET", "/c", "three")):
+        conn.request(method, target, headers={"X-Extra": extra})
+        response = conn.getresponse()
+        assert response.msg.get_all("set-cookie") == ["a=1", "b=2"]
+        answers.append(json.loads(response.read()))
+    conn.close()
+    assert [a["path"] for a in answers] == ["/a b", "/a b", "/c"]
+    assert [a["raw_path"] for a in answers] == ["/a%20b", "/a%20b", "/c"]
+    assert [a["query"] for a in answers] == ["x=1", "x=1", ""]
+    assert [a["method"] for a in answers] == ["GET", "POST", "GET"]
+    assert [a["headers"] for a in answers] == [[["x-extra", "one"]], [["x-extra", "two"]], [["x-extra", "three"]]]
+    assert all(a["client_is_loopback"] and a["extra"] is None and a["state"] == {} for a in answers)
+
+
 def test_head_keeps_the_length_and_sends_no_body(serve):
     st = asgi_server(serve)
     sock = raw(st.port, b"HEAD /head HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")

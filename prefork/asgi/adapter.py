@@ -7,6 +7,16 @@ Rules:
 - Scopes are built from the request as the server parsed it (see ``scope.py``):
   ``headers`` are its header lines in order, names lower-cased, as bytes; ``state`` is
   a shallow copy of the lifespan state, per request.
+- An HTTP scope is a copy of its connection's template (the fields that do not change
+  between its requests: ``server``, ``client``, ``scheme``...; dropped when the socket
+  closes) with the request's own fields set. The ``asgi`` dict is shared by the HTTP
+  scopes. Converted request targets and header names (up to ``_KEPT_LENGTH``
+  characters), and the response header lists apps send, are remembered per adapter,
+  ``_KEPT`` of each at most (a full table is emptied, or no longer grows), so repeated
+  requests skip the conversions.
+- Without a task factory on the loop (looked at on setup and after the lifespan
+  startup) request tasks are made as ``loop.create_task`` makes them, without its
+  per-call checks; with one, through ``loop.create_task``.
 - An upgrade that is not a WebSocket handshake (``Upgrade: websocket`` on a GET) is
   answered 400 and closed: once the server hands an upgrade over, HTTP cannot resume.
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish.
@@ -14,11 +24,15 @@ Rules:
   loop turn.
 """
 
+from asyncio import Task
+
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
 
 _ASGI_HTTP = ("3.0", "2.3")
+_KEPT = 256  # remembered request targets and header names
+_KEPT_LENGTH = 256  # longer targets and names are converted each time
 _ASGI_WEBSOCKET = ("3.0", "2.4")
 _NOT_WEBSOCKET = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
                   b"Content-Length: 32\r\nConnection: close\r\n\r\nUnsupported upgrade request.\r\n\r\n")
@@ -44,12 +58,19 @@ class ASGIAdapter:
         self.ws_per_message_deflate = ws_per_message_deflate
         self.ws_close_timeout = ws_close_timeout
         self.tasks = set()
+        self.asgi_http = {"version": _ASGI_HTTP[0], "spec_version": _ASGI_HTTP[1]}
+        self.heads = {}  # the response header lists seen, as the fields given to the response
+        self.targets = {}  # request target: (path, raw_path, query_string)
+        self.names = {}  # request header name: the scope's lower-cased bytes
+        self.templates = {}  # open connection's socket: the fields its HTTP scopes share
         self.websockets = set()
         self.loop = None
+        self.plain_tasks = True  # the loop has no task factory
 
     def setup(self, server):
         self.server = server
         self.loop = server.loop
+        self.plain_tasks = self.loop.get_task_factory() is None
         server.on("request", self.on_request)
         server.on("checkContinue", self.on_check_continue)
         server.on("upgrade", self.on_upgrade)
@@ -59,6 +80,7 @@ class ASGIAdapter:
     async def startup(self):
         """Run the app's lifespan startup; raises LifespanFailed when it fails."""
         await self.lifespan.startup()
+        self.plain_tasks = self.loop.get_task_factory() is None  # the startup may have set a factory
 
     async def shutdown(self):
         await self.lifespan.shutdown(self.lifespan_timeout)
@@ -101,18 +123,81 @@ class ASGIAdapter:
             "path": path,
             "raw_path": raw_path,
             "query_string": query,
-            "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                        for name, value in zip(raw[0::2], raw[1::2])],
+            "headers": scope_headers(raw),
             "state": self.state.copy(),
         }
+
+    def http_scope(self, req, headers):
+        """The scope of an HTTP request: ``scope()`` made lean for the common case, a
+        copy of its connection's scope template with the request's fields set."""
+        url = req.url
+        target = self.targets.get(url)
+        if target is None:
+            target = self.split(url)
+        socket = req.socket
+        scope = self.templates.get(socket)
+        scope = (self.connection_template(socket) if scope is None else scope).copy()
+        if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
+            scope["client"], scope["scheme"] = client_and_scheme(req, self.url_scheme, self.forwarded_allow_ips)
+        scope["http_version"] = req.http_version
+        scope["method"] = req.method
+        scope["path"], scope["raw_path"], scope["query_string"] = target
+        scope["headers"] = scope_headers(req.raw_headers, self.names)
+        state = self.state
+        scope["state"] = state.copy() if state else {}
+        return scope
+
+    def split(self, url):
+        """(path, raw_path, query_string) of a request target, root path applied; the
+        last ``_KEPT`` distinct targets are remembered (all forgotten when full)."""
+        if url[:1] == "/" and "%" not in url and url.isascii():  # the common target: nothing to decode
+            path, _, query = url.partition("?")
+            raw_path = path.encode("ascii")
+            query = query.encode("ascii")
+        else:
+            path, raw_path, query = split_target(url)
+        root = self.root_path
+        if root:
+            path = root + path
+            raw_path = root.encode("latin-1") + raw_path
+        target = (path, raw_path, query)
+        if len(url) <= _KEPT_LENGTH:
+            targets = self.targets
+            if len(targets) >= _KEPT:
+                targets.clear()
+            targets[url] = target
+        return target
+
+    def connection_template(self, socket):
+        """The fields every HTTP scope of a connection shares (``server``, ``client``...),
+        kept until its socket closes."""
+        local = socket.address()
+        address = socket.remote_address
+        template = self.templates[socket] = {
+            "type": "http",
+            "asgi": self.asgi_http,
+            "http_version": "1.1",
+            "server": (local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
+            "client": (address, socket.remote_port) if address else None,
+            "scheme": self.url_scheme,
+            "method": "GET",
+            "root_path": self.root_path,
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "headers": None,
+            "state": None,
+        }
+        socket.once("close", lambda *_: self.templates.pop(socket, None))
+        return template
 
     def on_request(self, req, res):
         headers = req.headers
         length = headers.get("content-length")
-        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
-        cycle = HTTPCycle(req, res, self.loop, has_body)
-        task = cycle.task = self.loop.create_task(cycle.run(self.app, self.scope(req, "http", self.url_scheme,
-                                                                                  _ASGI_HTTP), self.tasks))
+        cycle = HTTPCycle(req, res, self, (length is not None and length != "0") or "transfer-encoding" in headers)
+        coro = cycle.run(self.app, self.http_scope(req, headers), self.tasks)
+        # what loop.create_task does without a task factory, minus its checks (the loop runs)
+        task = cycle.task = Task(coro, loop=self.loop) if self.plain_tasks else self.loop.create_task(coro)
         self.tasks.add(task)
         return cycle
 
@@ -139,6 +224,26 @@ class ASGIAdapter:
             session.task = task
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+
+def scope_headers(raw, names=None):
+    """The scope's ``headers`` from the request's raw header list: (lower-cased name,
+    value) as latin-1 bytes, in order. ``names`` remembers converted names (up to
+    ``_KEPT`` of them)."""
+    headers = []
+    fields = iter(raw)
+    if names is None:
+        for name in fields:
+            headers.append((name.lower().encode("latin-1"), next(fields).encode("latin-1")))
+        return headers
+    for name in fields:
+        key = names.get(name)
+        if key is None:
+            key = name.lower().encode("latin-1")
+            if len(names) < _KEPT and len(name) <= _KEPT_LENGTH:
+                names[name] = key
+        headers.append((key, next(fields).encode("latin-1")))
+    return headers
 
 
 def subprotocols(header):

@@ -13,7 +13,9 @@ Rules:
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
-  with ``more_body`` sends the head at once.
+  with ``more_body`` sends the head at once. A header list is decoded (and repeated
+  names merged) once; the adapter keeps the result for the next response whose list
+  is equal (``_HEADS_KEPT`` lists at most, all forgotten when full).
 - ``send()`` of a body chunk returns once the socket took it; while the socket's
   buffer is over its high-water mark it waits for ``drain`` (or the close). A
   pipelined response behind another one keeps its bytes until it is first; past the
@@ -29,18 +31,38 @@ import logging
 log = logging.getLogger("prefork.asgi")
 
 _HIGH_WATER = 64 * 1024
+_HEADS_KEPT = 256  # distinct response header lists remembered (all forgotten when full)
 _ERROR_HEAD = {"Content-Type": "text/plain; charset=utf-8", "Connection": "close", "Content-Length": "21"}
 _ERROR_BODY = b"Internal Server Error"
 
 
-class HTTPCycle:
-    __slots__ = ("req", "res", "loop", "chunks", "kept", "more", "body_taken", "expect", "closed",
-                 "watching", "receiver", "drainer", "status", "headers", "started", "complete", "task")
+def response_fields(headers):
+    """(name, value) pairs for ``set_header`` from an ASGI header list: names and values
+    decoded as latin-1, repeated names merged into one field with a tuple of values
+    (immutable: the pairs are kept for the next response with the same list)."""
+    fields = {}
+    for name, value in headers:
+        name = name.decode("latin-1") if type(name) is bytes else str(name)
+        value = value.decode("latin-1") if type(value) is bytes else str(value)
+        key = name.lower()
+        seen = fields.get(key)
+        if seen is None:
+            fields[key] = (name, value)
+        elif type(seen[1]) is tuple:
+            fields[key] = (seen[0], seen[1] + (value,))
+        else:
+            fields[key] = (seen[0], (seen[1], value))
+    return tuple(fields.values())
 
-    def __init__(self, req, res, loop, has_body):
+
+class HTTPCycle:
+    __slots__ = ("req", "res", "adapter", "chunks", "kept", "more", "body_taken", "expect", "closed",
+                 "watching", "receiver", "drainer", "start", "complete", "task")
+
+    def __init__(self, req, res, adapter, has_body):
         self.req = req
         self.res = res
-        self.loop = loop
+        self.adapter = adapter  # its loop and its ``heads``
         self.chunks = None
         self.kept = 0
         self.more = has_body  # body bytes may still come
@@ -50,9 +72,7 @@ class HTTPCycle:
         self.watching = False
         self.receiver = None  # the future a waiting receive() sleeps on
         self.drainer = None  # the future a send() waiting for 'drain' sleeps on
-        self.status = 200
-        self.headers = None
-        self.started = False
+        self.start = None  # the http.response.start message
         self.complete = False
         self.task = None  # set by whoever runs ``run()`` in a task
         if has_body:
@@ -117,7 +137,7 @@ class HTTPCycle:
                 if not self.res.headers_sent:
                     self.res.write_continue()
             self.watch_close()
-            self.receiver = self.loop.create_future()
+            self.receiver = self.adapter.loop.create_future()
             await self.receiver
             self.receiver = None
 
@@ -125,7 +145,7 @@ class HTTPCycle:
     async def send(self, message):
         kind = message["type"]
         if kind == "http.response.body":
-            if not self.started:
+            if self.start is None:
                 raise RuntimeError("Expected ASGI message 'http.response.start', but got 'http.response.body'.")
             if self.complete:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
@@ -142,40 +162,41 @@ class HTTPCycle:
             self.complete = True
             self.chunks = None
             res.end(body)  # a body still paused is resumed (and discarded) by the server
-            self.wake()
+            if self.receiver is not None:
+                self.wake()
             return
         if kind == "http.response.start":
-            if self.started:
+            if self.start is not None:
                 raise RuntimeError("Expected ASGI message 'http.response.body', but got 'http.response.start'.")
-            self.started = True
-            self.status = message["status"]
-            self.headers = message.get("headers")
+            self.start = message
             return
         raise RuntimeError(f"Unexpected ASGI message {kind!r} sent for an HTTP request.")
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""
-        fields = {}
-        if self.headers:
-            for name, value in self.headers:
-                name = name.decode("latin-1") if type(name) is bytes else str(name)
-                value = value.decode("latin-1") if type(value) is bytes else str(value)
-                key = name.lower()
-                seen = fields.get(key)
-                if seen is None:
-                    fields[key] = [name, value]
-                elif type(seen[1]) is list:
-                    seen[1].append(value)
-                else:
-                    seen[1] = [seen[1], value]
-        status = self.status
+        start = self.start
+        status = start["status"]
         if type(status) is not int:
             status = int(status)
         if not 100 <= status <= 999:
             raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
         res.status_code = status
-        for name, value in fields.values():
-            res.set_header(name, value)
+        headers = start.get("headers")
+        if headers:
+            heads = self.adapter.heads
+            try:
+                key = tuple(headers)
+                fields = heads.get(key)
+            except TypeError:  # a name or value that is not hashable: not kept
+                key = fields = None
+            if fields is None:
+                fields = response_fields(headers)
+                if key is not None:
+                    if len(heads) >= _HEADS_KEPT:
+                        heads.clear()
+                    heads[key] = fields
+            for name, value in fields:
+                res.set_header(name, value)
 
     async def wait_drain(self, res):
         """Until the socket can take more: its buffer drained below the high-water mark
@@ -193,7 +214,7 @@ class HTTPCycle:
                 source, event = socket.http_message, "close"  # the response ahead of this one
                 if source is None:
                     return
-            self.drainer = self.loop.create_future()
+            self.drainer = self.adapter.loop.create_future()
             source.once(event, self.drained)
             await self.drainer
             self.drainer = None
@@ -218,7 +239,7 @@ class HTTPCycle:
         finally:
             running.discard(self.task)
         if not self.complete:
-            if self.started:
+            if self.start is not None:
                 log.error("ASGI callable returned without completing response.")
             else:
                 log.error("ASGI callable returned without starting response.")
@@ -230,7 +251,7 @@ class HTTPCycle:
         self.complete = True
         if self.closed or res.writable_ended:
             return
-        if self.started or res.head_out:
+        if self.start is not None or res.head_out:
             res.destroy()
             return
         res.reset_head()
