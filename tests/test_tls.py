@@ -313,6 +313,16 @@ def test_wsgi_url_scheme_is_https(daemons, pki):
     assert body == b"https"
 
 
+def test_asgi_scheme_is_https(daemons, pki):
+    daemon = daemons("--certfile", pki.cert, "--keyfile", pki.key, "--interface", "asgi", "--lifespan", "off",
+                     app="apps.tls_app:asgi_scheme", workers=1)
+    daemon.wait_ready()
+    with connect(daemon.port, client_context(pki)) as sock:
+        _, first = get(sock)
+        _, second = get(sock)  # the connection's scope template too
+    assert first == second == b"https 127.0.0.1"
+
+
 # -- configuration -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("key, setting, message", [
     ("certfile", {"certfile": "missing.pem"}, "cannot read"),

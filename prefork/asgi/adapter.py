@@ -138,7 +138,7 @@ class ASGIAdapter:
         scope = self.templates.get(socket)
         scope = (self.connection_template(socket) if scope is None else scope).copy()
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            scope["client"], scope["scheme"] = client_and_scheme(req, self.url_scheme, self.forwarded_allow_ips)
+            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.forwarded_allow_ips)
         scope["http_version"] = req.http_version
         scope["method"] = req.method
         scope["path"], scope["raw_path"], scope["query_string"] = target
@@ -179,7 +179,7 @@ class ASGIAdapter:
             "http_version": "1.1",
             "server": (local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
             "client": (address, socket.remote_port) if address else None,
-            "scheme": self.url_scheme,
+            "scheme": "https" if socket.encrypted else self.url_scheme,
             "method": "GET",
             "root_path": self.root_path,
             "path": "/",
@@ -211,7 +211,7 @@ class ASGIAdapter:
             socket.end(_NOT_WEBSOCKET)
             return
         from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
-        scheme = "wss" if self.url_scheme == "https" else "ws"
+        scheme = "wss" if socket.encrypted or self.url_scheme == "https" else "ws"
         scope = self.scope(req, "websocket", scheme, _ASGI_WEBSOCKET)
         del scope["method"]
         scope["http_version"] = "1.1"

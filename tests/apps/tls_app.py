@@ -25,3 +25,13 @@ def wsgi_scheme(environ, start_response):
     body = environ["wsgi.url_scheme"].encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+async def asgi_scheme(scope, receive, send):
+    """ASGI: the scope's scheme and client, as the server gave them."""
+    if scope["type"] != "http":
+        return
+    body = f"{scope['scheme']} {scope['client'][0]}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
