@@ -3,7 +3,14 @@
 Rules (Node's): the status line always says HTTP/1.1; a code without a standard reason
 gets ``unknown``; interim (1xx) heads and canned error replies carry no Date.
 ``HeadCache`` keeps the constant part of a keep-alive head (status line, Date,
-Connection, Keep-Alive) as bytes, rebuilt when the second or the keep-alive knobs change.
+Connection, Keep-Alive) as bytes, rebuilt when the second or the keep-alive knobs change;
+it also keeps the Date + Connection + Keep-Alive lines alone (``suffix``), which go after
+the application's lines.
+``HeaderBlock`` is a header list checked and encoded once (names and values checked as
+``set_header`` checks them, repeated names kept as ``set_header`` keeps them: the last
+value at the first one's place), for a response to reuse; it says whether it holds a
+field that changes the framing or the automatic lines (Connection, Transfer-Encoding,
+Date, Keep-Alive) and whether it holds a Content-Length.
 """
 
 import re
@@ -36,6 +43,8 @@ STATUS_CODES = {
 }
 
 _STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in STATUS_CODES.items()}
+STATUS_BYTES = {code: line.encode("latin-1") for code, line in _STATUS_LINES.items()}
+_SPECIAL = ("connection", "transfer-encoding", "date", "keep-alive")
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
@@ -111,6 +120,38 @@ def early_hints(hints):
     return (head + "\r\n").encode("latin-1")
 
 
+class HeaderBlock:
+    """Application header fields checked and encoded once: ``data`` (their lines as
+    bytes), ``pairs`` (the (name, value) fields, for ``set_header``), ``headers`` (the
+    response's map, lower-case name: (name, value)), ``plain`` (no Connection,
+    Transfer-Encoding, Date or Keep-Alive) and ``has_length`` (a Content-Length)."""
+
+    __slots__ = ("data", "pairs", "headers", "plain", "has_length")
+
+    def __init__(self, headers):
+        self.headers = headers
+        self.pairs = tuple((name, tuple(value) if type(value) is list else value)
+                           for name, value in headers.values())
+        self.data = "".join([header_lines(name, value) for name, value in headers.values()]).encode("latin-1")
+        self.plain = not any(key in headers for key in _SPECIAL)
+        self.has_length = "content-length" in headers
+
+    @classmethod
+    def from_pairs(cls, pairs):
+        """The block for ``pairs`` ((name, value), str or bytes, bytes read as latin-1);
+        raises ``HeaderError`` as ``set_header`` would for the first bad field."""
+        headers = {}
+        for name, value in pairs:
+            if type(name) is bytes:
+                name = name.decode("latin-1")
+            if type(value) is bytes:
+                value = value.decode("latin-1")
+            check_name(name)
+            check_value(name, value)
+            headers[name.lower()] = (name, list(value) if isinstance(value, tuple) else value)
+        return cls(headers)
+
+
 class DateCache:
     """``Date: <IMF-fixdate>\\r\\n``, formatted once per second."""
 
@@ -134,7 +175,7 @@ class HeadCache(DateCache):
     prefixes ``status line + Date + those lines`` as bytes (``prefix``), for heads that
     carry no application header."""
 
-    __slots__ = ("_until", "_timeout", "_cap", "_lines", "_prefixes")
+    __slots__ = ("_until", "_timeout", "_cap", "_lines", "_prefixes", "_suffix")
 
     def __init__(self):
         super().__init__()
@@ -142,6 +183,7 @@ class HeadCache(DateCache):
         self._timeout = self._cap = None
         self._lines = ""
         self._prefixes = {}
+        self._suffix = b""
 
     def keep_alive_lines(self, timeout, cap):
         if timeout != self._timeout or cap != self._cap:
@@ -153,6 +195,7 @@ class HeadCache(DateCache):
                           else f"Keep-Alive: timeout={int(timeout)}\r\n")
             self._lines = lines
             self._prefixes = {}
+            self._until = 0.0  # the suffix is rebuilt at its next use
         return self._lines
 
     def prefix(self, status, timeout, cap):
@@ -167,8 +210,15 @@ class HeadCache(DateCache):
             head = self._prefixes[status] = (line + self._line + self._lines).encode("latin-1")
         return head
 
+    def suffix(self, timeout, cap):
+        """``Date + keep-alive lines`` (bytes): what follows the application's lines."""
+        if _wall() >= self._until or timeout != self._timeout or cap != self._cap:
+            self._refresh(timeout, cap)
+        return self._suffix
+
     def _refresh(self, timeout, cap):
         self.keep_alive_lines(timeout, cap)
         self.line()
         self._until = self._second + 1.0
         self._prefixes = {}
+        self._suffix = (self._line + self._lines).encode("latin-1")

@@ -15,7 +15,13 @@ Rules (Node's ``_storeHeader``, measured in the spec §1):
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
 - The common answer (no application header, a standard status, kept alive) takes its
   head from the server's ``HeadCache``: status line, Date, Connection and Keep-Alive
-  as bytes built once per second; head and body leave as one ``bytes``. Events nobody
+  as bytes built once per second; head and body leave as one ``bytes``. ``end_with``
+  does the same for a head with a ``HeaderBlock`` (the adapters' answer): status line,
+  the block's lines, the cached Date/Connection/Keep-Alive lines, Content-Length (unless
+  the block has one) and the body in one ``bytes``, exactly what ``set_header`` for each
+  field and ``end(body)`` would send; whatever that path cannot take (a block with
+  Connection, Transfer-Encoding, Date or Keep-Alive, HEAD, a status without a body, a
+  closing or draining connection, a custom reason...) takes that slow path. Events nobody
   listens to are not emitted. Applications may hang their own attributes on a
   response (it keeps a ``__dict__``).
 """
@@ -26,6 +32,7 @@ from ..http import framing, serialize
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
 _LAST_CHUNK = framing.LAST_CHUNK
+_STATUS_BYTES = serialize.STATUS_BYTES
 
 
 class ServerResponse(EventEmitter):
@@ -324,6 +331,42 @@ class ServerResponse(EventEmitter):
         else:
             self._send(out)
         return self
+
+    def end_with(self, status, block, body, reason=None):
+        """Answer with ``status`` (an int), the fields of ``block`` (a
+        ``serialize.HeaderBlock``) and the whole ``body`` (bytes); ``reason`` replaces
+        the standard reason phrase. The bytes are those of ``set_header`` for each field
+        then ``end(body)``."""
+        server = self._conn.server
+        line = _STATUS_BYTES.get(status)
+        if line is not None and block.plain and type(body) is bytes and not self.headers_sent \
+                and self._headers is None and self.status_message is None \
+                and (reason is None or reason == _STATUS_CODES[status]) \
+                and self.should_keep_alive and self.can_chunk and self._has_body and self.send_date \
+                and self._removed is None and not self.max_requests_reached and not self.expect_continue \
+                and not self._closed and not server.draining and status not in _NO_BODY:
+            self.status_code = status
+            self.status_message = _STATUS_CODES[status]
+            self._headers = block.headers  # fixed from now on (set_header/remove_header refuse)
+            self.headers_sent = self.head_out = self.writable_ended = True
+            length = self.bytes_sent = len(body)
+            suffix = server.heads.suffix(server.keep_alive_timeout, server.max_requests_per_socket)
+            if block.has_length:
+                out = b"%b%b%b\r\n%b" % (line, block.data, suffix, body)
+            else:
+                out = b"%b%b%bContent-Length: %d\r\n\r\n%b" % (line, block.data, suffix, length, body)
+            if self._active:
+                self.socket.send_bytes(out)
+                self._conn.response_done(self)
+            else:
+                self._send(out)
+            return self
+        self.status_code = status
+        if reason is not None:
+            self.status_message = reason
+        for name, value in block.pairs:
+            self.set_header(name, value)
+        return self.end(body)
 
     @property
     def active(self):
