@@ -59,7 +59,7 @@ class ASGIAdapter:
         self.ws_close_timeout = ws_close_timeout
         self.tasks = set()
         self.asgi_http = {"version": _ASGI_HTTP[0], "spec_version": _ASGI_HTTP[1]}
-        self.heads = {}  # the response header lists seen, as the fields given to the response
+        self.heads = {}  # the response header lists seen, as HeaderBlocks
         self.targets = {}  # request target: (path, raw_path, query_string)
         self.names = {}  # request header name: the scope's lower-cased bytes
         self.templates = {}  # open connection's socket: the fields its HTTP scopes share

@@ -13,9 +13,11 @@ Rules:
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
-  with ``more_body`` sends the head at once. A header list is decoded (and repeated
-  names merged) once; the adapter keeps the result for the next response whose list
-  is equal (``_HEADS_KEPT`` lists at most, all forgotten when full).
+  with ``more_body`` sends the head at once. A header list is decoded (repeated names
+  merged) and checked once into a ``HeaderBlock``; the adapter keeps it for the next
+  response whose list is equal (``_HEADS_KEPT`` lists at most, all forgotten when
+  full). A start and a single complete body go out with ``res.end_with`` (head and
+  body in one send when the server's cached-head conditions hold).
 - ``send()`` of a body chunk returns once the socket took it; while the socket's
   buffer is over its high-water mark it waits for ``drain`` (or the close). A
   pipelined response behind another one keeps its bytes until it is first; past the
@@ -27,6 +29,8 @@ Rules:
 """
 
 import logging
+
+from ..http.serialize import HeaderBlock
 
 log = logging.getLogger("prefork.asgi")
 
@@ -150,9 +154,18 @@ class HTTPCycle:
             if self.complete:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
             res = self.res
+            body = message.get("body", b"")
+            if not res.headers_sent and not message.get("more_body", False):
+                # the common answer: the head's fields as one checked block, one send
+                status, block = self.head_block()
+                self.complete = True
+                self.chunks = None
+                res.end_with(status, block, body)
+                if self.receiver is not None:
+                    self.wake()
+                return
             if not res.headers_sent:
                 self.write_head(res)
-            body = message.get("body", b"")
             if message.get("more_body", False):
                 if not body:
                     res.flush_headers()  # an empty chunk: the head goes out now (event streams)
@@ -174,29 +187,34 @@ class HTTPCycle:
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""
+        status, block = self.head_block()
+        res.status_code = status
+        for name, value in block.pairs:
+            res.set_header(name, value)
+
+    def head_block(self):
+        """The start message's status and its headers as a ``HeaderBlock`` (kept by the
+        adapter for the next equal list)."""
         start = self.start
         status = start["status"]
         if type(status) is not int:
             status = int(status)
         if not 100 <= status <= 999:
             raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
-        res.status_code = status
-        headers = start.get("headers")
-        if headers:
-            heads = self.adapter.heads
-            try:
-                key = tuple(headers)
-                fields = heads.get(key)
-            except TypeError:  # a name or value that is not hashable: not kept
-                key = fields = None
-            if fields is None:
-                fields = response_fields(headers)
-                if key is not None:
-                    if len(heads) >= _HEADS_KEPT:
-                        heads.clear()
-                    heads[key] = fields
-            for name, value in fields:
-                res.set_header(name, value)
+        headers = start.get("headers") or ()
+        heads = self.adapter.heads
+        try:
+            key = tuple(headers)
+            block = heads.get(key)
+        except TypeError:  # a name or value that is not hashable: not kept
+            key = block = None
+        if block is None:
+            block = HeaderBlock.from_pairs(response_fields(headers))
+            if key is not None:
+                if len(heads) >= _HEADS_KEPT:
+                    heads.clear()
+                heads[key] = block
+        return status, block
 
     async def wait_drain(self, res):
         """Until the socket can take more: its buffer drained below the high-water mark
