@@ -81,6 +81,7 @@ class WSGIAdapter:
         self.timeout = timeout
         self.errors = Errors()
         self.statuses = {}  # WSGI status line -> (code, reason)
+        self.blocks = {}  # header list -> (HeaderBlock, Content-Length) for whole bodies
         self.environs = EnvironBuilder(root_path=self.root_path, url_scheme=url_scheme,
                                        forwarded_allow_ips=self.forwarded_allow_ips, errors=self.errors,
                                        multithread=self.threads > 1, file_wrapper=FileWrapper)

@@ -7,7 +7,10 @@ Rules:
 - Hop-by-hop headers from the app are dropped, except ``Connection``; a repeated header
   name keeps every value (``Set-Cookie``).
 - A list or tuple body is joined and sent with ``end(data)``: one send, Content-Length
-  (HEAD gets the same Content-Length as GET would).
+  (HEAD gets the same Content-Length as GET would). Its header list, checked and
+  encoded once, is kept as a ``HeaderBlock`` (``_BLOCKS_KEPT`` lists at most) and goes
+  out with ``end_with`` when it has no Connection or Date and its Content-Length, if
+  any, is the body's: the same bytes as field by field.
 - Any other iterable is streamed with backpressure: iteration pauses while the socket's
   buffer is over its high-water mark and resumes on ``drain``. ``close()`` is called on
   the iterable in every case. A ``wsgi.file_wrapper`` around a real file goes out with
@@ -20,27 +23,21 @@ import io
 import logging
 import os
 
+from ..http import serialize
 from .streams import FileWrapper, SendFile
 
 log = logging.getLogger("prefork.wsgi")
 
 _DROPPED = frozenset(("keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                       "transfer-encoding", "upgrade"))  # hop-by-hop, except Connection
+_BLOCKS_KEPT = 256  # distinct header lists kept as blocks (all forgotten when full)
 
 
 def apply_head(res, status, headers, status_cache, length=None):
     """Put the app's status and headers on ``res``; returns the lower-cased names set.
     A Content-Length equal to ``length`` (the whole body's, when known) is left to the
     response, which writes the same line itself."""
-    parsed = status_cache.get(status)
-    if parsed is None:
-        code, _, reason = status.partition(" ")
-        if len(code) != 3 or not code.isdigit():
-            raise ValueError(f"invalid WSGI status {status!r}")
-        parsed = (int(code), reason or None)
-        if len(status_cache) < 256:
-            status_cache[status] = parsed
-    res.status_code, res.status_message = parsed
+    res.status_code, res.status_message = parse_status(status, status_cache)
     names = set()
     set_header = res.set_header
     for name, value in headers:
@@ -58,6 +55,52 @@ def apply_head(res, status, headers, status_cache, length=None):
             continue
         set_header(name, value)
     return names
+
+
+def parse_status(status, status_cache):
+    """(code, reason or None) for a WSGI status line, kept in ``status_cache``."""
+    parsed = status_cache.get(status)
+    if parsed is None:
+        code, _, reason = status.partition(" ")
+        if len(code) != 3 or not code.isdigit():
+            raise ValueError(f"invalid WSGI status {status!r}")
+        parsed = (int(code), reason or None)
+        if len(status_cache) < 256:
+            status_cache[status] = parsed
+    return parsed
+
+
+def whole_block(headers, blocks):
+    """``(block, content_length)`` for a whole body's head: the fields ``apply_head``
+    would set, as a ``HeaderBlock`` without the Content-Length (whose value, or None,
+    comes apart); ``(None, None)`` when the list needs the field-by-field path (a
+    Connection or Date, a repeated Content-Length). Kept in ``blocks`` by the list."""
+    try:
+        key = tuple(headers)
+        entry = blocks.get(key)
+    except TypeError:  # a name or value that is not hashable: not kept
+        key = entry = None
+    if entry is None:
+        fields = {}
+        for name, value in headers:
+            key_name = name.lower()
+            if key_name in _DROPPED:
+                continue
+            serialize.check_name(name)
+            serialize.check_value(name, value)  # in apply_head's order: the same first error
+            seen = fields.get(key_name)
+            if seen is not None:
+                current = seen[1]
+                value = (current if isinstance(current, list) else [current]) + [value]
+            fields[key_name] = (name, list(value) if isinstance(value, tuple) else value)
+        length = fields.pop("content-length", (None, None))[1]
+        block = serialize.HeaderBlock(fields)
+        entry = (block, length) if block.plain and not isinstance(length, list) else (None, None)
+        if key is not None:
+            if len(blocks) >= _BLOCKS_KEPT:
+                blocks.clear()
+            blocks[key] = entry
+    return entry
 
 
 def end_whole(res, names, data, method):
@@ -123,6 +166,13 @@ class LoopCall:
                 if self.status is None:
                     raise AssertionError("the app returned before calling start_response")
                 method = self.req.method
+                if method != "HEAD":
+                    code, reason = parse_status(self.status, adapter.statuses)  # first, as apply_head
+                    block, length = whole_block(self.headers, adapter.blocks)
+                    if block is not None and (length is None or length == str(len(data))):
+                        res.end_with(code, block, data, reason)
+                        self.finished = True
+                        return True
                 names = apply_head(res, self.status, self.headers, adapter.statuses,
                                    None if method == "HEAD" else len(data))
                 if method == "HEAD":
