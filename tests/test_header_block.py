@@ -288,3 +288,44 @@ def test_the_common_answer_takes_the_fast_path(rig, monkeypatch):
         rig.cases[url] = lambda req, res, pairs=pairs: answer(res, "fast", 200, None, pairs, BODY)
         assert rig.exchange(REQUESTS[kind].format(url).encode())[0].startswith(b"HTTP/1.1 200 OK")
         assert calls == expected, kind
+
+
+WSGI_LISTS = [
+    [],
+    [("Content-Type", "text/plain"), ("Content-Length", "13")],
+    [("Content-Length", "13"), ("content-length", "13")],
+    [("Set-Cookie", "a=1"), ("X-A", "1"), ("set-cookie", "b=2"), ("Content-Length", "13")],
+    [("Connection", "close"), ("Content-Type", "text/plain")],
+    [("Date", "yesterday")],
+    [("Keep-Alive", "timeout=1"), ("Transfer-Encoding", "chunked"), ("Content-Type", "text/plain")],
+]
+WSGI_STATUSES = ["200 OK", "404 Not Found", "201 Made", "299 Odd", "204 No Content"]
+
+
+def test_wsgi_whole_bodies_send_what_the_field_by_field_head_sends(rig, serve):
+    """The WSGI loop path (blocks, end_with) against the head set field by field
+    (``apply_head`` then ``end``, the path every whole body took before)."""
+    from prefork.wsgi import WSGIAdapter
+    from prefork.wsgi.response import apply_head
+    table = {}
+
+    def app(environ, start_response):
+        status, headers = table[environ["PATH_INFO"]]
+        start_response(status, list(headers))
+        return [BODY]
+    st_ = serve(lambda server, st_: WSGIAdapter(app).setup(server))
+    compared = 0
+    for headers, status, kind in itertools.product(WSGI_LISTS, WSGI_STATUSES, ("get11", "get10", "close11")):
+        for round_ in range(2):  # the second time from the kept block
+            url = f"/{len(rig.cases)}"
+            table[url] = (status, headers)
+            rig.cases[url] = lambda req, res, status=status, headers=headers: (
+                apply_head(res, status, headers, {}, len(BODY)), res.end(BODY))
+            raw = REQUESTS[kind].format(url).encode()
+            slow = rig.exchange(raw)[0]
+            with socket.create_connection(("127.0.0.1", st_.port), timeout=30) as sock:
+                sock.sendall(raw)
+                fast = mask(Reader(sock).response(head=False))
+            assert fast == slow, (headers, status, kind)
+            compared += 1
+    assert compared == len(WSGI_LISTS) * len(WSGI_STATUSES) * 3 * 2
