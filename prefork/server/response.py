@@ -16,12 +16,9 @@ Rules (Node's ``_storeHeader``, measured in the spec §1):
 - The common answer (no application header, a standard status, kept alive) takes its
   head from the server's ``HeadCache``: status line, Date, Connection and Keep-Alive
   as bytes built once per second; head and body leave as one ``bytes``. ``end_with``
-  does the same for a head with a ``HeaderBlock`` (the adapters' answer): status line,
-  the block's lines, the cached Date/Connection/Keep-Alive lines, Content-Length (unless
-  the block has one) and the body in one ``bytes``, exactly what ``set_header`` for each
-  field and ``end(body)`` would send; whatever that path cannot take (a block with
-  Connection, Transfer-Encoding, Date or Keep-Alive, HEAD, a status without a body, a
-  closing or draining connection, a custom reason...) takes that slow path. Events nobody
+  does the same with a ``HeaderBlock``'s lines before the cached Date/Connection/
+  Keep-Alive lines: the bytes ``set_header`` per field then ``end(body)`` send, which
+  is what it does for any case the short way cannot take. Events nobody
   listens to are not emitted. Applications may hang their own attributes on a
   response (it keeps a ``__dict__``).
 """
@@ -333,10 +330,9 @@ class ServerResponse(EventEmitter):
         return self
 
     def end_with(self, status, block, body, reason=None):
-        """Answer with ``status`` (an int), the fields of ``block`` (a
-        ``serialize.HeaderBlock``) and the whole ``body`` (bytes); ``reason`` replaces
-        the standard reason phrase. The bytes are those of ``set_header`` for each field
-        then ``end(body)``."""
+        """``set_header`` for each field of ``block`` (a ``serialize.HeaderBlock``),
+        then ``end(body)``, for ``status`` (an int) and ``reason`` (None: the standard
+        one); a plain block on a kept-alive answer leaves as one ``bytes``."""
         server = self._conn.server
         line = _STATUS_BYTES.get(status)
         if line is not None and block.plain and type(body) is bytes and not self.headers_sent \
