@@ -329,3 +329,45 @@ def test_wsgi_whole_bodies_send_what_the_field_by_field_head_sends(rig, serve):
             assert fast == slow, (headers, status, kind)
             compared += 1
     assert compared == len(WSGI_LISTS) * len(WSGI_STATUSES) * 3 * 2
+
+
+ASGI_LISTS = [
+    [],
+    [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+    [(b"set-cookie", b"a=1"), (b"x-a", b"1"), (b"Set-Cookie", b"b=2")],
+    [(b"connection", b"close"), (b"content-type", b"text/plain")],
+    [(b"date", b"yesterday")],
+    [(b"transfer-encoding", b"chunked")],
+]
+
+
+def test_asgi_start_and_one_body_send_what_the_field_by_field_head_sends(rig, serve):
+    """The ASGI adapter (a kept HeaderBlock, end_with) against its fields set one by one
+    then ``end(body)`` (the path every response took before)."""
+    from prefork.asgi import ASGIAdapter
+    from prefork.asgi.http import response_fields
+    table = {}
+
+    async def app(scope, receive, send):
+        status, headers = table[scope["path"]]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": BODY})
+
+    def setup(server, st_):
+        server.loop.run_until_complete(ASGIAdapter(app, lifespan="off").setup(server).startup())
+    st_ = serve(setup)
+    compared = 0
+    for headers, status, kind in itertools.product(ASGI_LISTS, (200, 404, 299, 204), ("get11", "head11", "get10")):
+        for round_ in range(2):  # the second time from the kept block
+            url = f"/{len(rig.cases)}"
+            table[url] = (status, headers)
+            rig.cases[url] = lambda req, res, status=status, headers=headers: answer(
+                res, "slow", status, None, response_fields(headers), BODY)
+            raw = REQUESTS[kind].format(url).encode()
+            slow = rig.exchange(raw)[0]
+            with socket.create_connection(("127.0.0.1", st_.port), timeout=30) as sock:
+                sock.sendall(raw)
+                fast = mask(Reader(sock).response(head=kind == "head11"))
+            assert fast == slow, (headers, status, kind)
+            compared += 1
+    assert compared == len(ASGI_LISTS) * 4 * 3 * 2
