@@ -33,7 +33,8 @@ import time
 
 ERROR_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
-FLUSH_SIZE = 64 * 1024  # characters held before a flush
+FLUSH_LINES = 512  # lines held before a flush: about 64 KiB of 128-byte lines
+NUMBERS = 4096  # the decimal text of 0 .. NUMBERS - 1 is looked up, not formatted
 
 log = logging.getLogger("prefork")
 
@@ -107,6 +108,15 @@ _FIELDS = {
     "p": ("pid", "{pid}"),
 }
 FIELDS = frozenset(_FIELDS)
+# Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
+# (a dict of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code
+# that is not a key raises KeyError (or TypeError) and the line is built again by the
+# pieces above; a size or duration that is not a key is formatted as before.
+_FAST = {
+    "s": "{numbers[res.status_code]}",
+    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.get_header("content-length") or "-"}',
+    "D": "{numbers.get(micros) or micros}",
+}
 
 
 def parse_format(fmt):
@@ -121,38 +131,66 @@ def parse_format(fmt):
     return parts
 
 
+# A literal piece of the format is written in the f-string as this text (escaped, so the
+# source holds only these characters); the compiled code's constant of that text is then
+# replaced by the piece itself.
+_PLACEHOLDER = "\\u2063%d\\u2063"
+
+
 def compile_format(fmt):
     """Python source of ``line(req, res, duration)`` and the constants it uses (the
-    format's literal text travels in those constants, never in the source)."""
+    format's literal text travels in those constants, never in the source: a constant
+    keyed by a ``_PLACEHOLDER`` text stands for that text in the compiled code, any
+    other is a name)."""
     parts = parse_format(fmt)
     plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
     used = {name for _, name, _, _ in parts if name is not None}
     constants = {}
     if plain:
         # one f-string: literal pieces are names bound to the text, fields are table code
-        pieces = []
-        for literal, name, _, _ in parts:
-            if literal:
-                key = f"text{len(constants)}"
-                constants[key] = literal
-                pieces.append("{" + key + "}")
-            if name is not None:
-                pieces.append(_FIELDS[name][1])
-        constants["newline"] = "\n"
-        pieces.append("{newline}")
-        call = "f'" + "".join(pieces) + "'"
+        pieces, fast = [], []
+        pending = ""  # literal text waiting for the next field (adjacent literals are one)
+        for literal, name, _, _ in parts + [("\n", None, None, None)]:
+            pending += literal
+            if name is None:
+                continue
+            if pending:
+                key = _PLACEHOLDER % len(constants)
+                constants[key] = pending
+                pieces.append(key)
+                fast.append(key)
+                pending = ""
+            pieces.append(_FIELDS[name][1])
+            fast.append(_FAST.get(name, _FIELDS[name][1]))
+        key = _PLACEHOLDER % len(constants)
+        constants[key] = pending
+        pieces.append(key)
+        fast.append(key)
+        build = "    text = f'" + "".join(pieces) + "'\n"
+        if "s" in used:
+            build = ("    try:\n        text = f'" + "".join(fast) + "'\n"
+                     "    except (KeyError, TypeError):\n    " + build)
+        else:
+            build = "    text = f'" + "".join(fast) + "'\n"
+        if "D" in used:
+            build = "    micros = int(duration * 1e6)\n" + build
     else:
         constants["template"] = fmt + "\n"
         keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
-        call = f"template.format({keywords})"
+        build = f"    text = template.format({keywords})\n"
     clock = "    now = wall()\n    if not clock[1] <= now < clock[2]:\n        tick(now)\n" if "t" in used else ""
-    source = (f"def line(req, res, duration):\n{clock}"
-              f"    text = {call}\n"
-              f"    append(text)\n"
-              f"    held[0] += len(text)\n"
-              f"    if held[0] >= limit:\n"
-              f"        flush()\n")
-    return source, constants
+    body = f"{clock}{build}    append(text)\n    if len(lines) >= limit:\n        flush()\n"
+    return "def line(req, res, duration):\n" + body, constants
+
+
+def compile_observer(fmt, record="", count=False):
+    """Python source of ``observe(req, res)``: the duration taken once, then ``record``
+    (fixed code counting the response, e.g. metrics.RECORD), the line of ``fmt`` and
+    ``count()`` when asked for, in one function (one call per response)."""
+    source, constants = compile_format(fmt)
+    body = source.split("\n", 1)[1]
+    return ("def observe(req, res):\n    duration = monotonic() - req.start_time\n"
+            + record + body + ("    count()\n" if count else "")), constants
 
 
 class AccessLog:
@@ -164,16 +202,40 @@ class AccessLog:
         self.pipe = self._is_pipe()
         self.flush_interval = flush_interval
         self.lines = []
-        self.held = [0]
         self.flushing = False
         self.failed = False
         self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
-        source, constants = compile_format(fmt)
-        scope = {**constants, "append": self.lines.append, "held": self.held,
-                 "limit": FLUSH_SIZE if flush_interval > 0 else 0, "flush": self.flush,
-                 "clock": self.clock, "wall": time.time, "tick": self._tick, "pid": os.getpid()}
-        exec(compile(source, f"<access_log_format {fmt!r}>", "exec"), scope)
-        self.line = scope["line"]
+        self.format = fmt
+        self.line = self._compile(*compile_format(fmt), "line")
+
+    def _compile(self, source, constants, name, names=None):
+        scope = {**(names or {}), "append": self.lines.append, "lines": self.lines,
+                 "numbers": _numbers(), "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
+                 "flush": self.flush, "clock": self.clock, "wall": time.time, "tick": self._tick,
+                 "pid": os.getpid()}
+        literals = {}
+        for key, value in constants.items():
+            if key.startswith("\\u2063"):
+                literals[key.encode().decode("unicode_escape")] = value
+            else:
+                scope[key] = value
+        code = _with_literals(compile(source, f"<access_log_format {self.format!r}>", "exec"), literals)
+        exec(code, scope)
+        return scope[name]
+
+    def observer(self, metrics=None, count=None):
+        """The server's ``response_observer`` with this log on: ``observe(req, res)``
+        takes the duration once, counts the response in ``metrics`` (a WorkerMetrics,
+        optional), writes the line and calls ``count`` (optional), all in one function."""
+        from time import monotonic  # the clock of req.start_time
+
+        names = {"monotonic": monotonic, "count": count}
+        record = ""
+        if metrics is not None:
+            record = metrics.RECORD
+            names.update(metrics.record_names())
+        source, constants = compile_observer(self.format, record, count is not None)
+        return self._compile(source, constants, "observe", names)
 
     def _is_pipe(self):
         """True for a pipe or socket: writes up to PIPE_BUF bytes do not mix with others'."""
@@ -195,7 +257,6 @@ class AccessLog:
         try:
             data = "".join(self.lines).encode("utf-8", "backslashreplace")
             self.lines.clear()
-            self.held[0] = 0
             if self.pipe and len(data) > select.PIPE_BUF:
                 for chunk in _line_chunks(data, select.PIPE_BUF):
                     self._write(chunk)
@@ -239,6 +300,17 @@ class AccessLog:
         if self.fd != 2:
             os.close(self.fd)
             self.fd = -1
+
+
+def _with_literals(code, literals):
+    """``code`` (and the code in it) with each placeholder constant replaced by its text."""
+    consts = tuple(_with_literals(c, literals) if hasattr(c, "co_consts") else
+                   literals.get(c, c) if isinstance(c, str) else c for c in code.co_consts)
+    return code.replace(co_consts=consts)
+
+
+def _numbers():
+    return {number: str(number) for number in range(1, NUMBERS)}
 
 
 def _line_chunks(data, size):
