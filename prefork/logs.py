@@ -137,17 +137,15 @@ def parse_format(fmt):
 _PLACEHOLDER = "\\u2063%d\\u2063"
 
 
-def compile_format(fmt):
-    """Python source of ``line(req, res, duration)`` and the constants it uses (the
-    format's literal text travels in those constants, never in the source: a constant
-    keyed by a ``_PLACEHOLDER`` text stands for that text in the compiled code, any
-    other is a name)."""
+def _compile_body(fmt):
+    """(fields used, the ``micros`` line or "", the code that builds and holds the line,
+    its constants)."""
     parts = parse_format(fmt)
     plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
     used = {name for _, name, _, _ in parts if name is not None}
     constants = {}
     if plain:
-        # one f-string: literal pieces are names bound to the text, fields are table code
+        # one f-string: literal pieces are placeholders for the text, fields are table code
         pieces, fast = [], []
         pending = ""  # literal text waiting for the next field (adjacent literals are one)
         for literal, name, _, _ in parts + [("\n", None, None, None)]:
@@ -172,25 +170,37 @@ def compile_format(fmt):
                      "    except (KeyError, TypeError):\n    " + build)
         else:
             build = "    text = f'" + "".join(fast) + "'\n"
-        if "D" in used:
-            build = "    micros = int(duration * 1e6)\n" + build
     else:
         constants["template"] = fmt + "\n"
         keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
         build = f"    text = template.format({keywords})\n"
-    clock = "    now = wall()\n    if not clock[1] <= now < clock[2]:\n        tick(now)\n" if "t" in used else ""
-    body = f"{clock}{build}    append(text)\n    if len(lines) >= limit:\n        flush()\n"
-    return "def line(req, res, duration):\n" + body, constants
+    micros = "    micros = int(duration * 1e6)\n" if plain and "D" in used else ""
+    return used, micros, build + "    append(text)\n    if len(lines) >= limit:\n        flush()\n", constants
 
 
-def compile_observer(fmt, record="", count=False):
-    """Python source of ``observe(req, res)``: the duration taken once, then ``record``
-    (fixed code counting the response, e.g. metrics.RECORD), the line of ``fmt`` and
-    ``count()`` when asked for, in one function (one call per response)."""
-    source, constants = compile_format(fmt)
-    body = source.split("\n", 1)[1]
-    return ("def observe(req, res):\n    duration = monotonic() - req.start_time\n"
-            + record + body + ("    count()\n" if count else "")), constants
+_TICK = "    if not clock[1] <= now < clock[2]:\n        tick(now)\n"
+
+
+def compile_format(fmt):
+    """Python source of ``line(req, res, duration)`` and the constants it uses (the
+    format's literal text travels in those constants, never in the source: a constant
+    keyed by a ``_PLACEHOLDER`` text stands for that text in the compiled code, any
+    other is a name). ``clock`` holds wall-clock seconds here."""
+    used, micros, build, constants = _compile_body(fmt)
+    clock = "    now = wall()\n" + _TICK if "t" in used else ""
+    return "def line(req, res, duration):\n" + clock + micros + build, constants
+
+
+def compile_observer(fmt, record="", record_micros="", count=False):
+    """Python source of ``observe(req, res)``: the duration taken once, then the
+    response counted by ``record`` (fixed code, e.g. metrics.RECORD; ``record_micros``
+    when the line's ``micros`` is at hand), the line of ``fmt``, and ``count()`` when
+    asked for, all in one function (one call per response). ``clock`` holds seconds of
+    the monotonic clock here, the one read for the duration."""
+    used, micros, build, constants = _compile_body(fmt)
+    return ("def observe(req, res):\n    now = monotonic()\n    duration = now - req.start_time\n"
+            + micros + (record_micros if micros and record_micros else record)
+            + (_TICK if "t" in used else "") + build + ("    count()\n" if count else "")), constants
 
 
 class AccessLog:
@@ -205,14 +215,15 @@ class AccessLog:
         self.flushing = False
         self.failed = False
         self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
+        self.monotonic_clock = ["", 0.0, 0.0]  # the same second on the monotonic clock
         self.format = fmt
         self.line = self._compile(*compile_format(fmt), "line")
 
     def _compile(self, source, constants, name, names=None):
-        scope = {**(names or {}), "append": self.lines.append, "lines": self.lines,
+        scope = {"append": self.lines.append, "lines": self.lines,
                  "numbers": _numbers(), "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
                  "flush": self.flush, "clock": self.clock, "wall": time.time, "tick": self._tick,
-                 "pid": os.getpid()}
+                 "pid": os.getpid(), **(names or {})}
         literals = {}
         for key, value in constants.items():
             if key.startswith("\\u2063"):
@@ -229,12 +240,13 @@ class AccessLog:
         optional), writes the line and calls ``count`` (optional), all in one function."""
         from time import monotonic  # the clock of req.start_time
 
-        names = {"monotonic": monotonic, "count": count}
-        record = ""
+        names = {"monotonic": monotonic, "count": count, "clock": self.monotonic_clock,
+                 "tick": self._tick_monotonic}
+        record = record_micros = ""
         if metrics is not None:
-            record = metrics.RECORD
+            record, record_micros = metrics.RECORD, metrics.RECORD_MICROS
             names.update(metrics.record_names())
-        source, constants = compile_observer(self.format, record, count is not None)
+        source, constants = compile_observer(self.format, record, record_micros, count is not None)
         return self._compile(source, constants, "observe", names)
 
     def _is_pipe(self):
@@ -248,6 +260,15 @@ class AccessLog:
     def _tick(self, now):
         second = float(int(now))  # floats: the per-line comparison stays float to float
         self.clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), second, second + 1.0]
+
+    def _tick_monotonic(self, now):
+        """The wall-clock second that holds monotonic time ``now``, as monotonic times:
+        read against the wall clock once a second, so a step of the wall clock shows
+        within a second."""
+        wall = time.time() - (time.monotonic() - now)
+        second = int(wall)
+        start = now - (wall - second)
+        self.monotonic_clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), start, start + 1.0]
 
     def flush(self):
         """Write every held line: whole lines, one ``os.write`` per chunk."""
