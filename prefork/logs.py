@@ -7,14 +7,18 @@ Rules:
   ``access_log_format`` is compiled once into a function that computes only the fields
   the format uses and builds the line with one f-string (or, for fields with a format
   spec or conversion, one ``str.format`` call). The code of that function is put
-  together from a fixed table of field expressions; the format's literal text is bound
-  to names, so no text from the format reaches the code.
-- The time field is formatted at most once per second of wall-clock time.
+  together from a fixed table of field expressions; the format's literal text stands
+  in the source as placeholders that become code constants after compiling, so no
+  text from the format reaches the code. A worker compiles the same line into its
+  response observer (``AccessLog.observer``): one call per response takes the
+  duration, counts the metrics (fixed code from metrics.py) and writes the line.
+- The time field is formatted at most once per second of wall-clock time (the observer
+  keeps that second on the monotonic clock it reads for the duration).
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
   socket, e.g. stderr under systemd), so
   lines from two workers never interleave inside a line. The buffer is flushed when it
-  holds ``FLUSH_SIZE`` characters, by the owner's timer every ``access_log_flush``
+  holds ``FLUSH_LINES`` lines, by the owner's timer every ``access_log_flush``
   seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
   handler of a hung worker. A worker killed with SIGKILL loses at most the lines of one
   flush interval. ``access_log_flush = 0`` writes every line at once.
