@@ -152,10 +152,17 @@ def _compile_body(fmt):
         # one f-string: literal pieces are placeholders for the text, fields are table code
         pieces, fast = [], []
         pending = ""  # literal text waiting for the next field (adjacent literals are one)
+        # a single time field takes the literal text around it into the clock's text
+        merge_clock = sum(name == "t" for _, name, _, _ in parts) == 1
+        prefix = suffix = None
         for literal, name, _, _ in parts + [("\n", None, None, None)]:
             pending += literal
             if name is None:
                 continue
+            if merge_clock and name == "t":
+                prefix, pending = pending, ""
+            elif prefix is not None and suffix is None:
+                suffix, pending = pending, ""
             if pending:
                 key = _PLACEHOLDER % len(constants)
                 constants[key] = pending
@@ -164,10 +171,15 @@ def _compile_body(fmt):
                 pending = ""
             pieces.append(_FIELDS[name][1])
             fast.append(_FAST.get(name, _FIELDS[name][1]))
-        key = _PLACEHOLDER % len(constants)
-        constants[key] = pending
-        pieces.append(key)
-        fast.append(key)
+        if prefix is not None and suffix is None:
+            suffix, pending = pending, ""
+        if pending:
+            key = _PLACEHOLDER % len(constants)
+            constants[key] = pending
+            pieces.append(key)
+            fast.append(key)
+        if prefix is not None:
+            constants["clock_text"] = (prefix, suffix)
         build = "    text = f'" + "".join(pieces) + "'\n"
         if "s" in used:
             build = ("    try:\n        text = f'" + "".join(fast) + "'\n"
@@ -221,7 +233,9 @@ class AccessLog:
         self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
         self.monotonic_clock = ["", 0.0, 0.0]  # the same second on the monotonic clock
         self.format = fmt
-        self.line = self._compile(*compile_format(fmt), "line")
+        source, constants = compile_format(fmt)
+        self.clock_text = constants.get("clock_text", ("", ""))  # around the time in its text
+        self.line = self._compile(source, constants, "line")
 
     def _compile(self, source, constants, name, names=None):
         scope = {"append": self.lines.append, "lines": self.lines,
@@ -263,7 +277,9 @@ class AccessLog:
 
     def _tick(self, now):
         second = float(int(now))  # floats: the per-line comparison stays float to float
-        self.clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), second, second + 1.0]
+        prefix, suffix = self.clock_text
+        self.clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix,
+                         second, second + 1.0]
 
     def _tick_monotonic(self, now):
         """The wall-clock second that holds monotonic time ``now``, as monotonic times:
@@ -272,7 +288,9 @@ class AccessLog:
         wall = time.time() - (time.monotonic() - now)
         second = int(wall)
         start = now - (wall - second)
-        self.monotonic_clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), start, start + 1.0]
+        prefix, suffix = self.clock_text
+        self.monotonic_clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix,
+                                   start, start + 1.0]
 
     def flush(self):
         """Write every held line: whole lines, one ``os.write`` per chunk."""

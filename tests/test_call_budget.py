@@ -99,11 +99,14 @@ def test_keep_alive_request_stays_within_its_call_budget(variant, tmp_path):
     rig = Rig(variant, tmp_path)
     try:
         rig.requests(10)  # warm: the Date line, the first-request paths
-        one = rig.calls(50)
-        two = rig.calls(100)
+        for _ in range(3):  # a second's tick of the access log's clock may fall in one run
+            one = rig.calls(50)
+            two = rig.calls(100)
+            per_request = (two - one) / 50
+            if per_request == int(per_request):
+                break
     finally:
         rig.close()
-    per_request = (two - one) / 50
     assert per_request == int(per_request), f"the count is not the same for every request: {per_request}"
     assert 20 < per_request <= BUDGETS[variant], \
         f"{variant}: {per_request:.0f} calls per keep-alive request, budget {BUDGETS[variant]}"
