@@ -235,11 +235,12 @@ class AccessLog:
         self.format = fmt
         source, constants = compile_format(fmt)
         self.clock_text = constants.get("clock_text", ("", ""))  # around the time in its text
+        self.numbers = _numbers()  # shared by the line and the observer
         self.line = self._compile(source, constants, "line")
 
     def _compile(self, source, constants, name, names=None):
         scope = {"append": self.lines.append, "lines": self.lines,
-                 "numbers": _numbers(), "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
+                 "numbers": self.numbers, "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
                  "flush": self.flush, "clock": self.clock, "wall": time.time, "tick": self._tick,
                  "pid": os.getpid(), **(names or {})}
         literals = {}
