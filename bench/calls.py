@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import prefork  # noqa: E402
 from prefork import logs  # noqa: E402
-from prefork.metrics import WorkerMetrics, response_observer  # noqa: E402
+from prefork.metrics import WorkerMetrics  # noqa: E402
 from prefork.runtime import new_event_loop  # noqa: E402
 from prefork.settings import DEFAULT_ACCESS_FORMAT  # noqa: E402
 
@@ -44,7 +44,7 @@ class Rig:
             self.tmp = tempfile.mkdtemp(prefix="prefork-calls-")
             self.access = logs.AccessLog(os.path.join(self.tmp, "access.log"), DEFAULT_ACCESS_FORMAT, 3600.0)
             metrics = WorkerMetrics(self.server)
-            self.server.response_observer = response_observer(metrics, self.access.line, None)
+            self.server.response_observer = self.access.observer(metrics)  # as a worker wires it
         self.server.listen(0)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

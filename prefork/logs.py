@@ -7,14 +7,18 @@ Rules:
   ``access_log_format`` is compiled once into a function that computes only the fields
   the format uses and builds the line with one f-string (or, for fields with a format
   spec or conversion, one ``str.format`` call). The code of that function is put
-  together from a fixed table of field expressions; the format's literal text is bound
-  to names, so no text from the format reaches the code.
-- The time field is formatted at most once per second of wall-clock time.
+  together from a fixed table of field expressions; the format's literal text stands
+  in the source as placeholders that become code constants after compiling, so no
+  text from the format reaches the code. A worker compiles the same line into its
+  response observer (``AccessLog.observer``): one call per response takes the
+  duration, counts the metrics (fixed code from metrics.py) and writes the line.
+- The time field is formatted at most once per second of wall-clock time (the observer
+  keeps that second on the monotonic clock it reads for the duration).
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
   socket, e.g. stderr under systemd), so
   lines from two workers never interleave inside a line. The buffer is flushed when it
-  holds ``FLUSH_SIZE`` characters, by the owner's timer every ``access_log_flush``
+  holds ``FLUSH_LINES`` lines, by the owner's timer every ``access_log_flush``
   seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
   handler of a hung worker. A worker killed with SIGKILL loses at most the lines of one
   flush interval. ``access_log_flush = 0`` writes every line at once.
@@ -33,7 +37,8 @@ import time
 
 ERROR_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
-FLUSH_SIZE = 64 * 1024  # characters held before a flush
+FLUSH_LINES = 512  # lines held before a flush: about 64 KiB of 128-byte lines
+NUMBERS = 4096  # the decimal text of 0 .. NUMBERS - 1 is looked up, not formatted
 
 log = logging.getLogger("prefork")
 
@@ -107,6 +112,15 @@ _FIELDS = {
     "p": ("pid", "{pid}"),
 }
 FIELDS = frozenset(_FIELDS)
+# Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
+# (a dict of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code
+# that is not a key raises KeyError (or TypeError) and the line is built again by the
+# pieces above; a size or duration that is not a key is formatted as before.
+_FAST = {
+    "s": "{numbers[res.status_code]}",
+    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.get_header("content-length") or "-"}',
+    "D": "{numbers.get(micros) or micros}",
+}
 
 
 def parse_format(fmt):
@@ -121,38 +135,88 @@ def parse_format(fmt):
     return parts
 
 
-def compile_format(fmt):
-    """Python source of ``line(req, res, duration)`` and the constants it uses (the
-    format's literal text travels in those constants, never in the source)."""
+# A literal piece of the format is written in the f-string as this text (escaped, so the
+# source holds only these characters); the compiled code's constant of that text is then
+# replaced by the piece itself.
+_PLACEHOLDER = "\\u2063%d\\u2063"
+
+
+def _compile_body(fmt):
+    """(fields used, the ``micros`` line or "", the code that builds and holds the line,
+    its constants)."""
     parts = parse_format(fmt)
     plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
     used = {name for _, name, _, _ in parts if name is not None}
     constants = {}
     if plain:
-        # one f-string: literal pieces are names bound to the text, fields are table code
-        pieces = []
-        for literal, name, _, _ in parts:
-            if literal:
-                key = f"text{len(constants)}"
-                constants[key] = literal
-                pieces.append("{" + key + "}")
-            if name is not None:
-                pieces.append(_FIELDS[name][1])
-        constants["newline"] = "\n"
-        pieces.append("{newline}")
-        call = "f'" + "".join(pieces) + "'"
+        # one f-string: literal pieces are placeholders for the text, fields are table code
+        pieces, fast = [], []
+        pending = ""  # literal text waiting for the next field (adjacent literals are one)
+        # a single time field takes the literal text around it into the clock's text
+        merge_clock = sum(name == "t" for _, name, _, _ in parts) == 1
+        prefix = suffix = None
+        for literal, name, _, _ in parts + [("\n", None, None, None)]:
+            pending += literal
+            if name is None:
+                continue
+            if merge_clock and name == "t":
+                prefix, pending = pending, ""
+            elif prefix is not None and suffix is None:
+                suffix, pending = pending, ""
+            if pending:
+                key = _PLACEHOLDER % len(constants)
+                constants[key] = pending
+                pieces.append(key)
+                fast.append(key)
+                pending = ""
+            pieces.append(_FIELDS[name][1])
+            fast.append(_FAST.get(name, _FIELDS[name][1]))
+        if prefix is not None and suffix is None:
+            suffix, pending = pending, ""
+        if pending:
+            key = _PLACEHOLDER % len(constants)
+            constants[key] = pending
+            pieces.append(key)
+            fast.append(key)
+        if prefix is not None:
+            constants["clock_text"] = (prefix, suffix)
+        build = "    text = f'" + "".join(pieces) + "'\n"
+        if "s" in used:
+            build = ("    try:\n        text = f'" + "".join(fast) + "'\n"
+                     "    except (KeyError, TypeError):\n    " + build)
+        else:
+            build = "    text = f'" + "".join(fast) + "'\n"
     else:
         constants["template"] = fmt + "\n"
         keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
-        call = f"template.format({keywords})"
-    clock = "    now = wall()\n    if not clock[1] <= now < clock[2]:\n        tick(now)\n" if "t" in used else ""
-    source = (f"def line(req, res, duration):\n{clock}"
-              f"    text = {call}\n"
-              f"    append(text)\n"
-              f"    held[0] += len(text)\n"
-              f"    if held[0] >= limit:\n"
-              f"        flush()\n")
-    return source, constants
+        build = f"    text = template.format({keywords})\n"
+    micros = "    micros = int(duration * 1e6)\n" if plain and "D" in used else ""
+    return used, micros, build + "    append(text)\n    if len(lines) >= limit:\n        flush()\n", constants
+
+
+_TICK = "    if not clock[1] <= now < clock[2]:\n        tick(now)\n"
+
+
+def compile_format(fmt):
+    """Python source of ``line(req, res, duration)`` and the constants it uses (the
+    format's literal text travels in those constants, never in the source: a constant
+    keyed by a ``_PLACEHOLDER`` text stands for that text in the compiled code, any
+    other is a name). ``clock`` holds wall-clock seconds here."""
+    used, micros, build, constants = _compile_body(fmt)
+    clock = "    now = wall()\n" + _TICK if "t" in used else ""
+    return "def line(req, res, duration):\n" + clock + micros + build, constants
+
+
+def compile_observer(fmt, record="", record_micros="", count=False):
+    """Python source of ``observe(req, res)``: the duration taken once, then the
+    response counted by ``record`` (fixed code, e.g. metrics.RECORD; ``record_micros``
+    when the line's ``micros`` is at hand), the line of ``fmt``, and ``count()`` when
+    asked for, all in one function (one call per response). ``clock`` holds seconds of
+    the monotonic clock here, the one read for the duration."""
+    used, micros, build, constants = _compile_body(fmt)
+    return ("def observe(req, res):\n    now = monotonic()\n    duration = now - req.start_time\n"
+            + micros + (record_micros if micros and record_micros else record)
+            + (_TICK if "t" in used else "") + build + ("    count()\n" if count else "")), constants
 
 
 class AccessLog:
@@ -164,16 +228,45 @@ class AccessLog:
         self.pipe = self._is_pipe()
         self.flush_interval = flush_interval
         self.lines = []
-        self.held = [0]
         self.flushing = False
         self.failed = False
         self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
+        self.monotonic_clock = ["", 0.0, 0.0]  # the same second on the monotonic clock
+        self.format = fmt
         source, constants = compile_format(fmt)
-        scope = {**constants, "append": self.lines.append, "held": self.held,
-                 "limit": FLUSH_SIZE if flush_interval > 0 else 0, "flush": self.flush,
-                 "clock": self.clock, "wall": time.time, "tick": self._tick, "pid": os.getpid()}
-        exec(compile(source, f"<access_log_format {fmt!r}>", "exec"), scope)
-        self.line = scope["line"]
+        self.clock_text = constants.get("clock_text", ("", ""))  # around the time in its text
+        self.numbers = _numbers()  # shared by the line and the observer
+        self.line = self._compile(source, constants, "line")
+
+    def _compile(self, source, constants, name, names=None):
+        scope = {"append": self.lines.append, "lines": self.lines,
+                 "numbers": self.numbers, "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
+                 "flush": self.flush, "clock": self.clock, "wall": time.time, "tick": self._tick,
+                 "pid": os.getpid(), **(names or {})}
+        literals = {}
+        for key, value in constants.items():
+            if key.startswith("\\u2063"):
+                literals[key.encode().decode("unicode_escape")] = value
+            else:
+                scope[key] = value
+        code = _with_literals(compile(source, f"<access_log_format {self.format!r}>", "exec"), literals)
+        exec(code, scope)
+        return scope[name]
+
+    def observer(self, metrics=None, count=None):
+        """The server's ``response_observer`` with this log on: ``observe(req, res)``
+        takes the duration once, counts the response in ``metrics`` (a WorkerMetrics,
+        optional), writes the line and calls ``count`` (optional), all in one function."""
+        from time import monotonic  # the clock of req.start_time
+
+        names = {"monotonic": monotonic, "count": count, "clock": self.monotonic_clock,
+                 "tick": self._tick_monotonic}
+        record = record_micros = ""
+        if metrics is not None:
+            record, record_micros = metrics.RECORD, metrics.RECORD_MICROS
+            names.update(metrics.record_names())
+        source, constants = compile_observer(self.format, record, record_micros, count is not None)
+        return self._compile(source, constants, "observe", names)
 
     def _is_pipe(self):
         """True for a pipe or socket: writes up to PIPE_BUF bytes do not mix with others'."""
@@ -185,7 +278,20 @@ class AccessLog:
 
     def _tick(self, now):
         second = float(int(now))  # floats: the per-line comparison stays float to float
-        self.clock[:] = [time.strftime(TIME_FORMAT, time.localtime(second)), second, second + 1.0]
+        prefix, suffix = self.clock_text
+        self.clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix,
+                         second, second + 1.0]
+
+    def _tick_monotonic(self, now):
+        """The wall-clock second that holds monotonic time ``now``, as monotonic times:
+        read against the wall clock once a second, so a step of the wall clock shows
+        within a second."""
+        wall = time.time() - (time.monotonic() - now)
+        second = int(wall)
+        start = now - (wall - second)
+        prefix, suffix = self.clock_text
+        self.monotonic_clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix,
+                                   start, start + 1.0]
 
     def flush(self):
         """Write every held line: whole lines, one ``os.write`` per chunk."""
@@ -195,7 +301,6 @@ class AccessLog:
         try:
             data = "".join(self.lines).encode("utf-8", "backslashreplace")
             self.lines.clear()
-            self.held[0] = 0
             if self.pipe and len(data) > select.PIPE_BUF:
                 for chunk in _line_chunks(data, select.PIPE_BUF):
                     self._write(chunk)
@@ -239,6 +344,17 @@ class AccessLog:
         if self.fd != 2:
             os.close(self.fd)
             self.fd = -1
+
+
+def _with_literals(code, literals):
+    """``code`` (and the code in it) with each placeholder constant replaced by its text."""
+    consts = tuple(_with_literals(c, literals) if hasattr(c, "co_consts") else
+                   literals.get(c, c) if isinstance(c, str) else c for c in code.co_consts)
+    return code.replace(co_consts=consts)
+
+
+def _numbers():
+    return {number: str(number) for number in range(1, NUMBERS)}
 
 
 def _line_chunks(data, size):

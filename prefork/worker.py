@@ -216,9 +216,10 @@ class Worker:
 
     def observer(self):
         """``observe(req, res)`` for the server, or None when nothing observes responses."""
-        line = self.access.line if self.access is not None else None
         count = self.count_request if self.request_limit else None
-        return response_observer(self.metrics, line, count)
+        if self.access is not None:
+            return self.access.observer(self.metrics, count)
+        return response_observer(self.metrics, None, count)
 
     def count_request(self):
         self.requests += 1

@@ -20,14 +20,14 @@ import pytest
 
 import prefork
 from prefork import logs
-from prefork.metrics import WorkerMetrics, response_observer
+from prefork.metrics import WorkerMetrics
 from prefork.runtime import new_event_loop
 from prefork.settings import DEFAULT_ACCESS_FORMAT
 
 PACKAGE = os.path.dirname(os.path.realpath(prefork.__file__)) + os.sep
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 BODY = b"Hello, World!"
-BUDGETS = {"bare": 62, "defaults": 72}  # calls per request by prefork's code (now 59 and 69)
+BUDGETS = {"bare": 62, "defaults": 68}  # calls per request by prefork's code (now 57 and 65)
 
 
 def on_request(req, res):
@@ -42,7 +42,7 @@ class Rig:
         if variant == "defaults":
             # as a worker sets them up; flushed by size only, so no timer runs mid-count
             self.access = logs.AccessLog(str(tmp_path / "access.log"), DEFAULT_ACCESS_FORMAT, 3600.0)
-            self.server.response_observer = response_observer(WorkerMetrics(self.server), self.access.line)
+            self.server.response_observer = self.access.observer(WorkerMetrics(self.server))
         self.server.listen(0)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -99,11 +99,14 @@ def test_keep_alive_request_stays_within_its_call_budget(variant, tmp_path):
     rig = Rig(variant, tmp_path)
     try:
         rig.requests(10)  # warm: the Date line, the first-request paths
-        one = rig.calls(50)
-        two = rig.calls(100)
+        for _ in range(3):  # a second's tick of the access log's clock may fall in one run
+            one = rig.calls(50)
+            two = rig.calls(100)
+            per_request = (two - one) / 50
+            if per_request == int(per_request):
+                break
     finally:
         rig.close()
-    per_request = (two - one) / 50
     assert per_request == int(per_request), f"the count is not the same for every request: {per_request}"
     assert 20 < per_request <= BUDGETS[variant], \
         f"{variant}: {per_request:.0f} calls per keep-alive request, budget {BUDGETS[variant]}"
