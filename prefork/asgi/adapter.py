@@ -92,16 +92,8 @@ class ASGIAdapter:
     # -- HTTP --------------------------------------------------------------------------------
     def scope(self, req, kind, scheme, version):
         url = req.url
-        if url[:1] == "/" and "%" not in url and url.isascii():  # the common target: nothing to decode
-            path, _, query = url.partition("?")
-            raw_path = path.encode("ascii")
-            query = query.encode("ascii")
-        else:
-            path, raw_path, query = split_target(url)
+        path, raw_path, query = self.targets.get(url) or self.split(url)
         root = self.root_path
-        if root:
-            path = root + path
-            raw_path = root.encode("latin-1") + raw_path
         socket = req.socket
         headers = req.headers
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
