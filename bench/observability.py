@@ -1,18 +1,21 @@
 """What the access log and metrics cost: prefork "bare" against "defaults", per interface.
 
 One worker, its whole process tree pinned to core 0; ``wrk -t1 -c32`` pinned to core 1;
-keep-alive hello world; each server gets a 1 s warm-up run first. Variants, all of them
-in every round, in an order shuffled per round (fixed seed):
+keep-alive hello world. Every server is started once and gets a 1 s warm-up run; the
+rounds then measure each in turn (the others idle), so the runs of a round are seconds
+apart and their ratios cancel the drift of a shared machine (``--fresh``: a new server
+per measurement instead). Variants, all of them in every round, in an order shuffled
+per round (fixed seed):
   bare      --access-log= --metrics-bind=
   log       access log to a file, no metrics
   metrics   metrics on, no access log
   defaults  access log to a file and metrics on (what a default install runs)
 Reports the median req/s; each variant against bare of the same interface as the median
-of the per-round ratios (bare and the variant run back to back in every round, which
-cancels most of the drift of a shared machine) and as the ratio of the medians; and the
+of the per-round ratios and as the ratio of the medians; and the
 worker's CPU time per request (from /proc, user + system).
 
 Usage: python3 bench/observability.py [--rounds N] [--seconds S] [--interfaces events,wsgi]
+                                      [--variants bare,log,metrics,defaults]
 """
 
 import argparse
@@ -58,20 +61,55 @@ def worker_of(master, timeout=20):
     raise TimeoutError(f"no worker under {master}")
 
 
+def measure(server, worker, seconds):
+    before = cpu_seconds(worker)
+    result = suite.run_wrk(server.port, "hello", seconds)
+    result["cpu_us"] = (cpu_seconds(worker) - before) / result["requests"] * 1e6
+    return result
+
+
+def check_log(server):
+    if "log" in server.name or "defaults" in server.name:
+        path = os.path.join(server.tmp, "access.log")
+        assert os.path.getsize(path) > 0, "the access log is empty"
+
+
 def run_one(name, seconds):
+    """A fresh server for one measurement (``--fresh``)."""
     server = suite.Server(name)
     try:
         worker = worker_of(server.proc.pid)
         suite.run_wrk(server.port, "hello", 1)  # warm-up
-        before = cpu_seconds(worker)
-        result = suite.run_wrk(server.port, "hello", seconds)
-        result["cpu_us"] = (cpu_seconds(worker) - before) / result["requests"] * 1e6
-        if "log" in name or "defaults" in name:
-            path = os.path.join(server.tmp, "access.log")
-            assert os.path.getsize(path) > 0, "the access log is empty"
+        result = measure(server, worker, seconds)
+        check_log(server)
         return result
     finally:
         server.stop()
+
+
+class Resident:
+    """Every server started once and warmed up; measured in turn, idle in between (an
+    idle server costs nothing), so that the runs of one round are seconds apart."""
+
+    def __init__(self, names):
+        self.servers = {}
+        try:
+            for name in names:
+                server = suite.Server(name)
+                self.servers[name] = (server, worker_of(server.proc.pid))
+                suite.run_wrk(server.port, "hello", 1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def run(self, name, seconds):
+        server, worker = self.servers[name]
+        return measure(server, worker, seconds)
+
+    def stop(self):
+        for server, _ in self.servers.values():
+            check_log(server)
+            server.stop()
 
 
 def main():
@@ -79,21 +117,42 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--interfaces", default="events,wsgi")
+    parser.add_argument("--fresh", action="store_true", help="a new server for every measurement")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="a subset of bare,log,metrics,defaults (bare is always run)")
     args = parser.parse_args()
+    variants = [v for v in VARIANTS if v == "bare" or v in args.variants.split(",")]
     suite.ensure_tools()
     interfaces = [i for i in args.interfaces.split(",") if i]
     results = {}
     shuffle = random.Random(11)
-    for _ in range(args.rounds):
-        order = [(interface, variant) for interface in interfaces for variant in VARIANTS]
-        shuffle.shuffle(order)
-        for interface, variant in order:
-            result = run_one(server_name(interface, variant), args.seconds)
-            results.setdefault((interface, variant), []).append(result)
-            print(f"{interface:6} {variant:9} {result['rps']:>10,.0f} req/s {result['cpu_us']:6.2f} us CPU/req",
-                  flush=True)
+    pairs = [(interface, variant) for interface in interfaces for variant in variants]
+    resident = None if args.fresh else Resident([server_name(i, v) for i, v in pairs])
+    try:
+        for _ in range(args.rounds):
+            run_round(pairs, shuffle, resident, args.seconds, results)
+    finally:
+        if resident is not None:
+            resident.stop()
+    report(args, interfaces, variants, results)
+
+
+def run_round(pairs, shuffle, resident, seconds, results):
+    order = list(pairs)
+    shuffle.shuffle(order)
+    for interface, variant in order:
+        name = server_name(interface, variant)
+        result = run_one(name, seconds) if resident is None else resident.run(name, seconds)
+        results.setdefault((interface, variant), []).append(result)
+        print(f"{interface:6} {variant:9} {result['rps']:>10,.0f} req/s {result['cpu_us']:6.2f} us CPU/req",
+              flush=True)
+
+
+def report(args, interfaces, variants, results):
     print()
-    print(f"Command: python3 bench/observability.py --rounds {args.rounds} --seconds {args.seconds}")
+    print(f"Command: python3 bench/observability.py --rounds {args.rounds} --seconds {args.seconds} "
+          f"--interfaces {args.interfaces} --variants {','.join(variants)}"
+          + (" --fresh" if args.fresh else ""))
     print("| interface | variant | req/s (median) | min–max | ÷ bare (median of rounds) | ÷ bare (medians) "
           "| worker CPU µs/req | CPU vs bare |")
     print("|---|---|---|---|---|---|---|---|")
@@ -101,7 +160,7 @@ def main():
         bare_runs = results[(interface, "bare")]
         bare = statistics.median(r["rps"] for r in bare_runs)
         bare_cpu = statistics.median(r["cpu_us"] for r in bare_runs)
-        for variant in VARIANTS:
+        for variant in variants:
             runs = results[(interface, variant)]
             rps = [r["rps"] for r in runs]
             median = statistics.median(rps)
