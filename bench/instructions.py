@@ -21,9 +21,14 @@ With ``--loops [CHECKOUT]`` it measures instead the standalone hello server
 uvloop, and, given a second checkout, that checkout's hello server as a baseline: the
 instruction counterpart of bench/loops.sh.
 
+With ``--floors`` it measures the bare loop alone on each loop prefork can run on:
+selectors, asyncio's loop (readiness callbacks, and its own transports), uvloop (the
+same two): the least a server on that loop can spend per request.
+
 Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
                                      [--variants bare,log,metrics,defaults]
        python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
+       python3 bench/instructions.py --floors [--requests N]
 """
 
 import argparse
@@ -76,9 +81,13 @@ def callgrind_totals(tmp):
     return totals
 
 
-def bare_loop_instructions(count):
+FLOORS = {"selectors": [], "asyncio add_reader": ["--asyncio"], "asyncio Protocol": ["--protocol"],
+          "uvloop add_reader": ["--asyncio", "--uvloop"], "uvloop Protocol": ["--protocol", "--uvloop"]}
+
+
+def bare_loop_instructions(count, flags=()):
     """Instructions of bench/bare_loop.py serving ``count`` requests (start-up included)."""
-    return standalone_instructions([os.path.join(BENCH, "bare_loop.py")], count)
+    return standalone_instructions([os.path.join(BENCH, "bare_loop.py"), *flags], count)
 
 
 def standalone_instructions(argv, count, loop=None):
@@ -167,10 +176,19 @@ def main():
     parser.add_argument("--interfaces", default="events,wsgi")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--loops", nargs="?", const="", default=None, metavar="CHECKOUT")
+    parser.add_argument("--floors", action="store_true",
+                        help="the bare loop on selectors, asyncio and uvloop (readiness and transports)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     n = args.requests
+    if args.floors:
+        base = None
+        for name, flags in FLOORS.items():
+            per = (bare_loop_instructions(2 * n, flags) - bare_loop_instructions(n, flags)) / n
+            base = base or per
+            print(f"| {name} | {per:,.0f} | {per / base:.2f} |", flush=True)
+        return
     if args.loops is not None:
         servers = [("asyncio", os.path.join(BENCH, "hello_prefork.py"), "asyncio"),
                    ("uvloop", os.path.join(BENCH, "hello_prefork.py"), "uvloop")]
