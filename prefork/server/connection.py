@@ -47,6 +47,7 @@ class Connection(Dispatch):
         self.server = server
         self.socket = socket
         self.parser = RequestParser(self, server.max_header_size)
+        self.parser.hold = self._hold_requests
         self.message_start = socket.last_activity
         self.active = True
         self._responses = deque()
@@ -99,7 +100,26 @@ class Connection(Dispatch):
             socket.uncork()
         if not socket.destroyed and socket.protocol is self:
             if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
-                self.pause_reading("output")
+                self._pause_output()
+
+    def _pause_output(self):
+        """Stop reading until what is pending goes out: a drain of the socket's buffer, or
+        the response queue shrinking (response_done), resumes it."""
+        socket = self.socket
+        self.pause_reading("output")
+        if socket.buffered_size:
+            socket.want_drain()
+        elif len(self._responses) < _PIPELINE_DEPTH:
+            socket.loop.call_soon(self.resume_reading, "output")  # nothing left to wait for
+
+    def _hold_requests(self):
+        """The parser's ``hold``, between two requests of one read: True (and reading
+        paused) when the responses pending or the bytes unsent are already many."""
+        socket = self.socket
+        if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
+            self._pause_output()
+            return True
+        return False
 
     def pause_reading(self, reason):
         self._pause_reasons.add(reason)
@@ -110,7 +130,31 @@ class Connection(Dispatch):
         if reason in reasons:
             reasons.discard(reason)
             if not reasons and self.socket.protocol is self:
-                self.socket.resume()
+                if self.parser.held:
+                    # requests of an earlier read wait unparsed: they go first (on the next
+                    # loop turn: this may run inside a listener, inside the parser)
+                    self.pause_reading("held")
+                    self.socket.loop.call_soon(self._feed_held)
+                else:
+                    self.socket.resume()
+
+    def _feed_held(self):
+        self._pause_reasons.discard("held")
+        held, self.parser.held = self.parser.held, b""
+        if held and not self.socket.destroyed and self.socket.protocol is self:
+            self.data_received(held)
+        if not self._pause_reasons and not self.socket.destroyed and self.socket.protocol is self:
+            self.socket.resume()
+
+    def body_backlog(self, req):
+        """``req`` holds more unread body than its high-water mark: stop reading until it
+        is read, or discard the rest when its response is already done."""
+        res = self._res
+        if res is not None and res.req is req and res.writable_ended:
+            req.resume()  # answered: nobody will read it (Node's dump)
+        else:
+            req.pause()  # so that its response, once done, resumes it (response_done)
+            self.pause_reading("body")
 
     def eof_received(self):
         self._eof = True
@@ -302,6 +346,7 @@ class Connection(Dispatch):
             self._req = req
             self._continuing = True
             self.parser = RequestParser(self, server.max_header_size)
+            self.parser.hold = self._hold_requests
             if self._final:
                 self.parser.on_begin = self._refuse_message
             return "".join(lines).encode("latin-1") + data[offset:]
@@ -373,7 +418,8 @@ class Connection(Dispatch):
         if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
         socket.after_flush(res.on_flushed)
-        if res.closes_connection or (not responses and (self._closing or self._eof or server.draining)):
+        if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
+                                                        or server.draining)):
             socket.destroy_soon()
             return
         if responses:
@@ -381,9 +427,11 @@ class Connection(Dispatch):
         elif server.keep_alive_timeout > 0 and socket.protocol is self:
             socket.set_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
-        if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
-                socket.buffered_size <= socket.high_water_mark:
-            self.resume_reading("output")
+        if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2:
+            if socket.buffered_size <= socket.high_water_mark:
+                self.resume_reading("output")
+            else:
+                socket.want_drain()  # on_drain resumes
 
     def wants_drain(self, res):
         if self._drain_waiters is None:

@@ -7,8 +7,9 @@ Rules:
   are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them. ``end``
   follows the last chunk; ``close`` comes once, when the response is done or the
   connection goes (``aborted`` when the body was not complete).
-- A paused request holding more than ``_BODY_HIGH_WATER`` bytes stops the socket's
-  reading until it is resumed.
+- A request nobody reads (paused, or never read) holding more than ``_BODY_HIGH_WATER``
+  bytes stops the socket's reading until it is resumed, or, once its response is done,
+  is resumed with nobody listening: the rest of its body is discarded (Node's dump).
 - ``readable_flowing`` is Node's ``readableFlowing``: None until someone reads, True
   while flowing, False while paused.
 - Per-request work is kept small: the internal state lives in slots set once; events
@@ -139,9 +140,9 @@ class IncomingMessage(EventEmitter):
         else:
             self._buffered.append(chunk)
             self._buffered_size += len(chunk)
-            if self.readable_flowing is False and self._buffered_size > _BODY_HIGH_WATER \
+            if self._buffered_size > _BODY_HIGH_WATER and self.readable_flowing is not True \
                     and self._conn is not None:
-                self._conn.pause_reading("body")
+                self._conn.body_backlog(self)
 
     def push_end(self, raw_trailers):
         self.complete = True
