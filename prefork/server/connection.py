@@ -77,7 +77,7 @@ class Connection(Dispatch):
             return
         if self._error is not None:
             # a clientError listener owns the socket: each later chunk re-emits the error
-            self.server.emit("clientError", self._error, self.socket)
+            self._emit_client_error(self._error)
             return
         socket = self.socket
         if not self.parser.in_message:
@@ -364,7 +364,12 @@ class Connection(Dispatch):
             res.mark_closed()  # not answered before the hand-over: abandoned
         socket.uncork()  # what was answered goes out before the new protocol's bytes
         socket.resume()
-        server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
+        try:
+            server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
+        except Exception:
+            log.exception("error in a %r listener; closing the connection", req.method == "CONNECT"
+                          and "connect" or "upgrade")
+            socket.destroy()
         return None
 
     # -- errors and timeouts ------------------------------------------------------------------
@@ -386,24 +391,37 @@ class Connection(Dispatch):
         if server.listener_count("clientError"):
             if isinstance(err, ParseError):
                 self._error = err
-            server.emit("clientError", err, socket)
+            self._emit_client_error(err)
             return
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
         socket.destroy_soon()
 
+    def _emit_client_error(self, err):
+        """``clientError`` to the application's listener; one that raises gets the socket
+        destroyed (it owned the socket and can no longer be trusted to close it)."""
+        try:
+            self.server.emit("clientError", err, self.socket)
+        except Exception:
+            log.exception("error in a 'clientError' listener; closing the connection")
+            self.socket.destroy()
+
     def request_timed_out(self):
         self._client_error(request_timeout_error())
 
     def on_timeout(self):
         req = self._req
-        handled = req is not None and not req.complete and req.emit("timeout", self.socket)
-        res = self._responses[0] if self._responses else None
-        if res is not None and res.emit("timeout", self.socket):
-            handled = True
-        if self.server.emit("timeout", self.socket):
-            handled = True
+        try:
+            handled = req is not None and not req.complete and req.emit("timeout", self.socket)
+            res = self._responses[0] if self._responses else None
+            if res is not None and res.emit("timeout", self.socket):
+                handled = True
+            if self.server.emit("timeout", self.socket):
+                handled = True
+        except Exception:
+            log.exception("error in a 'timeout' listener; closing the connection")
+            handled = False
         if not handled:
             self.socket.destroy()
 
@@ -443,7 +461,10 @@ class Connection(Dispatch):
         waiters, self._drain_waiters = self._drain_waiters, None
         if waiters:
             for res in waiters:
-                res.emit("drain")
+                try:
+                    res.emit("drain")
+                except Exception as exc:
+                    self.listener_failed(res, exc)
         if len(self._responses) < _PIPELINE_DEPTH:
             self.resume_reading("output")
 

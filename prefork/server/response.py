@@ -435,21 +435,30 @@ class ServerResponse(EventEmitter):
     def on_flushed(self):
         self.writable_finished = True
         if self._events:
-            self.emit("finish")
+            try:
+                self.emit("finish")
+            except Exception as exc:
+                self._conn.listener_failed(self, exc)
         observer = self._conn.server.response_observer
         if observer is not None:
             observer(self.req, self)
         if not self._closed:
-            self._closed = True
+            self._closed = True  # mark_closed, inlined: this runs per request
             if self._events:
-                self.emit("close")
+                try:
+                    self.emit("close")
+                except Exception as exc:
+                    self._conn.listener_failed(self, exc)
             self.req.mark_closed()
 
     def mark_closed(self):
         if not self._closed:
             self._closed = True
             if self._events:
-                self.emit("close")
+                try:
+                    self.emit("close")
+                except Exception as exc:
+                    self._conn.listener_failed(self, exc)
             self.req.mark_closed()
 
     def set_timeout(self, seconds, callback=None):
