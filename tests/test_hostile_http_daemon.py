@@ -7,6 +7,7 @@ back to its open-fd count, and holds a bounded amount of memory. Memory is the w
 VmRSS sampled while the peer pushes; fds are counted in /proc/<worker>/fd.
 """
 
+import re
 import socket
 import struct
 import time
@@ -17,6 +18,7 @@ from daemon import Daemon, wait_until
 from hostile import open_fds, read_to_close, responses, wait_fds_at_most
 
 MB = 1024 * 1024
+DATE = re.compile(rb"Date: [^\r]*")
 GROWTH_LIMIT = 48 * MB  # what a worker may add while a peer pushes hundreds of MB at it
 
 
@@ -222,3 +224,35 @@ def test_a_pipelined_flood_from_a_peer_that_never_reads_is_bounded(daemon, worke
         assert daemon.request("/").startswith(b"HTTP/1.1 200 OK")
     finally:
         reset(sock)
+
+
+def test_a_connection_that_never_sends_a_byte_gets_408_at_the_headers_timeout(daemon, worker):
+    sock = connect(daemon)
+    try:
+        started = time.monotonic()
+        data = read_to_close(sock)
+    finally:
+        sock.close()
+    assert data == b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"
+    assert time.monotonic() - started >= 1.0
+
+
+def test_a_pipeline_sent_byte_by_byte_is_answered_as_sent_whole(daemon, worker):
+    pipeline = (b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n"
+                b"GET /y HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab"
+                b"HEAD /z HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+
+    def send(pieces):
+        sock = connect(daemon)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for piece in pieces:
+                sock.sendall(piece)
+            return DATE.sub(b"Date: -", read_to_close(sock))
+        finally:
+            sock.close()
+    whole = send([pipeline])
+    assert whole.count(b"HTTP/1.1 200 OK\r\n") == 5 and b"x" * 65536 in whole
+    assert send([pipeline[i:i + 1] for i in range(len(pipeline))]) == whole
