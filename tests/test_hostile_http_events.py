@@ -102,3 +102,20 @@ def test_a_client_error_listener_that_raises_on_a_later_chunk_closes_the_socket(
     finally:
         sock.close()
     wait_fds_at_most(baseline)
+
+
+def test_a_pipelined_flood_then_fin_is_answered_whole_then_closed(serve):
+    """Requests of a read left unparsed while the client did not read are still answered
+    after its FIN, and the connection then closes."""
+    st = serve(lambda server, _st: server.on("request", lambda req, res: res.end(b"y" * 20000)))
+    st.call(lambda: None)
+    baseline = open_fds()
+    sock = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+    try:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n" * 600)
+        sock.shutdown(socket.SHUT_WR)
+        data = read_to_close(sock, 30)
+    finally:
+        sock.close()
+    assert len(responses(data)) == 600
+    wait_fds_at_most(baseline)

@@ -171,7 +171,7 @@ class Connection(Dispatch):
         err = self.parser.eof_error()
         if err is not None:
             self._client_error(err)
-        elif not self._responses:
+        elif not self._responses and not self.parser.held:
             self.socket.destroy_soon()
         if not self.socket.destroyed:
             self._bound_half_close()
