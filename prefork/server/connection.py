@@ -34,15 +34,15 @@ from ..http.parser import RequestParser
 from ..http.serialize import CANNED
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from .dispatch import Dispatch, StopParsing, HeldRequest
+from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
 from .response import ServerResponse
 
 log = logging.getLogger("prefork.server")
 
-_PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
 
 
-class Connection(Dispatch):
+class Connection(Dispatch, FlowControl):
     def __init__(self, server, socket):
         self.server = server
         self.socket = socket
@@ -101,60 +101,6 @@ class Connection(Dispatch):
         if not socket.destroyed and socket.protocol is self:
             if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
                 self._pause_output()
-
-    def _pause_output(self):
-        """Stop reading until what is pending goes out: a drain of the socket's buffer, or
-        the response queue shrinking (response_done), resumes it."""
-        socket = self.socket
-        self.pause_reading("output")
-        if socket.buffered_size:
-            socket.want_drain()
-        elif len(self._responses) < _PIPELINE_DEPTH:
-            socket.loop.call_soon(self.resume_reading, "output")  # nothing left to wait for
-
-    def _hold_requests(self):
-        """The parser's ``hold``, between two requests of one read: True (and reading
-        paused) when the responses pending or the bytes unsent are already many."""
-        socket = self.socket
-        if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
-            self._pause_output()
-            return True
-        return False
-
-    def pause_reading(self, reason):
-        self._pause_reasons.add(reason)
-        self.socket.pause()
-
-    def resume_reading(self, reason):
-        reasons = self._pause_reasons
-        if reason in reasons:
-            reasons.discard(reason)
-            if not reasons and self.socket.protocol is self:
-                if self.parser.held:
-                    # requests of an earlier read wait unparsed: they go first (on the next
-                    # loop turn: this may run inside a listener, inside the parser)
-                    self.pause_reading("held")
-                    self.socket.loop.call_soon(self._feed_held)
-                else:
-                    self.socket.resume()
-
-    def _feed_held(self):
-        self._pause_reasons.discard("held")
-        held, self.parser.held = self.parser.held, b""
-        if held and not self.socket.destroyed and self.socket.protocol is self:
-            self.data_received(held)
-        if not self._pause_reasons and not self.socket.destroyed and self.socket.protocol is self:
-            self.socket.resume()
-
-    def body_backlog(self, req):
-        """``req`` holds more unread body than its high-water mark: stop reading until it
-        is read, or discard the rest when its response is already done."""
-        res = self._res
-        if res is not None and res.req is req and res.writable_ended:
-            req.resume()  # answered: nobody will read it (Node's dump)
-        else:
-            req.pause()  # so that its response, once done, resumes it (response_done)
-            self.pause_reading("body")
 
     def eof_received(self):
         self._eof = True
@@ -450,23 +396,6 @@ class Connection(Dispatch):
                 self.resume_reading("output")
             else:
                 socket.want_drain()  # on_drain resumes
-
-    def wants_drain(self, res):
-        if self._drain_waiters is None:
-            self._drain_waiters = []
-        self._drain_waiters.append(res)
-        self.socket.want_drain()
-
-    def on_drain(self):
-        waiters, self._drain_waiters = self._drain_waiters, None
-        if waiters:
-            for res in waiters:
-                try:
-                    res.emit("drain")
-                except Exception as exc:
-                    self.listener_failed(res, exc)
-        if len(self._responses) < _PIPELINE_DEPTH:
-            self.resume_reading("output")
 
     @property
     def current_response(self):
