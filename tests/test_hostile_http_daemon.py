@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from daemon import Daemon, wait_until
+from daemon import Daemon
 from hostile import open_fds, read_to_close, responses, wait_fds_at_most
 
 MB = 1024 * 1024
