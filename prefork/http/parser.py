@@ -23,6 +23,10 @@ Rules:
   it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
+- A read holding many messages is fed one message at a time; between two of them the
+  handler's ``hold`` (when set) may stop the feed: the bytes not fed yet wait in
+  ``held`` for the caller to feed later, so a pipelined flood in one read never makes
+  more messages than the handler takes.
 - The handler gets ``on_headers``, ``on_body`` and ``on_message_complete``; its
   ``on_message_begin`` is optional: ``on_begin`` holds it (None: nothing is called at a
   message's first byte), and a handler may set ``on_begin`` later, e.g. to refuse any
@@ -53,6 +57,8 @@ def _content_length_tab(data, pos):
 class _Parser:
     kind = 1  # llhttp_type_t: 1 request, 2 response
     tracks_chunk_lines = False  # count chunk extensions (requests; Node's server limit)
+    hold = None  # a callable: True stops the feed between two messages of one read
+    held = b""  # the bytes of that read not fed yet (the caller feeds them later)
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
@@ -138,6 +144,9 @@ class _Parser:
                 raise ParseError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow",
                                  overflow, data)
             pos = end
+            if pos < size and not self.in_message and self.hold is not None and self.hold():
+                self.held = data[pos:]  # the handler takes no more messages for now
+                return None
         return None
 
     def _start_lines(self, data, end):

@@ -78,6 +78,31 @@ def status_line(code, message=None):
     return f"HTTP/1.1 {code} {message}\r\n"
 
 
+def checked_status(status, message=None):
+    """``status`` as the integer code to send (Node coerces it: ``"404"`` is 404), with
+    ``message`` (None or a reason phrase) checked; raises HeaderError for a code outside
+    100-999 or a message holding a character a head cannot carry."""
+    try:
+        code = int(status) if isinstance(status, (int, float, str)) else 0
+    except ValueError:
+        code = 0
+    if not 100 <= code <= 999:
+        raise HeaderError("ERR_HTTP_INVALID_STATUS_CODE", f"Invalid status code: {status!r}")
+    if message is not None:
+        check_value("status message", message)
+    return code
+
+
+def body_chunk(data):
+    """``data`` (not str, not bytes) as a body chunk: bytes-like objects pass; anything
+    else raises TypeError with Node's code ERR_INVALID_ARG_TYPE."""
+    if isinstance(data, (bytearray, memoryview)):
+        return data
+    err = TypeError(f"a body chunk must be str or bytes-like, not {type(data).__name__}")
+    err.code = "ERR_INVALID_ARG_TYPE"
+    raise err
+
+
 def check_name(name):
     if not isinstance(name, str) or not _TOKEN.match(name):
         raise HeaderError("ERR_INVALID_HTTP_TOKEN", f"Header name must be a valid HTTP token [{name!r}]")

@@ -34,19 +34,20 @@ from ..http.parser import RequestParser
 from ..http.serialize import CANNED
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from .dispatch import Dispatch, StopParsing, HeldRequest
+from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
 from .response import ServerResponse
 
 log = logging.getLogger("prefork.server")
 
-_PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
 
 
-class Connection(Dispatch):
+class Connection(Dispatch, FlowControl):
     def __init__(self, server, socket):
         self.server = server
         self.socket = socket
         self.parser = RequestParser(self, server.max_header_size)
+        self.parser.hold = self._hold_requests
         self.message_start = socket.last_activity
         self.active = True
         self._responses = deque()
@@ -76,7 +77,7 @@ class Connection(Dispatch):
             return
         if self._error is not None:
             # a clientError listener owns the socket: each later chunk re-emits the error
-            self.server.emit("clientError", self._error, self.socket)
+            self._emit_client_error(self._error)
             return
         socket = self.socket
         if not self.parser.in_message:
@@ -99,18 +100,7 @@ class Connection(Dispatch):
             socket.uncork()
         if not socket.destroyed and socket.protocol is self:
             if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
-                self.pause_reading("output")
-
-    def pause_reading(self, reason):
-        self._pause_reasons.add(reason)
-        self.socket.pause()
-
-    def resume_reading(self, reason):
-        reasons = self._pause_reasons
-        if reason in reasons:
-            reasons.discard(reason)
-            if not reasons and self.socket.protocol is self:
-                self.socket.resume()
+                self._pause_output()
 
     def eof_received(self):
         self._eof = True
@@ -127,7 +117,7 @@ class Connection(Dispatch):
         err = self.parser.eof_error()
         if err is not None:
             self._client_error(err)
-        elif not self._responses:
+        elif not self._responses and not self.parser.held:
             self.socket.destroy_soon()
         if not self.socket.destroyed:
             self._bound_half_close()
@@ -302,6 +292,7 @@ class Connection(Dispatch):
             self._req = req
             self._continuing = True
             self.parser = RequestParser(self, server.max_header_size)
+            self.parser.hold = self._hold_requests
             if self._final:
                 self.parser.on_begin = self._refuse_message
             return "".join(lines).encode("latin-1") + data[offset:]
@@ -319,7 +310,12 @@ class Connection(Dispatch):
             res.mark_closed()  # not answered before the hand-over: abandoned
         socket.uncork()  # what was answered goes out before the new protocol's bytes
         socket.resume()
-        server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
+        try:
+            server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
+        except Exception:
+            log.exception("error in a %r listener; closing the connection", req.method == "CONNECT"
+                          and "connect" or "upgrade")
+            socket.destroy()
         return None
 
     # -- errors and timeouts ------------------------------------------------------------------
@@ -341,24 +337,37 @@ class Connection(Dispatch):
         if server.listener_count("clientError"):
             if isinstance(err, ParseError):
                 self._error = err
-            server.emit("clientError", err, socket)
+            self._emit_client_error(err)
             return
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
         socket.destroy_soon()
 
+    def _emit_client_error(self, err):
+        """``clientError`` to the application's listener; one that raises gets the socket
+        destroyed (it owned the socket and can no longer be trusted to close it)."""
+        try:
+            self.server.emit("clientError", err, self.socket)
+        except Exception:
+            log.exception("error in a 'clientError' listener; closing the connection")
+            self.socket.destroy()
+
     def request_timed_out(self):
         self._client_error(request_timeout_error())
 
     def on_timeout(self):
         req = self._req
-        handled = req is not None and not req.complete and req.emit("timeout", self.socket)
-        res = self._responses[0] if self._responses else None
-        if res is not None and res.emit("timeout", self.socket):
-            handled = True
-        if self.server.emit("timeout", self.socket):
-            handled = True
+        try:
+            handled = req is not None and not req.complete and req.emit("timeout", self.socket)
+            res = self._responses[0] if self._responses else None
+            if res is not None and res.emit("timeout", self.socket):
+                handled = True
+            if self.server.emit("timeout", self.socket):
+                handled = True
+        except Exception:
+            log.exception("error in a 'timeout' listener; closing the connection")
+            handled = False
         if not handled:
             self.socket.destroy()
 
@@ -373,7 +382,8 @@ class Connection(Dispatch):
         if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
         socket.after_flush(res.on_flushed)
-        if res.closes_connection or (not responses and (self._closing or self._eof or server.draining)):
+        if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
+                                                        or server.draining)):
             socket.destroy_soon()
             return
         if responses:
@@ -381,23 +391,11 @@ class Connection(Dispatch):
         elif server.keep_alive_timeout > 0 and socket.protocol is self:
             socket.set_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
-        if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2 and \
-                socket.buffered_size <= socket.high_water_mark:
-            self.resume_reading("output")
-
-    def wants_drain(self, res):
-        if self._drain_waiters is None:
-            self._drain_waiters = []
-        self._drain_waiters.append(res)
-        self.socket.want_drain()
-
-    def on_drain(self):
-        waiters, self._drain_waiters = self._drain_waiters, None
-        if waiters:
-            for res in waiters:
-                res.emit("drain")
-        if len(self._responses) < _PIPELINE_DEPTH:
-            self.resume_reading("output")
+        if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2:
+            if socket.buffered_size <= socket.high_water_mark:
+                self.resume_reading("output")
+            else:
+                socket.want_drain()  # on_drain resumes
 
     @property
     def current_response(self):

@@ -7,10 +7,13 @@ Rules:
   are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them. ``end``
   follows the last chunk; ``close`` comes once, when the response is done or the
   connection goes (``aborted`` when the body was not complete).
-- A paused request holding more than ``_BODY_HIGH_WATER`` bytes stops the socket's
-  reading until it is resumed.
+- A request nobody reads (paused, or never read) holding more than ``_BODY_HIGH_WATER``
+  bytes stops the socket's reading until it is resumed, or, once its response is done,
+  is resumed with nobody listening: the rest of its body is discarded (Node's dump).
 - ``readable_flowing`` is Node's ``readableFlowing``: None until someone reads, True
   while flowing, False while paused.
+- Events emitted on a loop turn of their own (a deferred ``data``/``end``, ``close``)
+  hand a raising listener to the connection, as a raising ``request`` listener is handled.
 - Per-request work is kept small: the internal state lives in slots set once; events
   nobody listens to are not emitted. The instance keeps a ``__dict__`` (from the
   emitter), so applications may hang their own attributes on a request, as in Node.
@@ -139,9 +142,9 @@ class IncomingMessage(EventEmitter):
         else:
             self._buffered.append(chunk)
             self._buffered_size += len(chunk)
-            if self.readable_flowing is False and self._buffered_size > _BODY_HIGH_WATER \
+            if self._buffered_size > _BODY_HIGH_WATER and self.readable_flowing is not True \
                     and self._conn is not None:
-                self._conn.pause_reading("body")
+                self._conn.body_backlog(self)
 
     def push_end(self, raw_trailers):
         self.complete = True
@@ -165,15 +168,19 @@ class IncomingMessage(EventEmitter):
                 self.socket.loop.call_soon(self._deliver)
 
     def _deliver(self):
+        """(On a loop turn of its own: a raising listener is the request's failure.)"""
         if self.readable_flowing is False:
             return
         buffered, self._buffered = self._buffered, None
         self._buffered_size = 0
-        if buffered:
-            for chunk in buffered:
-                self.emit("data", chunk)
-        if self._end_pending:
-            self._emit_end()
+        try:
+            if buffered:
+                for chunk in buffered:
+                    self.emit("data", chunk)
+            if self._end_pending:
+                self._emit_end()
+        except Exception as exc:
+            self.listener_failed("data", exc, ())
 
     def _emit_end(self):
         if not self._ended:
@@ -187,4 +194,7 @@ class IncomingMessage(EventEmitter):
             if not self.complete:
                 self.aborted = True
             if self._events:
-                self.emit("close")
+                try:
+                    self.emit("close")
+                except Exception as exc:
+                    self.listener_failed("close", exc, ())

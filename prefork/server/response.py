@@ -13,6 +13,8 @@ Rules (Node's ``_storeHeader``, measured in the spec §1):
 - Bytes of a response that is not first in the connection's queue wait in the response
   until the earlier ones are done (pipelining).
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
+- What the application sets is checked before a byte moves (status code and message,
+  headers, body chunk type); ``reset_head`` (for the 500) drops the old head's framing.
 - The common answer (no application header, a standard status, kept alive) takes its
   head from the server's ``HeadCache``: status line, Date, Connection and Keep-Alive
   as bytes built once per second; head and body leave as one ``bytes``. ``end_with``
@@ -127,12 +129,7 @@ class ServerResponse(EventEmitter):
                                         "Cannot write headers after they are sent to the client")
         if not isinstance(status_message, str) and status_message is not None:
             headers, status_message = status_message, None
-        status_code = int(status_code)
-        if status_code < 100 or status_code > 999:
-            raise serialize.HeaderError("ERR_HTTP_INVALID_STATUS_CODE",
-                                        f"Invalid status code: {status_code}")
-        if status_message is not None:
-            serialize.check_value("status message", status_message)
+        status_code = serialize.checked_status(status_code, status_message)
         self.status_code = status_code
         self.status_message = status_message or serialize.reason_phrase(status_code)
         if headers:
@@ -176,6 +173,10 @@ class ServerResponse(EventEmitter):
                     self._head = prefix + b"Transfer-Encoding: chunked\r\n\r\n"
                     self._chunked = True
                 return
+        message = self.status_message
+        if type(status) is not int or not 100 <= status <= 999 or \
+                (message is not None and message != _STATUS_CODES.get(status)):
+            status = self._checked_status(status)
         if self.status_message is None:
             self.status_message = serialize.reason_phrase(status)
         head = [serialize.status_line(status, self.status_message)]
@@ -231,6 +232,18 @@ class ServerResponse(EventEmitter):
         if self.closes_connection or not self.can_chunk:
             conn.head_fixed(self)  # it ends the queue, or may release held requests
 
+    def _checked_status(self, status):
+        """The status set as attributes, checked (a bad one raises before anything is sent)."""
+        try:
+            code = serialize.checked_status(status, self.status_message)
+        except serialize.HeaderError:
+            self.headers_sent = False
+            raise
+        self.status_code = code
+        if code in _NO_BODY:
+            self._has_body = False
+        return code
+
     # -- body -------------------------------------------------------------------------
     def _body_bytes(self, data, end):
         parts = []
@@ -265,6 +278,8 @@ class ServerResponse(EventEmitter):
             return False
         if isinstance(data, str):
             data = data.encode()
+        elif data is not None and type(data) is not bytes:
+            data = serialize.body_chunk(data)
         if not self.headers_sent:
             self._implicit_head(None)
         if callback is not None:
@@ -282,6 +297,8 @@ class ServerResponse(EventEmitter):
                 data, callback = None, data
             elif isinstance(data, str):
                 data = data.encode()
+            else:
+                data = serialize.body_chunk(data)
         if self.writable_ended:
             if callback is not None:
                 self.socket.loop.call_soon(callback)
@@ -418,21 +435,30 @@ class ServerResponse(EventEmitter):
     def on_flushed(self):
         self.writable_finished = True
         if self._events:
-            self.emit("finish")
+            try:
+                self.emit("finish")
+            except Exception as exc:
+                self._conn.listener_failed(self, exc)
         observer = self._conn.server.response_observer
         if observer is not None:
             observer(self.req, self)
         if not self._closed:
-            self._closed = True
+            self._closed = True  # mark_closed, inlined: this runs per request
             if self._events:
-                self.emit("close")
+                try:
+                    self.emit("close")
+                except Exception as exc:
+                    self._conn.listener_failed(self, exc)
             self.req.mark_closed()
 
     def mark_closed(self):
         if not self._closed:
             self._closed = True
             if self._events:
-                self.emit("close")
+                try:
+                    self.emit("close")
+                except Exception as exc:
+                    self._conn.listener_failed(self, exc)
             self.req.mark_closed()
 
     def set_timeout(self, seconds, callback=None):
@@ -445,9 +471,16 @@ class ServerResponse(EventEmitter):
         """Forget the status and headers set so far (the head must not be out yet), so
         an error answer can replace them."""
         self._headers = None
+        self._removed = None
         self.headers_sent = False
+        self.send_date = True
         self.status_code = 200
         self.status_message = None
+        self._chunked = False  # the framing of the head being replaced goes with it
+        self._has_body = self.req.method != "HEAD"
+        self._head = None
+        if self.closes_connection:
+            self.should_keep_alive = False  # the replaced head ended the connection: so does this one
 
     def fail(self, error):
         """The code answering this request raised ``error``: logged; a 500 if the head is

@@ -60,6 +60,7 @@ DEFAULTS = {
 
 _ACCEPT_BATCH = 32
 _REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
+_SOCKET_ARG = {"clientError": 1, "timeout": 0, "upgrade": 1, "connect": 1}  # where the socket is
 
 
 class ServerStats:
@@ -377,8 +378,11 @@ class Server(EventEmitter):
     def listener_failed(self, event, error, args):
         if event in _REQUEST_EVENTS:
             args[1].fail(error)
-        else:
-            super().listener_failed(event, error, args)
+            return
+        super().listener_failed(event, error, args)
+        socket = _SOCKET_ARG.get(event)
+        if socket is not None:
+            args[socket].destroy()  # the listener owned that socket: it is closed now
 
     @property
     def connections(self):

@@ -1,0 +1,96 @@
+"""Flow control: when a connection stops and resumes reading (a part of ``Connection``,
+which owns the state these methods use).
+
+Rules:
+- Reading stops for a reason and resumes when no reason is left: ``output`` (more
+  than ``PIPELINE_DEPTH`` responses pending, or unsent bytes past the socket's
+  high-water mark), ``body`` (a request nobody reads holds more than its high-water
+  mark), ``held`` (requests of an earlier read wait unparsed).
+- Between two requests of one read the parser asks ``_hold_requests``: when output is
+  full, the rest of the read stays in ``parser.held`` and is fed on a later loop turn
+  once output drains, before anything new is read. A pipelined flood from a peer that
+  never reads thus makes at most about ``PIPELINE_DEPTH`` responses, not one per request
+  of the read.
+- A pause for output always has something to wake it: a drain of the socket (asked for
+  when bytes are unsent) or the response queue shrinking (``response_done``).
+- A body nobody reads, past its high-water mark, pauses the request (its response, once
+  done, resumes and so discards it, as Node dumps it); if the response is already
+  done, it is discarded at once.
+"""
+
+PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
+
+
+class FlowControl:
+    """Connection's flow-control methods (mixed into ``Connection``)."""
+
+    def _pause_output(self):
+        """Stop reading until what is pending goes out: a drain of the socket's buffer, or
+        the response queue shrinking (response_done), resumes it."""
+        socket = self.socket
+        self.pause_reading("output")
+        if socket.buffered_size:
+            socket.want_drain()
+        elif len(self._responses) < PIPELINE_DEPTH:
+            socket.loop.call_soon(self.resume_reading, "output")  # nothing left to wait for
+
+    def _hold_requests(self):
+        """The parser's ``hold``, between two requests of one read: True (and reading
+        paused) when the responses pending or the bytes unsent are already many."""
+        socket = self.socket
+        if socket.buffered_size > socket.high_water_mark or len(self._responses) >= PIPELINE_DEPTH:
+            self._pause_output()
+            return True
+        return False
+
+    def pause_reading(self, reason):
+        self._pause_reasons.add(reason)
+        self.socket.pause()
+
+    def resume_reading(self, reason):
+        reasons = self._pause_reasons
+        if reason in reasons:
+            reasons.discard(reason)
+            if not reasons and self.socket.protocol is self:
+                if self.parser.held:
+                    # requests of an earlier read wait unparsed: they go first (on the next
+                    # loop turn: this may run inside a listener, inside the parser)
+                    self.pause_reading("held")
+                    self.socket.loop.call_soon(self._feed_held)
+                else:
+                    self.socket.resume()
+
+    def _feed_held(self):
+        self._pause_reasons.discard("held")
+        held, self.parser.held = self.parser.held, b""
+        if held and not self.socket.destroyed and self.socket.protocol is self:
+            self.data_received(held)
+        if not self._pause_reasons and not self.socket.destroyed and self.socket.protocol is self:
+            self.socket.resume()
+
+    def body_backlog(self, req):
+        """``req`` holds more unread body than its high-water mark: stop reading until it
+        is read, or discard the rest when its response is already done."""
+        res = self._res
+        if res is not None and res.req is req and res.writable_ended:
+            req.resume()  # answered: nobody will read it (Node's dump)
+        else:
+            req.pause()  # so that its response, once done, resumes it (response_done)
+            self.pause_reading("body")
+
+    def wants_drain(self, res):
+        if self._drain_waiters is None:
+            self._drain_waiters = []
+        self._drain_waiters.append(res)
+        self.socket.want_drain()
+
+    def on_drain(self):
+        waiters, self._drain_waiters = self._drain_waiters, None
+        if waiters:
+            for res in waiters:
+                try:
+                    res.emit("drain")
+                except Exception as exc:
+                    self.listener_failed(res, exc)
+        if len(self._responses) < PIPELINE_DEPTH:
+            self.resume_reading("output")

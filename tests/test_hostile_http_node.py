@@ -1,0 +1,79 @@
+"""Unread request bodies, side by side with Node's own http.Server.
+
+Rule under test (Node's): a request whose body nobody reads makes the server stop
+reading once the request holds its high-water mark, while its response is pending;
+once the response is done, the rest of the body is read and discarded. The peer sees
+the same outcome from both servers: its upload stalls, or it flows to the end.
+"""
+
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from harness import NODE
+
+MB = 1024 * 1024
+UPLOAD = 64 * MB
+
+NODE_SERVER = r"""
+const http = require('http');
+const s = http.createServer((req, res) => { if (req.url === '/answer') res.end('ok'); });
+s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+"""
+
+
+def on_request(req, res):
+    if req.url == "/answer":
+        res.end(b"ok")
+
+
+def upload_outcome(port, path, stall=2.0, seconds=30):
+    """'flows' when the whole upload is taken, 'stalls' when the server stops reading."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sock.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), UPLOAD))
+        sock.setblocking(False)
+        chunk = b"a" * (256 * 1024)
+        sent = 0
+        last_progress = time.monotonic()
+        deadline = time.monotonic() + seconds
+        while sent < UPLOAD and time.monotonic() < deadline:
+            try:
+                sent += sock.send(chunk[:UPLOAD - sent])
+                last_progress = time.monotonic()
+            except BlockingIOError:
+                if time.monotonic() - last_progress > stall:
+                    break
+                time.sleep(0.005)
+        return "flows" if sent == UPLOAD else "stalls"
+    finally:
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def node_port():
+    if NODE is None:
+        pytest.skip("node is not installed")
+    proc = subprocess.Popen([NODE, "-e", NODE_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=dict(os.environ))
+    try:
+        yield int(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+
+
+@pytest.mark.parametrize("path, expected", [("/never", "stalls"), ("/answer", "flows")])
+def test_an_unread_body_stalls_or_flows_as_with_node(serve, node_port, path, expected):
+    st = serve(lambda server, _st: server.on("request", on_request))
+    assert upload_outcome(node_port, path) == expected
+    assert upload_outcome(st.port, path) == expected
