@@ -44,6 +44,7 @@ EXIT_BOOT_FAILURE = 3
 KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
 BACKOFF_CAP = 10.0
 QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
+SPAWN_RETRY = 1.0  # seconds before a worker that could not be started (no fd, no process) is tried again
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
 
@@ -88,6 +89,9 @@ class Master:
         self.exit_code = 0
         self._deadline_timer = None
         self.reloads = 0
+        self.reload_failures = 0
+        self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
+        self.reload_queued = False  # a HUP came while a reload was under way
         self.restarts = {}
         self.reexecuted = False
         self.pending_target = settings.workers
@@ -97,6 +101,7 @@ class Master:
         self.watchdog_interval = operations.watchdog_interval()
         self._status = None
         self.reloader = None  # the development file watcher (reload = true)
+        self.unix_paths = []  # [(path, inode)]: UNIX socket files removed when the daemon exits
         self.started_at = time.monotonic()
         self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
 
@@ -104,12 +109,22 @@ class Master:
     def run(self):
         settings = self.settings
         os.umask(settings.umask)
+        if settings.pidfile and (holder := pidfile.holder(settings.pidfile)) is not None:
+            raise settings_mod.ConfigError([f"{self.where('pidfile')}: {settings.pidfile}: prefork is already "
+                                            f"running as pid {holder}"])
         setproctitle(f"prefork: master [{settings.name}]")
         self.open_sockets()
+        self.unix_paths = listeners_mod.unix_paths(self.listeners)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
         if settings.pidfile:
-            pidfile.write(settings.pidfile)
+            try:
+                pidfile.write(settings.pidfile)
+            except OSError as exc:
+                self.close_listeners()
+                listeners_mod.remove_unix_paths(self.unix_paths)
+                raise settings_mod.ConfigError([f"{self.where('pidfile')}: {settings.pidfile}: cannot write: "
+                                                f"{(exc.strerror or str(exc)).lower()}"]) from None
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)
@@ -120,13 +135,15 @@ class Master:
             self.reloader = autoreload.start(self)
         self.generation = 1
         for slot in range(self.target):
-            self.spawn(slot, self.generation)
+            self.respawn(slot, self.generation)
         self.schedule_deadlines()
         try:
             loop.run()
         finally:
-            if settings.pidfile and not self.reexecuted:
-                pidfile.remove(settings.pidfile)
+            if not self.reexecuted:
+                listeners_mod.remove_unix_paths(self.unix_paths)
+                if settings.pidfile:
+                    pidfile.remove(settings.pidfile)
         log.info("master exiting with status %d", self.exit_code)
         return self.exit_code
 
@@ -151,9 +168,12 @@ class Master:
                 self.metrics_server.close()
             raise settings_mod.ConfigError(problems)
 
-    def address_problem(self, name, address, reason):
+    def where(self, name):
         source = self.settings.sources.get(name, "default")
-        return f"{'default:' + name if source == 'default' else source}: {address}: {reason}"
+        return "default:" + name if source == "default" else source
+
+    def address_problem(self, name, address, reason):
+        return f"{self.where(name)}: {address}: {reason}"
 
     def on_signal(self, signum):
         handler = {
@@ -167,15 +187,21 @@ class Master:
 
     # -- workers ---------------------------------------------------------------------------
     def spawn(self, slot, generation, settings=None):
+        """A new worker's handle, or None when no process could be made now (out of
+        descriptors or processes: logged; the callers try again later)."""
         settings = settings or self.settings
-        parent_end, child_end = Channel.pair()
+        try:
+            parent_end, child_end = Channel.pair()
+        except OSError as exc:
+            log.error("cannot start worker %d: %s", slot, exc.strerror or exc)
+            return None
         # no signal may reach the child before it has dropped the master's handlers
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
         try:
             pid = os.fork()
         except OSError as exc:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            log.error("fork failed: %s", exc)
+            log.error("cannot start worker %d: fork failed: %s", slot, exc.strerror or exc)
             parent_end.close()
             child_end.close()
             return None
@@ -335,7 +361,8 @@ class Master:
             if pending is not None and worker.generation == pending[0]:
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how,
                           ":\n" + worker.boot_error if worker.boot_error else "")
-                reload.abort_reload(self)
+                error = (worker.boot_error or "").strip().splitlines()
+                reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""))
                 return
         if worker.generation != self.generation or worker.slot >= self.target:
             return
@@ -366,7 +393,8 @@ class Master:
             return
         if any(w.slot == slot and w.generation == generation and not w.retiring for w in self.workers.values()):
             return
-        self.spawn(slot, generation)
+        if self.spawn(slot, generation) is None:
+            self.loop.call_later(SPAWN_RETRY, self.respawn, slot, generation)
 
     def recycle(self, worker):
         """``worker`` served its quota: start its replacement first, retire it when ready."""
@@ -474,12 +502,18 @@ class Master:
     def more_workers(self):
         if self.stopping or self.count_change_refused("TTIN"):
             return
+        if self.target >= settings_mod.MAX_WORKERS:
+            log.warning("TTIN ignored: already %d workers, the most there may be", self.target)
+            return
         self.target += 1
         log.info("TTIN: %d workers", self.target)
-        self.spawn(self.target - 1, self.generation)
+        self.respawn(self.target - 1, self.generation)
 
     def fewer_workers(self):
-        if self.stopping or self.target <= 1 or self.count_change_refused("TTOU"):
+        if self.stopping or self.count_change_refused("TTOU"):
+            return
+        if self.target <= 1:
+            log.warning("TTOU ignored: one worker is the fewest there may be")
             return
         self.target -= 1
         log.info("TTOU: %d workers", self.target)
