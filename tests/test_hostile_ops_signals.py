@@ -275,3 +275,42 @@ def test_garbage_on_the_operations_port_gets_a_400_and_the_master_serves_on(daem
         assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:80]
     assert get(port, "/readyz").startswith(b"HTTP/1.1 200 OK")
     assert alive(d.pid)
+
+
+# -- USR2 ----------------------------------------------------------------------------------------------------
+def test_usr2_with_a_configuration_gone_bad_is_refused_and_changes_nothing(daemons, tmp_path):
+    conf = tmp_path / "prefork.toml"
+    conf.write_text("keep_alive_timeout = 2.0\n")
+    d = daemons("--config", str(conf), workers=2)
+    d.wait_ready()
+    before = d.wait_workers(2)
+    conf.write_text("timeout = 0\n")
+    d.signal(signal.SIGUSR2)
+    d.wait_log(r"USR2 refused: the new program's check-config exited with status 2")
+    assert f"USR2: {conf}:timeout: must be at least 0.5, got 0" in d.log()
+    assert d.serving_workers() == before and alive(d.pid)
+    assert int(d.request().split()[-1]) in before
+    d.signal(signal.SIGHUP)  # still supervising: a later reload (refused, same problem) is handled
+    d.wait_log(r"reload refused")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
+
+
+def test_usr2_when_the_new_code_does_not_import_keeps_the_running_master(daemons, tmp_path):
+    import shutil
+    from daemon import HERE, ROOT
+    shutil.copytree(os.path.join(ROOT, "prefork"), tmp_path / "prefork",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    d = daemons(workers=1, env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{HERE}", "PYTHONDONTWRITEBYTECODE": "1"})
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    with open(tmp_path / "prefork" / "settings.py", "a") as fh:
+        fh.write("\ndef broken(:\n")  # a bad upgrade deployed in place
+    d.signal(signal.SIGUSR2)
+    d.wait_log(r"USR2 refused: the new program's check-config exited with status 1")
+    assert "SyntaxError" in d.log()
+    assert d.serving_workers() == [worker] and d.request().startswith(b"HTTP/1.1 200 OK")
+    d.signal(signal.SIGTTIN)  # the master still acts on signals
+    d.wait_workers(2)
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0

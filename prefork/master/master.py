@@ -94,6 +94,7 @@ class Master:
         self.reload_queued = False  # a HUP came while a reload was under way
         self.restarts = {}
         self.reexecuted = False
+        self.reexec_check = None  # the new program's check-config while a USR2 waits on it
         self.pending_target = settings.workers
         self.aggregator = Aggregator()
         self.clock = time.monotonic
@@ -333,6 +334,7 @@ class Master:
             if pid == 0:
                 break
             self.foreign.pop(pid, None)
+            reexec.checked(self, pid, status)
             worker = self.workers.pop(pid, None)
             if worker is not None:
                 self.worker_exited(worker, status)
