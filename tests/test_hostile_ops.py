@@ -175,3 +175,38 @@ def test_a_unix_socket_a_live_server_listens_on_is_not_stolen(tmp_path):
         probe.close()
     finally:
         live.close()
+
+
+# -- PROXY listeners and socket activation -----------------------------------------------------------------
+def test_a_proxy_listener_named_for_systemd_without_socket_activation(tmp_path):
+    proc = prefork("--bind", f"unix:{tmp_path}/s", "--metrics-bind", "", "--workers", "1",
+                   "--proxy-protocol-bind", "systemd:web")
+    assert_config_error(proc, f"argv:--proxy-protocol-bind: systemd:web: no listener has this address "
+                              f"(listening on unix:{tmp_path}/s)")
+    assert not os.path.exists(tmp_path / "s")
+
+
+def test_a_proxy_listener_named_by_its_bind_address_under_socket_activation(tmp_path):
+    """Socket activation replaces ``bind``: a PROXY listener named by a bind address
+    would silently speak plain HTTP; the start fails instead."""
+    from daemon import HERE, ROOT, wait_until
+    path = str(tmp_path / "http.sock")
+    log_path = tmp_path / "log"
+    cmd = ["systemd-socket-activate", "-l", path, "--fdname", "web", "-E", f"PYTHONPATH={ROOT}{os.pathsep}{HERE}",
+           "--", sys.executable, "-m", "prefork", "apps.basic:setup", "--workers", "1", "--metrics-bind", "",
+           "--bind", "127.0.0.1:1", "--proxy-protocol-bind", "127.0.0.1:1"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: os.path.exists(path), 10, what="the activation socket")
+        sock = socket.socket(socket.AF_UNIX)
+        sock.settimeout(10)
+        sock.connect(path)  # starts the daemon
+        sock.close()
+        assert proc.wait(30) == 2
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert ("argv:--proxy-protocol-bind: 127.0.0.1:1: no listener has this address (listening on systemd:web)"
+            in log_path.read_text().splitlines())

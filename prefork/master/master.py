@@ -163,7 +163,13 @@ class Master:
                 operations.start_metrics(self, settings.metrics_bind)
             except listeners_mod.ListenError as exc:
                 problems += [self.address_problem("metrics_bind", *failure) for failure in exc.failures]
+        opened = {address for address, _ in self.listeners}
+        for address in settings.proxy_protocol_bind if self.listeners else ():
+            if address not in opened:  # socket activation replaces bind; a systemd name needs it
+                problems.append(f"{self.where('proxy_protocol_bind')}: {address}: no listener has this "
+                                f"address (listening on {', '.join(sorted(opened))})")
         if problems:
+            listeners_mod.remove_unix_paths(listeners_mod.unix_paths(self.listeners))
             self.close_listeners()
             if self.metrics_server is not None:
                 self.metrics_server.close()
