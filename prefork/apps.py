@@ -20,6 +20,7 @@ Rules:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
 
+import difflib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -268,7 +269,10 @@ def load(app, interface="auto", chdir="", app_dir=""):
             try:
                 target = getattr(target, part)
             except AttributeError:
-                raise AppError(f"module {module_name!r} has no attribute {attribute!r}") from None
+                names = [name for name in dir(target) if not name.startswith("_")]
+                close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
+                raise AppError(f"module {module_name!r} has no attribute {attribute!r}"
+                               + (f" (did you mean {close[0]!r}?)" if close else "")) from None
         return resolve(app, target, interface)
     present = [name for name in DEFAULT_ATTRIBUTES if hasattr(module, name)]
     if not present:

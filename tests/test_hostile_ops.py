@@ -210,3 +210,35 @@ def test_a_proxy_listener_named_by_its_bind_address_under_socket_activation(tmp_
             proc.wait(5)
     assert ("argv:--proxy-protocol-bind: 127.0.0.1:1: no listener has this address (listening on systemd:web)"
             in log_path.read_text().splitlines())
+
+
+# -- the app ---------------------------------------------------------------------------------------------------
+def boot(tmp_path, app, source):
+    (tmp_path / f"{app.partition(':')[0]}.py").write_text(source)
+    return prefork(app, "--chdir", str(tmp_path), "--bind", f"unix:{tmp_path}/s", "--metrics-bind", "",
+                   "--workers", "2", cwd=tmp_path)
+
+
+def test_a_misspelt_app_attribute_names_the_one_meant_and_exits_3(tmp_path):
+    proc = boot(tmp_path, "typo:aplication", "def application(environ, start_response):\n    pass\n")
+    assert proc.returncode == 3, proc.stderr
+    assert "module 'typo' has no attribute 'aplication' (did you mean 'application'?)" in proc.stderr
+    assert proc.stderr.count("booting worker") == 2  # no respawn
+    assert not os.path.exists(tmp_path / "s")
+
+
+def test_an_app_with_a_syntax_error_exits_3_naming_file_and_line(tmp_path):
+    proc = boot(tmp_path, "bad:app", "x = 1\ndef app(:\n    pass\n")
+    assert proc.returncode == 3, proc.stderr
+    assert f'File "{tmp_path}/bad.py", line 2' in proc.stderr and "SyntaxError" in proc.stderr
+
+
+def test_an_app_that_is_not_callable_exits_3(tmp_path):
+    proc = boot(tmp_path, "data:app", "app = {'not': 'an app'}\n")
+    assert proc.returncode == 3, proc.stderr
+    assert "data:app is a dict" in proc.stderr and "which is not callable" in proc.stderr
+
+
+def test_an_app_module_that_is_missing_is_a_config_error(tmp_path):
+    proc = prefork("nowhere_to_be_found:app", "--bind", f"unix:{tmp_path}/s", "--metrics-bind", "", cwd=tmp_path)
+    assert_config_error(proc, "argv:--app: no module named 'nowhere_to_be_found'")

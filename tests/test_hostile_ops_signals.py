@@ -21,6 +21,8 @@ HOLD = os.environ["GATE"] + ".hold"
 
 
 def setup(server):
+    if os.path.exists(os.environ["GATE"] + ".broken"):
+        raise RuntimeError("the app on disk is broken")
     while os.path.exists(HOLD):  # the test holds the boot of this generation
         time.sleep(0.02)
 
@@ -314,3 +316,24 @@ def test_usr2_when_the_new_code_does_not_import_keeps_the_running_master(daemons
     d.wait_workers(2)
     d.signal(signal.SIGTERM)
     assert d.wait_exit(30) == 0
+
+
+# -- crash loops ---------------------------------------------------------------------------------------------
+def test_a_worker_that_no_longer_boots_backs_off_and_recovers_once_the_app_is_fixed(daemons, tmp_path):
+    d, _, _ = gated(tmp_path, daemons)
+    d.wait_ready()
+    (pid,) = d.wait_workers(1)
+    broken = tmp_path / "gate.broken"
+    broken.touch()  # the code on disk breaks; the running worker is fine until it dies
+    start = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    d.wait_log(r"quick death #5", timeout=30)
+    elapsed = time.monotonic() - start
+    log = d.log()
+    assert elapsed >= 0.1 + 0.2 + 0.4  # the respawns before the fifth death waited their turns
+    assert log.count("the app on disk is broken") >= 4
+    assert log.count("booting worker 0") <= 2 + log.count("died (")  # one new worker per death, no more
+    assert alive(d.pid)
+    broken.unlink()
+    wait_until(lambda: d.serving_workers() and d.request(timeout=20).startswith(b"HTTP/1.1 200 OK"), 60,
+               what="the slot serving again")
