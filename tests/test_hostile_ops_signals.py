@@ -337,3 +337,36 @@ def test_a_worker_that_no_longer_boots_backs_off_and_recovers_once_the_app_is_fi
     broken.unlink()
     wait_until(lambda: d.serving_workers() and d.request(timeout=20).startswith(b"HTTP/1.1 200 OK"), 60,
                what="the slot serving again")
+
+
+def test_a_reload_that_takes_over_before_the_first_boot_finished_makes_the_daemon_ready(daemons, tmp_path):
+    """HUP while the first generation still boots: the second takes over (after
+    readiness_withdraw), and the daemon then counts as booted and ready."""
+    (tmp_path / "held.py").write_text(textwrap.dedent("""
+        import os
+        import time
+
+
+        def setup(server):
+            with open("/proc/self/cmdline", "rb") as fh:
+                held = b"[held]" in fh.read()
+            while held and os.path.exists(os.environ["GATE"]):
+                time.sleep(0.02)
+            server.on("request", lambda req, res: res.end(str(os.getpid())))
+    """))
+    conf = tmp_path / "prefork.toml"
+    conf.write_text('proc_name = "held"\n')
+    gate = tmp_path / "gate"
+    gate.touch()
+    d = daemons("--app-dir", str(tmp_path), "--config", str(conf), "--readiness-withdraw", "0.3", app="held:setup",
+                workers=1, env={"GATE": str(gate)})
+    try:
+        d.wait_log(r"booting worker 0 \(pid \d+, generation 1\)")
+        conf.write_text('proc_name = "free"\n')
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"generation 2 ready", timeout=20)
+        wait_until(lambda: get(d.metrics_port(), "/readyz").startswith(b"HTTP/1.1 200 OK"), 15, what="ready")
+        assert "1 workers ready" in d.log()
+        assert status(d)["master"]["ready"] is True
+    finally:
+        gate.unlink()

@@ -280,11 +280,16 @@ class Master:
             fresh = [w for w in self.workers.values() if w.generation == pending[0]]
             if len(fresh) >= self.pending_target and all(w.ready for w in fresh):
                 reload.finish_reload(self)
+        self.check_booted()
+        self.update_title()
+
+    def check_booted(self):
+        """The first time every serving worker is ready (of the first generation, or of a
+        reload's that took over before the first finished booting)."""
         if not self.booted and self.live_ready():
             self.booted = True
             log.info("%d workers ready", self.target)
             systemd.notify(f"READY=1\nSTATUS={self.status()}\nMAINPID={os.getpid()}")
-        self.update_title()
 
     def live_ready(self):
         live = [w for w in self.workers.values() if w.generation == self.generation and not w.retiring]

@@ -108,6 +108,7 @@ def switch_over(master):
     for slot in range(master.target):  # a new worker may have died while readiness was withdrawn
         master.respawn(slot, generation)
     log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
+    master.check_booted()
     master.last_reload_error = None
     systemd.notify(f"READY=1\nSTATUS={master.status()}")
     run_queued(master)
