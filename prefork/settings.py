@@ -453,7 +453,10 @@ def load(config_file=None, env=None, argv_values=None):
         except UnicodeDecodeError as exc:
             problems.append(f"{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
         for key in file_values:
-            if key not in BY_NAME:
+            if key not in BY_NAME and isinstance(file_values[key], dict):
+                problems.append(f"{config_file}:{key}: unknown setting (a table: settings are top-level keys, "
+                                f"written before any [table])")
+            elif key not in BY_NAME:
                 problems.append(f"{config_file}:{key}: unknown setting{_near(key, BY_NAME)}")
     warnings = []
     for name in env:

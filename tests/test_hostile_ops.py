@@ -242,3 +242,27 @@ def test_an_app_that_is_not_callable_exits_3(tmp_path):
 def test_an_app_module_that_is_missing_is_a_config_error(tmp_path):
     proc = prefork("nowhere_to_be_found:app", "--bind", f"unix:{tmp_path}/s", "--metrics-bind", "", cwd=tmp_path)
     assert_config_error(proc, "argv:--app: no module named 'nowhere_to_be_found'")
+
+
+def test_settings_put_in_a_table_are_pointed_at(tmp_path):
+    config = tmp_path / "p.toml"
+    config.write_text("[server]\nworkers = 2\n")
+    assert problems(str(config)) == [f"{config}:server: unknown setting (a table: settings are top-level keys, "
+                                     f"written before any [table])"]
+
+
+def test_a_config_path_that_is_a_directory(tmp_path):
+    assert problems(str(tmp_path)) == [f"{tmp_path}: cannot read: Is a directory"]
+
+
+@pytest.mark.parametrize("name,value,line", [
+    ("PREFORK_UMASK", "abc", "env:PREFORK_UMASK: expected an octal mode such as \"0o022\", got 'abc'"),
+    ("PREFORK_RELOAD", "maybe", "env:PREFORK_RELOAD: expected true or false, got 'maybe'"),
+    ("WEB_CONCURRENCY", "lots", "env:WEB_CONCURRENCY: expected an integer, got 'lots'"),
+    ("PREFORK_BACKLOG", "1e3", "env:PREFORK_BACKLOG: expected an integer, got '1e3'"),
+    ("PREFORK_TIMEOUT", "-inf", "env:PREFORK_TIMEOUT: expected a finite number, got -inf"),
+    ("PREFORK_METRICS_BIND", "unix:/tmp/m.sock", "env:PREFORK_METRICS_BIND: expected HOST:PORT or fd://N"),
+])
+def test_bad_environment_values(name, value, line):
+    proc = prefork("check-config", env={name: value})
+    assert_config_error(proc, line)
