@@ -55,6 +55,9 @@ def split(app):
     names = module.split(".")
     if not module or not all(part.isidentifier() for part in names) or \
             (sep and not all(part.isidentifier() for part in attribute.split("."))):
+        if sep and attribute.endswith(")"):  # gunicorn's "module:create_app()"
+            raise ValueError(f"expected module or module:attribute, got {app!r}: a factory is not called; "
+                             f"name the app object the module makes (e.g. app = create_app())")
         raise ValueError(f"expected module or module:attribute, got {app!r}")
     return module, attribute
 

@@ -266,3 +266,9 @@ def test_a_config_path_that_is_a_directory(tmp_path):
 def test_bad_environment_values(name, value, line):
     proc = prefork("check-config", env={name: value})
     assert_config_error(proc, line)
+
+
+def test_a_gunicorn_factory_call_is_explained():
+    (line,) = problems(app="myproject:create_app()")
+    assert line == ("argv:--app: expected module or module:attribute, got 'myproject:create_app()': a factory is "
+                    "not called; name the app object the module makes (e.g. app = create_app())")
