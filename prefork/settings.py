@@ -365,6 +365,15 @@ def _check_account(name, kind):
         raise ValueError(f"no {'user' if kind == 'pwd' else 'group'} named {name!r} on this host") from None
 
 
+def _has_entry(uid):
+    import pwd
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
 def _conflicts(values, sources):
     """Problems between settings: an address twice, metrics on a serving address."""
     def where(name):
@@ -378,6 +387,9 @@ def _conflicts(values, sources):
         if plain in seen and not plain.endswith(":0"):
             problems.append(f"{where('bind')}: {plain} is listed twice")
         seen.add(plain)
+    user = values["user"]
+    if user.isdigit() and not values["group"] and not _has_entry(int(user)):
+        problems.append(f"{where('user')}: uid {user} has no passwd entry to take a group from: set group too")
     metrics = values["metrics_bind"]
     if metrics and metrics in seen and not metrics.endswith(":0"):
         problems.append(f"{where('metrics_bind')}: {metrics} is also a bind address (the operations "

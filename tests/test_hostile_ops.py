@@ -272,3 +272,32 @@ def test_a_gunicorn_factory_call_is_explained():
     (line,) = problems(app="myproject:create_app()")
     assert line == ("argv:--app: expected module or module:attribute, got 'myproject:create_app()': a factory is "
                     "not called; name the app object the module makes (e.g. app = create_app())")
+
+
+def test_a_bare_uid_without_a_passwd_entry_needs_a_group():
+    import pwd
+    uid = next(n for n in range(54321, 54421) if not _known_uid(pwd, n))
+    assert problems(user=str(uid)) == [f"argv:--user: uid {uid} has no passwd entry to take a group from: set "
+                                       f"group too"]
+    assert problems(user=str(uid), group=str(uid)) == []
+
+
+def _known_uid(pwd, uid):
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="dropping privileges needs root")
+def test_workers_run_as_a_bare_uid_and_gid(daemons):
+    import pwd
+    uid = next(n for n in range(54321, 54421) if not _known_uid(pwd, n))
+    d = daemons("--user", str(uid), "--group", str(uid), workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    with open(f"/proc/{worker}/status") as fh:
+        status = dict(line.split(":", 1) for line in fh.read().splitlines())
+    assert status["Uid"].split()[:2] == [str(uid)] * 2 and status["Gid"].split()[:2] == [str(uid)] * 2
+    assert d.request().startswith(b"HTTP/1.1 200 OK")
