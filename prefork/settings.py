@@ -181,7 +181,8 @@ SETTINGS = (
             "strictly increasing (flag and env: comma-separated).", reloadable=False),
     Setting("pidfile", "str", "", "A file to write the master's PID to (removed on exit).",
             reloadable=False),
-    Setting("user", "str", "", "User the workers run as when started as root.", reloadable=False),
+    Setting("user", "str", "", "User the workers run as when started as root: a name or a uid (a uid "
+            "without a passwd entry needs group).", reloadable=False),
     Setting("group", "str", "", "Group the workers run as when started as root.",
             reloadable=False),
     Setting("umask", "octal", 0o022, "File mode creation mask of the daemon (e.g. \"0o022\").",
