@@ -301,3 +301,26 @@ def test_workers_run_as_a_bare_uid_and_gid(daemons):
         status = dict(line.split(":", 1) for line in fh.read().splitlines())
     assert status["Uid"].split()[:2] == [str(uid)] * 2 and status["Gid"].split()[:2] == [str(uid)] * 2
     assert d.request().startswith(b"HTTP/1.1 200 OK")
+
+
+# -- left for the loop's owner -----------------------------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="prefork/loop.py passes a timer's whole delay to epoll, which refuses "
+                   "more than about 24.8 days (OverflowError ends Loop.run); asyncio clamps the wait instead. "
+                   "settings.DURATION_MAX keeps every configured duration below that for now.")
+def test_the_master_loop_survives_a_timer_weeks_away():
+    import threading
+    from prefork.loop import Loop
+    loop = Loop()
+    a, b = socket.socketpair()
+    try:
+        loop.add_reader(a.fileno(), loop.stop)
+        loop.call_later(1e7, lambda: None)  # about 116 days
+        timer = threading.Timer(0.2, b.send, (b"x",))
+        timer.start()
+        try:
+            loop.run()
+        finally:
+            timer.join(5)
+    finally:
+        a.close()
+        b.close()
