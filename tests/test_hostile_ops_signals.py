@@ -370,3 +370,17 @@ def test_a_reload_that_takes_over_before_the_first_boot_finished_makes_the_daemo
         assert status(d)["master"]["ready"] is True
     finally:
         gate.unlink()
+
+
+def test_a_reload_to_a_log_file_that_cannot_be_opened_is_refused_and_logging_goes_on(daemons, tmp_path):
+    conf = tmp_path / "prefork.toml"
+    conf.write_text("keep_alive_timeout = 2.0\n")
+    d = daemons("--config", str(conf), workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    conf.write_text('error_log = "/proc/prefork-error.log"\n')  # its directory exists; the file cannot be made
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"reload refused: cannot open /proc/prefork-error\.log: no such file or directory")
+    assert status(d)["master"]["reload_failures"] == 1 and d.serving_workers() == [worker]
+    d.signal(signal.SIGTTIN)
+    d.wait_log(r"TTIN: 2 workers")  # the error log is the one it was
