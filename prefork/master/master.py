@@ -36,7 +36,7 @@ from .. import logs, settings as settings_mod
 from ..control import Channel
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import autoreload, listeners as listeners_mod, operations, pidfile, reexec, reload, systemd
+from . import autoreload, listeners as listeners_mod, operations, reexec, reload, startup, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -110,22 +110,10 @@ class Master:
     def run(self):
         settings = self.settings
         os.umask(settings.umask)
-        if settings.pidfile and (holder := pidfile.holder(settings.pidfile)) is not None:
-            raise settings_mod.ConfigError([f"{self.where('pidfile')}: {settings.pidfile}: prefork is already "
-                                            f"running as pid {holder}"])
         setproctitle(f"prefork: master [{settings.name}]")
-        self.open_sockets()
-        self.unix_paths = listeners_mod.unix_paths(self.listeners)
+        startup.open_all(self)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
-        if settings.pidfile:
-            try:
-                pidfile.write(settings.pidfile)
-            except OSError as exc:
-                self.close_listeners()
-                listeners_mod.remove_unix_paths(self.unix_paths)
-                raise settings_mod.ConfigError([f"{self.where('pidfile')}: {settings.pidfile}: cannot write: "
-                                                f"{(exc.strerror or str(exc)).lower()}"]) from None
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)
@@ -141,46 +129,9 @@ class Master:
         try:
             loop.run()
         finally:
-            if not self.reexecuted:
-                listeners_mod.remove_unix_paths(self.unix_paths)
-                if settings.pidfile:
-                    pidfile.remove(settings.pidfile)
+            startup.close_all(self)
         log.info("master exiting with status %d", self.exit_code)
         return self.exit_code
-
-    def open_sockets(self):
-        """Bind (or take over) the listen sockets and the metrics endpoint. An address that
-        cannot be opened is a configuration problem: raises ConfigError with one
-        ``SOURCE:KEY: ADDRESS: what is wrong`` line per address, having kept nothing open."""
-        settings = self.settings
-        problems = []
-        try:
-            self.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
-        except listeners_mod.ListenError as exc:
-            problems += [self.address_problem("bind", *failure) for failure in exc.failures]
-        if settings.metrics_bind:
-            try:
-                operations.start_metrics(self, settings.metrics_bind)
-            except listeners_mod.ListenError as exc:
-                problems += [self.address_problem("metrics_bind", *failure) for failure in exc.failures]
-        opened = {address for address, _ in self.listeners}
-        for address in settings.proxy_protocol_bind if self.listeners else ():
-            if address not in opened:  # socket activation replaces bind; a systemd name needs it
-                problems.append(f"{self.where('proxy_protocol_bind')}: {address}: no listener has this "
-                                f"address (listening on {', '.join(sorted(opened))})")
-        if problems:
-            listeners_mod.remove_unix_paths(listeners_mod.unix_paths(self.listeners))
-            self.close_listeners()
-            if self.metrics_server is not None:
-                self.metrics_server.close()
-            raise settings_mod.ConfigError(problems)
-
-    def where(self, name):
-        source = self.settings.sources.get(name, "default")
-        return "default:" + name if source == "default" else source
-
-    def address_problem(self, name, address, reason):
-        return f"{self.where(name)}: {address}: {reason}"
 
     def on_signal(self, signum):
         handler = {
