@@ -4,6 +4,7 @@ killed by PID at the end (the ``daemons`` fixture)."""
 
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -15,6 +16,7 @@ from harness import read_until_close
 
 GATED_APP = """
 import os
+import re
 import time
 
 HOLD = os.environ["GATE"] + ".hold"
@@ -384,3 +386,23 @@ def test_a_reload_to_a_log_file_that_cannot_be_opened_is_refused_and_logging_goe
     assert status(d)["master"]["reload_failures"] == 1 and d.serving_workers() == [worker]
     d.signal(signal.SIGTTIN)
     d.wait_log(r"TTIN: 2 workers")  # the error log is the one it was
+
+
+def test_term_right_after_usr2_stops_without_a_re_exec(daemons, tmp_path):
+    from daemon import HERE, ROOT
+    # the check takes its time here, so that the TERM surely comes while it runs
+    (tmp_path / "sitecustomize.py").write_text("import sys, time\nif 'check-config' in sys.orig_argv:\n"
+                                               "    time.sleep(5)\n")
+    d = daemons(workers=2, env={"PYTHONPATH": os.pathsep.join([ROOT, HERE, str(tmp_path)])})
+    d.wait_ready()
+    d.wait_workers(2)
+    d.signal(signal.SIGUSR2)
+    d.wait_log(r"USR2: checking the new program \(pid \d+\)")
+    check = int(re.search(r"USR2: checking the new program \(pid (\d+)\)", d.log()).group(1))
+    d.seen.add(check)
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
+    log = d.log()
+    assert "re-executing the master" not in log and "USR2 refused" not in log
+    assert log.count("master exiting with status 0") == 1
+    assert not [pid for pid in d.seen if alive(pid)]

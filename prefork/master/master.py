@@ -454,6 +454,8 @@ class Master:
     def after_stop_signal(self):
         if self.reloader is not None:
             self.reloader.close()
+        if self.reexec_check is not None:  # a USR2's check: no re-exec will follow
+            self.kill(self.reexec_check.pid, signal.SIGKILL)
         if not self.workers and not self.foreign:
             self.loop.stop()
         else:

@@ -12,7 +12,8 @@ Rules:
 - The old workers are not signalled before the exec: their control channels are
   close-on-exec, so they see them close at the exec and drain, as on TERM. If the exec
   itself fails, the master takes up its signals again and keeps its workers.
-- A USR2 while a check runs is ignored (logged).
+- A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
+  check, and no re-exec follows.
 """
 
 import logging
@@ -99,13 +100,13 @@ def checked(master, pid, status):
         return
     output = finish(master, check)
     code = os.waitstatus_to_exitcode(status)
+    if master.stopping:  # a stop came first: no re-exec, nothing to report
+        return
     if code != 0:
         for line in output.strip().splitlines()[-20:]:
             log.error("USR2: %s", line)
         log.error("USR2 refused: the new program's check-config exited with status %d; the running master goes on",
                   code)
-        return
-    if master.stopping:
         return
     execute(master)
 
