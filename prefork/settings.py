@@ -300,7 +300,10 @@ def _convert(setting, value, from_text):
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     if kind == "choice" and value not in setting.choices:
-        raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}")
+        same = [choice for choice in setting.choices if choice.lower() == value.lower()]
+        if not same:  # "DEBUG" as gunicorn takes it is debug
+            raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}")
+        value = same[0]
     return value
 
 

@@ -324,3 +324,10 @@ def test_the_master_loop_survives_a_timer_weeks_away():
     finally:
         a.close()
         b.close()
+
+
+def test_choices_are_taken_whatever_their_case():
+    loaded = settings.load(env={"PREFORK_LOG_LEVEL": "DEBUG"}, argv_values={"tls_min_version": "tlsv1.3"})
+    assert loaded.log_level == "debug" and loaded.tls_min_version == "TLSv1.3"
+    assert problems(log_level="LOUD") == ["argv:--log-level: expected one of debug, info, warning, error, critical, "
+                                          "got 'LOUD'"]
