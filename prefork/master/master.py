@@ -129,6 +129,11 @@ class Master:
         try:
             loop.run()
         finally:
+            # the exit is decided: a later signal (a second Ctrl-C) must not kill the
+            # process with its default action while the interpreter winds down
+            for signum in MASTER_SIGNALS:
+                if signum != signal.SIGCHLD and not self.reexecuted:
+                    signal.signal(signum, signal.SIG_IGN)
             startup.close_all(self)
         log.info("master exiting with status %d", self.exit_code)
         return self.exit_code
