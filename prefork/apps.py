@@ -20,6 +20,7 @@ Rules:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
 
+import difflib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -54,6 +55,9 @@ def split(app):
     names = module.split(".")
     if not module or not all(part.isidentifier() for part in names) or \
             (sep and not all(part.isidentifier() for part in attribute.split("."))):
+        if sep and attribute.endswith(")"):  # gunicorn's "module:create_app()"
+            raise ValueError(f"expected module or module:attribute, got {app!r}: a factory is not called; "
+                             f"name the app object the module makes (e.g. app = create_app())")
         raise ValueError(f"expected module or module:attribute, got {app!r}")
     return module, attribute
 
@@ -268,7 +272,10 @@ def load(app, interface="auto", chdir="", app_dir=""):
             try:
                 target = getattr(target, part)
             except AttributeError:
-                raise AppError(f"module {module_name!r} has no attribute {attribute!r}") from None
+                names = [name for name in dir(target) if not name.startswith("_")]
+                close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
+                raise AppError(f"module {module_name!r} has no attribute {attribute!r}"
+                               + (f" (did you mean {close[0]!r}?)" if close else "")) from None
         return resolve(app, target, interface)
     present = [name for name in DEFAULT_ATTRIBUTES if hasattr(module, name)]
     if not present:

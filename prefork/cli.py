@@ -61,11 +61,14 @@ def parse_and_load(argv):
     """(argv values, settings), or (None, None) after reporting every problem."""
     argv_values = parse(argv)
     try:
-        return argv_values, load(argv_values)
+        settings = load(argv_values)
     except settings_mod.ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return None, None
+    for warning in settings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return argv_values, settings
 
 
 def check_config(argv):
@@ -90,7 +93,13 @@ def run(argv):
     argv_values, settings = parse_and_load(argv)
     if settings is None:
         return 2
-    logs.setup(settings)
+    try:
+        logs.setup(settings)
+    except OSError as exc:  # a log file that cannot be opened (permissions, a full disk...)
+        key = "error_log" if exc.filename == settings.error_log else "access_log"
+        print(f"{where(settings, key)}: {exc.filename}: cannot open: {(exc.strerror or str(exc)).lower()}",
+              file=sys.stderr)
+        return 2
     from .master.master import Master
     from .worker import main as worker_main
     try:
@@ -99,6 +108,12 @@ def run(argv):
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
+
+
+def where(settings, key):
+    """The ``SOURCE:KEY`` a setting's value came from."""
+    source = settings.sources.get(key, "default")
+    return "default:" + key if source == "default" else source
 
 
 def main(argv=None):

@@ -66,20 +66,21 @@ class _ReopenableFile(logging.StreamHandler):
 
 
 def setup(settings):
-    """Configure the ``prefork`` logger (errors); check that the access log can be opened."""
+    """Configure the ``prefork`` logger (errors); check that the access log can be opened.
+    A file that cannot be opened raises OSError and leaves the logging as it was."""
     root = logging.getLogger("prefork")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    if settings.access_log and settings.access_log != "-":
+        os.close(_open_append(settings.access_log))  # created now; a bad path fails at start
     if settings.error_log and settings.error_log != "-":
         handler = _ReopenableFile(settings.error_log, take_fd2=True)
     else:
         handler = logging.StreamHandler(sys.stderr)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     handler.setFormatter(logging.Formatter(ERROR_FORMAT))
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     root.propagate = False
-    if settings.access_log and settings.access_log != "-":
-        os.close(_open_append(settings.access_log))  # created now; a bad path fails at start
 
 
 def reopen():

@@ -228,6 +228,9 @@ class MasterCollector:
         yield restarts
         yield CounterMetricFamily("prefork_reloads", "Reloads (HUP) that started a new generation.",
                                   value=master.reloads)
+        yield CounterMetricFamily("prefork_reload_failures", "Reloads that changed nothing: a bad "
+                                  "configuration, or a new worker that failed to boot.",
+                                  value=master.reload_failures)
         age = GaugeMetricFamily("prefork_worker_heartbeat_age_seconds", "Seconds since each serving worker's "
                                 "last heartbeat.", labels=["slot"])
         rss = GaugeMetricFamily("prefork_worker_resident_memory_bytes", "Resident memory of each serving "

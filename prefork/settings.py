@@ -4,14 +4,23 @@ Sources, highest first: command-line flags, ``PREFORK_<NAME>`` environment varia
 the TOML file, the defaults. ``load`` collects every problem it finds (it never stops at
 the first) as ``SOURCE:KEY: what is wrong`` lines, where SOURCE is the config file's
 path, ``env`` or ``argv``. Listen addresses are checked as far as can be without binding
-(IP literals parsed, host names resolved); the app's module is located, never imported.
+(IP literals parsed, host names resolved, a UNIX socket's directory present, no address
+twice, ``metrics_bind`` not one of ``bind``); the app's module is located, never
+imported; ``user`` and ``group`` must exist; the directories of ``pidfile`` and the log
+files must exist. Numbers must be finite; durations are at most ``DURATION_MAX``
+seconds (the master's loop cannot sleep longer in one wait), ``workers`` at most
+``MAX_WORKERS``. An unknown key in the file is a problem (with the closest setting's
+name when one is near); an unknown ``PREFORK_*`` variable near a setting's is a warning
+(``Settings.warnings``), since other tools may set variables of that prefix.
 ``workers`` falls back on ``WEB_CONCURRENCY`` (set by hosting platforms) below all of
 those, before the CPU count.
 ``config/prefork.toml`` is generated from this table
 (``python -m prefork.settings > config/prefork.toml``).
 """
 
+import difflib
 import importlib.util
+import math
 import os
 import re
 import socket
@@ -27,6 +36,8 @@ SCHEMES = ("http://", "https://")
 TLS_SETTINGS = ("bind", "certfile", "keyfile", "keyfile_password", "ca_certs", "verify_client", "tls_min_version",
                 "ciphers")
 DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
+DURATION_MAX = 1e6  # seconds, about 11.5 days: every float setting is at most this
+MAX_WORKERS = 1024
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class Setting:
     doc: str
     reloadable: bool = True
     minimum: float = None
+    maximum: float = None
     choices: tuple = ()
     default_doc: str = None  # for defaults computed at run time
     secret: bool = False  # never printed (check-config shows it as hidden)
@@ -65,7 +77,7 @@ SETTINGS = (
             "https:// (TLS) or http:// (plain); one without is TLS when certfile is set.",
             reloadable=False),
     Setting("backlog", "int", 2048, "Listen backlog of each socket the master binds.",
-            reloadable=False, minimum=1),
+            reloadable=False, minimum=1, maximum=65535),
     Setting("certfile", "str", "", "TLS: the server's certificate chain (PEM, leaf first). Set, it "
             "makes every bind address without a scheme speak TLS. Re-read on reload (HUP)."),
     Setting("keyfile", "str", "", "TLS: the private key (PEM); empty: the key is in certfile."),
@@ -81,7 +93,8 @@ SETTINGS = (
     Setting("tls_handshake_timeout", "float", 10.0, "TLS: seconds a client gets to finish the "
             "handshake; then the connection is closed (tlsClientError).", minimum=0.01),
     Setting("workers", "int", None, "Number of worker processes. When no flag, PREFORK_WORKERS or "
-            "config file sets it: WEB_CONCURRENCY, else one per CPU.", minimum=1,
+            "config file sets it: WEB_CONCURRENCY, else one per CPU. At most 1024.", minimum=1,
+            maximum=MAX_WORKERS,
             default_doc="WEB_CONCURRENCY, or the number of CPUs this process may run on"),
     Setting("app", "str", "", "The application, as module or module:attribute; without an "
             "attribute the module's setup, application and app are tried in that order. Found "
@@ -168,7 +181,8 @@ SETTINGS = (
             "strictly increasing (flag and env: comma-separated).", reloadable=False),
     Setting("pidfile", "str", "", "A file to write the master's PID to (removed on exit).",
             reloadable=False),
-    Setting("user", "str", "", "User the workers run as when started as root.", reloadable=False),
+    Setting("user", "str", "", "User the workers run as when started as root: a name or a uid (a uid "
+            "without a passwd entry needs group).", reloadable=False),
     Setting("group", "str", "", "Group the workers run as when started as root.",
             reloadable=False),
     Setting("umask", "octal", 0o022, "File mode creation mask of the daemon (e.g. \"0o022\").",
@@ -196,6 +210,7 @@ class Settings:
     values: dict
     config_file: str = None
     sources: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # ``SOURCE: what is odd`` lines that stop nothing
 
     def __getattr__(self, name):
         try:
@@ -236,8 +251,13 @@ def _convert(setting, value, from_text):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (kind == "int" and not isinstance(value, int)):
             raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
+        if kind == "float" and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value!r}")
         if setting.minimum is not None and value < setting.minimum:
             raise ValueError(f"must be at least {setting.minimum}, got {value!r}")
+        maximum = DURATION_MAX if kind == "float" and setting.maximum is None else setting.maximum
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum:g}, got {value!r}")
         return float(value) if kind == "float" else value
     if kind == "numbers":
         if from_text:
@@ -280,7 +300,10 @@ def _convert(setting, value, from_text):
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     if kind == "choice" and value not in setting.choices:
-        raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}")
+        same = [choice for choice in setting.choices if choice.lower() == value.lower()]
+        if not same:  # "DEBUG" as gunicorn takes it is debug
+            raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}")
+        value = same[0]
     return value
 
 
@@ -294,7 +317,12 @@ def _check_bind(addresses):
         address = bind_address(address)
         if not _BIND.match(address):
             raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
-        if address.startswith(("unix:", "fd://")):
+        if address.startswith("unix:"):
+            directory = os.path.dirname(os.path.abspath(address[5:]))
+            if not os.path.isdir(directory):
+                raise ValueError(f"{address}: directory {directory} does not exist")
+            continue
+        if address.startswith("fd://"):
             continue
         host, _, port = address.rpartition(":")
         if int(port) > 65535:
@@ -315,6 +343,62 @@ def _check_bind(addresses):
             except (OSError, UnicodeError) as exc:
                 reason = getattr(exc, "strerror", None) or str(exc)
                 raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
+
+
+def _near(name, known):
+    """`` (did you mean X?)`` for the known name closest to a mistyped one, or ""."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _check_parent(path):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"{path}: directory {directory} does not exist")
+
+
+def _check_account(name, kind):
+    """``user`` and ``group`` name an existing account (a number is taken as it is)."""
+    if name.isdigit():
+        return
+    import grp
+    import pwd
+    try:
+        (pwd.getpwnam if kind == "pwd" else grp.getgrnam)(name)
+    except KeyError:
+        raise ValueError(f"no {'user' if kind == 'pwd' else 'group'} named {name!r} on this host") from None
+
+
+def _has_entry(uid):
+    import pwd
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def _conflicts(values, sources):
+    """Problems between settings: an address twice, metrics on a serving address."""
+    def where(name):
+        return sources[name] if sources[name] != "default" else "default:" + name
+    problems = []
+    if not values["bind"]:
+        problems.append(f"{where('bind')}: expected at least one address")
+    seen = set()
+    for address in values["bind"]:
+        plain = bind_address(address)
+        if plain in seen and not plain.endswith(":0"):
+            problems.append(f"{where('bind')}: {plain} is listed twice")
+        seen.add(plain)
+    user = values["user"]
+    if user.isdigit() and not values["group"] and not _has_entry(int(user)):
+        problems.append(f"{where('user')}: uid {user} has no passwd entry to take a group from: set group too")
+    metrics = values["metrics_bind"]
+    if metrics and metrics in seen and not metrics.endswith(":0"):
+        problems.append(f"{where('metrics_bind')}: {metrics} is also a bind address (the operations "
+                        f"endpoints need an address of their own)")
+    return problems
 
 
 def _check_dirs(paths):
@@ -382,9 +466,20 @@ def load(config_file=None, env=None, argv_values=None):
             problems.append(f"{config_file}: cannot read: {exc.strerror}")
         except tomllib.TOMLDecodeError as exc:
             problems.append(f"{config_file}: not valid TOML: {exc}")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
         for key in file_values:
-            if key not in BY_NAME:
-                problems.append(f"{config_file}:{key}: unknown setting")
+            if key not in BY_NAME and isinstance(file_values[key], dict):
+                problems.append(f"{config_file}:{key}: unknown setting (a table: settings are top-level keys, "
+                                f"written before any [table])")
+            elif key not in BY_NAME:
+                problems.append(f"{config_file}:{key}: unknown setting{_near(key, BY_NAME)}")
+    warnings = []
+    for name in env:
+        if name.startswith("PREFORK_") and name[8:].lower() not in BY_NAME:
+            close = difflib.get_close_matches(name[8:].lower(), list(BY_NAME), n=1, cutoff=0.8)
+            if close:
+                warnings.append(f"env:{name}: unknown setting, ignored (did you mean {BY_NAME[close[0]].env}?)")
     for setting in SETTINGS:
         name = setting.name
         if name in argv_values and argv_values[name] is not None:
@@ -409,6 +504,12 @@ def load(config_file=None, env=None, argv_values=None):
                 if value.startswith("unix:"):
                     raise ValueError("expected HOST:PORT or fd://N")
                 _check_bind([value])
+            elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
+                _check_parent(value)
+            elif name == "user" and value:
+                _check_account(value, "pwd")
+            elif name == "group" and value:
+                _check_account(value, "grp")
             elif name == "chdir" and value and not os.path.isdir(value):
                 raise ValueError(f"{value}: no such directory")
             elif name == "access_log_format":
@@ -436,6 +537,8 @@ def load(config_file=None, env=None, argv_values=None):
     if values.get("reload") and sources.get("workers") == "default":
         values["workers"] = 1  # development: one worker reloads fastest; an explicit count is kept
     if not problems:
+        problems.extend(_conflicts(values, sources))
+    if not problems:
         bound = set(values["bind"])
         for address in values["proxy_protocol_bind"]:
             if address not in bound and not address.startswith("systemd:"):
@@ -449,7 +552,7 @@ def load(config_file=None, env=None, argv_values=None):
         problems.extend(_check_tls(values, sources))
     if problems:
         raise ConfigError(problems)
-    return Settings(values, config_file, sources)
+    return Settings(values, config_file, sources, warnings)
 
 
 def _check_sources(entries):
@@ -474,6 +577,18 @@ def _check_format(fmt):
     unknown = fields - _FORMAT_FIELDS
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in sorted(unknown))}")
+    # each field as a worker passes it (text, or an int; {b} is either): a format spec
+    # must fit every such value, or every request would fail to log
+    for size in (512, "-"):
+        sample = dict(_FORMAT_SAMPLES, b=size)
+        try:
+            fmt.format(**sample)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise ValueError(f"not a valid format for its fields: {exc}") from None
+
+
+_FORMAT_SAMPLES = {"h": "127.0.0.1", "t": "03/Dec/2026:10:00:00 +0000", "r": "GET / HTTP/1.1", "m": "GET",
+                   "U": "/", "s": 200, "f": "-", "a": "-", "D": 1500, "L": "0.001500", "p": 1234}
 
 
 # -- the documented default config file --------------------------------------------------

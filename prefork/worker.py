@@ -115,11 +115,19 @@ def drop_privileges(settings):
         os.setgid(gid)
         os.setgroups([gid])
     if settings.user:
-        entry = pwd.getpwnam(settings.user) if not settings.user.isdigit() else pwd.getpwuid(int(settings.user))
+        if settings.user.isdigit():  # a bare uid (a container's) need not have a passwd entry
+            uid = int(settings.user)
+            try:
+                entry = pwd.getpwuid(uid)
+            except KeyError:
+                entry = None  # the configuration then gives a group too (settings checks)
+        else:
+            entry = pwd.getpwnam(settings.user)
+            uid = entry.pw_uid
         if not settings.group:
             os.setgid(entry.pw_gid)
             os.initgroups(entry.pw_name, entry.pw_gid)
-        os.setuid(entry.pw_uid)
+        os.setuid(uid)
 
 
 class Worker:

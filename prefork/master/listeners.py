@@ -26,9 +26,15 @@ class ListenError(OSError):
         self.failures = failures
 
 
+class PathTaken(OSError):
+    """A UNIX socket path that must not be replaced: ``str()`` says why."""
+
+
 def _reason(address, exc):
     """What is wrong, in words an operator can act on."""
     address = bind_address(address)
+    if isinstance(exc, PathTaken):
+        return exc.strerror
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host ({exc.strerror})"
     code = exc.errno
@@ -61,10 +67,15 @@ def _bind(address, backlog):
     if address.startswith("unix:"):
         path = address[5:]
         try:
-            if stat.S_ISSOCK(os.stat(path).st_mode):
-                os.unlink(path)  # a stale socket from an earlier run
+            mode = os.stat(path).st_mode
         except FileNotFoundError:
-            pass
+            mode = None
+        if mode is not None and not stat.S_ISSOCK(mode):
+            raise PathTaken(errno.EEXIST, "the path exists and is not a socket")
+        if mode is not None:
+            if _answers(path):
+                raise PathTaken(errno.EADDRINUSE, "a running server listens on this socket")
+            os.unlink(path)  # a stale socket from an earlier run
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         target = path
     else:
@@ -83,6 +94,40 @@ def _bind(address, backlog):
         sock.close()
         raise
     return sock
+
+
+def _answers(path):
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:  # ECONNREFUSED: nobody listens; the file is left over
+        return False
+    finally:
+        probe.close()
+
+
+def unix_paths(listeners):
+    """``[(path, inode)]`` of the UNIX socket files among ``listeners`` (bind ``unix:``)."""
+    paths = []
+    for address, sock in listeners:
+        address = bind_address(address)
+        if address.startswith("unix:") and sock.family == socket.AF_UNIX:
+            try:
+                paths.append((address[5:], os.stat(address[5:]).st_ino))
+            except OSError:
+                pass
+    return paths
+
+
+def remove_unix_paths(paths):
+    """Remove the socket files this daemon made, unless another has replaced them since."""
+    for path, inode in paths:
+        try:
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 def open_listeners(addresses, backlog, env=None):

@@ -36,7 +36,7 @@ from .. import logs, settings as settings_mod
 from ..control import Channel
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import autoreload, listeners as listeners_mod, operations, pidfile, reexec, reload, systemd
+from . import autoreload, listeners as listeners_mod, operations, reexec, reload, startup, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -44,6 +44,7 @@ EXIT_BOOT_FAILURE = 3
 KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
 BACKOFF_CAP = 10.0
 QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
+SPAWN_RETRY = 1.0  # seconds before a worker that could not be started (no fd, no process) is tried again
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
 
@@ -88,8 +89,12 @@ class Master:
         self.exit_code = 0
         self._deadline_timer = None
         self.reloads = 0
+        self.reload_failures = 0
+        self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
+        self.reload_queued = False  # a HUP came while a reload was under way
         self.restarts = {}
         self.reexecuted = False
+        self.reexec_check = None  # the new program's check-config while a USR2 waits on it
         self.pending_target = settings.workers
         self.aggregator = Aggregator()
         self.clock = time.monotonic
@@ -97,6 +102,7 @@ class Master:
         self.watchdog_interval = operations.watchdog_interval()
         self._status = None
         self.reloader = None  # the development file watcher (reload = true)
+        self.unix_paths = []  # [(path, inode)]: UNIX socket files removed when the daemon exits
         self.started_at = time.monotonic()
         self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
 
@@ -105,11 +111,9 @@ class Master:
         settings = self.settings
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
-        self.open_sockets()
+        startup.open_all(self)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
-        if settings.pidfile:
-            pidfile.write(settings.pidfile)
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)
@@ -120,40 +124,19 @@ class Master:
             self.reloader = autoreload.start(self)
         self.generation = 1
         for slot in range(self.target):
-            self.spawn(slot, self.generation)
+            self.respawn(slot, self.generation)
         self.schedule_deadlines()
         try:
             loop.run()
         finally:
-            if settings.pidfile and not self.reexecuted:
-                pidfile.remove(settings.pidfile)
+            # the exit is decided: a later signal (a second Ctrl-C) must not kill the
+            # process with its default action while the interpreter winds down
+            for signum in MASTER_SIGNALS:
+                if signum != signal.SIGCHLD and not self.reexecuted:
+                    signal.signal(signum, signal.SIG_IGN)
+            startup.close_all(self)
         log.info("master exiting with status %d", self.exit_code)
         return self.exit_code
-
-    def open_sockets(self):
-        """Bind (or take over) the listen sockets and the metrics endpoint. An address that
-        cannot be opened is a configuration problem: raises ConfigError with one
-        ``SOURCE:KEY: ADDRESS: what is wrong`` line per address, having kept nothing open."""
-        settings = self.settings
-        problems = []
-        try:
-            self.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
-        except listeners_mod.ListenError as exc:
-            problems += [self.address_problem("bind", *failure) for failure in exc.failures]
-        if settings.metrics_bind:
-            try:
-                operations.start_metrics(self, settings.metrics_bind)
-            except listeners_mod.ListenError as exc:
-                problems += [self.address_problem("metrics_bind", *failure) for failure in exc.failures]
-        if problems:
-            self.close_listeners()
-            if self.metrics_server is not None:
-                self.metrics_server.close()
-            raise settings_mod.ConfigError(problems)
-
-    def address_problem(self, name, address, reason):
-        source = self.settings.sources.get(name, "default")
-        return f"{'default:' + name if source == 'default' else source}: {address}: {reason}"
 
     def on_signal(self, signum):
         handler = {
@@ -167,15 +150,21 @@ class Master:
 
     # -- workers ---------------------------------------------------------------------------
     def spawn(self, slot, generation, settings=None):
+        """A new worker's handle, or None when no process could be made now (out of
+        descriptors or processes: logged; the callers try again later)."""
         settings = settings or self.settings
-        parent_end, child_end = Channel.pair()
+        try:
+            parent_end, child_end = Channel.pair()
+        except OSError as exc:
+            log.error("cannot start worker %d: %s", slot, exc.strerror or exc)
+            return None
         # no signal may reach the child before it has dropped the master's handlers
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
         try:
             pid = os.fork()
         except OSError as exc:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            log.error("fork failed: %s", exc)
+            log.error("cannot start worker %d: fork failed: %s", slot, exc.strerror or exc)
             parent_end.close()
             child_end.close()
             return None
@@ -247,11 +236,16 @@ class Master:
             fresh = [w for w in self.workers.values() if w.generation == pending[0]]
             if len(fresh) >= self.pending_target and all(w.ready for w in fresh):
                 reload.finish_reload(self)
+        self.check_booted()
+        self.update_title()
+
+    def check_booted(self):
+        """The first time every serving worker is ready (of the first generation, or of a
+        reload's that took over before the first finished booting)."""
         if not self.booted and self.live_ready():
             self.booted = True
             log.info("%d workers ready", self.target)
             systemd.notify(f"READY=1\nSTATUS={self.status()}\nMAINPID={os.getpid()}")
-        self.update_title()
 
     def live_ready(self):
         live = [w for w in self.workers.values() if w.generation == self.generation and not w.retiring]
@@ -307,6 +301,7 @@ class Master:
             if pid == 0:
                 break
             self.foreign.pop(pid, None)
+            reexec.checked(self, pid, status)
             worker = self.workers.pop(pid, None)
             if worker is not None:
                 self.worker_exited(worker, status)
@@ -335,7 +330,8 @@ class Master:
             if pending is not None and worker.generation == pending[0]:
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how,
                           ":\n" + worker.boot_error if worker.boot_error else "")
-                reload.abort_reload(self)
+                error = (worker.boot_error or "").strip().splitlines()
+                reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""))
                 return
         if worker.generation != self.generation or worker.slot >= self.target:
             return
@@ -366,7 +362,8 @@ class Master:
             return
         if any(w.slot == slot and w.generation == generation and not w.retiring for w in self.workers.values()):
             return
-        self.spawn(slot, generation)
+        if self.spawn(slot, generation) is None:
+            self.loop.call_later(SPAWN_RETRY, self.respawn, slot, generation)
 
     def recycle(self, worker):
         """``worker`` served its quota: start its replacement first, retire it when ready."""
@@ -462,6 +459,8 @@ class Master:
     def after_stop_signal(self):
         if self.reloader is not None:
             self.reloader.close()
+        if self.reexec_check is not None:  # a USR2's check: no re-exec will follow
+            self.kill(self.reexec_check.pid, signal.SIGKILL)
         if not self.workers and not self.foreign:
             self.loop.stop()
         else:
@@ -474,12 +473,18 @@ class Master:
     def more_workers(self):
         if self.stopping or self.count_change_refused("TTIN"):
             return
+        if self.target >= settings_mod.MAX_WORKERS:
+            log.warning("TTIN ignored: already %d workers, the most there may be", self.target)
+            return
         self.target += 1
         log.info("TTIN: %d workers", self.target)
-        self.spawn(self.target - 1, self.generation)
+        self.respawn(self.target - 1, self.generation)
 
     def fewer_workers(self):
-        if self.stopping or self.target <= 1 or self.count_change_refused("TTOU"):
+        if self.stopping or self.count_change_refused("TTOU"):
+            return
+        if self.target <= 1:
+            log.warning("TTOU ignored: one worker is the fewest there may be")
             return
         self.target -= 1
         log.info("TTOU: %d workers", self.target)

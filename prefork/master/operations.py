@@ -7,6 +7,10 @@ Rules:
 - The endpoints answer from the master's state alone; they never wait on a worker.
 - The listener stays open while the daemon drains, so a probe reads 503 (not a refused
   connection) until the master exits.
+- The endpoints share the master's loop and its descriptors with the supervision of the
+  workers, so no client may hold them: at most ``MAX_CONNECTIONS`` connections are open
+  at once (one more is closed as soon as it is accepted), a request head or a whole
+  request gets ``REQUEST_TIMEOUT`` seconds, an idle connection ``IDLE_TIMEOUT``.
 """
 
 import logging
@@ -17,6 +21,9 @@ from . import health, listeners as listeners_mod, status, systemd
 
 log = logging.getLogger("prefork.master")
 
+MAX_CONNECTIONS = 64
+REQUEST_TIMEOUT = 10.0  # seconds for a whole request (a probe's is one short GET)
+IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent
 HEARTBEAT_FRESH = 3.0  # seconds: a worker with an older heartbeat is not healthy for the watchdog
 
 
@@ -82,8 +89,20 @@ def start_metrics(master, address):
         else:
             route(req, res)
     (_, sock), = listeners_mod.open_listeners([address], 128, env={})
-    master.metrics_server = create_server(on_request, loop=master.loop, keep_alive_timeout=5.0)
-    master.metrics_server.listen(sock=sock)
+    server = create_server(on_request, loop=master.loop, keep_alive_timeout=5.0, timeout=IDLE_TIMEOUT,
+                           headers_timeout=REQUEST_TIMEOUT, request_timeout=REQUEST_TIMEOUT,
+                           connections_checking_interval=1.0)
+    open_sockets = set()
+
+    def on_connection(socket):
+        if len(open_sockets) >= MAX_CONNECTIONS:
+            socket.destroy()
+            return
+        open_sockets.add(socket)
+        socket.on("close", lambda had_error: open_sockets.discard(socket))
+    server.on("connection", on_connection)
+    master.metrics_server = server
+    server.listen(sock=sock)
     log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))
 
 

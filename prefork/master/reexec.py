@@ -1,5 +1,20 @@
 """USR2: the master re-executes itself in place (same PID, same listen sockets), and
-the new program adopts the workers of the old one until they have drained."""
+the new program adopts the workers of the old one until they have drained.
+
+Rules:
+- The new program is tried first: ``check-config`` with the same interpreter, command
+  line and environment runs as a child (posix_spawn: nothing of the master's state is
+  copied) while the master goes on serving. Only when it exits 0 within
+  ``CHECK_TIMEOUT`` does the master exec; otherwise the re-exec is refused, its reason
+  logged (the check's own ``SOURCE:KEY`` lines included) and nothing changes. So an
+  interpreter that is gone, code that no longer imports or a configuration that has
+  gone bad leaves the running daemon as it was.
+- The old workers are not signalled before the exec: their control channels are
+  close-on-exec, so they see them close at the exec and drain, as on TERM. If the exec
+  itself fails, the master takes up its signals again and keeps its workers.
+- A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
+  check, and no re-exec follows.
+"""
 
 import logging
 import os
@@ -12,29 +27,111 @@ from . import listeners as listeners_mod
 log = logging.getLogger("prefork.master")
 
 RETIRE_ENV = "PREFORK_RETIRE"
+CHECK_TIMEOUT = 30.0  # seconds the new program's check-config may take
+
+
+class Check:
+    """The running ``check-config`` child of a USR2: its pid and its stderr."""
+
+    def __init__(self, pid, fd):
+        self.pid = pid
+        self.fd = fd
+        self.timer = None
+
+
+def command():
+    """The argv that starts this program again (the interpreter, its options, the
+    module or script, the arguments)."""
+    args = sys.argv[1:]
+    head = sys.orig_argv[:len(sys.orig_argv) - len(args)]
+    return [sys.executable] + head[1:], args
 
 
 def reexec(master):
-    """Replace this process's code in place: same PID, same listen sockets."""
+    """Check the new program, then replace this process's code with it."""
     if master.stopping:
         return
+    if master.reexec_check is not None:
+        log.warning("USR2 ignored: the new program is still being checked")
+        return
+    head, args = command()
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.posix_spawn(head[0], head + ["check-config"] + args, dict(os.environ), setpgroup=0,
+                             setsigmask=(), file_actions=[
+                                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                                 (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                                 (os.POSIX_SPAWN_DUP2, write_fd, 2)])
+    except OSError as exc:
+        os.close(read_fd)
+        log.error("USR2 refused: cannot start %s: %s; the running master goes on", head[0], exc.strerror or exc)
+        return
+    finally:
+        os.close(write_fd)
+    os.set_blocking(read_fd, False)
+    check = master.reexec_check = Check(pid, read_fd)
+    check.timer = master.loop.call_later(CHECK_TIMEOUT, timed_out, master, check)
+    log.info("USR2: checking the new program (pid %d) before re-executing", pid)
+
+
+def timed_out(master, check):
+    if master.reexec_check is check:
+        log.error("USR2 refused: the new program's check took over %.0f s", CHECK_TIMEOUT)
+        master.kill(check.pid, signal.SIGKILL)  # reaped as any child; its exit then changes nothing
+        finish(master, check)
+
+
+def finish(master, check):
+    master.reexec_check = None
+    if check.timer is not None:
+        check.timer.cancel()
+    try:
+        output = os.read(check.fd, 65536).decode(errors="replace")
+    except OSError:
+        output = ""
+    os.close(check.fd)
+    return output
+
+
+def checked(master, pid, status):
+    """The check child ``pid`` exited: exec when it passed, else log why not."""
+    check = master.reexec_check
+    if check is None or check.pid != pid:
+        return
+    output = finish(master, check)
+    code = os.waitstatus_to_exitcode(status)
+    if master.stopping:  # a stop came first: no re-exec, nothing to report
+        return
+    if code != 0:
+        for line in output.strip().splitlines()[-20:]:
+            log.error("USR2: %s", line)
+        log.error("USR2 refused: the new program's check-config exited with status %d; the running master goes on",
+                  code)
+        return
+    execute(master)
+
+
+def execute(master):
+    """Replace this process's code in place: same PID, same listen sockets."""
     log.info("USR2: re-executing the master (pid %d)", os.getpid())
     env = dict(os.environ)
     env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(master.listeners)
-    pids = list(master.workers) + list(master.foreign)
-    env[RETIRE_ENV] = ",".join(map(str, pids))
-    for worker in master.workers.values():
-        master.kill(worker.pid, signal.SIGTERM)
-        worker.channel.close()
+    env[RETIRE_ENV] = ",".join(map(str, list(master.workers) + list(master.foreign)))
     for signum in master.SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
     master.reexecuted = True
     sys.stdout.flush()
     sys.stderr.flush()
+    head, args = command()
     try:
-        os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], env)
-    except OSError as exc:  # pragma: no cover - only when the interpreter vanished
-        log.error("re-exec failed: %s", exc)
+        os.execve(head[0], head + args, env)
+    except OSError as exc:
+        master.reexecuted = False
+        for _, sock in master.listeners:
+            os.set_inheritable(sock.fileno(), False)
+        for signum in master.SIGNALS:
+            master.loop.add_signal_handler(signum, master.on_signal, signum)
+        log.error("USR2: re-exec failed: %s; the running master goes on", exc.strerror or exc)
 
 
 def adopt_retiring(master):

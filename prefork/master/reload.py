@@ -7,7 +7,13 @@ generation's drain.
 
 The new generation has as many workers as the running one (TTIN/TTOU's count is kept),
 unless the configuration's own ``workers`` value changed since the last load: then that
-value wins."""
+value wins.
+
+A HUP that arrives while a reload is under way is not dropped: one more reload starts
+once the current one has switched over or failed (several such HUPs make one). A reload
+that changes nothing (a bad configuration, a log file that cannot be opened, a new
+worker that fails to boot) is counted (``prefork_reload_failures``) and its reason is
+shown on ``/status.json`` until a reload succeeds."""
 
 import logging
 import signal
@@ -23,7 +29,9 @@ def reload(master):
     if master.stopping:
         return
     if master.new_generation is not None:
-        log.warning("reload already in progress; HUP ignored")
+        # the configuration may have changed again since this reload read it
+        master.reload_queued = True
+        log.warning("reload already in progress; another one starts when it is done")
         return
     systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
     try:
@@ -31,15 +39,19 @@ def reload(master):
     except settings_mod.ConfigError as exc:
         for problem in exc.problems:
             log.error("reload: %s", problem)
-        log.error("reload refused: keeping the running configuration")
-        systemd.notify("READY=1")
+        failed(master, f"configuration: {exc.problems[0]}"
+               + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""))
         return
     for setting in settings_mod.SETTINGS:
         if not setting.reloadable and new.values[setting.name] != master.settings.values[setting.name]:
             log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
                         master.settings.values[setting.name])
             new.values[setting.name] = master.settings.values[setting.name]
-    logs.setup(new)
+    try:
+        logs.setup(new)
+    except OSError as exc:
+        failed(master, f"cannot open {exc.filename}: {(exc.strerror or str(exc)).lower()}")
+        return
     master.reloads += 1
     generation = master.generation + 1
     master.new_generation = (generation, new)
@@ -47,7 +59,24 @@ def reload(master):
     log.info("reload: starting generation %d with %d workers", generation, count)
     master.pending_target = count
     for slot in range(count):
-        master.spawn(slot, generation, new)
+        if master.spawn(slot, generation, new) is None:
+            abort_reload(master, "a new worker could not be started")
+            return
+
+
+def failed(master, reason):
+    """A reload that changed nothing: counted, and shown on /status.json."""
+    master.reload_failures += 1
+    master.last_reload_error = reason
+    log.error("reload refused: %s; keeping the running configuration and workers", reason)
+    systemd.notify("READY=1")
+    run_queued(master)
+
+
+def run_queued(master):
+    if master.reload_queued:
+        master.reload_queued = False
+        master.loop.call_soon(reload, master)
 
 def finish_reload(master):
     """Every new worker is ready: readiness is withdrawn, and the old generation drains
@@ -79,14 +108,19 @@ def switch_over(master):
     for slot in range(master.target):  # a new worker may have died while readiness was withdrawn
         master.respawn(slot, generation)
     log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
+    master.check_booted()
+    master.last_reload_error = None
     systemd.notify(f"READY=1\nSTATUS={master.status()}")
+    run_queued(master)
 
-def abort_reload(master):
+def abort_reload(master, reason):
+    """A new worker failed: the new generation goes, the old one keeps serving."""
     generation, _ = master.new_generation
     master.new_generation = None
+    master.switching = False
     master.pending_target = master.target
     for worker in master.workers.values():
         if worker.generation == generation:
             worker.retiring = True
             master.kill(worker.pid, signal.SIGKILL)
-    systemd.notify("READY=1")
+    failed(master, reason)

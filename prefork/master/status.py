@@ -55,6 +55,7 @@ def snapshot(master):
         "master": {
             "pid": os.getpid(), "name": master.settings.name, "uptime": round(now - master.started_at, 3),
             "generation": master.generation, "reloads": master.reloads, "target_workers": master.target,
+            "reload_failures": master.reload_failures, "last_reload_error": master.last_reload_error,
             "ready": ready, "readiness": readiness, "live": live, "heartbeat_limit": limit,
         },
         "workers": workers,

@@ -1,0 +1,68 @@
+"""What the master opens before its loop runs, and gives back when it exits: the listen
+sockets, the operations endpoint, the pidfile.
+
+Rules:
+- Anything that cannot be opened is a configuration problem: ``open_all`` raises
+  ``ConfigError`` with one ``SOURCE:KEY: what is wrong`` line each (``SOURCE:KEY:
+  ADDRESS: what is wrong`` for an address), having kept nothing open and left no socket
+  file behind.
+- A pidfile naming a running prefork master refuses the start before anything is bound.
+- A ``proxy_protocol_bind`` entry must name a listener in use: socket activation
+  replaces ``bind``, and a ``systemd:NAME`` needs it.
+- ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
+  on a re-exec: the new program keeps them).
+"""
+
+from .. import settings as settings_mod
+from . import listeners as listeners_mod, operations, pidfile
+
+
+def where(settings, name):
+    source = settings.sources.get(name, "default")
+    return "default:" + name if source == "default" else source
+
+
+def open_all(master):
+    """Open what ``master.settings`` names, in ``master.listeners``, ``master.metrics_server``
+    and ``master.unix_paths``; write the pidfile."""
+    settings = master.settings
+    if settings.pidfile and (holder := pidfile.holder(settings.pidfile)) is not None:
+        raise settings_mod.ConfigError([f"{where(settings, 'pidfile')}: {settings.pidfile}: prefork is already "
+                                        f"running as pid {holder}"])
+    problems = []
+    try:
+        master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
+    except listeners_mod.ListenError as exc:
+        problems += [f"{where(settings, 'bind')}: {address}: {reason}" for address, reason in exc.failures]
+    if settings.metrics_bind:
+        try:
+            operations.start_metrics(master, settings.metrics_bind)
+        except listeners_mod.ListenError as exc:
+            problems += [f"{where(settings, 'metrics_bind')}: {address}: {reason}" for address, reason in exc.failures]
+    opened = {address for address, _ in master.listeners}
+    for address in settings.proxy_protocol_bind if master.listeners else ():
+        if address not in opened:
+            problems.append(f"{where(settings, 'proxy_protocol_bind')}: {address}: no listener has this "
+                            f"address (listening on {', '.join(sorted(opened))})")
+    master.unix_paths = listeners_mod.unix_paths(master.listeners)
+    if not problems and settings.pidfile:
+        try:
+            pidfile.write(settings.pidfile)
+        except OSError as exc:
+            problems.append(f"{where(settings, 'pidfile')}: {settings.pidfile}: cannot write: "
+                            f"{(exc.strerror or str(exc)).lower()}")
+    if problems:
+        listeners_mod.remove_unix_paths(master.unix_paths)
+        master.close_listeners()
+        if master.metrics_server is not None:
+            master.metrics_server.close()
+        raise settings_mod.ConfigError(problems)
+
+
+def close_all(master):
+    """At the master's exit (not a re-exec): the socket files and the pidfile go."""
+    if master.reexecuted:
+        return
+    listeners_mod.remove_unix_paths(master.unix_paths)
+    if master.settings.pidfile:
+        pidfile.remove(master.settings.pidfile)
