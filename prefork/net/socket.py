@@ -10,8 +10,9 @@ Rules:
   them in one ``send``.
 - Half-open like Node's server sockets: after the peer's FIN the socket stays writable
   until ``end()``; ``end()`` sends FIN once the queue is flushed.
-- The idle timer (``set_timeout``) is lazy: activity only stamps a time
-  (``last_activity``); the timer re-arms itself when it fires early. It fires once per
+- The idle timer (``set_timeout``) is lazy: activity (a read, or a write reaching the
+  kernel) only stamps a time (``last_activity``); the timer re-arms itself when it
+  fires early. It fires once per
   idle period. ``timeout`` is a plain attribute, as in Node: assigning it changes the
   value a pending timer checks when it fires, without arming one (assigning 0 turns a
   pending timer off at no cost); ``set_timeout`` arms.
@@ -269,6 +270,8 @@ class Socket(Connecting, Secure, EventEmitter):
             self._fail(socket_error(exc, "write"))
             return
         self.bytes_written += sent
+        if self.timeout:  # a write is activity; with no idle timer there is nothing to stamp
+            self._wrote()
         if sent < len(data):
             rest = data[sent:]
             self._out.append(rest)
@@ -307,6 +310,8 @@ class Socket(Connecting, Secure, EventEmitter):
                 self._fail(socket_error(exc, "write"))
                 return
             self.last_activity = monotonic()
+            if self._idle_fired:
+                self._rearm()
             self.bytes_written += sent
             if sent < len(data):
                 rest = data[sent:]
@@ -341,8 +346,8 @@ class Socket(Connecting, Secure, EventEmitter):
         except OSError as exc:
             self._fail(socket_error(exc, "write"))
             return False
-        if data:
-            self._last_activity = monotonic()
+        if out:  # plaintext written, or records the kernel had not taken: a write either way
+            self._wrote()
             self.bytes_written += len(data)
         if left:
             self._out = [b""]
@@ -470,6 +475,12 @@ class Socket(Connecting, Secure, EventEmitter):
         self._timer_deadline = deadline
         self._timer = self.loop.call_at(deadline, self._on_timer)
         return self
+
+    def _wrote(self):
+        """A write reached the kernel: activity for the idle timer, as a read is."""
+        self.last_activity = monotonic()
+        if self._idle_fired:
+            self._rearm()
 
     def _rearm(self):
         self._idle_fired = False

@@ -1,0 +1,219 @@
+"""TLS under hostile or unlucky peers: the idle timer across TLS writes, close_notify in
+odd places, handshakes that fail in every way a client can make them fail, records cut
+byte by byte, clients that do not read. In-process servers where an invariant of the
+socket is checked, the real daemon where the worker must stay up (same pid, serving)
+without leaking descriptors."""
+
+import os
+import socket
+import ssl
+import subprocess
+import time
+import types
+
+import pytest
+
+from daemon import read_response, wait_until
+from debian import ensure
+
+CLOSE = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def _openssl(*args, cwd, input=None):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60, input=input)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA with a server certificate and a client one (alice), the same client's key with
+    a certificate that expired in 2020, and a client certificate from another CA."""
+    path, why = ensure("openssl", "openssl")
+    if path is None:
+        pytest.skip(why)
+    d = tmp_path_factory.mktemp("pki")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2",
+                 "-subj", f"/CN=hostile test {ca}", cwd=d)
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for name, ca, ext in (("server", "ca", "server.ext"), ("alice", "ca", "client.ext"),
+                          ("mallory", "other-ca", "client.ext")):
+        _openssl("req", "-new", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+                 "-set_serial", "0x77", "-days", "2", "-extfile", ext, "-out", f"{name}.pem", cwd=d)
+    # an expired certificate for alice's key: `openssl ca` is the one that takes dates
+    (d / "db").mkdir()
+    (d / "db" / "index.txt").write_text("")
+    (d / "db" / "serial").write_text("78\n")
+    (d / "ca.cnf").write_text(
+        "[ca]\ndefault_ca = test\n[test]\ndir = db\ndatabase = $dir/index.txt\nserial = $dir/serial\n"
+        "new_certs_dir = $dir\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
+        "x509_extensions = client\n[any]\ncommonName = supplied\n[client]\nextendedKeyUsage = clientAuth\n")
+    _openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", "alice.csr",
+             "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", "-out", "expired.pem", cwd=d)
+    return types.SimpleNamespace(
+        ca=str(d / "ca.pem"), cert=str(d / "server.pem"), key=str(d / "server.key"),
+        alice=(str(d / "alice.pem"), str(d / "alice.key")), expired=(str(d / "expired.pem"), str(d / "alice.key")),
+        mallory=(str(d / "mallory.pem"), str(d / "mallory.key")))
+
+
+def client_context(pki, cert=None, max_version=None):
+    context = ssl.create_default_context(cafile=pki.ca)
+    if cert is not None:
+        context.load_cert_chain(*cert)
+    if max_version is not None:
+        context.maximum_version = max_version
+    return context
+
+
+def connect(port, context, timeout=20):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        return context.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+    except BaseException:
+        raw.close()
+        raise
+
+
+class BioClient:
+    """A TLS client over a raw socket whose every wire byte the test controls."""
+
+    def __init__(self, port, context, timeout=20):
+        self.raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+
+    def wire(self):
+        """The records the client has made and not sent yet."""
+        return self.outgoing.read()
+
+    def handshake(self, send=None):
+        while True:
+            try:
+                self.tls.do_handshake()
+            except ssl.SSLWantReadError:
+                (send or self.raw.sendall)(self.wire())
+                chunk = self.raw.recv(65536)
+                assert chunk, "closed during the handshake"
+                self.incoming.write(chunk)
+                continue
+            (send or self.raw.sendall)(self.wire())
+            return self
+
+    def records(self, data):
+        self.tls.write(data)
+        return self.wire()
+
+    def close_notify(self):
+        try:
+            self.tls.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        return self.wire()
+
+    def read_until_end(self):
+        """Plaintext until the server's close_notify or FIN."""
+        data = b""
+        while True:
+            try:
+                chunk = self.tls.read(65536)
+                if not chunk:
+                    return data
+                data += chunk
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return data
+            try:
+                wire = self.raw.recv(65536)
+            except ConnectionResetError:
+                return data
+            if not wire:
+                return data
+            self.incoming.write(wire)
+
+    def close(self):
+        self.raw.close()
+
+
+def tls_listener(st, pki, handshake_timeout=10.0, **values):
+    """A TLS listener on the in-process server ``st``; its port."""
+    from prefork.net.tls import ServerTLS, build_context
+    listener = socket.create_server(("127.0.0.1", 0))
+    tls = ServerTLS(build_context({"certfile": pki.cert, "keyfile": pki.key, **values}), handshake_timeout)
+    st.call(lambda: st.server.listen(sock=listener, tls=tls))
+    return listener.getsockname()[1]
+
+
+def read_chunked_to_end(sock):
+    """A chunked response read until the server closes (a reset, or a TLS stream cut
+    without close_notify, counts as a close): (head, the chunks' bytes, complete)."""
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, ssl.SSLEOFError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    body = b""
+    while rest:
+        size, _, rest = rest.partition(b"\r\n")
+        size = int(size, 16)
+        if not size:
+            return head, body, True
+        body, rest = body + rest[:size], rest[size + 2:]
+    return head, body, False
+
+
+# -- the idle timer counts TLS writes as activity ------------------------------------------------
+def streaming(server, st):
+    """``/drip``: 20 chunks 0.1 s apart (2 s in all, twice the server's idle timeout);
+    ``/stall``: the head, then nothing."""
+    def on_request(req, res):
+        if req.url == "/stall":
+            res.write(b"first")
+            return
+        left = [20]
+
+        def drip():
+            if req.socket.destroyed:
+                return
+            left[0] -= 1
+            res.write(b"x" * 100)
+            if left[0]:
+                server.loop.call_later(0.1, drip)
+            else:
+                res.end()
+        drip()
+    server.on("request", on_request)
+    server.on("connection", lambda sock: sock.on("close", lambda _=False: st.record("closed")))
+    server.set_timeout(1.0)
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])
+def test_writes_keep_the_idle_timer_alive_on_tls_as_on_plain_sockets(serve, pki, secure):
+    """Node's server.timeout is an idle timer reset by reads and writes: a response that
+    keeps writing outlives it; one that stops writing does not."""
+    st = serve(streaming)
+    port = tls_listener(st, pki) if secure else st.port
+    context = client_context(pki)
+
+    def open_():
+        return connect(port, context) if secure else socket.create_connection(("127.0.0.1", port), timeout=20)
+    with open_() as sock:
+        sock.sendall(b"GET /drip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, body, complete = read_chunked_to_end(sock)
+    assert head.startswith(b"HTTP/1.1 200 OK"), head
+    assert complete and body == b"x" * 2000, (complete, len(body))
+    started = time.monotonic()
+    with open_() as sock:  # the control: a response that stops writing is cut at the timeout
+        sock.sendall(b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body, complete = read_chunked_to_end(sock)
+    assert head.startswith(b"HTTP/1.1 200 OK") and body == b"first" and not complete
+    assert time.monotonic() - started >= 0.9
