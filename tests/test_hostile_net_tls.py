@@ -217,3 +217,90 @@ def test_writes_keep_the_idle_timer_alive_on_tls_as_on_plain_sockets(serve, pki,
         head, body, complete = read_chunked_to_end(sock)
     assert head.startswith(b"HTTP/1.1 200 OK") and body == b"first" and not complete
     assert time.monotonic() - started >= 0.9
+
+
+# -- the real daemon: the worker stays up and keeps its descriptors -----------------------------------
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def tls_failures(daemon, code=None):
+    return sum(v for (name, labels), v in daemon.scrape().items()
+               if name == "prefork_tls_handshake_failures_total" and (code is None or dict(labels)["code"] == code))
+
+
+@pytest.fixture(scope="module")
+def tls_daemon(pki):
+    from daemon import Daemon
+    daemon = Daemon("--certfile", pki.cert, "--keyfile", pki.key, "--ca-certs", pki.ca, "--verify-client", "optional",
+                    "--tls-handshake-timeout", "1", "--keep-alive-timeout", "30", app="apps.tls_app:setup", workers=1)
+    try:
+        daemon.wait_ready()
+        daemon.worker = daemon.workers()[0]
+        with connect(daemon.port, client_context(pki)) as sock:  # settle the worker's descriptors
+            assert served_by(sock) == daemon.worker
+        daemon.fds = fd_count(daemon.worker)
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+def served_by(sock):
+    import json
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    return json.loads(read_response(sock, {"bytes": 0})[1])["pid"]
+
+
+def assert_worker_fine(daemon, pki):
+    """The same worker serves a new TLS connection, and its descriptors come back to
+    their count once the test's connections are gone."""
+    with connect(daemon.port, client_context(pki)) as sock:
+        assert served_by(sock) == daemon.worker
+    assert daemon.workers() == [daemon.worker]
+    wait_until(lambda: fd_count(daemon.worker) <= daemon.fds, 20, 0.05,
+               f"the worker's descriptors back to {daemon.fds}")
+
+
+def closed_by_server(client, timeout=20):
+    """The server ended the connection within ``timeout``: the plaintext that came first."""
+    client.raw.settimeout(timeout)
+    return client.read_until_end()
+
+
+# -- close_notify -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("after", [b"", b"bytes after the close_notify", b"\x17\x03\x03\x00\x05junk!"],
+                         ids=["alone", "garbage-after", "record-after"])
+def test_close_notify_mid_request_ends_the_stream_without_a_fin(tls_daemon, pki, after):
+    """The peer's close_notify ends its stream at once (as a FIN would), even while its TCP
+    side stays open; whatever follows it in the same segment is dropped, never looped on."""
+    client = BioClient(tls_daemon.port, client_context(pki)).handshake()
+    try:
+        client.raw.sendall(client.records(b"GET / HTTP/1.1\r\nHost: x\r\n") + client.close_notify() + after)
+        data = closed_by_server(client)  # no FIN from us: only the close_notify can end it
+    finally:
+        client.close()
+    assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n"), data  # a head cut short, as Node answers it
+    assert_worker_fine(tls_daemon, pki)
+
+
+def test_a_whole_request_then_close_notify_in_one_segment_is_answered(tls_daemon, pki):
+    client = BioClient(tls_daemon.port, client_context(pki)).handshake()
+    try:
+        client.raw.sendall(client.records(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") + client.close_notify())
+        data = closed_by_server(client)
+    finally:
+        client.close()
+    assert data.startswith(b"HTTP/1.1 200 OK") and b'"encrypted": true' in data, data
+    assert_worker_fine(tls_daemon, pki)
+
+
+def test_a_client_that_closes_without_close_notify_mid_request(tls_daemon, pki):
+    client = BioClient(tls_daemon.port, client_context(pki)).handshake()
+    client.raw.sendall(client.records(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npart"))
+    client.raw.shutdown(socket.SHUT_WR)
+    try:
+        data = closed_by_server(client)
+    finally:
+        client.close()
+    assert data.startswith(b"HTTP/1.1 200 OK"), data  # the app answers without reading the body
+    assert_worker_fine(tls_daemon, pki)

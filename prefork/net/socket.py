@@ -185,24 +185,40 @@ class Socket(Connecting, Secure, EventEmitter):
             self._rearm()
         self.bytes_read += len(data)
         if self.tls is not None:
+            tls = self.tls
             try:
-                data = self.tls.received(data)
+                data = tls.received(data)
             except HTTPError as err:
                 self._fail(err)
                 return
+            if tls.peer_closed:  # close_notify: what came before it, then the end
+                self._tls_closed(data)
+                return
             if not data:
-                if data is None:
-                    self._on_eof()  # the peer's close_notify
                 return
         protocol = self.protocol
         if protocol is not None:
             protocol.data_received(data)
-        elif self._pending is None and self.listener_count("data"):
+        else:
+            self._received_raw(data)
+
+    def _received_raw(self, data):
+        """Bytes read after a hand-off: to the ``data`` listeners, or kept for them."""
+        if self._pending is None and self.listener_count("data"):
             self.emit("data", data)
         else:
             if self._pending is None:
                 self._pending = []
             self._pending.append(data)
+
+    def _tls_closed(self, data):
+        if data:
+            if self.protocol is not None:
+                self.protocol.data_received(data)
+            else:
+                self._received_raw(data)
+        if self.readable and not self.destroyed:
+            self._on_eof()
 
     def _on_eof(self):
         if self.tls is not None and not self.tls.eof_received():

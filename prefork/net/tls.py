@@ -172,8 +172,9 @@ class TLSLayer:
 
     # -- bytes in -----------------------------------------------------------------------------
     def received(self, data):
-        """Plaintext for the protocol from ``data`` read off the wire: b"" when there is
-        none yet, None once the peer's close_notify has ended the stream. Raises an
+        """Plaintext for the protocol from ``data`` read off the wire (b"" when there is
+        none yet); ``peer_closed`` is set once the peer's close_notify has ended the
+        stream (what came before it is returned, what follows it is dropped). Raises an
         ``HTTPError`` (``ERR_SSL_*``) for a broken stream after the handshake."""
         incoming = self.incoming
         if not self.reading:
@@ -188,23 +189,29 @@ class TLSLayer:
         read = self.sslobj.read
         try:
             while True:  # a read returns one record at most, and a whole one: _READ_SIZE
-                chunks.append(read(_READ_SIZE))
+                chunk = read(_READ_SIZE)
+                if not chunk:  # close_notify: b"" now and at every later read, bytes after it stay
+                    self._peer_closed()
+                    break
+                chunks.append(chunk)
                 if not incoming.pending:
                     break
         except ssl.SSLWantReadError:
             pass
         except ssl.SSLZeroReturnError:
-            self.peer_closed = True
-            self.reading = False
+            self._peer_closed()
         except ssl.SSLError as exc:
             raise tls_error(exc) from None
         if self.outgoing.pending:  # a post-handshake message (key update) wants an answer
             self.socket.send_bytes(b"")
         if len(chunks) == 1:
             return chunks[0]
-        if not chunks:
-            return None if self.peer_closed else b""
         return b"".join(chunks)
+
+    def _peer_closed(self):
+        self.peer_closed = True
+        self.reading = False
+        self.incoming = ssl.MemoryBIO()  # nothing after close_notify is read; drop it
 
     def _handshake(self):
         try:
