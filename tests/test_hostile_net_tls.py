@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import types
 
@@ -303,4 +304,155 @@ def test_a_client_that_closes_without_close_notify_mid_request(tls_daemon, pki):
     finally:
         client.close()
     assert data.startswith(b"HTTP/1.1 200 OK"), data  # the app answers without reading the body
+    assert_worker_fine(tls_daemon, pki)
+
+
+# -- handshakes that fail --------------------------------------------------------------------------------
+def client_hello():
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    try:
+        context.wrap_bio(incoming, outgoing, server_hostname="localhost").do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def reset(sock):
+    """Close with an RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+def raw_peer(port, send, then):
+    """Connect, send ``send``, then "fin" (and wait for the server's close), "rst", or
+    "wait" (for the server to close on its own)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    if send:
+        sock.sendall(send)
+    if then == "rst":
+        if send:  # the server has answered the hello (or refused it) before the reset
+            sock.recv(1)
+        reset(sock)
+        return
+    if then == "fin":
+        sock.shutdown(socket.SHUT_WR)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    sock.close()
+
+
+def openssl_client(port, *args):
+    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args], input=b"",
+                         capture_output=True, timeout=30)
+    assert out.returncode != 0 and b"Cipher is (NONE)" in out.stdout, out.stdout
+
+
+def test_every_kind_of_failed_handshake_is_counted_by_code_and_the_worker_stays_up(tls_daemon, pki):
+    """Garbage, plain HTTP, an old protocol version, no shared cipher, a hello cut short
+    (then FIN, reset or silence), a reset before a byte or after the hello: each is one
+    tlsClientError with Node's code, the socket closed; 30 rounds of them leave the
+    worker serving with its descriptors."""
+    port = tls_daemon.port
+    hello = client_hello()
+    kinds = {
+        "garbage": (lambda: raw_peer(port, b"\x16\x03\x01\x00\x05garbagegarbage", "wait"), "*"),
+        "zeros": (lambda: raw_peer(port, b"\x00" * 300, "wait"), "*"),
+        "plain-http": (lambda: raw_peer(port, CLOSE, "wait"), "ERR_SSL_HTTP_REQUEST"),
+        "half-hello-fin": (lambda: raw_peer(port, hello[:40], "fin"), "ECONNRESET"),
+        "hello-rst": (lambda: raw_peer(port, hello, "rst"), "ECONNRESET"),
+        "rst-at-once": (lambda: raw_peer(port, b"", "rst"), "ECONNRESET"),
+        "tls1.1": (lambda: openssl_client(port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"),
+                   "ERR_SSL_UNSUPPORTED_PROTOCOL"),
+        "no-shared-cipher-1.2": (lambda: openssl_client(port, "-tls1_2", "-cipher", "AES128-SHA"),
+                                 "ERR_SSL_NO_SHARED_CIPHER"),
+        "no-shared-cipher-1.3": (lambda: openssl_client(port, "-tls1_3", "-ciphersuites", "TLS_AES_128_CCM_8_SHA256"),
+                                 "ERR_SSL_NO_SHARED_CIPHER"),
+    }
+    before = {code: tls_failures(tls_daemon, None if code == "*" else code) for _, code in kinds.values()}
+    rounds = 3
+    for _ in range(rounds):
+        for run, _code in kinds.values():
+            run()
+    expected = {}
+    for _, code in kinds.values():
+        expected[code] = expected.get(code, 0) + rounds
+    expected["*"] = sum(expected.values())  # every failure, whatever its code
+
+    def counted():
+        now = {code: tls_failures(tls_daemon, None if code == "*" else code) - before[code] for code in expected}
+        return now if now == expected else None
+    wait_until(counted, 20, 0.2, f"the failures counted by code: {expected}")
+    for _ in range(30):  # a run of failures in a row
+        raw_peer(port, b"\x16\x03\x01\x00\x05garbagegarbage", "wait")
+        raw_peer(port, hello, "rst")
+    wait_until(lambda: tls_failures(tls_daemon) - before["*"] == expected["*"] + 60, 20, 0.2,
+               "the run of failures counted")
+    assert_worker_fine(tls_daemon, pki)
+
+
+def test_a_stalled_handshake_times_out_counted_and_closed(tls_daemon, pki):
+    before = tls_failures(tls_daemon, "ERR_TLS_HANDSHAKE_TIMEOUT")
+    started = time.monotonic()
+    raw_peer(tls_daemon.port, client_hello()[:40], "wait")  # the server closes it: recv gives b""
+    assert time.monotonic() - started >= 0.9  # the handshake timeout is 1 s
+    wait_until(lambda: tls_failures(tls_daemon, "ERR_TLS_HANDSHAKE_TIMEOUT") == before + 1, 20, 0.2, "counted")
+    assert_worker_fine(tls_daemon, pki)
+
+
+@pytest.mark.parametrize("cert, code", [
+    ("mallory", "ERR_SSL_CERTIFICATE_VERIFY_FAILED"),  # from a CA the server does not trust
+    ("expired", "ERR_SSL_CERTIFICATE_VERIFY_FAILED"),
+])
+def test_a_client_certificate_that_does_not_verify_is_refused_and_counted(tls_daemon, pki, cert, code):
+    before = tls_failures(tls_daemon, code)
+    with pytest.raises((ssl.SSLError, ConnectionResetError)):
+        # TLS 1.3: the client finishes first; the server's alert comes at the first read
+        with connect(tls_daemon.port, client_context(pki, cert=getattr(pki, cert))) as sock:
+            served_by(sock)
+    wait_until(lambda: tls_failures(tls_daemon, code) == before + 1, 20, 0.2, f"{code} counted")
+    assert_worker_fine(tls_daemon, pki)
+
+
+def test_optional_client_certificates(tls_daemon, pki):
+    import json
+    for cert, authorized in ((None, False), (pki.alice, True)):
+        with connect(tls_daemon.port, client_context(pki, cert=cert)) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            info = json.loads(read_response(sock, {"bytes": 0})[1])
+        assert info["authorized"] is authorized and info["peer_cn"] == ("alice" if cert else None)
+
+
+def test_renegotiation_is_refused_and_the_connection_ends(tls_daemon, pki):
+    """A TLS 1.2 client asking to renegotiate gets no_renegotiation: the session is not
+    renegotiated, the client gives up, the worker goes on."""
+    proc = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_daemon.port}", "-tls1_2",
+                             "-CAfile", pki.ca], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    try:
+        proc.stdin.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        proc.stdin.flush()
+        seen = b""
+        while b'"encrypted": true' not in seen:  # the body ends without a newline: raw reads
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, seen
+            seen += chunk
+        proc.stdin.write(b"R\n")  # s_client's command: renegotiate (stdin stays open)
+        proc.stdin.flush()
+        # until s_client gives up and exits (the watchdog kills it if it does not)
+        rest = b"".join(iter(lambda: os.read(proc.stdout.fileno(), 65536), b""))
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdin.close()
+        proc.stdout.close()
+    assert b"RENEGOTIATING" in rest and b"no renegotiation" in rest, rest
     assert_worker_fine(tls_daemon, pki)

@@ -240,6 +240,8 @@ class Socket(Connecting, Secure, EventEmitter):
     def _fail(self, err):
         if self.destroyed:
             return  # nothing is reported after close
+        if self.tls is not None and self.tls.broken(err):
+            return  # before the handshake's end: a TLS client error, the socket is gone
         self._broken = True
         self.writable = False
         if self.protocol is not None:

@@ -8,11 +8,11 @@ Rules:
   records (``send``). Records reach the kernel only through ``send``, called from the
   Socket's flush, so ordering, corking and backpressure stay the Socket's.
 - The handshake comes first: the protocol sees no byte before it completes. A handshake
-  that fails, meets EOF or outlasts ``handshake_timeout`` is reported once to
+  that fails, meets EOF or a reset, or outlasts ``handshake_timeout`` is reported once to
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
   destroyed; its alert, if any, is sent first.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
-  ``ECONNRESET`` (EOF before the handshake finished).
+  ``ECONNRESET`` (EOF or a reset before the handshake finished).
 - ``end()`` sends close_notify before the FIN; the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
 - Contexts are built from plain values (a settings dict), so the same code checks a
@@ -244,6 +244,16 @@ class TLSLayer:
             self._fail(HTTPError("ECONNRESET", "Client network socket disconnected before secure TLS "
                                                "connection was established"))
         return False
+
+    def broken(self, err):
+        """A read or write of the socket failed (a reset): before the handshake finished it
+        is a TLS client error (True: reported, the socket is gone), after it the socket's
+        own error."""
+        if self.established:
+            return False
+        if not self.failed:
+            self._fail(err)
+        return True
 
     def _timed_out(self):
         self.timer = None
