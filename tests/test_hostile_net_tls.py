@@ -220,6 +220,36 @@ def test_writes_keep_the_idle_timer_alive_on_tls_as_on_plain_sockets(serve, pki,
     assert time.monotonic() - started >= 0.9
 
 
+def pauses(server, st):
+    """``/pauses``: "a", 1 s of silence, "b", 1 s of silence, the end; the server's idle
+    timeout is 0.4 s and a 'timeout' listener keeps the socket."""
+    def on_request(req, res):
+        def step(what):
+            if what == "end":
+                res.end()
+            else:
+                res.write(what.encode())
+            st.record("wrote", what)
+        step("a")
+        server.loop.call_later(1.0, step, "b")
+        server.loop.call_later(2.0, step, "end")
+    server.on("request", on_request)
+    server.set_timeout(0.4, lambda sock: st.record("timeout"))
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])
+def test_the_idle_timer_fires_once_per_idle_period_and_a_write_starts_the_next(serve, pki, secure):
+    st = serve(pauses)
+    port = tls_listener(st, pki) if secure else st.port
+    sock = connect(port, client_context(pki)) if secure else socket.create_connection(("127.0.0.1", port), timeout=20)
+    with sock:
+        sock.sendall(b"GET /pauses HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, body, complete = read_chunked_to_end(sock)
+    assert complete and body == b"ab", (head, body)
+    st.wait_for(lambda e: e == ("wrote", "end"))
+    assert [e[-1] for e in st.events] == ["a", "timeout", "b", "timeout", "end"], st.events
+
+
 # -- the real daemon: the worker stays up and keeps its descriptors -----------------------------------
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
@@ -284,8 +314,10 @@ def test_close_notify_mid_request_ends_the_stream_without_a_fin(tls_daemon, pki,
     assert_worker_fine(tls_daemon, pki)
 
 
-def test_a_whole_request_then_close_notify_in_one_segment_is_answered(tls_daemon, pki):
-    client = BioClient(tls_daemon.port, client_context(pki)).handshake()
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls1.2", "tls1.3"])
+def test_a_whole_request_then_close_notify_in_one_segment_is_answered(tls_daemon, pki, version):
+    """The client's side is closed, the server's is not: the answer still goes out."""
+    client = BioClient(tls_daemon.port, client_context(pki, max_version=version)).handshake()
     try:
         client.raw.sendall(client.records(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") + client.close_notify())
         data = closed_by_server(client)

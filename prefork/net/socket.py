@@ -12,8 +12,9 @@ Rules:
   until ``end()``; ``end()`` sends FIN once the queue is flushed.
 - The idle timer (``set_timeout``) is lazy: activity (a read, or a write reaching the
   kernel) only stamps a time (``last_activity``); the timer re-arms itself when it
-  fires early. It fires once per
-  idle period. ``timeout`` is a plain attribute, as in Node: assigning it changes the
+  fires early. It fires once per idle period; after it fired, a read re-arms it and a
+  write is seen by a look one period later (a write pays no more than the stamp).
+  ``timeout`` is a plain attribute, as in Node: assigning it changes the
   value a pending timer checks when it fires, without arming one (assigning 0 turns a
   pending timer off at no cost); ``set_timeout`` arms.
 - ``close(had_error)`` is emitted on a later loop turn, once.
@@ -79,8 +80,8 @@ class Socket(Connecting, Secure, EventEmitter):
         self.timeout = 0.0  # seconds of idleness before 'timeout' (0: off)
         self._timer = None
         self._timer_deadline = 0.0
-        self._idle_fired = False
-        self.last_activity = monotonic()  # of the last read or flush (read-only)
+        self._idle_fired = False  # the activity stamp of the idle period that fired, if it did
+        self.last_activity = monotonic()  # of the last read or write (read-only)
         self.bytes_read = 0
         self.bytes_written = 0
 
@@ -289,7 +290,7 @@ class Socket(Connecting, Secure, EventEmitter):
             return
         self.bytes_written += sent
         if self.timeout:  # a write is activity; with no idle timer there is nothing to stamp
-            self._wrote()
+            self.last_activity = monotonic()
         if sent < len(data):
             rest = data[sent:]
             self._out.append(rest)
@@ -328,8 +329,6 @@ class Socket(Connecting, Secure, EventEmitter):
                 self._fail(socket_error(exc, "write"))
                 return
             self.last_activity = monotonic()
-            if self._idle_fired:
-                self._rearm()
             self.bytes_written += sent
             if sent < len(data):
                 rest = data[sent:]
@@ -365,7 +364,7 @@ class Socket(Connecting, Secure, EventEmitter):
             self._fail(socket_error(exc, "write"))
             return False
         if out:  # plaintext written, or records the kernel had not taken: a write either way
-            self._wrote()
+            self.last_activity = monotonic()
             self.bytes_written += len(data)
         if left:
             self._out = [b""]
@@ -494,12 +493,6 @@ class Socket(Connecting, Secure, EventEmitter):
         self._timer = self.loop.call_at(deadline, self._on_timer)
         return self
 
-    def _wrote(self):
-        """A write reached the kernel: activity for the idle timer, as a read is."""
-        self.last_activity = monotonic()
-        if self._idle_fired:
-            self._rearm()
-
     def _rearm(self):
         self._idle_fired = False
         if self.timeout <= 0 or self.destroyed:
@@ -517,12 +510,25 @@ class Socket(Connecting, Secure, EventEmitter):
         self._timer = None
         if self.destroyed or self.timeout <= 0:
             return
-        deadline = self.last_activity + self.timeout
+        last = self.last_activity
+        fired = self._idle_fired
+        if fired:
+            if last == fired:  # no activity since it fired: look again a period later
+                self._look_again()
+                return
+            self._idle_fired = False  # a write since (writes only stamp): a new idle period
+        deadline = last + self.timeout
         if monotonic() < deadline - 0.0005:
             self._timer_deadline = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return
-        self._idle_fired = True
+        self._idle_fired = last
         self.emit("timeout")
         if self.protocol is not None and not self.destroyed:
             self.protocol.on_timeout()
+        if self._timer is None and self._idle_fired and self.timeout > 0 and not self.destroyed:
+            self._look_again()
+
+    def _look_again(self):
+        self._timer_deadline = deadline = monotonic() + self.timeout
+        self._timer = self.loop.call_at(deadline, self._on_timer)
