@@ -91,6 +91,8 @@ def worker_fine(d, pki):  # noqa: F811
         assert f"pid={d.worker} client=203.0.113.7:4444".encode() in read_until_close(sock)
     assert d.workers() == [d.worker]
     wait_until(lambda: fd_count(d.worker) <= d.fds, 20, 0.05, f"the worker's descriptors back to {d.fds}")
+    log = d.log()
+    assert "Traceback" not in log and "Exception in callback" not in log, log[-3000:]
 
 
 @pytest.mark.parametrize("pieces", [None, [1] * 20, [3, 200, 4000, 30000, 17], [65551]],

@@ -119,6 +119,8 @@ def worker_fine(d, pki):  # noqa: F811
         assert state(d, pki, secure)["pid"] == d.worker
     assert d.workers() == [d.worker]
     wait_until(lambda: fd_count(d.worker) <= d.fds, 20, 0.05, f"the worker's descriptors back to {d.fds}")
+    log = d.log()
+    assert "Traceback" not in log and "Exception in callback" not in log, log[-3000:]
 
 
 SECURE = pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])

@@ -290,6 +290,8 @@ def assert_worker_fine(daemon, pki):
     assert daemon.workers() == [daemon.worker]
     wait_until(lambda: fd_count(daemon.worker) <= daemon.fds, 20, 0.05,
                f"the worker's descriptors back to {daemon.fds}")
+    log = daemon.log()
+    assert "Traceback" not in log and "Exception in callback" not in log, log[-3000:]
 
 
 def closed_by_server(client, timeout=20):
