@@ -490,3 +490,35 @@ def test_renegotiation_is_refused_and_the_connection_ends(tls_daemon, pki):
         proc.stdout.close()
     assert b"RENEGOTIATING" in rest and b"no renegotiation" in rest, rest
     assert_worker_fine(tls_daemon, pki)
+
+
+def flip_last_byte(records):
+    return records[:-1] + bytes([records[-1] ^ 1])
+
+
+@pytest.mark.parametrize("spoil", [
+    flip_last_byte,  # a record that fails its integrity check
+    lambda records: b"\x17\x03\x03\x48\x01" + b"z" * 100,  # a record longer than TLS allows
+    lambda records: b"\x99\x03\x03\x00\x05hello",  # an unknown content type
+    lambda records: b"\x15\x03\x03\x00\x02\x02\x28",  # a fatal alert in the clear
+], ids=["bad-mac", "too-long", "bad-type", "alert"])
+def test_a_broken_record_after_the_handshake_closes_the_connection(tls_daemon, pki, spoil):
+    """After the handshake a broken stream is the connection's error (no tlsClientError):
+    the socket is closed, the worker goes on."""
+    before = tls_failures(tls_daemon)
+    client = BioClient(tls_daemon.port, client_context(pki)).handshake()
+    try:
+        client.raw.sendall(client.records(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        head = b""
+        while b"}" not in head:  # the first answer, whole
+            try:
+                head += client.tls.read(65536)
+            except ssl.SSLWantReadError:
+                client.incoming.write(client.raw.recv(65536))
+        client.raw.sendall(spoil(client.records(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+        assert closed_by_server(client) == b""  # closed, nothing more answered
+    finally:
+        client.close()
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert_worker_fine(tls_daemon, pki)
+    assert tls_failures(tls_daemon) == before
