@@ -48,3 +48,59 @@ def test_destroy_while_connecting_leaves_nothing_on_the_loop(serve):
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+def test_end_while_connecting_sends_the_fin_once_connected(serve):
+    """Node's ``socket.end()`` before the connect completes: the FIN follows the connect."""
+    from prefork.net import Socket
+    st = serve()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    try:
+        def start():
+            sock = Socket.connect(st.loop, "127.0.0.1", listener.getsockname()[1])
+            connecting = sock.connecting
+            sock.on("finish", lambda: st.record("finish"))
+            sock.end()
+            return sock, connecting
+        sock, connecting = st.call(start)
+        assert connecting  # a non-blocking connect is still in progress when end() is called
+        peer, _ = listener.accept()
+        with peer:
+            peer.settimeout(10)
+            assert peer.recv(10) == b""  # the FIN
+        st.wait_for(lambda e: e == ("finish",))
+    finally:
+        listener.close()
+
+
+def test_end_while_the_connect_is_held_up_sends_the_fin_once_connected(serve):
+    """The same while the peer's accept queue is full: the SYN is answered only when the
+    queue has room again, and the FIN comes after that."""
+    from prefork.net import Socket
+    st = serve()
+    listener, fillers, port = pending_connect_target()
+    try:
+        def start():
+            sock = Socket.connect(st.loop, "127.0.0.1", port)
+            sock.on("connect", lambda: st.record("connect"))
+            sock.on("finish", lambda: st.record("finish"))
+            sock.end()
+            return sock
+        st.call(start)
+        listener.settimeout(15)
+        accepted = []
+        while True:  # the fillers first, then the held-up client (its SYN retried by the kernel)
+            peer, address = listener.accept()
+            accepted.append(peer)
+            peer.settimeout(15)
+            if address[1] not in [f.getsockname()[1] for f in fillers]:
+                break
+        assert peer.recv(10) == b""  # the FIN, after the connect
+        st.wait_for(lambda e: e == ("connect",), timeout=15)
+    finally:
+        for filler in fillers:
+            filler.close()
+        for peer in accepted:
+            peer.close()
+        listener.close()

@@ -406,8 +406,8 @@ class Socket(Connecting, Secure, EventEmitter):
             return self
         self._ending = True
         self.writable = False
-        if not self._out and not self._corked:
-            self._shutdown()
+        if not self._out and not self._corked and not self.connecting:
+            self._shutdown()  # (connecting: the FIN follows the connect, from its flush)
         return self
 
     def destroy_soon(self):
