@@ -363,21 +363,25 @@ def raw_peer(port, send, then):
     """Connect, send ``send``, then "fin" (and wait for the server's close), "rst", or
     "wait" (for the server to close on its own)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-    if send:
-        sock.sendall(send)
-    if then == "rst":
-        if send:  # the server has answered the hello (or refused it) before the reset
-            sock.recv(1)
-        reset(sock)
-        return
-    if then == "fin":
-        sock.shutdown(socket.SHUT_WR)
     try:
+        if send:
+            try:
+                sock.sendall(send)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # refused before all of it was sent
+        if then == "rst":
+            if send:  # the server has answered the hello (or refused it) before the reset
+                sock.recv(1)
+            reset(sock)
+            return
+        if then == "fin":
+            sock.shutdown(socket.SHUT_WR)
         while sock.recv(65536):
             pass
     except ConnectionResetError:
         pass
-    sock.close()
+    finally:
+        sock.close()
 
 
 def openssl_client(port, *args):
@@ -388,7 +392,8 @@ def openssl_client(port, *args):
 
 def test_every_kind_of_failed_handshake_is_counted_by_code_and_the_worker_stays_up(tls_daemon, pki):
     """Garbage, plain HTTP, an old protocol version, no shared cipher, a hello cut short
-    (then FIN, reset or silence), a reset before a byte or after the hello: each is one
+    (then FIN, reset or silence), a reset before a byte or after the hello, a hello
+    followed by close_notify or by a flood of records: each is one
     tlsClientError with Node's code, the socket closed; 30 rounds of them leave the
     worker serving with its descriptors."""
     port = tls_daemon.port
@@ -400,6 +405,9 @@ def test_every_kind_of_failed_handshake_is_counted_by_code_and_the_worker_stays_
         "half-hello-fin": (lambda: raw_peer(port, hello[:40], "fin"), "ECONNRESET"),
         "hello-rst": (lambda: raw_peer(port, hello, "rst"), "ECONNRESET"),
         "rst-at-once": (lambda: raw_peer(port, b"", "rst"), "ECONNRESET"),
+        "close-notify-in-hello": (lambda: raw_peer(port, hello + b"\x15\x03\x03\x00\x02\x01\x00", "wait"),
+                                  "ECONNRESET"),
+        "ccs-flood": (lambda: raw_peer(port, hello + b"\x14\x03\x03\x00\x01\x01" * 5000, "wait"), "*"),
         "tls1.1": (lambda: openssl_client(port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"),
                    "ERR_SSL_UNSUPPORTED_PROTOCOL"),
         "no-shared-cipher-1.2": (lambda: openssl_client(port, "-tls1_2", "-cipher", "AES128-SHA"),

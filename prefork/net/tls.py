@@ -12,7 +12,7 @@ Rules:
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
   destroyed; its alert, if any, is sent first.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
-  ``ECONNRESET`` (EOF or a reset before the handshake finished).
+  ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - ``end()`` sends close_notify before the FIN; the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
 - Contexts are built from plain values (a settings dict), so the same code checks a
@@ -26,6 +26,7 @@ from ..http.errors import HTTPError
 ALPN = ("http/1.1",)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+_LEFT = "Client network socket disconnected before secure TLS connection was established"
 _READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
 
 
@@ -220,6 +221,9 @@ class TLSLayer:
             if self.outgoing.pending:
                 self.socket.send_bytes(b"")
             return False
+        except ssl.SSLZeroReturnError:  # close_notify: the client left before the end, as with EOF
+            self._fail(HTTPError("ECONNRESET", _LEFT))
+            return False
         except ssl.SSLError as exc:
             self._fail(tls_error(exc))
             return False
@@ -241,8 +245,7 @@ class TLSLayer:
         if self.established:
             return True
         if not self.failed:
-            self._fail(HTTPError("ECONNRESET", "Client network socket disconnected before secure TLS "
-                                               "connection was established"))
+            self._fail(HTTPError("ECONNRESET", _LEFT))
         return False
 
     def broken(self, err):
