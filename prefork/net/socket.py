@@ -10,13 +10,8 @@ Rules:
   them in one ``send``.
 - Half-open like Node's server sockets: after the peer's FIN the socket stays writable
   until ``end()``; ``end()`` sends FIN once the queue is flushed.
-- The idle timer (``set_timeout``) is lazy: activity (a read, or a write reaching the
-  kernel) only stamps a time (``last_activity``); the timer re-arms itself when it
-  fires early. It fires once per idle period; after it fired, a read re-arms it and a
-  write is seen by a look one period later (a write pays no more than the stamp).
-  ``timeout`` is a plain attribute, as in Node: assigning it changes the
-  value a pending timer checks when it fires, without arming one (assigning 0 turns a
-  pending timer off at no cost); ``set_timeout`` arms.
+- The idle timer (``set_timeout``, net/idle.py) is lazy: activity (a read, or a write
+  reaching the kernel) only stamps a time (``last_activity``).
 - ``close(had_error)`` is emitted on a later loop turn, once.
 - Times are ``time.monotonic()`` seconds, the clock of the loops' ``time()``.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -33,6 +28,7 @@ from time import monotonic
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 from .connect import Connecting
+from .idle import IdleTimer
 from .secure import Secure
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
@@ -44,7 +40,7 @@ def socket_error(exc, syscall):
     return HTTPError(code, f"{syscall} {code}")
 
 
-class Socket(Connecting, Secure, EventEmitter):
+class Socket(Connecting, Secure, IdleTimer, EventEmitter):
     high_water_mark = 64 * 1024
 
     def __init__(self, loop, sock):
@@ -473,62 +469,3 @@ class Socket(Connecting, Secure, EventEmitter):
         if error is not None and (self.protocol is None or self.listener_count("error")):
             self.emit("error", error)
         self.emit("close", error is not None)
-
-    # -- idle timer -----------------------------------------------------------------
-    def set_timeout(self, seconds, callback=None):
-        if callback is not None:
-            self.once("timeout", callback)
-        timeout = self.timeout = seconds + 0.0 if seconds else 0.0
-        self._idle_fired = False
-        if timeout <= 0 or self.destroyed:
-            return self  # a pending timer finds the timeout off when it fires
-        now = self.last_activity = monotonic()
-        deadline = now + timeout
-        timer = self._timer
-        if timer is not None:
-            if self._timer_deadline <= deadline:
-                return self  # it fires early and re-arms itself
-            timer.cancel()
-        self._timer_deadline = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
-        return self
-
-    def _rearm(self):
-        self._idle_fired = False
-        if self.timeout <= 0 or self.destroyed:
-            return
-        deadline = self.last_activity + self.timeout
-        timer = self._timer
-        if timer is not None:
-            if self._timer_deadline <= deadline:
-                return
-            timer.cancel()
-        self._timer_deadline = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self):
-        self._timer = None
-        if self.destroyed or self.timeout <= 0:
-            return
-        last = self.last_activity
-        fired = self._idle_fired
-        if fired:
-            if last == fired:  # no activity since it fired: look again a period later
-                self._look_again()
-                return
-            self._idle_fired = False  # a write since (writes only stamp): a new idle period
-        deadline = last + self.timeout
-        if monotonic() < deadline - 0.0005:
-            self._timer_deadline = deadline
-            self._timer = self.loop.call_at(deadline, self._on_timer)
-            return
-        self._idle_fired = last
-        self.emit("timeout")
-        if self.protocol is not None and not self.destroyed:
-            self.protocol.on_timeout()
-        if self._timer is None and self._idle_fired and self.timeout > 0 and not self.destroyed:
-            self._look_again()
-
-    def _look_again(self):
-        self._timer_deadline = deadline = monotonic() + self.timeout
-        self._timer = self.loop.call_at(deadline, self._on_timer)
