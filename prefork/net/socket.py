@@ -347,7 +347,8 @@ class Socket(Connecting, Secure, IdleTimer, EventEmitter):
             self.emit("drain")
             if self.protocol is not None:
                 self.protocol.on_drain()
-        if self._ending and not self.destroyed:
+        if self._ending and not self.destroyed and not self._out:
+            # (a waiter or a drain listener may have queued more, and ended: it goes first)
             self._shutdown()
 
     def _flush_tls(self, out):
