@@ -6,6 +6,8 @@ Rules:
 - A name that does not resolve is ``error`` with ENOTFOUND, a refused or failed connect
   ``error`` with its errno name (ECONNREFUSED & co.), as Node reports them; what was
   written while connecting goes out once connected.
+- While the connect is pending its writer registration is the socket's writer
+  (``_writer``), so ``destroy()`` mid-connect takes it off the loop like any other.
 """
 
 import errno
@@ -85,11 +87,13 @@ class Connecting:
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         code = sock.connect_ex(address)
         if code in (0, errno.EINPROGRESS, errno.EAGAIN):
+            self._writer = True  # registered: destroy() while connecting takes it off the loop
             self.loop.add_writer(self._fd, self._connected)
         else:
             self.loop.call_soon(self._connect_failed, code)
 
     def _connected(self):
+        self._writer = False
         self.loop.remove_writer(self._fd)
         code = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
         if code:

@@ -10,11 +10,8 @@ Rules:
   them in one ``send``.
 - Half-open like Node's server sockets: after the peer's FIN the socket stays writable
   until ``end()``; ``end()`` sends FIN once the queue is flushed.
-- The idle timer (``set_timeout``) is lazy: activity only stamps a time
-  (``last_activity``); the timer re-arms itself when it fires early. It fires once per
-  idle period. ``timeout`` is a plain attribute, as in Node: assigning it changes the
-  value a pending timer checks when it fires, without arming one (assigning 0 turns a
-  pending timer off at no cost); ``set_timeout`` arms.
+- The idle timer (``set_timeout``, net/idle.py) is lazy: activity (a read, or a write
+  reaching the kernel) only stamps a time (``last_activity``).
 - ``close(had_error)`` is emitted on a later loop turn, once.
 - Times are ``time.monotonic()`` seconds, the clock of the loops' ``time()``.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -31,6 +28,7 @@ from time import monotonic
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 from .connect import Connecting
+from .idle import IdleTimer
 from .secure import Secure
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
@@ -42,7 +40,7 @@ def socket_error(exc, syscall):
     return HTTPError(code, f"{syscall} {code}")
 
 
-class Socket(Connecting, Secure, EventEmitter):
+class Socket(Connecting, Secure, IdleTimer, EventEmitter):
     high_water_mark = 64 * 1024
 
     def __init__(self, loop, sock):
@@ -78,8 +76,8 @@ class Socket(Connecting, Secure, EventEmitter):
         self.timeout = 0.0  # seconds of idleness before 'timeout' (0: off)
         self._timer = None
         self._timer_deadline = 0.0
-        self._idle_fired = False
-        self.last_activity = monotonic()  # of the last read or flush (read-only)
+        self._idle_fired = False  # the activity stamp of the idle period that fired, if it did
+        self.last_activity = monotonic()  # of the last read or write (read-only)
         self.bytes_read = 0
         self.bytes_written = 0
 
@@ -184,24 +182,40 @@ class Socket(Connecting, Secure, EventEmitter):
             self._rearm()
         self.bytes_read += len(data)
         if self.tls is not None:
+            tls = self.tls
             try:
-                data = self.tls.received(data)
+                data = tls.received(data)
             except HTTPError as err:
                 self._fail(err)
                 return
+            if tls.peer_closed:  # close_notify: what came before it, then the end
+                self._tls_closed(data)
+                return
             if not data:
-                if data is None:
-                    self._on_eof()  # the peer's close_notify
                 return
         protocol = self.protocol
         if protocol is not None:
             protocol.data_received(data)
-        elif self._pending is None and self.listener_count("data"):
+        else:
+            self._received_raw(data)
+
+    def _received_raw(self, data):
+        """Bytes read after a hand-off: to the ``data`` listeners, or kept for them."""
+        if self._pending is None and self.listener_count("data"):
             self.emit("data", data)
         else:
             if self._pending is None:
                 self._pending = []
             self._pending.append(data)
+
+    def _tls_closed(self, data):
+        if data:
+            if self.protocol is not None:
+                self.protocol.data_received(data)
+            else:
+                self._received_raw(data)
+        if self.readable and not self.destroyed:
+            self._on_eof()
 
     def _on_eof(self):
         if self.tls is not None and not self.tls.eof_received():
@@ -223,6 +237,8 @@ class Socket(Connecting, Secure, EventEmitter):
     def _fail(self, err):
         if self.destroyed:
             return  # nothing is reported after close
+        if self.tls is not None and self.tls.broken(err):
+            return  # before the handshake's end: a TLS client error, the socket is gone
         self._broken = True
         self.writable = False
         if self.protocol is not None:
@@ -269,6 +285,8 @@ class Socket(Connecting, Secure, EventEmitter):
             self._fail(socket_error(exc, "write"))
             return
         self.bytes_written += sent
+        if self.timeout:  # a write is activity; with no idle timer there is nothing to stamp
+            self.last_activity = monotonic()
         if sent < len(data):
             rest = data[sent:]
             self._out.append(rest)
@@ -329,7 +347,8 @@ class Socket(Connecting, Secure, EventEmitter):
             self.emit("drain")
             if self.protocol is not None:
                 self.protocol.on_drain()
-        if self._ending and not self.destroyed:
+        if self._ending and not self.destroyed and not self._out:
+            # (a waiter or a drain listener may have queued more, and ended: it goes first)
             self._shutdown()
 
     def _flush_tls(self, out):
@@ -341,8 +360,8 @@ class Socket(Connecting, Secure, EventEmitter):
         except OSError as exc:
             self._fail(socket_error(exc, "write"))
             return False
-        if data:
-            self._last_activity = monotonic()
+        if out:  # plaintext written, or records the kernel had not taken: a write either way
+            self.last_activity = monotonic()
             self.bytes_written += len(data)
         if left:
             self._out = [b""]
@@ -384,8 +403,8 @@ class Socket(Connecting, Secure, EventEmitter):
             return self
         self._ending = True
         self.writable = False
-        if not self._out and not self._corked:
-            self._shutdown()
+        if not self._out and not self._corked and not self.connecting:
+            self._shutdown()  # (connecting: the FIN follows the connect, from its flush)
         return self
 
     def destroy_soon(self):
@@ -451,49 +470,3 @@ class Socket(Connecting, Secure, EventEmitter):
         if error is not None and (self.protocol is None or self.listener_count("error")):
             self.emit("error", error)
         self.emit("close", error is not None)
-
-    # -- idle timer -----------------------------------------------------------------
-    def set_timeout(self, seconds, callback=None):
-        if callback is not None:
-            self.once("timeout", callback)
-        timeout = self.timeout = seconds + 0.0 if seconds else 0.0
-        self._idle_fired = False
-        if timeout <= 0 or self.destroyed:
-            return self  # a pending timer finds the timeout off when it fires
-        now = self.last_activity = monotonic()
-        deadline = now + timeout
-        timer = self._timer
-        if timer is not None:
-            if self._timer_deadline <= deadline:
-                return self  # it fires early and re-arms itself
-            timer.cancel()
-        self._timer_deadline = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
-        return self
-
-    def _rearm(self):
-        self._idle_fired = False
-        if self.timeout <= 0 or self.destroyed:
-            return
-        deadline = self.last_activity + self.timeout
-        timer = self._timer
-        if timer is not None:
-            if self._timer_deadline <= deadline:
-                return
-            timer.cancel()
-        self._timer_deadline = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self):
-        self._timer = None
-        if self.destroyed or self.timeout <= 0:
-            return
-        deadline = self.last_activity + self.timeout
-        if monotonic() < deadline - 0.0005:
-            self._timer_deadline = deadline
-            self._timer = self.loop.call_at(deadline, self._on_timer)
-            return
-        self._idle_fired = True
-        self.emit("timeout")
-        if self.protocol is not None and not self.destroyed:
-            self.protocol.on_timeout()

@@ -8,11 +8,11 @@ Rules:
   records (``send``). Records reach the kernel only through ``send``, called from the
   Socket's flush, so ordering, corking and backpressure stay the Socket's.
 - The handshake comes first: the protocol sees no byte before it completes. A handshake
-  that fails, meets EOF or outlasts ``handshake_timeout`` is reported once to
+  that fails, meets EOF or a reset, or outlasts ``handshake_timeout`` is reported once to
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
   destroyed; its alert, if any, is sent first.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
-  ``ECONNRESET`` (EOF before the handshake finished).
+  ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - ``end()`` sends close_notify before the FIN; the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
 - Contexts are built from plain values (a settings dict), so the same code checks a
@@ -26,6 +26,7 @@ from ..http.errors import HTTPError
 ALPN = ("http/1.1",)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+_LEFT = "Client network socket disconnected before secure TLS connection was established"
 _READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
 
 
@@ -172,8 +173,9 @@ class TLSLayer:
 
     # -- bytes in -----------------------------------------------------------------------------
     def received(self, data):
-        """Plaintext for the protocol from ``data`` read off the wire: b"" when there is
-        none yet, None once the peer's close_notify has ended the stream. Raises an
+        """Plaintext for the protocol from ``data`` read off the wire (b"" when there is
+        none yet); ``peer_closed`` is set once the peer's close_notify has ended the
+        stream (what came before it is returned, what follows it is dropped). Raises an
         ``HTTPError`` (``ERR_SSL_*``) for a broken stream after the handshake."""
         incoming = self.incoming
         if not self.reading:
@@ -188,23 +190,29 @@ class TLSLayer:
         read = self.sslobj.read
         try:
             while True:  # a read returns one record at most, and a whole one: _READ_SIZE
-                chunks.append(read(_READ_SIZE))
+                chunk = read(_READ_SIZE)
+                if not chunk:  # close_notify: b"" now and at every later read, bytes after it stay
+                    self._peer_closed()
+                    break
+                chunks.append(chunk)
                 if not incoming.pending:
                     break
         except ssl.SSLWantReadError:
             pass
         except ssl.SSLZeroReturnError:
-            self.peer_closed = True
-            self.reading = False
+            self._peer_closed()
         except ssl.SSLError as exc:
             raise tls_error(exc) from None
         if self.outgoing.pending:  # a post-handshake message (key update) wants an answer
             self.socket.send_bytes(b"")
         if len(chunks) == 1:
             return chunks[0]
-        if not chunks:
-            return None if self.peer_closed else b""
         return b"".join(chunks)
+
+    def _peer_closed(self):
+        self.peer_closed = True
+        self.reading = False
+        self.incoming = ssl.MemoryBIO()  # nothing after close_notify is read; drop it
 
     def _handshake(self):
         try:
@@ -212,6 +220,9 @@ class TLSLayer:
         except ssl.SSLWantReadError:
             if self.outgoing.pending:
                 self.socket.send_bytes(b"")
+            return False
+        except ssl.SSLZeroReturnError:  # close_notify: the client left before the end, as with EOF
+            self._fail(HTTPError("ECONNRESET", _LEFT))
             return False
         except ssl.SSLError as exc:
             self._fail(tls_error(exc))
@@ -234,9 +245,18 @@ class TLSLayer:
         if self.established:
             return True
         if not self.failed:
-            self._fail(HTTPError("ECONNRESET", "Client network socket disconnected before secure TLS "
-                                               "connection was established"))
+            self._fail(HTTPError("ECONNRESET", _LEFT))
         return False
+
+    def broken(self, err):
+        """A read or write of the socket failed (a reset): before the handshake finished it
+        is a TLS client error (True: reported, the socket is gone), after it the socket's
+        own error."""
+        if self.established:
+            return False
+        if not self.failed:
+            self._fail(err)
+        return True
 
     def _timed_out(self):
         self.timer = None

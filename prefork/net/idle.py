@@ -1,0 +1,77 @@
+"""The idle timer of ``net.Socket`` (Node's ``socket.setTimeout``): a mixin.
+
+Rules:
+- Lazy: activity (a read, or a write reaching the kernel) only stamps a time
+  (``last_activity``, set by the socket); the timer re-arms itself when it fires early.
+- It fires once per idle period; after it fired, a read re-arms it and a write is seen
+  by a look one period later (so a write pays no more than the stamp).
+- ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
+  timer checks when it fires, without arming one (assigning 0 turns a pending timer off
+  at no cost); ``set_timeout`` arms.
+- The state (``timeout``, ``last_activity``, ``_timer``, ``_timer_deadline``,
+  ``_idle_fired``) is set up by ``Socket.__init__``.
+"""
+
+from time import monotonic
+
+
+class IdleTimer:
+    """Mixed into ``Socket``."""
+
+    def set_timeout(self, seconds, callback=None):
+        if callback is not None:
+            self.once("timeout", callback)
+        timeout = self.timeout = seconds + 0.0 if seconds else 0.0
+        self._idle_fired = False
+        if timeout <= 0 or self.destroyed:
+            return self  # a pending timer finds the timeout off when it fires
+        now = self.last_activity = monotonic()
+        deadline = now + timeout
+        timer = self._timer
+        if timer is not None:
+            if self._timer_deadline <= deadline:
+                return self  # it fires early and re-arms itself
+            timer.cancel()
+        self._timer_deadline = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+        return self
+
+    def _rearm(self):
+        self._idle_fired = False
+        if self.timeout <= 0 or self.destroyed:
+            return
+        deadline = self.last_activity + self.timeout
+        timer = self._timer
+        if timer is not None:
+            if self._timer_deadline <= deadline:
+                return
+            timer.cancel()
+        self._timer_deadline = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self):
+        self._timer = None
+        if self.destroyed or self.timeout <= 0:
+            return
+        last = self.last_activity
+        fired = self._idle_fired
+        if fired:
+            if last == fired:  # no activity since it fired: look again a period later
+                self._look_again()
+                return
+            self._idle_fired = False  # a write since (writes only stamp): a new idle period
+        deadline = last + self.timeout
+        if monotonic() < deadline - 0.0005:
+            self._timer_deadline = deadline
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        self._idle_fired = last
+        self.emit("timeout")
+        if self.protocol is not None and not self.destroyed:
+            self.protocol.on_timeout()
+        if self._timer is None and self._idle_fired and self.timeout > 0 and not self.destroyed:
+            self._look_again()
+
+    def _look_again(self):
+        self._timer_deadline = deadline = monotonic() + self.timeout
+        self._timer = self.loop.call_at(deadline, self._on_timer)
