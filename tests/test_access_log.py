@@ -28,7 +28,9 @@ def reference_line(fmt, req, res, duration, pid):
     length = res.get_header("content-length")
     return fmt.format(
         h=req.socket.remote_address or "-",
-        t=time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+        # the log reads time.time(); a bare strftime() reads the C time(), a coarse
+        # clock that can still say the last second a few milliseconds into the next
+        t=time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(time.time())),
         r=f"{req.method} {req.url} HTTP/{req.http_version}",
         m=req.method, U=req.url, s=res.status_code,
         b=res.bytes_sent if res.bytes_sent else (length or "-"),
