@@ -29,10 +29,30 @@ class Served:
         self.port = self.daemon.port
         for _ in range(2):  # whatever the worker opens once (its first connections) is open now
             assert self.request(b"/pid").endswith(str(self.worker).encode())
+        wait_until(lambda: not self.connections(), 15, what="the worker's connections closed")
         self.base_fds = self.fd_count()
 
     def fd_count(self):
         return len(os.listdir(f"/proc/{self.worker}/fd"))
+
+    def connections(self):
+        """The worker's descriptors that are TCP connections on the daemon's port."""
+        inodes = set()
+        for fd in os.listdir(f"/proc/{self.worker}/fd"):
+            try:
+                link = os.readlink(f"/proc/{self.worker}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        found = 0
+        with open("/proc/net/tcp") as fh:
+            for line in list(fh)[1:]:
+                fields = line.split()
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                if port == self.port and fields[2] != "00000000:0000" and fields[9] in inodes:
+                    found += 1
+        return found
 
     def connect(self, timeout=10):
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
@@ -63,8 +83,8 @@ class Served:
         """The same worker answers, and no descriptor is left behind."""
         assert self.request(b"/pid").endswith(str(self.worker).encode())
         assert self.daemon.workers() == [self.worker]
-        wait_until(lambda: self.fd_count() <= self.base_fds, 15,
-                   what=f"the worker's descriptors back to {self.base_fds}")
+        wait_until(lambda: not self.connections() and self.fd_count() <= self.base_fds, 15,
+                   what=f"the worker's connections closed and its descriptors back to {self.base_fds}")
 
     def log(self):
         return self.daemon.log()

@@ -8,7 +8,12 @@ Rules:
   frame must be. Everything else (control frames, fragments, compressed frames,
   protocol errors) goes to wsproto whole, so wsproto's state stays exact.
 - ``unmask`` and ``server_frame`` are the byte work of those plain frames.
+- ``valid_key``: a handshake's ``Sec-WebSocket-Key`` is base64 of 16 bytes (RFC 6455
+  4.2.1); ``outgoing`` takes a ``websocket.send`` message's payload only when it is
+  ``bytes``-like or ``text`` a ``str`` (an int is not silently a buffer of zeros).
 """
+
+import binascii
 
 _OPCODE_TEXT = 0x1
 _OPCODE_BINARY = 0x2
@@ -72,3 +77,29 @@ def server_frame(text, payload):
     if length < 65536:
         return bytes((first, 126)) + length.to_bytes(2, "big") + payload
     return bytes((first, 127)) + length.to_bytes(8, "big") + payload
+
+
+def valid_key(key):
+    """A ``Sec-WebSocket-Key`` value that is base64 of 16 bytes."""
+    if not key or len(key) != 24:
+        return False
+    try:
+        return len(binascii.a2b_base64(key.encode("ascii"), strict_mode=True)) == 16
+    except (binascii.Error, UnicodeEncodeError):
+        return False
+
+
+def outgoing(message):
+    """(is_text, payload) of a ``websocket.send`` message: ``bytes`` when it is not
+    None, else ``text``; a payload of another type raises TypeError."""
+    data = message.get("bytes")
+    if data is None:
+        data = message.get("text")
+        if type(data) is str or isinstance(data, str):
+            return True, data
+        if data is None:
+            raise RuntimeError("a websocket.send message needs 'bytes' or 'text'")
+        raise TypeError(f"websocket.send 'text' must be str, not {type(data).__name__}")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return False, data
+    raise TypeError(f"websocket.send 'bytes' must be bytes, not {type(data).__name__}")

@@ -2,7 +2,8 @@
 
 Rules:
 - The handshake is the request head the server parsed, replayed to wsproto: wsproto
-  checks it and negotiates permessage-deflate. Frames that come before the app accepts
+  checks it and negotiates permessage-deflate; a ``Sec-WebSocket-Key`` that is not
+  base64 of 16 bytes is answered 400 first. Frames that come before the app accepts
   wait (the socket stops reading past ``_CONNECTING_HIGH`` bytes).
 - Frames are cut at their boundaries here; a whole uncompressed message in one frame
   is unmasked and delivered directly, every other frame goes to wsproto whole (see
@@ -14,16 +15,21 @@ Rules:
   app's own response. An app that raises or returns before any of these gets a 500.
 - Received messages are queued for ``receive()``; past ``_QUEUE_HIGH`` queued messages
   the socket stops reading until the app catches up. A message over ``max_size``
-  bytes closes the connection with 1009.
-- Pings are answered with pongs. With ``ping_interval`` set, the server pings
-  (``keepalive.py``); no pong within ``ping_timeout`` closes with 1011.
+  bytes (text counted in UTF-8 bytes; compressed ones as they inflate, see
+  ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
+  ``receive()`` answers it again at once.
+- Pings are answered with pongs; while a pong waits in a socket buffer over its
+  high-water mark (the client is not reading), the socket stops reading until ``drain``.
+  With ``ping_interval`` set, the server pings (``keepalive.py``); no pong within
+  ``ping_timeout`` closes with 1011.
 - A close frame from the client is echoed and the app gets ``websocket.disconnect``
   with its code; the socket closes. ``websocket.close`` from the app sends the close
   frame and ends the socket; the client's echo completes it (or ``close_timeout``).
   A socket lost without a close frame gives code 1006.
 - ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
   ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
-  buffer is over its high-water mark.
+  buffer is over its high-water mark. A payload that is neither bytes-like nor
+  ``str`` text raises TypeError in the app.
 - ``shutdown()`` (the worker drains) closes an open session with 1012.
 """
 
@@ -34,11 +40,12 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Message, Ping, Pong, RejectConnection,
                             RejectData, Request, TextMessage)
-from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from .deflate import BoundedDeflate
+from .frames import (ends_fragments, is_plain, is_text, next_frame, outgoing, server_frame, starts_fragments, unmask,
+                     valid_key)
 from .keepalive import Keepalive
-from .frames import ends_fragments, is_plain, is_text, next_frame, server_frame, starts_fragments, unmask
 
 log = logging.getLogger("prefork.asgi")
 
@@ -63,12 +70,14 @@ class WebSocketSession:
         self.queue = deque()
         self.receiver = None
         self.drainer = None
-        self.paused = False
+        self.paused = False  # reading stopped: the app is behind (or the accept is awaited)
+        self.held = False  # reading stopped: answers wait in the socket's buffer
+        self.disconnect = None  # the websocket.disconnect message, once queued
+        self.disconnect_taken = False  # the app has received it
         self.parts = None  # fragments of a message being received
         self.part_size = 0
         self.state = "connecting"  # connecting, open, response (denial), closing, closed
         self.gone = False  # the socket is closed
-        self.disconnect_queued = False
         self.keepalive = Keepalive(self, adapter.ws_ping_interval, adapter.ws_ping_timeout)
         self.max_size = adapter.ws_max_size
         self.task = None
@@ -91,6 +100,9 @@ class WebSocketSession:
         socket.on("drain", self.on_drain)
         socket.on("error", self.on_socket_error)
         try:
+            headers = req.headers
+            if headers.get("sec-websocket-version") == "13" and not valid_key(headers.get("sec-websocket-key")):
+                raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
             self.ws.receive_data("".join(lines).encode("latin-1"))
             events = list(self.ws.events())
         except RemoteProtocolError as err:
@@ -200,7 +212,8 @@ class WebSocketSession:
             if kind is TextMessage or kind is BytesMessage:
                 self.on_message(event, kind is TextMessage)
             elif kind is Ping:
-                self.write(self.ws.send(event.response()))
+                if not self.write(self.ws.send(event.response())):
+                    self.hold()
             elif kind is Pong:
                 self.keepalive.on_pong(event.payload)
             elif kind is CloseConnection:
@@ -212,8 +225,9 @@ class WebSocketSession:
         if self.state != "open":
             return
         data = event.data
+        size = len(data) if not text or data.isascii() else len(data.encode("utf-8", "surrogatepass"))
         if self.parts is None and event.message_finished:
-            if len(data) > self.max_size:
+            if size > self.max_size:
                 self.too_big()
                 return
             self.deliver({"type": "websocket.receive", "text": data} if text else
@@ -223,7 +237,7 @@ class WebSocketSession:
             self.parts = []
             self.part_size = 0
         self.parts.append(data)
-        self.part_size += len(data)
+        self.part_size += size
         if self.part_size > self.max_size:
             self.parts = None
             self.too_big()
@@ -276,21 +290,31 @@ class WebSocketSession:
             receiver.set_result(None)
 
     def queue_disconnect(self, code, reason):
-        if not self.disconnect_queued:
-            self.disconnect_queued = True
-            self.deliver({"type": "websocket.disconnect", "code": code, "reason": reason})
+        if self.disconnect is None:
+            self.disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason}
+            self.deliver(self.disconnect)
+
+    def hold(self):
+        """Stop reading until the socket's buffer drains (the client is not reading)."""
+        if not self.held and not self.gone:
+            self.held = True
+            self.socket.pause()
 
     # -- the app's receive ---------------------------------------------------------------------
     async def receive(self):
         queue = self.queue
         while not queue:
+            if self.disconnect_taken:
+                return dict(self.disconnect)  # asked again after the disconnect
             self.receiver = self.loop.create_future()
             await self.receiver
             self.receiver = None
         message = queue.popleft()
+        if message is self.disconnect:
+            self.disconnect_taken = True
         if self.paused and len(queue) < _QUEUE_LOW:
             self.paused = False
-            if not self.gone:
+            if not self.gone and not self.held:
                 self.socket.resume()
         return message
 
@@ -300,14 +324,10 @@ class WebSocketSession:
         state = self.state
         if state == "open":
             if kind == "websocket.send":
-                data = message.get("bytes")
-                if data is None:
-                    data = message.get("text")
-                    if data is None:
-                        raise RuntimeError("a websocket.send message needs 'bytes' or 'text'")
+                text, data = outgoing(message)
                 if self.compressing:
-                    frame = self.ws.send(Message(data=data))
-                elif type(data) is str:
+                    frame = self.ws.send(Message(data=data if text else bytes(data)))
+                elif text:
                     frame = server_frame(True, data.encode("utf-8"))
                 else:
                     frame = server_frame(False, bytes(data))
@@ -355,7 +375,7 @@ class WebSocketSession:
     def accept(self, message):
         adapter = self.adapter
         if adapter.ws_per_message_deflate:
-            self.deflate = PerMessageDeflate()
+            self.deflate = BoundedDeflate(self.max_size)
         extensions = [self.deflate] if self.deflate is not None else []
         headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
         self.write(self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
@@ -367,7 +387,8 @@ class WebSocketSession:
             self.consume(buffered)
         if self.paused and len(self.queue) < _QUEUE_LOW and not self.gone:
             self.paused = False
-            self.socket.resume()
+            if not self.held:
+                self.socket.resume()
         self.keepalive.start()
 
     def send_close(self, code, reason):
@@ -400,6 +421,10 @@ class WebSocketSession:
         self.drainer = None
 
     def on_drain(self):
+        if self.held:
+            self.held = False
+            if not self.paused and not self.gone:
+                self.socket.resume()
         drainer = self.drainer
         if drainer is not None and not drainer.done():
             drainer.set_result(None)
