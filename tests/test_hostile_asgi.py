@@ -149,7 +149,24 @@ def test_a_body_disagreeing_with_its_content_length_closes_the_kept_alive_connec
 def test_a_string_body_is_sent_as_utf8(served):
     # Node's res.write takes strings; bytes are what the spec asks for, a str is not refused
     response = served.request(b"/str-body")
-    assert status_of(response) == 200 and response.endswith(b"\r\n\r\nnot bytes")
+    assert status_of(response) == 200 and response.endswith("\r\n\r\nnot bytes: é".encode())
+    served.healthy()
+
+
+@pytest.mark.parametrize("query", [b"int", b"int&stream", b"list", b"list&stream"])
+def test_a_body_of_another_type_is_a_500(served, query):
+    response = served.request(b"/odd-body?" + query)
+    assert status_of(response) == 500, response
+    served.daemon.wait_log("'body' must be bytes, not (int|list)")
+    served.healthy()
+
+
+def test_a_none_body_is_an_empty_one(served):
+    response = served.request(b"/odd-body?none")
+    assert status_of(response) == 200 and b"\r\nContent-Length: 0\r\n" in response
+    assert response.endswith(b"\r\n\r\n")
+    response = served.request(b"/odd-body?none&stream")
+    assert status_of(response) == 200 and response.endswith(b"\r\n\r\n0\r\n\r\n")
     served.healthy()
 
 

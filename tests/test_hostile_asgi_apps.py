@@ -89,7 +89,13 @@ async def http(scope, receive, send):
         await send({"type": "http.response.body", "body": b"too long"})
     elif path == "/str-body":
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": "not bytes"})
+        await send({"type": "http.response.body", "body": "not bytes: é"})
+    elif path == "/odd-body":  # a body of another type, whole or streamed
+        body = {b"int": 5, b"none": None, b"list": [b"a"]}[scope["query_string"].partition(b"&")[0]]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if scope["query_string"].endswith(b"&stream"):
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": body})
     elif path == "/never":
         mark("never", "waiting")
         try:
@@ -144,6 +150,14 @@ async def websocket(scope, receive, send):
         await asyncio.Event().wait()
     if path == "/ws/return-before-accept":
         return
+    if path == "/ws/deny":  # a denial response with what h11 refuses
+        await receive()
+        query = scope["query_string"]
+        headers = [(b"x-split", b"a\r\nx-injected: 1")] if query == b"inject" else []
+        await send({"type": "websocket.http.response.start", "status": 403 if query == b"inject" else int(query),
+                    "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": b"denied"})
+        return
     if path == "/ws/bad-subprotocol":
         await receive()
         await send({"type": "websocket.accept", "subprotocol": "not-offered"})
@@ -157,6 +171,14 @@ async def websocket(scope, receive, send):
     if path == "/ws/raise-after-close":
         await send({"type": "websocket.close", "code": 4321, "reason": "closing"})
         raise RuntimeError("broke after its close")
+    if path == "/ws/close-code":  # closes with the code the query names, caught and reported
+        query = scope["query_string"].decode()
+        code = int(query) if query.isdigit() else query
+        try:
+            await send({"type": "websocket.close", "code": code})
+        except (ValueError, TypeError) as exc:
+            await send({"type": "websocket.send", "text": f"refused: {type(exc).__name__}"})
+            raise
     if path == "/ws/both":
         await send({"type": "websocket.send", "bytes": b"bytes", "text": "text"})
     if path == "/ws/bad-send":  # each message a send that is not bytes or text

@@ -254,6 +254,25 @@ def test_an_app_raising_after_its_close_keeps_its_close_code(served):
     served.healthy()
 
 
+@pytest.mark.parametrize("code", ["999", "1005", "1006", "1015", "2999", "5000", "abc"])
+def test_an_app_closing_with_a_code_that_may_not_be_sent_is_closed_with_1011(served, code):
+    with connect(url(served, f"/ws/close-code?{code}"), proxy=None) as ws:
+        refused = ws.recv(10)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(10)
+    assert refused == ("refused: TypeError" if code == "abc" else "refused: ValueError")
+    assert closed.value.rcvd.code == 1011
+    served.healthy()
+
+
+@pytest.mark.parametrize("query", ["101", "199", "600", "inject"])
+def test_a_denial_response_that_cannot_be_sent_is_a_500(served, query):
+    with pytest.raises(InvalidStatus) as failed:
+        connect(url(served, f"/ws/deny?{query}"), proxy=None)
+    assert failed.value.response.status_code == 500 and b"injected" not in failed.value.response.body
+    served.healthy()
+
+
 def test_a_send_with_both_bytes_and_text_sends_the_bytes(served):
     with connect(url(served, "/ws/both"), proxy=None) as ws:
         assert ws.recv(10) == b"bytes"

@@ -103,3 +103,20 @@ def outgoing(message):
     if isinstance(data, (bytes, bytearray, memoryview)):
         return False, data
     raise TypeError(f"websocket.send 'bytes' must be bytes, not {type(data).__name__}")
+
+
+def close_code(message):
+    """(code, reason) of a ``websocket.close`` message; a code that may not be sent
+    (RFC 6455 7.4: 1000-1003, 1007-1014, 3000-4999) or a reason that is not a str
+    raises ValueError or TypeError."""
+    code = message.get("code")
+    if code is None:
+        code = 1000
+    reason = message.get("reason") or ""
+    if type(code) is not int:
+        raise TypeError(f"websocket.close 'code' must be int, not {type(code).__name__}")
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(f"Invalid WebSocket close code {code!r}.")
+    if not isinstance(reason, str):
+        raise TypeError(f"websocket.close 'reason' must be str, not {type(reason).__name__}")
+    return code, reason

@@ -29,6 +29,8 @@ Rules:
   connection closes at once (the head is out), so the client never reads the next
   response at a wrong offset. A single complete body that disagrees raises before
   anything is out (the client gets a 500). An unreadable declared length raises.
+- A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
+  it; None is no bytes); any other type raises TypeError before anything is out.
 - Sending to a closed connection is dropped without an error (spec_version 2.3).
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
@@ -165,6 +167,8 @@ class HTTPCycle:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
             res = self.res
             body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = body_bytes(body)
             if not res.headers_sent and not message.get("more_body", False):
                 # the common answer: the head's fields as one checked block, one send
                 status, block, length = self.head_block()
@@ -327,3 +331,15 @@ def declared_length(block):
     if not value.isdigit() or not value.isascii():
         raise RuntimeError(f"Invalid Content-Length {value!r} in response.")
     return int(value)
+
+
+def body_bytes(body):
+    """A body message's ``body`` that is not ``bytes``: None is none, bytes-like and
+    ``str`` (UTF-8) are taken, anything else raises TypeError."""
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    raise TypeError(f"http.response.body 'body' must be bytes, not {type(body).__name__}")

@@ -12,7 +12,10 @@ Rules:
 - The app gets ``websocket.connect`` first. ``websocket.accept`` answers 101 (with the
   subprotocol and headers it names); ``websocket.close`` before it answers 403;
   ``websocket.http.response.start``/``body`` (the denial extension) answer with the
-  app's own response. An app that raises or returns before any of these gets a 500.
+  app's own response (a status outside 200-599, or a header h11 refuses, raises in
+  the app). An app that raises or returns before any of these gets a 500. A
+  ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
+  that lets it escape is closed with 1011).
 - Received messages are queued for ``receive()``; past ``_QUEUE_HIGH`` queued messages
   the socket stops reading until the app catches up. A message over ``max_size``
   bytes (text counted in UTF-8 bytes; compressed ones as they inflate, see
@@ -43,8 +46,8 @@ from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Mes
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
-from .frames import (ends_fragments, is_plain, is_text, next_frame, outgoing, server_frame, starts_fragments, unmask,
-                     valid_key)
+from .frames import (close_code, ends_fragments, is_plain, is_text, next_frame, outgoing, server_frame,
+                     starts_fragments, unmask, valid_key)
 from .keepalive import Keepalive
 
 log = logging.getLogger("prefork.asgi")
@@ -335,8 +338,7 @@ class WebSocketSession:
                     await self.wait_drain()
                 return
             if kind == "websocket.close":
-                reason = message.get("reason") or ""
-                code = message.get("code", 1000)
+                code, reason = close_code(message)  # raises, the connection still open, for one not sendable
                 self.send_close(code, reason)
                 self.queue_disconnect(code, reason)
                 return
@@ -355,11 +357,12 @@ class WebSocketSession:
                 return
             if kind == "websocket.http.response.start":
                 status = message["status"]
-                if not 100 <= status < 600:
-                    raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
-                self.state = "response"
+                if type(status) is not int or not 200 <= status < 600:
+                    raise RuntimeError(f"Invalid HTTP status code {status!r} in a denial response.")
+                # a status or header h11 refuses raises here, while a 500 can still be answered
                 self.write(self.ws.send(RejectConnection(status_code=status, headers=list(message.get("headers", [])),
                                                          has_body=True)))
+                self.state = "response"
                 return
             raise RuntimeError("Expected ASGI message 'websocket.accept', 'websocket.close' or "
                                f"'websocket.http.response.start', but got {kind!r}.")
