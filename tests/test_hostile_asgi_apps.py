@@ -168,6 +168,18 @@ async def websocket(scope, receive, send):
                 "subprotocol": scope["subprotocols"][0] if scope["subprotocols"] else None})
     if path == "/ws/return":
         return
+    if path == "/ws/sleepy":  # receives only once the test has written the mark "wake"
+        mark("sleepy", "accepted")
+        wake = os.path.join(os.environ.get("HOSTILE_MARKS", ""), "wake")
+        while not os.path.exists(wake):
+            await asyncio.sleep(0.05)
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                mark("sleepy", f"received {total}")
+                return
+            total += len(message["bytes"])
     if path == "/ws/raise-after-close":
         await send({"type": "websocket.close", "code": 4321, "reason": "closing"})
         raise RuntimeError("broke after its close")

@@ -173,6 +173,32 @@ def test_an_app_sending_to_a_client_that_never_reads_waits(served):
     served.healthy()
 
 
+def test_messages_an_app_does_not_receive_stop_the_reading_by_their_bytes(tmp_path):
+    # 32 messages of 8 MiB would be 256 MiB held for an app that is not receiving
+    s = Served(tmp_path, "--ws-max-size", str(8 << 20), "--ws-ping-interval", "0")
+    try:
+        sock, _ = handshake(s, "/ws/sleepy")
+        assert s.mark("sleepy") == "accepted"
+        before = s.peak_rss()
+        frame = bytes((0x82, 0xFF)) + struct.pack("!Q", 8 << 20) + b"\0\0\0\0" + b"m" * (8 << 20)  # mask of zeros
+        sock.settimeout(5)
+        sent = 0
+        with pytest.raises(socket.timeout):
+            while sent < 40:
+                sock.sendall(frame)
+                sent += 1
+        assert sent < 8, sent
+        grown = s.peak_rss() - before
+        assert grown < 64 * 1024, f"the worker's peak memory grew by {grown} KiB"
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # unseen while the server is not reading: the app's receiving finds it
+        (tmp_path / "wake").write_text("")
+        wait_until(lambda: s.mark("sleepy").startswith("received"), 15, what="the app's disconnect")
+        s.healthy()
+    finally:
+        s.daemon.cleanup()
+
+
 def test_a_reset_mid_frame_is_a_1006_disconnect(served):
     sock, _ = handshake(served)
     sock.sendall(masked(0x82, b"z" * 5000)[:2000])

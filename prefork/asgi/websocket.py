@@ -17,7 +17,8 @@ Rules:
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011).
 - Received messages are queued for ``receive()``; past ``_QUEUE_HIGH`` queued messages
-  the socket stops reading until the app catches up. A message over ``max_size``
+  or ``_QUEUE_BYTES_HIGH`` queued payload (text counted in characters) the socket
+  stops reading until the app catches up (below ``_QUEUE_LOW`` and ``_QUEUE_BYTES_LOW``). A message over ``max_size``
   bytes (text counted in UTF-8 bytes; compressed ones as they inflate, see
   ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
   ``receive()`` answers it again at once.
@@ -55,6 +56,8 @@ log = logging.getLogger("prefork.asgi")
 _CONNECTING_HIGH = 64 * 1024  # bytes kept from a client that sends before the accept
 _QUEUE_HIGH = 32
 _QUEUE_LOW = 8
+_QUEUE_BYTES_HIGH = 1024 * 1024  # payload bytes queued past which reading stops
+_QUEUE_BYTES_LOW = 256 * 1024
 _ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
                   (b"content-length", b"21")]
 
@@ -75,6 +78,7 @@ class WebSocketSession:
         self.drainer = None
         self.paused = False  # reading stopped: the app is behind (or the accept is awaited)
         self.held = False  # reading stopped: answers wait in the socket's buffer
+        self.queued = 0  # payload bytes (text: characters) in the queue
         self.disconnect = None  # the websocket.disconnect message, once queued
         self.disconnect_taken = False  # the app has received it
         self.parts = None  # fragments of a message being received
@@ -187,11 +191,13 @@ class WebSocketSession:
                     payload = unmask(buf, header, end, length)
                     if is_text(first):
                         try:
-                            self.deliver({"type": "websocket.receive", "text": payload.decode("utf-8")})
+                            text = payload.decode("utf-8")
                         except UnicodeDecodeError:
                             self.to_wsproto(bytes(buf[pos:end]))  # wsproto closes with 1007
+                        else:
+                            self.deliver({"type": "websocket.receive", "text": text}, len(text))
                     else:
-                        self.deliver({"type": "websocket.receive", "bytes": payload})
+                        self.deliver({"type": "websocket.receive", "bytes": payload}, length)
             else:
                 if starts_fragments(first):
                     self.fragmented = True
@@ -234,7 +240,7 @@ class WebSocketSession:
                 self.too_big()
                 return
             self.deliver({"type": "websocket.receive", "text": data} if text else
-                         {"type": "websocket.receive", "bytes": bytes(data)})
+                         {"type": "websocket.receive", "bytes": bytes(data)}, len(data))
             return
         if self.parts is None:
             self.parts = []
@@ -247,8 +253,9 @@ class WebSocketSession:
             return
         if event.message_finished:
             parts, self.parts = self.parts, None
-            self.deliver({"type": "websocket.receive", "text": "".join(parts)} if text else
-                         {"type": "websocket.receive", "bytes": b"".join(parts)})
+            data = "".join(parts) if text else b"".join(parts)
+            self.deliver({"type": "websocket.receive", "text": data} if text else
+                         {"type": "websocket.receive", "bytes": data}, len(data))
 
     def too_big(self):
         reason = f"Message exceeds the maximum size ({self.max_size} bytes)"
@@ -283,9 +290,10 @@ class WebSocketSession:
         self.queue_disconnect(1006, "")
         self.on_drain()
 
-    def deliver(self, message):
+    def deliver(self, message, size=0):
         self.queue.append(message)
-        if len(self.queue) > _QUEUE_HIGH and not self.paused:
+        self.queued += size
+        if (len(self.queue) > _QUEUE_HIGH or self.queued > _QUEUE_BYTES_HIGH) and not self.paused:
             self.paused = True
             self.socket.pause()
         receiver = self.receiver
@@ -315,7 +323,9 @@ class WebSocketSession:
         message = queue.popleft()
         if message is self.disconnect:
             self.disconnect_taken = True
-        if self.paused and len(queue) < _QUEUE_LOW:
+        elif self.queued:
+            self.queued -= len(message.get("bytes") or message.get("text") or "")
+        if self.paused and len(queue) < _QUEUE_LOW and self.queued < _QUEUE_BYTES_LOW:
             self.paused = False
             if not self.gone and not self.held:
                 self.socket.resume()
@@ -388,7 +398,7 @@ class WebSocketSession:
         if self.inbuf is not None:  # frames that came before the accept
             buffered, self.inbuf = self.inbuf, None
             self.consume(buffered)
-        if self.paused and len(self.queue) < _QUEUE_LOW and not self.gone:
+        if self.paused and len(self.queue) < _QUEUE_LOW and self.queued < _QUEUE_BYTES_LOW and not self.gone:
             self.paused = False
             if not self.held:
                 self.socket.resume()
