@@ -8,12 +8,9 @@ Rules:
   frame must be. Everything else (control frames, fragments, compressed frames,
   protocol errors) goes to wsproto whole, so wsproto's state stays exact.
 - ``unmask`` and ``server_frame`` are the byte work of those plain frames.
-- ``valid_key``: a handshake's ``Sec-WebSocket-Key`` is base64 of 16 bytes (RFC 6455
-  4.2.1); ``outgoing`` takes a ``websocket.send`` message's payload only when it is
+- ``outgoing`` takes a ``websocket.send`` message's payload only when it is
   ``bytes``-like or ``text`` a ``str`` (an int is not silently a buffer of zeros).
 """
-
-import binascii
 
 _OPCODE_TEXT = 0x1
 _OPCODE_BINARY = 0x2
@@ -77,16 +74,6 @@ def server_frame(text, payload):
     if length < 65536:
         return bytes((first, 126)) + length.to_bytes(2, "big") + payload
     return bytes((first, 127)) + length.to_bytes(8, "big") + payload
-
-
-def valid_key(key):
-    """A ``Sec-WebSocket-Key`` value that is base64 of 16 bytes."""
-    if not key or len(key) != 24:
-        return False
-    try:
-        return len(binascii.a2b_base64(key.encode("ascii"), strict_mode=True)) == 16
-    except (binascii.Error, UnicodeEncodeError):
-        return False
 
 
 def outgoing(message):

@@ -1,10 +1,9 @@
 """One ASGI WebSocket session over an upgraded socket, framed by wsproto.
 
 Rules:
-- The handshake is the request head the server parsed, replayed to wsproto: wsproto
-  checks it and negotiates permessage-deflate; a ``Sec-WebSocket-Key`` that is not
-  base64 of 16 bytes is answered 400 first. Frames that come before the app accepts
-  wait (the socket stops reading past ``_CONNECTING_HIGH`` bytes).
+- The handshake is the request head the server parsed, replayed to wsproto (see
+  ``handshake.py``): wsproto checks it and negotiates permessage-deflate. Frames that
+  come before the app accepts wait (the socket stops reading past ``_CONNECTING_HIGH``).
 - Frames are cut at their boundaries here; a whole uncompressed message in one frame
   is unmasked and delivered directly, every other frame goes to wsproto whole (see
   ``frames.py``). Without compression, messages are framed here too; with it, by
@@ -16,9 +15,8 @@ Rules:
   the app). An app that raises or returns before any of these gets a 500. A
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011).
-- Received messages are queued for ``receive()``; past ``_QUEUE_HIGH`` queued messages
-  or ``_QUEUE_BYTES_HIGH`` queued payload (text counted in characters) the socket
-  stops reading until the app catches up (below ``_QUEUE_LOW`` and ``_QUEUE_BYTES_LOW``). A message over ``max_size``
+- Received messages wait in the ``Inbox`` for ``receive()``; while it is full (by
+  count or by bytes, see ``inbox.py``) the socket stops reading until the app catches up. A message over ``max_size``
   bytes (text counted in UTF-8 bytes; compressed ones as they inflate, see
   ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
   ``receive()`` answers it again at once.
@@ -38,7 +36,6 @@ Rules:
 """
 
 import logging
-from collections import deque
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
@@ -48,18 +45,14 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
 from .frames import (close_code, ends_fragments, is_plain, is_text, next_frame, outgoing, server_frame,
-                     starts_fragments, unmask, valid_key)
+                     starts_fragments, unmask)
+from .handshake import error_response, replayed_request
+from .inbox import Inbox
 from .keepalive import Keepalive
 
 log = logging.getLogger("prefork.asgi")
 
 _CONNECTING_HIGH = 64 * 1024  # bytes kept from a client that sends before the accept
-_QUEUE_HIGH = 32
-_QUEUE_LOW = 8
-_QUEUE_BYTES_HIGH = 1024 * 1024  # payload bytes queued past which reading stops
-_QUEUE_BYTES_LOW = 256 * 1024
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
-                  (b"content-length", b"21")]
 
 
 class ClientDisconnected(OSError):
@@ -73,14 +66,10 @@ class WebSocketSession:
         self.loop = socket.loop
         self.scope = scope
         self.ws = WSConnection(ConnectionType.SERVER)
-        self.queue = deque()
-        self.receiver = None
+        self.inbox = Inbox(self.loop)
         self.drainer = None
         self.paused = False  # reading stopped: the app is behind (or the accept is awaited)
         self.held = False  # reading stopped: answers wait in the socket's buffer
-        self.queued = 0  # payload bytes (text: characters) in the queue
-        self.disconnect = None  # the websocket.disconnect message, once queued
-        self.disconnect_taken = False  # the app has received it
         self.parts = None  # fragments of a message being received
         self.part_size = 0
         self.state = "connecting"  # connecting, open, response (denial), closing, closed
@@ -97,20 +86,12 @@ class WebSocketSession:
 
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
-        req = self.request
-        lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-        raw = req.raw_headers
-        lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
-        lines.append("\r\n")
         socket = self.socket
         socket.on("close", self.on_socket_close)
         socket.on("drain", self.on_drain)
         socket.on("error", self.on_socket_error)
         try:
-            headers = req.headers
-            if headers.get("sec-websocket-version") == "13" and not valid_key(headers.get("sec-websocket-key")):
-                raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
-            self.ws.receive_data("".join(lines).encode("latin-1"))
+            self.ws.receive_data(replayed_request(self.request))
             events = list(self.ws.events())
         except RemoteProtocolError as err:
             self.refuse(err)
@@ -123,7 +104,7 @@ class WebSocketSession:
             self.inbuf = bytearray(head)  # frames sent before the accept wait for it
         socket.on("data", self.on_data)
         socket.on("end", self.on_end)
-        self.queue.append({"type": "websocket.connect"})
+        self.inbox.put({"type": "websocket.connect"})
         return True
 
     def refuse(self, err):
@@ -291,19 +272,14 @@ class WebSocketSession:
         self.on_drain()
 
     def deliver(self, message, size=0):
-        self.queue.append(message)
-        self.queued += size
-        if (len(self.queue) > _QUEUE_HIGH or self.queued > _QUEUE_BYTES_HIGH) and not self.paused:
+        inbox = self.inbox
+        inbox.put(message, size)
+        if not self.paused and inbox.full():
             self.paused = True
             self.socket.pause()
-        receiver = self.receiver
-        if receiver is not None and not receiver.done():
-            receiver.set_result(None)
 
     def queue_disconnect(self, code, reason):
-        if self.disconnect is None:
-            self.disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason}
-            self.deliver(self.disconnect)
+        self.inbox.put_disconnect(code, reason)
 
     def hold(self):
         """Stop reading until the socket's buffer drains (the client is not reading)."""
@@ -313,19 +289,8 @@ class WebSocketSession:
 
     # -- the app's receive ---------------------------------------------------------------------
     async def receive(self):
-        queue = self.queue
-        while not queue:
-            if self.disconnect_taken:
-                return dict(self.disconnect)  # asked again after the disconnect
-            self.receiver = self.loop.create_future()
-            await self.receiver
-            self.receiver = None
-        message = queue.popleft()
-        if message is self.disconnect:
-            self.disconnect_taken = True
-        elif self.queued:
-            self.queued -= len(message.get("bytes") or message.get("text") or "")
-        if self.paused and len(queue) < _QUEUE_LOW and self.queued < _QUEUE_BYTES_LOW:
+        message = await self.inbox.get()
+        if self.paused and self.inbox.low():
             self.paused = False
             if not self.gone and not self.held:
                 self.socket.resume()
@@ -398,7 +363,7 @@ class WebSocketSession:
         if self.inbuf is not None:  # frames that came before the accept
             buffered, self.inbuf = self.inbuf, None
             self.consume(buffered)
-        if self.paused and len(self.queue) < _QUEUE_LOW and self.queued < _QUEUE_BYTES_LOW and not self.gone:
+        if self.paused and self.inbox.low() and not self.gone:
             self.paused = False
             if not self.held:
                 self.socket.resume()
@@ -487,6 +452,5 @@ class WebSocketSession:
 
     def fail_handshake(self):
         self.state = "closed"
-        self.write(self.ws.send(RejectConnection(status_code=500, headers=_ERROR_HEADERS, has_body=True)))
-        self.write(self.ws.send(RejectData(data=b"Internal Server Error")))
+        self.write(error_response(self.ws))
         self.socket.end()
