@@ -168,6 +168,17 @@ async def websocket(scope, receive, send):
                 "subprotocol": scope["subprotocols"][0] if scope["subprotocols"] else None})
     if path == "/ws/return":
         return
+    if path == "/ws/slow-reader":  # takes its time before receiving, then says how much came
+        await asyncio.sleep(float(scope["query_string"]))
+        total = 0
+        while total < 3 << 20:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            total += len(message.get("bytes") or b"")
+        await send({"type": "websocket.send", "text": f"alive {total}"})
+        await receive()
+        return
     if path == "/ws/sleepy":  # receives only once the test has written the mark "wake"
         mark("sleepy", "accepted")
         wake = os.path.join(os.environ.get("HOSTILE_MARKS", ""), "wake")

@@ -199,6 +199,30 @@ def test_messages_an_app_does_not_receive_stop_the_reading_by_their_bytes(tmp_pa
         s.daemon.cleanup()
 
 
+def test_a_pong_unread_while_a_slow_app_catches_up_is_no_ping_timeout(tmp_path):
+    s = Served(tmp_path, "--ws-max-size", str(4 << 20), "--ws-ping-interval", "0.2", "--ws-ping-timeout", "0.5")
+    try:
+        # the app sleeps 2 s before receiving: 3 MiB sent at once stop the server's reading
+        # after 1 MiB, and the pong sent for its ping waits unread behind the rest
+        sock, _ = handshake(s, "/ws/slow-reader?2")
+        block = b"s" * (1 << 20)
+        sock.sendall(b"".join(bytes((0x82, 0xFF)) + struct.pack("!Q", len(block)) + b"\0\0\0\0" + block
+                              for _ in range(3)))
+        pings = 0
+        while True:
+            opcode, payload = read_frame(sock)
+            if opcode == 0x9:
+                pings += 1
+                sock.sendall(masked(0x8A, payload))
+                continue
+            break
+        assert (opcode, payload) == (0x1, b"alive 3145728") and pings >= 1
+        sock.close()
+        s.healthy()
+    finally:
+        s.daemon.cleanup()
+
+
 def test_a_reset_mid_frame_is_a_1006_disconnect(served):
     sock, _ = handshake(served)
     sock.sendall(masked(0x82, b"z" * 5000)[:2000])
