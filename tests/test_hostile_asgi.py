@@ -161,6 +161,15 @@ def test_a_body_of_another_type_is_a_500(served, query):
     served.healthy()
 
 
+def test_a_memoryview_body_of_another_format_counts_its_bytes(served):
+    response = served.request(b"/odd-body?view")
+    assert status_of(response) == 200 and b"\r\nContent-Length: 8\r\n" in response
+    assert response.endswith(b"\r\n\r\n" + bytes(range(8)))
+    response = served.request(b"/odd-body?view&stream")
+    assert response.endswith(b"\r\n\r\n8\r\n" + bytes(range(8)) + b"\r\n8\r\n" + bytes(range(8)) + b"\r\n0\r\n\r\n")
+    served.healthy()
+
+
 def test_a_none_body_is_an_empty_one(served):
     response = served.request(b"/odd-body?none")
     assert status_of(response) == 200 and b"\r\nContent-Length: 0\r\n" in response

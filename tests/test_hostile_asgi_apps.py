@@ -91,7 +91,8 @@ async def http(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": "not bytes: é"})
     elif path == "/odd-body":  # a body of another type, whole or streamed
-        body = {b"int": 5, b"none": None, b"list": [b"a"]}[scope["query_string"].partition(b"&")[0]]
+        body = {b"int": 5, b"none": None, b"list": [b"a"],
+                b"view": memoryview(bytes(range(8))).cast("I")}[scope["query_string"].partition(b"&")[0]]
         await send({"type": "http.response.start", "status": 200, "headers": []})
         if scope["query_string"].endswith(b"&stream"):
             await send({"type": "http.response.body", "body": body, "more_body": True})

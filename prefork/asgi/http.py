@@ -338,8 +338,10 @@ def body_bytes(body):
     ``str`` (UTF-8) are taken, anything else raises TypeError."""
     if body is None:
         return b""
-    if isinstance(body, (bytes, bytearray, memoryview)):
+    if isinstance(body, (bytes, bytearray)):
         return body
+    if isinstance(body, memoryview):
+        return body.tobytes()  # its length in bytes, whatever its format
     if isinstance(body, str):
         return body.encode("utf-8")
     raise TypeError(f"http.response.body 'body' must be bytes, not {type(body).__name__}")

@@ -16,9 +16,9 @@ Rules:
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011).
 - Received messages wait in the ``Inbox`` for ``receive()``; while it is full (by
-  count or by bytes, see ``inbox.py``) the socket stops reading until the app catches up. A message over ``max_size``
-  bytes (text counted in UTF-8 bytes; compressed ones as they inflate, see
-  ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
+  count or by bytes, see ``inbox.py``) the socket stops reading until the app catches
+  up. A message over ``max_size`` bytes (text counted in UTF-8 bytes; compressed ones
+  as they inflate, see ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
   ``receive()`` answers it again at once.
 - Pings are answered with pongs; while a pong waits in a socket buffer over its
   high-water mark (the client is not reading), the socket stops reading until ``drain``.
