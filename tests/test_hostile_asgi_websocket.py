@@ -264,6 +264,26 @@ def test_handshakes_that_are_not_websocket_upgrades(served, request_head, status
     served.healthy()
 
 
+@pytest.mark.parametrize("offer, accepted", [
+    (b"permessage-deflate; server_max_window_bits=abc", None),
+    (b"permessage-deflate; client_max_window_bits=x9", None),
+    (b"permessage-deflate; client_max_window_bits=99", None),
+    (b";;;,,,", None),
+    (b"permessage-deflate; server_no_context_takeover", b"permessage-deflate; server_no_context_takeover"),
+])
+def test_a_malformed_deflate_offer_is_declined_not_blamed_on_the_app(served, offer, accepted):
+    sock, head = handshake(served, extra=b"Sec-WebSocket-Extensions: " + offer + b"\r\n")
+    lines = head.split(b"\r\n")
+    assert [line.split(b": ", 1)[1] for line in lines if line.lower().startswith(b"sec-websocket-extensions:")] == \
+        ([accepted] if accepted else [])
+    sock.sendall(masked(0x81, b"plain" * 30))
+    opcode, payload = read_frame(sock)
+    assert opcode == 0x1 and (payload == b"plain" * 30 if accepted is None else len(payload) < 150)
+    sock.close()
+    served.healthy()
+    assert "invalid literal for int()" not in served.log()
+
+
 def test_subprotocols_are_offered_to_the_app_and_its_choice_is_checked(served):
     with connect(url(served, "/ws"), subprotocols=["chat", "superchat"], proxy=None) as ws:
         assert ws.subprotocol == "chat"

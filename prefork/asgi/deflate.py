@@ -9,6 +9,9 @@ Rules:
   closes with that code).
 - A message is compressed when its first frame has RSV1; its continuation frames count
   towards the same total. Control frames between fragments change nothing.
+- An offer whose window bits are not numbers is declined (RFC 7692 5: the server
+  answers without the extension), as wsproto declines bits out of range; it is the
+  client's mistake, not the app's.
 - Only the extension's public hooks are used; sending is wsproto's unchanged.
 """
 
@@ -24,6 +27,12 @@ class BoundedDeflate(PerMessageDeflate):
         self.max_size = max_size
         self.compressed = False  # the message being received is compressed
         self.inflated = 0  # its bytes so far
+
+    def accept(self, offer):
+        try:
+            return super().accept(offer)
+        except ValueError:  # client_max_window_bits=abc and the like
+            return None
 
     def frame_inbound_header(self, proto, opcode, rsv, payload_length):
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
