@@ -24,13 +24,17 @@ class Served:
         self.marks = tmp
         self.daemon = Daemon("--interface", "asgi", "--keep-alive-timeout", "2", *args, app=APP, workers=1,
                              env={"HOSTILE_MARKS": str(tmp)})
-        self.daemon.wait_ready()
-        [self.worker] = self.daemon.wait_workers(1)
-        self.port = self.daemon.port
-        for _ in range(2):  # whatever the worker opens once (its first connections) is open now
-            assert self.request(b"/pid").endswith(str(self.worker).encode())
-        wait_until(lambda: not self.connections(), 15, what="the worker's connections closed")
-        self.base_fds = self.fd_count()
+        try:
+            self.daemon.wait_ready()
+            [self.worker] = self.daemon.wait_workers(1)
+            self.port = self.daemon.port
+            for _ in range(2):  # whatever the worker opens once (its first connections) is open now
+                assert self.request(b"/pid").endswith(str(self.worker).encode())
+            wait_until(lambda: not self.connections(), 15, what="the worker's connections closed")
+            self.base_fds = self.fd_count()
+        except BaseException:
+            self.daemon.cleanup()  # its processes, by PID, before the failure is reported
+            raise
 
     def fd_count(self):
         return len(os.listdir(f"/proc/{self.worker}/fd"))
