@@ -140,14 +140,16 @@ class ASGIAdapter:
         return scope
 
     def split(self, url):
-        """(path, raw_path, query_string) of a request target, root path applied; the
-        last ``_KEPT`` distinct targets are remembered (all forgotten when full)."""
-        if url[:1] == "/" and "%" not in url and url.isascii():  # the common target: nothing to decode
-            path, _, query = url.partition("?")
+        """(path, raw_path, query_string) of a request target, root path applied, a
+        ``#fragment`` dropped (as uvicorn does); the last ``_KEPT`` distinct targets are
+        remembered (all forgotten when full)."""
+        target = url.partition("#")[0] if "#" in url else url  # a fragment is the client's own
+        if target[:1] == "/" and "%" not in target and target.isascii():  # nothing to decode
+            path, _, query = target.partition("?")
             raw_path = path.encode("ascii")
             query = query.encode("ascii")
         else:
-            path, raw_path, query = split_target(url)
+            path, raw_path, query = split_target(target)
         root = self.root_path
         if root:
             path = root + path

@@ -8,6 +8,8 @@ Rules:
   frame must be. Everything else (control frames, fragments, compressed frames,
   protocol errors) goes to wsproto whole, so wsproto's state stays exact.
 - ``unmask`` and ``server_frame`` are the byte work of those plain frames.
+- ``outgoing`` takes a ``websocket.send`` message's payload only when it is
+  ``bytes``-like or ``text`` a ``str`` (an int is not silently a buffer of zeros).
 """
 
 _OPCODE_TEXT = 0x1
@@ -72,3 +74,36 @@ def server_frame(text, payload):
     if length < 65536:
         return bytes((first, 126)) + length.to_bytes(2, "big") + payload
     return bytes((first, 127)) + length.to_bytes(8, "big") + payload
+
+
+def outgoing(message):
+    """(is_text, payload) of a ``websocket.send`` message: ``bytes`` when it is not
+    None, else ``text``; a payload of another type raises TypeError."""
+    data = message.get("bytes")
+    if data is None:
+        data = message.get("text")
+        if type(data) is str or isinstance(data, str):
+            return True, data
+        if data is None:
+            raise RuntimeError("a websocket.send message needs 'bytes' or 'text'")
+        raise TypeError(f"websocket.send 'text' must be str, not {type(data).__name__}")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return False, data
+    raise TypeError(f"websocket.send 'bytes' must be bytes, not {type(data).__name__}")
+
+
+def close_code(message):
+    """(code, reason) of a ``websocket.close`` message; a code that may not be sent
+    (RFC 6455 7.4: 1000-1003, 1007-1014, 3000-4999) or a reason that is not a str
+    raises ValueError or TypeError."""
+    code = message.get("code")
+    if code is None:
+        code = 1000
+    reason = message.get("reason") or ""
+    if type(code) is not int:
+        raise TypeError(f"websocket.close 'code' must be int, not {type(code).__name__}")
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(f"Invalid WebSocket close code {code!r}.")
+    if not isinstance(reason, str):
+        raise TypeError(f"websocket.close 'reason' must be str, not {type(reason).__name__}")
+    return code, reason

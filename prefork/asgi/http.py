@@ -23,9 +23,19 @@ Rules:
   pipelined response behind another one keeps its bytes until it is first; past the
   high-water mark it waits for the one ahead to finish (the server tells a queued
   response nothing when it becomes first).
+- A body must agree with the Content-Length the app declared (unless the response has
+  no body: HEAD, 1xx, 204, 304): a body message that would go past it raises
+  RuntimeError in the app, and so does one that ends the response short; the
+  connection closes at once (the head is out), so the client never reads the next
+  response at a wrong offset. A single complete body that disagrees raises before
+  anything is out (the client gets a 500). An unreadable declared length raises.
+- A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
+  it; None is no bytes); any other type raises TypeError before anything is out.
 - Sending to a closed connection is dropped without an error (spec_version 2.3).
-- An app that raises, or returns, before ``http.response.start`` gets a 500; after it,
-  the connection is closed (the client sees a cut response). Both are logged.
+- An app that raises, or returns, while no byte of its response has gone out (before
+  ``http.response.start``, or with a start whose status or headers are refused) gets a
+  500; after that, the connection is closed (the client sees a cut response). Both are
+  logged.
 """
 
 import logging
@@ -38,6 +48,7 @@ _HIGH_WATER = 64 * 1024
 _HEADS_KEPT = 256  # distinct response header lists remembered (all forgotten when full)
 _ERROR_HEAD = {"Content-Type": "text/plain; charset=utf-8", "Connection": "close", "Content-Length": "21"}
 _ERROR_BODY = b"Internal Server Error"
+_NO_BODY = frozenset((204, 304))
 
 
 def response_fields(headers):
@@ -61,7 +72,7 @@ def response_fields(headers):
 
 class HTTPCycle:
     __slots__ = ("req", "res", "adapter", "chunks", "kept", "more", "body_taken", "expect", "closed",
-                 "watching", "receiver", "drainer", "start", "complete", "task")
+                 "watching", "receiver", "drainer", "start", "complete", "task", "remaining")
 
     def __init__(self, req, res, adapter, has_body):
         self.req = req
@@ -79,6 +90,7 @@ class HTTPCycle:
         self.start = None  # the http.response.start message
         self.complete = False
         self.task = None  # set by whoever runs ``run()`` in a task
+        self.remaining = None  # body bytes still owed to a declared Content-Length
         if has_body:
             req.on("data", self.on_data)
             req.on("end", self.on_end)
@@ -155,9 +167,13 @@ class HTTPCycle:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
             res = self.res
             body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = body_bytes(body)
             if not res.headers_sent and not message.get("more_body", False):
                 # the common answer: the head's fields as one checked block, one send
-                status, block = self.head_block()
+                status, block, length = self.head_block()
+                if length is not None and length != len(body) and self.req.method != "HEAD":
+                    raise RuntimeError(f"Response content of {len(body)} bytes for a Content-Length of {length}.")
                 self.complete = True
                 self.chunks = None
                 res.end_with(status, block, body)
@@ -166,12 +182,22 @@ class HTTPCycle:
                 return
             if not res.headers_sent:
                 self.write_head(res)
+            remaining = self.remaining
+            if remaining is not None:
+                remaining -= len(body)
+                if remaining < 0:
+                    self.cut()
+                    raise RuntimeError("Response content longer than Content-Length.")
+                self.remaining = remaining
             if message.get("more_body", False):
                 if not body:
                     res.flush_headers()  # an empty chunk: the head goes out now (event streams)
                 elif not res.write(body) and not self.closed:
                     await self.wait_drain(res)
                 return
+            if remaining:
+                self.cut()
+                raise RuntimeError(f"Response content shorter than Content-Length ({remaining} bytes missing).")
             self.complete = True
             self.chunks = None
             res.end(body)  # a body still paused is resumed (and discarded) by the server
@@ -187,14 +213,17 @@ class HTTPCycle:
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""
-        status, block = self.head_block()
+        status, block, length = self.head_block()
         res.status_code = status
         for name, value in block.pairs:
             res.set_header(name, value)
+        if self.req.method != "HEAD":
+            self.remaining = length
 
     def head_block(self):
-        """The start message's status and its headers as a ``HeaderBlock`` (kept by the
-        adapter for the next equal list)."""
+        """The start message's status, its headers as a ``HeaderBlock`` (kept by the
+        adapter for the next equal list) and the body length they declare (None: none
+        declared, or a status without a body)."""
         start = self.start
         status = start["status"]
         if type(status) is not int:
@@ -205,16 +234,20 @@ class HTTPCycle:
         heads = self.adapter.heads
         try:
             key = tuple(headers)
-            block = heads.get(key)
+            kept = heads.get(key)
         except TypeError:  # a name or value that is not hashable: not kept
-            key = block = None
-        if block is None:
+            key = kept = None
+        if kept is None:
             block = HeaderBlock.from_pairs(response_fields(headers))
+            kept = (block, declared_length(block))
             if key is not None:
                 if len(heads) >= _HEADS_KEPT:
                     heads.clear()
-                heads[key] = block
-        return status, block
+                heads[key] = kept
+        block, length = kept
+        if length is not None and (status < 200 or status in _NO_BODY):
+            length = None
+        return status, block, length
 
     async def wait_drain(self, res):
         """Until the socket can take more: its buffer drained below the high-water mark
@@ -263,16 +296,52 @@ class HTTPCycle:
                 log.error("ASGI callable returned without starting response.")
             self.fail()
 
+    def cut(self):
+        """The response cannot be completed as declared: the connection closes."""
+        self.complete = True
+        self.chunks = None
+        self.res.destroy()
+        self.wake()
+
     def fail(self):
-        """A 500 before the response started; else the connection closes."""
+        """A 500 while no byte of the response is out; else the connection closes."""
         res = self.res
         self.complete = True
         if self.closed or res.writable_ended:
             return
-        if self.start is not None or res.head_out:
+        if res.headers_sent or res.head_out:
             res.destroy()
             return
         res.reset_head()
         res.write_head(500, _ERROR_HEAD)
         res.end(_ERROR_BODY)
         self.wake()
+
+
+def declared_length(block):
+    """The Content-Length a header block declares, as an int (None: none); a value that
+    is not one non-negative decimal number (or repeats of one) raises RuntimeError."""
+    if not block.has_length:
+        return None
+    value = block.headers["content-length"][1]
+    values = set(value) if type(value) is list else {value}
+    if len(values) != 1:
+        raise RuntimeError(f"Conflicting Content-Length values {sorted(values)!r} in response.")
+    value = values.pop().strip()
+    if not value.isdigit() or not value.isascii():
+        raise RuntimeError(f"Invalid Content-Length {value!r} in response.")
+    return int(value)
+
+
+def body_bytes(body):
+    """A body message's ``body`` that is not ``bytes``: None is none, bytes-like and
+    ``str`` (UTF-8) are taken, anything else raises TypeError."""
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray)):
+        return body
+    if isinstance(body, memoryview):
+        return body.tobytes()  # its length in bytes, whatever its format
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    raise TypeError(f"http.response.body 'body' must be bytes, not {type(body).__name__}")

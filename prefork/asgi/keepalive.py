@@ -6,6 +6,8 @@ Rules:
   ``on_timeout`` (the session closes with 1011). With ``timeout`` 0 pings go out every
   ``interval`` and nothing waits for the answers.
 - Pongs with another payload (unsolicited, stale) are ignored.
+- While the session has stopped reading because its app is behind, a missing pong is
+  not the client's fault (it may be unread in the socket): the wait starts again.
 - ``stop()`` cancels whatever is scheduled; nothing fires after it.
 """
 
@@ -49,6 +51,9 @@ class Keepalive:
 
     def timed_out(self):
         self.pong_timer = None
+        if self.session.paused:  # not reading for a slow app: the pong may be waiting unread
+            self.pong_timer = self.loop.call_later(self.timeout, self.timed_out)
+            return
         self.session.on_ping_timeout()
 
     def stop(self):

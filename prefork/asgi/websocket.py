@@ -1,9 +1,9 @@
 """One ASGI WebSocket session over an upgraded socket, framed by wsproto.
 
 Rules:
-- The handshake is the request head the server parsed, replayed to wsproto: wsproto
-  checks it and negotiates permessage-deflate. Frames that come before the app accepts
-  wait (the socket stops reading past ``_CONNECTING_HIGH`` bytes).
+- The handshake is the request head the server parsed, replayed to wsproto (see
+  ``handshake.py``): wsproto checks it and negotiates permessage-deflate. Frames that
+  come before the app accepts wait (the socket stops reading past ``_CONNECTING_HIGH``).
 - Frames are cut at their boundaries here; a whole uncompressed message in one frame
   is unmasked and delivered directly, every other frame goes to wsproto whole (see
   ``frames.py``). Without compression, messages are framed here too; with it, by
@@ -11,42 +11,48 @@ Rules:
 - The app gets ``websocket.connect`` first. ``websocket.accept`` answers 101 (with the
   subprotocol and headers it names); ``websocket.close`` before it answers 403;
   ``websocket.http.response.start``/``body`` (the denial extension) answer with the
-  app's own response. An app that raises or returns before any of these gets a 500.
-- Received messages are queued for ``receive()``; past ``_QUEUE_HIGH`` queued messages
-  the socket stops reading until the app catches up. A message over ``max_size``
-  bytes closes the connection with 1009.
-- Pings are answered with pongs. With ``ping_interval`` set, the server pings
-  (``keepalive.py``); no pong within ``ping_timeout`` closes with 1011.
+  app's own response (a status outside 200-599, or a header h11 refuses, raises in
+  the app). An app that raises or returns before any of these gets a 500. A
+  ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
+  that lets it escape is closed with 1011).
+- Received messages wait in the ``Inbox`` for ``receive()``; while it is full (by
+  count or by bytes, see ``inbox.py``) the socket stops reading until the app catches
+  up. A message over ``max_size`` bytes (text counted in UTF-8 bytes; compressed ones
+  as they inflate, see ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
+  ``receive()`` answers it again at once.
+- Pings are answered with pongs; while a pong waits in a socket buffer over its
+  high-water mark (the client is not reading), the socket stops reading until ``drain``.
+  With ``ping_interval`` set, the server pings (``keepalive.py``); no pong within
+  ``ping_timeout`` closes with 1011.
 - A close frame from the client is echoed and the app gets ``websocket.disconnect``
   with its code; the socket closes. ``websocket.close`` from the app sends the close
   frame and ends the socket; the client's echo completes it (or ``close_timeout``).
   A socket lost without a close frame gives code 1006.
 - ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
   ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
-  buffer is over its high-water mark.
+  buffer is over its high-water mark. A payload that is neither bytes-like nor
+  ``str`` text raises TypeError in the app.
 - ``shutdown()`` (the worker drains) closes an open session with 1012.
 """
 
 import logging
-from collections import deque
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Message, Ping, Pong, RejectConnection,
                             RejectData, Request, TextMessage)
-from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from .deflate import BoundedDeflate
+from .frames import (close_code, ends_fragments, is_plain, is_text, next_frame, outgoing, server_frame,
+                     starts_fragments, unmask)
+from .handshake import error_response, replayed_request
+from .inbox import Inbox
 from .keepalive import Keepalive
-from .frames import ends_fragments, is_plain, is_text, next_frame, server_frame, starts_fragments, unmask
 
 log = logging.getLogger("prefork.asgi")
 
 _CONNECTING_HIGH = 64 * 1024  # bytes kept from a client that sends before the accept
-_QUEUE_HIGH = 32
-_QUEUE_LOW = 8
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
-                  (b"content-length", b"21")]
 
 
 class ClientDisconnected(OSError):
@@ -60,15 +66,14 @@ class WebSocketSession:
         self.loop = socket.loop
         self.scope = scope
         self.ws = WSConnection(ConnectionType.SERVER)
-        self.queue = deque()
-        self.receiver = None
+        self.inbox = Inbox(self.loop)
         self.drainer = None
-        self.paused = False
+        self.paused = False  # reading stopped: the app is behind (or the accept is awaited)
+        self.held = False  # reading stopped: answers wait in the socket's buffer
         self.parts = None  # fragments of a message being received
         self.part_size = 0
         self.state = "connecting"  # connecting, open, response (denial), closing, closed
         self.gone = False  # the socket is closed
-        self.disconnect_queued = False
         self.keepalive = Keepalive(self, adapter.ws_ping_interval, adapter.ws_ping_timeout)
         self.max_size = adapter.ws_max_size
         self.task = None
@@ -81,17 +86,12 @@ class WebSocketSession:
 
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
-        req = self.request
-        lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-        raw = req.raw_headers
-        lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
-        lines.append("\r\n")
         socket = self.socket
         socket.on("close", self.on_socket_close)
         socket.on("drain", self.on_drain)
         socket.on("error", self.on_socket_error)
         try:
-            self.ws.receive_data("".join(lines).encode("latin-1"))
+            self.ws.receive_data(replayed_request(self.request))
             events = list(self.ws.events())
         except RemoteProtocolError as err:
             self.refuse(err)
@@ -104,7 +104,7 @@ class WebSocketSession:
             self.inbuf = bytearray(head)  # frames sent before the accept wait for it
         socket.on("data", self.on_data)
         socket.on("end", self.on_end)
-        self.queue.append({"type": "websocket.connect"})
+        self.inbox.put({"type": "websocket.connect"})
         return True
 
     def refuse(self, err):
@@ -172,11 +172,13 @@ class WebSocketSession:
                     payload = unmask(buf, header, end, length)
                     if is_text(first):
                         try:
-                            self.deliver({"type": "websocket.receive", "text": payload.decode("utf-8")})
+                            text = payload.decode("utf-8")
                         except UnicodeDecodeError:
                             self.to_wsproto(bytes(buf[pos:end]))  # wsproto closes with 1007
+                        else:
+                            self.deliver({"type": "websocket.receive", "text": text}, len(text))
                     else:
-                        self.deliver({"type": "websocket.receive", "bytes": payload})
+                        self.deliver({"type": "websocket.receive", "bytes": payload}, length)
             else:
                 if starts_fragments(first):
                     self.fragmented = True
@@ -200,7 +202,8 @@ class WebSocketSession:
             if kind is TextMessage or kind is BytesMessage:
                 self.on_message(event, kind is TextMessage)
             elif kind is Ping:
-                self.write(self.ws.send(event.response()))
+                if not self.write(self.ws.send(event.response())):
+                    self.hold()
             elif kind is Pong:
                 self.keepalive.on_pong(event.payload)
             elif kind is CloseConnection:
@@ -212,26 +215,28 @@ class WebSocketSession:
         if self.state != "open":
             return
         data = event.data
+        size = len(data) if not text or data.isascii() else len(data.encode("utf-8", "surrogatepass"))
         if self.parts is None and event.message_finished:
-            if len(data) > self.max_size:
+            if size > self.max_size:
                 self.too_big()
                 return
             self.deliver({"type": "websocket.receive", "text": data} if text else
-                         {"type": "websocket.receive", "bytes": bytes(data)})
+                         {"type": "websocket.receive", "bytes": bytes(data)}, len(data))
             return
         if self.parts is None:
             self.parts = []
             self.part_size = 0
         self.parts.append(data)
-        self.part_size += len(data)
+        self.part_size += size
         if self.part_size > self.max_size:
             self.parts = None
             self.too_big()
             return
         if event.message_finished:
             parts, self.parts = self.parts, None
-            self.deliver({"type": "websocket.receive", "text": "".join(parts)} if text else
-                         {"type": "websocket.receive", "bytes": b"".join(parts)})
+            data = "".join(parts) if text else b"".join(parts)
+            self.deliver({"type": "websocket.receive", "text": data} if text else
+                         {"type": "websocket.receive", "bytes": data}, len(data))
 
     def too_big(self):
         reason = f"Message exceeds the maximum size ({self.max_size} bytes)"
@@ -266,31 +271,28 @@ class WebSocketSession:
         self.queue_disconnect(1006, "")
         self.on_drain()
 
-    def deliver(self, message):
-        self.queue.append(message)
-        if len(self.queue) > _QUEUE_HIGH and not self.paused:
+    def deliver(self, message, size=0):
+        inbox = self.inbox
+        inbox.put(message, size)
+        if not self.paused and inbox.full():
             self.paused = True
             self.socket.pause()
-        receiver = self.receiver
-        if receiver is not None and not receiver.done():
-            receiver.set_result(None)
 
     def queue_disconnect(self, code, reason):
-        if not self.disconnect_queued:
-            self.disconnect_queued = True
-            self.deliver({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.inbox.put_disconnect(code, reason)
+
+    def hold(self):
+        """Stop reading until the socket's buffer drains (the client is not reading)."""
+        if not self.held and not self.gone:
+            self.held = True
+            self.socket.pause()
 
     # -- the app's receive ---------------------------------------------------------------------
     async def receive(self):
-        queue = self.queue
-        while not queue:
-            self.receiver = self.loop.create_future()
-            await self.receiver
-            self.receiver = None
-        message = queue.popleft()
-        if self.paused and len(queue) < _QUEUE_LOW:
+        message = await self.inbox.get()
+        if self.paused and self.inbox.low():
             self.paused = False
-            if not self.gone:
+            if not self.gone and not self.held:
                 self.socket.resume()
         return message
 
@@ -300,14 +302,10 @@ class WebSocketSession:
         state = self.state
         if state == "open":
             if kind == "websocket.send":
-                data = message.get("bytes")
-                if data is None:
-                    data = message.get("text")
-                    if data is None:
-                        raise RuntimeError("a websocket.send message needs 'bytes' or 'text'")
+                text, data = outgoing(message)
                 if self.compressing:
-                    frame = self.ws.send(Message(data=data))
-                elif type(data) is str:
+                    frame = self.ws.send(Message(data=data if text else bytes(data)))
+                elif text:
                     frame = server_frame(True, data.encode("utf-8"))
                 else:
                     frame = server_frame(False, bytes(data))
@@ -315,8 +313,7 @@ class WebSocketSession:
                     await self.wait_drain()
                 return
             if kind == "websocket.close":
-                reason = message.get("reason") or ""
-                code = message.get("code", 1000)
+                code, reason = close_code(message)  # raises, the connection still open, for one not sendable
                 self.send_close(code, reason)
                 self.queue_disconnect(code, reason)
                 return
@@ -335,11 +332,12 @@ class WebSocketSession:
                 return
             if kind == "websocket.http.response.start":
                 status = message["status"]
-                if not 100 <= status < 600:
-                    raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
-                self.state = "response"
+                if type(status) is not int or not 200 <= status < 600:
+                    raise RuntimeError(f"Invalid HTTP status code {status!r} in a denial response.")
+                # a status or header h11 refuses raises here, while a 500 can still be answered
                 self.write(self.ws.send(RejectConnection(status_code=status, headers=list(message.get("headers", [])),
                                                          has_body=True)))
+                self.state = "response"
                 return
             raise RuntimeError("Expected ASGI message 'websocket.accept', 'websocket.close' or "
                                f"'websocket.http.response.start', but got {kind!r}.")
@@ -355,7 +353,7 @@ class WebSocketSession:
     def accept(self, message):
         adapter = self.adapter
         if adapter.ws_per_message_deflate:
-            self.deflate = PerMessageDeflate()
+            self.deflate = BoundedDeflate(self.max_size)
         extensions = [self.deflate] if self.deflate is not None else []
         headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
         self.write(self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
@@ -365,9 +363,10 @@ class WebSocketSession:
         if self.inbuf is not None:  # frames that came before the accept
             buffered, self.inbuf = self.inbuf, None
             self.consume(buffered)
-        if self.paused and len(self.queue) < _QUEUE_LOW and not self.gone:
+        if self.paused and self.inbox.low() and not self.gone:
             self.paused = False
-            self.socket.resume()
+            if not self.held:
+                self.socket.resume()
         self.keepalive.start()
 
     def send_close(self, code, reason):
@@ -400,6 +399,10 @@ class WebSocketSession:
         self.drainer = None
 
     def on_drain(self):
+        if self.held:
+            self.held = False
+            if not self.paused and not self.gone:
+                self.socket.resume()
         drainer = self.drainer
         if drainer is not None and not drainer.done():
             drainer.set_result(None)
@@ -449,6 +452,5 @@ class WebSocketSession:
 
     def fail_handshake(self):
         self.state = "closed"
-        self.write(self.ws.send(RejectConnection(status_code=500, headers=_ERROR_HEADERS, has_body=True)))
-        self.write(self.ws.send(RejectData(data=b"Internal Server Error")))
+        self.write(error_response(self.ws))
         self.socket.end()

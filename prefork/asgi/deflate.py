@@ -1,0 +1,63 @@
+"""permessage-deflate (RFC 7692) with the received message size bounded while inflating.
+
+Rules:
+- wsproto's extension inflates whatever a frame carries in one call, so a small
+  compressed frame could become gigabytes before any size check. Here compressed
+  payload goes to it in pieces of ``_PIECE`` bytes (deflate inflates at most ~1032:1,
+  so one piece gives at most about a mebibyte), and the inflated bytes of a message are
+  counted as they come: past ``max_size`` the frame is refused with 1009 (wsproto
+  closes with that code).
+- A message is compressed when its first frame has RSV1; its continuation frames count
+  towards the same total. Control frames between fragments change nothing.
+- An offer whose window bits are not numbers is declined (RFC 7692 5: the server
+  answers without the extension), as wsproto declines bits out of range; it is the
+  client's mistake, not the app's.
+- Only the extension's public hooks are used; sending is wsproto's unchanged.
+"""
+
+from wsproto.extensions import PerMessageDeflate
+from wsproto.frame_protocol import CloseReason, Opcode
+
+_PIECE = 1024
+
+
+class BoundedDeflate(PerMessageDeflate):
+    def __init__(self, max_size):
+        super().__init__()
+        self.max_size = max_size
+        self.compressed = False  # the message being received is compressed
+        self.inflated = 0  # its bytes so far
+
+    def accept(self, offer):
+        try:
+            return super().accept(offer)
+        except ValueError:  # client_max_window_bits=abc and the like
+            return None
+
+    def frame_inbound_header(self, proto, opcode, rsv, payload_length):
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            self.compressed = bool(rsv.rsv1)
+            self.inflated = 0
+        return super().frame_inbound_header(proto, opcode, rsv, payload_length)
+
+    def frame_inbound_payload_data(self, proto, data):
+        if not self.compressed:
+            return super().frame_inbound_payload_data(proto, data)
+        pieces = []
+        for start in range(0, len(data), _PIECE):
+            piece = super().frame_inbound_payload_data(proto, data[start:start + _PIECE])
+            if isinstance(piece, CloseReason):
+                return piece
+            self.inflated += len(piece)
+            if self.inflated > self.max_size:
+                return CloseReason.MESSAGE_TOO_BIG
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def frame_inbound_complete(self, proto, fin):
+        result = super().frame_inbound_complete(proto, fin)
+        if self.compressed and isinstance(result, bytes):
+            self.inflated += len(result)
+            if self.inflated > self.max_size:
+                return CloseReason.MESSAGE_TOO_BIG
+        return result
