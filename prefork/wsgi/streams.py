@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 from collections import deque
+from time import monotonic
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -131,7 +132,10 @@ class Errors:
 
 
 class SendFile:
-    """Sends a file region with os.sendfile once the socket's queue is empty."""
+    """Sends a file region with os.sendfile once the socket's queue is empty. Waiting for
+    the socket to be writable, it watches the fd itself; the client going away (the
+    response's ``close``, run inside the socket's destroy) drops that watch before the
+    fd number can be reused."""
 
     def __init__(self, call, fd, offset, count):
         self.call = call
@@ -139,9 +143,16 @@ class SendFile:
         self.fd = fd
         self.offset = offset
         self.remaining = count
+        self.watched = None  # the socket's fd while a writer is registered for it
+        self.progressed = monotonic()  # the last time the kernel took bytes
+        self.timer = None  # the stall check (``timeout`` without progress disconnects)
+        call.when_gone(self._unwatch)
 
     def start(self):
         socket = self.socket
+        if socket.destroyed:
+            self.call.finish()
+            return
         if socket.buffered_size:
             socket.after_flush(self.start)
             return
@@ -149,7 +160,6 @@ class SendFile:
 
     def step(self):
         socket = self.socket
-        loop = socket.loop
         if socket.destroyed:
             self.call.finish()
             return
@@ -160,18 +170,44 @@ class SendFile:
                     break
                 self.offset += sent
                 self.remaining -= sent
+                self.progressed = monotonic()
         except (BlockingIOError, InterruptedError):
-            loop.add_writer(socket.fileno(), self._writable)
+            self.watched = socket.fileno()
+            socket.loop.add_writer(self.watched, self._writable)
+            self._arm()
             return
         except OSError:
             socket.destroy()
             self.call.finish()
             return
-        self.call.res.end()
-        self.call.finish()
+        self.call.sent_file(self.remaining)
+
+    def _arm(self):
+        seconds = self.call.adapter.timeout
+        if self.timer is None and seconds and seconds > 0:
+            self.timer = self.socket.loop.call_at(self.progressed + seconds, self._check)
+
+    def _check(self):
+        self.timer = None
+        if self.watched is None:
+            return  # not waiting: armed again at the next wait
+        if monotonic() - self.progressed < self.call.adapter.timeout:
+            self._arm()
+            return
+        log.error("the client of %s %s took nothing for %.1f s: disconnected", self.call.req.method,
+                  self.call.req.url, monotonic() - self.progressed)
+        self.socket.destroy()  # the response's close ends the call
+
+    def _unwatch(self):
+        if self.watched is not None:
+            self.socket.loop.remove_writer(self.watched)
+            self.watched = None
+        if self.timer is not None and self.socket.destroyed:
+            self.timer.cancel()
+            self.timer = None
 
     def _writable(self):
-        self.socket.loop.remove_writer(self.socket.fileno())
+        self._unwatch()
         self.step()
 
 
