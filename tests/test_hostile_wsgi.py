@@ -55,6 +55,15 @@ def _endless(n, size=65536):
         yield block
 
 
+def _big_file():
+    path = os.path.abspath(f"hostile-{os.getpid()}.bin")  # in the daemon's own temporary directory
+    if not os.path.exists(path):
+        with open(path + ".part", "wb") as fh:
+            fh.write(b"f" * (8 * 1024 * 1024))
+        os.replace(path + ".part", path)
+    return path
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     query = environ["QUERY_STRING"]
@@ -134,6 +143,9 @@ def app(environ, start_response):
     if path == "/file-short":  # declares more than the file holds
         start_response("200 OK", plain + [("Content-Length", "100000")])
         return environ["wsgi.file_wrapper"](open(__file__, "rb"))
+    if path == "/big-file":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](open(_big_file(), "rb"))
     if path == "/stream":  # a long response: the client goes away meanwhile
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return Tracked(query, _endless(10000))
@@ -165,7 +177,7 @@ def app(environ, start_response):
             raise
         start_response("200 OK", plain)
         return [b"%d" % len(body)]
-    if path.startswith("/env"):
+    if path == "/env" or environ.get("HTTP_X_ENV"):
         keys = ("PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "HTTP_X_FORWARDED_FOR", "HTTP_X_CUSTOM",
                 "REMOTE_ADDR")
         start_response("200 OK", plain)
@@ -188,6 +200,9 @@ def served(request):
         yield d
     finally:
         d.cleanup()
+        for name in os.listdir(d.tmp):
+            if name.startswith("hostile-"):
+                os.unlink(os.path.join(d.tmp, name))
 
 
 def fd_count(pid):
@@ -418,3 +433,159 @@ def test_file_wrapper_shorter_than_its_content_length_closes_the_connection(d):
     head, _, body = data.partition(b"\r\n\r\n")
     with open(__file__, "rb") as fh:
         assert body == fh.read()  # the file, then the close; never the next response
+
+
+# -- clients that go away or never read -----------------------------------------------------------------
+def test_a_client_gone_mid_response_gets_the_iterable_closed_once(d):
+    t = token()
+    sock = connect(d)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(get(b"/stream?" + t.encode(), close=False))
+    head, _ = read_head(sock)  # the response is under way (and waits for this reader)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    reset(sock)
+    wait_closes(d, t)
+    keep_alive_then(d, get(b"/closes?" + t.encode(), close=False),
+                    lambda head, body: body == b"1" or pytest.fail(body))
+
+
+def test_a_client_gone_mid_sendfile_frees_its_socket(d, tmp_path):
+    sock = connect(d)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(get(b"/big-file", close=False))
+    head, _ = read_head(sock)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    if d.threads == 1:  # sendfile (on threads the file is iterated)
+        assert b"Content-Length: 8388608\r\n" in head
+    reset(sock)
+    data = exchange(d, get(b"/closes?x"))  # the worker goes on serving
+    assert data.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("path", [b"/stream", b"/big-file"])
+def test_a_client_that_never_reads_is_disconnected_after_timeout(d, path):
+    t = token()
+    logged = len(re.findall("took nothing for", d.log()))
+    sock = connect(d, timeout=30)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    started = time.monotonic()
+    sock.sendall(get(path + b"?" + t.encode(), close=False))
+    head, _ = read_head(sock)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    if path == b"/stream":
+        # meanwhile, with threads = 1, other clients are served only once it is gone
+        wait_closes(d, t)
+    d.wait_log(r"took nothing for", timeout=30, count=logged + 1)
+    assert time.monotonic() - started >= 5  # --timeout 6: not before the client stalled that long
+    sock.setblocking(False)
+    total = 0
+    with pytest.raises((ConnectionResetError, BlockingIOError)):
+        while True:  # what the kernel still holds, then the end
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionResetError
+            total += len(chunk)
+    sock.close()
+    assert total < 8 * 1024 * 1024
+
+
+def test_a_client_gone_mid_body_leaves_no_spool_behind(d):
+    sock = connect(d)
+    sock.sendall(b"POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 150000\r\n\r\n" + b"s" * 60000)
+    if d.threads == 1:  # past --wsgi-body-spool: a temporary file holds it
+        wait_until(lambda: fd_count(d.worker) > d.fds + 1, 10, what="the spool file")
+    sock.close()
+    data = exchange(d, get(b"/closes?x"))
+    assert data.startswith(b"HTTP/1.1 200 ")
+    # (the fixture waits for the worker's descriptors to come back)
+
+
+def test_a_thread_blocked_reading_a_body_its_client_abandons_gets_an_error(d):
+    if d.threads == 1:
+        pytest.skip("threads = 1 reads the body before the call")
+    t = token()
+    sock = connect(d)
+    sock.sendall(b"POST /app/read-track?" + t.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+    reset(sock)
+    wait_closes(d, "read-" + t)  # ClientDisconnected (an OSError) in the app's read
+
+
+def test_100_continue_then_no_body_ends_at_the_request_timeout(d):
+    sock = connect(d, timeout=20)
+    sock.sendall(b"POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    data = read_until_close(sock)  # --request-timeout 3
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), data
+    rest = data[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+    assert rest == b"" or rest.startswith(b"HTTP/1.1 408 "), data
+
+
+# -- wsgi.input ------------------------------------------------------------------------------------------
+def test_reading_past_the_body_gives_nothing(d):
+    data = exchange(d, b"POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+    assert data.endswith(b"\r\n\r\n5 0"), data
+
+
+def test_a_chunked_body_read_past_its_end(d):
+    data = exchange(d, b"POST /app/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                       b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+    assert data.endswith(b"\r\n\r\n5 0"), data
+
+
+@pytest.mark.parametrize("limit,expect", [(b"", b"[100000, 6]"), (b"30000", b"[30000, 30000, 30000, 10000, 6]")])
+def test_readline_of_a_huge_line_and_a_last_line_without_newline(d, limit, expect):
+    body = b"L" * 99999 + b"\n" + b"tail!!"
+    data = exchange(d, b"POST /app/lines?" + limit + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    assert data.endswith(b"\r\n\r\n" + expect), data[-200:]
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_body_over_max_body_size_is_a_413(d, framing):
+    sock = connect(d)
+    if framing == "length":
+        sock.sendall(b"POST /app/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200001\r\n\r\n")
+    else:
+        sock.sendall(b"POST /app/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            for _ in range(30):
+                sock.sendall(b"2710\r\n" + b"c" * 10000 + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    data = read_until_close(sock)
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 413 "), data[:200]
+
+
+# -- the environ --------------------------------------------------------------------------------------------
+def env_of(d, raw):
+    data = exchange(d, raw.replace(b"\r\n", b"\r\nX-Env: 1\r\n", 1))
+    assert data.startswith(b"HTTP/1.1 200 "), data
+    return eval(data.split(b"\r\n\r\n", 1)[1].decode("latin-1"))
+
+
+@pytest.mark.parametrize("names", [(b"X-Forwarded-For", b"X-Forwarded_For"), (b"X-Forwarded_For", b"X-Forwarded-For"),
+                                   (b"X_Forwarded_For",)])
+def test_a_header_name_with_an_underscore_never_passes_for_its_dash_twin(d, names):
+    lines = b"".join(name + b": 10.9.9.%d\r\n" % i for i, name in enumerate(names))
+    env = env_of(d, b"GET /app/env HTTP/1.1\r\nHost: x\r\n" + lines + b"X-Custom: c\r\nConnection: close\r\n\r\n")
+    expect = None if b"X-Forwarded-For" not in names else "10.9.9.%d" % names.index(b"X-Forwarded-For")
+    assert env["HTTP_X_FORWARDED_FOR"] == expect and env["HTTP_X_CUSTOM"] == "c"
+
+
+@pytest.mark.parametrize("target,script_name,path", [
+    (b"/app/caf%C3%A9", "/app", "/caf\u00c3\u00a9"),  # UTF-8 bytes, as latin-1 (PEP 3333)
+    (b"/app/%e9t%C3%A9", "/app", "/\u00e9t\u00c3\u00a9"),  # not UTF-8: the bytes as they came
+    (b"/app/a%2Fb", "/app", "/a/b"),
+    (b"/app", "/app", ""),
+    (b"/app/", "/app", "/"),
+    (b"/application", "", "/application"),  # outside the mount: the two still join to the path
+    (b"/ap", "", "/ap"),
+    (b"http://example.test/app/x?q=1", "/app", "/x"),
+    (b"http://example.test?q=2", "", "/"),
+])
+def test_path_info_round_trips_as_latin1_and_script_name_edges(d, target, script_name, path):
+    env = env_of(d, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script_name, path)
+    if b"?" in target:
+        assert env["QUERY_STRING"] == target.split(b"?", 1)[1].decode()

@@ -13,6 +13,9 @@ Rules:
   on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``.
 - ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``Forwarded`` are trusted only from
   peers in ``forwarded_allow_ips`` (``unix`` names UNIX-socket peers).
+- ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
+  a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
+  always join to the request's path.
 - ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
   address; a missing port is the scheme's default.
 """
@@ -102,8 +105,11 @@ class EnvironBuilder:
         if "%" in path:
             path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
         script_name = self.root_path
-        if script_name and (path == script_name or path.startswith(script_name + "/")):
-            path = path[len(script_name):]
+        if script_name:
+            if path == script_name or path.startswith(script_name + "/"):
+                path = path[len(script_name):]
+            else:
+                environ["SCRIPT_NAME"] = ""  # outside the mount: SCRIPT_NAME + PATH_INFO is the path
         environ["REQUEST_METHOD"] = req.method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = query
