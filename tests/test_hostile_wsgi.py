@@ -143,6 +143,11 @@ def app(environ, start_response):
     if path == "/file-short":  # declares more than the file holds
         start_response("200 OK", plain + [("Content-Length", "100000")])
         return environ["wsgi.file_wrapper"](open(__file__, "rb"))
+    if path == "/sleep":  # a call that waits (a database), then answers
+        t, _, seconds = query.partition("-")
+        time.sleep(float(seconds))
+        start_response("200 OK", plain)
+        return Tracked(t, [b"slept"])
     if path == "/big-file":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](open(_big_file(), "rb"))
@@ -589,3 +594,27 @@ def test_path_info_round_trips_as_latin1_and_script_name_edges(d, target, script
     assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script_name, path)
     if b"?" in target:
         assert env["QUERY_STRING"] == target.split(b"?", 1)[1].decode()
+
+
+# -- the thread pool ----------------------------------------------------------------------------------------
+def test_more_slow_calls_than_threads_queue_and_clients_that_leave_free_their_turn(d):
+    if d.threads == 1:
+        pytest.skip("one call at a time on the loop")
+    t = token()
+    socks = []
+    for i in range(12):  # 3 per thread
+        sock = connect(d, timeout=30)
+        sock.sendall(get(b"/sleep?%s-1" % t.encode()))
+        socks.append(sock)
+    for sock in socks[::2]:  # half go away while their calls run or wait for a thread
+        reset(sock)
+    for sock in socks[1::2]:
+        data = read_until_close(sock)
+        sock.close()
+        assert data.startswith(b"HTTP/1.1 200 ") and b"\r\nslept\r\n" in data, data
+    # the calls that ran had their iterables closed; those whose clients left before a
+    # thread was free were not run (4 ran at once, then the 4 of the clients still there)
+    wait_until(lambda: closes(d, t) >= 8, 15, what="the calls' close()")
+    data = exchange(d, get(b"/sleep?x-0"))
+    assert b"\r\nslept\r\n" in data
+    assert closes(d, t) <= 10

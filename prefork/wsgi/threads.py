@@ -13,6 +13,7 @@ Rules:
 - The body streams to the thread (``wsgi.input`` is a ``BodyPipe``); reading blocks the
   app's thread, not the loop; the request is paused while the pipe holds its high-water
   mark (so the socket stops reading) and resumed as the thread reads.
+- A call whose client went away while it waited for a thread is not run.
 - One call per connection at a time: a pipelined request waits until the call before it
   on its connection is done, so responses go out in request order.
 - Calls that wait for a thread over ``_REBALANCE_WAIT`` make this worker answer with
@@ -241,6 +242,10 @@ class ThreadCall:
         self.ident = threading.get_ident()
         self.calls.last_wait = started - self.queued_at
         iterable = None
+        if self.gone:  # the client left while the call waited for a thread: not run at all
+            log.debug("client gone before %s %s ran", self.req.method, self.req.url)
+            self._finish(None)
+            return
         try:
             iterable = self.adapter.app(self.environ, self.start_response)
             kind = iterable.__class__
