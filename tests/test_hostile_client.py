@@ -317,3 +317,17 @@ def test_a_response_before_the_body_is_sent_is_delivered(raw):
     assert asyncio.run(main()) == (413, b"big!")
     assert events == []  # a response began: its request has no error
     assert own_fds() <= fds
+
+
+def test_a_reused_socket_reset_as_the_request_arrives_gives_an_error(raw):
+    def handler(conn, index):
+        assert read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        if read_head(conn):  # the second request on the kept-alive connection: reset, no answer
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    srv = raw(handler)
+    agent = prefork.Agent()
+    fds = own_fds()
+    results = fetch_all(srv.port, ["GET", "GET"], agent)
+    assert results == [(200, b"ok", False), ("ECONNRESET",)]  # an error, never a hang
+    assert own_fds() <= fds

@@ -38,7 +38,7 @@ import stat
 from time import monotonic
 
 from ..http import serialize
-from .streams import FileWrapper, SendFile
+from .streams import FileWrapper, SendFile, kernel_unsent
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -185,18 +185,27 @@ def kept_to(req, res, promised, data):
 
 class StallWatch:
     """Destroys ``res``'s socket when bytes have waited on it ``seconds`` without the
-    client taking any (armed while a call waits for ``drain``)."""
+    client taking any (armed while a call waits for ``drain``). Progress is the socket's
+    ``last_activity`` or ``bytes_written`` moving, or the kernel's send queue changing
+    (a slow reader drains it long before the socket is writable again)."""
 
-    __slots__ = ("res", "seconds", "timer")
+    __slots__ = ("res", "seconds", "timer", "written", "unsent", "since")
 
     def __init__(self, res, seconds):
         self.res = res
         self.seconds = seconds
         self.timer = None
+        self.written = -1
+        self.unsent = None
+        self.since = 0.0
 
     def arm(self):
         if self.timer is None and self.seconds and self.seconds > 0:
-            self.timer = self.res.socket.loop.call_later(self.seconds, self.check)
+            socket = self.res.socket
+            self.written = socket.bytes_written
+            self.unsent = kernel_unsent(socket.fileno())
+            self.since = monotonic()
+            self.timer = socket.loop.call_later(self.seconds / 4, self.check)
 
     def cancel(self):
         if self.timer is not None:
@@ -208,9 +217,15 @@ class StallWatch:
         socket = self.res.socket
         if socket.destroyed or not socket.buffered_size:
             return  # gone, or everything went out: armed again at the next wait
-        idle = monotonic() - socket.last_activity
-        if idle < self.seconds:
-            self.timer = socket.loop.call_later(self.seconds - idle, self.check)
+        now = monotonic()
+        unsent = kernel_unsent(socket.fileno())
+        if socket.bytes_written != self.written or unsent != self.unsent:
+            self.written = socket.bytes_written
+            self.unsent = unsent
+            self.since = now
+        idle = now - max(self.since, socket.last_activity)
+        if idle < self.seconds:  # looked at again a few times per period: idle is known to 1/4
+            self.timer = socket.loop.call_later(min(self.seconds - idle, self.seconds / 4), self.check)
             return
         req = self.res.req
         log.error("the client of %s %s took nothing for %.1f s: disconnected", req.method, req.url, idle)
