@@ -143,6 +143,9 @@ def app(environ, start_response):
     if path == "/file-short":  # declares more than the file holds
         start_response("200 OK", plain + [("Content-Length", "100000")])
         return environ["wsgi.file_wrapper"](open(__file__, "rb"))
+    if path == "/hang":  # never returns
+        while True:
+            time.sleep(0.05)
     if path == "/sleep":  # a call that waits (a database), then answers
         t, _, seconds = query.partition("-")
         time.sleep(float(seconds))
@@ -636,3 +639,22 @@ def test_a_slow_but_steady_reader_is_not_disconnected(d):
     reset(sock)
     wait_closes(d, t)
     assert len(re.findall("took nothing for", d.log())) == logged
+
+
+def test_an_app_that_never_returns_on_the_loop_gets_its_worker_replaced(daemons):
+    """threads = 1: the call holds the loop, so the heartbeat stops and the master replaces
+    the worker (as gunicorn's sync worker is killed at its timeout); the client's
+    connection ends. (On threads the call is logged and the worker goes on:
+    tests/test_wsgi_threads.py.)"""
+    d = daemons("--interface", "wsgi", "--threads", "1", "--timeout", "1", "--root-path", "/app",
+                app="test_hostile_wsgi:app", workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    sock = connect(d, timeout=30)
+    sock.sendall(get(b"/hang"))
+    assert read_until_close(sock) == b""  # closed when the worker went, without an answer
+    sock.close()
+    d.wait_log(r"sent no heartbeat")
+    (replacement,) = d.wait_workers(1, timeout=20, exclude=[worker])
+    data = exchange(d, get(b"/closes?x"))
+    assert data.startswith(b"HTTP/1.1 200 ") and replacement != worker
