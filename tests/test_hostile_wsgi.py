@@ -109,7 +109,8 @@ def app(environ, start_response):
             return Tracked("cl", [body[:1], body[1:]])
         return [body]
     if path == "/cl-bad":
-        start_response("200 OK", plain + [("Content-Length", query)])
+        lengths = [("Content-Length", value) for value in query.split("~")]
+        start_response("200 OK", plain + lengths)
         return [b"abc"]
     if path == "/hop":
         start_response("200 OK", plain + [("Transfer-Encoding", "chunked"), ("Keep-Alive", "timeout=99"),
@@ -377,10 +378,15 @@ def test_a_body_shorter_than_its_content_length_closes_the_connection(d, suffix)
     d.wait_log(r"Content-Length")
 
 
-@pytest.mark.parametrize("value", [b"abc", b"-1", b"1,2", b"+3"])
+@pytest.mark.parametrize("value", [b"abc", b"-1", b"1,2", b"+3", b"3~4"])
 def test_an_invalid_content_length_from_the_app_is_a_500(d, value):
     data = exchange(d, get(b"/cl-bad?" + value))
     assert data.startswith(b"HTTP/1.1 500 "), data
+
+
+def test_the_same_content_length_twice_is_one_field(d):
+    data = exchange(d, get(b"/cl-bad?3~3"))
+    assert data.startswith(b"HTTP/1.1 200 ") and data.count(b"Content-Length") == 1 and data.endswith(b"abc")
 
 
 def test_hop_by_hop_headers_from_the_app_are_dropped(d):

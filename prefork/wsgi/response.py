@@ -8,7 +8,8 @@ Rules:
   name keeps every value (``Set-Cookie``).
 - What the app gives is checked before it goes out: a status is three digits from 200
   to 999 and a reason without control characters (a 1xx is never a final answer), a
-  Content-Length is one run of ASCII digits, body blocks are ``bytes``; anything else is
+  Content-Length is one run of ASCII digits (given again, the same value), body blocks
+  are ``bytes``; anything else is
   the app's error (a 500 while the head is not out).
 - The app's Content-Length is kept to (unless the answer has no body: HEAD, 204,
   304): a longer body is cut to it, a shorter one closes the connection once what there
@@ -54,12 +55,18 @@ def apply_head(res, status, headers, status_cache, length=None):
     res.status_code, res.status_message = parse_status(status, status_cache)
     names = set()
     set_header = res.set_header
+    given_length = None
     for name, value in headers:
         key = name.lower()
         if key in _DROPPED:
             continue
         if key == "content-length":
-            check_length(value, key in names)
+            check_length(value)
+            if given_length is not None:
+                if value != given_length:
+                    raise ValueError(f"the WSGI app gave two Content-Lengths: {given_length!r}, {value!r}")
+                continue  # the same value again: one field
+            given_length = value
         if key in names:
             current = res.get_header(name)  # None: a Content-Length left to the response
             if current is not None:
@@ -90,10 +97,8 @@ def parse_status(status, status_cache):
     return parsed
 
 
-def check_length(value, repeated):
-    """An app's Content-Length: one run of ASCII digits, given once."""
-    if repeated:
-        raise ValueError("the WSGI app gave Content-Length twice")
+def check_length(value):
+    """An app's Content-Length: one run of ASCII digits."""
     if value.__class__ is not str or not value.isascii() or not value.isdigit():
         raise ValueError(f"invalid Content-Length from the WSGI app: {value!r}")
 
