@@ -36,10 +36,9 @@ import io
 import logging
 import os
 import stat
-from time import monotonic
 
 from ..http import serialize
-from .streams import FileWrapper, SendFile, kernel_unsent
+from .streams import FileWrapper, SendFile, StallWatch
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -186,55 +185,6 @@ def kept_to(req, res, promised, data):
             return data[:promised]
         under_length(req, res, promised - len(data))  # the head is not out: it says close
     return data
-
-
-class StallWatch:
-    """Destroys ``res``'s socket when bytes have waited on it ``seconds`` without the
-    client taking any (armed while a call waits for ``drain``). Progress is the socket's
-    ``last_activity`` or ``bytes_written`` moving, or the kernel's send queue changing
-    (a slow reader drains it long before the socket is writable again)."""
-
-    __slots__ = ("res", "seconds", "timer", "written", "unsent", "since")
-
-    def __init__(self, res, seconds):
-        self.res = res
-        self.seconds = seconds
-        self.timer = None
-        self.written = -1
-        self.unsent = None
-        self.since = 0.0
-
-    def arm(self):
-        if self.timer is None and self.seconds and self.seconds > 0:
-            socket = self.res.socket
-            self.written = socket.bytes_written
-            self.unsent = kernel_unsent(socket.fileno())
-            self.since = monotonic()
-            self.timer = socket.loop.call_later(self.seconds / 4, self.check)
-
-    def cancel(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def check(self):
-        self.timer = None
-        socket = self.res.socket
-        if socket.destroyed or not socket.buffered_size:
-            return  # gone, or everything went out: armed again at the next wait
-        now = monotonic()
-        unsent = kernel_unsent(socket.fileno())
-        if socket.bytes_written != self.written or unsent != self.unsent:
-            self.written = socket.bytes_written
-            self.unsent = unsent
-            self.since = now
-        idle = now - max(self.since, socket.last_activity)
-        if idle < self.seconds:  # looked at again a few times per period: idle is known to 1/4
-            self.timer = socket.loop.call_later(min(self.seconds - idle, self.seconds / 4), self.check)
-            return
-        req = self.res.req
-        log.error("the client of %s %s took nothing for %.1f s: disconnected", req.method, req.url, idle)
-        socket.destroy()
 
 
 class LoopCall:

@@ -1,5 +1,5 @@
 """The byte streams of a WSGI call: ``wsgi.input``, ``wsgi.errors``, ``wsgi.file_wrapper``,
-and the sendfile path for a file response.
+the sendfile path for a file response, and the watch over a client that stops reading.
 
 Rules:
 - ``InputStream`` is a body read whole before the call (``threads = 1``).
@@ -8,6 +8,9 @@ Rules:
   holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
   ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
   ``BodyTooLarge`` in the reader; a client gone mid-body raises ``ClientDisconnected``.
+- A response waiting on a client (``StallWatch`` for the socket's buffer, ``SendFile``
+  for its own writes) disconnects it after ``timeout`` seconds without progress:
+  neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving.
 """
 
 import fcntl
@@ -15,8 +18,8 @@ import io
 import logging
 import os
 import struct
-import termios
 import sys
+import termios
 import threading
 from collections import deque
 from time import monotonic
@@ -142,6 +145,55 @@ def kernel_unsent(fd):
         return struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
     except (OSError, ValueError):
         return None
+
+
+class StallWatch:
+    """Destroys ``res``'s socket when bytes have waited on it ``seconds`` without the
+    client taking any (armed while a call waits for ``drain``). Progress is the socket's
+    ``last_activity`` or ``bytes_written`` moving, or the kernel's send queue changing
+    (a slow reader drains it long before the socket is writable again)."""
+
+    __slots__ = ("res", "seconds", "timer", "written", "unsent", "since")
+
+    def __init__(self, res, seconds):
+        self.res = res
+        self.seconds = seconds
+        self.timer = None
+        self.written = -1
+        self.unsent = None
+        self.since = 0.0
+
+    def arm(self):
+        if self.timer is None and self.seconds and self.seconds > 0:
+            socket = self.res.socket
+            self.written = socket.bytes_written
+            self.unsent = kernel_unsent(socket.fileno())
+            self.since = monotonic()
+            self.timer = socket.loop.call_later(self.seconds / 4, self.check)
+
+    def cancel(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def check(self):
+        self.timer = None
+        socket = self.res.socket
+        if socket.destroyed or not socket.buffered_size:
+            return  # gone, or everything went out: armed again at the next wait
+        now = monotonic()
+        unsent = kernel_unsent(socket.fileno())
+        if socket.bytes_written != self.written or unsent != self.unsent:
+            self.written = socket.bytes_written
+            self.unsent = unsent
+            self.since = now
+        idle = now - max(self.since, socket.last_activity)
+        if idle < self.seconds:  # looked at again a few times per period: idle is known to 1/4
+            self.timer = socket.loop.call_later(min(self.seconds - idle, self.seconds / 4), self.check)
+            return
+        req = self.res.req
+        log.error("the client of %s %s took nothing for %.1f s: disconnected", req.method, req.url, idle)
+        socket.destroy()
 
 
 class SendFile:

@@ -37,9 +37,9 @@ import traceback
 from collections import deque
 from time import monotonic
 
-from .response import (StallWatch, answer_failure, apply_head, close_iterable, end_whole, not_bytes, over_length,
+from .response import (answer_failure, apply_head, close_iterable, end_whole, not_bytes, over_length,
                        promised_length, under_length)
-from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
+from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream, StallWatch
 
 log = logging.getLogger("prefork.wsgi")
 
