@@ -331,3 +331,39 @@ def test_a_reused_socket_reset_as_the_request_arrives_gives_an_error(raw):
     results = fetch_all(srv.port, ["GET", "GET"], agent)
     assert results == [(200, b"ok", False), ("ECONNRESET",)]  # an error, never a hang
     assert own_fds() <= fds
+
+
+def test_a_request_destroyed_while_waiting_for_a_socket_is_never_sent(raw):
+    heads = []
+
+    def handler(conn, index):
+        while True:
+            head = read_head(conn)
+            if not head:
+                return
+            heads.append(head.split(b"\r\n", 1)[0])
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    srv = raw(handler)
+    agent = prefork.Agent(max_sockets=1)
+    events = []
+
+    async def main():
+        first = prefork.request({"host": "127.0.0.1", "port": srv.port, "path": "/first", "agent": agent})
+        first.end()
+        second = prefork.request({"host": "127.0.0.1", "port": srv.port, "path": "/second", "agent": agent})
+        second.on("error", lambda e: events.append(("error", e.code)))
+        second.on("close", lambda: events.append(("close",)))
+        second.end()
+        await asyncio.sleep(0)  # both are in the agent now: the second waits in line
+        second.destroy()
+        res = await asyncio.wait_for(first.response(), 10)
+        await asyncio.wait_for(res.read(), 10)
+        third = prefork.request({"host": "127.0.0.1", "port": srv.port, "path": "/third", "agent": agent})
+        third.end()
+        res = await asyncio.wait_for(third.response(), 10)
+        body = await asyncio.wait_for(res.read(), 10)
+        agent.destroy()
+        return body
+    assert asyncio.run(main()) == b"ok"
+    assert heads == [b"GET /first HTTP/1.1", b"GET /third HTTP/1.1"]
+    assert events == [("error", "ECONNRESET"), ("close",)]

@@ -2,7 +2,8 @@
 
 An idle socket waits in the pool for ``timeout`` seconds; requests over ``max_sockets``
 for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
-recently used free socket. A free socket that the server closes, or sends bytes on
+recently used free socket; a request destroyed while it waits in line is dropped from
+it, never sent. A free socket that the server closes, or sends bytes on
 while no request is out, is destroyed and leaves the pool (as Node's agent does), so
 the next request takes a new connection instead of hanging on a dead one.
 """
@@ -56,6 +57,8 @@ class Agent:
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         waiting = self.requests.get(key)
+        while waiting and waiting[0].destroyed:  # destroyed while in line: never sent
+            waiting.popleft()
         if reusable and not socket.destroyed:
             if waiting:
                 self.sockets[key] += 1
