@@ -439,8 +439,10 @@ def test_an_invalid_header_from_the_app_gives_500_and_the_connection_goes_on(ser
 
 def test_a_client_gone_mid_upload_makes_the_threads_read_raise(threaded):
     raised = []
+    entered = []
 
     def app(environ, start_response):
+        entered.append(True)
         try:
             environ["wsgi.input"].read(1_000_000)
         except OSError as exc:
@@ -451,6 +453,7 @@ def test_a_client_gone_mid_upload_makes_the_threads_read_raise(threaded):
     st_ = threaded(app)
     sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
     sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"p" * 1000)
+    wait_until(lambda: entered, 10, what="the call to run")  # (a call whose client left before is not run)
     reset(sock)
     wait_until(lambda: raised, 10, what="the read to raise")
     assert raised == ["ClientDisconnected"]

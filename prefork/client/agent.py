@@ -2,7 +2,10 @@
 
 An idle socket waits in the pool for ``timeout`` seconds; requests over ``max_sockets``
 for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
-recently used free socket.
+recently used free socket; a request destroyed while it waits in line is dropped from
+it, never sent. A free socket that the server closes, or sends bytes on
+while no request is out, is destroyed and leaves the pool (as Node's agent does), so
+the next request takes a new connection instead of hanging on a dead one.
 """
 
 import weakref
@@ -54,6 +57,8 @@ class Agent:
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         waiting = self.requests.get(key)
+        while waiting and waiting[0].destroyed:  # destroyed while in line: never sent
+            waiting.popleft()
         if reusable and not socket.destroyed:
             if waiting:
                 self.sockets[key] += 1
@@ -64,9 +69,13 @@ class Agent:
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
-                if socket not in self._hooked:  # one close hook per socket, not per reuse
+                if socket not in self._hooked:  # one set of hooks per socket, not per reuse
                     self._hooked.add(socket)
                     socket.on("close", lambda had_error=False: socket in free and free.remove(socket))
+                    # a free socket the server closes (FIN), or sends bytes on unasked, is
+                    # done: the next request must not be written into it
+                    socket.on("end", lambda: socket in free and socket.destroy())
+                    socket.on("data", lambda data: socket in free and socket.destroy())
                 socket.set_timeout(self.timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
                 return

@@ -9,11 +9,16 @@ Rules (Node's, spec section 7):
   rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser.
 - A parse error before the response ends the exchange with that error; a FIN ends a
   close-delimited body; the socket's close tells the request (``socket hang up`` if no
-  response had begun).
+  response had begun; a body cut short by it, Content-Length or chunked, is aborted,
+  never ended). A read or write error destroys the socket.
+- After the final response (HEAD's included), bytes before the next request mean the
+  peer framed it badly or answers what was not asked: the socket is not kept for
+  another request (destroyed, which takes it out of the agent's pool).
 """
 
 import logging
 
+from ..http import framing
 from ..http.errors import ParseError
 from ..http.headers import header_map
 from ..http.parser import ResponseParser
@@ -26,12 +31,17 @@ class _StopAtHead(Exception):
     """Raised from the parser callback: the message ends at its head (HEAD, CONNECT, 101)."""
 
 
+class _Unasked(Exception):
+    """Raised from the parser callback: bytes of a message after the final response."""
+
+
 class ClientProtocol:
     def __init__(self, request, socket):
         self.request = request
         self.socket = socket
         self.parser = ResponseParser(self)
         self.res = None
+        self.done = False  # the final response ended: what follows was never asked for
         self._tail = b""  # the last bytes of the previous read: a head end may straddle reads
         self._stop_reason = None
 
@@ -41,6 +51,10 @@ class ClientProtocol:
             offset = self.parser.feed(data)
         except _StopAtHead:
             self._handoff(data)
+            return
+        except _Unasked:
+            log.debug("bytes after the response on a kept-alive connection: closing it")
+            self.socket.destroy()
             return
         except ParseError as err:
             self.request.fail(err)
@@ -66,6 +80,8 @@ class ClientProtocol:
         self._stop_reason = None
         if reason == "HEAD":
             res = self.res
+            if data[offset:]:
+                res.keep_alive = False  # a body after a HEAD response: not reused
             res.complete = True
             res.emit("end")
             self.parser = ResponseParser(self)
@@ -75,7 +91,8 @@ class ClientProtocol:
 
     # -- parser callbacks ----------------------------------------------------------------------
     def on_message_begin(self):
-        pass
+        if self.done:
+            raise _Unasked()
 
     def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
         request = self.request
@@ -109,6 +126,7 @@ class ClientProtocol:
         if res is None:
             return  # a 1xx
         res.complete = True
+        self.done = True
         if trailers:
             res.trailers = header_map(trailers, len(trailers) // 2)
         res.emit("end")
@@ -119,18 +137,22 @@ class ClientProtocol:
         parser = self.parser
         res = self.res
         if res is not None and not res.complete and parser.in_message and parser.headers_complete:
-            # a close-delimited body ends at the FIN
-            try:
-                parser.finish()
-            except ParseError as err:
-                log.debug("response ended by the peer's FIN: %s", err)
-            if not res.complete:
-                res.complete = True
-                res.emit("end")
+            # a close-delimited body ends at the FIN (the parser completes it); a body
+            # with a Content-Length or chunks that the FIN cuts short is aborted
+            headers = res.headers
+            if "content-length" not in headers and not framing.is_chunked(headers.get("transfer-encoding")):
+                try:
+                    parser.finish()
+                except ParseError as err:
+                    log.debug("response ended by the peer's FIN: %s", err)
+                if not res.complete:
+                    res.complete = True
+                    res.emit("end")
         self.socket.destroy()
 
     def connection_error(self, err):
         self.request.fail(err)
+        self.socket.destroy()
 
     def connection_lost(self, error):
         self.request.socket_closed(counted=True)

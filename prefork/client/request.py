@@ -293,8 +293,17 @@ class ClientRequest(EventEmitter):
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
         if res is not None and not res.closed:
+            if not res.complete:  # cut short: Node's order is aborted, close, res error, res close
+                res.mark_aborted()
+                self.loop.call_soon(self._close)
+                self.loop.call_soon(res.close_aborted)
+                self._count_closed(counted)
+                return
             self.loop.call_soon(res.mark_closed)
         self.loop.call_soon(self._close)
+        self._count_closed(counted)
+
+    def _count_closed(self, counted):
         if counted:
             key = self.agent.key(self)
             self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)

@@ -3,7 +3,9 @@ client) and Information (the payload of an ``information`` event, a 1xx).
 
 Rules:
 - ``data`` and ``end`` come from the client protocol as the parser produces them;
-  ``close`` once, when the exchange is over (``mark_closed``).
+  ``close`` once, when the exchange is over (``mark_closed``). A connection that ends
+  before the body does gives ``aborted``, the request's ``close``, ``error``
+  (ECONNRESET "aborted", when listened to) and ``close``, never ``end``.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
   called; a response awaited through ``await req.response()`` collects from its first byte.
 """
@@ -27,6 +29,7 @@ class ClientResponse(EventEmitter):
         self.headers = header_map(raw_headers, len(raw_headers) // 2)
         self.trailers = {}
         self.complete = False
+        self.aborted = False
         self._closed = False
         self._body = None  # [chunks, future or None] once collected for read()
 
@@ -64,6 +67,19 @@ class ClientResponse(EventEmitter):
         if not self._closed:
             self._closed = True
             self.emit("close")
+
+    def mark_aborted(self):
+        """The connection ended before the body did: ``aborted`` now (Node's order)."""
+        if not self.aborted:
+            self.aborted = True
+            self.emit("aborted")
+
+    def close_aborted(self):
+        """After an abort: ``error`` (ECONNRESET "aborted", only to a listener, as Node
+        gives it only where it is handled), then ``close``."""
+        if not self._closed and self.listener_count("error"):
+            self.emit("error", HTTPError("ECONNRESET", "aborted"))
+        self.mark_closed()
 
     @property
     def closed(self):

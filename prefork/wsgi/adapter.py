@@ -3,7 +3,8 @@
 Rules:
 - ``threads = 1``: the app runs on the loop, one call at a time per worker (WSGI apps
   are synchronous). The request body is read off the loop before the app is called: in
-  memory up to ``body_spool`` bytes, then in a temporary file. A request without a body
+  memory up to ``body_spool`` bytes, then in a temporary file, closed when the response
+  closes (or the client goes away mid-body). A request without a body
   is answered inside the read that completed it when no call is in progress (its
   response goes out with the others of that read); otherwise calls wait their turn in
   arrival order.
@@ -39,6 +40,14 @@ class _Spool:
         self.file = None
         req.on("data", self.on_data)
         req.on("end", self.on_end)
+        res.once("close", self.release)  # answered, or the client went away mid-body
+
+    def release(self, *_):
+        """The exchange is over: the spool (a temporary file past ``body_spool``) goes now,
+        not when the garbage collector finds it."""
+        spool, self.file = self.file, None
+        if spool is not None:
+            spool.close()
 
     def on_data(self, chunk):
         if self.refused:

@@ -5,9 +5,17 @@ Rules:
   whether the peer's forwarding headers are trusted) is computed once per connection;
   each request gets a copy of that base plus its own keys.
 - Header names map to their ``HTTP_*`` keys through a bounded cache (hostile clients
-  cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values.
+  cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values. A name with an
+  ``_`` is dropped: ``X-Forwarded_For`` and ``X-Forwarded-For`` would both be
+  ``HTTP_X_FORWARDED_FOR``, so a client could pass one off as the other (a proxy in
+  front checks only the one it knows).
+- ``PATH_INFO`` is the target's path percent-decoded, as latin-1 (PEP 3333): the bytes
+  on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``.
 - ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``Forwarded`` are trusted only from
   peers in ``forwarded_allow_ips`` (``unix`` names UNIX-socket peers).
+- ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
+  a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
+  always join to the request's path.
 - ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
   address; a missing port is the scheme's default.
 """
@@ -19,6 +27,9 @@ _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 
 
 def _header_key(name):
+    """The environ key of a header name; "" when the name is dropped."""
+    if "_" in name:
+        return ""
     if name == "content-type":
         return "CONTENT_TYPE"
     if name == "content-length":
@@ -84,16 +95,21 @@ class EnvironBuilder:
         base, trusted = self.bases.get(req.socket) or self.base(req.socket)
         environ = base.copy()
         url = req.url
-        if url[0] != "/" and url.startswith(("http://", "https://")):
+        if url[0] != "/" and url[:8].lower().startswith(("http://", "https://")):
             after_scheme = url.split("://", 1)[1]
-            slash = after_scheme.find("/")
-            url = after_scheme[slash:] if slash >= 0 else "/"
+            cut = min((i for i in (after_scheme.find("/"), after_scheme.find("?")) if i >= 0), default=-1)
+            url = after_scheme[cut:] if cut >= 0 else "/"
+            if url[0] == "?":
+                url = "/" + url
         path, _, query = url.partition("?")
         if "%" in path:
-            path = unquote_to_bytes(path).decode("latin-1")
+            path = unquote_to_bytes(path.encode("latin-1")).decode("latin-1")
         script_name = self.root_path
-        if script_name and (path == script_name or path.startswith(script_name + "/")):
-            path = path[len(script_name):]
+        if script_name:
+            if path == script_name or path.startswith(script_name + "/"):
+                path = path[len(script_name):]
+            else:
+                environ["SCRIPT_NAME"] = ""  # outside the mount: SCRIPT_NAME + PATH_INFO is the path
         environ["REQUEST_METHOD"] = req.method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = query
@@ -109,6 +125,8 @@ class EnvironBuilder:
                 key = _header_key(name)
                 if len(keys) < _CACHE_LIMIT:
                     keys[name] = key
+            if not key:
+                continue
             if value.__class__ is list:
                 value = ", ".join(value)
             environ[key] = value

@@ -6,6 +6,15 @@ Rules:
   replaces them while nothing is out, and re-raises once the head is out.
 - Hop-by-hop headers from the app are dropped, except ``Connection``; a repeated header
   name keeps every value (``Set-Cookie``).
+- What the app gives is checked before it goes out: a status is three digits from 200
+  to 999 and a reason without control characters (a 1xx is never a final answer), a
+  Content-Length is one run of ASCII digits (given again, the same value), body blocks
+  are ``bytes``; anything else is
+  the app's error (a 500 while the head is not out).
+- The app's Content-Length is kept to (unless the answer has no body: HEAD, 204,
+  304): a longer body is cut to it, a shorter one closes the connection once what there
+  is has gone out, so the client never reads the next response as this one's body.
+  Both are logged.
 - A list or tuple body is joined and sent with ``end(data)``: one send, Content-Length
   (HEAD gets the same Content-Length as GET would). Its header list, checked and
   encoded once, is kept as a ``HeaderBlock`` (``_BLOCKS_KEPT`` lists at most) and goes
@@ -13,7 +22,11 @@ Rules:
   any, is the body's: the same bytes as field by field.
 - Any other iterable is streamed with backpressure: iteration pauses while the socket's
   buffer is over its high-water mark and resumes on ``drain``. ``close()`` is called on
-  the iterable in every case. A ``wsgi.file_wrapper`` around a real file goes out with
+  the iterable exactly once in every case, also when the client goes away while the
+  call waits for ``drain`` (the response's ``close`` ends the call).
+- A client that takes no byte of a response for ``timeout`` seconds while bytes wait
+  for it (``StallWatch``) is disconnected: a reader that never reads holds neither a
+  thread nor, with ``threads = 1``, the worker's one call for good. A ``wsgi.file_wrapper`` around a real file goes out with
   ``os.sendfile`` when its length is known.
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving.
@@ -22,9 +35,10 @@ Rules:
 import io
 import logging
 import os
+import stat
 
 from ..http import serialize
-from .streams import FileWrapper, SendFile
+from .streams import FileWrapper, SendFile, StallWatch
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -40,10 +54,18 @@ def apply_head(res, status, headers, status_cache, length=None):
     res.status_code, res.status_message = parse_status(status, status_cache)
     names = set()
     set_header = res.set_header
+    given_length = None
     for name, value in headers:
         key = name.lower()
         if key in _DROPPED:
             continue
+        if key == "content-length":
+            check_length(value)
+            if given_length is not None:
+                if value != given_length:
+                    raise ValueError(f"the WSGI app gave two Content-Lengths: {given_length!r}, {value!r}")
+                continue  # the same value again: one field
+            given_length = value
         if key in names:
             current = res.get_header(name)  # None: a Content-Length left to the response
             if current is not None:
@@ -61,13 +83,56 @@ def parse_status(status, status_cache):
     """(code, reason or None) for a WSGI status line, kept in ``status_cache``."""
     parsed = status_cache.get(status)
     if parsed is None:
+        if status.__class__ is not str:
+            raise TypeError(f"the WSGI status must be a str, not {type(status).__name__}")
         code, _, reason = status.partition(" ")
-        if len(code) != 3 or not code.isdigit():
+        if len(code) != 3 or not code.isascii() or not code.isdigit() or code < "200":
             raise ValueError(f"invalid WSGI status {status!r}")
+        if reason:
+            serialize.check_value("status", reason)  # no CR/LF (a second head line), latin-1 only
         parsed = (int(code), reason or None)
         if len(status_cache) < 256:
             status_cache[status] = parsed
     return parsed
+
+
+def check_length(value):
+    """An app's Content-Length: one run of ASCII digits."""
+    if value.__class__ is not str or not value.isascii() or not value.isdigit():
+        raise ValueError(f"invalid Content-Length from the WSGI app: {value!r}")
+
+
+def not_bytes(block):
+    """The error for a body block (or write()) that is not bytes."""
+    return TypeError(f"WSGI body blocks must be bytes, not {type(block).__name__}")
+
+
+def promised_length(res, method):
+    """Body bytes the head promises (the app's Content-Length), or None when nothing is
+    promised: no Content-Length, or an answer without a body (HEAD, 204, 304)."""
+    value = res.get_header("content-length")
+    if value is None or method == "HEAD" or not res.has_body_status():
+        return None
+    return int(value)
+
+
+def over_length(req, promised):
+    log.error("WSGI app for %s %s sent more than its Content-Length (%s): the body is cut to it",
+              req.method, req.url, promised)
+
+
+def under_length(req, res, missing):
+    """The body is ``missing`` bytes short of its Content-Length: ``res`` ends and the
+    connection closes after what was sent (the next response must not pass as the rest
+    of this one): announced when the head is not out yet, else the socket is destroyed
+    at once, so no later response can follow on it."""
+    log.error("WSGI app for %s %s sent %d bytes less than its Content-Length: the connection closes",
+              req.method, req.url, missing)
+    if not res.headers_sent:
+        res.set_header("Connection", "close")
+        return
+    res.end()
+    res.socket.destroy()
 
 
 def whole_block(headers, blocks):
@@ -103,17 +168,30 @@ def whole_block(headers, blocks):
     return entry
 
 
-def end_whole(res, names, data, method):
+def end_whole(res, names, data, method, req=None):
     """End ``res`` with the whole body ``data`` (one send)."""
     if method == "HEAD" and "content-length" not in names and res.has_body_status():
         res.set_header("Content-Length", str(len(data)))  # as GET would have it
+    if req is not None and "content-length" in names:
+        data = kept_to(req, res, promised_length(res, method), data)
     res.end(data)
+
+
+def kept_to(req, res, promised, data):
+    """The whole body ``data`` kept to the ``promised`` length (None: no promise)."""
+    if promised is not None and promised != len(data):
+        if len(data) > promised:
+            over_length(req, promised)
+            return data[:promised]
+        under_length(req, res, promised - len(data))  # the head is not out: it says close
+    return data
 
 
 class LoopCall:
     """One WSGI call on the loop: start_response, then the iterable with backpressure."""
 
-    __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished")
+    __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
+                 "promised", "stall", "on_gone")
 
     def __init__(self, adapter, req, res, body):
         self.adapter = adapter
@@ -125,6 +203,9 @@ class LoopCall:
         self.iterable = None
         self.iterator = None
         self.finished = False
+        self.promised = None  # body bytes the app's Content-Length still promises
+        self.stall = None  # a StallWatch once the call waits for 'drain'
+        self.on_gone = None  # callbacks run when the client goes away mid-call
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None:
@@ -144,12 +225,37 @@ class LoopCall:
             return None
         if self.status is None:
             raise AssertionError("the app returned before calling start_response")
-        return apply_head(self.res, self.status, self.headers, self.adapter.statuses)
+        names = apply_head(self.res, self.status, self.headers, self.adapter.statuses)
+        if "content-length" in names:
+            self.promised = promised_length(self.res, self.req.method)
+        return names
+
+    def _kept(self, block):
+        """``block`` cut to what the Content-Length still allows (logged once)."""
+        promised = self.promised
+        if promised is not None:
+            if len(block) > promised:
+                if promised >= 0:
+                    over_length(self.req, self.res.get_header("content-length"))
+                self.promised = -1  # over: nothing more goes out
+                return block[:max(promised, 0)]
+            self.promised = promised - len(block)
+        return block
+
+    def _end(self):
+        """End the response; a body short of its Content-Length closes the connection."""
+        self._send_head()
+        if self.promised is not None and self.promised > 0:
+            under_length(self.req, self.res, self.promised)
+        self.promised = None
+        self.res.end()  # nothing more after an under_length
 
     def write(self, data):
         """The legacy write() callable: buffered on the response."""
+        if data.__class__ is not bytes and not isinstance(data, bytes):
+            raise not_bytes(data)
         self._send_head()
-        self.res.write(data)
+        self.res.write(self._kept(data))
 
     def start(self):
         """Call the app; True when the call is done at once (a list body), else its end
@@ -163,6 +269,8 @@ class LoopCall:
             if (kind is list or kind is tuple) and not res.headers_sent:
                 # all in memory already: one send, with Content-Length
                 data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                if data.__class__ is not bytes and not isinstance(data, bytes):
+                    raise not_bytes(data)
                 if self.status is None:
                     raise AssertionError("the app returned before calling start_response")
                 method = self.req.method
@@ -178,7 +286,7 @@ class LoopCall:
                 if method == "HEAD":
                     end_whole(res, names, data, method)
                 else:
-                    res.end(data)
+                    res.end(kept_to(self.req, res, promised_length(res, method), data))
                 self.finished = True
                 return True  # done: the caller goes on
             if kind is FileWrapper and self._try_sendfile():
@@ -195,41 +303,86 @@ class LoopCall:
         res = self.res
         try:
             for block in self.iterator:
+                if block.__class__ is not bytes and not isinstance(block, bytes):
+                    raise not_bytes(block)
                 if not block:
                     continue
                 self._send_head()
                 if res.socket.destroyed:
                     break
+                if self.promised is not None:
+                    block = self._kept(block)
+                    if not block:
+                        continue
                 if not res.write(block):
-                    res.once("drain", self.pump)
+                    self._wait(self.pump)
                     return
-            self._send_head()
-            res.end()
+            self._end()
         except Exception:
             self._failed()
             return
         self.finish()
 
+    def _wait(self, resume):
+        """Resume on 'drain'; a client that goes away meanwhile (or takes nothing for
+        ``timeout`` seconds) ends the call."""
+        res = self.res
+        if self.stall is None:
+            self.stall = StallWatch(res, self.adapter.timeout)
+            res.once("close", self._gone)
+        res.once("drain", resume)
+        self.stall.arm()
+
+    def when_gone(self, callback):
+        """``callback()`` runs if the client goes away before the call is done."""
+        if self.on_gone is None:
+            self.on_gone = [callback]
+            if self.stall is None:
+                self.res.once("close", self._gone)
+        else:
+            self.on_gone.append(callback)
+
+    def _gone(self, *_):
+        if self.finished:
+            return
+        log.debug("client gone during %s %s", self.req.method, self.req.url)
+        for callback in self.on_gone or ():
+            callback()
+        self.finish()
+
     def _try_sendfile(self):
         wrapper = self.iterable
         res = self.res
+        if not res.active:
+            return False  # bytes of an earlier response still wait: iterate instead
         try:
             fd = wrapper.filelike.fileno()
-            size = os.fstat(fd).st_size - wrapper.filelike.tell()
+            info = os.fstat(fd)
+            offset = wrapper.filelike.tell()
         except (AttributeError, OSError, io.UnsupportedOperation):
             return False
+        if not stat.S_ISREG(info.st_mode):
+            return False  # a pipe, a socket, a device: iterated
         self._send_head()
-        if not res.has_header("content-length"):
-            res.set_header("Content-Length", str(size))
-        length = int(res.get_header("content-length"))
-        offset = wrapper.filelike.tell()
-        if self.req.method == "HEAD" or not res.active or length == 0:
+        has_body = res.has_body_status()
+        if has_body and not res.has_header("content-length"):
+            res.set_header("Content-Length", str(max(0, info.st_size - offset)))
+        length = int(res.get_header("content-length") or 0)
+        if not has_body or self.req.method == "HEAD" or length == 0:
             res.end()
             self.finish()
             return True
         res.flush_headers()
-        SendFile(self, fd, offset, min(length, size)).start()
+        SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
         return True
+
+    def sent_file(self, missing):
+        """The sendfile path is done; ``missing``: bytes the Content-Length promised that
+        the file did not have."""
+        if missing > 0:
+            under_length(self.req, self.res, missing)
+        self.res.end()  # nothing more after an under_length
+        self.finish()
 
     def _failed(self):
         log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
@@ -240,6 +393,8 @@ class LoopCall:
         if self.finished:
             return
         self.finished = True
+        if self.stall is not None:
+            self.stall.cancel()
         iterable = self.iterable
         if iterable.__class__ is not list:
             close_iterable(iterable)

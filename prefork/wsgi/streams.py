@@ -1,5 +1,5 @@
 """The byte streams of a WSGI call: ``wsgi.input``, ``wsgi.errors``, ``wsgi.file_wrapper``,
-and the sendfile path for a file response.
+the sendfile path for a file response, and the watch over a client that stops reading.
 
 Rules:
 - ``InputStream`` is a body read whole before the call (``threads = 1``).
@@ -8,14 +8,21 @@ Rules:
   holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
   ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
   ``BodyTooLarge`` in the reader; a client gone mid-body raises ``ClientDisconnected``.
+- A response waiting on a client (``StallWatch`` for the socket's buffer, ``SendFile``
+  for its own writes) disconnects it after ``timeout`` seconds without progress:
+  neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving.
 """
 
+import fcntl
 import io
 import logging
 import os
+import struct
 import sys
+import termios
 import threading
 from collections import deque
+from time import monotonic
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -130,8 +137,70 @@ class Errors:
         pass
 
 
+def kernel_unsent(fd):
+    """Bytes in the kernel's send queue of socket ``fd`` not yet taken by the peer (Linux
+    ``SIOCOUTQ``); None where it cannot be known. A slow reader drains it steadily while
+    the socket is reported writable only once a third of the buffer is free."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError):
+        return None
+
+
+class StallWatch:
+    """Destroys ``res``'s socket when bytes have waited on it ``seconds`` without the
+    client taking any (armed while a call waits for ``drain``). Progress is the socket's
+    ``last_activity`` or ``bytes_written`` moving, or the kernel's send queue changing
+    (a slow reader drains it long before the socket is writable again)."""
+
+    __slots__ = ("res", "seconds", "timer", "written", "unsent", "since")
+
+    def __init__(self, res, seconds):
+        self.res = res
+        self.seconds = seconds
+        self.timer = None
+        self.written = -1
+        self.unsent = None
+        self.since = 0.0
+
+    def arm(self):
+        if self.timer is None and self.seconds and self.seconds > 0:
+            socket = self.res.socket
+            self.written = socket.bytes_written
+            self.unsent = kernel_unsent(socket.fileno())
+            self.since = monotonic()
+            self.timer = socket.loop.call_later(self.seconds / 4, self.check)
+
+    def cancel(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def check(self):
+        self.timer = None
+        socket = self.res.socket
+        if socket.destroyed or not socket.buffered_size:
+            return  # gone, or everything went out: armed again at the next wait
+        now = monotonic()
+        unsent = kernel_unsent(socket.fileno())
+        if socket.bytes_written != self.written or unsent != self.unsent:
+            self.written = socket.bytes_written
+            self.unsent = unsent
+            self.since = now
+        idle = now - max(self.since, socket.last_activity)
+        if idle < self.seconds:  # looked at again a few times per period: idle is known to 1/4
+            self.timer = socket.loop.call_later(min(self.seconds - idle, self.seconds / 4), self.check)
+            return
+        req = self.res.req
+        log.error("the client of %s %s took nothing for %.1f s: disconnected", req.method, req.url, idle)
+        socket.destroy()
+
+
 class SendFile:
-    """Sends a file region with os.sendfile once the socket's queue is empty."""
+    """Sends a file region with os.sendfile once the socket's queue is empty. Waiting for
+    the socket to be writable, it watches the fd itself; the client going away (the
+    response's ``close``, run inside the socket's destroy) drops that watch before the
+    fd number can be reused."""
 
     def __init__(self, call, fd, offset, count):
         self.call = call
@@ -139,9 +208,17 @@ class SendFile:
         self.fd = fd
         self.offset = offset
         self.remaining = count
+        self.watched = None  # the socket's fd while a writer is registered for it
+        self.progressed = monotonic()  # the last time the kernel or the client took bytes
+        self.unsent = None  # the kernel's send queue at the last look
+        self.timer = None  # the stall check (``timeout`` without progress disconnects)
+        call.when_gone(self._unwatch)
 
     def start(self):
         socket = self.socket
+        if socket.destroyed:
+            self.call.finish()
+            return
         if socket.buffered_size:
             socket.after_flush(self.start)
             return
@@ -149,7 +226,6 @@ class SendFile:
 
     def step(self):
         socket = self.socket
-        loop = socket.loop
         if socket.destroyed:
             self.call.finish()
             return
@@ -160,18 +236,49 @@ class SendFile:
                     break
                 self.offset += sent
                 self.remaining -= sent
+                self.progressed = monotonic()
         except (BlockingIOError, InterruptedError):
-            loop.add_writer(socket.fileno(), self._writable)
+            self.watched = socket.fileno()
+            socket.loop.add_writer(self.watched, self._writable)
+            self._arm()
             return
         except OSError:
             socket.destroy()
             self.call.finish()
             return
-        self.call.res.end()
-        self.call.finish()
+        self.call.sent_file(self.remaining)
+
+    def _arm(self):
+        seconds = self.call.adapter.timeout
+        if self.timer is None and seconds and seconds > 0:
+            self.timer = self.socket.loop.call_at(self.progressed + seconds, self._check)
+
+    def _check(self):
+        self.timer = None
+        if self.watched is None:
+            return  # not waiting: armed again at the next wait
+        unsent = kernel_unsent(self.watched)
+        if unsent != self.unsent:
+            self.unsent = unsent
+            self.progressed = monotonic()
+        seconds = self.call.adapter.timeout
+        if monotonic() - self.progressed < seconds:
+            self.timer = self.socket.loop.call_later(seconds / 4, self._check)
+            return
+        log.error("the client of %s %s took nothing for %.1f s: disconnected", self.call.req.method,
+                  self.call.req.url, monotonic() - self.progressed)
+        self.socket.destroy()  # the response's close ends the call
+
+    def _unwatch(self):
+        if self.watched is not None:
+            self.socket.loop.remove_writer(self.watched)
+            self.watched = None
+        if self.timer is not None and self.socket.destroyed:
+            self.timer.cancel()
+            self.timer = None
 
     def _writable(self):
-        self.socket.loop.remove_writer(self.socket.fileno())
+        self._unwatch()
         self.step()
 
 

@@ -7,10 +7,13 @@ Rules:
   one ``call_soon_threadsafe`` per batch.
 - Backpressure: a thread hands over at most ``_IN_FLIGHT`` bytes the loop has not
   written yet, and waits while the socket's buffer is over its high-water mark (until
-  the response's ``drain``). A slow reader holds one thread, never the whole iterable.
+  the response's ``drain``). A slow reader holds one thread, never the whole iterable;
+  a reader that takes nothing for ``timeout`` seconds is disconnected (``StallWatch``),
+  which ends the thread's wait with ``ClientDisconnected``.
 - The body streams to the thread (``wsgi.input`` is a ``BodyPipe``); reading blocks the
   app's thread, not the loop; the request is paused while the pipe holds its high-water
   mark (so the socket stops reading) and resumed as the thread reads.
+- A call whose client went away while it waited for a thread is not run.
 - One call per connection at a time: a pipelined request waits until the call before it
   on its connection is done, so responses go out in request order.
 - Calls that wait for a thread over ``_REBALANCE_WAIT`` make this worker answer with
@@ -34,8 +37,9 @@ import traceback
 from collections import deque
 from time import monotonic
 
-from .response import answer_failure, apply_head, close_iterable, end_whole
-from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
+from .response import (answer_failure, apply_head, close_iterable, end_whole, not_bytes, over_length,
+                       promised_length, under_length)
+from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream, StallWatch
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -179,6 +183,8 @@ class ThreadCall:
         # loop side
         self.names = None
         self.ended = False
+        self.promised = None  # body bytes the app's Content-Length still promises
+        self.stall = None
         res.on("close", self._closed)
 
     # -- the app's side ---------------------------------------------------------------------------
@@ -197,6 +203,8 @@ class ThreadCall:
 
     def write(self, data):
         """The legacy write() callable (and each block of the iterable)."""
+        if data.__class__ is not bytes and not isinstance(data, bytes):
+            raise not_bytes(data)
         if not data:
             return
         self._give_head()
@@ -234,11 +242,17 @@ class ThreadCall:
         self.ident = threading.get_ident()
         self.calls.last_wait = started - self.queued_at
         iterable = None
+        if self.gone:  # the client left while the call waited for a thread: not run at all
+            log.debug("client gone before %s %s ran", self.req.method, self.req.url)
+            self._finish(None)
+            return
         try:
             iterable = self.adapter.app(self.environ, self.start_response)
             kind = iterable.__class__
             if (kind is list or kind is tuple) and not self.head_given:
                 data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                if data.__class__ is not bytes and not isinstance(data, bytes):
+                    raise not_bytes(data)
                 if self.status is None:
                     raise AssertionError("the app returned before calling start_response")
                 self.head_given = True
@@ -292,13 +306,17 @@ class ThreadCall:
                 if kind == _HEAD:
                     if not res.headers_sent:
                         self.names = names = apply_head(res, payload[0], payload[1], self.adapter.statuses)
+                        if "content-length" in names:
+                            self.promised = promised_length(res, self.req.method)
                         if "connection" not in names and self.calls.oversubscribed(self):
                             res.set_header("Connection", "close")
                 elif kind == _WHOLE:
                     self.ended = True
-                    end_whole(res, self.names or (), payload, self.req.method)
+                    end_whole(res, self.names or (), payload, self.req.method, self.req)
                 elif kind == _END:
                     self.ended = True
+                    if self.promised is not None and self.promised > 0:
+                        under_length(self.req, res, self.promised)
                     res.end()
                 elif kind == _FAIL:
                     self.ended = True
@@ -324,10 +342,25 @@ class ThreadCall:
         res = self.res
         if self.gone or res.writable_ended:
             return
-        if not res.write(blocks[0] if len(blocks) == 1 else b"".join(blocks)):
+        data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+        promised = self.promised
+        if promised is not None:
+            if len(data) > promised:
+                if promised >= 0:
+                    over_length(self.req, res.get_header("content-length"))
+                data = data[:max(promised, 0)]
+                self.promised = -1  # over: nothing more goes out
+            else:
+                self.promised = promised - len(data)
+            if not data:
+                return
+        if not res.write(data):
             with self.cond:
                 self.blocked = True
             res.once("drain", self._drained)
+            if self.stall is None:
+                self.stall = StallWatch(res, self.adapter.timeout)
+            self.stall.arm()
 
     def _drained(self):
         with self.cond:
@@ -335,6 +368,8 @@ class ThreadCall:
             self.cond.notify()
 
     def _closed(self):
+        if self.stall is not None:
+            self.stall.cancel()
         if not self.ended:
             with self.cond:
                 self.gone = True
