@@ -9,8 +9,9 @@ Rules:
 - One `selectors` selector; readiness callbacks are registered per fd for read and
   for write, each with its own ``*args``.
 - Timers live in a heap keyed by monotonic deadline; the loop sleeps exactly until the
-  next deadline (no polling tick). A cancelled timer stays in the heap until it is due
-  and is then skipped.
+  next deadline (no polling tick), at most a day at a time (epoll refuses waits past
+  about 24.8 days; asyncio clamps the same way). A cancelled timer stays in the heap
+  until it is due and is then skipped.
 - ``call_soon`` callbacks run after the I/O and timers of the current iteration, in
   FIFO order; one scheduled while the ready queue runs waits for the next iteration.
 - A callback that raises is logged and the loop goes on.
@@ -28,6 +29,8 @@ import time
 from collections import deque
 
 log = logging.getLogger("prefork.loop")
+
+_MAX_WAIT = 86400.0  # seconds: the longest single wait handed to the selector
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
@@ -221,6 +224,8 @@ class Loop:
                     timeout = timers[0][0] - monotonic()
                     if timeout < 0:
                         timeout = 0
+                    elif timeout > _MAX_WAIT:
+                        timeout = _MAX_WAIT
                 elif len(fds) > (self._wakeup is not None) or self._holds > 0:
                     timeout = None  # the wakeup pair alone keeps nothing alive
                 else:

@@ -8,7 +8,6 @@ import json
 import logging
 import socket
 import struct
-import time
 
 from apps import asgi_apps
 from daemon import wait_until

@@ -4,7 +4,6 @@ is stopped with TERM under load and, thanks to ``readiness_withdraw``, HAProxy h
 it out before its listen socket closes. HAProxy is told not to retry or redispatch, so a
 single connection it sent to the stopping daemon after that would be an error."""
 
-import os
 import signal
 import socket
 import subprocess

@@ -78,9 +78,5 @@ def test_a_client_gone_mid_upload_leaves_nothing_open_when_the_body_streams(daem
     _upload_and_leave(daemons, "4")
 
 
-@pytest.mark.xfail(strict=True, reason="wsgi/adapter.py: with threads = 1 the body is spooled to a temporary "
-                   "file before the call; a client that goes away mid-body never gets 'end', and the spool "
-                   "file stays open in the worker (the spool listens to 'data' and 'end', not to the "
-                   "request's 'close')")
 def test_a_client_gone_mid_upload_leaves_nothing_open_when_the_body_is_spooled(daemons):
     _upload_and_leave(daemons, "1")

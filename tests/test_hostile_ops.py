@@ -303,11 +303,9 @@ def test_workers_run_as_a_bare_uid_and_gid(daemons):
     assert d.request().startswith(b"HTTP/1.1 200 OK")
 
 
-# -- left for the loop's owner -----------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="prefork/loop.py passes a timer's whole delay to epoll, which refuses "
-                   "more than about 24.8 days (OverflowError ends Loop.run); asyncio clamps the wait instead. "
-                   "settings.DURATION_MAX keeps every configured duration below that for now.")
+# -- the master's loop ---------------------------------------------------------------------------------------------
 def test_the_master_loop_survives_a_timer_weeks_away():
+    # epoll refuses a wait of more than about 24.8 days: the loop waits at most a day at a time
     import threading
     from prefork.loop import Loop
     loop = Loop()

@@ -1,17 +1,12 @@
-"""A defect found by the WSGI sweep outside the WSGI adapter, kept as a strict xfail for
-the net layer: over TLS, bytes the socket flushes do not count as activity."""
+"""Over TLS, bytes the socket flushes count as activity, as on a plain socket (a long
+TLS download under ``server.timeout`` is not cut as idle)."""
 
 import socket
-
-import pytest
 
 from daemon import wait_until
 from test_tls import client_context, connect, pki  # noqa: F401 (pki is a fixture)
 
 
-@pytest.mark.xfail(strict=True, reason="net/socket.py: _flush_tls sets self._last_activity instead of "
-                   "last_activity, so TLS writes never move the idle timer's clock (a long TLS download "
-                   "under server.timeout is cut as idle)")
 def test_tls_writes_count_as_socket_activity(serve, pki):  # noqa: F811
     from prefork.net.tls import ServerTLS, build_context
     seen = {}
