@@ -13,10 +13,8 @@ Both apps read the whole body and answer at its end.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
