@@ -200,6 +200,7 @@ def app(environ, start_response):
 def served(request):
     d = Daemon("--interface", "wsgi", "--threads", str(request.param), "--max-body-size", "200000",
                "--wsgi-body-spool", "1000", "--request-timeout", "3", "--headers-timeout", "3", "--timeout", "6",
+               "--connections-checking-interval", "0.2",
                "--root-path", "/app", app="test_hostile_wsgi:app", workers=1)
     try:
         d.wait_ready()
