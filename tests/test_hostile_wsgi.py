@@ -178,6 +178,8 @@ def app(environ, start_response):
         start_response("200 OK", plain)
         return [repr(lines).encode()]
     if path == "/read-track":
+        with _LOCK:
+            _CLOSES["start-" + query] = 1
         try:
             body = environ["wsgi.input"].read()
         except OSError:
@@ -521,6 +523,9 @@ def test_a_thread_blocked_reading_a_body_its_client_abandons_gets_an_error(d):
     t = token()
     sock = connect(d)
     sock.sendall(b"POST /app/read-track?" + t.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+    # the reset must come after the call started: one that beats the worker's first read
+    # takes the request with it (the kernel drops what was not read)
+    wait_until(lambda: closes(d, "start-" + t), 15, what="the call to start")
     reset(sock)
     wait_closes(d, "read-" + t)  # ClientDisconnected (an OSError) in the app's read
 
