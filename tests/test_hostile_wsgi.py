@@ -517,9 +517,8 @@ def test_a_client_gone_mid_body_leaves_no_spool_behind(d):
     # (the fixture waits for the worker's descriptors to come back)
 
 
+@pytest.mark.parametrize("served", [4], ids=["threads"], indirect=True)  # threads = 1 reads the body first
 def test_a_thread_blocked_reading_a_body_its_client_abandons_gets_an_error(d):
-    if d.threads == 1:
-        pytest.skip("threads = 1 reads the body before the call")
     t = token()
     sock = connect(d)
     sock.sendall(b"POST /app/read-track?" + t.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
@@ -612,9 +611,8 @@ def test_path_info_round_trips_as_latin1_and_script_name_edges(d, target, script
 
 
 # -- the thread pool ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("served", [4], ids=["threads"], indirect=True)  # threads = 1: one call at a time
 def test_more_slow_calls_than_threads_queue_and_clients_that_leave_free_their_turn(d):
-    if d.threads == 1:
-        pytest.skip("one call at a time on the loop")
     t = token()
     socks = []
     for i in range(12):  # 3 per thread
