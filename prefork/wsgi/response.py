@@ -187,6 +187,18 @@ def kept_to(req, res, promised, data):
     return data
 
 
+def check_restart(head_out, exc_info):
+    """A ``start_response`` call that is not the first plain one (PEP 3333): it needs
+    ``exc_info``, and once the head is out that error is raised again in the app."""
+    if exc_info is None:
+        raise AssertionError("start_response called twice without exc_info")
+    try:
+        if head_out:
+            raise exc_info[1].with_traceback(exc_info[2])
+    finally:
+        exc_info = None
+
+
 class LoopCall:
     """One WSGI call on the loop: start_response, then the iterable with backpressure."""
 
@@ -208,14 +220,8 @@ class LoopCall:
         self.on_gone = None  # callbacks run when the client goes away mid-call
 
     def start_response(self, status, headers, exc_info=None):
-        if exc_info is not None:
-            try:
-                if self.res.headers_sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.status is not None:
-            raise AssertionError("start_response called twice without exc_info")
+        if exc_info is not None or self.status is not None:
+            check_restart(self.res.headers_sent, exc_info)
         self.status = status
         self.headers = headers
         return self.write

@@ -37,7 +37,7 @@ import traceback
 from collections import deque
 from time import monotonic
 
-from .response import (answer_failure, apply_head, close_iterable, end_whole, not_bytes, over_length,
+from .response import (answer_failure, apply_head, check_restart, close_iterable, end_whole, not_bytes, over_length,
                        promised_length, under_length)
 from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream, StallWatch
 
@@ -189,14 +189,8 @@ class ThreadCall:
 
     # -- the app's side ---------------------------------------------------------------------------
     def start_response(self, status, headers, exc_info=None):
-        if exc_info is not None:
-            try:
-                if self.head_given:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.status is not None:
-            raise AssertionError("start_response called twice without exc_info")
+        if exc_info is not None or self.status is not None:
+            check_restart(self.head_given, exc_info)
         self.status = status
         self.headers = headers
         return self.write
