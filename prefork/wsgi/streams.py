@@ -391,28 +391,25 @@ class BodyPipe(io.RawIOBase):
         return True
 
     def read(self, size=-1):
-        need = sys.maxsize if size is None or size < 0 else size
-        out = []
-        while need > 0:
-            chunk, at_end = self._take(need, False)
-            if not chunk:
-                break
-            out.append(chunk)
-            need -= len(chunk)
-        return out[0] if len(out) == 1 else b"".join(out)
+        return self._gather(size, False)
 
     def readline(self, size=-1):
+        return self._gather(size, True)
+
+    def _gather(self, size, line):
+        """Up to ``size`` bytes (all: None or negative), and with ``line`` up to and
+        including the first newline."""
         need = sys.maxsize if size is None or size < 0 else size
         out = []
         while need > 0:
-            chunk, newline = self._take(need, True)
+            chunk, newline = self._take(need, line)
             if not chunk:
                 break
             out.append(chunk)
             need -= len(chunk)
             if newline:
                 break
-        return b"".join(out)
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def readlines(self, hint=-1):
         lines = []
