@@ -14,9 +14,7 @@ Usage: python3 bench/proxy_protocol.py [--connections N] [--baseline DIR]
 """
 
 import argparse
-import glob
 import os
-import re
 import shutil
 import signal
 import socket
@@ -27,6 +25,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
+sys.path.insert(0, BENCH)
+
+from instructions import callgrind_totals  # noqa: E402
+
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 V2_INET = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + socket.inet_aton("192.0.2.10") + socket.inet_aton("10.0.0.1")
            + (40000).to_bytes(2, "big") + (8000).to_bytes(2, "big"))
@@ -79,11 +81,7 @@ def worker_instructions(root, variant, count):
         drive(port, count, HEADERS[variant])
         proc.send_signal(signal.SIGTERM)
         proc.wait(300)
-        totals = {}
-        for path in glob.glob(os.path.join(tmp, "cg.*")):
-            with open(path) as fh:
-                match = re.search(r"^(?:summary|totals): (\d+)", fh.read(), re.M)
-            totals[int(path.rsplit(".", 1)[1])] = int(match.group(1))
+        totals = callgrind_totals(tmp)
         workers = [ir for pid, ir in totals.items() if pid != proc.pid]
         if len(workers) != 1:
             raise RuntimeError(f"expected one worker profile, got {totals}")
