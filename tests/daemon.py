@@ -69,6 +69,8 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
         if value:
             return value
         if time.monotonic() > deadline:
+            if callable(what):
+                what = what()  # described as things stand at the deadline
             raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
 
@@ -142,7 +144,7 @@ class Daemon:
 
     def wait_log(self, pattern, timeout=10, count=1):
         return wait_until(lambda: len(re.findall(pattern, self.log())) >= count, timeout,
-                          what=f"{pattern!r} in the log:\n{self.log()}")
+                          what=lambda: f"{pattern!r} in the log:\n{self.log()}")
 
     def wait_workers(self, n, timeout=10, exclude=()):
         return wait_until(lambda: (lambda w: w if len(w) == n and not set(w) & set(exclude) else None)(
