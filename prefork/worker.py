@@ -31,6 +31,10 @@ Rules:
   often readable by root only); a reload (HUP) starts workers that read the
   certificates again, while the old generation keeps serving its connections with the
   old ones until they end.
+- The app's own output is a log stream: the worker's stdout is line-buffered (a line
+  printed reaches a container's log collector at once, with or without
+  PYTHONUNBUFFERED), and stdout and stderr are flushed before the process ends, however
+  it ends short of SIGKILL (an exit, or SIGABRT for a hang).
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -148,6 +152,7 @@ class Worker:
     def run(self):
         settings = self.settings
         setproctitle(f"prefork: worker {self.slot} [{settings.name}]")
+        line_buffered(sys.stdout)
         self.access = None
         if settings.access_log:  # opened before the privileges go, as the master opened it
             try:
@@ -249,6 +254,7 @@ class Worker:
         log buffer, then die of SIGABRT."""
         if self.access is not None:
             self.access.flush()
+        flush_output()
         signal.signal(signal.SIGABRT, signal.SIG_DFL)
         os.abort()
 
@@ -276,6 +282,23 @@ class Worker:
     def stop_now(self):
         self.server.close_all_connections()
         self.loop.stop()
+
+
+def line_buffered(stream):
+    """Make a text stream write each line as it is completed (a no-op for other streams)."""
+    try:
+        stream.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
+def flush_output():
+    """Write what the app left in stdout and stderr (the process ends by os._exit)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 def main(slot, settings, listeners, channel):

@@ -28,6 +28,7 @@ Rules:
 import logging
 import os
 import signal
+import sys
 import time
 
 from setproctitle import setproctitle
@@ -47,6 +48,15 @@ QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
 SPAWN_RETRY = 1.0  # seconds before a worker that could not be started (no fd, no process) is tried again
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
+
+
+def flush_output():
+    """A child's stdout and stderr, written before os._exit (which writes nothing)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 class WorkerHandle:
@@ -192,6 +202,7 @@ class Master:
             finally:
                 try:
                     logging.shutdown()
+                    flush_output()
                 finally:
                     os._exit(code)
         try:
