@@ -249,6 +249,12 @@ _FORMAT_FIELDS = {"h", "t", "r", "m", "U", "s", "b", "f", "a", "D", "L", "p"}
 
 def check_format(fmt):
     import string
+    if re.search(r"%\([^)]*\)s", fmt):
+        from .migration import gunicorn_format
+        translated = gunicorn_format(fmt)
+        raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}" +
+                         (f": {translated!r}" if translated is not None else
+                          f" ({', '.join('{' + f + '}' for f in sorted(_FORMAT_FIELDS))})"))
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
     except ValueError as exc:

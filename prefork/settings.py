@@ -21,7 +21,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 
-from . import checks
+from . import checks, migration
 from .checks import bind_address
 from .options import (BY_NAME, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
                       LOOPS, MAX_WORKERS, SCHEMES, SETTINGS, TLS_SETTINGS, TLS_VERSIONS, VERIFY_CLIENT,
@@ -65,6 +65,12 @@ def _near(name, known):
 
 
 
+def _hint(key):
+    """`` (what to use)`` for an unknown key: another server's name for a setting, or a near miss."""
+    other = migration.hint(key, flag_form=False)
+    return f" ({other})" if other else _near(key, BY_NAME)
+
+
 def load(config_file=None, env=None, argv_values=None):
     """Build Settings from the sources; raises ConfigError with every problem found."""
     env = os.environ if env is None else env
@@ -84,7 +90,9 @@ def load(config_file=None, env=None, argv_values=None):
         except OSError as exc:
             problems.append(f"{config_file}: cannot read: {exc.strerror}")
         except tomllib.TOMLDecodeError as exc:
-            problems.append(f"{config_file}: not valid TOML: {exc}")
+            python = " (this is a Python file: prefork reads TOML, see docs/gunicorn.md)" \
+                if config_file.endswith(".py") else ""
+            problems.append(f"{config_file}: not valid TOML: {exc}{python}")
         except UnicodeDecodeError as exc:
             problems.append(f"{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
         for key in file_values:
@@ -92,7 +100,7 @@ def load(config_file=None, env=None, argv_values=None):
                 problems.append(f"{config_file}:{key}: unknown setting (a table: settings are top-level keys, "
                                 f"written before any [table])")
             elif key not in BY_NAME:
-                problems.append(f"{config_file}:{key}: unknown setting{_near(key, BY_NAME)}")
+                problems.append(f"{config_file}:{key}: unknown setting{_hint(key)}")
     warnings = []
     for name in env:
         if name.startswith("PREFORK_") and name[8:].lower() not in BY_NAME:
