@@ -148,6 +148,9 @@ SETTINGS = (
             minimum=0),
     Setting("max_requests_jitter", "int", 0, "A random 0..N added to max_requests per worker.",
             minimum=0),
+    Setting("max_worker_memory", "int", 0, "Resident memory in MiB past which a worker is replaced: "
+            "its replacement starts first, then it drains, as with max_requests (0: no limit). Read "
+            "from /proc about once a second.", minimum=0),
     Setting("keep_alive_timeout", "float", 5.0, "Seconds an idle keep-alive connection is kept "
             "(closed at this + 1 s, as Node does); 0 disables keep-alive timing.", minimum=0),
     Setting("headers_timeout", "float", 60.0, "Seconds a client gets to send a request head.",
