@@ -18,6 +18,7 @@ a bad configuration too: ``SOURCE:KEY: ADDRESS: what is wrong``, where SOURCE is
 
 import argparse
 import os
+import signal
 import sys
 
 from . import __version__, logs, migration, settings as settings_mod
@@ -145,8 +146,9 @@ def run(argv):
         print(f"{where(settings, key)}: {exc.filename}: cannot open: {(exc.strerror or str(exc)).lower()}",
               file=sys.stderr)
         return 2
-    from .master.master import Master
+    from .master.master import MASTER_SIGNALS, Master
     from .worker import main as worker_main
+    signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)  # pending until the master's handlers are in
     try:
         return Master(settings, lambda: load(argv_values), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open

@@ -5,7 +5,9 @@ Rules:
   builds its own asyncio loop (``loop`` setting: the stdlib selector loop, or uvloop),
   so coroutine listeners can await any asyncio library. Signals: TERM drains
   (graceful), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
-  are ignored here.
+  are ignored here. A USR1 that comes while the worker boots (logrotate does not wait
+  for a reload) is noted and acted on once the worker serves: it never kills a booting
+  worker.
 - faulthandler is on: the SIGABRT a hung worker gets from the master dumps every
   thread's stack to stderr (the error log). A Python-level SIGABRT handler installed
   under it then writes the access log buffer and aborts the process, as soon as the
@@ -148,11 +150,13 @@ class Worker:
         self.request_limit = limit
         self.recycle_asked = False
         self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker
+        self.reopen_noted = False
 
     def run(self):
         settings = self.settings
         setproctitle(f"prefork: worker {self.slot} [{settings.name}]")
         line_buffered(sys.stdout)
+        signal.signal(signal.SIGUSR1, self.note_reopen)  # while booting: noted, acted on once serving
         self.access = None
         if settings.access_log:  # opened before the privileges go, as the master opened it
             try:
@@ -203,6 +207,8 @@ class Worker:
         loop.add_signal_handler(signal.SIGINT, self.stop_now)
         loop.add_signal_handler(signal.SIGQUIT, self.stop_now)
         loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
+        if self.reopen_noted:  # a USR1 came while the app was loading
+            self.reopen_logs()
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
             signal.signal(signum, signal.SIG_IGN)
         self.channel.sock.setblocking(False)
@@ -243,6 +249,9 @@ class Worker:
     def flush_access_log(self):
         self.access.flush()
         self.flush_timer = self.loop.call_later(self.settings.access_log_flush, self.flush_access_log)
+
+    def note_reopen(self, signum, frame):
+        self.reopen_noted = True
 
     def reopen_logs(self):
         if self.access is not None:

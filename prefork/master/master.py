@@ -27,6 +27,9 @@ Rules:
   (Ctrl-C in a terminal, ``timeout``, ``kill -TERM -PGID``) reaches the master alone and
   acts exactly as if sent to the master's PID; the master tells the workers. A worker
   whose master vanished (SIGKILL) sees its channel close and drains.
+- The master's signals are blocked from before it starts (``cli.run``, and across a
+  USR2 exec) until its handlers are installed: one sent meanwhile is handled then,
+  never lost (PID 1 would ignore it) nor fatal (the default action of HUP, USR1).
 - SIGCHLD is acted on after the other signals read in the same wakeup, so a stop signal
   is always handled before the worker exits it caused.
 - The loop sleeps until the next deadline (heartbeat checks, kills, backoff respawns).
@@ -107,6 +110,8 @@ class Master:
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)
+        # signals blocked until now (by cli, or across a USR2 exec) are delivered from here
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)
         reexec.adopt_retiring(self)
         if self.watchdog_interval:
             loop.call_later(self.watchdog_interval, operations.watchdog, self)

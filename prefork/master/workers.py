@@ -10,6 +10,8 @@ Rules:
   group (see master.py's rules).
 - The child ends by ``os._exit`` with the worker's status, after logging and the app's
   stdout and stderr are flushed (``os._exit`` writes nothing itself).
+- USR1 (reopen the logs) is ignored in the child until the worker installs its own
+  handler: its default action would kill a worker that is still booting.
 - Out of descriptors or processes, no worker is made: logged, None is returned, and the
   caller tries again later.
 """
@@ -85,7 +87,9 @@ def spawn(master, slot, generation, settings=None):
             os.setpgid(0, 0)  # out of the master's process group: see the module rules
             for signum in master.SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
-            for signum in (signal.SIGTTIN, signal.SIGTTOU):  # a background group may write to a tty
+            # a background group may write to a tty; a USR1 (log reopen) must not kill a
+            # worker before it has its own handler (the worker notes one that comes early)
+            for signum in (signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
                 signal.signal(signum, signal.SIG_IGN)
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             parent_end.close()

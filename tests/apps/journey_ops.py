@@ -13,6 +13,7 @@ anything else    pid PID
 import os
 import subprocess
 import sys
+import time
 
 HELD = []  # the leak: one list per worker process
 
@@ -42,3 +43,9 @@ def setup(server):
             HELD.append(block)
         res.end(f"pid {os.getpid()}")
     server.on("request", on_request)
+
+
+def slow_setup(server):
+    """The same app, after BOOT_SECONDS (default 2) of set-up in each worker."""
+    time.sleep(float(os.environ.get("BOOT_SECONDS", "2")))
+    setup(server)
