@@ -62,3 +62,14 @@ def test_usr1_while_workers_boot_reopens_their_logs_once_they_are_up(daemons, tm
         return all(f"after-boot {pid}\n" in error.read_text() for pid in workers)
     wait_until(written, 20, interval=0.05, what="both workers writing to the new error log")
     assert "failed to boot" not in error.read_text() + (tmp_path / "error.log.1").read_text()
+
+
+def test_the_log_says_which_version_runs_at_start_and_after_a_reexec(daemons):
+    import prefork
+    d = daemons(app=APP, workers=1)
+    d.wait_ready()
+    line = rf"INFO prefork\.master: prefork {re.escape(prefork.__version__)} on Python \d+\.\d+\.\d+, " \
+           rf"master pid {d.pid}: {re.escape(APP)}, 1 workers"
+    d.wait_log(line)
+    d.signal(signal.SIGUSR2)  # a new version is confirmed by the log, not guessed
+    d.wait_log(line, count=2, timeout=30)

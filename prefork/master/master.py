@@ -37,12 +37,13 @@ Rules:
 
 import logging
 import os
+import platform
 import signal
 import time
 
 from setproctitle import setproctitle
 
-from .. import logs, settings as settings_mod
+from .. import __version__, logs, settings as settings_mod
 from ..loop import Loop
 from ..metrics import Aggregator
 from . import (autoreload, deadlines, listeners as listeners_mod, operations, reexec, reload, startup, systemd,
@@ -104,6 +105,8 @@ class Master:
         settings = self.settings
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
+        log.info("prefork %s on Python %s, master pid %d: %s, %d workers", __version__, platform.python_version(),
+                 os.getpid(), settings.app or "the demo app", self.target)
         startup.open_all(self)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
