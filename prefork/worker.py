@@ -37,6 +37,9 @@ Rules:
   printed reaches a container's log collector at once, with or without
   PYTHONUNBUFFERED), and stdout and stderr are flushed before the process ends, however
   it ends short of SIGKILL (an exit, or SIGABRT for a hang).
+- USR1 from the master comes as a ``reopen`` message on the channel carrying the new
+  log files as descriptors (the worker may run as a user that could not open them);
+  a USR1 signal (someone signalled the worker itself) reopens by path.
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -274,9 +277,21 @@ class Worker:
         self.loop.call_later(min(HEARTBEAT_INTERVAL, self.settings.timeout / 4), self.heartbeat)
 
     def on_channel(self):
-        if self.channel.receive() is None:  # the master is gone
+        messages = self.channel.receive()
+        if messages is None:  # the master is gone
             self.loop.remove_reader(self.channel.fileno())
             self.drain()
+            return
+        for message in messages:
+            if message.get("t") == "reopen":
+                self.adopt_logs(message.get("logs") or [], message.get("fds") or [])
+
+    def adopt_logs(self, names, fds):
+        """USR1 through the master: the log files it opened, as descriptors."""
+        for name, fd in zip(names, fds):
+            logs.adopt(name, fd, self.access)
+        for fd in fds[len(names):]:
+            os.close(fd)
 
     def drain(self):
         if self.stopping:

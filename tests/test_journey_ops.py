@@ -4,9 +4,12 @@ looks like to a log collector, and how a worker's memory is bounded.
 Each test runs the real daemon; every process it starts is killed by PID at the end."""
 
 import json
+import os
 import re
 import signal
 import socket
+
+import pytest
 
 from daemon import alive, wait_until
 from harness import read_until_close
@@ -121,5 +124,27 @@ def test_logrotate_copytruncate_mode_keeps_writing_at_the_start_of_the_file(daem
         data = path.read_bytes()
         assert b"\0" not in data  # appended at the new end, not at the old offset
         assert b"before-truncation" not in data
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="workers under another user need root")
+def test_logrotate_with_workers_running_as_another_user(daemons, tmp_path):
+    """The master keeps root; the workers run as nobody and cannot create files in the
+    log directory: on USR1 they still move to the new files."""
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o755)  # root's: nobody may not create files here
+    error, access = logs / "error.log", logs / "access.log"
+    d = daemons("--user", "nobody", "--error-log", str(error), "--access-log", str(access),
+                "--access-log-flush", "0", "--access-log-format", "{p} {r}", app=APP, workers=2)
+    wait_until(lambda: error.exists() and "2 workers ready" in error.read_text(), 20, what="ready")
+    until_written(d, error, access, "before-rotation")
+    error.rename(logs / "error.log.1")
+    access.rename(logs / "access.log.1")
+    d.signal(signal.SIGUSR1)
+    until_written(d, error, access, "after-rotation")
+    rotated = (logs / "error.log.1").read_text()
+    assert "Traceback" not in rotated + error.read_text() and "cannot reopen" not in rotated + error.read_text()
+    assert (error.stat().st_uid, access.stat().st_uid) == (0, 0)  # the files stay root's
     d.signal(signal.SIGTERM)
     assert d.wait_exit() == 0

@@ -105,9 +105,9 @@ class Master:
         settings = self.settings
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
+        startup.open_all(self)  # a ConfigError here is the only output: no line before it
         log.info("prefork %s on Python %s, master pid %d: %s, %d workers", __version__, platform.python_version(),
                  os.getpid(), settings.app or "the demo app", self.target)
-        startup.open_all(self)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
         loop = self.loop
@@ -409,7 +409,15 @@ class Master:
         return True
 
     def reopen_logs(self):
+        """USR1: reopen the master's error log, then hand every worker the files as
+        they are now (a worker that cannot take them now reopens by path on USR1)."""
         logs.reopen()
-        for worker in self.workers.values():
-            self.kill(worker.pid, signal.SIGUSR1)
+        files = logs.files_for_workers(self.settings)
+        try:
+            for worker in self.workers.values():
+                if not files or not worker.channel.send_fds("reopen", list(files.values()), logs=list(files)):
+                    self.kill(worker.pid, signal.SIGUSR1)
+        finally:
+            for fd in files.values():
+                os.close(fd)
         log.info("log files reopened")

@@ -112,6 +112,7 @@ def spawn(master, slot, generation, settings=None):
     signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     child_end.close()
     parent_end.sock.setblocking(False)
+    parent_end.attach(master.loop)  # the rest of a message to the worker waits for the socket
     now = time.monotonic()
     handle = WorkerHandle(pid, slot, generation, parent_end, now)
     master.workers[pid] = handle
