@@ -121,3 +121,13 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(tmp_path):
 def test_version():
     proc = prefork("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("prefork ")
+
+
+def test_the_migration_page_lists_every_name_the_hints_know():
+    import os
+    import re
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "gunicorn.md")) as fh:
+        page = fh.read().lower()
+    quoted = set(re.findall(r"`(-{0,2}[a-z0-9_-]+)`", page))
+    for name in migration.NAMES:
+        assert {name, "-" + name, "--" + name.replace("_", "-")} & quoted, name
