@@ -4,7 +4,8 @@ Rules:
 - One table, keyed by the other server's name in setting form (lower case, ``_`` for
   ``-``, a short flag by its letter): the prefork setting that does the same, or None
   with a note saying why there is none. ``cli.py`` uses it for flags argparse does not
-  know, ``settings.load`` for unknown keys of the TOML file.
+  know, ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
+  uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
   never shadow a working setting.
 - Nothing is translated silently: an operator's file or command line is refused with
@@ -102,6 +103,23 @@ def hint(name, flag_form):
         return f"{name} is {origin}'s: {note}"
     shown = "--" + setting.replace("_", "-") if flag_form else setting
     return f"{name} is {origin}'s: use {shown} here" + (f" ({note})" if note else "")
+
+
+def env_hint(variable):
+    """What to say of gunicorn's or uvicorn's environment variable: prefork ignores it."""
+    if variable == "GUNICORN_CMD_ARGS":
+        return "gunicorn's, ignored: give prefork the flags, or PREFORK_<NAME> variables"
+    name = variable[len("UVICORN_"):].lower()
+    entry = NAMES.get(name)
+    setting = entry[1] if entry else (name if name in SAME_NAMES else None)
+    use = f"PREFORK_{setting.upper()}" if setting else "PREFORK_<NAME> variables"
+    return f"uvicorn's, ignored: use {use}"
+
+
+# uvicorn settings prefork has under the same name
+SAME_NAMES = {"workers", "reload", "reload_dirs", "reload_include", "root_path", "loop", "lifespan",
+              "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate", "log_level",
+              "access_log", "forwarded_allow_ips", "backlog", "app_dir", "interface"}
 
 
 def gunicorn_format(fmt):

@@ -11,7 +11,8 @@ Rules:
 - An unknown key in the file is a problem, with the setting meant when one is near or
   when the key is gunicorn's or uvicorn's name for it (``migration.py``); an unknown
   ``PREFORK_*`` variable near a setting's is a warning (``Settings.warnings``), since
-  other tools may set variables of that prefix.
+  other tools may set variables of that prefix; so is ``GUNICORN_CMD_ARGS`` or a
+  ``UVICORN_*`` variable, which an image built for those servers may still set.
 - This module is the settings' public surface: it re-exports the table and its
   constants, so callers import ``prefork.settings`` only.
 """
@@ -107,6 +108,8 @@ def load(config_file=None, env=None, argv_values=None):
             close = difflib.get_close_matches(name[8:].lower(), list(BY_NAME), n=1, cutoff=0.8)
             if close:
                 warnings.append(f"env:{name}: unknown setting, ignored (did you mean {BY_NAME[close[0]].env}?)")
+        elif name == "GUNICORN_CMD_ARGS" or name.startswith("UVICORN_"):
+            warnings.append(f"env:{name}: {migration.env_hint(name)}")
     for setting in SETTINGS:
         name = setting.name
         if name in argv_values and argv_values[name] is not None:

@@ -73,3 +73,23 @@ def test_the_log_says_which_version_runs_at_start_and_after_a_reexec(daemons):
     d.wait_log(line)
     d.signal(signal.SIGUSR2)  # a new version is confirmed by the log, not guessed
     d.wait_log(line, count=2, timeout=30)
+
+
+def test_an_app_whose_boot_hangs_past_timeout_is_named_as_still_booting(daemons):
+    d = daemons("--timeout", "1", app="apps.journey_ops:slow_setup", workers=1, env={"BOOT_SECONDS": "60"})
+    assert d.wait_exit(30) == 3
+    log = d.log()
+    assert re.search(r"worker 0 \(pid \d+\) is still booting after \d+\.\d s, longer than timeout \(1\.0 s\); "
+                     r"aborting it \(stack follows in the error log\)", log), log
+    assert "in slow_setup" in log  # where it hung
+    assert "sent no heartbeat" not in log
+
+
+def test_gunicorn_and_uvicorn_environment_variables_are_warned_about(daemons):
+    d = daemons(app=APP, workers=1, env={"GUNICORN_CMD_ARGS": "--workers=3", "UVICORN_PORT": "9000"})
+    d.wait_ready()
+    log = d.log()
+    assert "warning: env:GUNICORN_CMD_ARGS: gunicorn's, ignored: give prefork the flags, or PREFORK_<NAME> " \
+           "variables" in log
+    assert "warning: env:UVICORN_PORT: uvicorn's, ignored: use PREFORK_BIND" in log
+    assert len(d.wait_workers(1)) == 1

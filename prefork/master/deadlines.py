@@ -7,7 +7,9 @@ Rules:
   to kill.
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT (faulthandler writes
   its stack to the error log), then SIGKILL KILL_GRACE seconds later if still there; the
-  log says which worker, how long it was silent, and what is done.
+  log says which worker, how long it was silent, and what is done. A worker whose app
+  is still loading falls under the same ``timeout`` (an import that hangs on a
+  database); the log then says it is still booting.
 - With ``max_worker_memory`` set, each serving worker's resident memory is read from
   /proc at every check (at least once a second). One past the limit is replaced as a
   ``max_requests`` worker is: its replacement starts first, then it drains; the log
@@ -58,8 +60,13 @@ def check(master):
             master.kill(worker.pid, signal.SIGKILL)
             worker.kill_at = None
         elif worker.aborted_at is None and not worker.retiring and now - worker.last_beat > timeout:
-            log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
-                      "in the error log)", worker.slot, worker.pid, now - worker.last_beat)
+            if worker.ready:
+                log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
+                          "in the error log)", worker.slot, worker.pid, now - worker.last_beat)
+            else:  # its app is still loading: say so, not "no heartbeat"
+                log.error("worker %d (pid %d) is still booting after %.1f s, longer than timeout (%.1f s); "
+                          "aborting it (stack follows in the error log)", worker.slot, worker.pid,
+                          now - worker.started, timeout)
             worker.aborted_at = now
             worker.kill_at = now + KILL_GRACE
             master.kill(worker.pid, signal.SIGABRT)
