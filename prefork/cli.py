@@ -1,9 +1,12 @@
 """Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``,
-``prefork check-config [...]``, ``prefork --version``. The only place that calls sys.exit.
+``prefork check-config [...]`` (or ``--check-config``, gunicorn's spelling),
+``prefork --version``. The only place that calls sys.exit.
 
 APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found and
 recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
-is ``--bind`` (repeatable).
+is ``--bind`` (repeatable). A boolean setting is ``--name`` or ``--no-name``. A flag
+prefork does not know is refused in three lines at most (exit status 2), with the flag
+to use when it is gunicorn's or uvicorn's (``migration.py``).
 
 Exit status: 0 after a clean stop, 2 for a bad configuration (every problem on its own
 line as ``SOURCE:KEY: what is wrong``), 3 when the app cannot boot, 1 otherwise. A listen
@@ -15,36 +18,79 @@ a bad configuration too: ``SOURCE:KEY: ADDRESS: what is wrong``, where SOURCE is
 
 import argparse
 import os
+import signal
 import sys
 
-from . import __version__, logs, settings as settings_mod
+from . import __version__, logs, migration, settings as settings_mod
 
 
 SHORT_FLAGS = {"workers": ("-w",), "bind": ("-b",)}
+CHECK_FLAGS = ("--check-config", "--print-config")  # gunicorn's spellings of check-config
+METAVARS = {"bind": "ADDRESS", "proxy_protocol_bind": "ADDRESS", "forwarded_allow_ips": "IP",
+            "proxy_allow_ips": "IP", "reload_dirs": "DIR", "reload_include": "GLOB", "chdir": "DIR",
+            "app_dir": "DIR", "certfile": "FILE", "keyfile": "FILE", "ca_certs": "FILE", "pidfile": "FILE",
+            "access_log": "FILE", "error_log": "FILE", "app": "APP", "metrics_bind": "ADDRESS",
+            "metrics_buckets": "SECONDS,...", "user": "USER", "group": "GROUP", "umask": "MODE",
+            "access_log_format": "FORMAT", "keyfile_password": "PASSWORD", "ciphers": "CIPHERS",
+            "proc_name": "NAME", "root_path": "PATH"}
+KIND_METAVARS = {"int": "N", "float": "SECONDS"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, whose mistakes are a few lines: the problem, what to use instead when
+    the flag is gunicorn's or uvicorn's, and where the options are listed."""
+
+    def error(self, message):
+        self.exit(2, f"prefork: error: {message}\nRun 'prefork --help' for every option.\n")
+
+
+def help_text(setting):
+    """The setting's doc with its default (escaped for argparse, which formats help with %)."""
+    text = setting.doc
+    if setting.default_doc:
+        text += f" (default: {setting.default_doc})"
+    elif setting.kind == "bool":
+        text += " (default: on)" if setting.default else ""
+    elif setting.kind == "octal":
+        text += f" (default: 0o{setting.default:03o})"
+    elif setting.default not in ("", []):
+        default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
+        text += f" (default: {default})"
+    return text.replace("%", "%%")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="prefork", description="A preforking HTTP/1.1 server with Node.js http.Server semantics.",
-        epilog="Run 'prefork check-config [options]' to validate and print the effective settings.")
+        epilog="Every option is also a TOML key of the config file (name_with_underscores) and a "
+               "PREFORK_NAME environment variable; flags win over the environment, which wins over "
+               "the file. Run 'prefork check-config [options]' (or --check-config) to validate and "
+               "print the effective settings.")
     parser.add_argument("app_arg", nargs="?", metavar="APP", help="module or module:attribute (see --app)")
-    parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file")
+    parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file (default: "
+                        "PREFORK_CONFIG, else none)")
     parser.add_argument("--version", action="version", version=f"prefork {__version__}")
     for setting in settings_mod.SETTINGS:
-        kwargs = {"dest": setting.name, "default": None, "help": setting.doc}
+        kwargs = {"dest": setting.name, "default": None, "help": help_text(setting)}
         if setting.kind == "list":
-            kwargs.update(action="append", metavar="ADDRESS")
-        elif setting.kind == "bool":  # --flag sets it; false is the file's or the environment's to say
-            kwargs.update(action="store_const", const="true")
+            kwargs.update(action="append", metavar=METAVARS.get(setting.name, "VALUE"))
+        elif setting.kind == "bool":  # --flag and --no-flag
+            kwargs.update(action=argparse.BooleanOptionalAction)
+        elif setting.kind == "choice":
+            kwargs["metavar"] = "|".join(setting.choices)
         else:
-            kwargs["metavar"] = setting.kind.upper() if setting.kind != "choice" else "|".join(setting.choices)
+            kwargs["metavar"] = METAVARS.get(setting.name) or KIND_METAVARS.get(setting.kind, "VALUE")
         parser.add_argument(*SHORT_FLAGS.get(setting.name, ()), setting.flag, **kwargs)
     return parser
 
 
 def parse(argv):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
+    if unknown:
+        hints = [hint for hint in (migration.hint(flag, flag_form=True) for flag in flags) if hint]
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + "".join(f"\n  {h}" for h in hints))
     values = {s.name: getattr(args, s.name) for s in settings_mod.SETTINGS}
     if args.app_arg:
         values["app"] = args.app_arg
@@ -100,8 +146,9 @@ def run(argv):
         print(f"{where(settings, key)}: {exc.filename}: cannot open: {(exc.strerror or str(exc)).lower()}",
               file=sys.stderr)
         return 2
-    from .master.master import Master
+    from .master.master import MASTER_SIGNALS, Master
     from .worker import main as worker_main
+    signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)  # pending until the master's handlers are in
     try:
         return Master(settings, lambda: load(argv_values), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
@@ -120,4 +167,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "check-config":
         sys.exit(check_config(argv[1:]))
+    if any(flag in argv for flag in CHECK_FLAGS):
+        sys.exit(check_config([arg for arg in argv if arg not in CHECK_FLAGS]))
     sys.exit(run(argv))

@@ -2,7 +2,8 @@
 
 Worker to master: ``ready``, ``hb`` (the heartbeat, about once a second, carrying the
 worker's stats), ``recycle`` (served its max_requests quota), ``boot_error`` (the app did
-not load; ``error`` holds the traceback).
+not load; ``error`` holds the traceback). Master to worker: ``reopen`` (USR1), with the
+log files the master opened attached as descriptors.
 
 Rules:
 - ``send`` never waits for a slow peer and never takes one for a dead one: what the
@@ -13,11 +14,18 @@ Rules:
   one heartbeat besides the few one-off messages.
 - Only a closed peer (EOF on ``receive``; EPIPE, ECONNRESET... on a write) means the
   other side is gone: ``send`` and ``flush`` then return False, ``receive`` None.
+- Descriptors travel with a message (SCM_RIGHTS) only when it goes out whole at once,
+  behind nothing queued: ``send_fds`` returns False otherwise, and the caller takes
+  another way. The receiver gets them close-on-exec, in order, as the message's ``fds``
+  (its field ``n`` says how many are its).
 """
 
 import json
+import os
 import socket
 from collections import deque
+
+MAX_FDS = 8  # descriptors one read takes
 
 
 class Channel:
@@ -28,6 +36,7 @@ class Channel:
         self._written = 0  # bytes of the first queued line already written
         self._loop = None
         self._watching = False  # a writer callback is registered
+        self._fds = deque()  # received descriptors not yet handed to a message
         self.gone = False
 
     @classmethod
@@ -56,6 +65,26 @@ class Channel:
                     break
         self._out.append((kind, line))
         return self.flush()
+
+    def send_fds(self, kind, fds, **fields):
+        """One message with ``fds`` attached, sent whole now; False when it cannot be
+        (something is queued, the socket is full, the peer is gone): nothing was sent."""
+        if self.gone or self._out:
+            return False
+        fields.update(t=kind, n=len(fds))
+        line = json.dumps(fields, separators=(",", ":")).encode() + b"\n"
+        try:
+            sent = socket.send_fds(self.sock, [line], fds)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            self.gone = True
+            return False
+        if sent < len(line):  # the descriptors went with the first bytes; the rest follows
+            self._out.append((kind, line))
+            self._written = sent
+            self._watch()
+        return True
 
     def queued(self):
         """Bytes waiting for the socket."""
@@ -114,11 +143,12 @@ class Channel:
     def receive(self):
         """Messages now readable; None when the peer has gone."""
         try:
-            data = self.sock.recv(65536)
+            data, fds, _, _ = socket.recv_fds(self.sock, 65536, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:
             return None
+        self._fds.extend(fds)
         if not data:
             return None
         self._pending += data
@@ -126,13 +156,18 @@ class Channel:
         messages = []
         for line in lines:
             try:
-                messages.append(json.loads(line))
+                message = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(message, dict) and message.get("n"):
+                message["fds"] = [self._fds.popleft() for _ in range(min(message["n"], len(self._fds)))]
+            messages.append(message)
         return messages
 
     def close(self):
         if self._watching and self._loop is not None:
             self._loop.remove_writer(self.sock.fileno())
         self._watching = False
+        while self._fds:
+            os.close(self._fds.popleft())
         self.sock.close()

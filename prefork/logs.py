@@ -22,6 +22,10 @@ Rules:
   seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
   handler of a hung worker. A worker killed with SIGKILL loses at most the lines of one
   flush interval. ``access_log_flush = 0`` writes every line at once.
+- On USR1 the master, which keeps its privileges, reopens the files and hands each
+  worker the new descriptors (workers may run as a user that cannot open them); a
+  worker signalled directly reopens by path. A file that cannot be reopened is
+  reported in one line and the old one kept.
 - A failed write is reported on the error log (once until a write succeeds again) and
   its lines are dropped: the request path never stalls or raises because of the log.
 """
@@ -56,10 +60,28 @@ class _ReopenableFile(logging.StreamHandler):
         return stream
 
     def reopen(self):
+        """USR1: write to a new file at the same path; one that cannot be opened is
+        reported, and the old file kept."""
+        try:
+            stream = self._open()
+        except OSError as exc:
+            log.error("error log %s: cannot reopen (%s); still writing to the old file", self.path,
+                      (exc.strerror or str(exc)).lower())
+            return
+        self._swap(stream)
+
+    def adopt(self, fd):
+        """Write to ``fd``, a file the master opened (it keeps the privileges to)."""
+        stream = open(fd, "a", buffering=1, encoding="utf-8")
+        if self.take_fd2:
+            os.dup2(fd, 2)
+        self._swap(stream)
+
+    def _swap(self, stream):
         self.acquire()
         try:
             old = self.stream
-            self.stream = self._open()
+            self.stream = stream
             old.close()
         finally:
             self.release()
@@ -88,6 +110,42 @@ def reopen():
     for handler in logging.getLogger("prefork").handlers:
         if isinstance(handler, _ReopenableFile):
             handler.reopen()
+
+
+def error_log_file():
+    """The error log's handler when it writes to a file (else None)."""
+    for handler in logging.getLogger("prefork").handlers:
+        if isinstance(handler, _ReopenableFile):
+            return handler
+    return None
+
+
+def files_for_workers(settings):
+    """USR1 in the master, after its own reopen: ``{"error": fd, "access": fd}`` of the
+    log files as they are now, for the workers (the master may open what they may not).
+    Only files are included; the caller closes the descriptors once sent."""
+    files = {}
+    handler = error_log_file()
+    if handler is not None:
+        files["error"] = os.dup(handler.stream.fileno())
+    if settings.access_log and settings.access_log != "-":
+        try:
+            files["access"] = _open_append(settings.access_log)
+        except OSError as exc:
+            log.error("access log %s: cannot reopen (%s); the workers keep the old file", settings.access_log,
+                      (exc.strerror or str(exc)).lower())
+    return files
+
+
+def adopt(name, fd, access=None):
+    """In a worker: write the ``name`` log (error, access) to ``fd`` from the master."""
+    handler = error_log_file() if name == "error" else None
+    if handler is not None:
+        handler.adopt(fd)
+    elif name == "access" and access is not None:
+        access.adopt(fd)
+    else:
+        os.close(fd)
 
 
 def _open_append(path):
@@ -337,6 +395,14 @@ class AccessLog:
             log.error("access log %s: cannot reopen (%s); still writing to the old file", self.path, exc.strerror)
             return
         os.close(self.fd)
+        self.fd = fd
+        self.pipe = self._is_pipe()
+
+    def adopt(self, fd):
+        """Flush to the old file, then write to ``fd`` (opened by the master on USR1)."""
+        self.flush()
+        if self.fd != 2:
+            os.close(self.fd)
         self.fd = fd
         self.pipe = self._is_pipe()
 

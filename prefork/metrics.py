@@ -21,7 +21,7 @@ import bisect
 import os
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "reload")
+RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "memory", "reload")
 
 
 class WorkerMetrics:

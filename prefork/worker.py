@@ -5,7 +5,9 @@ Rules:
   builds its own asyncio loop (``loop`` setting: the stdlib selector loop, or uvloop),
   so coroutine listeners can await any asyncio library. Signals: TERM drains
   (graceful), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
-  are ignored here.
+  are ignored here. A USR1 that comes while the worker boots (logrotate does not wait
+  for a reload) is noted and acted on once the worker serves: it never kills a booting
+  worker.
 - faulthandler is on: the SIGABRT a hung worker gets from the master dumps every
   thread's stack to stderr (the error log). A Python-level SIGABRT handler installed
   under it then writes the access log buffer and aborts the process, as soon as the
@@ -31,6 +33,13 @@ Rules:
   often readable by root only); a reload (HUP) starts workers that read the
   certificates again, while the old generation keeps serving its connections with the
   old ones until they end.
+- The app's own output is a log stream: the worker's stdout is line-buffered (a line
+  printed reaches a container's log collector at once, with or without
+  PYTHONUNBUFFERED), and stdout and stderr are flushed before the process ends, however
+  it ends short of SIGKILL (an exit, or SIGABRT for a hang).
+- USR1 from the master comes as a ``reopen`` message on the channel carrying the new
+  log files as descriptors (the worker may run as a user that could not open them);
+  a USR1 signal (someone signalled the worker itself) reopens by path.
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -144,10 +153,13 @@ class Worker:
         self.request_limit = limit
         self.recycle_asked = False
         self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker
+        self.reopen_noted = False
 
     def run(self):
         settings = self.settings
         setproctitle(f"prefork: worker {self.slot} [{settings.name}]")
+        line_buffered(sys.stdout)
+        signal.signal(signal.SIGUSR1, self.note_reopen)  # while booting: noted, acted on once serving
         self.access = None
         if settings.access_log:  # opened before the privileges go, as the master opened it
             try:
@@ -198,6 +210,8 @@ class Worker:
         loop.add_signal_handler(signal.SIGINT, self.stop_now)
         loop.add_signal_handler(signal.SIGQUIT, self.stop_now)
         loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
+        if self.reopen_noted:  # a USR1 came while the app was loading
+            self.reopen_logs()
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
             signal.signal(signum, signal.SIG_IGN)
         self.channel.sock.setblocking(False)
@@ -239,6 +253,9 @@ class Worker:
         self.access.flush()
         self.flush_timer = self.loop.call_later(self.settings.access_log_flush, self.flush_access_log)
 
+    def note_reopen(self, signum, frame):
+        self.reopen_noted = True
+
     def reopen_logs(self):
         if self.access is not None:
             self.access.reopen()
@@ -249,6 +266,7 @@ class Worker:
         log buffer, then die of SIGABRT."""
         if self.access is not None:
             self.access.flush()
+        flush_output()
         signal.signal(signal.SIGABRT, signal.SIG_DFL)
         os.abort()
 
@@ -259,9 +277,21 @@ class Worker:
         self.loop.call_later(min(HEARTBEAT_INTERVAL, self.settings.timeout / 4), self.heartbeat)
 
     def on_channel(self):
-        if self.channel.receive() is None:  # the master is gone
+        messages = self.channel.receive()
+        if messages is None:  # the master is gone
             self.loop.remove_reader(self.channel.fileno())
             self.drain()
+            return
+        for message in messages:
+            if message.get("t") == "reopen":
+                self.adopt_logs(message.get("logs") or [], message.get("fds") or [])
+
+    def adopt_logs(self, names, fds):
+        """USR1 through the master: the log files it opened, as descriptors."""
+        for name, fd in zip(names, fds):
+            logs.adopt(name, fd, self.access)
+        for fd in fds[len(names):]:
+            os.close(fd)
 
     def drain(self):
         if self.stopping:
@@ -276,6 +306,23 @@ class Worker:
     def stop_now(self):
         self.server.close_all_connections()
         self.loop.stop()
+
+
+def line_buffered(stream):
+    """Make a text stream write each line as it is completed (a no-op for other streams)."""
+    try:
+        stream.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
+def flush_output():
+    """Write what the app left in stdout and stderr (the process ends by os._exit)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 def main(slot, settings, listeners, channel):

@@ -15,7 +15,7 @@ PACKAGE = os.path.join(ROOT, "prefork")
 
 # (module, attribute): why this access across objects is the right shape
 ALLOWED = {
-    ("prefork/master/master.py", "_exit"): "os._exit is the standard library's public way to end a forked child",
+    ("prefork/master/workers.py", "_exit"): "os._exit is the standard library's public way to end a forked child",
     ("prefork/wsgi/threads.py", "_current_frames"): "sys._current_frames is the standard library's "
                                                     "documented way to read another thread's stack",
 }

@@ -13,13 +13,23 @@ Rules:
   drain only once every new worker reported ready. The worker count TTIN/TTOU set is
   kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
   ignored (logged).
-- A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s later.
+- A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s
+  later; one past ``max_worker_memory`` is replaced (``deadlines.py``). Forking a
+  worker and its handle are ``workers.py``.
+- A worker that served its quota (``max_requests``) or outgrew ``max_worker_memory`` is
+  replaced replacement first: the old one drains once the new one is ready.
+- Every child is reaped, a worker or not: run as PID 1 (a container), the master is
+  the parent of whatever the apps' own processes leave behind, and reaps each such
+  orphan as it exits, so none stays a zombie.
 - A graceful stop withdraws readiness (/readyz) at once and starts draining after
   ``readiness_withdraw`` seconds; the operations endpoints answer until the master exits.
 - Each worker is the leader of its own process group, so a signal to the master's group
   (Ctrl-C in a terminal, ``timeout``, ``kill -TERM -PGID``) reaches the master alone and
   acts exactly as if sent to the master's PID; the master tells the workers. A worker
   whose master vanished (SIGKILL) sees its channel close and drains.
+- The master's signals are blocked from before it starts (``cli.run``, and across a
+  USR2 exec) until its handlers are installed: one sent meanwhile is handled then,
+  never lost (PID 1 would ignore it) nor fatal (the default action of HUP, USR1).
 - SIGCHLD is acted on after the other signals read in the same wakeup, so a stop signal
   is always handled before the worker exits it caused.
 - The loop sleeps until the next deadline (heartbeat checks, kills, backoff respawns).
@@ -27,43 +37,27 @@ Rules:
 
 import logging
 import os
+import platform
 import signal
 import time
 
 from setproctitle import setproctitle
 
-from .. import logs, settings as settings_mod
-from ..control import Channel
+from .. import __version__, logs, settings as settings_mod
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import autoreload, listeners as listeners_mod, operations, reexec, reload, startup, systemd
+from . import (autoreload, deadlines, listeners as listeners_mod, operations, reexec, reload, startup, systemd,
+               workers as workers_mod)
+from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
 
 EXIT_BOOT_FAILURE = 3
-KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
 BACKOFF_CAP = 10.0
 QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
 SPAWN_RETRY = 1.0  # seconds before a worker that could not be started (no fd, no process) is tried again
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
-
-
-class WorkerHandle:
-    def __init__(self, pid, slot, generation, channel, now):
-        self.pid = pid
-        self.slot = slot
-        self.generation = generation
-        self.channel = channel
-        self.started = now
-        self.last_beat = now
-        self.ready = False
-        self.retiring = False
-        self.replaces = None  # pid of the worker this one takes over from (max_requests)
-        self.aborted_at = None
-        self.kill_at = None
-        self.boot_error = None
-        self.stats = {}
 
 
 class Master:
@@ -87,7 +81,7 @@ class Master:
         self.booted = False
         self.stopping = None  # "graceful" | "fast"
         self.exit_code = 0
-        self._deadline_timer = None
+        self.deadline_timer = None
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
@@ -111,12 +105,16 @@ class Master:
         settings = self.settings
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
-        startup.open_all(self)
+        startup.open_all(self)  # a ConfigError here is the only output: no line before it
+        log.info("prefork %s on Python %s, master pid %d: %s, %d workers", __version__, platform.python_version(),
+                 os.getpid(), settings.app or "the demo app", self.target)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)
+        # signals blocked until now (by cli, or across a USR2 exec) are delivered from here
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)
         reexec.adopt_retiring(self)
         if self.watchdog_interval:
             loop.call_later(self.watchdog_interval, operations.watchdog, self)
@@ -150,63 +148,8 @@ class Master:
 
     # -- workers ---------------------------------------------------------------------------
     def spawn(self, slot, generation, settings=None):
-        """A new worker's handle, or None when no process could be made now (out of
-        descriptors or processes: logged; the callers try again later)."""
-        settings = settings or self.settings
-        try:
-            parent_end, child_end = Channel.pair()
-        except OSError as exc:
-            log.error("cannot start worker %d: %s", slot, exc.strerror or exc)
-            return None
-        # no signal may reach the child before it has dropped the master's handlers
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            log.error("cannot start worker %d: fork failed: %s", slot, exc.strerror or exc)
-            parent_end.close()
-            child_end.close()
-            return None
-        if pid == 0:
-            code = 1
-            try:
-                if self.metrics_server is not None:
-                    self.metrics_server.close_fds_in_child()
-                self.loop.abandon()
-                if self.reloader is not None:
-                    self.reloader.close_in_child()
-                os.setpgid(0, 0)  # out of the master's process group: see the module rules
-                for signum in MASTER_SIGNALS:
-                    signal.signal(signum, signal.SIG_DFL)
-                for signum in (signal.SIGTTIN, signal.SIGTTOU):  # a background group may write to a tty
-                    signal.signal(signum, signal.SIG_IGN)
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-                parent_end.close()
-                for other in self.workers.values():
-                    other.channel.close()
-                code = self.worker_main(slot, settings, self.listeners, child_end)
-            except BaseException:
-                import traceback
-                traceback.print_exc()
-            finally:
-                try:
-                    logging.shutdown()
-                finally:
-                    os._exit(code)
-        try:
-            os.setpgid(pid, pid)  # also here, so that no group signal can reach it after fork returns
-        except OSError:
-            pass  # it did so itself already, or it is gone
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        child_end.close()
-        parent_end.sock.setblocking(False)
-        now = time.monotonic()
-        handle = WorkerHandle(pid, slot, generation, parent_end, now)
-        self.workers[pid] = handle
-        self.loop.add_reader(parent_end.fileno(), self.on_message, handle)
-        log.info("booting worker %d (pid %d, generation %d)", slot, pid, generation)
-        return handle
+        """A new worker's handle, or None when no process could be made now (logged)."""
+        return workers_mod.spawn(self, slot, generation, settings)
 
     def on_message(self, worker):
         messages = worker.channel.receive()
@@ -222,15 +165,16 @@ class Master:
                 worker.ready = True
                 self.on_ready(worker)
             elif kind == "recycle":
-                self.recycle(worker)
+                self.recycle(worker, "reached max_requests", "recycle")
             elif kind == "boot_error":
                 worker.boot_error = message.get("error")
 
     def on_ready(self, worker):
+        deadlines.check_ready_memory(self, worker)
         if worker.replaces is not None:
             old = self.workers.get(worker.replaces)
             if old is not None:
-                self.retire(old, "recycle")
+                self.retire(old, old.recycle_reason or "recycle")
         pending = self.new_generation
         if pending is not None and worker.generation == pending[0]:
             fresh = [w for w in self.workers.values() if w.generation == pending[0]]
@@ -365,57 +309,23 @@ class Master:
         if self.spawn(slot, generation) is None:
             self.loop.call_later(SPAWN_RETRY, self.respawn, slot, generation)
 
-    def recycle(self, worker):
-        """``worker`` served its quota: start its replacement first, retire it when ready."""
+    def recycle(self, worker, why, reason):
+        """Replace ``worker`` (``reason``: recycle, memory): start its replacement first,
+        retire it once that is ready."""
         if worker.retiring or self.stopping or worker.generation != self.generation:
             return
         if any(w.replaces == worker.pid for w in self.workers.values()):
             return
-        log.info("worker %d (pid %d) reached max_requests; replacing it", worker.slot, worker.pid)
+        log.info("worker %d (pid %d) %s; replacing it", worker.slot, worker.pid, why)
         replacement = self.spawn(worker.slot, worker.generation)
         if replacement is not None:
             replacement.replaces = worker.pid
+            worker.recycle_reason = reason
 
     # -- deadlines ---------------------------------------------------------------------------
     def schedule_deadlines(self):
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-        self._deadline_timer = self.loop.call_later(self.next_check(), self.check_deadlines)
+        deadlines.schedule(self)
 
-    def next_check(self):
-        now = time.monotonic()
-        timeout = self.settings.timeout
-        deadlines = [now + 1.0]
-        for worker in self.workers.values():
-            if worker.kill_at is not None:
-                deadlines.append(worker.kill_at)
-            elif worker.aborted_at is None:
-                deadlines.append(worker.last_beat + timeout)
-        deadlines.extend(self.foreign.values())
-        return max(0.01, min(deadlines) - now)
-
-    def check_deadlines(self):
-        self._deadline_timer = None
-        now = time.monotonic()
-        timeout = self.settings.timeout
-        for worker in list(self.workers.values()):
-            if worker.kill_at is not None and now >= worker.kill_at:
-                log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
-                self.kill(worker.pid, signal.SIGKILL)
-                worker.kill_at = None
-            elif worker.aborted_at is None and not worker.retiring and now - worker.last_beat > timeout:
-                log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
-                          "in the error log)", worker.slot, worker.pid, now - worker.last_beat)
-                worker.aborted_at = now
-                worker.kill_at = now + KILL_GRACE
-                self.kill(worker.pid, signal.SIGABRT)
-        for pid, deadline in list(self.foreign.items()):
-            if now >= deadline:
-                self.kill(pid, signal.SIGKILL)
-                self.foreign[pid] = now + 60
-        self.schedule_deadlines()
-
-    # -- signals -------------------------------------------------------------------------------
     def graceful_stop(self):
         """Readiness is withdrawn at once; draining starts after readiness_withdraw seconds."""
         if self.stopping:
@@ -499,7 +409,15 @@ class Master:
         return True
 
     def reopen_logs(self):
+        """USR1: reopen the master's error log, then hand every worker the files as
+        they are now (a worker that cannot take them now reopens by path on USR1)."""
         logs.reopen()
-        for worker in self.workers.values():
-            self.kill(worker.pid, signal.SIGUSR1)
+        files = logs.files_for_workers(self.settings)
+        try:
+            for worker in self.workers.values():
+                if not files or not worker.channel.send_fds("reopen", list(files.values()), logs=list(files)):
+                    self.kill(worker.pid, signal.SIGUSR1)
+        finally:
+            for fd in files.values():
+                os.close(fd)
         log.info("log files reopened")

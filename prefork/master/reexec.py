@@ -14,6 +14,10 @@ Rules:
   itself fails, the master takes up its signals again and keeps its workers.
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
   check, and no re-exec follows.
+- From the moment the re-exec is decided, the master's signals are blocked: one that
+  arrives while the new program starts stays pending until the new master has its
+  handlers, instead of killing it by its default action (HUP, USR1, TERM) or vanishing
+  (PID 1 ignores a signal it has no handler for).
 """
 
 import logging
@@ -113,6 +117,9 @@ def checked(master, pid, status):
 
 def execute(master):
     """Replace this process's code in place: same PID, same listen sockets."""
+    # a signal from here on waits, blocked, for the new program's handlers (the mask and
+    # pending signals survive exec; dispositions do not)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, master.SIGNALS)
     log.info("USR2: re-executing the master (pid %d)", os.getpid())
     env = dict(os.environ)
     env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(master.listeners)
@@ -131,6 +138,7 @@ def execute(master):
             os.set_inheritable(sock.fileno(), False)
         for signum in master.SIGNALS:
             master.loop.add_signal_handler(signum, master.on_signal, signum)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         log.error("USR2: re-exec failed: %s; the running master goes on", exc.strerror or exc)
 
 

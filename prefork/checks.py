@@ -1,0 +1,306 @@
+"""Converting a setting's raw value (TOML value or text) and checking it against the host.
+
+Rules:
+- Each function raises ValueError with what is wrong, in words an operator can act on
+  (``settings.load`` puts ``SOURCE:KEY: `` in front); none of them stops at a first
+  problem on behalf of another setting.
+- Checks go as far as they can without binding or importing: IP literals parsed, host
+  names resolved, a UNIX socket's directory present, the app's module located (never
+  imported), accounts and directories looked up, TLS files loaded into a context as a
+  worker would.
+- An access log format written with gunicorn's ``%(x)s`` fields is refused with the
+  same format in prefork's ``{x}`` fields where each has a counterpart: accepted, it
+  would print its placeholders literally on every line.
+"""
+
+import importlib.util
+import math
+import os
+import re
+import socket
+
+from .options import DURATION_MAX, SCHEMES
+
+def convert(setting, value, from_text):
+    """The value for ``setting``, or raises ValueError with what is wrong."""
+    kind = setting.kind
+    if kind == "list":
+        if from_text:
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected a list of strings, got {value!r}")
+        return value
+    if kind in ("int", "float"):
+        if from_text:
+            try:
+                value = int(value) if kind == "int" else float(value)
+            except ValueError:
+                raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, "
+                                 f"got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (kind == "int" and not isinstance(value, int)):
+            raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
+        if kind == "float" and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        if setting.minimum is not None and value < setting.minimum:
+            raise ValueError(f"must be at least {setting.minimum}, got {value!r}")
+        maximum = DURATION_MAX if kind == "float" and setting.maximum is None else setting.maximum
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum:g}, got {value!r}")
+        return float(value) if kind == "float" else value
+    if kind == "numbers":
+        if from_text:
+            value = [part.strip() for part in value.split(",")]
+            try:
+                value = [float(part) for part in value]
+            except ValueError:
+                raise ValueError(f"expected comma-separated numbers, got {','.join(value)!r}") from None
+        if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  for v in value):
+            raise ValueError(f"expected a list of numbers, got {value!r}")
+        if not value:
+            raise ValueError("expected at least one number")
+        value = [float(v) for v in value]
+        for v in value:
+            if not 0 < v < float("inf"):
+                raise ValueError(f"every bound must be a positive finite number, got {v!r}")
+        for low, high in zip(value, value[1:]):
+            if not low < high:
+                raise ValueError(f"bounds must be strictly increasing, got {low!r} then {high!r}")
+        return value
+    if kind == "bool":
+        if from_text:
+            lowered = value.lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(f"expected true or false, got {value!r}")
+            return lowered in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+    if kind == "octal":
+        if isinstance(value, str):
+            try:
+                value = int(value, 8)
+            except ValueError:
+                raise ValueError(f"expected an octal mode such as \"0o022\", got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+            raise ValueError(f"expected a mode from 0o000 to 0o777, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    if kind == "choice" and value not in setting.choices:
+        same = [choice for choice in setting.choices if choice.lower() == value.lower()]
+        if not same:  # "DEBUG" as gunicorn takes it is debug
+            raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}")
+        value = same[0]
+    return value
+
+
+
+_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+\]:\d+|[^:\[\]]*:\d+)$")
+
+
+def check_bind(addresses):
+    """Each address must be one the master can bind: IP literals valid, host names
+    resolvable now (as the master will resolve them at start), ports in range."""
+    for address in addresses:
+        address = bind_address(address)
+        if not _BIND.match(address):
+            raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
+        if address.startswith("unix:"):
+            directory = os.path.dirname(os.path.abspath(address[5:]))
+            if not os.path.isdir(directory):
+                raise ValueError(f"{address}: directory {directory} does not exist")
+            continue
+        if address.startswith("fd://"):
+            continue
+        host, _, port = address.rpartition(":")
+        if int(port) > 65535:
+            raise ValueError(f"{address}: port out of range (0 to 65535)")
+        if host.startswith("["):
+            try:
+                socket.inet_pton(socket.AF_INET6, host[1:-1])
+            except OSError:
+                raise ValueError(f"{address}: {host[1:-1]} is not a valid IPv6 address") from None
+        elif re.fullmatch(r"[0-9.]+", host):
+            try:
+                socket.inet_pton(socket.AF_INET, host)
+            except OSError:
+                raise ValueError(f"{address}: {host} is not a valid IPv4 address") from None
+        elif host:
+            try:
+                socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+            except (OSError, UnicodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
+
+
+
+def check_parent(path):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"{path}: directory {directory} does not exist")
+
+
+def check_account(name, kind):
+    """``user`` and ``group`` name an existing account (a number is taken as it is)."""
+    if name.isdigit():
+        return
+    import grp
+    import pwd
+    try:
+        (pwd.getpwnam if kind == "pwd" else grp.getgrnam)(name)
+    except KeyError:
+        raise ValueError(f"no {'user' if kind == 'pwd' else 'group'} named {name!r} on this host") from None
+
+
+def _has_entry(uid):
+    import pwd
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def conflicts(values, sources):
+    """Problems between settings: an address twice, metrics on a serving address."""
+    def where(name):
+        return sources[name] if sources[name] != "default" else "default:" + name
+    problems = []
+    if not values["bind"]:
+        problems.append(f"{where('bind')}: expected at least one address")
+    seen = set()
+    for address in values["bind"]:
+        plain = bind_address(address)
+        if plain in seen and not plain.endswith(":0"):
+            problems.append(f"{where('bind')}: {plain} is listed twice")
+        seen.add(plain)
+    user = values["user"]
+    if user.isdigit() and not values["group"] and not _has_entry(int(user)):
+        problems.append(f"{where('user')}: uid {user} has no passwd entry to take a group from: set group too")
+    metrics = values["metrics_bind"]
+    if metrics and metrics in seen and not metrics.endswith(":0"):
+        problems.append(f"{where('metrics_bind')}: {metrics} is also a bind address (the operations "
+                        f"endpoints need an address of their own)")
+    return problems
+
+
+def check_dirs(paths):
+    for path in paths:
+        if not os.path.isdir(path):
+            raise ValueError(f"{path}: not a directory")
+
+
+def bind_address(address):
+    """The address a ``bind`` entry names, without its ``http://``/``https://`` scheme."""
+    for scheme in SCHEMES:
+        if address.startswith(scheme):
+            return address[len(scheme):]
+    return address
+
+
+def check_tls(values, sources):
+    """``SOURCE:KEY`` problems of the TLS settings, found by building the context the
+    workers will build (files read, key matched to the certificate, password tried)."""
+    bind = values["bind"]
+    explicit = [a for a in bind if a.startswith("https://")]
+    if not values["certfile"]:
+        if explicit:
+            return [f"{sources['bind'] if sources['bind'] != 'default' else 'default:bind'}: "
+                    f"{explicit[0]}: https needs certfile"]
+        return []
+    from .net.tls import ContextError, build_context
+    try:
+        build_context(values)
+    except ContextError as exc:
+        key = exc.key
+        source = sources.get(key, "default")
+        return [f"{source if source != 'default' else 'default:' + key}: {exc}"]
+    return []
+
+
+def check_app(app, chdir="", app_dir="", interface="auto"):
+    """The app's module must be found where a worker will import it from (located,
+    never imported: the master does not import the app)."""
+    if not app:
+        if interface == "asgi":
+            raise ValueError("the demo app speaks events and WSGI; name an ASGI app (APP or app)")
+        return
+    from . import apps
+    apps.locate(app, chdir, app_dir)
+
+
+
+def check_sources(entries):
+    import ipaddress
+    for entry in entries:
+        if entry not in ("*", "unix"):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address, a network (CIDR), * or unix") from None
+
+
+_FORMAT_FIELDS = {"h", "t", "r", "m", "U", "s", "b", "f", "a", "D", "L", "p"}
+
+
+def check_format(fmt):
+    import string
+    if re.search(r"%\([^)]*\)s", fmt):
+        from .migration import gunicorn_format
+        translated = gunicorn_format(fmt)
+        raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}" +
+                         (f": {translated!r}" if translated is not None else
+                          f" ({', '.join('{' + f + '}' for f in sorted(_FORMAT_FIELDS))})"))
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"not a valid format: {exc}") from None
+    unknown = fields - _FORMAT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in sorted(unknown))}")
+    # each field as a worker passes it (text, or an int; {b} is either): a format spec
+    # must fit every such value, or every request would fail to log
+    for size in (512, "-"):
+        sample = dict(_FORMAT_SAMPLES, b=size)
+        try:
+            fmt.format(**sample)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise ValueError(f"not a valid format for its fields: {exc}") from None
+
+
+_FORMAT_SAMPLES = {"h": "127.0.0.1", "t": "03/Dec/2026:10:00:00 +0000", "r": "GET / HTTP/1.1", "m": "GET",
+                   "U": "/", "s": 200, "f": "-", "a": "-", "D": 1500, "L": "0.001500", "p": 1234}
+
+
+def check_value(name, value):
+    """The checks of one setting's converted value against this host; raises ValueError."""
+    if name == "bind":
+        check_bind(value)
+    elif name == "metrics_bind" and value:
+        if value.startswith("unix:"):
+            raise ValueError("expected HOST:PORT or fd://N")
+        check_bind([value])
+    elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
+        check_parent(value)
+    elif name == "user" and value:
+        check_account(value, "pwd")
+    elif name == "group" and value:
+        check_account(value, "grp")
+    elif name == "chdir" and value and not os.path.isdir(value):
+        raise ValueError(f"{value}: no such directory")
+    elif name == "access_log_format":
+        check_format(value)
+    elif name == "proxy_allow_ips":
+        check_sources(value)
+    elif name == "loop" and value == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ValueError("uvloop is not installed (pip install 'prefork[uvloop]')")
+    elif name == "reload" and value and importlib.util.find_spec("watchfiles") is None:
+        raise ValueError("watchfiles is not installed (pip install 'prefork[reload]')")
+    elif name == "reload_dirs":
+        check_dirs(value)
+    elif name == "reload_include" and not value:
+        raise ValueError("expected at least one file name pattern")

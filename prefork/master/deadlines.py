@@ -1,0 +1,101 @@
+"""The master's timed checks of its workers: heartbeats, kills, memory.
+
+Rules:
+- One timer, always armed for the nearest deadline and at most a second away: a worker's
+  kill deadline (graceful_timeout of a draining worker, KILL_GRACE after SIGABRT or a
+  fast stop), a heartbeat turning ``timeout`` old, a re-exec'd master's inherited worker
+  to kill.
+- A worker whose heartbeat is older than ``timeout`` gets SIGABRT (faulthandler writes
+  its stack to the error log), then SIGKILL KILL_GRACE seconds later if still there; the
+  log says which worker, how long it was silent, and what is done. A worker whose app
+  is still loading falls under the same ``timeout`` (an import that hangs on a
+  database); the log then says it is still booting.
+- With ``max_worker_memory`` set, each serving worker's resident memory is read from
+  /proc at every check (at least once a second). One past the limit is replaced as a
+  ``max_requests`` worker is: its replacement starts first, then it drains; the log
+  names the worker, its size and the limit, and the restart counts under ``memory``.
+  A worker already past the limit when it reports ready cannot be helped by replacing
+  it (the app needs more than the limit to boot): that is logged as an error once and
+  the worker serves on, so a limit set too low never turns into a replacement loop.
+"""
+
+import logging
+import signal
+import time
+
+from ..metrics import proc_stats
+
+log = logging.getLogger("prefork.master")
+
+KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
+MIB = 1024 * 1024
+
+
+def schedule(master):
+    if master.deadline_timer is not None:
+        master.deadline_timer.cancel()
+    master.deadline_timer = master.loop.call_later(next_check(master), check, master)
+
+
+def next_check(master):
+    now = time.monotonic()
+    timeout = master.settings.timeout
+    deadlines = [now + 1.0]
+    for worker in master.workers.values():
+        if worker.kill_at is not None:
+            deadlines.append(worker.kill_at)
+        elif worker.aborted_at is None:
+            deadlines.append(worker.last_beat + timeout)
+    deadlines.extend(master.foreign.values())
+    return max(0.01, min(deadlines) - now)
+
+
+def check(master):
+    master.deadline_timer = None
+    now = time.monotonic()
+    timeout = master.settings.timeout
+    for worker in list(master.workers.values()):
+        if worker.kill_at is not None and now >= worker.kill_at:
+            log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
+            master.kill(worker.pid, signal.SIGKILL)
+            worker.kill_at = None
+        elif worker.aborted_at is None and not worker.retiring and now - worker.last_beat > timeout:
+            if worker.ready:
+                log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
+                          "in the error log)", worker.slot, worker.pid, now - worker.last_beat)
+            else:  # its app is still loading: say so, not "no heartbeat"
+                log.error("worker %d (pid %d) is still booting after %.1f s, longer than timeout (%.1f s); "
+                          "aborting it (stack follows in the error log)", worker.slot, worker.pid,
+                          now - worker.started, timeout)
+            worker.aborted_at = now
+            worker.kill_at = now + KILL_GRACE
+            master.kill(worker.pid, signal.SIGABRT)
+    for pid, deadline in list(master.foreign.items()):
+        if now >= deadline:
+            master.kill(pid, signal.SIGKILL)
+            master.foreign[pid] = now + 60
+    if master.settings.max_worker_memory and not master.stopping:
+        check_memory(master)
+    schedule(master)
+
+
+def check_memory(master):
+    limit = master.settings.max_worker_memory * MIB
+    for worker in list(master.workers.values()):
+        if not worker.ready or worker.retiring or worker.memory_exempt or worker.aborted_at is not None:
+            continue
+        usage = proc_stats(worker.pid)
+        if usage is not None and usage[0] > limit:
+            master.recycle(worker, f"uses {usage[0] / MIB:.0f} MiB, over max_worker_memory "
+                                   f"({master.settings.max_worker_memory} MiB)", "memory")
+
+
+def check_ready_memory(master, worker):
+    """A worker that reported ready past ``max_worker_memory`` is exempt from it (logged)."""
+    limit = master.settings.max_worker_memory
+    usage = proc_stats(worker.pid) if limit else None
+    if usage is not None and usage[0] > limit * MIB:
+        worker.memory_exempt = True
+        log.error("worker %d (pid %d) uses %.0f MiB as it starts, over max_worker_memory (%d MiB): the app "
+                  "needs more than the limit; it is not replaced for its memory", worker.slot, worker.pid,
+                  usage[0] / MIB, limit)

@@ -1,0 +1,122 @@
+"""Making a worker process: the fork, the child's set-up before the worker's own code,
+and the master's handle on it.
+
+Rules:
+- No signal may reach the child before it has dropped the master's handlers: the
+  master's signals are blocked around fork and the child restores SIG_DFL first.
+- The child leaves the master's state behind without touching it: the metrics
+  server's descriptors, the master's loop (``Loop.abandon``), the reload watcher's pipe,
+  and every other worker's channel are closed; it becomes the leader of its own process
+  group (see master.py's rules).
+- The child ends by ``os._exit`` with the worker's status, after logging and the app's
+  stdout and stderr are flushed (``os._exit`` writes nothing itself).
+- USR1 (reopen the logs) is ignored in the child until the worker installs its own
+  handler: its default action would kill a worker that is still booting.
+- Out of descriptors or processes, no worker is made: logged, None is returned, and the
+  caller tries again later.
+"""
+
+import logging
+import os
+import signal
+import sys
+import time
+
+from ..control import Channel
+
+log = logging.getLogger("prefork.master")
+
+
+def flush_output():
+    """A child's stdout and stderr, written before os._exit (which writes nothing)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+
+class WorkerHandle:
+    def __init__(self, pid, slot, generation, channel, now):
+        self.pid = pid
+        self.slot = slot
+        self.generation = generation
+        self.channel = channel
+        self.started = now
+        self.last_beat = now
+        self.ready = False
+        self.retiring = False
+        self.replaces = None  # pid of the worker this one takes over from (max_requests)
+        self.aborted_at = None
+        self.kill_at = None
+        self.boot_error = None
+        self.stats = {}
+
+        self.recycle_reason = None  # why a replacement was started for it (max_requests, memory)
+        self.memory_exempt = False  # over max_worker_memory as it booted: the limit cannot be met
+
+
+def spawn(master, slot, generation, settings=None):
+    """A new worker's handle, or None when no process could be made now (out of
+    descriptors or processes: logged; the callers try again later)."""
+    settings = settings or master.settings
+    try:
+        parent_end, child_end = Channel.pair()
+    except OSError as exc:
+        log.error("cannot start worker %d: %s", slot, exc.strerror or exc)
+        return None
+    # no signal may reach the child before it has dropped the master's handlers
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, master.SIGNALS)
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        log.error("cannot start worker %d: fork failed: %s", slot, exc.strerror or exc)
+        parent_end.close()
+        child_end.close()
+        return None
+    if pid == 0:
+        code = 1
+        try:
+            if master.metrics_server is not None:
+                master.metrics_server.close_fds_in_child()
+            master.loop.abandon()
+            if master.reloader is not None:
+                master.reloader.close_in_child()
+            os.setpgid(0, 0)  # out of the master's process group: see the module rules
+            for signum in master.SIGNALS:
+                signal.signal(signum, signal.SIG_DFL)
+            # a background group may write to a tty; a USR1 (log reopen) must not kill a
+            # worker before it has its own handler (the worker notes one that comes early)
+            for signum in (signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
+                signal.signal(signum, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            parent_end.close()
+            for other in master.workers.values():
+                other.channel.close()
+            code = master.worker_main(slot, settings, master.listeners, child_end)
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            try:
+                logging.shutdown()
+                flush_output()
+            finally:
+                os._exit(code)
+    try:
+        os.setpgid(pid, pid)  # also here, so that no group signal can reach it after fork returns
+    except OSError:
+        pass  # it did so itself already, or it is gone
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    child_end.close()
+    parent_end.sock.setblocking(False)
+    parent_end.attach(master.loop)  # the rest of a message to the worker waits for the socket
+    now = time.monotonic()
+    handle = WorkerHandle(pid, slot, generation, parent_end, now)
+    master.workers[pid] = handle
+    master.loop.add_reader(parent_end.fileno(), master.on_message, handle)
+    log.info("booting worker %d (pid %d, generation %d)", slot, pid, generation)
+    return handle
+

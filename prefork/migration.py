@@ -1,0 +1,143 @@
+"""gunicorn's and uvicorn's names for things, and what prefork calls them.
+
+Rules:
+- One table, keyed by the other server's name in setting form (lower case, ``_`` for
+  ``-``, a short flag by its letter): the prefork setting that does the same, or None
+  with a note saying why there is none. ``cli.py`` uses it for flags argparse does not
+  know, ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
+  uvicorn's environment variables (a warning: they are ignored).
+- A name prefork declares itself is never in the table (a test checks it), so a hint can
+  never shadow a working setting.
+- Nothing is translated silently: an operator's file or command line is refused with
+  the name to use, because the meanings are close, not equal.
+"""
+
+WORKER_CLASS = ("prefork has no worker classes: it recognises WSGI and ASGI apps by themselves (interface), "
+                "and threads gives a WSGI app a thread pool")
+NO_DAEMON = ("prefork stays in the foreground: run it under systemd (systemd/prefork.service) or a "
+             "container runtime")
+PRELOAD = "the master never imports the app: each worker imports it"
+BIND = "as HOST:PORT"
+
+# name -> (origin, prefork setting or None, note)
+NAMES = {
+    # gunicorn
+    "k": ("gunicorn", None, WORKER_CLASS),
+    "worker_class": ("gunicorn", None, WORKER_CLASS),
+    "accesslog": ("gunicorn", "access_log", ""),
+    "access_logfile": ("gunicorn", "access_log", ""),
+    "errorlog": ("gunicorn", "error_log", ""),
+    "error_logfile": ("gunicorn", "error_log", ""),
+    "log_file": ("gunicorn", "error_log", ""),
+    "loglevel": ("gunicorn", "log_level", ""),
+    "access_logformat": ("gunicorn", "access_log_format", "its fields are written {h}, not %(h)s"),
+    "keepalive": ("gunicorn", "keep_alive_timeout", ""),
+    "name": ("gunicorn", "proc_name", ""),
+    "n": ("gunicorn", "proc_name", ""),
+    "p": ("gunicorn", "pidfile", ""),
+    "pid": ("gunicorn", "pidfile", ""),
+    "t": ("gunicorn", "timeout", ""),
+    "u": ("gunicorn", "user", ""),
+    "g": ("gunicorn", "group", ""),
+    "m": ("gunicorn", "umask", ""),
+    "preload": ("gunicorn", None, PRELOAD),
+    "preload_app": ("gunicorn", None, PRELOAD),
+    "daemon": ("gunicorn", None, NO_DAEMON),
+    "d": ("gunicorn", None, NO_DAEMON),
+    "worker_connections": ("gunicorn", None, "a worker takes every connection it can; max_requests_per_socket "
+                                             "bounds requests per connection"),
+    "limit_request_line": ("gunicorn", "max_header_size", "it bounds the request target with the header fields"),
+    "limit_request_field_size": ("gunicorn", "max_header_size", ""),
+    "limit_request_fields": ("gunicorn", "max_headers_count", "fields past it are not kept, the request is "
+                                                             "still served"),
+    "reload_extra_file": ("gunicorn", "reload_include", "file name patterns"),
+    "statsd_host": ("gunicorn", None, "metrics are Prometheus's, served by the master on metrics_bind"),
+    "proxy_allow_from": ("gunicorn", "proxy_allow_ips", ""),
+    "ssl_version": ("gunicorn", "tls_min_version", ""),
+    "cert_reqs": ("gunicorn", "verify_client", ""),
+    "e": ("gunicorn", None, "set the variables in prefork's own environment; settings are PREFORK_<NAME> variables"),
+    "env": ("gunicorn", None, "set the variables in prefork's own environment; settings are PREFORK_<NAME> "
+                              "variables"),
+    "capture_output": ("gunicorn", None, "a worker writes the app's output where the daemon's own goes "
+                                         "(stderr is the error log when that is a file)"),
+    # uvicorn
+    "host": ("uvicorn", "bind", BIND),
+    "port": ("uvicorn", "bind", BIND),
+    "uds": ("uvicorn", "bind", "as unix:PATH"),
+    "fd": ("uvicorn", "bind", "as fd://N"),
+    "ssl_certfile": ("uvicorn", "certfile", ""),
+    "ssl_keyfile": ("uvicorn", "keyfile", ""),
+    "ssl_keyfile_password": ("uvicorn", "keyfile_password", ""),
+    "ssl_ca_certs": ("uvicorn", "ca_certs", ""),
+    "ssl_ciphers": ("uvicorn", "ciphers", ""),
+    "ssl_cert_reqs": ("uvicorn", "verify_client", ""),
+    "timeout_keep_alive": ("uvicorn", "keep_alive_timeout", ""),
+    "timeout_graceful_shutdown": ("uvicorn", "graceful_timeout", ""),
+    "limit_max_requests": ("uvicorn", "max_requests", ""),
+    "limit_concurrency": ("uvicorn", None, "a worker takes every connection it can"),
+    "proxy_headers": ("uvicorn", "forwarded_allow_ips", "forwarded headers are honoured from those peers"),
+    "no_proxy_headers": ("uvicorn", "forwarded_allow_ips", "an empty list trusts no peer's forwarded headers"),
+    "no_access_log": ("uvicorn", "access_log", "set it empty"),
+    "env_file": ("uvicorn", None, "settings are read from the TOML file (config) and PREFORK_<NAME> variables"),
+    "factory": ("uvicorn", None, "name the app object itself; a factory is called in your own module"),
+    "http": ("uvicorn", None, "the parser is always httptools (llhttp)"),
+    "ws": ("uvicorn", None, "WebSockets are always served with wsproto"),
+    "h11_max_incomplete_event_size": ("uvicorn", "max_header_size", ""),
+}
+
+
+def key(name):
+    """The table's key for a flag (``--access-logfile``, ``-k``) or a file key."""
+    return name.lstrip("-").replace("-", "_").lower() if name.startswith("--") or len(name) > 2 else \
+        name.lstrip("-").lower()
+
+
+def hint(name, flag_form):
+    """``--error-logfile is gunicorn's: use --error-log here``, or None for a name
+    neither server uses. ``flag_form`` writes prefork's setting as a flag."""
+    entry = NAMES.get(key(name))
+    if entry is None:
+        return None
+    origin, setting, note = entry
+    if setting is None:
+        return f"{name} is {origin}'s: {note}"
+    shown = "--" + setting.replace("_", "-") if flag_form else setting
+    return f"{name} is {origin}'s: use {shown} here" + (f" ({note})" if note else "")
+
+
+def env_hint(variable):
+    """What to say of gunicorn's or uvicorn's environment variable: prefork ignores it."""
+    if variable == "GUNICORN_CMD_ARGS":
+        return "gunicorn's, ignored: give prefork the flags, or PREFORK_<NAME> variables"
+    name = variable[len("UVICORN_"):].lower()
+    entry = NAMES.get(name)
+    setting = entry[1] if entry else (name if name in SAME_NAMES else None)
+    use = f"PREFORK_{setting.upper()}" if setting else "PREFORK_<NAME> variables"
+    return f"uvicorn's, ignored: use {use}"
+
+
+# uvicorn settings prefork has under the same name
+SAME_NAMES = {"workers", "reload", "reload_dirs", "reload_include", "root_path", "loop", "lifespan",
+              "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate", "log_level",
+              "access_log", "forwarded_allow_ips", "backlog", "app_dir", "interface"}
+
+
+def gunicorn_format(fmt):
+    """``fmt`` with gunicorn's ``%(x)s`` atoms written as prefork's fields, or None when
+    one of them has no counterpart. ``%(t)s`` carries its brackets in gunicorn."""
+    import re
+
+    failed = []
+
+    def field(match):
+        atom = match.group(1)
+        if atom in GUNICORN_ATOMS:
+            return GUNICORN_ATOMS[atom]
+        failed.append(atom)
+        return match.group(0)
+    translated = re.sub(r"%\(([^)]*)\)s", field, fmt)
+    return None if failed else translated
+
+
+GUNICORN_ATOMS = {"h": "{h}", "l": "-", "u": "-", "t": "[{t}]", "r": "{r}", "m": "{m}", "U": "{U}", "s": "{s}",
+                  "b": "{b}", "f": "{f}", "a": "{a}", "D": "{D}", "L": "{L}", "p": "{p}"}

@@ -1,0 +1,150 @@
+"""An operator replacing gunicorn or uvicorn with prefork: what the daemon's own output
+looks like to a log collector, and how a worker's memory is bounded.
+
+Each test runs the real daemon; every process it starts is killed by PID at the end."""
+
+import json
+import os
+import re
+import signal
+import socket
+
+import pytest
+
+from daemon import alive, wait_until
+from harness import read_until_close
+
+APP = "apps.journey_ops:setup"
+UNBUFFERED_OFF = {"PYTHONUNBUFFERED": ""}  # as a container runs it: no -u, no variable
+
+
+def test_an_apps_printed_lines_reach_the_log_collector_while_the_worker_runs(daemons):
+    d = daemons(app=APP, workers=1, env=UNBUFFERED_OFF)
+    d.wait_ready()
+    assert b"200 OK" in d.request("/print/first-line-from-the-app")
+    wait_until(lambda: "first-line-from-the-app\n" in d.log(), 10, what="the printed line in the log")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+def test_what_an_app_printed_without_a_newline_is_written_when_its_worker_exits(daemons):
+    d = daemons(app=APP, workers=1, env=UNBUFFERED_OFF)
+    d.wait_ready()
+    assert b"200 OK" in d.request("/partial/unfinished-line")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    assert "unfinished-line" in d.log()
+
+
+def status(d):
+    sock = socket.create_connection(("127.0.0.1", d.metrics_port()), timeout=5)
+    try:
+        sock.sendall(b"GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return json.loads(read_until_close(sock).partition(b"\r\n\r\n")[2])
+    finally:
+        sock.close()
+
+
+def memory_restarts(d):
+    return d.scrape()[("prefork_worker_restarts_total", (("reason", "memory"),))]
+
+
+def test_a_worker_past_max_worker_memory_is_replaced_and_the_log_says_why(daemons):
+    d = daemons("--max-worker-memory", "150", app=APP, workers=1)
+    d.wait_ready()
+    (first,) = d.wait_workers(1)
+    assert f"pid {first}".encode() in d.request("/grow/200")
+    d.wait_log(rf"worker 0 \(pid {first}\) uses \d+ MiB, over max_worker_memory \(150 MiB\); replacing it")
+    wait_until(lambda: not alive(first), 20, what="the grown worker's exit")
+    (second,) = d.wait_workers(1, exclude=(first,))
+    assert f"pid {second}".encode() in d.request("/")
+    assert memory_restarts(d) == 1
+    assert len(re.findall("over max_worker_memory", d.log())) == 1
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+def test_a_limit_below_what_a_fresh_worker_needs_is_said_once_and_replaces_nothing(daemons):
+    d = daemons("--max-worker-memory", "1", app=APP, workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    d.wait_log(rf"worker 0 \(pid {worker}\) uses \d+ MiB as it starts, over max_worker_memory \(1 MiB\): "
+               r"the app needs more than the limit; it is not replaced for its memory")
+    # the master checks every second: let three checks pass, on the daemon's own clock
+    wait_until(lambda: status(d)["workers"][0]["age"] > 3, 20, interval=0.2, what="three memory checks")
+    assert d.workers() == [worker]
+    assert memory_restarts(d) == 0
+    assert "replacing it" not in d.log()
+
+
+def rotation_daemon(daemons, tmp_path):
+    error, access = tmp_path / "error.log", tmp_path / "access.log"
+    d = daemons("--error-log", str(error), "--access-log", str(access), "--access-log-flush", "0",
+                "--access-log-format", "{p} {r}", app=APP, workers=2)
+    wait_until(lambda: error.exists() and "2 workers ready" in error.read_text(), 20, what="ready")
+    return d, error, access
+
+
+def until_written(d, error, access, text):
+    """Ask until every worker has written ``text`` into the current error log and its
+    request line into the current access log (each worker reopens on its own USR1)."""
+    workers = d.wait_workers(2)
+
+    def written():
+        d.request(f"/stderr/{text}")
+        errors, lines = error.read_text() if error.exists() else "", access.read_text() if access.exists() else ""
+        return all(f"{text} {pid}\n" in errors and f"{pid} GET /stderr/{text} " in lines for pid in workers)
+    wait_until(written, 20, interval=0.05, what=f"{text} from every worker in the new files")
+
+
+def test_logrotate_create_mode_renames_and_usr1_moves_every_writer_to_new_files(daemons, tmp_path):
+    d, error, access = rotation_daemon(daemons, tmp_path)
+    until_written(d, error, access, "before-rotation")
+    error.rename(tmp_path / "error.log.1")
+    access.rename(tmp_path / "access.log.1")
+    d.signal(signal.SIGUSR1)
+    wait_until(lambda: error.exists() and "log files reopened" in error.read_text(), 20, what="the master's reopen")
+    until_written(d, error, access, "after-rotation")
+    assert "before-rotation" not in error.read_text() + access.read_text()
+    assert "before-rotation" in (tmp_path / "error.log.1").read_text()
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    assert "master exiting with status 0" in error.read_text()
+
+
+def test_logrotate_copytruncate_mode_keeps_writing_at_the_start_of_the_file(daemons, tmp_path):
+    d, error, access = rotation_daemon(daemons, tmp_path)
+    until_written(d, error, access, "before-truncation")
+    for path in (error, access):  # copytruncate: copy, then truncate in place; no signal
+        (tmp_path / (path.name + ".1")).write_bytes(path.read_bytes())
+        with open(path, "r+b") as fh:
+            fh.truncate(0)
+    until_written(d, error, access, "after-truncation")
+    for path in (error, access):
+        data = path.read_bytes()
+        assert b"\0" not in data  # appended at the new end, not at the old offset
+        assert b"before-truncation" not in data
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="workers under another user need root")
+def test_logrotate_with_workers_running_as_another_user(daemons, tmp_path):
+    """The master keeps root; the workers run as nobody and cannot create files in the
+    log directory: on USR1 they still move to the new files."""
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o755)  # root's: nobody may not create files here
+    error, access = logs / "error.log", logs / "access.log"
+    d = daemons("--user", "nobody", "--error-log", str(error), "--access-log", str(access),
+                "--access-log-flush", "0", "--access-log-format", "{p} {r}", app=APP, workers=2)
+    wait_until(lambda: error.exists() and "2 workers ready" in error.read_text(), 20, what="ready")
+    until_written(d, error, access, "before-rotation")
+    error.rename(logs / "error.log.1")
+    access.rename(logs / "access.log.1")
+    d.signal(signal.SIGUSR1)
+    until_written(d, error, access, "after-rotation")
+    rotated = (logs / "error.log.1").read_text()
+    assert "Traceback" not in rotated + error.read_text() and "cannot reopen" not in rotated + error.read_text()
+    assert (error.stat().st_uid, access.stat().st_uid) == (0, 0)  # the files stay root's
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
