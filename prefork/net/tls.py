@@ -13,10 +13,14 @@ Rules:
   destroyed; its alert, if any, is sent first.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
-- ``end()`` sends close_notify before the FIN; the peer's close_notify ends the stream.
+- ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
+  all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
 - Contexts are built from plain values (a settings dict), so the same code checks a
   configuration at load (``ContextError`` names the setting at fault) and serves it.
+  The master keeps the context it checked and the workers it forks use that one: OpenSSL
+  makes session ticket keys with the context, so all workers of a generation share them
+  and a client resumes its session (TLS 1.2 or 1.3 tickets) on any worker.
 """
 
 import ssl
@@ -141,7 +145,11 @@ class ServerTLS:
 
     @classmethod
     def from_settings(cls, settings):
-        return cls(build_context(settings.values), settings.tls_handshake_timeout)
+        """The context the master built when it checked the settings, when there is one:
+        workers forked from it share its session ticket keys, so a client resumes its
+        session on whichever worker accepts it next; else one built here."""
+        context = getattr(settings, "tls_context", None) or build_context(settings.values)
+        return cls(context, settings.tls_handshake_timeout)
 
     def layer(self, socket, raw, on_secure=None, on_error=None):
         return TLSLayer(self, socket, raw, on_secure, on_error)
@@ -302,20 +310,21 @@ class TLSLayer:
         return len(backlog)
 
     def close_notify(self):
-        """Before the FIN: say the stream ends (best effort, never blocks)."""
-        if not self.established or self.closed or self.failed:
-            return
-        self.closed = True
+        """Before the FIN: say the stream ends. Returns how many bytes of records the
+        kernel has not taken yet (the close_notify's own, or the backlog's before it): the
+        socket sends its FIN once they are out. Never blocks; idempotent."""
+        if self.established and not self.closed and not self.failed:
+            self.closed = True
+            try:
+                self.sslobj.unwrap()
+            except ssl.SSLWantReadError:
+                pass  # ours is written; the peer's comes later, or never
+            except (ssl.SSLError, ValueError):
+                return 0
         try:
-            self.sslobj.unwrap()
-        except ssl.SSLWantReadError:
-            pass  # ours is written; the peer's comes later, or never
-        except (ssl.SSLError, ValueError):
-            return
-        try:
-            self.send(b"")
+            return self.send(b"")
         except OSError:
-            pass
+            return 0
 
     # -- what the connection knows ------------------------------------------------------------------
     def peer_certificate(self, binary_form=False):

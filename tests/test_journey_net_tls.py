@@ -1,0 +1,181 @@
+"""An operator terminating TLS in prefork instead of nginx, walked with real clients: curl
+(version pins, ALPN), openssl s_client (session resumption, renegotiation, SNI), Python's
+ssl and Node's https agent; large bodies both ways with integrity checks; clients that read
+slowly, pipeline past a ``Connection: close``, speak plain HTTP to the TLS port. One real
+daemon per module, the worker checked to stay up without leaking descriptors."""
+
+import hashlib
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from apps.journey_net import pattern
+from daemon import Daemon, wait_until
+from debian import ensure
+from test_hostile_net_tls import client_context, fd_count, pki  # noqa: F401  (pki: a fixture)
+
+MB = 1024 * 1024
+
+
+def listening_port(daemon, scheme_host):
+    """The port the master reports for the bind entry starting with ``scheme_host``."""
+    pattern_ = r"listening at \S+:(\d+) \(" + re.escape(scheme_host)
+    daemon.wait_log(pattern_)
+    return int(re.search(pattern_, daemon.log()).group(1))
+
+
+@pytest.fixture(scope="module")
+def tls_daemon(pki, tmp_path_factory):  # noqa: F811
+    """One worker: TLS on the handed-over socket, on ::1 and on a UNIX path; plain HTTP
+    beside them."""
+    tmp = tmp_path_factory.mktemp("journey-tls")
+    d = Daemon("--certfile", pki.cert, "--keyfile", pki.key, "--bind", "http://127.0.0.1:0",
+               "--bind", "https://[::1]:0", "--bind", f"https://unix:{tmp}/tls.sock",
+               "--keep-alive-timeout", "30", app="apps.journey_net:setup", workers=1)
+    try:
+        d.wait_ready()
+        d.plain_port = listening_port(d, "http://127.0.0.1")
+        d.v6_port = listening_port(d, "https://[::1]")
+        d.unix_path = f"{tmp}/tls.sock"
+        d.worker = d.workers()[0]
+        for secure in (False, True):
+            assert served(d, pki, secure)["pid"] == d.worker  # the descriptors settle
+        d.fds = fd_count(d.worker)
+        yield d
+    finally:
+        d.cleanup()
+
+
+def open_tls(port, pki, timeout=30, family=socket.AF_INET, host="127.0.0.1", **wrap):  # noqa: F811
+    raw = socket.socket(family, socket.SOCK_STREAM)
+    raw.settimeout(timeout)
+    try:
+        raw.connect((host, port) if family != socket.AF_UNIX else host)
+        return client_context(pki).wrap_socket(raw, server_hostname="localhost", **wrap)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def open_plain(port, timeout=30):
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def read_to_end(sock):
+    """Everything until the end of the stream, and how it ended: "close_notify" (TLS,
+    clean), "fin" (plain), "ragged" (TLS cut without close_notify), "reset"."""
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(MB)
+        except ssl.SSLEOFError:
+            return b"".join(chunks), "ragged"
+        except ConnectionResetError:
+            return b"".join(chunks), "reset"
+        if not chunk:
+            return b"".join(chunks), "close_notify" if isinstance(sock, ssl.SSLSocket) else "fin"
+        chunks.append(chunk)
+
+
+def served(d, pki, secure):  # noqa: F811
+    sock = open_tls(d.port, pki) if secure else open_plain(d.plain_port)
+    with sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data, _ = read_to_end(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK"), data
+    return json.loads(body)
+
+
+def worker_fine(d, pki):  # noqa: F811
+    """The same worker serves both listeners, its descriptors come back to their count,
+    and nothing went wrong in its log."""
+    for secure in (False, True):
+        assert served(d, pki, secure)["pid"] == d.worker
+    assert d.workers() == [d.worker]
+    wait_until(lambda: fd_count(d.worker) <= d.fds, 30, 0.05, f"the worker's descriptors back to {d.fds}")
+    log = d.log()
+    assert "Traceback" not in log and "Exception in callback" not in log, log[-3000:]
+
+
+def split_response(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head, body
+
+
+# -- the end of a connection: every byte, then close_notify, then the FIN ----------------------------
+def slow_read(sock, first, total_body):
+    """Read the response whose first bytes are ``first`` a little at a time (a slow reader),
+    until the end of the stream: (body, how it ended)."""
+    data = bytearray(first)
+    while True:
+        try:
+            chunk = sock.recv(16 * 1024)
+        except ssl.SSLEOFError:
+            return bytes(data), "ragged"
+        except ConnectionResetError:
+            return bytes(data), "reset"
+        if not chunk:
+            return bytes(data), "close_notify" if isinstance(sock, ssl.SSLSocket) else "fin"
+        data += chunk
+        if len(data) < total_body // 2:
+            threading.Event().wait(0.0005)  # a reader slower than the server writes
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])
+def test_bytes_sent_after_a_connection_close_request_do_not_cut_its_response(tls_daemon, pki, secure):
+    """The client pipelines more requests behind one that says ``Connection: close`` and
+    reads the large answer slowly: the server closes with those bytes unread. Closing then
+    must not reset the connection (a reset throws away what the kernel still holds for the
+    client): the whole body arrives, and on TLS the stream ends with close_notify."""
+    size = 4 * MB
+    sock = open_tls(tls_daemon.port, pki) if secure else open_plain(tls_daemon.plain_port)
+    with sock:
+        sock.sendall(f"GET /big/{size} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        first = sock.recv(16 * 1024)
+        assert first.startswith(b"HTTP/1.1 200 OK"), first
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 50)  # more than the server will ever read
+        data, how = slow_read(sock, first, size)
+    head, body = split_response(data)
+    assert how == ("close_notify" if secure else "fin"), (how, len(body))
+    assert len(body) == size and body == pattern(size)
+    worker_fine(tls_daemon, pki)
+
+
+# -- session resumption across workers ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def three_workers(pki):  # noqa: F811
+    d = Daemon("--certfile", pki.cert, "--keyfile", pki.key, app="apps.journey_net:setup", workers=3)
+    try:
+        d.wait_ready()
+        wait_until(lambda: len(d.workers()) == 3, 20, what="three workers")
+        yield d
+    finally:
+        d.cleanup()
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["tls1.2", "tls1.3"])
+def test_a_session_resumes_on_whichever_worker_takes_the_next_connection(three_workers, pki, version):  # noqa: F811
+    """nginx shares its session ticket keys among its workers; so do prefork's: a client
+    that comes back with its ticket resumes, whichever worker accepts it."""
+    context = client_context(pki, max_version=version)
+    session, pids, resumed = None, [], []
+    for _ in range(60):
+        raw = socket.create_connection(("127.0.0.1", three_workers.port), timeout=30)
+        with context.wrap_socket(raw, server_hostname="localhost", session=session) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data, _ = read_to_end(sock)  # the tickets (TLS 1.3) come with the answer
+            pids.append(json.loads(split_response(data)[1])["pid"])
+            if session is not None:
+                resumed.append(sock.session_reused)
+            session = sock.session
+        if len(set(pids)) >= 2 and len(resumed) >= 5:
+            break
+    assert len(set(pids)) >= 2, pids
+    assert all(resumed), list(zip(pids[1:], resumed))
