@@ -211,6 +211,9 @@ class Settings:
     config_file: str = None
     sources: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # ``SOURCE: what is odd`` lines that stop nothing
+    # the TLS context built when the settings were checked: workers forked from this
+    # process share it (and so its session ticket keys: a client resumes on any worker)
+    tls_context: object = field(default=None, compare=False, repr=False)
 
     def __getattr__(self, name):
         try:
@@ -415,9 +418,10 @@ def bind_address(address):
     return address
 
 
-def _check_tls(values, sources):
+def _check_tls(values, sources, built=None):
     """``SOURCE:KEY`` problems of the TLS settings, found by building the context the
-    workers will build (files read, key matched to the certificate, password tried)."""
+    workers will use (files read, key matched to the certificate, password tried); the
+    context goes in ``built["context"]``."""
     bind = values["bind"]
     explicit = [a for a in bind if a.startswith("https://")]
     if not values["certfile"]:
@@ -427,11 +431,13 @@ def _check_tls(values, sources):
         return []
     from .net.tls import ContextError, build_context
     try:
-        build_context(values)
+        context = build_context(values)
     except ContextError as exc:
         key = exc.key
         source = sources.get(key, "default")
         return [f"{source if source != 'default' else 'default:' + key}: {exc}"]
+    if built is not None:
+        built["context"] = context
     return []
 
 
@@ -548,11 +554,12 @@ def load(config_file=None, env=None, argv_values=None):
         if h > 0 and r > 0 and h > r:
             problems.append(f"{sources['headers_timeout'] if sources['headers_timeout'] != 'default' else sources['request_timeout']}:"
                             f" headers_timeout ({h}) must not exceed request_timeout ({r})")
+    built = {}
     if all(name in values for name in TLS_SETTINGS):
-        problems.extend(_check_tls(values, sources))
+        problems.extend(_check_tls(values, sources, built))
     if problems:
         raise ConfigError(problems)
-    return Settings(values, config_file, sources, warnings)
+    return Settings(values, config_file, sources, warnings, tls_context=built.get("context"))
 
 
 def _check_sources(entries):
