@@ -179,3 +179,35 @@ def test_a_session_resumes_on_whichever_worker_takes_the_next_connection(three_w
             break
     assert len(set(pids)) >= 2, pids
     assert all(resumed), list(zip(pids[1:], resumed))
+
+
+# -- plain HTTP sent to the TLS port --------------------------------------------------------------------
+def curl(*args, timeout=60):
+    path, why = ensure("curl", "curl")
+    if path is None:
+        pytest.skip(why)
+    return subprocess.run([path, "-sS", *args], capture_output=True, timeout=timeout)
+
+
+def tls_failures(d, code):
+    return sum(v for (name, labels), v in d.scrape().items()
+               if name == "prefork_tls_handshake_failures_total" and dict(labels)["code"] == code)
+
+
+@pytest.mark.parametrize("body", [0, 300 * 1024], ids=["get", "post-300k"])
+def test_plain_http_to_the_tls_port_gets_a_400_in_the_clear(tls_daemon, pki, body):  # noqa: F811
+    """As nginx does, a plain request on the TLS port is told so in a 400 the client can
+    read (not an empty reply), whatever body it was sending; counted as a failed
+    handshake (ERR_SSL_HTTP_REQUEST), the connection closed cleanly."""
+    before = tls_failures(tls_daemon, "ERR_SSL_HTTP_REQUEST")
+    args = ["-i", f"http://127.0.0.1:{tls_daemon.port}/"]
+    if body:
+        args += ["--data-binary", "@-", "-H", "Expect:"]
+    result = subprocess.run([ensure("curl", "curl")[0] or "curl", "-sS", *args], capture_output=True, timeout=60,
+                            input=b"x" * body)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"HTTP/1.1 400 Bad Request\r\n"), result.stdout
+    assert b"HTTPS" in result.stdout and b"Connection: close" in result.stdout
+    wait_until(lambda: tls_failures(tls_daemon, "ERR_SSL_HTTP_REQUEST") >= before + 1, 30,
+               what="the failed handshake counted")
+    worker_fine(tls_daemon, pki)

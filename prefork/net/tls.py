@@ -13,6 +13,9 @@ Rules:
   destroyed; its alert, if any, is sent first.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
+- A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``) is a failed
+  handshake too, but the peer is told, as nginx tells it: a 400 in the clear, then the
+  socket's orderly close (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
@@ -32,6 +35,11 @@ VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
 _READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
+# OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT; CONNECT)
+_PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
+_PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
+PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n%s" % (len(_PLAIN_TEXT), _PLAIN_TEXT))
 
 
 class ContextError(ValueError):
@@ -233,7 +241,7 @@ class TLSLayer:
             self._fail(HTTPError("ECONNRESET", _LEFT))
             return False
         except ssl.SSLError as exc:
-            self._fail(tls_error(exc))
+            self._fail(tls_error(exc), plain_http=getattr(exc, "reason", None) in _PLAIN_HTTP)
             return False
         self.established = self.reading = True
         if self.timer is not None:
@@ -271,7 +279,7 @@ class TLSLayer:
         if not self.established and not self.failed and not self.socket.destroyed:
             self._fail(HTTPError("ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout"))
 
-    def _fail(self, err):
+    def _fail(self, err, plain_http=False):
         self.failed = True
         self.reading = False
         if self.timer is not None:
@@ -282,7 +290,16 @@ class TLSLayer:
             self.socket.send_bytes(b"")  # the alert
         if self.on_error is not None:
             self.on_error(err, socket)
-        if not socket.destroyed:
+        if socket.destroyed:
+            return
+        if plain_http:  # the peer speaks plain HTTP: tell it so in the clear, then an orderly close
+            try:
+                self.raw.send(PLAIN_HTTP_ANSWER)
+            except OSError:
+                socket.destroy()
+                return
+            socket.destroy_soon()
+        else:
             socket.destroy()
 
     # -- bytes out ---------------------------------------------------------------------------------
