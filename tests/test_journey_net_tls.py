@@ -425,3 +425,24 @@ def test_a_burst_of_handshakes_does_not_stall_an_established_connection(tls_daem
     assert not errors, errors[:5]
     assert results == [(b"HTTP/1.1 200 OK", "close_notify")] * 120
     worker_fine(tls_daemon, pki)
+
+
+# -- connections the server ends on a timer still end with close_notify -----------------------------------
+def hello(server, st):
+    server.on("request", lambda req, res: res.end(b"hello"))
+    server.on("connection", lambda sock: sock.on("close", lambda _=False: st.record("closed")))
+
+
+def test_an_idle_kept_alive_connection_ends_with_close_notify(serve, pki):  # noqa: F811
+    """When the keep-alive timer closes an idle TLS connection, the client reads a clean
+    end of stream (close_notify, as nginx sends it), not a stream cut short."""
+    from test_hostile_net_tls import tls_listener
+    st = serve(hello, keep_alive_timeout=0.3)
+    port = tls_listener(st, pki)
+    with open_tls(port, pki, suppress_ragged_eofs=False) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body = read_framed(sock)
+        assert body == b"hello"
+        data, how = read_to_end(sock)  # the server's keep-alive timer ends it
+    assert (data, how) == (b"", "close_notify")
+    st.wait_for(lambda e: e == ("closed",), 30)

@@ -12,7 +12,9 @@ Rules:
   reset throws away what the kernel still holds for the peer (the tail of a response a
   slow reader has not taken yet). Both waits (for the close_notify, for the peer's FIN)
   are bounded together by ``linger_timeout`` seconds, then the socket is destroyed.
-- ``destroy()`` is immediate: one last non-blocking try for what is queued, then close.
+- ``destroy()`` is immediate: one last non-blocking try for what is queued and (TLS, when
+  no error ended the stream) the close_notify, as nginx ends an idle connection; then
+  close.
 - ``close(had_error)`` is emitted on a later loop turn, once.
 """
 
@@ -113,15 +115,19 @@ class Closing:
             return self
         self.destroyed = True
         self.writable = self.readable = False
-        if self._out and error is None and not self._broken and not self.connecting:
+        if error is None and not self._broken and not self.connecting:
             # bytes written before the destroy go out first (Node writes at once; a
-            # corked read only delays them): one last non-blocking try
+            # corked read only delays them), then close_notify: one last non-blocking try
+            tls = self.tls
             try:
-                data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
-                if self.tls is not None:
-                    self.tls.send(data)
-                else:
-                    self._sock.send(data)
+                if self._out:
+                    data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+                    if tls is not None:
+                        tls.send(data)
+                    else:
+                        self._sock.send(data)
+                if tls is not None:
+                    tls.close_notify()
             except OSError:
                 pass
         loop = self.loop
