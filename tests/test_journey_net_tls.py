@@ -194,13 +194,18 @@ def tls_failures(d, code):
                if name == "prefork_tls_handshake_failures_total" and dict(labels)["code"] == code)
 
 
-@pytest.mark.parametrize("body", [0, 300 * 1024], ids=["get", "post-300k"])
-def test_plain_http_to_the_tls_port_gets_a_400_in_the_clear(tls_daemon, pki, body):  # noqa: F811
+@pytest.mark.parametrize("method, body, code", [
+    ("GET", 0, "ERR_SSL_HTTP_REQUEST"),
+    ("POST", 300 * 1024, "ERR_SSL_HTTP_REQUEST"),
+    ("OPTIONS", 0, "ERR_SSL_WRONG_VERSION_NUMBER"),
+    ("DELETE", 0, "ERR_SSL_WRONG_VERSION_NUMBER"),
+], ids=["get", "post-300k", "options", "delete"])
+def test_plain_http_to_the_tls_port_gets_a_400_in_the_clear(tls_daemon, pki, method, body, code):  # noqa: F811
     """As nginx does, a plain request on the TLS port is told so in a 400 the client can
-    read (not an empty reply), whatever body it was sending; counted as a failed
-    handshake (ERR_SSL_HTTP_REQUEST), the connection closed cleanly."""
-    before = tls_failures(tls_daemon, "ERR_SSL_HTTP_REQUEST")
-    args = ["-i", f"http://127.0.0.1:{tls_daemon.port}/"]
+    read (not an empty reply), whatever its method and whatever body it was sending;
+    counted as a failed handshake, the connection closed in order."""
+    before = tls_failures(tls_daemon, code)
+    args = ["-i", "-X", method, f"http://127.0.0.1:{tls_daemon.port}/"]
     if body:
         args += ["--data-binary", "@-", "-H", "Expect:"]
     result = subprocess.run([ensure("curl", "curl")[0] or "curl", "-sS", *args], capture_output=True, timeout=60,
@@ -208,8 +213,7 @@ def test_plain_http_to_the_tls_port_gets_a_400_in_the_clear(tls_daemon, pki, bod
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"HTTP/1.1 400 Bad Request\r\n"), result.stdout
     assert b"HTTPS" in result.stdout and b"Connection: close" in result.stdout
-    wait_until(lambda: tls_failures(tls_daemon, "ERR_SSL_HTTP_REQUEST") >= before + 1, 30,
-               what="the failed handshake counted")
+    wait_until(lambda: tls_failures(tls_daemon, code) >= before + 1, 30, what="the failed handshake counted")
     worker_fine(tls_daemon, pki)
 
 

@@ -13,8 +13,8 @@ Rules:
   destroyed; its alert, if any, is sent first.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
-- A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``) is a failed
-  handshake too, but the peer is told, as nginx tells it: a 400 in the clear, then the
+- A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
+  that starts with a capital letter, as a method does) is a failed handshake too, but the peer is told, as nginx tells it: a 400 in the clear, then the
   socket's orderly close (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
@@ -35,7 +35,8 @@ VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
 _READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
-# OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT; CONNECT)
+# OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
+# CONNECT); any other method shows as a stream that starts with a capital letter
 _PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
 _PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
 PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
@@ -167,7 +168,7 @@ class TLSLayer:
     """The TLS state of one connection (see the module's rules)."""
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
-                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer")
+                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte")
 
     def __init__(self, tls, socket, raw, on_secure, on_error):
         self.socket = socket
@@ -184,6 +185,7 @@ class TLSLayer:
         self.closed = False
         self.backlog = b""  # records the kernel has not taken yet
         self.pending = []  # plaintext written before the handshake finished
+        self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
 
@@ -197,6 +199,8 @@ class TLSLayer:
         if not self.reading:
             if self.failed or self.peer_closed:
                 return b""
+            if self.first_byte is None and data:
+                self.first_byte = data[0]
             incoming.write(data)
             if not self._handshake():
                 return b""
@@ -241,7 +245,9 @@ class TLSLayer:
             self._fail(HTTPError("ECONNRESET", _LEFT))
             return False
         except ssl.SSLError as exc:
-            self._fail(tls_error(exc), plain_http=getattr(exc, "reason", None) in _PLAIN_HTTP)
+            first = self.first_byte
+            plain_http = getattr(exc, "reason", None) in _PLAIN_HTTP or (first is not None and 65 <= first <= 90)
+            self._fail(tls_error(exc), plain_http=plain_http)
             return False
         self.established = self.reading = True
         if self.timer is not None:
