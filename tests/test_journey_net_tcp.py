@@ -15,9 +15,10 @@ import pytest
 from apps.journey_net import pattern
 from daemon import Daemon, wait_until
 from harness import NODE, RefServer
-from test_hostile_net_tls import fd_count
+from test_hostile_net_tls import fd_count, pki  # noqa: F401  (pki: a fixture)
 
 MB = 1024 * 1024
+CHUNK = 64 * 1024
 
 
 # -- answering before the upload is read: the orderly close ---------------------------------------------
@@ -210,3 +211,80 @@ def test_half_close_after_whole_requests_is_answered_then_closed_like_node(plain
         assert connection_headers(ours) == connection_headers(reference), (where, ours, reference)
     worker_fine(plain_daemon)
 
+
+
+# -- a client that stops reading: the send timeout -------------------------------------------------------
+def big_answer(server, st):
+    """Every request gets 8 MB, streamed in 64 KiB writes, each after the last ``drain``
+    when ``write`` said to wait (the response is not finished while the client does not
+    read); sockets give up a write that makes no progress for 0.5 s."""
+    def on_request(req, res):
+        left = [8 * MB // CHUNK]
+
+        def more():
+            while left[0] and not req.socket.destroyed:
+                left[0] -= 1
+                if not left[0]:
+                    res.end(b"x" * CHUNK)
+                    return
+                if not res.write(b"x" * CHUNK):
+                    res.once("drain", more)
+                    return
+        more()
+    server.on("request", on_request)
+
+    def on_connection(sock):
+        sock.send_timeout = 0.5
+        sock.on("close", lambda _=False: st.record("closed"))
+    server.on("connection", on_connection)
+
+
+def small_window_client(port, pki, secure):
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(30)
+    raw.connect(("127.0.0.1", port))
+    if not secure:
+        return raw
+    from test_hostile_net_tls import client_context
+    return client_context(pki).wrap_socket(raw, server_hostname="localhost")
+
+
+SECURE = pytest.mark.parametrize("secure", [False, True], ids=["plain", "tls"])
+
+
+@SECURE
+def test_a_client_that_never_reads_is_dropped_at_the_send_timeout(serve, pki, secure):  # noqa: F811
+    """nginx's send_timeout: a response the client stops taking is not held (with its
+    buffers) for ever; the socket is closed once a write has made no progress for
+    ``send_timeout`` seconds."""
+    from test_hostile_net_tls import tls_listener
+    st = serve(big_answer)
+    port = tls_listener(st, pki) if secure else st.port
+    with small_window_client(port, pki, secure) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        st.wait_for(lambda e: e == ("closed",), 30)  # and the client never read a byte
+    # (without the send timeout nothing bounds it: the response is still being written,
+    # so neither the keep-alive timer nor a request timeout applies, and server.timeout
+    # is off by default, as in Node)
+
+
+@SECURE
+def test_a_slow_reader_that_keeps_reading_is_not_dropped(serve, pki, secure):  # noqa: F811
+    """The send timeout is about progress, not speed: a reader that takes a little at a
+    time, with pauses longer than the send timeout between bursts of the server's writes,
+    gets the whole answer."""
+    from test_hostile_net_tls import tls_listener
+    st = serve(big_answer)
+    port = tls_listener(st, pki) if secure else st.port
+    total, tail = 0, b""
+    with small_window_client(port, pki, secure) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        pause = threading.Event()
+        while True:
+            chunk = sock.recv(64 * 1024)
+            if not chunk:
+                break
+            total, tail = total + len(chunk), (tail + chunk)[-5:]
+            pause.wait(0.002)  # about 3 MB/s at most
+    assert total > 8 * MB and tail == b"0\r\n\r\n", (total, tail)  # the last chunk came

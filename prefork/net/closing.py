@@ -147,6 +147,9 @@ class Closing:
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._send_check is not None:
+            self._send_check.cancel()
+            self._send_check = None
         self._out = []
         self.buffered_size = 0
         self._flush_waiters = None

@@ -168,7 +168,8 @@ class TLSLayer:
     """The TLS state of one connection (see the module's rules)."""
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
-                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte")
+                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte",
+                 "wire_sent")
 
     def __init__(self, tls, socket, raw, on_secure, on_error):
         self.socket = socket
@@ -186,6 +187,7 @@ class TLSLayer:
         self.backlog = b""  # records the kernel has not taken yet
         self.pending = []  # plaintext written before the handshake finished
         self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
+        self.wire_sent = 0  # bytes of records the kernel has taken
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
 
@@ -326,6 +328,7 @@ class TLSLayer:
             sent = self.raw.send(backlog)
         except (BlockingIOError, InterruptedError):
             sent = 0
+        self.wire_sent += sent
         if sent == len(backlog):
             self.backlog = b""
             return 0

@@ -11,11 +11,18 @@ Rules:
   holds one empty placeholder while records the kernel has not taken wait in the layer
   (so "flushed" still means in the kernel). Each TLS hook is one ``if self.tls`` branch.
 - When the queue empties after ``end()``, the closing steps follow (net/closing.py).
+- A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
+  ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
+  handed to the kernel, and the kernel's own send queue not shorter, so the peer read
+  nothing), the write fails with ETIMEDOUT, as a reset write fails. Nothing is paid per
+  write: the check runs only while the writer waits.
 - The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
   ``_need_drain``) is set up by ``Socket.__init__``.
 """
 
 import errno
+import fcntl
+import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
@@ -30,6 +37,9 @@ class Writing:
     """Mixed into ``Socket``."""
 
     high_water_mark = 64 * 1024
+    send_timeout = 60.0  # seconds a write may wait on a peer that reads nothing (0: for ever)
+    _send_check = None  # the pending progress check, while the writer waits
+    _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
 
     def want_drain(self):
         """Emit ``drain`` (and tell the protocol) once the buffer empties."""
@@ -87,6 +97,28 @@ class Writing:
         if not self._writer and not self.destroyed:
             self._writer = True
             self.loop.add_writer(self._fd, self._flush)
+            if self._send_check is None and self.send_timeout > 0:
+                self._send_mark = self._progress()
+                self._send_check = self.loop.call_later(self.send_timeout, self._check_send)
+
+    def _progress(self):
+        tls = self.tls
+        sent = self.bytes_written if tls is None else tls.wire_sent
+        try:
+            unsent = fcntl.ioctl(self._fd, termios.TIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            unsent = None
+        return sent, unsent
+
+    def _check_send(self):
+        self._send_check = None
+        if self.destroyed or not self._writer:
+            return
+        mark, self._send_mark = self._send_mark, self._progress()
+        if self._send_mark[0] != mark[0] or (mark[1] is not None and self._send_mark[1] != mark[1]):
+            self._send_check = self.loop.call_later(self.send_timeout, self._check_send)
+            return
+        self._fail(HTTPError("ETIMEDOUT", f"write ETIMEDOUT (no progress in {self.send_timeout:g} s)"))
 
     def cork(self):
         self._corked += 1
