@@ -450,3 +450,20 @@ def test_an_idle_kept_alive_connection_ends_with_close_notify(serve, pki):  # no
         data, how = read_to_end(sock)  # the server's keep-alive timer ends it
     assert (data, how) == (b"", "close_notify")
     st.wait_for(lambda e: e == ("closed",), 30)
+
+
+# -- clients that finish the handshake and then stall ---------------------------------------------------
+@pytest.mark.parametrize("then", [b"", b"\x17\x03\x03\x01\x00" + b"\x00" * 40], ids=["nothing", "half-a-record"])
+def test_a_client_that_stalls_after_the_handshake_gets_the_headers_timeout(daemons, pki, then):  # noqa: F811
+    """After the handshake the HTTP clock runs, as on a plain socket (Node's rule): silence
+    or half a record is answered by an encrypted 408 at ``headers_timeout``, then the end
+    of the stream."""
+    d = daemons("--certfile", pki.cert, "--keyfile", pki.key, "--headers-timeout", "1", "--request-timeout", "2",
+                "--connections-checking-interval", "0.2", app="apps.journey_net:setup", workers=1)
+    d.wait_ready()
+    with open_tls(d.port, pki) as sock:
+        if then:  # half a record, under the TLS object
+            socket.socket.sendall(sock, then)
+        data, how = read_to_end(sock)
+    assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), data
+    assert how == "close_notify"
