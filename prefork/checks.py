@@ -202,9 +202,10 @@ def bind_address(address):
     return address
 
 
-def check_tls(values, sources):
+def check_tls(values, sources, built=None):
     """``SOURCE:KEY`` problems of the TLS settings, found by building the context the
-    workers will build (files read, key matched to the certificate, password tried)."""
+    workers will use (files read, key matched to the certificate, password tried); the
+    context goes in ``built["context"]``."""
     bind = values["bind"]
     explicit = [a for a in bind if a.startswith("https://")]
     if not values["certfile"]:
@@ -214,11 +215,13 @@ def check_tls(values, sources):
         return []
     from .net.tls import ContextError, build_context
     try:
-        build_context(values)
+        context = build_context(values)
     except ContextError as exc:
         key = exc.key
         source = sources.get(key, "default")
         return [f"{source if source != 'default' else 'default:' + key}: {exc}"]
+    if built is not None:
+        built["context"] = context
     return []
 
 

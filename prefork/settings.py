@@ -40,6 +40,9 @@ class Settings:
     config_file: str = None
     sources: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # ``SOURCE: what is odd`` lines that stop nothing
+    # the TLS context built when the settings were checked: workers forked from this
+    # process share it (and so its session ticket keys: a client resumes on any worker)
+    tls_context: object = field(default=None, compare=False, repr=False)
 
     def __getattr__(self, name):
         try:
@@ -62,8 +65,6 @@ def _near(name, known):
     """`` (did you mean X?)`` for the known name closest to a mistyped one, or ""."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
-
-
 
 
 def _hint(key):
@@ -153,11 +154,12 @@ def load(config_file=None, env=None, argv_values=None):
         if h > 0 and r > 0 and h > r:
             problems.append(f"{sources['headers_timeout'] if sources['headers_timeout'] != 'default' else sources['request_timeout']}:"
                             f" headers_timeout ({h}) must not exceed request_timeout ({r})")
+    built = {}
     if all(name in values for name in TLS_SETTINGS):
-        problems.extend(checks.check_tls(values, sources))
+        problems.extend(checks.check_tls(values, sources, built))
     if problems:
         raise ConfigError(problems)
-    return Settings(values, config_file, sources, warnings)
+    return Settings(values, config_file, sources, warnings, tls_context=built.get("context"))
 
 
 

@@ -13,10 +13,17 @@ Rules:
   destroyed; its alert, if any, is sent first.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
-- ``end()`` sends close_notify before the FIN; the peer's close_notify ends the stream.
+- A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
+  that starts with a capital letter, as a method does) is a failed handshake too, but the peer is told, as nginx tells it: a 400 in the clear, then the
+  socket's orderly close (its FIN, what the peer still sends read and dropped).
+- ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
+  all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
 - Contexts are built from plain values (a settings dict), so the same code checks a
   configuration at load (``ContextError`` names the setting at fault) and serves it.
+  The master keeps the context it checked and the workers it forks use that one: OpenSSL
+  makes session ticket keys with the context, so all workers of a generation share them
+  and a client resumes its session (TLS 1.2 or 1.3 tickets) on any worker.
 """
 
 import ssl
@@ -28,6 +35,12 @@ VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
 _READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
+# OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
+# CONNECT); any other method shows as a stream that starts with a capital letter
+_PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
+_PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
+PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n%s" % (len(_PLAIN_TEXT), _PLAIN_TEXT))
 
 
 class ContextError(ValueError):
@@ -141,7 +154,11 @@ class ServerTLS:
 
     @classmethod
     def from_settings(cls, settings):
-        return cls(build_context(settings.values), settings.tls_handshake_timeout)
+        """The context the master built when it checked the settings, when there is one:
+        workers forked from it share its session ticket keys, so a client resumes its
+        session on whichever worker accepts it next; else one built here."""
+        context = getattr(settings, "tls_context", None) or build_context(settings.values)
+        return cls(context, settings.tls_handshake_timeout)
 
     def layer(self, socket, raw, on_secure=None, on_error=None):
         return TLSLayer(self, socket, raw, on_secure, on_error)
@@ -151,7 +168,8 @@ class TLSLayer:
     """The TLS state of one connection (see the module's rules)."""
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
-                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer")
+                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte",
+                 "wire_sent")
 
     def __init__(self, tls, socket, raw, on_secure, on_error):
         self.socket = socket
@@ -168,6 +186,8 @@ class TLSLayer:
         self.closed = False
         self.backlog = b""  # records the kernel has not taken yet
         self.pending = []  # plaintext written before the handshake finished
+        self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
+        self.wire_sent = 0  # bytes of records the kernel has taken
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
 
@@ -181,6 +201,8 @@ class TLSLayer:
         if not self.reading:
             if self.failed or self.peer_closed:
                 return b""
+            if self.first_byte is None and data:
+                self.first_byte = data[0]
             incoming.write(data)
             if not self._handshake():
                 return b""
@@ -225,7 +247,9 @@ class TLSLayer:
             self._fail(HTTPError("ECONNRESET", _LEFT))
             return False
         except ssl.SSLError as exc:
-            self._fail(tls_error(exc))
+            first = self.first_byte
+            plain_http = getattr(exc, "reason", None) in _PLAIN_HTTP or (first is not None and 65 <= first <= 90)
+            self._fail(tls_error(exc), plain_http=plain_http)
             return False
         self.established = self.reading = True
         if self.timer is not None:
@@ -263,7 +287,7 @@ class TLSLayer:
         if not self.established and not self.failed and not self.socket.destroyed:
             self._fail(HTTPError("ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout"))
 
-    def _fail(self, err):
+    def _fail(self, err, plain_http=False):
         self.failed = True
         self.reading = False
         if self.timer is not None:
@@ -274,7 +298,16 @@ class TLSLayer:
             self.socket.send_bytes(b"")  # the alert
         if self.on_error is not None:
             self.on_error(err, socket)
-        if not socket.destroyed:
+        if socket.destroyed:
+            return
+        if plain_http:  # the peer speaks plain HTTP: tell it so in the clear, then an orderly close
+            try:
+                self.raw.send(PLAIN_HTTP_ANSWER)
+            except OSError:
+                socket.destroy()
+                return
+            socket.destroy_soon()
+        else:
             socket.destroy()
 
     # -- bytes out ---------------------------------------------------------------------------------
@@ -295,6 +328,7 @@ class TLSLayer:
             sent = self.raw.send(backlog)
         except (BlockingIOError, InterruptedError):
             sent = 0
+        self.wire_sent += sent
         if sent == len(backlog):
             self.backlog = b""
             return 0
@@ -302,20 +336,21 @@ class TLSLayer:
         return len(backlog)
 
     def close_notify(self):
-        """Before the FIN: say the stream ends (best effort, never blocks)."""
-        if not self.established or self.closed or self.failed:
-            return
-        self.closed = True
+        """Before the FIN: say the stream ends. Returns how many bytes of records the
+        kernel has not taken yet (the close_notify's own, or the backlog's before it): the
+        socket sends its FIN once they are out. Never blocks; idempotent."""
+        if self.established and not self.closed and not self.failed:
+            self.closed = True
+            try:
+                self.sslobj.unwrap()
+            except ssl.SSLWantReadError:
+                pass  # ours is written; the peer's comes later, or never
+            except (ssl.SSLError, ValueError):
+                return 0
         try:
-            self.sslobj.unwrap()
-        except ssl.SSLWantReadError:
-            pass  # ours is written; the peer's comes later, or never
-        except (ssl.SSLError, ValueError):
-            return
-        try:
-            self.send(b"")
+            return self.send(b"")
         except OSError:
-            pass
+            return 0
 
     # -- what the connection knows ------------------------------------------------------------------
     def peer_certificate(self, binary_form=False):

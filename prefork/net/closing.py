@@ -1,0 +1,165 @@
+"""The ending of ``net.Socket``: ``end``, ``destroy_soon``, ``destroy``, and the orderly close.
+
+Rules:
+- Half-open like Node's server sockets: after the peer's FIN the socket stays writable
+  until ``end()``; ``end()`` sends the FIN once the queue is flushed (``finish`` follows).
+- The order of an orderly close is fixed: every queued byte in the kernel, then (TLS) the
+  whole close_notify, then the FIN, then the close. A close_notify the kernel cannot take
+  at once waits for writability like any queued record.
+- ``destroy_soon`` closes once the FIN is out. If the peer has not ended its side, the
+  socket lingers first: it reads and drops what the peer still sends until the peer's
+  FIN. Closing a socket with unread bytes makes the kernel answer with a reset, and a
+  reset throws away what the kernel still holds for the peer (the tail of a response a
+  slow reader has not taken yet). Both waits (for the close_notify, for the peer's FIN)
+  are bounded together by ``linger_timeout`` seconds, then the socket is destroyed.
+- ``destroy()`` is immediate: one last non-blocking try for what is queued and (TLS, when
+  no error ended the stream) the close_notify, as nginx ends an idle connection; then
+  close.
+- ``close(had_error)`` is emitted on a later loop turn, once.
+"""
+
+import socket as _socket
+
+_RECV_SIZE = 64 * 1024
+
+
+class Closing:
+    """Mixed into ``Socket``."""
+
+    linger_timeout = 5.0  # seconds an orderly close may wait on the peer
+    _close_timer = None  # the bound of the orderly close, once armed
+    _fin_sent = False
+
+    @property
+    def writable_ended(self):
+        """``end()`` was called (Node's ``writableEnded``)."""
+        return self._ending
+
+    def end(self, data=None, callback=None):
+        if data:
+            self.write(data)
+        if callback is not None:
+            self.once("finish", callback)
+        if self._ending or self.destroyed:
+            return self
+        self._ending = True
+        self.writable = False
+        if not self._out and not self._corked and not self.connecting:
+            self._shutdown()  # (connecting: the FIN follows the connect, from its flush)
+        return self
+
+    def destroy_soon(self):
+        """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
+        a read or write already failed (nothing more can be flushed)."""
+        self._destroy_after_flush = True
+        if self._broken:
+            self.destroy()
+        elif self._fin_sent:
+            self._close_after_fin()
+        else:
+            self.end()
+
+    def _shutdown(self):
+        """Everything queued is in the kernel: close_notify, the FIN, then the close if due."""
+        if self._fin_sent or self.destroyed:
+            return
+        tls = self.tls
+        if tls is not None:
+            left = tls.close_notify()
+            if left:  # the kernel took part of it: the rest goes first, the FIN after
+                self._out = [b""]
+                self.buffered_size = left
+                self._want_write()
+                self._bound_close()
+                return
+        self._fin_sent = True
+        try:
+            self._sock.shutdown(_socket.SHUT_WR)
+        except OSError:
+            pass
+        self.emit("finish")
+        if self._destroy_after_flush or not self.readable:
+            self._close_after_fin()
+
+    def _close_after_fin(self):
+        if self.destroyed:
+            return
+        if not self.readable or self._broken:
+            self.destroy()
+            return
+        # linger: the peer's bytes are read and dropped until its FIN
+        self.readable = False
+        loop = self.loop
+        if self._reading:
+            loop.remove_reader(self._fd)
+        self._reading = True
+        loop.add_reader(self._fd, self._discard)
+        self._bound_close()
+
+    def _discard(self):
+        try:
+            data = self._sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.destroy()
+
+    def _bound_close(self):
+        if self._close_timer is None and self.linger_timeout > 0:
+            self._close_timer = self.loop.call_later(self.linger_timeout, self.destroy)
+
+    def destroy(self, error=None):
+        if self.destroyed:
+            return self
+        self.destroyed = True
+        self.writable = self.readable = False
+        if error is None and not self._broken and not self.connecting:
+            # bytes written before the destroy go out first (Node writes at once; a
+            # corked read only delays them), then close_notify: one last non-blocking try
+            tls = self.tls
+            try:
+                if self._out:
+                    data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+                    if tls is not None:
+                        tls.send(data)
+                    else:
+                        self._sock.send(data)
+                if tls is not None:
+                    tls.close_notify()
+            except OSError:
+                pass
+        loop = self.loop
+        if self._reading:
+            self._reading = False
+            loop.remove_reader(self._fd)
+        if self._writer:
+            self._writer = False
+            loop.remove_writer(self._fd)
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        if self._send_check is not None:
+            self._send_check.cancel()
+            self._send_check = None
+        self._out = []
+        self.buffered_size = 0
+        self._flush_waiters = None
+        protocol = self.protocol
+        if protocol is not None:
+            protocol.connection_lost(error)
+        loop.call_soon(self._emit_close, error)
+        return self
+
+    def _emit_close(self, error):
+        if error is not None and (self.protocol is None or self.listener_count("error")):
+            self.emit("error", error)
+        self.emit("close", error is not None)

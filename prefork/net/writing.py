@@ -1,0 +1,215 @@
+"""The writing side of ``net.Socket``: queueing, corking, flushing to the kernel, ``drain``.
+
+Rules:
+- ``send_bytes`` is the one write path. Bytes go straight to the kernel when nothing is
+  queued; the rest waits for writability. ``write()`` returns False past
+  ``high_water_mark``; ``drain`` follows once the queue empties.
+- While corked (during one read's processing) writes only queue, and uncorking sends them
+  in one ``send``.
+- A write reaching the kernel is activity for the idle timer (it stamps ``last_activity``).
+- TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``); ``_out``
+  holds one empty placeholder while records the kernel has not taken wait in the layer
+  (so "flushed" still means in the kernel). Each TLS hook is one ``if self.tls`` branch.
+- When the queue empties after ``end()``, the closing steps follow (net/closing.py).
+- A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
+  ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
+  handed to the kernel, and the kernel's own send queue not shorter, so the peer read
+  nothing), the write fails with ETIMEDOUT, as a reset write fails. Nothing is paid per
+  write: the check runs only while the writer waits.
+- The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
+  ``_need_drain``) is set up by ``Socket.__init__``.
+"""
+
+import errno
+import fcntl
+import termios
+from time import monotonic
+
+from ..http.errors import HTTPError
+
+
+def socket_error(exc, syscall):
+    code = errno.errorcode.get(exc.errno, "EIO") if exc.errno else "EIO"
+    return HTTPError(code, f"{syscall} {code}")
+
+
+class Writing:
+    """Mixed into ``Socket``."""
+
+    high_water_mark = 64 * 1024
+    send_timeout = 60.0  # seconds a write may wait on a peer that reads nothing (0: for ever)
+    _send_check = None  # the pending progress check, while the writer waits
+    _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
+
+    def want_drain(self):
+        """Emit ``drain`` (and tell the protocol) once the buffer empties."""
+        self._need_drain = True
+
+    def write(self, data, callback=None):
+        if isinstance(data, str):
+            data = data.encode()
+        if self._ending or self.destroyed:
+            err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            self.loop.call_soon(self.emit, "error", err)
+            return False
+        if data:
+            self.send_bytes(bytes(data))
+        if callback is not None:
+            self.after_flush(callback)
+        if self.buffered_size >= self.high_water_mark:
+            self._need_drain = True
+            return False
+        return True
+
+    def send_bytes(self, data):
+        """Queue ``data`` (bytes) for the kernel: the one write path."""
+        if self.destroyed:
+            return  # writes after close are dropped, as Node drops them
+        if self._out or self._corked or self.connecting:
+            self._out.append(data)
+            self.buffered_size += len(data)
+            return
+        if self.tls is not None:
+            self._out.append(data)
+            self.buffered_size += len(data)
+            if not self._writer:
+                self._flush()
+            return
+        try:
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._fail(socket_error(exc, "write"))
+            return
+        self.bytes_written += sent
+        if self.timeout:  # a write is activity; with no idle timer there is nothing to stamp
+            self.last_activity = monotonic()
+        if sent < len(data):
+            rest = data[sent:]
+            self._out.append(rest)
+            self.buffered_size += len(rest)
+            self._want_write()
+        elif self._need_drain:  # all taken at once: the drain a writer waits for, on the next turn
+            self.loop.call_soon(self._flush)
+
+    def _want_write(self):
+        if not self._writer and not self.destroyed:
+            self._writer = True
+            self.loop.add_writer(self._fd, self._flush)
+            if self._send_check is None and self.send_timeout > 0:
+                self._send_mark = self._progress()
+                self._send_check = self.loop.call_later(self.send_timeout, self._check_send)
+
+    def _progress(self):
+        tls = self.tls
+        sent = self.bytes_written if tls is None else tls.wire_sent
+        try:
+            unsent = fcntl.ioctl(self._fd, termios.TIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            unsent = None
+        return sent, unsent
+
+    def _check_send(self):
+        self._send_check = None
+        if self.destroyed or not self._writer:
+            return
+        mark, self._send_mark = self._send_mark, self._progress()
+        if self._send_mark[0] != mark[0] or (mark[1] is not None and self._send_mark[1] != mark[1]):
+            self._send_check = self.loop.call_later(self.send_timeout, self._check_send)
+            return
+        self._fail(HTTPError("ETIMEDOUT", f"write ETIMEDOUT (no progress in {self.send_timeout:g} s)"))
+
+    def cork(self):
+        self._corked += 1
+
+    def uncork(self):
+        if self._corked:
+            self._corked -= 1
+            if not self._corked and not self._writer:
+                self._flush()
+
+    def _flush(self):
+        """Send what is queued; when the queue empties, run the flush waiters."""
+        out = self._out
+        if self.tls is not None:
+            if not self._flush_tls(out):
+                return
+        elif out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._fail(socket_error(exc, "write"))
+                return
+            self.last_activity = monotonic()
+            self.bytes_written += sent
+            if sent < len(data):
+                rest = data[sent:]
+                self._out = [rest]
+                self.buffered_size = len(rest)
+                self._want_write()
+                return
+            out.clear()
+            self.buffered_size = 0
+        if self._writer:
+            self._writer = False
+            self.loop.remove_writer(self._fd)
+        waiters = self._flush_waiters
+        if waiters is not None:
+            self._flush_waiters = None
+            for waiter in waiters:
+                waiter()
+        if self._need_drain:
+            self._need_drain = False
+            self.emit("drain")
+            if self.protocol is not None:
+                self.protocol.on_drain()
+        if self._ending and not self.destroyed and not self._out:
+            # (a waiter or a drain listener may have queued more, and ended: it goes first)
+            self._shutdown()
+
+    def _flush_tls(self, out):
+        """Encrypt what is queued and hand the records to the kernel; True once the
+        kernel has taken them all (else the writer is armed)."""
+        data = (out[0] if len(out) == 1 else b"".join(out)) if out else b""
+        try:
+            left = self.tls.send(data)
+        except OSError as exc:
+            self._fail(socket_error(exc, "write"))
+            return False
+        if out:  # plaintext written, or records the kernel had not taken: a write either way
+            self.last_activity = monotonic()
+            self.bytes_written += len(data)
+        if left:
+            self._out = [b""]
+            self.buffered_size = left
+            self._want_write()
+            return False
+        out.clear()
+        self.buffered_size = 0
+        return True
+
+    def after_flush(self, callback):
+        """Call ``callback`` once everything queued so far is in the kernel (never now)."""
+        if not self._out and not self._corked and not self.connecting:
+            self.loop.call_soon(callback)
+        elif self._flush_waiters is None:
+            self._flush_waiters = [callback]
+        else:
+            self._flush_waiters.append(callback)
+
+    def pipe(self, destination, end=True):
+        """Copy everything read from this socket to ``destination`` with backpressure:
+        reading pauses while ``destination`` is backed up; its FIN follows ours."""
+        def on_data(data):
+            if not destination.write(data):
+                self.pause()
+        self.on("data", on_data)
+        destination.on("drain", self.resume)
+        if end:
+            self.on("end", destination.end)
+        return destination
+
