@@ -87,6 +87,11 @@ class Socket(Connecting, Secure, IdleTimer, EventEmitter):
         """``end()`` was called (Node's ``writableEnded``)."""
         return self._ending
 
+    @property
+    def writable_corked(self):
+        """How many ``uncork()`` calls it takes before writes go out (Node's ``writableCorked``)."""
+        return self._corked
+
     def want_drain(self):
         """Emit ``drain`` (and tell the protocol) once the buffer empties."""
         self._need_drain = True

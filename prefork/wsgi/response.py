@@ -21,9 +21,12 @@ Rules:
   out with ``end_with`` when it has no Connection or Date and its Content-Length, if
   any, is the body's: the same bytes as field by field.
 - Any other iterable is streamed with backpressure: iteration pauses while the socket's
-  buffer is over its high-water mark and resumes on ``drain``. ``close()`` is called on
-  the iterable exactly once in every case, also when the client goes away while the
-  call waits for ``drain`` (the response's ``close`` ends the call).
+  buffer is over its high-water mark and resumes on ``drain``. Each block (and each
+  ``write()``) goes to the kernel as it is made, even inside the read that started the
+  call (``push_out``): the client sees the first block before the app makes the next.
+  ``close()`` is called on the iterable exactly once in every case, also when the
+  client goes away while the call waits for ``drain`` (the response's ``close`` ends
+  the call).
 - A client that takes no byte of a response for ``timeout`` seconds while bytes wait
   for it (``StallWatch``) is disconnected: a reader that never reads holds neither a
   thread nor, with ``threads = 1``, the worker's one call for good. A ``wsgi.file_wrapper`` around a real file goes out with
@@ -261,7 +264,9 @@ class LoopCall:
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
         self._send_head()
-        self.res.write(self._kept(data))
+        res = self.res
+        res.write(self._kept(data))
+        push_out(res.socket)
 
     def start(self):
         """Call the app; True when the call is done at once (a list body), else its end
@@ -321,8 +326,9 @@ class LoopCall:
                     if not block:
                         continue
                 if not res.write(block):
-                    self._wait(self.pump)
+                    self._wait(self.pump)  # corked, the connection's uncork sends it, then 'drain'
                     return
+                push_out(res.socket)
             self._end()
         except Exception:
             self._failed()
@@ -405,6 +411,18 @@ class LoopCall:
         if iterable.__class__ is not list:
             close_iterable(iterable)
         self.adapter.call_done()
+
+
+def push_out(socket):
+    """What is written goes to the kernel now, also inside the read that started the call
+    (the connection corks its socket while it handles a read): a streamed block or a
+    ``write()`` reaches the client before the app makes the next one."""
+    corked = socket.writable_corked
+    if corked:
+        for _ in range(corked):
+            socket.uncork()
+        for _ in range(corked):
+            socket.cork()
 
 
 def answer_failure(res, status=500):

@@ -1,0 +1,94 @@
+"""A gunicorn user's WSGI app, moved to prefork unchanged: what the client sees, next to
+what gunicorn (sync and gthread workers) gives for the same request.
+
+Each server runs ``apps.journey_wsgi:app`` on a socket bound here on port 0; the
+streamed responses wait between blocks on a FIFO the test writes to, so "the first block
+arrives before the app makes the second" is checked without any timing.
+"""
+
+import json
+import os
+import socket
+
+import pytest
+
+from daemon import wait_until
+from journey_peers import gunicorns  # noqa: F401  (a fixture)
+
+SERVERS = ["prefork-loop", "prefork-threads", "gunicorn-sync", "gunicorn-gthread"]
+
+
+def start(kind, daemons, gunicorns, app="apps.journey_wsgi:app"):  # noqa: F811
+    if kind.startswith("prefork"):
+        threads = "1" if kind == "prefork-loop" else "4"
+        server = daemons("--interface", "wsgi", "--threads", threads, app=app, workers=1)
+    else:
+        server = gunicorns(app, threads=1 if kind == "gunicorn-sync" else 4)
+    server.wait_ready()
+    return server
+
+
+def _head_and_some(sock, until, timeout=20):
+    """Bytes read until ``until`` is in them (or the peer closes, or ``timeout``)."""
+    sock.settimeout(timeout)
+    data = b""
+    while until not in data:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("path", ["/stream", "/write"])
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_streamed_block_reaches_the_client_before_the_app_makes_the_next(daemons, gunicorns, tmp_path,  # noqa: F811
+                                                                            kind, path):
+    server = start(kind, daemons, gunicorns)
+    fifo = str(tmp_path / "next")
+    os.mkfifo(fifo)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    try:
+        sock.sendall(f"GET {path}?{fifo} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        early = _head_and_some(sock, b"first\n", timeout=10)
+        with open(fifo, "wb") as fh:  # the app waits for this before it makes the second block
+            fh.write(b"x")
+        rest = _head_and_some(sock, b"0\r\n\r\n")
+    finally:
+        sock.close()
+    assert b"first\n" in early and b"second" not in early, early
+    assert b"second\n" in rest
+
+
+def _environ(port):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        sock.sendall(b"GET /environ?a=%2F%20b&c HTTP/1.1\r\nHost: example.test:8080\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"chunked" in head.lower():
+        body = b"".join(body.split(b"\r\n")[1::2])
+    return json.loads(body)
+
+
+def test_the_environ_has_the_keys_gunicorn_gives(daemons, gunicorns):  # noqa: F811
+    ours = _environ(start("prefork-loop", daemons, gunicorns).port)
+    theirs = _environ(start("gunicorn-sync", daemons, gunicorns).port)
+    server_own = {k for k in theirs if k.startswith("gunicorn.")} | {"wsgi.early_hints"}
+    missing = set(theirs) - set(ours) - server_own
+    assert not missing, f"keys gunicorn gives and prefork does not: {sorted(missing)}"
+    for key in ("PATH_INFO", "QUERY_STRING", "RAW_URI", "HTTP_HOST", "SCRIPT_NAME",
+                "REQUEST_METHOD", "SERVER_PROTOCOL", "wsgi.url_scheme", "wsgi.input_terminated"):
+        assert ours[key] == theirs[key], key
+    assert ours["SERVER_SOFTWARE"].startswith("prefork/")
+    # a chosen difference (docs/wsgi.md): prefork takes SERVER_NAME/PORT from Host, gunicorn
+    # from the listening address (Host only on a UNIX socket)
+    assert (ours["SERVER_NAME"], ours["SERVER_PORT"]) == ("example.test", "8080")
+    assert theirs["RAW_URI"] == "/environ?a=%2F%20b&c"
