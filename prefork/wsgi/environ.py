@@ -16,11 +16,15 @@ Rules:
 - ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
   a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
   always join to the request's path.
+- ``RAW_URI`` is the request target as sent (gunicorn's key: apps read it to tell an
+  encoded ``%2F`` from a ``/``), ``SERVER_SOFTWARE`` is ``prefork/VERSION``.
 - ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
   address; a missing port is the scheme's default.
 """
 
 from urllib.parse import unquote_to_bytes
+
+from .. import __version__
 
 _CACHE_LIMIT = 512
 _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
@@ -54,6 +58,7 @@ class EnvironBuilder:
         self.forwarded_allow_ips = forwarded_allow_ips
         self.constants = {
             "SCRIPT_NAME": root_path,
+            "SERVER_SOFTWARE": f"prefork/{__version__}",
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": url_scheme,
             "wsgi.input_terminated": True,
@@ -113,6 +118,7 @@ class EnvironBuilder:
         environ["REQUEST_METHOD"] = req.method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = query
+        environ["RAW_URI"] = req.url
         version = req.http_version
         environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version
         environ["wsgi.input"] = body
