@@ -92,3 +92,47 @@ def test_the_environ_has_the_keys_gunicorn_gives(daemons, gunicorns):  # noqa: F
     # from the listening address (Host only on a UNIX socket)
     assert (ours["SERVER_NAME"], ours["SERVER_PORT"]) == ("example.test", "8080")
     assert theirs["RAW_URI"] == "/environ?a=%2F%20b&c"
+
+
+def test_threads_serve_others_while_one_call_blocks_in_a_socket_read(daemons):
+    d = daemons("--interface", "wsgi", "--threads", "4", app="apps.journey_wsgi:app", workers=1)
+    d.wait_ready()
+    upstream = socket.socket()
+    upstream.bind(("127.0.0.1", 0))
+    upstream.listen(1)
+    blocked = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    try:
+        blocked.sendall(f"GET /upstream?{upstream.getsockname()[1]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        upstream.settimeout(30)
+        peer, _ = upstream.accept()  # the app's thread is now in recv() on this connection
+        with peer:
+            pids = {d.request("/pid").rpartition(b"\r\n\r\n")[2] for _ in range(5)}
+            assert pids == {str(d.workers()[0]).encode()}  # one worker, and it answered meanwhile
+            peer.sendall(b"hello")
+            answer = _head_and_some(blocked, b"upstream said hello")
+        assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"upstream said hello")
+    finally:
+        blocked.close()
+        upstream.close()
+
+
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_app_errors_are_500s_logged_and_the_connection_goes_on(daemons, threads):
+    d = daemons("--interface", "wsgi", "--threads", threads, app="apps.journey_wsgi:app", workers=1)
+    d.wait_ready()
+    worker = d.workers()
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+    try:
+        for path in ("/returns-none", "/no-start-response", "/no-start-response-gen", "/latin1-only",
+                     "/errors?marker-" + threads):
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            expected = b"logged" if path.startswith("/errors") else b"Internal Server Error\n"
+            answer = _head_and_some(sock, expected)
+            status = b"200" if path.startswith("/errors") else b"500"
+            assert answer.startswith(b"HTTP/1.1 " + status) and answer.endswith(expected), (path, answer)
+    finally:
+        sock.close()
+    d.wait_log(r"TypeError: 'NoneType' object is not iterable")
+    d.wait_log(r"the app returned before calling start_response", count=2)
+    d.wait_log(r"prefork\.wsgi: journey-errors marker-" + threads)  # wsgi.errors: the error log
+    assert d.workers() == worker

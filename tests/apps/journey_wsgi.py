@@ -7,6 +7,7 @@ decides when the next block is made (no timing involved).
 
 import json
 import os
+import socket
 
 
 def _wait_on(fifo):
@@ -41,6 +42,26 @@ def app(environ, start_response):
     if path == "/environ":
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps({key: _shown(value) for key, value in environ.items()}).encode()]
+    if path == "/upstream":  # a call blocked in a real socket read (a slow database, say)
+        with socket.create_connection(("127.0.0.1", int(query)), timeout=60) as upstream:
+            got = upstream.recv(100)
+        start_response("200 OK", plain)
+        return [b"upstream said " + got]
+    if path == "/errors":
+        environ["wsgi.errors"].write(f"journey-errors {query}\n")
+        environ["wsgi.errors"].flush()
+        start_response("200 OK", plain)
+        return [b"logged"]
+    if path == "/returns-none":
+        start_response("200 OK", plain)
+        return None
+    if path == "/no-start-response":
+        return [b"body without a head"]
+    if path == "/no-start-response-gen":
+        return iter([b"body without a head"])
+    if path == "/latin1-only":
+        start_response("200 OK", plain + [("X-Name", "\u20ac")])
+        return [b"never"]
     if path == "/pid":
         start_response("200 OK", plain)
         return [str(os.getpid()).encode()]
