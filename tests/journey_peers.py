@@ -19,14 +19,14 @@ from daemon import alive, children, python_env, wait_until
 
 
 class Gunicorn:
-    def __init__(self, app, *args, workers=1, threads=1, cwd=None):
+    def __init__(self, app, *args, workers=1, threads=1, cwd=None, unix=None):
         pytest.importorskip("gunicorn")
         self.tmp = tempfile.mkdtemp(prefix="gunicorn-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock = socket.socket(socket.AF_UNIX if unix else socket.AF_INET)
+        sock.bind(unix or ("127.0.0.1", 0))
         sock.listen(128)
-        self.port = sock.getsockname()[1]
+        self.port = None if unix else sock.getsockname()[1]
         cmd = [sys.executable, "-m", "gunicorn", "--bind", f"fd://{sock.fileno()}", "--workers", str(workers),
                "--threads", str(threads), "--no-control-socket", *args, app]
         self.log_file = open(self.log_path, "wb")

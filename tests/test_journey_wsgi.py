@@ -72,10 +72,14 @@ def _environ(port):
             data += chunk
     finally:
         sock.close()
+    return json.loads(_body(data))
+
+
+def _body(data):
     head, _, body = data.partition(b"\r\n\r\n")
     if b"chunked" in head.lower():
         body = b"".join(body.split(b"\r\n")[1::2])
-    return json.loads(body)
+    return body
 
 
 def test_the_environ_has_the_keys_gunicorn_gives(daemons, gunicorns):  # noqa: F811
@@ -136,3 +140,47 @@ def test_app_errors_are_500s_logged_and_the_connection_goes_on(daemons, threads)
     d.wait_log(r"the app returned before calling start_response", count=2)
     d.wait_log(r"prefork\.wsgi: journey-errors marker-" + threads)  # wsgi.errors: the error log
     assert d.workers() == worker
+
+
+def _scheme_and_remote(address, headers):
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    sock = socket.socket(family)
+    sock.settimeout(20)
+    try:
+        sock.connect(address)
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sock.sendall(f"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    environ = json.loads(_body(data))
+    return environ["wsgi.url_scheme"]
+
+
+@pytest.mark.parametrize("allow", [None, "*", "127.0.0.0/8", "unix", "10.0.0.1"])
+@pytest.mark.parametrize("over", ["tcp", "unix"])
+def test_forwarded_proto_is_trusted_from_the_peers_gunicorn_trusts(daemons, gunicorns, tmp_path, allow, over):  # noqa: F811
+    """``forwarded_allow_ips`` as gunicorn reads it: ``*``, networks, and UNIX-socket peers
+    (a proxy on the same host; gunicorn always trusts them, so does prefork's default)."""
+    args = () if allow is None else ("--forwarded-allow-ips", allow)
+    gunicorn_args = args if allow != "unix" else ()  # gunicorn has no "unix" entry: it trusts them anyway
+    if over == "unix":
+        ours_at, theirs_at = str(tmp_path / "prefork.sock"), str(tmp_path / "gunicorn.sock")
+        ours = daemons("--interface", "wsgi", "--bind", f"unix:{ours_at}", *args, app="apps.journey_wsgi:app",
+                       workers=1, bind_socket=False)
+        theirs = gunicorns("apps.journey_wsgi:app", *gunicorn_args, unix=theirs_at)
+    else:
+        ours = daemons("--interface", "wsgi", *args, app="apps.journey_wsgi:app", workers=1)
+        theirs = gunicorns("apps.journey_wsgi:app", *gunicorn_args)
+        ours_at, theirs_at = ("127.0.0.1", ours.port), ("127.0.0.1", theirs.port)
+    ours.wait_ready()
+    theirs.wait_ready()
+    headers = {"X-Forwarded-Proto": "https"}
+    expected = _scheme_and_remote(theirs_at, headers)
+    if over == "unix" and allow not in (None, "*", "unix"):
+        expected = "http"  # gunicorn trusts every UNIX peer whatever the list says; prefork keeps to the list
+    if over == "tcp" and allow == "unix":
+        expected = "http"  # only UNIX peers listed: a TCP peer is not one
+    assert _scheme_and_remote(ours_at, headers) == expected
