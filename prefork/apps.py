@@ -57,6 +57,10 @@ def split(app):
     module, sep, attribute = app.partition(":")
     names = module.split(".")
     if not module or not all(part.isidentifier() for part in names) or (sep and not attribute):
+        directory, _, base = module.rpartition("/")
+        if directory and base.removesuffix(".py").isidentifier():
+            raise ValueError(f"expected module or module:attribute, got {app!r}: a module is named, not a "
+                             f"path (--app-dir {directory} {base.removesuffix('.py')}{sep}{attribute})")
         raise ValueError(f"expected module or module:attribute, got {app!r}")
     if sep:
         parse_attribute(attribute, app)
@@ -118,13 +122,16 @@ def find_spec(name, dirs=()):
 
 def locate(app, chdir="", app_dir=""):
     """Check that APP's module can be found; raises ValueError with what is wrong."""
-    module, _ = split(app)
+    module, attribute = split(app)
+    hint = ""
+    if module.endswith(".py"):  # a file name, as gunicorn's message also suspects
+        hint = f" (a file name: did you mean {module[:-3]}{':' + attribute if attribute else ''}?)"
     try:
         spec = find_spec(module, search_dirs(chdir, app_dir))
     except (ImportError, ValueError) as exc:
-        raise ValueError(f"cannot import {module!r}: {exc}") from None
+        raise ValueError(f"cannot import {module!r}: {exc}{hint}") from None
     if spec is None:
-        raise ValueError(f"no module named {module!r}")
+        raise ValueError(f"no module named {module!r}{hint}")
 
 
 def enter(chdir="", app_dir=""):

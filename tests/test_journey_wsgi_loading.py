@@ -137,3 +137,18 @@ def test_an_app_that_fails_to_import_stops_the_daemon_with_its_traceback(tmp_pat
     assert ours.returncode == 3, ours.stderr
     assert "No module named 'a_module_that_is_not_installed'" in ours.stderr
     assert 'File "' in ours.stderr and "needs_missing.py\", line 1" in ours.stderr
+
+
+@pytest.mark.parametrize("app,line", [
+    ("mysite.py:app", "argv:--app: cannot import 'mysite.py': 'mysite' is not a package (a file name: did you mean "
+                    "mysite:app?)"),
+    ("web/mysite.py:app", "argv:--app: expected module or module:attribute, got 'web/mysite.py:app': a module is "
+                        "named, not a path (--app-dir web mysite:app)"),
+])
+def test_a_file_name_or_a_path_as_app_names_the_fix(tmp_path, app, line):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "mysite.py").write_text("app = None\n")
+    (tmp_path / "mysite.py").write_text("app = None\n")
+    proc = subprocess.run([sys.executable, "-m", "prefork", "check-config", app], cwd=tmp_path, env=python_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [line]
