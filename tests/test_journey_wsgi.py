@@ -184,3 +184,29 @@ def test_forwarded_proto_is_trusted_from_the_peers_gunicorn_trusts(daemons, guni
     if over == "tcp" and allow == "unix":
         expected = "http"  # only UNIX peers listed: a TCP peer is not one
     assert _scheme_and_remote(ours_at, headers) == expected
+
+
+def _get(port, target):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    try:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    finally:
+        sock.close()
+    return data.partition(b"\r\n\r\n")[0], _body(data)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_file_wrapper_of_files_and_other_objects_of_many_sizes(daemons, gunicorns, kind):  # noqa: F811
+    server = start(kind, daemons, gunicorns)
+    cases = [("file", size, 0) for size in (0, 1, 32767, 32768, 65537, 16 * 1024 * 1024 + 3)]
+    cases += [("file", 100000, 99999), ("file", 100000, 3), ("bytesio", 70000, 0), ("bytesio", 70000, 1),
+              ("readonly", 70000, 0), ("readonly", 0, 0)]
+    for what, size, offset in cases:
+        head, body = _get(server.port, f"/wrapped?{what}-{size}" + (f"-{offset}" if offset else ""))
+        assert head.startswith(b"HTTP/1.1 200"), (what, size, head)
+        assert body == bytes(i % 241 for i in range(size))[offset:], (what, size, offset, len(body))
+    closes = _get(server.port, "/wrapped-closed?_Closing")[1]
+    assert closes == b"2"  # each BytesIO-backed object was closed through the wrapper

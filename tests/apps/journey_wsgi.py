@@ -5,14 +5,49 @@ app opens it for reading, which blocks until the test opens it for writing, so t
 decides when the next block is made (no timing involved).
 """
 
+import io
 import json
 import os
 import socket
+import threading
+
+_CLOSED = {}
+_LOCK = threading.Lock()
 
 
 def _wait_on(fifo):
     with open(fifo, "rb") as fh:
         fh.read(1)
+
+
+class _Closing:
+    """A file-like object that counts its close() calls by kind."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def read(self, size=-1):
+        return self.raw.read(size)
+
+    def seek(self, offset):
+        self.raw.seek(offset)
+
+    def close(self):
+        with _LOCK:
+            _CLOSED[type(self).__name__] = _CLOSED.get(type(self).__name__, 0) + 1
+
+
+class _ReadOnly:
+    """read() and seek() only: nothing to close."""
+
+    def __init__(self, data):
+        self.raw = io.BytesIO(data)
+
+    def read(self, size=-1):
+        return self.raw.read(size)
+
+    def seek(self, offset):
+        self.raw.seek(offset)
 
 
 def _shown(value):
@@ -62,6 +97,30 @@ def app(environ, start_response):
     if path == "/latin1-only":
         start_response("200 OK", plain + [("X-Name", "\u20ac")])
         return [b"never"]
+    if path == "/wrapped":  # wsgi.file_wrapper around QUERY: kind-size[-offset]
+        kind, size, *offset = query.split("-")
+        size = int(size)
+        data = bytes(i % 241 for i in range(size))
+        if kind == "file":
+            name = os.path.abspath(f"wrapped-{size}.bin")  # in the server's working directory
+            if not os.path.exists(name):
+                with open(name + ".part", "wb") as fh:
+                    fh.write(data)
+                os.replace(name + ".part", name)
+            filelike = open(name, "rb")
+        elif kind == "bytesio":
+            filelike = _Closing(io.BytesIO(data))
+        else:  # an object with read() alone
+            filelike = _ReadOnly(data)
+        if offset:
+            filelike.seek(int(offset[0]))
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](filelike, 32768)
+    if path == "/wrapped-closed":
+        with _LOCK:
+            body = str(_CLOSED.get(query, 0)).encode()
+        start_response("200 OK", plain)
+        return [body]
     if path == "/pid":
         start_response("200 OK", plain)
         return [str(os.getpid()).encode()]
