@@ -210,3 +210,16 @@ def test_file_wrapper_of_files_and_other_objects_of_many_sizes(daemons, gunicorn
         assert body == bytes(i % 241 for i in range(size))[offset:], (what, size, offset, len(body))
     closes = _get(server.port, "/wrapped-closed?_Closing")[1]
     assert closes == b"2"  # each BytesIO-backed object was closed through the wrapper
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_a_header_name_or_value_that_is_not_a_str_is_a_500_never_its_repr(daemons, gunicorns, kind):  # noqa: F811
+    server = start(kind, daemons, gunicorns)
+    for target in ("/header-type?bytes", "/header-type?int", "/header-type?list", "/header-type?none",
+                   "/header-name-type"):
+        head, _ = _get(server.port, target)
+        assert head.startswith(b"HTTP/1.1 500"), (target, head)
+        assert b"X-Value" not in head and b"X-Name" not in head
+    for target in ("/header-type?str", "/header-type?sub"):
+        head, body = _get(server.port, target)
+        assert head.startswith(b"HTTP/1.1 200") and b"\r\nX-Value: v\r\n" in head + b"\r\n" and body == b"typed"

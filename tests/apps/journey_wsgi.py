@@ -20,6 +20,10 @@ def _wait_on(fifo):
         fh.read(1)
 
 
+class _Text(str):
+    """A str subclass, as frameworks' safe or lazy strings are."""
+
+
 class _Closing:
     """A file-like object that counts its close() calls by kind."""
 
@@ -121,6 +125,13 @@ def app(environ, start_response):
             body = str(_CLOSED.get(query, 0)).encode()
         start_response("200 OK", plain)
         return [body]
+    if path == "/header-type":  # a header value that is not a str (PEP 3333: native strings only)
+        value = {"bytes": b"v", "int": 5, "list": ["a", "b"], "none": None, "str": "v", "sub": _Text("v")}[query]
+        start_response("200 OK", plain + [("X-Value", value)])
+        return [b"typed"]
+    if path == "/header-name-type":
+        start_response("200 OK", plain + [(b"X-Name", "v")])
+        return [b"typed"]
     if path == "/pid":
         start_response("200 OK", plain)
         return [str(os.getpid()).encode()]
