@@ -1,10 +1,12 @@
 """Finding, importing and recognising the app.
 
 Rules:
-- APP is ``module`` or ``module:attribute`` (the attribute may be dotted). Without an
-  attribute the module's ``setup``, ``application`` and ``app`` are tried in that order,
-  and the first that fits the interface is used (``interface = "auto"``: the first that
-  fits any).
+- APP is ``module`` or ``module:attribute`` (the attribute may be dotted), or, as in
+  gunicorn, ``module:factory(ARGS)`` with literal arguments: the worker calls the
+  factory after the import and serves what it returns (the master never calls it).
+  Without an attribute the module's ``setup``, ``application`` and ``app`` are tried in
+  that order, and the first that fits the interface is used (``interface = "auto"``: the
+  first that fits any).
 - The app's module is searched in ``app_dir`` (relative to ``chdir``), then in ``chdir``
   (the working directory when empty), then on ``sys.path``: as ``gunicorn`` and
   ``uvicorn`` do, the console script finds modules next to where it is started.
@@ -20,6 +22,7 @@ Rules:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
 
+import ast
 import difflib
 import importlib
 import importlib.machinery
@@ -53,13 +56,46 @@ def split(app):
     """(module, attribute or "") of an APP string; raises ValueError when malformed."""
     module, sep, attribute = app.partition(":")
     names = module.split(".")
-    if not module or not all(part.isidentifier() for part in names) or \
-            (sep and not all(part.isidentifier() for part in attribute.split("."))):
-        if sep and attribute.endswith(")"):  # gunicorn's "module:create_app()"
-            raise ValueError(f"expected module or module:attribute, got {app!r}: a factory is not called; "
-                             f"name the app object the module makes (e.g. app = create_app())")
+    if not module or not all(part.isidentifier() for part in names) or (sep and not attribute):
+        directory, _, base = module.rpartition("/")
+        if directory and base.removesuffix(".py").isidentifier():
+            raise ValueError(f"expected module or module:attribute, got {app!r}: a module is named, not a "
+                             f"path (--app-dir {directory} {base.removesuffix('.py')}{sep}{attribute})")
         raise ValueError(f"expected module or module:attribute, got {app!r}")
+    if sep:
+        parse_attribute(attribute, app)
     return module, attribute
+
+
+def parse_attribute(attribute, app=None):
+    """(dotted name, args, kwargs) of ``attribute``: a dotted name, or a call of one with
+    literal arguments (``create_app()``, ``create_app("production", debug=False)``), as
+    gunicorn reads it; args is None when nothing is called. Raises ValueError."""
+    shown = app if app is not None else attribute
+    try:
+        expression = ast.parse(attribute.strip(), mode="eval").body
+    except SyntaxError:
+        expression = None
+    args = kwargs = None
+    if isinstance(expression, ast.Call):
+        try:
+            args = [ast.literal_eval(arg) for arg in expression.args]
+            kwargs = {keyword.arg: ast.literal_eval(keyword.value) for keyword in expression.keywords}
+        except ValueError:
+            raise ValueError(f"the factory's arguments in {shown!r} must be literals (strings, numbers, "
+                             f"True/False/None, lists, dicts)") from None
+        if None in kwargs:
+            raise ValueError(f"the factory's arguments in {shown!r} must be literals (no **mapping)")
+        expression = expression.func
+    parts = []
+    while isinstance(expression, ast.Attribute):
+        parts.append(expression.attr)
+        expression = expression.value
+    if not isinstance(expression, ast.Name):
+        raise ValueError(f"expected module or module:attribute, got {shown!r}"
+                         + (" (or module:factory(ARGS) with literal arguments)" if "(" in attribute else ""))
+    parts.append(expression.id)
+    return ".".join(reversed(parts)), args, kwargs
 
 
 def find_spec(name, dirs=()):
@@ -86,13 +122,16 @@ def find_spec(name, dirs=()):
 
 def locate(app, chdir="", app_dir=""):
     """Check that APP's module can be found; raises ValueError with what is wrong."""
-    module, _ = split(app)
+    module, attribute = split(app)
+    hint = ""
+    if module.endswith(".py"):  # a file name, as gunicorn's message also suspects
+        hint = f" (a file name: did you mean {module[:-3]}{':' + attribute if attribute else ''}?)"
     try:
         spec = find_spec(module, search_dirs(chdir, app_dir))
     except (ImportError, ValueError) as exc:
-        raise ValueError(f"cannot import {module!r}: {exc}") from None
+        raise ValueError(f"cannot import {module!r}: {exc}{hint}") from None
     if spec is None:
-        raise ValueError(f"no module named {module!r}")
+        raise ValueError(f"no module named {module!r}{hint}")
 
 
 def enter(chdir="", app_dir=""):
@@ -256,6 +295,23 @@ def resolve(app, obj, interface):
     return kind, obj
 
 
+def _made_by(app, dotted, factory, args, kwargs):
+    """The app ``factory(*args, **kwargs)`` returns; arguments it does not take, or no
+    app returned, are an AppError (an exception inside the factory is its own)."""
+    if not callable(factory):
+        raise AppError(f"{app}: {dotted} is {_article(_name(factory))}, which cannot be called")
+    signature = _signature(factory)
+    if signature is not None:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise AppError(f"{app}: {dotted}{_shown(signature)} cannot be called so: {exc}") from None
+    made = factory(*args, **kwargs)
+    if made is None:
+        raise AppError(f"{app}: the factory returned None, not an app (a missing return?)")
+    return made
+
+
 def _article(found):
     return ("an " if found[:1] in "aeiouAEIOU" else "a ") + found
 
@@ -267,15 +323,18 @@ def load(app, interface="auto", chdir="", app_dir=""):
     module_name, attribute = split(app)
     module = importlib.import_module(module_name)
     if attribute:
+        dotted, args, kwargs = parse_attribute(attribute)
         target = module
-        for part in attribute.split("."):
+        for part in dotted.split("."):
             try:
                 target = getattr(target, part)
             except AttributeError:
                 names = [name for name in dir(target) if not name.startswith("_")]
                 close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
-                raise AppError(f"module {module_name!r} has no attribute {attribute!r}"
+                raise AppError(f"module {module_name!r} has no attribute {dotted!r}"
                                + (f" (did you mean {close[0]!r}?)" if close else "")) from None
+        if args is not None:
+            target = _made_by(app, dotted, target, args, kwargs)
         return resolve(app, target, interface)
     present = [name for name in DEFAULT_ATTRIBUTES if hasattr(module, name)]
     if not present:

@@ -297,7 +297,7 @@ def check_value(name, value):
         raise ValueError(f"{value}: no such directory")
     elif name == "access_log_format":
         check_format(value)
-    elif name == "proxy_allow_ips":
+    elif name in ("proxy_allow_ips", "forwarded_allow_ips"):
         check_sources(value)
     elif name == "loop" and value == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise ValueError("uvloop is not installed (pip install 'prefork[uvloop]')")

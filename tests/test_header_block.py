@@ -306,7 +306,7 @@ def test_wsgi_whole_bodies_send_what_the_field_by_field_head_sends(rig, serve):
     """The WSGI loop path (blocks, end_with) against the head set field by field
     (``apply_head`` then ``end``, the path every whole body took before)."""
     from prefork.wsgi import WSGIAdapter
-    from prefork.wsgi.response import apply_head
+    from prefork.wsgi.head import apply_head
     table = {}
 
     def app(environ, start_response):

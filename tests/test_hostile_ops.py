@@ -268,10 +268,10 @@ def test_bad_environment_values(name, value, line):
     assert_config_error(proc, line)
 
 
-def test_a_gunicorn_factory_call_is_explained():
-    (line,) = problems(app="myproject:create_app()")
-    assert line == ("argv:--app: expected module or module:attribute, got 'myproject:create_app()': a factory is "
-                    "not called; name the app object the module makes (e.g. app = create_app())")
+def test_a_gunicorn_factory_call_needs_literal_arguments():
+    (line,) = problems(app="myproject:create_app(settings)")
+    assert line == ("argv:--app: the factory's arguments in 'myproject:create_app(settings)' must be literals "
+                    "(strings, numbers, True/False/None, lists, dicts)")
 
 
 def test_a_bare_uid_without_a_passwd_entry_needs_a_group():

@@ -41,6 +41,11 @@ class Writing:
     _send_check = None  # the pending progress check, while the writer waits
     _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
 
+    @property
+    def writable_corked(self):
+        """How many ``uncork()`` calls it takes before writes go out (Node's ``writableCorked``)."""
+        return self._corked
+
     def want_drain(self):
         """Emit ``drain`` (and tell the protocol) once the buffer empties."""
         self._need_drain = True

@@ -76,7 +76,7 @@ class _Spool:
 
 class WSGIAdapter:
     def __init__(self, app, *, root_path="", body_spool=1024 * 1024, max_body_size=100 * 1024 * 1024,
-                 forwarded_allow_ips=("127.0.0.1", "::1"), url_scheme="http", threads=1, timeout=30.0):
+                 forwarded_allow_ips=("127.0.0.1", "::1", "unix"), url_scheme="http", threads=1, timeout=30.0):
         self.app = app
         self.root_path = root_path.rstrip("/")
         self.body_spool = body_spool

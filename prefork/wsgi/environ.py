@@ -12,15 +12,21 @@ Rules:
 - ``PATH_INFO`` is the target's path percent-decoded, as latin-1 (PEP 3333): the bytes
   on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``.
 - ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``Forwarded`` are trusted only from
-  peers in ``forwarded_allow_ips`` (``unix`` names UNIX-socket peers).
+  peers in ``forwarded_allow_ips``: addresses, networks, ``unix`` (UNIX-socket peers)
+  or ``*`` (every peer), read as the PROXY protocol's ``proxy_allow_ips`` are.
 - ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
   a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
   always join to the request's path.
+- ``RAW_URI`` is the request target as sent (gunicorn's key: apps read it to tell an
+  encoded ``%2F`` from a ``/``), ``SERVER_SOFTWARE`` is ``prefork/VERSION``.
 - ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
   address; a missing port is the scheme's default.
 """
 
 from urllib.parse import unquote_to_bytes
+
+from .. import __version__
+from ..net.proxy import TrustedSources
 
 _CACHE_LIMIT = 512
 _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
@@ -52,8 +58,10 @@ class EnvironBuilder:
         self.root_path = root_path
         self.url_scheme = url_scheme
         self.forwarded_allow_ips = forwarded_allow_ips
+        self.trusted = TrustedSources(forwarded_allow_ips)
         self.constants = {
             "SCRIPT_NAME": root_path,
+            "SERVER_SOFTWARE": f"prefork/{__version__}",
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": url_scheme,
             "wsgi.input_terminated": True,
@@ -86,9 +94,7 @@ class EnvironBuilder:
         base["REMOTE_PORT"] = str(socket.remote_port or "")
         if socket.encrypted:
             base["wsgi.url_scheme"] = "https"
-        allow = self.forwarded_allow_ips
-        trusted = remote_addr in allow or (not remote_addr and "unix" in allow)
-        return base, trusted
+        return base, self.trusted.allows((remote_addr, 0) if remote_addr else "")
 
     # -- per request ------------------------------------------------------------------------------
     def environ(self, req, body):
@@ -113,6 +119,7 @@ class EnvironBuilder:
         environ["REQUEST_METHOD"] = req.method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = query
+        environ["RAW_URI"] = req.url
         version = req.http_version
         environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version
         environ["wsgi.input"] = body

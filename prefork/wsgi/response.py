@@ -1,16 +1,12 @@
-"""A WSGI call on the loop (``threads = 1``), and the head rules both kinds of call share.
+"""A WSGI call on the loop (``threads = 1``), and the body rules both kinds of call share
+(the head's are in ``wsgi/head.py``).
 
 Rules:
 - ``start_response`` only records the status and headers; the head goes onto the
   ``ServerResponse`` when the first body bytes (or the end) go out. With ``exc_info`` it
   replaces them while nothing is out, and re-raises once the head is out.
-- Hop-by-hop headers from the app are dropped, except ``Connection``; a repeated header
-  name keeps every value (``Set-Cookie``).
-- What the app gives is checked before it goes out: a status is three digits from 200
-  to 999 and a reason without control characters (a 1xx is never a final answer), a
-  Content-Length is one run of ASCII digits (given again, the same value), body blocks
-  are ``bytes``; anything else is
-  the app's error (a 500 while the head is not out).
+- Body blocks are ``bytes``; anything else is the app's error (a 500 while the head is
+  not out).
 - The app's Content-Length is kept to (unless the answer has no body: HEAD, 204,
   304): a longer body is cut to it, a shorter one closes the connection once what there
   is has gone out, so the client never reads the next response as this one's body.
@@ -21,13 +17,17 @@ Rules:
   out with ``end_with`` when it has no Connection or Date and its Content-Length, if
   any, is the body's: the same bytes as field by field.
 - Any other iterable is streamed with backpressure: iteration pauses while the socket's
-  buffer is over its high-water mark and resumes on ``drain``. ``close()`` is called on
-  the iterable exactly once in every case, also when the client goes away while the
-  call waits for ``drain`` (the response's ``close`` ends the call).
+  buffer is over its high-water mark and resumes on ``drain``. Each block (and each
+  ``write()``) goes to the kernel as it is made, even inside the read that started the
+  call (``push_out``): the client sees the first block before the app makes the next.
+  ``close()`` is called on the iterable exactly once in every case, also when the
+  client goes away while the call waits for ``drain`` (the response's ``close`` ends
+  the call).
 - A client that takes no byte of a response for ``timeout`` seconds while bytes wait
   for it (``StallWatch``) is disconnected: a reader that never reads holds neither a
-  thread nor, with ``threads = 1``, the worker's one call for good. A ``wsgi.file_wrapper`` around a real file goes out with
-  ``os.sendfile`` when its length is known.
+  thread nor, with ``threads = 1``, the worker's one call for good. A
+  ``wsgi.file_wrapper`` around a real file goes out with ``os.sendfile`` when its
+  length is known.
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving.
 """
@@ -37,75 +37,10 @@ import logging
 import os
 import stat
 
-from ..http import serialize
+from .head import apply_head, not_bytes, parse_status, whole_block
 from .streams import FileWrapper, SendFile, StallWatch
 
 log = logging.getLogger("prefork.wsgi")
-
-_DROPPED = frozenset(("keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-                      "transfer-encoding", "upgrade"))  # hop-by-hop, except Connection
-_BLOCKS_KEPT = 256  # distinct header lists kept as blocks (all forgotten when full)
-
-
-def apply_head(res, status, headers, status_cache, length=None):
-    """Put the app's status and headers on ``res``; returns the lower-cased names set.
-    A Content-Length equal to ``length`` (the whole body's, when known) is left to the
-    response, which writes the same line itself."""
-    res.status_code, res.status_message = parse_status(status, status_cache)
-    names = set()
-    set_header = res.set_header
-    given_length = None
-    for name, value in headers:
-        key = name.lower()
-        if key in _DROPPED:
-            continue
-        if key == "content-length":
-            check_length(value)
-            if given_length is not None:
-                if value != given_length:
-                    raise ValueError(f"the WSGI app gave two Content-Lengths: {given_length!r}, {value!r}")
-                continue  # the same value again: one field
-            given_length = value
-        if key in names:
-            current = res.get_header(name)  # None: a Content-Length left to the response
-            if current is not None:
-                value = (current if isinstance(current, list) else [current]) + [value]
-            set_header(name, value)
-            continue
-        names.add(key)
-        if key == "content-length" and length is not None and value == str(length):
-            continue
-        set_header(name, value)
-    return names
-
-
-def parse_status(status, status_cache):
-    """(code, reason or None) for a WSGI status line, kept in ``status_cache``."""
-    parsed = status_cache.get(status)
-    if parsed is None:
-        if status.__class__ is not str:
-            raise TypeError(f"the WSGI status must be a str, not {type(status).__name__}")
-        code, _, reason = status.partition(" ")
-        if len(code) != 3 or not code.isascii() or not code.isdigit() or code < "200":
-            raise ValueError(f"invalid WSGI status {status!r}")
-        if reason:
-            serialize.check_value("status", reason)  # no CR/LF (a second head line), latin-1 only
-        parsed = (int(code), reason or None)
-        if len(status_cache) < 256:
-            status_cache[status] = parsed
-    return parsed
-
-
-def check_length(value):
-    """An app's Content-Length: one run of ASCII digits."""
-    if value.__class__ is not str or not value.isascii() or not value.isdigit():
-        raise ValueError(f"invalid Content-Length from the WSGI app: {value!r}")
-
-
-def not_bytes(block):
-    """The error for a body block (or write()) that is not bytes."""
-    return TypeError(f"WSGI body blocks must be bytes, not {type(block).__name__}")
-
 
 def promised_length(res, method):
     """Body bytes the head promises (the app's Content-Length), or None when nothing is
@@ -133,39 +68,6 @@ def under_length(req, res, missing):
         return
     res.end()
     res.socket.destroy()
-
-
-def whole_block(headers, blocks):
-    """``(block, content_length)`` for a whole body's head: the fields ``apply_head``
-    would set, as a ``HeaderBlock`` without the Content-Length (whose value, or None,
-    comes apart); ``(None, None)`` when the list needs the field-by-field path (a
-    Connection or Date, a repeated Content-Length). Kept in ``blocks`` by the list."""
-    try:
-        key = tuple(headers)
-        entry = blocks.get(key)
-    except TypeError:  # a name or value that is not hashable: not kept
-        key = entry = None
-    if entry is None:
-        fields = {}
-        for name, value in headers:
-            key_name = name.lower()
-            if key_name in _DROPPED:
-                continue
-            serialize.check_name(name)
-            serialize.check_value(name, value)  # in apply_head's order: the same first error
-            seen = fields.get(key_name)
-            if seen is not None:
-                current = seen[1]
-                value = (current if isinstance(current, list) else [current]) + [value]
-            fields[key_name] = (name, list(value) if isinstance(value, tuple) else value)
-        length = fields.pop("content-length", (None, None))[1]
-        block = serialize.HeaderBlock(fields)
-        entry = (block, length) if block.plain and not isinstance(length, list) else (None, None)
-        if key is not None:
-            if len(blocks) >= _BLOCKS_KEPT:
-                blocks.clear()
-            blocks[key] = entry
-    return entry
 
 
 def end_whole(res, names, data, method, req=None):
@@ -261,7 +163,9 @@ class LoopCall:
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
         self._send_head()
-        self.res.write(self._kept(data))
+        res = self.res
+        res.write(self._kept(data))
+        push_out(res.socket)
 
     def start(self):
         """Call the app; True when the call is done at once (a list body), else its end
@@ -321,8 +225,9 @@ class LoopCall:
                     if not block:
                         continue
                 if not res.write(block):
-                    self._wait(self.pump)
+                    self._wait(self.pump)  # corked, the connection's uncork sends it, then 'drain'
                     return
+                push_out(res.socket)
             self._end()
         except Exception:
             self._failed()
@@ -405,6 +310,18 @@ class LoopCall:
         if iterable.__class__ is not list:
             close_iterable(iterable)
         self.adapter.call_done()
+
+
+def push_out(socket):
+    """What is written goes to the kernel now, also inside the read that started the call
+    (the connection corks its socket while it handles a read): a streamed block or a
+    ``write()`` reaches the client before the app makes the next one."""
+    corked = socket.writable_corked
+    if corked:
+        for _ in range(corked):
+            socket.uncork()
+        for _ in range(corked):
+            socket.cork()
 
 
 def answer_failure(res, status=500):

@@ -37,8 +37,9 @@ import traceback
 from collections import deque
 from time import monotonic
 
-from .response import (answer_failure, apply_head, check_restart, close_iterable, end_whole, not_bytes, over_length,
-                       promised_length, under_length)
+from .head import apply_head, not_bytes
+from .response import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
+                       under_length)
 from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream, StallWatch
 
 log = logging.getLogger("prefork.wsgi")

@@ -1,0 +1,129 @@
+"""The head a WSGI app gives (``start_response``'s status and headers), checked and put
+on the ``ServerResponse``.
+
+Rules:
+- A status is a ``str``: three digits from 200 to 999 and a reason without control
+  characters (a 1xx is never a final answer; a CR/LF would start a header line).
+- Header names and values are ``str`` (PEP 3333's native strings; a subclass is one):
+  ``b"v"`` or ``5`` would otherwise reach the client as their repr. A Content-Length is
+  one run of ASCII digits; given twice, the same value. Anything else is the app's error
+  (a 500 while the head is not out).
+- Hop-by-hop headers from the app are dropped, except ``Connection``; a repeated header
+  name keeps every value (``Set-Cookie``).
+- A whole body's header list is checked and encoded once and kept as a ``HeaderBlock``
+  (``_BLOCKS_KEPT`` lists at most, all forgotten when full).
+"""
+
+from ..http import serialize
+
+_DROPPED = frozenset(("keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+                      "transfer-encoding", "upgrade"))  # hop-by-hop, except Connection
+_BLOCKS_KEPT = 256  # distinct header lists kept as blocks (all forgotten when full)
+
+
+def apply_head(res, status, headers, status_cache, length=None):
+    """Put the app's status and headers on ``res``; returns the lower-cased names set.
+    A Content-Length equal to ``length`` (the whole body's, when known) is left to the
+    response, which writes the same line itself."""
+    res.status_code, res.status_message = parse_status(status, status_cache)
+    names = set()
+    set_header = res.set_header
+    given_length = None
+    for name, value in headers:
+        if (name.__class__ is not str or value.__class__ is not str) and not _both_str(name, value):
+            raise not_str(name, value)
+        key = name.lower()
+        if key in _DROPPED:
+            continue
+        if key == "content-length":
+            check_length(value)
+            if given_length is not None:
+                if value != given_length:
+                    raise ValueError(f"the WSGI app gave two Content-Lengths: {given_length!r}, {value!r}")
+                continue  # the same value again: one field
+            given_length = value
+        if key in names:
+            current = res.get_header(name)  # None: a Content-Length left to the response
+            if current is not None:
+                value = (current if isinstance(current, list) else [current]) + [value]
+            set_header(name, value)
+            continue
+        names.add(key)
+        if key == "content-length" and length is not None and value == str(length):
+            continue
+        set_header(name, value)
+    return names
+
+
+def parse_status(status, status_cache):
+    """(code, reason or None) for a WSGI status line, kept in ``status_cache``."""
+    parsed = status_cache.get(status)
+    if parsed is None:
+        if status.__class__ is not str:
+            raise TypeError(f"the WSGI status must be a str, not {type(status).__name__}")
+        code, _, reason = status.partition(" ")
+        if len(code) != 3 or not code.isascii() or not code.isdigit() or code < "200":
+            raise ValueError(f"invalid WSGI status {status!r}")
+        if reason:
+            serialize.check_value("status", reason)  # no CR/LF (a second head line), latin-1 only
+        parsed = (int(code), reason or None)
+        if len(status_cache) < 256:
+            status_cache[status] = parsed
+    return parsed
+
+
+def check_length(value):
+    """An app's Content-Length: one run of ASCII digits."""
+    if value.__class__ is not str or not value.isascii() or not value.isdigit():
+        raise ValueError(f"invalid Content-Length from the WSGI app: {value!r}")
+
+
+def _both_str(name, value):
+    return isinstance(name, str) and isinstance(value, str)  # str subclasses (a framework's) are str
+
+
+def not_str(name, value):
+    """The error for a header name or value that is not a ``str`` (PEP 3333's native
+    strings): sent as is, ``b"v"`` or ``5`` would reach the client as their repr."""
+    wrong = name if not isinstance(name, str) else value
+    return TypeError(f"WSGI header names and values must be str, not {type(wrong).__name__}: {name!r}")
+
+
+def not_bytes(block):
+    """The error for a body block (or write()) that is not bytes."""
+    return TypeError(f"WSGI body blocks must be bytes, not {type(block).__name__}")
+
+
+def whole_block(headers, blocks):
+    """``(block, content_length)`` for a whole body's head: the fields ``apply_head``
+    would set, as a ``HeaderBlock`` without the Content-Length (whose value, or None,
+    comes apart); ``(None, None)`` when the list needs the field-by-field path (a
+    Connection or Date, a repeated Content-Length). Kept in ``blocks`` by the list."""
+    try:
+        key = tuple(headers)
+        entry = blocks.get(key)
+    except TypeError:  # a name or value that is not hashable: not kept
+        key = entry = None
+    if entry is None:
+        fields = {}
+        for name, value in headers:
+            if (name.__class__ is not str or value.__class__ is not str) and not _both_str(name, value):
+                raise not_str(name, value)
+            key_name = name.lower()
+            if key_name in _DROPPED:
+                continue
+            serialize.check_name(name)
+            serialize.check_value(name, value)  # in apply_head's order: the same first error
+            seen = fields.get(key_name)
+            if seen is not None:
+                current = seen[1]
+                value = (current if isinstance(current, list) else [current]) + [value]
+            fields[key_name] = (name, list(value) if isinstance(value, tuple) else value)
+        length = fields.pop("content-length", (None, None))[1]
+        block = serialize.HeaderBlock(fields)
+        entry = (block, length) if block.plain and not isinstance(length, list) else (None, None)
+        if key is not None:
+            if len(blocks) >= _BLOCKS_KEPT:
+                blocks.clear()
+            blocks[key] = entry
+    return entry
