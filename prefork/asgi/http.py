@@ -39,6 +39,7 @@ Rules:
 """
 
 import logging
+from asyncio import CancelledError
 
 from ..http.serialize import HeaderBlock
 
@@ -148,14 +149,23 @@ class HTTPCycle:
                 return {"type": "http.request", "body": b"", "more_body": False}
             if self.complete or self.closed:
                 return {"type": "http.disconnect"}
-            if self.expect:
+            socket = self.req.socket
+            if self.body_taken:  # only the disconnect can come: the client's FIN is one
+                if not socket.readable:
+                    return {"type": "http.disconnect"}
+                socket.on("end", self.wake)
+            elif self.expect:
                 self.expect = False
                 if not self.res.headers_sent:
                     self.res.write_continue()
             self.watch_close()
             self.receiver = self.adapter.loop.create_future()
-            await self.receiver
-            self.receiver = None
+            try:
+                await self.receiver
+            finally:
+                self.receiver = None
+                if self.body_taken:
+                    socket.off("end", self.wake)
 
     # -- the app's send ----------------------------------------------------------------------
     async def send(self, message):
@@ -282,7 +292,8 @@ class HTTPCycle:
             await app(scope, self.receive, self.send)
         except BaseException as exc:
             req = self.req
-            log.error("Exception in ASGI application (%s %s)", req.method, req.url, exc_info=exc)
+            if not (self.adapter.cancelling and isinstance(exc, CancelledError)):  # else: the drain's end
+                log.error("Exception in ASGI application (%s %s)", req.method, req.url, exc_info=exc)
             self.fail()
             if not isinstance(exc, Exception):
                 raise
@@ -290,11 +301,18 @@ class HTTPCycle:
         finally:
             running.discard(self.task)
         if not self.complete:
-            if self.start is not None:
+            if self.client_gone():
+                pass  # the client left first (the app may have been told so): nothing to report
+            elif self.start is not None:
                 log.error("ASGI callable returned without completing response.")
             else:
                 log.error("ASGI callable returned without starting response.")
             self.fail()
+
+    def client_gone(self):
+        """The connection is closed, or the client has sent its FIN."""
+        socket = self.req.socket
+        return self.closed or socket.destroyed or not socket.readable
 
     def cut(self):
         """The response cannot be completed as declared: the connection closes."""

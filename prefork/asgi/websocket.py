@@ -32,10 +32,12 @@ Rules:
   ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
   buffer is over its high-water mark. A payload that is neither bytes-like nor
   ``str`` text raises TypeError in the app.
-- ``shutdown()`` (the worker drains) closes an open session with 1012.
+- ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
+  app task the stopping worker cancels.
 """
 
 import logging
+from asyncio import CancelledError
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
@@ -426,7 +428,10 @@ class WebSocketSession:
         except ClientDisconnected:
             pass
         except BaseException as exc:
-            log.error("Exception in ASGI application (WebSocket %s)", self.scope["path"], exc_info=exc)
+            if self.adapter.cancelling and isinstance(exc, CancelledError):  # the worker stops
+                self.shutdown()
+            else:
+                log.error("Exception in ASGI application (WebSocket %s)", self.scope["path"], exc_info=exc)
             self.finish_failed()
             if not isinstance(exc, Exception):
                 raise
