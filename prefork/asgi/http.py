@@ -8,7 +8,9 @@ Rules:
   bytes, and only if no response has started; an app that answers without reading
   gets its answer and the connection closes (the client may still be sending).
 - Once the body is read, ``receive()`` waits until the response is complete or the
-  client is gone, then answers ``http.disconnect`` (at once ever after). Body bytes
+  client is gone, then answers ``http.disconnect`` (at once ever after). The client's
+  FIN counts as gone here (as uvicorn reports it), though the server would still send
+  the response on the half-closed connection. Body bytes
   the app has not read when its response is complete are dropped as they arrive, so
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
@@ -35,7 +37,8 @@ Rules:
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
   500; after that, the connection is closed (the client sees a cut response). Both are
-  logged.
+  logged, except a return after the client left (as uvicorn) and the cancelling of a
+  stopping worker (the adapter logs that).
 """
 
 import logging
