@@ -193,3 +193,56 @@ async def ws_ticks(websocket: WebSocket):
 async def ws_deny(websocket: WebSocket):
     await websocket.send_denial_response(PlainTextResponse("go away", status_code=401,
                                                            headers={"www-authenticate": "Bearer"}))
+
+
+@app.api_route("/scope/{rest:path}", methods=["GET", "POST", "OPTIONS"])
+async def scope_view(request: Request):
+    """The scope's fields a server fills, made comparable between servers."""
+    scope = request.scope
+    return {"http_version": scope["http_version"], "scheme": scope["scheme"], "method": scope["method"],
+            "path": scope["path"], "raw_path": scope["raw_path"].decode("latin-1"),
+            "query_string": scope["query_string"].decode("latin-1"), "root_path": scope["root_path"],
+            "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in scope["headers"]
+                        if n not in (b"user-agent", b"accept", b"accept-encoding")],
+            "server": [scope["server"][0], type(scope["server"][1]).__name__],
+            "client": [scope["client"][0], type(scope["client"][1]).__name__],
+            "asgi": scope["asgi"], "state": sorted(scope["state"]), "url": str(request.url),
+            "base_url": str(request.base_url), "extensions": sorted(scope.get("extensions") or {})}
+
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>journey</title><script>
+window.results = {sse: [], ws: [], close: null, protocol: null, extensions: null};
+const es = new EventSource("/sse-auto?n=3");
+es.onmessage = (e) => { results.sse.push(e.data); if (results.sse.length === 3) es.close(); };
+const ws = new WebSocket(`ws://${location.host}/ws`, ["chat"]);
+ws.binaryType = "arraybuffer";
+ws.onopen = () => {
+  results.protocol = ws.protocol; results.extensions = ws.extensions;
+  ws.send("h\\u00e9llo"); ws.send(new Uint8Array([1, 2, 3])); ws.send("x".repeat(200000));
+};
+ws.onmessage = (e) => {
+  results.ws.push(typeof e.data === "string" ? (e.data.length > 100 ? "length " + e.data.length : e.data)
+                                             : Array.from(new Uint8Array(e.data)));
+  if (results.ws.length === 3) ws.send("close 4005 done here");
+};
+ws.onclose = (e) => { results.close = [e.code, e.reason, e.wasClean]; };
+</script>"""
+
+
+@app.get("/page")
+async def page():
+    return Response(PAGE, media_type="text/html")
+
+
+@app.get("/sse-auto")
+async def sse_auto(n: int = 3):
+    async def events():
+        for i in range(n):
+            yield f"data: auto {i}\n\n"
+            await asyncio.sleep(0.05)
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@app.get("/worker")
+async def worker():
+    return PlainTextResponse(str(os.getpid()))
