@@ -9,12 +9,14 @@ import socket
 import pytest
 
 from daemon import wait_until
-from test_journey_asgi import big_file, peers  # noqa: F401 (fixtures)
+import test_journey_asgi
 
 websockets = pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
+big_file = test_journey_asgi.big_file  # the fixtures, shared
+peers = test_journey_asgi.peers
 LIMIT = 16 * 1024 * 1024  # ws_max_size and uvicorn's --ws-max-size, both by default
 
 
@@ -63,7 +65,7 @@ def session(peer):
     return out
 
 
-def test_websocket_session_matches_uvicorn(peers):  # noqa: F811
+def test_websocket_session_matches_uvicorn(peers):
     results = {peer.name: session(peer) for peer in peers}
     assert results["prefork"] == results["uvicorn"]
     assert ("over the limit", 1009) in results["prefork"]
@@ -71,7 +73,7 @@ def test_websocket_session_matches_uvicorn(peers):  # noqa: F811
     assert results["prefork"][-1] == ("denied", 401, "Bearer", b"go away")
 
 
-def test_a_ping_after_a_compressed_message_at_the_limit_is_not_counted_with_it(peers):  # noqa: F811
+def test_a_ping_after_a_compressed_message_at_the_limit_is_not_counted_with_it(peers):
     """permessage-deflate (the websockets client offers it): a message of exactly
     ws_max_size bytes, then a ping, then a small message; the ping's payload is not
     part of the message before it (it was counted with it, and the session closed
@@ -86,7 +88,7 @@ def test_a_ping_after_a_compressed_message_at_the_limit_is_not_counted_with_it(p
             assert ws.recv(30) == "small", peer.name
 
 
-def test_close_frame_without_a_code_is_1005_for_the_app(peers):  # noqa: F811
+def test_close_frame_without_a_code_is_1005_for_the_app(peers):
     for peer in peers:
         sock = socket.create_connection(("127.0.0.1", peer.port), timeout=20)
         sock.sendall(b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -107,7 +109,7 @@ def test_close_frame_without_a_code_is_1005_for_the_app(peers):  # noqa: F811
                    what=f"{peer.name}: code 1005")
 
 
-def test_a_vanishing_client_ends_the_app_quietly(peers):  # noqa: F811
+def test_a_vanishing_client_ends_the_app_quietly(peers):
     """The client's connection goes without a close frame: the app's receive() gets a
     disconnect (prefork: 1006, RFC 6455 7.1.5's code for it; uvicorn says 1005) and
     its cleanup runs; the worker logs no failure and serves on."""
@@ -126,7 +128,7 @@ def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def test_many_websockets_on_one_worker(peers):  # noqa: F811
+def test_many_websockets_on_one_worker(peers):
     """300 sockets open at once on one worker, each echoing: all served; once they are
     closed, the worker's descriptors are back where they were."""
     peer = peers[0]
@@ -165,7 +167,7 @@ def chromium_binary():
     return path
 
 
-def test_event_source_and_websocket_in_headless_chromium(peers, chromium_binary, tmp_path):  # noqa: F811
+def test_event_source_and_websocket_in_headless_chromium(peers, chromium_binary, tmp_path):
     import chromium
     browser = chromium.Chromium(chromium_binary, str(tmp_path / "profile"))
     try:
