@@ -232,6 +232,17 @@ def test_fast_stop_ends_app_tasks_before_the_lifespan_shutdown(daemons, tmp_path
     assert "Exception in ASGI application" not in d.log()
 
 
+def test_lifespan_startup_that_awaits_longer_than_timeout_boots(daemons, tmp_path, big_file):
+    """The lifespan startup awaits a service for longer than the heartbeat ``timeout``
+    (uvicorn waits as long as it takes): the worker's loop is alive, so it is not
+    aborted as hung; it becomes ready and serves."""
+    d = daemons("--interface", "asgi", "--timeout", "1", app=APP, workers=1,
+                env=journey_env(tmp_path, big_file, JOURNEY_SLOW_STARTUP="3"))
+    d.wait_ready(timeout=30)
+    assert d.request("/state").endswith(b'{"pool":"connected"}')
+    assert "aborting" not in d.log() and "failed to boot" not in d.log()
+
+
 def test_lifespan_startup_failure_is_reported_once_and_exits_3(daemons, tmp_path, big_file):
     """The app's lifespan raises: the master exits with status 3 (as uvicorn does) and
     says why in one line; the app's traceback is logged once per worker, and prefork's

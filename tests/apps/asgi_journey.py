@@ -27,6 +27,7 @@ def mark(name, text="1"):
 async def lifespan(app):
     if os.environ.get("JOURNEY_FAIL_STARTUP"):
         raise RuntimeError("the database is unreachable")
+    await asyncio.sleep(float(os.environ.get("JOURNEY_SLOW_STARTUP", "0")))  # waits for a service
     gates = {}
     mark(f"startup.{os.getpid()}")
     yield {"pool": "connected", "gates": gates}
