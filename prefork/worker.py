@@ -27,8 +27,8 @@ Rules:
 - A worker whose app fails to load reports ``boot_error`` and exits with status 3; an app
   that cannot be served as configured is reported in one line (``apps.AppError``),
   anything else with its traceback. So does an ASGI app whose lifespan startup fails
-  (run before ``ready``); its lifespan shutdown runs once the loop has stopped (drained
-  or stopped at once).
+  (run before ``ready``, heartbeats going out while it awaits); its lifespan shutdown
+  runs once the loop has stopped (drained or stopped at once).
 - TLS listeners get their context built here, before privileges are dropped (keys are
   often readable by root only); a reload (HUP) starts workers that read the
   certificates again, while the old generation keeps serving its connections with the
@@ -188,7 +188,7 @@ class Worker:
             adapter = plug_in(kind, app, settings, server)
             if kind == "asgi":
                 self.asgi = adapter
-                loop.run_until_complete(adapter.startup())  # a failed startup is a failed boot
+                loop.run_until_complete(self.beating(adapter.startup()))  # a failed startup is a failed boot
         except apps.AppError as exc:
             log.error("worker %d: %s", self.slot, exc)
             self.channel.send("boot_error", error=str(exc))
@@ -230,6 +230,16 @@ class Worker:
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
         self.channel.finish(FINAL_FLUSH_TIMEOUT)
         return 0
+
+    async def beating(self, awaitable):
+        """``awaitable``'s result, with heartbeats (no stats yet) while it waits: an ASGI
+        lifespan startup may await its services longer than ``timeout`` on a live loop."""
+        task = asyncio.ensure_future(awaitable)
+        while not task.done():
+            await asyncio.wait([task], timeout=min(HEARTBEAT_INTERVAL, self.settings.timeout / 4))
+            if not task.done():
+                self.channel.send("hb", stats={})
+        return task.result()
 
     def stats(self):
         if self.metrics is not None:

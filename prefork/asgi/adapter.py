@@ -19,18 +19,33 @@ Rules:
   per-call checks; with one, through ``loop.create_task``.
 - An upgrade that is not a WebSocket handshake (``Upgrade: websocket`` on a GET) is
   answered 400 and closed: once the server hands an upgrade over, HTTP cannot resume.
-- ``drain()`` closes open WebSockets with 1012 so the server's drain can finish.
+- ``drain()`` closes open WebSockets with 1012 so the server's drain can finish. The
+  drain is bounded by ``lifespan_timeout`` (the worker's ``graceful_timeout``, after
+  which the master kills it); its last quarter (at most ``_SHUTDOWN_RESERVE`` seconds)
+  is kept for the lifespan shutdown: app tasks still running then are cancelled.
+- ``shutdown()`` (the loop has stopped serving) first waits for the app tasks still
+  running (background tasks that run after their response, sessions closing) until
+  that reserve, cancels what is left and gives it ``_UNWIND`` seconds to run its
+  cleanup, then runs the lifespan shutdown in the time that remains. Without a drain
+  (a fast stop) the tasks are cancelled at once. A cancelled task is not logged as
+  the app's failure; the cancelling is logged once.
 - The app is never called inside the parser: tasks take their first step on a later
   loop turn.
 """
 
+import asyncio
+import logging
 from asyncio import Task
 
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
 
+log = logging.getLogger("prefork.asgi")
+
 _ASGI_HTTP = ("3.0", "2.3")
+_SHUTDOWN_RESERVE = 5.0  # seconds of the drain kept for the lifespan shutdown, at most
+_UNWIND = 1.0  # seconds cancelled app tasks get for their cleanup
 _KEPT = 256  # remembered request targets and header names
 _KEPT_LENGTH = 256  # longer targets and names are converted each time
 _ASGI_WEBSOCKET = ("3.0", "2.4")
@@ -66,6 +81,9 @@ class ASGIAdapter:
         self.websockets = set()
         self.loop = None
         self.plain_tasks = True  # the loop has no task factory
+        self.drain_deadline = None  # loop time the master's bound on the drain ends at
+        self.cancel_timer = None
+        self.cancelling = False  # app tasks are being cancelled: their CancelledError is expected
 
     def setup(self, server):
         self.server = server
@@ -83,11 +101,44 @@ class ASGIAdapter:
         self.plain_tasks = self.loop.get_task_factory() is None  # the startup may have set a factory
 
     async def shutdown(self):
-        await self.lifespan.shutdown(self.lifespan_timeout)
+        """The app tasks finish (or are cancelled), then the lifespan shutdown runs."""
+        loop = self.loop
+        if self.cancel_timer is not None:
+            self.cancel_timer.cancel()
+            self.cancel_timer = None
+        deadline = self.drain_deadline
+        running = [task for task in self.tasks if not task.done()]
+        if running and deadline is not None:
+            wait = deadline - self.shutdown_reserve() - loop.time()
+            if wait > 0:
+                await asyncio.wait(running, timeout=wait)
+        cancelled = self.cancel_tasks()
+        if cancelled:
+            await asyncio.wait(cancelled, timeout=_UNWIND)
+        timeout = self.lifespan_timeout if deadline is None else max(deadline - loop.time(), _UNWIND)
+        await self.lifespan.shutdown(timeout)
 
     def drain(self):
+        if self.drain_deadline is None and self.loop is not None:
+            loop = self.loop
+            self.drain_deadline = loop.time() + self.lifespan_timeout
+            self.cancel_timer = loop.call_later(self.lifespan_timeout - self.shutdown_reserve(), self.cancel_tasks)
         for session in list(self.websockets):
             session.shutdown()
+
+    def shutdown_reserve(self):
+        return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)
+
+    def cancel_tasks(self):
+        """Cancel the app tasks still running; the list of them."""
+        self.cancel_timer = None
+        running = [task for task in self.tasks if not task.done()]
+        if running:
+            log.warning("cancelling %d ASGI task(s) still running as the worker stops", len(running))
+            self.cancelling = True
+            for task in running:
+                task.cancel()
+        return running
 
     # -- HTTP --------------------------------------------------------------------------------
     def scope(self, req, kind, scheme, version):

@@ -8,7 +8,8 @@ Rules:
   counted as they come: past ``max_size`` the frame is refused with 1009 (wsproto
   closes with that code).
 - A message is compressed when its first frame has RSV1; its continuation frames count
-  towards the same total. Control frames between fragments change nothing.
+  towards the same total. Control frames (between fragments, or after the message)
+  are never counted: a ping after a message at the limit is not a message past it.
 - An offer whose window bits are not numbers is declined (RFC 7692 5: the server
   answers without the extension), as wsproto declines bits out of range; it is the
   client's mistake, not the app's.
@@ -27,6 +28,7 @@ class BoundedDeflate(PerMessageDeflate):
         self.max_size = max_size
         self.compressed = False  # the message being received is compressed
         self.inflated = 0  # its bytes so far
+        self.counting = False  # the frame being received is part of that compressed message
 
     def accept(self, offer):
         try:
@@ -38,10 +40,11 @@ class BoundedDeflate(PerMessageDeflate):
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             self.compressed = bool(rsv.rsv1)
             self.inflated = 0
+        self.counting = self.compressed and not opcode.iscontrol()
         return super().frame_inbound_header(proto, opcode, rsv, payload_length)
 
     def frame_inbound_payload_data(self, proto, data):
-        if not self.compressed:
+        if not self.counting:
             return super().frame_inbound_payload_data(proto, data)
         pieces = []
         for start in range(0, len(data), _PIECE):
@@ -56,7 +59,7 @@ class BoundedDeflate(PerMessageDeflate):
 
     def frame_inbound_complete(self, proto, fin):
         result = super().frame_inbound_complete(proto, fin)
-        if self.compressed and isinstance(result, bytes):
+        if self.counting and isinstance(result, bytes):
             self.inflated += len(result)
             if self.inflated > self.max_size:
                 return CloseReason.MESSAGE_TOO_BIG

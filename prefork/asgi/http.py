@@ -8,7 +8,9 @@ Rules:
   bytes, and only if no response has started; an app that answers without reading
   gets its answer and the connection closes (the client may still be sending).
 - Once the body is read, ``receive()`` waits until the response is complete or the
-  client is gone, then answers ``http.disconnect`` (at once ever after). Body bytes
+  client is gone, then answers ``http.disconnect`` (at once ever after). The client's
+  FIN counts as gone here (as uvicorn reports it), though the server would still send
+  the response on the half-closed connection. Body bytes
   the app has not read when its response is complete are dropped as they arrive, so
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
@@ -35,10 +37,12 @@ Rules:
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
   500; after that, the connection is closed (the client sees a cut response). Both are
-  logged.
+  logged, except a return after the client left (as uvicorn) and the cancelling of a
+  stopping worker (the adapter logs that).
 """
 
 import logging
+from asyncio import CancelledError
 
 from ..http.serialize import HeaderBlock
 
@@ -148,14 +152,23 @@ class HTTPCycle:
                 return {"type": "http.request", "body": b"", "more_body": False}
             if self.complete or self.closed:
                 return {"type": "http.disconnect"}
-            if self.expect:
+            socket = self.req.socket
+            if self.body_taken:  # only the disconnect can come: the client's FIN is one
+                if not socket.readable:
+                    return {"type": "http.disconnect"}
+                socket.on("end", self.wake)
+            elif self.expect:
                 self.expect = False
                 if not self.res.headers_sent:
                     self.res.write_continue()
             self.watch_close()
             self.receiver = self.adapter.loop.create_future()
-            await self.receiver
-            self.receiver = None
+            try:
+                await self.receiver
+            finally:
+                self.receiver = None
+                if self.body_taken:
+                    socket.off("end", self.wake)
 
     # -- the app's send ----------------------------------------------------------------------
     async def send(self, message):
@@ -282,7 +295,8 @@ class HTTPCycle:
             await app(scope, self.receive, self.send)
         except BaseException as exc:
             req = self.req
-            log.error("Exception in ASGI application (%s %s)", req.method, req.url, exc_info=exc)
+            if not (self.adapter.cancelling and isinstance(exc, CancelledError)):  # else: the drain's end
+                log.error("Exception in ASGI application (%s %s)", req.method, req.url, exc_info=exc)
             self.fail()
             if not isinstance(exc, Exception):
                 raise
@@ -290,11 +304,18 @@ class HTTPCycle:
         finally:
             running.discard(self.task)
         if not self.complete:
-            if self.start is not None:
+            if self.client_gone():
+                pass  # the client left first (the app may have been told so): nothing to report
+            elif self.start is not None:
                 log.error("ASGI callable returned without completing response.")
             else:
                 log.error("ASGI callable returned without starting response.")
             self.fail()
+
+    def client_gone(self):
+        """The connection is closed, or the client has sent its FIN."""
+        socket = self.req.socket
+        return self.closed or socket.destroyed or not socket.readable
 
     def cut(self):
         """The response cannot be completed as declared: the connection closes."""

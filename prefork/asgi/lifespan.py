@@ -4,7 +4,8 @@ Rules:
 - ``startup()`` runs the app with a ``lifespan`` scope whose ``state`` dict is the one
   every request scope gets a shallow copy of; it returns once the app answers
   ``lifespan.startup.complete``. ``lifespan.startup.failed`` raises ``LifespanFailed``
-  (the worker treats it as a failed boot).
+  (the worker treats it as a failed boot): the app's message (Starlette's is a
+  traceback) is logged once here, and the exception says it in one line, its last.
 - An app that raises before answering startup does not speak lifespan: with
   ``mode = "auto"`` that is logged at info level and the worker serves on; with
   ``mode = "on"`` it is a failed boot. ``mode = "off"`` never calls the app.
@@ -16,11 +17,14 @@ Rules:
 import asyncio
 import logging
 
+from ..apps import AppError
+
 log = logging.getLogger("prefork.asgi")
 
 
-class LifespanFailed(Exception):
-    """The app answered lifespan.startup.failed (or raised with mode = "on")."""
+class LifespanFailed(AppError):
+    """The app answered lifespan.startup.failed (or raised with mode = "on"); the message
+    is one line (the app's own message, or traceback, is logged once before)."""
 
 
 class Lifespan:
@@ -46,7 +50,7 @@ class Lifespan:
         self.task = loop.create_task(self.main())
         await self.startup_done
         if self.failure is not None:
-            raise LifespanFailed(self.failure)
+            raise LifespanFailed(f"Application startup failed: {last_line(self.failure)}")
 
     async def main(self):
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
@@ -102,3 +106,10 @@ class Lifespan:
             await asyncio.wait_for(asyncio.shield(self.shutdown_done), timeout)
         except asyncio.TimeoutError:
             log.error("the app's lifespan shutdown did not finish within %s s", timeout)
+
+
+def last_line(text):
+    """The last non-blank line of ``text``: a traceback's exception line (what Starlette's
+    ``lifespan.startup.failed`` message ends with), or the message itself."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[-1] if lines else "lifespan.startup.failed"

@@ -4,10 +4,9 @@ Rules:
 - The handshake is the request head the server parsed, replayed to wsproto (see
   ``handshake.py``): wsproto checks it and negotiates permessage-deflate. Frames that
   come before the app accepts wait (the socket stops reading past ``_CONNECTING_HIGH``).
-- Frames are cut at their boundaries here; a whole uncompressed message in one frame
-  is unmasked and delivered directly, every other frame goes to wsproto whole (see
-  ``frames.py``). Without compression, messages are framed here too; with it, by
-  wsproto (the compressor's context lives there).
+- Received bytes become messages in ``incoming.py`` (whole plain frames there, the
+  rest through wsproto). Without compression, sent messages are framed here; with
+  it, by wsproto (the compressor's context lives there).
 - The app gets ``websocket.connect`` first. ``websocket.accept`` answers 101 (with the
   subprotocol and headers it names); ``websocket.close`` before it answers 403;
   ``websocket.http.response.start``/``body`` (the denial extension) answer with the
@@ -32,22 +31,23 @@ Rules:
   ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
   buffer is over its high-water mark. A payload that is neither bytes-like nor
   ``str`` text raises TypeError in the app.
-- ``shutdown()`` (the worker drains) closes an open session with 1012.
+- ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
+  app task the stopping worker cancels.
 """
 
 import logging
+from asyncio import CancelledError
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Message, Ping, Pong, RejectConnection,
-                            RejectData, Request, TextMessage)
+from wsproto.events import AcceptConnection, CloseConnection, Message, RejectConnection, RejectData, Request
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
-from .frames import (close_code, ends_fragments, is_plain, is_text, next_frame, outgoing, server_frame,
-                     starts_fragments, unmask)
+from .frames import close_code, outgoing, server_frame
 from .handshake import error_response, replayed_request
 from .inbox import Inbox
+from .incoming import Incoming
 from .keepalive import Keepalive
 
 log = logging.getLogger("prefork.asgi")
@@ -70,17 +70,13 @@ class WebSocketSession:
         self.drainer = None
         self.paused = False  # reading stopped: the app is behind (or the accept is awaited)
         self.held = False  # reading stopped: answers wait in the socket's buffer
-        self.parts = None  # fragments of a message being received
-        self.part_size = 0
         self.state = "connecting"  # connecting, open, response (denial), closing, closed
         self.gone = False  # the socket is closed
         self.keepalive = Keepalive(self, adapter.ws_ping_interval, adapter.ws_ping_timeout)
         self.max_size = adapter.ws_max_size
         self.task = None
         self.request = req
-        self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
-        self.fragmented = False  # a fragmented message is going through wsproto
-        self.passthrough = 0  # bytes of a partly received frame still owed to wsproto
+        self.incoming = Incoming(self, self.ws, self.max_size)
         self.deflate = None
         self.compressing = False
 
@@ -101,7 +97,7 @@ class WebSocketSession:
             return False
         self.request = None
         if head:
-            self.inbuf = bytearray(head)  # frames sent before the accept wait for it
+            self.incoming.keep(head)  # frames sent before the accept wait for it
         socket.on("data", self.on_data)
         socket.on("end", self.on_end)
         self.inbox.put({"type": "websocket.connect"})
@@ -118,125 +114,20 @@ class WebSocketSession:
     # -- bytes in ----------------------------------------------------------------------------
     def on_data(self, data):
         state = self.state
-        if state == "closed" or state == "response":
-            return
-        inbuf = self.inbuf
-        if inbuf is not None:
-            inbuf += data
-            data = inbuf
-        if state == "connecting":
-            if inbuf is None:
-                self.inbuf = bytearray(data)
-            if len(self.inbuf) > _CONNECTING_HIGH and not self.paused:
+        if state == "open" or state == "closing":
+            self.incoming.feed(data)
+        elif state == "connecting":
+            if self.incoming.keep(data) > _CONNECTING_HIGH and not self.paused:
                 self.paused = True
                 self.socket.pause()
-            return
-        self.consume(data)
 
-    def consume(self, buf):
-        """Take every whole frame in ``buf``: plain messages here, the rest through wsproto."""
-        size = len(buf)
-        pos = 0
-        max_size = self.max_size
-        while True:
-            if self.passthrough:  # the rest of a frame wsproto is reading piece by piece
-                take = min(self.passthrough, size - pos)
-                if not take:
-                    break
-                self.passthrough -= take
-                pos += take
-                self.to_wsproto(bytes(buf[pos - take:pos]))
-                if self.state == "closed":
-                    return
-                continue
-            found = next_frame(buf, pos, size)
-            if found is None:
-                break
-            header, end, length = found
-            first = buf[pos]
-            if length > max_size and first & 0x0F < 3:
-                self.too_big()
-                return
-            plain = not self.fragmented and is_plain(first, buf[pos + 1])
-            if end > size:
-                if plain:
-                    break  # kept until whole
-                self.passthrough = end - pos  # not plain: wsproto reads it as it comes
-                if starts_fragments(first):
-                    self.fragmented = True
-                elif ends_fragments(first):
-                    self.fragmented = False
-                continue
-            if plain:
-                if self.state == "open":
-                    payload = unmask(buf, header, end, length)
-                    if is_text(first):
-                        try:
-                            text = payload.decode("utf-8")
-                        except UnicodeDecodeError:
-                            self.to_wsproto(bytes(buf[pos:end]))  # wsproto closes with 1007
-                        else:
-                            self.deliver({"type": "websocket.receive", "text": text}, len(text))
-                    else:
-                        self.deliver({"type": "websocket.receive", "bytes": payload}, length)
-            else:
-                if starts_fragments(first):
-                    self.fragmented = True
-                elif ends_fragments(first):
-                    self.fragmented = False
-                self.to_wsproto(bytes(buf[pos:end]))
-            pos = end
-            if self.state == "closed":
-                return
-        self.inbuf = bytearray(buf[pos:]) if pos < size else None
+    def on_ping(self, event):
+        if not self.write(self.ws.send(event.response())):
+            self.hold()
 
-    def to_wsproto(self, frame):
-        try:
-            self.ws.receive_data(frame)
-        except LocalProtocolError:
-            self.state = "closed"
-            self.socket.destroy()  # bytes after the closing handshake
-            return
-        for event in self.ws.events():
-            kind = type(event)
-            if kind is TextMessage or kind is BytesMessage:
-                self.on_message(event, kind is TextMessage)
-            elif kind is Ping:
-                if not self.write(self.ws.send(event.response())):
-                    self.hold()
-            elif kind is Pong:
-                self.keepalive.on_pong(event.payload)
-            elif kind is CloseConnection:
-                self.on_close_frame(event)
-            if self.state == "closed":
-                return
-
-    def on_message(self, event, text):
-        if self.state != "open":
-            return
-        data = event.data
-        size = len(data) if not text or data.isascii() else len(data.encode("utf-8", "surrogatepass"))
-        if self.parts is None and event.message_finished:
-            if size > self.max_size:
-                self.too_big()
-                return
-            self.deliver({"type": "websocket.receive", "text": data} if text else
-                         {"type": "websocket.receive", "bytes": bytes(data)}, len(data))
-            return
-        if self.parts is None:
-            self.parts = []
-            self.part_size = 0
-        self.parts.append(data)
-        self.part_size += size
-        if self.part_size > self.max_size:
-            self.parts = None
-            self.too_big()
-            return
-        if event.message_finished:
-            parts, self.parts = self.parts, None
-            data = "".join(parts) if text else b"".join(parts)
-            self.deliver({"type": "websocket.receive", "text": data} if text else
-                         {"type": "websocket.receive", "bytes": data}, len(data))
+    def bytes_after_close(self):
+        self.state = "closed"
+        self.socket.destroy()
 
     def too_big(self):
         reason = f"Message exceeds the maximum size ({self.max_size} bytes)"
@@ -360,9 +251,7 @@ class WebSocketSession:
                                                  extra_headers=headers)))
         self.compressing = self.deflate is not None and self.deflate.enabled()
         self.state = "open"
-        if self.inbuf is not None:  # frames that came before the accept
-            buffered, self.inbuf = self.inbuf, None
-            self.consume(buffered)
+        self.incoming.flush()  # frames that came before the accept
         if self.paused and self.inbox.low() and not self.gone:
             self.paused = False
             if not self.held:
@@ -426,7 +315,10 @@ class WebSocketSession:
         except ClientDisconnected:
             pass
         except BaseException as exc:
-            log.error("Exception in ASGI application (WebSocket %s)", self.scope["path"], exc_info=exc)
+            if self.adapter.cancelling and isinstance(exc, CancelledError):  # the worker stops
+                self.shutdown()
+            else:
+                log.error("Exception in ASGI application (WebSocket %s)", self.scope["path"], exc_info=exc)
             self.finish_failed()
             if not isinstance(exc, Exception):
                 raise

@@ -205,6 +205,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         self.pause()
         if self.protocol is not None:
             self.protocol.eof_received()
+            if self.listener_count("end"):  # as Node's, a protocol's socket tells its listeners too
+                self.emit("end")
         elif self._pending and not self.listener_count("data"):
             self._pending_end = True
         else:

@@ -1,0 +1,160 @@
+"""The bytes a WebSocket session receives, made into ASGI messages.
+
+Rules:
+- Frames are cut at their boundaries here; a whole uncompressed message in one frame
+  is unmasked and delivered directly, every other frame goes to wsproto whole (see
+  ``frames.py``), or, for a frame longer than what has arrived, piece by piece as it
+  comes, so a large frame is never kept here.
+- Before the app accepts, bytes are only kept (``keep``); ``flush`` takes them once the
+  session is open.
+- A message over ``max_size`` bytes (a frame's declared length, fragments as they add
+  up, text counted in UTF-8 bytes) is refused through the session (1009); invalid
+  UTF-8 in a plain frame goes to wsproto, which closes with 1007.
+- Messages go to ``session.deliver``; what wsproto reports besides them (pings, pongs,
+  a close frame, bytes after the closing handshake) to the session's own handlers.
+  After any of them the session's ``state`` says whether to read on.
+"""
+
+from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+from wsproto.utilities import LocalProtocolError
+
+from .frames import ends_fragments, is_plain, is_text, next_frame, starts_fragments, unmask
+
+
+class Incoming:
+    def __init__(self, session, ws, max_size):
+        self.session = session
+        self.ws = ws  # the session's wsproto connection
+        self.max_size = max_size
+        self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
+        self.fragmented = False  # a fragmented message is going through wsproto
+        self.passthrough = 0  # bytes of a partly received frame still owed to wsproto
+        self.parts = None  # fragments of a message wsproto is assembling
+        self.part_size = 0
+
+    def keep(self, data):
+        """Bytes that wait for the accept; how many are kept."""
+        if self.inbuf is None:
+            self.inbuf = bytearray(data)
+        else:
+            self.inbuf += data
+        return len(self.inbuf)
+
+    def flush(self):
+        """The session is open: the frames kept before the accept are taken."""
+        if self.inbuf is not None:
+            buffered, self.inbuf = self.inbuf, None
+            self.feed(buffered)
+
+    def feed(self, data):
+        inbuf = self.inbuf
+        if inbuf is not None:
+            inbuf += data
+            data = inbuf
+        self.consume(data)
+
+    def consume(self, buf):
+        """Take every whole frame in ``buf``: plain messages here, the rest through wsproto."""
+        session = self.session
+        size = len(buf)
+        pos = 0
+        max_size = self.max_size
+        while True:
+            if self.passthrough:  # the rest of a frame wsproto is reading piece by piece
+                take = min(self.passthrough, size - pos)
+                if not take:
+                    break
+                self.passthrough -= take
+                pos += take
+                self.to_wsproto(bytes(buf[pos - take:pos]))
+                if session.state == "closed":
+                    return
+                continue
+            found = next_frame(buf, pos, size)
+            if found is None:
+                break
+            header, end, length = found
+            first = buf[pos]
+            if length > max_size and first & 0x0F < 3:
+                session.too_big()
+                return
+            plain = not self.fragmented and is_plain(first, buf[pos + 1])
+            if end > size:
+                if plain:
+                    break  # kept until whole
+                self.passthrough = end - pos  # not plain: wsproto reads it as it comes
+                if starts_fragments(first):
+                    self.fragmented = True
+                elif ends_fragments(first):
+                    self.fragmented = False
+                continue
+            if plain:
+                if session.state == "open":
+                    payload = unmask(buf, header, end, length)
+                    if is_text(first):
+                        try:
+                            text = payload.decode("utf-8")
+                        except UnicodeDecodeError:
+                            self.to_wsproto(bytes(buf[pos:end]))  # wsproto closes with 1007
+                        else:
+                            session.deliver({"type": "websocket.receive", "text": text}, len(text))
+                    else:
+                        session.deliver({"type": "websocket.receive", "bytes": payload}, length)
+            else:
+                if starts_fragments(first):
+                    self.fragmented = True
+                elif ends_fragments(first):
+                    self.fragmented = False
+                self.to_wsproto(bytes(buf[pos:end]))
+            pos = end
+            if session.state == "closed":
+                return
+        self.inbuf = bytearray(buf[pos:]) if pos < size else None
+
+    def to_wsproto(self, frame):
+        session = self.session
+        try:
+            self.ws.receive_data(frame)
+        except LocalProtocolError:
+            session.bytes_after_close()
+            return
+        for event in self.ws.events():
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                self.on_message(event, kind is TextMessage)
+            elif kind is Ping:
+                session.on_ping(event)
+            elif kind is Pong:
+                session.keepalive.on_pong(event.payload)
+            elif kind is CloseConnection:
+                session.on_close_frame(event)
+            if session.state == "closed":
+                return
+
+    def on_message(self, event, text):
+        session = self.session
+        if session.state != "open":
+            return
+        data = event.data
+        size = len(data) if not text or data.isascii() else len(data.encode("utf-8", "surrogatepass"))
+        if self.parts is None and event.message_finished:
+            if size > self.max_size:
+                session.too_big()
+                return
+            session.deliver({"type": "websocket.receive", "text": data} if text else
+                            {"type": "websocket.receive", "bytes": bytes(data)}, len(data))
+            return
+        if self.parts is None:
+            self.parts = []
+            self.part_size = 0
+        self.parts.append(data)
+        self.part_size += size
+        if self.part_size > self.max_size:
+            self.parts = None
+            session.too_big()
+            return
+        if event.message_finished:
+            parts, self.parts = self.parts, None
+            data = "".join(parts) if text else b"".join(parts)
+            session.deliver({"type": "websocket.receive", "text": data} if text else
+                            {"type": "websocket.receive", "bytes": data}, len(data))
