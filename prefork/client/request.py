@@ -95,7 +95,9 @@ class ClientRequest(EventEmitter):
         if "connection" in headers:
             self._keep_alive = not framing.asks_close(headers["connection"][1])
         else:
-            self._keep_alive = self.agent.keep_alive and not self._one_off
+            # Node announces keep-alive for a pooling agent, or one with a socket limit
+            # (whose next request in line takes the socket)
+            self._keep_alive = (self.agent.keep_alive or self.agent.max_sockets is not None) and not self._one_off
             lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
         if "content-length" not in headers and "transfer-encoding" not in headers:
             framing_header = framing.request_framing(self.method, content_length, self._wrote_body)
@@ -204,8 +206,9 @@ class ClientRequest(EventEmitter):
             return
         self.agent.add_request(self)
 
-    def assign_socket(self, socket, reused):
-        """The agent gives this request its socket (called by ``Agent``)."""
+    def assign_socket(self, socket, reused, handed=False):
+        """The agent gives this request its socket (called by ``Agent``); ``handed``: the
+        open socket of the request before it in line."""
         self.socket = socket
         self.reused_socket = reused
         socket.protocol = ClientProtocol(self, socket)
@@ -220,7 +223,7 @@ class ClientRequest(EventEmitter):
             socket.send_bytes(data)
         if self._ended:
             socket.after_flush(self._finish)
-        if reused:
+        if reused or handed:
             socket.resume()
 
     def set_timeout(self, seconds, callback=None):
@@ -260,14 +263,18 @@ class ClientRequest(EventEmitter):
         """The response ended: keep the socket for the agent's next request or close it."""
         res = self.res
         socket = self.socket
-        reusable = self._keep_alive and res.keep_alive and not self._one_off and self.agent.keep_alive
-        if reusable:
+        if self.keeps_socket and (self.agent.keep_alive or self.agent.has_waiting(self)):
             socket.protocol = None
-            self.agent.release(self, socket, True)
             self.loop.call_soon(self._close)
             self.loop.call_soon(res.mark_closed)
+            self.agent.release(self, socket, self.agent.keep_alive)
         else:
             socket.destroy()  # connection_lost closes the response, then the request
+
+    @property
+    def keeps_socket(self):
+        """Both sides keep the connection after this exchange."""
+        return self._keep_alive and self.res is not None and self.res.keep_alive and not self._one_off
 
     def hand_over(self, event, head):
         """A CONNECT answer or a 101 ended HTTP on the socket: give it to the listener of
@@ -305,8 +312,7 @@ class ClientRequest(EventEmitter):
 
     def _count_closed(self, counted):
         if counted:
-            key = self.agent.key(self)
-            self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
+            self.agent.socket_closed(self)
 
     def _error(self, err):
         if self._errored or (self.res is not None):

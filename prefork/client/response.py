@@ -50,6 +50,17 @@ class ClientResponse(EventEmitter):
             else:
                 future.set_exception(HTTPError("ECONNRESET", "aborted"))
 
+    def pause(self):
+        """Stop the body's ``data`` events for now: the socket stops reading."""
+        self.socket.pause()
+        return self
+
+    def resume(self):
+        """Let the body flow (Node's ``res.resume()``: without a ``data`` listener the
+        body is read and dropped, so the exchange ends and the socket is freed)."""
+        self.socket.resume()
+        return self
+
     def read(self):
         """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
         self.collect_body()
