@@ -84,6 +84,7 @@ server.on('request', (req, res) => {
   }
   if (path === '/wait-body') { req.on('data', (c) => log('data', { n: c.length })); return; }
   if (path === '/never') return;
+  if (path === '/read-then-never') { req.resume(); req.on('end', () => log('req.end')); return; }
   if (path === '/remove-date') { res.removeHeader('Date'); return res.end('x'); }
   if (path === '/content-length-mismatch') { res.setHeader('Content-Length', '10'); return res.end('abc'); }
   if (path === '/get-header-types') {
@@ -237,6 +238,10 @@ def server_py(server, log):
             req.on("data", lambda c: log("data", n=len(c)))
             return
         if path == "/never":
+            return
+        if path == "/read-then-never":
+            req.resume()
+            req.on("end", lambda: log("req.end"))
             return
         if path == "/remove-date":
             res.remove_header("Date")
