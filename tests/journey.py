@@ -8,7 +8,6 @@ servers print one JSON line per ``log(ev, ...)`` call; the raw-byte exchange of
 the connection's fate and the logged events.
 """
 
-import json
 import os
 import subprocess
 import sys
