@@ -3,7 +3,9 @@
 An idle socket waits in the pool for ``timeout`` seconds; requests over ``max_sockets``
 for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
 recently used free socket; a request destroyed while it waits in line is dropped from
-it, never sent. A free socket that the server closes, or sends bytes on
+it, never sent. A request in line takes the socket of the response that ends before
+it, kept alive or not (``reused_socket`` stays False, as in Node), or, when that socket
+closes, a new connection. A free socket that the server closes, or sends bytes on
 while no request is out, is destroyed and leaves the pool (as Node's agent does), so
 the next request takes a new connection instead of hanging on a dead one.
 """
@@ -52,6 +54,10 @@ class Agent:
         self.sockets[key] = self.sockets.get(key, 0) + 1
         req.assign_socket(Socket.connect(req.loop, req.host, req.port), reused=False)
 
+    def has_waiting(self, req):
+        """Requests for ``req``'s host:port wait in line."""
+        return any(not waiting.destroyed for waiting in self.requests.get(self.key(req), ()))
+
     def release(self, req, socket, reusable):
         """``req`` no longer needs ``socket``: keep it for the next request or drop it."""
         key = self.key(req)
@@ -59,10 +65,10 @@ class Agent:
         waiting = self.requests.get(key)
         while waiting and waiting[0].destroyed:  # destroyed while in line: never sent
             waiting.popleft()
-        if reusable and not socket.destroyed:
+        if (reusable or (waiting and req.keeps_socket)) and not socket.destroyed:
             if waiting:
                 self.sockets[key] += 1
-                waiting.popleft().assign_socket(socket, reused=True)
+                req.loop.call_soon(self._hand_over, req, socket, reusable)  # after req's close
                 return
             free = self.free_sockets.setdefault(key, [])
             if len(free) < self.max_free_sockets:
@@ -81,6 +87,29 @@ class Agent:
                 return
         socket.destroy()
         if waiting:
+            self.add_request(waiting.popleft())
+
+    def _hand_over(self, req, socket, reusable):
+        """The next request in line takes ``req``'s open socket (pooled or closed when the
+        line emptied meanwhile)."""
+        key = self.key(req)
+        waiting = self.requests.get(key)
+        while waiting and waiting[0].destroyed:
+            waiting.popleft()
+        if waiting and not socket.destroyed:
+            waiting.popleft().assign_socket(socket, reused=False, handed=True)
+            return
+        self.release(req, socket, reusable)
+
+    def socket_closed(self, req):
+        """``req``'s socket closed while it counted in the pool: the next request in
+        line (if any) takes a new connection."""
+        key = self.key(req)
+        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
+        waiting = self.requests.get(key)
+        while waiting and waiting[0].destroyed:
+            waiting.popleft()
+        if waiting and (self.max_sockets is None or self.sockets[key] < self.max_sockets):
             self.add_request(waiting.popleft())
 
     def destroy(self):

@@ -118,7 +118,7 @@ class ClientProtocol:
             raise _StopAtHead()
 
     def on_body(self, body):
-        if self.res is not None:
+        if self.res is not None and not self.socket.destroyed:  # none after a destroy (Node drops them)
             self.res.emit("data", body)
 
     def on_message_complete(self, trailers):

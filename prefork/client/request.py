@@ -95,7 +95,9 @@ class ClientRequest(EventEmitter):
         if "connection" in headers:
             self._keep_alive = not framing.asks_close(headers["connection"][1])
         else:
-            self._keep_alive = self.agent.keep_alive and not self._one_off
+            # Node announces keep-alive for a pooling agent, or one with a socket limit
+            # (whose next request in line takes the socket)
+            self._keep_alive = (self.agent.keep_alive or self.agent.max_sockets is not None) and not self._one_off
             lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
         if "content-length" not in headers and "transfer-encoding" not in headers:
             framing_header = framing.request_framing(self.method, content_length, self._wrote_body)
@@ -204,8 +206,9 @@ class ClientRequest(EventEmitter):
             return
         self.agent.add_request(self)
 
-    def assign_socket(self, socket, reused):
-        """The agent gives this request its socket (called by ``Agent``)."""
+    def assign_socket(self, socket, reused, handed=False):
+        """The agent gives this request its socket (called by ``Agent``); ``handed``: the
+        open socket of the request before it in line."""
         self.socket = socket
         self.reused_socket = reused
         socket.protocol = ClientProtocol(self, socket)
@@ -220,7 +223,7 @@ class ClientRequest(EventEmitter):
             socket.send_bytes(data)
         if self._ended:
             socket.after_flush(self._finish)
-        if reused:
+        if reused or handed:
             socket.resume()
 
     def set_timeout(self, seconds, callback=None):
@@ -240,11 +243,10 @@ class ClientRequest(EventEmitter):
         if self.destroyed:
             return self
         self.destroyed = True
-        if self.res is None or not self.res.complete:
-            if self.res is None:
-                self._error(error or HTTPError("ECONNRESET", "socket hang up"))
-            elif error is not None:
-                self._error(error)
+        if error is not None:
+            self._error(error, given=True)  # Node emits a given error at any stage
+        elif self.res is None:
+            self._error(HTTPError("ECONNRESET", "socket hang up"))
         if self.socket is not None:
             self.socket.destroy()
         else:
@@ -260,14 +262,20 @@ class ClientRequest(EventEmitter):
         """The response ended: keep the socket for the agent's next request or close it."""
         res = self.res
         socket = self.socket
-        reusable = self._keep_alive and res.keep_alive and not self._one_off and self.agent.keep_alive
-        if reusable:
+        if socket.destroyed:
+            return  # destroyed in this read (socket_closed ends the exchange)
+        if self.keeps_socket and (self.agent.keep_alive or self.agent.has_waiting(self)):
             socket.protocol = None
-            self.agent.release(self, socket, True)
             self.loop.call_soon(self._close)
             self.loop.call_soon(res.mark_closed)
+            self.agent.release(self, socket, self.agent.keep_alive)
         else:
             socket.destroy()  # connection_lost closes the response, then the request
+
+    @property
+    def keeps_socket(self):
+        """Both sides keep the connection after this exchange."""
+        return self._keep_alive and self.res is not None and self.res.keep_alive and not self._one_off
 
     def hand_over(self, event, head):
         """A CONNECT answer or a 101 ended HTTP on the socket: give it to the listener of
@@ -293,23 +301,38 @@ class ClientRequest(EventEmitter):
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
         if res is not None and not res.closed:
-            if not res.complete:  # cut short: Node's order is aborted, close, res error, res close
-                res.mark_aborted()
-                self.loop.call_soon(self._close)
-                self.loop.call_soon(res.close_aborted)
+            if not res.complete:  # decided once the read that closed it is parsed
+                self.loop.call_soon(self._cut_short, res)
                 self._count_closed(counted)
                 return
             self.loop.call_soon(res.mark_closed)
         self.loop.call_soon(self._close)
         self._count_closed(counted)
 
+    def _cut_short(self, res):
+        """The socket closed while the response was open. Node's orders: a body the
+        closing read completed ends as usual (``close``, the response's ``close``); a
+        response the application destroyed gives ``aborted``, its ``close``, then the
+        request's; a body cut short gives ``aborted``, ``close``, the response's
+        ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
+        if res.complete:
+            self._close()
+            res.mark_closed()
+            return
+        res.mark_aborted()
+        if res.destroyed:
+            res.close_aborted(res.destroy_error) if res.destroy_error is not None else res.mark_closed()
+            self._close()
+            return
+        self.loop.call_soon(self._close)
+        self.loop.call_soon(res.close_aborted)
+
     def _count_closed(self, counted):
         if counted:
-            key = self.agent.key(self)
-            self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
+            self.agent.socket_closed(self)
 
-    def _error(self, err):
-        if self._errored or (self.res is not None):
+    def _error(self, err, given=False):
+        if self._errored or (self.res is not None and not given):
             return
         self._errored = True
         self.loop.call_soon(self.emit, "error", err)

@@ -5,7 +5,8 @@ Rules:
 - ``data`` and ``end`` come from the client protocol as the parser produces them;
   ``close`` once, when the exchange is over (``mark_closed``). A connection that ends
   before the body does gives ``aborted``, the request's ``close``, ``error``
-  (ECONNRESET "aborted", when listened to) and ``close``, never ``end``.
+  (ECONNRESET "aborted", when listened to) and ``close``, never ``end``; a response
+  destroyed by the application gives ``aborted``, its ``close``, then the request's.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
   called; a response awaited through ``await req.response()`` collects from its first byte.
 """
@@ -30,6 +31,8 @@ class ClientResponse(EventEmitter):
         self.trailers = {}
         self.complete = False
         self.aborted = False
+        self.destroyed = False  # destroy() was called on the response itself
+        self.destroy_error = None
         self._closed = False
         self._body = None  # [chunks, future or None] once collected for read()
 
@@ -49,6 +52,17 @@ class ClientResponse(EventEmitter):
                 future.set_result(b"".join(self._body[0]))
             else:
                 future.set_exception(HTTPError("ECONNRESET", "aborted"))
+
+    def pause(self):
+        """Stop the body's ``data`` events for now: the socket stops reading."""
+        self.socket.pause()
+        return self
+
+    def resume(self):
+        """Let the body flow (Node's ``res.resume()``: without a ``data`` listener the
+        body is read and dropped, so the exchange ends and the socket is freed)."""
+        self.socket.resume()
+        return self
 
     def read(self):
         """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
@@ -74,12 +88,22 @@ class ClientResponse(EventEmitter):
             self.aborted = True
             self.emit("aborted")
 
-    def close_aborted(self):
-        """After an abort: ``error`` (ECONNRESET "aborted", only to a listener, as Node
-        gives it only where it is handled), then ``close``."""
+    def close_aborted(self, error=None):
+        """After an abort: ``error`` (``error``, else ECONNRESET "aborted"; only to a
+        listener, as Node gives it only where it is handled), then ``close``."""
         if not self._closed and self.listener_count("error"):
-            self.emit("error", HTTPError("ECONNRESET", "aborted"))
+            self.emit("error", error or HTTPError("ECONNRESET", "aborted"))
         self.mark_closed()
+
+    def destroy(self, error=None):
+        """End the exchange from the response's side: the socket closes; a body not
+        complete gives ``aborted``, ``close`` (``error`` first when given and listened
+        to), then the request's ``close``, as in Node."""
+        if not self.destroyed and not self._closed:
+            self.destroyed = True
+            self.destroy_error = error
+            self.socket.destroy()
+        return self
 
     @property
     def closed(self):

@@ -6,7 +6,14 @@ Rules:
 - Body chunks go to ``data`` listeners at once while the request flows; otherwise they
   are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them. ``end``
   follows the last chunk; ``close`` comes once, when the response is done or the
-  connection goes (``aborted`` when the body was not complete).
+  connection goes.
+- A connection that goes before the response is done aborts the request, in Node's
+  order: ``aborted`` (when its body was not complete, or its end was not read: Node
+  counts a body nobody consumed as unread), the response's ``close``, ``error``
+  (ECONNRESET "aborted", only to a listener, as Node gives it), ``close``.
+- Paused mode: a ``readable`` listener stops the flow; ``readable`` is emitted on a loop
+  turn after body bytes (or the end) arrive, ``read()`` takes what is buffered (None
+  when nothing is), and the ``read()`` that finds the body drained brings ``end``.
 - A request nobody reads (paused, or never read) holding more than ``_BODY_HIGH_WATER``
   bytes stops the socket's reading until it is resumed, or, once its response is done,
   is resumed with nobody listening: the rest of its body is discarded (Node's dump).
@@ -20,6 +27,7 @@ Rules:
 """
 
 from ..emitter import EventEmitter
+from ..http.errors import HTTPError
 from ..http.headers import header_map
 
 _BODY_HIGH_WATER = 64 * 1024
@@ -31,7 +39,7 @@ class IncomingMessage(EventEmitter):
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
                  "http_version_major", "http_version_minor", "raw_headers", "headers", "trailers",
                  "raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
-                 "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended")
+                 "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due")
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
@@ -59,11 +67,19 @@ class IncomingMessage(EventEmitter):
         self._conn = conn
         self._end_pending = False
         self._ended = False
+        self._consumed = False  # 'end' reached a reader (flowing, or read() to the end)
+        self._readable_due = False
 
     def on(self, event, listener):
         super().on(event, listener)
         if event == "data" and self.readable_flowing is not True:
             self.resume()
+        elif event == "readable":
+            self.readable_flowing = False
+            if self._buffered or self._end_pending:
+                self._readable_soon()
+            if self._conn is not None:
+                self._conn.resume_reading("body")
         elif event == "end" and self.readable_flowing is False and self._end_pending and not self._buffered:
             self.resume()  # nothing left to read: the end is delivered
         return self
@@ -121,10 +137,29 @@ class IncomingMessage(EventEmitter):
         return self.readable_flowing is False
 
     def read(self):
-        """Take the buffered body bytes (b'' when none)."""
+        """Take the buffered body bytes (None when none); the read that finds the body
+        drained after its last chunk brings ``end`` (on the next loop turn)."""
         buffered, self._buffered = self._buffered, None
         self._buffered_size = 0
-        return b"".join(buffered) if buffered else b""
+        if self._end_pending and not buffered:
+            self._consumed = True
+            self.socket.loop.call_soon(self._emit_end)
+        elif self._conn is not None and buffered:
+            self._conn.resume_reading("body")
+        return b"".join(buffered) if buffered else None
+
+    def _readable_soon(self):
+        if not self._readable_due:
+            self._readable_due = True
+            self.socket.loop.call_soon(self._emit_readable)
+
+    def _emit_readable(self):
+        self._readable_due = False
+        if self.readable_flowing is False and not self.destroyed and (self._buffered or self._end_pending):
+            try:
+                self.emit("readable")
+            except Exception as exc:
+                self.listener_failed("readable", exc, ())
 
     def set_timeout(self, seconds, callback=None):
         if callback is not None:
@@ -145,6 +180,8 @@ class IncomingMessage(EventEmitter):
             if self._buffered_size > _BODY_HIGH_WATER and self.readable_flowing is not True \
                     and self._conn is not None:
                 self._conn.body_backlog(self)
+        if self.readable_flowing is False and self._events and "readable" in self._events:
+            self._readable_soon()
 
     def push_end(self, raw_trailers):
         self.complete = True
@@ -154,10 +191,13 @@ class IncomingMessage(EventEmitter):
         flowing = self.readable_flowing
         if flowing is False:
             self._end_pending = True
+            if self._events and "readable" in self._events:
+                self._readable_soon()
             return  # kept for resume()
         if self._buffered is None:
             if not self._ended:
                 self._ended = True
+                self._consumed = flowing is True
                 if self._events:
                     self.emit("end")
         else:
@@ -186,15 +226,30 @@ class IncomingMessage(EventEmitter):
         if not self._ended:
             self._ended = True
             self._end_pending = False
+            if self.readable_flowing is True:
+                self._consumed = True
             self.emit("end")
 
-    def mark_closed(self):
-        if not self.destroyed:
-            self.destroyed = True
-            if not self.complete:
-                self.aborted = True
+    def abort(self):
+        """The connection goes before the response is done: ``aborted`` when the body was
+        not complete or not read to its end (then ``mark_closed(reset=True)``)."""
+        if not self.destroyed and not self.aborted and (not self.complete or not self._consumed):
+            self.aborted = True
             if self._events:
                 try:
+                    self.emit("aborted")
+                except Exception as exc:
+                    self.listener_failed("aborted", exc, ())
+
+    def mark_closed(self, reset=False):
+        """``close`` once; ``reset``: the connection went before the response was done
+        (``error`` ECONNRESET "aborted" first, to a listener only)."""
+        if not self.destroyed:
+            self.destroyed = True
+            if self._events:
+                try:
+                    if reset and self.listener_count("error"):
+                        self.emit("error", HTTPError("ECONNRESET", "aborted"))
                     self.emit("close")
                 except Exception as exc:
                     self.listener_failed("close", exc, ())

@@ -1,18 +1,19 @@
 """ServerResponse: Node's response object, written in request order on its connection.
 
-Rules (Node's ``_storeHeader``, measured in the spec §1):
-- The head is fixed by ``write_head`` (explicit or implicit). Header order: the
-  application's headers in insertion order, then Date, Connection, Keep-Alive, then
-  Content-Length or Transfer-Encoding. An application-set Connection, Content-Length or
-  Transfer-Encoding stays where it is and suppresses the automatic one.
+Rules (Node's ``ServerResponse``, measured in the spec §1; the head's fields and bytes
+are ``outgoing.OutgoingHead``'s):
+- The head is fixed by ``write_head`` (explicit or implicit).
 - Content-Length is automatic only when ``end(data)`` is the first write; otherwise the
   body is chunked, except for HEAD, 204, 304 and 1xx, which have no body, and for
   HTTP/1.0 clients that did not send ``TE: chunked``, which get a close-delimited body.
+  Trailers (``add_trailers``) go after the last chunk; other framings drop them, as Node.
 - Keep-alive is announced only when the framing allows it; the response that reaches
   ``max_requests_per_socket`` says ``Connection: close`` without closing the socket.
 - Bytes of a response that is not first in the connection's queue wait in the response
   until the earlier ones are done (pipelining).
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
+  A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
+  next loop turn (the callback gets it, then ``error``), as in Node.
 - What the application sets is checked before a byte moves (status code and message,
   headers, body chunk type); ``reset_head`` (for the 500) drops the old head's framing.
 - The common answer (no application header, a standard status, kept alive) takes its
@@ -27,6 +28,7 @@ Rules (Node's ``_storeHeader``, measured in the spec §1):
 
 from ..emitter import EventEmitter
 from ..http import framing, serialize
+from .outgoing import OutgoingHead
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
@@ -34,7 +36,7 @@ _LAST_CHUNK = framing.LAST_CHUNK
 _STATUS_BYTES = serialize.STATUS_BYTES
 
 
-class ServerResponse(EventEmitter):
+class ServerResponse(OutgoingHead, EventEmitter):
     """The response to one request, written in request order on its connection."""
 
     # Slots set in __init__, except two read only after they are set: _head (by
@@ -45,7 +47,7 @@ class ServerResponse(EventEmitter):
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent")
+                 "bytes_sent", "_trailers")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -72,6 +74,7 @@ class ServerResponse(EventEmitter):
         self._queued = None
         self._closed = False
         self.bytes_sent = 0
+        self._trailers = None
 
     @staticmethod
     def _peer_reads_chunked(req):
@@ -84,166 +87,6 @@ class ServerResponse(EventEmitter):
         """``end()`` was called (Node's deprecated ``finished``)."""
         return self.writable_ended
 
-    # -- headers ----------------------------------------------------------------------
-    def set_header(self, name, value):
-        if self.headers_sent:
-            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
-                                        "Cannot set headers after they are sent to the client")
-        serialize.check_name(name)
-        serialize.check_value(name, value)
-        if self._headers is None:
-            self._headers = {}
-        self._headers[name.lower()] = (name, list(value) if isinstance(value, tuple) else value)
-        return self
-
-    def get_header(self, name):
-        entry = self._headers.get(name.lower()) if self._headers else None
-        return None if entry is None else entry[1]
-
-    def get_headers(self):
-        return {key: value for key, (_, value) in self._headers.items()} if self._headers else {}
-
-    def get_header_names(self):
-        return list(self._headers) if self._headers else []
-
-    def has_header(self, name):
-        return bool(self._headers) and name.lower() in self._headers
-
-    def remove_header(self, name):
-        if self.headers_sent:
-            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
-                                        "Cannot remove headers after they are sent to the client")
-        key = name.lower()
-        if key in ("connection", "content-length", "transfer-encoding"):
-            if self._removed is None:
-                self._removed = set()
-            self._removed.add(key)
-        elif key == "date":
-            self.send_date = False
-        if self._headers:
-            self._headers.pop(key, None)
-
-    def write_head(self, status_code, status_message=None, headers=None):
-        if self.headers_sent:
-            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
-                                        "Cannot write headers after they are sent to the client")
-        if not isinstance(status_message, str) and status_message is not None:
-            headers, status_message = status_message, None
-        status_code = serialize.checked_status(status_code, status_message)
-        self.status_code = status_code
-        self.status_message = status_message or serialize.reason_phrase(status_code)
-        if headers:
-            if isinstance(headers, dict):
-                items = headers.items()
-            else:
-                flat = list(headers)
-                if flat and isinstance(flat[0], (list, tuple)):
-                    items = flat
-                else:
-                    items = zip(flat[0::2], flat[1::2])
-            for name, value in items:
-                self.set_header(name, value)
-        if status_code in _NO_BODY:
-            self._has_body = False
-        if self.expect_continue:
-            self.should_keep_alive = False
-        self._store_head(None)
-        return self
-
-    def _store_head(self, content_length):
-        """Fix the head; ``content_length`` is the whole body when known."""
-        self.headers_sent = True
-        conn = self._conn
-        server = conn.server
-        if server.draining:
-            self.should_keep_alive = False
-        status = self.status_code
-        if self._headers is None and self.should_keep_alive and self.can_chunk and self.send_date \
-                and self._removed is None and not self.max_requests_reached \
-                and (self.status_message is None or self.status_message == _STATUS_CODES.get(status)):
-            # the common head: nothing from the application, kept alive
-            prefix = server.heads.prefix(status, server.keep_alive_timeout, server.max_requests_per_socket)
-            if prefix is not None:
-                self.status_message = _STATUS_CODES[status]
-                if not self._has_body:
-                    self._head = prefix + b"\r\n"
-                elif content_length is not None:
-                    self._head = b"%bContent-Length: %d\r\n\r\n" % (prefix, content_length)
-                else:
-                    self._head = prefix + b"Transfer-Encoding: chunked\r\n\r\n"
-                    self._chunked = True
-                return
-        message = self.status_message
-        if type(status) is not int or not 100 <= status <= 999 or \
-                (message is not None and message != _STATUS_CODES.get(status)):
-            status = self._checked_status(status)
-        if self.status_message is None:
-            self.status_message = serialize.reason_phrase(status)
-        head = [serialize.status_line(status, self.status_message)]
-        has_connection = has_length = has_te = has_date = False
-        for key, (name, value) in (self._headers or {}).items():
-            head.append(serialize.header_lines(name, value))
-            if key == "connection":
-                has_connection = True
-                if framing.asks_close(value):
-                    self.closes_connection = True
-                else:
-                    self.should_keep_alive = True
-            elif key == "content-length":
-                has_length = True
-            elif key == "transfer-encoding":
-                has_te = True
-                if framing.is_chunked(value):
-                    self._chunked = True
-            elif key == "date":
-                has_date = True
-        if self.send_date and not has_date:
-            head.append(server.heads.line())
-        if self._chunked and status in (204, 304):
-            self._chunked = False
-            self.should_keep_alive = False
-        removed = self._removed or ()
-        if "connection" in removed:
-            self.closes_connection = not self.should_keep_alive
-        elif not has_connection:
-            if self.should_keep_alive and (has_length or self.can_chunk):
-                if self.max_requests_reached:
-                    head.append("Connection: close\r\n")
-                else:
-                    head.append(server.heads.keep_alive_lines(server.keep_alive_timeout,
-                                                              server.max_requests_per_socket))
-            else:
-                self.closes_connection = True
-                head.append("Connection: close\r\n")
-        if not has_length and not has_te:
-            if not self._has_body:
-                self._chunked = False
-            elif not self.can_chunk:
-                self.closes_connection = True
-            elif content_length is not None and "content-length" not in removed:
-                head.append(f"Content-Length: {content_length}\r\n")
-            elif "transfer-encoding" not in removed:
-                head.append("Transfer-Encoding: chunked\r\n")
-                self._chunked = True
-            else:
-                self.closes_connection = True
-        head.append("\r\n")
-        self._head = "".join(head).encode("latin-1")
-        if self.closes_connection or not self.can_chunk:
-            conn.head_fixed(self)  # it ends the queue, or may release held requests
-
-    def _checked_status(self, status):
-        """The status set as attributes, checked (a bad one raises before anything is sent)."""
-        try:
-            code = serialize.checked_status(status, self.status_message)
-        except serialize.HeaderError:
-            self.headers_sent = False
-            raise
-        self.status_code = code
-        if code in _NO_BODY:
-            self._has_body = False
-        return code
-
     # -- body -------------------------------------------------------------------------
     def _body_bytes(self, data, end):
         parts = []
@@ -254,7 +97,7 @@ class ServerResponse(EventEmitter):
             self.bytes_sent += len(data)
             parts.append(framing.chunk(data) if self._chunked else data)
         if end and self._chunked:
-            parts.append(_LAST_CHUNK)
+            parts.append(_LAST_CHUNK if self._trailers is None else b"0\r\n%b\r\n" % self._trailers)
         if len(parts) == 1:
             return parts[0]
         return b"".join(parts)
@@ -271,10 +114,19 @@ class ServerResponse(EventEmitter):
             self._queued_size += len(data)
         return self._queued_size < self.socket.high_water_mark
 
+    def _after_end(self, callback):
+        """A write after ``end()``: the callback, then ``error``, on the next loop turn."""
+        err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+
+        def report():
+            if callback is not None:
+                callback()
+            self.emit("error", err)
+        self.socket.loop.call_soon(report)
+
     def write(self, data, callback=None):
         if self.writable_ended:
-            err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
-            self.socket.loop.call_soon(self.emit, "error", err)
+            self._after_end(callback)
             return False
         if isinstance(data, str):
             data = data.encode()
@@ -300,8 +152,13 @@ class ServerResponse(EventEmitter):
             else:
                 data = serialize.body_chunk(data)
         if self.writable_ended:
-            if callback is not None:
-                self.socket.loop.call_soon(callback)
+            if data:
+                self._after_end(callback)
+            elif callback is not None:
+                if self.writable_finished:
+                    self.socket.loop.call_soon(callback)
+                else:
+                    self.once("finish", callback)
             return self
         if callback is not None:
             self.once("finish", callback)
@@ -402,6 +259,18 @@ class ServerResponse(EventEmitter):
         if not self.head_out:
             self._send(self._body_bytes(b"", False))
 
+    def add_trailers(self, headers):
+        """Fields sent after the last chunk of a chunked body (a dict, or name/value
+        pairs); a body framed otherwise sends none, as in Node."""
+        pairs = headers.items() if isinstance(headers, dict) else headers
+        lines = []
+        for name, value in pairs:
+            serialize.check_name(name)
+            serialize.check_value(name, value)
+            lines.append(serialize.header_lines(name, value))
+        block = "".join(lines).encode("latin-1")
+        self._trailers = block if self._trailers is None else self._trailers + block
+
     # -- interim responses (no Date, written at once in order) ------------------------
     def write_continue(self, callback=None):
         self._send(serialize.CONTINUE)
@@ -452,14 +321,17 @@ class ServerResponse(EventEmitter):
             self.req.mark_closed()
 
     def mark_closed(self):
+        """The connection went (or dropped this response) before it was done: the
+        request is aborted, in Node's order (see ``IncomingMessage.abort``)."""
         if not self._closed:
             self._closed = True
+            self.req.abort()
             if self._events:
                 try:
                     self.emit("close")
                 except Exception as exc:
                     self._conn.listener_failed(self, exc)
-            self.req.mark_closed()
+            self.req.mark_closed(reset=True)
 
     def set_timeout(self, seconds, callback=None):
         if callback is not None:

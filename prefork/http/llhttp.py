@@ -1,0 +1,360 @@
+"""The llhttp driver under the request and response parsers: httptools (llhttp, strict
+mode) fed read by read, with Node's counts, offsets and limits.
+
+Rules:
+- llhttp's lenient flags are never enabled.
+- The head is handed over once, complete: method, url, version, the raw header list
+  (latin-1 ``str``), keep-alive and upgrade flags. Body chunks and the end follow.
+- ``max_header_size`` counts as Node counts: the request-target plus every header name
+  and value (trailers get a fresh budget); reaching the limit is HPE_HEADER_OVERFLOW.
+  A head still incomplete after far more wire bytes than that is refused the same way,
+  so a slow client cannot make the parser buffer without bound. Both counts restart
+  with every message, so a long pipeline is never mistaken for a long head.
+- A read is handed to llhttp whole unless a head ends inside it (not at its end) or a
+  chunked request body is in progress: then it is handed over in pieces that end where
+  a head ends and where a chunk-size line ends, so the position of every chunk-size line
+  is known without a second parse.
+- Chunk extensions are counted as Node counts them (the bytes of every extension name
+  and value, per chunk-size line, flushed at the end of each read); more than 16 KiB is
+  HPE_CHUNK_EXTENSIONS_OVERFLOW at Node's offset. The count is one incremental pass over
+  each chunk-size line: the work is linear in the bytes received.
+- A ``Content-Length`` value with a tab after it is refused (HPE_INVALID_CONTENT_LENGTH),
+  as Node 20's llhttp refuses it. An HTTP/1.0 request whose only keep-alive token is
+  followed by a tab is not kept alive (Node ignores such a token); a later message on
+  it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
+- Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
+- ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
+- A read holding many messages is fed one message at a time; between two of them the
+  handler's ``hold`` (when set) may stop the feed: the bytes not fed yet wait in
+  ``held`` for the caller to feed later, so a pipelined flood in one read never makes
+  more messages than the handler takes.
+- The handler gets ``on_headers``, ``on_body`` and ``on_message_complete``; its
+  ``on_message_begin`` is optional: ``on_begin`` holds it (None: nothing is called at a
+  message's first byte), and a handler may set ``on_begin`` later, e.g. to refuse any
+  further message by raising from it.
+"""
+
+import re
+
+import httptools
+
+from .chunks import ChunkLines
+from .errors import ParseError, code_from_reason, diagnose, header_overflow
+
+_RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
+_HEAD_END = b"\r\n\r\n"
+_CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
+
+
+def _content_length_tab(data, pos):
+    """Node's llhttp stops at a tab after Content-Length digits (httptools' llhttp skips
+    it and stops later, or not at all): the offset of the first such tab up to ``pos``."""
+    head = data.rfind(_HEAD_END, 0, pos) + 1  # within the head that holds ``pos``
+    found = _CONTENT_LENGTH_TAB.search(data, head, pos + 1)
+    return None if found is None else found.end() - 1
+
+
+class MessageParser:
+    """The llhttp driver shared by ``RequestParser`` and ``ResponseParser`` (parser.py)."""
+
+    kind = 1  # llhttp_type_t: 1 request, 2 response
+    tracks_chunk_lines = False  # count chunk extensions (requests; Node's server limit)
+    hold = None  # a callable: True stops the feed between two messages of one read
+    held = b""  # the bytes of that read not fed yet (the caller feeds them later)
+
+    def __init__(self, handler, max_header_size=16384):
+        self._handler = handler
+        self.on_begin = getattr(handler, "on_message_begin", None)  # called at a message's first byte
+        self.max_header_size = max_header_size
+        self.in_message = False
+        self.headers_complete = False
+        self._counted = 0
+        self._raw = []
+        self._trailers = None
+        self._error = None
+        self._retained = []
+        self._retained_len = 0
+        self._head_wire = 0
+        self._piece = b""  # the bytes llhttp is executing (for offsets found in callbacks)
+        self._body_lines = False  # a chunked head just ended: its chunk-size lines follow
+        self._lines = None  # ChunkLines while a chunked request body is in progress
+        self.extension_bytes_scanned = 0  # chunk-size line bytes examined (linear in input)
+        self._reusable = True  # False after a message that forbids reuse (llhttp refuses more)
+        self._blank_connection = None  # {index in _raw: value} of Connection values with trailing blanks
+        self._close_after = False  # Node ends the connection after this message, llhttp does not
+        self._parser = self._make_parser()
+
+    # -- feeding ------------------------------------------------------------------
+    def feed(self, data):
+        if self._lines is None:
+            end = data.find(_HEAD_END) + 4
+            if (end == len(data) or end == 3) and (self.headers_complete or not self.in_message):
+                # the common case: no head ends inside the read and none spans into it,
+                # so the read goes to llhttp whole (this is _feed_piece, inlined)
+                if not self.in_message and self._reusable and self._retained_len:
+                    self._retained = []
+                    self._retained_len = 0
+                self._piece = data
+                try:
+                    self._parser.feed_data(data)
+                except httptools.HttpParserUpgrade as exc:
+                    self._body_lines = False
+                    return exc.args[0]
+                except httptools.HttpParserError as exc:
+                    raise self._error_for(exc, data, data, 0) from None
+                if self.in_message:
+                    self._message_spans_reads(data)
+                    if self._body_lines:
+                        self._start_lines(data, len(data))
+                elif not self._reusable:
+                    self._retain(data)  # llhttp now refuses more bytes: keep what led there
+                return None
+        return self._feed_pieces(data)
+
+    def _feed_pieces(self, data):
+        pos = 0
+        size = len(data)
+        while pos < size:
+            overflow = None
+            lines = self._lines
+            if lines is not None:
+                end, overflow = lines.scan(data, pos)
+                self.extension_bytes_scanned += lines.take_scanned()
+                if lines.done:
+                    self._lines = None
+                if overflow is not None:
+                    end = overflow
+            else:
+                end = -1
+                if pos == 0 and self.in_message and not self.headers_complete and self._retained:
+                    # a head end split between the last reads and this one
+                    tail = b"".join(self._retained[-3:])[-3:]
+                    found = (tail + data[:3]).find(_HEAD_END)
+                    if found >= 0:
+                        end = found + 4 - len(tail)
+                if end < 0:
+                    found = data.find(_HEAD_END, pos)
+                    end = size if found < 0 else found + 4
+            if end > pos:
+                piece = data if pos == 0 and end == size else data[pos:end]
+                offset = self._feed_piece(piece, data, pos)
+                if offset is not None:
+                    return offset
+                if self._body_lines:
+                    self._start_lines(data, end)
+            if overflow is not None:
+                raise ParseError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow",
+                                 overflow, data)
+            pos = end
+            if pos < size and not self.in_message and self.hold is not None and self.hold():
+                self.held = data[pos:]  # the handler takes no more messages for now
+                return None
+        return None
+
+    def _start_lines(self, data, end):
+        self._body_lines = False
+        if self.in_message and (data[end - 4:end] == _HEAD_END or end < 4):
+            self._lines = ChunkLines()
+
+    def _feed_piece(self, piece, data, pos):
+        """Executes ``piece`` (``data[pos:...]``); offsets raised or returned are in ``data``."""
+        if not self.in_message and self._reusable and self._retained_len:
+            self._retained = []
+            self._retained_len = 0
+        self._piece = piece
+        try:
+            self._parser.feed_data(piece)
+        except httptools.HttpParserUpgrade as exc:
+            self._body_lines = False
+            return pos + exc.args[0]
+        except httptools.HttpParserError as exc:
+            raise self._error_for(exc, piece, data, pos) from None
+        if self.in_message:
+            self._message_spans_reads(piece)
+        elif not self._reusable:
+            self._retain(piece)  # llhttp now refuses more bytes: keep what led there
+        return None
+
+    def _error_for(self, exc, piece, data, pos):
+        """The exception to raise for llhttp's ``exc`` while executing ``piece``."""
+        if isinstance(exc, httptools.HttpParserCallbackError):
+            err = self._error
+            if err is None:
+                # the handler's own exception: hand it back unchanged
+                return exc.__context__ or exc
+            self._error = None
+            if err.bytes_parsed is None:
+                err.bytes_parsed = self._overflow_offset(piece)
+        else:
+            err = self._diagnose(exc, piece)
+        err.bytes_parsed += pos
+        err.raw_packet = data
+        return err
+
+    def _retain(self, data):
+        if self._retained is not None:
+            self._retained.append(data)
+            self._retained_len += len(data)
+            if self._retained_len > _RETAIN_LIMIT:
+                self._retained = None
+
+    def _message_spans_reads(self, data):
+        self._retain(data)
+        if not self.headers_complete:
+            self._head_wire += len(data)
+            limit = self.max_header_size
+            if limit > 0 and self._head_wire > 4 * limit + 65536:
+                raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", len(data), data)
+
+    def _message_bytes(self, piece):
+        """The retained bytes of the message so far, then ``piece`` (None if not kept)."""
+        if self._retained is None:
+            return None, 0
+        prefix = self._retained_len
+        return (b"".join(self._retained) + piece if prefix else piece), prefix
+
+    def _overflow_offset(self, data):
+        offset = None
+        joined, prefix = self._message_bytes(data)
+        if joined is not None:
+            offset = header_overflow(joined, self.max_header_size)
+            if offset is not None:
+                offset = max(0, offset - prefix)
+        return len(data) if offset is None else offset
+
+    def _diagnose(self, exc, data):
+        reason = str(exc.args[0]) if exc.args else ""
+        code = offset = None
+        joined, prefix = self._message_bytes(data)
+        if joined is not None:
+            result = diagnose(joined, self.kind)
+            if result is not None and result[1] == reason:
+                code, _, pos = result
+                if pos is not None:
+                    tab = _content_length_tab(joined, pos)
+                    if tab is not None:
+                        code, reason, pos = "HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", tab
+                offset = None if pos is None else max(0, pos - prefix)
+        return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
+
+    def finish(self):
+        """The peer closed: a close-delimited body ends here (llhttp's finish)."""
+        try:
+            self._parser.feed_data(b"")
+        except httptools.HttpParserError as exc:
+            raise self._diagnose(exc, b"") from None
+
+    def _value_tab_offset(self, name, value):
+        """Offset in the current piece of the first tab after header ``name``'s value."""
+        joined, prefix = self._message_bytes(self._piece)
+        if joined is None:
+            return 0
+        stripped = value.rstrip(b" \t")
+        start = 0
+        while True:
+            at = joined.find(b"\n" + name + b":", start)
+            if at < 0:
+                return len(self._piece)
+            start = at + len(name) + 2
+            while joined[start:start + 1] in (b" ", b"\t"):
+                start += 1
+            if joined.startswith(value, start):
+                tab = joined.find(b"\t", start + len(stripped))
+                return max(0, tab - prefix)
+
+    def eof_error(self):
+        """The error for a peer FIN in the middle of a message (None between messages)."""
+        if not self.in_message:
+            return None
+        return ParseError("HPE_INVALID_EOF_STATE", "Invalid EOF state", 0, None)
+
+    # -- llhttp callbacks -------------------------------------------------------------
+    def _count(self, n):
+        self._counted += n
+        if self.max_header_size > 0 and self._counted >= self.max_header_size:
+            self._error = ParseError("HPE_HEADER_OVERFLOW", "Header overflow")
+            raise self._error
+
+    def on_message_begin(self):
+        if self._close_after:
+            # Node refuses a message after one it reads as the last (llhttp here did not)
+            self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
+            raise self._error
+        self.in_message = True
+        self.headers_complete = False
+        self._counted = 0
+        self._head_wire = 0
+        self._raw = []
+        self._trailers = None
+        self._lines = None
+        self._body_lines = False
+        if self.on_begin is not None:
+            self.on_begin()
+
+    def on_header(self, name, value):
+        self._count(len(name) + len(value))
+        # llhttp drops leading OWS; Node trims the trailing OWS itself
+        stripped = value.rstrip(b" \t")
+        if stripped is not value and not self.headers_complete and b"\t" in value:
+            self._blank_after_value(name, value)
+        pair = (name.decode("latin-1"), stripped.decode("latin-1"))
+        if self.headers_complete:
+            if self._trailers is None:
+                self._trailers = []
+            self._trailers += pair
+        else:
+            self._raw += pair
+
+    def _blank_after_value(self, name, value):
+        """A value followed by blanks that hold a tab: Node's llhttp reads some of those
+        differently from httptools' llhttp (see docs/parser-notes.md)."""
+        lowered = name.lower()
+        if lowered == b"content-length":
+            # Node's llhttp refuses a tab after the length (httptools' llhttp skips it)
+            self._error = ParseError("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length",
+                                     self._value_tab_offset(name, value))
+            raise self._error
+        if lowered == b"connection":
+            if self._blank_connection is None:
+                self._blank_connection = {}
+            self._blank_connection[len(self._raw)] = value.decode("latin-1")
+
+    def _node_keeps_alive(self):
+        """Node's keep-alive for an HTTP/1.0-style head (minor or major 0) that llhttp here
+        keeps alive: Node ignores a Connection token followed by a tab."""
+        raw = self._raw
+        blank = self._blank_connection
+        if blank is None and not any(len(raw[i]) == 10 and "\t" in raw[i + 1] for i in range(0, len(raw), 2)):
+            return True
+        for i in range(0, len(raw), 2):
+            if len(raw[i]) == 10 and raw[i].lower() == "connection":
+                value = raw[i + 1] if blank is None else blank.get(i, raw[i + 1])
+                for token in value.split(","):
+                    if token.lstrip(" \t").rstrip(" ").lower() == "keep-alive":
+                        return True
+        return False
+
+    def on_body(self, body):
+        self._handler.on_body(body)
+
+    def on_message_complete(self):
+        self.in_message = False
+        self._lines = None
+        self._body_lines = False
+        self._blank_connection = None
+        if not self._parser.should_keep_alive():
+            self._reusable = False
+        trailers = self._trailers
+        if trailers is not None:
+            self._trailers = None
+        self._handler.on_message_complete(trailers)
+
+    def _after_head(self):
+        self.headers_complete = True
+        self._counted = 0
+        if self.tracks_chunk_lines:
+            raw = self._raw
+            for i in range(0, len(raw), 2):
+                if len(raw[i]) == 17 and raw[i].lower() == "transfer-encoding":
+                    # llhttp: chunked when the last coding of the last field is chunked
+                    self._body_lines = raw[i + 1].rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"

@@ -1,0 +1,214 @@
+"""The head of a ``ServerResponse``: its header fields, ``write_head``, and the bytes
+of the head once it is fixed.
+
+Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
+- Fields are kept by lower-case name with the first spelling given; a list value is one
+  line per item. ``set_header`` replaces, ``append_header`` adds lines. Once the head is
+  fixed every change raises ``ERR_HTTP_HEADERS_SENT``, as in Node.
+- ``write_head`` takes headers as a dict, as ``[[name, value], ...]`` or as Node's flat
+  raw list; in the array forms a repeated name gives one line per pair.
+- Header order in the head: the application's fields in insertion order, then Date,
+  Connection, Keep-Alive, then Content-Length or Transfer-Encoding. An application-set
+  Connection, Content-Length or Transfer-Encoding stays where it is and suppresses the
+  automatic one; ``should_keep_alive = False`` before the head is ``Connection: close``
+  and the connection closes after the response (Node's writable ``shouldKeepAlive``).
+- The common head (no application field, a standard status, kept alive) comes whole
+  from the server's ``HeadCache``.
+- A bad status is refused before anything is fixed (``headers_sent`` stays False).
+"""
+
+from ..http import framing, serialize
+
+_NO_BODY = framing.NO_BODY_STATUSES
+_STATUS_CODES = serialize.STATUS_CODES
+
+
+class OutgoingHead:
+    """Mixed into ``ServerResponse``: the state it reads lives in the response's slots."""
+
+    __slots__ = ()
+
+    # -- headers ----------------------------------------------------------------------
+    def set_header(self, name, value):
+        if self.headers_sent:
+            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
+                                        "Cannot set headers after they are sent to the client")
+        serialize.check_name(name)
+        serialize.check_value(name, value)
+        if self._headers is None:
+            self._headers = {}
+        self._headers[name.lower()] = (name, list(value) if isinstance(value, tuple) else value)
+        return self
+
+    def append_header(self, name, value):
+        """Add ``value`` (a list adds each item) to the field ``name``: one more line of
+        it in the head; the first spelling of the name is kept (Node's ``appendHeader``)."""
+        if self.headers_sent:
+            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
+                                        "Cannot append headers after they are sent to the client")
+        serialize.check_name(name)
+        serialize.check_value(name, value)
+        entry = self._headers.get(name.lower()) if self._headers else None
+        if entry is None:
+            return self.set_header(name, value)
+        current = list(entry[1]) if isinstance(entry[1], list) else [entry[1]]
+        if isinstance(value, (list, tuple)):
+            current.extend(value)
+        else:
+            current.append(value)
+        self._headers[name.lower()] = (entry[0], current)
+        return self
+
+    def get_header(self, name):
+        entry = self._headers.get(name.lower()) if self._headers else None
+        return None if entry is None else entry[1]
+
+    def get_headers(self):
+        return {key: value for key, (_, value) in self._headers.items()} if self._headers else {}
+
+    def get_header_names(self):
+        return list(self._headers) if self._headers else []
+
+    def has_header(self, name):
+        return bool(self._headers) and name.lower() in self._headers
+
+    def remove_header(self, name):
+        if self.headers_sent:
+            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
+                                        "Cannot remove headers after they are sent to the client")
+        key = name.lower()
+        if key in ("connection", "content-length", "transfer-encoding"):
+            if self._removed is None:
+                self._removed = set()
+            self._removed.add(key)
+        elif key == "date":
+            self.send_date = False
+        if self._headers:
+            self._headers.pop(key, None)
+
+    def write_head(self, status_code, status_message=None, headers=None):
+        if self.headers_sent:
+            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
+                                        "Cannot write headers after they are sent to the client")
+        if not isinstance(status_message, str) and status_message is not None:
+            headers, status_message = status_message, None
+        status_code = serialize.checked_status(status_code, status_message)
+        self.status_code = status_code
+        self.status_message = status_message or serialize.reason_phrase(status_code)
+        if headers:
+            if isinstance(headers, dict):
+                for name, value in headers.items():
+                    self.set_header(name, value)
+            else:
+                # Node's array forms, [[name, value], ...] or the flat raw list: every
+                # pair is a line of the head, a repeated name too
+                flat = list(headers)
+                pairs = flat if flat and isinstance(flat[0], (list, tuple)) else zip(flat[0::2], flat[1::2])
+                seen = set()
+                for name, value in pairs:
+                    key = name.lower() if isinstance(name, str) else name
+                    if key in seen:
+                        self.append_header(name, value)
+                    else:
+                        seen.add(key)
+                        self.set_header(name, value)
+        if status_code in _NO_BODY:
+            self._has_body = False
+        if self.expect_continue:
+            self.should_keep_alive = False
+        self._store_head(None)
+        return self
+
+    def _store_head(self, content_length):
+        """Fix the head; ``content_length`` is the whole body when known."""
+        self.headers_sent = True
+        conn = self._conn
+        server = conn.server
+        if server.draining:
+            self.should_keep_alive = False
+        status = self.status_code
+        if self._headers is None and self.should_keep_alive and self.can_chunk and self.send_date \
+                and self._removed is None and not self.max_requests_reached \
+                and (self.status_message is None or self.status_message == _STATUS_CODES.get(status)):
+            # the common head: nothing from the application, kept alive
+            prefix = server.heads.prefix(status, server.keep_alive_timeout, server.max_requests_per_socket)
+            if prefix is not None:
+                self.status_message = _STATUS_CODES[status]
+                if not self._has_body:
+                    self._head = prefix + b"\r\n"
+                elif content_length is not None:
+                    self._head = b"%bContent-Length: %d\r\n\r\n" % (prefix, content_length)
+                else:
+                    self._head = prefix + b"Transfer-Encoding: chunked\r\n\r\n"
+                    self._chunked = True
+                return
+        message = self.status_message
+        if type(status) is not int or not 100 <= status <= 999 or \
+                (message is not None and message != _STATUS_CODES.get(status)):
+            status = self._checked_status(status)
+        if self.status_message is None:
+            self.status_message = serialize.reason_phrase(status)
+        head = [serialize.status_line(status, self.status_message)]
+        has_connection = has_length = has_te = has_date = False
+        for key, (name, value) in (self._headers or {}).items():
+            head.append(serialize.header_lines(name, value))
+            if key == "connection":
+                has_connection = True
+                if framing.asks_close(value):
+                    self.closes_connection = True
+                else:
+                    self.should_keep_alive = True
+            elif key == "content-length":
+                has_length = True
+            elif key == "transfer-encoding":
+                has_te = True
+                if framing.is_chunked(value):
+                    self._chunked = True
+            elif key == "date":
+                has_date = True
+        if self.send_date and not has_date:
+            head.append(server.heads.line())
+        if self._chunked and status in (204, 304):
+            self._chunked = False
+            self.should_keep_alive = False
+        removed = self._removed or ()
+        if "connection" in removed:
+            self.closes_connection = not self.should_keep_alive
+        elif not has_connection:
+            if self.should_keep_alive and (has_length or self.can_chunk):
+                if self.max_requests_reached:
+                    head.append("Connection: close\r\n")
+                else:
+                    head.append(server.heads.keep_alive_lines(server.keep_alive_timeout,
+                                                              server.max_requests_per_socket))
+            else:
+                self.closes_connection = True
+                head.append("Connection: close\r\n")
+        if not has_length and not has_te:
+            if not self._has_body:
+                self._chunked = False
+            elif not self.can_chunk:
+                self.closes_connection = True
+            elif content_length is not None and "content-length" not in removed:
+                head.append(f"Content-Length: {content_length}\r\n")
+            elif "transfer-encoding" not in removed:
+                head.append("Transfer-Encoding: chunked\r\n")
+                self._chunked = True
+            else:
+                self.closes_connection = True
+        head.append("\r\n")
+        self._head = "".join(head).encode("latin-1")
+        if self.closes_connection or not self.can_chunk:
+            conn.head_fixed(self)  # it ends the queue, or may release held requests
+
+    def _checked_status(self, status):
+        """The status set as attributes, checked (a bad one raises before anything is sent)."""
+        try:
+            code = serialize.checked_status(status, self.status_message)
+        except serialize.HeaderError:
+            self.headers_sent = False
+            raise
+        self.status_code = code
+        if code in _NO_BODY:
+            self._has_body = False
+        return code

@@ -1,0 +1,86 @@
+"""The same program on Node's http module and on prefork, side by side.
+
+A journey scenario is a pair: a JavaScript body run with ``server`` (an
+``http.Server``), ``http`` and ``log`` in scope, and a Python function
+``setup(server, log)`` (see ``journey_server.py``) that ports it to prefork. Both
+servers print one JSON line per ``log(ev, ...)`` call; the raw-byte exchange of
+``harness.exchange`` then runs against each, and the tests compare bytes (Date masked),
+the connection's fate and the logged events.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+
+from harness import HERE, NODE, RefServer, exchange  # noqa: F401  (exchange is re-exported)
+
+NODE_MAIN = r"""
+'use strict';
+const http = require('http');
+const net = require('net');
+const t0 = Date.now();
+function log(ev, fields) {
+  process.stdout.write(JSON.stringify(Object.assign({ ev }, fields || {}, { t: Date.now() - t0 })) + '\n');
+}
+const server = http.createServer();
+server.on('connection', (s) => log('accept', { port: s.remotePort, conn: 0 }));
+(function (server, http, net, log) { %s })(server, http, net, log);
+process.stdin.setEncoding('utf8');
+let pending = '';
+process.stdin.on('data', (d) => {
+  pending += d;
+  let i;
+  while ((i = pending.indexOf('\n')) >= 0) {
+    const cmd = pending.slice(0, i).trim();
+    pending = pending.slice(i + 1);
+    if (cmd === 'sync') log('sync');
+    else if (cmd === 'exit') process.exit(0);
+    else if (cmd === 'close') server.close(() => log('close.cb'));
+    else if (cmd === 'closeIdle') server.closeIdleConnections();
+    else if (cmd === 'closeAll') server.closeAllConnections();
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+server.listen(0, '127.0.0.1', () => log('listening', { port: server.address().port }));
+"""
+
+
+class Program(RefServer):
+    """One server process running a journey program: ``kind`` 'node' (``source`` is
+    JavaScript) or 'prefork' (``source`` is 'module:function' under tests/)."""
+
+    def __init__(self, kind, source):
+        env = dict(os.environ)
+        if kind == "node":
+            cmd = [NODE, "-e", NODE_MAIN % source]
+        else:
+            cmd = [sys.executable, os.path.join(HERE, "journey_server.py"), source]
+        self.kind = kind
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self.events = []
+        self._cond = threading.Condition()
+        self.stderr = b""
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.port = self.wait_for(lambda e: e["ev"] == "listening", 15)["port"]
+
+    def logged(self, start=0):
+        """The program's own events (not the harness's), without times."""
+        with self._cond:
+            return [{k: v for k, v in e.items() if k not in ("t", "conn")}
+                    for e in self.events[start:] if e["ev"] not in ("accept", "listening", "sync")]
+
+
+def run_both(js, py, steps, window=0.5, until=None):
+    """(node result, prefork result, node events, prefork events) for one scenario."""
+    out = []
+    for kind, source in (("node", js), ("prefork", py)):
+        program = Program(kind, source)
+        try:
+            result = exchange(program, steps, window, until)
+            out.append((result, program.logged()))
+        finally:
+            program.stop()
+    return out[0][0], out[1][0], out[0][1], out[1][1]

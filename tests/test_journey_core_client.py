@@ -1,0 +1,234 @@
+"""Node's http client journeys on prefork's client, side by side with Node's own client.
+
+Both clients make the same requests through one agent to the same server (Node's or
+prefork's, each telling in its answer which of its connections carried the request),
+and must report the same events in the same order, with the same bodies: so the same
+connection reuse.
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+
+import pytest
+
+import prefork
+from harness import NODE
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+NODE_SERVER = r"""
+const http = require('http');
+let conns = 0;
+const s = http.createServer((req, res) => setTimeout(() => res.end(req.url + ' on ' + req.socket.n), 20));
+s.on('connection', (sock) => { sock.n = ++conns; });
+s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+"""
+
+
+@pytest.fixture(params=["node", "prefork"])
+def target(request, serve):
+    """A server answering ``<path> on <connection number>`` after 20 ms."""
+    if request.param == "prefork":
+        def setup(server, _st):
+            count = [0]
+
+            def on_connection(sock):
+                count[0] += 1
+                sock.n = count[0]
+            server.on("connection", on_connection)
+            server.on("request", lambda req, res: server.loop.call_later(
+                0.02, res.end, f"{req.url} on {req.socket.n}"))
+        yield serve(setup).port
+        return
+    proc = subprocess.Popen([NODE, "-e", NODE_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        yield int(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+
+
+def run_node(sc):
+    out = subprocess.run([NODE, os.path.join(HERE, "journey_client.js"), json.dumps(sc)],
+                         capture_output=True, text=True, timeout=30)
+    return json.loads(out.stdout)
+
+
+def run_prefork(sc):
+    loop = asyncio.new_event_loop()
+    options = sc["agent"]
+    agent = prefork.Agent(keep_alive=options.get("keepAlive", False), max_sockets=options.get("maxSockets"))
+    events = []
+    done = []
+    for path in sc["paths"]:
+        def on_response(res, path=path):
+            events.append(["response", path, res.status_code])
+            if sc.get("drain") == "resume":
+                res.resume()
+                res.on("end", lambda: events.append(["end", path]))
+                return
+            body = []
+            res.on("data", body.append)
+            res.on("end", lambda: events.append(["end", path, b"".join(body).decode()]))
+        req = prefork.request({"host": "127.0.0.1", "port": sc["port"], "path": path, "agent": agent},
+                              on_response, loop=loop)
+        req.on("socket", lambda _s, path=path, req=req: events.append(["socket", path, req.reused_socket]))
+        req.on("error", lambda e, path=path: events.append(["error", path, e.code]))
+
+        def on_close(path=path):
+            events.append(["close", path])
+            done.append(path)
+            if len(done) == len(sc["paths"]):
+                loop.stop()
+        req.on("close", on_close)
+        req.end()
+    guard = loop.call_later(10, loop.stop)
+    loop.run_forever()
+    guard.cancel()
+    agent.destroy()
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    return events
+
+
+def relative(events):
+    """Connection numbers as the order in which this client first saw them (the server
+    counts every client's connections)."""
+    seen = {}
+    out = []
+    for event in events:
+        if event[0] == "end" and len(event) == 3:
+            path, _, number = event[2].partition(" on ")
+            event = ["end", event[1], f"{path} on {seen.setdefault(number, len(seen) + 1)}"]
+        out.append(event)
+    return out
+
+
+AGENTS = {
+    # requests in line behind a socket limit take the socket of the one before them
+    "one socket, kept alive": {"keepAlive": True, "maxSockets": 1},
+    "one socket, not kept alive": {"keepAlive": False, "maxSockets": 1},
+    "two sockets for three requests": {"keepAlive": True, "maxSockets": 2},
+}
+
+
+@pytest.mark.parametrize("name", list(AGENTS))
+def test_requests_in_line_as_with_node(name, target):
+    sc = {"port": target, "agent": AGENTS[name], "paths": ["/a", "/b", "/c"]}
+    ours = run_prefork(sc)
+    assert [e[0] for e in ours].count("close") == 3, ours
+    theirs = run_node(sc)
+    if AGENTS[name]["maxSockets"] == 1:
+        assert relative(ours) == relative(theirs)
+    else:  # two requests in flight at once: their events interleave as the server answers
+        assert sorted(ours, key=lambda e: e[1])[:2] == sorted(theirs, key=lambda e: e[1])[:2]
+        assert [e for e in ours if e[1] == "/c"][0] == [e for e in theirs if e[1] == "/c"][0]
+        assert sorted(e[0] for e in ours) == sorted(e[0] for e in theirs)
+
+
+def test_resume_drains_a_response_as_with_node(target):
+    """``res.resume()`` with no ``data`` listener: the body is read and dropped, 'end'
+    comes, and the socket serves the next request."""
+    sc = {"port": target, "agent": {"keepAlive": True, "maxSockets": 1}, "paths": ["/a", "/b"], "drain": "resume"}
+    ours = run_prefork(sc)
+    assert ["end", "/b"] in ours
+    assert ours == run_node(sc)
+
+
+def destroy_events(stage, with_error):
+    """prefork's twin of journey_client_destroy.js: the same server, request and stage."""
+    loop = asyncio.new_event_loop()
+
+    def handler(req, res):
+        if req.url == "/slow":
+            res.write("part")
+            loop.call_later(0.3, res.end, "rest")
+        elif req.url != "/never":
+            loop.call_later(0.02, res.end, "hi")
+    server = prefork.create_server(handler, loop=loop)
+    server.listen(0)
+    events = []
+    path = "/slow" if stage.startswith("data") else ("/never" if stage == "timeout" else "/")
+    agent = prefork.Agent(keep_alive=True)
+    req = prefork.request({"port": server.address()["port"], "host": "127.0.0.1", "path": path, "agent": agent},
+                          loop=loop)
+
+    def kill():
+        req.destroy(Exception("boom") if with_error else None)
+
+    def on_socket(_socket):
+        events.append("socket")
+        if stage == "socket":
+            kill()
+
+    def on_response(res):
+        events.append("response")
+
+        def on_data(_chunk):
+            events.append("data")
+            if stage == "data":
+                kill()
+            elif stage == "data-res":
+                res.destroy()
+        res.on("data", on_data)
+        res.on("end", lambda: events.append("end"))
+        res.on("aborted", lambda: events.append("res.aborted"))
+        res.on("error", lambda e: events.append(f"res.error:{e.code}:{e}"))
+        res.on("close", lambda: events.append("res.close"))
+        if stage == "response":
+            kill()
+
+    def on_timeout():
+        events.append("timeout")
+        kill()
+
+    def on_close():
+        events.append("close")
+        loop.call_later(0.1, loop.stop)
+    req.on("socket", on_socket)
+    req.on("finish", lambda: events.append("finish"))
+    req.on("response", on_response)
+    req.on("error", lambda e: events.append(f"error:{getattr(e, 'code', None) or ''}:{e}"))
+    req.on("timeout", on_timeout)
+    req.on("close", on_close)
+    if stage == "timeout":
+        req.set_timeout(0.1)
+    req.end()
+    if stage == "immediately":
+        kill()
+    guard = loop.call_later(10, loop.stop)
+    loop.run_forever()
+    guard.cancel()
+    agent.destroy()
+    server.close_all_connections()
+    server.close()
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    return events
+
+
+@pytest.mark.parametrize("with_error", [False, True], ids=["plain", "with-error"])
+@pytest.mark.parametrize("stage", ["immediately", "socket", "response", "data", "data-res", "timeout"])
+def test_destroy_at_every_stage_as_with_node(stage, with_error):
+    """``req.destroy([err])`` before the socket, on it, on the response, mid-body, on a
+    timeout, and ``res.destroy()`` mid-body: the same events in the same order."""
+    ours = destroy_events(stage, with_error)
+    out = subprocess.run([NODE, os.path.join(HERE, "journey_client_destroy.js"), stage] + (["err"] if with_error else []),
+                         capture_output=True, text=True, timeout=30)
+    theirs = json.loads(out.stdout)
+    if stage == "response":
+        # the whole response came in the read whose 'response' listener destroyed the
+        # request: Node emits 'end' on a later tick, after the given error; prefork
+        # emits it in that read, before the error
+        theirs = [e for e in theirs if not e.startswith("error")]
+        ours = [e for e in ours if not e.startswith("error")]
+    assert ours == theirs
