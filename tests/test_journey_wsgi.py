@@ -223,3 +223,40 @@ def test_a_header_name_or_value_that_is_not_a_str_is_a_500_never_its_repr(daemon
     for target in ("/header-type?str", "/header-type?sub"):
         head, body = _get(server.port, target)
         assert head.startswith(b"HTTP/1.1 200") and b"\r\nX-Value: v\r\n" in head + b"\r\n" and body == b"typed"
+
+
+def _environ_with(port, headers):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sock.sendall(f"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    environ = json.loads(_body(data))
+    return environ["REMOTE_ADDR"], environ["wsgi.url_scheme"]
+
+
+@pytest.mark.parametrize("allow,headers,expected", [
+    # nginx appends the address it saw: what the client wrote before it is the client's to forge
+    (None, {"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}, ("203.0.113.9", "http")),
+    (None, {"X-Forwarded-For": "203.0.113.9"}, ("203.0.113.9", "http")),
+    ("127.0.0.1,10.0.0.0/8", {"X-Forwarded-For": "6.6.6.6, 203.0.113.9, 10.1.2.3"}, ("203.0.113.9", "http")),
+    ("127.0.0.1,10.0.0.0/8", {"X-Forwarded-For": "10.0.0.7, 10.1.2.3"}, ("10.0.0.7", "http")),
+    (None, {"X-Forwarded-For": "not-an-address, 203.0.113.9"}, ("203.0.113.9", "http")),
+    (None, {"Forwarded": "for=6.6.6.6;proto=http, for=203.0.113.9;proto=https"}, ("203.0.113.9", "https")),
+    (None, {"Forwarded": 'for="[2001:db8::1]:4711";proto=https'}, ("2001:db8::1", "https")),
+    ("127.0.0.1,10.0.0.0/8", {"Forwarded": "for=203.0.113.9;proto=https, for=10.1.2.3;proto=http"},
+     ("203.0.113.9", "https")),
+    ("10.0.0.1", {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https"}, ("127.0.0.1", "http")),
+])
+def test_the_client_address_is_the_nearest_hop_not_a_trusted_proxy(daemons, allow, headers, expected):
+    """As the ASGI side (and uvicorn) read it: walking X-Forwarded-For (or Forwarded) from
+    the right, the first address that is not a trusted proxy is the client; the ones
+    before it were written by the client and may be anything."""
+    args = [arg for entry in (allow or "").split(",") if entry for arg in ("--forwarded-allow-ips", entry)]
+    d = daemons("--interface", "wsgi", *args, app="apps.journey_wsgi:app", workers=1)
+    d.wait_ready()
+    assert _environ_with(d.port, headers) == expected
