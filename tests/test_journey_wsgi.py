@@ -260,3 +260,25 @@ def test_the_client_address_is_the_nearest_hop_not_a_trusted_proxy(daemons, allo
     d = daemons("--interface", "wsgi", *args, app="apps.journey_wsgi:app", workers=1)
     d.wait_ready()
     assert _environ_with(d.port, headers) == expected
+
+
+@pytest.mark.parametrize("host,headers,expected", [
+    ("example.test:8080", {}, ("example.test", "8080")),
+    ("example.test", {}, ("example.test", "80")),  # the scheme's default, never the listening port
+    ("example.test", {"X-Forwarded-Proto": "https"}, ("example.test", "443")),
+    ("[2001:db8::5]", {}, ("2001:db8::5", "80")),
+])
+def test_server_name_and_port_come_from_host_whole(daemons, host, headers, expected):
+    d = daemons("--interface", "wsgi", app="apps.journey_wsgi:app", workers=1)
+    d.wait_ready()
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+    try:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sock.sendall(f"GET /environ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    environ = json.loads(_body(data))
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == expected

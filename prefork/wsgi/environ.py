@@ -23,7 +23,8 @@ Rules:
 - ``RAW_URI`` is the request target as sent (gunicorn's key: apps read it to tell an
   encoded ``%2F`` from a ``/``), ``SERVER_SOFTWARE`` is ``prefork/VERSION``.
 - ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
-  address; a missing port is the scheme's default.
+  address; a ``Host`` without a port means the scheme's default (80, or 443 for https,
+  the forwarded scheme included), never the port the server listens on.
 """
 
 from urllib.parse import unquote_to_bytes
@@ -148,8 +149,7 @@ class EnvironBuilder:
                 if len(self.hosts) < _CACHE_LIMIT:
                     self.hosts[host] = split
             environ["SERVER_NAME"] = split[0]
-            if split[1]:
-                environ["SERVER_PORT"] = split[1]
+            environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
         if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers or "forwarded" in headers):
             self._forwarded(headers, environ)
         if not environ["SERVER_PORT"]:
