@@ -282,3 +282,26 @@ def test_server_name_and_port_come_from_host_whole(daemons, host, headers, expec
         sock.close()
     environ = json.loads(_body(data))
     assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == expected
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_wsgi_early_hints_send_a_103_before_the_answer(daemons, gunicorns, kind):  # noqa: F811
+    server = start(kind, daemons, gunicorns)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    try:
+        sock.sendall(b"GET /early-hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        bad = _get(server.port, "/early-hints?bad")
+        bad = bad[0] + b"\r\n\r\n" + bad[1]
+    finally:
+        sock.close()
+    first, _, rest = data.partition(b"\r\n\r\n")
+    lines = first.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 103 Early Hints", data
+    assert b"</style.css>; rel=preload; as=style" in first and b"</app.js>; rel=preload" in first
+    assert b"</late.css>" in rest.partition(b"HTTP/1.1 200")[0], data  # the second 103, before the 200
+    assert b"HTTP/1.1 200 OK" in rest and b"final" in rest.partition(b"HTTP/1.1 200 OK")[2]
+    assert b"HTTP/1.1 400" in bad and b"Set-Cookie" not in bad.replace(b"Set-Cookie: a=b", b"")
+    assert b"a=b" not in bad
