@@ -305,3 +305,31 @@ def test_wsgi_early_hints_send_a_103_before_the_answer(daemons, gunicorns, kind)
     assert b"HTTP/1.1 200 OK" in rest and b"final" in rest.partition(b"HTTP/1.1 200 OK")[2]
     assert b"HTTP/1.1 400" in bad and b"Set-Cookie" not in bad.replace(b"Set-Cookie: a=b", b"")
     assert b"a=b" not in bad
+
+
+def _unix_environ(path):
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(20)
+    try:
+        sock.connect(path)
+        sock.sendall(b"GET /environ HTTP/1.1\r\nHost: app.test:8443\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    return json.loads(_body(data))
+
+
+def test_the_environ_on_a_unix_socket_next_to_gunicorns(daemons, gunicorns, tmp_path):  # noqa: F811
+    ours_at, theirs_at = str(tmp_path / "p.sock"), str(tmp_path / "g.sock")
+    ours = daemons("--interface", "wsgi", "--bind", f"unix:{ours_at}", app="apps.journey_wsgi:app", workers=1,
+                   bind_socket=False)
+    theirs = gunicorns("apps.journey_wsgi:app", unix=theirs_at)
+    ours.wait_ready()
+    theirs.wait_ready()
+    mine, reference = _unix_environ(ours_at), _unix_environ(theirs_at)
+    for key in ("REMOTE_ADDR", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme", "PATH_INFO"):
+        assert mine[key] == reference[key], key
+    assert (mine["REMOTE_ADDR"], mine["SERVER_NAME"], mine["SERVER_PORT"]) == ("", "app.test", "8443")
+    assert mine["REMOTE_PORT"] == ""  # gunicorn leaves the key out
