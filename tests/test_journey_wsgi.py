@@ -223,3 +223,113 @@ def test_a_header_name_or_value_that_is_not_a_str_is_a_500_never_its_repr(daemon
     for target in ("/header-type?str", "/header-type?sub"):
         head, body = _get(server.port, target)
         assert head.startswith(b"HTTP/1.1 200") and b"\r\nX-Value: v\r\n" in head + b"\r\n" and body == b"typed"
+
+
+def _environ_with(port, headers):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sock.sendall(f"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    environ = json.loads(_body(data))
+    return environ["REMOTE_ADDR"], environ["wsgi.url_scheme"]
+
+
+@pytest.mark.parametrize("allow,headers,expected", [
+    # nginx appends the address it saw: what the client wrote before it is the client's to forge
+    (None, {"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}, ("203.0.113.9", "http")),
+    (None, {"X-Forwarded-For": "203.0.113.9"}, ("203.0.113.9", "http")),
+    ("127.0.0.1,10.0.0.0/8", {"X-Forwarded-For": "6.6.6.6, 203.0.113.9, 10.1.2.3"}, ("203.0.113.9", "http")),
+    ("127.0.0.1,10.0.0.0/8", {"X-Forwarded-For": "10.0.0.7, 10.1.2.3"}, ("10.0.0.7", "http")),
+    (None, {"X-Forwarded-For": "not-an-address, 203.0.113.9"}, ("203.0.113.9", "http")),
+    (None, {"Forwarded": "for=6.6.6.6;proto=http, for=203.0.113.9;proto=https"}, ("203.0.113.9", "https")),
+    (None, {"Forwarded": 'for="[2001:db8::1]:4711";proto=https'}, ("2001:db8::1", "https")),
+    ("127.0.0.1,10.0.0.0/8", {"Forwarded": "for=203.0.113.9;proto=https, for=10.1.2.3;proto=http"},
+     ("203.0.113.9", "https")),
+    ("10.0.0.1", {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https"}, ("127.0.0.1", "http")),
+])
+def test_the_client_address_is_the_nearest_hop_not_a_trusted_proxy(daemons, allow, headers, expected):
+    """As the ASGI side (and uvicorn) read it: walking X-Forwarded-For (or Forwarded) from
+    the right, the first address that is not a trusted proxy is the client; the ones
+    before it were written by the client and may be anything."""
+    args = [arg for entry in (allow or "").split(",") if entry for arg in ("--forwarded-allow-ips", entry)]
+    d = daemons("--interface", "wsgi", *args, app="apps.journey_wsgi:app", workers=1)
+    d.wait_ready()
+    assert _environ_with(d.port, headers) == expected
+
+
+@pytest.mark.parametrize("host,headers,expected", [
+    ("example.test:8080", {}, ("example.test", "8080")),
+    ("example.test", {}, ("example.test", "80")),  # the scheme's default, never the listening port
+    ("example.test", {"X-Forwarded-Proto": "https"}, ("example.test", "443")),
+    ("[2001:db8::5]", {}, ("2001:db8::5", "80")),
+])
+def test_server_name_and_port_come_from_host_whole(daemons, host, headers, expected):
+    d = daemons("--interface", "wsgi", app="apps.journey_wsgi:app", workers=1)
+    d.wait_ready()
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+    try:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sock.sendall(f"GET /environ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    environ = json.loads(_body(data))
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == expected
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_wsgi_early_hints_send_a_103_before_the_answer(daemons, gunicorns, kind):  # noqa: F811
+    server = start(kind, daemons, gunicorns)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    try:
+        sock.sendall(b"GET /early-hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        bad = _get(server.port, "/early-hints?bad")
+        bad = bad[0] + b"\r\n\r\n" + bad[1]
+    finally:
+        sock.close()
+    first, _, rest = data.partition(b"\r\n\r\n")
+    lines = first.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 103 Early Hints", data
+    assert b"</style.css>; rel=preload; as=style" in first and b"</app.js>; rel=preload" in first
+    assert b"</late.css>" in rest.partition(b"HTTP/1.1 200")[0], data  # the second 103, before the 200
+    assert b"HTTP/1.1 200 OK" in rest and b"final" in rest.partition(b"HTTP/1.1 200 OK")[2]
+    assert b"HTTP/1.1 400" in bad and b"Set-Cookie" not in bad.replace(b"Set-Cookie: a=b", b"")
+    assert b"a=b" not in bad
+
+
+def _unix_environ(path):
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(20)
+    try:
+        sock.connect(path)
+        sock.sendall(b"GET /environ HTTP/1.1\r\nHost: app.test:8443\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    return json.loads(_body(data))
+
+
+def test_the_environ_on_a_unix_socket_next_to_gunicorns(daemons, gunicorns, tmp_path):  # noqa: F811
+    ours_at, theirs_at = str(tmp_path / "p.sock"), str(tmp_path / "g.sock")
+    ours = daemons("--interface", "wsgi", "--bind", f"unix:{ours_at}", app="apps.journey_wsgi:app", workers=1,
+                   bind_socket=False)
+    theirs = gunicorns("apps.journey_wsgi:app", unix=theirs_at)
+    ours.wait_ready()
+    theirs.wait_ready()
+    mine, reference = _unix_environ(ours_at), _unix_environ(theirs_at)
+    for key in ("REMOTE_ADDR", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme", "PATH_INFO"):
+        assert mine[key] == reference[key], key
+    assert (mine["REMOTE_ADDR"], mine["SERVER_NAME"], mine["SERVER_PORT"]) == ("", "app.test", "8443")
+    assert mine["REMOTE_PORT"] == ""  # gunicorn leaves the key out

@@ -216,7 +216,7 @@ def test_forwarded_headers_only_from_allowed_peers(wsgi, allowed, expect):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [f"{environ['REMOTE_ADDR']} {environ['wsgi.url_scheme']}".encode()]
     st_ = wsgi(app, forwarded_allow_ips=allowed)
-    _, _, body = request(st_, "GET", "/", headers={"X-Forwarded-For": "203.0.113.7, 10.0.0.2",
+    _, _, body = request(st_, "GET", "/", headers={"X-Forwarded-For": "203.0.113.7",  # one proxy's
                                                    "X-Forwarded-Proto": "https"})
     assert tuple(body.decode().split()) == expect
     _, _, body = request(st_, "GET", "/", headers={"Forwarded": 'for="203.0.113.7:4711";proto=https'})

@@ -14,13 +14,17 @@ Rules:
 - ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``Forwarded`` are trusted only from
   peers in ``forwarded_allow_ips``: addresses, networks, ``unix`` (UNIX-socket peers)
   or ``*`` (every peer), read as the PROXY protocol's ``proxy_allow_ips`` are.
+  ``REMOTE_ADDR`` is the nearest hop that is not itself a trusted proxy (a proxy
+  appends the address it saw; what the client wrote before it is forgeable), as the
+  ASGI side and uvicorn read it; with ``Forwarded``, that hop's ``proto`` is the scheme.
 - ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
   a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
   always join to the request's path.
 - ``RAW_URI`` is the request target as sent (gunicorn's key: apps read it to tell an
   encoded ``%2F`` from a ``/``), ``SERVER_SOFTWARE`` is ``prefork/VERSION``.
 - ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
-  address; a missing port is the scheme's default.
+  address; a ``Host`` without a port means the scheme's default (80, or 443 for https,
+  the forwarded scheme included), never the port the server listens on.
 """
 
 from urllib.parse import unquote_to_bytes
@@ -145,8 +149,7 @@ class EnvironBuilder:
                 if len(self.hosts) < _CACHE_LIMIT:
                     self.hosts[host] = split
             environ["SERVER_NAME"] = split[0]
-            if split[1]:
-                environ["SERVER_PORT"] = split[1]
+            environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
         if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers or "forwarded" in headers):
             self._forwarded(headers, environ)
         if not environ["SERVER_PORT"]:
@@ -155,23 +158,48 @@ class EnvironBuilder:
             environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
         return environ
 
-    @staticmethod
-    def _forwarded(headers, environ):
+    def _forwarded(self, headers, environ):
+        """REMOTE_ADDR and the scheme from a trusted peer's forwarding headers: walking
+        the hops from the nearest, the first that is not a trusted proxy is the client
+        (what comes before it was written by the client, and may be anything)."""
         forwarded = headers.get("forwarded")
         if forwarded:
-            first = forwarded.split(",")[0]
-            for part in first.split(";"):
-                key, _, value = part.strip().partition("=")
-                value = value.strip('"')
-                if key.lower() == "for" and value:
-                    environ["REMOTE_ADDR"] = (value.strip("[]").split("]:")[0] if value.startswith("[")
-                                              else value.split(":")[0])
-                elif key.lower() == "proto" and value in ("http", "https"):
-                    environ["wsgi.url_scheme"] = value
-            return
-        xff = headers.get("x-forwarded-for")
-        if xff:
-            environ["REMOTE_ADDR"] = xff.split(",")[0].strip()
-        proto = headers.get("x-forwarded-proto")
-        if proto and proto.strip().lower() in ("http", "https"):
-            environ["wsgi.url_scheme"] = proto.strip().lower()
+            hops = [_element(element) for element in forwarded.split(",")]
+        else:
+            xff = headers.get("x-forwarded-for")
+            hops = [(hop.strip(), None) for hop in xff.split(",")] if xff else []
+        if hops:
+            address, proto = next((hop for hop in reversed(hops) if not self._proxy(hop[0])), hops[0])
+            if address:
+                environ["REMOTE_ADDR"] = address
+            if proto in ("http", "https"):
+                environ["wsgi.url_scheme"] = proto
+        if not forwarded:
+            proto = headers.get("x-forwarded-proto")
+            proto = proto.split(",")[0].strip().lower() if proto else None
+            if proto in ("http", "https"):
+                environ["wsgi.url_scheme"] = proto
+
+    def _proxy(self, address):
+        """A hop's address is one of the trusted proxies (an unknown or obfuscated one is not)."""
+        try:
+            return bool(address) and self.trusted.allows((address, 0))
+        except ValueError:
+            return False
+
+
+def _element(element):
+    """(for address without its port, proto) of one ``Forwarded`` element."""
+    address = proto = ""
+    for part in element.split(";"):
+        key, _, value = part.strip().partition("=")
+        value = value.strip().strip('"')
+        key = key.lower()
+        if key == "for" and value:
+            if value.startswith("["):
+                address = value[1:].partition("]")[0]
+            else:
+                address = value.partition(":")[0] if value.count(":") == 1 else value
+        elif key == "proto":
+            proto = value.lower()
+    return address, proto

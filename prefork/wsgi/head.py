@@ -10,6 +10,8 @@ Rules:
   (a 500 while the head is not out).
 - Hop-by-hop headers from the app are dropped, except ``Connection``; a repeated header
   name keeps every value (``Set-Cookie``).
+- ``wsgi.early_hints`` (as gunicorn offers it) takes fields checked the same way; a 103
+  goes out only while the head is not, to an HTTP/1.1 client, and with a ``Link``.
 - A whole body's header list is checked and encoded once and kept as a ``HeaderBlock``
   (``_BLOCKS_KEPT`` lists at most, all forgotten when full).
 """
@@ -127,3 +129,19 @@ def whole_block(headers, blocks):
                 blocks.clear()
             blocks[key] = entry
     return entry
+
+
+def early_hints(headers):
+    """The hints for a 103 from ``wsgi.early_hints(headers)`` (gunicorn's list of
+    ``(name, value)``), as ``ServerResponse.write_early_hints`` takes them; checked as a
+    head's fields are (the 103 itself needs a ``Link``, as Node's does)."""
+    hints = {}
+    for name, value in headers:
+        if not _both_str(name, value):
+            raise not_str(name, value)
+        serialize.check_name(name)
+        serialize.check_value(name, value)
+        key = name.lower()
+        seen = hints.get(key)
+        hints[key] = value if seen is None else (seen if isinstance(seen, list) else [seen]) + [value]
+    return hints

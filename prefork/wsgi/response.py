@@ -37,7 +37,7 @@ import logging
 import os
 import stat
 
-from .head import apply_head, not_bytes, parse_status, whole_block
+from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
 from .streams import FileWrapper, SendFile, StallWatch
 
 log = logging.getLogger("prefork.wsgi")
@@ -167,12 +167,21 @@ class LoopCall:
         res.write(self._kept(data))
         push_out(res.socket)
 
+    def early_hints(self, headers):
+        """``wsgi.early_hints``: a 103 with ``headers``, sent at once."""
+        hints = early_hints(headers)
+        res = self.res
+        if not res.headers_sent and self.req.http_version != "1.0":
+            res.write_early_hints(hints)
+            push_out(res.socket)
+
     def start(self):
         """Call the app; True when the call is done at once (a list body), else its end
         is reported with ``adapter.call_done()``."""
         adapter = self.adapter
         try:
             environ = adapter.environs.environ(self.req, self.body)
+            environ["wsgi.early_hints"] = self.early_hints
             iterable = self.iterable = adapter.app(environ, self.start_response)
             kind = iterable.__class__
             res = self.res

@@ -37,7 +37,7 @@ import traceback
 from collections import deque
 from time import monotonic
 
-from .head import apply_head, not_bytes
+from .head import apply_head, early_hints, not_bytes
 from .response import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                        under_length)
 from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream, StallWatch
@@ -46,7 +46,7 @@ log = logging.getLogger("prefork.wsgi")
 
 _IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before it waits
 _REBALANCE_WAIT = 0.05  # seconds a call may wait for a thread before clients are sent elsewhere
-_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE = range(6)
+_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS = range(7)
 
 
 class ThreadedCalls:
@@ -96,7 +96,8 @@ class ThreadedCalls:
             waiting.append(call)
 
     def _submit(self, call):
-        call.environ = self.adapter.environs.environ(call.req, call.body)
+        environ = call.environ = self.adapter.environs.environ(call.req, call.body)
+        environ["wsgi.early_hints"] = call.early_hints
         call.queued_at = monotonic()
         self.running.add(call)
         self.queued.append(call)
@@ -212,6 +213,13 @@ class ThreadCall:
             self.in_flight += size
             self._post_locked(_DATA, data)
 
+    def early_hints(self, headers):
+        """``wsgi.early_hints``: a 103 with ``headers``, before the head (checked here,
+        so a bad field raises in the app as it would in its head)."""
+        hints = early_hints(headers)
+        if not self.head_given:
+            self._post(_HINTS, hints)
+
     def _give_head(self):
         if not self.head_given:
             if self.status is None:
@@ -316,6 +324,9 @@ class ThreadCall:
                 elif kind == _FAIL:
                     self.ended = True
                     answer_failure(res, payload)
+                elif kind == _HINTS:
+                    if not res.headers_sent and self.req.http_version != "1.0":
+                        res.write_early_hints(payload)
                 else:  # _DONE
                     self.body.discard()
                     self.calls.done(self)

@@ -132,6 +132,21 @@ def app(environ, start_response):
     if path == "/header-name-type":
         start_response("200 OK", plain + [(b"X-Name", "v")])
         return [b"typed"]
+    if path == "/early-hints":  # gunicorn's wsgi.early_hints: a 103 before the final answer
+        send_hints = environ.get("wsgi.early_hints")
+        if send_hints is None:
+            start_response("501 Not Implemented", plain)
+            return [b"no wsgi.early_hints"]
+        send_hints([("Link", "</style.css>; rel=preload; as=style"), ("Link", "</app.js>; rel=preload")])
+        if query == "bad":
+            try:
+                send_hints([("Link", "</x>\r\nSet-Cookie: a=b")])
+            except Exception as exc:  # refused, as gunicorn refuses it
+                start_response("400 Bad Request", plain)
+                return [type(exc).__name__.encode()]
+        start_response("200 OK", plain)
+        send_hints([("Link", "</late.css>; rel=preload")])  # the head is not out yet: still sent
+        return [b"final"]
     if path == "/pid":
         start_response("200 OK", plain)
         return [str(os.getpid()).encode()]
