@@ -246,14 +246,18 @@ def _environ_with(port, headers):
     ("127.0.0.1,10.0.0.0/8", {"X-Forwarded-For": "6.6.6.6, 203.0.113.9, 10.1.2.3"}, ("203.0.113.9", "http")),
     ("127.0.0.1,10.0.0.0/8", {"X-Forwarded-For": "10.0.0.7, 10.1.2.3"}, ("10.0.0.7", "http")),
     (None, {"X-Forwarded-For": "not-an-address, 203.0.113.9"}, ("203.0.113.9", "http")),
-    (None, {"Forwarded": "for=6.6.6.6;proto=http, for=203.0.113.9;proto=https"}, ("203.0.113.9", "https")),
-    (None, {"Forwarded": 'for="[2001:db8::1]:4711";proto=https'}, ("2001:db8::1", "https")),
-    ("127.0.0.1,10.0.0.0/8", {"Forwarded": "for=203.0.113.9;proto=https, for=10.1.2.3;proto=http"},
-     ("203.0.113.9", "https")),
+    # a hop's port and brackets are dropped; a hop that is no address gives no client
+    ("127.0.0.1,10.0.0.0/8", {"X-Forwarded-For": "203.0.113.9, 10.0.0.5:1234"}, ("203.0.113.9", "http")),
+    (None, {"X-Forwarded-For": "[2001:db8::1]:4711"}, ("2001:db8::1", "http")),
+    (None, {"X-Forwarded-For": "203.0.113.9, unknown"}, ("127.0.0.1", "http")),
+    (None, {"X-Forwarded-For": "<script>"}, ("127.0.0.1", "http")),
+    # the nearest X-Forwarded-Proto value counts; a client's Forwarded is never read
+    (None, {"X-Forwarded-Proto": "https, http"}, ("127.0.0.1", "http")),
+    (None, {"X-Forwarded-For": "203.0.113.9", "Forwarded": "for=6.6.6.6;proto=https"}, ("203.0.113.9", "http")),
     ("10.0.0.1", {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https"}, ("127.0.0.1", "http")),
 ])
 def test_the_client_address_is_the_nearest_hop_not_a_trusted_proxy(daemons, allow, headers, expected):
-    """As the ASGI side (and uvicorn) read it: walking X-Forwarded-For (or Forwarded) from
+    """As the ASGI side (and uvicorn) read it: walking X-Forwarded-For from
     the right, the first address that is not a trusted proxy is the client; the ones
     before it were written by the client and may be anything."""
     args = [arg for entry in (allow or "").split(",") if entry for arg in ("--forwarded-allow-ips", entry)]

@@ -37,6 +37,7 @@ import asyncio
 import logging
 from asyncio import Task
 
+from ..net.proxy import TrustedSources
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
@@ -64,6 +65,7 @@ class ASGIAdapter:
         if isinstance(allow, str):
             allow = [a.strip() for a in allow.split(",") if a.strip()]
         self.forwarded_allow_ips = frozenset(allow or ())
+        self.trusted = TrustedSources(self.forwarded_allow_ips)
         self.state = {}
         self.lifespan = Lifespan(app, self.state, lifespan)
         self.lifespan_timeout = lifespan_timeout
@@ -148,7 +150,7 @@ class ASGIAdapter:
         socket = req.socket
         headers = req.headers
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            client, scheme = client_and_scheme(req, scheme, self.forwarded_allow_ips)
+            client, scheme = client_and_scheme(req, scheme, self.trusted)
         else:
             address = socket.remote_address
             client = (address, socket.remote_port) if address else None
@@ -181,7 +183,7 @@ class ASGIAdapter:
         scope = self.templates.get(socket)
         scope = (self.connection_template(socket) if scope is None else scope).copy()
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.forwarded_allow_ips)
+            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted)
         scope["http_version"] = req.http_version
         scope["method"] = req.method
         scope["path"], scope["raw_path"], scope["query_string"] = target

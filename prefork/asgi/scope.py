@@ -8,12 +8,15 @@ Rules:
   that Starlette and uvicorn follow).
 - An absolute-form target (``GET http://host/x``) is reduced to its path.
 - ``client`` and ``scheme`` come from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only
-  when the peer is in ``forwarded_allow_ips``; the client is the nearest
-  address in ``X-Forwarded-For`` that is not itself a trusted proxy.
+  when the peer is in ``forwarded_allow_ips`` (addresses, networks, ``unix`` for peers
+  on a UNIX socket, ``*``), read by http/forwarded.py as the WSGI side reads them; a
+  forwarded client's port is 0.
 - Nothing here keeps state between requests.
 """
 
 from urllib.parse import unquote
+
+from ..http.forwarded import forwarded_client, forwarded_proto
 
 
 def split_target(url):
@@ -44,27 +47,28 @@ def server_address(socket):
     return (local, None) if local else None  # a UNIX socket's path
 
 
-def client_and_scheme(req, scheme, allowed):
-    """(client, scheme) with the proxy headers applied when the peer may set them."""
+def client_and_scheme(req, scheme, trusted):
+    """(client, scheme) with the proxy headers applied when the peer may set them
+    (``trusted``: a net.proxy.TrustedSources)."""
     socket = req.socket
     address = socket.remote_address
     client = (address, socket.remote_port) if address else None
-    if allowed and ((address or "unix") in allowed or "*" in allowed):
+    if address:
+        allowed = trusted.allows((address, 0))
+    else:  # a UNIX-socket peer; a TCP peer gone before its address was read is not one
+        allowed = socket.remote_family is None and trusted.allows("")
+    if allowed:
         headers = req.headers
-        proto = headers.get("x-forwarded-proto")
-        if proto:
-            proto = proto.split(",")[0].strip().lower()
-            if proto in ("http", "https", "ws", "wss"):
-                if scheme in ("ws", "wss"):
-                    proto = "wss" if proto in ("https", "wss") else "ws"
-                elif proto.startswith("ws"):
-                    proto = "https" if proto == "wss" else "http"
-                scheme = proto
-        forwarded_for = headers.get("x-forwarded-for")
-        if forwarded_for:
-            hosts = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-            # the nearest address that is not a trusted proxy is the client
-            host = next((h for h in reversed(hosts) if h not in allowed), hosts[0] if hosts else None)
-            if host:
-                client = (host, 0)
+        value = headers.get("x-forwarded-proto")
+        proto = forwarded_proto(value) if value else None
+        if proto is not None:
+            secure = proto in ("https", "wss")
+            if scheme in ("ws", "wss"):
+                scheme = "wss" if secure else "ws"
+            else:
+                scheme = "https" if secure else "http"
+        value = headers.get("x-forwarded-for")
+        host = forwarded_client(value, lambda hop: trusted.allows((hop, 0))) if value else None
+        if host is not None:
+            client = (host, 0)
     return client, scheme

@@ -11,12 +11,11 @@ Rules:
   front checks only the one it knows).
 - ``PATH_INFO`` is the target's path percent-decoded, as latin-1 (PEP 3333): the bytes
   on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``.
-- ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``Forwarded`` are trusted only from
-  peers in ``forwarded_allow_ips``: addresses, networks, ``unix`` (UNIX-socket peers)
-  or ``*`` (every peer), read as the PROXY protocol's ``proxy_allow_ips`` are.
-  ``REMOTE_ADDR`` is the nearest hop that is not itself a trusted proxy (a proxy
-  appends the address it saw; what the client wrote before it is forgeable), as the
-  ASGI side and uvicorn read it; with ``Forwarded``, that hop's ``proto`` is the scheme.
+- ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are trusted only from peers in
+  ``forwarded_allow_ips``: addresses, networks, ``unix`` (peers on a UNIX socket; a TCP
+  peer whose address could not be read is not one) or ``*`` (every peer), read as the
+  PROXY protocol's ``proxy_allow_ips`` are. ``REMOTE_ADDR`` and the scheme are what
+  http/forwarded.py reads from them, as the ASGI side does.
 - ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
   a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
   always join to the request's path.
@@ -30,6 +29,7 @@ Rules:
 from urllib.parse import unquote_to_bytes
 
 from .. import __version__
+from ..http.forwarded import forwarded_client, forwarded_proto
 from ..net.proxy import TrustedSources
 
 _CACHE_LIMIT = 512
@@ -98,7 +98,11 @@ class EnvironBuilder:
         base["REMOTE_PORT"] = str(socket.remote_port or "")
         if socket.encrypted:
             base["wsgi.url_scheme"] = "https"
-        return base, self.trusted.allows((remote_addr, 0) if remote_addr else "")
+        if remote_addr:
+            trusted = self.trusted.allows((remote_addr, 0))
+        else:  # a UNIX-socket peer; a TCP peer gone before its address was read is not one
+            trusted = socket.remote_family is None and self.trusted.allows("")
+        return base, trusted
 
     # -- per request ------------------------------------------------------------------------------
     def environ(self, req, body):
@@ -150,7 +154,7 @@ class EnvironBuilder:
                     self.hosts[host] = split
             environ["SERVER_NAME"] = split[0]
             environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
-        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers or "forwarded" in headers):
+        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers):
             self._forwarded(headers, environ)
         if not environ["SERVER_PORT"]:
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
@@ -159,47 +163,18 @@ class EnvironBuilder:
         return environ
 
     def _forwarded(self, headers, environ):
-        """REMOTE_ADDR and the scheme from a trusted peer's forwarding headers: walking
-        the hops from the nearest, the first that is not a trusted proxy is the client
-        (what comes before it was written by the client, and may be anything)."""
-        forwarded = headers.get("forwarded")
-        if forwarded:
-            hops = [_element(element) for element in forwarded.split(",")]
-        else:
-            xff = headers.get("x-forwarded-for")
-            hops = [(hop.strip(), None) for hop in xff.split(",")] if xff else []
-        if hops:
-            address, proto = next((hop for hop in reversed(hops) if not self._proxy(hop[0])), hops[0])
-            if address:
-                environ["REMOTE_ADDR"] = address
-            if proto in ("http", "https"):
-                environ["wsgi.url_scheme"] = proto
-        if not forwarded:
-            proto = headers.get("x-forwarded-proto")
-            proto = proto.split(",")[0].strip().lower() if proto else None
-            if proto in ("http", "https"):
-                environ["wsgi.url_scheme"] = proto
+        """REMOTE_ADDR and the scheme from a trusted peer's forwarding headers."""
+        value = headers.get("x-forwarded-for")
+        if value:
+            client = forwarded_client(value, self._proxy)  # repeated fields: joined
+            if client is not None:
+                environ["REMOTE_ADDR"] = client
+        value = headers.get("x-forwarded-proto")
+        if value:
+            proto = forwarded_proto(value)
+            if proto is not None:
+                environ["wsgi.url_scheme"] = "https" if proto in ("https", "wss") else "http"
 
     def _proxy(self, address):
-        """A hop's address is one of the trusted proxies (an unknown or obfuscated one is not)."""
-        try:
-            return bool(address) and self.trusted.allows((address, 0))
-        except ValueError:
-            return False
-
-
-def _element(element):
-    """(for address without its port, proto) of one ``Forwarded`` element."""
-    address = proto = ""
-    for part in element.split(";"):
-        key, _, value = part.strip().partition("=")
-        value = value.strip().strip('"')
-        key = key.lower()
-        if key == "for" and value:
-            if value.startswith("["):
-                address = value[1:].partition("]")[0]
-            else:
-                address = value.partition(":")[0] if value.count(":") == 1 else value
-        elif key == "proto":
-            proto = value.lower()
-    return address, proto
+        """A hop's address is one of the trusted proxies."""
+        return self.trusted.allows((address, 0))

@@ -1,0 +1,57 @@
+"""The client and the scheme a trusted proxy names in ``X-Forwarded-For`` and
+``X-Forwarded-Proto`` (the headers gunicorn and uvicorn read), for WSGI and ASGI alike.
+
+Rules:
+- These headers count only when the connection's peer is a trusted proxy; the caller
+  decides that, from the socket (a TCP peer whose address is unknown is never trusted).
+- ``X-Forwarded-For``: each proxy appends the address of the peer it saw, so the hops
+  are read from the nearest (rightmost) outwards: a hop that is itself a trusted proxy
+  is passed over, the first that is not is the client. What lies left of it was written
+  by the client and may be anything. Repeated fields count as one list, in order.
+- A hop is an IP address, with an optional port (``10.0.0.5:1234``, ``[::1]:443``)
+  that is dropped. A hop that is not an address (``unknown``, an obfuscated name,
+  garbage) gives no client: the peer's own address stays.
+- ``X-Forwarded-Proto``: the nearest (last) value, when it is http, https, ws or wss.
+- RFC 7239's ``Forwarded`` is not read (a client could send one past a proxy that
+  writes only ``X-Forwarded-For``).
+- No I/O, no state.
+"""
+
+import ipaddress
+
+PROTOS = frozenset(("http", "https", "ws", "wss"))
+
+
+def hop_address(text):
+    """The IP address of one ``X-Forwarded-For`` hop as text (port and brackets
+    dropped), or None when the hop is not an address."""
+    text = text.strip(" \t")
+    if text.startswith("["):
+        text, bracket, _ = text[1:].partition("]")
+        if not bracket:
+            return None
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def forwarded_client(value, is_proxy):
+    """The client address ``X-Forwarded-For`` ``value`` names, given ``is_proxy(address)``
+    for trusted proxies; None when it names none usable."""
+    hops = value.split(",")
+    for hop in reversed(hops):
+        address = hop_address(hop)
+        if address is None:
+            return None
+        if not is_proxy(address):
+            return address
+    return hop_address(hops[0])  # every hop is a trusted proxy: the farthest one
+
+
+def forwarded_proto(value):
+    """The scheme ``X-Forwarded-Proto`` ``value`` names (lower case), or None."""
+    proto = value.rpartition(",")[2].strip(" \t").lower()
+    return proto if proto in PROTOS else None

@@ -1,0 +1,89 @@
+"""X-Forwarded-For / X-Forwarded-Proto: the rules of http/forwarded.py as a table (no
+sockets), and the daemon's trust in a peer (WSGI and ASGI) on real connections."""
+
+import json
+import os
+import socket
+import struct
+import threading
+
+import pytest
+
+from daemon import wait_until
+from prefork.http.forwarded import forwarded_client, forwarded_proto, hop_address
+
+PROXIES = {"10.0.0.5", "10.0.0.6", "::1"}
+
+
+@pytest.mark.parametrize("hop,address", [
+    ("203.0.113.9", "203.0.113.9"), (" 203.0.113.9\t", "203.0.113.9"), ("10.0.0.5:1234", "10.0.0.5"),
+    ("[2001:db8::1]:4711", "2001:db8::1"), ("[2001:db8::1]", "2001:db8::1"), ("2001:db8::1", "2001:db8::1"),
+    ("2001:DB8:0::1", "2001:db8::1"), ("unknown", None), ("_hidden", None), ("<script>", None), ("", None),
+    ("[2001:db8::1", None), ("203.0.113.9:80:80", None), ("999.1.1.1", None), ("203.0.113.9\r\n", None),
+])
+def test_a_hop_is_an_address_with_its_port_and_brackets_dropped(hop, address):
+    assert hop_address(hop) == address
+
+
+@pytest.mark.parametrize("value,client", [
+    ("203.0.113.9", "203.0.113.9"),
+    ("6.6.6.6, 203.0.113.9", "203.0.113.9"),            # the client wrote 6.6.6.6
+    ("6.6.6.6, 203.0.113.9, 10.0.0.5", "203.0.113.9"),  # passed over: a trusted proxy
+    ("10.0.0.6, 10.0.0.5", "10.0.0.6"),                 # every hop a proxy: the farthest
+    ("6.6.6.6,203.0.113.9,10.0.0.5:8080", "203.0.113.9"),
+    ("203.0.113.9, unknown", None),                     # the nearest untrusted hop is no address
+    ("unknown, 10.0.0.5", None),
+    ("garbage, 203.0.113.9", "203.0.113.9"),            # left of the client: never read
+    ("", None), (",", None),
+])
+def test_the_client_is_the_nearest_hop_that_is_not_a_trusted_proxy(value, client):
+    assert forwarded_client(value, PROXIES.__contains__) == client
+
+
+@pytest.mark.parametrize("value,proto", [
+    ("https", "https"), ("HTTPS", "https"), (" http ", "http"), ("wss", "wss"), ("https, http", "http"),
+    ("http,https", "https"), ("ftp", None), ("", None), ("https;x", None),
+])
+def test_the_scheme_is_the_nearest_forwarded_proto(value, proto):
+    assert forwarded_proto(value) == proto
+
+
+def _lines(path):
+    try:
+        with open(path) as fh:
+            return [json.loads(line) for line in fh]
+    except FileNotFoundError:
+        return []
+
+
+@pytest.mark.parametrize("interface,app", [("wsgi", "apps.peer_record:wsgi"), ("asgi", "apps.peer_record:asgi")])
+def test_a_peer_reset_before_its_address_is_read_is_not_a_trusted_unix_peer(daemons, tmp_path, interface, app):
+    """A TCP client that resets its connection while the worker is busy is accepted with
+    no peer address (getpeername fails); its request is still read. It must not count as
+    a UNIX-socket peer (trusted by default), or its own X-Forwarded-For would be believed."""
+    record = str(tmp_path / "record")
+    d = daemons("--interface", interface, app=app, workers=1, env={"PEER_RECORD": record})
+    d.wait_ready()
+    blocker = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+    kept = socket.socket()
+    try:
+        blocker.sendall(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_until(lambda: ["block"] in _lines(record), 20, what="the worker busy")
+        for path, reset in (("/reset", True), ("/kept", False)):
+            client = kept if not reset else socket.socket()
+            client.bind(("127.0.0.5", 0))  # not in forwarded_allow_ips
+            client.connect(("127.0.0.1", d.port))
+            client.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n"
+                           b"X-Forwarded-Proto: https\r\n\r\n" % path.encode())
+            if reset:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
+        seen = wait_until(lambda: (lambda r: r if {"/reset", "/kept"} <= {x[0] for x in r} else None)(
+            _lines(record)), 20, what="both requests served")
+    finally:
+        blocker.close()
+        kept.close()
+    served = {entry[0]: entry[1:] for entry in seen if entry[0] != "block"}
+    assert served["/kept"] == ["127.0.0.5", "http"]
+    assert served["/reset"][0] != "6.6.6.6" and served["/reset"][1] == "http", served
+    assert len(d.serving_workers()) == 1
