@@ -319,9 +319,10 @@ class TLSLayer:
                 self.sslobj.write(data)
             elif self.pending is not None:
                 self.pending.append(data)
-        backlog = self.outgoing.read()
-        if self.backlog:
-            backlog = self.backlog + backlog
+        backlog = self.backlog
+        if self.outgoing.pending:
+            records = self.outgoing.read()
+            backlog = b"".join((backlog, records)) if backlog else records
         elif not backlog:
             return 0
         try:
@@ -332,7 +333,7 @@ class TLSLayer:
         if sent == len(backlog):
             self.backlog = b""
             return 0
-        self.backlog = backlog = backlog[sent:]
+        self.backlog = backlog = memoryview(backlog)[sent:]  # a view: the rest is not copied
         return len(backlog)
 
     def close_notify(self):
