@@ -148,6 +148,24 @@ def test_bytes_sent_after_a_connection_close_request_do_not_cut_its_response(tls
     worker_fine(tls_daemon, pki)
 
 
+
+def test_close_notify_is_never_lost_when_the_kernel_buffer_is_full_at_the_end(tls_daemon, pki):  # noqa: F811
+    """A client that starts reading only after the server has queued the whole answer and
+    ended (its socket buffer full): the close_notify made at the end must wait for room
+    like the records before it, not be dropped when the kernel refuses it. Over a UNIX
+    socket, whose buffer refuses a small write as soon as it is full; 80 sizes, so that
+    the end falls on a full buffer many times."""
+    cut = []
+    for size in range(200_000, 200_000 + 80 * 7919, 7919):
+        with open_tls(0, pki, family=socket.AF_UNIX, host=tls_daemon.unix_path, suppress_ragged_eofs=False) as sock:
+            sock.sendall(b"GET /big/%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % size)
+            threading.Event().wait(0.03)  # the client reads late: the server has filled the buffer
+            data, how = read_to_end(sock)
+        if how != "close_notify" or len(split_response(data)[1]) != size:
+            cut.append((size, how, len(data)))
+    assert not cut, cut
+
+
 # -- session resumption across workers ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def three_workers(pki):  # noqa: F811
