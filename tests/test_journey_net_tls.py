@@ -485,3 +485,64 @@ def test_a_client_that_stalls_after_the_handshake_gets_the_headers_timeout(daemo
         data, how = read_to_end(sock)
     assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), data
     assert how == "close_notify"
+
+
+# -- nginx, the reference an operator replaces: the same client behaviours side by side ---------------------
+@pytest.fixture(scope="module")
+def nginx_tls(pki, tmp_path_factory):  # noqa: F811
+    """Debian's nginx terminating TLS with the same certificate on a socket bound here
+    (handed over through the NGINX environment variable), serving ``/big/4194304``."""
+    binary, why = ensure("nginx", "nginx-light")
+    if binary is None:
+        pytest.skip(why)
+    from daemon import alive, children
+    tmp = tmp_path_factory.mktemp("nginx-tls")
+    (tmp / "www" / "big").mkdir(parents=True)
+    (tmp / "www" / "big" / str(4 * MB)).write_bytes(pattern(4 * MB))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    (tmp / "nginx.conf").write_text(
+        f"daemon off;\nuser root;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log info;\n"
+        "events {}\nhttp {\n    access_log off;\n"
+        + "".join(f"    {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
+                                                                         "scgi"))
+        + f"    server {{\n        listen 127.0.0.1:{port} ssl;\n        ssl_certificate {pki.cert};\n"
+        f"        ssl_certificate_key {pki.key};\n        root {tmp}/www;\n    }}\n}}\n")
+    proc = subprocess.Popen([binary, "-c", str(tmp / "nginx.conf"), "-p", str(tmp)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, pass_fds=[sock.fileno()],
+                            env=dict(os.environ, NGINX=f"{sock.fileno()};"))
+    sock.close()
+    try:
+        log = tmp / "error.log"
+        wait_until(lambda: (log.exists() and "start worker process" in log.read_text()) or proc.poll() is not None,
+                   20, what="nginx started")
+        assert proc.poll() is None, log.read_text()
+        yield port
+    finally:
+        for pid in [proc.pid] + children(proc.pid):
+            if alive(pid):
+                os.kill(pid, 9)
+        proc.wait(10)
+
+
+def test_nginx_and_prefork_answer_plain_http_on_the_tls_port_alike(tls_daemon, nginx_tls, pki):  # noqa: F811
+    for port in (nginx_tls, tls_daemon.port):
+        result = curl("-i", f"http://127.0.0.1:{port}/")
+        assert result.returncode == 0 and result.stdout.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (port, result)
+
+
+def test_nginx_and_prefork_close_alike_behind_pipelined_bytes(tls_daemon, nginx_tls, pki):  # noqa: F811
+    """The pipelined-past-``Connection: close`` slow reader above, against both: the whole
+    body and a close_notify from each."""
+    size = 4 * MB
+    for port in (nginx_tls, tls_daemon.port):
+        with open_tls(port, pki) as sock:
+            sock.sendall(f"GET /big/{size} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            first = sock.recv(16 * 1024)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+            data, how = slow_read(sock, first, size)
+        head, body = split_response(data)
+        assert head.startswith(b"HTTP/1.1 200 OK") and how == "close_notify" and body == pattern(size), \
+            (port, head, how, len(body))
