@@ -14,8 +14,9 @@ Rules:
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
-  that starts with a capital letter, as a method does) is a failed handshake too, but the peer is told, as nginx tells it: a 400 in the clear, then the
-  socket's orderly close (its FIN, what the peer still sends read and dropped).
+  that starts with a capital letter, as a method does) is a failed handshake too, but the
+  peer is told, as nginx tells it: a 400 in the clear, then the socket's orderly close
+  (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
