@@ -11,7 +11,9 @@ Rules:
   FIN. Closing a socket with unread bytes makes the kernel answer with a reset, and a
   reset throws away what the kernel still holds for the peer (the tail of a response a
   slow reader has not taken yet). Both waits (for the close_notify, for the peer's FIN)
-  are bounded together by ``linger_timeout`` seconds, then the socket is destroyed.
+  are bounded together by ``linger_timeout`` seconds, then the socket is destroyed. After
+  a plain ``end()`` (the socket may stay half-open) only the send timeout bounds the
+  close_notify's wait, as it bounds any write.
 - ``destroy()`` is immediate: one last non-blocking try for what is queued and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
   close.
@@ -58,6 +60,8 @@ class Closing:
             self._close_after_fin()
         else:
             self.end()
+            if self.tls is not None and self.tls.closed and not self.destroyed:
+                self._bound_close()  # its close_notify is waiting for the kernel
 
     def _shutdown(self):
         """Everything queued is in the kernel: close_notify, the FIN, then the close if due."""
@@ -70,7 +74,8 @@ class Closing:
                 self._out = [b""]
                 self.buffered_size = left
                 self._want_write()
-                self._bound_close()
+                if self._destroy_after_flush:
+                    self._bound_close()
                 return
         self._fin_sent = True
         try:

@@ -14,8 +14,9 @@ Rules:
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
-  that starts with a capital letter, as a method does) is a failed handshake too, but the peer is told, as nginx tells it: a 400 in the clear, then the
-  socket's orderly close (its FIN, what the peer still sends read and dropped).
+  that starts with a capital letter, as a method does) is a failed handshake too, but the
+  peer is told, as nginx tells it: a 400 in the clear, then the socket's orderly close
+  (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
@@ -319,9 +320,10 @@ class TLSLayer:
                 self.sslobj.write(data)
             elif self.pending is not None:
                 self.pending.append(data)
-        backlog = self.outgoing.read()
-        if self.backlog:
-            backlog = self.backlog + backlog
+        backlog = self.backlog
+        if self.outgoing.pending:
+            records = self.outgoing.read()
+            backlog = b"".join((backlog, records)) if backlog else records
         elif not backlog:
             return 0
         try:
@@ -332,7 +334,7 @@ class TLSLayer:
         if sent == len(backlog):
             self.backlog = b""
             return 0
-        self.backlog = backlog = backlog[sent:]
+        self.backlog = backlog = memoryview(backlog)[sent:]  # a view: the rest is not copied
         return len(backlog)
 
     def close_notify(self):

@@ -10,6 +10,8 @@ Rules:
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``); ``_out``
   holds one empty placeholder while records the kernel has not taken wait in the layer
   (so "flushed" still means in the kernel). Each TLS hook is one ``if self.tls`` branch.
+- What the kernel did not take of a large write stays where it is (a memoryview of it is
+  queued), so a slow reader of a large body costs no copy per partial send.
 - When the queue empties after ``end()``, the closing steps follow (net/closing.py).
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
   ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
@@ -91,7 +93,7 @@ class Writing:
         if self.timeout:  # a write is activity; with no idle timer there is nothing to stamp
             self.last_activity = monotonic()
         if sent < len(data):
-            rest = data[sent:]
+            rest = memoryview(data)[sent:]  # a view: what the kernel has not taken is never copied
             self._out.append(rest)
             self.buffered_size += len(rest)
             self._want_write()
@@ -152,7 +154,7 @@ class Writing:
             self.last_activity = monotonic()
             self.bytes_written += sent
             if sent < len(data):
-                rest = data[sent:]
+                rest = memoryview(data)[sent:]
                 self._out = [rest]
                 self.buffered_size = len(rest)
                 self._want_write()
