@@ -74,14 +74,14 @@ def parse_attribute(attribute, app=None):
     shown = app if app is not None else attribute
     try:
         expression = ast.parse(attribute.strip(), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # e.g. NUL bytes, deep nesting
         expression = None
     args = kwargs = None
     if isinstance(expression, ast.Call):
         try:
             args = [ast.literal_eval(arg) for arg in expression.args]
             kwargs = {keyword.arg: ast.literal_eval(keyword.value) for keyword in expression.keywords}
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):  # {[]: 1} is a TypeError
             raise ValueError(f"the factory's arguments in {shown!r} must be literals (strings, numbers, "
                              f"True/False/None, lists, dicts)") from None
         if None in kwargs:

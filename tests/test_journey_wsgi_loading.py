@@ -30,6 +30,10 @@ def test_an_attribute_is_a_name_or_a_factory_call_with_literals(attribute, parse
 @pytest.mark.parametrize("app,message", [
     ("m:create_app(x)", "the factory's arguments in 'm:create_app(x)' must be literals"),
     ("m:create_app(**opts)", "the factory's arguments in 'm:create_app(**opts)' must be literals"),
+    ("m:create({[]: 1})", "the factory's arguments in 'm:create({[]: 1})' must be literals"),
+    ("m:create({1, []})", "the factory's arguments in 'm:create({1, []})' must be literals"),
+    ("m:create(" + "(" * 5000 + ")" * 5000 + ")", "expected module or module:attribute"),
+    ("m:a\x00b", "expected module or module:attribute"),
     ("m:make()()", "expected module or module:attribute, got 'm:make()()' (or module:factory(ARGS)"),
     ("m:a b", "expected module or module:attribute, got 'm:a b'"),
     ("m:", "expected module or module:attribute, got 'm:'"),
