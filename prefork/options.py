@@ -115,7 +115,7 @@ SETTINGS = (
             "time on the worker's loop; more run the app on a thread pool while the loop keeps the "
             "sockets (wsgi.multithread is then true).", minimum=1),
     Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1", "unix"], "WSGI and ASGI: peers whose "
-            "X-Forwarded-For, X-Forwarded-Proto and Forwarded headers are trusted: IP addresses, networks "
+            "X-Forwarded-For and X-Forwarded-Proto headers are trusted: IP addresses, networks "
             "(10.0.0.0/8), unix (UNIX-socket peers: a proxy on this host, as gunicorn trusts them), or * for any."),
     Setting("lifespan", "choice", "auto", "ASGI: the lifespan protocol. auto: used when the app speaks "
             "it; on: an app that does not is a failed boot; off: never sent.", choices=("auto", "on", "off")),
