@@ -84,6 +84,17 @@ server.on('request', (req, res) => {
   }
   if (path === '/wait-body') { req.on('data', (c) => log('data', { n: c.length })); return; }
   if (path === '/never') return;
+  if (path === '/delay') { setTimeout(() => res.end('delayed'), 200); return; }
+  if (path === '/slowbody') { res.write('part1'); setTimeout(() => res.end('part2'), 200); return; }
+  if (path === '/drain') {
+    const chunk = Buffer.alloc(1024 * 1024, 97);
+    let n = 0;
+    const pump = () => {
+      while (n < 8) { n++; const ok = res.write(chunk); log('write', { n, ok }); if (!ok) { res.once('drain', () => { log('drain'); pump(); }); return; } }
+      res.end();
+    };
+    pump(); return;
+  }
   if (path === '/read-then-never') { req.resume(); req.on('end', () => log('req.end')); return; }
   if (path === '/remove-date') { res.removeHeader('Date'); return res.end('x'); }
   if (path === '/content-length-mismatch') { res.setHeader('Content-Length', '10'); return res.end('abc'); }
@@ -238,6 +249,31 @@ def server_py(server, log):
             req.on("data", lambda c: log("data", n=len(c)))
             return
         if path == "/never":
+            return
+        if path == "/delay":
+            loop.call_later(0.2, res.end, "delayed")
+            return
+        if path == "/slowbody":
+            res.write("part1")
+            loop.call_later(0.2, res.end, "part2")
+            return
+        if path == "/drain":
+            chunk = b"a" * (1024 * 1024)
+            n = [0]
+
+            def pump():
+                while n[0] < 8:
+                    n[0] += 1
+                    ok = res.write(chunk)
+                    log("write", n=n[0], ok=ok)
+                    if not ok:
+                        def drained():
+                            log("drain")
+                            pump()
+                        res.once("drain", drained)
+                        return
+                res.end()
+            pump()
             return
         if path == "/read-then-never":
             req.resume()

@@ -9,7 +9,7 @@ events, in the same order, from the program's listeners.
 import pytest
 
 from harness import NODE
-from journey import Program, exchange
+from journey import Program, converse, exchange
 from journey_programs import SERVER_JS
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -107,3 +107,29 @@ def test_a_read_body_is_not_aborted_by_a_reset(programs):
     assert closed
     assert [e["ev"] for e in events] == ["request", "req.end", "res.close", "req.error", "req.close"]
     assert events[-1]["aborted"] is False
+
+
+# Scenarios with server commands (Node's server.close(), closeIdleConnections(),
+# closeAllConnections()) sent while a request is in flight or the connection is idle
+COMMANDED = {
+    "close-idle-connections-in-flight": [request("/delay"), ("pause", 0.05), ("cmd", "closeIdle"), ("pause", 0.4)],
+    "close-all-connections-mid-body": [request("/slowbody"), ("pause", 0.05), ("cmd", "closeAll"), ("pause", 0.3)],
+    "close-in-flight-then-another-request": [request("/delay"), ("pause", 0.05), ("cmd", "close"), ("pause", 0.4),
+                                             request("/array-header"), ("pause", 0.2)],
+    "close-while-idle": [request("/array-header"), ("wait", 50), ("pause", 0.1), ("cmd", "close"), ("pause", 0.3)],
+    # 1 MiB writes: each returns False and waits for 'drain', as in Node
+    "write-false-and-drain": [request("/drain"), ("pause", 1.0)],
+}
+
+
+@pytest.mark.parametrize("name", list(COMMANDED))
+def test_same_outcome_as_node_with_server_commands(name):
+    outcomes = []
+    for kind, source in (("node", SERVER_JS), ("prefork", "journey_programs:server_py")):
+        program = Program(kind, source)  # a fresh server: close() ends it
+        try:
+            outcomes.append(converse(program, COMMANDED[name], 0.3))
+        finally:
+            program.stop()
+    theirs, ours = outcomes
+    assert ours == theirs
