@@ -133,7 +133,15 @@ class ClientRequest(EventEmitter):
 
     def write(self, data, callback=None):
         if self._ended:
-            raise HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            # Node's: the callback, then 'error', on the next loop turn; write returns False
+            err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+
+            def report():
+                if callback is not None:
+                    callback()
+                self.emit("error", err)
+            self.loop.call_soon(report)
+            return False
         if isinstance(data, str):
             data = data.encode()
         if data:
@@ -321,7 +329,10 @@ class ClientRequest(EventEmitter):
             return
         res.mark_aborted()
         if res.destroyed:
-            res.close_aborted(res.destroy_error) if res.destroy_error is not None else res.mark_closed()
+            if res.destroy_error is not None:
+                res.close_aborted(res.destroy_error)
+            else:
+                res.mark_closed()
             self._close()
             return
         self.loop.call_soon(self._close)
