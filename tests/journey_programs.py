@@ -1,5 +1,7 @@
 """Programs for the journey tests: each JS program and its prefork port."""
 
+import json
+
 SERVER_JS = r"""
 function errCode(fn) { try { fn(); return null; } catch (e) { return e.code || String(e); } }
 server.on('request', (req, res) => {
@@ -84,6 +86,18 @@ server.on('request', (req, res) => {
   }
   if (path === '/wait-body') { req.on('data', (c) => log('data', { n: c.length })); return; }
   if (path === '/never') return;
+  if (path === '/pipe') { req.pipe(res); return; }
+  if (path === '/pipe-keep') { req.pipe(res, { end: false }); req.on('end', () => res.end('|done')); return; }
+  if (path === '/destroy-mid-body') { req.once('data', () => req.destroy()); return; }
+  if (path === '/destroy-after-body') {
+    req.resume(); req.on('end', () => { req.destroy(); setTimeout(() => res.end('after'), 20); }); return;
+  }
+  if (path === '/distinct') { return res.end(JSON.stringify(req.headersDistinct)); }
+  if (path === '/set-headers') {
+    res.setHeaders(new Map([['X-One', '1'], ['X-Two', ['a', 'b']]]));
+    log('names', { n: res.getHeaderNames() });
+    return res.end('x');
+  }
   if (path === '/delay') { setTimeout(() => res.end('delayed'), 200); return; }
   if (path === '/slowbody') { res.write('part1'); setTimeout(() => res.end('part2'), 200); return; }
   if (path === '/drain') {
@@ -250,6 +264,30 @@ def server_py(server, log):
             return
         if path == "/never":
             return
+        if path == "/pipe":
+            req.pipe(res)
+            return
+        if path == "/pipe-keep":
+            req.pipe(res, end=False)
+            req.on("end", lambda: res.end("|done"))
+            return
+        if path == "/destroy-mid-body":
+            req.once("data", lambda _chunk: req.destroy())
+            return
+        if path == "/destroy-after-body":
+            req.resume()
+
+            def ended():
+                req.destroy()
+                loop.call_later(0.02, res.end, "after")
+            req.on("end", ended)
+            return
+        if path == "/distinct":
+            return res.end(json.dumps(req.headers_distinct, separators=(",", ":")))
+        if path == "/set-headers":
+            res.set_headers({"X-One": "1", "X-Two": ["a", "b"]})
+            log("names", n=res.get_header_names())
+            return res.end("x")
         if path == "/delay":
             loop.call_later(0.2, res.end, "delayed")
             return
