@@ -344,3 +344,61 @@ def test_a_write_after_end_is_an_error_event_as_with_node(serve):
     loop.close()
     out = subprocess.run([NODE, "-e", NODE_WRITE_AFTER_END], capture_output=True, text=True, timeout=30)
     assert events == json.loads(out.stdout)
+
+
+NODE_REQUEST_HEADERS = r"""
+const http = require('http');
+const srv = http.createServer((req, res) => res.end(JSON.stringify(req.rawHeaders)));
+function code(fn) { try { fn(); return null; } catch (e) { return e.code; } }
+srv.listen(0, '127.0.0.1', () => {
+  const events = [];
+  const req = http.request({ port: srv.address().port, host: '127.0.0.1', agent: false, method: 'POST' }, (res) => {
+    let body = ''; res.on('data', (d) => { body += d; });
+    res.on('end', () => { events.push(JSON.parse(body)); console.log(JSON.stringify(events)); process.exit(0); });
+  });
+  req.setHeader('X-A', '1'); req.appendHeader('x-a', ['2', '3']); req.setHeader('X-B', 'b'); req.removeHeader('x-b');
+  events.push(req.getHeaders(), req.getHeaderNames(), req.hasHeader('X-A'), req.hasHeader('x-b'));
+  req.end('body');
+  events.push(code(() => req.setHeader('X', '1')), code(() => req.removeHeader('X-A')),
+    code(() => req.appendHeader('X-A', '1')));
+});
+"""
+
+
+def test_request_header_api_as_with_node(serve):
+    """The request's header API (append, get, names, has, remove; ERR_HTTP_HEADERS_SENT
+    once the head is out) and the head's order: Host first, set when the request is made."""
+    st = serve(lambda server, _st: server.on("request", lambda req, res: res.end(json.dumps(req.raw_headers))))
+    loop = asyncio.new_event_loop()
+    events = []
+
+    def code(fn):
+        try:
+            fn()
+        except Exception as exc:  # the code Node's error carries
+            return getattr(exc, "code", repr(exc))
+        return None
+
+    def on_response(res):
+        body = []
+        res.on("data", body.append)
+        res.on("end", lambda: (events.append(json.loads(b"".join(body))), loop.stop()))
+    req = prefork.request({"port": st.port, "host": "127.0.0.1", "agent": False, "method": "POST"}, on_response,
+                          loop=loop)
+    req.set_header("X-A", "1")
+    req.append_header("x-a", ["2", "3"])
+    req.set_header("X-B", "b")
+    req.remove_header("x-b")
+    events.extend([req.get_headers(), req.get_header_names(), req.has_header("X-A"), req.has_header("x-b")])
+    req.end("body")
+    events.extend([code(lambda: req.set_header("X", "1")), code(lambda: req.remove_header("X-A")),
+                   code(lambda: req.append_header("X-A", "1"))])
+    guard = loop.call_later(10, loop.stop)
+    loop.run_forever()
+    guard.cancel()
+    loop.close()
+    out = subprocess.run([NODE, "-e", NODE_REQUEST_HEADERS], capture_output=True, text=True, timeout=30)
+    theirs = json.loads(out.stdout)
+    ports = (str(st.port), theirs[0]["host"].rsplit(":", 1)[1])
+    mine = json.loads(json.dumps(events).replace(ports[0], "PORT"))
+    assert mine == json.loads(json.dumps(theirs).replace(ports[1], "PORT"))

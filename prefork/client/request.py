@@ -4,7 +4,8 @@ ClientProtocol, client/protocol.py), and request() / get().
 Rules (Node's, spec section 7):
 - No event fires inside the call that causes it: ``socket`` comes on a later loop turn,
   ``finish`` after the request's last byte is in the kernel.
-- The head: request line, the application's headers in insertion order, then Host and
+- The head: request line, the headers in insertion order (Host, unless set, is set by
+  the constructor after the options' headers and before any set later), then
   Connection (unless set), then Content-Length (``end(data)`` as the only write) or
   Transfer-Encoding: chunked (anything else with a body).
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
@@ -46,6 +47,9 @@ class ClientRequest(EventEmitter):
         for name, value in (options.get("headers") or {}).items():
             self.set_header(name, value)
         self.set_host = options.get("set_host", True)
+        if self.set_host and "host" not in self._headers:
+            # set now, after the options' headers and before later ones (Node's order)
+            self.set_header("Host", f"{self.host}{'' if self.port == 80 else ':' + str(self.port)}")
         self.reused_socket = False
         self.socket = None
         self.res = None
@@ -78,7 +82,35 @@ class ClientRequest(EventEmitter):
         entry = self._headers.get(name.lower())
         return None if entry is None else entry[1]
 
+    def append_header(self, name, value):
+        """Node's ``appendHeader``: more lines for the field (the first spelling stays)."""
+        if self._head is not None:
+            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot append headers after they are sent to the client")
+        check_name(name)
+        check_value(name, value)
+        entry = self._headers.get(name.lower())
+        if entry is None:
+            return self.set_header(name, value)
+        values = list(entry[1]) if isinstance(entry[1], (list, tuple)) else [entry[1]]
+        if isinstance(value, (list, tuple)):
+            values.extend(value)
+        else:
+            values.append(value)
+        self._headers[name.lower()] = (entry[0], values)
+        return self
+
+    def get_headers(self):
+        return {key: value for key, (_, value) in self._headers.items()}
+
+    def get_header_names(self):
+        return list(self._headers)
+
+    def has_header(self, name):
+        return name.lower() in self._headers
+
     def remove_header(self, name):
+        if self._head is not None:
+            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot remove headers after they are sent to the client")
         self._headers.pop(name.lower(), None)
 
     @property
@@ -90,8 +122,6 @@ class ClientRequest(EventEmitter):
         for name, value in self._headers.values():
             lines.append(header_lines(name, value))
         headers = self._headers
-        if self.set_host and "host" not in headers:
-            lines.append(f"Host: {self.host}{'' if self.port == 80 else ':' + str(self.port)}\r\n")
         if "connection" in headers:
             self._keep_alive = not framing.asks_close(headers["connection"][1])
         else:
