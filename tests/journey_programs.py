@@ -86,6 +86,15 @@ server.on('request', (req, res) => {
   }
   if (path === '/wait-body') { req.on('data', (c) => log('data', { n: c.length })); return; }
   if (path === '/never') return;
+  if (path === '/for-await') {
+    (async () => {
+      const chunks = [];
+      try { for await (const c of req) { chunks.push(c.toString()); log('chunk', { c: c.toString() }); } }
+      catch (e) { log('for-await.error', { code: e.code }); return; }
+      res.end('got ' + chunks.join(''));
+    })();
+    return;
+  }
   if (path === '/pipe') { req.pipe(res); return; }
   if (path === '/pipe-keep') { req.pipe(res, { end: false }); req.on('end', () => res.end('|done')); return; }
   if (path === '/destroy-mid-body') { req.once('data', () => req.destroy()); return; }
@@ -262,7 +271,7 @@ def server_py(server, log):
         if path == "/wait-body":
             req.on("data", lambda c: log("data", n=len(c)))
             return
-        if path == "/never":
+        if path == "/never" or path == "/for-await":
             return
         if path == "/pipe":
             req.pipe(res)
@@ -353,3 +362,17 @@ def server_py(server, log):
         res.status_code = 404
         res.end("nf")
     server.on("request", on_request)
+
+    async def for_await(req, res):
+        if req.url != "/for-await":
+            return
+        chunks = []
+        try:
+            async for c in req:
+                chunks.append(c.decode())
+                log("chunk", c=c.decode())
+        except Exception as exc:
+            log("for-await.error", code=getattr(exc, "code", None))
+            return
+        res.end("got " + "".join(chunks))
+    server.on("request", for_await)

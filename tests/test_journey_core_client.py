@@ -402,3 +402,30 @@ def test_request_header_api_as_with_node(serve):
     ports = (str(st.port), theirs[0]["host"].rsplit(":", 1)[1])
     mine = json.loads(json.dumps(events).replace(ports[0], "PORT"))
     assert mine == json.loads(json.dumps(theirs).replace(ports[1], "PORT"))
+
+
+NODE_FOR_AWAIT = r"""
+const http = require('http');
+http.get({ port: Number(process.argv[1]), host: '127.0.0.1', path: '/for-await', agent: false }, async (res) => {
+  const chunks = [];
+  for await (const chunk of res) chunks.push(chunk.toString());
+  console.log(JSON.stringify([res.statusCode, chunks.join('').split(' on ')[0], res.complete]));
+});
+"""
+
+
+def test_async_for_over_a_response_as_with_node(target):
+    """``async for chunk in res`` is Node's ``for await (const chunk of res)``."""
+    loop = asyncio.new_event_loop()
+
+    async def main():
+        res = await prefork.get({"port": target, "host": "127.0.0.1", "path": "/for-await", "agent": False},
+                                loop=loop)
+        chunks = [chunk async for chunk in res]
+        return [res.status_code, b"".join(chunks).decode().split(" on ")[0], res.complete]
+    try:
+        ours = loop.run_until_complete(asyncio.wait_for(main(), 10))
+    finally:
+        loop.close()
+    out = subprocess.run([NODE, "-e", NODE_FOR_AWAIT, str(target)], capture_output=True, text=True, timeout=30)
+    assert ours == json.loads(out.stdout) == [200, "/for-await", True]

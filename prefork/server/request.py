@@ -29,7 +29,7 @@ Rules:
   emitter), so applications may hang their own attributes on a request, as in Node.
 """
 
-from ..emitter import EventEmitter
+from ..emitter import Chunks, EventEmitter
 from ..http.errors import HTTPError
 from ..http.headers import header_map
 
@@ -260,6 +260,11 @@ class IncomingMessage(EventEmitter):
         if end:
             self.once("end", destination.end)
         return destination
+
+    def __aiter__(self):
+        """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
+        ECONNRESET "aborted" when the connection goes before the body's end."""
+        return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), _BODY_HIGH_WATER, ended=self._ended)
 
     @property
     def headers_distinct(self):
