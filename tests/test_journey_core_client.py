@@ -429,3 +429,116 @@ def test_async_for_over_a_response_as_with_node(target):
         loop.close()
     out = subprocess.run([NODE, "-e", NODE_FOR_AWAIT, str(target)], capture_output=True, text=True, timeout=30)
     assert ours == json.loads(out.stdout) == [200, "/for-await", True]
+
+
+def abort_events(stage):
+    """prefork's twin of journey_client_abort.js."""
+    loop = asyncio.new_event_loop()
+
+    def handler(req, res):
+        res.write("part")
+        loop.call_later(0.3, res.end, "rest")
+    server = prefork.create_server(handler, loop=loop)
+    server.listen(0)
+    events = []
+
+    def on_response(res):
+        events.append("response")
+
+        def on_data(_chunk):
+            events.append("data")
+            if stage == "data":
+                req.abort()
+        res.on("data", on_data)
+        res.on("end", lambda: events.append("end"))
+        res.on("aborted", lambda: events.append("res.aborted"))
+        res.on("error", lambda e: events.append(f"res.error:{e.code}"))
+        res.on("close", lambda: events.append("res.close"))
+    req = prefork.get({"port": server.address()["port"], "host": "127.0.0.1", "agent": False}, on_response, loop=loop)
+    req.on("abort", lambda: events.append(f"abort:{str(req.aborted).lower()}:{str(req.destroyed).lower()}"))
+    req.on("error", lambda e: events.append(f"error:{e.code}"))
+
+    def on_socket(_socket):
+        events.append("socket")
+        if stage == "socket":
+            req.abort()
+    req.on("socket", on_socket)
+    req.on("close", lambda: (events.append("close"), loop.call_later(0.1, loop.stop)))
+    if stage == "now":
+        req.abort()
+    guard = loop.call_later(10, loop.stop)
+    loop.run_forever()
+    guard.cancel()
+    server.close_all_connections()
+    server.close()
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+    return events
+
+
+@pytest.mark.parametrize("stage", ["now", "socket", "data"])
+def test_abort_as_with_node(stage):
+    """Node's deprecated ``req.abort()``: ``abort``, and no 'socket hang up' before a
+    socket was given; on a socket or mid-body, the events of a destroy."""
+    ours = abort_events(stage)
+    out = subprocess.run([NODE, os.path.join(HERE, "journey_client_abort.js"), stage], capture_output=True, text=True,
+                         timeout=30)
+    assert ours == json.loads(out.stdout)
+
+
+NODE_ENCODINGS = r"""
+const http = require('http');
+const srv = http.createServer((req, res) => {
+  const got = [];
+  req.on('data', (d) => got.push(d));
+  req.on('end', () => {
+    res.write('caf\u00e9', 'latin1'); res.write('68690a', 'hex'); res.write('aGk=', 'base64');
+    res.end(Buffer.concat(got).toString('hex') + '\u00e9', 'utf8', () => {});
+  });
+});
+srv.listen(0, '127.0.0.1', () => {
+  const req = http.request({ port: srv.address().port, host: '127.0.0.1', method: 'POST', agent: false }, (res) => {
+    const chunks = []; res.on('data', (d) => chunks.push(d));
+    res.on('end', () => { console.log(JSON.stringify(Buffer.concat(chunks).toString('hex'))); process.exit(0); });
+  });
+  req.write('\u00ff', 'latin1'); req.write('00ff', 'hex', () => {}); req.end('_-8', 'base64url');
+});
+"""
+
+
+def test_write_and_end_take_an_encoding_as_with_node():
+    """``write(chunk, encoding[, callback])`` and ``end(data, encoding[, callback])`` on
+    both sides, with Node's encoding names."""
+    loop = asyncio.new_event_loop()
+
+    def handler(req, res):
+        got = []
+        req.on("data", got.append)
+
+        def end():
+            res.write("caf\u00e9", "latin1")
+            res.write("68690a", "hex")
+            res.write("aGk=", "base64")
+            res.end(b"".join(got).hex() + "\u00e9", "utf8", lambda: None)
+        req.on("end", end)
+    server = prefork.create_server(handler, loop=loop)
+    server.listen(0)
+    out = []
+
+    def on_response(res):
+        chunks = []
+        res.on("data", chunks.append)
+        res.on("end", lambda: (out.append(b"".join(chunks).hex()), loop.stop()))
+    req = prefork.request({"port": server.address()["port"], "host": "127.0.0.1", "method": "POST", "agent": False},
+                          on_response, loop=loop)
+    req.write("\u00ff", "latin1")
+    req.write("00ff", "hex", lambda: None)
+    req.end("_-8", "base64url")
+    guard = loop.call_later(10, loop.stop)
+    loop.run_forever()
+    guard.cancel()
+    server.close_all_connections()
+    server.close()
+    loop.close()
+    theirs = subprocess.run([NODE, "-e", NODE_ENCODINGS], capture_output=True, text=True, timeout=30)
+    assert out == [json.loads(theirs.stdout)]

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
-from ..http.serialize import check_name, check_value, header_lines
+from ..http.serialize import check_name, check_value, encoded, header_lines
 from ..runtime import current_loop
 from .agent import Agent, global_agent
 from .protocol import ClientProtocol
@@ -55,6 +55,7 @@ class ClientRequest(EventEmitter):
         self.res = None
         self.finished = False
         self.destroyed = False
+        self.aborted = False  # abort() was called
         self._head = None
         self._queued = []  # bytes written before the socket is ready
         self._ended = False
@@ -161,7 +162,13 @@ class ClientRequest(EventEmitter):
             self._store_head(None)
             self._send(self._head)
 
-    def write(self, data, callback=None):
+    def write(self, data, encoding=None, callback=None):
+        """Node's ``req.write(chunk[, encoding][, callback])``."""
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = encoded(data, encoding)
         if self._ended:
             # Node's: the callback, then 'error', on the next loop turn; write returns False
             err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
@@ -185,9 +192,15 @@ class ClientRequest(EventEmitter):
             self.socket.after_flush(callback)
         return ok
 
-    def end(self, data=None, callback=None):
+    def end(self, data=None, encoding=None, callback=None):
+        """Node's ``req.end([data[, encoding]][, callback])``."""
         if callable(data):
             data, callback = None, data
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = encoded(data, encoding)
         if self._ended:
             return self
         self._ended = True
@@ -276,6 +289,20 @@ class ClientRequest(EventEmitter):
         if callback is not None:
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
+
+    def abort(self):
+        """Node's deprecated ``req.abort()``: ``destroy()`` with an ``abort`` event, and
+        no 'socket hang up' error while no socket was given yet."""
+        if self.aborted:
+            return
+        self.aborted = True
+        if self.socket is None and not self.destroyed:
+            self.destroyed = True
+            self.loop.call_soon(self._close)
+            self.loop.call_soon(self.emit, "abort")
+            return
+        self.loop.call_soon(self.emit, "abort")
+        self.destroy()
 
     def destroy(self, error=None):
         if self.destroyed:

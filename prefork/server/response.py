@@ -11,9 +11,8 @@ are ``outgoing.OutgoingHead``'s):
   ``max_requests_per_socket`` says ``Connection: close`` without closing the socket.
 - Bytes of a response that is not first in the connection's queue wait in the response
   until the earlier ones are done (pipelining).
-- ``write()`` returns False when the bytes buffered plus its chunk reach the socket's
-  high-water mark (Node's rule, decided before the kernel takes any), and ``drain``
-  follows once they are out.
+- ``write()`` returns False when the bytes left in user space reach the socket's
+  high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
   next loop turn (the callback gets it, then ``error``), as in Node.
@@ -127,7 +126,13 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self.emit("error", err)
         self.socket.loop.call_soon(report)
 
-    def write(self, data, callback=None):
+    def write(self, data, encoding=None, callback=None):
+        """Node's ``res.write(chunk[, encoding][, callback])``."""
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = serialize.encoded(data, encoding)
         if self.writable_ended:
             self._after_end(callback)
             return False
@@ -142,21 +147,18 @@ class ServerResponse(OutgoingHead, EventEmitter):
         if (not data and self.head_out) or self._closed:
             return True  # written after close: dropped without error, as Node drops it
         out = self._body_bytes(data, False)
-        if self._active:
-            # Node's rule: False when what is buffered plus this chunk reaches the mark,
-            # even if the kernel takes it at once ('drain' follows on a later turn)
-            socket = self.socket
-            ok = socket.buffered_size + len(out) < socket.high_water_mark
-            if not ok:
-                self._conn.wants_drain(self)
-            socket.send_bytes(out)
-            return ok
         ok = self._send(out)
         if not ok:
             self._conn.wants_drain(self)
         return ok
 
-    def end(self, data=None, callback=None):
+    def end(self, data=None, encoding=None, callback=None):
+        """Node's ``res.end([data[, encoding]][, callback])``."""
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = serialize.encoded(data, encoding)
         if data is not None and type(data) is not bytes:
             if callable(data):
                 data, callback = None, data
