@@ -7,13 +7,17 @@ Rules:
 - A listener may be a coroutine function (``async def``): the coroutine it returns runs
   as a task on the running asyncio loop. The task takes its first step on the next loop
   turn, after the plain listeners of the same ``emit`` (their order is Node's). The
-  emitter keeps a reference until the task is done. A task that raises goes to
+  emitter keeps a reference until the task is done.
+- ``Chunks`` is ``for await (const chunk of stream)`` for a body stream: ``async for``
+  over its ``data`` until ``end``; the stream pauses while a high-water mark of chunks
+  waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. A task that raises goes to
   ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
   handle a raising plain listener (the server answers 500, or closes).
 """
 
 import asyncio
 import logging
+from collections import deque
 from types import CoroutineType
 
 log = logging.getLogger("prefork")
@@ -142,3 +146,71 @@ class EventEmitter:
         """A coroutine listener of ``event`` raised ``error`` (plain listeners raise to
         ``emit``'s caller instead)."""
         log.error("error in an async %r listener of %s", event, type(self).__name__, exc_info=error)
+
+
+class Chunks:
+    """An async iterator over a readable's body (``data`` until ``end``): what
+    ``async for chunk in req`` (or ``res``) runs. ``stream`` has Node's ``pause`` and
+    ``resume``; ``aborted`` makes the error raised when it closes before its end."""
+
+    __slots__ = ("stream", "chunks", "size", "done", "error", "waiter", "aborted", "high_water_mark")
+
+    def __init__(self, stream, aborted, high_water_mark=64 * 1024, kept=(), ended=False):
+        """``kept``: chunks the stream received before (collected by someone else);
+        ``ended``: its ``end`` was emitted already."""
+        self.stream = stream
+        self.chunks = deque(kept)
+        self.size = sum(len(chunk) for chunk in kept)
+        self.done = ended
+        self.error = None
+        self.waiter = None
+        self.aborted = aborted
+        self.high_water_mark = high_water_mark
+        stream.on("data", self._data)
+        stream.once("end", self._end)
+        stream.once("close", self._close)
+        stream.once("error", self._error)
+
+    def _wake(self):
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _data(self, chunk):
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        if self.size >= self.high_water_mark:
+            self.stream.pause()
+        self._wake()
+
+    def _end(self):
+        self.done = True
+        self._wake()
+
+    def _close(self):
+        if not self.done and self.error is None:
+            self.error = self.aborted()
+        self._wake()
+
+    def _error(self, err):
+        if not self.done and self.error is None:
+            self.error = err
+        self._wake()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        while not self.chunks:
+            if self.done:
+                raise StopAsyncIteration
+            if self.error is not None:
+                raise self.error
+            self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+        chunk = self.chunks.popleft()
+        paused = self.size >= self.high_water_mark
+        self.size -= len(chunk)
+        if paused and self.size < self.high_water_mark:
+            self.stream.resume()
+        return chunk

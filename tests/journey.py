@@ -84,3 +84,51 @@ def run_both(js, py, steps, window=0.5, until=None):
         finally:
             program.stop()
     return out[0][0], out[1][0], out[0][1], out[1][1]
+
+
+def converse(program, steps, window=0.5):
+    """Like ``harness.exchange``, with ("cmd", name) steps that send the program a
+    command (close, closeIdle, closeAll) and wait until it has run. Returns
+    (masked bytes, closed, the program's events)."""
+    import socket
+    import time
+
+    from harness import mask
+    start = len(program.events)
+    sock = socket.create_connection(("127.0.0.1", program.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    data = bytearray()
+    closed = False
+
+    def read_until(deadline, want=None):
+        nonlocal closed
+        while not closed and (want is None or len(data) < want):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            sock.settimeout(remaining)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                return
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                closed = True
+                return
+            data.extend(chunk)
+
+    for step in steps:
+        if isinstance(step, bytes):
+            sock.sendall(step)
+        elif step[0] == "pause":
+            read_until(time.monotonic() + step[1])
+        elif step[0] == "wait":
+            read_until(time.monotonic() + 5, step[1])
+        elif step[0] == "cmd":
+            program.command(step[1])
+            program.sync()
+    read_until(time.monotonic() + window)
+    program.sync()
+    sock.close()
+    return mask(bytes(data)), closed, program.logged(start)

@@ -1,5 +1,7 @@
 """Programs for the journey tests: each JS program and its prefork port."""
 
+import json
+
 SERVER_JS = r"""
 function errCode(fn) { try { fn(); return null; } catch (e) { return e.code || String(e); } }
 server.on('request', (req, res) => {
@@ -84,6 +86,38 @@ server.on('request', (req, res) => {
   }
   if (path === '/wait-body') { req.on('data', (c) => log('data', { n: c.length })); return; }
   if (path === '/never') return;
+  if (path === '/for-await') {
+    (async () => {
+      const chunks = [];
+      try { for await (const c of req) { chunks.push(c.toString()); log('chunk', { c: c.toString() }); } }
+      catch (e) { log('for-await.error', { code: e.code }); return; }
+      res.end('got ' + chunks.join(''));
+    })();
+    return;
+  }
+  if (path === '/pipe') { req.pipe(res); return; }
+  if (path === '/pipe-keep') { req.pipe(res, { end: false }); req.on('end', () => res.end('|done')); return; }
+  if (path === '/destroy-mid-body') { req.once('data', () => req.destroy()); return; }
+  if (path === '/destroy-after-body') {
+    req.resume(); req.on('end', () => { req.destroy(); setTimeout(() => res.end('after'), 20); }); return;
+  }
+  if (path === '/distinct') { return res.end(JSON.stringify(req.headersDistinct)); }
+  if (path === '/set-headers') {
+    res.setHeaders(new Map([['X-One', '1'], ['X-Two', ['a', 'b']]]));
+    log('names', { n: res.getHeaderNames() });
+    return res.end('x');
+  }
+  if (path === '/delay') { setTimeout(() => res.end('delayed'), 200); return; }
+  if (path === '/slowbody') { res.write('part1'); setTimeout(() => res.end('part2'), 200); return; }
+  if (path === '/drain') {
+    const chunk = Buffer.alloc(1024 * 1024, 97);
+    let n = 0;
+    const pump = () => {
+      while (n < 8) { n++; const ok = res.write(chunk); log('write', { n, ok }); if (!ok) { res.once('drain', () => { log('drain'); pump(); }); return; } }
+      res.end();
+    };
+    pump(); return;
+  }
   if (path === '/read-then-never') { req.resume(); req.on('end', () => log('req.end')); return; }
   if (path === '/remove-date') { res.removeHeader('Date'); return res.end('x'); }
   if (path === '/content-length-mismatch') { res.setHeader('Content-Length', '10'); return res.end('abc'); }
@@ -237,7 +271,56 @@ def server_py(server, log):
         if path == "/wait-body":
             req.on("data", lambda c: log("data", n=len(c)))
             return
-        if path == "/never":
+        if path == "/never" or path == "/for-await":
+            return
+        if path == "/pipe":
+            req.pipe(res)
+            return
+        if path == "/pipe-keep":
+            req.pipe(res, end=False)
+            req.on("end", lambda: res.end("|done"))
+            return
+        if path == "/destroy-mid-body":
+            req.once("data", lambda _chunk: req.destroy())
+            return
+        if path == "/destroy-after-body":
+            req.resume()
+
+            def ended():
+                req.destroy()
+                loop.call_later(0.02, res.end, "after")
+            req.on("end", ended)
+            return
+        if path == "/distinct":
+            return res.end(json.dumps(req.headers_distinct, separators=(",", ":")))
+        if path == "/set-headers":
+            res.set_headers({"X-One": "1", "X-Two": ["a", "b"]})
+            log("names", n=res.get_header_names())
+            return res.end("x")
+        if path == "/delay":
+            loop.call_later(0.2, res.end, "delayed")
+            return
+        if path == "/slowbody":
+            res.write("part1")
+            loop.call_later(0.2, res.end, "part2")
+            return
+        if path == "/drain":
+            chunk = b"a" * (1024 * 1024)
+            n = [0]
+
+            def pump():
+                while n[0] < 8:
+                    n[0] += 1
+                    ok = res.write(chunk)
+                    log("write", n=n[0], ok=ok)
+                    if not ok:
+                        def drained():
+                            log("drain")
+                            pump()
+                        res.once("drain", drained)
+                        return
+                res.end()
+            pump()
             return
         if path == "/read-then-never":
             req.resume()
@@ -279,3 +362,17 @@ def server_py(server, log):
         res.status_code = 404
         res.end("nf")
     server.on("request", on_request)
+
+    async def for_await(req, res):
+        if req.url != "/for-await":
+            return
+        chunks = []
+        try:
+            async for c in req:
+                chunks.append(c.decode())
+                log("chunk", c=c.decode())
+        except Exception as exc:
+            log("for-await.error", code=getattr(exc, "code", None))
+            return
+        res.end("got " + "".join(chunks))
+    server.on("request", for_await)

@@ -3,17 +3,22 @@
 An idle socket waits in the pool for ``timeout`` seconds; requests over ``max_sockets``
 for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
 recently used free socket; a request destroyed while it waits in line is dropped from
-it, never sent. A request in line takes the socket of the response that ends before
+it, never sent. A free socket waits at most a second less than the server's
+``Keep-Alive: timeout=N`` hint, and is not pooled at all when that leaves nothing.
+A request in line takes the socket of the response that ends before
 it, kept alive or not (``reused_socket`` stays False, as in Node), or, when that socket
 closes, a new connection. A free socket that the server closes, or sends bytes on
 while no request is out, is destroyed and leaves the pool (as Node's agent does), so
 the next request takes a new connection instead of hanging on a dead one.
 """
 
+import re
 import weakref
 from collections import deque
 
 from ..net import Socket
+
+_TIMEOUT_HINT = re.compile(r"timeout=(\d+)")
 
 
 class Agent:
@@ -71,7 +76,8 @@ class Agent:
                 req.loop.call_soon(self._hand_over, req, socket, reusable)  # after req's close
                 return
             free = self.free_sockets.setdefault(key, [])
-            if len(free) < self.max_free_sockets:
+            timeout = self._free_timeout(req)
+            if len(free) < self.max_free_sockets and timeout is not None:
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
@@ -82,12 +88,26 @@ class Agent:
                     # done: the next request must not be written into it
                     socket.on("end", lambda: socket in free and socket.destroy())
                     socket.on("data", lambda data: socket in free and socket.destroy())
-                socket.set_timeout(self.timeout, socket.destroy)
+                socket.set_timeout(timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
                 return
         socket.destroy()
         if waiting:
             self.add_request(waiting.popleft())
+
+    def _free_timeout(self, req):
+        """How long a free socket waits in the pool: the agent's ``timeout``, shortened
+        to one second under the server's ``Keep-Alive: timeout=N`` hint (so the client
+        lets go first); None when that leaves nothing (N <= 1): not pooled. As Node's."""
+        timeout = self.timeout or 0
+        hint = _TIMEOUT_HINT.match(req.res.headers.get("keep-alive") or "") if req.res is not None else None
+        if hint is not None:
+            hinted = int(hint.group(1)) - 1
+            if hinted <= 0:
+                return None
+            if hinted < timeout:
+                timeout = hinted
+        return timeout
 
     def _hand_over(self, req, socket, reusable):
         """The next request in line takes ``req``'s open socket (pooled or closed when the

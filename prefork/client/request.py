@@ -4,7 +4,8 @@ ClientProtocol, client/protocol.py), and request() / get().
 Rules (Node's, spec section 7):
 - No event fires inside the call that causes it: ``socket`` comes on a later loop turn,
   ``finish`` after the request's last byte is in the kernel.
-- The head: request line, the application's headers in insertion order, then Host and
+- The head: request line, the headers in insertion order (Host, unless set, is set by
+  the constructor after the options' headers and before any set later), then
   Connection (unless set), then Content-Length (``end(data)`` as the only write) or
   Transfer-Encoding: chunked (anything else with a body).
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
-from ..http.serialize import check_name, check_value, header_lines
+from ..http.serialize import check_name, check_value, encoded, header_lines
 from ..runtime import current_loop
 from .agent import Agent, global_agent
 from .protocol import ClientProtocol
@@ -46,11 +47,15 @@ class ClientRequest(EventEmitter):
         for name, value in (options.get("headers") or {}).items():
             self.set_header(name, value)
         self.set_host = options.get("set_host", True)
+        if self.set_host and "host" not in self._headers:
+            # set now, after the options' headers and before later ones (Node's order)
+            self.set_header("Host", f"{self.host}{'' if self.port == 80 else ':' + str(self.port)}")
         self.reused_socket = False
         self.socket = None
         self.res = None
         self.finished = False
         self.destroyed = False
+        self.aborted = False  # abort() was called
         self._head = None
         self._queued = []  # bytes written before the socket is ready
         self._ended = False
@@ -78,7 +83,35 @@ class ClientRequest(EventEmitter):
         entry = self._headers.get(name.lower())
         return None if entry is None else entry[1]
 
+    def append_header(self, name, value):
+        """Node's ``appendHeader``: more lines for the field (the first spelling stays)."""
+        if self._head is not None:
+            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot append headers after they are sent to the client")
+        check_name(name)
+        check_value(name, value)
+        entry = self._headers.get(name.lower())
+        if entry is None:
+            return self.set_header(name, value)
+        values = list(entry[1]) if isinstance(entry[1], (list, tuple)) else [entry[1]]
+        if isinstance(value, (list, tuple)):
+            values.extend(value)
+        else:
+            values.append(value)
+        self._headers[name.lower()] = (entry[0], values)
+        return self
+
+    def get_headers(self):
+        return {key: value for key, (_, value) in self._headers.items()}
+
+    def get_header_names(self):
+        return list(self._headers)
+
+    def has_header(self, name):
+        return name.lower() in self._headers
+
     def remove_header(self, name):
+        if self._head is not None:
+            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot remove headers after they are sent to the client")
         self._headers.pop(name.lower(), None)
 
     @property
@@ -90,8 +123,6 @@ class ClientRequest(EventEmitter):
         for name, value in self._headers.values():
             lines.append(header_lines(name, value))
         headers = self._headers
-        if self.set_host and "host" not in headers:
-            lines.append(f"Host: {self.host}{'' if self.port == 80 else ':' + str(self.port)}\r\n")
         if "connection" in headers:
             self._keep_alive = not framing.asks_close(headers["connection"][1])
         else:
@@ -131,9 +162,23 @@ class ClientRequest(EventEmitter):
             self._store_head(None)
             self._send(self._head)
 
-    def write(self, data, callback=None):
+    def write(self, data, encoding=None, callback=None):
+        """Node's ``req.write(chunk[, encoding][, callback])``."""
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = encoded(data, encoding)
         if self._ended:
-            raise HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            # Node's: the callback, then 'error', on the next loop turn; write returns False
+            err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+
+            def report():
+                if callback is not None:
+                    callback()
+                self.emit("error", err)
+            self.loop.call_soon(report)
+            return False
         if isinstance(data, str):
             data = data.encode()
         if data:
@@ -147,9 +192,15 @@ class ClientRequest(EventEmitter):
             self.socket.after_flush(callback)
         return ok
 
-    def end(self, data=None, callback=None):
+    def end(self, data=None, encoding=None, callback=None):
+        """Node's ``req.end([data[, encoding]][, callback])``."""
         if callable(data):
             data, callback = None, data
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = encoded(data, encoding)
         if self._ended:
             return self
         self._ended = True
@@ -239,6 +290,20 @@ class ClientRequest(EventEmitter):
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
 
+    def abort(self):
+        """Node's deprecated ``req.abort()``: ``destroy()`` with an ``abort`` event, and
+        no 'socket hang up' error while no socket was given yet."""
+        if self.aborted:
+            return
+        self.aborted = True
+        if self.socket is None and not self.destroyed:
+            self.destroyed = True
+            self.loop.call_soon(self._close)
+            self.loop.call_soon(self.emit, "abort")
+            return
+        self.loop.call_soon(self.emit, "abort")
+        self.destroy()
+
     def destroy(self, error=None):
         if self.destroyed:
             return self
@@ -321,7 +386,10 @@ class ClientRequest(EventEmitter):
             return
         res.mark_aborted()
         if res.destroyed:
-            res.close_aborted(res.destroy_error) if res.destroy_error is not None else res.mark_closed()
+            if res.destroy_error is not None:
+                res.close_aborted(res.destroy_error)
+            else:
+                res.mark_closed()
             self._close()
             return
         self.loop.call_soon(self._close)

@@ -13,7 +13,7 @@ Rules:
 
 import asyncio
 
-from ..emitter import EventEmitter
+from ..emitter import Chunks, EventEmitter
 from ..http.errors import HTTPError
 from ..http.headers import header_map
 
@@ -31,10 +31,15 @@ class ClientResponse(EventEmitter):
         self.trailers = {}
         self.complete = False
         self.aborted = False
+        self._ended = False  # 'end' was emitted
+        self.once("end", self._mark_ended)
         self.destroyed = False  # destroy() was called on the response itself
         self.destroy_error = None
         self._closed = False
         self._body = None  # [chunks, future or None] once collected for read()
+
+    def _mark_ended(self):
+        self._ended = True
 
     def collect_body(self):
         """Keep every body chunk from now on for ``read()``."""
@@ -52,6 +57,12 @@ class ClientResponse(EventEmitter):
                 future.set_result(b"".join(self._body[0]))
             else:
                 future.set_exception(HTTPError("ECONNRESET", "aborted"))
+
+    def __aiter__(self):
+        """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
+        ECONNRESET "aborted" when the connection goes before the body's end."""
+        kept = self._body[0] if self._body is not None else ()
+        return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=list(kept), ended=self._ended)
 
     def pause(self):
         """Stop the body's ``data`` events for now: the socket stops reading."""

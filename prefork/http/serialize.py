@@ -13,6 +13,7 @@ field that changes the framing or the automatic lines (Connection, Transfer-Enco
 Date, Keep-Alive) and whether it holds a Content-Length.
 """
 
+import base64
 import re
 import time
 from time import time as _wall
@@ -100,6 +101,30 @@ def body_chunk(data):
         return data
     err = TypeError(f"a body chunk must be str or bytes-like, not {type(data).__name__}")
     err.code = "ERR_INVALID_ARG_TYPE"
+    raise err
+
+
+_ENCODINGS = {"utf8": "utf-8", "utf-8": "utf-8", "latin1": "latin-1", "binary": "latin-1", "ascii": "latin-1",
+              "ucs2": "utf-16-le", "ucs-2": "utf-16-le", "utf16le": "utf-16-le", "utf-16le": "utf-16-le"}
+
+
+def encoded(data, encoding):
+    """A ``str`` body chunk as bytes in one of Node's encodings (``utf8``, ``latin1`` or
+    ``binary``, ``ascii``, ``hex``, ``base64``, ``base64url``, ``ucs2``/``utf16le``);
+    bytes pass as they are. An unknown encoding raises ERR_UNKNOWN_ENCODING."""
+    if not isinstance(data, str):
+        return data
+    name = encoding.lower()
+    codec = _ENCODINGS.get(name)
+    if codec is not None:
+        return data.encode(codec, "replace") if codec == "latin-1" else data.encode(codec)
+    if name == "hex":
+        return bytes.fromhex(data[:len(data) - len(data) % 2])
+    if name in ("base64", "base64url"):
+        text = data.replace("-", "+").replace("_", "/").rstrip("=")
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+    err = TypeError(f"Unknown encoding: {encoding}")
+    err.code = "ERR_UNKNOWN_ENCODING"
     raise err
 
 

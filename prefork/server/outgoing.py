@@ -59,6 +59,30 @@ class OutgoingHead:
         self._headers[name.lower()] = (entry[0], current)
         return self
 
+    def set_headers(self, headers):
+        """Node's ``setHeaders``: ``set_header`` for each field of a mapping (a Map or
+        Headers in Node; a list is refused); ``set-cookie`` values are gathered into one
+        field."""
+        if self.headers_sent:
+            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
+                                        "Cannot set headers after they are sent to the client")
+        if not hasattr(headers, "keys") or not hasattr(headers, "get"):
+            err = TypeError("The headers must be a mapping")
+            err.code = "ERR_INVALID_ARG_TYPE"
+            raise err
+        cookies = []
+        for name, value in headers.items():
+            if name == "set-cookie":
+                if isinstance(value, (list, tuple)):
+                    cookies.extend(value)
+                else:
+                    cookies.append(value)
+                continue
+            self.set_header(name, value)
+        if cookies:
+            self.set_header("set-cookie", cookies)
+        return self
+
     def get_header(self, name):
         entry = self._headers.get(name.lower()) if self._headers else None
         return None if entry is None else entry[1]

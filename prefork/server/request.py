@@ -11,6 +11,9 @@ Rules:
   order: ``aborted`` (when its body was not complete, or its end was not read: Node
   counts a body nobody consumed as unread), the response's ``close``, ``error``
   (ECONNRESET "aborted", only to a listener, as Node gives it), ``close``.
+- ``destroy()`` aborts a request whose body was not complete or not read (the
+  connection goes with it); a request read to its end only closes. ``pipe()`` writes
+  the body to a writable with Node's backpressure (pause on False, resume on drain).
 - Paused mode: a ``readable`` listener stops the flow; ``readable`` is emitted on a loop
   turn after body bytes (or the end) arrive, ``read()`` takes what is buffered (None
   when nothing is), and the ``read()`` that finds the body drained brings ``end``.
@@ -26,7 +29,7 @@ Rules:
   emitter), so applications may hang their own attributes on a request, as in Node.
 """
 
-from ..emitter import EventEmitter
+from ..emitter import Chunks, EventEmitter
 from ..http.errors import HTTPError
 from ..http.headers import header_map
 
@@ -230,6 +233,48 @@ class IncomingMessage(EventEmitter):
                 self._consumed = True
             self.emit("end")
 
+    def destroy(self, error=None):
+        """Node's ``req.destroy([error])``: a body not complete, or not read to its end,
+        aborts the request and destroys the connection (``aborted``, ``close``, then the
+        response's ``close``); a body read to its end only closes the request (its
+        response may still be sent)."""
+        if self.destroyed:
+            return self
+        if not self.complete or not self._consumed:
+            self.abort()
+            self.mark_closed(error=error)
+            self.socket.destroy()
+        else:
+            self.mark_closed(error=error)
+        return self
+
+    def pipe(self, destination, end=True):
+        """Node's ``req.pipe(destination[, {end}])``: each body chunk is written to
+        ``destination`` (the request pauses while a write returns False, until its
+        ``drain``), and its ``end()`` follows the body's unless ``end`` is False."""
+        def on_data(chunk):
+            if destination.write(chunk) is False:
+                self.pause()
+                destination.once("drain", self.resume)
+        self.on("data", on_data)
+        if end:
+            self.once("end", destination.end)
+        return destination
+
+    def __aiter__(self):
+        """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
+        ECONNRESET "aborted" when the connection goes before the body's end."""
+        return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), _BODY_HIGH_WATER, ended=self._ended)
+
+    @property
+    def headers_distinct(self):
+        """Node's ``headersDistinct``: every field's values as a list, by lower-case name."""
+        return _distinct(self.raw_headers)
+
+    @property
+    def trailers_distinct(self):
+        return _distinct(self.raw_trailers)
+
     def abort(self):
         """The connection goes before the response is done: ``aborted`` when the body was
         not complete or not read to its end (then ``mark_closed(reset=True)``)."""
@@ -241,15 +286,23 @@ class IncomingMessage(EventEmitter):
                 except Exception as exc:
                     self.listener_failed("aborted", exc, ())
 
-    def mark_closed(self, reset=False):
+    def mark_closed(self, reset=False, error=None):
         """``close`` once; ``reset``: the connection went before the response was done
-        (``error`` ECONNRESET "aborted" first, to a listener only)."""
+        (``error`` ECONNRESET "aborted" first, to a listener only); ``error``: the one
+        given to ``destroy``, emitted the same way."""
         if not self.destroyed:
             self.destroyed = True
             if self._events:
                 try:
-                    if reset and self.listener_count("error"):
-                        self.emit("error", HTTPError("ECONNRESET", "aborted"))
+                    if (reset or error is not None) and self.listener_count("error"):
+                        self.emit("error", error or HTTPError("ECONNRESET", "aborted"))
                     self.emit("close")
                 except Exception as exc:
                     self.listener_failed("close", exc, ())
+
+
+def _distinct(raw):
+    fields = {}
+    for i in range(0, len(raw) - 1, 2):
+        fields.setdefault(raw[i].lower(), []).append(raw[i + 1])
+    return fields

@@ -11,6 +11,8 @@ are ``outgoing.OutgoingHead``'s):
   ``max_requests_per_socket`` says ``Connection: close`` without closing the socket.
 - Bytes of a response that is not first in the connection's queue wait in the response
   until the earlier ones are done (pipelining).
+- ``write()`` returns False when the bytes left in user space reach the socket's
+  high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
   next loop turn (the callback gets it, then ``error``), as in Node.
@@ -124,7 +126,13 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self.emit("error", err)
         self.socket.loop.call_soon(report)
 
-    def write(self, data, callback=None):
+    def write(self, data, encoding=None, callback=None):
+        """Node's ``res.write(chunk[, encoding][, callback])``."""
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = serialize.encoded(data, encoding)
         if self.writable_ended:
             self._after_end(callback)
             return False
@@ -138,12 +146,19 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self.socket.after_flush(callback)
         if (not data and self.head_out) or self._closed:
             return True  # written after close: dropped without error, as Node drops it
-        ok = self._send(self._body_bytes(data, False))
+        out = self._body_bytes(data, False)
+        ok = self._send(out)
         if not ok:
             self._conn.wants_drain(self)
         return ok
 
-    def end(self, data=None, callback=None):
+    def end(self, data=None, encoding=None, callback=None):
+        """Node's ``res.end([data[, encoding]][, callback])``."""
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            else:
+                data = serialize.encoded(data, encoding)
         if data is not None and type(data) is not bytes:
             if callable(data):
                 data, callback = None, data
