@@ -148,3 +148,20 @@ def test_logrotate_with_workers_running_as_another_user(daemons, tmp_path):
     assert (error.stat().st_uid, access.stat().st_uid) == (0, 0)  # the files stay root's
     d.signal(signal.SIGTERM)
     assert d.wait_exit() == 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_crash_loop_backs_off_visibly_and_the_master_does_not_spin(daemons):
+    d = daemons(app="apps.journey_ops:crash_after_ready", workers=1)
+    d.wait_log(r"quick death #3\)", timeout=30)
+    start = cpu_seconds(d.pid)
+    d.wait_log(r"replacing it in 1\.6 s \(quick death #6\)", timeout=60)
+    assert cpu_seconds(d.pid) - start < 1.0  # three backoffs of 0.4 + 0.8 s (+ boots) took little CPU
+    assert re.search(r"worker 0 \(pid \d+\) died \(exit status 1\) after \d+\.\d s; replacing it in 0\.2 s "
+                     r"\(quick death #3\)", d.log())
+    assert d.proc.poll() is None  # a crash loop after boot is not a boot failure
