@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sys
 
 import pytest
 
@@ -165,3 +166,44 @@ def test_a_crash_loop_backs_off_visibly_and_the_master_does_not_spin(daemons):
     assert re.search(r"worker 0 \(pid \d+\) died \(exit status 1\) after \d+\.\d s; replacing it in 0\.2 s "
                      r"\(quick death #3\)", d.log())
     assert d.proc.poll() is None  # a crash loop after boot is not a boot failure
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="connecting as another user needs root")
+def test_a_proxy_running_as_another_user_can_connect_to_the_unix_socket(daemons):
+    """nginx (www-data) in front of prefork (root or its own user) on a UNIX socket, as
+    gunicorn users run it: the socket must accept another user's connection."""
+    import pwd
+    import stat
+    import subprocess
+    import tempfile
+    from debian import ensure
+    curl, why = ensure("curl", "curl")
+    if curl is None:
+        pytest.skip(why)
+    directory = tempfile.mkdtemp(prefix="prefork-sock-")
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, "app.sock")
+    d = daemons("--bind", f"unix:{path}", app=APP, workers=1, bind_socket=False)
+    d.wait_ready()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666
+    nobody = pwd.getpwnam("nobody")
+
+    def as_nobody():
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+    probe = subprocess.run([curl, "-sS", "-i", "--unix-socket", path, "http://x/"], capture_output=True, text=True,
+                           preexec_fn=as_nobody, timeout=30)
+    assert probe.returncode == 0, probe.stderr
+    assert "HTTP/1.1 200 OK" in probe.stdout
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    assert not os.path.exists(path)
+    os.rmdir(directory)
+
+
+def test_the_unix_socket_mode_is_a_setting(daemons, tmp_path):
+    import stat
+    path = tmp_path / "app.sock"
+    d = daemons("--bind", f"unix:{path}", "--unix-socket-mode", "0o660", app=APP, workers=1, bind_socket=False)
+    d.wait_ready()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o660

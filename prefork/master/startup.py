@@ -31,7 +31,8 @@ def open_all(master):
                                         f"running as pid {holder}"])
     problems = []
     try:
-        master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
+        master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog,
+                                                          unix_mode=settings.unix_socket_mode)
     except listeners_mod.ListenError as exc:
         problems += [f"{where(settings, 'bind')}: {address}: {reason}" for address, reason in exc.failures]
     if settings.metrics_bind:
