@@ -131,3 +131,16 @@ def test_the_migration_page_lists_every_name_the_hints_know():
     quoted = set(re.findall(r"`(-{0,2}[a-z0-9_-]+)`", page))
     for name in migration.NAMES:
         assert {name, "-" + name, "--" + name.replace("_", "-")} & quoted, name
+
+
+def test_the_service_unit_does_not_restart_a_daemon_that_cannot_start():
+    """Exit status 2 (bad configuration) and 3 (the app does not boot) need a person:
+    systemd must not restart into the same failure until its start limit trips."""
+    import configparser
+    import os
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "systemd", "prefork.service"))
+    service = unit["Service"]
+    assert service["Restart"] == "on-failure"
+    assert set(service["RestartPreventExitStatus"].split()) == {"2", "3"}
