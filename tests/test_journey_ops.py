@@ -207,3 +207,64 @@ def test_the_unix_socket_mode_is_a_setting(daemons, tmp_path):
     d = daemons("--bind", f"unix:{path}", "--unix-socket-mode", "0o660", app=APP, workers=1, bind_socket=False)
     d.wait_ready()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
+
+
+def nofile(pid):
+    with open(f"/proc/{pid}/limits") as fh:
+        line = next(line for line in fh if line.startswith("Max open files"))
+    return int(line.split()[3])
+
+
+def limited_daemon(tmp_path, soft, hard, workers):
+    """The daemon started under ``prlimit --nofile=SOFT:HARD`` (prlimit execs it: same PID)."""
+    import subprocess
+    from daemon import python_env
+    log = open(tmp_path / "out.log", "wb")
+    proc = subprocess.Popen(["prlimit", f"--nofile={soft}:{hard}", sys.executable, "-m", "prefork", APP,
+                             "--workers", str(workers), "--bind", "127.0.0.1:0", "--metrics-bind", "",
+                             "--access-log", ""],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=python_env(),
+                            cwd=tmp_path)
+    log.close()
+    return proc, lambda: (tmp_path / "out.log").read_text()
+
+
+def test_more_workers_than_the_descriptor_limit_allows_is_a_config_error(tmp_path):
+    from daemon import children
+    proc, log = limited_daemon(tmp_path, 64, 64, 3)
+    try:
+        assert proc.wait(30) == 2
+    finally:
+        left = children(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert log().splitlines() == [
+        "argv:--workers: 3 workers need 102 open files in the master (a channel each, twice during a reload, and "
+        "the operations endpoints); this process may open 64 (ulimit -Hn): raise the limit (LimitNOFILE= under "
+        "systemd, --ulimit nofile= under Docker) or lower workers"]
+
+
+def test_a_low_soft_descriptor_limit_is_raised_for_the_master_and_kept_for_the_workers(tmp_path):
+    from daemon import children
+    proc, log = limited_daemon(tmp_path, 24, 4096, 8)
+    try:
+        wait_until(lambda: "8 workers ready" in log(), 60, what=f"8 workers ready:\n{log()}")
+        assert "Too many open files" not in log()
+        workers = children(proc.pid)
+        assert len(workers) == 8
+        assert nofile(proc.pid) == 96 + 2 * 8
+        assert {nofile(pid) for pid in workers} == {24}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        left = children(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
