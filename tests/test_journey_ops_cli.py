@@ -144,3 +144,16 @@ def test_the_service_unit_does_not_restart_a_daemon_that_cannot_start():
     service = unit["Service"]
     assert service["Restart"] == "on-failure"
     assert set(service["RestartPreventExitStatus"].split()) == {"2", "3"}
+
+
+def test_gunicorns_docker_recipe_flags_and_its_timeout_0_are_explained():
+    proc = prefork("--worker-tmp-dir", "/dev/shm", "-v")
+    assert proc.returncode == 2
+    assert "  --worker-tmp-dir is gunicorn's: workers report to the master over a socketpair, not through a " \
+           "temporary file: nothing to set" in proc.stderr.splitlines()
+    assert "  -v is gunicorn's: prefork's version is --version" in proc.stderr.splitlines()
+    proc = prefork("check-config", "--timeout", "0")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("argv:--timeout: must be at least 0.5, got 0.0 (gunicorn's 0 (no limit) has no equal "
+                           "here: the heartbeat comes from the worker's loop")
