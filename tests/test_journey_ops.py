@@ -268,3 +268,24 @@ def test_a_low_soft_descriptor_limit_is_raised_for_the_master_and_kept_for_the_w
         for pid in left:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_ttin_past_the_descriptor_limit_is_refused_and_says_why(tmp_path):
+    from daemon import children
+    proc, log = limited_daemon(tmp_path, 104, 104, 4)  # 4 workers need 104; a fifth would need 106
+    try:
+        wait_until(lambda: "4 workers ready" in log(), 60, what=f"4 workers ready:\n{log()}")
+        proc.send_signal(signal.SIGTTIN)
+        wait_until(lambda: "TTIN ignored: 5 workers need 106 open files in the master" in log(), 30,
+                   what=f"the refusal:\n{log()}")
+        assert len(children(proc.pid)) == 4
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        left = children(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
