@@ -13,8 +13,9 @@ Rules:
   generations, besides the operations endpoints' connections and its own few: when
   its soft RLIMIT_NOFILE is below that for ``workers`` (a shell's ``ulimit -n`` of
   1024 with hundreds of workers), it raises it up to the hard limit; past the hard
-  limit the worker count is a configuration problem. Workers get the limit the daemon
-  was started with (``master.worker_nofile``), not the raised one.
+  limit the worker count is a configuration problem. Once it has raised it, workers get
+  the soft limit the daemon was started with (``master.worker_nofile``), never above the
+  hard limit of the moment.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 """
@@ -79,8 +80,6 @@ def descriptors(master, workers):
     even the hard limit is too low (else None)."""
     need = DESCRIPTORS_BASE + DESCRIPTORS_PER_WORKER * workers
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if master.worker_nofile is None:
-        master.worker_nofile = soft
     if soft == resource.RLIM_INFINITY or soft >= need:
         return None
     if hard != resource.RLIM_INFINITY and hard < need:
@@ -88,6 +87,8 @@ def descriptors(master, workers):
                 f"reload, and the operations endpoints); this process may open {hard} (ulimit -Hn): raise the "
                 f"limit (LimitNOFILE= under systemd, --ulimit nofile= under Docker) or lower workers")
     resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    if master.worker_nofile is None:  # what the workers keep: the limit before the first raise
+        master.worker_nofile = soft
     return None
 
 

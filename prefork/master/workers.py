@@ -95,9 +95,10 @@ def spawn(master, slot, generation, settings=None):
             for signum in (signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
                 signal.signal(signum, signal.SIG_IGN)
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            if master.worker_nofile is not None:  # the limit the daemon was started with
-                resource.setrlimit(resource.RLIMIT_NOFILE,
-                                   (master.worker_nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+            if master.worker_nofile is not None:  # the master raised its limit: not for workers
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                soft = master.worker_nofile if hard == resource.RLIM_INFINITY else min(master.worker_nofile, hard)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
             parent_end.close()
             for other in master.workers.values():
                 other.channel.close()
