@@ -157,3 +157,14 @@ def test_gunicorns_docker_recipe_flags_and_its_timeout_0_are_explained():
     (line,) = proc.stderr.splitlines()
     assert line.startswith("argv:--timeout: must be at least 0.5, got 0.0 (gunicorn's 0 (no limit) has no equal "
                            "here: the heartbeat comes from the worker's loop")
+
+
+def test_help_puts_every_option_under_one_heading():
+    from prefork import cli
+    grouped = [name for _, names in cli.HELP_GROUPS for name in names]
+    assert sorted(grouped) == sorted(setting.name for setting in settings.SETTINGS)
+    out = prefork("--help").stdout
+    headings = [line[:-1] for line in out.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert headings[-len(cli.HELP_GROUPS):] == [title for title, _ in cli.HELP_GROUPS]
+    workers = out.index("\nworkers and supervision:")
+    assert workers < out.index("  --max-worker-memory N", workers) < out.index("\nthe app:")
