@@ -45,7 +45,8 @@ def convert(setting, value, from_text):
         if kind == "float" and not math.isfinite(value):
             raise ValueError(f"expected a finite number, got {value!r}")
         if setting.minimum is not None and value < setting.minimum:
-            raise ValueError(f"must be at least {setting.minimum}, got {value!r}")
+            from .migration import value_hint
+            raise ValueError(f"must be at least {setting.minimum}, got {value!r}{value_hint(setting.name, value)}")
         maximum = DURATION_MAX if kind == "float" and setting.maximum is None else setting.maximum
         if maximum is not None and value > maximum:
             raise ValueError(f"must be at most {maximum:g}, got {value!r}")

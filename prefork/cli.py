@@ -34,6 +34,24 @@ METAVARS = {"bind": "ADDRESS", "proxy_protocol_bind": "ADDRESS", "forwarded_allo
             "access_log_format": "FORMAT", "keyfile_password": "PASSWORD", "ciphers": "CIPHERS",
             "proc_name": "NAME", "root_path": "PATH"}
 KIND_METAVARS = {"int": "N", "float": "SECONDS"}
+HELP_GROUPS = (  # --help lists the options under these headings, in this order
+    ("listening", ("bind", "backlog", "unix_socket_mode", "proxy_protocol", "proxy_protocol_bind", "proxy_allow_ips",
+                   "proxy_protocol_timeout")),
+    ("workers and supervision", ("workers", "timeout", "graceful_timeout", "readiness_withdraw", "max_requests",
+                                 "max_requests_jitter", "max_worker_memory", "user", "group", "umask", "pidfile",
+                                 "proc_name")),
+    ("the app", ("app", "interface", "chdir", "app_dir", "loop", "root_path", "forwarded_allow_ips", "threads",
+                 "wsgi_body_spool", "max_body_size", "lifespan", "ws_max_size", "ws_ping_interval", "ws_ping_timeout",
+                 "ws_per_message_deflate")),
+    ("HTTP timeouts and limits", ("keep_alive_timeout", "headers_timeout", "request_timeout",
+                                  "max_requests_per_socket", "max_header_size", "max_headers_count",
+                                  "connections_checking_interval")),
+    ("TLS", ("certfile", "keyfile", "keyfile_password", "ca_certs", "verify_client", "tls_min_version", "ciphers",
+             "tls_handshake_timeout")),
+    ("logging", ("log_level", "error_log", "access_log", "access_log_format", "access_log_flush")),
+    ("operations endpoints (/metrics, /healthz, /readyz, /status)", ("metrics_bind", "metrics_buckets")),
+    ("development", ("reload", "reload_dirs", "reload_include")),
+)
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,6 +88,10 @@ def build_parser():
     parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file (default: "
                         "PREFORK_CONFIG, else none)")
     parser.add_argument("--version", action="version", version=f"prefork {__version__}")
+    groups = {}
+    for title, names in HELP_GROUPS:
+        group = parser.add_argument_group(title)
+        groups.update(dict.fromkeys(names, group))
     for setting in settings_mod.SETTINGS:
         kwargs = {"dest": setting.name, "default": None, "help": help_text(setting)}
         if setting.kind == "list":
@@ -80,7 +102,7 @@ def build_parser():
             kwargs["metavar"] = "|".join(setting.choices)
         else:
             kwargs["metavar"] = METAVARS.get(setting.name) or KIND_METAVARS.get(setting.kind, "VALUE")
-        parser.add_argument(*SHORT_FLAGS.get(setting.name, ()), setting.flag, **kwargs)
+        groups.get(setting.name, parser).add_argument(*SHORT_FLAGS.get(setting.name, ()), setting.flag, **kwargs)
     return parser
 
 

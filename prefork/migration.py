@@ -60,6 +60,11 @@ NAMES = {
                               "variables"),
     "capture_output": ("gunicorn", None, "a worker writes the app's output where the daemon's own goes "
                                          "(stderr is the error log when that is a file)"),
+    "v": ("gunicorn", None, "prefork's version is --version"),
+    "worker_tmp_dir": ("gunicorn", None, "workers report to the master over a socketpair, not through a "
+                                         "temporary file: nothing to set"),
+    "log_config": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
+    "logconfig_dict": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
     # uvicorn
     "host": ("uvicorn", "bind", BIND),
     "port": ("uvicorn", "bind", BIND),
@@ -103,6 +108,19 @@ def hint(name, flag_form):
         return f"{name} is {origin}'s: {note}"
     shown = "--" + setting.replace("_", "-") if flag_form else setting
     return f"{name} is {origin}'s: use {shown} here" + (f" ({note})" if note else "")
+
+
+# values gunicorn gives a meaning prefork does not: (setting, value) -> what to say
+SPECIAL_VALUES = {
+    ("timeout", 0): "gunicorn's 0 (no limit) has no equal here: the heartbeat comes from the worker's loop, so "
+                    "only a handler that blocks the loop for that long is stopped; give up to 1000000",
+}
+
+
+def value_hint(name, value):
+    """What to add to a value's problem when gunicorn means something by it (or "")."""
+    note = SPECIAL_VALUES.get((name, value))
+    return f" ({note})" if note else ""
 
 
 def env_hint(variable):

@@ -180,6 +180,9 @@ SETTINGS = (
             reloadable=False),
     Setting("umask", "octal", 0o022, "File mode creation mask of the daemon (e.g. \"0o022\").",
             reloadable=False),
+    Setting("unix_socket_mode", "octal", 0o666, "File mode of the UNIX sockets bind creates, whatever "
+            "the umask: the default lets a proxy running as another user (nginx) connect; restrict "
+            "it here or with the directory's permissions.", reloadable=False),
     Setting("log_level", "choice", "info", "Error log level.", choices=LOG_LEVELS),
     Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it."),
     Setting("access_log_format", "str", DEFAULT_ACCESS_FORMAT, "Access log line. Fields: "

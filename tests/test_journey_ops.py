@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sys
 
 import pytest
 
@@ -148,3 +149,143 @@ def test_logrotate_with_workers_running_as_another_user(daemons, tmp_path):
     assert (error.stat().st_uid, access.stat().st_uid) == (0, 0)  # the files stay root's
     d.signal(signal.SIGTERM)
     assert d.wait_exit() == 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_crash_loop_backs_off_visibly_and_the_master_does_not_spin(daemons):
+    d = daemons(app="apps.journey_ops:crash_after_ready", workers=1)
+    d.wait_log(r"quick death #3\)", timeout=30)
+    start = cpu_seconds(d.pid)
+    d.wait_log(r"replacing it in 1\.6 s \(quick death #6\)", timeout=60)
+    assert cpu_seconds(d.pid) - start < 1.0  # three backoffs of 0.4 + 0.8 s (+ boots) took little CPU
+    assert re.search(r"worker 0 \(pid \d+\) died \(exit status 1\) after \d+\.\d s; replacing it in 0\.2 s "
+                     r"\(quick death #3\)", d.log())
+    assert d.proc.poll() is None  # a crash loop after boot is not a boot failure
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="connecting as another user needs root")
+def test_a_proxy_running_as_another_user_can_connect_to_the_unix_socket(daemons):
+    """nginx (www-data) in front of prefork (root or its own user) on a UNIX socket, as
+    gunicorn users run it: the socket must accept another user's connection."""
+    import pwd
+    import stat
+    import subprocess
+    import tempfile
+    from debian import ensure
+    curl, why = ensure("curl", "curl")
+    if curl is None:
+        pytest.skip(why)
+    directory = tempfile.mkdtemp(prefix="prefork-sock-")
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, "app.sock")
+    d = daemons("--bind", f"unix:{path}", app=APP, workers=1, bind_socket=False)
+    d.wait_ready()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666
+    nobody = pwd.getpwnam("nobody")
+
+    def as_nobody():
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+    probe = subprocess.run([curl, "-sS", "-i", "--unix-socket", path, "http://x/"], capture_output=True, text=True,
+                           preexec_fn=as_nobody, timeout=30)
+    assert probe.returncode == 0, probe.stderr
+    assert "HTTP/1.1 200 OK" in probe.stdout
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    assert not os.path.exists(path)
+    os.rmdir(directory)
+
+
+def test_the_unix_socket_mode_is_a_setting(daemons, tmp_path):
+    import stat
+    path = tmp_path / "app.sock"
+    d = daemons("--bind", f"unix:{path}", "--unix-socket-mode", "0o660", app=APP, workers=1, bind_socket=False)
+    d.wait_ready()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
+
+
+def nofile(pid):
+    with open(f"/proc/{pid}/limits") as fh:
+        line = next(line for line in fh if line.startswith("Max open files"))
+    return int(line.split()[3])
+
+
+def limited_daemon(tmp_path, soft, hard, workers):
+    """The daemon started under ``prlimit --nofile=SOFT:HARD`` (prlimit execs it: same PID)."""
+    import subprocess
+    from daemon import python_env
+    log = open(tmp_path / "out.log", "wb")
+    proc = subprocess.Popen(["prlimit", f"--nofile={soft}:{hard}", sys.executable, "-m", "prefork", APP,
+                             "--workers", str(workers), "--bind", "127.0.0.1:0", "--metrics-bind", "",
+                             "--access-log", ""],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=python_env(),
+                            cwd=tmp_path)
+    log.close()
+    return proc, lambda: (tmp_path / "out.log").read_text()
+
+
+def test_more_workers_than_the_descriptor_limit_allows_is_a_config_error(tmp_path):
+    from daemon import children
+    proc, log = limited_daemon(tmp_path, 64, 64, 3)
+    try:
+        assert proc.wait(30) == 2
+    finally:
+        left = children(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert log().splitlines() == [
+        "argv:--workers: 3 workers need 102 open files in the master (a channel each, twice during a reload, and "
+        "the operations endpoints); this process may open 64 (ulimit -Hn): raise the limit (LimitNOFILE= under "
+        "systemd, --ulimit nofile= under Docker) or lower workers"]
+
+
+def test_a_low_soft_descriptor_limit_is_raised_for_the_master_and_kept_for_the_workers(tmp_path):
+    from daemon import children
+    proc, log = limited_daemon(tmp_path, 24, 4096, 8)
+    try:
+        wait_until(lambda: "8 workers ready" in log(), 60, what=f"8 workers ready:\n{log()}")
+        assert "Too many open files" not in log()
+        workers = children(proc.pid)
+        assert len(workers) == 8
+        assert nofile(proc.pid) == 96 + 2 * 8
+        assert {nofile(pid) for pid in workers} == {24}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        left = children(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_ttin_past_the_descriptor_limit_is_refused_and_says_why(tmp_path):
+    from daemon import children
+    proc, log = limited_daemon(tmp_path, 104, 104, 4)  # 4 workers need 104; a fifth would need 106
+    try:
+        wait_until(lambda: "4 workers ready" in log(), 60, what=f"4 workers ready:\n{log()}")
+        proc.send_signal(signal.SIGTTIN)
+        wait_until(lambda: "TTIN ignored: 5 workers need 106 open files in the master" in log(), 30,
+                   what=f"the refusal:\n{log()}")
+        assert len(children(proc.pid)) == 4
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        left = children(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in left:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -131,3 +131,40 @@ def test_the_migration_page_lists_every_name_the_hints_know():
     quoted = set(re.findall(r"`(-{0,2}[a-z0-9_-]+)`", page))
     for name in migration.NAMES:
         assert {name, "-" + name, "--" + name.replace("_", "-")} & quoted, name
+
+
+def test_the_service_unit_does_not_restart_a_daemon_that_cannot_start():
+    """Exit status 2 (bad configuration) and 3 (the app does not boot) need a person:
+    systemd must not restart into the same failure until its start limit trips."""
+    import configparser
+    import os
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "systemd", "prefork.service"))
+    service = unit["Service"]
+    assert service["Restart"] == "on-failure"
+    assert set(service["RestartPreventExitStatus"].split()) == {"2", "3"}
+
+
+def test_gunicorns_docker_recipe_flags_and_its_timeout_0_are_explained():
+    proc = prefork("--worker-tmp-dir", "/dev/shm", "-v")
+    assert proc.returncode == 2
+    assert "  --worker-tmp-dir is gunicorn's: workers report to the master over a socketpair, not through a " \
+           "temporary file: nothing to set" in proc.stderr.splitlines()
+    assert "  -v is gunicorn's: prefork's version is --version" in proc.stderr.splitlines()
+    proc = prefork("check-config", "--timeout", "0")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("argv:--timeout: must be at least 0.5, got 0.0 (gunicorn's 0 (no limit) has no equal "
+                           "here: the heartbeat comes from the worker's loop")
+
+
+def test_help_puts_every_option_under_one_heading():
+    from prefork import cli
+    grouped = [name for _, names in cli.HELP_GROUPS for name in names]
+    assert sorted(grouped) == sorted(setting.name for setting in settings.SETTINGS)
+    out = prefork("--help").stdout
+    headings = [line[:-1] for line in out.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert headings[-len(cli.HELP_GROUPS):] == [title for title, _ in cli.HELP_GROUPS]
+    workers = out.index("\nworkers and supervision:")
+    assert workers < out.index("  --max-worker-memory N", workers) < out.index("\nthe app:")

@@ -5,6 +5,8 @@ Sources, in order: sockets handed over by a previous master on re-exec
 addresses, and finally sockets this process binds. Inherited sockets are used as they
 are: never bound or listened on again. A ``bind`` entry's ``http://``/``https://`` scheme
 is the workers' business (TLS or not): the socket is opened for the address after it.
+A UNIX socket this process binds gets ``unix_socket_mode`` (0o666 by default) before it
+listens, whatever the umask: a proxy of another user must be able to connect.
 """
 
 import errno
@@ -62,7 +64,7 @@ def describe(sock):
     return f"{name[0]}:{name[1]}"
 
 
-def _bind(address, backlog):
+def _bind(address, backlog, unix_mode):
     address = bind_address(address)
     if address.startswith("unix:"):
         path = address[5:]
@@ -89,6 +91,8 @@ def _bind(address, backlog):
         target = (host, int(port))
     try:
         sock.bind(target)
+        if isinstance(target, str) and unix_mode is not None:
+            os.chmod(target, unix_mode)  # before listen: no connection finds another mode
         sock.listen(backlog)
     except BaseException:
         sock.close()
@@ -130,7 +134,7 @@ def remove_unix_paths(paths):
             pass
 
 
-def open_listeners(addresses, backlog, env=None):
+def open_listeners(addresses, backlog, env=None, unix_mode=None):
     """Returns ``[(address, socket), ...]``; raises ListenError naming every address it
     could not open (and then keeps none of them open)."""
     env = os.environ if env is None else env
@@ -163,7 +167,7 @@ def open_listeners(addresses, backlog, env=None):
                     sock = socket.socket(fileno=int(bind_address(address)[5:]))
                     os.set_inheritable(sock.fileno(), False)
                 if sock is None:
-                    sock = _bind(address, backlog)
+                    sock = _bind(address, backlog, unix_mode)
             except OSError as exc:
                 failures.append((address, _reason(address, exc)))
                 continue

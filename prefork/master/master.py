@@ -98,6 +98,7 @@ class Master:
         self.reloader = None  # the development file watcher (reload = true)
         self.unix_paths = []  # [(path, inode)]: UNIX socket files removed when the daemon exits
         self.started_at = time.monotonic()
+        self.worker_nofile = None  # the descriptor limit the daemon started with, for its workers
         self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
 
     # -- running --------------------------------------------------------------------------
@@ -385,6 +386,10 @@ class Master:
             return
         if self.target >= settings_mod.MAX_WORKERS:
             log.warning("TTIN ignored: already %d workers, the most there may be", self.target)
+            return
+        shortage = startup.descriptors(self, self.target + 1)
+        if shortage:
+            log.warning("TTIN ignored: %s", shortage)
             return
         self.target += 1
         log.info("TTIN: %d workers", self.target)

@@ -20,7 +20,7 @@ import signal
 import time
 
 from .. import logs, settings as settings_mod
-from . import systemd
+from . import startup, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -47,6 +47,12 @@ def reload(master):
             log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
                         master.settings.values[setting.name])
             new.values[setting.name] = master.settings.values[setting.name]
+    count = new.workers if new.workers != master.settings.workers else master.target
+    shortage = startup.descriptors(master, count)
+    if shortage:
+        log.error("reload: %s: %s", startup.where(new, "workers"), shortage)
+        failed(master, f"configuration: {shortage}")
+        return
     try:
         logs.setup(new)
     except OSError as exc:
@@ -55,7 +61,6 @@ def reload(master):
     master.reloads += 1
     generation = master.generation + 1
     master.new_generation = (generation, new)
-    count = new.workers if new.workers != master.settings.workers else master.target
     log.info("reload: starting generation %d with %d workers", generation, count)
     master.pending_target = count
     for slot in range(count):

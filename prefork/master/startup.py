@@ -9,12 +9,24 @@ Rules:
 - A pidfile naming a running prefork master refuses the start before anything is bound.
 - A ``proxy_protocol_bind`` entry must name a listener in use: socket activation
   replaces ``bind``, and a ``systemd:NAME`` needs it.
+- The master needs a descriptor per worker, twice over while a reload runs two
+  generations, besides the operations endpoints' connections and its own few: when
+  its soft RLIMIT_NOFILE is below that for ``workers`` (a shell's ``ulimit -n`` of
+  1024 with hundreds of workers), it raises it up to the hard limit; past the hard
+  limit the worker count is a configuration problem. Once it has raised it, workers get
+  the soft limit the daemon was started with (``master.worker_nofile``), never above the
+  hard limit of the moment.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 """
 
+import resource
+
 from .. import settings as settings_mod
 from . import listeners as listeners_mod, operations, pidfile
+
+DESCRIPTORS_BASE = 96  # the operations endpoints' 64 connections, listeners, logs, the loop's own
+DESCRIPTORS_PER_WORKER = 2  # a channel each, for two generations during a reload
 
 
 def where(settings, name):
@@ -30,8 +42,12 @@ def open_all(master):
         raise settings_mod.ConfigError([f"{where(settings, 'pidfile')}: {settings.pidfile}: prefork is already "
                                         f"running as pid {holder}"])
     problems = []
+    shortage = descriptors(master, master.target)
+    if shortage:
+        raise settings_mod.ConfigError([f"{where(settings, 'workers')}: {shortage}"])
     try:
-        master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog)
+        master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog,
+                                                          unix_mode=settings.unix_socket_mode)
     except listeners_mod.ListenError as exc:
         problems += [f"{where(settings, 'bind')}: {address}: {reason}" for address, reason in exc.failures]
     if settings.metrics_bind:
@@ -57,6 +73,23 @@ def open_all(master):
         if master.metrics_server is not None:
             master.metrics_server.close()
         raise settings_mod.ConfigError(problems)
+
+
+def descriptors(master, workers):
+    """Raise the soft descriptor limit for ``workers`` if needed; what is wrong when
+    even the hard limit is too low (else None)."""
+    need = DESCRIPTORS_BASE + DESCRIPTORS_PER_WORKER * workers
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return None
+    if hard != resource.RLIM_INFINITY and hard < need:
+        return (f"{workers} workers need {need} open files in the master (a channel each, twice during a "
+                f"reload, and the operations endpoints); this process may open {hard} (ulimit -Hn): raise the "
+                f"limit (LimitNOFILE= under systemd, --ulimit nofile= under Docker) or lower workers")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+    if master.worker_nofile is None:  # what the workers keep: the limit before the first raise
+        master.worker_nofile = soft
+    return None
 
 
 def close_all(master):

@@ -10,6 +10,8 @@ Rules:
   group (see master.py's rules).
 - The child ends by ``os._exit`` with the worker's status, after logging and the app's
   stdout and stderr are flushed (``os._exit`` writes nothing itself).
+- The child gets back the descriptor limit the daemon was started with (the master may
+  have raised its own for its channels: startup.py).
 - USR1 (reopen the logs) is ignored in the child until the worker installs its own
   handler: its default action would kill a worker that is still booting.
 - Out of descriptors or processes, no worker is made: logged, None is returned, and the
@@ -18,6 +20,7 @@ Rules:
 
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -92,6 +95,10 @@ def spawn(master, slot, generation, settings=None):
             for signum in (signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
                 signal.signal(signum, signal.SIG_IGN)
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            if master.worker_nofile is not None:  # the master raised its limit: not for workers
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                soft = master.worker_nofile if hard == resource.RLIM_INFINITY else min(master.worker_nofile, hard)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
             parent_end.close()
             for other in master.workers.values():
                 other.channel.close()

@@ -49,3 +49,9 @@ def slow_setup(server):
     """The same app, after BOOT_SECONDS (default 2) of set-up in each worker."""
     time.sleep(float(os.environ.get("BOOT_SECONDS", "2")))
     setup(server)
+
+
+def crash_after_ready(server):
+    """The app, in a worker that dies a tenth of a second after it started serving."""
+    setup(server)
+    server.loop.call_later(0.1, os._exit, 1)
