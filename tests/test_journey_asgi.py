@@ -135,11 +135,15 @@ def test_client_fin_ends_a_stream_that_is_waiting(peers):
 
 
 def test_is_disconnected_after_the_client_left(peers):
-    """request.is_disconnected() polled by a stream turns true once the client is gone."""
-    sock, _ = open_stream(peers[0], "/watch")
-    sock.shutdown(socket.SHUT_WR)  # a FIN; the client could still read
-    peers[0].wait_mark("watch-disconnected")
-    sock.close()
+    """A handler polling request.is_disconnected() sees the client's close (a FIN: it
+    could still read) as uvicorn shows it."""
+    for peer in peers:
+        sock = socket.create_connection(("127.0.0.1", peer.port), timeout=20)
+        sock.sendall(b"GET /watch HTTP/1.1\r\nHost: x\r\n\r\n")
+        peer.wait_mark("watch-started")
+        sock.shutdown(socket.SHUT_WR)
+        peer.wait_mark("watch-disconnected")
+        sock.close()
 
 
 def test_background_task_runs_after_the_response(peers):
@@ -200,7 +204,7 @@ def test_graceful_stop_past_its_bound_cancels_streams_before_the_lifespan_shutdo
     """An endless stream keeps the drain busy: before the bound runs out, the stream is
     cancelled (its finally runs), the lifespan shutdown runs after it, and the worker
     exits by itself instead of being killed by the master."""
-    d = start(daemons, tmp_path, big_file, "--graceful-timeout", "4")
+    d = start(daemons, tmp_path, big_file, "--graceful-timeout", "8")  # the last 2 s kept for the shutdown
     sock = socket.create_connection(("127.0.0.1", d.port), timeout=20)
     sock.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
     while b"tick 1" not in sock.recv(65536):
