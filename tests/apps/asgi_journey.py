@@ -268,3 +268,9 @@ async def sse_auto(n: int = 3):
 @app.get("/worker")
 async def worker():
     return PlainTextResponse(str(os.getpid()))
+
+
+@app.get("/slow")
+async def slow(seconds: float = 1.0):
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
