@@ -7,6 +7,7 @@ import hashlib
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 
@@ -132,6 +133,17 @@ def test_client_fin_ends_a_stream_that_is_waiting(peers):
         sock, _ = open_stream(peer, "/longpoll")
         sock.close()
         peer.wait_mark("longpoll-finally")
+
+
+def test_a_reset_reaches_every_receive_waiting(peers):
+    """The stream checked request.is_disconnected() (a receive() cancelled at once)
+    while StreamingResponse's own receive() waits for http.disconnect: the client's
+    reset wakes that one too, so the stream ends (uvicorn wakes every waiter)."""
+    for peer in peers:
+        sock, _ = open_stream(peer, "/poll-then-wait")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset
+        peer.wait_mark("poll-then-wait-finally")
 
 
 def test_is_disconnected_after_the_client_left(peers):

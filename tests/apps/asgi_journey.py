@@ -42,13 +42,16 @@ async def lifespan(app):
 app = FastAPI(lifespan=lifespan)
 
 
+PLAIN = ("/watch", "/poll-then-wait")  # routes that test receive() without the middleware between
+
+
 class Timing(BaseHTTPMiddleware):
-    """A BaseHTTPMiddleware, as many apps have one: every HTTP route but /watch goes
+    """A BaseHTTPMiddleware, as many apps have one: every HTTP route but PLAIN's goes
     through it (Starlette's BaseHTTPMiddleware hides a disconnect from
     request.is_disconnected() on any server)."""
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == "/watch":
+        if scope["type"] == "http" and scope["path"] in PLAIN:
             return await self.app(scope, receive, send)
         return await super().__call__(scope, receive, send)
 
@@ -274,3 +277,18 @@ async def worker():
 async def slow(seconds: float = 1.0):
     await asyncio.sleep(seconds)
     return {"slept": seconds}
+
+
+@app.get("/poll-then-wait")
+async def poll_then_wait(request: Request):
+    """Checks is_disconnected() once, then waits for an event that never comes: only
+    StreamingResponse's own wait for http.disconnect can end it."""
+    async def events():
+        try:
+            if await request.is_disconnected():
+                return
+            yield "data: waiting\n\n"
+            await asyncio.Event().wait()
+        finally:
+            mark("poll-then-wait-finally")
+    return StreamingResponse(events(), media_type="text/event-stream")
