@@ -7,6 +7,7 @@ import hashlib
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 
@@ -92,6 +93,14 @@ def open_stream(peer, path):
     return sock, data
 
 
+def read_until(sock, received, marker):
+    while marker not in received:
+        chunk = sock.recv(65536)
+        assert chunk, received
+        received += chunk
+    return received
+
+
 def test_server_sent_events_arrive_one_by_one(peers):
     """Event i+1 is produced only once the client has read event i (it asks for it on
     another connection): each event is on the wire before the next exists."""
@@ -114,9 +123,8 @@ def test_client_leaving_a_stream_ends_it_without_an_error(peers):
     nothing is logged as a failure (uvicorn logs nothing either)."""
     for peer in peers:
         before = peer.log()
-        sock, _ = open_stream(peer, "/forever")
-        while b"tick 3" not in sock.recv(65536):
-            pass
+        sock, received = open_stream(peer, "/forever")
+        read_until(sock, received, b"tick 3\n")
         sock.close()
         peer.wait_mark("stream-finally")
         assert peer.get("/state").json() == {"pool": "connected"}  # served on; its log is written
@@ -134,12 +142,27 @@ def test_client_fin_ends_a_stream_that_is_waiting(peers):
         peer.wait_mark("longpoll-finally")
 
 
+def test_a_reset_reaches_every_receive_waiting(peers):
+    """The stream checked request.is_disconnected() (a receive() cancelled at once)
+    while StreamingResponse's own receive() waits for http.disconnect: the client's
+    reset wakes that one too, so the stream ends (uvicorn wakes every waiter)."""
+    for peer in peers:
+        sock, _ = open_stream(peer, "/poll-then-wait")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset
+        peer.wait_mark("poll-then-wait-finally")
+
+
 def test_is_disconnected_after_the_client_left(peers):
-    """request.is_disconnected() polled by a stream turns true once the client is gone."""
-    sock, _ = open_stream(peers[0], "/watch")
-    sock.shutdown(socket.SHUT_WR)  # a FIN; the client could still read
-    peers[0].wait_mark("watch-disconnected")
-    sock.close()
+    """A handler polling request.is_disconnected() sees the client's close (a FIN: it
+    could still read) as uvicorn shows it."""
+    for peer in peers:
+        sock = socket.create_connection(("127.0.0.1", peer.port), timeout=20)
+        sock.sendall(b"GET /watch HTTP/1.1\r\nHost: x\r\n\r\n")
+        peer.wait_mark("watch-started")
+        sock.shutdown(socket.SHUT_WR)
+        peer.wait_mark("watch-disconnected")
+        sock.close()
 
 
 def test_background_task_runs_after_the_response(peers):
@@ -198,17 +221,19 @@ def test_graceful_stop_waits_for_background_tasks(daemons, tmp_path, big_file):
 
 def test_graceful_stop_past_its_bound_cancels_streams_before_the_lifespan_shutdown(daemons, tmp_path, big_file):
     """An endless stream keeps the drain busy: before the bound runs out, the stream is
-    cancelled (its finally runs), the lifespan shutdown runs after it, and the worker
-    exits by itself instead of being killed by the master."""
-    d = start(daemons, tmp_path, big_file, "--graceful-timeout", "4")
+    cancelled, the lifespan shutdown runs, and the worker exits by itself instead of
+    being killed by the master. (The stream's generator may be suspended at a yield when
+    its task is cancelled: Starlette leaves closing it to the loop's end, on uvicorn too,
+    so its finally may come after the lifespan shutdown.)"""
+    d = start(daemons, tmp_path, big_file, "--graceful-timeout", "8")  # the last 2 s kept for the shutdown
     sock = socket.create_connection(("127.0.0.1", d.port), timeout=20)
     sock.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
-    while b"tick 1" not in sock.recv(65536):
-        pass
+    read_until(sock, b"", b"tick 1\n")
     d.signal(signal.SIGTERM)
     assert d.wait_exit(30) == 0
     sock.close()
-    assert marked(tmp_path, "shutdown-after-stream"), sorted(os.listdir(tmp_path))
+    names = sorted(os.listdir(tmp_path))
+    assert "stream-finally" in names and any(name.startswith("shutdown.") for name in names), names
     log = d.log()
     assert "did not stop in time" not in log and "SIGKILL" not in log, log
     assert "cancelling 1 ASGI task(s)" in log and "Exception in ASGI application" not in log, log
@@ -236,8 +261,9 @@ def test_lifespan_startup_that_awaits_longer_than_timeout_boots(daemons, tmp_pat
     """The lifespan startup awaits a service for longer than the heartbeat ``timeout``
     (uvicorn waits as long as it takes): the worker's loop is alive, so it is not
     aborted as hung; it becomes ready and serves."""
-    d = daemons("--interface", "asgi", "--timeout", "1", app=APP, workers=1,
-                env=journey_env(tmp_path, big_file, JOURNEY_SLOW_STARTUP="3"))
+    # the import before the startup sends no heartbeat either: 4 s leaves room for it on a busy machine
+    d = daemons("--interface", "asgi", "--timeout", "4", app=APP, workers=1,
+                env=journey_env(tmp_path, big_file, JOURNEY_SLOW_STARTUP="6"))
     d.wait_ready(timeout=30)
     assert d.request("/state").endswith(b'{"pool":"connected"}')
     assert "aborting" not in d.log() and "failed to boot" not in d.log()

@@ -86,6 +86,7 @@ class ASGIAdapter:
         self.drain_deadline = None  # loop time the master's bound on the drain ends at
         self.cancel_timer = None
         self.cancelling = False  # app tasks are being cancelled: their CancelledError is expected
+        self.cancelled = set()  # the tasks cancelled so far
 
     def setup(self, server):
         self.server = server
@@ -132,14 +133,17 @@ class ASGIAdapter:
         return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)
 
     def cancel_tasks(self):
-        """Cancel the app tasks still running; the list of them."""
+        """Cancel the app tasks still running (once each: a second cancel would cut
+        their cleanup short); the list of those not done yet."""
         self.cancel_timer = None
         running = [task for task in self.tasks if not task.done()]
-        if running:
-            log.warning("cancelling %d ASGI task(s) still running as the worker stops", len(running))
+        fresh = [task for task in running if task not in self.cancelled]
+        if fresh:
+            log.warning("cancelling %d ASGI task(s) still running as the worker stops", len(fresh))
             self.cancelling = True
-            for task in running:
+            for task in fresh:
                 task.cancel()
+                self.cancelled.add(task)
         return running
 
     # -- HTTP --------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ Rules:
   bytes, and only if no response has started; an app that answers without reading
   gets its answer and the connection closes (the client may still be sending).
 - Once the body is read, ``receive()`` waits until the response is complete or the
-  client is gone, then answers ``http.disconnect`` (at once ever after). The client's
+  client is gone, then answers ``http.disconnect`` (at once ever after). Every
+  ``receive()`` waiting is woken (Starlette's StreamingResponse waits in one while its
+  generator polls ``is_disconnected()`` with another, cancelled at once). The client's
   FIN counts as gone here (as uvicorn reports it), though the server would still send
   the response on the half-closed connection. Body bytes
   the app has not read when its response is complete are dropped as they arrive, so
@@ -76,7 +78,7 @@ def response_fields(headers):
 
 class HTTPCycle:
     __slots__ = ("req", "res", "adapter", "chunks", "kept", "more", "body_taken", "expect", "closed",
-                 "watching", "receiver", "drainer", "start", "complete", "task", "remaining")
+                 "watching", "receivers", "drainer", "start", "complete", "task", "remaining")
 
     def __init__(self, req, res, adapter, has_body):
         self.req = req
@@ -89,7 +91,7 @@ class HTTPCycle:
         self.expect = False  # a 100 Continue is owed when the app first waits for the body
         self.closed = False
         self.watching = False
-        self.receiver = None  # the future a waiting receive() sleeps on
+        self.receivers = None  # the futures waiting receive() calls sleep on (an app may have two)
         self.drainer = None  # the future a send() waiting for 'drain' sleeps on
         self.start = None  # the http.response.start message
         self.complete = False
@@ -130,9 +132,12 @@ class HTTPCycle:
             drainer.set_result(None)
 
     def wake(self, _=None):
-        receiver = self.receiver
-        if receiver is not None and not receiver.done():
-            receiver.set_result(None)
+        receivers = self.receivers
+        if receivers:
+            self.receivers = None
+            for receiver in receivers:
+                if not receiver.done():
+                    receiver.set_result(None)
 
     # -- the app's receive -------------------------------------------------------------------
     async def receive(self):
@@ -153,7 +158,8 @@ class HTTPCycle:
             if self.complete or self.closed:
                 return {"type": "http.disconnect"}
             socket = self.req.socket
-            if self.body_taken:  # only the disconnect can come: the client's FIN is one
+            listening = self.body_taken
+            if listening:  # only the disconnect can come: the client's FIN is one
                 if not socket.readable:
                     return {"type": "http.disconnect"}
                 socket.on("end", self.wake)
@@ -162,12 +168,19 @@ class HTTPCycle:
                 if not self.res.headers_sent:
                     self.res.write_continue()
             self.watch_close()
-            self.receiver = self.adapter.loop.create_future()
+            receiver = self.adapter.loop.create_future()
+            receivers = self.receivers
+            if receivers is None:
+                self.receivers = [receiver]
+            else:
+                receivers.append(receiver)
             try:
-                await self.receiver
+                await receiver
             finally:
-                self.receiver = None
-                if self.body_taken:
+                receivers = self.receivers
+                if receivers and receiver in receivers:  # cancelled: the others wait on
+                    receivers.remove(receiver)
+                if listening:
                     socket.off("end", self.wake)
 
     # -- the app's send ----------------------------------------------------------------------
@@ -190,7 +203,7 @@ class HTTPCycle:
                 self.complete = True
                 self.chunks = None
                 res.end_with(status, block, body)
-                if self.receiver is not None:
+                if self.receivers:
                     self.wake()
                 return
             if not res.headers_sent:
@@ -214,7 +227,7 @@ class HTTPCycle:
             self.complete = True
             self.chunks = None
             res.end(body)  # a body still paused is resumed (and discarded) by the server
-            if self.receiver is not None:
+            if self.receivers:
                 self.wake()
             return
         if kind == "http.response.start":

@@ -7,10 +7,12 @@ app did: a stream's ``finally``, a background task's end, the lifespan's shutdow
 import asyncio
 import hashlib
 import os
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import BackgroundTasks, FastAPI, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.middleware.base import BaseHTTPMiddleware
 
 MARKS = os.environ.get("JOURNEY_MARKS", "")
 
@@ -38,6 +40,29 @@ async def lifespan(app):
 
 
 app = FastAPI(lifespan=lifespan)
+
+
+PLAIN = ("/watch", "/poll-then-wait")  # routes that test receive() without the middleware between
+
+
+class Timing(BaseHTTPMiddleware):
+    """A BaseHTTPMiddleware, as many apps have one: every HTTP route but PLAIN's goes
+    through it (Starlette's BaseHTTPMiddleware hides a disconnect from
+    request.is_disconnected() on any server)."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] in PLAIN:
+            return await self.app(scope, receive, send)
+        return await super().__call__(scope, receive, send)
+
+    async def dispatch(self, request, call_next):
+        started = time.monotonic()
+        response = await call_next(request)
+        response.headers["x-process-time"] = f"{time.monotonic() - started:.6f}"
+        return response
+
+
+app.add_middleware(Timing)
 
 
 def gate(request, name):
@@ -92,13 +117,12 @@ async def longpoll(request: Request):
 
 @app.get("/watch")
 async def watch(request: Request):
-    """Polls request.is_disconnected() as the Starlette docs show."""
-    async def poll():
-        yield "data: watching\n\n"
-        while not await request.is_disconnected():
-            await asyncio.sleep(0.02)
-        mark("watch-disconnected")
-    return StreamingResponse(poll(), media_type="text/event-stream")
+    """Long work that polls request.is_disconnected(), as the Starlette docs show."""
+    mark("watch-started")
+    while not await request.is_disconnected():
+        await asyncio.sleep(0.02)
+    mark("watch-disconnected")
+    return PlainTextResponse("nobody is listening")
 
 
 @app.get("/background")
@@ -247,3 +271,24 @@ async def sse_auto(n: int = 3):
 @app.get("/worker")
 async def worker():
     return PlainTextResponse(str(os.getpid()))
+
+
+@app.get("/slow")
+async def slow(seconds: float = 1.0):
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
+@app.get("/poll-then-wait")
+async def poll_then_wait(request: Request):
+    """Checks is_disconnected() once, then waits for an event that never comes: only
+    StreamingResponse's own wait for http.disconnect can end it."""
+    async def events():
+        try:
+            if await request.is_disconnected():
+                return
+            yield "data: waiting\n\n"
+            await asyncio.Event().wait()
+        finally:
+            mark("poll-then-wait-finally")
+    return StreamingResponse(events(), media_type="text/event-stream")
