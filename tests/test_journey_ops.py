@@ -65,6 +65,48 @@ def test_a_worker_past_max_worker_memory_is_replaced_and_the_log_says_why(daemon
     assert d.wait_exit() == 0
 
 
+def test_an_app_that_outgrows_the_limit_soon_after_it_starts_is_replaced_once_not_in_a_loop(daemons):
+    """Each fresh worker grows past the limit half a second after it is ready: the first is
+    replaced, its replacement does the same and is then exempt (said once), not replaced
+    every second for ever."""
+    d = daemons("--max-worker-memory", "100", app="apps.journey_ops:growing_setup", workers=1,
+                env={"GROW_MIB": "150"})
+    d.wait_ready()
+    (first,) = d.wait_workers(1)
+    d.wait_log(rf"worker 0 \(pid {first}\) uses \d+ MiB, over max_worker_memory \(100 MiB\); replacing it", 20)
+    (second,) = d.wait_workers(1, exclude=(first,), timeout=20)
+    d.wait_log(rf"worker 0 \(pid {second}\) uses \d+ MiB \d+ s after it started, over max_worker_memory "
+               r"\(100 MiB\), as the worker it replaced did: the app needs more than the limit; it is not "
+               r"replaced for its memory", 20)
+    wait_until(lambda: status(d)["workers"][0]["age"] > 3, 20, interval=0.2, what="three memory checks")
+    assert d.workers() == [second]
+    assert memory_restarts(d) == 1
+    assert len(re.findall("replacing it", d.log())) == 1
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
+def test_workers_past_the_limit_together_are_replaced_one_at_a_time(daemons):
+    """Both workers outgrow the limit at about the same moment: the second is replaced only
+    once the first has stopped, so the memory never holds two replacements at once."""
+    d = daemons("--max-worker-memory", "100", app="apps.journey_ops:growing_setup", workers=2,
+                env={"GROW_MIB": "150"})
+    d.wait_ready()
+    pids = d.wait_workers(2)
+    pattern = r"\(pid (\d+)\) uses \d+ MiB, over max_worker_memory \(100 MiB\); replacing it"
+    wait_until(lambda: len(re.findall(pattern, d.log())) == 2, 30, what="both workers replaced")
+    log = d.log()
+    replaced = [int(pid) for pid in re.findall(pattern, log)]
+    assert sorted(replaced) == sorted(pids), log
+    assert log.index(f"(pid {replaced[0]}) stopped") < log.index(f"(pid {replaced[1]}) uses"), log
+    # their replacements outgrow it too, and are exempt: no third replacement
+    wait_until(lambda: len(re.findall("as the worker it replaced did", d.log())) == 2, 30, what="two exemptions")
+    assert memory_restarts(d) == 2
+    assert len(re.findall("replacing it", d.log())) == 2
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+
+
 def test_a_limit_below_what_a_fresh_worker_needs_is_said_once_and_replaces_nothing(daemons):
     d = daemons("--max-worker-memory", "1", app=APP, workers=1)
     d.wait_ready()

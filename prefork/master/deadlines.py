@@ -16,7 +16,13 @@ Rules:
   names the worker, its size and the limit, and the restart counts under ``memory``.
   A worker already past the limit when it reports ready cannot be helped by replacing
   it (the app needs more than the limit to boot): that is logged as an error once and
-  the worker serves on, so a limit set too low never turns into a replacement loop.
+  the worker serves on. So is a worker that replaced one for its memory and outgrows
+  the limit itself within ``MEMORY_SETTLE`` seconds of being ready (the app needs more
+  than the limit soon after it starts): a limit set too low never turns into a
+  replacement loop.
+- One memory replacement at a time: while a worker replaced for its memory is still
+  there (its replacement booting, or it draining), no other is replaced for memory, so
+  workers crossing the limit together do not double the memory at once.
 """
 
 import logging
@@ -28,6 +34,7 @@ from ..metrics import proc_stats
 log = logging.getLogger("prefork.master")
 
 KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
+MEMORY_SETTLE = 60.0  # seconds after ready within which a memory replacement outgrowing the limit is exempt
 MIB = 1024 * 1024
 
 
@@ -81,17 +88,31 @@ def check(master):
 
 def check_memory(master):
     limit = master.settings.max_worker_memory * MIB
-    for worker in list(master.workers.values()):
+    workers = list(master.workers.values())
+    if any(w.recycle_reason == "memory" for w in workers):
+        return  # one memory replacement at a time
+    now = time.monotonic()
+    for worker in workers:
         if not worker.ready or worker.retiring or worker.memory_exempt or worker.aborted_at is not None:
             continue
         usage = proc_stats(worker.pid)
-        if usage is not None and usage[0] > limit:
-            master.recycle(worker, f"uses {usage[0] / MIB:.0f} MiB, over max_worker_memory "
-                                   f"({master.settings.max_worker_memory} MiB)", "memory")
+        if usage is None or usage[0] <= limit:
+            continue
+        if worker.replaced_for == "memory" and now - worker.ready_at < MEMORY_SETTLE:
+            worker.memory_exempt = True
+            log.error("worker %d (pid %d) uses %.0f MiB %.0f s after it started, over max_worker_memory (%d MiB), "
+                      "as the worker it replaced did: the app needs more than the limit; it is not replaced "
+                      "for its memory", worker.slot, worker.pid, usage[0] / MIB, now - worker.ready_at,
+                      master.settings.max_worker_memory)
+            continue
+        master.recycle(worker, f"uses {usage[0] / MIB:.0f} MiB, over max_worker_memory "
+                               f"({master.settings.max_worker_memory} MiB)", "memory")
+        return
 
 
 def check_ready_memory(master, worker):
     """A worker that reported ready past ``max_worker_memory`` is exempt from it (logged)."""
+    worker.ready_at = time.monotonic()
     limit = master.settings.max_worker_memory
     usage = proc_stats(worker.pid) if limit else None
     if usage is not None and usage[0] > limit * MIB:

@@ -321,6 +321,7 @@ class Master:
         replacement = self.spawn(worker.slot, worker.generation)
         if replacement is not None:
             replacement.replaces = worker.pid
+            replacement.replaced_for = reason
             worker.recycle_reason = reason
 
     # -- deadlines ---------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class WorkerHandle:
 
         self.recycle_reason = None  # why a replacement was started for it (max_requests, memory)
         self.memory_exempt = False  # over max_worker_memory as it booted: the limit cannot be met
+        self.replaced_for = None  # the reason of the worker this one replaces (recycle, memory)
+        self.ready_at = None
 
 
 def spawn(master, slot, generation, settings=None):

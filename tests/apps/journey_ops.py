@@ -45,6 +45,19 @@ def setup(server):
     server.on("request", on_request)
 
 
+def growing_setup(server):
+    """The same app; each worker keeps GROW_MIB more mebibytes half a second after it is
+    ready (an app that loads a large cache once it has started)."""
+    setup(server)
+
+    def grow():
+        block = bytearray(int(os.environ["GROW_MIB"]) * 1024 * 1024)
+        for offset in range(0, len(block), 4096):  # touched, so resident
+            block[offset] = 1
+        HELD.append(block)
+    server.loop.call_later(0.5, grow)
+
+
 def slow_setup(server):
     """The same app, after BOOT_SECONDS (default 2) of set-up in each worker."""
     time.sleep(float(os.environ.get("BOOT_SECONDS", "2")))
