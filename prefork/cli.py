@@ -41,7 +41,7 @@ HELP_GROUPS = (  # --help lists the options under these headings, in this order
                                  "max_requests_jitter", "max_worker_memory", "user", "group", "umask", "pidfile",
                                  "proc_name")),
     ("the app", ("app", "interface", "chdir", "app_dir", "loop", "root_path", "forwarded_allow_ips", "threads",
-                 "wsgi_body_spool", "max_body_size", "lifespan", "ws_max_size", "ws_ping_interval", "ws_ping_timeout",
+                 "wsgi_body_spool", "max_body_size", "lifespan", "startup_timeout", "ws_max_size", "ws_ping_interval", "ws_ping_timeout",
                  "ws_per_message_deflate")),
     ("HTTP timeouts and limits", ("keep_alive_timeout", "headers_timeout", "request_timeout",
                                   "max_requests_per_socket", "max_header_size", "max_headers_count",

@@ -188,7 +188,8 @@ class Worker:
             adapter = plug_in(kind, app, settings, server)
             if kind == "asgi":
                 self.asgi = adapter
-                loop.run_until_complete(self.beating(adapter.startup()))  # a failed startup is a failed boot
+                # a failed startup is a failed boot; so is one past startup_timeout
+                loop.run_until_complete(self.beating(adapter.startup(), settings.startup_timeout))
         except apps.AppError as exc:
             log.error("worker %d: %s", self.slot, exc)
             self.channel.send("boot_error", error=str(exc))
@@ -231,14 +232,25 @@ class Worker:
         self.channel.finish(FINAL_FLUSH_TIMEOUT)
         return 0
 
-    async def beating(self, awaitable):
+    async def beating(self, awaitable, bound):
         """``awaitable``'s result, with heartbeats (no stats yet) while it waits: an ASGI
-        lifespan startup may await its services longer than ``timeout`` on a live loop."""
+        lifespan startup may await its services longer than ``timeout`` on a live loop,
+        for ``bound`` seconds (0: no bound); past it, an AppError."""
+        loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(awaitable)
+        deadline = loop.time() + bound if bound > 0 else None
         while not task.done():
-            await asyncio.wait([task], timeout=min(HEARTBEAT_INTERVAL, self.settings.timeout / 4))
-            if not task.done():
-                self.channel.send("hb", stats={})
+            wait = min(HEARTBEAT_INTERVAL, self.settings.timeout / 4)
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - loop.time()))
+            await asyncio.wait([task], timeout=wait)
+            if task.done():
+                break
+            if deadline is not None and loop.time() >= deadline:
+                task.cancel()
+                await asyncio.wait([task], timeout=1.0)
+                raise apps.AppError(f"the ASGI lifespan startup did not complete within startup_timeout ({bound:g} s)")
+            self.channel.send("hb", stats={})
         return task.result()
 
     def stats(self):

@@ -269,6 +269,16 @@ def test_lifespan_startup_that_awaits_longer_than_timeout_boots(daemons, tmp_pat
     assert "aborting" not in d.log() and "failed to boot" not in d.log()
 
 
+def test_lifespan_startup_past_startup_timeout_fails_the_boot_in_one_line(daemons, tmp_path, big_file):
+    """A startup that never completes (a service that never answers) is bounded by
+    ``startup_timeout``: the boot fails with status 3 and a line naming the setting,
+    never a worker booting for ever."""
+    d = daemons("--interface", "asgi", "--timeout", "4", "--startup-timeout", "2", app=APP, workers=1,
+                env=journey_env(tmp_path, big_file, JOURNEY_SLOW_STARTUP="600"))
+    assert d.wait_exit(60) == 3
+    assert "the ASGI lifespan startup did not complete within startup_timeout (2 s)" in d.log(), d.log()
+
+
 def test_lifespan_startup_failure_is_reported_once_and_exits_3(daemons, tmp_path, big_file):
     """The app's lifespan raises: the master exits with status 3 (as uvicorn does) and
     says why in one line; the app's traceback is logged once per worker, and prefork's
