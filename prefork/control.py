@@ -17,7 +17,10 @@ Rules:
 - Descriptors travel with a message (SCM_RIGHTS) only when it goes out whole at once,
   behind nothing queued: ``send_fds`` returns False otherwise, and the caller takes
   another way. The receiver gets them close-on-exec, in order, as the message's ``fds``
-  (its field ``n`` says how many are its).
+  (its field ``n`` says how many are its). Only the worker's end takes descriptors: the
+  master's end (the first of ``pair()``) closes any it is sent at once, so a worker
+  cannot fill the master's descriptor table; the worker's end keeps at most ``MAX_HELD``
+  not yet claimed by a message.
 """
 
 import json
@@ -26,6 +29,7 @@ import socket
 from collections import deque
 
 MAX_FDS = 8  # descriptors one read takes
+MAX_HELD = 32  # received descriptors kept for messages still to come; more are closed
 
 
 class Channel:
@@ -37,12 +41,16 @@ class Channel:
         self._loop = None
         self._watching = False  # a writer callback is registered
         self._fds = deque()  # received descriptors not yet handed to a message
+        self.takes_fds = True
         self.gone = False
 
     @classmethod
     def pair(cls):
+        """(the master's end, the worker's end)."""
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        return cls(a), cls(b)
+        master_end = cls(a)
+        master_end.takes_fds = False
+        return master_end, cls(b)
 
     def fileno(self):
         return self.sock.fileno()
@@ -148,7 +156,11 @@ class Channel:
             return []
         except OSError:
             return None
-        self._fds.extend(fds)
+        for fd in fds:
+            if self.takes_fds and len(self._fds) < MAX_HELD:
+                self._fds.append(fd)
+            else:
+                os.close(fd)
         if not data:
             return None
         self._pending += data

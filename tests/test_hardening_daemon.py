@@ -177,7 +177,7 @@ def test_a_full_channel_queues_in_order_and_keeps_only_the_latest_heartbeat():
     """A worker-side Channel on a real socketpair filled to EAGAIN, flushed by a real loop."""
     from prefork.control import Channel
     from prefork.loop import Loop
-    worker_end, master_end = Channel.pair()
+    master_end, worker_end = Channel.pair()
     worker_end.sock.setblocking(False)
     loop = Loop()
     worker_end.attach(loop)
@@ -210,6 +210,30 @@ def test_a_full_channel_queues_in_order_and_keeps_only_the_latest_heartbeat():
     assert worker_end.send("hb", stats={}) is False  # only a closed peer is gone
     worker_end.close()
     loop.close()
+
+
+def test_descriptors_sent_to_the_masters_end_are_closed_and_the_workers_end_holds_a_bounded_number():
+    """A worker (its app) sending descriptors up its channel cannot fill the master's
+    descriptor table; the worker's end keeps at most MAX_HELD unclaimed ones."""
+    from prefork.control import MAX_HELD, Channel
+    master_end, worker_end = Channel.pair()
+    before = len(os.listdir("/proc/self/fd"))
+    files = [os.open("/dev/null", os.O_RDONLY) for _ in range(4)]
+    try:
+        for _ in range(10):
+            socket.send_fds(worker_end.sock, [b'{"t":"hb","stats":{}}\n'], files)
+            assert [m["t"] for m in master_end.receive()] == ["hb"]
+        assert len(os.listdir("/proc/self/fd")) == before + len(files)  # the 40 received are closed
+        for _ in range(20):  # unclaimed (no "n" in the message): held up to the bound
+            socket.send_fds(master_end.sock, [b'{"t":"reopen"}\n'], files)
+            assert [m["t"] for m in worker_end.receive()] == ["reopen"]
+        assert len(os.listdir("/proc/self/fd")) == before + len(files) + MAX_HELD
+    finally:
+        for fd in files:
+            os.close(fd)
+        master_end.close()
+        worker_end.close()
+    assert len(os.listdir("/proc/self/fd")) == before - 2  # the held ones closed with the pair
 
 
 # -- addresses that cannot work --------------------------------------------------------------------------
