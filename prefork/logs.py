@@ -105,6 +105,15 @@ def setup(settings):
     root.propagate = False
 
 
+def flush_output():
+    """Write what is held in stdout and stderr (a child ends by os._exit, which does not)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def reopen():
     """Reopen the error log file (USR1)."""
     for handler in logging.getLogger("prefork").handlers:

@@ -288,7 +288,7 @@ class Worker:
         log buffer, then die of SIGABRT."""
         if self.access is not None:
             self.access.flush()
-        flush_output()
+        logs.flush_output()
         signal.signal(signal.SIGABRT, signal.SIG_DFL)
         os.abort()
 
@@ -336,15 +336,6 @@ def line_buffered(stream):
         stream.reconfigure(line_buffering=True)
     except (AttributeError, ValueError, OSError):
         pass
-
-
-def flush_output():
-    """Write what the app left in stdout and stderr (the process ends by os._exit)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, ValueError, OSError):
-            pass
 
 
 def main(slot, settings, listeners, channel):

@@ -22,22 +22,12 @@ import logging
 import os
 import resource
 import signal
-import sys
 import time
 
+from .. import logs
 from ..control import Channel
 
 log = logging.getLogger("prefork.master")
-
-
-def flush_output():
-    """A child's stdout and stderr, written before os._exit (which writes nothing)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, ValueError, OSError):
-            pass
-
 
 
 class WorkerHandle:
@@ -111,7 +101,7 @@ def spawn(master, slot, generation, settings=None):
         finally:
             try:
                 logging.shutdown()
-                flush_output()
+                logs.flush_output()
             finally:
                 os._exit(code)
     try:
