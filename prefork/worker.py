@@ -29,10 +29,12 @@ Rules:
   anything else with its traceback. So does an ASGI app whose lifespan startup fails
   (run before ``ready``, heartbeats going out while it awaits); its lifespan shutdown
   runs once the loop has stopped (drained or stopped at once).
-- TLS listeners get their context built here, before privileges are dropped (keys are
-  often readable by root only); a reload (HUP) starts workers that read the
-  certificates again, while the old generation keeps serving its connections with the
-  old ones until they end.
+- TLS listeners use the context the master built when it checked the settings (read
+  as the master's user, before any privileges are dropped; its session ticket keys are
+  shared by every worker, so a client resumes on any of them); a worker started
+  without one builds its own here. A reload (HUP) checks the settings again, so its
+  workers serve the certificate files as they are then (and new ticket keys), while the
+  old generation keeps serving its connections with the old ones until they end.
 - The app's own output is a log stream: the worker's stdout is line-buffered (a line
   printed reaches a container's log collector at once, with or without
   PYTHONUNBUFFERED), and stdout and stderr are flushed before the process ends, however
