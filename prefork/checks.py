@@ -31,6 +31,8 @@ def convert(setting, value, from_text):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"expected a list of strings, got {value!r}")
+        if setting.commas:  # "10.0.0.1,10.0.0.2" as one flag or file value, as gunicorn's
+            value = [part.strip() for entry in value for part in entry.split(",") if part.strip()]
         return value
     if kind in ("int", "float"):
         if from_text:

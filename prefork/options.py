@@ -39,6 +39,7 @@ class Setting:
     choices: tuple = ()
     default_doc: str = None  # for defaults computed at run time
     secret: bool = False  # never printed (check-config shows it as hidden)
+    commas: bool = False  # a list whose entries may also come as one comma-separated string
 
     @property
     def flag(self):
@@ -116,7 +117,8 @@ SETTINGS = (
             "sockets (wsgi.multithread is then true).", minimum=1),
     Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1", "unix"], "WSGI and ASGI: peers whose "
             "X-Forwarded-For and X-Forwarded-Proto headers are trusted: IP addresses, networks "
-            "(10.0.0.0/8), unix (UNIX-socket peers: a proxy on this host, as gunicorn trusts them), or * for any."),
+            "(10.0.0.0/8), unix (UNIX-socket peers: a proxy on this host, as gunicorn trusts them), or * for any; "
+            "comma-separated in one value too, as gunicorn's flag takes them.", commas=True),
     Setting("lifespan", "choice", "auto", "ASGI: the lifespan protocol. auto: used when the app speaks "
             "it; on: an app that does not is a failed boot; off: never sent.", choices=("auto", "on", "off")),
     Setting("startup_timeout", "float", 60.0, "ASGI: seconds the lifespan startup may await (the worker "
@@ -137,7 +139,8 @@ SETTINGS = (
             "systemd:NAME) that expect the PROXY protocol, when proxy_protocol is off."),
     Setting("proxy_allow_ips", "list", ["127.0.0.1", "::1"], "Peers allowed to send a PROXY header: "
             "IP addresses, networks (10.0.0.0/8), unix, or * for any. Other peers of a PROXY "
-            "listener are refused (closed and counted, never served)."),
+            "listener are refused (closed and counted, never served). Comma-separated in one value too.",
+            commas=True),
     Setting("proxy_protocol_timeout", "float", 5.0, "Seconds a connection on a PROXY listener "
             "gets to send its header.", minimum=0.01),
     Setting("timeout", "float", 30.0, "Seconds a worker may go without a heartbeat before it is "

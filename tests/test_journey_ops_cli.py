@@ -168,3 +168,22 @@ def test_help_puts_every_option_under_one_heading():
     assert headings[-len(cli.HELP_GROUPS):] == [title for title, _ in cli.HELP_GROUPS]
     workers = out.index("\nworkers and supervision:")
     assert workers < out.index("  --max-worker-memory N", workers) < out.index("\nthe app:")
+
+
+def test_trusted_peer_lists_take_gunicorns_comma_separated_form(tmp_path):
+    """``--forwarded-allow-ips "a,b"`` (gunicorn's spelling) and a comma-separated string in
+    the file are lists of peers; each entry is still checked."""
+    config = tmp_path / "prefork.toml"
+    config.write_text('forwarded_allow_ips = "10.0.0.1, 10.0.0.0/8"\nproxy_allow_ips = ["10.0.0.5,unix"]\n')
+    proc = prefork("check-config", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f'forwarded_allow_ips = ["10.0.0.1", "10.0.0.0/8"]  # {config}:forwarded_allow_ips' in lines
+    assert f'proxy_allow_ips = ["10.0.0.5", "unix"]  # {config}:proxy_allow_ips' in lines
+    proc = prefork("check-config", "--forwarded-allow-ips", "10.0.0.1,10.0.0.2", "--forwarded-allow-ips", "::1")
+    assert 'forwarded_allow_ips = ["10.0.0.1", "10.0.0.2", "::1"]  # argv:--forwarded-allow-ips' in \
+        proc.stdout.splitlines(), proc.stderr
+    bad = prefork("check-config", "--forwarded-allow-ips", "10.0.0.1,nonsense")
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == ["argv:--forwarded-allow-ips: 'nonsense' is not an IP address, "
+                                       "a network (CIDR), * or unix"]
