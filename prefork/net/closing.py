@@ -6,11 +6,13 @@ Rules:
 - The order of an orderly close is fixed: every queued byte in the kernel, then (TLS) the
   whole close_notify, then the FIN, then the close. A close_notify the kernel cannot take
   at once waits for writability like any queued record.
-- ``destroy_soon`` closes once the FIN is out. If the peer has not ended its side, the
-  socket lingers first: it reads and drops what the peer still sends until the peer's
-  FIN. Closing a socket with unread bytes makes the kernel answer with a reset, and a
-  reset throws away what the kernel still holds for the peer (the tail of a response a
-  slow reader has not taken yet). Both waits (for the close_notify, for the peer's FIN)
+- ``destroy_soon`` closes once the FIN is out. If the peer is still sending (bytes wait
+  unread in the kernel), the socket lingers first: it reads and drops what the peer
+  sends until the peer's FIN. Closing a socket with unread bytes makes the kernel
+  answer with a reset, and a reset throws away what the kernel still holds for the
+  peer (the tail of a response a slow reader has not taken yet). With nothing unread
+  (the common ``Connection: close`` answer) it closes at once, as nginx does: lingering
+  there would cost every such connection a timer and another wake-up. Both waits (for the close_notify, for the peer's FIN)
   are bounded together by ``linger_timeout`` seconds, then the socket is destroyed. After
   a plain ``end()`` (the socket may stay half-open) only the send timeout bounds the
   close_notify's wait, as it bounds any write.
@@ -89,7 +91,7 @@ class Closing:
     def _close_after_fin(self):
         if self.destroyed:
             return
-        if not self.readable or self._broken:
+        if not self.readable or self._broken or not self._peer_sending():
             self.destroy()
             return
         # linger: the peer's bytes are read and dropped until its FIN
@@ -100,6 +102,15 @@ class Closing:
         self._reading = True
         loop.add_reader(self._fd, self._discard)
         self._bound_close()
+
+    def _peer_sending(self):
+        """Bytes from the peer wait unread in the kernel (not its FIN alone)."""
+        try:
+            return bool(self._sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT))
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return False
 
     def _discard(self):
         try:
