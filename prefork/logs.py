@@ -105,8 +105,7 @@ def setup(settings):
     root.propagate = False
 
 
-def flush_output():
-    """Write what is held in stdout and stderr (a child ends by os._exit, which does not)."""
+def flush_output():  # what stdout and stderr hold: a child ends by os._exit, which writes nothing
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

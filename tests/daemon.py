@@ -75,6 +75,22 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def kill_all(proc, pids, timeout=10):
+    """SIGKILL a started process (a Popen) and every other PID it was seen to have."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout)
+    for pid in pids:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 class Daemon:
     def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False):
         self.tmp = tempfile.mkdtemp(prefix="prefork-test-")
@@ -170,18 +186,7 @@ class Daemon:
 
     def cleanup(self):
         self.workers()
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
-        for pid in self.seen:
-            if alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        kill_all(self.proc, self.seen)
         self.log_file.close()
 
 

@@ -7,7 +7,6 @@ end.
 """
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import tempfile
 
 import pytest
 
-from daemon import alive, children, python_env, wait_until
+from daemon import children, kill_all, python_env, wait_until
 
 
 class Gunicorn:
@@ -47,15 +46,7 @@ class Gunicorn:
 
     def cleanup(self):
         self.seen.update(children(self.proc.pid))
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
-        for pid in self.seen:
-            if alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        kill_all(self.proc, self.seen)
         self.log_file.close()
 
 

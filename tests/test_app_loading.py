@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from daemon import ROOT, alive, children, wait_until
+from daemon import ROOT, alive, children, kill_all, wait_until
 from harness import read_until_close
 
 from prefork import apps
@@ -160,15 +160,7 @@ class Run:
 
     def cleanup(self):
         self.workers()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-        for pid in self.seen:
-            if alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        kill_all(self.proc, self.seen)
         self.log_file.close()
 
 
