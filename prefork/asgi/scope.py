@@ -53,11 +53,7 @@ def client_and_scheme(req, scheme, trusted):
     socket = req.socket
     address = socket.remote_address
     client = (address, socket.remote_port) if address else None
-    if address:
-        allowed = trusted.allows((address, 0))
-    else:  # a UNIX-socket peer; a TCP peer gone before its address was read is not one
-        allowed = socket.remote_family is None and trusted.allows("")
-    if allowed:
+    if trusted.allows_socket(socket):
         headers = req.headers
         value = headers.get("x-forwarded-proto")
         proto = forwarded_proto(value) if value else None

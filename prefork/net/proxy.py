@@ -229,6 +229,15 @@ class TrustedSources:
         self.addresses = frozenset(str(n.network_address) for n in self.networks
                                    if n.num_addresses == 1)
 
+    def allows_socket(self, socket):
+        """The peer of a connection's ``socket`` (a Socket): a UNIX-socket peer counts as
+        "unix"; a TCP peer whose address could not be read (gone before the worker took
+        it) is never trusted."""
+        address = socket.remote_address
+        if address:
+            return self.allows((address, 0))
+        return socket.remote_family is None and self.allows("")
+
     def allows(self, peer):
         """``peer`` as getpeername() returns it."""
         if self.everyone:

@@ -98,11 +98,7 @@ class EnvironBuilder:
         base["REMOTE_PORT"] = str(socket.remote_port or "")
         if socket.encrypted:
             base["wsgi.url_scheme"] = "https"
-        if remote_addr:
-            trusted = self.trusted.allows((remote_addr, 0))
-        else:  # a UNIX-socket peer; a TCP peer gone before its address was read is not one
-            trusted = socket.remote_family is None and self.trusted.allows("")
-        return base, trusted
+        return base, self.trusted.allows_socket(socket)
 
     # -- per request ------------------------------------------------------------------------------
     def environ(self, req, body):
