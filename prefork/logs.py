@@ -12,8 +12,10 @@ Rules:
   text from the format reaches the code. A worker compiles the same line into its
   response observer (``AccessLog.observer``): one call per response takes the
   duration, counts the metrics (fixed code from metrics.py) and writes the line.
-- The time field is formatted at most once per second of wall-clock time (the observer
-  keeps that second on the monotonic clock it reads for the duration).
+- The time field is formatted at most once per second of wall-clock time. The
+  observer does not look at the clock for it: a timer on the worker's loop renews the
+  text at each second (nginx's cached time), so a line has the second in which its
+  loop iteration began.
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
   socket, e.g. stderr under systemd), so
@@ -32,6 +34,7 @@ Rules:
 
 import errno
 import logging
+import math
 import os
 import select
 import stat
@@ -257,7 +260,8 @@ def _compile_body(fmt):
         constants["template"] = fmt + "\n"
         keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
         build = f"    text = template.format({keywords})\n"
-    micros = "    micros = int(duration * 1e6)\n" if plain and "D" in used else ""
+    # math.trunc: the same int as int() for a float, for half the instructions
+    micros = "    micros = trunc(duration * 1e6)\n" if plain and "D" in used else ""
     return used, micros, build + "    append(text)\n    if len(lines) >= limit:\n        flush()\n", constants
 
 
@@ -275,15 +279,15 @@ def compile_format(fmt):
 
 
 def compile_observer(fmt, record="", record_micros="", count=False):
-    """Python source of ``observe(req, res)``: the duration taken once, then the
-    response counted by ``record`` (fixed code, e.g. metrics.RECORD; ``record_micros``
-    when the line's ``micros`` is at hand), the line of ``fmt``, and ``count()`` when
-    asked for, all in one function (one call per response). ``clock`` holds seconds of
-    the monotonic clock here, the one read for the duration."""
+    """Python source of ``observe(req, res)``: the duration taken once (in seconds and
+    in whole µs), then the response counted by ``record`` (fixed code, e.g.
+    metrics.WorkerMetrics.RECORD; ``record_micros`` when the line computes ``micros``), the
+    line of ``fmt``, and ``count()`` when asked for, all in one function (one call per
+    response). ``clock`` is kept by a timer here."""
     used, micros, build, constants = _compile_body(fmt)
-    return ("def observe(req, res):\n    now = monotonic()\n    duration = now - req.start_time\n"
-            + micros + (record_micros if micros and record_micros else record)
-            + (_TICK if "t" in used else "") + build + ("    count()\n" if count else "")), constants
+    return ("def observe(req, res):\n    duration = monotonic() - req.start_time\n" + micros
+            + (record_micros if micros and record_micros else record)
+            + build + ("    count()\n" if count else "")), constants
 
 
 class AccessLog:
@@ -298,7 +302,8 @@ class AccessLog:
         self.flushing = False
         self.failed = False
         self.clock = ["", 0.0, 0.0]  # text, from, until (wall-clock seconds)
-        self.monotonic_clock = ["", 0.0, 0.0]  # the same second on the monotonic clock
+        self.timed_clock = ["", None]  # text, second: the observer's, kept by a timer
+        self.clock_timer = None
         self.format = fmt
         source, constants = compile_format(fmt)
         self.clock_text = constants.get("clock_text", ("", ""))  # around the time in its text
@@ -309,7 +314,7 @@ class AccessLog:
         scope = {"append": self.lines.append, "lines": self.lines,
                  "numbers": self.numbers, "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
                  "flush": self.flush, "clock": self.clock, "wall": time.time, "tick": self._tick,
-                 "pid": os.getpid(), **(names or {})}
+                 "pid": os.getpid(), "trunc": math.trunc, **(names or {})}
         literals = {}
         for key, value in constants.items():
             if key.startswith("\\u2063"):
@@ -320,20 +325,33 @@ class AccessLog:
         exec(code, scope)
         return scope[name]
 
-    def observer(self, metrics=None, count=None):
+    def observer(self, loop, metrics=None, count=None):
         """The server's ``response_observer`` with this log on: ``observe(req, res)``
         takes the duration once, counts the response in ``metrics`` (a WorkerMetrics,
-        optional), writes the line and calls ``count`` (optional), all in one function."""
+        optional), writes the line and calls ``count`` (optional), all in one function.
+        Its time field is kept by a timer on ``loop`` at each second of the wall clock
+        (as nginx's cached time: a line written before the loop runs that timer has the
+        second before), until ``close()``."""
         from time import monotonic  # the clock of req.start_time
 
-        names = {"monotonic": monotonic, "count": count, "clock": self.monotonic_clock,
-                 "tick": self._tick_monotonic}
+        names = {"monotonic": monotonic, "count": count, "clock": self.timed_clock}
         record = record_micros = ""
         if metrics is not None:
             record, record_micros = metrics.RECORD, metrics.RECORD_MICROS
             names.update(metrics.record_names())
+        if self.clock_timer is None and any(name == "t" for _, name, _, _ in parse_format(self.format)):
+            self._keep_time(loop)
         source, constants = compile_observer(self.format, record, record_micros, count is not None)
         return self._compile(source, constants, "observe", names)
+
+    def _keep_time(self, loop):
+        now = time.time()
+        second = int(now)
+        if self.timed_clock[1] != second:
+            prefix, suffix = self.clock_text
+            self.timed_clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix, second]
+        # early by the clocks' drift: the same second again, then the next
+        self.clock_timer = loop.call_later(second + 1 - now + 0.0005, self._keep_time, loop)
 
     def _is_pipe(self):
         """True for a pipe or socket: writes up to PIPE_BUF bytes do not mix with others'."""
@@ -348,17 +366,6 @@ class AccessLog:
         prefix, suffix = self.clock_text
         self.clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix,
                          second, second + 1.0]
-
-    def _tick_monotonic(self, now):
-        """The wall-clock second that holds monotonic time ``now``, as monotonic times:
-        read against the wall clock once a second, so a step of the wall clock shows
-        within a second."""
-        wall = time.time() - (time.monotonic() - now)
-        second = int(wall)
-        start = now - (wall - second)
-        prefix, suffix = self.clock_text
-        self.monotonic_clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix,
-                                   start, start + 1.0]
 
     def flush(self):
         """Write every held line: whole lines, one ``os.write`` per chunk."""
@@ -415,6 +422,9 @@ class AccessLog:
         self.pipe = self._is_pipe()
 
     def close(self):
+        if self.clock_timer is not None:
+            self.clock_timer.cancel()
+            self.clock_timer = None
         self.flush()
         if self.fd != 2:
             os.close(self.fd)

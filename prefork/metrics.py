@@ -3,12 +3,14 @@
 Rules:
 - A worker counts in ints and dicts of ints (no locks, no files) and sends its
   cumulative snapshot with every heartbeat (and once more as it exits).
-- Per response (the hot path) a worker does integer increments in a dict keyed by the
-  method string holding plain dicts keyed by the status int (no tuple, no string built;
-  the first response of a pair is counted off the hot path), the histogram bucket by
-  comparing with the first two bounds, then one ``bisect`` (a table lookup by whole µs
-  instead when the access log has taken them), and one float addition, inline in the
-  worker's response observer.
+- Per response (the hot path) a worker does integer increments and one float addition,
+  inline in its response observer: a dict keyed by the method string holds plain dicts
+  keyed by the status int (no tuple, no string built; the first response of a pair is
+  counted off the hot path); the histogram bucket is found by comparing with the first
+  two bounds, then one ``bisect``. With the access log on, the observer has the
+  duration in whole µs for the log line already: under ``TABLE`` µs it then counts the
+  duration in a list indexed by those µs instead, and the buckets and sum are made from
+  that list once per heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
 - The histogram's bucket bounds are the ``metrics_buckets`` setting, which needs a
   restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
@@ -18,41 +20,31 @@ Rules:
 """
 
 import bisect
+import itertools
 import os
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+TABLE = 2_000  # with the access log on, durations under 2 ms are counted by the whole µs
 RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "memory", "reload")
 
 
 class WorkerMetrics:
-    """Worker side: ``record(req, res, duration)`` per response, plus the server's counters."""
+    """Worker side: the per-response counting (``RECORD``, compiled into the worker's
+    response observer), plus the server's counters, as one snapshot."""
 
     def __init__(self, server, bounds=BUCKETS):
         self.server = server
         self.bounds = tuple(bounds)
         self.requests = {}  # method -> {status code -> count}
-        self.buckets = [0] * (len(self.bounds) + 1)
-        self.duration_sum = [0.0]
+        self.buckets = [0] * (len(self.bounds) + 1)  # responses counted by their bucket
+        self.duration_sum = [0.0]  # and their seconds
+        self.by_micros = [0] * TABLE  # responses counted by their duration in whole µs
+        # a duration of m µs (m <= d < m + 1) is counted as m + 0.5 µs
+        self.bucket_of = [bisect.bisect_left(self.bounds, (m + 0.5) / 1e6) for m in range(TABLE)]
 
-    def recorder(self):
-        """The per-response function (the hot path)."""
-        requests = self.requests
-        buckets = self.buckets
-        duration_sum = self.duration_sum
-        bisect_left = bisect.bisect_left
-        bounds = self.bounds
-
-        def record(req, res, duration):
-            try:
-                requests[req.method][res.status_code] += 1
-            except KeyError:
-                count_first(requests, req.method, res.status_code)
-            buckets[bisect_left(bounds, duration)] += 1
-            duration_sum[0] += duration
-        return record
-
-    # The per-response counting as code, for a compiled observer (logs.AccessLog.observer):
-    # it reads ``req``, ``res`` and ``duration`` and the names of ``record_names()``.
+    # The per-response counting as code, for a compiled observer: it reads ``req``,
+    # ``res`` and ``duration`` (seconds), and the names of ``record_names()``. The
+    # bucket is found by comparing with the first two bounds, else by ``bisect``.
     RECORD = ("    try:\n"
               "        requests[req.method][res.status_code] += 1\n"
               "    except KeyError:\n"
@@ -61,45 +53,42 @@ class WorkerMetrics:
               " bisect_left(bounds, duration)] += 1\n"
               "    duration_sum[0] += duration\n")
 
-    # The same, given ``micros`` = int(duration * 1e6): the bucket of a duration under
-    # ``TABLE`` µs is looked up (-1 where a bound falls within that µs: then ``bisect``).
+    # The same when ``micros`` (whole µs of the duration) is at hand, as the access log
+    # has it: one increment in ``by_micros`` for a duration under TABLE µs.
     RECORD_MICROS = ("    try:\n"
                      "        requests[req.method][res.status_code] += 1\n"
                      "    except KeyError:\n"
                      "        count_first(requests, req.method, res.status_code)\n"
-                     "    bucket = bucket_of[micros] if micros < table else -1\n"
-                     "    if bucket < 0:\n"
-                     "        bucket = bisect_left(bounds, duration)\n"
-                     "    buckets[bucket] += 1\n"
-                     "    duration_sum[0] += duration\n")
-    TABLE = 5000
+                     "    if micros < table:\n"
+                     "        by_micros[micros] += 1\n"
+                     "    else:\n"
+                     "        buckets[bisect_left(bounds, duration)] += 1\n"
+                     "        duration_sum[0] += duration\n")
 
     def record_names(self):
-        return {"requests": self.requests, "buckets": self.buckets, "duration_sum": self.duration_sum,
-                "bounds": self.bounds, "bisect_left": bisect.bisect_left, "count_first": count_first,
-                "bucket_of": self.bucket_table(), "table": self.TABLE,
-                "first": self.first_bounds()[0], "second": self.first_bounds()[1]}
-
-    def first_bounds(self):
-        """The first two bounds (inf past the last): the buckets of fast responses, found
-        by two comparisons before ``bisect``."""
         padded = self.bounds + (float("inf"), float("inf"))
-        return padded[0], padded[1]
+        return {"requests": self.requests, "buckets": self.buckets, "duration_sum": self.duration_sum,
+                "bounds": self.bounds, "bisect_left": bisect.bisect_left, "first": padded[0],
+                "second": padded[1], "by_micros": self.by_micros, "table": TABLE, "count_first": count_first}
 
-    def bucket_table(self):
-        """Bucket index by whole µs below TABLE; -1 where a bound lies within a µs of it."""
-        table = []
-        for micros in range(self.TABLE):
-            low = bisect.bisect_left(self.bounds, (micros - 1) / 1e6)
-            high = bisect.bisect_left(self.bounds, (micros + 2) / 1e6)
-            table.append(low if low == high else -1)
-        return table
+    def histogram(self):
+        """(count per bucket, sum of seconds): once per heartbeat, a pass over the
+        durations seen (the µs not seen are skipped in C)."""
+        by_micros, bucket_of = self.by_micros, self.bucket_of
+        buckets = self.buckets[:]
+        micros = 0.0
+        for m in itertools.compress(range(TABLE), by_micros):
+            count = by_micros[m]
+            buckets[bucket_of[m]] += count
+            micros += (m + 0.5) * count
+        return buckets, self.duration_sum[0] + micros / 1e6
 
     def snapshot(self):
         stats = self.server.stats
+        buckets, duration_sum = self.histogram()
         return {
             "requests": {f"{m} {c}": n for m, by_code in self.requests.items() for c, n in by_code.items()},
-            "buckets": self.buckets, "duration_sum": self.duration_sum[0],
+            "buckets": buckets, "duration_sum": duration_sum,
             "connections_total": stats.connections_total, "connections": self.server.connections,
             "dropped": stats.dropped_requests, "client_errors": stats.client_errors,
             "tls_handshake_failures": stats.tls_handshake_failures,
@@ -265,52 +254,21 @@ def render(registry):
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-
-def response_observer(metrics=None, line=None, count=None):
-    """The server's ``response_observer`` for a worker: takes the duration once, then
-    counts the response in ``metrics`` (a WorkerMetrics, counted inline: this is the hot
-    path), then calls the access log ``line`` and the request ``count`` (each optional);
-    None when there is nothing to observe."""
-    if metrics is None and line is None and count is None:
+def response_observer(metrics=None, count=None):
+    """The server's ``response_observer`` without an access log (logs.AccessLog.observer
+    compiles one with it): takes the duration once, counts the response in ``metrics``
+    (a WorkerMetrics) and calls the request ``count`` (each optional); None when there
+    is nothing to observe."""
+    if metrics is None and count is None:
         return None
     from time import monotonic  # the clock of req.start_time
 
-    if metrics is None:
-        def observe(req, res):
-            duration = monotonic() - req.start_time
-            if line is not None:
-                line(req, res, duration)
-            if count is not None:
-                count()
-        return observe
-    requests = metrics.requests
-    buckets = metrics.buckets
-    duration_sum = metrics.duration_sum
-    bounds = metrics.bounds
-    bisect_left = bisect.bisect_left
-    first, second = metrics.first_bounds()
-
-    if line is None and count is None:
-        def observe_metrics(req, res):
-            duration = monotonic() - req.start_time
-            try:
-                requests[req.method][res.status_code] += 1
-            except KeyError:
-                count_first(requests, req.method, res.status_code)
-            buckets[0 if duration <= first else 1 if duration <= second else bisect_left(bounds, duration)] += 1
-            duration_sum[0] += duration
-        return observe_metrics
-
-    def observe_counted(req, res):
-        duration = monotonic() - req.start_time
-        try:
-            requests[req.method][res.status_code] += 1
-        except KeyError:
-            count_first(requests, req.method, res.status_code)
-        buckets[bisect_left(bounds, duration)] += 1
-        duration_sum[0] += duration
-        if line is not None:
-            line(req, res, duration)
-        if count is not None:
-            count()
-    return observe_counted
+    source = "def observe(req, res):\n"
+    scope = {"monotonic": monotonic, "count": count}
+    if metrics is not None:
+        source += "    duration = monotonic() - req.start_time\n" + metrics.RECORD
+        scope.update(metrics.record_names())
+    if count is not None:
+        source += "    count()\n"
+    exec(compile(source, "<response observer>", "exec"), scope)
+    return scope["observe"]

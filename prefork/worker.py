@@ -264,8 +264,8 @@ class Worker:
         """``observe(req, res)`` for the server, or None when nothing observes responses."""
         count = self.count_request if self.request_limit else None
         if self.access is not None:
-            return self.access.observer(self.metrics, count)
-        return response_observer(self.metrics, None, count)
+            return self.access.observer(self.loop, self.metrics, count)
+        return response_observer(self.metrics, count)
 
     def count_request(self):
         self.requests += 1

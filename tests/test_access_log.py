@@ -6,6 +6,7 @@ the requests sent to a real daemon, across TERM, INT, USR1, max_requests recycli
 hung worker's SIGABRT, and SIGKILL (where at most one flush interval may be lost).
 """
 
+import asyncio
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import pytest
 
 from daemon import Daemon, alive, wait_until
 from prefork import logs
+from prefork.metrics import WorkerMetrics
 from prefork.settings import DEFAULT_ACCESS_FORMAT
 
 ALL_FIELDS = '{h}|{t}|{r}|{m}|{U}|{s}|{b}|{f}|{a}|{D}|{L}|{p} 100% {{literal}}'
@@ -99,6 +101,77 @@ def test_lines_are_byte_identical_to_the_unbuffered_format(serve, tmp_path, fmt,
     assert len(lines) - 1 == len(REQUESTS)
     for got, (before, after) in zip(lines, expected):
         assert got.decode() in (before, after)
+
+
+@pytest.mark.parametrize("fmt", [DEFAULT_ACCESS_FORMAT, "{t}", ALL_FIELDS.replace("|{D}|{L}", ""),
+                                 WITH_SPECS.replace(" {D:08d} {L:>12}", "")])
+def test_the_observer_writes_the_lines_of_the_format_with_its_timed_clock(serve, tmp_path, fmt):
+    """The worker's path: the observer compiled with the metrics, its time field kept by
+    a timer on the server's loop. Each line is the reference line for the duration the
+    observer took (read back from the line) and a wall-clock second within the request."""
+    path = tmp_path / "access.log"
+    access = logs.AccessLog(str(path), fmt, 0.0)
+    seconds = []
+
+    def setup(server, st):
+        observe = access.observer(st.loop, WorkerMetrics(server))
+
+        def observer(req, res):
+            before = time.time()
+            observe(req, res)
+            seconds.append((req, res, before, time.time()))
+        server.response_observer = observer
+        app(server, st)
+
+    st_ = serve(setup)
+    for raw in REQUESTS:
+        with socket.create_connection(("127.0.0.1", st_.port), timeout=5) as sock:
+            sock.sendall(raw[:-2] + b"Connection: close\r\n\r\n" if b"abc" not in raw else
+                         raw.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n"))
+            while sock.recv(65536):
+                pass
+    wait_until(lambda: len(seconds) == len(REQUESTS), 5, what="every response observed")
+    st_.loop.call_soon_threadsafe(access.close)
+    wait_until(lambda: access.fd == -1, 5, what="the log closed on its loop")
+    got = path.read_bytes().decode().split("\n")
+    assert got[-1] == "" and len(got) - 1 == len(REQUESTS)
+    for line, (req, res, before, after) in zip(got, seconds):
+        # the duration is the observer's own: the default format ends with it in µs
+        duration = (int(line.rsplit(" ", 1)[1]) + 0.5) / 1e6 if fmt == DEFAULT_ACCESS_FORMAT else 0.0
+        now_text = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(time.time()))
+        stamps = {time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(int(t))) for t in (before - 1, after)}
+        # the timer's second: the one the request ran in, or the one before
+        expected = {reference_line(fmt, req, res, duration, os.getpid()).replace(now_text, stamp)
+                    for stamp in stamps}
+        assert line in expected, (line, expected)
+
+
+def test_the_observers_clock_moves_to_the_next_second_on_its_loop(tmp_path):
+    class Peer:
+        remote_address = "127.0.0.1"
+
+    class Req:
+        socket, method, url, http_version, headers = Peer(), "GET", "/", "1.1", {}
+
+    class Res:
+        status_code, bytes_sent = 200, 5
+
+    loop = asyncio.new_event_loop()
+    access = logs.AccessLog(str(tmp_path / "access.log"), "{t} {s}", 0.0)
+    try:
+        observe = access.observer(loop)
+        written = []
+        for _ in range(2):
+            Req.start_time = time.monotonic()
+            observe(Req, Res)
+            written.append(time.time())
+            # past the next second of the wall clock, the loop running its timers
+            loop.run_until_complete(asyncio.sleep(int(written[-1]) + 1.05 - time.time()))
+    finally:
+        access.close()
+        loop.close()
+    got = (tmp_path / "access.log").read_text().splitlines()
+    assert got == [time.strftime("%d/%b/%Y:%H:%M:%S %z 200", time.localtime(int(t))) for t in written]
 
 
 def test_the_format_is_compiled_without_format_text_in_the_code():

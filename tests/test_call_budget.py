@@ -40,9 +40,9 @@ class Rig:
         self.server = prefork.create_server(on_request, loop=self.loop)
         self.access = None
         if variant == "defaults":
-            # as a worker sets them up; flushed by size only, so no timer runs mid-count
+            # as a worker sets them up; flushed by size only; the clock timer runs once a second
             self.access = logs.AccessLog(str(tmp_path / "access.log"), DEFAULT_ACCESS_FORMAT, 3600.0)
-            self.server.response_observer = self.access.observer(WorkerMetrics(self.server))
+            self.server.response_observer = self.access.observer(self.loop, WorkerMetrics(self.server))
         self.server.listen(0)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

@@ -10,6 +10,7 @@ again with a new port (at most 5 times). Every loop is bounded in time and count
 process is killed by PID at the end.
 """
 
+import asyncio
 import json
 import os
 import re
@@ -26,7 +27,7 @@ import pytest
 
 import debian
 from daemon import Daemon, wait_until
-from prefork.settings import BY_NAME
+from prefork.settings import BY_NAME, DEFAULT_ACCESS_FORMAT
 
 PROMETHEUS = "/usr/bin/prometheus"
 BOUNDS = BY_NAME["metrics_buckets"].default
@@ -176,6 +177,50 @@ def test_prometheus_histogram_quantile_lands_within_one_bucket_of_the_truth(prom
         slow.cleanup()
         fast.cleanup()
         shutil.rmtree(str(tmp_path), ignore_errors=True)
+
+
+# -- counting -----------------------------------------------------------------------------
+DURATIONS = [0.0001, 0.0002, 0.0007, 0.0013, 0.0019, 0.003, 0.02, 0.3, 75.0]  # one past the last bound
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+def test_each_duration_is_counted_in_its_bucket_and_the_sum(tmp_path, access_log):
+    """The worker's observer as the worker compiles it: without the access log it
+    counts by comparing with the bounds; with it, by the whole µs the line has (a
+    duration of m µs counts as m + 0.5 µs) and, from 2 ms, by the bounds again."""
+    from prefork import logs, metrics
+
+    class Server:
+        stats, connections = None, 0
+
+    class Peer:
+        remote_address = "127.0.0.1"
+
+    class Req:
+        socket, method, url, http_version, headers = Peer(), "GET", "/", "1.1", {}
+
+    class Res:
+        status_code, bytes_sent = 200, 5
+
+    counted = metrics.WorkerMetrics(Server())
+    loop = asyncio.new_event_loop()
+    access = logs.AccessLog(str(tmp_path / "access.log"), DEFAULT_ACCESS_FORMAT, 0.0) if access_log else None
+    try:
+        observe = access.observer(loop, counted) if access else metrics.response_observer(counted)
+        for duration in DURATIONS:
+            Req.start_time = time.monotonic() - duration
+            observe(Req, Res)
+    finally:
+        if access:
+            access.close()
+        loop.close()
+    buckets, total = counted.histogram()
+    expected = [0] * (len(BOUNDS) + 1)
+    for duration in DURATIONS:
+        expected[next((i for i, bound in enumerate(BOUNDS) if duration <= bound), len(BOUNDS))] += 1
+    assert buckets == expected
+    assert sum(DURATIONS) <= total < sum(DURATIONS) + 0.01  # each read a little after its start
+    assert counted.requests == {"GET": {200: len(DURATIONS)}}
 
 
 # -- the metrics_buckets setting ------------------------------------------------------------
