@@ -109,6 +109,34 @@ def test_denial_response_reject_and_failures_before_accept(serve):
     assert failed.value.response.status_code == 500
 
 
+def raw_handshake(st, path):
+    """Everything the server sends for an upgrade request of ``path``, to its close."""
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.parametrize("path, status, framing, body", [
+    ("/ws/deny", b"403 Forbidden", b"Transfer-Encoding: chunked", b"7\r\ngo away\r\n0\r\n\r\n"),
+    ("/ws/reject", b"403 Forbidden", b"Content-Length: 0", b""),
+    ("/ws/raise", b"500 Internal Server Error", b"Content-Length: 21", b"Internal Server Error"),
+])
+def test_a_response_in_place_of_the_handshake_is_a_whole_http_response(serve, path, status, framing, body):
+    """As any response of the server: the reason phrase, a Date, ``Connection: close``
+    (the connection ends after it), a body framed by its length or chunked."""
+    st = ws_server(serve)
+    head, _, rest = raw_handshake(st, path).partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 " + status
+    assert framing in lines and b"Connection: close" in lines
+    assert sum(line.startswith(b"Date: ") and line.endswith(b" GMT") for line in lines) == 1
+    assert rest == body
+
+
 def test_an_app_raising_after_accept_closes_with_1011(serve):
     st = ws_server(serve)
     with connect(url(st, "/ws"), proxy=None) as ws:

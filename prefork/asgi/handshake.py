@@ -4,16 +4,60 @@ Rules:
 - ``replayed_request`` gives wsproto the request head as the server parsed it, after
   the checks wsproto does not make: a ``Sec-WebSocket-Key`` (for version 13) must be
   base64 of 16 bytes (RFC 6455 4.2.1), else ``RemoteProtocolError`` with a 400 hint.
-- ``error_response`` is the 500 an app that fails before its accept gets.
+- ``Denial`` is an HTTP response sent in place of the handshake: the app's denial
+  (the ``websocket.http.response`` extension), the 403 of a ``websocket.close`` before
+  the accept, the 500 of an app that fails before it. It has the status line with its
+  reason phrase, the app's headers (checked as any response's: a bad one raises
+  before a byte is written), ``Date`` unless the app gave one, ``Connection: close``
+  (the connection ends after it), and a body framed by the app's ``Content-Length``
+  or else chunked.
 """
 
 import binascii
+from email.utils import formatdate
 
-from wsproto.events import RejectConnection, RejectData
+from wsproto.events import RejectConnection
 from wsproto.utilities import RemoteProtocolError
 
-_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
-                  (b"content-length", b"21")]
+from ..http.framing import LAST_CHUNK, chunk, status_has_body
+from ..http.serialize import check_name, check_value, status_line
+
+_DROPPED = frozenset(("connection", "transfer-encoding", "keep-alive"))  # the framing is the denial's own
+
+
+class Denial:
+    """``head()``, then ``body(data, finished)`` for each body message."""
+
+    def __init__(self, status, headers=()):
+        lines = [status_line(status)]
+        names = set()
+        for name, value in headers:
+            name, value = bytes(name).decode("latin-1"), bytes(value).decode("latin-1")
+            check_name(name)
+            check_value(name, value)
+            lower = name.lower()
+            names.add(lower)
+            if lower not in _DROPPED:
+                lines.append(f"{name}: {value}\r\n")
+        if "date" not in names:
+            lines.append(f"Date: {formatdate(usegmt=True)}\r\n")
+        lines.append("Connection: close\r\n")
+        self.has_body = status_has_body(status)
+        self.chunked = self.has_body and "content-length" not in names
+        if self.chunked:
+            lines.append("Transfer-Encoding: chunked\r\n")
+        lines.append("\r\n")
+        self.lines = "".join(lines).encode("latin-1")
+
+    def head(self):
+        return self.lines
+
+    def body(self, data, finished):
+        if not self.has_body:
+            return b""
+        if not self.chunked:
+            return bytes(data)
+        return (chunk(data) if data else b"") + (LAST_CHUNK if finished else b"")
 
 
 def valid_key(key):
@@ -38,7 +82,7 @@ def replayed_request(req):
     return "".join(lines).encode("latin-1")
 
 
-def error_response(ws):
-    """The bytes of a 500 from ``ws`` (a server WSConnection still connecting)."""
-    return (ws.send(RejectConnection(status_code=500, headers=_ERROR_HEADERS, has_body=True))
-            + ws.send(RejectData(data=b"Internal Server Error")))
+def error_response():
+    """The bytes of the 500 an app that fails before its accept gets."""
+    denial = Denial(500, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Content-Length", b"21")])
+    return denial.head() + denial.body(b"Internal Server Error", True)

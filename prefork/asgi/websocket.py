@@ -10,7 +10,7 @@ Rules:
 - The app gets ``websocket.connect`` first. ``websocket.accept`` answers 101 (with the
   subprotocol and headers it names); ``websocket.close`` before it answers 403;
   ``websocket.http.response.start``/``body`` (the denial extension) answer with the
-  app's own response (a status outside 200-599, or a header h11 refuses, raises in
+  app's own response (a status outside 200-599, or a header no response may carry, raises in
   the app). An app that raises or returns before any of these gets a 500. A
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011).
@@ -40,12 +40,12 @@ from asyncio import CancelledError
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import AcceptConnection, CloseConnection, Message, RejectConnection, RejectData, Request
+from wsproto.events import AcceptConnection, CloseConnection, Message, RejectConnection, Request
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
-from .handshake import error_response, replayed_request
+from .handshake import Denial, error_response, replayed_request
 from .inbox import Inbox
 from .incoming import Incoming
 from .keepalive import Keepalive
@@ -78,6 +78,7 @@ class WebSocketSession:
         self.request = req
         self.incoming = Incoming(self, self.ws, self.max_size)
         self.deflate = None
+        self.denial = None  # the HTTP response sent in place of the handshake (handshake.Denial)
         self.compressing = False
 
     # -- start -----------------------------------------------------------------------------
@@ -217,7 +218,7 @@ class WebSocketSession:
                 return
             if kind == "websocket.close":
                 self.state = "closed"
-                self.write(self.ws.send(RejectConnection(status_code=403, headers=[])))
+                self.write(Denial(403, [(b"Content-Length", b"0")]).head())
                 self.socket.end()
                 self.queue_disconnect(1006, "")
                 return
@@ -225,9 +226,9 @@ class WebSocketSession:
                 status = message["status"]
                 if type(status) is not int or not 200 <= status < 600:
                     raise RuntimeError(f"Invalid HTTP status code {status!r} in a denial response.")
-                # a status or header h11 refuses raises here, while a 500 can still be answered
-                self.write(self.ws.send(RejectConnection(status_code=status, headers=list(message.get("headers", [])),
-                                                         has_body=True)))
+                # a bad header raises here, while a 500 can still be answered
+                self.denial = Denial(status, message.get("headers", []))
+                self.write(self.denial.head())
                 self.state = "response"
                 return
             raise RuntimeError("Expected ASGI message 'websocket.accept', 'websocket.close' or "
@@ -235,7 +236,7 @@ class WebSocketSession:
         if kind != "websocket.http.response.body":  # state == "response"
             raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body', but got {kind!r}.")
         finished = not message.get("more_body", False)
-        self.write(self.ws.send(RejectData(data=message.get("body", b""), body_finished=finished)))
+        self.write(self.denial.body(message.get("body", b""), finished))
         if finished:
             self.state = "closed"
             self.socket.end()
@@ -344,5 +345,5 @@ class WebSocketSession:
 
     def fail_handshake(self):
         self.state = "closed"
-        self.write(error_response(self.ws))
+        self.write(error_response())
         self.socket.end()
