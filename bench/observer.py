@@ -29,7 +29,7 @@ sys.path.insert(0, ROOT)
 from prefork import logs, metrics
 
 class Peer:
-    __slots__ = ("remote_address",)
+    __slots__ = ("remote_address", "last_activity")
 
 class Request:
     __slots__ = ("socket", "method", "url", "http_version", "headers", "start_time")
@@ -56,7 +56,8 @@ observe = {"none": lambda: (lambda req, res: None), "log": lambda: access.observ
            "metrics": lambda: metrics.response_observer(counted),
            "defaults": lambda: access.observer(loop, counted)}[VARIANT]()
 for _ in range(COUNT):
-    req.start_time = time.monotonic() - 0.0001
+    peer.last_activity = time.monotonic()
+    req.start_time = peer.last_activity - 0.0001
     observe(req, res)
 """
 

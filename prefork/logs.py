@@ -11,7 +11,10 @@ Rules:
   in the source as placeholders that become code constants after compiling, so no
   text from the format reaches the code. A worker compiles the same line into its
   response observer (``AccessLog.observer``): one call per response takes the
-  duration, counts the metrics (fixed code from metrics.py) and writes the line.
+  duration, counts the metrics (fixed code from metrics.py) and writes the line. The
+  server calls it once the response's last byte is in the kernel, so the duration
+  needs no clock read: it runs from the read that completed the head
+  (``req.start_time``) to that last write (``req.socket.last_activity``).
 - The time field is formatted at most once per second of wall-clock time. The
   observer does not look at the clock for it: a timer on the worker's loop renews the
   text at each second (nginx's cached time), so a line has the second in which its
@@ -285,7 +288,7 @@ def compile_observer(fmt, record="", record_micros="", count=False):
     line of ``fmt``, and ``count()`` when asked for, all in one function (one call per
     response). ``clock`` is kept by a timer here."""
     used, micros, build, constants = _compile_body(fmt)
-    return ("def observe(req, res):\n    duration = monotonic() - req.start_time\n" + micros
+    return ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
             + (record_micros if micros and record_micros else record)
             + build + ("    count()\n" if count else "")), constants
 
@@ -332,9 +335,7 @@ class AccessLog:
         Its time field is kept by a timer on ``loop`` at each second of the wall clock
         (as nginx's cached time: a line written before the loop runs that timer has the
         second before), until ``close()``."""
-        from time import monotonic  # the clock of req.start_time
-
-        names = {"monotonic": monotonic, "count": count, "clock": self.timed_clock}
+        names = {"count": count, "clock": self.timed_clock}
         record = record_micros = ""
         if metrics is not None:
             record, record_micros = metrics.RECORD, metrics.RECORD_MICROS

@@ -256,17 +256,17 @@ def render(registry):
 
 def response_observer(metrics=None, count=None):
     """The server's ``response_observer`` without an access log (logs.AccessLog.observer
-    compiles one with it): takes the duration once, counts the response in ``metrics``
+    compiles one with it): takes the duration once (from the read that completed the
+    head to the socket's last write, which put the response's last byte in the kernel:
+    the server calls the observer then), counts the response in ``metrics``
     (a WorkerMetrics) and calls the request ``count`` (each optional); None when there
     is nothing to observe."""
     if metrics is None and count is None:
         return None
-    from time import monotonic  # the clock of req.start_time
-
     source = "def observe(req, res):\n"
-    scope = {"monotonic": monotonic, "count": count}
+    scope = {"count": count}
     if metrics is not None:
-        source += "    duration = monotonic() - req.start_time\n" + metrics.RECORD
+        source += "    duration = req.socket.last_activity - req.start_time\n" + metrics.RECORD
         scope.update(metrics.record_names())
     if count is not None:
         source += "    count()\n"

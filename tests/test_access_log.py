@@ -162,7 +162,7 @@ def test_the_observers_clock_moves_to_the_next_second_on_its_loop(tmp_path):
         observe = access.observer(loop)
         written = []
         for _ in range(2):
-            Req.start_time = time.monotonic()
+            Req.start_time = Peer.last_activity = time.monotonic()
             observe(Req, Res)
             written.append(time.time())
             # past the next second of the wall clock, the loop running its timers

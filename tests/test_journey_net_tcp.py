@@ -22,25 +22,27 @@ CHUNK = 64 * 1024
 
 
 # -- answering before the upload is read: the orderly close ---------------------------------------------
-def early_answer(server, st):
+def early_answer(linger):
     """``/early``: answered at once with ``Connection: close``, its body never read; the
-    sockets linger at most 1 s."""
-    def on_request(req, res):
-        res.set_header("Connection", "close")
-        res.end(b"answered before the upload")
-    server.on("request", on_request)
+    sockets linger at most ``linger`` seconds."""
+    def setup(server, st):
+        def on_request(req, res):
+            res.set_header("Connection", "close")
+            res.end(b"answered before the upload")
+        server.on("request", on_request)
 
-    def on_connection(sock):
-        sock.linger_timeout = 1.0
-        sock.on("close", lambda _=False: st.record("closed"))
-    server.on("connection", on_connection)
+        def on_connection(sock):
+            sock.linger_timeout = linger
+            sock.on("close", lambda _=False: st.record("closed"))
+        server.on("connection", on_connection)
+    return setup
 
 
 def test_an_answer_sent_before_the_upload_was_read_reaches_the_client(serve):
     """The client is still uploading when the server answers and closes: the server reads
     and drops the rest of the upload until the client's FIN, so closing never resets the
     connection and the client reads the answer."""
-    st = serve(early_answer)
+    st = serve(early_answer(5.0))  # the default bound: an 8 MB upload ends well within it, even on a busy machine
     with socket.create_connection(("127.0.0.1", st.port), timeout=30) as sock:
         body = b"u" * (8 * MB)
         sock.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
@@ -59,7 +61,7 @@ def test_an_answer_sent_before_the_upload_was_read_reaches_the_client(serve):
 def test_a_client_that_keeps_sending_after_the_answer_is_closed_at_the_linger_bound(serve):
     """The linger is bounded: a client that keeps sending and never ends its side is
     closed after ``linger_timeout``."""
-    st = serve(early_answer)
+    st = serve(early_answer(1.0))
     sock = socket.create_connection(("127.0.0.1", st.port), timeout=30)
     stop = threading.Event()
     try:

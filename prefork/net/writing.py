@@ -6,7 +6,9 @@ Rules:
   ``high_water_mark``; ``drain`` follows once the queue empties.
 - While corked (during one read's processing) writes only queue, and uncorking sends them
   in one ``send``.
-- A write reaching the kernel is activity for the idle timer (it stamps ``last_activity``).
+- Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
+  and the time a response's last byte went out (the server's response observer reads
+  it once the response is flushed).
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``); ``_out``
   holds one empty placeholder while records the kernel has not taken wait in the layer
   (so "flushed" still means in the kernel). Each TLS hook is one ``if self.tls`` branch.
@@ -90,8 +92,7 @@ class Writing:
             self._fail(socket_error(exc, "write"))
             return
         self.bytes_written += sent
-        if self.timeout:  # a write is activity; with no idle timer there is nothing to stamp
-            self.last_activity = monotonic()
+        self.last_activity = monotonic()
         if sent < len(data):
             rest = memoryview(data)[sent:]  # a view: what the kernel has not taken is never copied
             self._out.append(rest)
