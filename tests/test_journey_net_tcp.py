@@ -58,6 +58,21 @@ def test_an_answer_sent_before_the_upload_was_read_reaches_the_client(serve):
     st.wait_for(lambda e: e == ("closed",), 30)
 
 
+def test_the_close_lingers_while_the_request_body_is_still_coming_even_with_nothing_unread(serve):
+    """The server has read every byte sent so far when it answers and closes; the body
+    is not all there, so the client is still sending: the close lingers for its FIN
+    (no reset) instead of closing because nothing waits unread at that moment."""
+    st = serve(early_answer(5.0))
+    with socket.create_connection(("127.0.0.1", st.port), timeout=30) as sock:
+        sock.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"u" * 1000)
+        answer = read_all(sock)  # to the server's FIN: it has answered and ended its side
+        assert answer.endswith(b"answered before the upload"), answer
+        sock.sendall(b"u" * 65536)  # the rest of the upload: a closed socket would answer with a reset
+        sock.shutdown(socket.SHUT_WR)
+        st.wait_for(lambda e: e == ("closed",), 30)
+        assert sock.recv(65536) == b""  # the end of the stream, not ECONNRESET
+
+
 def test_a_client_that_keeps_sending_after_the_answer_is_closed_at_the_linger_bound(serve):
     """The linger is bounded: a client that keeps sending and never ends its side is
     closed after ``linger_timeout``."""

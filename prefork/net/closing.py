@@ -7,8 +7,8 @@ Rules:
   whole close_notify, then the FIN, then the close. A close_notify the kernel cannot take
   at once waits for writability like any queued record.
 - ``destroy_soon`` closes once the FIN is out. If the peer is still sending (bytes wait
-  unread in the kernel), the socket lingers first: it reads and drops what the peer
-  sends until the peer's FIN. Closing a socket with unread bytes makes the kernel
+  unread in the kernel, or the caller knows more is coming: ``destroy_soon(linger=True)``),
+  the socket lingers first: it reads and drops what the peer sends until the peer's FIN. Closing a socket with unread bytes makes the kernel
   answer with a reset, and a reset throws away what the kernel still holds for the
   peer (the tail of a response a slow reader has not taken yet). With nothing unread
   (the common ``Connection: close`` answer) it closes at once, as nginx does: lingering
@@ -33,6 +33,7 @@ class Closing:
     linger_timeout = 5.0  # seconds an orderly close may wait on the peer
     _close_timer = None  # the bound of the orderly close, once armed
     _fin_sent = False
+    _linger = False  # destroy_soon(linger=True): linger whatever waits unread
 
     @property
     def writable_ended(self):
@@ -52,10 +53,15 @@ class Closing:
             self._shutdown()  # (connecting: the FIN follows the connect, from its flush)
         return self
 
-    def destroy_soon(self):
+    def destroy_soon(self, linger=False):
         """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
-        a read or write already failed (nothing more can be flushed)."""
+        a read or write already failed (nothing more can be flushed). ``linger``: the
+        peer is known to be still sending (the caller's protocol says so, e.g. a request
+        body not all received), so the close lingers for its FIN even when none of its
+        bytes wait unread at that moment."""
         self._destroy_after_flush = True
+        if linger:
+            self._linger = True
         if self._broken:
             self.destroy()
         elif self._fin_sent:
@@ -91,7 +97,7 @@ class Closing:
     def _close_after_fin(self):
         if self.destroyed:
             return
-        if not self.readable or self._broken or not self._peer_sending():
+        if not self.readable or self._broken or not (self._linger or self._peer_sending()):
             self.destroy()
             return
         # linger: the peer's bytes are read and dropped until its FIN

@@ -342,7 +342,7 @@ class Connection(Dispatch, FlowControl):
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
-        socket.destroy_soon()
+        socket.destroy_soon(linger=err.status_hint == 413)  # a body over the limit is still coming
 
     def _emit_client_error(self, err):
         """``clientError`` to the application's listener; one that raises gets the socket
@@ -384,7 +384,8 @@ class Connection(Dispatch, FlowControl):
         socket.after_flush(res.on_flushed)
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):
-            socket.destroy_soon()
+            # a request whose body is still coming: the client is still sending
+            socket.destroy_soon(linger=not res.req.complete and not self._eof)
             return
         if responses:
             responses[0].activate()
