@@ -23,7 +23,6 @@ Rules:
 """
 
 import ast
-import difflib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -330,7 +329,9 @@ def load(app, interface="auto", chdir="", app_dir=""):
                 target = getattr(target, part)
             except AttributeError:
                 names = [name for name in dir(target) if not name.startswith("_")]
-                close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)
+                from difflib import get_close_matches  # an error's hint only
+
+                close = get_close_matches(part, names, n=1, cutoff=0.6)
                 raise AppError(f"module {module_name!r} has no attribute {dotted!r}"
                                + (f" (did you mean {close[0]!r}?)" if close else "")) from None
         if args is not None:

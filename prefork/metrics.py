@@ -15,13 +15,17 @@ Rules:
   restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
   last snapshot is folded into the totals of the dead, so counters never go backwards.
-- Exposition uses prometheus_client's collector and text format on a registry of our
-  own (no multiprocess mode, no per-PID files).
+- The master writes the exposition text itself (exposition.py: prometheus_client's
+  package would put its HTTP stack, ~5 MB, in the master and every worker forked
+  from it); no multiprocess mode, no per-PID files.
 """
 
 import bisect
 import itertools
 import os
+
+from . import exposition
+from .exposition import CONTENT_TYPE, Family, counter, gauge, process_families
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TABLE = 2_000  # with the access log on, durations under 2 ms are counted by the whole µs
@@ -154,29 +158,24 @@ proc_stats = _proc_stats  # the public name, for the master's status page
 
 
 class MasterCollector:
-    """prometheus_client collector over the master's state."""
+    """The master's metric families (exposition.py writes them)."""
 
     def __init__(self, master):
         self.master = master
 
-    def describe(self):
-        return []
-
     def collect(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
         master = self.master
         workers = list(master.workers.values())
         totals = master.aggregator.totals([w.stats for w in workers if w.stats])
-        yield CounterMetricFamily("prefork_connections", "TCP connections accepted by the workers.",
-                                  value=totals.get("connections_total", 0))
-        yield GaugeMetricFamily("prefork_connections_active", "Connections open in the workers now.",
-                                value=totals.get("connections", 0))
-        requests = CounterMetricFamily("prefork_requests", "Responses sent for parsed requests, the automatic "
-                                       "ones included.", labels=["method", "code"])
+        yield counter("prefork_connections", "TCP connections accepted by the workers.",
+                      totals.get("connections_total", 0))
+        yield gauge("prefork_connections_active", "Connections open in the workers now.",
+                    totals.get("connections", 0))
+        requests = counter("prefork_requests", "Responses sent for parsed requests, the automatic ones included.",
+                           labels=["code", "method"])
         for key, count in sorted(totals.get("requests", {}).items()):
             method, code = key.split(" ")
-            requests.add_metric([method, code], count)
+            requests.add([code, method], count)
         yield requests
         bounds = tuple(master.settings.metrics_buckets)
         buckets = totals.get("buckets") or [0] * (len(bounds) + 1)
@@ -185,73 +184,69 @@ class MasterCollector:
         cumulative, running = [], 0
         for bound, count in zip(bounds + (float("inf"),), buckets):
             running += count
-            cumulative.append(("+Inf" if bound == float("inf") else repr(bound), running))
-        yield HistogramMetricFamily("prefork_request_duration_seconds", "From the parsed request head to the "
-                                    "last byte of the response handed to the kernel.", buckets=cumulative,
-                                    sum_value=totals.get("duration_sum", 0.0))
-        yield CounterMetricFamily("prefork_dropped_requests", "Requests over max_requests_per_socket "
-                                  "(the dropRequest event; answered 503).", value=totals.get("dropped", 0))
-        errors = CounterMetricFamily("prefork_client_errors", "Client errors (parse errors, request "
-                                     "timeouts, resets) by code.", labels=["code"])
+            cumulative.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
+        yield Family("prefork_request_duration_seconds", "histogram", "From the parsed request head to the "
+                     "last byte of the response handed to the kernel.").histogram(
+                         cumulative, totals.get("duration_sum", 0.0))
+        yield counter("prefork_dropped_requests", "Requests over max_requests_per_socket "
+                      "(the dropRequest event; answered 503).", totals.get("dropped", 0))
+        errors = counter("prefork_client_errors", "Client errors (parse errors, request "
+                         "timeouts, resets) by code.", labels=["code"])
         for code, count in sorted(totals.get("client_errors", {}).items()):
-            errors.add_metric([code], count)
+            errors.add([code], count)
         yield errors
-        tls_failures = CounterMetricFamily("prefork_tls_handshake_failures", "TLS handshakes that failed "
-                                           "(tlsClientError: bad ClientHello, no shared version or cipher, "
-                                           "client certificate refused, timeout, EOF), by code.",
-                                           labels=["code"])
+        tls_failures = counter("prefork_tls_handshake_failures", "TLS handshakes that failed "
+                               "(tlsClientError: bad ClientHello, no shared version or cipher, "
+                               "client certificate refused, timeout, EOF), by code.", labels=["code"])
         for code, count in sorted(totals.get("tls_handshake_failures", {}).items()):
-            tls_failures.add_metric([code], count)
+            tls_failures.add([code], count)
         yield tls_failures
-        proxy_errors = CounterMetricFamily("prefork_proxy_protocol_errors", "Connections on PROXY protocol "
-                                           "listeners closed without a valid header, by reason (invalid, "
-                                           "timeout, untrusted, closed).", labels=["reason"])
+        proxy_errors = counter("prefork_proxy_protocol_errors", "Connections on PROXY protocol "
+                               "listeners closed without a valid header, by reason (invalid, "
+                               "timeout, untrusted, closed).", labels=["reason"])
         for reason, count in sorted(totals.get("proxy_errors", {}).items()):
-            proxy_errors.add_metric([reason], count)
+            proxy_errors.add([reason], count)
         yield proxy_errors
-        yield GaugeMetricFamily("prefork_workers", "Worker processes alive.", value=len(workers))
-        restarts = CounterMetricFamily("prefork_worker_restarts", "Workers replaced, by reason.",
-                                       labels=["reason"])
+        yield gauge("prefork_workers", "Worker processes alive.", len(workers))
+        restarts = counter("prefork_worker_restarts", "Workers replaced, by reason.", labels=["reason"])
         for reason in RESTART_REASONS:
-            restarts.add_metric([reason], master.restarts.get(reason, 0))
+            restarts.add([reason], master.restarts.get(reason, 0))
         yield restarts
-        yield CounterMetricFamily("prefork_reloads", "Reloads (HUP) that started a new generation.",
-                                  value=master.reloads)
-        yield CounterMetricFamily("prefork_reload_failures", "Reloads that changed nothing: a bad "
-                                  "configuration, or a new worker that failed to boot.",
-                                  value=master.reload_failures)
-        age = GaugeMetricFamily("prefork_worker_heartbeat_age_seconds", "Seconds since each serving worker's "
-                                "last heartbeat.", labels=["slot"])
-        rss = GaugeMetricFamily("prefork_worker_resident_memory_bytes", "Resident memory of each serving "
-                                "worker.", labels=["slot"])
-        cpu = CounterMetricFamily("prefork_worker_cpu_seconds", "CPU time of each serving worker (user + "
-                                  "system); starts again when the slot's worker is replaced.", labels=["slot"])
+        yield counter("prefork_reloads", "Reloads (HUP) that started a new generation.", master.reloads)
+        yield counter("prefork_reload_failures", "Reloads that changed nothing: a bad "
+                      "configuration, or a new worker that failed to boot.", master.reload_failures)
+        age = gauge("prefork_worker_heartbeat_age_seconds", "Seconds since each serving worker's "
+                    "last heartbeat.", labels=["slot"])
+        rss = gauge("prefork_worker_resident_memory_bytes", "Resident memory of each serving "
+                    "worker.", labels=["slot"])
+        cpu = counter("prefork_worker_cpu_seconds", "CPU time of each serving worker (user + "
+                      "system); starts again when the slot's worker is replaced.", labels=["slot"])
         now = master.clock()
         for slot, worker in sorted(master.serving_by_slot().items()):
             label = [str(slot)]
-            age.add_metric(label, max(0.0, now - worker.last_beat))
+            age.add(label, max(0.0, now - worker.last_beat))
             proc = _proc_stats(worker.pid)
             if proc is not None:
-                rss.add_metric(label, proc[0])
-                cpu.add_metric(label, proc[1])
+                rss.add(label, proc[0])
+                cpu.add(label, proc[1])
         yield age
         yield rss
         yield cpu
 
 
 def make_registry(master):
-    from prometheus_client import CollectorRegistry, ProcessCollector
+    """The collectors the master's /metrics renders: ``collect()`` of each gives families."""
+    return [MasterCollector(master), _ProcessCollector()]
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(MasterCollector(master))
-    ProcessCollector(registry=registry)
-    return registry
+
+class _ProcessCollector:
+    def collect(self):
+        return process_families()
 
 
 def render(registry):
-    from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    """(body, content type) of /metrics."""
+    return exposition.render(family for collector in registry for family in collector.collect()), CONTENT_TYPE
 
 
 def response_observer(metrics=None, count=None):

@@ -17,9 +17,7 @@ Rules:
   constants, so callers import ``prefork.settings`` only.
 """
 
-import difflib
 import os
-import tomllib
 from dataclasses import dataclass, field
 
 from . import checks, migration
@@ -63,7 +61,9 @@ class ConfigError(Exception):
 
 def _near(name, known):
     """`` (did you mean X?)`` for the known name closest to a mistyped one, or ""."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    from difflib import get_close_matches  # an error's hint only
+
+    close = get_close_matches(name, list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
@@ -84,6 +84,8 @@ def load(config_file=None, env=None, argv_values=None):
         config_file = argv_values.pop("config", None) or env.get("PREFORK_CONFIG") or None
     file_values = {}
     if config_file:
+        import tomllib  # here: a worker forked without a config file never holds it
+
         try:
             with open(config_file, "rb") as fh:
                 file_values = tomllib.load(fh)
@@ -106,7 +108,9 @@ def load(config_file=None, env=None, argv_values=None):
     warnings = []
     for name in env:
         if name.startswith("PREFORK_") and name[8:].lower() not in BY_NAME:
-            close = difflib.get_close_matches(name[8:].lower(), list(BY_NAME), n=1, cutoff=0.8)
+            from difflib import get_close_matches  # an error's hint only
+
+            close = get_close_matches(name[8:].lower(), list(BY_NAME), n=1, cutoff=0.8)
             if close:
                 warnings.append(f"env:{name}: unknown setting, ignored (did you mean {BY_NAME[close[0]].env}?)")
         elif name == "GUNICORN_CMD_ARGS" or name.startswith("UVICORN_"):

@@ -54,7 +54,6 @@ import logging
 import os
 import pwd
 import grp
-import random
 import signal
 import sys
 import traceback
@@ -151,7 +150,8 @@ class Worker:
         self.stopping = False
         limit = settings.max_requests
         if limit and settings.max_requests_jitter:
-            limit += random.randint(0, settings.max_requests_jitter)
+            # uniform in 0 .. jitter (random's module is not imported in the worker for it)
+            limit += int.from_bytes(os.urandom(4), "big") % (settings.max_requests_jitter + 1)
         self.request_limit = limit
         self.recycle_asked = False
         self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from daemon import ROOT, children as children_of, python_env, wait_until
+from daemon import ROOT, Daemon, children as children_of, python_env, wait_until
 
 PACKAGE = os.path.join(ROOT, "prefork")
 
@@ -93,3 +93,28 @@ def test_the_running_master_never_imports_the_client_or_an_app(tmp_path):
     assert "prefork.master.master" in modules and "prefork.server" in modules  # its own endpoint
     assert not [m for m in modules if m.startswith(("prefork.client", "prefork.wsgi"))], sorted(modules)
     assert not [m for m in modules if m.startswith(("apps", "flask"))], sorted(modules)
+
+
+HEAVY = ("prometheus_client", "http.server", "wsgiref", "email", "tomllib", "difflib", "html", "random")
+
+
+def test_a_worker_on_the_defaults_holds_neither_prometheus_client_nor_its_http_stack(tmp_path):
+    """A worker's RSS counts the pages it shares with the master, so what the master
+    imported before the fork weighs in every worker: on the defaults (access log and
+    metrics on, no config file), a worker, forked after the master served /metrics,
+    holds neither prometheus_client's package (its HTTP server stack is ~5 MB) nor
+    the modules only the master's error paths and the status page use."""
+    d = Daemon("--access-log", str(tmp_path / "access.log"), app="apps.modules_app:setup", workers=1)
+    try:
+        d.wait_ready()
+        d.wait_workers(1)
+        assert d.scrape()[("prefork_workers", ())] == 1.0  # the master has rendered /metrics
+        first = set(d.workers())
+        os.kill(d.proc.pid, signal.SIGHUP)  # a new generation, forked after the scrape
+        wait_until(lambda: set(d.workers()) and not set(d.workers()) & first, 15, what="the new generation alone")
+        d.request("/")
+        modules = set(d.request("/modules").partition(b"\r\n\r\n")[2].decode().split("\n"))
+    finally:
+        d.cleanup()
+    assert "prefork.worker" in modules and "asyncio" in modules
+    assert not [m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY], sorted(modules)

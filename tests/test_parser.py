@@ -14,7 +14,7 @@ from prefork.http.errors import ParseError
 from prefork.http.headers import node_header_map_pairs, node_raw_header_pairs
 from prefork.http.parser import RequestParser
 from prefork.http.framing import chunk
-from prefork.http.serialize import DateCache, early_hints, status_line
+from prefork.http.serialize import DateCache, early_hints, http_date, status_line
 from scenarios import SCENARIOS
 
 
@@ -176,6 +176,14 @@ def test_serializer_pieces():
         b"HTTP/1.1 103 Early Hints\r\nLink: <a>, <b>\r\nx-hint: yes\r\n\r\n"
     line = DateCache().line()
     assert line.startswith("Date: ") and line.endswith(" GMT\r\n")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=0, max_value=2 ** 34))  # 1970 to the year 2514
+def test_the_date_line_is_the_imf_fixdate_of_rfc_9110(seconds):
+    from email.utils import formatdate
+
+    assert http_date(seconds) == formatdate(seconds, usegmt=True)
 
 
 @settings(max_examples=300, deadline=None)

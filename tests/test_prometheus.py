@@ -224,6 +224,33 @@ def test_each_duration_is_counted_in_its_bucket_and_the_sum(tmp_path, access_log
     assert counted.requests == {"GET": {200: len(DURATIONS)}}
 
 
+def test_the_exposition_text_parses_back_to_the_families_written():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from prefork import exposition
+
+    families = [
+        exposition.counter("x_requests", "Help with a \\ and a\nnewline.", labels=["code", "path"])
+        .add(["200", 'a "quoted"\\ path\n'], 3).add(["404", "/"], 1),
+        exposition.gauge("x_ready", "Ready.", 1),
+        exposition.gauge("x_odd", "Odd values.", labels=["v"]).add(["inf"], float("inf")).add(["big"], 2.5e10),
+        exposition.Family("x_seconds", "histogram", "A histogram.").histogram([("0.5", 1), ("1.0", 3), ("+Inf", 4)],
+                                                                             2.25),
+    ]
+    parsed = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for family in text_string_to_metric_families(exposition.render(families).decode())
+              for s in family.samples}
+    assert parsed == {
+        ("x_requests_total", (("code", "200"), ("path", 'a "quoted"\\ path\n'))): 3.0,
+        ("x_requests_total", (("code", "404"), ("path", "/"))): 1.0,
+        ("x_ready", ()): 1.0, ("x_odd", (("v", "inf"),)): float("inf"), ("x_odd", (("v", "big"),)): 2.5e10,
+        ("x_seconds_bucket", (("le", "0.5"),)): 1.0, ("x_seconds_bucket", (("le", "1.0"),)): 3.0,
+        ("x_seconds_bucket", (("le", "+Inf"),)): 4.0, ("x_seconds_count", ()): 4.0, ("x_seconds_sum", ()): 2.25,
+    }
+    help_line = next(line for line in exposition.render(families).decode().splitlines() if "x_requests" in line)
+    assert help_line == "# HELP x_requests_total Help with a \\\\ and a\\nnewline."
+
+
 # -- the metrics_buckets setting ------------------------------------------------------------
 def test_configured_buckets_are_the_ones_exposed(tmp_path):
     d = Daemon("--metrics-buckets", "0.01, 0.1,1", app="apps.basic:setup", workers=1)

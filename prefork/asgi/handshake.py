@@ -14,13 +14,12 @@ Rules:
 """
 
 import binascii
-from email.utils import formatdate
 
 from wsproto.events import RejectConnection
 from wsproto.utilities import RemoteProtocolError
 
 from ..http.framing import LAST_CHUNK, chunk, status_has_body
-from ..http.serialize import check_name, check_value, status_line
+from ..http.serialize import check_name, check_value, http_date, status_line
 
 _DROPPED = frozenset(("connection", "transfer-encoding", "keep-alive"))  # the framing is the denial's own
 
@@ -40,7 +39,7 @@ class Denial:
             if lower not in _DROPPED:
                 lines.append(f"{name}: {value}\r\n")
         if "date" not in names:
-            lines.append(f"Date: {formatdate(usegmt=True)}\r\n")
+            lines.append(f"Date: {http_date()}\r\n")
         lines.append("Connection: close\r\n")
         self.has_body = status_has_body(status)
         self.chunked = self.has_body and "content-length" not in names

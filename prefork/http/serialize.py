@@ -17,7 +17,6 @@ import base64
 import re
 import time
 from time import time as _wall
-from email.utils import formatdate
 
 STATUS_CODES = {
     100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
@@ -202,6 +201,19 @@ class HeaderBlock:
         return cls(headers)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(seconds=None):
+    """``seconds`` since the epoch (now when None) as an IMF-fixdate (RFC 9110 5.6.7),
+    e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``: English names whatever the locale, and no
+    import of ``email`` (a megabyte in every worker) for it."""
+    t = time.gmtime(seconds)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+
+
 class DateCache:
     """``Date: <IMF-fixdate>\\r\\n``, formatted once per second."""
 
@@ -215,7 +227,7 @@ class DateCache:
         now = int(time.time())
         if now != self._second:
             self._second = now
-            self._line = "Date: " + formatdate(now, usegmt=True) + "\r\n"
+            self._line = "Date: " + http_date(now) + "\r\n"
         return self._line
 
 

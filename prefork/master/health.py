@@ -56,16 +56,13 @@ def readiness(master):
 
 
 class ReadinessCollector:
-    """prometheus_client collector: ``prefork_ready`` is 1 while /readyz answers 200."""
+    """Collector for /metrics: ``prefork_ready`` is 1 while /readyz answers 200."""
 
     def __init__(self, master):
         self.master = master
 
-    def describe(self):
-        return []
-
     def collect(self):
-        from prometheus_client.core import GaugeMetricFamily
+        from ..exposition import gauge
 
         ready, _ = readiness(self.master)
-        yield GaugeMetricFamily("prefork_ready", "1 while /readyz answers 200 (ready), else 0.", value=int(ready))
+        yield gauge("prefork_ready", "1 while /readyz answers 200 (ready), else 0.", int(ready))

@@ -37,8 +37,8 @@ Rules:
 
 import logging
 import os
-import platform
 import signal
+import sys
 import time
 
 from setproctitle import setproctitle
@@ -107,7 +107,7 @@ class Master:
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
         startup.open_all(self)  # a ConfigError here is the only output: no line before it
-        log.info("prefork %s on Python %s, master pid %d: %s, %d workers", __version__, platform.python_version(),
+        log.info("prefork %s on Python %s, master pid %d: %s, %d workers", __version__, "%d.%d.%d" % sys.version_info[:3],
                  os.getpid(), settings.app or "the demo app", self.target)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)

@@ -55,7 +55,7 @@ def start_metrics(master, address):
     from ..server import create_server
 
     registry = make_registry(master)
-    registry.register(health.ReadinessCollector(master))
+    registry.append(health.ReadinessCollector(master))
 
     def metrics(req, res):
         body, content_type = render(registry)

@@ -10,7 +10,6 @@ Rules:
 - Without JavaScript the page reloads itself and shows the snapshot as JSON.
 """
 
-import html
 import json
 import os
 import re
@@ -85,6 +84,8 @@ def page(master, query=""):
             except ValueError:
                 continue
             refresh = min(max(refresh, MIN_REFRESH), MAX_REFRESH) if refresh == refresh else DEFAULT_REFRESH
+    import html  # when the page is asked for: not in every worker forked from the master
+
     data = snapshot(master)
     values = {
         "TITLE": html.escape(f"prefork: {data['master']['name']}"),

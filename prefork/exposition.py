@@ -1,0 +1,112 @@
+"""The master's metrics in Prometheus's text format, written without prometheus_client.
+
+Rules:
+- Importing any part of prometheus_client imports its HTTP server stack (http.server,
+  wsgiref, urllib, email, ...): about 5 MB in the master, and in every worker forked
+  from it, whose RSS counts the pages it shares with the master. The master's metrics
+  are a fixed set of families, so this module writes them (prometheus_client stays the
+  tests' parser and checker).
+- The output is the text format as prometheus_client writes it (Prometheus's classic
+  exposition format): ``# HELP`` and ``# TYPE`` lines per family, a counter's samples
+  named ``_total``, a histogram's ``_bucket{le=…}`` (cumulative, ``+Inf`` last),
+  ``_count`` and ``_sum``. Help text escapes backslash and newline; label values
+  escape backslash, double quote and newline. Values are floats in Python's ``repr``
+  (``+Inf``, ``-Inf``, ``NaN`` for the others).
+- ``process_families`` gives the master's own ``process_*`` gauges and counter from
+  /proc, the set prometheus_client's process collector gives.
+"""
+
+import math
+import os
+import resource
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Family:
+    """One metric family: ``add(label_values, value)`` per sample."""
+
+    def __init__(self, name, kind, help_text, labels=()):
+        self.name = name + "_total" if kind == "counter" else name
+        self.kind = kind  # counter, gauge or histogram
+        self.help = help_text
+        self.labels = tuple(labels)
+        self.samples = []  # (name suffix, ((label, value), ...), value)
+
+    def add(self, label_values=(), value=0.0):
+        self.samples.append(("", tuple(zip(self.labels, label_values)), value))
+        return self
+
+    def histogram(self, buckets, total):
+        """``buckets``: [(upper bound text, cumulative count)], ``+Inf`` last."""
+        for bound, count in buckets:
+            self.samples.append(("_bucket", (("le", bound),), count))
+        self.samples.append(("_count", (), buckets[-1][1] if buckets else 0))
+        self.samples.append(("_sum", (), total))
+        return self
+
+
+def counter(name, help_text, value=None, labels=()):
+    family = Family(name, "counter", help_text, labels)
+    return family.add((), value) if value is not None else family
+
+
+def gauge(name, help_text, value=None, labels=()):
+    family = Family(name, "gauge", help_text, labels)
+    return family.add((), value) if value is not None else family
+
+
+def number(value):
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+def _label_value(text):
+    return str(text).replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def render(families):
+    """The exposition text of ``families`` as bytes."""
+    out = []
+    for family in families:
+        help_text = family.help.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {family.name} {help_text}\n# TYPE {family.name} {family.kind}\n")
+        for suffix, labels, value in family.samples:
+            text = ",".join(f'{name}="{_label_value(label)}"' for name, label in labels)
+            out.append(f"{family.name}{suffix}{{{text}}} {number(value)}\n" if text
+                       else f"{family.name}{suffix} {number(value)}\n")
+    return "".join(out).encode("utf-8")
+
+
+def process_families(pid="self"):
+    """The ``process_*`` metrics of a process (the master's own by default), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as fh:
+            boot = next(float(line.split()[1]) for line in fh if line.startswith("btime "))
+    except (OSError, IndexError, ValueError, StopIteration):
+        return []
+    ticks = os.sysconf("SC_CLK_TCK")
+    families = [
+        gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", float(fields[20])),
+        gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+              float(fields[21]) * os.sysconf("SC_PAGE_SIZE")),
+        gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+              float(fields[19]) / ticks + boot),
+        counter("process_cpu_seconds", "Total user and system CPU time spent in seconds.",
+                (float(fields[11]) + float(fields[12])) / ticks),
+    ]
+    try:
+        families.append(gauge("process_open_fds", "Number of open file descriptors.",
+                              len(os.listdir(f"/proc/{pid}/fd"))))
+    except OSError:
+        pass
+    if pid == "self":
+        families.append(gauge("process_max_fds", "Maximum number of open file descriptors.",
+                              resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
+    return families
