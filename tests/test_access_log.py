@@ -72,6 +72,31 @@ def app(server, st_):
     server.on("request", on_request)
 
 
+def send_each(port):
+    """Each of REQUESTS on a connection of its own, read to the server's close."""
+    for raw in REQUESTS:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(raw[:-2] + b"Connection: close\r\n\r\n" if b"abc" not in raw else
+                         raw.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n"))
+            while sock.recv(65536):
+                pass
+
+
+def plain_exchange():
+    """A request and a response as the observer reads them, as plain classes (the
+    request's ``start_time`` and its peer's ``last_activity`` are the caller's)."""
+    class Peer:
+        remote_address = "127.0.0.1"
+
+    class Req:
+        socket, method, url, http_version, headers = Peer(), "GET", "/", "1.1", {}
+
+    class Res:
+        status_code, bytes_sent = 200, 5
+
+    return Peer, Req, Res
+
+
 @pytest.mark.parametrize("fmt", [DEFAULT_ACCESS_FORMAT, ALL_FIELDS, WITH_SPECS])
 @pytest.mark.parametrize("flush", [0.0, 1.0])
 def test_lines_are_byte_identical_to_the_unbuffered_format(serve, tmp_path, fmt, flush):
@@ -88,12 +113,7 @@ def test_lines_are_byte_identical_to_the_unbuffered_format(serve, tmp_path, fmt,
 
     st_ = serve(app)
     st_.server.response_observer = observer
-    for raw in REQUESTS:
-        with socket.create_connection(("127.0.0.1", st_.port), timeout=5) as sock:
-            sock.sendall(raw[:-2] + b"Connection: close\r\n\r\n" if b"abc" not in raw else
-                         raw.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n"))
-            while sock.recv(65536):
-                pass
+    send_each(st_.port)
     wait_until(lambda: len(expected) == len(REQUESTS), 5, what="every response observed")
     access.close()
     lines = path.read_bytes().split(b"\n")
@@ -124,12 +144,7 @@ def test_the_observer_writes_the_lines_of_the_format_with_its_timed_clock(serve,
         app(server, st)
 
     st_ = serve(setup)
-    for raw in REQUESTS:
-        with socket.create_connection(("127.0.0.1", st_.port), timeout=5) as sock:
-            sock.sendall(raw[:-2] + b"Connection: close\r\n\r\n" if b"abc" not in raw else
-                         raw.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n"))
-            while sock.recv(65536):
-                pass
+    send_each(st_.port)
     wait_until(lambda: len(seconds) == len(REQUESTS), 5, what="every response observed")
     st_.loop.call_soon_threadsafe(access.close)
     wait_until(lambda: access.fd == -1, 5, what="the log closed on its loop")
@@ -147,15 +162,7 @@ def test_the_observer_writes_the_lines_of_the_format_with_its_timed_clock(serve,
 
 
 def test_the_observers_clock_moves_to_the_next_second_on_its_loop(tmp_path):
-    class Peer:
-        remote_address = "127.0.0.1"
-
-    class Req:
-        socket, method, url, http_version, headers = Peer(), "GET", "/", "1.1", {}
-
-    class Res:
-        status_code, bytes_sent = 200, 5
-
+    Peer, Req, Res = plain_exchange()
     loop = asyncio.new_event_loop()
     access = logs.AccessLog(str(tmp_path / "access.log"), "{t} {s}", 0.0)
     try:

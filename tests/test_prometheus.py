@@ -190,18 +190,12 @@ def test_each_duration_is_counted_in_its_bucket_and_the_sum(tmp_path, access_log
     duration of m µs counts as m + 0.5 µs) and, from 2 ms, by the bounds again."""
     from prefork import logs, metrics
 
+    from test_access_log import plain_exchange
+
     class Server:
         stats, connections = None, 0
 
-    class Peer:
-        remote_address = "127.0.0.1"
-
-    class Req:
-        socket, method, url, http_version, headers = Peer(), "GET", "/", "1.1", {}
-
-    class Res:
-        status_code, bytes_sent = 200, 5
-
+    Peer, Req, Res = plain_exchange()
     counted = metrics.WorkerMetrics(Server())
     loop = asyncio.new_event_loop()
     access = logs.AccessLog(str(tmp_path / "access.log"), DEFAULT_ACCESS_FORMAT, 0.0) if access_log else None
