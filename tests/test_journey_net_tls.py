@@ -320,8 +320,10 @@ def test_nginx_and_prefork_answer_plain_http_on_the_tls_port_alike(tls_daemon, n
 
 
 def test_nginx_and_prefork_close_alike_behind_pipelined_bytes(tls_daemon, nginx_tls, pki):  # noqa: F811
-    """The pipelined-past-``Connection: close`` slow reader above, against both: the whole
-    body and a close_notify from each."""
+    """The pipelined-past-``Connection: close`` slow reader above, against both. Neither
+    resets: each ends the stream with a close_notify. prefork delivers the whole body;
+    nginx 1.22 (the reference here for the close, not for the body) sometimes ends the
+    stream after the first ~100 KiB of it, so its body is not required whole."""
     size = 4 * MB
     for port in (nginx_tls, tls_daemon.port):
         with open_tls(port, pki) as sock:
@@ -330,5 +332,7 @@ def test_nginx_and_prefork_close_alike_behind_pipelined_bytes(tls_daemon, nginx_
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
             data, how = slow_read(sock, first, size)
         head, body = split_response(data)
-        assert head.startswith(b"HTTP/1.1 200 OK") and how == "close_notify" and body == pattern(size), \
-            (port, head, how, len(body))
+        assert head.startswith(b"HTTP/1.1 200 OK") and how == "close_notify", (port, head, how, len(body))
+        assert pattern(size).startswith(body), (port, len(body))  # what came is the body's start
+        if port == tls_daemon.port:
+            assert body == pattern(size), len(body)
