@@ -44,7 +44,7 @@ class Rig:
             self.tmp = tempfile.mkdtemp(prefix="prefork-calls-")
             self.access = logs.AccessLog(os.path.join(self.tmp, "access.log"), DEFAULT_ACCESS_FORMAT, 3600.0)
             metrics = WorkerMetrics(self.server)
-            self.server.response_observer = self.access.observer(metrics)  # as a worker wires it
+            self.server.response_observer = self.access.observer(self.loop, metrics)  # as a worker wires it
         self.server.listen(0)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
