@@ -19,6 +19,7 @@ import os
 import re
 import socket
 
+from .logformat import FIELDS, parse_format
 from .options import DURATION_MAX, SCHEMES
 
 def convert(setting, value, from_text):
@@ -250,24 +251,14 @@ def check_sources(entries):
                 raise ValueError(f"{entry!r} is not an IP address, a network (CIDR), * or unix") from None
 
 
-_FORMAT_FIELDS = {"h", "t", "r", "m", "U", "s", "b", "f", "a", "D", "L", "p"}
-
-
 def check_format(fmt):
-    import string
     if re.search(r"%\([^)]*\)s", fmt):
         from .migration import gunicorn_format
         translated = gunicorn_format(fmt)
         raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}" +
                          (f": {translated!r}" if translated is not None else
-                          f" ({', '.join('{' + f + '}' for f in sorted(_FORMAT_FIELDS))})"))
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name is not None}
-    except ValueError as exc:
-        raise ValueError(f"not a valid format: {exc}") from None
-    unknown = fields - _FORMAT_FIELDS
-    if unknown:
-        raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in sorted(unknown))}")
+                          f" ({', '.join('{' + f + '}' for f in sorted(FIELDS))})"))
+    parse_format(fmt)  # a format string.Formatter cannot read, or an unknown field, raises
     # each field as a worker passes it (text, or an int; {b} is either): a format spec
     # must fit every such value, or every request would fail to log
     for size in (512, "-"):

@@ -49,20 +49,18 @@ class WorkerMetrics:
     # The per-response counting as code, for a compiled observer: it reads ``req``,
     # ``res`` and ``duration`` (seconds), and the names of ``record_names()``. The
     # bucket is found by comparing with the first two bounds, else by ``bisect``.
-    RECORD = ("    try:\n"
+    _COUNT = ("    try:\n"
               "        requests[req.method][res.status_code] += 1\n"
               "    except KeyError:\n"
-              "        count_first(requests, req.method, res.status_code)\n"
+              "        count_first(requests, req.method, res.status_code)\n")
+    RECORD = (_COUNT +
               "    buckets[0 if duration <= first else 1 if duration <= second else"
               " bisect_left(bounds, duration)] += 1\n"
               "    duration_sum[0] += duration\n")
 
     # The same when ``micros`` (whole µs of the duration) is at hand, as the access log
     # has it: one increment in ``by_micros`` for a duration under TABLE µs.
-    RECORD_MICROS = ("    try:\n"
-                     "        requests[req.method][res.status_code] += 1\n"
-                     "    except KeyError:\n"
-                     "        count_first(requests, req.method, res.status_code)\n"
+    RECORD_MICROS = (_COUNT +
                      "    if micros < table:\n"
                      "        by_micros[micros] += 1\n"
                      "    else:\n"

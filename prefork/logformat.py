@@ -1,0 +1,172 @@
+"""The access log format, compiled: ``access_log_format`` into the Python source of one
+function that builds a line (``compile_format``), or of the worker's response observer
+around it (``compile_observer``).
+
+Rules:
+- The function computes only the fields the format uses and builds the line with one
+  f-string (or, for fields with a format spec or conversion, one ``str.format`` call).
+  Its code is put together from a fixed table of field expressions (``_FIELDS``); the
+  format's literal text stands in the source as placeholders that ``define`` turns into
+  code constants after compiling, so no text from the format reaches the code.
+- The decimal text of small integers (status, size, duration in µs) is looked up in a
+  table (``numbers()``) rather than formatted; a value outside it is formatted.
+- A single time field takes the literal text around it into the clock's text
+  (``clock_text``), one piece fewer per line.
+"""
+
+import string
+
+NUMBERS = 4096  # the decimal text of 0 .. NUMBERS - 1 is looked up, not formatted
+
+# Each field: the expression for str.format (any type), and the f-string piece for the
+# plain "{x}" case. Both come from this table only.
+_FIELDS = {
+    "h": ('req.socket.remote_address or "-"', '{req.socket.remote_address or "-"}'),
+    "t": ("clock[0]", "{clock[0]}"),
+    "r": ('f"{req.method} {req.url} HTTP/{req.http_version}"', "{req.method} {req.url} HTTP/{req.http_version}"),
+    "m": ("req.method", "{req.method}"),
+    "U": ("req.url", "{req.url}"),
+    "s": ("res.status_code", "{res.status_code}"),
+    "b": ('res.bytes_sent or res.get_header("content-length") or "-"',
+          '{res.bytes_sent or res.get_header("content-length") or "-"}'),
+    "f": ('req.headers.get("referer", "-")', '{req.headers.get("referer", "-")}'),
+    "a": ('req.headers.get("user-agent", "-")', '{req.headers.get("user-agent", "-")}'),
+    "D": ("int(duration * 1e6)", "{int(duration * 1e6)}"),
+    "L": ('"%.6f" % duration', "{duration:.6f}"),
+    "p": ("pid", "{pid}"),
+}
+FIELDS = frozenset(_FIELDS)
+# Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
+# (a dict of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code
+# that is not a key raises KeyError (or TypeError) and the line is built again by the
+# pieces above; a size or duration that is not a key is formatted as before.
+_FAST = {
+    "s": "{numbers[res.status_code]}",
+    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.get_header("content-length") or "-"}',
+    "D": "{numbers.get(micros) or micros}",
+}
+
+
+def parse_format(fmt):
+    """[(literal, field or None, spec, conversion)]; raises ValueError for a bad format."""
+    try:
+        parts = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        raise ValueError(f"not a valid format: {exc}") from None
+    unknown = sorted({name for _, name, _, _ in parts if name is not None} - FIELDS)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in unknown)}")
+    return parts
+
+
+# A literal piece of the format is written in the f-string as this text (escaped, so the
+# source holds only these characters); the compiled code's constant of that text is then
+# replaced by the piece itself.
+_PLACEHOLDER = "\\u2063%d\\u2063"
+
+
+def _compile_body(fmt):
+    """(fields used, the ``micros`` line or "", the code that builds and holds the line,
+    its constants)."""
+    parts = parse_format(fmt)
+    plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
+    used = {name for _, name, _, _ in parts if name is not None}
+    constants = {}
+    if plain:
+        # one f-string: literal pieces are placeholders for the text, fields are table code
+        pieces, fast = [], []
+        pending = ""  # literal text waiting for the next field (adjacent literals are one)
+        # a single time field takes the literal text around it into the clock's text
+        merge_clock = sum(name == "t" for _, name, _, _ in parts) == 1
+
+        def add_literal(text):  # a placeholder in both f-strings, the text in ``constants``
+            key = _PLACEHOLDER % len(constants)
+            constants[key] = text
+            pieces.append(key)
+            fast.append(key)
+
+        prefix = suffix = None
+        for literal, name, _, _ in parts + [("\n", None, None, None)]:
+            pending += literal
+            if name is None:
+                continue
+            if merge_clock and name == "t":
+                prefix, pending = pending, ""
+            elif prefix is not None and suffix is None:
+                suffix, pending = pending, ""
+            if pending:
+                add_literal(pending)
+                pending = ""
+            pieces.append(_FIELDS[name][1])
+            fast.append(_FAST.get(name, _FIELDS[name][1]))
+        if prefix is not None and suffix is None:
+            suffix, pending = pending, ""
+        if pending:
+            add_literal(pending)
+        if prefix is not None:
+            constants["clock_text"] = (prefix, suffix)
+        build = "    text = f'" + "".join(pieces) + "'\n"
+        if "s" in used:
+            build = ("    try:\n        text = f'" + "".join(fast) + "'\n"
+                     "    except (KeyError, TypeError):\n    " + build)
+        else:
+            build = "    text = f'" + "".join(fast) + "'\n"
+    else:
+        constants["template"] = fmt + "\n"
+        keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
+        build = f"    text = template.format({keywords})\n"
+    # math.trunc: the same int as int() for a float, for half the instructions
+    micros = "    micros = trunc(duration * 1e6)\n" if plain and "D" in used else ""
+    return used, micros, build + "    append(text)\n    if len(lines) >= limit:\n        flush()\n", constants
+
+
+_TICK = "    if not clock[1] <= now < clock[2]:\n        tick(now)\n"
+
+
+def compile_format(fmt):
+    """Python source of ``line(req, res, duration)`` and the constants it uses (the
+    format's literal text travels in those constants, never in the source: a constant
+    keyed by a ``_PLACEHOLDER`` text stands for that text in the compiled code, any
+    other is a name). ``clock`` holds wall-clock seconds here."""
+    used, micros, build, constants = _compile_body(fmt)
+    clock = "    now = wall()\n" + _TICK if "t" in used else ""
+    return "def line(req, res, duration):\n" + clock + micros + build, constants
+
+
+def compile_observer(fmt, record="", record_micros="", count=False):
+    """Python source of ``observe(req, res)``: the duration taken once (in seconds and
+    in whole µs), then the response counted by ``record`` (fixed code, e.g.
+    metrics.WorkerMetrics.RECORD; ``record_micros`` when the line computes ``micros``), the
+    line of ``fmt``, and ``count()`` when asked for, all in one function (one call per
+    response). ``clock`` is kept by a timer here."""
+    used, micros, build, constants = _compile_body(fmt)
+    return ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
+            + (record_micros if micros and record_micros else record)
+            + build + ("    count()\n" if count else "")), constants
+
+
+
+def _with_literals(code, literals):
+    """``code`` (and the code in it) with each placeholder constant replaced by its text."""
+    consts = tuple(_with_literals(c, literals) if hasattr(c, "co_consts") else
+                   literals.get(c, c) if isinstance(c, str) else c for c in code.co_consts)
+    return code.replace(co_consts=consts)
+
+
+def numbers():
+    """The table ``numbers`` of the compiled code: the decimal text of 1 .. NUMBERS - 1."""
+    return {number: str(number) for number in range(1, NUMBERS)}
+
+
+def define(source, constants, scope, filename):
+    """Run ``source`` (from ``compile_format`` or ``compile_observer``) in ``scope``: each
+    placeholder constant becomes its text in the compiled code, any other constant a
+    name in ``scope``."""
+    literals = {}
+    for key, value in constants.items():
+        if key.startswith("\\u2063"):
+            literals[key.encode().decode("unicode_escape")] = value
+        else:
+            scope[key] = value
+    exec(_with_literals(compile(source, filename, "exec"), literals), scope)
+    return scope
