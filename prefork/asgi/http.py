@@ -126,6 +126,10 @@ class HTTPCycle:
 
     def on_close(self):
         self.closed = True
+        req = self.req  # nothing more is taken from it: its listeners let go of this cycle
+        req.off("data", self.on_data)
+        req.off("end", self.on_end)
+        req.off("close", self.on_close)
         self.wake()
         drainer = self.drainer
         if drainer is not None and not drainer.done():

@@ -84,6 +84,15 @@ class MessageParser:
         self._close_after = False  # Node ends the connection after this message, llhttp does not
         self._parser = self._make_parser()
 
+    def release(self):
+        """The connection is gone: let go of llhttp's parser and of the handler (both
+        refer back to this parser), so the connection's objects are freed when the last
+        reference goes rather than by the cycle collector. Nothing is fed after this."""
+        self._parser = None
+        self._handler = None
+        self.hold = None
+        self.on_begin = None
+
     # -- feeding ------------------------------------------------------------------
     def feed(self, data):
         if self._lines is None:

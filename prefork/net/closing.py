@@ -119,13 +119,14 @@ class Closing:
             return False
 
     def _discard(self):
+        view = self._read_view
         try:
-            data = self._sock.recv(_RECV_SIZE)
+            read = self._sock.recv_into(view) if view is not None else len(self._sock.recv(_RECV_SIZE))
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
-        if not data:
+            read = 0
+        if not read:
             self.destroy()
 
     def _bound_close(self):
@@ -182,6 +183,9 @@ class Closing:
         return self
 
     def _emit_close(self, error):
-        if error is not None and (self.protocol is None or self.listener_count("error")):
-            self.emit("error", error)
-        self.emit("close", error is not None)
+        try:
+            if error is not None and (self.protocol is None or self.listener_count("error")):
+                self.emit("error", error)
+            self.emit("close", error is not None)
+        finally:
+            self.protocol = None  # it refers back to this socket: let both go now

@@ -149,6 +149,8 @@ class Connection(Dispatch, FlowControl):
             self._half_close_timer.cancel()
             self._half_close_timer = None
         self._held = []
+        self._res = None
+        self.socket.loop.call_soon(self.parser.release)  # the parser may be feeding still
         self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
         for res in responses:
@@ -291,6 +293,7 @@ class Connection(Dispatch, FlowControl):
             lines.append("\r\n")
             self._req = req
             self._continuing = True
+            self.parser.release()  # done feeding: the rest goes to a fresh parser
             self.parser = RequestParser(self, server.max_header_size)
             self.parser.hold = self._hold_requests
             if self._final:
@@ -303,9 +306,11 @@ class Connection(Dispatch, FlowControl):
             return None
         server.detach(self)
         socket.protocol = None
+        socket.loop.call_soon(self.parser.release)  # data_received still reads it on this turn
         socket.set_timeout(0)
         pending, self._responses = self._responses, deque()
         self._held = []
+        self._res = self._attached = None  # this connection is done with: no cycle through them
         for res in pending:
             res.mark_closed()  # not answered before the hand-over: abandoned
         socket.uncork()  # what was answered goes out before the new protocol's bytes

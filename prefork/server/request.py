@@ -36,6 +36,33 @@ from ..http.headers import header_map
 _BODY_HIGH_WATER = 64 * 1024
 
 
+class _BodyWaiter:
+    """``body()``'s listeners: the chunks, then the whole body at ``end`` or the error at
+    ``close``. Whichever comes first takes the other listener off, so the request does
+    not keep this waiter, whose future may hold an error whose traceback holds the
+    awaiting frames (and so the request): no cycle is left behind."""
+
+    __slots__ = ("req", "future", "chunks")
+
+    def __init__(self, req, future):
+        self.req = req
+        self.future = future
+        self.chunks = []
+        req.on("data", self.chunks.append)
+        req.once("end", self.done)
+        req.once("close", self.closed)
+
+    def done(self):
+        self.req.off("close", self.closed)
+        if not self.future.done():
+            self.future.set_result(b"".join(self.chunks))
+
+    def closed(self):
+        self.req.off("end", self.done)
+        if not self.future.done():
+            self.future.set_exception(ConnectionResetError("the request was aborted"))
+
+
 class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
@@ -116,18 +143,7 @@ class IncomingMessage(EventEmitter):
         if self._ended:
             future.set_result(b"")
             return future
-        chunks = []
-
-        def done():
-            if not future.done():
-                future.set_result(b"".join(chunks))
-
-        def closed():
-            if not future.done():
-                future.set_exception(ConnectionResetError("the request was aborted"))
-        self.on("data", chunks.append)
-        self.once("end", done)
-        self.once("close", closed)
+        _BodyWaiter(self, future)
         return future
 
     def listener_failed(self, event, error, args):

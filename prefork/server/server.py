@@ -17,6 +17,9 @@ Rules:
   logged once per episode.
 - Every knob is an attribute; a change applies to requests that start later (the
   Keep-Alive header's values: to response heads fixed later).
+- The server's connections read into one buffer of its own (``net.Socket``'s
+  ``read_buffer``; each read's bytes are copied out at once), which keeps a long-running
+  worker's heap from fragmenting.
 - A listener given ``tls`` (a ``net.tls.ServerTLS``) wraps each accepted socket before
   the protocol sees a byte; a failed handshake is Node's ``tlsClientError`` (err,
   socket), counted by code in ``stats.tls_handshake_failures``, and the socket is
@@ -41,6 +44,8 @@ from ..runtime import current_loop
 from .connection import Connection
 from ..net import Socket
 from ..net import proxy
+
+READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
 
 log = logging.getLogger("prefork.server")
 
@@ -100,6 +105,7 @@ class Server(EventEmitter):
         self._sweep_timer = None
         self._close_pending = False
         self._accept_paused = False
+        self._read_buffer = memoryview(bytearray(READ_BUFFER))  # its sockets read into it, one at a time
         self._accept_failing = False  # an EMFILE-like episode is going on (logged once)
         self.draining = False
         self.stats = ServerStats()
@@ -201,7 +207,7 @@ class Server(EventEmitter):
         csock.setblocking(False)
         if csock.family != _socket.AF_UNIX:
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        socket = Socket(self.loop, csock)
+        socket = Socket(self.loop, csock, self._read_buffer)
         if peer is not None:  # the client a PROXY header named
             socket.remote_family, socket.remote_address, socket.remote_port = peer
         if tls is not None:  # a PROXY header, when read, came before this
@@ -270,7 +276,7 @@ class Server(EventEmitter):
             self._detached.discard(socket)
             if self._close_pending:
                 self._maybe_emit_close()
-        socket.on("close", gone)
+        socket.once("close", gone)  # (once: the socket and this function let go of each other)
 
     # -- timeouts --------------------------------------------------------------------------
     def set_timeout(self, seconds, callback=None):

@@ -44,10 +44,13 @@ class _Spool:
 
     def release(self, *_):
         """The exchange is over: the spool (a temporary file past ``body_spool``) goes now,
-        not when the garbage collector finds it."""
+        not when the garbage collector finds it; so do the request and response (their
+        listeners hold this object: without this, a cycle)."""
         spool, self.file = self.file, None
         if spool is not None:
             spool.close()
+        self.refused = True  # body bytes after the exchange are dropped
+        self.req = self.res = None
 
     def on_data(self, chunk):
         if self.refused:

@@ -336,12 +336,20 @@ class BodyPipe(io.RawIOBase):
         with self.cond:
             self.ended = True
             self.cond.notify()
+        self._detach()
 
     def abort(self):
         """The client went away."""
         with self.cond:
             if not self.ended:
                 self._fail(ClientDisconnected("the client went away before the body ended"))
+        self._detach()
+
+    def _detach(self):
+        """Nothing more comes from the request: its listeners (bound to this pipe, which
+        holds the request) go, so the two are freed without the cycle collector."""
+        self.req.off("data", self.feed)
+        self.req.off("end", self.end)
 
     def _fail(self, error):
         self.error = error
@@ -370,7 +378,9 @@ class BodyPipe(io.RawIOBase):
             while not self.chunks and not self.ended and self.error is None:
                 self.cond.wait()
             if self.error is not None:
-                raise self.error
+                # a new instance each time: the one kept here would hold, through its
+                # traceback, the frames that hold this pipe
+                raise type(self.error)(*self.error.args)
             if not self.chunks:
                 return b"", True
             chunk = self.chunks.popleft()

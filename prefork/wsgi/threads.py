@@ -187,7 +187,7 @@ class ThreadCall:
         self.ended = False
         self.promised = None  # body bytes the app's Content-Length still promises
         self.stall = None
-        res.on("close", self._closed)
+        res.once("close", self._closed)
 
     # -- the app's side ---------------------------------------------------------------------------
     def start_response(self, status, headers, exc_info=None):
@@ -245,12 +245,13 @@ class ThreadCall:
         self.ident = threading.get_ident()
         self.calls.last_wait = started - self.queued_at
         iterable = None
+        environ, self.environ = self.environ, None  # it holds early_hints, bound to this call
         if self.gone:  # the client left while the call waited for a thread: not run at all
             log.debug("client gone before %s %s ran", self.req.method, self.req.url)
             self._finish(None)
             return
         try:
-            iterable = self.adapter.app(self.environ, self.start_response)
+            iterable = self.adapter.app(environ, self.start_response)
             kind = iterable.__class__
             if (kind is list or kind is tuple) and not self.head_given:
                 data = iterable[0] if len(iterable) == 1 else b"".join(iterable)

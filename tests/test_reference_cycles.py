@@ -1,0 +1,133 @@
+"""A connection that is over leaves nothing for the cycle collector.
+
+A worker's objects are freed by reference counting as soon as the last reference goes;
+what sits in a reference cycle waits for the cycle collector, whose full collections
+come rarely on a server (they are triggered by how many container objects survive,
+which a long-lived connection's state does). State left in cycles by each closed
+connection made a worker's memory creep for millions of requests. Here each interface
+serves real connections on loopback, ended every way a connection ends, and the
+cycle collector (with DEBUG_SAVEALL) must then find no prefork object unreachable.
+"""
+
+import collections
+import gc
+import socket
+import time
+
+import pytest
+
+from prefork.asgi.adapter import ASGIAdapter
+from prefork.wsgi import WSGIAdapter
+
+BODY = b"Hello, World!"
+
+
+def hello_events(server, st):
+    # (a plain 'end' listener that answers, ``req.on("end", lambda: res.end())``, makes a
+    # cycle of the application's own: request -> listener -> response -> request)
+    async def on_request(req, res):
+        if req.url == "/destroy":
+            res.destroy()
+            return
+        await req.body()
+        res.end(BODY)
+    server.on("request", on_request)
+    server.on("upgrade", lambda req, sock, head: sock.end(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+
+
+def hello_wsgi(threads):
+    def app(environ, start_response):
+        environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [BODY]
+
+    def setup(server, st):
+        st.adapter = WSGIAdapter(app, threads=threads)
+        st.adapter.setup(server)
+    return setup
+
+
+def hello_asgi(server, st):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": BODY})
+    ASGIAdapter(app, lifespan="off").setup(server)
+
+
+def read_response(sock):
+    data = b""
+    while not data.endswith(BODY):
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def traffic(port, upgrade):
+    """Connections ended by the client (between requests, mid-head, mid-body, by a
+    reset), by the server (Connection: close, a 400, a destroy, the keep-alive timer),
+    and handed over by an upgrade."""
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    ends = ["client", "mid-head", "mid-body", "reset", "close", "bad", "idle"]
+    if upgrade:
+        ends += ["destroy", "upgrade"]
+    for end in ends:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        for request in (post, get, post):
+            sock.sendall(request)
+            read_response(sock)
+        if end == "mid-head":
+            sock.sendall(b"GET / HT")
+        elif end == "mid-body":
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        elif end == "reset":
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        elif end in ("close", "bad", "destroy", "upgrade", "idle"):
+            sock.sendall({"close": b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                          "bad": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+                          "destroy": b"GET /destroy HTTP/1.1\r\nHost: x\r\n\r\n",
+                          "upgrade": b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+                          "idle": b""}[end])
+            while sock.recv(65536):  # the server closes
+                pass
+        sock.close()
+
+
+def unreachable_prefork_objects(st, upgrade):
+    gc.collect()
+    gc.disable()
+    try:
+        traffic(st.port, upgrade)
+        deadline = time.monotonic() + 10
+        while st.call(lambda: st.server.connections) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert st.call(lambda: st.server.connections) == 0
+        for _ in range(3):  # what closing schedules on the loop has run
+            st.call(lambda: None)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return collections.Counter(type(obj).__qualname__ for obj in gc.garbage
+                                   if type(obj).__module__.startswith("prefork."))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+@pytest.mark.parametrize("interface", ["events", "wsgi", "wsgi-threads", "asgi"])
+def test_closed_connections_are_freed_without_the_cycle_collector(serve, interface):
+    setup = {"events": hello_events, "wsgi": hello_wsgi(1), "wsgi-threads": hello_wsgi(4),
+             "asgi": hello_asgi}[interface]
+    st = serve(setup, keep_alive_timeout=0.2)
+    try:
+        left = unreachable_prefork_objects(st, upgrade=interface == "events")
+    finally:
+        if interface == "wsgi-threads":
+            st.adapter.close()
+    assert not left, f"objects left in reference cycles: {dict(left)}"
