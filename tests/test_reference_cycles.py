@@ -131,3 +131,55 @@ def test_closed_connections_are_freed_without_the_cycle_collector(serve, interfa
         if interface == "wsgi-threads":
             st.adapter.close()
     assert not left, f"objects left in reference cycles: {dict(left)}"
+
+
+def test_finished_client_requests_are_freed_without_the_cycle_collector(serve):
+    """The client's request, protocol, parser and response of an exchange that is over
+    (answered, or failed to connect), awaited from a coroutine."""
+    import asyncio
+
+    from prefork import request
+    from prefork.client.agent import Agent
+    from prefork.http.errors import HTTPError
+
+    st = serve(lambda server, st: server.on("request", lambda req, res: res.end(BODY)))
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connecting is refused
+    refused_port = closed.getsockname()[1]
+    agent = Agent(keep_alive=False)
+
+    async def refused():
+        req = request({"host": "127.0.0.1", "port": refused_port, "path": "/", "agent": agent})
+        req.end()
+        try:
+            await req
+        except HTTPError as err:  # (the name goes at the end of the block: no cycle of the test's own)
+            return err.code
+        return None
+
+    async def exchanges():
+        for _ in range(5):
+            req = request({"host": "127.0.0.1", "port": st.port, "path": "/", "agent": agent})
+            req.end()
+            res = await req
+            assert await res.read() == BODY
+        assert await refused() == "ECONNREFUSED"
+        for _ in range(3):
+            await asyncio.sleep(0)  # what the closes scheduled has run
+
+    loop = asyncio.new_event_loop()
+    gc.collect()
+    gc.disable()
+    try:
+        loop.run_until_complete(exchanges())
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = collections.Counter(type(obj).__qualname__ for obj in gc.garbage
+                                   if type(obj).__module__.startswith("prefork."))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+        loop.close()
+        closed.close()
+    assert not left, f"objects left in reference cycles: {dict(left)}"

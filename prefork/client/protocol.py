@@ -45,6 +45,10 @@ class ClientProtocol:
         self._tail = b""  # the last bytes of the previous read: a head end may straddle reads
         self._stop_reason = None
 
+    def release(self):
+        """The exchange is over: the parser (which refers back to this protocol) goes."""
+        self.parser.release()
+
     # -- bytes in ------------------------------------------------------------------------------
     def data_received(self, data):
         try:

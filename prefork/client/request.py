@@ -32,6 +32,31 @@ from .protocol import ClientProtocol
 
 
 
+class _ResponseWaiter:
+    """``response()``'s listeners: whichever of ``response`` and ``error`` comes first
+    settles the future and takes the other listener off, so the request does not keep
+    this waiter (and its future) in a cycle once it is settled."""
+
+    __slots__ = ("req", "future")
+
+    def __init__(self, req, future):
+        self.req = req
+        self.future = future
+        req.once("response", self.on_response)
+        req.once("error", self.on_error)
+
+    def on_response(self, res):
+        self.req.off("error", self.on_error)
+        res.collect_body()
+        if not self.future.done():
+            self.future.set_result(res)
+
+    def on_error(self, err):
+        self.req.off("response", self.on_response)
+        if not self.future.done():
+            self.future.set_exception(err)
+
+
 class ClientRequest(EventEmitter):
     def __init__(self, options, callback=None, loop=None):
         self.loop = loop if loop is not None else current_loop()
@@ -64,6 +89,7 @@ class ClientRequest(EventEmitter):
         self._timeout = options.get("timeout")
         self._timeout_pending = None
         self._closed = False
+        self._protocol = None  # the ClientProtocol on the socket, released at 'close'
         self._errored = False
         self._keep_alive = False
         if callback is not None:
@@ -227,20 +253,11 @@ class ClientRequest(EventEmitter):
     def response(self):
         """An awaitable of the response; raises the request's error instead."""
         future = self.loop.create_future()
-
-        def on_response(res):
-            res.collect_body()
-            if not future.done():
-                future.set_result(res)
-
-        def on_error(err):
-            if not future.done():
-                future.set_exception(err)
         if self.res is not None:
-            on_response(self.res)
+            self.res.collect_body()
+            future.set_result(self.res)
         else:
-            self.once("response", on_response)
-            self.once("error", on_error)
+            _ResponseWaiter(self, future)
         return future
 
     def __await__(self):
@@ -262,7 +279,7 @@ class ClientRequest(EventEmitter):
         open socket of the request before it in line."""
         self.socket = socket
         self.reused_socket = reused
-        socket.protocol = ClientProtocol(self, socket)
+        socket.protocol = self._protocol = ClientProtocol(self, socket)
         self.emit("socket", socket)
         if self._timeout_pending is not None or self._timeout:
             seconds, callback = self._timeout_pending or (self._timeout, None)
@@ -408,6 +425,9 @@ class ClientRequest(EventEmitter):
     def _close(self):
         if not self._closed:
             self._closed = True
+            protocol, self._protocol = self._protocol, None
+            if protocol is not None:  # its parser refers back to it: let both go (after this read)
+                self.loop.call_soon(protocol.release)
             self.emit("close")
 
 
