@@ -131,4 +131,9 @@ def converse(program, steps, window=0.5):
     read_until(time.monotonic() + window)
     program.sync()
     sock.close()
+    # what the client's close sets off (a closing server's callback) is in the log: the
+    # program reads its commands on the loop that sees the FIN, so two round trips
+    # come after the FIN and whatever it scheduled for the next turn
+    program.sync()
+    program.sync()
     return mask(bytes(data)), closed, program.logged(start)

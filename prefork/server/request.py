@@ -67,8 +67,8 @@ class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
-                 "http_version_major", "http_version_minor", "raw_headers", "headers", "trailers",
-                 "raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
+                 "http_version_major", "http_version_minor", "raw_headers", "headers", "_trailers",
+                 "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due")
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
@@ -86,8 +86,7 @@ class IncomingMessage(EventEmitter):
             self.http_version_minor = int(minor or 0)
         self.raw_headers = raw_headers
         self.headers = headers
-        self.trailers = {}
-        self.raw_trailers = []
+        self._trailers = self._raw_trailers = None  # made when first read (most requests have none)
         self.complete = False
         self.upgrade = False
         self.aborted = False
@@ -205,8 +204,8 @@ class IncomingMessage(EventEmitter):
     def push_end(self, raw_trailers):
         self.complete = True
         if raw_trailers:
-            self.raw_trailers = raw_trailers
-            self.trailers = header_map(raw_trailers, len(raw_trailers) // 2)
+            self._raw_trailers = raw_trailers
+            self._trailers = header_map(raw_trailers, len(raw_trailers) // 2)
         flowing = self.readable_flowing
         if flowing is False:
             self._end_pending = True
@@ -286,6 +285,19 @@ class IncomingMessage(EventEmitter):
     def headers_distinct(self):
         """Node's ``headersDistinct``: every field's values as a list, by lower-case name."""
         return _distinct(self.raw_headers)
+
+    @property
+    def trailers(self):
+        """Node's ``trailers``: the trailer fields by lower-case name ({} until the end)."""
+        if self._trailers is None:
+            self._trailers = {}
+        return self._trailers
+
+    @property
+    def raw_trailers(self):
+        if self._raw_trailers is None:
+            self._raw_trailers = []
+        return self._raw_trailers
 
     @property
     def trailers_distinct(self):
