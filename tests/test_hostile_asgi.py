@@ -6,10 +6,12 @@ the next request, and that the worker's descriptors come back to where they were
 import os
 import socket
 import struct
+import subprocess
 
 import pytest
 
 from daemon import Daemon, wait_until
+from debian import ensure
 from harness import read_until_close
 
 httpx = pytest.importorskip("httpx")
@@ -214,6 +216,29 @@ def test_escapes_and_a_fragment_in_the_target(served):
 
 def test_raw_non_ascii_bytes_in_the_target_are_refused_by_the_parser(served):
     assert status_of(served.request(b"/caf\xc3\xa9")) == 400
+    served.healthy()
+
+
+@pytest.mark.parametrize("upgrade", [b"h2c", b"foo/1, bar", b"TLS/1.2"])
+def test_an_upgrade_to_another_protocol_is_served_as_http_with_what_follows(served, upgrade):
+    # as uvicorn and Node (no upgrade listener) serve it; the pipelined request after it
+    # is answered too
+    response = served.raw(b"GET /scope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: "
+                          + upgrade + b"\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+                          b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(response) == 200, response
+    assert response.count(b"HTTP/1.1 200 OK\r\n") == 2 and response.endswith(str(served.worker).encode())
+    served.healthy()
+
+
+def test_curl_asking_for_http2_over_plain_http_gets_its_answer_in_http1(served):
+    curl, why = ensure("curl", "curl")
+    if curl is None:
+        pytest.skip(why)
+    result = subprocess.run([curl, "-sS", "--http2", "-o", "-", "-w", "\n%{http_code} %{http_version}",
+                             f"http://127.0.0.1:{served.port}/pid"], capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(b"\n200 1.1") and str(served.worker).encode() in result.stdout, result.stdout
     served.healthy()
 
 
