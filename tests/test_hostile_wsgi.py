@@ -602,12 +602,19 @@ def test_a_header_name_with_an_underscore_never_passes_for_its_dash_twin(d, name
     (b"/ap", "", "/ap"),
     (b"http://example.test/app/x?q=1", "/app", "/x"),
     (b"http://example.test?q=2", "", "/"),
+    # a fragment (which a client should not send) is no part of the path or the query,
+    # as gunicorn and the ASGI scope have it; %23 is an escaped "#" of the path
+    (b"/app/x#frag", "/app", "/x"),
+    (b"/app/admin#/../public", "/app", "/admin"),
+    (b"/app/x?q=1#frag?r=2", "/app", "/x"),
+    (b"/app/a%23b?c%23d#e", "/app", "/a#b"),
+    (b"http://example.test/app/y#f", "/app", "/y"),
 ])
 def test_path_info_round_trips_as_latin1_and_script_name_edges(d, target, script_name, path):
     env = env_of(d, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script_name, path)
-    if b"?" in target:
-        assert env["QUERY_STRING"] == target.split(b"?", 1)[1].decode()
+    query = target.split(b"#", 1)[0]
+    assert env["QUERY_STRING"] == (query.split(b"?", 1)[1].decode() if b"?" in query else "")
 
 
 # -- the thread pool ----------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ Rules:
   ``HTTP_X_FORWARDED_FOR``, so a client could pass one off as the other (a proxy in
   front checks only the one it knows).
 - ``PATH_INFO`` is the target's path percent-decoded, as latin-1 (PEP 3333): the bytes
-  on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``.
+  on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``. A
+  fragment a client sent after ``#`` is in neither ``PATH_INFO`` nor ``QUERY_STRING``
+  (only in ``RAW_URI``), as in the ASGI scope.
 - ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are trusted only from peers in
   ``forwarded_allow_ips``: addresses, networks, ``unix`` (peers on a UNIX socket; a TCP
   peer whose address could not be read is not one) or ``*`` (every peer), read as the
@@ -105,6 +107,8 @@ class EnvironBuilder:
         base, trusted = self.bases.get(req.socket) or self.base(req.socket)
         environ = base.copy()
         url = req.url
+        if "#" in url:  # a fragment is no part of the path or the query
+            url = url.partition("#")[0]
         if url[0] != "/" and url[:8].lower().startswith(("http://", "https://")):
             after_scheme = url.split("://", 1)[1]
             cut = min((i for i in (after_scheme.find("/"), after_scheme.find("?")) if i >= 0), default=-1)
