@@ -113,6 +113,8 @@ def status_of(response):
     (b"/start-twice", "but got 'http.response.start'"),
     (b"/bad-status", "Invalid HTTP status code 99"),
     (b"/bad-status?1000", "Invalid HTTP status code 1000"),
+    (b"/bad-status?101", "Invalid HTTP status code 101 in response .1xx is not a final status"),
+    (b"/bad-status?103", "Invalid HTTP status code 103 in response .1xx is not a final status"),
     (b"/bad-header", "Invalid character in header content"),
     (b"/raise-after-start", "broke after the start"),
     (b"/long-single", "Response content of 8 bytes for a Content-Length of 2"),

@@ -28,13 +28,15 @@ Rules:
   high-water mark it waits for the one ahead to finish (the server tells a queued
   response nothing when it becomes first).
 - A body must agree with the Content-Length the app declared (unless the response has
-  no body: HEAD, 1xx, 204, 304): a body message that would go past it raises
+  no body: HEAD, 204, 304): a body message that would go past it raises
   RuntimeError in the app, and so does one that ends the response short; the
   connection closes at once (the head is out), so the client never reads the next
   response at a wrong offset. A single complete body that disagrees raises before
   anything is out (the client gets a 500). An unreadable declared length raises.
 - A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
   it; None is no bytes); any other type raises TypeError before anything is out.
+- The status is a final one, 200 to 999: a 1xx in ``http.response.start`` raises (the
+  client would take the next response on the connection for this request's).
 - Sending to a closed connection is dropped without an error (spec_version 2.3).
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
@@ -254,8 +256,11 @@ class HTTPCycle:
         status = start["status"]
         if type(status) is not int:
             status = int(status)
-        if not 100 <= status <= 999:
-            raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
+        if not 200 <= status <= 999:
+            # a 1xx is no final response: the client would take the next response on the
+            # connection for this request's (WSGI refuses one as well)
+            raise RuntimeError(f"Invalid HTTP status code {status!r} in response"
+                               + (" (1xx is not a final status)." if 100 <= status < 200 else "."))
         headers = start.get("headers") or ()
         heads = self.adapter.heads
         try:
@@ -271,7 +276,7 @@ class HTTPCycle:
                     heads.clear()
                 heads[key] = kept
         block, length = kept
-        if length is not None and (status < 200 or status in _NO_BODY):
+        if length is not None and status in _NO_BODY:
             length = None
         return status, block, length
 
