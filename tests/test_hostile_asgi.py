@@ -244,6 +244,27 @@ def test_curl_asking_for_http2_over_plain_http_gets_its_answer_in_http1(served):
     served.healthy()
 
 
+@pytest.mark.parametrize("how", [b"whole", b"stream"])
+@pytest.mark.parametrize("coding, framed", [(b"gzip", False), (b"identity", False), (b"chunked,%20gzip", False),
+                                            (b"gzip,%20chunked", True), (b"chunked", True)])
+def test_a_transfer_encoding_not_ending_in_chunked_is_a_close_delimited_body(served, coding, framed, how):
+    # RFC 9112 6.3: the client reads such a body to the close; kept alive, it would take
+    # the next response on the connection for the rest of this body
+    response = served.raw(b"GET /coded?" + coding + b"&" + how + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+                          b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = response.partition(b"\r\n\r\n")
+    head += b"\r\n"
+    assert status_of(response) == 200, response
+    if framed:  # chunked last: framed, kept alive, the next request answered
+        assert b"\r\nConnection: keep-alive\r\n" in head and body.startswith(b"5\r\nhello\r\n0\r\n\r\n") \
+            or body.startswith(b"3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n"), response
+        assert body.endswith(str(served.worker).encode())
+    else:  # the body runs to the close, and no response follows it
+        assert b"\r\nConnection: close\r\n" in head and b"HTTP/1.1" not in body, response
+        assert body == b"hello" or coding.startswith(b"chunked")  # (chunked first: the app's mistake)
+    served.healthy()
+
+
 def test_expect_100_continue_then_the_body(served):
     sock = served.connect()
     sock.sendall(b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"

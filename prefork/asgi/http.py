@@ -35,6 +35,9 @@ Rules:
   anything is out (the client gets a 500). An unreadable declared length raises.
 - A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
   it; None is no bytes); any other type raises TypeError before anything is out.
+- A ``Transfer-Encoding`` whose last coding is not chunked (``gzip``, ``identity``)
+  makes the body close-delimited: the response says ``Connection: close`` and the
+  connection closes after it.
 - The status is a final one, 200 to 999: a 1xx in ``http.response.start`` raises (the
   client would take the next response on the connection for this request's).
 - Sending to a closed connection is dropped without an error (spec_version 2.3).
@@ -276,6 +279,10 @@ class HTTPCycle:
                     heads.clear()
                 heads[key] = kept
         block, length = kept
+        if not block.plain and not chunked_last(block.headers.get("transfer-encoding")):
+            # a body whose codings do not end in chunked ends with the connection
+            # (RFC 9112 6.3): kept alive, the client would read the next response as body
+            self.res.should_keep_alive = False
         if length is not None and status in _NO_BODY:
             length = None
         return status, block, length
@@ -355,6 +362,16 @@ class HTTPCycle:
         res.write_head(500, _ERROR_HEAD)
         res.end(_ERROR_BODY)
         self.wake()
+
+
+def chunked_last(field):
+    """True when a ``Transfer-Encoding`` field (None, a value, or a list of values) is
+    absent or its last coding is chunked."""
+    if field is None:
+        return True
+    values = field[1]
+    text = ",".join(values) if type(values) in (list, tuple) else values
+    return text.rpartition(",")[2].strip(" \t").lower() == "chunked"
 
 
 def declared_length(block):
