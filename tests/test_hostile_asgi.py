@@ -216,6 +216,16 @@ def test_escapes_and_a_fragment_in_the_target(served):
     served.healthy()
 
 
+@pytest.mark.parametrize("target", [b"http://h/scope/x?q=1", b"HTTP://H/scope/x?q=1", b"Https://h:8443/scope/x?q=1",
+                                    b"wS://h/scope/x?q=1"])
+def test_an_absolute_form_target_is_its_path_whatever_the_case_of_its_scheme(served, target):
+    # RFC 3986 3.1: a scheme is case-insensitive (the WSGI environ reads it so too)
+    body = eval(served.request(target).partition(b"\r\n\r\n")[2].decode())
+    assert (body["path"], bytes.fromhex(body["raw_path"]), bytes.fromhex(body["query"])) == \
+        ("/scope/x", b"/scope/x", b"q=1")
+    served.healthy()
+
+
 def test_raw_non_ascii_bytes_in_the_target_are_refused_by_the_parser(served):
     assert status_of(served.request(b"/caf\xc3\xa9")) == 400
     served.healthy()

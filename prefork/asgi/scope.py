@@ -6,7 +6,8 @@ Rules:
   that are not UTF-8 become U+FFFD); ``raw_path`` is the target's path bytes as
   received. Both start with ``root_path`` when one is set (the ASGI spec's reading
   that Starlette and uvicorn follow).
-- An absolute-form target (``GET http://host/x``) is reduced to its path.
+- An absolute-form target (``GET http://host/x``, the scheme in any case) is reduced to
+  its path.
 - ``client`` and ``scheme`` come from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only
   when the peer is in ``forwarded_allow_ips`` (addresses, networks, ``unix`` for peers
   on a UNIX socket, ``*``), read by http/forwarded.py as the WSGI side reads them; a
@@ -22,7 +23,7 @@ from ..http.forwarded import forwarded_client, forwarded_proto
 def split_target(url):
     """(path, raw path bytes, query bytes) of a request target."""
     if url[:1] != "/":
-        if url.startswith(("http://", "https://", "ws://", "wss://")):
+        if url[:8].lower().startswith(("http://", "https://", "ws://", "wss://")):  # any case (RFC 3986)
             rest = url.split("://", 1)[1]
             slash = rest.find("/")
             query_at = rest.find("?")
