@@ -576,6 +576,22 @@ def test_a_body_over_max_body_size_is_a_413(d, framing):
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
 
 
+@pytest.mark.parametrize("query", [b"5-5", b"5-5-gen"])
+@pytest.mark.parametrize("method", [b"GET", b"HEAD"])
+def test_an_http_1_0_client_gets_the_apps_content_length_and_its_keep_alive(d, method, query):
+    # Node's rule (and gunicorn's): an HTTP/1.0 keep-alive request whose answer has a
+    # Content-Length from the app is kept alive; without that field (dropped, as it was
+    # when the server would have written its own) the body runs to the close, and a
+    # proxy speaking HTTP/1.0 (nginx's default) loses the length it passes on
+    data = exchange(d, method + b" /app/cl?" + query + b" HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                    b"GET /app/cl?3-3 HTTP/1.0\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"\r\nContent-Length: 5\r\n" in head + b"\r\n", data
+    assert b"\r\nConnection: keep-alive\r\n" in head, data
+    body = b"" if method == b"HEAD" else b"bbbbb"
+    assert rest.startswith(body + b"HTTP/1.1 200 ") and rest.endswith(b"\r\n\r\nbbb"), data
+
+
 # -- the environ --------------------------------------------------------------------------------------------
 def env_of(d, raw):
     data = exchange(d, raw.replace(b"\r\n", b"\r\nX-Env: 1\r\n", 1))
