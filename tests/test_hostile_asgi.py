@@ -231,7 +231,7 @@ def test_raw_non_ascii_bytes_in_the_target_are_refused_by_the_parser(served):
     served.healthy()
 
 
-@pytest.mark.parametrize("upgrade", [b"h2c", b"foo/1, bar", b"TLS/1.2"])
+@pytest.mark.parametrize("upgrade", [b"h2c", b"foo/1, bar", b"TLS/1.2", b"notwebsocket", b"websocketx/13"])
 def test_an_upgrade_to_another_protocol_is_served_as_http_with_what_follows(served, upgrade):
     # as uvicorn and Node (no upgrade listener) serve it; the pipelined request after it
     # is answered too
