@@ -9,10 +9,16 @@ reads back as the bytes sent.
 
 import os
 import re
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
-from daemon import Daemon, wait_until
+from daemon import Daemon, children, kill_all, python_env, wait_until
 from hostile import exchange, responses
 
 # the default format: {h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}; a quoted field holds
@@ -69,3 +75,61 @@ def test_client_text_never_forges_a_field_of_the_line(daemon, target, value):
     assert match.group(4) == "200"
     assert unescape(match.group(6)) == b"r-" + value.strip(b" \t")
     assert unescape(match.group(7)) == value.strip(b" \t")
+
+
+def test_long_lines_from_two_workers_on_one_pipe_stay_whole(tmp_path):
+    """access_log = "-" under docker or systemd is a pipe or a socket that every worker
+    writes to; a client picks the length of its line (a 16 KiB URL or User-Agent). A
+    write longer than PIPE_BUF may interleave with another worker's, so such a line is
+    cut to PIPE_BUF bytes (its start and end kept, ``...`` between) and every line read
+    back is one worker's, with its status at the end."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.hostile_app:setup", "--workers", "2",
+                             "--bind", f"fd://{sock.fileno()}", "--metrics-bind", "", "--access-log", "-",
+                             "--access-log-format", "{U} {s}", "--access-log-flush", "0"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            pass_fds=(sock.fileno(),), env=python_env(), cwd=str(tmp_path))
+    sock.close()
+    pids = {proc.pid}
+    try:
+        got = bytearray()
+        stop = threading.Event()
+
+        def read_slowly():  # the pipe fills: writers wait inside their writes
+            while not stop.is_set():
+                chunk = proc.stderr.read1(4096)
+                if not chunk:
+                    return
+                got.extend(chunk)
+                time.sleep(0.002)
+
+        reader = threading.Thread(target=read_slowly, daemon=True)
+        reader.start()
+        wait_until(lambda: b"workers ready" in got, 30, what="the daemon ready")
+        pids.update(children(proc.pid))
+
+        def client(tag):
+            for _ in range(40):
+                with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                    conn.sendall(b"GET /" + tag * 12000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    while conn.recv(65536):
+                        pass
+
+        clients = [threading.Thread(target=client, args=(bytes((ord("A") + i,)),)) for i in range(6)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(120)
+        wait_until(lambda: got.count(b" 200\n") >= 240, 30, what="every access line")
+    finally:
+        pids.update(children(proc.pid))
+        kill_all(proc, pids)
+        stop.set()
+    lines = [line for line in bytes(got).split(b"\n") if line.startswith(b"/")]
+    assert len(lines) == 240
+    for line in lines:
+        assert len(line) < select.PIPE_BUF, len(line)
+        assert re.fullmatch(rb"/([A-F])\1*\.\.\.\1+ 200", line), line[:80] + b"..." + line[-80:]
