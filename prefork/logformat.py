@@ -43,6 +43,15 @@ _FIELDS = {
     "p": ("pid", "{pid}"),
 }
 FIELDS = frozenset(_FIELDS)
+# Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
+# (a dict of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code
+# that is not a key raises KeyError (or TypeError) and the line is built again by the
+# pieces above; a size or duration that is not a key is formatted as before.
+_FAST = {
+    "s": "{numbers[res.status_code]}",
+    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.get_header("content-length") or "-"}',
+    "D": "{numbers.get(micros) or micros}",
+}
 # The local each field of the client's text is read into, and from where; in this order.
 _CLIENT_TEXT = (
     ("log_url", "req.url", ("r", "U")),
@@ -78,15 +87,6 @@ def _client_text(used):
     code += f"    if log_unsafe({joined}) is not None:\n"
     code += "".join(f"        {name} = log_escape({name})\n" for name in names)
     return code
-# Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
-# (a dict of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code
-# that is not a key raises KeyError (or TypeError) and the line is built again by the
-# pieces above; a size or duration that is not a key is formatted as before.
-_FAST = {
-    "s": "{numbers[res.status_code]}",
-    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.get_header("content-length") or "-"}',
-    "D": "{numbers.get(micros) or micros}",
-}
 
 
 def parse_format(fmt):

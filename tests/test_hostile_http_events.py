@@ -151,3 +151,18 @@ def test_an_upgrade_accepted_with_no_upgrade_listener_is_closed(serve):
     baseline = open_fds()
     assert exchange(st.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n") == b""
     wait_fds_at_most(baseline)
+
+
+def test_a_raising_should_upgrade_callback_serves_the_upgrade_as_a_request(serve, caplog):
+    caplog.set_level(logging.CRITICAL, "prefork")
+
+    def configure(server, st_):
+        server.should_upgrade_callback = boom
+        server.on("upgrade", lambda req, sock, head: sock.end(b"upgraded"))
+        server.on("request", answer)
+    st = serve(configure)
+    st.call(lambda: None)
+    baseline = open_fds()
+    got = exchange(st.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n" + LAST)
+    assert [status for status, _, _ in responses(got)] == [200, 200], got
+    wait_fds_at_most(baseline)

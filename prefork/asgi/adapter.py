@@ -280,9 +280,9 @@ class ASGIAdapter:
 
 def is_websocket_upgrade(req):
     """Whether the upgrade request ``req`` asks for a WebSocket (a ``websocket`` protocol
-    in its ``Upgrade`` list, in any case): it leaves HTTP (a handshake that is not a GET gets a 400); any other
-    upgrade (``h2c`` from ``curl --http2``, say) is served as a plain HTTP request, as
-    uvicorn and Node (with no ``upgrade`` listener) serve it."""
+    in its ``Upgrade`` list, in any case): it leaves HTTP (a handshake that is not a GET
+    gets a 400); any other upgrade (``h2c`` from ``curl --http2``, say) is served as a
+    plain HTTP request, as uvicorn and Node (with no ``upgrade`` listener) serve it."""
     return any(token.strip(" \t").partition("/")[0].lower() == "websocket"
                for token in req.headers.get("upgrade", "").split(","))
 

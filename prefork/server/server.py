@@ -270,7 +270,11 @@ class Server(EventEmitter):
         callback = self.should_upgrade_callback
         if callback is None:
             return self.listener_count("upgrade") > 0
-        return bool(callback(req))
+        try:
+            return bool(callback(req))
+        except Exception:
+            log.exception("error in should_upgrade_callback; serving the upgrade as a request")
+            return False
 
     def detach(self, conn):
         """``conn``'s socket now belongs to a connect/upgrade listener (called by ``Connection``)."""
