@@ -113,3 +113,26 @@ def test_a_forwarded_address_with_text_after_a_percent_is_no_address(daemons, tm
     seen = wait_until(lambda: (lambda r: r if len(r) == len(hops) else None)(_lines(record)), 20,
                       what="every request served")
     assert {entry[0]: entry[1] for entry in seen} == {"/0": "127.0.0.1", "/1": "127.0.0.1", "/2": "2001:db8::5"}
+
+
+@pytest.mark.parametrize("interface,app", [("wsgi", "apps.peer_record:wsgi"), ("asgi", "apps.peer_record:asgi")])
+@pytest.mark.parametrize("cap", [None, 100])
+def test_a_forwarded_for_left_out_by_the_header_count_cap_is_no_licence_for_the_clients(
+        daemons, tmp_path, interface, app, cap):
+    """A proxy that keeps the client's X-Forwarded-For line and appends its own last
+    (HAProxy's ``option forwardedfor``): past ``max_headers_count`` fields (Node's 1000,
+    or a gunicorn user's ``limit_request_fields``) the proxy's line is left out of the
+    headers, and the client's, kept, must not be taken for the client's address."""
+    record = str(tmp_path / "record")
+    args = ("--interface", interface) + (("--max-headers-count", str(cap)) if cap else ())
+    d = daemons(*args, app=app, workers=1, env={"PEER_RECORD": record})
+    d.wait_ready()
+    fields = 1000 if cap is None else cap
+    for path, padding in (("/few", b""), ("/many", b"".join(b"X-Pad-%d: p\r\n" % i for i in range(fields)))):
+        with socket.create_connection(("127.0.0.1", d.port), timeout=20) as client:
+            client.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n" + padding
+                           + b"X-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n")
+            while client.recv(65536):
+                pass
+    seen = wait_until(lambda: (lambda r: r if len(r) == 2 else None)(_lines(record)), 20, what="both served")
+    assert {entry[0]: entry[1] for entry in seen} == {"/few": "203.0.113.7", "/many": "127.0.0.1"}

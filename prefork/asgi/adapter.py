@@ -156,7 +156,7 @@ class ASGIAdapter:
         socket = req.socket
         headers = req.headers
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            client, scheme = client_and_scheme(req, scheme, self.trusted)
+            client, scheme = client_and_scheme(req, scheme, self.trusted, self.server.max_headers_count)
         else:
             address = socket.remote_address
             client = (address, socket.remote_port) if address else None
@@ -189,7 +189,8 @@ class ASGIAdapter:
         scope = self.templates.get(socket)
         scope = (self.connection_template(socket) if scope is None else scope).copy()
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted)
+            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted,
+                                                                      self.server.max_headers_count)
         scope["http_version"] = req.http_version
         scope["method"] = req.method
         scope["path"], scope["raw_path"], scope["query_string"] = target
