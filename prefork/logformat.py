@@ -12,25 +12,32 @@ Rules:
   table (``numbers()``) rather than formatted; a value outside it is formatted.
 - A single time field takes the literal text around it into the clock's text
   (``clock_text``), one piece fewer per line.
+- Text the client chose (the URL, ``Referer``, ``User-Agent``) never forges a field or
+  a line: a double quote, a backslash, a control character and every byte outside
+  printable ASCII is written as ``\\xHH`` (as nginx does), so a value cannot close the
+  quotes around it. The fields a line uses are checked together with one regular
+  expression search; only a line with such a byte pays for the escaping.
 """
 
+import re
 import string
 
 NUMBERS = 4096  # the decimal text of 0 .. NUMBERS - 1 is looked up, not formatted
 
 # Each field: the expression for str.format (any type), and the f-string piece for the
-# plain "{x}" case. Both come from this table only.
+# plain "{x}" case. Both come from this table only. The client's text is read into
+# locals first (``_CLIENT_TEXT``), checked and escaped there.
 _FIELDS = {
     "h": ('req.socket.remote_address or "-"', '{req.socket.remote_address or "-"}'),
     "t": ("clock[0]", "{clock[0]}"),
-    "r": ('f"{req.method} {req.url} HTTP/{req.http_version}"', "{req.method} {req.url} HTTP/{req.http_version}"),
+    "r": ('f"{req.method} {log_url} HTTP/{req.http_version}"', "{req.method} {log_url} HTTP/{req.http_version}"),
     "m": ("req.method", "{req.method}"),
-    "U": ("req.url", "{req.url}"),
+    "U": ("log_url", "{log_url}"),
     "s": ("res.status_code", "{res.status_code}"),
     "b": ('res.bytes_sent or res.get_header("content-length") or "-"',
           '{res.bytes_sent or res.get_header("content-length") or "-"}'),
-    "f": ('req.headers.get("referer", "-")', '{req.headers.get("referer", "-")}'),
-    "a": ('req.headers.get("user-agent", "-")', '{req.headers.get("user-agent", "-")}'),
+    "f": ("log_referer", "{log_referer}"),
+    "a": ("log_agent", "{log_agent}"),
     "D": ("int(duration * 1e6)", "{int(duration * 1e6)}"),
     "L": ('"%.6f" % duration', "{duration:.6f}"),
     "p": ("pid", "{pid}"),
@@ -45,6 +52,41 @@ _FAST = {
     "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.get_header("content-length") or "-"}',
     "D": "{numbers.get(micros) or micros}",
 }
+# The local each field of the client's text is read into, and from where; in this order.
+_CLIENT_TEXT = (
+    ("log_url", "req.url", ("r", "U")),
+    ("log_referer", 'req.headers.get("referer", "-")', ("f",)),
+    ("log_agent", 'req.headers.get("user-agent", "-")', ("a",)),
+)
+# anything but printable ASCII other than the double quote and the backslash
+_UNSAFE = re.compile(r'[^ !#-\[\]-~]')
+
+
+def _hex(match):
+    char = match.group()
+    code = ord(char)
+    data = bytes((code,)) if code < 256 else char.encode("utf-8", "surrogatepass")
+    return "".join(f"\\x{byte:02X}" for byte in data)
+
+
+def escape(text):
+    """``text`` with each character a log line must not hold raw as ``\\xHH`` (of its
+    byte, or of each byte of its UTF-8 form past U+00FF)."""
+    return _UNSAFE.sub(_hex, str(text))
+
+
+def _client_text(used):
+    """The code that reads the client's text the fields ``used`` need into locals, and
+    escapes it when one of them holds a byte that may not stand raw in a line."""
+    wanted = [(name, source) for name, source, fields in _CLIENT_TEXT if used.intersection(fields)]
+    if not wanted:
+        return ""
+    code = "".join(f"    {name} = {source}\n" for name, source in wanted)
+    names = [name for name, _ in wanted]
+    joined = names[0] if len(names) == 1 else 'f"' + "".join("{" + name + "}" for name in names) + '"'
+    code += f"    if log_unsafe({joined}) is not None:\n"
+    code += "".join(f"        {name} = log_escape({name})\n" for name in names)
+    return code
 
 
 def parse_format(fmt):
@@ -117,7 +159,10 @@ def _compile_body(fmt):
         build = f"    text = template.format({keywords})\n"
     # math.trunc: the same int as int() for a float, for half the instructions
     micros = "    micros = trunc(duration * 1e6)\n" if plain and "D" in used else ""
-    return used, micros, build + "    append(text)\n    if len(lines) >= limit:\n        flush()\n", constants
+    client = _client_text(used)
+    if client:
+        constants["log_unsafe"], constants["log_escape"] = _UNSAFE.search, escape
+    return used, micros, client + build + "    append(text)\n    if len(lines) >= limit:\n        flush()\n", constants
 
 
 _TICK = "    if not clock[1] <= now < clock[2]:\n        tick(now)\n"

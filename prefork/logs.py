@@ -17,8 +17,10 @@ Rules:
   loop iteration began.
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
-  socket, e.g. stderr under systemd), so
-  lines from two workers never interleave inside a line. The buffer is flushed when it
+  socket, e.g. stderr under systemd or docker), so
+  lines from two workers never interleave inside a line. On a pipe or socket a longer
+  line (a long URL or User-Agent) is cut to PIPE_BUF bytes: its start and its end, the
+  middle replaced by ``...``. The buffer is flushed when it
   holds ``FLUSH_LINES`` lines, by the owner's timer every ``access_log_flush``
   seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
   handler of a hung worker. A worker killed with SIGKILL loses at most the lines of one
@@ -295,7 +297,9 @@ class AccessLog:
 
 
 def _line_chunks(data, size):
-    """Pieces of ``data`` of at most ``size`` bytes that end at line ends (a longer line alone)."""
+    """Pieces of ``data`` of at most ``size`` bytes that end at line ends; a line longer
+    than ``size`` is cut to fit (``_cut``): on a pipe a longer write may interleave with
+    another worker's, which would break both lines."""
     start = 0
     while start < len(data):
         end = start + size
@@ -306,7 +310,24 @@ def _line_chunks(data, size):
         if cut < 0:
             cut = data.find(b"\n", end)
             if cut < 0:
-                yield data[start:]
-                return
-        yield data[start:cut + 1]
+                cut = len(data) - 1
+            yield _cut(data[start:cut + 1], size)
+        else:
+            yield data[start:cut + 1]
         start = cut + 1
+
+
+_CUT = b"..."
+
+
+def _cut(line, size):
+    """``line`` (with its newline) in ``size`` bytes: its start and its end, the middle
+    (the long field, in a format like the default) replaced by ``...``; no UTF-8
+    character is split."""
+    head = size // 2
+    tail = len(line) - (size - head - len(_CUT))
+    while head > 0 and 0x80 <= line[head] < 0xC0:
+        head -= 1  # not inside a UTF-8 sequence
+    while tail < len(line) and 0x80 <= line[tail] < 0xC0:
+        tail += 1
+    return line[:head] + _CUT + line[tail:]

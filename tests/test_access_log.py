@@ -24,8 +24,15 @@ ALL_FIELDS = '{h}|{t}|{r}|{m}|{U}|{s}|{b}|{f}|{a}|{D}|{L}|{p} 100% {{literal}}'
 WITH_SPECS = '{h:>16} [{t}] {r!r} {s:>5} {b!s:>6} {a!r} {D:08d} {L:>12} {p}'
 
 
+def escaped(text):
+    """The client's text as a line holds it: printable ASCII but for the double quote and
+    the backslash as it is, every other character as ``\\xHH`` of its byte."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "".join(f"\\x{b:02X}" for b in c.encode("latin-1"))
+                   for c in text)
+
+
 def reference_line(fmt, req, res, duration, pid):
-    """One line as the unbuffered access log formatted it."""
+    """One line as the unbuffered access log formatted it, the client's text escaped."""
     headers = req.headers
     length = res.get_header("content-length")
     return fmt.format(
@@ -33,10 +40,10 @@ def reference_line(fmt, req, res, duration, pid):
         # the log reads time.time(); a bare strftime() reads the C time(), a coarse
         # clock that can still say the last second a few milliseconds into the next
         t=time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(time.time())),
-        r=f"{req.method} {req.url} HTTP/{req.http_version}",
-        m=req.method, U=req.url, s=res.status_code,
+        r=f"{req.method} {escaped(req.url)} HTTP/{req.http_version}",
+        m=req.method, U=escaped(req.url), s=res.status_code,
         b=res.bytes_sent if res.bytes_sent else (length or "-"),
-        f=headers.get("referer", "-"), a=headers.get("user-agent", "-"),
+        f=escaped(headers.get("referer", "-")), a=escaped(headers.get("user-agent", "-")),
         D=int(duration * 1e6), L=f"{duration:.6f}", p=pid)
 
 

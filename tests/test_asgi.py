@@ -336,9 +336,18 @@ def test_pipelined_requests_are_answered_in_order(serve):
     assert data.index(b"slept") < data.index(b"Hello, World!")
 
 
-def test_a_non_websocket_upgrade_is_refused_clearly(serve):
+def test_a_non_websocket_upgrade_is_served_as_http(serve):
     st = asgi_server(serve)
-    sock = raw(st.port, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+    sock = raw(st.port, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, close\r\nUpgrade: h2c\r\n\r\n")
+    data = read_until_close(sock)
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"Hello, World!")
+
+
+def test_a_websocket_upgrade_that_is_not_a_get_is_refused_clearly(serve):
+    st = asgi_server(serve)
+    sock = raw(st.port, b"POST / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                        b"Content-Length: 0\r\n\r\n")
     data = read_until_close(sock)
     sock.close()
     assert data.startswith(b"HTTP/1.1 400 Bad Request") and b"Unsupported upgrade request." in data

@@ -20,6 +20,10 @@ PROXIES = {"10.0.0.5", "10.0.0.6", "::1"}
     ("[2001:db8::1]:4711", "2001:db8::1"), ("[2001:db8::1]", "2001:db8::1"), ("2001:db8::1", "2001:db8::1"),
     ("2001:DB8:0::1", "2001:db8::1"), ("unknown", None), ("_hidden", None), ("<script>", None), ("", None),
     ("[2001:db8::1", None), ("203.0.113.9:80:80", None), ("999.1.1.1", None), ("203.0.113.9\r\n", None),
+    # an IPv6 zone (RFC 4007) means nothing off its host, and Python's ipaddress takes any
+    # text after the % as one: a REMOTE_ADDR of '2001:db8::1%" <script>' would reach the app
+    ("2001:db8::1%eth0", None), ('2001:db8::1%" <script>', None), ("[fe80::1%25lo]:80", None),
+    ("::1%x", None),
 ])
 def test_a_hop_is_an_address_with_its_port_and_brackets_dropped(hop, address):
     assert hop_address(hop) == address
@@ -34,6 +38,8 @@ def test_a_hop_is_an_address_with_its_port_and_brackets_dropped(hop, address):
     ("203.0.113.9, unknown", None),                     # the nearest untrusted hop is no address
     ("unknown, 10.0.0.5", None),
     ("garbage, 203.0.113.9", "203.0.113.9"),            # left of the client: never read
+    ("::1%evil", None),                                 # a proxy's address with any text after it
+    ("2001:db8::7%x y, 10.0.0.5", None),
     ("", None), (",", None),
 ])
 def test_the_client_is_the_nearest_hop_that_is_not_a_trusted_proxy(value, client):
@@ -87,3 +93,46 @@ def test_a_peer_reset_before_its_address_is_read_is_not_a_trusted_unix_peer(daem
     assert served["/kept"] == ["127.0.0.5", "http"]
     assert served["/reset"][0] != "6.6.6.6" and served["/reset"][1] == "http", served
     assert len(d.serving_workers()) == 1
+
+
+@pytest.mark.parametrize("interface,app", [("wsgi", "apps.peer_record:wsgi"), ("asgi", "apps.peer_record:asgi")])
+def test_a_forwarded_address_with_text_after_a_percent_is_no_address(daemons, tmp_path, interface, app):
+    """From a trusted peer (127.0.0.1 by default), an X-Forwarded-For hop that is an IPv6
+    address with a zone of any text is garbage, not the client: the peer's own address
+    stays, so no quote, space or markup reaches the app as its REMOTE_ADDR / client."""
+    record = str(tmp_path / "record")
+    d = daemons("--interface", interface, app=app, workers=1, env={"PEER_RECORD": record})
+    d.wait_ready()
+    hops = ['::1%" onmouseover="x', "2001:db8::5%eth0", "2001:db8::5"]
+    for i, hop in enumerate(hops):
+        with socket.create_connection(("127.0.0.1", d.port), timeout=20) as client:
+            client.sendall(b"GET /%d HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: %s\r\nConnection: close\r\n\r\n"
+                           % (i, hop.encode()))
+            while client.recv(65536):
+                pass
+    seen = wait_until(lambda: (lambda r: r if len(r) == len(hops) else None)(_lines(record)), 20,
+                      what="every request served")
+    assert {entry[0]: entry[1] for entry in seen} == {"/0": "127.0.0.1", "/1": "127.0.0.1", "/2": "2001:db8::5"}
+
+
+@pytest.mark.parametrize("interface,app", [("wsgi", "apps.peer_record:wsgi"), ("asgi", "apps.peer_record:asgi")])
+@pytest.mark.parametrize("cap", [None, 100])
+def test_a_forwarded_for_left_out_by_the_header_count_cap_is_no_licence_for_the_clients(
+        daemons, tmp_path, interface, app, cap):
+    """A proxy that keeps the client's X-Forwarded-For line and appends its own last
+    (HAProxy's ``option forwardedfor``): past ``max_headers_count`` fields (Node's 1000,
+    or a gunicorn user's ``limit_request_fields``) the proxy's line is left out of the
+    headers, and the client's, kept, must not be taken for the client's address."""
+    record = str(tmp_path / "record")
+    args = ("--interface", interface) + (("--max-headers-count", str(cap)) if cap else ())
+    d = daemons(*args, app=app, workers=1, env={"PEER_RECORD": record})
+    d.wait_ready()
+    fields = 1000 if cap is None else cap
+    for path, padding in (("/few", b""), ("/many", b"".join(b"X-Pad-%d: p\r\n" % i for i in range(fields)))):
+        with socket.create_connection(("127.0.0.1", d.port), timeout=20) as client:
+            client.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n" + padding
+                           + b"X-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n")
+            while client.recv(65536):
+                pass
+    seen = wait_until(lambda: (lambda r: r if len(r) == 2 else None)(_lines(record)), 20, what="both served")
+    assert {entry[0]: entry[1] for entry in seen} == {"/few": "203.0.113.7", "/many": "127.0.0.1"}

@@ -6,10 +6,12 @@ the next request, and that the worker's descriptors come back to where they were
 import os
 import socket
 import struct
+import subprocess
 
 import pytest
 
 from daemon import Daemon, wait_until
+from debian import ensure
 from harness import read_until_close
 
 httpx = pytest.importorskip("httpx")
@@ -111,6 +113,8 @@ def status_of(response):
     (b"/start-twice", "but got 'http.response.start'"),
     (b"/bad-status", "Invalid HTTP status code 99"),
     (b"/bad-status?1000", "Invalid HTTP status code 1000"),
+    (b"/bad-status?101", "Invalid HTTP status code 101 in response .1xx is not a final status"),
+    (b"/bad-status?103", "Invalid HTTP status code 103 in response .1xx is not a final status"),
     (b"/bad-header", "Invalid character in header content"),
     (b"/raise-after-start", "broke after the start"),
     (b"/long-single", "Response content of 8 bytes for a Content-Length of 2"),
@@ -212,8 +216,62 @@ def test_escapes_and_a_fragment_in_the_target(served):
     served.healthy()
 
 
+@pytest.mark.parametrize("target", [b"http://h/scope/x?q=1", b"HTTP://H/scope/x?q=1", b"Https://h:8443/scope/x?q=1",
+                                    b"wS://h/scope/x?q=1"])
+def test_an_absolute_form_target_is_its_path_whatever_the_case_of_its_scheme(served, target):
+    # RFC 3986 3.1: a scheme is case-insensitive (the WSGI environ reads it so too)
+    body = eval(served.request(target).partition(b"\r\n\r\n")[2].decode())
+    assert (body["path"], bytes.fromhex(body["raw_path"]), bytes.fromhex(body["query"])) == \
+        ("/scope/x", b"/scope/x", b"q=1")
+    served.healthy()
+
+
 def test_raw_non_ascii_bytes_in_the_target_are_refused_by_the_parser(served):
     assert status_of(served.request(b"/caf\xc3\xa9")) == 400
+    served.healthy()
+
+
+@pytest.mark.parametrize("upgrade", [b"h2c", b"foo/1, bar", b"TLS/1.2", b"notwebsocket", b"websocketx/13"])
+def test_an_upgrade_to_another_protocol_is_served_as_http_with_what_follows(served, upgrade):
+    # as uvicorn and Node (no upgrade listener) serve it; the pipelined request after it
+    # is answered too
+    response = served.raw(b"GET /scope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: "
+                          + upgrade + b"\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+                          b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(response) == 200, response
+    assert response.count(b"HTTP/1.1 200 OK\r\n") == 2 and response.endswith(str(served.worker).encode())
+    served.healthy()
+
+
+def test_curl_asking_for_http2_over_plain_http_gets_its_answer_in_http1(served):
+    curl, why = ensure("curl", "curl")
+    if curl is None:
+        pytest.skip(why)
+    result = subprocess.run([curl, "-sS", "--http2", "-o", "-", "-w", "\n%{http_code} %{http_version}",
+                             f"http://127.0.0.1:{served.port}/pid"], capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(b"\n200 1.1") and str(served.worker).encode() in result.stdout, result.stdout
+    served.healthy()
+
+
+@pytest.mark.parametrize("how", [b"whole", b"stream"])
+@pytest.mark.parametrize("coding, framed", [(b"gzip", False), (b"identity", False), (b"chunked,%20gzip", False),
+                                            (b"gzip,%20chunked", True), (b"chunked", True)])
+def test_a_transfer_encoding_not_ending_in_chunked_is_a_close_delimited_body(served, coding, framed, how):
+    # RFC 9112 6.3: the client reads such a body to the close; kept alive, it would take
+    # the next response on the connection for the rest of this body
+    response = served.raw(b"GET /coded?" + coding + b"&" + how + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+                          b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = response.partition(b"\r\n\r\n")
+    head += b"\r\n"
+    assert status_of(response) == 200, response
+    if framed:  # chunked last: framed, kept alive, the next request answered
+        assert b"\r\nConnection: keep-alive\r\n" in head and body.startswith(b"5\r\nhello\r\n0\r\n\r\n") \
+            or body.startswith(b"3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n"), response
+        assert body.endswith(str(served.worker).encode())
+    else:  # the body runs to the close, and no response follows it
+        assert b"\r\nConnection: close\r\n" in head and b"HTTP/1.1" not in body, response
+        assert body == b"hello" or coding.startswith(b"chunked")  # (chunked first: the app's mistake)
     served.healthy()
 
 

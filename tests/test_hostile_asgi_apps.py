@@ -87,6 +87,14 @@ async def http(scope, receive, send):
     elif path == "/long-single":  # one body message longer than its declared length
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"too long"})
+    elif path == "/coded":  # the Transfer-Encoding the query names (%20 for a space), streamed or whole
+        coding, _, how = scope["query_string"].replace(b"%20", b" ").partition(b"&")
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"transfer-encoding", coding)]})
+        if how == b"stream":
+            await send({"type": "http.response.body", "body": b"hel", "more_body": True})
+            await send({"type": "http.response.body", "body": b"lo"})
+        else:
+            await send({"type": "http.response.body", "body": b"hello"})
     elif path == "/str-body":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": "not bytes: é"})

@@ -119,3 +119,50 @@ def test_a_pipelined_flood_then_fin_is_answered_whole_then_closed(serve):
         sock.close()
     assert len(responses(data)) == 600
     wait_fds_at_most(baseline)
+
+
+@pytest.mark.parametrize("upgrade, outcome", [(b"websocket", "upgraded"), (b"h2c", "served")])
+def test_should_upgrade_callback_picks_the_upgrades_that_leave_http(serve, upgrade, outcome):
+    """Node's shouldUpgradeCallback: an upgrade it refuses is a plain request (with the
+    bytes after it); one it accepts goes to the ``upgrade`` listener."""
+    def configure(server, st_):
+        server.should_upgrade_callback = lambda req: req.headers["upgrade"] == "websocket"
+        server.on("upgrade", lambda req, sock, head: sock.end(b"upgraded " + bytes(head)))
+        server.on("request", answer)
+    st = serve(configure)
+    st.call(lambda: None)
+    baseline = open_fds()
+    got = exchange(st.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: " + upgrade + b"\r\n\r\n"
+                   + LAST)
+    if outcome == "upgraded":
+        assert got == b"upgraded " + LAST
+    else:
+        assert [status for status, _, _ in responses(got)] == [200, 200], got
+    wait_fds_at_most(baseline)
+
+
+def test_an_upgrade_accepted_with_no_upgrade_listener_is_closed(serve):
+    """As Node: an upgrade the callback accepts with nobody listening destroys the socket."""
+    def configure(server, st_):
+        server.should_upgrade_callback = lambda req: True
+        server.on("request", answer)
+    st = serve(configure)
+    st.call(lambda: None)
+    baseline = open_fds()
+    assert exchange(st.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n") == b""
+    wait_fds_at_most(baseline)
+
+
+def test_a_raising_should_upgrade_callback_serves_the_upgrade_as_a_request(serve, caplog):
+    caplog.set_level(logging.CRITICAL, "prefork")
+
+    def configure(server, st_):
+        server.should_upgrade_callback = boom
+        server.on("upgrade", lambda req, sock, head: sock.end(b"upgraded"))
+        server.on("request", answer)
+    st = serve(configure)
+    st.call(lambda: None)
+    baseline = open_fds()
+    got = exchange(st.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n" + LAST)
+    assert [status for status, _, _ in responses(got)] == [200, 200], got
+    wait_fds_at_most(baseline)

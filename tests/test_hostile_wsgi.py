@@ -576,6 +576,22 @@ def test_a_body_over_max_body_size_is_a_413(d, framing):
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
 
 
+@pytest.mark.parametrize("query", [b"5-5", b"5-5-gen"])
+@pytest.mark.parametrize("method", [b"GET", b"HEAD"])
+def test_an_http_1_0_client_gets_the_apps_content_length_and_its_keep_alive(d, method, query):
+    # Node's rule (and gunicorn's): an HTTP/1.0 keep-alive request whose answer has a
+    # Content-Length from the app is kept alive; without that field (dropped, as it was
+    # when the server would have written its own) the body runs to the close, and a
+    # proxy speaking HTTP/1.0 (nginx's default) loses the length it passes on
+    data = exchange(d, method + b" /app/cl?" + query + b" HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                    b"GET /app/cl?3-3 HTTP/1.0\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"\r\nContent-Length: 5\r\n" in head + b"\r\n", data
+    assert b"\r\nConnection: keep-alive\r\n" in head, data
+    body = b"" if method == b"HEAD" else b"bbbbb"
+    assert rest.startswith(body + b"HTTP/1.1 200 ") and rest.endswith(b"\r\n\r\nbbb"), data
+
+
 # -- the environ --------------------------------------------------------------------------------------------
 def env_of(d, raw):
     data = exchange(d, raw.replace(b"\r\n", b"\r\nX-Env: 1\r\n", 1))
@@ -602,12 +618,19 @@ def test_a_header_name_with_an_underscore_never_passes_for_its_dash_twin(d, name
     (b"/ap", "", "/ap"),
     (b"http://example.test/app/x?q=1", "/app", "/x"),
     (b"http://example.test?q=2", "", "/"),
+    # a fragment (which a client should not send) is no part of the path or the query,
+    # as gunicorn and the ASGI scope have it; %23 is an escaped "#" of the path
+    (b"/app/x#frag", "/app", "/x"),
+    (b"/app/admin#/../public", "/app", "/admin"),
+    (b"/app/x?q=1#frag?r=2", "/app", "/x"),
+    (b"/app/a%23b?c%23d#e", "/app", "/a#b"),
+    (b"http://example.test/app/y#f", "/app", "/y"),
 ])
 def test_path_info_round_trips_as_latin1_and_script_name_edges(d, target, script_name, path):
     env = env_of(d, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script_name, path)
-    if b"?" in target:
-        assert env["QUERY_STRING"] == target.split(b"?", 1)[1].decode()
+    query = target.split(b"#", 1)[0]
+    assert env["QUERY_STRING"] == (query.split(b"?", 1)[1].decode() if b"?" in query else "")
 
 
 # -- the thread pool ----------------------------------------------------------------------------------------

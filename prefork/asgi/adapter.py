@@ -17,8 +17,9 @@ Rules:
 - Without a task factory on the loop (looked at on setup and after the lifespan
   startup) request tasks are made as ``loop.create_task`` makes them, without its
   per-call checks; with one, through ``loop.create_task``.
-- An upgrade that is not a WebSocket handshake (``Upgrade: websocket`` on a GET) is
-  answered 400 and closed: once the server hands an upgrade over, HTTP cannot resume.
+- An upgrade to anything but ``websocket`` (``curl --http2``'s ``Upgrade: h2c``, say)
+  is served as a plain HTTP request: the server asks ``should_upgrade_callback`` before
+  it hands the socket over. A WebSocket upgrade that is not a GET is answered 400.
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish. The
   drain is bounded by ``lifespan_timeout`` (the worker's ``graceful_timeout``, after
   which the master kills it); its last quarter (at most ``_SHUTDOWN_RESERVE`` seconds)
@@ -95,6 +96,7 @@ class ASGIAdapter:
         server.on("request", self.on_request)
         server.on("checkContinue", self.on_check_continue)
         server.on("upgrade", self.on_upgrade)
+        server.should_upgrade_callback = is_websocket_upgrade
         return self
 
     # -- lifespan ----------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class ASGIAdapter:
         socket = req.socket
         headers = req.headers
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            client, scheme = client_and_scheme(req, scheme, self.trusted)
+            client, scheme = client_and_scheme(req, scheme, self.trusted, self.server.max_headers_count)
         else:
             address = socket.remote_address
             client = (address, socket.remote_port) if address else None
@@ -187,7 +189,8 @@ class ASGIAdapter:
         scope = self.templates.get(socket)
         scope = (self.connection_template(socket) if scope is None else scope).copy()
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted)
+            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted,
+                                                                      self.server.max_headers_count)
         scope["http_version"] = req.http_version
         scope["method"] = req.method
         scope["path"], scope["raw_path"], scope["query_string"] = target
@@ -257,9 +260,8 @@ class ASGIAdapter:
 
     # -- WebSocket ---------------------------------------------------------------------------
     def on_upgrade(self, req, socket, head):
-        upgrade = req.headers.get("upgrade", "")
-        if req.method != "GET" or "websocket" not in upgrade.lower():
-            socket.end(_NOT_WEBSOCKET)
+        if req.method != "GET" or not is_websocket_upgrade(req):
+            socket.end(_NOT_WEBSOCKET)  # RFC 6455 4.2.1: a handshake is a GET
             return
         from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
         scheme = "wss" if socket.encrypted or self.url_scheme == "https" else "ws"
@@ -275,6 +277,15 @@ class ASGIAdapter:
             session.task = task
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+
+def is_websocket_upgrade(req):
+    """Whether the upgrade request ``req`` asks for a WebSocket (a ``websocket`` protocol
+    in its ``Upgrade`` list, in any case): it leaves HTTP (a handshake that is not a GET
+    gets a 400); any other upgrade (``h2c`` from ``curl --http2``, say) is served as a
+    plain HTTP request, as uvicorn and Node (with no ``upgrade`` listener) serve it."""
+    return any(token.strip(" \t").partition("/")[0].lower() == "websocket"
+               for token in req.headers.get("upgrade", "").split(","))
 
 
 def scope_headers(raw, names=None):

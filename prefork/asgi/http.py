@@ -28,13 +28,18 @@ Rules:
   high-water mark it waits for the one ahead to finish (the server tells a queued
   response nothing when it becomes first).
 - A body must agree with the Content-Length the app declared (unless the response has
-  no body: HEAD, 1xx, 204, 304): a body message that would go past it raises
+  no body: HEAD, 204, 304): a body message that would go past it raises
   RuntimeError in the app, and so does one that ends the response short; the
   connection closes at once (the head is out), so the client never reads the next
   response at a wrong offset. A single complete body that disagrees raises before
   anything is out (the client gets a 500). An unreadable declared length raises.
 - A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
   it; None is no bytes); any other type raises TypeError before anything is out.
+- A ``Transfer-Encoding`` whose last coding is not chunked (``gzip``, ``identity``)
+  makes the body close-delimited: the response says ``Connection: close`` and the
+  connection closes after it.
+- The status is a final one, 200 to 999: a 1xx in ``http.response.start`` raises (the
+  client would take the next response on the connection for this request's).
 - Sending to a closed connection is dropped without an error (spec_version 2.3).
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
@@ -258,8 +263,11 @@ class HTTPCycle:
         status = start["status"]
         if type(status) is not int:
             status = int(status)
-        if not 100 <= status <= 999:
-            raise RuntimeError(f"Invalid HTTP status code {status!r} in response.")
+        if not 200 <= status <= 999:
+            # a 1xx is no final response: the client would take the next response on the
+            # connection for this request's (WSGI refuses one as well)
+            raise RuntimeError(f"Invalid HTTP status code {status!r} in response"
+                               + (" (1xx is not a final status)." if 100 <= status < 200 else "."))
         headers = start.get("headers") or ()
         heads = self.adapter.heads
         try:
@@ -275,7 +283,11 @@ class HTTPCycle:
                     heads.clear()
                 heads[key] = kept
         block, length = kept
-        if length is not None and (status < 200 or status in _NO_BODY):
+        if not block.plain and not chunked_last(block.headers.get("transfer-encoding")):
+            # a body whose codings do not end in chunked ends with the connection
+            # (RFC 9112 6.3): kept alive, the client would read the next response as body
+            self.res.should_keep_alive = False
+        if length is not None and status in _NO_BODY:
             length = None
         return status, block, length
 
@@ -354,6 +366,16 @@ class HTTPCycle:
         res.write_head(500, _ERROR_HEAD)
         res.end(_ERROR_BODY)
         self.wake()
+
+
+def chunked_last(field):
+    """True when a ``Transfer-Encoding`` field (None, a value, or a list of values) is
+    absent or its last coding is chunked."""
+    if field is None:
+        return True
+    values = field[1]
+    text = ",".join(values) if type(values) in (list, tuple) else values
+    return text.rpartition(",")[2].strip(" \t").lower() == "chunked"
 
 
 def declared_length(block):

@@ -6,23 +6,27 @@ Rules:
   that are not UTF-8 become U+FFFD); ``raw_path`` is the target's path bytes as
   received. Both start with ``root_path`` when one is set (the ASGI spec's reading
   that Starlette and uvicorn follow).
-- An absolute-form target (``GET http://host/x``) is reduced to its path.
+- An absolute-form target (``GET http://host/x``, the scheme in any case) is reduced to
+  its path.
 - ``client`` and ``scheme`` come from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only
   when the peer is in ``forwarded_allow_ips`` (addresses, networks, ``unix`` for peers
   on a UNIX socket, ``*``), read by http/forwarded.py as the WSGI side reads them; a
-  forwarded client's port is 0.
+  forwarded client's port is 0. Not when the request had more fields than
+  ``max_headers_count`` keeps (the proxy's own X-Forwarded-For, appended last, may be
+  the one left out of ``headers``).
 - Nothing here keeps state between requests.
 """
 
 from urllib.parse import unquote
 
 from ..http.forwarded import forwarded_client, forwarded_proto
+from ..http.headers import map_is_cut
 
 
 def split_target(url):
     """(path, raw path bytes, query bytes) of a request target."""
     if url[:1] != "/":
-        if url.startswith(("http://", "https://", "ws://", "wss://")):
+        if url[:8].lower().startswith(("http://", "https://", "ws://", "wss://")):  # any case (RFC 3986)
             rest = url.split("://", 1)[1]
             slash = rest.find("/")
             query_at = rest.find("?")
@@ -47,13 +51,14 @@ def server_address(socket):
     return (local, None) if local else None  # a UNIX socket's path
 
 
-def client_and_scheme(req, scheme, trusted):
+def client_and_scheme(req, scheme, trusted, max_headers_count=None):
     """(client, scheme) with the proxy headers applied when the peer may set them
-    (``trusted``: a net.proxy.TrustedSources)."""
+    (``trusted``: a net.proxy.TrustedSources) and no field of the request was left out
+    of its ``headers`` by ``max_headers_count``."""
     socket = req.socket
     address = socket.remote_address
     client = (address, socket.remote_port) if address else None
-    if trusted.allows_socket(socket):
+    if trusted.allows_socket(socket) and not map_is_cut(req.raw_headers, max_headers_count):
         headers = req.headers
         value = headers.get("x-forwarded-proto")
         proto = forwarded_proto(value) if value else None

@@ -10,7 +10,8 @@ Rules:
   by the client and may be anything. Repeated fields count as one list, in order.
 - A hop is an IP address, with an optional port (``10.0.0.5:1234``, ``[::1]:443``)
   that is dropped. A hop that is not an address (``unknown``, an obfuscated name,
-  garbage) gives no client: the peer's own address stays.
+  garbage, an IPv6 address with a ``%zone``, whose text ``ipaddress`` would keep as it
+  came) gives no client: the peer's own address stays.
 - ``X-Forwarded-Proto``: the nearest (last) value, when it is http, https, ws or wss.
 - RFC 7239's ``Forwarded`` is not read (a client could send one past a proxy that
   writes only ``X-Forwarded-For``).
@@ -32,6 +33,8 @@ def hop_address(text):
             return None
     elif text.count(":") == 1:
         text = text.partition(":")[0]
+    if "%" in text:
+        return None  # an IPv6 zone: meaningless off its host, and ipaddress takes any text as one
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:

@@ -63,3 +63,11 @@ def node_header_map_pairs(kept, max_headers_count):
     """How many of the kept pairs go into ``headers`` (the map)."""
     limit = 1000 if max_headers_count is None else max_headers_count
     return kept if limit <= 0 or kept < limit else limit
+
+
+def map_is_cut(raw, max_headers_count):
+    """Whether ``max_headers_count`` (None = default) left some of the raw header list
+    ``raw``'s fields out of the ``headers`` map: a field a proxy appended last (its
+    X-Forwarded-For) may then be missing while the client's own is there."""
+    pairs = len(raw) // 2
+    return node_header_map_pairs(pairs, max_headers_count) < pairs

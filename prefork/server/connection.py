@@ -6,8 +6,9 @@ Rules (Node's, spec §2-§4):
 - Dispatch and what may follow a final response: see dispatch.py (a plain HTTP/1.1
   request, Host present, no Expect, no request cap, is emitted from ``on_headers``).
 - CONNECT and listened upgrades hand the socket over raw with the bytes after the head.
-  An unlistened upgrade is served as a normal request and, unlike Node, the bytes after
-  its head (its body, pipelined requests) are parsed as usual.
+  An unlistened upgrade (or one ``server.should_upgrade`` refuses) is served as a normal
+  request and, unlike Node, the bytes after its head (its body, pipelined requests) are
+  parsed as usual.
 - Bytes after a request that forbids reuse are dropped once its response is sent (Node
   would answer them with a 400 that can swallow that response).
 - Leaving HTTP (CONNECT, listened upgrade): responses already ended go out before the
@@ -193,7 +194,7 @@ class Connection(Dispatch, FlowControl):
             else:
                 socket.timeout = 0.0  # the pending keep-alive timer finds it off
         if upgrade:
-            if method == "CONNECT" or server.listener_count("upgrade"):
+            if method == "CONNECT" or server.should_upgrade(req):
                 req.upgrade = True
                 return  # handed over when the parser stops at the end of the head
             self._continuation = (req, full_raw)
@@ -301,8 +302,8 @@ class Connection(Dispatch, FlowControl):
             return "".join(lines).encode("latin-1") + data[offset:]
         req, self._req = self._req, None
         head = data[offset:]
-        if req.method == "CONNECT" and not server.listener_count("connect"):
-            socket.destroy()
+        if not server.listener_count("connect" if req.method == "CONNECT" else "upgrade"):
+            socket.destroy()  # left HTTP with nobody to take the socket
             return None
         server.detach(self)
         socket.protocol = None

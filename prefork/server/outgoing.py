@@ -15,6 +15,8 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - The common head (no application field, a standard status, kept alive) comes whole
   from the server's ``HeadCache``.
 - A bad status is refused before anything is fixed (``headers_sent`` stays False).
+- An application ``Transfer-Encoding: chunked`` on a response without a body (HEAD)
+  stays in the head, but no chunk, not even the last one, is sent (Node's framing).
 """
 
 from ..http import framing, serialize
@@ -195,6 +197,8 @@ class OutgoingHead:
         if self._chunked and status in (204, 304):
             self._chunked = False
             self.should_keep_alive = False
+        elif self._chunked and not self._has_body:
+            self._chunked = False  # a HEAD's head may say chunked; no chunk follows it (Node)
         removed = self._removed or ()
         if "connection" in removed:
             self.closes_connection = not self.should_keep_alive

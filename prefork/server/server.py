@@ -61,6 +61,9 @@ DEFAULTS = {
     "connections_checking_interval": 30.0,
     "proxy_protocol_timeout": 5.0,
     "proxy_allow_ips": ("127.0.0.1", "::1"),
+    # Node's shouldUpgradeCallback: called with the request of an upgrade; False serves
+    # it as a plain request (None: an upgrade leaves HTTP when ``upgrade`` is listened)
+    "should_upgrade_callback": None,
 }
 
 _ACCEPT_BATCH = 32
@@ -265,6 +268,19 @@ class Server(EventEmitter):
         self._connections.discard(conn)
         if self._close_pending:
             self._maybe_emit_close()
+
+    def should_upgrade(self, req):
+        """Whether the upgrade request ``req`` leaves HTTP for the ``upgrade`` listener
+        (else it is served as a plain request): ``should_upgrade_callback(req)`` when
+        set, else whether ``upgrade`` has a listener (Node's default)."""
+        callback = self.should_upgrade_callback
+        if callback is None:
+            return self.listener_count("upgrade") > 0
+        try:
+            return bool(callback(req))
+        except Exception:
+            log.exception("error in should_upgrade_callback; serving the upgrade as a request")
+            return False
 
     def detach(self, conn):
         """``conn``'s socket now belongs to a connect/upgrade listener (called by ``Connection``)."""

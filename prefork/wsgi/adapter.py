@@ -103,6 +103,7 @@ class WSGIAdapter:
 
     def setup(self, server):
         self.server = server
+        self.environs.server = server
         self.loop = server.loop
         if self.threads > 1:
             from .threads import ThreadedCalls

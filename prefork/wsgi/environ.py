@@ -10,12 +10,16 @@ Rules:
   ``HTTP_X_FORWARDED_FOR``, so a client could pass one off as the other (a proxy in
   front checks only the one it knows).
 - ``PATH_INFO`` is the target's path percent-decoded, as latin-1 (PEP 3333): the bytes
-  on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``.
+  on the wire, raw or percent-encoded, come back with ``.encode("latin-1")``. A
+  fragment a client sent after ``#`` is in neither ``PATH_INFO`` nor ``QUERY_STRING``
+  (only in ``RAW_URI``), as in the ASGI scope.
 - ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are trusted only from peers in
   ``forwarded_allow_ips``: addresses, networks, ``unix`` (peers on a UNIX socket; a TCP
   peer whose address could not be read is not one) or ``*`` (every peer), read as the
   PROXY protocol's ``proxy_allow_ips`` are. ``REMOTE_ADDR`` and the scheme are what
-  http/forwarded.py reads from them, as the ASGI side does.
+  http/forwarded.py reads from them, as the ASGI side does. Not when the request had
+  more fields than ``max_headers_count`` keeps: the proxy's own X-Forwarded-For, which
+  it appends last, may be the one left out.
 - ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
   a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
   always join to the request's path.
@@ -30,6 +34,7 @@ from urllib.parse import unquote_to_bytes
 
 from .. import __version__
 from ..http.forwarded import forwarded_client, forwarded_proto
+from ..http.headers import map_is_cut
 from ..net.proxy import TrustedSources
 
 _CACHE_LIMIT = 512
@@ -78,6 +83,7 @@ class EnvironBuilder:
         self.keys = {}
         self.hosts = {}
         self.bases = {}  # socket -> (base environ, peer trusted), dropped when the socket closes
+        self.server = None  # its max_headers_count (set by the adapter's setup)
 
     # -- per connection --------------------------------------------------------------------------
     def base(self, socket):
@@ -105,6 +111,8 @@ class EnvironBuilder:
         base, trusted = self.bases.get(req.socket) or self.base(req.socket)
         environ = base.copy()
         url = req.url
+        if "#" in url:  # a fragment is no part of the path or the query
+            url = url.partition("#")[0]
         if url[0] != "/" and url[:8].lower().startswith(("http://", "https://")):
             after_scheme = url.split("://", 1)[1]
             cut = min((i for i in (after_scheme.find("/"), after_scheme.find("?")) if i >= 0), default=-1)
@@ -150,7 +158,8 @@ class EnvironBuilder:
                     self.hosts[host] = split
             environ["SERVER_NAME"] = split[0]
             environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
-        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers):
+        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers) \
+                and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
             self._forwarded(headers, environ)
         if not environ["SERVER_PORT"]:
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"

@@ -15,7 +15,9 @@ Rules:
   (HEAD gets the same Content-Length as GET would). Its header list, checked and
   encoded once, is kept as a ``HeaderBlock`` (``_BLOCKS_KEPT`` lists at most) and goes
   out with ``end_with`` when it has no Connection or Date and its Content-Length, if
-  any, is the body's: the same bytes as field by field.
+  any, is the body's: the same bytes as field by field. An HTTP/1.0 client (which the
+  server writes no Content-Length for) gets the app's own, and with it keep-alive when
+  it asked for that (Node's rule).
 - Any other iterable is streamed with backpressure: iteration pauses while the socket's
   buffer is over its high-water mark and resumes on ``drain``. Each block (and each
   ``write()``) goes to the kernel as it is made, even inside the read that started the
@@ -196,12 +198,14 @@ class LoopCall:
                 if method != "HEAD":
                     code, reason = parse_status(self.status, adapter.statuses)  # first, as apply_head
                     block, length = whole_block(self.headers, adapter.blocks)
-                    if block is not None and (length is None or length == str(len(data))):
+                    # the response writes a Content-Length itself only for a client
+                    # that reads chunked (HTTP/1.0's keeps the app's, or none)
+                    if block is not None and (length is None or (length == str(len(data)) and res.can_chunk)):
                         res.end_with(code, block, data, reason)
                         self.finished = True
                         return True
                 names = apply_head(res, self.status, self.headers, adapter.statuses,
-                                   None if method == "HEAD" else len(data))
+                                   None if method == "HEAD" or not res.can_chunk else len(data))
                 if method == "HEAD":
                     end_whole(res, names, data, method)
                 else:
