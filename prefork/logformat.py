@@ -15,8 +15,9 @@ Rules:
 - Text the client chose (the URL, ``Referer``, ``User-Agent``) never forges a field or
   a line: a double quote, a backslash, a control character and every byte outside
   printable ASCII is written as ``\\xHH`` (as nginx does), so a value cannot close the
-  quotes around it. The fields a line uses are checked together with one regular
-  expression search; only a line with such a byte pays for the escaping.
+  quotes around it. Texts found clean are remembered (``ClientText``, bounded), so
+  the usual line pays one ``in`` per field; only a line with such a byte pays for the
+  escaping.
 """
 
 import re
@@ -75,6 +76,38 @@ def escape(text):
     return _UNSAFE.sub(_hex, str(text))
 
 
+SAFE_KEPT = 1024  # clean texts a compiled line remembers (all forgotten when full)
+SAFE_LENGTH = 512  # characters of the longest text remembered
+
+
+class ClientText:
+    """The check of the client's text for one compiled line: which texts stand raw in a
+    line is remembered (``safe``: at most ``SAFE_KEPT`` texts of at most
+    ``SAFE_LENGTH`` characters, all forgotten when full), so the usual line, whose URL,
+    Referer and User-Agent were seen before, pays one ``in`` per field; a text not seen
+    before is searched once."""
+
+    def __init__(self):
+        self.safe = {"-": True}
+
+    def check(self, *texts):
+        """``texts``, each escaped where it must be; the clean ones are remembered."""
+        out = []
+        safe = self.safe
+        for text in texts:
+            text = str(text)
+            if _UNSAFE.search(text) is None:
+                if len(text) <= SAFE_LENGTH:
+                    if len(safe) >= SAFE_KEPT:
+                        safe.clear()
+                        safe["-"] = True
+                    safe[text] = True
+                out.append(text)
+            else:
+                out.append(escape(text))
+        return out
+
+
 def _client_text(used):
     """The code that reads the client's text the fields ``used`` need into locals, and
     escapes it when one of them holds a byte that may not stand raw in a line."""
@@ -83,9 +116,8 @@ def _client_text(used):
         return ""
     code = "".join(f"    {name} = {source}\n" for name, source in wanted)
     names = [name for name, _ in wanted]
-    joined = names[0] if len(names) == 1 else 'f"' + "".join("{" + name + "}" for name in names) + '"'
-    code += f"    if log_unsafe({joined}) is not None:\n"
-    code += "".join(f"        {name} = log_escape({name})\n" for name in names)
+    code += "    if " + " or ".join(f"{name} not in log_safe" for name in names) + ":\n"
+    code += f"        {', '.join(names)}, = log_check({', '.join(names)})\n"
     return code
 
 
@@ -161,7 +193,8 @@ def _compile_body(fmt):
     micros = "    micros = trunc(duration * 1e6)\n" if plain and "D" in used else ""
     client = _client_text(used)
     if client:
-        constants["log_unsafe"], constants["log_escape"] = _UNSAFE.search, escape
+        checker = ClientText()
+        constants["log_safe"], constants["log_check"] = checker.safe, checker.check
     return used, micros, client + build + "    append(text)\n    if len(lines) >= limit:\n        flush()\n", constants
 
 

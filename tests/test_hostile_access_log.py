@@ -133,3 +133,21 @@ def test_long_lines_from_two_workers_on_one_pipe_stay_whole(tmp_path):
     for line in lines:
         assert len(line) < select.PIPE_BUF, len(line)
         assert re.fullmatch(rb"/([A-F])\1*\.\.\.\1+ 200", line), line[:80] + b"..." + line[-80:]
+
+
+def test_the_memory_of_clean_texts_is_bounded_and_never_lets_a_dirty_one_through():
+    """The compiled line remembers which texts stood raw, so it need not look at them
+    again: a client sending a new text per request cannot grow that memory past its
+    bound, a long text is not kept, and a text that needs escaping is never kept."""
+    from prefork import logformat
+
+    checker = logformat.ClientText()
+    for i in range(3 * logformat.SAFE_KEPT):
+        assert checker.check(f"/unique/{i}") == [f"/unique/{i}"]
+        assert len(checker.safe) <= logformat.SAFE_KEPT
+    long_text = "/" + "a" * logformat.SAFE_LENGTH
+    assert checker.check(long_text) == [long_text] and long_text not in checker.safe
+    dirty = 'x" 200 1 "-'
+    assert checker.check(dirty, "-") == ["x\\x22 200 1 \\x22-", "-"]
+    assert dirty not in checker.safe and "-" in checker.safe
+    assert checker.check(dirty) == ["x\\x22 200 1 \\x22-"]  # looked at again, every time
