@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from harness import NODE
+from harness import NODE, read_until_close
 
 MB = 1024 * 1024
 UPLOAD = 64 * MB
@@ -98,12 +98,7 @@ def exchange_masked(port, data):
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     try:
         sock.sendall(data)
-        got = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return re.sub(rb"Date: [^\r]*", b"Date: <DATE>", got)
-            got += chunk
+        return re.sub(rb"Date: [^\r]*", b"Date: <DATE>", read_until_close(sock))
     finally:
         sock.close()
 
