@@ -183,3 +183,46 @@ def test_finished_client_requests_are_freed_without_the_cycle_collector(serve):
         loop.close()
         closed.close()
     assert not left, f"objects left in reference cycles: {dict(left)}"
+
+
+def test_ended_websocket_sessions_are_freed_without_the_cycle_collector(serve):
+    """A WebSocket session (ASGI) ended by the client's close, after messages both ways."""
+    websockets = pytest.importorskip("websockets.sync.client")
+
+    async def app(scope, receive, send):
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            await send({"type": "websocket.send", "text": message.get("text") or ""})
+
+    def setup(server, st):
+        st.adapter = ASGIAdapter(app, lifespan="off").setup(server)
+    st = serve(setup)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            with websockets.connect(f"ws://127.0.0.1:{st.port}/ws", proxy=None) as ws:
+                ws.send("hello")
+                assert ws.recv(10) == "hello"
+        deadline = time.monotonic() + 10
+        # every session's socket closed and every app task done
+        while st.call(lambda: len(st.adapter.websockets) + len(st.adapter.tasks)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert st.call(lambda: len(st.adapter.websockets) + len(st.adapter.tasks)) == 0
+        for _ in range(3):
+            st.call(lambda: None)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = collections.Counter(type(obj).__qualname__ for obj in gc.garbage
+                                   if type(obj).__module__.startswith("prefork."))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert not left, f"objects left in reference cycles: {dict(left)}"

@@ -157,6 +157,8 @@ class WebSocketSession:
         self.gone = True
         self.keepalive.stop()
         self.adapter.websockets.discard(self)
+        if self.task is None or self.task.done():
+            self.loop.call_soon(self.release)
         if self.state == "connecting" and self.task is None:
             return
         self.state = "closed"
@@ -310,7 +312,24 @@ class WebSocketSession:
             self.fail_handshake()
 
     # -- the app's task ------------------------------------------------------------------------------
+    def release(self):
+        """The socket is closed and the app is done: the socket's listeners (bound to this
+        session) and the helpers' references back to it go, so the session is freed when
+        the last reference goes rather than by the cycle collector."""
+        socket = self.socket
+        for event, listener in (("data", self.on_data), ("end", self.on_end), ("drain", self.on_drain),
+                                ("close", self.on_socket_close), ("error", self.on_socket_error)):
+            socket.off(event, listener)
+        self.keepalive.session = self.incoming.session = None
+
     async def run(self, app):
+        try:
+            await self.serve(app)
+        finally:
+            if self.gone:
+                self.loop.call_soon(self.release)
+
+    async def serve(self, app):
         try:
             await app(self.scope, self.receive, self.send)
         except ClientDisconnected:
