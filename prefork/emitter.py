@@ -13,6 +13,10 @@ Rules:
   waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. A task that raises goes to
   ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
   handle a raising plain listener (the server answers 500, or closes).
+- ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
+  ``req.body()``, ``response`` or ``error`` for the client's ``response()``) and takes
+  the other listener off, so the emitter keeps nothing of a settled future (whose error
+  may hold, through its traceback, the frames that hold the emitter: a cycle).
 """
 
 import asyncio
@@ -38,6 +42,39 @@ class _Once:
         self.fired = True
         self.emitter.off(self.event, self)
         return self.listener(*args)
+
+
+class _Settler:
+    __slots__ = ("emitter", "future", "done_event", "result", "fail_event", "error")
+
+    def __init__(self, emitter, future, done_event, result, fail_event, error):
+        self.emitter = emitter
+        self.future = future
+        self.done_event = done_event
+        self.result = result
+        self.fail_event = fail_event
+        self.error = error
+        emitter.once(done_event, self.done)
+        emitter.once(fail_event, self.fail)
+
+    def done(self, *args):
+        self.emitter.off(self.fail_event, self.fail)
+        value = self.result(*args)
+        if not self.future.done():
+            self.future.set_result(value)
+
+    def fail(self, *args):
+        self.emitter.off(self.done_event, self.done)
+        error = self.error(*args)
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+def settle_on(emitter, future, done_event, result, fail_event, error):
+    """``future`` gets ``result(*args)`` of ``done_event`` or the exception ``error(*args)``
+    of ``fail_event``, whichever ``emitter`` emits first; the other listener goes then."""
+    _Settler(emitter, future, done_event, result, fail_event, error)
+    return future
 
 
 class EventEmitter:

@@ -245,8 +245,7 @@ def test_an_upgrade_to_another_protocol_is_served_as_http_with_what_follows(serv
 
 def test_curl_asking_for_http2_over_plain_http_gets_its_answer_in_http1(served):
     curl, why = ensure("curl", "curl")
-    if curl is None:
-        pytest.skip(why)
+    assert curl is not None, why  # the client under test: missing is a failure, not a pass
     result = subprocess.run([curl, "-sS", "--http2", "-o", "-", "-w", "\n%{http_code} %{http_version}",
                              f"http://127.0.0.1:{served.port}/pid"], capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr

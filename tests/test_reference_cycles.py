@@ -99,17 +99,13 @@ def traffic(port, upgrade):
         sock.close()
 
 
-def unreachable_prefork_objects(st, upgrade):
+def left_in_cycles(run):
+    """The prefork objects (by type) that the cycle collector finds unreachable after
+    ``run()``, which runs with automatic collection off."""
     gc.collect()
     gc.disable()
     try:
-        traffic(st.port, upgrade)
-        deadline = time.monotonic() + 10
-        while st.call(lambda: st.server.connections) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert st.call(lambda: st.server.connections) == 0
-        for _ in range(3):  # what closing schedules on the loop has run
-            st.call(lambda: None)
+        run()
         gc.set_debug(gc.DEBUG_SAVEALL)
         gc.collect()
         return collections.Counter(type(obj).__qualname__ for obj in gc.garbage
@@ -120,13 +116,27 @@ def unreachable_prefork_objects(st, upgrade):
         gc.enable()
 
 
+def settle(st, pending):
+    """Until ``pending()`` (run on the server's loop) is 0, then what closing scheduled
+    on the loop has run."""
+    deadline = time.monotonic() + 10
+    while st.call(pending) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert st.call(pending) == 0
+    for _ in range(3):
+        st.call(lambda: None)
+
+
 @pytest.mark.parametrize("interface", ["events", "wsgi", "wsgi-threads", "asgi"])
 def test_closed_connections_are_freed_without_the_cycle_collector(serve, interface):
     setup = {"events": hello_events, "wsgi": hello_wsgi(1), "wsgi-threads": hello_wsgi(4),
              "asgi": hello_asgi}[interface]
     st = serve(setup, keep_alive_timeout=0.2)
     try:
-        left = unreachable_prefork_objects(st, upgrade=interface == "events")
+        def run():
+            traffic(st.port, upgrade=interface == "events")
+            settle(st, lambda: st.server.connections)
+        left = left_in_cycles(run)
     finally:
         if interface == "wsgi-threads":
             st.adapter.close()
@@ -168,18 +178,9 @@ def test_finished_client_requests_are_freed_without_the_cycle_collector(serve):
             await asyncio.sleep(0)  # what the closes scheduled has run
 
     loop = asyncio.new_event_loop()
-    gc.collect()
-    gc.disable()
     try:
-        loop.run_until_complete(exchanges())
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        left = collections.Counter(type(obj).__qualname__ for obj in gc.garbage
-                                   if type(obj).__module__.startswith("prefork."))
+        left = left_in_cycles(lambda: loop.run_until_complete(exchanges()))
     finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
         loop.close()
         closed.close()
     assert not left, f"objects left in reference cycles: {dict(left)}"
@@ -203,26 +204,13 @@ def test_ended_websocket_sessions_are_freed_without_the_cycle_collector(serve):
     def setup(server, st):
         st.adapter = ASGIAdapter(app, lifespan="off").setup(server)
     st = serve(setup)
-    gc.collect()
-    gc.disable()
-    try:
+
+    def run():
         for _ in range(5):
             with websockets.connect(f"ws://127.0.0.1:{st.port}/ws", proxy=None) as ws:
                 ws.send("hello")
                 assert ws.recv(10) == "hello"
-        deadline = time.monotonic() + 10
         # every session's socket closed and every app task done
-        while st.call(lambda: len(st.adapter.websockets) + len(st.adapter.tasks)) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert st.call(lambda: len(st.adapter.websockets) + len(st.adapter.tasks)) == 0
-        for _ in range(3):
-            st.call(lambda: None)
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        left = collections.Counter(type(obj).__qualname__ for obj in gc.garbage
-                                   if type(obj).__module__.startswith("prefork."))
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
+        settle(st, lambda: len(st.adapter.websockets) + len(st.adapter.tasks))
+    left = left_in_cycles(run)
     assert not left, f"objects left in reference cycles: {dict(left)}"

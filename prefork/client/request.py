@@ -22,7 +22,7 @@ Rules (Node's, spec section 7):
 
 from urllib.parse import urlsplit
 
-from ..emitter import EventEmitter
+from ..emitter import EventEmitter, settle_on
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.serialize import check_name, check_value, encoded, header_lines
@@ -32,29 +32,9 @@ from .protocol import ClientProtocol
 
 
 
-class _ResponseWaiter:
-    """``response()``'s listeners: whichever of ``response`` and ``error`` comes first
-    settles the future and takes the other listener off, so the request does not keep
-    this waiter (and its future) in a cycle once it is settled."""
-
-    __slots__ = ("req", "future")
-
-    def __init__(self, req, future):
-        self.req = req
-        self.future = future
-        req.once("response", self.on_response)
-        req.once("error", self.on_error)
-
-    def on_response(self, res):
-        self.req.off("error", self.on_error)
-        res.collect_body()
-        if not self.future.done():
-            self.future.set_result(res)
-
-    def on_error(self, err):
-        self.req.off("response", self.on_response)
-        if not self.future.done():
-            self.future.set_exception(err)
+def _collecting(res):
+    res.collect_body()
+    return res
 
 
 class ClientRequest(EventEmitter):
@@ -254,10 +234,9 @@ class ClientRequest(EventEmitter):
         """An awaitable of the response; raises the request's error instead."""
         future = self.loop.create_future()
         if self.res is not None:
-            self.res.collect_body()
-            future.set_result(self.res)
+            future.set_result(_collecting(self.res))
         else:
-            _ResponseWaiter(self, future)
+            settle_on(self, future, "response", _collecting, "error", lambda err: err)
         return future
 
     def __await__(self):

@@ -29,38 +29,11 @@ Rules:
   emitter), so applications may hang their own attributes on a request, as in Node.
 """
 
-from ..emitter import Chunks, EventEmitter
+from ..emitter import Chunks, EventEmitter, settle_on
 from ..http.errors import HTTPError
 from ..http.headers import header_map
 
 _BODY_HIGH_WATER = 64 * 1024
-
-
-class _BodyWaiter:
-    """``body()``'s listeners: the chunks, then the whole body at ``end`` or the error at
-    ``close``. Whichever comes first takes the other listener off, so the request does
-    not keep this waiter, whose future may hold an error whose traceback holds the
-    awaiting frames (and so the request): no cycle is left behind."""
-
-    __slots__ = ("req", "future", "chunks")
-
-    def __init__(self, req, future):
-        self.req = req
-        self.future = future
-        self.chunks = []
-        req.on("data", self.chunks.append)
-        req.once("end", self.done)
-        req.once("close", self.closed)
-
-    def done(self):
-        self.req.off("close", self.closed)
-        if not self.future.done():
-            self.future.set_result(b"".join(self.chunks))
-
-    def closed(self):
-        self.req.off("end", self.done)
-        if not self.future.done():
-            self.future.set_exception(ConnectionResetError("the request was aborted"))
 
 
 class IncomingMessage(EventEmitter):
@@ -142,8 +115,10 @@ class IncomingMessage(EventEmitter):
         if self._ended:
             future.set_result(b"")
             return future
-        _BodyWaiter(self, future)
-        return future
+        chunks = []
+        self.on("data", chunks.append)
+        return settle_on(self, future, "end", lambda: b"".join(chunks),
+                         "close", lambda: ConnectionResetError("the request was aborted"))
 
     def listener_failed(self, event, error, args):
         if self._conn is not None:
