@@ -117,6 +117,7 @@ def status_of(response):
     (b"/bad-status?103", "Invalid HTTP status code 103 in response .1xx is not a final status"),
     (b"/bad-header", "Invalid character in header content"),
     (b"/raise-after-start", "broke after the start"),
+    (b"/sys-exit", "SystemExit: 3"),
     (b"/long-single", "Response content of 8 bytes for a Content-Length of 2"),
 ])
 def test_an_app_failing_before_any_byte_is_out_gets_a_500(served, path, logged):

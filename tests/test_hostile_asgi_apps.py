@@ -62,6 +62,8 @@ async def http(scope, receive, send):
         except RuntimeError as exc:
             mark("body-after-end", str(exc))
             raise
+    elif path == "/sys-exit":
+        raise SystemExit(3)  # sys.exit() in a view ends this request only
     elif path == "/raise-after-start":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         raise RuntimeError("broke after the start")
@@ -167,6 +169,8 @@ async def websocket(scope, receive, send):
                     "headers": headers})
         await send({"type": "websocket.http.response.body", "body": b"denied"})
         return
+    if path == "/ws/exit-before-accept":
+        raise SystemExit(5)
     if path == "/ws/bad-subprotocol":
         await receive()
         await send({"type": "websocket.accept", "subprotocol": "not-offered"})

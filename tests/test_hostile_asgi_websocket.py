@@ -299,6 +299,7 @@ def test_subprotocols_are_offered_to_the_app_and_its_choice_is_checked(served):
 @pytest.mark.parametrize("path, logged", [
     ("/ws/send-before-accept", "but got 'websocket.send'"),
     ("/ws/return-before-accept", "returned without completing handshake"),
+    ("/ws/exit-before-accept", "SystemExit: 5"),  # sys.exit() ends this session only
 ])
 def test_an_app_failing_before_its_accept_gets_a_500(served, path, logged):
     with pytest.raises(InvalidStatus) as failed:

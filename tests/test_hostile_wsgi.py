@@ -78,6 +78,14 @@ def app(environ, start_response):
     if path == "/raise-after":
         start_response("200 OK", plain)
         raise RuntimeError("raised after start_response")
+    if path == "/sys-exit":
+        sys.exit(3)  # a view (or a library under it) calling sys.exit() ends this request only
+    if path == "/sys-exit-gen":
+        def exiting():
+            yield b"first block"
+            raise SystemExit(4)
+        start_response("200 OK", plain)
+        return Tracked(query, exiting())
     if path == "/twice":
         start_response("200 OK", plain)
         start_response("404 Not Found", plain)
@@ -324,11 +332,20 @@ def reset(sock):
 
 
 # -- apps that raise or misuse start_response ------------------------------------------------------------
-@pytest.mark.parametrize("path", [b"/raise-before", b"/raise-after", b"/twice"])
+@pytest.mark.parametrize("path", [b"/raise-before", b"/raise-after", b"/twice", b"/sys-exit"])
 def test_a_failing_app_gets_a_500_and_the_connection_goes_on(d, path):
     def check(head, body):
         assert head.startswith(b"HTTP/1.1 500 ") and body == b"Internal Server Error\n"
     keep_alive_then(d, get(path, close=False), check)
+
+
+def test_system_exit_mid_body_cuts_the_body_and_the_worker_serves_on(d):
+    t = token()
+    data = exchange(d, get(b"/sys-exit-gen?" + t.encode(), close=False))
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"first block" in data
+    assert not data.endswith(b"0\r\n\r\n")  # cut short: no last chunk
+    wait_closes(d, t)
+    d.wait_log("SystemExit: 4")
 
 
 def test_exc_info_after_the_head_closes_the_connection_and_closes_the_iterable(d):

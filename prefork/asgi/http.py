@@ -45,7 +45,8 @@ Rules:
   ``http.response.start``, or with a start whose status or headers are refused) gets a
   500; after that, the connection is closed (the client sees a cut response). Both are
   logged, except a return after the client left (as uvicorn) and the cancelling of a
-  stopping worker (the adapter logs that).
+  stopping worker (the adapter logs that). ``SystemExit`` or ``KeyboardInterrupt``
+  from the app ends its request the same way, never the worker (as uvicorn).
 """
 
 import logging
@@ -327,8 +328,8 @@ class HTTPCycle:
             if not (self.adapter.cancelling and isinstance(exc, CancelledError)):  # else: the drain's end
                 log.error("Exception in ASGI application (%s %s)", req.method, req.url, exc_info=exc)
             self.fail()
-            if not isinstance(exc, Exception):
-                raise
+            if isinstance(exc, CancelledError):
+                raise  # the task was cancelled; SystemExit and the like end this request only
             return
         finally:
             running.discard(self.task)

@@ -340,8 +340,8 @@ class WebSocketSession:
             else:
                 log.error("Exception in ASGI application (WebSocket %s)", self.scope["path"], exc_info=exc)
             self.finish_failed()
-            if not isinstance(exc, Exception):
-                raise
+            if isinstance(exc, CancelledError):
+                raise  # the task was cancelled; SystemExit and the like end this session only
             return
         else:
             if self.state == "connecting":

@@ -31,7 +31,8 @@ Rules:
   ``wsgi.file_wrapper`` around a real file goes out with ``os.sendfile`` when its
   length is known.
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
-  closed) and is logged with its traceback; the worker goes on serving.
+  closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
+  and ``KeyboardInterrupt`` raised by the app included).
 """
 
 import io
@@ -215,7 +216,7 @@ class LoopCall:
             if kind is FileWrapper and self._try_sendfile():
                 return False
             self.iterator = iter(iterable)
-        except Exception:
+        except BaseException:  # SystemExit from the app included: the worker serves on
             self._failed()
             return False
         self.pump()
@@ -242,7 +243,7 @@ class LoopCall:
                     return
                 push_out(res.socket)
             self._end()
-        except Exception:
+        except BaseException:
             self._failed()
             return
         self.finish()
@@ -356,5 +357,5 @@ def close_iterable(iterable):
     if close is not None:
         try:
             close()
-        except Exception:
+        except BaseException:
             log.exception("error closing the WSGI response iterable")
