@@ -13,11 +13,14 @@ Rules:
 - The master only locates the module (``locate``: no package ``__init__`` runs); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``).
 - Recognition reads signatures, never calls the object: events ``setup(server)`` (plain
-  or ``async def``), a WSGI
+  or ``async def``, ``server`` required), a WSGI
   callable ``(environ, start_response)``, an ASGI 3 async callable
   ``(scope, receive, send)``, an ASGI 2 class ``(scope)`` whose instances are async
   callables ``(receive, send)`` (served through ``ASGI2App``). An object may say what it
   is with a ``prefork_interface`` attribute (``"events"``, ``"wsgi"`` or ``"asgi"``).
+  A function that can be called with no arguments (``create_app(test_config=None)``)
+  fits none: it is most likely an app factory, and the error says to write
+  ``module:create_app()``.
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -226,6 +229,8 @@ def detect(obj):
     if arity is None:
         return None, found + ", which needs a keyword argument"
     fewest, most = arity
+    if fewest == 0 and most != math.inf:
+        return None, found + ", which can be called with no arguments"  # a factory, most likely
     fits = lambda n: fewest <= n <= most  # noqa: E731
     if _is_async(obj):  # ASGI 3, or an events setup that awaits something first
         return ("asgi" if fits(3) else "events" if fits(1) and not fits(2) else None), found
@@ -280,6 +285,10 @@ def resolve(app, obj, interface):
     if interface == "asgi" and kind in (None, "events") and inspect.isclass(obj):
         kind = "asgi2"  # said outright: a class taking the scope, whatever its __call__ looks like
     if interface == "auto":
+        if kind is None and found.endswith("which can be called with no arguments"):
+            raise AppError(f"{app} is {_article(found)}, as an app factory can: write APP as "
+                           f"'{app}()' to have the worker call it and serve what it returns (an events "
+                           f"setup takes the server: make it a required parameter, or pass --interface events)")
         if kind is None:
             raise AppError(f"{app} is {_article(found)}, which fits no interface (or more than one): pass "
                            f"--interface events for setup(server), wsgi for (environ, start_response) or "

@@ -84,7 +84,7 @@ NAMES = {
     "no_proxy_headers": ("uvicorn", "forwarded_allow_ips", "an empty list trusts no peer's forwarded headers"),
     "no_access_log": ("uvicorn", "access_log", "set it empty"),
     "env_file": ("uvicorn", None, "settings are read from the TOML file (config) and PREFORK_<NAME> variables"),
-    "factory": ("uvicorn", None, "name the app object itself; a factory is called in your own module"),
+    "factory": ("uvicorn", None, "write APP as module:create_app() (with its arguments, if any): the worker calls the factory"),
     "http": ("uvicorn", None, "the parser is always httptools (llhttp)"),
     "ws": ("uvicorn", None, "WebSockets are always served with wsproto"),
     "h11_max_incomplete_event_size": ("uvicorn", "max_header_size", ""),

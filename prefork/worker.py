@@ -93,7 +93,11 @@ def plug_in(kind, app, settings, server):
     if kind == "events":
         ready = app(server)
         if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
-            server.loop.run_until_complete(ready)
+            ready = server.loop.run_until_complete(ready)
+        if ready is not None and callable(ready):  # a factory taken for a setup(server)
+            raise apps.AppError(f"{settings.app} was called as an events setup(server) and returned "
+                                f"{type(ready).__qualname__} instance, an app: if it is an app factory, "
+                                f"write APP as '{settings.app}()'")
         return None
     try:
         adapters = importlib.import_module(f".{kind}", __package__)

@@ -259,7 +259,7 @@ marked.prefork_interface = "events"
     (ASGI3Object(), "asgi"), (ASGI2, "asgi2"), (marked, "events"), (untyped, None), ("text", None),
     (lambda scope, receive, send: None, "asgi"), (lambda a, b=None: None, None),
     (lambda server, extra=None: None, "events"), (lambda *, server: None, None), (async_setup, "events"),
-    (async_two, None),
+    (async_two, None), (lambda test_config=None: None, None), (lambda: None, None),
 ])
 def test_detect_reads_the_signature(obj, kind):
     assert apps.detect(obj)[0] == kind
@@ -321,6 +321,21 @@ def test_unrecognised_object_names_every_interface():
         "--interface events for setup(server), wsgi for (environ, start_response) or asgi for async "
         "(scope, receive, send)")
     assert apps.resolve("m:untyped", untyped, "wsgi") == ("wsgi", untyped)  # said explicitly: trusted
+
+
+def create_app(test_config=None):
+    return wsgi_function
+
+
+@pytest.mark.parametrize("factory", [create_app, lambda: wsgi_function])
+def test_a_function_called_with_no_arguments_is_taken_for_a_factory(factory):
+    with pytest.raises(apps.AppError) as info:
+        apps.resolve("m:create_app", factory, "auto")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("m:create_app is a function ") and \
+        message.endswith("which can be called with no arguments, as an app factory can: write APP as "
+                         "'m:create_app()' to have the worker call it and serve what it returns (an events "
+                         "setup takes the server: make it a required parameter, or pass --interface events)"), message
 
 
 @pytest.fixture
@@ -470,6 +485,35 @@ def test_unrecognised_object_is_one_line_at_boot(runs, tmp_path):
                      r"\(or more than one\): pass --interface events for setup\(server\), wsgi for "
                      r"\(environ, start_response\) or asgi for async \(scope, receive, send\)\n", log), log
     assert "Traceback" not in log, log
+
+
+FLASK_FACTORY = """
+    from flask import Flask
+
+    def create_app(test_config=None):
+        app = Flask(__name__)
+
+        @app.route("/")
+        def index():
+            return {"app": "factory", "config": test_config}
+        return app
+"""
+
+
+def test_a_flask_factory_named_without_a_call_is_one_line_at_boot(runs, tmp_path):
+    pytest.importorskip("flask")
+    project = write(tmp_path / "flaskr", {"flaskr.py": FLASK_FACTORY})
+    log = boot_failure(runs(prefork_m("flaskr:create_app"), cwd=project))
+    assert "worker 0: flaskr:create_app is a function create_app(test_config), which can be called with no " \
+           "arguments, as an app factory can: write APP as 'flaskr:create_app()'" in log, log
+    assert "Traceback" not in log, log
+    # taken for an events setup when said so, its return value shows what it is
+    log = boot_failure(runs(prefork_m("flaskr:create_app", "--interface", "events"), cwd=project))
+    assert "worker 0: flaskr:create_app was called as an events setup(server) and returned Flask instance, " \
+           "an app: if it is an app factory, write APP as 'flaskr:create_app()'" in log, log
+    run = runs(prefork_m("flaskr:create_app()"), cwd=project)
+    run.wait_ready()
+    assert run.get_json() == {"app": "factory", "config": None}
 
 
 def test_chdir_and_app_dir(runs, flask_project, tmp_path):
