@@ -128,6 +128,14 @@ def test_an_app_failing_before_any_byte_is_out_gets_a_500(served, path, logged):
     served.healthy()
 
 
+def test_receive_after_the_response_is_a_disconnect_even_with_the_body_unread(served):
+    response = served.raw(b"POST /receive-after-response HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                          b"Connection: close\r\n\r\nhello")
+    assert status_of(response) == 200 and response.endswith(b"\r\n\r\nok"), response
+    assert served.mark("receive-after-response") == "{'type': 'http.disconnect'}"
+    served.healthy()
+
+
 def test_an_app_raising_mid_body_cuts_the_chunked_response(served):
     response = served.request(b"/raise-mid-body")
     assert status_of(response) == 200 and response.endswith(b"\r\n7\r\npartial\r\n")  # no last chunk

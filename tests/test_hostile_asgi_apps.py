@@ -62,6 +62,10 @@ async def http(scope, receive, send):
         except RuntimeError as exc:
             mark("body-after-end", str(exc))
             raise
+    elif path == "/receive-after-response":  # answers without reading the body, then receives
+        await respond(send, b"ok")
+        message = await asyncio.wait_for(receive(), 5)
+        mark("receive-after-response", repr(message))
     elif path == "/sys-exit":
         raise SystemExit(3)  # sys.exit() in a view ends this request only
     elif path == "/raise-after-start":

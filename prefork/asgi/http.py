@@ -8,7 +8,9 @@ Rules:
   bytes, and only if no response has started; an app that answers without reading
   gets its answer and the connection closes (the client may still be sending).
 - Once the body is read, ``receive()`` waits until the response is complete or the
-  client is gone, then answers ``http.disconnect`` (at once ever after). Every
+  client is gone, then answers ``http.disconnect`` (at once ever after). Once the
+  response is complete it answers ``http.disconnect`` whatever body was left unread (the
+  ASGI spec; uvicorn does so). Every
   ``receive()`` waiting is woken (Starlette's StreamingResponse waits in one while its
   generator polls ``is_disconnected()`` with another, cancelled at once). The client's
   FIN counts as gone here (as uvicorn reports it), though the server would still send
@@ -152,6 +154,8 @@ class HTTPCycle:
     # -- the app's receive -------------------------------------------------------------------
     async def receive(self):
         while True:
+            if self.complete:  # the response is sent: whatever the body held, the request is over
+                return {"type": "http.disconnect"}
             chunks = self.chunks
             if chunks:
                 self.chunks = None
