@@ -374,3 +374,20 @@ def test_a_lifespan_answering_an_unknown_message_fails_the_boot_with_on(daemons)
                 workers=1)
     assert d.wait_exit(30) == 3
     assert "Unexpected ASGI lifespan message 'lifespan.startup.done'" in d.log()
+
+
+def test_threads_given_to_an_asgi_app_are_named_as_unused_at_boot():
+    daemon = Daemon("--interface", "asgi", "--threads", "4", app=APP, workers=1)
+    try:
+        daemon.wait_ready()
+        daemon.wait_log(r"threads = 4 is for WSGI apps: an ASGI app runs on the worker's event loop")
+        response = daemon_request(daemon.port, b"/pid")
+        assert status_of(response) == 200
+    finally:
+        daemon.cleanup()
+
+
+def daemon_request(port, target):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return read_until_close(sock)

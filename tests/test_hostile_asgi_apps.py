@@ -256,6 +256,7 @@ async def websocket(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
+            mark("ws-disconnect-type", type(message["code"]).__name__)
             mark("ws-disconnect", f"{message['code']}")
             return
         if message.get("text") is not None:

@@ -105,6 +105,7 @@ def test_valid_close_codes_are_echoed(served, code):
     sock.sendall(masked(0x88, struct.pack("!H", code) + "ciao €".encode()))
     assert close_frame(sock)[0] == code
     assert served.mark("ws-disconnect") == str(code)
+    assert (served.marks / "ws-disconnect-type").read_text() == "int"  # the spec's type, not an enum member
     sock.close()
     served.healthy()
 

@@ -37,7 +37,8 @@ class Inbox:
 
     def put_disconnect(self, code, reason):
         if self.disconnect is None:
-            self.disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason}
+            # a plain int, as the spec has it (wsproto gives an IntEnum member for a known code)
+            self.disconnect = {"type": "websocket.disconnect", "code": int(code), "reason": reason}
             self.put(self.disconnect)
 
     def full(self):
