@@ -1,12 +1,20 @@
 """Listen sockets: bound by the master before forking, or inherited.
 
 Sources, in order: sockets handed over by a previous master on re-exec
-(``PREFORK_INHERIT`` = ``ADDRESS=FD;...``), systemd socket activation, ``fd://N``
+(``PREFORK_INHERIT`` = ``KEY=FD;...``), systemd socket activation, ``fd://N``
 addresses, and finally sockets this process binds. Inherited sockets are used as they
 are: never bound or listened on again. A ``bind`` entry's ``http://``/``https://`` scheme
 is the workers' business (TLS or not): the socket is opened for the address after it.
 A UNIX socket this process binds gets ``unix_socket_mode`` (0o666 by default) before it
 listens, whatever the umask: a proxy of another user must be able to connect.
+
+Rules of the hand-over (USR2):
+- Every listener is handed over, in order, under its key: its ``bind`` address as
+  written, or ``systemd:NAME``. Keys may repeat (``127.0.0.1:0`` twice, two systemd sockets of one name):
+  the new master takes, for each configured address in turn, the first socket left
+  under that key, so every listener survives, paired in order.
+- An inherited socket the new configuration does not name is closed (by the caller of
+  ``open_listeners``, once every address has taken its own).
 """
 
 import errno
@@ -134,34 +142,44 @@ def remove_unix_paths(paths):
             pass
 
 
-def open_listeners(addresses, backlog, env=None, unix_mode=None):
-    """Returns ``[(address, socket), ...]``; raises ListenError naming every address it
-    could not open (and then keeps none of them open)."""
+def inherited(env=None):
+    """The sockets a previous master handed over (``PREFORK_INHERIT``, removed from
+    ``env``), in order: ``[(key, socket), ...]`` (see the module's rules)."""
     env = os.environ if env is None else env
-    inherited = {}
+    result = []
     for item in filter(None, env.pop(INHERIT_ENV, "").split(";")):
-        address, _, fd = item.rpartition("=")
-        inherited[address] = socket.socket(fileno=int(fd))
-    handed_over = [(address, sock) for address, sock in inherited.items() if address.startswith("systemd:")]
-    if handed_over:  # a re-exec under socket activation: keep systemd's sockets
-        for address, sock in inherited.items():
-            if not address.startswith("systemd:"):
-                sock.close()
+        key, _, fd = item.rpartition("=")
+        result.append((key, socket.socket(fileno=int(fd))))
+    return result
+
+
+def take(inherited, key):
+    """The first socket in ``inherited`` under ``key``, removed from the list; or None."""
+    for index, (name, sock) in enumerate(inherited):
+        if name == key:
+            del inherited[index]
+            return sock
+    return None
+
+
+def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None):
+    """Returns ``[(address, socket), ...]``; raises ListenError naming every address it
+    could not open (and then keeps none of them open). ``inherited`` (from
+    ``inherited()``) loses the sockets taken from it; the caller closes what is left."""
+    env = os.environ if env is None else env
+    inherited = [] if inherited is None else inherited
+    handed_over = [(key, sock) for key, sock in inherited if key.startswith("systemd:")]
+    if handed_over:  # a re-exec under socket activation: keep systemd's sockets, all of them, in order
+        inherited[:] = [(key, sock) for key, sock in inherited if not key.startswith("systemd:")]
         return handed_over
     activated = systemd.listen_fds(env=env)
     if activated:
-        for sock in inherited.values():
-            sock.close()
-        result = []
-        for fd, name in activated:
-            sock = socket.socket(fileno=fd)
-            result.append((f"systemd:{name}", sock))
-        return result
+        return [(f"systemd:{name}", socket.socket(fileno=fd)) for fd, name in activated]
     result = []
     failures = []
     try:
         for address in addresses:
-            sock = inherited.pop(address, None)
+            sock = take(inherited, address)
             try:
                 if sock is None and bind_address(address).startswith("fd://"):
                     sock = socket.socket(fileno=int(bind_address(address)[5:]))
@@ -178,16 +196,14 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None):
         for _, sock in result:
             sock.close()
         raise
-    finally:
-        for sock in inherited.values():  # addresses no longer configured
-            sock.close()
     return result
 
 
 def for_exec(listeners):
-    """Mark the sockets inheritable and return the env value that names them."""
+    """Mark the sockets inheritable and return the env value that names them
+    (``[(key, socket), ...]`` in order; keys may repeat)."""
     parts = []
-    for address, sock in listeners:
+    for key, sock in listeners:
         os.set_inheritable(sock.fileno(), True)
-        parts.append(f"{address}={sock.fileno()}")
+        parts.append(f"{key}={sock.fileno()}")
     return ";".join(parts)

@@ -16,6 +16,8 @@ Rules:
   limit the worker count is a configuration problem. Once it has raised it, workers get
   the soft limit the daemon was started with (``master.worker_nofile``), never above the
   hard limit of the moment.
+- After a USR2 the listeners handed over are taken again, each under its configured
+  address (``listeners.py``); one the new configuration does not name is closed.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 """
@@ -45,16 +47,23 @@ def open_all(master):
     shortage = descriptors(master, master.target)
     if shortage:
         raise settings_mod.ConfigError([f"{where(settings, 'workers')}: {shortage}"])
+    inherited = listeners_mod.inherited()  # a USR2's hand-over
     try:
-        master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog,
-                                                          unix_mode=settings.unix_socket_mode)
-    except listeners_mod.ListenError as exc:
-        problems += [f"{where(settings, 'bind')}: {address}: {reason}" for address, reason in exc.failures]
-    if settings.metrics_bind:
         try:
-            operations.start_metrics(master, settings.metrics_bind)
+            master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog,
+                                                              unix_mode=settings.unix_socket_mode,
+                                                              inherited=inherited)
         except listeners_mod.ListenError as exc:
-            problems += [f"{where(settings, 'metrics_bind')}: {address}: {reason}" for address, reason in exc.failures]
+            problems += [f"{where(settings, 'bind')}: {address}: {reason}" for address, reason in exc.failures]
+        if settings.metrics_bind:
+            try:
+                operations.start_metrics(master, settings.metrics_bind)
+            except listeners_mod.ListenError as exc:
+                problems += [f"{where(settings, 'metrics_bind')}: {address}: {reason}"
+                             for address, reason in exc.failures]
+    finally:
+        for _, sock in inherited:  # handed over, but no longer configured
+            sock.close()
     opened = {address for address, _ in master.listeners}
     for address in settings.proxy_protocol_bind if master.listeners else ():
         if address not in opened:

@@ -1,0 +1,123 @@
+"""USR2 hands every listener over to the new program: two listeners of one address
+(``127.0.0.1:0`` twice, two systemd sockets of one name).
+
+Real daemons on loopback, driven with real signals; every process seen is killed by PID
+at the end."""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from daemon import HERE, ROOT, alive, children, kill_all, python_env, wait_until
+
+
+class Proc:
+    """A daemon started with ``argv`` and ``pass_fds``; its log, its processes."""
+
+    def __init__(self, argv, pass_fds=(), env=None):
+        self.tmp = tempfile.mkdtemp(prefix="prefork-review-")
+        self.log_path = os.path.join(self.tmp, "log")
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         pass_fds=pass_fds, env=env or python_env(), cwd=self.tmp)
+        self.pid = self.proc.pid
+        self.seen = {self.pid}
+
+    def log(self):
+        with open(self.log_path, "rb") as fh:
+            return fh.read().decode(errors="replace")
+
+    def wait_log(self, pattern, count=1, timeout=20):
+        def found():
+            if self.proc.poll() is not None and len(re.findall(pattern, self.log())) < count:
+                raise AssertionError(f"the daemon exited ({self.proc.returncode}):\n{self.log()}")
+            return len(re.findall(pattern, self.log())) >= count
+        wait_until(found, timeout, what=lambda: f"{pattern!r} x{count} in the log:\n{self.log()}")
+
+    def note_children(self):
+        self.seen.update(children(self.pid))
+
+    def cleanup(self):
+        self.note_children()
+        kill_all(self.proc, self.seen)
+
+
+@pytest.fixture
+def procs():
+    started = []
+
+    def start(*args, **kwargs):
+        proc = Proc(*args, **kwargs)
+        started.append(proc)
+        return proc
+    yield start
+    for proc in started:
+        proc.cleanup()
+
+
+def get(port, path="/", timeout=5):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def prefork(*args):
+    return [sys.executable, "-m", "prefork", "apps.basic:setup", "--access-log", "", "--graceful-timeout", "5",
+            *args]
+
+
+def reexec(d):
+    """USR2, and wait for the new program's workers (its second 'workers ready')."""
+    d.note_children()
+    os.kill(d.pid, signal.SIGUSR2)
+    d.wait_log(r"USR2: re-executing the master")
+    d.wait_log(r"workers ready", count=2)
+    d.note_children()
+    assert d.proc.poll() is None and alive(d.pid)
+
+
+# -- 3: listeners of one address ---------------------------------------------------------------------------
+def test_usr2_keeps_both_listeners_bound_to_port_0(procs):
+    d = procs(prefork("--workers", "1", "--metrics-bind", "", "--bind", "127.0.0.1:0", "--bind", "127.0.0.1:0"))
+    d.wait_log(r"workers ready")
+    ports = [int(p) for p in re.findall(r"listening at 127\.0\.0\.1:(\d+)", d.log())]
+    assert len(set(ports)) == 2
+    assert [get(port)[0] for port in ports] == [200, 200]
+    reexec(d)
+    after = [int(p) for p in re.findall(r"listening at 127\.0\.0\.1:(\d+)", d.log().split("USR2: re-executing the master")[1])]
+    assert after == ports  # every socket taken again, in order
+    assert [get(port)[0] for port in ports] == [200, 200]
+
+
+@pytest.mark.skipif(shutil.which("systemd-socket-activate") is None, reason="systemd-socket-activate missing")
+@pytest.mark.parametrize("names", [["web", "web"], []], ids=["same-name", "unnamed"])
+def test_usr2_keeps_two_socket_activated_listeners_of_one_name(procs, names):
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    argv = ["systemd-socket-activate", "-l", f"127.0.0.1:{ports[0]}", "-l", f"127.0.0.1:{ports[1]}"]
+    for name in names:
+        argv += ["--fdname", name]
+    argv += ["-E", f"PYTHONPATH={ROOT}{os.pathsep}{HERE}", "--", *prefork("--workers", "1", "--metrics-bind", "")]
+    d = procs(argv)
+    d.wait_log(r"Listening on")  # systemd-socket-activate's own line: the sockets are bound
+    assert [get(port, timeout=20)[0] for port in ports] == [200, 200]  # the first connection starts it
+    d.wait_log(r"workers ready")
+    reexec(d)
+    assert [get(port)[0] for port in ports] == [200, 200]
+    name = names[0] if names else "unknown"
+    assert len(re.findall(rf"listening at .* \(systemd:{name}\)", d.log().split("USR2: re-executing the master")[1])) == 2
