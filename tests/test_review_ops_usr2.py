@@ -1,5 +1,6 @@
 """USR2 hands every listener over to the new program: two listeners of one address
-(``127.0.0.1:0`` twice, two systemd sockets of one name).
+(``127.0.0.1:0`` twice, two systemd sockets of one name), and the operations endpoints'
+own listener whatever ``metrics_bind`` says (``fd://N``, ``HOST:PORT``, port 0).
 
 Real daemons on loopback, driven with real signals; every process seen is killed by PID
 at the end."""
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 
@@ -61,6 +63,13 @@ def procs():
     yield start
     for proc in started:
         proc.cleanup()
+
+
+def listening_socket():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
 
 
 def get(port, path="/", timeout=5):
@@ -121,3 +130,52 @@ def test_usr2_keeps_two_socket_activated_listeners_of_one_name(procs, names):
     assert [get(port)[0] for port in ports] == [200, 200]
     name = names[0] if names else "unknown"
     assert len(re.findall(rf"listening at .* \(systemd:{name}\)", d.log().split("USR2: re-executing the master")[1])) == 2
+
+
+# -- 1: the operations endpoints' listener -------------------------------------------------------------------
+@pytest.mark.parametrize("form", ["fd", "port0"])
+def test_usr2_hands_the_operations_listener_over_and_probes_are_never_refused(procs, form):
+    serving = listening_socket()
+    fds = [serving.fileno()]
+    args = ["--workers", "1", "--bind", f"fd://{serving.fileno()}"]
+    if form == "fd":
+        metrics = listening_socket()
+        fds.append(metrics.fileno())
+        args += ["--metrics-bind", f"fd://{metrics.fileno()}"]
+        port = metrics.getsockname()[1]
+    else:
+        args += ["--metrics-bind", "127.0.0.1:0"]
+    d = procs(prefork(*args), pass_fds=fds)
+    app_port = serving.getsockname()[1]
+    serving.close()
+    if form == "fd":
+        metrics.close()
+    d.wait_log(r"workers ready")
+    if form == "port0":
+        port = int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", d.log()).group(1))
+    assert get(port, "/readyz") == (200, "ready\n")
+    answers, done = [], threading.Event()
+
+    def probe():  # /healthz all along the re-exec: answered, or waiting in the backlog; never refused
+        while not done.is_set():
+            try:
+                answers.append(get(port, "/healthz", timeout=20)[0])
+            except OSError as exc:
+                answers.append(repr(exc))
+    thread = threading.Thread(target=probe)
+    thread.start()
+    try:
+        wait_until(lambda: len(answers) >= 3, 10, what="probes answered")
+        reexec(d)
+        count = len(answers)
+        wait_until(lambda: len(answers) >= count + 3, 10, what="probes answered after the re-exec")
+    finally:
+        done.set()
+        thread.join(30)
+    assert set(answers) == {200}, answers
+    assert get(port, "/readyz") == (200, "ready\n")
+    assert get(app_port)[0] == 200
+    logged = re.findall(r"metrics at http://(\S+)/metrics", d.log())
+    assert len(logged) == 2 and logged[0] == logged[1]  # the same socket, not one bound anew
+    os.kill(d.pid, signal.SIGTERM)
+    assert d.proc.wait(20) == 0

@@ -10,7 +10,8 @@ listens, whatever the umask: a proxy of another user must be able to connect.
 
 Rules of the hand-over (USR2):
 - Every listener is handed over, in order, under its key: its ``bind`` address as
-  written, or ``systemd:NAME``. Keys may repeat (``127.0.0.1:0`` twice, two systemd sockets of one name):
+  written, ``systemd:NAME``, or ``metrics:ADDRESS`` for the operations endpoints'
+  listener. Keys may repeat (``127.0.0.1:0`` twice, two systemd sockets of one name):
   the new master takes, for each configured address in turn, the first socket left
   under that key, so every listener survives, paired in order.
 - An inherited socket the new configuration does not name is closed (by the caller of
@@ -140,6 +141,9 @@ def remove_unix_paths(paths):
                 os.unlink(path)
         except OSError:
             pass
+
+
+METRICS_PREFIX = "metrics:"  # the key of the operations endpoints' listener in a hand-over
 
 
 def inherited(env=None):

@@ -93,6 +93,7 @@ class Master:
         self.aggregator = Aggregator()
         self.clock = time.monotonic
         self.metrics_server = None
+        self.metrics_listener = None  # (key, socket) of the operations endpoints, handed over on USR2
         self.watchdog_interval = operations.watchdog_interval()
         self._status = None
         self.reloader = None  # the development file watcher (reload = true)

@@ -5,6 +5,9 @@ thread): ``/metrics`` (Prometheus), ``/healthz`` (live), ``/readyz`` (ready), ``
 
 Rules:
 - The endpoints answer from the master's state alone; they never wait on a worker.
+- The listener is handed over across a USR2 re-exec like the serving ones (whatever
+  the form of ``metrics_bind``), so the new master answers on the very socket: a probe
+  meanwhile waits in its backlog, never refused.
 - The listener stays open while the daemon drains, so a probe reads 503 (not a refused
   connection) until the master exits.
 - The endpoints share the master's loop and its descriptors with the supervision of the
@@ -49,8 +52,9 @@ def watchdog(master):
         master.loop.call_later(master.watchdog_interval, watchdog, master)
 
 
-def start_metrics(master, address):
-    """The master's operations endpoints on ``address`` (see the module's docstring)."""
+def start_metrics(master, address, inherited=()):
+    """The master's operations endpoints on ``address`` (see the module's docstring): on
+    the listener a re-exec'd master handed over for it, when ``inherited`` holds one."""
     from ..metrics import make_registry, render
     from ..server import create_server
 
@@ -88,7 +92,14 @@ def start_metrics(master, address):
             answer(res, 405, "method not allowed\n")
         else:
             route(req, res)
-    (_, sock), = listeners_mod.open_listeners([address], 128, env={})
+    key = listeners_mod.METRICS_PREFIX + address
+    sock = listeners_mod.take(inherited, key) if inherited else None
+    for name, other in [item for item in inherited if item[0].startswith(listeners_mod.METRICS_PREFIX)]:
+        inherited.remove((name, other))  # handed over for another address: closed before this one is bound
+        other.close()
+    if sock is None:
+        (_, sock), = listeners_mod.open_listeners([address], 128, env={})
+    master.metrics_listener = (key, sock)
     server = create_server(on_request, loop=master.loop, keep_alive_timeout=5.0, timeout=IDLE_TIMEOUT,
                            headers_timeout=REQUEST_TIMEOUT, request_timeout=REQUEST_TIMEOUT,
                            connections_checking_interval=1.0)

@@ -116,13 +116,15 @@ def checked(master, pid, status):
 
 
 def execute(master):
-    """Replace this process's code in place: same PID, same listen sockets."""
+    """Replace this process's code in place: same PID, same listen sockets (every one,
+    in order, and the operations endpoints' listener: ``listeners.py``)."""
     # a signal from here on waits, blocked, for the new program's handlers (the mask and
     # pending signals survive exec; dispositions do not)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, master.SIGNALS)
     log.info("USR2: re-executing the master (pid %d)", os.getpid())
     env = dict(os.environ)
-    env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(master.listeners)
+    handed_over = master.listeners + ([master.metrics_listener] if master.metrics_listener else [])
+    env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(handed_over)
     env[RETIRE_ENV] = ",".join(map(str, list(master.workers) + list(master.foreign)))
     for signum in master.SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
@@ -134,7 +136,7 @@ def execute(master):
         os.execve(head[0], head + args, env)
     except OSError as exc:
         master.reexecuted = False
-        for _, sock in master.listeners:
+        for _, sock in handed_over:
             os.set_inheritable(sock.fileno(), False)
         for signum in master.SIGNALS:
             master.loop.add_signal_handler(signum, master.on_signal, signum)

@@ -16,8 +16,9 @@ Rules:
   limit the worker count is a configuration problem. Once it has raised it, workers get
   the soft limit the daemon was started with (``master.worker_nofile``), never above the
   hard limit of the moment.
-- After a USR2 the listeners handed over are taken again, each under its configured
-  address (``listeners.py``); one the new configuration does not name is closed.
+- After a USR2 the listeners and the operations endpoints' listener handed over are
+  taken again, each under its configured address (``listeners.py``); one the new
+  configuration does not name is closed.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 """
@@ -47,7 +48,7 @@ def open_all(master):
     shortage = descriptors(master, master.target)
     if shortage:
         raise settings_mod.ConfigError([f"{where(settings, 'workers')}: {shortage}"])
-    inherited = listeners_mod.inherited()  # a USR2's hand-over
+    inherited = listeners_mod.inherited()  # a USR2's hand-over: the listeners, the operations endpoints'
     try:
         try:
             master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog,
@@ -57,7 +58,7 @@ def open_all(master):
             problems += [f"{where(settings, 'bind')}: {address}: {reason}" for address, reason in exc.failures]
         if settings.metrics_bind:
             try:
-                operations.start_metrics(master, settings.metrics_bind)
+                operations.start_metrics(master, settings.metrics_bind, inherited)
             except listeners_mod.ListenError as exc:
                 problems += [f"{where(settings, 'metrics_bind')}: {address}: {reason}"
                              for address, reason in exc.failures]
