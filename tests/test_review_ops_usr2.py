@@ -82,9 +82,8 @@ def get(port, path="/", timeout=5):
         conn.close()
 
 
-def prefork(*args):
-    return [sys.executable, "-m", "prefork", "apps.basic:setup", "--access-log", "", "--graceful-timeout", "5",
-            *args]
+def prefork(*args, app="apps.basic:setup"):
+    return [sys.executable, "-m", "prefork", app, "--access-log", "", "--graceful-timeout", "5", *args]
 
 
 def reexec(d):
@@ -179,3 +178,28 @@ def test_usr2_hands_the_operations_listener_over_and_probes_are_never_refused(pr
     assert len(logged) == 2 and logged[0] == logged[1]  # the same socket, not one bound anew
     os.kill(d.pid, signal.SIGTERM)
     assert d.proc.wait(20) == 0
+
+
+# -- 2: readiness across a re-exec ---------------------------------------------------------------------------
+def test_readyz_across_usr2_is_booting_until_the_new_workers_serve_and_never_refused(procs):
+    """docs/operations.md: the old workers stop accepting at the exec, so /readyz says
+    `booting` until the new program's workers are ready; a probe is never refused."""
+    serving = listening_socket()
+    d = procs(prefork("--workers", "2", "--bind", f"fd://{serving.fileno()}", "--metrics-bind", "127.0.0.1:0",
+                      app="apps.slow_boot:setup"), pass_fds=[serving.fileno()], env=python_env(BOOT_SECONDS="1"))
+    serving.close()
+    d.wait_log(r"workers ready")
+    port = int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", d.log()).group(1))
+    answers = []
+    os.kill(d.pid, signal.SIGUSR2)
+
+    def probe():
+        try:
+            status, body = get(port, "/readyz", timeout=20)
+            answers.append(f"{status} {body.strip()}")
+        except OSError as exc:
+            answers.append(repr(exc))
+        return len(re.findall(r"workers ready", d.log())) >= 2 and answers[-1] == "200 ready"
+    wait_until(probe, 30, interval=0.02, what=lambda: f"ready again: {answers[-5:]}\n{d.log()}")
+    runs = [answer for i, answer in enumerate(answers) if i == 0 or answers[i - 1] != answer]
+    assert runs in (["200 ready", "503 booting", "200 ready"], ["503 booting", "200 ready"]), runs

@@ -7,7 +7,9 @@ Rules:
   master itself aborts the worker at ``timeout``, so a probe sees the hang, and late
   enough that one slow request on a loop is not reported.
 - Ready: the first generation has reported ready, a worker of the current generation
-  serves, and nothing is draining. Readiness is withdrawn from the first moment of a
+  serves, and nothing is draining. After a USR2 re-exec the new program starts
+  unready (``booting``) until its own first generation is ready: the old workers stop
+  accepting at the exec, so nothing serves meanwhile. Readiness is withdrawn from the first moment of a
   graceful stop (TERM) and of a reload's switch-over (the new generation is ready), and
   stays withdrawn until the old generation has gone. With ``readiness_withdraw`` > 0
   the master waits that many seconds, still accepting, between withdrawing readiness
