@@ -17,7 +17,9 @@ Rules:
   later; one past ``max_worker_memory`` is replaced (``deadlines.py``). Forking a
   worker and its handle are ``workers.py``.
 - A worker that served its quota (``max_requests``) or outgrew ``max_worker_memory`` is
-  replaced replacement first: the old one drains once the new one is ready.
+  replaced replacement first: the old one drains once the new one is ready. One of a
+  reload's new generation that asks before the switch-over (it asks only once) is
+  remembered and replaced at the switch-over.
 - Every child is reaped, a worker or not: run as PID 1 (a container), the master is
   the parent of whatever the apps' own processes leave behind, and reaps each such
   orphan as it exits, so none stays a zombie.
@@ -313,8 +315,16 @@ class Master:
 
     def recycle(self, worker, why, reason):
         """Replace ``worker`` (``reason``: recycle, memory): start its replacement first,
-        retire it once that is ready."""
-        if worker.retiring or self.stopping or worker.generation != self.generation:
+        retire it once that is ready. A worker of a reload's new generation, not serving
+        yet as the current one, is replaced at the switch-over (``reload.switch_over``)."""
+        if worker.retiring or self.stopping:
+            return
+        if worker.generation != self.generation:
+            pending = self.new_generation
+            if pending is not None and worker.generation == pending[0] and worker.recycle_wanted is None:
+                log.info("worker %d (pid %d) %s; replacing it once generation %d takes over", worker.slot,
+                         worker.pid, why, worker.generation)
+                worker.recycle_wanted = (why, reason)  # the worker asks once: kept until then
             return
         if any(w.replaces == worker.pid for w in self.workers.values()):
             return

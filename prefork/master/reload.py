@@ -5,6 +5,9 @@ Readiness (``/readyz``) is withdrawn from that switch-over until the old generat
 gone, and ``readiness_withdraw`` seconds pass between withdrawing it and the old
 generation's drain.
 
+A new worker that asks to be replaced (``max_requests`` reached, ``max_worker_memory``
+passed) before the switch-over is replaced right after it, as any serving worker.
+
 The new generation has as many workers as the running one (TTIN/TTOU's count is kept),
 unless the configuration's own ``workers`` value changed since the last load: then that
 value wins.
@@ -112,6 +115,9 @@ def switch_over(master):
         master.retire(worker, "reload")
     for slot in range(master.target):  # a new worker may have died while readiness was withdrawn
         master.respawn(slot, generation)
+    for worker in list(master.workers.values()):  # asked to be replaced before this switch-over
+        if worker.generation == generation and worker.recycle_wanted is not None:
+            master.recycle(worker, *worker.recycle_wanted)
     log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
     master.check_booted()
     master.last_reload_error = None

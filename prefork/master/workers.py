@@ -47,6 +47,7 @@ class WorkerHandle:
         self.stats = {}
 
         self.recycle_reason = None  # why a replacement was started for it (max_requests, memory)
+        self.recycle_wanted = None  # (why, reason) of a replacement asked before its generation took over
         self.memory_exempt = False  # over max_worker_memory as it booted: the limit cannot be met
         self.replaced_for = None  # the reason of the worker this one replaces (recycle, memory)
         self.ready_at = None
