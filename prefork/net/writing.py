@@ -2,7 +2,7 @@
 
 Rules:
 - ``send_bytes`` is the one write path. Bytes go straight to the kernel when nothing is
-  queued; the rest waits for writability. ``write()`` returns False past
+  queued; the rest waits for writability. An empty write makes no system call. ``write()`` returns False past
   ``high_water_mark``; ``drain`` follows once the queue empties.
 - While corked (during one read's processing) writes only queue, and uncorking sends them
   in one ``send``.
@@ -75,8 +75,9 @@ class Writing:
         if self.destroyed:
             return  # writes after close are dropped, as Node drops them
         if self._out or self._corked or self.connecting:
-            self._out.append(data)
-            self.buffered_size += len(data)
+            if data or self.tls is not None:  # an empty write is nothing to queue (TLS: a flush)
+                self._out.append(data)
+                self.buffered_size += len(data)
             return
         if self.tls is not None:
             self._out.append(data)
@@ -84,6 +85,8 @@ class Writing:
             if not self._writer:
                 self._flush()
             return
+        if not data:
+            return  # nothing for the kernel (an end() with no body left): no system call
         try:
             sent = self._sock.send(data)
         except (BlockingIOError, InterruptedError):
