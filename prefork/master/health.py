@@ -6,6 +6,12 @@ Rules:
   (never less than two heartbeat intervals, never more than ``timeout``): well before the
   master itself aborts the worker at ``timeout``, so a probe sees the hang, and late
   enough that one slow request on a loop is not reported.
+- A worker still booting (not ready: an events or WSGI app still importing sends no
+  heartbeat) is not stale while it is within the boot deadline the master enforces
+  (``timeout`` since its last message, ``deadlines.py``); past it the master aborts it,
+  and it is stale until it is gone. The same rule decides the systemd watchdog
+  (``operations.watchdog``) and ``/status.json``'s ``stale``. A serving or draining
+  worker has no such grace.
 - Ready: the first generation has reported ready, a worker of the current generation
   serves, and nothing is draining. After a USR2 re-exec the new program starts
   unready (``booting``) until its own first generation is ready: the old workers stop
@@ -25,14 +31,25 @@ def fresh_limit(timeout):
     return min(timeout, max(2 * HEARTBEAT_INTERVAL, timeout / 2))
 
 
+def is_stale(worker, now, limit, timeout):
+    """Whether ``worker``'s silence counts against it: older than ``limit``, unless it is
+    still booting within its boot deadline (``timeout``: see the module's rules)."""
+    age = now - worker.last_beat
+    if age <= limit:
+        return False
+    booting = not worker.ready and worker.aborted_at is None and age <= timeout
+    return not booting
+
+
 def liveness(master):
     """(live, text): text names each stale worker."""
     now = master.clock()
-    limit = fresh_limit(master.settings.timeout)
+    timeout = master.settings.timeout
+    limit = fresh_limit(timeout)
     stale = []
     for worker in sorted(master.workers.values(), key=lambda w: (w.generation, w.slot)):
         age = now - worker.last_beat
-        if age > limit:
+        if is_stale(worker, now, limit, timeout):
             stale.append(f"worker {worker.slot} (pid {worker.pid}, generation {worker.generation}): "
                          f"no heartbeat for {age:.1f} s (limit {limit:.1f} s)")
     if stale:

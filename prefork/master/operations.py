@@ -43,10 +43,12 @@ def watchdog_interval():
 
 
 def watchdog(master):
-    """WATCHDOG=1 only while every worker's loop is alive (recent heartbeat)."""
+    """WATCHDOG=1 only while every worker's loop is alive (recent heartbeat, or booting
+    within its boot deadline: ``health.is_stale``)."""
     now = time.monotonic()
-    fresh_limit = min(master.settings.timeout, HEARTBEAT_FRESH)
-    if all(now - w.last_beat <= fresh_limit for w in master.workers.values() if not w.retiring):
+    timeout = master.settings.timeout
+    fresh_limit = min(timeout, HEARTBEAT_FRESH)
+    if not any(health.is_stale(w, now, fresh_limit, timeout) for w in master.workers.values() if not w.retiring):
         systemd.notify(f"WATCHDOG=1\nSTATUS={master.status()}")
     if not master.stopping:
         master.loop.call_later(master.watchdog_interval, watchdog, master)

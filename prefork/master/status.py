@@ -45,7 +45,8 @@ def snapshot(master):
             "requests": sum(stats.get("requests", {}).values()),
             "connections": stats.get("connections", 0),
             "rss": usage[0] if usage else None, "cpu": round(usage[1], 2) if usage else None,
-            "heartbeat_age": round(beat_age, 3), "stale": beat_age > limit,
+            "heartbeat_age": round(beat_age, 3),
+            "stale": health.is_stale(worker, now, limit, master.settings.timeout),
         })
     totals = master.aggregator.totals([w.stats for w in master.workers.values() if w.stats])
     ready, readiness = health.readiness(master)
