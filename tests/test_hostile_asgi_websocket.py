@@ -237,7 +237,9 @@ def test_a_reset_mid_frame_is_a_1006_disconnect(served):
 # -- the handshake --------------------------------------------------------------------------------
 @pytest.mark.parametrize("key", [b"short", b"!" * 24, base64.b64encode(b"k" * 15) + b"==", base64.b64encode(b"k" * 17)])
 def test_a_key_that_is_not_base64_of_16_bytes_gets_a_400(served, key):
-    sock, head = handshake(served, key=key, expect=b"HTTP/1.1 400 ")
+    sock, head = handshake(served, key=key, expect=b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"\r\nDate: " in head and b"\r\nConnection: close\r\n" in head
+    assert read_until_close(sock).startswith(b"Bad WebSocket handshake: bad Sec-WebSocket-Key")
     sock.close()
     served.healthy()
 
@@ -253,6 +255,11 @@ def test_another_version_gets_a_426_naming_13(served):
     (b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n",
      400),  # no key
     (b"POST /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n", 400),
+    # a body on the handshake: its bytes would be read as frames
+    (b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 6\r\n\r\n\x81\x80abcd", 400),
+    (b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     # an upgrade to another protocol is served as HTTP (test_hostile_asgi.py)
     (b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, close\r\nUpgrade: h2c\r\n\r\n", 200),
     # without the Connection token it is no upgrade: the app answers it as HTTP

@@ -3,7 +3,10 @@
 Rules:
 - ``replayed_request`` gives wsproto the request head as the server parsed it, after
   the checks wsproto does not make: a ``Sec-WebSocket-Key`` (for version 13) must be
-  base64 of 16 bytes (RFC 6455 4.2.1), else ``RemoteProtocolError`` with a 400 hint.
+  base64 of 16 bytes (RFC 6455 4.2.1), and the request has no body (its bytes would
+  be read as frames), else ``RemoteProtocolError`` with a 400 hint.
+- ``refusal`` is the answer to a handshake refused that way (or by wsproto): a
+  ``Denial`` with the hint's status and headers and the reason as a text body.
 - ``Denial`` is an HTTP response sent in place of the handshake: the app's denial
   (the ``websocket.http.response`` extension), the 403 of a ``websocket.close`` before
   the accept, the 500 of an app that fails before it. It has the status line with its
@@ -74,11 +77,23 @@ def replayed_request(req):
     headers = req.headers
     if headers.get("sec-websocket-version") == "13" and not valid_key(headers.get("sec-websocket-key")):
         raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
+    if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+        # its bytes would be read as the first frames (uvicorn refuses it too)
+        raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
     raw = req.raw_headers
     lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
     lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
     lines.append("\r\n")
     return "".join(lines).encode("latin-1")
+
+
+def refusal(status, headers, reason):
+    """The bytes of the answer to a refused handshake: ``status`` (400, or 426 naming the
+    version), wsproto's ``headers`` and ``reason`` as the body."""
+    body = f"Bad WebSocket handshake: {reason}\n".encode("ascii", "replace")
+    denial = Denial(status, [*headers, (b"Content-Type", b"text/plain; charset=utf-8"),
+                             (b"Content-Length", str(len(body)).encode())])
+    return denial.head() + denial.body(body, True)
 
 
 def error_response():

@@ -45,7 +45,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
-from .handshake import Denial, error_response, replayed_request
+from .handshake import Denial, error_response, refusal, replayed_request
 from .inbox import Inbox
 from .incoming import Incoming
 from .keepalive import Keepalive
@@ -105,11 +105,10 @@ class WebSocketSession:
         return True
 
     def refuse(self, err):
-        hint = getattr(err, "event_hint", None) or RejectConnection(status_code=400)
-        try:
-            self.socket.write(self.ws.send(hint))
-        except LocalProtocolError:
-            pass
+        hint = getattr(err, "event_hint", None)
+        if not isinstance(hint, RejectConnection):
+            hint = RejectConnection(status_code=400)
+        self.socket.write(refusal(hint.status_code, hint.headers, str(err)))
         self.socket.end()
 
     # -- bytes in ----------------------------------------------------------------------------
