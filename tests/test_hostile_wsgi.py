@@ -129,6 +129,9 @@ def app(environ, start_response):
         start_response({"crlf": "200 OK\r\nX-Injected: 1", "euro": "200 \u20ac", "short": "20 OK",
                         "interim": "100 Continue", "zero": "000 Zero", "plain": "299 Odd"}[query], plain)
         return [b"status"]
+    if path == "/no-content":  # a 204 with a Content-Length, its body a list or a generator
+        start_response("204 No Content", [("Content-Length", "4")])
+        return [b"body"] if query == "list" else iter([b"bo", b"dy"])
     if path == "/header":
         value = {"crlf": "a\r\nX-Injected: 1", "lf": "a\nb", "euro": "\u20ac", "latin": "caf\u00e9",
                  "nul": "a\x00b"}[query]
@@ -428,6 +431,20 @@ def test_a_bad_status_line_is_a_500_never_sent(d, kind):
 def test_an_unusual_status_code_goes_out_as_given(d):
     data = exchange(d, get(b"/status?plain"))
     assert data.startswith(b"HTTP/1.1 299 Odd\r\n"), data
+
+
+@pytest.mark.parametrize("method", [b"GET", b"HEAD"])
+@pytest.mark.parametrize("shape", [b"list", b"gen"])
+def test_a_204_never_carries_a_content_length_or_a_body(d, method, shape):
+    sock = connect(d)
+    try:  # the 204, then a request on the same connection: its answer follows the 204's head at once
+        sock.sendall(method + b" /app/no-content?" + shape + b" HTTP/1.1\r\nHost: x\r\n\r\n" + get(b"/closes?x"))
+        data = read_until_close(sock)
+    finally:
+        sock.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 204 No Content\r\n") and b"content-length" not in head.lower(), data
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n"), data
 
 
 @pytest.mark.parametrize("kind", ["crlf", "lf", "euro", "nul"])

@@ -7,7 +7,8 @@ Rules:
 - Header names and values are ``str`` (PEP 3333's native strings; a subclass is one):
   ``b"v"`` or ``5`` would otherwise reach the client as their repr. A Content-Length is
   one run of ASCII digits; given twice, the same value. Anything else is the app's error
-  (a 500 while the head is not out).
+  (a 500 while the head is not out). A 204's Content-Length is checked, then dropped
+  (RFC 9110 8.6), whether the body is a list or a generator and for HEAD too.
 - Hop-by-hop headers from the app are dropped, except ``Connection``; a repeated header
   name keeps every value (``Set-Cookie``).
 - ``wsgi.early_hints`` (as gunicorn offers it) takes fields checked the same way; a 103
@@ -26,7 +27,7 @@ _BLOCKS_KEPT = 256  # distinct header lists kept as blocks (all forgotten when f
 def apply_head(res, status, headers, status_cache, length=None):
     """Put the app's status and headers on ``res``; returns the lower-cased names set.
     A Content-Length equal to ``length`` (the whole body's, when known) is left to the
-    response, which writes the same line itself."""
+    response, which writes the same line itself; a 204's is dropped."""
     res.status_code, res.status_message = parse_status(status, status_cache)
     names = set()
     set_header = res.set_header
@@ -51,8 +52,8 @@ def apply_head(res, status, headers, status_cache, length=None):
             set_header(name, value)
             continue
         names.add(key)
-        if key == "content-length" and length is not None and value == str(length):
-            continue
+        if key == "content-length" and (length is not None and value == str(length) or res.status_code == 204):
+            continue  # a 204 has no Content-Length (RFC 9110 8.6), whatever the body's shape
         set_header(name, value)
     return names
 
