@@ -8,6 +8,12 @@ Rules:
   names resolved, a UNIX socket's directory present, the app's module located (never
   imported), accounts and directories looked up, TLS files loaded into a context as a
   worker would.
+- No text value may hold a NUL character (a TOML ``"\\u0000"``): no path, name or
+  address the system is given can hold one, so it is refused here, for every text
+  setting and every list entry alike, rather than failing where it is used.
+- Numbers the system takes within bounds are checked against them: an ``fd://N``
+  descriptor (at most ``FD_MAX``), a numeric ``user`` or ``group`` id (at most
+  ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
 - An access log format written with gunicorn's ``%(x)s`` fields is refused with the
   same format in prefork's ``{x}`` fields where each has a counterpart: accepted, it
   would print its placeholders literally on every line.
@@ -22,6 +28,15 @@ import socket
 from .logformat import FIELDS, parse_format
 from .options import DURATION_MAX, SCHEMES
 
+FD_MAX = 2 ** 31 - 1  # a descriptor is a C int
+ID_MAX = 2 ** 32 - 2  # uid_t and gid_t are 32 bits; 2**32 - 1 is -1, "no change"
+NUL = "\0"
+
+
+def _no_nul(value):
+    if NUL in value:
+        raise ValueError(f"must not contain a NUL character (\\u0000), at offset {value.index(NUL)}")
+
 def convert(setting, value, from_text):
     """The value for ``setting``, or raises ValueError with what is wrong."""
     kind = setting.kind
@@ -32,6 +47,8 @@ def convert(setting, value, from_text):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"expected a list of strings, got {value!r}")
+        for entry in value:
+            _no_nul(entry)
         if setting.commas:  # "10.0.0.1,10.0.0.2" as one flag or file value, as gunicorn's
             value = [part.strip() for entry in value for part in entry.split(",") if part.strip()]
         return value
@@ -94,6 +111,7 @@ def convert(setting, value, from_text):
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
+    _no_nul(value)
     if kind == "choice" and value not in setting.choices:
         same = [choice for choice in setting.choices if choice.lower() == value.lower()]
         if not same:  # "DEBUG" as gunicorn takes it is debug
@@ -119,6 +137,8 @@ def check_bind(addresses):
                 raise ValueError(f"{address}: directory {directory} does not exist")
             continue
         if address.startswith("fd://"):
+            if int(address[5:]) > FD_MAX:
+                raise ValueError(f"{address}: descriptor number out of range (0 to {FD_MAX})")
             continue
         host, _, port = address.rpartition(":")
         if int(port) > 65535:
@@ -149,8 +169,11 @@ def check_parent(path):
 
 
 def check_account(name, kind):
-    """``user`` and ``group`` name an existing account (a number is taken as it is)."""
-    if name.isdigit():
+    """``user`` and ``group`` name an existing account (a number is taken as it is,
+    within ``ID_MAX``)."""
+    if name.isascii() and name.isdigit():
+        if int(name) > ID_MAX:
+            raise ValueError(f"{'uid' if kind == 'pwd' else 'gid'} {name} out of range (0 to {ID_MAX})")
         return
     import grp
     import pwd
@@ -183,7 +206,7 @@ def conflicts(values, sources):
             problems.append(f"{where('bind')}: {plain} is listed twice")
         seen.add(plain)
     user = values["user"]
-    if user.isdigit() and not values["group"] and not _has_entry(int(user)):
+    if user.isascii() and user.isdigit() and not values["group"] and not _has_entry(int(user)):
         problems.append(f"{where('user')}: uid {user} has no passwd entry to take a group from: set group too")
     metrics = values["metrics_bind"]
     if metrics and metrics in seen and not metrics.endswith(":0"):

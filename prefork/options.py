@@ -6,7 +6,8 @@ Rules:
   default file ``config/prefork.toml`` are all made from it
   (``python -m prefork.settings > config/prefork.toml``).
 - Durations are seconds; every float setting is at most ``DURATION_MAX`` (the master's
-  loop cannot sleep longer in one wait); ``workers`` is at most ``MAX_WORKERS``.
+  loop cannot sleep longer in one wait); ``workers`` is at most ``MAX_WORKERS``,
+  ``threads`` at most ``MAX_THREADS``.
 - A default computed at run time (``workers``) is declared as None with a
   ``default_doc`` saying what it becomes.
 """
@@ -25,6 +26,7 @@ TLS_SETTINGS = ("bind", "certfile", "keyfile", "keyfile_password", "ca_certs", "
 DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
 DURATION_MAX = 1e6  # seconds, about 11.5 days: every float setting is at most this
 MAX_WORKERS = 1024
+MAX_THREADS = 1024  # WSGI threads per worker: each is a real thread with its stack
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ SETTINGS = (
             "without calling the app.", minimum=0),
     Setting("threads", "int", 1, "WSGI: threads per worker that run the app. 1 runs one call at a "
             "time on the worker's loop; more run the app on a thread pool while the loop keeps the "
-            "sockets (wsgi.multithread is then true).", minimum=1),
+            "sockets (wsgi.multithread is then true). At most 1024.", minimum=1, maximum=MAX_THREADS),
     Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1", "unix"], "WSGI and ASGI: peers whose "
             "X-Forwarded-For and X-Forwarded-Proto headers are trusted: IP addresses, networks "
             "(10.0.0.0/8), unix (UNIX-socket peers: a proxy on this host, as gunicorn trusts them), or * for any; "

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from . import checks, migration
 from .checks import bind_address
 from .options import (BY_NAME, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
-                      LOOPS, MAX_WORKERS, SCHEMES, SETTINGS, TLS_SETTINGS, TLS_VERSIONS, VERIFY_CLIENT,
+                      LOOPS, MAX_THREADS, MAX_WORKERS, SCHEMES, SETTINGS, TLS_SETTINGS, TLS_VERSIONS, VERIFY_CLIENT,
                       Setting, cpus, render_config, toml_value)
 
-__all__ = ["BY_NAME", "DEFAULT_ACCESS_FORMAT", "DURATION_MAX", "INTERFACES", "LOG_LEVELS", "LOOPS", "MAX_WORKERS",
-           "SCHEMES", "SETTINGS", "TLS_SETTINGS", "TLS_VERSIONS", "VERIFY_CLIENT", "ConfigError", "Setting",
+__all__ = ["BY_NAME", "DEFAULT_ACCESS_FORMAT", "DURATION_MAX", "INTERFACES", "LOG_LEVELS", "LOOPS", "MAX_THREADS",
+           "MAX_WORKERS", "SCHEMES", "SETTINGS", "TLS_SETTINGS", "TLS_VERSIONS", "VERIFY_CLIENT", "ConfigError", "Setting",
            "Settings", "bind_address", "load", "render_config", "toml_value"]
 
 
