@@ -25,7 +25,7 @@ class Proc:
     """A daemon started with ``argv`` and ``pass_fds``; its log, its processes."""
 
     def __init__(self, argv, pass_fds=(), env=None):
-        self.tmp = tempfile.mkdtemp(prefix="prefork-review-")
+        self.tmp = tempfile.mkdtemp(prefix="prefork-handover-")
         self.log_path = os.path.join(self.tmp, "log")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
