@@ -356,9 +356,12 @@ class TLSLayer:
 
     # -- what the connection knows ------------------------------------------------------------------
     def peer_certificate(self, binary_form=False):
+        """The client's certificate as ``ssl`` gives it; ``{}`` when it sent none (Node's
+        ``getPeerCertificate``), None before the handshake (and in binary form, for none)."""
         if not self.established:
             return None
-        return self.sslobj.getpeercert(binary_form)
+        cert = self.sslobj.getpeercert(binary_form)
+        return {} if cert is None and not binary_form else cert
 
     def protocol(self):
         return self.sslobj.version() if self.established else None

@@ -10,11 +10,13 @@ def setup(server):
             res.end(b"x" * (4 * 1024 * 1024))
             return
         socket = req.socket
-        cert = socket.get_peer_certificate() or {}
+        given = socket.get_peer_certificate()  # {} when the client sent none (Node's getPeerCertificate)
+        cert = given or {}
         subject = dict(item for rdn in cert.get("subject", ()) for item in rdn)
         body = json.dumps({"pid": os.getpid(), "encrypted": socket.encrypted, "protocol": socket.get_protocol(),
                            "alpn": socket.alpn_protocol, "authorized": socket.authorized,
-                           "peer_cn": subject.get("commonName"), "peer_serial": cert.get("serialNumber")})
+                           "peer_cn": subject.get("commonName"), "peer_serial": cert.get("serialNumber"),
+                           "peer_certificate": None if given is None else "{}" if given == {} else "decoded"})
         res.set_header("Content-Type", "application/json")
         res.end(body)
     server.on("request", on_request)
