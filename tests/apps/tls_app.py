@@ -16,7 +16,7 @@ def setup(server):
         body = json.dumps({"pid": os.getpid(), "encrypted": socket.encrypted, "protocol": socket.get_protocol(),
                            "alpn": socket.alpn_protocol, "authorized": socket.authorized,
                            "peer_cn": subject.get("commonName"), "peer_serial": cert.get("serialNumber"),
-                           "peer_certificate": None if given is None else "{}" if given == {} else "decoded"})
+                           "peer_certificate": None if given is None else "empty" if given == {} else "decoded"})
         res.set_header("Content-Type", "application/json")
         res.end(body)
     server.on("request", on_request)
