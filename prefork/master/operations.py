@@ -7,7 +7,9 @@ Rules:
 - The endpoints answer from the master's state alone; they never wait on a worker.
 - The listener is handed over across a USR2 re-exec like the serving ones (whatever
   the form of ``metrics_bind``), so the new master answers on the very socket: a probe
-  meanwhile waits in its backlog, never refused.
+  meanwhile waits in its backlog, never refused. Before the exec the endpoints stop
+  accepting and answer the requests they hold (``quiesce``, up to ``QUIESCE_LIMIT``
+  seconds), so no probe in flight is reset by the exec.
 - The listener stays open while the daemon drains, so a probe reads 503 (not a refused
   connection) until the master exits.
 - The endpoints share the master's loop and its descriptors with the supervision of the
@@ -28,6 +30,7 @@ MAX_CONNECTIONS = 64
 REQUEST_TIMEOUT = 10.0  # seconds for a whole request (a probe's is one short GET)
 IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent
 HEARTBEAT_FRESH = 3.0  # seconds: a worker with an older heartbeat is not healthy for the watchdog
+QUIESCE_LIMIT = 1.0  # seconds the endpoints' open connections get to finish before a re-exec
 
 
 def watchdog_interval():
@@ -117,6 +120,36 @@ def start_metrics(master, address, inherited=()):
     master.metrics_server = server
     server.listen(sock=sock)
     log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))
+
+
+def quiesce(master, then, limit=QUIESCE_LIMIT):
+    """Before a re-exec: the endpoints stop accepting (a duplicate of their listener is
+    what gets handed over, so connections meanwhile wait in its backlog) and the
+    connections they hold answer what they were asked, then close; ``then()`` runs once
+    they are all gone, or after ``limit`` seconds. A connection the exec found holding an
+    unread request would be reset."""
+    server = master.metrics_server
+    if server is None or master.metrics_listener is None:
+        then()
+        return
+    key, sock = master.metrics_listener
+    master.metrics_listener = (key, sock.dup())  # the server closes its own as it drains
+    master.metrics_server = None
+    ran = []
+
+    def go(_=None):
+        if not ran:
+            ran.append(True)
+            timer.cancel()
+            then()
+    timer = master.loop.call_later(limit, go)
+    server.drain(go)
+
+
+def resume(master):
+    """The re-exec failed: the endpoints serve again, on the same listener."""
+    if master.metrics_server is None and master.metrics_listener is not None:
+        start_metrics(master, master.settings.metrics_bind, [master.metrics_listener])
 
 
 def answer(res, status, text, content_type="text/plain; charset=utf-8"):

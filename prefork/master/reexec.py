@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 
-from . import listeners as listeners_mod
+from . import listeners as listeners_mod, operations
 
 log = logging.getLogger("prefork.master")
 
@@ -112,7 +112,7 @@ def checked(master, pid, status):
         log.error("USR2 refused: the new program's check-config exited with status %d; the running master goes on",
                   code)
         return
-    execute(master)
+    operations.quiesce(master, lambda: execute(master) if not master.stopping else operations.resume(master))
 
 
 def execute(master):
@@ -142,6 +142,7 @@ def execute(master):
             master.loop.add_signal_handler(signum, master.on_signal, signum)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         log.error("USR2: re-exec failed: %s; the running master goes on", exc.strerror or exc)
+        operations.resume(master)
 
 
 def adopt_retiring(master):

@@ -77,6 +77,8 @@ def spawn(master, slot, generation, settings=None):
         try:
             if master.metrics_server is not None:
                 master.metrics_server.close_fds_in_child()
+            elif master.metrics_listener is not None:  # a re-exec's hand-over is being prepared
+                master.metrics_listener[1].close()
             master.loop.abandon()
             if master.reloader is not None:
                 master.reloader.close_in_child()
