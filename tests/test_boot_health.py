@@ -6,7 +6,6 @@ heartbeat stops still is stale, booting workers beside it or not.
 Real daemons on loopback, driven with real signals; every process is killed by PID at
 the end."""
 
-import http.client
 import json
 import os
 import re
@@ -15,6 +14,7 @@ import socket
 import time
 
 from daemon import wait_until
+from test_reexec_handover import get
 
 APP = '''
 import os, time
@@ -34,13 +34,7 @@ def boot_app(tmp_path, seconds):
 
 
 def healthz(port, path="/healthz"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
+    return get(port, path)
 
 
 def state(port, pid):
