@@ -116,7 +116,7 @@ class ClientProtocol:
         if status == 101:
             self._stop_reason = "upgrade"
             raise _StopAtHead()
-        request.emit("response", res)
+        request.emit_response(res)
         if request.method == "HEAD":
             self._stop_reason = "HEAD"
             raise _StopAtHead()

@@ -23,17 +23,23 @@ Rules (Node's, spec section 7):
   response or raises the request's error; ``body = await res.read()`` gives the whole
   body. A response awaited this way collects its body from the first byte, so nothing
   is lost between the ``response`` event and the awaiting coroutine's next step.
+  It always settles, awaited before or after the events: the response (for CONNECT
+  and 101, the head a ``connect``/``upgrade`` listener took); else the error the
+  request emitted (a copy, client/awaiting.py); else, when the request closed with
+  neither (``abort()`` before a response, a CONNECT or 101 nobody listened for),
+  ECONNRESET "socket hang up".
 """
 
 import re
 from urllib.parse import urlsplit
 
-from ..emitter import EventEmitter, settle_on
+from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.serialize import HeaderError, check_name, check_value, encoded, header_lines
 from ..runtime import current_loop
 from .agent import Agent, global_agent
+from .awaiting import ResponseWaiter, collecting, raisable
 from .protocol import ClientProtocol
 
 _INVALID_PATH = re.compile("[^\u0021-\u00ff]")  # Node's INVALID_PATH_REGEX
@@ -61,11 +67,6 @@ def _checked_method(method):
     if not _TOKEN.match(method):
         raise HeaderError("ERR_INVALID_HTTP_TOKEN", f'Method must be a valid HTTP token ["{method}"]')
     return method.upper()
-
-
-def _collecting(res):
-    res.collect_body()
-    return res
 
 
 class ClientRequest(EventEmitter):
@@ -102,6 +103,8 @@ class ClientRequest(EventEmitter):
         self._closed = False
         self._protocol = None  # the ClientProtocol on the socket, released at 'close'
         self._errored = False
+        self._failure = None  # the error emitted (or about to be) on the request
+        self._answered = False  # 'response' was emitted, or a hand-over listener took the socket
         self._keep_alive = False
         if callback is not None:
             self.once("response", callback)
@@ -262,13 +265,23 @@ class ClientRequest(EventEmitter):
 
     # -- awaiting ---------------------------------------------------------------------------
     def response(self):
-        """An awaitable of the response; raises the request's error instead."""
+        """An awaitable of the response; raises the request's error instead, or
+        ECONNRESET "socket hang up" when the request closed with neither."""
         future = self.loop.create_future()
-        if self.res is not None:
-            future.set_result(_collecting(self.res))
+        if self._answered or self._failure is not None or self._closed:
+            self._settle(future)
         else:
-            settle_on(self, future, "response", _collecting, "error", lambda err: err)
+            ResponseWaiter(self, future, self._settle)
         return future
+
+    def _settle(self, future):
+        """Settle ``future`` from what the request came to."""
+        if self._answered:
+            future.set_result(collecting(self.res))
+        elif self._failure is not None:
+            future.set_exception(raisable(self._failure))
+        else:
+            future.set_exception(HTTPError("ECONNRESET", "socket hang up"))
 
     def __await__(self):
         return self.response().__await__()
@@ -350,6 +363,11 @@ class ClientRequest(EventEmitter):
         """The protocol parsed the response head (a final one)."""
         self.res = res
 
+    def emit_response(self, res):
+        """The final response begins for the application: ``response``."""
+        self._answered = True
+        self.emit("response", res)
+
     def response_complete(self):
         """The response ended: keep the socket for the agent's next request or close it."""
         res = self.res
@@ -378,6 +396,7 @@ class ClientRequest(EventEmitter):
             socket.protocol = None
             key = self.agent.key(self)
             self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
+            self._answered = True
             self.emit(event, self.res, socket, head)
             self._close()
         else:
@@ -430,6 +449,7 @@ class ClientRequest(EventEmitter):
         if self._errored or (self.res is not None and not given):
             return
         self._errored = True
+        self._failure = err
         self.loop.call_soon(self.emit, "error", err)
 
     def _close(self):

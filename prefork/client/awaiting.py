@@ -1,0 +1,64 @@
+"""What ``await req.response()`` (and ``await req``) waits on: one pending awaitable of a
+ClientRequest (client/request.py).
+
+Rules:
+- A pending awaitable is settled by the request's first ``response`` (the response,
+  collecting its body from then on), ``error`` (raised) or ``close`` (the request
+  decides then what it came to); its listeners go at once, so the request keeps
+  nothing of a settled awaitable.
+- The error raised is a copy of the one the request emitted (``raisable``): the request
+  keeps that one for later awaits, and raising it would tie its traceback (the
+  awaiting frames, which hold the request) to the request, a reference cycle.
+"""
+
+
+def collecting(res):
+    """``res``, collecting its body for ``res.read()`` from now on."""
+    res.collect_body()
+    return res
+
+
+def raisable(err):
+    """A copy of ``err`` to raise (the error itself for a type that cannot be copied)."""
+    try:
+        twin = type(err).__new__(type(err), *err.args)
+        twin.__dict__.update(vars(err))
+    except Exception:
+        return err
+    return twin
+
+
+class ResponseWaiter:
+    """One pending ``response()`` awaitable of ``req``; ``settle(future)`` settles it
+    from what the request came to when it closes first."""
+
+    __slots__ = ("req", "future", "settle")
+
+    def __init__(self, req, future, settle):
+        self.req = req
+        self.future = future
+        self.settle = settle
+        req.on("response", self.answered)
+        req.on("error", self.failed)
+        req.on("close", self.closed)
+
+    def _forget(self):
+        req = self.req
+        req.off("response", self.answered)
+        req.off("error", self.failed)
+        req.off("close", self.closed)
+
+    def answered(self, res):
+        self._forget()
+        if not self.future.done():
+            self.future.set_result(collecting(res))
+
+    def failed(self, err):
+        self._forget()
+        if not self.future.done():
+            self.future.set_exception(raisable(err))
+
+    def closed(self):
+        self._forget()
+        if not self.future.done():
+            self.settle(self.future)

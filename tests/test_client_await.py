@@ -1,0 +1,112 @@
+"""The client's awaitables against raw servers on 127.0.0.1: ``await req`` always
+settles (the response, the request's error, or ECONNRESET when it closed with neither,
+awaited before or after the events)."""
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+import prefork
+from prefork.http.errors import HTTPError
+from test_client import ScriptedServer
+
+
+@pytest.fixture
+def server():
+    srv = ScriptedServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def refused_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound, never listening: connecting is refused
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def run(coroutine):
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(asyncio.wait_for(coroutine, 10))
+    finally:
+        loop.close()
+
+
+async def until(predicate, seconds=5):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def outcome(req):
+    """What awaiting the request gives, within 3 s (a hang fails)."""
+    try:
+        res = await asyncio.wait_for(req.response(), 3)
+    except HTTPError as err:
+        return ("raised", err.code, err.message)
+    return ("response", res.status_code)
+
+
+def test_an_abort_before_a_socket_settles_with_socket_hang_up():
+    async def main():
+        req = prefork.request("http://127.0.0.1:9/")
+        req.end()
+        req.abort()
+        early = await outcome(req)
+        assert req._closed
+        return early, await outcome(req)  # and again, after the close
+    assert run(main()) == (("raised", "ECONNRESET", "socket hang up"),) * 2
+
+
+@pytest.mark.parametrize("listener", [False, True], ids=["no listener", "connect listener"])
+def test_a_connect_answer_settles(server, listener):
+    """CONNECT: the head a ``connect`` listener took; nobody listening closes the
+    request without ``response`` or ``error``: ECONNRESET."""
+    server.serve([("head",), ("send", b"HTTP/1.1 200 Connection established\r\n\r\n"), ("hold", 5)])
+
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "method": "CONNECT",
+                               "path": "example.com:443", "agent": False})
+        if listener:
+            req.on("connect", lambda res, sock, head: sock.destroy())
+        req.end()
+        return await outcome(req), await outcome(req)
+    expected = ("response", 200) if listener else ("raised", "ECONNRESET", "socket hang up")
+    assert run(main()) == (expected, expected)
+    server.wait()
+
+
+def test_an_unlistened_upgrade_settles(server):
+    server.serve([("head",), ("send", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"),
+                  ("hold", 5)])
+
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False,
+                               "headers": {"Connection": "upgrade", "Upgrade": "x"}})
+        req.end()
+        return await outcome(req)
+    assert run(main()) == ("raised", "ECONNRESET", "socket hang up")
+    server.wait()
+
+
+def test_an_await_after_the_error_was_emitted_raises_it(refused_port):
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": refused_port, "agent": False})
+        seen = []
+        req.on("error", seen.append)
+        req.end()
+        await until(lambda: req._closed)
+        assert [err.code for err in seen] == ["ECONNREFUSED"]
+        first = await outcome(req)
+        try:
+            await req
+        except HTTPError as err:
+            assert err is not seen[0] and err.code == "ECONNREFUSED"  # a copy, raised afresh
+        return first
+    code = run(main())
+    assert code[:2] == ("raised", "ECONNREFUSED")
