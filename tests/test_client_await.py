@@ -1,6 +1,6 @@
 """The client's awaitables against raw servers on 127.0.0.1: ``await req`` always
 settles (the response, the request's error, or ECONNRESET when it closed with neither,
-awaited before or after the events)."""
+awaited before or after the events), and ``res.read()`` survives a cancelled read."""
 
 import asyncio
 import socket
@@ -110,3 +110,36 @@ def test_an_await_after_the_error_was_emitted_raises_it(refused_port):
         return first
     code = run(main())
     assert code[:2] == ("raised", "ECONNREFUSED")
+
+
+def test_a_read_after_a_cancelled_read_gets_the_body(server):
+    """``wait_for(res.read(), t)`` timing out cancels that read only: the next read
+    waits afresh and gets the whole body, bytes that came meanwhile included."""
+    server.serve([("head",), ("send", b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab"), ("hold", 0.5),
+                  ("send", b"cd"), ("hold", 1)])
+
+    async def main():
+        res = await prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False}).end()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(res.read(), 0.1)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(res.read(), 0.1)
+        body = await res.read()
+        return body, await res.read()  # and once more, after the end
+    assert run(main()) == (b"abcd", b"abcd")
+    server.wait()
+
+
+def test_a_read_cancelled_by_its_task_leaves_later_reads_working(server):
+    server.serve([("head",), ("send", b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab"), ("hold", 0.5),
+                  ("send", b"cd"), ("hold", 1)])
+
+    async def main():
+        res = await prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False}).end()
+        first = asyncio.ensure_future(res.read())
+        second = asyncio.ensure_future(res.read())
+        await asyncio.sleep(0)
+        first.cancel()
+        return await second, await res.read()
+    assert run(main()) == (b"abcd", b"abcd")
+    server.wait()

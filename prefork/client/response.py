@@ -9,6 +9,8 @@ Rules:
   destroyed by the application gives ``aborted``, its ``close``, then the request's.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
   called; a response awaited through ``await req.response()`` collects from its first byte.
+  Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
+  body collecting, and a later ``read()`` waits afresh for the whole of it.
 """
 
 import asyncio
@@ -36,7 +38,7 @@ class ClientResponse(EventEmitter):
         self.destroyed = False  # destroy() was called on the response itself
         self.destroy_error = None
         self._closed = False
-        self._body = None  # [chunks, future or None] once collected for read()
+        self._body = None  # (chunks, [pending read() futures]) once collected for read()
 
     def _mark_ended(self):
         self._ended = True
@@ -45,18 +47,24 @@ class ClientResponse(EventEmitter):
         """Keep every body chunk from now on for ``read()``."""
         if self._body is None:
             chunks = []
-            self._body = [chunks, None]
+            self._body = (chunks, [])
             self.on("data", chunks.append)
             self.once("end", self._body_complete)
             self.once("close", self._body_complete)
 
     def _body_complete(self):
-        future = self._body[1]
-        if future is not None and not future.done():
-            if self.complete:
-                future.set_result(b"".join(self._body[0]))
-            else:
-                future.set_exception(HTTPError("ECONNRESET", "aborted"))
+        waiting = self._body[1]
+        for future in waiting:
+            self._settle_read(future)
+        waiting.clear()
+
+    def _settle_read(self, future):
+        if future.done():  # cancelled
+            return
+        if self.complete:
+            future.set_result(b"".join(self._body[0]))
+        else:
+            future.set_exception(HTTPError("ECONNRESET", "aborted"))
 
     def __aiter__(self):
         """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
@@ -78,13 +86,13 @@ class ClientResponse(EventEmitter):
     def read(self):
         """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
         self.collect_body()
-        future = self._body[1]
-        if future is None:
-            future = self._body[1] = asyncio.get_running_loop().create_future()
-            if self.complete:
-                future.set_result(b"".join(self._body[0]))
-            elif self._closed:
-                future.set_exception(HTTPError("ECONNRESET", "aborted"))
+        future = asyncio.get_running_loop().create_future()
+        if self.complete or self._closed:
+            self._settle_read(future)
+        else:
+            waiting = self._body[1]
+            waiting[:] = [pending for pending in waiting if not pending.done()]  # drop cancelled reads
+            waiting.append(future)
         return future
 
     def mark_closed(self):
