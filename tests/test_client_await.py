@@ -1,8 +1,10 @@
 """The client's awaitables against raw servers on 127.0.0.1: ``await req`` always
 settles (the response, the request's error, or ECONNRESET when it closed with neither,
-awaited before or after the events), and ``res.read()`` survives a cancelled read."""
+awaited before or after the events), a cancelled await takes the request and its
+socket with it, and ``res.read()`` survives a cancelled read."""
 
 import asyncio
+import logging
 import socket
 import time
 
@@ -11,6 +13,8 @@ import pytest
 import prefork
 from prefork.http.errors import HTTPError
 from test_client import ScriptedServer
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 @pytest.fixture
@@ -110,6 +114,63 @@ def test_an_await_after_the_error_was_emitted_raises_it(refused_port):
         return first
     code = run(main())
     assert code[:2] == ("raised", "ECONNREFUSED")
+
+
+def test_a_cancelled_await_destroys_the_request_and_its_socket(server, caplog):
+    """``asyncio.wait_for(req.response(), t)`` timing out closes the connection (the
+    server sees the FIN at once), and the destroy's ``error`` is not reported as
+    unhandled: the awaitable that caused it listens."""
+    server.serve([("head",), ("hold", 8)])
+
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False})
+        req.end()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(req.response(), 0.3)
+        assert req.destroyed
+        await until(lambda: req._closed)
+        await until(lambda: not server.thread.is_alive())  # its hold ended at our FIN, not after 8 s
+        return req.socket.destroyed
+    with caplog.at_level(logging.ERROR, logger="prefork"):
+        assert run(main()) is True
+    assert not [r for r in caplog.records if "unhandled" in r.getMessage()]
+    assert server.received[0].startswith(b"GET / HTTP/1.1\r\n")
+
+
+def test_a_cancelled_task_awaiting_the_request_destroys_it(server):
+    server.serve([("head",), ("hold", 8)])
+
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False})
+        req.end()
+
+        async def waiter():
+            await req
+        task = asyncio.ensure_future(waiter())
+        await until(lambda: req.socket is not None and not req.socket.connecting)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await until(lambda: req._closed)
+        await until(lambda: not server.thread.is_alive())
+        return req.destroyed
+    assert run(main()) is True
+
+
+def test_a_shielded_await_keeps_the_request(server):
+    server.serve([("head",), ("hold", 0.6), ("send", OK), ("hold", 1)])
+
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False})
+        req.end()
+        pending = req.response()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pending), 0.2)
+        assert not req.destroyed
+        res = await pending
+        return res.status_code, await res.read()
+    assert run(main()) == (200, b"ok")
+    server.wait()
 
 
 def test_a_read_after_a_cancelled_read_gets_the_body(server):

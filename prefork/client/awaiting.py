@@ -9,6 +9,9 @@ Rules:
 - The error raised is a copy of the one the request emitted (``raisable``): the request
   keeps that one for later awaits, and raising it would tie its traceback (the
   awaiting frames, which hold the request) to the request, a reference cycle.
+- A cancelled awaitable (its task cancelled, a ``wait_for`` timeout) destroys the
+  request, its socket with it. Its listeners stay until the request's ``close``, so the
+  destroy's ``error`` has a listener and is not reported as unhandled.
 """
 
 
@@ -41,6 +44,7 @@ class ResponseWaiter:
         req.on("response", self.answered)
         req.on("error", self.failed)
         req.on("close", self.closed)
+        future.add_done_callback(self.cancelled)
 
     def _forget(self):
         req = self.req
@@ -54,11 +58,15 @@ class ResponseWaiter:
             self.future.set_result(collecting(res))
 
     def failed(self, err):
-        self._forget()
         if not self.future.done():
+            self._forget()
             self.future.set_exception(raisable(err))
 
     def closed(self):
         self._forget()
         if not self.future.done():
             self.settle(self.future)
+
+    def cancelled(self, future):
+        if future.cancelled():
+            self.req.destroy()

@@ -27,7 +27,8 @@ Rules (Node's, spec section 7):
   and 101, the head a ``connect``/``upgrade`` listener took); else the error the
   request emitted (a copy, client/awaiting.py); else, when the request closed with
   neither (``abort()`` before a response, a CONNECT or 101 nobody listened for),
-  ECONNRESET "socket hang up".
+  ECONNRESET "socket hang up". Cancelling the awaiting task (a timeout) destroys the
+  request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
 """
 
 import re
@@ -266,7 +267,8 @@ class ClientRequest(EventEmitter):
     # -- awaiting ---------------------------------------------------------------------------
     def response(self):
         """An awaitable of the response; raises the request's error instead, or
-        ECONNRESET "socket hang up" when the request closed with neither."""
+        ECONNRESET "socket hang up" when the request closed with neither. Cancelling it
+        destroys the request."""
         future = self.loop.create_future()
         if self._answered or self._failure is not None or self._closed:
             self._settle(future)
