@@ -360,3 +360,52 @@ def test_a_pooled_socket_gains_no_listeners_across_reuses(server):
     assert len(counts) == rounds and len(set(counts[1:])) == 1  # the same listeners on every reuse
     assert server.received[0].count(b"GET ") == rounds
     loop.close()
+
+
+NODE_WRITE_CALLBACKS = r"""
+const http = require('http'); const net = require('net');
+const srv = net.createServer((c) => {
+  let got = '';
+  c.on('data', (d) => { got += d; if (got.endsWith('0\r\n\r\n')) c.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'); });
+});
+srv.listen(0, '127.0.0.1', () => {
+  const ev = [];
+  const req = http.request({port: srv.address().port, host: '127.0.0.1', method: 'POST', agent: false});
+  req.write('abc', () => ev.push('write cb 1'));
+  req.write('', () => ev.push('empty write cb'));
+  req.write('def', () => ev.push('write cb 2'));
+  req.end(() => ev.push('end cb'));
+  req.on('finish', () => ev.push('finish'));
+  req.on('response', (res) => { ev.push('response'); res.resume(); res.on('end', () => { console.log(JSON.stringify(ev)); srv.close(); }); });
+});
+"""
+
+
+def test_write_callbacks_made_before_the_socket_run_as_with_node(server):
+    """``write(data, callback)`` before the socket is given: each callback runs once its
+    bytes are flushed, before ``end``'s callback and ``finish`` (Node's order)."""
+    server.serve([("until", b"0\r\n\r\n"), ("send", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), ("hold", 1)])
+    loop = asyncio.new_event_loop()
+    events = []
+    req = prefork.request({"host": "127.0.0.1", "port": server.port, "method": "POST", "agent": False}, loop=loop)
+    req.write("abc", callback=lambda: events.append("write cb 1"))
+    req.write("", callback=lambda: events.append("empty write cb"))
+    req.write("def", callback=lambda: events.append("write cb 2"))
+    req.end(callback=lambda: events.append("end cb"))
+    req.on("finish", lambda: events.append("finish"))
+
+    def on_response(res):
+        events.append("response")
+        res.resume()
+        res.on("end", loop.stop)
+    req.on("response", on_response)
+    guard = loop.call_later(10, loop.stop)
+    loop.run_forever()
+    guard.cancel()
+    loop.close()
+    server.wait()
+    assert events == ["write cb 1", "empty write cb", "write cb 2", "end cb", "finish", "response"]
+    assert server.received[0].endswith(b"\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n")
+    if NODE is not None:
+        out = subprocess.run([NODE, "-e", NODE_WRITE_CALLBACKS], capture_output=True, text=True, timeout=30)
+        assert json.loads(out.stdout) == events

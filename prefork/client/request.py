@@ -8,6 +8,8 @@ Rules (Node's, spec section 7):
   the constructor after the options' headers and before any set later), then
   Connection (unless set), then Content-Length (``end(data)`` as the only write) or
   Transfer-Encoding: chunked (anything else with a body).
+- A ``write`` callback runs once the socket has flushed that write (one made before
+  the socket came, once it came and flushed), before ``finish``.
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
 - 1xx other than 101 give ``information`` (``continue`` first for 100). The response to
   HEAD, to CONNECT and a 101 end at their head: what follows is a hand-off ``head``.
@@ -95,7 +97,7 @@ class ClientRequest(EventEmitter):
         self.destroyed = False
         self.aborted = False  # abort() was called
         self._head = None
-        self._queued = []  # bytes written before the socket is ready
+        self._queued = []  # bytes written before the socket is ready, and write callbacks, in order
         self._ended = False
         self._wrote_body = False
         self._chunked = False
@@ -229,8 +231,11 @@ class ClientRequest(EventEmitter):
             self._store_head(None)
         out = (self._head if first else b"") + self._frame(data)
         ok = self._send(out) if out else True
-        if callback is not None and self.socket is not None:
-            self.socket.after_flush(callback)
+        if callback is not None:
+            if self.socket is None:
+                self._queued.append(callback)  # called once the socket flushed what came before
+            else:
+                self.socket.after_flush(callback)
         return ok
 
     def end(self, data=None, encoding=None, callback=None):
@@ -312,8 +317,11 @@ class ClientRequest(EventEmitter):
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
         queued, self._queued = self._queued, []
-        for data in queued:
-            socket.send_bytes(data)
+        for item in queued:
+            if callable(item):
+                socket.after_flush(item)  # a write's callback, after its bytes
+            else:
+                socket.send_bytes(item)
         if self._ended:
             socket.after_flush(self._finish)
         if reused or handed:
