@@ -127,6 +127,31 @@ def test_a_body_cut_short_is_aborted_in_nodes_order(server, tmp_path, reply):
         assert json.loads(out.stdout) == ours
 
 
+CLOSE_DELIMITED = {
+    "connection close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nabc",
+    "HTTP/1.0": b"HTTP/1.0 200 OK\r\n\r\nabc",
+    "transfer-encoding gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+    "not quite chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunkedx\r\n\r\nabc",
+}
+
+
+@pytest.mark.parametrize("reply", list(CLOSE_DELIMITED.values()), ids=list(CLOSE_DELIMITED))
+def test_a_close_delimited_body_ends_at_the_fin_as_with_node(server, tmp_path, reply):
+    """The body's bytes, then ``end`` at the FIN: no empty ``data`` chunk before it."""
+    script = [("head",), ("send", reply), ("hold", 0.2), ("close",)]
+    server.serve(script)
+    ours = prefork_abort_events(server.port)
+    server.wait()
+    assert ours == [["response"], ["data", "abc"], ["res.end"], ["res.close", True], ["close"]]
+    if NODE is not None:
+        path = tmp_path / "abort.js"
+        path.write_text(NODE_ABORT)
+        server.serve(script)
+        out = subprocess.run([NODE, str(path), str(server.port)], capture_output=True, text=True, timeout=30)
+        server.wait()
+        assert json.loads(out.stdout) == ours
+
+
 def test_reading_a_body_cut_short_raises(server):
     server.serve([("head",), ("send", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel"), ("close",)])
 

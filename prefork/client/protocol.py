@@ -3,7 +3,7 @@
 Rules (Node's, spec section 7):
 - The socket's bytes feed one response parser; a 1xx other than 101 gives ``continue``
   (for 100) and ``information`` on the request; the final head gives ``response``, then
-  the body's ``data`` and ``end`` on the response.
+  the body's ``data`` (never an empty one) and ``end`` on the response.
 - The response to HEAD, to CONNECT and a 101 end at their head (httptools has no
   skip-body hook for them): the protocol finds where the head ended itself and hands the
   rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser.
@@ -122,7 +122,9 @@ class ClientProtocol:
             raise _StopAtHead()
 
     def on_body(self, body):
-        if self.res is not None and not self.socket.destroyed:  # none after a destroy (Node drops them)
+        # none after a destroy (Node drops them), and no empty chunk (llhttp's span flush
+        # at a close-delimited body's FIN gives one; Node emits none)
+        if body and self.res is not None and not self.socket.destroyed:
             self.res.emit("data", body)
 
     def on_message_complete(self, trailers):
@@ -141,8 +143,9 @@ class ClientProtocol:
         parser = self.parser
         res = self.res
         if res is not None and not res.complete and parser.in_message and parser.headers_complete:
-            # a close-delimited body ends at the FIN (the parser completes it); a body
-            # with a Content-Length or chunks that the FIN cuts short is aborted
+            # a close-delimited body ends at the FIN (here: httptools' llhttp has no
+            # finish that completes it); a body with a Content-Length or chunks that the
+            # FIN cuts short is aborted
             headers = res.headers
             if "content-length" not in headers and not framing.is_chunked(headers.get("transfer-encoding")):
                 try:

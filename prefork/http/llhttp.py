@@ -247,7 +247,10 @@ class MessageParser:
         return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
 
     def finish(self):
-        """The peer closed: a close-delimited body ends here (llhttp's finish)."""
+        """The peer closed. httptools has no ``llhttp_finish``: this executes no bytes,
+        which raises an error llhttp is already in and flushes an open body span (an
+        empty ``on_body``); it does not complete the message, so the caller ends a
+        close-delimited body itself."""
         try:
             self._parser.feed_data(b"")
         except httptools.HttpParserError as exc:
