@@ -109,8 +109,9 @@ def prefork_abort_events(port):
 
 
 @pytest.mark.parametrize("reply", [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel",
-                                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"],
-                         ids=["content-length", "chunked"])
+                                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+                                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhel"],
+                         ids=["content-length", "chunked", "gzip, chunked"])
 def test_a_body_cut_short_is_aborted_in_nodes_order(server, tmp_path, reply):
     script = [("head",), ("send", reply), ("close",)]
     server.serve(script)
@@ -132,12 +133,21 @@ CLOSE_DELIMITED = {
     "HTTP/1.0": b"HTTP/1.0 200 OK\r\n\r\nabc",
     "transfer-encoding gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc",
     "not quite chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunkedx\r\n\r\nabc",
+    # chunked, but not the last coding: close-delimited (RFC 9112 6.3, llhttp)
+    "chunked, gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc",
+    "chunked , gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked , gzip\r\n\r\nabc",
+    "chunked field then gzip field": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+    # chunked last: chunks, ended by the last one
+    "gzip, chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, CHUNKED \r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "gzip field then chunked field": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     b"3\r\nabc\r\n0\r\n\r\n",
 }
 
 
 @pytest.mark.parametrize("reply", list(CLOSE_DELIMITED.values()), ids=list(CLOSE_DELIMITED))
 def test_a_close_delimited_body_ends_at_the_fin_as_with_node(server, tmp_path, reply):
-    """The body's bytes, then ``end`` at the FIN: no empty ``data`` chunk before it."""
+    """The body's bytes, then ``end`` at the FIN (or at the last chunk when chunked is
+    the last coding): no empty ``data`` chunk before it."""
     script = [("head",), ("send", reply), ("hold", 0.2), ("close",)]
     server.serve(script)
     ours = prefork_abort_events(server.port)

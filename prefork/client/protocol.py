@@ -8,7 +8,8 @@ Rules (Node's, spec section 7):
   skip-body hook for them): the protocol finds where the head ended itself and hands the
   rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser.
 - A parse error before the response ends the exchange with that error; a FIN ends a
-  close-delimited body; the socket's close tells the request (``socket hang up`` if no
+  close-delimited body (no Content-Length, and ``chunked`` not the last
+  Transfer-Encoding coding, as llhttp frames it); the socket's close tells the request (``socket hang up`` if no
   response had begun; a body cut short by it, Content-Length or chunked, is aborted,
   never ended). A read or write error destroys the socket.
 - After the final response (HEAD's included), bytes before the next request mean the
@@ -18,13 +19,21 @@ Rules (Node's, spec section 7):
 
 import logging
 
-from ..http import framing
 from ..http.errors import ParseError
 from ..http.headers import header_map
 from ..http.parser import ResponseParser
 from .response import ClientResponse, Information
 
 log = logging.getLogger("prefork.client")
+
+
+def _chunked_last(transfer_encoding):
+    """llhttp's framing for a response: chunked only when ``chunked`` is the last coding
+    (of the last field: repeated fields are joined in order); any other last coding
+    makes the body close-delimited (RFC 9112 6.3)."""
+    if transfer_encoding is None:
+        return False
+    return transfer_encoding.rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
 
 
 class _StopAtHead(Exception):
@@ -147,7 +156,7 @@ class ClientProtocol:
             # finish that completes it); a body with a Content-Length or chunks that the
             # FIN cuts short is aborted
             headers = res.headers
-            if "content-length" not in headers and not framing.is_chunked(headers.get("transfer-encoding")):
+            if "content-length" not in headers and not _chunked_last(headers.get("transfer-encoding")):
                 try:
                     parser.finish()
                 except ParseError as err:
