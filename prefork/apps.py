@@ -18,9 +18,10 @@ Rules:
   ``(scope, receive, send)``, an ASGI 2 class ``(scope)`` whose instances are async
   callables ``(receive, send)`` (served through ``ASGI2App``). An object may say what it
   is with a ``prefork_interface`` attribute (``"events"``, ``"wsgi"`` or ``"asgi"``).
-  A function that can be called with no arguments (``create_app(test_config=None)``)
+  A plain function that can be called with no arguments (``create_app(test_config=None)``)
   fits none: it is most likely an app factory, and the error says to write
-  ``module:create_app()``.
+  ``module:create_app()`` (one whose first parameter is ``server`` is still a setup;
+  callable instances and partials are read by their signature as before).
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -229,8 +230,9 @@ def detect(obj):
     if arity is None:
         return None, found + ", which needs a keyword argument"
     fewest, most = arity
-    if fewest == 0 and most != math.inf:
-        return None, found + ", which can be called with no arguments"  # a factory, most likely
+    if fewest == 0 and most != math.inf and inspect.isfunction(obj) and names[:1] != ["server"]:
+        # a plain function that needs no argument: a factory, most likely (create_app)
+        return None, found + ", which can be called with no arguments"
     fits = lambda n: fewest <= n <= most  # noqa: E731
     if _is_async(obj):  # ASGI 3, or an events setup that awaits something first
         return ("asgi" if fits(3) else "events" if fits(1) and not fits(2) else None), found

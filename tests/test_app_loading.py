@@ -5,6 +5,7 @@ sources of ``workers``. Real daemons serve real Flask, Django and FastAPI projec
 in a temporary directory."""
 
 import asyncio
+import functools
 import http.client
 import importlib.util
 import json
@@ -243,6 +244,11 @@ class ASGI3Object:
         pass
 
 
+class OptionalWSGI:  # a callable instance whose parameters have defaults: read by its signature
+    def __call__(self, environ=None, start_response=None):
+        return []
+
+
 def untyped(*args, **kwargs):
     pass
 
@@ -260,6 +266,8 @@ marked.prefork_interface = "events"
     (lambda scope, receive, send: None, "asgi"), (lambda a, b=None: None, None),
     (lambda server, extra=None: None, "events"), (lambda *, server: None, None), (async_setup, "events"),
     (async_two, None), (lambda test_config=None: None, None), (lambda: None, None),
+    (lambda server=None: None, "events"), (functools.partial(wsgi_function), "wsgi"),
+    (OptionalWSGI(), "wsgi"),
 ])
 def test_detect_reads_the_signature(obj, kind):
     assert apps.detect(obj)[0] == kind
