@@ -251,6 +251,13 @@ def test_another_version_gets_a_426_naming_13(served):
     served.healthy()
 
 
+@pytest.mark.parametrize("length", [b"0", b"00"])
+def test_a_handshake_saying_its_body_is_empty_is_accepted(served, length):
+    sock, _ = handshake(served, extra=b"Content-Length: " + length + b"\r\n")
+    sock.close()
+    served.healthy()
+
+
 @pytest.mark.parametrize("request_head, status", [
     (b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n",
      400),  # no key

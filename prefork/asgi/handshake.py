@@ -77,7 +77,7 @@ def replayed_request(req):
     headers = req.headers
     if headers.get("sec-websocket-version") == "13" and not valid_key(headers.get("sec-websocket-key")):
         raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
-    if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+    if (headers.get("content-length") or "0").strip("0") or "transfer-encoding" in headers:  # 0, 00: no body
         # its bytes would be read as the first frames (uvicorn refuses it too)
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
     raw = req.raw_headers
