@@ -134,7 +134,6 @@ def quiesce(master, then, limit=QUIESCE_LIMIT):
         return
     key, sock = master.metrics_listener
     master.metrics_listener = (key, sock.dup())  # the server closes its own as it drains
-    master.metrics_server = None
     ran = []
 
     def go(_=None):
@@ -147,8 +146,9 @@ def quiesce(master, then, limit=QUIESCE_LIMIT):
 
 
 def resume(master):
-    """The re-exec failed: the endpoints serve again, on the same listener."""
-    if master.metrics_server is None and master.metrics_listener is not None:
+    """The re-exec did not happen: the endpoints serve again, on the same listener."""
+    server = master.metrics_server
+    if server is not None and server.draining and master.metrics_listener is not None:
         start_metrics(master, master.settings.metrics_bind, [master.metrics_listener])
 
 

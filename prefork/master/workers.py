@@ -75,9 +75,9 @@ def spawn(master, slot, generation, settings=None):
     if pid == 0:
         code = 1
         try:
-            if master.metrics_server is not None:
+            if master.metrics_server is not None:  # its connections too, while it drains for a re-exec
                 master.metrics_server.close_fds_in_child()
-            elif master.metrics_listener is not None:  # a re-exec's hand-over is being prepared
+            if master.metrics_listener is not None:  # the server's own, or the duplicate a re-exec hands over
                 master.metrics_listener[1].close()
             master.loop.abandon()
             if master.reloader is not None:
