@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from daemon import HERE, ROOT, alive, children, kill_all, python_env, wait_until
+from daemon import HERE, ROOT, alive, children, cmdline, kill_all, python_env, wait_until
 
 
 class Proc:
@@ -203,3 +203,31 @@ def test_readyz_across_usr2_is_booting_until_the_new_workers_serve_and_never_ref
     wait_until(probe, 30, interval=0.02, what=lambda: f"ready again: {answers[-5:]}\n{d.log()}")
     runs = [answer for i, answer in enumerate(answers) if i == 0 or answers[i - 1] != answer]
     assert runs in (["200 ready", "503 booting", "200 ready"], ["503 booting", "200 ready"]), runs
+
+
+def test_a_worker_forked_while_the_endpoints_quiesce_holds_none_of_their_connections(procs):
+    """TTIN while USR2's quiesce waits for a kept-alive probe connection: the worker forked
+    then closes that connection's descriptor with the rest, so after the exec the probe
+    reads the end of its connection at once (a copy in the worker would hold it open)."""
+    d = procs(prefork("--workers", "1", "--metrics-bind", "127.0.0.1:0", app="apps.slow_boot:setup"),
+              env=python_env(BOOT_SECONDS="3"))  # the forked worker outlives the exec by seconds
+    d.wait_log(r"workers ready")
+    port = int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", d.log()).group(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as probe:
+        probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert probe.recv(65536).startswith(b"HTTP/1.1 200 ")  # and kept alive: the quiesce waits on it
+        os.kill(d.pid, signal.SIGUSR2)
+        checks = lambda: [pid for pid in children(d.pid) if "check-config" in (cmdline(pid) or "")]  # noqa: E731
+        wait_until(checks, 20, 0.005, what="the check-config child")
+        wait_until(lambda: not checks(), 30, 0.005, what="the check-config child to finish")
+        os.kill(d.pid, signal.SIGTTIN)  # a worker forked during the quiesce (it lasts up to 1 s here)
+        d.wait_log(r"USR2: re-executing the master")
+        d.note_children()
+        probe.settimeout(1.0)
+        try:
+            probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert probe.recv(65536) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # ended all the same
+    d.wait_log(r"workers ready", count=2)
+    d.note_children()
