@@ -14,7 +14,7 @@ Rules:
   ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
   handle a raising plain listener (the server answers 500, or closes).
 - ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
-  ``req.body()``, ``response`` or ``error`` for the client's ``response()``) and takes
+  ``req.body()``; the client's ``response()`` has its own waiter, client/awaiting.py) and takes
   the other listener off, so the emitter keeps nothing of a settled future (whose error
   may hold, through its traceback, the frames that hold the emitter: a cycle).
 """
