@@ -85,6 +85,16 @@ req.end();
 """
 
 
+def node_abort_events(server, script, tmp_path):
+    """What Node's client sees of ``script`` played by ``server`` (NODE_ABORT's events)."""
+    path = tmp_path / "abort.js"
+    path.write_text(NODE_ABORT)
+    server.serve(script)
+    out = subprocess.run([NODE, str(path), str(server.port)], capture_output=True, text=True, timeout=30)
+    server.wait()
+    return json.loads(out.stdout)
+
+
 def prefork_abort_events(port):
     loop = asyncio.new_event_loop()
     events = []
@@ -120,12 +130,7 @@ def test_a_body_cut_short_is_aborted_in_nodes_order(server, tmp_path, reply):
     assert ours == [["response"], ["data", "hel"], ["res.aborted"], ["close"],
                     ["res.error", "ECONNRESET", "aborted"], ["res.close", False]]
     if NODE is not None:
-        path = tmp_path / "abort.js"
-        path.write_text(NODE_ABORT)
-        server.serve(script)
-        out = subprocess.run([NODE, str(path), str(server.port)], capture_output=True, text=True, timeout=30)
-        server.wait()
-        assert json.loads(out.stdout) == ours
+        assert node_abort_events(server, script, tmp_path) == ours
 
 
 CLOSE_DELIMITED = {
@@ -154,12 +159,7 @@ def test_a_close_delimited_body_ends_at_the_fin_as_with_node(server, tmp_path, r
     server.wait()
     assert ours == [["response"], ["data", "abc"], ["res.end"], ["res.close", True], ["close"]]
     if NODE is not None:
-        path = tmp_path / "abort.js"
-        path.write_text(NODE_ABORT)
-        server.serve(script)
-        out = subprocess.run([NODE, str(path), str(server.port)], capture_output=True, text=True, timeout=30)
-        server.wait()
-        assert json.loads(out.stdout) == ours
+        assert node_abort_events(server, script, tmp_path) == ours
 
 
 def test_reading_a_body_cut_short_raises(server):
