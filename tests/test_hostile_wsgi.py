@@ -64,6 +64,9 @@ def _big_file():
     return path
 
 
+ONE_BLOCK = 12 * 1024 * 1024  # more than loopback's kernel buffers take, less than a worker holds
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     query = environ["QUERY_STRING"]
@@ -169,6 +172,9 @@ def app(environ, start_response):
     if path == "/stream":  # a long response: the client goes away meanwhile
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return Tracked(query, _endless(10000))
+    if path == "/one-block":  # a streamed response of one block (a Flask one is so), larger than the kernel takes
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(ONE_BLOCK))])
+        return Tracked(query, iter([b"b" * ONE_BLOCK]))
     if path == "/slow-stream":
         start_response("200 OK", plain)
         return Tracked(query, [b"tick\n"] * 400, delay=0.05)
@@ -538,6 +544,36 @@ def test_a_client_that_never_reads_is_disconnected_after_timeout(d, path):
             total += len(chunk)
     sock.close()
     assert total < 8 * 1024 * 1024
+
+
+def test_a_client_slow_to_read_a_one_block_response_does_not_hold_the_worker(d):
+    """The app's one block waits on the socket, the call is over: another client is
+    served at once (not after the slow one's ``timeout``), and the slow one still gets
+    every byte."""
+    t = token()
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window's scale
+    slow.settimeout(30)
+    slow.connect(("127.0.0.1", d.port))
+    try:
+        slow.sendall(get(b"/one-block?" + t.encode(), close=False))
+        head, rest = read_head(slow)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        wait_closes(d, t)  # the call is done (its iterable closed) while the bytes wait
+        other = connect(d, timeout=3)  # --timeout 6: a call waiting on the slow reader would be cut only then
+        try:
+            other.sendall(get(b"/closes?" + t.encode(), close=False))
+            assert read_response(other)[1] == b"1"
+        finally:
+            other.close()
+        body = rest
+        while len(body) < ONE_BLOCK:
+            chunk = slow.recv(1 << 20)
+            assert chunk, len(body)
+            body += chunk
+        assert body == b"b" * ONE_BLOCK
+    finally:
+        slow.close()
 
 
 def test_a_client_gone_mid_body_leaves_no_spool_behind(d):

@@ -23,7 +23,7 @@ from collections import deque
 
 from .environ import EnvironBuilder
 from .response import LoopCall, answer_failure
-from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
+from .streams import EMPTY_INPUT, Errors, FileWrapper, HeldBytes, InputStream
 
 
 class _Spool:
@@ -97,6 +97,7 @@ class WSGIAdapter:
         self.environs = EnvironBuilder(root_path=self.root_path, url_scheme=url_scheme,
                                        forwarded_allow_ips=self.forwarded_allow_ips, errors=self.errors,
                                        multithread=self.threads > 1, file_wrapper=FileWrapper)
+        self.held = HeldBytes()  # bytes of ended calls still waiting on slow readers
         self.pool = None
         self._queue = deque()
         self._busy = False

@@ -19,7 +19,10 @@ Rules:
   server writes no Content-Length for) gets the app's own, and with it keep-alive when
   it asked for that (Node's rule).
 - Any other iterable is streamed with backpressure: iteration pauses while the socket's
-  buffer is over its high-water mark and resumes on ``drain``. Each block (and each
+  buffer is over its high-water mark and resumes on ``drain``. When the buffer pushes
+  back and the app has no block left (a Flask response is one block), the call ends
+  there, its bytes left to the socket, as long as the worker's ``HeldBytes`` budget
+  (``HELD_BUDGET``) takes them: one slow reader does not hold the worker's one call. Each block (and each
   ``write()``) goes to the kernel as it is made, even inside the read that started the
   call (``push_out``): the client sees the first block before the app makes the next.
   ``close()`` is called on the iterable exactly once in every case, also when the
@@ -36,6 +39,7 @@ Rules:
 """
 
 import io
+import itertools
 import logging
 import os
 import stat
@@ -239,6 +243,8 @@ class LoopCall:
                     if not block:
                         continue
                 if not res.write(block):
+                    if self._ended_early():
+                        return
                     self._wait(self.pump)  # corked, the connection's uncork sends it, then 'drain'
                     return
                 push_out(res.socket)
@@ -247,6 +253,28 @@ class LoopCall:
             self._failed()
             return
         self.finish()
+
+    def _ended_early(self):
+        """The socket pushes back: when the app has no block left (StopIteration) and the
+        worker's ``held`` budget takes what waits on the socket, the response ends and the
+        call is done now, so the worker's next call does not wait on this client (the
+        socket's own ``send_timeout`` bounds a client that never reads); else the block
+        taken goes first when the call resumes. True when the call is done. Not for a
+        response queued behind another (pipelined), whose bytes it holds itself."""
+        res = self.res
+        socket = res.socket
+        held = self.adapter.held
+        if not res.active or not held.fits(socket.buffered_size):
+            return False  # (a response queued behind another keeps its bytes itself: it waits)
+        try:
+            block = next(self.iterator)
+        except StopIteration:
+            self._end()
+            held.hold(socket, socket.buffered_size)
+            self.finish()
+            return True
+        self.iterator = itertools.chain((block,), self.iterator)
+        return False
 
     def _wait(self, resume):
         """Resume on 'drain'; a client that goes away meanwhile (or takes nothing for

@@ -11,6 +11,9 @@ Rules:
 - A response waiting on a client (``StallWatch`` for the socket's buffer, ``SendFile``
   for its own writes) disconnects it after ``timeout`` seconds without progress:
   neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving.
+- ``HeldBytes`` is the worker's budget for the bytes of calls that ended before their
+  client took them (``HELD_BUDGET``): a byte counts from the call's end until its
+  socket drains or closes.
 """
 
 import fcntl
@@ -25,6 +28,33 @@ from collections import deque
 from time import monotonic
 
 log = logging.getLogger("prefork.wsgi")
+
+
+HELD_BUDGET = 16 * 1024 * 1024  # bytes of ended calls a worker keeps for slow readers, at most
+
+
+class HeldBytes:
+    """The bytes ended calls left waiting on their sockets, against ``budget``."""
+
+    __slots__ = ("budget", "held")
+
+    def __init__(self, budget=HELD_BUDGET):
+        self.budget = budget
+        self.held = 0
+
+    def fits(self, size):
+        return self.held + size <= self.budget
+
+    def hold(self, socket, size):
+        """Count ``size`` bytes until ``socket`` drains or closes."""
+        self.held += size
+
+        def release(*_):
+            socket.off("drain", release)
+            socket.off("close", release)
+            self.held -= size
+        socket.on("drain", release)
+        socket.on("close", release)
 
 
 class FileWrapper:
