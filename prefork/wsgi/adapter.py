@@ -23,7 +23,8 @@ from collections import deque
 
 from .environ import EnvironBuilder
 from .response import LoopCall, answer_failure
-from .streams import EMPTY_INPUT, Errors, FileWrapper, HeldBytes, InputStream
+from .sending import HeldBytes
+from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
 
 
 class _Spool:

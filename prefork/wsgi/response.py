@@ -45,7 +45,8 @@ import os
 import stat
 
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
-from .streams import FileWrapper, SendFile, StallWatch
+from .sending import SendFile, StallWatch
+from .streams import FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
 

@@ -1,5 +1,5 @@
-"""The byte streams of a WSGI call: ``wsgi.input``, ``wsgi.errors``, ``wsgi.file_wrapper``,
-the sendfile path for a file response, and the watch over a client that stops reading.
+"""The byte streams of a WSGI call: ``wsgi.input``, ``wsgi.errors``, ``wsgi.file_wrapper``
+(a response's way to its client is sending.py).
 
 Rules:
 - ``InputStream`` is a body read whole before the call (``threads = 1``).
@@ -8,53 +8,15 @@ Rules:
   holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
   ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
   ``BodyTooLarge`` in the reader; a client gone mid-body raises ``ClientDisconnected``.
-- A response waiting on a client (``StallWatch`` for the socket's buffer, ``SendFile``
-  for its own writes) disconnects it after ``timeout`` seconds without progress:
-  neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving.
-- ``HeldBytes`` is the worker's budget for the bytes of calls that ended before their
-  client took them (``HELD_BUDGET``): a byte counts from the call's end until its
-  socket drains or closes.
 """
 
-import fcntl
 import io
 import logging
-import os
-import struct
 import sys
-import termios
 import threading
 from collections import deque
-from time import monotonic
 
 log = logging.getLogger("prefork.wsgi")
-
-
-HELD_BUDGET = 16 * 1024 * 1024  # bytes of ended calls a worker keeps for slow readers, at most
-
-
-class HeldBytes:
-    """The bytes ended calls left waiting on their sockets, against ``budget``."""
-
-    __slots__ = ("budget", "held")
-
-    def __init__(self, budget=HELD_BUDGET):
-        self.budget = budget
-        self.held = 0
-
-    def fits(self, size):
-        return self.held + size <= self.budget
-
-    def hold(self, socket, size):
-        """Count ``size`` bytes until ``socket`` drains or closes."""
-        self.held += size
-
-        def release(*_):
-            socket.off("drain", release)
-            socket.off("close", release)
-            self.held -= size
-        socket.on("drain", release)
-        socket.on("close", release)
 
 
 class FileWrapper:
@@ -165,151 +127,6 @@ class Errors:
 
     def flush(self):
         pass
-
-
-def kernel_unsent(fd):
-    """Bytes in the kernel's send queue of socket ``fd`` not yet taken by the peer (Linux
-    ``SIOCOUTQ``); None where it cannot be known. A slow reader drains it steadily while
-    the socket is reported writable only once a third of the buffer is free."""
-    try:
-        return struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-    except (OSError, ValueError):
-        return None
-
-
-class StallWatch:
-    """Destroys ``res``'s socket when bytes have waited on it ``seconds`` without the
-    client taking any (armed while a call waits for ``drain``). Progress is the socket's
-    ``last_activity`` or ``bytes_written`` moving, or the kernel's send queue changing
-    (a slow reader drains it long before the socket is writable again)."""
-
-    __slots__ = ("res", "seconds", "timer", "written", "unsent", "since")
-
-    def __init__(self, res, seconds):
-        self.res = res
-        self.seconds = seconds
-        self.timer = None
-        self.written = -1
-        self.unsent = None
-        self.since = 0.0
-
-    def arm(self):
-        if self.timer is None and self.seconds and self.seconds > 0:
-            socket = self.res.socket
-            self.written = socket.bytes_written
-            self.unsent = kernel_unsent(socket.fileno())
-            self.since = monotonic()
-            self.timer = socket.loop.call_later(self.seconds / 4, self.check)
-
-    def cancel(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def check(self):
-        self.timer = None
-        socket = self.res.socket
-        if socket.destroyed or not socket.buffered_size:
-            return  # gone, or everything went out: armed again at the next wait
-        now = monotonic()
-        unsent = kernel_unsent(socket.fileno())
-        if socket.bytes_written != self.written or unsent != self.unsent:
-            self.written = socket.bytes_written
-            self.unsent = unsent
-            self.since = now
-        idle = now - max(self.since, socket.last_activity)
-        if idle < self.seconds:  # looked at again a few times per period: idle is known to 1/4
-            self.timer = socket.loop.call_later(min(self.seconds - idle, self.seconds / 4), self.check)
-            return
-        req = self.res.req
-        log.error("the client of %s %s took nothing for %.1f s: disconnected", req.method, req.url, idle)
-        socket.destroy()
-
-
-class SendFile:
-    """Sends a file region with os.sendfile once the socket's queue is empty. Waiting for
-    the socket to be writable, it watches the fd itself; the client going away (the
-    response's ``close``, run inside the socket's destroy) drops that watch before the
-    fd number can be reused."""
-
-    def __init__(self, call, fd, offset, count):
-        self.call = call
-        self.socket = call.res.socket
-        self.fd = fd
-        self.offset = offset
-        self.remaining = count
-        self.watched = None  # the socket's fd while a writer is registered for it
-        self.progressed = monotonic()  # the last time the kernel or the client took bytes
-        self.unsent = None  # the kernel's send queue at the last look
-        self.timer = None  # the stall check (``timeout`` without progress disconnects)
-        call.when_gone(self._unwatch)
-
-    def start(self):
-        socket = self.socket
-        if socket.destroyed:
-            self.call.finish()
-            return
-        if socket.buffered_size:
-            socket.after_flush(self.start)
-            return
-        self.step()
-
-    def step(self):
-        socket = self.socket
-        if socket.destroyed:
-            self.call.finish()
-            return
-        try:
-            while self.remaining > 0:
-                sent = os.sendfile(socket.fileno(), self.fd, self.offset, min(self.remaining, 1 << 20))
-                if sent == 0:
-                    break
-                self.offset += sent
-                self.remaining -= sent
-                self.progressed = monotonic()
-        except (BlockingIOError, InterruptedError):
-            self.watched = socket.fileno()
-            socket.loop.add_writer(self.watched, self._writable)
-            self._arm()
-            return
-        except OSError:
-            socket.destroy()
-            self.call.finish()
-            return
-        self.call.sent_file(self.remaining)
-
-    def _arm(self):
-        seconds = self.call.adapter.timeout
-        if self.timer is None and seconds and seconds > 0:
-            self.timer = self.socket.loop.call_at(self.progressed + seconds, self._check)
-
-    def _check(self):
-        self.timer = None
-        if self.watched is None:
-            return  # not waiting: armed again at the next wait
-        unsent = kernel_unsent(self.watched)
-        if unsent != self.unsent:
-            self.unsent = unsent
-            self.progressed = monotonic()
-        seconds = self.call.adapter.timeout
-        if monotonic() - self.progressed < seconds:
-            self.timer = self.socket.loop.call_later(seconds / 4, self._check)
-            return
-        log.error("the client of %s %s took nothing for %.1f s: disconnected", self.call.req.method,
-                  self.call.req.url, monotonic() - self.progressed)
-        self.socket.destroy()  # the response's close ends the call
-
-    def _unwatch(self):
-        if self.watched is not None:
-            self.socket.loop.remove_writer(self.watched)
-            self.watched = None
-        if self.timer is not None and self.socket.destroyed:
-            self.timer.cancel()
-            self.timer = None
-
-    def _writable(self):
-        self._unwatch()
-        self.step()
 
 
 _PIPE_HIGH_WATER = 256 * 1024

@@ -40,7 +40,8 @@ from time import monotonic
 from .head import apply_head, early_hints, not_bytes
 from .response import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                        under_length)
-from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream, StallWatch
+from .sending import StallWatch
+from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
 
 log = logging.getLogger("prefork.wsgi")
 
