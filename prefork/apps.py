@@ -230,8 +230,7 @@ def detect(obj):
     if arity is None:
         return None, found + ", which needs a keyword argument"
     fewest, most = arity
-    if fewest == 0 and most != math.inf and inspect.isfunction(obj) and names[:1] != ["server"]:
-        # a plain function that needs no argument: a factory, most likely (create_app)
+    if _factory_like(obj):
         return None, found + ", which can be called with no arguments"
     fits = lambda n: fewest <= n <= most  # noqa: E731
     if _is_async(obj):  # ASGI 3, or an events setup that awaits something first
@@ -243,6 +242,16 @@ def detect(obj):
         by_name = {"server": "events", "environ": "wsgi", "scope": "asgi"}.get(names[0])
         candidates = [by_name] if by_name in candidates else candidates
     return (candidates[0] if len(candidates) == 1 else None), found
+
+
+def _factory_like(obj):
+    """A plain function that needs no argument, its first parameter not ``server``: an
+    app factory, most likely (``create_app(test_config=None)``)."""
+    signature = _signature(obj) if inspect.isfunction(obj) else None
+    if signature is None:
+        return False
+    arity, names = _arity(signature)
+    return arity is not None and arity[0] == 0 and arity[1] != math.inf and names[:1] != ["server"]
 
 
 def _detect_class(cls):
@@ -287,7 +296,7 @@ def resolve(app, obj, interface):
     if interface == "asgi" and kind in (None, "events") and inspect.isclass(obj):
         kind = "asgi2"  # said outright: a class taking the scope, whatever its __call__ looks like
     if interface == "auto":
-        if kind is None and found.endswith("which can be called with no arguments"):
+        if kind is None and _factory_like(obj):
             raise AppError(f"{app} is {_article(found)}, as an app factory can: write APP as "
                            f"'{app}()' to have the worker call it and serve what it returns (an events "
                            f"setup takes the server: make it a required parameter, or pass --interface events)")

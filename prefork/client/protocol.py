@@ -19,21 +19,13 @@ Rules (Node's, spec section 7):
 
 import logging
 
+from ..http import framing
 from ..http.errors import ParseError
 from ..http.headers import header_map
 from ..http.parser import ResponseParser
 from .response import ClientResponse, Information
 
 log = logging.getLogger("prefork.client")
-
-
-def _chunked_last(transfer_encoding):
-    """llhttp's framing for a response: chunked only when ``chunked`` is the last coding
-    (of the last field: repeated fields are joined in order); any other last coding
-    makes the body close-delimited (RFC 9112 6.3)."""
-    if transfer_encoding is None:
-        return False
-    return transfer_encoding.rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
 
 
 class _StopAtHead(Exception):
@@ -156,7 +148,7 @@ class ClientProtocol:
             # finish that completes it); a body with a Content-Length or chunks that the
             # FIN cuts short is aborted
             headers = res.headers
-            if "content-length" not in headers and not _chunked_last(headers.get("transfer-encoding")):
+            if "content-length" not in headers and not framing.chunked_last(headers.get("transfer-encoding")):
                 try:
                     parser.finish()
                 except ParseError as err:

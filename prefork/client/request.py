@@ -17,7 +17,8 @@ Rules (Node's, spec section 7):
   bend the request line, as Node throws: a path with a character outside
   ``\u0021-\u00ff`` (space, CR, LF, tab, beyond latin-1) is ERR_UNESCAPED_CHARACTERS, a
   method that is not an HTTP token is ERR_INVALID_HTTP_TOKEN (both checked before the
-  headers, path first); an empty or missing method is GET, an empty path ``/``.
+  headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
+  or missing method is GET, an empty path ``/``.
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun there is no ``error``, only ``close``.
@@ -33,50 +34,23 @@ Rules (Node's, spec section 7):
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
 """
 
-import re
 from urllib.parse import urlsplit
 
 from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
-from ..http.serialize import HeaderError, check_name, check_value, encoded, header_lines
+from ..http.serialize import check_method, check_name, check_path, check_value, encoded, header_lines
 from ..runtime import current_loop
 from .agent import Agent, global_agent
 from .awaiting import ResponseWaiter, collecting, raisable
 from .protocol import ClientProtocol
 
-_INVALID_PATH = re.compile("[^\u0021-\u00ff]")  # Node's INVALID_PATH_REGEX
-_TOKEN = re.compile(r"[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+\Z")  # Node's checkIsHttpToken
-
-
-def _checked_path(path):
-    """Node's check of ``options.path``: nothing outside \\u0021-\\u00ff reaches the request line."""
-    if path is None or path == "":
-        return "/"
-    path = str(path)
-    if _INVALID_PATH.search(path):
-        raise HeaderError("ERR_UNESCAPED_CHARACTERS", "Request path contains unescaped characters")
-    return path
-
-
-def _checked_method(method):
-    """Node's check of ``options.method``: an HTTP token, upper-cased; empty or None is GET."""
-    if method is None or method == "":
-        return "GET"
-    if not isinstance(method, str):
-        err = TypeError(f'The "options.method" property must be of type string. Received {method!r}')
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
-    if not _TOKEN.match(method):
-        raise HeaderError("ERR_INVALID_HTTP_TOKEN", f'Method must be a valid HTTP token ["{method}"]')
-    return method.upper()
-
 
 class ClientRequest(EventEmitter):
     def __init__(self, options, callback=None, loop=None):
         self.loop = loop if loop is not None else current_loop()
-        self.path = _checked_path(options.get("path"))  # Node checks the path first
-        self.method = _checked_method(options.get("method"))
+        self.path = check_path(options.get("path"))  # Node checks the path first
+        self.method = check_method(options.get("method"))
         self.host = options.get("hostname") or options.get("host") or "localhost"
         self.port = int(options.get("port") or 80)
         agent = options.get("agent")

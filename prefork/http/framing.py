@@ -5,7 +5,9 @@ Rules (RFC 9112, as Node applies them):
 - A ``Connection`` value asks to close when it holds the token ``close``; an ``Expect``
   value asks for a 100 when it holds ``100-continue``; a ``Transfer-Encoding`` value is
   chunked when it holds ``chunked``. Tokens are matched case-insensitively, as whole
-  words of a comma-separated list.
+  words of a comma-separated list. A received message's body is chunked only when
+  ``chunked`` is the last coding (``chunked_last``); any other last coding makes it
+  close-delimited (RFC 9112 6.3, as llhttp frames it).
 - A body is framed by Content-Length when its whole length is known before the head is
   sent, else chunked when the peer can read chunked (HTTP/1.1, or an HTTP/1.0 request
   that sent ``TE: chunked``), else delimited by closing the connection.
@@ -37,6 +39,14 @@ def asks_close(connection_value):
 
 def is_chunked(transfer_encoding_value):
     return bool(transfer_encoding_value) and bool(_CHUNKED.search(str(transfer_encoding_value)))
+
+
+def chunked_last(transfer_encoding_value):
+    """A received body's framing: chunked only when ``chunked`` is the last coding (of the
+    last field: repeated fields are joined in order)."""
+    if transfer_encoding_value is None:
+        return False
+    return transfer_encoding_value.rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
 
 
 def expects_continue(expect_value):

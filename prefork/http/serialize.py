@@ -132,6 +132,34 @@ def check_name(name):
         raise HeaderError("ERR_INVALID_HTTP_TOKEN", f"Header name must be a valid HTTP token [{name!r}]")
 
 
+_INVALID_PATH = re.compile("[^\u0021-\u00ff]")  # Node's INVALID_PATH_REGEX
+
+
+def check_path(path):
+    """A client request's path as Node checks ``options.path``: nothing outside
+    \u0021-\u00ff reaches the request line; empty or None is ``/``."""
+    if path is None or path == "":
+        return "/"
+    path = str(path)
+    if _INVALID_PATH.search(path):
+        raise HeaderError("ERR_UNESCAPED_CHARACTERS", "Request path contains unescaped characters")
+    return path
+
+
+def check_method(method):
+    """A client request's method as Node checks ``options.method``: an HTTP token,
+    upper-cased; empty or None is GET."""
+    if method is None or method == "":
+        return "GET"
+    if not isinstance(method, str):
+        err = TypeError(f'The "options.method" property must be of type string. Received {method!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    if not _TOKEN.match(method):
+        raise HeaderError("ERR_INVALID_HTTP_TOKEN", f'Method must be a valid HTTP token ["{method}"]')
+    return method.upper()
+
+
 def check_value(name, value):
     if value is None:
         raise HeaderError("ERR_HTTP_INVALID_HEADER_VALUE", f"Invalid value None for header {name!r}")
