@@ -9,15 +9,18 @@ Rules:
   one run of ASCII digits; given twice, the same value. Anything else is the app's error
   (a 500 while the head is not out). A 204's Content-Length is checked, then dropped
   (RFC 9110 8.6), whether the body is a list or a generator and for HEAD too.
-- Hop-by-hop headers from the app are dropped, except ``Connection``; a repeated header
-  name keeps every value (``Set-Cookie``).
+- Hop-by-hop headers from the app are dropped; ``Connection`` is kept only when it says
+  ``close`` (an app may close its connection, never keep one open: whether a connection
+  stays is the server's, which a client's ``Connection: close``, an HTTP/1.0 client,
+  ``max_requests_per_socket`` or a draining worker decide). A repeated header name
+  keeps every value (``Set-Cookie``).
 - ``wsgi.early_hints`` (as gunicorn offers it) takes fields checked the same way; a 103
   goes out only while the head is not, to an HTTP/1.1 client, and with a ``Link``.
 - A whole body's header list is checked and encoded once and kept as a ``HeaderBlock``
   (``_BLOCKS_KEPT`` lists at most, all forgotten when full).
 """
 
-from ..http import serialize
+from ..http import framing, serialize
 
 _DROPPED = frozenset(("keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                       "transfer-encoding", "upgrade"))  # hop-by-hop, except Connection
@@ -38,6 +41,9 @@ def apply_head(res, status, headers, status_cache, length=None):
         key = name.lower()
         if key in _DROPPED:
             continue
+        if key == "connection" and not framing.asks_close(value):
+            serialize.check_value(name, value)  # a bad one is the app's error all the same
+            continue  # keep-alive (or a token list without close) is not the app's to say
         if key == "content-length":
             check_length(value)
             if given_length is not None:

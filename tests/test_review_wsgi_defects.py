@@ -1,0 +1,129 @@
+"""WSGI apps against the real daemon, on the loop (``threads = 1``) and on a thread pool
+(``threads = 4``): what an app says in its head about the connection, and what reaches the
+client of a response the app gets wrong.
+
+One daemon per mode serves the app below (this module, loaded by the worker); the
+clients are raw sockets on loopback.
+"""
+
+import socket
+import threading
+import urllib.parse
+
+import pytest
+
+from daemon import Daemon
+from harness import read_until_close
+
+# -- the app (runs in the worker) -----------------------------------------------------------------------
+_LOCK = threading.Lock()
+_CLOSES = {}
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    query = urllib.parse.unquote(environ["QUERY_STRING"])
+    plain = [("Content-Type", "text/plain")]
+    if path == "/closes":
+        with _LOCK:
+            body = str(_CLOSES.get(query, 0)).encode()
+        start_response("200 OK", plain)
+        return [body]
+    if path == "/connection":  # the app says what its connection should do: VALUE[~gen]
+        value, _, shape = query.partition("~")
+        start_response("200 OK", plain + [("Connection", v) for v in value.split("|")])
+        return iter([b"conn", b"ection"]) if shape == "gen" else [b"connection"]
+    start_response("404 Not Found", plain)
+    return [b"not here"]
+
+
+# -- the daemons -----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=[1, 4], ids=["loop", "threads"])
+def d(request):
+    daemon = Daemon("--interface", "wsgi", "--threads", str(request.param), "--max-requests-per-socket", "3",
+                    "--keep-alive-timeout", "30", "--timeout", "6",
+                    app="test_review_wsgi_defects:app", workers=1)
+    try:
+        daemon.wait_ready()
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+def connect(d, timeout=3):
+    return socket.create_connection(("127.0.0.1", d.port), timeout=timeout)
+
+
+def request(path, version=b"1.1", extra=b""):
+    return b"GET " + path + b" HTTP/" + version + b"\r\nHost: x\r\n" + extra + b"\r\n"
+
+
+def head_of(data):
+    return data.partition(b"\r\n\r\n")[0].lower()
+
+
+# -- Connection from the app -----------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["keep-alive", "Keep-Alive", "upgrade", "foo, bar", "keep-alive|keep-alive"])
+@pytest.mark.parametrize("shape", ["list", "gen"])
+@pytest.mark.parametrize("client", ["close", "http/1.0"])
+def test_an_apps_connection_header_never_keeps_open_a_connection_the_client_closes(d, value, shape, client):
+    """A client that says ``Connection: close`` (or speaks HTTP/1.0 without keep-alive)
+    gets its connection closed after the response, whatever the app's Connection says;
+    the head does not claim keep-alive. (A client reading to the close would otherwise
+    wait for the keep-alive timeout.)"""
+    path = b"/connection?" + urllib.parse.quote(value + "~" + shape).encode()
+    raw = request(path, b"1.0") if client == "http/1.0" else request(path, extra=b"Connection: close\r\n")
+    sock = connect(d)
+    try:
+        sock.sendall(raw)
+        data = read_until_close(sock)  # the socket's timeout is the deadline
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 200 "), data
+    assert data.endswith(b"connection") or data.endswith(b"0\r\n\r\n"), data
+    assert b"keep-alive" not in head_of(data), data
+
+
+@pytest.mark.parametrize("shape", ["list", "gen"])
+def test_an_apps_keep_alive_does_not_outlast_max_requests_per_socket(d, shape):
+    """The third response on a connection (max_requests_per_socket 3) says
+    ``Connection: close``, also when the app's head says keep-alive."""
+    path = b"/connection?" + urllib.parse.quote("keep-alive~" + shape).encode()
+    sock = connect(d)
+    try:
+        sock.sendall(request(path) * 3)
+        data = b""
+        while data.count(b"HTTP/1.1 200 ") < 3 or not data.endswith((b"connection", b"0\r\n\r\n")):
+            chunk = sock.recv(65536)  # the socket's timeout is the deadline
+            assert chunk, data
+            data += chunk
+    finally:
+        sock.close()
+    last = data.rpartition(b"HTTP/1.1 200 ")[2]
+    assert b"connection: close" in head_of(last), data
+    assert b"keep-alive" not in head_of(last), data
+
+
+@pytest.mark.parametrize("shape", ["list", "gen"])
+def test_an_apps_connection_close_still_closes(d, shape):
+    path = b"/connection?" + urllib.parse.quote("close~" + shape).encode()
+    sock = connect(d)
+    try:
+        sock.sendall(request(path) + request(b"/closes?x"))
+        data = read_until_close(sock)
+    finally:
+        sock.close()
+    assert data.count(b"HTTP/1.1 200 ") == 1, data
+    assert b"connection: close" in head_of(data), data
+
+
+def test_a_connection_value_with_a_line_break_is_still_an_app_error(d):
+    path = b"/connection?" + urllib.parse.quote("keep-alive\r\nX-Injected: 1").encode()
+    sock = connect(d)
+    try:
+        sock.sendall(request(path, extra=b"Connection: close\r\n"))
+        data = read_until_close(sock)
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 500 "), data
+    assert b"x-injected" not in data.lower(), data
