@@ -6,6 +6,8 @@ One daemon per mode serves the app below (this module, loaded by the worker); th
 clients are raw sockets on loopback.
 """
 
+import os
+import re
 import socket
 import threading
 import urllib.parse
@@ -33,6 +35,11 @@ def app(environ, start_response):
         value, _, shape = query.partition("~")
         start_response("200 OK", plain + [("Connection", v) for v in value.split("|")])
         return iter([b"conn", b"ection"]) if shape == "gen" else [b"connection"]
+    if path == "/write-then-file":  # write() starts the body, a file wrapper is the rest: [length]
+        size = os.path.getsize(__file__)
+        write = start_response("200 OK", plain + ([("Content-Length", str(5 + size))] if query == "length" else []))
+        write(b"first")
+        return environ["wsgi.file_wrapper"](open(__file__, "rb"))
     start_response("404 Not Found", plain)
     return [b"not here"]
 
@@ -127,3 +134,62 @@ def test_a_connection_value_with_a_line_break_is_still_an_app_error(d):
         sock.close()
     assert data.startswith(b"HTTP/1.1 500 "), data
     assert b"x-injected" not in data.lower(), data
+
+
+# -- write() and then a file ----------------------------------------------------------------------------
+class Reader:
+    """Responses read one at a time off a kept-alive connection (Content-Length or chunked)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.data = b""
+
+    def _until(self, marker):
+        while marker not in self.data:
+            chunk = self.sock.recv(65536)  # the socket's timeout is the deadline
+            assert chunk, self.data
+            self.data += chunk
+        taken, _, self.data = self.data.partition(marker)
+        return taken
+
+    def _exactly(self, size):
+        while len(self.data) < size:
+            chunk = self.sock.recv(65536)
+            assert chunk, self.data
+            self.data += chunk
+        taken, self.data = self.data[:size], self.data[size:]
+        return taken
+
+    def response(self):
+        head = self._until(b"\r\n\r\n")
+        match = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+        if match:
+            return head, self._exactly(int(match.group(1)))
+        body = b""
+        while True:
+            size = int(self._until(b"\r\n"), 16)
+            body += self._exactly(size)
+            self._exactly(2)
+            if size == 0:
+                return head, body
+
+
+@pytest.mark.parametrize("query", [b"length", b"none"])
+def test_a_file_wrapper_after_write_is_the_rest_of_the_body(d, query):
+    """``write(b"first")`` then ``wsgi.file_wrapper(file)``: the client gets both, with or
+    without the app's Content-Length, and the connection stays usable (the file is not
+    sent as if it were the whole body)."""
+    with open(__file__, "rb") as fh:
+        expected = b"first" + fh.read()
+    sock = connect(d)
+    try:
+        sock.sendall(request(b"/write-then-file?" + query) + request(b"/closes?x"))
+        reader = Reader(sock)
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert body == expected
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+    finally:
+        sock.close()
+    assert "less than its Content-Length" not in d.log()

@@ -32,7 +32,8 @@ Rules:
   for it (``StallWatch``) is disconnected: a reader that never reads holds neither a
   thread nor, with ``threads = 1``, the worker's one call for good. A
   ``wsgi.file_wrapper`` around a real file goes out with ``os.sendfile`` when its
-  length is known.
+  length is known and ``write()`` has not started the body (the file is then the rest
+  of it, iterated, as any other iterable).
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
   and ``KeyboardInterrupt`` raised by the app included).
@@ -309,6 +310,8 @@ class LoopCall:
         res = self.res
         if not res.active:
             return False  # bytes of an earlier response still wait: iterate instead
+        if res.headers_sent:
+            return False  # write() sent the head and part of the body: the file is the rest, iterated
         try:
             fd = wrapper.filelike.fileno()
             info = os.fstat(fd)
