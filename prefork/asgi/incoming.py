@@ -4,7 +4,9 @@ Rules:
 - Frames are cut at their boundaries here; a whole uncompressed message in one frame
   is unmasked and delivered directly, every other frame goes to wsproto whole (see
   ``frames.py``), or, for a frame longer than what has arrived, piece by piece as it
-  comes, so a large frame is never kept here.
+  comes, so a large frame is never kept here. A plain frame still arriving is kept in
+  one buffer that grows as bytes come (never copied whole per read: a message of
+  ``max_size`` costs its length, not its square).
 - Before the app accepts, bytes are only kept (``keep``); ``flush`` takes them once the
   session is open.
 - A message over ``max_size`` bytes (a frame's declared length, fragments as they add
@@ -109,7 +111,14 @@ class Incoming:
             pos = end
             if session.state == "closed":
                 return
-        self.inbuf = bytearray(buf[pos:]) if pos < size else None
+        if pos >= size:
+            self.inbuf = None
+        elif buf is not self.inbuf:
+            self.inbuf = bytearray(buf[pos:])
+        elif pos:
+            del buf[:pos]  # the frames taken go; the rest stays where it is
+        # else: a frame still arriving, kept as it is (copying it on every read would
+        # cost the square of its length)
 
     def to_wsproto(self, frame):
         session = self.session

@@ -1,0 +1,108 @@
+"""WebSocket edges against the real daemon (one worker, the hostile test app): how a
+large message that arrives a little at a time costs the worker."""
+
+import base64
+import os
+import struct
+
+import pytest
+
+from daemon import wait_until
+from test_hostile_asgi import Served
+
+websockets = pytest.importorskip("websockets")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    s = Served(tmp_path_factory.mktemp("marks"), "--ws-ping-interval", "0")
+    yield s
+    s.daemon.cleanup()
+
+
+def handshake(served, extra=b""):
+    """A raw handshake on /ws (the app echoes); the socket and the response head."""
+    sock = served.connect()
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n" + extra + b"\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return sock, head
+
+
+def frame_head(first, length, key=b"\0\0\0\0"):
+    """A masked client frame's header (a zero key leaves the payload as it is)."""
+    if length < 126:
+        return bytes((first, 0x80 | length)) + key
+    if length < 65536:
+        return bytes((first, 0x80 | 126)) + struct.pack("!H", length) + key
+    return bytes((first, 0x80 | 127)) + struct.pack("!Q", length) + key
+
+
+def recv_exactly(sock, n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(min(n - len(data), 1 << 20))
+        assert chunk, f"closed after {len(data)} of {n} bytes"
+        data += chunk
+    return bytes(data)
+
+
+def read_frame(sock):
+    """(first byte, payload) of the next server frame."""
+    first, second = recv_exactly(sock, 2)
+    length = second & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", recv_exactly(sock, 2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", recv_exactly(sock, 8))[0]
+    return first, recv_exactly(sock, length)
+
+
+def worker_cpu(pid):
+    """The process's user + system CPU time, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def unread(port, client_port):
+    """Bytes the server side of the connection from ``client_port`` has received and
+    not yet read (its receive queue, from /proc/net/tcp)."""
+    with open("/proc/net/tcp") as fh:
+        for line in list(fh)[1:]:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if int(local.rsplit(":", 1)[1], 16) == port and int(remote.rsplit(":", 1)[1], 16) == client_port:
+                return int(fields[4].split(":")[1], 16)
+    return 0
+
+
+def test_a_large_message_arriving_in_small_reads_costs_its_length_not_its_square(served):
+    # 8 MiB in 16 KiB pieces, each read by the worker before the next is sent: the
+    # plain frame is kept until whole, and each read must only add to it
+    size, piece = 8 << 20, 16 << 10
+    payload = bytes(range(256)) * (size // 256)
+    sock, _ = handshake(served)
+    client_port = sock.getsockname()[1]
+    before = worker_cpu(served.worker)
+    sock.sendall(frame_head(0x82, size))
+    for start in range(0, size, piece):
+        sock.sendall(payload[start:start + piece])
+        wait_until(lambda: unread(served.port, client_port) == 0, 10, interval=0.0005,
+                   what="the worker reading the piece")
+    first, echoed = read_frame(sock)
+    spent = (worker_cpu(served.worker) - before) / os.sysconf("SC_CLK_TCK")
+    assert first == 0x82 and echoed == payload
+    # copying the whole kept frame on each of the 512 reads was about 8 GiB of copies
+    # (seconds of CPU); taking each piece as it comes is a few tens of milliseconds
+    assert spent < 1.0, f"the worker spent {spent:.2f} s of CPU on one 8 MiB message"
+    sock.sendall(frame_head(0x88, 2) + struct.pack("!H", 1000))
+    assert read_frame(sock)[0] == 0x88
+    sock.close()
+    served.healthy()
