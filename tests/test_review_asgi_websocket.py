@@ -1,9 +1,11 @@
 """WebSocket edges against the real daemon (one worker, the hostile test app): how a
-large message that arrives a little at a time costs the worker."""
+large message that arrives a little at a time costs the worker, and how a client's
+several permessage-deflate offers are negotiated."""
 
 import base64
 import os
 import struct
+import zlib
 
 import pytest
 
@@ -104,5 +106,41 @@ def test_a_large_message_arriving_in_small_reads_costs_its_length_not_its_square
     assert spent < 1.0, f"the worker spent {spent:.2f} s of CPU on one 8 MiB message"
     sock.sendall(frame_head(0x88, 2) + struct.pack("!H", 1000))
     assert read_frame(sock)[0] == 0x88
+    sock.close()
+    served.healthy()
+
+
+def compressed(data, bits=15):
+    """``data`` deflated as a permessage-deflate message with a window of ``bits``."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -bits)
+    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+@pytest.mark.parametrize("offers, agreed", [
+    # the first acceptable offer is taken; what a later one asks for is not mixed in
+    (b"permessage-deflate, permessage-deflate; client_max_window_bits=9",
+     b"permessage-deflate"),
+    (b"permessage-deflate; client_max_window_bits=9; client_no_context_takeover, permessage-deflate",
+     b"permessage-deflate; client_no_context_takeover; client_max_window_bits=9"),
+    # a declined offer (a window out of range) leaves nothing behind for the next one
+    (b"permessage-deflate; client_no_context_takeover; client_max_window_bits=8, permessage-deflate",
+     b"permessage-deflate"),
+])
+def test_of_several_deflate_offers_the_first_acceptable_one_is_used_as_answered(served, offers, agreed):
+    sock, head = handshake(served, b"Sec-WebSocket-Extensions: " + offers + b"\r\n")
+    fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line)
+    assert fields[b"Sec-WebSocket-Extensions"] == agreed
+    bits = 9 if b"client_max_window_bits=9" in agreed else 15
+    # repeats 2000 bytes apart: deflate refers back further than a 2**9 window
+    message = os.urandom(2000) * 4
+    inflater = zlib.decompressobj(-15)  # the server keeps its context: so does the client
+    for _ in range(2):  # a second message: the context kept (or not) as agreed
+        data = compressed(message, bits)
+        sock.sendall(frame_head(0xC2, len(data)) + data)
+        first, payload = read_frame(sock)
+        assert first & 0x0F == 0x2, (first, payload)  # not a close
+        assert (inflater.decompress(payload + b"\0\0\xff\xff") if first & 0x40 else payload) == message
+    sock.sendall(frame_head(0x88, 2) + struct.pack("!H", 1000))
+    assert read_frame(sock)[0] & 0x0F == 0x8
     sock.close()
     served.healthy()

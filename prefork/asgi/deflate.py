@@ -13,6 +13,10 @@ Rules:
 - An offer whose window bits are not numbers is declined (RFC 7692 5: the server
   answers without the extension), as wsproto declines bits out of range; it is the
   client's mistake, not the app's.
+- Of several offers (alternatives in the client's order of preference, RFC 7692 5)
+  the first acceptable one is taken, read on its own: what an earlier, declined
+  offer named and what a later one asks for are not mixed in, so the session inflates
+  and deflates as the answer says.
 - Only the extension's public hooks are used; sending is wsproto's unchanged.
 """
 
@@ -31,6 +35,13 @@ class BoundedDeflate(PerMessageDeflate):
         self.counting = False  # the frame being received is part of that compressed message
 
     def accept(self, offer):
+        if self.enabled():
+            return None  # an offer is taken already: the later ones are its alternatives
+        # each offer is read from the defaults: wsproto keeps what it parses of an offer
+        # (its flags, its window bits) even when it declines it
+        self.client_no_context_takeover = self.server_no_context_takeover = False
+        self.client_max_window_bits = self.DEFAULT_CLIENT_MAX_WINDOW_BITS
+        self.server_max_window_bits = self.DEFAULT_SERVER_MAX_WINDOW_BITS
         try:
             return super().accept(offer)
         except ValueError:  # client_max_window_bits=abc and the like
