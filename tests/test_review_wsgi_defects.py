@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import urllib.parse
+import uuid
 
 import pytest
 
@@ -40,6 +41,16 @@ def app(environ, start_response):
         write = start_response("200 OK", plain + ([("Content-Length", str(5 + size))] if query == "length" else []))
         write(b"first")
         return environ["wsgi.file_wrapper"](open(__file__, "rb"))
+    if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
+        token, _, shape = query.partition("~")
+        errors = environ["wsgi.errors"]
+        print("printed", token, 42, file=errors)
+        errors.write("in ")
+        errors.write("pieces " + token + "\n")
+        errors.writelines(["two ", "lines " + token + "\nsecond ", "line " + token + "\n"])
+        errors.write("unended " + token)  # no newline, no flush: logged when the call ends
+        start_response("200 OK", plain)
+        return iter([b"logged"]) if shape == "gen" else [b"logged"]
     start_response("404 Not Found", plain)
     return [b"not here"]
 
@@ -193,3 +204,24 @@ def test_a_file_wrapper_after_write_is_the_rest_of_the_body(d, query):
     finally:
         sock.close()
     assert "less than its Content-Length" not in d.log()
+
+
+# -- wsgi.errors -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", ["list", "gen"])
+def test_wsgi_errors_logs_whole_lines_not_the_pieces_they_were_written_in(d, shape):
+    """``print(a, b, file=wsgi.errors)`` is one log record, as it is one line (the
+    writes of its pieces are not records of their own); a line left without its newline
+    is logged when the call ends."""
+    token = uuid.uuid4().hex
+    sock = connect(d)
+    try:
+        sock.sendall(request(b"/errors?" + token.encode() + b"~" + shape.encode(), extra=b"Connection: close\r\n"))
+        data = read_until_close(sock)
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 200 "), data
+    expected = [f"printed {token} 42", f"in pieces {token}", f"two lines {token}", f"second line {token}",
+                f"unended {token}"]
+    d.wait_log(re.escape(f"prefork.wsgi: unended {token}"), timeout=5)
+    records = [record for record in re.split(r"\n(?=\d{4}-\d\d-\d\d )", d.log()) if token in record]
+    assert [record.split("prefork.wsgi: ", 1)[1].rstrip("\n") for record in records] == expected, records

@@ -210,6 +210,8 @@ class LoopCall:
                     if block is not None and (length is None or (length == str(len(data)) and res.can_chunk)):
                         res.end_with(code, block, data, reason)
                         self.finished = True
+                        if adapter.errors.held:
+                            adapter.errors.flush()
                         return True
                 names = apply_head(res, self.status, self.headers, adapter.statuses,
                                    None if method == "HEAD" or not res.can_chunk else len(data))
@@ -218,6 +220,8 @@ class LoopCall:
                 else:
                     res.end(kept_to(self.req, res, promised_length(res, method), data))
                 self.finished = True
+                if adapter.errors.held:
+                    adapter.errors.flush()
                 return True  # done: the caller goes on
             if kind is FileWrapper and self._try_sendfile():
                 return False
@@ -355,6 +359,9 @@ class LoopCall:
         iterable = self.iterable
         if iterable.__class__ is not list:
             close_iterable(iterable)
+        errors = self.adapter.errors
+        if errors.held:
+            errors.flush()  # a line wsgi.errors holds without its end (close() may write too)
         self.adapter.call_done()
 
 

@@ -3,6 +3,9 @@
 
 Rules:
 - ``InputStream`` is a body read whole before the call (``threads = 1``).
+- ``Errors`` (``wsgi.errors``) logs a line per record, as the app wrote it: the pieces
+  of one ``print`` are one line; a line without its newline goes out with ``flush()``
+  or when the call that wrote it ends.
 - ``BodyPipe`` is a body streamed from the loop to the app's thread (``threads > 1``):
   the loop feeds it, the thread blocks in ``read``; the request is paused while the pipe
   holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
@@ -114,19 +117,52 @@ EMPTY_INPUT = EmptyInput()
 
 
 class Errors:
-    """``wsgi.errors``: lines go to the error log."""
+    """``wsgi.errors``: a text stream whose lines go to the error log, one record per
+    write that ends a line: ``print(a, b, file=errors)`` (four writes) is one record, as
+    it is one line. The start of a line is held per thread until its newline, ``flush()``
+    or the end of the call (the adapter flushes the calling thread's)."""
+
+    def __init__(self):
+        self._local = threading.local()
+        self.held = 0  # threads holding the start of a line: the call's end flushes when not 0
 
     def write(self, text):
-        text = text.rstrip("\n")
-        if text:
-            log.error("%s", text)
+        if not isinstance(text, str):
+            raise TypeError(f"wsgi.errors takes str, not {type(text).__name__}")
+        local = self._local
+        pending = getattr(local, "pending", "")
+        lines, newline, rest = (pending + text).rpartition("\n")
+        if newline:
+            _log_lines(lines)
+        if len(rest) > _ERRORS_LINE_MAX:  # no newline coming: a record of its own all the same
+            _log_lines(rest)
+            rest = ""
+        if bool(rest) != bool(pending):
+            self.held += 1 if rest else -1
+        local.pending = rest
+        return len(text)
 
     def writelines(self, lines):
         for line in lines:
             self.write(line)
 
     def flush(self):
-        pass
+        """The calling thread's line so far goes to the log."""
+        local = self._local
+        pending = getattr(local, "pending", "")
+        if pending:
+            local.pending = ""
+            self.held -= 1
+            _log_lines(pending)
+
+
+_ERRORS_LINE_MAX = 64 * 1024  # characters of a line held before it is logged without its end
+
+
+def _log_lines(text):
+    text = text.rstrip("\n")
+    if text.strip():
+        log.error("%s", text)
 
 
 _PIPE_HIGH_WATER = 256 * 1024

@@ -262,6 +262,9 @@ class ThreadCall:
                     raise AssertionError("the app returned before calling start_response")
                 self.head_given = True
                 self.ident = None
+                errors = self.adapter.errors
+                if errors.held:
+                    errors.flush()  # a line this thread's wsgi.errors holds without its end
                 with self.cond:  # the whole answer in one hand-over (nothing to close)
                     self._post_locked(_HEAD, (self.status, list(self.headers)))
                     self.outbox.append((_WHOLE, data))
@@ -283,6 +286,9 @@ class ThreadCall:
     def _finish(self, iterable):
         if iterable is not None and iterable.__class__ is not list:
             close_iterable(iterable)
+        errors = self.adapter.errors
+        if errors.held:
+            errors.flush()  # a line this thread's wsgi.errors holds without its end
         self.ident = None
         self._post(_DONE)
 
