@@ -28,7 +28,8 @@ Rules:
   buffer is over its high-water mark it waits for ``drain`` (or the close). A
   pipelined response behind another one keeps its bytes until it is first; past the
   high-water mark it waits for the one ahead to finish (the server tells a queued
-  response nothing when it becomes first).
+  response nothing when it becomes first). Every send waiting (an app may send from
+  several tasks) is woken by the same ``drain`` or close.
 - A body must agree with the Content-Length the app declared (unless the response has
   no body: HEAD, 204, 304): a body message that would go past it raises
   RuntimeError in the app, and so does one that ends the response short; the
@@ -86,7 +87,7 @@ def response_fields(headers):
 
 class HTTPCycle:
     __slots__ = ("req", "res", "adapter", "chunks", "kept", "more", "body_taken", "expect", "closed",
-                 "watching", "receivers", "drainer", "start", "complete", "task", "remaining")
+                 "watching", "receivers", "drainers", "start", "complete", "task", "remaining")
 
     def __init__(self, req, res, adapter, has_body):
         self.req = req
@@ -100,7 +101,7 @@ class HTTPCycle:
         self.closed = False
         self.watching = False
         self.receivers = None  # the futures waiting receive() calls sleep on (an app may have two)
-        self.drainer = None  # the future a send() waiting for 'drain' sleeps on
+        self.drainers = None  # the futures send() calls waiting for 'drain' sleep on
         self.start = None  # the http.response.start message
         self.complete = False
         self.task = None  # set by whoever runs ``run()`` in a task
@@ -139,9 +140,7 @@ class HTTPCycle:
         req.off("end", self.on_end)
         req.off("close", self.on_close)
         self.wake()
-        drainer = self.drainer
-        if drainer is not None and not drainer.done():
-            drainer.set_result(None)
+        self.drained()
 
     def wake(self, _=None):
         receivers = self.receivers
@@ -312,15 +311,28 @@ class HTTPCycle:
                 source, event = socket.http_message, "close"  # the response ahead of this one
                 if source is None:
                     return
-            self.drainer = self.adapter.loop.create_future()
+            drainer = self.adapter.loop.create_future()
+            drainers = self.drainers
+            if drainers is None:
+                self.drainers = [drainer]
+            else:
+                drainers.append(drainer)
             source.once(event, self.drained)
-            await self.drainer
-            self.drainer = None
+            try:
+                await drainer
+            except BaseException:  # cancelled: the others wait on
+                drainers = self.drainers
+                if drainers and drainer in drainers:
+                    drainers.remove(drainer)
+                raise
 
     def drained(self, *_):
-        drainer = self.drainer
-        if drainer is not None and not drainer.done():
-            drainer.set_result(None)
+        drainers = self.drainers
+        if drainers:
+            self.drainers = None
+            for drainer in drainers:
+                if not drainer.done():
+                    drainer.set_result(None)
 
     # -- the app's task ----------------------------------------------------------------------
     async def run(self, app, scope, running):

@@ -8,7 +8,8 @@ Rules:
 - ``put_disconnect`` queues the one ``websocket.disconnect`` (later calls do nothing).
   Once the app has taken it, ``get()`` answers it again at once instead of waiting
   for messages that can no longer come.
-- ``get()`` waits on one future at a time, woken by the next ``put``.
+- Every waiting ``get()`` (an app may receive in several tasks at once) is woken by the
+  next ``put``; the first to run takes the message, the others wait on.
 """
 
 from collections import deque
@@ -24,16 +25,19 @@ class Inbox:
         self.loop = loop
         self.messages = deque()
         self.size = 0  # payload queued
-        self.waiter = None  # the future a waiting get() sleeps on
+        self.waiters = []  # the futures waiting get() calls sleep on (an app may receive in several tasks)
         self.disconnect = None  # the websocket.disconnect message, once queued
         self.disconnect_taken = False  # the app has received it
 
     def put(self, message, size=0):
         self.messages.append(message)
         self.size += size
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def put_disconnect(self, code, reason):
         if self.disconnect is None:
@@ -52,9 +56,14 @@ class Inbox:
         while not messages:
             if self.disconnect_taken:
                 return dict(self.disconnect)  # asked again after the disconnect
-            self.waiter = self.loop.create_future()
-            await self.waiter
-            self.waiter = None
+            waiter = self.loop.create_future()
+            self.waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:  # cancelled: the others wait on
+                if waiter in self.waiters:
+                    self.waiters.remove(waiter)
+                raise
         message = messages.popleft()
         if message is self.disconnect:
             self.disconnect_taken = True

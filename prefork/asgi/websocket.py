@@ -29,7 +29,8 @@ Rules:
   A socket lost without a close frame gives code 1006.
 - ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
   ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
-  buffer is over its high-water mark. A payload that is neither bytes-like nor
+  buffer is over its high-water mark. An app may send from several tasks at once:
+  every send waiting is woken by the ``drain`` (or the close). A payload that is neither bytes-like nor
   ``str`` text raises TypeError in the app.
 - ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
   app task the stopping worker cancels.
@@ -67,7 +68,7 @@ class WebSocketSession:
         self.scope = scope
         self.ws = WSConnection(ConnectionType.SERVER)
         self.inbox = Inbox(self.loop)
-        self.drainer = None
+        self.drainers = []  # the futures send() calls waiting for 'drain' sleep on (one per task)
         self.paused = False  # reading stopped: the app is behind (or the accept is awaited)
         self.held = False  # reading stopped: answers wait in the socket's buffer
         self.state = "connecting"  # connecting, open, response (denial), closing, closed
@@ -285,18 +286,26 @@ class WebSocketSession:
     async def wait_drain(self):
         if self.gone:
             return
-        self.drainer = self.loop.create_future()
-        await self.drainer
-        self.drainer = None
+        drainer = self.loop.create_future()
+        self.drainers.append(drainer)
+        try:
+            await drainer
+        except BaseException:  # cancelled: the others wait on
+            if drainer in self.drainers:
+                self.drainers.remove(drainer)
+            raise
 
     def on_drain(self):
         if self.held:
             self.held = False
             if not self.paused and not self.gone:
                 self.socket.resume()
-        drainer = self.drainer
-        if drainer is not None and not drainer.done():
-            drainer.set_result(None)
+        drainers = self.drainers
+        if drainers:
+            self.drainers = []
+            for drainer in drainers:
+                if not drainer.done():
+                    drainer.set_result(None)
 
     def on_ping_timeout(self):
         reason = "keepalive ping timeout"
