@@ -19,8 +19,9 @@ Rules:
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
-  with ``more_body`` sends the head at once. A header list is decoded (repeated names
-  merged) and checked once into a ``HeaderBlock``; the adapter keeps it for the next
+  with ``more_body`` sends the head at once. The start's ``headers`` may be any
+  iterable of pairs (a generator is read once). A header list is decoded (repeated
+  names merged) and checked once into a ``HeaderBlock``; the adapter keeps it for the next
   response whose list is equal (``_HEADS_KEPT`` lists at most, all forgotten when
   full). A start and a single complete body go out with ``res.end_with`` (head and
   body in one send when the server's cached-head conditions hold).
@@ -273,6 +274,8 @@ class HTTPCycle:
             raise RuntimeError(f"Invalid HTTP status code {status!r} in response"
                                + (" (1xx is not a final status)." if 100 <= status < 200 else "."))
         headers = start.get("headers") or ()
+        if type(headers) is not list and type(headers) is not tuple:
+            headers = tuple(headers)  # any iterable (a generator), read once
         heads = self.adapter.heads
         try:
             key = tuple(headers)
