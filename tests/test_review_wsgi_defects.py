@@ -6,6 +6,7 @@ One daemon per mode serves the app below (this module, loaded by the worker); th
 clients are raw sockets on loopback.
 """
 
+import gzip
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ from harness import read_until_close
 # -- the app (runs in the worker) -----------------------------------------------------------------------
 _LOCK = threading.Lock()
 _CLOSES = {}
+_PLAIN = b"".join(b"line %d of the text\n" % i for i in range(5000))
 
 
 def app(environ, start_response):
@@ -41,6 +43,14 @@ def app(environ, start_response):
         write = start_response("200 OK", plain + ([("Content-Length", str(5 + size))] if query == "length" else []))
         write(b"first")
         return environ["wsgi.file_wrapper"](open(__file__, "rb"))
+    if path == "/compressed":  # a GzipFile (its fileno() is the compressed file's) in a file wrapper
+        name = os.path.abspath("review-compressed.gz")  # in the daemon's own temporary directory
+        if not os.path.exists(name):
+            with gzip.open(name + ".part", "wb") as fh:
+                fh.write(_PLAIN)
+            os.replace(name + ".part", name)
+        start_response("200 OK", plain)
+        return environ["wsgi.file_wrapper"](gzip.open(name, "rb"))
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -66,6 +76,9 @@ def d(request):
         yield daemon
     finally:
         daemon.cleanup()
+        for name in os.listdir(daemon.tmp):
+            if name.startswith("review-"):
+                os.unlink(os.path.join(daemon.tmp, name))
 
 
 def connect(d, timeout=3):
@@ -225,3 +238,20 @@ def test_wsgi_errors_logs_whole_lines_not_the_pieces_they_were_written_in(d, sha
     d.wait_log(re.escape(f"prefork.wsgi: unended {token}"), timeout=5)
     records = [record for record in re.split(r"\n(?=\d{4}-\d\d-\d\d )", d.log()) if token in record]
     assert [record.split("prefork.wsgi: ", 1)[1].rstrip("\n") for record in records] == expected, records
+
+
+# -- a file wrapper whose descriptor is not what it reads ----------------------------------------------
+def test_a_gzip_file_in_a_file_wrapper_sends_what_it_reads(d):
+    """``wsgi.file_wrapper(gzip.open(path))``: the client gets the text the file reads,
+    not the compressed bytes its ``fileno()`` holds."""
+    sock = connect(d)
+    try:
+        sock.sendall(request(b"/compressed") + request(b"/closes?x"))
+        reader = Reader(sock)
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert body == _PLAIN
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+    finally:
+        sock.close()

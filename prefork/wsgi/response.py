@@ -31,9 +31,10 @@ Rules:
 - A client that takes no byte of a response for ``timeout`` seconds while bytes wait
   for it (``StallWatch``) is disconnected: a reader that never reads holds neither a
   thread nor, with ``threads = 1``, the worker's one call for good. A
-  ``wsgi.file_wrapper`` around a real file goes out with ``os.sendfile`` when its
-  length is known and ``write()`` has not started the body (the file is then the rest
-  of it, iterated, as any other iterable).
+  ``wsgi.file_wrapper`` around a regular file opened in binary mode (``open(path,
+  "rb")``, not a ``GzipFile`` whose ``fileno()`` is the compressed file's) goes out with
+  ``os.sendfile`` when its length is known and ``write()`` has not started the body
+  (the file is then the rest of it); any other is iterated.
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
   and ``KeyboardInterrupt`` raised by the app included).
@@ -316,6 +317,8 @@ class LoopCall:
             return False  # bytes of an earlier response still wait: iterate instead
         if res.headers_sent:
             return False  # write() sent the head and part of the body: the file is the rest, iterated
+        if not plain_file(wrapper.filelike):
+            return False  # its bytes may not be its descriptor's (a GzipFile's fileno is the compressed file)
         try:
             fd = wrapper.filelike.fileno()
             info = os.fstat(fd)
@@ -363,6 +366,16 @@ class LoopCall:
         if errors.held:
             errors.flush()  # a line wsgi.errors holds without its end (close() may write too)
         self.adapter.call_done()
+
+
+def plain_file(filelike):
+    """``filelike`` reads the bytes of its descriptor as they are: a binary file as
+    ``open()`` gives it. Not a ``GzipFile`` or ``BZ2File`` (their ``fileno()`` is the
+    compressed file's), a text file, or a subclass that may change what ``read()`` gives."""
+    kind = filelike.__class__
+    if kind is io.BufferedReader or kind is io.BufferedRandom:
+        return filelike.raw.__class__ is io.FileIO
+    return kind is io.FileIO
 
 
 def push_out(socket):
