@@ -25,6 +25,10 @@ _CLOSES = {}
 _PLAIN = b"".join(b"line %d of the text\n" % i for i in range(5000))
 
 
+class _Text(str):
+    """A framework's string type: a str subclass."""
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     query = urllib.parse.unquote(environ["QUERY_STRING"])
@@ -51,6 +55,9 @@ def app(environ, start_response):
             os.replace(name + ".part", name)
         start_response("200 OK", plain)
         return environ["wsgi.file_wrapper"](gzip.open(name, "rb"))
+    if path == "/status-subclass":  # the status a str subclass (a framework's lazy or marked-up string)
+        start_response(_Text("202 Accepted"), [(_Text("X-Kind"), _Text("subclass"))])
+        return iter([b"accepted"]) if query == "gen" else [b"accepted"]
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -255,3 +262,18 @@ def test_a_gzip_file_in_a_file_wrapper_sends_what_it_reads(d):
         assert head.startswith(b"HTTP/1.1 200 "), head
     finally:
         sock.close()
+
+
+# -- a status that is a str subclass ---------------------------------------------------------------------
+@pytest.mark.parametrize("shape", ["list", "gen"])
+def test_a_status_that_is_a_str_subclass_is_a_str(d, shape):
+    """PEP 3333's native string: a ``str`` subclass is one for the status as it is for the
+    header names and values (gunicorn checks ``isinstance`` too)."""
+    sock = connect(d)
+    try:
+        sock.sendall(request(b"/status-subclass?" + shape.encode(), extra=b"Connection: close\r\n"))
+        data = read_until_close(sock)
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 202 Accepted\r\n"), data
+    assert b"\r\nX-Kind: subclass\r\n" in data, data

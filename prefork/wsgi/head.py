@@ -2,7 +2,7 @@
 on the ``ServerResponse``.
 
 Rules:
-- A status is a ``str``: three digits from 200 to 999 and a reason without control
+- A status is a ``str`` (a subclass is one): three digits from 200 to 999 and a reason without control
   characters (a 1xx is never a final answer; a CR/LF would start a header line).
 - Header names and values are ``str`` (PEP 3333's native strings; a subclass is one):
   ``b"v"`` or ``5`` would otherwise reach the client as their repr. A Content-Length is
@@ -68,7 +68,7 @@ def parse_status(status, status_cache):
     """(code, reason or None) for a WSGI status line, kept in ``status_cache``."""
     parsed = status_cache.get(status)
     if parsed is None:
-        if status.__class__ is not str:
+        if not isinstance(status, str):  # a str subclass (a framework's) is a str, as for the headers
             raise TypeError(f"the WSGI status must be a str, not {type(status).__name__}")
         code, _, reason = status.partition(" ")
         if len(code) != 3 or not code.isascii() or not code.isdigit() or code < "200":
