@@ -261,7 +261,8 @@ class ASGIAdapter:
     # -- WebSocket ---------------------------------------------------------------------------
     def on_upgrade(self, req, socket, head):
         if req.method != "GET" or not is_websocket_upgrade(req):
-            socket.end(_NOT_WEBSOCKET)  # RFC 6455 4.2.1: a handshake is a GET
+            socket.write(_NOT_WEBSOCKET)  # RFC 6455 4.2.1: a handshake is a GET
+            socket.destroy_soon()  # closed once sent, whether or not the client closes its side
             return
         from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
         scheme = "wss" if socket.encrypted or self.url_scheme == "https" else "ws"

@@ -24,14 +24,18 @@ Rules:
   With ``ping_interval`` set, the server pings (``keepalive.py``); no pong within
   ``ping_timeout`` closes with 1011.
 - A close frame from the client is echoed and the app gets ``websocket.disconnect``
-  with its code; the socket closes. ``websocket.close`` from the app sends the close
-  frame and ends the socket; the client's echo completes it (or ``close_timeout``).
-  A socket lost without a close frame gives code 1006.
+  with its code; the socket closes once the echo is out (RFC 6455 7.1.1: the server
+  closes the TCP connection first), whether or not the client ever closes its side.
+  So do the HTTP answers sent in place of the handshake (a refusal, the 403, a
+  denial, the 500): a client that keeps its end open holds no descriptor.
+  ``websocket.close`` from the app sends the close frame and ends the socket; the
+  client's echo completes it (or ``close_timeout``). A socket lost without a close
+  frame gives code 1006.
 - ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
   ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
   buffer is over its high-water mark. An app may send from several tasks at once:
-  every send waiting is woken by the ``drain`` (or the close). A payload that is neither bytes-like nor
-  ``str`` text raises TypeError in the app.
+  every send waiting is woken by the ``drain`` (or the close). A payload that is
+  neither bytes-like nor ``str`` text raises TypeError in the app.
 - ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
   app task the stopping worker cancels.
 """
@@ -110,7 +114,7 @@ class WebSocketSession:
         if not isinstance(hint, RejectConnection):
             hint = RejectConnection(status_code=400)
         self.socket.write(refusal(hint.status_code, hint.headers, str(err)))
-        self.socket.end()
+        self.socket.destroy_soon()
 
     # -- bytes in ----------------------------------------------------------------------------
     def on_data(self, data):
@@ -144,7 +148,7 @@ class WebSocketSession:
         self.queue_disconnect(event.code, event.reason or "")
         self.state = "closed"
         self.keepalive.stop()
-        self.socket.end()
+        self.socket.destroy_soon()
 
     def on_end(self):
         if not self.gone:
@@ -221,7 +225,7 @@ class WebSocketSession:
             if kind == "websocket.close":
                 self.state = "closed"
                 self.write(Denial(403, [(b"Content-Length", b"0")]).head())
-                self.socket.end()
+                self.socket.destroy_soon()
                 self.queue_disconnect(1006, "")
                 return
             if kind == "websocket.http.response.start":
@@ -241,7 +245,7 @@ class WebSocketSession:
         self.write(self.denial.body(message.get("body", b""), finished))
         if finished:
             self.state = "closed"
-            self.socket.end()
+            self.socket.destroy_soon()
             self.queue_disconnect(1006, "")
 
     def accept(self, message):
@@ -373,4 +377,4 @@ class WebSocketSession:
     def fail_handshake(self):
         self.state = "closed"
         self.write(error_response())
-        self.socket.end()
+        self.socket.destroy_soon()
