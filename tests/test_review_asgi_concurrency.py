@@ -4,8 +4,11 @@ producers), on a real Server on loopback: every waiting call is woken, none is l
 parked for ever."""
 
 import asyncio
+import base64
 import http.client
+import os
 import socket
+import struct
 
 import pytest
 
@@ -71,13 +74,37 @@ def both_waiting(st, seen):
 def test_websocket_sends_from_two_tasks_to_a_slow_reader_all_finish(serve):
     seen = Seen()
     st = asgi_server(serve, app_for(seen), ws_per_message_deflate=False)
-    with connect(f"ws://127.0.0.1:{st.port}/send", max_size=None, compression=None, proxy=None) as ws:
-        # the client reads nothing until both tasks wait for the socket to drain
-        wait_until(lambda: both_waiting(st, seen), 10, what="both sending tasks waiting for the drain")
-        for _ in range(2 * PER_TASK):
-            assert ws.recv(10) == BLOCK
-        assert ws.recv(10) == "done"
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # 16 MiB cannot wait in buffers
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", st.port))
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(b"GET /send HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    # the client reads nothing until both tasks wait for the socket to drain
+    wait_until(lambda: both_waiting(st, seen), 10, what="both sending tasks waiting for the drain")
+    reader = sock.makefile("rb")
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        head += reader.read(1)
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    for _ in range(2 * PER_TASK):
+        assert read_frame(reader) == (0x82, BLOCK)
+    assert read_frame(reader) == (0x81, b"done")
+    reader.close()
+    sock.close()
     assert sorted(st.call(lambda: list(seen.finished))) == ["a", "b"]
+
+
+def read_frame(reader):
+    """(first byte, payload) of a server frame."""
+    first, second = reader.read(2)
+    length = second & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", reader.read(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", reader.read(8))[0]
+    return first, reader.read(length)
 
 
 def test_websocket_receives_in_two_tasks_each_get_a_message(serve):
