@@ -29,6 +29,7 @@ Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
                                      [--variants bare,log,metrics,defaults]
        python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
        python3 bench/instructions.py --floors [--requests N]
+       (any of them with --keep DIR: the worker profiles are kept in DIR)
 """
 
 import argparse
@@ -48,6 +49,7 @@ BENCH = os.path.join(ROOT, "bench")
 VARIANTS = {"bare": ("", ""), "log": ("access.log", ""), "metrics": ("", "127.0.0.1:0"),
             "defaults": ("access.log", "127.0.0.1:0")}
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+KEEP = None  # --keep DIR: the worker's callgrind profiles are copied there, for callgrind_annotate
 
 
 def drive(port, count, connections=16):
@@ -157,6 +159,10 @@ def worker_instructions(interface, variant, count):
         workers = [ir for pid, ir in totals.items() if pid != proc.pid]
         if len(workers) != 1:
             raise RuntimeError(f"expected one worker profile, got {totals}")
+        if KEEP:
+            worker = next(pid for pid in totals if pid != proc.pid)
+            os.makedirs(KEEP, exist_ok=True)
+            shutil.copy(os.path.join(tmp, f"cg.{worker}"), os.path.join(KEEP, f"{interface}.{variant}.{count}"))
         if access:
             with open(os.path.join(tmp, access), "rb") as fh:
                 lines = fh.read().count(b"\n")
@@ -178,7 +184,11 @@ def main():
     parser.add_argument("--loops", nargs="?", const="", default=None, metavar="CHECKOUT")
     parser.add_argument("--floors", action="store_true",
                         help="the bare loop on selectors, asyncio and uvloop (readiness and transports)")
+    parser.add_argument("--keep", metavar="DIR", help="keep each worker's callgrind profile in DIR "
+                        "(as INTERFACE.VARIANT.REQUESTS), to read with callgrind_annotate")
     args = parser.parse_args()
+    global KEEP
+    KEEP = args.keep
     if shutil.which("valgrind") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     n = args.requests
