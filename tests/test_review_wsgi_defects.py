@@ -25,6 +25,9 @@ _CLOSES = {}
 _PLAIN = b"".join(b"line %d of the text\n" % i for i in range(5000))
 
 
+ONE_BLOCK = 12 * 1024 * 1024  # more than loopback's kernel buffers take, less than a worker holds
+
+
 class _Text(str):
     """A framework's string type: a str subclass."""
 
@@ -58,6 +61,15 @@ def app(environ, start_response):
     if path == "/status-subclass":  # the status a str subclass (a framework's lazy or marked-up string)
         start_response(_Text("202 Accepted"), [(_Text("X-Kind"), _Text("subclass"))])
         return iter([b"accepted"]) if query == "gen" else [b"accepted"]
+    if path == "/one-block":  # a response larger than loopback's kernel buffers take, in one block
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(ONE_BLOCK))])
+        return iter([b"b" * ONE_BLOCK])
+    if path == "/raise-midway":  # the head and a first block out, then the app fails
+        def failing():
+            yield b"first block"
+            raise RuntimeError("failed midway " + query)
+        start_response("200 OK", plain)
+        return failing()
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -80,6 +92,7 @@ def d(request):
                     app="test_review_wsgi_defects:app", workers=1)
     try:
         daemon.wait_ready()
+        daemon.threads = request.param
         yield daemon
     finally:
         daemon.cleanup()
@@ -277,3 +290,28 @@ def test_a_status_that_is_a_str_subclass_is_a_str(d, shape):
         sock.close()
     assert data.startswith(b"HTTP/1.1 202 Accepted\r\n"), data
     assert b"\r\nX-Kind: subclass\r\n" in data, data
+
+
+# -- a failing response behind a pipelined one -----------------------------------------------------------
+def test_an_app_failing_midway_does_not_cut_the_pipelined_response_before_it(d):
+    """A (12 MiB, more than the kernel buffers take while the client reads nothing) then B,
+    whose app fails after its first block, then C, pipelined: A arrives whole, B is cut
+    (no last chunk), C is never sent and the connection closes."""
+    token = uuid.uuid4().hex
+    sock = connect(d, timeout=10)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(request(b"/one-block") + request(b"/raise-midway?" + token.encode()) + request(b"/closes?x"))
+        if d.threads > 1:  # (on the loop, B's call waits until A's bytes are out)
+            d.wait_log(re.escape(f"failed midway {token}"), timeout=10)  # B failed while A's tail waited
+        reader = Reader(sock)
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert len(body) == ONE_BLOCK and body.count(b"b") == ONE_BLOCK
+        rest = read_until_close(sock)
+    finally:
+        sock.close()
+    rest = reader.data + rest
+    assert rest.startswith(b"HTTP/1.1 200 "), rest[:300]
+    assert rest.endswith(b"\r\n\r\nb\r\nfirst block\r\n"), rest[-300:]  # chunked, cut: no last chunk
+    assert rest.count(b"HTTP/1.1 ") == 1, rest  # C never sent

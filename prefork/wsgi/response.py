@@ -391,9 +391,12 @@ def push_out(socket):
 
 
 def answer_failure(res, status=500):
-    """The app failed: a canned answer if the head is not out, else close the connection."""
+    """The app failed: a canned answer if the head is not out, else close the connection
+    once what was written before has gone out (the tail of a pipelined response before
+    this one included); this response's body stays short of its framing (no last chunk,
+    fewer bytes than its Content-Length): the client sees it cut."""
     if res.headers_sent or res.writable_ended:
-        res.socket.destroy()
+        res.socket.destroy_soon()
         return
     res.reset_head()
     if status == 413:
