@@ -93,3 +93,34 @@ def test_the_server_closes_its_socket_though_the_client_keeps_its_end_open(serve
     # the client neither closes nor sends: the server's descriptor goes all the same
     wait_until(lambda: server_sockets(st.port) == 0, 10, what="the server's socket closed")
     sock.close()
+
+
+async def closing_app(scope, receive, send):
+    """Closes with 4000 at once, then reports the client's answer."""
+    if scope["type"] != "websocket":
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 4000})
+    closing_app.disconnect = await receive()
+
+
+def test_a_ping_after_the_servers_close_is_dropped_and_the_close_echo_behind_it_is_read(serve, caplog):
+    # a close timeout far longer than the test: only the client's echo can end the session
+    st = asgi_server(serve, closing_app, ws_close_timeout=60, ws_ping_interval=0)
+    sock = raw(st.port, handshake(b"/"))
+    answer = read_until(sock, b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 101 "), answer
+    answer = answer.partition(b"\r\n\r\n")[2]
+    while len(answer) < 4:
+        answer += sock.recv(65536)
+    assert answer[:4] == b"\x88\x02\x0f\xa0"  # the server's close, 4000
+    ping = bytes((0x89, 0x84)) + b"\0\0\0\0" + b"late"
+    echo = bytes((0x88, 0x82)) + b"\0\0\0\0" + struct.pack("!H", 4000)
+    sock.sendall(ping + echo)  # one read for the server: the echo comes right behind the ping
+    assert read_until_close(sock) == answer[4:]  # nothing more (no pong) and the server's close
+    wait_until(lambda: getattr(closing_app, "disconnect", None), 10, what="the app's disconnect")
+    assert closing_app.disconnect["code"] == 4000
+    wait_until(lambda: server_sockets(st.port) == 0, 10, what="the server's socket closed")
+    sock.close()
+    assert "Exception in callback" not in caplog.text, caplog.text

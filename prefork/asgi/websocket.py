@@ -19,8 +19,10 @@ Rules:
   up. A message over ``max_size`` bytes (text counted in UTF-8 bytes; compressed ones
   as they inflate, see ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
   ``receive()`` answers it again at once.
-- Pings are answered with pongs; while a pong waits in a socket buffer over its
-  high-water mark (the client is not reading), the socket stops reading until ``drain``.
+- Pings are answered with pongs while the connection is open (after the server's
+  close frame, a ping is dropped: the client's close echo follows); while a pong
+  waits in a socket buffer over its high-water mark (the client is not reading), the
+  socket stops reading until ``drain``.
   With ``ping_interval`` set, the server pings (``keepalive.py``); no pong within
   ``ping_timeout`` closes with 1011.
 - A close frame from the client is echoed and the app gets ``websocket.disconnect``
@@ -127,6 +129,8 @@ class WebSocketSession:
                 self.socket.pause()
 
     def on_ping(self, event):
+        if self.ws.state is not ConnectionState.OPEN:
+            return  # the server's close is out: wsproto sends nothing more but the close
         if not self.write(self.ws.send(event.response())):
             self.hold()
 
