@@ -6,7 +6,11 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
   line per item. ``set_header`` replaces, ``append_header`` adds lines. Once the head is
   fixed every change raises ``ERR_HTTP_HEADERS_SENT``, as in Node.
 - ``write_head`` takes headers as a dict, as ``[[name, value], ...]`` or as Node's flat
-  raw list; in the array forms a repeated name gives one line per pair.
+  raw list (whole pairs: an odd length is ``ERR_INVALID_ARG_VALUE``); in the array
+  forms a repeated name gives one line per pair. ``write_head(code)`` keeps a
+  ``status_message`` set before it (Node's ``||=``); a message given to it, even "",
+  is the one sent. A ``write_head`` that raises leaves the status and fields as they
+  were.
 - Header order in the head: the application's fields in insertion order, then Date,
   Connection, Keep-Alive, then Content-Length or Transfer-Encoding. An application-set
   Connection, Content-Length or Transfer-Encoding stays where it is and suppresses the
@@ -95,6 +99,10 @@ class OutgoingHead:
     def get_header_names(self):
         return list(self._headers) if self._headers else []
 
+    def get_raw_header_names(self):
+        """The names as the application first spelled them (Node's ``getRawHeaderNames``)."""
+        return [name for name, _ in self._headers.values()] if self._headers else []
+
     def has_header(self, name):
         return bool(self._headers) and name.lower() in self._headers
 
@@ -118,32 +126,50 @@ class OutgoingHead:
                                         "Cannot write headers after they are sent to the client")
         if not isinstance(status_message, str) and status_message is not None:
             headers, status_message = status_message, None
-        status_code = serialize.checked_status(status_code, status_message)
-        self.status_code = status_code
-        self.status_message = status_message or serialize.reason_phrase(status_code)
+        # a message given here wins (even ""); else one set before (Node's ``||=``)
+        message = status_message if status_message is not None else (self.status_message or None)
+        status_code = serialize.checked_status(status_code, message)
         if headers:
-            if isinstance(headers, dict):
-                for name, value in headers.items():
-                    self.set_header(name, value)
-            else:
-                # Node's array forms, [[name, value], ...] or the flat raw list: every
-                # pair is a line of the head, a repeated name too
-                flat = list(headers)
-                pairs = flat if flat and isinstance(flat[0], (list, tuple)) else zip(flat[0::2], flat[1::2])
-                seen = set()
-                for name, value in pairs:
-                    key = name.lower() if isinstance(name, str) else name
-                    if key in seen:
-                        self.append_header(name, value)
-                    else:
-                        seen.add(key)
-                        self.set_header(name, value)
+            saved = None if self._headers is None else dict(self._headers)
+            try:
+                self._merge_head_fields(headers)
+            except Exception:
+                self._headers = saved  # a bad field leaves the head as it was
+                raise
+        self.status_code = status_code
+        self.status_message = serialize.reason_phrase(status_code) if message is None else message
         if status_code in _NO_BODY:
             self._has_body = False
         if self.expect_continue:
             self.should_keep_alive = False
         self._store_head(None)
         return self
+
+    def _merge_head_fields(self, headers):
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                self.set_header(name, value)
+            return
+        # Node's array forms, [[name, value], ...] or the flat raw list: every pair is a
+        # line of the head, a repeated name too; a flat list must hold whole pairs
+        flat = list(headers)
+        if flat and isinstance(flat[0], (list, tuple)):
+            pairs = flat
+        elif len(flat) % 2:
+            err = ValueError("The argument 'headers' is invalid: a flat header list holds "
+                             "name, value pairs")
+            err.code = "ERR_INVALID_ARG_VALUE"
+            raise err
+        else:
+            pairs = zip(flat[0::2], flat[1::2])
+        seen = set()
+        for name, value in pairs:
+            key = name.lower() if isinstance(name, str) else name
+            if key in seen:
+                self.append_header(name, value)
+            else:
+                seen.add(key)
+                self.set_header(name, value)
 
     def _store_head(self, content_length):
         """Fix the head; ``content_length`` is the whole body when known."""
