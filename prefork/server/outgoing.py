@@ -145,6 +145,33 @@ class OutgoingHead:
         self._store_head(None)
         return self
 
+    def _check_length(self, length, last):
+        """``strict_content_length``: the body written so far plus ``length`` must not pass
+        the application's Content-Length, and must equal it at the ``last`` write (Node's
+        ERR_HTTP_CONTENT_LENGTH_MISMATCH, raised before the bytes are taken)."""
+        declared = self._declared_length()
+        written = self.__dict__.get("_strict_written", 0) + length
+        if declared is not None and (written != declared if last else written > declared):
+            raise serialize.HeaderError(
+                "ERR_HTTP_CONTENT_LENGTH_MISMATCH",
+                f"Response body's content-length of {written} byte(s) does not match the "
+                f"content-length of {declared} byte(s) set in header")
+        self.__dict__["_strict_written"] = written
+
+    def _declared_length(self):
+        """The application's Content-Length when it frames this body (no chunking, no
+        Transfer-Encoding, a body at all), else None."""
+        headers = self._headers
+        entry = headers.get("content-length") if headers else None
+        if entry is None or "transfer-encoding" in headers or self._chunked \
+                or (self._removed is not None and "content-length" in self._removed) \
+                or self.req.method == "HEAD" or self.status_code in _NO_BODY:
+            return None
+        try:
+            return int(entry[1])
+        except (TypeError, ValueError):
+            return None
+
     def _merge_head_fields(self, headers):
         if isinstance(headers, dict):
             for name, value in headers.items():

@@ -15,7 +15,12 @@ are ``outgoing.OutgoingHead``'s):
   high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
-  next loop turn (the callback gets it, then ``error``), as in Node.
+  next loop turn (the callback gets it, then ``error``), as in Node; once the response
+  is closed (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
+  ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``.
+- ``strict_content_length`` (Node's ``strictContentLength``, off by default): a body
+  passing the application's Content-Length, or ending short of it, raises
+  ``ERR_HTTP_CONTENT_LENGTH_MISMATCH`` before its bytes are taken.
 - What the application sets is checked before a byte moves (status code and message,
   headers, body chunk type); ``reset_head`` (for the 500) drops the old head's framing.
 - The common answer (no application header, a standard status, kept alive) takes its
@@ -84,6 +89,13 @@ class ServerResponse(OutgoingHead, EventEmitter):
             return framing.is_chunked(req.headers.get("te"))
         return True
 
+    strict_content_length = False  # Node's strictContentLength (set per response)
+
+    @property
+    def destroyed(self):
+        """The response is closed: done and gone, or its connection went (Node's ``destroyed``)."""
+        return self._closed
+
     @property
     def finished(self):
         """``end()`` was called (Node's deprecated ``finished``)."""
@@ -116,8 +128,14 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self._queued_size += len(data)
         return self._queued_size < self.socket.high_water_mark
 
-    def _after_end(self, callback):
-        """A write after ``end()``: the callback, then ``error``, on the next loop turn."""
+    def _after_end(self, callback, from_end=False):
+        """A write after ``end()``: the callback, then ``error``, on the next loop turn.
+        Once the response is closed (Node's ``destroyed``) there is no ``error``: a
+        ``write`` only gets its callback, an ``end(data)`` nothing at all (as Node)."""
+        if self._closed:
+            if callback is not None and not from_end:
+                self.socket.loop.call_soon(callback)
+            return
         err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
 
         def report():
@@ -133,13 +151,19 @@ class ServerResponse(OutgoingHead, EventEmitter):
                 callback = encoding
             else:
                 data = serialize.encoded(data, encoding)
+        if data is None:
+            err = TypeError("May not write null values to stream")
+            err.code = "ERR_STREAM_NULL_VALUES"
+            raise err
         if self.writable_ended:
             self._after_end(callback)
             return False
         if isinstance(data, str):
             data = data.encode()
-        elif data is not None and type(data) is not bytes:
+        elif type(data) is not bytes:
             data = serialize.body_chunk(data)
+        if self.strict_content_length:
+            self._check_length(len(data), False)
         if not self.headers_sent:
             self._implicit_head(None)
         if callback is not None:
@@ -168,7 +192,7 @@ class ServerResponse(OutgoingHead, EventEmitter):
                 data = serialize.body_chunk(data)
         if self.writable_ended:
             if data:
-                self._after_end(callback)
+                self._after_end(callback, True)
             elif callback is not None:
                 if self.writable_finished:
                     self.socket.loop.call_soon(callback)
@@ -194,11 +218,17 @@ class ServerResponse(OutgoingHead, EventEmitter):
                     self.socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
                     self._conn.response_done(self)
                     return self
+            if self.strict_content_length:
+                self._check_length(len(data) if data else 0, True)
             if self.status_code in _NO_BODY:
                 self._has_body = False
             if self.expect_continue:
                 self.should_keep_alive = False
+            if self.status_message == "":
+                self.status_message = None  # the implicit head takes the standard reason
             self._store_head(len(data) if data else 0)
+        elif self.strict_content_length:
+            self._check_length(len(data) if data else 0, True)
         self.writable_ended = True
         if self._closed:
             return self  # the connection is gone (or this response was dropped): nothing to send
@@ -266,6 +296,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self._has_body = False
         if self.expect_continue:
             self.should_keep_alive = False
+        if self.status_message == "":
+            self.status_message = None  # the implicit head takes the standard reason
         self._store_head(content_length)
 
     def flush_headers(self):
@@ -276,15 +308,15 @@ class ServerResponse(OutgoingHead, EventEmitter):
 
     def add_trailers(self, headers):
         """Fields sent after the last chunk of a chunked body (a dict, or name/value
-        pairs); a body framed otherwise sends none, as in Node."""
+        pairs), replacing those of an earlier call; a body framed otherwise sends none,
+        as in Node."""
         pairs = headers.items() if isinstance(headers, dict) else headers
         lines = []
         for name, value in pairs:
             serialize.check_name(name)
             serialize.check_value(name, value)
             lines.append(serialize.header_lines(name, value))
-        block = "".join(lines).encode("latin-1")
-        self._trailers = block if self._trailers is None else self._trailers + block
+        self._trailers = "".join(lines).encode("latin-1")  # a later call replaces them, as in Node
 
     # -- interim responses (no Date, written at once in order) ------------------------
     def write_continue(self, callback=None):
