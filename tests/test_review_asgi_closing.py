@@ -6,6 +6,7 @@ raw sockets that read the answer and then keep still."""
 import base64
 import os
 import struct
+import threading
 
 import pytest
 
@@ -124,3 +125,26 @@ def test_a_ping_after_the_servers_close_is_dropped_and_the_close_echo_behind_it_
     wait_until(lambda: server_sockets(st.port) == 0, 10, what="the server's socket closed")
     sock.close()
     assert "Exception in callback" not in caplog.text, caplog.text
+
+
+def test_a_client_that_goes_on_sending_without_echoing_the_close_is_cut_at_the_close_timeout(serve):
+    st = asgi_server(serve, closing_app, ws_close_timeout=1, ws_ping_interval=0)
+    sock = raw(st.port, handshake(b"/"))
+    assert read_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 101 ")
+    stop = threading.Event()
+
+    def talk():  # a frame every 50 ms, never reading, never echoing the close
+        while not stop.is_set():
+            try:
+                sock.sendall(bytes((0x81, 0x85)) + b"\0\0\0\0" + b"hello")
+            except OSError:
+                return
+            stop.wait(0.05)
+    talker = threading.Thread(target=talk, daemon=True)
+    talker.start()
+    try:
+        wait_until(lambda: server_sockets(st.port) == 0, 10, what="the server's socket closed")
+    finally:
+        stop.set()
+        talker.join(5)
+        sock.close()

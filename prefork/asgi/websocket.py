@@ -31,7 +31,8 @@ Rules:
   So do the HTTP answers sent in place of the handshake (a refusal, the 403, a
   denial, the 500): a client that keeps its end open holds no descriptor.
   ``websocket.close`` from the app sends the close frame and ends the socket; the
-  client's echo completes it (or ``close_timeout``). A socket lost without a close
+  client's echo completes it, or ``close_timeout`` seconds from the close frame (not
+  an idle time: a client that goes on sending without echoing is cut there). A socket lost without a close
   frame gives code 1006.
 - ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
   ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
@@ -87,6 +88,7 @@ class WebSocketSession:
         self.deflate = None
         self.denial = None  # the HTTP response sent in place of the handshake (handshake.Denial)
         self.compressing = False
+        self.close_timer = None  # the bound on the closing handshake the server began
 
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
@@ -163,6 +165,9 @@ class WebSocketSession:
 
     def on_socket_close(self, _had_error=False):
         self.gone = True
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+            self.close_timer = None
         self.keepalive.stop()
         self.adapter.websockets.discard(self)
         if self.task is None or self.task.done():
@@ -283,7 +288,13 @@ class WebSocketSession:
         if self.paused:
             self.paused = False
             socket.resume()
-        socket.set_timeout(self.adapter.ws_close_timeout, socket.destroy)
+        # bounded from now, however long the client goes on sending without its echo
+        self.close_timer = self.loop.call_later(self.adapter.ws_close_timeout, self.close_timed_out)
+
+    def close_timed_out(self):
+        self.close_timer = None
+        if not self.gone:
+            self.socket.destroy()
 
     def write(self, data):
         socket = self.socket
