@@ -14,6 +14,8 @@ Rules:
 - ``destroy()`` aborts a request whose body was not complete or not read (the
   connection goes with it); a request read to its end only closes. ``pipe()`` writes
   the body to a writable with Node's backpressure (pause on False, resume on drain).
+- ``set_encoding`` (Node's ``setEncoding``): body chunks from then on are ``str``; a
+  character (or base64 group) split between reads comes whole with the next chunk.
 - Paused mode: a ``readable`` listener stops the flow; ``readable`` is emitted on a loop
   turn after body bytes (or the end) arrive, ``read()`` takes what is buffered (None
   when nothing is), and the ``read()`` that finds the body drained brings ``end``.
@@ -29,6 +31,9 @@ Rules:
   emitter), so applications may hang their own attributes on a request, as in Node.
 """
 
+import base64
+import codecs
+
 from ..emitter import Chunks, EventEmitter, settle_on
 from ..http.errors import HTTPError
 from ..http.headers import header_map
@@ -42,7 +47,8 @@ class IncomingMessage(EventEmitter):
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
                  "http_version_major", "http_version_minor", "raw_headers", "headers", "_trailers",
                  "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
-                 "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due")
+                 "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
+                 "_decoder")
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
@@ -71,6 +77,7 @@ class IncomingMessage(EventEmitter):
         self._ended = False
         self._consumed = False  # 'end' reached a reader (flowing, or read() to the end)
         self._readable_due = False
+        self._decoder = None  # set_encoding's: body chunks become str
 
     def on(self, event, listener):
         super().on(event, listener)
@@ -110,14 +117,15 @@ class IncomingMessage(EventEmitter):
             self.pause()
 
     def body(self):
-        """An awaitable of the whole body (b'' once it was read by someone else)."""
+        """An awaitable of the whole body (b'' once it was read by someone else; str
+        after ``set_encoding``)."""
         future = self.socket.loop.create_future()
         if self._ended:
-            future.set_result(b"")
+            future.set_result(b"" if self._decoder is None else "")
             return future
         chunks = []
         self.on("data", chunks.append)
-        return settle_on(self, future, "end", lambda: b"".join(chunks),
+        return settle_on(self, future, "end", lambda: (b"" if self._decoder is None else "").join(chunks),
                          "close", lambda: ConnectionResetError("the request was aborted"))
 
     def listener_failed(self, event, error, args):
@@ -139,7 +147,27 @@ class IncomingMessage(EventEmitter):
             self.socket.loop.call_soon(self._emit_end)
         elif self._conn is not None and buffered:
             self._conn.resume_reading("body")
-        return b"".join(buffered) if buffered else None
+        if not buffered:
+            return None
+        return (b"" if self._decoder is None else "").join(buffered)
+
+    def set_encoding(self, encoding="utf8"):
+        """Node's ``req.setEncoding(encoding)``: body chunks (``data``, ``read()``) are
+        ``str`` decoded with one of Node's encodings; a character (or a base64 group)
+        split between chunks comes whole with the next one, what is left at the end
+        comes before ``end``. Bytes kept unread are decoded now."""
+        decoder = BodyDecoder(encoding)
+        self._decoder = decoder
+        if self._buffered:
+            text = "".join([decoder.decode(chunk) for chunk in self._buffered])
+            self._buffered = [text] if text else None
+            self._buffered_size = len(text)
+        return self
+
+    @property
+    def readable_ended(self):
+        """``end`` was emitted (Node's ``readableEnded``)."""
+        return self._ended
 
     def _readable_soon(self):
         if not self._readable_due:
@@ -162,6 +190,10 @@ class IncomingMessage(EventEmitter):
 
     # -- fed by the connection ------------------------------------------------------
     def push_body(self, chunk):
+        if self._decoder is not None:
+            chunk = self._decoder.decode(chunk)
+            if not chunk:
+                return  # part of a character: it comes with the next chunk
         if self.readable_flowing is True and self._buffered is None:
             self.emit("data", chunk)
         elif self._buffered is None:
@@ -177,6 +209,10 @@ class IncomingMessage(EventEmitter):
             self._readable_soon()
 
     def push_end(self, raw_trailers):
+        if self._decoder is not None:
+            tail = self._decoder.final()
+            if tail:
+                self.push_body(tail)
         self.complete = True
         if raw_trailers:
             self._raw_trailers = raw_trailers
@@ -302,6 +338,64 @@ class IncomingMessage(EventEmitter):
                     self.emit("close")
                 except Exception as exc:
                     self.listener_failed("close", exc, ())
+
+
+class BodyDecoder:
+    """Node's ``StringDecoder`` for a body: ``decode(bytes)`` gives the text of whole
+    characters (a str passes as it is), ``final()`` what is left."""
+
+    __slots__ = ("_decode", "_final", "_carry", "_group", "_url")
+
+    def __init__(self, encoding):
+        name = "utf8" if encoding is None else str(encoding).lower()
+        self._carry = b""
+        self._group = 0
+        self._url = False
+        self._final = None
+        if name in ("utf8", "utf-8", "ucs2", "ucs-2", "utf16le", "utf-16le"):
+            codec = "utf-8" if name.startswith("utf8") or name == "utf-8" else "utf-16-le"
+            incremental = codecs.getincrementaldecoder(codec)("replace")
+            self._decode = incremental.decode
+            self._final = lambda: incremental.decode(b"", True)
+        elif name in ("latin1", "binary"):
+            self._decode = lambda data: bytes(data).decode("latin-1")
+        elif name == "ascii":
+            self._decode = lambda data: bytes(data).translate(_ASCII).decode("latin-1")
+        elif name == "hex":
+            self._decode = lambda data: bytes(data).hex()
+        elif name in ("base64", "base64url"):
+            self._group = 3
+            self._url = name == "base64url"
+            self._decode = self._base64
+        else:
+            err = TypeError(f"Unknown encoding: {encoding}")
+            err.code = "ERR_UNKNOWN_ENCODING"
+            raise err
+
+    def decode(self, data):
+        if type(data) is str:
+            return data
+        return self._decode(data)
+
+    def _base64(self, data):
+        data = self._carry + bytes(data)
+        whole = len(data) - len(data) % 3
+        self._carry = data[whole:]
+        return self._b64(data[:whole])
+
+    def _b64(self, data):
+        if self._url:
+            return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+        return base64.b64encode(data).decode("ascii")
+
+    def final(self):
+        if self._group:
+            carry, self._carry = self._carry, b""
+            return self._b64(carry)
+        return self._final() if self._final is not None else ""
+
+
+_ASCII = bytes(range(128)) * 2  # Node's ascii decoding drops the high bit
 
 
 def _distinct(raw):

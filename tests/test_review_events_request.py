@@ -1,0 +1,116 @@
+"""What a request listener reads from ``IncomingMessage`` (``set_encoding``,
+``readable_ended``), side by side with Node's own http.Server (the machinery is
+``test_review_events_head``'s).
+
+Rules under test (Node v20's):
+- ``req.set_encoding(encoding)`` makes body chunks ``str`` (``data`` and ``read()``);
+  a character, or a base64 group, split between reads comes whole with the next chunk.
+- ``req.readable_ended`` is True once ``end`` is emitted.
+"""
+
+import json
+
+import pytest
+
+from test_review_events_head import body_of, both, node_server, prefork_setup
+
+NODE_ROUTES = r"""
+  '/set-encoding': (req, res) => {
+    req.setEncoding(req.headers['x-encoding']);
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => res.end(JSON.stringify({types: [...new Set(chunks.map((c) => typeof c))], text: chunks.join('')})));
+  },
+  '/set-encoding-read': (req, res) => {
+    req.setEncoding('utf8');
+    const chunks = [];
+    req.on('readable', () => { let c; while ((c = req.read()) !== null) chunks.push(c); });
+    req.on('end', () => res.end(JSON.stringify({types: [...new Set(chunks.map((c) => typeof c))], text: chunks.join('')})));
+  },
+  '/readable-ended': (req, res) => {
+    note(req.url, req.readableEnded);
+    req.on('data', () => {});
+    req.on('end', () => { note(req.url, req.readableEnded); res.end('x'); });
+  },
+"""
+
+
+def answer_chunks(res, chunks):
+    types = sorted({"string" if isinstance(chunk, str) else "object" for chunk in chunks})
+    text = "".join(chunk if isinstance(chunk, str) else chunk.decode("latin-1") for chunk in chunks)
+    res.end(json.dumps({"types": types, "text": text}, separators=(",", ":"), ensure_ascii=False))
+
+
+def set_encoding(req, res, note):
+    req.set_encoding(req.headers["x-encoding"])
+    chunks = []
+    req.on("data", chunks.append)
+    req.on("end", lambda: answer_chunks(res, chunks))
+
+
+def set_encoding_read(req, res, note):
+    req.set_encoding("utf8")
+    chunks = []
+
+    def on_readable():
+        while (chunk := req.read()) is not None:
+            chunks.append(chunk)
+    req.on("readable", on_readable)
+    req.on("end", lambda: answer_chunks(res, chunks))
+
+
+def readable_ended(req, res, note):
+    note(req.url, req.readable_ended)
+    req.on("data", lambda chunk: None)
+
+    def on_end():
+        note(req.url, req.readable_ended)
+        res.end("x")
+    req.on("end", on_end)
+
+
+ROUTES = {"/set-encoding": set_encoding, "/set-encoding-read": set_encoding_read,
+          "/readable-ended": readable_ended}
+
+
+@pytest.fixture(scope="module")
+def node_port():
+    with node_server(NODE_ROUTES) as port:
+        yield port
+
+
+@pytest.fixture
+def ports(serve, node_port):
+    return {"node": node_port, "prefork": serve(prefork_setup(ROUTES)).port}
+
+
+def chunked_post(path, chunks, headers=b""):
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % (
+        path.encode(), headers)
+    return [head] + [b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks] + [b"0\r\n\r\n"]
+
+
+@pytest.mark.parametrize("encoding, chunks, text", [
+    ("utf8", [b"h\xc3", b"\xa9llo \xe2\x82", b"\xac"], "h\u00e9llo \u20ac"),
+    ("base64", [b"abcd", b"ef", b"g"], "YWJjZGVmZw=="),
+    ("base64url", [b"\xfb\xff", b"\xfe"], "-__-"),
+    ("hex", [b"\x00\xff", b"a"], "00ff61"),
+    ("latin1", [b"caf\xe9"], "caf\u00e9"),
+    ("utf16le", [b"h\x00\xe9", b"\x00"], "h\u00e9"),
+])
+def test_set_encoding_gives_str_chunks_whole_characters_as_node(ports, encoding, chunks, text):
+    pieces = chunked_post("/set-encoding", chunks, b"X-Encoding: %s\r\n" % encoding.encode())
+    data, _ = both(ports, pieces, "/set-encoding")
+    assert json.loads(body_of(data)) == {"types": ["string"], "text": text}
+
+
+def test_set_encoding_applies_to_read_as_node(ports):
+    data, _ = both(ports, chunked_post("/set-encoding-read", [b"\xc3", b"\xa9t\xc3\xa9"]), "/set-encoding-read")
+    assert json.loads(body_of(data)) == {"types": ["string"], "text": "\u00e9t\u00e9"}
+
+
+def test_readable_ended_as_node(ports):
+    pieces = [b"POST /readable-ended HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab"]
+    data, seen = both(ports, pieces, "/readable-ended")
+    assert seen == [False, True]
+    assert body_of(data) == b"x"
