@@ -70,6 +70,9 @@ def app(environ, start_response):
             raise RuntimeError("failed midway " + query)
         start_response("200 OK", plain)
         return failing()
+    if path == "/short":  # a streamed body shorter than its Content-Length
+        start_response("200 OK", plain + [("Content-Length", "100")])
+        return iter([b"first ", b"block"])
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -93,6 +96,7 @@ def d(request):
     try:
         daemon.wait_ready()
         daemon.threads = request.param
+        daemon.shorts = 0  # bodies short of their Content-Length logged so far
         yield daemon
     finally:
         daemon.cleanup()
@@ -314,4 +318,29 @@ def test_an_app_failing_midway_does_not_cut_the_pipelined_response_before_it(d):
     rest = reader.data + rest
     assert rest.startswith(b"HTTP/1.1 200 "), rest[:300]
     assert rest.endswith(b"\r\n\r\nb\r\nfirst block\r\n"), rest[-300:]  # chunked, cut: no last chunk
+    assert rest.count(b"HTTP/1.1 ") == 1, rest  # C never sent
+
+
+def test_a_body_short_of_its_length_does_not_cut_the_pipelined_response_before_it(d):
+    """A (12 MiB) then B, whose streamed body is short of its Content-Length, then C,
+    pipelined: A arrives whole, B's head and the bytes it had, then the connection closes
+    (C is never read as the rest of B)."""
+    sock = connect(d, timeout=10)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(request(b"/one-block") + request(b"/short") + request(b"/closes?x"))
+        if d.threads > 1:  # (on the loop, B's call waits until A's bytes are out)
+            d.wait_log(r"WSGI app for GET /short sent 89 bytes less", timeout=10, count=d.shorts + 1)
+        reader = Reader(sock)
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert len(body) == ONE_BLOCK and body.count(b"b") == ONE_BLOCK
+        rest = read_until_close(sock)
+    finally:
+        sock.close()
+    d.shorts += 1
+    rest = reader.data + rest
+    assert rest.startswith(b"HTTP/1.1 200 "), rest[:300]
+    assert b"\r\ncontent-length: 100\r\n" in head_of(rest), rest[-300:]
+    assert rest.endswith(b"\r\n\r\nfirst block"), rest[-300:]
     assert rest.count(b"HTTP/1.1 ") == 1, rest  # C never sent

@@ -67,17 +67,19 @@ def over_length(req, promised):
 
 
 def under_length(req, res, missing):
-    """The body is ``missing`` bytes short of its Content-Length: ``res`` ends and the
-    connection closes after what was sent (the next response must not pass as the rest
-    of this one): announced when the head is not out yet, else the socket is destroyed
-    at once, so no later response can follow on it."""
+    """The body is ``missing`` bytes short of its Content-Length: the connection closes
+    after what was sent (the next response must not pass as the rest of this one).
+    When the head is not out yet, it says so (``res`` is ended as usual; False). Else
+    the socket closes once what was written has gone out (the tail of a pipelined
+    response before this one included) and ``res`` is left unended, so no later
+    response starts on the connection: True, and the caller does not end it."""
     log.error("WSGI app for %s %s sent %d bytes less than its Content-Length: the connection closes",
               req.method, req.url, missing)
     if not res.headers_sent:
         res.set_header("Connection", "close")
-        return
-    res.end()
-    res.socket.destroy()
+        return False
+    res.socket.destroy_soon()
+    return True
 
 
 def end_whole(res, names, data, method, req=None):
@@ -163,10 +165,10 @@ class LoopCall:
     def _end(self):
         """End the response; a body short of its Content-Length closes the connection."""
         self._send_head()
-        if self.promised is not None and self.promised > 0:
-            under_length(self.req, self.res, self.promised)
-        self.promised = None
-        self.res.end()  # nothing more after an under_length
+        promised, self.promised = self.promised, None
+        if promised is not None and promised > 0 and under_length(self.req, self.res, promised):
+            return  # the connection closes after what was sent
+        self.res.end()
 
     def write(self, data):
         """The legacy write() callable: buffered on the response."""
@@ -343,9 +345,8 @@ class LoopCall:
     def sent_file(self, missing):
         """The sendfile path is done; ``missing``: bytes the Content-Length promised that
         the file did not have."""
-        if missing > 0:
-            under_length(self.req, self.res, missing)
-        self.res.end()  # nothing more after an under_length
+        if missing <= 0 or not under_length(self.req, self.res, missing):
+            self.res.end()
         self.finish()
 
     def _failed(self):

@@ -326,9 +326,9 @@ class ThreadCall:
                     end_whole(res, self.names or (), payload, self.req.method, self.req)
                 elif kind == _END:
                     self.ended = True
-                    if self.promised is not None and self.promised > 0:
-                        under_length(self.req, res, self.promised)
-                    res.end()
+                    promised = self.promised
+                    if promised is None or promised <= 0 or not under_length(self.req, res, promised):
+                        res.end()
                 elif kind == _FAIL:
                     self.ended = True
                     answer_failure(res, payload)
