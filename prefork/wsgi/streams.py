@@ -124,6 +124,7 @@ class Errors:
 
     def __init__(self):
         self._local = threading.local()
+        self._lock = threading.Lock()  # for held, which threads change
         self.held = 0  # threads holding the start of a line: the call's end flushes when not 0
 
     def write(self, text):
@@ -138,7 +139,8 @@ class Errors:
             _log_lines(rest)
             rest = ""
         if bool(rest) != bool(pending):
-            self.held += 1 if rest else -1
+            with self._lock:
+                self.held += 1 if rest else -1
         local.pending = rest
         return len(text)
 
@@ -152,7 +154,8 @@ class Errors:
         pending = getattr(local, "pending", "")
         if pending:
             local.pending = ""
-            self.held -= 1
+            with self._lock:
+                self.held -= 1
             _log_lines(pending)
 
 
