@@ -8,7 +8,11 @@ Rules:
   traceback) is logged once here, and the exception says it in one line, its last.
 - An app that raises before answering startup does not speak lifespan: with
   ``mode = "auto"`` that is logged at info level and the worker serves on; with
-  ``mode = "on"`` it is a failed boot. ``mode = "off"`` never calls the app.
+  ``mode = "on"`` it is a failed boot. ``mode = "off"`` never calls the app. A
+  ``SystemExit`` (``sys.exit()``) or ``KeyboardInterrupt`` there is the app asking not
+  to start: a failed boot in either mode, said in one line. Neither escapes the
+  lifespan's task (it would end the worker's loop where it stands); at shutdown they
+  are logged as any failure.
 - An app that returns before answering startup is taken as done with it.
 - ``shutdown()`` sends ``lifespan.shutdown`` and waits, at most ``timeout`` seconds, for
   the answer; a failure there is logged, never raised.
@@ -57,8 +61,9 @@ class Lifespan:
         try:
             await self.app(scope, self.receive, self.send)
         except BaseException as exc:
+            exiting = isinstance(exc, (SystemExit, KeyboardInterrupt))  # the app's own sys.exit()
             if not self.startup_done.done():
-                if self.mode == "auto":
+                if self.mode == "auto" and not exiting:
                     self.unsupported = True
                     log.info("ASGI 'lifespan' protocol appears unsupported.")
                 else:
@@ -66,8 +71,8 @@ class Lifespan:
                     self.failure = f"lifespan startup raised {type(exc).__name__}: {exc}"
             elif self.failure is None and not self.shutdown_done.done():
                 log.error("Exception in 'lifespan' protocol", exc_info=exc)
-            if not isinstance(exc, Exception):
-                raise
+            if not isinstance(exc, Exception) and not exiting:
+                raise  # cancelled
         finally:
             for future in (self.startup_done, self.shutdown_done):
                 if not future.done():

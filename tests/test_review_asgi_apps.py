@@ -1,0 +1,27 @@
+"""ASGI apps served by the daemon in the test_review_asgi_* tests (this module holds no
+tests)."""
+
+import sys
+
+
+async def hello(send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+async def exit_at_startup(scope, receive, send):
+    """A lifespan startup that calls sys.exit(): the app asks not to start."""
+    if scope["type"] == "lifespan":
+        await receive()
+        sys.exit(4)
+    await hello(send)
+
+
+async def exit_at_shutdown(scope, receive, send):
+    """A lifespan shutdown that calls sys.exit()."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        sys.exit(4)
+    await hello(send)

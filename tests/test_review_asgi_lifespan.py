@@ -1,0 +1,29 @@
+"""sys.exit() in an ASGI lifespan, against the real daemon: at startup a failed boot said
+in one line (not a lifespan taken for unsupported), at shutdown a logged failure that
+leaves the worker's own exit alone."""
+
+import signal
+
+APPS = "test_review_asgi_apps"
+
+
+def test_sys_exit_in_the_lifespan_startup_is_a_boot_failure_said_in_one_line(daemons):
+    d = daemons("--interface", "asgi", app=f"{APPS}:exit_at_startup", workers=1)
+    assert d.wait_exit(30) == 3
+    log = d.log()
+    assert "Application startup failed: lifespan startup raised SystemExit: 4" in log, log
+    assert "appears unsupported" not in log, log  # the app spoke lifespan: it asked not to start
+    assert "the app failed to load" not in log, log
+    assert log.count("booting worker 0") == 1  # no respawn loop
+
+
+def test_sys_exit_in_the_lifespan_shutdown_is_logged_and_the_worker_exits_cleanly(daemons):
+    d = daemons("--interface", "asgi", app=f"{APPS}:exit_at_shutdown", workers=1)
+    d.wait_ready()
+    assert d.request("/").endswith(b"hello")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
+    log = d.log()
+    assert "Exception in 'lifespan' protocol" in log and "SystemExit: 4" in log, log
+    assert log.count("SystemExit: 4") == 1, log  # logged once, not escaping the worker's loop as well
+    assert "stopped: exit status 0" in log, log
