@@ -11,6 +11,9 @@ Rules under test (Node v20's):
   ends short of it, raises ``ERR_HTTP_CONTENT_LENGTH_MISMATCH`` before its bytes go.
 """
 
+import logging
+import socket
+
 import pytest
 
 from test_review_events_head import both, get, node_server, prefork_setup
@@ -136,3 +139,63 @@ def test_strict_content_length_refuses_a_body_of_another_length_as_node(ports, p
     data, seen = both(ports, [get(path)], path)
     assert seen == ["ERR_HTTP_CONTENT_LENGTH_MISMATCH"]
     assert data.endswith(b"Content-Length: %d\r\nDate: <DATE>\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+
+
+def test_a_late_answer_to_a_client_that_went_is_dropped_without_an_error(serve, caplog):
+    """The client sends its request and closes; the handler answers later. The kernel
+    refuses the answer's bytes (the peer is gone): the response closes, and ``write``
+    and ``end`` return normally, as Node's do for a destroyed response."""
+    def setup(server, st_):
+        def on_request(req, res):
+            res.on("close", lambda: st_.record("close", res.destroyed, res.writable_finished))
+            res.on("finish", lambda: st_.record("finish"))
+            st_.record("request", res)
+        server.on("request", on_request)
+    st_ = serve(setup)
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=5)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    res = st_.wait_for(lambda e: e[0] == "request")[1]
+    sock.close()  # the client is gone: bytes sent to it now are answered with a reset
+
+    def answer():
+        try:
+            res.write("x")  # taken by the kernel; the peer's reset comes back at once (loopback)
+            res.end("y")  # refused by the kernel: the connection closes under this call
+        except Exception as exc:  # raised into the application
+            return ["raised", type(exc).__name__]
+        return ["ended", res.writable_ended]
+    with caplog.at_level(logging.ERROR, logger="prefork"):
+        assert st_.call(answer) == ["ended", True]
+        assert st_.wait_for(lambda e: e[0] == "close") == ("close", True, False)
+    assert not [e for e in st_.events if e[0] == "finish"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_queued_answer_refused_by_the_kernel_closes_without_an_error(serve, caplog):
+    """Two pipelined requests; the second is answered first (its bytes wait), the client
+    goes, then the first is answered: its bytes are taken, the second's are refused when
+    its turn comes. Both responses close and ``end`` returns normally."""
+    def setup(server, st_):
+        def on_request(req, res):
+            res.on("close", lambda: st_.record("close", req.url, res.destroyed))
+            st_.record("request", req.url, res)
+        server.on("request", on_request)
+    st_ = serve(setup)
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=5)
+    sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = st_.wait_for(lambda e: e[:2] == ("request", "/1"))[2]
+    second = st_.wait_for(lambda e: e[:2] == ("request", "/2"))[2]
+    st_.call(second.end, "two")  # queued behind the first
+    sock.close()
+
+    def answer():
+        try:
+            first.end("one")  # taken by the kernel; the reset comes back, the second's send fails
+        except Exception as exc:  # raised into the application
+            return ["raised", type(exc).__name__]
+        return ["ended"]
+    with caplog.at_level(logging.ERROR, logger="prefork"):
+        assert st_.call(answer) == ["ended"]
+        st_.wait_for(lambda e: e == ("close", "/2", True))
+        st_.wait_for(lambda e: e == ("close", "/1", True))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -10,7 +10,9 @@ are ``outgoing.OutgoingHead``'s):
 - Keep-alive is announced only when the framing allows it; the response that reaches
   ``max_requests_per_socket`` says ``Connection: close`` without closing the socket.
 - Bytes of a response that is not first in the connection's queue wait in the response
-  until the earlier ones are done (pipelining).
+  until the earlier ones are done (pipelining). A send the kernel refuses (the peer
+  reset the connection) closes the connection under the call: the response is then
+  closed, not done, and the call returns normally.
 - ``write()`` returns False when the bytes left in user space reach the socket's
   high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
@@ -216,7 +218,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
                     self.headers_sent = self.head_out = self.writable_ended = True
                     length = self.bytes_sent = len(data)
                     self.socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
-                    self._conn.response_done(self)
+                    if not self._closed:  # (a send the kernel refuses closes the connection)
+                        self._conn.response_done(self)
                     return self
             if self.strict_content_length:
                 self._check_length(len(data) if data else 0, True)
@@ -243,7 +246,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
             out = self._body_bytes(data, True)
         if self._active:
             self.socket.send_bytes(out)
-            self._conn.response_done(self)
+            if not self._closed:  # (a send the kernel refuses closes the connection)
+                self._conn.response_done(self)
         else:
             self._send(out)
         return self
@@ -272,7 +276,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
                 out = b"%b%b%bContent-Length: %d\r\n\r\n%b" % (line, block.data, suffix, length, body)
             if self._active:
                 self.socket.send_bytes(out)
-                self._conn.response_done(self)
+                if not self._closed:  # (a send the kernel refuses closes the connection)
+                    self._conn.response_done(self)
             else:
                 self._send(out)
             return self
@@ -345,7 +350,7 @@ class ServerResponse(OutgoingHead, EventEmitter):
         if queued:
             for data in queued:
                 self.socket.send_bytes(data)
-        if self.writable_ended:
+        if self.writable_ended and not self._closed:  # (a refused send closed the connection)
             self._conn.response_done(self)
 
     def on_flushed(self):
