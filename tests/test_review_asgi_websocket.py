@@ -144,3 +144,35 @@ def test_of_several_deflate_offers_the_first_acceptable_one_is_used_as_answered(
     assert read_frame(sock)[0] & 0x0F == 0x8
     sock.close()
     served.healthy()
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A daemon whose ws_max_size is 64 KiB."""
+    s = Served(tmp_path_factory.mktemp("marks"), "--ws-ping-interval", "0", "--ws-max-size", "65536")
+    yield s
+    s.daemon.cleanup()
+
+
+def test_a_frame_refused_as_too_big_is_dropped_as_it_comes_and_the_close_echo_behind_it_read(small):
+    declared = 256 << 20
+    sock, _ = handshake(small)
+    client_port = sock.getsockname()[1]
+    before = small.peak_rss()
+    # the frame's first byte alone, read by the worker before the rest: the header
+    # completes in bytes the session already keeps
+    sock.sendall(frame_head(0x82, declared)[:1])
+    wait_until(lambda: unread(small.port, client_port) == 0, 10, interval=0.001, what="the first byte read")
+    sock.sendall(frame_head(0x82, declared)[1:])
+    first, payload = read_frame(sock)
+    assert first == 0x88 and struct.unpack("!H", payload[:2])[0] == 1009, (first, payload)
+    block = b"z" * (1 << 20)
+    for _ in range(declared // len(block)):  # the client goes on sending the frame, all of it
+        sock.sendall(block)
+    sock.sendall(frame_head(0x88, 2) + struct.pack("!H", 1009))  # then its close echo
+    # the server reads the echo in step and closes: well before its 5 s close timeout
+    wait_until(lambda: not small.connections(), 3, what="the worker's socket closed on the echo")
+    grown = small.peak_rss() - before
+    assert grown < 64 * 1024, f"the worker grew by {grown} KiB while dropping a 256 MiB frame"
+    sock.close()
+    small.healthy()

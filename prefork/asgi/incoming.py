@@ -10,8 +10,11 @@ Rules:
 - Before the app accepts, bytes are only kept (``keep``); ``flush`` takes them once the
   session is open.
 - A message over ``max_size`` bytes (a frame's declared length, fragments as they add
-  up, text counted in UTF-8 bytes) is refused through the session (1009); invalid
-  UTF-8 in a plain frame goes to wsproto, which closes with 1007.
+  up, text counted in UTF-8 bytes) is refused through the session (1009); the rest of
+  a frame refused by its declared length is dropped as it arrives (nothing of it is
+  kept, however long the client goes on sending it), and the frames after it are
+  read as before. Invalid UTF-8 in a plain frame goes to wsproto, which closes with
+  1007.
 - Messages go to ``session.deliver``; what wsproto reports besides them (pings, pongs,
   a close frame, bytes after the closing handshake) to the session's own handlers.
   After any of them the session's ``state`` says whether to read on.
@@ -31,6 +34,7 @@ class Incoming:
         self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
         self.fragmented = False  # a fragmented message is going through wsproto
         self.passthrough = 0  # bytes of a partly received frame still owed to wsproto
+        self.skipping = 0  # bytes of a frame refused as too big still to drop
         self.parts = None  # fragments of a message wsproto is assembling
         self.part_size = 0
 
@@ -62,6 +66,13 @@ class Incoming:
         pos = 0
         max_size = self.max_size
         while True:
+            if self.skipping:  # the rest of a frame refused as too big: dropped as it comes
+                take = min(self.skipping, size - pos)
+                if not take:
+                    break
+                self.skipping -= take
+                pos += take
+                continue
             if self.passthrough:  # the rest of a frame wsproto is reading piece by piece
                 take = min(self.passthrough, size - pos)
                 if not take:
@@ -79,7 +90,10 @@ class Incoming:
             first = buf[pos]
             if length > max_size and first & 0x0F < 3:
                 session.too_big()
-                return
+                # its bytes are dropped as they come, never kept: the frames behind it
+                # (the client's close echo) are still read in step
+                self.skipping = end - pos
+                continue
             plain = not self.fragmented and is_plain(first, buf[pos + 1])
             if end > size:
                 if plain:
