@@ -19,6 +19,9 @@ Rules (Node's, spec section 7):
   method that is not an HTTP token is ERR_INVALID_HTTP_TOKEN (both checked before the
   headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
   or missing method is GET, an empty path ``/``.
+- A kept-alive socket goes back to the agent when the response has ended and the
+  request's body has gone out (``finish``), whichever comes last: a response that comes
+  first (an early 413) leaves the socket to the request until its body is sent.
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun there is no ``error``, only ``close``.
@@ -359,12 +362,25 @@ class ClientRequest(EventEmitter):
         if socket.destroyed:
             return  # destroyed in this read (socket_closed ends the exchange)
         if self.keeps_socket and (self.agent.keep_alive or self.agent.has_waiting(self)):
-            socket.protocol = None
-            self.loop.call_soon(self._close)
             self.loop.call_soon(res.mark_closed)
-            self.agent.release(self, socket, self.agent.keep_alive)
+            if not self.finished:
+                # answered before its body went out (an early 413): the socket is free
+                # once the body is, not before (another request would be written into
+                # the middle of it), as in Node
+                self.once("finish", self._free_socket)
+                return
+            self._free_socket()
         else:
             socket.destroy()  # connection_lost closes the response, then the request
+
+    def _free_socket(self):
+        """The exchange on the kept-alive socket is over both ways: the agent takes it."""
+        socket = self.socket
+        if socket.destroyed or self._closed:
+            return
+        socket.protocol = None
+        self.loop.call_soon(self._close)
+        self.agent.release(self, socket, self.agent.keep_alive)
 
     @property
     def keeps_socket(self):
