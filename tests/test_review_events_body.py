@@ -22,6 +22,7 @@ NODE_ROUTES = r"""
   '/trailers-replaced': (req, res) => {
     res.addTrailers({'X-T': '1'}); res.addTrailers({'X-U': '2'}); res.write('a'); res.end();
   },
+  '/trailers-bytes': (req, res) => { res.addTrailers({'X-T': Buffer.from('v')}); res.write('a'); res.end(); },
   '/write-null': (req, res) => {
     try { res.write(null); } catch (e) { note(req.url, e.code); }
     note(req.url, res.headersSent); res.end('x');
@@ -55,6 +56,12 @@ NODE_ROUTES = r"""
 def trailers_replaced(req, res, note):
     res.add_trailers({"X-T": "1"})
     res.add_trailers({"X-U": "2"})
+    res.write("a")
+    res.end()
+
+
+def trailers_bytes(req, res, note):
+    res.add_trailers({"X-T": b"v"})
     res.write("a")
     res.end()
 
@@ -102,7 +109,7 @@ def strict_short(req, res, note):
     res.end("hello")
 
 
-ROUTES = {"/trailers-replaced": trailers_replaced, "/write-null": write_null, "/after-close": after_close,
+ROUTES = {"/trailers-replaced": trailers_replaced, "/trailers-bytes": trailers_bytes, "/write-null": write_null, "/after-close": after_close,
           "/strict-long": strict_long, "/strict-short": strict_short}
 
 
@@ -120,6 +127,11 @@ def ports(serve, node_port):
 def test_add_trailers_replaces_the_earlier_ones_as_node(ports):
     data, _ = both(ports, [get("/trailers-replaced")], "/trailers-replaced")
     assert data.endswith(b"\r\n\r\n1\r\na\r\n0\r\nX-U: 2\r\n\r\n")
+
+
+def test_a_bytes_trailer_value_is_its_text_as_node(ports):
+    data, _ = both(ports, [get("/trailers-bytes")], "/trailers-bytes")
+    assert data.endswith(b"\r\n\r\n1\r\na\r\n0\r\nX-T: v\r\n\r\n")
 
 
 def test_write_none_is_refused_and_fixes_no_head_as_node(ports):

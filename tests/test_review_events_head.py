@@ -13,6 +13,8 @@ Rules under test (Node v20's):
 - ``write_head`` refuses a flat header list of odd length (``ERR_INVALID_ARG_VALUE``),
   and a ``write_head`` that raises for a bad field leaves no field of its own behind.
 - ``get_raw_header_names()`` gives the names as first spelled.
+- A bytes field value is its text (Node's Buffer), checked as text: CR or LF in it is
+  ``ERR_INVALID_CHAR``; ``write_head`` takes any mapping as Node takes any object.
 """
 
 import json
@@ -20,6 +22,7 @@ import os
 import socket
 import subprocess
 import time
+import types
 from contextlib import contextmanager
 
 import pytest
@@ -133,6 +136,13 @@ NODE_ROUTES = r"""
     try { res.writeHead(200, {'X-A': '1', 'X-B': 'a\r\nb'}); } catch (e) { note(req.url, e.code); }
     res.end('x');
   },
+  '/bytes-value': (req, res) => {
+    res.setHeader('X-B', Buffer.from('abc')); res.setHeader('X-L', [Buffer.from('a'), 'b']);
+    try { res.setHeader('X-C', Buffer.from('a\r\nX-Injected: 1')); } catch (e) { note(req.url, e.code); }
+    try { res.appendHeader('X-B', Buffer.from('\n')); } catch (e) { note(req.url, e.code); }
+    res.end('x');
+  },
+  '/mapping': (req, res) => { res.writeHead(200, {'X-A': '1', 'X-B': '2'}); res.end('x'); },
   '/raw-names': (req, res) => {
     res.setHeader('X-Abc', 1); res.setHeader('set-Cookie', ['a', 'b']); res.appendHeader('x-abc', 2);
     note(req.url, res.getRawHeaderNames());
@@ -168,6 +178,25 @@ def bad_field(req, res, note):
     res.end("x")
 
 
+def bytes_value(req, res, note):
+    res.set_header("X-B", b"abc")
+    res.set_header("X-L", [b"a", "b"])
+    try:
+        res.set_header("X-C", b"a\r\nX-Injected: 1")
+    except ValueError as err:
+        note(req.url, err.code)
+    try:
+        res.append_header("X-B", b"\n")
+    except ValueError as err:
+        note(req.url, err.code)
+    res.end("x")
+
+
+def mapping(req, res, note):
+    res.write_head(200, types.MappingProxyType({"X-A": "1", "X-B": "2"}))
+    res.end("x")
+
+
 def raw_names(req, res, note):
     res.set_header("X-Abc", 1)
     res.set_header("set-Cookie", ["a", "b"])
@@ -177,7 +206,8 @@ def raw_names(req, res, note):
 
 
 ROUTES = {"/status-message-kept": status_message_kept, "/status-message-empty": status_message_empty,
-          "/flat-odd": flat_odd, "/bad-field": bad_field, "/raw-names": raw_names}
+          "/flat-odd": flat_odd, "/bad-field": bad_field, "/raw-names": raw_names,
+          "/bytes-value": bytes_value, "/mapping": mapping}
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +239,14 @@ def test_raw_header_names_keep_the_first_spelling_as_node(ports):
     data, seen = both(ports, [get("/raw-names")], "/raw-names")
     assert seen == [["X-Abc", "set-Cookie"]]
     assert data.startswith(b"HTTP/1.1 200 OK\r\nX-Abc: 1\r\nX-Abc: 2\r\nset-Cookie: a\r\nset-Cookie: b\r\n")
+
+
+def test_a_bytes_field_value_is_its_text_and_checked_as_node(ports):
+    data, seen = both(ports, [get("/bytes-value")], "/bytes-value")
+    assert seen == ["ERR_INVALID_CHAR", "ERR_INVALID_CHAR"]
+    assert data.startswith(b"HTTP/1.1 200 OK\r\nX-B: abc\r\nX-L: a\r\nX-L: b\r\nDate: <DATE>\r\n")
+
+
+def test_write_head_takes_any_mapping_as_node_takes_any_object(ports):
+    data, _ = both(ports, [get("/mapping")], "/mapping")
+    assert data.startswith(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\nDate: <DATE>\r\n")

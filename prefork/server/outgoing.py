@@ -3,9 +3,9 @@ of the head once it is fixed.
 
 Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - Fields are kept by lower-case name with the first spelling given; a list value is one
-  line per item. ``set_header`` replaces, ``append_header`` adds lines. Once the head is
+  line per item; a bytes value is its latin-1 text (checked as text: no CR or LF). ``set_header`` replaces, ``append_header`` adds lines. Once the head is
   fixed every change raises ``ERR_HTTP_HEADERS_SENT``, as in Node.
-- ``write_head`` takes headers as a dict, as ``[[name, value], ...]`` or as Node's flat
+- ``write_head`` takes headers as a mapping (any, as Node takes any object), as ``[[name, value], ...]`` or as Node's flat
   raw list (whole pairs: an odd length is ``ERR_INVALID_ARG_VALUE``); in the array
   forms a repeated name gives one line per pair. ``write_head(code)`` keeps a
   ``status_message`` set before it (Node's ``||=``); a message given to it, even "",
@@ -29,6 +29,19 @@ _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
 
 
+def field_value(value):
+    """A field value as the head keeps it: bytes (and bytes items of a list) read as
+    latin-1, the bytes they are on the wire, and checked as text; a tuple as a list."""
+    if type(value) is bytes:
+        return value.decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        if any(type(item) is bytes for item in value):
+            return [item.decode("latin-1") if type(item) is bytes else item for item in value]
+        if type(value) is tuple:
+            return list(value)
+    return value
+
+
 class OutgoingHead:
     """Mixed into ``ServerResponse``: the state it reads lives in the response's slots."""
 
@@ -40,10 +53,12 @@ class OutgoingHead:
             raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
                                         "Cannot set headers after they are sent to the client")
         serialize.check_name(name)
+        if type(value) is not str:
+            value = field_value(value)
         serialize.check_value(name, value)
         if self._headers is None:
             self._headers = {}
-        self._headers[name.lower()] = (name, list(value) if isinstance(value, tuple) else value)
+        self._headers[name.lower()] = (name, value)
         return self
 
     def append_header(self, name, value):
@@ -53,6 +68,8 @@ class OutgoingHead:
             raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
                                         "Cannot append headers after they are sent to the client")
         serialize.check_name(name)
+        if type(value) is not str:
+            value = field_value(value)
         serialize.check_value(name, value)
         entry = self._headers.get(name.lower()) if self._headers else None
         if entry is None:
@@ -173,7 +190,7 @@ class OutgoingHead:
             return None
 
     def _merge_head_fields(self, headers):
-        if isinstance(headers, dict):
+        if isinstance(headers, dict) or hasattr(headers, "keys"):  # any mapping, as Node takes any object
             for name, value in headers.items():
                 self.set_header(name, value)
             return

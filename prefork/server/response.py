@@ -37,7 +37,7 @@ are ``outgoing.OutgoingHead``'s):
 
 from ..emitter import EventEmitter
 from ..http import framing, serialize
-from .outgoing import OutgoingHead
+from .outgoing import OutgoingHead, field_value
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
@@ -315,10 +315,12 @@ class ServerResponse(OutgoingHead, EventEmitter):
         """Fields sent after the last chunk of a chunked body (a dict, or name/value
         pairs), replacing those of an earlier call; a body framed otherwise sends none,
         as in Node."""
-        pairs = headers.items() if isinstance(headers, dict) else headers
+        pairs = headers.items() if isinstance(headers, dict) or hasattr(headers, "keys") else headers
         lines = []
         for name, value in pairs:
             serialize.check_name(name)
+            if type(value) is not str:
+                value = field_value(value)
             serialize.check_value(name, value)
             lines.append(serialize.header_lines(name, value))
         self._trailers = "".join(lines).encode("latin-1")  # a later call replaces them, as in Node
