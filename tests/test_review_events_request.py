@@ -5,6 +5,8 @@
 Rules under test (Node v20's):
 - ``req.set_encoding(encoding)`` makes body chunks ``str`` (``data`` and ``read()``);
   a character, or a base64 group, split between reads comes whole with the next chunk.
+- ``req.read(size)`` takes ``size`` bytes (characters after ``set_encoding``) when that
+  many are buffered, else None until the body's end, which gives the rest.
 - ``req.readable_ended`` is True once ``end`` is emitted.
 """
 
@@ -26,6 +28,12 @@ NODE_ROUTES = r"""
     const chunks = [];
     req.on('readable', () => { let c; while ((c = req.read()) !== null) chunks.push(c); });
     req.on('end', () => res.end(JSON.stringify({types: [...new Set(chunks.map((c) => typeof c))], text: chunks.join('')})));
+  },
+  '/read-size': (req, res) => {
+    if (req.headers['x-encoding']) req.setEncoding(req.headers['x-encoding']);
+    const got = [];
+    req.on('readable', () => { let c; while ((c = req.read(2)) !== null) got.push(c.toString()); got.push(null); });
+    req.on('end', () => res.end(JSON.stringify(got)));
   },
   '/readable-ended': (req, res) => {
     note(req.url, req.readableEnded);
@@ -59,6 +67,19 @@ def set_encoding_read(req, res, note):
     req.on("end", lambda: answer_chunks(res, chunks))
 
 
+def read_size(req, res, note):
+    if "x-encoding" in req.headers:
+        req.set_encoding(req.headers["x-encoding"])
+    got = []
+
+    def on_readable():
+        while (chunk := req.read(2)) is not None:
+            got.append(chunk if isinstance(chunk, str) else chunk.decode("latin-1"))
+        got.append(None)
+    req.on("readable", on_readable)
+    req.on("end", lambda: res.end(json.dumps(got, separators=(",", ":"), ensure_ascii=False)))
+
+
 def readable_ended(req, res, note):
     note(req.url, req.readable_ended)
     req.on("data", lambda chunk: None)
@@ -70,7 +91,7 @@ def readable_ended(req, res, note):
 
 
 ROUTES = {"/set-encoding": set_encoding, "/set-encoding-read": set_encoding_read,
-          "/readable-ended": readable_ended}
+          "/readable-ended": readable_ended, "/read-size": read_size}
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +135,13 @@ def test_readable_ended_as_node(ports):
     data, seen = both(ports, pieces, "/readable-ended")
     assert seen == [False, True]
     assert body_of(data) == b"x"
+
+
+@pytest.mark.parametrize("chunks, headers, expected", [
+    ([b"abcde"], b"", ["ab", "cd", None, "e", None]),
+    ([b"abc", b"defg"], b"", ["ab", None, "cd", "ef", None, "g", None]),
+    ([b"\xc3\xa9t\xc3\xa9s"], b"X-Encoding: utf8\r\n", ["\u00e9t", "\u00e9s", None, None]),
+])
+def test_read_with_a_size_as_node(ports, chunks, headers, expected):
+    data, _ = both(ports, chunked_post("/read-size", chunks, headers), "/read-size")
+    assert json.loads(body_of(data)) == expected

@@ -137,9 +137,23 @@ class IncomingMessage(EventEmitter):
     def is_paused(self):
         return self.readable_flowing is False
 
-    def read(self):
+    def read(self, size=None):
         """Take the buffered body bytes (None when none); the read that finds the body
-        drained after its last chunk brings ``end`` (on the next loop turn)."""
+        drained after its last chunk brings ``end`` (on the next loop turn). With a
+        ``size``: that many bytes (characters after ``set_encoding``) when buffered, else
+        None until the body is complete, which gives what is left (Node's ``read(n)``)."""
+        if size is not None and self._buffered:
+            empty = b"" if self._decoder is None else ""
+            data = self._buffered[0] if len(self._buffered) == 1 else empty.join(self._buffered)
+            if size <= 0 or (size > len(data) and not self._end_pending):
+                self._buffered = [data]
+                return None
+            if size < len(data):
+                self._buffered = [data[size:]]
+                self._buffered_size = len(data) - size
+                if self._conn is not None:
+                    self._conn.resume_reading("body")
+                return data[:size]
         buffered, self._buffered = self._buffered, None
         self._buffered_size = 0
         if self._end_pending and not buffered:
