@@ -22,6 +22,7 @@ from harness import read_until_close
 # -- the app (runs in the worker) -----------------------------------------------------------------------
 _LOCK = threading.Lock()
 _CLOSES = {}
+_BARRIERS = {}
 _PLAIN = b"".join(b"line %d of the text\n" % i for i in range(5000))
 
 
@@ -73,6 +74,18 @@ def app(environ, start_response):
     if path == "/short":  # a streamed body shorter than its Content-Length
         start_response("200 OK", plain + [("Content-Length", "100")])
         return iter([b"first ", b"block"])
+    if path == "/ran":  # a pipelined request with an effect: counted when it runs
+        with _LOCK:
+            _CLOSES["ran-" + query] = _CLOSES.get("ran-" + query, 0) + 1
+        start_response("200 OK", plain)
+        return [b"ran"]
+    if path == "/barrier":  # PARTIES-TOKEN: answers once PARTIES calls are in at once (every thread busy)
+        parties, _, token = query.partition("-")
+        with _LOCK:
+            barrier = _BARRIERS.setdefault(token, threading.Barrier(int(parties), timeout=10))
+        barrier.wait()
+        start_response("200 OK", plain)
+        return [b"met"]
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -344,3 +357,45 @@ def test_a_body_short_of_its_length_does_not_cut_the_pipelined_response_before_i
     assert b"\r\ncontent-length: 100\r\n" in head_of(rest), rest[-300:]
     assert rest.endswith(b"\r\n\r\nfirst block"), rest[-300:]
     assert rest.count(b"HTTP/1.1 ") == 1, rest  # C never sent
+
+
+# -- nothing runs behind a cut response ------------------------------------------------------------------
+def pool_idle(d):
+    """Every call submitted before now has finished: as many calls as the worker has
+    threads meet at a barrier (each thread takes calls in order, one at a time)."""
+    token = uuid.uuid4().hex
+    socks = [connect(d, timeout=10) for _ in range(d.threads)]
+    try:
+        for sock in socks:
+            sock.sendall(request(b"/barrier?%d-%s" % (d.threads, token.encode()), extra=b"Connection: close\r\n"))
+        for sock in socks:
+            assert read_until_close(sock).endswith(b"met")
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def ran(d, token):
+    sock = connect(d)
+    try:
+        sock.sendall(request(b"/closes?ran-" + token.encode(), extra=b"Connection: close\r\n"))
+        return int(read_until_close(sock).partition(b"\r\n\r\n")[2])
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("first", [b"/raise-midway?", b"/short?"])
+def test_a_request_pipelined_behind_a_cut_response_is_not_run(d, first):
+    """B's response is cut (its app fails midway, or its body is short of its
+    Content-Length) and the connection closes: C, pipelined behind it, is not run (its
+    answer could never be sent; a POST would take effect unseen)."""
+    token = uuid.uuid4().hex
+    sock = connect(d)
+    try:
+        sock.sendall(request(first + token.encode()) + request(b"/ran?" + token.encode()))
+        data = read_until_close(sock)
+    finally:
+        sock.close()
+    assert data.count(b"HTTP/1.1 ") == 1, data
+    pool_idle(d)  # C, had it been submitted, has run by now
+    assert ran(d, token) == 0

@@ -16,6 +16,9 @@ Rules:
   gunicorn does), unless the declared body is over ``max_body_size`` (413, no 100).
   A client that stalls mid-body holds only its own connection (request_timeout ends it).
 - The environ is built from a per-connection base (``wsgi/environ.py``).
+- A call is not run for a connection that is gone or closing (a response before it was
+  cut, ``Connection: close``): its answer could never be sent, and a pipelined request
+  (a POST) must not take effect unseen.
 """
 
 import tempfile
@@ -131,6 +134,8 @@ class WSGIAdapter:
         if (length is None or length == "0") and "transfer-encoding" not in headers:
             if self._busy:
                 self._queue.append((req, res, EMPTY_INPUT))
+            elif closing(req.socket):
+                return  # (a request read after the connection began to close: not run)
             else:
                 self._busy = True
                 if LoopCall(self, req, res, EMPTY_INPUT).start():
@@ -156,6 +161,8 @@ class WSGIAdapter:
         if self._busy:
             self._queue.append((req, res, body))
             return
+        if closing(req.socket):
+            return
         self._busy = True
         if LoopCall(self, req, res, body).start():
             self.call_done()
@@ -164,7 +171,7 @@ class WSGIAdapter:
         queue = self._queue
         while queue:
             req, res, body = queue.popleft()
-            if not req.socket.destroyed:
+            if not closing(req.socket):
                 if LoopCall(self, req, res, body).start():
                     self.call_done()
                 return
@@ -178,6 +185,12 @@ class WSGIAdapter:
 
     def environ(self, req, body):
         return self.environs.environ(req, body)
+
+
+def closing(socket):
+    """The connection is gone or closes once what it holds is out (a response before
+    was cut): a call queued on it is not run, its answer could never be sent."""
+    return socket.destroyed or socket.writable_ended
 
 
 def make_adapter(app, settings):

@@ -13,7 +13,8 @@ Rules:
 - The body streams to the thread (``wsgi.input`` is a ``BodyPipe``); reading blocks the
   app's thread, not the loop; the request is paused while the pipe holds its high-water
   mark (so the socket stops reading) and resumed as the thread reads.
-- A call whose client went away while it waited for a thread is not run.
+- A call whose client went away while it waited for a thread is not run, nor one
+  behind a response that closes its connection (``adapter.closing``).
 - One call per connection at a time: a pipelined request waits until the call before it
   on its connection is done, so responses go out in request order.
 - Calls that wait for a thread over ``_REBALANCE_WAIT`` make this worker answer with
@@ -37,6 +38,7 @@ import traceback
 from collections import deque
 from time import monotonic
 
+from .adapter import closing
 from .head import apply_head, early_hints, not_bytes
 from .response import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                        under_length)
@@ -91,6 +93,9 @@ class ThreadedCalls:
         call = ThreadCall(self, req, res, body)
         waiting = self.connections.get(req.socket)
         if waiting is None:
+            if closing(req.socket):
+                body.discard()
+                return  # (a request read after the connection began to close: not run)
             self.connections[req.socket] = deque()
             self._submit(call)
         else:
@@ -110,7 +115,7 @@ class ThreadedCalls:
         waiting = self.connections.get(socket)
         while waiting:
             following = waiting.popleft()
-            if not socket.destroyed:
+            if not closing(socket):
                 self._submit(following)
                 return
             following.body.discard()
