@@ -126,7 +126,7 @@ class ClientProtocol:
         # none after a destroy (Node drops them), and no empty chunk (llhttp's span flush
         # at a close-delimited body's FIN gives one; Node emits none)
         if body and self.res is not None and not self.socket.destroyed:
-            self.res.emit("data", body)
+            self.res.push_body(body)
 
     def on_message_complete(self, trailers):
         res = self.res

@@ -28,7 +28,9 @@ Rules (Node's, spec section 7):
 - Awaitable from a coroutine: ``res = await req.response()`` (or ``await req``) gives the
   response or raises the request's error; ``body = await res.read()`` gives the whole
   body. A response awaited this way collects its body from the first byte, so nothing
-  is lost between the ``response`` event and the awaiting coroutine's next step.
+  is lost between the ``response`` event and the awaiting coroutine's next step; one
+  awaited later (or read later by a coroutine listener) has its unread body kept for
+  it (client/response.py).
   It always settles, awaited before or after the events: the response (for CONNECT
   and 101, the head a ``connect``/``upgrade`` listener took); else the error the
   request emitted (a copy, client/awaiting.py); else, when the request closed with
@@ -353,6 +355,7 @@ class ClientRequest(EventEmitter):
     def emit_response(self, res):
         """The final response begins for the application: ``response``."""
         self._answered = True
+        res.taken = self.listener_count("response") > 0
         self.emit("response", res)
 
     def response_complete(self):

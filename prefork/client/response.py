@@ -11,6 +11,13 @@ Rules:
   called; a response awaited through ``await req.response()`` collects from its first byte.
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
+- Body bytes that come while nobody reads (no ``data`` listener, no ``read()``, no
+  ``async for``, no ``resume()``) are kept for a later ``read()`` or ``async for``, so
+  awaiting a request after its response came loses nothing. Past ``_KEPT_HIGH_WATER``
+  kept bytes, a response someone took (a ``response`` listener or awaiter) stops its
+  socket's reading until it is read (Node's paused stream); one nobody took is
+  discarded as it comes (Node's dump, so its socket is freed) and a later ``read()`` or
+  ``async for`` raises ERR_BODY_DISCARDED instead of giving part of it.
 """
 
 import asyncio
@@ -18,6 +25,8 @@ import asyncio
 from ..emitter import Chunks, EventEmitter
 from ..http.errors import HTTPError
 from ..http.headers import header_map
+
+_KEPT_HIGH_WATER = 64 * 1024
 
 
 class ClientResponse(EventEmitter):
@@ -39,16 +48,61 @@ class ClientResponse(EventEmitter):
         self.destroy_error = None
         self._closed = False
         self._body = None  # (chunks, [pending read() futures]) once collected for read()
+        self.taken = False  # a 'response' listener or awaiter had it (set by the request)
+        self._kept = []  # body chunks that came while nobody read
+        self._kept_size = 0
+        self._flowing = False  # resume() was called: unread chunks are dropped
+        self._backlog = False  # the socket stopped reading for the kept chunks
+        self._discarded = False  # kept chunks went past the mark with nobody to read them
 
     def _mark_ended(self):
         self._ended = True
 
+    def push_body(self, chunk):
+        """A body chunk from the protocol: to the ``data`` listeners, else kept."""
+        if self.listener_count("data"):
+            self.emit("data", chunk)
+            return
+        if self._flowing:
+            return  # resumed with nobody listening: read and dropped
+        self._kept.append(chunk)
+        self._kept_size += len(chunk)
+        if self._kept_size > _KEPT_HIGH_WATER:
+            if self.taken:
+                if not self._backlog:
+                    self._backlog = True
+                    self.socket.pause()
+            else:
+                self._discarded = True
+                self._flowing = True
+                self._kept = []
+                self._kept_size = 0
+
+    def _take_kept(self):
+        """The chunks kept so far (the caller listens to ``data`` from now on)."""
+        kept, self._kept = self._kept, []
+        self._kept_size = 0
+        if self._backlog:
+            self._backlog = False
+            self.socket.resume()
+        return kept
+
+    def on(self, event, listener):
+        super().on(event, listener)
+        if event == "data" and self._backlog:
+            self._backlog = False  # a reader came: the socket reads again
+            self.socket.resume()
+        return self
+
+    add_listener = on
+
     def collect_body(self):
-        """Keep every body chunk from now on for ``read()``."""
+        """Keep every body chunk, those kept so far and those to come, for ``read()``."""
         if self._body is None:
             chunks = []
             self._body = (chunks, [])
             self.on("data", chunks.append)
+            chunks.extend(self._take_kept())
             self.once("end", self._body_complete)
             self.once("close", self._body_complete)
 
@@ -69,8 +123,12 @@ class ClientResponse(EventEmitter):
     def __aiter__(self):
         """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
         ECONNRESET "aborted" when the connection goes before the body's end."""
-        kept = self._body[0] if self._body is not None else ()
-        return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=list(kept), ended=self._ended)
+        if self._discarded:
+            return _Raising(_discarded())
+        # the chunks collected for read(), else those kept unread (the socket reads on
+        # its next turn: Chunks listens before any new one comes)
+        kept = list(self._body[0]) if self._body is not None else self._take_kept()
+        return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=kept, ended=self._ended)
 
     def pause(self):
         """Stop the body's ``data`` events for now: the socket stops reading."""
@@ -80,13 +138,20 @@ class ClientResponse(EventEmitter):
     def resume(self):
         """Let the body flow (Node's ``res.resume()``: without a ``data`` listener the
         body is read and dropped, so the exchange ends and the socket is freed)."""
+        self._flowing = True
+        self._kept = []
+        self._kept_size = 0
+        self._backlog = False
         self.socket.resume()
         return self
 
     def read(self):
         """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
-        self.collect_body()
         future = asyncio.get_running_loop().create_future()
+        if self._discarded:
+            future.set_exception(_discarded())
+            return future
+        self.collect_body()
         if self.complete or self._closed:
             self._settle_read(future)
         else:
@@ -138,3 +203,21 @@ class Information:
         self.http_version = http_version
         self.raw_headers = raw_headers
         self.headers = header_map(raw_headers, len(raw_headers) // 2)
+
+
+def _discarded():
+    return HTTPError("ERR_BODY_DISCARDED", "the response body was discarded: over "
+                     f"{_KEPT_HIGH_WATER} bytes came before anyone read or awaited the response")
+
+
+class _Raising:
+    """``async for`` over a response whose body was discarded: raises at once."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        raise self.error
