@@ -15,6 +15,7 @@ Rules under test (Node v20's):
 - ``get_raw_header_names()`` gives the names as first spelled.
 - A bytes field value is its text (Node's Buffer), checked as text: CR or LF in it is
   ``ERR_INVALID_CHAR``; ``write_head`` takes any mapping as Node takes any object.
+- An application's Keep-Alive field stands alone: the automatic one is left out.
 """
 
 import json
@@ -142,6 +143,7 @@ NODE_ROUTES = r"""
     try { res.appendHeader('X-B', Buffer.from('\n')); } catch (e) { note(req.url, e.code); }
     res.end('x');
   },
+  '/keep-alive-field': (req, res) => { res.setHeader('Keep-Alive', 'timeout=99'); res.end('x'); },
   '/mapping': (req, res) => { res.writeHead(200, {'X-A': '1', 'X-B': '2'}); res.end('x'); },
   '/raw-names': (req, res) => {
     res.setHeader('X-Abc', 1); res.setHeader('set-Cookie', ['a', 'b']); res.appendHeader('x-abc', 2);
@@ -192,6 +194,11 @@ def bytes_value(req, res, note):
     res.end("x")
 
 
+def keep_alive_field(req, res, note):
+    res.set_header("Keep-Alive", "timeout=99")
+    res.end("x")
+
+
 def mapping(req, res, note):
     res.write_head(200, types.MappingProxyType({"X-A": "1", "X-B": "2"}))
     res.end("x")
@@ -207,7 +214,7 @@ def raw_names(req, res, note):
 
 ROUTES = {"/status-message-kept": status_message_kept, "/status-message-empty": status_message_empty,
           "/flat-odd": flat_odd, "/bad-field": bad_field, "/raw-names": raw_names,
-          "/bytes-value": bytes_value, "/mapping": mapping}
+          "/bytes-value": bytes_value, "/mapping": mapping, "/keep-alive-field": keep_alive_field}
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +257,10 @@ def test_a_bytes_field_value_is_its_text_and_checked_as_node(ports):
 def test_write_head_takes_any_mapping_as_node_takes_any_object(ports):
     data, _ = both(ports, [get("/mapping")], "/mapping")
     assert data.startswith(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\nDate: <DATE>\r\n")
+
+
+def test_an_application_keep_alive_field_replaces_the_automatic_one_as_node(ports):
+    kept_alive = b"GET /keep-alive-field HTTP/1.1\r\nHost: x\r\n\r\n"
+    data, _ = both(ports, [kept_alive + get("/report/none")], "/keep-alive-field")
+    assert data.startswith(b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=99\r\nDate: <DATE>\r\n"
+                           b"Connection: keep-alive\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\n")

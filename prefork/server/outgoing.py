@@ -13,8 +13,8 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
   were.
 - Header order in the head: the application's fields in insertion order, then Date,
   Connection, Keep-Alive, then Content-Length or Transfer-Encoding. An application-set
-  Connection, Content-Length or Transfer-Encoding stays where it is and suppresses the
-  automatic one; ``should_keep_alive = False`` before the head is ``Connection: close``
+  Connection, Content-Length, Transfer-Encoding or Keep-Alive stays where it is and
+  suppresses the automatic one; ``should_keep_alive = False`` before the head is ``Connection: close``
   and the connection closes after the response (Node's writable ``shouldKeepAlive``).
 - The common head (no application field, a standard status, kept alive) comes whole
   from the server's ``HeadCache``.
@@ -245,7 +245,7 @@ class OutgoingHead:
         if self.status_message is None:
             self.status_message = serialize.reason_phrase(status)
         head = [serialize.status_line(status, self.status_message)]
-        has_connection = has_length = has_te = has_date = False
+        has_connection = has_length = has_te = has_date = has_keep_alive = False
         for key, (name, value) in (self._headers or {}).items():
             head.append(serialize.header_lines(name, value))
             if key == "connection":
@@ -262,6 +262,8 @@ class OutgoingHead:
                     self._chunked = True
             elif key == "date":
                 has_date = True
+            elif key == "keep-alive":
+                has_keep_alive = True
         if self.send_date and not has_date:
             head.append(server.heads.line())
         if self._chunked and status in (204, 304):
@@ -276,6 +278,8 @@ class OutgoingHead:
             if self.should_keep_alive and (has_length or self.can_chunk):
                 if self.max_requests_reached:
                     head.append("Connection: close\r\n")
+                elif has_keep_alive:
+                    head.append("Connection: keep-alive\r\n")  # the application's Keep-Alive stands
                 else:
                     head.append(server.heads.keep_alive_lines(server.keep_alive_timeout,
                                                               server.max_requests_per_socket))
