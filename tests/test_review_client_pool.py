@@ -170,3 +170,41 @@ def test_a_socket_answered_before_its_body_went_is_not_reused_before_it_did(earl
         finally:
             node.close()
         assert per_connection(node.log) == log
+
+
+NODE_KEPT = r"""
+const http = require('http');
+const agent = new http.Agent({keepAlive: true});
+const ev = [];
+const req = http.get({host: '127.0.0.1', port: +process.argv[1], agent});
+req.on('response', (res) => {
+  res.on('data', () => {});
+  res.on('end', () => ev.push('res end'));
+  res.on('close', () => { ev.push('res close'); setImmediate(() => { agent.destroy(); console.log(JSON.stringify(ev)); }); });
+});
+req.on('close', () => ev.push('close'));
+"""
+
+
+def test_a_kept_alive_exchange_closes_in_nodes_order(early):
+    """The request's ``close`` (its socket back in the pool), then the response's."""
+    async def main():
+        agent = prefork.Agent()
+        events = []
+        done = asyncio.get_running_loop().create_future()
+        req = prefork.get({"host": "127.0.0.1", "port": early.port, "agent": agent})
+
+        def on_response(res):
+            res.on("data", lambda chunk: None)
+            res.on("end", lambda: events.append("res end"))
+            res.on("close", lambda: (events.append("res close"), done.set_result(None)))
+        req.on("response", on_response)
+        req.on("close", lambda: events.append("close"))
+        await asyncio.wait_for(done, 10)
+        agent.destroy()
+        return events
+    events = asyncio.run(main())
+    assert events == ["res end", "close", "res close"]
+    if NODE is not None:
+        out = subprocess.run([NODE, "-e", NODE_KEPT, str(early.port)], capture_output=True, text=True, timeout=30)
+        assert json.loads(out.stdout) == events

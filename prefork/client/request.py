@@ -365,14 +365,15 @@ class ClientRequest(EventEmitter):
         if socket.destroyed:
             return  # destroyed in this read (socket_closed ends the exchange)
         if self.keeps_socket and (self.agent.keep_alive or self.agent.has_waiting(self)):
-            self.loop.call_soon(res.mark_closed)
             if not self.finished:
                 # answered before its body went out (an early 413): the socket is free
                 # once the body is, not before (another request would be written into
                 # the middle of it), as in Node
+                self.loop.call_soon(res.mark_closed)
                 self.once("finish", self._free_socket)
                 return
             self._free_socket()
+            self.loop.call_soon(res.mark_closed)  # after the request's 'close', as in Node
         else:
             socket.destroy()  # connection_lost closes the response, then the request
 
