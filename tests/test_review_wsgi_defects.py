@@ -29,6 +29,21 @@ _PLAIN = b"".join(b"line %d of the text\n" % i for i in range(5000))
 ONE_BLOCK = 12 * 1024 * 1024  # more than loopback's kernel buffers take, less than a worker holds
 
 
+class _Endless:
+    """A body without end (a stream), its ``close()`` calls counted under ``token``."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def __iter__(self):
+        while True:
+            yield b"x" * 4096
+
+    def close(self):
+        with _LOCK:
+            _CLOSES[self.token] = _CLOSES.get(self.token, 0) + 1
+
+
 class _Text(str):
     """A framework's string type: a str subclass."""
 
@@ -71,9 +86,9 @@ def app(environ, start_response):
             raise RuntimeError("failed midway " + query)
         start_response("200 OK", plain)
         return failing()
-    if path == "/short":  # a streamed body shorter than its Content-Length
-        start_response("200 OK", plain + [("Content-Length", "100")])
-        return iter([b"first ", b"block"])
+    if path == "/short":  # a streamed body shorter than its Content-Length (in one block: a thread
+        start_response("200 OK", plain + [("Content-Length", "100")])  # hands it over without waiting)
+        return iter([b"first block"])
     if path == "/ran":  # a pipelined request with an effect: counted when it runs
         with _LOCK:
             _CLOSES["ran-" + query] = _CLOSES.get("ran-" + query, 0) + 1
@@ -86,6 +101,9 @@ def app(environ, start_response):
         barrier.wait()
         start_response("200 OK", plain)
         return [b"met"]
+    if path == "/over-forever":  # a Content-Length of 10 and a body that never ends
+        start_response("200 OK", plain + [("Content-Length", "10")])
+        return _Endless("over-" + query)
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -398,3 +416,23 @@ def test_a_request_pipelined_behind_a_cut_response_is_not_run(d, first):
     assert data.count(b"HTTP/1.1 ") == 1, data
     pool_idle(d)  # C, had it been submitted, has run by now
     assert ran(d, token) == 0
+
+
+# -- a body over its Content-Length that never ends ----------------------------------------------------
+def test_a_body_without_end_over_its_content_length_ends_at_it(d):
+    """The app says Content-Length: 10 and its iterable never ends: the client gets 10
+    bytes, the iteration stops there (close() once) and the connection serves the next
+    request; the loop (or the thread) is not held for ever."""
+    token = uuid.uuid4().hex
+    sock = connect(d, timeout=10)
+    try:
+        sock.sendall(request(b"/over-forever?" + token.encode()) + request(b"/closes?over-" + token.encode()))
+        reader = Reader(sock)
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert body == b"x" * 10
+        head, body = reader.response()
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert body == b"1"  # closed once, before the next call ran
+    finally:
+        sock.close()

@@ -8,9 +8,10 @@ Rules:
 - Body blocks are ``bytes``; anything else is the app's error (a 500 while the head is
   not out).
 - The app's Content-Length is kept to (unless the answer has no body: HEAD, 204,
-  304): a longer body is cut to it, a shorter one closes the connection once what there
-  is has gone out, so the client never reads the next response as this one's body.
-  Both are logged.
+  304): a longer body is cut to it and its iteration stops there (the response ends,
+  ``close()`` is called: a generator that would go on for ever holds neither the loop
+  nor a thread), a shorter one closes the connection once what there is has gone out,
+  so the client never reads the next response as this one's body. Both are logged.
 - A list or tuple body is joined and sent with ``end(data)``: one send, Content-Length
   (HEAD gets the same Content-Length as GET would). Its header list, checked and
   encoded once, is kept as a ``HeaderBlock`` (``_BLOCKS_KEPT`` lists at most) and goes
@@ -249,6 +250,11 @@ class LoopCall:
                     break
                 if self.promised is not None:
                     block = self._kept(block)
+                    if self.promised < 0:  # over its Content-Length: the body is whole, what follows is not sent
+                        if block:
+                            res.write(block)
+                            push_out(res.socket)
+                        break  # (an app that would go on for ever does not hold the worker)
                     if not block:
                         continue
                 if not res.write(block):

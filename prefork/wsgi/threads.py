@@ -369,8 +369,15 @@ class ThreadCall:
                     over_length(self.req, res.get_header("content-length"))
                 data = data[:max(promised, 0)]
                 self.promised = -1  # over: nothing more goes out
-            else:
-                self.promised = promised - len(data)
+                if data:
+                    res.write(data)
+                self.ended = True  # the body is whole: the response ends, the app's iteration stops
+                res.end()
+                with self.cond:
+                    self.gone = True  # (its next write raises: a generator that would go on for ever)
+                    self.cond.notify()
+                return
+            self.promised = promised - len(data)
             if not data:
                 return
         if not res.write(data):
