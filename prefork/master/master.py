@@ -17,8 +17,10 @@ Rules:
   later; one past ``max_worker_memory`` is replaced (``deadlines.py``). Forking a
   worker and its handle are ``workers.py``.
 - A worker that served its quota (``max_requests``) or outgrew ``max_worker_memory`` is
-  replaced replacement first: the old one drains once the new one is ready. One of a
-  reload's new generation that asks before the switch-over (it asks only once) is
+  replaced replacement first: the old one drains once the new one is ready. A
+  replacement that fails to boot (or cannot be started) leaves the old one serving, and
+  is tried again, backing off as a slot's quick deaths do, until one boots: the worker
+  asks only once. One of a reload's new generation that asks before the switch-over is
   remembered and replaced at the switch-over.
 - Every child is reaped, a worker or not: run as PID 1 (a container), the master is
   the parent of whatever the apps' own processes leave behind, and reaps each such
@@ -289,6 +291,15 @@ class Master:
         failures = self.failures.get(worker.slot, 0) + 1 if lived < QUICK_DEATH else 1
         self.failures[worker.slot] = failures
         delay = 0.0 if failures <= 1 else min(BACKOFF_CAP, 0.1 * 2 ** (failures - 2))
+        old = self.workers.get(worker.replaces) if worker.replaces is not None and not worker.ready else None
+        if old is not None and not old.retiring:  # the one it was to replace serves on, and is replaced later
+            error = (worker.boot_error or "").strip().splitlines()
+            log.warning("worker %d (pid %d), started to replace pid %d (%s), failed to boot (%s)%s; pid %d serves "
+                        "on, and its replacement is tried again in %.1f s (quick death #%d)", worker.slot,
+                        worker.pid, old.pid, old.recycle_why, how, f": {error[-1]}" if error else "", old.pid,
+                        delay, failures)
+            self.loop.call_later(delay, self.recycle_again, old)
+            return
         log.warning("worker %d (pid %d) died (%s) after %.1f s; replacing it%s", worker.slot, worker.pid, how,
                     lived, f" in {delay:.1f} s (quick death #{failures})" if delay else "")
         if delay:
@@ -329,11 +340,18 @@ class Master:
         if any(w.replaces == worker.pid for w in self.workers.values()):
             return
         log.info("worker %d (pid %d) %s; replacing it", worker.slot, worker.pid, why)
+        worker.recycle_reason, worker.recycle_why = reason, why  # kept until it is replaced: it asks once
         replacement = self.spawn(worker.slot, worker.generation)
-        if replacement is not None:
+        if replacement is None:
+            self.loop.call_later(SPAWN_RETRY, self.recycle_again, worker)
+        else:
             replacement.replaces = worker.pid
             replacement.replaced_for = reason
-            worker.recycle_reason = reason
+
+    def recycle_again(self, worker):
+        """Its replacement could not start or failed to boot: try again, if it still serves."""
+        if self.workers.get(worker.pid) is worker:
+            self.recycle(worker, worker.recycle_why, worker.recycle_reason)
 
     # -- deadlines ---------------------------------------------------------------------------
     def schedule_deadlines(self):

@@ -46,7 +46,8 @@ class WorkerHandle:
         self.boot_error = None
         self.stats = {}
 
-        self.recycle_reason = None  # why a replacement was started for it (max_requests, memory)
+        self.recycle_reason = None  # why a replacement was started for it (recycle, memory)
+        self.recycle_why = None  # the same, as the log says it ("reached max_requests")
         self.recycle_wanted = None  # (why, reason) of a replacement asked before its generation took over
         self.memory_exempt = False  # over max_worker_memory as it booted: the limit cannot be met
         self.replaced_for = None  # the reason of the worker this one replaces (recycle, memory)
