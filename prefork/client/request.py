@@ -24,7 +24,9 @@ Rules (Node's, spec section 7):
   first (an early 413) leaves the socket to the request until its body is sent.
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
-  has begun there is no ``error``, only ``close``.
+  has begun, only a parse or connection error in its body (a bad chunk, a reset) gives
+  ``error``, before the response's ``aborted``, as in Node; a FIN that cuts the body
+  short gives none, nor does anything after the response ended.
 - Awaitable from a coroutine: ``res = await req.response()`` (or ``await req``) gives the
   response or raises the request's error; ``body = await res.read()`` gives the whole
   body. A response awaited this way collects its body from the first byte, so nothing
@@ -407,8 +409,21 @@ class ClientRequest(EventEmitter):
             socket.destroy()
 
     def fail(self, err):
-        """An error before the response began: ``error`` (once), on a later loop turn."""
-        self._error(err)
+        """A parse or connection error: ``error`` (once), on a later loop turn, before the
+        response began or while its body is not complete (Node's socket error and parse
+        error listeners emit it then too; the response is aborted as the socket closes).
+        A body collected for ``read()`` makes its reads raise it; with nobody listening
+        to ``error`` then, those reads are where it is reported."""
+        res = self.res
+        if res is None:
+            self._error(err)
+            return
+        if res.complete:
+            return
+        res.failure = err
+        if res.collecting and not self.listener_count("error"):
+            return
+        self._error(err, given=True)
 
     def socket_closed(self, counted):
         """The socket closed; ``counted`` when it still counted in the agent's pool."""

@@ -9,6 +9,8 @@ Rules:
   destroyed by the application gives ``aborted``, its ``close``, then the request's.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
   called; a response awaited through ``await req.response()`` collects from its first byte.
+  It raises the parse or connection error that broke the body (``failure``), else
+  ECONNRESET "aborted" for a body the connection's end cut short.
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
 - Body bytes that come while nobody reads (no ``data`` listener, no ``read()``, no
@@ -25,6 +27,7 @@ import asyncio
 from ..emitter import Chunks, EventEmitter
 from ..http.errors import HTTPError
 from ..http.headers import header_map
+from .awaiting import raisable
 
 _KEPT_HIGH_WATER = 64 * 1024
 
@@ -54,6 +57,7 @@ class ClientResponse(EventEmitter):
         self._flowing = False  # resume() was called: unread chunks are dropped
         self._backlog = False  # the socket stopped reading for the kept chunks
         self._discarded = False  # kept chunks went past the mark with nobody to read them
+        self.failure = None  # the parse or connection error that broke the body (set by the request)
 
     def _mark_ended(self):
         self._ended = True
@@ -117,6 +121,8 @@ class ClientResponse(EventEmitter):
             return
         if self.complete:
             future.set_result(b"".join(self._body[0]))
+        elif self.failure is not None:
+            future.set_exception(raisable(self.failure))
         else:
             future.set_exception(HTTPError("ECONNRESET", "aborted"))
 
@@ -192,6 +198,11 @@ class ClientResponse(EventEmitter):
     @property
     def closed(self):
         return self._closed
+
+    @property
+    def collecting(self):
+        """The body is being collected for ``read()``."""
+        return self._body is not None
 
 
 class Information:
