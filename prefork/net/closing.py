@@ -20,6 +20,11 @@ Rules:
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
   close.
 - ``close(had_error)`` is emitted on a later loop turn, once.
+- ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
+  next loop turn (listeners added after the call see it), and none comes once the
+  socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
+  first. ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked
+  read) and emits a due ``finish`` at once.
 """
 
 import socket as _socket
@@ -31,8 +36,10 @@ class Closing:
     """Mixed into ``Socket``."""
 
     linger_timeout = 5.0  # seconds an orderly close may wait on the peer
+    allow_half_open = True  # after the peer's FIN, stay writable until end() (Node's allowHalfOpen)
     _close_timer = None  # the bound of the orderly close, once armed
     _fin_sent = False
+    _finish_due = False  # the FIN is out, its 'finish' waits for the next loop turn
     _linger = False  # destroy_soon(linger=True): linger whatever waits unread
 
     @property
@@ -40,18 +47,54 @@ class Closing:
         """``end()`` was called (Node's ``writableEnded``)."""
         return self._ending
 
-    def end(self, data=None, callback=None):
+    def end(self, data=None, encoding=None, callback=None):
+        """Node's ``socket.end([data[, encoding]][, callback])``: the FIN once what is queued
+        is flushed; ``callback()`` at ``finish``, or at ``close`` if the socket is destroyed
+        first. It uncorks fully, as Node's does. Data after ``end()`` is a write after end."""
+        if callable(data):
+            data, callback = None, data
+        elif callable(encoding):
+            encoding, callback = None, encoding
+        if self._ending or self.destroyed:
+            if data:  # a write after end: refused, the socket destroyed with the error
+                if callback is not None:
+                    self.loop.call_soon(callback)
+                self.write(data, encoding)
+            elif callback is not None:
+                if self._fin_sent or self.destroyed:
+                    self.loop.call_soon(callback)
+                else:
+                    self._call_at_finish(callback)
+            return self
         if data:
-            self.write(data)
+            self.write(data, encoding)
         if callback is not None:
-            self.once("finish", callback)
+            self._call_at_finish(callback)
+        if self._corked:
+            self._corked = 1
+            self.uncork()  # (the FIN follows what goes out here)
+        return self._end(True)
+
+    def _end(self, later=False):
+        """The FIN once the queue is flushed (and uncorked): ``end()`` without its uncork,
+        for ``destroy_soon``, which a protocol calls in the middle of its corked read.
+        ``later``: a ``finish`` due at once is emitted on the next loop turn (after the
+        caller of ``end()`` added its listeners, as Node emits it)."""
         if self._ending or self.destroyed:
             return self
         self._ending = True
         self.writable = False
         if not self._out and not self._corked and not self.connecting:
-            self._shutdown()  # (connecting: the FIN follows the connect, from its flush)
+            self._shutdown(later)  # (connecting: the FIN follows the connect, from its flush)
         return self
+
+    def _call_at_finish(self, callback):
+        def done(_had_error=False):
+            self.off("finish", done)
+            self.off("close", done)
+            callback()
+        self.on("finish", done)
+        self.on("close", done)
 
     def destroy_soon(self, linger=False):
         """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
@@ -67,12 +110,13 @@ class Closing:
         elif self._fin_sent:
             self._close_after_fin()
         else:
-            self.end()
+            self._end()
             if self.tls is not None and self.tls.closed and not self.destroyed:
                 self._bound_close()  # its close_notify is waiting for the kernel
 
-    def _shutdown(self):
-        """Everything queued is in the kernel: close_notify, the FIN, then the close if due."""
+    def _shutdown(self, later=False):
+        """Everything queued is in the kernel: close_notify, the FIN, then the close if due
+        (``later``: ``finish`` on the next loop turn)."""
         if self._fin_sent or self.destroyed:
             return
         tls = self.tls
@@ -90,6 +134,16 @@ class Closing:
             self._sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
+        if later:
+            self._finish_due = True
+            self.loop.call_soon(self._finished)
+        else:
+            self._finished()
+
+    def _finished(self):
+        self._finish_due = False
+        if self.destroyed:
+            return  # destroyed before its 'finish' (a write after end): none
         self.emit("finish")
         if self._destroy_after_flush or not self.readable:
             self._close_after_fin()

@@ -46,6 +46,7 @@ class Connecting:
         sock.setblocking(False)
         self = cls(loop, sock)
         self.connecting = True
+        self.allow_half_open = False  # Node's net.connect default: the peer's FIN ends both sides
         self.remote_address, self.remote_port = host, port
         if family is not None:
             self._start_connect((host, port))

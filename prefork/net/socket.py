@@ -17,6 +17,10 @@ Rules:
   came. The shared buffer keeps the process's heap from fragmenting: reads of a few
   bytes into 64 KiB blocks, between larger allocations, made a long-running worker's
   memory grow.
+- Half-open: a socket handed off (or a client socket) that reads the peer's FIN emits
+  ``end`` and stays writable until ``end()`` when ``allow_half_open`` is true (the
+  server's sockets, as Node's http.Server makes them); when it is false (a client
+  socket's default, as Node's ``net.connect``) it ends its side after ``end``.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
   protocol sees them; each hook is one ``if self.tls is not None`` branch, so a plain
   socket pays nothing else. The peer's close_notify ends its stream as a FIN does.
@@ -152,7 +156,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self.emit("data", b"".join(pending))
         if self._pending_end:
             self._pending_end = False
-            self._emit_end()
+            if not self.destroyed:  # no 'end' after close
+                self._emit_end()
 
     def _on_readable(self):
         view = self._read_view
@@ -225,8 +230,13 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
 
     def _emit_end(self):
         self.emit("end")
-        if self._ending and not self._out and not self.destroyed:
-            self.destroy()
+        if self.destroyed:
+            return
+        if self._ending:
+            if not self._out and not self._finish_due:  # (a due 'finish' closes after it)
+                self.destroy()
+        elif not self.allow_half_open:
+            self.end()  # the peer's FIN ends this side too (Node's allowHalfOpen: false)
 
     def _fail(self, err):
         if self.destroyed:

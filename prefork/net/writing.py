@@ -15,6 +15,10 @@ Rules:
 - What the kernel did not take of a large write stays where it is (a memoryview of it is
   queued), so a slow reader of a large body costs no copy per partial send.
 - When the queue empties after ``end()``, the closing steps follow (net/closing.py).
+- ``write(data[, encoding][, callback])`` takes Node's encodings for a ``str``. A write
+  after ``end()`` destroys the socket with ERR_STREAM_WRITE_AFTER_END (``error``, then
+  ``close(True)``), as Node's autoDestroy does; one after ``destroy()`` is dropped with
+  no event. Either way its callback runs on the next loop turn.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
   ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
   handed to the kernel, and the kernel's own send queue not shorter, so the peer read
@@ -30,6 +34,7 @@ import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
+from ..http.serialize import encoded
 
 
 def socket_error(exc, syscall):
@@ -54,12 +59,24 @@ class Writing:
         """Emit ``drain`` (and tell the protocol) once the buffer empties."""
         self._need_drain = True
 
-    def write(self, data, callback=None):
+    def write(self, data, encoding=None, callback=None):
+        """Node's ``socket.write(data[, encoding][, callback])``; ``callback()`` once the
+        bytes are in the kernel. After ``end()`` the write is refused as Node refuses it:
+        the socket is destroyed with ERR_STREAM_WRITE_AFTER_END (``error``, then
+        ``close(True)``); after ``destroy()`` it is dropped with no event (its callback
+        still runs)."""
+        if encoding is not None:
+            if callable(encoding):
+                callback = encoding
+            elif isinstance(data, str):
+                data = encoded(data, encoding)
         if isinstance(data, str):
             data = data.encode()
         if self._ending or self.destroyed:
-            err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
-            self.loop.call_soon(self.emit, "error", err)
+            if callback is not None:
+                self.loop.call_soon(callback)
+            if not self.destroyed:
+                self.destroy(HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end"))
             return False
         if data:
             self.send_bytes(bytes(data))

@@ -1,0 +1,315 @@
+"""The net Socket a listener gets (an upgraded socket, a client socket) compared with
+Node v20's net.Socket: the same scenario runs in Node's http.Server upgrade listener and
+in prefork's, driven by the same raw client on 127.0.0.1; the events (order, error
+codes), the bytes and the FIN must agree."""
+
+import json
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness import NODE
+from prefork.net import Socket
+
+NODE_SERVER = r"""
+'use strict';
+const http = require('http');
+const server = http.createServer((req, res) => res.end('plain'));
+function log(o) { process.stdout.write(JSON.stringify(o) + '\n'); }
+const scenarios = {
+  write_after_end(s, rec) { s.end('a'); rec(['ret', s.write('b', () => rec(['cb', 'write']))]); },
+  end_after_end(s, rec) { s.end('a'); s.end('b', () => rec(['cb', 'end'])); },
+  write_after_destroy(s, rec) { s.destroy(); rec(['ret', s.write('b', () => rec(['cb', 'write']))]); },
+  finish_after_end(s, rec) { s.end('bye'); s.on('finish', () => rec(['finish.late'])); },
+  not_half_open(s, rec) { s.allowHalfOpen = false; s.on('data', (d) => rec(['data', d.toString('latin1')])); s.write('up'); },
+  half_open(s, rec) { s.on('data', (d) => rec(['data', d.toString('latin1')])); s.write('up'); s.on('end', () => { rec(['ret', s.write('after')]); s.end('done'); }); },
+  corked_end(s, rec) { setTimeout(() => { s.cork(); s.cork(); s.write('a'); s.end('b'); rec(['corked', s.writableCorked, s.writableLength]); }, 20); },
+  encodings(s, rec) { s.write('\u00e9'); s.write('\u00ff', 'latin1'); s.write('6869', 'hex'); s.write('aGk=', 'base64', () => rec(['cb', 'write'])); s.end('\u00e9', 'latin1', () => rec(['cb', 'end'])); },
+  late_listener_destroy(s, rec) { s.write('up'); setTimeout(() => { s.on('data', (d) => rec(['data', d.toString('latin1')])); s.destroy(); }, 200); },
+};
+server.on('upgrade', (req, s, head) => {
+  const name = req.url.slice(1);
+  const rec = (e) => log({ name, e });
+  for (const ev of ['finish', 'end', 'drain', 'timeout']) s.on(ev, () => rec([ev]));
+  s.on('error', (e) => rec(['error', e.code, e.message, s.destroyed]));
+  s.on('close', (h) => { rec(['close', h]); log({ name, done: true }); });
+  scenarios[name](s, rec);
+});
+server.listen(0, '127.0.0.1', () => log({ port: server.address().port }));
+"""
+
+
+def write_after_end(s, rec):
+    s.end(b"a")
+    rec("ret", s.write(b"b", lambda: rec("cb", "write")))
+
+
+def end_after_end(s, rec):
+    s.end(b"a")
+    s.end(b"b", lambda: rec("cb", "end"))
+
+
+def write_after_destroy(s, rec):
+    s.destroy()
+    rec("ret", s.write(b"b", lambda: rec("cb", "write")))
+
+
+def finish_after_end(s, rec):
+    s.end(b"bye")
+    s.on("finish", lambda: rec("finish.late"))
+
+
+def not_half_open(s, rec):
+    s.allow_half_open = False
+    s.on("data", lambda d: rec("data", d.decode("latin-1")))
+    s.write(b"up")
+
+
+def half_open(s, rec):
+    s.on("data", lambda d: rec("data", d.decode("latin-1")))
+    s.write(b"up")
+
+    def on_end():
+        rec("ret", s.write(b"after"))
+        s.end(b"done")
+    s.on("end", on_end)
+
+
+def corked_end(s, rec):
+    def later():
+        s.cork()
+        s.cork()
+        s.write(b"a")
+        s.end(b"b")
+        rec("corked", s.writable_corked, s.buffered_size)
+    s.loop.call_later(0.02, later)
+
+
+def encodings(s, rec):
+    s.write("\u00e9")
+    s.write("\u00ff", "latin1")
+    s.write("6869", "hex")
+    s.write("aGk=", "base64", lambda: rec("cb", "write"))
+    s.end("\u00e9", "latin1", lambda: rec("cb", "end"))
+
+
+def late_listener_destroy(s, rec):
+    s.write(b"up")
+
+    def later():
+        s.on("data", lambda d: rec("data", d.decode("latin-1")))
+        s.destroy()
+    s.loop.call_later(0.2, later)
+
+
+SCENARIOS = {f.__name__: f for f in (write_after_end, end_after_end, write_after_destroy, finish_after_end,
+                                     not_half_open, half_open, corked_end, encodings, late_listener_destroy)}
+
+
+class Recorder:
+    """Events per scenario, from either server, with a wait for the socket's close."""
+
+    def __init__(self):
+        self.events = {}
+        self.done = set()
+        self.cond = threading.Condition()
+
+    def add(self, name, event):
+        with self.cond:
+            self.events.setdefault(name, []).append(event)
+            self.cond.notify_all()
+
+    def finish(self, name):
+        with self.cond:
+            self.done.add(name)
+            self.cond.notify_all()
+
+    def wait_closed(self, name, timeout=10):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while name not in self.done:
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"{name}: no close; events {self.events.get(name)}"
+                self.cond.wait(remaining)
+            return list(self.events.get(name, []))
+
+
+@pytest.fixture(scope="module")
+def node_server(tmp_path_factory):
+    if NODE is None:
+        pytest.skip("node is not installed")
+    script = tmp_path_factory.mktemp("node") / "upgrade_server.js"
+    script.write_text(NODE_SERVER)
+    proc = subprocess.Popen([NODE, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    recorder = Recorder()
+    ready = threading.Event()
+    port = {}
+
+    def read():
+        for line in proc.stdout:
+            item = json.loads(line)
+            if "port" in item:
+                port["port"] = item["port"]
+                ready.set()
+            elif item.get("done"):
+                recorder.finish(item["name"])
+            else:
+                recorder.add(item["name"], tuple(item["e"]))
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(10), "node did not start"
+        yield port["port"], recorder
+    finally:
+        proc.kill()
+        proc.wait(5)
+        proc.stdout.close()
+
+
+@pytest.fixture
+def prefork_server(serve):
+    recorder = Recorder()
+
+    def setup(server, st):
+        def on_upgrade(req, s, head):
+            name = req.url[1:]
+
+            def rec(*event):
+                recorder.add(name, event)
+            for ev in ("finish", "end", "drain", "timeout"):
+                s.on(ev, (lambda ev: lambda: rec(ev))(ev))
+            s.on("error", lambda e: rec("error", e.code, str(e), s.destroyed))
+
+            def on_close(had_error=False):
+                rec("close", had_error)
+                recorder.finish(name)
+            s.on("close", on_close)
+            SCENARIOS[name](s, rec)
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    return st.port, recorder
+
+
+def drive(port, name, steps=(), timeout=10):
+    """Upgrade to ``name``, run ``steps`` (bytes to send, "shut" for the client's FIN, an
+    int: read that many bytes first), then read until the server closes: (bytes, "FIN"
+    or "RST")."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b"GET /%s HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n"
+                     % name.encode())
+        data = bytearray()
+        for step in steps:
+            if isinstance(step, int):
+                while len(data) < step:
+                    data += sock.recv(step - len(data))
+            elif step == "shut":
+                sock.shutdown(socket.SHUT_WR)
+            else:
+                sock.sendall(step)
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                return bytes(data), "RST"
+            if not chunk:
+                return bytes(data), "FIN"
+            data += chunk
+
+
+def both(node_server, prefork_server, name, steps=()):
+    outcomes = []
+    for port, recorder in (node_server, prefork_server):
+        data, end = drive(port, name, steps)
+        outcomes.append((data, end, recorder.wait_closed(name)))
+    return outcomes
+
+
+@pytest.mark.parametrize("name, steps", [
+    ("write_after_end", ["shut"]),
+    ("end_after_end", ["shut"]),
+    ("write_after_destroy", []),
+    ("finish_after_end", ["shut"]),
+    ("half_open", [2, b"hello", "shut"]),
+    ("corked_end", ["shut"]),
+    ("encodings", ["shut"]),
+    ("late_listener_destroy", [2, b"more", "shut"]),
+])
+def test_the_upgraded_socket_behaves_as_nodes(node_server, prefork_server, name, steps):
+    """Write after end: the write's callback, then ``error`` ERR_STREAM_WRITE_AFTER_END on a
+    destroyed socket and ``close(True)``, no ``finish``; after ``destroy()`` a write is
+    dropped with no event; ``finish`` comes after ``end()`` returns; ``end()`` uncorks
+    fully; writes take Node's encodings; no ``end`` after ``destroy()``."""
+    (node_bytes, node_end, node_events), (our_bytes, our_end, our_events) = \
+        both(node_server, prefork_server, name, steps)
+    assert (our_bytes, our_end) == (node_bytes, node_end)
+    assert sorted(our_events) == sorted(node_events), (our_events, node_events)
+    after_close = our_events[[e[0] for e in our_events].index("close") + 1:]
+    assert all(e[0] == "cb" for e in after_close), our_events  # no event after close
+    if name in ("write_after_end", "end_after_end"):
+        assert ("error", "ERR_STREAM_WRITE_AFTER_END", "write after end", True) in our_events
+        assert "finish" not in [e[0] for e in our_events]
+
+
+def test_a_socket_that_does_not_allow_half_open_ends_at_the_peers_fin(node_server, prefork_server):
+    """``allow_half_open = False`` set by the listener: the peer's FIN is answered with
+    ours, then the close (Node's allowHalfOpen: false); it was left half-open for ever."""
+    (node_bytes, node_end, node_events), (our_bytes, our_end, our_events) = \
+        both(node_server, prefork_server, "not_half_open", [2, b"hello", "shut"])
+    assert (our_bytes, our_end) == (node_bytes, node_end) == (b"up", "FIN")
+    assert our_events == node_events == [("data", "hello"), ("end",), ("finish",), ("close", False)]
+
+
+def test_a_client_socket_ends_at_the_servers_fin_as_nets_connect_does(serve):
+    """A client socket (``Socket.connect``, Node's ``net.connect``) does not allow half-open
+    by default: the server's FIN ends it and it closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    events = []
+    seen = threading.Condition()
+
+    def rec(*event):
+        with seen:
+            events.append(event)
+            seen.notify_all()
+    st = serve()
+    try:
+        def start():
+            client = Socket.connect(st.loop, "127.0.0.1", listener.getsockname()[1])
+            client.on("end", lambda: rec("end"))
+            client.on("finish", lambda: rec("finish"))
+            client.on("close", lambda had_error=False: rec("close", had_error))
+            return client.allow_half_open
+        assert st.call(start) is False
+        peer, _ = listener.accept()
+        with peer:
+            peer.settimeout(10)
+            peer.shutdown(socket.SHUT_WR)
+            assert peer.recv(10) == b""  # the client's FIN in answer
+        deadline = time.monotonic() + 10
+        with seen:
+            while ("close", False) not in events:
+                assert time.monotonic() < deadline, events
+                seen.wait(deadline - time.monotonic())
+        assert events == [("end",), ("finish",), ("close", False)]
+    finally:
+        listener.close()
+
+
+def test_an_end_callback_runs_when_the_socket_is_destroyed_first(serve):
+    """``end(callback)`` whose ``finish`` never comes (a peer that reads nothing, then a
+    ``destroy()``): the callback still runs, at the close, as Node's runs with an error."""
+    called = threading.Event()
+
+    def setup(server, st):
+        def on_upgrade(req, s, head):
+            s.write(b"x" * (16 * 1024 * 1024))
+            s.end(callback=called.set)
+            s.loop.call_later(0.1, s.destroy)
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
+        assert called.wait(10)
+
