@@ -16,6 +16,8 @@ Rules:
   workers, so no client may hold them: at most ``MAX_CONNECTIONS`` connections are open
   at once (one more is closed as soon as it is accepted), a request head or a whole
   request gets ``REQUEST_TIMEOUT`` seconds, an idle connection ``IDLE_TIMEOUT``.
+- A path is routed whatever the form of the request target (origin or absolute) and
+  its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
 """
 
 import logging
@@ -69,6 +71,7 @@ def start_metrics(master, address, inherited=()):
     def metrics(req, res):
         body, content_type = render(registry)
         res.set_header("Content-Type", content_type)
+        res.set_header("Cache-Control", "no-store")
         res.end(body)
 
     def healthz(req, res):
@@ -89,7 +92,7 @@ def start_metrics(master, address, inherited=()):
               "/status.json": status_json}
 
     def on_request(req, res):
-        route = routes.get(req.url.split("?", 1)[0])
+        route = routes.get(target_path(req.url))
         if route is None:
             answer(res, 404, "not found\n")
         elif req.method not in ("GET", "HEAD"):
@@ -120,6 +123,16 @@ def start_metrics(master, address, inherited=()):
     master.metrics_server = server
     server.listen(sock=sock)
     log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))
+
+
+def target_path(target):
+    """The path of a request target, in origin form (``/healthz?x``) or absolute form
+    (``http://host:9464/healthz``, which a server must accept: RFC 9112, 3.2.2)."""
+    path = target.split("?", 1)[0]
+    scheme, sep, rest = path.partition("://")
+    if sep and scheme.lower() in ("http", "https") and not path.startswith("/"):
+        path = "/" + rest.partition("/")[2]
+    return path
 
 
 def quiesce(master, then, limit=QUIESCE_LIMIT):
