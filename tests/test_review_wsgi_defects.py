@@ -104,6 +104,10 @@ def app(environ, start_response):
     if path == "/over-forever":  # a Content-Length of 10 and a body that never ends
         start_response("200 OK", plain + [("Content-Length", "10")])
         return _Endless("over-" + query)
+    if path == "/endless":  # STATUS-TOKEN: a stream without end (server-sent events, say)
+        status, _, token = query.partition("-")
+        start_response(status + " Whatever", [("Content-Type", "text/event-stream")])
+        return _Endless("endless-" + token)
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -436,3 +440,24 @@ def test_a_body_without_end_over_its_content_length_ends_at_it(d):
         assert body == b"1"  # closed once, before the next call ran
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("method, status", [(b"HEAD", b"200"), (b"GET", b"204"), (b"GET", b"304")])
+def test_an_endless_stream_for_an_answer_without_a_body_ends_at_its_head(d, method, status):
+    """A HEAD to an endless stream (a link checker's on an event stream), or an endless
+    iterable behind a 204 or 304: the head goes out, the iteration stops (close() once)
+    and the connection serves the next request."""
+    token = uuid.uuid4().hex
+    sock = connect(d, timeout=10)
+    try:
+        sock.sendall(method + b" /endless?" + status + b"-" + token.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+                     + request(b"/closes?endless-" + token.encode()))
+        data = b""
+        while not data.endswith(b"\r\n\r\n1"):  # the head, then the next answer: closed once
+            chunk = sock.recv(65536)  # the socket's timeout is the deadline
+            assert chunk, data
+            data += chunk
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 " + status + b" "), data
+    assert data.count(b"HTTP/1.1 ") == 2, data

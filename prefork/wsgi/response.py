@@ -11,7 +11,8 @@ Rules:
   304): a longer body is cut to it and its iteration stops there (the response ends,
   ``close()`` is called: a generator that would go on for ever holds neither the loop
   nor a thread), a shorter one closes the connection once what there is has gone out,
-  so the client never reads the next response as this one's body. Both are logged.
+  so the client never reads the next response as this one's body. Both are logged. An
+  answer without a body (HEAD, 204, 304) stops the iteration at the first block.
 - A list or tuple body is joined and sent with ``end(data)``: one send, Content-Length
   (HEAD gets the same Content-Length as GET would). Its header list, checked and
   encoded once, is kept as a ``HeaderBlock`` (``_BLOCKS_KEPT`` lists at most) and goes
@@ -248,6 +249,8 @@ class LoopCall:
                 self._send_head()
                 if res.socket.destroyed:
                     break
+                if self.req.method == "HEAD" or not res.has_body_status():
+                    break  # no body goes out: the iteration stops at the head (an endless stream's too)
                 if self.promised is not None:
                     block = self._kept(block)
                     if self.promised < 0:  # over its Content-Length: the body is whole, what follows is not sent

@@ -20,6 +20,9 @@ Rules:
 - Calls that wait for a thread over ``_REBALANCE_WAIT`` make this worker answer with
   ``Connection: close`` (unless a request waits behind the response on its connection):
   the client's next connection may be accepted by a worker with a free thread.
+- A response that is whole (its Content-Length reached, or an answer without a body:
+  HEAD, 204, 304) ends at its first block past that; the thread's next write raises
+  ``ClientDisconnected``, so the iteration stops (``close()`` is called).
 - A client that goes away mid-response: the thread's next write raises
   ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
   in every case, on the app's thread.
@@ -192,6 +195,7 @@ class ThreadCall:
         self.names = None
         self.ended = False
         self.promised = None  # body bytes the app's Content-Length still promises
+        self.bodiless = False  # the answer has no body (HEAD, 204, 304): set with the head
         self.stall = None
         res.once("close", self._closed)
 
@@ -324,6 +328,7 @@ class ThreadCall:
                         self.names = names = apply_head(res, payload[0], payload[1], self.adapter.statuses)
                         if "content-length" in names:
                             self.promised = promised_length(res, self.req.method)
+                        self.bodiless = self.req.method == "HEAD" or not res.has_body_status()
                         if "connection" not in names and self.calls.oversubscribed(self):
                             res.set_header("Connection", "close")
                 elif kind == _WHOLE:
@@ -371,15 +376,14 @@ class ThreadCall:
                 self.promised = -1  # over: nothing more goes out
                 if data:
                     res.write(data)
-                self.ended = True  # the body is whole: the response ends, the app's iteration stops
-                res.end()
-                with self.cond:
-                    self.gone = True  # (its next write raises: a generator that would go on for ever)
-                    self.cond.notify()
+                self._stop()  # the body is whole
                 return
             self.promised = promised - len(data)
             if not data:
                 return
+        if self.bodiless:  # HEAD, 204, 304: a body would never go out
+            self._stop()
+            return
         if not res.write(data):
             with self.cond:
                 self.blocked = True
@@ -387,6 +391,15 @@ class ThreadCall:
             if self.stall is None:
                 self.stall = StallWatch(res, self.adapter.timeout)
             self.stall.arm()
+
+    def _stop(self):
+        """The response is whole: it ends, and the app's iteration stops at its next block
+        (a generator that would go on for ever does not hold its thread)."""
+        self.ended = True
+        self.res.end()
+        with self.cond:
+            self.gone = True  # its next write raises ClientDisconnected
+            self.cond.notify()
 
     def _drained(self):
         with self.cond:
