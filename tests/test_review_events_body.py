@@ -7,6 +7,8 @@ Rules under test (Node v20's):
 - ``write(None)`` raises ``ERR_STREAM_NULL_VALUES`` and fixes no head.
 - Once the response is closed (``destroyed``), a ``write`` gets its callback and an
   ``end(data)`` nothing; neither emits ``error``.
+- The callbacks of a response waiting its turn (pipelining) come once its own bytes
+  are out, after the earlier response's ``finish``.
 - ``strict_content_length``: a body that passes the application's Content-Length, or
   ends short of it, raises ``ERR_HTTP_CONTENT_LENGTH_MISMATCH`` before its bytes go.
 """
@@ -37,6 +39,13 @@ NODE_ROUTES = r"""
       setImmediate(() => note(req.url, 'done'));
     });
     res.end('a');
+  },
+  '/first': (req, res) => { global.first = res; global.firstDone = false; res.on('finish', () => { global.firstDone = true; }); },
+  '/second': (req, res) => {
+    res.write('a', () => note(req.url, ['write', global.firstDone]));
+    res.writeContinue(() => note(req.url, ['continue', global.firstDone]));
+    res.end('b', () => note(req.url, ['end', global.firstDone]));
+    setImmediate(() => global.first.end('one'));
   },
   '/strict-long': (req, res) => {
     res.strictContentLength = true;
@@ -89,6 +98,22 @@ def after_close(req, res, note):
     res.end("a")
 
 
+QUEUE = {}
+
+
+def first(req, res, note):
+    QUEUE["first"], QUEUE["done"] = res, False
+    res.on("finish", lambda: QUEUE.update(done=True))
+
+
+def second(req, res, note):
+    loop = req.socket.loop
+    res.write("a", callback=lambda: note(req.url, ["write", QUEUE["done"]]))
+    res.write_continue(lambda: note(req.url, ["continue", QUEUE["done"]]))
+    res.end("b", callback=lambda: note(req.url, ["end", QUEUE["done"]]))
+    loop.call_soon(loop.call_soon, QUEUE["first"].end, "one")  # after what the calls above scheduled
+
+
 def strict_long(req, res, note):
     res.strict_content_length = True
     res.write_head(200, {"Content-Length": "2"})
@@ -110,7 +135,7 @@ def strict_short(req, res, note):
 
 
 ROUTES = {"/trailers-replaced": trailers_replaced, "/trailers-bytes": trailers_bytes, "/write-null": write_null, "/after-close": after_close,
-          "/strict-long": strict_long, "/strict-short": strict_short}
+          "/first": first, "/second": second, "/strict-long": strict_long, "/strict-short": strict_short}
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +169,15 @@ def test_write_and_end_after_close_emit_no_error_as_node(ports):
     data, seen = both(ports, [get("/after-close")], "/after-close", until="done")
     assert seen == [["open", False], ["closed", True], "write-cb", "done"]
     assert data.endswith(b"Content-Length: 1\r\n\r\na")
+
+
+def test_write_callbacks_of_a_queued_response_wait_for_its_bytes_as_node(ports):
+    pipelined = b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    data, seen = both(ports, [pipelined], "/second", until=["end", True])
+    assert seen == [["write", True], ["continue", True], ["end", True]]
+    assert data.endswith(b"\r\n\r\none" + b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: close\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n1\r\na\r\nHTTP/1.1 100 Continue\r\n\r\n"
+                         b"1\r\nb\r\n0\r\n\r\n")
 
 
 @pytest.mark.parametrize("path, body", [("/strict-long", b"hi"), ("/strict-short", b"hello")])

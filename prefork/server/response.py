@@ -10,7 +10,7 @@ are ``outgoing.OutgoingHead``'s):
 - Keep-alive is announced only when the framing allows it; the response that reaches
   ``max_requests_per_socket`` says ``Connection: close`` without closing the socket.
 - Bytes of a response that is not first in the connection's queue wait in the response
-  until the earlier ones are done (pipelining). A send the kernel refuses (the peer
+  until the earlier ones are done (pipelining), and so do the callbacks of its writes. A send the kernel refuses (the peer
   reset the connection) closes the connection under the call: the response is then
   closed, not done, and the call returns normally.
 - ``write()`` returns False when the bytes left in user space reach the socket's
@@ -169,7 +169,7 @@ class ServerResponse(OutgoingHead, EventEmitter):
         if not self.headers_sent:
             self._implicit_head(None)
         if callback is not None:
-            self.socket.after_flush(callback)
+            self._when_flushed(callback)
         if (not data and self.head_out) or self._closed:
             return True  # written after close: dropped without error, as Node drops it
         out = self._body_bytes(data, False)
@@ -330,19 +330,30 @@ class ServerResponse(OutgoingHead, EventEmitter):
         self._send(serialize.CONTINUE)
         self.expect_continue = False  # sent
         if callback is not None:
-            self.socket.after_flush(callback)
+            self._when_flushed(callback)
 
     def write_processing(self, callback=None):
         self._send(serialize.PROCESSING)
         if callback is not None:
-            self.socket.after_flush(callback)
+            self._when_flushed(callback)
 
     def write_early_hints(self, hints, callback=None):
         head = serialize.early_hints(hints)
         if head is not None:
             self._send(head)
             if callback is not None:
-                self.socket.after_flush(callback)
+                self._when_flushed(callback)
+
+    def _when_flushed(self, callback):
+        """``callback`` once the bytes written so far are in the kernel: for a response
+        waiting its turn, kept in line with its bytes until they go out."""
+        if self._active:
+            self.socket.after_flush(callback)
+        elif self._queued is None:
+            self._queued = [callback]
+            self._queued_size = 0
+        else:
+            self._queued.append(callback)
 
     # -- queue plumbing (called by the connection) ------------------------------------
     def activate(self):
@@ -351,7 +362,10 @@ class ServerResponse(OutgoingHead, EventEmitter):
         queued, self._queued = self._queued, None
         if queued:
             for data in queued:
-                self.socket.send_bytes(data)
+                if callable(data):
+                    self.socket.after_flush(data)  # a write's callback, after its bytes
+                else:
+                    self.socket.send_bytes(data)
         if self.writable_ended and not self._closed:  # (a refused send closed the connection)
             self._conn.response_done(self)
 
