@@ -44,6 +44,7 @@ class ClientProtocol:
         self.res = None
         self.done = False  # the final response ended: what follows was never asked for
         self._tail = b""  # the last bytes of the previous read: a head end may straddle reads
+        self._heads = 0  # heads (1xx and final) that ended in the read being parsed
         self._stop_reason = None
 
     def release(self):
@@ -52,6 +53,7 @@ class ClientProtocol:
 
     # -- bytes in ------------------------------------------------------------------------------
     def data_received(self, data):
+        self._heads = 0
         try:
             offset = self.parser.feed(data)
         except _StopAtHead:
@@ -73,9 +75,14 @@ class ClientProtocol:
         self._tail = (self._tail + data)[-3:]
 
     def _handoff(self, data):
-        """The message ended at its head: find where, hand the rest over."""
+        """The message ended at its head: find where (the end of the last head parsed in
+        this read: 1xx heads may come before it), hand the rest over."""
         window = self._tail + data
-        end = window.find(b"\r\n\r\n")
+        end = -4
+        for _ in range(self._heads):  # each head ends at its first CRLFCRLF (llhttp is strict)
+            end = window.find(b"\r\n\r\n", end + 4)
+            if end < 0:
+                break
         offset = max(0, end + 4 - len(self._tail))
         self._tail = b""
         self._handoff_at(data, offset)
@@ -100,6 +107,7 @@ class ClientProtocol:
             raise _Unasked()
 
     def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
+        self._heads += 1
         request = self.request
         if 100 <= status < 200 and status != 101:
             info = Information(status, reason, version, raw)
