@@ -1,5 +1,5 @@
 """ASGI HTTP edges on a real Server on loopback, read with raw sockets: what an app may
-hand to ``send`` in the forms the spec allows."""
+hand to ``send`` in the forms the spec allows, and response heads a client can parse."""
 
 from harness import read_until_close
 from test_asgi import asgi_server, raw
@@ -11,7 +11,11 @@ async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     path = scope["path"]
-    if path.startswith("/generator"):  # the headers as a generator of pairs (tuples or lists)
+    if path.startswith("/both"):  # a Content-Length beside a Transfer-Encoding
+        headers = [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")]
+        if "/gzip" in path:
+            headers[1] = (b"transfer-encoding", b"gzip")
+    elif path.startswith("/generator"):  # the headers as a generator of pairs (tuples or lists)
         kind = tuple if "tuples" in path else list
         headers = (kind(pair) for pair in PAIRS)
     else:
@@ -42,3 +46,17 @@ def test_headers_given_as_any_iterable_are_all_sent(serve):
                 assert head[0] == b"HTTP/1.1 200 OK", response
                 assert b"x-gen: 1" in head and b"content-type: text/x" in head, response
                 assert response.endswith(body), response
+
+
+def test_a_content_length_beside_a_transfer_encoding_is_not_sent(serve):
+    # RFC 9112 6.1: a sender must not send both (Node's client refuses such a response)
+    st = asgi_server(serve, app)
+    for path, body in ((b"/both", b"5\r\nwhole\r\n0\r\n\r\n"), (b"/both/stream", b"3\r\nstr\r\n5\r\neamed\r\n0\r\n\r\n"),
+                       (b"/both/gzip", b"whole"), (b"/both/gzip/stream", b"streamed")):
+        response = get(st.port, path)
+        head, _, received = response.partition(b"\r\n\r\n")
+        lines = [line.lower() for line in head.split(b"\r\n")]
+        assert lines[0] == b"http/1.1 200 ok", response
+        assert not any(line.startswith(b"content-length:") for line in lines), response
+        assert b"transfer-encoding: " + (b"gzip" if b"gzip" in path else b"chunked") in lines, response
+        assert received == body, response

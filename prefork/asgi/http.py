@@ -41,7 +41,8 @@ Rules:
   it; None is no bytes); any other type raises TypeError before anything is out.
 - A ``Transfer-Encoding`` whose last coding is not chunked (``gzip``, ``identity``)
   makes the body close-delimited: the response says ``Connection: close`` and the
-  connection closes after it.
+  connection closes after it. A ``Content-Length`` the app gives beside a
+  ``Transfer-Encoding`` is not sent (the coding frames the body).
 - The status is a final one, 200 to 999: a 1xx in ``http.response.start`` raises (the
   client would take the next response on the connection for this request's).
 - Sending to a closed connection is dropped without an error (spec_version 2.3).
@@ -70,7 +71,9 @@ _NO_BODY = frozenset((204, 304))
 def response_fields(headers):
     """(name, value) pairs for ``set_header`` from an ASGI header list: names and values
     decoded as latin-1, repeated names merged into one field with a tuple of values
-    (immutable: the pairs are kept for the next response with the same list)."""
+    (immutable: the pairs are kept for the next response with the same list). A
+    Content-Length beside a Transfer-Encoding is left out: the coding frames the body
+    (RFC 9112 6.3) and a message may not carry both (6.1; Node's parser refuses one)."""
     fields = {}
     for name, value in headers:
         name = name.decode("latin-1") if type(name) is bytes else str(name)
@@ -83,6 +86,8 @@ def response_fields(headers):
             fields[key] = (seen[0], seen[1] + (value,))
         else:
             fields[key] = (seen[0], (seen[1], value))
+    if "transfer-encoding" in fields:
+        fields.pop("content-length", None)
     return tuple(fields.values())
 
 
