@@ -245,3 +245,22 @@ def test_a_queued_answer_refused_by_the_kernel_closes_without_an_error(serve, ca
         st_.wait_for(lambda e: e == ("close", "/2", True))
         st_.wait_for(lambda e: e == ("close", "/1", True))
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_write_callback_after_the_connection_went_is_still_called(serve):
+    """A response waiting its turn whose connection goes: a later write is dropped and
+    its callback called (Node calls it with ERR_STREAM_DESTROYED)."""
+    def setup(server, st_):
+        def on_request(req, res):
+            res.on("close", lambda: st_.record("close", req.url))
+            st_.record("request", req.url, res)
+        server.on("request", on_request)
+    st_ = serve(setup)
+    sock = socket.create_connection(("127.0.0.1", st_.port), timeout=5)
+    sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    second = st_.wait_for(lambda e: e[:2] == ("request", "/2"))[2]
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()  # a reset: both responses close unanswered
+    st_.wait_for(lambda e: e == ("close", "/2"))
+    st_.call(second.write, "late", None, lambda: st_.record("write-cb"))
+    st_.wait_for(lambda e: e == ("write-cb",))

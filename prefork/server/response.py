@@ -347,7 +347,7 @@ class ServerResponse(OutgoingHead, EventEmitter):
     def _when_flushed(self, callback):
         """``callback`` once the bytes written so far are in the kernel: for a response
         waiting its turn, kept in line with its bytes until they go out."""
-        if self._active:
+        if self._active or self._closed:
             self.socket.after_flush(callback)
         elif self._queued is None:
             self._queued = [callback]
