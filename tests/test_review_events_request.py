@@ -8,6 +8,8 @@ Rules under test (Node v20's):
 - ``req.read(size)`` takes ``size`` bytes (characters after ``set_encoding``) when that
   many are buffered, else None until the body's end, which gives the rest.
 - ``req.readable_ended`` is True once ``end`` is emitted.
+- ``pause()`` inside a ``data`` listener stops the chunks kept meanwhile too: the next
+  one goes to whoever reads after ``resume()``.
 """
 
 import json
@@ -34,6 +36,23 @@ NODE_ROUTES = r"""
     const got = [];
     req.on('readable', () => { let c; while ((c = req.read(2)) !== null) got.push(c.toString()); got.push(null); });
     req.on('end', () => res.end(JSON.stringify(got)));
+  },
+  '/pause-mid': (req, res) => {
+    req.pause();
+    const poll = setInterval(() => {
+      if (!req.complete) return;
+      clearInterval(poll);
+      const first = (c) => {
+        note(req.url, ['first', c.toString()]);
+        req.pause(); req.removeListener('data', first);
+        setImmediate(() => {
+          req.on('data', (c) => note(req.url, ['second', c.toString()]));
+          req.on('end', () => { note(req.url, 'end'); res.end('x'); });
+          req.resume();
+        });
+      };
+      req.on('data', first); req.resume();
+    }, 5);
   },
   '/readable-ended': (req, res) => {
     note(req.url, req.readableEnded);
@@ -80,6 +99,34 @@ def read_size(req, res, note):
     req.on("end", lambda: res.end(json.dumps(got, separators=(",", ":"), ensure_ascii=False)))
 
 
+def pause_mid(req, res, note):
+    loop = req.socket.loop
+    req.pause()
+
+    def poll():
+        if not req.complete:
+            loop.call_later(0.005, poll)
+            return
+
+        def first(chunk):
+            note(req.url, ["first", chunk.decode()])
+            req.pause()
+            req.remove_listener("data", first)
+
+            def later():
+                req.on("data", lambda chunk: note(req.url, ["second", chunk.decode()]))
+
+                def on_end():
+                    note(req.url, "end")
+                    res.end("x")
+                req.on("end", on_end)
+                req.resume()
+            loop.call_soon(later)
+        req.on("data", first)
+        req.resume()
+    poll()
+
+
 def readable_ended(req, res, note):
     note(req.url, req.readable_ended)
     req.on("data", lambda chunk: None)
@@ -91,7 +138,7 @@ def readable_ended(req, res, note):
 
 
 ROUTES = {"/set-encoding": set_encoding, "/set-encoding-read": set_encoding_read,
-          "/readable-ended": readable_ended, "/read-size": read_size}
+          "/readable-ended": readable_ended, "/pause-mid": pause_mid, "/read-size": read_size}
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +192,10 @@ def test_readable_ended_as_node(ports):
 def test_read_with_a_size_as_node(ports, chunks, headers, expected):
     data, _ = both(ports, chunked_post("/read-size", chunks, headers), "/read-size")
     assert json.loads(body_of(data)) == expected
+
+
+def test_pause_in_a_data_listener_holds_the_kept_chunks_as_node(ports):
+    pieces = chunked_post("/pause-mid", [b"aaa", b"bbb", b"ccc"])
+    data, seen = both(ports, pieces, "/pause-mid", until="end")
+    assert seen == [["first", "aaa"], ["second", "bbb"], ["second", "ccc"], "end"]
+    assert body_of(data) == b"x"

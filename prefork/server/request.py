@@ -4,7 +4,8 @@ Rules:
 - The head (method, url, version, raw headers and the ``headers`` map) is given whole by
   the connection; ``headers`` is the parser's map, built in the same pass as the raw list.
 - Body chunks go to ``data`` listeners at once while the request flows; otherwise they
-  are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them. ``end``
+  are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them; a
+  ``pause()`` while kept chunks are delivered keeps the rest (and ``end``) for later. ``end``
   follows the last chunk; ``close`` comes once, when the response is done or the
   connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
@@ -258,8 +259,16 @@ class IncomingMessage(EventEmitter):
         self._buffered_size = 0
         try:
             if buffered:
-                for chunk in buffered:
+                for i, chunk in enumerate(buffered):
                     self.emit("data", chunk)
+                    if self.readable_flowing is False:  # paused by a listener: the rest waits
+                        rest = buffered[i + 1:]
+                        if rest:
+                            if self._buffered:
+                                rest.extend(self._buffered)
+                            self._buffered = rest
+                            self._buffered_size = sum(len(part) for part in rest)
+                        return
             if self._end_pending:
                 self._emit_end()
         except Exception as exc:
