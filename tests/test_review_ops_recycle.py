@@ -8,6 +8,7 @@ import textwrap
 from daemon import wait_until
 
 APP = """
+import os
 
 
 def setup(server):
