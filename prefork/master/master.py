@@ -10,7 +10,9 @@ Rules:
   failure: the master stops and exits with status 3.
 - Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
   and keeps running. Otherwise a new generation starts, and the old one is told to
-  drain only once every new worker reported ready. The worker count TTIN/TTOU set is
+  drain only once every new worker reported ready. A new worker that dies after it
+  reported ready but before the switch-over is replaced in its generation, as a
+  serving one is (the reload would otherwise wait for it for ever). The worker count TTIN/TTOU set is
   kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
   ignored (logged).
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s
@@ -283,7 +285,9 @@ class Master:
                 error = (worker.boot_error or "").strip().splitlines()
                 reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""))
                 return
-        if worker.generation != self.generation or worker.slot >= self.target:
+        if worker.generation != self.generation and (pending is None or worker.generation != pending[0]):
+            return  # an old generation's: it is not replaced
+        if worker.slot >= (self.target if worker.generation == self.generation else self.pending_target):
             return
         reason = "timeout" if worker.aborted_at is not None else ("crash" if code != 0 else "exit")
         self.restarts[reason] = self.restarts.get(reason, 0) + 1
@@ -303,9 +307,9 @@ class Master:
         log.warning("worker %d (pid %d) died (%s) after %.1f s; replacing it%s", worker.slot, worker.pid, how,
                     lived, f" in {delay:.1f} s (quick death #{failures})" if delay else "")
         if delay:
-            self.loop.call_later(delay, self.respawn, worker.slot, self.generation)
+            self.loop.call_later(delay, self.respawn, worker.slot, worker.generation)
         else:
-            self.respawn(worker.slot, self.generation)
+            self.respawn(worker.slot, worker.generation)
 
     def on_message_tail(self, worker):
         """Read what the worker wrote just before it exited (its last counts, a boot error)."""
@@ -317,11 +321,20 @@ class Master:
                 worker.stats = message.get("stats") or {}
 
     def respawn(self, slot, generation):
-        if self.stopping or generation != self.generation or slot >= self.target:
+        """Start a worker in ``slot`` of the serving generation, or of a reload's booting
+        one (its settings), unless one is there."""
+        pending = self.new_generation
+        if pending is not None and generation == pending[0]:
+            settings, target = pending[1], self.pending_target
+        elif generation == self.generation:
+            settings, target = None, self.target
+        else:
+            return
+        if self.stopping or slot >= target:
             return
         if any(w.slot == slot and w.generation == generation and not w.retiring for w in self.workers.values()):
             return
-        if self.spawn(slot, generation) is None:
+        if self.spawn(slot, generation, settings) is None:
             self.loop.call_later(SPAWN_RETRY, self.respawn, slot, generation)
 
     def recycle(self, worker, why, reason):
