@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import threading
+import time
 import urllib.parse
 import uuid
 
@@ -23,6 +24,7 @@ from harness import read_until_close
 _LOCK = threading.Lock()
 _CLOSES = {}
 _BARRIERS = {}
+_OUTCOMES = {}
 _PLAIN = b"".join(b"line %d of the text\n" % i for i in range(5000))
 
 
@@ -108,6 +110,23 @@ def app(environ, start_response):
         status, _, token = query.partition("-")
         start_response(status + " Whatever", [("Content-Type", "text/event-stream")])
         return _Endless("endless-" + token)
+    if path == "/write-blocks":  # the legacy write() five times, a moment apart: TOKEN
+        write = start_response("200 OK", plain)
+        outcome = "ok"
+        try:
+            for _ in range(5):
+                write(b"block")
+                time.sleep(0.02)  # (the loop takes the block meanwhile)
+        except OSError as exc:
+            outcome = type(exc).__name__
+        with _LOCK:
+            _OUTCOMES[query] = outcome
+        return []
+    if path == "/outcome":
+        with _LOCK:
+            body = _OUTCOMES.get(query, "none").encode()
+        start_response("200 OK", plain)
+        return [body]
     if path == "/errors":  # wsgi.errors written in pieces, as print() and tracebacks write: TOKEN~shape
         token, _, shape = query.partition("~")
         errors = environ["wsgi.errors"]
@@ -461,3 +480,22 @@ def test_an_endless_stream_for_an_answer_without_a_body_ends_at_its_head(d, meth
         sock.close()
     assert data.startswith(b"HTTP/1.1 " + status + b" "), data
     assert data.count(b"HTTP/1.1 ") == 2, data
+
+
+def test_write_in_answer_to_a_head_does_not_raise_in_the_app(d):
+    """A HEAD to an app that writes its body with write(): nothing of it goes out, and
+    write() does not raise (the client is there; only the body is not wanted)."""
+    token = uuid.uuid4().hex
+    sock = connect(d, timeout=10)
+    try:
+        sock.sendall(b"HEAD /write-blocks?" + token.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+                     + request(b"/outcome?" + token.encode()))
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 2 or not data.endswith((b"ok", b"Error", b"Disconnected", b"none")):
+            chunk = sock.recv(65536)  # the socket's timeout is the deadline
+            assert chunk, data
+            data += chunk
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 200 "), data
+    assert data.endswith(b"\r\n\r\nok"), data

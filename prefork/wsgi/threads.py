@@ -21,8 +21,8 @@ Rules:
   ``Connection: close`` (unless a request waits behind the response on its connection):
   the client's next connection may be accepted by a worker with a free thread.
 - A response that is whole (its Content-Length reached, or an answer without a body:
-  HEAD, 204, 304) ends at its first block past that; the thread's next write raises
-  ``ClientDisconnected``, so the iteration stops (``close()`` is called).
+  HEAD, 204, 304) ends at its first block past that; the iteration stops there
+  (``close()`` is called) and ``write()`` drops what it is given.
 - A client that goes away mid-response: the thread's next write raises
   ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
   in every case, on the app's thread.
@@ -191,6 +191,7 @@ class ThreadCall:
         self.in_flight = 0
         self.blocked = False
         self.gone = False
+        self.whole = False  # the loop ended the response: its body is all out (or has none)
         # loop side
         self.names = None
         self.ended = False
@@ -216,10 +217,12 @@ class ThreadCall:
         self._give_head()
         size = len(data)
         with self.cond:
-            while (self.blocked or self.in_flight >= _IN_FLIGHT) and not self.gone:
+            while (self.blocked or self.in_flight >= _IN_FLIGHT) and not self.gone and not self.whole:
                 self.cond.wait()
             if self.gone:
                 raise ClientDisconnected("the client went away")
+            if self.whole:
+                return  # the response is whole: nothing more goes out
             self.in_flight += size
             self._post_locked(_DATA, data)
 
@@ -281,6 +284,8 @@ class ThreadCall:
                 return
             for block in iterable:
                 self.write(block)
+                if self.whole:
+                    break  # (a generator that would go on for ever does not hold the thread)
             self._give_head()
             self._post(_END)
         except ClientDisconnected:
@@ -393,12 +398,13 @@ class ThreadCall:
             self.stall.arm()
 
     def _stop(self):
-        """The response is whole: it ends, and the app's iteration stops at its next block
-        (a generator that would go on for ever does not hold its thread)."""
+        """The response is whole: it ends, the app's iteration stops at its next block (a
+        generator that would go on for ever does not hold its thread) and write() drops
+        what it is given."""
         self.ended = True
         self.res.end()
         with self.cond:
-            self.gone = True  # its next write raises ClientDisconnected
+            self.whole = True
             self.cond.notify()
 
     def _drained(self):
