@@ -28,6 +28,11 @@ const scenarios = {
   half_open(s, rec) { s.on('data', (d) => rec(['data', d.toString('latin1')])); s.write('up'); s.on('end', () => { rec(['ret', s.write('after')]); s.end('done'); }); },
   corked_end(s, rec) { setTimeout(() => { s.cork(); s.cork(); s.write('a'); s.end('b'); rec(['corked', s.writableCorked, s.writableLength]); }, 20); },
   encodings(s, rec) { s.write('\u00e9'); s.write('\u00ff', 'latin1'); s.write('6869', 'hex'); s.write('aGk=', 'base64', () => rec(['cb', 'write'])); s.end('\u00e9', 'latin1', () => rec(['cb', 'end'])); },
+  paused_listener(s, rec) {
+    s.write('up'); s.on('end', () => s.end());
+    setTimeout(() => { s.pause(); s.on('data', (d) => rec(['data', d.toString('latin1')]));
+                       setTimeout(() => { rec(['resume']); s.resume(); }, 200); }, 200);
+  },
   late_listener_destroy(s, rec) { s.write('up'); setTimeout(() => { s.on('data', (d) => rec(['data', d.toString('latin1')])); s.destroy(); }, 200); },
 };
 server.on('upgrade', (req, s, head) => {
@@ -96,6 +101,21 @@ def encodings(s, rec):
     s.end("\u00e9", "latin1", lambda: rec("cb", "end"))
 
 
+def paused_listener(s, rec):
+    s.write(b"up")
+    s.on("end", lambda: s.end())
+
+    def resume():
+        rec("resume")
+        s.resume()
+
+    def later():
+        s.pause()
+        s.on("data", lambda d: rec("data", d.decode("latin-1")))
+        s.loop.call_later(0.2, resume)
+    s.loop.call_later(0.2, later)
+
+
 def late_listener_destroy(s, rec):
     s.write(b"up")
 
@@ -106,7 +126,8 @@ def late_listener_destroy(s, rec):
 
 
 SCENARIOS = {f.__name__: f for f in (write_after_end, end_after_end, write_after_destroy, finish_after_end,
-                                     not_half_open, half_open, corked_end, encodings, late_listener_destroy)}
+                                     not_half_open, half_open, corked_end, encodings, paused_listener,
+                                     late_listener_destroy)}
 
 
 class Recorder:
@@ -259,6 +280,16 @@ def test_a_socket_that_does_not_allow_half_open_ends_at_the_peers_fin(node_serve
         both(node_server, prefork_server, "not_half_open", [2, b"hello", "shut"])
     assert (our_bytes, our_end) == (node_bytes, node_end) == (b"up", "FIN")
     assert our_events == node_events == [("data", "hello"), ("end",), ("finish",), ("close", False)]
+
+
+def test_bytes_kept_for_a_data_listener_wait_for_resume_when_paused(node_server, prefork_server):
+    """Bytes (and the FIN) read before any ``data`` listener, on a socket paused before
+    its listener is added, wait for ``resume()``, as Node's paused stream keeps them
+    (they were emitted at once, paused or not)."""
+    (node_bytes, node_end, node_events), (our_bytes, our_end, our_events) = \
+        both(node_server, prefork_server, "paused_listener", [2, b"more", "shut"])
+    assert (our_bytes, our_end) == (node_bytes, node_end) == (b"up", "FIN")
+    assert our_events == node_events == [("resume",), ("data", "more"), ("end",), ("finish",), ("close", False)]
 
 
 def test_a_client_socket_ends_at_the_servers_fin_as_nets_connect_does(serve):

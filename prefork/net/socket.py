@@ -3,7 +3,8 @@
 Rules:
 - While an HTTP protocol owns the socket (``protocol`` is set), bytes go to it; after a
   hand-off (``connect``/``upgrade``) the socket is a raw byte stream: ``data`` events,
-  bytes read before a ``data`` listener exists are kept and delivered when one is added.
+  bytes read before a ``data`` listener exists are kept and delivered when one is added
+  (or, if the socket was paused, at ``resume()``, as Node's paused stream keeps them).
 - The class is put together from one mixin per concern: writing (net/writing.py: the
   queue, corking, flushing, ``drain``), ending (net/closing.py: ``end``, ``destroy_soon``,
   the orderly close), the idle timer (net/idle.py), connecting (net/connect.py) and TLS
@@ -44,6 +45,8 @@ _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
 
 
 class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
+    _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
+
     def __init__(self, loop, sock, read_buffer=None):
         self.loop = loop
         self._sock = sock
@@ -132,12 +135,16 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
 
     # -- reading ---------------------------------------------------------------
     def resume(self):
+        self._paused = False
         if not self._reading and self.readable and not self.destroyed:
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)
+        if (self._pending or self._pending_end) and self.protocol is None and self.listener_count("data"):
+            self.loop.call_soon(self._deliver_pending)  # kept while paused
         return self
 
     def pause(self):
+        self._paused = True
         if self._reading:
             self._reading = False
             if not self.destroyed:
@@ -146,7 +153,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
 
     def on(self, event, listener):
         super().on(event, listener)
-        if event == "data" and (self._pending or self._pending_end) and self.protocol is None:
+        if event == "data" and (self._pending or self._pending_end) and self.protocol is None \
+                and not self._paused:  # (paused: they wait for resume())
             self.loop.call_soon(self._deliver_pending)
         return self
 
@@ -218,7 +226,9 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         if self.tls is not None and not self.tls.eof_received():
             return  # before the handshake finished: a TLS client error, the socket is gone
         self.readable = False
-        self.pause()
+        if self._reading:  # (not pause(): the stream is not paused, it is over)
+            self._reading = False
+            self.loop.remove_reader(self._fd)
         if self.protocol is not None:
             self.protocol.eof_received()
             if self.listener_count("end"):  # as Node's, a protocol's socket tells its listeners too
