@@ -8,6 +8,9 @@ Rules (Node's, spec section 7):
   the constructor after the options' headers and before any set later), then
   Connection (unless set), then Content-Length (``end(data)`` as the only write) or
   Transfer-Encoding: chunked (anything else with a body).
+- ``write`` says False once the bytes not yet in the kernel (or, before the socket is
+  there, those kept for it) reach the socket's high-water mark; ``drain`` follows when
+  they have gone out.
 - A ``write`` callback runs once the socket has flushed that write (one made before
   the socket came, once it came and flushed), before ``finish``.
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
@@ -48,6 +51,7 @@ from ..http import framing
 from ..http.errors import HTTPError
 from ..http.serialize import check_method, check_name, check_path, check_value, encoded, header_lines
 from ..runtime import current_loop
+from ..net import Socket
 from .agent import Agent, global_agent
 from .awaiting import ResponseWaiter, collecting, raisable
 from .protocol import ClientProtocol
@@ -79,6 +83,7 @@ class ClientRequest(EventEmitter):
         self.aborted = False  # abort() was called
         self._head = None
         self._queued = []  # bytes written before the socket is ready, and write callbacks, in order
+        self._queued_size = 0  # bytes in _queued: past the socket's mark, write() says False
         self._ended = False
         self._wrote_body = False
         self._chunked = False
@@ -170,11 +175,18 @@ class ClientRequest(EventEmitter):
 
     # -- body ----------------------------------------------------------------------------------
     def _send(self, data):
-        if self.socket is None or self.socket.destroyed:
+        """Hand ``data`` to the socket (or keep it until there is one); False past the
+        high-water mark, and ``drain`` follows once what is buffered has gone out."""
+        socket = self.socket
+        if socket is None or socket.destroyed:
             self._queued.append(data)
-            return True
-        self.socket.send_bytes(data)
-        return self.socket.buffered_size < self.socket.high_water_mark
+            self._queued_size += len(data)
+            return self._queued_size < Socket.high_water_mark
+        socket.send_bytes(data)
+        if socket.buffered_size >= socket.high_water_mark:
+            socket.want_drain()
+            return False
+        return True
 
     def _frame(self, data):
         if not data:
@@ -298,6 +310,9 @@ class ClientRequest(EventEmitter):
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
         queued, self._queued = self._queued, []
+        if self._queued_size >= Socket.high_water_mark:
+            socket.want_drain()  # a writer told False waits for 'drain'
+        self._queued_size = 0
         for item in queued:
             if callable(item):
                 socket.after_flush(item)  # a write's callback, after its bytes
