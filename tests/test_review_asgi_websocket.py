@@ -176,3 +176,31 @@ def test_a_frame_refused_as_too_big_is_dropped_as_it_comes_and_the_close_echo_be
     assert grown < 64 * 1024, f"the worker grew by {grown} KiB while dropping a 256 MiB frame"
     sock.close()
     small.healthy()
+
+
+def resident(pid):
+    """The process's resident memory now, in KiB."""
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def test_a_message_in_tiny_fragments_costs_about_its_size_while_it_is_assembled(served):
+    count = 100_000
+    sock, _ = handshake(served)
+    before = resident(served.worker)
+    fragment = frame_head(0x00, 2) + b"ab"
+    empty = frame_head(0x00, 0)  # counts for nothing towards ws_max_size
+    sock.sendall(frame_head(0x02, 1) + b"x" + (fragment + empty) * count)
+    sock.sendall(frame_head(0x89, 4) + b"sync")  # its pong says every fragment before it is taken
+    first, payload = read_frame(sock)
+    assert (first, payload) == (0x8A, b"sync")
+    grown = resident(served.worker) - before
+    # 200 KB of payload so far: kept as 200,000 objects (the empty ones too) it was over 6 MB
+    assert grown < 3 * 1024, f"the worker grew by {grown} KiB for 200 KB of fragments"
+    sock.sendall(frame_head(0x80, 1) + b"!")
+    first, payload = read_frame(sock)
+    assert first == 0x82 and payload == b"x" + b"ab" * count + b"!"
+    sock.sendall(frame_head(0x88, 2) + struct.pack("!H", 1000))
+    assert read_frame(sock)[0] == 0x88
+    sock.close()
+    served.healthy()

@@ -15,6 +15,11 @@ Rules:
   kept, however long the client goes on sending it), and the frames after it are
   read as before. Invalid UTF-8 in a plain frame goes to wsproto, which closes with
   1007.
+- A fragmented message is kept as it comes, its fragments joined every
+  ``_JOIN_EVERY`` (and empty ones dropped), so what it costs in memory stays near its
+  size in bytes however small its fragments (tiny fragments up to ``max_size`` were
+  Python objects several times their payload; empty ones, never counted, grew a list
+  without end).
 - Messages go to ``session.deliver``; what wsproto reports besides them (pings, pongs,
   a close frame, bytes after the closing handshake) to the session's own handlers.
   After any of them the session's ``state`` says whether to read on.
@@ -24,6 +29,8 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 from wsproto.utilities import LocalProtocolError
 
 from .frames import ends_fragments, is_plain, is_text, next_frame, starts_fragments, unmask
+
+_JOIN_EVERY = 64  # fragments of a message kept apart at most, before they are joined
 
 
 class Incoming:
@@ -37,6 +44,7 @@ class Incoming:
         self.skipping = 0  # bytes of a frame refused as too big still to drop
         self.parts = None  # fragments of a message wsproto is assembling
         self.part_size = 0
+        self.joined = 0  # parts before this index are already joined runs of fragments
 
     def keep(self, data):
         """Bytes that wait for the accept; how many are kept."""
@@ -167,10 +175,18 @@ class Incoming:
             session.deliver({"type": "websocket.receive", "text": data} if text else
                             {"type": "websocket.receive", "bytes": bytes(data)}, len(data))
             return
-        if self.parts is None:
-            self.parts = []
+        parts = self.parts
+        if parts is None:
+            parts = self.parts = []
             self.part_size = 0
-        self.parts.append(data)
+            self.joined = 0
+        if data:  # an empty fragment adds nothing (and is not kept: a flood of them costs no memory)
+            parts.append(data)
+            if len(parts) - self.joined >= _JOIN_EVERY:  # many small fragments: kept joined
+                tail = parts[self.joined:]
+                del parts[self.joined:]
+                parts.append(("" if text else b"").join(tail))
+                self.joined = len(parts)
         self.part_size += size
         if self.part_size > self.max_size:
             self.parts = None
