@@ -3,8 +3,10 @@
 Sources, in order: sockets handed over by a previous master on re-exec
 (``PREFORK_INHERIT`` = ``KEY=FD;...``), systemd socket activation, ``fd://N``
 addresses, and finally sockets this process binds. Inherited sockets are used as they
-are: never bound or listened on again. A ``bind`` entry's ``http://``/``https://`` scheme
-is the workers' business (TLS or not): the socket is opened for the address after it.
+are: never bound or listened on again; so an ``fd://N`` that is not a listening stream
+socket is a configuration problem (its workers would fail on every accept). A ``bind``
+entry's ``http://``/``https://`` scheme is the workers' business (TLS or not): the
+socket is opened for the address after it.
 A UNIX socket this process binds gets ``unix_socket_mode`` (0o666 by default) before it
 listens, whatever the umask: a proxy of another user must be able to connect.
 
@@ -41,10 +43,14 @@ class PathTaken(OSError):
     """A UNIX socket path that must not be replaced: ``str()`` says why."""
 
 
+class NotListening(OSError):
+    """A socket handed over (``fd://N``) that cannot be accepted on: ``strerror`` says why."""
+
+
 def _reason(address, exc):
     """What is wrong, in words an operator can act on."""
     address = bind_address(address)
-    if isinstance(exc, PathTaken):
+    if isinstance(exc, (PathTaken, NotListening)):
         return exc.strerror
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host ({exc.strerror})"
@@ -188,6 +194,7 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
                 if sock is None and bind_address(address).startswith("fd://"):
                     sock = socket.socket(fileno=int(bind_address(address)[5:]))
                     os.set_inheritable(sock.fileno(), False)
+                    _check_listening(sock)
                 if sock is None:
                     sock = _bind(address, backlog, unix_mode)
             except OSError as exc:
@@ -201,6 +208,15 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
             sock.close()
         raise
     return result
+
+
+def _check_listening(sock):
+    """An ``fd://N`` socket is used as it is: it must be a stream socket that listens."""
+    if sock.type != socket.SOCK_STREAM:
+        raise NotListening(errno.EINVAL, "not a stream socket (TCP or UNIX): nothing can be accepted on it")
+    if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        raise NotListening(errno.EINVAL, "the socket is not listening (whoever hands it over must call listen() "
+                                         "on it first)")
 
 
 def for_exec(listeners):

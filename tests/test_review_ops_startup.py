@@ -1,0 +1,86 @@
+"""Starting the daemon on what an operator hands it: ``fd://N`` sockets that cannot be
+served on are a configuration problem (status 2, one ``SOURCE:KEY: ADDRESS: what is
+wrong`` line, nothing logged before it); every process is killed by PID at the end."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from daemon import kill_all, python_env
+
+
+def start_on(sock, *args):
+    proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--workers", "1", "--bind",
+                             f"fd://{sock.fileno()}", *args], pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=python_env(), text=True)
+    try:
+        output, _ = proc.communicate(timeout=10)
+    finally:
+        kill_all(proc, ())
+    return proc.returncode, output
+
+
+def bound_only():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.mark.parametrize("make, problem", [
+    (bound_only, "the socket is not listening (whoever hands it over must call listen() on it first)"),
+    (socket.socket, "the socket is not listening (whoever hands it over must call listen() on it first)"),
+    (lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+     "not a stream socket (TCP or UNIX): nothing can be accepted on it"),
+])
+def test_an_fd_that_is_not_a_listening_stream_socket_is_a_config_error(make, problem):
+    sock = make()
+    fd = sock.fileno()
+    try:
+        code, output = start_on(sock, "--metrics-bind", "127.0.0.1:0")
+    finally:
+        sock.close()
+    assert code == 2, output
+    assert output == f"argv:--bind: fd://{fd}: {problem}\n"
+
+
+def test_a_listening_fd_is_served_and_the_metrics_line_follows_the_listeners():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--workers", "1", "--bind",
+                             f"fd://{sock.fileno()}", "--metrics-bind", "127.0.0.1:0"], pass_fds=(sock.fileno(),),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=python_env(), text=True)
+    try:
+        lines = []
+        while not any("workers ready" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        assert text.index("listening at") < text.index("metrics at http://127.0.0.1:")
+        client = socket.create_connection(sock.getsockname(), timeout=5)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert client.recv(100).startswith(b"HTTP/1.1 200 OK")
+        client.close()
+    finally:
+        sock.close()
+        kill_all(proc, ())
+        proc.stdout.close()
+
+
+def test_a_bind_that_fails_is_the_only_output_even_with_metrics_on():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "prefork", "apps.basic:setup", "--bind", f"127.0.0.1:{port}",
+                               "--metrics-bind", "127.0.0.1:0"], capture_output=True, text=True, timeout=10,
+                              env=python_env(), stdin=subprocess.DEVNULL)
+    finally:
+        taken.close()
+    assert proc.returncode == 2
+    assert proc.stdout + proc.stderr == f"argv:--bind: 127.0.0.1:{port}: address already in use\n"
