@@ -118,6 +118,8 @@ class Master:
                  os.getpid(), settings.app or "the demo app", self.target)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
+        if self.metrics_listener is not None:
+            log.info("metrics at http://%s/metrics", listeners_mod.describe(self.metrics_listener[1]))
         loop = self.loop
         for signum in MASTER_SIGNALS:
             loop.add_signal_handler(signum, self.on_signal, signum)

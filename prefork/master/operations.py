@@ -122,7 +122,6 @@ def start_metrics(master, address, inherited=()):
     server.on("connection", on_connection)
     master.metrics_server = server
     server.listen(sock=sock)
-    log.info("metrics at http://%s/metrics", listeners_mod.describe(sock))
 
 
 def target_path(target):
