@@ -344,3 +344,68 @@ def test_an_end_callback_runs_when_the_socket_is_destroyed_first(serve):
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
         assert called.wait(10)
 
+
+
+NODE_CLIENT = r"""
+const net = require('net');
+const [port, encoding] = [Number(process.argv[2]), process.argv[3]];
+const chunks = [];
+const s = net.connect(port, '127.0.0.1');
+s.setEncoding(encoding);
+s.on('data', (d) => chunks.push(d));
+s.on('end', () => process.stdout.write(JSON.stringify(chunks)));
+"""
+
+PIECES = [b"\xc3", b"\xa9x\xe2\x82", b"\xac\xf0\x9f", b"\x98\x80ab", b"c\xe2"]
+
+
+def piecewise_server():
+    """A raw server that sends PIECES to each client apart, then its FIN."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve_one():
+        while True:
+            try:
+                peer, _ = listener.accept()
+            except OSError:
+                return
+            with peer:
+                for piece in PIECES:
+                    peer.sendall(piece)
+                    time.sleep(0.03)  # apart, so that a character is split between reads
+                peer.shutdown(socket.SHUT_WR)
+                peer.recv(1)
+    threading.Thread(target=serve_one, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize("encoding", ["utf8", "latin1", "hex", "base64", "utf16le"])
+def test_set_encoding_decodes_across_reads_as_nodes(serve, tmp_path, encoding):
+    """``set_encoding`` on a client socket: ``data`` events are ``str``, a character split
+    between reads is never cut, and the end flushes what is held, as Node's."""
+    if NODE is None:
+        pytest.skip("node is not installed")
+    listener = piecewise_server()
+    port = listener.getsockname()[1]
+    try:
+        script = tmp_path / "client.js"
+        script.write_text(NODE_CLIENT)
+        node_chunks = json.loads(subprocess.run([NODE, str(script), str(port), encoding], capture_output=True,
+                                                timeout=30, check=True).stdout)
+        chunks = []
+        ended = threading.Event()
+        st = serve()
+
+        def start():
+            client = Socket.connect(st.loop, "127.0.0.1", port)
+            client.set_encoding(encoding)
+            client.on("data", chunks.append)
+            client.on("end", ended.set)
+        st.call(start)
+        assert ended.wait(10)
+        assert all(isinstance(chunk, str) for chunk in chunks)
+        assert "".join(chunks) == "".join(node_chunks)
+        if encoding == "utf8":
+            assert "".join(chunks) == "\u00e9x\u20ac\U0001F600abc\ufffd"
+    finally:
+        listener.close()

@@ -22,6 +22,8 @@ Rules:
   ``end`` and stays writable until ``end()`` when ``allow_half_open`` is true (the
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
+- ``set_encoding`` (net/text.py) makes those ``data`` events ``str``; nothing is decoded
+  while a protocol owns the socket.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
   protocol sees them; each hook is one ``if self.tls is not None`` branch, so a plain
   socket pays nothing else. The peer's close_notify ends its stream as a FIN does.
@@ -36,6 +38,7 @@ from .closing import Closing
 from .connect import Connecting
 from .idle import IdleTimer
 from .secure import Secure
+from .text import TextDecoder
 from .writing import Writing, socket_error
 
 __all__ = ["Socket", "socket_error"]
@@ -46,6 +49,7 @@ _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
 
 class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
+    _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
 
     def __init__(self, loop, sock, read_buffer=None):
         self.loop = loop
@@ -158,10 +162,24 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self.loop.call_soon(self._deliver_pending)
         return self
 
+    def set_encoding(self, encoding=None):
+        """Node's ``socket.setEncoding``: ``data`` events after a hand-off are ``str`` in
+        ``encoding`` (a character split between reads is never cut); None: bytes again."""
+        self._decoder = None if encoding is None else TextDecoder(encoding)
+        return self
+
+    def _emit_data(self, data):
+        decoder = self._decoder
+        if decoder is not None:
+            data = decoder.decode(data)
+            if not data:
+                return
+        self.emit("data", data)
+
     def _deliver_pending(self):
         pending, self._pending = self._pending, None
         if pending:
-            self.emit("data", b"".join(pending))
+            self._emit_data(b"".join(pending))
         if self._pending_end:
             self._pending_end = False
             if not self.destroyed:  # no 'end' after close
@@ -207,7 +225,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     def _received_raw(self, data):
         """Bytes read after a hand-off: to the ``data`` listeners, or kept for them."""
         if self._pending is None and self.listener_count("data"):
-            self.emit("data", data)
+            self._emit_data(data)
         else:
             if self._pending is None:
                 self._pending = []
@@ -239,6 +257,10 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self._emit_end()
 
     def _emit_end(self):
+        if self._decoder is not None:
+            rest = self._decoder.end()  # what was held of a last character
+            if rest:
+                self.emit("data", rest)
         self.emit("end")
         if self.destroyed:
             return
