@@ -12,6 +12,8 @@ Rules:
   ``uvicorn`` do, the console script finds modules next to where it is started.
 - The master only locates the module (``locate``: no package ``__init__`` runs); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``).
+  A ``chdir`` or ``app_dir`` the worker cannot enter or read (its ``user`` may not) is
+  an AppError naming the directory and the user, not the import's "no module named".
 - Recognition reads signatures, never calls the object: events ``setup(server)`` (plain
   or ``async def``, ``server`` required), a WSGI
   callable ``(environ, start_response)``, an ASGI 3 async callable
@@ -142,11 +144,36 @@ def enter(chdir="", app_dir=""):
     first on ``sys.path``."""
     dirs = search_dirs(chdir, app_dir)
     if chdir:
-        os.chdir(dirs[-1])
+        try:
+            os.chdir(dirs[-1])
+        except OSError as exc:
+            raise AppError(f"chdir {dirs[-1]}: cannot enter it{_as_whom()}: {_words(exc)}") from None
+    if app_dir:  # an import would only say "no module named", which the master found
+        try:
+            os.scandir(dirs[0]).close()
+        except OSError as exc:
+            raise AppError(f"app_dir {dirs[0]}: cannot read it{_as_whom()}: {_words(exc)}") from None
     for directory in reversed(dirs):
         if directory in sys.path:
             sys.path.remove(directory)
         sys.path.insert(0, directory)
+
+
+def _as_whom():
+    """`` as user NAME (uid N)`` for a worker that dropped its privileges, else empty."""
+    uid = os.geteuid()
+    if uid == 0:
+        return ""
+    try:
+        import pwd
+
+        return f" as user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f" as uid {uid}"
+
+
+def _words(exc):
+    return (exc.strerror or str(exc)).lower()
 
 
 # -- recognising an object -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 served on are a configuration problem (status 2, one ``SOURCE:KEY: ADDRESS: what is
 wrong`` line, nothing logged before it); every process is killed by PID at the end."""
 
+import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -84,3 +86,20 @@ def test_a_bind_that_fails_is_the_only_output_even_with_metrics_on():
         taken.close()
     assert proc.returncode == 2
     assert proc.stdout + proc.stderr == f"argv:--bind: 127.0.0.1:{port}: address already in use\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="drops privileges to nobody: needs root")
+@pytest.mark.parametrize("flag, words", [("--app-dir", "app_dir {}: cannot read it"),
+                                         ("--chdir", "chdir {}: cannot enter it")])
+def test_an_app_directory_the_workers_user_cannot_read_is_named_in_one_line(tmp_path, flag, words):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "privapp.py").write_text("def setup(server):\n    server.on('request', lambda req, res: res.end())\n")
+    proc = subprocess.run([sys.executable, "-m", "prefork", "privapp:setup", flag, str(private), "--user", "nobody",
+                           "--workers", "1", "--bind", "127.0.0.1:0", "--metrics-bind", ""], capture_output=True,
+                          text=True, timeout=20, env=python_env(), stdin=subprocess.DEVNULL)
+    uid = pwd.getpwnam("nobody").pw_uid
+    line = words.format(private) + f" as user nobody (uid {uid}): permission denied"
+    assert proc.returncode == 3, proc.stderr
+    assert f"ERROR prefork.worker: worker 0: {line}\n" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "No module named" not in proc.stderr, proc.stderr
