@@ -3,19 +3,21 @@ of the head once it is fixed.
 
 Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - Fields are kept by lower-case name with the first spelling given; a list value is one
-  line per item; a bytes value is its latin-1 text (checked as text: no CR or LF). ``set_header`` replaces, ``append_header`` adds lines. Once the head is
-  fixed every change raises ``ERR_HTTP_HEADERS_SENT``, as in Node.
-- ``write_head`` takes headers as a mapping (any, as Node takes any object), as ``[[name, value], ...]`` or as Node's flat
-  raw list (whole pairs: an odd length is ``ERR_INVALID_ARG_VALUE``); in the array
-  forms a repeated name gives one line per pair. ``write_head(code)`` keeps a
-  ``status_message`` set before it (Node's ``||=``); a message given to it, even "",
-  is the one sent. A ``write_head`` that raises leaves the status and fields as they
-  were.
+  line per item; a bytes value is its latin-1 text (checked as text: no CR or LF).
+  ``set_header`` replaces, ``append_header`` adds lines. Once the head is fixed every
+  change raises ``ERR_HTTP_HEADERS_SENT``, as in Node.
+- ``write_head`` takes headers as a mapping (any, as Node takes any object), as
+  ``[[name, value], ...]`` or as Node's flat raw list (whole pairs: an odd length is
+  ``ERR_INVALID_ARG_VALUE``); in the array forms a repeated name gives one line per
+  pair. ``write_head(code)`` keeps a ``status_message`` set before it (Node's ``||=``);
+  a message given to it, even "", is the one sent. A ``write_head`` that raises leaves
+  the status and fields as they were.
 - Header order in the head: the application's fields in insertion order, then Date,
   Connection, Keep-Alive, then Content-Length or Transfer-Encoding. An application-set
   Connection, Content-Length, Transfer-Encoding or Keep-Alive stays where it is and
-  suppresses the automatic one; ``should_keep_alive = False`` before the head is ``Connection: close``
-  and the connection closes after the response (Node's writable ``shouldKeepAlive``).
+  suppresses the automatic one; ``should_keep_alive = False`` before the head is
+  ``Connection: close`` and the connection closes after the response (Node's writable
+  ``shouldKeepAlive``).
 - The common head (no application field, a standard status, kept alive) comes whole
   from the server's ``HeadCache``.
 - A bad status is refused before anything is fixed (``headers_sent`` stays False).

@@ -5,9 +5,9 @@ Rules:
   the connection; ``headers`` is the parser's map, built in the same pass as the raw list.
 - Body chunks go to ``data`` listeners at once while the request flows; otherwise they
   are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them; a
-  ``pause()`` while kept chunks are delivered keeps the rest (and ``end``) for later. ``end``
-  follows the last chunk; ``close`` comes once, when the response is done or the
-  connection goes.
+  ``pause()`` while kept chunks are delivered keeps the rest (and ``end``) for later.
+  ``end`` follows the last chunk; ``close`` comes once, when the response is done or
+  the connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
   order: ``aborted`` (when its body was not complete, or its end was not read: Node
   counts a body nobody consumed as unread), the response's ``close``, ``error``

@@ -10,9 +10,9 @@ are ``outgoing.OutgoingHead``'s):
 - Keep-alive is announced only when the framing allows it; the response that reaches
   ``max_requests_per_socket`` says ``Connection: close`` without closing the socket.
 - Bytes of a response that is not first in the connection's queue wait in the response
-  until the earlier ones are done (pipelining), and so do the callbacks of its writes. A send the kernel refuses (the peer
-  reset the connection) closes the connection under the call: the response is then
-  closed, not done, and the call returns normally.
+  until the earlier ones are done (pipelining), and so do the callbacks of its writes.
+  A send the kernel refuses (the peer reset the connection) closes the connection under
+  the call: the response is then closed, not done, and the call returns normally.
 - ``write()`` returns False when the bytes left in user space reach the socket's
   high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
