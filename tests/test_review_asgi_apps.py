@@ -1,6 +1,7 @@
 """ASGI apps served by the daemon in the test_review_asgi_* tests (this module holds no
 tests)."""
 
+import asyncio
 import sys
 
 
@@ -24,4 +25,18 @@ async def exit_at_shutdown(scope, receive, send):
         await send({"type": "lifespan.startup.complete"})
         await receive()
         sys.exit(4)
+    await hello(send)
+
+
+async def hanging_shutdown(scope, receive, send):
+    """A lifespan shutdown that never finishes (a pool that does not close); its finally
+    block prints a line."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            print("the hanging shutdown's finally ran", flush=True)
     await hello(send)

@@ -27,3 +27,15 @@ def test_sys_exit_in_the_lifespan_shutdown_is_logged_and_the_worker_exits_cleanl
     assert "Exception in 'lifespan' protocol" in log and "SystemExit: 4" in log, log
     assert log.count("SystemExit: 4") == 1, log  # logged once, not escaping the worker's loop as well
     assert "stopped: exit status 0" in log, log
+
+
+def test_a_lifespan_shutdown_that_hangs_is_given_up_before_the_master_kills_the_worker(daemons):
+    d = daemons("--interface", "asgi", "--graceful-timeout", "2", app=f"{APPS}:hanging_shutdown", workers=1)
+    d.wait_ready()
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
+    log = d.log()
+    assert "the app's lifespan shutdown did not finish within" in log, log
+    assert "the hanging shutdown's finally ran" in log, log  # cancelled, its cleanup run
+    assert "stopped: exit status 0" in log and "killing it" not in log, log  # it exits on its own
+    assert "Exception in 'lifespan' protocol" not in log, log  # the cancelling is not a failure

@@ -27,8 +27,11 @@ Rules:
 - ``shutdown()`` (the loop has stopped serving) first waits for the app tasks still
   running (background tasks that run after their response, sessions closing) until
   that reserve, cancels what is left and gives it ``_UNWIND`` seconds to run its
-  cleanup, then runs the lifespan shutdown in the time that remains. Without a drain
-  (a fast stop) the tasks are cancelled at once. A cancelled task is not logged as
+  cleanup, then runs the lifespan shutdown in the time that remains but an exit margin
+  (an eighth of the bound, at most ``_EXIT_MARGIN`` seconds): a lifespan shutdown that
+  does not finish is given up (logged, its task cancelled) before the master's kill,
+  so the worker exits on its own. Without a drain (a fast stop) the tasks are
+  cancelled at once. A cancelled task is not logged as
   the app's failure; the cancelling is logged once.
 - The app is never called inside the parser: tasks take their first step on a later
   loop turn.
@@ -48,6 +51,7 @@ log = logging.getLogger("prefork.asgi")
 _ASGI_HTTP = ("3.0", "2.3")
 _SHUTDOWN_RESERVE = 5.0  # seconds of the drain kept for the lifespan shutdown, at most
 _UNWIND = 1.0  # seconds cancelled app tasks get for their cleanup
+_EXIT_MARGIN = 0.5  # seconds of the drain's bound left for the worker's exit, at most
 _KEPT = 256  # remembered request targets and header names
 _KEPT_LENGTH = 256  # longer targets and names are converted each time
 _ASGI_WEBSOCKET = ("3.0", "2.4")
@@ -120,7 +124,10 @@ class ASGIAdapter:
         cancelled = self.cancel_tasks()
         if cancelled:
             await asyncio.wait(cancelled, timeout=_UNWIND)
-        timeout = self.lifespan_timeout if deadline is None else max(deadline - loop.time(), _UNWIND)
+        if deadline is None:
+            timeout = self.lifespan_timeout
+        else:  # ends before the master's kill, so the worker still exits on its own and says why
+            timeout = max(deadline - self.exit_margin() - loop.time(), 0.1)
         await self.lifespan.shutdown(timeout)
 
     def drain(self):
@@ -133,6 +140,10 @@ class ASGIAdapter:
 
     def shutdown_reserve(self):
         return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)
+
+    def exit_margin(self):
+        """What is left of the drain's bound after the lifespan shutdown: the worker's exit."""
+        return min(self.lifespan_timeout / 8, _EXIT_MARGIN)
 
     def cancel_tasks(self):
         """Cancel the app tasks still running (once each: a second cancel would cut

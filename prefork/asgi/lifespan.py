@@ -15,7 +15,9 @@ Rules:
   are logged as any failure.
 - An app that returns before answering startup is taken as done with it.
 - ``shutdown()`` sends ``lifespan.shutdown`` and waits, at most ``timeout`` seconds, for
-  the answer; a failure there is logged, never raised.
+  the answer; a failure there is logged, never raised. Past ``timeout`` it is given
+  up: logged once, its task cancelled (its ``finally`` blocks run, for at most
+  ``_CANCELLED_UNWIND`` seconds; the cancelling is not logged again as a failure).
 """
 
 import asyncio
@@ -24,6 +26,8 @@ import logging
 from ..apps import AppError
 
 log = logging.getLogger("prefork.asgi")
+
+_CANCELLED_UNWIND = 0.1  # seconds a lifespan shutdown given up has to run its cleanup
 
 
 class LifespanFailed(AppError):
@@ -42,6 +46,7 @@ class Lifespan:
         self.shutdown_done = None
         self.failure = None  # the startup failure message
         self.unsupported = False
+        self.given_up = False  # the shutdown timed out: the task is cancelled, not failing
 
     async def startup(self):
         if self.mode == "off":
@@ -69,7 +74,7 @@ class Lifespan:
                 else:
                     log.error("Exception in 'lifespan' protocol", exc_info=exc)
                     self.failure = f"lifespan startup raised {type(exc).__name__}: {exc}"
-            elif self.failure is None and not self.shutdown_done.done():
+            elif self.failure is None and not self.shutdown_done.done() and not self.given_up:
                 log.error("Exception in 'lifespan' protocol", exc_info=exc)
             if not isinstance(exc, Exception) and not exiting:
                 raise  # cancelled
@@ -110,7 +115,10 @@ class Lifespan:
         try:
             await asyncio.wait_for(asyncio.shield(self.shutdown_done), timeout)
         except asyncio.TimeoutError:
-            log.error("the app's lifespan shutdown did not finish within %s s", timeout)
+            log.error("the app's lifespan shutdown did not finish within %.1f s; cancelling it", timeout)
+            self.given_up = True
+            self.task.cancel()  # its finally blocks run now, not when the loop is collected
+            await asyncio.wait([self.task], timeout=_CANCELLED_UNWIND)
 
 
 def last_line(text):
