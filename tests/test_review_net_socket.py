@@ -28,6 +28,10 @@ const scenarios = {
   half_open(s, rec) { s.on('data', (d) => rec(['data', d.toString('latin1')])); s.write('up'); s.on('end', () => { rec(['ret', s.write('after')]); s.end('done'); }); },
   corked_end(s, rec) { setTimeout(() => { s.cork(); s.cork(); s.write('a'); s.end('b'); rec(['corked', s.writableCorked, s.writableLength]); }, 20); },
   encodings(s, rec) { s.write('\u00e9'); s.write('\u00ff', 'latin1'); s.write('6869', 'hex'); s.write('aGk=', 'base64', () => rec(['cb', 'write'])); s.end('\u00e9', 'latin1', () => rec(['cb', 'end'])); },
+  invalid_chunks(s, rec) {
+    for (const chunk of [5, null, {}]) { try { s.write(chunk); } catch (e) { rec(['throw', e.code]); } }
+    const b = Buffer.from('abc'); s.write(new Uint8Array(b)); s.end('!');
+  },
   paused_listener(s, rec) {
     s.write('up'); s.on('end', () => s.end());
     setTimeout(() => { s.pause(); s.on('data', (d) => rec(['data', d.toString('latin1')]));
@@ -101,6 +105,18 @@ def encodings(s, rec):
     s.end("\u00e9", "latin1", lambda: rec("cb", "end"))
 
 
+def invalid_chunks(s, rec):
+    for chunk in (5, None, {}):
+        try:
+            s.write(chunk)
+        except TypeError as err:
+            rec("throw", err.code)
+    buffer = bytearray(b"abc")
+    s.write(memoryview(buffer))
+    buffer[0] = ord("z")  # after the write: not what is sent
+    s.end(b"!")
+
+
 def paused_listener(s, rec):
     s.write(b"up")
     s.on("end", lambda: s.end())
@@ -126,7 +142,7 @@ def late_listener_destroy(s, rec):
 
 
 SCENARIOS = {f.__name__: f for f in (write_after_end, end_after_end, write_after_destroy, finish_after_end,
-                                     not_half_open, half_open, corked_end, encodings, paused_listener,
+                                     not_half_open, half_open, corked_end, encodings, invalid_chunks, paused_listener,
                                      late_listener_destroy)}
 
 
@@ -255,6 +271,7 @@ def both(node_server, prefork_server, name, steps=()):
     ("half_open", [2, b"hello", "shut"]),
     ("corked_end", ["shut"]),
     ("encodings", ["shut"]),
+    ("invalid_chunks", ["shut"]),
     ("late_listener_destroy", [2, b"more", "shut"]),
 ])
 def test_the_upgraded_socket_behaves_as_nodes(node_server, prefork_server, name, steps):

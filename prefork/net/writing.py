@@ -18,7 +18,9 @@ Rules:
 - ``write(data[, encoding][, callback])`` takes Node's encodings for a ``str``. A write
   after ``end()`` destroys the socket with ERR_STREAM_WRITE_AFTER_END (``error``, then
   ``close(True)``), as Node's autoDestroy does; one after ``destroy()`` is dropped with
-  no event. Either way its callback runs on the next loop turn.
+  no event. Either way its callback runs on the next loop turn. A chunk that is neither
+  ``str`` nor bytes-like raises TypeError with Node's code (ERR_INVALID_ARG_TYPE, None:
+  ERR_STREAM_NULL_VALUES); a ``bytearray`` or ``memoryview`` is copied when written.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
   ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
   handed to the kernel, and the kernel's own send queue not shorter, so the peer read
@@ -34,7 +36,7 @@ import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
-from ..http.serialize import encoded
+from ..http.serialize import body_chunk, encoded
 
 
 def socket_error(exc, syscall):
@@ -72,6 +74,12 @@ class Writing:
                 data = encoded(data, encoding)
         if isinstance(data, str):
             data = data.encode()
+        elif type(data) is not bytes:
+            if data is None:
+                err = TypeError("May not write null values to stream")
+                err.code = "ERR_STREAM_NULL_VALUES"
+                raise err
+            data = bytes(body_chunk(data))  # a copy: later changes to the caller's buffer are not sent
         if self._ending or self.destroyed:
             if callback is not None:
                 self.loop.call_soon(callback)
@@ -79,7 +87,7 @@ class Writing:
                 self.destroy(HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end"))
             return False
         if data:
-            self.send_bytes(bytes(data))
+            self.send_bytes(data)
         if callback is not None:
             self.after_flush(callback)
         if self.buffered_size >= self.high_water_mark:
