@@ -103,3 +103,13 @@ def test_an_app_directory_the_workers_user_cannot_read_is_named_in_one_line(tmp_
     assert proc.returncode == 3, proc.stderr
     assert f"ERROR prefork.worker: worker 0: {line}\n" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and "No module named" not in proc.stderr, proc.stderr
+
+
+def test_a_pidfile_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "p.pid").mkdir()  # a directory in the pidfile's place
+    proc = subprocess.run([sys.executable, "-m", "prefork", "apps.basic:setup", "--bind", "127.0.0.1:0",
+                           "--metrics-bind", "", "--pidfile", str(tmp_path / "p.pid"), "--workers", "1"],
+                          capture_output=True, text=True, timeout=20, env=python_env(), stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == f"argv:--pidfile: {tmp_path}/p.pid: cannot write: is a directory\n"
+    assert os.listdir(tmp_path) == ["p.pid"]

@@ -14,9 +14,16 @@ def write(path, pid=None):
     pid = os.getpid() if pid is None else pid
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{pid}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(f"{pid}\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(f"{pid}\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)  # a pidfile that cannot be put in place leaves nothing behind
+        except OSError:
+            pass
+        raise
 
 
 def remove(path, pid=None):
