@@ -34,10 +34,10 @@ class Inbox:
         self.size += size
         waiters = self.waiters
         if waiters:
-            self.waiters = []
             for waiter in waiters:
                 if not waiter.done():
-                    waiter.set_result(None)
+                    waiter.set_result(None)  # (their get() runs later: the list is not touched meanwhile)
+            waiters.clear()
 
     def put_disconnect(self, code, reason):
         if self.disconnect is None:
