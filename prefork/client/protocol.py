@@ -95,9 +95,9 @@ class ClientProtocol:
             if data[offset:]:
                 res.keep_alive = False  # a body after a HEAD response: not reused
             res.complete = True
-            res.emit("end")
             self.parser = ResponseParser(self)
-            self.request.response_complete()
+            self.request.response_complete()  # before 'end', as below
+            res.emit("end")
             return
         self.request.hand_over("connect" if reason == "CONNECT" else "upgrade", data[offset:])
 
@@ -144,8 +144,11 @@ class ClientProtocol:
         self.done = True
         if trailers:
             res.trailers = header_map(trailers, len(trailers) // 2)
-        res.emit("end")
+        # the socket is settled (kept for the agent, the request marked done, or closed)
+        # before the application's 'end' listeners run, as Node's own 'end' listener
+        # runs first: a destroy() there leaves a kept-alive socket alone
         self.request.response_complete()
+        res.emit("end")
 
     # -- the socket's other events ---------------------------------------------------------------
     def eof_received(self):

@@ -25,6 +25,9 @@ Rules (Node's, spec section 7):
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent.
+- A request whose socket went back to the agent, or to an ``upgrade``/``connect``
+  listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
+  socket alone; so does ``res.destroy()`` on a complete response.
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun, only a parse or connection error in its body (a bad chunk, a reset) gives
@@ -400,6 +403,9 @@ class ClientRequest(EventEmitter):
         if socket.destroyed or self._closed:
             return
         socket.protocol = None
+        # done: a destroy() from now on (a clean-up after reading) must not reach the
+        # socket, which the agent gives to another request (Node's marks it destroyed)
+        self.destroyed = True
         self.loop.call_soon(self._close)
         self.agent.release(self, socket, self.agent.keep_alive)
 
@@ -419,6 +425,7 @@ class ClientRequest(EventEmitter):
             self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
             self._answered = True
             self.emit(event, self.res, socket, head)
+            self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
             self._close()
         else:
             socket.destroy()

@@ -188,11 +188,13 @@ class ClientResponse(EventEmitter):
     def destroy(self, error=None):
         """End the exchange from the response's side: the socket closes; a body not
         complete gives ``aborted``, ``close`` (``error`` first when given and listened
-        to), then the request's ``close``, as in Node."""
+        to), then the request's ``close``, as in Node. A complete response leaves the
+        socket alone (it may serve the agent's next request), as Node's does."""
         if not self.destroyed and not self._closed:
             self.destroyed = True
             self.destroy_error = error
-            self.socket.destroy()
+            if not self.complete:
+                self.socket.destroy()
         return self
 
     @property
