@@ -426,3 +426,25 @@ def test_set_encoding_decodes_across_reads_as_nodes(serve, tmp_path, encoding):
             assert "".join(chunks) == "\u00e9x\u20ac\U0001F600abc\ufffd"
     finally:
         listener.close()
+
+
+def test_close_follows_an_error_listener_that_raises(serve):
+    """A socket's ``error`` listener raises: the worker logs it and the ``close`` still
+    comes (it was never emitted: the server kept counting the handed-off socket, so its
+    ``close()`` never completed)."""
+    closed = threading.Event()
+
+    def setup(server, st):
+        def on_upgrade(req, s, head):
+            def raising(err):
+                raise RuntimeError("listener bug")
+            s.on("error", raising)
+            s.on("close", lambda had_error=False: st.record("close", had_error))
+            s.destroy(ConnectionAbortedError("gone"))
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
+        st.wait_for(lambda e: e == ("close", True), 10)
+    st.call(st.server.close, lambda *_: closed.set())
+    assert closed.wait(10)  # the server counts no socket left

@@ -19,7 +19,8 @@ Rules:
 - ``destroy()`` is immediate: one last non-blocking try for what is queued and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
   close.
-- ``close(had_error)`` is emitted on a later loop turn, once.
+- ``close(had_error)`` is emitted on a later loop turn, once, even when an ``error``
+  listener before it raised (logged): the server's count of its sockets waits for it.
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
@@ -27,9 +28,11 @@ Rules:
   read) and emits a due ``finish`` at once.
 """
 
+import logging
 import socket as _socket
 
 _RECV_SIZE = 64 * 1024
+log = logging.getLogger("prefork")
 
 
 class Closing:
@@ -239,7 +242,10 @@ class Closing:
     def _emit_close(self, error):
         try:
             if error is not None and (self.protocol is None or self.listener_count("error")):
-                self.emit("error", error)
+                try:
+                    self.emit("error", error)
+                except Exception:  # a raising 'error' listener: the 'close' is still due
+                    log.exception("error in an 'error' listener of a socket")
             self.emit("close", error is not None)
         finally:
             self.protocol = None  # it refers back to this socket: let both go now
