@@ -68,7 +68,8 @@ def node_server(routes):
 
 
 def prefork_setup(routes):
-    """A ``serve`` setup answering ``routes`` ({path: listener(req, res, note)}) and
+    """A ``serve`` setup answering ``routes`` ({path: listener(req, res, note)}, plain or
+    coroutine functions) and
     ``/report/<route>`` (what ``note(path, item)`` kept for it, as JSON)."""
     def setup(server, _st):
         seen = {}
@@ -80,7 +81,7 @@ def prefork_setup(routes):
             if req.url.startswith("/report/"):
                 res.end(json.dumps(seen.get("/" + req.url[8:], []), separators=(",", ":")))
                 return
-            routes[req.url](req, res, note)
+            return routes[req.url](req, res, note)  # a coroutine listener's coroutine runs as a task
         server.on("request", on_request)
     return setup
 

@@ -54,6 +54,12 @@ NODE_ROUTES = r"""
       req.on('data', first); req.resume();
     }, 5);
   },
+  '/async-set-encoding': async (req, res) => {
+    req.setEncoding(req.headers['x-encoding']);
+    const parts = [];
+    for await (const c of req) parts.push(c);
+    res.end(JSON.stringify(parts.join('')));
+  },
   '/readable-ended': (req, res) => {
     note(req.url, req.readableEnded);
     req.on('data', () => {});
@@ -127,6 +133,12 @@ def pause_mid(req, res, note):
     poll()
 
 
+async def async_set_encoding(req, res, note):
+    req.set_encoding(req.headers["x-encoding"])
+    parts = [chunk async for chunk in req]
+    res.end(json.dumps("".join(parts), ensure_ascii=False))
+
+
 def readable_ended(req, res, note):
     note(req.url, req.readable_ended)
     req.on("data", lambda chunk: None)
@@ -138,7 +150,7 @@ def readable_ended(req, res, note):
 
 
 ROUTES = {"/set-encoding": set_encoding, "/set-encoding-read": set_encoding_read,
-          "/readable-ended": readable_ended, "/pause-mid": pause_mid, "/read-size": read_size}
+          "/readable-ended": readable_ended, "/async-set-encoding": async_set_encoding, "/pause-mid": pause_mid, "/read-size": read_size}
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +211,14 @@ def test_pause_in_a_data_listener_holds_the_kept_chunks_as_node(ports):
     data, seen = both(ports, pieces, "/pause-mid", until="end")
     assert seen == [["first", "aaa"], ["second", "bbb"], ["second", "ccc"], "end"]
     assert body_of(data) == b"x"
+
+
+@pytest.mark.parametrize("encoding, text", [("base64", "w6lhYmM="), ("hex", "c3a9616263"), ("utf8", "\u00e9abc")])
+def test_set_encoding_in_a_coroutine_after_the_whole_body_came_as_node(ports, encoding, text):
+    """The body arrives with the head, so a coroutine listener (which starts on a later
+    loop turn in prefork, at once in Node) sets the encoding once the body is complete:
+    the bytes it kept are decoded whole, the last partial group too."""
+    request = (b"POST /async-set-encoding HTTP/1.1\r\nHost: x\r\nX-Encoding: %s\r\nContent-Length: 5\r\n"
+               b"Connection: close\r\n\r\n\xc3\xa9abc" % encoding.encode())
+    data, _ = both(ports, [request], "/async-set-encoding")
+    assert json.loads(body_of(data)) == text

@@ -170,11 +170,14 @@ class IncomingMessage(EventEmitter):
         """Node's ``req.setEncoding(encoding)``: body chunks (``data``, ``read()``) are
         ``str`` decoded with one of Node's encodings; a character (or a base64 group)
         split between chunks comes whole with the next one, what is left at the end
-        comes before ``end``. Bytes kept unread are decoded now."""
+        comes before ``end``. Bytes kept unread are decoded now (whole, when the body is
+        complete already: a coroutine listener starts after a body sent with the head)."""
         decoder = BodyDecoder(encoding)
         self._decoder = decoder
         if self._buffered:
             text = "".join([decoder.decode(chunk) for chunk in self._buffered])
+            if self.complete:
+                text += decoder.final()  # the body's end came already: nothing follows
             self._buffered = [text] if text else None
             self._buffered_size = len(text)
         return self
