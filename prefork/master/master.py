@@ -460,12 +460,14 @@ class Master:
 
     def reopen_logs(self):
         """USR1: reopen the master's error log, then hand every worker the files as
-        they are now (a worker that cannot take them now reopens by path on USR1)."""
+        they are now (a worker that cannot take them now reopens by path on USR1). A
+        file the master cannot open is said once, by the master: the workers keep the
+        old one, and are not told to try it again each."""
         logs.reopen()
-        files = logs.files_for_workers(self.settings)
+        files = logs.files_for_workers(self.settings)  # none: no log file, or it cannot be opened (logged once)
         try:
             for worker in self.workers.values():
-                if not files or not worker.channel.send_fds("reopen", list(files.values()), logs=list(files)):
+                if files and not worker.channel.send_fds("reopen", list(files.values()), logs=list(files)):
                     self.kill(worker.pid, signal.SIGUSR1)
         finally:
             for fd in files.values():
