@@ -451,6 +451,7 @@ class Master:
         for worker in list(self.workers.values()):
             if worker.generation == self.generation and worker.slot >= self.target:
                 self.retire(worker, "exit")
+        self.check_booted()  # the worker gone may have been the last of the first generation still booting
 
     def count_change_refused(self, name):
         if self.new_generation is None:

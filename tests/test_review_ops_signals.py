@@ -1,0 +1,45 @@
+"""Signals at awkward moments of the first boot. Real daemons, real signals; every
+process is killed by PID at the end (the ``daemons`` fixture)."""
+
+import signal
+import socket
+import textwrap
+
+from harness import read_until_close
+
+# Worker 1 holds its boot while GATE.hold exists; every other worker boots at once.
+SLOT1_APP = """
+import os
+import time
+
+
+def setup(server):
+    with open("/proc/self/cmdline", "rb") as fh:
+        title = fh.read()
+    while b"worker 1 " in title and os.path.exists(os.environ["GATE"] + ".hold"):
+        time.sleep(0.02)
+    server.on("request", lambda req, res: res.end(str(os.getpid())))
+"""
+
+
+def get(port, path):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head, _, body = read_until_close(sock).partition(b"\r\n\r\n")
+    finally:
+        sock.close()
+    return int(head.split()[1]), body.decode()
+
+
+def test_ttou_of_the_last_booting_worker_of_the_first_generation_makes_the_daemon_ready(daemons, tmp_path):
+    (tmp_path / "slot1.py").write_text(textwrap.dedent(SLOT1_APP))
+    (tmp_path / "gate.hold").touch()
+    d = daemons("--app-dir", str(tmp_path), app="slot1:setup", workers=2, env={"GATE": str(tmp_path / "gate")})
+    port = d.metrics_port()
+    d.wait_log(r"booting worker 1")
+    assert get(port, "/readyz") == (503, "booting\n")
+    d.signal(signal.SIGTTOU)  # worker 1, still booting, goes: worker 0 is the whole daemon now
+    d.wait_log(r"worker 1 \(pid \d+\) stopped")
+    d.wait_log(r"1 workers ready")
+    assert get(port, "/readyz") == (200, "ready\n")
