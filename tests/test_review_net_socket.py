@@ -448,3 +448,26 @@ def test_close_follows_an_error_listener_that_raises(serve):
         st.wait_for(lambda e: e == ("close", True), 10)
     st.call(st.server.close, lambda *_: closed.set())
     assert closed.wait(10)  # the server counts no socket left
+
+
+@pytest.mark.parametrize("event", ["end", "finish"])
+def test_the_socket_closes_after_an_end_or_finish_listener_that_raises(serve, event):
+    """Both sides have ended and an ``end`` (or ``finish``) listener raises: the socket
+    still closes (it stayed open for ever, its descriptor and the server's count held)."""
+    def setup(server, st):
+        def on_upgrade(req, s, head):
+            def raising():
+                raise RuntimeError("listener bug")
+            s.on(event, raising)
+            s.on("close", lambda had_error=False: st.record("close", had_error))
+            s.on("data", lambda data: None)
+            if event == "end":
+                s.end(b"bye")
+            else:
+                s.on("end", lambda: s.end(b"bye"))
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        st.wait_for(lambda e: e == ("close", False), 10)

@@ -21,6 +21,7 @@ Rules:
   close.
 - ``close(had_error)`` is emitted on a later loop turn, once, even when an ``error``
   listener before it raised (logged): the server's count of its sockets waits for it.
+  An ``end`` or ``finish`` listener that raises does not stop the close either.
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
@@ -147,9 +148,11 @@ class Closing:
         self._finish_due = False
         if self.destroyed:
             return  # destroyed before its 'finish' (a write after end): none
-        self.emit("finish")
-        if self._destroy_after_flush or not self.readable:
-            self._close_after_fin()
+        try:
+            self.emit("finish")
+        finally:  # (a listener that raises leaves the close to come all the same)
+            if self._destroy_after_flush or not self.readable:
+                self._close_after_fin()
 
     def _close_after_fin(self):
         if self.destroyed:

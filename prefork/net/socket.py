@@ -257,18 +257,19 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self._emit_end()
 
     def _emit_end(self):
-        if self._decoder is not None:
-            rest = self._decoder.end()  # what was held of a last character
-            if rest:
-                self.emit("data", rest)
-        self.emit("end")
-        if self.destroyed:
-            return
-        if self._ending:
-            if not self._out and not self._finish_due:  # (a due 'finish' closes after it)
-                self.destroy()
-        elif not self.allow_half_open:
-            self.end()  # the peer's FIN ends this side too (Node's allowHalfOpen: false)
+        try:
+            if self._decoder is not None:
+                rest = self._decoder.end()  # what was held of a last character
+                if rest:
+                    self.emit("data", rest)
+            self.emit("end")
+        finally:  # (a listener that raises leaves the close to come all the same)
+            if not self.destroyed:
+                if self._ending:
+                    if not self._out and not self._finish_due:  # (a due 'finish' closes after it)
+                        self.destroy()
+                elif not self.allow_half_open:
+                    self.end()  # the peer's FIN ends this side too (Node's allowHalfOpen: false)
 
     def _fail(self, err):
         if self.destroyed:
