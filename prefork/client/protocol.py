@@ -7,6 +7,8 @@ Rules (Node's, spec section 7):
 - The response to HEAD, to CONNECT and a 101 end at their head (httptools has no
   skip-body hook for them): the protocol finds where the head ended itself and hands the
   rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser.
+- The socket's idle ``timeout`` goes to the request, then to the response while its
+  body is in progress, as in Node.
 - A parse error before the response ends the exchange with that error; a FIN ends a
   close-delimited body (no Content-Length, and ``chunked`` not the last
   Transfer-Encoding coding, as llhttp frames it); the socket's close tells the request (``socket hang up`` if no
@@ -178,6 +180,9 @@ class ClientProtocol:
 
     def on_timeout(self):
         self.request.emit("timeout")
+        res = self.res
+        if res is not None and not res.complete:
+            res.emit("timeout")  # a body in progress: its response too (Node's responseOnTimeout)
 
     def on_drain(self):
         self.request.emit("drain")

@@ -136,6 +136,14 @@ class ClientResponse(EventEmitter):
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
         return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=kept, ended=self._ended)
 
+    def set_timeout(self, seconds, callback=None):
+        """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose
+        ``timeout`` comes to the request and, while the body is in progress, here."""
+        if callback is not None:
+            self.on("timeout", callback)
+        self.socket.set_timeout(seconds)
+        return self
+
     def pause(self):
         """Stop the body's ``data`` events for now: the socket stops reading."""
         self.socket.pause()
