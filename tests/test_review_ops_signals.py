@@ -1,10 +1,16 @@
 """Signals at awkward moments of the first boot. Real daemons, real signals; every
 process is killed by PID at the end (the ``daemons`` fixture)."""
 
+import os
+import re
+import resource
 import signal
 import socket
 import textwrap
 
+import pytest
+
+from daemon import wait_until
 from harness import read_until_close
 
 # Worker 1 holds its boot while GATE.hold exists; every other worker boots at once.
@@ -43,3 +49,30 @@ def test_ttou_of_the_last_booting_worker_of_the_first_generation_makes_the_daemo
     d.wait_log(r"worker 1 \(pid \d+\) stopped")
     d.wait_log(r"1 workers ready")
     assert get(port, "/readyz") == (200, "ready\n")
+
+
+def core_files_land_in_the_working_directory():
+    try:
+        with open("/proc/sys/kernel/core_pattern") as fh:
+            pattern = fh.read().strip()
+    except OSError:
+        return False
+    return not pattern.startswith("|") and "/" not in pattern
+
+
+@pytest.mark.skipif(not core_files_land_in_the_working_directory(), reason="core files go elsewhere here")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGQUIT])
+def test_a_fast_stop_while_workers_boot_dumps_no_core(daemons, tmp_path, signum):
+    (tmp_path / "slow.py").write_text("import time\ntime.sleep(60)\n\n\ndef setup(server):\n    pass\n")
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))  # inherited by the daemon: cores would be written
+    try:
+        d = daemons("--app-dir", str(tmp_path), app="slow:setup", workers=2)
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    d.wait_log(r"booting worker 1")
+    wait_until(lambda: len(d.workers()) == 2, 10, what="both workers forked")
+    d.signal(signum)
+    assert d.wait_exit() == 0, d.log()
+    assert len(re.findall(r"worker \d \(pid \d+\) stopped: signal", d.log())) == 2, d.log()
+    assert [name for name in os.listdir(d.tmp) if name.startswith("core")] == []

@@ -36,6 +36,8 @@ Rules:
 - The master's signals are blocked from before it starts (``cli.run``, and across a
   USR2 exec) until its handlers are installed: one sent meanwhile is handled then,
   never lost (PID 1 would ignore it) nor fatal (the default action of HUP, USR1).
+- A fast stop (INT, QUIT, a failed first boot) sends the workers INT: a worker still
+  booting, before its handlers, must end by a default action that dumps no core.
 - SIGCHLD is acted on after the other signals read in the same wakeup, so a stop signal
   is always handled before the worker exits it caused.
 - The loop sleeps until the next deadline (heartbeat checks, kills, backoff respawns).
@@ -409,7 +411,9 @@ class Master:
         for worker in self.workers.values():
             worker.retiring = True
             worker.kill_at = deadline
-            self.kill(worker.pid, signal.SIGQUIT)
+            # INT, not QUIT: the same fast stop for a serving worker, but one still booting
+            # (no handler yet) dies by INT's default action, where QUIT's dumps its core
+            self.kill(worker.pid, signal.SIGINT)
         self.after_stop_signal()
 
     def after_stop_signal(self):
