@@ -471,3 +471,82 @@ def test_the_socket_closes_after_an_end_or_finish_listener_that_raises(serve, ev
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
         sock.shutdown(socket.SHUT_WR)
         st.wait_for(lambda e: e == ("close", False), 10)
+
+
+NODE_STATE_SERVER = r"""
+const http = require('http');
+const server = http.createServer();
+function snap(s, at) {
+  console.log(JSON.stringify([at, s.readyState, s.writableEnded, s.writableFinished, s.readableEnded, s.destroyed,
+                              s.pending, s.writable, s.readable, s.writableLength > 0, s.writableNeedDrain]));
+}
+server.on('upgrade', (req, s, head) => {
+  snap(s, 'upgrade');
+  s.on('data', () => {});
+  s.on('end', () => { snap(s, 'end'); s.end('x'); snap(s, 'after end()'); });
+  s.on('finish', () => snap(s, 'finish'));
+  s.on('close', () => { snap(s, 'close'); process.exit(0); });
+  s.on('drain', () => snap(s, 'drain'));
+  s.write(Buffer.alloc(BIG)); snap(s, 'big write');
+});
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify(server.address().port)));
+"""
+BIG = 8 * 1024 * 1024
+
+
+def state_client(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
+        got = 0
+        while got < BIG:
+            chunk = sock.recv(65536)
+            assert chunk
+            got += len(chunk)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(10) == b"x" and sock.recv(10) == b""
+
+
+def test_the_sockets_state_over_time_is_nodes(serve, tmp_path):
+    """``ready_state``, ``writable_ended``/``writable_finished``, ``readable_ended``,
+    ``destroyed``, ``pending``, ``writable``/``readable``, ``writable_length`` and
+    ``writable_need_drain`` at each step of a socket's life read as Node's do."""
+    if NODE is None:
+        pytest.skip("node is not installed")
+    script = tmp_path / "state.js"
+    script.write_text(NODE_STATE_SERVER.replace("BIG", str(BIG)))
+    node = subprocess.Popen([NODE, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        state_client(json.loads(node.stdout.readline()))
+        node_states = [json.loads(line) for line in node.stdout]
+    finally:
+        node.kill()
+        node.wait(5)
+        node.stdout.close()
+    states = []
+    done = threading.Event()
+
+    def snap(s, at):
+        states.append([at, s.ready_state, s.writable_ended, s.writable_finished, s.readable_ended, s.destroyed,
+                       s.pending, s.writable, s.readable, s.writable_length > 0, s.writable_need_drain])
+
+    def setup(server, st):
+        def on_upgrade(req, s, head):
+            snap(s, "upgrade")
+            s.on("data", lambda data: None)
+
+            def on_end():
+                snap(s, "end")
+                s.end(b"x")
+                snap(s, "after end()")
+            s.on("end", on_end)
+            s.on("finish", lambda: snap(s, "finish"))
+            s.on("close", lambda had_error=False: (snap(s, "close"), done.set()))
+            s.on("drain", lambda: snap(s, "drain"))
+            s.write(bytes(BIG))
+            snap(s, "big write")
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    state_client(st.port)
+    assert done.wait(10)
+    assert states == node_states

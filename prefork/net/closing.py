@@ -44,6 +44,7 @@ class Closing:
     _close_timer = None  # the bound of the orderly close, once armed
     _fin_sent = False
     _finish_due = False  # the FIN is out, its 'finish' waits for the next loop turn
+    writable_finished = False  # 'finish' was emitted (Node's writableFinished)
     _linger = False  # destroy_soon(linger=True): linger whatever waits unread
 
     @property
@@ -148,6 +149,7 @@ class Closing:
         self._finish_due = False
         if self.destroyed:
             return  # destroyed before its 'finish' (a write after end): none
+        self.writable_finished = True
         try:
             self.emit("finish")
         finally:  # (a listener that raises leaves the close to come all the same)

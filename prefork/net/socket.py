@@ -115,6 +115,33 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     def fileno(self):
         return self._fd
 
+    # -- Node's stream state, read-only --------------------------------------------------
+    readable_ended = False  # 'end' was emitted (Node's readableEnded)
+
+    @property
+    def writable_length(self):
+        """Bytes written and not yet taken by the kernel (Node's ``writableLength``)."""
+        return self.buffered_size
+
+    @property
+    def writable_need_drain(self):
+        """``write()`` said wait and the ``drain`` has not come (Node's ``writableNeedDrain``)."""
+        return self._need_drain and not self._ending and not self.destroyed
+
+    @property
+    def pending(self):
+        """Not connected (yet, or any more): Node's ``pending``."""
+        return self.connecting or self.destroyed
+
+    @property
+    def ready_state(self):
+        """Node's ``readyState``: ``opening``, ``open``, ``readOnly``, ``writeOnly`` or ``closed``."""
+        if self.connecting:
+            return "opening"
+        if self.readable:
+            return "open" if self.writable else "readOnly"
+        return "writeOnly" if self.writable else "closed"
+
     @property
     def http_message(self):
         """The response currently on this socket (Node's ``socket._httpMessage``)."""
@@ -248,6 +275,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self._reading = False
             self.loop.remove_reader(self._fd)
         if self.protocol is not None:
+            self.readable_ended = True
             self.protocol.eof_received()
             if self.listener_count("end"):  # as Node's, a protocol's socket tells its listeners too
                 self.emit("end")
@@ -262,6 +290,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
                 rest = self._decoder.end()  # what was held of a last character
                 if rest:
                     self.emit("data", rest)
+            self.readable_ended = True
             self.emit("end")
         finally:  # (a listener that raises leaves the close to come all the same)
             if not self.destroyed:
