@@ -244,6 +244,13 @@ class ClientRequest(EventEmitter):
             else:
                 data = encoded(data, encoding)
         if self._ended:
+            if data:
+                self.write(data, callback=callback)  # Node's: ERR_STREAM_WRITE_AFTER_END, as a write
+            elif callback is not None:
+                if self.finished:
+                    self.loop.call_soon(callback)
+                else:
+                    self.once("finish", callback)
             return self
         self._ended = True
         if isinstance(data, str):
