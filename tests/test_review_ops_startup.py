@@ -113,3 +113,14 @@ def test_a_pidfile_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == f"argv:--pidfile: {tmp_path}/p.pid: cannot write: is a directory\n"
     assert os.listdir(tmp_path) == ["p.pid"]
+
+
+def test_an_app_that_fails_at_import_has_its_traceback_logged_once(tmp_path):
+    (tmp_path / "failing.py").write_text("import os\n\nraise RuntimeError('missing DATABASE_URL')\n")
+    proc = subprocess.run([sys.executable, "-m", "prefork", "failing:setup", "--app-dir", str(tmp_path), "--workers",
+                           "1", "--bind", "127.0.0.1:0", "--metrics-bind", ""], capture_output=True, text=True,
+                          timeout=20, env=python_env(), stdin=subprocess.DEVNULL)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.count("raise RuntimeError('missing DATABASE_URL')") == 1, proc.stderr
+    assert proc.stderr.count("Traceback (most recent call last)") == 1, proc.stderr
+    assert "failed to boot (exit status 3); stopping:\nRuntimeError: missing DATABASE_URL\n" in proc.stderr

@@ -277,16 +277,16 @@ class Master:
             return
         pending = self.new_generation
         if not worker.ready:
+            # the worker logged its error in full (a traceback): the master says its last line
+            error = (worker.boot_error or "").strip().splitlines()
             if worker.generation == 1 and not self.booted:
                 log.error("worker %d (pid %d) failed to boot (%s); stopping%s", worker.slot, worker.pid, how,
-                          ":\n" + worker.boot_error if worker.boot_error else "")
+                          ":\n" + error[-1] if error else "")
                 self.exit_code = EXIT_BOOT_FAILURE
                 self.fast_stop()
                 return
             if pending is not None and worker.generation == pending[0]:
-                log.error("reload aborted: a new worker failed to boot (%s)%s", how,
-                          ":\n" + worker.boot_error if worker.boot_error else "")
-                error = (worker.boot_error or "").strip().splitlines()
+                log.error("reload aborted: a new worker failed to boot (%s)%s", how, ":\n" + error[-1] if error else "")
                 reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""))
                 return
         if worker.generation != self.generation and (pending is None or worker.generation != pending[0]):
