@@ -93,7 +93,7 @@ class Agent:
                 return
         socket.destroy()
         if waiting:
-            self.add_request(waiting.popleft())
+            req.loop.call_soon(self._serve_line, key)
 
     def _free_timeout(self, req):
         """How long a free socket waits in the pool: the agent's ``timeout``, shortened
@@ -126,10 +126,17 @@ class Agent:
         line (if any) takes a new connection."""
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
+        if self.requests.get(key):
+            req.loop.call_soon(self._serve_line, key)
+
+    def _serve_line(self, key):
+        """A socket slot for ``key`` freed up: the first request in line (if it is still
+        there, and the slot still free) takes a new connection. On a loop turn of its
+        own, after the request that let the slot go has closed, as Node's agent does."""
         waiting = self.requests.get(key)
         while waiting and waiting[0].destroyed:
             waiting.popleft()
-        if waiting and (self.max_sockets is None or self.sockets[key] < self.max_sockets):
+        if waiting and (self.max_sockets is None or self.sockets.get(key, 0) < self.max_sockets):
             self.add_request(waiting.popleft())
 
     def destroy(self):
