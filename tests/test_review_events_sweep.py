@@ -20,6 +20,13 @@ from test_review_events_head import both, node_server, prefork_setup
 
 # name: (Node listener body, prefork listener); ``tryit(name, f)`` notes f's error code
 CASES = {
+    "cookie-list": ("res.setHeader('Cookie', ['a=1', 'b=2']); res.setHeader('X-L', ['1', '2']);"
+                    "res.writeHead(200, {'cookie': ['c=3', 'd=4', 5]}); res.end('x');",
+                    lambda req, res, note: (res.set_header("Cookie", ["a=1", "b=2"]), res.set_header("X-L", ["1", "2"]),
+                                            res.write_head(200, {"cookie": ["c=3", "d=4", 5]}), res.end("x"))),
+    "cookie-one": ("res.setHeader('COOKIE', ['a=1']); res.setHeader('Cookies', ['x', 'y']); res.end('x');",
+                   lambda req, res, note: (res.set_header("COOKIE", ["a=1"]), res.set_header("Cookies", ["x", "y"]),
+                                           res.end("x"))),
     "num": ("res.setHeader('X-Num', 5); note(req.url, res.getHeader('x-num')); res.end('x');",
             lambda req, res, note: (res.set_header("X-Num", 5), note(req.url, res.get_header("x-num")),
                                     res.end("x"))),

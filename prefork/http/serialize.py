@@ -172,8 +172,12 @@ def check_value(name, value):
 
 
 def header_lines(name, value):
-    """``Name: value\\r\\n`` lines; a list value gives one line per item."""
+    """``Name: value\\r\\n`` lines; a list value gives one line per item, except a
+    ``Cookie`` list of two or more: one line, its items joined with "; " (as Node
+    writes it, a request's cookies being one field)."""
     if isinstance(value, (list, tuple)):
+        if len(value) > 1 and len(name) == 6 and name.lower() == "cookie":
+            return f"{name}: {'; '.join(map(str, value))}\r\n"
         return "".join(f"{name}: {item}\r\n" for item in value)
     return f"{name}: {value}\r\n"
 
