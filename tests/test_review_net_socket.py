@@ -4,6 +4,7 @@ in prefork's, driven by the same raw client on 127.0.0.1; the events (order, err
 codes), the bytes and the FIN must agree."""
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -31,6 +32,11 @@ const scenarios = {
   invalid_chunks(s, rec) {
     for (const chunk of [5, null, {}]) { try { s.write(chunk); } catch (e) { rec(['throw', e.code]); } }
     const b = Buffer.from('abc'); s.write(new Uint8Array(b)); s.end('!');
+  },
+  timeout_callback(s, rec) {
+    const cb = () => rec(['cb', 'timeout']);
+    s.setTimeout(50, cb); s.setTimeout(0, cb); s.setTimeout(50);
+    s.on('timeout', () => s.end('t'));
   },
   paused_listener(s, rec) {
     s.write('up'); s.on('end', () => s.end());
@@ -117,6 +123,15 @@ def invalid_chunks(s, rec):
     s.end(b"!")
 
 
+def timeout_callback(s, rec):
+    def callback():
+        rec("cb", "timeout")
+    s.set_timeout(0.05, callback)
+    s.set_timeout(0, callback)  # no longer a listener
+    s.set_timeout(0.05)
+    s.on("timeout", lambda: s.end(b"t"))
+
+
 def paused_listener(s, rec):
     s.write(b"up")
     s.on("end", lambda: s.end())
@@ -142,7 +157,8 @@ def late_listener_destroy(s, rec):
 
 
 SCENARIOS = {f.__name__: f for f in (write_after_end, end_after_end, write_after_destroy, finish_after_end,
-                                     not_half_open, half_open, corked_end, encodings, invalid_chunks, paused_listener,
+                                     not_half_open, half_open, corked_end, encodings, invalid_chunks, timeout_callback,
+                                     paused_listener,
                                      late_listener_destroy)}
 
 
@@ -272,6 +288,7 @@ def both(node_server, prefork_server, name, steps=()):
     ("corked_end", ["shut"]),
     ("encodings", ["shut"]),
     ("invalid_chunks", ["shut"]),
+    ("timeout_callback", [1, "shut"]),
     ("late_listener_destroy", [2, b"more", "shut"]),
 ])
 def test_the_upgraded_socket_behaves_as_nodes(node_server, prefork_server, name, steps):
@@ -550,3 +567,27 @@ def test_the_sockets_state_over_time_is_nodes(serve, tmp_path):
     state_client(st.port)
     assert done.wait(10)
     assert states == node_states
+
+
+def test_set_keep_alive_sets_the_probes_as_nodes_does(serve):
+    """``set_keep_alive(True, 7)``: SO_KEEPALIVE on, the first probe after 7 idle seconds;
+    ``set_keep_alive(False)``: off (Node's setKeepAlive, its delay in seconds here)."""
+    seen = {}
+
+    def setup(server, st):
+        def on_connection(s):
+            probe = socket.socket(fileno=os.dup(s.fileno()))
+            try:
+                s.set_keep_alive(True, 7)
+                seen["on"] = (probe.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                              probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))
+                s.set_keep_alive(False)
+                seen["off"] = probe.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+            finally:
+                probe.close()
+            st.record("checked")
+        server.on("connection", on_connection)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10):
+        st.wait_for(lambda e: e == ("checked",), 10)
+    assert seen == {"on": (1, 7), "off": 0}

@@ -19,8 +19,13 @@ class IdleTimer:
     """Mixed into ``Socket``."""
 
     def set_timeout(self, seconds, callback=None):
+        """Node's ``socket.setTimeout``: ``timeout`` after ``seconds`` idle (0: off);
+        ``callback`` becomes a one-time ``timeout`` listener, or with 0 stops being one."""
         if callback is not None:
-            self.once("timeout", callback)
+            if seconds:
+                self.once("timeout", callback)
+            else:
+                self.off("timeout", callback)
         timeout = self.timeout = seconds + 0.0 if seconds else 0.0
         self._idle_fired = False
         if timeout <= 0 or self.destroyed:

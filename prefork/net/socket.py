@@ -159,6 +159,20 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             pass
         return self
 
+    def set_keep_alive(self, enable=False, initial_delay=0):
+        """Node's ``socket.setKeepAlive([enable][, initialDelay])``, the delay in seconds:
+        TCP keep-alive probes on (or off), the first after ``initial_delay`` idle seconds
+        (0: the system's default)."""
+        if self.remote_family is None or self.destroyed:
+            return self
+        try:
+            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, int(bool(enable)))
+            if enable and initial_delay >= 1:
+                self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPIDLE, int(initial_delay))
+        except (OSError, AttributeError):
+            pass
+        return self
+
     def set_no_delay(self, no_delay=True):
         if self.remote_family is not None and not self.destroyed:
             self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(no_delay))
