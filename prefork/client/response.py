@@ -2,6 +2,8 @@
 client) and Information (the payload of an ``information`` event, a 1xx).
 
 Rules:
+- ``async for chunk in res`` is Node's ``for await``: leaving the loop before the end
+  destroys the response (its socket, unless the body was complete).
 - ``data`` and ``end`` come from the client protocol as the parser produces them;
   ``close`` once, when the exchange is over (``mark_closed``). A connection that ends
   before the body does gives ``aborted``, the request's ``close``, ``error``
@@ -134,7 +136,22 @@ class ClientResponse(EventEmitter):
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
-        return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=kept, ended=self._ended)
+        return self._iterate(Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=kept,
+                                    ended=self._ended))
+
+    async def _iterate(self, chunks):
+        """The chunks; a loop left before the body's end (``break``, an exception)
+        destroys the response, as Node's ``for await`` does: otherwise its socket,
+        paused for the loop, would stay taken for ever (the agent's next request in line
+        with it). The generator is closed when the loop drops it."""
+        finished = False
+        try:
+            async for chunk in chunks:
+                yield chunk
+            finished = True
+        finally:
+            if not finished:
+                self.destroy()
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose
