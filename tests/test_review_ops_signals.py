@@ -1,12 +1,14 @@
 """Signals at awkward moments of the first boot. Real daemons, real signals; every
 process is killed by PID at the end (the ``daemons`` fixture)."""
 
+import json
 import os
 import re
 import resource
 import signal
 import socket
 import textwrap
+import time
 
 import pytest
 
@@ -76,3 +78,24 @@ def test_a_fast_stop_while_workers_boot_dumps_no_core(daemons, tmp_path, signum)
     assert d.wait_exit() == 0, d.log()
     assert len(re.findall(r"worker \d \(pid \d+\) stopped: signal", d.log())) == 2, d.log()
     assert [name for name in os.listdir(d.tmp) if name.startswith("core")] == []
+
+
+def test_a_master_stopped_longer_than_timeout_aborts_no_healthy_worker_when_it_continues(daemons):
+    d = daemons("--timeout", "1", workers=2)
+    d.wait_ready()
+    workers = d.workers()
+    d.signal(signal.SIGSTOP)  # Ctrl-Z, a debugger, a paused VM: the workers serve on meanwhile
+    try:
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:  # the workers' heartbeats wait in their channels
+            assert b"200 OK" in d.request("/")
+            time.sleep(0.1)
+    finally:
+        d.signal(signal.SIGCONT)
+    # a heartbeat after the pause, read by the master: every worker was judged by then
+    metrics = d.metrics_port()
+    wait_until(lambda: all(get(metrics, "/status.json")[1].count(f'"pid":{pid},') for pid in workers)
+               and max(w["heartbeat_age"] for w in json.loads(get(metrics, "/status.json")[1])["workers"]) < 0.9,
+               10, what="fresh heartbeats after the pause")
+    assert "aborting" not in d.log(), d.log()
+    assert d.workers() == workers

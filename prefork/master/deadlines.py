@@ -10,6 +10,10 @@ Rules:
   log says which worker, how long it was silent, and what is done. A worker whose app
   is still loading falls under the same ``timeout`` (an import that hangs on a
   database); the log then says it is still booting.
+- A worker is judged on what it sent, read or not: before one is aborted, its channel
+  is read. A master that was not running (SIGSTOP, Ctrl-Z, a paused VM) may find its
+  timer due before the loop has read the heartbeats that came meanwhile; it must not
+  abort every worker as hung.
 - With ``max_worker_memory`` set, each serving worker's resident memory is read from
   /proc at every check (at least once a second). One past the limit is replaced as a
   ``max_requests`` worker is: its replacement starts first, then it drains; the log
@@ -67,6 +71,10 @@ def check(master):
             master.kill(worker.pid, signal.SIGKILL)
             worker.kill_at = None
         elif worker.aborted_at is None and not worker.retiring and now - worker.last_beat > timeout:
+            master.on_message(worker)  # what it sent that the master has not read yet (see the rules)
+            if master.workers.get(worker.pid) is not worker or worker.aborted_at is not None \
+                    or worker.retiring or time.monotonic() - worker.last_beat <= timeout:
+                continue
             if worker.ready:
                 log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
                           "in the error log)", worker.slot, worker.pid, now - worker.last_beat)
