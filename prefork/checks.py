@@ -11,6 +11,8 @@ Rules:
 - No text value may hold a NUL character (a TOML ``"\\u0000"``): no path, name or
   address the system is given can hold one, so it is refused here, for every text
   setting and every list entry alike, rather than failing where it is used.
+- A UNIX socket's path fits ``sun_path`` (``UNIX_PATH_MAX`` bytes): check-config, and
+  so a USR2, would otherwise pass a ``bind`` the master then cannot open.
 - Numbers the system takes within bounds are checked against them: an ``fd://N``
   descriptor (at most ``FD_MAX``), a numeric ``user`` or ``group`` id (at most
   ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
@@ -31,6 +33,7 @@ from .options import DURATION_MAX, SCHEMES
 FD_MAX = 2 ** 31 - 1  # a descriptor is a C int
 ID_MAX = 2 ** 32 - 2  # uid_t and gid_t are 32 bits; 2**32 - 1 is -1, "no change"
 NUL = "\0"
+UNIX_PATH_MAX = 107  # bytes of a UNIX socket's path: sun_path is 108, with its terminating NUL
 
 
 def _no_nul(value):
@@ -135,6 +138,10 @@ def check_bind(addresses):
             directory = os.path.dirname(os.path.abspath(address[5:]))
             if not os.path.isdir(directory):
                 raise ValueError(f"{address}: directory {directory} does not exist")
+            size = len(os.fsencode(address[5:]))
+            if size > UNIX_PATH_MAX:
+                raise ValueError(f"{address}: the path is {size} bytes long; a UNIX socket's may be at most "
+                                 f"{UNIX_PATH_MAX} (sun_path in unix(7))")
             continue
         if address.startswith("fd://"):
             if int(address[5:]) > FD_MAX:

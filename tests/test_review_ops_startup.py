@@ -124,3 +124,18 @@ def test_an_app_that_fails_at_import_has_its_traceback_logged_once(tmp_path):
     assert proc.stderr.count("raise RuntimeError('missing DATABASE_URL')") == 1, proc.stderr
     assert proc.stderr.count("Traceback (most recent call last)") == 1, proc.stderr
     assert "failed to boot (exit status 3); stopping:\nRuntimeError: missing DATABASE_URL\n" in proc.stderr
+
+
+@pytest.mark.parametrize("extra, ok", [(0, True), (1, False)])
+def test_a_unix_socket_path_longer_than_sun_path_is_refused_by_check_config(tmp_path, extra, ok):
+    base = f"{tmp_path}/"
+    path = base + "s" * (107 - len(base) + extra)  # 107 bytes fit, 108 do not
+    proc = subprocess.run([sys.executable, "-m", "prefork", "check-config", "apps.basic:setup", "--bind", f"unix:{path}",
+                           "--metrics-bind", ""], capture_output=True, text=True, timeout=20, env=python_env(),
+                          stdin=subprocess.DEVNULL)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode == 2
+        assert proc.stderr == (f"argv:--bind: unix:{path}: the path is 108 bytes long; a UNIX socket's may be at "
+                               f"most 107 (sun_path in unix(7))\n")
