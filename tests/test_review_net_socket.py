@@ -33,6 +33,7 @@ const scenarios = {
     for (const chunk of [5, null, {}]) { try { s.write(chunk); } catch (e) { rec(['throw', e.code]); } }
     const b = Buffer.from('abc'); s.write(new Uint8Array(b)); s.end('!');
   },
+  end_then_destroy_soon(s, rec) { s.end('x'); s.destroySoon(); },
   timeout_callback(s, rec) {
     const cb = () => rec(['cb', 'timeout']);
     s.setTimeout(50, cb); s.setTimeout(0, cb); s.setTimeout(50);
@@ -123,6 +124,11 @@ def invalid_chunks(s, rec):
     s.end(b"!")
 
 
+def end_then_destroy_soon(s, rec):
+    s.end(b"x")
+    s.destroy_soon()
+
+
 def timeout_callback(s, rec):
     def callback():
         rec("cb", "timeout")
@@ -157,7 +163,8 @@ def late_listener_destroy(s, rec):
 
 
 SCENARIOS = {f.__name__: f for f in (write_after_end, end_after_end, write_after_destroy, finish_after_end,
-                                     not_half_open, half_open, corked_end, encodings, invalid_chunks, timeout_callback,
+                                     not_half_open, half_open, corked_end, encodings, invalid_chunks, end_then_destroy_soon,
+                                     timeout_callback,
                                      paused_listener,
                                      late_listener_destroy)}
 
@@ -289,6 +296,7 @@ def both(node_server, prefork_server, name, steps=()):
     ("encodings", ["shut"]),
     ("invalid_chunks", ["shut"]),
     ("timeout_callback", [1, "shut"]),
+    ("end_then_destroy_soon", []),
     ("late_listener_destroy", [2, b"more", "shut"]),
 ])
 def test_the_upgraded_socket_behaves_as_nodes(node_server, prefork_server, name, steps):

@@ -113,7 +113,8 @@ class Closing:
         if self._broken:
             self.destroy()
         elif self._fin_sent:
-            self._close_after_fin()
+            if not self._finish_due:  # (a due 'finish' closes after it)
+                self._close_after_fin()
         else:
             self._end()
             if self.tls is not None and self.tls.closed and not self.destroyed:
