@@ -136,3 +136,49 @@ def test_a_body_nobody_took_past_the_mark_raises_and_frees_its_socket(serve):
     assert body == body_of(SIZES["over the mark"])
     assert code == code_too == "ERR_BODY_DISCARDED"
     assert srv.accepted == 1
+
+
+NODE_LATE_LISTENER = r"""
+const http = require('http');
+const crypto = require('crypto');
+const req = http.get({host: '127.0.0.1', port: +process.argv[1], agent: false});
+req.on('response', async (res) => {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const chunks = [];
+  res.on('data', (d) => chunks.push(d));
+  res.on('end', () => {
+    const body = Buffer.concat(chunks);
+    console.log(JSON.stringify([body.length, crypto.createHash('sha256').update(body).digest('hex')]));
+    req.destroy();
+  });
+});
+"""
+
+
+def test_a_data_listener_attached_after_an_await_gets_the_kept_body(serve):
+    """Over the mark the body waits (its socket paused) for a reader: a ``data``
+    listener attached late gets the kept chunks first, then the rest, then ``end``."""
+    import hashlib
+    size = SIZES["over the mark"]
+    srv = serve(size)
+
+    async def main():
+        got = asyncio.get_running_loop().create_future()
+
+        async def on_response(res):
+            await asyncio.sleep(0.3)
+            chunks = []
+            res.on("data", chunks.append)
+            res.on("end", lambda: got.set_result(b"".join(chunks)))
+        req = prefork.get({"host": "127.0.0.1", "port": srv.port, "agent": False})
+        req.on("response", on_response)
+        body = await asyncio.wait_for(got, 10)
+        req.destroy()
+        return body
+    body = asyncio.run(main())
+    assert body == body_of(size)
+    if NODE is not None:
+        node_srv = serve(size)
+        out = subprocess.run([NODE, "-e", NODE_LATE_LISTENER, str(node_srv.port)], capture_output=True, text=True,
+                             timeout=30)
+        assert json.loads(out.stdout) == [len(body), hashlib.sha256(body).hexdigest()]

@@ -99,7 +99,7 @@ class ClientProtocol:
             res.complete = True
             self.parser = ResponseParser(self)
             self.request.response_complete()  # before 'end', as below
-            res.emit("end")
+            res.push_end()
             return
         self.request.hand_over("connect" if reason == "CONNECT" else "upgrade", data[offset:])
 
@@ -150,7 +150,7 @@ class ClientProtocol:
         # before the application's 'end' listeners run, as Node's own 'end' listener
         # runs first: a destroy() there leaves a kept-alive socket alone
         self.request.response_complete()
-        res.emit("end")
+        res.push_end()
 
     # -- the socket's other events ---------------------------------------------------------------
     def eof_received(self):
@@ -168,7 +168,7 @@ class ClientProtocol:
                     log.debug("response ended by the peer's FIN: %s", err)
                 if not res.complete:
                     res.complete = True
-                    res.emit("end")
+                    res.push_end()
         self.socket.destroy()
 
     def connection_error(self, err):

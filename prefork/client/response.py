@@ -16,7 +16,9 @@ Rules:
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
 - Body bytes that come while nobody reads (no ``data`` listener, no ``read()``, no
-  ``async for``, no ``resume()``) are kept for a later ``read()`` or ``async for``, so
+  ``async for``, no ``resume()``) are kept for a later ``read()``, ``async for`` or
+  ``data`` listener (which gets them on the next loop turn, before newer chunks and
+  ``end``; once ``end`` was emitted they are only for ``read()``/``async for``), so
   awaiting a request after its response came loses nothing. Past ``_KEPT_HIGH_WATER``
   kept bytes, a response someone took (a ``response`` listener or awaiter) stops its
   socket's reading until it is read (Node's paused stream); one nobody took is
@@ -60,12 +62,18 @@ class ClientResponse(EventEmitter):
         self._backlog = False  # the socket stopped reading for the kept chunks
         self._discarded = False  # kept chunks went past the mark with nobody to read them
         self.failure = None  # the parse or connection error that broke the body (set by the request)
+        self._delivering = False  # kept chunks go to a late 'data' listener on the next turn
+        self._end_due = False  # the body ended while they did: 'end' follows them
 
     def _mark_ended(self):
         self._ended = True
 
     def push_body(self, chunk):
         """A body chunk from the protocol: to the ``data`` listeners, else kept."""
+        if self._delivering:  # after the kept chunks a late listener is getting
+            self._kept.append(chunk)
+            self._kept_size += len(chunk)
+            return
         if self.listener_count("data"):
             self.emit("data", chunk)
             return
@@ -84,8 +92,19 @@ class ClientResponse(EventEmitter):
                 self._kept = []
                 self._kept_size = 0
 
+    def push_end(self):
+        """The body's end from the protocol: ``end``, after the kept chunks a late
+        ``data`` listener is getting."""
+        if self._delivering:
+            self._end_due = True
+        else:
+            self.emit("end")
+
     def _take_kept(self):
-        """The chunks kept so far (the caller listens to ``data`` from now on)."""
+        """The chunks kept so far (the caller listens to ``data`` from now on); none
+        while they are being delivered (the caller's listener gets them then)."""
+        if self._delivering:
+            return []
         kept, self._kept = self._kept, []
         self._kept_size = 0
         if self._backlog:
@@ -95,20 +114,40 @@ class ClientResponse(EventEmitter):
 
     def on(self, event, listener):
         super().on(event, listener)
-        if event == "data" and self._backlog:
-            self._backlog = False  # a reader came: the socket reads again
-            self.socket.resume()
+        if event == "data":
+            if self._kept and not self._ended:
+                # a reader came late (Node's paused stream): the kept chunks go to the
+                # 'data' listeners on the next loop turn, before any newer one and 'end'
+                if not self._delivering:
+                    self._delivering = True
+                    self.socket.loop.call_soon(self._deliver_kept)
+            elif self._backlog:
+                self._backlog = False  # a reader came: the socket reads again
+                self.socket.resume()
         return self
+
+    def _deliver_kept(self):
+        while self._kept:
+            kept, self._kept = self._kept, []
+            self._kept_size = 0
+            for chunk in kept:
+                self.emit("data", chunk)
+        self._delivering = False
+        if self._backlog:
+            self._backlog = False
+            self.socket.resume()
+        if self._end_due:
+            self._end_due = False
+            self.emit("end")
 
     add_listener = on
 
     def collect_body(self):
         """Keep every body chunk, those kept so far and those to come, for ``read()``."""
         if self._body is None:
-            chunks = []
+            chunks = self._take_kept()
             self._body = (chunks, [])
             self.on("data", chunks.append)
-            chunks.extend(self._take_kept())
             self.once("end", self._body_complete)
             self.once("close", self._body_complete)
 
