@@ -599,3 +599,28 @@ def test_set_keep_alive_sets_the_probes_as_nodes_does(serve):
     with socket.create_connection(("127.0.0.1", st.port), timeout=10):
         st.wait_for(lambda e: e == ("checked",), 10)
     assert seen == {"on": (1, 7), "off": 0}
+
+
+def test_a_write_callback_runs_when_a_reset_keeps_its_bytes_from_the_kernel(serve):
+    """A large write's callback waits for the kernel to take its bytes; the peer resets
+    first: the callback still runs (Node calls it with the error), before ``close``; it
+    was dropped, so a coroutine awaiting it waited for ever."""
+    def setup(server, st):
+        def on_upgrade(req, s, head):
+            s.on("error", lambda err: st.record("error", err.code))
+            s.on("close", lambda had_error=False: st.record("close", had_error))
+            s.write(bytes(32 * 1024 * 1024), lambda: st.record("written"))
+            st.record("queued", s.writable_length > 0)
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    sock = socket.create_connection(("127.0.0.1", st.port), timeout=10)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
+        assert st.wait_for(lambda e: e[0] == "queued", 10) == ("queued", True)
+    finally:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        sock.close()  # a reset
+    st.wait_for(lambda e: e == ("close", True), 10)
+    names = [e[0] for e in st.events]
+    assert "written" in names and names.index("written") < names.index("close"), st.events

@@ -32,6 +32,8 @@ Rules:
 import logging
 import socket as _socket
 
+from .writing import WriteCallback
+
 _RECV_SIZE = 64 * 1024
 log = logging.getLogger("prefork")
 
@@ -238,7 +240,12 @@ class Closing:
             self._send_check = None
         self._out = []
         self.buffered_size = 0
-        self._flush_waiters = None
+        waiters = self._flush_waiters
+        if waiters is not None:
+            self._flush_waiters = None
+            for waiter in waiters:
+                if type(waiter) is WriteCallback:  # (a protocol's waiters are done with)
+                    loop.call_soon(waiter)
         protocol = self.protocol
         if protocol is not None:
             protocol.connection_lost(error)

@@ -21,6 +21,8 @@ Rules:
   no event. Either way its callback runs on the next loop turn. A chunk that is neither
   ``str`` nor bytes-like raises TypeError with Node's code (ERR_INVALID_ARG_TYPE, None:
   ERR_STREAM_NULL_VALUES); a ``bytearray`` or ``memoryview`` is copied when written.
+  A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
+  keeps them from getting there.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
   ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
   handed to the kernel, and the kernel's own send queue not shorter, so the peer read
@@ -42,6 +44,19 @@ from ..http.serialize import body_chunk, encoded
 def socket_error(exc, syscall):
     code = errno.errorcode.get(exc.errno, "EIO") if exc.errno else "EIO"
     return HTTPError(code, f"{syscall} {code}")
+
+
+class WriteCallback:
+    """A ``write()`` callback among the flush waiters: unlike a protocol's waiter, it
+    still runs when the socket is destroyed before the flush (Node calls it, with an error)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __call__(self):
+        self.callback()
 
 
 class Writing:
@@ -89,7 +104,7 @@ class Writing:
         if data:
             self.send_bytes(data)
         if callback is not None:
-            self.after_flush(callback)
+            self.after_flush(WriteCallback(callback))
         if self.buffered_size >= self.high_water_mark:
             self._need_drain = True
             return False
