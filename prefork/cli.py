@@ -14,9 +14,12 @@ address the master cannot open at start (in use, not on this host, a privileged 
 a bad configuration too: ``SOURCE:KEY: ADDRESS: what is wrong``, where SOURCE is the file,
 ``env:PREFORK_BIND``, ``argv:--bind`` (or ``default:bind``) that gave the address.
 ``check-config`` whose reader stops early (``| head``) exits quietly with its verdict.
+Run by a USR2 (``PREFORK_HANDOVER_KEYS`` set), it also opens and closes each listen
+address the new program would not inherit (``master/listeners.py``).
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -143,6 +146,13 @@ def check_config(argv):
     _, settings = parse_and_load(argv)
     if settings is None:
         return 2
+    handover = os.environ.get("PREFORK_HANDOVER_KEYS")
+    if handover is not None:  # run by a USR2: could the new program open what it would not inherit?
+        problems = trial_bind(settings, json.loads(handover))
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            return 2
     try:
         print(f"# effective settings (config file: {settings.config_file or 'none'})")
         for setting in settings_mod.SETTINGS:
@@ -155,6 +165,22 @@ def check_config(argv):
     except BrokenPipeError:  # the reader stopped early (| head): the verdict stands
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def trial_bind(settings, handed_over):
+    """``SOURCE:KEY: ADDRESS: what is wrong`` for each listen address a re-exec'd master
+    would open itself and cannot now."""
+    from .master import listeners
+
+    if any(key.startswith("systemd:") for key in handed_over):  # socket activation stands in for bind
+        failures = []
+    else:
+        failures = [(where(settings, "bind"), address, reason) for address, reason in listeners.trial_bind(
+            settings.bind, handed_over, settings.backlog, settings.unix_socket_mode)]
+    if settings.metrics_bind:
+        failures += [(where(settings, "metrics_bind"), address, reason) for address, reason in listeners.trial_bind(
+            [settings.metrics_bind], handed_over, 128, prefix=listeners.METRICS_PREFIX)]
+    return [f"{source}: {address}: {reason}" for source, address, reason in failures]
 
 
 def run(argv):

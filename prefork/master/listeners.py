@@ -18,6 +18,10 @@ Rules of the hand-over (USR2):
   under that key, so every listener survives, paired in order.
 - An inherited socket the new configuration does not name is closed (by the caller of
   ``open_listeners``, once every address has taken its own).
+- Before a USR2 execs, its check-config opens (and closes at once) every address the
+  new program would have to open itself (``trial_bind``): one in use, or not on this
+  host, refuses the re-exec, where the new program would have exited with status 2
+  and taken the daemon down.
 """
 
 import errno
@@ -29,6 +33,7 @@ from ..settings import bind_address
 from . import systemd
 
 INHERIT_ENV = "PREFORK_INHERIT"
+HANDOVER_ENV = "PREFORK_HANDOVER_KEYS"  # a USR2's check-config: the keys the new master will inherit (JSON)
 
 
 class ListenError(OSError):
@@ -217,6 +222,30 @@ def _check_listening(sock):
     if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
         raise NotListening(errno.EINVAL, "the socket is not listening (whoever hands it over must call listen() "
                                          "on it first)")
+
+
+def trial_bind(addresses, handed_over, backlog, unix_mode=None, prefix=""):
+    """For a USR2's check: ``[(address, what is wrong)]`` for each address the new master
+    would have to open itself (its key, ``prefix + address``, is not among the
+    ``handed_over`` keys; not an ``fd://N``) and that cannot be opened now. Each one that
+    can is closed at once (its socket file removed)."""
+    keys = list(handed_over)
+    failures = []
+    for address in addresses:
+        if prefix + address in keys:
+            keys.remove(prefix + address)
+            continue
+        if bind_address(address).startswith("fd://"):
+            continue
+        try:
+            sock = _bind(address, backlog, unix_mode)
+        except OSError as exc:
+            failures.append((address, _reason(address, exc)))
+            continue
+        for path, _ in unix_paths([(address, sock)]):
+            os.unlink(path)
+        sock.close()
+    return failures
 
 
 def for_exec(listeners):

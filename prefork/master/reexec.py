@@ -7,8 +7,10 @@ Rules:
   copied) while the master goes on serving. Only when it exits 0 within
   ``CHECK_TIMEOUT`` does the master exec; otherwise the re-exec is refused, its reason
   logged (the check's own ``SOURCE:KEY`` lines included) and nothing changes. So an
-  interpreter that is gone, code that no longer imports or a configuration that has
-  gone bad leaves the running daemon as it was.
+  interpreter that is gone, code that no longer imports, a configuration that has
+  gone bad, or a new listen address that cannot be opened (the check tries each one
+  the new program would not inherit: ``listeners.trial_bind``) leaves the running
+  daemon as it was.
 - The old workers are not signalled before the exec: their control channels are
   close-on-exec, so they see them close at the exec and drain, as on TERM. If the exec
   itself fails, the master takes up its signals again and keeps its workers.
@@ -20,6 +22,7 @@ Rules:
   (PID 1 ignores a signal it has no handler for).
 """
 
+import json
 import logging
 import os
 import signal
@@ -59,9 +62,12 @@ def reexec(master):
         log.warning("USR2 ignored: the new program is still being checked")
         return
     head, args = command()
+    env = dict(os.environ)
+    handed_over = master.listeners + ([master.metrics_listener] if master.metrics_listener else [])
+    env[listeners_mod.HANDOVER_ENV] = json.dumps([key for key, _ in handed_over])  # the others are tried
     read_fd, write_fd = os.pipe()
     try:
-        pid = os.posix_spawn(head[0], head + ["check-config"] + args, dict(os.environ), setpgroup=0,
+        pid = os.posix_spawn(head[0], head + ["check-config"] + args, env, setpgroup=0,
                              setsigmask=(), file_actions=[
                                  (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                                  (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
