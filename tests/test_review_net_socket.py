@@ -624,3 +624,22 @@ def test_a_write_callback_runs_when_a_reset_keeps_its_bytes_from_the_kernel(serv
     st.wait_for(lambda e: e == ("close", True), 10)
     names = [e[0] for e in st.events]
     assert "written" in names and names.index("written") < names.index("close"), st.events
+
+
+def test_no_drain_after_destroy(serve):
+    """A drain due on the next loop turn (a write the kernel took whole while one was
+    awaited) and a ``destroy()`` before it: no ``drain`` (it came after the destroy)."""
+    def setup(server, st):
+        def on_upgrade(req, s, head):
+            s.on("drain", lambda: st.record("drain"))
+            s.on("close", lambda had_error=False: st.record("close", had_error))
+            s.want_drain()
+            s.write(b"x")  # taken whole: the awaited drain is due on the next turn
+            s.destroy()
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: probe\r\nConnection: Upgrade\r\n\r\n")
+        st.wait_for(lambda e: e[0] == "close", 10)
+    st.call(lambda: None)  # every callback queued before the close has run
+    assert st.events == [("close", False)]

@@ -215,6 +215,8 @@ class Writing:
                 waiter()
         if self._need_drain:
             self._need_drain = False
+            if self.destroyed:
+                return  # (a flush on the turn after a destroy): no event after it
             self.emit("drain")
             if self.protocol is not None:
                 self.protocol.on_drain()
