@@ -1,5 +1,6 @@
 """Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``,
-``prefork check-config [...]`` (or ``--check-config``, gunicorn's spelling),
+``prefork check-config [...]`` (or ``--check-config``, gunicorn's spelling; the word may
+also come after the options, where APP would be: no module is named so),
 ``prefork --version``. The only place that calls sys.exit.
 
 APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found and
@@ -184,6 +185,9 @@ def trial_bind(settings, handed_over):
 
 
 def run(argv):
+    if parse(argv).get("app") == "check-config":  # the subcommand after options (no module has this name)
+        at = max(i for i, arg in enumerate(argv) if arg == "check-config")
+        return check_config(argv[:at] + argv[at + 1:])
     argv_values, settings = parse_and_load(argv)
     if settings is None:
         return 2

@@ -139,3 +139,18 @@ def test_a_unix_socket_path_longer_than_sun_path_is_refused_by_check_config(tmp_
         assert proc.returncode == 2
         assert proc.stderr == (f"argv:--bind: unix:{path}: the path is 108 bytes long; a UNIX socket's may be at "
                                f"most 107 (sun_path in unix(7))\n")
+
+
+def test_check_config_after_the_options_checks_instead_of_being_taken_for_the_app(tmp_path):
+    config = tmp_path / "p.toml"
+    config.write_text("workers = 3\n")
+    proc = subprocess.run([sys.executable, "-m", "prefork", "-c", str(config), "--bind", "127.0.0.1:0",
+                           "check-config"], capture_output=True, text=True, timeout=20, env=python_env(),
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert f"workers = 3  # {config}:workers" in proc.stdout.splitlines()
+    config.write_text("workers = 0\n")
+    proc = subprocess.run([sys.executable, "-m", "prefork", "-c", str(config), "check-config"], capture_output=True,
+                          text=True, timeout=20, env=python_env(), stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert proc.stderr == f"{config}:workers: must be at least 1, got 0\n"
