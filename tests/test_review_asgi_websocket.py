@@ -5,6 +5,8 @@ several permessage-deflate offers are negotiated."""
 import base64
 import os
 import struct
+import threading
+import time
 import zlib
 
 import pytest
@@ -13,6 +15,7 @@ from daemon import wait_until
 from test_hostile_asgi import Served
 
 websockets = pytest.importorskip("websockets")
+from websockets.sync.client import connect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -203,4 +206,49 @@ def test_a_message_in_tiny_fragments_costs_about_its_size_while_it_is_assembled(
     sock.sendall(frame_head(0x88, 2) + struct.pack("!H", 1000))
     assert read_frame(sock)[0] == 0x88
     sock.close()
+    served.healthy()
+
+
+def test_a_flood_of_tiny_frames_from_one_client_does_not_stall_the_others(served):
+    # one read of empty pings is about 10,000 frames: taken in one go, the worker's
+    # loop was held for hundreds of milliseconds per read, for every other client
+    flooder, _ = handshake(served)
+    stop = threading.Event()
+    ping = frame_head(0x89, 0)
+
+    def flood():
+        try:
+            while not stop.is_set():
+                flooder.sendall(ping * 20000)
+        except OSError:
+            pass
+
+    def drain():  # the pongs are read: the flooder is no slow reader
+        try:
+            while not stop.is_set() and flooder.recv(1 << 20):
+                pass
+        except OSError:
+            pass
+    threads = [threading.Thread(target=flood, daemon=True), threading.Thread(target=drain, daemon=True)]
+    try:
+        with connect(f"ws://127.0.0.1:{served.port}/ws", compression=None, proxy=None) as ws:
+            ws.send("warm")
+            assert ws.recv(10) == "warm"
+            for thread in threads:
+                thread.start()
+            wait_until(lambda: unread(served.port, flooder.getsockname()[1]) > 0, 10,
+                       what="the flood reaching the worker")
+            times = []
+            for n in range(30):
+                start = time.monotonic()
+                ws.send(str(n))
+                assert ws.recv(10) == str(n)
+                times.append(time.monotonic() - start)
+        median = sorted(times)[len(times) // 2]
+        assert median < 0.1, f"echoes took {median * 1000:.0f} ms (median) during another client's flood"
+    finally:
+        stop.set()
+        flooder.close()
+        for thread in threads:
+            thread.join(5)
     served.healthy()

@@ -20,6 +20,11 @@ Rules:
   size in bytes however small its fragments (tiny fragments up to ``max_size`` were
   Python objects several times their payload; empty ones, never counted, grew a list
   without end).
+- One read is taken ``_BUDGET`` at a time (a plain frame costs 1, a frame through
+  wsproto ``_WSPROTO``): past it the rest is kept and the session takes it on the
+  next loop turn (``yield_reading``), so a client sending a burst of tiny frames
+  (pings, fragments) holds the worker's loop for about a millisecond at a time, not
+  for a whole read's worth of frames.
 - Messages go to ``session.deliver``; what wsproto reports besides them (pings, pongs,
   a close frame, bytes after the closing handshake) to the session's own handlers.
   After any of them the session's ``state`` says whether to read on.
@@ -31,6 +36,8 @@ from wsproto.utilities import LocalProtocolError
 from .frames import ends_fragments, is_plain, is_text, next_frame, starts_fragments, unmask
 
 _JOIN_EVERY = 64  # fragments of a message kept apart at most, before they are joined
+_BUDGET = 256  # work taken from one read in one go (a frame through wsproto costs _WSPROTO)
+_WSPROTO = 4
 
 
 class Incoming:
@@ -73,7 +80,12 @@ class Incoming:
         size = len(buf)
         pos = 0
         max_size = self.max_size
+        spent = 0
+        yielded = False
         while True:
+            if spent >= _BUDGET and pos < size:
+                yielded = True  # the rest waits for the next loop turn
+                break
             if self.skipping:  # the rest of a frame refused as too big: dropped as it comes
                 take = min(self.skipping, size - pos)
                 if not take:
@@ -87,6 +99,7 @@ class Incoming:
                     break
                 self.passthrough -= take
                 pos += take
+                spent += _WSPROTO
                 self.to_wsproto(bytes(buf[pos - take:pos]))
                 if session.state == "closed":
                     return
@@ -113,6 +126,7 @@ class Incoming:
                     self.fragmented = False
                 continue
             if plain:
+                spent += 1
                 if session.state == "open":
                     payload = unmask(buf, header, end, length)
                     if is_text(first):
@@ -129,10 +143,13 @@ class Incoming:
                     self.fragmented = True
                 elif ends_fragments(first):
                     self.fragmented = False
+                spent += _WSPROTO
                 self.to_wsproto(bytes(buf[pos:end]))
             pos = end
             if session.state == "closed":
                 return
+        if yielded:
+            session.yield_reading()
         if pos >= size:
             self.inbuf = None
         elif buf is not self.inbuf:

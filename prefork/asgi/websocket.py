@@ -14,6 +14,8 @@ Rules:
   the app). An app that raises or returns before any of these gets a 500. A
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011).
+- A burst of frames in one read is taken in parts, a loop turn apart (see
+  ``incoming.py``): the socket stops reading meanwhile (``yielding``).
 - Received messages wait in the ``Inbox`` for ``receive()``; while it is full (by
   count or by bytes, see ``inbox.py``) the socket stops reading until the app catches
   up. A message over ``max_size`` bytes (text counted in UTF-8 bytes; compressed ones
@@ -78,6 +80,7 @@ class WebSocketSession:
         self.drainers = []  # the futures send() calls waiting for 'drain' sleep on (one per task)
         self.paused = False  # reading stopped: the app is behind (or the accept is awaited)
         self.held = False  # reading stopped: answers wait in the socket's buffer
+        self.yielding = False  # reading stopped for a loop turn: a burst of frames is taken in parts
         self.state = "connecting"  # connecting, open, response (denial), closing, closed
         self.gone = False  # the socket is closed
         self.keepalive = Keepalive(self, adapter.ws_ping_interval, adapter.ws_ping_timeout)
@@ -188,6 +191,23 @@ class WebSocketSession:
     def queue_disconnect(self, code, reason):
         self.inbox.put_disconnect(code, reason)
 
+    def yield_reading(self):
+        """``Incoming`` took its share of a read: the socket stops reading for a loop turn,
+        then the rest is taken (other connections are served in between)."""
+        if not self.yielding and not self.gone:
+            self.yielding = True
+            self.socket.pause()
+            self.loop.call_soon(self.read_on)
+
+    def read_on(self):
+        self.yielding = False
+        if self.gone:
+            return
+        if self.state == "open" or self.state == "closing":
+            self.incoming.feed(b"")  # what was kept (it may yield again)
+        if not (self.yielding or self.paused or self.held or self.gone):
+            self.socket.resume()
+
     def hold(self):
         """Stop reading until the socket's buffer drains (the client is not reading)."""
         if not self.held and not self.gone:
@@ -199,7 +219,7 @@ class WebSocketSession:
         message = await self.inbox.get()
         if self.paused and self.inbox.low():
             self.paused = False
-            if not self.gone and not self.held:
+            if not self.gone and not self.held and not self.yielding:
                 self.socket.resume()
         return message
 
@@ -270,7 +290,7 @@ class WebSocketSession:
         self.incoming.flush()  # frames that came before the accept
         if self.paused and self.inbox.low() and not self.gone:
             self.paused = False
-            if not self.held:
+            if not self.held and not self.yielding:
                 self.socket.resume()
         self.keepalive.start()
 
@@ -317,7 +337,7 @@ class WebSocketSession:
     def on_drain(self):
         if self.held:
             self.held = False
-            if not self.paused and not self.gone:
+            if not self.paused and not self.gone and not self.yielding:
                 self.socket.resume()
         drainers = self.drainers
         if drainers:
