@@ -643,3 +643,53 @@ def test_no_drain_after_destroy(serve):
         st.wait_for(lambda e: e[0] == "close", 10)
     st.call(lambda: None)  # every callback queued before the close has run
     assert st.events == [("close", False)]
+
+
+NODE_CONNECT_CLIENT = r"""
+const net = require('net');
+const events = [];
+const s = net.connect(Number(process.argv[2]), '127.0.0.1');
+for (const ev of ['connect', 'ready', 'end', 'finish']) s.on(ev, () => events.push(ev));
+s.on('close', () => { events.push('close'); process.stdout.write(JSON.stringify(events)); });
+"""
+
+
+def test_a_client_socket_emits_connect_then_ready_as_nodes(serve, tmp_path):
+    """``connect`` then ``ready`` (``ready`` was never emitted), and the server's FIN ends
+    both sides, in Node's order."""
+    if NODE is None:
+        pytest.skip("node is not installed")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def closing_peer():
+        peer, _ = listener.accept()
+        with peer:
+            peer.shutdown(socket.SHUT_WR)
+            peer.settimeout(10)
+            peer.recv(1)
+    try:
+        script = tmp_path / "client.js"
+        script.write_text(NODE_CONNECT_CLIENT)
+        peer = threading.Thread(target=closing_peer)
+        peer.start()
+        node_events = json.loads(subprocess.run([NODE, str(script), str(port)], capture_output=True,
+                                                timeout=30, check=True).stdout)
+        peer.join(10)
+        events = []
+        closed = threading.Event()
+        st = serve()
+
+        def start():
+            client = Socket.connect(st.loop, "127.0.0.1", port)
+            for ev in ("connect", "ready", "end", "finish"):
+                client.on(ev, (lambda ev: lambda: events.append(ev))(ev))
+            client.on("close", lambda had_error=False: (events.append("close"), closed.set()))
+        peer = threading.Thread(target=closing_peer)
+        peer.start()
+        st.call(start)
+        assert closed.wait(10)
+        peer.join(10)
+        assert events == node_events == ["connect", "ready", "end", "finish", "close"]
+    finally:
+        listener.close()

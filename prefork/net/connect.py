@@ -6,6 +6,7 @@ Rules:
 - A name that does not resolve is ``error`` with ENOTFOUND, a refused or failed connect
   ``error`` with its errno name (ECONNREFUSED & co.), as Node reports them; what was
   written while connecting goes out once connected.
+- Connected: ``connect``, then ``ready``, as Node emits them.
 - While the connect is pending its writer registration is the socket's writer
   (``_writer``), so ``destroy()`` mid-connect takes it off the loop like any other.
 """
@@ -104,6 +105,7 @@ class Connecting:
         self.last_activity = monotonic()
         self.resume()
         self.emit("connect")
+        self.emit("ready")  # (Node's: right after 'connect')
         if not self._writer and not self.destroyed:
             self._flush()  # what was written while connecting, and its flush waiters
 
