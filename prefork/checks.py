@@ -13,6 +13,8 @@ Rules:
   setting and every list entry alike, rather than failing where it is used.
 - A UNIX socket's path fits ``sun_path`` (``UNIX_PATH_MAX`` bytes): check-config, and
   so a USR2, would otherwise pass a ``bind`` the master then cannot open.
+- ``user`` and ``group`` other than the process's own need root: a master started by
+  another user is refused them, rather than running its workers as itself.
 - Numbers the system takes within bounds are checked against them: an ``fd://N``
   descriptor (at most ``FD_MAX``), a numeric ``user`` or ``group`` id (at most
   ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
@@ -181,13 +183,27 @@ def check_account(name, kind):
     if name.isascii() and name.isdigit():
         if int(name) > ID_MAX:
             raise ValueError(f"{'uid' if kind == 'pwd' else 'gid'} {name} out of range (0 to {ID_MAX})")
+        check_switch(name, int(name), kind)
         return
     import grp
     import pwd
     try:
-        (pwd.getpwnam if kind == "pwd" else grp.getgrnam)(name)
+        entry = (pwd.getpwnam if kind == "pwd" else grp.getgrnam)(name)
     except KeyError:
         raise ValueError(f"no {'user' if kind == 'pwd' else 'group'} named {name!r} on this host") from None
+    check_switch(name, entry.pw_uid if kind == "pwd" else entry.gr_gid, kind)
+
+
+def check_switch(name, wanted, kind):
+    """Only root may give its workers another user or group: a master that is not root
+    would run them as itself whatever the setting says."""
+    if os.geteuid() == 0:
+        return
+    current = os.geteuid() if kind == "pwd" else os.getegid()
+    if wanted != current:
+        what = "uid" if kind == "pwd" else "gid"
+        raise ValueError(f"{name}: the workers can run as another {'user' if kind == 'pwd' else 'group'} only "
+                         f"when prefork starts as root (it runs as {what} {current})")
 
 
 def _has_entry(uid):

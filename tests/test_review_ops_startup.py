@@ -4,6 +4,7 @@ wrong`` line, nothing logged before it); every process is killed by PID at the e
 
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import sys
@@ -154,3 +155,30 @@ def test_check_config_after_the_options_checks_instead_of_being_taken_for_the_ap
                           text=True, timeout=20, env=python_env(), stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert proc.stderr == f"{config}:workers: must be at least 1, got 0\n"
+
+
+def as_nobody():
+    """The command prefix that runs a process as nobody, still able to read this checkout
+    and interpreter wherever they are (CAP_DAC_READ_SEARCH), or None."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None
+    uid = pwd.getpwnam("nobody").pw_uid
+    return ["setpriv", f"--reuid={uid}", f"--regid={pwd.getpwnam('nobody').pw_gid}", "--clear-groups",
+            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+
+
+@pytest.mark.skipif(as_nobody() is None, reason="needs root and setpriv to start prefork as nobody")
+def test_a_master_not_started_as_root_is_refused_another_user_for_its_workers(tmp_path):
+    prefix = as_nobody()
+    uid = pwd.getpwnam("nobody").pw_uid
+    proc = subprocess.run(prefix + [sys.executable, "-m", "prefork", "apps.basic:setup", "--user", "daemon",
+                                    "--workers", "1", "--bind", "127.0.0.1:0", "--metrics-bind", ""],
+                          capture_output=True, text=True, timeout=20, env=python_env(), stdin=subprocess.DEVNULL,
+                          cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (f"argv:--user: daemon: the workers can run as another user only when prefork starts as "
+                           f"root (it runs as uid {uid})\n")
+    proc = subprocess.run(prefix + [sys.executable, "-m", "prefork", "check-config", "apps.basic:setup", "--user",
+                                    "nobody"], capture_output=True, text=True, timeout=20, env=python_env(),
+                          stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # its own user is no switch
