@@ -215,8 +215,31 @@ def where(settings, key):
     return "default:" + key if source == "default" else source
 
 
+def standard_streams():
+    """Descriptors 0, 1 and 2 open before anything else is: a process started with them
+    closed (some supervisors and daemonizers do so) gets /dev/null in their place.
+    Otherwise the next files and sockets take those numbers (the error log dup'd onto 2
+    would replace whatever took it), and ``sys.stderr`` is None, which a worker's
+    faulthandler refuses: every worker then died at boot without a word."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    standard_streams()
     if argv and argv[0] == "check-config":
         sys.exit(check_config(argv[1:]))
     if any(flag in argv for flag in CHECK_FLAGS):

@@ -4,14 +4,16 @@ wrong`` line, nothing logged before it); every process is killed by PID at the e
 
 import os
 import pwd
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from daemon import kill_all, python_env
+from daemon import children, kill_all, python_env, wait_until
 
 
 def start_on(sock, *args):
@@ -182,3 +184,31 @@ def test_a_master_not_started_as_root_is_refused_another_user_for_its_workers(tm
                                     "nobody"], capture_output=True, text=True, timeout=20, env=python_env(),
                           stdin=subprocess.DEVNULL, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr  # its own user is no switch
+
+
+def test_a_daemon_started_with_its_standard_descriptors_closed_serves(tmp_path):
+    """Some supervisors start a daemon with 0, 1 and 2 closed."""
+    log_path = tmp_path / "error.log"
+
+    def close_stdio():
+        for fd in (0, 1, 2):
+            os.close(fd)
+    proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--workers", "1", "--bind",
+                             "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0", "--error-log", str(log_path)],
+                            env=python_env(), cwd=tmp_path, preexec_fn=close_stdio)
+    seen = {proc.pid}
+    try:
+        wait_until(lambda: log_path.exists() and ("workers ready" in log_path.read_text()
+                                                  or proc.poll() is not None), 15, what="the daemon ready")
+        log = log_path.read_text()
+        assert "workers ready" in log, log
+        seen.update(children(proc.pid))
+        port = int(re.search(r"listening at 127\.0\.0\.1:(\d+)", log).group(1))
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert client.recv(100).startswith(b"HTTP/1.1 200 OK")
+        client.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        kill_all(proc, seen)
