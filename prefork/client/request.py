@@ -52,7 +52,7 @@ from urllib.parse import urlsplit
 from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
-from ..http.serialize import check_method, check_name, check_path, check_value, encoded, header_lines
+from ..http.serialize import check_method, check_name, check_path, check_value, encoded, field_value, header_lines
 from ..runtime import current_loop
 from ..net import Socket
 from .agent import Agent, global_agent
@@ -107,6 +107,7 @@ class ClientRequest(EventEmitter):
         if self._head is not None:
             raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot set headers after they are sent to the client")
         check_name(name)
+        value = field_value(value)  # bytes are their latin-1 text, checked as text
         check_value(name, value)
         self._headers[name.lower()] = (name, value)
         return self
@@ -120,6 +121,7 @@ class ClientRequest(EventEmitter):
         if self._head is not None:
             raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot append headers after they are sent to the client")
         check_name(name)
+        value = field_value(value)
         check_value(name, value)
         entry = self._headers.get(name.lower())
         if entry is None:

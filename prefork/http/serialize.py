@@ -160,6 +160,19 @@ def check_method(method):
     return method.upper()
 
 
+def field_value(value):
+    """A field value as the head keeps it: bytes (and bytes items of a list) read as
+    latin-1, the bytes they are on the wire, and checked as text; a tuple as a list."""
+    if type(value) is bytes:
+        return value.decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        if any(type(item) is bytes for item in value):
+            return [item.decode("latin-1") if type(item) is bytes else item for item in value]
+        if type(value) is tuple:
+            return list(value)
+    return value
+
+
 def check_value(name, value):
     if value is None:
         raise HeaderError("ERR_HTTP_INVALID_HEADER_VALUE", f"Invalid value None for header {name!r}")
@@ -184,7 +197,7 @@ def header_lines(name, value):
 
 def early_hints(hints):
     """The 103 head for ``hints`` (Node: no head at all without a ``link``)."""
-    link = hints.get("link")
+    link = field_value(hints.get("link"))
     if link is None:
         return None
     if isinstance(link, (list, tuple)):
@@ -196,6 +209,7 @@ def early_hints(hints):
     for key, value in hints.items():
         if key != "link":
             check_name(key)
+            value = field_value(value)
             check_value(key, value)
             head += header_lines(key, value)
     return (head + "\r\n").encode("latin-1")

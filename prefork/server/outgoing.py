@@ -31,19 +31,6 @@ _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
 
 
-def field_value(value):
-    """A field value as the head keeps it: bytes (and bytes items of a list) read as
-    latin-1, the bytes they are on the wire, and checked as text; a tuple as a list."""
-    if type(value) is bytes:
-        return value.decode("latin-1")
-    if isinstance(value, (list, tuple)):
-        if any(type(item) is bytes for item in value):
-            return [item.decode("latin-1") if type(item) is bytes else item for item in value]
-        if type(value) is tuple:
-            return list(value)
-    return value
-
-
 class OutgoingHead:
     """Mixed into ``ServerResponse``: the state it reads lives in the response's slots."""
 
@@ -56,7 +43,7 @@ class OutgoingHead:
                                         "Cannot set headers after they are sent to the client")
         serialize.check_name(name)
         if type(value) is not str:
-            value = field_value(value)
+            value = serialize.field_value(value)
         serialize.check_value(name, value)
         if self._headers is None:
             self._headers = {}
@@ -71,7 +58,7 @@ class OutgoingHead:
                                         "Cannot append headers after they are sent to the client")
         serialize.check_name(name)
         if type(value) is not str:
-            value = field_value(value)
+            value = serialize.field_value(value)
         serialize.check_value(name, value)
         entry = self._headers.get(name.lower()) if self._headers else None
         if entry is None:

@@ -37,7 +37,7 @@ are ``outgoing.OutgoingHead``'s):
 
 from ..emitter import EventEmitter
 from ..http import framing, serialize
-from .outgoing import OutgoingHead, field_value
+from .outgoing import OutgoingHead
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
@@ -320,7 +320,7 @@ class ServerResponse(OutgoingHead, EventEmitter):
         for name, value in pairs:
             serialize.check_name(name)
             if type(value) is not str:
-                value = field_value(value)
+                value = serialize.field_value(value)
             serialize.check_value(name, value)
             lines.append(serialize.header_lines(name, value))
         self._trailers = "".join(lines).encode("latin-1")  # a later call replaces them, as in Node
