@@ -49,11 +49,6 @@ class Closing:
     writable_finished = False  # 'finish' was emitted (Node's writableFinished)
     _linger = False  # destroy_soon(linger=True): linger whatever waits unread
 
-    @property
-    def writable_ended(self):
-        """``end()`` was called (Node's ``writableEnded``)."""
-        return self._ending
-
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``socket.end([data[, encoding]][, callback])``: the FIN once what is queued
         is flushed; ``callback()`` at ``finish``, or at ``close`` if the socket is destroyed
@@ -62,7 +57,7 @@ class Closing:
             data, callback = None, data
         elif callable(encoding):
             encoding, callback = None, encoding
-        if self._ending or self.destroyed:
+        if self.writable_ended or self.destroyed:
             if data:  # a write after end: refused, the socket destroyed with the error
                 if callback is not None:
                     self.loop.call_soon(callback)
@@ -87,9 +82,9 @@ class Closing:
         for ``destroy_soon``, which a protocol calls in the middle of its corked read.
         ``later``: a ``finish`` due at once is emitted on the next loop turn (after the
         caller of ``end()`` added its listeners, as Node emits it)."""
-        if self._ending or self.destroyed:
+        if self.writable_ended or self.destroyed:
             return self
-        self._ending = True
+        self.writable_ended = True
         self.writable = False
         if not self._out and not self._corked and not self.connecting:
             self._shutdown(later)  # (connecting: the FIN follows the connect, from its flush)

@@ -75,7 +75,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         self._flush_waiters = None
         self._need_drain = False
         self._broken = False  # a read or write failed: nothing more is sent
-        self._ending = False
+        self.writable_ended = False
         self._destroy_after_flush = False
         self._pending = None
         self._pending_end = False
@@ -126,7 +126,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     @property
     def writable_need_drain(self):
         """``write()`` said wait and the ``drain`` has not come (Node's ``writableNeedDrain``)."""
-        return self._need_drain and not self._ending and not self.destroyed
+        return self._need_drain and not self.writable_ended and not self.destroyed
 
     @property
     def pending(self):
@@ -308,7 +308,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self.emit("end")
         finally:  # (a listener that raises leaves the close to come all the same)
             if not self.destroyed:
-                if self._ending:
+                if self.writable_ended:
                     if not self._out and not self._finish_due:  # (a due 'finish' closes after it)
                         self.destroy()
                 elif not self.allow_half_open:

@@ -95,7 +95,7 @@ class Writing:
                 err.code = "ERR_STREAM_NULL_VALUES"
                 raise err
             data = bytes(body_chunk(data))  # a copy: later changes to the caller's buffer are not sent
-        if self._ending or self.destroyed:
+        if self.writable_ended or self.destroyed:
             if callback is not None:
                 self.loop.call_soon(callback)
             if not self.destroyed:
@@ -220,7 +220,7 @@ class Writing:
             self.emit("drain")
             if self.protocol is not None:
                 self.protocol.on_drain()
-        if self._ending and not self.destroyed and not self._out:
+        if self.writable_ended and not self.destroyed and not self._out:
             # (a waiter or a drain listener may have queued more, and ended: it goes first)
             self._shutdown()
 

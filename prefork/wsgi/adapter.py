@@ -132,10 +132,11 @@ class WSGIAdapter:
         headers = req.headers
         length = headers.get("content-length")
         if (length is None or length == "0") and "transfer-encoding" not in headers:
+            socket = req.socket
             if self._busy:
                 self._queue.append((req, res, EMPTY_INPUT))
-            elif closing(req.socket):
-                return  # (a request read after the connection began to close: not run)
+            elif socket.writable_ended or socket.destroyed:
+                return  # (a request read after the connection began to close: not run; closing() inlined)
             else:
                 self._busy = True
                 if LoopCall(self, req, res, EMPTY_INPUT).start():
@@ -161,7 +162,8 @@ class WSGIAdapter:
         if self._busy:
             self._queue.append((req, res, body))
             return
-        if closing(req.socket):
+        socket = req.socket
+        if socket.writable_ended or socket.destroyed:  # closing(), inlined
             return
         self._busy = True
         if LoopCall(self, req, res, body).start():
