@@ -73,3 +73,33 @@ def test_a_ready_new_worker_that_dies_before_the_switch_over_is_replaced_and_the
     assert status(d)["master"]["generation"] == 2
     d.signal(signal.SIGTTIN)  # the daemon takes count changes again
     d.wait_log(r"TTIN: 3 workers")
+
+
+BROKEN_APP = """
+import os
+
+
+def setup(server):
+    if os.path.exists(os.environ["GATE"] + ".broken"):
+        raise RuntimeError("the app on disk is broken")
+    server.on("request", lambda req, res: res.end(str(os.getpid())))
+"""
+
+
+def test_an_abandoned_reload_leaves_the_master_logging_where_it_did(daemons, tmp_path):
+    (tmp_path / "breakable.py").write_text(textwrap.dedent(BROKEN_APP))
+    first, second = tmp_path / "first.log", tmp_path / "second.log"
+    config = tmp_path / "prefork.toml"
+    config.write_text(f'error_log = "{first}"\n')
+    d = daemons("--app-dir", str(tmp_path), "--config", str(config), app="breakable:setup", workers=1,
+                env={"GATE": str(tmp_path / "gate")})
+    wait_until(lambda: first.exists() and "workers ready" in first.read_text(), 10, what="ready in the first log")
+    config.write_text(f'error_log = "{second}"\nlog_level = "error"\n')
+    (tmp_path / "gate.broken").touch()
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: second.exists() and "reload refused" in second.read_text() + first.read_text(), 10,
+               what="the reload refused")
+    d.signal(signal.SIGTTIN)  # logged at info, where the running configuration says
+    wait_until(lambda: "TTIN: 2 workers" in first.read_text(), 10,
+               what=lambda: f"TTIN in the first log:\n{first.read_text()}\nsecond:\n{second.read_text()}")
+    assert "TTIN" not in second.read_text()

@@ -16,7 +16,9 @@ A HUP that arrives while a reload is under way is not dropped: one more reload s
 once the current one has switched over or failed (several such HUPs make one). A reload
 that changes nothing (a bad configuration, a log file that cannot be opened, a new
 worker that fails to boot) is counted (``prefork_reload_failures``) and its reason is
-shown on ``/status.json`` until a reload succeeds."""
+shown on ``/status.json`` until a reload succeeds. The master logs as the new settings
+say from the moment their generation starts (its workers inherit that); a reload
+abandoned goes back to the running settings' error log and level."""
 
 import logging
 import signal
@@ -134,4 +136,8 @@ def abort_reload(master, reason):
         if worker.generation == generation:
             worker.retiring = True
             master.kill(worker.pid, signal.SIGKILL)
+    try:  # the new generation's logging goes with it: the master's own is as it was
+        logs.setup(master.settings)
+    except OSError as exc:
+        log.error("reload: cannot reopen %s again: %s", exc.filename, (exc.strerror or str(exc)).lower())
     failed(master, reason)
