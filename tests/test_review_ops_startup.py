@@ -212,3 +212,53 @@ def test_a_daemon_started_with_its_standard_descriptors_closed_serves(tmp_path):
         assert proc.wait(20) == 0
     finally:
         kill_all(proc, seen)
+
+
+def wchan(pid):
+    try:
+        with open(f"/proc/{pid}/wchan") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def test_of_two_masters_past_the_pidfile_check_at_once_the_second_refuses_to_start(daemons, tmp_path):
+    """B checks the pidfile (none), then stalls opening its UNIX socket: the stale socket
+    file it finds answers to a full backlog, so its connect waits. A starts meanwhile and
+    writes the pidfile; then the stale socket goes away and B carries on to write its own."""
+    pid_path, sock_path = tmp_path / "prefork.pid", tmp_path / "b.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(sock_path))
+    stale.listen(0)
+    fillers = []
+    for _ in range(3):  # a backlog of 0 takes one connection (or two): then connect waits
+        filler = socket.socket(socket.AF_UNIX)
+        filler.setblocking(False)
+        try:
+            filler.connect(str(sock_path))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    log_path = tmp_path / "b.log"
+    with open(log_path, "wb") as log_file:
+        b = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--workers", "1", "--bind",
+                              f"unix:{sock_path}", "--metrics-bind", "", "--pidfile", str(pid_path)],
+                             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
+                             cwd=tmp_path)
+    seen = {b.pid}
+    try:
+        wait_until(lambda: wchan(b.pid) == "unix_wait_for_peer", 10, what="B waiting in connect")
+        a = daemons("--pidfile", str(pid_path), workers=1)
+        a.wait_ready()
+        assert pid_path.read_text() == f"{a.pid}\n"
+        stale.close()  # B's connect fails: the socket file is stale to it, and it goes on
+        for filler in fillers:
+            filler.close()
+        assert b.wait(10) == 2, log_path.read_text()
+        assert log_path.read_text() == f"argv:--pidfile: {pid_path}: prefork is already running as pid {a.pid}\n"
+        assert pid_path.read_text() == f"{a.pid}\n"
+        assert not sock_path.exists()
+    finally:
+        seen.update(children(b.pid) if b.poll() is None else ())
+        kill_all(b, seen)
+        stale.close()

@@ -5,9 +5,20 @@ Rules:
   runs: ``holder`` names it and the master refuses to start. A pidfile naming a process
   that is gone, or one that is not a prefork master (its PID was reused), is stale and
   is replaced.
+- The pidfile is created only where there is none (a hard link of the written file):
+  of two masters started at once, both past the first check, the second finds the
+  first's pidfile when it writes its own, and refuses to start (``AlreadyRunning``).
 """
 
 import os
+
+
+class AlreadyRunning(Exception):
+    """The pidfile names a live prefork master (``pid``) that wrote it meanwhile."""
+
+    def __init__(self, pid):
+        super().__init__(pid)
+        self.pid = pid
 
 
 def write(path, pid=None):
@@ -17,13 +28,20 @@ def write(path, pid=None):
     try:
         with open(tmp, "w") as fh:
             fh.write(f"{pid}\n")
-        os.replace(tmp, path)
-    except BaseException:
         try:
-            os.unlink(tmp)  # a pidfile that cannot be put in place leaves nothing behind
+            os.link(tmp, path)  # only where there is none: of two starting at once, one takes it
+        except FileExistsError:
+            running = holder(path)
+            if running is not None:
+                raise AlreadyRunning(running) from None
+            os.replace(tmp, path)  # stale
+        except OSError:
+            os.replace(tmp, path)  # a file system without hard links
+    finally:
+        try:
+            os.unlink(tmp)  # gone once replaced; a pidfile that cannot be put in place leaves nothing behind
         except OSError:
             pass
-        raise
 
 
 def remove(path, pid=None):

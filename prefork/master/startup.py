@@ -74,6 +74,9 @@ def open_all(master):
     if not problems and settings.pidfile:
         try:
             pidfile.write(settings.pidfile)
+        except pidfile.AlreadyRunning as exc:  # started meanwhile, past the check above
+            problems.append(f"{where(settings, 'pidfile')}: {settings.pidfile}: prefork is already running as pid "
+                            f"{exc.pid}")
         except OSError as exc:
             problems.append(f"{where(settings, 'pidfile')}: {settings.pidfile}: cannot write: "
                             f"{(exc.strerror or str(exc)).lower()}")
