@@ -44,6 +44,8 @@ log = logging.getLogger("prefork.server")
 
 
 class Connection(Dispatch, FlowControl):
+    _handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
+
     def __init__(self, server, socket):
         self.server = server
         self.socket = socket
@@ -98,7 +100,8 @@ class Connection(Dispatch, FlowControl):
             log.exception("internal error on a connection; closing it")
             socket.destroy()
         finally:
-            socket.uncork()
+            if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
+                socket.uncork()
         if not socket.destroyed and socket.protocol is self:
             if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
                 self._pause_output()
@@ -314,6 +317,7 @@ class Connection(Dispatch, FlowControl):
         self._res = self._attached = None  # this connection is done with: no cycle through them
         for res in pending:
             res.mark_closed()  # not answered before the hand-over: abandoned
+        self._handed_over = True
         socket.uncork()  # what was answered goes out before the new protocol's bytes
         socket.resume()
         try:
