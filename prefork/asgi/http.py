@@ -58,6 +58,7 @@ import logging
 from asyncio import CancelledError
 
 from ..http.serialize import HeaderBlock
+from .waiters import park, wake_all
 
 log = logging.getLogger("prefork.asgi")
 
@@ -149,12 +150,8 @@ class HTTPCycle:
         self.drained()
 
     def wake(self, _=None):
-        receivers = self.receivers
-        if receivers:
-            self.receivers = None
-            for receiver in receivers:
-                if not receiver.done():
-                    receiver.set_result(None)
+        if self.receivers:
+            wake_all(self.receivers)
 
     # -- the app's receive -------------------------------------------------------------------
     async def receive(self):
@@ -187,18 +184,11 @@ class HTTPCycle:
                 if not self.res.headers_sent:
                     self.res.write_continue()
             self.watch_close()
-            receiver = self.adapter.loop.create_future()
-            receivers = self.receivers
-            if receivers is None:
-                self.receivers = [receiver]
-            else:
-                receivers.append(receiver)
+            if self.receivers is None:
+                self.receivers = []
             try:
-                await receiver
+                await park(self.adapter.loop, self.receivers)
             finally:
-                receivers = self.receivers
-                if receivers and receiver in receivers:  # cancelled: the others wait on
-                    receivers.remove(receiver)
                 if listening:
                     socket.off("end", self.wake)
 
@@ -319,28 +309,14 @@ class HTTPCycle:
                 source, event = socket.http_message, "close"  # the response ahead of this one
                 if source is None:
                     return
-            drainer = self.adapter.loop.create_future()
-            drainers = self.drainers
-            if drainers is None:
-                self.drainers = [drainer]
-            else:
-                drainers.append(drainer)
+            if self.drainers is None:
+                self.drainers = []
             source.once(event, self.drained)
-            try:
-                await drainer
-            except BaseException:  # cancelled: the others wait on
-                drainers = self.drainers
-                if drainers and drainer in drainers:
-                    drainers.remove(drainer)
-                raise
+            await park(self.adapter.loop, self.drainers)
 
     def drained(self, *_):
-        drainers = self.drainers
-        if drainers:
-            self.drainers = None
-            for drainer in drainers:
-                if not drainer.done():
-                    drainer.set_result(None)
+        if self.drainers:
+            wake_all(self.drainers)
 
     # -- the app's task ----------------------------------------------------------------------
     async def run(self, app, scope, running):

@@ -14,6 +14,8 @@ Rules:
 
 from collections import deque
 
+from .waiters import park, wake_all
+
 _HIGH = 32
 _LOW = 8
 _BYTES_HIGH = 1024 * 1024
@@ -32,12 +34,8 @@ class Inbox:
     def put(self, message, size=0):
         self.messages.append(message)
         self.size += size
-        waiters = self.waiters
-        if waiters:
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)  # (their get() runs later: the list is not touched meanwhile)
-            waiters.clear()
+        if self.waiters:
+            wake_all(self.waiters)  # (their get() runs later: the list is not touched meanwhile)
 
     def put_disconnect(self, code, reason):
         if self.disconnect is None:
@@ -56,14 +54,7 @@ class Inbox:
         while not messages:
             if self.disconnect_taken:
                 return dict(self.disconnect)  # asked again after the disconnect
-            waiter = self.loop.create_future()
-            self.waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:  # cancelled: the others wait on
-                if waiter in self.waiters:
-                    self.waiters.remove(waiter)
-                raise
+            await park(self.loop, self.waiters)
         message = messages.popleft()
         if message is self.disconnect:
             self.disconnect_taken = True

@@ -59,6 +59,7 @@ from .handshake import Denial, error_response, refusal, replayed_request
 from .inbox import Inbox
 from .incoming import Incoming
 from .keepalive import Keepalive
+from .waiters import park, wake_all
 
 log = logging.getLogger("prefork.asgi")
 
@@ -325,26 +326,15 @@ class WebSocketSession:
     async def wait_drain(self):
         if self.gone:
             return
-        drainer = self.loop.create_future()
-        self.drainers.append(drainer)
-        try:
-            await drainer
-        except BaseException:  # cancelled: the others wait on
-            if drainer in self.drainers:
-                self.drainers.remove(drainer)
-            raise
+        await park(self.loop, self.drainers)
 
     def on_drain(self):
         if self.held:
             self.held = False
             if not self.paused and not self.gone and not self.yielding:
                 self.socket.resume()
-        drainers = self.drainers
-        if drainers:
-            self.drainers = []
-            for drainer in drainers:
-                if not drainer.done():
-                    drainer.set_result(None)
+        if self.drainers:
+            wake_all(self.drainers)
 
     def on_ping_timeout(self):
         reason = "keepalive ping timeout"
