@@ -347,3 +347,16 @@ def check_value(name, value):
         check_dirs(value)
     elif name == "reload_include" and not value:
         raise ValueError("expected at least one file name pattern")
+    elif name == "root_path" and value:
+        check_root_path(value)
+
+
+def check_root_path(value):
+    """A URL prefix: it starts with "/" and, as the start of every request's path (WSGI's
+    SCRIPT_NAME, ASGI's root_path and raw_path bytes), holds latin-1 characters only,
+    none of them a control character or a space."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r}: a URL path prefix starts with '/' (e.g. \"/app\")")
+    bad = next((char for char in value if ord(char) > 0xFF or ord(char) <= 0x20 or 0x7F <= ord(char) < 0xA0), None)
+    if bad is not None:
+        raise ValueError(f"{value!r}: {bad!r} cannot stand in a URL path prefix (percent-encode it)")

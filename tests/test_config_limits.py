@@ -128,3 +128,26 @@ def test_a_hup_with_a_bad_value_is_a_refused_reload_and_the_daemon_goes_on(daemo
     assert "Traceback" not in d.log()
     assert alive(d.pid) and d.serving_workers() == before
     assert d.request().startswith(b"HTTP/1.1 200 OK")
+
+
+@pytest.mark.parametrize("value, says", [
+    ("app", "starts with '/'"),
+    ("/\u65e5\u672c", "cannot stand in a URL path prefix"),
+    ("/a b", "cannot stand in a URL path prefix"),
+    ("/a\tb", "cannot stand in a URL path prefix"),
+])
+def test_a_root_path_that_no_request_path_can_start_with_is_a_config_error(tmp_path, value, says):
+    config = tmp_path / "prefork.toml"
+    config.write_text(f"root_path = {json.dumps(value)}\n", encoding="utf-8")
+    found = problems(config)
+    assert len(found) == 1 and found[0].startswith(f"{config}:root_path: ") and says in found[0], found
+    out = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--config", str(config)],
+                         capture_output=True, text=True, env=python_env(), timeout=60)
+    assert out.returncode == 2 and f"{config}:root_path: " in out.stderr, (out.returncode, out.stderr)
+
+
+@pytest.mark.parametrize("value", ["/app", "/api/", "/caf\u00e9", "/a%20b"])
+def test_a_usable_root_path_is_taken(tmp_path, value):
+    config = tmp_path / "prefork.toml"
+    config.write_text(f"root_path = {json.dumps(value)}\n", encoding="utf-8")
+    assert problems(config) == []
