@@ -320,6 +320,9 @@ def resolve(app, obj, interface):
     """(kind, callable) for ``obj`` named ``app`` under ``interface`` ("auto" or a kind):
     kind is "events", "wsgi" or "asgi"; raises AppError when it cannot be served so."""
     kind, found = detect(obj)
+    if not callable(obj):  # no interface serves it, whatever --interface says
+        raise AppError(f"{app} is {_article(found)}: APP names the app object (module:ATTRIBUTE), or an "
+                       f"app factory to call (module:factory())")
     if interface == "asgi" and kind in (None, "events") and inspect.isclass(obj):
         kind = "asgi2"  # said outright: a class taking the scope, whatever its __call__ looks like
     if interface == "auto":

@@ -1,0 +1,34 @@
+"""App loading, as users of gunicorn and uvicorn name their apps: what is not an app
+at all is refused at boot in one line whatever ``--interface`` says."""
+
+import pytest
+
+from daemon import wait_until
+from test_app_loading import Run, prefork_m, write
+
+
+@pytest.fixture
+def runs():
+    started = []
+
+    def start(*args, **kwargs):
+        started.append(Run(*args, **kwargs))
+        return started[-1]
+    yield start
+    for run in started:
+        run.cleanup()
+
+
+@pytest.mark.parametrize("interface", ["auto", "wsgi", "asgi", "events"])
+def test_an_attribute_that_cannot_be_called_is_one_line_at_boot_under_every_interface(runs, tmp_path,
+                                                                                        interface):
+    project = write(tmp_path / "proj", {"settingsmod.py": "app = {'debug': True}\n"})
+    run = runs(prefork_m("settingsmod:app", "--interface", interface), cwd=project)
+    wait_until(lambda: run.proc.poll() is not None or "workers ready" in run.log(), 60,
+               what="the boot's end")
+    log = run.log()
+    assert "workers ready" not in log, log
+    assert run.wait_exit() == 3, log
+    assert ("worker 0: settingsmod:app is a dict {'debug': True}, which is not callable: APP names the app "
+            "object (module:ATTRIBUTE), or an app factory to call (module:factory())\n") in log, log
+    assert "Traceback" not in log, log
