@@ -130,6 +130,10 @@ def parse_format(fmt):
     unknown = sorted({name for _, name, _, _ in parts if name is not None} - FIELDS)
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in unknown)}")
+    for _, name, spec, _ in parts:
+        if spec and "{" in spec:  # str.format would fill it from a field the line does not pass
+            raise ValueError(f"a field inside a format spec ({{{name}:{spec}}}) is not read: write the "
+                             f"width or precision itself")
     return parts
 
 
