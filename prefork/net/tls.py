@@ -10,7 +10,9 @@ Rules:
 - The handshake comes first: the protocol sees no byte before it completes. A handshake
   that fails, meets EOF or a reset, or outlasts ``handshake_timeout`` is reported once to
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
-  destroyed; its alert, if any, is sent first.
+  destroyed; its alert, if any, is sent first. A socket destroyed before the handshake
+  ends (by a ``connection`` listener, a server timeout, ``close_all_connections``) drops
+  its handshake timer at once: nothing of it outlives the socket.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
@@ -340,7 +342,11 @@ class TLSLayer:
     def close_notify(self):
         """Before the FIN: say the stream ends. Returns how many bytes of records the
         kernel has not taken yet (the close_notify's own, or the backlog's before it): the
-        socket sends its FIN once they are out. Never blocks; idempotent."""
+        socket sends its FIN once they are out. Never blocks; idempotent. A socket
+        destroyed before its handshake finished takes its handshake deadline with it."""
+        if self.timer is not None and self.socket.destroyed:
+            self.timer.cancel()
+            self.timer = None
         if self.established and not self.closed and not self.failed:
             self.closed = True
             try:
