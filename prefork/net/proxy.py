@@ -11,7 +11,8 @@ Rules:
   client speaking HTTP straight to a PROXY listener is refused at its first byte.
 - v1: one line of at most 107 bytes ending in CRLF: ``PROXY TCP4|TCP6 SRC DST SPORT
   DPORT`` (addresses checked for their family, ports 0-65535 without leading zeros), or
-  ``PROXY UNKNOWN`` followed by anything.
+  ``PROXY UNKNOWN`` followed by anything. Its addresses are handed on in their canonical
+  spelling (as ``getpeername()`` and a v2 header give them), never as the balancer wrote them.
 - v2: 16 fixed bytes (signature, version 2, command LOCAL or PROXY, family and
   transport, length), then the addresses (AF_INET 12 bytes, AF_INET6 36, AF_UNIX 216),
   then TLVs, which are skipped. The length is at most 65535, so the header is bounded.
@@ -156,12 +157,13 @@ def parse_v1(line):
     if len(parts) != 6 or parts[1] not in ("TCP4", "TCP6"):
         raise ProxyProtocolError(f"bad v1 header {text[:60]!r}")
     family, af = ("IPv4", _socket.AF_INET) if parts[1] == "TCP4" else ("IPv6", _socket.AF_INET6)
+    addresses = []
     for address in parts[2:4]:
-        try:
-            _socket.inet_pton(af, address)
+        try:  # spelled as getpeername() and a v2 header spell it: 2001:DB8:0:0:0:0:0:1 is 2001:db8::1
+            addresses.append(_socket.inet_ntop(af, _socket.inet_pton(af, address)))
         except (OSError, ValueError):
             raise ProxyProtocolError(f"bad v1 {family} address {address!r}") from None
-    return ProxyHeader(1, "PROXY", family, parts[2], _port(parts[4]), parts[3], _port(parts[5]))
+    return ProxyHeader(1, "PROXY", family, addresses[0], _port(parts[4]), addresses[1], _port(parts[5]))
 
 
 def _check_v2_fixed(fixed):
