@@ -356,6 +356,10 @@ def _made_by(app, dotted, factory, args, kwargs):
         except TypeError as exc:
             raise AppError(f"{app}: {dotted}{_shown(signature)} cannot be called so: {exc}") from None
     made = factory(*args, **kwargs)
+    if inspect.iscoroutine(made):  # never awaited: closed, so no warning follows the error
+        made.close()
+        raise AppError(f"{app}: {dotted} is an async function, and a factory is called, not awaited: "
+                       f"make it a plain def that returns the app")
     if made is None:
         raise AppError(f"{app}: the factory returned None, not an app (a missing return?)")
     return made

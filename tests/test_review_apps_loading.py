@@ -32,3 +32,20 @@ def test_an_attribute_that_cannot_be_called_is_one_line_at_boot_under_every_inte
     assert ("worker 0: settingsmod:app is a dict {'debug': True}, which is not callable: APP names the app "
             "object (module:ATTRIBUTE), or an app factory to call (module:factory())\n") in log, log
     assert "Traceback" not in log, log
+
+
+def test_an_async_factory_is_one_line_at_boot(runs, tmp_path):
+    project = write(tmp_path / "proj", {"asyncfactory.py": """
+        async def create_app():
+            async def app(scope, receive, send):
+                pass
+            return app
+    """})
+    run = runs(prefork_m("asyncfactory:create_app()"), cwd=project)
+    wait_until(lambda: run.proc.poll() is not None or "workers ready" in run.log(), 60, what="the boot's end")
+    log = run.log()
+    assert "workers ready" not in log, log
+    assert run.wait_exit() == 3, log
+    assert ("worker 0: asyncfactory:create_app(): create_app is an async function, and a factory is called, "
+            "not awaited: make it a plain def that returns the app\n") in log, log
+    assert "Traceback" not in log and "never awaited" not in log, log
