@@ -17,7 +17,8 @@ Rules:
 - Recognition reads signatures, never calls the object: events ``setup(server)`` (plain
   or ``async def``, ``server`` required), a WSGI
   callable ``(environ, start_response)``, an ASGI 3 async callable
-  ``(scope, receive, send)``, an ASGI 2 class ``(scope)`` whose instances are async
+  ``(scope, receive, send)`` (or a class of that signature whose instances are awaited,
+  through ``__await__``), an ASGI 2 class ``(scope)`` whose instances are async
   callables ``(receive, send)`` (served through ``ASGI2App``). An object may say what it
   is with a ``prefork_interface`` attribute (``"events"``, ``"wsgi"`` or ``"asgi"``).
   A plain function that can be called with no arguments (``create_app(test_config=None)``)
@@ -289,6 +290,8 @@ def _detect_class(cls):
         return None, found
     fewest, most = arity
     call = _class_call(cls)
+    if fewest <= 3 <= most and callable(getattr(cls, "__await__", None)):
+        return "asgi", found + " with an __await__"  # ASGI 3: cls(scope, receive, send) is awaited
     if fewest <= 1 <= most and call is not None and inspect.iscoroutinefunction(call):
         return "asgi2", found + " with an async __call__"
     if fewest <= 2 <= most and not fewest <= 1:

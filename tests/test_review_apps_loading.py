@@ -49,3 +49,25 @@ def test_an_async_factory_is_one_line_at_boot(runs, tmp_path):
     assert ("worker 0: asyncfactory:create_app(): create_app is an async function, and a factory is called, "
             "not awaited: make it a plain def that returns the app\n") in log, log
     assert "Traceback" not in log and "never awaited" not in log, log
+
+
+def test_an_asgi3_class_whose_instances_are_awaited_serves_without_interface(runs, tmp_path):
+    # uvicorn serves such a class as ASGI 3: App(scope, receive, send) is awaited
+    project = write(tmp_path / "proj", {"classapp.py": """
+        class App:
+            def __init__(self, scope, receive, send):
+                self.scope, self.send = scope, send
+
+            def __await__(self):
+                return self.respond().__await__()
+
+            async def respond(self):
+                if self.scope["type"] != "http":
+                    return
+                await self.send({"type": "http.response.start", "status": 200,
+                                 "headers": [(b"content-type", b"application/json")]})
+                await self.send({"type": "http.response.body", "body": b'{"app": "class"}'})
+    """})
+    run = runs(prefork_m("classapp:App"), cwd=project)
+    run.wait_ready()
+    assert run.get_json() == {"app": "class"}
