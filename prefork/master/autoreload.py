@@ -13,9 +13,10 @@ Rules:
   itself (the read end is close-on-exec), and exits. Workers close their inherited copy
   right after fork, so only the master keeps the watcher alive.
 - What is watched: ``reload_dirs``, or else the app's own directory (its top-level
-  package, or the folder of its module, found without importing it); files whose names
-  match ``reload_include`` (``*.py``), outside the usual clutter (.git, __pycache__,
-  .venv, editor swap files).
+  package, or the folder of its module, found without importing it); files whose paths
+  match one of ``reload_include`` from the right (``*.py`` by the name alone,
+  ``templates/*.html`` by the name and its folder's), outside the usual clutter (.git,
+  __pycache__, .venv, editor swap files).
 - A change seen while a generation is still booting (the first, or a reload's) is
   applied once it is up (checked every RETRY seconds, only while a change waits);
   changes while the master stops are ignored. A new generation that fails to boot (a
@@ -158,15 +159,17 @@ class MasterGone:
 
 
 def watch(fd, patterns, dirs):
-    import fnmatch
+    from pathlib import PurePath
 
     from watchfiles import DefaultFilter, watch as watch_files
 
     clutter = DefaultFilter()
 
     def wanted(change, path):
-        name = os.path.basename(path)
-        return clutter(change, path) and any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+        # matched from the right, as uvicorn's --reload-include: "*.py" by the file's name,
+        # "templates/*.html" by its name and its folder's
+        path = PurePath(path)
+        return clutter(change, str(path)) and any(path.match(pattern) for pattern in patterns)
 
     ready = False
     for changes in watch_files(*dirs, watch_filter=wanted, stop_event=MasterGone(fd), raise_interrupt=False,
