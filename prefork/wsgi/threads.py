@@ -280,7 +280,15 @@ class ThreadCall:
                 with self.cond:  # the whole answer in one hand-over (nothing to close)
                     self._post_locked(_HEAD, (self.status, list(self.headers)))
                     self.outbox.append((_WHOLE, data))
-                    self.outbox.append((_DONE, None))
+                    if len(data) <= _IN_FLIGHT:
+                        self.outbox.append((_DONE, None))
+                        return
+                    # a large body: the thread waits until the loop has it out, or the
+                    # worker's held-bytes budget takes what its client has not read yet
+                    self.in_flight = len(data)
+                    while self.in_flight and not self.gone:
+                        self.cond.wait()
+                self._post(_DONE)
                 return
             for block in iterable:
                 self.write(block)
@@ -339,6 +347,8 @@ class ThreadCall:
                 elif kind == _WHOLE:
                     self.ended = True
                     end_whole(res, self.names or (), payload, self.req.method, self.req)
+                    if len(payload) > _IN_FLIGHT:
+                        self._held_out()
                 elif kind == _END:
                     self.ended = True
                     promised = self.promised
@@ -396,6 +406,37 @@ class ThreadCall:
             if self.stall is None:
                 self.stall = StallWatch(res, self.adapter.timeout)
             self.stall.arm()
+
+    def _held_out(self):
+        """A large whole body was handed to the socket: its thread goes on once the bytes
+        are out, or fit the worker's budget for bytes waiting on slow readers; else it
+        waits for them to drain (a client that takes nothing for ``timeout`` seconds is
+        disconnected), so slow readers hold threads, not the worker's memory."""
+        socket = self.res.socket
+        size = socket.buffered_size
+        held = self.adapter.held
+        if socket.destroyed or size <= socket.high_water_mark or not self.res.active or held.fits(size):
+            if size > socket.high_water_mark and not socket.destroyed:
+                socket.want_drain()
+                held.hold(socket, size)
+            self._release()
+            return
+
+        def flushed(*_):
+            socket.off("close", flushed)
+            if self.stall is not None:
+                self.stall.cancel()
+            self._release()
+        socket.on("close", flushed)
+        socket.after_flush(flushed)
+        if self.stall is None:
+            self.stall = StallWatch(self.res, self.adapter.timeout)
+        self.stall.arm()
+
+    def _release(self):
+        with self.cond:
+            self.in_flight = 0
+            self.cond.notify()
 
     def _stop(self):
         """The response is whole: it ends, the app's iteration stops at its next block (a

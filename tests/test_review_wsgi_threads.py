@@ -1,0 +1,102 @@
+"""WSGI on a thread pool (``threads > 1``) against the real daemon: what slow and
+vanishing clients of large responses cost the worker.
+
+The app below (this module, loaded by the worker) serves the daemon; the clients are
+raw sockets on loopback.
+"""
+
+import socket
+import time
+
+import pytest
+
+from daemon import Daemon, wait_until
+from harness import read_until_close
+
+# -- the app (runs in the worker) -----------------------------------------------------------------------
+LARGE = 20 * 1024 * 1024  # more than the worker's budget for bytes waiting on slow readers (16 MiB)
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/large":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [b"x" * LARGE]  # a whole body, as a framework's Response gives it
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+# -- the daemon ------------------------------------------------------------------------------------------
+@pytest.fixture
+def d():
+    daemon = Daemon("--interface", "wsgi", "--threads", "2", "--timeout", "3",
+                    app="test_review_wsgi_threads:app", workers=1)
+    try:
+        daemon.wait_ready()
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+
+def non_reading(d, path):
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", d.port))
+    sock.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    return sock
+
+
+def test_slow_readers_of_a_large_whole_body_hold_threads_not_the_workers_memory(d):
+    """Clients that read nothing of a 20 MiB list body: each holds the thread that made
+    it until the stall watch disconnects it (``timeout``), as the docs say of threads; the
+    bytes do not pile up in the worker, one body per client, until the socket gives up."""
+    worker = d.workers()[0]
+    readers = [non_reading(d, b"/large") for _ in range(6)]
+    try:
+        sock = socket.create_connection(("127.0.0.1", d.port), timeout=15)
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = read_until_close(sock)
+        sock.close()
+        assert answer.endswith(b"hello")
+        # the answer waited for a thread: one of the readers had to be disconnected first
+        assert "took nothing for" in d.log()
+        assert rss(worker) < 200 * 1024 * 1024, rss(worker)  # (six bodies held: over 240 MiB)
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def test_a_reader_of_a_large_whole_body_gets_all_of_it_and_frees_its_thread(d):
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=15)
+    sock.sendall(b"GET /large HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = read_until_close(sock)
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Content-Length: %d" % LARGE in head and body == b"x" * LARGE
+    for _ in range(4):  # more calls than threads: each thread is free again
+        assert d.request("/hello", timeout=5).endswith(b"hello")
+
+
+def test_a_client_gone_while_its_large_body_waits_frees_the_thread(d):
+    readers = [non_reading(d, b"/large") for _ in range(2)]  # both threads wait on them
+    wait_until(lambda: all(kernel_has_bytes(r) for r in readers), 10, what="the bodies started")
+    start = time.monotonic()
+    for reader in readers:
+        reader.close()
+    assert d.request("/hello", timeout=5).endswith(b"hello")
+    assert time.monotonic() - start < 2.5  # not the stall watch's 3 s: the close freed them
+
+
+def kernel_has_bytes(sock):
+    sock.setblocking(False)
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except BlockingIOError:
+        return False
+    finally:
+        sock.setblocking(True)
