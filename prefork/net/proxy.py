@@ -220,13 +220,14 @@ def parse(data):
 # -- trusted sources ------------------------------------------------------------------------
 class TrustedSources:
     """Which peers may send a header: IP addresses, networks, "unix" (UNIX-socket
-    peers), or "*" (every peer). A bad entry raises ValueError (settings.py checks them
+    peers), or "*" (every peer). An IPv4 peer matches its address written either way,
+    ``10.0.0.1`` or ``::ffff:10.0.0.1``, whichever listener it reached. A bad entry raises ValueError (settings.py checks them
     before a worker sees them)."""
 
     def __init__(self, entries):
         self.everyone = "*" in entries
         self.unix = "unix" in entries
-        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e not in ("*", "unix")]
+        self.networks = [_unmapped(ipaddress.ip_network(e, strict=False)) for e in entries if e not in ("*", "unix")]
         # single addresses, as getpeername() spells them: a set lookup, no parsing
         self.addresses = frozenset(str(n.network_address) for n in self.networks
                                    if n.num_addresses == 1)
@@ -252,6 +253,15 @@ class TrustedSources:
         if address.version == 6 and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         return any(address in network for network in self.networks)
+
+
+def _unmapped(network):
+    """An IPv4-mapped IPv6 network (``::ffff:10.0.0.1``, the spelling a dual-stack
+    listener gives an IPv4 peer) as the IPv4 network it stands for: peers are compared
+    in IPv4, mapped or not."""
+    if network.version == 6 and network.prefixlen >= 96 and network.network_address.ipv4_mapped is not None:
+        return ipaddress.ip_network(f"{network.network_address.ipv4_mapped}/{network.prefixlen - 96}")
+    return network
 
 
 # -- the step on an accepted socket ----------------------------------------------------------
