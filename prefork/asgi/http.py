@@ -323,6 +323,8 @@ class HTTPCycle:
         """The app's task; it leaves ``running`` (the adapter's live tasks) when done."""
         try:
             await app(scope, self.receive, self.send)
+        except GeneratorExit:
+            raise  # the coroutine is being closed (its loop is gone): nothing may be scheduled
         except BaseException as exc:
             req = self.req
             if not (self.adapter.cancelling and isinstance(exc, CancelledError)):  # else: the drain's end

@@ -371,6 +371,8 @@ class WebSocketSession:
             await app(self.scope, self.receive, self.send)
         except ClientDisconnected:
             pass
+        except GeneratorExit:
+            raise  # the coroutine is being closed (its loop is gone): nothing may be scheduled
         except BaseException as exc:
             if self.adapter.cancelling and isinstance(exc, CancelledError):  # the worker stops
                 self.shutdown()
