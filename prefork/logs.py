@@ -2,7 +2,8 @@
 
 Rules:
 - The error log takes over fd 2 when it is a file, so that tracebacks and the stack dump
-  of an aborted worker (faulthandler) land in it.
+  of an aborted worker (faulthandler) land in it. ``access_log = "-"`` still writes to the
+  stderr the process started with (a copy of fd 2 taken before), not into that file.
 - The access log makes no stdlib ``logging`` call per request. The user's
   ``access_log_format`` is compiled once into a function that builds the line
   (logformat.py: no text from the format reaches the code). A worker compiles the same line into its
@@ -50,6 +51,7 @@ TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 FLUSH_LINES = 512  # lines held before a flush: about 64 KiB of 128-byte lines
 
 log = logging.getLogger("prefork")
+_stderr = None  # a copy of fd 2 made before an error log file took it over: access_log = "-"
 
 
 class _ReopenableFile(logging.StreamHandler):
@@ -95,7 +97,13 @@ class _ReopenableFile(logging.StreamHandler):
 def setup(settings):
     """Configure the ``prefork`` logger (errors); check that the access log can be opened.
     A file that cannot be opened raises OSError and leaves the logging as it was."""
+    global _stderr
     root = logging.getLogger("prefork")
+    if _stderr is None:
+        try:
+            _stderr = os.dup(2)  # the first call: fd 2 is still the process's own stderr
+        except OSError:  # no fd 2 at all
+            pass
     if settings.access_log and settings.access_log != "-":
         os.close(_open_append(settings.access_log))  # created now; a bad path fails at start
     if settings.error_log and settings.error_log != "-":
@@ -169,8 +177,8 @@ class AccessLog:
     """One worker's access log: ``line(req, res, duration)`` is the per-response call."""
 
     def __init__(self, path, fmt, flush_interval):
-        self.path = path  # "-" is fd 2
-        self.fd = 2 if path == "-" else _open_append(path)
+        self.path = path  # "-" is the process's stderr, even once an error log file took fd 2
+        self.fd = (2 if _stderr is None else _stderr) if path == "-" else _open_append(path)
         self.pipe = self._is_pipe()
         self.flush_interval = flush_interval
         self.lines = []
@@ -281,7 +289,7 @@ class AccessLog:
     def adopt(self, fd):
         """Flush to the old file, then write to ``fd`` (opened by the master on USR1)."""
         self.flush()
-        if self.fd != 2:
+        if self.path != "-":
             os.close(self.fd)
         self.fd = fd
         self.pipe = self._is_pipe()
@@ -291,7 +299,7 @@ class AccessLog:
             self.clock_timer.cancel()
             self.clock_timer = None
         self.flush()
-        if self.fd != 2:
+        if self.path != "-":
             os.close(self.fd)
             self.fd = -1
 
