@@ -301,6 +301,13 @@ def _detect_class(cls):
     return None, found
 
 
+def _class_takes(cls, n):
+    """``cls(...)`` can be called with ``n`` positional arguments."""
+    signature = _signature(cls)
+    arity = _arity(signature)[0] if signature is not None else None
+    return arity is not None and arity[0] <= n <= arity[1]
+
+
 def _short_repr(obj):
     text = repr(obj)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -326,8 +333,12 @@ def resolve(app, obj, interface):
     if not callable(obj):  # no interface serves it, whatever --interface says
         raise AppError(f"{app} is {_article(found)}: APP names the app object (module:ATTRIBUTE), or an "
                        f"app factory to call (module:factory())")
-    if interface == "asgi" and kind in (None, "events") and inspect.isclass(obj):
+    if interface == "asgi" and kind in (None, "events") and inspect.isclass(obj) and _class_takes(obj, 1):
         kind = "asgi2"  # said outright: a class taking the scope, whatever its __call__ looks like
+    if kind is None and inspect.isclass(obj) and _class_takes(obj, 0) and _class_call(obj) is not None:
+        # the class itself, where an instance of it is the app (app = App, not App())
+        raise AppError(f"{app} is {_article(found)}, which is made with no arguments and whose instances "
+                       f"are called: write APP as '{app}()' to have the worker make one and serve it")
     if interface == "auto":
         if kind is None and _factory_like(obj):
             raise AppError(f"{app} is {_article(found)}, as an app factory can: write APP as "

@@ -71,3 +71,26 @@ def test_an_asgi3_class_whose_instances_are_awaited_serves_without_interface(run
     run = runs(prefork_m("classapp:App"), cwd=project)
     run.wait_ready()
     assert run.get_json() == {"app": "class"}
+
+
+@pytest.mark.parametrize("interface", ["auto", "asgi"])
+def test_a_class_named_where_its_instance_is_the_app_is_one_line_at_boot(runs, tmp_path, interface):
+    project = write(tmp_path / "proj", {"instanceapp.py": """
+        class App:
+            async def __call__(self, scope, receive, send):
+                if scope["type"] != "http":
+                    return
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json")]})
+                await send({"type": "http.response.body", "body": b'{"app": "instance"}'})
+    """})
+    run = runs(prefork_m("instanceapp:App", "--interface", interface), cwd=project)
+    wait_until(lambda: run.proc.poll() is not None or "workers ready" in run.log(), 60, what="the boot's end")
+    log = run.log()
+    assert "workers ready" not in log, log  # (with asgi it was served as ASGI 2: App(scope) failed per request)
+    assert run.wait_exit() == 3, log
+    assert ("worker 0: instanceapp:App is a class App(), which is made with no arguments and whose instances "
+            "are called: write APP as 'instanceapp:App()' to have the worker make one and serve it\n") in log, log
+    run = runs(prefork_m("instanceapp:App()", "--interface", interface), cwd=project)
+    run.wait_ready()
+    assert run.get_json() == {"app": "instance"}
