@@ -52,7 +52,8 @@ from urllib.parse import urlsplit
 from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
-from ..http.serialize import check_method, check_name, check_path, check_value, encoded, field_value, header_lines
+from ..http.serialize import (HeaderError, check_method, check_name, check_path, check_value, encoded, field_value,
+                              header_lines)
 from ..runtime import current_loop
 from ..net import Socket
 from .agent import Agent, global_agent
@@ -514,12 +515,22 @@ class ClientRequest(EventEmitter):
 def request(url_or_options, callback=None, *, loop=None, **extra):
     """Node's ``http.request``: a ClientRequest; nothing happens before the next loop turn."""
     if isinstance(url_or_options, str):
-        parts = urlsplit(url_or_options)
-        options = {"host": parts.hostname, "port": parts.port or 80,
+        try:
+            parts = urlsplit(url_or_options)
+            port = parts.port
+        except ValueError:  # a port that is not a number, or out of range
+            raise HeaderError("ERR_INVALID_URL", "Invalid URL") from None
+        if not parts.scheme or not parts.hostname:
+            raise HeaderError("ERR_INVALID_URL", "Invalid URL")
+        options = {"protocol": parts.scheme.lower() + ":", "host": parts.hostname, "port": port or 80,
                    "path": (parts.path or "/") + (f"?{parts.query}" if parts.query else "")}
     else:
         options = dict(url_or_options)
     options.update(extra)
+    protocol = options.get("protocol")
+    if protocol is not None and protocol != "http:":
+        # (an https: URL sent in the clear would give its credentials away)
+        raise HeaderError("ERR_INVALID_PROTOCOL", f'Protocol "{protocol}" not supported. Expected "http:"')
     return ClientRequest(options, callback, loop)
 
 
