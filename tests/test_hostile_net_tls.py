@@ -85,6 +85,7 @@ class BioClient:
         self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        self.alert = None  # the fatal alert the peer ended the stream with, if any
 
     def wire(self):
         """The records the client has made and not sent yet."""
@@ -127,6 +128,9 @@ class BioClient:
             except ssl.SSLWantReadError:
                 pass
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return data
+            except ssl.SSLError as exc:  # the peer's fatal alert ends the stream too
+                self.alert = exc
                 return data
             try:
                 wire = self.raw.recv(65536)
@@ -526,6 +530,7 @@ def test_a_broken_record_after_the_handshake_closes_the_connection(tls_daemon, p
                 client.incoming.write(client.raw.recv(65536))
         client.raw.sendall(spoil(client.records(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
         assert closed_by_server(client) == b""  # closed, nothing more answered
+        assert "ALERT" in str(client.alert), client.alert  # after the fatal alert RFC 8446 6.2 asks for
     finally:
         client.close()
     assert head.startswith(b"HTTP/1.1 200 OK")

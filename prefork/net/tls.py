@@ -227,6 +227,11 @@ class TLSLayer:
         except ssl.SSLZeroReturnError:
             self._peer_closed()
         except ssl.SSLError as exc:
+            if self.outgoing.pending:  # the fatal alert OpenSSL wrote (RFC 8446 6.2): one try, as Node sends it
+                try:
+                    self.send(b"")
+                except OSError:
+                    pass
             raise tls_error(exc) from None
         if self.outgoing.pending:  # a post-handshake message (key update) wants an answer
             self.socket.send_bytes(b"")
