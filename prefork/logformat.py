@@ -35,8 +35,8 @@ _FIELDS = {
     "m": ("req.method", "{req.method}"),
     "U": ("log_url", "{log_url}"),
     "s": ("res.status_code", "{res.status_code}"),
-    "b": ('res.bytes_sent or res._has_body and res.get_header("content-length") or "-"',
-          '{res.bytes_sent or res._has_body and res.get_header("content-length") or "-"}'),
+    "b": ('res.bytes_sent or res.has_body and res.get_header("content-length") or "-"',
+          '{res.bytes_sent or res.has_body and res.get_header("content-length") or "-"}'),
     "f": ("log_referer", "{log_referer}"),
     "a": ("log_agent", "{log_agent}"),
     "D": ("int(duration * 1e6)", "{int(duration * 1e6)}"),
@@ -44,7 +44,7 @@ _FIELDS = {
     "p": ("pid", "{pid}"),
 }
 # {b}: the body's bytes the server wrote, else (a body sent by sendfile) its Content-Length,
-# but never that of a response without a body (HEAD, 1xx, 204, 304: ``_has_body`` false),
+# but never that of a response without a body (HEAD, 1xx, 204, 304: ``has_body`` false),
 # whose Content-Length describes a body not sent
 FIELDS = frozenset(_FIELDS)
 # Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
@@ -53,7 +53,7 @@ FIELDS = frozenset(_FIELDS)
 # pieces above; a size or duration that is not a key is formatted as before.
 _FAST = {
     "s": "{numbers[res.status_code]}",
-    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res._has_body and res.get_header("content-length") '
+    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.has_body and res.get_header("content-length") '
          'or "-"}',
     "D": "{numbers.get(micros) or micros}",
 }

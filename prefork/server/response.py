@@ -99,6 +99,12 @@ class ServerResponse(OutgoingHead, EventEmitter):
         return self._closed
 
     @property
+    def has_body(self):
+        """The response's body goes on the wire: not for HEAD, 1xx, 204 or 304 (known
+        once the head is fixed), whatever Content-Length it declares."""
+        return self._has_body
+
+    @property
     def finished(self):
         """``end()`` was called (Node's deprecated ``finished``)."""
         return self.writable_ended
