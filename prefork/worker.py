@@ -200,9 +200,12 @@ class Worker:
             log.error("worker %d: %s", self.slot, exc)
             self.channel.send("boot_error", error=str(exc))
             return BOOT_ERROR
-        except BaseException:
+        except BaseException as exc:
             error = traceback.format_exc()
             log.error("worker %d: the app failed to load:\n%s", self.slot, error)
+            if isinstance(exc, SyntaxError) and exc.filename:
+                # the master says the last line: for a SyntaxError, with where it is
+                error += f"{type(exc).__name__}: {exc.msg} ({exc.filename}, line {exc.lineno})\n"
             self.channel.send("boot_error", error=error)
             return BOOT_ERROR
         self.metrics = WorkerMetrics(server, settings.metrics_buckets) if settings.metrics_bind else None

@@ -262,3 +262,13 @@ def test_of_two_masters_past_the_pidfile_check_at_once_the_second_refuses_to_sta
         seen.update(children(b.pid) if b.poll() is None else ())
         kill_all(b, seen)
         stale.close()
+
+
+def test_an_app_with_a_syntax_error_is_said_with_its_file_and_line(tmp_path):
+    (tmp_path / "broken.py").write_text("import os\n\ndef setup(server:\n    pass\n")
+    proc = subprocess.run([sys.executable, "-m", "prefork", "broken:setup", "--app-dir", str(tmp_path), "--workers",
+                           "1", "--bind", "127.0.0.1:0", "--metrics-bind", ""], capture_output=True, text=True,
+                          timeout=20, env=python_env(), stdin=subprocess.DEVNULL)
+    assert proc.returncode == 3, proc.stderr
+    summary = proc.stderr.split("failed to boot (exit status 3); stopping:\n", 1)[1].splitlines()[0]
+    assert summary.startswith("SyntaxError: ") and f"({tmp_path}/broken.py, line 3)" in summary, summary
