@@ -145,3 +145,29 @@ def test_reload_dirs_and_reload_include_choose_what_triggers_a_reload(daemons, t
     wait_until(lambda: body(daemon.request()) == b"page two", 30, what="the edited page")
     changed = re.findall(r"reload: changed: (.*)", daemon.log())
     assert changed == [str(templates / "page.html")]  # reported in order: the other edits came first
+
+
+@needs_watchfiles
+def test_a_package_in_the_project_directory_reloads_on_its_sibling_packages(daemons, tmp_path):
+    """A Django-shaped project: the app is ``mysite.app`` and its views live in ``polls``
+    beside it; an edit to ``polls/views.py`` reloads, as uvicorn's and gunicorn's do."""
+    project = tmp_path / "project"
+    (project / "mysite").mkdir(parents=True)
+    (project / "polls").mkdir()
+    (project / "mysite" / "__init__.py").write_text("")
+    (project / "polls" / "__init__.py").write_text("")
+    (project / "mysite" / "app.py").write_text(
+        "from polls import views\n\n"
+        "def setup(server):\n"
+        "    server.on('request', lambda req, res: res.end(views.TEXT))\n")
+    (project / "polls" / "views.py").write_text("TEXT = 'v1'\n")
+    daemon = daemons("--reload", "--app-dir", str(project), app="mysite.app:setup", workers=1)
+    daemon.wait_log(r"reload: watching " + re.escape(str(project)) + r" for \*\.py", timeout=30)
+    daemon.wait_ready()
+    watcher = wait_until(lambda: watcher_of(daemon), 10, what="the watcher process")
+    daemon.seen.add(watcher)
+    assert body(daemon.request()) == b"v1"
+    (project / "polls" / "views.py").write_text("TEXT = 'v2'\n")
+    wait_until(lambda: body(daemon.request()) == b"v2", 30, what="the edited view served")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0

@@ -43,16 +43,23 @@ MAX_REPORTED = 20  # file names per batch passed to the master's log
 
 
 def watched_dirs(settings):
-    """The directories to watch: ``reload_dirs``, else the app's own directory."""
+    """The directories to watch: ``reload_dirs``, else the app's own directory: the
+    folder of its module, or for a package found in the project's directory (the
+    working directory, ``chdir``, ``app_dir``) that directory, whose other packages
+    (a Django project's apps beside its settings package) the app imports too; a
+    package found elsewhere (installed) is watched alone."""
     if settings.reload_dirs:
         return [os.path.abspath(path) for path in settings.reload_dirs]
     module = settings.app.partition(":")[0] if settings.app else "prefork"
     # where the workers will import it from (chdir, app_dir first); a top-level name imports nothing
-    spec = apps.find_spec(module.split(".")[0], apps.search_dirs(settings.chdir, settings.app_dir))
+    search = apps.search_dirs(settings.chdir, settings.app_dir)
+    spec = apps.find_spec(module.split(".")[0], search)
     if spec is None:
         return [os.getcwd()]
     if spec.submodule_search_locations:
-        return [os.path.abspath(path) for path in spec.submodule_search_locations]
+        packages = [os.path.abspath(path) for path in spec.submodule_search_locations]
+        projects = sorted({os.path.dirname(path) for path in packages} & set(search))
+        return projects or packages
     return [os.path.dirname(os.path.abspath(spec.origin))]
 
 
