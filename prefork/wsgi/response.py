@@ -19,7 +19,9 @@ Rules:
   out with ``end_with`` when it has no Connection or Date and its Content-Length, if
   any, is the body's: the same bytes as field by field. An HTTP/1.0 client (which the
   server writes no Content-Length for) gets the app's own, and with it keep-alive when
-  it asked for that (Node's rule).
+  it asked for that (Node's rule). One over ``WHOLE_WAITS`` whose unsent bytes do not
+  fit the worker's ``HeldBytes`` budget keeps its call until they are out, as a
+  streamed body does (a client that takes nothing is cut by the ``StallWatch``).
 - Any other iterable is streamed with backpressure: iteration pauses while the socket's
   buffer is over its high-water mark and resumes on ``drain``. When the buffer pushes
   back and the app has no block left (a Flask response is one block), the call ends
@@ -53,6 +55,9 @@ from .sending import SendFile, StallWatch
 from .streams import FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
+
+WHOLE_WAITS = 256 * 1024  # a whole body larger than this goes through the held budget
+
 
 def promised_length(res, method):
     """Body bytes the head promises (the app's Content-Length), or None when nothing is
@@ -214,6 +219,8 @@ class LoopCall:
                     # that reads chunked (HTTP/1.0's keeps the app's, or none)
                     if block is not None and (length is None or (length == str(len(data)) and res.can_chunk)):
                         res.end_with(code, block, data, reason)
+                        if len(data) > WHOLE_WAITS and self._waits_out():
+                            return False
                         self.finished = True
                         if adapter.errors.held:
                             adapter.errors.flush()
@@ -224,6 +231,8 @@ class LoopCall:
                     end_whole(res, names, data, method)
                 else:
                     res.end(kept_to(self.req, res, promised_length(res, method), data))
+                if len(data) > WHOLE_WAITS and self._waits_out():
+                    return False
                 self.finished = True
                 if adapter.errors.held:
                     adapter.errors.flush()
@@ -293,6 +302,30 @@ class LoopCall:
             return True
         self.iterator = itertools.chain((block,), self.iterator)
         return False
+
+    def _waits_out(self):
+        """A large whole body was handed to the socket: when what its client has not
+        taken does not fit the worker's ``held`` budget, the call waits until it is out
+        (True; ``finish`` then), as a streamed body's does; otherwise the bytes are held."""
+        res = self.res
+        socket = res.socket
+        size = socket.buffered_size
+        if socket.destroyed or size <= socket.high_water_mark or not res.active:
+            return False
+        held = self.adapter.held
+        if held.fits(size):
+            socket.want_drain()
+            held.hold(socket, size)
+            return False
+
+        def flushed(*_):
+            socket.off("close", flushed)
+            self.finish()
+        socket.on("close", flushed)
+        socket.after_flush(flushed)
+        self.stall = StallWatch(res, self.adapter.timeout)
+        self.stall.arm()
+        return True
 
     def _wait(self, resume):
         """Resume on 'drain'; a client that goes away meanwhile (or takes nothing for

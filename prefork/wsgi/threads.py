@@ -9,7 +9,9 @@ Rules:
   written yet, and waits while the socket's buffer is over its high-water mark (until
   the response's ``drain``). A slow reader holds one thread, never the whole iterable;
   a reader that takes nothing for ``timeout`` seconds is disconnected (``StallWatch``),
-  which ends the thread's wait with ``ClientDisconnected``.
+  which ends the thread's wait with ``ClientDisconnected``. A whole (list) body over
+  ``_IN_FLIGHT`` holds its thread until it is out or its unsent bytes fit the worker's
+  ``HeldBytes`` budget: slow readers hold threads, not one body each in memory.
 - The body streams to the thread (``wsgi.input`` is a ``BodyPipe``); reading blocks the
   app's thread, not the loop; the request is paused while the pipe holds its high-water
   mark (so the socket stops reading) and resumed as the thread reads.
