@@ -5,6 +5,7 @@ The app below (this module, loaded by the worker) serves the daemon; the clients
 raw sockets on loopback.
 """
 
+import os
 import socket
 import time
 
@@ -22,6 +23,14 @@ def app(environ, start_response):
     if path == "/large":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return [b"x" * LARGE]  # a whole body, as a framework's Response gives it
+    if path == "/file":
+        name = os.path.abspath("review-file.bin")
+        if not os.path.exists(name):
+            with open(name + ".part", "wb") as fh:
+                fh.write(b"f" * LARGE)
+            os.replace(name + ".part", name)
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(LARGE))])
+        return environ["wsgi.file_wrapper"](open(name, "rb"))
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"hello"]
 
@@ -102,3 +111,36 @@ def kernel_has_bytes(sock):
         return False
     finally:
         sock.setblocking(True)
+
+
+def test_a_client_that_reads_nothing_of_a_file_is_cut_after_timeout_not_twice_that(d):
+    """A ``wsgi.file_wrapper`` response (sendfile on the loop, iterated on threads) to a
+    client that reads nothing: disconnected ``timeout`` (2 s) after the server's send
+    queue last moved, not after two periods (the first look at the queue counted as
+    progress)."""
+    assert d.request("/file", timeout=10).endswith(b"f" * 1000)  # the file exists: only the wait is timed
+    reader = non_reading(d, b"/file")
+    try:
+        client_port = reader.getsockname()[1]
+        last, moved = None, time.monotonic()
+        deadline = moved + 15
+        while "took nothing for" not in d.log():
+            queue = server_send_queue(d.port, client_port)
+            if queue != last:
+                last, moved = queue, time.monotonic()
+            assert time.monotonic() < deadline, "never disconnected"
+            time.sleep(0.01)
+        assert time.monotonic() - moved < 3.2  # 2 s, looked at every 0.5 s (two periods: 4 s)
+    finally:
+        reader.close()
+
+
+def server_send_queue(server_port, client_port):
+    """The server-side socket's send queue (tx_queue in /proc/net/tcp), or None."""
+    local, remote = f":{server_port:04X}", f":{client_port:04X}"
+    with open("/proc/net/tcp") as fh:
+        for line in fh.readlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(local) and fields[2].endswith(remote):
+                return int(fields[4].split(":")[0], 16)
+    return None

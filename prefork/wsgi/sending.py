@@ -150,6 +150,7 @@ class SendFile:
                 self.progressed = monotonic()
         except (BlockingIOError, InterruptedError):
             self.watched = socket.fileno()
+            self.unsent = kernel_unsent(self.watched)  # the mark the first check compares with
             socket.loop.add_writer(self.watched, self._writable)
             self._arm()
             return
@@ -162,7 +163,9 @@ class SendFile:
     def _arm(self):
         seconds = self.call.adapter.timeout
         if self.timer is None and seconds and seconds > 0:
-            self.timer = self.socket.loop.call_at(self.progressed + seconds, self._check)
+            # looked at a few times per period: a queue that moves soon after the wait
+            # began is seen moving then, not a whole period later
+            self.timer = self.socket.loop.call_later(seconds / 4, self._check)
 
     def _check(self):
         self.timer = None
