@@ -399,6 +399,11 @@ class ServerResponse(OutgoingHead, EventEmitter):
         request is aborted, in Node's order (see ``IncomingMessage.abort``)."""
         if not self._closed:
             self._closed = True
+            if self.head_out and not self.writable_ended:
+                # cut short while being written: still observed (access log, metrics) with what went out
+                observer = self._conn.server.response_observer
+                if observer is not None:
+                    observer(self.req, self)
             self.req.abort()
             if self._events:
                 try:
