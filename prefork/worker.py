@@ -70,6 +70,7 @@ log = logging.getLogger("prefork.worker")
 BOOT_ERROR = 3
 HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
+EXIT_MARGIN = 0.5  # seconds before the master's kill a draining worker's loop ends, at most
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
                 "max_header_size", "max_headers_count", "connections_checking_interval",
                 "proxy_protocol_timeout", "proxy_allow_ips")
@@ -152,6 +153,7 @@ class Worker:
         self.channel = channel
         self.requests = 0
         self.stopping = False
+        self.stop_timer = None  # the end of a drain's grace (set by drain)
         limit = settings.max_requests
         if limit and settings.max_requests_jitter:
             # uniform in 0 .. jitter (random's module is not imported in the worker for it)
@@ -231,6 +233,8 @@ class Worker:
         self.heartbeat()
         try:
             loop.run_forever()
+            if self.stop_timer is not None:
+                self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
             if self.asgi is not None:
                 loop.run_until_complete(self.asgi.shutdown())
         finally:
@@ -332,7 +336,11 @@ class Worker:
         self.server.drain(lambda err: self.loop.stop())
         if self.asgi is not None:
             self.asgi.drain()  # open WebSockets close with 1012
-        self.loop.call_later(self.settings.graceful_timeout, self.loop.stop)
+        # the loop ends a margin before the master's kill at graceful_timeout, so a worker
+        # whose connections outlast it (an endless stream) still exits on its own, its last
+        # counts and log lines sent
+        grace = self.settings.graceful_timeout
+        self.stop_timer = self.loop.call_later(max(grace - min(grace / 8, EXIT_MARGIN), 0.0), self.loop.stop)
 
     def stop_now(self):
         self.server.close_all_connections()
