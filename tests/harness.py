@@ -6,6 +6,7 @@ reads until the server closes or the scenario's window ends. The result holds th
 connection, so that prefork can be compared with the spec and with Node.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,25 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = shutil.which("node")
 DATE = re.compile(rb"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT")
 IGNORED_EVENTS = {"accept", "listening", "sync", "socket.error", "socket.close", "cmd"}
+
+
+@contextlib.contextmanager
+def node_script_port(script):
+    """Run ``script`` (Node source that prints its server's port on one line and exits
+    when its stdin closes) and yield that port; the process is ended, by closing its
+    stdin and then killing it, when the block ends."""
+    proc = subprocess.Popen([NODE, "-e", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=dict(os.environ))
+    try:
+        yield int(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
 
 
 def read_until_close(sock):

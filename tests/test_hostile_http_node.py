@@ -9,15 +9,13 @@ head and no byte of body, not even the last chunk, so the next response on the
 connection starts right after the head: the same bytes from both servers.
 """
 
-import os
 import re
 import socket
-import subprocess
 import time
 
 import pytest
 
-from harness import NODE, read_until_close
+from harness import NODE, node_script_port, read_until_close
 
 MB = 1024 * 1024
 UPLOAD = 64 * MB
@@ -73,18 +71,8 @@ def upload_outcome(port, path, stall=2.0, seconds=30):
 def node_port():
     if NODE is None:
         pytest.skip("node is not installed")
-    proc = subprocess.Popen([NODE, "-e", NODE_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            env=dict(os.environ))
-    try:
-        yield int(proc.stdout.readline())
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
+    with node_script_port(NODE_SERVER) as port:
+        yield port
 
 
 @pytest.mark.parametrize("path, expected", [("/never", "stalls"), ("/answer", "flows")])

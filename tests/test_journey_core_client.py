@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 import prefork
-from harness import NODE
+from harness import NODE, node_script_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -44,17 +44,8 @@ def target(request, serve):
                 0.02, res.end, f"{req.url} on {req.socket.n}"))
         yield serve(setup).port
         return
-    proc = subprocess.Popen([NODE, "-e", NODE_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    try:
-        yield int(proc.stdout.readline())
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
+    with node_script_port(NODE_SERVER) as port:
+        yield port
 
 
 def run_node(sc):

@@ -19,16 +19,14 @@ Rules under test (Node v20's):
 """
 
 import json
-import os
 import socket
-import subprocess
 import time
 import types
 from contextlib import contextmanager
 
 import pytest
 
-from harness import NODE, mask, read_until_close
+from harness import NODE, mask, node_script_port, read_until_close
 
 NODE_PRELUDE = r"""
 const http = require('http');
@@ -53,18 +51,8 @@ def node_server(routes):
     """Node's http.Server with ``routes`` (JS ``'path': (req, res) => ...`` entries); its port."""
     if NODE is None:
         pytest.skip("node is not installed")
-    proc = subprocess.Popen([NODE, "-e", NODE_PRELUDE + routes + NODE_EPILOGUE], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=dict(os.environ))
-    try:
-        yield int(proc.stdout.readline())
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
+    with node_script_port(NODE_PRELUDE + routes + NODE_EPILOGUE) as port:
+        yield port
 
 
 def prefork_setup(routes):
