@@ -42,6 +42,13 @@ Rules:
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
   and ``KeyboardInterrupt`` raised by the app included).
+- The app's code (the call, its iteration, ``close()``) runs with no running event loop
+  registered for the thread, as under a synchronous server: a WSGI app is synchronous
+  code, and libraries check for a running loop to refuse blocking work in async code
+  (Django's ORM raises ``SynchronousOnlyOperation``; ``asyncio.run()`` and asgiref's
+  ``async_to_sync``, behind Django's and Flask's async views, refuse to run). The
+  loop's own callbacks never run meanwhile (the call holds the thread), and it is put
+  back when the app's code returns.
 """
 
 import io
@@ -49,6 +56,7 @@ import itertools
 import logging
 import os
 import stat
+from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
 from .sending import SendFile, StallWatch
@@ -197,89 +205,99 @@ class LoopCall:
     def start(self):
         """Call the app; True when the call is done at once (a list body), else its end
         is reported with ``adapter.call_done()``."""
-        adapter = self.adapter
+        running = _get_running_loop()
+        _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
         try:
-            environ = adapter.environs.environ(self.req, self.body)
-            environ["wsgi.early_hints"] = self.early_hints
-            iterable = self.iterable = adapter.app(environ, self.start_response)
-            kind = iterable.__class__
-            res = self.res
-            if (kind is list or kind is tuple) and not res.headers_sent:
-                # all in memory already: one send, with Content-Length
-                data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
-                if data.__class__ is not bytes and not isinstance(data, bytes):
-                    raise not_bytes(data)
-                if self.status is None:
-                    raise AssertionError("the app returned before calling start_response")
-                method = self.req.method
-                if method != "HEAD":
-                    code, reason = parse_status(self.status, adapter.statuses)  # first, as apply_head
-                    block, length = whole_block(self.headers, adapter.blocks)
-                    # the response writes a Content-Length itself only for a client
-                    # that reads chunked (HTTP/1.0's keeps the app's, or none)
-                    if block is not None and (length is None or (length == str(len(data)) and res.can_chunk)):
-                        res.end_with(code, block, data, reason)
-                        if len(data) > WHOLE_WAITS and self._waits_out():
-                            return False
-                        self.finished = True
-                        if adapter.errors.held:
-                            adapter.errors.flush()
-                        return True
-                names = apply_head(res, self.status, self.headers, adapter.statuses,
-                                   None if method == "HEAD" or not res.can_chunk else len(data))
-                if method == "HEAD":
-                    end_whole(res, names, data, method)
-                else:
-                    res.end(kept_to(self.req, res, promised_length(res, method), data))
-                if len(data) > WHOLE_WAITS and self._waits_out():
+            adapter = self.adapter
+            try:
+                environ = adapter.environs.environ(self.req, self.body)
+                environ["wsgi.early_hints"] = self.early_hints
+                iterable = self.iterable = adapter.app(environ, self.start_response)
+                kind = iterable.__class__
+                res = self.res
+                if (kind is list or kind is tuple) and not res.headers_sent:
+                    # all in memory already: one send, with Content-Length
+                    data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                    if data.__class__ is not bytes and not isinstance(data, bytes):
+                        raise not_bytes(data)
+                    if self.status is None:
+                        raise AssertionError("the app returned before calling start_response")
+                    method = self.req.method
+                    if method != "HEAD":
+                        code, reason = parse_status(self.status, adapter.statuses)  # first, as apply_head
+                        block, length = whole_block(self.headers, adapter.blocks)
+                        # the response writes a Content-Length itself only for a client
+                        # that reads chunked (HTTP/1.0's keeps the app's, or none)
+                        if block is not None and (length is None or (length == str(len(data)) and res.can_chunk)):
+                            res.end_with(code, block, data, reason)
+                            if len(data) > WHOLE_WAITS and self._waits_out():
+                                return False
+                            self.finished = True
+                            if adapter.errors.held:
+                                adapter.errors.flush()
+                            return True
+                    names = apply_head(res, self.status, self.headers, adapter.statuses,
+                                       None if method == "HEAD" or not res.can_chunk else len(data))
+                    if method == "HEAD":
+                        end_whole(res, names, data, method)
+                    else:
+                        res.end(kept_to(self.req, res, promised_length(res, method), data))
+                    if len(data) > WHOLE_WAITS and self._waits_out():
+                        return False
+                    self.finished = True
+                    if adapter.errors.held:
+                        adapter.errors.flush()
+                    return True  # done: the caller goes on
+                if kind is FileWrapper and self._try_sendfile():
                     return False
-                self.finished = True
-                if adapter.errors.held:
-                    adapter.errors.flush()
-                return True  # done: the caller goes on
-            if kind is FileWrapper and self._try_sendfile():
+                self.iterator = iter(iterable)
+            except BaseException:  # SystemExit from the app included: the worker serves on
+                self._failed()
                 return False
-            self.iterator = iter(iterable)
-        except BaseException:  # SystemExit from the app included: the worker serves on
-            self._failed()
+            self.pump()
             return False
-        self.pump()
-        return False
+        finally:
+            _set_running_loop(running)
 
     def pump(self):
         """Send blocks until the socket pushes back; resume on 'drain'."""
-        res = self.res
+        running = _get_running_loop()
+        _set_running_loop(None)
         try:
-            for block in self.iterator:
-                if block.__class__ is not bytes and not isinstance(block, bytes):
-                    raise not_bytes(block)
-                if not block:
-                    continue
-                self._send_head()
-                if res.socket.destroyed:
-                    break
-                if self.req.method == "HEAD" or not res.has_body_status():
-                    break  # no body goes out: the iteration stops at the head (an endless stream's too)
-                if self.promised is not None:
-                    block = self._kept(block)
-                    if self.promised < 0:  # over its Content-Length: the body is whole, what follows is not sent
-                        if block:
-                            res.write(block)
-                            push_out(res.socket)
-                        break  # (an app that would go on for ever does not hold the worker)
+            res = self.res
+            try:
+                for block in self.iterator:
+                    if block.__class__ is not bytes and not isinstance(block, bytes):
+                        raise not_bytes(block)
                     if not block:
                         continue
-                if not res.write(block):
-                    if self._ended_early():
+                    self._send_head()
+                    if res.socket.destroyed:
+                        break
+                    if self.req.method == "HEAD" or not res.has_body_status():
+                        break  # no body goes out: the iteration stops at the head (an endless stream's too)
+                    if self.promised is not None:
+                        block = self._kept(block)
+                        if self.promised < 0:  # over its Content-Length: the body is whole, what follows is not sent
+                            if block:
+                                res.write(block)
+                                push_out(res.socket)
+                            break  # (an app that would go on for ever does not hold the worker)
+                        if not block:
+                            continue
+                    if not res.write(block):
+                        if self._ended_early():
+                            return
+                        self._wait(self.pump)  # corked, the connection's uncork sends it, then 'drain'
                         return
-                    self._wait(self.pump)  # corked, the connection's uncork sends it, then 'drain'
-                    return
-                push_out(res.socket)
-            self._end()
-        except BaseException:
-            self._failed()
-            return
-        self.finish()
+                    push_out(res.socket)
+                self._end()
+            except BaseException:
+                self._failed()
+                return
+            self.finish()
+        finally:
+            _set_running_loop(running)
 
     def _ended_early(self):
         """The socket pushes back: when the app has no block left (StopIteration) and the
@@ -404,7 +422,12 @@ class LoopCall:
             self.stall.cancel()
         iterable = self.iterable
         if iterable.__class__ is not list:
-            close_iterable(iterable)
+            running = _get_running_loop()
+            _set_running_loop(None)
+            try:
+                close_iterable(iterable)
+            finally:
+                _set_running_loop(running)
         errors = self.adapter.errors
         if errors.held:
             errors.flush()  # a line wsgi.errors holds without its end (close() may write too)

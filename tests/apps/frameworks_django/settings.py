@@ -1,0 +1,9 @@
+SECRET_KEY = "test-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "apps.frameworks_django.urls"
+INSTALLED_APPS = []
+MIDDLEWARE = []
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+USE_TZ = True
+LOGGING_CONFIG = None

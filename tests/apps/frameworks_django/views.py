@@ -1,0 +1,39 @@
+import asyncio
+
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.http import HttpResponse, StreamingHttpResponse
+
+
+def orm(request):
+    with connection.cursor() as cursor:  # the ORM refuses to run where an event loop runs
+        cursor.execute("select 6 * 7")
+        (value,) = cursor.fetchone()
+    return HttpResponse(f"orm {value}")
+
+
+async def async_view(request):  # under WSGI, Django runs it with async_to_sync
+    await asyncio.sleep(0)
+    return HttpResponse("async view")
+
+
+def asyncio_run(request):
+    async def compute():
+        await asyncio.sleep(0)
+        return "asyncio.run"
+    return HttpResponse(asyncio.run(compute()))
+
+
+def sync_bridge(request):
+    async def compute():
+        await asyncio.sleep(0)
+        return "async_to_sync"
+    return HttpResponse(async_to_sync(compute)())
+
+
+def async_stream(request):  # an async iterator, which Django consumes with async_to_sync under WSGI
+    async def lines():
+        for i in range(3):
+            await asyncio.sleep(0)
+            yield f"line {i}\n"
+    return StreamingHttpResponse(lines(), content_type="text/plain")
