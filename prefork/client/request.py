@@ -52,8 +52,8 @@ from urllib.parse import urlsplit
 from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
-from ..http.serialize import (HeaderError, check_method, check_name, check_path, check_value, encoded, field_value,
-                              header_lines)
+from ..http.fields import OutgoingFields
+from ..http.serialize import HeaderError, check_method, check_path, encoded, header_lines
 from ..runtime import current_loop
 from ..net import Socket
 from .agent import Agent, global_agent
@@ -61,7 +61,7 @@ from .awaiting import ResponseWaiter, collecting, raisable
 from .protocol import ClientProtocol
 
 
-class ClientRequest(EventEmitter):
+class ClientRequest(OutgoingFields, EventEmitter):
     def __init__(self, options, callback=None, loop=None):
         self.loop = loop if loop is not None else current_loop()
         self.path = check_path(options.get("path"))  # Node checks the path first
@@ -72,7 +72,10 @@ class ClientRequest(EventEmitter):
         self.agent = global_agent if agent is None else (Agent(keep_alive=False) if agent is False else agent)
         self._one_off = agent is False
         self._head = None
+        self.headers_sent = False  # the head is fixed (set_header and the rest refuse)
         self._headers = {}
+        self._removed = None  # framing fields the application removed (http/fields.py)
+        self.send_date = False  # a client request sends no Date (Node's sendDate)
         for name, value in (options.get("headers") or {}).items():
             self.set_header(name, value)
         self.set_host = options.get("set_host", True)
@@ -103,52 +106,7 @@ class ClientRequest(EventEmitter):
             self.once("response", callback)
         self.loop.call_soon(self._start)
 
-    # -- headers -------------------------------------------------------------------------------
-    def set_header(self, name, value):
-        if self._head is not None:
-            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot set headers after they are sent to the client")
-        check_name(name)
-        value = field_value(value)  # bytes are their latin-1 text, checked as text
-        check_value(name, value)
-        self._headers[name.lower()] = (name, value)
-        return self
-
-    def get_header(self, name):
-        entry = self._headers.get(name.lower())
-        return None if entry is None else entry[1]
-
-    def append_header(self, name, value):
-        """Node's ``appendHeader``: more lines for the field (the first spelling stays)."""
-        if self._head is not None:
-            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot append headers after they are sent to the client")
-        check_name(name)
-        value = field_value(value)
-        check_value(name, value)
-        entry = self._headers.get(name.lower())
-        if entry is None:
-            return self.set_header(name, value)
-        values = list(entry[1]) if isinstance(entry[1], (list, tuple)) else [entry[1]]
-        if isinstance(value, (list, tuple)):
-            values.extend(value)
-        else:
-            values.append(value)
-        self._headers[name.lower()] = (entry[0], values)
-        return self
-
-    def get_headers(self):
-        return {key: value for key, (_, value) in self._headers.items()}
-
-    def get_header_names(self):
-        return list(self._headers)
-
-    def has_header(self, name):
-        return name.lower() in self._headers
-
-    def remove_header(self, name):
-        if self._head is not None:
-            raise HTTPError("ERR_HTTP_HEADERS_SENT", "Cannot remove headers after they are sent to the client")
-        self._headers.pop(name.lower(), None)
-
+    # -- headers: set_header and the rest are http/fields.py's ----------------------------------
     @property
     def _expect_continue(self):
         return framing.expects_continue(self.get_header("expect"))
@@ -158,26 +116,36 @@ class ClientRequest(EventEmitter):
         for name, value in self._headers.values():
             lines.append(header_lines(name, value))
         headers = self._headers
+        removed = self._removed or ()
         if "connection" in headers:
             self._keep_alive = not framing.asks_close(headers["connection"][1])
         else:
             # Node announces keep-alive for a pooling agent, or one with a socket limit
-            # (whose next request in line takes the socket)
+            # (whose next request in line takes the socket); a removed Connection is
+            # left out (the agent's choice stands)
             self._keep_alive = (self.agent.keep_alive or self.agent.max_sockets is not None) and not self._one_off
-            lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
+            if "connection" not in removed:
+                lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
         if "content-length" not in headers and "transfer-encoding" not in headers:
+            if "content-length" in removed:
+                content_length = None  # a removed Content-Length is not sent: chunked, as in Node
             framing_header = framing.request_framing(self.method, content_length, self._wrote_body)
             if framing_header is None:
                 pass
             elif framing_header[0] == "length":
                 lines.append(f"Content-Length: {framing_header[1]}\r\n")
-            else:
+            elif "transfer-encoding" not in removed:
                 lines.append("Transfer-Encoding: chunked\r\n")
                 self._chunked = True
+            else:
+                # both framing fields removed: the body goes out as it is, as Node sends
+                # it, and the socket is not used again (nothing marks the body's end)
+                self._keep_alive = False
         elif "transfer-encoding" in headers and framing.is_chunked(headers["transfer-encoding"][1]):
             self._chunked = True
         lines.append("\r\n")
         self._head = "".join(lines).encode("latin-1")
+        self.headers_sent = True
 
     # -- body ----------------------------------------------------------------------------------
     def _send(self, data):

@@ -2,9 +2,8 @@
 of the head once it is fixed.
 
 Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
-- Fields are kept by lower-case name with the first spelling given; a list value is one
-  line per item; a bytes value is its latin-1 text (checked as text: no CR or LF).
-  ``set_header`` replaces, ``append_header`` adds lines. Once the head is fixed every
+- The fields and their API are http/fields.py's (shared with the client's request):
+  kept by lower-case name with the first spelling given; once the head is fixed every
   change raises ``ERR_HTTP_HEADERS_SENT``, as in Node.
 - ``write_head`` takes headers as a mapping (any, as Node takes any object), as
   ``[[name, value], ...]`` or as Node's flat raw list (whole pairs: an odd length is
@@ -26,105 +25,17 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 """
 
 from ..http import framing, serialize
+from ..http.fields import OutgoingFields
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
 
 
-class OutgoingHead:
-    """Mixed into ``ServerResponse``: the state it reads lives in the response's slots."""
+class OutgoingHead(OutgoingFields):
+    """Mixed into ``ServerResponse``: the state it reads lives in the response's slots;
+    the field API (``set_header`` and the rest) is http/fields.py's."""
 
     __slots__ = ()
-
-    # -- headers ----------------------------------------------------------------------
-    def set_header(self, name, value):
-        if self.headers_sent:
-            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
-                                        "Cannot set headers after they are sent to the client")
-        serialize.check_name(name)
-        if type(value) is not str:
-            value = serialize.field_value(value)
-        serialize.check_value(name, value)
-        if self._headers is None:
-            self._headers = {}
-        self._headers[name.lower()] = (name, value)
-        return self
-
-    def append_header(self, name, value):
-        """Add ``value`` (a list adds each item) to the field ``name``: one more line of
-        it in the head; the first spelling of the name is kept (Node's ``appendHeader``)."""
-        if self.headers_sent:
-            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
-                                        "Cannot append headers after they are sent to the client")
-        serialize.check_name(name)
-        if type(value) is not str:
-            value = serialize.field_value(value)
-        serialize.check_value(name, value)
-        entry = self._headers.get(name.lower()) if self._headers else None
-        if entry is None:
-            return self.set_header(name, value)
-        current = list(entry[1]) if isinstance(entry[1], list) else [entry[1]]
-        if isinstance(value, (list, tuple)):
-            current.extend(value)
-        else:
-            current.append(value)
-        self._headers[name.lower()] = (entry[0], current)
-        return self
-
-    def set_headers(self, headers):
-        """Node's ``setHeaders``: ``set_header`` for each field of a mapping (a Map or
-        Headers in Node; a list is refused); ``set-cookie`` values are gathered into one
-        field."""
-        if self.headers_sent:
-            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
-                                        "Cannot set headers after they are sent to the client")
-        if not hasattr(headers, "keys") or not hasattr(headers, "get"):
-            err = TypeError("The headers must be a mapping")
-            err.code = "ERR_INVALID_ARG_TYPE"
-            raise err
-        cookies = []
-        for name, value in headers.items():
-            if name == "set-cookie":
-                if isinstance(value, (list, tuple)):
-                    cookies.extend(value)
-                else:
-                    cookies.append(value)
-                continue
-            self.set_header(name, value)
-        if cookies:
-            self.set_header("set-cookie", cookies)
-        return self
-
-    def get_header(self, name):
-        entry = self._headers.get(name.lower()) if self._headers else None
-        return None if entry is None else entry[1]
-
-    def get_headers(self):
-        return {key: value for key, (_, value) in self._headers.items()} if self._headers else {}
-
-    def get_header_names(self):
-        return list(self._headers) if self._headers else []
-
-    def get_raw_header_names(self):
-        """The names as the application first spelled them (Node's ``getRawHeaderNames``)."""
-        return [name for name, _ in self._headers.values()] if self._headers else []
-
-    def has_header(self, name):
-        return bool(self._headers) and name.lower() in self._headers
-
-    def remove_header(self, name):
-        if self.headers_sent:
-            raise serialize.HeaderError("ERR_HTTP_HEADERS_SENT",
-                                        "Cannot remove headers after they are sent to the client")
-        key = name.lower()
-        if key in ("connection", "content-length", "transfer-encoding"):
-            if self._removed is None:
-                self._removed = set()
-            self._removed.add(key)
-        elif key == "date":
-            self.send_date = False
-        if self._headers:
-            self._headers.pop(key, None)
 
     def write_head(self, status_code, status_message=None, headers=None):
         if self.headers_sent:

@@ -1,0 +1,117 @@
+"""The header fields of an outgoing message, shared by the server's response and the
+client's request (Node's ``OutgoingMessage`` header API).
+
+Rules:
+- Fields are kept by lower-case name with the first spelling given, as
+  ``{lower-case name: (name, value)}`` in ``_headers`` (None until the first field);
+  a list value is one line per item; a bytes value is its latin-1 text (checked as
+  text: no CR or LF). ``set_header`` replaces, ``append_header`` adds lines,
+  ``set_headers`` sets each field of a mapping (``set-cookie`` values gathered).
+- Once the head is fixed (``headers_sent``) every change raises
+  ``ERR_HTTP_HEADERS_SENT``, as in Node.
+- Removing ``Connection``, ``Content-Length`` or ``Transfer-Encoding`` is remembered in
+  ``_removed``: the head then leaves out the automatic field as well (Node's
+  ``_removedConnection``, ``_removedContLen``, ``_removedTE``); removing ``Date`` turns
+  ``send_date`` off.
+- No I/O: the class holding these methods owns the state (``headers_sent``,
+  ``_headers``, ``_removed``, ``send_date``) and builds the head from it.
+"""
+
+from .serialize import HeaderError, check_name, check_value, field_value
+
+_FRAMING_FIELDS = ("connection", "content-length", "transfer-encoding")
+
+
+def _sent(verb):
+    return HeaderError("ERR_HTTP_HEADERS_SENT", f"Cannot {verb} headers after they are sent to the client")
+
+
+class OutgoingFields:
+    """Mixed into ``ServerResponse`` and ``ClientRequest``."""
+
+    __slots__ = ()
+
+    def set_header(self, name, value):
+        if self.headers_sent:
+            raise _sent("set")
+        check_name(name)
+        if type(value) is not str:
+            value = field_value(value)
+        check_value(name, value)
+        if self._headers is None:
+            self._headers = {}
+        self._headers[name.lower()] = (name, value)
+        return self
+
+    def append_header(self, name, value):
+        """Add ``value`` (a list adds each item) to the field ``name``: one more line of
+        it in the head; the first spelling of the name is kept (Node's ``appendHeader``)."""
+        if self.headers_sent:
+            raise _sent("append")
+        check_name(name)
+        if type(value) is not str:
+            value = field_value(value)
+        check_value(name, value)
+        entry = self._headers.get(name.lower()) if self._headers else None
+        if entry is None:
+            return self.set_header(name, value)
+        current = list(entry[1]) if isinstance(entry[1], (list, tuple)) else [entry[1]]
+        if isinstance(value, (list, tuple)):
+            current.extend(value)
+        else:
+            current.append(value)
+        self._headers[name.lower()] = (entry[0], current)
+        return self
+
+    def set_headers(self, headers):
+        """Node's ``setHeaders``: ``set_header`` for each field of a mapping (a Map or
+        Headers in Node; a list is refused); ``set-cookie`` values are gathered into one
+        field."""
+        if self.headers_sent:
+            raise _sent("set")
+        if not hasattr(headers, "keys") or not hasattr(headers, "get"):
+            err = TypeError("The headers must be a mapping")
+            err.code = "ERR_INVALID_ARG_TYPE"
+            raise err
+        cookies = []
+        for name, value in headers.items():
+            if name == "set-cookie":
+                if isinstance(value, (list, tuple)):
+                    cookies.extend(value)
+                else:
+                    cookies.append(value)
+                continue
+            self.set_header(name, value)
+        if cookies:
+            self.set_header("set-cookie", cookies)
+        return self
+
+    def get_header(self, name):
+        entry = self._headers.get(name.lower()) if self._headers else None
+        return None if entry is None else entry[1]
+
+    def get_headers(self):
+        return {key: value for key, (_, value) in self._headers.items()} if self._headers else {}
+
+    def get_header_names(self):
+        return list(self._headers) if self._headers else []
+
+    def get_raw_header_names(self):
+        """The names as first spelled (Node's ``getRawHeaderNames``)."""
+        return [name for name, _ in self._headers.values()] if self._headers else []
+
+    def has_header(self, name):
+        return bool(self._headers) and name.lower() in self._headers
+
+    def remove_header(self, name):
+        if self.headers_sent:
+            raise _sent("remove")
+        key = name.lower()
+        if key in _FRAMING_FIELDS:
+            if self._removed is None:
+                self._removed = set()
+            self._removed.add(key)
+        elif key == "date":
+            self.send_date = False
+        if self._headers:
+            self._headers.pop(key, None)
