@@ -14,8 +14,12 @@ Rules:
   connection) until the master exits.
 - The endpoints share the master's loop and its descriptors with the supervision of the
   workers, so no client may hold them: at most ``MAX_CONNECTIONS`` connections are open
-  at once (one more is closed as soon as it is accepted), a request head or a whole
-  request gets ``REQUEST_TIMEOUT`` seconds, an idle connection ``IDLE_TIMEOUT``.
+  at once, a request head or a whole request gets ``REQUEST_TIMEOUT`` seconds, an idle
+  connection ``IDLE_TIMEOUT``. At the limit, a new connection is kept only if its peer
+  address holds fewer connections than another address does (``make_room``): of the
+  address holding the most, the connection silent longest is closed for it; else the
+  new one is closed at once. Connections one client holds open (silent, or trickling
+  a head) thus never keep a probe from another address out.
 - A path is routed whatever the form of the request target (origin or absolute) and
   its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
 """
@@ -114,7 +118,7 @@ def start_metrics(master, address, inherited=()):
     open_sockets = set()
 
     def on_connection(socket):
-        if len(open_sockets) >= MAX_CONNECTIONS:
+        if len(open_sockets) >= MAX_CONNECTIONS and not make_room(open_sockets, socket.remote_address):
             socket.destroy()
             return
         open_sockets.add(socket)
@@ -122,6 +126,23 @@ def start_metrics(master, address, inherited=()):
     server.on("connection", on_connection)
     master.metrics_server = server
     server.listen(sock=sock)
+
+
+def make_room(sockets, peer):
+    """Close one of ``sockets`` (the endpoints' open connections, at their limit) for a new
+    connection from address ``peer``, if another address holds more than ``peer`` would
+    with it: that address's connection whose last read or write is oldest. False when
+    none does (``peer`` has its share already)."""
+    by_peer = {}
+    for sock in sockets:
+        by_peer.setdefault(sock.remote_address, []).append(sock)
+    crowd = max(by_peer.values(), key=len)
+    if len(crowd) <= len(by_peer.get(peer, ())) + 1:
+        return False
+    victim = min(crowd, key=lambda sock: sock.last_activity)
+    sockets.discard(victim)  # its 'close' comes on a later loop turn
+    victim.destroy()
+    return True
 
 
 def target_path(target):
