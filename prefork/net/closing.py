@@ -8,7 +8,9 @@ Rules:
   at once waits for writability like any queued record.
 - ``destroy_soon`` closes once the FIN is out. If the peer is still sending (bytes wait
   unread in the kernel, or the caller knows more is coming: ``destroy_soon(linger=True)``),
-  the socket lingers first: it reads and drops what the peer sends until the peer's FIN. Closing a socket with unread bytes makes the kernel
+  the socket lingers first: it reads and drops what the peer sends until the peer's FIN
+  (``peer_done()`` withdraws a ``linger`` the caller asked for once it has read what it
+  waited for). Closing a socket with unread bytes makes the kernel
   answer with a reset, and a reset throws away what the kernel still holds for the
   peer (the tail of a response a slow reader has not taken yet). With nothing unread
   (the common ``Connection: close`` answer) it closes at once, as nginx does: lingering
@@ -116,6 +118,12 @@ class Closing:
             self._end()
             if self.tls is not None and self.tls.closed and not self.destroyed:
                 self._bound_close()  # its close_notify is waiting for the kernel
+
+    def peer_done(self):
+        """The protocol has read the whole of what the peer meant to send (its request
+        ended after its answer was fixed): a close no longer lingers for the peer on
+        that account, only when bytes of it wait unread at the close."""
+        self._linger = False
 
     def _shutdown(self, later=False):
         """Everything queued is in the kernel: close_notify, the FIN, then the close if due

@@ -231,6 +231,10 @@ class Connection(Dispatch, FlowControl):
 
     def on_message_complete(self, trailers):
         self.active = False
+        if self.socket.writable_ended:
+            # answered with a close before its end was read (a GET answered from the
+            # 'request' listener): the peer has sent it all, the close need not linger
+            self.socket.peer_done()
         self.message_start = self.socket.last_activity  # for a message starting in this read
         self.parser.max_header_size = self.server.max_header_size  # a change applies from the next
         if self._continuation is not None:
@@ -333,8 +337,8 @@ class Connection(Dispatch, FlowControl):
         if err.code == "HPE_CLOSED_CONNECTION":
             # bytes after a request that forbids reuse: answer it, then close
             self._closing = True
-            if not self._responses:
-                self.socket.destroy_soon()
+            if not self._responses:  # (answered already): more may be on its way
+                self.socket.destroy_soon(linger=not self._eof)
             return
         self._client_error(err)
 
@@ -394,8 +398,9 @@ class Connection(Dispatch, FlowControl):
         socket.after_flush(res.on_flushed)
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):
-            # a request whose body is still coming: the client is still sending
-            socket.destroy_soon(linger=not res.req.complete and not self._eof)
+            # a request whose body is still coming, or bytes after the last request
+            # allowed (pipelined requests dropped): the client is still sending
+            socket.destroy_soon(linger=(self._closing or not res.req.complete) and not self._eof)
             return
         if responses:
             responses[0].activate()

@@ -1,0 +1,117 @@
+"""Hostile and careless clients against the real daemon, with its defaults on (the access
+log, the metrics), one worker and short timeouts.
+
+After each scenario the worker is the same process, its open descriptors (counted in
+/proc/<worker>/fd) are back to what they were, every response the app held has had its
+'close', and a plain request is answered.
+
+The daemon serves ``setup`` below (this module, imported by the worker).
+"""
+
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+from daemon import Daemon, wait_until
+from hostile import open_fds, read_to_close, responses, wait_fds_at_most
+
+MB = 1024 * 1024
+LINGER_TIMEOUT = 5.0  # net.Socket's bound on a close that waits for the peer
+
+
+def setup(server):
+    held = set()  # responses the app never ends, until their 'close'
+
+    def on_request(req, res):
+        path = req.url.split("?", 1)[0]
+        if path == "/hang":  # a head and a first chunk, then nothing: the app forgot it
+            req.on("data", lambda chunk: None)
+            held.add(res)
+            res.on("close", lambda: held.discard(res))
+            res.write_head(200, ["Content-Type", "text/plain"])
+            res.write(b"start\n")
+            return
+        if path == "/held":
+            res.end(str(len(held)))
+            return
+        if path == "/big":
+            res.end(b"x" * (4 * MB))
+            return
+        if path == "/count":  # reads the body and answers with its length
+            got = [0]
+
+            def on_data(chunk):
+                got[0] += len(chunk)
+            req.on("data", on_data)
+            req.on("end", lambda: res.end(str(got[0])))
+            return
+        res.end(f"pid {os.getpid()}")  # at once, never reading a body
+    server.on("request", on_request)
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Daemon("--access-log", "-", "--headers-timeout", "1", "--request-timeout", "2",
+               "--keep-alive-timeout", "5", "--connections-checking-interval", "0.1",
+               app="test_review_hostile_daemon:setup", workers=1)
+    try:
+        d.wait_ready(timeout=30)
+        [worker] = d.wait_workers(1, timeout=30)
+        d.worker = worker
+        d.baseline = open_fds(worker)
+        yield d
+    finally:
+        d.cleanup()
+
+
+def body(data):
+    return data.partition(b"\r\n\r\n")[2]
+
+
+@pytest.fixture
+def worker(daemon):
+    """The worker's pid; after the test: the same worker, its fds back, no response held
+    by the app left without its 'close', and a plain request answered."""
+    yield daemon.worker
+    wait_fds_at_most(daemon.baseline, daemon.worker)
+    assert daemon.workers() == [daemon.worker]
+    assert body(daemon.request("/held")) == b"0"
+    data = daemon.request("/")
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"pid %d" % daemon.worker)
+
+
+def connect(daemon):
+    return socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
+
+
+def reset(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    b"GET / HTTP/1.0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+], ids=["close", "http/1.0", "post with its body"])
+def test_a_closing_answer_to_a_whole_request_does_not_wait_for_the_client_to_close(daemon, worker,
+                                                                                 request_bytes):
+    """A request answered with ``Connection: close`` from its 'request' listener, sent
+    whole: once the answer and the FIN are out the worker closes its socket, as Node and
+    nginx do, whether or not the client closes its own end. (It lingered for the
+    client's FIN up to 5 s, as if a body were still coming: a client that keeps its end
+    open held a descriptor of the worker that long per request.)"""
+    sock = connect(daemon)
+    try:
+        wait_until(lambda: open_fds(daemon.worker) > daemon.baseline, 5, what="the accept")
+        sock.sendall(request_bytes)
+        data = read_to_close(sock)  # the answer and the worker's FIN; this end stays open
+        started = time.monotonic()
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"pid %d" % daemon.worker), data
+        wait_fds_at_most(daemon.baseline, daemon.worker, timeout=LINGER_TIMEOUT / 2)
+        assert time.monotonic() - started < LINGER_TIMEOUT / 2
+    finally:
+        sock.close()
