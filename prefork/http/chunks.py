@@ -26,10 +26,11 @@ _SIZE_CAP = 1 << 64  # llhttp refuses sizes past this; so do we (by stopping)
 
 
 class ChunkLines:
-    __slots__ = ("done", "_remaining", "_state", "_size", "_counted", "_span", "_scanned")
+    __slots__ = ("done", "last", "_remaining", "_state", "_size", "_counted", "_span", "_scanned")
 
     def __init__(self):
         self.done = False
+        self.last = False  # done at the last chunk's line (not at an error)
         self._remaining = 0  # chunk data plus its CRLF still to skip
         self._state = _SIZE
         self._size = 0
@@ -118,7 +119,7 @@ class ChunkLines:
                 self._counted = 0
                 self._state = _SIZE
                 if self._size == 0:
-                    self.done = True
+                    self.done = self.last = True
                     self._scanned += pos - start
                     return pos, None
                 self._remaining = self._size + 2

@@ -201,6 +201,10 @@ class LLHTTPReplay:
         _, err, pos, _ = self._run(data, 1, settings)
         return pos if err and counted[0] >= limit else None
 
+    def header_counter(self, limit):
+        """A ``HeaderCounter`` on this library."""
+        return HeaderCounter(self.lib, self._settings(), self.slots, limit)
+
     def diagnose(self, data, kind):
         """Run ``data`` through a fresh llhttp (1 = request, 2 = response).
 
@@ -255,3 +259,56 @@ def header_overflow(data, limit):
         return None
     return _LLHTTP_API.span_overflow(data, limit, ("on_url", "on_header_field", "on_header_value"),
                                      ("on_message_begin", "on_headers_complete"))
+
+
+
+class HeaderCounter:
+    """Node's header count kept read by read: a llhttp of its own is fed the same reads
+    (each once) and counts the target, names and values as Node does, the span still
+    open at the end of a read included (Node counts it there too). ``feed`` returns the
+    offset in its argument where the count reaches ``limit``, or None; after any other
+    error it stays quiet (the caller's parser reports such bytes itself)."""
+
+    def __init__(self, lib, settings, slots, limit):
+        count = self._count = [0]  # the callbacks hold this list, not the counter
+
+        def on_span(_parser, _at, length):
+            count[0] += length
+            return -1 if count[0] >= limit else 0
+
+        def on_reset(_parser):
+            count[0] = 0
+            return 0
+
+        self._lib = lib
+        self.limit = limit
+        self.broken = False
+        self._callbacks = (_DATA_CB(on_span), _CB(on_reset))
+        self._settings = settings
+        for name in ("on_url", "on_header_field", "on_header_value"):
+            settings[slots[name]] = ctypes.cast(self._callbacks[0], ctypes.c_void_p)
+        for name in ("on_message_begin", "on_headers_complete"):
+            settings[slots[name]] = ctypes.cast(self._callbacks[1], ctypes.c_void_p)
+        self._parser = ctypes.create_string_buffer(512)
+        self._lib.llhttp_init(self._parser, 1, self._settings)
+
+    @property
+    def count(self):
+        return self._count[0]
+
+    def feed(self, data):
+        if self.broken:
+            return None
+        buf = ctypes.create_string_buffer(data, len(data))
+        if self._lib.llhttp_execute(self._parser, buf, len(data)) == 0:
+            return None
+        self.broken = True
+        if self._count[0] < self.limit:
+            return None
+        pos = self._lib.llhttp_get_error_pos(self._parser)
+        return len(data) if not pos else pos - ctypes.addressof(buf)
+
+
+def header_counter(limit):
+    """A ``HeaderCounter`` for request heads (None without the checked llhttp API)."""
+    return None if _LLHTTP_API is None else _LLHTTP_API.header_counter(limit)

@@ -7,9 +7,13 @@ Rules:
   (latin-1 ``str``), keep-alive and upgrade flags. Body chunks and the end follow.
 - ``max_header_size`` counts as Node counts: the request-target plus every header name
   and value (trailers get a fresh budget); reaching the limit is HPE_HEADER_OVERFLOW.
-  A head still incomplete after far more wire bytes than that is refused the same way,
-  so a slow client cannot make the parser buffer without bound. Both counts restart
-  with every message, so a long pipeline is never mistaken for a long head.
+  As in Node, the name or value still open at the end of a read counts too: once a
+  head (or trailers) left open by a read has as many wire bytes as the limit, a
+  ``HeaderCounter`` (errors.py) is fed its bytes, each once, and refuses the read
+  that takes the count to the limit. A head or trailers still incomplete after far
+  more wire bytes than the limit is refused the same way in any case, so a client
+  cannot make the parser buffer without bound. The counts restart with every message,
+  so a long pipeline is never mistaken for a long head.
 - A read is handed to llhttp whole unless a head ends inside it (not at its end) or a
   chunked request body is in progress: then it is handed over in pieces that end where
   a head ends and where a chunk-size line ends, so the position of every chunk-size line
@@ -39,10 +43,12 @@ import re
 import httptools
 
 from .chunks import ChunkLines
-from .errors import ParseError, code_from_reason, diagnose, header_overflow
+from .errors import ParseError, code_from_reason, diagnose, header_counter, header_overflow
 
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _HEAD_END = b"\r\n\r\n"
+# the trailers counted alone, after a head whose count restarts with them
+_TRAILERS_HEAD = b"GET * HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
 _CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
 
 
@@ -77,7 +83,8 @@ class MessageParser:
         self._head_wire = 0
         self._piece = b""  # the bytes llhttp is executing (for offsets found in callbacks)
         self._body_lines = False  # a chunked head just ended: its chunk-size lines follow
-        self._lines = None  # ChunkLines while a chunked request body is in progress
+        self._lines = None  # ChunkLines while a chunked request body is in progress, then
+        # a list of the trailers' bytes while they span reads
         self.extension_bytes_scanned = 0  # chunk-size line bytes examined (linear in input)
         self._reusable = True  # False after a message that forbids reuse (llhttp refuses more)
         self._blank_connection = None  # {index in _raw: value} of Connection values with trailing blanks
@@ -126,11 +133,13 @@ class MessageParser:
         while pos < size:
             overflow = None
             lines = self._lines
-            if lines is not None:
+            trailers = False
+            if lines is not None and lines.__class__ is not list:
                 end, overflow = lines.scan(data, pos)
                 self.extension_bytes_scanned += lines.take_scanned()
                 if lines.done:
                     self._lines = None
+                    trailers = overflow is None and lines.last
                 if overflow is not None:
                     end = overflow
             else:
@@ -151,6 +160,11 @@ class MessageParser:
                     return offset
                 if self._body_lines:
                     self._start_lines(data, end)
+                elif trailers and self.in_message:
+                    # the trailers are a head of their own, counted and bounded apart:
+                    # ``_lines`` keeps their bytes while they span reads
+                    self._lines = []
+                    self._head_wire = 0
             if overflow is not None:
                 raise ParseError("HPE_CHUNK_EXTENSIONS_OVERFLOW", "Chunk extensions overflow",
                                  overflow, data)
@@ -179,7 +193,12 @@ class MessageParser:
         except httptools.HttpParserError as exc:
             raise self._error_for(exc, piece, data, pos) from None
         if self.in_message:
-            self._message_spans_reads(piece)
+            try:
+                self._message_spans_reads(piece)
+            except ParseError as err:
+                err.bytes_parsed += pos
+                err.raw_packet = data
+                raise
         elif not self._reusable:
             self._retain(piece)  # llhttp now refuses more bytes: keep what led there
         return None
@@ -210,10 +229,48 @@ class MessageParser:
     def _message_spans_reads(self, data):
         self._retain(data)
         if not self.headers_complete:
-            self._head_wire += len(data)
-            limit = self.max_header_size
-            if limit > 0 and self._head_wire > 4 * limit + 65536:
-                raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", len(data), data)
+            self._head_size(data, None)
+        elif self._lines.__class__ is list:  # trailers
+            self._lines.append(data)
+            self._head_size(data, self._lines)
+
+    def _head_size(self, data, trailer_wire):
+        """A head (or trailers) still open at the end of a read: Node counts the field
+        or value in progress too, and refuses the read that takes the count to the
+        limit. The wire bytes bound the count, so a ``HeaderCounter`` is started only
+        once they reach the limit (fed the head's bytes so far, then each read once)."""
+        limit = self.max_header_size
+        if limit <= 0:
+            return
+        wire = self._head_wire
+        if wire == 0:
+            self._size_counter = None  # a new head: its counter starts when needed
+        wire += len(data)
+        self._head_wire = wire
+        if wire > 4 * limit + 65536:
+            raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", len(data), data)
+        if wire < limit:
+            return
+        counter = self._size_counter
+        if counter is None:
+            if trailer_wire is not None:
+                message = _TRAILERS_HEAD + b"".join(trailer_wire)
+            elif self._retained is not None and self.kind == 1:
+                message = b"".join(self._retained)  # from a message's start
+            else:
+                message = None  # not kept (or a response): bounded by the wire alone
+            counter = self._size_counter = False if message is None else header_counter(limit) or False
+            if not counter:
+                return
+            offset = counter.feed(message)
+            prefix = len(message) - len(data)
+        elif counter:
+            offset = counter.feed(data)
+            prefix = 0
+        else:
+            return
+        if offset is not None:
+            raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", max(0, offset - prefix), data)
 
     def _message_bytes(self, piece):
         """The retained bytes of the message so far, then ``piece`` (None if not kept)."""
