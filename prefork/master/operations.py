@@ -22,11 +22,19 @@ Rules:
   a head) thus never keep a probe from another address out.
 - A path is routed whatever the form of the request target (origin or absolute) and
   its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
+- Requests are answered in turns (``Answers``), not as they are read: each connection in
+  turn gets one answer, for at most ``TURN_BUDGET`` seconds per loop turn, and the loop
+  looks at its other events (signals, exits, heartbeats) between turns. Pipelined
+  requests on many connections would otherwise all be answered in the turn that read
+  them (up to 64 per connection, each /metrics or /status.json a pass over the
+  workers' /proc entries): seconds in which no worker is reaped or replaced and no
+  signal is handled, and a probe waits behind them all.
 """
 
 import logging
 import os
 import time
+from collections import deque
 
 from . import health, listeners as listeners_mod, status, systemd
 
@@ -37,6 +45,7 @@ REQUEST_TIMEOUT = 10.0  # seconds for a whole request (a probe's is one short GE
 IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent
 HEARTBEAT_FRESH = 3.0  # seconds: a worker with an older heartbeat is not healthy for the watchdog
 QUIESCE_LIMIT = 1.0  # seconds the endpoints' open connections get to finish before a re-exec
+TURN_BUDGET = 0.005  # seconds of answers per loop turn
 
 
 def watchdog_interval():
@@ -95,15 +104,16 @@ def start_metrics(master, address, inherited=()):
     routes = {"/metrics": metrics, "/healthz": healthz, "/readyz": readyz, "/status": status_page,
               "/status.json": status_json}
 
-    def on_request(req, res):
-        route = routes.get(target_path(req.url))
-        if route is None:
+    def route(req, res):
+        handler = routes.get(target_path(req.url))
+        if handler is None:
             answer(res, 404, "not found\n")
         elif req.method not in ("GET", "HEAD"):
             res.set_header("Allow", "GET, HEAD")
             answer(res, 405, "method not allowed\n")
         else:
-            route(req, res)
+            handler(req, res)
+    on_request = Answers(master.loop, route).add
     key = listeners_mod.METRICS_PREFIX + address
     sock = listeners_mod.take(inherited, key) if inherited else None
     for name, other in [item for item in inherited if item[0].startswith(listeners_mod.METRICS_PREFIX)]:
@@ -126,6 +136,45 @@ def start_metrics(master, address, inherited=()):
     server.on("connection", on_connection)
     master.metrics_server = server
     server.listen(sock=sock)
+
+
+class Answers:
+    """Requests waiting for their answer, one queue per connection; ``pump`` answers one
+    request of each connection in turn (round robin), for ``TURN_BUDGET`` seconds of a
+    loop turn at most, and goes on at the next turn, after the loop's other events."""
+
+    def __init__(self, loop, route):
+        self.loop = loop
+        self.route = route  # route(req, res) answers one request
+        self.waiting = {}  # socket -> deque of (req, res), in turn order
+        self.scheduled = False
+
+    def add(self, req, res):
+        queue = self.waiting.get(req.socket)
+        if queue is None:
+            queue = self.waiting[req.socket] = deque()
+        queue.append((req, res))
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.pump)
+
+    def pump(self):
+        self.scheduled = False
+        waiting = self.waiting
+        deadline = time.monotonic() + TURN_BUDGET
+        while waiting:
+            sock = next(iter(waiting))
+            queue = waiting.pop(sock)
+            req, res = queue.popleft()
+            if queue:
+                waiting[sock] = queue  # its next request waits for the other connections' turns
+            if not res.destroyed:  # its connection may have gone meanwhile
+                self.route(req, res)
+            if time.monotonic() >= deadline:
+                break
+        if waiting:
+            self.scheduled = True
+            self.loop.call_soon(self.pump)
 
 
 def make_room(sockets, peer):
