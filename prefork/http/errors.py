@@ -83,13 +83,16 @@ _HPE_PAUSED_UPGRADE = 22
 # llhttp_settings_t slots of llhttp 9.3 (httptools 0.7.1 to 0.9.x); llhttp 8.x and 9.2 lack
 # on_protocol (slot 1), so every later slot there is one lower. The self-test catches that.
 LLHTTP_9_3_SLOTS = {
-    "on_message_begin": 0, "on_url": 2, "on_header_field": 6, "on_header_value": 7,
+    "on_message_begin": 0, "on_url": 2, "on_status": 3, "on_header_field": 6, "on_header_value": 7,
     "on_chunk_extension_name": 8, "on_chunk_extension_value": 9, "on_headers_complete": 10,
     "on_chunk_header": 22,
 }
 _DATA_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 _CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 _SETTINGS_SLOTS = 40  # more than llhttp 9.3 has; the tail stays zero
+# what Node counts against max_header_size (on_status only comes in a response)
+_HEADER_SPANS = ("on_url", "on_status", "on_header_field", "on_header_value")
+_HEADER_RESETS = ("on_message_begin", "on_headers_complete")
 
 # The self-test: known bytes, the spans and events llhttp must report for them.
 _PROBE = (b"GET /ab HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -100,9 +103,12 @@ _PROBE_EVENTS = [
     ("on_chunk_extension_name", 59, 1), ("on_chunk_extension_value", 61, 1), ("on_chunk_header",),
     ("on_chunk_header",),
 ]
+_PROBE_RESPONSE = (b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n",
+                   [("on_message_begin",), ("on_status", 13, 2), ("on_header_field", 17, 1),
+                    ("on_header_value", 20, 1), ("on_headers_complete",)])
 _PROBE_ERROR = (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
                 ("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", 42))
-_DATA_SLOTS = ("on_url", "on_header_field", "on_header_value", "on_chunk_extension_name",
+_DATA_SLOTS = ("on_url", "on_status", "on_header_field", "on_header_value", "on_chunk_extension_name",
                "on_chunk_extension_value")
 
 
@@ -153,11 +159,13 @@ class LLHTTPReplay:
             cb = _DATA_CB(record)
             keep.append(cb)
             settings[slot] = ctypes.cast(cb, ctypes.c_void_p)
-        _, err, _, base = self._run(_PROBE, 1, settings, with_base=True)
-        seen = [(name, at - base, length) if name in _DATA_SLOTS else (name,)
-                for name, at, length in events]
-        if err or seen != _PROBE_EVENTS:
-            raise ReplayUnavailable("llhttp does not report the spans of a known request as expected")
+        for probe, kind, expected in ((_PROBE, 1, _PROBE_EVENTS), (*_PROBE_RESPONSE[:1], 2, _PROBE_RESPONSE[1])):
+            events.clear()
+            _, err, _, base = self._run(probe, kind, settings, with_base=True)
+            seen = [(name, at - base, length) if name in _DATA_SLOTS else (name,)
+                    for name, at, length in events]
+            if err or seen != expected:
+                raise ReplayUnavailable("llhttp does not report the spans of a known message as expected")
         data, expected = _PROBE_ERROR
         if self.diagnose(data, 1) != expected:
             raise ReplayUnavailable("llhttp does not report a known error as expected")
@@ -177,7 +185,7 @@ class LLHTTPReplay:
         base = ctypes.addressof(buf)
         return parser, err, (pos - base if pos else None), base
 
-    def span_overflow(self, data, limit, spans, resets):
+    def span_overflow(self, data, limit, spans, resets, kind=1):
         """Offset where the bytes of the ``spans`` callbacks pass ``limit`` (Node counts
         header and chunk-extension sizes this way), or None. ``resets`` are the
         callbacks that start a new count."""
@@ -198,12 +206,12 @@ class LLHTTPReplay:
             settings[self.slots[name]] = ctypes.cast(span_cb, ctypes.c_void_p)
         for name in resets:
             settings[self.slots[name]] = ctypes.cast(reset_cb, ctypes.c_void_p)
-        _, err, pos, _ = self._run(data, 1, settings)
+        _, err, pos, _ = self._run(data, kind, settings)
         return pos if err and counted[0] >= limit else None
 
-    def header_counter(self, limit):
+    def header_counter(self, limit, kind):
         """A ``HeaderCounter`` on this library."""
-        return HeaderCounter(self.lib, self._settings(), self.slots, limit)
+        return HeaderCounter(self.lib, self._settings(), self.slots, limit, kind)
 
     def diagnose(self, data, kind):
         """Run ``data`` through a fresh llhttp (1 = request, 2 = response).
@@ -253,12 +261,12 @@ def extensions_overflow(data, limit):
                                      ("on_chunk_header",))
 
 
-def header_overflow(data, limit):
-    """Node: the target, names and values of a head (or trailers) stay under ``limit``."""
+def header_overflow(data, limit, kind=1):
+    """Node: the target (or status text), names and values of a head (or trailers) stay
+    under ``limit``. ``kind``: 1 request, 2 response."""
     if _LLHTTP_API is None:
         return None
-    return _LLHTTP_API.span_overflow(data, limit, ("on_url", "on_header_field", "on_header_value"),
-                                     ("on_message_begin", "on_headers_complete"))
+    return _LLHTTP_API.span_overflow(data, limit, _HEADER_SPANS, _HEADER_RESETS, kind)
 
 
 
@@ -269,7 +277,7 @@ class HeaderCounter:
     offset in its argument where the count reaches ``limit``, or None; after any other
     error it stays quiet (the caller's parser reports such bytes itself)."""
 
-    def __init__(self, lib, settings, slots, limit):
+    def __init__(self, lib, settings, slots, limit, kind):
         count = self._count = [0]  # the callbacks hold this list, not the counter
 
         def on_span(_parser, _at, length):
@@ -285,12 +293,12 @@ class HeaderCounter:
         self.broken = False
         self._callbacks = (_DATA_CB(on_span), _CB(on_reset))
         self._settings = settings
-        for name in ("on_url", "on_header_field", "on_header_value"):
+        for name in _HEADER_SPANS:
             settings[slots[name]] = ctypes.cast(self._callbacks[0], ctypes.c_void_p)
-        for name in ("on_message_begin", "on_headers_complete"):
+        for name in _HEADER_RESETS:
             settings[slots[name]] = ctypes.cast(self._callbacks[1], ctypes.c_void_p)
         self._parser = ctypes.create_string_buffer(512)
-        self._lib.llhttp_init(self._parser, 1, self._settings)
+        self._lib.llhttp_init(self._parser, kind, self._settings)
 
     @property
     def count(self):
@@ -309,6 +317,7 @@ class HeaderCounter:
         return len(data) if not pos else pos - ctypes.addressof(buf)
 
 
-def header_counter(limit):
-    """A ``HeaderCounter`` for request heads (None without the checked llhttp API)."""
-    return None if _LLHTTP_API is None else _LLHTTP_API.header_counter(limit)
+def header_counter(limit, kind=1):
+    """A ``HeaderCounter`` for heads of ``kind`` (1 request, 2 response; None without
+    the checked llhttp API)."""
+    return None if _LLHTTP_API is None else _LLHTTP_API.header_counter(limit, kind)

@@ -64,7 +64,7 @@ class MessageParser:
     """The llhttp driver shared by ``RequestParser`` and ``ResponseParser`` (parser.py)."""
 
     kind = 1  # llhttp_type_t: 1 request, 2 response
-    tracks_chunk_lines = False  # count chunk extensions (requests; Node's server limit)
+    tracks_chunk_lines = False  # count chunk extensions and bound trailers (Node's limits)
     hold = None  # a callable: True stops the feed between two messages of one read
     held = b""  # the bytes of that read not fed yet (the caller feeds them later)
 
@@ -253,13 +253,15 @@ class MessageParser:
             return
         counter = self._size_counter
         if counter is None:
+            kind = self.kind
             if trailer_wire is not None:
                 message = _TRAILERS_HEAD + b"".join(trailer_wire)
-            elif self._retained is not None and self.kind == 1:
+                kind = 1
+            elif self._retained is not None:
                 message = b"".join(self._retained)  # from a message's start
             else:
-                message = None  # not kept (or a response): bounded by the wire alone
-            counter = self._size_counter = False if message is None else header_counter(limit) or False
+                message = None  # not kept: bounded by the wire alone
+            counter = self._size_counter = False if message is None else header_counter(limit, kind) or False
             if not counter:
                 return
             offset = counter.feed(message)
@@ -283,7 +285,7 @@ class MessageParser:
         offset = None
         joined, prefix = self._message_bytes(data)
         if joined is not None:
-            offset = header_overflow(joined, self.max_header_size)
+            offset = header_overflow(joined, self.max_header_size, self.kind)
             if offset is not None:
                 offset = max(0, offset - prefix)
         return len(data) if offset is None else offset

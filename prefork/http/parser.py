@@ -7,8 +7,10 @@ Rules:
 - An HTTP/1.0 request (or version 0.x) is kept alive only on a keep-alive token Node
   honours; after one that is not, a further message is HPE_CLOSED_CONNECTION.
 - A message whose last Transfer-Encoding coding is chunked has its chunk-size lines
-  tracked (chunk extensions are counted on requests, as Node's server counts them).
-- ``ResponseParser`` hands the status code and reason with the head.
+  tracked (chunk extensions are counted, and trailers bounded, on requests and
+  responses alike, as Node's parser does for its server and its client).
+- ``ResponseParser`` hands the status code and reason with the head; the reason counts
+  against ``max_header_size`` as a request-target does (Node's client counts it).
 """
 
 import httptools
@@ -96,7 +98,10 @@ class RequestParser(MessageParser):
 
 
 class ResponseParser(MessageParser):
+    """The status text counts against ``max_header_size`` as the request-target does."""
+
     kind = 2
+    tracks_chunk_lines = True
 
     def _make_parser(self):
         return httptools.HttpResponseParser(self)
@@ -106,6 +111,10 @@ class ResponseParser(MessageParser):
         super().on_message_begin()
 
     def on_status(self, status):
+        counted = self._counted + len(status)
+        self._counted = counted
+        if counted >= self.max_header_size > 0:
+            self._count(0)
         self._status += status
 
     def on_headers_complete(self):
