@@ -109,9 +109,23 @@ def test_room_is_made_by_closing_the_crowds_connection_silent_longest(daemons):
         close(held)
 
 
-def test_at_the_limit_an_address_with_its_share_gets_no_more(daemons):
-    """Two addresses holding 32 each: a new connection from either is closed at once (the
-    other's are left alone); one from a third address gets room."""
+def closed_count(socks):
+    closed = 0
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            closed += sock.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    return closed
+
+
+def test_at_the_limit_an_address_with_its_share_gets_no_more_while_the_others_are_busy(daemons):
+    """Two addresses holding 32 each, all of them asking something a moment ago: a new
+    connection from either is closed at once (the other's are left alone); one from a
+    third address gets room, taken from one of them."""
     d = daemons(workers=1)
     d.wait_ready()
     port = d.metrics_port()
@@ -120,18 +134,33 @@ def test_at_the_limit_an_address_with_its_share_gets_no_more(daemons):
     held += hold(port, LIMIT // 2, source="127.0.0.2")
     try:
         accepted(d, base + LIMIT)
+        for sock in held:
+            sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for sock in held:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
         for source in ("127.0.0.1", "127.0.0.2"):
             assert probe(port, source=source) == b""
         assert probe(port, source="127.0.0.3").startswith(b"HTTP/1.1 200 OK")
-        closed = 0
-        for sock in held:
-            sock.setblocking(False)
-            try:
-                closed += sock.recv(1) == b""
-            except BlockingIOError:
-                pass
-            except ConnectionResetError:
-                closed += 1
-        assert closed == 1  # the one that made room for 127.0.0.3
+        assert closed_count(held) == 1  # the one that made room for 127.0.0.3
+    finally:
+        close(held)
+
+
+def test_connections_held_by_many_addresses_make_room_once_silent(daemons):
+    """64 silent connections, each from its own address: none holds more than a probe's
+    address would, and the probe was closed as soon as accepted, for as long as they
+    stayed. One silent for a second now makes room."""
+    d = daemons(workers=1)
+    d.wait_ready()
+    port = d.metrics_port()
+    base = master_fds(d.pid)
+    held = []
+    try:
+        for i in range(LIMIT):
+            held += hold(port, 1, source=f"127.0.1.{i + 1}")
+        accepted(d, base + LIMIT)
+        wait_until(lambda: probe(port, source="127.0.2.1").startswith(b"HTTP/1.1 200 OK"), 5,
+                   what="a probe answered")
+        assert closed_count(held) == 1
     finally:
         close(held)

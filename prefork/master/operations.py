@@ -15,11 +15,14 @@ Rules:
 - The endpoints share the master's loop and its descriptors with the supervision of the
   workers, so no client may hold them: at most ``MAX_CONNECTIONS`` connections are open
   at once, a request head or a whole request gets ``REQUEST_TIMEOUT`` seconds, an idle
-  connection ``IDLE_TIMEOUT``. At the limit, a new connection is kept only if its peer
-  address holds fewer connections than another address does (``make_room``): of the
-  address holding the most, the connection silent longest is closed for it; else the
-  new one is closed at once. Connections one client holds open (silent, or trickling
-  a head) thus never keep a probe from another address out.
+  connection ``IDLE_TIMEOUT``. At the limit, room is made for a new connection by
+  closing one of another peer address (``make_room``): of the address holding the most
+  connections if it holds more than the new one's would, else any silent (no byte read
+  or written) for ``EVICT_AFTER`` seconds; the one silent longest. When there is none,
+  the new connection is closed at once. Connections held open, by one client or many
+  (silent, or one client trickling heads), thus do not keep a probe from another
+  address out, and a connection that moved within the last second (a probe being
+  answered) is closed only for an address holding fewer.
 - A path is routed whatever the form of the request target (origin or absolute) and
   its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
 - Requests are answered in turns (``Answers``), not as they are read: each connection in
@@ -46,6 +49,7 @@ IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent
 HEARTBEAT_FRESH = 3.0  # seconds: a worker with an older heartbeat is not healthy for the watchdog
 QUIESCE_LIMIT = 1.0  # seconds the endpoints' open connections get to finish before a re-exec
 TURN_BUDGET = 0.005  # seconds of answers per loop turn
+EVICT_AFTER = 1.0  # seconds of silence after which any connection may make room for another address's
 
 
 def watchdog_interval():
@@ -128,7 +132,7 @@ def start_metrics(master, address, inherited=()):
     open_sockets = set()
 
     def on_connection(socket):
-        if len(open_sockets) >= MAX_CONNECTIONS and not make_room(open_sockets, socket.remote_address):
+        if len(open_sockets) >= MAX_CONNECTIONS and not make_room(open_sockets, socket.remote_address, time.monotonic()):
             socket.destroy()
             return
         open_sockets.add(socket)
@@ -177,18 +181,23 @@ class Answers:
             self.loop.call_soon(self.pump)
 
 
-def make_room(sockets, peer):
+def make_room(sockets, peer, now):
     """Close one of ``sockets`` (the endpoints' open connections, at their limit) for a new
-    connection from address ``peer``, if another address holds more than ``peer`` would
-    with it: that address's connection whose last read or write is oldest. False when
-    none does (``peer`` has its share already)."""
+    connection from address ``peer``: of the address holding the most, if it holds more
+    than ``peer`` would with the new one, else of any other address and silent for
+    ``EVICT_AFTER`` seconds, the one whose last read or write is oldest. False when there
+    is none."""
     by_peer = {}
     for sock in sockets:
         by_peer.setdefault(sock.remote_address, []).append(sock)
     crowd = max(by_peer.values(), key=len)
-    if len(crowd) <= len(by_peer.get(peer, ())) + 1:
-        return False
-    victim = min(crowd, key=lambda sock: sock.last_activity)
+    if len(crowd) > len(by_peer.get(peer, ())) + 1:
+        victim = min(crowd, key=lambda sock: sock.last_activity)
+    else:
+        silent = [sock for sock in sockets if sock.remote_address != peer and now - sock.last_activity >= EVICT_AFTER]
+        if not silent:
+            return False
+        victim = min(silent, key=lambda sock: sock.last_activity)
     sockets.discard(victim)  # its 'close' comes on a later loop turn
     victim.destroy()
     return True
