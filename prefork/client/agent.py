@@ -28,14 +28,16 @@ class Agent:
                  timeout=5.0, scheduling="lifo"):
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
-        self.max_sockets = max_sockets
-        self.max_free_sockets = max_free_sockets
+        # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
+        self.max_sockets = max_sockets or None
+        self.max_free_sockets = max_free_sockets or 256
         self.timeout = timeout
         self.scheduling = scheduling
         self.free_sockets = {}  # key -> [Socket]
         self.sockets = {}  # key -> count in use
         self.requests = {}  # key -> deque of waiting ClientRequests
         self._hooked = weakref.WeakSet()  # pooled sockets that have the pool's close hook
+        self._opened = weakref.WeakSet()  # every socket this agent connected, for destroy()
 
     def key(self, req):
         """The pool a request's socket belongs to: ``host:port``."""
@@ -57,7 +59,9 @@ class Agent:
             self.requests.setdefault(key, deque()).append(req)
             return
         self.sockets[key] = self.sockets.get(key, 0) + 1
-        req.assign_socket(Socket.connect(req.loop, req.host, req.port), reused=False)
+        socket = Socket.connect(req.loop, req.host, req.port)
+        self._opened.add(socket)
+        req.assign_socket(socket, reused=False)
 
     def has_waiting(self, req):
         """Requests for ``req``'s host:port wait in line."""
@@ -129,6 +133,16 @@ class Agent:
         if self.requests.get(key):
             req.loop.call_soon(self._serve_line, key)
 
+    def remove_socket(self, req, socket):
+        """``req``'s socket left HTTP for an ``upgrade`` or ``connect`` listener: it no
+        longer counts in the pool, ``destroy()`` leaves it alone, and the next request
+        in line (if any) takes a new connection (Node's ``agentRemove``)."""
+        key = self.key(req)
+        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
+        self._opened.discard(socket)
+        if self.requests.get(key):
+            req.loop.call_soon(self._serve_line, key)
+
     def _serve_line(self, key):
         """A socket slot for ``key`` freed up: the first request in line (if it is still
         there, and the slot still free) takes a new connection. On a loop turn of its
@@ -140,9 +154,11 @@ class Agent:
             self.add_request(waiting.popleft())
 
     def destroy(self):
-        for sockets in self.free_sockets.values():
-            for socket in list(sockets):
-                socket.destroy()
+        """Node's ``agent.destroy()``: every socket of the agent is destroyed, free or in
+        use (a request on one ends in ECONNRESET "socket hang up"); requests made later
+        connect anew."""
+        for socket in list(self._opened):
+            socket.destroy()
         self.free_sockets.clear()
 
 

@@ -399,8 +399,7 @@ class ClientRequest(OutgoingFields, EventEmitter):
         socket.set_timeout(0)
         if self.listener_count(event):
             socket.protocol = None
-            key = self.agent.key(self)
-            self.agent.sockets[key] = max(0, self.agent.sockets.get(key, 1) - 1)
+            self.agent.remove_socket(self, socket)
             self._answered = True
             self.emit(event, self.res, socket, head)
             self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
