@@ -25,6 +25,9 @@ LINGER_TIMEOUT = 5.0  # net.Socket's bound on a close that waits for the peer
 def setup(server):
     held = set()  # responses the app never ends, until their 'close'
 
+    def fail(*args):
+        raise RuntimeError("a listener of the app failed")
+
     def on_request(req, res):
         path = req.url.split("?", 1)[0]
         if path == "/hang":  # a head and a first chunk, then nothing: the app forgot it
@@ -33,6 +36,15 @@ def setup(server):
             res.on("close", lambda: held.discard(res))
             res.write_head(200, ["Content-Type", "text/plain"])
             res.write(b"start\n")
+            return
+        if path == "/arm-finish":  # this connection's socket gets a 'finish' listener that raises
+            req.socket.on("finish", fail)
+            res.end("armed")
+            return
+        if path == "/arm-timeout":  # ... a 'timeout' listener that raises, and a short timeout
+            res.end("armed")
+            req.socket.set_timeout(0.3)
+            req.socket.on("timeout", fail)
             return
         if path == "/held":
             res.end(str(len(held)))
@@ -115,3 +127,52 @@ def test_a_closing_answer_to_a_whole_request_does_not_wait_for_the_client_to_clo
         assert time.monotonic() - started < LINGER_TIMEOUT / 2
     finally:
         sock.close()
+
+
+def get(sock, path="/"):
+    """One keep-alive request on ``sock``; the response's body."""
+    sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+        got = responses(data)
+        if got:
+            return got[0][2]
+
+
+def test_a_listener_raising_while_a_connection_times_out_leaves_the_deadlines_of_the_others(daemon, worker):
+    """A socket 'finish' listener of the app raises when the worker closes that socket for
+    its headers_timeout: that connection is closed, and the next slow client still gets
+    its 408 (the raise ended the periodic check of the deadlines for good, so every
+    later slow client kept its socket for ever)."""
+    sock = connect(daemon)
+    try:
+        assert get(sock, "/arm-finish") == b"armed"
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        assert read_to_close(sock, timeout=4).endswith(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
+    finally:
+        sock.close()
+    daemon.wait_log(r"error while timing out a connection; closing it")
+    sock = connect(daemon)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        assert read_to_close(sock, timeout=4) == b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"
+    finally:
+        sock.close()
+
+
+def test_a_socket_timeout_listener_that_raises_gets_its_connection_closed(daemon, worker):
+    """The app's 'timeout' listener on a kept-alive socket raises: the socket is closed
+    (it stayed open for good: the idle timer, its only bound, was not armed again)."""
+    sock = connect(daemon)
+    try:
+        assert get(sock, "/arm-timeout") == b"armed"
+        started = time.monotonic()
+        assert read_to_close(sock, timeout=4) == b""
+        assert time.monotonic() - started < 3
+    finally:
+        sock.close()
+    daemon.wait_log(r"error in a 'timeout' listener of a socket; closing it")
+

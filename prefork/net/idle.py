@@ -5,6 +5,8 @@ Rules:
   (``last_activity``, set by the socket); the timer re-arms itself when it fires early.
 - It fires once per idle period; after it fired, a read re-arms it and a write is seen
   by a look one period later (so a write pays no more than the stamp).
+- A ``timeout`` listener that raises gets the socket destroyed (logged): nothing else
+  would close it.
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
@@ -12,7 +14,10 @@ Rules:
   ``_idle_fired``) is set up by ``Socket.__init__``.
 """
 
+import logging
 from time import monotonic
+
+log = logging.getLogger("prefork")
 
 
 class IdleTimer:
@@ -71,7 +76,14 @@ class IdleTimer:
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return
         self._idle_fired = last
-        self.emit("timeout")
+        try:
+            self.emit("timeout")
+        except Exception:
+            # the timer is the connection's only bound: a raising listener leaves it open
+            # for ever unless it goes now (as the server's own 'timeout' listeners do)
+            log.exception("error in a 'timeout' listener of a socket; closing it")
+            self.destroy()
+            return
         if self.protocol is not None and not self.destroyed:
             self.protocol.on_timeout()
         if self._timer is None and self._idle_fired and self.timeout > 0 and not self.destroyed:

@@ -5,7 +5,9 @@ Rules:
   fires on a later loop turn. Every accepted socket emits ``connection`` before any byte
   is read.
 - Head and request deadlines are checked by a sweep every
-  ``connections_checking_interval`` seconds, as Node does; ``close()`` stops it.
+  ``connections_checking_interval`` seconds, as Node does; ``close()`` stops it. A
+  listener that raises while a connection is timed out gets that connection destroyed;
+  the sweep goes on (one raising listener must not end the deadlines of every other).
 - ``close()`` stops accepting, closes idle connections, and emits ``close`` once every
   tracked connection (hand-offs included) has ended. In-flight keep-alive connections
   are left to finish (Node's behaviour; the daemon drains harder on top).
@@ -319,7 +321,11 @@ class Server(EventEmitter):
                 if (headers_timeout > 0 and not conn.parser.headers_complete and age > headers_timeout) \
                         or (request_timeout > 0 and age > request_timeout):
                     conn.active = False
-                    conn.request_timed_out()
+                    try:
+                        conn.request_timed_out()
+                    except Exception:  # (a socket listener of the app raised): the sweep goes on
+                        log.exception("error while timing out a connection; closing it")
+                        conn.socket.destroy()
         self._schedule_sweep()
 
     # -- closing -----------------------------------------------------------------------------
