@@ -129,6 +129,13 @@ def test_a_closing_answer_to_a_whole_request_does_not_wait_for_the_client_to_clo
         sock.close()
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as fh:
+        stat = fh.read()
+    fields = stat[stat.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def get(sock, path="/"):
     """One keep-alive request on ``sock``; the response's body."""
     sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
@@ -140,6 +147,139 @@ def get(sock, path="/"):
         got = responses(data)
         if got:
             return got[0][2]
+
+
+def test_out_of_descriptors_the_worker_waits_without_spinning_and_serves_what_it_holds(daemon, worker):
+    """RLIMIT_NOFILE reached: accept fails with EMFILE. The worker stops accepting for a
+    moment at a time (as nginx does) instead of retrying at once, so it does not burn its
+    CPU; it goes on serving the connections it holds, and takes the waiting ones once
+    descriptors are free."""
+    import resource
+
+    soft, hard = resource.prlimit(worker, resource.RLIMIT_NOFILE)
+    held, waiting = [], []
+    in_use = {int(fd) for fd in os.listdir(f"/proc/{worker}/fd")}
+    free = [fd for fd in range(len(in_use) + 3) if fd not in in_use][:3]  # what three accepts take
+    try:
+        resource.prlimit(worker, resource.RLIMIT_NOFILE, (free[-1] + 1, hard))
+        for _ in range(3):
+            held.append(connect(daemon))
+            assert get(held[-1]) == b"pid %d" % worker
+        for _ in range(8):  # no descriptor left for these: they wait in the backlog
+            sock = connect(daemon)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            waiting.append(sock)
+        daemon.wait_log(r"cannot accept connections: Too many open files")
+        before, started = cpu_seconds(worker), time.monotonic()
+        for sock in held * 5:  # a second and more of serving while the others wait
+            assert get(sock) == b"pid %d" % worker
+        while time.monotonic() - started < 1.5:
+            time.sleep(0.1)  # the window over which the worker's CPU time is measured
+        assert cpu_seconds(worker) - before < 0.5, "the worker spins on its listen socket"
+        assert open_fds(worker) == len(in_use) + 3
+        for sock in held:
+            sock.close()
+        for sock in waiting:  # each answered and closed in turn
+            data = read_to_close(sock)
+            assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"pid %d" % worker)
+            sock.close()
+        daemon.wait_log(r"accepting connections again")
+    finally:
+        resource.prlimit(worker, resource.RLIMIT_NOFILE, (soft, hard))
+        for sock in held + waiting:
+            sock.close()
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.parametrize("sent, seen", [
+    (b"POST /count HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n",
+     b"HTTP/1.1 100 Continue\r\n\r\n"),
+    (b"POST /count HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\nabc",
+     b"HTTP/1.1 100 Continue\r\n\r\n"),
+    (b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\n"),
+    (b"POST /hang HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", b"HTTP/1.1 200 OK\r\n"),
+    (b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\n"),
+], ids=["100-continue, no body", "100-continue, mid-body", "a response never ended",
+        "a response never ended, mid-chunk", "a large response being written"])
+def test_a_reset_in_the_middle_of_an_exchange_leaves_nothing_behind(daemon, worker, sent, seen):
+    """(The fixture checks the worker's fds, and that every response the app held had its
+    'close'.)"""
+    sock = connect(daemon)
+    sock.sendall(sent)
+    data = b""
+    while len(data) < len(seen):
+        chunk = sock.recv(len(seen) - len(data))
+        assert chunk, data
+        data += chunk
+    assert data == seen
+    reset(sock)
+
+
+def test_a_response_never_ended_is_closed_after_its_client_half_closes(daemon, worker):
+    """The client sends a whole request and its FIN; the app never ends its answer. The
+    worker may still send it (half-close), for request_timeout at most: then the socket
+    closes and the app's response gets its 'close'."""
+    sock = connect(daemon)
+    try:
+        sock.sendall(b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        data = read_to_close(sock, timeout=6)
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"6\r\nstart\n\r\n"), data
+        assert time.monotonic() - started < 2 + 1.5  # request_timeout, and the sweep's step
+    finally:
+        sock.close()
+
+
+def test_a_body_of_one_byte_chunks_is_read_whole_in_bounded_memory(daemon, worker):
+    chunks = 200_000
+    before = rss(worker)
+    sock = connect(daemon)
+    try:
+        sock.sendall(b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                     + b"1\r\na\r\n" * chunks + b"0\r\n\r\n")
+        data = read_to_close(sock, timeout=30)
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\n%d" % chunks), data
+    assert rss(worker) - before < 16 * MB
+
+
+def test_many_idle_and_half_sent_connections_are_closed_by_the_worker(daemon, worker):
+    """Connections that send nothing, half a head, or one request and then nothing: the
+    worker closes each at its bound (headers_timeout, the keep-alive timeout + 1 s) and
+    holds little for them meanwhile."""
+    before = rss(worker)
+    socks = []
+    try:
+        for i in range(600):
+            sock = connect(daemon)
+            if i % 3 == 1:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            elif i % 3 == 2:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            socks.append(sock)
+        wait_until(lambda: open_fds(worker) >= daemon.baseline + 600, 10, what="600 connections open")
+        assert rss(worker) - before < 24 * MB
+        started = time.monotonic()
+        wait_fds_at_most(daemon.baseline, worker, timeout=10)
+        assert time.monotonic() - started < 5 + 1 + 1  # the keep-alive timeout + 1 s, and a margin
+        for i, sock in enumerate(socks):
+            data = read_to_close(sock, timeout=1)
+            if i % 3 == 2:
+                assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"pid %d" % worker)
+            else:
+                assert data == b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n", data
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def test_a_listener_raising_while_a_connection_times_out_leaves_the_deadlines_of_the_others(daemon, worker):
