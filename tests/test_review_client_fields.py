@@ -134,3 +134,52 @@ def test_headers_sent_set_headers_and_raw_names_as_in_node():
     assert mine == node
     assert mine["raw"] == ["Host", "X-A", "x-B", "set-cookie"] and mine["late"] == "ERR_HTTP_HEADERS_SENT"
     assert ours == theirs
+
+
+NODE_AUTH = r"""
+const http = require('http');
+const [port, url, opts] = [+process.argv[1], process.argv[2], process.argv[3]];
+const req = url ? http.request(url.replace('PORT', port), {agent: false})
+                : http.request({...JSON.parse(opts), port, host: '127.0.0.1', agent: false});
+req.on('response', (res) => { res.resume(); res.on('end', () => console.log('{}')); });
+req.end();
+"""
+
+# a URL with credentials, or the ``auth`` option (with other headers), as Node takes them
+AUTH_CASES = [
+    ("http://user:pass@127.0.0.1:PORT/", None),
+    ("http://us%20er:p%40ss@127.0.0.1:PORT/x?q=1", None),
+    ("http://user@127.0.0.1:PORT/", None),
+    ("http://:pw@127.0.0.1:PORT/", None),
+    ("http://u%C3%A9:x@127.0.0.1:PORT/", None),
+    ("", {"auth": "a:b"}),
+    ("", {"auth": "a:b", "headers": {"Authorization": "X"}}),
+    ("", {"auth": "\u00e9:\u00fc"}),
+    ("", {"auth": ""}),
+]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.parametrize("url, options", AUTH_CASES)
+def test_credentials_go_out_as_node_sends_them(url, options):
+    ours, theirs = Reader(b"\r\n\r\n"), Reader(b"\r\n\r\n")
+    try:
+        async def main():
+            done = asyncio.get_running_loop().create_future()
+            if url:
+                req = prefork.request(url.replace("PORT", str(ours.server.port)), agent=False)
+            else:
+                req = prefork.request({**options, "port": ours.server.port, "host": "127.0.0.1", "agent": False})
+            req.on("response", lambda res: (res.resume(), res.on("end", lambda: done.set_result(None))))
+            req.end()
+            await asyncio.wait_for(done, 10)
+        asyncio.run(main())
+        out = subprocess.run([NODE, "-e", NODE_AUTH, "--", str(theirs.server.port), url, json.dumps(options or {})],
+                             capture_output=True, timeout=30, text=True)
+        assert out.returncode == 0, out.stderr
+        assert ours.done.wait(10) and theirs.done.wait(10)
+    finally:
+        ours.server.close()
+        theirs.server.close()
+    assert ours.data == theirs.data
+    assert (b"Authorization: " in ours.data) == bool(url or options.get("auth"))

@@ -16,6 +16,9 @@ Rules (Node's, spec section 7):
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
 - 1xx other than 101 give ``information`` (``continue`` first for 100). The response to
   HEAD, to CONNECT and a 101 end at their head: what follows is a hand-off ``head``.
+- Credentials: the ``auth`` option (``"user:password"``), or a URL's user and password
+  (percent-decoded), go out as ``Authorization: Basic`` (UTF-8, base64) after Host,
+  unless the headers set Authorization; as in Node.
 - ``request()`` refuses at once (raises, before anything is sent) what would split or
   bend the request line, as Node throws: a path with a character outside
   ``\u0021-\u00ff`` (space, CR, LF, tab, beyond latin-1) is ERR_UNESCAPED_CHARACTERS, a
@@ -47,7 +50,8 @@ Rules (Node's, spec section 7):
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
 """
 
-from urllib.parse import urlsplit
+from base64 import b64encode
+from urllib.parse import unquote, urlsplit
 
 from ..emitter import EventEmitter
 from ..http import framing
@@ -82,6 +86,9 @@ class ClientRequest(OutgoingFields, EventEmitter):
         if self.set_host and "host" not in self._headers:
             # set now, after the options' headers and before later ones (Node's order)
             self.set_header("Host", f"{self.host}{'' if self.port == 80 else ':' + str(self.port)}")
+        auth = options.get("auth")
+        if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
+            self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
         self.reused_socket = False
         self.socket = None
         self.res = None
@@ -491,6 +498,8 @@ def request(url_or_options, callback=None, *, loop=None, **extra):
             raise HeaderError("ERR_INVALID_URL", "Invalid URL")
         options = {"protocol": parts.scheme.lower() + ":", "host": parts.hostname, "port": port or 80,
                    "path": (parts.path or "/") + (f"?{parts.query}" if parts.query else "")}
+        if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
+            options["auth"] = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
     else:
         options = dict(url_or_options)
     options.update(extra)
