@@ -80,8 +80,8 @@ class ClientRequest(OutgoingFields, EventEmitter):
         self._headers = {}
         self._removed = None  # framing fields the application removed (http/fields.py)
         self.send_date = False  # a client request sends no Date (Node's sendDate)
-        for name, value in (options.get("headers") or {}).items():
-            self.set_header(name, value)
+        if options.get("headers"):  # a mapping, pairs or Node's flat list (http/fields.py)
+            self.merge_fields(options["headers"])
         self.set_host = options.get("set_host", True)
         if self.set_host and "host" not in self._headers:
             # set now, after the options' headers and before later ones (Node's order)

@@ -6,7 +6,9 @@ Rules:
   ``{lower-case name: (name, value)}`` in ``_headers`` (None until the first field);
   a list value is one line per item; a bytes value is its latin-1 text (checked as
   text: no CR or LF). ``set_header`` replaces, ``append_header`` adds lines,
-  ``set_headers`` sets each field of a mapping (``set-cookie`` values gathered).
+  ``set_headers`` sets each field of a mapping (``set-cookie`` values gathered);
+  ``merge_fields`` takes a mapping or Node's array forms (a server's ``write_head``,
+  a client's ``headers`` option).
 - Once the head is fixed (``headers_sent``) every change raises
   ``ERR_HTTP_HEADERS_SENT``, as in Node.
 - Removing ``Connection``, ``Content-Length`` or ``Transfer-Encoding`` is remembered in
@@ -85,6 +87,34 @@ class OutgoingFields:
         if cookies:
             self.set_header("set-cookie", cookies)
         return self
+
+    def merge_fields(self, headers):
+        """Set the fields of ``headers``: a mapping (any, as Node takes any object), or
+        Node's array forms, ``[[name, value], ...]`` or the flat raw list, where every
+        pair is a line of the head, a repeated name too (a flat list must hold whole
+        pairs: ``ERR_INVALID_ARG_VALUE``)."""
+        if isinstance(headers, dict) or hasattr(headers, "keys"):  # any mapping, as Node takes any object
+            for name, value in headers.items():
+                self.set_header(name, value)
+            return
+        flat = list(headers)
+        if flat and isinstance(flat[0], (list, tuple)):
+            pairs = flat
+        elif len(flat) % 2:
+            err = ValueError("The argument 'headers' is invalid: a flat header list holds "
+                             "name, value pairs")
+            err.code = "ERR_INVALID_ARG_VALUE"
+            raise err
+        else:
+            pairs = zip(flat[0::2], flat[1::2])
+        seen = set()
+        for name, value in pairs:
+            key = name.lower() if isinstance(name, str) else name
+            if key in seen:
+                self.append_header(name, value)
+            else:
+                seen.add(key)
+                self.set_header(name, value)
 
     def get_header(self, name):
         entry = self._headers.get(name.lower()) if self._headers else None

@@ -49,7 +49,7 @@ class OutgoingHead(OutgoingFields):
         if headers:
             saved = None if self._headers is None else dict(self._headers)
             try:
-                self._merge_head_fields(headers)
+                self.merge_fields(headers)
             except Exception:
                 self._headers = saved  # a bad field leaves the head as it was
                 raise
@@ -88,32 +88,6 @@ class OutgoingHead(OutgoingFields):
             return int(entry[1])
         except (TypeError, ValueError):
             return None
-
-    def _merge_head_fields(self, headers):
-        if isinstance(headers, dict) or hasattr(headers, "keys"):  # any mapping, as Node takes any object
-            for name, value in headers.items():
-                self.set_header(name, value)
-            return
-        # Node's array forms, [[name, value], ...] or the flat raw list: every pair is a
-        # line of the head, a repeated name too; a flat list must hold whole pairs
-        flat = list(headers)
-        if flat and isinstance(flat[0], (list, tuple)):
-            pairs = flat
-        elif len(flat) % 2:
-            err = ValueError("The argument 'headers' is invalid: a flat header list holds "
-                             "name, value pairs")
-            err.code = "ERR_INVALID_ARG_VALUE"
-            raise err
-        else:
-            pairs = zip(flat[0::2], flat[1::2])
-        seen = set()
-        for name, value in pairs:
-            key = name.lower() if isinstance(name, str) else name
-            if key in seen:
-                self.append_header(name, value)
-            else:
-                seen.add(key)
-                self.set_header(name, value)
 
     def _store_head(self, content_length):
         """Fix the head; ``content_length`` is the whole body when known."""
