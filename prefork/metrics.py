@@ -138,18 +138,47 @@ class Aggregator:
         return total
 
 
-def _proc_stats(pid):
-    """(resident bytes, cpu seconds) of ``pid`` from /proc, or None."""
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (the state first), or None."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
+            return fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _cpu_seconds(fields):
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _proc_stats(pid):
+    """(resident bytes, cpu seconds) of ``pid`` from /proc, or None: gone, or a zombie
+    (it exited and is not reaped yet: its memory is gone, and so is its worker)."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] == "Z":
+        return None
+    try:
         with open(f"/proc/{pid}/statm") as fh:
             resident_pages = int(fh.read().split()[1])
+        cpu = _cpu_seconds(fields)
     except (OSError, IndexError, ValueError):
         return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
     return resident_pages * os.sysconf("SC_PAGE_SIZE"), cpu
+
+
+def slot_cpu_seconds(master):
+    """{slot: CPU seconds} of every worker each slot has had: those reaped (their
+    totals from ``wait4``) plus the live ones, draining, booting and exited-but-not-
+    yet-reaped ones included; so a slot's count never goes backwards."""
+    slots = dict(master.cpu_gone)
+    for worker in master.workers.values():
+        fields = _stat_fields(worker.pid)
+        try:
+            cpu = _cpu_seconds(fields) if fields is not None else 0.0
+        except (IndexError, ValueError):
+            cpu = 0.0
+        slots[worker.slot] = slots.get(worker.slot, 0.0) + cpu
+    return slots
 
 
 proc_stats = _proc_stats  # the public name, for the master's status page
@@ -217,8 +246,8 @@ class MasterCollector:
                     "last heartbeat.", labels=["slot"])
         rss = gauge("prefork_worker_resident_memory_bytes", "Resident memory of each serving "
                     "worker.", labels=["slot"])
-        cpu = counter("prefork_worker_cpu_seconds", "CPU time of each serving worker (user + "
-                      "system); starts again when the slot's worker is replaced.", labels=["slot"])
+        cpu = counter("prefork_worker_cpu_seconds", "CPU time (user + system) of the workers of each "
+                      "slot, those replaced included.", labels=["slot"])
         now = master.clock()
         for slot, worker in sorted(master.serving_by_slot().items()):
             label = [str(slot)]
@@ -226,7 +255,8 @@ class MasterCollector:
             proc = _proc_stats(worker.pid)
             if proc is not None:
                 rss.add(label, proc[0])
-                cpu.add(label, proc[1])
+        for slot, seconds in sorted(slot_cpu_seconds(master).items()):
+            cpu.add([str(slot)], seconds)
         yield age
         yield rss
         yield cpu

@@ -95,6 +95,7 @@ class Master:
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
         self.reload_queued = False  # a HUP came while a reload was under way
         self.restarts = {}
+        self.cpu_gone = {}  # slot -> CPU seconds of that slot's workers that were reaped
         self.reexecuted = False
         self.reexec_check = None  # the new program's check-config while a USR2 waits on it
         self.pending_target = settings.workers
@@ -251,7 +252,7 @@ class Master:
     def reap(self):
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
@@ -260,6 +261,8 @@ class Master:
             reexec.checked(self, pid, status)
             worker = self.workers.pop(pid, None)
             if worker is not None:
+                # its CPU time stays in its slot's counter (metrics.py)
+                self.cpu_gone[worker.slot] = self.cpu_gone.get(worker.slot, 0.0) + usage.ru_utime + usage.ru_stime
                 self.worker_exited(worker, status)
         if self.stopping and not self.workers and not self.foreign:
             self.loop.stop()
