@@ -124,6 +124,9 @@ class MessageParser:
                         self._start_lines(data, len(data))
                 elif not self._reusable:
                     self._retain(data)  # llhttp now refuses more bytes: keep what led there
+                elif self._retained_len:
+                    self._retained = []  # a message that spanned reads ended: its bytes go
+                    self._retained_len = 0
                 return None
         return self._feed_pieces(data)
 
@@ -201,6 +204,9 @@ class MessageParser:
                 raise
         elif not self._reusable:
             self._retain(piece)  # llhttp now refuses more bytes: keep what led there
+        elif self._retained_len:
+            self._retained = []  # a message that spanned reads ended: its bytes go
+            self._retained_len = 0
         return None
 
     def _error_for(self, exc, piece, data, pos):
