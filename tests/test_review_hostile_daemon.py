@@ -60,8 +60,25 @@ def setup(server):
             req.on("data", on_data)
             req.on("end", lambda: res.end(str(got[0])))
             return
+        if path == "/read-upgraded":  # the upgraded sockets get their reader now
+            for sock in upgraded:
+                got = [0]
+
+                def on_data(chunk, got=got):
+                    got[0] += len(chunk)
+                sock.on("data", on_data)
+                sock.on("end", lambda sock=sock, got=got: sock.end(b"%d" % got[0]))
+            upgraded.clear()
+            res.end("reading")
+            return
         res.end(f"pid {os.getpid()}")  # at once, never reading a body
     server.on("request", on_request)
+
+    def on_upgrade(req, sock, head):  # switches, and reads nothing until /read-upgraded
+        sock.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n")
+        upgraded.append(sock)
+    upgraded = []
+    server.on("upgrade", on_upgrade)
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +334,50 @@ def test_a_socket_timeout_listener_that_raises_gets_its_connection_closed(daemon
         sock.close()
     daemon.wait_log(r"error in a 'timeout' listener of a socket; closing it")
 
+
+
+def test_bytes_after_an_upgrade_that_nobody_reads_yet_stop_the_reading(daemon, worker):
+    """The 'upgrade' listener switches protocols and attaches no 'data' listener yet
+    (it awaits a check first, say): the worker keeps 64 KiB for it and stops reading
+    there, as Node's socket without a consumer does, then delivers every byte once a
+    listener comes. (It read all the peer sent into memory: 300 MB pushed, 300 MB more
+    in the worker.)"""
+    sock = connect(daemon)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n" + b"a" * 100)
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        sent, growth = push(sock, 48 * MB, worker)
+        assert sent < 24 * MB, f"the worker read {sent} bytes nobody takes"
+        assert growth < 16 * MB
+        assert daemon.request("/read-upgraded").endswith(b"reading")
+        sock.sendall(b"b" * MB)
+        sock.shutdown(socket.SHUT_WR)
+        assert read_to_close(sock) == b"%d" % (sent + MB)  # (the 100 bytes read with the head: ``head``)
+    finally:
+        sock.close()
+
+
+def push(sock, limit, pid, chunk=b"a" * (256 * 1024), stall=1.0, seconds=20):
+    """Send ``chunk`` over and over until ``limit`` bytes are out or the peer stops taking
+    them for ``stall`` seconds; returns (bytes sent, peak growth of ``pid``'s RSS)."""
+    sock.setblocking(False)
+    start = rss(pid)
+    peak = sent = 0
+    last_progress = time.monotonic()
+    deadline = last_progress + seconds
+    try:
+        while sent < limit and time.monotonic() < deadline:
+            try:
+                sent += sock.send(chunk[:limit - sent])
+                last_progress = time.monotonic()
+            except BlockingIOError:
+                if time.monotonic() - last_progress > stall:
+                    break
+                time.sleep(0.005)  # the peer's window is shut: look again shortly
+            peak = max(peak, rss(pid) - start)
+    finally:
+        sock.setblocking(True)
+    return sent, peak

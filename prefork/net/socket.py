@@ -4,7 +4,9 @@ Rules:
 - While an HTTP protocol owns the socket (``protocol`` is set), bytes go to it; after a
   hand-off (``connect``/``upgrade``) the socket is a raw byte stream: ``data`` events,
   bytes read before a ``data`` listener exists are kept and delivered when one is added
-  (or, if the socket was paused, at ``resume()``, as Node's paused stream keeps them).
+  (or, if the socket was paused, at ``resume()``, as Node's paused stream keeps them);
+  past 64 KiB kept, reading stops until they are delivered, so a peer cannot fill the
+  process's memory while nobody reads (Node's stream stops at its high-water mark).
 - The class is put together from one mixin per concern: writing (net/writing.py: the
   queue, corking, flushing, ``drain``), ending (net/closing.py: ``end``, ``destroy_soon``,
   the orderly close), the idle timer (net/idle.py), connecting (net/connect.py) and TLS
@@ -45,11 +47,13 @@ __all__ = ["Socket", "socket_error"]
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
+_PENDING_LIMIT = 64 * 1024  # bytes kept for a 'data' listener to come before reading stops
 
 
 class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
+    _pending_size = 0  # bytes in _pending
 
     def __init__(self, loop, sock, read_buffer=None):
         self.loop = loop
@@ -219,12 +223,15 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
 
     def _deliver_pending(self):
         pending, self._pending = self._pending, None
+        self._pending_size = 0
         if pending:
             self._emit_data(b"".join(pending))
         if self._pending_end:
             self._pending_end = False
             if not self.destroyed:  # no 'end' after close
                 self._emit_end()
+        elif not self._reading and not self._paused and self._pending is None and self.protocol is None:
+            self.resume()  # reading stopped while the bytes waited for their listener
 
     def _on_readable(self):
         view = self._read_view
@@ -271,6 +278,12 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             if self._pending is None:
                 self._pending = []
             self._pending.append(data)
+            self._pending_size += len(data)
+            if self._pending_size >= _PENDING_LIMIT and self._reading:
+                # nobody takes them yet: stop reading until someone does (as Node's
+                # stream without a consumer stops at its high-water mark)
+                self._reading = False
+                self.loop.remove_reader(self._fd)
 
     def _tls_closed(self, data):
         if data:
