@@ -127,6 +127,7 @@ class MessageParser:
                 elif self._retained_len:
                     self._retained = []  # a message that spanned reads ended: its bytes go
                     self._retained_len = 0
+                    self._piece = b""
                 return None
         return self._feed_pieces(data)
 
@@ -207,6 +208,7 @@ class MessageParser:
         elif self._retained_len:
             self._retained = []  # a message that spanned reads ended: its bytes go
             self._retained_len = 0
+            self._piece = b""
         return None
 
     def _error_for(self, exc, piece, data, pos):
