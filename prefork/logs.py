@@ -52,6 +52,7 @@ FLUSH_LINES = 512  # lines held before a flush: about 64 KiB of 128-byte lines
 
 log = logging.getLogger("prefork")
 _stderr = None  # a copy of fd 2 made before an error log file took it over: access_log = "-"
+STDERR_ENV = "PREFORK_STDERR_FD"  # that copy's fd across a USR2 exec
 
 
 class _ReopenableFile(logging.StreamHandler):
@@ -100,6 +101,8 @@ def setup(settings):
     global _stderr
     root = logging.getLogger("prefork")
     if _stderr is None:
+        _stderr = _inherited_stderr()
+    if _stderr is None:
         try:
             _stderr = os.dup(2)  # the first call: fd 2 is still the process's own stderr
         except OSError:  # no fd 2 at all
@@ -109,6 +112,8 @@ def setup(settings):
     if settings.error_log and settings.error_log != "-":
         handler = _ReopenableFile(settings.error_log, take_fd2=True)
     else:
+        if _stderr is not None:
+            os.dup2(_stderr, 2)  # the process's own stderr again, where an error log file had taken fd 2
         handler = logging.StreamHandler(sys.stderr)
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -116,6 +121,27 @@ def setup(settings):
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     root.propagate = False
+
+
+def _inherited_stderr():
+    """The copy of the original stderr a re-executing master handed over (USR2), or None."""
+    value = os.environ.pop(STDERR_ENV, None)
+    try:
+        fd = int(value)
+        os.fstat(fd)
+    except (TypeError, ValueError, OSError):
+        return None
+    os.set_inheritable(fd, False)
+    return fd
+
+
+def stderr_for_exec(handing):
+    """USR2: the text naming the copy of the original stderr, made inheritable for the
+    exec (``handing``), or None; ``handing`` False takes it back (the exec failed)."""
+    if _stderr is None:
+        return None
+    os.set_inheritable(_stderr, handing)
+    return str(_stderr)
 
 
 def flush_output():  # what stdout and stderr hold: a child ends by os._exit, which writes nothing

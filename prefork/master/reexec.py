@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 
+from .. import logs
 from . import listeners as listeners_mod, operations
 
 log = logging.getLogger("prefork.master")
@@ -132,6 +133,9 @@ def execute(master):
     handed_over = master.listeners + ([master.metrics_listener] if master.metrics_listener else [])
     env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(handed_over)
     env[RETIRE_ENV] = ",".join(map(str, list(master.workers) + list(master.foreign)))
+    stderr = logs.stderr_for_exec(True)  # the original stderr, which an error log file took fd 2 from
+    if stderr is not None:
+        env[logs.STDERR_ENV] = stderr
     for signum in master.SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
     master.reexecuted = True
@@ -144,6 +148,7 @@ def execute(master):
         master.reexecuted = False
         for _, sock in handed_over:
             os.set_inheritable(sock.fileno(), False)
+        logs.stderr_for_exec(False)
         for signum in master.SIGNALS:
             master.loop.add_signal_handler(signum, master.on_signal, signum)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
