@@ -76,6 +76,9 @@ def setup(server):
 
     def on_upgrade(req, sock, head):  # switches, and reads nothing until /read-upgraded
         sock.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n")
+        if req.url == "/refuse":  # a protocol parser that refuses every byte
+            sock.on("data", fail)
+            return
         upgraded.append(sock)
     upgraded = []
     server.on("upgrade", on_upgrade)
@@ -381,3 +384,26 @@ def push(sock, limit, pid, chunk=b"a" * (256 * 1024), stall=1.0, seconds=20):
     finally:
         sock.setblocking(True)
     return sent, peak
+
+
+def test_a_data_listener_that_raises_on_what_the_peer_sends_gets_its_socket_closed(daemon, worker):
+    """After an upgrade, the app's 'data' listener raises on the peer's bytes (its frame
+    parser refuses them): the socket is closed, with one error logged (it stayed open,
+    and each further read logged the same traceback again)."""
+    sock = connect(daemon)
+    try:
+        sock.sendall(b"GET /refuse HTTP/1.1\r\nHost: x\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n")
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        for _ in range(3):
+            try:
+                sock.sendall(b"garbage")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        assert read_to_close(sock, timeout=3) == b""
+    finally:
+        sock.close()
+    daemon.wait_log(r"error in a 'data' listener of a socket; closing it")
+    assert daemon.log().count("error in a 'data' listener of a socket") == 1

@@ -24,6 +24,7 @@ Rules:
   ``end`` and stays writable until ``end()`` when ``allow_half_open`` is true (the
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
+- A ``data`` listener that raises gets the socket destroyed (logged once).
 - ``set_encoding`` (net/text.py) makes those ``data`` events ``str``; nothing is decoded
   while a protocol owns the socket.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -31,6 +32,7 @@ Rules:
   socket pays nothing else. The peer's close_notify ends its stream as a FIN does.
 """
 
+import logging
 import socket as _socket
 from time import monotonic
 
@@ -44,6 +46,8 @@ from .text import TextDecoder
 from .writing import Writing, socket_error
 
 __all__ = ["Socket", "socket_error"]
+
+log = logging.getLogger("prefork")
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
@@ -219,7 +223,13 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             data = decoder.decode(data)
             if not data:
                 return
-        self.emit("data", data)
+        try:
+            self.emit("data", data)
+        except Exception:
+            # (a protocol parser of the app's, refusing what the peer sent): each later
+            # read would raise again, with the connection kept open
+            log.exception("error in a 'data' listener of a socket; closing it")
+            self.destroy()
 
     def _deliver_pending(self):
         pending, self._pending = self._pending, None
