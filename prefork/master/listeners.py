@@ -1,7 +1,8 @@
 """Listen sockets: bound by the master before forking, or inherited.
 
 Sources, in order: sockets handed over by a previous master on re-exec
-(``PREFORK_INHERIT`` = ``KEY=FD;...``), systemd socket activation, ``fd://N``
+(``PREFORK_INHERIT``: JSON ``[[KEY, FD], ...]``; the older ``KEY=FD;...`` is read too),
+systemd socket activation, ``fd://N``
 addresses, and finally sockets this process binds. Inherited sockets are used as they
 are: never bound or listened on again; so an ``fd://N`` that is not a listening stream
 socket is a configuration problem (its workers would fail on every accept). A ``bind``
@@ -25,6 +26,7 @@ Rules of the hand-over (USR2):
 """
 
 import errno
+import json
 import os
 import socket
 import stat
@@ -161,11 +163,12 @@ def inherited(env=None):
     """The sockets a previous master handed over (``PREFORK_INHERIT``, removed from
     ``env``), in order: ``[(key, socket), ...]`` (see the module's rules)."""
     env = os.environ if env is None else env
-    result = []
-    for item in filter(None, env.pop(INHERIT_ENV, "").split(";")):
-        key, _, fd = item.rpartition("=")
-        result.append((key, socket.socket(fileno=int(fd))))
-    return result
+    value = env.pop(INHERIT_ENV, "")
+    if value.startswith("["):
+        pairs = json.loads(value)  # [[key, fd], ...]: a key may hold any character (a unix path)
+    else:  # KEY=FD;KEY=FD, as a master of an earlier version hands them over
+        pairs = [item.rpartition("=")[::2] for item in filter(None, value.split(";"))]
+    return [(key, socket.socket(fileno=int(fd))) for key, fd in pairs]
 
 
 def take(inherited, key):
@@ -254,5 +257,5 @@ def for_exec(listeners):
     parts = []
     for key, sock in listeners:
         os.set_inheritable(sock.fileno(), True)
-        parts.append(f"{key}={sock.fileno()}")
-    return ";".join(parts)
+        parts.append([key, sock.fileno()])
+    return json.dumps(parts)
