@@ -28,7 +28,8 @@ Rules:
   the parent of whatever the apps' own processes leave behind, and reaps each such
   orphan as it exits, so none stays a zombie.
 - A graceful stop withdraws readiness (/readyz) at once and starts draining after
-  ``readiness_withdraw`` seconds; the operations endpoints answer until the master exits.
+  ``readiness_withdraw`` seconds; the operations endpoints answer until the master exits
+  (``stopping.py``; TTIN/TTOU are ``scaling.py``).
 - Each worker is the leader of its own process group, so a signal to the master's group
   (Ctrl-C in a terminal, ``timeout``, ``kill -TERM -PGID``) reaches the master alone and
   acts exactly as if sent to the master's PID; the master tells the workers. A worker
@@ -51,12 +52,11 @@ import time
 
 from setproctitle import setproctitle
 
-from .. import __version__, logs, settings as settings_mod
+from .. import __version__, logs
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import (autoreload, deadlines, listeners as listeners_mod, operations, reexec, reload, startup, systemd,
-               workers as workers_mod)
-from .deadlines import KILL_GRACE
+from . import (autoreload, deadlines, listeners as listeners_mod, operations, reexec, reload, scaling, startup,
+               stopping, systemd, workers as workers_mod)
 
 log = logging.getLogger("prefork.master")
 
@@ -151,9 +151,9 @@ class Master:
 
     def on_signal(self, signum):
         handler = {
-            signal.SIGTERM: self.graceful_stop, signal.SIGINT: self.fast_stop,
-            signal.SIGQUIT: self.fast_stop, signal.SIGHUP: lambda: reload.reload(self),
-            signal.SIGTTIN: self.more_workers, signal.SIGTTOU: self.fewer_workers,
+            signal.SIGTERM: lambda: stopping.graceful_stop(self), signal.SIGINT: lambda: stopping.fast_stop(self),
+            signal.SIGQUIT: lambda: stopping.fast_stop(self), signal.SIGHUP: lambda: reload.reload(self),
+            signal.SIGTTIN: lambda: scaling.more_workers(self), signal.SIGTTOU: lambda: scaling.fewer_workers(self),
             signal.SIGUSR1: self.reopen_logs, signal.SIGUSR2: lambda: reexec.reexec(self),
             signal.SIGCHLD: self.reap_soon,
         }[signum]
@@ -286,7 +286,7 @@ class Master:
                 log.error("worker %d (pid %d) failed to boot (%s); stopping%s", worker.slot, worker.pid, how,
                           ":\n" + error[-1] if error else "")
                 self.exit_code = EXIT_BOOT_FAILURE
-                self.fast_stop()
+                stopping.fast_stop(self)
                 return
             if pending is not None and worker.generation == pending[0]:
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how, ":\n" + error[-1] if error else "")
@@ -377,94 +377,9 @@ class Master:
     def schedule_deadlines(self):
         deadlines.schedule(self)
 
-    def graceful_stop(self):
-        """Readiness is withdrawn at once; draining starts after readiness_withdraw seconds."""
-        if self.stopping:
-            return
-        self.stopping = "graceful"
-        systemd.notify("STOPPING=1")
-        withdraw = self.settings.readiness_withdraw
-        if withdraw > 0 and self.workers:
-            log.info("graceful stop: readiness withdrawn; draining begins in %.1f s", withdraw)
-            self.loop.call_later(withdraw, self.drain_all)
-        else:
-            self.drain_all()
-
-    def drain_all(self):
-        if self.stopping != "graceful":  # a fast stop came first
-            return
-        log.info("graceful stop: draining %d workers (up to %.1f s)", len(self.workers),
-                 self.settings.graceful_timeout)
-        self.close_listeners()
-        deadline = time.monotonic() + self.settings.graceful_timeout
-        for worker in self.workers.values():
-            worker.retiring = True
-            worker.kill_at = min(worker.kill_at or deadline, deadline)
-            self.kill(worker.pid, signal.SIGTERM)
-        self.after_stop_signal()
-
-    def fast_stop(self):
-        if self.stopping == "fast":
-            return
-        self.stopping = "fast"
-        log.info("fast stop")
-        systemd.notify("STOPPING=1")
-        self.close_listeners()
-        deadline = time.monotonic() + KILL_GRACE
-        for worker in self.workers.values():
-            worker.retiring = True
-            worker.kill_at = deadline
-            # INT, not QUIT: the same fast stop for a serving worker, but one still booting
-            # (no handler yet) dies by INT's default action, where QUIT's dumps its core
-            self.kill(worker.pid, signal.SIGINT)
-        self.after_stop_signal()
-
-    def after_stop_signal(self):
-        if self.reloader is not None:
-            self.reloader.close()
-        if self.reexec_check is not None:  # a USR2's check: no re-exec will follow
-            self.kill(self.reexec_check.pid, signal.SIGKILL)
-        if not self.workers and not self.foreign:
-            self.loop.stop()
-        else:
-            self.schedule_deadlines()
-
     def close_listeners(self):
         for _, sock in self.listeners:
             sock.close()
-
-    def more_workers(self):
-        if self.stopping or self.count_change_refused("TTIN"):
-            return
-        if self.target >= settings_mod.MAX_WORKERS:
-            log.warning("TTIN ignored: already %d workers, the most there may be", self.target)
-            return
-        shortage = startup.descriptors(self, self.target + 1)
-        if shortage:
-            log.warning("TTIN ignored: %s", shortage)
-            return
-        self.target += 1
-        log.info("TTIN: %d workers", self.target)
-        self.respawn(self.target - 1, self.generation)
-
-    def fewer_workers(self):
-        if self.stopping or self.count_change_refused("TTOU"):
-            return
-        if self.target <= 1:
-            log.warning("TTOU ignored: one worker is the fewest there may be")
-            return
-        self.target -= 1
-        log.info("TTOU: %d workers", self.target)
-        for worker in list(self.workers.values()):
-            if worker.generation == self.generation and worker.slot >= self.target:
-                self.retire(worker, "exit")
-        self.check_booted()  # the worker gone may have been the last of the first generation still booting
-
-    def count_change_refused(self, name):
-        if self.new_generation is None:
-            return False
-        log.warning("reload in progress; %s ignored (send it again once the reload is done)", name)
-        return True
 
     def reopen_logs(self):
         """USR1: reopen the master's error log, then hand every worker the files as

@@ -1,0 +1,79 @@
+"""The master's stops: graceful (TERM) and fast (INT, QUIT, a failed first boot).
+
+Rules:
+- A graceful stop withdraws readiness (/readyz) at once and starts draining after
+  ``readiness_withdraw`` seconds: the listeners close, every worker gets TERM and has
+  ``graceful_timeout`` seconds before the deadlines kill it.
+- A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
+  booting, before its handlers, must end by a default action that dumps no core); the
+  deadlines kill what is left after ``KILL_GRACE``. A fast stop during a graceful one
+  takes over (draining never begins).
+- Either way the autoreloader and a USR2's running check end, and the master's loop
+  stops once no worker (nor an adopted one) is left.
+"""
+
+import logging
+import signal
+import time
+
+from . import systemd
+from .deadlines import KILL_GRACE
+
+log = logging.getLogger("prefork.master")
+
+
+def graceful_stop(master):
+    """Readiness is withdrawn at once; draining starts after readiness_withdraw seconds."""
+    if master.stopping:
+        return
+    master.stopping = "graceful"
+    systemd.notify("STOPPING=1")
+    withdraw = master.settings.readiness_withdraw
+    if withdraw > 0 and master.workers:
+        log.info("graceful stop: readiness withdrawn; draining begins in %.1f s", withdraw)
+        master.loop.call_later(withdraw, drain_all, master)
+    else:
+        drain_all(master)
+
+
+def drain_all(master):
+    if master.stopping != "graceful":  # a fast stop came first
+        return
+    log.info("graceful stop: draining %d workers (up to %.1f s)", len(master.workers),
+             master.settings.graceful_timeout)
+    master.close_listeners()
+    deadline = time.monotonic() + master.settings.graceful_timeout
+    for worker in master.workers.values():
+        worker.retiring = True
+        worker.kill_at = min(worker.kill_at or deadline, deadline)
+        master.kill(worker.pid, signal.SIGTERM)
+    after_stop_signal(master)
+
+
+def fast_stop(master):
+    if master.stopping == "fast":
+        return
+    master.stopping = "fast"
+    log.info("fast stop")
+    systemd.notify("STOPPING=1")
+    master.close_listeners()
+    deadline = time.monotonic() + KILL_GRACE
+    for worker in master.workers.values():
+        worker.retiring = True
+        worker.kill_at = deadline
+        # INT, not QUIT: the same fast stop for a serving worker, but one still booting
+        # (no handler yet) dies by INT's default action, where QUIT's dumps its core
+        master.kill(worker.pid, signal.SIGINT)
+    after_stop_signal(master)
+
+
+def after_stop_signal(master):
+    if master.reloader is not None:
+        master.reloader.close()
+    if master.reexec_check is not None:  # a USR2's check: no re-exec will follow
+        master.kill(master.reexec_check.pid, signal.SIGKILL)
+    if not master.workers and not master.foreign:
+        master.loop.stop()
+    else:
+        master.schedule_deadlines()
+
