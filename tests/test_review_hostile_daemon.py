@@ -46,6 +46,11 @@ def setup(server):
             req.socket.set_timeout(0.3)
             req.socket.on("timeout", fail)
             return
+        if path == "/arm-drain":  # ... a 'drain' listener that raises, and a write that waits for it
+            req.socket.on("drain", fail)
+            res.write(b"x" * (4 * MB))
+            res.end()
+            return
         if path == "/held":
             res.end(str(len(held)))
             return
@@ -407,3 +412,17 @@ def test_a_data_listener_that_raises_on_what_the_peer_sends_gets_its_socket_clos
         sock.close()
     daemon.wait_log(r"error in a 'data' listener of a socket; closing it")
     assert daemon.log().count("error in a 'data' listener of a socket") == 1
+
+
+def test_a_drain_listener_that_raises_gets_its_socket_closed(daemon, worker):
+    """The app's socket 'drain' listener raises once a large answer is out: the socket is
+    closed (it was neither ended nor closed: the FIN of its Connection: close answer
+    never came, and the socket stayed open as long as the client kept its end)."""
+    sock = connect(daemon)
+    try:
+        sock.sendall(b"GET /arm-drain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = read_to_close(sock, timeout=5)
+    finally:
+        sock.close()
+    assert [(status, len(body)) for status, _, body in responses(data)] == [(200, 4 * MB)]
+    daemon.wait_log(r"error in a 'drain' listener of a socket; closing it")

@@ -3,7 +3,8 @@
 Rules:
 - ``send_bytes`` is the one write path. Bytes go straight to the kernel when nothing is
   queued; the rest waits for writability. An empty write makes no system call. ``write()`` returns False past
-  ``high_water_mark``; ``drain`` follows once the queue empties.
+  ``high_water_mark``; ``drain`` follows once the queue empties (a listener of it that
+  raises gets the socket destroyed: nothing else would end or resume it).
 - While corked (during one read's processing) writes only queue, and uncorking sends them
   in one ``send``.
 - Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
@@ -34,11 +35,14 @@ Rules:
 
 import errno
 import fcntl
+import logging
 import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded
+
+log = logging.getLogger("prefork")
 
 
 def socket_error(exc, syscall):
@@ -217,7 +221,13 @@ class Writing:
             self._need_drain = False
             if self.destroyed:
                 return  # (a flush on the turn after a destroy): no event after it
-            self.emit("drain")
+            try:
+                self.emit("drain")
+            except Exception:
+                # what follows (reading on, the FIN of an ended socket) would never come
+                log.exception("error in a 'drain' listener of a socket; closing it")
+                self.destroy()
+                return
             if self.protocol is not None:
                 self.protocol.on_drain()
         if self.writable_ended and not self.destroyed and not self._out:
