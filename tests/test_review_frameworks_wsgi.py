@@ -4,6 +4,12 @@ gunicorn (sync and gthread) side by side: the same client script, the same answe
 Each server serves the app of the test; every process started is killed by PID at the
 end (``Daemon`` and ``Gunicorn`` clean up)."""
 
+import fcntl
+import socket
+import struct
+import termios
+import time
+
 import pytest
 
 from daemon import Daemon
@@ -68,3 +74,71 @@ def test_django_code_that_refuses_a_running_event_loop_runs(django_server):
 def test_flask_async_view_runs(flask_server):
     for _ in range(2):
         assert _get(flask_server, "/async-view") == (200, "flask async view")
+
+
+def test_django_keeps_one_database_connection_per_server_thread(django_server, request):
+    # CONN_MAX_AGE: Django keeps a thread's connection between requests (in asgiref's
+    # Local, which lives in context variables). On one thread (gunicorn sync, prefork on
+    # its loop) every request, whatever its TCP connection, uses the one connection.
+    counts = [int(_get(django_server, "/db-connections")[1]) for _ in range(6)]  # a new TCP connection each
+    threads = 4 if request.node.callspec.params["django_server"] in ("prefork-threads", "gunicorn-gthread") else 1
+    assert 1 <= counts[-1] <= threads, counts
+
+
+def _queued(sock):
+    """Bytes waiting in ``sock``'s receive queue."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def _read_all(sock):
+    """Every byte until the peer closes (in a bytearray: 32 MiB in linear time)."""
+    data = bytearray()
+    while True:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+def _read_chunked(data):
+    body = bytearray()
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return bytes(body), data == b"\r\n"
+        body += data[:size]
+        assert data[size:size + 2] == b"\r\n"
+        data = data[size + 2:]
+
+
+def test_flask_stream_with_context_paused_by_a_slow_reader_ends_whole(flask_server):
+    # A client that waits before reading fills the socket's buffers: the server pauses
+    # the generator and resumes it on 'drain'. Flask's stream_with_context pushed its
+    # contexts (context variables) when it started and pops them with their tokens at
+    # the end: resumed in another context, the pop raised and the body was cut.
+    blocks = 512  # 32 MiB: more than the kernel's buffers and the worker's held bytes
+    sock = socket.create_connection(("127.0.0.1", flask_server.port), timeout=10)
+    try:
+        sock.sendall(f"GET /stream-large?blocks={blocks}&fill=q HTTP/1.1\r\nHost: x\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        deadline = time.monotonic() + 10
+        last = -1
+        while True:  # until the server's sending has stopped on this client's full buffers
+            queued = _queued(sock)
+            if queued > 0 and queued == last:
+                break
+            assert time.monotonic() < deadline, "the response never filled the buffers"
+            last = queued
+            time.sleep(0.1)
+        assert queued < blocks * 65536 // 2  # held up: the generator waits for 'drain'
+        data = _read_all(sock)
+    finally:
+        sock.close()
+    head, _, chunked = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert b"transfer-encoding: chunked" in head.lower(), head
+    body, ended = _read_chunked(chunked)
+    assert ended, "the body was cut: no last chunk"
+    assert body == b"q" * (blocks * 65536)
+    assert "Traceback" not in flask_server.log()

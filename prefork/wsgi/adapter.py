@@ -21,6 +21,7 @@ Rules:
   (a POST) must not take effect unseen.
 """
 
+import contextvars
 import tempfile
 from collections import deque
 
@@ -102,6 +103,8 @@ class WSGIAdapter:
                                        forwarded_allow_ips=self.forwarded_allow_ips, errors=self.errors,
                                        multithread=self.threads > 1, file_wrapper=FileWrapper)
         self.held = HeldBytes()  # bytes of ended calls still waiting on slow readers
+        # threads = 1: every call's code runs in this one context, as on one thread (wsgi/response.py)
+        self.context = contextvars.copy_context()
         self.pool = None
         self._queue = deque()
         self._busy = False
@@ -139,7 +142,7 @@ class WSGIAdapter:
                 return  # (a request read after the connection began to close: not run; closing() inlined)
             else:
                 self._busy = True
-                if LoopCall(self, req, res, EMPTY_INPUT).start():
+                if self.context.run(LoopCall(self, req, res, EMPTY_INPUT).start):
                     self._busy = False  # done at once: nothing can have queued meanwhile
             return
         if self.too_large(req):
@@ -166,7 +169,7 @@ class WSGIAdapter:
         if socket.writable_ended or socket.destroyed:  # closing(), inlined
             return
         self._busy = True
-        if LoopCall(self, req, res, body).start():
+        if self.context.run(LoopCall(self, req, res, body).start):
             self.call_done()
 
     def _run_next(self):
@@ -174,7 +177,7 @@ class WSGIAdapter:
         while queue:
             req, res, body = queue.popleft()
             if not closing(req.socket):
-                if LoopCall(self, req, res, body).start():
+                if self.context.run(LoopCall(self, req, res, body).start):
                     self.call_done()
                 return
         self._busy = False

@@ -42,13 +42,20 @@ Rules:
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
   and ``KeyboardInterrupt`` raised by the app included).
-- The app's code (the call, its iteration, ``close()``) runs with no running event loop
-  registered for the thread, as under a synchronous server: a WSGI app is synchronous
-  code, and libraries check for a running loop to refuse blocking work in async code
-  (Django's ORM raises ``SynchronousOnlyOperation``; ``asyncio.run()`` and asgiref's
-  ``async_to_sync``, behind Django's and Flask's async views, refuse to run). The
-  loop's own callbacks never run meanwhile (the call holds the thread), and it is put
-  back when the app's code returns.
+- The app's code (the call, its iteration, ``close()``) runs as on the one thread of a
+  synchronous server:
+  - with no running event loop registered for the thread: a WSGI app is synchronous
+    code, and libraries check for a running loop to refuse blocking work in async code
+    (Django's ORM raises ``SynchronousOnlyOperation``; ``asyncio.run()`` and asgiref's
+    ``async_to_sync``, behind Django's and Flask's async views, refuse to run). The
+    loop's own callbacks never run meanwhile (the call holds the thread), and it is put
+    back when the app's code returns;
+  - in one ``contextvars`` context for every call of the worker (``adapter.context``),
+    not in the context of whichever loop callback runs it: a streamed body resumed on
+    ``drain`` is iterated in the context it started in (Flask's ``stream_with_context``
+    resets its context variables at the end with tokens made at the start; asgiref's
+    ``Local``, behind Django's database connections, lives in context variables), and
+    what one call leaves in a context variable the next one sees, as on one thread.
 """
 
 import io
@@ -204,7 +211,8 @@ class LoopCall:
 
     def start(self):
         """Call the app; True when the call is done at once (a list body), else its end
-        is reported with ``adapter.call_done()``."""
+        is reported with ``adapter.call_done()``. The adapter runs it in its context for
+        the app (``adapter.context.run``); the loop is taken off here."""
         running = _get_running_loop()
         _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
         try:
@@ -260,44 +268,44 @@ class LoopCall:
             _set_running_loop(running)
 
     def pump(self):
-        """Send blocks until the socket pushes back; resume on 'drain'."""
-        running = _get_running_loop()
-        _set_running_loop(None)
+        """Send blocks until the socket pushes back; resume on 'drain'. Runs as the app's
+        code: inside ``start``, or from ``resume``."""
+        res = self.res
         try:
-            res = self.res
-            try:
-                for block in self.iterator:
-                    if block.__class__ is not bytes and not isinstance(block, bytes):
-                        raise not_bytes(block)
+            for block in self.iterator:
+                if block.__class__ is not bytes and not isinstance(block, bytes):
+                    raise not_bytes(block)
+                if not block:
+                    continue
+                self._send_head()
+                if res.socket.destroyed:
+                    break
+                if self.req.method == "HEAD" or not res.has_body_status():
+                    break  # no body goes out: the iteration stops at the head (an endless stream's too)
+                if self.promised is not None:
+                    block = self._kept(block)
+                    if self.promised < 0:  # over its Content-Length: the body is whole, what follows is not sent
+                        if block:
+                            res.write(block)
+                            push_out(res.socket)
+                        break  # (an app that would go on for ever does not hold the worker)
                     if not block:
                         continue
-                    self._send_head()
-                    if res.socket.destroyed:
-                        break
-                    if self.req.method == "HEAD" or not res.has_body_status():
-                        break  # no body goes out: the iteration stops at the head (an endless stream's too)
-                    if self.promised is not None:
-                        block = self._kept(block)
-                        if self.promised < 0:  # over its Content-Length: the body is whole, what follows is not sent
-                            if block:
-                                res.write(block)
-                                push_out(res.socket)
-                            break  # (an app that would go on for ever does not hold the worker)
-                        if not block:
-                            continue
-                    if not res.write(block):
-                        if self._ended_early():
-                            return
-                        self._wait(self.pump)  # corked, the connection's uncork sends it, then 'drain'
+                if not res.write(block):
+                    if self._ended_early():
                         return
-                    push_out(res.socket)
-                self._end()
-            except BaseException:
-                self._failed()
-                return
-            self.finish()
-        finally:
-            _set_running_loop(running)
+                    self._wait(self.resume)  # corked, the connection's uncork sends it, then 'drain'
+                    return
+                push_out(res.socket)
+            self._end()
+        except BaseException:
+            self._failed()
+            return
+        self.finish()
+
+    def resume(self):
+        """'drain': the iteration goes on, as the app's code."""
+        as_app_code(self.adapter.context, LoopCall.pump, self)
 
     def _ended_early(self):
         """The socket pushes back: when the app has no block left (StopIteration) and the
@@ -422,16 +430,25 @@ class LoopCall:
             self.stall.cancel()
         iterable = self.iterable
         if iterable.__class__ is not list:
-            running = _get_running_loop()
-            _set_running_loop(None)
-            try:
-                close_iterable(iterable)
-            finally:
-                _set_running_loop(running)
+            as_app_code(self.adapter.context, close_iterable, iterable)
         errors = self.adapter.errors
         if errors.held:
             errors.flush()  # a line wsgi.errors holds without its end (close() may write too)
         self.adapter.call_done()
+
+
+def as_app_code(context, function, argument):
+    """``function(argument)`` as the app's code (module rules): in ``context``, the
+    worker's one context for the app, with no running loop registered. Inside the app's
+    code already (no running loop), it is called as is."""
+    running = _get_running_loop()
+    if running is None:
+        return function(argument)
+    _set_running_loop(None)
+    try:
+        return context.run(function, argument)
+    finally:
+        _set_running_loop(running)
 
 
 def plain_file(filelike):

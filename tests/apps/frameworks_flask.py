@@ -3,7 +3,7 @@ tests."""
 
 import asyncio
 
-from flask import Flask
+from flask import Flask, Response, request, stream_with_context
 
 app = Flask(__name__)
 
@@ -12,3 +12,17 @@ app = Flask(__name__)
 async def async_view():  # Flask runs it with asgiref's async_to_sync
     await asyncio.sleep(0)
     return "flask async view"
+
+
+@app.get("/stream-large")
+def stream_large():
+    """BLOCKS blocks of 64 KiB of FILL, each made with the request context in hand
+    (``stream_with_context``): more than a socket's buffers hold, so a client that
+    waits before reading makes the server pause the generator and resume it."""
+    blocks = int(request.args["blocks"])
+
+    @stream_with_context
+    def generate():
+        for _ in range(blocks):
+            yield request.args["fill"].encode() * 65536
+    return Response(generate(), mimetype="application/octet-stream")

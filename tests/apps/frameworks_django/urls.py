@@ -8,4 +8,5 @@ urlpatterns = [
     path("asyncio-run", views.asyncio_run),
     path("async-to-sync", views.sync_bridge),
     path("async-stream", views.async_stream),
+    path("db-connections", views.db_connections),
 ]

@@ -2,7 +2,17 @@ import asyncio
 
 from asgiref.sync import async_to_sync
 from django.db import connection
+from django.db.backends.signals import connection_created
 from django.http import HttpResponse, StreamingHttpResponse
+
+OPENED = []  # the database connections this process opened
+
+
+def _opened(sender, connection, **kwargs):
+    OPENED.append(connection.alias)
+
+
+connection_created.connect(_opened)
 
 
 def orm(request):
@@ -37,3 +47,10 @@ def async_stream(request):  # an async iterator, which Django consumes with asyn
             await asyncio.sleep(0)
             yield f"line {i}\n"
     return StreamingHttpResponse(lines(), content_type="text/plain")
+
+
+def db_connections(request):
+    """How many database connections the process has opened: with CONN_MAX_AGE, a
+    server thread keeps its one connection from request to request."""
+    connection.ensure_connection()
+    return HttpResponse(str(len(OPENED)))
