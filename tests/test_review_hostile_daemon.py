@@ -426,3 +426,21 @@ def test_a_drain_listener_that_raises_gets_its_socket_closed(daemon, worker):
         sock.close()
     assert [(status, len(body)) for status, _, body in responses(data)] == [(200, 4 * MB)]
     daemon.wait_log(r"error in a 'drain' listener of a socket; closing it")
+
+
+@pytest.mark.parametrize("path", ["/", "/big"])
+def test_a_pipelined_flood_never_read_stops_the_reading_with_the_access_log_on(daemon, worker, path):
+    """Thousands of pipelined requests from a client that reads nothing: the worker stops
+    reading once its answers back up (as Node does) and stays bounded in memory, with
+    every answer logged and counted; another client is served meanwhile."""
+    sock = connect(daemon)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        request = b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode()
+        sent, growth = push(sock, 128 * MB, worker, chunk=request * 2000)
+        assert sent < 32 * MB, f"the worker read {sent // len(request)} requests it could not answer"
+        assert growth < 32 * MB
+        data = daemon.request("/")
+        assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"pid %d" % worker)
+    finally:
+        reset(sock)
