@@ -1,7 +1,8 @@
 """Node's http client on the prefork loop: ClientRequest, Agent, request(), get()."""
 
 from .agent import Agent, global_agent
-from .request import ClientRequest, get, request
+from .request import ClientRequest
 from .response import ClientResponse, Information
+from .urls import get, request
 
 __all__ = ["Agent", "ClientRequest", "ClientResponse", "Information", "get", "global_agent", "request"]

@@ -1,5 +1,5 @@
 """ClientRequest: the request half of Node's http client (the response is read by
-ClientProtocol, client/protocol.py), and request() / get().
+ClientProtocol, client/protocol.py; request() and get() are client/urls.py).
 
 Rules (Node's, spec section 7):
 - No event fires inside the call that causes it: ``socket`` comes on a later loop turn,
@@ -51,13 +51,12 @@ Rules (Node's, spec section 7):
 """
 
 from base64 import b64encode
-from urllib.parse import unquote, urlsplit
 
 from ..emitter import EventEmitter
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
-from ..http.serialize import HeaderError, check_method, check_path, encoded, header_lines
+from ..http.serialize import check_method, check_path, encoded, header_lines
 from ..runtime import current_loop
 from ..net import Socket
 from .agent import Agent, global_agent
@@ -484,33 +483,3 @@ class ClientRequest(OutgoingFields, EventEmitter):
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)
             self.emit("close")
-
-
-def request(url_or_options, callback=None, *, loop=None, **extra):
-    """Node's ``http.request``: a ClientRequest; nothing happens before the next loop turn."""
-    if isinstance(url_or_options, str):
-        try:
-            parts = urlsplit(url_or_options)
-            port = parts.port
-        except ValueError:  # a port that is not a number, or out of range
-            raise HeaderError("ERR_INVALID_URL", "Invalid URL") from None
-        if not parts.scheme or not parts.hostname:
-            raise HeaderError("ERR_INVALID_URL", "Invalid URL")
-        options = {"protocol": parts.scheme.lower() + ":", "host": parts.hostname, "port": port or 80,
-                   "path": (parts.path or "/") + (f"?{parts.query}" if parts.query else "")}
-        if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
-            options["auth"] = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-    else:
-        options = dict(url_or_options)
-    options.update(extra)
-    protocol = options.get("protocol")
-    if protocol is not None and protocol != "http:":
-        # (an https: URL sent in the clear would give its credentials away)
-        raise HeaderError("ERR_INVALID_PROTOCOL", f'Protocol "{protocol}" not supported. Expected "http:"')
-    return ClientRequest(options, callback, loop)
-
-
-def get(url_or_options, callback=None, *, loop=None, **extra):
-    req = request(url_or_options, callback, loop=loop, **extra)
-    req.end()
-    return req
