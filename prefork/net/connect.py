@@ -6,6 +6,10 @@ Rules:
 - A name that does not resolve is ``error`` with ENOTFOUND, a refused or failed connect
   ``error`` with its errno name (ECONNREFUSED & co.), as Node reports them; what was
   written while connecting goes out once connected.
+- A name that resolves to several addresses (``localhost`` as ``::1`` and
+  ``127.0.0.1``) is tried address by address, in the resolver's order, until one
+  connects; the error is the last address's (Node 20's ``autoSelectFamily`` tries
+  them too).
 - Connected: ``connect``, then ``ready``, as Node emits them.
 - While the connect is pending its writer registration is the socket's writer
   (``_writer``), so ``destroy()`` mid-connect takes it off the loop like any other.
@@ -49,6 +53,8 @@ class Connecting:
         self.connecting = True
         self.allow_half_open = False  # Node's net.connect default: the peer's FIN ends both sides
         self.remote_address, self.remote_port = host, port
+        self._addresses = ()  # a name's resolved addresses not tried yet
+        self._tried = False  # the system socket tried an address already
         if family is not None:
             self._start_connect((host, port))
         else:
@@ -58,8 +64,10 @@ class Connecting:
     def _resolve(self, host, port):
         """On the resolver thread: hand the outcome back to the loop."""
         try:
-            infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM)
-            outcome = infos[0]
+            outcome = []
+            for family, socktype, proto, _, address in _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM):
+                if (family, address) not in [(f, a) for f, _, _, a in outcome]:
+                    outcome.append((family, socktype, proto, address))
         except OSError as exc:
             outcome = exc
         self.loop.call_soon_threadsafe(self._resolved, host, outcome)
@@ -72,14 +80,21 @@ class Connecting:
                 errno.errorcode.get(outcome.errno or 0, "EAI_FAIL")
             self._connect_error(HTTPError(code, f"getaddrinfo {code} {host}"))
             return
-        family, socktype, proto, _, address = outcome
-        if family != self._sock.family:
+        self._addresses = outcome
+        self._next_address()
+
+    def _next_address(self):
+        """Connect to the first address not tried yet (a new system socket when the
+        one at hand tried another address already, or is of the other family)."""
+        family, socktype, proto, address = self._addresses.pop(0)
+        if family != self._sock.family or self._tried:
             sock = _socket.socket(family, socktype, proto)
             sock.setblocking(False)
             self._sock.close()
             self._sock = sock
             self._fd = sock.fileno()
             self.remote_family = _FAMILIES.get(family)
+        self._tried = True
         self.remote_address, self.remote_port = address[0], address[1]
         self._start_connect(address)
 
@@ -110,6 +125,9 @@ class Connecting:
             self._flush()  # what was written while connecting, and its flush waiters
 
     def _connect_failed(self, code):
+        if self._addresses and not self.destroyed:  # a name's next address (Node's autoSelectFamily)
+            self._next_address()
+            return
         name = errno.errorcode.get(code, "ECONNREFUSED")
         self._connect_error(HTTPError(name, f"connect {name} {self.remote_address}:{self.remote_port}"))
 
