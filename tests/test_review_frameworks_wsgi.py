@@ -5,6 +5,7 @@ Each server serves the app of the test; every process started is killed by PID a
 end (``Daemon`` and ``Gunicorn`` clean up)."""
 
 import fcntl
+import json
 import socket
 import struct
 import termios
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from daemon import Daemon
+from daemon import Daemon, wait_until
 from journey_peers import Gunicorn
 
 httpx = pytest.importorskip("httpx")
@@ -112,6 +113,20 @@ def _read_chunked(data):
         data = data[size + 2:]
 
 
+def _wait_stalled(sock):
+    """Until bytes wait in ``sock``'s receive queue and no more arrive: the server's
+    sending is held up by this client, which does not read."""
+    deadline = time.monotonic() + 10
+    last = -1
+    while True:
+        queued = _queued(sock)
+        if queued > 0 and queued == last:
+            return queued
+        assert time.monotonic() < deadline, "the response never filled the buffers"
+        last = queued
+        time.sleep(0.1)
+
+
 def test_flask_stream_with_context_paused_by_a_slow_reader_ends_whole(flask_server):
     # A client that waits before reading fills the socket's buffers: the server pauses
     # the generator and resumes it on 'drain'. Flask's stream_with_context pushed its
@@ -122,16 +137,7 @@ def test_flask_stream_with_context_paused_by_a_slow_reader_ends_whole(flask_serv
     try:
         sock.sendall(f"GET /stream-large?blocks={blocks}&fill=q HTTP/1.1\r\nHost: x\r\n"
                      "Connection: close\r\n\r\n".encode())
-        deadline = time.monotonic() + 10
-        last = -1
-        while True:  # until the server's sending has stopped on this client's full buffers
-            queued = _queued(sock)
-            if queued > 0 and queued == last:
-                break
-            assert time.monotonic() < deadline, "the response never filled the buffers"
-            last = queued
-            time.sleep(0.1)
-        assert queued < blocks * 65536 // 2  # held up: the generator waits for 'drain'
+        assert _wait_stalled(sock) < blocks * 65536 // 2  # held up: the generator waits for 'drain'
         data = _read_all(sock)
     finally:
         sock.close()
@@ -141,4 +147,25 @@ def test_flask_stream_with_context_paused_by_a_slow_reader_ends_whole(flask_serv
     body, ended = _read_chunked(chunked)
     assert ended, "the body was cut: no last chunk"
     assert body == b"q" * (blocks * 65536)
+    assert "Traceback" not in flask_server.log()
+
+
+def test_flask_stream_with_context_paused_then_left_is_torn_down(flask_server):
+    # The client leaves (a reset) while the generator waits for it to read: the iterable
+    # is closed, and Flask's request context, pushed when the stream began, is torn down
+    # (its teardown_request functions run) without an error.
+    def ended():
+        return _get(flask_server, "/ended")[1]
+    before = ended()
+    sock = socket.create_connection(("127.0.0.1", flask_server.port), timeout=10)
+    try:
+        sock.sendall(b"GET /stream-large?blocks=512&fill=r HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _wait_stalled(sock) < 512 * 65536 // 2
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        sock.close()
+    count = json.loads(before)["stream-large"]
+    # torn down when the view returned, and again when the generator (which pushed the
+    # context once more) ended
+    wait_until(lambda: json.loads(ended())["stream-large"] == count + 2, 10, what="the stream's teardown")
     assert "Traceback" not in flask_server.log()

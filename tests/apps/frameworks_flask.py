@@ -26,3 +26,16 @@ def stream_large():
         for _ in range(blocks):
             yield request.args["fill"].encode() * 65536
     return Response(generate(), mimetype="application/octet-stream")
+
+
+ENDED = []  # the paths whose request context was torn down
+
+
+@app.teardown_request
+def _torn_down(exc):
+    ENDED.append(request.path)
+
+
+@app.get("/ended")
+def ended():
+    return {"stream-large": ENDED.count("/stream-large")}
