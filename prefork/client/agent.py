@@ -40,8 +40,9 @@ class Agent:
         self._opened = weakref.WeakSet()  # every socket this agent connected, for destroy()
 
     def key(self, req):
-        """The pool a request's socket belongs to: ``host:port``."""
-        return f"{req.host}:{req.port}"
+        """The pool a request's socket belongs to: ``host:port``, and the UNIX socket's
+        path when it has one (Node's agent names it so too)."""
+        return f"{req.host}:{req.port}" if req.socket_path is None else f"{req.host}:{req.port}:{req.socket_path}"
 
     def add_request(self, req):
         key = self.key(req)
@@ -59,7 +60,7 @@ class Agent:
             self.requests.setdefault(key, deque()).append(req)
             return
         self.sockets[key] = self.sockets.get(key, 0) + 1
-        socket = Socket.connect(req.loop, req.host, req.port)
+        socket = Socket.connect(req.loop, req.host, req.port, path=req.socket_path)
         self._opened.add(socket)
         req.assign_socket(socket, reused=False)
 

@@ -71,6 +71,7 @@ class ClientRequest(OutgoingFields, EventEmitter):
         self.method = check_method(options.get("method"))
         self.host = options.get("hostname") or options.get("host") or "localhost"
         self.port = int(options.get("port") or 80)
+        self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
         agent = options.get("agent")
         self.agent = global_agent if agent is None else (Agent(keep_alive=False) if agent is False else agent)
         self._one_off = agent is False

@@ -11,6 +11,9 @@ Rules:
   connects; the error is the last address's (Node 20's ``autoSelectFamily`` tries
   them too).
 - Connected: ``connect``, then ``ready``, as Node emits them.
+- A UNIX socket ``path`` is connected at once; its socket has no remote address or
+  port (None, as Node's are undefined); a failure names the path (``connect ENOENT
+  /run/app.sock``).
 - While the connect is pending its writer registration is the socket's writer
   (``_writer``), so ``destroy()`` mid-connect takes it off the loop like any other.
 """
@@ -41,21 +44,25 @@ class Connecting:
     """Mixed into ``Socket``: ``Socket.connect(loop, host, port)`` and its steps."""
 
     @classmethod
-    def connect(cls, loop, host, port):
-        """A client socket connecting to ``host:port`` without blocking; ``connecting``
-        is True until the ``connect`` event (``error`` with ECONNREFUSED & co. if not).
-        A name is resolved on a short-lived thread, never on the loop; a name that does
-        not resolve gives ``error`` with ENOTFOUND, as Node's does."""
-        family = _literal_family(host)
+    def connect(cls, loop, host, port, path=None):
+        """A client socket connecting to ``host:port`` (or to the UNIX socket ``path``)
+        without blocking; ``connecting`` is True until the ``connect`` event (``error``
+        with ECONNREFUSED & co. if not). A name is resolved on a short-lived thread,
+        never on the loop; a name that does not resolve gives ``error`` with ENOTFOUND,
+        as Node's does."""
+        family = _socket.AF_UNIX if path is not None else _literal_family(host)
         sock = _socket.socket(family or _socket.AF_INET, _socket.SOCK_STREAM)
         sock.setblocking(False)
         self = cls(loop, sock)
         self.connecting = True
         self.allow_half_open = False  # Node's net.connect default: the peer's FIN ends both sides
-        self.remote_address, self.remote_port = host, port
+        self.remote_address, self.remote_port = (None, None) if path is not None else (host, port)
+        self._path = path
         self._addresses = ()  # a name's resolved addresses not tried yet
         self._tried = False  # the system socket tried an address already
-        if family is not None:
+        if path is not None:
+            self._start_connect(path)
+        elif family is not None:
             self._start_connect((host, port))
         else:
             threading.Thread(target=self._resolve, args=(host, port), daemon=True).start()
@@ -129,7 +136,8 @@ class Connecting:
             self._next_address()
             return
         name = errno.errorcode.get(code, "ECONNREFUSED")
-        self._connect_error(HTTPError(name, f"connect {name} {self.remote_address}:{self.remote_port}"))
+        where = self._path if self._path is not None else f"{self.remote_address}:{self.remote_port}"
+        self._connect_error(HTTPError(name, f"connect {name} {where}"))
 
     def _connect_error(self, err):
         self.writable = False
