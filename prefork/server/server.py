@@ -73,6 +73,27 @@ _REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
 _SOCKET_ARG = {"clientError": 1, "timeout": 0, "upgrade": 1, "connect": 1}  # where the socket is
 
 
+# options Node checks at construction (not when set as attributes later): numbers >= 0
+_CHECKED_NUMBERS = ("keep_alive_timeout", "headers_timeout", "request_timeout",
+                    "connections_checking_interval", "max_header_size")
+
+
+def _arg_type_error(name, expected, value):
+    err = TypeError(f"the {name!r} option must be of type {expected}; got {value!r}")
+    err.code = "ERR_INVALID_ARG_TYPE"
+    return err
+
+
+def _check_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _arg_type_error(name, "number", value)
+    whole = name == "max_header_size"  # a count of bytes; the others are seconds
+    if not 0 <= value < float("inf") or (whole and value != int(value)):
+        err = ValueError(f"the {name!r} option must be {'an integer ' if whole else ''}>= 0; got {value!r}")
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+
+
 class ServerStats:
     """Plain counters the daemon ships to the master (metrics)."""
 
@@ -92,10 +113,17 @@ class Server(EventEmitter):
         unknown = set(options) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
+        for name in _CHECKED_NUMBERS:
+            if name in options:
+                _check_number(name, options[name])
+        if "require_host_header" in options and not isinstance(options["require_host_header"], bool):
+            raise _arg_type_error("require_host_header", "bool", options["require_host_header"])
         for name, default in DEFAULTS.items():
             setattr(self, name, options.get(name, default))
+        if "headers_timeout" not in options:  # Node's: at most 60 s, at most request_timeout
+            self.headers_timeout = min(DEFAULTS["headers_timeout"], self.request_timeout)
         h, r = self.headers_timeout, self.request_timeout
-        if h and r and h > 0 and r > 0 and h > r:
+        if h > 0 and r > 0 and h > r:
             err = ValueError(f"headers_timeout ({h}) must not exceed request_timeout ({r})")
             err.code = "ERR_OUT_OF_RANGE"
             raise err
