@@ -33,13 +33,19 @@ class OutgoingFields:
 
     __slots__ = ()
 
-    def set_header(self, name, value):
+    def _checked(self, verb, name, value):
+        """``value`` as text (a bytes value is its latin-1 text), once checked: the head
+        still open, the name a token, the value without a forbidden character."""
         if self.headers_sent:
-            raise _sent("set")
+            raise _sent(verb)
         check_name(name)
         if type(value) is not str:
             value = field_value(value)
         check_value(name, value)
+        return value
+
+    def set_header(self, name, value):
+        value = self._checked("set", name, value)
         if self._headers is None:
             self._headers = {}
         self._headers[name.lower()] = (name, value)
@@ -48,15 +54,13 @@ class OutgoingFields:
     def append_header(self, name, value):
         """Add ``value`` (a list adds each item) to the field ``name``: one more line of
         it in the head; the first spelling of the name is kept (Node's ``appendHeader``)."""
-        if self.headers_sent:
-            raise _sent("append")
-        check_name(name)
-        if type(value) is not str:
-            value = field_value(value)
-        check_value(name, value)
+        value = self._checked("append", name, value)
         entry = self._headers.get(name.lower()) if self._headers else None
         if entry is None:
-            return self.set_header(name, value)
+            if self._headers is None:
+                self._headers = {}
+            self._headers[name.lower()] = (name, value)
+            return self
         current = list(entry[1]) if isinstance(entry[1], (list, tuple)) else [entry[1]]
         if isinstance(value, (list, tuple)):
             current.extend(value)
