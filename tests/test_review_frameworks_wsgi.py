@@ -169,3 +169,19 @@ def test_flask_stream_with_context_paused_then_left_is_torn_down(flask_server):
     # context once more) ended
     wait_until(lambda: json.loads(ended())["stream-large"] == count + 2, 10, what="the stream's teardown")
     assert "Traceback" not in flask_server.log()
+
+
+def test_django_set_cookie_lines_as_gunicorn_sends_them(django_server):
+    # Django's WSGI handler gives each Set-Cookie value with a leading space
+    # (SimpleCookie's output); gunicorn sends "Set-Cookie: theme=dark; Path=/", and so
+    # must prefork, not "Set-Cookie:  theme=dark; Path=/".
+    sock = socket.create_connection(("127.0.0.1", django_server.port), timeout=10)
+    try:
+        sock.sendall(b"GET /cookies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = _read_all(sock)
+    finally:
+        sock.close()
+    head = data.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    assert head[0] == b"HTTP/1.1 200 OK", head
+    assert [line for line in head if line.lower().startswith(b"set-cookie:")] == [
+        b"Set-Cookie: theme=dark; Path=/", b"Set-Cookie: token=abc; HttpOnly; Path=/; SameSite=Lax"]

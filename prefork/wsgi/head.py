@@ -14,6 +14,9 @@ Rules:
   stays is the server's, which a client's ``Connection: close``, an HTTP/1.0 client,
   ``max_requests_per_socket`` or a draining worker decide). A repeated header name
   keeps every value (``Set-Cookie``).
+- A value's leading and trailing spaces and tabs are dropped (RFC 9110 5.5: they are
+  no part of it), as gunicorn drops them: Django gives its ``Set-Cookie`` values with a
+  leading space, which would otherwise go out as ``Set-Cookie:  name=value``.
 - ``wsgi.early_hints`` (as gunicorn offers it) takes fields checked the same way; a 103
   goes out only while the head is not, to an HTTP/1.1 client, and with a ``Link``.
 - A whole body's header list is checked and encoded once and kept as a ``HeaderBlock``
@@ -41,6 +44,7 @@ def apply_head(res, status, headers, status_cache, length=None):
         key = name.lower()
         if key in _DROPPED:
             continue
+        value = value.strip(" \t")  # (the same str when there is nothing to drop)
         if key == "connection" and not framing.asks_close(value):
             serialize.check_value(name, value)  # a bad one is the app's error all the same
             continue  # keep-alive (or a token list without close) is not the app's to say
@@ -121,6 +125,7 @@ def whole_block(headers, blocks):
             key_name = name.lower()
             if key_name in _DROPPED:
                 continue
+            value = value.strip(" \t")
             serialize.check_name(name)
             serialize.check_value(name, value)  # in apply_head's order: the same first error
             seen = fields.get(key_name)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("async-to-sync", views.sync_bridge),
     path("async-stream", views.async_stream),
     path("db-connections", views.db_connections),
+    path("cookies", views.cookies),
 ]

@@ -54,3 +54,10 @@ def db_connections(request):
     server thread keeps its one connection from request to request."""
     connection.ensure_connection()
     return HttpResponse(str(len(OPENED)))
+
+
+def cookies(request):  # Django gives each Set-Cookie value with a leading space under WSGI
+    response = HttpResponse("cookies")
+    response.set_cookie("theme", "dark")
+    response.set_cookie("token", "abc", httponly=True, samesite="Lax")
+    return response
