@@ -182,8 +182,12 @@ class Server(EventEmitter):
         self._schedule_sweep()
         if callback is not None:
             self.once("listening", callback)
-        self.loop.call_soon(self.emit, "listening")
+        self.loop.call_soon(self._emit_listening)
         return self
+
+    def _emit_listening(self):
+        if self._listening:  # (not after a close() on the same turn, as Node)
+            self.emit("listening")
 
     @property
     def listening(self):
@@ -358,15 +362,17 @@ class Server(EventEmitter):
 
     # -- closing -----------------------------------------------------------------------------
     def close(self, callback=None):
-        if not self._listening:
-            if callback is not None:
+        """Stop accepting, close idle connections; ``close`` once every tracked connection
+        has ended. On a server not listening, the callback gets ERR_SERVER_NOT_RUNNING
+        (with the same ``close``: connections still open hold it back, as in Node)."""
+        if callback is not None:
+            if self._listening:
+                self.once("close", lambda: callback(None))
+            else:
                 err = HTTPError("ERR_SERVER_NOT_RUNNING", "Server is not running.")
                 self.once("close", lambda: callback(err))
-            self.loop.call_soon(self.emit, "close")
-            return self
-        if callback is not None:
-            self.once("close", lambda: callback(None))
-        self._stop_listening()
+        if self._listening:
+            self._stop_listening()
         self.close_idle_connections()
         self._close_pending = True
         self._maybe_emit_close()
