@@ -36,6 +36,7 @@ Rules:
 import errno
 from functools import partial
 import logging
+import os
 import socket as _socket
 from time import monotonic
 
@@ -131,6 +132,7 @@ class Server(EventEmitter):
         self.heads = HeadCache()  # the Date line and the constant head of keep-alive answers, per second
         self._listen_socks = []
         self._listen_tls = {}  # listen socket's fd -> its ServerTLS
+        self._unix_path = None  # the path of a UNIX socket listen() bound
         self._connections = set()
         self._detached = set()
         self._proxied = {}  # listen socket -> TrustedSources, for PROXY protocol listeners
@@ -156,7 +158,18 @@ class Server(EventEmitter):
         A server already listening on a given socket may be handed more sockets this way
         (the daemon's workers serve every configured address); binding twice raises.
         ``tls`` (a ``net.tls.ServerTLS``) makes this listener speak TLS; ``proxy_protocol``:
-        every connection on this socket starts with a PROXY header (read before any TLS)."""
+        every connection on this socket starts with a PROXY header (read before any TLS).
+
+        Node's shorter forms work too: ``listen(port, callback)``, ``listen(callback)``,
+        and ``listen(path)`` (a ``str`` that is not a number: a UNIX socket, removed by
+        ``close()``). A failure to bind (EADDRINUSE, EACCES, an unknown host) is an
+        ``error`` event on the next turn, with Node's ``code``, ``syscall``, ``address``
+        and ``port`` on the ``OSError``, when ``error`` has a listener; without one,
+        ``listen()`` raises it (where Node's process would die of it)."""
+        if callable(port):
+            port, callback = 0, port
+        elif callable(host):
+            host, callback = "127.0.0.1", host
         if proxy_protocol and sock is not None:
             self._proxied[sock] = proxy.TrustedSources(self.proxy_allow_ips)
         if self._listening:
@@ -169,7 +182,18 @@ class Server(EventEmitter):
             self.loop.add_reader(sock.fileno(), self._accept, sock, tls)
             return self
         if sock is None:
-            sock = _bind(host, port, backlog)
+            try:
+                sock = _bind(host, port, backlog)
+            except OSError as exc:
+                _describe_bind_error(exc, host, port)
+                if not self.listener_count("error"):
+                    raise
+                if callback is not None:
+                    self.once("listening", callback)  # (Node's stays for a later listen)
+                self.loop.call_soon(self.emit, "error", exc)
+                return self
+            if sock.family == _socket.AF_UNIX:
+                self._unix_path = port
             if proxy_protocol:
                 self._proxied[sock] = proxy.TrustedSources(self.proxy_allow_ips)
         sock.setblocking(False)
@@ -386,6 +410,12 @@ class Server(EventEmitter):
             sock.close()
         self._listen_socks = []
         self._listen_tls = {}
+        if self._unix_path is not None:  # a socket file it made: removed, as Node does
+            path, self._unix_path = self._unix_path, None
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
         if self._sweep_timer is not None:
             self._sweep_timer.cancel()
             self._sweep_timer = None
@@ -453,8 +483,11 @@ class Server(EventEmitter):
 
 
 def _bind(host, port, backlog):
-    infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM, flags=_socket.AI_PASSIVE)
-    family, socktype, proto, _, addr = infos[0]
+    if isinstance(port, str) and not port.isdigit():  # a path: a UNIX socket
+        family, socktype, proto, addr = _socket.AF_UNIX, _socket.SOCK_STREAM, 0, port
+    else:
+        infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM, flags=_socket.AI_PASSIVE)
+        family, socktype, proto, _, addr = infos[0]
     sock = _socket.socket(family, socktype, proto)
     try:
         sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
@@ -466,6 +499,23 @@ def _bind(host, port, backlog):
         sock.close()
         raise
     return sock
+
+
+def _describe_bind_error(exc, host, port):
+    """Node's fields on a failed bind: ``code`` (EADDRINUSE, ENOTFOUND, ...), ``syscall``,
+    and the ``address`` and ``port`` asked for."""
+    if isinstance(exc, _socket.gaierror):
+        exc.code = "ENOTFOUND" if exc.errno in (_socket.EAI_NONAME, getattr(_socket, "EAI_NODATA", None)) \
+            else next((n for n in dir(_socket) if n.startswith("EAI_") and getattr(_socket, n) == exc.errno),
+                      "EAI_FAIL")
+        exc.syscall, exc.hostname = "getaddrinfo", host
+        return
+    exc.code = errno.errorcode.get(exc.errno, "EUNKNOWN")
+    exc.syscall = "listen"
+    if isinstance(port, str) and not port.isdigit():
+        exc.address = port
+    else:
+        exc.address, exc.port = host, int(port)
 
 
 def create_server(listener=None, *, loop=None, **options):
