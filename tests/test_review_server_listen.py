@@ -1,7 +1,8 @@
-"""``server.listen()`` against Node v20's ``http.Server``: a
+"""``server.listen()`` and the connection count against Node v20's ``http.Server``: a
 failed bind is an ``error`` event with Node's fields (not an exception) when ``error``
 is listened; Node's short forms (``listen(port, cb)``, ``listen(cb)``, ``listen(path)``
-for a UNIX socket, removed by ``close()``).
+for a UNIX socket, removed by ``close()``); ``max_connections`` with its ``drop`` event;
+``get_connections(cb)``, which counts a handed-off (upgraded) socket, as Node does.
 
 Each scenario is written for Node (a script that drives its own server and prints what
 happened as JSON) and for prefork (the loop on this thread, clients in a thread); both
@@ -208,3 +209,108 @@ def test_listen_on_a_unix_path():
     # (Node's remoteAddress on a UNIX socket is undefined; prefork's is None)
     assert [e[0] for e in node] == [e[0] for e in events] and node[0] == events[0] and node[2] == events[2]
 
+
+NODE_MAX_CONNECTIONS = r"""
+const s = http.createServer((req, res) => res.end('x'));
+s.maxConnections = 1;
+s.on('drop', (d) => log('drop', Object.keys(d).sort(), d.remoteFamily, d.localPort === s.address().port));
+s.on('upgrade', (req, sock) => {
+  log('upgrade');
+  sock.on('end', () => sock.end());
+  sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n');
+});
+s.listen(0, '127.0.0.1', () => {
+  const port = s.address().port;
+  const a = net.connect(port, '127.0.0.1', () =>
+    a.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n'));
+  a.once('data', () => s.getConnections((e, n) => {
+    log('count', e, n);
+    const b = net.connect(port, '127.0.0.1');
+    b.on('error', () => {});
+    b.on('close', () => {
+      log('second closed');
+      a.end();
+      a.on('close', () => setTimeout(() => s.getConnections((e, n) => {
+        log('count', e, n);
+        const c = net.connect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        let got = '';
+        c.on('data', (d) => got += d);
+        c.on('close', () => { log('third answered', got.startsWith('HTTP/1.1 200')); s.close(); done(); });
+      }), 50));
+    });
+  }));
+});
+"""
+
+
+def test_max_connections_drops_and_get_connections_counts_handed_off_sockets():
+    loop = new_event_loop()
+    events = []
+    log = lambda *a: events.append(list(a))  # noqa: E731
+    s = prefork.create_server(lambda req, res: res.end("x"), loop=loop)
+    s.max_connections = 1
+    s.on("drop", lambda d: log("drop", sorted(d), d["remoteFamily"], d["localPort"] == s.address()["port"]))
+
+    def on_upgrade(req, sock, head):
+        log("upgrade")
+        sock.on("end", lambda: sock.end())
+        sock.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+    s.on("upgrade", on_upgrade)
+    s.listen(0)
+    port = s.address()["port"]
+    counted = threading.Condition()
+    counts = []
+
+    def count():
+        def got(err, n):
+            log("count", err, n)
+            with counted:
+                counts.append(n)
+                counted.notify_all()
+        loop.call_soon_threadsafe(s.get_connections, got)
+        with counted:
+            assert counted.wait_for(lambda: len(counts) == wanted[0], 5)
+        wanted[0] += 1
+    wanted = [1]
+
+    def client():
+        a = socket.create_connection(("127.0.0.1", port), timeout=5)
+        a.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+        a.recv(4096)
+        count()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as b:
+            try:
+                assert b.recv(4096) == b""
+            except ConnectionResetError:
+                pass
+        loop.call_soon_threadsafe(log, "second closed")
+        a.shutdown(socket.SHUT_WR)
+        assert a.recv(4096) == b""  # the upgrade listener ended it too
+        a.close()
+        for _ in range(100):  # the server sees the close a moment later
+            count()
+            if counts[-1] == 0:
+                break
+            threading.Event().wait(0.01)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = b""
+            while chunk := c.recv(4096):
+                got += chunk
+        loop.call_soon_threadsafe(lambda: (log("third answered", got.startswith(b"HTTP/1.1 200")), s.close(),
+                                           loop.stop()))
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        run_loop(loop)
+    finally:
+        thread.join(5)
+        s.close_all_connections()
+        loop.close()
+    events = [e for i, e in enumerate(events) if e[0] != "count" or e[2] == 0 or i < 3]  # (polls while > 0)
+    expected = [["upgrade"], ["count", None, 1],
+                ["drop", ["localAddress", "localFamily", "localPort", "remoteAddress", "remoteFamily", "remotePort"],
+                 "IPv4", True],
+                ["second closed"], ["count", None, 0], ["third answered", True]]
+    assert events == expected
+    assert node_events(NODE_MAX_CONNECTIONS) == expected

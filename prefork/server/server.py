@@ -67,6 +67,9 @@ DEFAULTS = {
     # Node's shouldUpgradeCallback: called with the request of an upgrade; False serves
     # it as a plain request (None: an upgrade leaves HTTP when ``upgrade`` is listened)
     "should_upgrade_callback": None,
+    # Node's maxConnections: a connection accepted while this many are open (HTTP and
+    # handed-off ones) is closed at once, with a 'drop' event (None or 0: no limit)
+    "max_connections": None,
 }
 
 _ACCEPT_BATCH = 32
@@ -247,10 +250,39 @@ class Server(EventEmitter):
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")
+            cap = self.max_connections
+            if cap and len(self._connections) + len(self._detached) >= cap:
+                self._drop(csock)
+                continue
             if trusted is not None:
                 self._proxy_header_first(csock, trusted, tls)
                 continue
             self._new_connection(csock, tls)
+
+    def _drop(self, csock):
+        """Over ``max_connections``: Node's 'drop' (with both ends' addresses, none for a
+        UNIX socket), and the connection is closed."""
+        args = ()
+        if csock.family != _socket.AF_UNIX:
+            family = "IPv6" if csock.family == _socket.AF_INET6 else "IPv4"
+            try:
+                local, remote = csock.getsockname(), csock.getpeername()
+                args = ({"localAddress": local[0], "localPort": local[1], "localFamily": family,
+                         "remoteAddress": remote[0], "remotePort": remote[1], "remoteFamily": family},)
+            except OSError:  # (the peer is gone already)
+                args = ({},)
+        try:
+            self.emit("drop", *args)
+        except Exception:
+            log.exception("error in a 'drop' listener")
+        finally:
+            csock.close()
+
+    def get_connections(self, callback):
+        """Node's ``getConnections``: ``callback(None, count)`` on the next turn, the count
+        of open connections (handed-off ones too)."""
+        self.loop.call_soon(callback, None, len(self._connections) + len(self._detached))
+        return self
 
     def _pause_accepting(self, seconds):
         for sock in self._listen_socks:
