@@ -210,6 +210,12 @@ class Worker:
                 error += f"{type(exc).__name__}: {exc.msg} ({exc.filename}, line {exc.lineno})\n"
             self.channel.send("boot_error", error=error)
             return BOOT_ERROR
+        if kind == "wsgi" and settings.threads == 1:
+            # the app's code runs on this thread with no loop running (wsgi/response.py);
+            # nor is the worker's loop its event loop: asyncio.get_event_loop() there makes
+            # one of the app's own, as in gunicorn's sync worker, rather than hand it this
+            # running one (run_until_complete would raise)
+            asyncio.set_event_loop_policy(None)
         self.metrics = WorkerMetrics(server, settings.metrics_buckets) if settings.metrics_bind else None
         server.response_observer = self.observer()
         if self.access is not None and settings.access_log_flush > 0:

@@ -77,6 +77,21 @@ def test_flask_async_view_runs(flask_server):
         assert _get(flask_server, "/async-view") == (200, "flask async view")
 
 
+def test_the_threads_event_loop_is_the_apps_own_as_under_gunicorn_sync():
+    """``asyncio.get_event_loop().run_until_complete(...)`` in a view: gunicorn's sync
+    worker runs it (the main thread gets a loop of its own); so must prefork on its loop
+    (threads = 1), where the worker's running loop was the thread's event loop and
+    refused with "This event loop is already running"."""
+    answers = {}
+    for kind in ("prefork-loop", "gunicorn-sync"):
+        server = _start(kind, FLASK)
+        try:
+            answers[kind] = [_get(server, "/legacy-loop") for _ in range(2)]
+        finally:
+            server.cleanup()
+    assert answers["prefork-loop"] == answers["gunicorn-sync"] == [(200, "legacy loop")] * 2
+
+
 def test_django_keeps_one_database_connection_per_server_thread(django_server, request):
     # CONN_MAX_AGE: Django keeps a thread's connection between requests (in asgiref's
     # Local, which lives in context variables). On one thread (gunicorn sync, prefork on

@@ -14,6 +14,13 @@ async def async_view():  # Flask runs it with asgiref's async_to_sync
     return "flask async view"
 
 
+@app.get("/legacy-loop")
+def legacy_loop():
+    """Older sync wrappers run a coroutine on the thread's event loop."""
+    loop = asyncio.get_event_loop()
+    return loop.run_until_complete(asyncio.sleep(0, result="legacy loop"))
+
+
 @app.get("/stream-large")
 def stream_large():
     """BLOCKS blocks of 64 KiB of FILL, each made with the request context in hand
