@@ -44,14 +44,14 @@ def node_script_port(script):
 
 def read_until_close(sock):
     """Every byte until the peer closes (a reset counts as a close)."""
-    data = b""
+    data = bytearray()  # (bytes += bytes would copy all that came before, each time)
     while True:
         try:
             chunk = sock.recv(65536)
         except ConnectionResetError:
-            return data
+            return bytes(data)
         if not chunk:
-            return data
+            return bytes(data)
         data += chunk
 
 
