@@ -26,7 +26,8 @@ import tempfile
 from collections import deque
 
 from .environ import EnvironBuilder
-from .response import LoopCall, answer_failure
+from .body import answer_failure
+from .response import LoopCall
 from .sending import HeldBytes
 from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
 

@@ -45,8 +45,8 @@ from time import monotonic
 
 from .adapter import closing
 from .head import apply_head, early_hints, not_bytes
-from .response import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
-                       under_length)
+from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
+                   under_length)
 from .sending import StallWatch
 from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
 

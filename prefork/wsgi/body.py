@@ -1,0 +1,109 @@
+"""The body rules both kinds of WSGI call share (on the loop: ``wsgi/response.py``; on
+threads: ``wsgi/threads.py``); the head's are ``wsgi/head.py``.
+
+Rules:
+- The app's Content-Length is kept to (unless the answer has no body: HEAD, 204,
+  304): a longer body is cut to it, a shorter one closes the connection once what
+  there is has gone out, so the client never reads the next response as this one's
+  body. Both are logged.
+- A whole body (a list or tuple) goes out with one ``end(data)``; HEAD gets the
+  Content-Length GET would have.
+- A second ``start_response`` needs ``exc_info`` (PEP 3333), and once the head is out
+  that error is raised again in the app.
+- The app failed: a canned 500 (or 413 for a body over the limit) while the head is
+  not out; else the connection closes once what was written has gone out, this body
+  left short of its framing, so the client sees it cut.
+- ``close()`` of the iterable is called by the caller exactly once; one that raises is
+  logged.
+"""
+
+import logging
+
+log = logging.getLogger("prefork.wsgi")
+
+
+def promised_length(res, method):
+    """Body bytes the head promises (the app's Content-Length), or None when nothing is
+    promised: no Content-Length, or an answer without a body (HEAD, 204, 304)."""
+    value = res.get_header("content-length")
+    if value is None or method == "HEAD" or not res.has_body_status():
+        return None
+    return int(value)
+
+
+def over_length(req, promised):
+    log.error("WSGI app for %s %s sent more than its Content-Length (%s): the body is cut to it",
+              req.method, req.url, promised)
+
+
+def under_length(req, res, missing):
+    """The body is ``missing`` bytes short of its Content-Length: the connection closes
+    after what was sent (the next response must not pass as the rest of this one).
+    When the head is not out yet, it says so (``res`` is ended as usual; False). Else
+    the socket closes once what was written has gone out (the tail of a pipelined
+    response before this one included) and ``res`` is left unended, so no later
+    response starts on the connection: True, and the caller does not end it."""
+    log.error("WSGI app for %s %s sent %d bytes less than its Content-Length: the connection closes",
+              req.method, req.url, missing)
+    if not res.headers_sent:
+        res.set_header("Connection", "close")
+        return False
+    res.socket.destroy_soon()
+    return True
+
+
+def end_whole(res, names, data, method, req=None):
+    """End ``res`` with the whole body ``data`` (one send)."""
+    if method == "HEAD" and "content-length" not in names and res.has_body_status():
+        res.set_header("Content-Length", str(len(data)))  # as GET would have it
+    if req is not None and "content-length" in names:
+        data = kept_to(req, res, promised_length(res, method), data)
+    res.end(data)
+
+
+def kept_to(req, res, promised, data):
+    """The whole body ``data`` kept to the ``promised`` length (None: no promise)."""
+    if promised is not None and promised != len(data):
+        if len(data) > promised:
+            over_length(req, promised)
+            return data[:promised]
+        under_length(req, res, promised - len(data))  # the head is not out: it says close
+    return data
+
+
+def check_restart(head_out, exc_info):
+    """A ``start_response`` call that is not the first plain one (PEP 3333): it needs
+    ``exc_info``, and once the head is out that error is raised again in the app."""
+    if exc_info is None:
+        raise AssertionError("start_response called twice without exc_info")
+    try:
+        if head_out:
+            raise exc_info[1].with_traceback(exc_info[2])
+    finally:
+        exc_info = None
+
+
+def answer_failure(res, status=500):
+    """The app failed: a canned answer if the head is not out, else close the connection
+    once what was written before has gone out (the tail of a pipelined response before
+    this one included); this response's body stays short of its framing (no last chunk,
+    fewer bytes than its Content-Length): the client sees it cut."""
+    if res.headers_sent or res.writable_ended:
+        res.socket.destroy_soon()
+        return
+    res.reset_head()
+    if status == 413:
+        res.write_head(413, {"Content-Type": "text/plain", "Connection": "close", "Content-Length": "24"})
+        res.end(b"Request body too large.\n")
+        return
+    res.write_head(500, {"Content-Type": "text/plain", "Content-Length": "22"})
+    res.end(b"Internal Server Error\n")
+
+
+def close_iterable(iterable):
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        try:
+            close()
+        except BaseException:
+            log.exception("error closing the WSGI response iterable")
