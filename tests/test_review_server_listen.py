@@ -314,3 +314,54 @@ def test_max_connections_drops_and_get_connections_counts_handed_off_sockets():
                 ["second closed"], ["count", None, 0], ["third answered", True]]
     assert events == expected
     assert node_events(NODE_MAX_CONNECTIONS) == expected
+
+
+NODE_DUAL_STACK = r"""
+const serve = (req, res) => res.end(req.socket.remoteFamily + ' ' + req.socket.remoteAddress);
+const a = http.createServer(serve), b = http.createServer(serve);
+const get = (port, cb) => http.get({host: '127.0.0.1', port, agent: false}, (res) => {
+  let body = ''; res.on('data', (d) => body += d); res.on('end', () => cb(body));
+}).on('error', (e) => cb(e.code));
+a.listen(0, '::', () => get(a.address().port, (got) => {
+  log('dual', a.address().address, a.address().family, got);
+  b.listen({port: 0, host: '::', ipv6Only: true}, () => get(b.address().port, (got) => {
+    log('ipv6 only', got); a.close(); b.close(); done();
+  }));
+}));
+"""
+
+
+def test_any_ipv6_address_serves_ipv4_clients_unless_ipv6_only():
+    loop = new_event_loop()
+    events = []
+    serve = lambda req, res: res.end(f"{req.socket.remote_family} {req.socket.remote_address}")  # noqa: E731
+    a, b = prefork.create_server(serve, loop=loop), prefork.create_server(serve, loop=loop)
+    a.listen(0, "::")
+    b.listen(0, "::", ipv6_only=True)
+
+    def get(port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := c.recv(4096):
+                    data += chunk
+            return data.split(b"\r\n\r\n", 1)[1].decode()
+        except ConnectionRefusedError:
+            return "ECONNREFUSED"
+
+    def client():
+        got = get(a.address()["port"])
+        loop.call_soon_threadsafe(events.append, ["dual", a.address()["address"], a.address()["family"], got])
+        got = get(b.address()["port"])
+        loop.call_soon_threadsafe(lambda: (events.append(["ipv6 only", got]), a.close(), b.close(), loop.stop()))
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        run_loop(loop)
+    finally:
+        thread.join(5)
+        loop.close()
+    expected = [["dual", "::", "IPv6", "IPv6 ::ffff:127.0.0.1"], ["ipv6 only", "ECONNREFUSED"]]
+    assert events == expected
+    assert node_events(NODE_DUAL_STACK) == expected

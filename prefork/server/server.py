@@ -155,7 +155,7 @@ class Server(EventEmitter):
 
     # -- listening ------------------------------------------------------------------------
     def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511, tls=None,
-               proxy_protocol=False):
+               proxy_protocol=False, ipv6_only=False):
         """Bind ``host:port`` (or take the bound, listening ``sock`` as it is) and accept.
 
         A server already listening on a given socket may be handed more sockets this way
@@ -165,7 +165,8 @@ class Server(EventEmitter):
 
         Node's shorter forms work too: ``listen(port, callback)``, ``listen(callback)``,
         and ``listen(path)`` (a ``str`` that is not a number: a UNIX socket, removed by
-        ``close()``). A failure to bind (EADDRINUSE, EACCES, an unknown host) is an
+        ``close()``). On ``"::"`` IPv4 clients are served too unless ``ipv6_only`` (Node's
+        ``ipv6Only``). A failure to bind (EADDRINUSE, EACCES, an unknown host) is an
         ``error`` event on the next turn, with Node's ``code``, ``syscall``, ``address``
         and ``port`` on the ``OSError``, when ``error`` has a listener; without one,
         ``listen()`` raises it (where Node's process would die of it)."""
@@ -186,7 +187,7 @@ class Server(EventEmitter):
             return self
         if sock is None:
             try:
-                sock = _bind(host, port, backlog)
+                sock = _bind(host, port, backlog, ipv6_only)
             except OSError as exc:
                 _describe_bind_error(exc, host, port)
                 if not self.listener_count("error"):
@@ -514,7 +515,7 @@ class Server(EventEmitter):
         return len(self._connections)
 
 
-def _bind(host, port, backlog):
+def _bind(host, port, backlog, ipv6_only=False):
     if isinstance(port, str) and not port.isdigit():  # a path: a UNIX socket
         family, socktype, proto, addr = _socket.AF_UNIX, _socket.SOCK_STREAM, 0, port
     else:
@@ -524,7 +525,7 @@ def _bind(host, port, backlog):
     try:
         sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
         if family == _socket.AF_INET6:
-            sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1 if ipv6_only else 0)
         sock.bind(addr)
         sock.listen(backlog)
     except BaseException:
