@@ -4,7 +4,10 @@ Rules:
 - ``threads = 1``: the app runs on the loop, one call at a time per worker (WSGI apps
   are synchronous). The request body is read off the loop before the app is called: in
   memory up to ``body_spool`` bytes, then in a temporary file, closed when the response
-  closes (or the client goes away mid-body). A request without a body
+  closes (or the client goes away mid-body). The bodies a worker keeps in memory at
+  once stay under ``BODIES_IN_MEMORY`` together: past it, the body that would grow
+  them goes to its temporary file (many uploads at once cost disk, not the worker's
+  memory; each is bounded by ``max_body_size``). A request without a body
   is answered inside the read that completed it when no call is in progress (its
   response goes out with the others of that read); otherwise calls wait their turn in
   arrival order.
@@ -32,10 +35,13 @@ from .sending import HeldBytes
 from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
 
 
+BODIES_IN_MEMORY = 32 * 1024 * 1024  # bytes of bodies a worker keeps in memory at once, all spools together
+
+
 class _Spool:
     """A body read whole on the loop before the call: memory, then a temporary file."""
 
-    __slots__ = ("adapter", "req", "res", "size", "refused", "file")
+    __slots__ = ("adapter", "req", "res", "size", "refused", "file", "in_memory")
 
     def __init__(self, adapter, req, res):
         self.adapter = adapter
@@ -44,6 +50,7 @@ class _Spool:
         self.size = 0
         self.refused = False
         self.file = None
+        self.in_memory = 0  # of this body's bytes, those counted in the adapter's in-memory total
         req.on("data", self.on_data)
         req.on("end", self.on_end)
         res.once("close", self.release)  # answered, or the client went away mid-body
@@ -55,6 +62,7 @@ class _Spool:
         spool, self.file = self.file, None
         if spool is not None:
             spool.close()
+        self.to_disk()
         self.refused = True  # body bytes after the exchange are dropped
         self.req = self.res = None
 
@@ -66,9 +74,23 @@ class _Spool:
             self.refused = True
             answer_failure(self.res, 413)
             return
+        adapter = self.adapter
         if self.file is None:
-            self.file = tempfile.SpooledTemporaryFile(max_size=self.adapter.body_spool)
+            self.file = tempfile.SpooledTemporaryFile(max_size=adapter.body_spool)
         self.file.write(chunk)
+        if self.size > adapter.body_spool:  # the file rolled over to disk with this write
+            self.to_disk()
+        else:
+            self.in_memory += len(chunk)
+            adapter.bodies_in_memory += len(chunk)
+            if adapter.bodies_in_memory > BODIES_IN_MEMORY:  # many bodies at once: this one goes to disk
+                self.file.rollover()
+                self.to_disk()
+
+    def to_disk(self):
+        """This body's bytes no longer count in memory (on disk now, or gone)."""
+        self.adapter.bodies_in_memory -= self.in_memory
+        self.in_memory = 0
 
     def on_end(self):
         spool = self.file
@@ -104,6 +126,7 @@ class WSGIAdapter:
                                        forwarded_allow_ips=self.forwarded_allow_ips, errors=self.errors,
                                        multithread=self.threads > 1, file_wrapper=FileWrapper)
         self.held = HeldBytes()  # bytes of ended calls still waiting on slow readers
+        self.bodies_in_memory = 0  # request bodies kept in memory by the spools, together
         # threads = 1: every call's code runs in this one context, as on one thread (wsgi/response.py)
         self.context = contextvars.copy_context()
         self.pool = None
