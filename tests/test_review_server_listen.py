@@ -365,3 +365,28 @@ def test_any_ipv6_address_serves_ipv4_clients_unless_ipv6_only():
     expected = [["dual", "::", "IPv6", "IPv6 ::ffff:127.0.0.1"], ["ipv6 only", "ECONNREFUSED"]]
     assert events == expected
     assert node_events(NODE_DUAL_STACK) == expected
+
+
+# (Node value, prefork value, outcome: the code raised by listen(), or "listens")
+PORTS = [("70000", 70000, "ERR_SOCKET_BAD_PORT"), ("-1", -1, "ERR_SOCKET_BAD_PORT"),
+         ("1.5", 1.5, "ERR_SOCKET_BAD_PORT"), ("'70000'", "70000", "ERR_SOCKET_BAD_PORT"),
+         ("true", True, "ERR_INVALID_ARG_VALUE"), ("null", None, "listens"), ("'0'", "0", "listens")]
+
+
+def test_a_bad_port_raises_as_in_node():
+    outcomes = []
+    for _, port, _ in PORTS:
+        server = prefork.create_server()
+        try:
+            server.listen(port)
+        except (TypeError, ValueError) as exc:
+            outcomes.append(exc.code)
+        else:
+            outcomes.append("listens" if server.listening else "no")
+            server.close()
+    assert outcomes == [outcome for _, _, outcome in PORTS]
+    script = "".join(f"try {{ const s = http.createServer(); s.listen({node}, '127.0.0.1', () => s.close());"
+                     f" log(s.address() === null ? 'listens' : 'bound'); }}"
+                     f" catch (e) {{ log(e.code); }}\n" for node, _, _ in PORTS)
+    # (Node's listening waits for the host's lookup; a port it takes binds a turn later)
+    assert [e[0] for e in node_events(script + "setTimeout(done, 50);")] == outcomes

@@ -174,6 +174,8 @@ class Server(EventEmitter):
             port, callback = 0, port
         elif callable(host):
             host, callback = "127.0.0.1", host
+        if sock is None:
+            port = _check_port(port)
         if proxy_protocol and sock is not None:
             self._proxied[sock] = proxy.TrustedSources(self.proxy_allow_ips)
         if self._listening:
@@ -515,8 +517,29 @@ class Server(EventEmitter):
         return len(self._connections)
 
 
+def _check_port(port):
+    """Node's rules for a port: a whole number (or a string of digits) 0-65535, None for
+    0; any other string is a UNIX socket's path. Else ERR_SOCKET_BAD_PORT (ValueError),
+    or ERR_INVALID_ARG_VALUE (TypeError) for a bool or another type."""
+    if port is None:
+        return 0
+    if isinstance(port, str) and not port.isdigit():
+        return port
+    if isinstance(port, bool) or not isinstance(port, (int, float, str)):
+        err = TypeError(f"invalid port: {port!r}")
+        err.code = "ERR_INVALID_ARG_VALUE"
+        raise err
+    if isinstance(port, str) or (isinstance(port, float) and port.is_integer()):
+        port = int(port)
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        err = ValueError(f"port should be >= 0 and < 65536; received {port!r}")
+        err.code = "ERR_SOCKET_BAD_PORT"
+        raise err
+    return port
+
+
 def _bind(host, port, backlog, ipv6_only=False):
-    if isinstance(port, str) and not port.isdigit():  # a path: a UNIX socket
+    if isinstance(port, str):  # a path: a UNIX socket (see _check_port)
         family, socktype, proto, addr = _socket.AF_UNIX, _socket.SOCK_STREAM, 0, port
     else:
         infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM, flags=_socket.AI_PASSIVE)
@@ -545,10 +568,10 @@ def _describe_bind_error(exc, host, port):
         return
     exc.code = errno.errorcode.get(exc.errno, "EUNKNOWN")
     exc.syscall = "listen"
-    if isinstance(port, str) and not port.isdigit():
+    if isinstance(port, str):
         exc.address = port
     else:
-        exc.address, exc.port = host, int(port)
+        exc.address, exc.port = host, port
 
 
 def create_server(listener=None, *, loop=None, **options):
