@@ -1,0 +1,135 @@
+"""Knobs changed on a running server, against Node v20's ``http.Server``: a lower
+``headers_timeout`` reaches a connection already holding a partial head at the next
+sweep; ``set_timeout(ms, cb)`` after ``listen()`` reaches new connections at once and
+an existing keep-alive connection at its next request, and a lower
+``keep_alive_timeout`` its next idle period (the server's ``timeout`` listener gets the
+socket and destroys it). What each client saw, and roughly when, must be Node's.
+"""
+
+import json
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import prefork
+from harness import NODE
+from prefork.runtime import new_event_loop
+
+NODE_SCRIPT = r"""
+const http = require('http'), net = require('net');
+const t0 = Date.now(), events = [];
+const at = () => (Date.now() - t0) / 1000;
+const s = http.createServer({connectionsCheckingInterval: 50}, (req, res) => { if (req.url !== '/never') res.end('x'); });
+s.on('connection', (sock) => { sock.name = 'c' + (s.count = (s.count || 0) + 1); });
+s.listen(0, '127.0.0.1', () => {
+  const port = s.address().port;
+  const c1 = net.connect(port, '127.0.0.1', () => c1.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+  c1.once('data', () => {
+    const partial = net.connect(port, '127.0.0.1', () => partial.write('GET / HTTP/1.1\r\nHo'));
+    partial.on('data', (d) => events.push(['partial', d.toString().split('\r\n')[0]]));
+    partial.on('close', () => events.push(['partial closed', at()]));
+    setTimeout(() => {
+      s.headersTimeout = 300;
+      s.setTimeout(400, (sock) => { events.push(['timeout', sock.name, at()]); sock.destroy(); });
+      s.keepAliveTimeout = 200;
+      const fresh = net.connect(port, '127.0.0.1', () => fresh.write('GET /never HTTP/1.1\r\nHost: x\r\n\r\n'));
+      fresh.on('data', (d) => events.push(['fresh', d.toString()]));
+      fresh.on('close', () => events.push(['fresh closed', at()]));
+      setTimeout(() => c1.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 300);
+      c1.on('data', () => events.push(['c1 answered', at()]));
+      c1.on('close', () => { events.push(['c1 closed', at()]); console.log(JSON.stringify(events)); s.close(); process.exit(0); });
+    }, 100);
+  });
+});
+"""
+
+
+def matches(events, expected, slack=0.15):
+    """``events`` are ``expected`` in some order, each time within ``slack`` seconds."""
+    def split(e):
+        return (e[:-1], e[-1]) if isinstance(e[-1], (int, float)) else (e, None)
+    got = sorted((split(e) for e in events), key=lambda x: str(x[0]))
+    want = sorted((split(e) for e in expected), key=lambda x: str(x[0]))
+    return [g[0] for g in got] == [w[0] for w in want] and all(
+        (g[1] is None) == (w[1] is None) and (w[1] is None or abs(g[1] - w[1]) <= slack)
+        for g, w in zip(got, want))
+
+
+def test_knobs_changed_after_listen():
+    loop = new_event_loop()
+    events = []
+    t0 = time.monotonic()
+    at = lambda: time.monotonic() - t0  # noqa: E731
+    names = []
+    server = prefork.create_server(lambda req, res: req.url == "/never" or res.end("x"), loop=loop,
+                                   connections_checking_interval=0.05)
+    server.on("connection", lambda sock: (names.append(1), setattr(sock, "name", f"c{len(names)}")))
+    server.listen(0)
+    port = server.address()["port"]
+    note = lambda *e: loop.call_soon_threadsafe(events.append, list(e))  # noqa: E731
+
+    def on_timeout(sock):
+        events.append(["timeout", sock.name, at()])
+        sock.destroy()
+
+    def knobs():
+        server.headers_timeout = 0.3
+        server.set_timeout(0.4, on_timeout)
+        server.keep_alive_timeout = 0.2
+
+    def watch(sock, name, answered=None):
+        while True:
+            try:
+                data = sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                data = b""
+            if not data:
+                note(f"{name} closed", at())
+                return
+            note(answered or name, *(() if answered else (data.decode("latin-1").split("\r\n")[0],)),
+                 *((at(),) if answered else ()))
+
+    def client():
+        c1 = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c1.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        c1.recv(65536)
+        partial = socket.create_connection(("127.0.0.1", port), timeout=5)
+        partial.sendall(b"GET / HTTP/1.1\r\nHo")
+        threading.Thread(target=watch, args=(partial, "partial"), daemon=True).start()
+        threading.Event().wait(0.1)  # the script's own pacing (Node's does the same)
+        done = threading.Event()
+        loop.call_soon_threadsafe(lambda: (knobs(), done.set()))
+        done.wait(5)
+        fresh = socket.create_connection(("127.0.0.1", port), timeout=5)
+        fresh.sendall(b"GET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+        threading.Thread(target=watch, args=(fresh, "fresh"), daemon=True).start()
+        threading.Event().wait(0.3)
+        c1.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        watch(c1, "c1", "c1 answered")
+        loop.call_soon_threadsafe(loop.stop)
+    thread = threading.Thread(target=client)
+    thread.start()
+    timer = loop.call_later(5, loop.stop)
+    try:
+        loop.run_forever()
+    finally:
+        timer.cancel()
+        thread.join(5)
+        server.close_all_connections()
+        server.close()
+        loop.close()
+    # partial: 408 at the first sweep past 0.3 s; fresh (a request nobody answers, the
+    # head complete): timed out 0.4 s after it came (0.1 s), without a byte; c1: answered
+    # at 0.4 s, then timed out at keep_alive_timeout + 1 s
+    expected = [["partial", "HTTP/1.1 408 Request Timeout"], ["partial closed", 0.35],
+                ["timeout", "c3", 0.5], ["fresh closed", 0.5], ["c1 answered", 0.4],
+                ["timeout", "c1", 1.6], ["c1 closed", 1.6]]
+    assert matches(events, expected), events
+    if NODE is None:
+        pytest.skip("node is not installed")
+    out = subprocess.run([NODE, "-e", NODE_SCRIPT], capture_output=True, text=True, timeout=10, check=True).stdout
+    node = json.loads(out)
+    assert matches(node, expected), node
