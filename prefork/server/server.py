@@ -2,14 +2,17 @@
 
 Rules:
 - ``listen`` binds (or takes a bound socket as it is) and starts accepting; ``listening``
-  fires on a later loop turn. Every accepted socket emits ``connection`` before any byte
-  is read.
+  fires on a later loop turn (not after a ``close()`` on the same turn). A bind that
+  fails is an ``error`` event when one is listened, else raised. Every accepted socket
+  emits ``connection`` before any byte is read; past ``max_connections`` open ones it
+  is closed at once, with ``drop``.
 - Head and request deadlines are checked by a sweep every
   ``connections_checking_interval`` seconds, as Node does; ``close()`` stops it. A
   listener that raises while a connection is timed out gets that connection destroyed;
   the sweep goes on (one raising listener must not end the deadlines of every other).
 - ``close()`` stops accepting, closes idle connections, and emits ``close`` once every
-  tracked connection (hand-offs included) has ended. In-flight keep-alive connections
+  tracked connection (hand-offs included) has ended; a ``close()`` on a server not
+  listening waits for the same (its callback gets ERR_SERVER_NOT_RUNNING). In-flight keep-alive connections
   are left to finish (Node's behaviour; the daemon drains harder on top).
 - ``drain()`` (the daemon's graceful stop and reload) stops accepting; every response
   from then on says ``Connection: close``; an idle connection is not cut: it closes when
