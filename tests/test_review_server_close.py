@@ -12,6 +12,7 @@ import json
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -113,3 +114,84 @@ def test_no_listening_event_after_close_on_the_same_turn():
         loop.close()
     assert events == ["close callback none"]
     assert node_events(NODE_CLOSE_AT_ONCE) == events
+
+
+NODE_CLOSE_TIMING = r"""
+const t0 = Date.now(); const at = () => (Date.now() - t0) / 1000; const note = (...e) => events.push(e);
+const s = http.createServer({keepAliveTimeout: 200}, (req, res) => {
+  if (req.url === '/slow') setTimeout(() => res.end('slow'), 200); else res.end('fast');
+});
+s.listen(0, '127.0.0.1', () => {
+  const port = s.address().port;
+  const idle = net.connect(port, '127.0.0.1', () => idle.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+  idle.once('data', () => {
+    idle.on('close', () => note('idle closed', at()));
+    const busy = net.connect(port, '127.0.0.1', () => busy.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'));
+    busy.on('data', (d) => note('busy answered', d.toString().includes('Connection: keep-alive'), at()));
+    busy.on('close', () => note('busy closed', at()));
+    busy.on('connect', () => setTimeout(() => {
+      note('close called', at());
+      s.close(() => { note('close', at()); setTimeout(done, 20); });
+    }, 20));
+  });
+});
+"""
+
+
+def test_close_event_timing_with_idle_and_busy_connections():
+    """Idle: closed at once; busy: answered (kept alive), then closed by its keep-alive
+    timer (keep_alive_timeout + 1 s after the answer); ``close`` right after that."""
+    loop = new_event_loop()
+    events = []
+    t0 = time.monotonic()
+    at = lambda: time.monotonic() - t0  # noqa: E731
+    note = lambda *e: loop.call_soon_threadsafe(events.append, [*e])  # noqa: E731
+    server = prefork.create_server(lambda req, res: loop.call_later(0.2, res.end, "slow") if req.url == "/slow"
+                                   else res.end("fast"), loop=loop, keep_alive_timeout=0.2)
+    server.listen(0)
+    port = server.address()["port"]
+
+    def watch(sock, name, answered=None):
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                note(f"{name} closed", at())
+                return
+            if answered:
+                note(answered, b"Connection: keep-alive" in data, at())
+
+    def client():
+        idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle.recv(65536)
+        threading.Thread(target=watch, args=(idle, "idle"), daemon=True).start()
+        busy = socket.create_connection(("127.0.0.1", port), timeout=5)
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        threading.Event().wait(0.02)  # the script's own pacing (Node's does the same)
+        loop.call_soon_threadsafe(lambda: (events.append(["close called", at()]), server.close(
+            lambda e: (events.append(["close", at()]), loop.call_later(0.02, loop.stop)))))
+        watch(busy, "busy", "busy answered")
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        run_loop(loop)
+    finally:
+        thread.join(5)
+        server.close_all_connections()
+        loop.close()
+    expected = [["close called", 0.02], ["idle closed", 0.02], ["busy answered", True, 0.2],
+                ["busy closed", 1.4], ["close", 1.4]]
+    assert matches(events, expected), events
+    node = node_events(NODE_CLOSE_TIMING)
+    assert matches(node, expected), node
+
+
+def matches(events, expected, slack=0.15):
+    """``events`` are ``expected`` (in any order: the client's view of a close and the
+    server's ``close`` race), each time within ``slack`` seconds."""
+    events, expected = sorted(events, key=str), sorted(expected, key=str)
+    return len(events) == len(expected) and all(
+        e[:-1] == w[:-1] and abs(e[-1] - w[-1]) <= slack for e, w in zip(events, expected))
