@@ -133,3 +133,52 @@ def test_knobs_changed_after_listen():
     out = subprocess.run([NODE, "-e", NODE_SCRIPT], capture_output=True, text=True, timeout=10, check=True).stdout
     node = json.loads(out)
     assert matches(node, expected), node
+
+
+NODE_NO_KEEP_ALIVE_TIMER = r"""
+const http = require('http'), net = require('net');
+const s = http.createServer((req, res) => res.end('x'));
+s.listen(0, '127.0.0.1', () => {
+  s.keepAliveTimeout = null;  // no keep-alive timer (and no Keep-Alive field)
+  const c = net.connect(s.address().port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+  const heads = [];
+  c.on('data', (d) => {
+    heads.push(d.toString().replace(/Date: [^\r]*/, 'Date: -'));
+    if (heads.length === 1) c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    else { console.log(JSON.stringify(heads)); c.destroy(); s.close(); }
+  });
+});
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_keep_alive_timeout_none_keeps_the_connection_without_a_timer_as_in_node():
+    """``keep_alive_timeout = None`` on a running server: no Keep-Alive field and no idle
+    timer, and the connection serves its next request (a TypeError at the end of the
+    first response closed it)."""
+    loop = new_event_loop()
+    server = prefork.create_server(lambda req, res: res.end(b"x"), loop=loop)
+    server.listen(0)
+    server.keep_alive_timeout = None
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    heads = []
+    try:
+        with socket.create_connection(("127.0.0.1", server.address()["port"]), timeout=5) as sock:
+            for _ in range(2):
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = b""
+                while not data.endswith(b"\r\n\r\nx"):
+                    chunk = sock.recv(65536)
+                    assert chunk, f"closed after {heads!r}"
+                    data += chunk
+                text = data.decode()
+                heads.append(text[:text.index("Date: ") + 6] + "-" + text[text.index("\r", text.index("Date: ")):])
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(server.close_all_connections)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    out = subprocess.run([NODE, "-e", NODE_NO_KEEP_ALIVE_TIMER], capture_output=True, text=True, timeout=30)
+    assert heads == json.loads(out.stdout)
+    assert "Keep-Alive" not in heads[0]

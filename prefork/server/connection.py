@@ -404,7 +404,7 @@ class Connection(Dispatch, FlowControl):
             return
         if responses:
             responses[0].activate()
-        elif server.keep_alive_timeout > 0 and socket.protocol is self:
+        elif server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
             socket.set_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
         if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2:
