@@ -20,8 +20,9 @@ Rules:
   gets an answer, never a reset.
 - Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
   logged once per episode.
-- Every knob is an attribute; a change applies to requests that start later (the
-  Keep-Alive header's values: to response heads fixed later).
+- Every knob is an attribute (their defaults and the checks made at construction are
+  server/knobs.py's); a change applies to requests that start later (the Keep-Alive
+  header's values: to response heads fixed later). Ports and binds are server/binding.py's.
 - The server's connections read into one buffer of its own (``net.Socket``'s
   ``read_buffer``; each read's bytes are copied out at once), which keeps a long-running
   worker's heap from fragmenting.
@@ -47,6 +48,7 @@ from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 from ..http.serialize import HeadCache
 from ..runtime import current_loop
+from . import binding, knobs
 from .connection import Connection
 from ..net import Socket
 from ..net import proxy
@@ -55,50 +57,9 @@ READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
 
 log = logging.getLogger("prefork.server")
 
-DEFAULTS = {
-    "keep_alive_timeout": 5.0,
-    "headers_timeout": 60.0,
-    "request_timeout": 300.0,
-    "timeout": 0.0,
-    "max_requests_per_socket": 0,
-    "max_header_size": 16384,
-    "max_headers_count": None,
-    "require_host_header": True,
-    "connections_checking_interval": 30.0,
-    "proxy_protocol_timeout": 5.0,
-    "proxy_allow_ips": ("127.0.0.1", "::1"),
-    # Node's shouldUpgradeCallback: called with the request of an upgrade; False serves
-    # it as a plain request (None: an upgrade leaves HTTP when ``upgrade`` is listened)
-    "should_upgrade_callback": None,
-    # Node's maxConnections: a connection accepted while this many are open (HTTP and
-    # handed-off ones) is closed at once, with a 'drop' event (None or 0: no limit)
-    "max_connections": None,
-}
-
 _ACCEPT_BATCH = 32
 _REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
 _SOCKET_ARG = {"clientError": 1, "timeout": 0, "upgrade": 1, "connect": 1}  # where the socket is
-
-
-# options Node checks at construction (not when set as attributes later): numbers >= 0
-_CHECKED_NUMBERS = ("keep_alive_timeout", "headers_timeout", "request_timeout",
-                    "connections_checking_interval", "max_header_size")
-
-
-def _arg_type_error(name, expected, value):
-    err = TypeError(f"the {name!r} option must be of type {expected}; got {value!r}")
-    err.code = "ERR_INVALID_ARG_TYPE"
-    return err
-
-
-def _check_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _arg_type_error(name, "number", value)
-    whole = name == "max_header_size"  # a count of bytes; the others are seconds
-    if not 0 <= value < float("inf") or (whole and value != int(value)):
-        err = ValueError(f"the {name!r} option must be {'an integer ' if whole else ''}>= 0; got {value!r}")
-        err.code = "ERR_OUT_OF_RANGE"
-        raise err
 
 
 class ServerStats:
@@ -117,23 +78,8 @@ class ServerStats:
 
 class Server(EventEmitter):
     def __init__(self, listener=None, *, loop=None, **options):
-        unknown = set(options) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
-        for name in _CHECKED_NUMBERS:
-            if name in options:
-                _check_number(name, options[name])
-        if "require_host_header" in options and not isinstance(options["require_host_header"], bool):
-            raise _arg_type_error("require_host_header", "bool", options["require_host_header"])
-        for name, default in DEFAULTS.items():
-            setattr(self, name, options.get(name, default))
-        if "headers_timeout" not in options:  # Node's: at most 60 s, at most request_timeout
-            self.headers_timeout = min(DEFAULTS["headers_timeout"], self.request_timeout)
-        h, r = self.headers_timeout, self.request_timeout
-        if h > 0 and r > 0 and h > r:
-            err = ValueError(f"headers_timeout ({h}) must not exceed request_timeout ({r})")
-            err.code = "ERR_OUT_OF_RANGE"
-            raise err
+        for name, value in knobs.checked(options).items():
+            setattr(self, name, value)
         self.loop = loop if loop is not None else current_loop()
         self.heads = HeadCache()  # the Date line and the constant head of keep-alive answers, per second
         self._listen_socks = []
@@ -178,7 +124,7 @@ class Server(EventEmitter):
         elif callable(host):
             host, callback = "127.0.0.1", host
         if sock is None:
-            port = _check_port(port)
+            port = binding.check_port(port)
         if proxy_protocol and sock is not None:
             self._proxied[sock] = proxy.TrustedSources(self.proxy_allow_ips)
         if self._listening:
@@ -192,9 +138,9 @@ class Server(EventEmitter):
             return self
         if sock is None:
             try:
-                sock = _bind(host, port, backlog, ipv6_only)
+                sock = binding.bind(host, port, backlog, ipv6_only)
             except OSError as exc:
-                _describe_bind_error(exc, host, port)
+                binding.describe_bind_error(exc, host, port)
                 if not self.listener_count("error"):
                     raise
                 if callback is not None:
@@ -518,63 +464,6 @@ class Server(EventEmitter):
     def connections(self):
         """The number of connections still speaking HTTP."""
         return len(self._connections)
-
-
-def _check_port(port):
-    """Node's rules for a port: a whole number (or a string of digits) 0-65535, None for
-    0; any other string is a UNIX socket's path. Else ERR_SOCKET_BAD_PORT (ValueError),
-    or ERR_INVALID_ARG_VALUE (TypeError) for a bool or another type."""
-    if port is None:
-        return 0
-    if isinstance(port, str) and not port.isdigit():
-        return port
-    if isinstance(port, bool) or not isinstance(port, (int, float, str)):
-        err = TypeError(f"invalid port: {port!r}")
-        err.code = "ERR_INVALID_ARG_VALUE"
-        raise err
-    if isinstance(port, str) or (isinstance(port, float) and port.is_integer()):
-        port = int(port)
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        err = ValueError(f"port should be >= 0 and < 65536; received {port!r}")
-        err.code = "ERR_SOCKET_BAD_PORT"
-        raise err
-    return port
-
-
-def _bind(host, port, backlog, ipv6_only=False):
-    if isinstance(port, str):  # a path: a UNIX socket (see _check_port)
-        family, socktype, proto, addr = _socket.AF_UNIX, _socket.SOCK_STREAM, 0, port
-    else:
-        infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM, flags=_socket.AI_PASSIVE)
-        family, socktype, proto, _, addr = infos[0]
-    sock = _socket.socket(family, socktype, proto)
-    try:
-        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-        if family == _socket.AF_INET6:
-            sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1 if ipv6_only else 0)
-        sock.bind(addr)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _describe_bind_error(exc, host, port):
-    """Node's fields on a failed bind: ``code`` (EADDRINUSE, ENOTFOUND, ...), ``syscall``,
-    and the ``address`` and ``port`` asked for."""
-    if isinstance(exc, _socket.gaierror):
-        exc.code = "ENOTFOUND" if exc.errno in (_socket.EAI_NONAME, getattr(_socket, "EAI_NODATA", None)) \
-            else next((n for n in dir(_socket) if n.startswith("EAI_") and getattr(_socket, n) == exc.errno),
-                      "EAI_FAIL")
-        exc.syscall, exc.hostname = "getaddrinfo", host
-        return
-    exc.code = errno.errorcode.get(exc.errno, "EUNKNOWN")
-    exc.syscall = "listen"
-    if isinstance(port, str):
-        exc.address = port
-    else:
-        exc.address, exc.port = host, port
 
 
 def create_server(listener=None, *, loop=None, **options):

@@ -1,0 +1,74 @@
+"""The server's options: Node's defaults, and the checks ``http.createServer`` makes
+at construction.
+
+Rules:
+- Every option is a ``Server`` attribute of the same name; ``checked(options)`` gives
+  the value of each (the defaults below for those not given).
+- An unknown option is a TypeError. Timeouts and ``max_header_size`` are numbers >= 0
+  (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE; ``max_header_size`` whole), and
+  ``require_host_header`` a bool, as Node checks them. Attributes set later are not
+  checked (Node checks them neither then nor at ``listen()``).
+- ``headers_timeout`` not given is Node's: 60 s, at most ``request_timeout`` (0 when
+  that is 0); given, it may not exceed a ``request_timeout`` that is not 0.
+"""
+
+DEFAULTS = {
+    "keep_alive_timeout": 5.0,
+    "headers_timeout": 60.0,
+    "request_timeout": 300.0,
+    "timeout": 0.0,
+    "max_requests_per_socket": 0,
+    "max_header_size": 16384,
+    "max_headers_count": None,
+    "require_host_header": True,
+    "connections_checking_interval": 30.0,
+    "proxy_protocol_timeout": 5.0,
+    "proxy_allow_ips": ("127.0.0.1", "::1"),
+    # Node's shouldUpgradeCallback: called with the request of an upgrade; False serves
+    # it as a plain request (None: an upgrade leaves HTTP when ``upgrade`` is listened)
+    "should_upgrade_callback": None,
+    # Node's maxConnections: a connection accepted while this many are open (HTTP and
+    # handed-off ones) is closed at once, with a 'drop' event (None or 0: no limit)
+    "max_connections": None,
+}
+
+# options Node checks at construction (not when set as attributes later): numbers >= 0
+_CHECKED_NUMBERS = ("keep_alive_timeout", "headers_timeout", "request_timeout",
+                    "connections_checking_interval", "max_header_size")
+
+
+def _arg_type_error(name, expected, value):
+    err = TypeError(f"the {name!r} option must be of type {expected}; got {value!r}")
+    err.code = "ERR_INVALID_ARG_TYPE"
+    return err
+
+
+def _check_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _arg_type_error(name, "number", value)
+    whole = name == "max_header_size"  # a count of bytes; the others are seconds
+    if not 0 <= value < float("inf") or (whole and value != int(value)):
+        err = ValueError(f"the {name!r} option must be {'an integer ' if whole else ''}>= 0; got {value!r}")
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+
+
+def checked(options):
+    """{option: value} for every option, ``options`` checked as Node checks them."""
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
+    for name in _CHECKED_NUMBERS:
+        if name in options:
+            _check_number(name, options[name])
+    if "require_host_header" in options and not isinstance(options["require_host_header"], bool):
+        raise _arg_type_error("require_host_header", "bool", options["require_host_header"])
+    values = {name: options.get(name, default) for name, default in DEFAULTS.items()}
+    if "headers_timeout" not in options:  # Node's: at most 60 s, at most request_timeout
+        values["headers_timeout"] = min(DEFAULTS["headers_timeout"], values["request_timeout"])
+    h, r = values["headers_timeout"], values["request_timeout"]
+    if h > 0 and r > 0 and h > r:
+        err = ValueError(f"headers_timeout ({h}) must not exceed request_timeout ({r})")
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+    return values
