@@ -25,6 +25,11 @@ Rules:
   answered) is closed only for an address holding fewer.
 - A path is routed whatever the form of the request target (origin or absolute) and
   its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
+- No endpoint takes a body: a request whose body is still coming when it is answered
+  gets ``Connection: close``, and its connection is closed as soon as the answer is in
+  the kernel, the rest of the body unread (the master does not spend its loop reading a
+  body nobody asked for; a client streaming one would otherwise be read for up to
+  ``REQUEST_TIMEOUT`` and a close's linger).
 - Requests are answered in turns (``Answers``), not as they are read: each connection in
   turn gets one answer, for at most ``TURN_BUDGET`` seconds per loop turn, and the loop
   looks at its other events (signals, exits, heartbeats) between turns. Pipelined
@@ -109,6 +114,9 @@ def start_metrics(master, address, inherited=()):
               "/status.json": status_json}
 
     def route(req, res):
+        if not req.complete:  # a body still coming: none is asked for here
+            res.set_header("Connection", "close")
+            res.once("finish", lambda: req.complete or res.socket.destroy())
         handler = routes.get(target_path(req.url))
         if handler is None:
             answer(res, 404, "not found\n")
