@@ -234,3 +234,41 @@ def exchange(server, steps, window=0.5, until=None):
     if sock is not None:
         sock.close()
     return Result(bytes(data), closed, close_after, events)
+
+
+def node_events(script, joined=False):
+    """The events a Node script logged: it gets ``http``, ``net``, ``log(...)`` (each
+    call one event: its arguments, or with ``joined`` one string of them) and ``done()``
+    (prints them and exits). Skips the test where node is missing."""
+    if NODE is None:
+        import pytest
+        pytest.skip("node is not installed")
+    push = "events.push(a.join(' '))" if joined else "events.push(a)"
+    script = ("const http = require('http'); const net = require('net'); const events = [];\n"
+              f"const log = (...a) => {push};\n"
+              "const done = () => { console.log(JSON.stringify(events)); process.exit(0); };\n" + script)
+    out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=10, check=True).stdout
+    return json.loads(out)
+
+
+def run_loop(loop, timeout=5.0):
+    """Run ``loop`` until it is stopped; fails when that takes longer than ``timeout``."""
+    expired = []
+    timer = loop.call_later(timeout, lambda: (expired.append(True), loop.stop()))
+    loop.run_forever()
+    timer.cancel()
+    assert not expired, "the scenario did not finish"
+
+
+def run_with_client(loop, client, server=None):
+    """``run_loop(loop)`` while ``client`` runs on a thread of its own; then the thread is
+    joined, the server's connections (when given) closed, and the loop closed."""
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        run_loop(loop)
+    finally:
+        thread.join(5)
+        if server is not None:
+            server.close_all_connections()
+        loop.close()

@@ -8,36 +8,13 @@ client and prints what happened as JSON) and for prefork (the loop on this threa
 client a thread with a raw socket); both must print the same.
 """
 
-import json
 import socket
-import subprocess
 import threading
 import time
 
-import pytest
-
 import prefork
-from harness import NODE
+from harness import node_events, run_loop, run_with_client
 from prefork.runtime import new_event_loop
-
-
-def node_events(script):
-    if NODE is None:
-        pytest.skip("node is not installed")
-    script = ("const http = require('http'); const net = require('net'); const events = [];\n"
-              "const log = (...a) => events.push(a.join(' '));\n"
-              "const done = () => { console.log(JSON.stringify(events)); process.exit(0); };\n" + script)
-    out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=10, check=True).stdout
-    return json.loads(out)
-
-
-def run_loop(loop, timeout=5.0):
-    """Run ``loop`` until it is stopped; fails when that takes longer than ``timeout``."""
-    expired = []
-    timer = loop.call_later(timeout, lambda: (expired.append(True), loop.stop()))
-    loop.run_forever()
-    timer.cancel()
-    assert not expired, "the scenario did not finish"
 
 
 NODE_CLOSE_TWICE = r"""
@@ -78,18 +55,11 @@ def test_close_twice_with_a_request_in_flight():
             c.recv(1000)
             loop.call_soon_threadsafe(log, "response")
             threading.Event().wait(0.1)  # the client keeps the connection a while (pacing)
-    thread = threading.Thread(target=client)
-    thread.start()
-    try:
-        run_loop(loop)
-    finally:
-        thread.join(5)
-        server.close_all_connections()
-        loop.close()
+    run_with_client(loop, client, server)
     # (the server's 'close' comes before the last socket's own, in Node too)
     expected = ["request", "response", "cb1 none", "cb2 ERR_SERVER_NOT_RUNNING", "close", "socket close"]
     assert events == expected
-    assert node_events(NODE_CLOSE_TWICE) == expected
+    assert node_events(NODE_CLOSE_TWICE, joined=True) == expected
 
 
 NODE_CLOSE_AT_ONCE = r"""
@@ -113,7 +83,7 @@ def test_no_listening_event_after_close_on_the_same_turn():
     finally:
         loop.close()
     assert events == ["close callback none"]
-    assert node_events(NODE_CLOSE_AT_ONCE) == events
+    assert node_events(NODE_CLOSE_AT_ONCE, joined=True) == events
 
 
 NODE_CLOSE_TIMING = r"""
@@ -174,18 +144,11 @@ def test_close_event_timing_with_idle_and_busy_connections():
         loop.call_soon_threadsafe(lambda: (events.append(["close called", at()]), server.close(
             lambda e: (events.append(["close", at()]), loop.call_later(0.02, loop.stop)))))
         watch(busy, "busy", "busy answered")
-    thread = threading.Thread(target=client)
-    thread.start()
-    try:
-        run_loop(loop)
-    finally:
-        thread.join(5)
-        server.close_all_connections()
-        loop.close()
+    run_with_client(loop, client, server)
     expected = [["close called", 0.02], ["idle closed", 0.02], ["busy answered", True, 0.2],
                 ["busy closed", 1.4], ["close", 1.4]]
     assert matches(events, expected), events
-    node = node_events(NODE_CLOSE_TIMING)
+    node = node_events(NODE_CLOSE_TIMING, joined=True)
     assert matches(node, expected), node
 
 

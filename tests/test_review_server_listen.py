@@ -12,34 +12,14 @@ must print the same.
 import json
 import os
 import socket
-import subprocess
 import tempfile
 import threading
 
 import pytest
 
 import prefork
-from harness import NODE
+from harness import node_events, run_loop, run_with_client
 from prefork.runtime import new_event_loop
-
-
-def node_events(script):
-    if NODE is None:
-        pytest.skip("node is not installed")
-    script = ("const http = require('http'); const net = require('net'); const events = [];\n"
-              "const log = (...a) => events.push(a);\n"
-              "const done = () => { console.log(JSON.stringify(events)); process.exit(0); };\n" + script)
-    out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=10, check=True).stdout
-    return json.loads(out)
-
-
-def run_loop(loop, timeout=5.0):
-    """Run ``loop`` until it is stopped; fails when that takes longer than ``timeout``."""
-    expired = []
-    timer = loop.call_later(timeout, lambda: (expired.append(True), loop.stop()))
-    loop.run_forever()
-    timer.cancel()
-    assert not expired, "the scenario did not finish"
 
 
 NODE_IN_USE = r"""
@@ -299,14 +279,7 @@ def test_max_connections_drops_and_get_connections_counts_handed_off_sockets():
                 got += chunk
         loop.call_soon_threadsafe(lambda: (log("third answered", got.startswith(b"HTTP/1.1 200")), s.close(),
                                            loop.stop()))
-    thread = threading.Thread(target=client)
-    thread.start()
-    try:
-        run_loop(loop)
-    finally:
-        thread.join(5)
-        s.close_all_connections()
-        loop.close()
+    run_with_client(loop, client, s)
     events = [e for i, e in enumerate(events) if e[0] != "count" or e[2] == 0 or i < 3]  # (polls while > 0)
     expected = [["upgrade"], ["count", None, 1],
                 ["drop", ["localAddress", "localFamily", "localPort", "remoteAddress", "remoteFamily", "remotePort"],
@@ -355,13 +328,7 @@ def test_any_ipv6_address_serves_ipv4_clients_unless_ipv6_only():
         loop.call_soon_threadsafe(events.append, ["dual", a.address()["address"], a.address()["family"], got])
         got = get(b.address()["port"])
         loop.call_soon_threadsafe(lambda: (events.append(["ipv6 only", got]), a.close(), b.close(), loop.stop()))
-    thread = threading.Thread(target=client)
-    thread.start()
-    try:
-        run_loop(loop)
-    finally:
-        thread.join(5)
-        loop.close()
+    run_with_client(loop, client)
     expected = [["dual", "::", "IPv6", "IPv6 ::ffff:127.0.0.1"], ["ipv6 only", "ECONNREFUSED"]]
     assert events == expected
     assert node_events(NODE_DUAL_STACK) == expected
