@@ -14,10 +14,7 @@ Rules:
   ``_idle_fired``) is set up by ``Socket.__init__``.
 """
 
-import logging
 from time import monotonic
-
-log = logging.getLogger("prefork")
 
 
 class IdleTimer:
@@ -76,13 +73,7 @@ class IdleTimer:
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return
         self._idle_fired = last
-        try:
-            self.emit("timeout")
-        except Exception:
-            # the timer is the connection's only bound: a raising listener leaves it open
-            # for ever unless it goes now (as the server's own 'timeout' listeners do)
-            log.exception("error in a 'timeout' listener of a socket; closing it")
-            self.destroy()
+        if not self.emit_or_destroy("timeout"):  # the timer is the connection's only bound
             return
         if self.protocol is not None and not self.destroyed:
             self.protocol.on_timeout()

@@ -223,13 +223,21 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             data = decoder.decode(data)
             if not data:
                 return
+        # (a raising listener: a protocol parser of the app's refusing what the peer sent;
+        # each later read would raise again, with the connection kept open)
+        self.emit_or_destroy("data", data)
+
+    def emit_or_destroy(self, event, *args):
+        """``emit``; a listener that raises gets the socket destroyed and the error logged,
+        for the events after which nothing else would end the socket (``data``,
+        ``drain``, ``timeout``). False when that happened."""
         try:
-            self.emit("data", data)
+            self.emit(event, *args)
         except Exception:
-            # (a protocol parser of the app's, refusing what the peer sent): each later
-            # read would raise again, with the connection kept open
-            log.exception("error in a 'data' listener of a socket; closing it")
+            log.exception("error in a %r listener of a socket; closing it", event)
             self.destroy()
+            return False
+        return True
 
     def _deliver_pending(self):
         pending, self._pending = self._pending, None

@@ -35,14 +35,11 @@ Rules:
 
 import errno
 import fcntl
-import logging
 import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded
-
-log = logging.getLogger("prefork")
 
 
 def socket_error(exc, syscall):
@@ -221,12 +218,7 @@ class Writing:
             self._need_drain = False
             if self.destroyed:
                 return  # (a flush on the turn after a destroy): no event after it
-            try:
-                self.emit("drain")
-            except Exception:
-                # what follows (reading on, the FIN of an ended socket) would never come
-                log.exception("error in a 'drain' listener of a socket; closing it")
-                self.destroy()
+            if not self.emit_or_destroy("drain"):  # what follows (reading on, a FIN) would never come
                 return
             if self.protocol is not None:
                 self.protocol.on_drain()
