@@ -5,7 +5,8 @@ Rules:
   until ``end()``; ``end()`` sends the FIN once the queue is flushed (``finish`` follows).
 - The order of an orderly close is fixed: every queued byte in the kernel, then (TLS) the
   whole close_notify, then the FIN, then the close. A close_notify the kernel cannot take
-  at once waits for writability like any queued record.
+  at once waits for writability like any queued record. Bytes written to a TLS socket
+  before its handshake's end wait for it, and the FIN after them.
 - ``destroy_soon`` closes once the FIN is out. If the peer is still sending (bytes wait
   unread in the kernel, or the caller knows more is coming: ``destroy_soon(linger=True)``),
   the socket lingers first: it reads and drops what the peer sends until the peer's FIN
@@ -132,6 +133,8 @@ class Closing:
             return
         tls = self.tls
         if tls is not None:
+            if tls.pending:  # written before the handshake's end: they go out after it, this FIN with them
+                return  # (the handshake's end flushes the socket, and its flush comes back here)
             left = tls.close_notify()
             if left:  # the kernel took part of it: the rest goes first, the FIN after
                 self._out = [b""]

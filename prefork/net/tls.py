@@ -12,7 +12,9 @@ Rules:
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
   destroyed; its alert, if any, is sent first. A socket destroyed before the handshake
   ends (by a ``connection`` listener, a server timeout, ``close_all_connections``) drops
-  its handshake timer at once: nothing of it outlives the socket.
+  its handshake timer at once: nothing of it outlives the socket. What is written before
+  the handshake's end (a 'connection' listener's answer) waits for it, as Node's TLSSocket
+  keeps it, and an ``end()`` made meanwhile sends its FIN after it (``pending``).
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
@@ -264,11 +266,13 @@ class TLSLayer:
             self.timer.cancel()
             self.timer = None
         pending, self.pending = self.pending, None
-        for data in pending:
+        for data in pending:  # (before what a 'secureConnection' listener writes)
             self.sslobj.write(data)
-        self.socket.send_bytes(b"")  # the server's last flight, session tickets, early writes
         if self.on_secure is not None:
             self.on_secure(self.socket)
+        # the server's last flight, session tickets, early writes and the listener's, in one
+        # send; then the FIN of an end() that waited for them (as Node: 'secure', then 'finish')
+        self.socket.send_bytes(b"")
         return not self.socket.destroyed
 
     def eof_received(self):
