@@ -47,6 +47,9 @@ _FIELDS = {
 # but never that of a response without a body (HEAD, 1xx, 204, 304: ``has_body`` false),
 # whose Content-Length describes a body not sent
 FIELDS = frozenset(_FIELDS)
+# A request the server answered itself (server/replies.py) may have no request line: its
+# ``{r}`` is the reply's own text, ``-`` when none was read
+_REPLY_FIELDS = dict(_FIELDS, r=("req.request_text(log_url)", "{req.request_text(log_url)}"))
 # Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
 # (a dict of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code
 # that is not a key raises KeyError (or TypeError) and the line is built again by the
@@ -147,7 +150,7 @@ def parse_format(fmt):
 _PLACEHOLDER = "\\u2063%d\\u2063"
 
 
-def _compile_body(fmt):
+def _compile_body(fmt, fields=_FIELDS):
     """(fields used, the ``micros`` line or "", the code that builds and holds the line,
     its constants)."""
     parts = parse_format(fmt)
@@ -179,8 +182,8 @@ def _compile_body(fmt):
             if pending:
                 add_literal(pending)
                 pending = ""
-            pieces.append(_FIELDS[name][1])
-            fast.append(_FAST.get(name, _FIELDS[name][1]))
+            pieces.append(fields[name][1])
+            fast.append(_FAST.get(name, fields[name][1]))
         if prefix is not None and suffix is None:
             suffix, pending = pending, ""
         if pending:
@@ -195,7 +198,7 @@ def _compile_body(fmt):
             build = "    text = f'" + "".join(fast) + "'\n"
     else:
         constants["template"] = fmt + "\n"
-        keywords = ", ".join(f"{name}={_FIELDS[name][0]}" for name in sorted(used))
+        keywords = ", ".join(f"{name}={fields[name][0]}" for name in sorted(used))
         build = f"    text = template.format({keywords})\n"
     # math.trunc: the same int as int() for a float, for half the instructions
     micros = "    micros = trunc(duration * 1e6)\n" if plain and "D" in used else ""
@@ -209,12 +212,13 @@ def _compile_body(fmt):
 _TICK = "    if not clock[1] <= now < clock[2]:\n        tick(now)\n"
 
 
-def compile_format(fmt):
+def compile_format(fmt, replies=False):
     """Python source of ``line(req, res, duration)`` and the constants it uses (the
     format's literal text travels in those constants, never in the source: a constant
     keyed by a ``_PLACEHOLDER`` text stands for that text in the compiled code, any
-    other is a name). ``clock`` holds wall-clock seconds here."""
-    used, micros, build, constants = _compile_body(fmt)
+    other is a name). ``clock`` holds wall-clock seconds here. ``replies``: the line of
+    a request the server answered itself (req and res one ``ServerReply``)."""
+    used, micros, build, constants = _compile_body(fmt, _REPLY_FIELDS if replies else _FIELDS)
     clock = "    now = wall()\n" + _TICK if "t" in used else ""
     return "def line(req, res, duration):\n" + clock + micros + build, constants
 

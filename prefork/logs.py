@@ -218,6 +218,8 @@ class AccessLog:
         self.clock_text = constants.get("clock_text", ("", ""))  # around the time in its text
         self.numbers = logformat.numbers()  # shared by the line and the observer
         self.line = self._compile(source, constants, "line")
+        # the line of a request the server answered itself: reply_line(reply, reply, duration)
+        self.reply_line = self._compile(*compile_format(fmt, replies=True), "line")
 
     def _compile(self, source, constants, name, names=None):
         scope = {"append": self.lines.append, "lines": self.lines,

@@ -14,7 +14,9 @@ Rules:
   interpreter gets control (a worker stuck inside C code dies by the master's SIGKILL
   with its buffer unwritten).
 - One response observer per worker: it takes the duration once and feeds the metrics
-  (when on), the access log (when on) and the max_requests count (when set).
+  (when on), the access log (when on) and the max_requests count (when set). A request
+  the server answered itself (a parse error's or a timeout's 4xx) gets its access log
+  line too, as nginx logs its own 400s; metrics count those as client errors.
 - The access log buffer is written by a timer every ``access_log_flush`` seconds, on
   USR1 (then reopened) and after the loop ends, however it ends (TERM, INT, QUIT,
   max_requests recycling, the master gone).
@@ -218,6 +220,8 @@ class Worker:
             asyncio.set_event_loop_policy(None)
         self.metrics = WorkerMetrics(server, settings.metrics_buckets) if settings.metrics_bind else None
         server.response_observer = self.observer()
+        if self.access is not None:
+            server.reply_observer = self.access.reply_line
         if self.access is not None and settings.access_log_flush > 0:
             self.flush_timer = loop.call_later(settings.access_log_flush, self.flush_access_log)
         proxied = settings.proxy_protocol_bind

@@ -13,6 +13,8 @@ Rules:
   against ``max_header_size`` as a request-target does (Node's client counts it).
 """
 
+import re
+
 import httptools
 
 from .errors import ParseError
@@ -47,6 +49,31 @@ class RequestParser(MessageParser):
         self._url = b""
         if self.on_begin is not None:
             self.on_begin()
+
+    def request_line(self, err=None):
+        """(method, target, version) of the request being read once its request line was
+        read whole, else None: what an access log can say of a request the server
+        answered itself (``err``: the ParseError that stopped it, if one did). Before any
+        header field came out of llhttp, the line is looked for in the bytes read up to
+        the error: the last line that starts with the method and target parsed."""
+        if not self.in_message or not self._url:
+            return None
+        parser = self._parser
+        method, target = parser.get_method(), self._url
+        if self._raw or self.headers_complete:
+            return method.decode("ascii"), target.decode("latin-1"), parser.get_http_version()
+        seen = b"".join(self._retained or ())
+        if err is not None and err.raw_packet is not None and err.bytes_parsed is not None:
+            seen += err.raw_packet[:err.bytes_parsed]
+        else:
+            seen += self._piece
+        pattern = rb"(?:^|\n)" + re.escape(method + b" " + target + b" HTTP/") + rb"(\d\.\d)\r?\n"
+        found = None
+        for found in re.finditer(pattern, seen):
+            pass
+        if found is None:
+            return None
+        return method.decode("ascii"), target.decode("latin-1"), found[1].decode("ascii")
 
     def on_url(self, url):
         counted = self._counted + len(url)

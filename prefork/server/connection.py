@@ -21,7 +21,8 @@ Rules (Node's, spec §2-§4):
   Head and request deadlines are checked by the server's sweep against
   ``message_start`` while ``active`` (from accept or a message's first byte to its end).
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
-  written unless the response on the wire has sent its head, and the socket closes.
+  written unless the response on the wire has sent its head (and shown to
+  ``server.reply_observer``), and the socket closes.
 - A draining server's idle connections wait out their keep-alive timer (one that never
   sent a byte gets one); a request that comes first is answered with ``Connection: close``.
 - A body nobody read (a paused request) is discarded once its response is done.
@@ -34,6 +35,7 @@ from ..http.errors import ParseError, request_timeout_error
 from ..http.parser import RequestParser
 from ..http.serialize import CANNED
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
+from .replies import ServerReply
 from .dispatch import Dispatch, StopParsing, HeldRequest
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
@@ -356,6 +358,9 @@ class Connection(Dispatch, FlowControl):
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
+            if server.reply_observer is not None:
+                reply = ServerReply(socket, err.status_hint, self._req, self.parser.request_line(err))
+                server.reply_observer(reply, reply, socket.loop.time() - self.message_start)
         socket.destroy_soon(linger=err.status_hint == 413)  # a body over the limit is still coming
 
     def _emit_client_error(self, err):

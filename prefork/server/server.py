@@ -99,6 +99,9 @@ class Server(EventEmitter):
         # called as observer(req, res) when a response to a parsed request has finished
         # (automatic ones included): the daemon's access log, request counting, metrics
         self.response_observer = None
+        # called as observer(req, res, duration) with one replies.ServerReply for both
+        # when the server answered a request itself (a parse error's or timeout's 4xx)
+        self.reply_observer = None
         if listener is not None:
             self.on("request", listener)
 
