@@ -98,8 +98,7 @@ class ClientProtocol:
                 res.keep_alive = False  # a body after a HEAD response: not reused
             res.complete = True
             self.parser = ResponseParser(self)
-            self.request.response_complete()  # before 'end', as below
-            res.push_end()
+            res.push_end(self.request.response_complete)  # as below
             return
         self.request.hand_over("connect" if reason == "CONNECT" else "upgrade", data[offset:])
 
@@ -146,11 +145,12 @@ class ClientProtocol:
         self.done = True
         if trailers:
             res.trailers = header_map(trailers, len(trailers) // 2)
-        # the socket is settled (kept for the agent, the request marked done, or closed)
-        # before the application's 'end' listeners run, as Node's own 'end' listener
-        # runs first: a destroy() there leaves a kept-alive socket alone
-        self.request.response_complete()
-        res.push_end()
+        # the exchange is over when 'end' is emitted (once the body is read, as Node's
+        # paused stream): the socket is settled then (kept for the agent, the request
+        # marked done, or closed), before the application's 'end' listeners run, as
+        # Node's own 'end' listener runs first: a destroy() there leaves a kept-alive
+        # socket alone
+        res.push_end(self.request.response_complete)
 
     # -- the socket's other events ---------------------------------------------------------------
     def eof_received(self):

@@ -4,29 +4,38 @@ client) and Information (the payload of an ``information`` event, a 1xx).
 Rules:
 - ``async for chunk in res`` is Node's ``for await``: leaving the loop before the end
   destroys the response (its socket, unless the body was complete).
-- ``data`` and ``end`` come from the client protocol as the parser produces them;
-  ``close`` once, when the exchange is over (``mark_closed``). A connection that ends
+- ``data`` and ``end`` come from the client protocol as the parser produces them, while
+  the response flows (below); ``close`` once, when the exchange is over (``mark_closed``). A connection that ends
   before the body does gives ``aborted``, the request's ``close``, ``error``
   (ECONNRESET "aborted", when listened to) and ``close``, never ``end``; a response
   destroyed by the application gives ``aborted``, its ``close``, then the request's.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
-  called; a response awaited through ``await req.response()`` collects from its first byte.
+  called (resuming a paused response); a response awaited through
+  ``await req.response()`` collects from its first byte.
   It raises the parse or connection error that broke the body (``failure``), else
   ECONNRESET "aborted" for a body the connection's end cut short.
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
-- Body bytes that come while nobody reads (no ``data`` listener, no ``read()``, no
-  ``async for``, no ``resume()``) are kept for a later ``read()``, ``async for`` or
-  ``data`` listener (which gets them on the next loop turn, before newer chunks and
-  ``end``; once ``end`` was emitted they are only for ``read()``/``async for``), so
-  awaiting a request after its response came loses nothing. Past ``_KEPT_HIGH_WATER``
-  kept bytes, a response someone took (a ``response`` listener or awaiter) stops its
-  socket's reading until it is read (Node's paused stream); one nobody took is
-  discarded as it comes (Node's dump, so its socket is freed) and a later ``read()`` or
-  ``async for`` raises ERR_BODY_DISCARDED instead of giving part of it.
+- The body flows as Node's Readable does. A response starts neither flowing nor paused:
+  its chunks are kept until a ``data`` listener, ``resume()``, ``read()`` or
+  ``async for`` makes it flow; then the kept chunks go out on the next loop turn, before
+  newer ones. ``end`` comes only once the body has been read that way, so a ``data``
+  listener attached late (after an ``await``, on a later turn) gets the whole body and
+  then ``end``; the exchange is over (the socket back to the agent, the request's
+  ``close``, then the response's) at that ``end``, as in Node. A flowing response with
+  no ``data`` listener (``resume()``, or its last listener removed) drops what comes;
+  ``pause()`` keeps it, and a ``data`` listener added then does not resume it.
+- A response nobody took (no ``response`` listener, no awaiter) is Node's dumped one:
+  its ``end`` comes as the body does; its body is still kept for a later ``read()`` or
+  ``async for`` (``await req`` after the response came loses nothing). Past
+  ``_KEPT_HIGH_WATER`` kept bytes, a response someone took stops its socket's reading
+  until it is read (Node's paused stream); one nobody took is discarded as it comes (so
+  its socket is freed) and a later ``read()`` or ``async for`` raises
+  ERR_BODY_DISCARDED instead of giving part of it.
 """
 
 import asyncio
+from collections import deque
 
 from ..emitter import Chunks, EventEmitter
 from ..http.errors import HTTPError
@@ -49,63 +58,92 @@ class ClientResponse(EventEmitter):
         self.trailers = {}
         self.complete = False
         self.aborted = False
+        self._flowing = None  # Node's readableFlowing: None at first, True once resumed, False once paused
+        self._kept = deque()  # body chunks that came while the response was not flowing
+        self._kept_size = 0
+        self._flow_due = False  # a _flow() is scheduled: the kept chunks go out on the next turn
+        self._end_pending = False  # the body ended; 'end' waits until the kept chunks are read
+        self._finished = None  # what runs as 'end' is emitted, before its listeners (the request's)
         self._ended = False  # 'end' was emitted
-        self.once("end", self._mark_ended)
+        self._close_due = False  # the exchange closed before 'end': 'close' follows it
         self.destroyed = False  # destroy() was called on the response itself
         self.destroy_error = None
         self._closed = False
         self._body = None  # (chunks, [pending read() futures]) once collected for read()
         self.taken = False  # a 'response' listener or awaiter had it (set by the request)
-        self._kept = []  # body chunks that came while nobody read
-        self._kept_size = 0
-        self._flowing = False  # resume() was called: unread chunks are dropped
         self._backlog = False  # the socket stopped reading for the kept chunks
         self._discarded = False  # kept chunks went past the mark with nobody to read them
         self.failure = None  # the parse or connection error that broke the body (set by the request)
-        self._delivering = False  # kept chunks go to a late 'data' listener on the next turn
-        self._end_due = False  # the body ended while they did: 'end' follows them
-
-    def _mark_ended(self):
-        self._ended = True
 
     def push_body(self, chunk):
-        """A body chunk from the protocol: to the ``data`` listeners, else kept."""
-        if self._delivering:  # after the kept chunks a late listener is getting
-            self._kept.append(chunk)
-            self._kept_size += len(chunk)
-            return
-        if self.listener_count("data"):
+        """A body chunk from the protocol: to the ``data`` listeners while the response
+        flows (and lost without one, as in Node), else kept until it does."""
+        if self._flowing and not self._kept:
             self.emit("data", chunk)
             return
-        if self._flowing:
-            return  # resumed with nobody listening: read and dropped
         self._kept.append(chunk)
         self._kept_size += len(chunk)
         if self._kept_size > _KEPT_HIGH_WATER:
-            if self.taken:
+            if self.taken or self._flowing is not None:
                 if not self._backlog:
                     self._backlog = True
                     self.socket.pause()
             else:
                 self._discarded = True
-                self._flowing = True
-                self._kept = []
+                self._flowing = True  # Node's dump: what comes from now on is dropped
+                self._kept.clear()
                 self._kept_size = 0
 
-    def push_end(self):
-        """The body's end from the protocol: ``end``, after the kept chunks a late
-        ``data`` listener is getting."""
-        if self._delivering:
-            self._end_due = True
-        else:
-            self.emit("end")
+    def push_end(self, finished=None):
+        """The body's end from the protocol. ``end`` comes once the body has been read:
+        at once when the response flows with nothing kept, or when nobody took it (Node
+        dumps such a response); else when it is resumed and the kept chunks have gone
+        out. ``finished`` runs just before ``end``'s listeners."""
+        self._finished = finished
+        self._end_pending = True
+        if (self._flowing and not self._kept) or (self._flowing is None and not self.taken):
+            self._emit_end()
+
+    def _emit_end(self):
+        self._end_pending = False
+        self._ended = True
+        finished, self._finished = self._finished, None
+        if finished is not None:
+            finished()
+        self.emit("end")
+        if self._close_due:
+            self._close_due = False
+            self.socket.loop.call_soon(self.mark_closed)
+
+    def _schedule_flow(self):
+        if not self._flow_due and (self._kept or self._end_pending):
+            self._flow_due = True
+            self.socket.loop.call_soon(self._flow)
+
+    def _flow(self):
+        """The kept chunks to the ``data`` listeners (one at a time: a ``pause()`` in a
+        listener keeps the rest), then ``end`` once the body is read."""
+        self._flow_due = False
+        kept = self._kept
+        while kept and self._flowing:
+            chunk = kept.popleft()
+            self._kept_size -= len(chunk)
+            self.emit("data", chunk)
+        if not self._flowing:
+            return
+        if self._backlog:
+            self._backlog = False
+            self.socket.resume()
+        if self._end_pending and not self.destroyed:
+            self._emit_end()
 
     def _take_kept(self):
         """The chunks kept so far (the caller listens to ``data`` from now on); none
-        while they are being delivered (the caller's listener gets them then)."""
-        if self._delivering:
+        when they go out on the next turn (the caller's listener gets them then)."""
+        if self._flow_due and self._flowing:
             return []
-        kept, self._kept = self._kept, []
+        kept = list(self._kept)
+        self._kept.clear()
         self._kept_size = 0
         if self._backlog:
             self._backlog = False
@@ -113,43 +151,24 @@ class ClientResponse(EventEmitter):
         return kept
 
     def on(self, event, listener):
+        """A ``data`` listener makes the response flow unless it was paused (Node's)."""
         super().on(event, listener)
-        if event == "data":
-            if self._kept and not self._ended:
-                # a reader came late (Node's paused stream): the kept chunks go to the
-                # 'data' listeners on the next loop turn, before any newer one and 'end'
-                if not self._delivering:
-                    self._delivering = True
-                    self.socket.loop.call_soon(self._deliver_kept)
-            elif self._backlog:
-                self._backlog = False  # a reader came: the socket reads again
-                self.socket.resume()
+        if event == "data" and self._flowing is not False:
+            self.resume()
         return self
-
-    def _deliver_kept(self):
-        while self._kept:
-            kept, self._kept = self._kept, []
-            self._kept_size = 0
-            for chunk in kept:
-                self.emit("data", chunk)
-        self._delivering = False
-        if self._backlog:
-            self._backlog = False
-            self.socket.resume()
-        if self._end_due:
-            self._end_due = False
-            self.emit("end")
 
     add_listener = on
 
     def collect_body(self):
-        """Keep every body chunk, those kept so far and those to come, for ``read()``."""
+        """Keep every body chunk, those kept so far and those to come, for ``read()``
+        (a paused response is resumed: reading it is asking for the body)."""
         if self._body is None:
             chunks = self._take_kept()
             self._body = (chunks, [])
             self.on("data", chunks.append)
             self.once("end", self._body_complete)
             self.once("close", self._body_complete)
+            self.resume()
 
     def _body_complete(self):
         waiting = self._body[1]
@@ -175,8 +194,9 @@ class ClientResponse(EventEmitter):
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
-        return self._iterate(Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=kept,
-                                    ended=self._ended))
+        chunks = Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=kept, ended=self._ended)
+        self.resume()  # (a paused response too: iterating is reading)
+        return self._iterate(chunks)
 
     async def _iterate(self, chunks):
         """The chunks; a loop left before the body's end (``break``, an exception)
@@ -201,18 +221,25 @@ class ClientResponse(EventEmitter):
         return self
 
     def pause(self):
-        """Stop the body's ``data`` events for now: the socket stops reading."""
-        self.socket.pause()
+        """Stop the body's ``data`` events (Node's ``res.pause()``): chunks are kept, and
+        the socket stops reading while the body is still coming; a ``data`` listener
+        added now does not resume it."""
+        self._flowing = False
+        if not self.complete:
+            self.socket.pause()
         return self
 
     def resume(self):
-        """Let the body flow (Node's ``res.resume()``: without a ``data`` listener the
-        body is read and dropped, so the exchange ends and the socket is freed)."""
+        """Let the body flow (Node's ``res.resume()``): the kept chunks and the rest go to
+        the ``data`` listeners on the next turn, then ``end``; without a listener they
+        are dropped, so the exchange ends and the socket is freed."""
         self._flowing = True
-        self._kept = []
-        self._kept_size = 0
-        self._backlog = False
-        self.socket.resume()
+        if self._ended:
+            return self
+        if not self.complete:
+            self._backlog = False
+            self.socket.resume()
+        self._schedule_flow()
         return self
 
     def read(self):
@@ -222,7 +249,7 @@ class ClientResponse(EventEmitter):
             future.set_exception(_discarded())
             return future
         self.collect_body()
-        if self.complete or self._closed:
+        if self._ended or self._closed:
             self._settle_read(future)
         else:
             waiting = self._body[1]
@@ -231,10 +258,15 @@ class ClientResponse(EventEmitter):
         return future
 
     def mark_closed(self):
-        """Emit ``close`` once (called by the request when the exchange is over)."""
-        if not self._closed:
-            self._closed = True
-            self.emit("close")
+        """Emit ``close`` once (called by the request when the exchange is over); after
+        ``end`` when the body is complete but not read yet (Node's order)."""
+        if self._closed:
+            return
+        if self._end_pending and not self.destroyed:
+            self._close_due = True
+            return
+        self._closed = True
+        self.emit("close")
 
     def mark_aborted(self):
         """The connection ended before the body did: ``aborted`` now (Node's order)."""
@@ -259,6 +291,15 @@ class ClientResponse(EventEmitter):
             self.destroy_error = error
             if not self.complete:
                 self.socket.destroy()
+            elif not self._ended:
+                # complete but never read: Node's aborts it, and its socket goes
+                self._end_pending = False
+                self._finished = None
+                self.mark_aborted()
+                self.socket.destroy()
+                if self._close_due:
+                    self._close_due = False
+                    self.socket.loop.call_soon(self.mark_closed)
         return self
 
     @property
