@@ -23,7 +23,12 @@ Rules:
   (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
-- ALPN offers ``http/1.1`` only; client-initiated renegotiation is refused.
+- ALPN offers ``http/1.1`` only. A client whose ALPN offer lacks it (``h2`` alone) is
+  refused as Node refuses it: a ``no_application_protocol`` alert and
+  ``ERR_SSL_NO_APPLICATION_PROTOCOL``. Python's ``ssl`` answers such an offer with no ALPN
+  and goes on, so the layer reads the offer from the ClientHello's bytes itself
+  (``offered_alpn``) before OpenSSL answers it; a client that offers no ALPN is served.
+  Client-initiated renegotiation is refused.
 - Contexts are built from plain values (a settings dict), so the same code checks a
   configuration at load (``ContextError`` names the setting at fault) and serves it.
   The master keeps the context it checked and the workers it forks use that one: OpenSSL
@@ -36,9 +41,12 @@ import ssl
 from ..http.errors import HTTPError
 
 ALPN = ("http/1.1",)
+_SPOKEN = frozenset(name.encode() for name in ALPN)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
+_HELLO_MAX = 64 * 1024  # a longer ClientHello is left to OpenSSL alone
+_NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
 _READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
 # OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
 # CONNECT); any other method shows as a stream that starts with a capital letter
@@ -46,6 +54,43 @@ _PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
 _PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
 PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                      b"Connection: close\r\n\r\n%s" % (len(_PLAIN_TEXT), _PLAIN_TEXT))
+
+
+def offered_alpn(data):
+    """The ALPN protocols (bytes) of the ClientHello that ``data`` starts with, () when it
+    offers none; None while it is not all there; False for what this does not read as a
+    ClientHello (OpenSSL judges it). A hello cut in several records is put together."""
+    message, at = b"", 0
+    while len(message) < 4 or len(message) < 4 + int.from_bytes(message[1:4], "big"):
+        if len(data) < at + 5:
+            return None
+        size = int.from_bytes(data[at + 3:at + 5], "big")
+        if data[at] != 22 or not size or len(message) + size > _HELLO_MAX:
+            return False
+        if len(data) < at + 5 + size:
+            return None
+        message += data[at + 5:at + 5 + size]
+        at += 5 + size
+    if message[0] != 1:
+        return False
+    try:  # version and random, session id, cipher suites, compression methods, extensions
+        at = 39 + message[38]
+        at += 2 + int.from_bytes(message[at:at + 2], "big")
+        at += 1 + message[at]
+        end = at + 2 + int.from_bytes(message[at:at + 2], "big")
+        at += 2
+        while at + 4 <= end:
+            size = int.from_bytes(message[at + 2:at + 4], "big")
+            if message[at:at + 2] == b"\x00\x10":  # application_layer_protocol_negotiation
+                names, at, end = [], at + 6, at + 4 + size
+                while at < end:
+                    names.append(message[at + 1:at + 1 + message[at]])
+                    at += 1 + message[at]
+                return tuple(names)
+            at += 4 + size
+    except IndexError:
+        return False
+    return ()
 
 
 class ContextError(ValueError):
@@ -84,11 +129,9 @@ def build_context(values):
         ssl.create_default_context(cafile=certfile)  # parses every certificate in the file
     except ssl.SSLError as exc:
         raise ContextError("certfile", f"{certfile}: not a valid certificate ({_reason(exc)})") from None
-    if keyfile is not None:
-        _readable("keyfile", keyfile)
     key_source = keyfile or certfile
     key_key = "keyfile" if keyfile else "certfile"
-    encrypted = _encrypted_key(key_source)
+    encrypted = b"ENCRYPTED" in (_readable("keyfile", keyfile) if keyfile is not None else head)
     if encrypted and not password:
         raise ContextError(key_key, f"the key in {key_source} is encrypted: keyfile_password is needed")
     try:
@@ -125,15 +168,6 @@ def build_context(values):
         except ssl.SSLError:
             raise ContextError("ciphers", f"no cipher can be selected from {ciphers!r}") from None
     return context
-
-
-def _encrypted_key(path):
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read(1 << 20)
-    except OSError:
-        return False
-    return b"ENCRYPTED" in text
 
 
 def _reason(exc):
@@ -174,7 +208,7 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte",
-                 "wire_sent")
+                 "wire_sent", "hello")
 
     def __init__(self, tls, socket, raw, on_secure, on_error):
         self.socket = socket
@@ -193,6 +227,7 @@ class TLSLayer:
         self.pending = []  # plaintext written before the handshake finished
         self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
         self.wire_sent = 0  # bytes of records the kernel has taken
+        self.hello = b""  # the ClientHello's bytes until its ALPN offer is read (then None)
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
 
@@ -209,6 +244,8 @@ class TLSLayer:
             if self.first_byte is None and data:
                 self.first_byte = data[0]
             incoming.write(data)
+            if self.hello is not None and not self._alpn_spoken(data):
+                return b""
             if not self._handshake():
                 return b""
         else:
@@ -245,6 +282,20 @@ class TLSLayer:
         self.peer_closed = True
         self.reading = False
         self.incoming = ssl.MemoryBIO()  # nothing after close_notify is read; drop it
+
+    def _alpn_spoken(self, data):
+        """Keep the ClientHello's bytes until it is whole; then False (the client refused,
+        the socket gone) when it offers ALPN and none of ours, else True."""
+        hello = self.hello + data if self.first_byte == 22 else b""
+        offered = offered_alpn(hello) if hello else False
+        self.hello = hello if offered is None else None
+        if not offered or _SPOKEN.intersection(offered):
+            return True
+        names = ", ".join(name.decode("ascii", "replace") for name in offered)[:100]
+        self.outgoing.write(_NO_APPLICATION_PROTOCOL)  # sent as OpenSSL's own alerts are
+        self._fail(HTTPError("ERR_SSL_NO_APPLICATION_PROTOCOL", f"no application protocol: the client "
+                                                                f"offers {names}, this server speaks http/1.1"))
+        return False
 
     def _handshake(self):
         try:
