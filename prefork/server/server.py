@@ -3,9 +3,8 @@
 Rules:
 - ``listen`` binds (or takes a bound socket as it is) and starts accepting; ``listening``
   fires on a later loop turn (not after a ``close()`` on the same turn). A bind that
-  fails is an ``error`` event when one is listened, else raised. Every accepted socket
-  emits ``connection`` before any byte is read; past ``max_connections`` open ones it
-  is closed at once, with ``drop``.
+  fails is an ``error`` event when one is listened, else raised. Accepting, TLS and
+  PROXY headers: see accepting.py.
 - Head and request deadlines are checked by a sweep every
   ``connections_checking_interval`` seconds, as Node does; ``close()`` stops it. A
   listener that raises while a connection is timed out gets that connection destroyed;
@@ -18,27 +17,14 @@ Rules:
   from then on says ``Connection: close``; an idle connection is not cut: it closes when
   its own keep-alive timer expires, so a client that sends within its keep-alive window
   gets an answer, never a reset.
-- Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
-  logged once per episode.
 - Every knob is an attribute (their defaults and the checks made at construction are
   server/knobs.py's); a change applies to requests that start later (the Keep-Alive
   header's values: to response heads fixed later). Ports and binds are server/binding.py's.
 - The server's connections read into one buffer of its own (``net.Socket``'s
   ``read_buffer``; each read's bytes are copied out at once), which keeps a long-running
   worker's heap from fragmenting.
-- A listener given ``tls`` (a ``net.tls.ServerTLS``) wraps each accepted socket before
-  the protocol sees a byte; a failed handshake is Node's ``tlsClientError`` (err,
-  socket), counted by code in ``stats.tls_handshake_failures``, and the socket is
-  destroyed; a finished one emits ``secureConnection``.
-- A listener with ``proxy_protocol`` on reads each connection's PROXY header first
-  (net/proxy.py, from ``proxy_allow_ips`` peers only, within ``proxy_protocol_timeout``)
-  and only then makes the connection, with the client's address from the header; a
-  connection without a valid header is closed and counted in ``stats.proxy_errors``.
-  Other listeners pay nothing for it.
 """
 
-import errno
-from functools import partial
 import logging
 import os
 import socket as _socket
@@ -49,15 +35,13 @@ from ..http.errors import HTTPError
 from ..http.serialize import HeadCache
 from ..runtime import current_loop
 from . import binding, knobs
-from .connection import Connection
-from ..net import Socket
+from .accepting import Accepting
 from ..net import proxy
 
 READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
 
 log = logging.getLogger("prefork.server")
 
-_ACCEPT_BATCH = 32
 _REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
 _SOCKET_ARG = {"clientError": 1, "timeout": 0, "upgrade": 1, "connect": 1}  # where the socket is
 
@@ -76,7 +60,7 @@ class ServerStats:
         self.proxy_errors = {}  # PROXY protocol failures by reason
 
 
-class Server(EventEmitter):
+class Server(Accepting, EventEmitter):
     def __init__(self, listener=None, *, loop=None, **options):
         for name, value in knobs.checked(options).items():
             setattr(self, name, value)
@@ -185,128 +169,11 @@ class Server(EventEmitter):
         family = "IPv6" if sock.family == _socket.AF_INET6 else "IPv4"
         return {"address": local[0], "family": family, "port": local[1]}
 
-    def _accept(self, lsock, tls=None):
-        trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
-        for _ in range(_ACCEPT_BATCH):
-            try:
-                csock, _addr = lsock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    if not self._accept_failing:
-                        self._accept_failing = True
-                        log.error("cannot accept connections: %s; retrying every 0.5 s", exc.strerror)
-                    self._pause_accepting(0.5)
-                    return
-                if exc.errno == errno.ECONNABORTED:
-                    continue
-                raise
-            if self._accept_failing:
-                self._accept_failing = False
-                log.warning("accepting connections again")
-            cap = self.max_connections
-            if cap and len(self._connections) + len(self._detached) >= cap:
-                self._drop(csock)
-                continue
-            if trusted is not None:
-                self._proxy_header_first(csock, trusted, tls)
-                continue
-            self._new_connection(csock, tls)
-
-    def _drop(self, csock):
-        """Over ``max_connections``: Node's 'drop' (with both ends' addresses, none for a
-        UNIX socket), and the connection is closed."""
-        args = ()
-        if csock.family != _socket.AF_UNIX:
-            family = "IPv6" if csock.family == _socket.AF_INET6 else "IPv4"
-            try:
-                local, remote = csock.getsockname(), csock.getpeername()
-                args = ({"localAddress": local[0], "localPort": local[1], "localFamily": family,
-                         "remoteAddress": remote[0], "remotePort": remote[1], "remoteFamily": family},)
-            except OSError:  # (the peer is gone already)
-                args = ({},)
-        try:
-            self.emit("drop", *args)
-        except Exception:
-            log.exception("error in a 'drop' listener")
-        finally:
-            csock.close()
-
     def get_connections(self, callback):
         """Node's ``getConnections``: ``callback(None, count)`` on the next turn, the count
         of open connections (handed-off ones too)."""
         self.loop.call_soon(callback, None, len(self._connections) + len(self._detached))
         return self
-
-    def _pause_accepting(self, seconds):
-        for sock in self._listen_socks:
-            self.loop.remove_reader(sock.fileno())
-        self._accept_paused = True
-
-        def resume():
-            self._accept_paused = False
-            if self._listening:
-                for sock in self._listen_socks:
-                    self.loop.add_reader(sock.fileno(), self._accept, sock, self._listen_tls.get(sock.fileno()))
-        self.loop.call_later(seconds, resume)
-
-    def _new_connection(self, csock, tls=None, peer=None):
-        csock.setblocking(False)
-        if csock.family != _socket.AF_UNIX:
-            csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        socket = Socket(self.loop, csock, self._read_buffer)
-        if peer is not None:  # the client a PROXY header named
-            socket.remote_family, socket.remote_address, socket.remote_port = peer
-        if tls is not None:  # a PROXY header, when read, came before this
-            socket.start_tls(tls, self._secure_connection, self.tls_client_error)
-        conn = Connection(self, socket)
-        self.stats.connections_total += 1
-        self._connections.add(conn)
-        if self.timeout and self.timeout > 0:
-            socket.set_timeout(self.timeout)
-        try:
-            self.emit("connection", socket)
-        except Exception:
-            log.exception("error in a 'connection' listener")
-            socket.destroy()
-            return
-        if not socket.destroyed:
-            socket.resume()
-        return conn
-
-    def _proxy_header_first(self, csock, trusted, tls):
-        reader = proxy.HeaderReader(self.loop, csock, self.proxy_protocol_timeout, trusted,
-                                    partial(self._proxy_header_read, tls=tls))
-        self._connections.add(reader)
-        reader.start()
-
-    def _proxy_header_read(self, reader, header, reason, tls=None):
-        if header is not None:
-            conn = self._new_connection(reader.sock, tls, peer=header.peer)
-            if self.draining and conn is not None:
-                conn.drain()
-        elif reason is not None:
-            errors = self.stats.proxy_errors
-            errors[reason] = errors.get(reason, 0) + 1
-        self.connection_closed(reader)
-
-    def _secure_connection(self, socket):
-        try:
-            self.emit("secureConnection", socket)
-        except Exception:
-            log.exception("error in a 'secureConnection' listener")
-            socket.destroy()
-
-    def tls_client_error(self, err, socket):
-        """A TLS handshake failed (called by the socket's TLS layer, which then destroys
-        the socket): Node's ``tlsClientError``."""
-        failures = self.stats.tls_handshake_failures
-        failures[err.code] = failures.get(err.code, 0) + 1
-        try:
-            self.emit("tlsClientError", err, socket)
-        except Exception:
-            log.exception("error in a 'tlsClientError' listener")
 
     def connection_closed(self, conn):
         """The protocol's socket closed (called by ``Connection``)."""

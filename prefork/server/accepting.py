@@ -1,0 +1,151 @@
+"""Accepting: how the server takes a connection, from ``accept(2)`` to ``connection``.
+
+Rules:
+- Every accepted socket emits ``connection`` before any byte is read; past
+  ``max_connections`` open ones it is closed at once, with ``drop``.
+- Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
+  logged once per episode.
+- A listener given ``tls`` (a ``net.tls.ServerTLS``) wraps each accepted socket before
+  the protocol sees a byte; a failed handshake is Node's ``tlsClientError`` (err,
+  socket), counted by code in ``stats.tls_handshake_failures``, and the socket is
+  destroyed; a finished one emits ``secureConnection``.
+- A listener with ``proxy_protocol`` on reads each connection's PROXY header first
+  (net/proxy.py, from ``proxy_allow_ips`` peers only, within ``proxy_protocol_timeout``)
+  and only then makes the connection, with the client's address from the header; a
+  connection without a valid header is closed and counted in ``stats.proxy_errors``.
+  Other listeners pay nothing for it.
+- ``Accepting`` is a part of ``Server`` (its mixin): it reads and writes the server's
+  own state, as the server's other methods do.
+"""
+
+import errno
+from functools import partial
+import logging
+import socket as _socket
+
+from ..net import Socket
+from ..net import proxy
+from .connection import Connection
+
+log = logging.getLogger("prefork.server")
+
+_ACCEPT_BATCH = 32
+
+
+class Accepting:
+    def _accept(self, lsock, tls=None):
+        trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                csock, _addr = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    if not self._accept_failing:
+                        self._accept_failing = True
+                        log.error("cannot accept connections: %s; retrying every 0.5 s", exc.strerror)
+                    self._pause_accepting(0.5)
+                    return
+                if exc.errno == errno.ECONNABORTED:
+                    continue
+                raise
+            if self._accept_failing:
+                self._accept_failing = False
+                log.warning("accepting connections again")
+            cap = self.max_connections
+            if cap and len(self._connections) + len(self._detached) >= cap:
+                self._drop(csock)
+                continue
+            if trusted is not None:
+                self._proxy_header_first(csock, trusted, tls)
+                continue
+            self._new_connection(csock, tls)
+
+    def _drop(self, csock):
+        """Over ``max_connections``: Node's 'drop' (with both ends' addresses, none for a
+        UNIX socket), and the connection is closed."""
+        args = ()
+        if csock.family != _socket.AF_UNIX:
+            family = "IPv6" if csock.family == _socket.AF_INET6 else "IPv4"
+            try:
+                local, remote = csock.getsockname(), csock.getpeername()
+                args = ({"localAddress": local[0], "localPort": local[1], "localFamily": family,
+                         "remoteAddress": remote[0], "remotePort": remote[1], "remoteFamily": family},)
+            except OSError:  # (the peer is gone already)
+                args = ({},)
+        try:
+            self.emit("drop", *args)
+        except Exception:
+            log.exception("error in a 'drop' listener")
+        finally:
+            csock.close()
+
+    def _pause_accepting(self, seconds):
+        for sock in self._listen_socks:
+            self.loop.remove_reader(sock.fileno())
+        self._accept_paused = True
+
+        def resume():
+            self._accept_paused = False
+            if self._listening:
+                for sock in self._listen_socks:
+                    self.loop.add_reader(sock.fileno(), self._accept, sock, self._listen_tls.get(sock.fileno()))
+        self.loop.call_later(seconds, resume)
+
+    def _new_connection(self, csock, tls=None, peer=None):
+        csock.setblocking(False)
+        if csock.family != _socket.AF_UNIX:
+            csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        socket = Socket(self.loop, csock, self._read_buffer)
+        if peer is not None:  # the client a PROXY header named
+            socket.remote_family, socket.remote_address, socket.remote_port = peer
+        if tls is not None:  # a PROXY header, when read, came before this
+            socket.start_tls(tls, self._secure_connection, self.tls_client_error)
+        conn = Connection(self, socket)
+        self.stats.connections_total += 1
+        self._connections.add(conn)
+        if self.timeout and self.timeout > 0:
+            socket.set_timeout(self.timeout)
+        try:
+            self.emit("connection", socket)
+        except Exception:
+            log.exception("error in a 'connection' listener")
+            socket.destroy()
+            return
+        if not socket.destroyed:
+            socket.resume()
+        return conn
+
+    def _proxy_header_first(self, csock, trusted, tls):
+        reader = proxy.HeaderReader(self.loop, csock, self.proxy_protocol_timeout, trusted,
+                                    partial(self._proxy_header_read, tls=tls))
+        self._connections.add(reader)
+        reader.start()
+
+    def _proxy_header_read(self, reader, header, reason, tls=None):
+        if header is not None:
+            conn = self._new_connection(reader.sock, tls, peer=header.peer)
+            if self.draining and conn is not None:
+                conn.drain()
+        elif reason is not None:
+            errors = self.stats.proxy_errors
+            errors[reason] = errors.get(reason, 0) + 1
+        self.connection_closed(reader)
+
+    def _secure_connection(self, socket):
+        try:
+            self.emit("secureConnection", socket)
+        except Exception:
+            log.exception("error in a 'secureConnection' listener")
+            socket.destroy()
+
+    def tls_client_error(self, err, socket):
+        """A TLS handshake failed (called by the socket's TLS layer, which then destroys
+        the socket): Node's ``tlsClientError``."""
+        failures = self.stats.tls_handshake_failures
+        failures[err.code] = failures.get(err.code, 0) + 1
+        try:
+            self.emit("tlsClientError", err, socket)
+        except Exception:
+            log.exception("error in a 'tlsClientError' listener")
