@@ -20,6 +20,10 @@ Rules:
 - An upgrade to anything but ``websocket`` (``curl --http2``'s ``Upgrade: h2c``, say)
   is served as a plain HTTP request: the server asks ``should_upgrade_callback`` before
   it hands the socket over. A WebSocket upgrade that is not a GET is answered 400.
+- ``CONNECT`` is answered 400 and the connection closed, never given to the app: ASGI
+  has no tunnel, and a 2xx from an app would tell the client that the connection is
+  now one (RFC 9110 9.3.6). uvicorn answers a CONNECT to an authority (the only form
+  RFC 9112 3.2.3 allows) with a 400 too, with a text body and ``Connection: close``.
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish. The
   drain is bounded by ``lifespan_timeout`` (the worker's ``graceful_timeout``, after
   which the master kills it); its last quarter (at most ``_SHUTDOWN_RESERVE`` seconds)
@@ -41,6 +45,7 @@ import asyncio
 import logging
 from asyncio import Task
 
+from ..http.serialize import http_date, status_line
 from ..net.proxy import TrustedSources
 from .http import HTTPCycle
 from .lifespan import Lifespan
@@ -100,6 +105,7 @@ class ASGIAdapter:
         server.on("request", self.on_request)
         server.on("checkContinue", self.on_check_continue)
         server.on("upgrade", self.on_upgrade)
+        server.on("connect", self.on_connect)
         server.should_upgrade_callback = is_websocket_upgrade
         return self
 
@@ -269,6 +275,9 @@ class ASGIAdapter:
     def on_check_continue(self, req, res):
         self.on_request(req, res).expect = True
 
+    def on_connect(self, req, socket, head):
+        refuse(socket, 400, "CONNECT is not supported.")
+
     # -- WebSocket ---------------------------------------------------------------------------
     def on_upgrade(self, req, socket, head):
         if req.method != "GET" or not is_websocket_upgrade(req):
@@ -289,6 +298,15 @@ class ASGIAdapter:
             session.task = task
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+
+def refuse(socket, status, text):
+    """Answer ``status`` with ``text`` on a socket the server handed over, and close it once
+    the bytes are out, whether or not the client closes its side."""
+    body = text.encode("ascii") + b"\n"
+    socket.write(f"{status_line(status)}Date: {http_date()}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("ascii") + body)
+    socket.destroy_soon()
 
 
 def is_websocket_upgrade(req):
