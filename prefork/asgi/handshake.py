@@ -96,6 +96,12 @@ def refusal(status, headers, reason):
     return denial.head() + denial.body(body, True)
 
 
+def forbidden():
+    """The bytes of the 403 a ``websocket.close`` before the accept answers: empty, with
+    the ``Content-Type`` of the server's other text answers (as uvicorn's 403 has one)."""
+    return Denial(403, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Content-Length", b"0")]).head()
+
+
 def error_response():
     """The bytes of the 500 an app that fails before its accept gets."""
     denial = Denial(500, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Content-Length", b"21")])

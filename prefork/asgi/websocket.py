@@ -55,7 +55,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
-from .handshake import Denial, error_response, refusal, replayed_request
+from .handshake import Denial, error_response, forbidden, refusal, replayed_request
 from .inbox import Inbox
 from .incoming import Incoming
 from .keepalive import Keepalive
@@ -254,7 +254,7 @@ class WebSocketSession:
                 return
             if kind == "websocket.close":
                 self.state = "closed"
-                self.write(Denial(403, [(b"Content-Length", b"0")]).head())
+                self.write(forbidden())
                 self.socket.destroy_soon()
                 self.queue_disconnect(1006, "")
                 return
