@@ -4,7 +4,9 @@ Rules:
 - Every accepted socket emits ``connection`` before any byte is read; past
   ``max_connections`` open ones it is closed at once, with ``drop``.
 - Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
-  logged once per episode.
+  logged once per episode. A network error ``accept(2)`` passes on for one connection
+  (ECONNABORTED, EPROTO, ENETUNREACH, EPERM, ...) drops that one and accepting goes on,
+  as accept(2)'s manual asks.
 - A listener given ``tls`` (a ``net.tls.ServerTLS``) wraps each accepted socket before
   the protocol sees a byte; a failed handshake is Node's ``tlsClientError`` (err,
   socket), counted by code in ``stats.tls_handshake_failures``, and the socket is
@@ -30,6 +32,10 @@ from .connection import Connection
 log = logging.getLogger("prefork.server")
 
 _ACCEPT_BATCH = 32
+# accept(2) on Linux passes on a connection's pending network error (and a firewall's
+# EPERM) as its own: like ECONNABORTED, it ends that connection, not accepting
+_PEER_GONE = frozenset((errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
+                        errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH, errno.EPERM))
 
 
 class Accepting:
@@ -47,8 +53,8 @@ class Accepting:
                         log.error("cannot accept connections: %s; retrying every 0.5 s", exc.strerror)
                     self._pause_accepting(0.5)
                     return
-                if exc.errno == errno.ECONNABORTED:
-                    continue
+                if exc.errno in _PEER_GONE:
+                    continue  # that one connection failed before it was taken: the next
                 raise
             if self._accept_failing:
                 self._accept_failing = False
