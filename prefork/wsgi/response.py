@@ -32,6 +32,11 @@ Rules:
   ``close()`` is called on the iterable exactly once in every case, also when the
   client goes away while the call waits for ``drain`` (the response's ``close`` ends
   the call).
+- ``write()`` cannot make the app wait without holding the loop (and every other
+  connection of the worker): once the response pushes back, what it is given goes to
+  the call's ``Spill`` (a temporary file, wsgi/sending.py) and reaches the response as
+  the socket drains. The call (the worker's one) waits for those bytes as it waits for
+  ``drain``: the iteration goes on after them, and the response ends after them.
 - A client that takes no byte of a response for ``timeout`` seconds while bytes wait
   for it (``StallWatch``) is disconnected: a reader that never reads holds neither a
   thread nor, with ``threads = 1``, the worker's one call for good. A
@@ -68,7 +73,7 @@ from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks f
 from .body import (answer_failure, check_restart, close_iterable, end_whole, kept_to, over_length, promised_length,
                    under_length)
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
-from .sending import SendFile, StallWatch
+from .sending import SendFile, Spill, StallWatch, pushes_back, push_out
 from .streams import FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
@@ -80,7 +85,7 @@ class LoopCall:
     """One WSGI call on the loop: start_response, then the iterable with backpressure."""
 
     __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
-                 "promised", "stall", "on_gone")
+                 "promised", "stall", "on_gone", "watching", "spill")
 
     def __init__(self, adapter, req, res, body):
         self.adapter = adapter
@@ -95,6 +100,8 @@ class LoopCall:
         self.promised = None  # body bytes the app's Content-Length still promises
         self.stall = None  # a StallWatch once the call waits for 'drain'
         self.on_gone = None  # callbacks run when the client goes away mid-call
+        self.watching = False  # the response's close ends the call (once the app returned)
+        self.spill = None  # write()'s bytes while the response pushes back (wsgi/sending.py)
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None or self.status is not None:
@@ -134,13 +141,27 @@ class LoopCall:
         self.res.end()
 
     def write(self, data):
-        """The legacy write() callable: buffered on the response."""
+        """The legacy write() callable: to the response while it takes more; once it
+        pushes back, to the call's ``Spill`` until it drains (the app cannot be made to
+        wait without holding the loop)."""
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
         self._send_head()
+        data = self._kept(data)
+        spill = self.spill
+        if spill is not None and spill.waiting:
+            if data:
+                spill.add(data)  # after the bytes waiting before it
+            return
         res = self.res
-        res.write(self._kept(data))
+        ok = res.write(data)
         push_out(res.socket)
+        if pushes_back(res, ok):
+            if spill is None:
+                if self.stall is None:
+                    self.stall = StallWatch(res, self.adapter.timeout)
+                spill = self.spill = Spill(res, self.stall)
+            spill.wait()
 
     def early_hints(self, headers):
         """``wsgi.early_hints``: a 103 with ``headers``, sent at once."""
@@ -218,6 +239,11 @@ class LoopCall:
                     raise not_bytes(block)
                 if not block:
                     continue
+                spill = self.spill
+                if spill is not None and spill.waiting:  # write()'s bytes wait on disk: the block goes after them
+                    self.iterator = itertools.chain((block,), self.iterator)
+                    self._after_spill(self.resume)
+                    return
                 self._send_head()
                 if res.socket.destroyed:
                     break
@@ -238,6 +264,25 @@ class LoopCall:
                     self._wait(self.resume)  # corked, the connection's uncork sends it, then 'drain'
                     return
                 push_out(res.socket)
+            spill = self.spill
+            if spill is not None and spill.waiting:
+                self._after_spill(self._spilled_out)  # the app is done; its bytes on disk go first
+                return
+            self._end()
+        except BaseException:
+            self._failed()
+            return
+        self.finish()
+
+    def _after_spill(self, then):
+        """``then()`` once write()'s bytes on disk are handed to the response (the call
+        waits for them, as for 'drain'); a client gone meanwhile ends the call."""
+        self._watch_gone()
+        self.spill.then = then
+
+    def _spilled_out(self):
+        """The app was done; the last of write()'s bytes are handed to the response."""
+        try:
             self._end()
         except BaseException:
             self._failed()
@@ -300,18 +345,24 @@ class LoopCall:
         res = self.res
         if self.stall is None:
             self.stall = StallWatch(res, self.adapter.timeout)
-            res.once("close", self._gone)
+        self._watch_gone()
         res.once("drain", resume)
         self.stall.arm()
+
+    def _watch_gone(self):
+        """The response's close ends the call (registered once, after the app returned:
+        a send failing inside the app's own write() must not end the call under it)."""
+        if not self.watching:
+            self.watching = True
+            self.res.once("close", self._gone)
 
     def when_gone(self, callback):
         """``callback()`` runs if the client goes away before the call is done."""
         if self.on_gone is None:
             self.on_gone = [callback]
-            if self.stall is None:
-                self.res.once("close", self._gone)
         else:
             self.on_gone.append(callback)
+        self._watch_gone()
 
     def _gone(self, *_):
         if self.finished:
@@ -400,17 +451,3 @@ def plain_file(filelike):
     if kind is io.BufferedReader or kind is io.BufferedRandom:
         return filelike.raw.__class__ is io.FileIO
     return kind is io.FileIO
-
-
-def push_out(socket):
-    """What is written goes to the kernel now, also inside the read that started the call
-    (the connection corks its socket while it handles a read): a streamed block or a
-    ``write()`` reaches the client before the app makes the next one."""
-    corked = socket.writable_corked
-    if corked:
-        for _ in range(corked):
-            socket.uncork()
-        for _ in range(corked):
-            socket.cork()
-
-
