@@ -28,6 +28,7 @@ import math
 import os
 import re
 import socket
+import stat
 
 from .logformat import FIELDS, parse_format
 from .options import DURATION_MAX, SCHEMES
@@ -140,6 +141,12 @@ def check_bind(addresses):
             directory = os.path.dirname(os.path.abspath(address[5:]))
             if not os.path.isdir(directory):
                 raise ValueError(f"{address}: directory {directory} does not exist")
+            try:
+                mode = os.stat(address[5:]).st_mode
+            except OSError:
+                mode = None
+            if mode is not None and not stat.S_ISSOCK(mode):  # the master would refuse it
+                raise ValueError(f"{address}: the path exists and is not a socket")
             size = len(os.fsencode(address[5:]))
             if size > UNIX_PATH_MAX:
                 raise ValueError(f"{address}: the path is {size} bytes long; a UNIX socket's may be at most "
@@ -172,9 +179,12 @@ def check_bind(addresses):
 
 
 def check_parent(path):
+    """A file the daemon writes: its directory exists, and it is not a directory itself."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"{path}: directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: cannot write: is a directory")
 
 
 def check_account(name, kind):

@@ -329,3 +329,15 @@ def test_choices_are_taken_whatever_their_case():
     assert loaded.log_level == "debug" and loaded.tls_min_version == "TLSv1.3"
     assert problems(log_level="LOUD") == ["argv:--log-level: expected one of debug, info, warning, error, critical, "
                                           "got 'LOUD'"]
+
+
+def test_files_that_are_directories_and_a_unix_path_that_is_no_socket(tmp_path):
+    """check-config refuses what the master would refuse at start."""
+    regular = tmp_path / "regular"
+    regular.write_text("not a socket")
+    assert problems(pidfile=str(tmp_path), access_log=str(tmp_path), error_log=str(tmp_path),
+                    bind=[f"unix:{regular}", f"unix:{tmp_path}"]) == [
+        f"argv:--bind: unix:{regular}: the path exists and is not a socket",
+        f"argv:--pidfile: {tmp_path}: cannot write: is a directory",
+        f"argv:--access-log: {tmp_path}: cannot write: is a directory",
+        f"argv:--error-log: {tmp_path}: cannot write: is a directory"]
