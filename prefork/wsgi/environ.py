@@ -27,7 +27,13 @@ Rules:
   encoded ``%2F`` from a ``/``), ``SERVER_SOFTWARE`` is ``prefork/VERSION``.
 - ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
   address; a ``Host`` without a port means the scheme's default (80, or 443 for https,
-  the forwarded scheme included), never the port the server listens on.
+  the forwarded scheme included), never the port the server listens on. A target in
+  absolute form (``GET http://example.com:8080/p``) names the host itself, and it is
+  the one (RFC 9112 3.2.2: a server ignores ``Host`` then): its authority, without a
+  userinfo, gives them, its scheme the default port. ``HTTP_HOST`` stays the header
+  as sent, as every ``HTTP_*`` key does (gunicorn keeps it too; it takes neither from
+  the target: its ``SERVER_NAME`` is the local address). ``PATH_INFO`` and
+  ``QUERY_STRING`` are the target's path (``/`` when it has none) and query.
 """
 
 from urllib.parse import unquote_to_bytes
@@ -113,9 +119,11 @@ class EnvironBuilder:
         url = req.url
         if "#" in url:  # a fragment is no part of the path or the query
             url = url.partition("#")[0]
+        authority = None
         if url[0] != "/" and url[:8].lower().startswith(("http://", "https://")):
-            after_scheme = url.split("://", 1)[1]
+            scheme, _, after_scheme = url.partition("://")
             cut = min((i for i in (after_scheme.find("/"), after_scheme.find("?")) if i >= 0), default=-1)
+            authority = after_scheme[:cut] if cut >= 0 else after_scheme
             url = after_scheme[cut:] if cut >= 0 else "/"
             if url[0] == "?":
                 url = "/" + url
@@ -150,7 +158,9 @@ class EnvironBuilder:
                 value = ", ".join(value)
             environ[key] = value
         host = headers.get("host")
-        if host:
+        if authority is not None and self._target_host(environ, scheme, authority):
+            pass  # the absolute-form target's host, not Host's (module rules)
+        elif host:
             split = self.hosts.get(host)
             if split is None:
                 split = _split_host(host)
@@ -166,6 +176,17 @@ class EnvironBuilder:
         if "CONTENT_LENGTH" not in environ and body.length is not None and "transfer-encoding" in headers:
             environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
         return environ
+
+    @staticmethod
+    def _target_host(environ, scheme, authority):
+        """SERVER_NAME and SERVER_PORT from an absolute-form target's authority; False
+        when it names no host (``http:///p``: Host's then)."""
+        name, port = _split_host(authority.rpartition("@")[2])  # a userinfo is no part of the host
+        if not name:
+            return False
+        environ["SERVER_NAME"] = name
+        environ["SERVER_PORT"] = port or ("443" if scheme.lower() == "https" else "80")
+        return True
 
     def _forwarded(self, headers, environ):
         """REMOTE_ADDR and the scheme from a trusted peer's forwarding headers."""
