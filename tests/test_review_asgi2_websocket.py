@@ -46,3 +46,54 @@ def test_a_websocket_refused_before_its_accept_gets_a_403_with_a_content_type(se
         assert fields.get(b"content-type") == b"text/plain; charset=utf-8", (name, data)
         assert fields.get(b"content-length") == b"0" and body == b"", (name, data)
         assert fields.get(b"connection") == b"close" and b"date" in fields, (name, data)
+
+
+def raw_handshake(port, host=b"h", connection=b"Upgrade", extra=b""):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+    sock.sendall(b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\nConnection: " + connection + b"\r\n"
+                 b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n" + extra + b"\r\n")
+    return sock
+
+
+def head_of(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("host", [b"xn--zz", b"caf\xe9"], ids=["not-punycode", "latin-1"])
+def test_a_handshake_whose_host_is_no_idna_name_is_accepted_as_its_http_request_would_be(serve, uvicorn_port,
+                                                                                        host, caplog):
+    # wsproto reads the Host as IDNA and raised UnicodeError out of the upgrade listener:
+    # the connection closed unanswered and a traceback was logged for each such request
+    st = asgi_server(serve, apps.app)
+    for name, port in (("uvicorn", uvicorn_port), ("prefork", st.port)):
+        with raw_handshake(port, host=host) as sock:
+            head = head_of(sock)
+            assert head.startswith(b"HTTP/1.1 101 "), (name, head)
+            sock.sendall(b"\x81\x82abcd" + bytes((ord("h") ^ ord("a"), ord("i") ^ ord("b"))))
+            assert sock.recv(4096) == b"\x81\x02hi", name
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+@pytest.mark.parametrize("connection, extra", [
+    (b"Upgrade, \xe9", b""),
+    (b"Upgrade", b"Sec-WebSocket-Protocol: chat\xe9\r\n"),
+    (b"Upgrade", b"Sec-WebSocket-Extensions: permessage-deflate; x=\xe9\r\n"),
+], ids=["connection", "protocol", "extensions"])
+def test_a_handshake_with_a_token_list_that_is_not_ascii_is_refused_400_as_uvicorn_refuses_it(
+        serve, uvicorn_port, connection, extra, caplog):
+    st = asgi_server(serve, apps.app)
+    for name, port in (("uvicorn", uvicorn_port), ("prefork", st.port)):
+        with raw_handshake(port, connection=connection, extra=extra) as sock:
+            data = read_until_close(sock)
+        status, fields, body = parsed(data)
+        assert status == b"HTTP/1.1 400 Bad Request", (name, data)
+        assert fields.get(b"content-type") == b"text/plain; charset=utf-8", (name, data)
+        assert int(fields[b"content-length"]) == len(body) > 0, (name, data)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

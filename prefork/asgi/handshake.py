@@ -4,7 +4,15 @@ Rules:
 - ``replayed_request`` gives wsproto the request head as the server parsed it, after
   the checks wsproto does not make: a ``Sec-WebSocket-Key`` (for version 13) must be
   base64 of 16 bytes (RFC 6455 4.2.1), and the request has no body (its bytes would
-  be read as frames), else ``RemoteProtocolError`` with a 400 hint.
+  be read as frames), else ``RemoteProtocolError`` with a 400 hint. Its ``Host`` is
+  replayed as a plain name: wsproto decodes the Host as IDNA (and raises on
+  ``xn--zz`` or a non-ASCII byte) though nothing reads its reading of it (the scope has
+  the request's own headers), and an HTTP request with the same Host is served.
+- ``handshake_events`` is wsproto's reading of that head; a header wsproto cannot
+  decode (a non-ASCII byte in ``Connection`` or a ``Sec-WebSocket-*`` token list) is
+  refused as its other mistakes are (``RemoteProtocolError``, 400), not an exception
+  out of the server's ``upgrade`` listener (a connection closed unanswered, a
+  traceback logged per request).
 - ``refusal`` is the answer to a handshake refused that way (or by wsproto): a
   ``Denial`` with the hint's status and headers and the reason as a text body.
 - ``Denial`` is an HTTP response sent in place of the handshake: the app's denial
@@ -82,9 +90,20 @@ def replayed_request(req):
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
     raw = req.raw_headers
     lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-    lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
+    lines += [f"{raw[i]}: {raw[i + 1]}\r\n" if raw[i].lower() != "host" else "Host: host\r\n"
+              for i in range(0, len(raw), 2)]
     lines.append("\r\n")
     return "".join(lines).encode("latin-1")
+
+
+def handshake_events(ws, req):
+    """wsproto's events for the handshake ``req`` (its ``Request`` first, when accepted)."""
+    try:
+        ws.receive_data(replayed_request(req))
+        return list(ws.events())
+    except UnicodeError as err:  # wsproto decodes token lists as ASCII
+        raise RemoteProtocolError(f"a header that is not ASCII ({err.reason})",
+                                  RejectConnection(status_code=400)) from None
 
 
 def refusal(status, headers, reason):

@@ -55,7 +55,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
-from .handshake import Denial, error_response, forbidden, refusal, replayed_request
+from .handshake import Denial, error_response, forbidden, handshake_events, refusal
 from .inbox import Inbox
 from .incoming import Incoming
 from .keepalive import Keepalive
@@ -101,8 +101,7 @@ class WebSocketSession:
         socket.on("drain", self.on_drain)
         socket.on("error", self.on_socket_error)
         try:
-            self.ws.receive_data(replayed_request(self.request))
-            events = list(self.ws.events())
+            events = handshake_events(self.ws, self.request)
         except RemoteProtocolError as err:
             self.refuse(err)
             return False
