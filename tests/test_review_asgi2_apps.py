@@ -3,6 +3,7 @@ and with uvicorn (a process of its own), and the uvicorn peer (this module holds
 tests)."""
 
 import contextlib
+import json
 import signal
 import socket
 import subprocess
@@ -36,8 +37,16 @@ async def app(scope, receive, send):
             if message["type"] == "websocket.disconnect":
                 return
             await send({"type": "websocket.send", "text": message.get("text") or ""})
+    if path.endswith("/scope"):  # the fields a request target and its Host give
+        fields = {key: scope[key].decode("latin-1") if isinstance(scope[key], bytes) else scope[key]
+                  for key in ("path", "raw_path", "query_string", "root_path", "scheme")}
+        fields["server"] = list(scope["server"])
+        fields["headers"] = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]]
+        body = json.dumps(fields).encode()
+    else:
+        body = f"{scope['method']} {path}".encode()
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": f"{scope['method']} {path}".encode()})
+    await send({"type": "http.response.body", "body": body})
 
 
 def answers(port):
