@@ -32,6 +32,12 @@ async def app(scope, receive, send):
             await send({"type": "websocket.close"})
             return
         await send({"type": "websocket.accept"})
+        if path == "/long-reason":  # 200 bytes of UTF-8: more than a close frame carries
+            try:
+                await send({"type": "websocket.close", "code": 4001, "reason": "\u00e9" * 100})
+            except Exception as exc:
+                CALLS.append(("raised", type(exc).__name__, str(exc)))
+            return
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":

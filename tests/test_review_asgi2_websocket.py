@@ -97,3 +97,21 @@ def test_a_handshake_with_a_token_list_that_is_not_ascii_is_refused_400_as_uvico
         assert fields.get(b"content-type") == b"text/plain; charset=utf-8", (name, data)
         assert int(fields[b"content-length"]) == len(body) > 0, (name, data)
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+def test_a_close_reason_longer_than_a_close_frame_carries_is_cut_at_a_character(serve):
+    # uvicorn's default implementation raises in the app and drops the connection without
+    # a close frame (the client sees 1006); its wsproto one cuts the reason, as here: the
+    # client gets the app's code and as much of the reason as fits (123 bytes), whole
+    # characters only (a cut UTF-8 sequence would be a protocol error for the client)
+    del apps.CALLS[:]
+    st = asgi_server(serve, apps.app)
+    with handshake(st.port, b"/long-reason") as sock:
+        data = read_until_close(sock)
+    head, _, frames = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), data
+    assert frames[0] == 0x88 and frames[1] == len(frames) - 2 <= 125, frames
+    assert int.from_bytes(frames[2:4], "big") == 4001, frames
+    reason = frames[4:].decode("utf-8")  # whole characters
+    assert reason == "\u00e9" * 61, reason  # 122 bytes: the 62nd character would not fit in 123
+    assert not [call for call in apps.CALLS if call[0] == "raised"], apps.CALLS

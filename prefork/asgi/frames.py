@@ -10,6 +10,9 @@ Rules:
 - ``unmask`` and ``server_frame`` are the byte work of those plain frames.
 - ``outgoing`` takes a ``websocket.send`` message's payload only when it is
   ``bytes``-like or ``text`` a ``str`` (an int is not silently a buffer of zeros).
+- ``close_code`` refuses a code that may not be sent; a reason longer than a close
+  frame carries (123 bytes of UTF-8) is not refused (the spec lets it be any string):
+  wsproto cuts it to fit, at a character boundary, so the client still gets the code.
 """
 
 _OPCODE_TEXT = 0x1
