@@ -115,3 +115,16 @@ def test_a_close_reason_longer_than_a_close_frame_carries_is_cut_at_a_character(
     reason = frames[4:].decode("utf-8")  # whole characters
     assert reason == "\u00e9" * 61, reason  # 122 bytes: the 62nd character would not fit in 123
     assert not [call for call in apps.CALLS if call[0] == "raised"], apps.CALLS
+
+
+def test_a_handshake_of_another_version_is_told_which_version_is_spoken(serve):
+    # RFC 6455 4.2.2: 426 naming the version understood; the body said the header was missing
+    st = asgi_server(serve, apps.app)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=3) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
+        data = read_until_close(sock)
+    status, fields, body = parsed(data)
+    assert status == b"HTTP/1.1 426 Upgrade Required", data
+    assert fields.get(b"sec-websocket-version") == b"13", data
+    assert b"version" in body.lower() and b"missing" not in body.lower(), data

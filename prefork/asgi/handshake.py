@@ -12,7 +12,8 @@ Rules:
   decode (a non-ASCII byte in ``Connection`` or a ``Sec-WebSocket-*`` token list) is
   refused as its other mistakes are (``RemoteProtocolError``, 400), not an exception
   out of the server's ``upgrade`` listener (a connection closed unanswered, a
-  traceback logged per request).
+  traceback logged per request). A version other than 13 is named as such (wsproto's
+  message says the header is missing).
 - ``refusal`` is the answer to a handshake refused that way (or by wsproto): a
   ``Denial`` with the hint's status and headers and the reason as a text body.
 - ``Denial`` is an HTTP response sent in place of the handshake: the app's denial
@@ -104,6 +105,11 @@ def handshake_events(ws, req):
     except UnicodeError as err:  # wsproto decodes token lists as ASCII
         raise RemoteProtocolError(f"a header that is not ASCII ({err.reason})",
                                   RejectConnection(status_code=400)) from None
+    except RemoteProtocolError as err:
+        hint = err.event_hint
+        if isinstance(hint, RejectConnection) and hint.status_code == 426:  # wsproto says "Missing header"
+            raise RemoteProtocolError("unsupported Sec-WebSocket-Version (13 is supported)", hint) from None
+        raise
 
 
 def refusal(status, headers, reason):
