@@ -128,3 +128,17 @@ def test_a_handshake_of_another_version_is_told_which_version_is_spoken(serve):
     assert status == b"HTTP/1.1 426 Upgrade Required", data
     assert fields.get(b"sec-websocket-version") == b"13", data
     assert b"version" in body.lower() and b"missing" not in body.lower(), data
+
+
+def test_a_handshake_naming_websocket_among_other_protocols_is_accepted(serve):
+    # the adapter takes it for a WebSocket (websocket is in its Upgrade list, RFC 6455
+    # 4.2.1 "containing"), so the handshake is answered as one: it got a 400 saying
+    # "Missing header, 'Upgrade: websocket'" (uvicorn serves it as plain HTTP instead)
+    st = asgi_server(serve, apps.app)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=3) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c, WebSocket\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = head_of(sock)
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        sock.sendall(b"\x81\x82abcd" + bytes((ord("h") ^ ord("a"), ord("i") ^ ord("b"))))
+        assert sock.recv(4096) == b"\x81\x02hi"

@@ -7,7 +7,10 @@ Rules:
   be read as frames), else ``RemoteProtocolError`` with a 400 hint. Its ``Host`` is
   replayed as a plain name: wsproto decodes the Host as IDNA (and raises on
   ``xn--zz`` or a non-ASCII byte) though nothing reads its reading of it (the scope has
-  the request's own headers), and an HTTP request with the same Host is served.
+  the request's own headers), and an HTTP request with the same Host is served. Its
+  ``Upgrade`` is replayed as ``websocket``: the adapter took the request for a
+  WebSocket because that protocol is in its list (``Upgrade: h2c, websocket``), where
+  wsproto wants the one word.
 - ``handshake_events`` is wsproto's reading of that head; a header wsproto cannot
   decode (a non-ASCII byte in ``Connection`` or a ``Sec-WebSocket-*`` token list) is
   refused as its other mistakes are (``RemoteProtocolError``, 400), not an exception
@@ -34,6 +37,8 @@ from ..http.framing import LAST_CHUNK, chunk, status_has_body
 from ..http.serialize import check_name, check_value, http_date, status_line
 
 _DROPPED = frozenset(("connection", "transfer-encoding", "keep-alive"))  # the framing is the denial's own
+# the fields replayed to wsproto as fixed lines (module rules)
+_REPLAYED = {"host": "Host: host\r\n", "upgrade": "Upgrade: websocket\r\n"}
 
 
 class Denial:
@@ -91,8 +96,7 @@ def replayed_request(req):
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
     raw = req.raw_headers
     lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-    lines += [f"{raw[i]}: {raw[i + 1]}\r\n" if raw[i].lower() != "host" else "Host: host\r\n"
-              for i in range(0, len(raw), 2)]
+    lines += [_REPLAYED.get(raw[i].lower()) or f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
     lines.append("\r\n")
     return "".join(lines).encode("latin-1")
 
