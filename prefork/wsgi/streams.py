@@ -11,6 +11,12 @@ Rules:
   holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
   ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
   ``BodyTooLarge`` in the reader; a client gone mid-body raises ``ClientDisconnected``.
+- The pipes of calls still waiting for a thread hold ``WAITING_BODIES`` bytes together
+  at most (``WaitingBodies``), not ``_PIPE_HIGH_WATER`` each: past it, such a pipe
+  pauses its request at its first bytes (or at once), and the client's next bytes wait
+  in the kernel until a thread takes the call. So uploads queued behind busy threads
+  cost the worker that total, plus what the server keeps of a paused request (its
+  own high-water mark and the read in progress), not 256 KiB more each.
 """
 
 import io
@@ -169,6 +175,29 @@ def _log_lines(text):
 
 
 _PIPE_HIGH_WATER = 256 * 1024
+WAITING_BODIES = 4 * 1024 * 1024  # bytes the pipes of calls waiting for a thread hold together, at most
+
+
+class WaitingBodies:
+    """The bytes held by the pipes of calls still waiting for a thread, together (fed on
+    the loop, let go on the thread that takes a call)."""
+
+    __slots__ = ("limit", "held", "lock")
+
+    def __init__(self, limit=WAITING_BODIES):
+        self.limit = limit
+        self.held = 0
+        self.lock = threading.Lock()
+
+    def add(self, size):
+        """Count ``size`` more bytes; True when the total is past the limit."""
+        with self.lock:
+            self.held += size
+            return self.held > self.limit
+
+    def release(self, size):
+        with self.lock:
+            self.held -= size
 
 
 class BodyTooLarge(Exception):
@@ -184,7 +213,7 @@ class BodyPipe(io.RawIOBase):
 
     length = None
 
-    def __init__(self, req, loop, limit, high_water=_PIPE_HIGH_WATER):
+    def __init__(self, req, loop, limit, high_water=_PIPE_HIGH_WATER, waiting=None):
         self.req = req
         self.loop = loop
         self.limit = limit
@@ -197,8 +226,13 @@ class BodyPipe(io.RawIOBase):
         self.error = None
         self.paused = False
         self.discarded = False
+        self.waiting = waiting  # the WaitingBodies this pipe counts in until a thread takes its call
+        self.counted = 0  # of the bytes held, those counted there
         req.on("data", self.feed)
         req.on("end", self.end)
+        if waiting is not None and waiting.held >= waiting.limit:
+            self.paused = True  # the waiting calls hold their total: this body waits in the kernel
+            req.pause()
 
     # -- the loop's side -----------------------------------------------------------------------
     def feed(self, chunk):
@@ -212,11 +246,34 @@ class BodyPipe(io.RawIOBase):
                 return
             self.chunks.append(chunk)
             self.size += len(chunk)
+            waiting = self.waiting
+            if waiting is not None:  # the call waits for a thread
+                self.counted += len(chunk)
+                if waiting.add(len(chunk)) and not self.paused:
+                    self.paused = pause = True
             if self.size >= self.high_water and not self.paused:
                 self.paused = pause = True
             self.cond.notify()
         if pause:
             self.req.pause()
+
+    def begin(self):
+        """A thread took the call (on that thread): the bytes held no longer count with
+        the waiting calls', and a pipe paused for their sake reads on."""
+        with self.cond:
+            self._uncount()
+            resume = self.paused and self.size <= self.high_water // 2 and not self.discarded
+            if resume:
+                self.paused = False
+        if resume:
+            self.loop.call_soon_threadsafe(self._resume)
+
+    def _uncount(self):
+        """(Under ``cond``.) The pipe leaves the waiting calls' total."""
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None and self.counted:
+            waiting.release(self.counted)
+        self.counted = 0
 
     def end(self):
         with self.cond:
@@ -241,6 +298,7 @@ class BodyPipe(io.RawIOBase):
         self.error = error
         self.chunks.clear()
         self.size = 0
+        self._uncount()
         self.cond.notify()
 
     def discard(self):
@@ -249,6 +307,7 @@ class BodyPipe(io.RawIOBase):
             self.discarded = True
             self.chunks.clear()
             self.size = 0
+            self._uncount()
             paused, self.paused = self.paused, False
         if paused:
             self.req.resume()

@@ -14,7 +14,8 @@ Rules:
   ``HeldBytes`` budget: slow readers hold threads, not one body each in memory.
 - The body streams to the thread (``wsgi.input`` is a ``BodyPipe``); reading blocks the
   app's thread, not the loop; the request is paused while the pipe holds its high-water
-  mark (so the socket stops reading) and resumed as the thread reads.
+  mark (so the socket stops reading) and resumed as the thread reads. The bodies of
+  calls waiting for a thread hold ``WAITING_BODIES`` together at most (wsgi/streams.py).
 - A call whose client went away while it waited for a thread is not run, nor one
   behind a response that closes its connection (``adapter.closing``).
 - One call per connection at a time: a pipelined request waits until the call before it
@@ -48,7 +49,7 @@ from .head import apply_head, early_hints, not_bytes
 from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                    under_length)
 from .sending import StallWatch
-from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream
+from .streams import BodyPipe, BodyTooLarge, ClientDisconnected, InputStream, WaitingBodies
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -69,6 +70,7 @@ class ThreadedCalls:
         self.running = set()
         self.queued = deque()  # submitted calls in order; the front ones may have started
         self.last_wait = 0.0  # seconds the call a thread took last had waited (set by the threads)
+        self.waiting_bodies = WaitingBodies()  # what the bodies of calls waiting for a thread hold
         self.threads = [threading.Thread(target=self._serve, name=f"wsgi-{i}", daemon=True)
                         for i in range(threads)]
         for thread in self.threads:
@@ -94,7 +96,7 @@ class ThreadedCalls:
             answer_failure(res, 413)
             return
         else:
-            body = BodyPipe(req, self.loop, adapter.max_body_size)
+            body = BodyPipe(req, self.loop, adapter.max_body_size, waiting=self.waiting_bodies)
         call = ThreadCall(self, req, res, body)
         waiting = self.connections.get(req.socket)
         if waiting is None:
@@ -261,6 +263,8 @@ class ThreadCall:
         self.calls.last_wait = started - self.queued_at
         iterable = None
         environ, self.environ = self.environ, None  # it holds early_hints, bound to this call
+        if self.body.__class__ is BodyPipe:
+            self.body.begin()  # no longer a waiting call's body
         if self.gone:  # the client left while the call waited for a thread: not run at all
             log.debug("client gone before %s %s ran", self.req.method, self.req.url)
             self._finish(None)
