@@ -31,6 +31,12 @@ Rules (Node's, spec section 7):
 - A request whose socket went back to the agent, or to an ``upgrade``/``connect``
   listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
   socket alone; so does ``res.destroy()`` on a complete response.
+- ``close`` is the request's last event: an ``error`` still due comes before it, and
+  from then on the request is ``destroyed`` (a later ``destroy()`` does nothing), as in
+  Node. A connection not kept is closed on the turn after the response's ``end`` (Node's
+  destroySoon), so what the ``end`` listeners do (``abort()``, ``destroy(err)``) comes
+  before the closes; a body cut short closes the request before its socket's own
+  ``close`` listeners run.
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun, only a parse or connection error in its body (a bad chunk, a reset) gives
@@ -107,6 +113,7 @@ class ClientRequest(OutgoingFields, EventEmitter):
         self._protocol = None  # the ClientProtocol on the socket, released at 'close'
         self._errored = False
         self._failure = None  # the error emitted (or about to be) on the request
+        self._error_due = False  # _failure is still to be emitted
         self._answered = False  # 'response' was emitted, or a hand-over listener took the socket
         self._keep_alive = False
         if callback is not None:
@@ -374,13 +381,15 @@ class ClientRequest(OutgoingFields, EventEmitter):
                 # answered before its body went out (an early 413): the socket is free
                 # once the body is, not before (another request would be written into
                 # the middle of it), as in Node
-                self.loop.call_soon(res.mark_closed)
+                res.close_soon()
                 self.once("finish", self._free_socket)
                 return
             self._free_socket()
-            self.loop.call_soon(res.mark_closed)  # after the request's 'close', as in Node
+            res.close_soon()  # after the request's 'close', as in Node
         else:
-            socket.destroy()  # connection_lost closes the response, then the request
+            # closed on the next turn (Node's destroySoon): what the 'end' listeners do
+            # (an abort, a destroy with an error) comes before the closes, as in Node
+            self.loop.call_soon(socket.destroy)
 
     def _free_socket(self):
         """The exchange on the kept-alive socket is over both ways: the agent takes it."""
@@ -463,7 +472,7 @@ class ClientRequest(OutgoingFields, EventEmitter):
                 res.mark_closed()
             self._close()
             return
-        self.loop.call_soon(self._close)
+        self._close()  # before the socket's own 'close' listeners, as in Node
         self.loop.call_soon(res.close_aborted)
 
     def _count_closed(self, counted):
@@ -475,11 +484,21 @@ class ClientRequest(OutgoingFields, EventEmitter):
             return
         self._errored = True
         self._failure = err
-        self.loop.call_soon(self.emit, "error", err)
+        self._error_due = True
+        self.loop.call_soon(self._emit_error)
+
+    def _emit_error(self):
+        if self._error_due:
+            self._error_due = False
+            self.emit("error", self._failure)
 
     def _close(self):
+        """``close``: the request's last event (an ``error`` still due comes first), and
+        it is ``destroyed`` from then on, as in Node: a ``destroy()`` after it does nothing."""
         if not self._closed:
             self._closed = True
+            self.destroyed = True
+            self._emit_error()
             protocol, self._protocol = self._protocol, None
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)

@@ -65,7 +65,8 @@ class ClientResponse(EventEmitter):
         self._end_pending = False  # the body ended; 'end' waits until the kept chunks are read
         self._finished = None  # what runs as 'end' is emitted, before its listeners (the request's)
         self._ended = False  # 'end' was emitted
-        self._close_due = False  # the exchange closed before 'end': 'close' follows it
+        self._close_due = False  # the exchange closed before 'end' was over: 'close' follows it
+        self._ending = False  # 'end' is being emitted
         self.destroyed = False  # destroy() was called on the response itself
         self.destroy_error = None
         self._closed = False
@@ -107,10 +108,12 @@ class ClientResponse(EventEmitter):
     def _emit_end(self):
         self._end_pending = False
         self._ended = True
+        self._ending = True
         finished, self._finished = self._finished, None
         if finished is not None:
             finished()
         self.emit("end")
+        self._ending = False
         if self._close_due:
             self._close_due = False
             self.socket.loop.call_soon(self.mark_closed)
@@ -267,6 +270,14 @@ class ClientResponse(EventEmitter):
             return
         self._closed = True
         self.emit("close")
+
+    def close_soon(self):
+        """``close`` on a later loop turn; when the exchange ends as ``end`` is emitted,
+        after the ``end`` listeners (and what they queued), as Node's stream does."""
+        if self._ending:
+            self._close_due = True
+        else:
+            self.socket.loop.call_soon(self.mark_closed)
 
     def mark_aborted(self):
         """The connection ended before the body did: ``aborted`` now (Node's order)."""
