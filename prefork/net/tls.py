@@ -47,7 +47,8 @@ VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
 _HELLO_MAX = 64 * 1024  # a longer ClientHello is left to OpenSSL alone
 _NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
-_READ_SIZE = 16 * 1024  # one record's plaintext at most; a larger buffer costs an mmap per read
+_READ_SIZE = 16 * 1024  # one record's plaintext at most
+_VIEW = memoryview(bytearray(_READ_SIZE))  # a record's plaintext, copied out at once (one loop reads)
 # OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
 # CONNECT); any other method shows as a stream that starts with a capital letter
 _PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
@@ -183,12 +184,23 @@ def tls_error(exc):
     return err
 
 
+class _Records(ssl.SSLObject):
+    """``wrap_bio``'s objects (``SSLContext.sslobject_class``): ``direct()`` gives the C
+    object's own ``read`` and ``write`` under ``SSLObject``'s, which only pass their
+    arguments on, so a record read or written costs no Python call around the C one."""
+
+    def direct(self):
+        inner = getattr(self, "_sslobj", None)  # CPython's _ssl object; elsewhere the methods above it
+        return (self.read, self.write) if inner is None else (inner.read, inner.write)
+
+
 class ServerTLS:
     """One listener's TLS: the context and the handshake timeout; ``layer`` makes the
     per-connection layer (called by ``Socket.start_tls``)."""
 
     def __init__(self, context, handshake_timeout=10.0):
         self.context = context
+        context.sslobject_class = _Records
         self.handshake_timeout = handshake_timeout
 
     @classmethod
@@ -208,7 +220,7 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte",
-                 "wire_sent", "hello")
+                 "wire_sent", "hello", "read", "write")
 
     def __init__(self, tls, socket, raw, on_secure, on_error):
         self.socket = socket
@@ -218,6 +230,7 @@ class TLSLayer:
         self.incoming = ssl.MemoryBIO()
         self.outgoing = ssl.MemoryBIO()
         self.sslobj = tls.context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.read, self.write = self.sslobj.direct()
         self.established = False
         self.reading = False  # established, and the peer has not closed: the fast path
         self.failed = False
@@ -251,18 +264,20 @@ class TLSLayer:
         else:
             incoming.write(data)
         chunks = []
-        read = self.sslobj.read
+        read = self.read
+        view = _VIEW
         try:
             while True:  # a read returns one record at most, and a whole one: _READ_SIZE
-                chunk = read(_READ_SIZE)
-                if not chunk:  # close_notify: b"" now and at every later read, bytes after it stay
+                n = read(_READ_SIZE, view)  # (into the one buffer: no 16 KiB bytes made per read)
+                if not n:  # close_notify: 0 now and at every later read, bytes after it stay
                     self._peer_closed()
                     break
-                chunks.append(chunk)
+                chunks.append(view[:n].tobytes())
                 if not incoming.pending:
                     break
-        except ssl.SSLWantReadError:
-            pass
+        except ssl.SSLWantReadError:  # (the last record carried no plaintext)
+            if self.outgoing.pending:  # a post-handshake message (a key update) wants an answer;
+                self.socket.send_bytes(b"")  # after plaintext it goes out with the next write
         except ssl.SSLZeroReturnError:
             self._peer_closed()
         except ssl.SSLError as exc:
@@ -272,8 +287,6 @@ class TLSLayer:
                 except OSError:
                     pass
             raise tls_error(exc) from None
-        if self.outgoing.pending:  # a post-handshake message (key update) wants an answer
-            self.socket.send_bytes(b"")
         if len(chunks) == 1:
             return chunks[0]
         return b"".join(chunks)
@@ -379,13 +392,12 @@ class TLSLayer:
         kernel; returns how many bytes of records it has not taken yet."""
         if data:
             if self.established and not self.closed:
-                self.sslobj.write(data)
+                self.write(data)
             elif self.pending is not None:
                 self.pending.append(data)
-        backlog = self.backlog
-        if self.outgoing.pending:
-            records = self.outgoing.read()
-            backlog = b"".join((backlog, records)) if backlog else records
+        backlog = self.outgoing.read()  # (b"" when there are none: cheaper than asking first)
+        if self.backlog:
+            backlog = b"".join((self.backlog, backlog))
         elif not backlog:
             return 0
         try:
