@@ -2,8 +2,7 @@
 
 Rules (Node's, spec section 7):
 - The socket's bytes feed one response parser; a 1xx other than 101 gives ``continue``
-  (for 100) and ``information`` on the request (except to CONNECT, whose first answer,
-  whatever its status, is the one ``connect`` gets, as in Node); the final head gives ``response``, then
+  (for 100) and ``information`` on the request; the final head gives ``response``, then
   the body's ``data`` (never an empty one) and ``end`` on the response.
 - The response to HEAD, to CONNECT and a 101 end at their head (httptools has no
   skip-body hook for them): the protocol finds where the head ended itself and hands the
@@ -111,8 +110,7 @@ class ClientProtocol:
     def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
         self._heads += 1
         request = self.request
-        # any answer to CONNECT, a 1xx too, is the one the 'connect' listener gets (Node's)
-        if 100 <= status < 200 and status != 101 and request.method != "CONNECT":
+        if 100 <= status < 200 and status != 101:
             info = Information(status, reason, version, raw)
             if status == 100:
                 request.emit("continue")
