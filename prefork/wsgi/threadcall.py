@@ -1,0 +1,338 @@
+"""One WSGI call on a pool thread (``threads > 1``, the pool is ``wsgi/threads.py``): the
+app's side on its thread, the response's on the loop, and the outbox between them.
+
+Rules:
+- The loop owns every socket and every ``IncomingMessage``/``ServerResponse``; an app's
+  thread never touches them. The thread hands its response to the loop as messages
+  (head, body blocks, end, failure) through the call's outbox; the loop takes them with
+  one ``call_soon_threadsafe`` per batch.
+- Backpressure: a thread hands over at most ``_IN_FLIGHT`` bytes the loop has not
+  written yet, and waits while the socket's buffer is over its high-water mark (until
+  the response's ``drain``). A slow reader holds one thread, never the whole iterable;
+  a reader that takes nothing for ``timeout`` seconds is disconnected (``StallWatch``),
+  which ends the thread's wait with ``ClientDisconnected``. A whole (list) body over
+  ``_IN_FLIGHT`` holds its thread until it is out or its unsent bytes fit the worker's
+  ``HeldBytes`` budget: slow readers hold threads, not one body each in memory.
+- A call whose client went away while it waited for a thread is not run.
+- A response that is whole (its Content-Length reached, or an answer without a body:
+  HEAD, 204, 304) ends at its first block past that; the iteration stops there
+  (``close()`` is called) and ``write()`` drops what it is given.
+- A client that goes away mid-response: the thread's next write raises
+  ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
+  in every case, on the app's thread.
+"""
+
+import logging
+import threading
+from time import monotonic
+
+from .head import apply_head, early_hints, not_bytes
+from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
+                   under_length)
+from .sending import StallWatch
+from .streams import BodyPipe, BodyTooLarge, ClientDisconnected
+
+log = logging.getLogger("prefork.wsgi")
+
+_IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before it waits
+_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS = range(7)
+
+
+class ThreadCall:
+    """One WSGI call on a pool thread, with its outbox to the loop."""
+
+    def __init__(self, calls, req, res, body):
+        self.calls = calls
+        self.adapter = calls.adapter
+        self.loop = calls.loop
+        self.req = req
+        self.res = res
+        self.body = body
+        self.environ = None
+        # thread side
+        self.status = None
+        self.headers = None
+        self.head_given = False
+        self.queued_at = 0.0
+        self.started = 0.0
+        self.ident = None
+        self.reported = False
+        # shared, under cond
+        self.cond = threading.Condition(threading.Lock())
+        self.outbox = []
+        self.scheduled = False
+        self.in_flight = 0
+        self.blocked = False
+        self.gone = False
+        self.whole = False  # the loop ended the response: its body is all out (or has none)
+        # loop side
+        self.names = None
+        self.ended = False
+        self.promised = None  # body bytes the app's Content-Length still promises
+        self.bodiless = False  # the answer has no body (HEAD, 204, 304): set with the head
+        self.stall = None
+        res.once("close", self._closed)
+
+    # -- the app's side ---------------------------------------------------------------------------
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None or self.status is not None:
+            check_restart(self.head_given, exc_info)
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def write(self, data):
+        """The legacy write() callable (and each block of the iterable)."""
+        if data.__class__ is not bytes and not isinstance(data, bytes):
+            raise not_bytes(data)
+        if not data:
+            return
+        self._give_head()
+        size = len(data)
+        with self.cond:
+            while (self.blocked or self.in_flight >= _IN_FLIGHT) and not self.gone and not self.whole:
+                self.cond.wait()
+            if self.gone:
+                raise ClientDisconnected("the client went away")
+            if self.whole:
+                return  # the response is whole: nothing more goes out
+            self.in_flight += size
+            self._post_locked(_DATA, data)
+
+    def early_hints(self, headers):
+        """``wsgi.early_hints``: a 103 with ``headers``, before the head (checked here,
+        so a bad field raises in the app as it would in its head)."""
+        hints = early_hints(headers)
+        if not self.head_given:
+            self._post(_HINTS, hints)
+
+    def _give_head(self):
+        if not self.head_given:
+            if self.status is None:
+                raise AssertionError("the app returned before calling start_response")
+            self.head_given = True
+            self._post(_HEAD, (self.status, list(self.headers)))
+
+    def _post(self, kind, payload=None):
+        with self.cond:
+            self._post_locked(kind, payload)
+
+    def _post_locked(self, kind, payload):
+        self.outbox.append((kind, payload))
+        if not self.scheduled:
+            self.scheduled = True
+            try:
+                self.loop.call_soon_threadsafe(self._take)
+            except RuntimeError:  # the loop is closed (the worker is ending): nobody to answer
+                self.gone = True
+
+    def run(self):
+        self.started = started = monotonic()  # before ident: the watch reads them in that order
+        self.ident = threading.get_ident()
+        self.calls.last_wait = started - self.queued_at
+        iterable = None
+        environ, self.environ = self.environ, None  # it holds early_hints, bound to this call
+        if self.body.__class__ is BodyPipe:
+            self.body.begin()  # no longer a waiting call's body
+        if self.gone:  # the client left while the call waited for a thread: not run at all
+            log.debug("client gone before %s %s ran", self.req.method, self.req.url)
+            self._finish(None)
+            return
+        try:
+            iterable = self.adapter.app(environ, self.start_response)
+            kind = iterable.__class__
+            if (kind is list or kind is tuple) and not self.head_given:
+                data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                if data.__class__ is not bytes and not isinstance(data, bytes):
+                    raise not_bytes(data)
+                if self.status is None:
+                    raise AssertionError("the app returned before calling start_response")
+                self.head_given = True
+                self.ident = None
+                errors = self.adapter.errors
+                if errors.held:
+                    errors.flush()  # a line this thread's wsgi.errors holds without its end
+                with self.cond:  # the whole answer in one hand-over (nothing to close)
+                    self._post_locked(_HEAD, (self.status, list(self.headers)))
+                    self.outbox.append((_WHOLE, data))
+                    if len(data) <= _IN_FLIGHT:
+                        self.outbox.append((_DONE, None))
+                        return
+                    # a large body: the thread waits until the loop has it out, or the
+                    # worker's held-bytes budget takes what its client has not read yet
+                    self.in_flight = len(data)
+                    while self.in_flight and not self.gone:
+                        self.cond.wait()
+                self._post(_DONE)
+                return
+            for block in iterable:
+                self.write(block)
+                if self.whole:
+                    break  # (a generator that would go on for ever does not hold the thread)
+            self._give_head()
+            self._post(_END)
+        except ClientDisconnected:
+            log.debug("client gone during %s %s", self.req.method, self.req.url)
+        except BodyTooLarge:
+            self._post(_FAIL, 413)
+        except BaseException:  # SystemExit from an app's thread included: the thread serves on
+            log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
+            self._post(_FAIL, 500)
+        self._finish(iterable)
+
+    def _finish(self, iterable):
+        if iterable is not None and iterable.__class__ is not list:
+            close_iterable(iterable)
+        errors = self.adapter.errors
+        if errors.held:
+            errors.flush()  # a line this thread's wsgi.errors holds without its end
+        self.ident = None
+        self._post(_DONE)
+
+    # -- the loop's side ---------------------------------------------------------------------------
+    def _take(self):
+        with self.cond:
+            items, self.outbox = self.outbox, []
+            self.scheduled = False
+        res = self.res
+        written = 0
+        blocks = None
+        for kind, payload in items:
+            if kind == _DATA:
+                written += len(payload)
+                if blocks is None:
+                    blocks = [payload]
+                else:
+                    blocks.append(payload)
+                continue
+            if blocks is not None:
+                self._write(blocks)
+                blocks = None
+            if self.ended and kind != _DONE:
+                continue  # answered already (a failure on the loop's side)
+            try:
+                if kind == _HEAD:
+                    if not res.headers_sent:
+                        self.names = names = apply_head(res, payload[0], payload[1], self.adapter.statuses)
+                        if "content-length" in names:
+                            self.promised = promised_length(res, self.req.method)
+                        self.bodiless = self.req.method == "HEAD" or not res.has_body_status()
+                        if "connection" not in names and self.calls.oversubscribed(self):
+                            res.set_header("Connection", "close")
+                elif kind == _WHOLE:
+                    self.ended = True
+                    end_whole(res, self.names or (), payload, self.req.method, self.req)
+                    if len(payload) > _IN_FLIGHT:
+                        self._held_out()
+                elif kind == _END:
+                    self.ended = True
+                    promised = self.promised
+                    if promised is None or promised <= 0 or not under_length(self.req, res, promised):
+                        res.end()
+                elif kind == _FAIL:
+                    self.ended = True
+                    answer_failure(res, payload)
+                elif kind == _HINTS:
+                    if not res.headers_sent and self.req.http_version != "1.0":
+                        res.write_early_hints(payload)
+                else:  # _DONE
+                    self.body.discard()
+                    self.calls.done(self)
+            except Exception:
+                log.exception("error in WSGI response for %s %s", self.req.method, self.req.url)
+                self.ended = True
+                answer_failure(res)
+                with self.cond:
+                    self.gone = True  # the app's next write stops it
+                    self.cond.notify()
+        if blocks is not None:
+            self._write(blocks)
+        if written:
+            with self.cond:
+                self.in_flight -= written
+                self.cond.notify()
+
+    def _write(self, blocks):
+        res = self.res
+        if self.gone or res.writable_ended:
+            return
+        data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+        promised = self.promised
+        if promised is not None:
+            if len(data) > promised:
+                if promised >= 0:
+                    over_length(self.req, res.get_header("content-length"))
+                data = data[:max(promised, 0)]
+                self.promised = -1  # over: nothing more goes out
+                if data:
+                    res.write(data)
+                self._stop()  # the body is whole
+                return
+            self.promised = promised - len(data)
+            if not data:
+                return
+        if self.bodiless:  # HEAD, 204, 304: a body would never go out
+            self._stop()
+            return
+        if not res.write(data):
+            with self.cond:
+                self.blocked = True
+            res.once("drain", self._drained)
+            if self.stall is None:
+                self.stall = StallWatch(res, self.adapter.timeout)
+            self.stall.arm()
+
+    def _held_out(self):
+        """A large whole body was handed to the socket: its thread goes on once the bytes
+        are out, or fit the worker's budget for bytes waiting on slow readers; else it
+        waits for them to drain (a client that takes nothing for ``timeout`` seconds is
+        disconnected), so slow readers hold threads, not the worker's memory."""
+        socket = self.res.socket
+        size = socket.buffered_size
+        held = self.adapter.held
+        if socket.destroyed or size <= socket.high_water_mark or not self.res.active or held.fits(size):
+            if size > socket.high_water_mark and not socket.destroyed:
+                socket.want_drain()
+                held.hold(socket, size)
+            self._release()
+            return
+
+        def flushed(*_):
+            socket.off("close", flushed)
+            if self.stall is not None:
+                self.stall.cancel()
+            self._release()
+        socket.on("close", flushed)
+        socket.after_flush(flushed)
+        if self.stall is None:
+            self.stall = StallWatch(self.res, self.adapter.timeout)
+        self.stall.arm()
+
+    def _release(self):
+        with self.cond:
+            self.in_flight = 0
+            self.cond.notify()
+
+    def _stop(self):
+        """The response is whole: it ends, the app's iteration stops at its next block (a
+        generator that would go on for ever does not hold its thread) and write() drops
+        what it is given."""
+        self.ended = True
+        self.res.end()
+        with self.cond:
+            self.whole = True
+            self.cond.notify()
+
+    def _drained(self):
+        with self.cond:
+            self.blocked = False
+            self.cond.notify()
+
+    def _closed(self):
+        if self.stall is not None:
+            self.stall.cancel()
+        if not self.ended:
+            with self.cond:
+                self.gone = True
+                self.cond.notify()
+            self.body.abort()
