@@ -19,7 +19,6 @@ import socket
 import pytest
 
 from daemon import Daemon, wait_until
-from harness import read_until_close
 
 # -- the app (runs in the worker) -----------------------------------------------------------------------
 BLOCK = 4 * 1024 * 1024
