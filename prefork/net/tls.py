@@ -263,18 +263,18 @@ class TLSLayer:
                 return b""
         else:
             incoming.write(data)
-        chunks = []
-        read = self.read
-        view = _VIEW
-        try:
-            while True:  # a read returns one record at most, and a whole one: _READ_SIZE
-                n = read(_READ_SIZE, view)  # (into the one buffer: no 16 KiB bytes made per read)
-                if not n:  # close_notify: 0 now and at every later read, bytes after it stay
-                    self._peer_closed()
-                    break
-                chunks.append(view[:n].tobytes())
+        read, chunks = self.read, []
+        try:  # a read returns one record at most, and a whole one: _READ_SIZE
+            n = read(_READ_SIZE, _VIEW)  # (into the one buffer: no 16 KiB bytes made per read)
+            if n and not incoming.pending:
+                return _VIEW[:n].tobytes()  # the usual: one record, and nothing after it
+            while n:
+                chunks.append(_VIEW[:n].tobytes())
                 if not incoming.pending:
                     break
+                n = read(_READ_SIZE, _VIEW)
+            else:  # close_notify: 0 now and at every later read, bytes after it stay
+                self._peer_closed()
         except ssl.SSLWantReadError:  # (the last record carried no plaintext)
             if self.outgoing.pending:  # a post-handshake message (a key update) wants an answer;
                 self.socket.send_bytes(b"")  # after plaintext it goes out with the next write
