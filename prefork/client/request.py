@@ -1,19 +1,11 @@
-"""ClientRequest: the request half of Node's http client (the response is read by
-ClientProtocol, client/protocol.py; request() and get() are client/urls.py).
+"""ClientRequest: the request half of Node's http client: its socket, its agent, its
+response and its events (the head and body it sends are client/outgoing.py's; the
+response is read by ClientProtocol, client/protocol.py; request() and get() are
+client/urls.py).
 
 Rules (Node's, spec section 7):
 - No event fires inside the call that causes it: ``socket`` comes on a later loop turn,
   ``finish`` after the request's last byte is in the kernel.
-- The head: request line, the headers in insertion order (Host, unless set, is set by
-  the constructor after the options' headers and before any set later), then
-  Connection (unless set), then Content-Length (``end(data)`` as the only write) or
-  Transfer-Encoding: chunked (anything else with a body).
-- ``write`` says False once the bytes not yet in the kernel (or, before the socket is
-  there, those kept for it) reach the socket's high-water mark; ``drain`` follows when
-  they have gone out.
-- A ``write`` callback runs once the socket has flushed that write (one made before
-  the socket came, once it came and flushed), before ``finish``.
-- ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
 - 1xx other than 101 give ``information`` (``continue`` first for 100). The response to
   HEAD, to CONNECT and a 101 end at their head: what follows is a hand-off ``head``.
 - Credentials: the ``auth`` option (``"user:password"``), or a URL's user and password
@@ -59,18 +51,16 @@ Rules (Node's, spec section 7):
 from base64 import b64encode
 
 from ..emitter import EventEmitter
-from ..http import framing
 from ..http.errors import HTTPError
-from ..http.fields import OutgoingFields
-from ..http.serialize import check_method, check_path, encoded, header_lines
+from ..http.serialize import check_method, check_path
 from ..runtime import current_loop
-from ..net import Socket
 from .agent import Agent, global_agent
 from .awaiting import ResponseWaiter, collecting, raisable
+from .outgoing import OutgoingRequest
 from .protocol import ClientProtocol
 
 
-class ClientRequest(OutgoingFields, EventEmitter):
+class ClientRequest(OutgoingRequest, EventEmitter):
     def __init__(self, options, callback=None, loop=None):
         self.loop = loop if loop is not None else current_loop()
         self.path = check_path(options.get("path"))  # Node checks the path first
@@ -81,11 +71,7 @@ class ClientRequest(OutgoingFields, EventEmitter):
         agent = options.get("agent")
         self.agent = global_agent if agent is None else (Agent(keep_alive=False) if agent is False else agent)
         self._one_off = agent is False
-        self._head = None
-        self.headers_sent = False  # the head is fixed (set_header and the rest refuse)
-        self._headers = {}
-        self._removed = None  # framing fields the application removed (http/fields.py)
-        self.send_date = False  # a client request sends no Date (Node's sendDate)
+        self._init_outgoing()
         if options.get("headers"):  # a mapping, pairs or Node's flat list (http/fields.py)
             self.merge_fields(options["headers"])
         self.set_host = options.get("set_host", True)
@@ -101,12 +87,6 @@ class ClientRequest(OutgoingFields, EventEmitter):
         self.finished = False
         self.destroyed = False
         self.aborted = False  # abort() was called
-        self._head = None
-        self._queued = []  # bytes written before the socket is ready, and write callbacks, in order
-        self._queued_size = 0  # bytes in _queued: past the socket's mark, write() says False
-        self._ended = False
-        self._wrote_body = False
-        self._chunked = False
         self._timeout = options.get("timeout")
         self._timeout_pending = None
         self._closed = False
@@ -115,147 +95,9 @@ class ClientRequest(OutgoingFields, EventEmitter):
         self._failure = None  # the error emitted (or about to be) on the request
         self._error_due = False  # _failure is still to be emitted
         self._answered = False  # 'response' was emitted, or a hand-over listener took the socket
-        self._keep_alive = False
         if callback is not None:
             self.once("response", callback)
         self.loop.call_soon(self._start)
-
-    # -- headers: set_header and the rest are http/fields.py's ----------------------------------
-    @property
-    def _expect_continue(self):
-        return framing.expects_continue(self.get_header("expect"))
-
-    def _store_head(self, content_length):
-        lines = [f"{self.method} {self.path} HTTP/1.1\r\n"]
-        for name, value in self._headers.values():
-            lines.append(header_lines(name, value))
-        headers = self._headers
-        removed = self._removed or ()
-        if "connection" in headers:
-            self._keep_alive = not framing.asks_close(headers["connection"][1])
-        else:
-            # Node announces keep-alive for a pooling agent, or one with a socket limit
-            # (whose next request in line takes the socket); a removed Connection is
-            # left out (the agent's choice stands)
-            self._keep_alive = (self.agent.keep_alive or self.agent.max_sockets is not None) and not self._one_off
-            if "connection" not in removed:
-                lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
-        if "content-length" not in headers and "transfer-encoding" not in headers:
-            if "content-length" in removed:
-                content_length = None  # a removed Content-Length is not sent: chunked, as in Node
-            framing_header = framing.request_framing(self.method, content_length, self._wrote_body)
-            if framing_header is None:
-                pass
-            elif framing_header[0] == "length":
-                lines.append(f"Content-Length: {framing_header[1]}\r\n")
-            elif "transfer-encoding" not in removed:
-                lines.append("Transfer-Encoding: chunked\r\n")
-                self._chunked = True
-            else:
-                # both framing fields removed: the body goes out as it is, as Node sends
-                # it, and the socket is not used again (nothing marks the body's end)
-                self._keep_alive = False
-        elif "transfer-encoding" in headers and framing.is_chunked(headers["transfer-encoding"][1]):
-            self._chunked = True
-        lines.append("\r\n")
-        self._head = "".join(lines).encode("latin-1")
-        self.headers_sent = True
-
-    # -- body ----------------------------------------------------------------------------------
-    def _send(self, data):
-        """Hand ``data`` to the socket (or keep it until there is one); False past the
-        high-water mark, and ``drain`` follows once what is buffered has gone out."""
-        socket = self.socket
-        if socket is None or socket.destroyed:
-            self._queued.append(data)
-            self._queued_size += len(data)
-            return self._queued_size < Socket.high_water_mark
-        socket.send_bytes(data)
-        if socket.buffered_size >= socket.high_water_mark:
-            socket.want_drain()
-            return False
-        return True
-
-    def _frame(self, data):
-        if not data:
-            return b""
-        return framing.chunk(data) if self._chunked else data
-
-    def flush_headers(self):
-        if self._head is None:
-            self._store_head(None)
-            self._send(self._head)
-
-    def write(self, data, encoding=None, callback=None):
-        """Node's ``req.write(chunk[, encoding][, callback])``."""
-        if encoding is not None:
-            if callable(encoding):
-                callback = encoding
-            else:
-                data = encoded(data, encoding)
-        if self._ended:
-            # Node's: the callback, then 'error', on the next loop turn; write returns False
-            err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
-
-            def report():
-                if callback is not None:
-                    callback()
-                self.emit("error", err)
-            self.loop.call_soon(report)
-            return False
-        if isinstance(data, str):
-            data = data.encode()
-        if data:
-            self._wrote_body = True
-        first = self._head is None
-        if first:
-            self._store_head(None)
-        out = (self._head if first else b"") + self._frame(data)
-        ok = self._send(out) if out else True
-        if callback is not None:
-            if self.socket is None:
-                self._queued.append(callback)  # called once the socket flushed what came before
-            else:
-                self.socket.after_flush(callback)
-        return ok
-
-    def end(self, data=None, encoding=None, callback=None):
-        """Node's ``req.end([data[, encoding]][, callback])``."""
-        if callable(data):
-            data, callback = None, data
-        if encoding is not None:
-            if callable(encoding):
-                callback = encoding
-            else:
-                data = encoded(data, encoding)
-        if self._ended:
-            if data:
-                self.write(data, callback=callback)  # Node's: ERR_STREAM_WRITE_AFTER_END, as a write
-            elif callback is not None:
-                if self.finished:
-                    self.loop.call_soon(callback)
-                else:
-                    self.once("finish", callback)
-            return self
-        self._ended = True
-        if isinstance(data, str):
-            data = data.encode()
-        if callback is not None:
-            self.once("finish", callback)
-        parts = []
-        if self._head is None:
-            self._store_head(len(data) if data else
-                             (None if self.method in framing.METHODS_WITHOUT_DEFAULT_BODY else 0))
-            parts.append(self._head)
-        if data:
-            parts.append(self._frame(data))
-        if self._chunked:
-            parts.append(framing.LAST_CHUNK)
-        if parts:
-            self._send(b"".join(parts))
-        if self.socket is not None:
-            self.socket.after_flush(self._finish)
-        return self
 
     # -- awaiting ---------------------------------------------------------------------------
     def response(self):
@@ -304,15 +146,7 @@ class ClientRequest(OutgoingFields, EventEmitter):
             self._apply_timeout(seconds, callback)
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
-        queued, self._queued = self._queued, []
-        if self._queued_size >= Socket.high_water_mark:
-            socket.want_drain()  # a writer told False waits for 'drain'
-        self._queued_size = 0
-        for item in queued:
-            if callable(item):
-                socket.after_flush(item)  # a write's callback, after its bytes
-            else:
-                socket.send_bytes(item)
+        self._hand_queued(socket)
         if self._ended:
             socket.after_flush(self._finish)
         if reused or handed:
