@@ -5,7 +5,8 @@ Rules:
   then on the socket runs what it reads and writes through that layer, and the protocol
   sees nothing before the handshake's end. A plain socket keeps ``tls = None`` and
   ``encrypted = False`` (class attributes: nothing per socket).
-- The accessors answer None (or False) without TLS, as Node's do on a plain socket.
+- The accessors (read from the layer's ``ssl.SSLObject`` once the handshake has finished)
+  answer None (or False) without TLS and before it, as Node's do on a plain socket.
 """
 
 
@@ -27,25 +28,37 @@ class Secure:
             self.tls.received(data)  # no plaintext can come before the handshake's end
         return self
 
+    def _session(self):
+        """The connection's ``ssl.SSLObject`` once its handshake has finished, else None."""
+        tls = self.tls
+        return tls.sslobj if tls is not None and tls.established else None
+
     def get_peer_certificate(self, binary_form=False):
         """The client's certificate as ``ssl`` decodes it ({} when none was verified);
-        None without TLS or before the handshake (Node's ``getPeerCertificate``)."""
-        return None if self.tls is None else self.tls.peer_certificate(binary_form)
+        None without TLS or before the handshake, and in binary form for none (Node's
+        ``getPeerCertificate``)."""
+        session = self._session()
+        cert = None if session is None else session.getpeercert(binary_form)
+        return {} if cert is None and session is not None and not binary_form else cert
 
     def get_protocol(self):
         """The negotiated TLS version, e.g. ``TLSv1.3`` (Node's ``getProtocol``)."""
-        return None if self.tls is None else self.tls.protocol()
+        session = self._session()
+        return None if session is None else session.version()
 
     def get_cipher(self):
         """``{"name", "version", "bits"}`` of the negotiated cipher (Node's ``getCipher``)."""
-        return None if self.tls is None else self.tls.cipher()
+        session = self._session()
+        cipher = None if session is None else session.cipher()
+        return None if cipher is None else {"name": cipher[0], "version": cipher[1], "bits": cipher[2]}
 
     @property
     def alpn_protocol(self):
         """The protocol chosen by ALPN, False when none was (Node's ``alpnProtocol``)."""
-        return (self.tls.alpn_protocol() if self.tls is not None else None) or False
+        session = self._session()
+        return (None if session is None else session.selected_alpn_protocol()) or False
 
     @property
     def authorized(self):
         """The client presented a certificate the configured CAs verified (Node's ``authorized``)."""
-        return bool(self.tls is not None and self.tls.peer_certificate())
+        return bool(self.get_peer_certificate())

@@ -23,11 +23,10 @@ Rules:
   (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
-- ALPN offers ``http/1.1`` only. A client whose ALPN offer lacks it (``h2`` alone) is
-  refused as Node refuses it: a ``no_application_protocol`` alert and
-  ``ERR_SSL_NO_APPLICATION_PROTOCOL``. Python's ``ssl`` answers such an offer with no ALPN
-  and goes on, so the layer reads the offer from the ClientHello's bytes itself
-  (``offered_alpn``) before OpenSSL answers it; a client that offers no ALPN is served.
+- ALPN offers ``http/1.1`` only. An offer without it (``h2`` alone) is refused as Node
+  refuses it, with a ``no_application_protocol`` alert (ERR_SSL_NO_APPLICATION_PROTOCOL):
+  Python's ``ssl`` would go on without ALPN, so the layer reads the offer from the
+  ClientHello itself (``offered_alpn``) before OpenSSL answers it. No offer is served.
   Client-initiated renegotiation is refused.
 - Contexts are built from plain values (a settings dict), so the same code checks a
   configuration at load (``ContextError`` names the setting at fault) and serves it.
@@ -45,7 +44,7 @@ _SPOKEN = frozenset(name.encode() for name in ALPN)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
-_HELLO_MAX = 64 * 1024  # a longer ClientHello is left to OpenSSL alone
+_HELLO_MAX = 16 * 1024  # a longer ClientHello (real ones are a few hundred bytes) is left to OpenSSL
 _NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
 _READ_SIZE = 16 * 1024  # one record's plaintext at most
 _VIEW = memoryview(bytearray(_READ_SIZE))  # a record's plaintext, copied out at once (one loop reads)
@@ -67,7 +66,7 @@ def offered_alpn(data):
             return None
         size = int.from_bytes(data[at + 3:at + 5], "big")
         if data[at] != 22 or not size or len(message) + size > _HELLO_MAX:
-            return False
+            return False  # (the bound first: what is kept, and read again, stays small)
         if len(data) < at + 5 + size:
             return None
         message += data[at + 5:at + 5 + size]
@@ -185,9 +184,8 @@ def tls_error(exc):
 
 
 class _Records(ssl.SSLObject):
-    """``wrap_bio``'s objects (``SSLContext.sslobject_class``): ``direct()`` gives the C
-    object's own ``read`` and ``write`` under ``SSLObject``'s, which only pass their
-    arguments on, so a record read or written costs no Python call around the C one."""
+    """``wrap_bio``'s objects (``SSLContext.sslobject_class``): ``direct()`` gives the C read and
+    write under ``SSLObject``'s, which only pass their arguments on (a Python call per record)."""
 
     def direct(self):
         inner = getattr(self, "_sslobj", None)  # CPython's _ssl object; elsewhere the methods above it
@@ -431,25 +429,6 @@ class TLSLayer:
             return self.send(b"")
         except OSError:
             return 0
-
-    # -- what the connection knows ------------------------------------------------------------------
-    def peer_certificate(self, binary_form=False):
-        """The client's certificate as ``ssl`` gives it; ``{}`` when it sent none (Node's
-        ``getPeerCertificate``), None before the handshake (and in binary form, for none)."""
-        if not self.established:
-            return None
-        cert = self.sslobj.getpeercert(binary_form)
-        return {} if cert is None and not binary_form else cert
-
-    def protocol(self):
-        return self.sslobj.version() if self.established else None
-
-    def cipher(self):
-        cipher = self.sslobj.cipher() if self.established else None
-        return None if cipher is None else {"name": cipher[0], "version": cipher[1], "bits": cipher[2]}
-
-    def alpn_protocol(self):
-        return self.sslobj.selected_alpn_protocol() if self.established else None
 
 
 def listener_tls(address, settings):
