@@ -34,7 +34,7 @@ Rules:
   the call).
 - ``write()`` cannot make the app wait without holding the loop (and every other
   connection of the worker): once the response pushes back, what it is given goes to
-  the call's ``Spill`` (a temporary file, wsgi/sending.py) and reaches the response as
+  the call's ``Spill`` (a temporary file, wsgi/spill.py) and reaches the response as
   the socket drains. The call (the worker's one) waits for those bytes as it waits for
   ``drain``: the iteration goes on after them, and the response ends after them.
 - A client that takes no byte of a response for ``timeout`` seconds while bytes wait
@@ -73,7 +73,8 @@ from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks f
 from .body import (answer_failure, check_restart, close_iterable, end_whole, kept_to, over_length, promised_length,
                    under_length)
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
-from .sending import SendFile, Spill, StallWatch, pushes_back, push_out
+from .sending import SendFile, StallWatch
+from .spill import Spill, pushes_back, push_out
 from .streams import FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
@@ -101,7 +102,7 @@ class LoopCall:
         self.stall = None  # a StallWatch once the call waits for 'drain'
         self.on_gone = None  # callbacks run when the client goes away mid-call
         self.watching = False  # the response's close ends the call (once the app returned)
-        self.spill = None  # write()'s bytes while the response pushes back (wsgi/sending.py)
+        self.spill = None  # write()'s bytes while the response pushes back (wsgi/spill.py)
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None or self.status is not None:

@@ -1,0 +1,123 @@
+"""The legacy ``write()``'s bytes on the loop (``threads = 1``) while the client pushes
+back (the call is ``wsgi/response.py``'s ``LoopCall``).
+
+Rules:
+- ``write()`` cannot make the app wait without holding the loop, and so every
+  connection of the worker. While the response pushes back (its socket's buffer over
+  the high-water mark), what ``write()`` is given goes to a temporary file, handed back
+  to the response ``SPILL_STEP`` bytes at a time as the socket drains. A slow reader
+  costs the worker, in memory, the socket's buffer (the high-water mark, 64 KiB, plus
+  the block that crossed it: one ``write()``'s, or one step) rather than every byte
+  the app wrote; the rest is on disk, one file per call, closed (and so freed) when the
+  response closes. The call is done once the file's bytes are handed over (the client
+  taking nothing for ``timeout`` seconds is disconnected, ``StallWatch``), so the disk
+  a worker uses this way is one call's output at a time.
+- ``push_out``: what is written goes to the kernel at once, also inside the read that
+  started the call (the connection corks its socket while it handles a read).
+"""
+
+import os
+import tempfile
+
+SPILL_STEP = 256 * 1024  # bytes of a spill handed back to the response at a time
+
+
+def push_out(socket):
+    """What is written goes to the kernel now, also inside the read that started the call
+    (the connection corks its socket while it handles a read): a streamed block or a
+    ``write()`` reaches the client before the app makes the next one."""
+    corked = socket.writable_corked
+    if corked:
+        for _ in range(corked):
+            socket.uncork()
+        for _ in range(corked):
+            socket.cork()
+
+
+def pushes_back(res, ok):
+    """``res.write`` returned ``ok``: the response's bytes wait in user space past the
+    socket's high-water mark, once what can go to the kernel went (``push_out``)."""
+    if ok:
+        return False
+    socket = res.socket
+    return not res.active or (socket.buffered_size >= socket.high_water_mark and not socket.destroyed)
+
+
+class Spill:
+    """The bytes ``write()`` gives while ``res`` pushes back (module rules): in a
+    temporary file, handed back to ``res`` on each ``drain``; ``then()`` runs once all of
+    them are handed over and the response no longer pushes back."""
+
+    __slots__ = ("res", "stall", "file", "written", "taken", "waiting", "then", "closed")
+
+    def __init__(self, res, stall):
+        self.res = res
+        self.stall = stall  # the call's StallWatch: armed while the spill waits for 'drain'
+        self.file = None
+        self.written = 0  # the file's end
+        self.taken = 0  # what was handed back to the response
+        self.waiting = False  # the response pushes back: write()'s bytes go to the file
+        self.then = None
+        self.closed = False
+        res.once("close", self.close)
+
+    def wait(self):
+        """The response pushes back: ``write()``'s bytes go to the file until it drains."""
+        self.waiting = True
+        self.res.once("drain", self.feed)
+        self.stall.arm()
+
+    def add(self, data):
+        """``data`` goes after what the file holds."""
+        if self.closed:
+            return  # the client is gone: nothing will be sent
+        if self.file is None:
+            self.file = tempfile.TemporaryFile(prefix="prefork-wsgi-write-")
+        fd = self.file.fileno()
+        view = memoryview(data)
+        offset = self.written
+        while view:
+            wrote = os.pwrite(fd, view, offset)
+            offset += wrote
+            view = view[wrote:]
+        self.written = offset
+
+    def feed(self):
+        """'drain': the file's bytes go to the response, a step at a time, until it
+        pushes back again or they are all handed over (then ``then()``)."""
+        if self.closed:
+            return
+        res = self.res
+        while self.taken < self.written:
+            piece = os.pread(self.file.fileno(), min(SPILL_STEP, self.written - self.taken), self.taken)
+            if not piece:
+                raise OSError(f"a spill file lost its bytes past {self.taken}")
+            self.taken += len(piece)
+            ok = res.write(piece)
+            push_out(res.socket)
+            if self.closed:
+                return  # the send failed: the client is gone
+            if pushes_back(res, ok):
+                res.once("drain", self.feed)
+                self.stall.arm()
+                return
+        if self.written:
+            os.ftruncate(self.file.fileno(), 0)  # the disk goes back at once; the file serves the next wait
+            self.written = self.taken = 0
+        self.waiting = False
+        then, self.then = self.then, None
+        if then is not None:
+            then()
+
+    def close(self, *_):
+        """The response is closed (done, or its client gone): the file goes, and so does
+        a 'drain' listener that would never run (it holds this spill, which holds the
+        response: without this, a cycle)."""
+        self.closed = True
+        self.waiting = False
+        self.then = None
+        self.stall.cancel()
+        self.res.off("drain", self.feed)
+        file, self.file = self.file, None
+        if file is not None:
+            file.close()
