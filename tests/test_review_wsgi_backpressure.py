@@ -239,3 +239,31 @@ def test_a_client_gone_while_write_bytes_wait_on_disk_frees_the_call_and_the_fil
     assert answer.endswith(b"hello")
     wait_until(lambda: not spill_files(worker), 5, what="the spill file closed")
     assert "took nothing for" not in d.log()
+
+
+def test_a_request_pipelined_behind_spilled_writes_is_answered_after_them(loop_daemon):
+    """The call of a request pipelined behind a response whose write()s wait on disk runs
+    once they are handed over, and its answer follows that response on the wire."""
+    d = loop_daemon
+    worker = d.workers()[0]
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", d.port))
+    sock.sendall(b"GET /mixed?pipelined HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    try:
+        wait_until(lambda: spill_files(worker), 5, what="the writes spilled to disk")
+        sock.settimeout(10)
+        data = bytearray()
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        first, _, rest = bytes(data).partition(b"\r\n0\r\n\r\n")
+        head, _, body = first.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK") and b"chunked" in head
+        assert dechunk(body + b"\r\n0\r\n\r\n") == expected_mixed()
+        assert rest.startswith(b"HTTP/1.1 200 OK") and rest.endswith(b"hello")
+    finally:
+        sock.close()
