@@ -11,8 +11,10 @@ import subprocess
 
 import pytest
 
+from daemon import wait_until
 from debian import ensure
-from test_hostile_net_tls import client_context, pki, tls_listener  # noqa: F401
+from test_hostile_net_tls import (assert_worker_fine, client_context, pki, tls_daemon, tls_failures,  # noqa: F401
+                                  tls_listener)
 
 ALERT = b"\x15\x03\x03\x00\x02\x02\x78"  # fatal, no_application_protocol (120)
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -102,3 +104,14 @@ def test_a_client_hello_in_two_records_sent_byte_by_byte_is_read_whole(serve, pk
         st.wait_for(lambda e: e[:2] == ("tlsClientError", "ERR_SSL_NO_APPLICATION_PROTOCOL"))
     else:
         assert answer[:1] == b"\x16" and answer[5:6] == b"\x02", answer[:20]  # a ServerHello
+
+
+def test_the_daemon_refuses_an_h2_only_offer_counts_it_and_serves_on(tls_daemon, pki):  # noqa: F811
+    before = tls_failures(tls_daemon, "ERR_SSL_NO_APPLICATION_PROTOCOL")
+    out = s_client(tls_daemon.port, "-alpn", "h2", "-CAfile", pki.ca, "-servername", "localhost")
+    assert "alert no application protocol" in out and "HTTP/1.1 200" not in out, out[-1500:]
+    wait_until(lambda: tls_failures(tls_daemon, "ERR_SSL_NO_APPLICATION_PROTOCOL") == before + 1, 5, 0.05,
+               "the refusal counted by its code")
+    out = s_client(tls_daemon.port, "-alpn", "h2,http/1.1", "-CAfile", pki.ca, "-servername", "localhost")
+    assert "ALPN protocol: http/1.1" in out and "HTTP/1.1 200 OK" in out, out[-1500:]
+    assert_worker_fine(tls_daemon, pki)
