@@ -15,7 +15,10 @@ event server, bench/https_hello_prefork.py, and Node; TLS and plain) runs under
 zeroed (``callgrind_control -z``), N keep-alive hello requests are sent on 16
 connections opened (and shaken hands on) before, and the instructions of the serving process per request are read from a
 dump. Deterministic, so it can be quoted on a busy machine (it leaves out system-call
-time in the kernel, which is the same two calls per request for both).
+time in the kernel, which is the same two calls per request for both). Runs of the same
+code still differ by a few hundred instructions per request (each run's handshakes leave
+the heap laid out differently, which moves malloc's cost): compare changes smaller than
+that over several runs.
 
 Usage: python3 bench/tls_peers.py [rounds] [seconds] [--loop uvloop] [--plain]   (loopback only)
        python3 bench/tls_peers.py --instructions N [--loop uvloop]
