@@ -24,7 +24,8 @@ Rules:
   then ``end``; the exchange is over (the socket back to the agent, the request's
   ``close``, then the response's) at that ``end``, as in Node. A flowing response with
   no ``data`` listener (``resume()``, or its last listener removed) drops what comes;
-  ``pause()`` keeps it, and a ``data`` listener added then does not resume it.
+  ``pause()`` keeps it, and a ``data`` listener added then does not resume it. An
+  aborted response drops what it kept: no ``data`` after ``aborted``.
 - A response nobody took (no ``response`` listener, no awaiter) is Node's dumped one:
   its ``end`` comes as the body does; its body is still kept for a later ``read()`` or
   ``async for`` (``await req`` after the response came loses nothing). Past
@@ -224,12 +225,10 @@ class ClientResponse(EventEmitter):
         return self
 
     def pause(self):
-        """Stop the body's ``data`` events (Node's ``res.pause()``): chunks are kept, and
-        the socket stops reading while the body is still coming; a ``data`` listener
-        added now does not resume it."""
+        """Stop the body's ``data`` events (Node's ``res.pause()``): chunks are kept (the
+        socket reads on until ``_KEPT_HIGH_WATER`` bytes are kept, so the connection's
+        end is still seen); a ``data`` listener added now does not resume it."""
         self._flowing = False
-        if not self.complete:
-            self.socket.pause()
         return self
 
     def resume(self):
@@ -280,9 +279,12 @@ class ClientResponse(EventEmitter):
             self.socket.loop.call_soon(self.mark_closed)
 
     def mark_aborted(self):
-        """The connection ended before the body did: ``aborted`` now (Node's order)."""
+        """The connection ended before the body did: ``aborted`` now (Node's order); the
+        chunks kept unread go (a destroyed stream emits no more ``data``)."""
         if not self.aborted:
             self.aborted = True
+            self._kept.clear()
+            self._kept_size = 0
             self.emit("aborted")
 
     def close_aborted(self, error=None):
