@@ -57,8 +57,8 @@ def test_a_key_update_the_client_requests_is_answered_and_the_connection_serves_
         pytest.skip(why or "no stdbuf (coreutils) to read s_client's output as it comes")
     st = serve(digest_server)
     port = tls_listener(st, pki)
-    proc = subprocess.Popen(["stdbuf", "-o0", path, "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_3", "-msg", "-crlf",
-                             "-CAfile", pki.ca, "-servername", "localhost"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen(["stdbuf", "-o0", path, "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_3", "-msg",
+                             "-crlf", "-CAfile", pki.ca, "-servername", "localhost"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = b""
 
