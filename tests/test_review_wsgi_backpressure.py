@@ -80,8 +80,8 @@ def expected_mixed():
 
 
 # -- the daemon ------------------------------------------------------------------------------------------
-def start(threads):
-    daemon = Daemon("--interface", "wsgi", "--threads", str(threads), "--timeout", "2",
+def start(threads, timeout=2):
+    daemon = Daemon("--interface", "wsgi", "--threads", str(threads), "--timeout", str(timeout),
                     app="test_review_wsgi_backpressure:app", workers=1)
     daemon.wait_ready()
     return daemon
@@ -98,8 +98,9 @@ def d(request):
 
 
 @pytest.fixture
-def loop_daemon():
-    daemon = start(1)
+def patient_daemon():
+    """On the loop, with a ``timeout`` (10 s) no step of a test comes near."""
+    daemon = start(1, timeout=10)
     try:
         yield daemon
     finally:
@@ -183,11 +184,11 @@ def test_a_client_that_reads_nothing_costs_the_worker_a_few_mib_not_the_apps_out
 
 
 @pytest.mark.parametrize("framing", ["chunked", "length"])
-def test_every_byte_written_while_the_client_pushed_back_arrives_in_order(loop_daemon, framing):
+def test_every_byte_written_while_the_client_pushed_back_arrives_in_order(patient_daemon, framing):
     """write() blocks of many sizes, while the client reads nothing, then a generator of
     more: once the app is done (its write()s on disk), the client reads the body whole
     and in the app's order, chunked or with the app's Content-Length."""
-    d = loop_daemon
+    d = patient_daemon
     worker = d.workers()[0]
     token = framing
     sock = non_reading(d, f"/mixed?{token}".encode())
@@ -225,26 +226,26 @@ def read_until_close_or_length(sock, length):
             return bytes(data)
 
 
-def test_a_client_gone_while_write_bytes_wait_on_disk_frees_the_call_and_the_file(loop_daemon):
+def test_a_client_gone_while_write_bytes_wait_on_disk_frees_the_call_and_the_file(patient_daemon):
     """The client goes away while the call waits for its spilled bytes: the call ends
-    then (the next request is answered before ``timeout`` could cut anyone), and the
-    file goes."""
-    d = loop_daemon
+    then (the next request is answered long before ``timeout`` could cut anyone), and
+    the file goes."""
+    d = patient_daemon
     worker = d.workers()[0]
     reader = non_reading(d, b"/write?gone")
     wait_until(lambda: progress(d, "gone") == str(BLOCKS), 5, what="the app done")
     assert spill_files(worker)
     reader.close()
-    answer = d.request("/hello", timeout=1.5)  # (the stall watch would take 2 s)
+    answer = d.request("/hello", timeout=5)  # (the stall watch would take 10 s)
     assert answer.endswith(b"hello")
     wait_until(lambda: not spill_files(worker), 5, what="the spill file closed")
     assert "took nothing for" not in d.log()
 
 
-def test_a_request_pipelined_behind_spilled_writes_is_answered_after_them(loop_daemon):
+def test_a_request_pipelined_behind_spilled_writes_is_answered_after_them(patient_daemon):
     """The call of a request pipelined behind a response whose write()s wait on disk runs
     once they are handed over, and its answer follows that response on the wire."""
-    d = loop_daemon
+    d = patient_daemon
     worker = d.workers()[0]
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
