@@ -16,7 +16,10 @@ Rules (Node's, spec section 7):
   ``\u0021-\u00ff`` (space, CR, LF, tab, beyond latin-1) is ERR_UNESCAPED_CHARACTERS, a
   method that is not an HTTP token is ERR_INVALID_HTTP_TOKEN (both checked before the
   headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
-  or missing method is GET, an empty path ``/``.
+  or missing method is GET, an empty path ``/``. A port outside 0-65535, or a string
+  that is not a number, is ERR_SOCKET_BAD_PORT, one neither a number nor a string
+  ERR_INVALID_ARG_TYPE (``connect_port``; a false one is 80), as Node throws (its
+  check comes later, after the headers').
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent.
@@ -60,14 +63,45 @@ from .outgoing import OutgoingRequest
 from .protocol import ClientProtocol
 
 
+def connect_port(port):
+    """The port to connect to, as Node takes ``options.port``: a false value (NaN too)
+    is 80 (its ``|| defaultPort``); else a whole number 0-65535, or a string of one
+    (surrounding blanks allowed); another number or string raises ERR_SOCKET_BAD_PORT (a
+    ValueError), any other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
+    if port is None or port != port or (isinstance(port, (int, float, str)) and not port):
+        return 80  # JavaScript's false values: undefined, null, false, 0, NaN, ""
+    if isinstance(port, bool) or not isinstance(port, (int, float, str)):
+        err = TypeError('The "options.port" property must be one of type number or string. '
+                        f"Received {port!r}")
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    number = None
+    if isinstance(port, str) and port.strip():
+        text = port.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                number = int(text, 0)  # 0x50, 0o120, 0b1010000, as JavaScript's Number()
+            except ValueError:
+                pass
+    elif not isinstance(port, str):
+        number = port
+    if number is None or number != number or not 0 <= number <= 65535 or int(number) != number:
+        err = ValueError(f"Port should be >= 0 and < 65536. Received {port!r}.")
+        err.code = "ERR_SOCKET_BAD_PORT"
+        raise err
+    return int(number)
+
+
 class ClientRequest(OutgoingRequest, EventEmitter):
     def __init__(self, options, callback=None, loop=None):
         self.loop = loop if loop is not None else current_loop()
         self.path = check_path(options.get("path"))  # Node checks the path first
         self.method = check_method(options.get("method"))
         self.host = options.get("hostname") or options.get("host") or "localhost"
-        self.port = int(options.get("port") or 80)
         self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
+        self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
         agent = options.get("agent")
         self.agent = global_agent if agent is None else (Agent(keep_alive=False) if agent is False else agent)
         self._one_off = agent is False
