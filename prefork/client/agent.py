@@ -9,7 +9,9 @@ A request in line takes the socket of the response that ends before
 it, kept alive or not (``reused_socket`` stays False, as in Node), or, when that socket
 closes, a new connection. A free socket that the server closes, or sends bytes on
 while no request is out, is destroyed and leaves the pool (as Node's agent does), so
-the next request takes a new connection instead of hanging on a dead one.
+the next request takes a new connection instead of hanging on a dead one. A socket
+that cannot be made at all (EMFILE) fails its request with that code (``error``, then
+``close``) and takes no slot in the pool.
 """
 
 import re
@@ -59,8 +61,14 @@ class Agent:
         if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
             self.requests.setdefault(key, deque()).append(req)
             return
+        try:
+            socket = Socket.connect(req.loop, req.host, req.port, path=req.socket_path)
+        except OSError as exc:  # no socket to be had (EMFILE, ENFILE, ENOBUFS): the request fails
+            req.connect_failed(exc)
+            if self.requests.get(key):
+                req.loop.call_soon(self._serve_line, key)  # the slot is still free for the next
+            return
         self.sockets[key] = self.sockets.get(key, 0) + 1
-        socket = Socket.connect(req.loop, req.host, req.port, path=req.socket_path)
         self._opened.add(socket)
         req.assign_socket(socket, reused=False)
 

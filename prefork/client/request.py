@@ -51,6 +51,7 @@ Rules (Node's, spec section 7):
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
 """
 
+import errno
 from base64 import b64encode
 
 from ..emitter import EventEmitter
@@ -185,6 +186,15 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             socket.after_flush(self._finish)
         if reused or handed:
             socket.resume()
+
+    def connect_failed(self, exc):
+        """No socket could be made for this request (called by ``Agent``; EMFILE and the
+        like): ``error`` with the system's code, then ``close``, on later loop turns."""
+        code = errno.errorcode.get(exc.errno or 0, "EIO")
+        where = self.socket_path if self.socket_path is not None else f"{self.host}:{self.port}"
+        self.destroyed = True
+        self._error(HTTPError(code, f"connect {code} {where}"))
+        self.loop.call_soon(self._close)
 
     def set_timeout(self, seconds, callback=None):
         if self.socket is None:
