@@ -13,12 +13,14 @@ Rules (Node's, spec section 7):
 - A ``write`` callback runs once the socket has flushed that write (one made before
   the socket came, once it came and flushed), before ``finish``.
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
+- ``add_trailers`` fields go after the last chunk of a chunked body; a body framed by
+  Content-Length (or none) sends none, as in Node.
 """
 
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
-from ..http.serialize import encoded, header_lines
+from ..http.serialize import check_name, check_value, encoded, field_value, header_lines
 from ..net import Socket
 
 
@@ -38,6 +40,7 @@ class OutgoingRequest(OutgoingFields):
         self._wrote_body = False
         self._chunked = False
         self._keep_alive = False
+        self._trailers = None  # add_trailers' lines, sent after the last chunk
 
     @property
     def _expect_continue(self):
@@ -168,12 +171,26 @@ class OutgoingRequest(OutgoingFields):
         if data:
             parts.append(self._frame(data))
         if self._chunked:
-            parts.append(framing.LAST_CHUNK)
+            parts.append(framing.LAST_CHUNK if self._trailers is None else b"0\r\n%b\r\n" % self._trailers)
         if parts:
             self._send(b"".join(parts))
         if self.socket is not None:
             self.socket.after_flush(self._finish)
         return self
+
+    def add_trailers(self, headers):
+        """Node's ``req.addTrailers(headers)``: fields sent after the last chunk of a
+        chunked body (a mapping, or name/value pairs; a list value gives a line each),
+        replacing those of an earlier call; a body framed otherwise sends none."""
+        pairs = headers.items() if hasattr(headers, "keys") else headers
+        lines = []
+        for name, value in pairs:
+            check_name(name)
+            if type(value) is not str:
+                value = field_value(value)
+            check_value(name, value)
+            lines.append(header_lines(name, value))
+        self._trailers = "".join(lines).encode("latin-1")
 
     def _hand_queued(self, socket):
         """What was written before ``socket`` came goes to it, in order."""

@@ -1,0 +1,75 @@
+"""``req.add_trailers()``: Node's ``addTrailers`` on a client request. The fields go
+after the last chunk of a chunked body (a list value gives a line each; a later call
+replaces an earlier one); a body framed by Content-Length sends none. The bytes on the
+wire are compared with Node's client's."""
+
+import asyncio
+import json
+
+import pytest
+
+import prefork
+from harness import NODE, node_events
+from test_client import ScriptedServer
+
+OK = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+CASES = {
+    "chunked": ({}, [["X-First", "no"]], [["X-T", "1"], ["x-u", ["a", "b"]]], b"\r\n0\r\n", b"\r\n\r\n"),
+    "Content-Length": ({"Content-Length": "2"}, [], [["X-T", "1"]], None, b"ab"),
+}
+
+
+@pytest.fixture
+def server():
+    srv = ScriptedServer()
+    yield srv
+    srv.close()
+
+
+def prefork_sends(port, headers, first, trailers):
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": port, "method": "POST", "agent": False,
+                               "headers": headers})
+        req.on("error", lambda e: None)
+        closed = asyncio.get_running_loop().create_future()
+        req.on("close", lambda: closed.set_result(None))
+        if "Content-Length" not in headers:
+            req.write("a")
+        if first:
+            req.add_trailers(dict(first))
+        req.add_trailers(trailers)
+        req.end("b" if "Content-Length" not in headers else "ab")
+        await asyncio.wait_for(closed, 5)
+    asyncio.run(main())
+
+
+NODE_SENDS = r"""
+const [headers, first, trailers] = %s;
+const req = http.request({host: '127.0.0.1', port: %d, method: 'POST', agent: false, headers});
+req.on('error', () => {});
+req.on('close', done);
+if (!headers['Content-Length']) req.write('a');
+if (first.length) req.addTrailers(Object.fromEntries(first));
+req.addTrailers(trailers);
+req.end(headers['Content-Length'] ? 'ab' : 'b');
+"""
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_trailers_go_after_the_last_chunk_as_in_node(server, name):
+    headers, first, trailers, in_body, marker = CASES[name]
+    script = [("head",), ("until", marker), ("send", OK), ("close",)]
+    server.serve(script)
+    prefork_sends(server.port, headers, first, trailers)
+    server.wait()
+    ours = server.received[0]
+    if in_body is not None:
+        assert ours.endswith(b"0\r\nX-T: 1\r\nx-u: a\r\nx-u: b\r\n\r\n") and b"X-First" not in ours
+    else:
+        assert ours.endswith(b"\r\n\r\nab") and b"X-T" not in ours
+    if NODE is not None:
+        server.serve(script)
+        node_events(NODE_SENDS % (json.dumps([headers, first, trailers]), server.port))
+        server.wait()
+        assert server.received[0] == ours
