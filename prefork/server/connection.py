@@ -5,14 +5,11 @@ Rules (Node's, spec §2-§4):
   order (a later response waits inside its ServerResponse until it is first).
 - Dispatch and what may follow a final response: see dispatch.py (a plain HTTP/1.1
   request, Host present, no Expect, no request cap, is emitted from ``on_headers``).
-- CONNECT and listened upgrades hand the socket over raw with the bytes after the head.
-  An unlistened upgrade (or one ``server.should_upgrade`` refuses) is served as a normal
-  request and, unlike Node, the bytes after its head (its body, pipelined requests) are
-  parsed as usual.
+- CONNECT and listened upgrades hand the socket over raw with the bytes after the head,
+  once the answers before them are out; unlistened upgrades are served as requests
+  (leaving.py).
 - Bytes after a request that forbids reuse are dropped once its response is sent (Node
   would answer them with a 400 that can swallow that response).
-- Leaving HTTP (CONNECT, listened upgrade): responses already ended go out before the
-  hand-over; responses still pending are abandoned (closed).
 - After the peer's FIN a pending response may still be sent (half-close), but the
   socket lives at most ``request_timeout`` (else ``keep_alive_timeout`` + 1 s) longer;
   with neither it closes at once, as Node's does.
@@ -37,6 +34,7 @@ from ..http.serialize import CANNED
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from .replies import ServerReply
 from .dispatch import Dispatch, StopParsing, HeldRequest
+from .leaving import LeavingHTTP
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
 from .response import ServerResponse
@@ -45,7 +43,7 @@ log = logging.getLogger("prefork.server")
 
 
 
-class Connection(Dispatch, FlowControl):
+class Connection(Dispatch, FlowControl, LeavingHTTP):
     _handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
 
     def __init__(self, server, socket):
@@ -66,6 +64,7 @@ class Connection(Dispatch, FlowControl):
         self._closing = False
         self._eof = False
         self._continuation = None  # (req, raw headers) of an unlistened upgrade
+        self._upgrading = None  # (req, bytes after its head) of a CONNECT/upgrade to hand over
         self._continuing = False  # its body is being parsed by a fresh parser
         self._final = False  # a response that ends the connection is fixed
         self._holding = None  # a response whose framing decides whether more may follow
@@ -164,6 +163,9 @@ class Connection(Dispatch, FlowControl):
         if self._req is not None:
             self._req.mark_closed()
             self._req = None
+        if self._upgrading is not None:  # closed before its turn to be handed over
+            self._upgrading[0].mark_closed()
+            self._upgrading = None
         if self._attached is not None:
             attached, self._attached = self._attached, None
             attached.mark_closed()
@@ -288,52 +290,6 @@ class Connection(Dispatch, FlowControl):
                 return
         log.error("error in a request listener", exc_info=exc)
 
-    # -- leaving HTTP -----------------------------------------------------------------------
-    def _left_http(self, data, offset):
-        """The parser stopped after an upgrade or CONNECT head; returns bytes to parse next."""
-        server = self.server
-        socket = self.socket
-        if self._continuation is not None:
-            req, raw = self._continuation
-            # serve the unlistened upgrade as a plain request: parse on without the Upgrade
-            # header, so its body and any pipelined requests are read normally
-            lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-            lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)
-                      if raw[i].lower() != "upgrade"]
-            lines.append("\r\n")
-            self._req = req
-            self._continuing = True
-            self.parser.release()  # done feeding: the rest goes to a fresh parser
-            self.parser = RequestParser(self, server.max_header_size)
-            self.parser.hold = self._hold_requests
-            if self._final:
-                self.parser.on_begin = self._refuse_message
-            return "".join(lines).encode("latin-1") + data[offset:]
-        req, self._req = self._req, None
-        head = data[offset:]
-        if not server.listener_count("connect" if req.method == "CONNECT" else "upgrade"):
-            socket.destroy()  # left HTTP with nobody to take the socket
-            return None
-        server.detach(self)
-        socket.protocol = None
-        socket.loop.call_soon(self.parser.release)  # data_received still reads it on this turn
-        socket.set_timeout(0)
-        pending, self._responses = self._responses, deque()
-        self._held = []
-        self._res = self._attached = None  # this connection is done with: no cycle through them
-        for res in pending:
-            res.mark_closed()  # not answered before the hand-over: abandoned
-        self._handed_over = True
-        socket.uncork()  # what was answered goes out before the new protocol's bytes
-        socket.resume()
-        try:
-            server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
-        except Exception:
-            log.exception("error in a %r listener; closing the connection", req.method == "CONNECT"
-                          and "connect" or "upgrade")
-            socket.destroy()
-        return None
-
     # -- errors and timeouts ------------------------------------------------------------------
     def _parse_error(self, err):
         if err.code == "HPE_CLOSED_CONNECTION":
@@ -409,6 +365,11 @@ class Connection(Dispatch, FlowControl):
             return
         if responses:
             responses[0].activate()
+        elif self._upgrading is not None:
+            # the last answer before a CONNECT or upgrade is queued: the socket goes over
+            # on the next turn (not inside the end() of the app that queued it)
+            socket.loop.call_soon(self._hand_over)
+            return
         elif server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
             socket.set_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True

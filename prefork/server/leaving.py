@@ -1,0 +1,83 @@
+"""Leaving HTTP: a CONNECT or a listened upgrade hands the socket over raw, an unlistened
+upgrade is served as a plain request (a part of ``Connection``, which owns the state
+these methods use).
+
+Rules:
+- The answers to the requests before a CONNECT or upgrade go out first, in order. While
+  one is still to come, nothing more is read and the ``connect``/``upgrade`` event
+  waits for it (Node emits at once and writes that answer into the tunnel whenever it
+  comes); a connection that closes meanwhile, or whose answer closes it, never hands
+  the socket over.
+- The listener gets the request, the socket (reading, uncorked, no timeout) and the
+  bytes read after the head; with no listener left by then the socket is destroyed.
+- An unlistened upgrade (or one ``server.should_upgrade`` refuses) is parsed on by a
+  fresh parser without its Upgrade field, so its body and the requests after it are
+  read as usual.
+"""
+
+import logging
+
+from ..http.parser import RequestParser
+
+log = logging.getLogger("prefork.server")
+
+
+class LeavingHTTP:
+    """Connection's methods for leaving HTTP (mixed into ``Connection``)."""
+
+    def _left_http(self, data, offset):
+        """The parser stopped after an upgrade or CONNECT head; returns bytes to parse next."""
+        server = self.server
+        if self._continuation is not None:
+            req, raw = self._continuation
+            # serve the unlistened upgrade as a plain request: parse on without the Upgrade
+            # header, so its body and any pipelined requests are read normally
+            lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
+            lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)
+                      if raw[i].lower() != "upgrade"]
+            lines.append("\r\n")
+            self._req = req
+            self._continuing = True
+            self.parser.release()  # done feeding: the rest goes to a fresh parser
+            self.parser = RequestParser(self, server.max_header_size)
+            self.parser.hold = self._hold_requests
+            if self._final:
+                self.parser.on_begin = self._refuse_message
+            return "".join(lines).encode("latin-1") + data[offset:]
+        req, self._req = self._req, None
+        self._upgrading = (req, data[offset:])
+        if self._responses:
+            # earlier requests' answers are still to come: they go out first, then the
+            # socket is handed over (response_done); nothing is read meanwhile
+            self.pause_reading("upgrade")
+        else:
+            self._hand_over()
+        return None
+
+    def _hand_over(self):
+        """The socket leaves HTTP for the connect/upgrade listener, with the bytes read
+        after the head."""
+        server = self.server
+        socket = self.socket
+        upgrading, self._upgrading = self._upgrading, None
+        if upgrading is None or socket.destroyed:
+            return
+        req, head = upgrading
+        if not server.listener_count("connect" if req.method == "CONNECT" else "upgrade"):
+            socket.destroy()  # left HTTP with nobody to take the socket
+            return
+        server.detach(self)
+        socket.protocol = None
+        socket.loop.call_soon(self.parser.release)  # data_received still reads it on this turn
+        socket.set_timeout(0)
+        self._held = []
+        self._res = self._attached = None  # this connection is done with: no cycle through them
+        self._handed_over = True
+        socket.uncork()  # what was answered goes out before the new protocol's bytes
+        socket.resume()
+        try:
+            server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
+        except Exception:
+            log.exception("error in a %r listener; closing the connection", req.method == "CONNECT"
+                          and "connect" or "upgrade")
+            socket.destroy()
