@@ -7,7 +7,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import prefork  # noqa: E402
-from prefork.net.tls import ServerTLS, build_context  # noqa: E402
+from prefork.net.tls import ServerTLS  # noqa: E402
+from prefork.net.tlsconfig import build_context  # noqa: E402
 from prefork.runtime import new_event_loop  # noqa: E402
 
 BODY = b"Hello, World!"

@@ -273,7 +273,7 @@ def check_tls(values, sources, built=None):
             return [f"{sources['bind'] if sources['bind'] != 'default' else 'default:bind'}: "
                     f"{explicit[0]}: https needs certfile"]
         return []
-    from .net.tls import ContextError, build_context
+    from .net.tlsconfig import ContextError, build_context
     try:
         context = build_context(values)
     except ContextError as exc:

@@ -116,7 +116,8 @@ def plug_in(kind, app, settings, server):
 
 def tls_listeners(settings, listeners):
     """``{address: ServerTLS}`` for the listeners that speak TLS (empty: none does)."""
-    from .net.tls import ServerTLS, listener_tls
+    from .net.tls import ServerTLS
+    from .net.tlsconfig import listener_tls
     tls_addresses = [address for address, _ in listeners if listener_tls(address, settings)]
     if not tls_addresses:
         return {}

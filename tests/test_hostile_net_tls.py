@@ -146,7 +146,8 @@ class BioClient:
 
 def tls_listener(st, pki, handshake_timeout=10.0, **values):
     """A TLS listener on the in-process server ``st``; its port."""
-    from prefork.net.tls import ServerTLS, build_context
+    from prefork.net.tls import ServerTLS
+    from prefork.net.tlsconfig import build_context
     listener = socket.create_server(("127.0.0.1", 0))
     tls = ServerTLS(build_context({"certfile": pki.cert, "keyfile": pki.key, **values}), handshake_timeout)
     st.call(lambda: st.server.listen(sock=listener, tls=tls))

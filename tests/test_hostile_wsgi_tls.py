@@ -8,7 +8,8 @@ from test_tls import client_context, connect, pki  # noqa: F401 (pki is a fixtur
 
 
 def test_tls_writes_count_as_socket_activity(serve, pki):  # noqa: F811
-    from prefork.net.tls import ServerTLS, build_context
+    from prefork.net.tls import ServerTLS
+    from prefork.net.tlsconfig import build_context
     seen = {}
 
     def setup(server, st):

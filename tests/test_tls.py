@@ -360,7 +360,8 @@ def test_https_bind_without_certfile_and_the_encrypted_key_with_its_password(pki
 
 # -- the Server's events, in-process ----------------------------------------------------------------------
 def test_server_emits_tls_client_error_and_secure_connection(serve, pki):
-    from prefork.net.tls import ServerTLS, build_context
+    from prefork.net.tls import ServerTLS
+    from prefork.net.tlsconfig import build_context
 
     def setup(server, st):
         server.on("tlsClientError", lambda err, sock: st.record("tlsClientError", err.code, sock.encrypted))
@@ -393,7 +394,8 @@ def test_tls_can_start_after_bytes_read_in_the_clear(serve, pki):
     """Room for a PROXY header: the server reads it, then starts TLS with the bytes that
     followed it in the same read (the start of the ClientHello)."""
     from prefork.net import Socket
-    from prefork.net.tls import ServerTLS, build_context
+    from prefork.net.tls import ServerTLS
+    from prefork.net.tlsconfig import build_context
     tls = ServerTLS(build_context({"certfile": pki.cert, "keyfile": pki.key}), 5.0)
     st = serve()
     listener = socket.create_server(("127.0.0.1", 0))

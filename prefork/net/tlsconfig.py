@@ -1,0 +1,107 @@
+"""TLS settings: the server's ``ssl.SSLContext`` built from plain values, and which
+listeners speak TLS.
+
+Rules:
+- Contexts are built from plain values (a settings dict), so the same code checks a
+  configuration at load (``ContextError`` names the setting at fault) and serves it.
+- ALPN offers ``http/1.1`` only; client-initiated renegotiation and compression are off;
+  the oldest version is ``tls_min_version`` (TLS 1.2 by default).
+- A key is never asked for on a terminal: an encrypted key needs ``keyfile_password``.
+"""
+
+import ssl
+
+ALPN = ("http/1.1",)
+VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+
+
+class ContextError(ValueError):
+    """A TLS setting that cannot be used: ``key`` is the setting's name."""
+
+    def __init__(self, key, message):
+        super().__init__(message)
+        self.key = key
+
+
+def _readable(key, path):
+    if not path:
+        raise ContextError(key, "must be set")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError as exc:
+        raise ContextError(key, f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
+    return head
+
+
+def build_context(values):
+    """An ``ssl.SSLContext`` for the server side from ``values`` (certfile, keyfile,
+    keyfile_password, ca_certs, verify_client, tls_min_version, ciphers); raises
+    ContextError naming the setting that is wrong."""
+    certfile, keyfile = values.get("certfile"), values.get("keyfile") or None
+    password = values.get("keyfile_password") or None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
+    context.minimum_version = VERSIONS[values.get("tls_min_version") or "TLSv1.2"]
+    context.set_alpn_protocols(list(ALPN))
+    head = _readable("certfile", certfile)
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise ContextError("certfile", f"{certfile} holds no PEM certificate")
+    try:
+        ssl.create_default_context(cafile=certfile)  # parses every certificate in the file
+    except ssl.SSLError as exc:
+        raise ContextError("certfile", f"{certfile}: not a valid certificate ({_reason(exc)})") from None
+    key_source = keyfile or certfile
+    key_key = "keyfile" if keyfile else "certfile"
+    encrypted = b"ENCRYPTED" in (_readable("keyfile", keyfile) if keyfile is not None else head)
+    if encrypted and not password:
+        raise ContextError(key_key, f"the key in {key_source} is encrypted: keyfile_password is needed")
+    try:
+        # a callable, so OpenSSL never prompts on a terminal for a password
+        context.load_cert_chain(certfile, keyfile, lambda: password or b"")
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise ContextError(key_key, f"the key in {key_source} does not match the certificate in {certfile}") \
+                from None
+        if encrypted:
+            raise ContextError("keyfile_password", f"wrong password for the key in {key_source}") from None
+        if keyfile is None:
+            raise ContextError("certfile", f"{certfile} holds no private key matching its certificate (set "
+                                           "keyfile)") from None
+        raise ContextError("keyfile", f"{keyfile} holds no usable private key") from None
+    except (OSError, TypeError, ValueError) as exc:
+        raise ContextError(key_key, f"{key_source}: {exc}") from None
+    verify = values.get("verify_client") or "none"
+    ca_certs = values.get("ca_certs") or None
+    if verify != "none" and ca_certs is None:
+        raise ContextError("verify_client", f"{verify} needs ca_certs (the CAs client certificates are checked "
+                                            "against)")
+    if ca_certs is not None:
+        _readable("ca_certs", ca_certs)
+        try:
+            context.load_verify_locations(cafile=ca_certs)
+        except ssl.SSLError as exc:
+            raise ContextError("ca_certs", f"{ca_certs}: not a valid CA bundle ({_reason(exc)})") from None
+    context.verify_mode = VERIFY[verify]
+    ciphers = values.get("ciphers") or ""
+    if ciphers:
+        try:
+            context.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise ContextError("ciphers", f"no cipher can be selected from {ciphers!r}") from None
+    return context
+
+
+def _reason(exc):
+    return (getattr(exc, "reason", None) or str(exc)).replace("_", " ").lower()
+
+
+def listener_tls(address, settings):
+    """Whether the listener at ``address`` (a ``bind`` entry) speaks TLS: ``https://``
+    always, ``http://`` never, no scheme when ``certfile`` is set."""
+    if address.startswith("https://"):
+        return True
+    if address.startswith("http://"):
+        return False
+    return bool(settings.values.get("certfile"))
