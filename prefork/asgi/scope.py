@@ -7,7 +7,12 @@ Rules:
   received. Both start with ``root_path`` when one is set (the ASGI spec's reading
   that Starlette and uvicorn follow).
 - An absolute-form target (``GET http://host/x``, the scheme in any case) is reduced to
-  its path.
+  its path. The ``host`` header stays as the client sent it, as uvicorn keeps it,
+  though RFC 9112 3.2.2 has the target's authority take Host's place: ``headers`` are
+  what was received (a signature computed over them still checks), and ``server`` is
+  the address the connection came in on, for both forms. (The WSGI side takes
+  ``SERVER_NAME`` from the target, a field ASGI does not have; its ``HTTP_HOST`` is the
+  header as sent, too.)
 - ``client`` and ``scheme`` come from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only
   when the peer is in ``forwarded_allow_ips`` (addresses, networks, ``unix`` for peers
   on a UNIX socket, ``*``), read by http/forwarded.py as the WSGI side reads them; a
