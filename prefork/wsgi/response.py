@@ -63,17 +63,14 @@ Rules:
     what one call leaves in a context variable the next one sees, as on one thread.
 """
 
-import io
 import itertools
 import logging
-import os
-import stat
 from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
 from .body import (answer_failure, check_restart, close_iterable, end_whole, kept_to, over_length, promised_length,
                    under_length)
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
-from .sending import SendFile, StallWatch
+from .sending import SendFile, StallWatch, sendable_file
 from .spill import Spill, pushes_back, push_out
 from .streams import FileWrapper
 
@@ -380,20 +377,14 @@ class LoopCall:
             return False  # bytes of an earlier response still wait: iterate instead
         if res.headers_sent:
             return False  # write() sent the head and part of the body: the file is the rest, iterated
-        if not plain_file(wrapper.filelike):
-            return False  # its bytes may not be its descriptor's (a GzipFile's fileno is the compressed file)
-        try:
-            fd = wrapper.filelike.fileno()
-            info = os.fstat(fd)
-            offset = wrapper.filelike.tell()
-        except (AttributeError, OSError, io.UnsupportedOperation):
+        found = sendable_file(wrapper.filelike)
+        if found is None:
             return False
-        if not stat.S_ISREG(info.st_mode):
-            return False  # a pipe, a socket, a device: iterated
+        fd, offset, size = found
         self._send_head()
         has_body = res.has_body_status()
         if has_body and not res.has_header("content-length"):
-            res.set_header("Content-Length", str(max(0, info.st_size - offset)))
+            res.set_header("Content-Length", str(max(0, size - offset)))
         length = int(res.get_header("content-length") or 0)
         if not has_body or self.req.method == "HEAD" or length == 0:
             res.end()
@@ -442,13 +433,3 @@ def as_app_code(context, function, argument):
         return context.run(function, argument)
     finally:
         _set_running_loop(running)
-
-
-def plain_file(filelike):
-    """``filelike`` reads the bytes of its descriptor as they are: a binary file as
-    ``open()`` gives it. Not a ``GzipFile`` or ``BZ2File`` (their ``fileno()`` is the
-    compressed file's), a text file, or a subclass that may change what ``read()`` gives."""
-    kind = filelike.__class__
-    if kind is io.BufferedReader or kind is io.BufferedRandom:
-        return filelike.raw.__class__ is io.FileIO
-    return kind is io.FileIO

@@ -4,6 +4,9 @@ calls that ended before their client took them (the legacy ``write()``'s bytes o
 loop while the client pushes back are ``wsgi/spill.py``'s).
 
 Rules:
+- A file goes out by ``sendfile`` only when its bytes are its descriptor's as the app
+  would read them (``sendable_file``): a regular file opened in binary mode as
+  ``open()`` gives it; anything else is iterated.
 - A response waiting on a client (``StallWatch`` for the socket's buffer, ``SendFile``
   for its own writes) disconnects it after ``timeout`` seconds without progress:
   neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving.
@@ -13,8 +16,10 @@ Rules:
 """
 
 import fcntl
+import io
 import logging
 import os
+import stat
 import struct
 import termios
 from time import monotonic
@@ -195,3 +200,29 @@ class SendFile:
     def _writable(self):
         self._unwatch()
         self.step()
+
+
+def sendable_file(filelike):
+    """(fd, offset, size) of a file ``sendfile`` can send as the app would read it, else
+    None (it is iterated): a regular file, opened in binary mode as ``open()`` gives it."""
+    if not plain_file(filelike):
+        return None  # its bytes may not be its descriptor's (a GzipFile's fileno is the compressed file)
+    try:
+        fd = filelike.fileno()
+        info = os.fstat(fd)
+        offset = filelike.tell()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None  # a pipe, a socket, a device: iterated
+    return fd, offset, info.st_size
+
+
+def plain_file(filelike):
+    """``filelike`` reads the bytes of its descriptor as they are: a binary file as
+    ``open()`` gives it. Not a ``GzipFile`` or ``BZ2File`` (their ``fileno()`` is the
+    compressed file's), a text file, or a subclass that may change what ``read()`` gives."""
+    kind = filelike.__class__
+    if kind is io.BufferedReader or kind is io.BufferedRandom:
+        return filelike.raw.__class__ is io.FileIO
+    return kind is io.FileIO
