@@ -107,7 +107,7 @@ def handshake_events(ws, req):
         ws.receive_data(replayed_request(req))
         return list(ws.events())
     except UnicodeError as err:  # wsproto decodes token lists as ASCII
-        raise RemoteProtocolError(f"a header that is not ASCII ({err.reason})",
+        raise RemoteProtocolError(f"a header that is not ASCII ({getattr(err, 'reason', err)})",
                                   RejectConnection(status_code=400)) from None
     except RemoteProtocolError as err:
         hint = err.event_hint
