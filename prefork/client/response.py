@@ -9,6 +9,7 @@ Rules:
   before the body does gives ``aborted``, the request's ``close``, ``error``
   (ECONNRESET "aborted", when listened to) and ``close``, never ``end``; a response
   destroyed by the application gives ``aborted``, its ``close``, then the request's.
+- ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
   called (resuming a paused response); a response awaited through
   ``await req.response()`` collects from its first byte.
@@ -41,6 +42,7 @@ from collections import deque
 from ..emitter import Chunks, EventEmitter
 from ..http.errors import HTTPError
 from ..http.headers import header_map
+from ..net.text import TextDecoder
 from .awaiting import raisable
 
 _KEPT_HIGH_WATER = 64 * 1024
@@ -76,12 +78,13 @@ class ClientResponse(EventEmitter):
         self._backlog = False  # the socket stopped reading for the kept chunks
         self._discarded = False  # kept chunks went past the mark with nobody to read them
         self.failure = None  # the parse or connection error that broke the body (set by the request)
+        self._decoder = None  # set_encoding's: the chunks go out as str
 
     def push_body(self, chunk):
         """A body chunk from the protocol: to the ``data`` listeners while the response
         flows (and lost without one, as in Node), else kept until it does."""
         if self._flowing and not self._kept:
-            self.emit("data", chunk)
+            self._emit_data(chunk)
             return
         self._kept.append(chunk)
         self._kept_size += len(chunk)
@@ -106,7 +109,18 @@ class ClientResponse(EventEmitter):
         if (self._flowing and not self._kept) or (self._flowing is None and not self.taken):
             self._emit_end()
 
+    def _emit_data(self, chunk):
+        if self._decoder is not None:
+            chunk = self._decoder.decode(chunk)
+            if not chunk:
+                return  # (a character's first bytes: held for the next chunk)
+        self.emit("data", chunk)
+
     def _emit_end(self):
+        if self._decoder is not None:
+            held = self._decoder.end()  # an incomplete character, a short base64 group
+            if held:
+                self.emit("data", held)
         self._end_pending = False
         self._ended = True
         self._ending = True
@@ -132,7 +146,7 @@ class ClientResponse(EventEmitter):
         while kept and self._flowing:
             chunk = kept.popleft()
             self._kept_size -= len(chunk)
-            self.emit("data", chunk)
+            self._emit_data(chunk)
         if not self._flowing:
             return
         if self._backlog:
@@ -149,6 +163,8 @@ class ClientResponse(EventEmitter):
         kept = list(self._kept)
         self._kept.clear()
         self._kept_size = 0
+        if self._decoder is not None:
+            kept = [text for text in map(self._decoder.decode, kept) if text]
         if self._backlog:
             self._backlog = False
             self.socket.resume()
@@ -184,7 +200,7 @@ class ClientResponse(EventEmitter):
         if future.done():  # cancelled
             return
         if self.complete:
-            future.set_result(b"".join(self._body[0]))
+            future.set_result(("" if self._decoder is not None else b"").join(self._body[0]))
         elif self.failure is not None:
             future.set_exception(raisable(self.failure))
         else:
@@ -222,6 +238,19 @@ class ClientResponse(EventEmitter):
         if callback is not None:
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
+        return self
+
+    def set_encoding(self, encoding="utf8"):
+        """Node's ``res.setEncoding(encoding)``: body chunks (``data``, ``async for``,
+        ``read()``) are ``str`` decoded with one of Node's encodings (net/text.py's; an
+        unknown one raises ERR_UNKNOWN_ENCODING); a character split between chunks comes
+        whole with the next one, what is held at the end comes before ``end``. Chunks
+        collected or kept so far are decoded too."""
+        decoder = TextDecoder(encoding)
+        self._decoder = decoder
+        if self._body is not None:
+            chunks = self._body[0]
+            chunks[:] = [text for text in map(decoder.decode, chunks) if text]
         return self
 
     def pause(self):
