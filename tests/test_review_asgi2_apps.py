@@ -31,6 +31,13 @@ async def app(scope, receive, send):
         if path == "/deny":
             await send({"type": "websocket.close"})
             return
+        if path == "/deny-stream":  # a denial with a long body: 64 pieces of 256 KiB
+            await send({"type": "websocket.http.response.start", "status": 403, "headers": []})
+            for _ in range(64):
+                await send({"type": "websocket.http.response.body", "body": b"d" * 262144, "more_body": True})
+            await send({"type": "websocket.http.response.body", "body": b""})
+            CALLS.append(("denial sent",))
+            return
         await send({"type": "websocket.accept"})
         if path == "/long-reason":  # 200 bytes of UTF-8: more than a close frame carries
             try:

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 import test_review_asgi2_apps as apps
+from daemon import wait_until
 from harness import read_until_close
 from test_asgi import asgi_server
 
@@ -142,3 +143,36 @@ def test_a_handshake_naming_websocket_among_other_protocols_is_accepted(serve):
         assert head.startswith(b"HTTP/1.1 101 "), head
         sock.sendall(b"\x81\x82abcd" + bytes((ord("h") ^ ord("a"), ord("i") ^ ord("b"))))
         assert sock.recv(4096) == b"\x81\x02hi"
+
+
+def test_a_long_denial_body_to_a_client_that_does_not_read_waits_for_the_socket(serve):
+    # the denial's body pieces went into the socket's buffer however full it was: a
+    # client that did not read held the whole body (16 MiB here) in the worker
+    del apps.CALLS[:]
+    st = asgi_server(serve, apps.app)
+    sock = handshake(st.port, b"/deny-stream")
+    with sock:
+        sessions = lambda: list(st.adapter.websockets)  # noqa: E731
+
+        def state():
+            done = ("denial sent",) in apps.CALLS
+            waiting = [s for s in sessions() if s.drainers]
+            return (done, [s.socket.buffered_size for s in waiting]) if done or waiting else None
+        done, buffered = wait_until(lambda: st.call(state), 5, what="the app done or waiting for the socket")
+        assert not done, "the whole body was buffered for a client that reads nothing"
+        assert buffered and buffered[0] < 2 * 1024 * 1024, buffered
+        body = read_until_close(sock).partition(b"\r\n\r\n")[2]
+    assert dechunked(body) == b"d" * (64 * 262144)
+    assert ("denial sent",) in apps.CALLS
+
+
+def dechunked(data):
+    body = bytearray()
+    while data:
+        size, _, data = data.partition(b"\r\n")
+        n = int(size, 16)
+        if not n:
+            break
+        body += data[:n]
+        data = data[n + 2:]
+    return bytes(body)

@@ -37,8 +37,8 @@ Rules:
   an idle time: a client that goes on sending without echoing is cut there). A socket lost without a close
   frame gives code 1006.
 - ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
-  ``OSError``, spec_version 2.4); ``send()`` waits for ``drain`` while the socket's
-  buffer is over its high-water mark. An app may send from several tasks at once:
+  ``OSError``, spec_version 2.4); ``send()`` (a denial's body too) waits for ``drain``
+  while the socket's buffer is over its high-water mark. An app may send from several tasks at once:
   every send waiting is woken by the ``drain`` (or the close). A payload that is
   neither bytes-like nor ``str`` text raises TypeError in the app.
 - ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
@@ -271,8 +271,9 @@ class WebSocketSession:
         if kind != "websocket.http.response.body":  # state == "response"
             raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body', but got {kind!r}.")
         finished = not message.get("more_body", False)
-        self.write(self.denial.body(message.get("body", b""), finished))
-        if finished:
+        if not self.write(self.denial.body(message.get("body", b""), finished)) and not finished:
+            await self.wait_drain()  # to a client that does not read, a socket buffer's worth at most
+        elif finished:
             self.state = "closed"
             self.socket.destroy_soon()
             self.queue_disconnect(1006, "")
