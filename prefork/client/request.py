@@ -130,6 +130,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self._failure = None  # the error emitted (or about to be) on the request
         self._error_due = False  # _failure is still to be emitted
         self._answered = False  # 'response' was emitted, or a hand-over listener took the socket
+        self._response_ended = False  # the response's 'end' came: set_timeout does nothing (Node's _ended)
         if callback is not None:
             self.once("response", callback)
         self.loop.call_soon(self._start)
@@ -197,6 +198,11 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self.loop.call_soon(self._close)
 
     def set_timeout(self, seconds, callback=None):
+        """Node's ``req.setTimeout(ms[, callback])``: the socket's idle timeout, whose
+        ``timeout`` comes here. Once the response has ended it does nothing, as in Node:
+        the socket may serve another request by then."""
+        if self._response_ended:
+            return self
         if self.socket is None:
             self._timeout_pending = (seconds, callback)
         else:
@@ -250,6 +256,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
 
     def response_complete(self):
         """The response ended: keep the socket for the agent's next request or close it."""
+        self._response_ended = True
         res = self.res
         socket = self.socket
         if socket.destroyed:

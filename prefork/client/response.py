@@ -234,7 +234,11 @@ class ClientResponse(EventEmitter):
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose
-        ``timeout`` comes to the request and, while the body is in progress, here."""
+        ``timeout`` comes to the request and, while the body is in progress, here. After
+        ``end`` it does nothing: the socket may serve another request by then (Node's
+        response has let go of it)."""
+        if self._ended:
+            return self
         if callback is not None:
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)
