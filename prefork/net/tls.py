@@ -57,17 +57,43 @@ def offered_alpn(data):
     """The ALPN protocols (bytes) of the ClientHello that ``data`` starts with, () when it
     offers none; None while it is not all there; False for what this does not read as a
     ClientHello (OpenSSL judges it). A hello cut in several records is put together."""
-    message, at = b"", 0
-    while len(message) < 4 or len(message) < 4 + int.from_bytes(message[1:4], "big"):
-        if len(data) < at + 5:
-            return None
-        size = int.from_bytes(data[at + 3:at + 5], "big")
-        if data[at] != 22 or not size or len(message) + size > _HELLO_MAX:
-            return False  # (the bound first: what is kept, and read again, stays small)
-        if len(data) < at + 5 + size:
-            return None
-        message += data[at + 5:at + 5 + size]
-        at += 5 + size
+    return HelloReader().feed(data)
+
+
+class HelloReader:
+    """``offered_alpn`` for bytes that come a read at a time: each byte is looked at once,
+    however many records and reads the hello is cut into (read whole again at each read,
+    a hello in 1-byte records trickled in cost the loop seconds), and what is kept is one
+    record and the hello so far, both within ``_HELLO_MAX``."""
+
+    __slots__ = ("record", "message")
+
+    def __init__(self):
+        self.record = bytearray()  # bytes of records not whole yet
+        self.message = bytearray()  # the handshake message from the whole records
+
+    def feed(self, data):
+        """``offered_alpn`` of all the bytes fed so far."""
+        record, message = self.record, self.message
+        record += data
+        at = 0
+        while len(message) < 4 or len(message) < 4 + int.from_bytes(message[1:4], "big"):
+            if len(record) < at + 5:
+                del record[:at]
+                return None
+            size = int.from_bytes(record[at + 3:at + 5], "big")
+            if record[at] != 22 or not size or len(message) + size > _HELLO_MAX:
+                return False  # (the bound first: what is kept stays small)
+            if len(record) < at + 5 + size:
+                del record[:at]
+                return None
+            message += record[at + 5:at + 5 + size]
+            at += 5 + size
+        return _alpn_of(message)
+
+
+def _alpn_of(message):
+    """The ALPN offer of a whole handshake message (module ``offered_alpn``)."""
     if message[0] != 1:
         return False
     try:  # version and random, session id, cipher suites, compression methods, extensions
@@ -81,7 +107,7 @@ def offered_alpn(data):
             if message[at:at + 2] == b"\x00\x10":  # application_layer_protocol_negotiation
                 names, at, end = [], at + 6, at + 4 + size
                 while at < end:
-                    names.append(message[at + 1:at + 1 + message[at]])
+                    names.append(bytes(message[at + 1:at + 1 + message[at]]))
                     at += 1 + message[at]
                 return tuple(names)
             at += 4 + size
@@ -154,7 +180,7 @@ class TLSLayer:
         self.pending = []  # plaintext written before the handshake finished
         self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
         self.wire_sent = 0  # bytes of records the kernel has taken
-        self.hello = b""  # the ClientHello's bytes until its ALPN offer is read (then None)
+        self.hello = HelloReader()  # the ClientHello until its ALPN offer is read (then None)
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
 
@@ -213,9 +239,9 @@ class TLSLayer:
     def _alpn_spoken(self, data):
         """Keep the ClientHello's bytes until it is whole; then False (the client refused,
         the socket gone) when it offers ALPN and none of ours, else True."""
-        hello = self.hello + data if self.first_byte == 22 else b""
-        offered = offered_alpn(hello) if hello else False
-        self.hello = hello if offered is None else None
+        offered = self.hello.feed(data) if self.first_byte == 22 else False
+        if offered is not None:
+            self.hello = None
         if not offered or _SPOKEN.intersection(offered):
             return True
         names = ", ".join(name.decode("ascii", "replace") for name in offered)[:100]
