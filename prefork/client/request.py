@@ -209,6 +209,30 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             self._apply_timeout(seconds, callback)
         return self
 
+    def set_no_delay(self, no_delay=True):
+        """Node's ``req.setNoDelay([noDelay])``: TCP_NODELAY on the request's socket, once
+        it has connected."""
+        self._when_connected(lambda socket: socket.set_no_delay(no_delay))
+
+    def set_socket_keep_alive(self, enable=False, initial_delay=0):
+        """Node's ``req.setSocketKeepAlive([enable][, initialDelay])``, the delay in
+        seconds: TCP keep-alive probes on the request's socket, once it has connected."""
+        self._when_connected(lambda socket: socket.set_keep_alive(enable, initial_delay))
+
+    def _when_connected(self, call):
+        """``call(socket)`` once this request's socket is there and connected (Node's
+        ``_deferToConnect``): a socket still connecting may yet be another system
+        socket (a name's next address), with the connect's own options."""
+        def on_socket(socket):
+            if socket.connecting:
+                socket.once("connect", lambda: call(socket))
+            else:
+                call(socket)
+        if self.socket is None:
+            self.once("socket", on_socket)
+        else:
+            on_socket(self.socket)
+
     def _apply_timeout(self, seconds, callback):
         self._timeout_pending = None
         if callback is not None:
