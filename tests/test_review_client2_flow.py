@@ -183,3 +183,43 @@ def test_a_response_read_late_by_a_coroutine_listener_gets_its_body_and_end(serv
         agent.destroy()
         return body
     assert asyncio.run(main()) == BODY
+
+
+NODE_FLAGS = r"""
+const req = http.get({host: '127.0.0.1', port: %d, agent: false}, (res) => {
+  const flags = (at) => log(at, res.readableFlowing, res.isPaused(), res.readableEnded);
+  flags('response');
+  res.pause(); flags('paused');
+  res.on('data', () => {}); flags('data while paused');
+  res.on('end', () => { flags('end'); setImmediate(() => { flags('after end'); done(); }); });
+  res.resume(); flags('resumed');
+});
+"""
+
+
+def test_the_flow_flags_are_nodes(servers):
+    srv = servers(keep_alive_handler)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        events = []
+        finished = loop.create_future()
+
+        def on_response(res):
+            def flags(at):
+                events.append([at, res.readable_flowing, res.is_paused(), res.readable_ended])
+            flags("response")
+            res.pause()
+            flags("paused")
+            res.on("data", lambda d: None)
+            flags("data while paused")
+            res.on("end", lambda: (flags("end"), loop.call_soon(lambda: (flags("after end"), finished.set_result(None)))))
+            res.resume()
+            flags("resumed")
+        prefork.get({"host": "127.0.0.1", "port": srv.port, "agent": False}, on_response)
+        await asyncio.wait_for(finished, 4)
+        return events
+    ours = asyncio.run(main())
+    theirs = node_events(NODE_FLAGS % srv.port)
+    assert theirs[1] == ["paused", False, True, False] and theirs[-1][-1] is True
+    assert ours == theirs

@@ -353,6 +353,21 @@ class ClientResponse(EventEmitter):
         return self._closed
 
     @property
+    def readable_flowing(self):
+        """Node's ``readableFlowing``: None until something reads or pauses the body, True
+        while it flows, False once paused."""
+        return self._flowing
+
+    @property
+    def readable_ended(self):
+        """``end`` was emitted (Node's ``readableEnded``)."""
+        return self._ended
+
+    def is_paused(self):
+        """Node's ``isPaused()``: ``pause()`` was called and no ``resume()`` since."""
+        return self._flowing is False
+
+    @property
     def collecting(self):
         """The body is being collected for ``read()``."""
         return self._body is not None
