@@ -296,8 +296,10 @@ class LoopCall:
         worker's ``held`` budget takes what waits on the socket, the response ends and the
         call is done now, so the worker's next call does not wait on this client (the
         socket's own ``send_timeout`` bounds a client that never reads); else the block
-        taken goes first when the call resumes. True when the call is done. Not for a
-        response queued behind another (pipelined), whose bytes it holds itself."""
+        taken goes first when the call resumes. Taking the next block runs the app's code:
+        write()s it made that wait on disk go before the end (the call waits for them).
+        True when the call is done or waits on disk. Not for a response queued behind
+        another (pipelined), whose bytes it holds itself."""
         res = self.res
         socket = res.socket
         held = self.adapter.held
@@ -306,6 +308,9 @@ class LoopCall:
         try:
             block = next(self.iterator)
         except StopIteration:
+            if self.spill is not None and self.spill.waiting:  # its last write()s wait on disk: they go first
+                self._after_spill(self._spilled_out)
+                return True
             self._end()
             held.hold(socket, socket.buffered_size)
             self.finish()
