@@ -97,6 +97,7 @@ class ClientProtocol:
             if data[offset:]:
                 res.keep_alive = False  # a body after a HEAD response: not reused
             res.complete = True
+            self.done = True  # what comes next was not asked for (its 'end' may wait for a reader)
             self.parser = ResponseParser(self)
             res.push_end(self.request.response_complete)  # as below
             return
