@@ -5,10 +5,11 @@ Rules:
 - ``async for chunk in res`` is Node's ``for await``: leaving the loop before the end
   destroys the response (its socket, unless the body was complete).
 - ``data`` and ``end`` come from the client protocol as the parser produces them, while
-  the response flows (below); ``close`` once, when the exchange is over (``mark_closed``). A connection that ends
-  before the body does gives ``aborted``, the request's ``close``, ``error``
-  (ECONNRESET "aborted", when listened to) and ``close``, never ``end``; a response
-  destroyed by the application gives ``aborted``, its ``close``, then the request's.
+  the response flows (below); ``close`` once, when the exchange is over
+  (``mark_closed``). A connection that ends before the body does gives ``aborted``,
+  the request's ``close``, ``error`` (ECONNRESET "aborted", when listened to) and
+  ``close``, never ``end``; a response destroyed by the application gives ``aborted``,
+  its ``close``, then the request's (one destroyed complete but unread too).
 - ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
   called (resuming a paused response); a response awaited through
