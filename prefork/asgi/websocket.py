@@ -43,6 +43,10 @@ Rules:
   neither bytes-like nor ``str`` text raises TypeError in the app.
 - ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
   app task the stopping worker cancels.
+- When the socket closes, the session is one access log line (``server.reply_observer``),
+  as nginx logs one: the handshake's request, the status it was answered with (101, or
+  the refusal's, the 403, the denial's, the 500), the bytes sent after a 101's head, and
+  the time from the request to the close.
 """
 
 import logging
@@ -55,6 +59,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
+from ..server.replies import ServerReply
 from .handshake import Denial, error_response, forbidden, handshake_events, refusal
 from .inbox import Inbox
 from .incoming import Incoming
@@ -93,6 +98,9 @@ class WebSocketSession:
         self.denial = None  # the HTTP response sent in place of the handshake (handshake.Denial)
         self.compressing = False
         self.close_timer = None  # the bound on the closing handshake the server began
+        self.http_request = req  # for the access log line, at the end of the session
+        self.answer = None  # the status the handshake was answered with
+        self.sent_before = 0  # the socket's bytes before the frames (for the log's size)
 
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
@@ -120,6 +128,7 @@ class WebSocketSession:
         hint = getattr(err, "event_hint", None)
         if not isinstance(hint, RejectConnection):
             hint = RejectConnection(status_code=400)
+        self.answer = hint.status_code
         self.socket.write(refusal(hint.status_code, hint.headers, str(err)))
         self.socket.destroy_soon()
 
@@ -173,6 +182,11 @@ class WebSocketSession:
             self.close_timer = None
         self.keepalive.stop()
         self.adapter.websockets.discard(self)
+        observer = self.adapter.server.reply_observer
+        if observer is not None and self.answer is not None:
+            sent = self.socket.bytes_written - self.sent_before if self.answer == 101 else 0
+            reply = ServerReply(self.socket, self.answer, self.http_request, sent=max(0, sent))
+            observer(reply, reply, self.loop.time() - self.http_request.start_time)
         if self.task is None or self.task.done():
             self.loop.call_soon(self.release)
         if self.state == "connecting" and self.task is None:
@@ -253,6 +267,7 @@ class WebSocketSession:
                 return
             if kind == "websocket.close":
                 self.state = "closed"
+                self.answer = 403
                 self.write(forbidden())
                 self.socket.destroy_soon()
                 self.queue_disconnect(1006, "")
@@ -263,6 +278,7 @@ class WebSocketSession:
                     raise RuntimeError(f"Invalid HTTP status code {status!r} in a denial response.")
                 # a bad header raises here, while a 500 can still be answered
                 self.denial = Denial(status, message.get("headers", []))
+                self.answer = status
                 self.write(self.denial.head())
                 self.state = "response"
                 return
@@ -284,8 +300,11 @@ class WebSocketSession:
             self.deflate = BoundedDeflate(self.max_size)
         extensions = [self.deflate] if self.deflate is not None else []
         headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
-        self.write(self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
-                                                 extra_headers=headers)))
+        head = self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
+                                             extra_headers=headers))
+        self.answer = 101
+        self.sent_before = self.socket.bytes_written + self.socket.buffered_size + len(head)
+        self.write(head)
         self.compressing = self.deflate is not None and self.deflate.enabled()
         self.state = "open"
         self.incoming.flush()  # frames that came before the accept
@@ -403,5 +422,6 @@ class WebSocketSession:
 
     def fail_handshake(self):
         self.state = "closed"
+        self.answer = 500
         self.write(error_response())
         self.socket.destroy_soon()
