@@ -100,3 +100,15 @@ def test_a_plain_request_on_the_same_daemon_is_still_one_line(daemon):
             pass
     match = lines_after(daemon, before)
     assert match.group(3) == "GET /hello HTTP/1.1"
+
+
+@pytest.mark.parametrize("request_bytes, line", [
+    (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT example.com:443 HTTP/1.1"),
+    (b"POST /ws/echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n",
+     "POST /ws/echo HTTP/1.1"),
+])
+def test_a_connect_or_an_upgrade_that_is_no_handshake_is_logged_400(daemon, request_bytes, line):
+    before = count(daemon)
+    assert exchange(daemon.port, request_bytes).startswith(b"HTTP/1.1 400 ")
+    match = lines_after(daemon, before)
+    assert (match.group(3), match.group(4)) == (line, "400")

@@ -24,6 +24,8 @@ Rules:
   has no tunnel, and a 2xx from an app would tell the client that the connection is
   now one (RFC 9110 9.3.6). uvicorn answers a CONNECT to an authority (the only form
   RFC 9112 3.2.3 allows) with a 400 too, with a text body and ``Connection: close``.
+  That 400, and the one of an upgrade that is no WebSocket handshake, are access log
+  lines (``server.reply_observer``), as the server's own answers are.
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish. The
   drain is bounded by ``lifespan_timeout`` (the worker's ``graceful_timeout``, after
   which the master kills it); its last quarter (at most ``_SHUTDOWN_RESERVE`` seconds)
@@ -47,6 +49,7 @@ from asyncio import Task
 
 from ..http.serialize import http_date, status_line
 from ..net.proxy import TrustedSources
+from ..server.replies import ServerReply
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
@@ -277,12 +280,21 @@ class ASGIAdapter:
 
     def on_connect(self, req, socket, head):
         refuse(socket, 400, "CONNECT is not supported.")
+        self.answered(req, socket, 400)
+
+    def answered(self, req, socket, status):
+        """The access log line of an answer written on a socket the server handed over."""
+        observer = self.server.reply_observer
+        if observer is not None:
+            reply = ServerReply(socket, status, req)
+            observer(reply, reply, self.loop.time() - req.start_time)
 
     # -- WebSocket ---------------------------------------------------------------------------
     def on_upgrade(self, req, socket, head):
         if req.method != "GET" or not is_websocket_upgrade(req):
             socket.write(_NOT_WEBSOCKET)  # RFC 6455 4.2.1: a handshake is a GET
             socket.destroy_soon()  # closed once sent, whether or not the client closes its side
+            self.answered(req, socket, 400)
             return
         from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
         scheme = "wss" if socket.encrypted or self.url_scheme == "https" else "ws"
