@@ -13,6 +13,9 @@ Rules (Node's, spec section 7):
 - A ``write`` callback runs once the socket has flushed that write (one made before
   the socket came, once it came and flushed), before ``finish``.
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
+- A ``write`` (or ``end(data)``) after ``end()`` returns False, and on the next loop
+  turn calls its callback and emits ``error`` (ERR_STREAM_WRITE_AFTER_END), unless the
+  request is destroyed by then (closed, or its socket gone back to the agent), as in Node.
 - ``add_trailers`` fields go after the last chunk of a chunked body; a body framed by
   Content-Length (or none) sends none, as in Node.
 """
@@ -115,13 +118,16 @@ class OutgoingRequest(OutgoingFields):
             else:
                 data = encoded(data, encoding)
         if self._ended:
-            # Node's: the callback, then 'error', on the next loop turn; write returns False
+            # Node's: the callback, then 'error', on the next loop turn; write returns False.
+            # A destroyed request (closed: 'close' was its last event) gets no 'error'.
             err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            destroyed = self.destroyed
 
             def report():
                 if callback is not None:
                     callback()
-                self.emit("error", err)
+                if not destroyed:
+                    self.emit("error", err)
             self.loop.call_soon(report)
             return False
         if isinstance(data, str):
