@@ -30,7 +30,8 @@ Rules:
   the forwarded scheme included), never the port the server listens on. A target in
   absolute form (``GET http://example.com:8080/p``) names the host itself, and it is
   the one (RFC 9112 3.2.2: a server ignores ``Host`` then): its authority, without a
-  userinfo, gives them, its scheme the default port. ``HTTP_HOST`` stays the header
+  userinfo, gives them, its scheme the default port (an authority that is none, as
+  ``h:99999`` or ``h:1:2``, is ignored as one without a host). ``HTTP_HOST`` stays the header
   as sent, as every ``HTTP_*`` key does (gunicorn keeps it too; it takes neither from
   the target: its ``SERVER_NAME`` is the local address). ``PATH_INFO`` and
   ``QUERY_STRING`` are the target's path (``/`` when it has none) and query.
@@ -180,9 +181,17 @@ class EnvironBuilder:
     @staticmethod
     def _target_host(environ, scheme, authority):
         """SERVER_NAME and SERVER_PORT from an absolute-form target's authority; False
-        when it names no host (``http:///p``: Host's then)."""
-        name, port = _split_host(authority.rpartition("@")[2])  # a userinfo is no part of the host
-        if not name:
+        when it names no host (``http:///p``) or is no authority (``http://h:99999/``,
+        ``http://h:1:2/``, ``http://[::1/``): Host's then."""
+        host = authority.rpartition("@")[2]  # a userinfo is no part of the host
+        if host.startswith("["):
+            name, closed, port = host[1:].partition("]")
+            if not closed or port[:1] not in ("", ":"):
+                return False
+            port = port[1:]
+        else:
+            name, _, port = host.partition(":")
+        if not name or (port and not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535)):
             return False
         environ["SERVER_NAME"] = name
         environ["SERVER_PORT"] = port or ("443" if scheme.lower() == "https" else "80")
