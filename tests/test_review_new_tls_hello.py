@@ -193,9 +193,9 @@ def test_a_real_hello_in_one_byte_records_and_reads_is_served(serve, pki):  # no
         for i in range(0, len(data), 6):
             sock.sendall(data[i:i + 6])
         answer = sock.recv(6)
-    assert answer[:1] == b"\x16" and answer[5:6] == b"\x02", answer
+        assert answer[:1] == b"\x16" and answer[5:6] == b"\x02", answer
+        assert not [e for e in st_.events if e[0] == "tlsClientError"], st_.events  # (before this client leaves)
     assert not failures, failures
-    assert not [e for e in st_.events if e[0] == "tlsClientError"], st_.events
 
 
 @settings(FUZZ, max_examples=40)

@@ -268,3 +268,5 @@ class Closing:
             self.emit("close", error is not None)
         finally:
             self.protocol = None  # it refers back to this socket: let both go now
+            if self.tls is not None:
+                self.tls.release()  # (so does the TLS layer)

@@ -12,9 +12,11 @@ Rules:
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
   destroyed; its alert, if any, is sent first. A socket destroyed before the handshake
   ends (by a ``connection`` listener, a server timeout, ``close_all_connections``) drops
-  its handshake timer at once: nothing of it outlives the socket. What is written before
-  the handshake's end (a 'connection' listener's answer) waits for it, as Node's TLSSocket
-  keeps it, and an ``end()`` made meanwhile sends its FIN after it (``pending``).
+  its handshake timer at once: nothing of it outlives the socket. Once the socket has
+  emitted 'close', the layer lets go of it (``release``): no reference cycle is left.
+  What is written before the handshake's end (a 'connection' listener's answer) waits
+  for it, as Node's TLSSocket keeps it, and an ``end()`` made meanwhile sends its FIN
+  after it (``pending``).
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
@@ -325,6 +327,17 @@ class TLSLayer:
             socket.destroy_soon()
         else:
             socket.destroy()
+
+    def release(self):
+        """The socket is closed (after its 'close'): what the layer kept for it goes (bytes
+        written before a handshake that never ended included), and so does its link back
+        to the socket, which would hold the two in a cycle until the cycle collector. The
+        session stays readable (the socket's accessors)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.socket = self.on_secure = self.on_error = self.hello = self.pending = None
+        self.backlog = b""
 
     # -- bytes out ---------------------------------------------------------------------------------
     def send(self, data):
