@@ -231,3 +231,34 @@ def hello_port(pki):  # noqa: F811
         yield st_, port, failures, client_hello(["h2", "http/1.1"])
     finally:
         st_.stop()
+
+
+SSLV2_HELLO = (b"\x80\x2e\x01\x03\x01\x00\x15\x00\x00\x00\x10" + b"\x00\x00\x2f\x00\x00\x35\x00\x00\x0a\x07\x00\xc0"
+               b"\x00\x00\x33\x00\x00\x39\x00\x00\xff" + bytes(range(16)))
+
+
+@pytest.mark.parametrize("first", [
+    SSLV2_HELLO,
+    b"\x15\x03\x03\x00\x02\x01\x00",  # an alert before any hello
+    b"\x14\x03\x03\x00\x01\x01",  # a change_cipher_spec before any hello
+    b"\x17\x03\x03\x00\x05hello",  # application data before any hello
+    b"\x16\x03\x01\x40\x01" + bytes(0x4001),  # a record over 16 KiB
+    b"\x16\x03\x01\x00\x04\x01\xff\xff\xff" + b"\x16\x03\x01\x3f\xff" + bytes(0x3fff),  # a hello that says 16 MiB
+    b"\x16\x03\x01\x00\x00",  # an empty record
+], ids=["sslv2", "alert-first", "ccs-first", "data-first", "record-over-16k", "hello-of-16mib", "empty-record"])
+def test_what_is_no_tls_hello_is_a_client_error_never_a_loop_error(serve, pki, first):  # noqa: F811
+    """(OpenSSL skips an empty record and answers the hello after it: this client then
+    stalls, and the handshake timeout ends it.)"""
+    st_ = serve(hello_server)
+    port = tls_listener(st_, pki, handshake_timeout=0.5)
+    failures = []
+    st_.call(lambda: st_.loop.set_exception_handler(lambda loop, context: failures.append(context)))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(first + client_hello(["http/1.1"]))
+            while sock.recv(65536):
+                pass
+        except OSError:  # a reset
+            pass
+    st_.wait_for(lambda e: e[0] == "tlsClientError")
+    assert not failures, failures
