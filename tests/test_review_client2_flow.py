@@ -50,11 +50,12 @@ function second() {
 const req = http.get({host: '127.0.0.1', port, agent});
 let closed = false;
 req.on('close', () => { closed = true; log('close'); });
-req.on('error', (e) => log('error', e.code));
+req.on('error', (e) => log('error', e.code || e.message));
 req.on('response', (res) => {
   log('response');
   res.on('end', () => log('res.end'));
   res.on('aborted', () => log('res.aborted'));
+  res.on('error', (e) => log('res.error', e.message));
   res.on('close', () => { log('res.close'); setTimeout(mode === 'close' ? done : second, 20); });
   if (mode === 'resume') res.resume();
   if (mode === 'off') { const f = () => log('dropped'); res.on('data', f); res.off('data', f); }
@@ -64,6 +65,7 @@ req.on('response', (res) => {
     if (!(res.complete && (mode !== 'close' || closed)) && Date.now() < deadline) return setTimeout(wait, 5);
     log('late');
     if (mode === 'destroy') { res.destroy(); return; }
+    if (mode === 'destroy(err)') { res.destroy(new Error('boom')); return; }
     res.on('data', (d) => log('data', d.toString()));
     if (mode === 'pause') setTimeout(() => { log('resume'); res.resume(); }, 30);
   };
@@ -91,12 +93,13 @@ def prefork_flow(port, mode):
         req = prefork.get({"host": "127.0.0.1", "port": port, "agent": agent})
         closed = []
         req.on("close", lambda: (closed.append(True), log(["close"])))
-        req.on("error", lambda e: log(["error", e.code]))
+        req.on("error", lambda e: log(["error", getattr(e, "code", None) or str(e)]))
 
         def on_response(res):
             log(["response"])
             res.on("end", lambda: log(["res.end"]))
             res.on("aborted", lambda: log(["res.aborted"]))
+            res.on("error", lambda e: log(["res.error", str(e)]))
 
             def on_close():
                 log(["res.close"])
@@ -124,6 +127,9 @@ def prefork_flow(port, mode):
                 if mode == "destroy":
                     res.destroy()
                     return
+                if mode == "destroy(err)":
+                    res.destroy(Exception("boom"))
+                    return
                 res.on("data", lambda d: log(["data", d.decode()]))
                 if mode == "pause":
                     loop.call_later(0.03, lambda: (log(["resume"]), res.resume()))
@@ -149,6 +155,9 @@ EXPECTED = {
     "close": [["response"], ["close"], ["late"], ["data", "hello"], ["res.end"], ["res.close"]],
     # destroyed complete but unread: aborted, never end; the socket is not reused
     "destroy": [["response"], ["late"], ["res.aborted"], ["res.close"], ["close"], ["second", False]],
+    # and with an error: the request's, then the response's
+    "destroy(err)": [["response"], ["late"], ["res.aborted"], ["error", "boom"], ["res.error", "boom"], ["res.close"],
+                     ["close"], ["second", False]],
 }
 
 

@@ -44,7 +44,8 @@ const finish = () => { over = true; if (agent) agent.destroy(); done(); };
 const act = () => {
   log('act');
   if (how === 'abort') req.abort(); else if (how === 'destroy') req.destroy();
-  else if (how === 'destroy(err)') req.destroy(new Error('boom')); else req.res.destroy();
+  else if (how === 'destroy(err)') req.destroy(new Error('boom'));
+  else if (how === 'res.destroy(err)') req.res.destroy(new Error('boom')); else req.res.destroy();
 };
 req.on('socket', (s) => { log('socket'); s.on('close', () => { if (!over) log('socket.close'); }); if (stage === 'socket') act(); });
 req.on('finish', () => { log('finish'); if (stage === 'finish') act(); });
@@ -56,7 +57,7 @@ req.on('response', (res) => {
   res.on('data', (d) => { log('data', d.toString()); if (stage === 'data') act(); });
   res.on('end', () => { log('res.end'); if (stage === 'end') act(); });
   res.on('aborted', () => log('res.aborted'));
-  res.on('error', (e) => log('res.error', e.code));
+  res.on('error', (e) => log('res.error', e.code || e.message));
   res.on('close', () => { log('res.close'); resClosed = true; if (stage === 'res.close') act(); settle(); });
   if (stage === 'response') act();
 });
@@ -83,6 +84,8 @@ def prefork_stages(port, stage, how, keep_alive):
                 req.destroy()
             elif how == "destroy(err)":
                 req.destroy(Exception("boom"))
+            elif how == "res.destroy(err)":
+                req.res.destroy(Exception("boom"))
             else:
                 req.res.destroy()
 
@@ -125,7 +128,7 @@ def prefork_stages(port, stage, how, keep_alive):
             res.on("data", lambda d: (events.append(["data", d.decode()]), stage == "data" and act()))
             res.on("end", lambda: (events.append(["res.end"]), stage == "end" and act()))
             res.on("aborted", lambda: events.append(["res.aborted"]))
-            res.on("error", lambda e: events.append(["res.error", e.code]))
+            res.on("error", lambda e: events.append(["res.error", getattr(e, "code", None) or str(e)]))
 
             def on_res_close():
                 events.append(["res.close"])
@@ -160,6 +163,8 @@ CASES = [
     (False, "res.destroy", "data"),
     (False, "destroy", "sync"),
     (False, "destroy", "finish"),
+    (False, "res.destroy(err)", "data"),  # the request's error, then the response's
+    (False, "res.destroy(err)", "end"),  # after the end: the response's error before its close
     # kept alive: after the end the socket is the agent's and is left alone
     (True, "abort", "end"),  # close, abort, then the response's close
     (True, "destroy(err)", "end"),
@@ -167,6 +172,7 @@ CASES = [
     (True, "res.destroy", "end"),
     (True, "destroy(err)", "data"),
     (True, "abort", "socket"),
+    (True, "res.destroy(err)", "end"),
 ]
 
 

@@ -355,7 +355,9 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
         if res is not None and not res.closed:
-            if not res.complete:  # decided once the read that closed it is parsed
+            # decided once the read that closed it is parsed; a response destroyed
+            # complete but unread is aborted as one cut short
+            if not res.complete or (res.destroyed and not res.readable_ended):
                 self.loop.call_soon(self._cut_short, res)
                 self._count_closed(counted)
                 return
@@ -366,16 +368,19 @@ class ClientRequest(OutgoingRequest, EventEmitter):
     def _cut_short(self, res):
         """The socket closed while the response was open. Node's orders: a body the
         closing read completed ends as usual (``close``, the response's ``close``); a
-        response the application destroyed gives ``aborted``, its ``close``, then the
+        response the application destroyed gives ``aborted``, (with the error it was
+        destroyed with: the request's ``error``, the response's) its ``close``, then the
         request's; a body cut short gives ``aborted``, ``close``, the response's
         ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
-        if res.complete:
+        if res.complete and not res.destroyed:
             self._close()
             res.mark_closed()
             return
         res.mark_aborted()
         if res.destroyed:
             if res.destroy_error is not None:
+                self._error(res.destroy_error, given=True)  # (Node's socket destroyed with it)
+                self._emit_error()
                 res.close_aborted(res.destroy_error)
             else:
                 res.mark_closed()

@@ -73,6 +73,7 @@ class ClientResponse(EventEmitter):
         self._ending = False  # 'end' is being emitted
         self.destroyed = False  # destroy() was called on the response itself
         self.destroy_error = None
+        self._destroy_error_due = False  # destroy(err)'s error is still to be emitted (to a listener)
         self._closed = False
         self._body = None  # (chunks, [pending read() futures]) once collected for read()
         self.taken = False  # a 'response' listener or awaiter had it (set by the request)
@@ -301,6 +302,10 @@ class ClientResponse(EventEmitter):
         if self._end_pending and not self.destroyed:
             self._close_due = True
             return
+        if self._destroy_error_due:  # destroy(err) after the body's end: 'error' first
+            self._destroy_error_due = False
+            if self.listener_count("error"):
+                self.emit("error", self.destroy_error)
         self._closed = True
         self.emit("close")
 
@@ -324,18 +329,22 @@ class ClientResponse(EventEmitter):
     def close_aborted(self, error=None):
         """After an abort: ``error`` (``error``, else ECONNRESET "aborted"; only to a
         listener, as Node gives it only where it is handled), then ``close``."""
+        self._destroy_error_due = False  # (given here, if it was the one)
         if not self._closed and self.listener_count("error"):
             self.emit("error", error or HTTPError("ECONNRESET", "aborted"))
         self.mark_closed()
 
     def destroy(self, error=None):
         """End the exchange from the response's side: the socket closes; a body not
-        complete gives ``aborted``, ``close`` (``error`` first when given and listened
-        to), then the request's ``close``, as in Node. A complete response leaves the
-        socket alone (it may serve the agent's next request), as Node's does."""
+        complete (or complete but unread) gives ``aborted``, with a given error the
+        request's ``error`` and the response's (to a listener), ``close``, then the
+        request's ``close``, as in Node. A response whose ``end`` came leaves the socket
+        alone (it may serve the agent's next request), as Node's does; a given error is
+        still emitted, before its ``close``."""
         if not self.destroyed and not self._closed:
             self.destroyed = True
             self.destroy_error = error
+            self._destroy_error_due = error is not None
             if not self.complete:
                 self.socket.destroy()
             elif not self._ended:
