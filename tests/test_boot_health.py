@@ -63,8 +63,8 @@ def test_a_worker_booting_within_its_deadline_keeps_healthz_200_and_the_watchdog
     booting = booting_pid(d, 1)
     started = time.monotonic()
     pings, answers = [started], []
-    while state(port, booting) != ("serving", False):
-        assert state(port, booting) == ("booting", False)
+    while (now := state(port, booting)) != ("serving", False):
+        assert now == ("booting", False)  # (one reading: two could straddle the boot's end)
         try:
             while True:
                 if b"WATCHDOG=1" in notify.recv(4096):
