@@ -22,7 +22,9 @@ class Secure:
         when it completes, ``on_error(err, socket)`` when it fails (then the socket is
         destroyed). Bytes read before (a PROXY header) are not part of the TLS stream;
         ``data``: bytes already read that are (the start of a ClientHello after it)."""
-        self.tls = tls.layer(self, self._sock, on_secure, on_error)
+        # (records are decrypted into the socket's shared read buffer, when it has one:
+        # its bytes are copied out before the layer sees them)
+        self.tls = tls.layer(self, self._sock, on_secure, on_error, self._read_view)
         self.encrypted = True
         if data:
             self.tls.received(data)  # no plaintext can come before the handshake's end

@@ -46,7 +46,6 @@ _LEFT = "Client network socket disconnected before secure TLS connection was est
 _HELLO_MAX = 16 * 1024  # a longer ClientHello (real ones are a few hundred bytes) is left to OpenSSL
 _NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
 _READ_SIZE = 16 * 1024  # one record's plaintext at most
-_VIEW = memoryview(bytearray(_READ_SIZE))  # a record's plaintext, copied out at once (one loop reads)
 # OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
 # CONNECT); any other method shows as a stream that starts with a capital letter
 _PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
@@ -153,8 +152,12 @@ class ServerTLS:
         context = getattr(settings, "tls_context", None) or build_context(settings.values)
         return cls(context, settings.tls_handshake_timeout)
 
-    def layer(self, socket, raw, on_secure=None, on_error=None):
-        return TLSLayer(self, socket, raw, on_secure, on_error)
+    def layer(self, socket, raw, on_secure=None, on_error=None, view=None):
+        """``view``: a writable buffer of ``_READ_SIZE`` bytes at least that only the
+        socket's loop thread uses (its server's read buffer): records are decrypted into
+        it. Not one per process: ``SSLObject.read`` lets go of the GIL, so two servers'
+        loops on two threads would write into it at once and mix their plaintexts."""
+        return TLSLayer(self, socket, raw, on_secure, on_error, view)
 
 
 class TLSLayer:
@@ -162,9 +165,9 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte",
-                 "wire_sent", "hello", "read", "write")
+                 "wire_sent", "hello", "read", "write", "view")
 
-    def __init__(self, tls, socket, raw, on_secure, on_error):
+    def __init__(self, tls, socket, raw, on_secure, on_error, view=None):
         self.socket = socket
         self.raw = raw  # the kernel socket the records go to
         self.on_secure = on_secure
@@ -173,6 +176,7 @@ class TLSLayer:
         self.outgoing = ssl.MemoryBIO()
         self.sslobj = tls.context.wrap_bio(self.incoming, self.outgoing, server_side=True)
         self.read, self.write = self.sslobj.direct()
+        self.view = view if view is not None and len(view) >= _READ_SIZE else memoryview(bytearray(_READ_SIZE))
         self.established = False
         self.reading = False  # established, and the peer has not closed: the fast path
         self.failed = False
@@ -205,16 +209,16 @@ class TLSLayer:
                 return b""
         else:
             incoming.write(data)
-        read, chunks = self.read, []
+        read, view, chunks = self.read, self.view, []
         try:  # a read returns one record at most, and a whole one: _READ_SIZE
-            n = read(_READ_SIZE, _VIEW)  # (into the one buffer: no 16 KiB bytes made per read)
+            n = read(_READ_SIZE, view)  # (into the shared buffer: no 16 KiB bytes made per read)
             if n and not incoming.pending:
-                return _VIEW[:n].tobytes()  # the usual: one record, and nothing after it
+                return view[:n].tobytes()  # the usual: one record, and nothing after it
             while n:
-                chunks.append(_VIEW[:n].tobytes())
+                chunks.append(view[:n].tobytes())
                 if not incoming.pending:
                     break
-                n = read(_READ_SIZE, _VIEW)
+                n = read(_READ_SIZE, view)
             else:  # close_notify: 0 now and at every later read, bytes after it stay
                 self._peer_closed()
         except ssl.SSLWantReadError:  # (the last record carried no plaintext)
