@@ -8,17 +8,13 @@ it was read (escaped as any client text), else ``-``; the status of the canned r
 """
 
 import os
-import re
 import socket
 
 import pytest
 
 from daemon import Daemon, wait_until
 from hostile import exchange, read_to_close
-
-QUOTED = r'((?:[^"\\]|\\x[0-9A-F]{2})*)'
-LINE = re.compile(r'(\S+) - - \[([^\]]+)\] "' + QUOTED + r'" (\d{3}) (\S+) "' + QUOTED + r'" "' + QUOTED
-                  + r'" (\d+)')
+from logline import LINE
 
 
 @pytest.fixture(scope="module")

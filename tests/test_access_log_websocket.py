@@ -6,7 +6,6 @@ the 500 of an app that failed), the bytes of frames sent after a 101, and the ti
 from the request to the close."""
 
 import os
-import re
 import socket
 
 import pytest
@@ -17,10 +16,7 @@ from websockets.exceptions import InvalidStatus  # noqa: E402
 
 from daemon import Daemon, wait_until  # noqa: E402
 from hostile import exchange  # noqa: E402
-
-QUOTED = r'((?:[^"\\]|\\x[0-9A-F]{2})*)'
-LINE = re.compile(r'(\S+) - - \[([^\]]+)\] "' + QUOTED + r'" (\d{3}) (\S+) "' + QUOTED + r'" "' + QUOTED
-                  + r'" (\d+)')
+from logline import LINE  # noqa: E402
 
 
 @pytest.fixture(scope="module")

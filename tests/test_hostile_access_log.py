@@ -20,21 +20,7 @@ import pytest
 
 from daemon import Daemon, children, kill_all, python_env, wait_until
 from hostile import exchange, responses
-
-# the default format: {h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}; a quoted field holds
-# no raw double quote or backslash, only \xHH escapes
-QUOTED = r'((?:[^"\\]|\\x[0-9A-F]{2})*)'
-LINE = re.compile(r'(\S+) - - \[([^\]]+)\] "' + QUOTED + r'" (\d{3}) (\S+) "' + QUOTED + r'" "' + QUOTED
-                  + r'" (\d+)')
-
-
-def unescape(text):
-    """The bytes an escaped field stands for (the rest of the line is UTF-8)."""
-    out = bytearray()
-    for piece in re.split(r"(\\x[0-9A-F]{2})", text):
-        out += bytes((int(piece[2:], 16),)) if re.fullmatch(r"\\x[0-9A-F]{2}", piece) else piece.encode()
-    return bytes(out)
-
+from logline import LINE, unescape
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
