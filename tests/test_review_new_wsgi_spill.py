@@ -60,6 +60,8 @@ def app(environ, start_response):
             yield _block(0, 8 * BLOCK)  # more than the kernel takes: the socket pushes back
             for i in range(1, 4):
                 write(_block(i))
+            if environ["QUERY_STRING"] == "more":
+                yield _block(25)
         return body()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"hello"]
@@ -115,13 +117,15 @@ def assert_clean(d, worker):
     assert log.count("Traceback") == log.count("error in WSGI app for GET /raise"), log[-3000:]  # the app's own
 
 
-def test_write_from_the_generator_after_its_last_block_is_sent_before_the_end(d):
+@pytest.mark.parametrize("more", [False, True], ids=["then-the-end", "then-a-block"])
+def test_write_from_the_generator_after_its_last_block_is_sent_before_the_end(d, more):
     """A generator yields a block the socket pushes back on, then write()s three more and
-    ends: taking its next block to see if the call can end at once ran the app, whose
+    ends (or yields one more): taking its next block to see if the call can end at once ran the app, whose
     write()s went to disk, and the response ended before them: the client got a whole
     chunked body without the last 2 MiB, and nothing was logged."""
     worker = d.workers()[0]
-    sock = slow_client(d, b"GET /yield-then-write HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    sock = slow_client(d, b"GET /yield-then-write?%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                       % (b"more" if more else b""))
     try:
         data = read_to_close(sock)
     finally:
@@ -129,8 +133,9 @@ def test_write_from_the_generator_after_its_last_block_is_sent_before_the_end(d)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK") and b"chunked" in head, head
     got = dechunk(body)
-    assert len(got) == 11 * BLOCK
-    assert got == _block(0, 8 * BLOCK) + b"".join(_block(i) for i in range(1, 4))
+    want = _block(0, 8 * BLOCK) + b"".join(_block(i) for i in range(1, 4)) + (_block(25) if more else b"")
+    assert len(got) == len(want)
+    assert got == want
     assert_clean(d, worker)
 
 
