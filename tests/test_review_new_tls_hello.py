@@ -262,3 +262,34 @@ def test_what_is_no_tls_hello_is_a_client_error_never_a_loop_error(serve, pki, f
             pass
     st_.wait_for(lambda e: e[0] == "tlsClientError")
     assert not failures, failures
+
+
+def _with_extensions(hello, count):
+    """``hello`` (one record) with ``count`` empty extensions of unassigned types put
+    before its own, every length set to match."""
+    message = bytearray(hello[5:])
+    at = 39 + message[38]
+    at += 2 + int.from_bytes(message[at:at + 2], "big")
+    at += 1 + message[at]
+    extra = b"".join((0xFA00 + n % 256).to_bytes(2, "big") + b"\x00\x00" for n in range(count))
+    size = int.from_bytes(message[at:at + 2], "big") + len(extra)
+    message[at:at + 2] = size.to_bytes(2, "big")
+    message[at + 2:at + 2] = extra
+    message[1:4] = (len(message) - 4).to_bytes(3, "big")
+    return hello[:3] + len(message).to_bytes(2, "big") + bytes(message)
+
+
+@pytest.mark.parametrize("alpn, refused", [(["h2"], True), (["h2", "http/1.1"], False)])
+def test_an_offer_behind_three_thousand_extensions_is_read(serve, pki, alpn, refused):  # noqa: F811
+    """3000 extensions before ALPN (a 12 KB hello): the offer is found, refused or served."""
+    st_ = serve(hello_server)
+    port = tls_listener(st_, pki)
+    hello = _with_extensions(_hello(alpn, ssl.TLSVersion.TLSv1_3), 3000)
+    assert offered_alpn(hello) == tuple(name.encode() for name in alpn)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(hello)
+        answer = sock.recv(7)
+    if refused:
+        assert answer == b"\x15\x03\x03\x00\x02\x02\x78", answer
+    else:
+        assert answer[:1] == b"\x16" and answer[5:6] == b"\x02", answer
