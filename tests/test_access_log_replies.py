@@ -132,3 +132,25 @@ def test_the_request_line_of_a_request_the_parser_stopped(data, expected):
     with pytest.raises(ParseError) as caught:
         parser.feed(data)
     assert parser.request_line(caught.value) == expected
+
+
+def test_an_unfinished_request_line_is_not_taken_from_an_earlier_request():
+    """A request line cut short (the head timed out) is unknown, even when an earlier
+    pipelined request had the same method and target."""
+    from prefork.http.parser import RequestParser
+
+    class Handler:
+        def on_headers(self, *args):
+            pass
+
+        def on_body(self, body):
+            pass
+
+        def on_message_complete(self, trailers):
+            pass
+
+    parser = RequestParser(Handler())
+    parser.feed(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /a HTTP/1")
+    assert parser.request_line() is None
+    parser.feed(b".1\r\nX")
+    assert parser.request_line() == ("GET", "/a", "1.1")

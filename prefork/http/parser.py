@@ -23,6 +23,8 @@ from .llhttp import MessageParser
 
 __all__ = ["MessageParser", "RequestParser", "ResponseParser"]
 
+_VERSION_END = re.compile(rb"(\d\.\d)\r?\n")  # a request line's version and end, after "HTTP/"
+
 
 class RequestParser(MessageParser):
     """Also builds Node's ``headers`` map in the same pass as the raw list: ``headers``
@@ -54,8 +56,9 @@ class RequestParser(MessageParser):
         """(method, target, version) of the request being read once its request line was
         read whole, else None: what an access log can say of a request the server
         answered itself (``err``: the ParseError that stopped it, if one did). Before any
-        header field came out of llhttp, the line is looked for in the bytes read up to
-        the error: the last line that starts with the method and target parsed."""
+        header field came out of llhttp, the line is read from the bytes read up to the
+        error: the last line that starts with the method and target parsed, when a version
+        and the line's end follow them."""
         if not self.in_message or not self._url:
             return None
         parser = self._parser
@@ -67,13 +70,18 @@ class RequestParser(MessageParser):
             seen += err.raw_packet[:err.bytes_parsed]
         else:
             seen += self._piece
-        pattern = rb"(?:^|\n)" + re.escape(method + b" " + target + b" HTTP/") + rb"(\d\.\d)\r?\n"
-        found = None
-        for found in re.finditer(pattern, seen):
-            pass
-        if found is None:
+        start = method + b" " + target + b" HTTP/"
+        at = len(seen)
+        while True:  # (the target holds no line end: each search goes back past the last)
+            at = seen.rfind(start, 0, at)
+            if at < 0:
+                return None
+            if at == 0 or seen[at - 1] == 10:  # at a line's start
+                break
+        version = _VERSION_END.match(seen, at + len(start))
+        if version is None:
             return None
-        return method.decode("ascii"), target.decode("latin-1"), found[1].decode("ascii")
+        return method.decode("ascii"), target.decode("latin-1"), version[1].decode("ascii")
 
     def on_url(self, url):
         counted = self._counted + len(url)
