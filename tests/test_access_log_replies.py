@@ -135,8 +135,8 @@ def test_the_request_line_of_a_request_the_parser_stopped(data, expected):
 
 
 def test_an_unfinished_request_line_is_not_taken_from_an_earlier_request():
-    """A request line cut short (the head timed out) is unknown, even when an earlier
-    pipelined request had the same method and target."""
+    """A request line cut short (the head timed out) is unknown, even when the bytes
+    before it (an earlier request's body) hold a line with the same method and target."""
     from prefork.http.parser import RequestParser
 
     class Handler:
@@ -150,7 +150,8 @@ def test_an_unfinished_request_line_is_not_taken_from_an_earlier_request():
             pass
 
     parser = RequestParser(Handler())
-    parser.feed(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /a HTTP/1")
+    body = b"x\nGET /a HTTP/1.0\r\n"
+    parser.feed(b"POST /up HTTP/1.1\r\nContent-Length: %d\r\n\r\n%sGET /a HTTP/1" % (len(body), body))
     assert parser.request_line() is None
     parser.feed(b".1\r\nX")
     assert parser.request_line() == ("GET", "/a", "1.1")
