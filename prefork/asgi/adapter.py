@@ -47,9 +47,8 @@ import asyncio
 import logging
 from asyncio import Task
 
-from ..http.serialize import http_date, status_line
 from ..net.proxy import TrustedSources
-from ..server.replies import ServerReply
+from ..server.replies import answered, refuse
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
@@ -279,22 +278,14 @@ class ASGIAdapter:
         self.on_request(req, res).expect = True
 
     def on_connect(self, req, socket, head):
-        refuse(socket, 400, "CONNECT is not supported.")
-        self.answered(req, socket, 400)
-
-    def answered(self, req, socket, status):
-        """The access log line of an answer written on a socket the server handed over."""
-        observer = self.server.reply_observer
-        if observer is not None:
-            reply = ServerReply(socket, status, req)
-            observer(reply, reply, self.loop.time() - req.start_time)
+        refuse(self.server, req, socket, 400, "CONNECT is not supported.")
 
     # -- WebSocket ---------------------------------------------------------------------------
     def on_upgrade(self, req, socket, head):
         if req.method != "GET" or not is_websocket_upgrade(req):
             socket.write(_NOT_WEBSOCKET)  # RFC 6455 4.2.1: a handshake is a GET
             socket.destroy_soon()  # closed once sent, whether or not the client closes its side
-            self.answered(req, socket, 400)
+            answered(self.server, req, socket, 400)
             return
         from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
         scheme = "wss" if socket.encrypted or self.url_scheme == "https" else "ws"
@@ -310,15 +301,6 @@ class ASGIAdapter:
             session.task = task
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-
-
-def refuse(socket, status, text):
-    """Answer ``status`` with ``text`` on a socket the server handed over, and close it once
-    the bytes are out, whether or not the client closes its side."""
-    body = text.encode("ascii") + b"\n"
-    socket.write(f"{status_line(status)}Date: {http_date()}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("ascii") + body)
-    socket.destroy_soon()
 
 
 def is_websocket_upgrade(req):

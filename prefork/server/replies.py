@@ -11,7 +11,12 @@ Rules:
   each of its parts.
 - The canned reply has no body: its size is ``-``. A raw answer gives the bytes it
   sent after its head (``sent``; 0 is ``-``).
+- ``refuse`` answers a request on a socket the server handed over (a CONNECT an app
+  interface cannot tunnel) with a short text, closes the socket once it is out, and
+  shows the answer to ``server.reply_observer``.
 """
+
+from ..http.serialize import http_date, status_line
 
 _NO_HEADERS = {}
 
@@ -40,3 +45,19 @@ class ServerReply:
 
     def get_header(self, name):
         return None
+
+
+def refuse(server, req, socket, status, text):
+    body = text.encode("ascii") + b"\n"
+    socket.write(f"{status_line(status)}Date: {http_date()}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("ascii") + body)
+    socket.destroy_soon()  # closed once sent, whether or not the client closes its side
+    answered(server, req, socket, status)
+
+
+def answered(server, req, socket, status):
+    """The access log line of ``status``, written raw on a socket the server handed over."""
+    observer = server.reply_observer
+    if observer is not None:
+        reply = ServerReply(socket, status, req)
+        observer(reply, reply, socket.loop.time() - req.start_time)

@@ -19,6 +19,9 @@ Rules:
   gunicorn does), unless the declared body is over ``max_body_size`` (413, no 100).
   A client that stalls mid-body holds only its own connection (request_timeout ends it).
 - The environ is built from a per-connection base (``wsgi/environ.py``).
+- ``CONNECT`` is answered 400 and the connection closed, never given to the app: WSGI
+  has no tunnel (the same answer as the ASGI interface's, and uvicorn's). Any other
+  upgrade request is served as a plain request, as gunicorn serves it.
 - A call is not run for a connection that is gone or closing (a response before it was
   cut, ``Connection: close``): its answer could never be sent, and a pipelined request
   (a POST) must not take effect unseen.
@@ -28,6 +31,7 @@ import contextvars
 import tempfile
 from collections import deque
 
+from ..server.replies import refuse
 from .environ import EnvironBuilder
 from .body import answer_failure
 from .response import LoopCall
@@ -144,6 +148,7 @@ class WSGIAdapter:
         else:
             server.on("request", self.on_request)
         server.on("checkContinue", self.on_check_continue)
+        server.on("connect", self.on_connect)
 
     def close(self):
         """Stop the thread pool (threads > 1); calls in progress finish first."""
@@ -173,6 +178,9 @@ class WSGIAdapter:
             answer_failure(res, 413)
             return
         _Spool(self, req, res)
+
+    def on_connect(self, req, socket, head):
+        refuse(self.server, req, socket, 400, "CONNECT is not supported.")
 
     def on_check_continue(self, req, res):
         if self.too_large(req):
