@@ -28,7 +28,9 @@ Rules:
 - ALPN offers ``http/1.1`` only. An offer without it (``h2`` alone) is refused as Node
   refuses it, with a ``no_application_protocol`` alert (ERR_SSL_NO_APPLICATION_PROTOCOL):
   Python's ``ssl`` would go on without ALPN, so the layer reads the offer from the
-  ClientHello itself (``offered_alpn``) before OpenSSL answers it. No offer is served.
+  ClientHello itself (``offered_alpn``) before OpenSSL answers it, as OpenSSL reads it
+  (empty records skipped), and so the second ClientHello after a HelloRetryRequest: OpenSSL
+  sees no byte after a hello until its offer is judged. No offer is served.
   Client-initiated renegotiation is refused.
 - Contexts are built from the settings by tlsconfig.py. The master keeps the context it
   checked and the workers it forks use that one: OpenSSL makes session ticket keys with
@@ -45,6 +47,8 @@ _SPOKEN = frozenset(name.encode() for name in ALPN)
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
 _HELLO_MAX = 16 * 1024  # a longer ClientHello (real ones are a few hundred bytes) is left to OpenSSL
 _NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
+# a HelloRetryRequest's random (RFC 8446 4.1.3): SHA-256 of "HelloRetryRequest"
+_RETRY_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 _READ_SIZE = 16 * 1024  # one record's plaintext at most
 # OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
 # CONNECT); any other method shows as a stream that starts with a capital letter
@@ -57,7 +61,8 @@ PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nC
 def offered_alpn(data):
     """The ALPN protocols (bytes) of the ClientHello that ``data`` starts with, () when it
     offers none; None while it is not all there; False for what this does not read as a
-    ClientHello (OpenSSL judges it). A hello cut in several records is put together."""
+    ClientHello (OpenSSL judges it). A hello cut in several records is put together; empty
+    handshake and change_cipher_spec records are skipped, as OpenSSL skips them."""
     return HelloReader().feed(data)
 
 
@@ -65,13 +70,18 @@ class HelloReader:
     """``offered_alpn`` for bytes that come a read at a time: each byte is looked at once,
     however many records and reads the hello is cut into (read whole again at each read,
     a hello in 1-byte records trickled in cost the loop seconds), and what is kept is one
-    record and the hello so far, both within ``_HELLO_MAX``."""
+    record and the hello so far, both within ``_HELLO_MAX``. Once the hello is whole,
+    ``rest`` holds the bytes fed after its last record (what OpenSSL must not see before
+    the offer is judged). ``retry``: the reader of the second ClientHello, after a
+    HelloRetryRequest, which may follow a change_cipher_spec record (RFC 8446 D.4)."""
 
-    __slots__ = ("record", "message")
+    __slots__ = ("record", "message", "rest", "retry")
 
-    def __init__(self):
+    def __init__(self, retry=False):
         self.record = bytearray()  # bytes of records not whole yet
         self.message = bytearray()  # the handshake message from the whole records
+        self.rest = b""
+        self.retry = retry
 
     def feed(self, data):
         """``offered_alpn`` of all the bytes fed so far."""
@@ -82,14 +92,19 @@ class HelloReader:
             if len(record) < at + 5:
                 del record[:at]
                 return None
-            size = int.from_bytes(record[at + 3:at + 5], "big")
-            if record[at] != 22 or not size or len(message) + size > _HELLO_MAX:
+            kind, size = record[at], int.from_bytes(record[at + 3:at + 5], "big")
+            # skipped: empty records (OpenSSL takes up to 32; it judges more), and after a
+            # HelloRetryRequest the one-byte change_cipher_spec
+            skip = kind in (20, 22) and not size or kind == 20 and size == 1 and self.retry
+            if not skip and (kind != 22 or len(message) + size > _HELLO_MAX):
                 return False  # (the bound first: what is kept stays small)
             if len(record) < at + 5 + size:
                 del record[:at]
                 return None
-            message += record[at + 5:at + 5 + size]
+            if not skip:
+                message += record[at + 5:at + 5 + size]
             at += 5 + size
+        self.rest = bytes(record[at:])
         return _alpn_of(message)
 
 
@@ -165,7 +180,7 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte",
-                 "wire_sent", "hello", "read", "write", "view")
+                 "wire_sent", "hello", "answered", "read", "write", "view")
 
     def __init__(self, tls, socket, raw, on_secure, on_error, view=None):
         self.socket = socket
@@ -187,6 +202,7 @@ class TLSLayer:
         self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
         self.wire_sent = 0  # bytes of records the kernel has taken
         self.hello = HelloReader()  # the ClientHello until its ALPN offer is read (then None)
+        self.answered = True  # False while OpenSSL's answer to the first hello may be a retry request
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
 
@@ -202,11 +218,13 @@ class TLSLayer:
                 return b""
             if self.first_byte is None and data:
                 self.first_byte = data[0]
-            incoming.write(data)
-            if self.hello is not None and not self._alpn_spoken(data):
-                return b""
-            if not self._handshake():
-                return b""
+            if self.hello is not None:
+                if not self._hellos(data):
+                    return b""
+            else:
+                incoming.write(data)
+                if not self._handshake():
+                    return b""
         else:
             incoming.write(data)
         read, view, chunks = self.read, self.view, []
@@ -242,25 +260,58 @@ class TLSLayer:
         self.reading = False
         self.incoming = ssl.MemoryBIO()  # nothing after close_notify is read; drop it
 
-    def _alpn_spoken(self, data):
-        """Keep the ClientHello's bytes until it is whole; then False (the client refused,
-        the socket gone) when it offers ALPN and none of ours, else True."""
-        offered = self.hello.feed(data) if self.first_byte == 22 else False
-        if offered is not None:
+    def _hellos(self, data):
+        """Read ``data`` as the (first or retried) ClientHello until it is whole; OpenSSL gets
+        the bytes up to its end only once its offer is judged (those after it are held, and
+        read as the second hello when OpenSSL answers with a HelloRetryRequest). True once
+        the handshake has finished."""
+        while True:
+            hello = self.hello
+            offered = hello.feed(data)
+            if offered is None:
+                self.incoming.write(data)
+                return False
+            rest = hello.rest
+            self.incoming.write(data[:len(data) - len(rest)] if rest else data)
             self.hello = None
-        if not offered or _SPOKEN.intersection(offered):
-            return True
+            if offered and not _SPOKEN.intersection(offered):
+                self._refuse(offered)
+                return False
+            self.answered = hello.retry or offered is False  # (only a ClientHello gets a retry request)
+            done = self._handshake()
+            if self.failed or self.socket is None or self.socket.destroyed:
+                return False
+            if self.hello is None:
+                if rest:  # (OpenSSL judges what follows the last hello)
+                    self.incoming.write(rest)
+                    done = done or self._handshake()
+                return done
+            data = rest  # the second hello: read as the first
+
+    def _refuse(self, offered):
+        """The client's offer has none of ours: the no_application_protocol alert, and the
+        socket is gone."""
         names = ", ".join(name.decode("ascii", "replace") for name in offered)[:100]
         self.outgoing.write(_NO_APPLICATION_PROTOCOL)  # sent as OpenSSL's own alerts are
         self._fail(HTTPError("ERR_SSL_NO_APPLICATION_PROTOCOL", f"no application protocol: the client "
                                                                 f"offers {names}, this server speaks http/1.1"))
-        return False
+
+    def _retry_requested(self):
+        """OpenSSL's answer to the first ClientHello, waiting in ``outgoing``, is a
+        HelloRetryRequest (a ServerHello with RFC 8446's fixed random): the client's next
+        hello is read too."""
+        self.answered = True
+        flight = self.outgoing.read()
+        self.outgoing.write(flight)
+        return flight[:1] == b"\x16" and flight[5:6] == b"\x02" and flight[11:43] == _RETRY_RANDOM
 
     def _handshake(self):
         try:
             self.sslobj.do_handshake()
         except ssl.SSLWantReadError:
             if self.outgoing.pending:
+                if not self.answered and self._retry_requested():
+                    self.hello = HelloReader(retry=True)
                 self.socket.send_bytes(b"")
             return False
         except ssl.SSLZeroReturnError:  # close_notify: the client left before the end, as with EOF
