@@ -22,7 +22,10 @@ Rules (Node's, spec section 7):
   check comes later, after the headers').
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
-  first (an early 413) leaves the socket to the request until its body is sent.
+  first (an early 413) leaves the socket to the request until its body is sent. The
+  request's ``close`` comes on the next turn, then the agent takes the socket (pools it,
+  hands it on, or closes it: a socket limit without keep-alive), then the response's
+  ``close``, as in Node (an ``abort()`` in the request's ``close`` listener comes first).
 - A request whose socket went back to the agent, or to an ``upgrade``/``connect``
   listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
   socket alone; so does ``res.destroy()`` on a complete response.
@@ -126,6 +129,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self._timeout_pending = None
         self._closed = False
         self._protocol = None  # the ClientProtocol on the socket, released at 'close'
+        self._freed = False  # the socket went back to the agent
         self._errored = False
         self._failure = None  # the error emitted (or about to be) on the request
         self._error_due = False  # _failure is still to be emitted
@@ -285,7 +289,10 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         socket = self.socket
         if socket.destroyed:
             return  # destroyed in this read (socket_closed ends the exchange)
-        if self.keeps_socket and (self.agent.keep_alive or self.agent.has_waiting(self)):
+        if self.keeps_socket:
+            # the agent takes the socket back, and pools it or closes it (an agent with
+            # a socket limit and no keep-alive, nobody in line), as Node's: the
+            # request's 'close' comes then, before the response's
             if not self.finished:
                 # answered before its body went out (an early 413): the socket is free
                 # once the body is, not before (another request would be written into
@@ -294,22 +301,27 @@ class ClientRequest(OutgoingRequest, EventEmitter):
                 self.once("finish", self._free_socket)
                 return
             self._free_socket()
-            res.close_soon()  # after the request's 'close', as in Node
         else:
             # closed on the next turn (Node's destroySoon): what the 'end' listeners do
             # (an abort, a destroy with an error) comes before the closes, as in Node
             self.loop.call_soon(socket.destroy)
 
     def _free_socket(self):
-        """The exchange on the kept-alive socket is over both ways: the agent takes it."""
+        """The exchange on the kept-alive socket is over both ways: on the next turn the
+        request's ``close``, then the agent takes the socket (Node's ``free`` after it),
+        to pool it, hand it on or close it."""
         socket = self.socket
         if socket.destroyed or self._closed:
             return
         socket.protocol = None
+        self._freed = True
         # done: a destroy() from now on (a clean-up after reading) must not reach the
         # socket, which the agent gives to another request (Node's marks it destroyed)
         self.destroyed = True
-        self.loop.call_soon(self._close)
+        self.loop.call_soon(self._close_and_free, socket)
+
+    def _close_and_free(self, socket):
+        self._close()
         self.agent.release(self, socket, self.agent.keep_alive)
 
     @property
@@ -417,3 +429,8 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)
             self.emit("close")
+            res = self.res
+            if self._freed and res is not None:
+                # the response's 'close' after what the request's listeners queued (an
+                # abort()'s 'abort'), as Node's comes a tick later
+                res.close_soon()
