@@ -133,8 +133,6 @@ class Closing:
             return
         tls = self.tls
         if tls is not None:
-            if tls.pending:  # written before the handshake's end: they go out after it, this FIN with them
-                return  # (the handshake's end flushes the socket, and its flush comes back here)
             left = tls.close_notify()
             if left:  # the kernel took part of it: the rest goes first, the FIN after
                 self._out = [b""]

@@ -15,8 +15,9 @@ Rules:
   its handshake timer at once: nothing of it outlives the socket. Once the socket has
   emitted 'close', the layer lets go of it (``release``): no reference cycle is left.
   What is written before the handshake's end (a 'connection' listener's answer) waits
-  for it, as Node's TLSSocket keeps it, and an ``end()`` made meanwhile sends its FIN
-  after it (``pending``).
+  for it in the socket's queue, as Node's TLSSocket keeps it, and an ``end()`` made
+  meanwhile sends its FIN after it: the layer flushes the socket (``Socket.flush``) for
+  its handshake's records and at the handshake's end.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
@@ -179,7 +180,7 @@ class TLSLayer:
     """The TLS state of one connection (see the module's rules)."""
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
-                 "reading", "failed", "peer_closed", "closed", "backlog", "pending", "timer", "first_byte",
+                 "reading", "failed", "peer_closed", "closed", "backlog", "timer", "first_byte",
                  "wire_sent", "hello", "answered", "read", "write", "view")
 
     def __init__(self, tls, socket, raw, on_secure, on_error, view=None):
@@ -198,7 +199,6 @@ class TLSLayer:
         self.peer_closed = False
         self.closed = False
         self.backlog = b""  # records the kernel has not taken yet
-        self.pending = []  # plaintext written before the handshake finished
         self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
         self.wire_sent = 0  # bytes of records the kernel has taken
         self.hello = HelloReader()  # the ClientHello until its ALPN offer is read (then None)
@@ -312,7 +312,7 @@ class TLSLayer:
             if self.outgoing.pending:
                 if not self.answered and self._retry_requested():
                     self.hello = HelloReader(retry=True)
-                self.socket.send_bytes(b"")
+                self.socket.flush()
             return False
         except ssl.SSLZeroReturnError:  # close_notify: the client left before the end, as with EOF
             self._fail(HTTPError("ECONNRESET", _LEFT))
@@ -326,14 +326,12 @@ class TLSLayer:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        pending, self.pending = self.pending, None
-        for data in pending:  # (before what a 'secureConnection' listener writes)
-            self.sslobj.write(data)
         if self.on_secure is not None:
             self.on_secure(self.socket)
-        # the server's last flight, session tickets, early writes and the listener's, in one
-        # send; then the FIN of an end() that waited for them (as Node: 'secure', then 'finish')
-        self.socket.send_bytes(b"")
+        # the server's last flight, session tickets, what was written before (still queued
+        # in the socket: counted, its callbacks waiting) and the listener's, in one send; then
+        # the write callbacks and the FIN of an end() that waited (Node: 'secure', then 'finish')
+        self.socket.flush()
         return not self.socket.destroyed
 
     def eof_received(self):
@@ -368,7 +366,7 @@ class TLSLayer:
             self.timer = None
         socket = self.socket
         if self.outgoing.pending and not socket.destroyed:
-            self.socket.send_bytes(b"")  # the alert
+            socket.flush()  # the alert
         if self.on_error is not None:
             self.on_error(err, socket)
         if socket.destroyed:
@@ -391,18 +389,16 @@ class TLSLayer:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        self.socket = self.on_secure = self.on_error = self.hello = self.pending = None
+        self.socket = self.on_secure = self.on_error = self.hello = None
         self.backlog = b""
 
     # -- bytes out ---------------------------------------------------------------------------------
     def send(self, data):
-        """Encrypt ``data`` (held until the handshake finishes) and hand the records to the
-        kernel; returns how many bytes of records it has not taken yet."""
-        if data:
-            if self.established and not self.closed:
-                self.write(data)
-            elif self.pending is not None:
-                self.pending.append(data)
+        """Encrypt ``data`` and hand the records to the kernel; returns how many bytes of
+        records it has not taken yet. Plaintext comes only once the handshake has finished
+        (the socket keeps it until then); after close_notify it is dropped."""
+        if data and self.established and not self.closed:
+            self.write(data)
         backlog = self.outgoing.read()  # (b"" when there are none: cheaper than asking first)
         if self.backlog:
             backlog = b"".join((self.backlog, backlog))

@@ -13,6 +13,9 @@ Rules:
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``); ``_out``
   holds one empty placeholder while records the kernel has not taken wait in the layer
   (so "flushed" still means in the kernel). Each TLS hook is one ``if self.tls`` branch.
+  Before the handshake's end what is written stays in the queue (``writable_length``
+  counts it, its callbacks wait), as Node's TLSSocket holds it; only the handshake's
+  records are flushed, and the layer calls ``flush()`` at its end.
 - What the kernel did not take of a large write stays where it is (a memoryview of it is
   queued), so a slow reader of a large body costs no copy per partial send.
 - When the queue empties after ``end()``, the closing steps follow (net/closing.py).
@@ -181,12 +184,37 @@ class Writing:
             if not self._corked and not self._writer:
                 self._flush()
 
+    def flush(self):
+        """Send what is queued now, unless the writer already waits for the kernel (TLS: the
+        layer calls it for its handshake's records, and at the handshake's end)."""
+        if not self._writer and not self.destroyed:
+            self._flush()
+
     def _flush(self):
         """Send what is queued; when the queue empties, run the flush waiters."""
         out = self._out
-        if self.tls is not None:
-            if not self._flush_tls(out):
-                return
+        tls = self.tls
+        if tls is not None:  # encrypt what is queued and hand the records to the kernel
+            if not tls.established:
+                if not self._flush_handshake(out):
+                    return
+            else:
+                data = (out[0] if len(out) == 1 else b"".join(out)) if out else b""
+                try:
+                    left = tls.send(data)
+                except OSError as exc:
+                    self._fail(socket_error(exc, "write"))
+                    return
+                if out:  # plaintext written, or records the kernel had not taken: a write either way
+                    self.last_activity = monotonic()
+                    self.bytes_written += len(data)
+                if left:
+                    self._out = [b""]
+                    self.buffered_size = left
+                    self._want_write()
+                    return
+                out.clear()
+                self.buffered_size = 0
         elif out:
             data = out[0] if len(out) == 1 else b"".join(out)
             try:
@@ -226,26 +254,23 @@ class Writing:
             # (a waiter or a drain listener may have queued more, and ended: it goes first)
             self._shutdown()
 
-    def _flush_tls(self, out):
-        """Encrypt what is queued and hand the records to the kernel; True once the
-        kernel has taken them all (else the writer is armed)."""
-        data = (out[0] if len(out) == 1 else b"".join(out)) if out else b""
+    def _flush_handshake(self, out):
+        """Before the TLS handshake's end only its own records go out: what was written
+        stays queued (counted in ``buffered_size``, its callbacks waiting with it), as
+        Node's TLSSocket keeps it, until the layer flushes the socket at the handshake's
+        end. True when nothing is queued and the records are all in the kernel."""
         try:
-            left = self.tls.send(data)
+            left = self.tls.send(b"")
         except OSError as exc:
             self._fail(socket_error(exc, "write"))
             return False
-        if out:  # plaintext written, or records the kernel had not taken: a write either way
-            self.last_activity = monotonic()
-            self.bytes_written += len(data)
         if left:
-            self._out = [b""]
-            self.buffered_size = left
             self._want_write()
             return False
-        out.clear()
-        self.buffered_size = 0
-        return True
+        if out and self._writer:
+            self._writer = False
+            self.loop.remove_writer(self._fd)
+        return not out
 
     def after_flush(self, callback):
         """Call ``callback`` once everything queued so far is in the kernel (never now)."""
