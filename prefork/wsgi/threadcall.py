@@ -30,7 +30,7 @@ from .head import apply_head, early_hints, not_bytes
 from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                    under_length)
 from .sending import StallWatch
-from .streams import BodyPipe, BodyTooLarge, ClientDisconnected
+from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected
 
 log = logging.getLogger("prefork.wsgi")
 

@@ -5,7 +5,13 @@ Rules:
 - The body streams to the thread (``wsgi.input`` is a ``BodyPipe``); reading blocks the
   app's thread, not the loop; the request is paused while the pipe holds its high-water
   mark (so the socket stops reading) and resumed as the thread reads. The bodies of
-  calls waiting for a thread hold ``WAITING_BODIES`` together at most (wsgi/streams.py).
+  calls waiting for a thread hold ``WAITING_BODIES`` together at most (wsgi/pipe.py).
+- A call with a body goes to a thread only once its body is in, or the pipe's
+  high-water mark of it (256 KiB, what the thread would hold anyway), or it failed
+  (``BodyPipe.when_ready``): a stalled or trickling upload holds its socket until
+  ``request_timeout``, never a thread, and its bytes meanwhile count in
+  ``WAITING_BODIES``. A call whose client leaves while it waits for its body is done
+  on the loop. The 100 of ``Expect: 100-continue`` still goes out at the head.
 - A call whose client went away while it waited for a thread is not run, nor one
   behind a response that closes its connection (``adapter.closing``).
 - One call per connection at a time: a pipelined request waits until the call before it
@@ -26,11 +32,13 @@ import sys
 import threading
 import traceback
 from collections import deque
+from functools import partial
 from time import monotonic
 
 from .adapter import closing
 from .body import answer_failure
-from .streams import BodyPipe, InputStream, WaitingBodies
+from .pipe import BodyPipe, WaitingBodies
+from .streams import InputStream
 from .threadcall import ThreadCall
 
 log = logging.getLogger("prefork.wsgi")
@@ -50,7 +58,7 @@ class ThreadedCalls:
         self.running = set()
         self.queued = deque()  # submitted calls in order; the front ones may have started
         self.last_wait = 0.0  # seconds the call a thread took last had waited (set by the threads)
-        self.waiting_bodies = WaitingBodies()  # what the bodies of calls waiting for a thread hold
+        self.waiting_bodies = WaitingBodies(loop=self.loop)  # what the bodies of calls waiting hold
         self.threads = [threading.Thread(target=self._serve, name=f"wsgi-{i}", daemon=True)
                         for i in range(threads)]
         for thread in self.threads:
@@ -89,12 +97,24 @@ class ThreadedCalls:
             waiting.append(call)
 
     def _submit(self, call):
+        body = call.body
+        if body.__class__ is BodyPipe and not body.when_ready(partial(self._ready, call)):
+            return  # no thread until its body is in (or 256 KiB of it): a stalled upload holds none
         environ = call.environ = self.adapter.environs.environ(call.req, call.body)
         environ["wsgi.early_hints"] = call.early_hints
         call.queued_at = monotonic()
         self.running.add(call)
         self.queued.append(call)
         self.jobs.put(call)
+
+    def _ready(self, call):
+        """(On the loop.) The body ``call`` waited for is in, or enough of it, or failed: a
+        thread may take the call; one whose client went away meanwhile is done."""
+        if call.gone:
+            call.body.discard()
+            self.done(call)
+        else:
+            self._submit(call)
 
     def done(self, call):
         self.running.discard(call)

@@ -1,0 +1,324 @@
+"""``wsgi.input`` on a thread (``threads > 1``): a body streamed from the loop to the app's
+thread, and the budget of the bodies of calls waiting for a thread.
+
+Rules:
+- ``BodyPipe`` is a body streamed from the loop to the app's thread (``threads > 1``):
+  the loop feeds it, the thread blocks in ``read``; the request is paused while the pipe
+  holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
+  ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
+  ``BodyTooLarge`` in the reader; a client gone mid-body raises ``ClientDisconnected``.
+- The pipes of calls still waiting for a thread hold ``WAITING_BODIES`` bytes together
+  at most (``WaitingBodies``), not ``_PIPE_HIGH_WATER`` each: past it, such a pipe
+  pauses its request at its first bytes (or at once), and the client's next bytes wait
+  in the kernel until a thread takes the call. So uploads queued behind busy threads
+  cost the worker that total, plus what the server keeps of a paused request (its
+  own high-water mark and the read in progress), not 256 KiB more each.
+- A call waits for its body (``when_ready``) before it goes to a thread: until the body
+  is whole, has ``high_water`` bytes or failed. Its bytes count with the waiting calls';
+  a pipe that the total pauses then is parked, and the parked pipes read on, in order,
+  once the total falls back under its limit (a call taken by a thread, a client gone),
+  so a full budget delays uploads, never for good, and memory stays bounded.
+"""
+
+import io
+import sys
+import threading
+from collections import deque
+
+_PIPE_HIGH_WATER = 256 * 1024
+WAITING_BODIES = 4 * 1024 * 1024  # bytes the pipes of calls waiting for a thread hold together, at most
+
+
+class WaitingBodies:
+    """The bytes held by the pipes of calls still waiting for a thread, together (fed on
+    the loop, let go on the thread that takes a call), and the pipes paused for their
+    sake before their call was ready, resumed on the loop (in order) as the total falls
+    back under the limit."""
+
+    __slots__ = ("limit", "held", "lock", "loop", "parked", "waking")
+
+    def __init__(self, limit=WAITING_BODIES, loop=None):
+        self.limit = limit
+        self.held = 0
+        self.lock = threading.Lock()
+        self.loop = loop
+        self.parked = deque()  # pipes paused by the limit whose call waits for its body
+        self.waking = False  # a _wake is scheduled
+
+    def add(self, size, pipe=None):
+        """Count ``size`` more bytes; True when the total is past the limit (``pipe``,
+        when given, is then parked: paused until the total falls under the limit)."""
+        with self.lock:
+            self.held += size
+            over = self.held > self.limit
+            if over and pipe is not None:
+                self._park(pipe)
+            return over
+
+    def park(self, pipe):
+        """``pipe`` (paused, its call now waiting for its body) waits for the total to fall
+        under the limit; False when it is under it already (nothing parked)."""
+        with self.lock:
+            if self.held < self.limit:
+                return False
+            self._park(pipe)
+            return True
+
+    def _park(self, pipe):
+        if not pipe.parked:
+            pipe.parked = True
+            self.parked.append(pipe)
+
+    def release(self, size, pipe=None):
+        with self.lock:
+            self.held -= size
+            if pipe is not None and pipe.parked:
+                pipe.parked = False
+                self.parked.remove(pipe)
+            wake = self.parked and self.held < self.limit and not self.waking and self.loop is not None
+            if wake:
+                self.waking = True
+        if wake:
+            self.loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self):
+        """(On the loop.) Parked pipes read on, in order, while the total is under the limit."""
+        while True:
+            with self.lock:
+                if not self.parked or self.held >= self.limit:
+                    self.waking = False
+                    return
+                pipe = self.parked.popleft()
+                pipe.parked = False
+            pipe.unpark()
+
+
+class BodyTooLarge(Exception):
+    """The request body went over ``max_body_size`` (answered with a 413)."""
+
+
+class ClientDisconnected(OSError):
+    """The client went away: nothing more can be read from or written to it."""
+
+
+class BodyPipe(io.RawIOBase):
+    """``wsgi.input`` on a thread: body bytes handed over by the loop as they arrive."""
+
+    length = None
+
+    def __init__(self, req, loop, limit, high_water=_PIPE_HIGH_WATER, waiting=None):
+        self.req = req
+        self.loop = loop
+        self.limit = limit
+        self.high_water = high_water
+        self.cond = threading.Condition(threading.Lock())
+        self.chunks = deque()
+        self.size = 0  # bytes held
+        self.received = 0
+        self.ended = False
+        self.error = None
+        self.paused = False
+        self.discarded = False
+        self.waiting = waiting  # the WaitingBodies this pipe counts in until a thread takes its call
+        self.counted = 0  # of the bytes held, those counted there
+        self.parked = False  # in waiting.parked (under its lock)
+        self.on_ready = None  # (the loop's) called once the call may go to a thread: when_ready
+        req.on("data", self.feed)
+        req.on("end", self.end)
+        if waiting is not None and waiting.held >= waiting.limit:
+            self.paused = True  # the waiting calls hold their total: this body waits in the kernel
+            req.pause()
+
+    # -- the loop's side -----------------------------------------------------------------------
+    def feed(self, chunk):
+        pause = False
+        with self.cond:
+            if self.discarded or self.error is not None:
+                return
+            self.received += len(chunk)
+            if self.received > self.limit:
+                self._fail(BodyTooLarge(f"the request body is over {self.limit} bytes"))
+            else:
+                self.chunks.append(chunk)
+                self.size += len(chunk)
+                waiting = self.waiting
+                if waiting is not None:  # the call waits for a thread (or for its body: then parked)
+                    self.counted += len(chunk)
+                    early = self.on_ready is not None and self.received < self.high_water
+                    if waiting.add(len(chunk), self if early else None) and not self.paused:
+                        self.paused = pause = True
+                if self.size >= self.high_water and not self.paused:
+                    self.paused = pause = True
+                self.cond.notify()
+        if pause:
+            self.req.pause()
+        if self.on_ready is not None:
+            self._check_ready()
+
+    def when_ready(self, callback):
+        """(On the loop.) True when a thread may take the call now: its body is whole, has
+        ``high_water`` bytes (what the pipe holds for the thread anyway) or failed. Else
+        ``callback()`` runs once, on the loop, when that is so; meanwhile a pipe paused by
+        the waiting calls' total is parked (resumed as it falls back under its limit)."""
+        with self.cond:
+            if self.ended or self.error is not None or self.received >= self.high_water or self.discarded:
+                return True
+            self.on_ready = callback
+            resume = self.paused and self.waiting is not None and not self.waiting.park(self)
+        if resume:
+            self.unpark()
+        return False
+
+    def _check_ready(self):
+        if self.ended or self.error is not None or self.received >= self.high_water:
+            callback, self.on_ready = self.on_ready, None
+            if callback is not None:
+                callback()
+
+    def unpark(self):
+        """(On the loop.) The waiting calls' total fell under its limit: a pipe it paused
+        before its call was ready reads on."""
+        with self.cond:
+            resume = self.paused and self.size < self.high_water and not self.discarded and self.error is None
+            if resume:
+                self.paused = False
+        if resume:
+            self.req.resume()
+
+    def begin(self):
+        """A thread took the call (on that thread): the bytes held no longer count with
+        the waiting calls', and a pipe paused for their sake reads on."""
+        with self.cond:
+            self._uncount()
+            resume = self.paused and self.size <= self.high_water // 2 and not self.discarded
+            if resume:
+                self.paused = False
+        if resume:
+            self.loop.call_soon_threadsafe(self._resume)
+
+    def _uncount(self):
+        """(Under ``cond``.) The pipe leaves the waiting calls' total."""
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None:
+            waiting.release(self.counted, self)
+        self.counted = 0
+
+    def end(self):
+        with self.cond:
+            self.ended = True
+            self.cond.notify()
+        self._detach()
+        if self.on_ready is not None:
+            self._check_ready()
+
+    def abort(self):
+        """The client went away."""
+        with self.cond:
+            if not self.ended:
+                self._fail(ClientDisconnected("the client went away before the body ended"))
+        self._detach()
+        if self.on_ready is not None:
+            self._check_ready()
+
+    def _detach(self):
+        """Nothing more comes from the request: its listeners (bound to this pipe, which
+        holds the request) go, so the two are freed without the cycle collector."""
+        self.req.off("data", self.feed)
+        self.req.off("end", self.end)
+
+    def _fail(self, error):
+        self.error = error
+        self.chunks.clear()
+        self.size = 0
+        self._uncount()
+        self.cond.notify()
+
+    def discard(self):
+        """The call is done: what is left of the body is dropped."""
+        with self.cond:
+            self.discarded = True
+            self.on_ready = None
+            self.chunks.clear()
+            self.size = 0
+            self._uncount()
+            paused, self.paused = self.paused, False
+        if paused:
+            self.req.resume()
+
+    def _resume(self):
+        if not self.discarded:
+            self.req.resume()
+
+    # -- the app's side ------------------------------------------------------------------------
+    def _take(self, limit, line):
+        """Up to ``limit`` bytes (to the first newline when ``line``); b"" at the end."""
+        with self.cond:
+            while not self.chunks and not self.ended and self.error is None:
+                self.cond.wait()
+            if self.error is not None:
+                # a new instance each time: the one kept here would hold, through its
+                # traceback, the frames that hold this pipe
+                raise type(self.error)(*self.error.args)
+            if not self.chunks:
+                return b"", True
+            chunk = self.chunks.popleft()
+            stop = chunk.find(b"\n", 0, limit) + 1 if line else 0
+            cut = stop or limit
+            if len(chunk) > cut:
+                self.chunks.appendleft(chunk[cut:])
+                chunk = chunk[:cut]
+            self.size -= len(chunk)
+            resume = self.paused and self.size <= self.high_water // 2
+            if resume:
+                self.paused = False
+        if resume:
+            self.loop.call_soon_threadsafe(self._resume)
+        return chunk, bool(stop)
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        return self._gather(size, False)
+
+    def readline(self, size=-1):
+        return self._gather(size, True)
+
+    def _gather(self, size, line):
+        """Up to ``size`` bytes (all: None or negative), and with ``line`` up to and
+        including the first newline."""
+        need = sys.maxsize if size is None or size < 0 else size
+        out = []
+        while need > 0:
+            chunk, newline = self._take(need, line)
+            if not chunk:
+                break
+            out.append(chunk)
+            need -= len(chunk)
+            if newline:
+                break
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                return lines
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
