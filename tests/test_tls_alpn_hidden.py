@@ -83,8 +83,8 @@ def connect(port):
     return sock
 
 
-@pytest.mark.parametrize("before", [EMPTY_HANDSHAKE, EMPTY_HANDSHAKE * 3, EMPTY_CCS, EMPTY_CCS + EMPTY_HANDSHAKE],
-                         ids=["empty-handshake", "three-empty-handshakes", "empty-ccs", "empty-ccs-and-handshake"])
+@pytest.mark.parametrize("before", [EMPTY_HANDSHAKE, EMPTY_HANDSHAKE * 32, EMPTY_CCS, EMPTY_CCS + EMPTY_HANDSHAKE],
+                         ids=["empty-handshake", "32-empty-handshakes", "empty-ccs", "empty-ccs-and-handshake"])
 @pytest.mark.parametrize("alpn, refused", [(["h2"], True), (["h2", "http/1.1"], False)], ids=["h2", "h2-http1.1"])
 def test_empty_records_before_the_hello_do_not_hide_its_offer(serve, pki, before, alpn, refused):  # noqa: F811
     st = serve(hello_server)
@@ -97,6 +97,24 @@ def test_empty_records_before_the_hello_do_not_hide_its_offer(serve, pki, before
         st.wait_for(lambda e: e[:2] == ("tlsClientError", "ERR_SSL_NO_APPLICATION_PROTOCOL"))
     else:
         assert first and is_server_hello(first[0]), first  # (a refusal comes before any ServerHello)
+
+
+def test_past_32_empty_records_the_reader_leaves_the_hello_to_openssl():
+    """What is held before OpenSSL sees it stays small; OpenSSL refuses 33 in a row."""
+    from prefork.net.tls import offered_alpn
+    hello = client_hello(["h2"])
+    assert offered_alpn(EMPTY_HANDSHAKE * 32 + hello) == (b"h2",)
+    assert offered_alpn(EMPTY_HANDSHAKE * 33 + hello) is False
+
+
+def test_33_empty_records_in_a_row_are_refused_by_openssl(serve, pki):  # noqa: F811
+    st = serve(hello_server)
+    port = tls_listener(st, pki)
+    with connect(port) as sock:
+        sock.sendall(EMPTY_HANDSHAKE * 33 + client_hello(["h2", "http/1.1"]))
+        first = records_of(sock, 1)
+    assert first and first[0][0] == 21, first  # an alert, never a ServerHello
+    st.wait_for(lambda e: e[:2] == ("tlsClientError", "ERR_SSL_RECORD_TOO_SMALL"))
 
 
 def test_an_empty_record_between_the_pieces_of_a_hello_does_not_hide_its_offer(serve, pki):  # noqa: F811

@@ -47,6 +47,7 @@ from .tlsconfig import ALPN, build_context
 _SPOKEN = frozenset(name.encode() for name in ALPN)
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
 _HELLO_MAX = 16 * 1024  # a longer ClientHello (real ones are a few hundred bytes) is left to OpenSSL
+_EMPTY_MAX = 32  # empty records OpenSSL takes in a row (the reader: in all, within one hello)
 _NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
 # a HelloRetryRequest's random (RFC 8446 4.1.3): SHA-256 of "HelloRetryRequest"
 _RETRY_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
@@ -76,13 +77,14 @@ class HelloReader:
     the offer is judged). ``retry``: the reader of the second ClientHello, after a
     HelloRetryRequest, which may follow a change_cipher_spec record (RFC 8446 D.4)."""
 
-    __slots__ = ("record", "message", "rest", "retry")
+    __slots__ = ("record", "message", "rest", "retry", "empty")
 
     def __init__(self, retry=False):
         self.record = bytearray()  # bytes of records not whole yet
         self.message = bytearray()  # the handshake message from the whole records
         self.rest = b""
         self.retry = retry
+        self.empty = 0  # empty records skipped
 
     def feed(self, data):
         """``offered_alpn`` of all the bytes fed so far."""
@@ -94,10 +96,13 @@ class HelloReader:
                 del record[:at]
                 return None
             kind, size = record[at], int.from_bytes(record[at + 3:at + 5], "big")
-            # skipped: empty records (OpenSSL takes up to 32; it judges more), and after a
-            # HelloRetryRequest the one-byte change_cipher_spec
+            # skipped: empty records, as OpenSSL skips 32 in a row (past 32 in all, OpenSSL
+            # judges them: what is held stays small), and after a HelloRetryRequest the
+            # one-byte change_cipher_spec
             skip = kind in (20, 22) and not size or kind == 20 and size == 1 and self.retry
-            if not skip and (kind != 22 or len(message) + size > _HELLO_MAX):
+            if not size:
+                self.empty += 1
+            if not skip and (kind != 22 or len(message) + size > _HELLO_MAX) or self.empty > _EMPTY_MAX:
                 return False  # (the bound first: what is kept stays small)
             if len(record) < at + 5 + size:
                 del record[:at]
@@ -227,11 +232,12 @@ class TLSLayer:
                     return b""
         else:
             incoming.write(data)
-        read, view, chunks = self.read, self.view, []
+        read, view, chunks = self.read, self.view, None
         try:  # a read returns one record at most, and a whole one: _READ_SIZE
             n = read(_READ_SIZE, view)  # (into the shared buffer: no 16 KiB bytes made per read)
             if n and not incoming.pending:
                 return view[:n].tobytes()  # the usual: one record, and nothing after it
+            chunks = []  # (made only past the usual case)
             while n:
                 chunks.append(view[:n].tobytes())
                 if not incoming.pending:
@@ -251,6 +257,8 @@ class TLSLayer:
                 except OSError:
                     pass
             raise tls_error(exc) from None
+        if not chunks:
+            return b""
         if len(chunks) == 1:
             return chunks[0]
         return b"".join(chunks)
