@@ -61,6 +61,7 @@ from base64 import b64encode
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 from ..http.serialize import check_method, check_path
+from ..net.connect import connect_error
 from ..runtime import current_loop
 from .agent import Agent, global_agent
 from .awaiting import ResponseWaiter, collecting, raisable
@@ -197,9 +198,11 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         """No socket could be made for this request (called by ``Agent``; EMFILE and the
         like): ``error`` with the system's code, then ``close``, on later loop turns."""
         code = errno.errorcode.get(exc.errno or 0, "EIO")
-        where = self.socket_path if self.socket_path is not None else f"{self.host}:{self.port}"
+        path = self.socket_path
+        err = connect_error(code, exc.errno, path, path) if path is not None else \
+            connect_error(code, exc.errno, f"{self.host}:{self.port}", self.host, self.port)
         self.destroyed = True
-        self._error(HTTPError(code, f"connect {code} {where}"))
+        self._error(err)
         self.loop.call_soon(self._close)
 
     def set_timeout(self, seconds, callback=None):

@@ -3,13 +3,21 @@
 Rules:
 - An address literal is connected at once; a name is resolved on a short-lived thread,
   never on the loop, and the outcome is handed back with ``call_soon_threadsafe``.
-- A name that does not resolve is ``error`` with ENOTFOUND, a refused or failed connect
-  ``error`` with its errno name (ECONNREFUSED & co.), as Node reports them; what was
-  written while connecting goes out once connected.
+- A name that does not resolve is ``error`` with ENOTFOUND (a name the resolver
+  cannot even encode, a label over 63 bytes, too), another resolver failure with its
+  ``EAI_*`` name; a refused or failed connect ``error`` with its errno name
+  (ECONNREFUSED & co.), as Node reports them; what was written while connecting goes
+  out once connected.
+- The error is a ``ConnectError`` with Node's fields: ``code``, ``errno`` (the system's
+  number as Python's ``errno`` module has it; Node's are libuv's, negative),
+  ``syscall`` (``connect`` or ``getaddrinfo``), ``address`` and ``port`` of the connect
+  (``address`` alone, the path, for a UNIX socket), ``hostname`` for a name that did
+  not resolve.
 - A name that resolves to several addresses (``localhost`` as ``::1`` and
   ``127.0.0.1``) is tried address by address, in the resolver's order, until one
-  connects; the error is the last address's (Node 20's ``autoSelectFamily`` tries
-  them too).
+  connects (Node 20's ``autoSelectFamily`` tries them too); when none does, the error
+  is Node's AggregateError: the first address's ``code``, every address's error in
+  ``errors`` (its message joins theirs, where Node's is empty).
 - Connected: ``connect``, then ``ready``, as Node emits them.
 - A UNIX socket ``path`` is connected at once; its socket has no remote address or
   port (None, as Node's are undefined); a failure names the path (``connect ENOENT
@@ -26,6 +34,36 @@ from time import monotonic
 from ..http.errors import HTTPError
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
+_NOT_FOUND = {_socket.EAI_NONAME, getattr(_socket, "EAI_NODATA", _socket.EAI_NONAME)}
+
+
+class ConnectError(HTTPError):
+    """A connection that could not be made, with Node's fields (None where unset)."""
+
+    errno = syscall = address = port = hostname = errors = None
+
+
+def connect_error(code, number, where, address=None, port=None):
+    """Node's error for a failed connect to ``address:port`` (``port`` None: a path)."""
+    err = ConnectError(code, f"connect {code} {where}")
+    err.errno, err.syscall, err.address, err.port = number, "connect", address, port
+    return err
+
+
+def resolve_error(exc, host):
+    """Node's error for a name that did not resolve (``exc`` raised by getaddrinfo)."""
+    number = exc.errno if isinstance(exc, OSError) else None
+    if isinstance(exc, _socket.gaierror) and number not in _NOT_FOUND:
+        code = next((name for name in dir(_socket) if name.startswith("EAI_") and getattr(_socket, name) == number),
+                    "EAI_FAIL")
+    elif isinstance(exc, OSError) and not isinstance(exc, _socket.gaierror) and number:
+        code = errno.errorcode.get(number, "EAI_FAIL")  # (the system's error, EAI_SYSTEM's)
+    else:  # (a name the resolver cannot encode is not found either, as Node says)
+        code, number = "ENOTFOUND", number or _socket.EAI_NONAME
+    err = ConnectError(code, f"getaddrinfo {code} {host}")
+    err.errno = number
+    err.syscall, err.hostname = "getaddrinfo", host
+    return err
 
 
 def _literal_family(host):
@@ -59,6 +97,7 @@ class Connecting:
         self.remote_address, self.remote_port = (None, None) if path is not None else (host, port)
         self._path = path
         self._addresses = ()  # a name's resolved addresses not tried yet
+        self._failures = None  # the errors of a name's addresses tried, when it has several
         self._tried = False  # the system socket tried an address already
         if path is not None:
             self._start_connect(path)
@@ -75,19 +114,21 @@ class Connecting:
             for family, socktype, proto, _, address in _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM):
                 if (family, address) not in [(f, a) for f, _, _, a in outcome]:
                     outcome.append((family, socktype, proto, address))
-        except OSError as exc:
+        except (OSError, UnicodeError, ValueError) as exc:  # (idna refuses a label over 63 bytes)
             outcome = exc
         self.loop.call_soon_threadsafe(self._resolved, host, outcome)
 
     def _resolved(self, host, outcome):
         if self.destroyed:
             return
-        if isinstance(outcome, OSError):
-            code = "ENOTFOUND" if isinstance(outcome, _socket.gaierror) else \
-                errno.errorcode.get(outcome.errno or 0, "EAI_FAIL")
-            self._connect_error(HTTPError(code, f"getaddrinfo {code} {host}"))
+        if isinstance(outcome, Exception):
+            self._connect_error(resolve_error(outcome, host))
+            return
+        if not outcome:
+            self._connect_error(resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host))
             return
         self._addresses = outcome
+        self._failures = [] if len(outcome) > 1 else None
         self._next_address()
 
     def _next_address(self):
@@ -132,12 +173,22 @@ class Connecting:
             self._flush()  # what was written while connecting, and its flush waiters
 
     def _connect_failed(self, code):
+        name = errno.errorcode.get(code, "ECONNREFUSED")
+        if self._path is not None:
+            err = connect_error(name, code, self._path, self._path)
+        else:
+            address, port = self.remote_address, self.remote_port
+            err = connect_error(name, code, f"{address}:{port}", address, port)
+        failures = self._failures
+        if failures is not None:
+            failures.append(err)
         if self._addresses and not self.destroyed:  # a name's next address (Node's autoSelectFamily)
             self._next_address()
             return
-        name = errno.errorcode.get(code, "ECONNREFUSED")
-        where = self._path if self._path is not None else f"{self.remote_address}:{self.remote_port}"
-        self._connect_error(HTTPError(name, f"connect {name} {where}"))
+        if failures:  # every address of the name failed: Node's AggregateError
+            err = ConnectError(failures[0].code, "; ".join(str(each) for each in failures))
+            err.errors = failures
+        self._connect_error(err)
 
     def _connect_error(self, err):
         self.writable = False
