@@ -232,12 +232,11 @@ class TLSLayer:
                     return b""
         else:
             incoming.write(data)
-        read, view, chunks = self.read, self.view, None
+        read, view, chunks = self.read, self.view, []
         try:  # a read returns one record at most, and a whole one: _READ_SIZE
             n = read(_READ_SIZE, view)  # (into the shared buffer: no 16 KiB bytes made per read)
             if n and not incoming.pending:
                 return view[:n].tobytes()  # the usual: one record, and nothing after it
-            chunks = []  # (made only past the usual case)
             while n:
                 chunks.append(view[:n].tobytes())
                 if not incoming.pending:
@@ -257,8 +256,6 @@ class TLSLayer:
                 except OSError:
                     pass
             raise tls_error(exc) from None
-        if not chunks:
-            return b""
         if len(chunks) == 1:
             return chunks[0]
         return b"".join(chunks)
