@@ -6,7 +6,9 @@ Rules (Node's, spec section 7):
   the body's ``data`` (never an empty one) and ``end`` on the response.
 - The response to HEAD, to CONNECT and a 101 end at their head (httptools has no
   skip-body hook for them): the protocol finds where the head ended itself and hands the
-  rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser.
+  rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser. A 101
+  without ``Upgrade`` and ``Connection: upgrade`` switches nothing (llhttp's rule, so
+  Node's): it is an ordinary response, ended at its head as HEAD's is.
 - The socket's idle ``timeout`` goes to the request, then to the response while its
   body is in progress, as in Node.
 - A parse error before the response ends the exchange with that error; a FIN ends a
@@ -124,11 +126,13 @@ class ClientProtocol:
         if request.method == "CONNECT":
             self._stop_reason = "CONNECT"
             raise _StopAtHead()
-        if status == 101:
+        if status == 101 and upgrade:
             self._stop_reason = "upgrade"
             raise _StopAtHead()
         request.emit_response(res)
-        if request.method == "HEAD":
+        if request.method == "HEAD" or status == 101:
+            # (a 101 without Upgrade and Connection: upgrade switches nothing, as llhttp
+            # and Node read it: an ordinary response, ended at its head, as HEAD's)
             self._stop_reason = "HEAD"
             raise _StopAtHead()
 
