@@ -7,8 +7,9 @@ it, never sent. A free socket waits at most a second less than the server's
 ``Keep-Alive: timeout=N`` hint, and is not pooled at all when that leaves nothing.
 A request in line takes the socket of the response that ends before
 it, kept alive or not (``reused_socket`` stays False, as in Node), or, when that socket
-closes, a new connection. A free socket that the server closes, or sends bytes on
-while no request is out, is destroyed and leaves the pool (as Node's agent does), so
+closes, a new connection. A free socket that the server closes or resets, or sends
+bytes on while no request is out, is destroyed and leaves the pool, its error (a
+reset's) dropped (as Node's agent does), so
 the next request takes a new connection instead of hanging on a dead one. A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool.
@@ -101,6 +102,10 @@ class Agent:
                     # done: the next request must not be written into it
                     socket.on("end", lambda: socket in free and socket.destroy())
                     socket.on("data", lambda data: socket in free and socket.destroy())
+                    # and one it resets is destroyed with that error: dropped, not
+                    # reported as unhandled (Node's agent drops it too); on a socket
+                    # in use the error goes to the request through its protocol
+                    socket.on("error", _ignored)
                 socket.set_timeout(timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
                 return
@@ -149,6 +154,7 @@ class Agent:
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         self._opened.discard(socket)
+        socket.off("error", _ignored)  # the listener's socket: its errors are its own
         if self.requests.get(key):
             req.loop.call_soon(self._serve_line, key)
 
@@ -169,6 +175,10 @@ class Agent:
         for socket in list(self._opened):
             socket.destroy()
         self.free_sockets.clear()
+
+
+def _ignored(err):
+    """A free socket's error: it is destroyed and leaves the pool; nothing to report."""
 
 
 global_agent = Agent()
