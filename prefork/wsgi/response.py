@@ -32,6 +32,8 @@ Rules:
   ``close()`` is called on the iterable exactly once in every case, also when the
   client goes away while the call waits for ``drain`` (the response's ``close`` ends
   the call).
+- ``write()`` to a client gone mid-response (its socket destroyed, also by that write's
+  send) raises ``ClientDisconnected``, an ``OSError``, as on threads and under gunicorn.
 - ``write()`` cannot make the app wait without holding the loop (and every other
   connection of the worker): once the response pushes back, what it is given goes to
   the call's ``Spill`` (a temporary file, wsgi/spill.py) and reaches the response as
@@ -65,6 +67,7 @@ Rules:
 
 import itertools
 import logging
+import sys
 from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
 from .body import (answer_failure, check_restart, close_iterable, end_whole, kept_to, over_length, promised_length,
@@ -72,6 +75,7 @@ from .body import (answer_failure, check_restart, close_iterable, end_whole, kep
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
 from .sending import SendFile, StallWatch, sendable_file
 from .spill import Spill, pushes_back, push_out
+from .pipe import ClientDisconnected
 from .streams import FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
@@ -144,6 +148,9 @@ class LoopCall:
         wait without holding the loop)."""
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
+        res = self.res
+        if res.socket.destroyed and not res.writable_ended:
+            raise ClientDisconnected("the client went away")
         self._send_head()
         data = self._kept(data)
         spill = self.spill
@@ -151,9 +158,10 @@ class LoopCall:
             if data:
                 spill.add(data)  # after the bytes waiting before it
             return
-        res = self.res
         ok = res.write(data)
         push_out(res.socket)
+        if res.socket.destroyed and not res.writable_ended:  # (this send failed: the client left)
+            raise ClientDisconnected("the client went away")
         if pushes_back(res, ok):
             if spill is None:
                 if self.stall is None:
@@ -407,8 +415,11 @@ class LoopCall:
         self.finish()
 
     def _failed(self):
-        log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
-        answer_failure(self.res)
+        if sys.exc_info()[0] is ClientDisconnected:  # from write(): the client left, nothing to answer
+            log.debug("client gone during %s %s", self.req.method, self.req.url)
+        else:
+            log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
+            answer_failure(self.res)
         self.finish()
 
     def finish(self):
