@@ -6,7 +6,8 @@ Rules:
   keeps reading and writing the kernel on readiness callbacks as for plain TCP; this
   layer turns what is read into plaintext (``received``) and what is written into
   records (``send``). Records reach the kernel only through ``send``, called from the
-  Socket's flush, so ordering, corking and backpressure stay the Socket's.
+  Socket's flush (which, with no ``backlog``, does what ``send`` does without the call: the
+  per-response path), so ordering, corking and backpressure stay the Socket's.
 - The handshake comes first: the protocol sees no byte before it completes. A handshake
   that fails, meets EOF or a reset, or outlasts ``handshake_timeout`` is reported once to
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is

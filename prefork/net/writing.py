@@ -10,12 +10,13 @@ Rules:
 - Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
   and the time a response's last byte went out (the server's response observer reads
   it once the response is flushed).
-- TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``); ``_out``
-  holds one empty placeholder while records the kernel has not taken wait in the layer
-  (so "flushed" still means in the kernel). Each TLS hook is one ``if self.tls`` branch.
-  Before the handshake's end what is written stays in the queue (``writable_length``
-  counts it, its callbacks wait), as Node's TLSSocket holds it; only the handshake's
-  records are flushed, and the layer calls ``flush()`` at its end.
+- TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``; with no
+  backlog of records the flush does what ``send`` does itself, one Python call less per
+  response); ``_out`` holds one empty placeholder while records the kernel has not taken
+  wait in the layer (so "flushed" still means in the kernel). Each TLS hook is one
+  ``if self.tls`` branch. Before the handshake's end what is written stays in the queue
+  (``writable_length`` counts it, its callbacks wait), as Node's TLSSocket holds it;
+  only the handshake's records are flushed, and the layer calls ``flush()`` at its end.
 - What the kernel did not take of a large write stays where it is (a memoryview of it is
   queued), so a slow reader of a large body costs no copy per partial send.
 - When the queue empties after ``end()``, the closing steps follow (net/closing.py).
@@ -200,11 +201,28 @@ class Writing:
                     return
             else:
                 data = (out[0] if len(out) == 1 else b"".join(out)) if out else b""
-                try:
-                    left = tls.send(data)
-                except OSError as exc:
-                    self._fail(socket_error(exc, "write"))
-                    return
+                if tls.backlog:  # records the kernel has not taken yet go first: the layer's send
+                    try:
+                        left = tls.send(data)
+                    except OSError as exc:
+                        self._fail(socket_error(exc, "write"))
+                        return
+                else:  # the usual, as tls.send does it, without the call
+                    if data and not tls.closed:
+                        tls.write(data)
+                    records, left = tls.outgoing.read(), 0
+                    if records:
+                        try:
+                            sent = tls.raw.send(records)
+                        except (BlockingIOError, InterruptedError):
+                            sent = 0
+                        except OSError as exc:
+                            self._fail(socket_error(exc, "write"))
+                            return
+                        tls.wire_sent += sent
+                        if sent < len(records):
+                            tls.backlog = memoryview(records)[sent:]  # (sent by tls.send when writable)
+                            left = len(records) - sent
                 if out:  # plaintext written, or records the kernel had not taken: a write either way
                     self.last_activity = monotonic()
                     self.bytes_written += len(data)
