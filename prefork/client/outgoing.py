@@ -11,7 +11,8 @@ Rules (Node's, spec section 7):
   there, those kept for it) reach the socket's high-water mark; ``drain`` follows when
   they have gone out.
 - A ``write`` callback runs once the socket has flushed that write (one made before
-  the socket came, once it came and flushed), before ``finish``.
+  the socket came, once it came and flushed), before ``finish``; when the socket is
+  destroyed first (a reset while the body goes out), on the turn after, as Node's.
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
 - A ``write`` (or ``end(data)``) after ``end()`` returns False, and on the next loop
   turn calls its callback and emits ``error`` (ERR_STREAM_WRITE_AFTER_END), unless the
@@ -25,6 +26,7 @@ from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
 from ..http.serialize import check_name, check_value, encoded, field_value, header_lines
 from ..net import Socket
+from ..net.writing import WriteCallback
 
 
 class OutgoingRequest(OutgoingFields):
@@ -143,7 +145,7 @@ class OutgoingRequest(OutgoingFields):
             if self.socket is None:
                 self._queued.append(callback)  # called once the socket flushed what came before
             else:
-                self.socket.after_flush(callback)
+                self.socket.after_flush(WriteCallback(callback))
         return ok
 
     def end(self, data=None, encoding=None, callback=None):
@@ -206,6 +208,6 @@ class OutgoingRequest(OutgoingFields):
         self._queued_size = 0
         for item in queued:
             if callable(item):
-                socket.after_flush(item)  # a write's callback, after its bytes
+                socket.after_flush(WriteCallback(item))  # a write's callback, after its bytes
             else:
                 socket.send_bytes(item)

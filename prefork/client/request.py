@@ -37,10 +37,10 @@ Rules (Node's, spec section 7):
   ``close`` listeners run.
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
-  has begun, only a parse or connection error before its ``end`` (a bad chunk, a reset,
-  a reset after a complete body not read yet) gives ``error``, before the response's
-  ``aborted`` (a complete body is kept whole), as in Node; a FIN that cuts the body short
-  gives none, nor does anything after the response's ``end``.
+  has begun, only a parse or connection error while the socket is still the request's
+  (a bad chunk, a reset; one after a complete body not read yet, or while the request's
+  body still goes out) gives ``error``, before the response's ``aborted`` (a complete
+  body is kept whole), as in Node; a FIN that cuts the body short gives none.
 - Awaitable from a coroutine: ``res = await req.response()`` (or ``await req``) gives the
   response or raises the request's error; ``body = await res.read()`` gives the whole
   body. A response awaited this way collects its body from the first byte, so nothing
@@ -349,9 +349,9 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             socket.destroy()
 
     def fail(self, err):
-        """A parse or connection error: ``error`` (once), on a later loop turn, before the
-        response's ``end`` (Node's socket error and parse error listeners emit it until
-        then; a body cut short is aborted as the socket closes, a complete one is kept).
+        """A parse or connection error: ``error`` (once), on a later loop turn, while the
+        socket is the request's (Node's socket error and parse error listeners emit it
+        until then; a body cut short is aborted as the socket closes, a complete one is kept).
         A body collected for ``read()`` makes its reads raise it; with nobody listening
         to ``error`` then, those reads are where it is reported."""
         res = self.res
@@ -360,10 +360,9 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             return
         if not res.complete:
             res.failure = err
-        elif res.readable_ended:
-            return  # the exchange is over
-        # (a complete body not read yet keeps the socket the request's: Node's request
-        # reports the error; the body stays whole for its reader)
+        # (a complete body not read yet, or one whose request body still goes out,
+        # keeps the socket the request's: Node's request reports the error; the body
+        # stays whole for its reader)
         if res.collecting and not self.listener_count("error"):
             return
         self._error(err, given=True)
