@@ -16,8 +16,12 @@ Rules:
 - A call waits for its body (``when_ready``) before it goes to a thread: until the body
   is whole, has ``high_water`` bytes or failed. Its bytes count with the waiting calls';
   a pipe that the total pauses then is parked, and the parked pipes read on, in order,
-  once the total falls back under its limit (a call taken by a thread, a client gone),
-  so a full budget delays uploads, never for good, and memory stays bounded.
+  once the total falls back under its limit (a call taken by a thread, a client gone).
+  One pipe, the first in line, reads on past the limit to its call's start, until a
+  thread takes it: bodies that fill the limit between them, none ready, would wait on
+  each other for good. Memory stays the limit plus one pipe's high-water mark (and
+  what the server keeps of each paused request); a stalled first in line holds the
+  uploads parked behind it until ``request_timeout`` ends it, never a thread.
 """
 
 import io
@@ -32,10 +36,12 @@ WAITING_BODIES = 4 * 1024 * 1024  # bytes the pipes of calls waiting for a threa
 class WaitingBodies:
     """The bytes held by the pipes of calls still waiting for a thread, together (fed on
     the loop, let go on the thread that takes a call), and the pipes paused for their
-    sake before their call was ready, resumed on the loop (in order) as the total falls
-    back under the limit."""
+    sake before their call was ready (parked), resumed on the loop in order as the total
+    falls back under the limit. One of them, the first in line, reads on past the limit
+    to its call's start, until a thread takes it: bodies that fill the limit between
+    them, none ready, would otherwise wait on each other for good."""
 
-    __slots__ = ("limit", "held", "lock", "loop", "parked", "waking")
+    __slots__ = ("limit", "held", "lock", "loop", "parked", "first", "waking")
 
     def __init__(self, limit=WAITING_BODIES, loop=None):
         self.limit = limit
@@ -43,23 +49,31 @@ class WaitingBodies:
         self.lock = threading.Lock()
         self.loop = loop
         self.parked = deque()  # pipes paused by the limit whose call waits for its body
+        self.first = None  # the pipe that reads on past the limit, until its count goes
         self.waking = False  # a _wake is scheduled
 
     def add(self, size, pipe=None):
-        """Count ``size`` more bytes; True when the total is past the limit (``pipe``,
-        when given, is then parked: paused until the total falls under the limit)."""
+        """Count ``size`` more bytes; True when the total is past the limit. ``pipe``, a
+        body its call waits for, is then the first in line (False) or parked."""
         with self.lock:
             self.held += size
-            over = self.held > self.limit
-            if over and pipe is not None:
+            if self.held <= self.limit:
+                return False
+            if pipe is not None:
+                if self.first is None or self.first is pipe:
+                    self.first = pipe
+                    return False
                 self._park(pipe)
-            return over
+            return True
 
     def park(self, pipe):
         """``pipe`` (paused, its call now waiting for its body) waits for the total to fall
-        under the limit; False when it is under it already (nothing parked)."""
+        under the limit; False when it may read on now (nothing parked)."""
         with self.lock:
             if self.held < self.limit:
+                return False
+            if self.first is None:
+                self.first = pipe
                 return False
             self._park(pipe)
             return True
@@ -72,24 +86,31 @@ class WaitingBodies:
     def release(self, size, pipe=None):
         with self.lock:
             self.held -= size
-            if pipe is not None and pipe.parked:
-                pipe.parked = False
-                self.parked.remove(pipe)
-            wake = self.parked and self.held < self.limit and not self.waking and self.loop is not None
+            if pipe is not None:
+                if pipe.parked:
+                    pipe.parked = False
+                    self.parked.remove(pipe)
+                if self.first is pipe:
+                    self.first = None
+            wake = (self.parked and (self.held < self.limit or self.first is None) and not self.waking
+                    and self.loop is not None)
             if wake:
                 self.waking = True
         if wake:
             self.loop.call_soon_threadsafe(self._wake)
 
     def _wake(self):
-        """(On the loop.) Parked pipes read on, in order, while the total is under the limit."""
+        """(On the loop.) Parked pipes read on, in order, while the total is under the
+        limit; past it, the front one becomes the first in line when there is none."""
         while True:
             with self.lock:
-                if not self.parked or self.held >= self.limit:
+                if not self.parked or (self.held >= self.limit and self.first is not None):
                     self.waking = False
                     return
                 pipe = self.parked.popleft()
                 pipe.parked = False
+                if self.held >= self.limit:
+                    self.first = pipe
             pipe.unpark()
 
 

@@ -57,6 +57,7 @@ class ThreadedCalls:
         self.connections = {}  # socket -> deque of calls waiting behind the running one
         self.running = set()
         self.queued = deque()  # submitted calls in order; the front ones may have started
+        self.awaiting = set()  # calls waiting for their body before they go to a thread
         self.last_wait = 0.0  # seconds the call a thread took last had waited (set by the threads)
         self.waiting_bodies = WaitingBodies(loop=self.loop)  # what the bodies of calls waiting hold
         self.threads = [threading.Thread(target=self._serve, name=f"wsgi-{i}", daemon=True)
@@ -99,6 +100,7 @@ class ThreadedCalls:
     def _submit(self, call):
         body = call.body
         if body.__class__ is BodyPipe and not body.when_ready(partial(self._ready, call)):
+            self.awaiting.add(call)
             return  # no thread until its body is in (or 256 KiB of it): a stalled upload holds none
         environ = call.environ = self.adapter.environs.environ(call.req, call.body)
         environ["wsgi.early_hints"] = call.early_hints
@@ -110,6 +112,7 @@ class ThreadedCalls:
     def _ready(self, call):
         """(On the loop.) The body ``call`` waited for is in, or enough of it, or failed: a
         thread may take the call; one whose client went away meanwhile is done."""
+        self.awaiting.discard(call)
         if call.gone:
             call.body.discard()
             self.done(call)
