@@ -120,16 +120,15 @@ def test_a_waiting_body_that_fails_lets_go_of_its_count_at_once(pool, how):
 
 
 def test_a_slowloris_upload_does_not_stop_the_other_uploads(pool):
-    """One upload sends 10 KB of its 1 MiB and stalls: its call takes a thread and blocks
-    reading. 12 uploads of 1 MiB come behind it (more than the waiting calls' budget, so
+    """One upload sends 10 KB of its 1 MiB and stalls: its call waits for its body and
+    takes no thread. 12 uploads of 1 MiB come behind it (more than the waiting calls' budget, so
     their pipes pause): all run, one after the other, on the other thread, and each body
     reaches the app whole."""
     slow = connect(pool.port)
     uploads = []
     try:
         slow.sendall(upload_head() + b"s" * 10_000)
-        wait_until(lambda: pool.adapter.pool.running and any(c.started for c in pool.adapter.pool.running), 5,
-                   what="the slow upload's call on a thread")
+        wait_until(lambda: pool.adapter.pool.awaiting, 5, what="the slow upload's call waiting for its body")
         for n in range(12):
             sock = connect(pool.port)
             sock.sendall(upload_head())
@@ -144,7 +143,7 @@ def test_a_slowloris_upload_does_not_stop_the_other_uploads(pool):
             assert answer.endswith(b"%d %s" % (LENGTH, hashlib.sha256(payload(n)).hexdigest().encode()))
         for sender in senders:
             sender.join(5)
-        assert pool.adapter.pool.waiting_bodies.held == 0
+        assert pool.adapter.pool.waiting_bodies.held == 10_000  # the slow upload's, waiting for the rest
         slow.sendall(b"s" * (LENGTH - 10_000))  # the slow one, finished at last, is answered too
         answer = read_until_close(slow)
         assert answer.endswith(b"%d %s" % (LENGTH, hashlib.sha256(b"s" * LENGTH).hexdigest().encode()))

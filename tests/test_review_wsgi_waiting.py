@@ -47,8 +47,10 @@ def pool(serve):
 
 
 def waiting_pipes(adapter):
-    """The body pipes of the calls submitted and not started (every thread is held)."""
-    return [call.body for call in list(adapter.pool.queued) if not call.started and hasattr(call.body, "paused")]
+    """The body pipes of the calls submitted and not started (every thread is held), and
+    of those still waiting for their body before they go to a thread."""
+    calls = list(adapter.pool.queued) + list(adapter.pool.awaiting)
+    return [call.body for call in calls if not call.started and hasattr(call.body, "paused")]
 
 
 def test_uploads_waiting_for_a_thread_hold_a_bounded_total_and_arrive_whole(pool):

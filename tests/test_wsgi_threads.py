@@ -128,11 +128,13 @@ def test_the_body_streams_to_the_thread_before_it_ends(threaded):
         return [b"|".join(pieces)]
     st_ = threaded(app)
     sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
-    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\nfirst")
+    # (a call goes to a thread once 256 KiB of its body are in: the rest streams to it)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (18 + 256 * 1024)
+                 + b"first" + b"p" * 256 * 1024)
     wait_until(lambda: pieces, 10, what="the app's first read")
     sock.sendall(b"line\nthe rest")
     data = b""
-    while not data.endswith(b"first|line\n|the rest"):
+    while not data.endswith(b"first|" + b"p" * 256 * 1024 + b"line\n|the rest"):
         chunk = sock.recv(65536)
         assert chunk, data
         data += chunk
@@ -452,7 +454,7 @@ def test_a_client_gone_mid_upload_makes_the_threads_read_raise(threaded):
         return [b"unreachable"]
     st_ = threaded(app)
     sock = socket.create_connection(("127.0.0.1", st_.port), timeout=10)
-    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"p" * 1000)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"p" * 300_000)
     wait_until(lambda: entered, 10, what="the call to run")  # (a call whose client left before is not run)
     reset(sock)
     wait_until(lambda: raised, 10, what="the read to raise")
