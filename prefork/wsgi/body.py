@@ -15,9 +15,13 @@ Rules:
   left short of its framing, so the client sees it cut.
 - ``close()`` of the iterable is called by the caller exactly once; one that raises is
   logged.
+- On the loop, the app's code (its iteration, its ``close()``) runs as under a
+  synchronous server (``as_app_code``): in the worker's one context, with no running
+  loop registered.
 """
 
 import logging
+from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -107,3 +111,17 @@ def close_iterable(iterable):
             close()
         except BaseException:
             log.exception("error closing the WSGI response iterable")
+
+
+def as_app_code(context, function, argument):
+    """``function(argument)`` as the app's code (module rules): in ``context``, the
+    worker's one context for the app, with no running loop registered. Inside the app's
+    code already (no running loop), it is called as is."""
+    running = _get_running_loop()
+    if running is None:
+        return function(argument)
+    _set_running_loop(None)
+    try:
+        return context.run(function, argument)
+    finally:
+        _set_running_loop(running)

@@ -70,8 +70,8 @@ import logging
 import sys
 from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
-from .body import (answer_failure, check_restart, close_iterable, end_whole, kept_to, over_length, promised_length,
-                   under_length)
+from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, kept_to, over_length,
+                   promised_length, under_length)
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
 from .sending import SendFile, StallWatch, sendable_file
 from .spill import Spill, pushes_back, push_out
@@ -435,17 +435,3 @@ class LoopCall:
         if errors.held:
             errors.flush()  # a line wsgi.errors holds without its end (close() may write too)
         self.adapter.call_done()
-
-
-def as_app_code(context, function, argument):
-    """``function(argument)`` as the app's code (module rules): in ``context``, the
-    worker's one context for the app, with no running loop registered. Inside the app's
-    code already (no running loop), it is called as is."""
-    running = _get_running_loop()
-    if running is None:
-        return function(argument)
-    _set_running_loop(None)
-    try:
-        return context.run(function, argument)
-    finally:
-        _set_running_loop(running)
