@@ -1,11 +1,14 @@
 """Runs the real daemon (python -m prefork) in a subprocess and drives it.
 
 Every process it starts (the master and each worker seen) is killed by PID at the end.
-The listen socket is bound here on port 0 and handed over as fd://N.
+The listen socket is bound here on port 0 and handed over as fd://N. Its directory
+(the daemon's working directory and error log) is removed when the test run ends.
 """
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +21,23 @@ from harness import read_until_close
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+_SCRATCH = []  # directories made by scratch_dir, removed when the test run ends
+
+
+def scratch_dir(prefix):
+    """A new directory under the system's temporary one, removed when the test run ends
+    (not before: a test may still read a daemon's log after stopping it)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _SCRATCH.append((os.getpid(), path))
+    return path
+
+
+@atexit.register
+def _remove_scratch():
+    for pid, path in _SCRATCH:
+        if pid == os.getpid():  # (a forked child that exits leaves its parent's alone)
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def python_env(**extra):
@@ -93,7 +113,7 @@ def kill_all(proc, pids, timeout=10):
 
 class Daemon:
     def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False):
-        self.tmp = tempfile.mkdtemp(prefix="prefork-test-")
+        self.tmp = scratch_dir("prefork-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
         self.sock = None
         pass_fds = ()

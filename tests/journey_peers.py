@@ -10,17 +10,16 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
-from daemon import children, kill_all, python_env, wait_until
+from daemon import children, kill_all, python_env, scratch_dir, wait_until
 
 
 class Gunicorn:
     def __init__(self, app, *args, workers=1, threads=1, cwd=None, unix=None):
         pytest.importorskip("gunicorn")
-        self.tmp = tempfile.mkdtemp(prefix="gunicorn-test-")
+        self.tmp = scratch_dir("gunicorn-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
         sock = socket.socket(socket.AF_UNIX if unix else socket.AF_INET)
         sock.bind(unix or ("127.0.0.1", 0))

@@ -13,12 +13,11 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 
 import pytest
 
-from daemon import alive, children, cmdline, python_env, wait_until
+from daemon import alive, children, cmdline, python_env, scratch_dir, wait_until
 from harness import read_until_close
 
 APP = "apps.journey_ops:setup"
@@ -47,7 +46,7 @@ class Pid1:
     """The daemon as PID 1 of a new PID namespace, on a socket bound here (port 0)."""
 
     def __init__(self, *args):
-        self.tmp = tempfile.mkdtemp(prefix="prefork-pid1-")
+        self.tmp = scratch_dir("prefork-pid1-")
         self.log_path = os.path.join(self.tmp, "output.log")
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

@@ -13,19 +13,18 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 
 import pytest
 
-from daemon import HERE, ROOT, alive, children, cmdline, kill_all, python_env, wait_until
+from daemon import HERE, ROOT, alive, children, cmdline, kill_all, python_env, scratch_dir, wait_until
 
 
 class Proc:
     """A daemon started with ``argv`` and ``pass_fds``; its log, its processes."""
 
     def __init__(self, argv, pass_fds=(), env=None):
-        self.tmp = tempfile.mkdtemp(prefix="prefork-handover-")
+        self.tmp = scratch_dir("prefork-handover-")
         self.log_path = os.path.join(self.tmp, "log")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
