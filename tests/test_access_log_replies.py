@@ -7,14 +7,14 @@ it was read (escaped as any client text), else ``-``; the status of the canned r
 ``-`` for its size (it has no body); the Referer and User-Agent when the head was read.
 """
 
-import os
 import socket
 
 import pytest
 
 from daemon import Daemon, wait_until
+from prefork.http.parser import RequestParser
 from hostile import exchange, read_to_close
-from logline import LINE
+from logline import LINE, log_lines
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,7 @@ def daemon(tmp_path_factory):
 
 
 def access_lines(daemon):
-    if not os.path.exists(daemon.access_path):
-        return []
-    with open(daemon.access_path, "rb") as fh:
-        return fh.read().decode("utf-8").splitlines()
+    return log_lines(daemon.access_path)
 
 
 def logged(daemon, request, before):
@@ -101,6 +98,19 @@ def test_an_answered_request_is_still_logged_once(daemon):
     assert (match.group(3), match.group(4), match.group(5)) == ("GET /ok HTTP/1.1", "200", str(len(body)))
 
 
+class Discard:
+    """A parser handler that takes each message and keeps nothing."""
+
+    def on_headers(self, *args):
+        pass
+
+    def on_body(self, body):
+        pass
+
+    def on_message_complete(self, trailers):
+        pass
+
+
 # The request line the parser reports for a request it stopped (http/ layer, no sockets):
 # before any header field came out of llhttp, the line is read from the bytes, never from
 # an earlier pipelined request or a later line of this one.
@@ -116,19 +126,8 @@ def test_an_answered_request_is_still_logged_once(daemon):
 ])
 def test_the_request_line_of_a_request_the_parser_stopped(data, expected):
     from prefork.http.errors import ParseError
-    from prefork.http.parser import RequestParser
 
-    class Handler:
-        def on_headers(self, *args):
-            pass
-
-        def on_body(self, body):
-            pass
-
-        def on_message_complete(self, trailers):
-            pass
-
-    parser = RequestParser(Handler())
+    parser = RequestParser(Discard())
     with pytest.raises(ParseError) as caught:
         parser.feed(data)
     assert parser.request_line(caught.value) == expected
@@ -137,19 +136,8 @@ def test_the_request_line_of_a_request_the_parser_stopped(data, expected):
 def test_an_unfinished_request_line_is_not_taken_from_an_earlier_request():
     """A request line cut short (the head timed out) is unknown, even when the bytes
     before it (an earlier request's body) hold a line with the same method and target."""
-    from prefork.http.parser import RequestParser
 
-    class Handler:
-        def on_headers(self, *args):
-            pass
-
-        def on_body(self, body):
-            pass
-
-        def on_message_complete(self, trailers):
-            pass
-
-    parser = RequestParser(Handler())
+    parser = RequestParser(Discard())
     body = b"x\nGET /a HTTP/1.0\r\n"
     parser.feed(b"POST /up HTTP/1.1\r\nContent-Length: %d\r\n\r\n%sGET /a HTTP/1" % (len(body), body))
     assert parser.request_line() is None

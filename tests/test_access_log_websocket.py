@@ -5,7 +5,6 @@ logs one: the handshake's request line and User-Agent, the status it was answere
 the 500 of an app that failed), the bytes of frames sent after a 101, and the time
 from the request to the close."""
 
-import os
 import socket
 
 import pytest
@@ -16,7 +15,7 @@ from websockets.exceptions import InvalidStatus  # noqa: E402
 
 from daemon import Daemon, wait_until  # noqa: E402
 from hostile import exchange  # noqa: E402
-from logline import LINE  # noqa: E402
+from logline import LINE, log_lines  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +32,7 @@ def daemon(tmp_path_factory):
 
 
 def lines_after(daemon, before):
-    def new():
-        if not os.path.exists(daemon.access_path):
-            return None
-        with open(daemon.access_path, "rb") as fh:
-            found = fh.read().decode("utf-8").splitlines()[before:]
-        return found or None
-    lines = wait_until(new, 10, what="the access log line")
+    lines = wait_until(lambda: log_lines(daemon.access_path)[before:] or None, 10, what="the access log line")
     assert len(lines) == 1, lines
     match = LINE.fullmatch(lines[0])
     assert match, lines[0]
@@ -47,10 +40,7 @@ def lines_after(daemon, before):
 
 
 def count(daemon):
-    if not os.path.exists(daemon.access_path):
-        return 0
-    with open(daemon.access_path, "rb") as fh:
-        return len(fh.read().splitlines())
+    return len(log_lines(daemon.access_path))
 
 
 def test_an_accepted_session_is_one_line_at_its_close(daemon):

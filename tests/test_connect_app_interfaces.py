@@ -4,13 +4,11 @@ is closed, the app is never called, and the answer is an access log line. An upg
 that is no WebSocket handshake is served to a WSGI app as a plain request (as gunicorn
 serves it)."""
 
-import os
-
 import pytest
 
 from daemon import Daemon, wait_until
 from hostile import exchange, responses
-from logline import LINE
+from logline import LINE, log_lines
 
 CONNECT = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
 
@@ -26,7 +24,7 @@ def test_connect_is_answered_400_and_logged(tmp_path, interface, app):
         assert status == 400
         assert headers["connection"] == "close" and headers["content-type"].startswith("text/plain")
         assert body == b"CONNECT is not supported.\n"
-        lines = wait_until(lambda: os.path.exists(log) and log.read_text().splitlines() or None, 10,
+        lines = wait_until(lambda: log_lines(str(log)) or None, 10,
                            what="the access log line")
         [line] = lines
         match = LINE.fullmatch(line)

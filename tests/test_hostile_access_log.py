@@ -7,7 +7,6 @@ log reader splits every line into the fields the server wrote, and the escaped t
 reads back as the bytes sent.
 """
 
-import os
 import re
 import select
 import socket
@@ -20,7 +19,7 @@ import pytest
 
 from daemon import Daemon, children, kill_all, python_env, wait_until
 from hostile import exchange, responses
-from logline import LINE, unescape
+from logline import LINE, log_lines, unescape
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
@@ -35,10 +34,7 @@ def daemon(tmp_path_factory):
 
 
 def access_lines(daemon):
-    if not os.path.exists(daemon.access_path):
-        return []
-    with open(daemon.access_path, "rb") as fh:
-        return fh.read().decode("utf-8").splitlines()
+    return log_lines(daemon.access_path)
 
 
 TARGETS = [b'/q"uote', b"/back\\slash", b'/a"%20200%20-%20"-"%20"x', b"/plain?x=1"]
