@@ -26,7 +26,8 @@ import prefork  # noqa: E402
 from prefork import logs  # noqa: E402
 from prefork.metrics import WorkerMetrics  # noqa: E402
 from prefork.runtime import new_event_loop  # noqa: E402
-from prefork.settings import DEFAULT_ACCESS_FORMAT  # noqa: E402
+from prefork.settings import BY_NAME, DEFAULT_ACCESS_FORMAT  # noqa: E402
+from prefork.worker import SERVER_KNOBS  # noqa: E402
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 BODY = b"Hello, World!"
@@ -38,7 +39,9 @@ class Rig:
 
     def __init__(self, variant="bare", loop="asyncio"):
         self.loop = new_event_loop(loop)
-        self.server = prefork.create_server(lambda req, res: res.end(BODY), loop=self.loop)
+        # the server's knobs at the daemon's defaults, as a worker makes its server
+        self.server = prefork.create_server(lambda req, res: res.end(BODY), loop=self.loop,
+                                            **{knob: BY_NAME[knob].default for knob in SERVER_KNOBS})
         self.access = None
         if variant == "defaults":
             self.tmp = tempfile.mkdtemp(prefix="prefork-calls-")

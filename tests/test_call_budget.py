@@ -22,7 +22,8 @@ import prefork
 from prefork import logs
 from prefork.metrics import WorkerMetrics
 from prefork.runtime import new_event_loop
-from prefork.settings import DEFAULT_ACCESS_FORMAT
+from prefork.settings import BY_NAME, DEFAULT_ACCESS_FORMAT
+from prefork.worker import SERVER_KNOBS
 
 PACKAGE = os.path.dirname(os.path.realpath(prefork.__file__)) + os.sep
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -37,7 +38,10 @@ def on_request(req, res):
 class Rig:
     def __init__(self, variant, tmp_path):
         self.loop = new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))
-        self.server = prefork.create_server(on_request, loop=self.loop)
+        # with the daemon's defaults for the server's knobs, as a worker makes its server
+        # (max_headers_count is 1000 there, where a bare create_server leaves it None)
+        self.server = prefork.create_server(on_request, loop=self.loop,
+                                            **{knob: BY_NAME[knob].default for knob in SERVER_KNOBS})
         self.access = None
         if variant == "defaults":
             # as a worker sets them up; flushed by size only; the clock timer runs once a second

@@ -185,13 +185,14 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         if self._continuing:
             return  # the synthetic head of an unlistened upgrade: the request exists
         full_raw = raw
-        headers = self.parser.headers  # every field; Node's caps apply past 31 or a set count
-        if len(raw) > 62 or server.max_headers_count is not None:
+        headers = self.parser.headers  # every field; Node's caps apply past 31, or past a set count
+        cap = server.max_headers_count
+        if len(raw) > 62 or (cap is not None and 2 * cap < len(raw)):
             pairs = len(raw) // 2
-            kept = node_raw_header_pairs(pairs, server.max_headers_count)
+            kept = node_raw_header_pairs(pairs, cap)
             if kept < pairs:
                 raw = raw[:2 * kept]
-            headers = header_map(raw, node_header_map_pairs(kept, server.max_headers_count))
+            headers = header_map(raw, node_header_map_pairs(kept, cap))
         req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.last_activity)
         self._req = req
         if self._keep_alive_timer:
