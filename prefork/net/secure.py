@@ -23,7 +23,8 @@ class Secure:
         destroyed). Bytes read before (a PROXY header) are not part of the TLS stream;
         ``data``: bytes already read that are (the start of a ClientHello after it)."""
         # (records are decrypted into the socket's shared read buffer, when it has one:
-        # its bytes are copied out before the layer sees them)
+        # the layer is handed a view of what was read into it, and copies that into
+        # OpenSSL's buffer before it decrypts)
         self.tls = tls.layer(self, self._sock, on_secure, on_error, self._read_view)
         self.encrypted = True
         if data:

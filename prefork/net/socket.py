@@ -257,7 +257,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             if view is None:
                 data = self._sock.recv(_RECV_SIZE)
             else:
-                data = view[:self._sock.recv_into(view)].tobytes()
+                data = view[:self._sock.recv_into(view)]  # (copied below, unless TLS takes it)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -270,8 +270,11 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
-        if self.tls is not None:
-            tls = self.tls
+        tls = self.tls
+        if tls is None:
+            if view is not None:
+                data = data.tobytes()
+        else:  # the records go to OpenSSL from the read buffer; plaintext comes back as bytes
             try:
                 data = tls.received(data)
             except HTTPError as err:

@@ -214,7 +214,8 @@ class TLSLayer:
 
     # -- bytes in -----------------------------------------------------------------------------
     def received(self, data):
-        """Plaintext for the protocol from ``data`` read off the wire (b"" when there is
+        """Plaintext for the protocol (bytes) from ``data`` read off the wire (bytes, or a
+        view of the socket's read buffer, which is decrypted into; b"" when there is
         none yet); ``peer_closed`` is set once the peer's close_notify has ended the
         stream (what came before it is returned, what follows it is dropped). Raises an
         ``HTTPError`` (``ERR_SSL_*``) for a broken stream after the handshake."""
@@ -222,6 +223,7 @@ class TLSLayer:
         if not self.reading:
             if self.failed or self.peer_closed:
                 return b""
+            data = bytes(data)  # (a view of the socket's read buffer: the hello reader keeps bytes)
             if self.first_byte is None and data:
                 self.first_byte = data[0]
             if self.hello is not None:
