@@ -256,8 +256,10 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         try:
             if view is None:
                 data = self._sock.recv(_RECV_SIZE)
-            else:
-                data = view[:self._sock.recv_into(view)]  # (copied below, unless TLS takes it)
+            elif self.tls is None:
+                data = view[:self._sock.recv_into(view)].tobytes()
+            else:  # the records go to OpenSSL from the read buffer: no copy of them first
+                data = view[:self._sock.recv_into(view)]
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -270,11 +272,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
-        tls = self.tls
-        if tls is None:
-            if view is not None:
-                data = data.tobytes()
-        else:  # the records go to OpenSSL from the read buffer; plaintext comes back as bytes
+        if self.tls is not None:
+            tls = self.tls
             try:
                 data = tls.received(data)
             except HTTPError as err:
