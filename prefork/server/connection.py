@@ -187,7 +187,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         full_raw = raw
         headers = self.parser.headers  # every field; Node's caps apply past 31, or past a set count
         cap = server.max_headers_count
-        if len(raw) > 62 or (cap is not None and 2 * cap < len(raw)):
+        if len(raw) > 62 or (cap is not None and cap < 31 and 2 * cap < len(raw)):
             pairs = len(raw) // 2
             kept = node_raw_header_pairs(pairs, cap)
             if kept < pairs:
