@@ -29,6 +29,10 @@ from . import __version__, logs, migration, settings as settings_mod
 
 
 SHORT_FLAGS = {"workers": ("-w",), "bind": ("-b",)}
+# other servers' spellings taken as they are (every other flag is spelled out in full:
+# an abbreviation could silently be another setting, as uvicorn's --header would be
+# --headers-timeout)
+ALIASES = {"keep_alive_timeout": ("--keep-alive",), "pidfile": ("--pid",), "reload_dirs": ("--reload-dir",)}
 CHECK_FLAGS = ("--check-config", "--print-config")  # gunicorn's spellings of check-config
 METAVARS = {"bind": "ADDRESS", "proxy_protocol_bind": "ADDRESS", "forwarded_allow_ips": "IP",
             "proxy_allow_ips": "IP", "reload_dirs": "DIR", "reload_include": "GLOB", "chdir": "DIR",
@@ -83,7 +87,8 @@ def help_text(setting):
 
 def build_parser():
     parser = Parser(
-        prog="prefork", description="A preforking HTTP/1.1 server with Node.js http.Server semantics.",
+        prog="prefork", allow_abbrev=False,
+        description="A preforking HTTP/1.1 server with Node.js http.Server semantics.",
         epilog="Every option is also a TOML key of the config file (name_with_underscores) and a "
                "PREFORK_NAME environment variable; flags win over the environment, which wins over "
                "the file. Run 'prefork check-config [options]' (or --check-config) to validate and "
@@ -106,7 +111,8 @@ def build_parser():
             kwargs["metavar"] = "|".join(setting.choices)
         else:
             kwargs["metavar"] = METAVARS.get(setting.name) or KIND_METAVARS.get(setting.kind, "VALUE")
-        groups.get(setting.name, parser).add_argument(*SHORT_FLAGS.get(setting.name, ()), setting.flag, **kwargs)
+        flags = (*SHORT_FLAGS.get(setting.name, ()), setting.flag, *ALIASES.get(setting.name, ()))
+        groups.get(setting.name, parser).add_argument(*flags, **kwargs)
     return parser
 
 
@@ -115,7 +121,8 @@ def parse(argv):
     args, unknown = parser.parse_known_args(argv)
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:
-        hints = [hint for hint in (migration.hint(flag, flag_form=True) for flag in flags) if hint]
+        hints = [hint for hint in (migration.hint(flag, flag_form=True) or _near_flag(parser, flag) for flag in flags)
+                 if hint]
         parser.error(f"unrecognized arguments: {' '.join(unknown)}" + "".join(f"\n  {h}" for h in hints))
     values = {s.name: getattr(args, s.name) for s in settings_mod.SETTINGS}
     if args.app_arg:
@@ -123,6 +130,17 @@ def parse(argv):
     if args.config:
         values["config"] = args.config
     return values
+
+
+def _near_flag(parser, flag):
+    """``--worker is not an option: did you mean --workers?`` for a near miss, or None."""
+    if not flag.startswith("--"):
+        return None
+    from difflib import get_close_matches  # an error's hint only
+
+    known = [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+    close = get_close_matches(flag, known, n=1, cutoff=0.8)
+    return f"{flag} is not an option: did you mean {close[0]}?" if close else None
 
 
 def load(argv_values):

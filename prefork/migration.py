@@ -65,6 +65,23 @@ NAMES = {
                                          "temporary file: nothing to set"),
     "log_config": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
     "logconfig_dict": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
+    "logconfig": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
+    "wsgi_app": ("gunicorn", "app", ""),
+    "pythonpath": ("gunicorn", "app_dir", "one directory, put first on the Python path; more go in PYTHONPATH"),
+    "raw_env": ("gunicorn", None, "set the variables in prefork's own environment; settings are PREFORK_<NAME> "
+                                  "variables"),
+    "reload_extra_files": ("gunicorn", "reload_include", "file name patterns"),
+    "reuse_port": ("gunicorn", None, "the master opens each address once and its workers share the socket"),
+    "secure_scheme_headers": ("gunicorn", "forwarded_allow_ips", "X-Forwarded-Proto and X-Forwarded-For are "
+                                                                 "read from those peers"),
+    "forwarder_headers": ("gunicorn", "forwarded_allow_ips", "X-Forwarded-Proto and X-Forwarded-For are read "
+                                                             "from those peers"),
+    "log_syslog": ("gunicorn", None, "no syslog: the logs go to stderr (the journal under systemd) or to files"),
+    "syslog": ("gunicorn", None, "no syslog: the logs go to stderr (the journal under systemd) or to files"),
+    "paste": ("gunicorn", None, "PasteDeploy files are not read: name the app as module:attribute"),
+    "asgi_loop": ("gunicorn", "loop", ""),
+    "asgi_lifespan": ("gunicorn", "lifespan", ""),
+    "websocket_max_message_size": ("gunicorn", "ws_max_size", ""),
     # uvicorn
     "host": ("uvicorn", "bind", BIND),
     "port": ("uvicorn", "bind", BIND),
@@ -88,6 +105,17 @@ NAMES = {
     "http": ("uvicorn", None, "the parser is always httptools (llhttp)"),
     "ws": ("uvicorn", None, "WebSockets are always served with wsproto"),
     "h11_max_incomplete_event_size": ("uvicorn", "max_header_size", ""),
+    "header": ("uvicorn", None, "set response headers in the app (or a middleware)"),
+    "server_header": ("uvicorn", None, "prefork sends no Server header"),
+    "no_server_header": ("uvicorn", None, "prefork sends no Server header"),
+    "date_header": ("uvicorn", None, "prefork sends the Date header"),
+    "no_date_header": ("uvicorn", None, "prefork sends the Date header"),
+    "limit_max_requests_jitter": ("uvicorn", "max_requests_jitter", ""),
+    "reload_exclude": ("uvicorn", "reload_include", "the patterns of the files that trigger a reload"),
+    "reload_delay": ("uvicorn", None, "a reload starts when watchfiles reports a change"),
+    "use_colors": ("uvicorn", None, "the logs are plain text"),
+    "no_use_colors": ("uvicorn", None, "the logs are plain text"),
+    "timeout_worker_healthcheck": ("uvicorn", "timeout", "a worker without a heartbeat that long is replaced"),
 }
 
 
@@ -121,6 +149,12 @@ def value_hint(name, value):
     """What to add to a value's problem when gunicorn means something by it (or "")."""
     note = SPECIAL_VALUES.get((name, value))
     return f" ({note})" if note else ""
+
+
+# the file gunicorn reads from the working directory when no config is named
+GUNICORN_CONFIG = "gunicorn.conf.py"
+GUNICORN_CONFIG_NOTE = ("gunicorn's config file, not read: prefork reads only the TOML file named by --config "
+                        "or PREFORK_CONFIG (docs/gunicorn.md)")
 
 
 def env_hint(variable):
