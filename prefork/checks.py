@@ -136,7 +136,7 @@ def check_bind(addresses):
     for address in addresses:
         address = bind_address(address)
         if not _BIND.match(address):
-            raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N")
+            raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N{_bind_hint(address)}")
         if address.startswith("unix:"):
             directory = os.path.dirname(os.path.abspath(address[5:]))
             if not os.path.isdir(directory):
@@ -176,6 +176,30 @@ def check_bind(addresses):
                 reason = getattr(exc, "strerror", None) or str(exc)
                 raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
 
+
+
+def _bind_hint(address):
+    """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""."""
+    if address.startswith("tcp://") and _BIND.match(address[6:]):
+        return f" (write it without tcp://: {address[6:]})"
+    if address.isascii() and address.isdigit():
+        return f" (a port alone: write 127.0.0.1:{address}, or 0.0.0.0:{address} for every interface)"
+    if address.count(":") >= 2 and not address.startswith("["):
+        host, _, port = address.rpartition(":")
+        try:
+            socket.inet_pton(socket.AF_INET6, host)
+            if port.isascii() and port.isdigit():
+                return f" (an IPv6 address is written in brackets: [{host}]:{port})"
+        except OSError:
+            pass
+        try:
+            socket.inet_pton(socket.AF_INET6, address)
+            return f" (an IPv6 address is written in brackets, with its port: [{address}]:8000)"
+        except OSError:
+            return ""
+    if ":" not in address and address and re.fullmatch(r"[\w.-]+", address):
+        return f" (no port: write {address}:8000)"
+    return ""
 
 
 def check_parent(path):

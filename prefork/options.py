@@ -67,7 +67,8 @@ SETTINGS = (
             "listening socket). Sockets passed by systemd socket activation are used instead "
             "when present. A change needs a restart (or USR2). An address may start with "
             "https:// (TLS) or http:// (plain); one without is TLS when certfile is set.",
-            reloadable=False),
+            reloadable=False, default_doc="127.0.0.1:8000) (0.0.0.0:$PORT when the PORT variable is set, as "
+                                          "hosting platforms set it"),
     Setting("backlog", "int", 2048, "Listen backlog of each socket the master binds.",
             reloadable=False, minimum=1, maximum=65535),
     Setting("certfile", "str", "", "TLS: the server's certificate chain (PEM, leaf first). Set, it "

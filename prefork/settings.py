@@ -4,7 +4,8 @@ Rules:
 - Sources, highest first: command-line flags, ``PREFORK_<NAME>`` environment variables,
   the TOML file, the defaults (the table is ``options.py``). ``workers`` falls back on
   ``WEB_CONCURRENCY`` (set by hosting platforms) below all of those, before the CPU
-  count.
+  count; ``bind`` on ``PORT`` (set by Heroku, Cloud Run, Render...) as ``0.0.0.0:PORT``,
+  as gunicorn takes it, before ``127.0.0.1:8000``.
 - ``load`` collects every problem it finds (it never stops at the first) as
   ``SOURCE:KEY: what is wrong`` lines, where SOURCE is the config file's path, ``env``
   or ``argv``; each value is converted and checked by ``checks.py``.
@@ -12,7 +13,9 @@ Rules:
   when the key is gunicorn's or uvicorn's name for it (``migration.py``); an unknown
   ``PREFORK_*`` variable near a setting's is a warning (``Settings.warnings``), since
   other tools may set variables of that prefix; so is ``GUNICORN_CMD_ARGS`` or a
-  ``UVICORN_*`` variable, which an image built for those servers may still set.
+  ``UVICORN_*`` variable, which an image built for those servers may still set, and a
+  ``gunicorn.conf.py`` in the working directory when no config file is named (gunicorn
+  reads that file unasked; prefork does not).
 - This module is the settings' public surface: it re-exports the table and its
   constants, so callers import ``prefork.settings`` only.
 """
@@ -115,6 +118,8 @@ def load(config_file=None, env=None, argv_values=None):
                 warnings.append(f"env:{name}: unknown setting, ignored (did you mean {BY_NAME[close[0]].env}?)")
         elif name == "GUNICORN_CMD_ARGS" or name.startswith("UVICORN_"):
             warnings.append(f"env:{name}: {migration.env_hint(name)}")
+    if not config_file and os.path.isfile(migration.GUNICORN_CONFIG):  # gunicorn reads it unasked
+        warnings.append(f"{migration.GUNICORN_CONFIG}: {migration.GUNICORN_CONFIG_NOTE}")
     for setting in SETTINGS:
         name = setting.name
         if name in argv_values and argv_values[name] is not None:
@@ -127,6 +132,12 @@ def load(config_file=None, env=None, argv_values=None):
             raw, source, from_text = file_values[name], f"{config_file}:{name}", False
         elif name == "workers" and "WEB_CONCURRENCY" in env:  # the platform's hint, below ours
             raw, source, from_text = env["WEB_CONCURRENCY"], "env:WEB_CONCURRENCY", True
+        elif name == "bind" and env.get("PORT", "").strip():  # the platform's port, as gunicorn takes it
+            port = env["PORT"].strip()
+            if not (port.isascii() and port.isdigit()):
+                problems.append(f"env:PORT: expected a port number, got {env['PORT']!r}")
+                continue
+            raw, source, from_text = [f"0.0.0.0:{port}"], "env:PORT", False
         else:
             values[name] = cpus() if name == "workers" and setting.default is None else setting.default
             sources[name] = "default"

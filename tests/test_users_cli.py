@@ -1,0 +1,165 @@
+"""A gunicorn or uvicorn user's command line, run for real: flags are spelled out (an
+abbreviation never stands for another setting), the platform's PORT is bound as gunicorn
+binds it, a gunicorn.conf.py left in the working directory is named as not read, and an
+address written as gunicorn or uvicorn take it is refused with the form to write."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+
+from daemon import Daemon, kill_all, python_env, scratch_dir, wait_until
+from harness import read_until_close
+
+
+def prefork(*args, cwd=None, env=None):
+    """A prefork that should stop at its configuration; killed by PID if it does not."""
+    proc = subprocess.Popen([sys.executable, "-m", "prefork", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd or scratch_dir("prefork-users-"),
+                            env=python_env(**(env or {})), stdin=subprocess.DEVNULL)
+    try:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        kill_all(proc, ())
+    return proc.returncode, out, err
+
+
+def get(port, host="127.0.0.1"):
+    sock = socket.create_connection((host, port), timeout=5)
+    try:
+        sock.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return read_until_close(sock)
+    finally:
+        sock.close()
+
+
+def test_uvicorns_header_flag_is_not_taken_for_headers_timeout():
+    # argparse would read --header as an abbreviation of --headers-timeout: a daemon
+    # started with a 7-second head timeout instead of a response header
+    d = Daemon("--header", "7", app="apps.flask_app:app", workers=1)
+    try:
+        assert d.wait_exit(15) == 2
+        log = d.log()
+        assert "--header is uvicorn's: set response headers in the app" in log, log
+        assert "headers-timeout" not in log and "Traceback" not in log
+    finally:
+        d.cleanup()
+
+
+def test_an_abbreviated_flag_is_refused_with_the_flag_meant():
+    code, _, err = prefork("apps.flask_app:app", "--work", "2", "--graceful-timout", "5")
+    assert code == 2
+    assert "  --work is not an option: did you mean --workers?" in err.splitlines()
+    assert "  --graceful-timout is not an option: did you mean --graceful-timeout?" in err.splitlines()
+
+
+def test_gunicorns_keep_alive_and_pid_spellings_still_work():
+    tmp = scratch_dir("prefork-users-")
+    pidfile = os.path.join(tmp, "app.pid")
+    d = Daemon("--keep-alive", "2", "--pid", pidfile, "--reload-dir", tmp, app="apps.flask_app:app", workers=1)
+    try:
+        d.wait_ready()
+        assert wait_until(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 10) == str(d.pid)
+        assert get(d.port).startswith(b"HTTP/1.1 200 ")
+    finally:
+        d.cleanup()
+    code, out, err = prefork("check-config", "apps.flask_app:app", "--keep-alive", "2", "--reload-dir", tmp)
+    assert code == 0, err
+    assert "keep_alive_timeout = 2.0  # argv:--keep-alive-timeout" in out.splitlines()
+
+
+def test_the_platforms_port_is_bound_on_every_interface_as_gunicorn_binds_it():
+    d = Daemon(app="apps.flask_app:app", workers=1, bind_socket=False, env={"PORT": "0"})
+    try:
+        d.wait_ready()
+        port = int(re.search(r"listening at 0\.0\.0\.0:(\d+) \(0\.0\.0\.0:0\)", d.log()).group(1))
+        assert get(port).startswith(b"HTTP/1.1 200 ")
+    finally:
+        d.cleanup()
+
+
+def test_a_bind_flag_wins_over_port_and_a_bad_port_is_a_configuration_error():
+    code, out, _ = prefork("check-config", "apps.flask_app:app", env={"PORT": "5000"})
+    assert code == 0 and 'bind = ["0.0.0.0:5000"]  # env:PORT' in out.splitlines()
+    code, out, _ = prefork("check-config", "apps.flask_app:app", "-b", "127.0.0.1:5001", env={"PORT": "5000"})
+    assert code == 0 and 'bind = ["127.0.0.1:5001"]  # argv:--bind' in out.splitlines()
+    d = Daemon(app="apps.flask_app:app", workers=1, bind_socket=False, env={"PORT": "http"})
+    try:
+        assert d.wait_exit(15) == 2
+        assert d.log().splitlines() == ["env:PORT: expected a port number, got 'http'"]
+    finally:
+        d.cleanup()
+
+
+def test_a_gunicorn_conf_py_in_the_working_directory_is_named_as_not_read():
+    tmp = scratch_dir("prefork-users-")
+    with open(os.path.join(tmp, "gunicorn.conf.py"), "w") as fh:
+        fh.write("import multiprocessing\nworkers = multiprocessing.cpu_count() * 2 + 1\n")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    log_path = os.path.join(tmp, "error.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.flask_app:app", "-w", "1", "--bind",
+                                 f"fd://{sock.fileno()}", "--metrics-bind", "127.0.0.1:0", "--access-log", ""],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+                                pass_fds=(sock.fileno(),), env=python_env())
+    sock.close()
+    read = lambda: open(log_path, encoding="utf-8", errors="replace").read()  # noqa: E731
+    try:
+        wait_until(lambda: "workers ready" in read(), 15, what=lambda: read())
+        assert get(port).startswith(b"HTTP/1.1 200 ")
+        assert ("warning: gunicorn.conf.py: gunicorn's config file, not read: prefork reads only the TOML file "
+                "named by --config or PREFORK_CONFIG (docs/gunicorn.md)") in read().splitlines()
+    finally:
+        kill_all(proc, ())
+
+
+def test_a_gunicorn_conf_py_is_not_named_when_a_config_file_is():
+    tmp = scratch_dir("prefork-users-")
+    with open(os.path.join(tmp, "gunicorn.conf.py"), "w") as fh:
+        fh.write("workers = 3\n")
+    with open(os.path.join(tmp, "prefork.toml"), "w") as fh:
+        fh.write("workers = 2\n")
+    code, _, err = prefork("check-config", "apps.flask_app:app", "-c", "prefork.toml", cwd=tmp)
+    assert code == 0 and "gunicorn.conf.py" not in err
+
+
+def test_an_address_as_gunicorn_or_uvicorn_take_it_is_refused_with_the_form_to_write():
+    cases = {
+        "0.0.0.0": "0.0.0.0: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N (no port: write 0.0.0.0:8000)",
+        "8000": "8000: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N (a port alone: write 127.0.0.1:8000, "
+                "or 0.0.0.0:8000 for every interface)",
+        "::1:8000": "::1:8000: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N (an IPv6 address is written "
+                    "in brackets: [::1]:8000)",
+        "tcp://127.0.0.1:8000": "tcp://127.0.0.1:8000: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N "
+                                "(write it without tcp://: 127.0.0.1:8000)",
+    }
+    for address, message in cases.items():
+        d = Daemon("--bind", address, app="apps.flask_app:app", workers=1, bind_socket=False)
+        try:
+            assert d.wait_exit(15) == 2
+            assert d.log().splitlines() == [f"argv:--bind: {message}"], address
+        finally:
+            d.cleanup()
+
+
+def test_more_of_gunicorns_and_uvicorns_names_get_the_setting_to_use(tmp_path):
+    code, _, err = prefork("apps.flask_app:app", "--pythonpath", "src", "--limit-max-requests-jitter", "5",
+                           "--no-server-header")
+    assert code == 2
+    lines = err.splitlines()
+    assert "  --pythonpath is gunicorn's: use --app-dir here (one directory, put first on the Python path; more "\
+           "go in PYTHONPATH)" in lines
+    assert "  --limit-max-requests-jitter is uvicorn's: use --max-requests-jitter here" in lines
+    assert "  --no-server-header is uvicorn's: prefork sends no Server header" in lines
+    config = tmp_path / "gunicorn_like.toml"
+    config.write_text('wsgi_app = "apps.flask_app:app"\nreload_extra_files = ["templates/index.html"]\n')
+    code, _, err = prefork("check-config", "-c", str(config))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{config}:wsgi_app: unknown setting (wsgi_app is gunicorn's: use app here)",
+        f"{config}:reload_extra_files: unknown setting (reload_extra_files is gunicorn's: use reload_include here "
+        f"(file name patterns))"]
