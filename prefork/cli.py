@@ -1,7 +1,9 @@
 """Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``,
-``prefork check-config [...]`` (or ``--check-config``, gunicorn's spelling; the word may
-also come after the options, where APP would be: no module is named so),
-``prefork --version``. The only place that calls sys.exit.
+``prefork check-config [...]`` (the word may also come after the options, where APP
+would be: no module is named so), ``prefork --check-config`` or ``--print-config``
+(gunicorn's spellings, which also load the app in a child process, as gunicorn's do:
+status 3 and the reason when it cannot be loaded), ``prefork --version``. The only place
+that calls sys.exit.
 
 APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found and
 recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
@@ -161,7 +163,10 @@ def parse_and_load(argv):
     return argv_values, settings
 
 
-def check_config(argv):
+def check_config(argv, load_app=False):
+    """Validate and print the settings. ``load_app`` (gunicorn's spellings, --check-config
+    and --print-config, which load the app as gunicorn's do) also loads the app in a child
+    process; ``check-config`` itself only locates the app's module, importing nothing."""
     _, settings = parse_and_load(argv)
     if settings is None:
         return 2
@@ -172,6 +177,10 @@ def check_config(argv):
             print(problem, file=sys.stderr)
         if problems:
             return 2
+    elif load_app and settings.app:  # a CI step running gunicorn's --check-config catches an app that cannot load
+        status = check_app_loads(settings)
+        if status:
+            return status
     try:
         print(f"# effective settings (config file: {settings.config_file or 'none'})")
         for setting in settings_mod.SETTINGS:
@@ -184,6 +193,64 @@ def check_config(argv):
     except BrokenPipeError:  # the reader stopped early (| head): the verdict stands
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def check_app_loads(settings):
+    """0 when a worker could load the app (imported and recognised, a factory called), else
+    3 after the reason: ``SOURCE:app: what is wrong``, or the traceback of the app's own
+    exception. The load runs in a child process, as a worker's does, so that the import's
+    side effects and its change of directory stay there; what it prints goes to stderr,
+    not into the settings printed on stdout. A USR2's check (the running workers loaded
+    the app already, and the new ones are checked as they boot) does not load it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            os.dup2(2, 1)
+            from . import apps
+
+            try:
+                apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
+                code = 0
+            except apps.AppError as exc:
+                print(f"{where(settings, 'app')}: {exc}", file=sys.stderr)
+            except BaseException as exc:  # the app's own exception (SystemExit too): its traceback
+                print(f"{where(settings, 'app')}: {settings.app} cannot be loaded:", file=sys.stderr)
+                print(_app_traceback(exc), end="", file=sys.stderr)
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except ChildProcessError:
+            return 3
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
+              f"{signal.Signals(-code).name}", file=sys.stderr)
+    return 0 if code == 0 else 3
+
+
+def _app_traceback(exc):
+    """The traceback of an exception raised while the app loaded, from the app's first
+    frame on (prefork's and importlib's own frames left out)."""
+    import traceback
+
+    tb = exc.__traceback__
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith(here)
+                              or tb.tb_frame.f_code.co_filename.startswith("<frozen ")
+                              or os.path.basename(tb.tb_frame.f_code.co_filename) == "__init__.py"
+                              and "importlib" in tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
 def trial_bind(settings, handed_over):
@@ -261,5 +328,5 @@ def main(argv=None):
     if argv and argv[0] == "check-config":
         sys.exit(check_config(argv[1:]))
     if any(flag in argv for flag in CHECK_FLAGS):
-        sys.exit(check_config([arg for arg in argv if arg not in CHECK_FLAGS]))
+        sys.exit(check_config([arg for arg in argv if arg not in CHECK_FLAGS], load_app=True))
     sys.exit(run(argv))

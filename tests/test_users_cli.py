@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from daemon import Daemon, kill_all, python_env, scratch_dir, wait_until
+from daemon import ROOT, Daemon, kill_all, python_env, scratch_dir, wait_until
 from harness import read_until_close
 
 
@@ -163,3 +163,39 @@ def test_more_of_gunicorns_and_uvicorns_names_get_the_setting_to_use(tmp_path):
         f"{config}:wsgi_app: unknown setting (wsgi_app is gunicorn's: use app here)",
         f"{config}:reload_extra_files: unknown setting (reload_extra_files is gunicorn's: use reload_include here "
         f"(file name patterns))"]
+
+
+def _project(tmp_path):
+    (tmp_path / "broken.py").write_text('print("loading broken")\nraise RuntimeError("DATABASE_URL is not set")\n')
+    (tmp_path / "chatty.py").write_text('print("chatty: imported")\n'
+                                        'def app(environ, start_response):\n'
+                                        '    start_response("200 OK", [])\n'
+                                        '    return [b"ok"]\n')
+    (tmp_path / "factory.py").write_text("from chatty import app as made\n\ndef create_app():\n    return made\n")
+    return tmp_path
+
+
+def test_gunicorns_check_config_loads_the_app_as_gunicorns_does(tmp_path):
+    project = _project(tmp_path)
+    code, out, err = prefork("--check-config", "broken:app", cwd=project)
+    assert code == 3 and out == ""
+    lines = err.splitlines()
+    assert lines[:3] == ["loading broken", "argv:--app: broken:app cannot be loaded:", "Traceback (most recent call last):"]
+    assert lines[-1] == "RuntimeError: DATABASE_URL is not set"
+    assert f'File "{project / "broken.py"}", line 2, in <module>' in err
+    assert os.path.join(ROOT, "prefork") not in err and "importlib" not in err  # the app's frames only
+    code, out, err = prefork("--print-config", "factory:create_app", cwd=project)
+    assert code == 3 and out == ""
+    assert err.splitlines()[-1].startswith("argv:--app: factory:create_app is a function create_app(), which can be "
+                                           "called with no arguments")
+    # what the app prints goes to stderr: stdout holds the settings only
+    code, out, err = prefork("--check-config", "factory:create_app()", "-w", "2", cwd=project)
+    assert code == 0, err
+    assert err == "chatty: imported\n"
+    assert out.startswith("# effective settings") and "workers = 2  # argv:--workers" in out.splitlines()
+
+
+def test_check_config_itself_still_imports_nothing(tmp_path):
+    project = _project(tmp_path)
+    code, out, err = prefork("check-config", "broken:app", cwd=project)
+    assert code == 0 and err == "" and "loading broken" not in out
