@@ -33,6 +33,8 @@ Rules:
   handed to the kernel, and the kernel's own send queue not shorter, so the peer read
   nothing), the write fails with ETIMEDOUT, as a reset write fails. Nothing is paid per
   write: the check runs only while the writer waits.
+- A read or write the kernel refuses is Node's error: ``read ECONNRESET`` with ``code``,
+  ``errno`` and ``syscall`` (``SocketError``).
 - The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
   ``_need_drain``) is set up by ``Socket.__init__``.
 """
@@ -46,9 +48,22 @@ from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded
 
 
+class SocketError(HTTPError):
+    """A read or write the kernel refused, with Node's ``errno`` (Python's positive
+    number, as ``OSError`` has it; Node's are libuv's negative ones) and ``syscall``."""
+
+    errno = syscall = None
+
+
 def socket_error(exc, syscall):
-    code = errno.errorcode.get(exc.errno, "EIO") if exc.errno else "EIO"
-    return HTTPError(code, f"{syscall} {code}")
+    """Node's error for ``exc`` (an OSError) raised by ``syscall`` ("read", "write")."""
+    number = exc.errno
+    code = errno.errorcode.get(number) if number else None
+    if code is None:
+        code, number = "EIO", errno.EIO
+    err = SocketError(code, f"{syscall} {code}")
+    err.errno, err.syscall = number, syscall
+    return err
 
 
 class WriteCallback:
