@@ -1,4 +1,4 @@
-"""The ClientHello reader behind the ALPN refusal (net/tls.py ``offered_alpn``,
+"""The ClientHello reader behind the ALPN refusal (net/hello.py ``offered_alpn``,
 ``HelloReader``) under hostile bytes: real ClientHellos (Python's ssl, openssl s_client)
 cut into records and reads every way, mutated, truncated, with lying lengths; it never
 raises, never refuses an offer with http/1.1, and a hello trickled in tiny records costs
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from debian import ensure
-from prefork.net.tls import HelloReader, offered_alpn
+from prefork.net.hello import HelloReader, offered_alpn
 from test_hostile_net_tls import pki, tls_listener  # noqa: F401
 from test_review_tls2_alpn import client_hello, hello_server
 

@@ -101,7 +101,7 @@ def test_empty_records_before_the_hello_do_not_hide_its_offer(serve, pki, before
 
 def test_past_32_empty_records_the_reader_leaves_the_hello_to_openssl():
     """What is held before OpenSSL sees it stays small; OpenSSL refuses 33 in a row."""
-    from prefork.net.tls import offered_alpn
+    from prefork.net.hello import offered_alpn
     hello = client_hello(["h2"])
     assert offered_alpn(EMPTY_HANDSHAKE * 32 + hello) == (b"h2",)
     assert offered_alpn(EMPTY_HANDSHAKE * 33 + hello) is False

@@ -30,7 +30,7 @@ Rules:
 - ALPN offers ``http/1.1`` only. An offer without it (``h2`` alone) is refused as Node
   refuses it, with a ``no_application_protocol`` alert (ERR_SSL_NO_APPLICATION_PROTOCOL):
   Python's ``ssl`` would go on without ALPN, so the layer reads the offer from the
-  ClientHello itself (``offered_alpn``) before OpenSSL answers it, as OpenSSL reads it
+  ClientHello itself (net/hello.py) before OpenSSL answers it, as OpenSSL reads it
   (empty records skipped), and so the second ClientHello after a HelloRetryRequest: OpenSSL
   sees no byte after a hello until its offer is judged. No offer is served.
   Client-initiated renegotiation is refused.
@@ -43,12 +43,11 @@ Rules:
 import ssl
 
 from ..http.errors import HTTPError
+from .hello import HelloReader
 from .tlsconfig import ALPN, build_context
 
 _SPOKEN = frozenset(name.encode() for name in ALPN)
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
-_HELLO_MAX = 16 * 1024  # a longer ClientHello (real ones are a few hundred bytes) is left to OpenSSL
-_EMPTY_MAX = 32  # empty records OpenSSL takes in a row (the reader: in all, within one hello)
 _NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
 # a HelloRetryRequest's random (RFC 8446 4.1.3): SHA-256 of "HelloRetryRequest"
 _RETRY_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
@@ -59,84 +58,6 @@ _PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
 _PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
 PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                      b"Connection: close\r\n\r\n%s" % (len(_PLAIN_TEXT), _PLAIN_TEXT))
-
-
-def offered_alpn(data):
-    """The ALPN protocols (bytes) of the ClientHello that ``data`` starts with, () when it
-    offers none; None while it is not all there; False for what this does not read as a
-    ClientHello (OpenSSL judges it). A hello cut in several records is put together; empty
-    handshake and change_cipher_spec records are skipped, as OpenSSL skips them."""
-    return HelloReader().feed(data)
-
-
-class HelloReader:
-    """``offered_alpn`` for bytes that come a read at a time: each byte is looked at once,
-    however many records and reads the hello is cut into (read whole again at each read,
-    a hello in 1-byte records trickled in cost the loop seconds), and what is kept is one
-    record and the hello so far, both within ``_HELLO_MAX``. Once the hello is whole,
-    ``rest`` holds the bytes fed after its last record (what OpenSSL must not see before
-    the offer is judged). ``retry``: the reader of the second ClientHello, after a
-    HelloRetryRequest, which may follow a change_cipher_spec record (RFC 8446 D.4)."""
-
-    __slots__ = ("record", "message", "rest", "retry", "empty")
-
-    def __init__(self, retry=False):
-        self.record = bytearray()  # bytes of records not whole yet
-        self.message = bytearray()  # the handshake message from the whole records
-        self.rest = b""
-        self.retry = retry
-        self.empty = 0  # empty records skipped
-
-    def feed(self, data):
-        """``offered_alpn`` of all the bytes fed so far."""
-        record, message = self.record, self.message
-        record += data
-        at = 0
-        while len(message) < 4 or len(message) < 4 + int.from_bytes(message[1:4], "big"):
-            if len(record) < at + 5:
-                del record[:at]
-                return None
-            kind, size = record[at], int.from_bytes(record[at + 3:at + 5], "big")
-            # skipped: empty records, as OpenSSL skips 32 in a row (past 32 in all, OpenSSL
-            # judges them: what is held stays small), and after a HelloRetryRequest the
-            # one-byte change_cipher_spec
-            skip = kind in (20, 22) and not size or kind == 20 and size == 1 and self.retry
-            if not size:
-                self.empty += 1
-            if not skip and (kind != 22 or len(message) + size > _HELLO_MAX) or self.empty > _EMPTY_MAX:
-                return False  # (the bound first: what is kept stays small)
-            if len(record) < at + 5 + size:
-                del record[:at]
-                return None
-            if not skip:
-                message += record[at + 5:at + 5 + size]
-            at += 5 + size
-        self.rest = bytes(record[at:])
-        return _alpn_of(message)
-
-
-def _alpn_of(message):
-    """The ALPN offer of a whole handshake message (module ``offered_alpn``)."""
-    if message[0] != 1:
-        return False
-    try:  # version and random, session id, cipher suites, compression methods, extensions
-        at = 39 + message[38]
-        at += 2 + int.from_bytes(message[at:at + 2], "big")
-        at += 1 + message[at]
-        end = at + 2 + int.from_bytes(message[at:at + 2], "big")
-        at += 2
-        while at + 4 <= end:
-            size = int.from_bytes(message[at + 2:at + 4], "big")
-            if message[at:at + 2] == b"\x00\x10":  # application_layer_protocol_negotiation
-                names, at, end = [], at + 6, at + 4 + size
-                while at < end:
-                    names.append(bytes(message[at + 1:at + 1 + message[at]]))
-                    at += 1 + message[at]
-                return tuple(names)
-            at += 4 + size
-    except IndexError:
-        return False
-    return ()
 
 
 def tls_error(exc):
