@@ -74,16 +74,20 @@ class Parser(argparse.ArgumentParser):
 
 def help_text(setting):
     """The setting's doc with its default (escaped for argparse, which formats help with %)."""
-    text = setting.doc
+    default = None
     if setting.default_doc:
-        text += f" (default: {setting.default_doc})"
+        default = setting.default_doc
     elif setting.kind == "bool":
-        text += " (default: on)" if setting.default else ""
+        default = "on" if setting.default else None
     elif setting.kind == "octal":
-        text += f" (default: 0o{setting.default:03o})"
+        default = f"0o{setting.default:03o}"
     elif setting.default not in ("", []):
         default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
-        text += f" (default: {default})"
+    elif setting.fallback:
+        default = "none"
+    text = setting.doc
+    if default is not None:
+        text += f" (default: {default})" + (f" ({setting.fallback})" if setting.fallback else "")
     return text.replace("%", "%%")
 
 

@@ -42,6 +42,7 @@ class Setting:
     default_doc: str = None  # for defaults computed at run time
     secret: bool = False  # never printed (check-config shows it as hidden)
     commas: bool = False  # a list whose entries may also come as one comma-separated string
+    fallback: str = None  # what another server's variable makes the default, when it is set (--help says it)
 
     @property
     def flag(self):
@@ -67,8 +68,7 @@ SETTINGS = (
             "listening socket). Sockets passed by systemd socket activation are used instead "
             "when present. A change needs a restart (or USR2). An address may start with "
             "https:// (TLS) or http:// (plain); one without is TLS when certfile is set.",
-            reloadable=False, default_doc="127.0.0.1:8000) (0.0.0.0:$PORT when the PORT variable is set, as "
-                                          "hosting platforms set it"),
+            reloadable=False, fallback="with the PORT variable set, as hosting platforms set it: 0.0.0.0:$PORT"),
     Setting("backlog", "int", 2048, "Listen backlog of each socket the master binds.",
             reloadable=False, minimum=1, maximum=65535),
     Setting("certfile", "str", "", "TLS: the server's certificate chain (PEM, leaf first). Set, it "
@@ -110,7 +110,7 @@ SETTINGS = (
     Setting("reload_include", "list", ["*.py"], "Development: file name patterns (shell globs) whose "
             "changes trigger a reload.", reloadable=False),
     Setting("root_path", "str", "", "WSGI and ASGI: the URL prefix the app is mounted at (SCRIPT_NAME, "
-            "the scope's root_path)."),
+            "the scope's root_path).", fallback="with the SCRIPT_NAME variable set, as gunicorn reads it: its value"),
     Setting("wsgi_body_spool", "int", 1024 * 1024, "WSGI: request bodies up to this many bytes are "
             "kept in memory before the app is called; larger ones go to a temporary file.", minimum=0),
     Setting("max_body_size", "int", 100 * 1024 * 1024, "WSGI: larger request bodies get a 413 "
@@ -121,7 +121,9 @@ SETTINGS = (
     Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1", "unix"], "WSGI and ASGI: peers whose "
             "X-Forwarded-For and X-Forwarded-Proto headers are trusted: IP addresses, networks "
             "(10.0.0.0/8), unix (UNIX-socket peers: a proxy on this host, as gunicorn trusts them), or * for any; "
-            "comma-separated in one value too, as gunicorn's flag takes them.", commas=True),
+            "comma-separated in one value too, as gunicorn's flag takes them.", commas=True,
+            fallback="with the FORWARDED_ALLOW_IPS variable set, as gunicorn and uvicorn read "
+                     "it: its entries, and unix"),
     Setting("lifespan", "choice", "auto", "ASGI: the lifespan protocol. auto: used when the app speaks "
             "it; on: an app that does not is a failed boot; off: never sent.", choices=("auto", "on", "off")),
     Setting("startup_timeout", "float", 60.0, "ASGI: seconds the lifespan startup may await (the worker "

@@ -5,7 +5,10 @@ Rules:
   the TOML file, the defaults (the table is ``options.py``). ``workers`` falls back on
   ``WEB_CONCURRENCY`` (set by hosting platforms) below all of those, before the CPU
   count; ``bind`` on ``PORT`` (set by Heroku, Cloud Run, Render...) as ``0.0.0.0:PORT``,
-  as gunicorn takes it, before ``127.0.0.1:8000``.
+  as gunicorn takes it, before ``127.0.0.1:8000``; ``forwarded_allow_ips`` on
+  ``FORWARDED_ALLOW_IPS``, which gunicorn and uvicorn both read (UNIX-socket peers stay
+  trusted, as gunicorn always trusts them); ``root_path`` on ``SCRIPT_NAME``, gunicorn's
+  mount point.
 - ``load`` collects every problem it finds (it never stops at the first) as
   ``SOURCE:KEY: what is wrong`` lines, where SOURCE is the config file's path, ``env``
   or ``argv``; each value is converted and checked by ``checks.py``.
@@ -138,6 +141,11 @@ def load(config_file=None, env=None, argv_values=None):
                 problems.append(f"env:PORT: expected a port number, got {env['PORT']!r}")
                 continue
             raw, source, from_text = [f"0.0.0.0:{port}"], "env:PORT", False
+        elif name == "forwarded_allow_ips" and "FORWARDED_ALLOW_IPS" in env:  # read by gunicorn and uvicorn
+            raw, source, from_text = env["FORWARDED_ALLOW_IPS"], "env:FORWARDED_ALLOW_IPS", True
+            raw = raw if {"unix", "*"} & {part.strip() for part in raw.split(",")} else raw + ",unix"
+        elif name == "root_path" and env.get("SCRIPT_NAME"):  # gunicorn's mount point, from its environment
+            raw, source, from_text = env["SCRIPT_NAME"], "env:SCRIPT_NAME", True
         else:
             values[name] = cpus() if name == "workers" and setting.default is None else setting.default
             sources[name] = "default"

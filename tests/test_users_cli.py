@@ -199,3 +199,52 @@ def test_check_config_itself_still_imports_nothing(tmp_path):
     project = _project(tmp_path)
     code, out, err = prefork("check-config", "broken:app", cwd=project)
     assert code == 0 and err == "" and "loading broken" not in out
+
+
+def request(port, path, headers=""):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n".encode())
+        return read_until_close(sock)
+    finally:
+        sock.close()
+
+
+def test_forwarded_allow_ips_is_read_from_the_environment_as_gunicorn_and_uvicorn_read_it():
+    forwarded = "X-Forwarded-For: 203.0.113.9\r\n"
+    # this proxy's peers only: the loopback client is no longer one (it is by default)
+    d = Daemon(app="apps.fleet:wsgi", workers=1, env={"FORWARDED_ALLOW_IPS": "10.0.0.0/8"})
+    try:
+        d.wait_ready()
+        assert b"wsgi client=127.0.0.1:" in request(d.port, "/", forwarded)
+    finally:
+        d.cleanup()
+    d = Daemon(app="apps.fleet:wsgi", workers=1, env={"FORWARDED_ALLOW_IPS": "*"})
+    try:
+        d.wait_ready()
+        assert b"client=203.0.113.9:" in request(d.port, "/", forwarded)
+    finally:
+        d.cleanup()
+    code, out, _ = prefork("check-config", "apps.fleet:wsgi", env={"FORWARDED_ALLOW_IPS": "10.0.0.1, 10.0.0.2"})
+    assert code == 0
+    assert 'forwarded_allow_ips = ["10.0.0.1", "10.0.0.2", "unix"]  # env:FORWARDED_ALLOW_IPS' in out.splitlines()
+    code, out, _ = prefork("check-config", "apps.fleet:wsgi", "--forwarded-allow-ips", "10.0.0.3",
+                           env={"FORWARDED_ALLOW_IPS": "*"})
+    assert code == 0 and 'forwarded_allow_ips = ["10.0.0.3"]  # argv:--forwarded-allow-ips' in out.splitlines()
+
+
+def test_script_name_in_the_environment_mounts_the_app_as_gunicorn_mounts_it():
+    d = Daemon(app="apps.journey_flask:create_app()", workers=1, env={"SCRIPT_NAME": "/shop"})
+    try:
+        d.wait_ready()
+        response = request(d.port, "/shop/where")
+        assert response.startswith(b"HTTP/1.1 200 ")
+        assert b'"script_name":"/shop"' in response and b'"url":"/shop/where"' in response
+    finally:
+        d.cleanup()
+    d = Daemon(app="apps.journey_flask:create_app()", workers=1, env={"SCRIPT_NAME": "shop"})
+    try:
+        assert d.wait_exit(15) == 2
+        assert d.log().splitlines() == ["env:SCRIPT_NAME: 'shop': a URL path prefix starts with '/' (e.g. \"/app\")"]
+    finally:
+        d.cleanup()
