@@ -135,3 +135,14 @@ def inputs(seed, count):
     for _ in range(count):
         data = stream(rng)
         yield splits(rng, data), data
+
+
+def server_inputs(seed, count):
+    """``count`` (reads, whole, half_close) triples for ``seed``, for campaigns that send
+    a stream to a server over a socket: streams and reads drawn as ``inputs`` draws them,
+    and whether the client half-closes (sends its FIN) after its last read."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        data = stream(rng)
+        reads = splits(rng, data)
+        yield reads, data, rng.random() < 0.5

@@ -233,6 +233,16 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
                 req.push_body(body)
             except Exception as exc:
                 self._listener_failed(self._res, exc)
+            attached = self._attached
+            if attached is not None and not attached.writable_finished:
+                # a response ended earlier in this read goes out and finishes now: Node's
+                # parser calls into JavaScript for each body chunk and runs the queued
+                # writes and 'finish' after it, so the bytes parsed next no longer find
+                # that response on the socket (an error reply after a complete response)
+                socket = self.socket
+                if not socket.destroyed:
+                    socket.uncork()
+                    socket.cork()
 
     def on_message_complete(self, trailers):
         self.active = False

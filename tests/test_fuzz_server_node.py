@@ -1,0 +1,135 @@
+"""Differential fuzz of the servers on the wire: prefork's event server against Node 20's
+http.Server, on the same generated request streams over loopback (the driver and the
+known differences: tests/fuzz_server_node.py).
+
+CI runs a seeded batch of each listener configuration; a long batch:
+
+    python tests/test_fuzz_server_node.py --inputs 20000 --seed 1 [--config defaults]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from fuzz_server_node import CONFIGS, NODE, print_finding, run  # noqa: E402
+from harness import RefServer, exchange  # noqa: E402
+
+H = b"Host: x\r\n"
+KA = b"Date: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
+SYNC = b"HTTP/1.1 200 OK\r\n" + KA + b"Content-Length: 4\r\n\r\nsync"
+E417 = b"HTTP/1.1 417 Expectation Failed\r\n" + KA + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+CANNED_400 = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
+BAD = b"PUT * HTTP/1.2\r\n\r\n"
+CI_INPUTS = 1500  # per listener configuration
+UNLISTENED = {"unlisten": ["clientError", "checkContinue", "checkExpectation"]}
+
+# Inputs the campaign found, each with Node 20's answer: (name, config, steps, bytes with
+# the Date masked, closed, the connection's events or None)
+REGRESSIONS = [
+    # a response ended before a body chunk is off the socket when the bytes after that
+    # chunk are parsed (Node runs its writes and 'finish' after each chunk's callback): a
+    # malformed request behind it gets its error reply, a pipelined request comes after
+    # that 'finish'
+    ("sync answer, body chunk, malformed request (u)", UNLISTENED,
+     [b"POST /sync HTTP/1.1\r\n" + H + b"Content-Length: 2\r\n\r\nab" + BAD],
+     SYNC + CANNED_400, True, ["connection", "request", "res.finish"]),
+    ("sync answer, chunked body chunk, malformed request (u)", UNLISTENED,
+     [b"POST /sync HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n" + BAD],
+     SYNC + CANNED_400, True, ["connection", "request", "res.finish"]),
+    ("automatic 417, body chunk, malformed request (u)", UNLISTENED,
+     [b"POST /echo HTTP/1.1\r\n" + H + b"Expect: foo\r\nContent-Length: 2\r\n\r\nab" + BAD],
+     E417 + CANNED_400, True, ["connection"]),
+    ("checkExpectation 417, body chunk, malformed request (l)", {},
+     [b"POST /echo HTTP/1.1\r\n" + H + b"Expect: foo\r\nContent-Length: 2\r\n\r\nab" + BAD],
+     b"HTTP/1.1 417 Expectation Failed\r\nX-Expect-Seen: foo\r\n" + KA +
+     b"Transfer-Encoding: chunked\r\n\r\n17\r\nunsupported expectation\r\n0\r\n\r\n"
+     b"HTTP/1.1 400 Bad Request\r\nX-Client-Error: HPE_INVALID_VERSION\r\nContent-Length: 0\r\n"
+     b"Connection: close\r\n\r\n", True, ["connection", "checkExpectation", "clientError"]),
+    ("sync answer, body chunk, pipelined request: finish first", UNLISTENED,
+     [b"POST /sync HTTP/1.1\r\n" + H + b"Content-Length: 2\r\n\r\nabGET /empty HTTP/1.1\r\n" + H + b"\r\n"],
+     SYNC + b"HTTP/1.1 200 OK\r\n" + KA + b"Content-Length: 0\r\n\r\n", False,
+     ["connection", "request", "res.finish", "request", "res.finish"]),
+    # (without a body chunk between them the answer is still on the socket: no reply, C33)
+    ("sync answer, empty body, malformed request (u)", UNLISTENED,
+     [b"POST /sync HTTP/1.1\r\n" + H + b"Content-Length: 0\r\n\r\n" + BAD],
+     SYNC, True, ["connection", "request", "res.finish"]),
+]
+
+
+@pytest.fixture(scope="module")
+def twins():
+    running = {}
+
+    def get(kind, config):
+        key = (kind, repr(config))
+        if key not in running:
+            running[key] = RefServer(kind, config)
+        return running[key]
+    yield get
+    for server in running.values():
+        server.stop()
+
+
+@pytest.mark.parametrize("case", REGRESSIONS, ids=[c[0] for c in REGRESSIONS])
+def test_regression(case, twins):
+    name, config, steps, expect, closed, events = case
+    result = exchange(twins("prefork", config), steps, 0.4)
+    assert result.masked == expect
+    assert result.closed == closed
+    if events is not None:
+        assert result.event_names() == events
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.parametrize("case", REGRESSIONS, ids=[c[0] for c in REGRESSIONS])
+def test_regression_matches_node(case, twins):
+    name, config, steps, expect, closed, events = case
+    node = exchange(twins("node", config), steps, 0.4)
+    ours = exchange(twins("prefork", config), steps, 0.4)
+    assert ours.summary() == node.summary()
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@pytest.mark.parametrize("config,seed", [("listened", 31), ("defaults", 32)])
+def test_servers_agree_with_node(config, seed):
+    shown = []
+    result = run(seed, CI_INPUTS, config, report=lambda *f: print_finding(*f, out=shown.append))
+    assert result["inputs"] == CI_INPUTS
+    assert not result["server_errors"], result["server_errors"][:5]
+    assert not result["findings"], "\n".join(shown[:5])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--inputs", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="listened")
+    ap.add_argument("--parallel", type=int, default=12)
+    ap.add_argument("--show", type=int, default=10, help="findings to print")
+    args = ap.parse_args()
+    if NODE is None:
+        sys.exit("node is not installed")
+    shown = [0]
+
+    def report(*finding):
+        if shown[0] < args.show:
+            shown[0] += 1
+            print_finding(*finding)
+    start = time.monotonic()
+    result = run(args.seed, args.inputs, args.config, args.parallel, report=report)
+    elapsed = time.monotonic() - start
+    print(f"{result['inputs']} inputs (seed {args.seed}, {args.config}) in {elapsed:.1f} s: "
+          f"{result['same']} identical, {len(result['findings'])} findings, "
+          f"{result['unstable']} unstable; known: {result['known'] or 'none'}")
+    for line in result["server_errors"][:10]:
+        print("prefork stderr:", line)
+    sys.exit(1 if result["findings"] or result["server_errors"] else 0)
+
+
+if __name__ == "__main__":
+    main()
