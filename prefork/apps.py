@@ -383,6 +383,20 @@ def _article(found):
     return ("an " if found[:1] in "aeiouAEIOU" else "a ") + found
 
 
+def app_traceback(exc):
+    """The traceback of an exception raised while the app loaded, from the app's first
+    frame on: prefork's and importlib's own frames, which say nothing of the app, are
+    left out (all of them are kept when no frame is the app's)."""
+    import traceback
+
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    machinery = os.path.dirname(importlib.__file__) + os.sep
+    tb = exc.__traceback__
+    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith((here, machinery, "<frozen "))):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+
+
 def load(app, interface="auto", chdir="", app_dir=""):
     """(kind, callable) for APP: import its module in this process and recognise the
     object. Raises AppError (one line) or the import's own exception."""

@@ -222,7 +222,7 @@ def check_app_loads(settings):
                 print(f"{where(settings, 'app')}: {exc}", file=sys.stderr)
             except BaseException as exc:  # the app's own exception (SystemExit too): its traceback
                 print(f"{where(settings, 'app')}: {settings.app} cannot be loaded:", file=sys.stderr)
-                print(_app_traceback(exc), end="", file=sys.stderr)
+                print(apps.app_traceback(exc), end="", file=sys.stderr)
         finally:
             try:
                 sys.stdout.flush()
@@ -240,21 +240,6 @@ def check_app_loads(settings):
         print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
               f"{signal.Signals(-code).name}", file=sys.stderr)
     return 0 if code == 0 else 3
-
-
-def _app_traceback(exc):
-    """The traceback of an exception raised while the app loaded, from the app's first
-    frame on (prefork's and importlib's own frames left out)."""
-    import traceback
-
-    tb = exc.__traceback__
-    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith(here)
-                              or tb.tb_frame.f_code.co_filename.startswith("<frozen ")
-                              or os.path.basename(tb.tb_frame.f_code.co_filename) == "__init__.py"
-                              and "importlib" in tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
 def trial_bind(settings, handed_over):
