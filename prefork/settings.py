@@ -18,7 +18,9 @@ Rules:
   other tools may set variables of that prefix; so is ``GUNICORN_CMD_ARGS`` or a
   ``UVICORN_*`` variable, which an image built for those servers may still set, and a
   ``gunicorn.conf.py`` in the working directory when no config file is named (gunicorn
-  reads that file unasked; prefork does not).
+  reads that file unasked; prefork does not). A setting given a value that nothing uses
+  without another one (``reload_dirs`` without ``reload``, ``keyfile`` without
+  ``certfile``: ``NEEDS``) is a warning too.
 - This module is the settings' public surface: it re-exports the table and its
   constants, so callers import ``prefork.settings`` only.
 """
@@ -182,7 +184,35 @@ def load(config_file=None, env=None, argv_values=None):
         problems.extend(checks.check_tls(values, sources, built))
     if problems:
         raise ConfigError(problems)
+    warnings.extend(_inert(values, sources))
     return Settings(values, config_file, sources, warnings, tls_context=built.get("context"))
+
+
+# settings that do nothing unless another one is set: (names, needed, what it needs)
+NEEDS = (
+    (("reload_dirs", "reload_include"), lambda v: v["reload"], "reload (--reload)"),
+    (("max_requests_jitter",), lambda v: v["max_requests"], "max_requests"),
+    (("keyfile", "keyfile_password", "ca_certs", "verify_client", "tls_min_version", "ciphers",
+      "tls_handshake_timeout"), lambda v: v["certfile"] or any(a.startswith("https://") for a in v["bind"]),
+     "certfile (TLS is off)"),
+    (("proxy_allow_ips", "proxy_protocol_timeout"), lambda v: v["proxy_protocol"] or v["proxy_protocol_bind"],
+     "proxy_protocol or proxy_protocol_bind"),
+    (("access_log_format", "access_log_flush"), lambda v: v["access_log"], "access_log (the access log is off)"),
+    (("metrics_buckets",), lambda v: v["metrics_bind"], "metrics_bind (metrics are off)"),
+)
+
+
+def _inert(values, sources):
+    """``SOURCE: has no effect without X`` for each setting given a value that nothing
+    uses: as uvicorn warns of reload directories without reload, rather than saying nothing."""
+    found = []
+    for names, needed, what in NEEDS:
+        if needed(values):
+            continue
+        for name in names:
+            if sources.get(name, "default") != "default" and values[name] != BY_NAME[name].default:
+                found.append(f"{sources[name]}: has no effect without {what}")
+    return found
 
 
 

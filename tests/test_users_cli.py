@@ -248,3 +248,22 @@ def test_script_name_in_the_environment_mounts_the_app_as_gunicorn_mounts_it():
         assert d.log().splitlines() == ["env:SCRIPT_NAME: 'shop': a URL path prefix starts with '/' (e.g. \"/app\")"]
     finally:
         d.cleanup()
+
+
+def test_a_setting_that_nothing_uses_is_warned_about_as_uvicorn_warns_of_reload_dirs(tmp_path):
+    d = Daemon("--reload-dir", str(tmp_path), "--max-requests-jitter", "50", "--keyfile", "/nonexistent/key.pem",
+               app="apps.flask_app:app", workers=1, env={"PREFORK_PROXY_ALLOW_IPS": "10.0.0.0/8"})
+    try:
+        d.wait_ready()
+        lines = d.log().splitlines()
+        assert "warning: argv:--reload-dirs: has no effect without reload (--reload)" in lines
+        assert "warning: argv:--max-requests-jitter: has no effect without max_requests" in lines
+        assert "warning: argv:--keyfile: has no effect without certfile (TLS is off)" in lines
+        assert ("warning: env:PREFORK_PROXY_ALLOW_IPS: has no effect without proxy_protocol or "
+                "proxy_protocol_bind") in lines
+        assert get(d.port).startswith(b"HTTP/1.1 200 ")
+    finally:
+        d.cleanup()
+    code, _, err = prefork("check-config", "apps.flask_app:app", "--reload", "--reload-dir", str(tmp_path),
+                           "--max-requests", "1000", "--max-requests-jitter", "50")
+    assert code == 0 and "warning" not in err, err
