@@ -121,7 +121,9 @@ def convert(setting, value, from_text):
     if kind == "choice" and value not in setting.choices:
         same = [choice for choice in setting.choices if choice.lower() == value.lower()]
         if not same:  # "DEBUG" as gunicorn takes it is debug
-            raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}")
+            from .migration import value_hint
+            raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}"
+                             f"{value_hint(setting.name, value.lower())}")
         value = same[0]
     return value
 

@@ -142,6 +142,11 @@ def hint(name, flag_form):
 SPECIAL_VALUES = {
     ("timeout", 0): "gunicorn's 0 (no limit) has no equal here: the heartbeat comes from the worker's loop, so "
                     "only a handler that blocks the loop for that long is stopped; give up to 1000000",
+    ("log_level", "trace"): "uvicorn's trace is debug here",
+    ("loop", "auto"): "uvicorn's auto picks uvloop when it is installed: name asyncio or uvloop here",
+    ("loop", "none"): "uvicorn's none is asyncio here",
+    ("interface", "asgi3"): "uvicorn's asgi3 is asgi here; ASGI 2 apps are recognised too",
+    ("interface", "asgi2"): "uvicorn's asgi2 is asgi here: ASGI 2 apps are recognised by themselves",
 }
 
 

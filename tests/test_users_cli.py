@@ -267,3 +267,18 @@ def test_a_setting_that_nothing_uses_is_warned_about_as_uvicorn_warns_of_reload_
     code, _, err = prefork("check-config", "apps.flask_app:app", "--reload", "--reload-dir", str(tmp_path),
                            "--max-requests", "1000", "--max-requests-jitter", "50")
     assert code == 0 and "warning" not in err, err
+
+
+def test_uvicorns_values_are_refused_with_prefork_s():
+    d = Daemon("--log-level", "trace", "--loop", "auto", "--interface", "asgi3", app="apps.flask_app:app", workers=1)
+    try:
+        assert d.wait_exit(15) == 2
+        assert sorted(d.log().splitlines()) == [
+            "argv:--interface: expected one of auto, events, wsgi, asgi, got 'asgi3' (uvicorn's asgi3 is asgi here; "
+            "ASGI 2 apps are recognised too)",
+            "argv:--log-level: expected one of debug, info, warning, error, critical, got 'trace' (uvicorn's trace "
+            "is debug here)",
+            "argv:--loop: expected one of asyncio, uvloop, got 'auto' (uvicorn's auto picks uvloop when it is "
+            "installed: name asyncio or uvloop here)"]
+    finally:
+        d.cleanup()
