@@ -16,9 +16,13 @@ Rules (Node's, spec section 7):
   Transfer-Encoding coding, as llhttp frames it); the socket's close tells the request (``socket hang up`` if no
   response had begun; a body cut short by it, Content-Length or chunked, is aborted,
   never ended). A read or write error destroys the socket.
+- A 1xx has no body, whatever its fields say (Node's parser skips it): at a 1xx head
+  with a Content-Length or Transfer-Encoding the parser restarts after the head.
 - After the final response (HEAD's included), bytes before the next request mean the
   peer framed it badly or answers what was not asked: the socket is not kept for
-  another request (destroyed, which takes it out of the agent's pool).
+  another request (destroyed, which takes it out of the agent's pool), and they are no
+  error of the exchange (a parse error they cause included). The line ends llhttp
+  skips between messages are no such bytes.
 """
 
 import logging
@@ -30,6 +34,19 @@ from ..http.parser import ResponseParser
 from .response import ClientResponse, Information
 
 log = logging.getLogger("prefork.client")
+
+
+def _declares_body(raw):
+    """A head's fields declare a body llhttp would read: a Content-Length, or a
+    Transfer-Encoding."""
+    for i in range(0, len(raw), 2):
+        name = raw[i].lower()
+        if name == "content-length" or name == "transfer-encoding":
+            return True
+    return False
+
+
+_STOPPED = object()
 
 
 class _StopAtHead(Exception):
@@ -50,6 +67,7 @@ class ClientProtocol:
         self._tail = b""  # the last bytes of the previous read: a head end may straddle reads
         self._heads = 0  # heads (1xx and final) that ended in the read being parsed
         self._stop_reason = None
+        self._closed_after = False  # a 1xx restarted the parser and forbade another message
 
     def release(self):
         """The exchange is over: the parser (which refers back to this protocol) goes."""
@@ -57,26 +75,38 @@ class ClientProtocol:
 
     # -- bytes in ------------------------------------------------------------------------------
     def data_received(self, data):
+        while data:  # (again on the rest of the read after a 1xx whose body llhttp would read)
+            data = self._parse(data)
+
+    def _parse(self, data):
+        """Parses one read; returns the rest of it that a fresh parser takes, if any."""
         self._heads = 0
         try:
             offset = self.parser.feed(data)
         except _StopAtHead:
-            self._handoff(data)
-            return
+            offset = _STOPPED  # (handed off outside the handler: the rest is parsed afresh)
         except _Unasked:
             log.debug("bytes after the response on a kept-alive connection: closing it")
             self.socket.destroy()
-            return
+            return None
         except ParseError as err:
-            self.request.fail(err)
+            if self.done:
+                # bytes after a complete response (Node's llhttp refuses those after a
+                # response that ends the connection): not an error of this exchange
+                log.debug("bytes after the response: closing the connection: %s", err)
+            else:
+                self.request.fail(err)
             self.socket.destroy()
-            return
+            return None
+        if offset is _STOPPED:
+            return self._handoff(data)
         if offset is not None:
             self._tail = b""
             self._stop_reason = "upgrade"
             self._handoff_at(data, offset)
-            return
+            return None
         self._tail = (self._tail + data)[-3:]
+        return None
 
     def _handoff(self, data):
         """The message ended at its head: find where (the end of the last head parsed in
@@ -89,26 +119,38 @@ class ClientProtocol:
                 break
         offset = max(0, end + 4 - len(self._tail))
         self._tail = b""
-        self._handoff_at(data, offset)
+        return self._handoff_at(data, offset)
 
     def _handoff_at(self, data, offset):
         reason = self._stop_reason
         self._stop_reason = None
+        if reason == "informational":
+            # a 1xx has no body whatever its head says (Node's parser skips it): the
+            # rest of the read starts the next response
+            self.parser = ResponseParser(self)
+            return data[offset:]
         if reason == "HEAD":
             res = self.res
-            if data[offset:]:
-                res.keep_alive = False  # a body after a HEAD response: not reused
             res.complete = True
             self.done = True  # what comes next was not asked for (its 'end' may wait for a reader)
             self.parser = ResponseParser(self)
             res.push_end(self.request.response_complete)  # as below
-            return
+            # the rest of the read is parsed as what follows any response (a body after
+            # a HEAD response closes the socket; the line ends llhttp skips between
+            # messages do not); after a 101's head llhttp reads no further in that read:
+            # Node drops the rest of it, and keeps the socket
+            return data[offset:] if res.status_code != 101 else None
         self.request.hand_over("connect" if reason == "CONNECT" else "upgrade", data[offset:])
+        return None
 
     # -- parser callbacks ----------------------------------------------------------------------
     def on_message_begin(self):
         if self.done:
             raise _Unasked()
+        if self._closed_after:
+            # after a 1xx that ends the connection (an HTTP/1.0 one without keep-alive),
+            # llhttp refuses another message; here the parser restarted at that head
+            raise ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
 
     def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
         self._heads += 1
@@ -118,6 +160,13 @@ class ClientProtocol:
             if status == 100:
                 request.emit("continue")
             request.emit("information", info)
+            if _declares_body(raw):
+                # llhttp would read the body this head declares: stop here, as Node's
+                # parser skips a 1xx's body (and a later head then starts afresh)
+                if not keep_alive:
+                    self._closed_after = True
+                self._stop_reason = "informational"
+                raise _StopAtHead()
             return
         res = ClientResponse(self.socket, status, reason, version, raw)
         self.res = res
@@ -159,26 +208,42 @@ class ClientProtocol:
 
     # -- the socket's other events ---------------------------------------------------------------
     def eof_received(self):
-        parser = self.parser
-        res = self.res
-        if res is not None and not res.complete and parser.in_message and parser.headers_complete:
-            # a close-delimited body ends at the FIN (here: httptools' llhttp has no
-            # finish that completes it); a body with a Content-Length or chunks that the
-            # FIN cuts short is aborted
-            headers = res.headers
-            if "content-length" not in headers and not framing.chunked_last(headers.get("transfer-encoding")):
-                try:
-                    parser.finish()
-                except ParseError as err:
-                    log.debug("response ended by the peer's FIN: %s", err)
-                if not res.complete:
-                    res.complete = True
-                    res.push_end()
+        if self._ends_at_close():
+            if not self.res.complete:
+                self.res.complete = True
+                self.res.push_end()
         self.socket.destroy()
 
     def connection_error(self, err):
-        self.request.fail(err)
+        res = self.res
+        if self._ends_at_close() and not res.complete:
+            # a reset ends a close-delimited body as the FIN does, its 'end' after the
+            # request's error (Node finishes its parser at a socket error)
+            res.complete = True
+            self.request.fail(err)
+            self.request.loop.call_soon(res.push_end)
+        else:
+            self.request.fail(err)
         self.socket.destroy()
+
+    def _ends_at_close(self):
+        """A close-delimited body is in progress (no Content-Length, and ``chunked`` not
+        the last Transfer-Encoding coding, as llhttp frames it): the connection's end
+        ends it; True then, the parser finished (its last body bytes given). A body with
+        a Content-Length or chunks that the end cuts short is aborted instead."""
+        parser = self.parser
+        res = self.res
+        if res is None or res.complete or not parser.in_message or not parser.headers_complete:
+            return False
+        headers = res.headers
+        if "content-length" in headers or framing.chunked_last(headers.get("transfer-encoding")):
+            return False
+        try:
+            # (httptools' llhttp has no finish that completes such a body)
+            parser.finish()
+        except ParseError as err:
+            log.debug("response ended by the connection's end: %s", err)
+        return True
 
     def connection_lost(self, error):
         self.request.socket_closed(counted=True)

@@ -1,0 +1,65 @@
+// The client fuzz's Node side (tests/test_fuzz_client_node.py): reads {port, cases}
+// as JSON on stdin, runs every case at once, each on a keep-alive agent of its own (the
+// case's request, then a GET on the same agent once the first is over), and prints one
+// JSON line per case: {id, events: [first request's events, second's]}.
+'use strict';
+const http = require('http');
+
+const turns = (n, then) => (n ? setImmediate(() => turns(n - 1, then)) : then());
+
+function run(port, c, done) {
+  const agent = new http.Agent({ keepAlive: true });
+  const out = [[], []];
+  let finished = false;
+  const finish = (extra) => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(guard);
+    if (extra) out[1].push(extra);
+    agent.destroy();
+    done({ id: c.id, events: out });
+  };
+  const guard = setTimeout(() => finish(['hang']), c.guard_ms);
+  const one = (n) => {
+    const ev = out[n - 1];
+    const log = (...e) => ev.push(e);
+    const method = n === 1 ? c.method : 'GET';
+    const req = http.request({ host: '127.0.0.1', port, method, path: `/c${c.id}/${n}`, agent });
+    let reqClosed = false;
+    let resClosed = false;
+    const settle = () => {
+      if (reqClosed && (!req.res || resClosed)) turns(3, () => (n === 1 ? one(2) : finish()));
+    };
+    req.on('socket', () => log('socket', req.reusedSocket));
+    req.on('continue', () => log('continue'));
+    req.on('information', (i) => log('information', i.statusCode, i.statusMessage, i.httpVersion, i.rawHeaders));
+    req.on('response', (res) => {
+      log('response', res.statusCode, res.statusMessage, res.httpVersion, res.rawHeaders, res.headers);
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      const body = () => Buffer.concat(chunks).toString('latin1');
+      res.on('end', () => log('res.end', body(), res.trailers));
+      res.on('aborted', () => log('res.aborted', body()));
+      res.on('error', (e) => log('res.error', e.code, e.message));
+      res.on('close', () => { log('res.close'); resClosed = true; settle(); });
+    });
+    req.on('error', (e) => log('error', e.code, e.message));
+    req.on('close', () => { log('close'); reqClosed = true; settle(); });
+    req.end(method === 'POST' ? 'hello' : undefined);
+  };
+  one(1);
+}
+
+let input = '';
+process.stdin.on('data', (d) => (input += d));
+process.stdin.on('end', () => {
+  const { port, cases } = JSON.parse(input);
+  let left = cases.length;
+  if (!left) process.exit(0);
+  for (const c of cases) {
+    run(port, c, (result) => {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      if (--left === 0) process.exit(0);
+    });
+  }
+});
