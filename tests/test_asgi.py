@@ -351,6 +351,9 @@ def test_a_websocket_upgrade_that_is_not_a_get_is_refused_clearly(serve):
     data = read_until_close(sock)
     sock.close()
     assert data.startswith(b"HTTP/1.1 400 Bad Request") and b"Unsupported upgrade request." in data
+    head = data.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert any(line.startswith(b"Date: ") for line in head), head  # as every answer of the server
+    assert b"Connection: close" in head
 
 
 def test_is_asgi3_tells_asgi_callables_from_others():

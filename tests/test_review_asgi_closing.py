@@ -76,7 +76,7 @@ CASES = {
     "a denial response": (handshake(b"/deny"), b"HTTP/1.1 401 ", b"", b"0\r\n\r\n"),
     "an app failing before the accept (500)": (handshake(b"/fail"), b"HTTP/1.1 500 ", b"", b"Server Error"),
     "a handshake refused (400)": (handshake(b"/echo", key=b"short"), b"HTTP/1.1 400 ", b"", b"\n"),
-    "a handshake that is not a GET (400)": (handshake(b"/echo", method=b"PUT"), b"HTTP/1.1 400 ", b"", b"\r\n\r\n"),
+    "a handshake that is not a GET (400)": (handshake(b"/echo", method=b"PUT"), b"HTTP/1.1 400 ", b"", b"request.\n"),
 }
 
 

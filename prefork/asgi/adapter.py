@@ -48,7 +48,7 @@ import logging
 from asyncio import Task
 
 from ..net.proxy import TrustedSources
-from ..server.replies import answered, refuse
+from ..server.replies import refuse
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
@@ -62,8 +62,6 @@ _EXIT_MARGIN = 0.5  # seconds of the drain's bound left for the worker's exit, a
 _KEPT = 256  # remembered request targets and header names
 _KEPT_LENGTH = 256  # longer targets and names are converted each time
 _ASGI_WEBSOCKET = ("3.0", "2.4")
-_NOT_WEBSOCKET = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                  b"Content-Length: 32\r\nConnection: close\r\n\r\nUnsupported upgrade request.\r\n\r\n")
 
 
 class ASGIAdapter:
@@ -283,9 +281,7 @@ class ASGIAdapter:
     # -- WebSocket ---------------------------------------------------------------------------
     def on_upgrade(self, req, socket, head):
         if req.method != "GET" or not is_websocket_upgrade(req):
-            socket.write(_NOT_WEBSOCKET)  # RFC 6455 4.2.1: a handshake is a GET
-            socket.destroy_soon()  # closed once sent, whether or not the client closes its side
-            answered(self.server, req, socket, 400)
+            refuse(self.server, req, socket, 400, "Unsupported upgrade request.")  # RFC 6455 4.2.1: a GET
             return
         from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
         scheme = "wss" if socket.encrypted or self.url_scheme == "https" else "ws"
