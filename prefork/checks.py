@@ -311,6 +311,12 @@ def check_tls(values, sources, built=None):
     return []
 
 
+def search_dirs(chdir, app_dir):
+    """The directories a worker puts first on the Python path for the app (``apps.py``)."""
+    from . import apps
+    return apps.search_dirs(chdir, app_dir)
+
+
 def check_app(app, chdir="", app_dir="", interface="auto"):
     """The app's module must be found where a worker will import it from (located,
     never imported: the master does not import the app)."""

@@ -165,6 +165,12 @@ def load(config_file=None, env=None, argv_values=None):
             checks.check_app(values["app"], values["chdir"], values["app_dir"], values.get("interface"))
         except ValueError as exc:
             problems.append(f"{sources['app'] if values['app'] else sources['interface']}: {exc}")
+        else:  # found elsewhere: a worker would still fail to boot on the missing directory
+            directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
+            if directory and not os.path.isdir(directory):
+                problems.append(f"{sources['app_dir']}: {directory}: no such directory"
+                                + (f" (app_dir is relative to chdir, {values['chdir']})"
+                                   if values["chdir"] and not os.path.isabs(values["app_dir"]) else ""))
     if values.get("reload") and sources.get("workers") == "default":
         values["workers"] = 1  # development: one worker reloads fastest; an explicit count is kept
     if not problems:

@@ -282,3 +282,19 @@ def test_uvicorns_values_are_refused_with_prefork_s():
             "installed: name asyncio or uvloop here)"]
     finally:
         d.cleanup()
+
+
+def test_an_app_dir_that_does_not_exist_is_a_configuration_error_not_a_failed_boot(tmp_path):
+    missing = tmp_path / "src"
+    d = Daemon("--app-dir", str(missing), app="apps.flask_app:app", workers=1)
+    try:
+        assert d.wait_exit(15) == 2
+        assert d.log().splitlines() == [f"argv:--app-dir: {missing}: no such directory"]
+    finally:
+        d.cleanup()
+    (tmp_path / "project").mkdir()  # the app is found on the Python path, not where app_dir says
+    code, _, err = prefork("check-config", "apps.flask_app:app", "--chdir", str(tmp_path / "project"),
+                           "--app-dir", "src")
+    assert code == 2
+    assert err.splitlines() == [f"argv:--app-dir: {tmp_path / 'project' / 'src'}: no such directory (app_dir is "
+                                f"relative to chdir, {tmp_path / 'project'})"]
