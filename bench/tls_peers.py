@@ -7,7 +7,10 @@ records, not of handshakes. Each server's whole process tree runs pinned to core
 and the medians are compared. Besides requests per second it reports the CPU time the
 server's processes used per request (from /proc), which a busy machine disturbs less.
 ``--loop uvloop`` runs prefork on uvloop; ``--plain`` runs the same pair without TLS
-(prefork plain, Node's ``http``), the reference that shows what TLS costs each.
+(prefork plain, Node's ``http``), the reference that shows what TLS costs each. prefork
+runs with its access log and metrics off (Node has neither); ``--defaults`` turns both
+on, as the daemon's defaults have them (the access log to a file in the run's
+temporary directory, the metrics on a loopback port).
 
 ``--instructions N`` counts instead: each of the four servers (prefork's standalone
 event server, bench/https_hello_prefork.py, and Node; TLS and plain) runs under
@@ -20,7 +23,7 @@ code still differ by a few hundred instructions per request (each run's handshak
 the heap laid out differently, which moves malloc's cost): compare changes smaller than
 that over several runs.
 
-Usage: python3 bench/tls_peers.py [rounds] [seconds] [--loop uvloop] [--plain]   (loopback only)
+Usage: python3 bench/tls_peers.py [rounds] [seconds] [--loop uvloop] [--plain] [--defaults]   (loopback only)
        python3 bench/tls_peers.py --instructions N [--loop uvloop]
 """
 
@@ -52,17 +55,20 @@ def make_certificate(tmp):
     return cert, key
 
 
-def command(name, port, cert, key, loop):
+def command(name, port, cert, key, loop, observed=None):
+    """``observed``: a directory for the access log, with the metrics on (the defaults);
+    None: both off."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, TESTS]))
+    observe = ["--access-log", "", "--metrics-bind", ""] if observed is None else \
+        ["--access-log", os.path.join(observed, "access.log"), "--metrics-bind", "127.0.0.1:0"]
     if cert is None:  # --plain
         if name == "prefork":
             return [sys.executable, "-m", "prefork", "apps.hello:setup", "--workers", "1", "--loop", loop,
-                    "--bind", f"127.0.0.1:{port}", "--access-log", "", "--metrics-bind", ""], env
+                    "--bind", f"127.0.0.1:{port}"] + observe, env
         return ["node", os.path.join(ROOT, "bench", "hello_node.js"), str(port)], env
     if name == "prefork":
         return [sys.executable, "-m", "prefork", "apps.hello:setup", "--workers", "1", "--loop", loop,
-                "--bind", f"https://127.0.0.1:{port}", "--certfile", cert, "--keyfile", key,
-                "--access-log", "", "--metrics-bind", ""], env
+                "--bind", f"https://127.0.0.1:{port}", "--certfile", cert, "--keyfile", key] + observe, env
     if name == "node":
         return ["node", os.path.join(ROOT, "bench", "https_hello_node.js"), str(port), cert, key], env
     raise ValueError(name)
@@ -84,9 +90,9 @@ def cpu_seconds(session):
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def run(name, seconds, cert, key, loop):
+def run(name, seconds, cert, key, loop, observed=None):
     port = free_port()
-    cmd, env = command(name, port, cert, key, loop)
+    cmd, env = command(name, port, cert, key, loop, observed)
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, env=env, cwd=TESTS, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -201,6 +207,9 @@ def main():
     plain = "--plain" in args
     if plain:
         args.remove("--plain")
+    defaults = "--defaults" in args
+    if defaults:
+        args.remove("--defaults")
     rounds = int(args[0]) if args else 3
     seconds = int(args[1]) if len(args) > 1 else 5
     for tool in ("wrk", "node", "openssl", "taskset"):
@@ -213,7 +222,7 @@ def main():
         cert, key = (None, None) if plain else make_certificate(tmp)
         for _ in range(rounds):
             for name in names:
-                rate, cpu_per_request = run(name, seconds, cert, key, loop)
+                rate, cpu_per_request = run(name, seconds, cert, key, loop, tmp if defaults else None)
                 results[name].append(rate)
                 cpu[name].append(cpu_per_request)
     medians = {name: statistics.median(values) for name, values in results.items()}
@@ -221,7 +230,7 @@ def main():
     for name in names:
         print(f"{name:8} {medians[name]:>10,.0f} req/s  (rounds: {', '.join(f'{v:,.0f}' for v in results[name])})"
               f"  {cpu_medians[name]:6.1f} us CPU/request")
-    print(f"prefork ({loop}{', plain' if plain else ''}) / node {'http' if plain else 'https'} = {medians['prefork'] / medians['node']:.2f}x req/s, "
+    print(f"prefork ({loop}{', plain' if plain else ''}{', access log and metrics on' if defaults else ''}) / node {'http' if plain else 'https'} = {medians['prefork'] / medians['node']:.2f}x req/s, "
           f"{cpu_medians['node'] / cpu_medians['prefork']:.2f}x by CPU per request")
 
 
