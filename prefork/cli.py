@@ -122,8 +122,41 @@ def build_parser():
     return parser
 
 
+BOOLEAN_WORDS = ("true", "false", "on", "off", "yes", "no", "1", "0")
+PROXY_PROTOCOL_MODES = ("v1", "v2", "auto")  # gunicorn's --proxy-protocol MODE
+
+
+def boolean_values(argv):
+    """What is wrong with a boolean flag given a value (``--reload true``, gunicorn's
+    ``--proxy-protocol v2``): argparse would take the value for APP, or refuse it
+    without saying how a boolean is written. One line per such flag."""
+    flags = {s.flag: s.name for s in settings_mod.SETTINGS if s.kind == "bool"}
+    flags.update({"--no-" + flag[2:]: name for flag, name in list(flags.items())})
+    problems = []
+    for i, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=")
+        if flag not in flags:
+            continue
+        if not eq:
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        if value.lower() not in BOOLEAN_WORDS + PROXY_PROTOCOL_MODES:
+            if eq:
+                problems.append(f"{flag} takes no value: write {flag}")
+            continue
+        on, off = "--" + flags[flag].replace("_", "-"), "--no-" + flags[flag].replace("_", "-")
+        if flags[flag] == "proxy_protocol" and value.lower() in PROXY_PROTOCOL_MODES:
+            problems.append(f"{flag} {value} is gunicorn's: both versions are read here, write {on} "
+                            f"(off: {off})")
+        else:
+            problems.append(f"{flag} takes no value: write {on} or {off}")
+    return problems
+
+
 def parse(argv):
     parser = build_parser()
+    problems = boolean_values(argv)
+    if problems:
+        parser.error(problems[0] + "".join(f"\n{problem}" for problem in problems[1:]))
     args, unknown = parser.parse_known_args(argv)
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:

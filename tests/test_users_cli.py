@@ -298,3 +298,20 @@ def test_an_app_dir_that_does_not_exist_is_a_configuration_error_not_a_failed_bo
     assert code == 2
     assert err.splitlines() == [f"argv:--app-dir: {tmp_path / 'project' / 'src'}: no such directory (app_dir is "
                                 f"relative to chdir, {tmp_path / 'project'})"]
+
+
+def test_a_boolean_flag_given_a_value_says_how_a_boolean_is_written():
+    # gunicorn 27 writes --proxy-protocol MODE; before APP the mode would be taken for the app
+    code, _, err = prefork("--proxy-protocol", "v2", "apps.flask_app:app")
+    assert code == 2
+    assert err.splitlines()[0] == ("prefork: error: --proxy-protocol v2 is gunicorn's: both versions are read here, "
+                                   "write --proxy-protocol (off: --no-proxy-protocol)")
+    d = Daemon("--reload=true", "--ws-per-message-deflate", "off", app="apps.flask_app:app", workers=1)
+    try:
+        assert d.wait_exit(15) == 2
+        assert d.log().splitlines() == [
+            "prefork: error: --reload takes no value: write --reload or --no-reload",
+            "--ws-per-message-deflate takes no value: write --ws-per-message-deflate or --no-ws-per-message-deflate",
+            "Run 'prefork --help' for every option."]
+    finally:
+        d.cleanup()
