@@ -10,7 +10,9 @@ Rules:
 - The app's module is searched in ``app_dir`` (relative to ``chdir``), then in ``chdir``
   (the working directory when empty), then on ``sys.path``: as ``gunicorn`` and
   ``uvicorn`` do, the console script finds modules next to where it is started.
-- The master only locates the module (``locate``: no package ``__init__`` runs); a worker
+- The master only locates the module (``locate``: no package ``__init__`` runs), and
+  refuses one whose name a module it has loaded already holds (``socket.py``: a worker
+  would import the loaded one); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``).
   A ``chdir`` or ``app_dir`` the worker cannot enter or read (its ``user`` may not) is
   an AppError naming the directory and the user, not the import's "no module named".
@@ -132,12 +134,33 @@ def locate(app, chdir="", app_dir=""):
     hint = ""
     if module.endswith(".py"):  # a file name, as gunicorn's message also suspects
         hint = f" (a file name: did you mean {module[:-3]}{':' + attribute if attribute else ''}?)"
+    dirs = search_dirs(chdir, app_dir)
+    _not_shadowed(module.split(".")[0], dirs)
     try:
-        spec = find_spec(module, search_dirs(chdir, app_dir))
+        spec = find_spec(module, dirs)
     except (ImportError, ValueError) as exc:
         raise ValueError(f"cannot import {module!r}: {exc}{hint}") from None
     if spec is None:
         raise ValueError(f"no module named {module!r}{hint}")
+
+
+def _not_shadowed(top, dirs):
+    """A module of the app's directories named as one this process has loaded already
+    (``socket.py``): a worker, forked from it, would import the loaded one instead, and
+    fail on a missing attribute. Raises ValueError naming the file."""
+    loaded = sys.modules.get(top)
+    if loaded is None:
+        return
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(top, list(dirs))
+    except (ImportError, ValueError):
+        return
+    origin = spec.origin if spec is not None else None
+    if origin is None or origin == getattr(loaded, "__file__", None):
+        return
+    whose = "the standard library's" if top in sys.stdlib_module_names else "an installed package's"
+    raise ValueError(f"{origin} cannot be imported as {top!r}: that name is {whose}, loaded before the app: "
+                     f"rename the file (or package)")
 
 
 def enter(chdir="", app_dir=""):

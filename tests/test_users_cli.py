@@ -315,3 +315,23 @@ def test_a_boolean_flag_given_a_value_says_how_a_boolean_is_written():
             "Run 'prefork --help' for every option."]
     finally:
         d.cleanup()
+
+
+def test_an_app_file_named_as_a_loaded_module_is_refused_before_any_worker_fails(tmp_path):
+    (tmp_path / "socket.py").write_text("def app(environ, start_response):\n    start_response('200 OK', [])\n"
+                                        "    return [b'ok']\n")
+    d = Daemon("--chdir", str(tmp_path), app="socket:app", workers=1)
+    try:
+        assert d.wait_exit(15) == 2
+        assert d.log().splitlines() == [
+            f"argv:--app: {tmp_path / 'socket.py'} cannot be imported as 'socket': that name is the standard "
+            f"library's, loaded before the app: rename the file (or package)"]
+    finally:
+        d.cleanup()
+    (tmp_path / "socket.py").rename(tmp_path / "sockapp.py")
+    d = Daemon("--chdir", str(tmp_path), app="sockapp:app", workers=1)
+    try:
+        d.wait_ready()
+        assert get(d.port).startswith(b"HTTP/1.1 200 OK")
+    finally:
+        d.cleanup()
