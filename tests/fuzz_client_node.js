@@ -1,7 +1,8 @@
 // The client fuzz's Node side (tests/test_fuzz_client_node.py): reads {port, cases}
 // as JSON on stdin, runs every case at once, each on a keep-alive agent of its own (the
 // case's request, then a GET on the same agent once the first is over), and prints one
-// JSON line per case: {id, events: [first request's events, second's]}.
+// JSON line per case: {id, events: [first request's events, second's]}. The second
+// request waits second_ms after the first is over: the server has sent its last bytes.
 'use strict';
 const http = require('http');
 
@@ -28,7 +29,7 @@ function run(port, c, done) {
     let reqClosed = false;
     let resClosed = false;
     const settle = () => {
-      if (reqClosed && (!req.res || resClosed)) turns(3, () => (n === 1 ? one(2) : finish()));
+      if (reqClosed && (!req.res || resClosed)) turns(3, () => (n === 1 ? setTimeout(() => one(2), c.second_ms) : finish()));
     };
     req.on('socket', () => log('socket', req.reusedSocket));
     req.on('continue', () => log('continue'));
