@@ -7,9 +7,13 @@ that calls sys.exit.
 
 APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found and
 recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
-is ``--bind`` (repeatable). A boolean setting is ``--name`` or ``--no-name``. A flag
-prefork does not know is refused in three lines at most (exit status 2), with the flag
-to use when it is gunicorn's or uvicorn's (``migration.py``).
+is ``--bind`` (repeatable). A boolean setting is ``--name`` or ``--no-name``, with no
+value (``--reload true`` is refused saying so). Flags are written in full: argparse's
+abbreviations are off, since one could stand for another setting (uvicorn's
+``--header`` for ``--headers-timeout``); gunicorn's ``--keep-alive`` and ``--pid`` and
+uvicorn's ``--reload-dir`` are aliases. A flag prefork does not know is refused in a
+few lines (exit status 2), with the flag to use when it is gunicorn's or uvicorn's
+(``migration.py``) or near one of prefork's.
 
 Exit status: 0 after a clean stop, 2 for a bad configuration (every problem on its own
 line as ``SOURCE:KEY: what is wrong``), 3 when the app cannot boot, 1 otherwise. A listen
