@@ -191,6 +191,7 @@ def load(config_file=None, env=None, argv_values=None):
     if problems:
         raise ConfigError(problems)
     warnings.extend(_inert(values, sources))
+    warnings.extend(_relative_to_start(values, sources))
     return Settings(values, config_file, sources, warnings, tls_context=built.get("context"))
 
 
@@ -206,6 +207,34 @@ NEEDS = (
     (("access_log_format", "access_log_flush"), lambda v: v["access_log"], "access_log (the access log is off)"),
     (("metrics_buckets",), lambda v: v["metrics_bind"], "metrics_bind (metrics are off)"),
 )
+
+
+PATHS = ("pidfile", "access_log", "error_log", "certfile", "keyfile", "ca_certs")  # opened by the master
+
+
+def _relative_to_start(values, sources):
+    """``SOURCE: PATH is relative to where prefork started ...`` for each relative path
+    the master opens while chdir names another directory: gunicorn's master changes to
+    chdir first, so such a path would be found there; prefork's stays where it started
+    (only the workers change directory)."""
+    chdir = values.get("chdir")
+    if not chdir:
+        return []
+    start, base = os.getcwd(), os.path.abspath(chdir)
+    if base == start:
+        return []
+    found = []
+    for name in PATHS:
+        path = values[name]
+        if path and path != "-" and not os.path.isabs(path):
+            found.append(f"{sources[name]}: {path} is relative to where prefork started ({start}), not to chdir "
+                         f"({base}) as gunicorn's would be: write it as an absolute path")
+    for address in values["bind"]:
+        path = bind_address(address)[5:] if bind_address(address).startswith("unix:") else None
+        if path and not os.path.isabs(path):
+            found.append(f"{sources['bind']}: unix:{path} is relative to where prefork started ({start}), not to "
+                         f"chdir ({base}) as gunicorn's would be: write it as an absolute path")
+    return found
 
 
 def _inert(values, sources):

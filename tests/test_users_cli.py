@@ -335,3 +335,19 @@ def test_an_app_file_named_as_a_loaded_module_is_refused_before_any_worker_fails
         assert get(d.port).startswith(b"HTTP/1.1 200 OK")
     finally:
         d.cleanup()
+
+
+def test_a_relative_path_the_master_opens_with_chdir_set_is_warned_about(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    d = Daemon("--chdir", str(project), "--pidfile", "app.pid", app="apps.flask_app:app", workers=1)
+    try:
+        d.wait_ready()
+        assert (f"warning: argv:--pidfile: app.pid is relative to where prefork started ({d.tmp}), not to chdir "
+                f"({project}) as gunicorn's would be: write it as an absolute path") in d.log().splitlines()
+        assert os.path.exists(os.path.join(d.tmp, "app.pid")) and not (project / "app.pid").exists()
+    finally:
+        d.cleanup()
+    code, _, err = prefork("check-config", "apps.flask_app:app", "--chdir", str(project), "--pidfile",
+                           str(tmp_path / "app.pid"))
+    assert code == 0 and "warning" not in err
