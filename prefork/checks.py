@@ -57,7 +57,7 @@ def convert(setting, value, from_text):
             _no_nul(entry)
         if setting.commas:  # "10.0.0.1,10.0.0.2" as one flag or file value, as gunicorn's
             value = [part.strip() for entry in value for part in entry.split(",") if part.strip()]
-        return value
+        return [entry for entry in value if entry.strip()]  # "" (--reload-include '') is no entry
     if kind in ("int", "float"):
         if from_text:
             try:

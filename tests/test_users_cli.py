@@ -351,3 +351,13 @@ def test_a_relative_path_the_master_opens_with_chdir_set_is_warned_about(tmp_pat
     code, _, err = prefork("check-config", "apps.flask_app:app", "--chdir", str(project), "--pidfile",
                            str(tmp_path / "app.pid"))
     assert code == 0 and "warning" not in err
+
+
+def test_an_empty_list_entry_is_no_entry():
+    # an empty pattern would match no file: a reload that never fires
+    d = Daemon("--reload", "--reload-include", "", app="apps.flask_app:app", workers=1)
+    try:
+        assert d.wait_exit(15) == 2
+        assert d.log().splitlines() == ["argv:--reload-include: expected at least one file name pattern"]
+    finally:
+        d.cleanup()
