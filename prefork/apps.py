@@ -156,8 +156,10 @@ def _not_shadowed(top, dirs):
     except (ImportError, ValueError):
         return
     origin = spec.origin if spec is not None else None
-    if origin is None or origin == getattr(loaded, "__file__", None):
-        return
+    loaded_file = getattr(loaded, "__file__", None)
+    if origin is None or not os.path.exists(origin) or (
+            loaded_file and os.path.exists(loaded_file) and os.path.samefile(origin, loaded_file)):
+        return  # (the same file, through a symbolic link too)
     whose = "the standard library's" if top in sys.stdlib_module_names else "an installed package's"
     raise ValueError(f"{origin} cannot be imported as {top!r}: that name is {whose}, loaded before the app: "
                      f"rename the file (or package)")
