@@ -236,13 +236,32 @@ def check_config(argv, load_app=False):
     return 0
 
 
+class _Tail:
+    """A text stream that remembers the last character written through it."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.last = "\n"
+
+    def write(self, text):
+        if text:
+            self.last = text[-1]
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def check_app_loads(settings):
     """0 when a worker could load the app (imported and recognised, a factory called), else
     3 after the reason: ``SOURCE:app: what is wrong``, or the traceback of the app's own
     exception. The load runs in a child process, as a worker's does, so that the import's
     side effects and its change of directory stay there; what it prints goes to stderr,
-    not into the settings printed on stdout. A USR2's check (the running workers loaded
-    the app already, and the new ones are checked as they boot) does not load it."""
+    not into the settings printed on stdout. It is bounded by ``timeout``, as a worker's
+    boot is. A USR2's check (the running workers loaded the app already, and the new ones
+    are checked as they boot) does not load it."""
+    import time
+
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -250,33 +269,43 @@ def check_app_loads(settings):
         code = 3
         try:
             os.dup2(2, 1)
+            sys.stdout = sys.stderr = tail = _Tail(sys.stderr)
             from . import apps
 
             try:
                 apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
                 code = 0
             except apps.AppError as exc:
-                print(f"{where(settings, 'app')}: {exc}", file=sys.stderr)
+                print(("" if tail.last == "\n" else "\n") + f"{where(settings, 'app')}: {exc}")
             except BaseException as exc:  # the app's own exception (SystemExit too): its traceback
-                print(f"{where(settings, 'app')}: {settings.app} cannot be loaded:", file=sys.stderr)
-                print(apps.app_traceback(exc), end="", file=sys.stderr)
+                print(("" if tail.last == "\n" else "\n") + f"{where(settings, 'app')}: {settings.app} cannot "
+                      f"be loaded:\n{apps.app_traceback(exc)}", end="")
         finally:
             try:
-                sys.stdout.flush()
                 sys.stderr.flush()
             finally:
                 os._exit(code)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:
-            return 3
-    code = os.waitstatus_to_exitcode(status)
-    if code < 0:
+    deadline = time.monotonic() + settings.timeout
+    status = None
+    try:
+        while status is None:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = os.waitstatus_to_exitcode(raw)
+            elif time.monotonic() > deadline:
+                print(f"{where(settings, 'app')}: {settings.app} did not load within timeout ({settings.timeout:g} s): "
+                      f"a worker's boot is aborted so", file=sys.stderr)
+                return 3
+            else:
+                time.sleep(0.02)
+    finally:
+        if status is None:  # past the bound, or interrupted: the load goes with it
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    if status < 0:
         print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
-              f"{signal.Signals(-code).name}", file=sys.stderr)
-    return 0 if code == 0 else 3
+              f"{signal.Signals(-status).name}", file=sys.stderr)
+    return 0 if status == 0 else 3
 
 
 def trial_bind(settings, handed_over):

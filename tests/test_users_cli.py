@@ -5,6 +5,7 @@ address written as gunicorn or uvicorn take it is refused with the form to write
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -17,10 +18,14 @@ def prefork(*args, cwd=None, env=None):
     """A prefork that should stop at its configuration; killed by PID if it does not."""
     proc = subprocess.Popen([sys.executable, "-m", "prefork", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd or scratch_dir("prefork-users-"),
-                            env=python_env(**(env or {})), stdin=subprocess.DEVNULL)
+                            env=python_env(**(env or {})), stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=20)
     finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # its session: a child it forked (an app's load) too
+        except ProcessLookupError:
+            pass
         kill_all(proc, ())
     return proc.returncode, out, err
 
@@ -361,3 +366,16 @@ def test_an_empty_list_entry_is_no_entry():
         assert d.log().splitlines() == ["argv:--reload-include: expected at least one file name pattern"]
     finally:
         d.cleanup()
+
+
+def test_gunicorns_check_config_bounds_the_load_by_timeout_as_a_boot_is(tmp_path):
+    (tmp_path / "stuck.py").write_text('print("connecting", end="")\nimport time\ntime.sleep(60)\n')
+    (tmp_path / "partial.py").write_text('print("half a line", end="")\napp = 1\n')
+    code, out, err = prefork("--check-config", "stuck:app", "--timeout", "1", cwd=tmp_path)
+    assert code == 3 and out == ""
+    assert err.endswith("argv:--app: stuck:app did not load within timeout (1 s): a worker's boot is aborted so\n")
+    code, out, err = prefork("--check-config", "partial:app", cwd=tmp_path)
+    assert code == 3
+    assert err.splitlines()[:2] == ["half a line", "argv:--app: partial:app is an int 1, which is not callable: APP "
+                                                   "names the app object (module:ATTRIBUTE), or an app factory to call "
+                                                   "(module:factory())"]
