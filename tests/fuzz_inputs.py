@@ -52,10 +52,10 @@ def _chunked_body(rng):
     return b"".join(parts) + last + trailers + b"\r\n"
 
 
-def message(rng):
+def message(rng, targets=TARGETS):
     """One request, usually valid; the tricky parts come from the pools."""
     method = rng.choice(METHODS)
-    line = method + b" " + rng.choice(TARGETS) + b" " + rng.choice(VERSIONS)
+    line = method + b" " + rng.choice(targets) + b" " + rng.choice(VERSIONS)
     headers = []
     if rng.random() < 0.9:
         headers.append((b"Host", b"x"))
@@ -106,9 +106,9 @@ def mutate(rng, data):
     return data
 
 
-def stream(rng):
+def stream(rng, targets=TARGETS):
     """A request stream: 1-4 messages, mutated with probability 0.35."""
-    data = b"".join(message(rng) for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])))
+    data = b"".join(message(rng, targets) for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])))
     if rng.random() < 0.05:
         data = b"\r\n" + data
     if rng.random() < 0.35:
@@ -137,12 +137,22 @@ def inputs(seed, count):
         yield splits(rng, data), data
 
 
+# the reference servers' routes (tests/ref_server.js): each answers in its own way (framing,
+# status, interim responses, Connection, answered before or after the body)
+ROUTES = [b"/sync", b"/chunked", b"/empty", b"/cl", b"/te", b"/writehead-end", b"/writehead-end-data",
+          b"/status/204", b"/status/304", b"/status/299", b"/conn-close", b"/conn-keepalive", b"/echo",
+          b"/write-continue", b"/early-hints", b"/early-hints-multi", b"/processing", b"/nodate",
+          b"/headers", b"/custom-headers", b"/write-empty-end", b"/flush"]
+
+
 def server_inputs(seed, count):
     """``count`` (reads, whole, half_close) triples for ``seed``, for campaigns that send
-    a stream to a server over a socket: streams and reads drawn as ``inputs`` draws them,
-    and whether the client half-closes (sends its FIN) after its last read."""
+    a stream to a server over a socket: streams and reads drawn as ``inputs`` draws them
+    (with the reference servers' routes among the targets), and whether the client
+    half-closes (sends its FIN) after its last read."""
     rng = random.Random(seed)
+    targets = TARGETS + ROUTES
     for _ in range(count):
-        data = stream(rng)
+        data = stream(rng, targets)
         reads = splits(rng, data)
         yield reads, data, rng.random() < 0.5

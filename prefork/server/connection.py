@@ -216,8 +216,12 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         if keep_alive and not res.can_chunk:
             self._holding = res
         try:
-            if version != "1.1" or (("host" in headers or not server.require_host_header)
-                                    and not server.max_requests_per_socket and "expect" not in headers):
+            if version != "1.1":
+                server.emit("request", req, res)
+                if method == "PRI" and not keep_alive:
+                    self._refuse_preface()
+            elif ("host" in headers or not server.require_host_header) and \
+                    not server.max_requests_per_socket and "expect" not in headers:
                 server.emit("request", req, res)
             else:
                 self._dispatch(req, res, version)
@@ -225,6 +229,15 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
             raise
         except Exception as exc:
             self._listener_failed(res, exc)
+
+    def _refuse_preface(self):
+        """A PRI request (the method of HTTP/2's connection preface, which llhttp lets
+        through only without an HTTP/1.1 version) has had its 'request'; the connection
+        is destroyed now, as Node's server destroys it after the read: what the
+        listener wrote at once goes out first, a later answer is dropped."""
+        self._closing = True
+        self.socket.destroy()
+        raise StopParsing()
 
     def on_body(self, body):
         req = self._req
@@ -392,10 +405,12 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
 
     @property
     def current_response(self):
-        if self._responses:
-            return self._responses[0]
+        """The response on the socket (Node's ``socket._httpMessage``): one ended but not
+        yet finished stays there, ahead of those waiting their turn."""
         attached = self._attached
-        return None if attached is None or attached.writable_finished else attached
+        if attached is not None and not attached.writable_finished:
+            return attached
+        return self._responses[0] if self._responses else None
 
     # -- state for the server's close_idle / sweep / drain ----------------------------------------
     def drain(self):
