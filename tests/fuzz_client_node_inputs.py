@@ -6,7 +6,8 @@ its connection: 0-3 informational (1xx) heads, a final response (status lines go
 bad, tricky or malformed header fields, a body framed by Content-Length, chunks with
 extensions and trailers, or the connection's end; 204/304 and answers to HEAD with a
 body), sometimes bytes after it, sometimes mutated (bytes flipped, inserted, dropped,
-duplicated, truncated as tests/fuzz_inputs.py does for requests), cut into reads at
+duplicated, truncated as tests/fuzz_inputs.py does for requests), sometimes cut short
+at any stage (then the connection ends), cut into reads at
 random offsets (sometimes one byte at a time), and then what the server does with the
 connection: keeps it (and answers the agent's second request on it), sends its FIN, or
 resets it. Same seed, same cases.
@@ -110,7 +111,7 @@ def final(rng, method):
     delimited = True
     roll = rng.random()
     if roll < 0.45:
-        size = rng.choice([0, 1, 5, 5, 12, 100, 3000])
+        size = rng.choice([0, 1, 5, 5, 12, 100, 3000, 70000] if rng.random() < 0.9 else [0, 1, 5])
         body = _body(rng, size)
         value = b"%d" % size if rng.random() < 0.85 else rng.choice(CL)
         fields.append((rng.choice([b"Content-Length"] * 6 + [b"content-length", b"CONTENT-LENGTH"]), value))
@@ -145,6 +146,10 @@ def case(rng, ident):
     mutated = rng.random() < 0.3
     if mutated:
         data = mutate(rng, data)
+    if rng.random() < 0.12:
+        # the connection ends at any stage: before a byte, in a head, in a body
+        data = data[:rng.randrange(len(data) + 1)]
+        return {"id": ident, "method": method, "reads": splits(rng, data), "end": rng.choice(["fin", "rst"])}
     roll = rng.random()
     if delimited and not mutated and roll < 0.7:
         end = "keep"
