@@ -1,7 +1,11 @@
-"""A gunicorn or uvicorn user's command line, run for real: flags are spelled out (an
-abbreviation never stands for another setting), the platform's PORT is bound as gunicorn
-binds it, a gunicorn.conf.py left in the working directory is named as not read, and an
-address written as gunicorn or uvicorn take it is refused with the form to write."""
+"""A gunicorn or uvicorn user's command lines, config files and environment, run for real
+against the daemon: flags are spelled out (an abbreviation never stands for another
+setting) and booleans take no value; the variables those servers read (PORT,
+FORWARDED_ALLOW_IPS, SCRIPT_NAME) are read; a gunicorn.conf.py left in the working
+directory, a setting nothing uses and a relative path with chdir are warned about; an
+address, a value or a name written as gunicorn or uvicorn write it is refused with
+prefork's; gunicorn's --check-config loads the app; a missing app_dir and an app file
+named as a loaded module are configuration errors, not failed boots."""
 
 import os
 import re
