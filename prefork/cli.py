@@ -104,9 +104,9 @@ def build_parser():
                "the file. Run 'prefork check-config [options]' (or --check-config) to validate and "
                "print the effective settings.")
     parser.add_argument("app_arg", nargs="?", metavar="APP", help="module or module:attribute (see --app)")
-    parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file (default: "
-                        "PREFORK_CONFIG, else none)")
-    parser.add_argument("--version", action="version", version=f"prefork {__version__}")
+    actions = [parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file (default: "
+                                   "PREFORK_CONFIG, else none)"),
+               parser.add_argument("--version", action="version", version=f"prefork {__version__}")]
     groups = {}
     for title, names in HELP_GROUPS:
         group = parser.add_argument_group(title)
@@ -122,7 +122,10 @@ def build_parser():
         else:
             kwargs["metavar"] = METAVARS.get(setting.name) or KIND_METAVARS.get(setting.kind, "VALUE")
         flags = (*SHORT_FLAGS.get(setting.name, ()), setting.flag, *ALIASES.get(setting.name, ()))
-        groups.get(setting.name, parser).add_argument(*flags, **kwargs)
+        actions.append(groups.get(setting.name, parser).add_argument(*flags, **kwargs))
+    # the flags spelled out (a near miss's hint names one): argparse keeps no public list
+    parser.long_flags = ["--help"] + [flag for action in actions for flag in action.option_strings
+                                      if flag.startswith("--")]
     return parser
 
 
@@ -181,8 +184,7 @@ def _near_flag(parser, flag):
         return None
     from difflib import get_close_matches  # an error's hint only
 
-    known = [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
-    close = get_close_matches(flag, known, n=1, cutoff=0.8)
+    close = get_close_matches(flag, parser.long_flags, n=1, cutoff=0.8)
     return f"{flag} is not an option: did you mean {close[0]}?" if close else None
 
 

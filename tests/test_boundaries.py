@@ -16,6 +16,7 @@ PACKAGE = os.path.join(ROOT, "prefork")
 # (module, attribute): why this access across objects is the right shape
 ALLOWED = {
     ("prefork/master/workers.py", "_exit"): "os._exit is the standard library's public way to end a forked child",
+    ("prefork/cli.py", "_exit"): "the same, for the child --check-config forks to load the app in",
     ("prefork/wsgi/threads.py", "_current_frames"): "sys._current_frames is the standard library's "
                                                     "documented way to read another thread's stack",
 }
