@@ -9,7 +9,8 @@ const http = require('http');
 const turns = (n, then) => (n ? setImmediate(() => turns(n - 1, then)) : then());
 
 function run(port, c, done) {
-  const agent = new http.Agent({ keepAlive: true });
+  // the case's agent: keep-alive (most), Node's default one-off (no keep-alive), or none
+  const agent = c.agent === 'none' ? false : new http.Agent({ keepAlive: c.agent === 'keep' });
   const out = [[], []];
   let finished = false;
   const finish = (extra) => {
@@ -17,7 +18,7 @@ function run(port, c, done) {
     finished = true;
     clearTimeout(guard);
     if (extra) out[1].push(extra);
-    agent.destroy();
+    if (agent) agent.destroy();
     done({ id: c.id, events: out });
   };
   const guard = setTimeout(() => finish(['hang']), c.guard_ms);
@@ -29,15 +30,17 @@ function run(port, c, done) {
     let reqClosed = false;
     let resClosed = false;
     const settle = () => {
-      if (reqClosed && (!req.res || resClosed)) turns(3, () => (n === 1 ? setTimeout(() => one(2), c.second_ms) : finish()));
+      if (reqClosed && (!req.res || resClosed || reader === 'none')) turns(3, () => (n === 1 ? setTimeout(() => one(2), c.second_ms) : finish()));
     };
     req.on('socket', () => log('socket', req.reusedSocket));
     req.on('continue', () => log('continue'));
     req.on('information', (i) => log('information', i.statusCode, i.statusMessage, i.httpVersion, i.rawHeaders));
-    req.on('response', (res) => {
+    // the first response's reader: a 'data' listener, resume() alone, or nobody (dumped)
+    const reader = n === 1 ? c.reader : 'data';
+    if (reader !== 'none') req.on('response', (res) => {
       log('response', res.statusCode, res.statusMessage, res.httpVersion, res.rawHeaders, res.headers);
       const chunks = [];
-      res.on('data', (d) => chunks.push(d));
+      if (reader === 'data') res.on('data', (d) => chunks.push(d)); else res.resume();
       const body = () => Buffer.concat(chunks).toString('latin1');
       res.on('end', () => log('res.end', body(), res.trailers));
       res.on('aborted', () => log('res.aborted', body()));
@@ -45,7 +48,8 @@ function run(port, c, done) {
       res.on('close', () => { log('res.close'); resClosed = true; settle(); });
     });
     req.on('error', (e) => log('error', e.code, e.message));
-    req.on('close', () => { log('close'); reqClosed = true; settle(); });
+    // (a response nobody took: whether it was complete, with the close)
+    req.on('close', () => { if (reader === 'none') log('close', req.res ? req.res.complete : null); else log('close'); reqClosed = true; settle(); });
     req.end(method === 'POST' ? 'hello' : undefined);
   };
   one(1);

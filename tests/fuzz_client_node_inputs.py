@@ -17,6 +17,8 @@ import random
 
 from fuzz_inputs import mutate
 
+AGENTS = ["keep"] * 8 + ["plain", "none"]  # a keep-alive Agent, one without keep-alive, agent false
+READERS = ["data"] * 8 + ["resume", "none"]  # the first response's: data listener, resume(), nobody
 METHODS = ["GET"] * 6 + ["HEAD"] * 2 + ["POST"] * 2
 VERSIONS = [b"HTTP/1.1"] * 10 + [b"HTTP/1.0"] * 3 + [b"HTTP/2.0", b"HTTP/1.2", b"HTTP/0.9", b"http/1.1",
                                                      b"HTTP/11", b"HTTP/1.1 ", b"", b"ICY", b"RTSP/1.0"]
@@ -137,6 +139,8 @@ def final(rng, method):
 def case(rng, ident):
     """One case: the request to make and the server's reads and end."""
     method = rng.choice(METHODS)
+    agent = rng.choice(AGENTS)
+    reader = rng.choice(READERS)
     data = b"".join(_informational(rng) for _ in range(rng.choice([0] * 8 + [1, 1, 2, 3])))
     response, delimited = final(rng, method)
     data += response
@@ -149,7 +153,8 @@ def case(rng, ident):
     if rng.random() < 0.12:
         # the connection ends at any stage: before a byte, in a head, in a body
         data = data[:rng.randrange(len(data) + 1)]
-        return {"id": ident, "method": method, "reads": splits(rng, data), "end": rng.choice(["fin", "rst"])}
+        return {"id": ident, "method": method, "reads": splits(rng, data), "end": rng.choice(["fin", "rst"]),
+                "agent": agent, "reader": reader}
     roll = rng.random()
     if delimited and not mutated and roll < 0.7:
         end = "keep"
@@ -159,7 +164,8 @@ def case(rng, ident):
         end = "rst"
     else:
         end = "keep"  # a client waiting for more bytes gets the FIN after the server's hold
-    return {"id": ident, "method": method, "reads": splits(rng, data), "end": end}
+    return {"id": ident, "method": method, "reads": splits(rng, data), "end": end, "agent": agent,
+            "reader": reader}
 
 
 def splits(rng, data):

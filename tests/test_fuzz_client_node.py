@@ -197,7 +197,9 @@ def serve():
 
 def run_node(port, batch):
     payload = json.dumps({"port": port, "cases": [{"id": c["id"], "method": c["method"], "guard_ms": GUARD * 1000,
-                                                   "second_ms": SECOND_AFTER * 1000} for c in batch]})
+                                                   "second_ms": SECOND_AFTER * 1000, "agent": c.get("agent", "keep"),
+                                                   "reader": c.get("reader", "data")}
+                                                  for c in batch]})
     proc = subprocess.Popen([NODE, os.path.join(HERE, "fuzz_client_node.js")], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -228,7 +230,7 @@ def run_prefork(port, batch):
     results = {}
 
     def run(c):
-        agent = prefork.Agent(keep_alive=True)
+        agent = False if c.get("agent") == "none" else prefork.Agent(keep_alive=c.get("agent", "keep") == "keep")
         out = [[], []]
         finished = []
 
@@ -239,7 +241,8 @@ def run_prefork(port, batch):
             guard.cancel()
             if extra:
                 out[1].append(extra)
-            agent.destroy()
+            if agent:
+                agent.destroy()
             results[c["id"]] = out
             if len(results) == len(batch):
                 loop.call_soon(loop.stop)
@@ -263,8 +266,10 @@ def run_prefork(port, batch):
                                    "path": f"/c{c['id']}/{n}", "agent": agent}, loop=loop)
             state = {"req": False, "res": False}
 
+            reader = c.get("reader", "data") if n == 1 else "data"
+
             def settle():
-                if state["req"] and (req.res is None or state["res"]):
+                if state["req"] and (req.res is None or state["res"] or reader == "none"):
                     turns(3, (lambda: loop.call_later(SECOND_AFTER, second, req)) if n == 1 else finish)
 
             req.on("socket", lambda s: log("socket", req.reused_socket))
@@ -276,7 +281,10 @@ def run_prefork(port, batch):
                 log("response", res.status_code, res.status_message, res.http_version, res.raw_headers,
                     res.headers)
                 chunks = []
-                res.on("data", chunks.append)
+                if reader == "data":
+                    res.on("data", chunks.append)
+                else:
+                    res.resume()
 
                 def body():
                     return b"".join(chunks).decode("latin-1")
@@ -289,11 +297,15 @@ def run_prefork(port, batch):
                 res.on("aborted", lambda: log("res.aborted", body()))
                 res.on("error", lambda e: log("res.error", e.code, e.message))
                 res.on("close", on_close)
-            req.on("response", on_response)
+            if reader != "none":
+                req.on("response", on_response)
             req.on("error", lambda e: log("error", getattr(e, "code", type(e).__name__), getattr(e, "message", str(e))))
 
             def on_close():
-                log("close")
+                if reader == "none":  # (a response nobody took: whether it was complete)
+                    log("close", req.res.complete if req.res is not None else None)
+                else:
+                    log("close")
                 state["req"] = True
                 if n == 1 and req.socket is not None:
                     # bytes that come on the socket once the exchange is over (while it
@@ -331,7 +343,7 @@ _OLD_VERSION = re.compile(rb"(?:^|\n)[A-Z]+/(?:\d\.0|0\.\d) ")
 
 
 def _closes_in_one_order(events):
-    tail = sorted(e for e in events if e[0] in ("close", "res.close"))
+    tail = sorted((e for e in events if e[0] in ("close", "res.close")), key=lambda e: e[0])
     return [e for e in events if e[0] not in ("close", "res.close")] + tail
 
 
@@ -346,7 +358,7 @@ def _names(events):
 def _without_error_after_end(events):
     """``events`` without the parse error Node gives for bytes after a complete response
     in the read that completed it (before or after its ``end``), else None."""
-    if "res.end" not in _names(events):
+    if "res.end" not in _names(events) and ["close", True] not in events:
         return None
     errors = [i for i, e in enumerate(events) if e[0] == "error" and str(e[1]).startswith("HPE_")]
     if len(errors) != 1:
