@@ -58,7 +58,6 @@ import pwd
 import grp
 import signal
 import sys
-import traceback
 
 from setproctitle import setproctitle
 
@@ -206,7 +205,7 @@ class Worker:
             self.channel.send("boot_error", error=str(exc))
             return BOOT_ERROR
         except BaseException as exc:
-            error = traceback.format_exc()
+            error = apps.app_traceback(exc)  # from the app's first frame on
             log.error("worker %d: the app failed to load:\n%s", self.slot, error)
             if isinstance(exc, SyntaxError) and exc.filename:
                 # the master says the last line: for a SyntaxError, with where it is

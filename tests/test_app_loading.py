@@ -614,3 +614,18 @@ def test_web_concurrency_sets_the_worker_count(runs, flask_project):
     run.wait_ready()
     assert "3 workers ready" in run.log()
     assert len(wait_until(lambda: (lambda w: w if len(w) == 3 else None)(run.workers()), 30, what="3 workers")) == 3
+
+
+def test_an_app_that_fails_at_import_logs_its_own_frames_only(runs, tmp_path):
+    project = write(tmp_path / "brokenproj", {"broken.py": """
+        def connect():
+            raise RuntimeError("no database at db.internal")
+
+        connect()
+        app = None
+    """})
+    log = boot_failure(runs(prefork_m("broken:app"), cwd=project))
+    assert "Traceback (most recent call last):" in log and "RuntimeError: no database at db.internal" in log, log
+    assert 'broken.py", line 5, in <module>' in log and 'broken.py", line 3, in connect' in log, log
+    # the worker's and importlib's frames say nothing of the app: they are left out
+    assert "prefork/worker.py" not in log and "importlib" not in log and "prefork/apps.py" not in log, log
