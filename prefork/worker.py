@@ -65,6 +65,7 @@ from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
 from .runtime import new_event_loop
 from .server import create_server
+from .settings import BY_NAME
 
 log = logging.getLogger("prefork.worker")
 
@@ -90,8 +91,32 @@ def load_app(settings):
     return apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
 
 
+# settings only some interfaces use: set for an app of another kind, they do nothing
+UNUSED_BY = {
+    "events": ("threads", "root_path", "lifespan", "wsgi_body_spool", "ws_max_size", "ws_ping_interval",
+               "ws_ping_timeout", "ws_per_message_deflate"),
+    "wsgi": ("lifespan", "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate"),
+    "asgi": ("wsgi_body_spool",),  # (threads: the ASGI adapter says why itself)
+}
+INTERFACE_NAMES = {"events": "an events setup(server)", "wsgi": "a WSGI app", "asgi": "an ASGI app"}
+
+
+def unused_settings(kind, settings):
+    """``SOURCE: has no effect on ...`` for each setting given a value that ``kind``'s
+    interface does not use (the master cannot tell: it never imports the app)."""
+    sources = getattr(settings, "sources", None) or {}
+    found = []
+    for name in UNUSED_BY.get(kind, ()):
+        source = sources.get(name, "default")
+        if source != "default" and getattr(settings, name) != BY_NAME[name].default:
+            found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}")
+    return found
+
+
 def plug_in(kind, app, settings, server):
     """Attach the app to the worker's server, by its kind."""
+    for warning in unused_settings(kind, settings):
+        log.warning("%s", warning)
     if kind == "events":
         ready = app(server)
         if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready

@@ -629,3 +629,25 @@ def test_an_app_that_fails_at_import_logs_its_own_frames_only(runs, tmp_path):
     assert 'broken.py", line 5, in <module>' in log and 'broken.py", line 3, in connect' in log, log
     # the worker's and importlib's frames say nothing of the app: they are left out
     assert "prefork/worker.py" not in log and "importlib" not in log and "prefork/apps.py" not in log, log
+
+
+def test_a_setting_the_apps_interface_does_not_use_is_warned_about(runs, tmp_path, flask_project):
+    project = write(tmp_path / "evwarn", {"svc.py": """
+        def setup(server):
+            server.on("request", lambda req, res: res.end('{"ok": 1}'))
+    """})
+    run = runs(prefork_m("svc:setup", "--threads", "4", "--lifespan", "on", "--root-path", "/api"), cwd=project)
+    run.wait_ready()
+    log = run.log()
+    for flag in ("--threads", "--lifespan", "--root-path"):
+        assert f"argv:{flag}: has no effect on an events setup(server)" in log, log
+    assert run.get_json() == {"ok": 1}  # served all the same
+
+    wsgi = runs(prefork_m("flaskapp:app", "--lifespan", "off", "--threads", "2"), cwd=flask_project)
+    wsgi.wait_ready()
+    assert "argv:--lifespan: has no effect on a WSGI app" in wsgi.log()
+    assert "--threads: has no effect" not in wsgi.log()  # a WSGI app's thread pool
+
+    plain = runs(prefork_m("flaskapp:app"), cwd=flask_project)
+    plain.wait_ready()
+    assert "has no effect" not in plain.log()
