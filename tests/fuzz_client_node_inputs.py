@@ -26,7 +26,7 @@ STATUSES = [b"200"] * 12 + [b"201", b"204", b"204", b"304", b"304", b"404", b"50
                             b"999", b"1000", b"099", b"20", b"abc", b"", b"600", b"0200", b"-200", b"2 00"]
 INFO_STATUSES = [b"100", b"102", b"103", b"103", b"100", b"199", b"150"]
 REASONS = [b"OK"] * 8 + [b"", b" ", b"Not Found", b"\x80\xff", b"a\tb", b"OK\x7f", b"r" * 300, b"a\x00b",
-                         b"Early Hints", b"OK ", b"a\rb", b"\xe9t\xe9"]
+                         b"Early Hints", b"OK ", b"a\rb", b"\xe9t\xe9", b"r" * 17000]
 STATUS_SEPS = [b" "] * 12 + [b"  ", b"\t", b""]
 CONNECTION = [b"close", b"keep-alive", b"Close", b"KEEP-ALIVE", b"upgrade", b"close, upgrade",
               b"Upgrade", b"foo", b"close ", b"", b"te, close", b"closed", b"keep-alive\t"]
@@ -69,12 +69,16 @@ def _chunked(rng):
             size_text = rng.choice([b"g", b"", b"-1", b"fffffffffffffffffff", b"%x" % (len(data) + 1),
                                     b"0x%x" % len(data), b" %x" % len(data)])
         ext = rng.choice(EXTENSIONS) if rng.random() < 0.3 else b""
+        if rng.random() < 0.03:  # around Node's 16 KiB of chunk extensions
+            ext = b";" + b"e" * rng.choice([8000, 16383, 16384, 17000]) + rng.choice([b"", b"=" + b"v" * 1000])
         parts.append(size_text + ext + b"\r\n" + data + rng.choice([b"\r\n"] * 20 + [b"\n", b"", b"xx"]))
     last = rng.choice([b"0"] * 8 + [b"00", b"000"]) + (rng.choice(EXTENSIONS) if rng.random() < 0.2 else b"") + b"\r\n"
     trailers = b""
     if rng.random() < 0.3:
         trailers = b"".join(rng.choice(TRAILER_NAMES) + b": " + rng.choice(VALUES[:6]) + b"\r\n"
                             for _ in range(rng.randint(1, 3)))
+        if rng.random() < 0.1:  # around Node's 16 KiB of header fields, in the trailers
+            trailers += b"X-Big: " + b"t" * rng.choice([8000, 16300, 17000]) + b"\r\n"
     return b"".join(parts) + last + trailers + b"\r\n"
 
 
@@ -107,6 +111,10 @@ def final(rng, method):
         fields.append((rng.choice(NAMES), rng.choice(VALUES)))
     if rng.random() < 0.15:
         fields += [(b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")]
+    if rng.random() < 0.04:  # around Node's 16 KiB of header fields (its client's limit)
+        fields.append((b"X-Big", b"h" * rng.choice([8000, 16300, 16384, 20000])))
+    if rng.random() < 0.02:
+        fields += [(b"X-%d" % i, b"v") for i in range(rng.choice([100, 2100]))]
     if rng.random() < 0.1:
         fields += [(b"Content-Type", b"text/plain"), (b"content-type", b"text/html")]
     body = b""
