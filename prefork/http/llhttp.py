@@ -310,6 +310,13 @@ class MessageParser:
                     tab = _content_length_tab(joined, pos)
                     if tab is not None:
                         code, reason, pos = "HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", tab
+                    elif self.max_header_size > 0 and not self.headers_complete:
+                        # Node counts each name and value as it ends: a head over the limit
+                        # before the bad byte is refused for its size (httptools hands a
+                        # field over only when the next one starts, too late here)
+                        over = header_overflow(joined, self.max_header_size, self.kind)
+                        if over is not None and over <= pos:
+                            code, reason, pos = "HPE_HEADER_OVERFLOW", "Header overflow", over
                 offset = None if pos is None else max(0, pos - prefix)
         return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
 

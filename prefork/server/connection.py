@@ -188,6 +188,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         headers = self.parser.headers  # every field; Node's caps apply past 31, or past a set count
         cap = server.max_headers_count
         if len(raw) > 62 or (cap is not None and cap < 31 and 2 * cap < len(raw)):
+            if len(raw) > 62:  # Node hands 32 fields over before the head's end
+                attached = self._attached
+                if attached is not None and not attached.writable_finished:
+                    self._flush_ended()
             pairs = len(raw) // 2
             kept = node_raw_header_pairs(pairs, cap)
             if kept < pairs:
@@ -248,14 +252,19 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
                 self._listener_failed(self._res, exc)
             attached = self._attached
             if attached is not None and not attached.writable_finished:
-                # a response ended earlier in this read goes out and finishes now: Node's
-                # parser calls into JavaScript for each body chunk and runs the queued
-                # writes and 'finish' after it, so the bytes parsed next no longer find
-                # that response on the socket (an error reply after a complete response)
-                socket = self.socket
-                if not socket.destroyed:
-                    socket.uncork()
-                    socket.cork()
+                self._flush_ended()
+
+    def _flush_ended(self):
+        """A response ended earlier in this read goes out and finishes now. Node's parser
+        calls into JavaScript for each body chunk, for trailers and for each 32 fields
+        of a head that has 32 or more, and runs its queued writes and 'finish' after each call, so the
+        bytes parsed next no longer find that response on the socket (a malformed
+        request then gets its error reply after it; a later request's 'request' comes
+        after its 'finish')."""
+        socket = self.socket
+        if not socket.destroyed:
+            socket.uncork()
+            socket.cork()
 
     def on_message_complete(self, trailers):
         self.active = False
@@ -274,6 +283,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         if req is None or req.upgrade:
             return  # an upgrade or CONNECT keeps its request for the hand-off
         self._req = None
+        if trailers:  # Node hands trailers over before the message's end
+            attached = self._attached
+            if attached is not None and not attached.writable_finished:
+                self._flush_ended()
         if self._held and self._held[-1].req is req:
             self._held[-1].complete = True  # its 'end' waits for its dispatch
             self._held[-1].trailers = trailers
