@@ -140,6 +140,9 @@ class ClientProtocol:
             # messages do not); after a 101's head llhttp reads no further in that read:
             # Node drops the rest of it, and keeps the socket
             return data[offset:] if res.status_code != 101 else None
+        # the message is complete at its head (llhttp completes it before the protocol
+        # switches; Node's response to an upgrade nobody listens to is complete too)
+        self.res.complete = True
         self.request.hand_over("connect" if reason == "CONNECT" else "upgrade", data[offset:])
         return None
 
