@@ -447,10 +447,10 @@ def pending_fix(case, node, ours):
     change it needs, until that fix is in), or None."""
     if node.masked == ours.masked and node.closed == ours.closed and len(node.events) > len(ours.events) \
             and _without_finish(node) == _without_finish(ours):
-        # a response written whole in the read in which the socket is destroyed (a
-        # clientError listener's destroy, a PRI request) goes out, but prefork emits no
-        # 'finish' for it (nor logs it): Socket.destroy's last send runs no flush
-        # waiters even when it took every byte (prefork/net/closing.py); Node emits it
+        # a response written whole in the read in which a clientError listener destroys
+        # the socket goes out, but prefork emits no 'finish' for it (nor logs it):
+        # Socket.destroy's last send runs no flush waiters even when it took every byte
+        # (prefork/net/closing.py); Node emits it
         return "finish-lost-on-destroy"
     return None
 

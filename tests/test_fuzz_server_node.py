@@ -101,6 +101,8 @@ REGRESSIONS = [
     # llhttp) gets its 'request', then Node destroys the connection after the read: an
     # answer on 'end' never goes out
     ("PRI request without a version", {}, [b"PRI /a\r\n" + H + b"\r\n"], b"", True, ["connection", "request"]),
+    ("PRI request answered at once", {}, [b"PRI /sync\r\n\r\n"],
+     b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: close\r\n\r\nsync", True, ["connection", "request", "res.finish"]),
     ("PRI request, its head in two reads (u)", UNLISTENED, [b"PRI /a\r\n" + H, b"\r\n"], b"", True,
      ["connection", "request"]),
     ("PRI request, its body still coming (u)", UNLISTENED,

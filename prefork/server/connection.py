@@ -238,9 +238,12 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         """A PRI request (the method of HTTP/2's connection preface, which llhttp lets
         through only without an HTTP/1.1 version) has had its 'request'; the connection
         is destroyed now, as Node's server destroys it after the read: what the
-        listener wrote at once goes out first, a later answer is dropped."""
+        listener wrote at once goes out (and finishes) first, a later answer is dropped."""
         self._closing = True
-        self.socket.destroy()
+        socket = self.socket
+        socket.uncork()
+        socket.cork()
+        socket.destroy()
         raise StopParsing()
 
     def on_body(self, body):
