@@ -35,12 +35,15 @@ function run(port, c, done) {
     req.on('socket', () => log('socket', req.reusedSocket));
     req.on('continue', () => log('continue'));
     req.on('information', (i) => log('information', i.statusCode, i.statusMessage, i.httpVersion, i.rawHeaders));
-    // the first response's reader: a 'data' listener, resume() alone, or nobody (dumped)
+    // the first response's reader: a 'data' listener, one added on a later turn, resume()
+    // alone, or nobody (dumped)
     const reader = n === 1 ? c.reader : 'data';
     if (reader !== 'none') req.on('response', (res) => {
       log('response', res.statusCode, res.statusMessage, res.httpVersion, res.rawHeaders, res.headers);
       const chunks = [];
-      if (reader === 'data') res.on('data', (d) => chunks.push(d)); else res.resume();
+      if (reader === 'data') res.on('data', (d) => chunks.push(d));
+      else if (reader === 'late') setImmediate(() => res.on('data', (d) => chunks.push(d)));
+      else res.resume();
       const body = () => Buffer.concat(chunks).toString('latin1');
       res.on('end', () => log('res.end', body(), res.trailers));
       res.on('aborted', () => log('res.aborted', body()));

@@ -18,7 +18,8 @@ import random
 from fuzz_inputs import mutate
 
 AGENTS = ["keep"] * 8 + ["plain", "none"]  # a keep-alive Agent, one without keep-alive, agent false
-READERS = ["data"] * 8 + ["resume", "none"]  # the first response's: data listener, resume(), nobody
+# the first response's reader: a data listener, one added a loop turn later, resume(), nobody
+READERS = ["data"] * 7 + ["late", "resume", "none"]
 METHODS = ["GET"] * 6 + ["HEAD"] * 2 + ["POST"] * 2
 VERSIONS = [b"HTTP/1.1"] * 10 + [b"HTTP/1.0"] * 3 + [b"HTTP/2.0", b"HTTP/1.2", b"HTTP/0.9", b"http/1.1",
                                                      b"HTTP/11", b"HTTP/1.1 ", b"", b"ICY", b"RTSP/1.0"]
