@@ -11,7 +11,8 @@ Rules:
   unread in the kernel, or the caller knows more is coming: ``destroy_soon(linger=True)``),
   the socket lingers first: it reads and drops what the peer sends until the peer's FIN
   (``peer_done()`` withdraws a ``linger`` the caller asked for once it has read what it
-  waited for). Closing a socket with unread bytes makes the kernel
+  waited for; a linger already begun then ends on the next turn unless the peer's bytes
+  wait unread). Closing a socket with unread bytes makes the kernel
   answer with a reset, and a reset throws away what the kernel still holds for the
   peer (the tail of a response a slow reader has not taken yet). With nothing unread
   (the common ``Connection: close`` answer) it closes at once, as nginx does: lingering
@@ -123,8 +124,16 @@ class Closing:
     def peer_done(self):
         """The protocol has read the whole of what the peer meant to send (its request
         ended after its answer was fixed): a close no longer lingers for the peer on
-        that account, only when bytes of it wait unread at the close."""
+        that account, only when bytes of it wait unread at the close. A close that
+        lingers already (its FIN went out earlier in the same read) ends on the next
+        turn, unless such bytes wait."""
         self._linger = False
+        if self._fin_sent and not self.readable and self._destroy_after_flush and not self.destroyed:
+            self.loop.call_soon(self._linger_over)
+
+    def _linger_over(self):
+        if not self.destroyed and not self._peer_sending():
+            self.destroy()
 
     def _shutdown(self, later=False):
         """Everything queued is in the kernel: close_notify, the FIN, then the close if due
