@@ -395,9 +395,12 @@ def known_difference(case, node, ours, config=None):
             # cut one being written; prefork sends the responses and drops the bytes
             return "bytes-after-connection-close"
     if "upgrade" in (config or {}).get("unlisten", ()) and _UPGRADE.search(data) and \
-            _CONNECTION_UPGRADE.search(data) and _leads(theirs, mine):
+            _CONNECTION_UPGRADE.search(data) and \
+            (_leads(theirs, mine) or _leads(mine, theirs) or
+             mine and _is_error_reply(mine[-1]) and _leads(mine[:-1], theirs)):
         # node-compat deviation 2: with no upgrade listener, Node drops what follows an
-        # upgrade request's head in the same read; prefork parses on
+        # upgrade request's head in the same read; prefork parses on (more responses, or
+        # an error that ends the connection early)
         return "unlistened-upgrade-parses-on"
     if half_close and ours.closed and ours.masked.startswith(node.masked) and \
             _without_finish(ours)[:len(_without_finish(node))] == _without_finish(node):

@@ -55,6 +55,12 @@ REGRESSIONS = [
     ("sync answer, trailers, malformed request (u)", UNLISTENED,
      [b"POST /sync HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n" + BAD],
      SYNC + CANNED_400, True, ["connection", "request", "res.finish"]),
+    ("answer on 'end', trailers, pipelined request: finish first", UNLISTENED,
+     [b"GET /a HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n\r\nPUT /empty HTTP/1.1\r\n" +
+      H + b"Content-Length: 2\r\n\r\nab"],
+     b"HTTP/1.1 404 Not Found\r\n" + KA + b"Content-Length: 9\r\n\r\nnot found" +
+     b"HTTP/1.1 200 OK\r\n" + KA + b"Content-Length: 0\r\n\r\n", False,
+     ["connection", "request", "res.finish", "request", "res.finish"]),
     ("sync answer, then a head of 32 fields: finish first", UNLISTENED,
      [b"GET /sync HTTP/1.1\r\n" + H + b"\r\nGET /empty HTTP/1.1\r\n" + H +
       b"".join(b"X-%d: 1\r\n" % i for i in range(31)) + b"\r\n"],

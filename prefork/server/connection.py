@@ -286,10 +286,6 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         if req is None or req.upgrade:
             return  # an upgrade or CONNECT keeps its request for the hand-off
         self._req = None
-        if trailers:  # Node hands trailers over before the message's end
-            attached = self._attached
-            if attached is not None and not attached.writable_finished:
-                self._flush_ended()
         if self._held and self._held[-1].req is req:
             self._held[-1].complete = True  # its 'end' waits for its dispatch
             self._held[-1].trailers = trailers
@@ -298,6 +294,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
             req.push_end(trailers)
         except Exception as exc:
             self._listener_failed(self._res, exc)
+        if trailers:  # Node hands trailers over at the message's end and runs what is queued
+            attached = self._attached
+            if attached is not None and not attached.writable_finished:
+                self._flush_ended()
 
     def _listener_failed(self, res, exc):
         """A listener raised inside the parser: answer or close, then stop parsing if the
