@@ -50,7 +50,11 @@ class RequestParser(MessageParser):
         self.headers = {}
         self._url = b""
         if self.on_begin is not None:
-            self.on_begin()
+            try:
+                self.on_begin()
+            except BaseException:
+                self.in_message = False  # refused at its first byte: no message was begun
+                raise
 
     def request_line(self, err=None):
         """(method, target, version) of the request being read once its request line was
