@@ -22,7 +22,10 @@ Rules:
   close_notify's wait, as it bounds any write.
 - ``destroy()`` is immediate: one last non-blocking try for what is queued and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
-  close.
+  close. When that try put everything queued in the kernel, the flush waiters run
+  before the protocol hears of the close (a response written whole before a
+  ``clientError`` listener's destroy finishes, as in Node); otherwise only ``write()``
+  callbacks run.
 - ``close(had_error)`` is emitted on a later loop turn, once, even when an ``error``
   listener before it raised (logged): the server's count of its sockets waits for it.
   An ``end`` or ``finish`` listener that raises does not stop the close either.
@@ -216,6 +219,7 @@ class Closing:
             return self
         self.destroyed = True
         self.writable = self.readable = False
+        flushed = False  # all that was queued reached the kernel in the last try
         if error is None and not self._broken and not self.connecting:
             # bytes written before the destroy go out first (Node writes at once; a
             # corked read only delays them), then close_notify: one last non-blocking try
@@ -224,9 +228,11 @@ class Closing:
                 if self._out:
                     data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
                     if tls is not None:
-                        tls.send(data)
+                        flushed = not tls.send(data)
                     else:
-                        self._sock.send(data)
+                        flushed = self._sock.send(data) == len(data)
+                else:
+                    flushed = True
                 if tls is not None:
                     tls.close_notify()
             except OSError:
@@ -257,8 +263,14 @@ class Closing:
         if waiters is not None:
             self._flush_waiters = None
             for waiter in waiters:
-                if type(waiter) is WriteCallback:  # (a protocol's waiters are done with)
+                if type(waiter) is WriteCallback:
                     loop.call_soon(waiter)
+                elif flushed:  # its bytes are in the kernel: a response's 'finish' comes before the close
+                    try:
+                        waiter()
+                    except Exception:
+                        log.exception("error in a flush waiter at a socket's destroy")
+                # (else a protocol's waiter is done with: its bytes never went out)
         protocol = self.protocol
         if protocol is not None:
             protocol.connection_lost(error)
