@@ -32,7 +32,6 @@ import shutil
 import socket
 import struct
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -448,13 +447,8 @@ def known_difference(case, node, ours, config=None):
 def pending_fix(case, node, ours):
     """The name of a finding whose fix lies outside the server's code (reported, with the
     change it needs, until that fix is in), or None."""
-    if node.masked == ours.masked and node.closed == ours.closed and len(node.events) > len(ours.events) \
-            and _without_finish(node) == _without_finish(ours):
-        # a response written whole in the read in which a clientError listener destroys
-        # the socket goes out, but prefork emits no 'finish' for it (nor logs it):
-        # Socket.destroy's last send runs no flush waiters even when it took every byte
-        # (prefork/net/closing.py); Node emits it
-        return "finish-lost-on-destroy"
+    # (none now: a response written whole before a clientError listener's destroy
+    # finishes, tests/test_finish_before_destroy.py)
     return None
 
 
