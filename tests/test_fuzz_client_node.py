@@ -540,6 +540,11 @@ REGRESSIONS = {
         "GET", [b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + OK], "keep",
         [SOCKET, ["response", 101, "Switching Protocols", "1.1", [], {}], ["res.end", "", {}]] + CLOSES,
         [REUSED] + SECOND_EVENTS),
+    "an HTTP/1.0 keep-alive token before a tab does not keep the socket": (
+        "GET", [b"HTTP/1.0 200 OK\r\nConnection: keep-alive\t\r\nContent-Length: 2\r\n\r\nhi"], "keep",
+        [SOCKET, ["response", 200, "OK", "1.0", ["Connection", "keep-alive", "Content-Length", "2"],
+                  {"connection": "keep-alive", "content-length": "2"}], ["res.end", "hi", {}], ["res.close"],
+         ["close"]], [SOCKET] + SECOND_EVENTS),
     "an upgrade nobody listens to is a complete response": (
         "GET", [b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"], "keep",
         [SOCKET, ["close", True]], [SOCKET] + SECOND_EVENTS, "none"),

@@ -159,6 +159,9 @@ class ResponseParser(MessageParser):
     def on_headers_complete(self):
         self._after_head()
         parser = self._parser
-        self._handler.on_headers(parser.get_status_code(), self._status.decode("latin-1"),
-                                 parser.get_http_version(), self._raw,
-                                 parser.should_keep_alive(), parser.should_upgrade())
+        version = parser.get_http_version()
+        keep_alive = parser.should_keep_alive()
+        if keep_alive and (version[-1] == "0" or version[0] == "0") and not self._node_keeps_alive():
+            keep_alive = False  # (the request's rule: Node ignores a keep-alive token before a tab)
+        self._handler.on_headers(parser.get_status_code(), self._status.decode("latin-1"), version, self._raw,
+                                 keep_alive, parser.should_upgrade())
