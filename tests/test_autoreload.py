@@ -89,6 +89,26 @@ def test_a_change_that_does_not_boot_leaves_the_running_generation_serving(daemo
 
 
 @needs_watchfiles
+def test_a_first_boot_that_fails_waits_for_the_next_change(daemons, tmp_path):
+    app = tmp_path / "broken_at_start.py"
+    app.write_text("def setup(server:\n")  # a syntax error before anything was served
+    daemon = daemons("--reload", app="broken_at_start:setup", workers=2,
+                     env={"PYTHONPATH": os.pathsep.join([ROOT, HERE, str(tmp_path)])})
+    daemon.wait_log(r"reload: watching ", timeout=30)
+    daemon.wait_log(r"failed to boot \(exit status 3\): *\n.*SyntaxError.*; reload: trying again at the next "
+                    r"change", timeout=30)
+    daemon.seen.add(wait_until(lambda: watcher_of(daemon), 10, what="the watcher process"))
+    assert daemon.proc.poll() is None and "workers ready" not in daemon.log()  # up, not ready
+    write_app(app, "fixed")
+    daemon.wait_log(r"reload: starting the workers again", timeout=30)
+    daemon.wait_ready(timeout=30)
+    assert body(daemon.request()) == b"fixed"
+    assert len(daemon.workers()) == 2
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+
+
+@needs_watchfiles
 def test_the_watcher_exits_when_the_master_is_killed(daemons, tmp_path):
     app = tmp_path / "killed_app.py"
     write_app(app, "v1")

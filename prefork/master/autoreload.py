@@ -20,7 +20,9 @@ Rules:
 - A change seen while a generation is still booting (the first, or a reload's) is
   applied once it is up (checked every RETRY seconds, only while a change waits);
   changes while the master stops are ignored. A new generation that fails to boot (a
-  syntax error) leaves the running one serving; the next change tries again.
+  syntax error) leaves the running one serving; the next change tries again. So does a
+  first generation that fails to boot: the master stays up (not ready) and starts its
+  workers again at the next change, as uvicorn's reloader waits for one.
 - With reload on, the master and its workers write no bytecode: an edit made in the
   same second as the previous one, with the same size, is never served from a stale
   ``.pyc``.
@@ -124,11 +126,20 @@ class Reloader:
         if master.stopping:
             self.pending = False
             return
+        if master.boot_failed:  # the first generation never came up: it boots again
+            self.pending = False
+            log.info("reload: starting the workers again")
+            master.retry_boot()
+            return
         if master.new_generation is not None or not master.booted:  # it may have read the old file
             self.retry = master.loop.call_later(RETRY, self.apply)
             return
         self.pending = False
         reload.reload(master)
+
+    def watching(self):
+        """Whether changes are still reported (the watcher runs)."""
+        return self.fd is not None
 
     def close(self):
         """Stop reading and end the watcher."""

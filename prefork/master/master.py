@@ -87,6 +87,7 @@ class Master:
         self.target = settings.workers
         self.failures = {}  # slot -> quick deaths in a row
         self.booted = False
+        self.boot_failed = False  # reload on: the first generation failed to boot; a change retries
         self.stopping = None  # "graceful" | "fast"
         self.exit_code = 0
         self.deadline_timer = None
@@ -283,6 +284,13 @@ class Master:
             # the worker logged its error in full (a traceback): the master says its last line
             error = (worker.boot_error or "").strip().splitlines()
             if worker.generation == 1 and not self.booted:
+                if self.reloader is not None and self.reloader.watching():
+                    # development reload: the next change to the app tries again, as uvicorn's reloader does
+                    if not self.boot_failed:
+                        log.error("worker %d (pid %d) failed to boot (%s)%s; reload: trying again at the next "
+                                  "change", worker.slot, worker.pid, how, ":\n" + error[-1] if error else "")
+                    self.boot_failed = True
+                    return
                 log.error("worker %d (pid %d) failed to boot (%s); stopping%s", worker.slot, worker.pid, how,
                           ":\n" + error[-1] if error else "")
                 self.exit_code = EXIT_BOOT_FAILURE
@@ -326,6 +334,13 @@ class Master:
                 worker.boot_error = message.get("error")
             elif message.get("t") == "hb":
                 worker.stats = message.get("stats") or {}
+
+    def retry_boot(self):
+        """reload: a change after the first generation failed to boot starts its workers again."""
+        self.boot_failed = False
+        self.failures.clear()
+        for slot in range(self.target):
+            self.respawn(slot, self.generation)
 
     def respawn(self, slot, generation):
         """Start a worker in ``slot`` of the serving generation, or of a reload's booting
