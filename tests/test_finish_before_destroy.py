@@ -14,6 +14,8 @@ import shutil
 import socket
 import subprocess
 
+from hostile import read_to_close
+
 NODE = shutil.which("node")
 READ = b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE / HTTP/1.1\r\n\r\n"
 
@@ -36,15 +38,6 @@ server.listen(0, '127.0.0.1', () => {
   }, 50));
 });
 """
-
-
-def read_to_close(sock):
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
 
 
 def test_an_answer_sent_by_the_destroys_last_send_finishes_and_is_observed(serve):
