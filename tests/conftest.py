@@ -7,6 +7,12 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+# variables other servers read, which prefork reads too below its own settings (PORT the
+# bind, WEB_CONCURRENCY the workers, SCRIPT_NAME the root path, FORWARDED_ALLOW_IPS the
+# trusted proxies): a machine that sets them must not change what the tests start
+for _name in ("PORT", "WEB_CONCURRENCY", "SCRIPT_NAME", "FORWARDED_ALLOW_IPS"):
+    os.environ.pop(_name, None)
+
 import prefork  # noqa: E402
 from prefork.runtime import new_event_loop  # noqa: E402
 from daemon import Daemon  # noqa: E402
