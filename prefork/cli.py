@@ -28,6 +28,7 @@ address the new program would not inherit (``master/listeners.py``).
 import argparse
 import json
 import os
+import select
 import signal
 import sys
 
@@ -289,18 +290,21 @@ def check_app_loads(settings):
                 os._exit(code)
     deadline = time.monotonic() + settings.timeout
     status = None
+    exited = os.pidfd_open(pid)  # readable once the child has exited: a wait with a deadline
     try:
         while status is None:
             done, raw = os.waitpid(pid, os.WNOHANG)
             if done:
                 status = os.waitstatus_to_exitcode(raw)
-            elif time.monotonic() > deadline:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 print(f"{where(settings, 'app')}: {settings.app} did not load within timeout ({settings.timeout:g} s): "
                       f"a worker's boot is aborted so", file=sys.stderr)
                 return 3
-            else:
-                time.sleep(0.02)
+            select.select([exited], [], [], remaining)
     finally:
+        os.close(exited)
         if status is None:  # past the bound, or interrupted: the load goes with it
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
