@@ -5,8 +5,8 @@ would be: no module is named so), ``prefork --check-config`` or ``--print-config
 status 3 and the reason when it cannot be loaded), ``prefork --version``. The only place
 that calls sys.exit.
 
-APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found and
-recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
+APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found,
+``prefork/recognise.py`` how it is recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
 is ``--bind`` (repeatable). A boolean setting is ``--name`` or ``--no-name``, with no
 value (``--reload true`` is refused saying so). Flags are written in full: argparse's
 abbreviations are off, since one could stand for another setting (uvicorn's

@@ -65,6 +65,7 @@ from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
 from .runtime import new_event_loop
 from .server import create_server
+from .recognise import ROLES
 from .settings import BY_NAME
 
 log = logging.getLogger("prefork.worker")
@@ -131,7 +132,7 @@ def plug_in(kind, app, settings, server):
     except ModuleNotFoundError as exc:
         if exc.name != f"{__package__}.{kind}":
             raise
-        raise apps.AppError(f"{settings.app} is {apps.ROLES[kind]}, and this prefork has no "
+        raise apps.AppError(f"{settings.app} is {ROLES[kind]}, and this prefork has no "
                             f"{kind.upper()} support (no {exc.name} module)") from None
     adapter = adapters.make_adapter(app, settings)
     adapter.setup(server)

@@ -23,7 +23,7 @@ import pytest
 from daemon import ROOT, alive, children, kill_all, wait_until
 from harness import read_until_close
 
-from prefork import apps
+from prefork import apps, recognise
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -270,21 +270,21 @@ marked.prefork_interface = "events"
     (OptionalWSGI(), "wsgi"),
 ])
 def test_detect_reads_the_signature(obj, kind):
-    assert apps.detect(obj)[0] == kind
+    assert recognise.detect(obj)[0] == kind
 
 
 def test_detect_recognises_framework_objects():
     flask = pytest.importorskip("flask")
     fastapi = pytest.importorskip("fastapi")
     from starlette.applications import Starlette
-    assert apps.detect(flask.Flask("x")) == ("wsgi", "Flask instance called as (environ, start_response)")
-    assert apps.detect(fastapi.FastAPI()) == ("asgi", "FastAPI instance called as (scope, receive, send)")
-    assert apps.detect(Starlette())[0] == "asgi"
+    assert recognise.detect(flask.Flask("x")) == ("wsgi", "Flask instance called as (environ, start_response)")
+    assert recognise.detect(fastapi.FastAPI()) == ("asgi", "FastAPI instance called as (scope, receive, send)")
+    assert recognise.detect(Starlette())[0] == "asgi"
 
 
 def test_asgi2_class_is_served_as_asgi3():
-    kind, app = apps.resolve("m:ASGI2", ASGI2, "auto")
-    assert kind == "asgi" and isinstance(app, apps.ASGI2App)
+    kind, app = recognise.resolve("m:ASGI2", ASGI2, "auto")
+    assert kind == "asgi" and isinstance(app, recognise.ASGI2App)
     sent = []
 
     async def receive():
@@ -294,7 +294,7 @@ def test_asgi2_class_is_served_as_asgi3():
         sent.append(message)
     asyncio.run(app({"type": "http", "path": "/p"}, receive, send))
     assert sent == [{"type": "seen", "path": "/p", "got": {"type": "http.request", "body": b"x"}}]
-    assert apps.resolve("m:ASGI2", ASGI2, "asgi")[0] == "asgi"
+    assert recognise.resolve("m:ASGI2", ASGI2, "asgi")[0] == "asgi"
 
     class SyncCall:  # said outright to be ASGI: a class taking the scope is ASGI 2
         def __init__(self, scope):
@@ -302,9 +302,9 @@ def test_asgi2_class_is_served_as_asgi3():
 
         def __call__(self, receive, send):
             return asyncio.sleep(0)
-    kind, app = apps.resolve("m:SyncCall", SyncCall, "asgi")
-    assert kind == "asgi" and isinstance(app, apps.ASGI2App)
-    assert apps.resolve("m:SyncCall", SyncCall, "auto") == ("events", SyncCall)
+    kind, app = recognise.resolve("m:SyncCall", SyncCall, "asgi")
+    assert kind == "asgi" and isinstance(app, recognise.ASGI2App)
+    assert recognise.resolve("m:SyncCall", SyncCall, "auto") == ("events", SyncCall)
 
 
 @pytest.mark.parametrize("obj, interface, fix", [
@@ -316,19 +316,19 @@ def test_asgi2_class_is_served_as_asgi3():
 ])
 def test_wrong_interface_names_the_fix(obj, interface, fix):
     with pytest.raises(apps.AppError) as info:
-        apps.resolve("m:x", obj, interface)
+        recognise.resolve("m:x", obj, interface)
     message = str(info.value)
     assert "\n" not in message and message.startswith("m:x is ") and fix in message, message
 
 
 def test_unrecognised_object_names_every_interface():
     with pytest.raises(apps.AppError) as info:
-        apps.resolve("m:untyped", untyped, "auto")
+        recognise.resolve("m:untyped", untyped, "auto")
     assert str(info.value) == (
         "m:untyped is a function untyped(*args, **kwargs), which fits no interface (or more than one): pass "
         "--interface events for setup(server), wsgi for (environ, start_response) or asgi for async "
         "(scope, receive, send)")
-    assert apps.resolve("m:untyped", untyped, "wsgi") == ("wsgi", untyped)  # said explicitly: trusted
+    assert recognise.resolve("m:untyped", untyped, "wsgi") == ("wsgi", untyped)  # said explicitly: trusted
 
 
 def create_app(test_config=None):
@@ -338,7 +338,7 @@ def create_app(test_config=None):
 @pytest.mark.parametrize("factory", [create_app, lambda: wsgi_function])
 def test_a_function_called_with_no_arguments_is_taken_for_a_factory(factory):
     with pytest.raises(apps.AppError) as info:
-        apps.resolve("m:create_app", factory, "auto")
+        recognise.resolve("m:create_app", factory, "auto")
     message = str(info.value)
     assert "\n" not in message and message.startswith("m:create_app is a function ") and \
         message.endswith("which can be called with no arguments, as an app factory can: write APP as "
