@@ -18,6 +18,12 @@ Rules (Node's, spec section 7):
   never ended). A read or write error destroys the socket.
 - A 1xx has no body, whatever its fields say (Node's parser skips it): at a 1xx head
   with a Content-Length or Transfer-Encoding the parser restarts after the head.
+- Node's caps on what a head keeps (``request.max_headers_count``, read when the socket
+  is given, as Node reads ``maxHeadersCount``; None is Node's default): ``raw_headers``
+  keeps the fields Node's parser hands over in batches of 31 until 2 x the count of
+  entries are kept, ``headers`` the first ``max_headers_count`` (1000) of those. The
+  trailers keep as many raw pairs by the same batches, and ``trailers`` maps all the
+  kept ones (Node caps only the head's map). Framing is read from every field.
 - After the final response (HEAD's included), bytes before the next request mean the
   peer framed it badly or answers what was not asked: the socket is not kept for
   another request (destroyed, which takes it out of the agent's pool), and they are no
@@ -29,7 +35,7 @@ import logging
 
 from ..http import framing
 from ..http.errors import ParseError
-from ..http.headers import header_map
+from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from ..http.parser import ResponseParser
 from .response import ClientResponse, Information
 
@@ -68,6 +74,8 @@ class ClientProtocol:
         self._heads = 0  # heads (1xx and final) that ended in the read being parsed
         self._stop_reason = None
         self._closed_after = False  # a 1xx restarted the parser and forbade another message
+        self.max_headers_count = request.max_headers_count  # (Node reads it as the socket is given)
+        self._whole_head = None  # every field of a head whose raw_headers were cut (for framing)
 
     def release(self):
         """The exchange is over: the parser (which refers back to this protocol) goes."""
@@ -155,15 +163,27 @@ class ClientProtocol:
             # llhttp refuses another message; here the parser restarted at that head
             raise ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
 
-    def on_headers(self, status, reason, version, raw, keep_alive, upgrade):
+    def _kept(self, raw):
+        """The raw fields Node keeps of a head, and how many pairs its map takes."""
+        cap = self.max_headers_count
+        pairs = len(raw) // 2
+        if pairs < 32 and cap is None:
+            return raw, pairs  # (the usual head: all of it)
+        kept = node_raw_header_pairs(pairs, cap)
+        if kept < pairs:
+            raw = raw[:2 * kept]
+        return raw, node_header_map_pairs(kept, cap)
+
+    def on_headers(self, status, reason, version, whole, keep_alive, upgrade):
         self._heads += 1
         request = self.request
+        raw, pairs = self._kept(whole)
         if 100 <= status < 200 and status != 101:
-            info = Information(status, reason, version, raw)
+            info = Information(status, reason, version, raw, pairs)
             if status == 100:
                 request.emit("continue")
             request.emit("information", info)
-            if _declares_body(raw):
+            if _declares_body(whole):
                 # llhttp would read the body this head declares: stop here, as Node's
                 # parser skips a 1xx's body (and a later head then starts afresh)
                 if not keep_alive:
@@ -171,7 +191,8 @@ class ClientProtocol:
                 self._stop_reason = "informational"
                 raise _StopAtHead()
             return
-        res = ClientResponse(self.socket, status, reason, version, raw)
+        res = ClientResponse(self.socket, status, reason, version, raw, pairs)
+        self._whole_head = whole if raw is not whole or pairs < len(raw) // 2 else None
         self.res = res
         request.response_started(res)
         res.keep_alive = keep_alive
@@ -201,7 +222,14 @@ class ClientProtocol:
         res.complete = True
         self.done = True
         if trailers:
-            res.trailers = header_map(trailers, len(trailers) // 2)
+            pairs = len(trailers) // 2
+            if pairs >= 32:
+                kept = node_raw_header_pairs(pairs, self.max_headers_count)
+                if kept < pairs:
+                    trailers = trailers[:2 * kept]
+            res.raw_trailers = trailers
+            # (the same object, filled: as Node's, one taken earlier sees them too)
+            res.trailers.update(header_map(trailers, len(trailers) // 2))
         # the exchange is over when 'end' is emitted (once the body is read, as Node's
         # paused stream): the socket is settled then (kept for the agent, the request
         # marked done, or closed), before the application's 'end' listeners run, as
@@ -238,7 +266,8 @@ class ClientProtocol:
         res = self.res
         if res is None or res.complete or not parser.in_message or not parser.headers_complete:
             return False
-        headers = res.headers
+        whole = self._whole_head
+        headers = res.headers if whole is None else header_map(whole, len(whole) // 2)
         if "content-length" in headers or framing.chunked_last(headers.get("transfer-encoding")):
             return False
         try:

@@ -122,6 +122,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
             self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
         self.reused_socket = False
+        self.max_headers_count = None  # Node's maxHeadersCount (None: its default; 0: no cap)
         self.socket = None
         self.res = None
         self.finished = False

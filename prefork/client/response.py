@@ -2,6 +2,12 @@
 client) and Information (the payload of an ``information`` event, a 1xx).
 
 Rules:
+- ``trailers`` (Node's lower-cased map, repeated fields joined as in ``headers``) and
+  ``raw_trailers`` (Node's ``rawTrailers``: names and values as received, flat) are
+  ``{}`` and ``[]`` until the parser reaches the body's end, then filled at once, before
+  ``end`` (which may wait for a reader), as Node fills them when its parser completes
+  the message (``trailers`` is the same dict, filled; ``raw_trailers`` a new list); none
+  came: they stay empty. The caps Node applies are the protocol's.
 - ``async for chunk in res`` is Node's ``for await``: leaving the loop before the end
   destroys the response (its socket, unless the body was complete).
 - ``data`` and ``end`` come from the client protocol as the parser produces them, while
@@ -52,14 +58,15 @@ _KEPT_HIGH_WATER = 64 * 1024
 class ClientResponse(EventEmitter):
     """The response (Node's IncomingMessage on the client side)."""
 
-    def __init__(self, socket, status_code, status_message, http_version, raw_headers):
+    def __init__(self, socket, status_code, status_message, http_version, raw_headers, pairs):
         self.socket = socket
         self.status_code = status_code
         self.status_message = status_message
         self.http_version = http_version
         self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, len(raw_headers) // 2)
+        self.headers = header_map(raw_headers, pairs)
         self.trailers = {}
+        self.raw_trailers = []
         self.complete = False
         self.aborted = False
         self._flowing = None  # Node's readableFlowing: None at first, True once resumed, False once paused
@@ -386,12 +393,12 @@ class ClientResponse(EventEmitter):
 class Information:
     """The payload of ``information``: a 1xx response."""
 
-    def __init__(self, status_code, status_message, http_version, raw_headers):
+    def __init__(self, status_code, status_message, http_version, raw_headers, pairs):
         self.status_code = status_code
         self.status_message = status_message
         self.http_version = http_version
         self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, len(raw_headers) // 2)
+        self.headers = header_map(raw_headers, pairs)
 
 
 def _discarded():

@@ -1,0 +1,213 @@
+"""``res.raw_trailers`` and ``res.trailers`` against Node v20's client on the wire.
+
+A raw socket server answers ``/<n>`` with case n's bytes and its FIN; Node's client (a
+node script) and prefork's run every case one after the other and log, for each:
+``raw_trailers``/``trailers`` when the response comes (empty), again once the parser
+has completed the message while nobody reads it yet (filled, before ``end``), and at
+``end`` with the body and the head's kept fields (raw count and map), and the
+``raw_trailers`` and ``trailers`` objects taken when the response came (Node fills that
+``trailers`` object, and replaces ``rawTrailers`` with a new list). Cases: no
+trailers, a Content-Length body, repeated fields in mixed case (``set-cookie``,
+``cookie``, the single-valued ones, the rest), blanks around a value, and Node's caps on
+many fields (trailers and head, default and ``max_headers_count``).
+"""
+
+import asyncio
+import json
+import socket
+import subprocess
+import threading
+
+import pytest
+
+import prefork
+from harness import NODE
+
+
+def _chunked(trailers, head=b""):
+    return (b"HTTP/1.1 200 OK\r\n" + head + b"Transfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nhi\r\n3\r\nyou\r\n0\r\n" + trailers + b"\r\n")
+
+
+def _many(count, name=b"T"):
+    return b"".join(b"%s%d: v%d\r\n" % (name, i, i) for i in range(count))
+
+
+# (the response's bytes, the request's max_headers_count: None for Node's default)
+CASES = [
+    (_chunked(b""), None),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", None),
+    (_chunked(b"X-T: 1\r\nx-t: 2\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nExpires: one\r\nEXPIRES: two\r\n"
+              b"Cookie: c=3\r\ncookie: d=4\r\nX-Blank:  spaced \t\r\nX-Empty:\r\nServer-Timing: db;dur=5\r\n"),
+     None),
+    (_chunked(_many(31)), None),
+    (_chunked(_many(32)), None),
+    (_chunked(_many(1100)), None),  # Node keeps 1023 raw pairs, and maps them all
+    (_chunked(_many(1010)), None),
+    (_chunked(_many(40)), 10),
+    (_chunked(_many(1100)), 0),  # no cap
+    (_chunked(b"X-T: last\r\n", _many(1100, b"H")), None),  # the head's caps (Transfer-Encoding cut)
+    (_chunked(b"X-T: 1\r\n", _many(31, b"H")), 10),  # a map cut, the raw list whole
+]
+
+
+class CaseServer:
+    """Answers ``GET /<n>`` with case n's bytes, then FIN, on every connection."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.threads = []
+        self.accepter = threading.Thread(target=self._accept, daemon=True)
+        self.accepter.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    @staticmethod
+    def _serve(conn):
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                index = int(data.split(b" ", 2)[1].strip(b"/"))
+                conn.sendall(CASES[index][0])
+                conn.shutdown(socket.SHUT_WR)
+                while conn.recv(65536):  # until the client's close
+                    pass
+            except OSError:
+                pass
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
+        except OSError:
+            pass
+        self.sock.close()
+        self.accepter.join(5)
+        for thread in self.threads:
+            thread.join(5)
+
+
+NODE_SCRIPT = r"""
+const http = require('http');
+const events = [];
+const log = (...a) => events.push(a);
+// (the exit waits for the write: a pipe takes 64 KiB at once)
+const done = () => process.stdout.write(JSON.stringify(events), () => process.exit(0));
+const caps = %s;
+const port = %d;
+const one = (n) => {
+  if (n === caps.length) return done();
+  const req = http.get({ host: '127.0.0.1', port, path: '/' + n, agent: false });
+  if (caps[n] !== null) req.maxHeadersCount = caps[n];
+  req.on('error', (e) => { log(n, 'error', e.code); one(n + 1); });
+  req.on('response', (res) => {
+    const early = [res.rawTrailers, res.trailers];  // (references: filled or replaced later?)
+    log(n, 'response', JSON.parse(JSON.stringify(early)));
+    const deadline = Date.now() + 5000;
+    const read = () => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => log(n, 'end', Buffer.concat(chunks).toString('latin1'), res.rawHeaders.length,
+                              res.headers, res.rawTrailers, res.trailers, early));
+      res.on('close', () => one(n + 1));
+    };
+    const waitComplete = () => {
+      if (!res.complete && Date.now() < deadline) return setImmediate(waitComplete);
+      log(n, 'complete', res.complete, res.readableEnded, res.rawTrailers.length);
+      read();
+    };
+    waitComplete();
+  });
+};
+one(0);
+"""
+
+
+def node_run(script):
+    """What the Node script logged; the process is killed if it outlives the timeout."""
+    proc = subprocess.Popen([NODE, "-e", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    return json.loads(out)
+
+
+def prefork_events(port):
+    events = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        for n, (_, cap) in enumerate(CASES):
+            req = prefork.request({"host": "127.0.0.1", "port": port, "path": f"/{n}", "agent": False})
+            if cap is not None:
+                req.max_headers_count = cap
+            closed = loop.create_future()
+
+            def on_error(err, n=n, closed=closed):
+                events.append([n, "error", err.code])
+                if not closed.done():
+                    closed.set_result(None)
+
+            def on_response(res, n=n, closed=closed):
+                early = [res.raw_trailers, res.trailers]  # (references: filled or replaced later?)
+                events.append([n, "response", json.loads(json.dumps(early))])
+                deadline = loop.time() + 5
+
+                def read():
+                    chunks = []
+                    res.on("data", chunks.append)
+                    res.on("end", lambda: events.append(
+                        [n, "end", b"".join(chunks).decode("latin-1"), len(res.raw_headers), res.headers,
+                         res.raw_trailers, res.trailers, early]))
+                    res.on("close", lambda: closed.done() or closed.set_result(None))
+
+                def wait_complete():
+                    if not res.complete and loop.time() < deadline:
+                        loop.call_soon(wait_complete)
+                        return
+                    events.append([n, "complete", res.complete, res.readable_ended, len(res.raw_trailers)])
+                    read()
+                wait_complete()
+            req.on("error", on_error)
+            req.on("response", on_response)
+            req.end()
+            await asyncio.wait_for(closed, 5)
+    asyncio.run(main())
+    return json.loads(json.dumps(events))
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_raw_trailers_and_trailers_as_node_gives_them():
+    server = CaseServer()
+    try:
+        ours = prefork_events(server.port)
+        node = node_run(NODE_SCRIPT % (json.dumps([cap for _, cap in CASES]), server.port))
+    finally:
+        server.close()
+    assert len(node) == len(ours) == 3 * len(CASES)
+    for theirs, mine in zip(node, ours):
+        assert mine == theirs
+    # what the comparison stands on: filled before 'end', with Node's caps
+    complete = {e[0]: e for e in ours if e[1] == "complete"}
+    assert complete[2] == [2, "complete", True, False, 22]
+    assert complete[5][4] == 2 * 1023 and complete[8][4] == 2 * 1100 and complete[7][4] == 2 * 31
