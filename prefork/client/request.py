@@ -18,8 +18,8 @@ Rules (Node's, spec section 7):
   headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
   or missing method is GET, an empty path ``/``. A port outside 0-65535, or a string
   that is not a number, is ERR_SOCKET_BAD_PORT, one neither a number nor a string
-  ERR_INVALID_ARG_TYPE (``connect_port``; a false one is 80), as Node throws (its
-  check comes later, after the headers').
+  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``; a false one is 80), as Node
+  throws (its check comes later, after the headers').
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent. The
@@ -66,38 +66,8 @@ from ..runtime import current_loop
 from .agent import Agent, global_agent
 from .awaiting import ResponseWaiter, collecting, raisable
 from .outgoing import OutgoingRequest
+from .port import connect_port
 from .protocol import ClientProtocol
-
-
-def connect_port(port):
-    """The port to connect to, as Node takes ``options.port``: a false value (NaN too)
-    is 80 (its ``|| defaultPort``); else a whole number 0-65535, or a string of one
-    (surrounding blanks allowed); another number or string raises ERR_SOCKET_BAD_PORT (a
-    ValueError), any other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
-    if port is None or port != port or (isinstance(port, (int, float, str)) and not port):
-        return 80  # JavaScript's false values: undefined, null, false, 0, NaN, ""
-    if isinstance(port, bool) or not isinstance(port, (int, float, str)):
-        err = TypeError('The "options.port" property must be one of type number or string. '
-                        f"Received {port!r}")
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
-    number = None
-    if isinstance(port, str) and port.strip():
-        text = port.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            try:
-                number = int(text, 0)  # 0x50, 0o120, 0b1010000, as JavaScript's Number()
-            except ValueError:
-                pass
-    elif not isinstance(port, str):
-        number = port
-    if number is None or number != number or not 0 <= number <= 65535 or int(number) != number:
-        err = ValueError(f"Port should be >= 0 and < 65536. Received {port!r}.")
-        err.code = "ERR_SOCKET_BAD_PORT"
-        raise err
-    return int(number)
 
 
 class ClientRequest(OutgoingRequest, EventEmitter):
