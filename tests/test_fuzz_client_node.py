@@ -437,24 +437,6 @@ def pending_difference(case, node, ours):
     return None
 
 
-def late_reader_difference(case, node, ours):
-    """The request's ``close`` against the ``end`` of a response whose reader came a
-    loop turn late, when the socket closed meanwhile: Node's socket closes in libuv's
-    close phase, after the immediates (so the late reader's ``end`` comes first);
-    prefork's request closes on the next turn, before the kept chunks flow (one turn
-    after the reader comes). Left as it is; counted apart."""
-    if case.get("reader") != "late" or node[1] != ours[1]:
-        return None
-    def bare(events):  # without the close, and what an aborted response had read
-        return [["res.aborted"] if e[0] == "res.aborted" else e for e in events if e != ["close"]]
-    first = _without_error_after_end(node[0]) or node[0]
-    if bare(first) == bare(ours[0]) and first.count(["close"]) == ours[0].count(["close"]) == 1:
-        # (so too the chunks kept when the connection broke: Node's late reader reads
-        # them before the close aborts the response; prefork's response drops them)
-        return "client: a late reader's end and the request's close"
-    return None
-
-
 def compare(cases, node, ours):
     """The findings: (case, node's events, ours) where they differ for no known reason;
     and how many differed for a known one, by reason."""
@@ -463,7 +445,7 @@ def compare(cases, node, ours):
         n, o = node[c["id"]], ours[str(c["id"])] if str(c["id"]) in ours else ours[c["id"]]
         if n == o:
             continue
-        reason = known_difference(c, n, o) or pending_difference(c, n, o) or late_reader_difference(c, n, o)
+        reason = known_difference(c, n, o) or pending_difference(c, n, o)
         if reason is None:
             findings.append((c, n, o))
         else:

@@ -34,7 +34,11 @@ Rules (Node's, spec section 7):
   Node. A connection not kept is closed on the turn after the response's ``end`` (Node's
   destroySoon), so what the ``end`` listeners do (``abort()``, ``destroy(err)``) comes
   before the closes; a body cut short closes the request before its socket's own
-  ``close`` listeners run.
+  ``close`` listeners run. A socket that closes while body chunks or the body's end wait
+  for a reader closes the exchange two turns later, as Node's socket closes in libuv's
+  close phase (after the ``setImmediate`` callbacks and the ticks they queue): a
+  ``data`` listener added on the next turn reads them first, and its ``end`` comes
+  before the closes (a kept-alive exchange's request closes at that ``end``).
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun, only a parse or connection error while the socket is still the request's
@@ -108,6 +112,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self._error_due = False  # _failure is still to be emitted
         self._answered = False  # 'response' was emitted, or a hand-over listener took the socket
         self._response_ended = False  # the response's 'end' came: set_timeout does nothing (Node's _ended)
+        self._close_deferred = False  # the socket closed with the body unread: its close waits two turns
         if callback is not None:
             self.once("response", callback)
         self.loop.call_soon(self._start)
@@ -263,7 +268,13 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         res = self.res
         socket = self.socket
         if socket.destroyed:
-            return  # destroyed in this read (socket_closed ends the exchange)
+            # destroyed in this read (socket_closed ends the exchange); or before a late
+            # reader read the body, the socket's close waiting for it: a kept-alive
+            # exchange then closes the request before the response, as Node's does at
+            # the end (its socket's close comes later, in libuv's close phase)
+            if self._close_deferred and self.keeps_socket and self.finished:
+                self.loop.call_soon(self._close)
+            return
         if self.keeps_socket:
             # the agent takes the socket back, and pools it or closes it (an agent with
             # a socket limit and no keep-alive, nobody in line), as Node's: the
@@ -343,16 +354,29 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         if self.res is None and not self._errored:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
-        if res is not None and not res.closed:
+        if res is not None and res.unread and not res.closed and not res.destroyed:
+            # body chunks or the end wait for a reader: Node's socket closes in libuv's
+            # close phase, after the setImmediate callbacks and the ticks they queue, so
+            # a reader added on the next turn reads them (and a complete body ends)
+            # first; the exchange's close waits as long (two turns)
+            self._close_deferred = True
+            self.loop.call_soon(self.loop.call_soon, self._closed_socket, res)
+        elif res is not None and not res.closed:
+            self._closed_socket(res)
+        else:
+            self.loop.call_soon(self._close)
+        self._count_closed(counted)
+
+    def _closed_socket(self, res):
+        """What the socket's close means for the exchange (its response still open)."""
+        if not res.closed:
             # decided once the read that closed it is parsed; a response destroyed
             # complete but unread is aborted as one cut short
             if not res.complete or (res.destroyed and not res.readable_ended):
                 self.loop.call_soon(self._cut_short, res)
-                self._count_closed(counted)
                 return
             self.loop.call_soon(res.mark_closed)
         self.loop.call_soon(self._close)
-        self._count_closed(counted)
 
     def _cut_short(self, res):
         """The socket closed while the response was open. Node's orders: a body the

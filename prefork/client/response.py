@@ -370,6 +370,11 @@ class ClientResponse(EventEmitter):
         return self._closed
 
     @property
+    def unread(self):
+        """Body chunks or the body's end are kept for a reader."""
+        return self._end_pending or bool(self._kept)
+
+    @property
     def readable_flowing(self):
         """Node's ``readableFlowing``: None until something reads or pauses the body, True
         while it flows, False once paused."""
