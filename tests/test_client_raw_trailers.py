@@ -52,9 +52,11 @@ CASES = [
 
 
 class CaseServer:
-    """Answers ``GET /<n>`` with case n's bytes, then FIN, on every connection."""
+    """Answers ``GET /<n>`` with case n's bytes (``cases``: (bytes, ...) each; this
+    file's by default), then FIN, on every connection."""
 
-    def __init__(self):
+    def __init__(self, cases=None):
+        self.cases = CASES if cases is None else cases
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -73,8 +75,7 @@ class CaseServer:
             thread.start()
             self.threads.append(thread)
 
-    @staticmethod
-    def _serve(conn):
+    def _serve(self, conn):
         with conn:
             conn.settimeout(5)
             data = b""
@@ -85,7 +86,7 @@ class CaseServer:
                         return
                     data += chunk
                 index = int(data.split(b" ", 2)[1].strip(b"/"))
-                conn.sendall(CASES[index][0])
+                conn.sendall(self.cases[index][0])
                 conn.shutdown(socket.SHUT_WR)
                 while conn.recv(65536):  # until the client's close
                     pass

@@ -227,9 +227,7 @@ class ClientProtocol:
                 kept = node_raw_header_pairs(pairs, self.max_headers_count)
                 if kept < pairs:
                     trailers = trailers[:2 * kept]
-            res.raw_trailers = trailers
-            # (the same object, filled: as Node's, one taken earlier sees them too)
-            res.trailers.update(header_map(trailers, len(trailers) // 2))
+            res.set_trailers(trailers)
         # the exchange is over when 'end' is emitted (once the body is read, as Node's
         # paused stream): the socket is settled then (kept for the agent, the request
         # marked done, or closed), before the application's 'end' listeners run, as

@@ -2,12 +2,10 @@
 client) and Information (the payload of an ``information`` event, a 1xx).
 
 Rules:
-- ``trailers`` (Node's lower-cased map, repeated fields joined as in ``headers``) and
-  ``raw_trailers`` (Node's ``rawTrailers``: names and values as received, flat) are
-  ``{}`` and ``[]`` until the parser reaches the body's end, then filled at once, before
-  ``end`` (which may wait for a reader), as Node fills them when its parser completes
-  the message (``trailers`` is the same dict, filled; ``raw_trailers`` a new list); none
-  came: they stay empty. The caps Node applies are the protocol's.
+- ``trailers`` (Node's lower-cased map) and ``raw_trailers`` (Node's ``rawTrailers``,
+  flat, as received) are set as the parser completes the message, before ``end``
+  (which may wait for a reader); they and ``headers_distinct``/``trailers_distinct``
+  are client/fields.py's.
 - ``async for chunk in res`` is Node's ``for await``: leaving the loop before the end
   destroys the response (its socket, unless the body was complete).
 - ``data`` and ``end`` come from the client protocol as the parser produces them, while
@@ -51,11 +49,12 @@ from ..http.errors import HTTPError
 from ..http.headers import header_map
 from ..net.text import TextDecoder
 from .awaiting import raisable
+from .fields import ResponseFields
 
 _KEPT_HIGH_WATER = 64 * 1024
 
 
-class ClientResponse(EventEmitter):
+class ClientResponse(ResponseFields, EventEmitter):
     """The response (Node's IncomingMessage on the client side)."""
 
     def __init__(self, socket, status_code, status_message, http_version, raw_headers, pairs):
@@ -63,10 +62,7 @@ class ClientResponse(EventEmitter):
         self.status_code = status_code
         self.status_message = status_message
         self.http_version = http_version
-        self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, pairs)
-        self.trailers = {}
-        self.raw_trailers = []
+        self._init_fields(raw_headers, pairs)
         self.complete = False
         self.aborted = False
         self._flowing = None  # Node's readableFlowing: None at first, True once resumed, False once paused

@@ -1,0 +1,56 @@
+"""A client response's fields, as Node's IncomingMessage gives them: ``raw_headers`` and
+``headers``, ``raw_trailers`` and ``trailers``, and their ``*_distinct`` views.
+
+Rules:
+- ``headers`` maps the first ``pairs`` raw pairs (Node's caps: client/protocol.py);
+  ``headers_distinct`` lists the values of the same pairs by lower-case name, built at
+  its first read and the same dict from then on, as Node's.
+- ``trailers`` and ``raw_trailers`` are ``{}`` and ``[]`` until the parser completes the
+  message (``set_trailers``): ``raw_trailers`` is then a new list, ``trailers`` the same
+  dict, filled (a reference taken earlier sees them, as in Node), and so is a
+  ``trailers_distinct`` read before (Node's stays empty then).
+"""
+
+from ..http.headers import header_map
+
+
+class ResponseFields:
+    def _init_fields(self, raw_headers, pairs):
+        self.raw_headers = raw_headers
+        self.headers = header_map(raw_headers, pairs)
+        self._pairs = pairs  # the raw pairs the map takes (Node's caps)
+        self._headers_distinct = None
+        self.trailers = {}
+        self.raw_trailers = []
+        self._trailers_distinct = None
+
+    def set_trailers(self, raw):
+        """The trailers the parser kept, as it completes the message: ``raw_trailers`` a new
+        list, ``trailers`` (and ``trailers_distinct`` if it was read) filled in place."""
+        self.raw_trailers = raw
+        self.trailers.update(header_map(raw, len(raw) // 2))
+        if self._trailers_distinct is not None:
+            self._trailers_distinct.update(_distinct(raw, len(raw) // 2))
+
+    @property
+    def headers_distinct(self):
+        """Node's ``headersDistinct``: the values of each field ``headers`` maps, as a list
+        by lower-case name (the same dict at every access, as Node's)."""
+        if self._headers_distinct is None:
+            self._headers_distinct = _distinct(self.raw_headers, self._pairs)
+        return self._headers_distinct
+
+    @property
+    def trailers_distinct(self):
+        """Node's ``trailersDistinct``: as ``headers_distinct``, for the trailers; one read
+        before the end is filled at the end (Node's stays empty)."""
+        if self._trailers_distinct is None:
+            self._trailers_distinct = _distinct(self.raw_trailers, len(self.raw_trailers) // 2)
+        return self._trailers_distinct
+
+
+def _distinct(raw, pairs):
+    fields = {}
+    for i in range(0, 2 * pairs, 2):
+        fields.setdefault(raw[i].lower(), []).append(raw[i + 1])
+    return fields
