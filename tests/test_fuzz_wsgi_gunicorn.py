@@ -1,0 +1,373 @@
+"""Differential fuzz of the WSGI interface: prefork's daemon against gunicorn's (sync and
+gthread workers, one each), on the same generated request streams over loopback (the
+app, the inputs and the driver: tests/fuzz_wsgi_gunicorn.py). Here: the table of known
+differences, each with its reason, the classifier that applies it, and the runs.
+
+CI runs a seeded batch against each gunicorn worker; a long one:
+
+    python tests/test_fuzz_wsgi_gunicorn.py --inputs 20000 --seed 1 --worker gthread
+"""
+
+import argparse
+import copy
+import json
+import os
+import re
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from fuzz_wsgi_gunicorn import campaign, start_servers, stop_servers  # noqa: E402
+
+CI_INPUTS = 1500  # per gunicorn worker kind (about 3 s each)
+
+# The known differences. Each names what it excuses and why; each test below is narrow:
+# it looks at the request that the response answers and at the exact fields that
+# differ, and excuses nothing else in the outcome.
+KNOWN = {
+    # -- what the client reads --------------------------------------------------------------
+    "sync closes": "gunicorn's sync worker says Connection: close and closes after every response "
+                   "(it has no keep-alive); prefork keeps HTTP/1.1 connections alive. Under sync only the "
+                   "first response and not the close are compared",
+    "list length": "a list body without the app's Content-Length goes out with one (docs/wsgi.md: one send, "
+                   "its length); gunicorn chunks it (HTTP/1.1) or delimits it by the close (HTTP/1.0)",
+    "HEAD length": "HEAD gets the Content-Length GET would have (docs/wsgi.md); gunicorn sends none when the "
+                   "app gave none",
+    "exc_info headers": "gunicorn keeps the first start_response's headers next to those given with exc_info; "
+                        "PEP 3333 says the new ones replace them (prefork)",
+    "empty reason": "a status with an empty reason ('200 ', '200') gets the standard reason (Node's default); gunicorn "
+                    "sends the empty one. RFC 9112 4: clients ignore the reason",
+    "304 length": "prefork leaves a 304's Content-Length to the response when it is the body's length, and a "
+                  "response without a body writes none; gunicorn sends the app's (RFC 9110 8.6 allows both; "
+                  "Werkzeug drops it from its 304s itself)",
+    # -- the environ ------------------------------------------------------------------------
+    "chunked CONTENT_LENGTH": "threads = 1 reads a chunked body whole first and sets CONTENT_LENGTH to its size "
+                              "(docs/wsgi.md: Django reads CONTENT_LENGTH only); gunicorn leaves it out",
+    "joined fields": "repeated request fields are joined as Node joins them (docs/wsgi.md): ', ' where gunicorn "
+                     "writes ',', Cookie with '; ' (what cookie parsers split on), single-valued fields "
+                     "(Content-Type, User-Agent, Referer, Authorization, Host) keep the first",
+    "empty path": "an absolute-form target without a path ('http://h:8080') is the path '/' (RFC 9110 4.2.3, "
+                  "environ.py's rules); gunicorn gives PATH_INFO ''",
+    # -- requests one refuses and the other serves --------------------------------------------
+    "no Host": "HTTP/1.1 without Host: prefork answers 400 as RFC 9112 3.2 requires; gunicorn serves it",
+    "asterisk-form": "'*' with a method other than OPTIONS: gunicorn answers 400 (RFC 9112 3.2.4 limits it to "
+                     "OPTIONS); prefork's parser (llhttp, as Node) passes it and the app gets PATH_INFO '*'. "
+                     "A change to prefork/http, not here (see docs/gunicorn.md)",
+    "HTTP/1.0 Transfer-Encoding": "gunicorn answers 400 to an HTTP/1.0 request with Transfer-Encoding; prefork "
+                                  "reads the chunked body and closes after the response (RFC 9112 6.1: treat "
+                                  "the framing as faulty and close after processing it)",
+    "repeated Content-Type": "gunicorn answers 400 to a repeated Content-Type; prefork keeps the first (Node's "
+                             "rule for single-valued fields)",
+    "repeated Host": "gunicorn answers 400 to a repeated Host (RFC 9112 3.2: MUST); prefork keeps the first "
+                     "(Node's). A change to prefork/server or prefork/http, not here",
+    "refusal order": "a request both refuse, for an Expect other than 100-continue (417) and for something "
+                     "else (400): which answer comes first is each server's order",
+    "chunk extension whitespace": "'3; a=b': RFC 9112 7.1.1 allows whitespace (BWS) around a chunk "
+                                  "extension's ';'; prefork's parser (llhttp's strict mode, as Node) answers "
+                                  "400, gunicorn reads it. A change to prefork/http, not here",
+    "repeated Expect": "'Expect: foo' and 'Expect: 100-continue' in one request: prefork sends the 100 when "
+                       "100-continue is among the values (Node's test), gunicorn answers 417 for the one it does "
+                       "not know (RFC 9110 10.1.1: MAY)",
+    "100 before a body refused": "a request whose Transfer-Encoding does not end in chunked, or whose body "
+                                 "prefork refuses (chunk extension whitespace): llhttp (as in Node) finishes "
+                                 "the head before it refuses the framing, so prefork has sent the 100 its "
+                                 "Expect asked for before its 400; gunicorn refuses the head. The app is not "
+                                 "called",
+    # -- whether the connection stays (gthread; sync closes every connection) -------------------
+    "short body": "a body shorter than its Content-Length closes the connection (docs/wsgi.md); gunicorn "
+                  "keeps it, and its client reads the next response as the rest of this one",
+    "close among tokens": "a request with 'close' in one Connection field and other tokens in another: gunicorn "
+                          "reads one field and keeps the connection; prefork closes it (RFC 9112 9.6)",
+    "HTTP/1.0 close and keep-alive": "an HTTP/1.0 request saying both 'close' and 'keep-alive': prefork keeps "
+                                     "the connection (llhttp's rule, as Node), gunicorn closes it (RFC 9112 9.3: "
+                                     "close wins). A change to prefork/http, not here",
+    "Proxy-Connection": "an HTTP/1.0 request with 'Proxy-Connection: keep-alive': llhttp (as Node) reads it as "
+                        "Connection and keeps the connection; gunicorn does not read it",
+    "HTTP/1.0 without a body": "a 204, a 304 or a HEAD answer without Content-Length to an HTTP/1.0 keep-alive request: prefork closes (Node keeps an "
+                               "HTTP/1.0 connection only for a response with a Content-Length), gunicorn keeps it",
+    "no error reply behind a response": "a request refused while the response before it on the connection is "
+                                        "still going out gets no 400, the connection closes (Node's rule, "
+                                        "docs/node-compat.md); gunicorn answers 400",
+    "417 keeps the connection": "after a 417 prefork reads on (Node's automatic 417); gunicorn closes",
+    "500 keeps the connection": "after the 500 for an app that raised, prefork serves on (docs/wsgi.md); gunicorn's "
+                                "gthread worker closes (its sync worker closes after every response)",
+    "HTTP/1.0 Connection: upgrade": "an HTTP/1.0 request whose Connection says 'upgrade' and 'keep-alive': "
+                                    "gunicorn closes, prefork keeps the connection as keep-alive asks",
+    "unknown transfer coding": "'Transfer-Encoding: gzip, chunked': both read the chunked framing and hand the "
+                               "app the still-coded body; gunicorn then closes, prefork keeps the connection "
+                               "(RFC 9112 6.1 says SHOULD answer 501: neither does; a change to prefork/http "
+                               "or prefork/server, not here)",
+    "HTTP/1.0 Expect": "an HTTP/1.0 request's Expect is ignored (RFC 9110 10.1.1 says so for 100-continue; "
+                       "Node ignores it); gunicorn answers 417 to an Expect it does not know whatever the version",
+}
+
+SINGLE = {"content-type", "user-agent", "referer", "authorization", "host"}
+
+
+def fields(head):
+    """A request head's (method, target, version) and its fields as (lower-cased name, value)."""
+    lines = head.split(b"\r\n")
+    line = lines[0].split(b" ")
+    out = []
+    for text in lines[1:]:
+        if text:
+            name, _, value = text.partition(b":")
+            out.append((name.lower().decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+    return line, out
+
+
+def _mode(head_fields):
+    return dict(head_fields).get("x-mode", "echo")
+
+
+def _server_refusal(view):
+    return view.get("server's") and view["status"] in (400, 417)
+
+
+def _refused_request(line, head_fields, refused_by_gunicorn, body=b""):
+    """The known difference that explains a refusal by one server only, or None."""
+    names = [n for n, _ in head_fields]
+    if not refused_by_gunicorn and "transfer-encoding" in names and re.search(rb"(?m)^[0-9a-fA-F]+(?:[ \t]+;|;[ \t])", body):
+        return "chunk extension whitespace"
+    version = line[2] if len(line) > 2 else b""
+    if refused_by_gunicorn:
+        if line[1] == b"*" and line[0] != b"OPTIONS":
+            return "asterisk-form"
+        if version == b"HTTP/1.0" and "transfer-encoding" in names:
+            return "HTTP/1.0 Transfer-Encoding"
+        if names.count("content-type") > 1:
+            return "repeated Content-Type"
+        if names.count("host") > 1:
+            return "repeated Host"
+        if version == b"HTTP/1.0" and any(n == "expect" and v.lower() != "100-continue" for n, v in head_fields):
+            return "HTTP/1.0 Expect"
+    elif version == b"HTTP/1.1" and "host" not in names:
+        return "no Host"
+    return None
+
+
+def _environ(theirs, ours, head_fields, line, applied):
+    """Masks the known environ differences of two dumps (dicts) in place."""
+    if "transfer-encoding" in dict(head_fields) and theirs.get("CONTENT_LENGTH") is None \
+            and ours.get("CONTENT_LENGTH") == str(len(ours.get("body", "").encode("latin-1"))):
+        ours["CONTENT_LENGTH"] = None
+        if _mode(head_fields) == "echo:django" and theirs.get("body") == "":
+            ours["body"] = ""  # (what Django reads: CONTENT_LENGTH's bytes, none without it)
+        applied.add("chunked CONTENT_LENGTH")
+    if line[1][:1] != b"/" and theirs.get("PATH_INFO") == "" and ours.get("PATH_INFO") == "/":
+        ours["PATH_INFO"] = ""
+        applied.add("empty path")
+    for key in set(theirs) | set(ours):
+        if theirs.get(key) == ours.get(key) or not (key.startswith("HTTP_") or key == "CONTENT_TYPE"):
+            continue
+        name = "content-type" if key == "CONTENT_TYPE" else key[5:].lower().replace("_", "-")
+        values = [v for n, v in head_fields if n == name]
+        if len(values) < 2 or theirs.get(key) != ",".join(values):
+            continue
+        joined = values[0] if name in SINGLE else ("; " if name == "cookie" else ", ").join(values)
+        if ours.get(key) == joined:
+            ours[key] = theirs[key]
+            applied.add("joined fields")
+
+
+def _response(theirs, ours, method, mode, applied):
+    """Masks the known differences of two app responses (views) in place."""
+    if mode in ("reason", "dup") and ours["framing"] == "length" and theirs["framing"] in ("chunked", "close") \
+            and ours["length"] and ours["complete"]:
+        ours.update(framing=theirs["framing"], length=theirs["length"], te=theirs["te"])
+        applied.add("list length")
+    if method == b"HEAD" and mode in ("reason", "dup") and ours["length"] and not theirs["length"]:
+        ours["length"] = False
+        applied.add("HEAD length")
+    if mode == "excinfo" and theirs["fields"] == {"content-type": ["application/json"],
+                                                  "x-app": ["excinfo", "excinfo"]} \
+            and ours["fields"] == {"x-app": ["excinfo"]}:
+        ours["fields"] = theirs["fields"]
+        applied.add("exc_info headers")
+    if theirs["reason"] in ("", None) and ours["reason"] == "OK" and theirs["status"] == ours["status"] == 200:
+        ours["reason"] = theirs["reason"]
+        applied.add("empty reason")
+    if ours["status"] == 304 and theirs["length"] and not ours["length"]:
+        ours["length"] = True
+        applied.add("304 length")
+
+
+def _tokens(head_fields, name="connection"):
+    return {t.strip().lower() for n, v in head_fields if n == name for t in v.split(",")}
+
+
+def _connection(theirs, mine, line, head_fields, mode, worker, applied):
+    """Masks a known difference in whether the connection stays; True when the
+    responses after this one are not comparable (one side closed after it)."""
+    if theirs["connection"] == mine["connection"]:
+        return False
+    if worker == "sync" and theirs["connection"] == ["close"]:
+        mine["connection"] = ["close"]
+        applied.add("sync closes")
+        return False
+    tokens = _tokens(head_fields)
+    version = line[2] if len(line) > 2 else b""
+    name = None
+    if mode == "short" and mine["connection"] == ["close"] and not mine["complete"]:
+        name = "short body"
+        if isinstance(theirs["body"], bytes) and theirs["body"][-5:] == b"HTTP/":  # the next response's start
+            try:
+                theirs.update(body=json.loads(theirs["body"][:-5]), complete=False)
+            except ValueError:
+                pass
+    elif "close" in tokens and theirs["connection"] == ["keep-alive"] and mine["connection"] == ["close"]:
+        name = "close among tokens"
+    elif version == b"HTTP/1.0" and {"close", "keep-alive"} <= tokens and mine["connection"] == ["keep-alive"]:
+        name = "HTTP/1.0 close and keep-alive"
+    elif version == b"HTTP/1.0" and "keep-alive" not in tokens and mine["connection"] == ["keep-alive"] \
+            and "keep-alive" in _tokens(head_fields, "proxy-connection"):
+        name = "Proxy-Connection"
+    elif version == b"HTTP/1.0" and (mine["status"] in (204, 304) or line[0] == b"HEAD" and not mine["length"]) \
+            and mine["connection"] == ["close"]:
+        name = "HTTP/1.0 without a body"
+    elif version == b"HTTP/1.0" and {"upgrade", "keep-alive"} <= tokens and mine["connection"] == ["keep-alive"]:
+        name = "HTTP/1.0 Connection: upgrade"
+    elif _tokens(head_fields, "transfer-encoding") - {"chunked"} and theirs["connection"] == ["close"]:
+        name = "unknown transfer coding"
+    if name is None:
+        return False
+    mine["connection"] = theirs["connection"]
+    applied.add(name)
+    return True
+
+
+def _pair(worker, request, theirs, mine, applied):
+    """Compares one request's responses after masking what is known: "same", "cut"
+    (the same up to here; what follows on the connection is not comparable) or None."""
+    method, head, body, _ = request
+    line, head_fields = fields(head)
+    if mine is not None and mine["status"] is None and theirs is not None and theirs["status"] is not None:
+        mine = None  # prefork sent a 100, then closed: as if it had not answered at all
+    if theirs is None or mine is None:  # one server's answers stop here
+        if theirs is not None and theirs.get("server's") and theirs["status"] in (400, 417):
+            applied.add("no error reply behind a response")  # (both refuse it: prefork closes)
+            return "cut"
+        name = theirs is not None and _refused_request(line, head_fields, False, body)
+        if name:  # one prefork refuses, behind a response: no error reply either
+            applied.update((name, "no error reply behind a response"))
+            return "cut"
+        return None
+    if theirs.get("server's") and mine.get("server's") and {theirs["status"], mine["status"]} == {400, 417} \
+            and any(n == "expect" and v.lower() != "100-continue" for n, v in head_fields):
+        applied.add("refusal order")
+        return "cut"
+    if theirs.get("server's") and mine.get("server's") and theirs["status"] == mine["status"] == 400 \
+            and theirs["interim"] == [] and mine["interim"] == [100] \
+            and (not dict(head_fields).get("transfer-encoding", "chunked").lower().endswith("chunked")
+                 or _refused_request(line, head_fields, False, body) == "chunk extension whitespace"):
+        applied.add("100 before a body refused")
+        return "cut"
+    if theirs.get("server's") and theirs["status"] == 417 and mine["status"] != 417 \
+            and sorted(v.lower() for n, v in head_fields if n == "expect") == ["100-continue", "foo"]:
+        applied.add("repeated Expect")
+        return "cut"
+    if theirs["status"] is None or mine["status"] is None:  # a 1xx, then the connection closed
+        return "same" if theirs == mine else None
+    by_gunicorn = theirs.get("server's") and theirs["status"] in (400, 417) and mine["status"] != theirs["status"]
+    by_prefork = mine.get("server's") and mine["status"] == 400 and theirs["status"] != 400
+    if theirs.get("server's") != mine.get("server's") or by_gunicorn or by_prefork:
+        by_gunicorn = by_gunicorn or (theirs.get("server's") and not mine.get("server's"))
+        name = _refused_request(line, head_fields, by_gunicorn, body)
+        if name is None or not _server_refusal(theirs if by_gunicorn else mine):
+            return None
+        applied.add(name)
+        return "cut"
+    if theirs.get("server's"):
+        if theirs != mine:
+            return None
+        if theirs["status"] in (417, 500):
+            applied.add(f"{theirs['status']} keeps the connection")
+            return "cut"
+        return "same"
+    mode = _mode(head_fields).partition(":")[0]
+    cut = _connection(theirs, mine, line, head_fields, mode, worker, applied)
+    if isinstance(theirs["body"], dict) and isinstance(mine["body"], dict):
+        _environ(theirs["body"], mine["body"], head_fields, line, applied)
+    _response(theirs, mine, method, mode, applied)
+    if theirs != mine:
+        return None
+    return "cut" if cut else "same"
+
+
+def classify(worker):
+    """The classifier of a campaign against gunicorn's ``worker``: "same", the names of
+    the known differences (joined with "+") that make the outcomes agree, or None."""
+    def decide(case, gun, ours):
+        count = 1 if worker == "sync" else len(case)
+        theirs_finals, ours_finals = gun.finals[:count], ours.finals[:count]
+        if theirs_finals == ours_finals and (worker == "sync" or gun.closed == ours.closed):
+            return "same"
+        applied = set()
+        for i in range(min(count, max(len(theirs_finals), len(ours_finals)))):
+            theirs = copy.deepcopy(theirs_finals[i]) if i < len(theirs_finals) else None
+            mine = copy.deepcopy(ours_finals[i]) if i < len(ours_finals) else None
+            verdict = _pair(worker, case[i], theirs, mine, applied)
+            if verdict is None:
+                return None
+            if verdict == "cut":
+                break
+        if not applied or not applied <= set(KNOWN):
+            return None
+        return "+".join(sorted(applied))
+    return decide
+
+
+def print_finding(case, gun, ours, out=print):
+    out("FINDING " + repr([head + body for _, head, body, _ in case]))
+    out(f"  gunicorn: {gun.finals} closed={gun.closed}")
+    out(f"  prefork:  {ours.finals} closed={ours.closed}")
+
+
+@pytest.fixture(scope="module", params=["sync", "gthread"])
+def servers(request):
+    pytest.importorskip("gunicorn")
+    running = start_servers(request.param)
+    yield request.param, running
+    stop_servers(running)
+
+
+def test_wsgi_agrees_with_gunicorn(servers):
+    worker, running = servers
+    shown = []
+    result = campaign(running, 41, CI_INPUTS, classify(worker), report=lambda *f: print_finding(*f, out=shown.append))
+    assert result["inputs"] == CI_INPUTS
+    assert not result["findings"], "\n".join(shown[:15])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--inputs", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--worker", choices=["sync", "gthread"], default="sync")
+    ap.add_argument("--parallel", type=int, default=8)
+    ap.add_argument("--show", type=int, default=10, help="findings to print")
+    args = ap.parse_args()
+    shown = [0]
+
+    def report(*finding):
+        if shown[0] < args.show:
+            shown[0] += 1
+            print_finding(*finding)
+    running = start_servers(args.worker)
+    try:
+        start = time.monotonic()
+        result = campaign(running, args.seed, args.inputs, classify(args.worker), args.parallel, report)
+        elapsed = time.monotonic() - start
+    finally:
+        stop_servers(running)
+    print(f"{result['inputs']} inputs (seed {args.seed}, gunicorn {args.worker}) in {elapsed:.1f} s: "
+          f"{result['same']} identical, {len(result['findings'])} findings; known: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(result["known"].items())))
+    sys.exit(1 if result["findings"] else 0)
+
+
+if __name__ == "__main__":
+    main()
