@@ -10,6 +10,9 @@ Hash randomization is off (PYTHONHASHSEED=0) so that runs repeat; what still var
 little is the worker's once-a-second work (heartbeat, log flush), which follows the
 wall clock: runs on a loaded machine count a few hundred instructions more per request.
 
+The request is wrk's (``GET /`` with one field) unless ``--request browser`` sends what a
+browser sends for a page (twelve fields): the cost of each field shows in the difference.
+
 Variants (as in bench/observability.py): bare (--access-log= --metrics-bind=), log
 (access log to a file), metrics (metrics on), defaults (both).
 
@@ -26,7 +29,7 @@ selectors, asyncio's loop (readiness callbacks, and its own transports), uvloop 
 same two): the least a server on that loop can spend per request.
 
 Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
-                                     [--variants bare,log,metrics,defaults]
+                                     [--variants bare,log,metrics,defaults] [--request minimal|browser]
        python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
        python3 bench/instructions.py --floors [--requests N]
        (any of them with --keep DIR: the worker profiles are kept in DIR)
@@ -48,7 +51,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 VARIANTS = {"bare": ("", ""), "log": ("access.log", ""), "metrics": ("", "127.0.0.1:0"),
             "defaults": ("access.log", "127.0.0.1:0")}
-REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+REQUESTS = {
+    # what wrk sends: one field
+    "minimal": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    # what a browser sends for a page: twelve fields, about 600 bytes
+    "browser": (b"GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux "
+                b"x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\nAccept: "
+                b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: "
+                b"en-US,en;q=0.9\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n"
+                b"Cookie: session=abc123; theme=dark\r\nUpgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: "
+                b"document\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Site: none\r\nCache-Control: "
+                b"max-age=0\r\n\r\n"),
+}
+REQUEST = REQUESTS["minimal"]  # --request
 KEEP = None  # --keep DIR: the worker's callgrind profiles are copied there, for callgrind_annotate
 
 
@@ -184,11 +199,14 @@ def main():
     parser.add_argument("--loops", nargs="?", const="", default=None, metavar="CHECKOUT")
     parser.add_argument("--floors", action="store_true",
                         help="the bare loop on selectors, asyncio and uvloop (readiness and transports)")
+    parser.add_argument("--request", choices=sorted(REQUESTS), default="minimal",
+                        help="the request sent: wrk's (one field) or a browser's (twelve)")
     parser.add_argument("--keep", metavar="DIR", help="keep each worker's callgrind profile in DIR "
                         "(as INTERFACE.VARIANT.REQUESTS), to read with callgrind_annotate")
     args = parser.parse_args()
-    global KEEP
+    global KEEP, REQUEST
     KEEP = args.keep
+    REQUEST = REQUESTS[args.request]
     if shutil.which("valgrind") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
     n = args.requests
@@ -221,7 +239,8 @@ def main():
                   flush=True)
     print()
     print(f"Command: python3 bench/instructions.py --requests {n} --interfaces {args.interfaces}"
-          + (f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else ""))
+          + (f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else "")
+          + (f" --request {args.request}" if args.request != "minimal" else ""))
     print("| interface | variant | instructions/request | more than bare | × the bare loop |")
     print("|---|---|---|---|---|")
     print(f"| bare loop | - | {floor:,.0f} | | 1.00 |")

@@ -205,3 +205,45 @@ def test_near_http_parses_the_same_however_split(tokens, step):
     data = b"".join(tokens)
     whole = run([data])
     assert same(run([data[i:i + step] for i in range(0, len(data), step)]), whole)
+
+
+class HeadRecorder(Recorder):
+    def __init__(self):
+        super().__init__()
+        self.maps = []
+        self.parser = None
+
+    def on_headers(self, method, url, version, raw, keep_alive, upgrade):
+        super().on_headers(method, url, version, raw, keep_alive, upgrade)
+        self.maps.append(dict(self.parser.headers))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["Host", "host", "HOST", "User-Agent", "user-agent", "USER-agent",
+                                           "Cookie", "cookie", "Accept", "accept", "Set-Cookie", "X-Other",
+                                           "x-other", "Content-Type", "content-type", "DNT", "dnt", "Dnt"]),
+                          st.sampled_from(["a", "b c", "", "d ", "e\t"])), max_size=12))
+def test_field_names_keep_their_spelling_and_map_as_node(fields):
+    """Usual field names come from a table instead of being decoded: whatever the
+    spelling, the raw list keeps it and the map's key is its lower case, repeated fields
+    joined as Node joins them (the model here decodes every name)."""
+    head = b"GET / HTTP/1.1\r\n" + b"".join(f"{n}: {v}\r\n".encode() for n, v in fields) + b"\r\n"
+    rec = HeadRecorder()
+    rec.parser = RequestParser(rec)
+    rec.parser.feed(head)
+    raw = []
+    for name, value in fields:
+        raw += [name, value.rstrip(" \t")]
+    assert rec.events[1][4] == tuple(raw)
+    expected = {}
+    for name, value in zip(raw[::2], raw[1::2]):
+        key = name.lower()
+        if key not in expected:
+            expected[key] = [value] if key == "set-cookie" else value
+        elif key == "set-cookie":
+            expected[key].append(value)
+        elif key == "cookie":
+            expected[key] += "; " + value
+        elif key not in ("host", "user-agent", "content-type"):
+            expected[key] += ", " + value
+    assert rec.maps == [expected]

@@ -3,7 +3,9 @@
 Rules:
 - ``RequestParser`` builds Node's ``headers`` map in the same pass as the raw header
   list (every field, no count cap); repeated fields are joined as Node joins them.
-  Trailing spaces and tabs of a value are trimmed, as Node trims them.
+  Trailing spaces and tabs of a value are trimmed, as Node trims them. The names
+  clients usually send, in their usual spellings, come from a fixed table (str and
+  lower-case key) instead of being decoded and lower-cased per field.
 - An HTTP/1.0 request (or version 0.x) is kept alive only on a keep-alive token Node
   honours; after one that is not, a further message is HPE_CLOSED_CONNECTION.
 - A message whose last Transfer-Encoding coding is chunked has its chunk-size lines
@@ -24,6 +26,20 @@ from .llhttp import MessageParser
 __all__ = ["MessageParser", "RequestParser", "ResponseParser"]
 
 _VERSION_END = re.compile(rb"(\d\.\d)\r?\n")  # a request line's version and end, after "HTTP/"
+# The request fields browsers, curl and proxies send, in the spellings they use: each
+# name's str and lower-cased key, looked up instead of made per field (a fixed table: a
+# name not in it is decoded as any other)
+_KNOWN = {}
+for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Connection", "Cookie",
+              "Referer", "Origin", "Content-Type", "Content-Length", "Cache-Control", "Pragma",
+              "Upgrade-Insecure-Requests", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+              "Sec-Fetch-User", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Authorization",
+              "If-None-Match", "If-Modified-Since", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+              "X-Real-IP", "X-Request-ID", "Forwarded", "Via", "Transfer-Encoding", "Expect", "Upgrade",
+              "DNT", "TE", "Priority"):
+    for _spelling in (_name, _name.lower()):
+        _KNOWN[_spelling.encode("latin-1")] = (_spelling, _name.lower())
+del _name, _spelling
 
 
 class RequestParser(MessageParser):
@@ -99,24 +115,31 @@ class RequestParser(MessageParser):
         self._counted = counted
         if counted >= self.max_header_size > 0:
             self._count(0)
+        if self.headers_complete:
+            self._trailer(name, value)
+            return
         # llhttp drops leading OWS; Node trims the trailing OWS itself
         stripped = value.rstrip(b" \t")
-        if stripped is not value and not self.headers_complete and b"\t" in value:
+        if stripped is not value and b"\t" in value:
             self._blank_after_value(name, value)
-        field = name.decode("latin-1")
+        known = _KNOWN.get(name)  # (the name as str, lower-cased) of a usual field: no decoding
+        if known is None:
+            field = name.decode("latin-1")
+            key = field.lower()
+        else:
+            field, key = known
         text = stripped.decode("latin-1")
-        if self.headers_complete:
-            if self._trailers is None:
-                self._trailers = []
-            self._trailers += (field, text)
-            return
         self._raw += (field, text)
-        key = field.lower()
         headers = self.headers
         if key in headers:
             add_repeated(headers, key, text)
         else:
             headers[key] = [text] if key == "set-cookie" else text
+
+    def _trailer(self, name, value):
+        if self._trailers is None:
+            self._trailers = []
+        self._trailers += (name.decode("latin-1"), value.rstrip(b" \t").decode("latin-1"))
 
     def on_headers_complete(self):
         self.headers_complete = True
