@@ -45,7 +45,7 @@ function run(port, c, done) {
       else if (reader === 'late') setImmediate(() => res.on('data', (d) => chunks.push(d)));
       else res.resume();
       const body = () => Buffer.concat(chunks).toString('latin1');
-      res.on('end', () => log('res.end', body(), res.trailers));
+      res.on('end', () => log('res.end', body(), res.trailers, res.rawTrailers));
       res.on('aborted', () => log('res.aborted', body()));
       res.on('error', (e) => log('res.error', e.code, e.message));
       res.on('close', () => { log('res.close'); resClosed = true; settle(); });

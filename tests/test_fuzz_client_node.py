@@ -11,7 +11,7 @@ agent once the first is over (reused or not, error or not). The first response i
 by a ``data`` listener, one added on a later loop turn, ``resume()`` alone, or nobody
 (Node's dumped response).
 The events (socket and its reuse, continue, information, response with status, reason,
-version, raw and mapped headers, the body at end with the trailers, aborted, the errors'
+version, raw and mapped headers, the body at end with the trailers (mapped and raw), aborted, the errors'
 codes and messages, close) must be the same, but for the known differences of
 docs/node-compat.md (``known_difference``) and the parser's differences not yet fixed
 nor documented (``pending_difference``), which are counted apart.
@@ -299,7 +299,7 @@ def run_prefork(port, batch):
                     log("res.close")
                     state["res"] = True
                     settle()
-                res.on("end", lambda: log("res.end", body(), res.trailers))
+                res.on("end", lambda: log("res.end", body(), res.trailers, res.raw_trailers))
                 res.on("aborted", lambda: log("res.aborted", body()))
                 res.on("error", lambda e: log("res.error", e.code, e.message))
                 res.on("close", on_close)
@@ -488,18 +488,18 @@ SOCKET, REUSED = ["socket", False], ["socket", True]
 CLOSES = [["close"], ["res.close"]]
 RES_OK = ["response", 200, "OK", "1.1", ["Content-Length", "2"], {"content-length": "2"}]
 SECOND_EVENTS = [["response", 200, "OK", "1.1", ["Content-Length", "6", "X-Second", "yes"],
-                  {"content-length": "6", "x-second": "yes"}], ["res.end", "second", {}]] + CLOSES
+                  {"content-length": "6", "x-second": "yes"}], ["res.end", "second", {}, []]] + CLOSES
 # Inputs the fuzz found, each with Node's events (the second request's too: reused or not).
 # (httptools' llhttp skips the body of 100-103 only; Node's parser that of every 1xx.)
 REGRESSIONS = {
     "a 1xx declaring a length has no body": (
         "GET", [b"HTTP/1.1 199 Early Hints\r\nContent-Length: 5\r\n\r\n" + OK], "keep",
         [SOCKET, ["information", 199, "Early Hints", "1.1", ["Content-Length", "5"]], RES_OK,
-         ["res.end", "hi", {}]] + CLOSES, [REUSED] + SECOND_EVENTS),
+         ["res.end", "hi", {}, []]] + CLOSES, [REUSED] + SECOND_EVENTS),
     "a chunked 1xx has no body": (
         "GET", [b"HTTP/1.1 150 Later\r\nTransfer-Encoding: chunked\r\n\r\n", OK], "keep",
         [SOCKET, ["information", 150, "Later", "1.1", ["Transfer-Encoding", "chunked"]], RES_OK,
-         ["res.end", "hi", {}]] + CLOSES, [REUSED] + SECOND_EVENTS),
+         ["res.end", "hi", {}, []]] + CLOSES, [REUSED] + SECOND_EVENTS),
     "an HTTP/1.0 1xx with a length ends the connection": (
         "GET", [b"HTTP/1.0 150 Later\r\nContent-Length: 5\r\n\r\n" + OK], "keep",
         [SOCKET, ["information", 150, "Later", "1.0", ["Content-Length", "5"]],
@@ -508,24 +508,24 @@ REGRESSIONS = {
     "line ends after a HEAD response keep the socket": (
         "HEAD", [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n\r\n"], "keep",
         [SOCKET, ["response", 200, "OK", "1.1", ["Content-Length", "5"], {"content-length": "5"}],
-         ["res.end", "", {}]] + CLOSES, [REUSED] + SECOND_EVENTS),
+         ["res.end", "", {}, []]] + CLOSES, [REUSED] + SECOND_EVENTS),
     "a response after a HEAD response: closes in keep-alive order": (
         "HEAD", [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + OK], "keep",
         [SOCKET, ["response", 200, "OK", "1.1", ["Content-Length", "5"], {"content-length": "5"}],
-         ["res.end", "", {}]] + CLOSES, [SOCKET] + SECOND_EVENTS),
+         ["res.end", "", {}, []]] + CLOSES, [SOCKET] + SECOND_EVENTS),
     "a reset ends a close-delimited body": (
         "GET", [b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbo", b"dy"], "rst",
         [SOCKET, ["response", 200, "OK", "1.1", ["Connection", "close"], {"connection": "close"}],
-         ["error", "ECONNRESET", "read ECONNRESET"], ["res.end", "body", {}], ["res.close"], ["close"]],
+         ["error", "ECONNRESET", "read ECONNRESET"], ["res.end", "body", {}, []], ["res.close"], ["close"]],
         [SOCKET] + SECOND_EVENTS),
     "the rest of the read after a 101 that switches nothing is dropped": (
         "GET", [b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + OK], "keep",
-        [SOCKET, ["response", 101, "Switching Protocols", "1.1", [], {}], ["res.end", "", {}]] + CLOSES,
+        [SOCKET, ["response", 101, "Switching Protocols", "1.1", [], {}], ["res.end", "", {}, []]] + CLOSES,
         [REUSED] + SECOND_EVENTS),
     "an HTTP/1.0 keep-alive token before a tab does not keep the socket": (
         "GET", [b"HTTP/1.0 200 OK\r\nConnection: keep-alive\t\r\nContent-Length: 2\r\n\r\nhi"], "keep",
         [SOCKET, ["response", 200, "OK", "1.0", ["Connection", "keep-alive", "Content-Length", "2"],
-                  {"connection": "keep-alive", "content-length": "2"}], ["res.end", "hi", {}], ["res.close"],
+                  {"connection": "keep-alive", "content-length": "2"}], ["res.end", "hi", {}, []], ["res.close"],
          ["close"]], [SOCKET] + SECOND_EVENTS),
     "an upgrade nobody listens to is a complete response": (
         "GET", [b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"], "keep",
@@ -537,7 +537,7 @@ OURS_ONLY = {
     "bytes after an HTTP/1.0 response: no error": (
         "GET", [b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhix"], "keep",
         [SOCKET, ["response", 200, "OK", "1.0", ["Content-Length", "2"], {"content-length": "2"}],
-         ["res.end", "hi", {}], ["res.close"], ["close"]], [SOCKET] + SECOND_EVENTS),
+         ["res.end", "hi", {}, []], ["res.close"], ["close"]], [SOCKET] + SECOND_EVENTS),
 }
 
 
