@@ -45,7 +45,8 @@ Rules:
   ``Transfer-Encoding`` is not sent (the coding frames the body).
 - The status is a final one, 200 to 999: a 1xx in ``http.response.start`` raises (the
   client would take the next response on the connection for this request's).
-- Sending to a closed connection is dropped without an error (spec_version 2.3).
+- Sending to a closed connection is dropped without an error, unchecked (spec_version
+  2.3, as uvicorn); a body after the response is complete raises even so.
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
   500; after that, the connection is closed (the client sees a cut response). Both are
@@ -196,10 +197,12 @@ class HTTPCycle:
     async def send(self, message):
         kind = message["type"]
         if kind == "http.response.body":
-            if self.start is None:
-                raise RuntimeError("Expected ASGI message 'http.response.start', but got 'http.response.body'.")
             if self.complete:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
+            if self.closed or self.req.socket.destroyed:
+                return  # the client is gone: dropped unchecked (spec 2.3; uvicorn)
+            if self.start is None:
+                raise RuntimeError("Expected ASGI message 'http.response.start', but got 'http.response.body'.")
             res = self.res
             body = message.get("body", b"")
             if type(body) is not bytes:
@@ -240,6 +243,8 @@ class HTTPCycle:
                 self.wake()
             return
         if kind == "http.response.start":
+            if self.closed or self.req.socket.destroyed:
+                return
             if self.start is not None:
                 raise RuntimeError("Expected ASGI message 'http.response.body', but got 'http.response.start'.")
             self.start = message
