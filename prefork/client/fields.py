@@ -1,5 +1,6 @@
 """A client response's fields, as Node's IncomingMessage gives them: ``raw_headers`` and
-``headers``, ``raw_trailers`` and ``trailers``, and their ``*_distinct`` views.
+``headers``, ``raw_trailers`` and ``trailers``, and their ``*_distinct`` views; the
+version's numbers (a 1xx's too).
 
 Rules:
 - ``headers`` maps the first ``pairs`` raw pairs (Node's caps: client/protocol.py);
@@ -14,7 +15,22 @@ Rules:
 from ..http.headers import header_map
 
 
-class ResponseFields:
+class Version:
+    """Node's ``httpVersionMajor`` and ``httpVersionMinor``, read from ``http_version``."""
+
+    @property
+    def http_version_major(self):
+        return int(self.http_version.partition(".")[0])
+
+    @property
+    def http_version_minor(self):
+        return int(self.http_version.partition(".")[2])
+
+
+class ResponseFields(Version):
+    url = ""  # Node's client response has an empty url and a null method
+    method = None
+
     def _init_fields(self, raw_headers, pairs):
         self.raw_headers = raw_headers
         self.headers = header_map(raw_headers, pairs)

@@ -49,7 +49,7 @@ from ..http.errors import HTTPError
 from ..http.headers import header_map
 from ..net.text import TextDecoder
 from .awaiting import raisable
-from .fields import ResponseFields
+from .fields import ResponseFields, Version
 
 _KEPT_HIGH_WATER = 64 * 1024
 
@@ -391,7 +391,7 @@ class ClientResponse(ResponseFields, EventEmitter):
         return self._body is not None
 
 
-class Information:
+class Information(Version):
     """The payload of ``information``: a 1xx response."""
 
     def __init__(self, status_code, status_message, http_version, raw_headers, pairs):
