@@ -114,6 +114,22 @@ def test_header_size_limit_boundaries(size, accepted):
         assert error[0] == "HPE_HEADER_OVERFLOW"
 
 
+@pytest.mark.parametrize("size,accepted", [(99, True), (100, False), (130, False)])
+def test_header_size_limit_holds_at_every_split(size, accepted):
+    """The fields of a head are counted whichever reads bring them: a read shorter than
+    the limit that does not end the head leaves its fields counted for the next."""
+    pad = (size - 6 - 3 * len("X-Pn")) // 3
+    last = size - 6 - 3 * len("X-Pn") - 2 * pad
+    data = (b"GET / HTTP/1.1\r\nHost: x\r\nX-P1: " + b"p" * pad + b"\r\nX-P2: " + b"p" * pad
+            + b"\r\nX-P3: " + b"p" * last + b"\r\n\r\n")
+    for cut in range(1, len(data)):
+        events, error = run([data[:cut], data[cut:]], max_header_size=100)
+        if accepted:
+            assert error is None and events[-1][0] == "done", cut
+        else:
+            assert error is not None and error[0] == "HPE_HEADER_OVERFLOW", cut
+
+
 @pytest.mark.parametrize("ext,accepted", [(16383, True), (16384, True), (16385, False)])
 def test_chunk_extension_limit_boundaries(ext, accepted):
     data = (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" + b"e" * ext

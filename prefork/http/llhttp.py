@@ -67,6 +67,7 @@ class MessageParser:
     tracks_chunk_lines = False  # count chunk extensions and bound trailers (Node's limits)
     hold = None  # a callable: True stops the feed between two messages of one read
     held = b""  # the bytes of that read not fed yet (the caller feeds them later)
+    _counting = True  # False: no head field fed now can reach the size limit (not counted)
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
@@ -106,7 +107,11 @@ class MessageParser:
             end = data.find(_HEAD_END) + 4
             if (end == len(data) or end == 3) and (self.headers_complete or not self.in_message):
                 # the common case: no head ends inside the read and none spans into it,
-                # so the read goes to llhttp whole (this is _feed_piece, inlined)
+                # so the read goes to llhttp whole (this is _feed_piece, inlined). A read
+                # that ends with the end of a head, and is shorter than the size limit,
+                # holds every head that ends in it whole: none can pass the limit, so
+                # their fields are not counted.
+                self._counting = end == 3 or len(data) >= self.max_header_size
                 if not self.in_message and self._reusable and self._retained_len:
                     self._retained = []
                     self._retained_len = 0
@@ -132,6 +137,7 @@ class MessageParser:
         return self._feed_pieces(data)
 
     def _feed_pieces(self, data):
+        self._counting = True
         pos = 0
         size = len(data)
         while pos < size:

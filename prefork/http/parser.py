@@ -111,10 +111,11 @@ class RequestParser(MessageParser):
         self._url += url
 
     def on_header(self, name, value):
-        counted = self._counted + len(name) + len(value)
-        self._counted = counted
-        if counted >= self.max_header_size > 0:
-            self._count(0)
+        if self._counting:  # (see feed)
+            counted = self._counted + len(name) + len(value)
+            self._counted = counted
+            if counted >= self.max_header_size > 0:
+                self._count(0)
         if self.headers_complete:
             self._trailer(name, value)
             return
