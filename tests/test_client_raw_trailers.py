@@ -48,6 +48,8 @@ CASES = [
     (_chunked(_many(1100)), 0),  # no cap
     (_chunked(b"X-T: last\r\n", _many(1100, b"H")), None),  # the head's caps (Transfer-Encoding cut)
     (_chunked(b"X-T: 1\r\n", _many(31, b"H")), 10),  # a map cut, the raw list whole
+    (_chunked(_many(40)), 10.7),  # (Node's `<< 1`: whole)
+    (_chunked(b"", _many(40, b"H")), "10"),  # not a number: the default
 ]
 
 

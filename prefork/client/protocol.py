@@ -19,7 +19,8 @@ Rules (Node's, spec section 7):
 - A 1xx has no body, whatever its fields say (Node's parser skips it): at a 1xx head
   with a Content-Length or Transfer-Encoding the parser restarts after the head.
 - Node's caps on what a head keeps (``request.max_headers_count``, read when the socket
-  is given, as Node reads ``maxHeadersCount``; None is Node's default): ``raw_headers``
+  is given, as Node reads ``maxHeadersCount``; None, or no number, is Node's default; 0
+  none): ``raw_headers``
   keeps the fields Node's parser hands over in batches of 31 until 2 x the count of
   entries are kept, ``headers`` the first ``max_headers_count`` (1000) of those. The
   trailers keep as many raw pairs by the same batches, and ``trailers`` maps all the
@@ -52,6 +53,16 @@ def _declares_body(raw):
     return False
 
 
+def _cap(value):
+    """``max_headers_count`` as Node reads ``maxHeadersCount``: a number only (another
+    type is its default, None), whole (its ``<< 1``: NaN and infinities are 0, no cap)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return 0
+    return int(value)
+
+
 _STOPPED = object()
 
 
@@ -74,7 +85,7 @@ class ClientProtocol:
         self._heads = 0  # heads (1xx and final) that ended in the read being parsed
         self._stop_reason = None
         self._closed_after = False  # a 1xx restarted the parser and forbade another message
-        self.max_headers_count = request.max_headers_count  # (Node reads it as the socket is given)
+        self.max_headers_count = _cap(request.max_headers_count)  # (Node reads it as the socket is given)
         self._whole_head = None  # every field of a head whose raw_headers were cut (for framing)
 
     def release(self):
