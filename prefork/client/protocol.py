@@ -20,11 +20,11 @@ Rules (Node's, spec section 7):
   with a Content-Length or Transfer-Encoding the parser restarts after the head.
 - Node's caps on what a head keeps (``request.max_headers_count``, read when the socket
   is given, as Node reads ``maxHeadersCount``; None, or no number, is Node's default; 0
-  none): ``raw_headers``
-  keeps the fields Node's parser hands over in batches of 31 until 2 x the count of
-  entries are kept, ``headers`` the first ``max_headers_count`` (1000) of those. The
-  trailers keep as many raw pairs by the same batches, and ``trailers`` maps all the
-  kept ones (Node caps only the head's map). Framing is read from every field.
+  none): ``raw_headers`` keeps the fields Node's parser hands over in batches of 31
+  until 2 x the count of entries are kept, ``headers`` the first ``max_headers_count``
+  (1000) of those. The trailers keep as many raw pairs by the same batches, and
+  ``trailers`` maps all the kept ones (Node caps only the head's map). Framing is read
+  from every field (a Transfer-Encoding past the cap still frames the body).
 - After the final response (HEAD's included), bytes before the next request mean the
   peer framed it badly or answers what was not asked: the socket is not kept for
   another request (destroyed, which takes it out of the agent's pool), and they are no
