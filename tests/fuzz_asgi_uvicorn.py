@@ -521,9 +521,10 @@ def http_answers(data, methods):
 
 
 def ws_answers(data):
-    res, data = parse_head(data)
-    if res is None or res["status"] != 101:
-        return http_answers(data if res is None else b"", []) if res is None else [res, {"body": data.decode("latin-1")}]
+    res, rest = parse_head(data)
+    if res is None or res["status"] != 101:  # an HTTP answer in place of the handshake
+        return http_answers(data, [b"GET"])
+    data = rest
     frames, inflate = [], zlib.decompressobj(-15)
     while len(data) >= 2:
         first, second = data[0], data[1]
