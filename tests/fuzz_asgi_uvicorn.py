@@ -38,7 +38,7 @@ IDLE = 0.3  # seconds of quiet that end a connection's reading
 # -- the app --------------------------------------------------------------------------------
 HTTP_MODES = ["echo", "dup", "chunks", "chunks-cl", "after", "cl-short", "cl-long", "s204", "s304", "s205",
               "s418", "s599", "trailers", "raise-before", "raise-after", "raise-mid", "return", "return-start",
-              "return-mid", "early", "conn-close", "te-app", "empty-more", "wait"]
+              "return-mid", "early", "conn-close", "te-app", "empty-more", "wait", "empty", "big", "s103", "head-cl"]
 WS_MODES = ["accept", "sub", "hdr", "close", "deny", "raise", "return", "raise-after", "close-after"]
 
 
@@ -53,7 +53,8 @@ def dump(scope):
     out["server"] = scope["server"][0] if scope.get("server") else None
     client = scope.get("client")
     out["client"] = [client[0], type(client[1]).__name__] if client else None
-    out["keys"] = sorted(k for k in scope if k not in ("app", "extensions"))
+    out["keys"] = sorted(k for k in scope if k != "app")
+    out["extensions"] = sorted(scope.get("extensions") or ())
     return out
 
 
@@ -127,6 +128,11 @@ async def http_app(scope, receive, send, seen, log):
         headers.append((b"connection", b"close"))
     if mode == "te-app":
         headers.append((b"transfer-encoding", b"chunked"))
+    if mode == "empty":  # no headers, no body
+        headers, body = [], b""
+    if mode == "head-cl":  # the length a HEAD would have, no body
+        headers.append((b"content-length", b"1000"))
+        body = b""
     if mode == "raise-before":
         raise ValueError("before the start")
     if mode == "return":
@@ -140,7 +146,10 @@ async def http_app(scope, receive, send, seen, log):
         raise ValueError("after the start")
     if mode == "return-start":
         return
-    if mode in ("chunks", "chunks-cl", "raise-mid", "return-mid", "empty-more", "trailers"):
+    if mode == "big":  # 128 KiB in 8 messages: past the sockets' high-water marks
+        for n in range(8):
+            await out({"type": "http.response.body", "body": bytes([97 + n]) * 16384, "more_body": n < 7})
+    elif mode in ("chunks", "chunks-cl", "raise-mid", "return-mid", "empty-more", "trailers"):
         third = len(body) // 3
         if mode == "empty-more":
             await out({"type": "http.response.body", "body": b"", "more_body": True})

@@ -213,9 +213,28 @@ def head_with_first_body(item, pre, uvi):
     for i, (p, u) in enumerate(zip(pre["answers"], uvi["answers"])):
         if p.get("status") == 500 and u.get("status") == 200 and (u.get("framing", "").endswith("cut") or
                                                                   u.get("body", "") == "") and pre["closed"]:
-            if {"return-start", "raise-after", "cl-long", "cl-short"} & set(modes(item)):
+            if {"return-start", "raise-after", "cl-long", "cl-short", "head-cl"} & set(modes(item)):
                 uvi["answers"][i] = p
                 hit = True
+    return hit
+
+
+def interim_start(item, pre, uvi):
+    # docs/asgi.md: a 1xx status in http.response.start raises in the app (prefork's
+    # answer is a 500): the client would take the next response for this request's.
+    # uvicorn sends the 103 as the response, its body after it.
+    hit = False
+    for i, (p, u) in enumerate(zip(pre["answers"], uvi["answers"])):
+        if "s103" in modes(item) and p.get("status") == 500 and u.get("status") == 103:
+            uvi["answers"], uvi["closed"] = pre["answers"], pre["closed"]
+            for pr, ur in zip(pre["app"], uvi["app"]):
+                if ur.get("scope", {}).get("path", "").startswith("/m/s103/") and \
+                        pr.get("log") == [["send raised", "http.response.body", "RuntimeError"], ["raised", "RuntimeError"]]:
+                    ur["log"] = pr["log"]
+            n = min(len(pre["app"]), len(uvi["app"]))  # uvicorn may take what follows for requests of their own
+            pre["app"], uvi["app"] = pre["app"][:n], uvi["app"][:n]
+            hit = True
+            break
     return hit
 
 
@@ -512,7 +531,7 @@ def pipelined_after_cut(item, pre, uvi):
 KNOWN = [
     # HTTP
     uvicorn_trailers_in_headers, http10_no_continue, node_keep_alive, whole_body_length, http10_close_delimited, unknown_reason, server_400,
-    no_body_status, close_after_error, head_with_first_body, h2c_body_dropped, early_answer, http10_streamed_close,
+    no_body_status, close_after_error, head_with_first_body, interim_start, h2c_body_dropped, early_answer, http10_streamed_close,
     pipelined_after_cut, half_close_answered,
     # WebSocket
     ws_date_on_101, wsproto_scope_headers, ws_refusal, ws_frames_before_101, ws_lost_code, ws_denial,
