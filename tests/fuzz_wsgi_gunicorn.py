@@ -24,6 +24,7 @@ import os
 import random
 import socket
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,29 +38,19 @@ STATUSES = ["200 OK", "201 Created Ok", "299 Whatever", "404 Not  Found", "200 "
 
 
 # -- the app both servers run ------------------------------------------------------------
+READS = {  # the ways an app reads wsgi.input, by X-Mode "echo:WAY" (read() when none is named)
+    "readline": lambda stream: iter(stream.readline, b""), "line3": lambda stream: iter(lambda: stream.readline(3), b""),
+    "chunks": lambda stream: iter(lambda: stream.read(3), b""), "iter": iter, "readlines": lambda s: s.readlines(),
+    "none": lambda stream: [stream.read(None)], "neg": lambda stream: [stream.read(-1)],
+}
+
+
 def _read_body(environ, how):
     stream = environ["wsgi.input"]
-    if how == "readline":
-        lines = []
-        while True:
-            line = stream.readline()
-            if not line:
-                return b"".join(lines)
-            lines.append(line)
     if how == "django":  # Django reads CONTENT_LENGTH bytes, none without it
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        return stream.read(length) if length > 0 else b""
-    if how == "chunks":
-        parts = []
-        while True:
-            part = stream.read(3)
-            if not part:
-                return b"".join(parts)
-            parts.append(part)
-    return stream.read()
+        length = environ.get("CONTENT_LENGTH") or "0"
+        return stream.read(int(length)) if length.isdigit() and int(length) > 0 else b""
+    return b"".join(READS.get(how, lambda stream: [stream.read()])(stream))
 
 
 def dump(environ, body):
@@ -97,6 +88,23 @@ def app(environ, start_response):
         return [b"replaced"]
     if mode == "raise":
         raise RuntimeError("the fuzz app raises")
+    if mode == "genraise":  # the head and a block out, then the app fails
+        start_response("200 OK", plain)
+        return (data[:i] if i else 1 / 0 for i in (10, 0))
+    if mode == "file":  # wsgi.file_wrapper around a real file (sendfile where the server can)
+        spool = tempfile.TemporaryFile()
+        spool.write(data)
+        spool.seek(0)
+        start_response("200 OK", plain + ([("Content-Length", str(len(data)))] if arg != "nolength" else []))
+        return environ["wsgi.file_wrapper"](spool)
+    if mode == "fields":  # odd header fields from the app: a 500, or what goes out
+        odd = {"space": [("Content-Length", " %d " % len(data))], "twice": [("Content-Length", str(len(data)))] * 2,
+               "badname": [("Bad Name", "v")], "ctl": [("X-Ctl", "a\x01b")], "empty": [("X-Empty", "")]}
+        start_response("200 OK", plain + odd.get(arg, []))
+        return [data]
+    if mode == "str":  # a str body block: the app's error
+        start_response("200 OK", plain)
+        return [data.decode("latin-1")]
     if mode in ("short", "long"):  # five bytes missing, or five too many after the dump
         length = len(data) + (5 if mode == "short" else 0)
         start_response("200 OK", plain + [("Content-Length", str(length))])
@@ -117,7 +125,10 @@ TARGETS = [b"/", b"/a/b", b"/a%2Fb", b"/a%00b", b"/%zz", b"/a%", b"/a%2", b"/caf
            b"/caf\xc3\xa9", b"/\xff", b"/a+b?c+d", b"/~u/!$&'()*+,;=:@", b"*", b"/q?\"<>`{}|", b"/a%20b%2520"]
 VERSIONS = [b"HTTP/1.1"] * 6 + [b"HTTP/1.0"] * 3
 HOSTS = [b"x", b"x:8080", b"[::1]:80", b"example.com", b"", b"X.Example.COM:443"]
-MODES = [b"echo"] * 10 + [b"echo:readline", b"echo:django", b"echo:chunks", b"reason:1", b"reason:3", b"reason:4",
+MODES = [b"echo"] * 10 + [b"echo:readline", b"echo:django", b"echo:chunks", b"echo:line3", b"echo:iter",
+                          b"echo:readlines", b"echo:none", b"echo:neg", b"genraise", b"file", b"file:nolength",
+                          b"fields:space", b"fields:twice", b"fields:badname", b"fields:ctl", b"fields:empty", b"str",
+                          b"reason:1", b"reason:3", b"reason:4",
                           b"reason:5", b"reason:6", b"reason:7", b"reason:8", b"dup", b"gen", b"gen", b"write",
                           b"excinfo", b"raise", b"short", b"long", b"204", b"204:cl", b"304", b"304:cl",
                           b"304:gen"]
@@ -130,7 +141,8 @@ HEADERS = [
     (b"X-Utf8", b"\xc3\xa9"), (b"Authorization", b"Basic eDp5"), (b"Connection", b"keep-alive"),
     (b"Connection", b"close"), (b"Connection", b"Upgrade"), (b"Upgrade", b"websocket"), (b"TE", b"trailers"),
     (b"Keep-Alive", b"timeout=5"), (b"Proxy-Connection", b"keep-alive"), (b"Content-Length", b"0"),
-    (b"X-Comma", b"a, b"), (b"Expect", b"100-continue"), (b"Expect", b"foo")]
+    (b"X-Comma", b"a, b"), (b"Expect", b"100-continue"), (b"Expect", b"foo"),
+    (b"SCRIPT_NAME", b"/a"), (b"PATH_INFO", b"/zz")]
 EXTENSIONS = [b";a", b";a=b", b';a="b c"', b";a=b;c=d", b"; a=b"]
 TRAILERS = [b"X-T: 1\r\n", b"X-T: 1\r\nX-U: 2\r\n", b"Content-Type: late\r\n"]
 TE = [b"chunked", b"Chunked", b"CHUNKED", b"gzip, chunked", b"identity", b"chunked, chunked", b"chunked "]
@@ -341,13 +353,13 @@ class Outcome:
 
 
 # -- the servers ----------------------------------------------------------------------------
-def start_servers(worker="sync"):
-    """(prefork's Daemon, Gunicorn), each with one worker, ready."""
+def start_servers(worker="sync", threads=1):
+    """(prefork's Daemon, Gunicorn), each with one worker (of ``threads`` threads), ready."""
     from daemon import Daemon, children
     from journey_peers import Gunicorn
     gun = Gunicorn("fuzz_wsgi_gunicorn:app", "--worker-class", worker, "--log-level", "warning",
-                   "--error-logfile", "-")
-    prefork = Daemon("--interface", "wsgi", app="fuzz_wsgi_gunicorn:app", workers=1)
+                   "--error-logfile", "-", threads=threads)
+    prefork = Daemon("--interface", "wsgi", "--threads", str(threads), app="fuzz_wsgi_gunicorn:app", workers=1)
     try:
         prefork.wait_ready(timeout=30)
         wait_serving(gun.port)

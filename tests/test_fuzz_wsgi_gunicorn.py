@@ -3,9 +3,10 @@ gthread workers, one each), on the same generated request streams over loopback 
 app, the inputs and the driver: tests/fuzz_wsgi_gunicorn.py). Here: the table of known
 differences, each with its reason, the classifier that applies it, and the runs.
 
-CI runs a seeded batch against each gunicorn worker; a long one:
+CI runs a seeded batch against each gunicorn worker (sync; gthread with one thread and
+prefork's loop calls; gthread and prefork with four threads each); a long one:
 
-    python tests/test_fuzz_wsgi_gunicorn.py --inputs 20000 --seed 1 --worker gthread
+    python tests/test_fuzz_wsgi_gunicorn.py --inputs 20000 --seed 1 --worker gthread [--threads 4]
 """
 
 import argparse
@@ -21,6 +22,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fuzz_wsgi_gunicorn import campaign, start_servers, stop_servers  # noqa: E402
+from prefork.http.errors import ParseError  # noqa: E402
+from prefork.http.parser import RequestParser  # noqa: E402
 
 CI_INPUTS = 1500  # per gunicorn worker kind (about 3 s each)
 
@@ -32,23 +35,34 @@ KNOWN = {
     "sync closes": "gunicorn's sync worker says Connection: close and closes after every response "
                    "(it has no keep-alive); prefork keeps HTTP/1.1 connections alive. Under sync only the "
                    "first response and not the close are compared",
-    "list length": "a list body without the app's Content-Length goes out with one (docs/wsgi.md: one send, "
-                   "its length); gunicorn chunks it (HTTP/1.1) or delimits it by the close (HTTP/1.0)",
+    "list length": "a list body (docs/wsgi.md: one send, its length), or a wsgi.file_wrapper of a regular file "
+                   "(sendfile with its length), without the app's Content-Length goes out with one; gunicorn "
+                   "chunks it (HTTP/1.1) or delimits it by the close (HTTP/1.0, so it closes where prefork can "
+                   "keep the connection)",
     "HEAD length": "HEAD gets the Content-Length GET would have (docs/wsgi.md); gunicorn sends none when the "
                    "app gave none",
     "exc_info headers": "gunicorn keeps the first start_response's headers next to those given with exc_info; "
                         "PEP 3333 says the new ones replace them (prefork)",
+    "str block": "a str body block: prefork answers 500, as the head waits for the first bytes block (PEP 3333: "
+                 "the headers go out with the first non-empty block) and the str is none; gunicorn has sent "
+                 "a 200 head already (or, for HEAD, sends it whole), then cuts the body",
     "empty reason": "a status with an empty reason ('200 ', '200') gets the standard reason (Node's default); gunicorn "
                     "sends the empty one. RFC 9112 4: clients ignore the reason",
-    "304 length": "prefork leaves a 304's Content-Length to the response when it is the body's length, and a "
-                  "response without a body writes none; gunicorn sends the app's (RFC 9110 8.6 allows both; "
-                  "Werkzeug drops it from its 304s itself)",
+    "304 length": "a 304's Content-Length equal to the length of the body the app returned is not sent "
+                  "(the body is not either); gunicorn sends it. Django's CommonMiddleware gives its empty 304s "
+                  "'Content-Length: 0', which RFC 9110 8.6 forbids (only the 200's length may be sent) and "
+                  "which would tell a cache its stored body is empty; a length that differs from the body's "
+                  "(the 200's) is sent by both",
     # -- the environ ------------------------------------------------------------------------
     "chunked CONTENT_LENGTH": "threads = 1 reads a chunked body whole first and sets CONTENT_LENGTH to its size "
                               "(docs/wsgi.md: Django reads CONTENT_LENGTH only); gunicorn leaves it out",
     "joined fields": "repeated request fields are joined as Node joins them (docs/wsgi.md): ', ' where gunicorn "
                      "writes ',', Cookie with '; ' (what cookie parsers split on), single-valued fields "
                      "(Content-Type, User-Agent, Referer, Authorization, Host) keep the first",
+    "forwarder headers": "gunicorn keeps the 'SCRIPT_NAME' and 'PATH_INFO' fields (its forwarder_headers) of a "
+                         "trusted peer, loopback by default, as HTTP_SCRIPT_NAME and HTTP_PATH_INFO, and takes "
+                         "SCRIPT_NAME (cut off PATH_INFO) from the first (a 500 for a path outside it); prefork drops every name with '_' "
+                         "(environ.py's rules) and takes the mount point from root_path only",
     "empty path": "an absolute-form target without a path ('http://h:8080') is the path '/' (RFC 9110 4.2.3, "
                   "environ.py's rules); gunicorn gives PATH_INFO ''",
     # -- requests one refuses and the other serves --------------------------------------------
@@ -92,6 +106,13 @@ KNOWN = {
                                         "still going out gets no 400, the connection closes (Node's rule, "
                                         "docs/node-compat.md); gunicorn answers 400",
     "417 keeps the connection": "after a 417 prefork reads on (Node's automatic 417); gunicorn closes",
+    "parse error ends the connection": "requests pipelined before one prefork's parser refuses, in the same "
+                                       "read, are not answered: the parse error is met before their calls run, "
+                                       "and the connection ends with a 400 where the first unanswered one's "
+                                       "response would be (Node's rule for a parse error while no head is "
+                                       "out, server/); gunicorn answers them (and then 400, or closes first)",
+    "HEAD iteration": "an answer to HEAD stops the iteration at the first block (docs/wsgi.md); gunicorn iterates "
+                      "to the end, meets the app's error there and closes",
     "500 keeps the connection": "after the 500 for an app that raised, prefork serves on (docs/wsgi.md); gunicorn's "
                                 "gthread worker closes (its sync worker closes after every response)",
     "HTTP/1.0 Connection: upgrade": "an HTTP/1.0 request whose Connection says 'upgrade' and 'keep-alive': "
@@ -117,6 +138,41 @@ def fields(head):
             name, _, value = text.partition(b":")
             out.append((name.lower().decode("latin-1"), value.strip(b" \t").decode("latin-1")))
     return line, out
+
+
+class _Count:
+    """A parser delegate that counts the messages it completes."""
+
+    def __init__(self):
+        self.done = 0
+
+    def on_message_begin(self):
+        pass
+
+    def on_headers(self, *head):
+        pass
+
+    def on_body(self, body):
+        pass
+
+    def on_message_complete(self, trailers):
+        self.done += 1
+
+
+def parse_error_after(case, i):
+    """prefork's parser, fed the whole stream, fails on a message after the ``i``-th
+    (it completes more than ``i`` messages first): a parse error that ends the
+    connection with the requests before it unanswered (Node's rule)."""
+    count, data = _Count(), b"".join(head + body for _, head, body, _ in case)
+    try:
+        while data:
+            offset = RequestParser(count, 16384).feed(data)
+            if offset is None:
+                return False
+            data = data[offset:]  # an upgrade request (served as a plain one): what follows is parsed anew
+    except ParseError:
+        return count.done > i
+    return False
 
 
 def _mode(head_fields):
@@ -157,6 +213,17 @@ def _environ(theirs, ours, head_fields, line, applied):
         if _mode(head_fields) == "echo:django" and theirs.get("body") == "":
             ours["body"] = ""  # (what Django reads: CONTENT_LENGTH's bytes, none without it)
         applied.add("chunked CONTENT_LENGTH")
+    given = dict(head_fields)
+    for name in ("script_name", "path_info"):  # (a name with "_": the header's own, not its dashed twin)
+        key = "HTTP_" + name.upper()
+        if name in given and theirs.get(key) == given[name] and key not in ours:
+            del theirs[key]
+            applied.add("forwarder headers")
+    script = given.get("script_name")
+    if script and theirs.get("SCRIPT_NAME") == script and ours.get("SCRIPT_NAME") == "" \
+            and ours.get("PATH_INFO") == script + theirs.get("PATH_INFO", ""):
+        ours.update(SCRIPT_NAME=script, PATH_INFO=theirs["PATH_INFO"])
+        applied.add("forwarder headers")
     if line[1][:1] != b"/" and theirs.get("PATH_INFO") == "" and ours.get("PATH_INFO") == "/":
         ours["PATH_INFO"] = ""
         applied.add("empty path")
@@ -173,13 +240,17 @@ def _environ(theirs, ours, head_fields, line, applied):
             applied.add("joined fields")
 
 
-def _response(theirs, ours, method, mode, applied):
+NO_LENGTH = ("reason", "dup", "fields:badname", "fields:ctl", "fields:empty", "file:nolength")  # no Content-Length
+
+
+def _response(theirs, ours, method, full_mode, applied):
     """Masks the known differences of two app responses (views) in place."""
-    if mode in ("reason", "dup") and ours["framing"] == "length" and theirs["framing"] in ("chunked", "close") \
+    mode = full_mode.partition(":")[0]
+    if full_mode.startswith(NO_LENGTH) and ours["framing"] == "length" and theirs["framing"] in ("chunked", "close") \
             and ours["length"] and ours["complete"]:
         ours.update(framing=theirs["framing"], length=theirs["length"], te=theirs["te"])
         applied.add("list length")
-    if method == b"HEAD" and mode in ("reason", "dup") and ours["length"] and not theirs["length"]:
+    if method == b"HEAD" and full_mode.startswith(NO_LENGTH) and ours["length"] and not theirs["length"]:
         ours["length"] = False
         applied.add("HEAD length")
     if mode == "excinfo" and theirs["fields"] == {"content-type": ["application/json"],
@@ -211,7 +282,10 @@ def _connection(theirs, mine, line, head_fields, mode, worker, applied):
     tokens = _tokens(head_fields)
     version = line[2] if len(line) > 2 else b""
     name = None
-    if mode == "short" and mine["connection"] == ["close"] and not mine["complete"]:
+    if _mode(head_fields).startswith(NO_LENGTH) and theirs["framing"] == "close" and mine["framing"] == "length" \
+            and theirs["connection"] == ["close"]:
+        name = "list length"
+    elif mode == "short" and mine["connection"] == ["close"] and not mine["complete"]:
         name = "short body"
         if isinstance(theirs["body"], bytes) and theirs["body"][-5:] == b"HTTP/":  # the next response's start
             try:
@@ -239,10 +313,10 @@ def _connection(theirs, mine, line, head_fields, mode, worker, applied):
     return True
 
 
-def _pair(worker, request, theirs, mine, applied):
+def _pair(worker, case, index, theirs, mine, applied):
     """Compares one request's responses after masking what is known: "same", "cut"
     (the same up to here; what follows on the connection is not comparable) or None."""
-    method, head, body, _ = request
+    method, head, body, _ = case[index]
     line, head_fields = fields(head)
     if mine is not None and mine["status"] is None and theirs is not None and theirs["status"] is not None:
         mine = None  # prefork sent a 100, then closed: as if it had not answered at all
@@ -253,6 +327,9 @@ def _pair(worker, request, theirs, mine, applied):
         name = theirs is not None and _refused_request(line, head_fields, False, body)
         if name:  # one prefork refuses, behind a response: no error reply either
             applied.update((name, "no error reply behind a response"))
+            return "cut"
+        if theirs is not None and parse_error_after(case, index):
+            applied.add("parse error ends the connection")
             return "cut"
         return None
     if theirs.get("server's") and mine.get("server's") and {theirs["status"], mine["status"]} == {400, 417} \
@@ -268,6 +345,17 @@ def _pair(worker, request, theirs, mine, applied):
     if theirs.get("server's") and theirs["status"] == 417 and mine["status"] != 417 \
             and sorted(v.lower() for n, v in head_fields if n == "expect") == ["100-continue", "foo"]:
         applied.add("repeated Expect")
+        return "cut"
+    script = dict(head_fields).get("script_name")
+    if theirs.get("server's") and theirs["status"] == 500 and mine["status"] != 500 and script \
+            and not line[1].startswith(script.encode("latin-1")):
+        applied.add("forwarder headers")  # (a path outside that SCRIPT_NAME is gunicorn's error)
+        return "cut"
+    if _mode(head_fields) == "str" and mine.get("server's") and mine["status"] == 500 and theirs["status"] == 200:
+        applied.add("str block")
+        return "cut"
+    if mine.get("server's") and mine["status"] == 400 and theirs != mine and parse_error_after(case, index):
+        applied.add("parse error ends the connection")  # (its 400 stands where this answer would)
         return "cut"
     if theirs["status"] is None or mine["status"] is None:  # a 1xx, then the connection closed
         return "same" if theirs == mine else None
@@ -289,9 +377,12 @@ def _pair(worker, request, theirs, mine, applied):
         return "same"
     mode = _mode(head_fields).partition(":")[0]
     cut = _connection(theirs, mine, line, head_fields, mode, worker, applied)
+    if mode == "genraise" and method == b"HEAD":
+        applied.add("HEAD iteration")  # (gunicorn closes after it, prefork serves on)
+        cut = True
     if isinstance(theirs["body"], dict) and isinstance(mine["body"], dict):
         _environ(theirs["body"], mine["body"], head_fields, line, applied)
-    _response(theirs, mine, method, mode, applied)
+    _response(theirs, mine, method, _mode(head_fields), applied)
     if theirs != mine:
         return None
     return "cut" if cut else "same"
@@ -309,7 +400,7 @@ def classify(worker):
         for i in range(min(count, max(len(theirs_finals), len(ours_finals)))):
             theirs = copy.deepcopy(theirs_finals[i]) if i < len(theirs_finals) else None
             mine = copy.deepcopy(ours_finals[i]) if i < len(ours_finals) else None
-            verdict = _pair(worker, case[i], theirs, mine, applied)
+            verdict = _pair(worker, case, i, theirs, mine, applied)
             if verdict is None:
                 return None
             if verdict == "cut":
@@ -326,11 +417,11 @@ def print_finding(case, gun, ours, out=print):
     out(f"  prefork:  {ours.finals} closed={ours.closed}")
 
 
-@pytest.fixture(scope="module", params=["sync", "gthread"])
+@pytest.fixture(scope="module", params=[("sync", 1), ("gthread", 1), ("gthread", 4)], ids=["sync", "gthread", "threads"])
 def servers(request):
     pytest.importorskip("gunicorn")
-    running = start_servers(request.param)
-    yield request.param, running
+    running = start_servers(*request.param)
+    yield request.param[0], running
     stop_servers(running)
 
 
@@ -347,6 +438,7 @@ def main():
     ap.add_argument("--inputs", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--worker", choices=["sync", "gthread"], default="sync")
+    ap.add_argument("--threads", type=int, default=1, help="threads per worker, both servers (gthread)")
     ap.add_argument("--parallel", type=int, default=8)
     ap.add_argument("--show", type=int, default=10, help="findings to print")
     args = ap.parse_args()
@@ -356,7 +448,7 @@ def main():
         if shown[0] < args.show:
             shown[0] += 1
             print_finding(*finding)
-    running = start_servers(args.worker)
+    running = start_servers(args.worker, args.threads)
     try:
         start = time.monotonic()
         result = campaign(running, args.seed, args.inputs, classify(args.worker), args.parallel, report)
