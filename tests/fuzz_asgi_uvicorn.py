@@ -59,7 +59,8 @@ def dump(scope):
 
 
 def mode_of(scope):
-    parts = scope.get("raw_path", b"").split(b"/")
+    raw, root = scope.get("raw_path", b""), scope.get("root_path", "").encode("latin-1")
+    parts = (raw[len(root):] if root and raw.startswith(root) else raw).split(b"/")
     return parts[2].decode("latin-1") if len(parts) > 2 and parts[1] in (b"m", b"ws") else "echo"
 
 
@@ -349,9 +350,9 @@ def inputs(seed, count):
 class Peer:
     """One server process serving ``app`` on a pre-bound loopback port; its event lines by id."""
 
-    def __init__(self, name, ws="wsproto"):
+    def __init__(self, name, ws="wsproto", root_path=""):
         from daemon import scratch_dir
-        self.name, self.ws = name, ws
+        self.name, self.ws, self.root_path = name, ws, root_path
         self.dir = scratch_dir(f"fuzz-asgi-{name}-")
         self.events = os.path.join(self.dir, "events")
         self.offset, self.partial, self.records = 0, b"", {}
@@ -362,6 +363,7 @@ class Peer:
         open(self.events, "w").close()
         if self.name == "prefork":
             self.daemon = Daemon("--interface", "asgi", "--ws-max-size", str(WS_MAX), "--ws-ping-interval", "0",
+                                 *(["--root-path", self.root_path] if self.root_path else []),
                                  app="fuzz_asgi_uvicorn:app", workers=1, env={"FUZZ_ASGI_EVENTS": self.events})
             self.port = self.daemon.port
             self.daemon.wait_ready(timeout=20)
@@ -374,7 +376,8 @@ class Peer:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "fuzz_asgi_uvicorn:app", "--fd", str(sock.fileno()), "--http",
                  "httptools", "--ws", self.ws, "--lifespan", "on", "--no-access-log", "--log-level", "warning",
-                 "--ws-max-size", str(WS_MAX), "--ws-ping-interval", "600", "--no-server-header"],
+                 "--ws-max-size", str(WS_MAX), "--ws-ping-interval", "600", "--no-server-header",
+                 *(["--root-path", self.root_path] if self.root_path else [])],
                 pass_fds=(sock.fileno(),), env=python_env(FUZZ_ASGI_EVENTS=self.events), cwd=HERE,
                 stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
             sock.close()

@@ -76,6 +76,13 @@ def modes(item):
     return [m.decode() for m in re.findall(rb"/m/([a-z0-9-]+)/", b"".join(item["steps"]))]
 
 
+def route(record):
+    """The path of an app record's scope without its root_path (the app's route)."""
+    scope = record.get("scope") or {}
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 def cut_to(longer, shorter):
     """Where one server stopped early (it closed the connection): the other's answers and
     app records past that point are left out; what both answered is still compared."""
@@ -175,7 +182,7 @@ def no_body_status(item, pre, uvi):
     # writes for these statuses (RFC 9110 15.3.5, 15.4.5: they have no content)
     hit = False
     for record in uvi["app"]:
-        if "scope" in record and record["scope"]["path"].startswith(("/m/s204/", "/m/s304/")) and \
+        if route(record).startswith(("/m/s204/", "/m/s304/")) and \
                 record.get("log") == [["send raised", "http.response.body", "RuntimeError"], ["raised", "RuntimeError"]]:
             record["log"] = ["returned"]
             hit = True
@@ -195,7 +202,7 @@ def close_after_error(item, pre, uvi):
     # and framed). The app sees the same RuntimeError on both; what follows on the
     # connection (answered by prefork, cut by uvicorn) is left out.
     after = [i for i, r in enumerate(uvi["app"]) if r.get("log", [None])[-1] == ["raised", "RuntimeError"]
-             and r.get("scope", {}).get("path", "").startswith("/m/after/")]
+             and route(r).startswith("/m/after/")]
     if not (after and uvi["closed"] and (not pre["closed"] or len(pre["answers"]) > len(uvi["answers"]))):
         return False
     cut_to(pre, uvi)
@@ -228,7 +235,7 @@ def interim_start(item, pre, uvi):
         if "s103" in modes(item) and p.get("status") == 500 and u.get("status") == 103:
             uvi["answers"], uvi["closed"] = pre["answers"], pre["closed"]
             for pr, ur in zip(pre["app"], uvi["app"]):
-                if ur.get("scope", {}).get("path", "").startswith("/m/s103/") and \
+                if route(ur).startswith("/m/s103/") and \
                         pr.get("log") == [["send raised", "http.response.body", "RuntimeError"], ["raised", "RuntimeError"]]:
                     ur["log"] = pr["log"]
             n = min(len(pre["app"]), len(uvi["app"]))  # uvicorn may take what follows for requests of their own
@@ -549,8 +556,8 @@ def classify(item, pre, uvi):
     return used if pre == uvi else False
 
 
-async def run_async(seed, count, parallel=8, ws="wsproto", report=print):
-    peers = [Peer("prefork"), Peer("uvicorn", ws)]
+async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_path=""):
+    peers = [Peer("prefork", root_path=root_path), Peer("uvicorn", ws, root_path)]
     for peer in peers:
         peer.start()
     # same_app: inputs whose app records (scopes, messages, what sends raised) were equal
@@ -588,8 +595,8 @@ async def run_async(seed, count, parallel=8, ws="wsproto", report=print):
     return result
 
 
-def run(seed, count, parallel=8, ws="wsproto", report=print):
-    return asyncio.run(run_async(seed, count, parallel, ws, report))
+def run(seed, count, parallel=8, ws="wsproto", report=print, root_path=""):
+    return asyncio.run(run_async(seed, count, parallel, ws, report, root_path))
 
 
 def test_fuzz_matches_uvicorn():
@@ -601,6 +608,16 @@ def test_fuzz_matches_uvicorn():
     assert not findings, f"{len(findings)} inputs differ from uvicorn (shown above)"
     assert result["alive"]
     assert result["same_app"] > CI_INPUTS // 3  # the comparison is not vacuous
+
+
+def test_fuzz_matches_uvicorn_with_root_path():
+    """A smaller batch with root_path set on both (the scope's path and raw_path start with it)."""
+    findings = []
+    result = run(2, CI_INPUTS // 4, report=lambda *finding: findings.append(finding), root_path="/api")
+    for finding in findings[:3]:
+        show(*finding)
+    assert not findings, f"{len(findings)} inputs differ from uvicorn (shown above)"
+    assert result["alive"] and result["same_app"] > CI_INPUTS // 12
 
 
 def show(item, pre, uvi):
@@ -618,6 +635,7 @@ def main():
     parser.add_argument("--parallel", type=int, default=8)
     parser.add_argument("--ws", default="wsproto", choices=["wsproto", "websockets"])
     parser.add_argument("--show", type=int, default=10)
+    parser.add_argument("--root-path", default="", help="root_path for both servers")
     args = parser.parse_args()
     shown = [0]
 
@@ -626,7 +644,7 @@ def main():
             shown[0] += 1
             show(*finding)
     start = time.monotonic()
-    result = run(args.seed, args.inputs, args.parallel, args.ws, report)
+    result = run(args.seed, args.inputs, args.parallel, args.ws, report, args.root_path)
     print(f"{args.inputs} inputs (seed {args.seed}, uvicorn --ws {args.ws}) in {time.monotonic() - start:.1f} s: "
           f"{result['same']} identical ({result['same_app']} with the same app records), {len(result['findings'])} findings, {result['unstable']} unstable; "
           f"known: {result['known'] or 'none'}; servers alive: {result.get('alive')}")
