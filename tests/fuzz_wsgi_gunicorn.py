@@ -142,7 +142,9 @@ HEADERS = [
     (b"Connection", b"close"), (b"Connection", b"Upgrade"), (b"Upgrade", b"websocket"), (b"TE", b"trailers"),
     (b"Keep-Alive", b"timeout=5"), (b"Proxy-Connection", b"keep-alive"), (b"Content-Length", b"0"),
     (b"X-Comma", b"a, b"), (b"Expect", b"100-continue"), (b"Expect", b"foo"),
-    (b"SCRIPT_NAME", b"/a"), (b"PATH_INFO", b"/zz")]
+    (b"SCRIPT_NAME", b"/a"), (b"PATH_INFO", b"/zz"), (b"X-Forwarded-Proto", b"HTTPS"),
+    (b"X-Forwarded-Proto", b"http, https"), (b"X-Forwarded-Proto", b"http"), (b"X-Forwarded-Ssl", b"on"),
+    (b"X-Forwarded-Protocol", b"ssl")]
 EXTENSIONS = [b";a", b";a=b", b';a="b c"', b";a=b;c=d", b"; a=b"]
 TRAILERS = [b"X-T: 1\r\n", b"X-T: 1\r\nX-U: 2\r\n", b"Content-Type: late\r\n"]
 TE = [b"chunked", b"Chunked", b"CHUNKED", b"gzip, chunked", b"identity", b"chunked, chunked", b"chunked "]

@@ -63,6 +63,13 @@ KNOWN = {
                          "trusted peer, loopback by default, as HTTP_SCRIPT_NAME and HTTP_PATH_INFO, and takes "
                          "SCRIPT_NAME (cut off PATH_INFO) from the first (a 500 for a path outside it); prefork drops every name with '_' "
                          "(environ.py's rules) and takes the mount point from root_path only",
+    "forwarded scheme": "from a trusted peer, prefork reads the scheme from the last X-Forwarded-Proto value, "
+                        "any case ('HTTPS', 'http, https': https), as the ASGI side and uvicorn do, and reads "
+                        "neither X-Forwarded-Ssl nor X-Forwarded-Protocol; gunicorn's secure_scheme_headers "
+                        "want exactly 'X-Forwarded-Proto: https', 'X-Forwarded-Ssl: on' or "
+                        "'X-Forwarded-Protocol: ssl' (docs/gunicorn.md)",
+    "contradictory scheme fields": "gunicorn answers 400 when its scheme fields disagree ('X-Forwarded-Ssl: on' "
+                                   "with 'X-Forwarded-Proto: http'); prefork takes X-Forwarded-Proto's last value",
     "empty path": "an absolute-form target without a path ('http://h:8080') is the path '/' (RFC 9110 4.2.3, "
                   "environ.py's rules); gunicorn gives PATH_INFO ''",
     # -- requests one refuses and the other serves --------------------------------------------
@@ -183,9 +190,17 @@ def _server_refusal(view):
     return view.get("server's") and view["status"] in (400, 417)
 
 
+def _secure(head_fields):
+    """Whether each scheme field gunicorn reads (its secure_scheme_headers) says https."""
+    wanted = {"x-forwarded-proto": "https", "x-forwarded-ssl": "on", "x-forwarded-protocol": "ssl"}
+    return [v == wanted[n] for n, v in head_fields if n in wanted]
+
+
 def _refused_request(line, head_fields, refused_by_gunicorn, body=b""):
     """The known difference that explains a refusal by one server only, or None."""
     names = [n for n, _ in head_fields]
+    if refused_by_gunicorn and True in _secure(head_fields) and False in _secure(head_fields):
+        return "contradictory scheme fields"
     if not refused_by_gunicorn and "transfer-encoding" in names and re.search(rb"(?m)^[0-9a-fA-F]+(?:[ \t]+;|;[ \t])", body):
         return "chunk extension whitespace"
     version = line[2] if len(line) > 2 else b""
@@ -213,6 +228,12 @@ def _environ(theirs, ours, head_fields, line, applied):
         if _mode(head_fields) == "echo:django" and theirs.get("body") == "":
             ours["body"] = ""  # (what Django reads: CONTENT_LENGTH's bytes, none without it)
         applied.add("chunked CONTENT_LENGTH")
+    proto = ", ".join(v for n, v in head_fields if n == "x-forwarded-proto").rpartition(",")[2].strip().lower()
+    if theirs.get("wsgi.url_scheme") != ours.get("wsgi.url_scheme") \
+            and theirs.get("wsgi.url_scheme") == ("https" if True in _secure(head_fields) else "http") \
+            and ours.get("wsgi.url_scheme") == ("https" if proto in ("https", "wss") else "http"):
+        ours["wsgi.url_scheme"] = theirs["wsgi.url_scheme"]
+        applied.add("forwarded scheme")
     given = dict(head_fields)
     for name in ("script_name", "path_info"):  # (a name with "_": the header's own, not its dashed twin)
         key = "HTTP_" + name.upper()
