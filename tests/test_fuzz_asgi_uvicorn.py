@@ -234,11 +234,13 @@ def interim_start(item, pre, uvi):
     for i, (p, u) in enumerate(zip(pre["answers"], uvi["answers"])):
         if "s103" in modes(item) and p.get("status") == 500 and u.get("status") == 103:
             uvi["answers"], uvi["closed"] = pre["answers"], pre["closed"]
-            for pr, ur in zip(pre["app"], uvi["app"]):
+            n = min(len(pre["app"]), len(uvi["app"]))
+            for k, (pr, ur) in enumerate(zip(pre["app"], uvi["app"])):
                 if route(ur).startswith("/m/s103/") and \
                         pr.get("log") == [["send raised", "http.response.body", "RuntimeError"], ["raised", "RuntimeError"]]:
                     ur["log"] = pr["log"]
-            n = min(len(pre["app"]), len(uvi["app"]))  # uvicorn may take what follows for requests of their own
+                    n = k + 1  # what follows on a connection the 103 broke is not compared
+                    break
             pre["app"], uvi["app"] = pre["app"][:n], uvi["app"][:n]
             hit = True
             break
@@ -301,6 +303,10 @@ def half_close_answered(item, pre, uvi):
         return False
     pre["answers"] = p[:len(u)]
     pre["closed"] = True
+    answered = sum(1 for answer in u if not 100 <= answer.get("status", 200) < 200)
+    for side in (pre, uvi):  # the sends of an app uvicorn no longer answered for were dropped unchecked
+        for record in side["app"][answered:]:
+            record.pop("log", None)
     n = len(uvi["app"])  # a request read with the FIN may not reach uvicorn's app at all
     if len(pre["app"]) > n and pre["app"][:n] == uvi["app"]:
         pre["app"] = pre["app"][:n]
