@@ -99,7 +99,9 @@ def app(environ, start_response):
         return environ["wsgi.file_wrapper"](spool)
     if mode == "fields":  # odd header fields from the app: a 500, or what goes out
         odd = {"space": [("Content-Length", " %d " % len(data))], "twice": [("Content-Length", str(len(data)))] * 2,
-               "badname": [("Bad Name", "v")], "ctl": [("X-Ctl", "a\x01b")], "empty": [("X-Empty", "")]}
+               "badname": [("Bad Name", "v")], "ctl": [("X-Ctl", "a\x01b")], "empty": [("X-Empty", "")],
+               "hop": [("Transfer-Encoding", "chunked"), ("Keep-Alive", "timeout=9"), ("Upgrade", "h2c")],
+               "close": [("Connection", "close")], "alive": [("Connection", "keep-alive")]}
         start_response("200 OK", plain + odd.get(arg, []))
         return [data]
     if mode == "str":  # a str body block: the app's error
@@ -128,6 +130,7 @@ HOSTS = [b"x", b"x:8080", b"[::1]:80", b"example.com", b"", b"X.Example.COM:443"
 MODES = [b"echo"] * 10 + [b"echo:readline", b"echo:django", b"echo:chunks", b"echo:line3", b"echo:iter",
                           b"echo:readlines", b"echo:none", b"echo:neg", b"genraise", b"file", b"file:nolength",
                           b"fields:space", b"fields:twice", b"fields:badname", b"fields:ctl", b"fields:empty", b"str",
+                          b"fields:hop", b"fields:close", b"fields:alive",
                           b"reason:1", b"reason:3", b"reason:4",
                           b"reason:5", b"reason:6", b"reason:7", b"reason:8", b"dup", b"gen", b"gen", b"write",
                           b"excinfo", b"raise", b"short", b"long", b"204", b"204:cl", b"304", b"304:cl",

@@ -98,6 +98,9 @@ KNOWN = {
                                  "Expect asked for before its 400; gunicorn refuses the head. The app is not "
                                  "called",
     # -- whether the connection stays (gthread; sync closes every connection) -------------------
+    "app's Connection: close": "an app's 'Connection: close' closes the connection after its response "
+                               "(docs/wsgi.md: an app may close its connection); gunicorn drops the field as "
+                               "hop-by-hop and keeps the connection",
     "short body": "a body shorter than its Content-Length closes the connection (docs/wsgi.md); gunicorn "
                   "keeps it, and its client reads the next response as the rest of this one",
     "close among tokens": "a request with 'close' in one Connection field and other tokens in another: gunicorn "
@@ -261,7 +264,7 @@ def _environ(theirs, ours, head_fields, line, applied):
             applied.add("joined fields")
 
 
-NO_LENGTH = ("reason", "dup", "fields:badname", "fields:ctl", "fields:empty", "file:nolength")  # no Content-Length
+NO_LENGTH = ("reason", "dup", "fields:", "file:nolength")  # no Content-Length
 
 
 def _response(theirs, ours, method, full_mode, applied):
@@ -306,6 +309,8 @@ def _connection(theirs, mine, line, head_fields, mode, worker, applied):
     if _mode(head_fields).startswith(NO_LENGTH) and theirs["framing"] == "close" and mine["framing"] == "length" \
             and theirs["connection"] == ["close"]:
         name = "list length"
+    elif _mode(head_fields) == "fields:close" and mine["connection"] == ["close"]:
+        name = "app's Connection: close"
     elif mode == "short" and mine["connection"] == ["close"] and not mine["complete"]:
         name = "short body"
         if isinstance(theirs["body"], bytes) and theirs["body"][-5:] == b"HTTP/":  # the next response's start
@@ -342,7 +347,7 @@ def _pair(worker, case, index, theirs, mine, applied):
     if mine is not None and mine["status"] is None and theirs is not None and theirs["status"] is not None:
         mine = None  # prefork sent a 100, then closed: as if it had not answered at all
     if theirs is None or mine is None:  # one server's answers stop here
-        if theirs is not None and theirs.get("server's") and theirs["status"] in (400, 417):
+        if index and theirs is not None and theirs.get("server's") and theirs["status"] in (400, 417):
             applied.add("no error reply behind a response")  # (both refuse it: prefork closes)
             return "cut"
         name = theirs is not None and _refused_request(line, head_fields, False, body)
