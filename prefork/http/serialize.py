@@ -280,10 +280,11 @@ class DateCache:
 class HeadCache(DateCache):
     """Per server: the Date line (``line()``), the ``Connection: keep-alive`` and
     ``Keep-Alive`` lines for the server's knobs (``keep_alive_lines``), and whole
-    prefixes ``status line + Date + those lines`` as bytes (``prefix``), for heads that
-    carry no application header."""
+    prefixes ``status line + Date + those lines`` as bytes (``prefix``), or with
+    ``Connection: close`` (``closing_prefix``), for heads that carry no application
+    header."""
 
-    __slots__ = ("_until", "_timeout", "_cap", "_lines", "_prefixes", "_suffix")
+    __slots__ = ("_until", "_timeout", "_cap", "_lines", "_prefixes", "_suffix", "_closing")
 
     def __init__(self):
         super().__init__()
@@ -291,6 +292,7 @@ class HeadCache(DateCache):
         self._timeout = self._cap = None
         self._lines = ""
         self._prefixes = {}
+        self._closing = {}
         self._suffix = b""
 
     def keep_alive_lines(self, timeout, cap):
@@ -318,6 +320,19 @@ class HeadCache(DateCache):
             head = self._prefixes[status] = (line + self._line + self._lines).encode("latin-1")
         return head
 
+    def closing_prefix(self, status):
+        """``status line + Date + Connection: close`` (bytes) for a standard ``status``,
+        else None: the head of a response that ends its connection."""
+        if _wall() >= self._until:
+            self._refresh(self._timeout, self._cap)
+        head = self._closing.get(status)
+        if head is None:
+            line = _STATUS_LINES.get(status)
+            if line is None:
+                return None
+            head = self._closing[status] = (line + self._line + "Connection: close\r\n").encode("latin-1")
+        return head
+
     def suffix(self, timeout, cap):
         """``Date + keep-alive lines`` (bytes): what follows the application's lines."""
         if _wall() >= self._until or timeout != self._timeout or cap != self._cap:
@@ -329,4 +344,5 @@ class HeadCache(DateCache):
         self.line()
         self._until = self._second + 1.0
         self._prefixes = {}
+        self._closing = {}
         self._suffix = (self._line + self._lines).encode("latin-1")

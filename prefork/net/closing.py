@@ -41,6 +41,8 @@ import socket as _socket
 
 from .writing import WriteCallback
 
+_PEEK = int(_socket.MSG_PEEK | _socket.MSG_DONTWAIT)  # (an int: or-ing the flags makes an enum per call)
+
 _RECV_SIZE = 64 * 1024
 log = logging.getLogger("prefork")
 
@@ -193,7 +195,7 @@ class Closing:
     def _peer_sending(self):
         """Bytes from the peer wait unread in the kernel (not its FIN alone)."""
         try:
-            return bool(self._sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT))
+            return bool(self._sock.recv(1, _PEEK))
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:

@@ -59,19 +59,23 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
 
-    def __init__(self, loop, sock, read_buffer=None):
+    def __init__(self, loop, sock, read_buffer=None, family=None, peer=None):
+        """``family`` (an int) and ``peer`` (its address tuple): as accept(2) gave them,
+        when it did (else read from ``sock``)."""
         self.loop = loop
         self._sock = sock
         self._read_view = read_buffer
         self._fd = sock.fileno()
-        self.remote_family = _FAMILIES.get(sock.family)
+        self.remote_family = _FAMILIES.get(sock.family if family is None else family)
         self.remote_address = self.remote_port = None
         if self.remote_family is not None:
-            try:
-                peer = sock.getpeername()
+            if not peer:
+                try:
+                    peer = sock.getpeername()
+                except OSError:
+                    peer = None
+            if peer:
                 self.remote_address, self.remote_port = peer[0], peer[1]
-            except OSError:
-                pass
         self.protocol = None
         self.connecting = False
         self._local = None

@@ -32,6 +32,12 @@ from .connection import Connection
 log = logging.getLogger("prefork.server")
 
 _ACCEPT_BATCH = 32
+# accept(2) as (fd, address), and the listener's family and protocol as ints: the C
+# methods under ``socket.accept()``, which makes enums of the listener's family and type
+# on every call, and a socket object on top that ``family`` turns into an enum again
+_accept_fd = _socket.SocketType._accept
+_family_of = _socket.SocketType.family.__get__
+_proto_of = _socket.SocketType.proto.__get__
 # accept(2) on Linux passes on a connection's pending network error (and a firewall's
 # EPERM) as its own: like ECONNABORTED, it ends that connection, not accepting
 _PEER_GONE = frozenset((errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
@@ -41,9 +47,10 @@ _PEER_GONE = frozenset((errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.
 class Accepting:
     def _accept(self, lsock, tls=None):
         trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
+        family = proto = None
         for _ in range(_ACCEPT_BATCH):
             try:
-                csock, _addr = lsock.accept()
+                fd, address = _accept_fd(lsock)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -56,6 +63,9 @@ class Accepting:
                 if exc.errno in _PEER_GONE:
                     continue  # that one connection failed before it was taken: the next
                 raise
+            if family is None:
+                family, proto = _family_of(lsock), _proto_of(lsock)
+            csock = _socket.socket(family, _socket.SOCK_STREAM, proto, fd)
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")
@@ -66,7 +76,7 @@ class Accepting:
             if trusted is not None:
                 self._proxy_header_first(csock, trusted, tls)
                 continue
-            self._new_connection(csock, tls)
+            self._new_connection(csock, tls, family=family, address=address)
 
     def _drop(self, csock):
         """Over ``max_connections``: Node's 'drop' (with both ends' addresses, none for a
@@ -99,11 +109,15 @@ class Accepting:
                     self.loop.add_reader(sock.fileno(), self._accept, sock, self._listen_tls.get(sock.fileno()))
         self.loop.call_later(seconds, resume)
 
-    def _new_connection(self, csock, tls=None, peer=None):
+    def _new_connection(self, csock, tls=None, peer=None, family=None, address=None):
+        """``family``, ``address``: the socket's (an int) and its peer's, as accept(2) gave
+        them (else read from the socket); ``peer``: the client a PROXY header named."""
         csock.setblocking(False)
-        if csock.family != _socket.AF_UNIX:
+        if family is None:
+            family = csock.family
+        if family != _socket.AF_UNIX:
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        socket = Socket(self.loop, csock, self._read_buffer)
+        socket = Socket(self.loop, csock, self._read_buffer, family, address)
         if peer is not None:  # the client a PROXY header named
             socket.remote_family, socket.remote_address, socket.remote_port = peer
         if tls is not None:  # a PROXY header, when read, came before this

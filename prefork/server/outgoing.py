@@ -112,6 +112,23 @@ class OutgoingHead(OutgoingFields):
                     self._head = prefix + b"Transfer-Encoding: chunked\r\n\r\n"
                     self._chunked = True
                 return
+        elif self._headers is None and not self.should_keep_alive and self.can_chunk and self.send_date \
+                and self._removed is None and (self.status_message is None or self.status_message == _STATUS_CODES.get(status)):
+            # the same head, for a response that ends its connection (the client asked, or
+            # the server drains): what the lines below make for it
+            prefix = server.heads.closing_prefix(status)
+            if prefix is not None:
+                self.status_message = _STATUS_CODES[status]
+                self.closes_connection = True
+                if not self._has_body:
+                    self._head = prefix + b"\r\n"
+                elif content_length is not None:
+                    self._head = b"%bContent-Length: %d\r\n\r\n" % (prefix, content_length)
+                else:
+                    self._head = prefix + b"Transfer-Encoding: chunked\r\n\r\n"
+                    self._chunked = True
+                conn.head_fixed(self)
+                return
         message = self.status_message
         if type(status) is not int or not 100 <= status <= 999 or \
                 (message is not None and message != _STATUS_CODES.get(status)):
