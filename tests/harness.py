@@ -239,14 +239,15 @@ def exchange(server, steps, window=0.5, until=None):
 def node_events(script, joined=False):
     """The events a Node script logged: it gets ``http``, ``net``, ``log(...)`` (each
     call one event: its arguments, or with ``joined`` one string of them) and ``done()``
-    (prints them and exits). Skips the test where node is missing."""
+    (prints them and exits once they are written: a pipe takes 64 KiB at a time).
+    Skips the test where node is missing."""
     if NODE is None:
         import pytest
         pytest.skip("node is not installed")
     push = "events.push(a.join(' '))" if joined else "events.push(a)"
     script = ("const http = require('http'); const net = require('net'); const events = [];\n"
               f"const log = (...a) => {push};\n"
-              "const done = () => { console.log(JSON.stringify(events)); process.exit(0); };\n" + script)
+              "const done = () => { process.stdout.write(JSON.stringify(events) + '\\n', () => process.exit(0)); };\n" + script)
     out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=10, check=True).stdout
     return json.loads(out)
 
