@@ -49,7 +49,7 @@ class IncomingMessage(EventEmitter):
                  "http_version_major", "http_version_minor", "raw_headers", "headers", "_trailers",
                  "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
-                 "_decoder")
+                 "_decoder", "_headers_distinct", "_trailers_distinct")  # (the last two: set when first read)
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
@@ -320,8 +320,13 @@ class IncomingMessage(EventEmitter):
 
     @property
     def headers_distinct(self):
-        """Node's ``headersDistinct``: every field's values as a list, by lower-case name."""
-        return _distinct(self.raw_headers)
+        """Node's ``headersDistinct``: every field's values as a list, by lower-case name
+        (made at the first read, then the same object, as Node's)."""
+        try:
+            return self._headers_distinct
+        except AttributeError:
+            self._headers_distinct = fields = _distinct(self.raw_headers)
+            return fields
 
     @property
     def trailers(self):
@@ -338,7 +343,15 @@ class IncomingMessage(EventEmitter):
 
     @property
     def trailers_distinct(self):
-        return _distinct(self.raw_trailers)
+        """The same for the trailers: the same object once the request is complete (before,
+        each read makes one of those received so far: none)."""
+        try:
+            return self._trailers_distinct
+        except AttributeError:
+            fields = _distinct(self.raw_trailers)
+            if self.complete:
+                self._trailers_distinct = fields
+            return fields
 
     def abort(self):
         """The connection goes before the response is done: ``aborted`` when the body was
