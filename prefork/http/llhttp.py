@@ -108,9 +108,7 @@ class MessageParser:
             if (end == len(data) or end == 3) and (self.headers_complete or not self.in_message):
                 # the common case: no head ends inside the read and none spans into it,
                 # so the read goes to llhttp whole (this is _feed_piece, inlined). A read
-                # that ends with the end of a head, and is shorter than the size limit,
-                # holds every head that ends in it whole: none can pass the limit, so
-                # their fields are not counted.
+                # ending a head, shorter than the limit, holds no head past it: no count.
                 self._counting = end == 3 or len(data) >= self.max_header_size
                 if not self.in_message and self._reusable and self._retained_len:
                     self._retained = []
