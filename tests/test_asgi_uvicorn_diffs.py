@@ -17,7 +17,7 @@ from daemon import Daemon, wait_until
 def served(tmp_path):
     events = tmp_path / "events"
     events.touch()
-    d = Daemon("--interface", "asgi", "--ws-ping-interval", "0", app="fuzz_asgi_uvicorn:app", workers=1,
+    d = Daemon("--interface", "asgi", "--ws-ping-interval", "0", app="apps.fuzz_asgi:app", workers=1,
                env={"FUZZ_ASGI_EVENTS": str(events)})
     try:
         d.wait_ready(timeout=20)

@@ -1,0 +1,170 @@
+"""The known differences of the ASGI fuzz against uvicorn (tests/test_fuzz_asgi_uvicorn.py)
+on WebSockets: ``KNOWN_WS``, its rules in the order they are applied (after the HTTP ones
+of tests/fuzz_asgi_uvicorn_known.py), each with its reason. A rule takes the input and
+both outcomes, edits them only where its exact condition holds, and says whether it did.
+"""
+
+from fuzz_asgi_uvicorn_known import drop_fields, dumps_in, headers_of
+
+
+def ws_frames_before_101(item, pre, uvi):
+    # frames sent with the handshake, before the 101: RFC 6455 4.1 has the client wait
+    # for the server's answer first, so what a server makes of them is its own choice.
+    # prefork keeps them until the app accepts and then reads them (a ping is answered,
+    # a message delivered, an error fails the connection); uvicorn's wsproto
+    # implementation drops them and gives the app websocket.disconnect (1005). The
+    # handshake's answer and the scope are still compared.
+    head, _, early = item["steps"][0].partition(b"\r\n\r\n")
+    if item["kind"] != "ws" or not early or not pre["answers"] or pre["answers"][0].get("status") != 101:
+        return False
+    for side in (pre, uvi):
+        side["answers"] = side["answers"][:1]
+        side["closed"] = None
+        for record in side["app"]:
+            record.pop("seen", None)
+            record.pop("log", None)
+    return True
+
+
+def ws_date_on_101(item, pre, uvi):
+    # uvicorn writes Date on the 101; RFC 9110 6.6.1 asks for it on 2xx-4xx only, and
+    # prefork's 101 (wsproto's) has none
+    answers = uvi["answers"]
+    if item["kind"] != "ws" or not answers or answers[0].get("status") != 101:
+        return False
+    drop_fields(answers[0], "date")
+    return True
+
+
+def wsproto_scope_headers(item, pre, uvi):
+    # uvicorn's wsproto implementation builds ``headers`` from wsproto's extra_headers,
+    # which leave out Sec-WebSocket-Protocol and Sec-WebSocket-Extensions; the spec's
+    # headers are the ones received (uvicorn's websockets implementation keeps them)
+    hit = False
+    for dump in dumps_in(pre) if item.get("uvicorn_ws", "wsproto") == "wsproto" else ():
+        if dump.get("type") == "websocket":
+            kept = [h for h in dump["headers"] if h[0] not in ("sec-websocket-protocol", "sec-websocket-extensions")]
+            hit |= kept != dump["headers"]
+            dump["headers"] = kept
+    return hit
+
+
+def ws_refusal(item, pre, uvi):
+    # docs/asgi.md: a refused handshake (400, 426) gets its reason phrase, Date,
+    # Connection: close and the reason as a short text body; uvicorn (wsproto) sends an
+    # empty reason phrase and body. A Sec-WebSocket-Key that is not base64 of 16 bytes
+    # is refused by prefork (as the websockets library refuses it); wsproto accepts it.
+    p, u = pre["answers"], uvi["answers"]
+    if item["kind"] != "ws" or not p or p[0].get("status") not in (400, 426):
+        return False
+    key = next((line[19:] for line in item["steps"][0].split(b"\r\n") if line.startswith(b"Sec-WebSocket-Key: ")), b"")
+    if p[0]["status"] == 400 and key and (len(key) != 24 or key == b"=" * 24):
+        uvi["answers"], uvi["app"], uvi["closed"] = pre["answers"], pre["app"], pre["closed"]
+        return True
+    if u and u[0].get("status") == p[0]["status"]:
+        uvi["answers"] = p
+        return True
+    return False
+
+
+def ws_lost_code(item, pre, uvi):
+    # docs/asgi.md: a connection lost without a close frame is 1006 for the app (RFC
+    # 6455 7.1.5); uvicorn gives 1005
+    hit = False
+    for p, u in zip(pre["app"], uvi["app"]):
+        for ps, us in zip(p.get("seen", ()), u.get("seen", ())):
+            if ps == ["websocket.disconnect", 1006] and us == ["websocket.disconnect", 1005]:
+                us[1] = 1006
+                hit = True
+    return hit
+
+
+def ws_denial(item, pre, uvi):
+    # docs/asgi.md: the denial response (websocket.http.response.start) is a whole HTTP
+    # response with its reason phrase, Date and Connection: close; uvicorn (wsproto)
+    # sends an empty reason phrase and neither field. Status, the app's headers, the
+    # framing and the body are still compared.
+    p, u = pre["answers"], uvi["answers"]
+    if item["kind"] != "ws" or not p or not u or p[0].get("status") != 403 or u[0].get("status") != 403:
+        return False
+    drop_fields(p[0], "date", "connection")
+    p[0]["reason"] = u[0]["reason"]
+    return True
+
+
+def ws_wsproto_answers(item, pre, uvi):
+    # uvicorn's wsproto implementation writes its 500 (an app that fails before
+    # accepting) and its 403 (websocket.close before accepting) without a reason phrase
+    # or Date, and the 403 without Content-Type; prefork's are whole HTTP responses
+    # (docs/asgi.md; its 403 has uvicorn's websockets implementation's Content-Type)
+    p, u = pre["answers"], uvi["answers"]
+    if item["kind"] != "ws" or not p or not u or p[0].get("status") not in (403, 500) or \
+            u[0].get("status") != p[0]["status"] or u[0].get("reason") != "":
+        return False
+    p[0]["reason"] = ""
+    drop_fields(p[0], "date", "content-type" if p[0]["status"] == 403 and "content-type" not in headers_of(u[0]) else "date")
+    return True
+
+
+def ws_failing_close(item, pre, uvi):
+    # RFC 6455 7.1.7: an endpoint that fails the connection (a protocol error, invalid
+    # UTF-8, a message over ws_max_size) sends a close frame first (1002, 1007, 1009);
+    # prefork does, uvicorn's wsproto implementation drops the connection without one
+    for p, u in zip(pre["answers"][1:], uvi["answers"][1:]):
+        frames = p.get("frames") or []
+        if frames and frames[-1][0] == "close" and frames[-1][1] in (1002, 1007, 1009) and \
+                frames[:-1] == u.get("frames"):
+            p["frames"] = u["frames"]
+            return True
+    return False
+
+
+def ws_send_after_failure(item, pre, uvi):
+    # the client's frames fail the connection (1002, 1007, 1009) while the app is about
+    # to send: the send raises ClientDisconnected in prefork (spec 2.4: an OSError), and
+    # returns, or raises RuntimeError, in uvicorn's wsproto implementation
+    frames = (pre["answers"][1:2] or [{}])[0].get("frames") or []
+    if item["kind"] != "ws" or not frames or frames[-1][0] != "close" or frames[-1][1] not in (1002, 1007, 1009):
+        return False
+    hit = False
+    for p, u in zip(pre["app"], uvi["app"]):
+        seen = p.get("seen", [])
+        if p.get("log") == [["raised", "ClientDisconnected"]] and u.get("log") in (["returned"], [["raised", "RuntimeError"]]) and \
+                u.get("seen", [])[:len(seen)] == seen:
+            u["log"], u["seen"] = p["log"], seen  # (the messages after the send that raised are not taken)
+            hit = True
+    if hit and uvi["answers"][1:2]:
+        uvi["answers"][1]["frames"] = [f for f in uvi["answers"][1]["frames"] if f in frames]
+        pre["answers"][1]["frames"] = [f for f in frames if f in uvi["answers"][1]["frames"] or f[0] == "close"]
+    return hit
+
+
+def ws_app_failed_close(item, pre, uvi):
+    # docs/asgi.md: an app that raises after accepting is closed with 1011 (RFC 6455
+    # 7.4.1); uvicorn's wsproto implementation drops the connection without a close frame
+    p, u = pre["answers"][1:2], uvi["answers"][1:2]
+    if item["kind"] != "ws" or not p or not u or not (p[0].get("frames") or [None])[-1] == ["close", 1011, ""]:
+        return False
+    if p[0]["frames"][:-1] != u[0].get("frames") or not any(r.get("log", [None])[-1] == ["raised", "ValueError"]
+                                                            for r in pre["app"]):
+        return False
+    p[0]["frames"] = u[0]["frames"]
+    return True
+
+
+def ws_close_fin(item, pre, uvi):
+    # docs/asgi.md: the app's websocket.close sends the close frame and ends the socket
+    # (its write side: the client's echo is still read, for close_timeout); uvicorn keeps
+    # the connection open until the client echoes
+    frames = (pre["answers"][1:2] or [{}])[0].get("frames") or []
+    if item["kind"] != "ws" or not frames or frames[-1] != ["close", 4001, "bye"] or not pre["closed"] or uvi["closed"]:
+        return False
+    uvi["closed"] = True
+    return True
+
+
+# the WebSocket rules of KNOWN, in the order they are applied
+KNOWN_WS = [
+    ws_date_on_101, wsproto_scope_headers, ws_refusal, ws_frames_before_101, ws_lost_code, ws_denial,
+    ws_send_after_failure, ws_app_failed_close, ws_close_fin, ws_wsproto_answers, ws_failing_close,
+]
