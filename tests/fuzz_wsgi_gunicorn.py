@@ -16,7 +16,7 @@ and what was left unparsed. What legitimately differs is in ``known_difference``
 
 CI runs a seeded batch (tests/test_fuzz_wsgi_gunicorn.py); a long one:
 
-    python tests/test_fuzz_wsgi_gunicorn.py --inputs 5000 --seed 1 --worker gthread
+    python tests/test_fuzz_wsgi_gunicorn.py --inputs 20000 --seed 1 --worker gthread [--threads 4]
 """
 
 import json
