@@ -127,7 +127,8 @@ def unknown_reason(item, pre, uvi):
 def server_400(item, pre, uvi):
     # prefork's server answers a request its HTTP layer refuses (missing Host on
     # HTTP/1.1, two Content-Lengths, obs-fold, a malformed request pipelined behind good
-    # ones in the same read) as Node does (docs/node-compat.md, docs/parser-notes.md):
+    # ones in the same read; and two Host fields, which the ASGI interface refuses as RFC
+    # 9112 3.2 asks and uvicorn serves) as Node does (docs/node-compat.md, docs/parser-notes.md):
     # 400 without a body, Connection: close, the responses not yet written dropped.
     # uvicorn refuses fewer requests, with its own 400 ("Invalid HTTP request received.",
     # the responses not yet written dropped too). Both are outside the ASGI layer; the

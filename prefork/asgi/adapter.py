@@ -107,6 +107,7 @@ class ASGIAdapter:
         server.on("upgrade", self.on_upgrade)
         server.on("connect", self.on_connect)
         server.should_upgrade_callback = is_websocket_upgrade
+        server.unique_host_header = True  # two Host fields: a 400 (RFC 9112 3.2), as under WSGI
         return self
 
     # -- lifespan ----------------------------------------------------------------------------

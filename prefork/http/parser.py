@@ -5,7 +5,9 @@ Rules:
   list (every field, no count cap); repeated fields are joined as Node joins them.
   Trailing spaces and tabs of a value are trimmed, as Node trims them. The names
   clients usually send, in their usual spellings, come from a fixed table (str and
-  lower-case key) instead of being decoded and lower-cased per field.
+  lower-case key) instead of being decoded and lower-cased per field. With
+  ``unique_host`` a second Host field is ``ERR_HTTP_DUPLICATE_HOST`` (a 400), as RFC 9112
+  3.2 asks of a server; Node keeps the first.
 - An HTTP/1.0 request (or version 0.x) is kept alive only on a keep-alive token Node
   honours; after one that is not, a further message is HPE_CLOSED_CONNECTION.
 - A message whose last Transfer-Encoding coding is chunked has its chunk-size lines
@@ -25,6 +27,7 @@ from .llhttp import MessageParser
 
 __all__ = ["MessageParser", "RequestParser", "ResponseParser"]
 
+_HOST_LINE = re.compile(rb"\nhost[ \t]*:", re.I)  # a Host field's line, after the line end before it
 _VERSION_END = re.compile(rb"(\d\.\d)\r?\n")  # a request line's version and end, after "HTTP/"
 # The request fields browsers, curl and proxies send, in the spellings they use: each
 # name's str and lower-cased key, looked up instead of made per field (a fixed table: a
@@ -49,6 +52,7 @@ class RequestParser(MessageParser):
     kind = 1
     tracks_chunk_lines = True
     headers = None
+    unique_host = False  # True: a second Host field is a parse error (RFC 9112 3.2), not Node's first-wins
 
     def _make_parser(self):
         return httptools.HttpRequestParser(self)
@@ -133,9 +137,19 @@ class RequestParser(MessageParser):
         self._raw += (field, text)
         headers = self.headers
         if key in headers:
+            if key == "host" and self.unique_host:
+                self._two_hosts()
             add_repeated(headers, key, text)
         else:
             headers[key] = [text] if key == "set-cookie" else text
+
+    def _two_hosts(self):
+        """A second Host field, refused (``unique_host``): at its line's start in the
+        bytes being parsed when it is there (else at their start)."""
+        found = [m.start() + 1 for m in _HOST_LINE.finditer(self._piece)]
+        self._error = ParseError("ERR_HTTP_DUPLICATE_HOST", "Duplicate Host header",
+                                 found[1] if len(found) > 1 else 0)
+        raise self._error
 
     def _trailer(self, name, value):
         if self._trailers is None:

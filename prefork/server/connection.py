@@ -51,6 +51,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         self.socket = socket
         self.parser = RequestParser(self, server.max_header_size)
         self.parser.hold = self._hold_requests
+        if server.unique_host_header:
+            self.parser.unique_host = True
         self.message_start = socket.last_activity
         self.active = True
         self._responses = deque()

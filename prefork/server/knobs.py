@@ -21,6 +21,9 @@ DEFAULTS = {
     "max_header_size": 16384,
     "max_headers_count": None,
     "require_host_header": True,
+    # not Node's: a request with two Host fields is refused with a 400 (RFC 9112 3.2);
+    # the WSGI and ASGI interfaces turn it on, as gunicorn refuses one (Node serves the first)
+    "unique_host_header": False,
     "connections_checking_interval": 30.0,
     "proxy_protocol_timeout": 5.0,
     "proxy_allow_ips": ("127.0.0.1", "::1"),

@@ -139,6 +139,7 @@ class WSGIAdapter:
 
     def setup(self, server):
         self.server = server
+        server.unique_host_header = True  # two Host fields: a 400, as gunicorn answers them
         self.environs.server = server
         self.loop = server.loop
         if self.threads > 1:
