@@ -97,11 +97,16 @@ class OutgoingHead(OutgoingFields):
         if server.draining:
             self.should_keep_alive = False
         status = self.status_code
-        if self._headers is None and self.should_keep_alive and self.can_chunk and self.send_date \
-                and self._removed is None and not self.max_requests_reached \
+        if self._headers is None and self.can_chunk and self.send_date and self._removed is None \
                 and (self.status_message is None or self.status_message == _STATUS_CODES.get(status)):
-            # the common head: nothing from the application, kept alive
-            prefix = server.heads.prefix(status, server.keep_alive_timeout, server.max_requests_per_socket)
+            # the common head, nothing from the application: kept alive, or ending the
+            # connection (the client asked, or the server drains); what the lines below make
+            if not self.should_keep_alive:
+                prefix = server.heads.closing_prefix(status)
+            elif not self.max_requests_reached:
+                prefix = server.heads.prefix(status, server.keep_alive_timeout, server.max_requests_per_socket)
+            else:
+                prefix = None
             if prefix is not None:
                 self.status_message = _STATUS_CODES[status]
                 if not self._has_body:
@@ -111,23 +116,9 @@ class OutgoingHead(OutgoingFields):
                 else:
                     self._head = prefix + b"Transfer-Encoding: chunked\r\n\r\n"
                     self._chunked = True
-                return
-        elif self._headers is None and not self.should_keep_alive and self.can_chunk and self.send_date \
-                and self._removed is None and (self.status_message is None or self.status_message == _STATUS_CODES.get(status)):
-            # the same head, for a response that ends its connection (the client asked, or
-            # the server drains): what the lines below make for it
-            prefix = server.heads.closing_prefix(status)
-            if prefix is not None:
-                self.status_message = _STATUS_CODES[status]
-                self.closes_connection = True
-                if not self._has_body:
-                    self._head = prefix + b"\r\n"
-                elif content_length is not None:
-                    self._head = b"%bContent-Length: %d\r\n\r\n" % (prefix, content_length)
-                else:
-                    self._head = prefix + b"Transfer-Encoding: chunked\r\n\r\n"
-                    self._chunked = True
-                conn.head_fixed(self)
+                if not self.should_keep_alive:
+                    self.closes_connection = True
+                    conn.head_fixed(self)
                 return
         message = self.status_message
         if type(status) is not int or not 100 <= status <= 999 or \
