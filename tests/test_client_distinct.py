@@ -1,21 +1,19 @@
 """``res.headers_distinct`` and ``res.trailers_distinct`` (Node's ``headersDistinct`` and
 ``trailersDistinct`` on the client's IncomingMessage) against Node v20's client.
 
-The raw socket server of tests/test_client_raw_trailers.py answers each case; Node's
-client and prefork's log, at ``end``: ``headers_distinct`` (and whether two reads give
-the same object), ``trailers_distinct``. Cases: repeated fields in mixed case (the
+The raw socket server of tests/case_server.py answers each case; Node's client and
+prefork's log, at ``end``: ``headers_distinct`` (and whether two reads give the same
+object), ``trailers_distinct``. Cases: repeated fields in mixed case (the
 single-valued ones and ``set-cookie`` too: every value is kept), no trailers, and a head
 whose map ``max_headers_count`` cuts (the distinct view follows the map).
 """
 
 import asyncio
-import json
 
 import pytest
 
-import prefork
+from case_server import CaseServer, both_events, capped_exchange, case_request
 from harness import NODE
-from test_client_raw_trailers import CaseServer, node_run
 
 HEAD = (b"A: 1\r\na: 2\r\nSet-Cookie: x=1\r\nset-cookie: y=2\r\nContent-Type: t\r\ncontent-type: u\r\n"
         b"Cookie: c\r\nCookie: d\r\n")
@@ -27,16 +25,10 @@ CASES = [
      b"Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n", 10),
 ]
 
-NODE_SCRIPT = r"""
-const http = require('http');
-const events = [];
-const done = () => process.stdout.write(JSON.stringify(events), () => process.exit(0));
-const caps = %s;
-const port = %d;
-const one = (n) => {
-  if (n === caps.length) return done();
-  const req = http.get({ host: '127.0.0.1', port, path: '/' + n, agent: false });
-  if (caps[n] !== null) req.maxHeadersCount = caps[n];
+# (Node's side: NODE_CASES, cases[n] the cap)
+NODE_EXCHANGE = r"""
+const exchange = (n) => {
+  const req = capped(n);
   req.on('error', (e) => { events.push([n, 'error', e.code]); one(n + 1); });
   req.on('response', (res) => {
     res.resume();
@@ -45,44 +37,22 @@ const one = (n) => {
     res.on('close', () => one(n + 1));
   });
 };
-one(0);
 """
 
 
-def prefork_events(port):
-    events = []
-
-    async def main():
-        loop = asyncio.get_running_loop()
-        for n, (_, cap) in enumerate(CASES):
-            req = prefork.request({"host": "127.0.0.1", "port": port, "path": f"/{n}", "agent": False})
-            if cap is not None:
-                req.max_headers_count = cap
-            closed = loop.create_future()
-
-            def on_response(res, n=n, closed=closed):
-                res.resume()
-                res.on("end", lambda: events.append(
-                    [n, res.headers_distinct, res.headers_distinct is res.headers_distinct,
-                     res.trailers_distinct, res.trailers_distinct is res.trailers_distinct]))
-                res.on("close", lambda: closed.done() or closed.set_result(None))
-            req.on("error", lambda e, n=n, closed=closed: (events.append([n, "error", e.code]),
-                                                          closed.done() or closed.set_result(None)))
-            req.on("response", on_response)
-            req.end()
-            await asyncio.wait_for(closed, 5)
-    asyncio.run(main())
-    return json.loads(json.dumps(events))
+def _distinct(port, n, log, over):
+    """Case n's exchange: the distinct views at ``end``."""
+    def on_response(res):
+        res.resume()
+        res.on("end", lambda: log(res.headers_distinct, res.headers_distinct is res.headers_distinct,
+                                  res.trailers_distinct, res.trailers_distinct is res.trailers_distinct))
+        res.on("close", over)
+    capped_exchange(port, n, CASES[n][1], log, over, on_response)
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_distinct_fields_as_node_gives_them():
-    server = CaseServer(CASES)
-    try:
-        ours = prefork_events(server.port)
-        node = node_run(NODE_SCRIPT % (json.dumps([cap for _, cap in CASES]), server.port))
-    finally:
-        server.close()
+    ours, node = both_events(CASES, _distinct, NODE_EXCHANGE, as_json=True)
     assert ours == node
     assert ours[0][1]["set-cookie"] == ["x=1", "y=2"] and ours[0][3] == {"x-t": ["1", "2"], "expires": ["e", "f"]}
 
@@ -90,10 +60,9 @@ def test_distinct_fields_as_node_gives_them():
 def test_trailers_distinct_read_before_the_end_is_filled_at_the_end():
     """Node's getter keeps the empty object it made before the end; prefork's fills it,
     as Node fills ``trailers`` (docs/node-compat.md)."""
-    server = CaseServer(CASES)
-    try:
+    with CaseServer(CASES) as server:
         async def main():
-            req = prefork.request({"host": "127.0.0.1", "port": server.port, "path": "/0", "agent": False})
+            req = case_request(server.port, 0)
             seen = []
 
             def on_response(res):  # (in the head's read: before the parser reaches the end)
@@ -107,5 +76,3 @@ def test_trailers_distinct_read_before_the_end_is_filled_at_the_end():
             assert copy == {}
             assert res.trailers_distinct is early and early == {"x-t": ["1", "2"], "expires": ["e", "f"]}
         asyncio.run(main())
-    finally:
-        server.close()

@@ -14,13 +14,10 @@ many fields (trailers and head, default and ``max_headers_count``).
 
 import asyncio
 import json
-import socket
-import subprocess
-import threading
 
 import pytest
 
-import prefork
+from case_server import both_events, capped_exchange
 from harness import NODE
 
 
@@ -53,71 +50,11 @@ CASES = [
 ]
 
 
-class CaseServer:
-    """Answers ``GET /<n>`` with case n's bytes (``cases``: (bytes, ...) each; this
-    file's by default), then FIN, on every connection."""
-
-    def __init__(self, cases=None):
-        self.cases = CASES if cases is None else cases
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.threads = []
-        self.accepter = threading.Thread(target=self._accept, daemon=True)
-        self.accepter.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            thread.start()
-            self.threads.append(thread)
-
-    def _serve(self, conn):
-        with conn:
-            conn.settimeout(5)
-            data = b""
-            try:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                index = int(data.split(b" ", 2)[1].strip(b"/"))
-                conn.sendall(self.cases[index][0])
-                conn.shutdown(socket.SHUT_WR)
-                while conn.recv(65536):  # until the client's close
-                    pass
-            except OSError:
-                pass
-
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
-        except OSError:
-            pass
-        self.sock.close()
-        self.accepter.join(5)
-        for thread in self.threads:
-            thread.join(5)
-
-
-NODE_SCRIPT = r"""
-const http = require('http');
-const events = [];
+# (Node's side: NODE_CASES, cases[n] the cap)
+NODE_EXCHANGE = r"""
 const log = (...a) => events.push(a);
-// (the exit waits for the write: a pipe takes 64 KiB at once)
-const done = () => process.stdout.write(JSON.stringify(events), () => process.exit(0));
-const caps = %s;
-const port = %d;
-const one = (n) => {
-  if (n === caps.length) return done();
-  const req = http.get({ host: '127.0.0.1', port, path: '/' + n, agent: false });
-  if (caps[n] !== null) req.maxHeadersCount = caps[n];
+const exchange = (n) => {
+  const req = capped(n);
   req.on('error', (e) => { log(n, 'error', e.code); one(n + 1); });
   req.on('response', (res) => {
     const early = [res.rawTrailers, res.trailers];  // (references: filled or replaced later?)
@@ -138,75 +75,38 @@ const one = (n) => {
     waitComplete();
   });
 };
-one(0);
 """
 
 
-def node_run(script):
-    """What the Node script logged; the process is killed if it outlives the timeout."""
-    proc = subprocess.Popen([NODE, "-e", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    return json.loads(out)
-
-
-def prefork_events(port):
-    events = []
-
-    async def main():
+def _trailers(port, n, log, over):
+    """Case n's exchange: the trailers when the response comes, once the message is
+    complete (read by nobody yet), and at ``end``."""
+    def on_response(res):
         loop = asyncio.get_running_loop()
-        for n, (_, cap) in enumerate(CASES):
-            req = prefork.request({"host": "127.0.0.1", "port": port, "path": f"/{n}", "agent": False})
-            if cap is not None:
-                req.max_headers_count = cap
-            closed = loop.create_future()
+        early = [res.raw_trailers, res.trailers]  # (references: filled or replaced later?)
+        log("response", json.loads(json.dumps(early)))
+        deadline = loop.time() + 5
 
-            def on_error(err, n=n, closed=closed):
-                events.append([n, "error", err.code])
-                if not closed.done():
-                    closed.set_result(None)
+        def read():
+            chunks = []
+            res.on("data", chunks.append)
+            res.on("end", lambda: log("end", b"".join(chunks).decode("latin-1"), len(res.raw_headers),
+                                      res.headers, res.raw_trailers, res.trailers, early))
+            res.on("close", over)
 
-            def on_response(res, n=n, closed=closed):
-                early = [res.raw_trailers, res.trailers]  # (references: filled or replaced later?)
-                events.append([n, "response", json.loads(json.dumps(early))])
-                deadline = loop.time() + 5
-
-                def read():
-                    chunks = []
-                    res.on("data", chunks.append)
-                    res.on("end", lambda: events.append(
-                        [n, "end", b"".join(chunks).decode("latin-1"), len(res.raw_headers), res.headers,
-                         res.raw_trailers, res.trailers, early]))
-                    res.on("close", lambda: closed.done() or closed.set_result(None))
-
-                def wait_complete():
-                    if not res.complete and loop.time() < deadline:
-                        loop.call_soon(wait_complete)
-                        return
-                    events.append([n, "complete", res.complete, res.readable_ended, len(res.raw_trailers)])
-                    read()
-                wait_complete()
-            req.on("error", on_error)
-            req.on("response", on_response)
-            req.end()
-            await asyncio.wait_for(closed, 5)
-    asyncio.run(main())
-    return json.loads(json.dumps(events))
+        def wait_complete():
+            if not res.complete and loop.time() < deadline:
+                loop.call_soon(wait_complete)
+                return
+            log("complete", res.complete, res.readable_ended, len(res.raw_trailers))
+            read()
+        wait_complete()
+    capped_exchange(port, n, CASES[n][1], log, over, on_response)
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 def test_raw_trailers_and_trailers_as_node_gives_them():
-    server = CaseServer()
-    try:
-        ours = prefork_events(server.port)
-        node = node_run(NODE_SCRIPT % (json.dumps([cap for _, cap in CASES]), server.port))
-    finally:
-        server.close()
+    ours, node = both_events(CASES, _trailers, NODE_EXCHANGE, as_json=True)
     assert len(node) == len(ours) == 3 * len(CASES)
     for theirs, mine in zip(node, ours):
         assert mine == theirs

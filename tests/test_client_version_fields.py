@@ -1,7 +1,7 @@
 """A client response's ``http_version_major``/``http_version_minor`` (a 1xx's too),
 ``url`` and ``method``, against Node v20's client (``httpVersionMajor``,
 ``httpVersionMinor``; Node's client response has an empty ``url`` and a null
-``method``). The raw socket server of tests/test_client_raw_trailers.py answers."""
+``method``). The raw socket server of tests/case_server.py answers."""
 
 import asyncio
 
@@ -9,7 +9,7 @@ import pytest
 
 import prefork
 from harness import NODE
-from test_client_raw_trailers import CaseServer, node_run
+from case_server import CaseServer, node_run
 
 CASES = [
     (b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",),
