@@ -78,10 +78,15 @@ _CANNED = re.compile(rb"HTTP/1\.1 (400|408|413|431) [A-Za-z ]+\r\nConnection: cl
 # -- the server under test ----------------------------------------------------------------
 def _serve(listener, log_fd):
     """Child process: one Server on the inherited listen socket, the fuzz app."""
+    import gc
     import logging
     import weakref
     import prefork
 
+    # what the test process left for the collector (a task of an earlier test's closed
+    # loop, say) goes now, reported where the parent's logging sends it: the server's log
+    # below holds only what this server does
+    gc.collect()
     logging.basicConfig(stream=os.fdopen(log_fd, "w", buffering=1), level=logging.WARNING,
                         format="%(levelname)s %(name)s %(message)s", force=True)
     loop = prefork.new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))  # the workers' loop
