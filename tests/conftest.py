@@ -76,7 +76,19 @@ class ServerThread:
             self.loop.stop()
         self.loop.call_soon_threadsafe(shutdown)
         self.thread.join(5)
+        if not self.thread.is_alive():
+            self._finish_tasks()
         self.loop.close()
+
+    def _finish_tasks(self):
+        """Tasks still pending (an app's coroutine that waits on a connection closed by
+        the shutdown above) are cancelled and run to their end: none is left for the
+        collector to destroy later, in another test or in a process forked from this one."""
+        pending = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
+        if pending:
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.wait(pending, timeout=5))
 
 
 @pytest.fixture
