@@ -12,6 +12,7 @@ import re
 
 from prefork.http.errors import ParseError
 from prefork.http.parser import RequestParser
+from test_review_http_retained import Sink  # (a parser delegate that counts the messages it completes)
 
 # The known differences. Each names what it excuses and why; each test of one (below, and
 # in tests/test_fuzz_wsgi_gunicorn.py's ``_pair``) is narrow: it looks at the request that
@@ -135,30 +136,11 @@ def fields(head):
     return line, out
 
 
-class _Count:
-    """A parser delegate that counts the messages it completes."""
-
-    def __init__(self):
-        self.done = 0
-
-    def on_message_begin(self):
-        pass
-
-    def on_headers(self, *head):
-        pass
-
-    def on_body(self, body):
-        pass
-
-    def on_message_complete(self, trailers):
-        self.done += 1
-
-
 def parse_error_after(case, i):
     """prefork's parser, fed the whole stream, fails on a message after the ``i``-th
     (it completes more than ``i`` messages first): a parse error that ends the
     connection with the requests before it unanswered (Node's rule)."""
-    count, data = _Count(), b"".join(head + body for _, head, body, _ in case)
+    count, data = Sink(), b"".join(head + body for _, head, body, _ in case)
     try:
         while data:
             parser = RequestParser(count, 16384)

@@ -17,8 +17,6 @@ PACKAGE = os.path.join(ROOT, "prefork")
 ALLOWED = {
     ("prefork/master/workers.py", "_exit"): "os._exit is the standard library's public way to end a forked child",
     ("prefork/cli.py", "_exit"): "the same, for the child --check-config forks to load the app in",
-    ("prefork/server/accepting.py", "_accept"): "socket.SocketType._accept is accept(2) itself, the C method "
-                                                "socket.accept() wraps; the wrapper makes two enums a connection",
     ("prefork/wsgi/threads.py", "_current_frames"): "sys._current_frames is the standard library's "
                                                     "documented way to read another thread's stack",
 }

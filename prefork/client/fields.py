@@ -12,7 +12,7 @@ Rules:
   ``trailers_distinct`` read before (Node's stays empty then).
 """
 
-from ..http.headers import header_map
+from ..http.headers import distinct, header_map
 
 
 class Version:
@@ -46,14 +46,14 @@ class ResponseFields(Version):
         self.raw_trailers = raw
         self.trailers.update(header_map(raw, len(raw) // 2))
         if self._trailers_distinct is not None:
-            self._trailers_distinct.update(_distinct(raw, len(raw) // 2))
+            self._trailers_distinct.update(distinct(raw, len(raw) // 2))
 
     @property
     def headers_distinct(self):
         """Node's ``headersDistinct``: the values of each field ``headers`` maps, as a list
         by lower-case name (the same dict at every access, as Node's)."""
         if self._headers_distinct is None:
-            self._headers_distinct = _distinct(self.raw_headers, self._pairs)
+            self._headers_distinct = distinct(self.raw_headers, self._pairs)
         return self._headers_distinct
 
     @property
@@ -61,12 +61,6 @@ class ResponseFields(Version):
         """Node's ``trailersDistinct``: as ``headers_distinct``, for the trailers; one read
         before the end is filled at the end (Node's stays empty)."""
         if self._trailers_distinct is None:
-            self._trailers_distinct = _distinct(self.raw_trailers, len(self.raw_trailers) // 2)
+            self._trailers_distinct = distinct(self.raw_trailers, len(self.raw_trailers) // 2)
         return self._trailers_distinct
 
-
-def _distinct(raw, pairs):
-    fields = {}
-    for i in range(0, 2 * pairs, 2):
-        fields.setdefault(raw[i].lower(), []).append(raw[i + 1])
-    return fields

@@ -41,6 +41,15 @@ def header_map(raw, pairs):
     return headers
 
 
+def distinct(raw, pairs):
+    """Node's ``headersDistinct`` (and ``trailersDistinct``) from the first ``pairs`` raw
+    pairs: every value, as a list by lower-case name."""
+    fields = {}
+    for i in range(0, 2 * pairs, 2):
+        fields.setdefault(raw[i].lower(), []).append(raw[i + 1])
+    return fields
+
+
 _BATCH = 31  # Node hands header pairs to JS in batches of 31 once a head has 32+
 
 

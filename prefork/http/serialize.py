@@ -314,10 +314,7 @@ class HeadCache(DateCache):
             self._refresh(timeout, cap)
         head = self._prefixes.get(status)
         if head is None:
-            line = _STATUS_LINES.get(status)
-            if line is None:
-                return None
-            head = self._prefixes[status] = (line + self._line + self._lines).encode("latin-1")
+            head = self._made(self._prefixes, status, self._lines)
         return head
 
     def closing_prefix(self, status):
@@ -327,10 +324,16 @@ class HeadCache(DateCache):
             self._refresh(self._timeout, self._cap)
         head = self._closing.get(status)
         if head is None:
-            line = _STATUS_LINES.get(status)
-            if line is None:
-                return None
-            head = self._closing[status] = (line + self._line + "Connection: close\r\n").encode("latin-1")
+            head = self._made(self._closing, status, "Connection: close\r\n")
+        return head
+
+    def _made(self, table, status, lines):
+        """``status line + Date + lines`` (bytes), kept in ``table`` for this second; None
+        for a status with no standard line."""
+        line = _STATUS_LINES.get(status)
+        if line is None:
+            return None
+        head = table[status] = (line + self._line + lines).encode("latin-1")
         return head
 
     def suffix(self, timeout, cap):

@@ -60,8 +60,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     _pending_size = 0  # bytes in _pending
 
     def __init__(self, loop, sock, read_buffer=None, family=None, peer=None):
-        """``family`` (an int) and ``peer`` (its address tuple): as accept(2) gave them,
-        when it did (else read from ``sock``)."""
+        """``family`` and ``peer`` (the peer's address tuple): as accept(2) gave them, when
+        it did (else read from ``sock``)."""
         self.loop = loop
         self._sock = sock
         self._read_view = read_buffer

@@ -32,12 +32,6 @@ from .connection import Connection
 log = logging.getLogger("prefork.server")
 
 _ACCEPT_BATCH = 32
-# accept(2) as (fd, address), and the listener's family and protocol as ints: the C
-# methods under ``socket.accept()``, which makes enums of the listener's family and type
-# on every call, and a socket object on top that ``family`` turns into an enum again
-_accept_fd = _socket.SocketType._accept
-_family_of = _socket.SocketType.family.__get__
-_proto_of = _socket.SocketType.proto.__get__
 # accept(2) on Linux passes on a connection's pending network error (and a firewall's
 # EPERM) as its own: like ECONNABORTED, it ends that connection, not accepting
 _PEER_GONE = frozenset((errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
@@ -47,10 +41,10 @@ _PEER_GONE = frozenset((errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.
 class Accepting:
     def _accept(self, lsock, tls=None):
         trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
-        family = proto = None
+        family = None  # the listener's, read once a batch (each read of ``family`` makes an enum)
         for _ in range(_ACCEPT_BATCH):
             try:
-                fd, address = _accept_fd(lsock)
+                csock, address = lsock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -64,8 +58,7 @@ class Accepting:
                     continue  # that one connection failed before it was taken: the next
                 raise
             if family is None:
-                family, proto = _family_of(lsock), _proto_of(lsock)
-            csock = _socket.socket(family, _socket.SOCK_STREAM, proto, fd)
+                family = lsock.family
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")
@@ -110,8 +103,8 @@ class Accepting:
         self.loop.call_later(seconds, resume)
 
     def _new_connection(self, csock, tls=None, peer=None, family=None, address=None):
-        """``family``, ``address``: the socket's (an int) and its peer's, as accept(2) gave
-        them (else read from the socket); ``peer``: the client a PROXY header named."""
+        """``family``, ``address``: the socket's and its peer's, as accept(2) gave them
+        (else read from the socket); ``peer``: the client a PROXY header named."""
         csock.setblocking(False)
         if family is None:
             family = csock.family

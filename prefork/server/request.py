@@ -37,7 +37,7 @@ import codecs
 
 from ..emitter import Chunks, EventEmitter, settle_on
 from ..http.errors import HTTPError
-from ..http.headers import header_map
+from ..http.headers import distinct, header_map
 
 _BODY_HIGH_WATER = 64 * 1024
 
@@ -325,7 +325,7 @@ class IncomingMessage(EventEmitter):
         try:
             return self._headers_distinct
         except AttributeError:
-            self._headers_distinct = fields = _distinct(self.raw_headers)
+            self._headers_distinct = fields = distinct(self.raw_headers, len(self.raw_headers) // 2)
             return fields
 
     @property
@@ -348,7 +348,7 @@ class IncomingMessage(EventEmitter):
         try:
             return self._trailers_distinct
         except AttributeError:
-            fields = _distinct(self.raw_trailers)
+            fields = distinct(self.raw_trailers, len(self.raw_trailers) // 2)
             if self.complete:
                 self._trailers_distinct = fields
             return fields
@@ -436,9 +436,3 @@ class BodyDecoder:
 
 _ASCII = bytes(range(128)) * 2  # Node's ascii decoding drops the high bit
 
-
-def _distinct(raw):
-    fields = {}
-    for i in range(0, len(raw) - 1, 2):
-        fields.setdefault(raw[i].lower(), []).append(raw[i + 1])
-    return fields
