@@ -1,6 +1,6 @@
 """A client response's fields, as Node's IncomingMessage gives them: ``raw_headers`` and
 ``headers``, ``raw_trailers`` and ``trailers``, and their ``*_distinct`` views; the
-version's numbers (a 1xx's too).
+version's numbers (a 1xx's too); ``connection`` and ``req``.
 
 Rules:
 - ``headers`` maps the first ``pairs`` raw pairs (Node's caps: client/protocol.py);
@@ -10,7 +10,15 @@ Rules:
   message (``set_trailers``): ``raw_trailers`` is then a new list, ``trailers`` the same
   dict, filled (a reference taken earlier sees them, as in Node), and so is a
   ``trailers_distinct`` read before (Node's stays empty then).
+- ``connection`` is ``socket`` (Node's deprecated alias, settable as Node's).
+- ``req`` is the request that got the response (Node's ``res.req``), held by a weak
+  reference: the request holds the response (``req.res``), and a strong reference back
+  would make a cycle of every exchange. It is the request while the request is alive
+  (while the application or the exchange holds it); None once it has been freed, or for
+  a response made without one.
 """
+
+import weakref
 
 from ..http.headers import distinct, header_map
 
@@ -31,7 +39,8 @@ class ResponseFields(Version):
     url = ""  # Node's client response has an empty url and a null method
     method = None
 
-    def _init_fields(self, raw_headers, pairs):
+    def _init_fields(self, raw_headers, pairs, request=None):
+        self._request = None if request is None else weakref.ref(request)  # (no cycle: see Rules)
         self.raw_headers = raw_headers
         self.headers = header_map(raw_headers, pairs)
         self._pairs = pairs  # the raw pairs the map takes (Node's caps)
@@ -47,6 +56,20 @@ class ResponseFields(Version):
         self.trailers.update(header_map(raw, len(raw) // 2))
         if self._trailers_distinct is not None:
             self._trailers_distinct.update(distinct(raw, len(raw) // 2))
+
+    @property
+    def connection(self):
+        """Node's ``res.connection``: the deprecated alias of ``socket``."""
+        return self.socket
+
+    @connection.setter
+    def connection(self, socket):
+        self.socket = socket
+
+    @property
+    def req(self):
+        """Node's ``res.req``: the request, while it is alive (else None)."""
+        return None if self._request is None else self._request()
 
     @property
     def headers_distinct(self):

@@ -202,7 +202,7 @@ class ClientProtocol:
                 self._stop_reason = "informational"
                 raise _StopAtHead()
             return
-        res = ClientResponse(self.socket, status, reason, version, raw, pairs)
+        res = ClientResponse(self.socket, status, reason, version, raw, pairs, request=request)
         self._whole_head = whole if raw is not whole or pairs < len(raw) // 2 else None
         self.res = res
         request.response_started(res)

@@ -354,7 +354,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         if self.res is None and not self._errored:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
-        if res is not None and res.unread and not res.closed and not res.destroyed:
+        if res is not None and res.unread and not res.closed and not res.destroy_called:
             # body chunks or the end wait for a reader: Node's socket closes in libuv's
             # close phase, after the setImmediate callbacks and the ticks they queue, so
             # a reader added on the next turn reads them (and a complete body ends)
@@ -372,7 +372,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         if not res.closed:
             # decided once the read that closed it is parsed; a response destroyed
             # complete but unread is aborted as one cut short
-            if not res.complete or (res.destroyed and not res.readable_ended):
+            if not res.complete or (res.destroy_called and not res.readable_ended):
                 self.loop.call_soon(self._cut_short, res)
                 return
             self.loop.call_soon(res.mark_closed)
@@ -385,12 +385,12 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         destroyed with: the request's ``error``, the response's) its ``close``, then the
         request's; a body cut short gives ``aborted``, ``close``, the response's
         ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
-        if res.complete and not res.destroyed:
+        if res.complete and not res.destroy_called:
             self._close()
             res.mark_closed()
             return
         res.mark_aborted()
-        if res.destroyed:
+        if res.destroy_called:
             if res.destroy_error is not None:
                 self._error(res.destroy_error, given=True)  # (Node's socket destroyed with it)
                 self._emit_error()

@@ -12,8 +12,9 @@ Rules:
   the response flows (below); ``close`` once, when the exchange is over
   (``mark_closed``). A connection that ends before the body does gives ``aborted``,
   the request's ``close``, ``error`` (ECONNRESET "aborted", when listened to) and
-  ``close``, never ``end``; a response destroyed by the application gives ``aborted``,
-  its ``close``, then the request's (one destroyed complete but unread too).
+  ``close``, never ``end``; a response destroyed by the application gives ``aborted``
+  (within ``destroy()``, as Node's), its ``close``, then the request's (one destroyed
+  complete but unread too).
 - ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
 - ``read()`` collects the body from the moment it (or the request's ``response()``) is
   called (resuming a paused response); a response awaited through
@@ -39,6 +40,12 @@ Rules:
   until it is read (Node's paused stream); one nobody took is discarded as it comes (so
   its socket is freed) and a later ``read()`` or ``async for`` raises
   ERR_BODY_DISCARDED instead of giving part of it.
+- Node's stream state: ``readable`` until ``end``, an abort or ``destroy()``;
+  ``readable_aborted`` once aborted or destroyed before ``end``; ``errored`` the error
+  given to ``destroy(err)`` as it is called, else an abort's ECONNRESET "aborted" from
+  ``aborted`` on (the one ``error`` gives, listened to or not); ``closed`` from the
+  ``error`` before ``close``; ``destroyed`` from ``destroy()``, an abort, or once the ``end``
+  listeners have run (``destroy_called``: ``destroy()`` was called).
 """
 
 import asyncio
@@ -57,12 +64,12 @@ _KEPT_HIGH_WATER = 64 * 1024
 class ClientResponse(ResponseFields, EventEmitter):
     """The response (Node's IncomingMessage on the client side)."""
 
-    def __init__(self, socket, status_code, status_message, http_version, raw_headers, pairs):
+    def __init__(self, socket, status_code, status_message, http_version, raw_headers, pairs, request=None):
         self.socket = socket
         self.status_code = status_code
         self.status_message = status_message
         self.http_version = http_version
-        self._init_fields(raw_headers, pairs)
+        self._init_fields(raw_headers, pairs, request)
         self.complete = False
         self.aborted = False
         self._flowing = None  # Node's readableFlowing: None at first, True once resumed, False once paused
@@ -74,10 +81,12 @@ class ClientResponse(ResponseFields, EventEmitter):
         self._ended = False  # 'end' was emitted
         self._close_due = False  # the exchange closed before 'end' was over: 'close' follows it
         self._ending = False  # 'end' is being emitted
-        self.destroyed = False  # destroy() was called on the response itself
+        self.destroy_called = False  # destroy() was called on the response itself
         self.destroy_error = None
         self._destroy_error_due = False  # destroy(err)'s error is still to be emitted (to a listener)
         self._closed = False
+        self._closing = False  # the 'error' just before 'close' is emitted: closed already
+        self._errored = None  # Node's errored: the error the response was destroyed with
         self._body = None  # (chunks, [pending read() futures]) once collected for read()
         self.taken = False  # a 'response' listener or awaiter had it (set by the request)
         self._backlog = False  # the socket stopped reading for the kept chunks
@@ -157,7 +166,7 @@ class ClientResponse(ResponseFields, EventEmitter):
         if self._backlog:
             self._backlog = False
             self.socket.resume()
-        if self._end_pending and not self.destroyed:
+        if self._end_pending and not self.destroy_called:
             self._emit_end()
 
     def _take_kept(self):
@@ -302,12 +311,13 @@ class ClientResponse(ResponseFields, EventEmitter):
         ``end`` when the body is complete but not read yet (Node's order)."""
         if self._closed:
             return
-        if self._end_pending and not self.destroyed:
+        if self._end_pending and not self.destroy_called:
             self._close_due = True
             return
         if self._destroy_error_due:  # destroy(err) after the body's end: 'error' first
             self._destroy_error_due = False
             if self.listener_count("error"):
+                self._closing = True
                 self.emit("error", self.destroy_error)
         self._closed = True
         self.emit("close")
@@ -325,6 +335,8 @@ class ClientResponse(ResponseFields, EventEmitter):
         chunks kept unread go (a destroyed stream emits no more ``data``)."""
         if not self.aborted:
             self.aborted = True
+            if not self.destroy_called:  # the connection's end: destroyed with ECONNRESET "aborted"
+                self._errored = HTTPError("ECONNRESET", "aborted")
             self._kept.clear()
             self._kept_size = 0
             self.emit("aborted")
@@ -334,7 +346,8 @@ class ClientResponse(ResponseFields, EventEmitter):
         listener, as Node gives it only where it is handled), then ``close``."""
         self._destroy_error_due = False  # (given here, if it was the one)
         if not self._closed and self.listener_count("error"):
-            self.emit("error", error or HTTPError("ECONNRESET", "aborted"))
+            self._closing = True
+            self.emit("error", error or self._errored or HTTPError("ECONNRESET", "aborted"))
         self.mark_closed()
 
     def destroy(self, error=None):
@@ -344,11 +357,14 @@ class ClientResponse(ResponseFields, EventEmitter):
         request's ``close``, as in Node. A response whose ``end`` came leaves the socket
         alone (it may serve the agent's next request), as Node's does; a given error is
         still emitted, before its ``close``."""
-        if not self.destroyed and not self._closed:
-            self.destroyed = True
+        if not self.destroy_called and not self._closed:
+            self.destroy_called = True
             self.destroy_error = error
+            if not self.aborted and error is not None:
+                self._errored = error
             self._destroy_error_due = error is not None
             if not self.complete:
+                self.mark_aborted()  # at once, as Node's
                 self.socket.destroy()
             elif not self._ended:
                 # complete but never read: Node's aborts it, and its socket goes
@@ -363,7 +379,28 @@ class ClientResponse(ResponseFields, EventEmitter):
 
     @property
     def closed(self):
-        return self._closed
+        """Node's ``closed``: from the ``error`` that precedes ``close``, else ``close``."""
+        return self._closed or self._closing
+
+    @property
+    def destroyed(self):
+        """Node's ``destroyed``: from ``destroy()``, an abort, or once ``end`` is over."""
+        return self.destroy_called or self.aborted or (self._ended and not self._ending)
+
+    @property
+    def readable(self):
+        """Node's ``readable``: until ``end``, an abort or ``destroy()``."""
+        return not (self._ended or self.aborted or self.destroy_called)
+
+    @property
+    def readable_aborted(self):
+        """Node's ``readableAborted``: destroyed or errored before ``end``."""
+        return not self._ended and (self.aborted or self.destroy_called or self._errored is not None)
+
+    @property
+    def errored(self):
+        """Node's ``errored``: ``destroy(err)``'s error, or an abort's ECONNRESET (Rules)."""
+        return self._errored
 
     @property
     def unread(self):
