@@ -1,6 +1,8 @@
 """The access log format, compiled: ``access_log_format`` into the Python source of one
-function that builds a line (``compile_format``), or of the worker's response observer
-around it (``compile_observer``).
+function that builds a line (``compile_format``), of the worker's response observer
+around it (``compile_observer``), or of an observer that holds the line's values and a
+``render`` that makes the lines of a batch of them at the flush (``compile_held``, the
+worker's, for any format without a format spec or conversion).
 
 Rules:
 - The function computes only the fields the format uses and builds the line with one
@@ -8,6 +10,8 @@ Rules:
   Its code is put together from a fixed table of field expressions (``_FIELDS``); the
   format's literal text stands in the source as placeholders that ``define`` turns into
   code constants after compiling, so no text from the format reaches the code.
+- Held values are read when the response ends (the time text, the duration, the
+  client's text, the sizes), so a line made at the flush is the line made at once.
 - The decimal text of small integers (status, size, duration in µs) is looked up in a
   table (``numbers()``) rather than formatted; a value outside it is formatted.
 - A single time field takes the literal text around it into the clock's text
@@ -150,46 +154,52 @@ def parse_format(fmt):
 _PLACEHOLDER = "\\u2063%d\\u2063"
 
 
+def _pieces(parts, fields, fast_fields):
+    """A plain format's f-string pieces ([pieces], [cheaper pieces], constants): literal
+    pieces are placeholders for the text (kept in ``constants``), fields the pieces of
+    ``fields`` (``fast_fields``' where they have one); a single time field takes the
+    literal text around it into the clock's text (``clock_text``)."""
+    pieces, fast, constants = [], [], {}
+    pending = ""  # literal text waiting for the next field (adjacent literals are one)
+    merge_clock = sum(name == "t" for _, name, _, _ in parts) == 1
+
+    def add_literal(text):  # a placeholder in both f-strings, the text in ``constants``
+        key = _PLACEHOLDER % len(constants)
+        constants[key] = text
+        pieces.append(key)
+        fast.append(key)
+
+    prefix = suffix = None
+    for literal, name, _, _ in parts + [("\n", None, None, None)]:
+        pending += literal
+        if name is None:
+            continue
+        if merge_clock and name == "t":
+            prefix, pending = pending, ""
+        elif prefix is not None and suffix is None:
+            suffix, pending = pending, ""
+        if pending:
+            add_literal(pending)
+            pending = ""
+        pieces.append(fields[name])
+        fast.append(fast_fields.get(name) or fields[name])
+    if prefix is not None and suffix is None:
+        suffix, pending = pending, ""
+    if pending:
+        add_literal(pending)
+    if prefix is not None:
+        constants["clock_text"] = (prefix, suffix)
+    return pieces, fast, constants
+
+
 def _compile_body(fmt, fields=_FIELDS):
     """(fields used, the ``micros`` line or "", the code that builds and holds the line,
     its constants)."""
     parts = parse_format(fmt)
     plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
     used = {name for _, name, _, _ in parts if name is not None}
-    constants = {}
     if plain:
-        # one f-string: literal pieces are placeholders for the text, fields are table code
-        pieces, fast = [], []
-        pending = ""  # literal text waiting for the next field (adjacent literals are one)
-        # a single time field takes the literal text around it into the clock's text
-        merge_clock = sum(name == "t" for _, name, _, _ in parts) == 1
-
-        def add_literal(text):  # a placeholder in both f-strings, the text in ``constants``
-            key = _PLACEHOLDER % len(constants)
-            constants[key] = text
-            pieces.append(key)
-            fast.append(key)
-
-        prefix = suffix = None
-        for literal, name, _, _ in parts + [("\n", None, None, None)]:
-            pending += literal
-            if name is None:
-                continue
-            if merge_clock and name == "t":
-                prefix, pending = pending, ""
-            elif prefix is not None and suffix is None:
-                suffix, pending = pending, ""
-            if pending:
-                add_literal(pending)
-                pending = ""
-            pieces.append(fields[name][1])
-            fast.append(_FAST.get(name, fields[name][1]))
-        if prefix is not None and suffix is None:
-            suffix, pending = pending, ""
-        if pending:
-            add_literal(pending)
-        if prefix is not None:
-            constants["clock_text"] = (prefix, suffix)
+        pieces, fast, constants = _pieces(parts, {name: field[1] for name, field in fields.items()}, _FAST)
         build = "    text = f'" + "".join(pieces) + "'\n"
         if "s" in used:
             build = ("    try:\n        text = f'" + "".join(fast) + "'\n"
@@ -197,7 +207,7 @@ def _compile_body(fmt, fields=_FIELDS):
         else:
             build = "    text = f'" + "".join(fast) + "'\n"
     else:
-        constants["template"] = fmt + "\n"
+        constants = {"template": fmt + "\n"}
         keywords = ", ".join(f"{name}={fields[name][0]}" for name in sorted(used))
         build = f"    text = template.format({keywords})\n"
     # math.trunc: the same int as int() for a float, for half the instructions
@@ -234,6 +244,85 @@ def compile_observer(fmt, record="", record_micros="", count=False):
             + (record_micros if micros and record_micros else record)
             + build + ("    count()\n" if count else "")), constants
 
+
+
+# The worker's observer holds each response's values in a tuple, and the flush makes the
+# lines of all of them at once (``compile_held``). Each field: the locals it needs, with
+# where the observer reads them, and its f-string piece over those locals (and the
+# cheaper piece, as ``_FAST``, where there is one).
+_HELD = {
+    "h": ((("log_host", 'req.socket.remote_address or "-"'),), "{log_host}", None),
+    "t": ((("log_time", "clock[0]"),), "{log_time}", None),
+    "r": ((("log_method", "req.method"), ("log_url", "req.url"), ("log_version", "req.http_version")),
+          "{log_method} {log_url} HTTP/{log_version}", None),
+    "m": ((("log_method", "req.method"),), "{log_method}", None),
+    "U": ((("log_url", "req.url"),), "{log_url}", None),
+    "s": ((("log_status", "res.status_code"),), "{log_status}", "{numbers[log_status]}"),
+    "b": ((("log_size", 'res.bytes_sent or res.has_body and res.get_header("content-length") or "-"'),),
+          "{log_size}", "{numbers.get(log_size) or log_size}"),
+    "f": ((("log_referer", 'req.headers.get("referer", "-")'),), "{log_referer}", None),
+    "a": ((("log_agent", 'req.headers.get("user-agent", "-")'),), "{log_agent}", None),
+    "D": ((("micros", "micros"),), "{micros}", "{numbers.get(micros) or micros}"),
+    "L": ((("duration", "duration"),), "{duration:.6f}", None),
+    "p": ((), "{pid}", None),
+}
+
+
+def compile_held(fmt, record="", record_micros="", count=False):
+    """Python source of ``observe(req, res)`` and ``render()``, and their constants; None
+    for a format with a format spec or conversion (``compile_observer`` then). The
+    observer takes the duration, counts the response (``record``, as
+    ``compile_observer``), holds the values of the format's fields as one tuple
+    (``hold``) and calls ``flush()`` when ``held`` reaches ``limit``, then ``count()``
+    when asked for. ``render()`` makes the line of each held tuple (a held ``str`` is a
+    line already, counted in ``replied[0]``), checking the client's text, and gives the
+    lines to ``add_lines`` (a list) or ``add_line`` (one).
+    Making the lines of a batch together costs about half of what making each one as its
+    response ends does."""
+    parts = parse_format(fmt)
+    if any(name is not None and (spec or conversion is not None) for _, name, spec, conversion in parts):
+        return None
+    pieces, fast, constants = _pieces(parts, {name: field[1] for name, field in _HELD.items()},
+                                      {name: field[2] for name, field in _HELD.items()})
+    names, sources = [], []
+    for _, name, _, _ in parts:
+        for local, source in _HELD[name][0] if name is not None else ():
+            if local not in names:
+                names.append(local)
+                sources.append(source)
+    micros = "    micros = trunc(duration * 1e6)\n" if "micros" in names else ""
+    observe = ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
+               + (record_micros if micros and record_micros else record)
+               + f"    hold(({''.join(source + ', ' for source in sources)}))\n"
+               + "    if len(held) >= limit:\n        flush()\n" + ("    count()\n" if count else ""))
+    client = [local for local, _, _ in _CLIENT_TEXT if local in names]
+    check = ""
+    if client:
+        checker = ClientText()
+        constants["log_safe"], constants["log_check"] = checker.safe, checker.check
+        check = ("        if " + " or ".join(f"{local} not in log_safe" for local in client) + ":\n"
+                 f"            {', '.join(client)}, = log_check({', '.join(client)})\n")
+    line, fast_line = "".join(pieces), "".join(fast)
+    make = (f"        try:\n            add_line(f'{fast_line}')\n        except (KeyError, TypeError):\n"
+            f"            add_line(f'{line}')\n") if fast_line != line else f"        add_line(f'{line}')\n"
+    # the usual batch (no line made already, every value of the usual type): one list
+    # comprehension, the client's text checked inline
+    batch = fast_line
+    for local in client:
+        batch = batch.replace("{%s}" % local, "{%s if %s in log_safe else log_check(%s)[0]}" % ((local,) * 3))
+    targets = ", ".join(names) + "," if names else "_"
+    render = ("def render():\n    try:\n        if not replied[0]:\n            try:\n"
+              f"                add_lines([f'{batch}' for {targets} in held])\n                return\n"
+              "            except (KeyError, TypeError):\n                pass\n"
+              "        for entry in held:\n"
+              "            if entry.__class__ is str:\n                add_line(entry)\n                continue\n"
+              + (f"            {', '.join(names)}, = entry\n" if names else "")
+              + _indent(check + make, 4) + "    finally:\n        held.clear()\n        replied[0] = 0\n")
+    return observe + "\n\n" + render, constants
+
+
+def _indent(code, spaces):
+    return "".join(" " * spaces + line + "\n" for line in code.splitlines())
 
 
 def _with_literals(code, literals):

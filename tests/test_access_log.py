@@ -132,12 +132,14 @@ def test_lines_are_byte_identical_to_the_unbuffered_format(serve, tmp_path, fmt,
 
 @pytest.mark.parametrize("fmt", [DEFAULT_ACCESS_FORMAT, "{t}", ALL_FIELDS.replace("|{D}|{L}", ""),
                                  WITH_SPECS.replace(" {D:08d} {L:>12}", "")])
-def test_the_observer_writes_the_lines_of_the_format_with_its_timed_clock(serve, tmp_path, fmt):
+@pytest.mark.parametrize("flush", [0.0, 1.0])
+def test_the_observer_writes_the_lines_of_the_format_with_its_timed_clock(serve, tmp_path, fmt, flush):
     """The worker's path: the observer compiled with the metrics, its time field kept by
     a timer on the server's loop. Each line is the reference line for the duration the
-    observer took (read back from the line) and a wall-clock second within the request."""
+    observer took (read back from the line) and a wall-clock second within the request.
+    With a flush interval the lines are made from the held values at the close."""
     path = tmp_path / "access.log"
-    access = logs.AccessLog(str(path), fmt, 0.0)
+    access = logs.AccessLog(str(path), fmt, flush)
     seconds = []
 
     def setup(server, st):
@@ -186,6 +188,38 @@ def test_the_observers_clock_moves_to_the_next_second_on_its_loop(tmp_path):
         loop.close()
     got = (tmp_path / "access.log").read_text().splitlines()
     assert got == [time.strftime("%d/%b/%Y:%H:%M:%S %z 200", time.localtime(int(t))) for t in written]
+
+
+def test_replies_and_responses_are_written_in_the_order_they_ended(tmp_path):
+    """The observer holds a response's values and the flush makes its line; a reply the
+    server made itself is a line at once. Both wait in one buffer: the file has them in
+    the order they ended, the client's text escaped in both."""
+    Peer, Req, Res = plain_exchange()
+
+    class Reply:
+        socket, method, url, http_version, headers = Peer(), "GET", '/bad"', "1.1", {}
+        status_code, bytes_sent, has_body = 400, 0, False
+
+        def get_header(self, name):
+            return None
+
+    loop = asyncio.new_event_loop()
+    access = logs.AccessLog(str(tmp_path / "access.log"), "{s} {U} {b}", 1.0)
+    try:
+        observe = access.observer(loop)
+        for url in ("/a", None, "/b\x01", None, "/c"):
+            if url is None:
+                access.reply_line(Reply(), Reply(), 0.001)
+            else:
+                Req.url = url
+                Req.start_time = Peer.last_activity = time.monotonic()
+                observe(Req, Res)
+        assert not (tmp_path / "access.log").read_text()  # held until the flush
+    finally:
+        access.close()
+        loop.close()
+    assert (tmp_path / "access.log").read_text().splitlines() == [
+        "200 /a 5", "400 /bad\\x22 -", "200 /b\\x01 5", "400 /bad\\x22 -", "200 /c 5"]
 
 
 def test_the_format_is_compiled_without_format_text_in_the_code():
