@@ -12,10 +12,12 @@ per round (fixed seed):
   defaults  access log to a file and metrics on (what a default install runs)
 Reports the median req/s; each variant against bare of the same interface as the median
 of the per-round ratios and as the ratio of the medians; and the
-worker's CPU time per request (from /proc, user + system).
+worker's CPU time per request (from /proc, user + system). ``--baseline CHECKOUT`` runs
+each variant but bare once more on that checkout's prefork (``VARIANT@baseline``), in the
+same rounds: a change measured against the commit before it.
 
 Usage: python3 bench/observability.py [--rounds N] [--seconds S] [--interfaces events,wsgi]
-                                      [--variants bare,log,metrics,defaults]
+                                      [--variants bare,log,metrics,defaults] [--baseline CHECKOUT]
 """
 
 import argparse
@@ -33,6 +35,7 @@ VARIANTS = ("bare", "log", "metrics", "defaults")
 
 
 def server_name(interface, variant):
+    variant = variant.partition("@")[0]
     base = "prefork" if interface == "events" else "prefork-wsgi"
     return base if variant == "bare" else f"{base}-{variant}"
 
@@ -74,9 +77,14 @@ def check_log(server):
         assert os.path.getsize(path) > 0, "the access log is empty"
 
 
-def run_one(name, seconds):
+def start(pair, baseline):
+    interface, variant = pair
+    return suite.Server(server_name(interface, variant), baseline if variant.endswith("@baseline") else suite.ROOT)
+
+
+def run_one(pair, seconds, baseline):
     """A fresh server for one measurement (``--fresh``)."""
-    server = suite.Server(name)
+    server = start(pair, baseline)
     try:
         worker = worker_of(server.proc.pid)
         suite.run_wrk(server.port, "hello", 1)  # warm-up
@@ -91,19 +99,19 @@ class Resident:
     """Every server started once and warmed up; measured in turn, idle in between (an
     idle server costs nothing), so that the runs of one round are seconds apart."""
 
-    def __init__(self, names):
+    def __init__(self, pairs, baseline):
         self.servers = {}
         try:
-            for name in names:
-                server = suite.Server(name)
-                self.servers[name] = (server, worker_of(server.proc.pid))
+            for pair in pairs:
+                server = start(pair, baseline)
+                self.servers[pair] = (server, worker_of(server.proc.pid))
                 suite.run_wrk(server.port, "hello", 1)
         except BaseException:
             self.stop()
             raise
 
-    def run(self, name, seconds):
-        server, worker = self.servers[name]
+    def run(self, pair, seconds):
+        server, worker = self.servers[pair]
         return measure(server, worker, seconds)
 
     def stop(self):
@@ -120,39 +128,42 @@ def main():
     parser.add_argument("--fresh", action="store_true", help="a new server for every measurement")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="a subset of bare,log,metrics,defaults (bare is always run)")
+    parser.add_argument("--baseline", help="a checkout of another commit: its variants (but bare) run too")
     args = parser.parse_args()
     variants = [v for v in VARIANTS if v == "bare" or v in args.variants.split(",")]
     suite.ensure_tools()
     interfaces = [i for i in args.interfaces.split(",") if i]
     results = {}
     shuffle = random.Random(11)
+    if args.baseline:
+        variants += [f"{v}@baseline" for v in variants if v != "bare"]
     pairs = [(interface, variant) for interface in interfaces for variant in variants]
-    resident = None if args.fresh else Resident([server_name(i, v) for i, v in pairs])
+    resident = None if args.fresh else Resident(pairs, args.baseline)
     try:
         for _ in range(args.rounds):
-            run_round(pairs, shuffle, resident, args.seconds, results)
+            run_round(pairs, shuffle, resident, args.seconds, results, args.baseline)
     finally:
         if resident is not None:
             resident.stop()
     report(args, interfaces, variants, results)
 
 
-def run_round(pairs, shuffle, resident, seconds, results):
+def run_round(pairs, shuffle, resident, seconds, results, baseline=None):
     order = list(pairs)
     shuffle.shuffle(order)
     for interface, variant in order:
-        name = server_name(interface, variant)
-        result = run_one(name, seconds) if resident is None else resident.run(name, seconds)
+        pair = (interface, variant)
+        result = run_one(pair, seconds, baseline) if resident is None else resident.run(pair, seconds)
         results.setdefault((interface, variant), []).append(result)
-        print(f"{interface:6} {variant:9} {result['rps']:>10,.0f} req/s {result['cpu_us']:6.2f} us CPU/req",
+        print(f"{interface:6} {variant:18} {result['rps']:>10,.0f} req/s {result['cpu_us']:6.2f} us CPU/req",
               flush=True)
 
 
 def report(args, interfaces, variants, results):
     print()
     print(f"Command: python3 bench/observability.py --rounds {args.rounds} --seconds {args.seconds} "
-          f"--interfaces {args.interfaces} --variants {','.join(variants)}"
-          + (" --fresh" if args.fresh else ""))
+          f"--interfaces {args.interfaces} --variants {','.join(v for v in variants if '@' not in v)}"
+          + (" --fresh" if args.fresh else "") + (f" --baseline {args.baseline}" if args.baseline else ""))
     print("| interface | variant | req/s (median) | min–max | ÷ bare (median of rounds) | ÷ bare (medians) "
           "| worker CPU µs/req | CPU vs bare |")
     print("|---|---|---|---|---|---|---|---|")

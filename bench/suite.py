@@ -131,11 +131,12 @@ def command(name, port, tmp):
 
 
 class Server:
-    def __init__(self, name):
+    def __init__(self, name, root=ROOT):
+        """``root``: the checkout whose prefork runs (another commit's, for a baseline)."""
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
         self.port = free_port()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, BENCH]))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, BENCH]))
         cmd = "ulimit -n 16384; exec taskset -c 0 " + " ".join(f"'{c}'" for c in command(name, self.port, self.tmp))
         self.proc = subprocess.Popen(["bash", "-c", cmd], env=env, cwd=BENCH, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
