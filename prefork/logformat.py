@@ -259,7 +259,7 @@ _HELD = {
     "U": ((("log_url", "req.url"),), "{log_url}", None),
     "s": ((("log_status", "res.status_code"),), "{log_status}", "{numbers[log_status]}"),
     "b": ((("log_size", 'res.bytes_sent or res.has_body and res.get_header("content-length") or "-"'),),
-          "{log_size}", "{numbers.get(log_size) or log_size}"),
+          "{log_size}", "{(numbers.get(log_size) if log_size.__class__ is int else None) or log_size}"),
     "f": ((("log_referer", 'req.headers.get("referer", "-")'),), "{log_referer}", None),
     "a": ((("log_agent", 'req.headers.get("user-agent", "-")'),), "{log_agent}", None),
     "D": ((("micros", "micros"),), "{micros}", "{numbers.get(micros) or micros}"),
@@ -296,12 +296,13 @@ def compile_held(fmt, record="", record_micros="", count=False):
                + f"    hold(({''.join(source + ', ' for source in sources)}))\n"
                + "    if len(held) >= limit:\n        flush()\n" + ("    count()\n" if count else ""))
     client = [local for local, _, _ in _CLIENT_TEXT if local in names]
-    check = ""
+    check = unusual = ""
     if client:
         checker = ClientText()
         constants["log_safe"], constants["log_check"] = checker.safe, checker.check
         check = ("        if " + " or ".join(f"{local} not in log_safe" for local in client) + ":\n"
                  f"            {', '.join(client)}, = log_check({', '.join(client)})\n")
+        unusual = f"        {', '.join(client)}, = log_check({', '.join(client)})\n"
     line, fast_line = "".join(pieces), "".join(fast)
     make = (f"        try:\n            add_line(f'{fast_line}')\n        except (KeyError, TypeError):\n"
             f"            add_line(f'{line}')\n") if fast_line != line else f"        add_line(f'{line}')\n"
@@ -311,13 +312,17 @@ def compile_held(fmt, record="", record_micros="", count=False):
     for local in client:
         batch = batch.replace("{%s}" % local, "{%s if %s in log_safe else log_check(%s)[0]}" % ((local,) * 3))
     targets = ", ".join(names) + "," if names else "_"
+    unpack = f"        {', '.join(names)}, = entry\n" if names else ""
     render = ("def render():\n    try:\n        if not replied[0]:\n            try:\n"
               f"                add_lines([f'{batch}' for {targets} in held])\n                return\n"
-              "            except (KeyError, TypeError):\n                pass\n"
+              "            except Exception:  # a value of an unusual type: entry by entry\n                pass\n"
               "        for entry in held:\n"
               "            if entry.__class__ is str:\n                add_line(entry)\n                continue\n"
-              + (f"            {', '.join(names)}, = entry\n" if names else "")
-              + _indent(check + make, 4) + "    finally:\n        held.clear()\n        replied[0] = 0\n")
+              + _indent(unpack + "        try:\n" + _indent(check + make, 4)
+                        # (a client text that is no str: escaped as its str(), the plain pieces)
+                        + "        except Exception:\n" + _indent(unpack + unusual, 4)
+                        + f"            add_line(f'{line}')\n", 4)
+              + "    finally:\n        held.clear()\n        replied[0] = 0\n")
     return observe + "\n\n" + render, constants
 
 

@@ -296,11 +296,14 @@ class AccessLog:
 
     def flush(self):
         """Make the held lines and write them: whole lines, one ``os.write`` per chunk."""
-        if self.flushing or not self.held:
+        if self.flushing or not (self.held or self.lines):
             return
         self.flushing = True
         try:
-            self.render()
+            try:
+                self.render()
+            except Exception:  # (what was made is still written)
+                log.exception("access log %s: lines lost while making them", self.path)
             data = "".join(self.lines).encode("utf-8", "backslashreplace")
             self.lines.clear()
             if self.pipe and len(data) > select.PIPE_BUF:

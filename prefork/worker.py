@@ -321,8 +321,10 @@ class Worker:
             self.channel.send("recycle", requests=self.requests)
 
     def flush_access_log(self):
-        self.access.flush()
-        self.flush_timer = self.loop.call_later(self.settings.access_log_flush, self.flush_access_log)
+        try:
+            self.access.flush()
+        finally:  # (a failed flush does not end the flushing)
+            self.flush_timer = self.loop.call_later(self.settings.access_log_flush, self.flush_access_log)
 
     def note_reopen(self, signum, frame):
         self.reopen_noted = True

@@ -222,6 +222,34 @@ def test_replies_and_responses_are_written_in_the_order_they_ended(tmp_path):
         "200 /a 5", "400 /bad\\x22 -", "200 /b\\x01 5", "400 /bad\\x22 -", "200 /c 5"]
 
 
+def test_values_of_unusual_types_are_written_and_lose_no_other_line(tmp_path):
+    """A User-Agent an application replaced by a list, a Content-Length set as a float:
+    each line is written as the log always wrote it (the text of the value, escaped),
+    the held lines before and after it too, whether its URL was seen before or not."""
+    Peer, Req, Res = plain_exchange()
+
+    class Odd(Res):
+        bytes_sent, has_body = 0, True
+
+        def get_header(self, name):
+            return 5.0 if name == "content-length" else None
+
+    loop = asyncio.new_event_loop()
+    access = logs.AccessLog(str(tmp_path / "access.log"), '{U} "{a}" {b}', 1.0)
+    try:
+        observe = access.observer(loop)
+        for url, agent, res in (("/a", "ua", Res), ("/b", ["x", 'y"'], Res), ("/c", "ua", Odd()),
+                                ("/b", ["x", 'y"'], Res), ("/a", "ua", Res)):
+            Req.url, Req.headers = url, {"user-agent": agent}
+            Req.start_time = Peer.last_activity = time.monotonic()
+            observe(Req, res)
+    finally:
+        access.close()
+        loop.close()
+    assert (tmp_path / "access.log").read_text().splitlines() == [
+        '/a "ua" 5', '/b "[\'x\', \'y\\x22\']" 5', '/c "ua" 5.0', '/b "[\'x\', \'y\\x22\']" 5', '/a "ua" 5']
+
+
 def test_the_format_is_compiled_without_format_text_in_the_code():
     source, constants = logs.compile_format('{h} "); import os; os._exit(1); (" {s}')
     assert "import" not in source and "_exit" not in source

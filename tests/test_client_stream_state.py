@@ -236,3 +236,97 @@ def test_req_is_a_weak_reference_the_request_is_freed_and_no_cycle_is_left():
             gc.garbage.clear()
             gc.enable()
         assert not left, f"objects left in reference cycles: {left}"
+
+
+BREAK_NODE = r"""
+const http = require('http');
+const port = +process.argv[1];
+const out = [];
+let res;
+const st = (r) => [r.readable, r.readableAborted, r.errored ? r.errored.code : null, r.closed, r.destroyed];
+(async () => {
+  const req = http.request({ host: '127.0.0.1', port, path: '/', agent: false });
+  for (const ev of ['abort', 'close']) req.on(ev, () => out.push(['req.' + ev, ...st(res)]));
+  req.on('error', (e) => out.push(['req.error', e.code, ...st(res)]));
+  req.end();
+  res = await new Promise((ok) => req.on('response', ok));
+  for (const ev of ['aborted', 'end']) res.on(ev, () => out.push([ev, ...st(res)]));
+  res.on('error', (e) => out.push(['error', e.code, ...st(res)]));
+  const closed = new Promise((ok) => res.on('close', () => { out.push(['close', ...st(res)]); ok(); }));
+  for await (const chunk of res) break;  // eslint-disable-line no-unused-vars
+  out.push(['after-loop', ...st(res)]);
+  await closed;
+  console.log(JSON.stringify(out));
+  process.exit(0);
+})();
+"""
+
+
+def _serve_part_of_a_body():
+    """A server that sends the head and part of a body, then holds the connection open
+    until the client closes it (so only the client's leaving ends the exchange)."""
+    import socket
+    import threading
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
+            conn.settimeout(10)
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+            conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return sock
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_leaving_a_for_await_loop_mid_body_aborts_the_request_as_nodes_does():
+    """Node's ``for await`` left by ``break`` ends an unfinished response through its
+    request (``req.abort()``): ``abort``, ``aborted``, the request's ``close``, the
+    response's ``error`` (ECONNRESET) and ``close``, with the state Node has at each."""
+    import json
+    import subprocess
+    sock = _serve_part_of_a_body()
+    port = sock.getsockname()[1]
+    try:
+        node = json.loads(subprocess.run([NODE, "-e", BREAK_NODE, str(port)], capture_output=True, text=True,
+                                         timeout=20).stdout)
+
+        async def main():
+            out = []
+            box = {}
+
+            def st(res):
+                return [res.readable, res.readable_aborted, res.errored.code if res.errored else None, res.closed,
+                        res.destroyed]
+            req = prefork.request({"host": "127.0.0.1", "port": port, "path": "/", "agent": False})
+            for ev in ("abort", "close"):
+                req.on(ev, lambda *a, ev=ev: out.append(["req." + ev] + st(box["res"])))
+            req.on("error", lambda e: out.append(["req.error", e.code] + st(box["res"])))
+            req.end()
+            res = box["res"] = await asyncio.wait_for(req.response(), 5)
+            for ev in ("aborted", "end"):
+                res.on(ev, lambda *a, ev=ev: out.append([ev] + st(res)))
+            res.on("error", lambda e: out.append(["error", e.code] + st(res)))
+            closed = asyncio.get_running_loop().create_future()
+            res.on("close", lambda: (out.append(["close"] + st(res)), closed.done() or closed.set_result(None)))
+            async for _ in res:
+                break
+            out.append(["after-loop"] + st(res))
+            await asyncio.wait_for(closed, 5)
+            return out
+        ours = asyncio.run(main())
+    finally:
+        sock.close()
+    assert ours == node

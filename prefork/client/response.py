@@ -234,7 +234,8 @@ class ClientResponse(ResponseFields, EventEmitter):
 
     async def _iterate(self, chunks):
         """The chunks; a loop left before the body's end (``break``, an exception)
-        destroys the response, as Node's ``for await`` does: otherwise its socket,
+        aborts the request (destroys the response when the body is complete or the
+        request is gone), as Node's ``for await`` does: otherwise its socket,
         paused for the loop, would stay taken for ever (the agent's next request in line
         with it). The generator is closed when the loop drops it."""
         finished = False
@@ -244,7 +245,11 @@ class ClientResponse(ResponseFields, EventEmitter):
             finished = True
         finally:
             if not finished:
-                self.destroy()
+                req = self.req
+                if req is not None and not self.complete:
+                    req.abort()  # as Node's for-await ends a response: through its request
+                else:
+                    self.destroy()
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose
