@@ -7,7 +7,8 @@ Rules:
   (which may wait for a reader); they and ``headers_distinct``/``trailers_distinct``
   are client/fields.py's.
 - ``async for chunk in res`` is Node's ``for await``: leaving the loop before the end
-  destroys the response (its socket, unless the body was complete).
+  aborts the request (``req.abort()``, as Node's ends an unfinished response); with the
+  body complete, or the request gone, it destroys the response.
 - ``data`` and ``end`` come from the client protocol as the parser produces them, while
   the response flows (below); ``close`` once, when the exchange is over
   (``mark_closed``). A connection that ends before the body does gives ``aborted``,
