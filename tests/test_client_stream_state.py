@@ -53,7 +53,7 @@ const exchange = (n) => {
   let res = null;
   const st = (at, ...more) => log(at, res && res.readable, res && res.readableAborted,
                                   res && res.errored ? res.errored.code : null, res && res.closed,
-                                  res && res.destroyed, ...more);
+                                  res && res.destroyed, res && res.socket === null, ...more);
   let reqClosed = false;
   let resClosed = false;
   let late = mode !== 'unread';  // an unread response is read a while after the request's close
@@ -102,10 +102,10 @@ def _exchange(port, n, log, over):
     def st(at, *more):
         res = state["res"]
         if res is None:
-            log(at, None, None, None, None, None, *more)
+            log(at, None, None, None, None, None, None, *more)
             return
         log(at, res.readable, res.readable_aborted, res.errored.code if res.errored else None, res.closed,
-            res.destroyed, *more)
+            res.destroyed, res.socket is None, *more)
 
     def settle():
         if state["req_closed"] and state["res_closed"] and state["late"]:

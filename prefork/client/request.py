@@ -302,8 +302,11 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         socket.protocol = None
         self._freed = True
         # done: a destroy() from now on (a clean-up after reading) must not reach the
-        # socket, which the agent gives to another request (Node's marks it destroyed)
+        # socket, which the agent gives to another request (Node's marks it destroyed,
+        # and its response lets go of the socket)
         self.destroyed = True
+        if self.res is not None:
+            self.res.socket = None
         self.loop.call_soon(self._close_and_free, socket)
 
     def _close_and_free(self, socket):

@@ -41,6 +41,9 @@ Rules:
   until it is read (Node's paused stream); one nobody took is discarded as it comes (so
   its socket is freed) and a later ``read()`` or ``async for`` raises
   ERR_BODY_DISCARDED instead of giving part of it.
+- ``socket`` is None once a kept-alive exchange is over (the request gave the socket
+  back to its agent), as Node's response lets go of it; the response's own work uses
+  ``loop``.
 - Node's stream state: ``readable`` until ``end``, an abort or ``destroy()``;
   ``readable_aborted`` once aborted or destroyed before ``end``; ``errored`` the error
   given to ``destroy(err)`` as it is called, else an abort's ECONNRESET "aborted" from
@@ -66,7 +69,8 @@ class ClientResponse(ResponseFields, EventEmitter):
     """The response (Node's IncomingMessage on the client side)."""
 
     def __init__(self, socket, status_code, status_message, http_version, raw_headers, pairs, request=None):
-        self.socket = socket
+        self.socket = socket  # None once the agent took it back (kept alive), as Node's
+        self.loop = socket.loop
         self.status_code = status_code
         self.status_message = status_message
         self.http_version = http_version
@@ -146,12 +150,12 @@ class ClientResponse(ResponseFields, EventEmitter):
         self._ending = False
         if self._close_due:
             self._close_due = False
-            self.socket.loop.call_soon(self.mark_closed)
+            self.loop.call_soon(self.mark_closed)
 
     def _schedule_flow(self):
         if not self._flow_due and (self._kept or self._end_pending):
             self._flow_due = True
-            self.socket.loop.call_soon(self._flow)
+            self.loop.call_soon(self._flow)
 
     def _flow(self):
         """The kept chunks to the ``data`` listeners (one at a time: a ``pause()`` in a
@@ -166,9 +170,14 @@ class ClientResponse(ResponseFields, EventEmitter):
             return
         if self._backlog:
             self._backlog = False
-            self.socket.resume()
+            self._resume_socket()
         if self._end_pending and not self.destroy_called:
             self._emit_end()
+
+    def _resume_socket(self):
+        socket = self.socket
+        if socket is not None:  # (None: the agent has it back; nothing more comes)
+            socket.resume()
 
     def _take_kept(self):
         """The chunks kept so far (the caller listens to ``data`` from now on); none
@@ -182,7 +191,7 @@ class ClientResponse(ResponseFields, EventEmitter):
             kept = [text for text in map(self._decoder.decode, kept) if text]
         if self._backlog:
             self._backlog = False
-            self.socket.resume()
+            self._resume_socket()
         return kept
 
     def on(self, event, listener):
@@ -293,7 +302,7 @@ class ClientResponse(ResponseFields, EventEmitter):
             return self
         if not self.complete:
             self._backlog = False
-            self.socket.resume()
+            self._resume_socket()
         self._schedule_flow()
         return self
 
@@ -334,7 +343,7 @@ class ClientResponse(ResponseFields, EventEmitter):
         if self._ending:
             self._close_due = True
         else:
-            self.socket.loop.call_soon(self.mark_closed)
+            self.loop.call_soon(self.mark_closed)
 
     def mark_aborted(self):
         """The connection ended before the body did: ``aborted`` now (Node's order); the
@@ -380,7 +389,7 @@ class ClientResponse(ResponseFields, EventEmitter):
                 self.socket.destroy()
                 if self._close_due:
                     self._close_due = False
-                    self.socket.loop.call_soon(self.mark_closed)
+                    self.loop.call_soon(self.mark_closed)
         return self
 
     @property
