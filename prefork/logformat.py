@@ -268,15 +268,16 @@ _HELD = {
 }
 
 
-def compile_held(fmt, record="", record_micros="", count=False):
+def compile_held(fmt, tally="", count=False):
     """Python source of ``observe(req, res)`` and ``render()``, and their constants; None
     for a format with a format spec or conversion (``compile_observer`` then). The
-    observer takes the duration, counts the response (``record``, as
-    ``compile_observer``), holds the values of the format's fields as one tuple
-    (``hold``) and calls ``flush()`` when ``held`` reaches ``limit``, then ``count()``
-    when asked for. ``render()`` makes the line of each held tuple (a held ``str`` is a
-    line already, counted in ``replied[0]``), checking the client's text, and gives the
-    lines to ``add_lines`` (a list) or ``add_line`` (one).
+    observer takes the duration, holds the values of the format's fields (and, with a
+    ``tally``, of what it counts) as one tuple (``hold``) and calls ``flush()`` when
+    ``held`` reaches ``limit``, then ``count()`` when asked for. ``render()`` counts each
+    held response with ``tally`` (fixed code, e.g. metrics.WorkerMetrics.TALLY), makes
+    the line of each held tuple (a held ``str`` is a line already, counted in
+    ``replied[0]``), checking the client's text, and gives the lines to ``add_lines`` (a
+    list) or ``add_line`` (one).
     Making the lines of a batch together costs about half of what making each one as its
     response ends does."""
     parts = parse_format(fmt)
@@ -285,14 +286,13 @@ def compile_held(fmt, record="", record_micros="", count=False):
     pieces, fast, constants = _pieces(parts, {name: field[1] for name, field in _HELD.items()},
                                       {name: field[2] for name, field in _HELD.items()})
     names, sources = [], []
-    for _, name, _, _ in parts:
-        for local, source in _HELD[name][0] if name is not None else ():
-            if local not in names:
-                names.append(local)
-                sources.append(source)
+    counted = [_HELD["m"][0][0], _HELD["s"][0][0], _HELD["D"][0][0], _HELD["L"][0][0]] if tally else []
+    for local, source in [held for _, name, _, _ in parts if name is not None for held in _HELD[name][0]] + counted:
+        if local not in names:
+            names.append(local)
+            sources.append(source)
     micros = "    micros = trunc(duration * 1e6)\n" if "micros" in names else ""
     observe = ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
-               + (record_micros if micros and record_micros else record)
                + f"    hold(({''.join(source + ', ' for source in sources)}))\n"
                + "    if len(held) >= limit:\n        flush()\n" + ("    count()\n" if count else ""))
     client = [local for local, _, _ in _CLIENT_TEXT if local in names]
@@ -313,7 +313,11 @@ def compile_held(fmt, record="", record_micros="", count=False):
         batch = batch.replace("{%s}" % local, "{%s if %s in log_safe else log_check(%s)[0]}" % ((local,) * 3))
     targets = ", ".join(names) + "," if names else "_"
     unpack = f"        {', '.join(names)}, = entry\n" if names else ""
-    render = ("def render():\n    try:\n        if not replied[0]:\n            try:\n"
+    counting = ""
+    if tally:  # every held response counted before any line is made
+        counting = ("        for entry in held:\n            if entry.__class__ is not str:\n"
+                    f"                {', '.join(names)}, = entry\n" + _indent(tally, 16))
+    render = ("def render():\n    try:\n" + counting + "        if not replied[0]:\n            try:\n"
               f"                add_lines([f'{batch}' for {targets} in held])\n                return\n"
               "            except Exception:  # a value of an unusual type: entry by entry\n                pass\n"
               "        for entry in held:\n"

@@ -251,15 +251,30 @@ class AccessLog:
         (as nginx's cached time: a line written before the loop runs that timer has the
         second before), until ``close()``."""
         names = {"count": count, "clock": self.timed_clock}
-        record = record_micros = ""
+        record = record_micros = tally = ""
         if metrics is not None:
-            record, record_micros = metrics.RECORD, metrics.RECORD_MICROS
+            record, record_micros, tally = metrics.RECORD, metrics.RECORD_MICROS, metrics.TALLY
             names.update(metrics.record_names())
         if self.clock_timer is None and any(name == "t" for _, name, _, _ in parse_format(self.format)):
             self._keep_time(loop)
-        compiled = compile_held(self.format, record, record_micros, count is not None) or \
-            compile_observer(self.format, record, record_micros, count is not None)
+        compiled = compile_held(self.format, tally, count is not None)
+        if compiled is None:
+            compiled = compile_observer(self.format, record, record_micros, count is not None)
+        elif metrics is not None:
+            metrics.settle = self.settle  # the counts are read: the held responses are counted first
         return self._compile(*compiled, "observe", names)
+
+    def settle(self):
+        """Make the lines of what is held now (written at the next flush), counting it."""
+        if self.flushing or not self.held:
+            return
+        self.flushing = True
+        try:
+            self.render()
+        except Exception:  # (what was made is still written)
+            log.exception("access log %s: lines lost while making them", self.path)
+        finally:
+            self.flushing = False
 
     def _hold_line(self, text):
         """A line made at once (a reply's): held in its turn, and counted."""

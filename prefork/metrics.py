@@ -7,10 +7,12 @@ Rules:
   inline in its response observer: a dict keyed by the method string holds plain dicts
   keyed by the status int (no tuple, no string built; the first response of a pair is
   counted off the hot path); the histogram bucket is found by comparing with the first
-  two bounds, then one ``bisect``. With the access log on, the observer has the
-  duration in whole µs for the log line already: under ``TABLE`` µs it then counts the
-  duration in a list indexed by those µs instead, and the buckets and sum are made from
-  that list once per heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
+  two bounds, then one ``bisect``. With the access log on, the response is counted
+  with its line, when the log makes the lines of what it holds (``TALLY``, in the
+  log's ``render``: at its flush, and before anything reads the counts, ``settle``);
+  the duration is then at hand in whole µs: under ``TABLE`` µs it is counted in a list
+  indexed by those µs, and the buckets and sum are made from that list once per
+  heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
 - The histogram's bucket bounds are the ``metrics_buckets`` setting, which needs a
   restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
@@ -67,6 +69,21 @@ class WorkerMetrics:
                      "        buckets[bisect_left(bounds, duration)] += 1\n"
                      "        duration_sum[0] += duration\n")
 
+    # The same for a response held by the access log and counted when its line is made
+    # (logformat.compile_held's ``render``), from the held values: ``log_method``,
+    # ``log_status``, ``micros`` and ``duration``. Anything that reads the counts
+    # first has the held responses counted (``settle``).
+    TALLY = ("try:\n"
+             "    requests[log_method][log_status] += 1\n"
+             "except KeyError:\n"
+             "    count_first(requests, log_method, log_status)\n"
+             "if micros < table:\n"
+             "    by_micros[micros] += 1\n"
+             "else:\n"
+             "    buckets[bisect_left(bounds, duration)] += 1\n"
+             "    duration_sum[0] += duration\n")
+    settle = None  # a callable that counts what is held (an access log's), or None
+
     def record_names(self):
         padded = self.bounds + (float("inf"), float("inf"))
         return {"requests": self.requests, "buckets": self.buckets, "duration_sum": self.duration_sum,
@@ -76,6 +93,8 @@ class WorkerMetrics:
     def histogram(self):
         """(count per bucket, sum of seconds): once per heartbeat, a pass over the
         durations seen (the µs not seen are skipped in C)."""
+        if self.settle is not None:
+            self.settle()
         by_micros, bucket_of = self.by_micros, self.bucket_of
         buckets = self.buckets[:]
         micros = 0.0
@@ -87,7 +106,7 @@ class WorkerMetrics:
 
     def snapshot(self):
         stats = self.server.stats
-        buckets, duration_sum = self.histogram()
+        buckets, duration_sum = self.histogram()  # (held responses counted first)
         return {
             "requests": {f"{m} {c}": n for m, by_code in self.requests.items() for c, n in by_code.items()},
             "buckets": buckets, "duration_sum": duration_sum,

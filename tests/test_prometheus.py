@@ -218,6 +218,46 @@ def test_each_duration_is_counted_in_its_bucket_and_the_sum(tmp_path, access_log
     assert counted.requests == {"GET": {200: len(DURATIONS)}}
 
 
+def test_responses_held_by_the_access_log_are_counted_when_the_counts_are_read(tmp_path):
+    """With the access log on, a response is counted when its line is made, at the
+    flush; a snapshot taken before the flush counts every response held (once: the
+    flush that follows writes their lines and counts nothing twice)."""
+    from prefork import logs, metrics
+
+    from test_access_log import plain_exchange
+
+    class Stats:
+        connections_total = dropped_requests = 0
+        client_errors, tls_handshake_failures, proxy_errors = {}, {}, {}
+
+    class Server:
+        stats, connections = Stats(), 0
+
+    Peer, Req, Res = plain_exchange()
+    counted = metrics.WorkerMetrics(Server())
+    loop = asyncio.new_event_loop()
+    path = tmp_path / "access.log"
+    access = logs.AccessLog(str(path), DEFAULT_ACCESS_FORMAT, 1.0)  # lines held until the flush
+    try:
+        observe = access.observer(loop, counted)
+        for n, duration in enumerate(DURATIONS):
+            Req.method = "GET" if n % 2 else "POST"
+            Peer.last_activity = time.monotonic()
+            Req.start_time = Peer.last_activity - duration
+            observe(Req, Res)
+        assert not path.read_text()  # nothing written yet
+        snapshot = counted.snapshot()
+        assert snapshot["requests"] == {"POST 200": 5, "GET 200": 4}
+        assert sum(snapshot["buckets"]) == len(DURATIONS)
+        assert abs(snapshot["duration_sum"] - sum(DURATIONS)) <= len(DURATIONS) * 1e-6
+    finally:
+        access.close()
+        loop.close()
+    assert len(path.read_text().splitlines()) == len(DURATIONS)  # every line, once
+    again = counted.snapshot()
+    assert again["requests"] == snapshot["requests"] and again["buckets"] == snapshot["buckets"]
+
+
 def test_the_exposition_text_parses_back_to_the_families_written():
     from prometheus_client.parser import text_string_to_metric_families
 
