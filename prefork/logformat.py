@@ -315,8 +315,11 @@ def compile_held(fmt, tally="", count=False):
     unpack = f"        {', '.join(names)}, = entry\n" if names else ""
     counting = ""
     if tally:  # every held response counted before any line is made
+        # (an entry that cannot be counted, e.g. a status an app made unhashable, is
+        # left out of the counts; its line is still made)
         counting = ("        for entry in held:\n            if entry.__class__ is not str:\n"
-                    f"                {', '.join(names)}, = entry\n" + _indent(tally, 16))
+                    f"                {', '.join(names)}, = entry\n                try:\n" + _indent(tally, 20)
+                    + "                except Exception:\n                    pass\n")
     render = ("def render():\n    try:\n" + counting + "        if not replied[0]:\n            try:\n"
               f"                add_lines([f'{batch}' for {targets} in held])\n                return\n"
               "            except Exception:  # a value of an unusual type: entry by entry\n                pass\n"

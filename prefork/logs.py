@@ -265,7 +265,8 @@ class AccessLog:
         return self._compile(*compiled, "observe", names)
 
     def settle(self):
-        """Make the lines of what is held now (written at the next flush), counting it."""
+        """Make the lines of what is held now, counting it: written at the next flush,
+        or now when they make ``FLUSH_LINES`` (the observer counts only what is held)."""
         if self.flushing or not self.held:
             return
         self.flushing = True
@@ -275,6 +276,8 @@ class AccessLog:
             log.exception("access log %s: lines lost while making them", self.path)
         finally:
             self.flushing = False
+        if len(self.lines) >= FLUSH_LINES:
+            self.flush()
 
     def _hold_line(self, text):
         """A line made at once (a reply's): held in its turn, and counted."""

@@ -258,6 +258,73 @@ def test_responses_held_by_the_access_log_are_counted_when_the_counts_are_read(t
     assert again["requests"] == snapshot["requests"] and again["buckets"] == snapshot["buckets"]
 
 
+def _held_log_and_metrics(tmp_path):
+    from prefork import logs, metrics
+
+    class Stats:
+        connections_total = dropped_requests = 0
+        client_errors, tls_handshake_failures, proxy_errors = {}, {}, {}
+
+    class Server:
+        stats, connections = Stats(), 0
+
+    counted = metrics.WorkerMetrics(Server())
+    access = logs.AccessLog(str(tmp_path / "access.log"), DEFAULT_ACCESS_FORMAT, 1.0)
+    return counted, access
+
+
+def test_lines_counted_by_snapshots_are_still_written_at_the_size_limit(tmp_path):
+    """Snapshots (one per heartbeat) make the held lines to count them; the lines they
+    made still go to the file once there are FLUSH_LINES of them, not only at the
+    flush interval."""
+    from prefork import logs
+
+    from test_access_log import plain_exchange
+
+    Peer, Req, Res = plain_exchange()
+    counted, access = _held_log_and_metrics(tmp_path)
+    loop = asyncio.new_event_loop()
+    try:
+        observe = access.observer(loop, counted)
+        for n in range(logs.FLUSH_LINES + 100):
+            Req.start_time = Peer.last_activity = time.monotonic()
+            observe(Req, Res)
+            if n % 100 == 99:
+                counted.snapshot()  # a heartbeat
+        written = len((tmp_path / "access.log").read_text().splitlines())
+        assert written >= logs.FLUSH_LINES
+        assert counted.snapshot()["requests"] == {"GET 200": logs.FLUSH_LINES + 100}
+    finally:
+        access.close()
+        loop.close()
+    assert len((tmp_path / "access.log").read_text().splitlines()) == logs.FLUSH_LINES + 100
+
+
+def test_a_response_that_cannot_be_counted_loses_no_other_count_or_line(tmp_path):
+    """A status an application made unhashable cannot be counted: that response is left
+    out of the counts, and every other one is counted and every line written."""
+    from test_access_log import plain_exchange
+
+    Peer, Req, Res = plain_exchange()
+
+    class Odd(Res):
+        status_code = [200]
+
+    counted, access = _held_log_and_metrics(tmp_path)
+    loop = asyncio.new_event_loop()
+    try:
+        observe = access.observer(loop, counted)
+        for res in (Res, Res, Odd, Res):
+            Req.start_time = Peer.last_activity = time.monotonic()
+            observe(Req, res)
+        assert counted.snapshot()["requests"] == {"GET 200": 3}
+    finally:
+        access.close()
+        loop.close()
+    lines = (tmp_path / "access.log").read_text().splitlines()
+    assert len(lines) == 4 and '" [200] ' in lines[2]
+
+
 def test_the_exposition_text_parses_back_to_the_families_written():
     from prometheus_client.parser import text_string_to_metric_families
 
