@@ -8,11 +8,14 @@ Rules:
   ``access_log_format`` is compiled once into a function that builds the line
   (logformat.py: no text from the format reaches the code). A worker compiles the same line into its
   response observer (``AccessLog.observer``): one call per response takes the
-  duration, counts the metrics (fixed code from metrics.py) and holds the values of
-  the line's fields as one tuple; the flush makes the lines of all the held tuples at
-  once (``render``), which costs the request path about half of what a line made per
-  response did. The server calls the observer once the response's last byte is in
-  the kernel, so the duration needs no clock read: it runs from the read that
+  duration and holds the values of the line's fields (and what the metrics count) as
+  one tuple; the flush counts the held responses (fixed code from metrics.py) and
+  makes their lines, all at once (``render``), which costs the worker less time per
+  request than doing both as each response ends. Before the metrics are read, what
+  is held is counted (``settle``; its lines are written once there are
+  ``FLUSH_LINES``). A format with a format spec or conversion counts and makes its
+  line in the observer. The server calls the observer once the response's last byte
+  is in the kernel, so the duration needs no clock read: it runs from the read that
   completed the head (``req.start_time``) to that last write
   (``req.socket.last_activity``).
 - Held tuples and the lines of replies the server made itself (``reply_line``, made at
