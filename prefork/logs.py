@@ -274,13 +274,18 @@ class AccessLog:
             return
         self.flushing = True
         try:
-            self.render()
-        except Exception:  # (what was made is still written)
-            log.exception("access log %s: lines lost while making them", self.path)
+            self._make_lines()
         finally:
             self.flushing = False
         if len(self.lines) >= FLUSH_LINES:
             self.flush()
+
+    def _make_lines(self):
+        """``render``: a failure is logged, and what was made is still written."""
+        try:
+            self.render()
+        except Exception:
+            log.exception("access log %s: lines lost while making them", self.path)
 
     def _hold_line(self, text):
         """A line made at once (a reply's): held in its turn, and counted."""
@@ -321,10 +326,7 @@ class AccessLog:
             return
         self.flushing = True
         try:
-            try:
-                self.render()
-            except Exception:  # (what was made is still written)
-                log.exception("access log %s: lines lost while making them", self.path)
+            self._make_lines()
             data = "".join(self.lines).encode("utf-8", "backslashreplace")
             self.lines.clear()
             if self.pipe and len(data) > select.PIPE_BUF:

@@ -44,12 +44,8 @@ Rules:
 - ``socket`` is None once a kept-alive exchange is over (the request gave the socket
   back to its agent), as Node's response lets go of it; the response's own work uses
   ``loop``.
-- Node's stream state: ``readable`` until ``end``, an abort or ``destroy()``;
-  ``readable_aborted`` once aborted or destroyed before ``end``; ``errored`` the error
-  given to ``destroy(err)`` as it is called, else an abort's ECONNRESET "aborted" from
-  ``aborted`` on (the one ``error`` gives, listened to or not); ``closed`` from the
-  ``error`` before ``close``; ``destroyed`` from ``destroy()``, an abort, or once the ``end``
-  listeners have run (``destroy_called``: ``destroy()`` was called).
+- Node's read-only stream state (``readable``, ``destroyed``, ...) is client/state.py's,
+  derived from the flags kept here.
 """
 
 import asyncio
@@ -61,11 +57,12 @@ from ..http.headers import header_map
 from ..net.text import TextDecoder
 from .awaiting import raisable
 from .fields import ResponseFields, Version
+from .state import StreamState
 
 _KEPT_HIGH_WATER = 64 * 1024
 
 
-class ClientResponse(ResponseFields, EventEmitter):
+class ClientResponse(StreamState, ResponseFields, EventEmitter):
     """The response (Node's IncomingMessage on the client side)."""
 
     def __init__(self, socket, status_code, status_message, http_version, raw_headers, pairs, request=None):
@@ -393,49 +390,9 @@ class ClientResponse(ResponseFields, EventEmitter):
         return self
 
     @property
-    def closed(self):
-        """Node's ``closed``: from the ``error`` that precedes ``close``, else ``close``."""
-        return self._closed or self._closing
-
-    @property
-    def destroyed(self):
-        """Node's ``destroyed``: from ``destroy()``, an abort, or once ``end`` is over."""
-        return self.destroy_called or self.aborted or (self._ended and not self._ending)
-
-    @property
-    def readable(self):
-        """Node's ``readable``: until ``end``, an abort or ``destroy()``."""
-        return not (self._ended or self.aborted or self.destroy_called)
-
-    @property
-    def readable_aborted(self):
-        """Node's ``readableAborted``: destroyed or errored before ``end``."""
-        return not self._ended and (self.aborted or self.destroy_called or self._errored is not None)
-
-    @property
-    def errored(self):
-        """Node's ``errored``: ``destroy(err)``'s error, or an abort's ECONNRESET (Rules)."""
-        return self._errored
-
-    @property
     def unread(self):
         """Body chunks or the body's end are kept for a reader."""
         return self._end_pending or bool(self._kept)
-
-    @property
-    def readable_flowing(self):
-        """Node's ``readableFlowing``: None until something reads or pauses the body, True
-        while it flows, False once paused."""
-        return self._flowing
-
-    @property
-    def readable_ended(self):
-        """``end`` was emitted (Node's ``readableEnded``)."""
-        return self._ended
-
-    def is_paused(self):
-        """Node's ``isPaused()``: ``pause()`` was called and no ``resume()`` since."""
-        return self._flowing is False
 
     @property
     def collecting(self):

@@ -1,0 +1,58 @@
+"""Node's read-only stream state of a client response (``readable``,
+``readable_aborted``, ``errored``, ``closed``, ``destroyed``, ``readable_flowing``,
+``readable_ended``, ``is_paused()``), derived from the flags ClientResponse
+(client/response.py) keeps; none of it is stored twice.
+
+Rules:
+- As Node's: ``readable`` until ``end``, an abort or ``destroy()``;
+  ``readable_aborted`` once aborted or destroyed before ``end``; ``errored`` the error
+  given to ``destroy(err)`` as it is called, else an abort's ECONNRESET "aborted" from
+  ``aborted`` on (the one ``error`` gives, listened to or not); ``closed`` from the
+  ``error`` before ``close``; ``destroyed`` from ``destroy()``, an abort, or once the ``end``
+  listeners have run (``destroy_called``: ``destroy()`` was called).
+"""
+
+
+class StreamState:
+    """A mixin of ClientResponse: reads ``_ended``, ``_ending``, ``aborted``,
+    ``destroy_called``, ``_errored``, ``_closed``, ``_closing`` and ``_flowing``."""
+
+    @property
+    def closed(self):
+        """Node's ``closed``: from the ``error`` that precedes ``close``, else ``close``."""
+        return self._closed or self._closing
+
+    @property
+    def destroyed(self):
+        """Node's ``destroyed``: from ``destroy()``, an abort, or once ``end`` is over."""
+        return self.destroy_called or self.aborted or (self._ended and not self._ending)
+
+    @property
+    def readable(self):
+        """Node's ``readable``: until ``end``, an abort or ``destroy()``."""
+        return not (self._ended or self.aborted or self.destroy_called)
+
+    @property
+    def readable_aborted(self):
+        """Node's ``readableAborted``: destroyed or errored before ``end``."""
+        return not self._ended and (self.aborted or self.destroy_called or self._errored is not None)
+
+    @property
+    def errored(self):
+        """Node's ``errored``: ``destroy(err)``'s error, or an abort's ECONNRESET (Rules)."""
+        return self._errored
+
+    @property
+    def readable_flowing(self):
+        """Node's ``readableFlowing``: None until something reads or pauses the body, True
+        while it flows, False once paused."""
+        return self._flowing
+
+    @property
+    def readable_ended(self):
+        """``end`` was emitted (Node's ``readableEnded``)."""
+        return self._ended
+
+    def is_paused(self):
+        """Node's ``isPaused()``: ``pause()`` was called and no ``resume()`` since."""
+        return self._flowing is False
