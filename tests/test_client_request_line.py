@@ -82,9 +82,10 @@ def test_nothing_is_sent_for_a_refused_path():
             prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False,
                              "path": "/a HTTP/1.1\r\nHost: x\r\n\r\nDELETE /admin"}, loop=loop)
         assert caught.value.code == "ERR_UNESCAPED_CHARACTERS"
-        with pytest.raises(ValueError) as caught:
-            prefork.request(f"http://127.0.0.1:{server.port}/a b", loop=loop)
-        assert caught.value.code == "ERR_UNESCAPED_CHARACTERS"
+        # a URL cannot split it either: its CR and LF are dropped, its space encoded (Node's URL rules)
+        req = prefork.request(f"http://127.0.0.1:{server.port}/a b\r\nHost: x\r\n\r\nDELETE /admin", loop=loop)
+        assert req.path == "/a%20bHost:%20xDELETE%20/admin"
+        req.destroy()
         req = prefork.get({"host": "127.0.0.1", "port": server.port, "agent": False, "path": "/ok"}, loop=loop)
         req.on("response", lambda res: res.resume())
         req.on("close", loop.stop)

@@ -91,7 +91,10 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self.set_host = options.get("set_host", True)
         if self.set_host and "host" not in self._headers:
             # set now, after the options' headers and before later ones (Node's order)
-            self.set_header("Host", f"{self.host}{'' if self.port == 80 else ':' + str(self.port)}")
+            host = self.host
+            if host.count(":") > 1 and not host.startswith("["):  # an IPv6 address: in brackets (Node's)
+                host = f"[{host}]"
+            self.set_header("Host", f"{host}{'' if self.port == 80 else ':' + str(self.port)}")
         auth = options.get("auth")
         if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
             self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))

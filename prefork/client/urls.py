@@ -2,36 +2,55 @@
 an options mapping.
 
 Rules:
-- A URL is ``http://[user[:password]@]host[:port][/path][?query]``: its parts become
-  the options (``host``, ``port``, 80 by default, ``path``, ``/`` by default), its
-  percent-decoded user and password the ``auth`` option; a URL without a scheme or a
-  host, or with a bad port, is ERR_INVALID_URL. Keyword arguments are options too, and
-  win over the URL's.
+- A URL is read as Node's ``new URL()`` reads it (the WHATWG rules, client/whatwg.py:
+  a backslash is a slash, dot segments are resolved, what the standard encodes is
+  percent-encoded); its parts become the options (``host``, an IPv6 address without
+  brackets; ``port``, 80 by default; ``path``, pathname and query), its percent-decoded
+  user and password the ``auth`` option (a user or password that is not UTF-8 once
+  decoded is refused, as Node's ``decodeURIComponent`` refuses it). A URL the standard
+  refuses is ERR_INVALID_URL. Keyword arguments are options too, and win over the URL's.
 - Only ``http:``: any other protocol is ERR_INVALID_PROTOCOL, before anything is sent
   (an ``https:`` URL sent in the clear would give its credentials away).
 - ``get()`` is ``request()`` then ``end()``.
 """
 
-from urllib.parse import unquote, urlsplit
+import re
 
 from ..http.serialize import HeaderError
+from . import whatwg
 from .request import ClientRequest
+
+
+_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _decode_component(text):
+    """Node's ``decodeURIComponent``: every ``%`` starts two hex digits, and what they
+    make is UTF-8 (else the URL is refused: Node throws URIError there)."""
+    if "%" not in text:
+        return text
+    if _ESCAPE.search(text):
+        raise HeaderError("ERR_INVALID_URL", "URI malformed")
+    try:
+        return whatwg.percent_decode(text).decode("utf-8")
+    except UnicodeDecodeError:
+        raise HeaderError("ERR_INVALID_URL", "URI malformed") from None
 
 
 def request(url_or_options, callback=None, *, loop=None, **extra):
     """Node's ``http.request``: a ClientRequest; nothing happens before the next loop turn."""
     if isinstance(url_or_options, str):
         try:
-            parts = urlsplit(url_or_options)
-            port = parts.port
-        except ValueError:  # a port that is not a number, or out of range
+            parts = whatwg.parse(url_or_options)
+        except whatwg.UnsupportedScheme as exc:  # a URL Node reads, with a protocol it refuses
+            options = {"protocol": exc.scheme}
+        except ValueError:
             raise HeaderError("ERR_INVALID_URL", "Invalid URL") from None
-        if not parts.scheme or not parts.hostname:
-            raise HeaderError("ERR_INVALID_URL", "Invalid URL")
-        options = {"protocol": parts.scheme.lower() + ":", "host": parts.hostname, "port": port or 80,
-                   "path": (parts.path or "/") + (f"?{parts.query}" if parts.query else "")}
-        if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
-            options["auth"] = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        else:
+            options = {"protocol": parts.protocol, "host": parts.hostname, "port": parts.port or 80,
+                       "path": parts.path}
+            if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
+                options["auth"] = f"{_decode_component(parts.username)}:{_decode_component(parts.password)}"
     else:
         options = dict(url_or_options)
     options.update(extra)
