@@ -8,6 +8,7 @@ Node's rule): an ordinary response ending at its head, where prefork used to tak
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -33,6 +34,15 @@ REPLIES = {
                  + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
     "101-no-upgrade": b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
     "101-no-upgrade-length": b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 5\r\n\r\n",
+    # blank lines between messages (llhttp skips them) before a 1xx whose declared body
+    # ends the parse at its head: the rest of the read starts after that head, not earlier
+    "100-blank-lines-199-length": b"HTTP/1.1 100 Continue\r\n\r\n\r\n\r\nHTTP/1.1 199 X\r\nContent-Length: 5\r\n\r\n"
+                                  b"\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "blank-lines-199-length": b"\r\n\r\nHTTP/1.1 199 X\r\nContent-Length: 5\r\n\r\n"
+                              b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "100-split-blank-lines-199-length": [b"HTTP/1.1 100 Continue\r\n\r\n\r\n",
+                                         b"\r\nHTTP/1.1 199 X\r\nContent-Length: 5\r\n\r\n"
+                                         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"],
 }
 
 
@@ -42,7 +52,11 @@ def handler(conn, index):
         if not head:
             return
         name = head.split(b" ")[1].decode().strip("/")
-        conn.sendall(REPLIES[name])
+        reply = REPLIES[name]
+        for piece in reply if isinstance(reply, list) else [reply]:
+            conn.sendall(piece)
+            if isinstance(reply, list):
+                time.sleep(0.05)  # (pieces in reads of their own, most of the time)
         if name.startswith("http10"):
             return  # the close ends the body
 
@@ -145,3 +159,26 @@ def test_oddly_framed_responses_give_nodes_events(server):
     assert ["informations", 3000] in theirs["103-flood"]
     for name in names:
         assert _same_closes(ours[name]) == _same_closes(theirs[name]), name
+
+
+def test_the_upgrade_head_after_1xx_and_blank_lines_holds_only_what_follows_the_101():
+    """Blank lines after a 1xx (llhttp skips them) moved the end of the 101's head early:
+    the ``upgrade`` listener got HTTP text before the tunnel's bytes."""
+    def serve(conn, index):
+        if read_head(conn):
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n"
+                         b"Connection: upgrade\r\nUpgrade: foo\r\n\r\nRAW")
+            read_head(conn)  # (until the client goes)
+    raw_server = RawServer(serve)
+    try:
+        async def main():
+            got = asyncio.get_running_loop().create_future()
+            req = prefork.request({"host": "127.0.0.1", "port": raw_server.port, "agent": False,
+                                   "headers": {"Connection": "Upgrade", "Upgrade": "foo"}})
+            req.on("upgrade", lambda res, sock, head: (got.set_result(bytes(head)), sock.destroy()))
+            req.on("error", lambda err: got.done() or got.set_result(err))
+            req.end()
+            return await asyncio.wait_for(got, 5)
+        assert asyncio.run(main()) == b"RAW"
+    finally:
+        raw_server.close()

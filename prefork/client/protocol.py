@@ -83,6 +83,7 @@ class ClientProtocol:
         self.done = False  # the final response ended: what follows was never asked for
         self._tail = b""  # the last bytes of the previous read: a head end may straddle reads
         self._heads = 0  # heads (1xx and final) that ended in the read being parsed
+        self._in_head = False  # a head began and has not ended
         self._stop_reason = None
         self._closed_after = False  # a 1xx restarted the parser and forbade another message
         self.max_headers_count = _cap(request.max_headers_count)  # (Node reads it as the socket is given)
@@ -124,19 +125,27 @@ class ClientProtocol:
             self._stop_reason = "upgrade"
             self._handoff_at(data, offset)
             return None
-        self._tail = (self._tail + data)[-3:]
+        # (only a head that goes on in the next read needs what this one ended with)
+        self._tail = (self._tail + data)[-3:] if self._in_head else b""
         return None
 
     def _handoff(self, data):
         """The message ended at its head: find where (the end of the last head parsed in
         this read: 1xx heads may come before it), hand the rest over."""
         window = self._tail + data
-        end = -4
-        for _ in range(self._heads):  # each head ends at its first CRLFCRLF (llhttp is strict)
-            end = window.find(b"\r\n\r\n", end + 4)
-            if end < 0:
+        end = len(window)
+        at = 0
+        for index in range(self._heads):  # each head ends at its first CRLFCRLF (llhttp is strict)
+            if index or not self._tail:
+                # a head that starts in this read: after the line ends llhttp skips
+                # between messages
+                while at < end and window[at] in b"\r\n":
+                    at += 1
+            found = window.find(b"\r\n\r\n", at)
+            if found < 0:
                 break
-        offset = max(0, end + 4 - len(self._tail))
+            at = found + 4
+        offset = max(0, at - len(self._tail))
         self._tail = b""
         return self._handoff_at(data, offset)
 
@@ -167,6 +176,7 @@ class ClientProtocol:
 
     # -- parser callbacks ----------------------------------------------------------------------
     def on_message_begin(self):
+        self._in_head = True
         if self.done:
             raise _Unasked()
         if self._closed_after:
@@ -187,6 +197,7 @@ class ClientProtocol:
 
     def on_headers(self, status, reason, version, whole, keep_alive, upgrade):
         self._heads += 1
+        self._in_head = False
         request = self.request
         raw, pairs = self._kept(whole)
         if 100 <= status < 200 and status != 101:
