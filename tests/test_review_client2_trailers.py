@@ -73,3 +73,55 @@ def test_trailers_go_after_the_last_chunk_as_in_node(server, name):
         node_events(NODE_SENDS % (json.dumps([headers, first, trailers]), server.port))
         server.wait()
         assert server.received[0] == ours
+
+
+NODE_DECLARED = r"""
+const [method, length] = %s;
+const headers = {Trailer: 'X-T'};
+if (length) headers['Content-Length'] = '2';
+const req = http.request({host: '127.0.0.1', port: %d, method, agent: false, headers});
+req.on('error', () => {});
+req.addTrailers({'X-T': '1'});
+try { req.end('ab'); log('sent'); req.on('close', done); }
+catch (e) { log(e.code); req.destroy(); done(); }
+"""
+
+
+@pytest.mark.parametrize("method, length", [("POST", False), ("POST", True), ("GET", False)])
+def test_a_declared_trailer_makes_the_body_chunked_or_is_refused_as_in_node(server, method, length):
+    """A ``Trailer`` field: ``end(data)`` sends the body chunked (not by its length) with
+    the trailers after it; with the application's Content-Length, or on a method sent
+    without framing (GET), ``end`` raises ERR_HTTP_TRAILER_INVALID and nothing is sent."""
+    refused = length or method == "GET"
+    script = [("head",), ("until", b"\r\n\r\n" if refused else b"0\r\nX-T: 1\r\n\r\n"), ("send", OK), ("close",)]
+
+    async def main():
+        headers = {"Trailer": "X-T", **({"Content-Length": "2"} if length else {})}
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "method": method, "agent": False,
+                               "headers": headers})
+        req.on("error", lambda e: None)
+        req.add_trailers({"X-T": "1"})
+        try:
+            req.end("ab")
+        except ValueError as err:
+            req.destroy()
+            return err.code
+        closed = asyncio.get_running_loop().create_future()
+        req.on("close", lambda: closed.set_result(None))
+        await asyncio.wait_for(closed, 5)
+        return "sent"
+    if not refused:
+        server.serve(script)
+    ours = asyncio.run(main())
+    assert ours == ("ERR_HTTP_TRAILER_INVALID" if refused else "sent")
+    if not refused:
+        server.wait()
+        assert server.received[0].endswith(b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nX-T: 1\r\n\r\n")
+    if NODE is not None:
+        if not refused:
+            server.serve(script)
+        theirs = node_events(NODE_DECLARED % (json.dumps([method, length]), server.port))[0]
+        assert theirs == [ours]
+        if not refused:
+            server.wait()
+            assert server.received[-1] == server.received[0]

@@ -21,6 +21,12 @@ import pytest
 from test_review_events_head import both, get, node_server, prefork_setup
 
 NODE_ROUTES = r"""
+  '/node-helpers': (() => {
+    global.trailerDeclared = (req, res) => {
+      res.setHeader('Trailer', 'X-T'); res.addTrailers({'X-T': '1'});
+      try { res.end('hello'); } catch (e) { note(req.url, [e.code, res.headersSent]); res.removeHeader('Trailer'); res.end('hello'); }
+    };
+  })(),
   '/trailers-replaced': (req, res) => {
     res.addTrailers({'X-T': '1'}); res.addTrailers({'X-U': '2'}); res.write('a'); res.end();
   },
@@ -46,6 +52,12 @@ NODE_ROUTES = r"""
     res.writeContinue(() => note(req.url, ['continue', global.firstDone]));
     res.end('b', () => note(req.url, ['end', global.firstDone]));
     setImmediate(() => global.first.end('one'));
+  },
+  '/trailer-declared': trailerDeclared, '/trailer-declared-head': trailerDeclared, '/trailer-declared-10': trailerDeclared,
+  '/trailer-declared-length': (req, res) => {
+    res.setHeader('Trailer', 'X-T'); res.setHeader('Content-Length', '5');
+    try { res.end('hello'); } catch (e) { note(req.url, [e.code, res.headersSent]); }
+    res.removeHeader('Trailer'); res.end('hello');
   },
   '/strict-long': (req, res) => {
     res.strictContentLength = true;
@@ -134,7 +146,31 @@ def strict_short(req, res, note):
     res.end("hello")
 
 
-ROUTES = {"/trailers-replaced": trailers_replaced, "/trailers-bytes": trailers_bytes, "/write-null": write_null, "/after-close": after_close,
+def trailer_declared(req, res, note):
+    res.set_header("Trailer", "X-T")
+    res.add_trailers({"X-T": "1"})
+    try:
+        res.end("hello")
+    except ValueError as err:
+        note(req.url, [err.code, res.headers_sent])
+        res.remove_header("Trailer")
+        res.end("hello")
+
+
+def trailer_declared_length(req, res, note):
+    res.set_header("Trailer", "X-T")
+    res.set_header("Content-Length", "5")
+    try:
+        res.end("hello")
+    except ValueError as err:
+        note(req.url, [err.code, res.headers_sent])
+    res.remove_header("Trailer")
+    res.end("hello")
+
+
+ROUTES = {"/trailer-declared": trailer_declared, "/trailer-declared-head": trailer_declared,
+          "/trailer-declared-10": trailer_declared, "/trailer-declared-length": trailer_declared_length,
+          "/trailers-replaced": trailers_replaced, "/trailers-bytes": trailers_bytes, "/write-null": write_null, "/after-close": after_close,
           "/first": first, "/second": second, "/strict-long": strict_long, "/strict-short": strict_short}
 
 
@@ -264,3 +300,25 @@ def test_a_write_callback_after_the_connection_went_is_still_called(serve):
     st_.wait_for(lambda e: e == ("close", "/2"))
     st_.call(second.write, "late", None, lambda: st_.record("write-cb"))
     st_.wait_for(lambda e: e == ("write-cb",))
+
+
+def test_a_declared_trailer_makes_the_body_chunked_as_node(ports):
+    """A ``Trailer`` field: the body goes chunked though its length is known, so the
+    trailers it announces can follow it."""
+    data, seen = both(ports, [get("/trailer-declared")], "/trailer-declared")
+    assert seen == []
+    assert b"Content-Length" not in data
+    assert data.endswith(b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n")
+
+
+@pytest.mark.parametrize("path, request_bytes", [
+    ("/trailer-declared-head", b"HEAD /trailer-declared-head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    ("/trailer-declared-10", b"GET /trailer-declared-10 HTTP/1.0\r\n\r\n"),
+    ("/trailer-declared-length", get("/trailer-declared-length")),
+])
+def test_a_declared_trailer_without_a_chunked_body_is_refused_as_node(ports, path, request_bytes):
+    """No body (HEAD), a peer that cannot read chunks (HTTP/1.0), or the application's
+    own Content-Length: fixing the head raises ERR_HTTP_TRAILER_INVALID and fixes nothing."""
+    data, seen = both(ports, [request_bytes], path)
+    assert seen == [["ERR_HTTP_TRAILER_INVALID", False]]
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"Trailer" not in data

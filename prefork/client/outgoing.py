@@ -18,13 +18,16 @@ Rules (Node's, spec section 7):
   turn calls its callback and emits ``error`` (ERR_STREAM_WRITE_AFTER_END), unless the
   request is destroyed by then (closed, or its socket gone back to the agent), as in Node.
 - ``add_trailers`` fields go after the last chunk of a chunked body; a body framed by
-  Content-Length (or none) sends none, as in Node.
+  Content-Length (or none) sends none, as in Node. A ``Trailer`` header makes the body
+  chunked even when its length is known; on a method Node sends without framing (GET,
+  HEAD, DELETE, ...), or with the application's Content-Length, fixing the head raises
+  ERR_HTTP_TRAILER_INVALID (Node's ``_storeHeader`` throws).
 """
 
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
-from ..http.serialize import check_name, check_value, encoded, field_value, header_lines
+from ..http.serialize import HeaderError, check_name, check_value, encoded, field_value, header_lines
 from ..net import Socket
 from ..net.writing import WriteCallback
 
@@ -67,9 +70,18 @@ class OutgoingRequest(OutgoingFields):
             if "connection" not in removed:
                 lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
         if "content-length" not in headers and "transfer-encoding" not in headers:
+            wrote_body = self._wrote_body
             if "content-length" in removed:
                 content_length = None  # a removed Content-Length is not sent: chunked, as in Node
-            framing_header = framing.request_framing(self.method, content_length, self._wrote_body)
+            elif "trailer" in headers:
+                # a declared trailer needs a chunked body (Node's rule); a method Node
+                # sends without framing (GET, ...) has none to give it, body or not
+                if self.method in framing.METHODS_WITHOUT_DEFAULT_BODY:
+                    wrote_body = False
+                else:
+                    wrote_body = wrote_body or bool(content_length)
+                content_length = None
+            framing_header = framing.request_framing(self.method, content_length, wrote_body)
             if framing_header is None:
                 pass
             elif framing_header[0] == "length":
@@ -83,6 +95,9 @@ class OutgoingRequest(OutgoingFields):
                 self._keep_alive = False
         elif "transfer-encoding" in headers and framing.is_chunked(headers["transfer-encoding"][1]):
             self._chunked = True
+        if "trailer" in headers and not self._chunked:
+            # (a body framed by its length, or none: Node's _storeHeader throws)
+            raise HeaderError("ERR_HTTP_TRAILER_INVALID", "Trailers are invalid with this transfer encoding")
         lines.append("\r\n")
         self._head = "".join(lines).encode("latin-1")
         self.headers_sent = True

@@ -44,7 +44,7 @@ STATUS_CODES = {
 
 _STATUS_LINES = {code: f"HTTP/1.1 {code} {reason}\r\n" for code, reason in STATUS_CODES.items()}
 STATUS_BYTES = {code: line.encode("latin-1") for code, line in _STATUS_LINES.items()}
-_SPECIAL = ("connection", "transfer-encoding", "date", "keep-alive")
+_SPECIAL = ("connection", "transfer-encoding", "date", "keep-alive", "trailer")
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
@@ -219,7 +219,7 @@ class HeaderBlock:
     """Application header fields checked and encoded once: ``data`` (their lines as
     bytes), ``pairs`` (the (name, value) fields, for ``set_header``), ``headers`` (the
     response's map, lower-case name: (name, value)), ``plain`` (no Connection,
-    Transfer-Encoding, Date or Keep-Alive) and ``has_length`` (a Content-Length)."""
+    Transfer-Encoding, Date, Keep-Alive or Trailer) and ``has_length`` (a Content-Length)."""
 
     __slots__ = ("data", "pairs", "headers", "plain", "has_length")
 

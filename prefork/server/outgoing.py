@@ -22,6 +22,9 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - A bad status is refused before anything is fixed (``headers_sent`` stays False).
 - An application ``Transfer-Encoding: chunked`` on a response without a body (HEAD)
   stays in the head, but no chunk, not even the last one, is sent (Node's framing).
+- A ``Trailer`` field makes the body chunked even when its length is known; where it
+  cannot be chunked (an application Content-Length, no body, an HTTP/1.0 peer) fixing
+  the head raises ERR_HTTP_TRAILER_INVALID, as Node's ``_storeHeader`` throws.
 """
 
 from ..http import framing, serialize
@@ -120,6 +123,11 @@ class OutgoingHead(OutgoingFields):
                     self.closes_connection = True
                     conn.head_fixed(self)
                 return
+        headers = self._headers
+        if headers is not None and "trailer" in headers and not self._trailers_fit():
+            self.headers_sent = False
+            raise serialize.HeaderError("ERR_HTTP_TRAILER_INVALID",
+                                        "Trailers are invalid with this transfer encoding")
         message = self.status_message
         if type(status) is not int or not 100 <= status <= 999 or \
                 (message is not None and message != _STATUS_CODES.get(status)):
@@ -128,7 +136,7 @@ class OutgoingHead(OutgoingFields):
             self.status_message = serialize.reason_phrase(status)
         head = [serialize.status_line(status, self.status_message)]
         has_connection = has_length = has_te = has_date = has_keep_alive = False
-        for key, (name, value) in (self._headers or {}).items():
+        for key, (name, value) in (headers or {}).items():
             head.append(serialize.header_lines(name, value))
             if key == "connection":
                 has_connection = True
@@ -173,7 +181,7 @@ class OutgoingHead(OutgoingFields):
                 self._chunked = False
             elif not self.can_chunk:
                 self.closes_connection = True
-            elif content_length is not None and "content-length" not in removed:
+            elif content_length is not None and "content-length" not in removed and "trailer" not in headers:
                 head.append(f"Content-Length: {content_length}\r\n")
             elif "transfer-encoding" not in removed:
                 head.append("Transfer-Encoding: chunked\r\n")
@@ -184,6 +192,17 @@ class OutgoingHead(OutgoingFields):
         self._head = "".join(head).encode("latin-1")
         if self.closes_connection or not self.can_chunk:
             conn.head_fixed(self)  # it ends the queue, or may release held requests
+
+    def _trailers_fit(self):
+        """A declared ``Trailer`` needs a chunked body: an application Transfer-Encoding
+        that is chunked, or none and no Content-Length on a body that can be chunked
+        (Node's ``_storeHeader`` throws ERR_HTTP_TRAILER_INVALID otherwise)."""
+        headers = self._headers
+        coding = headers.get("transfer-encoding")
+        if coding is not None:
+            return framing.is_chunked(coding[1])
+        return "content-length" not in headers and self._has_body and self.can_chunk \
+            and (self._removed is None or "transfer-encoding" not in self._removed)
 
     def _checked_status(self, status):
         """The status set as attributes, checked (a bad one raises before anything is sent)."""
