@@ -54,6 +54,7 @@ NODE_ROUTES = r"""
     setImmediate(() => global.first.end('one'));
   },
   '/trailer-declared': trailerDeclared, '/trailer-declared-head': trailerDeclared, '/trailer-declared-10': trailerDeclared,
+  '/head-made-line-by-line': (req, res) => { res.sendDate = false; res.statusMessage = 'Fine'; res.end('hello'); },
   '/trailer-declared-length': (req, res) => {
     res.setHeader('Trailer', 'X-T'); res.setHeader('Content-Length', '5');
     try { res.end('hello'); } catch (e) { note(req.url, [e.code, res.headersSent]); }
@@ -168,7 +169,13 @@ def trailer_declared_length(req, res, note):
     res.end("hello")
 
 
-ROUTES = {"/trailer-declared": trailer_declared, "/trailer-declared-head": trailer_declared,
+def head_made_line_by_line(req, res, note):
+    res.send_date = False
+    res.status_message = "Fine"
+    res.end("hello")
+
+
+ROUTES = {"/head-made-line-by-line": head_made_line_by_line, "/trailer-declared": trailer_declared, "/trailer-declared-head": trailer_declared,
           "/trailer-declared-10": trailer_declared, "/trailer-declared-length": trailer_declared_length,
           "/trailers-replaced": trailers_replaced, "/trailers-bytes": trailers_bytes, "/write-null": write_null, "/after-close": after_close,
           "/first": first, "/second": second, "/strict-long": strict_long, "/strict-short": strict_short}
@@ -322,3 +329,10 @@ def test_a_declared_trailer_without_a_chunked_body_is_refused_as_node(ports, pat
     data, seen = both(ports, [request_bytes], path)
     assert seen == [["ERR_HTTP_TRAILER_INVALID", False]]
     assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"Trailer" not in data
+
+
+def test_a_head_without_fields_made_line_by_line_is_framed_by_its_length_as_node(ports):
+    """No application field, but not the cached head (no Date, a reason of its own): the
+    head is made line by line, and the body's length frames it."""
+    data, seen = both(ports, [get("/head-made-line-by-line")], "/head-made-line-by-line")
+    assert data == b"HTTP/1.1 200 Fine\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"

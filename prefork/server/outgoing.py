@@ -181,7 +181,8 @@ class OutgoingHead(OutgoingFields):
                 self._chunked = False
             elif not self.can_chunk:
                 self.closes_connection = True
-            elif content_length is not None and "content-length" not in removed and "trailer" not in headers:
+            elif content_length is not None and "content-length" not in removed \
+                    and (headers is None or "trailer" not in headers):
                 head.append(f"Content-Length: {content_length}\r\n")
             elif "transfer-encoding" not in removed:
                 head.append("Transfer-Encoding: chunked\r\n")
