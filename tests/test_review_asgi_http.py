@@ -15,6 +15,8 @@ async def app(scope, receive, send):
         headers = [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")]
         if "/gzip" in path:
             headers[1] = (b"transfer-encoding", b"gzip")
+    elif path.startswith("/trailer"):  # a Trailer field, with no trailers extension to send them
+        headers = [(b"content-length", b"5"), (b"trailer", b"x-t")]
     elif path.startswith("/generator"):  # the headers as a generator of pairs (tuples or lists)
         kind = tuple if "tuples" in path else list
         headers = (kind(pair) for pair in PAIRS)
@@ -60,3 +62,21 @@ def test_a_content_length_beside_a_transfer_encoding_is_not_sent(serve):
         assert not any(line.startswith(b"content-length:") for line in lines), response
         assert b"transfer-encoding: " + (b"gzip" if b"gzip" in path else b"chunked") in lines, response
         assert received == body, response
+
+
+def test_a_trailer_field_is_dropped_and_the_length_frames_the_body(serve):
+    """No trailers follow (the extension is not offered): the field announcing them is
+    dropped, and the body keeps its length, for HEAD too (the events API's Node rule,
+    chunked or refused, would make that a 500)."""
+    st = asgi_server(serve, app)
+    for method, body in ((b"GET", b"whole"), (b"HEAD", b"")):
+        sock = raw(st.port, method + b" /trailer HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        try:
+            response = read_until_close(sock)
+        finally:
+            sock.close()
+        head, _, received = response.partition(b"\r\n\r\n")
+        lines = [line.lower() for line in head.split(b"\r\n")]
+        assert lines[0] == b"http/1.1 200 ok" and b"content-length: 5" in lines, response
+        assert not any(line.startswith((b"trailer", b"transfer-encoding")) for line in lines), response
+        assert received == body

@@ -75,7 +75,8 @@ def response_fields(headers):
     decoded as latin-1, repeated names merged into one field with a tuple of values
     (immutable: the pairs are kept for the next response with the same list). A
     Content-Length beside a Transfer-Encoding is left out: the coding frames the body
-    (RFC 9112 6.3) and a message may not carry both (6.1; Node's parser refuses one)."""
+    (RFC 9112 6.3) and a message may not carry both (6.1; Node's parser refuses one);
+    so is a Trailer field (no trailers follow)."""
     fields = {}
     for name, value in headers:
         name = name.decode("latin-1") if type(name) is bytes else str(name)
@@ -90,6 +91,9 @@ def response_fields(headers):
             fields[key] = (seen[0], (seen[1], value))
     if "transfer-encoding" in fields:
         fields.pop("content-length", None)
+    # (no trailers are sent, the ASGI trailers extension is not offered: a Trailer field
+    # would announce fields that never come, and frame the body by the events API's rule)
+    fields.pop("trailer", None)
     return tuple(fields.values())
 
 

@@ -25,8 +25,11 @@ Rules:
 
 from ..http import framing, serialize
 
+# hop-by-hop, except Connection; and Trailer: WSGI has no way to send trailers, so the
+# field would announce fields that never come (and frame the body as the events API's
+# Node rule does: chunked, or refused where it cannot be)
 _DROPPED = frozenset(("keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-                      "transfer-encoding", "upgrade"))  # hop-by-hop, except Connection
+                      "transfer-encoding", "upgrade", "trailer"))
 _BLOCKS_KEPT = 256  # distinct header lists kept as blocks (all forgotten when full)
 
 
