@@ -45,7 +45,8 @@ Rules:
   ``wsgi.file_wrapper`` around a regular file opened in binary mode (``open(path,
   "rb")``, not a ``GzipFile`` whose ``fileno()`` is the compressed file's) goes out with
   ``os.sendfile`` when its length is known and ``write()`` has not started the body
-  (the file is then the rest of it); any other is iterated.
+  (the file is then the rest of it), on a plain connection (over TLS the kernel would
+  send the file unencrypted); any other is iterated.
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
   and ``KeyboardInterrupt`` raised by the app included).
@@ -390,6 +391,8 @@ class LoopCall:
             return False  # bytes of an earlier response still wait: iterate instead
         if res.headers_sent:
             return False  # write() sent the head and part of the body: the file is the rest, iterated
+        if res.socket.encrypted:
+            return False  # TLS: the kernel would send the file's bytes in the clear; iterated, encrypted
         found = sendable_file(wrapper.filelike)
         if found is None:
             return False
