@@ -128,6 +128,9 @@ def app(environ, start_response):
                                           ("Upgrade", "websocket"), ("Proxy-Authenticate", "Basic"),
                                           ("TE", "trailers"), ("X-Kept", "yes")])
         return [b"hop"]
+    if path == "/not-modified":  # Django's 304: Content-Length 0, the body an iterable (its HttpResponse)
+        start_response("304 Not Modified", [("ETag", '"v1"'), ("Content-Length", "0")])
+        return iter([b""]) if query == "iter" else [b""]
     if path == "/trailer":  # a Trailer field, though WSGI has no way to send trailers
         start_response("200 OK", plain + [("Content-Length", "5"), ("Trailer", "X-T")])
         return [b"hello"] if query != "gen" else iter([b"hel", b"lo"])
@@ -429,6 +432,15 @@ def test_hop_by_hop_headers_from_the_app_are_dropped(d):
                      b"\r\nte:"):
             assert name not in lower, head
     keep_alive_then(d, get(b"/hop", close=False), check)
+
+
+@pytest.mark.parametrize("query", [b"iter", b"list"])
+def test_a_304_with_content_length_0_does_not_send_it_whatever_the_body(d, query):
+    """RFC 9110 8.6: a 304's Content-Length would be the representation's; Django's 0 is
+    its own empty body's, and would tell a cache the stored body is empty."""
+    data = exchange(d, get(b"/not-modified?" + query))
+    assert data.startswith(b"HTTP/1.1 304 ") and b'etag: "v1"' in data.lower(), data
+    assert b"content-length" not in data.lower()
 
 
 @pytest.mark.parametrize("request_bytes", [get(b"/trailer"), get(b"/trailer?gen"),
