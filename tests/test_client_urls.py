@@ -156,6 +156,62 @@ def test_the_parts_of_a_url(url, host, port, path):
     assert (parts.hostname, parts.port, parts.path) == (host, port, path)
 
 
+@pytest.mark.parametrize("url, host", [
+    ("http://a../", "a.."), ("http://1.2.3.4../", "1.2.3.4.."), ("http://0x0x7f000001/", "0x0x7f000001"),
+    ("http://00o7/", "00o7"), ("http://0X0x10/", "0x0x10"), ("http://ＡＢＣ.com/", "abc.com"),
+    ("http://Bücher.DE/", "xn--bcher-kva.de"), ("http://مثال.إختبار/", "xn--mgbh0fb.xn--kgbechtv"),
+])
+def test_names_that_only_look_like_numbers_stay_names(url, host):
+    """The standard's IPv4 numbers only (no Python ``0x``/``0o`` prefix after its own, no
+    empty part): these are names, as Node reads them, never a loopback address."""
+    assert whatwg.parse(url).hostname == host
+
+
+@pytest.mark.parametrize("url", ["http://faß.de/", "http://a\u2488b.com/", "http://x\ufe52y.com/",
+                                 "http://ex\u200dample.com/", "http://\u0301a.com/", "http://a\U0001f100/",
+                                 "http://\u00e1\u0660a/"])
+def test_international_names_idna_2003_would_map_elsewhere_are_refused(url):
+    """Where IDNA 2003 (Python's) and the standard's UTS 46 part ways (ß, characters that
+    make a label, joiners, marks, characters unknown to Unicode 3.2, the Bidi rule), the
+    URL is refused: never sent to a host other than Node's."""
+    with pytest.raises(ValueError):
+        whatwg.parse(url)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_generated_international_names_never_go_where_node_would_not():
+    rng = random.Random(11)
+    letters = list("abcxyz019-") + [chr(c) for c in list(range(0xc0, 0x180)) + [
+        0xdf, 0x3c2, 0x200c, 0x200d, 0x2488, 0xfe52, 0x3002, 0xff0e, 0xff21, 0x5d0, 0x627, 0x301, 0x660, 0x1e9e,
+        0x130, 0x131, 0x17f, 0x212a, 0xad, 0x34f, 0xfe00, 0x1d400, 0x2122, 0x1f100, 0x2e3a, 0x4f8b, 0x3048]]
+    urls = sorted({"http://" + "".join(rng.choice(letters) for _ in range(rng.randrange(1, 8))) + "/"
+                   for _ in range(1500)})
+    ours, theirs = prefork_reads(urls), node_reads(urls)
+    elsewhere = [(url, node, mine) for url, mine, node in zip(urls, ours, theirs)
+                 if mine[0] != "ERR" and mine != node]  # sent where Node sends elsewhere, or nowhere
+    assert not elsewhere, elsewhere[:10]
+    assert sum(1 for got in ours if got[0] != "ERR") > 500  # most are still served
+
+
+def test_a_host_option_beside_a_url_does_not_move_it_but_hostname_does():
+    async def main():
+        out = []
+        for extra in ({"host": "b.example"}, {"hostname": "c.example"}):
+            req = prefork.request("http://a.example:8080/x", agent=False, **extra)
+            req.on("error", lambda err: None)
+            out.append((req.host, req.get_header("host")))
+            req.destroy()
+        return out
+    assert asyncio.run(main()) == [("a.example", "a.example:8080"), ("c.example", "c.example:8080")]
+
+
+@pytest.mark.parametrize("host", [123, b"::1", ["a"]])
+def test_a_host_option_that_is_not_a_str_is_refused(host):
+    with pytest.raises(TypeError) as refused:
+        prefork.request({"host": host, "port": 80})
+    assert refused.value.code == "ERR_INVALID_ARG_TYPE"
+
+
 @pytest.mark.parametrize("url", ["http://a b/", "http://a%20b/", "http://a<b/", "http://[::1/", "http://1.2.3.256/",
                                  "http://09/", "http://a.com:+1/", "http://a.com:8 0/", "http://@/", "http://", "a.com/x",
                                  "http://[fe80::1%25eth0]/"])

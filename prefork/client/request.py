@@ -80,6 +80,10 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self.path = check_path(options.get("path"))  # Node checks the path first
         self.method = check_method(options.get("method"))
         self.host = options.get("hostname") or options.get("host") or "localhost"
+        if not isinstance(self.host, str):
+            err = TypeError(f'The "options.host" property must be of type string, not {type(self.host).__name__}')
+            err.code = "ERR_INVALID_ARG_TYPE"
+            raise err
         self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
         self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
         agent = options.get("agent")

@@ -47,7 +47,9 @@ def request(url_or_options, callback=None, *, loop=None, **extra):
         except ValueError:
             raise HeaderError("ERR_INVALID_URL", "Invalid URL") from None
         else:
-            options = {"protocol": parts.protocol, "host": parts.hostname, "port": parts.port or 80,
+            # (``hostname``, as Node's urlToHttpOptions gives it: it wins over a ``host``
+            # option given beside the URL, as in Node)
+            options = {"protocol": parts.protocol, "hostname": parts.hostname, "port": parts.port or 80,
                        "path": parts.path}
             if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
                 options["auth"] = f"{_decode_component(parts.username)}:{_decode_component(parts.password)}"

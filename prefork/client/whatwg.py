@@ -18,12 +18,16 @@ Rules:
   special (only ``http:``/``https:``, ``ws:``/``wss:`` and ``ftp:`` are parsed here;
   ``file:`` and the rest raise ``UnsupportedScheme`` with their scheme).
 - The fragment is dropped, as Node's ``urlToHttpOptions`` drops it.
-- Differences from the standard: IDNA is Python's (IDNA 2003, where the standard's
-  UTS 46 maps a few characters differently), and ``xn--`` labels are not checked.
+- Differences from the standard: IDNA is Python's (IDNA 2003, where the standard uses
+  UTS 46), kept only where it gives the name back unchanged: a name it would map to
+  another (``faß.de``, a joiner, fullwidth forms) is refused, not sent elsewhere; an
+  empty label or one over 63 bytes in a non-ASCII name is refused; ``xn--`` labels are
+  not checked.
 """
 
 import ipaddress
 import re
+import unicodedata
 
 __all__ = ["ParsedURL", "UnsupportedScheme", "parse", "percent_decode"]
 
@@ -76,8 +80,16 @@ def percent_decode(text):
     return _HEX2.sub(lambda match: bytes((int(match.group(1), 16),)), data) if b"%" in data else data
 
 
+_UNICODE_3_2 = unicodedata.ucd_3_2_0  # the Unicode version of IDNA 2003 (and of Python's codec)
+_RADIX_DIGITS = {10: frozenset("0123456789"), 8: frozenset("01234567"), 16: frozenset("0123456789abcdefABCDEF")}
+
+
 def _ipv4_number(part):
-    """The standard's IPv4 number: decimal, ``0x`` hex or leading-zero octal; None if invalid."""
+    """The standard's IPv4 number: decimal, ``0x`` hex or leading-zero octal; None if
+    invalid (an empty part; a digit outside the radix, Python's own ``0x``/``0o`` prefixes
+    after the standard's included)."""
+    if not part:
+        return None
     radix = 10
     if part[:2] in ("0x", "0X"):
         part, radix = part[2:], 16
@@ -85,11 +97,11 @@ def _ipv4_number(part):
         part, radix = part[1:], 8
     if not part:
         return 0
-    if not part.isascii() or not part.isalnum():
+    if not _RADIX_DIGITS[radix].issuperset(part):
         return None
     try:
         return int(part, radix)
-    except ValueError:
+    except ValueError:  # (more digits than int() reads)
         return None
 
 
@@ -140,15 +152,65 @@ def _host(text):
     if domain.isascii():
         domain = domain.lower()
     else:
-        try:
-            domain = domain.encode("idna").decode("ascii").lower()
-        except UnicodeError:
-            raise ValueError("Invalid URL: bad international domain name") from None
+        domain = _idna(domain)
     if not domain or _FORBIDDEN_DOMAIN.search(domain):
         raise ValueError("Invalid URL: forbidden character in host")
     if _ends_in_number(domain):
         return _ipv4(domain)
     return domain
+
+
+def _idna(domain):
+    """A non-ASCII name in ASCII (Python's IDNA 2003), only when that is the name itself:
+    one whose labels IDNA 2003 maps to something else (``ß`` to ``ss``, ``⒈`` to
+    ``1.``, a joiner dropped, fullwidth or compatibility forms), where the standard's
+    UTS 46 maps it otherwise or refuses it, is refused, never sent to another host."""
+    dotted = domain.replace("\u3002", ".").replace("\uff0e", ".").replace("\uff61", ".")
+    if any(_UNICODE_3_2.category(ch) == "Cn" for ch in dotted if ch > "\x7f"):
+        # (a character IDNA 2003 does not know: Python's codec lets it through unmapped)
+        raise ValueError("Invalid URL: a character unknown to IDNA 2003 in the host")
+    # the name as both mappings see it: compatibility forms folded (fullwidth letters
+    # are their ASCII ones), as long as that makes no new label
+    folded = unicodedata.normalize("NFKC", dotted).lower()
+    if folded.count(".") != dotted.count("."):
+        raise ValueError("Invalid URL: a character in the host that makes a label of its own")
+    if any(label and unicodedata.category(label[0]).startswith("M") for label in folded.split(".")):
+        raise ValueError("Invalid URL: a host label that begins with a combining mark")
+    if not _bidi_ok(folded):
+        raise ValueError("Invalid URL: a host that breaks the Bidi rule (RFC 5893)")
+    try:
+        ascii_name = dotted.encode("idna").decode("ascii").lower()
+        back = ascii_name.encode("ascii").decode("idna")
+    except UnicodeError:
+        raise ValueError("Invalid URL: bad international domain name") from None
+    if back != folded:
+        raise ValueError("Invalid URL: an international domain name that IDNA 2003 maps")
+    return ascii_name
+
+
+_RTL = frozenset(("R", "AL", "AN"))
+_RTL_ALLOWED = frozenset(("R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"))
+_LTR_ALLOWED = frozenset(("L", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"))
+
+
+def _bidi_ok(name):
+    """RFC 5893's Bidi rule for every label of a name with a right-to-left label (UTS 46's
+    CheckBidi, which the standard asks for); a name without one passes."""
+    labels = [[unicodedata.bidirectional(ch) for ch in label] for label in name.split(".") if label]
+    if not any(_RTL.intersection(classes) for classes in labels):
+        return True
+    for classes in labels:
+        ending = [cls for cls in classes if cls != "NSM"][-1:] or ["NSM"]
+        if classes[0] in ("R", "AL"):
+            if not _RTL_ALLOWED.issuperset(classes) or ending[0] not in ("R", "AL", "EN", "AN") \
+                    or ("EN" in classes and "AN" in classes):
+                return False
+        elif classes[0] == "L":
+            if not _LTR_ALLOWED.issuperset(classes) or ending[0] not in ("L", "EN"):
+                return False
+        else:
+            return False
+    return True
 
 
 def _path(text):
