@@ -125,3 +125,44 @@ def test_a_declared_trailer_makes_the_body_chunked_or_is_refused_as_in_node(serv
         if not refused:
             server.wait()
             assert server.received[-1] == server.received[0]
+
+
+def test_a_request_whose_end_was_refused_for_its_trailer_can_be_mended_and_sent(server):
+    """``end()`` raising ERR_HTTP_TRAILER_INVALID leaves the request not ended: with the
+    Trailer field removed, ``end(data)`` sends it, as Node's retry does."""
+    server.serve([("head",), ("until", b"ab"), ("send", OK), ("close",)])
+
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "method": "POST", "agent": False,
+                               "headers": {"Trailer": "X-T", "Content-Length": "2"}})
+        errors = []
+        req.on("error", errors.append)
+        with pytest.raises(ValueError) as refused:
+            req.end("ab")
+        assert refused.value.code == "ERR_HTTP_TRAILER_INVALID"
+        req.remove_header("Trailer")
+        closed = asyncio.get_running_loop().create_future()
+        req.on("close", lambda: closed.set_result(None))
+        req.end("ab")
+        await asyncio.wait_for(closed, 5)
+        return errors
+    errors = asyncio.run(main())
+    server.wait()
+    sent = server.received[0]
+    assert errors == [], (errors, sent)
+    assert sent.startswith(b"POST / HTTP/1.1\r\nContent-Length: 2\r\n") and sent.endswith(b"\r\n\r\nab")
+    assert b"Trailer" not in sent
+
+
+def test_a_get_with_a_trailer_field_is_refused_even_with_its_content_length_removed():
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": 9, "agent": False, "headers": {"Trailer": "X-T"}})
+        req.on("error", lambda e: None)
+        req.remove_header("content-length")
+        try:
+            req.write("a")
+        except ValueError as err:
+            return err.code
+        finally:
+            req.destroy()
+    assert asyncio.run(main()) == "ERR_HTTP_TRAILER_INVALID"

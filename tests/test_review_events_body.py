@@ -54,6 +54,15 @@ NODE_ROUTES = r"""
     setImmediate(() => global.first.end('one'));
   },
   '/trailer-declared': trailerDeclared, '/trailer-declared-head': trailerDeclared, '/trailer-declared-10': trailerDeclared,
+  '/write-head-trailer-retry': (req, res) => {
+    try { res.writeHead(200, {'Trailer': 'X-T', 'Content-Length': '5'}); } catch (e) { note(req.url, [e.code, res.headersSent]); }
+    res.end('hello');
+  },
+  '/trailer-bad-status': (req, res) => {
+    res.setHeader('Trailer', 'X-T'); res.setHeader('Content-Length', '5'); res.statusCode = 99;
+    try { res.end('hello'); } catch (e) { note(req.url, e.code); }
+    res.statusCode = 200; res.removeHeader('Trailer'); res.end('hello');
+  },
   '/head-made-line-by-line': (req, res) => { res.sendDate = false; res.statusMessage = 'Fine'; res.end('hello'); },
   '/trailer-declared-length': (req, res) => {
     res.setHeader('Trailer', 'X-T'); res.setHeader('Content-Length', '5');
@@ -169,13 +178,35 @@ def trailer_declared_length(req, res, note):
     res.end("hello")
 
 
+def write_head_trailer_retry(req, res, note):
+    try:
+        res.write_head(200, {"Trailer": "X-T", "Content-Length": "5"})
+    except ValueError as err:
+        note(req.url, [err.code, res.headers_sent])
+    res.end("hello")
+
+
+def trailer_bad_status(req, res, note):
+    res.set_header("Trailer", "X-T")
+    res.set_header("Content-Length", "5")
+    res.status_code = 99
+    try:
+        res.end("hello")
+    except ValueError as err:
+        note(req.url, err.code)
+    res.status_code = 200
+    res.remove_header("Trailer")
+    res.end("hello")
+
+
 def head_made_line_by_line(req, res, note):
     res.send_date = False
     res.status_message = "Fine"
     res.end("hello")
 
 
-ROUTES = {"/head-made-line-by-line": head_made_line_by_line, "/trailer-declared": trailer_declared, "/trailer-declared-head": trailer_declared,
+ROUTES = {"/write-head-trailer-retry": write_head_trailer_retry, "/trailer-bad-status": trailer_bad_status,
+          "/head-made-line-by-line": head_made_line_by_line, "/trailer-declared": trailer_declared, "/trailer-declared-head": trailer_declared,
           "/trailer-declared-10": trailer_declared, "/trailer-declared-length": trailer_declared_length,
           "/trailers-replaced": trailers_replaced, "/trailers-bytes": trailers_bytes, "/write-null": write_null, "/after-close": after_close,
           "/first": first, "/second": second, "/strict-long": strict_long, "/strict-short": strict_short}
@@ -336,3 +367,18 @@ def test_a_head_without_fields_made_line_by_line_is_framed_by_its_length_as_node
     head is made line by line, and the body's length frames it."""
     data, seen = both(ports, [get("/head-made-line-by-line")], "/head-made-line-by-line")
     assert data == b"HTTP/1.1 200 Fine\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def test_write_head_refused_for_its_trailer_keeps_none_of_its_fields_as_node(ports):
+    """``write_head(200, {Trailer, Content-Length})`` raises; with no field set before,
+    its fields are not kept (Node keeps them only in the head it makes), so ``end``
+    sends the body with the automatic framing."""
+    data, seen = both(ports, [get("/write-head-trailer-retry")], "/write-head-trailer-retry")
+    assert seen == [["ERR_HTTP_TRAILER_INVALID", False]]
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"Trailer" not in data and data.endswith(b"\r\n\r\nhello")
+
+
+def test_a_bad_status_is_reported_before_the_trailer_rule_as_node(ports):
+    data, seen = both(ports, [get("/trailer-bad-status")], "/trailer-bad-status")
+    assert seen == ["ERR_HTTP_INVALID_STATUS_CODE"]
+    assert data.startswith(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n") and data.endswith(b"\r\n\r\nhello")

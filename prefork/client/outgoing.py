@@ -71,9 +71,7 @@ class OutgoingRequest(OutgoingFields):
                 lines.append(f"Connection: {'keep-alive' if self._keep_alive else 'close'}\r\n")
         if "content-length" not in headers and "transfer-encoding" not in headers:
             wrote_body = self._wrote_body
-            if "content-length" in removed:
-                content_length = None  # a removed Content-Length is not sent: chunked, as in Node
-            elif "trailer" in headers:
+            if "trailer" in headers:
                 # a declared trailer needs a chunked body (Node's rule); a method Node
                 # sends without framing (GET, ...) has none to give it, body or not
                 if self.method in framing.METHODS_WITHOUT_DEFAULT_BODY:
@@ -81,6 +79,8 @@ class OutgoingRequest(OutgoingFields):
                 else:
                     wrote_body = wrote_body or bool(content_length)
                 content_length = None
+            elif "content-length" in removed:
+                content_length = None  # a removed Content-Length is not sent: chunked, as in Node
             framing_header = framing.request_framing(self.method, content_length, wrote_body)
             if framing_header is None:
                 pass
@@ -181,16 +181,18 @@ class OutgoingRequest(OutgoingFields):
                 else:
                     self.once("finish", callback)
             return self
-        self._ended = True
         if isinstance(data, str):
             data = data.encode()
-        if callback is not None:
-            self.once("finish", callback)
         parts = []
         if self._head is None:
+            # (a head that cannot be fixed raises before the request counts as ended: the
+            # application may mend it and end again, as in Node)
             self._store_head(len(data) if data else
                              (None if self.method in framing.METHODS_WITHOUT_DEFAULT_BODY else 0))
             parts.append(self._head)
+        self._ended = True
+        if callback is not None:
+            self.once("finish", callback)
         if data:
             parts.append(self._frame(data))
         if self._chunked:

@@ -9,8 +9,10 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
   ``[[name, value], ...]`` or as Node's flat raw list (whole pairs: an odd length is
   ``ERR_INVALID_ARG_VALUE``); in the array forms a repeated name gives one line per
   pair. ``write_head(code)`` keeps a ``status_message`` set before it (Node's ``||=``);
-  a message given to it, even "", is the one sent. A ``write_head`` that raises leaves
-  the status and fields as they were.
+  a message given to it, even "", is the one sent. A ``write_head`` given a bad status
+  or field leaves the status and fields as they were; one whose head cannot be fixed
+  (ERR_HTTP_TRAILER_INVALID) keeps the status, and its fields only when fields were set
+  before it (as Node's).
 - Header order in the head: the application's fields in insertion order, then Date,
   Connection, Keep-Alive, then Content-Length or Transfer-Encoding. An application-set
   Connection, Content-Length, Transfer-Encoding or Keep-Alive stays where it is and
@@ -62,7 +64,15 @@ class OutgoingHead(OutgoingFields):
             self._has_body = False
         if self.expect_continue:
             self.should_keep_alive = False
-        self._store_head(None)
+        try:
+            self._store_head(None)
+        except serialize.HeaderError:
+            if headers and saved is None:
+                # the fields given here were the head's only ones: not kept (Node keeps
+                # writeHead's own fields only in the head it makes), so a retry without
+                # them is free of them
+                self._headers = None
+            raise
         return self
 
     def _check_length(self, length, last):
@@ -123,15 +133,16 @@ class OutgoingHead(OutgoingFields):
                     self.closes_connection = True
                     conn.head_fixed(self)
                 return
-        headers = self._headers
-        if headers is not None and "trailer" in headers and not self._trailers_fit():
-            self.headers_sent = False
-            raise serialize.HeaderError("ERR_HTTP_TRAILER_INVALID",
-                                        "Trailers are invalid with this transfer encoding")
         message = self.status_message
         if type(status) is not int or not 100 <= status <= 999 or \
                 (message is not None and message != _STATUS_CODES.get(status)):
             status = self._checked_status(status)
+        headers = self._headers
+        if headers is not None and "trailer" in headers and not self._trailers_fit():
+            # (after the status's own check, which comes first in Node too)
+            self.headers_sent = False
+            raise serialize.HeaderError("ERR_HTTP_TRAILER_INVALID",
+                                        "Trailers are invalid with this transfer encoding")
         if self.status_message is None:
             self.status_message = serialize.reason_phrase(status)
         head = [serialize.status_line(status, self.status_message)]
