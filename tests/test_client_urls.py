@@ -148,6 +148,8 @@ def test_a_backslash_before_an_at_sign_does_not_move_the_request_to_another_host
     ("http:\\\\a.com\\p\\..\\q", "a.com", None, "/q"),
     ("http://0x7f.0.0.1:8080", "127.0.0.1", 8080, "/"),
     ("http://[0:0::1]/%2E./x", "::1", None, "/x"),
+    ("http://[::ffff:1.2.3.4]/", "::ffff:102:304", None, "/"),  # (Python 3.13's own text differs)
+    ("http://[1:0:1:0:0:1:0:0]/", "1:0:1::1:0:0", None, "/"),
     ("http://bücher.de/é", "xn--bcher-kva.de", None, "/%C3%A9"),
     ("http://a.com/{`}?{`}'", "a.com", None, "/%7B%60%7D?{`}%27"),
 ])

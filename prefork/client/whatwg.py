@@ -135,6 +135,25 @@ def _ipv4(domain):
     return str(ipaddress.IPv4Address(address))
 
 
+def _ipv6_text(packed):
+    """The standard's IPv6 serializer: eight pieces in lower-case hex, the first longest
+    run of two or more zero pieces as ``::`` (an IPv4-mapped address too: ``::ffff:102:304``,
+    whatever the Python version's own text for it)."""
+    pieces = [packed[i] << 8 | packed[i + 1] for i in range(0, 16, 2)]
+    start, length, run_start = -1, 1, None
+    for index, piece in enumerate(pieces + [1]):
+        if piece == 0 and run_start is None:
+            run_start = index
+        elif piece != 0 and run_start is not None:
+            if index - run_start > length:
+                start, length = run_start, index - run_start
+            run_start = None
+    if start < 0:
+        return ":".join(f"{piece:x}" for piece in pieces)
+    return (":".join(f"{piece:x}" for piece in pieces[:start]) + "::"
+            + ":".join(f"{piece:x}" for piece in pieces[start + length:]))
+
+
 def _host(text):
     """The standard's host parser for a special scheme: the host as the URL serializes
     it (an IPv6 address without brackets)."""
@@ -142,9 +161,10 @@ def _host(text):
         if not text.endswith("]") or "%" in text:
             raise ValueError("Invalid URL: bad IPv6 address")
         try:
-            return ipaddress.IPv6Address(text[1:-1]).compressed
+            packed = ipaddress.IPv6Address(text[1:-1]).packed
         except ValueError:
             raise ValueError("Invalid URL: bad IPv6 address") from None
+        return _ipv6_text(packed)
     try:
         domain = percent_decode(text).decode("utf-8")
     except UnicodeDecodeError:
