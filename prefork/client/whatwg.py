@@ -19,10 +19,12 @@ Rules:
   ``file:`` and the rest raise ``UnsupportedScheme`` with their scheme).
 - The fragment is dropped, as Node's ``urlToHttpOptions`` drops it.
 - Differences from the standard: IDNA is Python's (IDNA 2003, where the standard uses
-  UTS 46), kept only where it gives the name back unchanged: a name it would map to
-  another (``faß.de``, a joiner, fullwidth forms) is refused, not sent elsewhere; an
-  empty label or one over 63 bytes in a non-ASCII name is refused; ``xn--`` labels are
-  not checked.
+  UTS 46), kept only where it gives the name back unchanged once compatibility forms
+  are folded (fullwidth letters are their ASCII ones): a name the two would map apart
+  (``faß.de``, a joiner or soft hyphen, a character that makes a label of its own, a
+  label that begins with a mark, a character Unicode 3.2 lacks, one that breaks the
+  Bidi rule) is refused, never sent to another host than Node's; so is an empty label
+  or one over 63 bytes in a non-ASCII name; ``xn--`` labels are not checked.
 """
 
 import ipaddress
