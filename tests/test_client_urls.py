@@ -236,3 +236,35 @@ def test_an_ipv6_host_option_is_bracketed_in_the_host_field():
         fields[1].destroy()
         return out
     assert asyncio.run(main()) == ("[::1]:8080", "[::1]")
+
+
+def test_options_beside_a_url_are_node_s_three_argument_form():
+    """``request(url, options, callback)``: the options win over the URL's parts (method,
+    headers, path), the callback gets the response; ``request(url, callback)`` still
+    takes the callback second."""
+    seen = []
+
+    async def main():
+        def on_request(req, res):
+            seen.append((req.method, req.url, req.headers.get("x-token")))
+            res.end("ok")
+        server = prefork.create_server(on_request)
+        server.listen(0, "127.0.0.1")
+        port = server.address()["port"]
+        got = []
+        try:
+            done = asyncio.get_running_loop().create_future()
+            req = prefork.request(f"http://127.0.0.1:{port}/items/7", {"method": "DELETE", "headers": {"X-Token": "t"}},
+                                  lambda res: (got.append(res.status_code), res.resume(), done.set_result(None)))
+            req.end()
+            await asyncio.wait_for(done, 5)
+            res = await asyncio.wait_for(prefork.get(f"http://127.0.0.1:{port}/a", {"path": "/b"}), 5)
+            await res.read()
+            done = asyncio.get_running_loop().create_future()
+            prefork.get(f"http://127.0.0.1:{port}/c", lambda res: (res.resume(), done.set_result(res.status_code)))
+            got.append(await asyncio.wait_for(done, 5))
+        finally:
+            server.close()
+        return got
+    assert asyncio.run(main()) == [200, 200]
+    assert seen == [("DELETE", "/items/7", "t"), ("GET", "/b", None), ("GET", "/c", None)]

@@ -4,11 +4,14 @@ an options mapping.
 Rules:
 - A URL is read as Node's ``new URL()`` reads it (the WHATWG rules, client/whatwg.py:
   a backslash is a slash, dot segments are resolved, what the standard encodes is
-  percent-encoded); its parts become the options (``host``, an IPv6 address without
+  percent-encoded); its parts become the options (``hostname``, an IPv6 address without
   brackets; ``port``, 80 by default; ``path``, pathname and query), its percent-decoded
   user and password the ``auth`` option (a user or password that is not UTF-8 once
   decoded is refused, as Node's ``decodeURIComponent`` refuses it). A URL the standard
-  refuses is ERR_INVALID_URL. Keyword arguments are options too, and win over the URL's.
+  refuses is ERR_INVALID_URL.
+- Node's three forms: ``request(url[, options][, callback])`` and
+  ``request(options[, callback])``; options given beside a URL win over its parts, and
+  keyword arguments are options too, winning over both.
 - Only ``http:``: any other protocol is ERR_INVALID_PROTOCOL, before anything is sent
   (an ``https:`` URL sent in the clear would give its credentials away).
 - ``get()`` is ``request()`` then ``end()``.
@@ -37,33 +40,44 @@ def _decode_component(text):
         raise HeaderError("ERR_INVALID_URL", "URI malformed") from None
 
 
-def request(url_or_options, callback=None, *, loop=None, **extra):
-    """Node's ``http.request``: a ClientRequest; nothing happens before the next loop turn."""
+def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
+    """Node's ``http.request(url[, options][, callback])`` (or ``(options[, callback])``):
+    a ClientRequest; nothing happens before the next loop turn. ``options`` given beside
+    a URL win over its parts, keyword arguments over both."""
+    if callable(options):
+        options, callback = None, options
     if isinstance(url_or_options, str):
-        try:
-            parts = whatwg.parse(url_or_options)
-        except whatwg.UnsupportedScheme as exc:  # a URL Node reads, with a protocol it refuses
-            options = {"protocol": exc.scheme}
-        except ValueError:
-            raise HeaderError("ERR_INVALID_URL", "Invalid URL") from None
-        else:
-            # (``hostname``, as Node's urlToHttpOptions gives it: it wins over a ``host``
-            # option given beside the URL, as in Node)
-            options = {"protocol": parts.protocol, "hostname": parts.hostname, "port": parts.port or 80,
-                       "path": parts.path}
-            if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
-                options["auth"] = f"{_decode_component(parts.username)}:{_decode_component(parts.password)}"
+        merged = _url_options(url_or_options)
     else:
-        options = dict(url_or_options)
-    options.update(extra)
-    protocol = options.get("protocol")
+        merged = dict(url_or_options)
+    if options is not None:
+        merged.update(options)
+    merged.update(extra)
+    protocol = merged.get("protocol")
     if protocol is not None and protocol != "http:":
         raise HeaderError("ERR_INVALID_PROTOCOL", f'Protocol "{protocol}" not supported. Expected "http:"')
-    return ClientRequest(options, callback, loop)
+    return ClientRequest(merged, callback, loop)
 
 
-def get(url_or_options, callback=None, *, loop=None, **extra):
+def _url_options(url):
+    """The options a URL gives (Node's ``urlToHttpOptions``)."""
+    try:
+        parts = whatwg.parse(url)
+    except whatwg.UnsupportedScheme as exc:  # a URL Node reads, with a protocol it refuses
+        return {"protocol": exc.scheme}
+    except ValueError:
+        raise HeaderError("ERR_INVALID_URL", "Invalid URL") from None
+    # (``hostname``, as Node's urlToHttpOptions gives it: it wins over a ``host`` option
+    # given beside the URL, as in Node)
+    options = {"protocol": parts.protocol, "hostname": parts.hostname, "port": parts.port or 80,
+               "path": parts.path}
+    if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
+        options["auth"] = f"{_decode_component(parts.username)}:{_decode_component(parts.password)}"
+    return options
+
+
+def get(url_or_options, options=None, callback=None, *, loop=None, **extra):
     """Node's ``http.get``: ``request()``, ended at once."""
-    req = request(url_or_options, callback, loop=loop, **extra)
+    req = request(url_or_options, options, callback, loop=loop, **extra)
     req.end()
     return req
