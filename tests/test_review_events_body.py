@@ -15,10 +15,11 @@ Rules under test (Node v20's):
 
 import logging
 import socket
+import struct
 
 import pytest
 
-from test_review_events_head import both, get, node_server, prefork_setup
+from test_review_events_head import both, get, node_server, prefork_setup, report
 
 NODE_ROUTES = r"""
   '/node-helpers': (() => {
@@ -54,6 +55,10 @@ NODE_ROUTES = r"""
     setImmediate(() => global.first.end('one'));
   },
   '/trailer-declared': trailerDeclared, '/trailer-declared-head': trailerDeclared, '/trailer-declared-10': trailerDeclared,
+  '/write-after-client-left': (req, res) => {
+    res.write('a');
+    res.on('close', () => note(req.url, ['write', res.write('b', (err) => note(req.url, 'write-cb'))]));
+  },
   '/write-head-trailer-retry': (req, res) => {
     try { res.writeHead(200, {'Trailer': 'X-T', 'Content-Length': '5'}); } catch (e) { note(req.url, [e.code, res.headersSent]); }
     res.end('hello');
@@ -178,6 +183,11 @@ def trailer_declared_length(req, res, note):
     end_or_mend(req, res, note)
 
 
+def write_after_client_left(req, res, note):
+    res.write("a")
+    res.on("close", lambda: note(req.url, ["write", res.write("b", callback=lambda: note(req.url, "write-cb"))]))
+
+
 def write_head_trailer_retry(req, res, note):
     try:
         res.write_head(200, {"Trailer": "X-T", "Content-Length": "5"})
@@ -205,7 +215,7 @@ def head_made_line_by_line(req, res, note):
     res.end("hello")
 
 
-ROUTES = {"/write-head-trailer-retry": write_head_trailer_retry, "/trailer-bad-status": trailer_bad_status,
+ROUTES = {"/write-after-client-left": write_after_client_left, "/write-head-trailer-retry": write_head_trailer_retry, "/trailer-bad-status": trailer_bad_status,
           "/head-made-line-by-line": head_made_line_by_line, "/trailer-declared": trailer_declared, "/trailer-declared-head": trailer_declared,
           "/trailer-declared-10": trailer_declared, "/trailer-declared-length": trailer_declared_length,
           "/trailers-replaced": trailers_replaced, "/trailers-bytes": trailers_bytes, "/write-null": write_null, "/after-close": after_close,
@@ -382,3 +392,18 @@ def test_a_bad_status_is_reported_before_the_trailer_rule_as_node(ports):
     data, seen = both(ports, [get("/trailer-bad-status")], "/trailer-bad-status")
     assert seen == ["ERR_HTTP_INVALID_STATUS_CODE"]
     assert data.startswith(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n") and data.endswith(b"\r\n\r\nhello")
+
+
+def test_a_write_after_the_client_left_says_false_as_node(ports):
+    """The client goes while the response streams: ``write`` returns False (so a producer
+    that waits for 'drain' only when told stops), its callback still runs, no error."""
+    seen = {}
+    for name, port in ports.items():
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(get("/write-after-client-left").replace(b"Connection: close\r\n", b""))
+        assert sock.recv(65536)  # the head and the first chunk
+        # a reset, not a FIN (after a FIN prefork finishes the response: node-compat 3)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        seen[name] = report(port, "/write-after-client-left", until="write-cb")
+    assert seen["prefork"] == seen["node"] == [["write", False], "write-cb"], seen

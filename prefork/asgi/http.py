@@ -234,7 +234,7 @@ class HTTPCycle:
             if message.get("more_body", False):
                 if not body:
                     res.flush_headers()  # an empty chunk: the head goes out now (event streams)
-                elif not res.write(body) and not self.closed:
+                elif not res.write(body) and not self.closed and not res.destroyed:
                     await self.wait_drain(res)
                 return
             if remaining:

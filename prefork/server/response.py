@@ -176,8 +176,12 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self._implicit_head(None)
         if callback is not None:
             self._when_flushed(callback)
-        if (not data and self.head_out) or self._closed:
-            return True  # written after close: dropped without error, as Node drops it
+        if self._closed:
+            # written after close: dropped without an error event, and False, as Node's
+            # (a producer that waits for 'drain' only when told stops producing)
+            return False
+        if not data and self.head_out:
+            return True
         out = self._body_bytes(data, False)
         ok = self._send(out)
         if not ok:

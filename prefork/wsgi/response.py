@@ -265,7 +265,7 @@ class LoopCall:
                         break  # (an app that would go on for ever does not hold the worker)
                     if not block:
                         continue
-                if not res.write(block):
+                if not res.write(block) and not res.destroyed:  # (closed: False, and no drain comes)
                     if self._ended_early():
                         return
                     self._wait(self.resume)  # corked, the connection's uncork sends it, then 'drain'

@@ -37,7 +37,7 @@ def push_out(socket):
 def pushes_back(res, ok):
     """``res.write`` returned ``ok``: the response's bytes wait in user space past the
     socket's high-water mark, once what can go to the kernel went (``push_out``)."""
-    if ok:
+    if ok or res.destroyed:  # (a closed response's write says False, as Node's: nothing waits)
         return False
     socket = res.socket
     return not res.active or (socket.buffered_size >= socket.high_water_mark and not socket.destroyed)

@@ -274,7 +274,7 @@ class ThreadCall:
         if self.bodiless:  # HEAD, 204, 304: a body would never go out
             self._stop()
             return
-        if not res.write(data):
+        if not res.write(data) and not res.destroyed:  # (closed: False, and no drain comes)
             with self.cond:
                 self.blocked = True
             res.once("drain", self._drained)
