@@ -11,6 +11,9 @@ Rules (Node's, spec section 7):
   Node's): it is an ordinary response, ended at its head as HEAD's is.
 - The socket's idle ``timeout`` goes to the request, then to the response while its
   body is in progress, as in Node.
+- A listener that raises while a read is parsed (``response``, the body's ``data``,
+  ``end``...) is logged and the socket destroyed: the request closes and ``await req``
+  settles, instead of the parser raising again at every later read.
 - A parse error before the response ends the exchange with that error; a FIN ends a
   close-delimited body (no Content-Length, and ``chunked`` not the last
   Transfer-Encoding coding, as llhttp frames it); the socket's close tells the request (``socket hang up`` if no
@@ -95,8 +98,15 @@ class ClientProtocol:
 
     # -- bytes in ------------------------------------------------------------------------------
     def data_received(self, data):
-        while data:  # (again on the rest of the read after a 1xx whose body llhttp would read)
-            data = self._parse(data)
+        try:
+            while data:  # (again on the rest of the read after a 1xx whose body llhttp would read)
+                data = self._parse(data)
+        except Exception:
+            # a listener of the app's raised (response, data, end...): the parser is left
+            # part-way, so the exchange cannot go on; logged once, the connection closed
+            # (the request then settles), where Node's process would die
+            log.exception("error in a client listener; closing its connection")
+            self.socket.destroy()
 
     def _parse(self, data):
         """Parses one read; returns the rest of it that a fresh parser takes, if any."""
