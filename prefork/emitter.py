@@ -13,6 +13,7 @@ Rules:
   waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. A task that raises goes to
   ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
   handle a raising plain listener (the server answers 500, or closes).
+- ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure.
 - ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
   ``req.body()``; the client's ``response()`` has its own waiter, client/awaiting.py) and takes
   the other listener off, so the emitter keeps nothing of a settled future (whose error
@@ -183,6 +184,21 @@ class EventEmitter:
         """A coroutine listener of ``event`` raised ``error`` (plain listeners raise to
         ``emit``'s caller instead)."""
         log.error("error in an async %r listener of %s", event, type(self).__name__, exc_info=error)
+
+
+def pipe(source, destination, end=True):
+    """Node's ``readable.pipe(destination[, {end}])`` for a body stream (the server's
+    request, the client's response): each ``data`` chunk is written to ``destination``,
+    ``source`` pauses while a write returns False, until its ``drain``; ``end()`` follows
+    the body's ``end`` unless ``end`` is False."""
+    def on_data(chunk):
+        if destination.write(chunk) is False:
+            source.pause()
+            destination.once("drain", source.resume)
+    source.on("data", on_data)
+    if end:
+        source.once("end", destination.end)
+    return destination
 
 
 class Chunks:

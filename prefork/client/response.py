@@ -51,7 +51,7 @@ Rules:
 import asyncio
 from collections import deque
 
-from ..emitter import Chunks, EventEmitter
+from ..emitter import Chunks, EventEmitter, pipe
 from ..http.errors import HTTPError
 from ..http.headers import header_map
 from ..net.text import TextDecoder
@@ -282,6 +282,11 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             chunks = self._body[0]
             chunks[:] = [text for text in map(decoder.decode, chunks) if text]
         return self
+
+    def pipe(self, destination, end=True):
+        """Node's ``res.pipe(destination[, {end}])`` (emitter.pipe: with backpressure), e.g.
+        a proxy's ``upstream_res.pipe(res)``."""
+        return pipe(self, destination, end)
 
     def pause(self):
         """Stop the body's ``data`` events (Node's ``res.pause()``): chunks are kept (the

@@ -35,7 +35,7 @@ Rules:
 import base64
 import codecs
 
-from ..emitter import Chunks, EventEmitter, settle_on
+from ..emitter import Chunks, EventEmitter, pipe, settle_on
 from ..http.errors import HTTPError
 from ..http.headers import distinct, header_map
 
@@ -301,17 +301,8 @@ class IncomingMessage(EventEmitter):
         return self
 
     def pipe(self, destination, end=True):
-        """Node's ``req.pipe(destination[, {end}])``: each body chunk is written to
-        ``destination`` (the request pauses while a write returns False, until its
-        ``drain``), and its ``end()`` follows the body's unless ``end`` is False."""
-        def on_data(chunk):
-            if destination.write(chunk) is False:
-                self.pause()
-                destination.once("drain", self.resume)
-        self.on("data", on_data)
-        if end:
-            self.once("end", destination.end)
-        return destination
+        """Node's ``req.pipe(destination[, {end}])`` (emitter.pipe: with backpressure)."""
+        return pipe(self, destination, end)
 
     def __aiter__(self):
         """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
