@@ -41,3 +41,33 @@ def test_a_proxy_pipes_the_request_up_and_the_response_back():
     status, header, body = asyncio.run(main())
     assert (status, header) == (200, "yes")
     assert body == BODY
+
+
+def test_an_agent_timeout_is_the_idle_timeout_of_its_sockets_in_use_too():
+    """Node's ``new Agent({timeout})`` sets it on the sockets it makes: a request waiting on
+    a silent server gets ``timeout`` (the usual ``req.on('timeout', req.destroy)`` guard
+    works); the global agent has Node's 5 s; an agent made without one has none."""
+    from prefork.client.agent import global_agent
+
+    async def main():
+        loop = asyncio.get_running_loop()
+
+        async def slow(req, res):
+            await asyncio.sleep(3)
+            res.end(b"late")
+        server = prefork.create_server(slow)
+        server.listen(0, "127.0.0.1")
+        agent = prefork.Agent(keep_alive=True, timeout=0.2)
+        try:
+            started = loop.time()
+            timed_out = loop.create_future()
+            req = prefork.get({"host": "127.0.0.1", "port": server.address()["port"], "agent": agent})
+            req.on("timeout", lambda: (timed_out.done() or timed_out.set_result(loop.time() - started), req.destroy()))
+            req.on("error", lambda err: None)
+            return await asyncio.wait_for(timed_out, 2)
+        finally:
+            agent.destroy()
+            server.close_all_connections()
+            server.close()
+    assert 0.15 < asyncio.run(main()) < 1.5
+    assert global_agent.socket_timeout == 5.0 and prefork.Agent().socket_timeout is None

@@ -1,6 +1,8 @@
 """Agent: a keep-alive socket pool per host:port, with Node's defaults (seconds).
 
-An idle socket waits in the pool for ``timeout`` seconds; requests over ``max_sockets``
+An idle socket waits in the pool for ``timeout`` seconds (5 when not given); a
+``timeout`` given (the global agent's 5 s) is also the idle timeout of a socket in use,
+whose request gets ``timeout`` (Node's agent sets it on its sockets); requests over ``max_sockets``
 for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
 recently used free socket; a request destroyed while it waits in line is dropped from
 it, never sent. A free socket waits at most a second less than the server's
@@ -28,13 +30,17 @@ class Agent:
     """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
-                 timeout=5.0, scheduling="lifo"):
+                 timeout=None, scheduling="lifo"):
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
         self.max_sockets = max_sockets or None
         self.max_free_sockets = max_free_sockets or 256
-        self.timeout = timeout
+        # a timeout given is every socket's idle timeout, in use too (a request on it gets
+        # 'timeout'), as Node's agent sets it on the sockets it makes; without one a
+        # free socket still waits at most 5 s in the pool
+        self.socket_timeout = timeout or None
+        self.timeout = 5.0 if timeout is None else timeout
         self.scheduling = scheduling
         self.free_sockets = {}  # key -> [Socket]
         self.sockets = {}  # key -> count in use
@@ -181,4 +187,4 @@ def _ignored(err):
     """A free socket's error: it is destroyed and leaves the pool; nothing to report."""
 
 
-global_agent = Agent()
+global_agent = Agent(timeout=5.0)  # Node 20's global agent: keep-alive, lifo, a 5 s timeout

@@ -169,6 +169,8 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         if self._timeout_pending is not None or self._timeout:
             seconds, callback = self._timeout_pending or (self._timeout, None)
             self._apply_timeout(seconds, callback)
+        elif self.agent.socket_timeout:  # the agent's, on its sockets in use too (Node's)
+            socket.set_timeout(self.agent.socket_timeout)
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
         self._hand_queued(socket)
