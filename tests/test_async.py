@@ -226,3 +226,27 @@ def test_fifty_awaiting_requests_overlap_on_one_worker(daemons, serve, redis_soc
     # one at a time they would take 50 x 0.2 s = 10 s; overlapping, a fraction of that
     assert elapsed < 5.0, elapsed
     assert plain and all(ok for ok, _ in plain)
+
+
+def test_await_req_body_raises_econnreset_when_the_client_goes_mid_body():
+    """``await req.body()`` of a body cut short raises a ConnectionResetError with Node's
+    ``code`` (ECONNRESET), as ``async for chunk in req`` raises it."""
+    async def main():
+        caught = asyncio.get_running_loop().create_future()
+
+        async def on_request(req, res):
+            try:
+                await req.body()
+            except ConnectionResetError as err:
+                caught.set_result(getattr(err, "code", None))
+        server = prefork.create_server(on_request)
+        server.listen(0, "127.0.0.1")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.address()["port"])
+            writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+            await writer.drain()
+            writer.close()
+            return await asyncio.wait_for(caught, 5)
+        finally:
+            server.close()
+    assert asyncio.run(main()) == "ECONNRESET"

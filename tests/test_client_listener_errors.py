@@ -60,3 +60,4 @@ def test_a_raising_data_listener_is_logged_once_for_a_long_body(caplog):
         assert asyncio.run(main()) is True
     assert sum("client listener" in r.message for r in caplog.records) == 1
     assert not any("Exception in callback" in r.message for r in caplog.records)
+

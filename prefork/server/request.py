@@ -42,6 +42,14 @@ from ..http.headers import distinct, header_map
 _BODY_HIGH_WATER = 64 * 1024
 
 
+def _aborted():
+    """What ``await req.body()`` raises when the connection goes before the body's end: a
+    ConnectionResetError with Node's ``code`` (ECONNRESET), as ``async for`` raises it."""
+    err = ConnectionResetError("aborted")
+    err.code = "ECONNRESET"
+    return err
+
+
 class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
@@ -127,7 +135,7 @@ class IncomingMessage(EventEmitter):
         chunks = []
         self.on("data", chunks.append)
         return settle_on(self, future, "end", lambda: (b"" if self._decoder is None else "").join(chunks),
-                         "close", lambda: ConnectionResetError("the request was aborted"))
+                         "close", _aborted)
 
     def listener_failed(self, event, error, args):
         if self._conn is not None:
