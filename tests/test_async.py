@@ -250,3 +250,40 @@ def test_await_req_body_raises_econnreset_when_the_client_goes_mid_body():
         finally:
             server.close()
     assert asyncio.run(main()) == "ECONNRESET"
+
+
+def test_a_cut_body_raises_the_same_error_to_body_and_async_for():
+    """``await req.body()`` and ``async for chunk in req`` of a body cut short raise one
+    error: Node's ECONNRESET "aborted", which is also a ConnectionResetError."""
+    from prefork.http.errors import HTTPError
+
+    async def main():
+        caught = []
+        done = asyncio.get_running_loop().create_future()
+
+        async def on_request(req, res):
+            try:
+                if req.url == "/body":
+                    await req.body()
+                else:
+                    async for _ in req:
+                        pass
+            except Exception as err:
+                caught.append((req.url, type(err).__name__, err.code, isinstance(err, ConnectionResetError),
+                               isinstance(err, HTTPError)))
+            if len(caught) == 2:
+                done.set_result(None)
+        server = prefork.create_server(on_request)
+        server.listen(0, "127.0.0.1")
+        try:
+            for path in ("/body", "/iterate"):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.address()["port"])
+                writer.write(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n01234")
+                await writer.drain()
+                writer.close()
+            await asyncio.wait_for(done, 5)
+            return sorted(caught)
+        finally:
+            server.close()
+    assert asyncio.run(main()) == [("/body", "Aborted", "ECONNRESET", True, True),
+                                   ("/iterate", "Aborted", "ECONNRESET", True, True)]

@@ -71,3 +71,57 @@ def test_an_agent_timeout_is_the_idle_timeout_of_its_sockets_in_use_too():
             server.close()
     assert 0.15 < asyncio.run(main()) < 1.5
     assert global_agent.socket_timeout == 5.0 and prefork.Agent().socket_timeout is None
+
+
+def test_a_response_awaited_then_piped_sends_the_whole_body_and_ends():
+    """``ures = await prefork.get(...)`` then ``ures.pipe(res)``: the body kept for
+    ``read()`` since the await goes first (a small one already ended ends the
+    destination), as a proxy written with await needs."""
+    async def main():
+        bodies = {"/small": b"hello", "/large": BODY * 2}
+        upstream = prefork.create_server(lambda req, res: res.end(bodies[req.url]))
+        upstream.listen(0, "127.0.0.1")
+        up = upstream.address()["port"]
+
+        async def proxy_request(req, res):
+            ures = await prefork.get({"host": "127.0.0.1", "port": up, "path": req.url, "agent": False})
+            if req.url == "/small":  # piped once its whole body is in (kept for read())
+                deadline = asyncio.get_running_loop().time() + 5
+                while not ures.complete and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.005)
+            res.status_code = ures.status_code
+            ures.pipe(res)
+        proxy = prefork.create_server(proxy_request)
+        proxy.listen(0, "127.0.0.1")
+        try:
+            got = {}
+            for path in bodies:
+                res = await asyncio.wait_for(prefork.get({"host": "127.0.0.1", "port": proxy.address()["port"],
+                                                          "path": path, "agent": False}), 10)
+                got[path] = await asyncio.wait_for(res.read(), 10)
+            return got == bodies
+        finally:
+            proxy.close()
+            upstream.close()
+    assert asyncio.run(main())
+
+
+def test_a_request_timeout_of_0_turns_the_agent_timeout_off():
+    async def main():
+        async def slow(req, res):
+            await asyncio.sleep(0.5)
+            res.end(b"late")
+        server = prefork.create_server(slow)
+        server.listen(0, "127.0.0.1")
+        agent = prefork.Agent(keep_alive=True, timeout=0.1)
+        events = []
+        try:
+            req = prefork.get({"host": "127.0.0.1", "port": server.address()["port"], "agent": agent, "timeout": 0})
+            req.on("timeout", lambda: events.append("timeout"))
+            res = await asyncio.wait_for(req, 5)
+            events.append(await res.read())
+            return events
+        finally:
+            agent.destroy()
+            server.close()
+    assert asyncio.run(main()) == [b"late"]

@@ -268,3 +268,9 @@ def test_options_beside_a_url_are_node_s_three_argument_form():
         return got
     assert asyncio.run(main()) == [200, 200]
     assert seen == [("DELETE", "/items/7", "t"), ("GET", "/b", None), ("GET", "/c", None)]
+
+
+def test_options_beside_a_url_that_are_no_mapping_are_refused():
+    with pytest.raises(TypeError) as refused:
+        prefork.request("http://127.0.0.1:9/", "GET")
+    assert refused.value.code == "ERR_INVALID_ARG_TYPE"

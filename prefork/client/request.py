@@ -166,7 +166,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self.reused_socket = reused
         socket.protocol = self._protocol = ClientProtocol(self, socket)
         self.emit("socket", socket)
-        if self._timeout_pending is not None or self._timeout:
+        if self._timeout_pending is not None or self._timeout is not None:  # (0 too: no timeout, not the agent's)
             seconds, callback = self._timeout_pending or (self._timeout, None)
             self._apply_timeout(seconds, callback)
         elif self.agent.socket_timeout:  # the agent's, on its sockets in use too (Node's)

@@ -52,7 +52,7 @@ import asyncio
 from collections import deque
 
 from ..emitter import Chunks, EventEmitter, pipe
-from ..http.errors import HTTPError
+from ..http.errors import Aborted, HTTPError
 from ..http.headers import header_map
 from ..net.text import TextDecoder
 from .awaiting import raisable
@@ -225,7 +225,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         elif self.failure is not None:
             future.set_exception(raisable(self.failure))
         else:
-            future.set_exception(HTTPError("ECONNRESET", "aborted"))
+            future.set_exception(Aborted())
 
     def __aiter__(self):
         """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
@@ -235,7 +235,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
-        chunks = Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), kept=kept, ended=self._ended)
+        chunks = Chunks(self, Aborted, kept=kept, ended=self._ended)
         self.resume()  # (a paused response too: iterating is reading)
         return self._iterate(chunks)
 
@@ -285,7 +285,16 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
 
     def pipe(self, destination, end=True):
         """Node's ``res.pipe(destination[, {end}])`` (emitter.pipe: with backpressure), e.g.
-        a proxy's ``upstream_res.pipe(res)``."""
+        a proxy's ``upstream_res.pipe(res)``. After ``await req`` the body is being kept
+        for ``read()``: what came so far is written first; a body already ended ends
+        ``destination`` on the next turn (Node's pipe of an ended stream)."""
+        if self._body is not None:
+            for chunk in self._body[0]:
+                destination.write(chunk)
+        if self._ended:
+            if end:
+                self.loop.call_soon(destination.end)
+            return destination
         return pipe(self, destination, end)
 
     def pause(self):
@@ -353,7 +362,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         if not self.aborted:
             self.aborted = True
             if not self.destroy_called:  # the connection's end: destroyed with ECONNRESET "aborted"
-                self._errored = HTTPError("ECONNRESET", "aborted")
+                self._errored = Aborted()
             self._kept.clear()
             self._kept_size = 0
             self.emit("aborted")
@@ -364,7 +373,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         self._destroy_error_due = False  # (given here, if it was the one)
         if not self._closed and self.listener_count("error"):
             self._closing = True
-            self.emit("error", error or self._errored or HTTPError("ECONNRESET", "aborted"))
+            self.emit("error", error or self._errored or Aborted())
         self.mark_closed()
 
     def destroy(self, error=None):

@@ -18,6 +18,7 @@ Rules:
 """
 
 import re
+from collections.abc import Mapping
 
 from ..http.serialize import HeaderError
 from . import whatwg
@@ -51,6 +52,10 @@ def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
     else:
         merged = dict(url_or_options)
     if options is not None:
+        if not isinstance(options, Mapping):
+            err = TypeError(f'The "options" argument must be of type object, not {type(options).__name__}')
+            err.code = "ERR_INVALID_ARG_TYPE"
+            raise err
         merged.update(options)
     merged.update(extra)
     protocol = merged.get("protocol")

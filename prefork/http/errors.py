@@ -39,6 +39,14 @@ class HTTPError(Exception):
         return f"{type(self).__name__}({self.code!r}, {self.message!r})"
 
 
+class Aborted(HTTPError, ConnectionResetError):
+    """A body cut short by its connection's end: Node's ECONNRESET "aborted", and a
+    ConnectionResetError for ``except`` clauses that expect one."""
+
+    def __init__(self, message="aborted"):
+        super().__init__("ECONNRESET", message)
+
+
 class ParseError(HTTPError):
     """llhttp rejected the bytes (or one of our limits did): whose fault: the peer's."""
 

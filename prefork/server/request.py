@@ -36,18 +36,10 @@ import base64
 import codecs
 
 from ..emitter import Chunks, EventEmitter, pipe, settle_on
-from ..http.errors import HTTPError
+from ..http.errors import Aborted
 from ..http.headers import distinct, header_map
 
 _BODY_HIGH_WATER = 64 * 1024
-
-
-def _aborted():
-    """What ``await req.body()`` raises when the connection goes before the body's end: a
-    ConnectionResetError with Node's ``code`` (ECONNRESET), as ``async for`` raises it."""
-    err = ConnectionResetError("aborted")
-    err.code = "ECONNRESET"
-    return err
 
 
 class IncomingMessage(EventEmitter):
@@ -135,7 +127,7 @@ class IncomingMessage(EventEmitter):
         chunks = []
         self.on("data", chunks.append)
         return settle_on(self, future, "end", lambda: (b"" if self._decoder is None else "").join(chunks),
-                         "close", _aborted)
+                         "close", Aborted)
 
     def listener_failed(self, event, error, args):
         if self._conn is not None:
@@ -315,7 +307,7 @@ class IncomingMessage(EventEmitter):
     def __aiter__(self):
         """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
         ECONNRESET "aborted" when the connection goes before the body's end."""
-        return Chunks(self, lambda: HTTPError("ECONNRESET", "aborted"), _BODY_HIGH_WATER, ended=self._ended)
+        return Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended)
 
     @property
     def headers_distinct(self):
@@ -372,7 +364,7 @@ class IncomingMessage(EventEmitter):
             if self._events:
                 try:
                     if (reset or error is not None) and self.listener_count("error"):
-                        self.emit("error", error or HTTPError("ECONNRESET", "aborted"))
+                        self.emit("error", error or Aborted())
                     self.emit("close")
                 except Exception as exc:
                     self.listener_failed("close", exc, ())
