@@ -125,3 +125,32 @@ def test_a_request_timeout_of_0_turns_the_agent_timeout_off():
             agent.destroy()
             server.close()
     assert asyncio.run(main()) == [b"late"]
+
+
+def test_a_socket_handed_to_the_next_request_in_line_drops_the_timeout_of_the_one_before():
+    """``max_sockets=1``: A sets its own timeout, B waits in line and takes A's socket;
+    B (no timeout of its own, the agent none) gets no ``timeout`` from A's."""
+    async def main():
+        async def answer(req, res):
+            if req.url == "/b":
+                await asyncio.sleep(0.4)
+            res.end(req.url.encode())
+        server = prefork.create_server(answer)
+        server.listen(0, "127.0.0.1")
+        agent = prefork.Agent(keep_alive=True, max_sockets=1)
+        events = []
+        try:
+            port = server.address()["port"]
+            first = prefork.get({"host": "127.0.0.1", "port": port, "path": "/a", "agent": agent})
+            first.set_timeout(0.15)
+            second = prefork.get({"host": "127.0.0.1", "port": port, "path": "/b", "agent": agent})
+            second.on("timeout", lambda: events.append("timeout"))
+            res = await asyncio.wait_for(first, 5)
+            events.append(await res.read())
+            res = await asyncio.wait_for(second, 5)
+            events.append(await res.read())
+            return events
+        finally:
+            agent.destroy()
+            server.close()
+    assert asyncio.run(main()) == [b"/a", b"/b"]

@@ -171,6 +171,8 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             self._apply_timeout(seconds, callback)
         elif self.agent.socket_timeout:  # the agent's, on its sockets in use too (Node's)
             socket.set_timeout(self.agent.socket_timeout)
+        elif handed:
+            socket.set_timeout(0)  # the timeout of the request before is not this one's (Node clears it)
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
         self._hand_queued(socket)
