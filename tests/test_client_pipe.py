@@ -3,6 +3,7 @@ it: ``upstream_res.pipe(res)`` with ``req.pipe(upstream_req)``, backpressure bot
 on one loop with real sockets."""
 
 import asyncio
+import contextlib
 
 import prefork
 
@@ -43,6 +44,24 @@ def test_a_proxy_pipes_the_request_up_and_the_response_back():
     assert body == BODY
 
 
+@contextlib.asynccontextmanager
+async def slow_server(seconds, agent_timeout):
+    """(port, agent): a server that answers b"late" after ``seconds``, and a keep-alive
+    agent with ``agent_timeout``; both gone at the block's end."""
+    async def slow(req, res):
+        await asyncio.sleep(seconds)
+        res.end(b"late")
+    server = prefork.create_server(slow)
+    server.listen(0, "127.0.0.1")
+    agent = prefork.Agent(keep_alive=True, timeout=agent_timeout)
+    try:
+        yield server.address()["port"], agent
+    finally:
+        agent.destroy()
+        server.close_all_connections()
+        server.close()
+
+
 def test_an_agent_timeout_is_the_idle_timeout_of_its_sockets_in_use_too():
     """Node's ``new Agent({timeout})`` sets it on the sockets it makes: a request waiting on
     a silent server gets ``timeout`` (the usual ``req.on('timeout', req.destroy)`` guard
@@ -51,24 +70,13 @@ def test_an_agent_timeout_is_the_idle_timeout_of_its_sockets_in_use_too():
 
     async def main():
         loop = asyncio.get_running_loop()
-
-        async def slow(req, res):
-            await asyncio.sleep(3)
-            res.end(b"late")
-        server = prefork.create_server(slow)
-        server.listen(0, "127.0.0.1")
-        agent = prefork.Agent(keep_alive=True, timeout=0.2)
-        try:
+        async with slow_server(3, agent_timeout=0.2) as (port, agent):
             started = loop.time()
             timed_out = loop.create_future()
-            req = prefork.get({"host": "127.0.0.1", "port": server.address()["port"], "agent": agent})
+            req = prefork.get({"host": "127.0.0.1", "port": port, "agent": agent})
             req.on("timeout", lambda: (timed_out.done() or timed_out.set_result(loop.time() - started), req.destroy()))
             req.on("error", lambda err: None)
             return await asyncio.wait_for(timed_out, 2)
-        finally:
-            agent.destroy()
-            server.close_all_connections()
-            server.close()
     assert 0.15 < asyncio.run(main()) < 1.5
     assert global_agent.socket_timeout == 5.0 and prefork.Agent().socket_timeout is None
 
@@ -108,22 +116,13 @@ def test_a_response_awaited_then_piped_sends_the_whole_body_and_ends():
 
 def test_a_request_timeout_of_0_turns_the_agent_timeout_off():
     async def main():
-        async def slow(req, res):
-            await asyncio.sleep(0.5)
-            res.end(b"late")
-        server = prefork.create_server(slow)
-        server.listen(0, "127.0.0.1")
-        agent = prefork.Agent(keep_alive=True, timeout=0.1)
         events = []
-        try:
-            req = prefork.get({"host": "127.0.0.1", "port": server.address()["port"], "agent": agent, "timeout": 0})
+        async with slow_server(0.5, agent_timeout=0.1) as (port, agent):
+            req = prefork.get({"host": "127.0.0.1", "port": port, "agent": agent, "timeout": 0})
             req.on("timeout", lambda: events.append("timeout"))
             res = await asyncio.wait_for(req, 5)
             events.append(await res.read())
             return events
-        finally:
-            agent.destroy()
-            server.close()
     assert asyncio.run(main()) == [b"late"]
 
 

@@ -1,5 +1,23 @@
-"""The port a client request connects to, read from ``options.port`` as Node's
-``http.request`` reads it (its checks and errors)."""
+"""Where a client request connects: its host and port, read from ``options`` as Node's
+``http.request`` reads them (their checks and errors), and its Host field."""
+
+
+def connect_host(options):
+    """``hostname``, else ``host``, else ``localhost``; one that is no str raises
+    ERR_INVALID_ARG_TYPE (a TypeError), as Node's ``validateHost``."""
+    host = options.get("hostname") or options.get("host") or "localhost"
+    if not isinstance(host, str):
+        err = TypeError(f'The "options.host" property must be of type string, not {type(host).__name__}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    return host
+
+
+def host_field(host, port):
+    """The Host field's value: an IPv6 address in brackets, the port unless it is 80 (Node's)."""
+    if host.count(":") > 1 and not host.startswith("["):
+        host = f"[{host}]"
+    return host if port == 80 else f"{host}:{port}"
 
 
 def connect_port(port):

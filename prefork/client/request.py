@@ -70,7 +70,7 @@ from ..runtime import current_loop
 from .agent import Agent, global_agent
 from .awaiting import ResponseWaiter, collecting, raisable
 from .outgoing import OutgoingRequest
-from .port import connect_port
+from .port import connect_host, connect_port, host_field
 from .protocol import ClientProtocol
 
 
@@ -79,11 +79,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self.loop = loop if loop is not None else current_loop()
         self.path = check_path(options.get("path"))  # Node checks the path first
         self.method = check_method(options.get("method"))
-        self.host = options.get("hostname") or options.get("host") or "localhost"
-        if not isinstance(self.host, str):
-            err = TypeError(f'The "options.host" property must be of type string, not {type(self.host).__name__}')
-            err.code = "ERR_INVALID_ARG_TYPE"
-            raise err
+        self.host = connect_host(options)
         self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
         self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
         agent = options.get("agent")
@@ -95,10 +91,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self.set_host = options.get("set_host", True)
         if self.set_host and "host" not in self._headers:
             # set now, after the options' headers and before later ones (Node's order)
-            host = self.host
-            if host.count(":") > 1 and not host.startswith("["):  # an IPv6 address: in brackets (Node's)
-                host = f"[{host}]"
-            self.set_header("Host", f"{host}{'' if self.port == 80 else ':' + str(self.port)}")
+            self.set_header("Host", host_field(self.host, self.port))
         auth = options.get("auth")
         if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
             self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
