@@ -261,6 +261,17 @@ class Closing:
             self._send_check = None
         self._out = []
         self.buffered_size = 0
+        due = self._flush_due
+        if due is not None:  # their bytes were in the kernel before this turn: they run now
+            self._flush_due = None
+            for waiter in due:
+                if type(waiter) is WriteCallback:
+                    loop.call_soon(waiter)
+                else:
+                    try:
+                        waiter()
+                    except Exception:
+                        log.exception("error in a flush waiter at a socket's destroy")
         waiters = self._flush_waiters
         if waiters is not None:
             self._flush_waiters = None

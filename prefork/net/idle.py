@@ -6,7 +6,9 @@ Rules:
 - It fires once per idle period; after it fired, a read re-arms it and a write is seen
   by a look one period later (so a write pays no more than the stamp).
 - A ``timeout`` listener that raises gets the socket destroyed (logged): nothing else
-  would close it.
+  would close it. The protocol hears of the timeout (``on_timeout``) before the
+  socket's listeners, as the listener Node's http adds when the connection starts runs
+  before any added later: a listener sees the socket its server has destroyed.
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
@@ -73,10 +75,11 @@ class IdleTimer:
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return
         self._idle_fired = last
+        protocol = self.protocol
+        if protocol is not None:
+            protocol.on_timeout()  # first, as the listener Node's http adds at the connection's start
         if not self.emit_or_destroy("timeout"):  # the timer is the connection's only bound
             return
-        if self.protocol is not None and not self.destroyed:
-            self.protocol.on_timeout()
         if self._timer is None and self._idle_fired and self.timeout > 0 and not self.destroyed:
             self._look_again()
 

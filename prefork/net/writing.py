@@ -41,11 +41,14 @@ Rules:
 
 import errno
 import fcntl
+import logging
 import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded
+
+log = logging.getLogger("prefork")
 
 
 class SocketError(HTTPError):
@@ -86,6 +89,7 @@ class Writing:
     send_timeout = 60.0  # seconds a write may wait on a peer that reads nothing (0: for ever)
     _send_check = None  # the pending progress check, while the writer waits
     _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
+    _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
 
     @property
     def writable_corked(self):
@@ -306,13 +310,30 @@ class Writing:
         return not out
 
     def after_flush(self, callback):
-        """Call ``callback`` once everything queued so far is in the kernel (never now)."""
+        """Call ``callback`` once everything queued so far is in the kernel (never now).
+        With nothing queued it is due on the next loop turn, or at a ``destroy()`` made
+        before that turn, ahead of the protocol's ``connection_lost`` (a response whose
+        bytes are all out finishes before its connection closes)."""
         if not self._out and not self._corked and not self.connecting:
-            self.loop.call_soon(callback)
+            due = self._flush_due
+            if due is None:
+                self._flush_due = [callback]
+                self.loop.call_soon(self._run_flush_due)
+            else:
+                due.append(callback)
         elif self._flush_waiters is None:
             self._flush_waiters = [callback]
         else:
             self._flush_waiters.append(callback)
+
+    def _run_flush_due(self):
+        due, self._flush_due = self._flush_due, None
+        if due:
+            for callback in due:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("error in a flush waiter of a socket")
 
     def pipe(self, destination, end=True):
         """Copy everything read from this socket to ``destination`` with backpressure:

@@ -86,8 +86,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
             self._emit_client_error(self._error)
             return
         socket = self.socket
-        if not self.parser.in_message:
-            self.message_start = socket.last_activity  # a message starts in this read
+        if not self.parser.in_message and (data[0] > 13 or data.lstrip(b"\r\n")):
+            # a message starts in this read; line ends alone between messages start none
+            # (llhttp skips them): they leave a fresh connection's clock running from accept
+            self.message_start = socket.last_activity
         socket.cork()
         try:
             while data:
@@ -377,7 +379,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         req = self._req
         try:
             handled = req is not None and not req.complete and req.emit("timeout", self.socket)
-            res = self._responses[0] if self._responses else None
+            res = self.current_response  # (Node's socket._httpMessage: one still flushing too)
             if res is not None and res.emit("timeout", self.socket):
                 handled = True
             if self.server.emit("timeout", self.socket):
@@ -398,28 +400,51 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         self._attached = res
         if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
-        socket.after_flush(res.on_flushed)
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):
             # a request whose body is still coming, or bytes after the last request
             # allowed (pipelined requests dropped): the client is still sending
+            socket.after_flush(res.on_flushed)
             socket.destroy_soon(linger=(self._closing or not res.req.complete) and not self._eof)
             return
         if responses:
+            socket.after_flush(res.on_flushed)
             responses[0].activate()
         elif self._upgrading is not None:
             # the last answer before a CONNECT or upgrade is queued: the socket goes over
             # on the next turn (not inside the end() of the app that queued it)
+            socket.after_flush(res.on_flushed)
             socket.loop.call_soon(self._hand_over)
             return
-        elif server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
-            socket.set_timeout(server.keep_alive_timeout + 1.0)
-            self._keep_alive_timer = True
+        elif socket.buffered_size:
+            # the keep-alive timer starts at the response's 'finish', before its listeners
+            # (Node's resOnFinish comes first), so one of them may set another timeout
+            socket.after_flush(self._now_idle)
+            socket.after_flush(res.on_flushed)
+        else:
+            socket.after_flush(res.on_flushed)
+            if server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
+                socket.set_timeout(server.keep_alive_timeout + 1.0)
+                self._keep_alive_timer = True
         if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2:
             if socket.buffered_size <= socket.high_water_mark:
                 self.resume_reading("output")
             else:
                 socket.want_drain()  # on_drain resumes
+
+    def _now_idle(self):
+        """The last response is finished, all its bytes in the kernel: the keep-alive
+        timer starts now (Node's resOnFinish), so a download to a slow reader keeps
+        ``server.timeout`` (off by default) until its last byte is taken."""
+        socket = self.socket
+        if self._responses or self._keep_alive_timer or socket.destroyed or socket.protocol is not self:
+            return
+        server = self.server
+        if server.draining:
+            socket.loop.call_soon(self.drain)  # (once the response's 'finish' has run)
+        elif server.keep_alive_timeout and server.keep_alive_timeout > 0:
+            socket.set_timeout(server.keep_alive_timeout + 1.0)
+            self._keep_alive_timer = True
 
     @property
     def current_response(self):
@@ -434,8 +459,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
     def drain(self):
         """The server drains: an idle connection waits out its keep-alive timer (armed now
         for one that never sent a byte); with keep-alive timing off it closes now."""
-        if not (self.idle or self.fresh) or self._keep_alive_timer:
-            return
+        if not (self.idle or self.fresh) or self._keep_alive_timer or self.current_response is not None:
+            return  # (a response still flushing: its 'finish' calls this again)
         timeout = self.server.keep_alive_timeout
         if timeout and timeout > 0:
             self.socket.set_timeout(timeout + 1.0)

@@ -8,8 +8,10 @@ Rules:
   waits for it (Node emits at once and writes that answer into the tunnel whenever it
   comes); a connection that closes meanwhile, or whose answer closes it, never hands
   the socket over.
-- The listener gets the request, the socket (reading, uncorked, no timeout) and the
-  bytes read after the head; with no listener left by then the socket is destroyed.
+- The listener gets the request, the socket (reading, uncorked, its idle timeout kept:
+  ``server.timeout`` or one a listener set, now only the socket's own ``timeout``
+  event, which destroys nothing, as in Node) and the bytes read after the head; with
+  no listener left by then the socket is destroyed.
 - An unlistened upgrade (or one ``server.should_upgrade`` refuses) is parsed on by a
   fresh parser without its Upgrade field, so its body and the requests after it are
   read as usual.
@@ -69,7 +71,8 @@ class LeavingHTTP:
         server.detach(self)
         socket.protocol = None
         socket.loop.call_soon(self.parser.release)  # data_received still reads it on this turn
-        socket.set_timeout(0)
+        if self._keep_alive_timer:  # (armed by a drain) the socket goes with the server's timeout
+            socket.set_timeout(server.timeout)
         self._held = []
         self._res = self._attached = None  # this connection is done with: no cycle through them
         self._handed_over = True

@@ -105,6 +105,11 @@ class ServerResponse(OutgoingHead, EventEmitter):
         return self._has_body
 
     @property
+    def writable(self):
+        """Writes are still taken: not ended, not closed, the socket open (Node's ``writable``)."""
+        return not self._closed and not self.writable_ended and self.socket.writable
+
+    @property
     def finished(self):
         """``end()`` was called (Node's deprecated ``finished``)."""
         return self.writable_ended
@@ -374,6 +379,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
             for data in queued:
                 if callable(data):
                     self.socket.after_flush(data)  # a write's callback, after its bytes
+                elif data.__class__ is float:
+                    self.socket.set_timeout(data)  # set_timeout's, made while waiting
                 else:
                     self.socket.send_bytes(data)
         if self.writable_ended and not self._closed:  # (a refused send closed the connection)
@@ -417,8 +424,20 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self.req.mark_closed(reset=True)
 
     def set_timeout(self, seconds, callback=None):
+        """Node's ``res.setTimeout``: the socket's idle timeout, once the response is on
+        it. One waiting its turn behind pipelined ones arms it when its turn comes (Node
+        arms it at the response's 'socket'); one finished or closed has left the socket
+        (Node's ``res.socket`` is null then): only the listener is added."""
         if callback is not None:
             self.on("timeout", callback)
+        if self.writable_finished or self._closed:
+            return self
+        if not self._active:
+            if self._queued is None:
+                self._queued = []
+                self._queued_size = 0
+            self._queued.append(float(seconds))  # (bytes, a callable, or this: a timeout to set)
+            return self
         self.socket.set_timeout(seconds)
         return self
 
