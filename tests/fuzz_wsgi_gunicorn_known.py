@@ -36,11 +36,10 @@ KNOWN = {
                  "a 200 head already (or, for HEAD, sends it whole), then cuts the body",
     "empty reason": "a status with an empty reason ('200 ', '200') gets the standard reason (Node's default); gunicorn "
                     "sends the empty one. RFC 9112 4: clients ignore the reason",
-    "304 length": "a 304's Content-Length equal to the length of the body the app returned is not sent "
-                  "(the body is not either); gunicorn sends it. Django's CommonMiddleware gives its empty 304s "
-                  "'Content-Length: 0', which RFC 9110 8.6 forbids (only the 200's length may be sent) and "
-                  "which would tell a cache its stored body is empty; a length that differs from the body's "
-                  "(the 200's) is sent by both",
+    "304 length": "a 304's 'Content-Length: 0' is not sent (the body is not either); gunicorn sends it. "
+                  "Django's CommonMiddleware gives its empty 304s that field, which RFC 9110 8.6 forbids (only "
+                  "the 200's length may be sent) and which would tell a cache its stored body is empty; any "
+                  "other length (the 200's) is sent by both",
     # -- the environ ------------------------------------------------------------------------
     "chunked CONTENT_LENGTH": "threads = 1 reads a chunked body whole first and sets CONTENT_LENGTH to its size "
                               "(docs/wsgi.md: Django reads CONTENT_LENGTH only); gunicorn leaves it out",

@@ -25,8 +25,9 @@ Rules:
   always join to the request's path.
 - ``RAW_URI`` is the request target as sent (gunicorn's key: apps read it to tell an
   encoded ``%2F`` from a ``/``), ``SERVER_SOFTWARE`` is ``prefork/VERSION``.
-- ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present, else from the local
-  address; a ``Host`` without a port means the scheme's default (80, or 443 for https,
+- ``SERVER_NAME``/``SERVER_PORT`` come from ``Host`` when present and an authority
+  (``h:abc``, ``h:1:2``, ``user@h`` are none: they leave the local address), else from
+  the local address; a ``Host`` without a port means the scheme's default (80, or 443 for https,
   the forwarded scheme included), never the port the server listens on. A target in
   absolute form (``GET http://example.com:8080/p``) names the host itself, and it is
   the one (RFC 9112 3.2.2: a server ignores ``Host`` then): its authority, without a
@@ -37,6 +38,7 @@ Rules:
   ``QUERY_STRING`` are the target's path (``/`` when it has none) and query.
 """
 
+import re
 from urllib.parse import unquote_to_bytes
 
 from .. import __version__
@@ -59,14 +61,26 @@ def _header_key(name):
     return "HTTP_" + name.upper().replace("-", "_")
 
 
-def _split_host(host):
+_REG_NAME = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=%]+\Z")  # RFC 3986 reg-name (an IPv4 address too)
+_IP_LITERAL = re.compile(r"[0-9A-Za-z:.%_~\-]+\Z")  # inside the brackets: IPv6 (a zone), IPvFuture
+
+
+def authority(host):
+    """(name, port) of ``uri-host [":" port]`` (RFC 9110 7.2), the port "" when none is
+    given; False when ``host`` is no such thing (``h:abc``, ``h:99999``, ``h:1:2``,
+    ``[::1]x``, ``user@h``, ``h h``)."""
     if host.startswith("["):
-        name, _, port = host[1:].partition("]")
-        return name, port.lstrip(":")
-    if ":" in host:
-        name, _, port = host.rpartition(":")
-        return name, port
-    return host, ""
+        name, closed, port = host[1:].partition("]")
+        if not closed or port[:1] not in ("", ":") or not _IP_LITERAL.match(name):
+            return False
+        port = port[1:]
+    else:
+        name, _, port = host.partition(":")
+        if not _REG_NAME.match(name):
+            return False
+    if port and not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535):
+        return False
+    return name, port
 
 
 class EnvironBuilder:
@@ -120,11 +134,11 @@ class EnvironBuilder:
         url = req.url
         if "#" in url:  # a fragment is no part of the path or the query
             url = url.partition("#")[0]
-        authority = None
+        target_authority = None
         if url[0] != "/" and url[:8].lower().startswith(("http://", "https://")):
             scheme, _, after_scheme = url.partition("://")
             cut = min((i for i in (after_scheme.find("/"), after_scheme.find("?")) if i >= 0), default=-1)
-            authority = after_scheme[:cut] if cut >= 0 else after_scheme
+            target_authority = after_scheme[:cut] if cut >= 0 else after_scheme
             url = after_scheme[cut:] if cut >= 0 else "/"
             if url[0] == "?":
                 url = "/" + url
@@ -159,16 +173,17 @@ class EnvironBuilder:
                 value = ", ".join(value)
             environ[key] = value
         host = headers.get("host")
-        if authority is not None and self._target_host(environ, scheme, authority):
+        if target_authority is not None and self._target_host(environ, scheme, target_authority):
             pass  # the absolute-form target's host, not Host's (module rules)
         elif host:
             split = self.hosts.get(host)
             if split is None:
-                split = _split_host(host)
+                split = authority(host)
                 if len(self.hosts) < _CACHE_LIMIT:
                     self.hosts[host] = split
-            environ["SERVER_NAME"] = split[0]
-            environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
+            if split:  # (a Host that is no authority leaves the local address)
+                environ["SERVER_NAME"] = split[0]
+                environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
         if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers) \
                 and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
             self._forwarded(headers, environ)
@@ -179,20 +194,14 @@ class EnvironBuilder:
         return environ
 
     @staticmethod
-    def _target_host(environ, scheme, authority):
+    def _target_host(environ, scheme, target):
         """SERVER_NAME and SERVER_PORT from an absolute-form target's authority; False
         when it names no host (``http:///p``) or is no authority (``http://h:99999/``,
         ``http://h:1:2/``, ``http://[::1/``): Host's then."""
-        host = authority.rpartition("@")[2]  # a userinfo is no part of the host
-        if host.startswith("["):
-            name, closed, port = host[1:].partition("]")
-            if not closed or port[:1] not in ("", ":"):
-                return False
-            port = port[1:]
-        else:
-            name, _, port = host.partition(":")
-        if not name or (port and not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535)):
+        split = authority(target.rpartition("@")[2])  # a userinfo is no part of the host
+        if not split:
             return False
+        name, port = split
         environ["SERVER_NAME"] = name
         environ["SERVER_PORT"] = port or ("443" if scheme.lower() == "https" else "80")
         return True

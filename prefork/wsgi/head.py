@@ -65,11 +65,11 @@ def apply_head(res, status, headers, status_cache, length=None):
             set_header(name, value)
             continue
         names.add(key)
-        if key == "content-length" and (length is not None and value == str(length) or res.status_code == 204
-                                        or (value == "0" and res.status_code == 304)):
+        if key == "content-length" and (res.status_code == 304 and value == "0" or res.status_code == 204
+                                        or length is not None and value == str(length) and res.status_code != 304):
             # a 204 has no Content-Length (RFC 9110 8.6), whatever the body's shape; a
-            # 304's would be the representation's, and 0 is its own empty body's
-            # (Django's 304s, whose body is an iterable of unknown length)
+            # 304's is the representation's, sent as given, but 0 is its own empty
+            # body's (Django's 304s, whose body is an iterable of unknown length)
             continue
         set_header(name, value)
     return names

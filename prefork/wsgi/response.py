@@ -204,8 +204,10 @@ class LoopCall:
                         code, reason = parse_status(self.status, adapter.statuses)  # first, as apply_head
                         block, length = whole_block(self.headers, adapter.blocks)
                         # the response writes a Content-Length itself only for a client
-                        # that reads chunked (HTTP/1.0's keeps the app's, or none)
-                        if block is not None and (length is None or (length == str(len(data)) and res.can_chunk)):
+                        # that reads chunked (HTTP/1.0's keeps the app's, or none; a
+                        # 304's, the representation's, is the app's)
+                        if block is not None and (length is None or (length == str(len(data)) and res.can_chunk
+                                                                     and code != 304)):
                             res.end_with(code, block, data, reason)
                             if len(data) > WHOLE_WAITS and self._waits_out():
                                 return False
@@ -268,7 +270,12 @@ class LoopCall:
                 if not res.write(block) and not res.destroyed:  # (closed: False, and no drain comes)
                     if self._ended_early():
                         return
-                    self._wait(self.resume)  # corked, the connection's uncork sends it, then 'drain'
+                    if pushes_back(res, False):
+                        self._wait(self.resume)  # corked, the connection's uncork sends it, then 'drain'
+                    elif not res.destroyed:
+                        # the app's next step (taken by _ended_early) wrote: its write()
+                        # pushed the bytes out and the 'drain' came already
+                        res.socket.loop.call_soon(self.resume)
                     return
                 push_out(res.socket)
             spill = self.spill

@@ -204,7 +204,8 @@ class SendFile:
 
 def sendable_file(filelike):
     """(fd, offset, size) of a file ``sendfile`` can send as the app would read it, else
-    None (it is iterated): a regular file, opened in binary mode as ``open()`` gives it."""
+    None (it is iterated): a regular file whose size is known (not 0, as /proc's files
+    say theirs is), opened in binary mode as ``open()`` gives it."""
     if not plain_file(filelike):
         return None  # its bytes may not be its descriptor's (a GzipFile's fileno is the compressed file)
     try:
@@ -213,8 +214,8 @@ def sendable_file(filelike):
         offset = filelike.tell()
     except (AttributeError, OSError, io.UnsupportedOperation):
         return None
-    if not stat.S_ISREG(info.st_mode):
-        return None  # a pipe, a socket, a device: iterated
+    if not stat.S_ISREG(info.st_mode) or not info.st_size:
+        return None  # a pipe, a socket, a device, a /proc file (its size says 0): iterated
     return fd, offset, info.st_size
 
 

@@ -1,0 +1,90 @@
+"""WSGI edges found by a review against gunicorn, both thread modes, an in-process server
+on loopback:
+
+- a ``Host`` that is no authority (``h:abc``, ``h:1:2``, ``user@h:81``, ``[::1]x``,
+  ``h h``) leaves ``SERVER_NAME``/``SERVER_PORT`` the local address's (an app doing
+  ``int(environ["SERVER_PORT"])`` got a 500);
+- ``wsgi.file_wrapper`` over a /proc file (its size says 0) sends its bytes (``threads
+  = 1`` sent an empty body with ``Content-Length: 0``);
+- a 304's ``Content-Length`` other than 0 is sent as the app gave it, in both modes and
+  for HEAD too (it was dropped only with ``threads = 1`` on GET).
+"""
+
+import socket
+
+import pytest
+
+from prefork.wsgi import WSGIAdapter
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/proc":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](open("/proc/self/status", "rb"))
+    if path == "/304":
+        start_response("304 Not Modified", [("ETag", '"v"'), ("Content-Length", "4")])
+        return [b"body"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("%s|%s" % (environ["SERVER_NAME"], environ["SERVER_PORT"])).encode("latin-1")]
+
+
+@pytest.fixture(params=[1, 4], ids=["threads1", "threads4"])
+def st(serve, request):
+    adapter = WSGIAdapter(app, threads=request.param)
+    st_ = serve(lambda server, _st: adapter.setup(server))
+    yield st_
+    adapter.close()
+
+
+def exchange(port, data):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        got = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+
+
+def body_of(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"chunked" in head.lower():
+        out = b""
+        while True:
+            line, _, body = body.partition(b"\r\n")
+            size = int(line, 16)
+            if not size:
+                return head, out
+            out, body = out + body[:size], body[size + 2:]
+    return head, body
+
+
+@pytest.mark.parametrize("host", ["h:abc", "h:99999", "h:-1", "h:1:2", "[::1]x", "user@h:81", "h h", "[::1"])
+def test_a_host_that_is_no_authority_leaves_the_local_address(st, host):
+    data = exchange(st.port, b"GET /env HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host.encode())
+    head, body = body_of(data)
+    assert head.startswith(b"HTTP/1.1 200 "), data
+    assert body == b"127.0.0.1|%d" % st.port
+
+
+@pytest.mark.parametrize("host, expected", [("h", b"h|80"), ("h:81", b"h|81"), ("[::1]:82", b"::1|82"),
+                                            ("h:", b"h|80"), ("1.2.3.4:5", b"1.2.3.4|5")])
+def test_a_host_that_is_an_authority_gives_them(st, host, expected):
+    data = exchange(st.port, b"GET /env HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host.encode())
+    assert body_of(data)[1] == expected
+
+
+def test_a_file_wrapper_over_a_proc_file_sends_its_bytes(st):
+    head, body = body_of(exchange(st.port, b"GET /proc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert body.startswith(b"Name:") and b"\nPid:" in body
+
+
+@pytest.mark.parametrize("method", [b"GET", b"HEAD"])
+def test_a_304s_content_length_is_sent_as_given(st, method):
+    data = exchange(st.port, method + b" /304 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 304 ") and b"\r\ncontent-length: 4" in head.lower(), data
+    assert body == b""
