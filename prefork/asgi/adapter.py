@@ -264,10 +264,10 @@ class ASGIAdapter:
         return template
 
     def on_request(self, req, res):
-        headers = req.headers
-        length = headers.get("content-length")
-        cycle = HTTPCycle(req, res, self, (length is not None and length != "0") or "transfer-encoding" in headers)
-        coro = cycle.run(self.app, self.http_scope(req, headers), self.tasks)
+        fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
+        length = fields.get("content-length")
+        cycle = HTTPCycle(req, res, self, (length is not None and length != "0") or "transfer-encoding" in fields)
+        coro = cycle.run(self.app, self.http_scope(req, req.headers), self.tasks)
         # what loop.create_task does without a task factory, minus its checks (the loop runs)
         task = cycle.task = Task(coro, loop=self.loop) if self.plain_tasks else self.loop.create_task(coro)
         self.tasks.add(task)

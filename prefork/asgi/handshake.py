@@ -91,7 +91,8 @@ def replayed_request(req):
     headers = req.headers
     if headers.get("sec-websocket-version") == "13" and not valid_key(headers.get("sec-websocket-key")):
         raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
-    if (headers.get("content-length") or "0").strip("0") or "transfer-encoding" in headers:  # 0, 00: no body
+    fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
+    if (fields.get("content-length") or "0").strip("0") or "transfer-encoding" in fields:  # 0, 00: no body
         # its bytes would be read as the first frames (uvicorn refuses it too)
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
     raw = req.raw_headers

@@ -202,6 +202,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
                 raw = raw[:2 * kept]
             headers = header_map(raw, node_header_map_pairs(kept, cap))
         req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.last_activity)
+        if headers is not self.parser.headers:
+            req.all_headers = self.parser.headers  # (the map was cut)
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False

@@ -46,7 +46,7 @@ class IncomingMessage(EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
-                 "http_version_major", "http_version_minor", "raw_headers", "headers", "_trailers",
+                 "http_version_major", "http_version_minor", "raw_headers", "headers", "all_headers", "_trailers",
                  "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
                  "_decoder", "_headers_distinct", "_trailers_distinct")  # (the last two: set when first read)
@@ -66,6 +66,9 @@ class IncomingMessage(EventEmitter):
             self.http_version_minor = int(minor or 0)
         self.raw_headers = raw_headers
         self.headers = headers
+        # every field, also those max_headers_count leaves out of ``headers`` (Node's
+        # cap): the app interfaces decide whether a body follows by this one
+        self.all_headers = headers
         self._trailers = self._raw_trailers = None  # made when first read (most requests have none)
         self.complete = False
         self.upgrade = False

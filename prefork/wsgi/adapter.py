@@ -158,13 +158,13 @@ class WSGIAdapter:
 
     # -- requests ------------------------------------------------------------------------------
     def too_large(self, req):
-        length = req.headers.get("content-length")
+        length = req.all_headers.get("content-length")
         return length is not None and length.isdigit() and int(length) > self.max_body_size
 
     def on_request(self, req, res):
-        headers = req.headers
-        length = headers.get("content-length")
-        if (length is None or length == "0") and "transfer-encoding" not in headers:
+        fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
+        length = fields.get("content-length")
+        if (length is None or length == "0") and "transfer-encoding" not in fields:
             socket = req.socket
             if self._busy:
                 self._queue.append((req, res, EMPTY_INPUT))

@@ -189,8 +189,12 @@ class EnvironBuilder:
             self._forwarded(headers, environ)
         if not environ["SERVER_PORT"]:
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
-        if "CONTENT_LENGTH" not in environ and body.length is not None and "transfer-encoding" in headers:
-            environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
+        if "CONTENT_LENGTH" not in environ:
+            fields = req.all_headers
+            if fields is not headers and "content-length" in fields:
+                environ["CONTENT_LENGTH"] = fields["content-length"]  # a field past max_headers_count's cut
+            elif body.length is not None and "transfer-encoding" in fields:
+                environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
         return environ
 
     @staticmethod

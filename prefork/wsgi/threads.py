@@ -77,9 +77,9 @@ class ThreadedCalls:
     # -- on the loop -------------------------------------------------------------------------------
     def on_request(self, req, res):
         adapter = self.adapter
-        headers = req.headers
-        length = headers.get("content-length")
-        if (length is None or length == "0") and "transfer-encoding" not in headers:
+        fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
+        length = fields.get("content-length")
+        if (length is None or length == "0") and "transfer-encoding" not in fields:
             body = InputStream.empty()
         elif adapter.too_large(req):
             answer_failure(res, 413)
