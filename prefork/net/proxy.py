@@ -233,13 +233,16 @@ class TrustedSources:
                                    if n.num_addresses == 1)
 
     def allows_socket(self, socket):
-        """The peer of a connection's ``socket`` (a Socket): a UNIX-socket peer counts as
-        "unix"; a TCP peer whose address could not be read (gone before the worker took
-        it) is never trusted."""
-        address = socket.remote_address
+        """The peer of a connection's ``socket`` (a Socket): the one at the TCP
+        connection's other end, the balancer when a PROXY header named the client (as
+        gunicorn and nginx's realip judge it); a UNIX-socket peer counts as "unix"; a TCP
+        peer whose address could not be read (gone before the worker took it) is never
+        trusted."""
+        proxied = socket.proxy_peer
+        family, address = (socket.remote_family, socket.remote_address) if proxied is None else proxied
         if address:
             return self.allows((address, 0))
-        return socket.remote_family is None and self.allows("")
+        return family is None and self.allows("")
 
     def allows(self, peer):
         """``peer`` as getpeername() returns it."""

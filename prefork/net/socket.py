@@ -58,6 +58,9 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
+    # (family, address) of the TCP peer when a PROXY header named another client as
+    # ``remote_*``: the balancer, the peer whose forwarding headers may be trusted
+    proxy_peer = None
 
     def __init__(self, loop, sock, read_buffer=None, family=None, peer=None):
         """``family`` and ``peer`` (the peer's address tuple): as accept(2) gave them, when

@@ -111,7 +111,8 @@ class Accepting:
         if family != _socket.AF_UNIX:
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         socket = Socket(self.loop, csock, self._read_buffer, family, address)
-        if peer is not None:  # the client a PROXY header named
+        if peer is not None:  # the client a PROXY header named; the balancer's kept
+            socket.proxy_peer = (socket.remote_family, socket.remote_address)
             socket.remote_family, socket.remote_address, socket.remote_port = peer
         if tls is not None:  # a PROXY header, when read, came before this
             socket.start_tls(tls, self._secure_connection, self.tls_client_error)

@@ -122,7 +122,8 @@ class EnvironBuilder:
         base["SERVER_NAME"] = local.get("address", "localhost")
         base["SERVER_PORT"] = str(local.get("port", "") or "")
         base["REMOTE_ADDR"] = remote_addr
-        base["REMOTE_PORT"] = str(socket.remote_port or "")
+        port = socket.remote_port
+        base["REMOTE_PORT"] = "" if port is None else str(port)  # (0 from a PROXY header too)
         if socket.encrypted:
             base["wsgi.url_scheme"] = "https"
         return base, self.trusted.allows_socket(socket)
