@@ -31,6 +31,7 @@ import socket
 import stat
 
 from .logformat import FIELDS, parse_format
+from .master.pidfile import not_a_pidfile
 from .options import DURATION_MAX, SCHEMES
 
 FD_MAX = 2 ** 31 - 1  # a descriptor is a C int
@@ -371,6 +372,8 @@ def check_value(name, value):
         check_bind([value])
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
         check_parent(value)
+        if name == "pidfile" and (reason := not_a_pidfile(value)) is not None:
+            raise ValueError(f"{value} {reason}")
     elif name == "user" and value:
         check_account(value, "pwd")
     elif name == "group" and value:

@@ -192,7 +192,20 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
         return handed_over
     activated = systemd.listen_fds(env=env)
     if activated:
-        return [(f"systemd:{name}", socket.socket(fileno=fd)) for fd, name in activated]
+        sockets = [(f"systemd:{name}", socket.socket(fileno=fd)) for fd, name in activated]
+        failures = []
+        for key, sock in sockets:  # (an Accept=yes connection or a ListenDatagram= socket is none)
+            try:
+                _check_listening(sock)
+            except OSError as exc:
+                hint = ("a unit with Accept=yes passes one connection, not a listener: use Accept=no"
+                        if sock.type == socket.SOCK_STREAM else "use ListenStream= in the socket unit")
+                failures.append((key, f"{_reason(key, exc)}; {hint}"))
+        if failures:
+            for _, sock in sockets:
+                sock.detach()  # systemd's descriptors: not ours to close
+            raise ListenError(failures)
+        return sockets
     result = []
     failures = []
     try:
@@ -219,7 +232,8 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
 
 
 def _check_listening(sock):
-    """An ``fd://N`` socket is used as it is: it must be a stream socket that listens."""
+    """An ``fd://N`` socket, or one systemd passed, is used as it is: it must be a stream
+    socket that listens."""
     if sock.type != socket.SOCK_STREAM:
         raise NotListening(errno.EINVAL, "not a stream socket (TCP or UNIX): nothing can be accepted on it")
     if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):

@@ -5,12 +5,17 @@ Rules:
   runs: ``holder`` names it and the master refuses to start. A pidfile naming a process
   that is gone, or one that is not a prefork master (its PID was reused), is stale and
   is replaced.
+- Only a pidfile is replaced: a path that holds something else (not a regular file,
+  such as a device or a FIFO, or a file whose text is not a PID) is refused with
+  ``not_a_pidfile``'s reason before anything is opened or written, as a bind to a UNIX
+  path that is not a socket is refused.
 - The pidfile is created only where there is none (a hard link of the written file):
   of two masters started at once, both past the first check, the second finds the
   first's pidfile when it writes its own, and refuses to start (``AlreadyRunning``).
 """
 
 import os
+import stat
 
 
 class AlreadyRunning(Exception):
@@ -19,6 +24,25 @@ class AlreadyRunning(Exception):
     def __init__(self, pid):
         super().__init__(pid)
         self.pid = pid
+
+
+def not_a_pidfile(path):
+    """Why ``path`` must not be replaced by a pidfile, or None (nothing there, or a
+    pidfile: a regular file holding a PID, or empty)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file (not replaced by a pidfile)"
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(64).strip()
+    except OSError:
+        return None  # (unreadable: writing says why)
+    if text and not (text.isdigit() and len(text) < 20):
+        return "holds something other than a PID (not replaced by a pidfile)"
+    return None
 
 
 def write(path, pid=None):
@@ -34,6 +58,9 @@ def write(path, pid=None):
             running = holder(path)
             if running is not None:
                 raise AlreadyRunning(running) from None
+            reason = not_a_pidfile(path)
+            if reason is not None:
+                raise OSError(f"{path} {reason}") from None
             os.replace(tmp, path)  # stale
         except OSError:
             os.replace(tmp, path)  # a file system without hard links
@@ -58,6 +85,8 @@ def remove(path, pid=None):
 
 def holder(path):
     """The PID of the live prefork master (not this process) that ``path`` names, or None."""
+    if not_a_pidfile(path) is not None:
+        return None  # (never opened: a FIFO would block)
     try:
         with open(path) as fh:
             pid = int(fh.read().strip())

@@ -1,0 +1,102 @@
+"""Operations defects found by a review, each on a real daemon (``python -m prefork``):
+
+- the pidfile setting replaced whatever was at its path: a config file (then deleted at
+  exit), a character device (``/dev/null`` became a regular file), and a FIFO hung the
+  master in ``open()`` with its signals blocked. Only a pidfile (a regular file holding
+  a PID, or empty) is replaced now; anything else is ``SOURCE:pidfile: ...`` and exit 2;
+- a socket handed over by systemd that does not listen (``Accept=yes``'s connection, a
+  ``ListenDatagram=`` socket) made the worker spin at full CPU, logging a traceback per
+  turn; it is now refused at start, as an ``fd://N`` that does not listen is.
+"""
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from daemon import python_env
+
+
+def prefork(*args, cwd, preexec_fn=None, env=None, timeout=30):
+    return subprocess.run([sys.executable, "-m", "prefork", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env or python_env(), stdin=subprocess.DEVNULL,
+                          preexec_fn=preexec_fn, close_fds=preexec_fn is None)
+
+
+@pytest.mark.parametrize("kind", ["config", "fifo", "device", "directory"])
+def test_a_pidfile_path_that_holds_something_else_is_refused_and_left_alone(tmp_path, kind):
+    target = tmp_path / "target"
+    if kind == "config":
+        target.write_text("workers = 1\n")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "device":
+        os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a null device of its own
+    else:
+        target.mkdir()
+    before = os.stat(target)
+    for command in ([], ["check-config"]):
+        out = prefork(*command, "--bind", "127.0.0.1:0", "--metrics-bind", "", "--pidfile", str(target),
+                      cwd=tmp_path)
+        assert out.returncode == 2, out
+        reason = {"config": " holds something other than a PID (not replaced by a pidfile)",
+                  "directory": ": cannot write: is a directory"}.get(kind, " is not a regular file (not replaced "
+                                                                           "by a pidfile)")
+        assert out.stderr.strip().splitlines()[-1] == f"argv:--pidfile: {target}{reason}"
+        after = os.stat(target)
+        assert (after.st_mode, after.st_ino, after.st_size) == (before.st_mode, before.st_ino, before.st_size)
+    if kind == "config":
+        assert target.read_text() == "workers = 1\n"
+
+
+def test_a_stale_pidfile_is_still_replaced(tmp_path):
+    """A pidfile naming a process that is gone is replaced (and the empty file an
+    interrupted writer may leave)."""
+    for text in ("999999\n", ""):
+        target = tmp_path / "p.pid"
+        target.write_text(text)
+        out = prefork("check-config", "--bind", "127.0.0.1:0", "--metrics-bind", "", "--pidfile", str(target),
+                      cwd=tmp_path)
+        assert out.returncode == 0, out
+
+
+def activated(sock, tmp_path):
+    """The daemon started as systemd starts it, with ``sock`` as its one passed socket (fd 3)."""
+    def child():
+        os.dup2(sock.fileno(), 3)
+    script = 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -m prefork --workers 1 --metrics-bind ""'
+    return subprocess.run(["sh", "-c", script, sys.executable], capture_output=True, text=True, timeout=30,
+                          cwd=tmp_path, env=python_env(), stdin=subprocess.DEVNULL, preexec_fn=child,
+                          close_fds=False)
+
+
+def test_a_passed_connection_is_refused_at_start(tmp_path):
+    """``Accept=yes`` passes one accepted connection: not a listener."""
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    conn, _ = server.accept()
+    try:
+        out = activated(conn, tmp_path)
+        assert out.returncode == 2, out
+        assert out.stderr.strip().splitlines()[-1] == (
+            "default:bind: systemd:unknown: the socket is not listening (whoever hands it over must call listen() "
+            "on it first); a unit with Accept=yes passes one connection, not a listener: use Accept=no")
+    finally:
+        for sock in (conn, client, server):
+            sock.close()
+
+
+def test_a_passed_datagram_socket_is_refused_at_start(tmp_path):
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    try:
+        out = activated(udp, tmp_path)
+        assert out.returncode == 2, out
+        assert out.stderr.strip().splitlines()[-1] == (
+            "default:bind: systemd:unknown: not a stream socket (TCP or UNIX): nothing can be accepted on it; "
+            "use ListenStream= in the socket unit")
+    finally:
+        udp.close()
