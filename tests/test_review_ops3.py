@@ -100,3 +100,34 @@ def test_a_passed_datagram_socket_is_refused_at_start(tmp_path):
             "use ListenStream= in the socket unit")
     finally:
         udp.close()
+
+
+def test_a_probe_gets_in_past_connections_its_own_address_holds(daemons):
+    """On the default loopback ``metrics_bind`` every local client is 127.0.0.1: 64
+    connections held by one of them (silent, then each trickling a head) kept a probe
+    from 127.0.0.1 (a Docker HEALTHCHECK, a local agent) out until they closed. Room is
+    made from the same address now: the silent one silent longest, else the one held
+    longest."""
+    from test_review_ops2_endpoints import LIMIT, accepted, close, closed_count, hold, master_fds, probe
+    from daemon import wait_until
+
+    d = daemons(workers=1)
+    d.wait_ready()
+    port = d.metrics_port()
+    base = master_fds(d.pid)
+    held = hold(port, LIMIT, source="127.0.0.1")
+    try:
+        accepted(d, base + LIMIT)
+        wait_until(lambda: probe(port, source="127.0.0.1").startswith(b"HTTP/1.1 200 OK"), 5,
+                   what="a probe from the same address answered")
+        assert closed_count(held) == 1
+        live = [sock for sock in held if sock.fileno() >= 0]
+        for sock in live:  # every one moving now: none silent
+            sock.setblocking(True)
+            try:
+                sock.sendall(b"GET /h")
+            except OSError:
+                pass
+        assert probe(port, source="127.0.0.1").startswith(b"HTTP/1.1 200 OK")
+    finally:
+        close(held)

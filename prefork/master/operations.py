@@ -16,13 +16,15 @@ Rules:
   workers, so no client may hold them: at most ``MAX_CONNECTIONS`` connections are open
   at once, a request head or a whole request gets ``REQUEST_TIMEOUT`` seconds, an idle
   connection ``IDLE_TIMEOUT``. At the limit, room is made for a new connection by
-  closing one of another peer address (``make_room``): of the address holding the most
-  connections if it holds more than the new one's would, else any silent (no byte read
-  or written) for ``EVICT_AFTER`` seconds; the one silent longest. When there is none,
-  the new connection is closed at once. Connections held open, by one client or many
-  (silent, or one client trickling heads), thus do not keep a probe from another
-  address out, and a connection that moved within the last second (a probe being
-  answered) is closed only for an address holding fewer.
+  closing one (``make_room``): of the address holding the most connections if it holds
+  more than the new one's would, else any silent (no byte read or written) for
+  ``EVICT_AFTER`` seconds, another address's first, the one silent longest; else, when
+  the new one's address holds them all (local clients all come from 127.0.0.1), its
+  connection held longest. When there is none, the new connection is closed at once.
+  Connections held open, by one client or many (silent, or one client trickling
+  heads), thus do not keep a probe out, from another address or from the same one, and
+  a connection that moved within the last second (a probe being answered) is closed
+  only for an address holding fewer, or by its own address's newcomer.
 - A path is routed whatever the form of the request target (origin or absolute) and
   its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
 - No endpoint takes a body: a request whose body is still coming when it is answered
@@ -137,14 +139,14 @@ def start_metrics(master, address, inherited=()):
     server = create_server(on_request, loop=master.loop, keep_alive_timeout=5.0, timeout=IDLE_TIMEOUT,
                            headers_timeout=REQUEST_TIMEOUT, request_timeout=REQUEST_TIMEOUT,
                            connections_checking_interval=1.0)
-    open_sockets = set()
+    open_sockets = {}  # socket -> None, in the order accepted
 
     def on_connection(socket):
         if len(open_sockets) >= MAX_CONNECTIONS and not make_room(open_sockets, socket.remote_address, time.monotonic()):
             socket.destroy()
             return
-        open_sockets.add(socket)
-        socket.on("close", lambda had_error: open_sockets.discard(socket))
+        open_sockets[socket] = None
+        socket.on("close", lambda had_error: open_sockets.pop(socket, None))
     server.on("connection", on_connection)
     master.metrics_server = server
     server.listen(sock=sock)
@@ -190,11 +192,12 @@ class Answers:
 
 
 def make_room(sockets, peer, now):
-    """Close one of ``sockets`` (the endpoints' open connections, at their limit) for a new
-    connection from address ``peer``: of the address holding the most, if it holds more
-    than ``peer`` would with the new one, else of any other address and silent for
-    ``EVICT_AFTER`` seconds, the one whose last read or write is oldest. False when there
-    is none."""
+    """Close one of ``sockets`` (the endpoints' open connections, at their limit, a dict
+    in the order they were accepted) for a new connection from address ``peer``: of the
+    address holding the most, if it holds more than ``peer`` would with the new one;
+    else one silent for ``EVICT_AFTER`` seconds, another address's first, the one whose
+    last read or write is oldest; else, when ``peer`` holds them all (every local client
+    shares 127.0.0.1), its connection held longest. False when there is none."""
     by_peer = {}
     for sock in sockets:
         by_peer.setdefault(sock.remote_address, []).append(sock)
@@ -202,11 +205,14 @@ def make_room(sockets, peer, now):
     if len(crowd) > len(by_peer.get(peer, ())) + 1:
         victim = min(crowd, key=lambda sock: sock.last_activity)
     else:
-        silent = [sock for sock in sockets if sock.remote_address != peer and now - sock.last_activity >= EVICT_AFTER]
-        if not silent:
+        silent = [sock for sock in sockets if now - sock.last_activity >= EVICT_AFTER]
+        if silent:
+            victim = min(silent, key=lambda sock: (sock.remote_address == peer, sock.last_activity))
+        elif len(by_peer) == 1 and peer in by_peer:
+            victim = next(iter(sockets))
+        else:
             return False
-        victim = min(silent, key=lambda sock: sock.last_activity)
-    sockets.discard(victim)  # its 'close' comes on a later loop turn
+    del sockets[victim]  # its 'close' comes on a later loop turn
     victim.destroy()
     return True
 
