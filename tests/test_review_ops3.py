@@ -131,3 +131,35 @@ def test_a_probe_gets_in_past_connections_its_own_address_holds(daemons):
         assert probe(port, source="127.0.0.1").startswith(b"HTTP/1.1 200 OK")
     finally:
         close(held)
+
+
+def test_healthz_fails_while_every_worker_crash_loops_and_recovers(daemons, tmp_path):
+    """The app stops importing after the daemon is up: every respawn dies at boot and the
+    master retries for ever (with backoff). /healthz said "ok: 0 workers" all along;
+    it is 503 once every slot has died young 5 times in a row, and 200 again once a
+    worker serves."""
+    import signal
+    import urllib.error
+    import urllib.request
+    from daemon import wait_until
+
+    flag = tmp_path / "fail"
+    d = daemons(app="apps.flaky:setup", workers=1, env={"FLAKY_FLAG": str(flag)})
+    d.wait_ready()
+    port = d.metrics_port()
+
+    def healthz():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+    assert healthz()[0] == 200
+    flag.write_text("")
+    worker, = d.workers()
+    os.kill(worker, signal.SIGKILL)
+    status, text = wait_until(lambda: (lambda got: got if got[0] == 503 else None)(healthz()), 20,
+                              what="/healthz to fail")
+    assert text.startswith("crash loop: no worker serving"), text
+    flag.unlink()
+    wait_until(lambda: healthz()[0] == 200, 30, what="/healthz to recover")

@@ -6,6 +6,12 @@ Rules:
   (never less than two heartbeat intervals, never more than ``timeout``): well before the
   master itself aborts the worker at ``timeout``, so a probe sees the hang, and late
   enough that one slow request on a loop is not reported.
+- Not live either once the workers crash-loop: the first generation came up, no worker
+  serves now, and every slot's worker died young (the master's quick deaths, which
+  back off its respawns) ``CRASH_LOOP`` times in a row or more: the daemon would go on
+  retrying for ever (an app that can no longer be imported, a database its boot
+  needs), and a liveness probe is what restarts it. Readiness says "no worker serving"
+  from the first death.
 - A worker still booting (not ready: an events or WSGI app still importing sends no
   heartbeat) is not stale while it is within the boot deadline the master enforces
   (``timeout`` since its last message, ``deadlines.py``); past it the master aborts it,
@@ -24,6 +30,7 @@ Rules:
 """
 
 HEARTBEAT_INTERVAL = 1.0  # the workers' heartbeat period (prefork/worker.py)
+CRASH_LOOP = 5  # quick deaths in a row of every slot's worker, none serving: not live (about 1.5 s of backoff)
 
 
 def fresh_limit(timeout):
@@ -54,6 +61,11 @@ def liveness(master):
                          f"no heartbeat for {age:.1f} s (limit {limit:.1f} s)")
     if stale:
         return False, "stale\n" + "\n".join(stale) + "\n"
+    if master.booted and master.target and not any(w.ready and not w.retiring for w in master.workers.values()):
+        deaths = min(master.failures.get(slot, 0) for slot in range(master.target))
+        if deaths >= CRASH_LOOP:
+            return False, (f"crash loop: no worker serving; every worker died soon after its start, "
+                           f"{deaths} times in a row or more\n")
     return True, f"ok: {len(master.workers)} workers, heartbeats within {limit:.1f} s\n"
 
 
