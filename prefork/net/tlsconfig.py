@@ -61,9 +61,11 @@ def build_context(values):
         # a callable, so OpenSSL never prompts on a terminal for a password
         context.load_cert_chain(certfile, keyfile, lambda: password or b"")
     except ssl.SSLError as exc:
-        if "KEY_VALUES_MISMATCH" in str(exc):
-            raise ContextError(key_key, f"the key in {key_source} does not match the certificate in {certfile}") \
-                from None
+        if "KEY_VALUES_MISMATCH" in str(exc) or "NO_CERTIFICATE_ASSIGNED" in str(exc):
+            # (OpenSSL's reason for a key of another type than the certificate's, RSA
+            # against ECDSA, the latter)
+            raise ContextError(key_key, f"the key in {key_source} does not match the certificate in {certfile} "
+                                        "(its first certificate, which must be the server's)") from None
         if encrypted:
             raise ContextError("keyfile_password", f"wrong password for the key in {key_source}") from None
         if keyfile is None:
