@@ -277,6 +277,9 @@ def test_lifespan_startup_past_startup_timeout_fails_the_boot_in_one_line(daemon
                 env=journey_env(tmp_path, big_file, JOURNEY_SLOW_STARTUP="600"))
     assert d.wait_exit(60) == 3
     assert "the ASGI lifespan startup did not complete within startup_timeout (2 s)" in d.log(), d.log()
+    # the app's startup was cancelled, not dropped: its cleanup ran before the worker exited
+    assert [name for name in os.listdir(tmp_path) if name.startswith("startup-cancelled.")], d.log()
+    assert "appears unsupported" not in d.log() and "Exception in 'lifespan' protocol" not in d.log()
 
 
 def test_lifespan_startup_failure_is_reported_once_and_exits_3(daemons, tmp_path, big_file):

@@ -57,7 +57,15 @@ class Lifespan:
         self.shutdown_done = loop.create_future()
         self.messages.put_nowait({"type": "lifespan.startup"})
         self.task = loop.create_task(self.main())
-        await self.startup_done
+        try:
+            await self.startup_done
+        except asyncio.CancelledError:
+            # given up (startup_timeout): the app's task is cancelled too, so that its
+            # finally blocks (a pool half opened) run before the worker exits
+            self.given_up = True
+            self.task.cancel()
+            await asyncio.wait([self.task], timeout=_CANCELLED_UNWIND)
+            raise
         if self.failure is not None:
             raise LifespanFailed(f"Application startup failed: {last_line(self.failure)}")
 
@@ -67,14 +75,16 @@ class Lifespan:
             await self.app(scope, self.receive, self.send)
         except BaseException as exc:
             exiting = isinstance(exc, (SystemExit, KeyboardInterrupt))  # the app's own sys.exit()
-            if not self.startup_done.done():
+            if self.given_up:
+                pass  # cancelled by the worker's startup_timeout, which says so
+            elif not self.startup_done.done():
                 if self.mode == "auto" and not exiting:
                     self.unsupported = True
                     log.info("ASGI 'lifespan' protocol appears unsupported.")
                 else:
                     log.error("Exception in 'lifespan' protocol", exc_info=exc)
                     self.failure = f"lifespan startup raised {type(exc).__name__}: {exc}"
-            elif self.failure is None and not self.shutdown_done.done() and not self.given_up:
+            elif self.failure is None and not self.shutdown_done.done():
                 log.error("Exception in 'lifespan' protocol", exc_info=exc)
             if not isinstance(exc, Exception) and not exiting:
                 raise  # cancelled

@@ -29,7 +29,11 @@ def mark(name, text="1"):
 async def lifespan(app):
     if os.environ.get("JOURNEY_FAIL_STARTUP"):
         raise RuntimeError("the database is unreachable")
-    await asyncio.sleep(float(os.environ.get("JOURNEY_SLOW_STARTUP", "0")))  # waits for a service
+    try:
+        await asyncio.sleep(float(os.environ.get("JOURNEY_SLOW_STARTUP", "0")))  # waits for a service
+    except asyncio.CancelledError:
+        mark(f"startup-cancelled.{os.getpid()}")  # what a half-opened pool would release
+        raise
     gates = {}
     mark(f"startup.{os.getpid()}")
     yield {"pool": "connected", "gates": gates}
