@@ -11,7 +11,9 @@ Rules:
   subprotocol and headers it names); ``websocket.close`` before it answers 403;
   ``websocket.http.response.start``/``body`` (the denial extension) answer with the
   app's own response (a status outside 200-599, or a header no response may carry, raises in
-  the app). An app that raises or returns before any of these gets a 500. A
+  the app), its head written with the first body message, as the HTTP side writes it.
+  An app that raises or returns before any of these, or between the start and the
+  first body message, gets a 500. A
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011).
 - A burst of frames in one read is taken in parts, a loop turn apart (see
@@ -96,6 +98,7 @@ class WebSocketSession:
         self.incoming = Incoming(self, self.ws, self.max_size)
         self.deflate = None
         self.denial = None  # the HTTP response sent in place of the handshake (handshake.Denial)
+        self.denial_out = False  # its head is written (with its first body message, as the HTTP side does)
         self.compressing = False
         self.close_timer = None  # the bound on the closing handshake the server began
         self.http_request = req  # for the access log line, at the end of the session
@@ -279,15 +282,18 @@ class WebSocketSession:
                 # a bad header raises here, while a 500 can still be answered
                 self.denial = Denial(status, message.get("headers", []))
                 self.answer = status
-                self.write(self.denial.head())
-                self.state = "response"
+                self.state = "response"  # the head goes with the first body message
                 return
             raise RuntimeError("Expected ASGI message 'websocket.accept', 'websocket.close' or "
                                f"'websocket.http.response.start', but got {kind!r}.")
         if kind != "websocket.http.response.body":  # state == "response"
             raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body', but got {kind!r}.")
         finished = not message.get("more_body", False)
-        if not self.write(self.denial.body(message.get("body", b""), finished)) and not finished:
+        data = self.denial.body(message.get("body", b""), finished)
+        if not self.denial_out:
+            self.denial_out = True
+            data = self.denial.head() + data
+        if not self.write(data) and not finished:
             await self.wait_drain()  # to a client that does not read, a socket buffer's worth at most
         elif finished:
             self.state = "closed"
@@ -417,6 +423,10 @@ class WebSocketSession:
         elif self.state == "open":
             self.send_close(1011, "")
         elif self.state == "response" and not self.gone:
+            if not self.denial_out:  # its head was never written: a whole 500 in its place
+                self.state = "connecting"
+                self.fail_handshake()
+                return
             self.state = "closed"
             self.socket.destroy()  # a denial response cut short
 
