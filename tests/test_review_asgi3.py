@@ -50,3 +50,17 @@ def test_a_denial_with_its_body_is_sent_whole(serve):
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 404 ") and b"\r\nx-why: gone" in head, data
     assert body == b"c\r\nno such room\r\n0\r\n\r\n"
+
+
+async def version_app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": scope["http_version"].encode()})
+
+
+def test_the_scopes_http_version_is_one_the_spec_knows(serve):
+    """A request line ``HTTP/2.0`` (or ``HTTP/0.9``) is served as HTTP/1: the scope said
+    "2.0" (or "0.9"), which an app may read as HTTP/2; the spec allows "1.0", "1.1", "2"."""
+    st = serve(lambda server, st_: setattr(st_, "adapter", ASGIAdapter(version_app, lifespan="off").setup(server)))
+    for sent, expected in ((b"1.1", b"1.1"), (b"1.0", b"1.0"), (b"2.0", b"1.1"), (b"0.9", b"1.0")):
+        data = exchange(st.port, b"GET / HTTP/%s\r\nHost: x\r\nConnection: close\r\n\r\n" % sent)
+        assert data.partition(b"\r\n\r\n")[2].endswith(expected), (sent, data)

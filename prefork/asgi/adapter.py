@@ -183,7 +183,7 @@ class ASGIAdapter:
         return {
             "type": kind,
             "asgi": {"version": version[0], "spec_version": version[1]},
-            "http_version": req.http_version,
+            "http_version": scope_version(req.http_version),
             "server": (local.get("address"), local.get("port")) if type(local) is dict else server_address(socket),
             "client": client,
             "scheme": scheme,
@@ -209,7 +209,8 @@ class ASGIAdapter:
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
             scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted,
                                                                       self.server.max_headers_count)
-        scope["http_version"] = req.http_version
+        version = req.http_version
+        scope["http_version"] = version if version == "1.1" or version == "1.0" else scope_version(version)
         scope["method"] = req.method
         scope["path"], scope["raw_path"], scope["query_string"] = target
         scope["headers"] = scope_headers(req.raw_headers, self.names)
@@ -336,3 +337,12 @@ def subprotocols(header):
         header = ",".join(header)
     return [p.strip() for p in header.split(",") if p.strip()]
 
+
+def scope_version(version):
+    """The scope's ``http_version`` for a request line's: the spec knows "1.0", "1.1" and
+    "2" only, and a request line read here is HTTP/1 whatever it says: "HTTP/2.0" or
+    "HTTP/1.2" is served as 1.1 (an app must not take it for HTTP/2), "HTTP/0.9" as 1.0."""
+    if version == "1.1" or version == "1.0":
+        return version
+    major, _, minor = version.partition(".")
+    return "1.0" if (int(major), int(minor or 0)) < (1, 1) else "1.1"
