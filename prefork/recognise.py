@@ -81,7 +81,12 @@ def _shown(signature):
     if signature is None:
         return "(?)"
     marks = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
-    return "(" + ", ".join(marks.get(p.kind, "") + p.name for p in signature.parameters.values()) + ")"
+    shown = []
+    for param in signature.parameters.values():
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and not any(p.startswith("*") for p in shown):
+            shown.append("*")  # the keyword-only ones follow a bare * (or *args)
+        shown.append(marks.get(param.kind, "") + param.name)
+    return "(" + ", ".join(shown) + ")"
 
 
 def _described(obj, signature):

@@ -94,3 +94,18 @@ def test_a_class_named_where_its_instance_is_the_app_is_one_line_at_boot(runs, t
     run = runs(prefork_m("instanceapp:App()", "--interface", interface), cwd=project)
     run.wait_ready()
     assert run.get_json() == {"app": "instance"}
+
+
+def test_a_keyword_only_parameter_is_shown_after_its_star():
+    """What the loader says it found shows the signature as written: a factory's
+    keyword-only ``debug`` after its ``*`` (it showed ``create_app(name, debug)``, a call
+    that would fail)."""
+    from prefork.recognise import detect
+
+    def create_app(name, *, debug=False):
+        return None
+
+    def handler(a, *rest, b, **extra):
+        return None
+    assert detect(create_app)[1].endswith("create_app(name, *, debug)")
+    assert "handler(a, *rest, b, **extra)" in detect(handler)[1]
