@@ -108,13 +108,18 @@ def convert(setting, value, from_text):
             raise ValueError(f"expected true or false, got {value!r}")
         return value
     if kind == "octal":
+        given = value
         if isinstance(value, str):
             try:
                 value = int(value, 8)
             except ValueError:
                 raise ValueError(f"expected an octal mode such as \"0o022\", got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
-            raise ValueError(f"expected a mode from 0o000 to 0o777, got {value!r}")
+            if isinstance(value, int) and not isinstance(value, bool) and not isinstance(given, str):
+                # a TOML integer is decimal: 777 is 0o1411; the mode is written as a string or 0o777
+                raise ValueError(f"expected a mode from 0o000 to 0o777, got {value} (= {oct(value)}; "
+                                 "an integer is decimal in TOML: write 0o777 or \"0o777\")")
+            raise ValueError(f"expected a mode from 0o000 to 0o777, got {given!r}")
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")

@@ -163,3 +163,23 @@ def test_healthz_fails_while_every_worker_crash_loops_and_recovers(daemons, tmp_
     assert text.startswith("crash loop: no worker serving"), text
     flag.unlink()
     wait_until(lambda: healthz()[0] == 200, 30, what="/healthz to recover")
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("unix_socket_mode = 777", 'unix_socket_mode: expected a mode from 0o000 to 0o777, got 777 (= 0o1411; an '
+                               'integer is decimal in TOML: write 0o777 or "0o777")'),
+    ('unix_socket_mode = "0o7777"', "unix_socket_mode: expected a mode from 0o000 to 0o777, got '0o7777'"),
+    ("unix_socket_mode = 0o660", None),
+])
+def test_a_mode_out_of_range_is_shown_as_written(tmp_path, line, problem):
+    """A mode the operator wrote as a string was shown in decimal ('0o7777': got 4095), and
+    a TOML integer without a hint that it is read as decimal."""
+    from prefork import settings
+    config = tmp_path / "c.toml"
+    config.write_text(line + "\n")
+    try:
+        settings.load(str(config), env={}, argv_values={})
+        problems = []
+    except settings.ConfigError as exc:
+        problems = exc.problems
+    assert problems == ([f"{config}:{problem}"] if problem else [])
