@@ -183,3 +183,25 @@ def test_a_mode_out_of_range_is_shown_as_written(tmp_path, line, problem):
     except settings.ConfigError as exc:
         problems = exc.problems
     assert problems == ([f"{config}:{problem}"] if problem else [])
+
+
+def test_two_binds_of_one_port_name_each_other():
+    """``-b 0.0.0.0:P -b 127.0.0.1:P``: the second cannot be bound because of the first,
+    and the message says so (it said only "address already in use", as if another
+    process held it)."""
+    from prefork.master import listeners
+    for _ in range(5):  # (the port is learnt from a socket closed just before: retried if taken meanwhile)
+        probe = socket.socket()
+        probe.bind(("0.0.0.0", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        try:
+            listeners.open_listeners([f"0.0.0.0:{port}", f"127.0.0.1:{port}"], 16, env={})
+        except listeners.ListenError as exc:
+            if exc.failures[0][0] == f"0.0.0.0:{port}":
+                continue  # taken by someone else meanwhile
+            assert exc.failures == [(f"127.0.0.1:{port}",
+                                     f"address already in use (by 0.0.0.0:{port}, also in this list)")]
+            return
+        raise AssertionError("both were bound")
+    pytest.skip("the ports were taken meanwhile")

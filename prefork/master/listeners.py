@@ -219,7 +219,13 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
                 if sock is None:
                     sock = _bind(address, backlog, unix_mode)
             except OSError as exc:
-                failures.append((address, _reason(address, exc)))
+                reason = _reason(address, exc)
+                if exc.errno == errno.EADDRINUSE:
+                    port = bind_address(address).rpartition(":")[2]
+                    mine = [other for other, _ in result if bind_address(other).rpartition(":")[2] == port]
+                    if mine:  # (a wildcard and a specific address of one port, both in the list)
+                        reason += f" (by {mine[0]}, also in this list)"
+                failures.append((address, reason))
                 continue
             result.append((address, sock))
         if failures:
