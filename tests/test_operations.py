@@ -154,6 +154,9 @@ def test_socket_activation_serves_on_the_inherited_socket_across_hup_and_ttin(tm
         for _ in range(10):
             assert request().startswith(b"HTTP/1.1 200 OK")
         assert "127.0.0.1:1" not in log_path.read_text().split("listening at")[1].splitlines()[0]
+        # the bind given is said to be unused (it was silently ignored)
+        assert "argv:--bind: 127.0.0.1:1 not used: systemd passed the listeners (socket activation)" \
+            in log_path.read_text()
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(15) == 0
     finally:

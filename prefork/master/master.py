@@ -122,6 +122,10 @@ class Master:
                  os.getpid(), settings.app or "the demo app", self.target)
         for address, sock in self.listeners:
             log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
+        if settings.sources.get("bind", "default") != "default" and \
+                any(address.startswith("systemd:") for address, _ in self.listeners):
+            log.warning("%s: %s not used: systemd passed the listeners (socket activation)",
+                        settings.sources["bind"], ", ".join(settings.bind))
         if self.metrics_listener is not None:
             log.info("metrics at http://%s/metrics", listeners_mod.describe(self.metrics_listener[1]))
         loop = self.loop
