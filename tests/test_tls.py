@@ -158,6 +158,7 @@ def test_python_client_gets_responses_and_close_notify(shared, pki):
         _, body = get(sock)
         info = json.loads(body)
         assert info["encrypted"] is True and info["alpn"] == "http/1.1" and info["protocol"] == sock.version()
+        assert info["servername"] == "localhost"  # the SNI name the client sent (Node's socket.servername)
         assert info["authorized"] is False and info["peer_cn"] is None  # no client certificate asked for
         head, _ = get(sock, close=True)
         assert b"connection: close" in head.lower()
@@ -481,3 +482,12 @@ def test_proxy_header_comes_before_the_tls_handshake(daemons, pki):
         raw.close()
     assert head.startswith(b"HTTP/1.1 200 ")
     assert b"client=203.0.113.7:4444" in body
+
+
+def test_a_client_without_sni_gives_servername_false(shared, pki):
+    context = client_context(pki)
+    context.check_hostname = False
+    raw = socket.create_connection(("127.0.0.1", shared.port), timeout=10)
+    with context.wrap_socket(raw, suppress_ragged_eofs=False) as sock:  # no server_hostname: no SNI
+        _, body = get(sock)
+    assert json.loads(body)["servername"] is False

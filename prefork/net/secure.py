@@ -62,6 +62,13 @@ class Secure:
         return (None if session is None else session.selected_alpn_protocol()) or False
 
     @property
+    def servername(self):
+        """The host name the client asked for by SNI, False when it sent none (Node's
+        ``servername``); None without TLS or before the handshake's end."""
+        session = self._session()
+        return None if session is None else session.servername
+
+    @property
     def authorized(self):
         """The client presented a certificate the configured CAs verified (Node's ``authorized``)."""
         return bool(self.get_peer_certificate())

@@ -71,11 +71,22 @@ def tls_error(exc):
 
 class _Records(ssl.SSLObject):
     """``wrap_bio``'s objects (``SSLContext.sslobject_class``): ``direct()`` gives the C read and
-    write under ``SSLObject``'s, which only pass their arguments on (a Python call per record)."""
+    write under ``SSLObject``'s, which only pass their arguments on (a Python call per record).
+    ``servername``: the name the client asked for by SNI (set by ``_remember_sni``), False
+    when it sent none."""
+
+    servername = False
 
     def direct(self):
         inner = getattr(self, "_sslobj", None)  # CPython's _ssl object; elsewhere the methods above it
         return (self.read, self.write) if inner is None else (inner.read, inner.write)
+
+
+def _remember_sni(sslobj, name, context):
+    """The context's SNI callback: the one certificate serves every name; the name is kept
+    for ``Socket.servername``."""
+    if name:
+        sslobj.servername = name
 
 
 class ServerTLS:
@@ -85,6 +96,7 @@ class ServerTLS:
     def __init__(self, context, handshake_timeout=10.0):
         self.context = context
         context.sslobject_class = _Records
+        context.sni_callback = _remember_sni
         self.handshake_timeout = handshake_timeout
 
     @classmethod

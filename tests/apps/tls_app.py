@@ -15,6 +15,7 @@ def setup(server):
         subject = dict(item for rdn in cert.get("subject", ()) for item in rdn)
         body = json.dumps({"pid": os.getpid(), "encrypted": socket.encrypted, "protocol": socket.get_protocol(),
                            "alpn": socket.alpn_protocol, "authorized": socket.authorized,
+                           "servername": socket.servername,
                            "peer_cn": subject.get("commonName"), "peer_serial": cert.get("serialNumber"),
                            "peer_certificate": None if given is None else "empty" if given == {} else "decoded"})
         res.set_header("Content-Type", "application/json")
