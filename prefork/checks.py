@@ -169,9 +169,12 @@ def check_bind(addresses):
             raise ValueError(f"{address}: port out of range (0 to 65535)")
         if host.startswith("["):
             try:
-                socket.inet_pton(socket.AF_INET6, host[1:-1])
+                packed = socket.inet_pton(socket.AF_INET6, host[1:-1])
             except OSError:
                 raise ValueError(f"{address}: {host[1:-1]} is not a valid IPv6 address") from None
+            if packed[:12] == b"\0" * 10 + b"\xff\xff":  # the kernel refuses to bind one (EINVAL)
+                ipv4 = socket.inet_ntop(socket.AF_INET, packed[12:])
+                raise ValueError(f"{address}: an IPv4-mapped address cannot be bound: write {ipv4}:{port}")
         elif re.fullmatch(r"[0-9.]+", host):
             try:
                 socket.inet_pton(socket.AF_INET, host)

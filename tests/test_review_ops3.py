@@ -205,3 +205,13 @@ def test_two_binds_of_one_port_name_each_other():
             return
         raise AssertionError("both were bound")
     pytest.skip("the ports were taken meanwhile")
+
+
+def test_an_ipv4_mapped_bind_is_a_config_error():
+    """``[::ffff:127.0.0.1]:0`` passed check-config and failed at start with "invalid
+    argument" (the kernel refuses to bind a mapped address)."""
+    from prefork import settings
+    with pytest.raises(settings.ConfigError) as info:
+        settings.load(env={}, argv_values={"bind": ["[::ffff:127.0.0.1]:0"]})
+    assert info.value.problems == ["argv:--bind: [::ffff:127.0.0.1]:0: an IPv4-mapped address cannot be bound: "
+                                   "write 127.0.0.1:0"]
