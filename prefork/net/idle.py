@@ -8,7 +8,9 @@ Rules:
 - A ``timeout`` listener that raises gets the socket destroyed (logged): nothing else
   would close it. The protocol hears of the timeout (``on_timeout``) before the
   socket's listeners, as the listener Node's http adds when the connection starts runs
-  before any added later: a listener sees the socket its server has destroyed.
+  before any added later: a listener sees the socket its server has destroyed. A
+  protocol whose ``on_timeout`` returns True has found it was no timeout (and armed the
+  timer anew): the listeners hear nothing.
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
@@ -76,8 +78,8 @@ class IdleTimer:
             return
         self._idle_fired = last
         protocol = self.protocol
-        if protocol is not None:
-            protocol.on_timeout()  # first, as the listener Node's http adds at the connection's start
+        if protocol is not None and protocol.on_timeout():  # first, as Node's http listener added at the start
+            return  # (the protocol found it was no timeout: it set the timer anew)
         if not self.emit_or_destroy("timeout"):  # the timer is the connection's only bound
             return
         if self._timer is None and self._idle_fired and self.timeout > 0 and not self.destroyed:

@@ -378,6 +378,20 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         self._client_error(request_timeout_error())
 
     def on_timeout(self):
+        """The socket's idle timer ran out: Node's socketOnTimeout. True when it was the
+        keep-alive timer running out on a response still being flushed to a slow
+        reader: not idle yet (Node arms that timer at the response's 'finish'), so
+        ``server.timeout`` applies until then and the keep-alive timer after it; the
+        socket reports no timeout."""
+        attached = self._attached
+        if self._keep_alive_timer and attached is not None and not attached.writable_finished:
+            server = self.server
+            socket = self.socket
+            if socket.timeout == server.keep_alive_timeout + 1.0:  # (not one a listener set since)
+                self._keep_alive_timer = False
+                socket.set_timeout(server.timeout or 0)
+                socket.after_flush(self._now_idle)
+                return True
         req = self._req
         try:
             handled = req is not None and not req.complete and req.emit("timeout", self.socket)
@@ -391,6 +405,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
             handled = False
         if not handled:
             self.socket.destroy()
+        return False
 
     # -- responses ----------------------------------------------------------------------------
     def response_done(self, res):
@@ -402,32 +417,25 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         self._attached = res
         if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
+        socket.after_flush(res.on_flushed)
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):
             # a request whose body is still coming, or bytes after the last request
             # allowed (pipelined requests dropped): the client is still sending
-            socket.after_flush(res.on_flushed)
             socket.destroy_soon(linger=(self._closing or not res.req.complete) and not self._eof)
             return
         if responses:
-            socket.after_flush(res.on_flushed)
             responses[0].activate()
         elif self._upgrading is not None:
             # the last answer before a CONNECT or upgrade is queued: the socket goes over
             # on the next turn (not inside the end() of the app that queued it)
-            socket.after_flush(res.on_flushed)
             socket.loop.call_soon(self._hand_over)
             return
-        elif socket.buffered_size:
-            # the keep-alive timer starts at the response's 'finish', before its listeners
-            # (Node's resOnFinish comes first), so one of them may set another timeout
-            socket.after_flush(self._now_idle)
-            socket.after_flush(res.on_flushed)
-        else:
-            socket.after_flush(res.on_flushed)
-            if server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
-                socket.set_timeout(server.keep_alive_timeout + 1.0)
-                self._keep_alive_timer = True
+        elif server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
+            # armed now, while the response's bytes go out (almost always within this
+            # turn); one still flushing when it runs out is not idle (on_timeout)
+            socket.set_timeout(server.keep_alive_timeout + 1.0)
+            self._keep_alive_timer = True
         if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2:
             if socket.buffered_size <= socket.high_water_mark:
                 self.resume_reading("output")
@@ -435,9 +443,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
                 socket.want_drain()  # on_drain resumes
 
     def _now_idle(self):
-        """The last response is finished, all its bytes in the kernel: the keep-alive
-        timer starts now (Node's resOnFinish), so a download to a slow reader keeps
-        ``server.timeout`` (off by default) until its last byte is taken."""
+        """A response the keep-alive timer ran out on is finished, all its bytes in the
+        kernel (see on_timeout): the keep-alive timer starts now."""
         socket = self.socket
         if self._responses or self._keep_alive_timer or socket.destroyed or socket.protocol is not self:
             return
