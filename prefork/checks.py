@@ -135,7 +135,7 @@ def convert(setting, value, from_text):
 
 
 
-_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+\]:\d+|[^:\[\]]*:\d+)$")
+_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$")
 
 
 def check_bind(addresses):
@@ -168,10 +168,16 @@ def check_bind(addresses):
         if int(port) > 65535:
             raise ValueError(f"{address}: port out of range (0 to 65535)")
         if host.startswith("["):
+            literal, _, zone = host[1:-1].partition("%")
             try:
-                packed = socket.inet_pton(socket.AF_INET6, host[1:-1])
+                packed = socket.inet_pton(socket.AF_INET6, literal)
             except OSError:
-                raise ValueError(f"{address}: {host[1:-1]} is not a valid IPv6 address") from None
+                raise ValueError(f"{address}: {literal} is not a valid IPv6 address") from None
+            if zone and not zone.isdigit():
+                try:
+                    socket.if_nametoindex(zone)
+                except OSError:
+                    raise ValueError(f"{address}: {zone} names no network interface of this host") from None
             if packed[:12] == b"\0" * 10 + b"\xff\xff":  # the kernel refuses to bind one (EINVAL)
                 ipv4 = socket.inet_ntop(socket.AF_INET, packed[12:])
                 raise ValueError(f"{address}: an IPv4-mapped address cannot be bound: write {ipv4}:{port}")
@@ -182,10 +188,10 @@ def check_bind(addresses):
                 raise ValueError(f"{address}: {host} is not a valid IPv4 address") from None
         elif host:
             try:
-                socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+                socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)  # IPv4 first at bind, else IPv6
             except (OSError, UnicodeError) as exc:
                 reason = getattr(exc, "strerror", None) or str(exc)
-                raise ValueError(f"{address}: cannot resolve {host} to an IPv4 address ({reason})") from None
+                raise ValueError(f"{address}: cannot resolve {host} to an address ({reason})") from None
 
 
 

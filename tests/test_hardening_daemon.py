@@ -247,7 +247,7 @@ def _run(*args, env=None, cwd=None, **kwargs):
     ("bind", '["127.0.0.1:80", "[::zz1]:80"]', "[::zz1]:80: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N"),
     ("bind", '["[fe80::1::2]:80"]', "[fe80::1::2]:80: fe80::1::2 is not a valid IPv6 address"),
     ("bind", '["no-such-host.invalid:8000"]', "no-such-host.invalid:8000: cannot resolve no-such-host.invalid "
-                                              "to an IPv4 address ("),
+                                              "to an address ("),
     ("metrics_bind", '"300.1.1.1:9464"', "300.1.1.1:9464: 300.1.1.1 is not a valid IPv4 address"),
     ("metrics_bind", '"no-such-host.invalid:9464"', "no-such-host.invalid:9464: cannot resolve"),
 ])

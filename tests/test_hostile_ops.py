@@ -124,7 +124,7 @@ def test_an_address_twice_and_metrics_on_a_serving_address():
     ("127.0.0.1:65536", "127.0.0.1:65536: port out of range (0 to 65535)"),
     ("[::1]", "[::1]: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N"),
     ("fd://", "fd://: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N"),
-    ("no-such-host.invalid:80", "no-such-host.invalid:80: cannot resolve no-such-host.invalid to an IPv4 address"),
+    ("no-such-host.invalid:80", "no-such-host.invalid:80: cannot resolve no-such-host.invalid to an address"),
 ])
 def test_bind_strings(address, line):
     (problem,) = problems(bind=[address])

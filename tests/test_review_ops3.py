@@ -215,3 +215,32 @@ def test_an_ipv4_mapped_bind_is_a_config_error():
         settings.load(env={}, argv_values={"bind": ["[::ffff:127.0.0.1]:0"]})
     assert info.value.problems == ["argv:--bind: [::ffff:127.0.0.1]:0: an IPv4-mapped address cannot be bound: "
                                    "write 127.0.0.1:0"]
+
+
+def test_a_scoped_ipv6_address_and_an_ipv6_only_name_are_bound():
+    """``[fe80::1%lo]``-style scoped addresses were refused as "expected HOST:PORT", and a
+    host name with only an IPv6 address could not be bound. Real binds: ``[::1%lo]:0``
+    (a zone on loopback) and a name /etc/hosts gives ::1 alone, when there is one."""
+    from prefork import settings
+    from prefork.master import listeners
+    names = []
+    with open("/etc/hosts") as fh:
+        for line in fh:
+            fields = line.split("#")[0].split()
+            if fields and fields[0] == "::1":
+                names += [name for name in fields[1:]
+                          if not any(info[0] == socket.AF_INET for info in socket.getaddrinfo(name, 0))]
+    addresses = ["[::1%lo]:0"] + [f"{name}:0" for name in names[:1]]
+    settings.load(env={}, argv_values={"bind": addresses, "metrics_bind": ""})  # no problem
+    opened = listeners.open_listeners(addresses, 16, env={})
+    try:
+        assert [sock.family for _, sock in opened] == [socket.AF_INET6] * len(addresses)
+        for _, sock in opened:
+            assert sock.getsockname()[0].startswith("::1")
+    finally:
+        for _, sock in opened:
+            sock.close()
+    with pytest.raises(settings.ConfigError) as info:
+        settings.load(env={}, argv_values={"bind": ["[fe80::1%nosuchif0]:0"]})
+    assert info.value.problems == ["argv:--bind: [fe80::1%nosuchif0]:0: nosuchif0 names no network interface of "
+                                   "this host"]

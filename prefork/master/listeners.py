@@ -106,11 +106,16 @@ def _bind(address, backlog, unix_mode):
         host, _, port = address.rpartition(":")
         host = host.strip("[]") or "0.0.0.0"
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        literal, _, zone = host.partition("%")
+        if zone and not zone.isdigit():  # fe80::1%eth0: the zone by its number, which every resolver reads
+            host = f"{literal}%{socket.if_nametoindex(zone)}"
+        target = (host, int(port))
+        if family == socket.AF_INET and not host.replace(".", "").isdigit():
+            family, target = _resolve(host, int(port))
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        target = (host, int(port))
     try:
         sock.bind(target)
         if isinstance(target, str) and unix_mode is not None:
@@ -120,6 +125,15 @@ def _bind(address, backlog, unix_mode):
         sock.close()
         raise
     return sock
+
+
+def _resolve(host, port):
+    """(family, address) to bind for a host name: its IPv4 address when it has one (as
+    before: ``localhost`` is 127.0.0.1), else its IPv6 one (``ip6-localhost``)."""
+    try:
+        return socket.AF_INET, socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+    except socket.gaierror:
+        return socket.AF_INET6, socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0][4]
 
 
 def _answers(path):
