@@ -12,7 +12,7 @@
   its turn comes; on a finished response it no longer touches the socket;
 - the server's own timeout handling runs before the socket's ``timeout`` listeners;
 - a socket handed to an ``upgrade`` listener keeps the server's timeout;
-- ``res.writable``.
+- ``res.writable`` (Node 20's: always true).
 
 When Node is installed, its server is the reference for the events of the second case.
 """
@@ -22,6 +22,8 @@ import shutil
 import socket
 import subprocess
 import time
+
+import pytest
 
 from hostile import read_to_close
 
@@ -48,8 +50,11 @@ def read_response(sock, end=b"0\r\n\r\n", limit=10.0):
     return got
 
 
+BLOCKS = 16  # MiB written: more than the kernel's send and receive buffers take (tcp_wmem's max is often 4 MiB)
+
+
 def test_a_download_that_waits_on_a_slow_reader_is_not_cut_by_the_keep_alive_timer(serve):
-    """4 MiB written then ended; the client reads nothing for longer than the keep-alive
+    """16 MiB written then ended; the client reads nothing for longer than the keep-alive
     timer (0.3 s + 1 s), then everything: the whole body arrives and the connection
     serves the next request. (It used to get a FIN after about 3 MB.)"""
     block = b"x" * (1 << 20)
@@ -58,7 +63,7 @@ def test_a_download_that_waits_on_a_slow_reader_is_not_cut_by_the_keep_alive_tim
         def on_request(req, res):
             if req.url == "/big":
                 st.record("socket", req.socket)
-                for _ in range(4):
+                for _ in range(BLOCKS):
                     res.write(block)
             res.end("done")
         server.on("request", on_request)
@@ -76,7 +81,7 @@ def test_a_download_that_waits_on_a_slow_reader_is_not_cut_by_the_keep_alive_tim
             assert time.monotonic() < deadline
             time.sleep(0.1)
         body = head + read_response(sock, limit=20)
-        assert body.count(b"x") == 4 << 20 and body.endswith(b"4\r\ndone\r\n0\r\n\r\n")
+        assert body.count(b"x") == BLOCKS << 20 and body.endswith(b"4\r\ndone\r\n0\r\n\r\n")
         sock.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(sock, end=b"done").startswith(b"HTTP/1.1 200 OK")
 
@@ -89,7 +94,7 @@ def test_a_timeout_during_the_flush_reaches_the_responses_listener_and_keeps_the
 
     def setup(server, st):
         def on_request(req, res):
-            for _ in range(4):
+            for _ in range(BLOCKS):
                 res.write(block)
             res.end()
             res.set_timeout(0.3, lambda sock: st.record("timeout", res.writable_finished, sock.destroyed))
@@ -277,4 +282,67 @@ def test_writable(serve):
     with connect(st.port) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         read_response(sock, end=b"ok")
-    assert st.wait_for(lambda e: e[0] == "writable") == ("writable", True, False)
+    assert st.wait_for(lambda e: e[0] == "writable") == ("writable", True, True)  # Node 20's: always true
+
+
+def stalled_download(serve, setup_extra=None, **options):
+    """A server whose /big writes BLOCKS MiB and ends; the client (rcvbuf 4 KiB) reads the
+    head and then nothing. Returns (st, sock, ended): ``ended`` is when end() ran."""
+    block = b"x" * (1 << 20)
+
+    def setup(server, st):
+        def on_request(req, res):
+            if setup_extra is not None:
+                setup_extra(req, res, st)
+            for _ in range(BLOCKS):
+                res.write(block)
+            res.end()
+            st.record("ended", time.monotonic())
+        server.on("request", on_request)
+        server.on("close", lambda: st.record("server close"))
+
+    st = serve(setup, **options)
+    sock = connect(st.port, rcvbuf=4096)
+    sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert sock.recv(200).startswith(b"HTTP/1.1 200 OK")
+    return st, sock, st.wait_for(lambda e: e[0] == "ended")[1]
+
+
+def test_a_drain_with_keep_alive_off_closes_a_connection_once_its_download_is_out(serve):
+    """keep_alive_timeout 0 and a drain during a download: the connection closes once the
+    response is out (and the server then emits 'close'); it stayed open for good."""
+    st, sock, _ = stalled_download(serve, keep_alive_timeout=0)
+    with sock:
+        st.call(st.server.drain)
+        body = read_response(sock, limit=20)
+        assert body.endswith(b"0\r\n\r\n")
+        sock.settimeout(5)
+        assert sock.recv(1) == b""
+    st.wait_for(lambda e: e[0] == "server close")
+
+
+def test_a_timeout_set_during_the_request_applies_to_the_flush(serve):
+    """``req.socket.set_timeout(0.5, cb)`` in the request listener, the client stalls: the
+    timeout fires during the flush and, unhandled, the connection is destroyed, as in
+    Node (the keep-alive timer armed at end() used to replace it, and the download waited
+    on send_timeout)."""
+    def arm(req, res, st):
+        req.socket.set_timeout(0.5, lambda: st.record("timeout", time.monotonic()))
+        req.socket.on("close", lambda *_: st.record("socket close", time.monotonic()))
+    st, sock, ended = stalled_download(serve, arm, keep_alive_timeout=2.0)
+    with sock:
+        fired = st.wait_for(lambda e: e[0] == "timeout")[1]
+        closed = st.wait_for(lambda e: e[0] == "socket close")[1]
+        assert fired - ended < 2.0 and closed - ended < 2.5
+
+
+def test_server_timeout_applies_to_the_flush(serve):
+    """server.timeout 0.5 s and keep_alive_timeout 3 s: a stalled download is timed out
+    about server.timeout after its last progress, as Node times it out, not after the
+    keep-alive timer (4 s) first."""
+    def watch(req, res, st):
+        req.socket.on("close", lambda *_: st.record("socket close", time.monotonic()))
+    st, sock, ended = stalled_download(serve, watch, keep_alive_timeout=3.0, timeout=0.5)
+    with sock:
+        closed = st.wait_for(lambda e: e[0] == "socket close", timeout=10)[1]
+        assert closed - ended < 2.5

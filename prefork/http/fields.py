@@ -13,8 +13,9 @@ Rules:
   ``ERR_HTTP_HEADERS_SENT``, as in Node.
 - Removing ``Connection``, ``Content-Length`` or ``Transfer-Encoding`` is remembered in
   ``_removed``: the head then leaves out the automatic field as well (Node's
-  ``_removedConnection``, ``_removedContLen``, ``_removedTE``); removing ``Date`` turns
-  ``send_date`` off.
+  ``_removedConnection``, ``_removedContLen``, ``_removedTE``), until the field is set
+  again (it then frames the message, as Node's head clears those flags for a field it
+  finds); removing ``Date`` turns ``send_date`` off.
 - No I/O: the class holding these methods owns the state (``headers_sent``,
   ``_headers``, ``_removed``, ``send_date``) and builds the head from it.
 """
@@ -48,13 +49,18 @@ class OutgoingFields:
         value = self._checked("set", name, value)
         if self._headers is None:
             self._headers = {}
-        self._headers[name.lower()] = (name, value)
+        key = name.lower()
+        self._headers[key] = (name, value)
+        if self._removed is not None:
+            self._removed.discard(key)  # set again: it frames the message (Node's head clears _removed*)
         return self
 
     def append_header(self, name, value):
         """Add ``value`` (a list adds each item) to the field ``name``: one more line of
         it in the head; the first spelling of the name is kept (Node's ``appendHeader``)."""
         value = self._checked("append", name, value)
+        if self._removed is not None:
+            self._removed.discard(name.lower())
         entry = self._headers.get(name.lower()) if self._headers else None
         if entry is None:
             if self._headers is None:

@@ -165,10 +165,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         for res in responses:
             res.mark_closed()
         if self._req is not None:
-            self._req.mark_closed()
+            self._req.mark_closed(final=True)
             self._req = None
         if self._upgrading is not None:  # closed before its turn to be handed over
-            self._upgrading[0].mark_closed()
+            self._upgrading[0].mark_closed(final=True)
             self._upgrading = None
         if self._attached is not None:
             attached, self._attached = self._attached, None
@@ -417,25 +417,37 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         self._attached = res
         if res.req.readable_flowing is False:
             res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
-        socket.after_flush(res.on_flushed)
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):
             # a request whose body is still coming, or bytes after the last request
             # allowed (pipelined requests dropped): the client is still sending
+            socket.after_flush(res.on_flushed)
             socket.destroy_soon(linger=(self._closing or not res.req.complete) and not self._eof)
             return
         if responses:
+            socket.after_flush(res.on_flushed)
             responses[0].activate()
         elif self._upgrading is not None:
             # the last answer before a CONNECT or upgrade is queued: the socket goes over
             # on the next turn (not inside the end() of the app that queued it)
+            socket.after_flush(res.on_flushed)
             socket.loop.call_soon(self._hand_over)
             return
         elif server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
-            # armed now, while the response's bytes go out (almost always within this
-            # turn); one still flushing when it runs out is not idle (on_timeout)
-            socket.set_timeout(server.keep_alive_timeout + 1.0)
-            self._keep_alive_timer = True
+            if socket.timeout:
+                # a timeout in force (server.timeout, or one a listener set) applies while
+                # the response goes out: the keep-alive timer starts at its 'finish',
+                # before the response's own 'finish' listeners (Node's resOnFinish)
+                socket.after_flush(self._now_idle)
+                socket.after_flush(res.on_flushed)
+            else:
+                # armed now, while the response's bytes go out (almost always within this
+                # turn); one still flushing when it runs out is not idle (on_timeout)
+                socket.after_flush(res.on_flushed)
+                socket.set_timeout(server.keep_alive_timeout + 1.0)
+                self._keep_alive_timer = True
+        else:
+            socket.after_flush(res.on_flushed)
         if self._pause_reasons and "output" in self._pause_reasons and len(responses) < _PIPELINE_DEPTH // 2:
             if socket.buffered_size <= socket.high_water_mark:
                 self.resume_reading("output")
@@ -443,8 +455,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
                 socket.want_drain()  # on_drain resumes
 
     def _now_idle(self):
-        """A response the keep-alive timer ran out on is finished, all its bytes in the
-        kernel (see on_timeout): the keep-alive timer starts now."""
+        """The last response is finished, all its bytes in the kernel, where its keep-alive
+        timer was left to start (a timeout in force meanwhile, or the timer ran out on the
+        flush: see response_done, on_timeout) or a drain waited for it."""
         socket = self.socket
         if self._responses or self._keep_alive_timer or socket.destroyed or socket.protocol is not self:
             return
@@ -468,8 +481,11 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
     def drain(self):
         """The server drains: an idle connection waits out its keep-alive timer (armed now
         for one that never sent a byte); with keep-alive timing off it closes now."""
-        if not (self.idle or self.fresh) or self._keep_alive_timer or self.current_response is not None:
-            return  # (a response still flushing: its 'finish' calls this again)
+        if not (self.idle or self.fresh) or self._keep_alive_timer:
+            return
+        if self.current_response is not None:
+            self.socket.after_flush(self._now_idle)  # a response still flushing: at its 'finish'
+            return
         timeout = self.server.keep_alive_timeout
         if timeout and timeout > 0:
             self.socket.set_timeout(timeout + 1.0)

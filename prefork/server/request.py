@@ -49,7 +49,7 @@ class IncomingMessage(EventEmitter):
                  "http_version_major", "http_version_minor", "raw_headers", "headers", "all_headers", "_trailers",
                  "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
-                 "_decoder", "_headers_distinct", "_trailers_distinct")  # (the last two: set when first read)
+                 "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct")  # (the last two: set when first read)
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
@@ -82,6 +82,7 @@ class IncomingMessage(EventEmitter):
         self._consumed = False  # 'end' reached a reader (flowing, or read() to the end)
         self._readable_due = False
         self._decoder = None  # set_encoding's: body chunks become str
+        self._close_after_end = False
 
     def on(self, event, listener):
         super().on(event, listener)
@@ -163,8 +164,11 @@ class IncomingMessage(EventEmitter):
         if self._end_pending and not buffered:
             self._consumed = True
             self.socket.loop.call_soon(self._emit_end)
-        elif self._conn is not None and buffered:
-            self._conn.resume_reading("body")
+        elif buffered:
+            if self._end_pending and self.readable_flowing is False and self._events and "readable" in self._events:
+                self._readable_soon()  # the end of the body is one more 'readable' (whose read() is None), as Node's
+            if self._conn is not None:
+                self._conn.resume_reading("body")
         if not buffered:
             return None
         return (b"" if self._decoder is None else "").join(buffered)
@@ -250,6 +254,8 @@ class IncomingMessage(EventEmitter):
                 self._consumed = flowing is True
                 if self._events:
                     self.emit("end")
+                if self._close_after_end:
+                    self.mark_closed()
         else:
             self._end_pending = True
             if flowing is None:
@@ -286,7 +292,11 @@ class IncomingMessage(EventEmitter):
             self._end_pending = False
             if self.readable_flowing is True:
                 self._consumed = True
-            self.emit("end")
+            try:
+                self.emit("end")
+            finally:
+                if self._close_after_end:
+                    self.mark_closed()
 
     def destroy(self, error=None):
         """Node's ``req.destroy([error])``: a body not complete, or not read to its end,
@@ -358,15 +368,22 @@ class IncomingMessage(EventEmitter):
                 except Exception as exc:
                     self.listener_failed("aborted", exc, ())
 
-    def mark_closed(self, reset=False, error=None):
+    def mark_closed(self, reset=False, error=None, final=False):
         """``close`` once; ``reset``: the connection went before the response was done
-        (``error`` ECONNRESET "aborted" first, to a listener only); ``error``: the one
-        given to ``destroy``, emitted the same way."""
+        (``error`` ECONNRESET "aborted" first, to a listener only, when the request was
+        aborted: its body not complete or not read to its end); ``error``: the one given
+        to ``destroy``, emitted the same way. Otherwise (its response finished) a request
+        whose ``end`` is still to come gets its ``close`` after it, as in Node, unless
+        ``final`` (its connection went)."""
         if not self.destroyed:
+            if not (reset or final or self._ended or error is not None):
+                self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
+                return
             self.destroyed = True
             if self._events:
                 try:
-                    if (reset or error is not None) and self.listener_count("error"):
+                    # (a body read to its end is not aborted: no error, as Node's)
+                    if (reset and self.aborted or error is not None) and self.listener_count("error"):
                         self.emit("error", error or Aborted())
                     self.emit("close")
                 except Exception as exc:

@@ -104,10 +104,9 @@ class ServerResponse(OutgoingHead, EventEmitter):
         once the head is fixed), whatever Content-Length it declares."""
         return self._has_body
 
-    @property
-    def writable(self):
-        """Writes are still taken: not ended, not closed, the socket open (Node's ``writable``)."""
-        return not self._closed and not self.writable_ended and self.socket.writable
+    # Node 20's ``writable``: an own property of the response set true at its making and
+    # never changed (a stream's legacy flag); ``writable_ended`` and ``destroyed`` say more
+    writable = True
 
     @property
     def finished(self):
