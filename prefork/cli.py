@@ -83,13 +83,13 @@ def help_text(setting):
     if setting.default_doc:
         default = setting.default_doc
     elif setting.kind == "bool":
-        default = "on" if setting.default else None
+        default = "on" if setting.default else "off"
     elif setting.kind == "octal":
         default = f"0o{setting.default:03o}"
     elif setting.default not in ("", []):
         default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
-    elif setting.fallback:
-        default = "none"
+    else:
+        default = "none"  # (every setting shows its default, an empty one too)
     text = setting.doc
     if default is not None:
         text += f" (default: {default})" + (f" ({setting.fallback})" if setting.fallback else "")

@@ -434,3 +434,22 @@ def test_a_worker_that_cannot_be_started_for_want_of_descriptors_is_tried_again(
     wait_until(lambda: (lambda w: w if len(w) == 2 and first not in w else None)(d.serving_workers()), 15,
                what="the slot filled again")
     assert d.request().startswith(b"HTTP/1.1 200 OK")
+
+
+def test_int_during_a_graceful_stop_makes_it_a_fast_stop(daemons):
+    """TERM with a request in flight, then Ctrl-C: the stop becomes the fast stop (as
+    gunicorn's), the request in flight is cut, and the status is 0 (docs/SIGNALS.md)."""
+    d = daemons(workers=1)
+    d.wait_ready()
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    try:
+        sock.sendall(b"GET /sleep/20 HTTP/1.1\r\nHost: x\r\n\r\n")
+        d.wait_workers(1)
+        d.signal(signal.SIGTERM)
+        d.wait_log(r"graceful stop")
+        d.signal(signal.SIGINT)
+        assert d.wait_exit(15) == 0
+        assert "fast stop" in d.log()
+        assert read_until_close(sock) == b""  # cut, not answered
+    finally:
+        sock.close()

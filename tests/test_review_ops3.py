@@ -244,3 +244,13 @@ def test_a_scoped_ipv6_address_and_an_ipv6_only_name_are_bound():
         settings.load(env={}, argv_values={"bind": ["[fe80::1%nosuchif0]:0"]})
     assert info.value.problems == ["argv:--bind: [fe80::1%nosuchif0]:0: nosuchif0 names no network interface of "
                                    "this host"]
+
+
+def test_every_setting_shows_its_default_in_help():
+    """README: every setting is in ``prefork --help`` with its default; 14 with an empty or
+    false default showed none."""
+    from prefork import cli, settings
+    missing = [s.name for s in settings.SETTINGS if "(default: " not in cli.help_text(s)]
+    assert missing == []
+    out = prefork("--help", cwd="/")
+    assert "--reload" in out.stdout and out.stdout.count("(default:") >= len(settings.SETTINGS) - 1
