@@ -4,8 +4,9 @@ on loopback:
 - a ``Host`` that is no authority (``h:abc``, ``h:1:2``, ``user@h:81``, ``[::1]x``,
   ``h h``) leaves ``SERVER_NAME``/``SERVER_PORT`` the local address's (an app doing
   ``int(environ["SERVER_PORT"])`` got a 500);
-- ``wsgi.file_wrapper`` over a /proc file (its size says 0) sends its bytes (``threads
-  = 1`` sent an empty body with ``Content-Length: 0``);
+- ``wsgi.file_wrapper`` over a /proc file (its size says 0) or a /sys one (it says 4096)
+  sends its bytes (``threads = 1`` sent an empty body with ``Content-Length: 0``, or
+  4096 promised and the close after 18 bytes);
 - a 304's ``Content-Length`` other than 0 is sent as the app gave it, in both modes and
   for HEAD too (it was dropped only with ``threads = 1`` on GET).
 """
@@ -22,6 +23,9 @@ def app(environ, start_response):
     if path == "/proc":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return environ["wsgi.file_wrapper"](open("/proc/self/status", "rb"))
+    if path == "/sys":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](open("/sys/class/net/lo/address", "rb"))
     if path == "/304":
         start_response("304 Not Modified", [("ETag", '"v"'), ("Content-Length", "4")])
         return [b"body"]
@@ -88,3 +92,13 @@ def test_a_304s_content_length_is_sent_as_given(st, method):
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 304 ") and b"\r\ncontent-length: 4" in head.lower(), data
     assert body == b""
+
+
+def test_a_file_wrapper_over_a_sys_file_sends_its_bytes(st):
+    """/sys files say 4096 bytes whatever they hold: ``threads = 1`` sent Content-Length
+    4096 and 18 bytes, then the close."""
+    with open("/sys/class/net/lo/address", "rb") as fh:
+        expected = fh.read()
+    head, body = body_of(exchange(st.port, b"GET /sys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    assert head.startswith(b"HTTP/1.1 200 ") and body == expected
+

@@ -205,7 +205,8 @@ class SendFile:
 def sendable_file(filelike):
     """(fd, offset, size) of a file ``sendfile`` can send as the app would read it, else
     None (it is iterated): a regular file whose size is known (not 0, as /proc's files
-    say theirs is), opened in binary mode as ``open()`` gives it."""
+    say, and stored in blocks: /sys's files say 4096 on none), opened in binary mode as
+    ``open()`` gives it."""
     if not plain_file(filelike):
         return None  # its bytes may not be its descriptor's (a GzipFile's fileno is the compressed file)
     try:
@@ -214,8 +215,11 @@ def sendable_file(filelike):
         offset = filelike.tell()
     except (AttributeError, OSError, io.UnsupportedOperation):
         return None
-    if not stat.S_ISREG(info.st_mode) or not info.st_size:
-        return None  # a pipe, a socket, a device, a /proc file (its size says 0): iterated
+    if not stat.S_ISREG(info.st_mode) or not info.st_size or not info.st_blocks:
+        # a pipe, a socket, a device; a /proc file (its size says 0), a /sys one (it says
+        # 4096 whatever it holds, on no block: a sparse file has none either, and is
+        # iterated to the same bytes)
+        return None
     return fd, offset, info.st_size
 
 
