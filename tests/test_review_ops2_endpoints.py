@@ -124,8 +124,9 @@ def closed_count(socks):
 
 def test_at_the_limit_an_address_with_its_share_gets_no_more_while_the_others_are_busy(daemons):
     """Two addresses holding 32 each, all of them asking something a moment ago: a new
-    connection from either is closed at once (the other's are left alone); one from a
-    third address gets room, taken from one of them."""
+    connection from either takes the place of that address's own oldest (the other's are
+    left alone: it keeps its share); one from a third address gets room, taken from one
+    of them."""
     d = daemons(workers=1)
     d.wait_ready()
     port = d.metrics_port()
@@ -138,10 +139,15 @@ def test_at_the_limit_an_address_with_its_share_gets_no_more_while_the_others_ar
             sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
         for sock in held:
             assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
-        for source in ("127.0.0.1", "127.0.0.2"):
-            assert probe(port, source=source) == b""
+        for source in ("127.0.0.1", "127.0.0.2"):  # (kept open: the limit stays reached)
+            newcomer, = hold(port, 1, source=source)
+            held.append(newcomer)
+            newcomer.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert newcomer.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        assert closed_count(held[:1]) == 1 and closed_count(held[LIMIT // 2:LIMIT // 2 + 1]) == 1  # each its own oldest
+        assert closed_count(held) == 2
         assert probe(port, source="127.0.0.3").startswith(b"HTTP/1.1 200 OK")
-        assert closed_count(held) == 1  # the one that made room for 127.0.0.3
+        assert closed_count(held) == 3  # and one more made room for 127.0.0.3
     finally:
         close(held)
 

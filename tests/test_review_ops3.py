@@ -254,3 +254,33 @@ def test_every_setting_shows_its_default_in_help():
     assert missing == []
     out = prefork("--help", cwd="/")
     assert "--reload" in out.stdout and out.stdout.count("(default:") >= len(settings.SETTINGS) - 1
+
+
+def test_a_passed_descriptor_that_is_no_socket_is_refused_at_start(tmp_path):
+    """systemd passing a file (or a FIFO): a traceback and status 1; now one line and 2."""
+    with open(tmp_path / "plain.txt", "w") as fh:
+        fh.write("x")
+    with open(tmp_path / "plain.txt", "rb") as fh:
+        out = activated(fh, tmp_path)
+    assert out.returncode == 2, out
+    assert out.stderr.strip().splitlines()[-1] == ("default:bind: systemd:unknown: descriptor 3 is not a socket "
+                                                   "(a file, a pipe or a FIFO was passed)")
+
+
+def test_a_bind_held_by_another_process_blames_no_address_of_the_list():
+    """Another process holds [::1]:P; the list is 127.0.0.1:P and [::1]:P: IPv4 and IPv6
+    loopback do not conflict, so the refusal names no address of the list."""
+    from prefork.master import listeners
+    other = socket.socket(socket.AF_INET6)
+    other.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    other.bind(("::1", 0))
+    other.listen(1)
+    port = other.getsockname()[1]
+    try:
+        with pytest.raises(listeners.ListenError) as info:
+            listeners.open_listeners([f"127.0.0.1:{port}", f"[::1]:{port}"], 16, env={})
+        if info.value.failures[0][0] == f"127.0.0.1:{port}":
+            pytest.skip("127.0.0.1:P was taken meanwhile")
+        assert info.value.failures == [(f"[::1]:{port}", "address already in use")]
+    finally:
+        other.close()

@@ -127,6 +127,22 @@ def _bind(address, backlog, unix_mode):
     return sock
 
 
+def _overlaps(sock, address):
+    """Whether ``sock`` (bound already) holds ``address``'s port in its way: the same port
+    and family, and the same host or a wildcard on either side."""
+    address = bind_address(address)
+    if address.startswith(("unix:", "fd://")) or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    held_host, held_port = sock.getsockname()[:2]
+    if sock.family != family or held_port != int(port):
+        return False
+    wildcards = ("0.0.0.0", "::")
+    return held_host in wildcards or host in wildcards or held_host == host.partition("%")[0]
+
+
 def _resolve(host, port):
     """(family, address) to bind for a host name: its IPv4 address when it has one (as
     before: ``localhost`` is 127.0.0.1), else its IPv6 one (``ip6-localhost``)."""
@@ -206,9 +222,16 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
         return handed_over
     activated = systemd.listen_fds(env=env)
     if activated:
-        sockets = [(f"systemd:{name}", socket.socket(fileno=fd)) for fd, name in activated]
+        sockets = []
         failures = []
-        for key, sock in sockets:  # (an Accept=yes connection or a ListenDatagram= socket is none)
+        for fd, name in activated:  # (an Accept=yes connection or a ListenDatagram= socket is none)
+            key = f"systemd:{name}"
+            try:
+                sock = socket.socket(fileno=fd)
+            except OSError:
+                failures.append((key, f"descriptor {fd} is not a socket (a file, a pipe or a FIFO was passed)"))
+                continue
+            sockets.append((key, sock))
             try:
                 _check_listening(sock)
             except OSError as exc:
@@ -235,8 +258,7 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
             except OSError as exc:
                 reason = _reason(address, exc)
                 if exc.errno == errno.EADDRINUSE:
-                    port = bind_address(address).rpartition(":")[2]
-                    mine = [other for other, _ in result if bind_address(other).rpartition(":")[2] == port]
+                    mine = [other for other, held in result if _overlaps(held, address)]
                     if mine:  # (a wildcard and a specific address of one port, both in the list)
                         reason += f" (by {mine[0]}, also in this list)"
                 failures.append((address, reason))

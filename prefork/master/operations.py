@@ -19,12 +19,13 @@ Rules:
   closing one (``make_room``): of the address holding the most connections if it holds
   more than the new one's would, else any silent (no byte read or written) for
   ``EVICT_AFTER`` seconds, another address's first, the one silent longest; else, when
-  the new one's address holds them all (local clients all come from 127.0.0.1), its
-  connection held longest. When there is none, the new connection is closed at once.
+  the new one's address holds some (local clients all come from 127.0.0.1), its own
+  connection held longest: the address keeps its share and takes none of another's.
+  When there is none, the new connection is closed at once.
   Connections held open, by one client or many (silent, or one client trickling
   heads), thus do not keep a probe out, from another address or from the same one, and
   a connection that moved within the last second (a probe being answered) is closed
-  only for an address holding fewer, or by its own address's newcomer.
+  only for an address holding fewer, or for a newcomer of its own address.
 - A path is routed whatever the form of the request target (origin or absolute) and
   its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
 - No endpoint takes a body: a request whose body is still coming when it is answered
@@ -196,8 +197,8 @@ def make_room(sockets, peer, now):
     in the order they were accepted) for a new connection from address ``peer``: of the
     address holding the most, if it holds more than ``peer`` would with the new one;
     else one silent for ``EVICT_AFTER`` seconds, another address's first, the one whose
-    last read or write is oldest; else, when ``peer`` holds them all (every local client
-    shares 127.0.0.1), its connection held longest. False when there is none."""
+    last read or write is oldest; else, when ``peer`` holds some (every local client
+    shares 127.0.0.1), its own connection held longest. False when there is none."""
     by_peer = {}
     for sock in sockets:
         by_peer.setdefault(sock.remote_address, []).append(sock)
@@ -208,8 +209,8 @@ def make_room(sockets, peer, now):
         silent = [sock for sock in sockets if now - sock.last_activity >= EVICT_AFTER]
         if silent:
             victim = min(silent, key=lambda sock: (sock.remote_address == peer, sock.last_activity))
-        elif len(by_peer) == 1 and peer in by_peer:
-            victim = next(iter(sockets))
+        elif peer in by_peer:
+            victim = by_peer[peer][0]  # (in accept order): the address keeps its share, takes no one else's
         else:
             return False
     del sockets[victim]  # its 'close' comes on a later loop turn
