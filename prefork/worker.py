@@ -297,7 +297,7 @@ class Worker:
                 break
             if deadline is not None and loop.time() >= deadline:
                 task.cancel()
-                await asyncio.wait([task], timeout=1.0)
+                await asyncio.wait([task], timeout=2.0)  # (the app's startup gets 1 s of it to clean up)
                 raise apps.AppError(f"the ASGI lifespan startup did not complete within startup_timeout ({bound:g} s)")
             self.channel.send("hb", stats={})
         return task.result()

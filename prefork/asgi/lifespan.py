@@ -28,6 +28,7 @@ from ..apps import AppError
 log = logging.getLogger("prefork.asgi")
 
 _CANCELLED_UNWIND = 0.1  # seconds a lifespan shutdown given up has to run its cleanup
+_STARTUP_UNWIND = 1.0  # seconds a startup given up (startup_timeout) has to run its cleanup
 
 
 class LifespanFailed(AppError):
@@ -64,7 +65,7 @@ class Lifespan:
             # finally blocks (a pool half opened) run before the worker exits
             self.given_up = True
             self.task.cancel()
-            await asyncio.wait([self.task], timeout=_CANCELLED_UNWIND)
+            await asyncio.wait([self.task], timeout=_STARTUP_UNWIND)
             raise
         if self.failure is not None:
             raise LifespanFailed(f"Application startup failed: {last_line(self.failure)}")
