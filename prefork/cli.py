@@ -214,6 +214,12 @@ def check_config(argv, load_app=False):
     _, settings = parse_and_load(argv)
     if settings is None:
         return 2
+    from .master.startup import descriptor_shortage
+    shortage = descriptor_shortage(settings.workers)
+    if shortage is not None:  # a start would refuse it
+        source = settings.sources.get("workers", "default")
+        print(f"{'default:workers' if source == 'default' else source}: {shortage}", file=sys.stderr)
+        return 2
     handover = os.environ.get("PREFORK_HANDOVER_KEYS")
     if handover is not None:  # run by a USR2: could the new program open what it would not inherit?
         problems = trial_bind(settings, json.loads(handover))

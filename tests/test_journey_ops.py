@@ -284,10 +284,18 @@ def test_more_workers_than_the_descriptor_limit_allows_is_a_config_error(tmp_pat
         for pid in left:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
-    assert log().splitlines() == [
+    expected = [
         "argv:--workers: 3 workers need 102 open files in the master (a channel each, twice during a reload, and "
         "the operations endpoints); this process may open 64 (ulimit -Hn): raise the limit (LimitNOFILE= under "
         "systemd, --ulimit nofile= under Docker) or lower workers"]
+    assert log().splitlines() == expected
+    # check-config says it too (it passed, where the start refused)
+    import subprocess
+    from daemon import python_env
+    check = subprocess.run(["prlimit", "--nofile=64:64", sys.executable, "-m", "prefork", "check-config", APP,
+                            "--workers", "3"], capture_output=True, text=True, env=python_env(), cwd=tmp_path,
+                           timeout=30)
+    assert check.returncode == 2 and check.stderr.splitlines() == expected, check
 
 
 def test_a_low_soft_descriptor_limit_is_raised_for_the_master_and_kept_for_the_workers(tmp_path):

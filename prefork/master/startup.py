@@ -88,6 +88,18 @@ def open_all(master):
         raise settings_mod.ConfigError(problems)
 
 
+def descriptor_shortage(workers):
+    """What is wrong when even the hard descriptor limit is too low for ``workers`` (else
+    None); ``check-config`` says it as a start would."""
+    need = DESCRIPTORS_BASE + DESCRIPTORS_PER_WORKER * workers
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need or hard == resource.RLIM_INFINITY or hard >= need:
+        return None
+    return (f"{workers} workers need {need} open files in the master (a channel each, twice during a "
+            f"reload, and the operations endpoints); this process may open {hard} (ulimit -Hn): raise the "
+            f"limit (LimitNOFILE= under systemd, --ulimit nofile= under Docker) or lower workers")
+
+
 def descriptors(master, workers):
     """Raise the soft descriptor limit for ``workers`` if needed; what is wrong when
     even the hard limit is too low (else None)."""
@@ -95,10 +107,9 @@ def descriptors(master, workers):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= need:
         return None
-    if hard != resource.RLIM_INFINITY and hard < need:
-        return (f"{workers} workers need {need} open files in the master (a channel each, twice during a "
-                f"reload, and the operations endpoints); this process may open {hard} (ulimit -Hn): raise the "
-                f"limit (LimitNOFILE= under systemd, --ulimit nofile= under Docker) or lower workers")
+    shortage = descriptor_shortage(workers)
+    if shortage is not None:
+        return shortage
     resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
     if master.worker_nofile is None:  # what the workers keep: the limit before the first raise
         master.worker_nofile = soft
