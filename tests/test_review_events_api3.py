@@ -164,3 +164,70 @@ def test_a_request_read_to_its_end_gets_no_error_when_its_client_goes(serve):
     st.wait_for(lambda e: e[0] == "req close")
     st.wait_for(lambda e: e[0] == "res close")
     assert not [e for e in st.events if e[0].startswith("req error")], st.events
+
+
+NODE_TEXT = r"""
+const server = http.createServer((req, res) => {
+  res.setHeader('X-Flag', true);
+  res.setHeader('Content-Type', 'text/plain');
+  res.write('a\u20acb', 'latin1');
+  res.write('c\ud800d');
+  res.end('e\udc80f', 'ucs2');
+});
+server.listen(0, '127.0.0.1', () => {
+  const c = net.connect(server.address().port, '127.0.0.1', () => {
+    c.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+  const chunks = [];
+  c.on('data', (d) => chunks.push(d));
+  c.on('close', () => {
+    const data = Buffer.concat(chunks).toString('latin1');
+    console.log(JSON.stringify({events: [data.slice(data.indexOf('\r\n\r\n') + 4)], flag: /x-flag: (.*)\r\n/i.exec(data)[1]}));
+    server.close();
+  });
+});
+"""
+
+
+def test_text_in_nodes_encodings_and_a_boolean_field(serve):
+    """'latin1' keeps the low byte of each character ("€" is 0xAC; it was "?"), a lone
+    surrogate is U+FFFD in UTF-8 (it raised) and itself in ucs2, and a True field is
+    "true" (it was "True"), as Node writes them."""
+    def on_request(req, res):
+        res.set_header("X-Flag", True)
+        res.set_header("Content-Type", "text/plain")
+        res.write("a\u20acb", "latin1")
+        res.write("c\ud800d")
+        res.end("e\udc80f", "ucs2")
+    st = serve(lambda server, st_: server.on("request", on_request))
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = read_to_close(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"\r\nX-Flag: true\r\n" in head, head
+    text = dechunked(body)
+    assert text == b"a\xacb" + b"c\xef\xbf\xbdd" + "e\udc80f".encode("utf-16-le", "surrogatepass"), text
+    if NODE:
+        node = node_events(NODE_TEXT)
+        assert node["flag"] == "true" and dechunked(node["events"][0].encode("latin-1")) == text, node
+
+
+def dechunked(body):
+    chunks = []
+    while body:
+        line, _, body = body.partition(b"\r\n")
+        size = int(line, 16)
+        chunks.append(body[:size])
+        body = body[size + 2:]
+    return b"".join(chunks)
+
+
+def test_nodes_aliases_a_ported_handler_reads(serve):
+    """``req.connection`` and ``res.connection`` (Node's aliases of the socket, common in
+    older code) and ``socket.local_address`` raised AttributeError."""
+    def on_request(req, res):
+        res.end(f"{req.connection.remote_address} {res.connection is req.socket} {req.socket.local_address}")
+    st = serve(lambda server, st_: server.on("request", on_request))
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert read_to_close(sock).endswith(b"\r\n\r\n127.0.0.1 True 127.0.0.1")

@@ -27,7 +27,7 @@ Rules (Node's, spec section 7):
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
-from ..http.serialize import HeaderError, check_name, check_value, encoded, field_value, header_lines
+from ..http.serialize import HeaderError, check_name, check_value, encoded, field_value, header_lines, utf8
 from ..net import Socket
 from ..net.writing import WriteCallback
 
@@ -148,7 +148,10 @@ class OutgoingRequest(OutgoingFields):
             self.loop.call_soon(report)
             return False
         if isinstance(data, str):
-            data = data.encode()
+            try:
+                data = data.encode()
+            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
+                data = utf8(data)
         if data:
             self._wrote_body = True
         first = self._head is None
@@ -182,7 +185,10 @@ class OutgoingRequest(OutgoingFields):
                     self.once("finish", callback)
             return self
         if isinstance(data, str):
-            data = data.encode()
+            try:
+                data = data.encode()
+            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
+                data = utf8(data)
         parts = []
         if self._head is None:
             # (a head that cannot be fixed raises before the request counts as ended: the

@@ -14,6 +14,7 @@ Date, Keep-Alive) and whether it holds a Content-Length.
 """
 
 import base64
+import codecs
 import re
 import time
 from time import time as _wall
@@ -107,6 +108,18 @@ _ENCODINGS = {"utf8": "utf-8", "utf-8": "utf-8", "latin1": "latin-1", "binary": 
               "ucs2": "utf-16-le", "ucs-2": "utf-16-le", "utf16le": "utf-16-le", "utf-16le": "utf-16-le"}
 
 
+def _replacement(error):
+    return b"\xef\xbf\xbd" * (error.end - error.start), error.end  # U+FFFD in UTF-8 (the utf-8 codec's only)
+
+
+codecs.register_error("prefork.replacement", _replacement)
+
+
+def utf8(text):
+    """``text`` as UTF-8, a lone surrogate as U+FFFD (Node's; ``str.encode()`` raises)."""
+    return text.encode("utf-8", "prefork.replacement")
+
+
 def encoded(data, encoding):
     """A ``str`` body chunk as bytes in one of Node's encodings (``utf8``, ``latin1`` or
     ``binary``, ``ascii``, ``hex``, ``base64``, ``base64url``, ``ucs2``/``utf16le``);
@@ -116,7 +129,14 @@ def encoded(data, encoding):
     name = encoding.lower()
     codec = _ENCODINGS.get(name)
     if codec is not None:
-        return data.encode(codec, "replace") if codec == "latin-1" else data.encode(codec)
+        try:
+            return data.encode(codec)
+        except UnicodeEncodeError:
+            if codec == "latin-1":  # Node keeps the low byte of each UTF-16 code unit: "€" is 0xAC
+                return data.encode("utf-16-le", "surrogatepass")[::2]
+            if codec == "utf-16-le":  # a lone surrogate is its code unit, as Node's ucs2 writes it
+                return data.encode(codec, "surrogatepass")
+            return utf8(data)
     if name == "hex":
         return bytes.fromhex(data[:len(data) - len(data) % 2])
     if name in ("base64", "base64url"):
@@ -165,6 +185,8 @@ def field_value(value):
     latin-1, the bytes they are on the wire, and checked as text; a tuple as a list."""
     if type(value) is bytes:
         return value.decode("latin-1")
+    if value is True or value is False:
+        return "true" if value else "false"  # (JavaScript's String(true))
     if isinstance(value, (list, tuple)):
         if any(type(item) is bytes for item in value):
             return [item.decode("latin-1") if type(item) is bytes else item for item in value]

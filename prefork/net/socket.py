@@ -127,6 +127,12 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     def local_port(self):
         return self.address().get("port")
 
+    @property
+    def local_address(self):
+        """The local address's host (Node's ``localAddress``); None on a UNIX socket."""
+        local = self.address()
+        return local.get("address") if isinstance(local, dict) else None
+
     def fileno(self):
         return self._fd
 

@@ -46,7 +46,7 @@ import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
-from ..http.serialize import body_chunk, encoded
+from ..http.serialize import body_chunk, encoded, utf8
 
 log = logging.getLogger("prefork")
 
@@ -112,7 +112,10 @@ class Writing:
             elif isinstance(data, str):
                 data = encoded(data, encoding)
         if isinstance(data, str):
-            data = data.encode()
+            try:
+                data = data.encode()
+            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
+                data = utf8(data)
         elif type(data) is not bytes:
             if data is None:
                 err = TypeError("May not write null values to stream")

@@ -84,6 +84,11 @@ class IncomingMessage(EventEmitter):
         self._decoder = None  # set_encoding's: body chunks become str
         self._close_after_end = False
 
+    @property
+    def connection(self):
+        """Node's deprecated alias of ``socket`` (``req.connection.remoteAddress``)."""
+        return self.socket
+
     def on(self, event, listener):
         super().on(event, listener)
         if event == "data" and self.readable_flowing is not True:

@@ -109,6 +109,11 @@ class ServerResponse(OutgoingHead, EventEmitter):
     writable = True
 
     @property
+    def connection(self):
+        """Node's deprecated alias of ``socket`` (``req.connection.remoteAddress``)."""
+        return self.socket
+
+    @property
     def finished(self):
         """``end()`` was called (Node's deprecated ``finished``)."""
         return self.writable_ended
@@ -171,7 +176,10 @@ class ServerResponse(OutgoingHead, EventEmitter):
             self._after_end(callback)
             return False
         if isinstance(data, str):
-            data = data.encode()
+            try:
+                data = data.encode()
+            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
+                data = serialize.utf8(data)
         elif type(data) is not bytes:
             data = serialize.body_chunk(data)
         if self.strict_content_length:
@@ -203,7 +211,10 @@ class ServerResponse(OutgoingHead, EventEmitter):
             if callable(data):
                 data, callback = None, data
             elif isinstance(data, str):
-                data = data.encode()
+                try:
+                    data = data.encode()
+                except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
+                    data = serialize.utf8(data)
             else:
                 data = serialize.body_chunk(data)
         if self.writable_ended:
