@@ -88,7 +88,7 @@ def help_text(setting):
         default = f"0o{setting.default:03o}"
     elif setting.default not in ("", []):
         default = ",".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
-    else:
+    elif "(default: " not in setting.doc:
         default = "none"  # (every setting shows its default, an empty one too)
     text = setting.doc
     if default is not None:

@@ -452,8 +452,9 @@ def test_int_during_a_graceful_stop_makes_it_a_fast_stop(daemons):
     d.wait_ready()
     sock = socket.create_connection(("127.0.0.1", d.port), timeout=30)
     try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # the worker holds the connection from now on
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
         sock.sendall(b"GET /sleep/20 HTTP/1.1\r\nHost: x\r\n\r\n")
-        d.wait_workers(1)
         d.signal(signal.SIGTERM)
         d.wait_log(r"graceful stop")
         d.signal(signal.SIGINT)

@@ -140,6 +140,11 @@ def test_at_the_limit_an_address_with_its_share_gets_no_more_while_the_others_ar
         for sock in held:
             assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
         for source in ("127.0.0.1", "127.0.0.2"):  # (kept open: the limit stays reached)
+            for sock in held:  # every one moved just now: none silent for EVICT_AFTER
+                if sock.fileno() >= 0 and closed_count([sock]) == 0:
+                    sock.setblocking(True)
+                    sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
             newcomer, = hold(port, 1, source=source)
             held.append(newcomer)
             newcomer.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")

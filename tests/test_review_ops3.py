@@ -284,3 +284,26 @@ def test_a_bind_held_by_another_process_blames_no_address_of_the_list():
         assert info.value.failures == [(f"[::1]:{port}", "address already in use")]
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("first, second", [("127.0.0.1:{p}", "localhost:{p}"), ("[::1]:{p}", "[0:0::1]:{p}")])
+def test_two_spellings_of_one_bind_name_each_other(first, second):
+    """The same address written twice another way (a name, an IPv6 address spelt
+    longer): the second refusal names the first."""
+    from prefork.master import listeners
+    family = socket.AF_INET6 if first.startswith("[") else socket.AF_INET
+    for _ in range(5):
+        probe = socket.socket(family)
+        probe.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        a, b = first.format(p=port), second.format(p=port)
+        try:
+            listeners.open_listeners([a, b], 16, env={})
+        except listeners.ListenError as exc:
+            if exc.failures[0][0] == a:
+                continue
+            assert exc.failures == [(b, f"address already in use (by {a}, also in this list)")]
+            return
+        raise AssertionError("both were bound")
+    pytest.skip("the ports were taken meanwhile")

@@ -40,14 +40,14 @@ def connect(port, rcvbuf=None):
 
 
 def read_response(sock, end=b"0\r\n\r\n", limit=10.0):
-    got = b""
+    got = bytearray()  # (bytes += would copy 16 MiB over and over)
     deadline = time.monotonic() + limit
     while not got.endswith(end):
-        assert time.monotonic() < deadline, f"no whole response: {len(got)} bytes, ends {got[-40:]!r}"
+        assert time.monotonic() < deadline, f"no whole response: {len(got)} bytes, ends {bytes(got[-40:])!r}"
         chunk = sock.recv(1 << 20)
         assert chunk, f"closed after {len(got)} bytes"
         got += chunk
-    return got
+    return bytes(got)
 
 
 BLOCKS = 16  # MiB written: more than the kernel's send and receive buffers take (tcp_wmem's max is often 4 MiB)

@@ -129,18 +129,29 @@ def _bind(address, backlog, unix_mode):
 
 def _overlaps(sock, address):
     """Whether ``sock`` (bound already) holds ``address``'s port in its way: the same port
-    and family, and the same host or a wildcard on either side."""
+    and family, and the same address (as bound: a name resolved, an IPv6 address
+    normalised) or a wildcard on either side."""
     address = bind_address(address)
     if address.startswith(("unix:", "fd://")) or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return False
     host, _, port = address.rpartition(":")
     host = host.strip("[]") or "0.0.0.0"
+    literal = host.partition("%")[0]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if family == socket.AF_INET and not host.replace(".", "").isdigit():
+        try:
+            family, (literal, *_) = _resolve(host, int(port))
+        except OSError:
+            return False
     held_host, held_port = sock.getsockname()[:2]
     if sock.family != family or held_port != int(port):
         return False
-    wildcards = ("0.0.0.0", "::")
-    return held_host in wildcards or host in wildcards or held_host == host.partition("%")[0]
+    try:
+        mine = socket.inet_pton(family, literal)
+        held = socket.inet_pton(family, held_host.partition("%")[0])
+    except OSError:
+        return False
+    return mine == held or not mine.strip(b"\0") or not held.strip(b"\0")
 
 
 def _resolve(host, port):

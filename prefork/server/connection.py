@@ -415,8 +415,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         socket = self.socket
         server = self.server
         self._attached = res
-        if res.req.readable_flowing is False:
-            res.req.resume()  # answered: a body nobody read is discarded (Node's dump)
+        if res.req.readable_flowing is False and not res.req.listener_count("readable"):
+            res.req.resume()  # answered: a body nobody reads is discarded (Node's dump; a 'readable' reader reads on)
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):
             # a request whose body is still coming, or bytes after the last request

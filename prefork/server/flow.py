@@ -72,7 +72,7 @@ class FlowControl:
         """``req`` holds more unread body than its high-water mark: stop reading until it
         is read, or discard the rest when its response is already done."""
         res = self._res
-        if res is not None and res.req is req and res.writable_ended:
+        if res is not None and res.req is req and res.writable_ended and not req.listener_count("readable"):
             req.resume()  # answered: nobody will read it (Node's dump)
         else:
             req.pause()  # so that its response, once done, resumes it (response_done)

@@ -161,6 +161,8 @@ class IncomingMessage(EventEmitter):
             if size < len(data):
                 self._buffered = [data[size:]]
                 self._buffered_size = len(data) - size
+                if self.readable_flowing is False and self._events and "readable" in self._events:
+                    self._readable_soon()  # more is there: another 'readable', as Node's
                 if self._conn is not None:
                     self._conn.resume_reading("body")
                 return data[:size]
