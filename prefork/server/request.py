@@ -314,10 +314,10 @@ class IncomingMessage(EventEmitter):
             return self
         if not self.complete or not self._consumed:
             self.abort()
-            self.mark_closed(error=error)
+            self.mark_closed(error=error, final=True)
             self.socket.destroy()
         else:
-            self.mark_closed(error=error)
+            self.mark_closed(error=error, final=True)
         return self
 
     def pipe(self, destination, end=True):
@@ -385,6 +385,8 @@ class IncomingMessage(EventEmitter):
         if not self.destroyed:
             if not (reset or final or self._ended or error is not None):
                 self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
+                if self.readable_flowing is False and not (self._events and "readable" in self._events):
+                    self.resume()  # held for a coroutine that did not read it: discarded now (Node's dump)
                 return
             self.destroyed = True
             if self._events:
