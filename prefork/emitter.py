@@ -174,16 +174,16 @@ class EventEmitter:
     def _task_done(self, task, event, args):
         if self._tasks is not None:
             self._tasks.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
+        error = asyncio.CancelledError() if task.cancelled() else task.exception()
         if error is not None:
             self.listener_failed(event, error, args)
 
     def listener_failed(self, event, error, args):
         """A coroutine listener of ``event`` raised ``error`` (plain listeners raise to
-        ``emit``'s caller instead)."""
-        log.error("error in an async %r listener of %s", event, type(self).__name__, exc_info=error)
+        ``emit``'s caller instead); a cancelled one (``CancelledError``: the worker's exit
+        cancels what is left) is not logged here."""
+        if not isinstance(error, asyncio.CancelledError):
+            log.error("error in an async %r listener of %s", event, type(self).__name__, exc_info=error)
 
 
 def pipe(source, destination, end=True):
@@ -208,9 +208,10 @@ class Chunks:
 
     __slots__ = ("stream", "chunks", "size", "done", "error", "waiter", "aborted", "high_water_mark")
 
-    def __init__(self, stream, aborted, high_water_mark=64 * 1024, kept=(), ended=False):
+    def __init__(self, stream, aborted, high_water_mark=64 * 1024, kept=(), ended=False, closed=False):
         """``kept``: chunks the stream received before (collected by someone else);
-        ``ended``: its ``end`` was emitted already."""
+        ``ended``: its ``end`` was emitted already; ``closed``: its ``close`` was (before
+        its end: the loop raises ``aborted()`` once the kept chunks are taken)."""
         self.stream = stream
         self.chunks = deque(kept)
         self.size = sum(len(chunk) for chunk in kept)
@@ -223,6 +224,8 @@ class Chunks:
         stream.once("end", self._end)
         stream.once("close", self._close)
         stream.once("error", self._error)
+        if closed and not ended:
+            self.error = aborted()  # its 'close' came already: waiting for it would never end
 
     def _wake(self):
         waiter = self.waiter

@@ -73,6 +73,7 @@ log = logging.getLogger("prefork.worker")
 BOOT_ERROR = 3
 HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
+TASKS_UNWIND = 0.3  # seconds the tasks left at exit get to unwind (within graceful_timeout's margin)
 EXIT_MARGIN = 0.5  # seconds before the master's kill a draining worker's loop ends, at most
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
                 "max_header_size", "max_headers_count", "connections_checking_interval",
@@ -273,6 +274,7 @@ class Worker:
                 self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
             if self.asgi is not None:
                 loop.run_until_complete(self.asgi.shutdown())
+            cancel_tasks(loop)
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             if self.access is not None:
@@ -396,3 +398,14 @@ def line_buffered(stream):
 def main(slot, settings, listeners, channel):
     """The worker entry point the master calls in the forked child."""
     return Worker(slot, settings, listeners, channel).run()
+
+
+def cancel_tasks(loop, unwind=TASKS_UNWIND):
+    """At the worker's exit, coroutine listeners still running (a request awaiting for
+    ever) are cancelled and get ``unwind`` seconds to run their ``finally`` blocks, as
+    the ASGI adapter's tasks get at its shutdown; their connections are gone by then."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if tasks:
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.wait(tasks, timeout=unwind))

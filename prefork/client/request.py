@@ -59,6 +59,7 @@ Rules (Node's, spec section 7):
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
 """
 
+import asyncio
 import errno
 from base64 import b64encode
 
@@ -137,6 +138,13 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             future.set_exception(raisable(self._failure))
         else:
             future.set_exception(HTTPError("ECONNRESET", "socket hang up"))
+
+    def listener_failed(self, event, error, args):
+        """A coroutine listener of this request raised: as a raising plain listener, its
+        connection is closed (the request then settles), the error logged once."""
+        super().listener_failed(event, error, args)
+        if not isinstance(error, asyncio.CancelledError):
+            self.destroy()
 
     def __await__(self):
         return self.response().__await__()

@@ -200,6 +200,13 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
 
     add_listener = on
 
+    def listener_failed(self, event, error, args):
+        """A coroutine listener of this response raised: its request is destroyed, as a
+        raising plain listener closes the connection."""
+        super().listener_failed(event, error, args)
+        if not isinstance(error, asyncio.CancelledError) and self.req is not None:
+            self.req.destroy()
+
     def collect_body(self):
         """Keep every body chunk, those kept so far and those to come, for ``read()``
         (a paused response is resumed: reading it is asking for the body)."""
@@ -235,7 +242,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
-        chunks = Chunks(self, Aborted, kept=kept, ended=self._ended)
+        chunks = Chunks(self, Aborted, kept=kept, ended=self._ended, closed=self._closed and not self.complete)
         self.resume()  # (a paused response too: iterating is reading)
         return self._iterate(chunks)
 

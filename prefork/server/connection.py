@@ -26,6 +26,7 @@ Rules (Node's, spec §2-§4):
 """
 
 import logging
+from asyncio import CancelledError
 from collections import deque
 
 from ..http.errors import ParseError, request_timeout_error
@@ -237,7 +238,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
                 self._dispatch(req, res, version)
         except StopParsing:
             raise
-        except Exception as exc:
+        except (Exception, CancelledError) as exc:  # (a listener's CancelledError is its failure too)
             self._listener_failed(res, exc)
 
     def _refuse_preface(self):
@@ -318,10 +319,13 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         log.error("error in a request listener", exc_info=exc)
         if res is None or self.socket.destroyed:
             return True
-        if res.writable_ended or res.head_out:
-            # the head is out: send what was written, then close
+        if res.writable_ended:
+            return False  # the response is whole: logged only, the connection serves on
+        if res.head_out:
+            # the head is out: what was written goes out in its turn (after the responses
+            # before it), then the connection closes
             self._closing = True
-            self.socket.destroy_soon()
+            res.cut()
             return True
         res.reset_head()
         res.status_code = 500

@@ -133,6 +133,9 @@ class IncomingMessage(EventEmitter):
         if self._ended:
             future.set_result(b"" if self._decoder is None else "")
             return future
+        if self.destroyed and not self.complete:  # its connection went before its end: no 'close' will come
+            future.set_exception(Aborted())
+            return future
         chunks = []
         self.on("data", chunks.append)
         return settle_on(self, future, "end", lambda: (b"" if self._decoder is None else "").join(chunks),
@@ -327,7 +330,7 @@ class IncomingMessage(EventEmitter):
     def __aiter__(self):
         """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
         ECONNRESET "aborted" when the connection goes before the body's end."""
-        return Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended)
+        return Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended, closed=self.destroyed and not self.complete)
 
     @property
     def headers_distinct(self):

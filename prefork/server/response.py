@@ -35,6 +35,8 @@ are ``outgoing.OutgoingHead``'s):
   response (it keeps a ``__dict__``).
 """
 
+from asyncio import CancelledError
+
 from ..emitter import EventEmitter
 from ..http import framing, serialize
 from .outgoing import OutgoingHead
@@ -465,6 +467,25 @@ class ServerResponse(OutgoingHead, EventEmitter):
         self._head = None
         if self.closes_connection:
             self.should_keep_alive = False  # the replaced head ended the connection: so does this one
+
+    def listener_failed(self, event, error, args):
+        """A coroutine listener of this response ('finish', 'close', ...) raised: handled
+        as a raising request listener (logged; the connection closes unless the
+        response is whole)."""
+        if not isinstance(error, CancelledError):
+            self._conn.listener_failed(self, error)
+
+    def cut(self):
+        """The code making this response failed after its head went out: nothing more is
+        written (no last chunk: the client sees the body cut short); what was written goes
+        out in its turn, then the connection closes."""
+        if self.writable_ended:
+            return
+        self.should_keep_alive = False
+        self.closes_connection = True
+        self.writable_ended = True
+        if self._active:
+            self._conn.response_done(self)
 
     def fail(self, error):
         """The code answering this request raised ``error``: logged; a 500 if the head is

@@ -25,6 +25,7 @@ Rules:
   worker's heap from fragmenting.
 """
 
+import asyncio
 import logging
 import os
 import socket as _socket
@@ -323,7 +324,9 @@ class Server(Accepting, EventEmitter):
 
     def listener_failed(self, event, error, args):
         if event in _REQUEST_EVENTS:
-            args[1].fail(error)
+            if isinstance(error, asyncio.CancelledError) and args[1].destroyed:
+                return  # cancelled after its connection went (the worker's exit): nothing to answer
+            args[1].fail(error)  # a cancelled task with its request still open fails like a raising one
             return
         super().listener_failed(event, error, args)
         socket = _SOCKET_ARG.get(event)
