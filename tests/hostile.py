@@ -70,6 +70,19 @@ def read_to_close(sock, timeout=10.0):
         got += chunk
 
 
+def dechunked(body):
+    """The bytes of a chunked body (its chunks joined; what follows the last is dropped)."""
+    out = bytearray()
+    while body:
+        line, _, body = body.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16)
+        if not size:
+            break
+        out += body[:size]
+        body = body[size + 2:]
+    return bytes(out)
+
+
 def exchange(port, data, timeout=10.0):
     """Send ``data`` on a new connection and read until the server closes."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)

@@ -8,8 +8,7 @@ loopback:
   whole 500.
 """
 
-import socket
-
+from hostile import exchange
 from prefork.asgi import ASGIAdapter
 
 HANDSHAKE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -22,17 +21,6 @@ async def app(scope, receive, send):
     await send({"type": "websocket.http.response.start", "status": 404, "headers": [(b"x-why", b"gone")]})
     if scope["path"] == "/ws-body":
         await send({"type": "websocket.http.response.body", "body": b"no such room"})
-
-
-def exchange(port, data):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        got = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return got
-            got += chunk
 
 
 def test_a_denial_that_returns_before_its_body_is_a_whole_500(serve):

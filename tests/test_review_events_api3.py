@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from hostile import read_to_close
+from hostile import dechunked, read_to_close
 
 NODE = shutil.which("node")
 
@@ -210,27 +210,6 @@ def test_text_in_nodes_encodings_and_a_boolean_field(serve):
     if NODE:
         node = node_events(NODE_TEXT)
         assert node["flag"] == "true" and dechunked(node["events"][0].encode("latin-1")) == text, node
-
-
-def dechunked(body):
-    chunks = []
-    while body:
-        line, _, body = body.partition(b"\r\n")
-        size = int(line, 16)
-        chunks.append(body[:size])
-        body = body[size + 2:]
-    return b"".join(chunks)
-
-
-def test_nodes_aliases_a_ported_handler_reads(serve):
-    """``req.connection`` and ``res.connection`` (Node's aliases of the socket, common in
-    older code) and ``socket.local_address`` raised AttributeError."""
-    def on_request(req, res):
-        res.end(f"{req.connection.remote_address} {res.connection is req.socket} {req.socket.local_address}")
-    st = serve(lambda server, st_: server.on("request", on_request))
-    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert read_to_close(sock).endswith(b"\r\n\r\n127.0.0.1 True 127.0.0.1")
 
 
 NODE_READER = r"""

@@ -5,10 +5,9 @@ app (both thread modes) and an ASGI app get the body. They used to decide from t
 map that none followed: an empty body, the bytes read and thrown away. The event API's
 ``req.headers`` stays cut, as Node's."""
 
-import socket
-
 import pytest
 
+from hostile import dechunked, exchange
 from prefork.asgi import ASGIAdapter
 from prefork.wsgi import WSGIAdapter
 
@@ -37,29 +36,10 @@ async def asgi_app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"%s|%d" % (data, len(scope["headers"]))})
 
 
-def exchange(port, data):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        got = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return got
-            got += chunk
-
-
 def body(data):
     head, _, rest = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 "), data[:300]
-    if b"chunked" not in head.lower():
-        return rest
-    out = b""
-    while True:
-        line, _, rest = rest.partition(b"\r\n")
-        size = int(line, 16)
-        if not size:
-            return out
-        out, rest = out + rest[:size], rest[size + 2:]
+    return dechunked(rest) if b"chunked" in head.lower() else rest
 
 
 @pytest.mark.parametrize("kind", sorted(REQUESTS))

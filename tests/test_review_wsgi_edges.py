@@ -11,10 +11,9 @@ on loopback:
   for HEAD too (it was dropped only with ``threads = 1`` on GET).
 """
 
-import socket
-
 import pytest
 
+from hostile import dechunked, exchange
 from prefork.wsgi import WSGIAdapter
 
 
@@ -41,28 +40,9 @@ def st(serve, request):
     adapter.close()
 
 
-def exchange(port, data):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        got = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return got
-            got += chunk
-
-
 def body_of(data):
     head, _, body = data.partition(b"\r\n\r\n")
-    if b"chunked" in head.lower():
-        out = b""
-        while True:
-            line, _, body = body.partition(b"\r\n")
-            size = int(line, 16)
-            if not size:
-                return head, out
-            out, body = out + body[:size], body[size + 2:]
-    return head, body
+    return head, (dechunked(body) if b"chunked" in head.lower() else body)
 
 
 @pytest.mark.parametrize("host", ["h:abc", "h:99999", "h:-1", "h:1:2", "[::1]x", "user@h:81", "h h", "[::1"])

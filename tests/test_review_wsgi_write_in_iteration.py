@@ -5,10 +5,9 @@ only 'drain' came before the call waited for it: the call waited for ever, the r
 was cut and the worker served nobody else. An in-process server on loopback; each
 pattern's whole body must arrive, and a second request be answered."""
 
-import socket
-
 import pytest
 
+from hostile import dechunked, exchange
 from prefork.wsgi import WSGIAdapter
 
 # (y N: yield N bytes, w N: write N bytes), the patterns that stopped the worker, and others
@@ -30,25 +29,12 @@ def app(environ, start_response):
 
 
 def fetch(port, target):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
-        got = b""
-        while True:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                return got
-            got += chunk
+    return exchange(port, b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
 
 
 def dechunk(data):
     head, _, rest = data.partition(b"\r\n\r\n")
-    body = b""
-    while True:
-        line, _, rest = rest.partition(b"\r\n")
-        size = int(line, 16)
-        if size == 0:
-            return head, body
-        body, rest = body + rest[:size], rest[size + 2:]
+    return head, dechunked(rest)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
