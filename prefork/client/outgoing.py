@@ -147,6 +147,10 @@ class OutgoingRequest(OutgoingFields):
                     self.emit("error", err)
             self.loop.call_soon(report)
             return False
+        if self.destroyed:  # Node's ERR_STREAM_DESTROYED: nothing sent, no event, the callback all the same
+            if callback is not None:
+                self.loop.call_soon(callback)
+            return False
         if isinstance(data, str):
             try:
                 data = data.encode()

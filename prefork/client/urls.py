@@ -41,6 +41,14 @@ def _decode_component(text):
         raise HeaderError("ERR_INVALID_URL", "URI malformed") from None
 
 
+OPTIONS = frozenset(("protocol", "host", "hostname", "port", "default_port", "path", "method", "headers", "agent",
+                     "auth", "timeout", "socket_path", "set_host"))
+# Node's options prefork's client does not implement: refused by name
+NODE_ONLY = frozenset(("signal", "max_header_size", "insecure_http_parser", "join_duplicate_headers",
+                       "unique_headers", "local_address", "local_port", "family", "hints", "lookup",
+                       "create_connection", "set_default_headers"))
+
+
 def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
     """Node's ``http.request(url[, options][, callback])`` (or ``(options[, callback])``):
     a ClientRequest; nothing happens before the next loop turn. ``options`` given beside
@@ -58,6 +66,15 @@ def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
             raise err
         merged.update(options)
     merged.update(extra)
+    unknown = set(merged) - OPTIONS
+    if unknown:
+        name = min(unknown)
+        err = TypeError(f"the {name!r} option is not supported by prefork's client (it takes: "
+                        f"{', '.join(sorted(OPTIONS))})" if name in NODE_ONLY else f"unknown option {name!r}")
+        err.code = "ERR_INVALID_ARG_VALUE"
+        raise err  # (Node's request takes any object; a silently ignored one would change what is sent)
+    if not merged.get("port") and merged.get("default_port"):
+        merged["port"] = merged["default_port"]  # Node's defaultPort: the port when none is given
     protocol = merged.get("protocol")
     if protocol is not None and protocol != "http:":
         raise HeaderError("ERR_INVALID_PROTOCOL", f'Protocol "{protocol}" not supported. Expected "http:"')
@@ -74,8 +91,9 @@ def _url_options(url):
         raise HeaderError("ERR_INVALID_URL", "Invalid URL") from None
     # (``hostname``, as Node's urlToHttpOptions gives it: it wins over a ``host`` option
     # given beside the URL, as in Node)
-    options = {"protocol": parts.protocol, "hostname": parts.hostname, "port": parts.port or 80,
-               "path": parts.path}
+    options = {"protocol": parts.protocol, "hostname": parts.hostname, "path": parts.path}
+    if parts.port:
+        options["port"] = parts.port  # (none: default_port's, else 80)
     if parts.username or parts.password:  # the URL's credentials, percent-decoded (Node's)
         options["auth"] = f"{_decode_component(parts.username)}:{_decode_component(parts.password)}"
     return options
