@@ -14,15 +14,22 @@ Rules (Node's, spec §2-§4):
   socket lives at most ``request_timeout`` (else ``keep_alive_timeout`` + 1 s) longer;
   with neither it closes at once, as Node's does.
 - Timers: ``server.timeout`` from accept; after the last response, the keep-alive idle
-  timer (``keep_alive_timeout`` + 1 s); back to ``server.timeout`` at the next head.
-  Head and request deadlines are checked by the server's sweep against
-  ``message_start`` while ``active`` (from accept or a message's first byte to its end).
+  timer (``keep_alive_timeout`` + 1 s: armed at its ``end()`` when no timeout is in
+  force, else at its ``finish``; one that runs out on a response still flushing finds
+  the connection not idle); back to ``server.timeout`` at the next head. Head and
+  request deadlines are checked by the server's sweep against ``message_start`` while
+  ``active`` (from accept or a message's first byte, line ends alone not counted, to
+  its end).
+- A listener that fails (or its task): a 500 before the head; after it, what was
+  written goes out in its turn and the connection closes; after a whole response,
+  only the log.
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
   written unless the response on the wire has sent its head (and shown to
   ``server.reply_observer``), and the socket closes.
 - A draining server's idle connections wait out their keep-alive timer (one that never
   sent a byte gets one); a request that comes first is answered with ``Connection: close``.
-- A body nobody read (a paused request) is discarded once its response is done.
+- A body nobody reads (a paused request without a 'readable' listener) is discarded once
+  its response is done.
 """
 
 import logging
