@@ -43,6 +43,7 @@ from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pa
 from .replies import ServerReply
 from .dispatch import Dispatch, StopParsing, HeldRequest
 from .leaving import LeavingHTTP
+from .idling import Idling
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
 from .response import ServerResponse
@@ -51,7 +52,7 @@ log = logging.getLogger("prefork.server")
 
 
 
-class Connection(Dispatch, FlowControl, LeavingHTTP):
+class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
     _handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
 
     def __init__(self, server, socket):
@@ -138,25 +139,6 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
             self.socket.destroy_soon()
         if not self.socket.destroyed:
             self._bound_half_close()
-
-    def _bound_half_close(self):
-        """The peer has sent FIN: what is pending may still be sent, for a bounded time."""
-        if self._half_close_timer is not None:
-            return
-        server = self.server
-        if server.request_timeout and server.request_timeout > 0:
-            bound = server.request_timeout
-        elif server.keep_alive_timeout and server.keep_alive_timeout > 0:
-            bound = server.keep_alive_timeout + 1.0
-        else:
-            self.socket.destroy_soon()
-            return
-        self._half_close_timer = self.socket.loop.call_later(bound, self._half_close_expired)
-
-    def _half_close_expired(self):
-        self._half_close_timer = None
-        if not self.socket.destroyed:
-            self.socket.destroy()
 
     def connection_error(self, err):
         self._client_error(err)  # the socket reports none after it closed
@@ -388,36 +370,6 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
     def request_timed_out(self):
         self._client_error(request_timeout_error())
 
-    def on_timeout(self):
-        """The socket's idle timer ran out: Node's socketOnTimeout. True when it was the
-        keep-alive timer running out on a response still being flushed to a slow
-        reader: not idle yet (Node arms that timer at the response's 'finish'), so
-        ``server.timeout`` applies until then and the keep-alive timer after it; the
-        socket reports no timeout."""
-        attached = self._attached
-        if self._keep_alive_timer and attached is not None and not attached.writable_finished:
-            server = self.server
-            socket = self.socket
-            if socket.timeout == server.keep_alive_timeout + 1.0:  # (not one a listener set since)
-                self._keep_alive_timer = False
-                socket.set_timeout(server.timeout or 0)
-                socket.after_flush(self._now_idle)
-                return True
-        req = self._req
-        try:
-            handled = req is not None and not req.complete and req.emit("timeout", self.socket)
-            res = self.current_response  # (Node's socket._httpMessage: one still flushing too)
-            if res is not None and res.emit("timeout", self.socket):
-                handled = True
-            if self.server.emit("timeout", self.socket):
-                handled = True
-        except Exception:
-            log.exception("error in a 'timeout' listener; closing the connection")
-            handled = False
-        if not handled:
-            self.socket.destroy()
-        return False
-
     # -- responses ----------------------------------------------------------------------------
     def response_done(self, res):
         """``res`` (first in the queue) has all its bytes queued on the socket."""
@@ -465,20 +417,6 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
             else:
                 socket.want_drain()  # on_drain resumes
 
-    def _now_idle(self):
-        """The last response is finished, all its bytes in the kernel, where its keep-alive
-        timer was left to start (a timeout in force meanwhile, or the timer ran out on the
-        flush: see response_done, on_timeout) or a drain waited for it."""
-        socket = self.socket
-        if self._responses or self._keep_alive_timer or socket.destroyed or socket.protocol is not self:
-            return
-        server = self.server
-        if server.draining:
-            socket.loop.call_soon(self.drain)  # (once the response's 'finish' has run)
-        elif server.keep_alive_timeout and server.keep_alive_timeout > 0:
-            socket.set_timeout(server.keep_alive_timeout + 1.0)
-            self._keep_alive_timer = True
-
     @property
     def current_response(self):
         """The response on the socket (Node's ``socket._httpMessage``): one ended but not
@@ -487,23 +425,3 @@ class Connection(Dispatch, FlowControl, LeavingHTTP):
         if attached is not None and not attached.writable_finished:
             return attached
         return self._responses[0] if self._responses else None
-
-    # -- state for the server's close_idle / sweep / drain ----------------------------------------
-    def drain(self):
-        """The server drains: an idle connection waits out its keep-alive timer (armed now
-        for one that never sent a byte); with keep-alive timing off it closes now."""
-        if not (self.idle or self.fresh) or self._keep_alive_timer:
-            return
-        if self.current_response is not None:
-            self.socket.after_flush(self._now_idle)  # a response still flushing: at its 'finish'
-            return
-        timeout = self.server.keep_alive_timeout
-        if timeout and timeout > 0:
-            self.socket.set_timeout(timeout + 1.0)
-            self._keep_alive_timer = True
-        else:
-            self.socket.destroy()
-
-    @property
-    def idle(self):
-        return not self.active and not self._responses
