@@ -13,6 +13,12 @@ Rules:
   waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. A task that raises goes to
   ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
   handle a raising plain listener (the server answers 500, or closes).
+- ``newListener`` (before the listener is added) and ``removeListener`` (after it is
+  gone) are emitted as Node emits them, with the event's name and the listener as given
+  (a ``once`` listener's own function), when somebody listens to them. Past
+  ``get_max_listeners()`` listeners of one event (10; ``set_max_listeners(0)``: no limit)
+  a ``MaxListenersExceededWarning`` is warned once per emitter and event, as Node warns
+  of a likely leak; nothing is refused.
 - ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure.
 - ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
   ``req.body()``; the client's ``response()`` has its own waiter, client/awaiting.py) and takes
@@ -22,10 +28,15 @@ Rules:
 
 import asyncio
 import logging
+import warnings
 from collections import deque
 from types import CoroutineType
 
 log = logging.getLogger("prefork")
+
+
+class MaxListenersExceededWarning(RuntimeWarning):
+    """More listeners of one event than the emitter's maximum: a likely leak (Node's warning)."""
 
 
 class _Once:
@@ -80,15 +91,23 @@ def settle_on(emitter, future, done_event, result, fail_event, error):
 
 class EventEmitter:
     _events = None  # created on the first listener: most messages never get one
+    default_max_listeners = 10  # Node's EventEmitter.defaultMaxListeners
+    _max_listeners = None  # set_max_listeners' (None: the default)
+    _warned = None  # the events already warned of (MaxListenersExceededWarning)
 
     def on(self, event, listener):
         if self._events is None:
             self._events = {}
+        elif "newListener" in self._events:
+            self._new_listener(event, listener)
         listeners = self._events.get(event)
         if listeners is None:
             self._events[event] = [listener]
         else:
             listeners.append(listener)
+            most = self.default_max_listeners if self._max_listeners is None else self._max_listeners
+            if 0 < most < len(listeners):
+                self._warn_count(event, len(listeners))
         return self
 
     add_listener = on
@@ -96,8 +115,47 @@ class EventEmitter:
     def prepend_listener(self, event, listener):
         if self._events is None:
             self._events = {}
-        self._events.setdefault(event, []).insert(0, listener)
+        elif "newListener" in self._events:
+            self._new_listener(event, listener)
+        listeners = self._events.setdefault(event, [])
+        listeners.insert(0, listener)
+        most = self.get_max_listeners()
+        if 0 < most < len(listeners):
+            self._warn_count(event, len(listeners))
         return self
+
+    def _new_listener(self, event, listener):
+        self.emit("newListener", event, listener.listener if isinstance(listener, _Once) else listener)
+
+    def _warn_count(self, event, count):
+        if self._warned is None or event not in self._warned:
+            if self._warned is None:
+                self._warned = set()
+            self._warned.add(event)
+            warnings.warn(f"Possible EventEmitter memory leak detected. {count} {event!r} listeners added "
+                          f"to {type(self).__name__}. Use set_max_listeners() to increase the limit",
+                          MaxListenersExceededWarning, stacklevel=3)
+
+    def set_max_listeners(self, n):
+        """Node's ``setMaxListeners``: warn past ``n`` listeners of one event (0: never)."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            err = ValueError(f'The value of "n" is out of range. It must be a non-negative number. Received {n!r}')
+            err.code = "ERR_OUT_OF_RANGE"
+            raise err
+        self._max_listeners = n
+        return self
+
+    def get_max_listeners(self):
+        return self.default_max_listeners if self._max_listeners is None else self._max_listeners
+
+    def event_names(self):
+        """The events that have listeners, in the order of their first listener (Node's ``eventNames``)."""
+        return list(self._events) if self._events else []
+
+    def raw_listeners(self, event):
+        """The listeners of ``event`` with ``once`` wrappers as they are (Node's ``rawListeners``)."""
+        listeners = self._events.get(event) if self._events else None
+        return list(listeners or ())
 
     def once(self, event, listener):
         return self.on(event, _Once(self, event, listener))
@@ -113,16 +171,23 @@ class EventEmitter:
             item = listeners[i]
             if item == listener or (isinstance(item, _Once) and item.listener == listener):
                 del listeners[i]
+                if not listeners:
+                    del self._events[event]
+                if "removeListener" in self._events:
+                    self.emit("removeListener", event, item.listener if isinstance(item, _Once) else item)
                 break
-        if not listeners:
-            del self._events[event]
         return self
 
     remove_listener = off
 
     def remove_all_listeners(self, event=None):
         if self._events:
-            if event is None:
+            if "removeListener" in self._events:  # each one reported, last first (as Node)
+                for name in ([event] if event is not None else [e for e in self._events if e != "removeListener"]
+                             + ["removeListener"]):
+                    for listener in reversed(self._events.get(name, ())):
+                        self.off(name, listener)
+            elif event is None:
                 self._events.clear()
             else:
                 self._events.pop(event, None)

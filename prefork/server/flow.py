@@ -84,6 +84,10 @@ class FlowControl:
         self._drain_waiters.append(res)
         self.socket.want_drain()
 
+    def awaits_drain(self, res):
+        """``res`` was told to wait (its ``write()`` said False) and its ``drain`` has not come."""
+        return self._drain_waiters is not None and res in self._drain_waiters
+
     def on_drain(self):
         waiters, self._drain_waiters = self._drain_waiters, None
         if waiters:

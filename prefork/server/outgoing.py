@@ -1,5 +1,5 @@
-"""The head of a ``ServerResponse``: its header fields, ``write_head``, and the bytes
-of the head once it is fixed.
+"""The head of a ``ServerResponse``: its header fields, ``write_head``, the bytes of the
+head once it is fixed, and the interim (1xx) heads.
 
 Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - The fields and their API are http/fields.py's (shared with the client's request):
@@ -24,6 +24,8 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - A bad status is refused before anything is fixed (``headers_sent`` stays False).
 - An application ``Transfer-Encoding: chunked`` on a response without a body (HEAD)
   stays in the head, but no chunk, not even the last one, is sent (Node's framing).
+- Interim responses (``write_continue``, ``write_processing``, ``write_early_hints``)
+  have no Date and go out at once, in order with the response's other bytes.
 - A ``Trailer`` field makes the body chunked even when its length is known; where it
   cannot be chunked (an application Content-Length, no body, an HTTP/1.0 peer) fixing
   the head raises ERR_HTTP_TRAILER_INVALID, as Node's ``_storeHeader`` throws.
@@ -227,3 +229,22 @@ class OutgoingHead(OutgoingFields):
         if code in _NO_BODY:
             self._has_body = False
         return code
+
+    # -- interim responses (no Date, written at once in order) ------------------------
+    def write_continue(self, callback=None):
+        self._send(serialize.CONTINUE)
+        self.expect_continue = False  # sent
+        if callback is not None:
+            self._when_flushed(callback)
+
+    def write_processing(self, callback=None):
+        self._send(serialize.PROCESSING)
+        if callback is not None:
+            self._when_flushed(callback)
+
+    def write_early_hints(self, hints, callback=None):
+        head = serialize.early_hints(hints)
+        if head is not None:
+            self._send(head)
+            if callback is not None:
+                self._when_flushed(callback)

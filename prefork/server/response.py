@@ -40,6 +40,7 @@ from asyncio import CancelledError
 from ..emitter import EventEmitter
 from ..http import framing, serialize
 from .outgoing import OutgoingHead
+from .writable import WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
@@ -47,7 +48,7 @@ _LAST_CHUNK = framing.LAST_CHUNK
 _STATUS_BYTES = serialize.STATUS_BYTES
 
 
-class ServerResponse(OutgoingHead, EventEmitter):
+class ServerResponse(OutgoingHead, WritableState, EventEmitter):
     """The response to one request, written in request order on its connection."""
 
     # Slots set in __init__, except two read only after they are set: _head (by
@@ -58,7 +59,7 @@ class ServerResponse(OutgoingHead, EventEmitter):
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_trailers")
+                 "bytes_sent", "_trailers", "_corks")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -86,6 +87,7 @@ class ServerResponse(OutgoingHead, EventEmitter):
         self._closed = False
         self.bytes_sent = 0
         self._trailers = None
+        self._corks = 0  # cork() calls not yet undone (writable.py)
 
     @staticmethod
     def _peer_reads_chunked(req):
@@ -106,19 +108,10 @@ class ServerResponse(OutgoingHead, EventEmitter):
         once the head is fixed), whatever Content-Length it declares."""
         return self._has_body
 
-    # Node 20's ``writable``: an own property of the response set true at its making and
-    # never changed (a stream's legacy flag); ``writable_ended`` and ``destroyed`` say more
-    writable = True
-
     @property
     def connection(self):
         """Node's deprecated alias of ``socket`` (``req.connection.remoteAddress``)."""
         return self.socket
-
-    @property
-    def finished(self):
-        """``end()`` was called (Node's deprecated ``finished``)."""
-        return self.writable_ended
 
     # -- body -------------------------------------------------------------------------
     def _body_bytes(self, data, end):
@@ -245,6 +238,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
                     self.headers_sent = self.head_out = self.writable_ended = True
                     length = self.bytes_sent = len(data)
                     self.socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
+                    if self._corks:
+                        self.release_corks()
                     if not self._closed:  # (a send the kernel refuses closes the connection)
                         self._conn.response_done(self)
                     return self
@@ -273,9 +268,12 @@ class ServerResponse(OutgoingHead, EventEmitter):
             out = self._body_bytes(data, True)
         if self._active:
             self.socket.send_bytes(out)
+            if self._corks:
+                self.release_corks()
             if not self._closed:  # (a send the kernel refuses closes the connection)
                 self._conn.response_done(self)
         else:
+            self._corks = 0
             self._send(out)
         return self
 
@@ -303,9 +301,12 @@ class ServerResponse(OutgoingHead, EventEmitter):
                 out = b"%b%b%bContent-Length: %d\r\n\r\n%b" % (line, block.data, suffix, length, body)
             if self._active:
                 self.socket.send_bytes(out)
+                if self._corks:
+                    self.release_corks()
                 if not self._closed:  # (a send the kernel refuses closes the connection)
                     self._conn.response_done(self)
             else:
+                self._corks = 0
                 self._send(out)
             return self
         self.status_code = status
@@ -352,25 +353,6 @@ class ServerResponse(OutgoingHead, EventEmitter):
             lines.append(serialize.header_lines(name, value))
         self._trailers = "".join(lines).encode("latin-1")  # a later call replaces them, as in Node
 
-    # -- interim responses (no Date, written at once in order) ------------------------
-    def write_continue(self, callback=None):
-        self._send(serialize.CONTINUE)
-        self.expect_continue = False  # sent
-        if callback is not None:
-            self._when_flushed(callback)
-
-    def write_processing(self, callback=None):
-        self._send(serialize.PROCESSING)
-        if callback is not None:
-            self._when_flushed(callback)
-
-    def write_early_hints(self, hints, callback=None):
-        head = serialize.early_hints(hints)
-        if head is not None:
-            self._send(head)
-            if callback is not None:
-                self._when_flushed(callback)
-
     def _when_flushed(self, callback):
         """``callback`` once the bytes written so far are in the kernel: for a response
         waiting its turn, kept in line with its bytes until they go out."""
@@ -386,6 +368,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
     def activate(self):
         """First in the connection's queue: queued bytes go out, later ones directly."""
         self._active = True
+        if self._corks:
+            self.apply_corks()
         queued, self._queued = self._queued, None
         if queued:
             for data in queued:
@@ -484,6 +468,8 @@ class ServerResponse(OutgoingHead, EventEmitter):
         self.should_keep_alive = False
         self.closes_connection = True
         self.writable_ended = True
+        if self._corks:
+            self.release_corks()
         if self._active:
             self._conn.response_done(self)
 

@@ -1,0 +1,79 @@
+"""A response's writable-stream surface beyond write/end: Node's ``cork``/``uncork`` and
+its ``writable*`` state (a part of ``ServerResponse``, which owns the state used here).
+
+Rules (Node 20's ``OutgoingMessage``):
+- ``cork()`` holds the response's writes in user space until as many ``uncork()``
+  calls, or ``end()``, which releases every cork the response made (Node's end uncorks
+  fully; so does a response cut short by a failing listener). Only the response's own
+  corks are counted and released: the connection's are its own. After ``end()`` both
+  do nothing. A response waiting its turn behind pipelined ones counts its corks and
+  applies the ones still held when its turn comes.
+- ``writable_corked`` is the number of corks held; ``writable_length`` the bytes
+  written and not yet taken by the kernel (for a response waiting its turn, the bytes
+  it holds); ``writable_high_water_mark`` the point where ``write()`` says False;
+  ``writable_need_drain`` is True between a ``write()`` that said False and its
+  ``drain``.
+"""
+
+
+class WritableState:
+    """Mixed into ``ServerResponse``: the state it reads lives in the response's slots."""
+
+    __slots__ = ()
+
+    # Node 20's ``writable``: an own property of the response set true at its making and
+    # never changed (a stream's legacy flag); ``writable_ended`` and ``destroyed`` say more
+    writable = True
+
+    @property
+    def finished(self):
+        """``end()`` was called (Node's deprecated ``finished``)."""
+        return self.writable_ended
+
+    def cork(self):
+        """Node's ``res.cork()`` (nothing once the response is ended)."""
+        if not self.writable_ended:
+            self._corks += 1
+            if self._active:
+                self.socket.cork()
+
+    def uncork(self):
+        """Node's ``res.uncork()``."""
+        if self._corks and not self.writable_ended:
+            self._corks -= 1
+            if self._active:
+                self.socket.uncork()
+
+    def release_corks(self):
+        """Every cork this response holds goes (at ``end()``, or when it is cut short)."""
+        corks, self._corks = self._corks, 0
+        socket = self.socket
+        if self._active and not socket.destroyed:
+            for _ in range(corks):
+                socket.uncork()
+
+    def apply_corks(self):
+        """The response's turn has come: the corks it holds apply to the socket."""
+        socket = self.socket
+        for _ in range(self._corks):
+            socket.cork()
+
+    @property
+    def writable_corked(self):
+        return self._corks
+
+    @property
+    def writable_length(self):
+        if self.writable_finished or self._closed:
+            return 0
+        if self._active:
+            return self.socket.buffered_size
+        return self._queued_size if self._queued else 0
+
+    @property
+    def writable_high_water_mark(self):
+        return self.socket.high_water_mark
+
+    @property
+    def writable_need_drain(self):
+        return not self._closed and not self.writable_finished and self._conn.awaits_drain(self)
