@@ -195,3 +195,73 @@ def test_more_listeners_than_the_maximum_warns_once():
     with pytest.raises(ValueError) as err:
         quiet.set_max_listeners(-1)
     assert err.value.code == "ERR_OUT_OF_RANGE"
+
+
+NODE_CLIENT = r"""
+const http = require('http');
+const server = http.createServer((req, res) => {
+  let n = 0;
+  req.on('data', (d) => { n += d.length; });
+  req.on('end', () => res.end(String(n)));
+});
+server.listen(0, '127.0.0.1', () => {
+  const log = [];
+  const req = http.request({ host: '127.0.0.1', port: server.address().port, method: 'POST', agent: false });
+  log.push(['fresh', req.finished, req.writableEnded, req.writableFinished, req.writableCorked, req.writable]);
+  req.cork();
+  req.write('abc');
+  log.push(['corked', req.writableCorked]);
+  req.on('socket', () => { req.cork(); log.push(['socket', req.writableCorked, req.connection === req.socket]); });
+  setTimeout(() => {
+    req.end('def');
+    log.push(['ended', req.finished, req.writableEnded, req.writableCorked]);
+  }, 50);
+  req.on('finish', () => log.push(['finish', req.writableFinished]));
+  req.on('response', (res) => {
+    let body = '';
+    res.on('data', (d) => { body += d; });
+    res.on('end', () => { log.push(['body', body]); console.log(JSON.stringify(log)); server.close(); });
+  });
+});
+"""
+
+
+def test_client_request_stream_state_and_cork(serve):
+    """The client request's ``finished`` is Node's (``end()`` was called), with
+    ``writable_ended``, ``writable_finished``, ``writable``, ``connection`` and corks that
+    ``end()`` releases, so the body still goes out."""
+    def on_request(req, res):
+        got = []
+        req.on("data", got.append)
+        req.on("end", lambda: res.end(str(sum(map(len, got)))))
+    st = serve(lambda server, st_: server.on("request", on_request))
+    log = []
+
+    async def main():
+        import asyncio
+        import prefork
+        req = prefork.request({"host": "127.0.0.1", "port": st.port, "method": "POST", "agent": False})
+        log.append(["fresh", req.finished, req.writable_ended, req.writable_finished, req.writable_corked,
+                    req.writable])
+        req.cork()
+        req.write("abc")
+        log.append(["corked", req.writable_corked])
+        req.on("socket", lambda sock: (req.cork(), log.append(["socket", req.writable_corked,
+                                                                 req.connection is req.socket])))
+        req.on("finish", lambda: log.append(["finish", req.writable_finished]))
+        await asyncio.sleep(0.05)  # (Node's script ends in a timer too)
+        req.end("def")
+        log.append(["ended", req.finished, req.writable_ended, req.writable_corked])
+        res = await req
+        log.append(["body", (await res.read()).decode()])
+    import asyncio
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 10))
+    finally:
+        loop.close()
+    assert log[-1] == ["body", "6"], log
+    assert log[:3] == [["fresh", False, False, False, 0, True], ["corked", 1], ["socket", 2, True]], log
+    assert ["ended", True, True, 0] in log and ["finish", True] in log, log
+    if NODE:
+        assert node_json(NODE_CLIENT) == log, log

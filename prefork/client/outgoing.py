@@ -34,7 +34,8 @@ from ..net.writing import WriteCallback
 
 class OutgoingRequest(OutgoingFields):
     """The head and body half of ClientRequest (whose ``loop``, ``method``, ``path``,
-    ``agent``, ``socket``, ``_one_off`` and ``_finish`` it uses)."""
+    ``agent``, ``socket``, ``writable_finished``, ``_one_off`` and ``_finish`` it uses),
+    with Node's writable-stream state and corks (``end()`` releases them all)."""
 
     def _init_outgoing(self):
         self._head = None
@@ -49,6 +50,7 @@ class OutgoingRequest(OutgoingFields):
         self._chunked = False
         self._keep_alive = False
         self._trailers = None  # add_trailers' lines, sent after the last chunk
+        self._corks = 0  # cork() calls not yet undone: held by the socket once there is one
 
     @property
     def _expect_continue(self):
@@ -183,7 +185,7 @@ class OutgoingRequest(OutgoingFields):
             if data:
                 self.write(data, callback=callback)  # Node's: ERR_STREAM_WRITE_AFTER_END, as a write
             elif callback is not None:
-                if self.finished:
+                if self.writable_finished:
                     self.loop.call_soon(callback)
                 else:
                     self.once("finish", callback)
@@ -209,6 +211,8 @@ class OutgoingRequest(OutgoingFields):
             parts.append(framing.LAST_CHUNK if self._trailers is None else b"0\r\n%b\r\n" % self._trailers)
         if parts:
             self._send(b"".join(parts))
+        if self._corks:
+            self._release_corks()
         if self.socket is not None:
             self.socket.after_flush(self._finish)
         return self
@@ -238,3 +242,68 @@ class OutgoingRequest(OutgoingFields):
                 socket.after_flush(WriteCallback(item))  # a write's callback, after its bytes
             else:
                 socket.send_bytes(item)
+
+    # -- Node's writable-stream surface ---------------------------------------------------------
+    writable = True  # Node 20's legacy flag: set at the request's making, never changed
+
+    @property
+    def finished(self):
+        """``end()`` was called (Node's deprecated ``finished``)."""
+        return self._ended
+
+    @property
+    def writable_ended(self):
+        return self._ended
+
+    @property
+    def connection(self):
+        """Node's deprecated alias of ``socket``."""
+        return self.socket
+
+    def cork(self):
+        """Node's ``req.cork()``: writes wait until as many ``uncork()`` calls or ``end()``
+        (which releases them all); nothing once the request is ended."""
+        if not self._ended:
+            self._corks += 1
+            if self.socket is not None and not self.socket.destroyed:
+                self.socket.cork()
+
+    def uncork(self):
+        if self._corks and not self._ended:
+            self._corks -= 1
+            if self.socket is not None and not self.socket.destroyed:
+                self.socket.uncork()
+
+    def _apply_corks(self, socket):
+        """The request has its socket: the corks made before apply to it."""
+        for _ in range(self._corks):
+            socket.cork()
+
+    def _release_corks(self):
+        corks, self._corks = self._corks, 0
+        socket = self.socket
+        if socket is not None and not socket.destroyed:
+            for _ in range(corks):
+                socket.uncork()
+
+    @property
+    def writable_corked(self):
+        return self._corks
+
+    @property
+    def writable_length(self):
+        """Bytes written and not yet taken by the kernel (those kept until the socket comes, before)."""
+        if self.socket is None:
+            return self._queued_size
+        return 0 if self.writable_finished else self.socket.buffered_size
+
+    @property
+    def writable_high_water_mark(self):
+        return Socket.high_water_mark
+
+    @property
+    def writable_need_drain(self):
+        """A ``write()`` said False and its ``drain`` has not come."""
+        if self.socket is None:
+            return self._queued_size >= Socket.high_water_mark
+        return self.socket.writable_need_drain

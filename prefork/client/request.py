@@ -100,7 +100,7 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         self.max_headers_count = None  # Node's maxHeadersCount (None: its default; 0: no cap)
         self.socket = None
         self.res = None
-        self.finished = False
+        self.writable_finished = False  # the last bytes are in the kernel (Node's writableFinished)
         self.destroyed = False
         self.aborted = False  # abort() was called
         self._timeout = options.get("timeout")
@@ -150,8 +150,8 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         return self.response().__await__()
 
     def _finish(self):
-        if not self.finished and not self.destroyed:
-            self.finished = True
+        if not self.writable_finished and not self.destroyed:
+            self.writable_finished = True
             self.emit("finish")
 
     # -- socket ----------------------------------------------------------------------------------
@@ -165,6 +165,8 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         open socket of the request before it in line."""
         self.socket = socket
         self.reused_socket = reused
+        if self._corks:
+            self._apply_corks(socket)
         socket.protocol = self._protocol = ClientProtocol(self, socket)
         self.emit("socket", socket)
         if self._timeout_pending is not None or self._timeout is not None:  # (0 too: no timeout, not the agent's)
@@ -284,14 +286,14 @@ class ClientRequest(OutgoingRequest, EventEmitter):
             # reader read the body, the socket's close waiting for it: a kept-alive
             # exchange then closes the request before the response, as Node's does at
             # the end (its socket's close comes later, in libuv's close phase)
-            if self._close_deferred and self.keeps_socket and self.finished:
+            if self._close_deferred and self.keeps_socket and self.writable_finished:
                 self.loop.call_soon(self._close)
             return
         if self.keeps_socket:
             # the agent takes the socket back, and pools it or closes it (an agent with
             # a socket limit and no keep-alive, nobody in line), as Node's: the
             # request's 'close' comes then, before the response's
-            if not self.finished:
+            if not self.writable_finished:
                 # answered before its body went out (an early 413): the socket is free
                 # once the body is, not before (another request would be written into
                 # the middle of it), as in Node
