@@ -42,7 +42,7 @@ from ..http.serialize import CANNED
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from .replies import ServerReply
 from .dispatch import Dispatch, StopParsing, HeldRequest
-from .leaving import LeavingHTTP
+from .leaving import LeavingHTTP, continuation_head
 from .idling import Idling
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
@@ -58,10 +58,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
     def __init__(self, server, socket):
         self.server = server
         self.socket = socket
-        self.parser = RequestParser(self, server.max_header_size)
-        self.parser.hold = self._hold_requests
-        if server.unique_host_header:
-            self.parser.unique_host = True
+        self.parser = self._new_parser()
         self.message_start = socket.last_activity
         self.active = True
         self._responses = deque()
@@ -74,7 +71,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
         self._error = None
         self._closing = False
         self._eof = False
-        self._continuation = None  # (req, raw headers) of an unlistened upgrade
+        self._continuation = None  # (req, its head's bytes without Upgrade) of an unlistened upgrade
         self._upgrading = None  # (req, bytes after its head) of a CONNECT/upgrade to hand over
         self._continuing = False  # its body is being parsed by a fresh parser
         self._final = False  # a response that ends the connection is fixed
@@ -173,6 +170,16 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
         self._closing = True
         raise StopParsing()
 
+    def _new_parser(self):
+        """A request parser with this server's limits (the connection's first, and the one
+        that parses on after an unlistened upgrade)."""
+        server = self.server
+        parser = RequestParser(self, server.max_header_size)
+        parser.hold = self._hold_requests
+        if server.unique_host_header:
+            parser.unique_host = True
+        return parser
+
     def on_headers(self, method, url, version, raw, keep_alive, upgrade):
         server = self.server
         socket = self.socket
@@ -205,7 +212,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
             if method == "CONNECT" or server.should_upgrade(req):
                 req.upgrade = True
                 return  # handed over when the parser stops at the end of the head
-            self._continuation = (req, full_raw)
+            # its head as read, fixed now: what listeners do to the request cannot
+            # change how the rest of the connection is framed
+            self._continuation = (req, continuation_head(method, url, version, full_raw))
         res = ServerResponse(self, req, keep_alive, active=not self._responses)
         self._res = res
         self._responses.append(res)

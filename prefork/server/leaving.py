@@ -13,15 +13,24 @@ Rules:
   event, which destroys nothing, as in Node) and the bytes read after the head; with
   no listener left by then the socket is destroyed.
 - An unlistened upgrade (or one ``server.should_upgrade`` refuses) is parsed on by a
-  fresh parser without its Upgrade field, so its body and the requests after it are
-  read as usual.
+  fresh parser (with the same limits and Host rule) without its Upgrade field, so its
+  body and the requests after it are read as usual. The head it reads is the one read
+  from the wire, fixed before any listener ran: a listener that rewrites ``req.url``,
+  ``req.method`` or the raw fields changes nothing of the framing.
 """
 
 import logging
 
-from ..http.parser import RequestParser
-
 log = logging.getLogger("prefork.server")
+
+
+def continuation_head(method, url, version, raw):
+    """The bytes of an unlistened upgrade's head as it was read, without its Upgrade
+    field: what the fresh parser reads before the rest of the connection."""
+    lines = [f"{method} {url} HTTP/{version}\r\n"]
+    lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2) if raw[i].lower() != "upgrade"]
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
 
 
 class LeavingHTTP:
@@ -31,21 +40,16 @@ class LeavingHTTP:
         """The parser stopped after an upgrade or CONNECT head; returns bytes to parse next."""
         server = self.server
         if self._continuation is not None:
-            req, raw = self._continuation
             # serve the unlistened upgrade as a plain request: parse on without the Upgrade
             # header, so its body and any pipelined requests are read normally
-            lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-            lines += [f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)
-                      if raw[i].lower() != "upgrade"]
-            lines.append("\r\n")
+            req, head = self._continuation
             self._req = req
             self._continuing = True
             self.parser.release()  # done feeding: the rest goes to a fresh parser
-            self.parser = RequestParser(self, server.max_header_size)
-            self.parser.hold = self._hold_requests
+            self.parser = self._new_parser()
             if self._final:
                 self.parser.on_begin = self._refuse_message
-            return "".join(lines).encode("latin-1") + data[offset:]
+            return head + data[offset:]
         req, self._req = self._req, None
         self._upgrading = (req, data[offset:])
         if self._responses:
