@@ -1,4 +1,7 @@
-"""An Upgrade request nobody takes is served as a plain request, and the connection is
+"""What a listener does to the request object (a router that percent-decodes ``req.url``,
+a method override) cannot change how the connection is framed.
+
+An Upgrade request nobody takes is served as a plain request, and the connection is
 parsed on after it. A review found that the head parsed on was rebuilt from the request
 object after the 'request' listeners ran, so a listener rewriting ``req.url`` (a
 percent-decoding router) or ``req.method`` (a method override) changed the framing of
@@ -80,3 +83,4 @@ def test_two_host_fields_stay_refused_after_an_unlistened_upgrade(serve):
         rest = read_to_close(sock)
     assert first.startswith(b"HTTP/1.1 200 OK"), first
     assert rest.startswith(b"HTTP/1.1 400 Bad Request") and b"good.example" not in rest, rest
+
