@@ -70,7 +70,14 @@ ABUSE = {
     "fragmented ping": (masked(0x09, b"hi"), 1002),
     "ping of 126 bytes": (masked(0x89, b"p" * 126), 1002),
     "ping claiming 2**62 bytes": (bytes((0x89, 0xFF)) + struct.pack("!Q", 1 << 62) + b"mask", 1002),
-    "data claiming 2**63 bytes": (bytes((0x82, 0xFF)) + struct.pack("!Q", 1 << 63) + b"mask", 1009),
+    # a 64-bit length with its top bit set is malformed (RFC 6455 5.2), whatever its size
+    "data claiming 2**63 bytes": (bytes((0x82, 0xFF)) + struct.pack("!Q", 1 << 63) + b"mask", 1002),
+    "data claiming 2**62 bytes, unmasked": (bytes((0x82, 0x7F)) + struct.pack("!Q", 1 << 62), 1002),
+    # a length in more bytes than it needs is malformed: refused on either path (a whole
+    # frame was taken, the same frame starting fragments was refused)
+    "3 bytes with a 16-bit length": (bytes((0x81, 0x80 | 126)) + struct.pack("!H", 3) + b"\0\0\0\0abc", 1002),
+    "3 bytes with a 64-bit length": (bytes((0x81, 0x80 | 127)) + struct.pack("!Q", 3) + b"\0\0\0\0abc", 1002),
+    "200 bytes with a 64-bit length": (bytes((0x82, 0x80 | 127)) + struct.pack("!Q", 200) + b"\0" * 204, 1002),
     "continuation without a start": (masked(0x80, b"hi"), 1002),
     "unfinished continuation without a start": (masked(0x00, b"hi"), 1002),
     "a new message inside fragments": (masked(0x01, b"a") + masked(0x81, b"b"), 1002),
@@ -124,6 +131,39 @@ def test_a_compressed_bomb_closes_with_1009_without_being_inflated(served):
     sock.close()
     grown = served.peak_rss() - before
     assert grown < 16 * 1024, f"the worker's peak memory grew by {grown} KiB"
+    served.healthy()
+
+
+def test_control_frames_between_compressed_fragments_leave_the_message_whole(served):
+    """RFC 7692 6.2: a compressed message's fragments are one stream, and RFC 6455 5.4
+    lets control frames sit between them. A ping or pong there used to end the
+    compressed message: the fragments after it passed uninflated (text: a 1007, binary:
+    garbage), and the next message was out of step."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+
+    def deflated(data):  # the client's context is kept across messages (no takeover refused)
+        return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    sock, head = handshake(served, extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert b"permessage-deflate" in head
+    inflater = zlib.decompressobj(-15)
+
+    def echo():
+        while True:
+            opcode, payload = read_frame(sock)
+            if opcode in (0x1, 0x2):
+                return opcode, inflater.decompress(payload + b"\0\0\xff\xff")
+            assert opcode == 0xA, (opcode, payload)  # the pong to a ping
+
+    echoes = []
+    for text, between in ((False, masked(0x89, b"pi")), (True, masked(0x8A, b"po"))):
+        part = compressor.compress(b"hello ") + compressor.flush(zlib.Z_SYNC_FLUSH)  # (its 4 bytes are
+        # part of the stream: only a message's last fragment drops them)
+        sock.sendall(masked(0x41 if text else 0x42, part) + between + masked(0x80, deflated(b"world")))
+        echoes.append(echo())
+    sock.sendall(masked(0xC1, deflated(b"again")))  # the next message, in the same stream
+    echoes.append(echo())
+    assert echoes == [(0x2, b"hello world"), (0x1, b"hello world"), (0x1, b"again")], echoes
+    sock.close()
     served.healthy()
 
 

@@ -10,6 +10,9 @@ Rules:
 - A message is compressed when its first frame has RSV1; its continuation frames count
   towards the same total. Control frames (between fragments, or after the message)
   are never counted: a ping after a message at the limit is not a message past it.
+  Nor do they reach wsproto's extension, which would end the compressed message at a
+  control frame's end: the fragments after a ping or pong would then pass uninflated
+  (RFC 7692 6.2: a message's fragments are one compressed stream).
 - An offer whose window bits are not numbers is declined (RFC 7692 5: the server
   answers without the extension), as wsproto declines bits out of range; it is the
   client's mistake, not the app's.
@@ -21,7 +24,7 @@ Rules:
 """
 
 from wsproto.extensions import PerMessageDeflate
-from wsproto.frame_protocol import CloseReason, Opcode
+from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
 
 _PIECE = 1024
 
@@ -33,6 +36,7 @@ class BoundedDeflate(PerMessageDeflate):
         self.compressed = False  # the message being received is compressed
         self.inflated = 0  # its bytes so far
         self.counting = False  # the frame being received is part of that compressed message
+        self.control = False  # the frame being received is a control frame
 
     def accept(self, offer):
         if self.enabled():
@@ -48,13 +52,18 @@ class BoundedDeflate(PerMessageDeflate):
             return None
 
     def frame_inbound_header(self, proto, opcode, rsv, payload_length):
+        self.control = opcode.iscontrol()
+        if self.control:  # never compressed (RSV1 on one is a protocol error), never inflated
+            return CloseReason.PROTOCOL_ERROR if rsv.rsv1 else RsvBits(False, False, False)
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             self.compressed = bool(rsv.rsv1)
             self.inflated = 0
-        self.counting = self.compressed and not opcode.iscontrol()
+        self.counting = self.compressed
         return super().frame_inbound_header(proto, opcode, rsv, payload_length)
 
     def frame_inbound_payload_data(self, proto, data):
+        if self.control:
+            return data
         if not self.counting:
             return super().frame_inbound_payload_data(proto, data)
         pieces = []
@@ -69,6 +78,8 @@ class BoundedDeflate(PerMessageDeflate):
         return b"".join(pieces)
 
     def frame_inbound_complete(self, proto, fin):
+        if self.control:
+            return None
         result = super().frame_inbound_complete(proto, fin)
         if self.counting and isinstance(result, bytes):
             self.inflated += len(result)

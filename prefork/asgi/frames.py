@@ -7,6 +7,10 @@ Rules:
   message in one frame (FIN set, no RSV bits, so not compressed), masked as a client's
   frame must be. Everything else (control frames, fragments, compressed frames,
   protocol errors) goes to wsproto whole, so wsproto's state stays exact.
+- ``well_formed``: a header wsproto would take (masked; its length in the fewest bytes
+  and a 64-bit one with its top bit clear, RFC 6455 5.2). The fast path takes, or
+  refuses as too big, only such frames, so a frame gets the same verdict whichever
+  path reads it: a malformed header is wsproto's 1002, even on a huge frame.
 - ``unmask`` and ``server_frame`` are the byte work of those plain frames.
 - ``outgoing`` takes a ``websocket.send`` message's payload only when it is
   ``bytes``-like or ``text`` a ``str`` (an int is not silently a buffer of zeros).
@@ -43,6 +47,19 @@ def next_frame(buf, pos, size):
 def is_plain(first, second):
     """A whole, uncompressed, masked text or binary message in one frame."""
     return (first == 0x81 or first == 0x82) and second & 0x80
+
+
+def well_formed(buf, pos, length):
+    """The header of the frame at ``pos`` (of payload ``length``) is masked and minimal."""
+    second = buf[pos + 1]
+    if not second & 0x80:
+        return False
+    second &= 0x7F
+    if second == 126:
+        return length > 125
+    if second == 127:
+        return 0xFFFF < length < 1 << 63
+    return True
 
 
 def is_text(first):

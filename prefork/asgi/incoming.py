@@ -33,7 +33,7 @@ Rules:
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError
 
-from .frames import ends_fragments, is_plain, is_text, next_frame, starts_fragments, unmask
+from .frames import ends_fragments, is_plain, is_text, next_frame, starts_fragments, unmask, well_formed
 
 _JOIN_EVERY = 64  # fragments of a message kept apart at most, before they are joined
 _BUDGET = 256  # work taken from one read in one go (a frame through wsproto costs _WSPROTO)
@@ -109,13 +109,13 @@ class Incoming:
                 break
             header, end, length = found
             first = buf[pos]
-            if length > max_size and first & 0x0F < 3:
+            if length > max_size and first & 0x0F < 3 and well_formed(buf, pos, length):
                 session.too_big()
                 # its bytes are dropped as they come, never kept: the frames behind it
                 # (the client's close echo) are still read in step
                 self.skipping = end - pos
                 continue
-            plain = not self.fragmented and is_plain(first, buf[pos + 1])
+            plain = not self.fragmented and is_plain(first, buf[pos + 1]) and well_formed(buf, pos, length)
             if end > size:
                 if plain:
                     break  # kept until whole
