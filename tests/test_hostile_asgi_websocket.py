@@ -326,6 +326,13 @@ def test_handshakes_that_are_not_websocket_upgrades(served, request_head, status
     (b"permessage-deflate; client_max_window_bits=99", None),
     (b";;;,,,", None),
     (b"permessage-deflate; server_no_context_takeover", b"permessage-deflate; server_no_context_takeover"),
+    # RFC 7692 5: an unknown parameter, a repeated one, server_max_window_bits without a
+    # value, a value on a flag: declined; a quoted value (RFC 6455 9.1) is the value
+    (b"permessage-deflate; x_unknown", None),
+    (b"permessage-deflate; server_no_context_takeover; server_no_context_takeover", None),
+    (b"permessage-deflate; server_max_window_bits", None),
+    (b"permessage-deflate; client_no_context_takeover=1", None),
+    (b'permessage-deflate; client_max_window_bits="10"', b"permessage-deflate; client_max_window_bits=10"),
 ])
 def test_a_malformed_deflate_offer_is_declined_not_blamed_on_the_app(served, offer, accepted):
     sock, head = handshake(served, extra=b"Sec-WebSocket-Extensions: " + offer + b"\r\n")

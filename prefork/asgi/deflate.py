@@ -13,9 +13,11 @@ Rules:
   Nor do they reach wsproto's extension, which would end the compressed message at a
   control frame's end: the fragments after a ping or pong would then pass uninflated
   (RFC 7692 6.2: a message's fragments are one compressed stream).
-- An offer whose window bits are not numbers is declined (RFC 7692 5: the server
-  answers without the extension), as wsproto declines bits out of range; it is the
-  client's mistake, not the app's.
+- An offer the server must decline (RFC 7692 5) is declined: an unknown parameter, one
+  given twice, a value where none belongs, ``server_max_window_bits`` without one,
+  window bits that are not 8 to 15. The server then answers without the extension:
+  the client's mistake is not the app's. A value in quotes (RFC 6455 9.1) is read as
+  the value.
 - Of several offers (alternatives in the client's order of preference, RFC 7692 5)
   the first acceptable one is taken, read on its own: what an earlier, declined
   offer named and what a later one asks for are not mixed in, so the session inflates
@@ -27,6 +29,39 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
 
 _PIECE = 1024
+
+
+_FLAGS = ("server_no_context_takeover", "client_no_context_takeover")
+_BITS = ("server_max_window_bits", "client_max_window_bits")
+
+
+def acceptable(offer):
+    """The offer with its values unquoted, or None when RFC 7692 5 says decline it."""
+    name, *params = offer.split(";")
+    seen = set()
+    out = [name.strip()]
+    for param in params:
+        key, eq, value = param.partition("=")
+        key, value = key.strip(), value.strip()
+        if key in seen or key not in _FLAGS + _BITS:
+            return None
+        seen.add(key)
+        if key in _FLAGS:
+            if eq:
+                return None
+            out.append(key)
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if not eq:
+            if key == "server_max_window_bits":
+                return None
+            out.append(key)
+            continue
+        if not (value.isdigit() and value.isascii() and 8 <= int(value) <= 15):
+            return None
+        out.append(f"{key}={int(value)}")
+    return "; ".join(out)
 
 
 class BoundedDeflate(PerMessageDeflate):
@@ -41,6 +76,9 @@ class BoundedDeflate(PerMessageDeflate):
     def accept(self, offer):
         if self.enabled():
             return None  # an offer is taken already: the later ones are its alternatives
+        offer = acceptable(offer)
+        if offer is None:
+            return None
         # each offer is read from the defaults: wsproto keeps what it parses of an offer
         # (its flags, its window bits) even when it declines it
         self.client_no_context_takeover = self.server_no_context_takeover = False
