@@ -6,7 +6,11 @@ Rules:
   the loop feeds it, the thread blocks in ``read``; the request is paused while the pipe
   holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
   ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
-  ``BodyTooLarge`` in the reader; a client gone mid-body raises ``ClientDisconnected``.
+  ``BodyTooLarge`` in the reader (and stops the reading); a client gone mid-body raises
+  ``ClientDisconnected``. The limit holds whatever the app does: a body still coming
+  when its call is done is read and dropped (Node's dump) only up to the limit, and a
+  body over it (the app caught the error, or never read) closes the connection once
+  the call's answer is out.
 - The pipes of calls still waiting for a thread hold ``WAITING_BODIES`` bytes together
   at most (``WaitingBodies``), not ``_PIPE_HIGH_WATER`` each: past it, such a pipe
   pauses its request at its first bytes (or at once), and the client's next bytes wait
@@ -154,11 +158,18 @@ class BodyPipe(io.RawIOBase):
     def feed(self, chunk):
         pause = False
         with self.cond:
-            if self.discarded or self.error is not None:
-                return
+            over = self.received <= self.limit < self.received + len(chunk)  # this chunk crosses the limit
             self.received += len(chunk)
+            if self.discarded:
+                if over:
+                    self.req.socket.destroy_soon(linger=True)  # the call is done: its answer goes out first
+                return
+            if self.error is not None:
+                return
             if self.received > self.limit:
                 self._fail(BodyTooLarge(f"the request body is over {self.limit} bytes"))
+                if not self.paused:  # nothing more is read: the connection closes after the answer
+                    self.paused = pause = True
             else:
                 self.chunks.append(chunk)
                 self.size += len(chunk)
@@ -255,7 +266,8 @@ class BodyPipe(io.RawIOBase):
         self.cond.notify()
 
     def discard(self):
-        """The call is done: what is left of the body is dropped."""
+        """The call is done: what is left of the body is dropped; past the limit, the
+        connection closes once the call's answer is out."""
         with self.cond:
             self.discarded = True
             self.on_ready = None
@@ -263,7 +275,10 @@ class BodyPipe(io.RawIOBase):
             self.size = 0
             self._uncount()
             paused, self.paused = self.paused, False
-        if paused:
+            over = self.received > self.limit
+        if over:
+            self.req.socket.destroy_soon(linger=True)
+        elif paused:
             self.req.resume()
 
     def _resume(self):
