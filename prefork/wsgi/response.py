@@ -46,7 +46,8 @@ Rules:
   "rb")``, not a ``GzipFile`` whose ``fileno()`` is the compressed file's) goes out with
   ``os.sendfile`` when its length is known and ``write()`` has not started the body
   (the file is then the rest of it), on a plain connection (over TLS the kernel would
-  send the file unencrypted); any other is iterated.
+  send the file unencrypted); any other is iterated. The call ends (``close()``
+  included) as the transfer starts: the transfer owns a duplicate of the descriptor.
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
   and ``KeyboardInterrupt`` raised by the app included).
@@ -68,6 +69,7 @@ Rules:
 
 import itertools
 import logging
+import os
 import sys
 from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
@@ -404,17 +406,23 @@ class LoopCall:
         if found is None:
             return False
         fd, offset, size = found
+        try:
+            fd = os.dup(fd)  # the transfer's own: the call (and the app's close()) ends as it starts
+        except OSError:
+            return False
         self._send_head()
         has_body = res.has_body_status()
         if has_body and not res.has_header("content-length"):
             res.set_header("Content-Length", str(max(0, size - offset)))
         length = int(res.get_header("content-length") or 0)
         if not has_body or self.req.method == "HEAD" or length == 0:
+            os.close(fd)
             res.end()
             self.finish()
             return True
         res.flush_headers()
         SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
+        self.finish()  # the file's bytes wait in the file: the worker's call is free
         return True
 
     def sent_file(self, missing):
@@ -422,7 +430,6 @@ class LoopCall:
         the file did not have."""
         if missing <= 0 or not under_length(self.req, self.res, missing):
             self.res.end()
-        self.finish()
 
     def _failed(self):
         if sys.exc_info()[0] is ClientDisconnected:  # from write(): the client left, nothing to answer

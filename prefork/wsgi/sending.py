@@ -6,7 +6,10 @@ loop while the client pushes back are ``wsgi/spill.py``'s).
 Rules:
 - A file goes out by ``sendfile`` only when its bytes are its descriptor's as the app
   would read them (``sendable_file``): a regular file opened in binary mode as
-  ``open()`` gives it; anything else is iterated.
+  ``open()`` gives it; anything else is iterated. ``SendFile`` sends from a duplicate
+  of the file's descriptor, its own until the transfer ends or the client goes: the
+  call (its ``close()`` included) ends as the transfer starts, so a client reading a
+  large file slowly holds no call, and its bytes wait in the file, not in memory.
 - A response waiting on a client (``StallWatch`` for the socket's buffer, ``SendFile``
   for its own writes) disconnects it after ``timeout`` seconds without progress:
   neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving.
@@ -114,10 +117,10 @@ class StallWatch:
 
 
 class SendFile:
-    """Sends a file region with os.sendfile once the socket's queue is empty. Waiting for
-    the socket to be writable, it watches the fd itself; the client going away (the
-    response's ``close``, run inside the socket's destroy) drops that watch before the
-    fd number can be reused."""
+    """Sends a file region with os.sendfile once the socket's queue is empty, from ``fd``
+    (a duplicate it closes when done). Waiting for the socket to be writable, it watches
+    the socket's fd itself; the client going away (the response's ``close``, run inside
+    the socket's destroy) drops that watch before the fd number can be reused."""
 
     def __init__(self, call, fd, offset, count):
         self.call = call
@@ -129,22 +132,35 @@ class SendFile:
         self.progressed = monotonic()  # the last time the kernel or the client took bytes
         self.unsent = None  # the kernel's send queue at the last look
         self.timer = None  # the stall check (``timeout`` without progress disconnects)
-        call.when_gone(self._unwatch)
+        call.res.once("close", self._gone)
 
     def start(self):
         socket = self.socket
         if socket.destroyed:
-            self.call.finish()
+            self._release()
             return
         if socket.buffered_size:
             socket.after_flush(self.start)
             return
         self.step()
 
+    def _gone(self, *_):
+        """The response closed (sent, or the client went): nothing more is sent."""
+        self._unwatch()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._release()
+
+    def _release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
     def step(self):
         socket = self.socket
-        if socket.destroyed:
-            self.call.finish()
+        if socket.destroyed or self.fd is None:
+            self._release()
             return
         try:
             while self.remaining > 0:
@@ -161,9 +177,10 @@ class SendFile:
             self._arm()
             return
         except OSError:
+            self._release()
             socket.destroy()
-            self.call.finish()
             return
+        self._release()
         self.call.sent_file(self.remaining)
 
     def _arm(self):
