@@ -8,8 +8,13 @@ on loopback:
   sends its bytes (``threads = 1`` sent an empty body with ``Content-Length: 0``, or
   4096 promised and the close after 18 bytes);
 - a 304's ``Content-Length`` other than 0 is sent as the app gave it, in both modes and
-  for HEAD too (it was dropped only with ``threads = 1`` on GET).
+  for HEAD too (it was dropped only with ``threads = 1`` on GET);
+- an endless generator answering a HEAD, a 304 or with a Content-Length stops at the
+  first block past what the head allows in both modes (with threads it made thousands
+  of blocks, 256 KiB's worth, before the loop's word reached the thread).
 """
+
+import itertools
 
 import pytest
 
@@ -17,8 +22,26 @@ from hostile import dechunked, exchange
 from prefork.wsgi import WSGIAdapter
 
 
+BLOCKS = []  # blocks the endless generator made, per request
+
+
+def endless(status, headers):
+    def generate():
+        for n in itertools.count():
+            BLOCKS[-1] = n + 1
+            yield b"e"
+    BLOCKS.append(0)
+    return status, headers, generate()
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
+    if path.startswith("/endless"):
+        status = "304 Not Modified" if path == "/endless/304" else "200 OK"
+        headers = [("Content-Length", "5")] if path == "/endless/5" else []
+        status, headers, body = endless(status, headers)
+        start_response(status, headers)
+        return body
     if path == "/proc":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return environ["wsgi.file_wrapper"](open("/proc/self/status", "rb"))
@@ -82,3 +105,12 @@ def test_a_file_wrapper_over_a_sys_file_sends_its_bytes(st):
     head, body = body_of(exchange(st.port, b"GET /sys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
     assert head.startswith(b"HTTP/1.1 200 ") and body == expected
 
+
+@pytest.mark.parametrize("method, path, most", [(b"HEAD", b"/endless", 1), (b"GET", b"/endless/304", 1),
+                                                (b"GET", b"/endless/5", 6)])
+def test_an_endless_body_stops_where_the_head_says(st, method, path, most):
+    data = exchange(st.port, method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 "), data
+    if path == b"/endless/5":
+        assert data.endswith(b"\r\n\r\neeeee"), data
+    assert 1 <= BLOCKS[-1] <= most, BLOCKS[-1]

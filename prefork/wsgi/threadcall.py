@@ -15,8 +15,10 @@ Rules:
   ``HeldBytes`` budget: slow readers hold threads, not one body each in memory.
 - A call whose client went away while it waited for a thread is not run.
 - A response that is whole (its Content-Length reached, or an answer without a body:
-  HEAD, 204, 304) ends at its first block past that; the iteration stops there
-  (``close()`` is called) and ``write()`` drops what it is given.
+  HEAD, 1xx, 204, 304) ends at its first block past that; the iteration stops there
+  (``close()`` is called) and ``write()`` drops what it is given. The thread knows it
+  from the head it gives, without waiting for the loop: a HEAD to an endless generator
+  makes one block, not the blocks of a whole hand-over.
 - A client that goes away mid-response: the thread's next write raises
   ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
   in every case, on the app's thread.
@@ -38,6 +40,19 @@ _IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before i
 _HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS = range(7)
 
 
+def body_allowed(status, headers, head_only):
+    """Body bytes a head allows: 0 for an answer without a body (HEAD, 1xx, 204, 304),
+    its Content-Length when it gives one, else None (not known)."""
+    code = status[:3] if isinstance(status, str) else ""
+    if head_only or code in ("204", "304") or code[:1] == "1":
+        return 0
+    for name, value in headers:
+        if isinstance(name, str) and name.lower() == "content-length":
+            value = value.strip() if isinstance(value, str) else ""
+            return int(value) if value.isdigit() and value.isascii() else None
+    return None
+
+
 class ThreadCall:
     """One WSGI call on a pool thread, with its outbox to the loop."""
 
@@ -53,6 +68,8 @@ class ThreadCall:
         self.status = None
         self.headers = None
         self.head_given = False
+        self.left = None  # body bytes the head allows (None: not known), counted down by write()
+        self.head_only = req.method == "HEAD"
         self.queued_at = 0.0
         self.started = 0.0
         self.ident = None
@@ -89,6 +106,13 @@ class ThreadCall:
             return
         self._give_head()
         size = len(data)
+        left = self.left
+        if left is not None:
+            if left <= 0:
+                with self.cond:
+                    self.whole = True  # a block past the body the head allows: the iteration stops
+                return
+            self.left = left - size
         with self.cond:
             while (self.blocked or self.in_flight >= _IN_FLIGHT) and not self.gone and not self.whole:
                 self.cond.wait()
@@ -111,6 +135,7 @@ class ThreadCall:
             if self.status is None:
                 raise AssertionError("the app returned before calling start_response")
             self.head_given = True
+            self.left = body_allowed(self.status, self.headers, self.head_only)
             self._post(_HEAD, (self.status, list(self.headers)))
 
     def _post(self, kind, payload=None):
