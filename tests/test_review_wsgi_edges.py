@@ -11,8 +11,13 @@ on loopback:
   for HEAD too (it was dropped only with ``threads = 1`` on GET);
 - an endless generator answering a HEAD, a 304 or with a Content-Length stops at the
   first block past what the head allows in both modes (with threads it made thousands
-  of blocks, 256 KiB's worth, before the loop's word reached the thread).
+  of blocks, 256 KiB's worth, before the loop's word reached the thread);
+- ``write()`` called after the call returned (from a thread the app started) raises
+  EBADF, as gunicorn's sync worker does (it was dropped and reported success; with
+  ``threads = 1`` it ran the loop's objects from the foreign thread).
 """
+
+import errno
 
 import itertools
 
@@ -34,8 +39,14 @@ def endless(status, headers):
     return status, headers, generate()
 
 
+WRITES = []  # the write() callables of /later calls
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
+    if path == "/later":
+        WRITES.append(start_response("200 OK", [("Content-Type", "text/plain")]))
+        return [b"now"]
     if path.startswith("/endless"):
         status = "304 Not Modified" if path == "/endless/304" else "200 OK"
         headers = [("Content-Length", "5")] if path == "/endless/5" else []
@@ -114,3 +125,11 @@ def test_an_endless_body_stops_where_the_head_says(st, method, path, most):
     if path == b"/endless/5":
         assert data.endswith(b"\r\n\r\neeeee"), data
     assert 1 <= BLOCKS[-1] <= most, BLOCKS[-1]
+
+
+def test_a_write_after_the_call_returned_raises(st):
+    data = exchange(st.port, b"GET /later HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert data.endswith(b"\r\n\r\nnow"), data
+    with pytest.raises(OSError) as err:
+        WRITES[-1](b"late")  # from this thread, after the call
+    assert err.value.errno == errno.EBADF

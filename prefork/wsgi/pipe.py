@@ -28,6 +28,7 @@ Rules:
   uploads parked behind it until ``request_timeout`` ends it, never a thread.
 """
 
+import errno
 import io
 import sys
 import threading
@@ -124,6 +125,13 @@ class BodyTooLarge(Exception):
 
 class ClientDisconnected(OSError):
     """The client went away: nothing more can be read from or written to it."""
+
+
+def call_over():
+    """The error of a ``write()`` made after its call returned (from a thread the app
+    started): the response is done, nothing more reaches the client (gunicorn's sync
+    worker raises EBADF there)."""
+    return OSError(errno.EBADF, "write() after the WSGI call returned: the response is done")
 
 
 class BodyPipe(io.RawIOBase):

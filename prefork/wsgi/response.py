@@ -78,7 +78,7 @@ from .body import (answer_failure, as_app_code, check_restart, close_iterable, e
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
 from .sending import SendFile, StallWatch, sendable_file
 from .spill import Spill, pushes_back, push_out
-from .pipe import ClientDisconnected
+from .pipe import ClientDisconnected, call_over
 from .streams import FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
@@ -151,6 +151,8 @@ class LoopCall:
         wait without holding the loop)."""
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
+        if self.finished:  # (a thread the app started, writing after the call returned)
+            raise call_over()
         res = self.res
         if res.socket.destroyed and not res.writable_ended:
             raise ClientDisconnected("the client went away")

@@ -32,7 +32,7 @@ from .head import apply_head, early_hints, not_bytes
 from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                    under_length)
 from .sending import StallWatch
-from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected
+from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -70,6 +70,7 @@ class ThreadCall:
         self.head_given = False
         self.left = None  # body bytes the head allows (None: not known), counted down by write()
         self.head_only = req.method == "HEAD"
+        self.returned = False  # the call is over: write() raises
         self.queued_at = 0.0
         self.started = 0.0
         self.ident = None
@@ -102,6 +103,8 @@ class ThreadCall:
         """The legacy write() callable (and each block of the iterable)."""
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
+        if self.returned:  # (a thread the app started, writing after the call returned)
+            raise call_over()
         if not data:
             return
         self._give_head()
@@ -167,6 +170,7 @@ class ThreadCall:
             iterable = self.adapter.app(environ, self.start_response)
             kind = iterable.__class__
             if (kind is list or kind is tuple) and not self.head_given:
+                self.returned = True
                 data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
                 if data.__class__ is not bytes and not isinstance(data, bytes):
                     raise not_bytes(data)
@@ -208,6 +212,7 @@ class ThreadCall:
     def _finish(self, iterable):
         if iterable is not None and iterable.__class__ is not list:
             close_iterable(iterable)
+        self.returned = True
         errors = self.adapter.errors
         if errors.held:
             errors.flush()  # a line this thread's wsgi.errors holds without its end
