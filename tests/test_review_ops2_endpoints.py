@@ -6,6 +6,7 @@ daemons, real sockets and signals; every process is killed by PID at the end (th
 
 import os
 import signal
+import time
 import socket
 
 from daemon import wait_until
@@ -173,5 +174,37 @@ def test_connections_held_by_many_addresses_make_room_once_silent(daemons):
         wait_until(lambda: probe(port, source="127.0.2.1").startswith(b"HTTP/1.1 200 OK"), 5,
                    what="a probe answered")
         assert closed_count(held) == 1
+    finally:
+        close(held)
+
+
+def test_heads_trickled_from_many_addresses_do_not_keep_a_probe_out(daemons):
+    """64 connections, each from its own address, each sending a head byte more often
+    than once a second: none was ever silent for EVICT_AFTER, so every probe from another
+    address was closed at once (a kubelet's liveness probe failed and the pod was
+    restarted). A connection that brings no request for a second is idle however often
+    its bytes come: it makes room."""
+    d = daemons(workers=1)
+    d.wait_ready()
+    port = d.metrics_port()
+    base = master_fds(d.pid)
+    held = []
+    try:
+        for i in range(LIMIT):
+            held += hold(port, 1, first_bytes=b"GET /healthz HTTP/1.1\r\nX: ", source=f"127.0.1.{i + 1}")
+        accepted(d, base + LIMIT)
+        answered = False
+        deadline = time.monotonic() + 8
+        while not answered and time.monotonic() < deadline:
+            for sock in held:  # every connection moves: none is silent
+                try:
+                    sock.send(b"x")
+                except OSError:
+                    pass
+            try:
+                answered = probe(port, source="127.0.2.1").startswith(b"HTTP/1.1 200 OK")
+            except OSError:
+                pass
+        assert answered, "no probe answered while the heads trickled"
     finally:
         close(held)

@@ -17,14 +17,16 @@ Rules:
   at once, a request head or a whole request gets ``REQUEST_TIMEOUT`` seconds, an idle
   connection ``IDLE_TIMEOUT``. At the limit, room is made for a new connection by
   closing one (``make_room``): of the address holding the most connections if it holds
-  more than the new one's would, else any silent (no byte read or written) for
-  ``EVICT_AFTER`` seconds, another address's first, the one silent longest; else, when
-  the new one's address holds some (local clients all come from 127.0.0.1), its own
-  connection held longest: the address keeps its share and takes none of another's.
-  When there is none, the new connection is closed at once.
-  Connections held open, by one client or many (silent, or one client trickling
-  heads), thus do not keep a probe out, from another address or from the same one, and
-  a connection that moved within the last second (a probe being answered) is closed
+  more than the new one's would, else any idle for ``EVICT_AFTER`` seconds, another
+  address's first, the one idle longest; else, when the new one's address holds some
+  (local clients all come from 127.0.0.1), its own connection held longest: the
+  address keeps its share and takes none of another's. When there is none, the new
+  connection is closed at once. Idle: no byte read or written for that long, or no
+  request (head) received for that long while none is being answered: a connection
+  trickling a head byte by byte is idle however often its bytes come.
+  Connections held open, by one client or many (silent, or trickling heads), thus do
+  not keep a probe out, from another address or from the same one, and a connection
+  that had a request within the last second or is being answered (a probe) is closed
   only for an address holding fewer, or for a newcomer of its own address.
 - A path is routed whatever the form of the request target (origin or absolute) and
   its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
@@ -57,7 +59,7 @@ IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent
 HEARTBEAT_FRESH = 3.0  # seconds: a worker with an older heartbeat is not healthy for the watchdog
 QUIESCE_LIMIT = 1.0  # seconds the endpoints' open connections get to finish before a re-exec
 TURN_BUDGET = 0.005  # seconds of answers per loop turn
-EVICT_AFTER = 1.0  # seconds of silence after which any connection may make room for another address's
+EVICT_AFTER = 1.0  # seconds idle (silent, or with no request) after which a connection may make room
 
 
 def watchdog_interval():
@@ -117,6 +119,10 @@ def start_metrics(master, address, inherited=()):
               "/status.json": status_json}
 
     def route(req, res):
+        seen = open_sockets.get(req.socket)
+        if seen is not None:
+            seen.answering += 1
+            res.once("close", seen.answered)
         if not req.complete:  # a body still coming: none is asked for here
             res.set_header("Connection", "close")
             res.once("finish", lambda: req.complete or res.socket.destroy())
@@ -128,7 +134,13 @@ def start_metrics(master, address, inherited=()):
             answer(res, 405, "method not allowed\n")
         else:
             handler(req, res)
-    on_request = Answers(master.loop, route).add
+    answers = Answers(master.loop, route)
+
+    def on_request(req, res):
+        seen = open_sockets.get(req.socket)
+        if seen is not None:
+            seen.since = time.monotonic()  # a request came: not idle
+        answers.add(req, res)
     key = listeners_mod.METRICS_PREFIX + address
     sock = listeners_mod.take(inherited, key) if inherited else None
     for name, other in [item for item in inherited if item[0].startswith(listeners_mod.METRICS_PREFIX)]:
@@ -140,13 +152,14 @@ def start_metrics(master, address, inherited=()):
     server = create_server(on_request, loop=master.loop, keep_alive_timeout=5.0, timeout=IDLE_TIMEOUT,
                            headers_timeout=REQUEST_TIMEOUT, request_timeout=REQUEST_TIMEOUT,
                            connections_checking_interval=1.0)
-    open_sockets = {}  # socket -> None, in the order accepted
+    open_sockets = {}  # socket -> Seen, in the order accepted
 
     def on_connection(socket):
-        if len(open_sockets) >= MAX_CONNECTIONS and not make_room(open_sockets, socket.remote_address, time.monotonic()):
+        now = time.monotonic()
+        if len(open_sockets) >= MAX_CONNECTIONS and not make_room(open_sockets, socket.remote_address, now):
             socket.destroy()
             return
-        open_sockets[socket] = None
+        open_sockets[socket] = Seen(now)
         socket.on("close", lambda had_error: open_sockets.pop(socket, None))
     server.on("connection", on_connection)
     master.metrics_server = server
@@ -192,13 +205,32 @@ class Answers:
             self.loop.call_soon(self.pump)
 
 
+class Seen:
+    """What the endpoints know of one of their connections: when it was accepted or
+    last brought a request (``since``), and how many of its requests are being answered."""
+
+    __slots__ = ("since", "answering")
+
+    def __init__(self, now):
+        self.since = now
+        self.answering = 0
+
+    def answered(self, *_):
+        self.answering -= 1
+
+    def idle(self, sock, now):
+        """Nothing moved for ``EVICT_AFTER`` seconds, or no request came for as long while
+        none is answered (a head trickled byte by byte moves, but brings no request)."""
+        return now - sock.last_activity >= EVICT_AFTER or (not self.answering and now - self.since >= EVICT_AFTER)
+
+
 def make_room(sockets, peer, now):
     """Close one of ``sockets`` (the endpoints' open connections, at their limit, a dict
-    in the order they were accepted) for a new connection from address ``peer``: of the
-    address holding the most, if it holds more than ``peer`` would with the new one;
-    else one silent for ``EVICT_AFTER`` seconds, another address's first, the one whose
-    last read or write is oldest; else, when ``peer`` holds some (every local client
-    shares 127.0.0.1), its own connection held longest. False when there is none."""
+    socket -> ``Seen`` in the order they were accepted) for a new connection from address
+    ``peer``: of the address holding the most, if it holds more than ``peer`` would with
+    the new one; else one idle (``Seen.idle``), another address's first, the one idle
+    longest; else, when ``peer`` holds some (every local client shares 127.0.0.1), its
+    own connection held longest. False when there is none."""
     by_peer = {}
     for sock in sockets:
         by_peer.setdefault(sock.remote_address, []).append(sock)
@@ -206,9 +238,10 @@ def make_room(sockets, peer, now):
     if len(crowd) > len(by_peer.get(peer, ())) + 1:
         victim = min(crowd, key=lambda sock: sock.last_activity)
     else:
-        silent = [sock for sock in sockets if now - sock.last_activity >= EVICT_AFTER]
-        if silent:
-            victim = min(silent, key=lambda sock: (sock.remote_address == peer, sock.last_activity))
+        idle = [sock for sock, seen in sockets.items() if seen.idle(sock, now)]
+        if idle:
+            victim = min(idle, key=lambda sock: (sock.remote_address == peer,
+                                                 min(sock.last_activity, sockets[sock].since)))
         elif peer in by_peer:
             victim = by_peer[peer][0]  # (in accept order): the address keeps its share, takes no one else's
         else:
