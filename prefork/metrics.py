@@ -124,8 +124,17 @@ def count_first(requests, method, code):
 
 
 def _add(total, snapshot):
-    for key in ("connections_total", "dropped", "duration_sum"):
+    for key in ("connections_total", "dropped"):
         total[key] = total.get(key, 0) + snapshot.get(key, 0)
+    # seconds added as whole nanoseconds: an exact sum, whatever the order (floats added
+    # in another order after a worker's exit could come out one rounding step lower, and
+    # a counter that goes down is a reset to Prometheus); "duration_sum" follows it
+    nanos = snapshot.get("duration_nanos")
+    if nanos is None:
+        nanos = round(snapshot.get("duration_sum", 0.0) * 1e9)
+    nanos += total.get("duration_nanos", 0)
+    total["duration_nanos"] = nanos
+    total["duration_sum"] = nanos / 1e9
     for key in ("requests", "client_errors", "tls_handshake_failures", "proxy_errors"):
         bucket = total.setdefault(key, {})
         for name, count in snapshot.get(key, {}).items():
