@@ -267,7 +267,7 @@ class MasterCollector:
         for reason in RESTART_REASONS:
             restarts.add([reason], master.restarts.get(reason, 0))
         yield restarts
-        yield counter("prefork_reloads", "Reloads (HUP) that started a new generation.", master.reloads)
+        yield counter("prefork_reloads", "Reloads (HUP) whose new generation took over.", master.reloads)
         yield counter("prefork_reload_failures", "Reloads that changed nothing: a bad "
                       "configuration, or a new worker that failed to boot.", master.reload_failures)
         age = gauge("prefork_worker_heartbeat_age_seconds", "Seconds since each serving worker's "

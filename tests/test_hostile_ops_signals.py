@@ -96,9 +96,10 @@ def test_a_reload_whose_app_fails_is_logged_and_shown_and_the_old_workers_serve(
     d.signal(signal.SIGHUP)
     d.wait_log(r"reload refused: a new worker failed to boot")
     master = status(d)["master"]
-    assert master["reload_failures"] == 1
+    assert master["reload_failures"] == 1 and master["reloads"] == 0  # (a failed one is no reload)
     assert "missing DATABASE_URL" in master["last_reload_error"]
-    assert d.scrape()[("prefork_reload_failures_total", ())] == 1
+    scraped = d.scrape()
+    assert scraped[("prefork_reload_failures_total", ())] == 1 and scraped[("prefork_reloads_total", ())] == 0
     wait_until(lambda: d.serving_workers() == before, 10, what="the new generation gone")
     assert int(d.request().split()[-1]) in before
 
@@ -106,7 +107,7 @@ def test_a_reload_whose_app_fails_is_logged_and_shown_and_the_old_workers_serve(
     d.signal(signal.SIGHUP)
     d.wait_log(r"generation \d+ ready")
     wait_until(lambda: status(d)["master"]["last_reload_error"] is None, 10, what="the error cleared")
-    assert status(d)["master"]["reload_failures"] == 1
+    assert status(d)["master"]["reload_failures"] == 1 and status(d)["master"]["reloads"] == 1
 
 
 def test_a_bad_configuration_on_hup_is_counted_as_a_failed_reload(daemons, tmp_path):

@@ -63,7 +63,6 @@ def reload(master):
     except OSError as exc:
         failed(master, f"cannot open {exc.filename}: {(exc.strerror or str(exc)).lower()}")
         return
-    master.reloads += 1
     generation = master.generation + 1
     master.new_generation = (generation, new)
     log.info("reload: starting generation %d with %d workers", generation, count)
@@ -112,6 +111,7 @@ def switch_over(master):
     old = [w for w in master.workers.values() if w.generation != generation]
     master.settings = new
     master.generation = generation
+    master.reloads += 1  # one that took effect (a failed one counts in reload_failures alone)
     master.target = master.pending_target
     for worker in old:
         master.retire(worker, "reload")
