@@ -262,7 +262,8 @@ class MasterCollector:
         for reason, count in sorted(totals.get("proxy_errors", {}).items()):
             proxy_errors.add([reason], count)
         yield proxy_errors
-        yield gauge("prefork_workers", "Worker processes alive.", len(workers))
+        # (the draining workers of the master a USR2 re-executed from count too: they serve still)
+        yield gauge("prefork_workers", "Worker processes alive.", len(workers) + len(master.foreign))
         restarts = counter("prefork_worker_restarts", "Workers replaced, by reason.", labels=["reason"])
         for reason in RESTART_REASONS:
             restarts.add([reason], master.restarts.get(reason, 0))

@@ -8,6 +8,9 @@ Rules:
   table from ``status.json`` every few seconds (``?refresh=SECONDS``, 0.5 to 3600). The
   script writes text only (``textContent``), never markup.
 - Without JavaScript the page reloads itself and shows the snapshot as JSON.
+- After a USR2 re-exec the workers of the previous master, draining, are listed too
+  (``previous_master``): they report to nobody any more, so only their pid, RSS and
+  CPU are known.
 """
 
 import json
@@ -47,6 +50,17 @@ def snapshot(master):
             "rss": usage[0] if usage else None, "cpu": round(usage[1], 2) if usage else None,
             "heartbeat_age": round(beat_age, 3),
             "stale": health.is_stale(worker, now, limit, master.settings.timeout),
+        })
+    for pid in sorted(master.foreign):
+        usage = proc_stats(pid)
+        if usage is None:
+            continue  # gone (or a zombie about to be reaped)
+        # a worker of the master this one re-executed from, draining: it reports to nobody
+        # now, so what /proc says is all there is
+        workers.append({
+            "slot": None, "pid": pid, "generation": None, "state": "draining", "age": None,
+            "requests": None, "connections": None, "rss": usage[0], "cpu": round(usage[1], 2),
+            "heartbeat_age": None, "stale": False, "previous_master": True,
         })
     totals = master.aggregator.totals([w.stats for w in master.workers.values() if w.stats])
     ready, readiness = health.readiness(master)

@@ -53,6 +53,7 @@ PAGE = """<!DOCTYPE html>
   var refresh = {{REFRESH}}, renders = 0;
   function $(id) { return document.getElementById(id); }
   function age(s) {
+    if (s === null || s === undefined) return "-";
     if (s < 60) return s.toFixed(1) + " s";
     if (s < 3600) return Math.floor(s / 60) + " min " + Math.floor(s % 60) + " s";
     if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
