@@ -191,6 +191,7 @@ def load(config_file=None, env=None, argv_values=None):
     if problems:
         raise ConfigError(problems)
     warnings.extend(_inert(values, sources))
+    warnings.extend(_root_path_trap(values, sources))
     warnings.extend(_relative_to_start(values, sources))
     return Settings(values, config_file, sources, warnings, tls_context=built.get("context"))
 
@@ -250,6 +251,17 @@ def _inert(values, sources):
     return found
 
 
+def _root_path_trap(values, sources):
+    """A ``root_path`` with characters past ASCII: WSGI reads a path's bytes as latin-1
+    (PEP 3333), so under WSGI it matches only a latin-1 percent-encoded path, never the
+    UTF-8 one a browser sends (``/café`` is ``/caf%C3%A9`` on the wire)."""
+    value = values.get("root_path") or ""
+    if value.isascii():
+        return []
+    return [f"{sources.get('root_path', 'root_path')}: {value!r} holds characters past ASCII: under WSGI "
+            "it matches only paths percent-encoded in latin-1, never the UTF-8 a browser sends "
+            f"(use the latin-1 reading of those bytes, {value.encode('utf-8').decode('latin-1')!r}, "
+            "or an ASCII prefix)"]
 
 
 if __name__ == "__main__":

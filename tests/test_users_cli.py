@@ -383,3 +383,17 @@ def test_gunicorns_check_config_bounds_the_load_by_timeout_as_a_boot_is(tmp_path
     assert err.splitlines()[:2] == ["half a line", "argv:--app: partial:app is an int 1, which is not callable: APP "
                                                    "names the app object (module:ATTRIBUTE), or an app factory to call "
                                                    "(module:factory())"]
+
+
+def test_a_root_path_past_ascii_is_warned_about(tmp_path):
+    """Under WSGI a path's bytes are latin-1 (PEP 3333): ``/café`` matches only
+    ``/caf%E9``, never the ``/caf%C3%A9`` a browser sends. Said, with what would match."""
+    out = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--root-path", "/café"],
+                         capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert ("warning: argv:--root-path: '/café' holds characters past ASCII: under WSGI it matches only paths "
+            "percent-encoded in latin-1, never the UTF-8 a browser sends (use the latin-1 reading of those "
+            "bytes, '/cafÃ©', or an ASCII prefix)") in out.stderr.splitlines(), out.stderr
+    quiet = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--root-path", "/shop"],
+                           capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=30)
+    assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
