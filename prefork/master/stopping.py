@@ -3,7 +3,12 @@
 Rules:
 - A graceful stop withdraws readiness (/readyz) at once and starts draining after
   ``readiness_withdraw`` seconds: the listeners close, every worker gets TERM and has
-  ``graceful_timeout`` seconds before the deadlines kill it.
+  ``graceful_timeout`` seconds before the deadlines kill it. Workers still booting (a
+  reload's new generation) go first, killed (they have served nothing), and the
+  serving ones are told to drain once they are gone (``BOOTING_GONE`` seconds at most):
+  a booting worker holds the listen sockets without accepting, so connections the
+  kernel queued for it after the serving ones stopped accepting would be reset when it
+  goes.
 - A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
   booting, before its handlers, must end by a default action that dumps no core); the
   deadlines kill what is left after ``KILL_GRACE``. A fast stop during a graceful one
@@ -21,6 +26,7 @@ from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
 
+BOOTING_GONE = 1.0  # seconds a graceful stop waits for the killed booting workers before draining
 
 def graceful_stop(master):
     """Readiness is withdrawn at once; draining starts after readiness_withdraw seconds."""
@@ -39,9 +45,29 @@ def graceful_stop(master):
 def drain_all(master):
     if master.stopping != "graceful":  # a fast stop came first
         return
+    master.close_listeners()
+    booting = [worker for worker in master.workers.values() if not worker.ready]
+    if booting:
+        log.info("graceful stop: stopping %d workers still booting first", len(booting))
+        for worker in booting:
+            worker.retiring = True
+            master.kill(worker.pid, signal.SIGKILL)
+    wait_booting(master, {worker.pid for worker in booting}, time.monotonic() + BOOTING_GONE)
+
+
+def wait_booting(master, pids, until):
+    """The serving workers drain once the booting ones (``pids``) are reaped, or at ``until``."""
+    if master.stopping != "graceful":
+        return
+    if pids.intersection(master.workers) and time.monotonic() < until:
+        master.loop.call_later(0.005, wait_booting, master, pids, until)
+        return
+    drain_serving(master)
+
+
+def drain_serving(master):
     log.info("graceful stop: draining %d workers (up to %.1f s)", len(master.workers),
              master.settings.graceful_timeout)
-    master.close_listeners()
     deadline = time.monotonic() + master.settings.graceful_timeout
     for worker in master.workers.values():
         worker.retiring = True

@@ -3,6 +3,8 @@
 Rules:
 - Every accepted socket emits ``connection`` before any byte is read; past
   ``max_connections`` open ones it is closed at once, with ``drop``.
+- A drain takes what the kernel queued on the listeners before it closes them: those
+  clients connected, and a listener's close would reset them.
 - Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
   logged once per episode. A network error ``accept(2)`` passes on for one connection
   (ECONNABORTED, EPROTO, ENETUNREACH, EPERM, ...) drops that one and accepting goes on,
@@ -70,6 +72,21 @@ class Accepting:
                 self._proxy_header_first(csock, trusted, tls)
                 continue
             self._new_connection(csock, tls, family=family, address=address)
+
+    def _take_queued(self):
+        """Before a drain closes the listeners: the connections the kernel has queued on
+        them (a client's connect succeeded, and it is sending its request) are taken and
+        served, with ``Connection: close``; closing the listener would reset them. At
+        most one backlog's worth, while accepting is not paused."""
+        if self._accept_paused:
+            return
+        for sock in self._listen_socks:
+            tls = self._listen_tls.get(sock.fileno())
+            for _ in range(4096 // _ACCEPT_BATCH):
+                before = self.stats.connections_total
+                self._accept(sock, tls)
+                if self.stats.connections_total - before < _ACCEPT_BATCH or self._accept_paused:
+                    break
 
     def _drop(self, csock):
         """Over ``max_connections``: Node's 'drop' (with both ends' addresses, none for a

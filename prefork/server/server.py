@@ -285,6 +285,7 @@ class Server(Accepting, EventEmitter):
         if callback is not None:
             self.once("close", lambda: callback(None))
         if self._listening:
+            self._take_queued()
             self._stop_listening()
         self._close_pending = True
         for conn in list(self._connections):
