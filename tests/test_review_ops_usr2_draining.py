@@ -47,3 +47,4 @@ def test_the_previous_masters_draining_workers_are_counted_and_listed(daemons):
     wait_until(lambda: not [w for w in status(d)["workers"] if w.get("previous_master")], 10,
                what="the old worker gone from the list")
     assert d.scrape()[("prefork_workers", ())] == 1
+    d.wait_log(rf"worker \(pid {old}\) of the previous master stopped: exit status 0")  # its end is said

@@ -87,6 +87,7 @@ def check(master):
             master.kill(worker.pid, signal.SIGABRT)
     for pid, deadline in list(master.foreign.items()):
         if now >= deadline:
+            log.warning("worker (pid %d) of the previous master did not stop in time; killing it", pid)
             master.kill(pid, signal.SIGKILL)
             master.foreign[pid] = now + 60
     if master.settings.max_worker_memory and not master.stopping:

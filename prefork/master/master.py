@@ -262,7 +262,8 @@ class Master:
                 break
             if pid == 0:
                 break
-            self.foreign.pop(pid, None)
+            if self.foreign.pop(pid, None) is not None:
+                log.info("worker (pid %d) of the previous master stopped: %s", pid, exit_description(status))
             reexec.checked(self, pid, status)
             worker = self.workers.pop(pid, None)
             if worker is not None:
@@ -277,7 +278,7 @@ class Master:
         self.on_message_tail(worker)
         worker.channel.close()
         code = os.waitstatus_to_exitcode(status)
-        how = f"exit status {code}" if code >= 0 else f"signal {signal.Signals(-code).name}"
+        how = exit_description(status)
         self.aggregator.fold(worker.stats)
         worker.stats = {}
         if worker.retiring or self.stopping:
@@ -415,3 +416,9 @@ class Master:
             for fd in files.values():
                 os.close(fd)
         log.info("log files reopened")
+
+
+def exit_description(status):
+    """``exit status N`` or ``signal NAME`` for a wait status."""
+    code = os.waitstatus_to_exitcode(status)
+    return f"exit status {code}" if code >= 0 else f"signal {signal.Signals(-code).name}"
