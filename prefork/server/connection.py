@@ -138,7 +138,13 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
             self._bound_half_close()
 
     def connection_error(self, err):
+        """The socket failed (a read or write error: EPIPE, ECONNRESET, a stalled send):
+        ``clientError``, or the default answer; either way the socket is destroyed
+        after it, as Node's is (a listener that leaves it would be told again at each
+        write, and the request's close would wait for a timeout)."""
         self._client_error(err)  # the socket reports none after it closed
+        if not self.socket.destroyed:
+            self.socket.destroy()
 
     def connection_lost(self, error):
         if self._half_close_timer is not None:

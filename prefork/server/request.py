@@ -36,7 +36,7 @@ import base64
 import codecs
 
 from ..emitter import Chunks, EventEmitter, pipe, settle_on
-from ..http.errors import Aborted
+from ..http.errors import Aborted, HTTPError
 from ..http.headers import distinct, header_map
 
 _BODY_HIGH_WATER = 64 * 1024
@@ -126,10 +126,15 @@ class IncomingMessage(EventEmitter):
         if self.readable_flowing is not True:
             self.pause()
 
+    _discarded = False  # body bytes went by with nobody reading (set off the hot path; not a slot)
+
     def body(self):
         """An awaitable of the whole body (b'' once it was read by someone else; str
-        after ``set_encoding``)."""
+        after ``set_encoding``); ERR_BODY_DISCARDED when it went by unread."""
         future = self.socket.loop.create_future()
+        if self._discarded:
+            future.set_exception(discarded())
+            return future
         if self._ended:
             future.set_result(b"" if self._decoder is None else "")
             return future
@@ -279,6 +284,8 @@ class IncomingMessage(EventEmitter):
             return
         buffered, self._buffered = self._buffered, None
         self._buffered_size = 0
+        if buffered and not (self._events and self._events.get("data")):
+            self._discarded = True  # nobody reads: they are dropped (a later read says so)
         try:
             if buffered:
                 for i, chunk in enumerate(buffered):
@@ -329,7 +336,10 @@ class IncomingMessage(EventEmitter):
 
     def __aiter__(self):
         """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
-        ECONNRESET "aborted" when the connection goes before the body's end."""
+        ECONNRESET "aborted" when the connection goes before the body's end, and
+        ERR_BODY_DISCARDED when the body went by unread."""
+        if self._discarded:
+            raise discarded()
         return Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended, closed=self.destroyed and not self.complete)
 
     @property
@@ -400,6 +410,13 @@ class IncomingMessage(EventEmitter):
                     self.emit("close")
                 except Exception as exc:
                     self.listener_failed("close", exc, ())
+
+
+def discarded():
+    """The error of a read of a body that went by unread (the request's listener neither
+    read it nor paused it, and a task started there came to it later)."""
+    return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it when it came "
+                     "(pause() the request in its listener to read it later, or use an async listener)")
 
 
 class BodyDecoder:

@@ -1,0 +1,64 @@
+"""A body read late: a plain ``request`` listener starts a task that awaits something
+first, then reads the body (``await req.body()``, ``async for``). The body went by while
+nobody read it (the documented rule: pause() the request to read it later), and the
+read came back empty, silently: an upload taken for an empty one. It now raises
+ERR_BODY_DISCARDED, as the client's response does in the same case."""
+
+import asyncio
+import socket
+
+import pytest
+
+from hostile import read_to_close
+
+
+def serve_late_reader(serve, how):
+    def setup(server, st):
+        def on_request(req, res):
+            async def later():
+                await asyncio.sleep(0.05)
+                try:
+                    if how == "body":
+                        body = await req.body()
+                    else:
+                        body = b"".join([chunk async for chunk in req])
+                    res.end(f"read {len(body)}")
+                except Exception as exc:  # noqa: BLE001
+                    res.end(f"error {getattr(exc, 'code', exc)}")
+            asyncio.ensure_future(later())
+        server.on("request", on_request)
+    return serve(setup)
+
+
+@pytest.mark.parametrize("how", ["body", "async for"])
+def test_a_body_that_went_by_unread_is_an_error_not_empty(serve, how):
+    st = serve_late_reader(serve, how)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789")
+        data = read_to_close(sock)
+    assert data.endswith(b"error ERR_BODY_DISCARDED"), data
+
+
+def test_a_request_without_a_body_reads_empty_late(serve):
+    st = serve_late_reader(serve, "body")
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = read_to_close(sock)
+    assert data.endswith(b"read 0"), data
+
+
+def test_a_paused_request_is_read_late_whole(serve):
+    def setup(server, st):
+        def on_request(req, res):
+            req.pause()
+
+            async def later():
+                await asyncio.sleep(0.05)
+                res.end(f"read {len(await req.body())}")
+            asyncio.ensure_future(later())
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789")
+        data = read_to_close(sock)
+    assert data.endswith(b"read 10"), data
