@@ -131,6 +131,44 @@ def test_short_forms_of_listen():
     assert node_events(NODE_SHORT_FORMS) == expected
 
 
+NODE_LONG_FORMS = r"""
+const a = http.createServer(), b = http.createServer();
+a.listen({port: 0, host: '127.0.0.1', backlog: 16}, () => {
+  log('a callback', a.address().address, a.address().port > 0);
+  b.listen(0, '127.0.0.1', 16, () => {
+    log('b callback', b.address().address, b.address().port > 0); a.close(); b.close(); setTimeout(done, 20);
+  });
+});
+"""
+
+
+def test_the_options_and_backlog_forms_of_listen():
+    loop = new_event_loop()
+    events = []
+    a, b = prefork.create_server(loop=loop), prefork.create_server(loop=loop)
+
+    def a_listening():
+        events.append(["a callback", a.address()["address"], a.address()["port"] > 0])
+        b.listen(0, "127.0.0.1", 16, lambda: (events.append(["b callback", b.address()["address"],
+                                                               b.address()["port"] > 0]),
+                                              a.close(), b.close(), loop.call_later(0.02, loop.stop)))
+    a.listen({"port": 0, "host": "127.0.0.1", "backlog": 16}, a_listening)
+    try:
+        run_loop(loop)
+    finally:
+        loop.close()
+    expected = [["a callback", "127.0.0.1", True], ["b callback", "127.0.0.1", True]]
+    assert events == expected
+    assert node_events(NODE_LONG_FORMS) == expected
+    other = new_event_loop()
+    try:
+        with pytest.raises(prefork.server.server.HTTPError) as err:
+            prefork.create_server(loop=other).listen({"port": 0, "exclusive": True})
+    finally:
+        other.close()
+    assert err.value.code == "ERR_INVALID_ARG_VALUE"
+
+
 NODE_UNIX = r"""
 const fs = require('fs');
 const path = process.argv[1];

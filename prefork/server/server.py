@@ -61,6 +61,9 @@ class ServerStats:
         self.proxy_errors = {}  # PROXY protocol failures by reason
 
 
+_LISTEN_OPTIONS = frozenset(("port", "host", "path", "backlog", "ipv6_only"))
+
+
 class Server(Accepting, EventEmitter):
     def __init__(self, listener=None, *, loop=None, **options):
         for name, value in knobs.checked(options).items():
@@ -91,7 +94,7 @@ class Server(Accepting, EventEmitter):
             self.on("request", listener)
 
     # -- listening ------------------------------------------------------------------------
-    def listen(self, port=0, host="127.0.0.1", callback=None, *, sock=None, backlog=511, tls=None,
+    def listen(self, port=0, host="127.0.0.1", callback=None, *more, sock=None, backlog=511, tls=None,
                proxy_protocol=False, ipv6_only=False):
         """Bind ``host:port`` (or take the bound, listening ``sock`` as it is) and accept.
 
@@ -100,17 +103,34 @@ class Server(Accepting, EventEmitter):
         ``tls`` (a ``net.tls.ServerTLS``) makes this listener speak TLS; ``proxy_protocol``:
         every connection on this socket starts with a PROXY header (read before any TLS).
 
-        Node's shorter forms work too: ``listen(port, callback)``, ``listen(callback)``,
-        and ``listen(path)`` (a ``str`` that is not a number: a UNIX socket, removed by
+        Node's other forms work too: ``listen(port, callback)``, ``listen(callback)``,
+        ``listen(port, host, backlog, callback)``, ``listen(options[, callback])`` (a
+        mapping of ``port``, ``host``, ``path``, ``backlog``, ``ipv6_only``) and
+        ``listen(path)`` (a ``str`` that is not a number: a UNIX socket, removed by
         ``close()``). On ``"::"`` IPv4 clients are served too unless ``ipv6_only`` (Node's
         ``ipv6Only``). A failure to bind (EADDRINUSE, EACCES, an unknown host) is an
         ``error`` event on the next turn, with Node's ``code``, ``syscall``, ``address``
         and ``port`` on the ``OSError``, when ``error`` has a listener; without one,
         ``listen()`` raises it (where Node's process would die of it)."""
-        if callable(port):
+        if isinstance(port, dict):  # Node's listen(options[, callback])
+            options = port
+            unknown = sorted(set(options) - _LISTEN_OPTIONS)
+            if unknown:
+                raise HTTPError("ERR_INVALID_ARG_VALUE", f"listen() does not take the option {unknown[0]!r} "
+                                f"(it takes {', '.join(sorted(_LISTEN_OPTIONS))})")
+            if callable(host):
+                callback = host
+            host = options.get("host") or "127.0.0.1"
+            port = options["path"] if options.get("path") else options.get("port", 0)
+            backlog = options.get("backlog", backlog)
+            ipv6_only = options.get("ipv6_only", ipv6_only)
+        elif callable(port):
             port, callback = 0, port
         elif callable(host):
             host, callback = "127.0.0.1", host
+        elif isinstance(callback, int) and not isinstance(callback, bool):  # listen(port, host, backlog, cb)
+            backlog = callback
+            callback = more[0] if more else None
         if sock is None:
             port = binding.check_port(port)
         if proxy_protocol and sock is not None:
