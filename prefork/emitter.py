@@ -255,15 +255,53 @@ def pipe(source, destination, end=True):
     """Node's ``readable.pipe(destination[, {end}])`` for a body stream (the server's
     request, the client's response): each ``data`` chunk is written to ``destination``,
     ``source`` pauses while a write returns False, until its ``drain``; ``end()`` follows
-    the body's ``end`` unless ``end`` is False."""
+    the body's ``end`` unless ``end`` is False. ``destination`` needs ``write(chunk)``
+    (False: wait for ``drain``), ``end()``, and ``once``/``off`` when it is an emitter
+    (a response, a client request, a socket): its ``close`` or ``error`` unpipes it, as
+    Node's does, and the source stops writing to it (it resumes, so its body is dropped,
+    unless another pipe or listener reads it). ``unpipe(source, destination)`` undoes it."""
     def on_data(chunk):
         if destination.write(chunk) is False:
             source.pause()
             destination.once("drain", source.resume)
+
+    def stop(*_):
+        unpipe(source, destination)
+
+    def on_error(err=None):
+        unpipe(source, destination)
+        if not destination.listener_count("error"):  # nobody else hears it: unhandled, as emit says
+            log.error("unhandled 'error' event on %s (a pipe's destination): %r", type(destination).__name__, err,
+                      exc_info=err if isinstance(err, BaseException) else None)
+    piped = (on_data, destination.end if end else None, stop, on_error)
+    pipes = source.__dict__.setdefault("_pipes", [])
+    pipes.append((destination, piped))
     source.on("data", on_data)
     if end:
         source.once("end", destination.end)
+    if isinstance(destination, EventEmitter):
+        destination.once("close", stop)
+        destination.once("error", on_error)
     return destination
+
+
+def unpipe(source, destination=None):
+    """Node's ``readable.unpipe([destination])``: ``destination`` (every one when None)
+    is no longer written to."""
+    pipes = source.__dict__.get("_pipes")
+    if not pipes:
+        return source
+    for entry in [entry for entry in pipes if destination is None or entry[0] is destination]:
+        pipes.remove(entry)
+        target, (on_data, on_end, stop, on_error) = entry
+        source.off("data", on_data)
+        if on_end is not None:
+            source.off("end", on_end)
+        if isinstance(target, EventEmitter):
+            target.off("close", stop)
+            target.off("error", on_error)
+            target.off("drain", source.resume)
+    return source
 
 
 class Chunks:

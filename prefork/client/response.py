@@ -51,7 +51,7 @@ Rules:
 import asyncio
 from collections import deque
 
-from ..emitter import Chunks, EventEmitter, pipe
+from ..emitter import Chunks, EventEmitter, pipe, unpipe
 from ..http.errors import Aborted, HTTPError
 from ..http.headers import header_map
 from ..net.text import TextDecoder
@@ -303,6 +303,10 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
                 self.loop.call_soon(destination.end)
             return destination
         return pipe(self, destination, end)
+
+    def unpipe(self, destination=None):
+        """Node's ``res.unpipe([destination])``."""
+        return unpipe(self, destination)
 
     def pause(self):
         """Stop the body's ``data`` events (Node's ``res.pause()``): chunks are kept (the

@@ -32,12 +32,10 @@ Rules:
   emitter), so applications may hang their own attributes on a request, as in Node.
 """
 
-import base64
-import codecs
-
-from ..emitter import Chunks, EventEmitter, pipe, settle_on
+from ..emitter import Chunks, EventEmitter, pipe, settle_on, unpipe
 from ..http.errors import Aborted, HTTPError
 from ..http.headers import distinct, header_map
+from ..net.text import TextDecoder
 
 _BODY_HIGH_WATER = 64 * 1024
 
@@ -194,12 +192,12 @@ class IncomingMessage(EventEmitter):
         split between chunks comes whole with the next one, what is left at the end
         comes before ``end``. Bytes kept unread are decoded now (whole, when the body is
         complete already: a coroutine listener starts after a body sent with the head)."""
-        decoder = BodyDecoder(encoding)
+        decoder = TextDecoder("utf8" if encoding is None else str(encoding))
         self._decoder = decoder
         if self._buffered:
             text = "".join([decoder.decode(chunk) for chunk in self._buffered])
             if self.complete:
-                text += decoder.final()  # the body's end came already: nothing follows
+                text += decoder.end()  # the body's end came already: nothing follows
             self._buffered = [text] if text else None
             self._buffered_size = len(text)
         return self
@@ -230,7 +228,7 @@ class IncomingMessage(EventEmitter):
 
     # -- fed by the connection ------------------------------------------------------
     def push_body(self, chunk):
-        if self._decoder is not None:
+        if self._decoder is not None and type(chunk) is not str:  # (str: the decoder's own tail)
             chunk = self._decoder.decode(chunk)
             if not chunk:
                 return  # part of a character: it comes with the next chunk
@@ -250,7 +248,7 @@ class IncomingMessage(EventEmitter):
 
     def push_end(self, raw_trailers):
         if self._decoder is not None:
-            tail = self._decoder.final()
+            tail = self._decoder.end()
             if tail:
                 self.push_body(tail)
         self.complete = True
@@ -333,6 +331,10 @@ class IncomingMessage(EventEmitter):
     def pipe(self, destination, end=True):
         """Node's ``req.pipe(destination[, {end}])`` (emitter.pipe: with backpressure)."""
         return pipe(self, destination, end)
+
+    def unpipe(self, destination=None):
+        """Node's ``req.unpipe([destination])``."""
+        return unpipe(self, destination)
 
     def __aiter__(self):
         """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
@@ -417,62 +419,4 @@ def discarded():
     read it nor paused it, and a task started there came to it later)."""
     return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it when it came "
                      "(pause() the request in its listener to read it later, or use an async listener)")
-
-
-class BodyDecoder:
-    """Node's ``StringDecoder`` for a body: ``decode(bytes)`` gives the text of whole
-    characters (a str passes as it is), ``final()`` what is left."""
-
-    __slots__ = ("_decode", "_final", "_carry", "_group", "_url")
-
-    def __init__(self, encoding):
-        name = "utf8" if encoding is None else str(encoding).lower()
-        self._carry = b""
-        self._group = 0
-        self._url = False
-        self._final = None
-        if name in ("utf8", "utf-8", "ucs2", "ucs-2", "utf16le", "utf-16le"):
-            codec = "utf-8" if name.startswith("utf8") or name == "utf-8" else "utf-16-le"
-            incremental = codecs.getincrementaldecoder(codec)("replace")
-            self._decode = incremental.decode
-            self._final = lambda: incremental.decode(b"", True)
-        elif name in ("latin1", "binary"):
-            self._decode = lambda data: bytes(data).decode("latin-1")
-        elif name == "ascii":
-            self._decode = lambda data: bytes(data).translate(_ASCII).decode("latin-1")
-        elif name == "hex":
-            self._decode = lambda data: bytes(data).hex()
-        elif name in ("base64", "base64url"):
-            self._group = 3
-            self._url = name == "base64url"
-            self._decode = self._base64
-        else:
-            err = TypeError(f"Unknown encoding: {encoding}")
-            err.code = "ERR_UNKNOWN_ENCODING"
-            raise err
-
-    def decode(self, data):
-        if type(data) is str:
-            return data
-        return self._decode(data)
-
-    def _base64(self, data):
-        data = self._carry + bytes(data)
-        whole = len(data) - len(data) % 3
-        self._carry = data[whole:]
-        return self._b64(data[:whole])
-
-    def _b64(self, data):
-        if self._url:
-            return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-        return base64.b64encode(data).decode("ascii")
-
-    def final(self):
-        if self._group:
-            carry, self._carry = self._carry, b""
-            return self._b64(carry)
-        return self._final() if self._final is not None else ""
-
-
-_ASCII = bytes(range(128)) * 2  # Node's ascii decoding drops the high bit
 
