@@ -75,6 +75,7 @@ HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
 TASKS_UNWIND = 0.3  # seconds the tasks left at exit get to unwind (within graceful_timeout's margin)
 EXIT_MARGIN = 0.5  # seconds before the master's kill a draining worker's loop ends, at most
+FAST_STOP_BOUND = 2.0  # seconds from a fast stop to the master's kill (its KILL_GRACE)
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
                 "max_header_size", "max_headers_count", "connections_checking_interval",
                 "proxy_protocol_timeout", "proxy_allow_ips")
@@ -383,7 +384,15 @@ class Worker:
         self.stop_timer = self.loop.call_later(max(grace - min(grace / 8, EXIT_MARGIN), 0.0), self.loop.stop)
 
     def stop_now(self):
+        """A fast stop: nothing more is accepted (a connection the kernel queued is refused,
+        not served while the app tears down), every connection goes, and an ASGI app's
+        lifespan shutdown gets what is left before the master's kill."""
+        self.stopping = True
+        if self.server.listening:
+            self.server.close()
         self.server.close_all_connections()
+        if self.asgi is not None:
+            self.asgi.stop_now(FAST_STOP_BOUND)
         self.loop.stop()
 
 

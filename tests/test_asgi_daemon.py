@@ -165,3 +165,31 @@ def test_bad_asgi_settings_are_refused_with_their_source(tmp_path):
     assert f"{config}:lifespan: expected one of auto, on, off, got 'sometimes'" in out.stderr
     assert f"{config}:ws_ping_timeout: must be at least 0" in out.stderr
     assert "argv:--ws-max-size: must be at least 1, got 0" in out.stderr
+
+
+def test_a_fast_stop_refuses_new_connections_and_gives_up_a_long_shutdown_in_time(daemons, tmp_path):
+    """INT while the lifespan shutdown takes long: new connections were accepted and
+    served while the app tore down (the worker's listener stayed open), and the master's
+    kill at 2 s came before the shutdown was given up, so its finally blocks never ran."""
+    import socket
+    mark = tmp_path / "shutdown"
+    d = daemons("--interface", "asgi", app="apps.asgi_apps:app", workers=1,
+                env={"ASGI_SHUTDOWN_MARK": str(mark), "ASGI_SHUTDOWN_SECONDS": "10"})
+    d.wait_ready()
+    worker, = d.wait_workers(1)
+    d.signal(signal.SIGINT)
+    d.wait_log(r"fast stop")
+    wait_until(lambda: _refused(d.port, socket), 1, what="new connections refused")
+    assert alive(worker)  # still in its lifespan shutdown: refused meanwhile, not served
+    assert d.wait_exit(15) == 0
+    assert (tmp_path / f"shutdown.{worker}").read_text() == "cancelled"  # given up, its finally ran
+    assert "did not stop in time" not in d.log()
+
+
+def _refused(port, socket):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(b"GET /scope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(100) == b""
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True

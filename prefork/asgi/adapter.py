@@ -145,6 +145,14 @@ class ASGIAdapter:
         for session in list(self.websockets):
             session.shutdown()
 
+    def stop_now(self, bound):
+        """A fast stop: the master kills the worker ``bound`` seconds from now; the app
+        tasks are cancelled at once and the lifespan shutdown is given up before that."""
+        if self.loop is not None:
+            deadline = self.loop.time() + bound
+            if self.drain_deadline is None or deadline < self.drain_deadline:
+                self.drain_deadline = deadline
+
     def shutdown_reserve(self):
         return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)
 

@@ -46,6 +46,12 @@ async def app(scope, receive, send):
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 path = os.environ.get("ASGI_SHUTDOWN_MARK")
+                try:
+                    await asyncio.sleep(float(os.environ.get("ASGI_SHUTDOWN_SECONDS", "0")))
+                except asyncio.CancelledError:  # given up by the worker: its finally blocks still run
+                    if path:
+                        _mark(f"{path}.{os.getpid()}", "cancelled")
+                    raise
                 if path:
                     _mark(f"{path}.{os.getpid()}", "shutdown")
                 await send({"type": "lifespan.shutdown.complete"})
