@@ -11,7 +11,9 @@ Rules:
 - Timers live in a heap keyed by monotonic deadline; the loop sleeps exactly until the
   next deadline (no polling tick), at most a day at a time (epoll refuses waits past
   about 24.8 days; asyncio clamps the same way). A cancelled timer stays in the heap
-  until it is due and is then skipped.
+  until it is due and is then skipped; it lets go of its callback and arguments at
+  once (an idle timeout of a connection closed long before would otherwise keep the
+  connection's objects until then).
 - ``call_soon`` callbacks run after the I/O and timers of the current iteration, in
   FIFO order; one scheduled while the ready queue runs waits for the next iteration.
 - A callback that raises is logged and the loop goes on.
@@ -53,6 +55,8 @@ class Handle:
 
     def cancel(self):
         self.cancelled = True
+        self.callback = None  # what it would have called is let go now, not when it is due
+        self.args = ()
 
 
 

@@ -126,3 +126,24 @@ def test_emitter_semantics(caplog):
     with pytest.raises(KeyError):
         em.on("k", lambda: {}["missing"])
         em.emit("k")
+
+
+def test_a_cancelled_timer_lets_go_of_its_callback_at_once():
+    """The master's operations endpoints arm a 30 s idle timer per connection; a probe's
+    connection closes in milliseconds and cancels it, but the heap kept the timer, and
+    through its callback the connection's objects, for the 30 s: the master grew by
+    about 2.7 kB per probe at 200 probes a second."""
+    import gc
+    import weakref
+
+    class Held:
+        def fire(self):
+            pass
+    loop = Loop()
+    held = Held()
+    ref = weakref.ref(held)
+    handle = loop.call_later(30, held.fire)
+    handle.cancel()
+    del held
+    gc.collect()
+    assert ref() is None  # let go while the cancelled timer is still in the heap
