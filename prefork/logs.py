@@ -84,8 +84,9 @@ class _ReopenableFile(logging.StreamHandler):
         except OSError as exc:
             log.error("error log %s: cannot reopen (%s); still writing to the old file", self.path,
                       (exc.strerror or str(exc)).lower())
-            return
+            return False
         self._swap(stream)
+        return True
 
     def adopt(self, fd):
         """Write to ``fd``, a file the master opened (it keeps the privileges to)."""
@@ -162,10 +163,12 @@ def flush_output():  # what stdout and stderr hold: a child ends by os._exit, wh
 
 
 def reopen():
-    """Reopen the error log file (USR1)."""
+    """Reopen the error log file (USR1); False when it could not be (logged)."""
+    ok = True
     for handler in logging.getLogger("prefork").handlers:
         if isinstance(handler, _ReopenableFile):
-            handler.reopen()
+            ok = handler.reopen() and ok
+    return ok
 
 
 def error_log_file():

@@ -406,8 +406,11 @@ class Master:
         they are now (a worker that cannot take them now reopens by path on USR1). A
         file the master cannot open is said once, by the master: the workers keep the
         old one, and are not told to try it again each."""
-        logs.reopen()
+        reopened = logs.reopen()
         files = logs.files_for_workers(self.settings)  # none: no log file, or it cannot be opened (logged once)
+        access = self.settings.access_log
+        if access and access != "-" and "access" not in files:
+            reopened = False
         try:
             for worker in self.workers.values():
                 if files and not worker.channel.send_fds("reopen", list(files.values()), logs=list(files)):
@@ -415,7 +418,10 @@ class Master:
         finally:
             for fd in files.values():
                 os.close(fd)
-        log.info("log files reopened")
+        if reopened:
+            log.info("log files reopened")
+        else:
+            log.warning("log files reopened in part: the files above could not be, their old ones are kept")
 
 
 def exit_description(status):
