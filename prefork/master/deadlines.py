@@ -42,6 +42,17 @@ MEMORY_SETTLE = 60.0  # seconds after ready within which a memory replacement ou
 MIB = 1024 * 1024
 
 
+def stopped(pid):
+    """The process is stopped (state T or t in /proc: SIGSTOP, a tracer): a signal other
+    than SIGKILL waits until it continues."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("T", "t")
+
+
 def schedule(master):
     if master.deadline_timer is not None:
         master.deadline_timer.cancel()
@@ -74,6 +85,13 @@ def check(master):
             master.on_message(worker)  # what it sent that the master has not read yet (see the rules)
             if master.workers.get(worker.pid) is not worker or worker.aborted_at is not None \
                     or worker.retiring or time.monotonic() - worker.last_beat <= timeout:
+                continue
+            if stopped(worker.pid):  # SIGSTOP: the SIGABRT waits, the kill takes it
+                log.error("worker %d (pid %d) sent no heartbeat for %.1f s: it is stopped (SIGSTOP, a "
+                          "debugger); killing it", worker.slot, worker.pid, now - worker.last_beat)
+                worker.aborted_at = now
+                worker.kill_at = None
+                master.kill(worker.pid, signal.SIGKILL)
                 continue
             if worker.ready:
                 log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
