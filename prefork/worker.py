@@ -99,8 +99,10 @@ UNUSED_BY = {
     "events": ("threads", "root_path", "lifespan", "wsgi_body_spool", "ws_max_size", "ws_ping_interval",
                "ws_ping_timeout", "ws_per_message_deflate"),
     "wsgi": ("lifespan", "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate"),
-    "asgi": ("wsgi_body_spool",),  # (threads: the ASGI adapter says why itself)
+    "asgi": ("wsgi_body_spool", "threads"),
 }
+UNUSED_WHY = {("asgi", "threads"): " (it runs on the worker's event loop: run blocking calls with "
+                                    "loop.run_in_executor)"}
 INTERFACE_NAMES = {"events": "an events setup(server)", "wsgi": "a WSGI app", "asgi": "an ASGI app"}
 
 
@@ -112,7 +114,7 @@ def unused_settings(kind, settings):
     for name in UNUSED_BY.get(kind, ()):
         source = sources.get(name, "default")
         if source != "default" and getattr(settings, name) != BY_NAME[name].default:
-            found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}")
+            found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}{UNUSED_WHY.get((kind, name), '')}")
     return found
 
 

@@ -380,7 +380,8 @@ def test_threads_given_to_an_asgi_app_are_named_as_unused_at_boot():
     daemon = Daemon("--interface", "asgi", "--threads", "4", app=APP, workers=1)
     try:
         daemon.wait_ready()
-        daemon.wait_log(r"threads = 4 is for WSGI apps: an ASGI app runs on the worker's event loop")
+        daemon.wait_log(r"argv:--threads: has no effect on an ASGI app \(it runs on the worker's event loop: run "
+                        r"blocking calls with loop.run_in_executor\)")
         response = daemon_request(daemon.port, b"/pid")
         assert status_of(response) == 200
     finally:

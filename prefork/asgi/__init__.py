@@ -1,7 +1,6 @@
 """ASGI 3.0 applications on the event server: HTTP, WebSocket (wsproto) and lifespan."""
 
 import inspect
-import logging
 
 from .adapter import ASGIAdapter
 from .lifespan import LifespanFailed
@@ -13,10 +12,6 @@ def make_adapter(app, settings):
     """The adapter for ``app`` configured from the daemon's settings."""
     def get(name, default):
         return getattr(settings, name, default)
-    if get("threads", 1) > 1:
-        logging.getLogger("prefork.asgi").warning(
-            "threads = %d is for WSGI apps: an ASGI app runs on the worker's event loop "
-            "(run blocking calls with loop.run_in_executor)", get("threads", 1))
     return ASGIAdapter(app, root_path=get("root_path", ""), forwarded_allow_ips=get("forwarded_allow_ips", ()),
                        lifespan=get("lifespan", "auto"), lifespan_timeout=get("graceful_timeout", 30.0),
                        ws_max_size=get("ws_max_size", 16 * 1024 * 1024),
