@@ -40,6 +40,14 @@ NUL = "\0"
 UNIX_PATH_MAX = 107  # bytes of a UNIX socket's path: sun_path is 108, with its terminating NUL
 
 
+def toml_spelling(value):
+    """A value as it is shown back: a boolean as the configuration file writes it
+    (``true``, not Python's ``True``), anything else as ``repr`` shows it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def _no_nul(value):
     if NUL in value:
         raise ValueError(f"must not contain a NUL character (\\u0000), at offset {value.index(NUL)}")
@@ -68,7 +76,7 @@ def convert(setting, value, from_text):
                                  f"got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (kind == "int" and not isinstance(value, int)):
-            raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
+            raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {toml_spelling(value)}")
         if kind == "float" and not math.isfinite(value):
             raise ValueError(f"expected a finite number, got {value!r}")
         if setting.minimum is not None and value < setting.minimum:

@@ -189,6 +189,7 @@ def test_crash_loop_backs_off(daemons):
 BAD_CONFIGS = {
     "unknown key": ("colour = \"blue\"\n", "{file}:colour: unknown setting"),
     "wrong type": ("workers = \"two\"\n", "{file}:workers: expected an integer, got 'two'"),
+    "a boolean, spelt as the file spells it": ("workers = true\n", "{file}:workers: expected an integer, got true"),
     "out of range": ("backlog = 0\n", "{file}:backlog: must be at least 1, got 0"),
     "unparsable": ("workers = = 2\n", "{file}: not valid TOML"),
     "unimportable app": ("app = \"no_such_module:app\"\n", "{file}:app: no module named 'no_such_module'"),
