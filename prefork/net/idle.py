@@ -11,6 +11,11 @@ Rules:
   before any added later: a listener sees the socket its server has destroyed. A
   protocol whose ``on_timeout`` returns True has found it was no timeout (and armed the
   timer anew): the listeners hear nothing.
+- A socket that is reading and has bytes from its peer waiting unread in the kernel is
+  not idle, whatever its stamp says: its loop was busy (a blocking call ran the whole
+  turn) and has not read them yet. The look is one ``MSG_PEEK`` when the timer runs
+  out, never per read. A keep-alive connection a proxy reused just after its deadline
+  would otherwise be closed with the proxy's request unread (a 502 at the proxy).
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
@@ -75,6 +80,10 @@ class IdleTimer:
         if monotonic() < deadline - 0.0005:
             self._timer_deadline = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        if self._reading and self._peer_sending():  # bytes came that a busy loop has not read yet
+            self.last_activity = monotonic()
+            self._look_again()
             return
         self._idle_fired = last
         protocol = self.protocol
