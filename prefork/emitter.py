@@ -185,7 +185,7 @@ class EventEmitter:
             if "removeListener" in self._events:  # each one reported, last first (as Node)
                 for name in ([event] if event is not None else [e for e in self._events if e != "removeListener"]
                              + ["removeListener"]):
-                    for listener in reversed(self._events.get(name, ())):
+                    for listener in list(reversed(self._events.get(name, ()))):
                         self.off(name, listener)
             elif event is None:
                 self._events.clear()
