@@ -258,22 +258,25 @@ def pipe(source, destination, end=True):
     the body's ``end`` unless ``end`` is False. ``destination`` needs ``write(chunk)``
     (False: wait for ``drain``), ``end()``, and ``once``/``off`` when it is an emitter
     (a response, a client request, a socket): its ``close`` or ``error`` unpipes it, as
-    Node's does, and the source stops writing to it (it resumes, so its body is dropped,
-    unless another pipe or listener reads it). ``unpipe(source, destination)`` undoes it."""
+    Node's does. The pipe's listeners on both go at the body's end (or its close), so a
+    long-lived destination keeps none. ``unpipe(source, destination)`` undoes it."""
     def on_data(chunk):
         if destination.write(chunk) is False:
             source.pause()
             destination.once("drain", source.resume)
 
-    def stop(*_):
+    def stop(*_):  # the destination closed: unpiped, as Node's
         unpipe(source, destination)
+
+    def through(*_):  # the body ended or closed: the pipe's listeners go
+        _unpipe(source, destination, pause=False)
 
     def on_error(err=None):
         unpipe(source, destination)
         if not destination.listener_count("error"):  # nobody else hears it: unhandled, as emit says
             log.error("unhandled 'error' event on %s (a pipe's destination): %r", type(destination).__name__, err,
                       exc_info=err if isinstance(err, BaseException) else None)
-    piped = (on_data, destination.end if end else None, stop, on_error)
+    piped = (on_data, destination.end if end else None, stop, on_error, through)
     pipes = source.__dict__.setdefault("_pipes", [])
     pipes.append((destination, piped))
     source.on("data", on_data)
@@ -282,25 +285,37 @@ def pipe(source, destination, end=True):
     if isinstance(destination, EventEmitter):
         destination.once("close", stop)
         destination.once("error", on_error)
+        source.once("end", through)  # (after destination.end)
+        source.once("close", through)
     return destination
 
 
 def unpipe(source, destination=None):
     """Node's ``readable.unpipe([destination])``: ``destination`` (every one when None)
-    is no longer written to."""
+    is no longer written to; once no pipe is left the source pauses, as Node's does
+    (its body waits for whoever reads it next)."""
+    return _unpipe(source, destination, pause=True)
+
+
+def _unpipe(source, destination, pause):
     pipes = source.__dict__.get("_pipes")
     if not pipes:
         return source
-    for entry in [entry for entry in pipes if destination is None or entry[0] is destination]:
+    taken = [entry for entry in pipes if destination is None or entry[0] is destination]
+    for entry in taken:
         pipes.remove(entry)
-        target, (on_data, on_end, stop, on_error) = entry
+        target, (on_data, on_end, stop, on_error, through) = entry
         source.off("data", on_data)
         if on_end is not None:
             source.off("end", on_end)
+        source.off("end", through)
+        source.off("close", through)
         if isinstance(target, EventEmitter):
             target.off("close", stop)
             target.off("error", on_error)
             target.off("drain", source.resume)
+    if pause and taken and not pipes:
+        source.pause()
     return source
 
 

@@ -62,3 +62,29 @@ def test_a_paused_request_is_read_late_whole(serve):
         sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789")
         data = read_to_close(sock)
     assert data.endswith(b"read 10"), data
+
+
+@pytest.mark.parametrize("first, second, expected", [("utf8", "utf8", "héllo"), ("latin1", "hex", "hÃ©llo")])
+def test_set_encoding_twice_with_bytes_kept(serve, first, second, expected):
+    """Text kept from a first set_encoding passes through a second one whole, as Node's
+    StringDecoder passes a string (the decoder that replaced the request's own raised)."""
+    def setup(server, st):
+        def on_request(req, res):
+            req.pause()
+
+            def later():
+                req.set_encoding(first)
+                req.set_encoding(second)
+                text = []
+                req.on("data", text.append)
+                req.on("end", lambda: res.end("".join(text)))
+                req.resume()
+            server.loop.call_later(0.05, later)
+        server.on("request", on_request)
+    st = serve(setup)
+    body = "héllo".encode()
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b"
+                     % (len(body), body))
+        data = read_to_close(sock)
+    assert data.split(b"\r\n\r\n", 1)[1].decode() == expected, data

@@ -31,7 +31,11 @@ def test_a_destination_that_closes_is_unpiped(serve):
             sink = Sink()
             sinks.append(sink)
             req.pipe(sink)
-            req.once("data", lambda chunk: (sink.emit("close"), st.record("closed")))  # after the first write
+            def on_first(chunk):  # after the first write
+                sink.emit("close")
+                st.record("closed", req.is_paused())  # unpiped, and paused as Node's (its last pipe)
+                req.resume()  # the app reads on without it
+            req.once("data", on_first)
             req.on("end", lambda: res.end("done"))
         server.on("request", on_request)
     st = serve(setup)
@@ -41,6 +45,33 @@ def test_a_destination_that_closes_is_unpiped(serve):
         sock.sendall(b"def")
         assert read_to_close(sock).endswith(b"done")
     assert sinks[0].chunks == [b"abc"] and not sinks[0].ended, sinks[0].chunks
+    assert ("closed", True) in st.events, st.events
+    assert not sinks[0].listener_count("close") and not sinks[0].listener_count("error")  # nothing left on it
+
+
+def test_a_pipe_leaves_no_listener_on_a_long_lived_destination(serve):
+    """With end=False the destination outlives the body (one log file for many
+    requests): the pipe's listeners went only at its close, piling up (and warning)."""
+    sink = Sink()
+
+    def setup(server, st):
+        def on_request(req, res):
+            req.pipe(sink, end=False)
+            req.on("end", lambda: res.end("done"))
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        for i in range(12):
+            last = i == 11
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                         + (b"Connection: close\r\n" if last else b"") + b"\r\n" + str(i % 10).encode())
+            if not last:
+                got = b""
+                while not got.endswith(b"done"):
+                    got += sock.recv(4096)
+        read_to_close(sock)
+    assert len(sink.chunks) == 12 and not sink.ended
+    assert sink.event_names() == [], sink.event_names()
 
 
 def test_unpipe_stops_the_writes(serve):

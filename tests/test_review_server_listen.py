@@ -164,6 +164,13 @@ def test_the_options_and_backlog_forms_of_listen():
     try:
         with pytest.raises(prefork.server.server.HTTPError) as err:
             prefork.create_server(loop=other).listen({"port": 0, "exclusive": True})
+        called = []
+        for args in ((0, "127.0.0.1", None), (0, 16)):  # a backlog of None, or no host: the callback still comes
+            server = prefork.create_server(loop=other)
+            server.listen(*args, lambda: (called.append(True), other.stop()))
+            other.run_forever()
+            server.close()
+        assert called == [True, True]
     finally:
         other.close()
     assert err.value.code == "ERR_INVALID_ARG_VALUE"

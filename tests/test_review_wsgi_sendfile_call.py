@@ -24,24 +24,14 @@ def served(serve, tmp_path):
     with open(path, "wb") as fh:
         for _ in range(SIZE >> 20):
             fh.write(block)
-    closed = []
-
-    class Tracked:
-        def __init__(self, inner):
-            self.inner = inner
-
-        def __iter__(self):
-            return iter(self.inner)
-
-        def close(self):
-            closed.append(True)
-            self.inner.close()
+    closed = []  # the app's close() calls
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/file":
             start_response("200 OK", [("Content-Type", "application/octet-stream")])
             wrapper = environ["wsgi.file_wrapper"](open(path, "rb"))
-            wrapper.close_tracked = closed
+            close = wrapper.close
+            wrapper.close = lambda: (closed.append(True), close())  # (PEP 3333's close(), watched)
             return wrapper
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"pong"]
@@ -69,6 +59,7 @@ def test_a_slow_file_download_does_not_hold_the_worker(served):
             other.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert read_to_close(other).endswith(b"pong")
         assert time.monotonic() - started < 5
+        assert served.closed == [True]  # the call, its close() included, ended as the transfer began
         # and the slow client still gets the whole file, byte for byte
         slow.settimeout(10)
         got = 0
@@ -84,5 +75,38 @@ def test_a_slow_file_download_does_not_hold_the_worker(served):
                     mismatch = got
             got += len(chunk)
         assert got == SIZE and mismatch is None, (got, mismatch)
+        assert served.closed == [True]  # once
     finally:
         slow.close()
+
+
+def test_a_file_response_with_a_bad_head_holds_no_descriptor(serve, tmp_path):
+    """The transfer's duplicate of the file's descriptor was made before the head was
+    checked: a head that fails (a CR/LF in a value) gave its 500 and kept the duplicate."""
+    import os
+    path = tmp_path / "small.bin"
+    path.write_bytes(b"x" * 100000)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("X-Bad", "a\r\nb")])
+        return environ["wsgi.file_wrapper"](open(path, "rb"))
+    adapter = WSGIAdapter(app, threads=1)
+    st = serve(lambda server, _st: adapter.setup(server))
+    try:
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+        for _ in range(3):  # (whatever is opened once is open now)
+            with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                read_to_close(sock)
+        before = fds()
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                assert read_to_close(sock).startswith(b"HTTP/1.1 500 ")
+        wait = time.monotonic() + 5
+        while fds() > before and time.monotonic() < wait:
+            time.sleep(0.05)  # (the server's last closes run on its own thread)
+        assert fds() <= before, (before, fds())
+    finally:
+        adapter.close()

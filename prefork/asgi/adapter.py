@@ -124,7 +124,7 @@ class ASGIAdapter:
             self.cancel_timer = None
         deadline = self.drain_deadline
         running = [task for task in self.tasks if not task.done()]
-        if running and deadline is not None:
+        if running and deadline is not None and not self.stopped_now:  # (a fast stop cancels them at once)
             wait = deadline - self.shutdown_reserve() - loop.time()
             if wait > 0:
                 await asyncio.wait(running, timeout=wait)
@@ -148,10 +148,13 @@ class ASGIAdapter:
     def stop_now(self, bound):
         """A fast stop: the master kills the worker ``bound`` seconds from now; the app
         tasks are cancelled at once and the lifespan shutdown is given up before that."""
+        self.stopped_now = True
         if self.loop is not None:
             deadline = self.loop.time() + bound
             if self.drain_deadline is None or deadline < self.drain_deadline:
                 self.drain_deadline = deadline
+
+    stopped_now = False  # a fast stop came (stop_now)
 
     def shutdown_reserve(self):
         return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)

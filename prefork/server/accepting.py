@@ -42,20 +42,21 @@ _PEER_GONE = frozenset((errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.
 
 class Accepting:
     def _accept(self, lsock, tls=None):
+        """Accept a batch; True when the batch ran out with more maybe queued."""
         trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
         family = None  # the listener's, read once a batch (each read of ``family`` makes an enum)
         for _ in range(_ACCEPT_BATCH):
             try:
                 csock, address = lsock.accept()
             except (BlockingIOError, InterruptedError):
-                return
+                return False
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     if not self._accept_failing:
                         self._accept_failing = True
                         log.error("cannot accept connections: %s; retrying every 0.5 s", exc.strerror)
                     self._pause_accepting(0.5)
-                    return
+                    return False
                 if exc.errno in _PEER_GONE:
                     continue  # that one connection failed before it was taken: the next
                 raise
@@ -72,6 +73,7 @@ class Accepting:
                 self._proxy_header_first(csock, trusted, tls)
                 continue
             self._new_connection(csock, tls, family=family, address=address)
+        return True
 
     def _take_queued(self):
         """Before a drain closes the listeners: the connections the kernel has queued on
@@ -82,11 +84,12 @@ class Accepting:
             return
         for sock in self._listen_socks:
             tls = self._listen_tls.get(sock.fileno())
-            for _ in range(4096 // _ACCEPT_BATCH):
-                before = self.stats.connections_total
-                self._accept(sock, tls)
-                if self.stats.connections_total - before < _ACCEPT_BATCH or self._accept_paused:
-                    break
+            try:
+                for _ in range(4096 // _ACCEPT_BATCH):
+                    if not self._accept(sock, tls) or self._accept_paused:
+                        break
+            except OSError:  # (what a reader callback would have logged): the drain goes on
+                log.exception("accepting the queued connections of a listener before its close")
 
     def _drop(self, csock):
         """Over ``max_connections``: Node's 'drop' (with both ends' addresses, none for a

@@ -195,7 +195,7 @@ class IncomingMessage(EventEmitter):
         decoder = TextDecoder("utf8" if encoding is None else str(encoding))
         self._decoder = decoder
         if self._buffered:
-            text = "".join([decoder.decode(chunk) for chunk in self._buffered])
+            text = "".join([chunk if type(chunk) is str else decoder.decode(chunk) for chunk in self._buffered])
             if self.complete:
                 text += decoder.end()  # the body's end came already: nothing follows
             self._buffered = [text] if text else None

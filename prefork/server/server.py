@@ -128,9 +128,13 @@ class Server(Accepting, EventEmitter):
             port, callback = 0, port
         elif callable(host):
             host, callback = "127.0.0.1", host
-        elif isinstance(callback, int) and not isinstance(callback, bool):  # listen(port, host, backlog, cb)
-            backlog = callback
-            callback = more[0] if more else None
+        else:
+            if isinstance(host, int) and not isinstance(host, bool):  # listen(port, backlog[, cb])
+                host, backlog, callback, more = "127.0.0.1", host, None, (callback,) + more
+            if not callable(callback):  # listen(port, host, backlog, cb): the last function is the callback
+                if isinstance(callback, int) and not isinstance(callback, bool):
+                    backlog = callback
+                callback = next((arg for arg in reversed(more) if callable(arg)), None)
         if sock is None:
             port = binding.check_port(port)
         if proxy_protocol and sock is not None:

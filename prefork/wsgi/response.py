@@ -90,7 +90,7 @@ class LoopCall:
     """One WSGI call on the loop: start_response, then the iterable with backpressure."""
 
     __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
-                 "promised", "stall", "on_gone", "watching", "spill")
+                 "promised", "stall", "on_gone", "watching", "spill", "over")
 
     def __init__(self, adapter, req, res, body):
         self.adapter = adapter
@@ -102,6 +102,7 @@ class LoopCall:
         self.iterable = None
         self.iterator = None
         self.finished = False
+        self.over = False  # finished and closed: a write() now comes from a thread the app left behind
         self.promised = None  # body bytes the app's Content-Length still promises
         self.stall = None  # a StallWatch once the call waits for 'drain'
         self.on_gone = None  # callbacks run when the client goes away mid-call
@@ -151,8 +152,10 @@ class LoopCall:
         wait without holding the loop)."""
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
-        if self.finished:  # (a thread the app started, writing after the call returned)
-            raise call_over()
+        if self.finished:
+            if self.over:  # (a thread the app started, writing after the call returned)
+                raise call_over()
+            return  # (from the iterable's close(): dropped, the response is done)
         res = self.res
         if res.socket.destroyed and not res.writable_ended:
             raise ClientDisconnected("the client went away")
@@ -215,7 +218,7 @@ class LoopCall:
                             res.end_with(code, block, data, reason)
                             if len(data) > WHOLE_WAITS and self._waits_out():
                                 return False
-                            self.finished = True
+                            self.finished = self.over = True  # (a list: nothing to close)
                             if adapter.errors.held:
                                 adapter.errors.flush()
                             return True
@@ -227,7 +230,7 @@ class LoopCall:
                         res.end(kept_to(self.req, res, promised_length(res, method), data))
                     if len(data) > WHOLE_WAITS and self._waits_out():
                         return False
-                    self.finished = True
+                    self.finished = self.over = True
                     if adapter.errors.held:
                         adapter.errors.flush()
                     return True  # done: the caller goes on
@@ -408,20 +411,19 @@ class LoopCall:
         if found is None:
             return False
         fd, offset, size = found
-        try:
-            fd = os.dup(fd)  # the transfer's own: the call (and the app's close()) ends as it starts
-        except OSError:
-            return False
-        self._send_head()
+        self._send_head()  # (a bad head raises here, before anything is held)
         has_body = res.has_body_status()
         if has_body and not res.has_header("content-length"):
             res.set_header("Content-Length", str(max(0, size - offset)))
         length = int(res.get_header("content-length") or 0)
         if not has_body or self.req.method == "HEAD" or length == 0:
-            os.close(fd)
             res.end()
             self.finish()
             return True
+        try:
+            fd = os.dup(fd)  # the transfer's own: the call (and the app's close()) ends as it starts
+        except OSError:
+            return False  # (iterated instead: the head is fixed, not sent)
         res.flush_headers()
         SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
         self.finish()  # the file's bytes wait in the file: the worker's call is free
@@ -453,4 +455,5 @@ class LoopCall:
         errors = self.adapter.errors
         if errors.held:
             errors.flush()  # a line wsgi.errors holds without its end (close() may write too)
+        self.over = True
         self.adapter.call_done()
