@@ -357,7 +357,7 @@ def run(argv):
         return Master(settings, lambda: load(argv_values), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            logs.tell_starter(problem)
         return 2
 
 

@@ -105,6 +105,20 @@ class _ReopenableFile(logging.StreamHandler):
             self.release()
 
 
+def tell_starter(line):
+    """``line`` to stderr (the error log, when a file took it), and to the stderr the
+    process was started with when that is elsewhere: what stops the start is seen on the
+    terminal or in the journal, not only in a file."""
+    print(line, file=sys.stderr, flush=True)
+    taken = any(isinstance(handler, _ReopenableFile) and handler.take_fd2
+                for handler in logging.getLogger("prefork").handlers)
+    if taken and _stderr is not None:
+        try:
+            os.write(_stderr, (line + "\n").encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+
 def setup(settings):
     """Configure the ``prefork`` logger (errors); check that the access log can be opened.
     A file that cannot be opened raises OSError and leaves the logging as it was."""

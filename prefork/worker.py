@@ -185,6 +185,7 @@ class Worker:
         self.channel = channel
         self.requests = 0
         self.stopping = False
+        self.serving = True  # the loop runs its serving run (run_forever), not the exit steps after it
         self.stop_timer = None  # the end of a drain's grace (set by drain)
         limit = settings.max_requests
         if limit and settings.max_requests_jitter:
@@ -273,6 +274,7 @@ class Worker:
         self.heartbeat()
         try:
             loop.run_forever()
+            self.serving = False  # (the steps below run the loop to their own ends)
             if self.stop_timer is not None:
                 self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
             if self.asgi is not None:
@@ -376,14 +378,14 @@ class Worker:
             return
         self.stopping = True
         setproctitle(f"prefork: worker {self.slot} [{self.settings.name}] (draining)")
-        self.server.drain(lambda err: self.loop.stop())
+        self.server.drain(lambda err: self.stop_serving())
         if self.asgi is not None:
             self.asgi.drain()  # open WebSockets close with 1012
         # the loop ends a margin before the master's kill at graceful_timeout, so a worker
         # whose connections outlast it (an endless stream) still exits on its own, its last
         # counts and log lines sent
         grace = self.settings.graceful_timeout
-        self.stop_timer = self.loop.call_later(max(grace - min(grace / 8, EXIT_MARGIN), 0.0), self.loop.stop)
+        self.stop_timer = self.loop.call_later(max(grace - min(grace / 8, EXIT_MARGIN), 0.0), self.stop_serving)
 
     def stop_now(self):
         """A fast stop: nothing more is accepted (a connection the kernel queued is refused,
@@ -395,7 +397,13 @@ class Worker:
         self.server.close_all_connections()
         if self.asgi is not None:
             self.asgi.stop_now(FAST_STOP_BOUND)
-        self.loop.stop()
+        self.stop_serving()
+
+    def stop_serving(self):
+        """The loop's serving run ends. Once it has (the ASGI shutdown and the tasks' unwind
+        run the loop to their own ends), a stop would cut those short: it does nothing."""
+        if self.serving:
+            self.loop.stop()
 
 
 def line_buffered(stream):

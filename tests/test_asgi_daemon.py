@@ -193,3 +193,53 @@ def _refused(port, socket):
             return sock.recv(100) == b""
     except (ConnectionRefusedError, ConnectionResetError):
         return True
+
+
+def test_int_after_term_with_a_request_in_flight_stops_cleanly(daemons, tmp_path):
+    """A fast stop during a graceful one (Ctrl-C after TERM), a request still awaiting:
+    the server's close, reached while the worker ran its exit steps, stopped the loop
+    under them ("Event loop stopped before Future completed"): the worker exited with
+    status 1 and the lifespan shutdown never ran."""
+    import threading
+    mark = tmp_path / "shutdown"
+    d = daemons("--interface", "asgi", app="apps.asgi_apps:app", workers=1, env={"ASGI_SHUTDOWN_MARK": str(mark)})
+    d.wait_ready()
+    worker, = d.wait_workers(1)
+    answers = []
+
+    def slow():
+        try:
+            answers.append(d.request("/sleep?s=2", timeout=10))
+        except OSError as exc:
+            answers.append(exc)
+    thread = threading.Thread(target=slow)
+    thread.start()
+    try:
+        wait_until(lambda: "GET /sleep" in d.log() or _in_flight(d), 5, what="the request in the worker")
+        d.signal(signal.SIGTERM)
+        d.wait_log(r"graceful stop: draining")
+        d.signal(signal.SIGINT)
+        assert d.wait_exit(15) == 0
+    finally:
+        thread.join(15)
+    log = d.log()
+    assert "Event loop stopped before Future completed" not in log and "Traceback" not in log, log
+    assert f"(pid {worker}) stopped: exit status 0" in log, log
+    assert (tmp_path / f"shutdown.{worker}").read_text() == "shutdown"
+
+
+def _in_flight(d):
+    import json
+    import socket as socket_mod
+    try:
+        with socket_mod.create_connection(("127.0.0.1", d.metrics_port()), timeout=2) as sock:
+            sock.sendall(b"GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return json.loads(data.partition(b"\r\n\r\n")[2])["workers"][0]["connections"] >= 1
+    except (OSError, ValueError, KeyError, IndexError):
+        return False

@@ -397,3 +397,22 @@ def test_a_root_path_past_ascii_is_warned_about(tmp_path):
     quiet = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--root-path", "/shop"],
                            capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=30)
     assert quiet.returncode == 0 and "warning" not in quiet.stderr, quiet.stderr
+
+
+def test_a_start_refused_with_an_error_log_file_is_said_on_stderr_too(tmp_path):
+    """With ``error_log`` a file (as under systemd), an address in use found at start
+    went only into that file: the terminal (or the journal) saw exit status 2 and
+    nothing else."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        out = subprocess.run([sys.executable, "-m", "prefork", "--bind", f"127.0.0.1:{port}", "--metrics-bind", "",
+                              "--error-log", str(tmp_path / "error.log")],
+                             capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=30)
+    finally:
+        busy.close()
+    line = f"argv:--bind: 127.0.0.1:{port}: address already in use"
+    assert out.returncode == 2 and line in out.stderr.splitlines(), out.stderr
+    assert line in (tmp_path / "error.log").read_text().splitlines()
