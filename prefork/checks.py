@@ -84,7 +84,8 @@ def convert(setting, value, from_text):
             raise ValueError(f"must be at least {setting.minimum}, got {value!r}{value_hint(setting.name, value)}")
         maximum = DURATION_MAX if kind == "float" and setting.maximum is None else setting.maximum
         if maximum is not None and value > maximum:
-            raise ValueError(f"must be at most {maximum:g}, got {value!r}")
+            raise ValueError(f"must be at most {maximum:,.0f}".replace(",", "") + f", got {value!r}"
+                             if maximum == int(maximum) else f"must be at most {maximum:g}, got {value!r}")
         return float(value) if kind == "float" else value
     if kind == "numbers":
         if from_text:

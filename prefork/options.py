@@ -106,7 +106,9 @@ SETTINGS = (
             "workers when one changes, as HUP does (no request dropped). Needs watchfiles (pip install "
             "'prefork[reload]'). Unless workers is given, one worker.", reloadable=False),
     Setting("reload_dirs", "list", [], "Development: the directories reload watches, recursively. "
-            "Empty: the app's own directory (its top-level package, or the folder of its module).",
+            "Empty: the app's own directory: the folder of its module, or for a package found in the project's "
+            "directory (the working directory, chdir or app_dir) that whole directory; an installed package "
+            "alone.",
             reloadable=False),
     Setting("reload_include", "list", ["*.py"], "Development: file name patterns (shell globs) whose "
             "changes trigger a reload.", reloadable=False),

@@ -66,7 +66,7 @@ def test_a_mistyped_environment_variable_is_warned_about():
 @pytest.mark.parametrize("flag,value,line", [
     ("timeout", "nan", "argv:--timeout: expected a finite number, got nan"),
     ("graceful_timeout", "inf", "argv:--graceful-timeout: expected a finite number, got inf"),
-    ("readiness_withdraw", "1e9", "argv:--readiness-withdraw: must be at most 1e+06, got 1000000000.0"),
+    ("readiness_withdraw", "1e9", "argv:--readiness-withdraw: must be at most 1000000, got 1000000000.0"),
     ("backlog", "99999999999", "argv:--backlog: must be at most 65535, got 99999999999"),
     ("workers", "100000", "argv:--workers: must be at most 1024, got 100000"),
 ])
