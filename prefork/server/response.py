@@ -321,38 +321,6 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         """This response is first in its connection's queue (its bytes go straight out)."""
         return self._active
 
-    def has_body_status(self):
-        return framing.status_has_body(self.status_code)
-
-    def _implicit_head(self, content_length):
-        if self.status_code in _NO_BODY:
-            self._has_body = False
-        if self.expect_continue:
-            self.should_keep_alive = False
-        if self.status_message == "":
-            self.status_message = None  # the implicit head takes the standard reason
-        self._store_head(content_length)
-
-    def flush_headers(self):
-        if not self.headers_sent:
-            self._implicit_head(None)
-        if not self.head_out:
-            self._send(self._body_bytes(b"", False))
-
-    def add_trailers(self, headers):
-        """Fields sent after the last chunk of a chunked body (a dict, or name/value
-        pairs), replacing those of an earlier call; a body framed otherwise sends none,
-        as in Node."""
-        pairs = headers.items() if isinstance(headers, dict) or hasattr(headers, "keys") else headers
-        lines = []
-        for name, value in pairs:
-            serialize.check_name(name)
-            if type(value) is not str:
-                value = serialize.field_value(value)
-            serialize.check_value(name, value)
-            lines.append(serialize.header_lines(name, value))
-        self._trailers = "".join(lines).encode("latin-1")  # a later call replaces them, as in Node
-
     def _when_flushed(self, callback):
         """``callback`` once the bytes written so far are in the kernel: for a response
         waiting its turn, kept in line with its bytes until they go out."""
@@ -436,21 +404,6 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             return self
         self.socket.set_timeout(seconds)
         return self
-
-    def reset_head(self):
-        """Forget the status and headers set so far (the head must not be out yet), so
-        an error answer can replace them."""
-        self._headers = None
-        self._removed = None
-        self.headers_sent = False
-        self.send_date = True
-        self.status_code = 200
-        self.status_message = None
-        self._chunked = False  # the framing of the head being replaced goes with it
-        self._has_body = self.req.method != "HEAD"
-        self._head = None
-        if self.closes_connection:
-            self.should_keep_alive = False  # the replaced head ended the connection: so does this one
 
     def listener_failed(self, event, error, args):
         """A coroutine listener of this response ('finish', 'close', ...) raised: handled
