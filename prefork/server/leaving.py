@@ -38,7 +38,6 @@ class LeavingHTTP:
 
     def _left_http(self, data, offset):
         """The parser stopped after an upgrade or CONNECT head; returns bytes to parse next."""
-        server = self.server
         if self._continuation is not None:
             # serve the unlistened upgrade as a plain request: parse on without the Upgrade
             # header, so its body and any pipelined requests are read normally
