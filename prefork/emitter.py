@@ -259,7 +259,8 @@ def pipe(source, destination, end=True):
     (False: wait for ``drain``), ``end()``, and ``once``/``off`` when it is an emitter
     (a response, a client request, a socket): its ``close`` or ``error`` unpipes it, as
     Node's does. The pipe's listeners on both go at the body's end (or its close), so a
-    long-lived destination keeps none. ``unpipe(source, destination)`` undoes it."""
+    long-lived destination keeps none. ``unpipe(source, destination)`` undoes it. An
+    emitter destination gets Node's ``pipe`` and ``unpipe`` events (with the source)."""
     def on_data(chunk):
         if destination.write(chunk) is False:
             source.pause()
@@ -287,6 +288,7 @@ def pipe(source, destination, end=True):
         destination.once("error", on_error)
         source.once("end", through)  # (after destination.end)
         source.once("close", through)
+        destination.emit("pipe", source)  # (Node's dest 'pipe' event)
     return destination
 
 
@@ -314,6 +316,7 @@ def _unpipe(source, destination, pause):
             target.off("close", stop)
             target.off("error", on_error)
             target.off("drain", source.resume)
+            target.emit("unpipe", source)
     if pause and taken and not pipes:
         source.pause()
     return source

@@ -14,6 +14,9 @@ class Sink(EventEmitter):
     def __init__(self):
         self.chunks = []
         self.ended = False
+        self.seen = []
+        self.on("pipe", lambda source: self.seen.append("pipe"))
+        self.on("unpipe", lambda source: self.seen.append("unpipe"))
 
     def write(self, chunk):
         self.chunks.append(bytes(chunk))
@@ -47,6 +50,7 @@ def test_a_destination_that_closes_is_unpiped(serve):
     assert sinks[0].chunks == [b"abc"] and not sinks[0].ended, sinks[0].chunks
     assert ("closed", True) in st.events, st.events
     assert not sinks[0].listener_count("close") and not sinks[0].listener_count("error")  # nothing left on it
+    assert sinks[0].seen == ["pipe", "unpipe"], sinks[0].seen
 
 
 def test_a_pipe_leaves_no_listener_on_a_long_lived_destination(serve):
@@ -71,7 +75,7 @@ def test_a_pipe_leaves_no_listener_on_a_long_lived_destination(serve):
                     got += sock.recv(4096)
         read_to_close(sock)
     assert len(sink.chunks) == 12 and not sink.ended
-    assert sink.event_names() == [], sink.event_names()
+    assert sink.event_names() == ["pipe", "unpipe"], sink.event_names()  # (the test's own listeners alone)
 
 
 def test_unpipe_stops_the_writes(serve):
@@ -92,3 +96,4 @@ def test_unpipe_stops_the_writes(serve):
         assert read_to_close(sock).endswith(b"done")
     kept, dropped = sinks
     assert kept.chunks == [b"abc"] and kept.ended and dropped.chunks == [] and not dropped.ended
+    assert dropped.seen == ["pipe", "unpipe"] and kept.seen[0] == "pipe", (dropped.seen, kept.seen)  # Node's events

@@ -311,7 +311,7 @@ class ClientProtocol:
         self.request.socket_closed(counted=True)
 
     def on_timeout(self):
-        self.request.emit("timeout")
+        self.request.socket_timed_out()
         res = self.res
         if res is not None and not res.complete:
             res.emit("timeout")  # a body in progress: its response too (Node's responseOnTimeout)

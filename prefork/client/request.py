@@ -201,11 +201,22 @@ class ClientRequest(OutgoingRequest, EventEmitter):
         the socket may serve another request by then."""
         if self._response_ended:
             return self
+        if callback is not None:
+            self.once("timeout", callback)  # now, in the order of the calls (Node's)
         if self.socket is None:
-            self._timeout_pending = (seconds, callback)
+            self._timeout_pending = (seconds, None)
         else:
-            self._apply_timeout(seconds, callback)
+            self._apply_timeout(seconds, None)
         return self
+
+    def socket_timed_out(self):
+        """The socket's idle timeout (called by the protocol): the request's ``timeout``,
+        once per request as Node's (its response's ``timeout`` comes at each)."""
+        if not self._timeout_told:
+            self._timeout_told = True
+            self.emit("timeout")
+
+    _timeout_told = False
 
     def set_no_delay(self, no_delay=True):
         """Node's ``req.setNoDelay([noDelay])``: TCP_NODELAY on the request's socket, once
