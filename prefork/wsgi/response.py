@@ -69,14 +69,13 @@ Rules:
 
 import itertools
 import logging
-import os
 import sys
 from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
 from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, kept_to, over_length,
                    promised_length, under_length)
 from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
-from .sending import SendFile, StallWatch, sendable_file
+from .sending import FileSending, StallWatch
 from .spill import Spill, pushes_back, push_out
 from .pipe import ClientDisconnected, call_over
 from .streams import FileWrapper
@@ -86,7 +85,7 @@ log = logging.getLogger("prefork.wsgi")
 WHOLE_WAITS = 256 * 1024  # a whole body larger than this goes through the held budget
 
 
-class LoopCall:
+class LoopCall(FileSending):
     """One WSGI call on the loop: start_response, then the iterable with backpressure."""
 
     __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
@@ -397,43 +396,6 @@ class LoopCall:
         for callback in self.on_gone or ():
             callback()
         self.finish()
-
-    def _try_sendfile(self):
-        wrapper = self.iterable
-        res = self.res
-        if not res.active:
-            return False  # bytes of an earlier response still wait: iterate instead
-        if res.headers_sent:
-            return False  # write() sent the head and part of the body: the file is the rest, iterated
-        if res.socket.encrypted:
-            return False  # TLS: the kernel would send the file's bytes in the clear; iterated, encrypted
-        found = sendable_file(wrapper.filelike)
-        if found is None:
-            return False
-        fd, offset, size = found
-        self._send_head()  # (a bad head raises here, before anything is held)
-        has_body = res.has_body_status()
-        if has_body and not res.has_header("content-length"):
-            res.set_header("Content-Length", str(max(0, size - offset)))
-        length = int(res.get_header("content-length") or 0)
-        if not has_body or self.req.method == "HEAD" or length == 0:
-            res.end()
-            self.finish()
-            return True
-        try:
-            fd = os.dup(fd)  # the transfer's own: the call (and the app's close()) ends as it starts
-        except OSError:
-            return False  # (iterated instead: the head is fixed, not sent)
-        res.flush_headers()
-        SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
-        self.finish()  # the file's bytes wait in the file: the worker's call is free
-        return True
-
-    def sent_file(self, missing):
-        """The sendfile path is done; ``missing``: bytes the Content-Length promised that
-        the file did not have."""
-        if missing <= 0 or not under_length(self.req, self.res, missing):
-            self.res.end()
 
     def _failed(self):
         if sys.exc_info()[0] is ClientDisconnected:  # from write(): the client left, nothing to answer

@@ -27,6 +27,8 @@ import struct
 import termios
 from time import monotonic
 
+from .body import under_length
+
 log = logging.getLogger("prefork.wsgi")
 
 
@@ -114,6 +116,50 @@ class StallWatch:
         req = self.res.req
         log.error("the client of %s %s took nothing for %.1f s: disconnected", req.method, req.url, idle)
         socket.destroy()
+
+
+class FileSending:
+    """The sendfile path of a ``LoopCall`` (``threads = 1``; mixed into it: the state it
+    reads is the call's)."""
+
+    __slots__ = ()
+
+    def _try_sendfile(self):
+        wrapper = self.iterable
+        res = self.res
+        if not res.active:
+            return False  # bytes of an earlier response still wait: iterate instead
+        if res.headers_sent:
+            return False  # write() sent the head and part of the body: the file is the rest, iterated
+        if res.socket.encrypted:
+            return False  # TLS: the kernel would send the file's bytes in the clear; iterated, encrypted
+        found = sendable_file(wrapper.filelike)
+        if found is None:
+            return False
+        fd, offset, size = found
+        self._send_head()  # (a bad head raises here, before anything is held)
+        has_body = res.has_body_status()
+        if has_body and not res.has_header("content-length"):
+            res.set_header("Content-Length", str(max(0, size - offset)))
+        length = int(res.get_header("content-length") or 0)
+        if not has_body or self.req.method == "HEAD" or length == 0:
+            res.end()
+            self.finish()
+            return True
+        try:
+            fd = os.dup(fd)  # the transfer's own: the call (and the app's close()) ends as it starts
+        except OSError:
+            return False  # (iterated instead: the head is fixed, not sent)
+        res.flush_headers()
+        SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
+        self.finish()  # the file's bytes wait in the file: the worker's call is free
+        return True
+
+    def sent_file(self, missing):
+        """The sendfile path is done; ``missing``: bytes the Content-Length promised that
+        the file did not have."""
+        if missing <= 0 or not under_length(self.req, self.res, missing):
+            self.res.end()
 
 
 class SendFile:
