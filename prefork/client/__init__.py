@@ -2,7 +2,8 @@
 
 from .agent import Agent, global_agent
 from .request import ClientRequest
-from .response import ClientResponse, Information
+from .fields import Information
+from .response import ClientResponse
 from .urls import get, request
 
 __all__ = ["Agent", "ClientRequest", "ClientResponse", "Information", "get", "global_agent", "request"]

@@ -1,6 +1,7 @@
 """A client response's fields, as Node's IncomingMessage gives them: ``raw_headers`` and
 ``headers``, ``raw_trailers`` and ``trailers``, and their ``*_distinct`` views; the
-version's numbers (a 1xx's too); ``connection`` and ``req``.
+version's numbers (a 1xx's too: ``Information``, the payload of an ``information``
+event); ``connection`` and ``req``.
 
 Rules:
 - ``headers`` maps the first ``pairs`` raw pairs (Node's caps: client/protocol.py);
@@ -87,3 +88,13 @@ class ResponseFields(Version):
             self._trailers_distinct = distinct(self.raw_trailers, len(self.raw_trailers) // 2)
         return self._trailers_distinct
 
+
+class Information(Version):
+    """The payload of ``information``: a 1xx response."""
+
+    def __init__(self, status_code, status_message, http_version, raw_headers, pairs):
+        self.status_code = status_code
+        self.status_message = status_message
+        self.http_version = http_version
+        self.raw_headers = raw_headers
+        self.headers = header_map(raw_headers, pairs)

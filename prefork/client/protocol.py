@@ -41,7 +41,8 @@ from ..http import framing
 from ..http.errors import ParseError
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from ..http.parser import ResponseParser
-from .response import ClientResponse, Information
+from .fields import Information
+from .response import ClientResponse
 
 log = logging.getLogger("prefork.client")
 

@@ -1,5 +1,5 @@
-"""The client side's incoming messages: ClientResponse (Node's IncomingMessage on the
-client) and Information (the payload of an ``information`` event, a 1xx).
+"""The client side's incoming message: ClientResponse (Node's IncomingMessage on the
+client; the payload of an ``information`` event, a 1xx, is fields.py's Information).
 
 Rules:
 - ``trailers`` (Node's lower-cased map) and ``raw_trailers`` (Node's ``rawTrailers``,
@@ -53,10 +53,9 @@ from collections import deque
 
 from ..emitter import Chunks, EventEmitter, pipe, unpipe
 from ..http.errors import Aborted, HTTPError
-from ..http.headers import header_map
 from ..net.text import TextDecoder
 from .awaiting import raisable
-from .fields import ResponseFields, Version
+from .fields import ResponseFields
 from .state import StreamState
 
 _KEPT_HIGH_WATER = 64 * 1024
@@ -423,17 +422,6 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
     def collecting(self):
         """The body is being collected for ``read()``."""
         return self._body is not None
-
-
-class Information(Version):
-    """The payload of ``information``: a 1xx response."""
-
-    def __init__(self, status_code, status_message, http_version, raw_headers, pairs):
-        self.status_code = status_code
-        self.status_message = status_message
-        self.http_version = http_version
-        self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, pairs)
 
 
 def _discarded():
