@@ -245,13 +245,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     return self
             if self.strict_content_length:
                 self._check_length(len(data) if data else 0, True)
-            if self.status_code in _NO_BODY:
-                self._has_body = False
-            if self.expect_continue:
-                self.should_keep_alive = False
-            if self.status_message == "":
-                self.status_message = None  # the implicit head takes the standard reason
-            self._store_head(len(data) if data else 0)
+            self._implicit_head(len(data) if data else 0)
         elif self.strict_content_length:
             self._check_length(len(data) if data else 0, True)
         self.writable_ended = True
