@@ -30,7 +30,7 @@ import sys
 import time
 
 from .. import logs
-from . import listeners as listeners_mod, operations
+from . import listeners as listeners_mod, operations, reload as reload_mod
 
 log = logging.getLogger("prefork.master")
 
@@ -118,6 +118,7 @@ def checked(master, pid, status):
             log.error("USR2: %s", line)
         log.error("USR2 refused: the new program's check-config exited with status %d; the running master goes on",
                   code)
+        reload_mod.run_queued(master)  # a HUP that waited for the outcome
         return
     operations.quiesce(master, lambda: execute(master) if not master.stopping else operations.resume(master))
 

@@ -38,6 +38,12 @@ def reload(master):
         master.reload_queued = True
         log.warning("reload already in progress; another one starts when it is done")
         return
+    if master.reexec_check is not None:
+        # a USR2's check runs: its re-exec reads the configuration anew (a reload started
+        # now would be dropped by it); if it is refused, the reload runs then
+        master.reload_queued = True
+        log.info("HUP: a re-exec (USR2) is being checked; the reload waits for its outcome")
+        return
     systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
     try:
         new = master.reload_settings()
