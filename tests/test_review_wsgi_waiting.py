@@ -17,6 +17,7 @@ UPLOADS = 48
 LENGTH = 1024 * 1024
 READ = 64 * 1024  # what one read of a socket takes at most: a pipe's first chunk
 WAITING_BODIES = 4 * 1024 * 1024
+PIPE_HIGH_WATER = 256 * 1024  # one pipe's own high-water mark (pipe.py's _PIPE_HIGH_WATER)
 
 
 def payload(n):
@@ -76,7 +77,10 @@ def test_uploads_waiting_for_a_thread_hold_a_bounded_total_and_arrive_whole(pool
                    and all(pipe.paused for pipe in waiting_pipes(pool.adapter)), 10,
                    what=lambda: f"{UPLOADS} paused pipes; {sum(p.paused for p in waiting_pipes(pool.adapter))}")
         held = sum(pipe.size for pipe in waiting_pipes(pool.adapter))
-        assert held <= WAITING_BODIES + UPLOADS * READ, f"{held} bytes held by waiting pipes"
+        # the budget, a read each, and the one pipe first in line, which may read on past
+        # the budget to its own high-water mark (pipe.py's rule): it was left out, and a
+        # run where the first in line had taken a few KiB more failed
+        assert held <= WAITING_BODIES + UPLOADS * READ + PIPE_HIGH_WATER, f"{held} bytes held by waiting pipes"
         pool.release.set()
         for sender in senders:
             sender.join(10)
