@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from daemon import ROOT, alive, children, python_env, wait_until
+from harness import read_until_close
 
 httpx = pytest.importorskip("httpx")
 websockets = pytest.importorskip("websockets")
@@ -234,12 +235,7 @@ def _in_flight(d):
     try:
         with socket_mod.create_connection(("127.0.0.1", d.metrics_port()), timeout=2) as sock:
             sock.sendall(b"GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_until_close(sock)
         return json.loads(data.partition(b"\r\n\r\n")[2])["workers"][0]["connections"] >= 1
     except (OSError, ValueError, KeyError, IndexError):
         return False
