@@ -28,8 +28,12 @@ def new_event_loop(kind="asyncio"):
     if kind == "uvloop":
         try:
             import uvloop
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            if exc.name != "uvloop":  # installed, but what it imports is missing or unreadable
+                raise LoopUnavailable(f"uvloop cannot be imported: {exc}") from None
             raise LoopUnavailable("uvloop is not installed (pip install 'prefork[uvloop]')") from None
+        except ImportError as exc:
+            raise LoopUnavailable(f"uvloop cannot be imported: {exc}") from None
         return uvloop.new_event_loop()
     raise LoopUnavailable(f"unknown loop {kind!r}: expected one of {', '.join(LOOPS)}")
 

@@ -63,7 +63,7 @@ from setproctitle import setproctitle
 
 from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
-from .runtime import new_event_loop
+from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
 from .recognise import ROLES
 from .settings import BY_NAME
@@ -220,8 +220,14 @@ class Worker:
             log.error("worker %d: %s", self.slot, error)
             self.channel.send("boot_error", error=error)
             return BOOT_ERROR
+        try:  # before the privileges go: the loop's modules may be where the user cannot read
+            loop = new_event_loop(settings.loop)
+        except LoopUnavailable as exc:
+            log.error("worker %d: %s", self.slot, exc)
+            self.channel.send("boot_error", error=str(exc))
+            return BOOT_ERROR
         drop_privileges(settings)
-        self.loop = loop = new_event_loop(settings.loop)
+        self.loop = loop
         asyncio.set_event_loop(loop)
         self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
         try:
@@ -403,6 +409,9 @@ class Worker:
         """The loop's serving run ends. Once it has (the ASGI shutdown and the tasks' unwind
         run the loop to their own ends), a stop would cut those short: it does nothing."""
         if self.serving:
+            # at most once: uvloop's stop() is itself a queued callback, so a second one
+            # made before it ran would stop the first exit step instead
+            self.serving = False
             self.loop.stop()
 
 

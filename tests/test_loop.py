@@ -147,3 +147,20 @@ def test_a_cancelled_timer_lets_go_of_its_callback_at_once():
     del held
     gc.collect()
     assert ref() is None  # let go while the cancelled timer is still in the heap
+
+
+def test_uvloop_that_cannot_be_imported_says_why(tmp_path):
+    """An installed uvloop whose own import fails (a module it needs missing, or unreadable
+    after the worker's privileges went) is not reported as "not installed"."""
+    import os
+    import subprocess
+    import sys
+    (tmp_path / "uvloop").mkdir()
+    (tmp_path / "uvloop" / "__init__.py").write_text("import prefork_missing_dependency_of_uvloop\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+            "from prefork.runtime import LoopUnavailable, new_event_loop\n"
+            "try:\n    new_event_loop('uvloop')\nexcept LoopUnavailable as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path), root], capture_output=True, text=True, timeout=60)
+    assert "not installed" not in out.stdout, out.stdout
+    assert "uvloop cannot be imported" in out.stdout and "prefork_missing_dependency_of_uvloop" in out.stdout, out
