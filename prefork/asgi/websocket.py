@@ -58,6 +58,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, CloseConnection, Message, RejectConnection, Request
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+from time import monotonic
 
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
@@ -189,7 +190,7 @@ class WebSocketSession:
         if observer is not None and self.answer is not None:
             sent = self.socket.bytes_written - self.sent_before if self.answer == 101 else 0
             reply = ServerReply(self.socket, self.answer, self.http_request, sent=max(0, sent))
-            observer(reply, reply, self.loop.time() - self.http_request.start_time)
+            observer(reply, reply, monotonic() - self.http_request.start_time)
         if self.task is None or self.task.done():
             self.loop.call_soon(self.release)
         if self.state == "connecting" and self.task is None:

@@ -192,6 +192,12 @@ class Closing:
         loop.add_reader(self._fd, self._discard)
         self._bound_close()
 
+    def unread_input(self):
+        """The peer's bytes wait unread in the kernel while the socket reads: a loop that
+        was busy has not read them yet. A deadline that passed meanwhile is looked at
+        again once they are read (uvloop runs due timers before it polls for input)."""
+        return self._reading and self._peer_sending()
+
     def _peer_sending(self):
         """Bytes from the peer wait unread in the kernel (not its FIN alone)."""
         try:

@@ -81,7 +81,7 @@ class IdleTimer:
             self._timer_deadline = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return
-        if self._reading and self._peer_sending():  # bytes came that a busy loop has not read yet
+        if self.unread_input():  # bytes came that a busy loop has not read yet
             self.last_activity = monotonic()
             self._look_again()
             return

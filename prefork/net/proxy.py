@@ -22,7 +22,8 @@ Rules:
 - ``HeaderReader`` is the step on an accepted socket: peek, parse, consume what the
   parser took, until the header is whole, within ``timeout`` seconds. It reads once at
   once (a balancer sends the header with its connection); only a header that is not
-  all there yet costs a reader registration and a timer. Peers outside the
+  all there yet costs a reader registration and a timer; when it runs out, what came
+  is read first (a loop that was busy may not have read it). Peers outside the
   trusted sources are refused before a byte is read. It stands in the server's set of
   connections until it ends (``done(reader, header, reason)``, called once: header or
   a failure reason, or neither when the server destroyed it).
@@ -306,7 +307,7 @@ class HeaderReader:
             return
         self.on_readable()  # balancers send the header at once: it is usually here already
         if not self.ended:
-            self.timer = self.loop.call_later(self.timeout, self.fail, TIMEOUT)
+            self.timer = self.loop.call_later(self.timeout, self.expired)
             self.loop.add_reader(self.fd, self.on_readable)
 
     def on_readable(self):
@@ -336,6 +337,13 @@ class HeaderReader:
             return
         if parser.header is not None:
             self.end(parser.header, None)
+
+    def expired(self):
+        """The header's time is up: what the peer sent is read first (a loop that was busy
+        may not have read it yet), then a header still incomplete is a timeout."""
+        self.on_readable()  # (a header whole now ends it: the spent timer's cancel is a no-op)
+        if not self.ended:
+            self.fail(TIMEOUT)
 
     def drain(self):
         """The server drains: the header still comes first (bounded by the timeout)."""

@@ -13,7 +13,9 @@ Rules:
   (net/secure.py). This module holds the state they share and the reading side.
 - The idle timer is lazy: activity (a read, or a write reaching the kernel) only stamps
   a time (``last_activity``).
-- Times are ``time.monotonic()`` seconds, the clock of the loops' ``time()``.
+- Times are ``time.monotonic()`` seconds: asyncio's ``loop.time()`` reads that clock, uvloop's
+  is libuv's cached milliseconds, up to 1 ms behind it, so a duration is always the
+  difference of two ``monotonic()`` readings, never of one of them and ``loop.time()``.
 - A socket given a ``read_buffer`` (a writable memoryview that its owner shares between
   the sockets of one loop, e.g. a server's) reads into it and hands on a copy of what
   was read; without one, each read makes its own 64 KiB ``bytes``, shrunk to what

@@ -11,7 +11,8 @@ Rules:
 - The handshake comes first: the protocol sees no byte before it completes. A handshake
   that fails, meets EOF or a reset, or outlasts ``handshake_timeout`` is reported once to
   ``on_error(err, socket)`` (the server's ``tlsClientError``) and the socket is
-  destroyed; its alert, if any, is sent first. A socket destroyed before the handshake
+  destroyed; its alert, if any, is sent first. A timeout that finds the peer's bytes
+  unread or just read (the loop was busy) looks once more, a second later. A socket destroyed before the handshake
   ends (by a ``connection`` listener, a server timeout, ``close_all_connections``) drops
   its handshake timer at once: nothing of it outlives the socket. Once the socket has
   emitted 'close', the layer lets go of it (``release``): no reference cycle is left.
@@ -41,6 +42,7 @@ Rules:
 """
 
 import ssl
+from time import monotonic
 
 from ..http.errors import HTTPError
 from .hello import HelloReader
@@ -51,6 +53,8 @@ _LEFT = "Client network socket disconnected before secure TLS connection was est
 _NO_APPLICATION_PROTOCOL = b"\x15\x03\x03\x00\x02\x02\x78"  # the fatal alert record (120)
 # a HelloRetryRequest's random (RFC 8446 4.1.3): SHA-256 of "HelloRetryRequest"
 _RETRY_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+_JUST_READ = 0.05  # seconds: bytes read this recently were read in the timer's loop turn
+_LOOK_AGAIN = 1.0  # after a timeout that found the peer's bytes unread (a busy loop)
 _READ_SIZE = 16 * 1024  # one record's plaintext at most
 # OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
 # CONNECT); any other method shows as a stream that starts with a capital letter
@@ -120,7 +124,7 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "timer", "first_byte",
-                 "wire_sent", "hello", "answered", "read", "write", "view")
+                 "wire_sent", "hello", "answered", "looked_again", "read", "write", "view")
 
     def __init__(self, tls, socket, raw, on_secure, on_error, view=None):
         self.socket = socket
@@ -141,6 +145,7 @@ class TLSLayer:
         self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
         self.wire_sent = 0  # bytes of records the kernel has taken
         self.hello = HelloReader()  # the ClientHello until its ALPN offer is read (then None)
+        self.looked_again = False  # the timeout found the peer's bytes unread once
         self.answered = True  # False while OpenSSL's answer to the first hello may be a retry request
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
@@ -297,6 +302,14 @@ class TLSLayer:
     def _timed_out(self):
         self.timer = None
         if not self.established and not self.failed and not self.socket.destroyed:
+            socket = self.socket
+            if not self.looked_again and (socket.unread_input() or monotonic() - socket.last_activity < _JUST_READ):
+                # the loop was busy: what the peer sent is read (uvloop runs timers before
+                # it polls), or was just read, and the handshake's next flight is on its
+                # way; it gets one more look (a handshake unfinished after it timed out)
+                self.looked_again = True
+                self.timer = self.socket.loop.call_later(_LOOK_AGAIN, self._timed_out)
+                return
             self._fail(HTTPError("ERR_TLS_HANDSHAKE_TIMEOUT", "TLS handshake timeout"))
 
     def _fail(self, err, plain_http=False):

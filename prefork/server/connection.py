@@ -35,6 +35,7 @@ Rules (Node's, spec §2-§4):
 import logging
 from asyncio import CancelledError
 from collections import deque
+from time import monotonic
 
 from ..http.errors import ParseError, request_timeout_error
 from ..http.parser import RequestParser
@@ -370,7 +371,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
             socket.send_bytes(CANNED[err.status_hint])
             if server.reply_observer is not None:
                 reply = ServerReply(socket, err.status_hint, self._req, self.parser.request_line(err))
-                server.reply_observer(reply, reply, socket.loop.time() - self.message_start)
+                server.reply_observer(reply, reply, monotonic() - self.message_start)
         socket.destroy_soon(linger=err.status_hint == 413)  # a body over the limit is still coming
 
     def _emit_client_error(self, err):

@@ -16,6 +16,8 @@ Rules:
   shows the answer to ``server.reply_observer``.
 """
 
+from time import monotonic
+
 from ..http.serialize import http_date, status_line
 
 _NO_HEADERS = {}
@@ -60,4 +62,4 @@ def answered(server, req, socket, status):
     observer = server.reply_observer
     if observer is not None:
         reply = ServerReply(socket, status, req)
-        observer(reply, reply, socket.loop.time() - req.start_time)
+        observer(reply, reply, monotonic() - req.start_time)

@@ -253,8 +253,9 @@ class Server(Accepting, EventEmitter):
                 if not conn.active:
                     continue
                 age = now - conn.message_start
-                if (headers_timeout > 0 and not conn.parser.headers_complete and age > headers_timeout) \
-                        or (request_timeout > 0 and age > request_timeout):
+                if ((headers_timeout > 0 and not conn.parser.headers_complete and age > headers_timeout)
+                        or (request_timeout > 0 and age > request_timeout)) \
+                        and not conn.socket.unread_input():  # (a busy loop: the next sweep looks again)
                     conn.active = False
                     try:
                         conn.request_timed_out()
