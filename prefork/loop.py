@@ -192,6 +192,14 @@ class Loop:
                 if entry is not None:
                     self._ready.append(Handle(entry[0], entry[1]))
 
+    def after_signals(self, callback, *args):
+        """Run ``callback(*args)`` after the handlers of every signal delivered so far: a
+        message another process sent because of a signal the whole process group got
+        (``kill -TERM -PGID``) is acted on after this process's own handler of it."""
+        if self._wakeup is not None:
+            self._read_signals()  # (the C-level handler wrote the signal before anything could be read)
+        self._ready.append(Handle(callback, args))
+
     def hold(self):
         """Keep ``run()`` going even with nothing to wait for (a live socket, a server)."""
         self._holds += 1

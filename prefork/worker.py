@@ -383,6 +383,7 @@ class Worker:
         if self.stopping:
             return
         self.stopping = True
+        self.channel.send("draining")  # (a TERM the master did not send: it replaces this worker now)
         setproctitle(f"prefork: worker {self.slot} [{self.settings.name}] (draining)")
         self.server.drain(lambda err: self.stop_serving())
         if self.asgi is not None:

@@ -184,6 +184,8 @@ class Master:
                 self.on_ready(worker)
             elif kind == "recycle":
                 self.recycle(worker, "reached max_requests", "recycle")
+            elif kind == "draining":
+                self.loop.after_signals(self.replace_draining, worker)
             elif kind == "boot_error":
                 worker.boot_error = message.get("error")
 
@@ -387,6 +389,20 @@ class Master:
         else:
             replacement.replaces = worker.pid
             replacement.replaced_for = reason
+
+    def replace_draining(self, worker):
+        """``worker`` drains on a signal the master did not send it (TERM straight to its
+        pid): it stopped accepting, so its replacement starts now, as after TTOU or
+        max_requests, rather than at its exit; meanwhile it shows as draining."""
+        if self.workers.get(worker.pid) is not worker or worker.retiring or self.stopping \
+                or worker.generation != self.generation:
+            return  # the master's own doing (a retire, a stop, a reload), or gone already
+        log.info("worker %d (pid %d) drains on a signal sent to it; replacing it", worker.slot, worker.pid)
+        worker.retiring = True
+        worker.kill_at = time.monotonic() + self.settings.graceful_timeout
+        self.restarts["exit"] = self.restarts.get("exit", 0) + 1
+        self.schedule_deadlines()
+        self.respawn(worker.slot, worker.generation)
 
     def recycle_again(self, worker):
         """Its replacement could not start or failed to boot: try again, if it still serves."""
