@@ -153,6 +153,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
             self._half_close_timer = None
         self._held = []
         self._res = None
+        self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
         self.socket.loop.call_soon(self.parser.release)  # the parser may be feeding still
         self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()

@@ -368,8 +368,10 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         request is aborted, in Node's order (see ``IncomingMessage.abort``)."""
         if not self._closed:
             self._closed = True
-            if self.head_out and not self.writable_ended:
-                # cut short while being written: still observed (access log, metrics) with what went out
+            if self.head_out and not self.writable_finished:
+                # cut short while being written, or ended but not all out yet (the peer
+                # reset the connection before the kernel took it): still observed (access
+                # log, metrics) with what went out
                 observer = self._conn.server.response_observer
                 if observer is not None:
                     observer(self.req, self)

@@ -355,14 +355,17 @@ class LoopCall(FileSending):
             held.hold(socket, size)
             return False
 
-        def flushed(*_):
-            socket.off("close", flushed)
-            self.finish()
-        socket.on("close", flushed)
-        socket.after_flush(flushed)
+        socket.on("close", self._out_or_closed)
+        socket.after_flush(self._out_or_closed)
         self.stall = StallWatch(res, self.adapter.timeout)
         self.stall.arm()
         return True
+
+    def _out_or_closed(self, *_):
+        """The large body is in the kernel, or its socket closed first (a bound method,
+        not a closure over itself: nothing of the call outlives it in a cycle)."""
+        self.res.socket.off("close", self._out_or_closed)
+        self.finish()
 
     def _wait(self, resume):
         """Resume on 'drain'; a client that goes away meanwhile (or takes nothing for
@@ -411,6 +414,7 @@ class LoopCall(FileSending):
         self.finished = True
         if self.stall is not None:
             self.stall.cancel()
+        self.res.remove_all_listeners("drain")  # a wait cut short (the client left): no cycle through it
         iterable = self.iterable
         if iterable.__class__ is not list:
             as_app_code(self.adapter.context, close_iterable, iterable)
