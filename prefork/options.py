@@ -238,6 +238,9 @@ def render_config():
             lines.append(f'{setting.name} = "0o{setting.default:03o}"')
         elif setting.default is None:
             lines.append(f"# {setting.name} = <{setting.default_doc}>")
+        elif setting.fallback:
+            # commented out: a value here would win over the variable it falls back to
+            lines.append(f"# {setting.name} = {toml_value(setting.default)}")
         else:
             lines.append(f"{setting.name} = {toml_value(setting.default)}")
         lines.append("")
