@@ -66,7 +66,9 @@ SETTINGS = (
     Setting("bind", "list", ["127.0.0.1:8000"],
             "Addresses to listen on: HOST:PORT, [V6]:PORT, unix:PATH or fd://N (an inherited "
             "listening socket). A host name is bound to its IPv4 address, or its IPv6 one when "
-            "it has none; an IPv6 address may name its zone ([fe80::1%eth0]:8000). Sockets passed by systemd socket activation are used instead "
+            "it has none; an IPv6 address may name its zone ([fe80::1%eth0]:8000). [::]:PORT takes IPv4 "
+            "clients too, unless an IPv4 address of the same port is also listed (0.0.0.0:PORT beside "
+            "it): then it is IPv6-only. Sockets passed by systemd socket activation are used instead "
             "when present. A change needs a restart (or USR2). An address may start with "
             "https:// (TLS) or http:// (plain); one without is TLS when certfile is set.",
             reloadable=False, fallback="with the PORT variable set, as hosting platforms set it: 0.0.0.0:$PORT"),

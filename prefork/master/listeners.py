@@ -86,7 +86,30 @@ def describe(sock):
     return f"{name[0]}:{name[1]}"
 
 
-def _bind(address, backlog, unix_mode):
+def _host_port(address):
+    """(host, port) of a TCP bind address, else None."""
+    address = bind_address(address)
+    if address.startswith(("unix:", "fd://")) or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", port
+
+
+def dual_stack(address, addresses):
+    """An IPv6 wildcard (``[::]:PORT``) takes IPv4 clients too (as gunicorn's and Node's
+    do), unless the list also binds an IPv4 address on its port (``0.0.0.0:PORT``
+    beside it, as nginx configurations write it): then it stays IPv6-only."""
+    mine = _host_port(address)
+    if mine is None or mine[0] != "::":
+        return False
+    for other in addresses:
+        theirs = _host_port(other)
+        if theirs is not None and theirs[1] == mine[1] and ":" not in theirs[0]:
+            return False
+    return True
+
+
+def _bind(address, backlog, unix_mode, dual=False):
     address = bind_address(address)
     if address.startswith("unix:"):
         path = address[5:]
@@ -115,7 +138,7 @@ def _bind(address, backlog, unix_mode):
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual else 1)
     try:
         sock.bind(target)
         if isinstance(target, str) and unix_mode is not None:
@@ -265,7 +288,7 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
                     os.set_inheritable(sock.fileno(), False)
                     _check_listening(sock)
                 if sock is None:
-                    sock = _bind(address, backlog, unix_mode)
+                    sock = _bind(address, backlog, unix_mode, dual_stack(address, addresses))
             except OSError as exc:
                 reason = _reason(address, exc)
                 if exc.errno == errno.EADDRINUSE:
@@ -308,7 +331,7 @@ def trial_bind(addresses, handed_over, backlog, unix_mode=None, prefix=""):
         if bind_address(address).startswith("fd://"):
             continue
         try:
-            sock = _bind(address, backlog, unix_mode)
+            sock = _bind(address, backlog, unix_mode, dual_stack(address, addresses))
         except OSError as exc:
             failures.append((address, _reason(address, exc)))
             continue
