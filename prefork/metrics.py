@@ -110,7 +110,7 @@ class WorkerMetrics:
         return {
             "requests": {f"{m} {c}": n for m, by_code in self.requests.items() for c, n in by_code.items()},
             "buckets": buckets, "duration_sum": duration_sum,
-            "connections_total": stats.connections_total, "connections": self.server.connections,
+            "connections_total": stats.connections_total, "connections": self.server.open_connections,
             "dropped": stats.dropped_requests, "client_errors": stats.client_errors,
             "tls_handshake_failures": stats.tls_handshake_failures,
             "proxy_errors": stats.proxy_errors,

@@ -318,7 +318,7 @@ class Worker:
     def stats(self):
         if self.metrics is not None:
             return self.metrics.snapshot()
-        return {"connections": self.server.connections}
+        return {"connections": self.server.open_connections}
 
     def observer(self):
         """``observe(req, res)`` for the server, or None when nothing observes responses."""

@@ -364,6 +364,12 @@ class Server(Accepting, EventEmitter):
         """The number of connections still speaking HTTP."""
         return len(self._connections)
 
+    @property
+    def open_connections(self):
+        """The connections open now: those speaking HTTP and those handed to a connect or
+        upgrade listener (a tunnel, a WebSocket), as ``get_connections`` counts them."""
+        return len(self._connections) + len(self._detached)
+
 
 def create_server(listener=None, *, loop=None, **options):
     """A ``Server``; ``listener`` (if given) is added for ``request``."""
