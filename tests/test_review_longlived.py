@@ -25,3 +25,48 @@ def test_open_websockets_count_as_active_connections(daemons):
         assert two.recv(timeout=5) == "hello"
         wait_until(lambda: _active(d) == 2, 10, what="two WebSockets in prefork_connections_active")
     wait_until(lambda: _active(d) == 0, 10, what="none once they closed")
+
+
+def test_a_handshake_on_a_connection_kept_through_a_drain_is_closed_with_1012(serve):
+    """A WebSocket handshake sent, after the drain began, on a keep-alive connection the
+    worker still holds: accepted, then closed at once with 1012 as the sessions open at
+    the drain's start were (it was held open until the tasks' cancel, 75 % of the
+    graceful timeout later)."""
+    import base64
+    import os
+    import socket
+    import struct
+    import time
+
+    from apps import asgi_apps
+    from prefork.asgi import ASGIAdapter
+
+    def setup(server, st):
+        st.adapter = ASGIAdapter(asgi_apps.app, lifespan="off").setup(server)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        got = b""
+        while not got.endswith(b"Hello, World!"):
+            chunk = sock.recv(65536)
+            assert chunk, got
+            got += chunk
+        st.call(lambda: (st.server.drain(), st.adapter.drain()))
+        key = base64.b64encode(os.urandom(16)).decode()
+        started = time.monotonic()
+        sock.sendall(f"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(1)
+            assert chunk, head
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 101"), head
+        data = b""
+        while len(data) < 4:
+            chunk = sock.recv(64)
+            assert chunk, data
+            data += chunk
+        assert data[0] & 0x0F == 8, data  # a close frame
+        assert struct.unpack("!H", data[2:4])[0] == 1012, data
+        assert time.monotonic() - started < 5

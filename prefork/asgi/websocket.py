@@ -44,7 +44,8 @@ Rules:
   every send waiting is woken by the ``drain`` (or the close). A payload that is
   neither bytes-like nor ``str`` text raises TypeError in the app.
 - ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
-  app task the stopping worker cancels.
+  app task the stopping worker cancels; a session accepted while the server drains (its
+  handshake came on a connection still held) is closed with 1012 at its accept.
 - When the socket closes, the session is one access log line (``server.reply_observer``),
   as nginx logs one: the handshake's request, the status it was answered with (101, or
   the refusal's, the 403, the denial's, the 500), the bytes sent after a 101's head, and
@@ -320,6 +321,11 @@ class WebSocketSession:
             if not self.held and not self.yielding:
                 self.socket.resume()
         self.keepalive.start()
+        if adapter.server.draining:
+            # a handshake that came on a connection the draining worker still held (an idle
+            # keep-alive one): accepted as the app asked, then closed as the open ones
+            # were at the drain's start (1012: the client reconnects, to a serving worker)
+            self.shutdown()
 
     def send_close(self, code, reason):
         if self.state != "open":
