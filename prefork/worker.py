@@ -285,6 +285,7 @@ class Worker:
                 self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
             if self.asgi is not None:
                 loop.run_until_complete(self.asgi.shutdown())
+            self.server.exiting = True
             cancel_tasks(loop)
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -435,6 +436,7 @@ def cancel_tasks(loop, unwind=TASKS_UNWIND):
     the ASGI adapter's tasks get at its shutdown; their connections are gone by then."""
     tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
     if tasks:
+        log.warning("cancelling %d task%s still running at the exit", len(tasks), "" if len(tasks) == 1 else "s")
         for task in tasks:
             task.cancel()
         loop.run_until_complete(asyncio.wait(tasks, timeout=unwind))

@@ -70,3 +70,26 @@ def test_a_handshake_on_a_connection_kept_through_a_drain_is_closed_with_1012(se
         assert data[0] & 0x0F == 8, data  # a close frame
         assert struct.unpack("!H", data[2:4])[0] == 1012, data
         assert time.monotonic() - started < 5
+
+
+def test_listener_tasks_cut_at_the_graceful_timeout_are_no_app_errors(daemons):
+    """Events API: a coroutine listener still awaiting when the worker's graceful timeout
+    runs out is cancelled by the worker: one warning says so, and the request gets its
+    500; before, each was logged as an error of the app with a CancelledError traceback."""
+    import signal
+    import threading
+    d = daemons("--graceful-timeout", "2", app="apps.awaiting:setup", workers=1)
+    d.wait_ready()
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(d.request("/await/30", timeout=20)))
+    thread.start()
+    try:
+        wait_until(lambda: _active(d) == 1, 10, what="the request in the worker")
+        d.signal(signal.SIGTERM)
+        assert d.wait_exit(15) == 0
+    finally:
+        thread.join(20)
+    log = d.log()
+    assert "cancelling 1 task still running at the exit" in log, log
+    assert "error in a request listener" not in log and "CancelledError" not in log, log
+    assert answers and answers[0].startswith(b"HTTP/1.1 500"), answers

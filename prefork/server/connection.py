@@ -322,7 +322,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
         """A listener of ``res``'s request raised (or its task did): log it; a 500 when
         the head is not out, else send what was written and close. True when the
         connection is done with."""
-        log.error("error in a request listener", exc_info=exc)
+        if not (self.server.exiting and isinstance(exc, CancelledError)):
+            log.error("error in a request listener", exc_info=exc)
         if res is None or self.socket.destroyed:
             return True
         if res.writable_ended:

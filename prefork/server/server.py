@@ -83,6 +83,9 @@ class Server(Accepting, EventEmitter):
         self._read_buffer = memoryview(bytearray(READ_BUFFER))  # its sockets read into it, one at a time
         self._accept_failing = False  # an EMFILE-like episode is going on (logged once)
         self.draining = False
+        # the worker exits and cancels the listener tasks still running: their
+        # CancelledError is its doing, said once by it, not an error of each request
+        self.exiting = False
         self.stats = ServerStats()
         # called as observer(req, res) when a response to a parsed request has finished
         # (automatic ones included): the daemon's access log, request counting, metrics
