@@ -194,6 +194,7 @@ class Worker:
         self.request_limit = limit
         self.recycle_asked = False
         self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker
+        self.wsgi = None  # the WSGI adapter, whose thread pool (threads > 1) ends with it
         self.reopen_noted = False
 
     def run(self):
@@ -233,6 +234,8 @@ class Worker:
         try:
             kind, app = load_app(settings)
             adapter = plug_in(kind, app, settings, server)
+            if kind == "wsgi":
+                self.wsgi = adapter
             if kind == "asgi":
                 self.asgi = adapter
                 # a failed startup is a failed boot; so is one past startup_timeout
@@ -287,6 +290,7 @@ class Worker:
                 loop.run_until_complete(self.asgi.shutdown())
             self.server.exiting = True
             cancel_tasks(loop)
+            self.cut_connections()
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             if self.access is not None:
@@ -294,6 +298,20 @@ class Worker:
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
         self.channel.finish(FINAL_FLUSH_TIMEOUT)
         return 0
+
+    def cut_connections(self):
+        """The serving run is over (its drain's time ran out, or a fast stop): connections
+        still open are destroyed, so each cut response gets its access log line and its
+        app hears of it (a WSGI iterable is closed on its thread, which is given a moment
+        for it); then the WSGI thread pool ends."""
+        cut = self.server.destroy_all()
+        if cut:
+            log.warning("closing %d connection%s still open at the exit", cut, "" if cut == 1 else "s")
+        if self.wsgi is not None:
+            running = self.wsgi.close(TASKS_UNWIND)
+            if running:
+                log.warning("%d WSGI thread%s still running the app's code at the exit", running,
+                            "" if running == 1 else "s")
 
     async def beating(self, awaitable, bound):
         """``awaitable``'s result, with heartbeats (no stats yet) while it waits: an ASGI

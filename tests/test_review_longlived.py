@@ -93,3 +93,29 @@ def test_listener_tasks_cut_at_the_graceful_timeout_are_no_app_errors(daemons):
     assert "cancelling 1 task still running at the exit" in log, log
     assert "error in a request listener" not in log and "CancelledError" not in log, log
     assert answers and answers[0].startswith(b"HTTP/1.1 500"), answers
+
+
+def test_an_endless_wsgi_stream_cut_at_the_graceful_timeout_is_closed_and_logged(daemons, tmp_path):
+    """A WSGI stream on a pool thread still going when the graceful timeout runs out: its
+    iterable's close() runs (as PEP 3333 and docs/wsgi.md promise) and it gets its access
+    log line; before, the worker exited under it with neither."""
+    import signal
+    import socket
+    mark = tmp_path / "closed"
+    access = tmp_path / "access.log"
+    d = daemons("--graceful-timeout", "2", "--threads", "4", "--access-log", str(access),
+                app="apps.wsgi_endless:app", workers=1, env={"WSGI_CLOSE_MARK": str(mark)})
+    d.wait_ready()
+    worker, = d.wait_workers(1)
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as sock:
+        sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while b"data: tick" not in got:
+            chunk = sock.recv(65536)
+            assert chunk, got
+            got += chunk
+        d.signal(signal.SIGTERM)
+        assert d.wait_exit(15) == 0
+    assert mark.read_text() == f"closed {worker}\n"
+    assert '"GET /events HTTP/1.1" 200' in access.read_text(), access.read_text()
+    assert "closing 1 connection still open at the exit" in d.log(), d.log()

@@ -39,8 +39,9 @@ def test_an_ended_response_cut_by_a_reset_is_observed_once(serve):
     assert seen == [(200, False)] * 3, seen
 
 
+@pytest.mark.parametrize("threads", [1, 4])
 @pytest.mark.parametrize("body", ["list", "generator"])
-def test_a_wsgi_response_cut_by_a_reset_is_freed_without_the_collector(serve, body):
+def test_a_wsgi_response_cut_by_a_reset_is_freed_without_the_collector(serve, body, threads):
     from prefork.wsgi import WSGIAdapter
 
     def app(environ, start_response):
@@ -48,7 +49,10 @@ def test_a_wsgi_response_cut_by_a_reset_is_freed_without_the_collector(serve, bo
         blocks = [b"x" * (1024 * 1024)] * 16
         return blocks if body == "list" else (block for block in blocks)
 
-    st = serve(lambda server, st: WSGIAdapter(app).setup(server))
+    def setup(server, st):
+        st.adapter = WSGIAdapter(app, threads=threads)
+        st.adapter.setup(server)
+    st = serve(setup)
     gc.collect()
     gc.disable()
     try:
@@ -57,6 +61,9 @@ def test_a_wsgi_response_cut_by_a_reset_is_freed_without_the_collector(serve, bo
         wait_until(lambda: st.call(lambda: st.server.connections) == 0, 10, what="the connections closed")
         st.call(lambda: None)
         st.call(lambda: None)
+        if threads > 1:
+            assert st.call(lambda: st.adapter.close(5)) == 0  # the calls' threads are done with them
+            st.call(lambda: None)
         from prefork.server.response import ServerResponse
         left = st.call(lambda: sum(1 for o in gc.get_objects() if type(o) is ServerResponse))
     finally:

@@ -19,7 +19,9 @@ are ``outgoing.OutgoingHead``'s):
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
   next loop turn (the callback gets it, then ``error``), as in Node; once the response
   is closed (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
-  ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``.
+  ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
+  lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
+  with it, without the cycle collector.
 - ``strict_content_length`` (Node's ``strictContentLength``, off by default): a body
   passing the application's Content-Length, or ending short of it, raises
   ``ERR_HTTP_CONTENT_LENGTH_MISMATCH`` before its bytes are taken.
@@ -381,6 +383,10 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     self.emit("close")
                 except Exception as exc:
                     self._conn.listener_failed(self, exc)
+                if self._events and "drain" in self._events:
+                    # no 'drain' comes after the close: its listeners (a writer waiting for
+                    # one, bound to what refers back to this response) are let go now
+                    self.remove_all_listeners("drain")
             self.req.mark_closed(reset=True)
 
     def set_timeout(self, seconds, callback=None):

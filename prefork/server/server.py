@@ -335,6 +335,15 @@ class Server(Accepting, EventEmitter):
         for conn in list(self._connections):
             conn.socket.destroy()
 
+    def destroy_all(self):
+        """The worker exits: every connection still open, speaking HTTP or handed over (a
+        tunnel, a WebSocket), is destroyed now, so a response cut here is observed (access
+        log, metrics) and its app told (a WSGI iterable closed). Returns their count."""
+        sockets = [conn.socket for conn in self._connections] + list(self._detached)
+        for socket in sockets:
+            socket.destroy()
+        return len(sockets)
+
     def close_fds_in_child(self):
         """In a forked child: close this server's descriptors without touching the loop
         (the parent's), so the child holds no copy of its sockets."""

@@ -151,10 +151,14 @@ class WSGIAdapter:
         server.on("checkContinue", self.on_check_continue)
         server.on("connect", self.on_connect)
 
-    def close(self):
-        """Stop the thread pool (threads > 1); calls in progress finish first."""
-        if self.pool is not None:
-            self.pool.close()
+    def close(self, wait=0.0):
+        """Stop the thread pool (threads > 1): calls in progress finish first; wait up to
+        ``wait`` seconds for them (their clients are gone by then: each stops at its next
+        write, its iterable closed on its thread). Returns how many still run."""
+        if self.pool is None:
+            return 0
+        self.pool.close()
+        return self.pool.join(wait)
 
     # -- requests ------------------------------------------------------------------------------
     def too_large(self, req):

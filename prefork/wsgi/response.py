@@ -414,7 +414,6 @@ class LoopCall(FileSending):
         self.finished = True
         if self.stall is not None:
             self.stall.cancel()
-        self.res.remove_all_listeners("drain")  # a wait cut short (the client left): no cycle through it
         iterable = self.iterable
         if iterable.__class__ is not list:
             as_app_code(self.adapter.context, close_iterable, iterable)

@@ -326,17 +326,19 @@ class ThreadCall:
                 held.hold(socket, size)
             self._release()
             return
-
-        def flushed(*_):
-            socket.off("close", flushed)
-            if self.stall is not None:
-                self.stall.cancel()
-            self._release()
-        socket.on("close", flushed)
-        socket.after_flush(flushed)
+        socket.on("close", self._out_or_closed)
+        socket.after_flush(self._out_or_closed)
         if self.stall is None:
             self.stall = StallWatch(self.res, self.adapter.timeout)
         self.stall.arm()
+
+    def _out_or_closed(self, *_):
+        """The large body is out, or its socket closed first (a bound method, not a
+        closure over itself: nothing of the call outlives it in a cycle)."""
+        self.res.socket.off("close", self._out_or_closed)
+        if self.stall is not None:
+            self.stall.cancel()
+        self._release()
 
     def _release(self):
         with self.cond:

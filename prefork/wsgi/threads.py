@@ -74,6 +74,13 @@ class ThreadedCalls:
         for _ in self.threads:
             self.jobs.put(None)
 
+    def join(self, wait):
+        """Wait up to ``wait`` seconds in all for the threads to end; how many still run."""
+        deadline = monotonic() + wait
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - monotonic()))
+        return sum(thread.is_alive() for thread in self.threads)
+
     # -- on the loop -------------------------------------------------------------------------------
     def on_request(self, req, res):
         adapter = self.adapter
