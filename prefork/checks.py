@@ -23,6 +23,7 @@ Rules:
   would print its placeholders literally on every line.
 """
 
+import errno
 import importlib.util
 import math
 import os
@@ -70,6 +71,8 @@ def convert(setting, value, from_text):
     if kind in ("int", "float"):
         if from_text:
             try:
+                if not value.isascii():  # int() and float() read any script's digits ("٣")
+                    raise ValueError(value)
                 value = int(value) if kind == "int" else float(value)
             except ValueError:
                 raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, "
@@ -144,7 +147,7 @@ def convert(setting, value, from_text):
 
 
 
-_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$")
+_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
 
 
 def check_bind(addresses):
@@ -235,6 +238,16 @@ def check_parent(path):
         raise ValueError(f"{path}: directory {directory} does not exist")
     if os.path.isdir(path):
         raise ValueError(f"{path}: cannot write: is a directory")
+    try:
+        fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        fifo = False
+    if fifo:  # opening a FIFO for writing waits for a reader: the daemon would hang unseen
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                raise ValueError(f"{path}: a FIFO with no reader (opening it would wait for one)") from None
 
 
 def check_account(name, kind):
@@ -376,11 +389,16 @@ def check_format(fmt):
     for size in (512, "-"):
         sample = dict(_FORMAT_SAMPLES, b=size)
         try:
-            fmt.format(**sample)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            line = fmt.format(**sample)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
             raise ValueError(f"not a valid format for its fields: {exc}") from None
+        except MemoryError:
+            line = None
+        if line is None or len(line) > _LINE_MAX:
+            raise ValueError(f"a format spec makes lines of more than {_LINE_MAX} characters")
 
 
+_LINE_MAX = 64 * 1024  # characters of an access log line a format may make from the sample values
 _FORMAT_SAMPLES = {"h": "127.0.0.1", "t": "03/Dec/2026:10:00:00 +0000", "r": "GET / HTTP/1.1", "m": "GET",
                    "U": "/", "s": 200, "f": "-", "a": "-", "D": 1500, "L": "0.001500", "p": 1234}
 
@@ -392,6 +410,8 @@ def check_value(name, value):
     elif name == "metrics_bind" and value:
         if value.startswith("unix:"):
             raise ValueError("expected HOST:PORT or fd://N")
+        if value.startswith("https://"):
+            raise ValueError("the operations endpoints speak plain HTTP: write HOST:PORT (or http://HOST:PORT)")
         check_bind([value])
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
         check_parent(value)

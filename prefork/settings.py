@@ -81,6 +81,10 @@ def _hint(key):
     return f" ({other})" if other else _near(key, BY_NAME)
 
 
+class _NotAFile(Exception):
+    """The configuration path names something that is not a file."""
+
+
 def load(config_file=None, env=None, argv_values=None):
     """Build Settings from the sources; raises ConfigError with every problem found."""
     env = os.environ if env is None else env
@@ -95,8 +99,15 @@ def load(config_file=None, env=None, argv_values=None):
         import tomllib  # here: a worker forked without a config file never holds it
 
         try:
+            if os.path.exists(config_file) and not os.path.isfile(config_file) and not os.path.isdir(config_file):
+                # a FIFO would block the start unseen, /dev/zero fill the memory
+                raise _NotAFile()
             with open(config_file, "rb") as fh:
                 file_values = tomllib.load(fh)
+        except _NotAFile:
+            problems.append(f"{config_file}: not a regular file (a FIFO or a device): give the configuration's file")
+        except (RecursionError, MemoryError):
+            problems.append(f"{config_file}: not valid TOML: nested too deeply, or too large")
         except FileNotFoundError:
             problems.append(f"{config_file}: no such file")
         except OSError as exc:

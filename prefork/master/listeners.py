@@ -130,9 +130,9 @@ def _bind(address, backlog, unix_mode, dual=False):
         host = host.strip("[]") or "0.0.0.0"
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         literal, _, zone = host.partition("%")
-        if zone and not zone.isdigit():  # fe80::1%eth0: the zone by its number, which every resolver reads
-            host = f"{literal}%{socket.if_nametoindex(zone)}"
         target = (host, int(port))
+        if zone:  # fe80::1%eth0: the zone as the scope id of the address (a 4-tuple)
+            target = (literal, int(port), 0, int(zone) if zone.isdigit() else socket.if_nametoindex(zone))
         if family == socket.AF_INET and not host.replace(".", "").isdigit():
             family, target = _resolve(host, int(port))
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -187,12 +187,18 @@ def _resolve(host, port):
 
 
 def _answers(path):
+    """Whether something lives on the socket file ``path``: only a refused connect (or a
+    file gone meanwhile) means it is left over. A datagram socket (EPROTOTYPE, syslog's
+    /dev/log) or a server whose backlog is full (EAGAIN: the probe does not wait) lives."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
     try:
         probe.connect(path)
         return True
-    except OSError:  # ECONNREFUSED: nobody listens; the file is left over
+    except (ConnectionRefusedError, FileNotFoundError):  # nobody listens: the file is left over
         return False
+    except OSError:
+        return True
     finally:
         probe.close()
 
@@ -262,8 +268,10 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
             key = f"systemd:{name}"
             try:
                 sock = socket.socket(fileno=fd)
-            except OSError:
-                failures.append((key, f"descriptor {fd} is not a socket (a file, a pipe or a FIFO was passed)"))
+            except OSError as exc:
+                failures.append((key, f"descriptor {fd} is not open (LISTEN_FDS counts more descriptors than were "
+                                      f"passed)" if exc.errno == errno.EBADF else
+                                 f"descriptor {fd} is not a socket (a file, a pipe or a FIFO was passed)"))
                 continue
             sockets.append((key, sock))
             try:
@@ -279,16 +287,23 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
         return sockets
     result = []
     failures = []
+    bound = []  # the sockets bound here (their UNIX socket files go if the whole fails)
     try:
         for address in addresses:
             sock = take(inherited, address)
             try:
                 if sock is None and bind_address(address).startswith("fd://"):
-                    sock = socket.socket(fileno=int(bind_address(address)[5:]))
+                    fd = int(bind_address(address)[5:])
+                    same = [other for other, held in result if _same_socket(held, fd)]
+                    if same:  # (two socket objects on one descriptor: the second close fails)
+                        failures.append((address, f"the same socket as {same[0]}, also in this list"))
+                        continue
+                    sock = socket.socket(fileno=fd)
                     os.set_inheritable(sock.fileno(), False)
                     _check_listening(sock)
                 if sock is None:
                     sock = _bind(address, backlog, unix_mode, dual_stack(address, addresses))
+                    bound.append((address, sock))
             except OSError as exc:
                 reason = _reason(address, exc)
                 if exc.errno == errno.EADDRINUSE:
@@ -301,10 +316,21 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
         if failures:
             raise ListenError(failures)
     except BaseException:
+        paths = unix_paths(bound)
         for _, sock in result:
             sock.close()
+        remove_unix_paths(paths)  # nothing of a start that failed is left behind
         raise
     return result
+
+
+def _same_socket(sock, fd):
+    """``sock`` is the socket descriptor ``fd`` refers to (the same fd, or a dup of it)."""
+    try:
+        mine, theirs = os.fstat(sock.fileno()), os.fstat(fd)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def _check_listening(sock):

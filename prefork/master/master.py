@@ -415,7 +415,10 @@ class Master:
 
     def close_listeners(self):
         for _, sock in self.listeners:
-            sock.close()
+            try:
+                sock.close()
+            except OSError:  # (a descriptor closed already: the stop goes on)
+                pass
 
     def reopen_logs(self):
         """USR1: reopen the master's error log, then hand every worker the files as

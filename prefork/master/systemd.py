@@ -49,6 +49,9 @@ def listen_fds(unset=True, env=None):
     fds = []
     for i in range(count):
         fd = SD_LISTEN_FDS_START + i
-        os.set_inheritable(fd, False)
+        try:
+            os.set_inheritable(fd, False)
+        except OSError:
+            pass  # not open (LISTEN_FDS counts more than were passed): the caller says so
         fds.append((fd, names[i] if i < len(names) else "unknown"))
     return fds
