@@ -67,3 +67,39 @@ def test_an_ipv6_wildcard_beside_an_ipv4_bind_of_its_port_is_ipv6_only(ipv6):
     finally:
         for _, sock in sockets:
             sock.close()
+
+
+def test_a_link_local_address_with_its_zone_binds(tmp_path):
+    """``[fe80::…%IFACE]:PORT`` (a zone by name or number) binds: the zone is the scope id
+    of a 4-tuple address; a "fe80::1%4" host in a 2-tuple was EINVAL at start."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    from netns import unavailable
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    ns = f"pfzone{os.getpid()}{secrets.token_hex(2)}"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run(["ip", "netns", "add", ns], check=True, timeout=30)
+    try:
+        for command in (["ip", "link", "add", "zone0", "type", "veth", "peer", "name", "zone1"],
+                        ["ip", "link", "set", "zone0", "up"], ["ip", "link", "set", "zone1", "up"],
+                        ["ip", "-6", "addr", "add", "fe80::77/64", "dev", "zone0", "nodad"]):
+            subprocess.run(["ip", "netns", "exec", ns, *command], check=True, timeout=30)
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import socket\n"
+                "from prefork.master.listeners import open_listeners\n"
+                "index = socket.if_nametoindex('zone0')\n"
+                "for zone in ('zone0', str(index)):\n"
+                "    (_, sock), = open_listeners([f'[fe80::77%{zone}]:0'], 8, env={})\n"
+                "    address = sock.getsockname()\n"
+                "    assert address[0].startswith('fe80::77') and address[3] == index, address\n"
+                "    sock.close()\n"
+                "print('ok')\n")
+        out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code, root], capture_output=True,
+                             text=True, timeout=60)
+        assert out.stdout.strip() == "ok", out.stderr
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], timeout=30)
