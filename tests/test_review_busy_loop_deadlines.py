@@ -145,3 +145,51 @@ def test_reply_durations_are_never_negative(serve, on_loop):
     st.call(lambda: None)
     assert len(durations) == 30
     assert min(durations) >= 0, sorted(durations)[:5]
+
+
+def _tls_server(serve, pki, handshake_timeout, **options):  # noqa: F811
+    from prefork.net.tls import ServerTLS
+    from prefork.net.tlsconfig import build_context
+    replies = []
+
+    def setup(server, st):
+        server.on("request", lambda req, res: res.end("ok"))
+        server.reply_observer = lambda req, res, duration: replies.append(res.status_code)
+    st = serve(setup, connections_checking_interval=0.1, **options)
+    listener = socket.create_server(("127.0.0.1", 0))
+    tls = ServerTLS(build_context({"certfile": pki.cert, "keyfile": pki.key}), handshake_timeout)
+    st.call(lambda: st.server.listen(sock=listener, tls=tls))
+    return st, listener.getsockname()[1], replies
+
+
+def test_the_head_clock_of_a_tls_connection_starts_at_the_handshake_end(serve, pki):  # noqa: F811
+    """Node's https server starts its HTTP connection (and headersTimeout) at
+    secureConnection: a client whose handshake ends after headers_timeout still has the
+    whole of it for its first head (it got a 408 before sending a byte of HTTP)."""
+    import time
+    st, port, replies = _tls_server(serve, pki, 10.0, headers_timeout=1.0)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    time.sleep(1.5)  # the client is slow to start its handshake: longer than headers_timeout
+    with client_context(pki).wrap_socket(raw, server_hostname="localhost") as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ssl.SSLEOFError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+    assert _status(answer) == b"HTTP/1.1 200 OK", answer
+    assert replies == []
+
+
+def test_a_stalled_handshake_is_one_tls_failure_not_also_a_408(serve, pki):  # noqa: F811
+    st, port, replies = _tls_server(serve, pki, 1.0, headers_timeout=0.3)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(b"\x16\x03\x01\x00")  # the start of a ClientHello, and nothing more
+        assert raw.recv(100) == b""  # closed at the handshake's timeout
+    errors = st.call(lambda: (dict(st.server.stats.tls_handshake_failures), dict(st.server.stats.client_errors)))
+    assert errors == ({"ERR_TLS_HANDSHAKE_TIMEOUT": 1}, {}), errors
+    assert replies == []

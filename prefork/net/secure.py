@@ -31,6 +31,12 @@ class Secure:
             self.tls.received(data)  # no plaintext can come before the handshake's end
         return self
 
+    @property
+    def handshaking(self):
+        """TLS started and its handshake not finished yet (nor failed)."""
+        tls = self.tls
+        return tls is not None and not tls.established and not tls.failed
+
     def _session(self):
         """The connection's ``ssl.SSLObject`` once its handshake has finished, else None."""
         tls = self.tls

@@ -168,6 +168,9 @@ class Accepting:
         self.connection_closed(reader)
 
     def _secure_connection(self, socket):
+        protocol = socket.protocol
+        if protocol is not None:
+            protocol.secured()
         try:
             self.emit("secureConnection", socket)
         except Exception:

@@ -19,7 +19,8 @@ Rules (Node's, spec §2-§4):
   the connection not idle); back to ``server.timeout`` at the next head. Head and
   request deadlines are checked by the server's sweep against ``message_start`` while
   ``active`` (from accept or a message's first byte, line ends alone not counted, to
-  its end).
+  its end). A TLS connection is watched from its handshake's end (Node starts its https
+  connection at ``secureConnection``); the handshake has its own bound.
 - A listener that fails (or its task): a 500 before the head; after it, what was
   written goes out in its turn and the connection closes; after a whole response,
   only the log.
@@ -61,7 +62,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
         self.socket = socket
         self.parser = self._new_parser()
         self.message_start = socket.last_activity
-        self.active = True
+        # watched by the sweep from accept, or (TLS) from the handshake's end, as Node's
+        # https server starts its HTTP connection at secureConnection; the handshake has
+        # its own bound (tls_handshake_timeout)
+        self.active = not socket.handshaking
         self._responses = deque()
         self._attached = None  # the last ended response (until its 'finish' while not writable_finished)
         self._req = None
@@ -117,6 +121,13 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
         if not socket.destroyed and socket.protocol is self:
             if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
                 self._pause_output()
+
+    def secured(self):
+        """The TLS handshake finished: the head's clock starts now (unless a request
+        began in the same read)."""
+        if not self.parser.in_message:
+            self.message_start = monotonic()
+            self.active = True
 
     def eof_received(self):
         self._eof = True
