@@ -193,3 +193,17 @@ def test_a_stalled_handshake_is_one_tls_failure_not_also_a_408(serve, pki):  # n
     errors = st.call(lambda: (dict(st.server.stats.tls_handshake_failures), dict(st.server.stats.client_errors)))
     assert errors == ({"ERR_TLS_HANDSHAKE_TIMEOUT": 1}, {}), errors
     assert replies == []
+
+
+def test_plain_http_to_a_tls_port_gets_its_access_log_line(serve, pki):  # noqa: F811
+    st, port, replies = _tls_server(serve, pki, 10.0)
+    seen = []
+    st.call(lambda: setattr(st.server, "reply_observer",
+                            lambda req, res, duration: seen.append((req.request_text(req.url), res.status_code,
+                                                                   duration >= 0))))
+    for request in (b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", b"BREW /pot HTTP/1.0\r\n\r\n", b"Garbage\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(request)
+            assert read_until_close(sock).startswith(b"HTTP/1.1 400 Bad Request")
+    st.call(lambda: None)
+    assert seen == [("GET /plain HTTP/1.1", 400, True), ("BREW /pot HTTP/1.0", 400, True), ("-", 400, True)], seen

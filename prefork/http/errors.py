@@ -22,6 +22,10 @@ _STATUS_HINT = {
 class HTTPError(Exception):
     """An error with Node's ``code`` and ``message``; unset Node fields are None."""
 
+    # (status, (method, target, version) or None) of an answer the layer that found the
+    # error sent itself (a TLS port's 400 to plain HTTP), for the access log; else None
+    reply = None
+
     def __init__(self, code, message, reason=None, bytes_parsed=None, raw_packet=None):
         super().__init__(message)
         self.code = code

@@ -41,6 +41,7 @@ Rules:
   session (TLS 1.2 or 1.3 tickets) on any worker.
 """
 
+import re
 import ssl
 from time import monotonic
 
@@ -59,9 +60,19 @@ _READ_SIZE = 16 * 1024  # one record's plaintext at most
 # OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
 # CONNECT); any other method shows as a stream that starts with a capital letter
 _PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
+_PLAIN_LINE_MAX = 8192  # bytes of a plain HTTP stream kept for its request line
+_PLAIN_REQUEST_LINE = re.compile(rb"([A-Z]{1,20}) ([\x21-\x7e\x80-\xff]+) HTTP/(\d\.\d)\r?\n")
 _PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
 PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                      b"Connection: close\r\n\r\n%s" % (len(_PLAIN_TEXT), _PLAIN_TEXT))
+
+
+def _request_line(data):
+    """(method, target, version) of a plain HTTP request line at the start of ``data``."""
+    found = _PLAIN_REQUEST_LINE.match(data)
+    if found is None:
+        return None
+    return found[1].decode("ascii"), found[2].decode("latin-1"), found[3].decode("ascii")
 
 
 def tls_error(exc):
@@ -124,7 +135,7 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "timer", "first_byte",
-                 "wire_sent", "hello", "answered", "looked_again", "read", "write", "view")
+                 "wire_sent", "hello", "answered", "looked_again", "plain_start", "read", "write", "view")
 
     def __init__(self, tls, socket, raw, on_secure, on_error, view=None):
         self.socket = socket
@@ -146,6 +157,7 @@ class TLSLayer:
         self.wire_sent = 0  # bytes of records the kernel has taken
         self.hello = HelloReader()  # the ClientHello until its ALPN offer is read (then None)
         self.looked_again = False  # the timeout found the peer's bytes unread once
+        self.plain_start = b""  # the stream's first bytes when it starts as plain HTTP does
         self.answered = True  # False while OpenSSL's answer to the first hello may be a retry request
         timeout = tls.handshake_timeout
         self.timer = socket.loop.call_later(timeout, self._timed_out) if timeout and timeout > 0 else None
@@ -164,6 +176,8 @@ class TLSLayer:
             data = bytes(data)  # (a view of the socket's read buffer: the hello reader keeps bytes)
             if self.first_byte is None and data:
                 self.first_byte = data[0]
+                if 65 <= data[0] <= 90:  # a method's first letter: plain HTTP, its line is logged
+                    self.plain_start = data[:_PLAIN_LINE_MAX]
             if self.hello is not None:
                 if not self._hellos(data):
                     return b""
@@ -321,6 +335,8 @@ class TLSLayer:
         socket = self.socket
         if self.outgoing.pending and not socket.destroyed:
             socket.flush()  # the alert
+        if plain_http:
+            err.reply = (400, _request_line(self.plain_start))
         if self.on_error is not None:
             self.on_error(err, socket)
         if socket.destroyed:

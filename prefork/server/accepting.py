@@ -26,10 +26,12 @@ import errno
 from functools import partial
 import logging
 import socket as _socket
+from time import monotonic
 
 from ..net import Socket
 from ..net import proxy
 from .connection import Connection
+from .replies import ServerReply
 
 log = logging.getLogger("prefork.server")
 
@@ -182,6 +184,12 @@ class Accepting:
         the socket): Node's ``tlsClientError``."""
         failures = self.stats.tls_handshake_failures
         failures[err.code] = failures.get(err.code, 0) + 1
+        if err.reply is not None and self.reply_observer is not None:  # the layer's 400 to plain HTTP
+            status, line = err.reply
+            reply = ServerReply(socket, status, None, line)
+            protocol = socket.protocol
+            started = protocol.message_start if protocol is not None else socket.last_activity
+            self.reply_observer(reply, reply, max(0.0, monotonic() - started))
         try:
             self.emit("tlsClientError", err, socket)
         except Exception:
