@@ -102,8 +102,8 @@ def build_parser():
         description="A preforking HTTP/1.1 server with Node.js http.Server semantics.",
         epilog="Every option is also a TOML key of the config file (name_with_underscores) and a "
                "PREFORK_NAME environment variable; flags win over the environment, which wins over "
-               "the file. Run 'prefork check-config [options]' (or --check-config) to validate and "
-               "print the effective settings.")
+               "the file. Run 'prefork check-config [options]' to validate and print the effective "
+               "settings (--check-config, gunicorn's spelling, also imports the app).")
     parser.add_argument("app_arg", nargs="?", metavar="APP", help="module or module:attribute (see --app)")
     actions = [parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file (default: "
                                    "PREFORK_CONFIG, else none)"),

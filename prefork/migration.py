@@ -24,8 +24,8 @@ NAMES = {
     # gunicorn
     "k": ("gunicorn", None, WORKER_CLASS),
     "worker_class": ("gunicorn", None, WORKER_CLASS),
-    "accesslog": ("gunicorn", "access_log", ""),
-    "access_logfile": ("gunicorn", "access_log", ""),
+    "accesslog": ("gunicorn", "access_log", "'-' means stderr here, gunicorn's means stdout: write /dev/stdout for stdout"),
+    "access_logfile": ("gunicorn", "access_log", "'-' means stderr here, gunicorn's means stdout: write /dev/stdout for stdout"),
     "errorlog": ("gunicorn", "error_log", ""),
     "error_logfile": ("gunicorn", "error_log", ""),
     "log_file": ("gunicorn", "error_log", ""),
@@ -116,6 +116,8 @@ NAMES = {
     "use_colors": ("uvicorn", None, "the logs are plain text"),
     "no_use_colors": ("uvicorn", None, "the logs are plain text"),
     "timeout_worker_healthcheck": ("uvicorn", "timeout", "a worker without a heartbeat that long is replaced"),
+    "timeout_notify": ("uvicorn", "timeout", "the master checks each worker's heartbeat; a worker silent "
+                                             "that long is replaced"),
 }
 
 

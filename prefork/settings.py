@@ -134,6 +134,9 @@ def load(config_file=None, env=None, argv_values=None):
                 warnings.append(f"env:{name}: unknown setting, ignored (did you mean {BY_NAME[close[0]].env}?)")
         elif name == "GUNICORN_CMD_ARGS" or name.startswith("UVICORN_"):
             warnings.append(f"env:{name}: {migration.env_hint(name)}")
+    if config_file and config_file.endswith(".py") and file_values:  # a gunicorn.conf.py that is also TOML
+        warnings.append(f"{config_file}: a Python file, read as TOML: prefork runs no configuration code "
+                        f"(docs/gunicorn.md)")
     if not config_file and os.path.isfile(migration.GUNICORN_CONFIG):  # gunicorn reads it unasked
         warnings.append(f"{migration.GUNICORN_CONFIG}: {migration.GUNICORN_CONFIG_NOTE}")
     for setting in SETTINGS:

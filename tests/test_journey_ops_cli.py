@@ -20,7 +20,8 @@ def test_gunicorn_and_uvicorn_flags_are_refused_with_the_flag_to_use():
     lines = proc.stderr.splitlines()
     assert lines[0].startswith("prefork: error: unrecognized arguments: -k ")
     assert lines[1].startswith("  -k is gunicorn's: prefork has no worker classes")
-    assert lines[2:] == ["  --access-logfile is gunicorn's: use --access-log here",
+    assert lines[2:] == ["  --access-logfile is gunicorn's: use --access-log here ('-' means stderr here, "
+                         "gunicorn's means stdout: write /dev/stdout for stdout)",
                          "  --uds is uvicorn's: use --bind here (as unix:PATH)",
                          "  --error-logfile is gunicorn's: use --error-log here",
                          "Run 'prefork --help' for every option."]
@@ -66,7 +67,8 @@ def test_gunicorns_config_keys_name_the_setting_to_use(tmp_path):
     proc = prefork("check-config", "--config", str(config))
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
-    assert lines[0] == f"{config}:accesslog: unknown setting (accesslog is gunicorn's: use access_log here)"
+    assert lines[0] == (f"{config}:accesslog: unknown setting (accesslog is gunicorn's: use access_log here ('-' "
+                        "means stderr here, gunicorn's means stdout: write /dev/stdout for stdout))")
     assert lines[1] == f"{config}:keepalive: unknown setting (keepalive is gunicorn's: use keep_alive_timeout here)"
     assert lines[2].startswith(f"{config}:worker_class: unknown setting (worker_class is gunicorn's: prefork has "
                                "no worker classes")

@@ -33,3 +33,21 @@ def test_the_service_does_not_pull_in_its_socket_unit():
     directives = [line.strip() for line in unit.splitlines() if not line.lstrip().startswith("#")]
     assert not any(line.startswith(("Wants=", "Requires=", "BindsTo=")) and "prefork.socket" in line
                    for line in directives), unit
+
+
+def test_a_python_config_that_happens_to_be_toml_is_warned_about(tmp_path):
+    config = tmp_path / "gunicorn_conf.py"
+    config.write_text("workers = 4\ntimeout = 60\n")
+    full = {k: v for k, v in os.environ.items() if not k.startswith("PREFORK_")}
+    out = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--config", str(config)],
+                         capture_output=True, text=True, env=full, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"{config}: a Python file, read as TOML: prefork runs no configuration code" in out.stderr, out.stderr
+
+
+def test_the_flags_whose_meaning_differs_say_so():
+    out = subprocess.run([sys.executable, "-m", "prefork", "--access-logfile", "-", "--timeout-notify", "30", "app"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 2
+    assert "'-' means stderr here, gunicorn's means stdout" in out.stderr, out.stderr
+    assert "--timeout-notify is uvicorn's: use --timeout here" in out.stderr, out.stderr

@@ -70,3 +70,21 @@ def test_a_wsgi_response_cut_by_a_reset_is_freed_without_the_collector(serve, bo
         gc.enable()
     assert left == 0, f"{left} responses left for the collector"
 
+
+
+def test_a_whole_request_line_with_an_unknown_method_is_logged_with_its_line(serve):
+    """``FOO / HTTP/1.1`` is refused by llhttp at its method, before the target: its 400
+    line said ``-`` where the docs promise the request line when it came whole."""
+    seen = []
+    st = serve(lambda server, st: setattr(server, "reply_observer", lambda req, res, duration: seen.append(
+        (req.request_text(req.url), res.status_code))))
+    for request in (b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nHost: x\r\n\r\nFOO /x HTTP/1.1\r\n\r\n",  # after a served one
+                    b"FOO", b"G@T / HTTP/1.1\r\n\r\n"):  # not whole; not a token
+        with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+            sock.sendall(request)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+    st.call(lambda: None)
+    assert seen == [("FOO / HTTP/1.1", 400), ("FOO /x HTTP/1.1", 400), ("-", 400), ("-", 400)], seen

@@ -28,6 +28,8 @@ from .llhttp import MessageParser
 __all__ = ["MessageParser", "RequestParser", "ResponseParser"]
 
 _HOST_LINE = re.compile(rb"\nhost[ \t]*:", re.I)  # a Host field's line, after the line end before it
+# a request line with any token for its method (llhttp knows a fixed list of methods)
+_WHOLE_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) ([\x21-\x7e\x80-\xff]{1,65536}) HTTP/(\d\.\d)\r?\n")
 _VERSION_END = re.compile(rb"(\d\.\d)\r?\n")  # a request line's version and end, after "HTTP/"
 # The request fields browsers, curl and proxies send, in the spellings they use: each
 # name's str and lower-cased key, looked up instead of made per field (a fixed table: a
@@ -43,6 +45,20 @@ for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encodin
     for _spelling in (_name, _name.lower()):
         _KNOWN[_spelling.encode("latin-1")] = (_spelling, _name.lower())
 del _name, _spelling
+
+
+def _unparsed_line(err):
+    """(method, target, version) of a whole request line that llhttp refused before its
+    target (an unknown method: ``FOO / HTTP/1.1``), read from the bytes up to the error's
+    line; else None."""
+    if err is None or err.code != "HPE_INVALID_METHOD" or err.raw_packet is None or err.bytes_parsed is None:
+        return None  # (a head over the size limit keeps its "-": its line was refused for its size)
+    data = err.raw_packet
+    start = data.rfind(b"\n", 0, err.bytes_parsed) + 1
+    found = _WHOLE_LINE.match(data, start)
+    if found is None:
+        return None
+    return found[1].decode("ascii"), found[2].decode("latin-1"), found[3].decode("ascii")
 
 
 class RequestParser(MessageParser):
@@ -84,7 +100,7 @@ class RequestParser(MessageParser):
         error: the last line that starts with the method and target parsed, when a version
         and the line's end follow them."""
         if not self.in_message or not self._url:
-            return None
+            return _unparsed_line(err)
         parser = self._parser
         method, target = parser.get_method(), self._url
         if self._raw or self.headers_complete:
