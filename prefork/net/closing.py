@@ -270,25 +270,22 @@ class Closing:
         due = self._flush_due
         if due is not None:  # their bytes were in the kernel before this turn: they run now
             self._flush_due = None
-            for waiter in due:
-                if type(waiter) is WriteCallback:
-                    loop.call_soon(waiter)
-                else:
-                    try:
-                        waiter()
-                    except Exception:
-                        log.exception("error in a flush waiter at a socket's destroy")
+            for waiter in due:  # (in order: a write's callback before the 'finish' of its response)
+                try:
+                    waiter()
+                except Exception:
+                    log.exception("error in a flush waiter at a socket's destroy")
         waiters = self._flush_waiters
         if waiters is not None:
             self._flush_waiters = None
             for waiter in waiters:
-                if type(waiter) is WriteCallback:
-                    loop.call_soon(waiter)
-                elif flushed:  # its bytes are in the kernel: a response's 'finish' comes before the close
+                if flushed:  # its bytes are in the kernel: a response's 'finish' comes before the close
                     try:
                         waiter()
                     except Exception:
                         log.exception("error in a flush waiter at a socket's destroy")
+                elif type(waiter) is WriteCallback:  # (never got there: still called, as Node calls it)
+                    loop.call_soon(waiter)
                 # (else a protocol's waiter is done with: its bytes never went out)
         protocol = self.protocol
         if protocol is not None:

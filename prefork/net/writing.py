@@ -281,7 +281,10 @@ class Writing:
         if waiters is not None:
             self._flush_waiters = None
             for waiter in waiters:
-                waiter()
+                try:
+                    waiter()
+                except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
+                    log.exception("error in a flush waiter of a socket")
         if self._need_drain:
             self._need_drain = False
             if self.destroyed:

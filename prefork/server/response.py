@@ -41,6 +41,7 @@ from asyncio import CancelledError
 
 from ..emitter import EventEmitter
 from ..http import framing, serialize
+from ..net.writing import WriteCallback
 from .outgoing import OutgoingHead
 from .writable import WritableState
 
@@ -183,16 +184,20 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             self._check_length(len(data), False)
         if not self.headers_sent:
             self._implicit_head(None)
-        if callback is not None:
-            self._when_flushed(callback)
         if self._closed:
             # written after close: dropped without an error event, and False, as Node's
             # (a producer that waits for 'drain' only when told stops producing)
+            if callback is not None:
+                self._when_flushed(callback)
             return False
         if not data and self.head_out:
+            if callback is not None:
+                self._when_flushed(callback)
             return True
         out = self._body_bytes(data, False)
         ok = self._send(out)
+        if callback is not None:  # (after its bytes are queued: it runs once they are in the kernel)
+            self._when_flushed(callback)
         if not ok:
             self._conn.wants_drain(self)
         return ok
@@ -321,7 +326,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         """``callback`` once the bytes written so far are in the kernel: for a response
         waiting its turn, kept in line with its bytes until they go out."""
         if self._active or self._closed:
-            self.socket.after_flush(callback)
+            self.socket.after_flush(WriteCallback(callback))  # (run at a destroy too, as Node calls it)
         elif self._queued is None:
             self._queued = [callback]
             self._queued_size = 0
@@ -338,7 +343,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         if queued:
             for data in queued:
                 if callable(data):
-                    self.socket.after_flush(data)  # a write's callback, after its bytes
+                    self.socket.after_flush(WriteCallback(data))  # a write's callback, after its bytes
                 elif data.__class__ is float:
                     self.socket.set_timeout(data)  # set_timeout's, made while waiting
                 else:
@@ -347,6 +352,8 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             self._conn.response_done(self)
 
     def on_flushed(self):
+        if self._closed:
+            return  # closed meanwhile (a listener of an earlier response destroyed the socket): no event after it
         self.writable_finished = True
         if self._events:
             try:
@@ -370,6 +377,11 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         request is aborted, in Node's order (see ``IncomingMessage.abort``)."""
         if not self._closed:
             self._closed = True
+            queued, self._queued = self._queued, None
+            if queued:  # a response that waited its turn: its writes' callbacks still run, as Node's
+                for item in queued:
+                    if callable(item):
+                        self.socket.loop.call_soon(item)
             if self.head_out and not self.writable_finished:
                 # cut short while being written, or ended but not all out yet (the peer
                 # reset the connection before the kernel took it): still observed (access

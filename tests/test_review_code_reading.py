@@ -1,0 +1,96 @@
+"""Defects found by reading the socket and connection state machines, each reproduced
+against the real server on loopback: a write callback that raises, one run before its
+bytes reached the kernel or never run at all, and a 'finish' after its 'close' (the
+observer then counted the response twice)."""
+
+import socket
+
+from daemon import wait_until
+from harness import read_until_close
+
+BIG = b"z" * (8 << 20)
+
+
+def test_a_raising_write_callback_does_not_wedge_the_connection(serve):
+    def setup(server, st):
+        def on_request(req, res):
+            res.on("finish", lambda: st.record("finish"))
+
+            def callback(*_):
+                st.record("callback")
+                raise RuntimeError("the callback failed")
+            res.write(BIG, callback)  # inside the read: corked, the callback waits among the flush waiters
+            res.end()
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = read_until_close(sock)  # the FIN comes
+    assert data.endswith(b"0\r\n\r\n")
+    st.wait_for(lambda e: e == ("finish",))
+    wait_until(lambda: st.call(lambda: st.server.connections) == 0, 5, what="the connection closed")
+
+
+def test_a_write_callback_runs_once_its_bytes_are_in_the_kernel(serve):
+    def setup(server, st):
+        def on_request(req, res):
+            def written(*_):
+                st.record("written", res.socket.buffered_size)
+            server.loop.call_soon(lambda: res.write(b"q" * (32 << 20), written))  # outside the read
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = 0  # (the callback, when it runs, records what was still queued: nothing)
+        while got < 32 << 20:
+            chunk = sock.recv(1 << 20)
+            assert chunk
+            got += len(chunk)
+        assert st.wait_for(lambda e: e[0] == "written") == ("written", 0)
+
+
+def test_write_callbacks_run_when_the_connection_goes_first(serve):
+    def setup(server, st):
+        def on_request(req, res):
+            if req.url == "/active":
+                res.write(b"q" * (32 << 20), lambda *_: st.record("callback", "active"))
+                server.loop.call_later(0.2, res.socket.destroy)
+            elif req.url == "/first":
+                res.write(b"first, not ended")  # the next response waits its turn
+            else:
+                res.write(b"small", lambda *_: st.record("callback", "queued"))
+                server.loop.call_later(0.2, res.socket.destroy)
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as a, \
+            socket.create_connection(("127.0.0.1", st.port), timeout=10) as b:
+        a.sendall(b"GET /active HTTP/1.1\r\nHost: x\r\n\r\n")  # never read
+        b.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /queued HTTP/1.1\r\nHost: x\r\n\r\n")
+        st.wait_for(lambda e: e == ("callback", "active"))
+        st.wait_for(lambda e: e == ("callback", "queued"))
+
+
+def test_no_finish_after_close_and_one_observation_each(serve):
+    def setup(server, st):
+        count = [0]
+
+        def on_request(req, res):
+            count[0] += 1
+            n = count[0]
+            res.on("finish", lambda: st.record("finish", n))
+            res.on("close", lambda: st.record("close", n))
+            if n == 1:
+                res.on("finish", lambda: res.socket.destroy())
+            res.end(b"hello %d" % n)
+        server.on("request", on_request)
+        server.response_observer = lambda req, res: st.record("observed", req.url)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        read_until_close(sock)
+    st.wait_for(lambda e: e == ("close", 2))
+    st.wait_for(lambda e: e == ("close", 1))
+    events = st.events
+    if ("finish", 2) in events:
+        assert events.index(("finish", 2)) < events.index(("close", 2)), events
+    assert events.count(("observed", "/1")) == 1 and events.count(("observed", "/2")) == 1, events
