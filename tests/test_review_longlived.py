@@ -119,3 +119,57 @@ def test_an_endless_wsgi_stream_cut_at_the_graceful_timeout_is_closed_and_logged
     assert mark.read_text() == f"closed {worker}\n"
     assert '"GET /events HTTP/1.1" 200' in access.read_text(), access.read_text()
     assert "closing 1 connection still open at the exit" in d.log(), d.log()
+
+
+def _hwm_kb(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_compressed_websocket_messages_that_inflate_wait_for_the_app(daemons):
+    """permessage-deflate, an app slow to receive: one 64 KiB read of small compressed
+    messages, each inflating to a megabyte, was inflated whole into the app's inbox
+    (about 64 MB per connection) although the inbox stops reading at 1 MiB. Now the
+    rest of the read waits with the socket; every message still arrives, in order."""
+    import base64
+    import os
+    import socket
+    import struct
+    import zlib
+
+    d = daemons("--interface", "asgi", app="apps.asgi_apps:app", workers=1)
+    d.wait_ready()
+    worker, = d.wait_workers(1)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    inflated = packer.compress(b"\0" * 1_000_000) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+    def frame(opcode, payload, rsv1=False):
+        first = 0x80 | (0x40 if rsv1 else 0) | opcode
+        size = len(payload)
+        head = bytes((first, 0x80 | size)) if size < 126 else bytes((first, 0x80 | 126)) + struct.pack("!H", size)
+        return head + b"\0\0\0\0" + payload  # (a zero mask: the payload as it is)
+    bomb = frame(2, inflated[:-4], rsv1=True)
+    count = 65536 // len(bomb)
+    with socket.create_connection(("127.0.0.1", d.port), timeout=30) as sock:
+        key = base64.b64encode(os.urandom(16))
+        sock.sendall(b"GET /ws/slow?3 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        assert b" 101 " in head and b"permessage-deflate" in head, head
+        before = _hwm_kb(worker)
+        sock.sendall(bomb * count + frame(2, b"count"))
+        answer = b""
+        while len(answer) < 2 or len(answer) < 2 + answer[1]:
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+        text = zlib.decompressobj(-15).decompress(answer[2:2 + answer[1]] + b"\0\0\xff\xff")
+        assert text == str(count + 1).encode()  # every message reached the app
+        grown = _hwm_kb(worker) - before
+    assert grown < 20 * 1024, f"the worker's peak memory grew by {grown} kB for {count} MB of inflated messages"

@@ -25,6 +25,10 @@ Rules:
   next loop turn (``yield_reading``), so a client sending a burst of tiny frames
   (pings, fragments) holds the worker's loop for about a millisecond at a time, not
   for a whole read's worth of frames.
+- Once the app's inbox is full (the session paused), no more frames are taken from
+  the read in hand either: the rest is kept until the app has received enough, so a
+  read of small compressed messages that inflate to megabytes each holds one inbox's
+  worth, not the whole read's.
 - Messages go to ``session.deliver``; what wsproto reports besides them (pings, pongs,
   a close frame, bytes after the closing handshake) to the session's own handlers.
   After any of them the session's ``state`` says whether to read on.
@@ -86,6 +90,8 @@ class Incoming:
             if spent >= _BUDGET and pos < size:
                 yielded = True  # the rest waits for the next loop turn
                 break
+            if session.paused and pos < size and not self.skipping:
+                break  # the app's inbox is full: the rest of this read waits with the socket paused
             if self.skipping:  # the rest of a frame refused as too big: dropped as it comes
                 take = min(self.skipping, size - pos)
                 if not take:

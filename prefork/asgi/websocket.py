@@ -238,8 +238,8 @@ class WebSocketSession:
         message = await self.inbox.get()
         if self.paused and self.inbox.low():
             self.paused = False
-            if not self.gone and not self.held and not self.yielding:
-                self.socket.resume()
+            if not self.gone and not self.held:
+                self.yield_reading()  # what the read in hand still holds first, then the socket
         return message
 
     # -- the app's send --------------------------------------------------------------------------

@@ -153,6 +153,16 @@ async def websocket(scope, receive, send):
         raise RuntimeError("the WebSocket app broke before accepting")
     subprotocol = scope["subprotocols"][0] if scope["subprotocols"] else None
     await send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": [(b"x-accepted", b"1")]})
+    if path == "/ws/slow":  # an app slow to receive: it takes nothing for a while, then everything
+        await asyncio.sleep(float(scope["query_string"].decode() or "2"))
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            received += 1
+            if message.get("bytes") == b"count":
+                await send({"type": "websocket.send", "text": str(received)})
     if path == "/ws/scope":
         await send({"type": "websocket.send", "text": json.dumps({
             "path": scope["path"], "query_string": scope["query_string"].decode(), "scheme": scope["scheme"],
