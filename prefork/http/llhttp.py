@@ -17,7 +17,8 @@ Rules:
 - A read is handed to llhttp whole unless a head ends inside it (not at its end) or a
   chunked request body is in progress: then it is handed over in pieces that end where
   a head ends and where a chunk-size line ends, so the position of every chunk-size line
-  is known without a second parse.
+  is known without a second parse. A Content-Length body in such a read is one piece up
+  to its end: a blank line inside it ends no head.
 - Chunk extensions are counted as Node counts them (the bytes of every extension name
   and value, per chunk-size line, flushed at the end of each read); more than 16 KiB is
   HPE_CHUNK_EXTENSIONS_OVERFLOW at Node's offset. The count is one incremental pass over
@@ -68,6 +69,7 @@ class MessageParser:
     hold = None  # a callable: True stops the feed between two messages of one read
     held = b""  # the bytes of that read not fed yet (the caller feeds them later)
     _counting = True  # False: no head field fed now can reach the size limit (not counted)
+    body_received = 0  # body bytes of the current message so far
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
@@ -152,7 +154,13 @@ class MessageParser:
                     end = overflow
             else:
                 end = -1
-                if pos == 0 and self.in_message and not self.headers_complete and self._retained:
+                if lines is None and self.in_message and self.headers_complete and not self._body_lines:
+                    # a body of a known length: handed over whole up to its end (a blank
+                    # line in it ends no head, and cutting there cost a call per line)
+                    left = self._body_left()
+                    if left:
+                        end = min(size, pos + left)
+                if end < 0 and pos == 0 and self.in_message and not self.headers_complete and self._retained:
                     # a head end split between the last reads and this one
                     tail = b"".join(self._retained[-3:])[-3:]
                     found = (tail + data[:3]).find(_HEAD_END)
@@ -181,6 +189,18 @@ class MessageParser:
                 self.held = data[pos:]  # the handler takes no more messages for now
                 return None
         return None
+
+    def _body_left(self):
+        """Bytes of the current message's Content-Length body still to come, or 0 (none
+        declared: no body, or one read until the close)."""
+        raw = self._raw
+        for i in range(0, len(raw), 2):
+            if len(raw[i]) == 14 and raw[i].lower() == "content-length":
+                value = raw[i + 1].strip()
+                if value.isdigit() and value.isascii():
+                    return max(0, int(value) - self.body_received)
+                return 0
+        return 0
 
     def _start_lines(self, data, end):
         self._body_lines = False
@@ -372,6 +392,7 @@ class MessageParser:
             raise self._error
         self.in_message = True
         self.headers_complete = False
+        self.body_received = 0
         self._counted = 0
         self._head_wire = 0
         self._raw = []
@@ -425,6 +446,7 @@ class MessageParser:
         return False
 
     def on_body(self, body):
+        self.body_received += len(body)
         self._handler.on_body(body)
 
     def on_message_complete(self):

@@ -80,6 +80,7 @@ class RequestParser(MessageParser):
             raise self._error
         self.in_message = True
         self.headers_complete = False
+        self.body_received = 0
         self._counted = 0
         self._head_wire = 0
         self._raw = []
