@@ -1,7 +1,12 @@
 """Work that grew far past the input's size, found by measuring a worker's CPU against
 hostile and unusual inputs; each bound here is a count (calls, copies), not a time."""
 
+import hashlib
+import socket
+import ssl
+
 from prefork.http.parser import RequestParser
+from test_hostile_net_tls import client_context, pki  # noqa: F401  (pki: a fixture)
 
 
 class Recorder:
@@ -35,3 +40,46 @@ def test_blank_lines_in_a_content_length_body_do_not_cut_it_into_pieces():
         assert handler.heads == ["/a", "/b"] and handler.ends == 2
         assert b"".join(handler.bodies) == body
         assert len(handler.bodies) <= len(reads), (pattern, len(handler.bodies))
+
+
+
+def test_a_tls_response_written_faster_than_it_is_read_arrives_whole_and_in_order(serve, pki):  # noqa: F811
+    """The records the kernel has not taken wait in the TLS layer; those made meanwhile
+    wait behind them, each copied once (the whole backlog was copied again at every send,
+    quadratic in a large response to a slow reader)."""
+    from prefork.net.tls import ServerTLS
+    from prefork.net.tlsconfig import build_context
+    blocks = [bytes([i]) * (256 * 1024) for i in range(64)]  # 16 MiB, each block its own byte
+
+    def on_request(req, res):
+        res.set_header("Content-Length", str(sum(map(len, blocks))))
+        for block in blocks:
+            res.write(block)  # drain ignored: everything is queued at once
+        res.end()
+    st = serve(lambda server, st: server.on("request", on_request))
+    listener = socket.create_server(("127.0.0.1", 0))
+    tls = ServerTLS(build_context({"certfile": pki.cert, "keyfile": pki.key}), 5.0)
+    st.call(lambda: st.server.listen(sock=listener, tls=tls))
+    raw = socket.create_connection(("127.0.0.1", listener.getsockname()[1]), timeout=20)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    with client_context(pki).wrap_socket(raw, server_hostname="localhost") as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        digest, got, head = hashlib.sha256(), 0, b""
+        while True:
+            try:
+                chunk = sock.recv(16384)
+            except ssl.SSLEOFError:
+                break
+            if not chunk:
+                break
+            if head is not None:
+                head += chunk
+                if b"\r\n\r\n" not in head:
+                    continue
+                head, _, chunk = head.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 200 OK"), head
+                head = None
+            digest.update(chunk)
+            got += len(chunk)
+    assert got == 16 * 1024 * 1024
+    assert digest.digest() == hashlib.sha256(b"".join(blocks)).digest()

@@ -135,7 +135,7 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "timer", "first_byte",
-                 "wire_sent", "hello", "answered", "looked_again", "plain_start", "read", "write", "view")
+                 "wire_sent", "hello", "answered", "looked_again", "plain_start", "later", "later_size", "read", "write", "view")
 
     def __init__(self, tls, socket, raw, on_secure, on_error, view=None):
         self.socket = socket
@@ -153,6 +153,8 @@ class TLSLayer:
         self.peer_closed = False
         self.closed = False
         self.backlog = b""  # records the kernel has not taken yet
+        self.later = []  # records made while a backlog waits, behind it
+        self.later_size = 0
         self.first_byte = None  # of the stream: a ClientHello's is 0x16, a request line's a letter
         self.wire_sent = 0  # bytes of records the kernel has taken
         self.hello = HelloReader()  # the ClientHello until its ALPN offer is read (then None)
@@ -369,21 +371,36 @@ class TLSLayer:
         (the socket keeps it until then); after close_notify it is dropped."""
         if data and self.established and not self.closed:
             self.write(data)
-        backlog = self.outgoing.read()  # (b"" when there are none: cheaper than asking first)
+        records = self.outgoing.read()  # (b"" when there are none: cheaper than asking first)
         if self.backlog:
-            backlog = b"".join((self.backlog, backlog))
-        elif not backlog:
+            # what the kernel has not taken goes first; new records wait behind it, each
+            # copied once (joining them to the backlog at every send was quadratic)
+            if records:
+                self.later.append(records)
+                self.later_size += len(records)
+            return self._send_backlog()
+        if not records:
             return 0
-        try:
-            sent = self.raw.send(backlog)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        self.wire_sent += sent
-        if sent == len(backlog):
-            self.backlog = b""
-            return 0
-        self.backlog = backlog = memoryview(backlog)[sent:]  # a view: the rest is not copied
-        return len(backlog)
+        self.backlog = records
+        return self._send_backlog()
+
+    def _send_backlog(self):
+        while True:
+            backlog = self.backlog
+            try:
+                sent = self.raw.send(backlog)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            self.wire_sent += sent
+            if sent < len(backlog):
+                self.backlog = memoryview(backlog)[sent:]  # a view: the rest is not copied
+                return len(self.backlog) + self.later_size
+            if not self.later:
+                self.backlog = b""
+                return 0
+            self.backlog = self.later[0] if len(self.later) == 1 else b"".join(self.later)
+            self.later = []
+            self.later_size = 0
 
     def close_notify(self):
         """Before the FIN: say the stream ends. Returns how many bytes of records the
