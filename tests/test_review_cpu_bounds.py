@@ -83,3 +83,19 @@ def test_a_tls_response_written_faster_than_it_is_read_arrives_whole_and_in_orde
             got += len(chunk)
     assert got == 16 * 1024 * 1024
     assert digest.digest() == hashlib.sha256(b"".join(blocks)).digest()
+
+
+def test_thousands_of_repeated_fields_are_joined_once_as_node_joins_them():
+    """Repeated fields were joined by concatenation at each one (quadratic in a head of
+    thousands of them); they are joined once, at the head's end, with Node's rules."""
+    handler = Recorder()
+    parser = RequestParser(handler, max_header_size=1 << 20)
+    fields = (b"A: 1\r\nCookie: c=1\r\nSet-Cookie: s=1\r\nUser-Agent: first\r\n"
+              + b"A: 2\r\nCookie: c=2\r\nSet-Cookie: s=2\r\nUser-Agent: second\r\n" * 5000)
+    parser.feed(b"GET / HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    headers = parser.headers
+    assert headers["a"] == ", ".join(["1"] + ["2"] * 5000)
+    assert headers["cookie"] == "; ".join(["c=1"] + ["c=2"] * 5000)
+    assert headers["set-cookie"] == ["s=1"] + ["s=2"] * 5000
+    assert headers["user-agent"] == "first"
+    assert handler.ends == 1

@@ -11,33 +11,39 @@ _FIRST_WINS = frozenset((
 ))
 
 
-def add_repeated(headers, name, value):
-    """Fold a repeated field ``name`` (lower-case, already in ``headers``) in as Node does."""
+def add_repeated(headers, name, value, joins):
+    """Fold a repeated field ``name`` (lower-case, already in ``headers``) in as Node
+    does: a value to join goes to ``joins`` ({name: [values]}), joined once by
+    ``join_repeated`` when the head is whole (joining at each field was quadratic in a
+    head of thousands of repeats)."""
     if name == "set-cookie":
         headers[name].append(value)
-    elif name == "cookie":
-        headers[name] = headers[name] + "; " + value
     elif name not in _FIRST_WINS:
-        headers[name] = headers[name] + ", " + value
+        parts = joins.get(name)
+        if parts is None:
+            joins[name] = [headers[name], value]
+        else:
+            parts.append(value)
+
+
+def join_repeated(headers, joins):
+    for name, parts in joins.items():
+        headers[name] = ("; " if name == "cookie" else ", ").join(parts)
 
 
 def header_map(raw, pairs):
     """Node's ``headers`` object from the first ``pairs`` raw pairs."""
     headers = {}
+    joins = {}
     for i in range(0, 2 * pairs, 2):
         name = raw[i].lower()
         value = raw[i + 1]
-        current = headers.get(name)
-        if current is None:
+        if name not in headers:
             headers[name] = [value] if name == "set-cookie" else value
-        elif name == "set-cookie":
-            current.append(value)
-        elif name in _FIRST_WINS:
-            continue
-        elif name == "cookie":
-            headers[name] = current + "; " + value
         else:
-            headers[name] = current + ", " + value
+            add_repeated(headers, name, value, joins)
+    if joins:
+        join_repeated(headers, joins)
     return headers
 
 

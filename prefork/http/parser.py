@@ -22,7 +22,7 @@ import re
 import httptools
 
 from .errors import ParseError
-from .headers import add_repeated
+from .headers import add_repeated, join_repeated
 from .llhttp import MessageParser
 
 __all__ = ["MessageParser", "RequestParser", "ResponseParser"]
@@ -68,6 +68,7 @@ class RequestParser(MessageParser):
     kind = 1
     tracks_chunk_lines = True
     headers = None
+    _joins = None  # {name: [values]} of repeated fields, joined once the head is whole
     unique_host = False  # True: a second Host field is a parse error (RFC 9112 3.2), not Node's first-wins
 
     def _make_parser(self):
@@ -81,6 +82,7 @@ class RequestParser(MessageParser):
         self.in_message = True
         self.headers_complete = False
         self.body_received = 0
+        self._joins = None
         self._counted = 0
         self._head_wire = 0
         self._raw = []
@@ -156,7 +158,9 @@ class RequestParser(MessageParser):
         if key in headers:
             if key == "host" and self.unique_host:
                 self._two_hosts()
-            add_repeated(headers, key, text)
+            if self._joins is None:
+                self._joins = {}
+            add_repeated(headers, key, text, self._joins)
         else:
             headers[key] = [text] if key == "set-cookie" else text
 
@@ -176,6 +180,9 @@ class RequestParser(MessageParser):
     def on_headers_complete(self):
         self.headers_complete = True
         self._counted = 0
+        if self._joins is not None:
+            join_repeated(self.headers, self._joins)
+            self._joins = None
         coding = self.headers.get("transfer-encoding")
         if coding is not None:
             # llhttp: chunked when the last coding of the last field is chunked (the map
