@@ -94,3 +94,25 @@ def test_no_finish_after_close_and_one_observation_each(serve):
     if ("finish", 2) in events:
         assert events.index(("finish", 2)) < events.index(("close", 2)), events
     assert events.count(("observed", "/1")) == 1 and events.count(("observed", "/2")) == 1, events
+
+
+def test_a_client_half_close_does_not_cut_a_closing_response_still_flushing(serve):
+    """``Connection: close`` answered a little later with a large body: the client's FIN
+    came while the body was still queued, and the socket was destroyed at once (the
+    rest dropped) because ``end()`` had been called; the rule is that a pending response
+    is still sent after the peer's FIN."""
+    body = b"x" * (32 << 20)
+
+    def setup(server, st):
+        def on_request(req, res):
+            server.loop.call_soon(lambda: (res.end(body), st.record("ended", res.socket.buffered_size > 0)))
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=20) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert st.wait_for(lambda e: e[0] == "ended") == ("ended", True)  # the client has read nothing yet
+        sock.shutdown(socket.SHUT_WR)  # a half-close: it still wants the whole answer
+        data = read_until_close(sock)
+    head, _, received = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert len(received) == len(body)

@@ -132,7 +132,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
     def eof_received(self):
         self._eof = True
         if self.socket.writable_ended:
-            self.socket.destroy()  # both directions are done
+            if self.socket.writable_finished:
+                self.socket.destroy()  # both directions are done
+            else:
+                self.socket.destroy_soon()  # what is queued goes first, then the FIN and the close
             return
         if self._error is not None:
             # a clientError listener owns the socket; the peer is gone now
