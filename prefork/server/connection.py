@@ -168,6 +168,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling):
         self._held = []
         self._res = None
         self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
+        self._holding = None  # (each refers back to this connection)
+        self._continuation = None
         self.socket.loop.call_soon(self.parser.release)  # the parser may be feeding still
         self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
