@@ -4,6 +4,7 @@ bytes reached the kernel or never run at all, and a 'finish' after its 'close' (
 observer then counted the response twice)."""
 
 import socket
+import time
 
 from daemon import wait_until
 from harness import read_until_close
@@ -116,3 +117,48 @@ def test_a_client_half_close_does_not_cut_a_closing_response_still_flushing(serv
     head, _, received = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert len(received) == len(body)
+
+
+def test_a_response_waiting_its_turn_gets_no_drain_of_the_bytes_before_it(serve):
+    """A response queued behind a pipelined stream, its writer paced by 'drain': each
+    drain of the first response's bytes was handed to it too, though its own bytes were
+    all still held, so its queue grew without bound. Its drain comes once it is first."""
+    chunk = b"c" * (256 << 10)
+
+    def setup(server, st):
+        def on_request(req, res):
+            if req.url == "/first":  # a stream kept going for a while, then ended
+                count = [0]
+
+                def more():
+                    count[0] += 1
+                    res.write(b"s" * 4096)
+                    if count[0] < 20:
+                        server.loop.call_later(0.02, more)
+                    else:
+                        res.end()
+                more()
+            else:
+                def produce():
+                    while res.write(chunk):
+                        pass
+                    if res.writable_length > 8 * len(chunk):
+                        res.end()  # (a queue that grew without bound: enough to tell)
+                res.on("drain", lambda: (st.record("drain", res.active, res.writable_length), produce()))
+                produce()
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(0.05)
+        deadline = time.monotonic() + 20
+        while not any(e[0] == "drain" and e[1] for e in list(st.events)):  # its own drain, once first
+            assert time.monotonic() < deadline, st.events
+            try:
+                if not sock.recv(1 << 20):  # the client reads all it is sent
+                    break
+            except socket.timeout:
+                pass
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    drains = [e for e in st.events if e[0] == "drain"]
+    assert all(active for _, active, _ in drains), drains

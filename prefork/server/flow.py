@@ -92,6 +92,11 @@ class FlowControl:
         waiters, self._drain_waiters = self._drain_waiters, None
         if waiters:
             for res in waiters:
+                if not res.active and not res.destroyed:
+                    # still waiting its turn: this drain was of the bytes before it, its own
+                    # are all still held; its drain comes once they are out
+                    self.wants_drain(res)
+                    continue
                 try:
                     res.emit("drain")
                 except Exception as exc:
