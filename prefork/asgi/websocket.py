@@ -141,7 +141,12 @@ class WebSocketSession:
     def on_data(self, data):
         state = self.state
         if state == "open" or state == "closing":
-            self.incoming.feed(data)
+            socket = self.socket
+            socket.cork()  # the answers to one read's frames (pongs) leave in one send
+            try:
+                self.incoming.feed(data)
+            finally:
+                socket.uncork()
         elif state == "connecting":
             if self.incoming.keep(data) > _CONNECTING_HIGH and not self.paused:
                 self.paused = True
@@ -223,7 +228,12 @@ class WebSocketSession:
         if self.gone:
             return
         if self.state == "open" or self.state == "closing":
-            self.incoming.feed(b"")  # what was kept (it may yield again)
+            socket = self.socket
+            socket.cork()
+            try:
+                self.incoming.feed(b"")  # what was kept (it may yield again)
+            finally:
+                socket.uncork()
         if not (self.yielding or self.paused or self.held or self.gone):
             self.socket.resume()
 
