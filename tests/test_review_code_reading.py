@@ -162,3 +162,32 @@ def test_a_response_waiting_its_turn_gets_no_drain_of_the_bytes_before_it(serve)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     drains = [e for e in st.events if e[0] == "drain"]
     assert all(active for _, active, _ in drains), drains
+
+
+def test_a_socket_piped_into_a_long_lived_one_leaves_no_listener_on_it(serve):
+    """``Socket.pipe(destination)`` added listeners to the destination and never took them
+    off: each source that closed left one (and itself, through it) on a shared upstream."""
+    def setup(server, st):
+        st.sink = None
+
+        def on_upgrade(req, sock, head):
+            sock.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+            if req.url == "/sink":
+                st.sink = sock
+            else:
+                sock.pipe(st.sink, end=False)  # a tunnel into one shared upstream
+                sock.on("end", lambda: sock.end())
+                sock.on("close", lambda *_: st.record("source closed"))
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+    upgrade = b"GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sink:
+        sink.sendall(upgrade % b"/sink")
+        sink.recv(4096)
+        for i in range(10):
+            with socket.create_connection(("127.0.0.1", st.port), timeout=10) as source:
+                source.sendall(upgrade % b"/src")
+                source.recv(4096)  # the 101
+                source.sendall(b"payload %d\n" % i)
+        wait_until(lambda: st.events.count(("source closed",)) == 10, 10, what="the sources closed")
+        assert st.call(lambda: st.sink.listener_count("drain")) == 0

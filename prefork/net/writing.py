@@ -343,13 +343,21 @@ class Writing:
 
     def pipe(self, destination, end=True):
         """Copy everything read from this socket to ``destination`` with backpressure:
-        reading pauses while ``destination`` is backed up; its FIN follows ours."""
+        reading pauses while ``destination`` is backed up; its FIN follows ours. At this
+        socket's close the listeners go from both (a long-lived destination keeps none)."""
         def on_data(data):
             if not destination.write(data):
                 self.pause()
+
+        def unpipe(_had_error=False):  # this socket closed: the destination keeps none of its listeners
+            self.off("data", on_data)
+            destination.off("drain", self.resume)
+            if end:
+                self.off("end", destination.end)
         self.on("data", on_data)
         destination.on("drain", self.resume)
         if end:
             self.on("end", destination.end)
+        self.once("close", unpipe)
         return destination
 
