@@ -191,3 +191,28 @@ def test_a_socket_piped_into_a_long_lived_one_leaves_no_listener_on_it(serve):
                 source.sendall(b"payload %d\n" % i)
         wait_until(lambda: st.events.count(("source closed",)) == 10, 10, what="the sources closed")
         assert st.call(lambda: st.sink.listener_count("drain")) == 0
+
+
+def test_finish_never_comes_inside_end_of_a_closing_answer(serve):
+    """An answer given outside a read to a request that closes the connection: the FIN
+    went out at once and the socket was destroyed inside ``end()``, its 'finish' and
+    'close' (and the access log's observer) with it. They come on a later turn."""
+    def setup(server, st):
+        def on_request(req, res):
+            inside = [False]
+            res.on("finish", lambda: st.record("finish", inside[0]))
+            res.on("close", lambda: st.record("close", inside[0]))
+
+            def answer():
+                inside[0] = True
+                res.end(b"bye")
+                inside[0] = False
+            server.loop.call_soon(answer)
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert read_until_close(sock).endswith(b"bye")
+    assert st.wait_for(lambda e: e[0] == "close") == ("close", False)
+    assert [e for e in st.events if e[0] == "finish"] == [("finish", False)]
+    assert st.events.index(("finish", False)) < st.events.index(("close", False))

@@ -122,7 +122,7 @@ class Closing:
             if not self._finish_due:  # (a due 'finish' closes after it)
                 self._close_after_fin()
         else:
-            self._end()
+            self._end(True)  # (a 'finish' due at once comes on the next turn: never inside the caller's end())
             if self.tls is not None and self.tls.closed and not self.destroyed:
                 self._bound_close()  # its close_notify is waiting for the kernel
 
