@@ -216,3 +216,18 @@ def test_finish_never_comes_inside_end_of_a_closing_answer(serve):
     assert st.wait_for(lambda e: e[0] == "close") == ("close", False)
     assert [e for e in st.events if e[0] == "finish"] == [("finish", False)]
     assert st.events.index(("finish", False)) < st.events.index(("close", False))
+
+
+def test_destroying_a_response_waiting_its_turn_lets_the_earlier_one_finish(serve):
+    def setup(server, st):
+        def on_request(req, res):
+            if req.url == "/1":
+                server.loop.call_later(0.1, res.end, b"first response, complete")
+            else:
+                res.destroy()  # the second request is refused while the first is answered
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = read_until_close(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"first response, complete"), data

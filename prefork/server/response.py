@@ -346,6 +346,9 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     self.socket.after_flush(WriteCallback(data))  # a write's callback, after its bytes
                 elif data.__class__ is float:
                     self.socket.set_timeout(data)  # set_timeout's, made while waiting
+                elif data.__class__ is tuple:
+                    self.socket.destroy(data[0])  # destroy()'s, made while waiting
+                    return
                 else:
                     self.socket.send_bytes(data)
         if self.writable_ended and not self._closed:  # (a refused send closed the connection)
@@ -446,4 +449,13 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         self._conn.listener_failed(self, error)
 
     def destroy(self, error=None):
-        self.socket.destroy(error)
+        """Node's ``res.destroy``: the socket goes, at once for the response on it; one
+        waiting its turn behind pipelined ones destroys it when its turn comes (Node
+        gives it its socket then), so the responses before it go out whole."""
+        if self._active or self._closed:
+            self.socket.destroy(error)
+        elif self._queued is None:
+            self._queued = [(error,)]
+            self._queued_size = 0
+        else:
+            self._queued.append((error,))
