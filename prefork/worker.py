@@ -297,6 +297,12 @@ class Worker:
                 self.access.close()
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
         self.channel.finish(FINAL_FLUSH_TIMEOUT)
+        # the exit is decided: the loop closes now (not when the collector finds it, which
+        # put the default handlers back), and a late INT or TERM (the master's, after a
+        # group's) cannot kill the worker with their default action while it winds down
+        loop.close()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+            signal.signal(signum, signal.SIG_IGN)
         return 0
 
     def cut_connections(self):
