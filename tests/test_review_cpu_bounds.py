@@ -99,3 +99,54 @@ def test_thousands_of_repeated_fields_are_joined_once_as_node_joins_them():
     assert headers["set-cookie"] == ["s=1"] + ["s=2"] * 5000
     assert headers["user-agent"] == "first"
     assert handler.ends == 1
+
+
+def test_a_threaded_wsgi_body_read_a_byte_at_a_time_and_by_lines_is_whole(serve):
+    """``wsgi.input.read(1)`` on a pool thread copied the rest of its chunk at each call;
+    the first chunk is now read from an offset. What the app reads is unchanged."""
+    from prefork.wsgi import WSGIAdapter
+    body = b"".join(b"line %d\n" % i for i in range(20000)) + b"tail without a newline"
+
+    def app(environ, start_response):
+        stream = environ["wsgi.input"]
+        got = [stream.read(1) for _ in range(1000)]
+        got.append(stream.readline())
+        got.append(stream.readline(3))
+        got.append(stream.read(70000))
+        while True:
+            line = stream.readline()
+            if not line:
+                break
+            got.append(line)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [hashlib.sha256(b"".join(got)).hexdigest().encode()]
+
+    def setup(server, st):
+        st.adapter = WSGIAdapter(app, threads=4)
+        st.adapter.setup(server)
+    st = serve(setup)
+    try:
+        with socket.create_connection(("127.0.0.1", st.port), timeout=20) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+                         + body)
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        assert data.endswith(hashlib.sha256(body).hexdigest().encode()), data
+    finally:
+        st.call(lambda: st.adapter.close())
+
+
+def test_a_forwarded_chain_of_one_trusted_proxy_repeated_names_the_farthest():
+    from prefork.http.forwarded import forwarded_client
+    calls = []
+
+    def is_proxy(address):
+        calls.append(address)
+        return address == "127.0.0.1"
+    assert forwarded_client("203.0.113.9, " + "127.0.0.1, " * 1600 + "127.0.0.1", is_proxy) == "203.0.113.9"
+    assert len(calls) <= 3  # each distinct hop judged once
+    assert forwarded_client(",".join(["127.0.0.1"] * 1600), lambda a: True) == "127.0.0.1"

@@ -45,12 +45,16 @@ def forwarded_client(value, is_proxy):
     """The client address ``X-Forwarded-For`` ``value`` names, given ``is_proxy(address)``
     for trusted proxies; None when it names none usable."""
     hops = value.split(",")
+    trusted = set()  # hops already found to be trusted proxies: a repeated one is not parsed again
     for hop in reversed(hops):
+        if hop in trusted:
+            continue
         address = hop_address(hop)
         if address is None:
             return None
         if not is_proxy(address):
             return address
+        trusted.add(hop)
     return hop_address(hops[0])  # every hop is a trusted proxy: the farthest one
 
 

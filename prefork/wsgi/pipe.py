@@ -146,6 +146,7 @@ class BodyPipe(io.RawIOBase):
         self.high_water = high_water
         self.cond = threading.Condition(threading.Lock())
         self.chunks = deque()
+        self.taken = 0  # bytes of the first chunk already read
         self.size = 0  # bytes held
         self.received = 0
         self.ended = False
@@ -269,6 +270,7 @@ class BodyPipe(io.RawIOBase):
     def _fail(self, error):
         self.error = error
         self.chunks.clear()
+        self.taken = 0
         self.size = 0
         self._uncount()
         self.cond.notify()
@@ -280,6 +282,7 @@ class BodyPipe(io.RawIOBase):
             self.discarded = True
             self.on_ready = None
             self.chunks.clear()
+            self.taken = 0
             self.size = 0
             self._uncount()
             paused, self.paused = self.paused, False
@@ -305,12 +308,18 @@ class BodyPipe(io.RawIOBase):
                 raise type(self.error)(*self.error.args)
             if not self.chunks:
                 return b"", True
-            chunk = self.chunks.popleft()
-            stop = chunk.find(b"\n", 0, limit) + 1 if line else 0
-            cut = stop or limit
+            chunk = self.chunks[0]
+            start = self.taken  # (the first chunk's bytes before it were read: never copied again)
+            stop = chunk.find(b"\n", start, start + limit) + 1 if line else 0
+            cut = stop or start + limit
             if len(chunk) > cut:
-                self.chunks.appendleft(chunk[cut:])
-                chunk = chunk[:cut]
+                self.taken = cut
+                chunk = chunk[start:cut]
+            else:
+                self.chunks.popleft()
+                self.taken = 0
+                if start:
+                    chunk = chunk[start:]
             self.size -= len(chunk)
             resume = self.paused and self.size <= self.high_water // 2
             if resume:
