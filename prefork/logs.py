@@ -105,11 +105,13 @@ class _ReopenableFile(logging.StreamHandler):
             self.release()
 
 
-def tell_starter(line):
+def tell_starter(line, logged=False):
     """``line`` to stderr (the error log, when a file took it), and to the stderr the
     process was started with when that is elsewhere: what stops the start is seen on the
-    terminal or in the journal, not only in a file."""
-    print(line, file=sys.stderr, flush=True)
+    terminal or in the journal, not only in a file. ``logged``: the error log has it
+    already (a logging call made it): only the starter's stderr gets it."""
+    if not logged:
+        print(line, file=sys.stderr, flush=True)
     taken = any(isinstance(handler, _ReopenableFile) and handler.take_fd2
                 for handler in logging.getLogger("prefork").handlers)
     if taken and _stderr is not None:

@@ -104,3 +104,14 @@ def test_listen_fds_counting_more_than_were_passed_is_a_clear_error(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "is not open (LISTEN_FDS counts more descriptors than were passed)" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_boot_failure_at_start_is_said_on_stderr_when_the_error_log_is_a_file(tmp_path):
+    (tmp_path / "broken_app.py").write_text("raise RuntimeError('the database is down')\n")
+    error_log = tmp_path / "error.log"
+    out = prefork("--error-log", str(error_log), "--metrics-bind", "", "-b", "127.0.0.1:0", "-w", "1",
+                  "--app-dir", str(tmp_path), "broken_app:app", cwd=TESTS)
+    assert out.returncode == 3, out.stderr
+    assert "failed to boot" in out.stderr and "the database is down" in out.stderr, out.stderr
+    assert out.stderr.count("failed to boot") == 1
+    assert "failed to boot" in error_log.read_text()

@@ -298,8 +298,10 @@ class Master:
                                   "change", worker.slot, worker.pid, how, ":\n" + error[-1] if error else "")
                     self.boot_failed = True
                     return
-                log.error("worker %d (pid %d) failed to boot (%s); stopping%s", worker.slot, worker.pid, how,
-                          ":\n" + error[-1] if error else "")
+                said = "worker %d (pid %d) failed to boot (%s); stopping%s" % (
+                    worker.slot, worker.pid, how, ":\n" + error[-1] if error else "")
+                log.error("%s", said)
+                logs.tell_starter(said, logged=True)  # (seen where the start was, not only in the error log)
                 self.exit_code = EXIT_BOOT_FAILURE
                 stopping.fast_stop(self)
                 return
