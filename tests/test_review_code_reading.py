@@ -231,3 +231,50 @@ def test_destroying_a_response_waiting_its_turn_lets_the_earlier_one_finish(serv
         sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
         data = read_until_close(sock)
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"first response, complete"), data
+
+
+
+def test_a_handed_over_socket_keeps_its_bytes_and_end_while_paused_and_in_order(serve):
+    """The bytes read after a hand-over, before any 'data' listener: (a) on('data') then
+    pause() delivered them while paused; (b) a listener that paused on them still got
+    'end' at once; (c) a FIN before the late listener's delivery gave 'end' before 'data'."""
+    def setup(server, st):
+        def on_upgrade(req, sock, head):
+            sock.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+            st.sock, st.url = sock, req.url
+            st.record("upgraded", req.url)
+        server.on("upgrade", on_upgrade)
+    st = serve(setup)
+
+    def listen_late():  # (on the loop: the app sets its listeners late, as an async handler does)
+        sock, server = st.sock, st.server
+        if st.url == "/a":
+            sock.on("data", lambda data: st.record("a-data"))
+            sock.pause()
+            server.loop.call_later(0.2, lambda: (st.record("a-resume"), sock.resume()))
+        elif st.url == "/b":
+            def on_data(data):
+                st.record("b-data")
+                sock.pause()
+                server.loop.call_later(0.2, lambda: (st.record("b-resume"), sock.resume()))
+            sock.on("data", on_data)
+            sock.on("end", lambda: st.record("b-end"))
+        else:
+            sock.on("data", lambda data: st.record("c-data", bytes(data)))
+            sock.on("end", lambda: st.record("c-end"))
+    for name in ("a", "b", "c"):
+        head = b"GET /%s HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n" % name.encode()
+        with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+            sock.sendall(head)
+            st.wait_for(lambda e: e == ("upgraded", "/" + name))
+            sock.sendall(b"tunnel bytes")
+            if name != "a":
+                sock.shutdown(socket.SHUT_WR)
+            wait_until(lambda: st.call(lambda: st.sock.bytes_read >= len(head) + 12
+                                       and (name == "a" or not st.sock.readable)), 5, what="the bytes read and kept")
+            st.call(listen_late)
+            st.wait_for(lambda e: e == {"a": ("a-data",), "b": ("b-end",), "c": ("c-end",)}[name])
+    events = [e for e in st.events if e[0] != "upgraded"]
+    assert events.index(("a-resume",)) < events.index(("a-data",)), events
+    assert events.index(("b-data",)) < events.index(("b-resume",)) < events.index(("b-end",)), events
+    assert events.index(("c-data", b"tunnel bytes")) < events.index(("c-end",)), events

@@ -255,10 +255,14 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         return True
 
     def _deliver_pending(self):
+        if self._paused:
+            return  # paused since it was scheduled: resume() delivers them
         pending, self._pending = self._pending, None
         self._pending_size = 0
         if pending:
             self._emit_data(b"".join(pending))
+            if self._paused:
+                return  # a listener paused: the 'end' waits for resume()
         if self._pending_end:
             self._pending_end = False
             if not self.destroyed:  # no 'end' after close
@@ -341,8 +345,10 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self.protocol.eof_received()
             if self.listener_count("end"):  # as Node's, a protocol's socket tells its listeners too
                 self.emit("end")
-        elif self._pending and not self.listener_count("data"):
-            self._pending_end = True
+        elif self._pending:
+            self._pending_end = True  # after the kept bytes, when they are delivered
+            if self.listener_count("data") and not self._paused:
+                self.loop.call_soon(self._deliver_pending)
         else:
             self._emit_end()
 
