@@ -50,8 +50,6 @@ Rules:
 
 import asyncio
 import faulthandler
-import importlib
-import inspect
 import logging
 import os
 import pwd
@@ -63,10 +61,9 @@ from setproctitle import setproctitle
 
 from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
+from .plugging import load_app, plug_in
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
-from .recognise import ROLES
-from .settings import BY_NAME
 
 log = logging.getLogger("prefork.worker")
 
@@ -79,68 +76,6 @@ FAST_STOP_BOUND = 2.0  # seconds from a fast stop to the master's kill (its KILL
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
                 "max_header_size", "max_headers_count", "connections_checking_interval",
                 "proxy_protocol_timeout", "proxy_allow_ips")
-
-
-def load_app(settings):
-    """(kind, app): kind is "events" (app is setup(server)), "wsgi" or "asgi" (app is the
-    callable to adapt). Raises apps.AppError with a one-line message when the object
-    cannot be served as configured."""
-    if not settings.app:
-        if settings.interface == "wsgi":
-            from .demo import wsgi_app
-            return "wsgi", wsgi_app
-        from .demo import setup
-        return "events", setup
-    return apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
-
-
-# settings only some interfaces use: set for an app of another kind, they do nothing
-UNUSED_BY = {
-    "events": ("threads", "root_path", "lifespan", "wsgi_body_spool", "ws_max_size", "ws_ping_interval",
-               "ws_ping_timeout", "ws_per_message_deflate"),
-    "wsgi": ("lifespan", "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate"),
-    "asgi": ("wsgi_body_spool", "threads"),
-}
-UNUSED_WHY = {("asgi", "threads"): " (it runs on the worker's event loop: run blocking calls with "
-                                    "loop.run_in_executor)"}
-INTERFACE_NAMES = {"events": "an events setup(server)", "wsgi": "a WSGI app", "asgi": "an ASGI app"}
-
-
-def unused_settings(kind, settings):
-    """``SOURCE: has no effect on ...`` for each setting given a value that ``kind``'s
-    interface does not use (the master cannot tell: it never imports the app)."""
-    sources = getattr(settings, "sources", None) or {}
-    found = []
-    for name in UNUSED_BY.get(kind, ()):
-        source = sources.get(name, "default")
-        if source != "default" and getattr(settings, name) != BY_NAME[name].default:
-            found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}{UNUSED_WHY.get((kind, name), '')}")
-    return found
-
-
-def plug_in(kind, app, settings, server):
-    """Attach the app to the worker's server, by its kind."""
-    for warning in unused_settings(kind, settings):
-        log.warning("%s", warning)
-    if kind == "events":
-        ready = app(server)
-        if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
-            ready = server.loop.run_until_complete(ready)
-        if ready is not None and callable(ready):  # a factory taken for a setup(server)
-            raise apps.AppError(f"{settings.app} was called as an events setup(server) and returned "
-                                f"{type(ready).__qualname__} instance, an app: if it is an app factory, "
-                                f"write APP as '{settings.app}()'")
-        return None
-    try:
-        adapters = importlib.import_module(f".{kind}", __package__)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.{kind}":
-            raise
-        raise apps.AppError(f"{settings.app} is {ROLES[kind]}, and this prefork has no "
-                            f"{kind.upper()} support (no {exc.name} module)") from None
-    adapter = adapters.make_adapter(app, settings)
-    adapter.setup(server)
-    return adapter
 
 
 def tls_listeners(settings, listeners):

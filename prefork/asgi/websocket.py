@@ -141,16 +141,18 @@ class WebSocketSession:
     def on_data(self, data):
         state = self.state
         if state == "open" or state == "closing":
-            socket = self.socket
-            socket.cork()  # the answers to one read's frames (pongs) leave in one send
-            try:
-                self.incoming.feed(data)
-            finally:
-                socket.uncork()
+            self.take(data)
         elif state == "connecting":
             if self.incoming.keep(data) > _CONNECTING_HIGH and not self.paused:
                 self.paused = True
                 self.socket.pause()
+
+    def take(self, data):
+        self.socket.cork()  # the answers to one read's frames (pongs) leave in one send
+        try:
+            self.incoming.feed(data)
+        finally:
+            self.socket.uncork()
 
     def on_ping(self, event):
         if self.ws.state is not ConnectionState.OPEN:
@@ -228,12 +230,7 @@ class WebSocketSession:
         if self.gone:
             return
         if self.state == "open" or self.state == "closing":
-            socket = self.socket
-            socket.cork()
-            try:
-                self.incoming.feed(b"")  # what was kept (it may yield again)
-            finally:
-                socket.uncork()
+            self.take(b"")  # what was kept (it may yield again)
         if not (self.yielding or self.paused or self.held or self.gone):
             self.socket.resume()
 
@@ -331,11 +328,8 @@ class WebSocketSession:
             if not self.held and not self.yielding:
                 self.socket.resume()
         self.keepalive.start()
-        if adapter.server.draining:
-            # a handshake that came on a connection the draining worker still held (an idle
-            # keep-alive one): accepted as the app asked, then closed as the open ones
-            # were at the drain's start (1012: the client reconnects, to a serving worker)
-            self.shutdown()
+        if adapter.server.draining:  # (its handshake came on a keep-alive connection still held)
+            self.shutdown()  # closed with 1012 as those open at the drain's start were
 
     def send_close(self, code, reason):
         if self.state != "open":

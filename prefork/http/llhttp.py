@@ -39,29 +39,19 @@ Rules:
   further message by raising from it.
 """
 
-import re
-
 import httptools
 
 from .chunks import ChunkLines
-from .errors import ParseError, code_from_reason, diagnose, header_counter, header_overflow
+from .diagnosis import Diagnosis
+from .errors import ParseError, header_counter
 
 _RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _HEAD_END = b"\r\n\r\n"
 # the trailers counted alone, after a head whose count restarts with them
 _TRAILERS_HEAD = b"GET * HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
-_CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
 
 
-def _content_length_tab(data, pos):
-    """Node's llhttp stops at a tab after Content-Length digits (httptools' llhttp skips
-    it and stops later, or not at all): the offset of the first such tab up to ``pos``."""
-    head = data.rfind(_HEAD_END, 0, pos) + 1  # within the head that holds ``pos``
-    found = _CONTENT_LENGTH_TAB.search(data, head, pos + 1)
-    return None if found is None else found.end() - 1
-
-
-class MessageParser:
+class MessageParser(Diagnosis):
     """The llhttp driver shared by ``RequestParser`` and ``ResponseParser`` (parser.py)."""
 
     kind = 1  # llhttp_type_t: 1 request, 2 response
@@ -306,44 +296,6 @@ class MessageParser:
         if offset is not None:
             raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", max(0, offset - prefix), data)
 
-    def _message_bytes(self, piece):
-        """The retained bytes of the message so far, then ``piece`` (None if not kept)."""
-        if self._retained is None:
-            return None, 0
-        prefix = self._retained_len
-        return (b"".join(self._retained) + piece if prefix else piece), prefix
-
-    def _overflow_offset(self, data):
-        offset = None
-        joined, prefix = self._message_bytes(data)
-        if joined is not None:
-            offset = header_overflow(joined, self.max_header_size, self.kind)
-            if offset is not None:
-                offset = max(0, offset - prefix)
-        return len(data) if offset is None else offset
-
-    def _diagnose(self, exc, data):
-        reason = str(exc.args[0]) if exc.args else ""
-        code = offset = None
-        joined, prefix = self._message_bytes(data)
-        if joined is not None:
-            result = diagnose(joined, self.kind)
-            if result is not None and result[1] == reason:
-                code, _, pos = result
-                if pos is not None:
-                    tab = _content_length_tab(joined, pos)
-                    if tab is not None:
-                        code, reason, pos = "HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", tab
-                    elif self.max_header_size > 0 and not self.headers_complete:
-                        # Node counts each name and value as it ends: a head over the limit
-                        # before the bad byte is refused for its size (httptools hands a
-                        # field over only when the next one starts, too late here)
-                        over = header_overflow(joined, self.max_header_size, self.kind)
-                        if over is not None and over <= pos:
-                            code, reason, pos = "HPE_HEADER_OVERFLOW", "Header overflow", over
-                offset = None if pos is None else max(0, pos - prefix)
-        return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
-
     def finish(self):
         """The peer closed. httptools has no ``llhttp_finish``: this executes no bytes,
         which raises an error llhttp is already in and flushes an open body span (an
@@ -353,24 +305,6 @@ class MessageParser:
             self._parser.feed_data(b"")
         except httptools.HttpParserError as exc:
             raise self._diagnose(exc, b"") from None
-
-    def _value_tab_offset(self, name, value):
-        """Offset in the current piece of the first tab after header ``name``'s value."""
-        joined, prefix = self._message_bytes(self._piece)
-        if joined is None:
-            return 0
-        stripped = value.rstrip(b" \t")
-        start = 0
-        while True:
-            at = joined.find(b"\n" + name + b":", start)
-            if at < 0:
-                return len(self._piece)
-            start = at + len(name) + 2
-            while joined[start:start + 1] in (b" ", b"\t"):
-                start += 1
-            if joined.startswith(value, start):
-                tab = joined.find(b"\t", start + len(stripped))
-                return max(0, tab - prefix)
 
     def eof_error(self):
         """The error for a peer FIN in the middle of a message (None between messages)."""

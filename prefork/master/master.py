@@ -393,9 +393,8 @@ class Master:
             replacement.replaced_for = reason
 
     def replace_draining(self, worker):
-        """``worker`` drains on a signal the master did not send it (TERM straight to its
-        pid): it stopped accepting, so its replacement starts now, as after TTOU or
-        max_requests, rather than at its exit; meanwhile it shows as draining."""
+        """``worker`` drains on a TERM the master did not send (to its pid): it accepts no
+        more, so its replacement starts now, as after TTOU, and it shows as draining."""
         if self.workers.get(worker.pid) is not worker or worker.retiring or self.stopping \
                 or worker.generation != self.generation:
             return  # the master's own doing (a retire, a stop, a reload), or gone already

@@ -21,7 +21,8 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
   ``Connection: close`` and the connection closes after the response (Node's writable
   ``shouldKeepAlive``).
 - The common head (no application field, a standard status, kept alive) comes whole
-  from the server's ``HeadCache``.
+  from the server's ``HeadCache``; ``end_with`` answers with a ``HeaderBlock``'s
+  fields the same way when it can, else as ``set_header`` per field and ``end``.
 - A bad status is refused before anything is fixed (``headers_sent`` stays False).
 - An application ``Transfer-Encoding: chunked`` on a response without a body (HEAD)
   stays in the head, but no chunk, not even the last one, is sent (Node's framing).
@@ -37,6 +38,7 @@ from ..http.fields import OutgoingFields
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
+_STATUS_BYTES = serialize.STATUS_BYTES
 
 
 class OutgoingHead(OutgoingFields):
@@ -297,3 +299,42 @@ class OutgoingHead(OutgoingFields):
             self._send(head)
             if callback is not None:
                 self._when_flushed(callback)
+
+    def end_with(self, status, block, body, reason=None):
+        """``set_header`` for each field of ``block`` (a ``serialize.HeaderBlock``),
+        then ``end(body)``, for ``status`` (an int) and ``reason`` (None: the standard
+        one); a plain block on a kept-alive answer leaves as one ``bytes``."""
+        server = self._conn.server
+        line = _STATUS_BYTES.get(status)
+        if line is not None and block.plain and type(body) is bytes and not self.headers_sent \
+                and self._headers is None and self.status_message is None \
+                and (reason is None or reason == _STATUS_CODES[status]) \
+                and self.should_keep_alive and self.can_chunk and self._has_body and self.send_date \
+                and self._removed is None and not self.max_requests_reached and not self.expect_continue \
+                and not self._closed and not server.draining and status not in _NO_BODY:
+            self.status_code = status
+            self.status_message = _STATUS_CODES[status]
+            self._headers = block.headers  # fixed from now on (set_header/remove_header refuse)
+            self.headers_sent = self.head_out = self.writable_ended = True
+            length = self.bytes_sent = len(body)
+            suffix = server.heads.suffix(server.keep_alive_timeout, server.max_requests_per_socket)
+            if block.has_length:
+                out = b"%b%b%b\r\n%b" % (line, block.data, suffix, body)
+            else:
+                out = b"%b%b%bContent-Length: %d\r\n\r\n%b" % (line, block.data, suffix, length, body)
+            if self._active:
+                self.socket.send_bytes(out)
+                if self._corks:
+                    self.release_corks()
+                if not self._closed:  # (a send the kernel refuses closes the connection)
+                    self._conn.response_done(self)
+            else:
+                self._corks = 0
+                self._send(out)
+            return self
+        self.status_code = status
+        if reason is not None:
+            self.status_message = reason
+        for name, value in block.pairs:
+            self.set_header(name, value)
+        return self.end(body)

@@ -1,0 +1,88 @@
+"""Where a message llhttp refused went wrong, said as Node says it: the parser's
+diagnosis of its errors (mixed into ``llhttp.MessageParser``), from the bytes of the
+message it kept.
+
+Rules:
+- An error is replayed through a fresh llhttp over the message's bytes so far
+  (errors.py's ``diagnose``) for Node's code, reason and offset; offsets are in the
+  bytes being parsed when the error came.
+- A tab after Content-Length digits is HPE_INVALID_CONTENT_LENGTH at the tab, as Node
+  20's llhttp refuses it (httptools' llhttp skips it).
+- A head over ``max_header_size`` before the bad byte is refused for its size, as Node
+  counts each name and value as it ends.
+"""
+
+import re
+
+from .errors import ParseError, code_from_reason, diagnose, header_overflow
+
+_HEAD_END = b"\r\n\r\n"
+_CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
+
+
+def _content_length_tab(data, pos):
+    """Node's llhttp stops at a tab after Content-Length digits (httptools' llhttp skips
+    it and stops later, or not at all): the offset of the first such tab up to ``pos``."""
+    head = data.rfind(_HEAD_END, 0, pos) + 1  # within the head that holds ``pos``
+    found = _CONTENT_LENGTH_TAB.search(data, head, pos + 1)
+    return None if found is None else found.end() - 1
+
+
+class Diagnosis:
+    """Mixed into ``MessageParser``: reads its kept bytes (``_retained``, ``_piece``)."""
+
+    def _message_bytes(self, piece):
+        """The retained bytes of the message so far, then ``piece`` (None if not kept)."""
+        if self._retained is None:
+            return None, 0
+        prefix = self._retained_len
+        return (b"".join(self._retained) + piece if prefix else piece), prefix
+
+    def _overflow_offset(self, data):
+        offset = None
+        joined, prefix = self._message_bytes(data)
+        if joined is not None:
+            offset = header_overflow(joined, self.max_header_size, self.kind)
+            if offset is not None:
+                offset = max(0, offset - prefix)
+        return len(data) if offset is None else offset
+
+    def _diagnose(self, exc, data):
+        reason = str(exc.args[0]) if exc.args else ""
+        code = offset = None
+        joined, prefix = self._message_bytes(data)
+        if joined is not None:
+            result = diagnose(joined, self.kind)
+            if result is not None and result[1] == reason:
+                code, _, pos = result
+                if pos is not None:
+                    tab = _content_length_tab(joined, pos)
+                    if tab is not None:
+                        code, reason, pos = "HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", tab
+                    elif self.max_header_size > 0 and not self.headers_complete:
+                        # Node counts each name and value as it ends: a head over the limit
+                        # before the bad byte is refused for its size (httptools hands a
+                        # field over only when the next one starts, too late here)
+                        over = header_overflow(joined, self.max_header_size, self.kind)
+                        if over is not None and over <= pos:
+                            code, reason, pos = "HPE_HEADER_OVERFLOW", "Header overflow", over
+                offset = None if pos is None else max(0, pos - prefix)
+        return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
+
+    def _value_tab_offset(self, name, value):
+        """Offset in the current piece of the first tab after header ``name``'s value."""
+        joined, prefix = self._message_bytes(self._piece)
+        if joined is None:
+            return 0
+        stripped = value.rstrip(b" \t")
+        start = 0
+        while True:
+            at = joined.find(b"\n" + name + b":", start)
+            if at < 0:
+                return len(self._piece)
+            start = at + len(name) + 2
+            while joined[start:start + 1] in (b" ", b"\t"):
+                start += 1
+            if joined.startswith(value, start):
+                tab = joined.find(b"\t", start + len(stripped))
+                return max(0, tab - prefix)

@@ -1,0 +1,83 @@
+"""The app a worker serves, attached to its server by its interface: an events
+``setup(server)`` is called with it, a WSGI or ASGI callable gets its adapter.
+
+Rules:
+- With no app configured, the demo is served (events, or WSGI when asked for).
+- A setting only another interface uses, given a value, is a warning at the worker's
+  start (the master never imports the app, so it cannot tell).
+- An async ``setup(server)`` is awaited before the worker says it is ready; a setup
+  that returns a callable was a factory named without its call: an ``AppError``.
+- The WSGI and ASGI support modules are imported only for an app that needs them.
+"""
+
+import importlib
+import inspect
+import logging
+
+from . import apps
+from .recognise import ROLES
+from .settings import BY_NAME
+
+log = logging.getLogger("prefork.worker")
+
+
+def load_app(settings):
+    """(kind, app): kind is "events" (app is setup(server)), "wsgi" or "asgi" (app is the
+    callable to adapt). Raises apps.AppError with a one-line message when the object
+    cannot be served as configured."""
+    if not settings.app:
+        if settings.interface == "wsgi":
+            from .demo import wsgi_app
+            return "wsgi", wsgi_app
+        from .demo import setup
+        return "events", setup
+    return apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
+
+
+# settings only some interfaces use: set for an app of another kind, they do nothing
+UNUSED_BY = {
+    "events": ("threads", "root_path", "lifespan", "wsgi_body_spool", "ws_max_size", "ws_ping_interval",
+               "ws_ping_timeout", "ws_per_message_deflate"),
+    "wsgi": ("lifespan", "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate"),
+    "asgi": ("wsgi_body_spool", "threads"),
+}
+UNUSED_WHY = {("asgi", "threads"): " (it runs on the worker's event loop: run blocking calls with "
+                                    "loop.run_in_executor)"}
+INTERFACE_NAMES = {"events": "an events setup(server)", "wsgi": "a WSGI app", "asgi": "an ASGI app"}
+
+
+def unused_settings(kind, settings):
+    """``SOURCE: has no effect on ...`` for each setting given a value that ``kind``'s
+    interface does not use (the master cannot tell: it never imports the app)."""
+    sources = getattr(settings, "sources", None) or {}
+    found = []
+    for name in UNUSED_BY.get(kind, ()):
+        source = sources.get(name, "default")
+        if source != "default" and getattr(settings, name) != BY_NAME[name].default:
+            found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}{UNUSED_WHY.get((kind, name), '')}")
+    return found
+
+
+def plug_in(kind, app, settings, server):
+    """Attach the app to the worker's server, by its kind."""
+    for warning in unused_settings(kind, settings):
+        log.warning("%s", warning)
+    if kind == "events":
+        ready = app(server)
+        if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
+            ready = server.loop.run_until_complete(ready)
+        if ready is not None and callable(ready):  # a factory taken for a setup(server)
+            raise apps.AppError(f"{settings.app} was called as an events setup(server) and returned "
+                                f"{type(ready).__qualname__} instance, an app: if it is an app factory, "
+                                f"write APP as '{settings.app}()'")
+        return None
+    try:
+        adapters = importlib.import_module(f".{kind}", __package__)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.{kind}":
+            raise
+        raise apps.AppError(f"{settings.app} is {ROLES[kind]}, and this prefork has no "
+                            f"{kind.upper()} support (no {exc.name} module)") from None
+    adapter = adapters.make_adapter(app, settings)
+    adapter.setup(server)
+    return adapter

@@ -1,0 +1,106 @@
+"""What a connection does when a listener fails or the client errs (mixed into
+``Connection``).
+
+Rules (connection.py's, for these):
+- A listener that fails (or its task): a 500 before the head; after it, what was
+  written goes out in its turn and the connection closes; after a whole response,
+  only the log. A listener task the exiting worker cancels is no error of the app:
+  the worker says so once.
+- A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
+  written unless the response on the wire has sent its head (and shown to
+  ``server.reply_observer``), and the socket closes. A listener that raises gets the
+  socket destroyed.
+- Bytes after a request that forbids reuse are answered by closing once its response
+  is out (no 400 that would swallow it).
+"""
+
+import logging
+from asyncio import CancelledError
+from time import monotonic
+
+from ..http.errors import ParseError, request_timeout_error
+from ..http.serialize import CANNED
+from .dispatch import StopParsing
+from .replies import ServerReply
+
+log = logging.getLogger("prefork.server")
+
+
+class Failures:
+    """Mixed into ``Connection``: its state is the connection's."""
+
+    def _listener_failed(self, res, exc):
+        """A listener raised inside the parser: answer or close, then stop parsing if the
+        connection is done."""
+        if self.listener_failed(res, exc):
+            raise StopParsing() from exc
+
+    def listener_failed(self, res, exc):
+        """A listener of ``res``'s request raised (or its task did): log it; a 500 when
+        the head is not out, else send what was written and close. True when the
+        connection is done with."""
+        if not (self.server.exiting and isinstance(exc, CancelledError)):
+            log.error("error in a request listener", exc_info=exc)
+        if res is None or self.socket.destroyed:
+            return True
+        if res.writable_ended:
+            return False  # the response is whole: logged only, the connection serves on
+        if res.head_out:
+            # the head is out: what was written goes out in its turn (after the responses
+            # before it), then the connection closes
+            self._closing = True
+            res.cut()
+            return True
+        res.reset_head()
+        res.status_code = 500
+        res.end()
+        return False
+
+    def request_task_failed(self, req, exc):
+        """A coroutine listener of ``req`` (its body events) raised."""
+        for res in list(self._responses) + [self.current_response]:
+            if res is not None and res.req is req:
+                self.listener_failed(res, exc)
+                return
+        log.error("error in a request listener", exc_info=exc)
+
+    # -- errors and timeouts ------------------------------------------------------------------
+    def _parse_error(self, err):
+        if err.code == "HPE_CLOSED_CONNECTION":
+            # bytes after a request that forbids reuse: answer it, then close
+            self._closing = True
+            if not self._responses:  # (answered already): more may be on its way
+                self.socket.destroy_soon(linger=not self._eof)
+            return
+        self._client_error(err)
+
+    def _client_error(self, err):
+        self.active = False
+        server = self.server
+        socket = self.socket
+        errors = server.stats.client_errors
+        errors[err.code] = errors.get(err.code, 0) + 1
+        if server.listener_count("clientError"):
+            if isinstance(err, ParseError):
+                self._error = err
+            self._emit_client_error(err)
+            return
+        res = self.current_response
+        if socket.writable and (res is None or not res.head_out):
+            socket.send_bytes(CANNED[err.status_hint])
+            if server.reply_observer is not None:
+                reply = ServerReply(socket, err.status_hint, self._req, self.parser.request_line(err))
+                server.reply_observer(reply, reply, monotonic() - self.message_start)
+        socket.destroy_soon(linger=err.status_hint == 413)  # a body over the limit is still coming
+
+    def _emit_client_error(self, err):
+        """``clientError`` to the application's listener; one that raises gets the socket
+        destroyed (it owned the socket and can no longer be trusted to close it)."""
+        try:
+            self.server.emit("clientError", err, self.socket)
+        except Exception:
+            log.exception("error in a 'clientError' listener; closing the connection")
+            self.socket.destroy()
+
+    def request_timed_out(self):
+        self._client_error(request_timeout_error())
