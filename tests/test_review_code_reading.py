@@ -278,3 +278,30 @@ def test_a_handed_over_socket_keeps_its_bytes_and_end_while_paused_and_in_order(
     assert events.index(("a-resume",)) < events.index(("a-data",)), events
     assert events.index(("b-data",)) < events.index(("b-resume",)) < events.index(("b-end",)), events
     assert events.index(("c-data", b"tunnel bytes")) < events.index(("c-end",)), events
+
+
+def test_a_request_begun_before_a_final_response_is_not_dispatched(serve):
+    """Its head had begun when the app fixed ``Connection: close`` on the answer before it:
+    the parser's refusal at a message's first byte did not see it, and it was dispatched
+    (a POST's side effects ran) though its answer could never be sent."""
+    def setup(server, st):
+        def on_request(req, res):
+            st.record("request", req.url)
+            if req.url == "/1":
+                def answer():
+                    res.set_header("Connection", "close")
+                    res.write(b"streaming...")  # the head is fixed: a final response
+                    st.record("final")
+                    server.loop.call_later(0.2, res.end)
+                server.loop.call_soon(answer)
+            else:
+                res.end(b"never dispatched")
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHo")  # /2's head has begun
+        st.wait_for(lambda e: e == ("final",))
+        sock.sendall(b"st: x\r\nContent-Length: 0\r\n\r\n")
+        data = read_until_close(sock)
+    assert data.count(b"HTTP/1.1 ") == 1 and b"never dispatched" not in data, data
+    assert ("request", "/2") not in st.events, st.events
