@@ -231,15 +231,16 @@ def _bind_hint(address):
     return ""
 
 
-def check_parent(path):
-    """A file the daemon writes: its directory exists, and it is not a directory itself."""
+def check_parent(path, fifo_ok=False):
+    """A file the daemon writes: its directory exists, and it is not a directory itself
+    (nor, unless ``fifo_ok``, a FIFO nobody reads)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"{path}: directory {directory} does not exist")
     if os.path.isdir(path):
         raise ValueError(f"{path}: cannot write: is a directory")
     try:
-        fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+        fifo = not fifo_ok and stat.S_ISFIFO(os.stat(path).st_mode)
     except OSError:
         fifo = False
     if fifo:  # opening a FIFO for writing waits for a reader: the daemon would hang unseen
@@ -414,7 +415,7 @@ def check_value(name, value):
             raise ValueError("the operations endpoints speak plain HTTP: write HOST:PORT (or http://HOST:PORT)")
         check_bind([value])
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
-        check_parent(value)
+        check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)
         if name == "pidfile" and (reason := not_a_pidfile(value)) is not None:
             raise ValueError(f"{value} {reason}")
     elif name == "user" and value:

@@ -193,7 +193,7 @@ def test_each_duration_is_counted_in_its_bucket_and_the_sum(tmp_path, access_log
     from test_access_log import plain_exchange
 
     class Server:
-        stats, connections = None, 0
+        stats, connections, open_connections = None, 0, 0
 
     Peer, Req, Res = plain_exchange()
     counted = metrics.WorkerMetrics(Server())
@@ -231,7 +231,7 @@ def test_responses_held_by_the_access_log_are_counted_when_the_counts_are_read(t
         client_errors, tls_handshake_failures, proxy_errors = {}, {}, {}
 
     class Server:
-        stats, connections = Stats(), 0
+        stats, connections, open_connections = Stats(), 0, 0
 
     Peer, Req, Res = plain_exchange()
     counted = metrics.WorkerMetrics(Server())
@@ -266,7 +266,7 @@ def _held_log_and_metrics(tmp_path):
         client_errors, tls_handshake_failures, proxy_errors = {}, {}, {}
 
     class Server:
-        stats, connections = Stats(), 0
+        stats, connections, open_connections = Stats(), 0, 0
 
     counted = metrics.WorkerMetrics(Server())
     access = logs.AccessLog(str(tmp_path / "access.log"), DEFAULT_ACCESS_FORMAT, 1.0)

@@ -322,7 +322,7 @@ def test_a_listener_raising_while_a_connection_times_out_leaves_the_deadlines_of
         assert read_to_close(sock, timeout=4).endswith(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
     finally:
         sock.close()
-    daemon.wait_log(r"error while timing out a connection; closing it")
+    daemon.wait_log(r"error in a 'finish' listener of a socket; closing it")
     sock = connect(daemon)
     try:
         sock.sendall(b"GET / HTTP/1.1\r\n")

@@ -173,7 +173,10 @@ class Closing:
         self.writable_finished = True
         try:
             self.emit("finish")
-        finally:  # (a listener that raises leaves the close to come all the same)
+        except Exception:  # (on a later turn than its cause: said here, and the close comes all the same)
+            log.exception("error in a 'finish' listener of a socket; closing it")
+            self._destroy_after_flush = True
+        finally:
             if self._destroy_after_flush or not self.readable:
                 self._close_after_fin()
 
