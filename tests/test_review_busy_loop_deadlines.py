@@ -46,6 +46,21 @@ def _accepted(st, count=1):
     wait_until(lambda: st.call(lambda: st.server.connections) >= count, 5, 0.01, "the connection accepted")
 
 
+def _get_over_tls(sock):
+    """A GET with ``Connection: close`` on a TLS socket; what came until the close."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ssl.SSLEOFError:
+            break
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
 def _status(data):
     return data.split(b"\r\n", 1)[0]
 
@@ -118,16 +133,7 @@ def test_tls_hello_sent_in_time_while_the_loop_was_busy_is_answered(serve, on_lo
             raw.close()
             raise
         with sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = b""
-            while True:
-                try:
-                    chunk = sock.recv(65536)
-                except ssl.SSLEOFError:
-                    break
-                if not chunk:
-                    break
-                answer += chunk
+            answer = _get_over_tls(sock)
     finally:
         blocker.join(10)
     assert _status(answer) == b"HTTP/1.1 200 OK", (answer, failures)
@@ -171,16 +177,7 @@ def test_the_head_clock_of_a_tls_connection_starts_at_the_handshake_end(serve, p
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     time.sleep(1.5)  # the client is slow to start its handshake: longer than headers_timeout
     with client_context(pki).wrap_socket(raw, server_hostname="localhost") as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        answer = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ssl.SSLEOFError:
-                break
-            if not chunk:
-                break
-            answer += chunk
+        answer = _get_over_tls(sock)
     assert _status(answer) == b"HTTP/1.1 200 OK", answer
     assert replies == []
 
