@@ -103,3 +103,23 @@ def test_a_link_local_address_with_its_zone_binds(tmp_path):
         assert out.stdout.strip() == "ok", out.stderr
     finally:
         subprocess.run(["ip", "netns", "del", ns], timeout=30)
+
+
+def test_an_inherited_ipv6_only_wildcard_asked_to_be_dual_stack_is_said(ipv6, caplog):
+    """After USR2 the new master takes the listeners as they are: one bound IPv6-only
+    (beside an IPv4 bind that the new configuration drops) stays so until a restart, and
+    the new master says so rather than refusing IPv4 clients without a word."""
+    import logging
+    old = socket.socket(socket.AF_INET6)
+    old.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    old.bind(("::", 0))
+    old.listen(8)
+    address = f"[::]:{old.getsockname()[1]}"
+    inherited = [(address, old)]
+    with caplog.at_level(logging.WARNING, logger="prefork.master"):
+        sockets = open_listeners([address], 16, env={}, inherited=inherited)
+    try:
+        assert sockets == [(address, old)]
+        assert f"{address}: the listener handed over is IPv6-only; the configuration asks for dual-stack" in caplog.text
+    finally:
+        old.close()

@@ -18,7 +18,9 @@ Rules of the hand-over (USR2):
   the new master takes, for each configured address in turn, the first socket left
   under that key, so every listener survives, paired in order.
 - An inherited socket the new configuration does not name is closed (by the caller of
-  ``open_listeners``, once every address has taken its own).
+  ``open_listeners``, once every address has taken its own). An inherited ``[::]``
+  listener keeps the IPv6-only flag it was bound with; a warning says so when the new
+  configuration asks for the other (a restart applies it).
 - Before a USR2 execs, its check-config opens (and closes at once) every address the
   new program would have to open itself (``trial_bind``): one in use, or not on this
   host, refuses the re-exec, where the new program would have exited with status 2
@@ -27,12 +29,15 @@ Rules of the hand-over (USR2):
 
 import errno
 import json
+import logging
 import os
 import socket
 import stat
 
 from ..settings import bind_address
 from . import systemd
+
+log = logging.getLogger("prefork.master")
 
 INHERIT_ENV = "PREFORK_INHERIT"
 HANDOVER_ENV = "PREFORK_HANDOVER_KEYS"  # a USR2's check-config: the keys the new master will inherit (JSON)
@@ -291,6 +296,8 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
     try:
         for address in addresses:
             sock = take(inherited, address)
+            if sock is not None:
+                _inherited_stack(sock, address, addresses)
             try:
                 if sock is None and bind_address(address).startswith("fd://"):
                     fd = int(bind_address(address)[5:])
@@ -322,6 +329,18 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
         remove_unix_paths(paths)  # nothing of a start that failed is left behind
         raise
     return result
+
+
+def _inherited_stack(sock, address, addresses):
+    """An inherited ``[::]`` listener keeps the IPv6-only flag it was bound with (it cannot
+    change on a bound socket): said when the configuration now asks for the other one."""
+    if sock.family != socket.AF_INET6 or _host_port(address) is None or _host_port(address)[0] != "::":
+        return
+    wanted = dual_stack(address, addresses)
+    if wanted == bool(sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)):
+        log.warning("%s: the listener handed over is %s; the configuration asks for %s from the next restart",
+                    address, "IPv6-only" if wanted else "dual-stack (IPv4 clients too)",
+                    "dual-stack" if wanted else "IPv6-only")
 
 
 def _same_socket(sock, fd):
