@@ -232,8 +232,7 @@ def _bind_hint(address):
 
 
 def check_parent(path, fifo_ok=False):
-    """A file the daemon writes: its directory exists, and it is not a directory itself
-    (nor, unless ``fifo_ok``, a FIFO nobody reads)."""
+    """A file the daemon writes: its directory exists; not a directory (nor a FIFO nobody reads)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"{path}: directory {directory} does not exist")

@@ -235,9 +235,14 @@ class Worker:
         # the exit is decided: the loop closes now (not when the collector finds it, which
         # put the default handlers back), and a late INT or TERM (the master's, after a
         # group's) cannot kill the worker with their default action while it winds down
-        loop.close()
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
-            signal.signal(signum, signal.SIG_IGN)
+        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # (none lands between the two)
+        try:
+            loop.close()
+            for signum in stops:
+                signal.signal(signum, signal.SIG_IGN)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return 0
 
     def cut_connections(self):

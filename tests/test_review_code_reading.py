@@ -225,12 +225,16 @@ def test_destroying_a_response_waiting_its_turn_lets_the_earlier_one_finish(serv
                 server.loop.call_later(0.1, res.end, b"first response, complete")
             else:
                 res.destroy()  # the second request is refused while the first is answered
+                st.record("destroyed", res.destroyed)
+                res.write(b"late", lambda *_: st.record("late write's callback"))
         server.on("request", on_request)
     st = serve(setup)
     with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
         sock.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
         data = read_until_close(sock)
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"first response, complete"), data
+    assert ("destroyed", True) in st.events  # at once, as Node's
+    st.wait_for(lambda e: e == ("late write's callback",))  # a write after it: dropped, its callback run
 
 
 

@@ -363,6 +363,8 @@ class TLSLayer:
             self.timer = None
         self.socket = self.on_secure = self.on_error = self.hello = None
         self.backlog = b""
+        self.later = []
+        self.later_size = 0
 
     # -- bytes out ---------------------------------------------------------------------------------
     def send(self, data):

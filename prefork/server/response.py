@@ -414,8 +414,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         gives it its socket then), so the responses before it go out whole."""
         if self._active or self._closed:
             self.socket.destroy(error)
-        elif self._queued is None:
-            self._queued = [(error,)]
-            self._queued_size = 0
         else:
-            self._queued.append((error,))
+            self.mark_closed()  # destroyed now (later writes are dropped, their callbacks still run)
+            self._queued = [(error,)]  # and the socket goes when its turn comes
+            self._queued_size = 0
