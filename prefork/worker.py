@@ -350,14 +350,15 @@ class Worker:
         self.stopping = True
         self.channel.send("draining")  # (a TERM the master did not send: it replaces this worker now)
         setproctitle(f"prefork: worker {self.slot} [{self.settings.name}] (draining)")
+        # the loop ends a margin before the master's kill at graceful_timeout, so a worker
+        # whose connections outlast it (an endless stream) still exits on its own, its last
+        # counts and log lines sent; armed first, so that nothing below can leave a worker
+        # (one whose master is gone, say) draining for ever
+        grace = self.settings.graceful_timeout
+        self.stop_timer = self.loop.call_later(max(grace - min(grace / 8, EXIT_MARGIN), 0.0), self.stop_serving)
         self.server.drain(lambda err: self.stop_serving())
         if self.asgi is not None:
             self.asgi.drain()  # open WebSockets close with 1012
-        # the loop ends a margin before the master's kill at graceful_timeout, so a worker
-        # whose connections outlast it (an endless stream) still exits on its own, its last
-        # counts and log lines sent
-        grace = self.settings.graceful_timeout
-        self.stop_timer = self.loop.call_later(max(grace - min(grace / 8, EXIT_MARGIN), 0.0), self.stop_serving)
 
     def stop_now(self):
         """A fast stop: nothing more is accepted (a connection the kernel queued is refused,
