@@ -11,6 +11,8 @@ def test_a_hup_during_a_usr2_check_waits_for_it(daemons):
     d.wait_ready()
     before, = d.wait_workers(1)
     d.signal(signal.SIGUSR2)
+    # (sent at once, the two could be pending together: the kernel delivers HUP first)
+    d.wait_log(r"USR2: checking the new program")
     d.signal(signal.SIGHUP)
     d.wait_log(r"HUP: a re-exec \(USR2\) is being checked; the reload waits for its outcome")
     d.wait_log(r"workers ready", count=2, timeout=30)  # the re-executed master's
@@ -26,6 +28,7 @@ def test_a_hup_that_waited_for_a_refused_usr2_runs_then(daemons, tmp_path):
     d.wait_ready()
     config.write_text('workers = "many"\n')  # the USR2's check refuses it; so does the reload
     d.signal(signal.SIGUSR2)
+    d.wait_log(r"USR2: checking the new program")
     d.signal(signal.SIGHUP)
     d.wait_log(r"HUP: a re-exec \(USR2\) is being checked; the reload waits for its outcome")
     d.wait_log(r"USR2 refused", timeout=30)
