@@ -5,6 +5,7 @@ import hashlib
 import socket
 import ssl
 
+from harness import read_until_close
 from prefork.http.parser import RequestParser
 from test_hostile_net_tls import client_context, pki  # noqa: F401  (pki: a fixture)
 
@@ -129,12 +130,7 @@ def test_a_threaded_wsgi_body_read_a_byte_at_a_time_and_by_lines_is_whole(serve)
         with socket.create_connection(("127.0.0.1", st.port), timeout=20) as sock:
             sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
                          + body)
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_until_close(sock)
         assert data.endswith(hashlib.sha256(body).hexdigest().encode()), data
     finally:
         st.call(lambda: st.adapter.close())
