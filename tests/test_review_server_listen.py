@@ -355,7 +355,22 @@ def test_any_ipv6_address_serves_ipv4_clients_unless_ipv6_only():
     serve = lambda req, res: res.end(f"{req.socket.remote_family} {req.socket.remote_address}")  # noqa: E731
     a, b = prefork.create_server(serve, loop=loop), prefork.create_server(serve, loop=loop)
     a.listen(0, "::")
-    b.listen(0, "::", ipv6_only=True)
+    # The IPv4 side of b's port is held here, bound and not listening, so that no other
+    # test's IPv4 listener can take it and answer: a connect there is refused unless b
+    # took IPv4 too. While b listened on both families the bind could never succeed.
+    holder = None
+    for _ in range(20):
+        b.listen(0, "::", ipv6_only=True)
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            holder.bind(("127.0.0.1", b.address()["port"]))
+            break
+        except OSError:
+            holder.close()
+            holder = None
+            b.close()
+            b = prefork.create_server(serve, loop=loop)
+    assert holder is not None, "an IPv6-only listener's port was never free on IPv4"
 
     def get(port):
         try:
@@ -373,7 +388,10 @@ def test_any_ipv6_address_serves_ipv4_clients_unless_ipv6_only():
         loop.call_soon_threadsafe(events.append, ["dual", a.address()["address"], a.address()["family"], got])
         got = get(b.address()["port"])
         loop.call_soon_threadsafe(lambda: (events.append(["ipv6 only", got]), a.close(), b.close(), loop.stop()))
-    run_with_client(loop, client)
+    try:
+        run_with_client(loop, client)
+    finally:
+        holder.close()
     expected = [["dual", "::", "IPv6", "IPv6 ::ffff:127.0.0.1"], ["ipv6 only", "ECONNREFUSED"]]
     assert events == expected
     assert node_events(NODE_DUAL_STACK) == expected
