@@ -112,12 +112,14 @@ def kill_all(proc, pids, timeout=10):
 
 
 class Daemon:
-    def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False):
+    def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False,
+                 prefix=()):
+        """``prefix``: a command that ends by exec'ing the daemon's (its pid is the master's)."""
         self.tmp = scratch_dir("prefork-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
         self.sock = None
         pass_fds = ()
-        cmd = [sys.executable, "-m", "prefork"]
+        cmd = list(prefix) + [sys.executable, "-m", "prefork"]
         if app:
             cmd.append(app)
         if workers is not None:  # None: as the configuration says

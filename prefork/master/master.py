@@ -63,7 +63,6 @@ log = logging.getLogger("prefork.master")
 EXIT_BOOT_FAILURE = 3
 BACKOFF_CAP = 10.0
 QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
-SPAWN_RETRY = 1.0  # seconds before a worker that could not be started (no fd, no process) is tried again
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
 
@@ -87,6 +86,7 @@ class Master:
         self.target = settings.workers
         self.failures = {}  # slot -> quick deaths in a row
         self.booted = False
+        self.spawn_failures = {}  # {slot: starts that failed in a row} (master/workers.py)
         self.boot_failed = False  # reload on: the first generation failed to boot; a change retries
         self.stopping = None  # "graceful" | "fast"
         self.exit_code = 0
@@ -206,14 +206,9 @@ class Master:
     def check_booted(self):
         """The first time every serving worker is ready (of the first generation, or of a
         reload's that took over before the first finished booting)."""
-        if not self.booted and self.live_ready():
+        if not self.booted and workers_mod.serving_ready(self):
             self.booted = True
-            log.info("%d workers ready", self.target)
             systemd.notify(f"READY=1\nSTATUS={self.status()}\nMAINPID={os.getpid()}")
-
-    def live_ready(self):
-        live = [w for w in self.workers.values() if w.generation == self.generation and not w.retiring]
-        return len(live) >= self.target and all(w.ready for w in live)
 
     def status(self):
         live = [w for w in self.workers.values() if w.stats]
@@ -366,7 +361,7 @@ class Master:
         if any(w.slot == slot and w.generation == generation and not w.retiring for w in self.workers.values()):
             return
         if self.spawn(slot, generation, settings) is None:
-            self.loop.call_later(SPAWN_RETRY, self.respawn, slot, generation)
+            self.loop.call_later(workers_mod.retry_delay(self, slot), self.respawn, slot, generation)
 
     def recycle(self, worker, why, reason):
         """Replace ``worker`` (``reason``: recycle, memory): start its replacement first,
@@ -387,7 +382,7 @@ class Master:
         worker.recycle_reason, worker.recycle_why = reason, why  # kept until it is replaced: it asks once
         replacement = self.spawn(worker.slot, worker.generation)
         if replacement is None:
-            self.loop.call_later(SPAWN_RETRY, self.recycle_again, worker)
+            self.loop.call_later(workers_mod.retry_delay(self, worker.slot), self.recycle_again, worker)
         else:
             replacement.replaces = worker.pid
             replacement.replaced_for = reason

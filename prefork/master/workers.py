@@ -14,8 +14,13 @@ Rules:
   have raised its own for its channels: startup.py).
 - USR1 (reopen the logs) is ignored in the child until the worker installs its own
   handler: its default action would kill a worker that is still booting.
-- Out of descriptors or processes, no worker is made: logged, None is returned, and the
-  caller tries again later.
+- Out of descriptors or processes, no worker is made: None is returned, and the caller
+  tries again after ``retry_delay`` (1 s, doubling with each failure in a row of that
+  slot, up to 30 s). The failure is logged at the first of a run of them and again at
+  the 2nd, 4th, 8th ... (a bounded number of lines), and the start that ends the run says
+  how many tries it took. ``master.spawn_failures`` ({slot: failures in a row}) is what
+  readiness reads: a slot that cannot be started does not keep the daemon from being
+  ready with the workers it has.
 """
 
 import logging
@@ -28,6 +33,9 @@ from .. import logs
 from ..control import Channel
 
 log = logging.getLogger("prefork.master")
+
+SPAWN_RETRY = 1.0  # seconds before a slot whose worker could not be started is tried again
+SPAWN_RETRY_CAP = 30.0  # the longest wait between two tries (the wait doubles with each failure)
 
 
 class WorkerHandle:
@@ -61,7 +69,7 @@ def spawn(master, slot, generation, settings=None):
     try:
         parent_end, child_end = Channel.pair()
     except OSError as exc:
-        log.error("cannot start worker %d: %s", slot, exc.strerror or exc)
+        _cannot_start(master, slot, exc.strerror or str(exc))
         return None
     # no signal may reach the child before it has dropped the master's handlers
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, master.SIGNALS)
@@ -69,7 +77,7 @@ def spawn(master, slot, generation, settings=None):
         pid = os.fork()
     except OSError as exc:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        log.error("cannot start worker %d: fork failed: %s", slot, exc.strerror or exc)
+        _cannot_start(master, slot, f"fork failed: {exc.strerror or exc}")
         parent_end.close()
         child_end.close()
         return None
@@ -121,5 +129,49 @@ def spawn(master, slot, generation, settings=None):
     master.workers[pid] = handle
     master.loop.add_reader(parent_end.fileno(), master.on_message, handle)
     log.info("booting worker %d (pid %d, generation %d)", slot, pid, generation)
+    failures = master.spawn_failures.pop(slot, 0)
+    if failures:
+        log.info("worker %d started after %d failed %s", slot, failures, "try" if failures == 1 else "tries")
     return handle
+
+
+def _cannot_start(master, slot, why):
+    failures = master.spawn_failures.get(slot, 0) + 1
+    master.spawn_failures[slot] = failures
+    if failures == 1:
+        log.error("cannot start worker %d: %s; trying again in %.0f s, then less and less often", slot, why,
+                  retry_delay(master, slot))
+    elif failures & (failures - 1) == 0:  # the 2nd, 4th, 8th ... failure in a row
+        log.error("cannot start worker %d: %s (%d tries so far; the next in %.0f s)", slot, why, failures,
+                  retry_delay(master, slot))
+
+
+def retry_delay(master, slot):
+    """Seconds before ``slot`` is tried again, after its last start failed."""
+    failures = master.spawn_failures.get(slot, 1)
+    return min(SPAWN_RETRY * 2 ** min(failures - 1, 16), SPAWN_RETRY_CAP)
+
+
+def serving_ready(master):
+    """Every worker of the serving generation is ready: all ``target`` of them, or as many
+    as could be started (at least one; the others failed their last start); said in the
+    log when True."""
+    live = [w for w in master.workers.values() if w.generation == master.generation and not w.retiring]
+    if not live or not all(w.ready for w in live):
+        return False
+    missing = missing_slots(master, master.generation, master.target)
+    if any(slot not in master.spawn_failures for slot in missing):
+        return False
+    if missing:  # (tried again, less and less often)
+        log.warning("%d of %d workers ready; %d could not be started", master.target - len(missing),
+                    master.target, len(missing))
+    else:
+        log.info("%d workers ready", master.target)
+    return True
+
+
+def missing_slots(master, generation, target):
+    """Slots below ``target`` with no worker of ``generation`` serving or booting."""
+    taken = {w.slot for w in master.workers.values() if w.generation == generation and not w.retiring}
+    return [slot for slot in range(target) if slot not in taken]
 
