@@ -131,6 +131,7 @@ class Worker:
         self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker
         self.wsgi = None  # the WSGI adapter, whose thread pool (threads > 1) ends with it
         self.reopen_noted = False
+        self.reopen_pending = ()  # logs whose new descriptors were lost on USR1 (reopen_lost)
 
     def run(self):
         settings = self.settings
@@ -322,6 +323,8 @@ class Worker:
         os.abort()
 
     def heartbeat(self):
+        if self.reopen_pending:
+            self.reopen_lost()
         if not self.channel.send("hb", stats=self.stats()):  # False only when the master is gone
             self.drain()
             return
@@ -343,6 +346,29 @@ class Worker:
             logs.adopt(name, fd, self.access)
         for fd in fds[len(names):]:
             os.close(fd)
+        lost = names[len(fds):]
+        if lost:
+            # the kernel drops descriptors a process out of them cannot take (MSG_CTRUNC):
+            # each log they were for is reopened by path once a descriptor is free (each
+            # heartbeat looks), so the worker does not write to a rotated file for good
+            log.warning("USR1: the new %s log descriptor(s) did not arrive (out of file descriptors); "
+                        "reopening by path once descriptors are free", " and ".join(lost))
+            self.reopen_pending = lost
+            self.reopen_lost()
+
+    def reopen_lost(self):
+        """The logs whose descriptors were lost on USR1, reopened by path when a
+        descriptor is free (else left for the next heartbeat)."""
+        try:
+            os.close(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            return
+        lost, self.reopen_pending = self.reopen_pending, ()
+        if "access" in lost and self.access is not None:
+            self.access.reopen()
+        if "error" in lost:
+            logs.reopen()
+        log.info("USR1: %s log reopened by path", " and ".join(lost))
 
     def drain(self):
         if self.stopping:
