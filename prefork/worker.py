@@ -5,7 +5,11 @@ Rules:
   builds its own asyncio loop (``loop`` setting: the stdlib selector loop, or uvloop),
   so coroutine listeners can await any asyncio library. Signals: TERM drains
   (graceful), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
-  are ignored here. A USR1 that comes while the worker boots (logrotate does not wait
+  are caught and dropped here (not ignored: an ignored signal stays ignored across exec
+  in every program the app runs). A process the app forks (multiprocessing, a process
+  pool, ``os.fork``) leaves the worker's signal handling behind at once: default
+  actions and no wakeup descriptor, so a signal sent to it is its own (it went to the
+  worker's loop, which drained or stopped the worker). A USR1 that comes while the worker boots (logrotate does not wait
   for a reload) is noted and acted on once the worker serves: it never kills a booting
   worker.
 - faulthandler is on: the SIGABRT a hung worker gets from the master dumps every
@@ -52,8 +56,6 @@ import asyncio
 import faulthandler
 import logging
 import os
-import pwd
-import grp
 import signal
 import sys
 
@@ -62,6 +64,7 @@ from setproctitle import setproctitle
 from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
 from .plugging import load_app, plug_in
+from .process import drop_privileges, dropped, line_buffered, not_the_worker
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
 
@@ -87,29 +90,6 @@ def tls_listeners(settings, listeners):
         return {}
     tls = ServerTLS.from_settings(settings)
     return dict.fromkeys(tls_addresses, tls)
-
-
-def drop_privileges(settings):
-    if os.getuid() != 0 or not (settings.user or settings.group):
-        return
-    if settings.group:
-        gid = grp.getgrnam(settings.group).gr_gid if not settings.group.isdigit() else int(settings.group)
-        os.setgid(gid)
-        os.setgroups([gid])
-    if settings.user:
-        if settings.user.isdigit():  # a bare uid (a container's) need not have a passwd entry
-            uid = int(settings.user)
-            try:
-                entry = pwd.getpwuid(uid)
-            except KeyError:
-                entry = None  # the configuration then gives a group too (settings checks)
-        else:
-            entry = pwd.getpwnam(settings.user)
-            uid = entry.pw_uid
-        if not settings.group:
-            os.setgid(entry.pw_gid)
-            os.initgroups(entry.pw_name, entry.pw_gid)
-        os.setuid(uid)
 
 
 class Worker:
@@ -211,7 +191,8 @@ class Worker:
         if self.reopen_noted:  # a USR1 came while the app was loading
             self.reopen_logs()
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
-            signal.signal(signum, signal.SIG_IGN)
+            loop.add_signal_handler(signum, dropped)
+        os.register_at_fork(after_in_child=not_the_worker)
         self.channel.sock.setblocking(False)
         self.channel.attach(loop)
         loop.add_reader(self.channel.fileno(), self.on_channel)
@@ -406,14 +387,6 @@ class Worker:
             # made before it ran would stop the first exit step instead
             self.serving = False
             self.loop.stop()
-
-
-def line_buffered(stream):
-    """Make a text stream write each line as it is completed (a no-op for other streams)."""
-    try:
-        stream.reconfigure(line_buffering=True)
-    except (AttributeError, ValueError, OSError):
-        pass
 
 
 def main(slot, settings, listeners, channel):

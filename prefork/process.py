@@ -1,0 +1,70 @@
+"""What a worker process sets up for itself, apart from serving: its privileges, its
+stdout's buffering, and what a process it forks must not keep of it.
+
+Rules:
+- Privileges go (``user``, ``group``) after everything that needs them is open: the
+  listeners, the log files, the TLS files, the loop's modules.
+- The master's signals other than TERM, INT, QUIT and USR1 are caught and dropped by
+  the worker (``dropped``), never set to SIG_IGN: an ignored signal stays ignored
+  across exec, in every program the app runs.
+- A process forked from a worker (multiprocessing, a process pool, ``os.fork``) is not
+  the worker: ``not_the_worker`` runs in it at once (``os.register_at_fork``) and puts
+  back the default actions and no wakeup descriptor, so a signal sent to it (a
+  ``terminate()``) is its own and never reaches the worker's loop through the
+  descriptor both share.
+"""
+
+import grp
+import os
+import pwd
+import signal
+
+WORKER_SIGNALS = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
+                  signal.SIGUSR2, signal.SIGABRT)
+
+
+def drop_privileges(settings):
+    if os.getuid() != 0 or not (settings.user or settings.group):
+        return
+    if settings.group:
+        gid = grp.getgrnam(settings.group).gr_gid if not settings.group.isdigit() else int(settings.group)
+        os.setgid(gid)
+        os.setgroups([gid])
+    if settings.user:
+        if settings.user.isdigit():  # a bare uid (a container's) need not have a passwd entry
+            uid = int(settings.user)
+            try:
+                entry = pwd.getpwuid(uid)
+            except KeyError:
+                entry = None  # the configuration then gives a group too (settings checks)
+        else:
+            entry = pwd.getpwnam(settings.user)
+            uid = entry.pw_uid
+        if not settings.group:
+            os.setgid(entry.pw_gid)
+            os.initgroups(entry.pw_name, entry.pw_gid)
+        os.setuid(uid)
+
+
+def dropped():
+    """A signal of the master's that means nothing to a worker."""
+
+
+def not_the_worker():
+    """In a process forked from a worker (after fork, in the child): the worker's
+    signal handlers and the loop's wakeup descriptor are not this process's."""
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in WORKER_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except (ValueError, OSError):  # (not the main thread: nothing of the worker's to undo there)
+        pass
+
+
+def line_buffered(stream):
+    """Make a text stream write each line as it is completed (a no-op for other streams)."""
+    try:
+        stream.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError, OSError):
+        pass
