@@ -2,7 +2,10 @@
 
 Rules (Node's, spec §2-§4):
 - Every request in a read is parsed and emitted at once; responses go out in request
-  order (a later response waits inside its ServerResponse until it is first).
+  order (a later response waits inside its ServerResponse until it is first). Each
+  request is dispatched in a context of its own (a copy of the connection's), so a
+  ``ContextVar`` a listener sets (a request id, a user) is never seen by the next
+  request on the connection; tasks its coroutine listeners start inherit it.
 - Dispatch and what may follow a final response: see dispatch.py (a plain HTTP/1.1
   request, Host present, no Expect, no request cap, is emitted from ``on_headers``).
 - CONNECT and listened upgrades hand the socket over raw with the bytes after the head,
@@ -36,6 +39,7 @@ Rules (Node's, spec §2-§4):
 import logging
 from asyncio import CancelledError
 from collections import deque
+from contextvars import copy_context
 from time import monotonic
 
 from ..http.errors import ParseError
@@ -249,16 +253,16 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         # _start, with the plain HTTP/1.1 request (Host, no Expect, no request cap) first
         if keep_alive and not res.can_chunk:
             self._holding = res
-        try:
+        try:  # (each request's listeners run in a context of their own: copy_context)
             if version != "1.1":
-                server.emit("request", req, res)
+                copy_context().run(server.emit, "request", req, res)
                 if method == "PRI" and not keep_alive:
                     self._refuse_preface()
             elif ("host" in headers or not server.require_host_header) and \
                     not server.max_requests_per_socket and "expect" not in headers:
-                server.emit("request", req, res)
+                copy_context().run(server.emit, "request", req, res)
             else:
-                self._dispatch(req, res, version)
+                copy_context().run(self._dispatch, req, res, version)
         except StopParsing:
             raise
         except (Exception, CancelledError) as exc:  # (a listener's CancelledError is its failure too)
