@@ -25,6 +25,12 @@ Rules:
   response whose list is equal (``_HEADS_KEPT`` lists at most, all forgotten when
   full). A start and a single complete body go out with ``res.end_with`` (head and
   body in one send when the server's cached-head conditions hold).
+- Pipelined requests are answered one at a time, as uvicorn does: the app is called
+  for a request queued behind another response (or one whose bytes still fill the
+  socket's buffer) once that one is done and the buffer is below its high-water mark
+  (a request whose connection closed meanwhile is
+  never called), so a client that pipelines many requests and reads nothing costs one
+  response per connection, not one per request parsed.
 - ``send()`` of a body chunk returns once the socket took it; while the socket's
   buffer is over its high-water mark it waits for ``drain`` (or the close). A
   pipelined response behind another one keeps its bytes until it is first; past the
@@ -331,6 +337,15 @@ class HTTPCycle:
     async def run(self, app, scope, running):
         """The app's task; it leaves ``running`` (the adapter's live tasks) when done."""
         try:
+            socket = self.req.socket
+            if not self.res.active or socket.buffered_size >= socket.high_water_mark:
+                # pipelined behind another response, or one still going out: the app is
+                # called once that one is done and the socket's buffer is below its
+                # high-water mark (uvicorn runs one request of a connection at a time),
+                # so a client that pipelines and never reads holds one response at most
+                await self.wait_drain(self.res)
+                if self.closed or socket.destroyed:
+                    return
             await app(scope, self.receive, self.send)
         except GeneratorExit:
             raise  # the coroutine is being closed (its loop is gone): nothing may be scheduled
