@@ -225,6 +225,10 @@ class EventEmitter:
     # -- coroutine listeners ---------------------------------------------------------
     _tasks = None
 
+    def pending_tasks(self):
+        """The tasks of this emitter's coroutine listeners still running."""
+        return [task for task in self._tasks or () if not task.done()]
+
     def _run_task(self, coro, event, args):
         loop = asyncio.get_running_loop()
         task = loop.create_task(coro)

@@ -48,6 +48,11 @@ Rules:
 - USR1 from the master comes as a ``reopen`` message on the channel carrying the new
   log files as descriptors (the worker may run as a user that could not open them);
   a USR1 signal (someone signalled the worker itself) reopens by path.
+- A drain ends when every connection has (or at its bound, just before the master's
+  kill); the server's coroutine listeners still running then (an async ``close``
+  listener closing the app's pools) get until that bound to finish, as Node's process
+  lives until its pending work is done. Whatever task is left is cancelled, and gets
+  ``TASKS_UNWIND`` seconds. A fast stop (INT, QUIT) waits for nothing.
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -102,6 +107,7 @@ class Worker:
         self.stopping = False
         self.serving = True  # the loop runs its serving run (run_forever), not the exit steps after it
         self.stop_timer = None  # the end of a drain's grace (set by drain)
+        self.stop_at = None  # that end, in loop time (None: no drain, or a fast stop)
         limit = settings.max_requests
         if limit and settings.max_requests_jitter:
             # uniform in 0 .. jitter (random's module is not imported in the worker for it)
@@ -205,6 +211,11 @@ class Worker:
                 self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
             if self.asgi is not None:
                 loop.run_until_complete(self.asgi.shutdown())
+            pending = self.server.pending_tasks() if self.stop_at is not None else ()
+            if pending and self.stop_at > loop.time():
+                # a drain's end: the server's coroutine listeners still running (an async
+                # 'close' listener closing the app's pools) finish within the drain's bound
+                loop.run_until_complete(asyncio.wait(pending, timeout=self.stop_at - loop.time()))
             self.server.exiting = True
             cancel_tasks(loop)
             self.cut_connections()
@@ -362,16 +373,19 @@ class Worker:
         # counts and log lines sent; armed first, so that nothing below can leave a worker
         # (one whose master is gone, say) draining for ever
         grace = self.settings.graceful_timeout
-        self.stop_timer = self.loop.call_later(max(grace - min(grace / 8, EXIT_MARGIN), 0.0), self.stop_serving)
+        end = max(grace - min(grace / 8, EXIT_MARGIN), 0.0)
+        self.stop_timer = self.loop.call_later(end, self.stop_serving)
+        self.stop_at = self.loop.time() + end
         self.server.drain(lambda err: self.stop_serving())
         if self.asgi is not None:
-            self.asgi.drain()  # open WebSockets close with 1012
+            self.asgi.drain(self.stop_serving)  # open WebSockets close with 1012
 
     def stop_now(self):
         """A fast stop: nothing more is accepted (a connection the kernel queued is refused,
         not served while the app tears down), every connection goes, and an ASGI app's
         lifespan shutdown gets what is left before the master's kill."""
         self.stopping = True
+        self.stop_at = None  # (nothing is waited for)
         if self.server.listening:
             self.server.close()
         self.server.close_all_connections()

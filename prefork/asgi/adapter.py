@@ -32,8 +32,12 @@ Rules:
   is kept for the lifespan shutdown: app tasks still running then are cancelled.
 - ``shutdown()`` (the loop has stopped serving) first waits for the app tasks still
   running (background tasks that run after their response, sessions closing) until
-  that reserve, cancels what is left and gives it ``_UNWIND`` seconds to run its
-  cleanup, then runs the lifespan shutdown in the time that remains but an exit margin
+  that reserve, cancels what is left and gives it a quarter of the reserve (at most
+  ``_UNWIND`` seconds) to run its cleanup. A task cancelled at the reserve that still
+  runs when its unwind is over (a sync endpoint in a thread cannot be cancelled, a
+  shielded cleanup) holds its connection open: the worker is told to stop serving
+  then (``drain(give_up)``), so the lifespan shutdown still gets its time. Then it runs
+  the lifespan shutdown in the time that remains but an exit margin
   (an eighth of the bound, at most ``_EXIT_MARGIN`` seconds): a lifespan shutdown that
   does not finish is given up (logged, its task cancelled) before the master's kill,
   so the worker exits on its own. Without a drain (a fast stop) the tasks are
@@ -130,18 +134,25 @@ class ASGIAdapter:
                 await asyncio.wait(running, timeout=wait)
         cancelled = self.cancel_tasks()
         if cancelled:
-            await asyncio.wait(cancelled, timeout=_UNWIND)
+            wait = self.unwind_until - loop.time()  # (what is left of their unwind)
+            if deadline is not None:
+                wait = min(wait, deadline - self.exit_margin() - loop.time())
+            if wait > 0:
+                await asyncio.wait(cancelled, timeout=wait)
         if deadline is None:
             timeout = self.lifespan_timeout
         else:  # ends before the master's kill, so the worker still exits on its own and says why
             timeout = max(deadline - self.exit_margin() - loop.time(), 0.1)
         await self.lifespan.shutdown(timeout)
 
-    def drain(self):
+    def drain(self, give_up=None):
+        """The worker drains; ``give_up()`` stops its serving run early, when app tasks
+        cancelled at the reserve are still running once their unwind is over."""
         if self.drain_deadline is None and self.loop is not None:
             loop = self.loop
             self.drain_deadline = loop.time() + self.lifespan_timeout
-            self.cancel_timer = loop.call_later(self.lifespan_timeout - self.shutdown_reserve(), self.cancel_tasks)
+            self.give_up = give_up
+            self.cancel_timer = loop.call_later(self.lifespan_timeout - self.shutdown_reserve(), self.at_reserve)
         for session in list(self.websockets):
             session.shutdown()
 
@@ -163,6 +174,10 @@ class ASGIAdapter:
         """What is left of the drain's bound after the lifespan shutdown: the worker's exit."""
         return min(self.lifespan_timeout / 8, _EXIT_MARGIN)
 
+    def unwind_time(self):
+        """Seconds a cancelled app task gets for its cleanup."""
+        return min(self.shutdown_reserve() / 4, _UNWIND)
+
     def cancel_tasks(self):
         """Cancel the app tasks still running (once each: a second cancel would cut
         their cleanup short); the list of those not done yet."""
@@ -172,10 +187,25 @@ class ASGIAdapter:
         if fresh:
             log.warning("cancelling %d ASGI task(s) still running as the worker stops", len(fresh))
             self.cancelling = True
+            self.unwind_until = self.loop.time() + self.unwind_time()
             for task in fresh:
                 task.cancel()
                 self.cancelled.add(task)
         return running
+
+    def at_reserve(self):
+        if self.cancel_tasks():
+            self.loop.call_later(self.unwind_time(), self.unwound)
+
+    def unwound(self):
+        running = sum(1 for task in self.tasks if not task.done())
+        if running and self.give_up is not None:
+            log.warning("%d cancelled ASGI task(s) still running; the worker stops serving now, so that "
+                        "the lifespan shutdown runs in time", running)
+            self.give_up()
+
+    unwind_until = 0.0  # when the cancelled tasks' unwind is over (loop time)
+    give_up = None  # drain()'s
 
     # -- HTTP --------------------------------------------------------------------------------
     def scope(self, req, kind, scheme, version):
