@@ -131,9 +131,9 @@ SETTINGS = (
                      "it: its entries, and unix"),
     Setting("lifespan", "choice", "auto", "ASGI: the lifespan protocol. auto: used when the app speaks "
             "it; on: an app that does not is a failed boot; off: never sent.", choices=("auto", "on", "off")),
-    Setting("startup_timeout", "float", 60.0, "ASGI: seconds the lifespan startup may await (the worker "
-            "keeps its heartbeat meanwhile, so timeout does not apply to it); past it the boot fails. "
-            "0: no bound.", minimum=0),
+    Setting("startup_timeout", "float", 60.0, "Seconds an ASGI lifespan startup, or an events app's async "
+            "setup(server), may await (the worker keeps its heartbeat meanwhile, so timeout does not apply to "
+            "it); past it the boot fails. 0: no bound.", minimum=0),
     Setting("ws_max_size", "int", 16 * 1024 * 1024, "ASGI: bytes a received WebSocket message may hold; "
             "a larger one closes the connection with code 1009.", minimum=1),
     Setting("ws_ping_interval", "float", 20.0, "ASGI: seconds between the server's WebSocket pings "

@@ -58,14 +58,15 @@ def unused_settings(kind, settings):
     return found
 
 
-def plug_in(kind, app, settings, server):
-    """Attach the app to the worker's server, by its kind."""
+def plug_in(kind, app, settings, server, wait=None):
+    """Attach the app to the worker's server, by its kind. ``wait(awaitable)`` runs an
+    ``async def setup(server)`` to its result (default: on the server's loop)."""
     for warning in unused_settings(kind, settings):
         log.warning("%s", warning)
     if kind == "events":
         ready = app(server)
         if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
-            ready = server.loop.run_until_complete(ready)
+            ready = wait(ready) if wait is not None else server.loop.run_until_complete(ready)
         if ready is not None and callable(ready):  # a factory taken for a setup(server)
             raise apps.AppError(f"{settings.app} was called as an events setup(server) and returned "
                                 f"{type(ready).__qualname__} instance, an app: if it is an app factory, "

@@ -155,13 +155,17 @@ class Worker:
         self.server = server = create_server(loop=loop, **{k: getattr(settings, k) for k in SERVER_KNOBS})
         try:
             kind, app = load_app(settings)
-            adapter = plug_in(kind, app, settings, server)
+            asyncio.set_event_loop(loop)  # (again: an asyncio.run() in the app's import unset it)
+            # an async setup(server) or a lifespan startup may await its services longer
+            # than timeout (heartbeats go out); past startup_timeout, or failed, the boot fails
+            adapter = plug_in(kind, app, settings, server, wait=lambda setup: loop.run_until_complete(
+                self.beating(setup, settings.startup_timeout, "the async setup(server)")))
             if kind == "wsgi":
                 self.wsgi = adapter
             if kind == "asgi":
                 self.asgi = adapter
-                # a failed startup is a failed boot; so is one past startup_timeout
-                loop.run_until_complete(self.beating(adapter.startup(), settings.startup_timeout))
+                loop.run_until_complete(self.beating(adapter.startup(), settings.startup_timeout,
+                                                     "the ASGI lifespan startup"))
         except apps.AppError as exc:
             log.error("worker %d: %s", self.slot, exc)
             self.channel.send("boot_error", error=str(exc))
@@ -252,10 +256,10 @@ class Worker:
                 log.warning("%d WSGI thread%s still running the app's code at the exit", running,
                             "" if running == 1 else "s")
 
-    async def beating(self, awaitable, bound):
+    async def beating(self, awaitable, bound, what):
         """``awaitable``'s result, with heartbeats (no stats yet) while it waits: an ASGI
-        lifespan startup may await its services longer than ``timeout`` on a live loop,
-        for ``bound`` seconds (0: no bound); past it, an AppError."""
+        lifespan startup or an async setup (``what``) may await its services longer than
+        ``timeout`` on a live loop, for ``bound`` seconds (0: no bound); past it, an AppError."""
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(awaitable)
         deadline = loop.time() + bound if bound > 0 else None
@@ -269,7 +273,7 @@ class Worker:
             if deadline is not None and loop.time() >= deadline:
                 task.cancel()
                 await asyncio.wait([task], timeout=2.0)  # (the app's startup gets 1 s of it to clean up)
-                raise apps.AppError(f"the ASGI lifespan startup did not complete within startup_timeout ({bound:g} s)")
+                raise apps.AppError(f"{what} did not complete within startup_timeout ({bound:g} s)")
             self.channel.send("hb", stats={})
         return task.result()
 
