@@ -1,5 +1,6 @@
 """What a worker process sets up for itself, apart from serving: its privileges, its
-stdout's buffering, and what a process it forks must not keep of it.
+stdout's buffering, what a process it forks must not keep of it, and the app's own
+exit work.
 
 Rules:
 - Privileges go (``user``, ``group``) after everything that needs them is open: the
@@ -12,12 +13,20 @@ Rules:
   back the default actions and no wakeup descriptor, so a signal sent to it (a
   ``terminate()``) is its own and never reaches the worker's loop through the
   descriptor both share.
+- A worker ends by ``os._exit`` (it must not unwind the master's stack it was forked
+  in), which runs nothing of the app's: ``wind_down`` does what a normal exit does for
+  it first. Non-daemon threads are joined, until the drain's bound at most (not at all
+  after a fast stop), then the ``atexit`` hooks run (Sentry, OpenTelemetry and logging
+  flush there; gunicorn's workers run them too).
 """
 
+import atexit
 import grp
 import os
 import pwd
 import signal
+import threading
+from time import monotonic
 
 WORKER_SIGNALS = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
                   signal.SIGUSR2, signal.SIGABRT)
@@ -68,3 +77,17 @@ def line_buffered(stream):
         stream.reconfigure(line_buffering=True)
     except (AttributeError, ValueError, OSError):
         pass
+
+
+def wind_down(deadline):
+    """The app's exit work before the worker's ``os._exit``: its non-daemon threads
+    joined until ``deadline`` (a ``monotonic()`` time; None: not waited for), then its
+    ``atexit`` hooks run (each one that raises is reported by ``atexit`` itself)."""
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        left = 0.0 if deadline is None else deadline - monotonic()
+        if left <= 0:
+            break
+        if thread is not current and not thread.daemon:
+            thread.join(left)
+    atexit._run_exitfuncs()

@@ -53,6 +53,10 @@ Rules:
   listener closing the app's pools) get until that bound to finish, as Node's process
   lives until its pending work is done. Whatever task is left is cancelled, and gets
   ``TASKS_UNWIND`` seconds. A fast stop (INT, QUIT) waits for nothing.
+- After the loop, the app's own exit work runs as in a Python process that ends
+  normally (``process.wind_down``): its non-daemon threads are joined until the
+  drain's bound, then its ``atexit`` hooks run (error reporters and tracers flush
+  there).
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -63,13 +67,14 @@ import logging
 import os
 import signal
 import sys
+from time import monotonic
 
 from setproctitle import setproctitle
 
 from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
 from .plugging import load_app, plug_in
-from .process import drop_privileges, dropped, line_buffered, not_the_worker
+from .process import drop_privileges, dropped, line_buffered, not_the_worker, wind_down
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
 
@@ -108,6 +113,7 @@ class Worker:
         self.serving = True  # the loop runs its serving run (run_forever), not the exit steps after it
         self.stop_timer = None  # the end of a drain's grace (set by drain)
         self.stop_at = None  # that end, in loop time (None: no drain, or a fast stop)
+        self.stop_by = None
         limit = settings.max_requests
         if limit and settings.max_requests_jitter:
             # uniform in 0 .. jitter (random's module is not imported in the worker for it)
@@ -380,6 +386,7 @@ class Worker:
         end = max(grace - min(grace / 8, EXIT_MARGIN), 0.0)
         self.stop_timer = self.loop.call_later(end, self.stop_serving)
         self.stop_at = self.loop.time() + end
+        self.stop_by = monotonic() + end  # (the same, for after the loop: wind_down)
         self.server.drain(lambda err: self.stop_serving())
         if self.asgi is not None:
             self.asgi.drain(self.stop_serving)  # open WebSockets close with 1012
@@ -389,7 +396,7 @@ class Worker:
         not served while the app tears down), every connection goes, and an ASGI app's
         lifespan shutdown gets what is left before the master's kill."""
         self.stopping = True
-        self.stop_at = None  # (nothing is waited for)
+        self.stop_at = self.stop_by = None  # (nothing is waited for)
         if self.server.listening:
             self.server.close()
         self.server.close_all_connections()
@@ -409,7 +416,10 @@ class Worker:
 
 def main(slot, settings, listeners, channel):
     """The worker entry point the master calls in the forked child."""
-    return Worker(slot, settings, listeners, channel).run()
+    worker = Worker(slot, settings, listeners, channel)
+    code = worker.run()
+    wind_down(worker.stop_by)
+    return code
 
 
 def cancel_tasks(loop, unwind=TASKS_UNWIND):

@@ -17,6 +17,8 @@ PACKAGE = os.path.join(ROOT, "prefork")
 ALLOWED = {
     ("prefork/master/workers.py", "_exit"): "os._exit is the standard library's public way to end a forked child",
     ("prefork/cli.py", "_exit"): "the same, for the child --check-config forks to load the app in",
+    ("prefork/process.py", "_run_exitfuncs"): "atexit._run_exitfuncs runs the atexit hooks, as a normal exit "
+                                              "does, in a worker that must end by os._exit",
     ("prefork/wsgi/threads.py", "_current_frames"): "sys._current_frames is the standard library's "
                                                     "documented way to read another thread's stack",
 }

@@ -1,0 +1,45 @@
+"""A worker's app gets the exit work of a Python process that ends normally: a
+non-daemon thread it started finishes its job within the graceful stop, then the
+app's atexit hooks run (they never ran: the worker ends by os._exit)."""
+
+import re
+import signal
+import time
+
+import pytest
+
+from daemon import Daemon
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_atexit_hooks_run_and_threads_finish_at_a_stop(signum):
+    d = Daemon(app="apps.exit_work:setup", workers=1)
+    try:
+        d.wait_ready()
+        worker = d.workers()[0]
+        assert b"200 OK" in d.request("/thread")
+        d.wait_log(r"thread began")
+        d.signal(signum)
+        assert d.wait_exit() == 0
+        log = d.log()
+        assert f"atexit hook ran in {worker}" in log, log
+        assert f"atexit hook ran in {d.pid}" not in log  # (the master does not run the app's hooks)
+        if signum == signal.SIGTERM:  # a graceful stop waits for the thread; a fast one does not
+            assert re.search(rf"thread finished its job in {worker}\n(.*\n)*.*atexit hook ran in {worker}", log)
+    finally:
+        d.cleanup()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_an_idle_executor_thread_does_not_hold_the_exit(loop):
+    d = Daemon("--loop", loop, app="apps.exit_work:setup", workers=1)
+    try:
+        d.wait_ready()
+        assert b"200 OK" in d.request("/executor")
+        began = time.monotonic()
+        d.signal(signal.SIGTERM)
+        assert d.wait_exit() == 0
+        assert time.monotonic() - began < 3.0  # (the grace is 10 s: an idle pool thread is not waited on)
+        assert "atexit hook ran" in d.log()
+    finally:
+        d.cleanup()
