@@ -19,6 +19,11 @@ Rules:
   ``get_max_listeners()`` listeners of one event (10; ``set_max_listeners(0)``: no limit)
   a ``MaxListenersExceededWarning`` is warned once per emitter and event, as Node warns
   of a likely leak; nothing is refused.
+- An emitter may have a ``context`` (``request_context()``: a copy of the context it
+  was made in): its listeners then run in it, whoever emits, so what a request's
+  listeners set in ``ContextVar``s (a request id, a user) is seen by every listener of
+  that request and by the tasks they start, and by nothing else. An emit made inside
+  that context already runs its listeners there at once.
 - ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure.
 - ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
   ``req.body()``; the client's ``response()`` has its own waiter, client/awaiting.py) and takes
@@ -30,9 +35,20 @@ import asyncio
 import logging
 import warnings
 from collections import deque
+from contextvars import ContextVar, copy_context
 from types import CoroutineType
 
 log = logging.getLogger("prefork")
+
+_ENTERED = ContextVar("prefork.emitter.context", default=None)  # the request_context() this code runs in
+
+
+def request_context():
+    """A copy of the current context, for an emitter's ``context``: the listeners that
+    run in it see it as their own (``_ENTERED``), so no emit enters it twice."""
+    context = copy_context()
+    context.run(_ENTERED.set, context)
+    return context
 
 
 class MaxListenersExceededWarning(RuntimeWarning):
@@ -203,6 +219,8 @@ class EventEmitter:
         listeners = self._events.get(event) if self._events else None
         return [l.listener if isinstance(l, _Once) else l for l in listeners or ()]
 
+    context = None  # a request_context() the listeners run in (None: the emitter's caller's)
+
     def emit(self, event, *args):
         listeners = self._events.get(event) if self._events else None
         if not listeners:
@@ -211,6 +229,9 @@ class EventEmitter:
                 log.error("unhandled 'error' event on %s: %r", type(self).__name__, err,
                           exc_info=err if isinstance(err, BaseException) else None)
             return False
+        context = self.context
+        if context is not None and _ENTERED.get() is not context:
+            return context.run(self.emit, event, *args)
         if len(listeners) == 1:
             result = listeners[0](*args)
             if result is not None and type(result) is CoroutineType:

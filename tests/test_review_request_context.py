@@ -1,7 +1,7 @@
 """Each request's listeners run in a context of their own: a ContextVar a listener sets
 (a request id, an authenticated user) is not seen by the next request on the same
-keep-alive connection, as it is not on a new connection; a task the listener starts
-sees the listener's value."""
+keep-alive connection, as it is not on a new connection; the request's later
+listeners ('data', 'end', its response's 'finish') and a task they start see it."""
 
 import json
 import socket
@@ -17,8 +17,8 @@ class Client:
         self.buffer = b""
 
     def send(self, *rids):
-        self.sock.sendall(b"".join(b"GET / HTTP/1.1\r\nHost: x\r\n" + (b"X-Rid: %s\r\n" % rid if rid else b"")
-                                   + b"\r\n" for rid in rids))
+        self.sock.sendall(b"".join(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                                   + (b"X-Rid: %s\r\n" % rid if rid else b"") + b"\r\nx" for rid in rids))
 
     def answer(self):
         while True:
@@ -33,6 +33,10 @@ class Client:
             self.buffer += chunk
 
 
+def seen(rid):
+    return {"listener": rid, "data": rid, "end": rid, "task": rid}
+
+
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_a_context_variable_set_for_one_request_is_not_seen_by_the_next_on_the_connection(loop):
     d = Daemon("--loop", loop, app="apps.context_app:setup", workers=1)
@@ -40,13 +44,12 @@ def test_a_context_variable_set_for_one_request_is_not_seen_by_the_next_on_the_c
         d.wait_ready()
         client = Client(d.port)
         client.send(b"alice")
-        assert client.answer() == {"listener": "alice", "task": "alice"}
+        assert client.answer() == seen("alice")
         client.send(None)
-        assert client.answer() == {"listener": None, "task": None}  # (it saw "alice")
+        assert client.answer() == seen(None)  # (it saw "alice")
         client.send(b"bob", None, b"carol", None)  # pipelined, in one read: each its own
-        assert [client.answer() for _ in range(4)] == [
-            {"listener": "bob", "task": "bob"}, {"listener": None, "task": None},
-            {"listener": "carol", "task": "carol"}, {"listener": None, "task": None}]
+        assert [client.answer() for _ in range(4)] == [seen("bob"), seen(None), seen("carol"), seen(None)]
         client.sock.close()
+        assert d.request("/finishes").endswith(b'["alice", null, "bob", null, "carol", null]')
     finally:
         d.cleanup()

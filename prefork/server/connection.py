@@ -3,9 +3,11 @@
 Rules (Node's, spec §2-§4):
 - Every request in a read is parsed and emitted at once; responses go out in request
   order (a later response waits inside its ServerResponse until it is first). Each
-  request is dispatched in a context of its own (a copy of the connection's), so a
-  ``ContextVar`` a listener sets (a request id, a user) is never seen by the next
-  request on the connection; tasks its coroutine listeners start inherit it.
+  request has a context of its own (a copy of the connection's, made at its head):
+  its server event, its own events and its response's run in it, so a ``ContextVar``
+  a listener sets (a request id, a user) is seen by that request's later listeners
+  (``end``, ``finish``) and the tasks they start, never by the next request on the
+  connection.
 - Dispatch and what may follow a final response: see dispatch.py (a plain HTTP/1.1
   request, Host present, no Expect, no request cap, is emitted from ``on_headers``).
 - CONNECT and listened upgrades hand the socket over raw with the bytes after the head,
@@ -39,9 +41,9 @@ Rules (Node's, spec §2-§4):
 import logging
 from asyncio import CancelledError
 from collections import deque
-from contextvars import copy_context
 from time import monotonic
 
+from ..emitter import request_context
 from ..http.errors import ParseError
 from ..http.parser import RequestParser
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
@@ -245,6 +247,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             # change how the rest of the connection is framed
             self._continuation = (req, continuation_head(method, url, version, full_raw))
         res = ServerResponse(self, req, keep_alive, active=not self._responses)
+        # each request's listeners (its server event's, its own and its response's) run
+        # in a context of its own
+        context = req.context = res.context = request_context()
         self._res = res
         self._responses.append(res)
         if self._holding is not None:
@@ -253,16 +258,16 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         # _start, with the plain HTTP/1.1 request (Host, no Expect, no request cap) first
         if keep_alive and not res.can_chunk:
             self._holding = res
-        try:  # (each request's listeners run in a context of their own: copy_context)
+        try:
             if version != "1.1":
-                copy_context().run(server.emit, "request", req, res)
+                context.run(server.emit, "request", req, res)
                 if method == "PRI" and not keep_alive:
                     self._refuse_preface()
             elif ("host" in headers or not server.require_host_header) and \
                     not server.max_requests_per_socket and "expect" not in headers:
-                copy_context().run(server.emit, "request", req, res)
+                context.run(server.emit, "request", req, res)
             else:
-                copy_context().run(self._dispatch, req, res, version)
+                context.run(self._dispatch, req, res, version)
         except StopParsing:
             raise
         except (Exception, CancelledError) as exc:  # (a listener's CancelledError is its failure too)

@@ -13,8 +13,6 @@ Rules (Node's, spec §2-§4):
   fixed: they are dispatched if it keeps the connection, dropped if it is the last.
 """
 
-from contextvars import copy_context
-
 from ..http import framing
 
 
@@ -44,7 +42,7 @@ class Dispatch:
             # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
             self._holding = res
         try:
-            copy_context().run(self._dispatch, req, res, version)
+            req.context.run(self._dispatch, req, res, version)
         except StopParsing:
             raise
         except Exception as exc:
