@@ -7,7 +7,7 @@ Rules:
 - Checks go as far as they can without binding or importing: IP literals parsed, host
   names resolved, a UNIX socket's directory present, the app's module located (never
   imported), accounts and directories looked up, TLS files loaded into a context as a
-  worker would.
+  worker would, a log FIFO opened (its write end then held: see logfiles.py).
 - No text value may hold a NUL character (a TOML ``"\\u0000"``): no path, name or
   address the system is given can hold one, so it is refused here, for every text
   setting and every list entry alike, rather than failing where it is used.
@@ -31,6 +31,7 @@ import re
 import socket
 import stat
 
+from . import logfiles
 from .logformat import FIELDS, parse_format
 from .master.pidfile import not_a_pidfile
 from .options import DURATION_MAX, SCHEMES
@@ -242,9 +243,9 @@ def check_parent(path, fifo_ok=False):
         fifo = not fifo_ok and stat.S_ISFIFO(os.stat(path).st_mode)
     except OSError:
         fifo = False
-    if fifo:  # opening a FIFO for writing waits for a reader: the daemon would hang unseen
+    if fifo:  # its write end is held (logfiles.hold_fifo): a close would end the reader's stream
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            logfiles.hold_fifo(path, os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
         except OSError as exc:
             if exc.errno == errno.ENXIO:
                 raise ValueError(f"{path}: a FIFO with no reader (opening it would wait for one)") from None
@@ -363,7 +364,6 @@ def check_app(app, chdir="", app_dir="", interface="auto"):
         return
     from . import apps
     apps.locate(app, chdir, app_dir)
-
 
 
 def check_sources(entries):

@@ -1,0 +1,72 @@
+"""Where the logs write: opening a log path, and whole lines for a pipe.
+
+Rules:
+- No open of a log path waits: ``O_NONBLOCK`` makes a FIFO with no reader an error at
+  once (ENXIO) where a plain open would block the process for ever; the descriptor is
+  made blocking again (writes wait for a full pipe, as they do on stderr).
+- A log FIFO's reader never sees the end of its stream while the daemon runs: the
+  write end the start-time check opened (checks.py) is held for the process's life
+  (``hold_fifo``), so every later open and close (``logs.setup``'s trial, a reopen on
+  USR1, a worker's exit) leaves a writer. A FIFO whose reader is gone stays an error
+  at start (exit 2) and on USR1 (the old descriptor kept).
+- A line written to a pipe or a socket is at most PIPE_BUF bytes (one ``os.write``
+  each, so two workers' lines never mix): a longer one is cut (``line_chunks``).
+"""
+
+import os
+
+_fifo_writers = {}  # a log FIFO's path: the write end held for the process's life
+
+
+def open_append(path):
+    """``path`` opened for appending (created 0o666 less the umask), close-on-exec."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o666)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def hold_fifo(path, fd):
+    """Keep ``fd``, a write end of the FIFO at ``path``, open for the process's life;
+    one held before for the path is closed once this one is held (never a moment with
+    none)."""
+    old = _fifo_writers.get(path)
+    _fifo_writers[path] = fd
+    if old is not None and old != fd:
+        os.close(old)
+
+
+def line_chunks(data, size):
+    """Pieces of ``data`` of at most ``size`` bytes that end at line ends; a line longer
+    than ``size`` is cut to fit (``_cut``): on a pipe a longer write may interleave with
+    another worker's, which would break both lines."""
+    start = 0
+    while start < len(data):
+        end = start + size
+        if end >= len(data):
+            yield data[start:]
+            return
+        cut = data.rfind(b"\n", start, end)
+        if cut < 0:
+            cut = data.find(b"\n", end)
+            if cut < 0:
+                cut = len(data) - 1
+            yield _cut(data[start:cut + 1], size)
+        else:
+            yield data[start:cut + 1]
+        start = cut + 1
+
+
+_CUT = b"..."
+
+
+def _cut(line, size):
+    """``line`` (with its newline) in ``size`` bytes: its start and its end, the middle
+    (the long field, in a format like the default) replaced by ``...``; no UTF-8
+    character is split."""
+    head = size // 2
+    tail = len(line) - (size - head - len(_CUT))
+    while head > 0 and 0x80 <= line[head] < 0xC0:
+        head -= 1  # not inside a UTF-8 sequence
+    while tail < len(line) and 0x80 <= line[tail] < 0xC0:
+        tail += 1
+    return line[:head] + _CUT + line[tail:]
