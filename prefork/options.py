@@ -202,7 +202,8 @@ SETTINGS = (
     Setting("log_level", "choice", "info", "Error log level.", choices=LOG_LEVELS),
     Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it."),
     Setting("access_log_format", "str", DEFAULT_ACCESS_FORMAT, "Access log line. Fields: "
-            "{h} client address, {t} time, {r} request line, {m} method, {U} URL, {s} status, "
+            "{h} client address (X-Forwarded-For's from a trusted proxy, as a WSGI or ASGI app "
+            "sees it), {t} time, {r} request line, {m} method, {U} URL, {s} status, "
             "{b} body bytes or -, {f} referer, {a} user agent, {D} duration in microseconds, "
             "{L} duration in seconds, {p} worker pid."),
     Setting("access_log_flush", "float", 1.0, "Seconds access log lines may wait in a worker's "
