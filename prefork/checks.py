@@ -252,8 +252,7 @@ def check_parent(path, fifo_ok=False):
 
 
 def check_account(name, kind):
-    """``user`` and ``group`` name an existing account (a number is taken as it is,
-    within ``ID_MAX``)."""
+    """``user`` and ``group`` name an existing account (a number is taken as it is, within ``ID_MAX``)."""
     if name.isascii() and name.isdigit():
         if int(name) > ID_MAX:
             raise ValueError(f"{'uid' if kind == 'pwd' else 'gid'} {name} out of range (0 to {ID_MAX})")
@@ -414,6 +413,7 @@ def check_value(name, value):
             raise ValueError("the operations endpoints speak plain HTTP: write HOST:PORT (or http://HOST:PORT)")
         check_bind([value])
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
+        logfiles.check_destination(name, value)  # a switch word, an app spec
         check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)
         if name == "pidfile" and (reason := not_a_pidfile(value)) is not None:
             raise ValueError(f"{value} {reason}")

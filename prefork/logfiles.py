@@ -9,13 +9,39 @@ Rules:
   (``hold_fifo``), so every later open and close (``logs.setup``'s trial, a reopen on
   USR1, a worker's exit) leaves a writer. A FIFO whose reader is gone stays an error
   at start (exit 2) and on USR1 (the old descriptor kept).
+- A log path that is surely none is refused (``check_destination``): a switch word
+  (``false``: uvicorn's ``access_log`` is on/off) or, when no such file exists, an app
+  spec (``main:app``: uvicorn's ``--access-log`` before the app made it the path).
 - A line written to a pipe or a socket is at most PIPE_BUF bytes (one ``os.write``
   each, so two workers' lines never mix): a longer one is cut (``line_chunks``).
 """
 
 import os
+import re
 
 _fifo_writers = {}  # a log FIFO's path: the write end held for the process's life
+
+
+SWITCH_WORDS = frozenset(("true", "false", "yes", "no", "on", "off", "1", "0"))
+_APP_SPEC = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\(.*\))?", re.S)
+_LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".json")
+
+
+def check_destination(name, value):
+    """``value`` of ``name`` (access_log, error_log) is no switch word nor an app spec;
+    raises ValueError saying what to write (settings.load puts the source first)."""
+    if name not in ("access_log", "error_log"):
+        return
+    access = name == "access_log"
+    ways = "- (stderr) or a file's path" + (", and an empty value turns it off" if access else "")
+    switch = "uvicorn's access_log is an on/off switch; " if access else ""
+    if value.lower() in SWITCH_WORDS:
+        raise ValueError(f"{value!r} is no log destination: {name} takes {ways} ({switch}a file of that "
+                         f"name: write ./{value})")
+    module = value.partition(":")[0]
+    if _APP_SPEC.fullmatch(value) and not module.lower().endswith(_LOG_SUFFIXES) and not os.path.exists(value):
+        raise ValueError(f"{value!r} looks like an app (module:attribute), not a log file: {name} takes {ways}; "
+                         f"name the app after the options ({switch}a file of that name: write ./{value})")
 
 
 def open_append(path):

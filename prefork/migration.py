@@ -99,7 +99,7 @@ NAMES = {
     "limit_concurrency": ("uvicorn", None, "a worker takes every connection it can"),
     "proxy_headers": ("uvicorn", "forwarded_allow_ips", "forwarded headers are honoured from those peers"),
     "no_proxy_headers": ("uvicorn", "forwarded_allow_ips", "an empty list trusts no peer's forwarded headers"),
-    "no_access_log": ("uvicorn", "access_log", "set it empty"),
+    "no_access_log": ("uvicorn", "access_log", "set it empty: it takes the log's path"),
     "env_file": ("uvicorn", None, "settings are read from the TOML file (config) and PREFORK_<NAME> variables"),
     "factory": ("uvicorn", None, "write APP as module:create_app() (with its arguments, if any): the worker calls the factory"),
     "http": ("uvicorn", None, "the parser is always httptools (llhttp)"),
@@ -170,15 +170,20 @@ def env_hint(variable):
         return "gunicorn's, ignored: give prefork the flags, or PREFORK_<NAME> variables"
     name = variable[len("UVICORN_"):].lower()
     entry = NAMES.get(name)
-    setting = entry[1] if entry else (name if name in SAME_NAMES else None)
+    setting = entry[1] if entry else (name if name in SAME_NAMES or name in SAME_NAMES_OTHER_VALUES else None)
     use = f"PREFORK_{setting.upper()}" if setting else "PREFORK_<NAME> variables"
-    return f"uvicorn's, ignored: use {use}"
+    note = SAME_NAMES_OTHER_VALUES.get(name)
+    return f"uvicorn's, ignored: use {use}" + (f" ({note})" if note else "")
 
 
 # uvicorn settings prefork has under the same name
 SAME_NAMES = {"workers", "reload", "reload_dirs", "reload_include", "root_path", "loop", "lifespan",
               "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate", "log_level",
-              "access_log", "forwarded_allow_ips", "backlog", "app_dir", "interface"}
+              "forwarded_allow_ips", "backlog", "app_dir", "interface"}
+# uvicorn settings prefork has under the same name but whose values mean something else
+ACCESS_LOG_SWITCH = ("uvicorn's access_log is an on/off switch, prefork's is where the lines go: - (stderr) or a "
+                     "file's path; an empty value turns it off")
+SAME_NAMES_OTHER_VALUES = {"access_log": ACCESS_LOG_SWITCH}
 
 
 def gunicorn_format(fmt):
