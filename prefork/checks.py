@@ -413,8 +413,8 @@ def check_value(name, value):
             raise ValueError("the operations endpoints speak plain HTTP: write HOST:PORT (or http://HOST:PORT)")
         check_bind([value])
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
-        logfiles.check_destination(name, value)  # a switch word, an app spec
-        check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)
+        if not logfiles.check_destination(name, value):  # a switch word, an app spec; True: fd 1, 2, N
+            check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)
         if name == "pidfile" and (reason := not_a_pidfile(value)) is not None:
             raise ValueError(f"{value} {reason}")
     elif name == "user" and value:

@@ -12,6 +12,11 @@ Rules:
 - A log path that is surely none is refused (``check_destination``): a switch word
   (``false``: uvicorn's ``access_log`` is on/off) or, when no such file exists, an app
   spec (``main:app``: uvicorn's ``--access-log`` before the app made it the path).
+- ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N`` (and ``/proc/self/fd/N``) are the
+  process's own descriptors, copied (``os.dup``), never opened by path: opening
+  ``/dev/stdout`` fails on a socket (ENXIO, systemd's journal), and on a file it makes a
+  second file description whose offset fights the app's writes to fd 1. ``/dev/stderr``
+  is the stderr the process started with (logs.py keeps a copy). USR1 leaves them alone.
 - A line written to a pipe or a socket is at most PIPE_BUF bytes (one ``os.write``
   each, so two workers' lines never mix): a longer one is cut (``line_chunks``).
 """
@@ -29,9 +34,17 @@ _LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".json")
 
 def check_destination(name, value):
     """``value`` of ``name`` (access_log, error_log) is no switch word nor an app spec;
-    raises ValueError saying what to write (settings.load puts the source first)."""
+    raises ValueError saying what to write (settings.load puts the source first). True
+    for a descriptor of the process's own (its file is not looked at), when it is open."""
     if name not in ("access_log", "error_log"):
-        return
+        return False
+    own = own_descriptor(value)
+    if own is not None:
+        try:
+            os.fstat(own)
+        except OSError:
+            raise ValueError(f"{value}: descriptor {own} is not open") from None
+        return True
     access = name == "access_log"
     ways = "- (stderr) or a file's path" + (", and an empty value turns it off" if access else "")
     switch = "uvicorn's access_log is an on/off switch; " if access else ""
@@ -42,10 +55,29 @@ def check_destination(name, value):
     if _APP_SPEC.fullmatch(value) and not module.lower().endswith(_LOG_SUFFIXES) and not os.path.exists(value):
         raise ValueError(f"{value!r} looks like an app (module:attribute), not a log file: {name} takes {ways}; "
                          f"name the app after the options ({switch}a file of that name: write ./{value})")
+    return False
 
 
-def open_append(path):
-    """``path`` opened for appending (created 0o666 less the umask), close-on-exec."""
+_OWN = re.compile(r"/dev/(?:(stdout)|(stderr)|fd/(\d+))|/proc/self/fd/(\d+)")
+
+
+def own_descriptor(path):
+    """The descriptor of the process's own that ``path`` names (``/dev/stdout`` 1,
+    ``/dev/stderr`` 2, ``/dev/fd/N`` and ``/proc/self/fd/N`` N), or None."""
+    match = _OWN.fullmatch(path)
+    if match is None:
+        return None
+    stdout, stderr, fd, proc_fd = match.groups()
+    return 1 if stdout else 2 if stderr else int(fd or proc_fd)
+
+
+def open_append(path, stderr=2):
+    """``path`` opened for appending (created 0o666 less the umask), close-on-exec; a
+    path naming a descriptor of the process's own, a copy of that descriptor (of
+    ``stderr`` for fd 2: the stderr the process started with)."""
+    own = own_descriptor(path)
+    if own is not None:
+        return os.dup(stderr if own == 2 else own)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o666)
     os.set_blocking(fd, True)
     return fd

@@ -37,6 +37,9 @@ Rules:
   flush interval. ``access_log_flush = 0`` writes every line at once.
 - Log files are opened by ``logfiles.py`` (a FIFO's reader is never waited for, and
   its stream never ended by a close), and long lines cut for a pipe there.
+- ``/dev/stdout``, ``/dev/stderr`` and ``/dev/fd/N`` are copies of the process's own
+  descriptors (``/dev/stderr``: of the stderr it started with, as ``-``), kept on USR1
+  (see logfiles.py).
 - On USR1 the master, which keeps its privileges, reopens the files and hands each
   worker the new descriptors (workers may run as a user that cannot open them); a
   worker signalled directly reopens by path. A file that cannot be reopened is
@@ -55,7 +58,7 @@ import sys
 import time
 
 from . import logformat
-from .logfiles import line_chunks, open_append
+from .logfiles import line_chunks, open_append, own_descriptor
 from .logformat import compile_format, compile_held, compile_observer, parse_format  # noqa: F401 (compile_format: the tests')
 
 ERROR_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
@@ -74,14 +77,16 @@ class _ReopenableFile(logging.StreamHandler):
         super().__init__(self._open())
 
     def _open(self):
-        stream = open(open_append(self.path), "a", buffering=1, encoding="utf-8")
+        stream = open(_open(self.path), "a", buffering=1, encoding="utf-8")
         if self.take_fd2:
             os.dup2(stream.fileno(), 2)
         return stream
 
     def reopen(self):
         """USR1: write to a new file at the same path; one that cannot be opened is
-        reported, and the old file kept."""
+        reported, and the old file kept. A descriptor of the process's own is kept."""
+        if own_descriptor(self.path) is not None:
+            return True
         try:
             stream = self._open()
         except OSError as exc:
@@ -137,8 +142,8 @@ def setup(settings):
         except OSError:  # no fd 2 at all
             pass
     if settings.access_log and settings.access_log != "-":
-        os.close(open_append(settings.access_log))  # created now; a bad path fails at start
-    if settings.error_log and settings.error_log != "-":
+        os.close(_open(settings.access_log))  # created now; a bad path fails at start
+    if settings.error_log and settings.error_log != "-" and own_descriptor(settings.error_log) != 2:
         handler = _ReopenableFile(settings.error_log, take_fd2=True)
     else:
         if _stderr is not None:
@@ -204,15 +209,26 @@ def files_for_workers(settings):
     Only files are included; the caller closes the descriptors once sent."""
     files = {}
     handler = error_log_file()
-    if handler is not None:
+    if handler is not None and own_descriptor(handler.path) is None:
         files["error"] = os.dup(handler.stream.fileno())
-    if settings.access_log and settings.access_log != "-":
+    if reopens(settings.access_log):
         try:
-            files["access"] = open_append(settings.access_log)
+            files["access"] = _open(settings.access_log)
         except OSError as exc:
             log.error("access log %s: cannot reopen (%s); the workers keep the old file", settings.access_log,
                       (exc.strerror or str(exc)).lower())
     return files
+
+
+def reopens(path):
+    """``path`` is a log file reopened on USR1: not off, ``-``, nor a descriptor of the
+    process's own (``/dev/stdout``)."""
+    return bool(path) and path != "-" and own_descriptor(path) is None
+
+
+def _open(path):
+    """A log's descriptor: ``/dev/stderr`` is the stderr the process started with."""
+    return open_append(path, 2 if _stderr is None else _stderr)
 
 
 def adopt(name, fd, access=None):
@@ -231,7 +247,7 @@ class AccessLog:
 
     def __init__(self, path, fmt, flush_interval):
         self.path = path  # "-" is the process's stderr, even once an error log file took fd 2
-        self.fd = (2 if _stderr is None else _stderr) if path == "-" else open_append(path)
+        self.fd = (2 if _stderr is None else _stderr) if path == "-" else _open(path)
         self.pipe = self._is_pipe()
         self.flush_interval = flush_interval
         self.held = []  # the held responses' tuples, and lines made already, in order
@@ -372,12 +388,13 @@ class AccessLog:
         self.failed = False
 
     def reopen(self):
-        """USR1: flush to the old file, then write to a new one at the same path."""
+        """USR1: flush to the old file, then write to a new one at the same path (a
+        descriptor of the process's own, ``/dev/stdout``, is kept)."""
         self.flush()
-        if self.path == "-":
+        if self.path == "-" or own_descriptor(self.path) is not None:
             return
         try:
-            fd = open_append(self.path)
+            fd = _open(self.path)
         except OSError as exc:
             log.error("access log %s: cannot reopen (%s); still writing to the old file", self.path, exc.strerror)
             return

@@ -200,7 +200,8 @@ SETTINGS = (
             "the umask: the default lets a proxy running as another user (nginx) connect; restrict "
             "it here or with the directory's permissions.", reloadable=False),
     Setting("log_level", "choice", "info", "Error log level.", choices=LOG_LEVELS),
-    Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it."),
+    Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it; /dev/stdout "
+            "(/dev/stderr, /dev/fd/N) writes to the daemon's own descriptor."),
     Setting("access_log_format", "str", DEFAULT_ACCESS_FORMAT, "Access log line. Fields: "
             "{h} client address (X-Forwarded-For's from a trusted proxy, as a WSGI or ASGI app "
             "sees it), {t} time, {r} request line, {m} method, {U} URL, {s} status, "
