@@ -18,7 +18,8 @@ Rules:
   second file description whose offset fights the app's writes to fd 1. ``/dev/stderr``
   is the stderr the process started with (logs.py keeps a copy). USR1 leaves them alone.
 - A line written to a pipe or a socket is at most PIPE_BUF bytes (one ``os.write``
-  each, so two workers' lines never mix): a longer one is cut (``line_chunks``).
+  each, so two workers' lines never mix): a longer one is cut (``line_chunks``), its
+  middle replaced by ``...``, never inside a UTF-8 character or a ``\\xHH`` escape.
 """
 
 import os
@@ -120,11 +121,27 @@ _CUT = b"..."
 def _cut(line, size):
     """``line`` (with its newline) in ``size`` bytes: its start and its end, the middle
     (the long field, in a format like the default) replaced by ``...``; no UTF-8
-    character is split."""
+    character and no ``\\xHH`` escape (logformat.escape) is split."""
     head = size // 2
     tail = len(line) - (size - head - len(_CUT))
     while head > 0 and 0x80 <= line[head] < 0xC0:
         head -= 1  # not inside a UTF-8 sequence
     while tail < len(line) and 0x80 <= line[tail] < 0xC0:
         tail += 1
+    start = _escape_around(line, head)
+    if start is not None:
+        head = start  # the whole escape goes with the middle
+    start = _escape_around(line, tail)
+    if start is not None:
+        tail = start + 4
     return line[:head] + _CUT + line[tail:]
+
+
+def _escape_around(line, at):
+    """The start of the ``\\xHH`` escape that ``at`` falls inside (after its first
+    byte), or None. A client's backslash is always escaped (``\\x5C``), so a ``\\x``
+    in a line starts an escape."""
+    for start in range(max(0, at - 3), at):
+        if line[start:start + 2] == b"\\x":
+            return start
+    return None
