@@ -208,9 +208,9 @@ SETTINGS = (
             "{b} body bytes or -, {f} referer, {a} user agent, {D} duration in microseconds, "
             "{L} duration in seconds, {p} worker pid."),
     Setting("access_log_flush", "float", 1.0, "Seconds access log lines may wait in a worker's "
-            "buffer before they are written (also written at 64 KiB, on USR1 and when the worker "
-            "exits); a worker killed with SIGKILL loses at most this much. 0 writes every line "
-            "at once.", minimum=0),
+            "buffer before they are written (also written at 512 lines, on USR1 and when the worker "
+            "exits); a worker killed with SIGKILL loses at most this much, and at most 512 lines. "
+            "0 writes every line at once.", minimum=0),
     Setting("error_log", "str", "-", "Error log file; - is stderr."),
     Setting("proc_name", "str", "", "Name shown in process titles (default: the app, or prefork)."),
 )
