@@ -19,8 +19,8 @@ Rules:
   descriptor (at most ``FD_MAX``), a numeric ``user`` or ``group`` id (at most
   ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
 - An access log format written with gunicorn's ``%(x)s`` fields is refused with the
-  same format in prefork's ``{x}`` fields where each has a counterpart: accepted, it
-  would print its placeholders literally on every line.
+  same format in prefork's ``{x}`` fields where each has a counterpart, else with the
+  atoms that have none: accepted, it would print its placeholders on every line.
 """
 
 import errno
@@ -377,11 +377,9 @@ def check_sources(entries):
 
 def check_format(fmt):
     if re.search(r"%\([^)]*\)s", fmt):
-        from .migration import gunicorn_format
-        translated = gunicorn_format(fmt)
-        raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}" +
-                         (f": {translated!r}" if translated is not None else
-                          f" ({', '.join('{' + f + '}' for f in sorted(FIELDS))})"))
+        from .migration import gunicorn_format_hint
+        raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}"
+                         + gunicorn_format_hint(fmt, FIELDS))
     parse_format(fmt)  # a format string.Formatter cannot read, or an unknown field, raises
     # each field as a worker passes it (text, or an int; {b} is either): a format spec
     # must fit every such value, or every request would fail to log

@@ -187,8 +187,9 @@ SAME_NAMES_OTHER_VALUES = {"access_log": ACCESS_LOG_SWITCH}
 
 
 def gunicorn_format(fmt):
-    """``fmt`` with gunicorn's ``%(x)s`` atoms written as prefork's fields, or None when
-    one of them has no counterpart. ``%(t)s`` carries its brackets in gunicorn."""
+    """(``fmt`` with gunicorn's ``%(x)s`` atoms written as prefork's fields, or None when
+    one of them has no counterpart; those atoms, each once, as written). ``%(t)s``
+    carries its brackets in gunicorn."""
     import re
 
     failed = []
@@ -197,10 +198,21 @@ def gunicorn_format(fmt):
         atom = match.group(1)
         if atom in GUNICORN_ATOMS:
             return GUNICORN_ATOMS[atom]
-        failed.append(atom)
+        if match.group(0) not in failed:
+            failed.append(match.group(0))
         return match.group(0)
     translated = re.sub(r"%\(([^)]*)\)s", field, fmt)
-    return None if failed else translated
+    return (None if failed else translated), failed
+
+
+def gunicorn_format_hint(fmt, fields):
+    """What the refusal of a gunicorn format adds: the same format in prefork's fields,
+    or, when an atom has none (docs/gunicorn.md), prefork's ``fields`` and those atoms."""
+    translated, failed = gunicorn_format(fmt)
+    if translated is not None:
+        return f": {translated!r}"
+    return (f" ({', '.join('{' + f + '}' for f in sorted(fields))}); no field here for {', '.join(failed)} "
+            f"(docs/gunicorn.md)")
 
 
 GUNICORN_ATOMS = {"h": "{h}", "l": "-", "u": "-", "t": "[{t}]", "r": "{r}", "m": "{m}", "U": "{U}", "s": "{s}",
