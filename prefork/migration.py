@@ -8,6 +8,11 @@ Rules:
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
   never shadow a working setting.
+- uvicorn's environment variables for settings prefork has under the same name are
+  hinted as prefork's (``SAME_NAMES``), with a note where the value means something
+  else (``SAME_NAMES_OTHER_VALUES``: uvicorn's ``access_log`` is a switch, prefork's a path).
+- A gunicorn access log format is translated for the refusal's advice
+  (``gunicorn_format_hint``); the atoms without a prefork field are named.
 - Nothing is translated silently: an operator's file or command line is refused with
   the name to use, because the meanings are close, not equal.
 """
