@@ -7,7 +7,7 @@ Rules:
 - Checks go as far as they can without binding or importing: IP literals parsed, host
   names resolved, a UNIX socket's directory present, the app's module located (never
   imported), accounts and directories looked up, TLS files loaded into a context as a
-  worker would.
+  worker would, a log FIFO opened (its write end then held: see logfiles.py).
 - No text value may hold a NUL character (a TOML ``"\\u0000"``): no path, name or
   address the system is given can hold one, so it is refused here, for every text
   setting and every list entry alike, rather than failing where it is used.
@@ -19,8 +19,8 @@ Rules:
   descriptor (at most ``FD_MAX``), a numeric ``user`` or ``group`` id (at most
   ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
 - An access log format written with gunicorn's ``%(x)s`` fields is refused with the
-  same format in prefork's ``{x}`` fields where each has a counterpart: accepted, it
-  would print its placeholders literally on every line.
+  same format in prefork's ``{x}`` fields where each has a counterpart, else with the
+  atoms that have none: accepted, it would print its placeholders on every line.
 """
 
 import errno
@@ -31,6 +31,7 @@ import re
 import socket
 import stat
 
+from . import logfiles
 from .logformat import FIELDS, parse_format
 from .master.pidfile import not_a_pidfile
 from .options import DURATION_MAX, SCHEMES
@@ -242,17 +243,16 @@ def check_parent(path, fifo_ok=False):
         fifo = not fifo_ok and stat.S_ISFIFO(os.stat(path).st_mode)
     except OSError:
         fifo = False
-    if fifo:  # opening a FIFO for writing waits for a reader: the daemon would hang unseen
+    if fifo:  # its write end is held (logfiles.hold_fifo): a close would end the reader's stream
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            logfiles.hold_fifo(path, os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
         except OSError as exc:
             if exc.errno == errno.ENXIO:
                 raise ValueError(f"{path}: a FIFO with no reader (opening it would wait for one)") from None
 
 
 def check_account(name, kind):
-    """``user`` and ``group`` name an existing account (a number is taken as it is,
-    within ``ID_MAX``)."""
+    """``user`` and ``group`` name an existing account (a number is taken as it is, within ``ID_MAX``)."""
     if name.isascii() and name.isdigit():
         if int(name) > ID_MAX:
             raise ValueError(f"{'uid' if kind == 'pwd' else 'gid'} {name} out of range (0 to {ID_MAX})")
@@ -365,7 +365,6 @@ def check_app(app, chdir="", app_dir="", interface="auto"):
     apps.locate(app, chdir, app_dir)
 
 
-
 def check_sources(entries):
     import ipaddress
     for entry in entries:
@@ -378,11 +377,9 @@ def check_sources(entries):
 
 def check_format(fmt):
     if re.search(r"%\([^)]*\)s", fmt):
-        from .migration import gunicorn_format
-        translated = gunicorn_format(fmt)
-        raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}" +
-                         (f": {translated!r}" if translated is not None else
-                          f" ({', '.join('{' + f + '}' for f in sorted(FIELDS))})"))
+        from .migration import gunicorn_format_hint
+        raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}"
+                         + gunicorn_format_hint(fmt, FIELDS))
     parse_format(fmt)  # a format string.Formatter cannot read, or an unknown field, raises
     # each field as a worker passes it (text, or an int; {b} is either): a format spec
     # must fit every such value, or every request would fail to log
@@ -414,7 +411,8 @@ def check_value(name, value):
             raise ValueError("the operations endpoints speak plain HTTP: write HOST:PORT (or http://HOST:PORT)")
         check_bind([value])
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
-        check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)
+        if not logfiles.check_destination(name, value):  # a switch word, an app spec; True: fd 1, 2, N
+            check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)
         if name == "pidfile" and (reason := not_a_pidfile(value)) is not None:
             raise ValueError(f"{value} {reason}")
     elif name == "user" and value:

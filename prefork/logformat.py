@@ -33,7 +33,8 @@ NUMBERS = 4096  # the decimal text of 0 .. NUMBERS - 1 is looked up, not formatt
 # plain "{x}" case. Both come from this table only. The client's text is read into
 # locals first (``_CLIENT_TEXT``), checked and escaped there.
 _FIELDS = {
-    "h": ('req.socket.remote_address or "-"', '{req.socket.remote_address or "-"}'),
+    "h": ('req.forwarded_client or req.socket.remote_address or "-"',
+          '{req.forwarded_client or req.socket.remote_address or "-"}'),
     "t": ("clock[0]", "{clock[0]}"),
     "r": ('f"{req.method} {log_url} HTTP/{req.http_version}"', "{req.method} {log_url} HTTP/{req.http_version}"),
     "m": ("req.method", "{req.method}"),
@@ -47,6 +48,8 @@ _FIELDS = {
     "L": ('"%.6f" % duration', "{duration:.6f}"),
     "p": ("pid", "{pid}"),
 }
+# {h}: the client a trusted proxy named, as the WSGI or ASGI app sees it (set on the
+# request by its adapter: server/request.py), else the peer's address
 # {b}: the body's bytes the server wrote, else (a body sent by sendfile) its Content-Length,
 # but never that of a response without a body (HEAD, 1xx, 204, 304: ``has_body`` false),
 # whose Content-Length describes a body not sent
@@ -251,7 +254,7 @@ def compile_observer(fmt, record="", record_micros="", count=False):
 # where the observer reads them, and its f-string piece over those locals (and the
 # cheaper piece, as ``_FAST``, where there is one).
 _HELD = {
-    "h": ((("log_host", 'req.socket.remote_address or "-"'),), "{log_host}", None),
+    "h": ((("log_host", 'req.forwarded_client or req.socket.remote_address or "-"'),), "{log_host}", None),
     "t": ((("log_time", "clock[0]"),), "{log_time}", None),
     "r": ((("log_method", "req.method"), ("log_url", "req.url"), ("log_version", "req.http_version")),
           "{log_method} {log_url} HTTP/{log_version}", None),

@@ -35,6 +35,11 @@ Rules:
   seconds, before the worker exits, on USR1 (flush, then reopen) and from the SIGABRT
   handler of a hung worker. A worker killed with SIGKILL loses at most the lines of one
   flush interval. ``access_log_flush = 0`` writes every line at once.
+- Log files are opened by ``logfiles.py`` (a FIFO's reader is never waited for, and
+  its stream never ended by a close), and long lines cut for a pipe there.
+- ``/dev/stdout``, ``/dev/stderr`` and ``/dev/fd/N`` are copies of the process's own
+  descriptors (``/dev/stderr``: of the stderr it started with, as ``-``), kept on USR1
+  (see logfiles.py).
 - On USR1 the master, which keeps its privileges, reopens the files and hands each
   worker the new descriptors (workers may run as a user that cannot open them); a
   worker signalled directly reopens by path. A file that cannot be reopened is
@@ -53,6 +58,7 @@ import sys
 import time
 
 from . import logformat
+from .logfiles import line_chunks, open_append, own_descriptor
 from .logformat import compile_format, compile_held, compile_observer, parse_format  # noqa: F401 (compile_format: the tests')
 
 ERROR_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
@@ -71,14 +77,16 @@ class _ReopenableFile(logging.StreamHandler):
         super().__init__(self._open())
 
     def _open(self):
-        stream = open(self.path, "a", buffering=1, encoding="utf-8")
+        stream = open(_open(self.path), "a", buffering=1, encoding="utf-8")
         if self.take_fd2:
             os.dup2(stream.fileno(), 2)
         return stream
 
     def reopen(self):
         """USR1: write to a new file at the same path; one that cannot be opened is
-        reported, and the old file kept."""
+        reported, and the old file kept. A descriptor of the process's own is kept."""
+        if own_descriptor(self.path) is not None:
+            return True
         try:
             stream = self._open()
         except OSError as exc:
@@ -134,8 +142,8 @@ def setup(settings):
         except OSError:  # no fd 2 at all
             pass
     if settings.access_log and settings.access_log != "-":
-        os.close(_open_append(settings.access_log))  # created now; a bad path fails at start
-    if settings.error_log and settings.error_log != "-":
+        os.close(_open(settings.access_log))  # created now; a bad path fails at start
+    if settings.error_log and settings.error_log != "-" and own_descriptor(settings.error_log) != 2:
         handler = _ReopenableFile(settings.error_log, take_fd2=True)
     else:
         if _stderr is not None:
@@ -201,15 +209,26 @@ def files_for_workers(settings):
     Only files are included; the caller closes the descriptors once sent."""
     files = {}
     handler = error_log_file()
-    if handler is not None:
+    if handler is not None and own_descriptor(handler.path) is None:
         files["error"] = os.dup(handler.stream.fileno())
-    if settings.access_log and settings.access_log != "-":
+    if reopens(settings.access_log):
         try:
-            files["access"] = _open_append(settings.access_log)
+            files["access"] = _open(settings.access_log)
         except OSError as exc:
             log.error("access log %s: cannot reopen (%s); the workers keep the old file", settings.access_log,
                       (exc.strerror or str(exc)).lower())
     return files
+
+
+def reopens(path):
+    """``path`` is a log file reopened on USR1: not off, ``-``, nor a descriptor of the
+    process's own (``/dev/stdout``)."""
+    return bool(path) and path != "-" and own_descriptor(path) is None
+
+
+def _open(path):
+    """A log's descriptor: ``/dev/stderr`` is the stderr the process started with."""
+    return open_append(path, 2 if _stderr is None else _stderr)
 
 
 def adopt(name, fd, access=None):
@@ -223,16 +242,12 @@ def adopt(name, fd, access=None):
         os.close(fd)
 
 
-def _open_append(path):
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
-
-
 class AccessLog:
     """One worker's access log: ``line(req, res, duration)`` is the per-response call."""
 
     def __init__(self, path, fmt, flush_interval):
         self.path = path  # "-" is the process's stderr, even once an error log file took fd 2
-        self.fd = (2 if _stderr is None else _stderr) if path == "-" else _open_append(path)
+        self.fd = (2 if _stderr is None else _stderr) if path == "-" else _open(path)
         self.pipe = self._is_pipe()
         self.flush_interval = flush_interval
         self.held = []  # the held responses' tuples, and lines made already, in order
@@ -349,7 +364,7 @@ class AccessLog:
             data = "".join(self.lines).encode("utf-8", "backslashreplace")
             self.lines.clear()
             if self.pipe and len(data) > select.PIPE_BUF:
-                for chunk in _line_chunks(data, select.PIPE_BUF):
+                for chunk in line_chunks(data, select.PIPE_BUF):
                     self._write(chunk)
             else:
                 self._write(data)
@@ -373,12 +388,13 @@ class AccessLog:
         self.failed = False
 
     def reopen(self):
-        """USR1: flush to the old file, then write to a new one at the same path."""
+        """USR1: flush to the old file, then write to a new one at the same path (a
+        descriptor of the process's own, ``/dev/stdout``, is kept)."""
         self.flush()
-        if self.path == "-":
+        if self.path == "-" or own_descriptor(self.path) is not None:
             return
         try:
-            fd = _open_append(self.path)
+            fd = _open(self.path)
         except OSError as exc:
             log.error("access log %s: cannot reopen (%s); still writing to the old file", self.path, exc.strerror)
             return
@@ -402,40 +418,3 @@ class AccessLog:
         if self.path != "-":
             os.close(self.fd)
             self.fd = -1
-
-
-def _line_chunks(data, size):
-    """Pieces of ``data`` of at most ``size`` bytes that end at line ends; a line longer
-    than ``size`` is cut to fit (``_cut``): on a pipe a longer write may interleave with
-    another worker's, which would break both lines."""
-    start = 0
-    while start < len(data):
-        end = start + size
-        if end >= len(data):
-            yield data[start:]
-            return
-        cut = data.rfind(b"\n", start, end)
-        if cut < 0:
-            cut = data.find(b"\n", end)
-            if cut < 0:
-                cut = len(data) - 1
-            yield _cut(data[start:cut + 1], size)
-        else:
-            yield data[start:cut + 1]
-        start = cut + 1
-
-
-_CUT = b"..."
-
-
-def _cut(line, size):
-    """``line`` (with its newline) in ``size`` bytes: its start and its end, the middle
-    (the long field, in a format like the default) replaced by ``...``; no UTF-8
-    character is split."""
-    head = size // 2
-    tail = len(line) - (size - head - len(_CUT))
-    while head > 0 and 0x80 <= line[head] < 0xC0:
-        head -= 1  # not inside a UTF-8 sequence
-    while tail < len(line) and 0x80 <= line[tail] < 0xC0:
-        tail += 1
-    return line[:head] + _CUT + line[tail:]

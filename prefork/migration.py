@@ -8,6 +8,11 @@ Rules:
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
   never shadow a working setting.
+- uvicorn's environment variables for settings prefork has under the same name are
+  hinted as prefork's (``SAME_NAMES``), with a note where the value means something
+  else (``SAME_NAMES_OTHER_VALUES``: uvicorn's ``access_log`` is a switch, prefork's a path).
+- A gunicorn access log format is translated for the refusal's advice
+  (``gunicorn_format_hint``); the atoms without a prefork field are named.
 - Nothing is translated silently: an operator's file or command line is refused with
   the name to use, because the meanings are close, not equal.
 """
@@ -99,7 +104,7 @@ NAMES = {
     "limit_concurrency": ("uvicorn", None, "a worker takes every connection it can"),
     "proxy_headers": ("uvicorn", "forwarded_allow_ips", "forwarded headers are honoured from those peers"),
     "no_proxy_headers": ("uvicorn", "forwarded_allow_ips", "an empty list trusts no peer's forwarded headers"),
-    "no_access_log": ("uvicorn", "access_log", "set it empty"),
+    "no_access_log": ("uvicorn", "access_log", "set it empty: it takes the log's path"),
     "env_file": ("uvicorn", None, "settings are read from the TOML file (config) and PREFORK_<NAME> variables"),
     "factory": ("uvicorn", None, "write APP as module:create_app() (with its arguments, if any): the worker calls the factory"),
     "http": ("uvicorn", None, "the parser is always httptools (llhttp)"),
@@ -170,20 +175,26 @@ def env_hint(variable):
         return "gunicorn's, ignored: give prefork the flags, or PREFORK_<NAME> variables"
     name = variable[len("UVICORN_"):].lower()
     entry = NAMES.get(name)
-    setting = entry[1] if entry else (name if name in SAME_NAMES else None)
+    setting = entry[1] if entry else (name if name in SAME_NAMES or name in SAME_NAMES_OTHER_VALUES else None)
     use = f"PREFORK_{setting.upper()}" if setting else "PREFORK_<NAME> variables"
-    return f"uvicorn's, ignored: use {use}"
+    note = SAME_NAMES_OTHER_VALUES.get(name)
+    return f"uvicorn's, ignored: use {use}" + (f" ({note})" if note else "")
 
 
 # uvicorn settings prefork has under the same name
 SAME_NAMES = {"workers", "reload", "reload_dirs", "reload_include", "root_path", "loop", "lifespan",
               "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate", "log_level",
-              "access_log", "forwarded_allow_ips", "backlog", "app_dir", "interface"}
+              "forwarded_allow_ips", "backlog", "app_dir", "interface"}
+# uvicorn settings prefork has under the same name but whose values mean something else
+ACCESS_LOG_SWITCH = ("uvicorn's access_log is an on/off switch, prefork's is where the lines go: - (stderr) or a "
+                     "file's path; an empty value turns it off")
+SAME_NAMES_OTHER_VALUES = {"access_log": ACCESS_LOG_SWITCH}
 
 
 def gunicorn_format(fmt):
-    """``fmt`` with gunicorn's ``%(x)s`` atoms written as prefork's fields, or None when
-    one of them has no counterpart. ``%(t)s`` carries its brackets in gunicorn."""
+    """(``fmt`` with gunicorn's ``%(x)s`` atoms written as prefork's fields, or None when
+    one of them has no counterpart; those atoms, each once, as written). ``%(t)s``
+    carries its brackets in gunicorn."""
     import re
 
     failed = []
@@ -192,10 +203,21 @@ def gunicorn_format(fmt):
         atom = match.group(1)
         if atom in GUNICORN_ATOMS:
             return GUNICORN_ATOMS[atom]
-        failed.append(atom)
+        if match.group(0) not in failed:
+            failed.append(match.group(0))
         return match.group(0)
     translated = re.sub(r"%\(([^)]*)\)s", field, fmt)
-    return None if failed else translated
+    return (None if failed else translated), failed
+
+
+def gunicorn_format_hint(fmt, fields):
+    """What the refusal of a gunicorn format adds: the same format in prefork's fields,
+    or, when an atom has none (docs/gunicorn.md), prefork's ``fields`` and those atoms."""
+    translated, failed = gunicorn_format(fmt)
+    if translated is not None:
+        return f": {translated!r}"
+    return (f" ({', '.join('{' + f + '}' for f in sorted(fields))}); no field here for {', '.join(failed)} "
+            f"(docs/gunicorn.md)")
 
 
 GUNICORN_ATOMS = {"h": "{h}", "l": "-", "u": "-", "t": "[{t}]", "r": "{r}", "m": "{m}", "U": "{U}", "s": "{s}",

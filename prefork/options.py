@@ -200,15 +200,17 @@ SETTINGS = (
             "the umask: the default lets a proxy running as another user (nginx) connect; restrict "
             "it here or with the directory's permissions.", reloadable=False),
     Setting("log_level", "choice", "info", "Error log level.", choices=LOG_LEVELS),
-    Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it."),
+    Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it; /dev/stdout "
+            "(/dev/stderr, /dev/fd/N) writes to the daemon's own descriptor."),
     Setting("access_log_format", "str", DEFAULT_ACCESS_FORMAT, "Access log line. Fields: "
-            "{h} client address, {t} time, {r} request line, {m} method, {U} URL, {s} status, "
+            "{h} client address (X-Forwarded-For's from a trusted proxy, as a WSGI or ASGI app "
+            "sees it), {t} time, {r} request line, {m} method, {U} URL, {s} status, "
             "{b} body bytes or -, {f} referer, {a} user agent, {D} duration in microseconds, "
             "{L} duration in seconds, {p} worker pid."),
     Setting("access_log_flush", "float", 1.0, "Seconds access log lines may wait in a worker's "
-            "buffer before they are written (also written at 64 KiB, on USR1 and when the worker "
-            "exits); a worker killed with SIGKILL loses at most this much. 0 writes every line "
-            "at once.", minimum=0),
+            "buffer before they are written (also written at 512 lines, on USR1 and when the worker "
+            "exits); a worker killed with SIGKILL loses at most this much, and at most 512 lines. "
+            "0 writes every line at once.", minimum=0),
     Setting("error_log", "str", "-", "Error log file; - is stderr."),
     Setting("proc_name", "str", "", "Name shown in process titles (default: the app, or prefork)."),
 )

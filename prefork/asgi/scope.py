@@ -16,9 +16,10 @@ Rules:
 - ``client`` and ``scheme`` come from ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only
   when the peer is in ``forwarded_allow_ips`` (addresses, networks, ``unix`` for peers
   on a UNIX socket, ``*``), read by http/forwarded.py as the WSGI side reads them; a
-  forwarded client's port is 0. Not when the request had more fields than
-  ``max_headers_count`` keeps (the proxy's own X-Forwarded-For, appended last, may be
-  the one left out of ``headers``).
+  forwarded client's port is 0, and its address is set on the request
+  (``req.forwarded_client``: the access log's ``{h}``). Not when the request had more
+  fields than ``max_headers_count`` keeps (the proxy's own X-Forwarded-For, appended
+  last, may be the one left out of ``headers``).
 - Nothing here keeps state between requests.
 """
 
@@ -77,4 +78,5 @@ def client_and_scheme(req, scheme, trusted, max_headers_count=None):
         host = forwarded_client(value, lambda hop: trusted.allows((hop, 0))) if value else None
         if host is not None:
             client = (host, 0)
+            req.forwarded_client = host  # the access log's {h}
     return client, scheme

@@ -15,7 +15,8 @@ Rules:
   An app that raises or returns before any of these, or between the start and the
   first body message, gets a 500. A
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
-  that lets it escape is closed with 1011).
+  that lets it escape is closed with 1011). An app that raises is logged with the raw
+  request target, as the HTTP side logs it (the decoded path may hold CR, LF, ESC).
 - A burst of frames in one read is taken in parts, a loop turn apart (see
   ``incoming.py``): the socket stops reading meanwhile (``yielding``).
 - Received messages wait in the ``Inbox`` for ``receive()``; while it is full (by
@@ -413,7 +414,7 @@ class WebSocketSession:
             if self.adapter.cancelling and isinstance(exc, CancelledError):  # the worker stops
                 self.shutdown()
             else:
-                log.error("Exception in ASGI application (WebSocket %s)", self.scope["path"], exc_info=exc)
+                log.error("Exception in ASGI application (WebSocket %s)", self.http_request.url, exc_info=exc)
             self.finish_failed()
             if isinstance(exc, CancelledError):
                 raise  # the task was cancelled; SystemExit and the like end this session only

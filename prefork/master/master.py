@@ -423,8 +423,7 @@ class Master:
         old one, and are not told to try it again each."""
         reopened = logs.reopen()
         files = logs.files_for_workers(self.settings)  # none: no log file, or it cannot be opened (logged once)
-        access = self.settings.access_log
-        if access and access != "-" and "access" not in files:
+        if logs.reopens(self.settings.access_log) and "access" not in files:
             reopened = False
         try:
             for worker in self.workers.values():

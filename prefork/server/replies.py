@@ -5,7 +5,8 @@ as the access log reads a request and its response.
 Rules:
 - One ``ServerReply`` stands for both the request and the response: the fields the
   access log reads (``socket``, ``method``, ``url``, ``http_version``, ``headers``,
-  ``status_code``, ``bytes_sent``, ``has_body``, ``get_header``), nothing else.
+  ``forwarded_client``, ``status_code``, ``bytes_sent``, ``has_body``, ``get_header``),
+  nothing else.
 - What was read of the request is reported, no more: the parsed head when it was complete,
   the request line alone when only it was, else ``-`` for the request line and for
   each of its parts.
@@ -24,7 +25,7 @@ _NO_HEADERS = {}
 
 
 class ServerReply:
-    __slots__ = ("socket", "method", "url", "http_version", "headers", "status_code", "bytes_sent")
+    __slots__ = ("socket", "method", "url", "http_version", "headers", "status_code", "bytes_sent", "forwarded_client")
     has_body = False
 
     def __init__(self, socket, status, req=None, request_line=None, sent=0):
@@ -32,8 +33,10 @@ class ServerReply:
         self.status_code = status
         self.bytes_sent = sent
         self.headers = _NO_HEADERS
+        self.forwarded_client = None
         if req is not None:  # the head was read
             self.method, self.url, self.http_version, self.headers = req.method, req.url, req.http_version, req.headers
+            self.forwarded_client = req.forwarded_client
         elif request_line is not None:
             self.method, self.url, self.http_version = request_line
         else:

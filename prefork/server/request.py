@@ -27,6 +27,9 @@ Rules:
   while flowing, False while paused.
 - Events emitted on a loop turn of their own (a deferred ``data``/``end``, ``close``)
   hand a raising listener to the connection, as a raising ``request`` listener is handled.
+- ``forwarded_client`` is the client address the WSGI or ASGI adapter took from a
+  trusted proxy's ``X-Forwarded-For`` (http/forwarded.py), set on the request when it
+  did (the access log's ``{h}``); else None (a class default: nothing per request).
 - Per-request work is kept small: the internal state lives in slots set once; events
   nobody listens to are not emitted. The instance keeps a ``__dict__`` (from the
   emitter), so applications may hang their own attributes on a request, as in Node.
@@ -48,6 +51,7 @@ class IncomingMessage(EventEmitter):
                  "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
                  "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct")  # (the last two: set when first read)
+    forwarded_client = None  # the client a trusted proxy named, as the app interface read it (module rules)
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None

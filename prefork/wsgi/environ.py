@@ -17,9 +17,10 @@ Rules:
   ``forwarded_allow_ips``: addresses, networks, ``unix`` (peers on a UNIX socket; a TCP
   peer whose address could not be read is not one) or ``*`` (every peer), read as the
   PROXY protocol's ``proxy_allow_ips`` are. ``REMOTE_ADDR`` and the scheme are what
-  http/forwarded.py reads from them, as the ASGI side does. Not when the request had
-  more fields than ``max_headers_count`` keeps: the proxy's own X-Forwarded-For, which
-  it appends last, may be the one left out.
+  http/forwarded.py reads from them, as the ASGI side does (the client is set on the
+  request too, ``req.forwarded_client``: the access log's ``{h}``). Not when the
+  request had more fields than ``max_headers_count`` keeps: the proxy's own
+  X-Forwarded-For, which it appends last, may be the one left out.
 - ``SCRIPT_NAME`` is ``root_path`` for a path under it (``PATH_INFO`` is the rest);
   a path outside it gets an empty ``SCRIPT_NAME`` and the whole path, so the two
   always join to the request's path.
@@ -187,7 +188,7 @@ class EnvironBuilder:
                 environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
         if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers) \
                 and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
-            self._forwarded(headers, environ)
+            self._forwarded(req, headers, environ)
         if not environ["SERVER_PORT"]:
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
         if "CONTENT_LENGTH" not in environ:
@@ -211,13 +212,14 @@ class EnvironBuilder:
         environ["SERVER_PORT"] = port or ("443" if scheme.lower() == "https" else "80")
         return True
 
-    def _forwarded(self, headers, environ):
-        """REMOTE_ADDR and the scheme from a trusted peer's forwarding headers."""
+    def _forwarded(self, req, headers, environ):
+        """REMOTE_ADDR and the scheme from a trusted peer's forwarding headers (the
+        client also on the request, for the access log)."""
         value = headers.get("x-forwarded-for")
         if value:
             client = forwarded_client(value, self._proxy)  # repeated fields: joined
             if client is not None:
-                environ["REMOTE_ADDR"] = client
+                environ["REMOTE_ADDR"] = req.forwarded_client = client
         value = headers.get("x-forwarded-proto")
         if value:
             proto = forwarded_proto(value)

@@ -149,7 +149,7 @@ async def websocket(scope, receive, send):
     if path == "/ws/reject":
         await send({"type": "websocket.close"})
         return
-    if path == "/ws/raise":
+    if path == "/ws/raise" or path.startswith("/ws/raise/"):
         raise RuntimeError("the WebSocket app broke before accepting")
     subprotocol = scope["subprotocols"][0] if scope["subprotocols"] else None
     await send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": [(b"x-accepted", b"1")]})

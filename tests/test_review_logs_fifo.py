@@ -1,0 +1,54 @@
+"""A log FIFO with a live reader (``cat FIFO > file``): the daemon starts, serves and
+writes its lines to the reader, which still reads when USR1 reopens the logs and the
+workers are replaced. Real daemons, real processes; every process is killed by PID."""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from daemon import wait_until
+
+
+@pytest.fixture
+def reader(tmp_path):
+    """``cat FIFO > out``: started before the daemon, as an operator's collector is."""
+    fifo, out = tmp_path / "log.fifo", tmp_path / "out.txt"
+    os.mkfifo(fifo)
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen(["cat", str(fifo)], stdout=sink)
+    proc.fifo, proc.out = str(fifo), out
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("which", ["--access-log", "--error-log"])
+def test_a_fifo_with_a_reader_is_written_to_and_its_reader_kept(daemons, reader, which):
+    d = daemons(which, reader.fifo, "--access-log-flush", "0", workers=2,
+                *(["--access-log", "-"] if which == "--error-log" else []))
+    wait_until(lambda: b"workers ready" in reader.out.read_bytes() or "workers ready" in d.log(), 15,
+               what=lambda: f"the daemon ready (reader alive: {reader.poll() is None}):\n{d.log()}")
+    def seen():
+        return reader.out.read_bytes()
+    assert b"200 OK" in d.request("/first")
+    if which == "--access-log":
+        wait_until(lambda: b'"GET /first HTTP/1.1" 200' in seen(), 10, what="the line in the reader's output")
+    d.signal(signal.SIGUSR1)
+    wait_until(lambda: b"log files reopened" in seen() or "log files reopened" in d.log(), 10, what="the reopen")
+    d.signal(signal.SIGTTIN)  # a new worker opens the FIFO itself
+    d.wait_workers(3)
+    for _ in range(6):
+        assert b"200 OK" in d.request("/after")
+    if which == "--access-log":
+        wait_until(lambda: seen().count(b'"GET /after HTTP/1.1" 200') == 6, 10, what="the lines after USR1")
+    assert reader.poll() is None  # never given the end of its stream
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    reader.wait(10)  # the daemon gone, its stream ends
+    if which == "--error-log":
+        assert b"master exiting with status 0" in reader.out.read_bytes()
