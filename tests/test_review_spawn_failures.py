@@ -59,3 +59,24 @@ def test_workers_that_cannot_be_forked_leave_the_daemon_ready_with_the_rest(cgro
     finally:
         d.cleanup()
     wait_until(lambda: not open(os.path.join(cgroup, "cgroup.procs")).read().split(), 10, what="an empty cgroup")
+
+
+def test_a_reload_whose_worker_cannot_be_forked_is_refused_without_a_retry_promise(cgroup):
+    d = Daemon(workers=1, prefix=["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$@"', "sh"])
+    try:
+        d.wait_ready()
+        limit(cgroup, 2)  # the master and its worker: a reload's new worker cannot be forked
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reload refused: a new worker could not be started")
+        line = re.search(r".*cannot start worker 0: fork failed.*", d.log())[0]
+        assert "trying again" not in line, line  # (the reload is refused; nothing tries again)
+        limit(cgroup, "max")
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reload: generation 2 ready", timeout=15)
+        assert "started after" not in d.log()  # (a stale count said "after 1 failed try")
+        assert b"200 OK" in d.request("/")
+        d.signal(signal.SIGTERM)
+        assert d.wait_exit() == 0
+    finally:
+        d.cleanup()
+    wait_until(lambda: not open(os.path.join(cgroup, "cgroup.procs")).read().split(), 10, what="an empty cgroup")

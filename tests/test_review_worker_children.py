@@ -3,6 +3,7 @@
 used to reach the worker's loop through the wakeup descriptor both shared, and drained
 it), and a program the app runs inherits no ignored signal of the worker's."""
 
+import re
 import signal
 
 import pytest
@@ -11,6 +12,9 @@ from daemon import Daemon
 
 HUP_TTIN_TTOU_USR2 = (1 << (signal.SIGHUP - 1)) | (1 << (signal.SIGTTIN - 1)) | (1 << (signal.SIGTTOU - 1)) \
     | (1 << (signal.SIGUSR2 - 1))
+
+
+BOOTING = (1 << (signal.SIGTTIN - 1)) | (1 << (signal.SIGTTOU - 1)) | (1 << (signal.SIGUSR1 - 1))
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
@@ -32,5 +36,15 @@ def test_a_forked_child_dies_of_its_terminate_and_the_worker_serves_on(loop):
         d.wait_log(r"reload: generation 2", timeout=15)
         d.signal(signal.SIGTERM)
         assert d.wait_exit() == 0
+    finally:
+        d.cleanup()
+
+
+def test_a_program_the_app_runs_as_it_loads_inherits_no_ignored_signal():
+    d = Daemon(app="apps.forking:setup", workers=1, env={"REPORT_BOOT_SIGIGN": "1"})
+    try:
+        d.wait_ready()
+        ignored = int(re.search(r"boot SigIgn ([0-9a-f]+)", d.log())[1], 16)
+        assert ignored & BOOTING == 0, hex(ignored)
     finally:
         d.cleanup()

@@ -165,9 +165,10 @@ class Master:
         handler()
 
     # -- workers ---------------------------------------------------------------------------
-    def spawn(self, slot, generation, settings=None):
-        """A new worker's handle, or None when no process could be made now (logged)."""
-        return workers_mod.spawn(self, slot, generation, settings)
+    def spawn(self, slot, generation, settings=None, retried=True):
+        """A new worker's handle, or None when no process could be made now (logged;
+        ``retried``: the caller tries again, workers_mod.retry_delay)."""
+        return workers_mod.spawn(self, slot, generation, settings, retried)
 
     def on_message(self, worker):
         messages = worker.channel.receive()

@@ -74,7 +74,7 @@ def reload(master):
     log.info("reload: starting generation %d with %d workers", generation, count)
     master.pending_target = count
     for slot in range(count):
-        if master.spawn(slot, generation, new) is None:
+        if master.spawn(slot, generation, new, retried=False) is None:
             abort_reload(master, "a new worker could not be started")
             return
 

@@ -12,8 +12,10 @@ Rules:
   stdout and stderr are flushed (``os._exit`` writes nothing itself).
 - The child gets back the descriptor limit the daemon was started with (the master may
   have raised its own for its channels: startup.py).
-- USR1 (reopen the logs) is ignored in the child until the worker installs its own
-  handler: its default action would kill a worker that is still booting.
+- USR1 (reopen the logs), TTIN and TTOU are caught and dropped in the child until the
+  worker installs its own handlers: their default actions would stop or kill a worker
+  still booting. Caught, not ignored: an ignored signal would stay ignored in every
+  program the app starts while it loads.
 - Out of descriptors or processes, no worker is made: None is returned, and the caller
   tries again after ``retry_delay`` (1 s, doubling with each failure in a row of that
   slot, up to 30 s). The failure is logged at the first of a run of them and again at
@@ -62,14 +64,18 @@ class WorkerHandle:
         self.ready_at = None
 
 
-def spawn(master, slot, generation, settings=None):
+def _not_yet(signum, frame):
+    """A signal the booting child drops (its worker installs its own handlers)."""
+
+
+def spawn(master, slot, generation, settings=None, retried=True):
     """A new worker's handle, or None when no process could be made now (out of
     descriptors or processes: logged; the callers try again later)."""
     settings = settings or master.settings
     try:
         parent_end, child_end = Channel.pair()
     except OSError as exc:
-        _cannot_start(master, slot, exc.strerror or str(exc))
+        _cannot_start(master, slot, exc.strerror or str(exc), retried)
         return None
     # no signal may reach the child before it has dropped the master's handlers
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, master.SIGNALS)
@@ -77,7 +83,7 @@ def spawn(master, slot, generation, settings=None):
         pid = os.fork()
     except OSError as exc:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        _cannot_start(master, slot, f"fork failed: {exc.strerror or exc}")
+        _cannot_start(master, slot, f"fork failed: {exc.strerror or exc}", retried)
         parent_end.close()
         child_end.close()
         return None
@@ -97,7 +103,7 @@ def spawn(master, slot, generation, settings=None):
             # a background group may write to a tty; a USR1 (log reopen) must not kill a
             # worker before it has its own handler (the worker notes one that comes early)
             for signum in (signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
-                signal.signal(signum, signal.SIG_IGN)
+                signal.signal(signum, _not_yet)
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             if master.worker_nofile is not None:  # the master raised its limit: not for workers
                 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -135,7 +141,10 @@ def spawn(master, slot, generation, settings=None):
     return handle
 
 
-def _cannot_start(master, slot, why):
+def _cannot_start(master, slot, why, retried):
+    if not retried:  # (a reload's new worker: the reload is abandoned, and says so)
+        log.error("cannot start worker %d: %s", slot, why)
+        return
     failures = master.spawn_failures.get(slot, 0) + 1
     master.spawn_failures[slot] = failures
     if failures == 1:

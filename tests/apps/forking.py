@@ -4,7 +4,12 @@ then terminates (/terminate), and a program whose ignored signals it reports (/s
 import multiprocessing
 import os
 import subprocess
+import sys
 import time
+
+if os.environ.get("REPORT_BOOT_SIGIGN"):  # a program the app runs as it loads
+    status = subprocess.run(["grep", "SigIgn", "/proc/self/status"], capture_output=True, text=True)
+    print(f"boot SigIgn {status.stdout.split()[1]}", file=sys.stderr, flush=True)
 
 
 def _sleep():
