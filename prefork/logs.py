@@ -389,18 +389,20 @@ class AccessLog:
 
     def reopen(self):
         """USR1: flush to the old file, then write to a new one at the same path (a
-        descriptor of the process's own, ``/dev/stdout``, is kept)."""
+        descriptor of the process's own, ``/dev/stdout``, is kept); False when it could
+        not be (logged)."""
         self.flush()
         if self.path == "-" or own_descriptor(self.path) is not None:
-            return
+            return True
         try:
             fd = _open(self.path)
         except OSError as exc:
             log.error("access log %s: cannot reopen (%s); still writing to the old file", self.path, exc.strerror)
-            return
+            return False
         os.close(self.fd)
         self.fd = fd
         self.pipe = self._is_pipe()
+        return True
 
     def adopt(self, fd):
         """Flush to the old file, then write to ``fd`` (opened by the master on USR1)."""

@@ -16,17 +16,26 @@ Rules:
 - A worker ends by ``os._exit`` (it must not unwind the master's stack it was forked
   in), which runs nothing of the app's: ``wind_down`` does what a normal exit does for
   it first. Non-daemon threads are joined, until the drain's bound at most (not at all
-  after a fast stop), then the ``atexit`` hooks run (Sentry, OpenTelemetry and logging
-  flush there; gunicorn's workers run them too).
+  after a fast stop; a warning names them; INT, TERM or QUIT meanwhile ends the wait),
+  then the ``atexit`` hooks run (Sentry, OpenTelemetry and logging flush there;
+  gunicorn's workers run them too), bounded: a hook still running at the drain's
+  bound (``HOOKS_BOUND`` after a fast stop) has every thread's stack written to the
+  error log and the worker exits (status 1) before the master's kill.
 """
 
 import atexit
+import faulthandler
 import grp
+import logging
 import os
 import pwd
 import signal
 import threading
 from time import monotonic
+
+log = logging.getLogger("prefork.worker")
+
+HOOKS_BOUND = 1.0  # seconds the atexit hooks may take after a fast stop (the master kills at 2 s)
 
 WORKER_SIGNALS = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
                   signal.SIGUSR2, signal.SIGABRT)
@@ -82,12 +91,26 @@ def line_buffered(stream):
 def wind_down(deadline):
     """The app's exit work before the worker's ``os._exit``: its non-daemon threads
     joined until ``deadline`` (a ``monotonic()`` time; None: not waited for), then its
-    ``atexit`` hooks run (each one that raises is reported by ``atexit`` itself)."""
+    ``atexit`` hooks run, bounded (each one that raises is reported by ``atexit``
+    itself). INT, TERM or QUIT meanwhile (a fast stop, Ctrl-C) ends the wait for the
+    threads; the hooks still run."""
+    hurry = []
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+        signal.signal(signum, lambda signum, frame: hurry.append(signum))
     current = threading.current_thread()
-    for thread in threading.enumerate():
-        left = 0.0 if deadline is None else deadline - monotonic()
-        if left <= 0:
-            break
-        if thread is not current and not thread.daemon:
-            thread.join(left)
-    atexit._run_exitfuncs()
+    threads = [thread for thread in threading.enumerate() if thread is not current and not thread.daemon]
+    if threads and deadline is not None and deadline > monotonic():
+        log.warning("waiting up to %.1f s for %d thread%s the app started (not daemon threads): %s",
+                    deadline - monotonic(), len(threads), "" if len(threads) == 1 else "s",
+                    ", ".join(thread.name for thread in threads))
+        for thread in threads:
+            while thread.is_alive() and not hurry and monotonic() < deadline:
+                thread.join(min(0.1, max(deadline - monotonic(), 0.0)))
+    # the hooks get what is left of the bound (a fast stop's: HOOKS_BOUND); one that
+    # hangs is shown (every thread's stack) and the worker ends, before the master's kill
+    bound = HOOKS_BOUND if deadline is None or hurry else max(deadline - monotonic(), 0.0) + HOOKS_BOUND / 4
+    faulthandler.dump_traceback_later(bound, exit=True)
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        faulthandler.cancel_dump_traceback_later()

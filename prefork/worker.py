@@ -51,7 +51,8 @@ Rules:
 - A drain ends when every connection has (or at its bound, just before the master's
   kill); the server's coroutine listeners still running then (an async ``close``
   listener closing the app's pools) get until that bound to finish, as Node's process
-  lives until its pending work is done. Whatever task is left is cancelled, and gets
+  lives until its pending work is done (``LATE_CLOSE`` when the bound's cut of the
+  connections left open is what emits the server's ``close``). Whatever task is left is cancelled, and gets
   ``TASKS_UNWIND`` seconds. A fast stop (INT, QUIT) waits for nothing.
 - After the loop, the app's own exit work runs as in a Python process that ends
   normally (``process.wind_down``): its non-daemon threads are joined until the
@@ -83,6 +84,7 @@ log = logging.getLogger("prefork.worker")
 BOOT_ERROR = 3
 HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
+LATE_CLOSE = 0.1  # seconds the 'close' listeners a drain's cut starts get to finish
 TASKS_UNWIND = 0.3  # seconds the tasks left at exit get to unwind (within graceful_timeout's margin)
 EXIT_MARGIN = 0.5  # seconds before the master's kill a draining worker's loop ends, at most
 FAST_STOP_BOUND = 2.0  # seconds from a fast stop to the master's kill (its KILL_GRACE)
@@ -227,8 +229,21 @@ class Worker:
                 # 'close' listener closing the app's pools) finish within the drain's bound
                 loop.run_until_complete(asyncio.wait(pending, timeout=self.stop_at - loop.time()))
             self.server.exiting = True
-            cancel_tasks(loop)
-            self.cut_connections()
+            cancel_tasks(loop)  # (before the cut: a request cancelled still gets its 500)
+            if self.stop_at is not None and self.server.open_connections:
+                # the drain's bound ran out on them: the server's 'close' comes once they
+                # go, and its coroutine listeners get LATE_CLOSE to finish
+                closed = loop.create_future()
+                self.server.once("close", lambda: closed.done() or closed.set_result(None))
+                self.cut_connections()
+                end = loop.time() + LATE_CLOSE
+                loop.run_until_complete(asyncio.wait([closed], timeout=LATE_CLOSE))
+                late = self.server.pending_tasks()
+                if late:
+                    loop.run_until_complete(asyncio.wait(late, timeout=max(end - loop.time(), 0.0)))
+                    cancel_tasks(loop, unwind=LATE_CLOSE)
+            else:
+                self.cut_connections()
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             if self.access is not None:
@@ -366,11 +381,10 @@ class Worker:
         except OSError:
             return
         lost, self.reopen_pending = self.reopen_pending, ()
-        if "access" in lost and self.access is not None:
-            self.access.reopen()
-        if "error" in lost:
-            logs.reopen()
-        log.info("USR1: %s log reopened by path", " and ".join(lost))
+        reopened = [name for name in lost if (name == "access" and self.access is not None and self.access.reopen())
+                    or (name == "error" and logs.reopen())]
+        if reopened:  # (one that failed said so, and is left to the next USR1)
+            log.info("USR1: %s log reopened by path", " and ".join(reopened))
 
     def drain(self):
         if self.stopping:

@@ -43,3 +43,37 @@ def test_an_idle_executor_thread_does_not_hold_the_exit(loop):
         assert "atexit hook ran" in d.log()
     finally:
         d.cleanup()
+
+
+def test_a_hook_that_hangs_is_shown_and_ends_the_worker_before_the_kill():
+    d = Daemon("--graceful-timeout", "3", app="apps.exit_work:setup", workers=1, env={"HANG_AT_EXIT": "1"})
+    try:
+        d.wait_ready()
+        began = time.monotonic()
+        d.signal(signal.SIGTERM)
+        assert d.wait_exit() == 0
+        assert time.monotonic() - began < 3.0
+        log = d.log()
+        assert "a hook hangs" in log
+        assert "_hang" in log  # (its stack, as faulthandler writes it)
+        assert "killing it" not in log, log
+    finally:
+        d.cleanup()
+
+
+def test_a_fast_stop_ends_the_wait_for_the_app_threads():
+    d = Daemon(app="apps.exit_work:setup", workers=1, env={"THREAD_SECONDS": "60"})
+    try:
+        d.wait_ready()
+        assert b"200 OK" in d.request("/thread")
+        d.wait_log(r"thread began")
+        d.signal(signal.SIGTERM)
+        d.wait_log(r"waiting up to \d+\.\d s for 1 thread the app started \(not daemon threads\): Thread-\d+")
+        began = time.monotonic()
+        d.signal(signal.SIGINT)
+        assert d.wait_exit() == 0
+        assert time.monotonic() - began < 2.0
+        log = d.log()
+        assert "atexit hook ran" in log and "killing it" not in log, log
+    finally:
+        d.cleanup()

@@ -35,8 +35,10 @@ Rules:
   that reserve, cancels what is left and gives it a quarter of the reserve (at most
   ``_UNWIND`` seconds) to run its cleanup. A task cancelled at the reserve that still
   runs when its unwind is over (a sync endpoint in a thread cannot be cancelled, a
-  shielded cleanup) holds its connection open: the worker is told to stop serving
-  then (``drain(give_up)``), so the lifespan shutdown still gets its time. Then it runs
+  shielded cleanup), or a connection still open then while the app waits for its
+  lifespan shutdown (a WebSocket client that never answers the 1012, a slow
+  reader), holds the drain: the worker is told to stop serving then
+  (``drain(give_up)``), so the lifespan shutdown still gets its time. Then it runs
   the lifespan shutdown in the time that remains but an exit margin
   (an eighth of the bound, at most ``_EXIT_MARGIN`` seconds): a lifespan shutdown that
   does not finish is given up (logged, its task cancelled) before the master's kill,
@@ -194,14 +196,19 @@ class ASGIAdapter:
         return running
 
     def at_reserve(self):
-        if self.cancel_tasks():
+        if self.cancel_tasks() or self.held_open():
             self.loop.call_later(self.unwind_time(), self.unwound)
+
+    def held_open(self):
+        """Connections still open at the reserve that keep a lifespan shutdown waiting."""
+        return self.server.open_connections if self.lifespan.awaits_shutdown() else 0
 
     def unwound(self):
         running = sum(1 for task in self.tasks if not task.done())
-        if running and self.give_up is not None:
-            log.warning("%d cancelled ASGI task(s) still running; the worker stops serving now, so that "
-                        "the lifespan shutdown runs in time", running)
+        held = self.held_open()
+        if (running or held) and self.give_up is not None:
+            log.warning("%d cancelled ASGI task(s) still running, %d connection(s) open; the worker stops "
+                        "serving now, so that the lifespan shutdown runs in time", running, held)
             self.give_up()
 
     unwind_until = 0.0  # when the cancelled tasks' unwind is over (loop time)

@@ -119,8 +119,12 @@ class Lifespan:
             raise RuntimeError("the lifespan answer was sent twice")
         future.set_result(None)
 
+    def awaits_shutdown(self):
+        """The app speaks the lifespan protocol and waits for its shutdown."""
+        return self.task is not None and not self.unsupported and self.failure is None and not self.task.done()
+
     async def shutdown(self, timeout):
-        if self.task is None or self.unsupported or self.failure is not None or self.task.done():
+        if not self.awaits_shutdown():
             return
         self.messages.put_nowait({"type": "lifespan.shutdown"})
         try:

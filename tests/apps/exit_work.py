@@ -18,6 +18,15 @@ def say(line):
 atexit.register(say, "atexit hook ran")
 
 
+def _hang():
+    if os.environ.get("HANG_AT_EXIT"):
+        say("a hook hangs")
+        time.sleep(3600)
+
+
+atexit.register(_hang)  # (hooks run last registered first: this one before the one above)
+
+
 def setup(server):
     async def on_request(req, res):
         if req.url == "/executor":  # the loop's default executor gets a worker thread (non-daemon)
@@ -25,7 +34,7 @@ def setup(server):
         if req.url == "/thread":
             def job():
                 say("thread began")
-                time.sleep(1.0)
+                time.sleep(float(os.environ.get("THREAD_SECONDS", "1")))
                 say("thread finished its job")
             threading.Thread(target=job).start()
         res.end("ok")
