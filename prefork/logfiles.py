@@ -3,7 +3,11 @@
 Rules:
 - No open of a log path waits: ``O_NONBLOCK`` makes a FIFO with no reader an error at
   once (ENXIO) where a plain open would block the process for ever; the descriptor is
-  made blocking again (writes wait for a full pipe, as they do on stderr).
+  made blocking again (writes wait for a full pipe, as they do on stderr). A booting
+  worker's access log is the exception: its FIFO may have lost its reader since the
+  start (or been made anew): it is opened for reading too, so the worker boots (a
+  crashed worker is replaced); its lines wait in the pipe for a reader, and past the
+  pipe's capacity are dropped and reported.
 - A log FIFO's reader never sees the end of its stream while the daemon runs: the
   write end the start-time check opened (checks.py) is held for the process's life
   (``hold_fifo``), so every later open and close (``logs.setup``'s trial, a reopen on
@@ -22,6 +26,8 @@ Rules:
   middle replaced by ``...``, never inside a UTF-8 character or a ``\\xHH`` escape.
 """
 
+import errno
+import fcntl
 import os
 import re
 
@@ -42,9 +48,11 @@ def check_destination(name, value):
     own = own_descriptor(value)
     if own is not None:
         try:
-            os.fstat(own)
-        except OSError:
+            flags = fcntl.fcntl(own, fcntl.F_GETFL)
+        except (OSError, OverflowError, ValueError):
             raise ValueError(f"{value}: descriptor {own} is not open") from None
+        if flags & os.O_ACCMODE == os.O_RDONLY:
+            raise ValueError(f"{value}: descriptor {own} is open for reading only")
         return True
     access = name == "access_log"
     ways = "- (stderr) or a file's path" + (", and an empty value turns it off" if access else "")
@@ -52,8 +60,9 @@ def check_destination(name, value):
     if value.lower() in SWITCH_WORDS:
         raise ValueError(f"{value!r} is no log destination: {name} takes {ways} ({switch}a file of that "
                          f"name: write ./{value})")
-    module = value.partition(":")[0]
-    if _APP_SPEC.fullmatch(value) and not module.lower().endswith(_LOG_SUFFIXES) and not os.path.exists(value):
+    module = value.partition(":")[0].lower()
+    if _APP_SPEC.fullmatch(value) and not module.endswith(_LOG_SUFFIXES) and not value.lower().endswith(
+            _LOG_SUFFIXES) and not os.path.exists(value):
         raise ValueError(f"{value!r} looks like an app (module:attribute), not a log file: {name} takes {ways}; "
                          f"name the app after the options ({switch}a file of that name: write ./{value})")
     return False
@@ -72,14 +81,24 @@ def own_descriptor(path):
     return 1 if stdout else 2 if stderr else int(fd or proc_fd)
 
 
-def open_append(path, stderr=2):
+def open_append(path, stderr=2, readerless=False):
     """``path`` opened for appending (created 0o666 less the umask), close-on-exec; a
     path naming a descriptor of the process's own, a copy of that descriptor (of
-    ``stderr`` for fd 2: the stderr the process started with)."""
+    ``stderr`` for fd 2: the stderr the process started with). ``readerless``: a FIFO
+    with no reader is opened all the same (a booting worker's access log)."""
     own = own_descriptor(path)
     if own is not None:
         return os.dup(stderr if own == 2 else own)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o666)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO or not readerless:
+            raise
+        # a FIFO whose reader is gone (or one made anew, with no reader yet): opened for
+        # reading too, so the open does not fail (a worker must still boot); lines wait
+        # in the pipe for a reader, and past its capacity are dropped and reported
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK)
+        return fd
     os.set_blocking(fd, True)
     return fd
 

@@ -226,9 +226,9 @@ def reopens(path):
     return bool(path) and path != "-" and own_descriptor(path) is None
 
 
-def _open(path):
+def _open(path, readerless=False):
     """A log's descriptor: ``/dev/stderr`` is the stderr the process started with."""
-    return open_append(path, 2 if _stderr is None else _stderr)
+    return open_append(path, 2 if _stderr is None else _stderr, readerless)
 
 
 def adopt(name, fd, access=None):
@@ -247,7 +247,7 @@ class AccessLog:
 
     def __init__(self, path, fmt, flush_interval):
         self.path = path  # "-" is the process's stderr, even once an error log file took fd 2
-        self.fd = (2 if _stderr is None else _stderr) if path == "-" else _open(path)
+        self.fd = (2 if _stderr is None else _stderr) if path == "-" else _open(path, readerless=True)
         self.pipe = self._is_pipe()
         self.flush_interval = flush_interval
         self.held = []  # the held responses' tuples, and lines made already, in order

@@ -6,8 +6,9 @@ Rules:
 - Privileges go (``user``, ``group``) after everything that needs them is open: the
   listeners, the log files, the TLS files, the loop's modules.
 - The master's signals other than TERM, INT, QUIT and USR1 are caught and dropped by
-  the worker (``dropped``), never set to SIG_IGN: an ignored signal stays ignored
-  across exec, in every program the app runs.
+  the worker (``dropped``), not set to SIG_IGN: an ignored signal stays ignored across
+  exec, in every program the app runs. TTOU is the exception (ignored: caught, the
+  write to a ``stty tostop`` terminal that raised it would be retried for ever).
 - A process forked from a worker (multiprocessing, a process pool, ``os.fork``) is not
   the worker: ``not_the_worker`` runs in it at once (``os.register_at_fork``) and puts
   back the default actions and no wakeup descriptor, so a signal sent to it (a
@@ -109,7 +110,10 @@ def wind_down(deadline):
     # the hooks get what is left of the bound (a fast stop's: HOOKS_BOUND); one that
     # hangs is shown (every thread's stack) and the worker ends, before the master's kill
     bound = HOOKS_BOUND if deadline is None or hurry else max(deadline - monotonic(), 0.0) + HOOKS_BOUND / 4
-    faulthandler.dump_traceback_later(bound, exit=True)
+    try:  # (to fd 2, the error log: an app may have replaced sys.stderr with what has no fileno)
+        faulthandler.dump_traceback_later(bound, exit=True, file=2)
+    except (OSError, ValueError, RuntimeError):
+        pass  # the hooks run unbounded rather than not at all
     try:
         atexit._run_exitfuncs()
     finally:

@@ -6,7 +6,8 @@ Rules:
   so coroutine listeners can await any asyncio library. Signals: TERM drains
   (graceful), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
   are caught and dropped here (not ignored: an ignored signal stays ignored across exec
-  in every program the app runs). A process the app forks (multiprocessing, a process
+  in every program the app runs), but TTOU, ignored (caught, a write to a terminal in
+  ``stty tostop`` mode would be retried for ever). A process the app forks (multiprocessing, a process
   pool, ``os.fork``) leaves the worker's signal handling behind at once: default
   actions and no wakeup descriptor, so a signal sent to it is its own (it went to the
   worker's loop, which drained or stopped the worker). A USR1 that comes while the worker boots (logrotate does not wait
@@ -208,8 +209,9 @@ class Worker:
         loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
         if self.reopen_noted:  # a USR1 came while the app was loading
             self.reopen_logs()
-        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGUSR2):
             loop.add_signal_handler(signum, dropped)
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # (caught, a write to a tostop tty would retry for ever)
         os.register_at_fork(after_in_child=not_the_worker)
         self.channel.sock.setblocking(False)
         self.channel.attach(loop)
@@ -236,12 +238,13 @@ class Worker:
                 closed = loop.create_future()
                 self.server.once("close", lambda: closed.done() or closed.set_result(None))
                 self.cut_connections()
-                end = loop.time() + LATE_CLOSE
-                loop.run_until_complete(asyncio.wait([closed], timeout=LATE_CLOSE))
+                late_close = min(LATE_CLOSE, exit_margin(self.settings.graceful_timeout) / 4)
+                end = loop.time() + late_close
+                loop.run_until_complete(asyncio.wait([closed], timeout=late_close))
                 late = self.server.pending_tasks()
                 if late:
                     loop.run_until_complete(asyncio.wait(late, timeout=max(end - loop.time(), 0.0)))
-                    cancel_tasks(loop, unwind=LATE_CLOSE)
+                    cancel_tasks(loop, unwind=late_close)
             else:
                 self.cut_connections()
         finally:
@@ -397,7 +400,7 @@ class Worker:
         # counts and log lines sent; armed first, so that nothing below can leave a worker
         # (one whose master is gone, say) draining for ever
         grace = self.settings.graceful_timeout
-        end = max(grace - min(grace / 8, EXIT_MARGIN), 0.0)
+        end = max(grace - exit_margin(grace), 0.0)
         self.stop_timer = self.loop.call_later(end, self.stop_serving)
         self.stop_at = self.loop.time() + end
         self.stop_by = monotonic() + end  # (the same, for after the loop: wind_down)
@@ -426,6 +429,11 @@ class Worker:
             # made before it ran would stop the first exit step instead
             self.serving = False
             self.loop.stop()
+
+
+def exit_margin(grace):
+    """Seconds before the master's kill at ``grace`` that a draining worker's loop ends."""
+    return min(grace / 8, EXIT_MARGIN)
 
 
 def main(slot, settings, listeners, channel):

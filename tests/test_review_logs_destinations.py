@@ -63,7 +63,7 @@ def test_an_app_spec_as_the_access_log_is_refused_not_served_as_the_demo(tmp_pat
     assert out.returncode == 2 and f"{config}:error_log: {value!r} looks like an app" in out.stderr, out.stderr
 
 
-@pytest.mark.parametrize("value", ["./false", "logs:2026.log", "access.log:x", "/var/tmp/a:b"])
+@pytest.mark.parametrize("value", ["./false", "logs:2026.log", "access.log:x", "/var/tmp/a:b", "main:app.log"])
 def test_paths_that_only_resemble_them_are_taken(tmp_path, value):
     out = prefork("check-config", "--access-log", value, "--metrics-bind", "", cwd=TESTS)
     assert out.returncode == 0, out.stderr
@@ -81,3 +81,23 @@ def test_uvicorns_access_log_variable_gets_a_hint_that_says_prefork_takes_a_path
     assert "warning: env:UVICORN_ACCESS_LOG: uvicorn's, ignored: use PREFORK_ACCESS_LOG (uvicorn's access_log is " \
            "an on/off switch, prefork's is where the lines go: - (stderr) or a file's path; an empty value turns " \
            "it off)" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("value, why", [("/dev/fd/2147483648", "is not open"), ("/dev/fd/4096", "is not open")])
+def test_a_descriptor_that_cannot_be_written_is_refused(tmp_path, value, why):
+    out = prefork("check-config", "--access-log", value, "--metrics-bind", "", cwd=tmp_path)
+    assert out.returncode == 2 and f"argv:--access-log: {value}: descriptor" in out.stderr and why in out.stderr, \
+        out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_descriptor_open_for_reading_only_is_refused(tmp_path):
+    fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        full = python_env()
+        proc = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--access-log", f"/dev/fd/{fd}",
+                               "--metrics-bind", ""], capture_output=True, text=True, cwd=tmp_path, env=full,
+                              pass_fds=(fd,), timeout=20)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 2 and f"descriptor {fd} is open for reading only" in proc.stderr, proc.stderr

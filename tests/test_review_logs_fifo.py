@@ -52,3 +52,21 @@ def test_a_fifo_with_a_reader_is_written_to_and_its_reader_kept(daemons, reader,
     reader.wait(10)  # the daemon gone, its stream ends
     if which == "--error-log":
         assert b"master exiting with status 0" in reader.out.read_bytes()
+
+
+def test_a_worker_booting_after_its_fifo_lost_its_reader_still_boots(daemons, reader):
+    d = daemons("--access-log", reader.fifo, "--access-log-flush", "0", workers=1)
+    d.wait_ready(timeout=15)
+    reader.kill()
+    reader.wait(10)
+    os.unlink(reader.fifo)
+    os.mkfifo(reader.fifo)  # made anew, no reader yet
+    worker = d.workers()[0]
+    os.kill(worker, signal.SIGKILL)  # its replacement opens the access log by path
+    wait_until(lambda: (lambda w: w and w[0] != worker)(d.serving_workers()), 15, what="a replacement")
+    assert b"200 OK" in d.request("/served")  # (it crash-looped: cannot open the access log, ENXIO)
+    with open(reader.fifo, "rb") as fifo:  # a reader comes: the line waited in the pipe
+        os.set_blocking(fifo.fileno(), False)
+        wait_until(lambda: b"/served" in (fifo.read() or b""), 10, what="the waiting line")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0

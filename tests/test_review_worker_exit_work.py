@@ -77,3 +77,16 @@ def test_a_fast_stop_ends_the_wait_for_the_app_threads():
         assert "atexit hook ran" in log and "killing it" not in log, log
     finally:
         d.cleanup()
+
+
+def test_atexit_hooks_run_when_the_app_replaced_sys_stderr():
+    d = Daemon(app="apps.exit_work:setup", workers=1, env={"REPLACE_STDERR": "1"})
+    try:
+        d.wait_ready()
+        worker = d.workers()[0]
+        d.signal(signal.SIGTERM)
+        assert d.wait_exit() == 0
+        log = d.log()
+        assert f"atexit hook ran in {worker}" in log and "exit status 0" in log, log
+    finally:
+        d.cleanup()

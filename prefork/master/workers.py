@@ -12,10 +12,11 @@ Rules:
   stdout and stderr are flushed (``os._exit`` writes nothing itself).
 - The child gets back the descriptor limit the daemon was started with (the master may
   have raised its own for its channels: startup.py).
-- USR1 (reopen the logs), TTIN and TTOU are caught and dropped in the child until the
-  worker installs its own handlers: their default actions would stop or kill a worker
-  still booting. Caught, not ignored: an ignored signal would stay ignored in every
-  program the app starts while it loads.
+- USR1 (reopen the logs) and TTIN are caught and dropped in the child until the worker
+  installs its own handlers: their default actions would stop or kill a worker still
+  booting. Caught, not ignored: an ignored signal would stay ignored in every program
+  the app starts while it loads. TTOU alone is ignored: caught, the write to a
+  terminal in ``stty tostop`` mode that raised it would be retried for ever.
 - Out of descriptors or processes, no worker is made: None is returned, and the caller
   tries again after ``retry_delay`` (1 s, doubling with each failure in a row of that
   slot, up to 30 s). The failure is logged at the first of a run of them and again at
@@ -102,8 +103,9 @@ def spawn(master, slot, generation, settings=None, retried=True):
                 signal.signal(signum, signal.SIG_DFL)
             # a background group may write to a tty; a USR1 (log reopen) must not kill a
             # worker before it has its own handler (the worker notes one that comes early)
-            for signum in (signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1):
+            for signum in (signal.SIGTTIN, signal.SIGUSR1):
                 signal.signal(signum, _not_yet)
+            signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # (caught, a write to a tostop tty would retry for ever)
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             if master.worker_nofile is not None:  # the master raised its limit: not for workers
                 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
