@@ -13,7 +13,9 @@ Rules:
   escape backslash, double quote and newline. Values are floats in Python's ``repr``
   (``+Inf``, ``-Inf``, ``NaN`` for the others).
 - ``process_families`` gives the master's own ``process_*`` gauges and counter from
-  /proc, the set prometheus_client's process collector gives.
+  /proc, the set prometheus_client's process collector gives; the master's start time
+  is its program's (a USR2 re-exec starts every counter again: the new start time is
+  how a scraper sees it).
 """
 
 import math
@@ -82,8 +84,10 @@ def render(families):
     return "".join(out).encode("utf-8")
 
 
-def process_families(pid="self"):
-    """The ``process_*`` metrics of a process (the master's own by default), from /proc."""
+def process_families(pid="self", started=None):
+    """The ``process_*`` metrics of a process (the master's own by default), from /proc;
+    ``started``: the start time to give (the program's, which a re-exec renews; the
+    kernel's stays the process's first)."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
@@ -97,7 +101,7 @@ def process_families(pid="self"):
         gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
               float(fields[21]) * os.sysconf("SC_PAGE_SIZE")),
         gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-              float(fields[19]) / ticks + boot),
+              float(fields[19]) / ticks + boot if started is None else started),
         counter("process_cpu_seconds", "Total user and system CPU time spent in seconds.",
                 (float(fields[11]) + float(fields[12])) / ticks),
     ]

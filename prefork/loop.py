@@ -11,9 +11,12 @@ Rules:
 - Timers live in a heap keyed by monotonic deadline; the loop sleeps exactly until the
   next deadline (no polling tick), at most a day at a time (epoll refuses waits past
   about 24.8 days; asyncio clamps the same way). A cancelled timer stays in the heap
-  until it is due and is then skipped; it lets go of its callback and arguments at
-  once (an idle timeout of a connection closed long before would otherwise keep the
-  connection's objects until then).
+  until it is due and is then skipped, or until the heap has doubled in length since
+  cancelled timers were last taken out (at least ``_COMPACT_FLOOR`` entries): many
+  short connections (probes every few milliseconds) leave no heap that grows with
+  their rate. A cancelled timer lets go of its callback and arguments at once (an idle
+  timeout of a connection closed long before would otherwise keep the connection's
+  objects until then).
 - ``call_soon`` callbacks run after the I/O and timers of the current iteration, in
   FIFO order; one scheduled while the ready queue runs waits for the next iteration.
 - A callback that raises is logged and the loop goes on.
@@ -33,6 +36,7 @@ from collections import deque
 log = logging.getLogger("prefork.loop")
 
 _MAX_WAIT = 86400.0  # seconds: the longest single wait handed to the selector
+_COMPACT_FLOOR = 256  # timers in the heap before cancelled ones are taken out
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
@@ -66,6 +70,7 @@ class Loop:
         self._fds = {}  # fd -> [reader, reader_args, writer, writer_args]
         self._ready = deque()
         self._timers = []  # heap of (when, seq, handle)
+        self._compact_at = _COMPACT_FLOOR  # the heap's length at which cancelled timers are taken out
         self._seq = itertools.count()
         self._stopping = False
         self._running = False
@@ -101,7 +106,14 @@ class Loop:
 
     def call_at(self, when, callback, *args):
         handle = Handle(callback, args, when)
-        heapq.heappush(self._timers, (when, next(self._seq), handle))
+        timers = self._timers
+        if len(timers) >= self._compact_at:
+            # cancelled timers (the idle timers of connections long closed) leave the heap
+            # in place (run() holds the list) once it has doubled since the last time
+            timers[:] = [entry for entry in timers if not entry[2].cancelled]
+            heapq.heapify(timers)
+            self._compact_at = max(_COMPACT_FLOOR, 2 * len(timers))
+        heapq.heappush(timers, (when, next(self._seq), handle))
         return handle
 
     # -- fds ------------------------------------------------------------------

@@ -25,6 +25,7 @@ Rules:
 import bisect
 import itertools
 import os
+import time
 
 from . import exposition
 from .exposition import CONTENT_TYPE, Family, counter, gauge, process_families
@@ -293,12 +294,17 @@ class MasterCollector:
 
 def make_registry(master):
     """The collectors the master's /metrics renders: ``collect()`` of each gives families."""
-    return [MasterCollector(master), _ProcessCollector()]
+    return [MasterCollector(master), _ProcessCollector(master)]
 
 
 class _ProcessCollector:
+    def __init__(self, master):
+        # the wall-clock time this master program started (fixed once: a start time
+        # that moved by rounding would read as restarts), renewed by a USR2 re-exec
+        self.started = time.time() - (time.monotonic() - master.started_at)
+
     def collect(self):
-        return process_families()
+        return process_families(started=self.started)
 
 
 def render(registry):

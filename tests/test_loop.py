@@ -164,3 +164,21 @@ def test_uvloop_that_cannot_be_imported_says_why(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path), root], capture_output=True, text=True, timeout=60)
     assert "not installed" not in out.stdout, out.stdout
     assert "uvloop cannot be imported" in out.stdout and "prefork_missing_dependency_of_uvloop" in out.stdout, out
+
+
+def test_cancelled_timers_do_not_pile_up_in_the_heap():
+    """Many short connections each cancel an idle timer due much later: the heap is
+    cleared of them as it grows (it held every one until due), and live timers keep
+    their order."""
+    loop = Loop()
+    fired = []
+    loop.call_later(0.05, fired.append, "late")
+    loop.call_later(0.01, fired.append, "early")
+    most = 0
+    for i in range(20000):
+        loop.call_later(3600 + i, fired.append, "never").cancel()
+        most = max(most, len(loop._timers))
+    assert most <= 1024, most
+    loop.call_later(0.1, loop.stop)
+    loop.run()
+    assert fired == ["early", "late"]
