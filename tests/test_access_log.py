@@ -97,6 +97,7 @@ def plain_exchange():
 
     class Req:
         socket, method, url, http_version, headers = Peer(), "GET", "/", "1.1", {}
+        forwarded_client = None  # (a trusted proxy's client, as the adapters set it)
 
     class Res:
         status_code, bytes_sent = 200, 5

@@ -393,7 +393,10 @@ def test_any_ipv6_address_serves_ipv4_clients_unless_ipv6_only():
     finally:
         holder.close()
     expected = [["dual", "::", "IPv6", "IPv6 ::ffff:127.0.0.1"], ["ipv6 only", "ECONNREFUSED"]]
-    assert events == expected
+    assert events[0] == expected[0]
+    # b never answers an IPv4 client (its answer names the client's family): the connect
+    # is refused, unless something outside this test answered on that port meanwhile
+    assert events[1][0] == "ipv6 only" and not events[1][1].startswith("IPv"), events
     assert node_events(NODE_DUAL_STACK) == expected
 
 
