@@ -19,8 +19,8 @@ Rules:
   ``get_max_listeners()`` listeners of one event (10; ``set_max_listeners(0)``: no limit)
   a ``MaxListenersExceededWarning`` is warned once per emitter and event, as Node warns
   of a likely leak; nothing is refused.
-- An emitter may have a ``context`` (``request_context()``: a copy of the context it
-  was made in): its listeners then run in it, whoever emits, so what a request's
+- An emitter may have a ``context`` (a request's: a copy of the context it was made
+  in, ``contextvars.copy_context()``): its listeners then run in it, whoever emits, so what a request's
   listeners set in ``ContextVar``s (a request id, a user) is seen by every listener of
   that request and by the tasks they start, and by nothing else. An emit made inside
   that context already runs its listeners there at once.
@@ -35,20 +35,23 @@ import asyncio
 import logging
 import warnings
 from collections import deque
-from contextvars import ContextVar, copy_context
 from types import CoroutineType
 
 log = logging.getLogger("prefork")
 
-_ENTERED = ContextVar("prefork.emitter.context", default=None)  # the request_context() this code runs in
+entered = [None]  # the request context the loop's thread runs in now (entered by run_in, or as it does)
 
 
-def request_context():
-    """A copy of the current context, for an emitter's ``context``: the listeners that
-    run in it see it as their own (``_ENTERED``), so no emit enters it twice."""
-    context = copy_context()
-    context.run(_ENTERED.set, context)
-    return context
+def run_in(context, function, *args):
+    """``function(*args)`` in ``context``, a request's: an emit inside, of any emitter of
+    that request, runs its listeners at once rather than entering it again (which
+    Python refuses). Only the loop's thread emits on requests and responses."""
+    outer = entered[0]
+    entered[0] = context
+    try:
+        return context.run(function, *args)
+    finally:
+        entered[0] = outer
 
 
 class MaxListenersExceededWarning(RuntimeWarning):
@@ -219,7 +222,7 @@ class EventEmitter:
         listeners = self._events.get(event) if self._events else None
         return [l.listener if isinstance(l, _Once) else l for l in listeners or ()]
 
-    context = None  # a request_context() the listeners run in (None: the emitter's caller's)
+    context = None  # a request's context the listeners run in (None: the emitter's caller's)
 
     def emit(self, event, *args):
         listeners = self._events.get(event) if self._events else None
@@ -230,8 +233,8 @@ class EventEmitter:
                           exc_info=err if isinstance(err, BaseException) else None)
             return False
         context = self.context
-        if context is not None and _ENTERED.get() is not context:
-            return context.run(self.emit, event, *args)
+        if context is not None and context is not entered[0]:
+            return run_in(context, self.emit, event, *args)
         if len(listeners) == 1:
             result = listeners[0](*args)
             if result is not None and type(result) is CoroutineType:

@@ -41,9 +41,10 @@ Rules (Node's, spec §2-§4):
 import logging
 from asyncio import CancelledError
 from collections import deque
+from contextvars import copy_context
 from time import monotonic
 
-from ..emitter import request_context
+from ..emitter import entered, run_in
 from ..http.errors import ParseError
 from ..http.parser import RequestParser
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
@@ -249,7 +250,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         res = ServerResponse(self, req, keep_alive, active=not self._responses)
         # each request's listeners (its server event's, its own and its response's) run
         # in a context of its own
-        context = req.context = res.context = request_context()
+        context = req.context = res.context = copy_context()
         self._res = res
         self._responses.append(res)
         if self._holding is not None:
@@ -260,14 +261,18 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             self._holding = res
         try:
             if version != "1.1":
-                context.run(server.emit, "request", req, res)
+                run_in(context, server.emit, "request", req, res)
                 if method == "PRI" and not keep_alive:
                     self._refuse_preface()
             elif ("host" in headers or not server.require_host_header) and \
                     not server.max_requests_per_socket and "expect" not in headers:
-                context.run(server.emit, "request", req, res)
+                outer, entered[0] = entered[0], context  # (run_in, inlined: this runs per request)
+                try:
+                    context.run(server.emit, "request", req, res)
+                finally:
+                    entered[0] = outer
             else:
-                context.run(self._dispatch, req, res, version)
+                run_in(context, self._dispatch, req, res, version)
         except StopParsing:
             raise
         except (Exception, CancelledError) as exc:  # (a listener's CancelledError is its failure too)

@@ -13,6 +13,7 @@ Rules (Node's, spec §2-§4):
   fixed: they are dispatched if it keeps the connection, dropped if it is the last.
 """
 
+from ..emitter import run_in
 from ..http import framing
 
 
@@ -42,7 +43,7 @@ class Dispatch:
             # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
             self._holding = res
         try:
-            req.context.run(self._dispatch, req, res, version)
+            run_in(req.context, self._dispatch, req, res, version)
         except StopParsing:
             raise
         except Exception as exc:
