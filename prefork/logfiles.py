@@ -5,9 +5,11 @@ Rules:
   once (ENXIO) where a plain open would block the process for ever; the descriptor is
   made blocking again (writes wait for a full pipe, as they do on stderr). A booting
   worker's access log is the exception: its FIFO may have lost its reader since the
-  start (or been made anew): it is opened for reading too, so the worker boots (a
-  crashed worker is replaced); its lines wait in the pipe for a reader, and past the
-  pipe's capacity are dropped and reported.
+  start (or been made anew): the worker boots all the same (a crashed worker is
+  replaced), writing to a copy of the write end the master holds (its writes refused,
+  the lines dropped and reported, as the other workers' are) or, with none, to
+  nothing, until a USR1 finds a reader. Never a descriptor that reads: a reader that
+  never reads would make every other writer block once the pipe is full.
 - A log FIFO's reader never sees the end of its stream while the daemon runs: the
   write end the start-time check opened (checks.py) is held for the process's life
   (``hold_fifo``), so every later open and close (``logs.setup``'s trial, a reopen on
@@ -28,8 +30,11 @@ Rules:
 
 import errno
 import fcntl
+import logging
 import os
 import re
+
+log = logging.getLogger("prefork")
 
 _fifo_writers = {}  # a log FIFO's path: the write end held for the process's life
 
@@ -94,11 +99,13 @@ def open_append(path, stderr=2, readerless=False):
     except OSError as exc:
         if exc.errno != errno.ENXIO or not readerless:
             raise
-        # a FIFO whose reader is gone (or one made anew, with no reader yet): opened for
-        # reading too, so the open does not fail (a worker must still boot); lines wait
-        # in the pipe for a reader, and past its capacity are dropped and reported
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK)
-        return fd
+        # a FIFO whose reader is gone (or one made anew, with no reader yet): the worker
+        # boots all the same, writing where the other workers write (a copy of the write
+        # end the master holds: refused writes, dropped and reported, until a USR1 finds
+        # a reader), or, with none held, nowhere until then
+        log.error("log %s: a FIFO with no reader; its lines are dropped until a USR1 finds one", path)
+        held = _fifo_writers.get(path)
+        return os.dup(held) if held is not None else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
     os.set_blocking(fd, True)
     return fd
 

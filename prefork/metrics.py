@@ -25,7 +25,6 @@ Rules:
 import bisect
 import itertools
 import os
-import time
 
 from . import exposition
 from .exposition import CONTENT_TYPE, Family, counter, gauge, process_families
@@ -299,12 +298,12 @@ def make_registry(master):
 
 class _ProcessCollector:
     def __init__(self, master):
-        # the wall-clock time this master program started (fixed once: a start time
-        # that moved by rounding would read as restarts), renewed by a USR2 re-exec
-        self.started = time.time() - (time.monotonic() - master.started_at)
+        self.master = master
 
     def collect(self):
-        return process_families(started=self.started)
+        # the wall-clock time this master program started (read once, by the master: a
+        # start time that moved would read as a restart), renewed by a USR2 re-exec
+        return process_families(started=self.master.started_wall)
 
 
 def render(registry):

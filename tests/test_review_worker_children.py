@@ -32,6 +32,7 @@ def test_a_forked_child_dies_of_its_terminate_and_the_worker_serves_on(loop):
         assert "drains on a signal" not in d.log() and "draining" not in d.log()
         ignored = int(d.request("/sigign").partition(b"\r\n\r\n")[2], 16)
         assert ignored & HUP_TTIN_USR2 == 0, hex(ignored)
+        assert ignored & (1 << (signal.SIGTTOU - 1)), hex(ignored)  # (the one kept ignored, by choice)
         d.signal(signal.SIGHUP)  # still nothing to a worker: the reload replaces it as ever
         d.wait_log(r"reload: generation 2", timeout=15)
         d.signal(signal.SIGTERM)

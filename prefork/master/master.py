@@ -109,6 +109,7 @@ class Master:
         self.reloader = None  # the development file watcher (reload = true)
         self.unix_paths = []  # [(path, inode)]: UNIX socket files removed when the daemon exits
         self.started_at = time.monotonic()
+        self.started_wall = time.time()  # this program's start (process_start_time_seconds)
         self.worker_nofile = None  # the descriptor limit the daemon started with, for its workers
         self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
 
