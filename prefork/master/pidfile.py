@@ -9,6 +9,9 @@ Rules:
   such as a device or a FIFO, or a file whose text is not a PID) is refused with
   ``not_a_pidfile``'s reason before anything is opened or written, as a bind to a UNIX
   path that is not a socket is refused.
+- The file is written under a name nobody can guess, made new (``mkstemp``, O_EXCL),
+  then linked or renamed into place: a symlink someone planted in the pidfile's
+  directory (the master may be root) is never written through.
 - The pidfile is created only where there is none (a hard link of the written file):
   of two masters started at once, both past the first check, the second finds the
   first's pidfile when it writes its own, and refuses to start (``AlreadyRunning``).
@@ -16,6 +19,7 @@ Rules:
 
 import os
 import stat
+import tempfile
 
 
 class AlreadyRunning(Exception):
@@ -48,9 +52,14 @@ def not_a_pidfile(path):
 def write(path, pid=None):
     pid = os.getpid() if pid is None else pid
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{pid}.tmp")
+    # made new (O_EXCL) under a name nobody can guess: a symlink planted in a directory
+    # others may write to can never make the master (root) write through it
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
-        with open(tmp, "w") as fh:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o644 & ~umask)  # (mkstemp's 0600: a pidfile is for others to read)
+        with open(fd, "w") as fh:
             fh.write(f"{pid}\n")
         try:
             os.link(tmp, path)  # only where there is none: of two starting at once, one takes it
