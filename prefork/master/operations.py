@@ -20,8 +20,9 @@ Rules:
   more than the new one's would, else any idle for ``EVICT_AFTER`` seconds, another
   address's first, the one idle longest; else, when the new one's address holds some
   (local clients all come from 127.0.0.1), its own connection held longest: the
-  address keeps its share and takes none of another's. When there is none, the new
-  connection is closed at once. Idle: no byte read or written for that long, or no
+  address keeps its share and takes none of another's. Failing all of these (many
+  addresses, one busy connection each), the one held longest goes (one not being
+  answered first): many addresses asking once a second cannot keep a probe out. Idle: no byte read or written for that long, or no
   request (head) received for that long while none is being answered: a connection
   trickling a head byte by byte is idle however often its bytes come.
   Connections held open, by one client or many (silent, or trickling heads), thus do
@@ -230,7 +231,7 @@ def make_room(sockets, peer, now):
     ``peer``: of the address holding the most, if it holds more than ``peer`` would with
     the new one; else one idle (``Seen.idle``), another address's first, the one idle
     longest; else, when ``peer`` holds some (every local client shares 127.0.0.1), its
-    own connection held longest. False when there is none."""
+    own connection held longest; else the one held longest, one not being answered first."""
     by_peer = {}
     for sock in sockets:
         by_peer.setdefault(sock.remote_address, []).append(sock)
@@ -245,7 +246,11 @@ def make_room(sockets, peer, now):
         elif peer in by_peer:
             victim = by_peer[peer][0]  # (in accept order): the address keeps its share, takes no one else's
         else:
-            return False
+            # every address holds one, each busy: the one held longest goes (one not being
+            # answered first), so that many addresses each asking once a second cannot
+            # keep a probe out for ever (they churn each other; the probe gets in)
+            quiet = [sock for sock, seen in sockets.items() if not seen.answering]
+            victim = next(iter(quiet or sockets))
     del sockets[victim]  # its 'close' comes on a later loop turn
     victim.destroy()
     return True
