@@ -7,6 +7,8 @@ Rules:
   ADDRESS: what is wrong`` for an address), having kept nothing open and left no socket
   file behind.
 - A pidfile naming a running prefork master refuses the start before anything is bound.
+- A ``group`` without a ``user`` for a master started as root is said in a warning: its
+  workers keep user root (gunicorn's do the same, silently).
 - A ``proxy_protocol_bind`` entry must name a listener in use: socket activation
   replaces ``bind``, and a ``systemd:NAME`` needs it.
 - The master needs a descriptor per worker, twice over while a reload runs two
@@ -23,10 +25,14 @@ Rules:
   on a re-exec: the new program keeps them).
 """
 
+import logging
+import os
 import resource
 
 from .. import settings as settings_mod
 from . import listeners as listeners_mod, operations, pidfile
+
+log = logging.getLogger("prefork.master")
 
 DESCRIPTORS_BASE = 96  # the operations endpoints' 64 connections, listeners, logs, the loop's own
 DESCRIPTORS_PER_WORKER = 2  # a channel each, for two generations during a reload
@@ -44,6 +50,9 @@ def open_all(master):
     if settings.pidfile and (holder := pidfile.holder(settings.pidfile)) is not None:
         raise settings_mod.ConfigError([f"{where(settings, 'pidfile')}: {settings.pidfile}: prefork is already "
                                         f"running as pid {holder}"])
+    if settings.group and not settings.user and os.getuid() == 0:
+        log.warning("%s: the workers take group %s but keep user root (set user too, to drop root)",
+                    where(settings, "group"), settings.group)
     problems = []
     shortage = descriptors(master, master.target)
     if shortage:
