@@ -82,7 +82,8 @@ def response_fields(headers):
     (immutable: the pairs are kept for the next response with the same list). A
     Content-Length beside a Transfer-Encoding is left out: the coding frames the body
     (RFC 9112 6.3) and a message may not carry both (6.1; Node's parser refuses one);
-    so is a Trailer field (no trailers follow)."""
+    so is a Trailer field (no trailers follow), a Keep-Alive, and a Connection that
+    does not say close."""
     fields = {}
     for name, value in headers:
         name = name.decode("latin-1") if type(name) is bytes else str(name)
@@ -97,6 +98,13 @@ def response_fields(headers):
             fields[key] = (seen[0], (seen[1], value))
     if "transfer-encoding" in fields:
         fields.pop("content-length", None)
+    # the connection is the server's to frame (hop-by-hop, RFC 9110 7.6.1): an app's
+    # Connection is kept only when it says close, its Keep-Alive never (a "keep-alive"
+    # sent on a connection the server closes, an HTTP/1.0 client's, misled the client)
+    connection = fields.get("connection")
+    if connection is not None and "close" not in str(connection[1]).lower():
+        del fields["connection"]
+    fields.pop("keep-alive", None)
     # (no trailers are sent, the ASGI trailers extension is not offered: a Trailer field
     # would announce fields that never come, and frame the body by the events API's rule)
     fields.pop("trailer", None)
