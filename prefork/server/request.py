@@ -130,9 +130,11 @@ class IncomingMessage(EventEmitter):
 
     _discarded = False  # body bytes went by with nobody reading (set off the hot path; not a slot)
 
-    def body(self):
+    def body(self, limit=None):
         """An awaitable of the whole body (b'' once it was read by someone else; str
-        after ``set_encoding``); ERR_BODY_DISCARDED when it went by unread."""
+        after ``set_encoding``); ERR_BODY_DISCARDED when it went by unread. ``limit``:
+        past that many bytes, ERR_BODY_TOO_LARGE (``status`` 413) at once, and the rest
+        goes by unkept (answer 413, with ``Connection: close`` not to read it all)."""
         future = self.socket.loop.create_future()
         if self._discarded:
             future.set_exception(discarded())
@@ -144,7 +146,21 @@ class IncomingMessage(EventEmitter):
             future.set_exception(Aborted())
             return future
         chunks = []
-        self.on("data", chunks.append)
+        if limit is None:
+            self.on("data", chunks.append)
+        else:
+            taken = [0]
+
+            def take(chunk):
+                taken[0] += len(chunk)
+                if taken[0] <= limit:
+                    chunks.append(chunk)
+                    return
+                self.off("data", take)
+                chunks.clear()
+                if not future.done():
+                    future.set_exception(too_large(limit))
+            self.on("data", take)
         return settle_on(self, future, "end", lambda: (b"" if self._decoder is None else "").join(chunks),
                          "close", Aborted)
 
@@ -424,3 +440,10 @@ def discarded():
     return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it when it came "
                      "(pause() the request in its listener to read it later, or use an async listener)")
 
+
+
+def too_large(limit):
+    """The error of ``body(limit)`` past its limit."""
+    err = HTTPError("ERR_BODY_TOO_LARGE", f"the request body is larger than {limit} bytes")
+    err.status = 413
+    return err
