@@ -59,7 +59,7 @@ HELP_GROUPS = (  # --help lists the options under these headings, in this order
                  "wsgi_body_spool", "max_body_size", "lifespan", "startup_timeout", "ws_max_size", "ws_ping_interval", "ws_ping_timeout",
                  "ws_per_message_deflate")),
     ("HTTP timeouts and limits", ("keep_alive_timeout", "headers_timeout", "request_timeout",
-                                  "max_requests_per_socket", "max_header_size", "max_headers_count",
+                                  "max_requests_per_socket", "max_connections", "max_header_size", "max_headers_count",
                                   "connections_checking_interval")),
     ("TLS", ("certfile", "keyfile", "keyfile_password", "ca_certs", "verify_client", "tls_min_version", "ciphers",
              "tls_handshake_timeout")),

@@ -49,8 +49,7 @@ NAMES = {
     "preload_app": ("gunicorn", None, PRELOAD),
     "daemon": ("gunicorn", None, NO_DAEMON),
     "d": ("gunicorn", None, NO_DAEMON),
-    "worker_connections": ("gunicorn", None, "a worker takes every connection it can; max_requests_per_socket "
-                                             "bounds requests per connection"),
+    "worker_connections": ("gunicorn", "max_connections", "connections past it are closed as soon as accepted"),
     "limit_request_line": ("gunicorn", "max_header_size", "it bounds the request target with the header fields"),
     "limit_request_field_size": ("gunicorn", "max_header_size", ""),
     "limit_request_fields": ("gunicorn", "max_headers_count", "fields past it are not kept, the request is "
@@ -101,7 +100,8 @@ NAMES = {
     "timeout_keep_alive": ("uvicorn", "keep_alive_timeout", ""),
     "timeout_graceful_shutdown": ("uvicorn", "graceful_timeout", ""),
     "limit_max_requests": ("uvicorn", "max_requests", ""),
-    "limit_concurrency": ("uvicorn", None, "a worker takes every connection it can"),
+    "limit_concurrency": ("uvicorn", "max_connections", "connections past it are closed as soon as accepted "
+                                                         "(uvicorn answers them 503)"),
     "proxy_headers": ("uvicorn", "forwarded_allow_ips", "forwarded headers are honoured from those peers"),
     "no_proxy_headers": ("uvicorn", "forwarded_allow_ips", "an empty list trusts no peer's forwarded headers"),
     "no_access_log": ("uvicorn", "access_log", "set it empty: it takes the log's path"),

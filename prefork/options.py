@@ -176,6 +176,9 @@ SETTINGS = (
             minimum=0),
     Setting("max_requests_per_socket", "int", 0, "Requests served on one connection; later "
             "ones get a 503 (0: unlimited).", minimum=0),
+    Setting("max_connections", "int", 0, "Connections one worker holds at once; past it a new "
+            "one is closed as soon as accepted (Node's server.maxConnections; gunicorn's "
+            "worker_connections). 0: no limit.", minimum=0),
     Setting("max_header_size", "int", 16384, "Bytes of request target, header names and "
             "values a request head may hold.", minimum=1),
     Setting("max_headers_count", "int", 1000, "Header lines kept in req.headers (0: all).",

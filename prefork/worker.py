@@ -90,7 +90,7 @@ TASKS_UNWIND = 0.3  # seconds the tasks left at exit get to unwind (within grace
 EXIT_MARGIN = 0.5  # seconds before the master's kill a draining worker's loop ends, at most
 FAST_STOP_BOUND = 2.0  # seconds from a fast stop to the master's kill (its KILL_GRACE)
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
-                "max_header_size", "max_headers_count", "connections_checking_interval",
+                "max_connections", "max_header_size", "max_headers_count", "connections_checking_interval",
                 "proxy_protocol_timeout", "proxy_allow_ips")
 
 
