@@ -22,8 +22,11 @@ Rules:
   gunicorn's workers run them too), bounded: a hook still running at the drain's
   bound (``HOOKS_BOUND`` after a fast stop) has every thread's stack written to the
   error log and the worker exits (status 1) before the master's kill.
+- ``cancel_tasks``: at the worker's exit, the tasks still running are cancelled and
+  get an unwind to run their ``finally`` blocks (one warning says how many).
 """
 
+import asyncio
 import atexit
 import faulthandler
 import grp
@@ -118,3 +121,15 @@ def wind_down(deadline):
         atexit._run_exitfuncs()
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+def cancel_tasks(loop, unwind):
+    """At the worker's exit, coroutine listeners still running (a request awaiting for
+    ever) are cancelled and get ``unwind`` seconds to run their ``finally`` blocks, as
+    the ASGI adapter's tasks get at its shutdown; their connections are gone by then."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if tasks:
+        log.warning("cancelling %d task%s still running at the exit", len(tasks), "" if len(tasks) == 1 else "s")
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.wait(tasks, timeout=unwind))

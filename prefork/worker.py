@@ -76,7 +76,7 @@ from setproctitle import setproctitle
 from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
 from .plugging import load_app, plug_in
-from .process import drop_privileges, dropped, line_buffered, not_the_worker, wind_down
+from .process import cancel_tasks, drop_privileges, dropped, line_buffered, not_the_worker, wind_down
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
 
@@ -231,7 +231,7 @@ class Worker:
                 # 'close' listener closing the app's pools) finish within the drain's bound
                 loop.run_until_complete(asyncio.wait(pending, timeout=self.stop_at - loop.time()))
             self.server.exiting = True
-            cancel_tasks(loop)  # (before the cut: a request cancelled still gets its 500)
+            cancel_tasks(loop, TASKS_UNWIND)  # (before the cut: a request cancelled still gets its 500)
             if self.stop_at is not None and self.server.open_connections:
                 # the drain's bound ran out on them: the server's 'close' comes once they
                 # go, and its coroutine listeners get LATE_CLOSE to finish
@@ -442,15 +442,3 @@ def main(slot, settings, listeners, channel):
     code = worker.run()
     wind_down(worker.stop_by)
     return code
-
-
-def cancel_tasks(loop, unwind=TASKS_UNWIND):
-    """At the worker's exit, coroutine listeners still running (a request awaiting for
-    ever) are cancelled and get ``unwind`` seconds to run their ``finally`` blocks, as
-    the ASGI adapter's tasks get at its shutdown; their connections are gone by then."""
-    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    if tasks:
-        log.warning("cancelling %d task%s still running at the exit", len(tasks), "" if len(tasks) == 1 else "s")
-        for task in tasks:
-            task.cancel()
-        loop.run_until_complete(asyncio.wait(tasks, timeout=unwind))
