@@ -9,7 +9,7 @@ Rules:
   such as a device or a FIFO, or a file whose text is not a PID) is refused with
   ``not_a_pidfile``'s reason before anything is opened or written, as a bind to a UNIX
   path that is not a socket is refused.
-- The file is written under a name nobody can guess, made new (``mkstemp``, O_EXCL),
+- The file is written under a name nobody can guess, made new (O_EXCL, O_NOFOLLOW),
   then linked or renamed into place: a symlink someone planted in the pidfile's
   directory (the master may be root) is never written through.
 - The pidfile is created only where there is none (a hard link of the written file):
@@ -19,7 +19,6 @@ Rules:
 
 import os
 import stat
-import tempfile
 
 
 class AlreadyRunning(Exception):
@@ -54,11 +53,9 @@ def write(path, pid=None):
     directory = os.path.dirname(os.path.abspath(path))
     # made new (O_EXCL) under a name nobody can guess: a symlink planted in a directory
     # others may write to can never make the master (root) write through it
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(8).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o644 & ~umask)  # (mkstemp's 0600: a pidfile is for others to read)
         with open(fd, "w") as fh:
             fh.write(f"{pid}\n")
         try:
