@@ -77,13 +77,23 @@ def test_a_worker_booting_after_its_fifo_lost_its_reader_still_boots_and_blocks_
     with open(os.path.join(os.path.dirname(reader.fifo), "later.txt"), "wb") as sink:
         later = subprocess.Popen(["cat", reader.fifo], stdout=sink)
     try:
-        d.signal(signal.SIGUSR1)  # a reader again: the logs are reopened onto it
-        d.wait_log(r"log files reopened")
-        wait_until(lambda: b"200 OK" in d.request("/after") and b"/after" in open(sink.name, "rb").read(), 10,
-                   what="a line to the new reader")
+        def reopened_onto_the_reader():
+            # a reader again: USR1 reopens the logs onto it (sent again until the reader,
+            # a process just started, has come to its open of the FIFO)
+            d.signal(signal.SIGUSR1)
+            return b"200 OK" in d.request("/after") and wait_until(
+                lambda: b"/after" in open(sink.name, "rb").read(), 0.5, what="the line") is True
+        wait_until(lambda: _passes(reopened_onto_the_reader), 15, interval=0.2, what="a line to the new reader")
         d.signal(signal.SIGTERM)
         assert d.wait_exit() == 0
     finally:
         if later.poll() is None:
             later.kill()
         later.wait(10)
+
+
+def _passes(check):
+    try:
+        return check()
+    except TimeoutError:
+        return False
