@@ -115,8 +115,7 @@ class Worker:
         self.stopping = False
         self.serving = True  # the loop runs its serving run (run_forever), not the exit steps after it
         self.stop_timer = None  # the end of a drain's grace (set by drain)
-        self.stop_at = None  # that end, in loop time (None: no drain, or a fast stop)
-        self.stop_by = None
+        self.stop_by = None  # that end, a monotonic() time (None: no drain, or a fast stop)
         limit = settings.max_requests
         if limit and settings.max_requests_jitter:
             # uniform in 0 .. jitter (random's module is not imported in the worker for it)
@@ -225,26 +224,16 @@ class Worker:
                 self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
             if self.asgi is not None:
                 loop.run_until_complete(self.asgi.shutdown())
-            pending = self.server.pending_tasks() if self.stop_at is not None else ()
-            if pending and self.stop_at > loop.time():
+            left = self.stop_by - monotonic() if self.stop_by is not None else 0.0
+            pending = self.server.pending_tasks() if left > 0 else ()
+            if pending:
                 # a drain's end: the server's coroutine listeners still running (an async
                 # 'close' listener closing the app's pools) finish within the drain's bound
-                loop.run_until_complete(asyncio.wait(pending, timeout=self.stop_at - loop.time()))
+                loop.run_until_complete(asyncio.wait(pending, timeout=left))
             self.server.exiting = True
             cancel_tasks(loop, TASKS_UNWIND)  # (before the cut: a request cancelled still gets its 500)
-            if self.stop_at is not None and self.server.open_connections:
-                # the drain's bound ran out on them: the server's 'close' comes once they
-                # go, and its coroutine listeners get LATE_CLOSE to finish
-                closed = loop.create_future()
-                self.server.once("close", lambda: closed.done() or closed.set_result(None))
-                self.cut_connections()
-                late_close = min(LATE_CLOSE, exit_margin(self.settings.graceful_timeout) / 4)
-                end = loop.time() + late_close
-                loop.run_until_complete(asyncio.wait([closed], timeout=late_close))
-                late = self.server.pending_tasks()
-                if late:
-                    loop.run_until_complete(asyncio.wait(late, timeout=max(end - loop.time(), 0.0)))
-                    cancel_tasks(loop, unwind=late_close)
+            if self.stop_by is not None and self.server.open_connections:
+                self.cut_at_bound(loop)
             else:
                 self.cut_connections()
         finally:
@@ -265,6 +254,21 @@ class Worker:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return 0
+
+    def cut_at_bound(self, loop):
+        """The drain's bound ran out on open connections: they are cut, the server's
+        'close' comes once they are gone, and its coroutine listeners get LATE_CLOSE (at
+        most a quarter of the exit margin) to finish before what is left is cancelled."""
+        closed = loop.create_future()
+        self.server.once("close", lambda: closed.done() or closed.set_result(None))
+        self.cut_connections()
+        late_close = min(LATE_CLOSE, exit_margin(self.settings.graceful_timeout) / 4)
+        end = monotonic() + late_close
+        loop.run_until_complete(asyncio.wait([closed], timeout=late_close))
+        late = self.server.pending_tasks()
+        if late:
+            loop.run_until_complete(asyncio.wait(late, timeout=max(end - monotonic(), 0.0)))
+            cancel_tasks(loop, late_close)
 
     def cut_connections(self):
         """The serving run is over (its drain's time ran out, or a fast stop): connections
@@ -402,8 +406,7 @@ class Worker:
         grace = self.settings.graceful_timeout
         end = max(grace - exit_margin(grace), 0.0)
         self.stop_timer = self.loop.call_later(end, self.stop_serving)
-        self.stop_at = self.loop.time() + end
-        self.stop_by = monotonic() + end  # (the same, for after the loop: wind_down)
+        self.stop_by = monotonic() + end
         self.server.drain(lambda err: self.stop_serving())
         if self.asgi is not None:
             self.asgi.drain(self.stop_serving)  # open WebSockets close with 1012
@@ -413,7 +416,7 @@ class Worker:
         not served while the app tears down), every connection goes, and an ASGI app's
         lifespan shutdown gets what is left before the master's kill."""
         self.stopping = True
-        self.stop_at = self.stop_by = None  # (nothing is waited for)
+        self.stop_by = None  # (nothing is waited for)
         if self.server.listening:
             self.server.close()
         self.server.close_all_connections()

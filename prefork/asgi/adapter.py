@@ -149,7 +149,8 @@ class ASGIAdapter:
 
     def drain(self, give_up=None):
         """The worker drains; ``give_up()`` stops its serving run early, when app tasks
-        cancelled at the reserve are still running once their unwind is over."""
+        cancelled at the reserve, or connections a lifespan shutdown waits behind, are
+        still there once the unwind is over (``unwound``)."""
         if self.drain_deadline is None and self.loop is not None:
             loop = self.loop
             self.drain_deadline = loop.time() + self.lifespan_timeout
