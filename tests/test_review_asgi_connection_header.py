@@ -4,17 +4,8 @@
 closed), keep-alive with a length to a kept-alive client. An app's ``connection:
 close`` is kept, and the server closes."""
 
-import socket
-
 from daemon import Daemon
-from harness import read_until_close
-
-
-def exchange(port, request):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
-        return read_until_close(sock)
+from test_review_rewritten_request import exchange
 
 
 def head_of(data):
