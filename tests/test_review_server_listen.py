@@ -337,14 +337,21 @@ def test_max_connections_drops_and_get_connections_counts_handed_off_sockets():
 NODE_DUAL_STACK = r"""
 const serve = (req, res) => res.end(req.socket.remoteFamily + ' ' + req.socket.remoteAddress);
 const a = http.createServer(serve), b = http.createServer(serve);
-const get = (port, cb) => http.get({host: '127.0.0.1', port, agent: false}, (res) => {
-  let body = ''; res.on('data', (d) => body += d); res.on('end', () => cb(body));
-}).on('error', (e) => cb(e.code));
+let settled = false;
+const get = (port, cb) => {
+  const once = (v) => { if (!settled) { settled = true; cb(v); } };
+  // (bounded: on a busy machine something else may take the IPv4 side of the port and hold it)
+  const req = http.get({host: '127.0.0.1', port, agent: false}, (res) => {
+    let body = ''; res.on('data', (d) => body += d); res.on('end', () => once(body));
+  }).on('error', (e) => once(e.code));
+  req.setTimeout(2000, () => { once('ETIMEDOUT'); req.destroy(); });
+};
 a.listen(0, '::', () => get(a.address().port, (got) => {
+  settled = false;
   log('dual', a.address().address, a.address().family, got);
-  b.listen({port: 0, host: '::', ipv6Only: true}, () => get(b.address().port, (got) => {
+  b.listen({port: 0, host: '::', ipv6Only: true}, () => { settled = false; get(b.address().port, (got) => {
     log('ipv6 only', got); a.close(); b.close(); done();
-  }));
+  }); });
 }));
 """
 
@@ -397,7 +404,9 @@ def test_any_ipv6_address_serves_ipv4_clients_unless_ipv6_only():
     # b never answers an IPv4 client (its answer names the client's family): the connect
     # is refused, unless something outside this test answered on that port meanwhile
     assert events[1][0] == "ipv6 only" and not events[1][1].startswith("IPv"), events
-    assert node_events(NODE_DUAL_STACK) == expected
+    theirs = node_events(NODE_DUAL_STACK)  # (the same property of Node's: its port is as open to others)
+    assert theirs[0] == expected[0]
+    assert theirs[1][0] == "ipv6 only" and not theirs[1][1].startswith("IPv"), theirs
 
 
 # (Node value, prefork value, outcome: the code raised by listen(), or "listens")
