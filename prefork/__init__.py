@@ -7,7 +7,8 @@ loads nothing but what is asked for: the master never imports the client or an a
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "EventEmitter": "emitter", "HTTPError": "http", "ParseError": "http", "STATUS_CODES": "http",
+    "EventEmitter": "emitter", "HTTPError": "http", "ParseError": "http", "PrematureClose": "http",
+    "STATUS_CODES": "http",
     "Loop": "loop", "IncomingMessage": "server", "Server": "server", "ServerResponse": "server",
     "create_server": "server", "Socket": "net", "Agent": "client", "ClientRequest": "client",
     "get": "client", "global_agent": "client", "request": "client", "new_event_loop": "runtime",

@@ -29,6 +29,10 @@ Rules:
   ``req.body()``; the client's ``response()`` has its own waiter, client/awaiting.py) and takes
   the other listener off, so the emitter keeps nothing of a settled future (whose error
   may hold, through its traceback, the frames that hold the emitter: a cycle).
+- ``drained`` is asyncio's ``await writer.drain()`` for a writable (a response, a
+  client request): done at once unless a ``write()`` said False, else at its ``drain``;
+  a ``close`` first with bytes still unsent raises ``PrematureClose`` (so a producer's
+  loop stops when its client goes). A cancelled wait takes its listeners off.
 """
 
 import asyncio
@@ -36,6 +40,8 @@ import logging
 import warnings
 from collections import deque
 from types import CoroutineType
+
+from .http.errors import PrematureClose
 
 log = logging.getLogger("prefork")
 
@@ -106,6 +112,44 @@ def settle_on(emitter, future, done_event, result, fail_event, error):
     of ``fail_event``, whichever ``emitter`` emits first; the other listener goes then."""
     _Settler(emitter, future, done_event, result, fail_event, error)
     return future
+
+
+def drained(stream):
+    """An awaitable: ``stream`` may take more writes (see the module's rules)."""
+    future = asyncio.get_running_loop().create_future()
+    if stream.destroyed and not stream.writable_finished:
+        future.set_exception(PrematureClose())
+    elif stream.writable_need_drain:
+        _DrainWaiter(stream, future)
+    else:
+        future.set_result(None)
+    return future
+
+
+class _DrainWaiter:
+    __slots__ = ("stream", "future")
+
+    def __init__(self, stream, future):
+        self.stream = stream
+        self.future = future
+        stream.once("drain", self.drained)
+        stream.once("close", self.closed)
+        future.add_done_callback(self.settled)
+
+    def drained(self):
+        if not self.future.done():
+            self.future.set_result(None)
+
+    def closed(self):
+        if not self.future.done():
+            if self.stream.writable_finished:
+                self.future.set_result(None)
+            else:
+                self.future.set_exception(PrematureClose())
+
+    def settled(self, future):
+        self.stream.off("drain", self.drained)
+        self.stream.off("close", self.closed)
 
 
 class EventEmitter:

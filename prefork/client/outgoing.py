@@ -9,7 +9,7 @@ Rules (Node's, spec section 7):
   Transfer-Encoding: chunked (anything else with a body).
 - ``write`` says False once the bytes not yet in the kernel (or, before the socket is
   there, those kept for it) reach the socket's high-water mark; ``drain`` follows when
-  they have gone out.
+  they have gone out; ``await req.drain()`` waits for it (``emitter.drained``).
 - A ``write`` callback runs once the socket has flushed that write (one made before
   the socket came, once it came and flushed), before ``finish``; when the socket is
   destroyed first (a reset while the body goes out), on the turn after, as Node's.
@@ -24,6 +24,7 @@ Rules (Node's, spec section 7):
   ERR_HTTP_TRAILER_INVALID (Node's ``_storeHeader`` throws).
 """
 
+from ..emitter import drained
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
@@ -300,6 +301,11 @@ class OutgoingRequest(OutgoingFields):
     @property
     def writable_high_water_mark(self):
         return Socket.high_water_mark
+
+    def drain(self):
+        """An awaitable: at once unless a ``write()`` said False, else at the request's
+        ``drain``; raises ``PrematureClose`` if it closes first with bytes unsent."""
+        return drained(self)
 
     @property
     def writable_need_drain(self):

@@ -51,6 +51,15 @@ class Aborted(HTTPError, ConnectionResetError):
         super().__init__("ECONNRESET", message)
 
 
+class PrematureClose(HTTPError, ConnectionResetError):
+    """A stream closed before what was written to it went out (its connection went):
+    Node's ERR_STREAM_PREMATURE_CLOSE, and a ConnectionResetError for ``except`` clauses
+    that expect one."""
+
+    def __init__(self):
+        super().__init__("ERR_STREAM_PREMATURE_CLOSE", "Premature close")
+
+
 class ParseError(HTTPError):
     """llhttp rejected the bytes (or one of our limits did): whose fault: the peer's."""
 

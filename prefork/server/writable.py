@@ -13,7 +13,10 @@ Rules (Node 20's ``OutgoingMessage``):
   it holds); ``writable_high_water_mark`` the point where ``write()`` says False;
   ``writable_need_drain`` is True between a ``write()`` that said False and its
   ``drain``.
+- ``await res.drain()`` (asyncio's ``writer.drain()``): see ``emitter.drained``.
 """
+
+from ..emitter import drained
 
 
 class WritableState:
@@ -24,6 +27,11 @@ class WritableState:
     # Node 20's ``writable``: an own property of the response set true at its making and
     # never changed (a stream's legacy flag); ``writable_ended`` and ``destroyed`` say more
     writable = True
+
+    def drain(self):
+        """An awaitable: at once unless a ``write()`` said False, else at the response's
+        ``drain``; raises ``PrematureClose`` if its connection goes first."""
+        return drained(self)
 
     @property
     def finished(self):
