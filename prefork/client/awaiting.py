@@ -15,9 +15,12 @@ Rules:
 """
 
 
-def collecting(res):
-    """``res``, collecting its body for ``res.read()`` from now on."""
-    res.collect_body()
+def awaited(res):
+    """``res``, taken by an awaiter: its body is kept for a reader (``read()``, ``async
+    for``, a ``data`` listener, ``pipe``) up to a high-water mark, past which the socket
+    stops reading (so a body streamed by ``async for`` is never held whole), and an error
+    that breaks it is raised by ``read()`` rather than reported unhandled."""
+    res.taken = res.awaited = True
     return res
 
 
@@ -55,7 +58,7 @@ class ResponseWaiter:
     def answered(self, res):
         self._forget()
         if not self.future.done():
-            self.future.set_result(collecting(res))
+            self.future.set_result(awaited(res))
 
     def failed(self, err):
         if not self.future.done():

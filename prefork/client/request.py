@@ -47,10 +47,11 @@ Rules (Node's, spec section 7):
   body is kept whole), as in Node; a FIN that cuts the body short gives none.
 - Awaitable from a coroutine: ``res = await req.response()`` (or ``await req``) gives the
   response or raises the request's error; ``body = await res.read()`` gives the whole
-  body. A response awaited this way collects its body from the first byte, so nothing
-  is lost between the ``response`` event and the awaiting coroutine's next step; one
-  awaited later (or read later by a coroutine listener) has its unread body kept for
-  it (client/response.py).
+  body. A response awaited this way keeps its body for its reader from the first byte
+  (up to a high-water mark, then the socket stops reading), so nothing is lost between
+  the ``response`` event and the awaiting coroutine's next step and a body streamed
+  with ``async for`` is never held whole; one awaited later (or read later by a
+  coroutine listener) has its unread body kept for it (client/response.py).
   It always settles, awaited before or after the events: the response (for CONNECT
   and 101, the head a ``connect``/``upgrade`` listener took); else the error the
   request emitted (a copy, client/awaiting.py); else, when the request closed with
@@ -69,7 +70,7 @@ from ..http.serialize import check_method, check_path
 from ..net.connect import connect_error
 from ..runtime import current_loop
 from .agent import Agent, global_agent
-from .awaiting import ResponseWaiter, collecting, raisable
+from .awaiting import ResponseWaiter, awaited, raisable
 from .outgoing import OutgoingRequest
 from .sockopts import SocketOptions
 from .port import connect_host, connect_port, host_field
@@ -134,7 +135,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
     def _settle(self, future):
         """Settle ``future`` from what the request came to."""
         if self._answered:
-            future.set_result(collecting(self.res))
+            future.set_result(awaited(self.res))
         elif self._failure is not None:
             future.set_exception(raisable(self._failure))
         else:
@@ -310,7 +311,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         """A parse or connection error: ``error`` (once), on a later loop turn, while the
         socket is the request's (Node's socket error and parse error listeners emit it
         until then; a body cut short is aborted as the socket closes, a complete one is kept).
-        A body collected for ``read()`` makes its reads raise it; with nobody listening
+        A body collected for ``read()`` (or awaited) makes its reads raise it; with nobody listening
         to ``error`` then, those reads are where it is reported."""
         res = self.res
         if res is None:
@@ -321,7 +322,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         # (a complete body not read yet, or one whose request body still goes out,
         # keeps the socket the request's: Node's request reports the error; the body
         # stays whole for its reader)
-        if res.collecting and not self.listener_count("error"):
+        if (res.awaited or res.collecting) and not self.listener_count("error"):
             return
         self._error(err, given=True)
 

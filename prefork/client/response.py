@@ -17,9 +17,9 @@ Rules:
   (within ``destroy()``, as Node's), its ``close``, then the request's (one destroyed
   complete but unread too).
 - ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
-- ``read()`` collects the body from the moment it (or the request's ``response()``) is
-  called (resuming a paused response); a response awaited through
-  ``await req.response()`` collects from its first byte.
+- ``read()`` collects the body from the moment it is called (resuming a paused
+  response); a response awaited through ``await req.response()`` keeps it for a reader
+  from its first byte (up to the high-water mark, as any taken response).
   It raises the parse or connection error that broke the body (``failure``), else
   ECONNRESET "aborted" for a body the connection's end cut short.
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
@@ -90,6 +90,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         self._errored = None  # Node's errored: the error the response was destroyed with
         self._body = None  # (chunks, [pending read() futures]) once collected for read()
         self.taken = False  # a 'response' listener or awaiter had it (set by the request)
+        self.awaited = False  # an awaiter had it: read() reports an error that breaks the body
         self._backlog = False  # the socket stopped reading for the kept chunks
         self._discarded = False  # kept chunks went past the mark with nobody to read them
         self.failure = None  # the parse or connection error that broke the body (set by the request)
@@ -118,11 +119,15 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         """The body's end from the protocol. ``end`` comes once the body has been read:
         at once when the response flows with nothing kept, or when nobody took it (Node
         dumps such a response); else when it is resumed and the kept chunks have gone
-        out. ``finished`` runs just before ``end``'s listeners."""
+        out. ``finished`` runs just before ``end``'s listeners. An awaited body, whole
+        before anyone read it (it is under the high-water mark), is collected for a
+        later ``read()`` and ends now: the socket is free for the agent's next request."""
         self._finished = finished
         self._end_pending = True
         if (self._flowing and not self._kept) or (self._flowing is None and not self.taken):
             self._emit_end()
+        elif self.awaited and self._flowing is None and self._body is None:
+            self.collect_body()
 
     def _emit_data(self, chunk):
         if self._decoder is not None:

@@ -211,6 +211,10 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self.loop.call_soon(self._deliver_pending)  # kept while paused
         return self
 
+    def is_paused(self):
+        """Node's ``readable.isPaused()``: ``pause()`` stopped reading until ``resume()``."""
+        return self._paused
+
     def pause(self):
         self._paused = True
         if self._reading:

@@ -1,0 +1,94 @@
+"""An awaited client response (``res = await prefork.get(...)``) keeps its body for a
+reader up to a high-water mark, then stops reading: a download streamed with
+``async for`` is never held whole, while a small body nobody has read yet still ends
+and frees its socket for the agent's next request.
+
+Real loopback sockets: an upstream thread of this process that writes a large body as
+fast as the client takes it, and prefork's own server for the keep-alive cases.
+"""
+
+import asyncio
+import socket
+import threading
+import time
+
+import prefork
+
+SIZE = 32 * 1024 * 1024
+
+
+def big_upstream():
+    """A server that answers one request with SIZE bytes; returns (listener, sent)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    sent = [0]
+
+    def run():
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % SIZE)
+            chunk = b"y" * 65536
+            try:
+                for _ in range(SIZE // len(chunk)):
+                    conn.sendall(chunk)
+                    sent[0] += len(chunk)
+            except OSError:
+                pass
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return listener, thread, sent
+
+
+async def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def test_an_awaited_response_nobody_reads_yet_stops_reading_then_streams_whole():
+    listener, thread, sent = big_upstream()
+
+    async def main():
+        res = await prefork.get(f"http://127.0.0.1:{listener.getsockname()[1]}/")
+        # nobody reads: the socket stops reading once the high-water mark is kept
+        await wait_until(lambda: res.socket.is_paused())
+        held = sent[0]
+        assert held < SIZE // 2  # the upstream is held back by the kernel's buffers
+        total = 0
+        async for chunk in res:
+            total += len(chunk)
+        return total
+
+    try:
+        assert asyncio.run(asyncio.wait_for(main(), 30)) == SIZE
+        thread.join(10)
+        assert sent[0] == SIZE
+    finally:
+        listener.close()
+
+
+def test_a_small_awaited_body_not_read_yet_frees_its_socket_and_reads_later():
+    async def main():
+        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
+        server.listen(0, "127.0.0.1")
+        port = server.address()["port"]
+        agent = prefork.Agent(keep_alive=True)
+        name = f"127.0.0.1:{port}"
+        try:
+            bodies = []
+            for size in (0, 10, 50000):
+                res = await prefork.get({"host": "127.0.0.1", "port": port, "path": f"/{size}", "agent": agent})
+                # not read: the whole body came, so the socket goes back to the agent
+                await wait_until(lambda: len(agent.free_sockets.get(name, ())) == 1)
+                bodies.append(len(await asyncio.wait_for(res.read(), 2)))
+            return bodies
+        finally:
+            agent.destroy()
+            server.close()
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == [0, 10, 50000]
