@@ -92,3 +92,45 @@ def test_a_small_awaited_body_not_read_yet_frees_its_socket_and_reads_later():
             server.close()
 
     assert asyncio.run(asyncio.wait_for(main(), 20)) == [0, 10, 50000]
+
+
+def test_read_with_a_limit_raises_past_it_and_stops_the_download():
+    listener, thread, sent = big_upstream()
+
+    async def main():
+        res = await prefork.get(f"http://127.0.0.1:{listener.getsockname()[1]}/")
+        try:
+            await res.read(limit=1 << 20)
+        except prefork.HTTPError as err:
+            return err.code, res.destroyed, res.socket.destroyed
+        raise AssertionError("read(limit) gave a body past its limit")
+
+    try:
+        assert asyncio.run(asyncio.wait_for(main(), 30)) == ("ERR_BODY_TOO_LARGE", True, True)
+        thread.join(10)
+        assert sent[0] < SIZE  # the upstream saw its client go
+    finally:
+        listener.close()
+
+
+def test_read_with_a_limit_gives_a_body_within_it():
+    async def main():
+        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
+        server.listen(0, "127.0.0.1")
+        port = server.address()["port"]
+        try:
+            sizes = []
+            for size in (0, 1000, 100000):
+                res = await prefork.get({"host": "127.0.0.1", "port": port, "path": f"/{size}"})
+                sizes.append(len(await res.read(limit=100000)))
+            res = await prefork.get({"host": "127.0.0.1", "port": port, "path": "/100001"})
+            await wait_until(lambda: res.complete)  # (the whole body came before the read)
+            try:
+                await res.read(limit=100000)
+            except prefork.HTTPError as err:
+                sizes.append(err.code)
+            return sizes
+        finally:
+            server.close()
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == [0, 1000, 100000, "ERR_BODY_TOO_LARGE"]

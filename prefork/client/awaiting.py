@@ -14,6 +14,8 @@ Rules:
   destroy's ``error`` has a listener and is not reported as unhandled.
 """
 
+from ..http.errors import HTTPError
+
 
 def awaited(res):
     """``res``, taken by an awaiter: its body is kept for a reader (``read()``, ``async
@@ -22,6 +24,24 @@ def awaited(res):
     that breaks it is raised by ``read()`` rather than reported unhandled."""
     res.taken = res.awaited = True
     return res
+
+
+def bound_read(res, future, taken, limit):
+    """``future`` (a ``res.read(limit)``'s, ``taken`` collected so far) fails with
+    ERR_BODY_TOO_LARGE once more than ``limit`` is collected; ``res`` is destroyed then
+    (its download stops). True when it failed at once."""
+    def watch(chunk=""):
+        nonlocal taken
+        taken += len(chunk)
+        if taken > limit and not future.done():
+            future.set_exception(HTTPError("ERR_BODY_TOO_LARGE", f"the response body is larger than {limit} bytes"))
+            res.destroy()
+    watch()
+    if future.done():
+        return True
+    res.on("data", watch)
+    future.add_done_callback(lambda _: res.off("data", watch))
+    return False
 
 
 def raisable(err):

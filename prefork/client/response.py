@@ -54,7 +54,7 @@ from collections import deque
 from ..emitter import Chunks, EventEmitter, pipe, unpipe
 from ..http.errors import Aborted, HTTPError
 from ..net.text import TextDecoder
-from .awaiting import raisable
+from .awaiting import bound_read, raisable
 from .fields import ResponseFields
 from .state import StreamState
 
@@ -332,13 +332,16 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         self._schedule_flow()
         return self
 
-    def read(self):
-        """An awaitable of the whole body; raises ECONNRESET if the connection ends first."""
+    def read(self, limit=None):
+        """An awaitable of the whole body; raises ECONNRESET if the connection ends first.
+        Past ``limit`` bytes: ERR_BODY_TOO_LARGE, and the response is destroyed."""
         future = asyncio.get_running_loop().create_future()
         if self._discarded:
             future.set_exception(_discarded())
             return future
         self.collect_body()
+        if limit is not None and bound_read(self, future, sum(map(len, self._body[0])), limit):
+            return future
         if self._ended or self._closed:
             self._settle_read(future)
         else:
