@@ -4,8 +4,9 @@ Rules:
 - Listeners run synchronously in registration order; an exception in a plain listener
   propagates to whoever called ``emit`` (as in Node). ``emit('error')`` with no
   listener logs the error instead of raising it.
-- A listener may be a coroutine function (``async def``): the coroutine it returns runs
-  as a task on the running asyncio loop. The task takes its first step on the next loop
+- A listener may be a coroutine function (``async def``, or one Cython or mypyc compiled:
+  any coroutine asyncio runs): the coroutine it returns runs as a task on the running
+  asyncio loop. The task takes its first step on the next loop
   turn, after the plain listeners of the same ``emit`` (their order is Node's). The
   emitter keeps a reference until the task is done.
 - ``Chunks`` is ``for await (const chunk of stream)`` for a body stream: ``async for``
@@ -37,6 +38,7 @@ Rules:
 
 import asyncio
 import logging
+from asyncio import iscoroutine
 import warnings
 from collections import deque
 from types import CoroutineType
@@ -281,12 +283,12 @@ class EventEmitter:
             return run_in(context, self.emit, event, *args)
         if len(listeners) == 1:
             result = listeners[0](*args)
-            if result is not None and type(result) is CoroutineType:
+            if result is not None and (type(result) is CoroutineType or iscoroutine(result)):
                 self._run_task(result, event, args)
         else:
             for listener in tuple(listeners):
                 result = listener(*args)
-                if result is not None and type(result) is CoroutineType:
+                if result is not None and (type(result) is CoroutineType or iscoroutine(result)):
                     self._run_task(result, event, args)
         return True
 

@@ -132,8 +132,15 @@ def converse(program, steps, window=0.5):
     program.sync()
     sock.close()
     # what the client's close sets off (a closing server's callback) is in the log: the
-    # program reads its commands on the loop that sees the FIN, so two round trips
-    # come after the FIN and whatever it scheduled for the next turn
-    program.sync()
-    program.sync()
+    # program reads its commands on the loop that sees the FIN, and what the FIN sets
+    # off may take a few loop turns (a socket's close, then the server's callback): round
+    # trips go on until three in a row add no event (a busy machine can put the FIN
+    # and a command in different turns)
+    quiet = 0
+    for _ in range(30):
+        seen = len(program.logged(start))
+        program.sync()
+        quiet = quiet + 1 if len(program.logged(start)) == seen else 0
+        if quiet == 3:
+            break
     return mask(bytes(data)), closed, program.logged(start)

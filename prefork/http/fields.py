@@ -98,11 +98,13 @@ class OutgoingFields:
             self.set_header("set-cookie", cookies)
         return self
 
-    def merge_fields(self, headers):
+    def merge_fields(self, headers, replacing=False):
         """Set the fields of ``headers``: a mapping (any, as Node takes any object), or
         Node's array forms, ``[[name, value], ...]`` or the flat raw list, where every
         pair is a line of the head, a repeated name too (a flat list must hold whole
-        pairs: ``ERR_INVALID_ARG_VALUE``)."""
+        pairs: ``ERR_INVALID_ARG_VALUE``). ``replacing`` (a server's ``write_head`` after
+        fields were set: Node's progressive API): every pair is a ``set_header``, so a
+        later pair of a name replaces an earlier one and a field set before."""
         if isinstance(headers, dict) or hasattr(headers, "keys"):  # any mapping, as Node takes any object
             for name, value in headers.items():
                 self.set_header(name, value)
@@ -117,6 +119,11 @@ class OutgoingFields:
             raise err
         else:
             pairs = zip(flat[0::2], flat[1::2])
+        if replacing:
+            for name, value in pairs:
+                if name:  # (Node skips an empty name here)
+                    self.set_header(name, value)
+            return
         seen = set()
         for name, value in pairs:
             key = name.lower() if isinstance(name, str) else name

@@ -11,14 +11,15 @@ _FIRST_WINS = frozenset((
 ))
 
 
-def add_repeated(headers, name, value, joins):
+def add_repeated(headers, name, value, joins, join_all=False):
     """Fold a repeated field ``name`` (lower-case, already in ``headers``) in as Node
     does: a value to join goes to ``joins`` ({name: [values]}), joined once by
     ``join_repeated`` when the head is whole (joining at each field was quadratic in a
-    head of thousands of repeats)."""
+    head of thousands of repeats). ``join_all`` (Node's ``joinDuplicateHeaders``): the
+    fields whose first value wins are joined too."""
     if name == "set-cookie":
         headers[name].append(value)
-    elif name not in _FIRST_WINS:
+    elif join_all or name not in _FIRST_WINS:
         parts = joins.get(name)
         if parts is None:
             joins[name] = [headers[name], value]
@@ -31,8 +32,9 @@ def join_repeated(headers, joins):
         headers[name] = ("; " if name == "cookie" else ", ").join(parts)
 
 
-def header_map(raw, pairs):
-    """Node's ``headers`` object from the first ``pairs`` raw pairs."""
+def header_map(raw, pairs, join_all=False):
+    """Node's ``headers`` object from the first ``pairs`` raw pairs (``join_all``: see
+    ``add_repeated``)."""
     headers = {}
     joins = {}
     for i in range(0, 2 * pairs, 2):
@@ -41,7 +43,7 @@ def header_map(raw, pairs):
         if name not in headers:
             headers[name] = [value] if name == "set-cookie" else value
         else:
-            add_repeated(headers, name, value, joins)
+            add_repeated(headers, name, value, joins, join_all)
     if joins:
         join_repeated(headers, joins)
     return headers

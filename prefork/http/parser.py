@@ -70,6 +70,7 @@ class RequestParser(MessageParser):
     headers = None
     _joins = None  # {name: [values]} of repeated fields, joined once the head is whole
     unique_host = False  # True: a second Host field is a parse error (RFC 9112 3.2), not Node's first-wins
+    join_all = False  # True: every repeated field is joined (Node's joinDuplicateHeaders)
 
     def _make_parser(self):
         return httptools.HttpRequestParser(self)
@@ -160,7 +161,7 @@ class RequestParser(MessageParser):
                 self._two_hosts()
             if self._joins is None:
                 self._joins = {}
-            add_repeated(headers, key, text, self._joins)
+            add_repeated(headers, key, text, self._joins, self.join_all)
         else:
             headers[key] = [text] if key == "set-cookie" else text
 

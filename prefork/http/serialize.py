@@ -206,12 +206,14 @@ def check_value(name, value):
         raise HeaderError("ERR_INVALID_CHAR", f"Invalid character in header content [{name!r}]")
 
 
-def header_lines(name, value):
+def header_lines(name, value, unique=None):
     """``Name: value\\r\\n`` lines; a list value gives one line per item, except a
-    ``Cookie`` list of two or more: one line, its items joined with "; " (as Node
-    writes it, a request's cookies being one field)."""
+    ``Cookie`` list of two or more, or the list of a name in ``unique`` (a set of
+    lower-case names: Node's ``uniqueHeaders``): one line, its items joined with "; "
+    (as Node writes it, a request's cookies being one field)."""
     if isinstance(value, (list, tuple)):
-        if len(value) > 1 and len(name) == 6 and name.lower() == "cookie":
+        if (len(value) > 1 and len(name) == 6 and name.lower() == "cookie") or \
+                (unique and name.lower() in unique):  # (an empty list too: one empty field, as Node's)
             return f"{name}: {'; '.join(map(str, value))}\r\n"
         return "".join(f"{name}: {item}\r\n" for item in value)
     return f"{name}: {value}\r\n"

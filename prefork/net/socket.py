@@ -215,6 +215,13 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         """Node's ``readable.isPaused()``: ``pause()`` stopped reading until ``resume()``."""
         return self._paused
 
+    def ref(self):
+        """Node's ``socket.ref()``: nothing to do (a worker's loop runs until the worker
+        stops, whatever its sockets); the socket, as Node returns it."""
+        return self
+
+    unref = ref  # (Node's ``unref()``: the same)
+
     def pause(self):
         self._paused = True
         if self._reading:

@@ -39,7 +39,6 @@ Rules (Node's, spec §2-§4):
 """
 
 import logging
-from asyncio import CancelledError
 from collections import deque
 from contextvars import copy_context
 from time import monotonic
@@ -48,7 +47,7 @@ from ..emitter import entered, run_in
 from ..http.errors import ParseError
 from ..http.parser import RequestParser
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
-from .dispatch import Dispatch, StopParsing, HeldRequest
+from .dispatch import FATAL, Dispatch, StopParsing, HeldRequest
 from .leaving import LeavingHTTP, continuation_head
 from .idling import Idling
 from .failures import Failures
@@ -118,7 +117,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             self._parse_error(err)
         except StopParsing:
             pass
-        except Exception:
+        except FATAL:
+            raise
+        except BaseException:
             log.exception("internal error on a connection; closing it")
             socket.destroy()
         finally:
@@ -162,10 +163,18 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         """The socket failed (a read or write error: EPIPE, ECONNRESET, a stalled send):
         ``clientError``, or the default answer; either way the socket is destroyed
         after it, as Node's is (a listener that leaves it would be told again at each
-        write, and the request's close would wait for a timeout)."""
+        write, and the request's close would wait for a timeout). The socket's own
+        ``error`` listeners (an application's) are told too, after ``clientError``, as
+        Node's server socket tells its listeners in the order they were added."""
+        socket = self.socket
         self._client_error(err)  # the socket reports none after it closed
-        if not self.socket.destroyed:
-            self.socket.destroy()
+        if socket.listener_count("error"):
+            try:
+                socket.emit("error", err)
+            except Exception:
+                log.exception("error in an 'error' listener of a socket")
+        if not socket.destroyed:
+            socket.destroy()
 
     def connection_lost(self, error):
         if self._half_close_timer is not None:
@@ -208,6 +217,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         parser.hold = self._hold_requests
         if server.unique_host_header:
             parser.unique_host = True
+        if server.join_duplicate_headers:
+            parser.join_all = True
         return parser
 
     def on_headers(self, method, url, version, raw, keep_alive, upgrade):
@@ -229,7 +240,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             kept = node_raw_header_pairs(pairs, cap)
             if kept < pairs:
                 raw = raw[:2 * kept]
-            headers = header_map(raw, node_header_map_pairs(kept, cap))
+            headers = header_map(raw, node_header_map_pairs(kept, cap), server.join_duplicate_headers)
         req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.last_activity)
         if headers is not self.parser.headers:
             req.all_headers = self.parser.headers  # (the map was cut)
@@ -273,9 +284,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
                     entered[0] = outer
             else:
                 run_in(context, self._dispatch, req, res, version)
-        except StopParsing:
+        except (StopParsing, *FATAL):
             raise
-        except (Exception, CancelledError) as exc:  # (a listener's CancelledError is its failure too)
+        except BaseException as exc:  # (a listener's CancelledError, GeneratorExit...: its failure too)
             self._listener_failed(res, exc)
 
     def _refuse_preface(self):
@@ -295,7 +306,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if req is not None:
             try:
                 req.push_body(body)
-            except Exception as exc:
+            except FATAL:
+                raise
+            except BaseException as exc:
                 self._listener_failed(self._res, exc)
             attached = self._attached
             if attached is not None and not attached.writable_finished:
@@ -336,7 +349,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             return
         try:
             req.push_end(trailers)
-        except Exception as exc:
+        except FATAL:
+            raise
+        except BaseException as exc:
             self._listener_failed(self._res, exc)
         if trailers:  # Node hands trailers over at the message's end and runs what is queued
             attached = self._attached

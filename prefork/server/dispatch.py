@@ -35,6 +35,11 @@ class StopParsing(Exception):
     """Stops parsing: the socket was destroyed inside a parser callback."""
 
 
+# what a listener raises that is not its failure: it ends the worker as it would any
+# program (any other BaseException, GeneratorExit or an app's own, is a failing listener)
+FATAL = (SystemExit, KeyboardInterrupt)
+
+
 class Dispatch:
     """Connection's dispatch methods (mixed into ``Connection``)."""
 
@@ -44,9 +49,9 @@ class Dispatch:
             self._holding = res
         try:
             run_in(req.context, self._dispatch, req, res, version)
-        except StopParsing:
+        except (StopParsing, *FATAL):
             raise
-        except Exception as exc:
+        except BaseException as exc:
             self._listener_failed(res, exc)
 
     def head_fixed(self, res):
@@ -89,7 +94,9 @@ class Dispatch:
             if held.complete and not held.req.upgrade:
                 try:
                     held.req.push_end(held.trailers)
-                except Exception as exc:
+                except FATAL:
+                    raise
+                except BaseException as exc:
                     if self.listener_failed(held.res, exc):
                         return
 

@@ -5,8 +5,9 @@ Rules:
 - Every option is a ``Server`` attribute of the same name; ``checked(options)`` gives
   the value of each (the defaults below for those not given).
 - An unknown option is a TypeError. Timeouts and ``max_header_size`` are numbers >= 0
-  (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE; ``max_header_size`` whole), and
-  ``require_host_header`` a bool, as Node checks them. Attributes set later are not
+  (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE; ``max_header_size`` whole),
+  ``require_host_header`` and ``join_duplicate_headers`` bools, as Node checks them, and
+  ``unique_headers`` a list of names (Node ignores any other value; a TypeError here). Attributes set later are not
   checked (Node checks them neither then nor at ``listen()``).
 - ``headers_timeout`` not given is Node's: 60 s, at most ``request_timeout`` (0 when
   that is 0); given, it may not exceed a ``request_timeout`` that is not 0.
@@ -33,6 +34,12 @@ DEFAULTS = {
     # Node's maxConnections: a connection accepted while this many are open (HTTP and
     # handed-off ones) is closed at once, with a 'drop' event (None or 0: no limit)
     "max_connections": None,
+    # Node's joinDuplicateHeaders: every repeated request field is joined with ", " in
+    # req.headers (by default some keep their first value, as Node's)
+    "join_duplicate_headers": False,
+    # Node's uniqueHeaders: names (any case) whose list value goes out as one field,
+    # its items joined with "; " (by default a list is one line per item)
+    "unique_headers": None,
 }
 
 # options Node checks at construction (not when set as attributes later): numbers >= 0
@@ -64,8 +71,13 @@ def checked(options):
     for name in _CHECKED_NUMBERS:
         if name in options:
             _check_number(name, options[name])
-    if "require_host_header" in options and not isinstance(options["require_host_header"], bool):
-        raise _arg_type_error("require_host_header", "bool", options["require_host_header"])
+    for name in ("require_host_header", "join_duplicate_headers"):
+        if name in options and not isinstance(options[name], bool):
+            raise _arg_type_error(name, "bool", options[name])
+    unique = options.get("unique_headers")
+    if unique is not None and (not isinstance(unique, (list, tuple, set, frozenset)) or
+                               not all(isinstance(name, str) for name in unique)):
+        raise _arg_type_error("unique_headers", "a list of header names", unique)
     values = {name: options.get(name, default) for name, default in DEFAULTS.items()}
     if "headers_timeout" not in options:  # Node's: at most 60 s, at most request_timeout
         values["headers_timeout"] = min(DEFAULTS["headers_timeout"], values["request_timeout"])

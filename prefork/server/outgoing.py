@@ -59,7 +59,7 @@ class OutgoingHead(OutgoingFields):
         if headers:
             saved = None if self._headers is None else dict(self._headers)
             try:
-                self.merge_fields(headers)
+                self.merge_fields(headers, replacing=saved is not None)
             except Exception:
                 self._headers = saved  # a bad field leaves the head as it was
                 raise
@@ -152,8 +152,11 @@ class OutgoingHead(OutgoingFields):
             self.status_message = serialize.reason_phrase(status)
         head = [serialize.status_line(status, self.status_message)]
         has_connection = has_length = has_te = has_date = has_keep_alive = False
+        unique = self._conn.server.unique_headers
+        if unique:
+            unique = {name.lower() for name in unique}
         for key, (name, value) in (headers or {}).items():
-            head.append(serialize.header_lines(name, value))
+            head.append(serialize.header_lines(name, value, unique))
             if key == "connection":
                 has_connection = True
                 if framing.asks_close(value):

@@ -39,11 +39,12 @@ from ..emitter import Chunks, EventEmitter, pipe, settle_on, unpipe
 from ..http.errors import Aborted, HTTPError
 from ..http.headers import distinct, header_map
 from ..net.text import TextDecoder
+from .readable import ReadableState
 
 _BODY_HIGH_WATER = 64 * 1024
 
 
-class IncomingMessage(EventEmitter):
+class IncomingMessage(ReadableState, EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
@@ -170,9 +171,6 @@ class IncomingMessage(EventEmitter):
         else:
             super().listener_failed(event, error, args)
 
-    def is_paused(self):
-        return self.readable_flowing is False
-
     def read(self, size=None):
         """Take the buffered body bytes (None when none); the read that finds the body
         drained after its last chunk brings ``end`` (on the next loop turn). With a
@@ -222,11 +220,6 @@ class IncomingMessage(EventEmitter):
             self._buffered_size = len(text)
         return self
 
-    @property
-    def readable_ended(self):
-        """``end`` was emitted (Node's ``readableEnded``)."""
-        return self._ended
-
     def _readable_soon(self):
         if not self._readable_due:
             self._readable_due = True
@@ -274,7 +267,8 @@ class IncomingMessage(EventEmitter):
         self.complete = True
         if raw_trailers:
             self._raw_trailers = raw_trailers
-            self._trailers = header_map(raw_trailers, len(raw_trailers) // 2)
+            self._trailers = header_map(raw_trailers, len(raw_trailers) // 2,
+                                        self._conn is not None and self._conn.server.join_duplicate_headers)
         flowing = self.readable_flowing
         if flowing is False:
             self._end_pending = True
@@ -343,7 +337,7 @@ class IncomingMessage(EventEmitter):
         if not self.complete or not self._consumed:
             self.abort()
             self.mark_closed(error=error, final=True)
-            self.socket.destroy()
+            self.socket.destroy(error)  # (its 'error' listeners get it, as Node's)
         else:
             self.mark_closed(error=error, final=True)
         return self
@@ -424,11 +418,13 @@ class IncomingMessage(EventEmitter):
                     self.resume()  # held for a coroutine that did not read it: discarded now (Node's dump)
                 return
             self.destroyed = True
+            if error is not None or (reset and self.aborted):
+                self.errored = error or Aborted()
             if self._events:
                 try:
                     # (a body read to its end is not aborted: no error, as Node's)
-                    if (reset and self.aborted or error is not None) and self.listener_count("error"):
-                        self.emit("error", error or Aborted())
+                    if self.errored is not None and self.listener_count("error"):
+                        self.emit("error", self.errored)
                     self.emit("close")
                 except Exception as exc:
                     self.listener_failed("close", exc, ())

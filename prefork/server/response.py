@@ -412,9 +412,12 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         """Node's ``res.destroy``: the socket goes, at once for the response on it; one
         waiting its turn behind pipelined ones destroys it when its turn comes (Node
         gives it its socket then), so the responses before it go out whole."""
+        if error is not None and self.errored is None:
+            self.errored = error
         if self._active or self._closed:
             self.socket.destroy(error)
         else:
             self.mark_closed()  # destroyed now (later writes are dropped, their callbacks still run)
             self._queued = [(error,)]  # and the socket goes when its turn comes
             self._queued_size = 0
+        return self

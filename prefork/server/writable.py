@@ -24,6 +24,13 @@ class WritableState:
 
     __slots__ = ()
 
+    errored = None  # Node's ``errored``: the error given to ``destroy(err)`` (set on the instance then)
+
+    @property
+    def closed(self):
+        """Node's ``closed``: from the response's ``close`` on (its ``destroyed``)."""
+        return self._closed
+
     # Node 20's ``writable``: an own property of the response set true at its making and
     # never changed (a stream's legacy flag); ``writable_ended`` and ``destroyed`` say more
     writable = True
