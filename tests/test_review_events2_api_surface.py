@@ -56,3 +56,18 @@ def test_api_surface_matches_node():
                 pass
     run_with_client(loop, client, server)
     assert events == expected
+
+
+def test_early_hints_link_checked_as_node_checks_it():
+    """Node's writeEarlyHints takes a Link value of the form ``<target>; param=value``
+    (a list of them is joined with ", ") and refuses any other with
+    ERR_INVALID_ARG_VALUE; a line end is refused where Node's pattern lets it by."""
+    import pytest
+    from prefork.http import serialize
+    assert serialize.early_hints({"link": ["</a>; rel=preload", '</b>; rel="preload"; as=style']}) == \
+        b'HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload, </b>; rel="preload"; as=style\r\n\r\n'
+    for bad, code in (("bad\r\n", "ERR_INVALID_ARG_VALUE"), ("", "ERR_INVALID_ARG_VALUE"),
+                      ("a; rel=preload", "ERR_INVALID_ARG_VALUE"), ("<a\r\nX: y>; rel=preload", "ERR_INVALID_CHAR")):
+        with pytest.raises(Exception) as info:
+            serialize.early_hints({"link": bad})
+        assert info.value.code == code, bad

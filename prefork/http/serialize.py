@@ -219,16 +219,24 @@ def header_lines(name, value, unique=None):
     return f"{name}: {value}\r\n"
 
 
+# a Link value as Node's writeEarlyHints takes it: <target> then ;-separated parameters
+_LINK = re.compile(r'<[^>]*>(?:[ \t\r\n]*;[ \t\r\n]*[^;"\s]+(?:=("?)[^;"\s]*\1)?)*\Z')
+
+
 def early_hints(hints):
     """The 103 head for ``hints`` (Node: no head at all without a ``link``)."""
     link = field_value(hints.get("link"))
     if link is None:
         return None
-    if isinstance(link, (list, tuple)):
-        link = ", ".join(link)
+    links = link if isinstance(link, (list, tuple)) else [link]
+    for item in links:
+        if not isinstance(item, str) or not _LINK.match(item):
+            raise HeaderError("ERR_INVALID_ARG_VALUE", "The argument 'hints' must be an array or string of "
+                              f"format \"</styles.css>; rel=preload; as=style\". Received {item!r}")
+    link = ", ".join(links)
     if not link:
         return None
-    check_value("link", link)
+    check_value("link", link)  # (a line end inside the <...>: the pattern lets it by)
     head = "HTTP/1.1 103 Early Hints\r\nLink: " + link + "\r\n"
     for key, value in hints.items():
         if key != "link":
