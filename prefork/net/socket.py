@@ -27,6 +27,10 @@ Rules:
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
 - A ``data`` listener that raises gets the socket destroyed (logged once).
+- ``resume()`` after a ``pause()`` asks the kernel for the socket's pending error first
+  (one ``SO_ERROR``): a peer that reset the connection while reading was paused fails
+  the socket then. (uvloop, given a reader on a socket whose peer's bytes and reset
+  both wait, calls it once and never again: the reset would go unseen.)
 - ``set_encoding`` (net/text.py) makes those ``data`` events ``str``; nothing is decoded
   while a protocol owns the socket.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -35,6 +39,7 @@ Rules:
 """
 
 import logging
+import os
 import socket as _socket
 from time import monotonic
 
@@ -203,8 +208,12 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
 
     # -- reading ---------------------------------------------------------------
     def resume(self):
-        self._paused = False
+        paused, self._paused = self._paused, False
         if not self._reading and self.readable and not self.destroyed:
+            error = paused and self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+            if error:
+                self._fail(socket_error(OSError(error, os.strerror(error)), "read"))
+                return self
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)
         if (self._pending or self._pending_end) and self.protocol is None and self.listener_count("data"):

@@ -61,6 +61,7 @@ log = logging.getLogger("prefork.server")
 
 class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
     _handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
+    deferred_for = None  # the message_start whose timeout the server's sweep put off once
 
     def __init__(self, server, socket):
         self.server = server

@@ -9,6 +9,9 @@ Rules:
   ``connections_checking_interval`` seconds, as Node does; ``close()`` stops it. A
   listener that raises while a connection is timed out gets that connection destroyed;
   the sweep goes on (one raising listener must not end the deadlines of every other).
+  A deadline passed while the peer's bytes wait unread (a loop that was busy) is put
+  off to the next sweep, once per message: bytes a loop never reads cannot keep a
+  connection for ever.
 - ``close()`` stops accepting, closes idle connections, and emits ``close`` once every
   tracked connection (hand-offs included) has ended; a ``close()`` on a server not
   listening waits for the same (its callback gets ERR_SERVER_NOT_RUNNING). In-flight keep-alive connections
@@ -257,8 +260,13 @@ class Server(Accepting, EventEmitter):
                     continue
                 age = now - conn.message_start
                 if ((headers_timeout > 0 and not conn.parser.headers_complete and age > headers_timeout)
-                        or (request_timeout > 0 and age > request_timeout)) \
-                        and not conn.socket.unread_input():  # (a busy loop: the next sweep looks again)
+                        or (request_timeout > 0 and age > request_timeout)):
+                    if conn.deferred_for != conn.message_start and conn.socket.unread_input():
+                        # a busy loop has not read the peer's bytes yet: the next sweep looks
+                        # again, once for this message (bytes a loop never reads, as uvloop's
+                        # dead reader after a reset, must not keep it for ever)
+                        conn.deferred_for = conn.message_start
+                        continue
                     conn.active = False
                     try:
                         conn.request_timed_out()
