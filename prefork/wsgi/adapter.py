@@ -225,8 +225,8 @@ class WSGIAdapter:
         else:
             self._busy = False
 
-    def environ(self, req, body):
-        return self.environs.environ(req, body)
+    def environ(self, req, body, early_hints=None):
+        return self.environs.environ(req, body, early_hints)
 
 
 def closing(socket):

@@ -3,7 +3,12 @@
 Rules:
 - What does not change on a connection (the peer, the local port, the ``wsgi.*`` keys,
   whether the peer's forwarding headers are trusted) is computed once per connection;
-  each request gets a copy of that base plus its own keys.
+  each request gets a copy of that base plus its own keys. The base holds every key a
+  request always sets, so that setting them grows no copy. What a request's fields
+  give (the ``HTTP_*`` keys, ``Host``'s name and port) is kept with those fields: the
+  next request on the connection with equal fields (a kept-alive client sends the same
+  ones again) copies it instead of mapping them again. Not when a field is repeated
+  (its value a list, which could change under the copy kept).
 - Header names map to their ``HTTP_*`` keys through a bounded cache (hostile clients
   cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values. A name with an
   ``_`` is dropped: ``X-Forwarded_For`` and ``X-Forwarded-For`` would both be
@@ -49,6 +54,10 @@ from ..net.proxy import TrustedSources
 
 _CACHE_LIMIT = 512
 _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+# the keys every request sets: in the base from the start, so that setting them adds
+# no key to a request's copy (which would grow its table past the base's)
+_PER_REQUEST = dict.fromkeys(("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "RAW_URI", "SERVER_PROTOCOL",
+                              "wsgi.input", "prefork.request", "wsgi.early_hints"))
 
 
 def _header_key(name):
@@ -84,6 +93,21 @@ def authority(host):
     return name, port
 
 
+class _Connection:
+    """What the environs of one connection's requests share: its base, whether its
+    peer is trusted, and the environ its last request's fields made (with those
+    fields), which a kept-alive client's next request, with the same fields, copies."""
+
+    __slots__ = ("base", "trusted", "headers", "environ", "forwarding")
+
+    def __init__(self, base, trusted):
+        self.base = base
+        self.trusted = trusted
+        self.headers = None  # the fields ``environ`` was made from (None: none kept)
+        self.environ = None
+        self.forwarding = False  # ``headers`` has forwarding fields the peer may set
+
+
 class EnvironBuilder:
     def __init__(self, *, root_path, url_scheme, forwarded_allow_ips, errors, multithread, file_wrapper):
         self.root_path = root_path
@@ -104,15 +128,15 @@ class EnvironBuilder:
         }
         self.keys = {}
         self.hosts = {}
-        self.bases = {}  # socket -> (base environ, peer trusted), dropped when the socket closes
+        self.connections = {}  # socket -> its _Connection, dropped when the socket closes
         self.server = None  # its max_headers_count (set by the adapter's setup)
 
     # -- per connection --------------------------------------------------------------------------
-    def base(self, socket):
-        entry = self.bases.get(socket)
+    def connection(self, socket):
+        entry = self.connections.get(socket)
         if entry is None:
-            entry = self.bases[socket] = self._connection(socket)
-            socket.once("close", lambda _had_error=False: self.bases.pop(socket, None))
+            entry = self.connections[socket] = self._connection(socket)
+            socket.once("close", lambda _had_error=False: self.connections.pop(socket, None))
         return entry
 
     def _connection(self, socket):
@@ -127,12 +151,18 @@ class EnvironBuilder:
         base["REMOTE_PORT"] = "" if port is None else str(port)  # (0 from a PROXY header too)
         if socket.encrypted:
             base["wsgi.url_scheme"] = "https"
-        return base, self.trusted.allows_socket(socket)
+        base.update(_PER_REQUEST)
+        return _Connection(base, self.trusted.allows_socket(socket))
 
     # -- per request ------------------------------------------------------------------------------
-    def environ(self, req, body):
-        base, trusted = self.bases.get(req.socket) or self.base(req.socket)
-        environ = base.copy()
+    def environ(self, req, body, early_hints=None):
+        """The environ of ``req`` (``wsgi.input`` is ``body``, ``wsgi.early_hints`` the call's)."""
+        conn = self.connections.get(req.socket) or self.connection(req.socket)
+        headers = req.headers
+        if headers == conn.headers:  # the fields of the connection's last request again
+            environ = conn.environ.copy()
+        else:
+            environ = self._from_fields(conn, headers)
         url = req.url
         if "#" in url:  # a fragment is no part of the path or the query
             url = url.partition("#")[0]
@@ -161,33 +191,10 @@ class EnvironBuilder:
         environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version
         environ["wsgi.input"] = body
         environ["prefork.request"] = req
-        headers = req.headers
-        keys = self.keys
-        for name, value in headers.items():
-            key = keys.get(name)
-            if key is None:
-                key = _header_key(name)
-                if len(keys) < _CACHE_LIMIT:
-                    keys[name] = key
-            if not key:
-                continue
-            if value.__class__ is list:
-                value = ", ".join(value)
-            environ[key] = value
-        host = headers.get("host")
-        if target_authority is not None and self._target_host(environ, scheme, target_authority):
-            pass  # the absolute-form target's host, not Host's (module rules)
-        elif host:
-            split = self.hosts.get(host)
-            if split is None:
-                split = authority(host)
-                if len(self.hosts) < _CACHE_LIMIT:
-                    self.hosts[host] = split
-            if split:  # (a Host that is no authority leaves the local address)
-                environ["SERVER_NAME"] = split[0]
-                environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
-        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers) \
-                and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
+        environ["wsgi.early_hints"] = early_hints
+        if target_authority is not None:
+            self._target_host(environ, scheme, target_authority)  # not Host's (module rules)
+        if conn.forwarding and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
             self._forwarded(req, headers, environ)
         if not environ["SERVER_PORT"]:
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
@@ -198,6 +205,40 @@ class EnvironBuilder:
             elif body.length is not None and "transfer-encoding" in fields:
                 environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
         return environ
+
+    def _from_fields(self, conn, headers):
+        """The connection's base with what the request's fields give (``HTTP_*``, the
+        ``Host``'s name and port), kept on ``conn`` for the next request with the same
+        fields; a copy of it to complete."""
+        environ = conn.base.copy()
+        keys = self.keys
+        kept = True
+        for name, value in headers.items():
+            key = keys.get(name)
+            if key is None:
+                key = _header_key(name)
+                if len(keys) < _CACHE_LIMIT:
+                    keys[name] = key
+            if not key:
+                continue
+            if value.__class__ is list:
+                value = ", ".join(value)
+                kept = False  # (a list could change under the copy kept)
+            environ[key] = value
+        host = headers.get("host")
+        if host:
+            split = self.hosts.get(host)
+            if split is None:
+                split = authority(host)
+                if len(self.hosts) < _CACHE_LIMIT:
+                    self.hosts[host] = split
+            if split:  # (a Host that is no authority leaves the local address)
+                environ["SERVER_NAME"] = split[0]
+                environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
+        conn.forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
+        conn.headers = headers.copy() if kept else None  # (a copy: an app may change the request's)
+        conn.environ = environ
+        return environ.copy()
 
     @staticmethod
     def _target_host(environ, scheme, target):

@@ -193,8 +193,7 @@ class LoopCall(FileSending):
         try:
             adapter = self.adapter
             try:
-                environ = adapter.environs.environ(self.req, self.body)
-                environ["wsgi.early_hints"] = self.early_hints
+                environ = adapter.environs.environ(self.req, self.body, self.early_hints)
                 iterable = self.iterable = adapter.app(environ, self.start_response)
                 kind = iterable.__class__
                 res = self.res
