@@ -98,7 +98,7 @@ class _Connection:
     peer is trusted, and the environ its last request's fields made (with those
     fields), which a kept-alive client's next request, with the same fields, copies."""
 
-    __slots__ = ("base", "trusted", "headers", "environ", "forwarding")
+    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual")
 
     def __init__(self, base, trusted):
         self.base = base
@@ -106,6 +106,7 @@ class _Connection:
         self.headers = None  # the fields ``environ`` was made from (None: none kept)
         self.environ = None
         self.forwarding = False  # ``headers`` has forwarding fields the peer may set
+        self.unusual = False  # ``headers`` has those or a Transfer-Encoding (EnvironBuilder._unusual)
 
 
 class EnvironBuilder:
@@ -194,7 +195,15 @@ class EnvironBuilder:
         environ["wsgi.early_hints"] = early_hints
         if target_authority is not None:
             self._target_host(environ, scheme, target_authority)  # not Host's (module rules)
-        if conn.forwarding and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
+        if conn.unusual or req.all_headers is not headers:
+            self._unusual(req, body, environ, conn.forwarding)
+        return environ
+
+    def _unusual(self, req, body, environ, forwarding):
+        """What forwarding fields, a chunked body or a field map cut at
+        ``max_headers_count`` add to a request's environ."""
+        headers = req.headers
+        if forwarding and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
             self._forwarded(req, headers, environ)
         if not environ["SERVER_PORT"]:
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
@@ -204,7 +213,6 @@ class EnvironBuilder:
                 environ["CONTENT_LENGTH"] = fields["content-length"]  # a field past max_headers_count's cut
             elif body.length is not None and "transfer-encoding" in fields:
                 environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
-        return environ
 
     def _from_fields(self, conn, headers):
         """The connection's base with what the request's fields give (``HTTP_*``, the
@@ -235,7 +243,11 @@ class EnvironBuilder:
             if split:  # (a Host that is no authority leaves the local address)
                 environ["SERVER_NAME"] = split[0]
                 environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
-        conn.forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
+        forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
+        conn.forwarding = forwarding
+        conn.unusual = forwarding or "transfer-encoding" in headers
+        if not forwarding and not environ["SERVER_PORT"]:  # (else the forwarded scheme's, per request)
+            environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
         conn.headers = headers.copy() if kept else None  # (a copy: an app may change the request's)
         conn.environ = environ
         return environ.copy()
