@@ -51,13 +51,15 @@ from .. import __version__
 from ..http.forwarded import forwarded_client, forwarded_proto
 from ..http.headers import map_is_cut
 from ..net.proxy import TrustedSources
+from .streams import EMPTY_INPUT
 
 _CACHE_LIMIT = 512
 _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 # the keys every request sets: in the base from the start, so that setting them adds
 # no key to a request's copy (which would grow its table past the base's)
 _PER_REQUEST = dict.fromkeys(("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "RAW_URI", "SERVER_PROTOCOL",
-                              "wsgi.input", "prefork.request", "wsgi.early_hints"))
+                              "prefork.request", "wsgi.early_hints"))
+_PER_REQUEST["wsgi.input"] = EMPTY_INPUT  # a request without a body keeps it
 
 
 def _header_key(name):
@@ -189,8 +191,10 @@ class EnvironBuilder:
         environ["QUERY_STRING"] = query
         environ["RAW_URI"] = req.url
         version = req.http_version
-        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version
-        environ["wsgi.input"] = body
+        # (compared before the table: the parser's version is a new str, whose hash is not made yet)
+        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else _PROTOCOLS.get(version) or "HTTP/" + version
+        if body is not EMPTY_INPUT:  # (the base's)
+            environ["wsgi.input"] = body
         environ["prefork.request"] = req
         environ["wsgi.early_hints"] = early_hints
         if target_authority is not None:
