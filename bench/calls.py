@@ -1,5 +1,8 @@
 """Python-level calls per keep-alive hello request of the event server, in process.
 
+With ``--interface wsgi`` the server runs bench/apps.py's WSGI app through the WSGI
+adapter (``threads = 1``, as a worker plugs it in) instead of an events handler.
+
 The server runs on its own loop thread; this thread sends one request at a time on one
 keep-alive connection. ``sys.setprofile`` on the loop thread counts every call (Python
 functions and builtins) made between two points; the difference between runs of N and
@@ -7,7 +10,7 @@ functions and builtins) made between two points; the difference between runs of 
 table for the same run instead.
 
 Usage: python3 bench/calls.py [--requests N] [--variant bare|defaults] [--loop asyncio|uvloop]
-                              [--profile] [--top K]
+                              [--interface events|wsgi] [--profile] [--opcodes] [--top K]
 """
 
 import argparse
@@ -29,6 +32,9 @@ from prefork.runtime import new_event_loop  # noqa: E402
 from prefork.settings import BY_NAME, DEFAULT_ACCESS_FORMAT  # noqa: E402
 from prefork.worker import SERVER_KNOBS  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apps  # noqa: E402
+
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 BODY = b"Hello, World!"
 
@@ -37,11 +43,16 @@ class Rig:
     """An event server on a loop thread; ``variant`` 'defaults' adds the access log (to a
     temporary file, flushed only by size) and the metrics, as a worker sets them up."""
 
-    def __init__(self, variant="bare", loop="asyncio"):
+    def __init__(self, variant="bare", loop="asyncio", interface="events"):
         self.loop = new_event_loop(loop)
         # the server's knobs at the daemon's defaults, as a worker makes its server
-        self.server = prefork.create_server(lambda req, res: res.end(BODY), loop=self.loop,
-                                            **{knob: BY_NAME[knob].default for knob in SERVER_KNOBS})
+        knobs = {knob: BY_NAME[knob].default for knob in SERVER_KNOBS}
+        if interface == "wsgi":
+            from prefork.wsgi import WSGIAdapter
+            self.server = prefork.create_server(loop=self.loop, **knobs)
+            WSGIAdapter(apps.wsgi).setup(self.server)
+        else:
+            self.server = prefork.create_server(lambda req, res: res.end(BODY), loop=self.loop, **knobs)
         self.access = None
         if variant == "defaults":
             self.tmp = tempfile.mkdtemp(prefix="prefork-calls-")
@@ -122,8 +133,8 @@ class Rig:
             self.access.close()
 
 
-def calls_per_request(variant="bare", loop="asyncio", count=200, by_function=None):
-    rig = Rig(variant, loop)
+def calls_per_request(variant="bare", loop="asyncio", count=200, by_function=None, interface="events"):
+    rig = Rig(variant, loop, interface)
     try:
         rig.requests(20)  # warm: the Date line, the first-request paths
         one = rig.counted(count)
@@ -138,12 +149,13 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--variant", default="bare", choices=("bare", "defaults"))
     parser.add_argument("--loop", default="asyncio")
+    parser.add_argument("--interface", default="events", choices=("events", "wsgi"))
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--opcodes", action="store_true", help="bytecodes executed per function")
     parser.add_argument("--top", type=int, default=60)
     args = parser.parse_args()
     if args.profile:
-        rig = Rig(args.variant, args.loop)
+        rig = Rig(args.variant, args.loop, args.interface)
         rig.requests(20)
         prof = cProfile.Profile()
         rig.on_loop(prof.enable)
@@ -156,7 +168,7 @@ def main():
         stats.sort_stats("tottime").print_stats(args.top)
         return
     if args.opcodes:
-        rig = Rig(args.variant, args.loop)
+        rig = Rig(args.variant, args.loop, args.interface)
         rig.requests(20)
         counts = collections.Counter()
         rig.opcodes(args.requests, counts)
@@ -166,8 +178,8 @@ def main():
             print(f"{n / args.requests:8.1f}  {name}")
         return
     by_function = collections.Counter()
-    per = calls_per_request(args.variant, args.loop, args.requests, by_function)
-    print(f"{args.variant} on {args.loop}: {per:.2f} calls/request")
+    per = calls_per_request(args.variant, args.loop, args.requests, by_function, args.interface)
+    print(f"{args.interface} {args.variant} on {args.loop}: {per:.2f} calls/request")
     for name, n in sorted(by_function.items(), key=lambda kv: -kv[1])[:args.top]:
         print(f"{n / (2 * args.requests):8.2f}  {name}")
 

@@ -34,6 +34,7 @@ from collections import deque
 from ..server.replies import refuse
 from .environ import EnvironBuilder
 from .body import answer_failure
+from .head import WholeHeads
 from .response import LoopCall
 from .sending import HeldBytes
 from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
@@ -125,7 +126,7 @@ class WSGIAdapter:
         self.timeout = timeout
         self.errors = Errors()
         self.statuses = {}  # WSGI status line -> (code, reason)
-        self.blocks = {}  # header list -> (HeaderBlock, Content-Length) for whole bodies
+        self.heads = WholeHeads(self.statuses)  # the heads of whole bodies, kept by status and header list
         self.environs = EnvironBuilder(root_path=self.root_path, url_scheme=url_scheme,
                                        forwarded_allow_ips=self.forwarded_allow_ips, errors=self.errors,
                                        multithread=self.threads > 1, file_wrapper=FileWrapper)
@@ -225,8 +226,8 @@ class WSGIAdapter:
         else:
             self._busy = False
 
-    def environ(self, req, body):
-        return self.environs.environ(req, body)
+    def environ(self, req, body, early_hints=None):
+        return self.environs.environ(req, body, early_hints)
 
 
 def closing(socket):

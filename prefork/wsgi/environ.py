@@ -3,7 +3,12 @@
 Rules:
 - What does not change on a connection (the peer, the local port, the ``wsgi.*`` keys,
   whether the peer's forwarding headers are trusted) is computed once per connection;
-  each request gets a copy of that base plus its own keys.
+  each request gets a copy of that base plus its own keys. The base holds every key a
+  request always sets, so that setting them grows no copy. What a request's fields
+  give (the ``HTTP_*`` keys, ``Host``'s name and port) is kept with those fields: the
+  next request on the connection with equal fields (a kept-alive client sends the same
+  ones again) copies it instead of mapping them again. Not when a field is repeated
+  (its value a list, which could change under the copy kept).
 - Header names map to their ``HTTP_*`` keys through a bounded cache (hostile clients
   cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values. A name with an
   ``_`` is dropped: ``X-Forwarded_For`` and ``X-Forwarded-For`` would both be
@@ -46,9 +51,15 @@ from .. import __version__
 from ..http.forwarded import forwarded_client, forwarded_proto
 from ..http.headers import map_is_cut
 from ..net.proxy import TrustedSources
+from .streams import EMPTY_INPUT
 
 _CACHE_LIMIT = 512
 _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+# the keys every request sets: in the base from the start, so that setting them adds
+# no key to a request's copy (which would grow its table past the base's)
+_PER_REQUEST = dict.fromkeys(("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "RAW_URI", "SERVER_PROTOCOL",
+                              "prefork.request", "wsgi.early_hints"))
+_PER_REQUEST["wsgi.input"] = EMPTY_INPUT  # a request without a body keeps it
 
 
 def _header_key(name):
@@ -84,6 +95,22 @@ def authority(host):
     return name, port
 
 
+class _Connection:
+    """What the environs of one connection's requests share: its base, whether its
+    peer is trusted, and the environ its last request's fields made (with those
+    fields), which a kept-alive client's next request, with the same fields, copies."""
+
+    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual")
+
+    def __init__(self, base, trusted):
+        self.base = base
+        self.trusted = trusted
+        self.headers = None  # the fields ``environ`` was made from (None: none kept)
+        self.environ = None
+        self.forwarding = False  # ``headers`` has forwarding fields the peer may set
+        self.unusual = False  # ``headers`` has those or a Transfer-Encoding (EnvironBuilder._unusual)
+
+
 class EnvironBuilder:
     def __init__(self, *, root_path, url_scheme, forwarded_allow_ips, errors, multithread, file_wrapper):
         self.root_path = root_path
@@ -104,15 +131,15 @@ class EnvironBuilder:
         }
         self.keys = {}
         self.hosts = {}
-        self.bases = {}  # socket -> (base environ, peer trusted), dropped when the socket closes
+        self.connections = {}  # socket -> its _Connection, dropped when the socket closes
         self.server = None  # its max_headers_count (set by the adapter's setup)
 
     # -- per connection --------------------------------------------------------------------------
-    def base(self, socket):
-        entry = self.bases.get(socket)
+    def connection(self, socket):
+        entry = self.connections.get(socket)
         if entry is None:
-            entry = self.bases[socket] = self._connection(socket)
-            socket.once("close", lambda _had_error=False: self.bases.pop(socket, None))
+            entry = self.connections[socket] = self._connection(socket)
+            socket.once("close", lambda _had_error=False: self.connections.pop(socket, None))
         return entry
 
     def _connection(self, socket):
@@ -127,12 +154,18 @@ class EnvironBuilder:
         base["REMOTE_PORT"] = "" if port is None else str(port)  # (0 from a PROXY header too)
         if socket.encrypted:
             base["wsgi.url_scheme"] = "https"
-        return base, self.trusted.allows_socket(socket)
+        base.update(_PER_REQUEST)
+        return _Connection(base, self.trusted.allows_socket(socket))
 
     # -- per request ------------------------------------------------------------------------------
-    def environ(self, req, body):
-        base, trusted = self.bases.get(req.socket) or self.base(req.socket)
-        environ = base.copy()
+    def environ(self, req, body, early_hints=None):
+        """The environ of ``req`` (``wsgi.input`` is ``body``, ``wsgi.early_hints`` the call's)."""
+        conn = self.connections.get(req.socket) or self.connection(req.socket)
+        headers = req.headers
+        if headers == conn.headers:  # the fields of the connection's last request again
+            environ = conn.environ.copy()
+        else:
+            environ = self._from_fields(conn, headers)
         url = req.url
         if "#" in url:  # a fragment is no part of the path or the query
             url = url.partition("#")[0]
@@ -158,11 +191,40 @@ class EnvironBuilder:
         environ["QUERY_STRING"] = query
         environ["RAW_URI"] = req.url
         version = req.http_version
-        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(version) or "HTTP/" + version
-        environ["wsgi.input"] = body
+        # (compared before the table: the parser's version is a new str, whose hash is not made yet)
+        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else _PROTOCOLS.get(version) or "HTTP/" + version
+        if body is not EMPTY_INPUT:  # (the base's)
+            environ["wsgi.input"] = body
         environ["prefork.request"] = req
+        environ["wsgi.early_hints"] = early_hints
+        if target_authority is not None:
+            self._target_host(environ, scheme, target_authority)  # not Host's (module rules)
+        if conn.unusual or req.all_headers is not headers:
+            self._unusual(req, body, environ, conn.forwarding)
+        return environ
+
+    def _unusual(self, req, body, environ, forwarding):
+        """What forwarding fields, a chunked body or a field map cut at
+        ``max_headers_count`` add to a request's environ."""
         headers = req.headers
+        if forwarding and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
+            self._forwarded(req, headers, environ)
+        if not environ["SERVER_PORT"]:
+            environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
+        if "CONTENT_LENGTH" not in environ:
+            fields = req.all_headers
+            if fields is not headers and "content-length" in fields:
+                environ["CONTENT_LENGTH"] = fields["content-length"]  # a field past max_headers_count's cut
+            elif body.length is not None and "transfer-encoding" in fields:
+                environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
+
+    def _from_fields(self, conn, headers):
+        """The connection's base with what the request's fields give (``HTTP_*``, the
+        ``Host``'s name and port), kept on ``conn`` for the next request with the same
+        fields; a copy of it to complete."""
+        environ = conn.base.copy()
         keys = self.keys
+        kept = True
         for name, value in headers.items():
             key = keys.get(name)
             if key is None:
@@ -173,11 +235,10 @@ class EnvironBuilder:
                 continue
             if value.__class__ is list:
                 value = ", ".join(value)
+                kept = False  # (a list could change under the copy kept)
             environ[key] = value
         host = headers.get("host")
-        if target_authority is not None and self._target_host(environ, scheme, target_authority):
-            pass  # the absolute-form target's host, not Host's (module rules)
-        elif host:
+        if host:
             split = self.hosts.get(host)
             if split is None:
                 split = authority(host)
@@ -186,18 +247,14 @@ class EnvironBuilder:
             if split:  # (a Host that is no authority leaves the local address)
                 environ["SERVER_NAME"] = split[0]
                 environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
-        if trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers) \
-                and not map_is_cut(req.raw_headers, self.server and self.server.max_headers_count):
-            self._forwarded(req, headers, environ)
-        if not environ["SERVER_PORT"]:
+        forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
+        conn.forwarding = forwarding
+        conn.unusual = forwarding or "transfer-encoding" in headers
+        if not forwarding and not environ["SERVER_PORT"]:  # (else the forwarded scheme's, per request)
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"
-        if "CONTENT_LENGTH" not in environ:
-            fields = req.all_headers
-            if fields is not headers and "content-length" in fields:
-                environ["CONTENT_LENGTH"] = fields["content-length"]  # a field past max_headers_count's cut
-            elif body.length is not None and "transfer-encoding" in fields:
-                environ["CONTENT_LENGTH"] = str(body.length)  # a chunked body, read whole already
-        return environ
+        conn.headers = headers.copy() if kept else None  # (a copy: an app may change the request's)
+        conn.environ = environ
+        return environ.copy()
 
     @staticmethod
     def _target_host(environ, scheme, target):

@@ -118,7 +118,8 @@ def whole_block(headers, blocks):
     """``(block, content_length)`` for a whole body's head: the fields ``apply_head``
     would set, as a ``HeaderBlock`` without the Content-Length (whose value, or None,
     comes apart); ``(None, None)`` when the list needs the field-by-field path (a
-    Connection or Date, a repeated Content-Length). Kept in ``blocks`` by the list."""
+    Connection or Date, a repeated Content-Length). Kept in ``blocks`` by the list
+    (its ``key``, None when a name or value is not hashable: not kept)."""
     try:
         key = tuple(headers)
         entry = blocks.get(key)
@@ -147,7 +148,37 @@ def whole_block(headers, blocks):
             if len(blocks) >= _BLOCKS_KEPT:
                 blocks.clear()
             blocks[key] = entry
-    return entry
+    return entry, key is not None
+
+
+class WholeHeads:
+    """The heads of whole bodies (lists and tuples), by status line and header list:
+    ``get`` gives ``(code, reason, block, length)``, ``block`` and ``length`` as
+    ``whole_block`` has them but the length an ``int`` (-1 when it is not the decimal
+    form of one: such a body goes field by field, whose rules judge it). The last head
+    asked for is kept apart, compared before any hashing: an app gives the same head
+    for most of its answers."""
+
+    __slots__ = ("statuses", "blocks", "status", "headers", "entry")
+
+    def __init__(self, statuses):
+        self.statuses = statuses  # status line -> (code, reason), shared with apply_head
+        self.blocks = {}  # header list (a tuple) -> (HeaderBlock, Content-Length)
+        self.status = self.headers = self.entry = None  # the last head asked for (a copy of its list)
+
+    def get(self, status, headers):
+        """The head for ``status`` and ``headers``; raises what ``parse_status`` then
+        ``whole_block`` raise for them."""
+        if headers == self.headers and status == self.status and status.__class__ is str:
+            return self.entry
+        code, reason = parse_status(status, self.statuses)  # first, as apply_head
+        (block, length), kept = whole_block(headers, self.blocks)
+        if length is not None:
+            length = int(length) if length.isascii() and length.isdigit() and str(int(length)) == length else -1
+        entry = (code, reason, block, length)
+        if kept and status.__class__ is str:
+            self.status, self.headers, self.entry = status, list(headers), entry
+        return entry
 
 
 def early_hints(headers):

@@ -74,7 +74,7 @@ from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks f
 
 from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, kept_to, over_length,
                    promised_length, under_length)
-from .head import apply_head, early_hints, not_bytes, parse_status, whole_block
+from .head import apply_head, early_hints, not_bytes
 from .sending import FileSending, StallWatch
 from .spill import Spill, pushes_back, push_out
 from .pipe import ClientDisconnected, call_over
@@ -193,8 +193,7 @@ class LoopCall(FileSending):
         try:
             adapter = self.adapter
             try:
-                environ = adapter.environs.environ(self.req, self.body)
-                environ["wsgi.early_hints"] = self.early_hints
+                environ = adapter.environs.environ(self.req, self.body, self.early_hints)
                 iterable = self.iterable = adapter.app(environ, self.start_response)
                 kind = iterable.__class__
                 res = self.res
@@ -203,16 +202,16 @@ class LoopCall(FileSending):
                     data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
                     if data.__class__ is not bytes and not isinstance(data, bytes):
                         raise not_bytes(data)
-                    if self.status is None:
+                    status = self.status
+                    if status is None:
                         raise AssertionError("the app returned before calling start_response")
                     method = self.req.method
                     if method != "HEAD":
-                        code, reason = parse_status(self.status, adapter.statuses)  # first, as apply_head
-                        block, length = whole_block(self.headers, adapter.blocks)
+                        code, reason, block, length = adapter.heads.get(status, self.headers)
                         # the response writes a Content-Length itself only for a client
                         # that reads chunked (HTTP/1.0's keeps the app's, or none; a
                         # 304's, the representation's, is the app's)
-                        if block is not None and (length is None or (length == str(len(data)) and res.can_chunk
+                        if block is not None and (length is None or (length == len(data) and res.can_chunk
                                                                      and code != 304)):
                             res.end_with(code, block, data, reason)
                             if len(data) > WHOLE_WAITS and self._waits_out():

@@ -109,8 +109,7 @@ class ThreadedCalls:
         if body.__class__ is BodyPipe and not body.when_ready(partial(self._ready, call)):
             self.awaiting.add(call)
             return  # no thread until its body is in (or 256 KiB of it): a stalled upload holds none
-        environ = call.environ = self.adapter.environs.environ(call.req, call.body)
-        environ["wsgi.early_hints"] = call.early_hints
+        call.environ = self.adapter.environs.environ(call.req, call.body, call.early_hints)
         call.queued_at = monotonic()
         self.running.add(call)
         self.queued.append(call)
