@@ -21,9 +21,9 @@ Rules:
   ``incoming.py``): the socket stops reading meanwhile (``yielding``).
 - Received messages wait in the ``Inbox`` for ``receive()``; while it is full (by
   count or by bytes, see ``inbox.py``) the socket stops reading until the app catches
-  up. A message over ``max_size`` bytes (text counted in UTF-8 bytes; compressed ones
-  as they inflate, see ``deflate.py``) closes the connection with 1009. After ``websocket.disconnect``,
-  ``receive()`` answers it again at once.
+  up. A message over ``max_size`` bytes (text counted in UTF-8 bytes; compressed ones as they
+  inflate, see ``deflate.py``) closes with 1009, the same reason either way. After
+  ``websocket.disconnect``, ``receive()`` answers it again at once.
 - Pings are answered with pongs while the connection is open (after the server's
   close frame, a ping is dropped: the client's close echo follows); while a pong
   waits in a socket buffer over its high-water mark (the client is not reading), the
@@ -36,21 +36,19 @@ Rules:
   So do the HTTP answers sent in place of the handshake (a refusal, the 403, a
   denial, the 500): a client that keeps its end open holds no descriptor.
   ``websocket.close`` from the app sends the close frame and ends the socket; the
-  client's echo completes it, or ``close_timeout`` seconds from the close frame (not
-  an idle time: a client that goes on sending without echoing is cut there). A socket lost without a close
-  frame gives code 1006.
-- ``send()`` after the connection is gone raises ``ClientDisconnected`` (an
-  ``OSError``, spec_version 2.4); ``send()`` (a denial's body too) waits for ``drain``
-  while the socket's buffer is over its high-water mark. An app may send from several tasks at once:
-  every send waiting is woken by the ``drain`` (or the close). A payload that is
-  neither bytes-like nor ``str`` text raises TypeError in the app.
+  client's echo completes it, or ``close_timeout`` seconds from the close frame (not an
+  idle time: a client that goes on sending without echoing is cut there). A socket lost
+  without a close frame gives code 1006.
+- ``send()`` after the connection is gone raises ``ClientDisconnected`` (an ``OSError``,
+  spec_version 2.4); ``send()`` (a denial's body too) waits for ``drain`` while the socket's
+  buffer is over its high-water mark; every send waiting (an app may send from several tasks)
+  is woken by the ``drain`` or the close. A payload neither bytes-like nor ``str`` raises TypeError.
 - ``shutdown()`` (the worker drains) closes an open session with 1012, and so does an
   app task the stopping worker cancels; a session accepted while the server drains (its
   handshake came on a connection still held) is closed with 1012 at its accept.
-- When the socket closes, the session is one access log line (``server.reply_observer``),
-  as nginx logs one: the handshake's request, the status it was answered with (101, or
-  the refusal's, the 403, the denial's, the 500), the bytes sent after a 101's head, and
-  the time from the request to the close.
+- When the socket closes, the session is one access log line (``server.reply_observer``,
+  as nginx logs one): the handshake's request, its status (101, the refusal's, the 403,
+  the denial's, the 500), the bytes sent after a 101's head, the time to the close.
 """
 
 import logging
@@ -74,6 +72,7 @@ from .waiters import park, wake_all
 log = logging.getLogger("prefork.asgi")
 
 _CONNECTING_HIGH = 64 * 1024  # bytes kept from a client that sends before the accept
+_TOO_BIG = "Message exceeds the maximum size ({} bytes)"  # the reason of a 1009
 
 
 class ClientDisconnected(OSError):
@@ -166,7 +165,7 @@ class WebSocketSession:
         self.socket.destroy()
 
     def too_big(self):
-        reason = f"Message exceeds the maximum size ({self.max_size} bytes)"
+        reason = _TOO_BIG.format(self.max_size)
         self.send_close(1009, reason)
         self.queue_disconnect(1009, reason)
 
@@ -175,6 +174,8 @@ class WebSocketSession:
         if state is ConnectionState.REMOTE_CLOSING:
             self.write(self.ws.send(event.response()))
         elif state is ConnectionState.OPEN:  # wsproto refused a frame: the close names why
+            if event.code == 1009:  # a compressed message past max_size (wsproto: "error in extension")
+                event = CloseConnection(1009, _TOO_BIG.format(self.max_size))
             self.write(self.ws.send(CloseConnection(code=event.code, reason=event.reason)))
         self.queue_disconnect(event.code, event.reason or "")
         self.state = "closed"
