@@ -12,7 +12,8 @@ Rules:
   and keeps running. Otherwise a new generation starts, and the old one is told to
   drain only once every new worker reported ready. A new worker that dies after it
   reported ready but before the switch-over is replaced in its generation, as a
-  serving one is (the reload would otherwise wait for it for ever). The worker count TTIN/TTOU set is
+  serving one is (the reload would otherwise wait for it for ever), and the switch-over
+  waits for its replacement to be ready. The worker count TTIN/TTOU set is
   kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
   ignored (logged).
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s
@@ -112,6 +113,7 @@ class Master:
         self.started_wall = time.time()  # this program's start (process_start_time_seconds)
         self.worker_nofile = None  # the descriptor limit the daemon started with, for its workers
         self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
+        self.switch_timer = None  # the readiness_withdraw wait before a reload's switch-over
 
     # -- running --------------------------------------------------------------------------
     def run(self):
@@ -198,10 +200,8 @@ class Master:
             if old is not None:
                 self.retire(old, old.recycle_reason or "recycle")
         pending = self.new_generation
-        if pending is not None and worker.generation == pending[0]:
-            fresh = [w for w in self.workers.values() if w.generation == pending[0]]
-            if len(fresh) >= self.pending_target and all(w.ready for w in fresh):
-                reload.finish_reload(self)
+        if pending is not None and worker.generation == pending[0] and reload.new_generation_ready(self):
+            reload.finish_reload(self)
         self.check_booted()
         self.update_title()
 
