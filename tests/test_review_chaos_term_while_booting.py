@@ -57,6 +57,8 @@ def test_term_at_a_first_start_answers_what_was_queued(daemons):
     answers = [answer(sock) for sock in queued]
     assert all(a.startswith(b"HTTP/1.1 200 OK") for a in answers), answers
     assert d.wait_exit(10) == 0
+    # a daemon stopping is not said to be ready (nor told to systemd) when its worker is
+    assert "workers ready" not in d.log()
 
 
 def test_a_boot_that_hangs_holds_the_stop_no_longer_than_graceful_timeout(daemons):

@@ -210,7 +210,7 @@ class Master:
     def check_booted(self):
         """The first time every serving worker is ready (of the first generation, or of a
         reload's that took over before the first finished booting)."""
-        if not self.booted and workers_mod.serving_ready(self):
+        if not self.booted and not self.stopping and workers_mod.serving_ready(self):
             self.booted = True
             systemd.notify(f"READY=1\nSTATUS={self.status()}\nMAINPID={os.getpid()}")
 
