@@ -121,3 +121,22 @@ def test_an_abandoned_reload_does_not_switch_over_the_next_one_before_it_is_read
     d.wait_log(r"reload: generation 2 ready; 1 old workers draining", timeout=10)
     wait_until(lambda: not alive(old), 10, what="the old worker gone")
     assert d.request("/", timeout=2).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_replacement_not_ready_within_timeout_abandons_the_reload(daemons, tmp_path):
+    # (new workers that keep dying, or boot slowly: readiness is not withdrawn for ever)
+    d, hang = start(daemons, tmp_path, "--readiness-withdraw", "0.3", "--timeout", "1")
+    old, = d.workers()
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"readiness withdrawn")
+    victim = new_worker(d, [old])
+    hang.write_text("wait 5")  # its replacement heartbeats, but is not ready for 5 s
+    os.kill(victim, signal.SIGKILL)
+    d.wait_log(r"generation 2 waits for a replaced worker")
+    d.wait_log(r"reload aborted: a worker replacing a new one was not ready within timeout", timeout=5)
+    assert alive(old)
+    assert d.request("/", timeout=2).endswith(str(old).encode())
+    wait_until(lambda: get(d.metrics_port(), "/readyz")[0] == 200, 5, what="ready again")
+    master = status(d)["master"]
+    assert (master["generation"], master["reload_failures"]) == (1, 1)
+    assert "not ready within timeout" in master["last_reload_error"]

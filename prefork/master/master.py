@@ -116,6 +116,7 @@ class Master:
         self.worker_nofile = None  # the descriptor limit the daemon started with, for its workers
         self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
         self.switch_timer = None  # the readiness_withdraw wait before a reload's switch-over
+        self.switch_limit = None  # the bound of a switch-over's wait for a replaced new worker
 
     # -- running --------------------------------------------------------------------------
     def run(self):

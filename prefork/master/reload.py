@@ -8,8 +8,9 @@ generation's drain.
 A new worker that dies after it reported ready (while ``readiness_withdraw`` holds the
 switch-over) is replaced in the new generation, and the switch-over waits until the
 replacement is ready: the old generation drains only once every new worker serves. A
-replacement that fails to boot abandons the reload, as any new worker's failure does;
-the wait of an abandoned reload ends with it.
+replacement that fails to boot, or is not ready ``timeout`` seconds after the switch-over
+was due (new workers that keep dying), abandons the reload, as any new worker's boot
+failure does; the waits of an abandoned reload end with it.
 
 A new worker that asks to be replaced (``max_requests`` reached, ``max_worker_memory``
 passed) before the switch-over is replaced right after it, as any serving worker.
@@ -114,7 +115,7 @@ def finish_reload(master):
     after the new settings' ``readiness_withdraw`` seconds (at once when 0). Called again
     when a replacement of a new worker becomes ready while the switch-over waits for it."""
     if master.switching:
-        if master.switch_timer is None:  # the wait is over; the switch-over waited for this worker
+        if master.switch_limit is not None:  # the switch-over waited for this worker
             switch_over(master)
         return
     master.switching = True
@@ -135,11 +136,16 @@ def switch_over(master):
     master.switch_timer = None
     if master.stopping or master.new_generation is None:
         master.switching = False
+        cancel_timers(master)
         return
     if not new_generation_ready(master):
-        log.info("reload: generation %d waits for a replaced worker to boot before the switch-over",
-                 master.new_generation[0])
+        if master.switch_limit is None:
+            timeout = master.settings.timeout
+            log.info("reload: generation %d waits for a replaced worker to boot before the switch-over (up to "
+                     "%.1f s)", master.new_generation[0], timeout)
+            master.switch_limit = master.loop.call_later(timeout, switch_late, master)
         return  # on_ready calls finish_reload again
+    cancel_timers(master)
     master.switching = False
     generation, new = master.new_generation
     master.new_generation = None
@@ -161,14 +167,31 @@ def switch_over(master):
     systemd.notify(f"READY=1\nSTATUS={master.status()}")
     run_queued(master)
 
+def switch_late(master):
+    """The replacement the switch-over waited for is not ready after ``timeout`` seconds
+    (its workers keep dying, or boot slowly): the reload is abandoned."""
+    master.switch_limit = None
+    if master.stopping or master.new_generation is None or not master.switching:
+        return
+    log.error("reload aborted: a worker replacing a new one was not ready within timeout (%.1f s)",
+              master.settings.timeout)
+    abort_reload(master, "a worker replacing a new one was not ready within timeout")
+
+
+def cancel_timers(master):
+    for name in ("switch_timer", "switch_limit"):
+        timer = getattr(master, name)
+        if timer is not None:
+            timer.cancel()
+            setattr(master, name, None)
+
+
 def abort_reload(master, reason):
     """A new worker failed: the new generation goes, the old one keeps serving."""
     generation, _ = master.new_generation
     master.new_generation = None
     master.switching = False
-    if master.switch_timer is not None:  # (a later reload must not be switched over by it)
-        master.switch_timer.cancel()
-        master.switch_timer = None
+    cancel_timers(master)  # (a later reload must not be switched over by them)
     master.pending_target = master.target
     for worker in master.workers.values():
         if worker.generation == generation:
