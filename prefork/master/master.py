@@ -7,12 +7,15 @@ Rules:
 - Workers live in slots 0..n-1 of a generation. A worker that dies is replaced in the
   same slot at once; repeated quick deaths of a slot back off exponentially (capped).
   A worker of the first generation that dies before it reported ready is a boot
-  failure: the master stops and exits with status 3.
+  failure: the master stops and exits with status 3; unless it was killed by a signal
+  from outside (``workers.killed_from_outside``: SIGKILL from an operator or the OOM
+  killer, a TERM sent to it), which is a crash: it is replaced.
 - Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
   and keeps running. Otherwise a new generation starts, and the old one is told to
   drain only once every new worker reported ready. A new worker that dies after it
   reported ready but before the switch-over is replaced in its generation, as a
-  serving one is (the reload would otherwise wait for it for ever). The worker count TTIN/TTOU set is
+  serving one is (the reload would otherwise wait for it for ever), and the switch-over
+  waits for its replacement to be ready. The worker count TTIN/TTOU set is
   kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
   ignored (logged).
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s
@@ -112,6 +115,8 @@ class Master:
         self.started_wall = time.time()  # this program's start (process_start_time_seconds)
         self.worker_nofile = None  # the descriptor limit the daemon started with, for its workers
         self.switching = False  # a reload's new generation is ready; readiness withdrawn before the switch
+        self.switch_timer = None  # the readiness_withdraw wait before a reload's switch-over
+        self.switch_limit = None  # the bound of a switch-over's wait for a replaced new worker
 
     # -- running --------------------------------------------------------------------------
     def run(self):
@@ -198,17 +203,15 @@ class Master:
             if old is not None:
                 self.retire(old, old.recycle_reason or "recycle")
         pending = self.new_generation
-        if pending is not None and worker.generation == pending[0]:
-            fresh = [w for w in self.workers.values() if w.generation == pending[0]]
-            if len(fresh) >= self.pending_target and all(w.ready for w in fresh):
-                reload.finish_reload(self)
+        if pending is not None and worker.generation == pending[0] and reload.new_generation_ready(self):
+            reload.finish_reload(self)
         self.check_booted()
         self.update_title()
 
     def check_booted(self):
         """The first time every serving worker is ready (of the first generation, or of a
         reload's that took over before the first finished booting)."""
-        if not self.booted and workers_mod.serving_ready(self):
+        if not self.booted and not self.stopping and workers_mod.serving_ready(self):
             self.booted = True
             systemd.notify(f"READY=1\nSTATUS={self.status()}\nMAINPID={os.getpid()}")
 
@@ -287,7 +290,7 @@ class Master:
         if not worker.ready:
             # the worker logged its error in full (a traceback): the master says its last line
             error = (worker.boot_error or "").strip().splitlines()
-            if worker.generation == 1 and not self.booted:
+            if worker.generation == 1 and not self.booted and not workers_mod.killed_from_outside(worker, status):
                 if self.reloader is not None and self.reloader.watching():
                     # development reload: the next change to the app tries again, as uvicorn's reloader does
                     if not self.boot_failed:

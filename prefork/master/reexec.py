@@ -14,6 +14,8 @@ Rules:
 - The old workers are not signalled before the exec: their control channels are
   close-on-exec, so they see them close at the exec and drain, as on TERM. If the exec
   itself fails, the master takes up its signals again and keeps its workers.
+- The configuration is read once more just before the exec: one edited into a bad
+  state after the check read it refuses the re-exec (logged), as a failed check does.
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
   check, and no re-exec follows.
 - From the moment the re-exec is decided, the master's signals are blocked: one that
@@ -29,7 +31,7 @@ import signal
 import sys
 import time
 
-from .. import logs
+from .. import logs, settings as settings_mod
 from . import listeners as listeners_mod, operations, reload as reload_mod
 
 log = logging.getLogger("prefork.master")
@@ -126,6 +128,10 @@ def checked(master, pid, status):
 def execute(master):
     """Replace this process's code in place: same PID, same listen sockets (every one,
     in order, and the operations endpoints' listener: ``listeners.py``)."""
+    if not configuration_holds(master):
+        operations.resume(master)
+        reload_mod.run_queued(master)  # a HUP that waited for the outcome
+        return
     # a signal from here on waits, blocked, for the new program's handlers (the mask and
     # pending signals survive exec; dispositions do not)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, master.SIGNALS)
@@ -155,6 +161,21 @@ def execute(master):
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         log.error("USR2: re-exec failed: %s; the running master goes on", exc.strerror or exc)
         operations.resume(master)
+
+
+def configuration_holds(master):
+    """The configuration read again just before the exec: one that went bad since the
+    check read it (edited meanwhile) would stop the new program at its start, and with
+    it the daemon; the re-exec is refused instead (logged)."""
+    try:
+        master.reload_settings()
+    except settings_mod.ConfigError as exc:
+        for problem in exc.problems:
+            log.error("USR2: %s", problem)
+        log.error("USR2 refused: the configuration changed after the new program's check and is not valid; "
+                  "the running master goes on")
+        return False
+    return True
 
 
 def adopt_retiring(master):

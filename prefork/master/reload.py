@@ -5,6 +5,13 @@ Readiness (``/readyz``) is withdrawn from that switch-over until the old generat
 gone, and ``readiness_withdraw`` seconds pass between withdrawing it and the old
 generation's drain.
 
+A new worker that dies after it reported ready (while ``readiness_withdraw`` holds the
+switch-over) is replaced in the new generation, and the switch-over waits until the
+replacement is ready: the old generation drains only once every new worker serves. A
+replacement that fails to boot, or is not ready ``timeout`` seconds after the switch-over
+was due (new workers that keep dying), abandons the reload, as any new worker's boot
+failure does; the waits of an abandoned reload end with it.
+
 A new worker that asks to be replaced (``max_requests`` reached, ``max_worker_memory``
 passed) before the switch-over is replaced right after it, as any serving worker.
 
@@ -93,25 +100,53 @@ def run_queued(master):
         master.reload_queued = False
         master.loop.call_soon(reload, master)
 
+def new_generation_ready(master):
+    """Every slot of the reload's new generation has a ready worker, and none of its
+    workers still boots (a ready one that died while readiness was withdrawn is
+    replaced by one that must boot too)."""
+    generation = master.new_generation[0]
+    fresh = [w for w in master.workers.values() if w.generation == generation and not w.retiring]
+    ready_slots = {w.slot for w in fresh if w.ready}
+    return all(w.ready for w in fresh) and all(slot in ready_slots for slot in range(master.pending_target))
+
+
 def finish_reload(master):
     """Every new worker is ready: readiness is withdrawn, and the old generation drains
-    after the new settings' ``readiness_withdraw`` seconds (at once when 0)."""
+    after the new settings' ``readiness_withdraw`` seconds (at once when 0). Called again
+    when a replacement of a new worker becomes ready while the switch-over waits for it."""
     if master.switching:
+        if master.switch_limit is not None:  # the switch-over waited for this worker
+            switch_over(master)
         return
     master.switching = True
     generation, new = master.new_generation
     if new.readiness_withdraw > 0:
         log.info("reload: generation %d booted; readiness withdrawn, the old generation drains in %.1f s",
                  generation, new.readiness_withdraw)
-        master.loop.call_later(new.readiness_withdraw, switch_over, master)
+        master.switch_timer = master.loop.call_later(new.readiness_withdraw, switch_over, master)
     else:
         switch_over(master)
 
 
 def switch_over(master):
-    master.switching = False
+    """The old generation drains and the new one is the current one, once every new
+    worker is ready: one that replaces a new worker that died meanwhile is waited for
+    (readiness stays withdrawn, the old generation serves on); if it fails to boot, the
+    reload is abandoned (``abort_reload``)."""
+    master.switch_timer = None
     if master.stopping or master.new_generation is None:
+        master.switching = False
+        cancel_timers(master)
         return
+    if not new_generation_ready(master):
+        if master.switch_limit is None:
+            timeout = master.settings.timeout
+            log.info("reload: generation %d waits for a replaced worker to boot before the switch-over (up to "
+                     "%.1f s)", master.new_generation[0], timeout)
+            master.switch_limit = master.loop.call_later(timeout, switch_late, master)
+        return  # on_ready calls finish_reload again
+    cancel_timers(master)
+    master.switching = False
     generation, new = master.new_generation
     master.new_generation = None
     old = [w for w in master.workers.values() if w.generation != generation]
@@ -132,11 +167,31 @@ def switch_over(master):
     systemd.notify(f"READY=1\nSTATUS={master.status()}")
     run_queued(master)
 
+def switch_late(master):
+    """The replacement the switch-over waited for is not ready after ``timeout`` seconds
+    (its workers keep dying, or boot slowly): the reload is abandoned."""
+    master.switch_limit = None
+    if master.stopping or master.new_generation is None or not master.switching:
+        return
+    log.error("reload aborted: a worker replacing a new one was not ready within timeout (%.1f s)",
+              master.settings.timeout)
+    abort_reload(master, "a worker replacing a new one was not ready within timeout")
+
+
+def cancel_timers(master):
+    for name in ("switch_timer", "switch_limit"):
+        timer = getattr(master, name)
+        if timer is not None:
+            timer.cancel()
+            setattr(master, name, None)
+
+
 def abort_reload(master, reason):
     """A new worker failed: the new generation goes, the old one keeps serving."""
     generation, _ = master.new_generation
     master.new_generation = None
     master.switching = False
+    cancel_timers(master)  # (a later reload must not be switched over by them)
     master.pending_target = master.target
     for worker in master.workers.values():
         if worker.generation == generation:

@@ -8,7 +8,9 @@ Rules:
   serving ones are told to drain once they are gone (``BOOTING_GONE`` seconds at most):
   a booting worker holds the listen sockets without accepting, so connections the
   kernel queued for it after the serving ones stopped accepting would be reset when it
-  goes.
+  goes. When no worker serves (all booting: a first start, just after a USR2 re-exec),
+  the booting ones are the only ones that can answer what the kernel queued: each
+  drains once it is ready, and what has not booted by ``graceful_timeout`` is killed.
 - A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
   booting, before its handlers, must end by a default action that dumps no core); the
   deadlines kill what is left after ``KILL_GRACE``. A fast stop during a graceful one
@@ -47,6 +49,15 @@ def drain_all(master):
         return
     master.close_listeners()
     booting = [worker for worker in master.workers.values() if not worker.ready]
+    if booting and not any(worker.ready and not worker.retiring for worker in master.workers.values()):
+        log.info("graceful stop: no worker serves yet; %d booting workers drain once ready (up to %.1f s)",
+                 len(booting), master.settings.graceful_timeout)
+        deadline = time.monotonic() + master.settings.graceful_timeout
+        for worker in master.workers.values():
+            worker.kill_at = min(worker.kill_at or deadline, deadline)
+        drain_when_ready(master)
+        after_stop_signal(master)
+        return
     if booting:
         log.info("graceful stop: stopping %d workers still booting first", len(booting))
         for worker in booting:
@@ -63,6 +74,21 @@ def wait_booting(master, pids, until):
         master.loop.call_later(0.005, wait_booting, master, pids, until)
         return
     drain_serving(master)
+
+
+def drain_when_ready(master):
+    """No worker served when the stop came: the booting ones are the only ones that can
+    take what the kernel queued on the listen sockets. Each is told to drain as soon as
+    it is ready (a TERM before its handlers would end it, and reset what it holds); the
+    deadlines kill what is left at ``graceful_timeout``."""
+    if master.stopping != "graceful":
+        return
+    for worker in master.workers.values():
+        if worker.ready and not worker.retiring:
+            worker.retiring = True
+            master.kill(worker.pid, signal.SIGTERM)
+    if any(not worker.retiring for worker in master.workers.values()):
+        master.loop.call_later(0.01, drain_when_ready, master)
 
 
 def drain_serving(master):

@@ -65,6 +65,20 @@ class WorkerHandle:
         self.ready_at = None
 
 
+# signals that reach a booting worker from outside it (the app's own crash is SIGSEGV, SIGABRT...)
+OUTSIDE_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP,
+                             signal.SIGUSR2})
+
+
+def killed_from_outside(worker, status):
+    """A worker that died before it was ready, by a signal the master did not send it (an
+    operator's ``kill``, the OOM killer) and with no boot error of its own: its app did
+    not fail to boot, so this is a crash to replace, not a boot failure. (A worker the
+    master aborted for its boot ``timeout`` did fail.)"""
+    code = os.waitstatus_to_exitcode(status)
+    return code < 0 and -code in OUTSIDE_SIGNALS and worker.aborted_at is None and not worker.boot_error
+
+
 def _not_yet(signum, frame):
     """A signal the booting child drops (its worker installs its own handlers)."""
 
