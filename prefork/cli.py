@@ -189,15 +189,16 @@ def _near_flag(parser, flag):
     return f"{flag} is not an option: did you mean {close[0]}?" if close else None
 
 
-def load(argv_values):
-    return settings_mod.load(env=os.environ, argv_values=dict(argv_values))
+def load(argv_values, text=None):
+    return settings_mod.load(env=os.environ, argv_values=dict(argv_values), text=text)
 
 
-def parse_and_load(argv):
-    """(argv values, settings), or (None, None) after reporting every problem."""
+def parse_and_load(argv, text=None):
+    """(argv values, settings), or (None, None) after reporting every problem (``text``:
+    the configuration file's content, when it was read already)."""
     argv_values = parse(argv)
     try:
-        settings = load(argv_values)
+        settings = load(argv_values, text)
     except settings_mod.ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -340,7 +341,9 @@ def run(argv):
     if parse(argv).get("app") == "check-config":  # the subcommand after options (no module has this name)
         at = max(i for i, arg in enumerate(argv) if arg == "check-config")
         return check_config(argv[:at] + argv[at + 1:])
-    argv_values, settings = parse_and_load(argv)
+    # a USR2's new program: the configuration its master checked last, not the file as it
+    # may be now (edited meanwhile); a HUP reads the file again
+    argv_values, settings = parse_and_load(argv, os.environ.pop(settings_mod.CHECKED_CONFIG_ENV, None))
     if settings is None:
         return 2
     try:
@@ -354,7 +357,7 @@ def run(argv):
     from .worker import main as worker_main
     signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)  # pending until the master's handlers are in
     try:
-        return Master(settings, lambda: load(argv_values), worker_main).run()
+        return Master(settings, lambda text=None: load(argv_values, text), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
         for problem in exc.problems:
             logs.tell_starter(problem)

@@ -85,8 +85,13 @@ class _NotAFile(Exception):
     """The configuration path names something that is not a file."""
 
 
-def load(config_file=None, env=None, argv_values=None):
-    """Build Settings from the sources; raises ConfigError with every problem found."""
+CHECKED_CONFIG_ENV = "PREFORK_CHECKED_CONFIG"  # a USR2's new program: the configuration file's content its master checked
+
+
+def load(config_file=None, env=None, argv_values=None, text=None):
+    """Build Settings from the sources; raises ConfigError with every problem found.
+    ``text``: the configuration file's content, read already (a USR2's new program takes
+    the one its master checked last), in place of reading the file."""
     env = os.environ if env is None else env
     argv_values = argv_values or {}
     problems = []
@@ -99,11 +104,14 @@ def load(config_file=None, env=None, argv_values=None):
         import tomllib  # here: a worker forked without a config file never holds it
 
         try:
-            if os.path.exists(config_file) and not os.path.isfile(config_file) and not os.path.isdir(config_file):
+            if text is not None:
+                file_values = tomllib.loads(text)
+            elif os.path.exists(config_file) and not os.path.isfile(config_file) and not os.path.isdir(config_file):
                 # a FIFO would block the start unseen, /dev/zero fill the memory
                 raise _NotAFile()
-            with open(config_file, "rb") as fh:
-                file_values = tomllib.load(fh)
+            else:
+                with open(config_file, "rb") as fh:
+                    file_values = tomllib.load(fh)
         except _NotAFile:
             problems.append(f"{config_file}: not a regular file (a FIFO or a device): give the configuration's file")
         except (RecursionError, MemoryError):

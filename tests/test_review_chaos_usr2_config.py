@@ -56,3 +56,33 @@ def test_a_configuration_gone_bad_between_the_check_and_the_exec_refuses_the_ree
     assert d.request().startswith(b"HTTP/1.1 200 OK")
     d.signal(signal.SIGTERM)
     assert d.wait_exit(15) == 0
+
+
+def test_the_new_program_starts_with_the_configuration_its_master_checked_last(daemons, tmp_path):
+    """What closes the rest of the race: the master hands the file's content it read
+    and checked just before the exec to the new program, which starts with it rather
+    than with the file an edit may have spoilt in the fraction of a second between; a
+    HUP later reads the file itself. (The new program's side alone: a start with that
+    content given while the file on disk is bad.)"""
+    config = tmp_path / "prefork.toml"
+    config.write_text("workers = 'many'\n")  # spoilt after the master's last read
+    d = daemons("--config", str(config), workers=None,
+                env={"PREFORK_CHECKED_CONFIG": "workers = 1\nkeep_alive_timeout = 7\n"})
+    d.wait_ready()
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # kept alive: its head says the timeout
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(65536)
+            assert chunk, head
+            head += chunk
+    finally:
+        sock.close()
+    assert b"Keep-Alive: timeout=7" in head, head
+    d.signal(signal.SIGHUP)  # the file itself now: refused, and the daemon goes on
+    d.wait_log(r"workers: expected an integer")
+    assert d.proc.poll() is None
+    assert d.request().startswith(b"HTTP/1.1 200 OK")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(15) == 0

@@ -15,7 +15,9 @@ Rules:
   close-on-exec, so they see them close at the exec and drain, as on TERM. If the exec
   itself fails, the master takes up its signals again and keeps its workers.
 - The configuration is read once more just before the exec: one edited into a bad
-  state after the check read it refuses the re-exec (logged), as a failed check does.
+  state after the check read it refuses the re-exec (logged), as a failed check does;
+  the file's content read then (up to 64 KiB) is handed to the new program, which
+  starts with it rather than with the file as an edit may have left it meanwhile.
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
   check, and no re-exec follows.
 - From the moment the re-exec is decided, the master's signals are blocked: one that
@@ -38,6 +40,7 @@ log = logging.getLogger("prefork.master")
 
 RETIRE_ENV = "PREFORK_RETIRE"
 CHECK_TIMEOUT = 30.0  # seconds the new program's check-config may take
+CHECKED_CONFIG_LIMIT = 64 * 1024  # the largest configuration handed to the new program in its environment
 
 
 class Check:
@@ -128,7 +131,8 @@ def checked(master, pid, status):
 def execute(master):
     """Replace this process's code in place: same PID, same listen sockets (every one,
     in order, and the operations endpoints' listener: ``listeners.py``)."""
-    if not configuration_holds(master):
+    holds, checked = configuration_holds(master)
+    if not holds:
         operations.resume(master)
         reload_mod.run_queued(master)  # a HUP that waited for the outcome
         return
@@ -140,6 +144,8 @@ def execute(master):
     handed_over = master.listeners + ([master.metrics_listener] if master.metrics_listener else [])
     env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(handed_over)
     env[RETIRE_ENV] = ",".join(map(str, list(master.workers) + list(master.foreign)))
+    if checked is not None:
+        env[settings_mod.CHECKED_CONFIG_ENV] = checked
     stderr = logs.stderr_for_exec(True)  # the original stderr, which an error log file took fd 2 from
     if stderr is not None:
         env[logs.STDERR_ENV] = stderr
@@ -164,18 +170,31 @@ def execute(master):
 
 
 def configuration_holds(master):
-    """The configuration read again just before the exec: one that went bad since the
-    check read it (edited meanwhile) would stop the new program at its start, and with
-    it the daemon; the re-exec is refused instead (logged)."""
+    """(holds, text): the configuration read again just before the exec. One that went
+    bad since the check read it (edited meanwhile) would stop the new program at its
+    start, and with it the daemon; the re-exec is refused instead (logged). ``text`` is
+    the file's content as read and checked here, which the new program takes instead of
+    reading the file again (None: the new program reads it, as without a file or with
+    one too large to pass on)."""
+    text = None
+    path = master.settings.config_file
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(CHECKED_CONFIG_LIMIT + 1)
+            if len(data) <= CHECKED_CONFIG_LIMIT:
+                text = data.decode()
+        except (OSError, UnicodeDecodeError):
+            pass  # (the load below reads it again and says what is wrong)
     try:
-        master.reload_settings()
+        master.reload_settings(text)
     except settings_mod.ConfigError as exc:
         for problem in exc.problems:
             log.error("USR2: %s", problem)
         log.error("USR2 refused: the configuration changed after the new program's check and is not valid; "
                   "the running master goes on")
-        return False
-    return True
+        return False, None
+    return True, text
 
 
 def adopt_retiring(master):
