@@ -116,6 +116,23 @@ def settle_on(emitter, future, done_event, result, fail_event, error):
     return future
 
 
+_PLAIN_RESULTS = set()  # types a listener returned that are no coroutine (res.end()'s response...)
+
+
+def _foreign_coroutine(result):
+    """``result`` (not None, not CPython's coroutine) is one asyncio runs (Cython's,
+    mypyc's); the answer for a type that is not is kept, so a listener that returns a
+    value (``lambda req, res: res.end()``) costs one set lookup a call."""
+    kind = type(result)
+    if kind in _PLAIN_RESULTS:
+        return False
+    if iscoroutine(result):
+        return True
+    if len(_PLAIN_RESULTS) < 256:
+        _PLAIN_RESULTS.add(kind)
+    return False
+
+
 def drained(stream):
     """An awaitable: ``stream`` may take more writes (see the module's rules)."""
     future = asyncio.get_running_loop().create_future()
@@ -283,12 +300,12 @@ class EventEmitter:
             return run_in(context, self.emit, event, *args)
         if len(listeners) == 1:
             result = listeners[0](*args)
-            if result is not None and (type(result) is CoroutineType or iscoroutine(result)):
+            if result is not None and (type(result) is CoroutineType or _foreign_coroutine(result)):
                 self._run_task(result, event, args)
         else:
             for listener in tuple(listeners):
                 result = listener(*args)
-                if result is not None and (type(result) is CoroutineType or iscoroutine(result)):
+                if result is not None and (type(result) is CoroutineType or _foreign_coroutine(result)):
                     self._run_task(result, event, args)
         return True
 

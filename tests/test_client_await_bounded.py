@@ -134,3 +134,29 @@ def test_read_with_a_limit_gives_a_body_within_it():
             server.close()
 
     assert asyncio.run(asyncio.wait_for(main(), 20)) == [0, 1000, 100000, "ERR_BODY_TOO_LARGE"]
+
+
+def test_async_with_lets_go_of_a_body_left_unread():
+    """``async with await prefork.get(...) as res``: a large body left unread is destroyed
+    at the block's end (its socket with it), a whole one is dropped and its socket goes
+    back to the agent, so an agent of one socket serves the next request either way."""
+    async def main():
+        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
+        server.listen(0, "127.0.0.1")
+        port = server.address()["port"]
+        agent = prefork.Agent(keep_alive=True, max_sockets=1)
+        options = {"host": "127.0.0.1", "port": port, "agent": agent}
+        try:
+            async with await prefork.get({**options, "path": "/5000000"}) as res:
+                assert res.status_code == 200  # (its body is not read)
+            async with await prefork.get({**options, "path": "/10"}) as res:
+                await wait_until(lambda: res.complete)
+            name = f"127.0.0.1:{port}"
+            await wait_until(lambda: len(agent.free_sockets.get(name, ())) == 1)  # the whole body's socket is back
+            res = await asyncio.wait_for(prefork.get({**options, "path": "/3"}), 5)
+            return await asyncio.wait_for(res.read(), 5)
+        finally:
+            agent.destroy()
+            server.close()
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == b"zzz"

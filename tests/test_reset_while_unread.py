@@ -119,3 +119,52 @@ def test_a_reset_a_busy_loop_finds_with_bytes_unread_ends_by_request_timeout(loo
         assert wait_for(events, lambda e: isinstance(e, tuple), 10), events
     finally:
         stop()
+
+
+def acknowledged(sock):
+    """The peer's kernel has acknowledged every byte this socket sent."""
+    import fcntl
+    import termios
+    return struct.unpack("i", fcntl.ioctl(sock, termios.TIOCOUTQ, b"\0\0\0\0"))[0] == 0
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+@pytest.mark.parametrize("whole", [True, False])
+def test_what_came_before_a_reset_is_read_before_the_reset_is_told(loop_name, whole):
+    """A body that arrived whole before its client's reset, while the request was paused,
+    is the app's when it reads it later (the kernel keeps it ahead of the reset); one
+    the reset cut short is ECONNRESET "aborted". Neither read waits for ever."""
+    import asyncio
+    size = 150_000
+    go = threading.Event()
+    outcome = []
+
+    def setup(server, loop, events):
+        async def on_request(req, res):
+            events.append("request")
+            while not go.is_set():  # not reading yet: the socket stops at the mark
+                await asyncio.sleep(0.01)
+            try:
+                outcome.append(len(await asyncio.wait_for(req.body(), 5)))
+            except Exception as exc:
+                outcome.append(getattr(exc, "code", repr(exc)))
+            events.append("read")
+        server.on("request", on_request)
+
+    port, events, stop = start(loop_name, setup)
+    try:
+        client = socket.create_connection(("127.0.0.1", port))
+        declared = size if whole else 10 * size
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % declared + b"u" * size)
+        assert wait_for(events, lambda e: e == "request", 5)
+        deadline = time.monotonic() + 5
+        while not acknowledged(client) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert acknowledged(client)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        go.set()
+        assert wait_for(events, lambda e: e == "read", 10), events
+        assert outcome == [size if whole else "ECONNRESET"]
+    finally:
+        stop()

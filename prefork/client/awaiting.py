@@ -19,9 +19,10 @@ from ..http.errors import HTTPError
 
 def awaited(res):
     """``res``, taken by an awaiter: its body is kept for a reader (``read()``, ``async
-    for``, a ``data`` listener, ``pipe``) up to a high-water mark, past which the socket
-    stops reading (so a body streamed by ``async for`` is never held whole), and an error
-    that breaks it is raised by ``read()`` rather than reported unhandled."""
+    for``, ``pipe``, a ``data`` listener while it is still coming) up to a high-water
+    mark, past which the socket stops reading (so a body streamed by ``async for`` is
+    never held whole), and an error that breaks it is raised by ``read()`` rather than
+    reported unhandled."""
     res.taken = res.awaited = True
     return res
 

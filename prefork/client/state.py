@@ -10,6 +10,11 @@ Rules:
   ``aborted`` on (the one ``error`` gives, listened to or not); ``closed`` from the
   ``error`` before ``close``; ``destroyed`` from ``destroy()``, an abort, or once the ``end``
   listeners have run (``destroy_called``: ``destroy()`` was called).
+- ``async with await req as res:`` (or ``async with await prefork.get(url) as res:``)
+  lets go of a body left unread at the block's end, as a context manager of httpx's or
+  aiohttp's does: one that came whole is dropped and the socket goes back to the agent;
+  one still coming is destroyed with its socket. A response taken and never read holds
+  its socket otherwise, as in Node.
 """
 
 
@@ -56,3 +61,13 @@ class StreamState:
     def is_paused(self):
         """Node's ``isPaused()``: ``pause()`` was called and no ``resume()`` since."""
         return self._flowing is False
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        if not self._ended and not self.destroyed:
+            if self.complete:
+                self.resume()  # dropped (nobody listens): the exchange ends, the socket is the agent's again
+            else:
+                self.destroy()

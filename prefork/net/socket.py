@@ -27,10 +27,12 @@ Rules:
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
 - A ``data`` listener that raises gets the socket destroyed (logged once).
-- ``resume()`` after a ``pause()`` asks the kernel for the socket's pending error first
-  (one ``SO_ERROR``): a peer that reset the connection while reading was paused fails
-  the socket then. (uvloop, given a reader on a socket whose peer's bytes and reset
-  both wait, calls it once and never again: the reset would go unseen.)
+- ``resume()`` after a ``pause()`` asks the kernel for the socket's pending error (one
+  ``SO_ERROR``): when the peer reset the connection while reading was paused, what it
+  sent before the reset is read first (the kernel keeps it), by read steps of the
+  socket's own on the next loop turns, then the socket fails with the reset. (uvloop,
+  given a reader on a socket whose peer's bytes and reset both wait, calls it once and
+  never again: its reader cannot be relied on to read them, nor to see the reset.)
 - ``set_encoding`` (net/text.py) makes those ``data`` events ``str``; nothing is decoded
   while a protocol owns the socket.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -52,6 +54,8 @@ from .secure import Secure
 from .text import TextDecoder
 from .writing import Writing, socket_error
 
+_PEEK = int(_socket.MSG_PEEK | _socket.MSG_DONTWAIT)
+
 __all__ = ["Socket", "socket_error"]
 
 log = logging.getLogger("prefork")
@@ -63,6 +67,7 @@ _PENDING_LIMIT = 64 * 1024  # bytes kept for a 'data' listener to come before re
 
 class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
+    _reset = None  # the peer's reset, read by resume() before the bytes sent ahead of it (module rules)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
     # (family, address) of the TCP peer when a PROXY header named another client as
@@ -210,12 +215,14 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     def resume(self):
         paused, self._paused = self._paused, False
         if not self._reading and self.readable and not self.destroyed:
-            error = paused and self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-            if error:
-                self._fail(socket_error(OSError(error, os.strerror(error)), "read"))
-                return self
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)
+            if paused:
+                error = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+                if error:  # (reading it clears it: kept until what came before it is read)
+                    self._reset = socket_error(OSError(error, os.strerror(error)), "read")
+                if self._reset is not None:
+                    self.loop.call_soon(self._read_to_reset)
         if (self._pending or self._pending_end) and self.protocol is None and self.listener_count("data"):
             self.loop.call_soon(self._deliver_pending)  # kept while paused
         return self
@@ -290,6 +297,22 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         elif not self._reading and not self._paused and self._pending is None and self.protocol is None:
             self.resume()  # reading stopped while the bytes waited for their listener
 
+    def _read_to_reset(self):
+        """One read step of a socket whose peer reset it while reading was paused: what
+        the peer sent before the reset, then the reset (module rules)."""
+        if self.destroyed or self._reset is None or not self._reading:
+            return  # (paused again: resume() takes the steps up)
+        try:
+            waiting = self._sock.recv(1, _PEEK)
+        except OSError:
+            waiting = b""
+        if not waiting:
+            error, self._reset = self._reset, None
+            self._fail(error)
+            return
+        self._on_readable()
+        self.loop.call_soon(self._read_to_reset)
+
     def _on_readable(self):
         view = self._read_view
         try:
@@ -305,6 +328,9 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
             self._fail(socket_error(exc, "read"))
             return
         if not data:
+            if self._reset is not None:  # (a reset whose error was taken by resume())
+                self._read_to_reset()
+                return
             self._on_eof()
             return
         self.last_activity = monotonic()
