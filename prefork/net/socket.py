@@ -32,7 +32,9 @@ Rules:
   sent before the reset is read first (the kernel keeps it), by read steps of the
   socket's own on the next loop turns, then the socket fails with the reset. (uvloop,
   given a reader on a socket whose peer's bytes and reset both wait, calls it once and
-  never again: its reader cannot be relied on to read them, nor to see the reset.)
+  never again.) On uvloop each read asks too (one ``SO_ERROR``): a reset right behind
+  the peer's bytes stops its reader whether the socket was paused or not, and a head,
+  an upload or a tunnel cut by it would wait for a timeout, or for ever.
 - ``set_encoding`` (net/text.py) makes those ``data`` events ``str``; nothing is decoded
   while a protocol owns the socket.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -56,6 +58,9 @@ from .writing import Writing, socket_error
 
 _PEEK = int(_socket.MSG_PEEK | _socket.MSG_DONTWAIT)
 
+
+_STOPPING_READERS = {}  # loop class -> its reader is called once and never again at a reset (uvloop's)
+
 __all__ = ["Socket", "socket_error"]
 
 log = logging.getLogger("prefork")
@@ -68,6 +73,7 @@ _PENDING_LIMIT = 64 * 1024  # bytes kept for a 'data' listener to come before re
 class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
     _reset = None  # the peer's reset, read by resume() before the bytes sent ahead of it (module rules)
+    _reads_stop_at_reset = False  # the loop's reader stops for good at a reset (uvloop): each read looks
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
     # (family, address) of the TCP peer when a PROXY header named another client as
@@ -80,6 +86,11 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         self.loop = loop
         self._sock = sock
         self._read_view = read_buffer
+        stops = _STOPPING_READERS.get(type(loop))
+        if stops is None:
+            stops = _STOPPING_READERS[type(loop)] = type(loop).__module__.split(".")[0] == "uvloop"
+        if stops:
+            self._reads_stop_at_reset = True
         self._fd = sock.fileno()
         self.remote_family = _FAMILIES.get(sock.family if family is None else family)
         self.remote_address = self.remote_port = None
@@ -337,6 +348,11 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
+        if self._reads_stop_at_reset and self._reset is None:
+            error = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+            if error:  # this was the reader's last call: the socket's own read steps go on
+                self._reset = socket_error(OSError(error, os.strerror(error)), "read")
+                self.loop.call_soon(self._read_to_reset)
         if self.tls is not None:
             tls = self.tls
             try:
