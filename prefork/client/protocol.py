@@ -102,6 +102,8 @@ class ClientProtocol:
         try:
             while data:  # (again on the rest of the read after a 1xx whose body llhttp would read)
                 data = self._parse(data)
+            if not self.done:
+                self.socket.look_for_reset()  # (the response part-way: see net/socket.py)
         except Exception:
             # a listener of the app's raised (response, data, end...): the parser is left
             # part-way, so the exchange cannot go on; logged once, the connection closed

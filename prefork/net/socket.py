@@ -27,14 +27,14 @@ Rules:
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
 - A ``data`` listener that raises gets the socket destroyed (logged once).
-- ``resume()`` after a ``pause()`` asks the kernel for the socket's pending error (one
-  ``SO_ERROR``): when the peer reset the connection while reading was paused, what it
-  sent before the reset is read first (the kernel keeps it), by read steps of the
-  socket's own on the next loop turns, then the socket fails with the reset. (uvloop,
-  given a reader on a socket whose peer's bytes and reset both wait, calls it once and
-  never again.) On uvloop each read asks too (one ``SO_ERROR``): a reset right behind
-  the peer's bytes stops its reader whether the socket was paused or not, and a head,
-  an upload or a tunnel cut by it would wait for a timeout, or for ever.
+- ``resume()`` after a ``pause()`` asks for the socket's pending error (``SO_ERROR``):
+  after a reset that came while reading was paused, what the peer sent before it is
+  read first (the kernel keeps it), by the socket's own read steps, then the socket
+  fails with the reset. (uvloop calls a reader once and never again when the peer's
+  bytes and reset both wait.) On uvloop a read after which more is due asks too
+  (``look_for_reset``: a raw stream's, a TLS record's part-way, one a protocol finds a
+  message part-way in or a response still owed): else a head, an upload or a tunnel
+  cut by a reset would wait for a timeout, or for ever.
 - ``set_encoding`` (net/text.py) makes those ``data`` events ``str``; nothing is decoded
   while a protocol owns the socket.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
@@ -52,14 +52,13 @@ from ..http.errors import HTTPError
 from .closing import Closing
 from .connect import Connecting
 from .idle import IdleTimer
+from .resets import ResetWatch, stops_at_reset
 from .secure import Secure
 from .text import TextDecoder
 from .writing import Writing, socket_error
 
-_PEEK = int(_socket.MSG_PEEK | _socket.MSG_DONTWAIT)
 
 
-_STOPPING_READERS = {}  # loop class -> its reader is called once and never again at a reset (uvloop's)
 
 __all__ = ["Socket", "socket_error"]
 
@@ -70,10 +69,8 @@ _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
 _PENDING_LIMIT = 64 * 1024  # bytes kept for a 'data' listener to come before reading stops
 
 
-class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
+class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventEmitter):
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
-    _reset = None  # the peer's reset, read by resume() before the bytes sent ahead of it (module rules)
-    _reads_stop_at_reset = False  # the loop's reader stops for good at a reset (uvloop): each read looks
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
     # (family, address) of the TCP peer when a PROXY header named another client as
@@ -86,11 +83,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         self.loop = loop
         self._sock = sock
         self._read_view = read_buffer
-        stops = _STOPPING_READERS.get(type(loop))
-        if stops is None:
-            stops = _STOPPING_READERS[type(loop)] = type(loop).__module__.split(".")[0] == "uvloop"
-        if stops:
-            self._reads_stop_at_reset = True
+        if stops_at_reset(type(loop)):
+            self.reads_stop_at_reset = True
         self._fd = sock.fileno()
         self.remote_family = _FAMILIES.get(sock.family if family is None else family)
         self.remote_address = self.remote_port = None
@@ -308,22 +302,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         elif not self._reading and not self._paused and self._pending is None and self.protocol is None:
             self.resume()  # reading stopped while the bytes waited for their listener
 
-    def _read_to_reset(self):
-        """One read step of a socket whose peer reset it while reading was paused: what
-        the peer sent before the reset, then the reset (module rules)."""
-        if self.destroyed or self._reset is None or not self._reading:
-            return  # (paused again: resume() takes the steps up)
-        try:
-            waiting = self._sock.recv(1, _PEEK)
-        except OSError:
-            waiting = b""
-        if not waiting:
-            error, self._reset = self._reset, None
-            self._fail(error)
-            return
-        self._on_readable()
-        self.loop.call_soon(self._read_to_reset)
-
     def _on_readable(self):
         view = self._read_view
         try:
@@ -348,11 +326,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
         if self._idle_fired:
             self._rearm()
         self.bytes_read += len(data)
-        if self._reads_stop_at_reset and self._reset is None:
-            error = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-            if error:  # this was the reader's last call: the socket's own read steps go on
-                self._reset = socket_error(OSError(error, os.strerror(error)), "read")
-                self.loop.call_soon(self._read_to_reset)
         if self.tls is not None:
             tls = self.tls
             try:
@@ -364,12 +337,14 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, EventEmitter):
                 self._tls_closed(data)
                 return
             if not data:
+                self.look_for_reset()  # (a record part-way: more is due)
                 return
         protocol = self.protocol
         if protocol is not None:
             protocol.data_received(data)
         else:
             self._received_raw(data)
+            self.look_for_reset()
 
     def _received_raw(self, data):
         """Bytes read after a hand-off: to the ``data`` listeners, or kept for them."""
