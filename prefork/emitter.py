@@ -9,11 +9,9 @@ Rules:
   asyncio loop. The task takes its first step on the next loop
   turn, after the plain listeners of the same ``emit`` (their order is Node's). The
   emitter keeps a reference until the task is done.
-- ``Chunks`` is ``for await (const chunk of stream)`` for a body stream: ``async for``
-  over its ``data`` until ``end``; the stream pauses while a high-water mark of chunks
-  waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. A task that raises goes to
-  ``listener_failed(event, error, args)``: it logs, and subclasses handle it as they
-  handle a raising plain listener (the server answers 500, or closes).
+  A task that raises goes to ``listener_failed(event, error, args)``: it logs, and
+  subclasses handle it as they handle a raising plain listener (the server answers
+  500, or closes).
 - ``newListener`` (before the listener is added) and ``removeListener`` (after it is
   gone) are emitted as Node emits them, with the event's name and the listener as given
   (a ``once`` listener's own function), when somebody listens to them. Past
@@ -25,7 +23,7 @@ Rules:
   listeners set in ``ContextVar``s (a request id, a user) is seen by every listener of
   that request and by the tasks they start, and by nothing else. An emit made inside
   that context already runs its listeners there at once.
-- ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure.
+- ``pipe``, ``unpipe`` and ``Chunks`` (``for await``) for body streams: streaming.py.
 - ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
   ``req.body()``; the client's ``response()`` has its own waiter, client/awaiting.py) and takes
   the other listener off, so the emitter keeps nothing of a settled future (whose error
@@ -40,7 +38,6 @@ import asyncio
 import logging
 from asyncio import iscoroutine
 import warnings
-from collections import deque
 from types import CoroutineType
 
 from .http.errors import PrematureClose
@@ -340,145 +337,3 @@ class EventEmitter:
         cancels what is left) is not logged here."""
         if not isinstance(error, asyncio.CancelledError):
             log.error("error in an async %r listener of %s", event, type(self).__name__, exc_info=error)
-
-
-def pipe(source, destination, end=True):
-    """Node's ``readable.pipe(destination[, {end}])`` for a body stream (the server's
-    request, the client's response): each ``data`` chunk is written to ``destination``,
-    ``source`` pauses while a write returns False, until its ``drain``; ``end()`` follows
-    the body's ``end`` unless ``end`` is False. ``destination`` needs ``write(chunk)``
-    (False: wait for ``drain``), ``end()``, and ``once``/``off`` when it is an emitter
-    (a response, a client request, a socket): its ``close`` or ``error`` unpipes it, as
-    Node's does. The pipe's listeners on both go at the body's end (or its close), so a
-    long-lived destination keeps none. ``unpipe(source, destination)`` undoes it. An
-    emitter destination gets Node's ``pipe`` and ``unpipe`` events (with the source)."""
-    def on_data(chunk):
-        if destination.write(chunk) is False:
-            source.pause()
-            destination.once("drain", source.resume)
-
-    def stop(*_):  # the destination closed: unpiped, as Node's
-        unpipe(source, destination)
-
-    def through(*_):  # the body ended or closed: the pipe's listeners go
-        _unpipe(source, destination, pause=False)
-
-    def on_error(err=None):
-        unpipe(source, destination)
-        if not destination.listener_count("error"):  # nobody else hears it: unhandled, as emit says
-            log.error("unhandled 'error' event on %s (a pipe's destination): %r", type(destination).__name__, err,
-                      exc_info=err if isinstance(err, BaseException) else None)
-    piped = (on_data, destination.end if end else None, stop, on_error, through)
-    pipes = source.__dict__.setdefault("_pipes", [])
-    pipes.append((destination, piped))
-    source.on("data", on_data)
-    if end:
-        source.once("end", destination.end)
-    if isinstance(destination, EventEmitter):
-        destination.once("close", stop)
-        destination.once("error", on_error)
-        source.once("end", through)  # (after destination.end)
-        source.once("close", through)
-        destination.emit("pipe", source)  # (Node's dest 'pipe' event)
-    return destination
-
-
-def unpipe(source, destination=None):
-    """Node's ``readable.unpipe([destination])``: ``destination`` (every one when None)
-    is no longer written to; once no pipe is left the source pauses, as Node's does
-    (its body waits for whoever reads it next)."""
-    return _unpipe(source, destination, pause=True)
-
-
-def _unpipe(source, destination, pause):
-    pipes = source.__dict__.get("_pipes")
-    if not pipes:
-        return source
-    taken = [entry for entry in pipes if destination is None or entry[0] is destination]
-    for entry in taken:
-        pipes.remove(entry)
-        target, (on_data, on_end, stop, on_error, through) = entry
-        source.off("data", on_data)
-        if on_end is not None:
-            source.off("end", on_end)
-        source.off("end", through)
-        source.off("close", through)
-        if isinstance(target, EventEmitter):
-            target.off("close", stop)
-            target.off("error", on_error)
-            target.off("drain", source.resume)
-            target.emit("unpipe", source)
-    if pause and taken and not pipes:
-        source.pause()
-    return source
-
-
-class Chunks:
-    """An async iterator over a readable's body (``data`` until ``end``): what
-    ``async for chunk in req`` (or ``res``) runs. ``stream`` has Node's ``pause`` and
-    ``resume``; ``aborted`` makes the error raised when it closes before its end."""
-
-    __slots__ = ("stream", "chunks", "size", "done", "error", "waiter", "aborted", "high_water_mark")
-
-    def __init__(self, stream, aborted, high_water_mark=64 * 1024, kept=(), ended=False, closed=False):
-        """``kept``: chunks the stream received before (collected by someone else);
-        ``ended``: its ``end`` was emitted already; ``closed``: its ``close`` was (before
-        its end: the loop raises ``aborted()`` once the kept chunks are taken)."""
-        self.stream = stream
-        self.chunks = deque(kept)
-        self.size = sum(len(chunk) for chunk in kept)
-        self.done = ended
-        self.error = None
-        self.waiter = None
-        self.aborted = aborted
-        self.high_water_mark = high_water_mark
-        stream.on("data", self._data)
-        stream.once("end", self._end)
-        stream.once("close", self._close)
-        stream.once("error", self._error)
-        if closed and not ended:
-            self.error = aborted()  # its 'close' came already: waiting for it would never end
-
-    def _wake(self):
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _data(self, chunk):
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        if self.size >= self.high_water_mark:
-            self.stream.pause()
-        self._wake()
-
-    def _end(self):
-        self.done = True
-        self._wake()
-
-    def _close(self):
-        if not self.done and self.error is None:
-            self.error = self.aborted()
-        self._wake()
-
-    def _error(self, err):
-        if not self.done and self.error is None:
-            self.error = err
-        self._wake()
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        while not self.chunks:
-            if self.done:
-                raise StopAsyncIteration
-            if self.error is not None:
-                raise self.error
-            self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
-        chunk = self.chunks.popleft()
-        paused = self.size >= self.high_water_mark
-        self.size -= len(chunk)
-        if paused and self.size < self.high_water_mark:
-            self.stream.resume()
-        return chunk

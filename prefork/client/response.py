@@ -51,7 +51,8 @@ Rules:
 import asyncio
 from collections import deque
 
-from ..emitter import Chunks, EventEmitter, pipe, unpipe
+from ..emitter import EventEmitter
+from ..streaming import Chunks, Raising, pipe, unpipe
 from ..http.errors import Aborted, HTTPError
 from ..net.text import TextDecoder
 from .awaiting import bound_read, raisable
@@ -242,7 +243,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
         ECONNRESET "aborted" when the connection goes before the body's end."""
         if self._discarded:
-            return _Raising(_discarded())
+            return Raising(_discarded())
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
@@ -435,16 +436,3 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
 def _discarded():
     return HTTPError("ERR_BODY_DISCARDED", "the response body was discarded: over "
                      f"{_KEPT_HIGH_WATER} bytes came before anyone read or awaited the response")
-
-
-class _Raising:
-    """``async for`` over a response whose body was discarded: raises at once."""
-
-    def __init__(self, error):
-        self.error = error
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        raise self.error

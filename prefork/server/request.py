@@ -35,7 +35,8 @@ Rules:
   emitter), so applications may hang their own attributes on a request, as in Node.
 """
 
-from ..emitter import Chunks, EventEmitter, pipe, settle_on, unpipe
+from ..emitter import EventEmitter, settle_on
+from ..streaming import Chunks, pipe, unpipe
 from ..http.errors import Aborted, HTTPError
 from ..http.headers import distinct, header_map
 from ..net.text import TextDecoder

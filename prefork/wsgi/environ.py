@@ -108,7 +108,7 @@ class _Connection:
         self.headers = None  # the fields ``environ`` was made from (None: none kept)
         self.environ = None
         self.forwarding = False  # ``headers`` has forwarding fields the peer may set
-        self.unusual = False  # ``headers`` has those or a Transfer-Encoding (EnvironBuilder._unusual)
+        self.unusual = False  # ``headers`` has those or a Transfer-Encoding (see _unusual below)
 
 
 class EnvironBuilder:
