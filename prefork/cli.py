@@ -208,11 +208,12 @@ def parse_and_load(argv, text=None):
     return argv_values, settings
 
 
-def check_config(argv, load_app=False):
+def check_config(argv, load_app=False, text=None):
     """Validate and print the settings. ``load_app`` (gunicorn's spellings, --check-config
     and --print-config, which load the app as gunicorn's do) also loads the app in a child
-    process; ``check-config`` itself only locates the app's module, importing nothing."""
-    _, settings = parse_and_load(argv)
+    process; ``check-config`` itself only locates the app's module, importing nothing.
+    ``text``: the configuration file's content, read already (a USR2's check)."""
+    _, settings = parse_and_load(argv, text)
     if settings is None:
         return 2
     from .master.startup import descriptor_shortage
@@ -338,12 +339,13 @@ def trial_bind(settings, handed_over):
 
 
 def run(argv):
+    # a USR2's check and new program: the configuration file's content the master read for
+    # both (a later edit reaches neither; a HUP reads the file again)
+    checked = os.environ.pop(settings_mod.CHECKED_CONFIG_ENV, None)
     if parse(argv).get("app") == "check-config":  # the subcommand after options (no module has this name)
         at = max(i for i, arg in enumerate(argv) if arg == "check-config")
-        return check_config(argv[:at] + argv[at + 1:])
-    # a USR2's new program: the configuration its master checked last, not the file as it
-    # may be now (edited meanwhile); a HUP reads the file again
-    argv_values, settings = parse_and_load(argv, os.environ.pop(settings_mod.CHECKED_CONFIG_ENV, None))
+        return check_config(argv[:at] + argv[at + 1:], text=checked)
+    argv_values, settings = parse_and_load(argv, checked)
     if settings is None:
         return 2
     try:
@@ -357,7 +359,7 @@ def run(argv):
     from .worker import main as worker_main
     signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)  # pending until the master's handlers are in
     try:
-        return Master(settings, lambda text=None: load(argv_values, text), worker_main).run()
+        return Master(settings, lambda: load(argv_values), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
         for problem in exc.problems:
             logs.tell_starter(problem)

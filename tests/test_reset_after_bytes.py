@@ -111,7 +111,9 @@ def test_a_tunnel_whose_client_sends_then_resets_closes(loop_name):
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_a_response_held_open_closes_when_its_client_sends_then_resets(loop_name):
     """An event stream (or long-poll) the app keeps open without writing: its client
-    pipelines a request and resets. Nothing else would end it."""
+    pipelines a request and resets. Nothing else would end it. (On uvloop the server's
+    sweep finds that reset: a read that completes a request asks nothing, so it costs
+    no request anything; the sweep here runs every 0.2 s.)"""
     def setup(server, st):
         def on_request(req, res):
             res.on("close", lambda: st.record("close", res.writable_finished))
@@ -122,7 +124,7 @@ def test_a_response_held_open_closes_when_its_client_sends_then_resets(loop_name
             else:
                 res.end(b"next")
         server.on("request", on_request)
-    st = Running(loop_name, setup)
+    st = Running(loop_name, setup, connections_checking_interval=0.2)
     try:
         client = socket.create_connection(("127.0.0.1", st.port), timeout=5)
         client.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -231,3 +233,65 @@ def test_the_client_hears_of_a_reset_right_behind_a_partial_response(loop_name, 
         loop.close()
         lsock.close()
         thread.join(5)
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+@pytest.mark.parametrize("kind", ["connect", "upgrade"])
+def test_a_socket_handed_over_in_the_read_its_client_reset_in_closes(loop_name, kind):
+    """The head of a CONNECT (or upgrade), the first tunnel bytes and the client's reset
+    in one read: the socket handed to the listener hears the reset at once."""
+    def setup(server, st):
+        def on_hand(req, sock, head):
+            st.record("head", bytes(head))
+            sock.on("error", lambda err: st.record("error", err.code))
+            sock.on("close", lambda had_error: st.record("close", had_error))
+        server.on(kind, on_hand)
+    st = Running(loop_name, setup)
+    try:
+        client = socket.create_connection(("127.0.0.1", st.port), timeout=5)
+        if kind == "connect":
+            head = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+        else:
+            head = b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n"
+        st.busy_while(lambda: send_and_reset(client, head + b"tunnel bytes"))
+        assert st.wait_for(lambda e: e[0] == "close", 5), st.events
+    finally:
+        st.stop()
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_a_kept_alive_socket_reset_right_behind_its_response_is_not_reused(loop_name):
+    """The upstream answers and resets at once: the agent does not pool that socket, so
+    the next request goes on a new connection and succeeds."""
+    import asyncio
+    from test_hostile_client import RawServer, read_head
+
+    def handler(conn, index):
+        while read_head(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            if index == 0:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+    upstream = RawServer(handler)
+    loop = new_event_loop(loop_name)
+
+    async def main():
+        agent = prefork.Agent(keep_alive=True)
+        options = {"host": "127.0.0.1", "port": upstream.port, "agent": agent}
+        try:
+            first = prefork.get(options)
+            deadline = time.monotonic() + 5
+            while upstream.accepted < 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            time.sleep(0.3)  # the loop busy while the answer and the reset come: they wait together
+            res = await asyncio.wait_for(first.response(), 5)
+            assert await asyncio.wait_for(res.read(), 5) == b"ok"
+            second = await asyncio.wait_for(prefork.get(options), 5)
+            return await asyncio.wait_for(second.read(), 5)
+        finally:
+            agent.destroy()
+    try:
+        assert loop.run_until_complete(main()) == b"ok"
+    finally:
+        loop.close()
+        upstream.close()

@@ -1,8 +1,9 @@
 """USR2 while the configuration file is being edited: the new program's check read a
 valid file, the file went bad before the exec (a config-management run, an editor's
 save), and the new program stopped at its start on the bad file (status 2), taking the
-daemon down. The master reads the configuration once more just before the exec and
-refuses the re-exec when it no longer holds, as when the check fails.
+daemon down. The master reads the file once, before the check, and hands that content
+to the check and to the new program; a file too large to hand over is read once more
+just before the exec, and the re-exec refused when it no longer holds.
 
 The exec is held back deterministically: the operations endpoint is sent part of a
 request, which the master waits for (up to a second) before it re-executes. A real
@@ -26,30 +27,59 @@ def get(port, path):
         sock.close()
 
 
-def test_a_configuration_gone_bad_between_the_check_and_the_exec_refuses_the_reexec(daemons, tmp_path):
-    config = tmp_path / "prefork.toml"
-    config.write_text("workers = 1\n")
-    d = daemons("--config", str(config), workers=None)
-    d.wait_ready()
-    port = d.metrics_port()
-    held = socket.create_connection(("127.0.0.1", port), timeout=5)
+def usr2_then_spoil(d, config, spoilt):
+    """A USR2 whose exec is held (a partial request on the operations endpoint) until
+    ``config`` has been given ``spoilt`` after the check child ended."""
+    held = socket.create_connection(("127.0.0.1", d.metrics_port()), timeout=5)
     try:
         held.sendall(b"GET /healthz HTTP/1.1\r\n")  # the rest never comes: the exec waits for it
         d.signal(signal.SIGUSR2)
         d.wait_log(r"USR2: checking the new program \(pid \d+\)")
         check = int(re.search(r"checking the new program \(pid (\d+)\)", d.log()).group(1))
         wait_until(lambda: not alive(check), 10, what="the check done")
-        config.write_text("workers = 'many'\n")  # edited after the check read it
+        config.write_text(spoilt)  # edited after the check read it
         d.wait_log(r"USR2 refused|USR2: re-executing", timeout=5)
     finally:
         held.close()
+
+
+def test_a_configuration_spoilt_after_the_check_does_not_reach_the_new_program(daemons, tmp_path):
+    """The master read the file once, before the check; the check judged that content
+    and the new program starts with it: the edit reaches neither. The next HUP reads the
+    file, refuses it, and the daemon goes on."""
+    config = tmp_path / "prefork.toml"
+    config.write_text("workers = 1\n")
+    d = daemons("--config", str(config), workers=None)
+    d.wait_ready()
+    usr2_then_spoil(d, config, "workers = 'many'\n")
+    d.wait_log(r"workers ready", count=2)  # the new program, on the content checked
+    assert "USR2 refused" not in d.log(), d.log()
+    assert d.request().startswith(b"HTTP/1.1 200 OK")
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"workers: expected an integer")
+    assert d.proc.poll() is None  # the daemon goes on
+    assert d.request().startswith(b"HTTP/1.1 200 OK")
+    assert get(d.metrics_port(), "/readyz").startswith(b"HTTP/1.1 200 OK")
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(15) == 0
+
+
+def test_a_large_configuration_gone_bad_after_the_check_refuses_the_reexec(daemons, tmp_path):
+    """A file too large to hand over (over 64 KiB) is read by the check and the new
+    program themselves: the master reads it once more just before the exec, and one
+    gone bad since refuses the re-exec; fixed, a USR2 re-executes."""
+    config = tmp_path / "prefork.toml"
+    padding = "# " + "x" * 98 + "\n"
+    good = "workers = 1\n" + padding * 700
+    config.write_text(good)
+    d = daemons("--config", str(config), workers=None)
+    d.wait_ready()
+    usr2_then_spoil(d, config, "workers = 'many'\n" + padding * 700)
     assert "USR2 refused: the configuration changed" in d.log(), d.log()
     assert "workers: expected an integer" in d.log()
     assert d.proc.poll() is None  # the daemon goes on
     assert d.request().startswith(b"HTTP/1.1 200 OK")
-    assert get(port, "/readyz").startswith(b"HTTP/1.1 200 OK")
-    # fixed, a USR2 re-executes
-    config.write_text("workers = 1\n")
+    config.write_text(good)
     d.signal(signal.SIGUSR2)
     d.wait_log(r"USR2: re-executing the master")
     d.wait_log(r"workers ready", count=2)

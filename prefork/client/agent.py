@@ -90,7 +90,8 @@ class Agent:
         waiting = self.requests.get(key)
         while waiting and waiting[0].destroyed:  # destroyed while in line: never sent
             waiting.popleft()
-        if (reusable or (waiting and req.keeps_socket)) and not socket.destroyed:
+        if (reusable or (waiting and req.keeps_socket)) and not socket.destroyed \
+                and not socket.look_for_reset():  # (uvloop: a reset that came with the response's end)
             if waiting:
                 self.sockets[key] += 1
                 req.loop.call_soon(self._hand_over, req, socket, reusable)  # after req's close

@@ -296,7 +296,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         return self
 
     def pipe(self, destination, end=True):
-        """Node's ``res.pipe(destination[, {end}])`` (emitter.pipe: with backpressure), e.g.
+        """Node's ``res.pipe(destination[, {end}])`` (streaming.pipe: with backpressure), e.g.
         a proxy's ``upstream_res.pipe(res)``. After ``await req`` the body is being kept
         for ``read()``: what came so far is written first; a body already ended ends
         ``destination`` on the next turn (Node's pipe of an ended stream)."""

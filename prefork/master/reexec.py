@@ -14,10 +14,13 @@ Rules:
 - The old workers are not signalled before the exec: their control channels are
   close-on-exec, so they see them close at the exec and drain, as on TERM. If the exec
   itself fails, the master takes up its signals again and keeps its workers.
-- The configuration is read once more just before the exec: one edited into a bad
-  state after the check read it refuses the re-exec (logged), as a failed check does;
-  the file's content read then (up to 64 KiB) is handed to the new program, which
-  starts with it rather than with the file as an edit may have left it meanwhile.
+- The configuration file is read once, by the master, before the check: its content
+  (a regular file of up to 64 KiB) is what the check validates and what the new program
+  starts with (both take it from their environment), so an edit meanwhile reaches
+  neither and the new code alone judges it (a setting only the new version knows is
+  valid). A file the master cannot hand over (larger, not UTF-8) is read by each of
+  them; the master then reads it once more just before the exec, and one gone bad
+  since the check refuses the re-exec (logged).
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
   check, and no re-exec follows.
 - From the moment the re-exec is decided, the master's signals are blocked: one that
@@ -30,6 +33,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import time
 
@@ -50,6 +54,7 @@ class Check:
         self.pid = pid
         self.fd = fd
         self.timer = None
+        self.text = None  # the configuration file's content it was given (configuration_text)
 
 
 def command():
@@ -71,6 +76,9 @@ def reexec(master):
     env = dict(os.environ)
     handed_over = master.listeners + ([master.metrics_listener] if master.metrics_listener else [])
     env[listeners_mod.HANDOVER_ENV] = json.dumps([key for key, _ in handed_over])  # the others are tried
+    text = configuration_text(master.settings.config_file)
+    if text is not None:
+        env[settings_mod.CHECKED_CONFIG_ENV] = text
     read_fd, write_fd = os.pipe()
     try:
         pid = os.posix_spawn(head[0], head + ["check-config"] + args, env, setpgroup=0,
@@ -86,6 +94,7 @@ def reexec(master):
         os.close(write_fd)
     os.set_blocking(read_fd, False)
     check = master.reexec_check = Check(pid, read_fd)
+    check.text = text
     check.timer = master.loop.call_later(CHECK_TIMEOUT, timed_out, master, check)
     log.info("USR2: checking the new program (pid %d) before re-executing", pid)
 
@@ -125,14 +134,15 @@ def checked(master, pid, status):
                   code)
         reload_mod.run_queued(master)  # a HUP that waited for the outcome
         return
-    operations.quiesce(master, lambda: execute(master) if not master.stopping else operations.resume(master))
+    operations.quiesce(master, lambda: execute(master, check.text) if not master.stopping
+                       else operations.resume(master))
 
 
-def execute(master):
+def execute(master, checked):
     """Replace this process's code in place: same PID, same listen sockets (every one,
-    in order, and the operations endpoints' listener: ``listeners.py``)."""
-    holds, checked = configuration_holds(master)
-    if not holds:
+    in order, and the operations endpoints' listener: ``listeners.py``). ``checked``: the
+    configuration file's content the check validated (None: none handed over)."""
+    if checked is None and master.settings.config_file and not configuration_holds(master):
         operations.resume(master)
         reload_mod.run_queued(master)  # a HUP that waited for the outcome
         return
@@ -169,32 +179,41 @@ def execute(master):
         operations.resume(master)
 
 
-def configuration_holds(master):
-    """(holds, text): the configuration read again just before the exec. One that went
-    bad since the check read it (edited meanwhile) would stop the new program at its
-    start, and with it the daemon; the re-exec is refused instead (logged). ``text`` is
-    the file's content as read and checked here, which the new program takes instead of
-    reading the file again (None: the new program reads it, as without a file or with
-    one too large to pass on)."""
-    text = None
-    path = master.settings.config_file
-    if path:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(CHECKED_CONFIG_LIMIT + 1)
-            if len(data) <= CHECKED_CONFIG_LIMIT:
-                text = data.decode()
-        except (OSError, UnicodeDecodeError):
-            pass  # (the load below reads it again and says what is wrong)
+def configuration_text(path):
+    """The content of the configuration file ``path`` to hand to the check and the new
+    program; None without one, or for one that is not a regular file of at most
+    ``CHECKED_CONFIG_LIMIT`` bytes of UTF-8 (each then reads and judges the file)."""
+    if not path:
+        return None
     try:
-        master.reload_settings(text)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # (a FIFO put there must not block the master)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, CHECKED_CONFIG_LIMIT + 1)
+        return data.decode() if len(data) <= CHECKED_CONFIG_LIMIT else None
+    except (OSError, UnicodeDecodeError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def configuration_holds(master):
+    """The configuration file read again just before the exec, when its content was not
+    handed over: one that went bad since the check read it (edited meanwhile) would stop
+    the new program at its start, and with it the daemon; the re-exec is refused instead
+    (logged)."""
+    try:
+        master.reload_settings()
     except settings_mod.ConfigError as exc:
         for problem in exc.problems:
             log.error("USR2: %s", problem)
         log.error("USR2 refused: the configuration changed after the new program's check and is not valid; "
                   "the running master goes on")
-        return False, None
-    return True, text
+        return False
+    return True
 
 
 def adopt_retiring(master):

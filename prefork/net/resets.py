@@ -39,12 +39,13 @@ class ResetWatch:
         protocol finds a message part-way in): on a loop whose reader stops for good at
         a reset that comes with the peer's bytes (uvloop), ask for the socket's pending
         error (one ``SO_ERROR``); a reset is then told after what came before it (module
-        rules). Nothing on other loops."""
+        rules). Nothing on other loops. True when a reset is pending."""
         if self.reads_stop_at_reset and self._reset is None and not self.destroyed:
             error = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
             if error:  # that read was the reader's last call: the socket's own read steps go on
                 self._reset = socket_error(OSError(error, os.strerror(error)), "read")
                 self.loop.call_soon(self._read_to_reset)
+        return self._reset is not None
 
     def _read_to_reset(self):
         """One read step of a socket whose peer's reset was found by asking: what the

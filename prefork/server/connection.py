@@ -115,8 +115,6 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             if self.parser.in_message:
                 self.active = True  # a message is in progress: the sweep watches it
                 socket.look_for_reset()
-            elif self._responses and socket.reads_stop_at_reset:
-                socket.look_for_reset()  # a response still owed: its client's reset must not wait for its write
         except ParseError as err:
             self._parse_error(err)
         except StopParsing:

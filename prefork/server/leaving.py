@@ -81,6 +81,7 @@ class LeavingHTTP:
         self._handed_over = True
         socket.uncork()  # what was answered goes out before the new protocol's bytes
         socket.resume()
+        socket.look_for_reset()  # (the head's read may have been uvloop's reader's last: net/resets.py)
         try:
             server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
         except Exception:

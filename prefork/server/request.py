@@ -344,7 +344,7 @@ class IncomingMessage(ReadableState, EventEmitter):
         return self
 
     def pipe(self, destination, end=True):
-        """Node's ``req.pipe(destination[, {end}])`` (emitter.pipe: with backpressure)."""
+        """Node's ``req.pipe(destination[, {end}])`` (streaming.pipe: with backpressure)."""
         return pipe(self, destination, end)
 
     def unpipe(self, destination=None):

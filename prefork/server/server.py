@@ -11,7 +11,8 @@ Rules:
   the sweep goes on (one raising listener must not end the deadlines of every other).
   A deadline passed while the peer's bytes wait unread (a loop that was busy) is put
   off to the next sweep, once per message: bytes a loop never reads cannot keep a
-  connection for ever.
+  connection for ever. On uvloop the sweep also asks each connection's socket for a
+  reset its reader did not live to tell (a response owed, a long poll: net/resets.py).
 - ``close()`` stops accepting, closes idle connections, and emits ``close`` once every
   tracked connection (hand-offs included) has ended; a ``close()`` on a server not
   listening waits for the same (its callback gets ERR_SERVER_NOT_RUNNING). In-flight keep-alive connections
@@ -252,6 +253,9 @@ class Server(Accepting, EventEmitter):
     def _sweep(self):
         self._sweep_timer = None
         now = monotonic()
+        for conn in list(self._connections):
+            if conn.socket.reads_stop_at_reset:  # (uvloop: a reset its reader did not live to tell, net/resets.py)
+                conn.socket.look_for_reset()
         headers_timeout = self.headers_timeout or 0
         request_timeout = self.request_timeout or 0
         if headers_timeout > 0 or request_timeout > 0:
