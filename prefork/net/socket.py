@@ -33,8 +33,8 @@ Rules:
   fails with the reset. (uvloop calls a reader once and never again when the peer's
   bytes and reset both wait.) On uvloop a read after which more is due asks too
   (``look_for_reset``: a raw stream's, a TLS record's part-way, one a protocol finds a
-  message part-way in or a response still owed): else a head, an upload or a tunnel
-  cut by a reset would wait for a timeout, or for ever.
+  message part-way in, a hand-off's; the server's sweep and the agent's pool ask too):
+  else a head, an upload or a tunnel cut by a reset would wait for a timeout, or ever.
 - ``set_encoding`` (net/text.py) makes those ``data`` events ``str``; nothing is decoded
   while a protocol owns the socket.
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
