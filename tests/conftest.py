@@ -21,8 +21,8 @@ from daemon import Daemon  # noqa: E402
 class ServerThread:
     """A prefork Server whose loop runs in a background thread of the test process."""
 
-    def __init__(self, setup=None, **options):
-        self.loop = new_event_loop(os.environ.get("PREFORK_TEST_LOOP", "asyncio"))
+    def __init__(self, setup=None, loop_name=None, **options):
+        self.loop = new_event_loop(loop_name or os.environ.get("PREFORK_TEST_LOOP", "asyncio"))
         self.server = prefork.create_server(loop=self.loop, **options)
         self.events = []
         self._lock = threading.Condition()

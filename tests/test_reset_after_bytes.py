@@ -22,38 +22,26 @@ import time
 import pytest
 
 import prefork
+from conftest import ServerThread
 from prefork.runtime import new_event_loop
 
 LOOPS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
     __import__("importlib").util.find_spec("uvloop") is None, reason="uvloop is not installed"))]
 
 
-class Running:
+class Running(ServerThread):
+    """conftest's server on a loop thread, on the loop named, with the loop kept busy
+    while the client acts (``busy_while``)."""
+
     def __init__(self, loop_name, setup, **options):
-        self.loop = new_event_loop(loop_name)
-        self.server = prefork.create_server(loop=self.loop, **options)
-        self.events = []
-        self.lock = threading.Condition()
-        setup(self.server, self)
-        self.server.listen(0)
-        self.port = self.server.address()["port"]
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        super().__init__(setup, loop_name=loop_name, **options)
 
-    def record(self, *event):
-        with self.lock:
-            self.events.append(event)
-            self.lock.notify_all()
-
-    def wait_for(self, predicate, timeout):
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while not any(predicate(e) for e in self.events):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.lock.wait(left)
-            return True
+    def wait_for(self, predicate, timeout=5.0):
+        try:
+            super().wait_for(predicate, timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def busy_while(self, action):
         """Run ``action`` (the client's send and reset) while the loop is blocked."""
@@ -69,14 +57,6 @@ class Running:
         finally:
             done.set()
 
-    def stop(self):
-        def shutdown():
-            self.server.close_all_connections()
-            self.server.close()
-            self.loop.stop()
-        self.loop.call_soon_threadsafe(shutdown)
-        self.thread.join(5)
-        self.loop.close()
 
 
 def send_and_reset(client, data):

@@ -16,8 +16,7 @@ import time
 
 import pytest
 
-import prefork
-from prefork.runtime import new_event_loop
+from conftest import ServerThread
 
 LOOPS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
     __import__("importlib").util.find_spec("uvloop") is None, reason="uvloop is not installed"))]
@@ -25,23 +24,9 @@ BODY = 2_000_000
 
 
 def start(loop_name, setup, **options):
-    loop = new_event_loop(loop_name)
-    server = prefork.create_server(loop=loop, **options)
-    events = []
-    setup(server, loop, events)
-    server.listen(0)
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    def stop():
-        def shutdown():
-            server.close_all_connections()
-            server.close()
-            loop.stop()
-        loop.call_soon_threadsafe(shutdown)
-        thread.join(5)
-        loop.close()
-    return server.address()["port"], events, stop
+    """conftest's server on a loop thread, on the loop named: (port, events, stop)."""
+    st = ServerThread(lambda server, st: setup(server, st.loop, st.events), loop_name=loop_name, **options)
+    return st.port, st.events, st.stop
 
 
 def wait_for(events, predicate, timeout):
