@@ -10,35 +10,13 @@ the 500 as well (its task's failure goes through ``listener_failed``).
 """
 
 import socket
-import threading
 import time
 
-import prefork
-from prefork.runtime import new_event_loop
+from conftest import ServerThread
 
 
 class Abort(BaseException):
     """An application's control-flow exception (not an Exception)."""
-
-
-def _serve(on_request):
-    loop = new_event_loop()
-    server = prefork.create_server(on_request, loop=loop)
-    server.listen(0)
-    port = server.address()["port"]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    return loop, server, port, thread
-
-
-def _stop(loop, server, thread):
-    def shutdown():
-        server.close_all_connections()
-        server.close()
-        loop.stop()
-    loop.call_soon_threadsafe(shutdown)
-    thread.join(5)
-    loop.close()
 
 
 def _first_bytes(port, request, deadline=2.0):
@@ -60,11 +38,11 @@ def _first_bytes(port, request, deadline=2.0):
 
 
 def _check(on_request, request):
-    loop, server, port, thread = _serve(on_request)
+    st = ServerThread(lambda server, st: server.on("request", on_request))
     try:
-        return _first_bytes(port, request)
+        return _first_bytes(st.port, request)
     finally:
-        _stop(loop, server, thread)
+        st.stop()
 
 
 def test_coroutine_listener_base_exception_gets_500():

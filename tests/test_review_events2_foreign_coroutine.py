@@ -13,11 +13,9 @@ in for it without a compiler.
 import asyncio
 import collections.abc
 import socket
-import threading
 import time
 
-import prefork
-from prefork.runtime import new_event_loop
+from conftest import ServerThread
 
 
 class ForeignCoroutine(collections.abc.Coroutine):
@@ -40,14 +38,9 @@ class ForeignCoroutine(collections.abc.Coroutine):
 
 
 def _answer(on_request, deadline=2.0):
-    loop = new_event_loop()
-    server = prefork.create_server(on_request, loop=loop)
-    server.listen(0)
-    port = server.address()["port"]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    st = ServerThread(lambda server, st: server.on("request", on_request))
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=deadline) as c:
+        with socket.create_connection(("127.0.0.1", st.port), timeout=deadline) as c:
             c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             data = b""
             end = time.monotonic() + deadline
@@ -62,13 +55,7 @@ def _answer(on_request, deadline=2.0):
                 data += chunk
             return data
     finally:
-        def shutdown():
-            server.close_all_connections()
-            server.close()
-            loop.stop()
-        loop.call_soon_threadsafe(shutdown)
-        thread.join(5)
-        loop.close()
+        st.stop()
 
 
 def test_foreign_coroutine_listener_runs():

@@ -40,12 +40,23 @@ class ResetWatch:
         a reset that comes with the peer's bytes (uvloop), ask for the socket's pending
         error (one ``SO_ERROR``); a reset is then told after what came before it (module
         rules). Nothing on other loops. True when a reset is pending."""
-        if self.reads_stop_at_reset and self._reset is None and not self.destroyed:
-            error = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-            if error:  # that read was the reader's last call: the socket's own read steps go on
-                self._reset = socket_error(OSError(error, os.strerror(error)), "read")
-                self.loop.call_soon(self._read_to_reset)
+        if self.reads_stop_at_reset and self._reset is None and not self.destroyed and self._ask_kernel():
+            self.loop.call_soon(self._read_to_reset)  # that read was the reader's last call: these steps go on
         return self._reset is not None
+
+    def resumed_after_pause(self):
+        """Reading goes on after a ``pause()``: a reset that came meanwhile (asked for),
+        or one found before the pause, is told after what came before it."""
+        if self._reset is not None or self._ask_kernel():
+            self.loop.call_soon(self._read_to_reset)
+
+    def _ask_kernel(self):
+        """The socket's pending error (reading it clears it), kept in ``_reset`` until
+        what came before it is read; True when there was one."""
+        error = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
+        if error:
+            self._reset = socket_error(OSError(error, os.strerror(error)), "read")
+        return bool(error)
 
     def _read_to_reset(self):
         """One read step of a socket whose peer's reset was found by asking: what the

@@ -43,7 +43,6 @@ Rules:
 """
 
 import logging
-import os
 import socket as _socket
 from time import monotonic
 
@@ -223,11 +222,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)
             if paused:
-                error = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-                if error:  # (reading it clears it: kept until what came before it is read)
-                    self._reset = socket_error(OSError(error, os.strerror(error)), "read")
-                if self._reset is not None:
-                    self.loop.call_soon(self._read_to_reset)
+                self.resumed_after_pause()
         if (self._pending or self._pending_end) and self.protocol is None and self.listener_count("data"):
             self.loop.call_soon(self._deliver_pending)  # kept while paused
         return self
