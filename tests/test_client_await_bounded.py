@@ -160,3 +160,37 @@ def test_async_with_lets_go_of_a_body_left_unread():
             server.close()
 
     assert asyncio.run(asyncio.wait_for(main(), 20)) == b"zzz"
+
+
+def test_listeners_added_after_the_await_get_a_small_whole_body():
+    """``res = await prefork.get(...)`` then ``res.on('data')``/``res.on('end')``: the
+    body that came whole with the head still reaches the listeners (then ``end``), however
+    late they come; its socket is back with the agent meanwhile; and ``async for`` after
+    a later await reads it too."""
+    async def main():
+        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
+        server.listen(0, "127.0.0.1")
+        port = server.address()["port"]
+        agent = prefork.Agent(keep_alive=True)
+        name = f"127.0.0.1:{port}"
+        seen = []
+        try:
+            for size, pause in ((10, 0), (50000, 0), (7, 0.05)):
+                res = await prefork.get({"host": "127.0.0.1", "port": port, "path": f"/{size}", "agent": agent})
+                if pause:  # the listener comes turns later
+                    await asyncio.sleep(pause)
+                chunks, ended = [], asyncio.get_running_loop().create_future()
+                res.on("data", chunks.append)
+                res.on("end", lambda: ended.set_result(True))
+                await asyncio.wait_for(ended, 2)
+                seen.append(len(b"".join(chunks)))
+                await wait_until(lambda: len(agent.free_sockets.get(name, ())) == 1)
+            res = await prefork.get({"host": "127.0.0.1", "port": port, "path": "/12", "agent": agent})
+            await asyncio.sleep(0.05)
+            seen.append(len(b"".join([chunk async for chunk in res])))
+            return seen
+        finally:
+            agent.destroy()
+            server.close()
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == [10, 50000, 7, 12]

@@ -121,14 +121,17 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         at once when the response flows with nothing kept, or when nobody took it (Node
         dumps such a response); else when it is resumed and the kept chunks have gone
         out. ``finished`` runs just before ``end``'s listeners. An awaited body, whole
-        before anyone read it (it is under the high-water mark), is collected for a
-        later ``read()`` and ends now: the socket is free for the agent's next request."""
-        self._finished = finished
+        before anyone read it (it is under the high-water mark), is kept for a later
+        reader (``read()``, ``async for``, ``data`` listeners), its ``end`` with it,
+        while ``finished`` runs now: the socket is free for the agent's next request."""
         self._end_pending = True
         if (self._flowing and not self._kept) or (self._flowing is None and not self.taken):
+            self._finished = finished
             self._emit_end()
-        elif self.awaited and self._flowing is None and self._body is None:
-            self.collect_body()
+        elif self.awaited and self._flowing is None and not self._backlog and finished is not None:
+            finished()
+        else:
+            self._finished = finished
 
     def _emit_data(self, chunk):
         if self._decoder is not None:
