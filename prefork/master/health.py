@@ -15,8 +15,9 @@ Rules:
 - A worker still booting (not ready: an events or WSGI app still importing sends no
   heartbeat) is not stale while it is within the boot deadline the master enforces
   (``timeout`` since its last message, ``deadlines.py``); past it the master aborts it,
-  and it is stale until it is gone. The same rule decides the systemd watchdog
-  (``operations.watchdog``) and ``/status.json``'s ``stale``. A serving or draining
+  and it is stale until it is gone. The same rule decides ``/status.json``'s
+  ``stale``, and the systemd watchdog's with a longer limit (``operations.watchdog``:
+  past the master's own kill of a hung worker). A serving or draining
   worker has no such grace.
 - Ready: the first generation has reported ready, a worker of the current generation
   serves, and nothing is draining. After a USR2 re-exec the new program starts

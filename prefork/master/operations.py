@@ -50,14 +50,14 @@ import os
 import time
 from collections import deque
 
-from . import health, listeners as listeners_mod, status, systemd
+from . import deadlines, health, listeners as listeners_mod, status, systemd
 
 log = logging.getLogger("prefork.master")
 
 MAX_CONNECTIONS = 64
 REQUEST_TIMEOUT = 10.0  # seconds for a whole request (a probe's is one short GET)
 IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent
-HEARTBEAT_FRESH = 3.0  # seconds: a worker with an older heartbeat is not healthy for the watchdog
+RECOVERY_MARGIN = 3.0  # seconds past a hung worker's kill (timeout + KILL_GRACE) for its reaping and replacement
 QUIESCE_LIMIT = 1.0  # seconds the endpoints' open connections get to finish before a re-exec
 TURN_BUDGET = 0.005  # seconds of answers per loop turn
 EVICT_AFTER = 1.0  # seconds idle (silent, or with no request) after which a connection may make room
@@ -76,12 +76,17 @@ def watchdog_interval():
 
 
 def watchdog(master):
-    """WATCHDOG=1 only while every worker's loop is alive (recent heartbeat, or booting
-    within its boot deadline: ``health.is_stale``)."""
+    """WATCHDOG=1 while the master supervises: its loop runs (this timer) and no worker
+    has outlived the master's recovery of it. A hung worker is the master's to end
+    (SIGABRT at ``timeout``, SIGKILL ``KILL_GRACE`` later, then reaped and replaced), so
+    a slow request or a hang the master is dealing with does not stop the pings (the
+    service manager would kill every worker with it); one still there
+    ``RECOVERY_MARGIN`` seconds past its kill (``health.is_stale`` with that limit: a
+    process the kernel cannot end, a master that lost track of it) does."""
     now = time.monotonic()
     timeout = master.settings.timeout
-    fresh_limit = min(timeout, HEARTBEAT_FRESH)
-    if not any(health.is_stale(w, now, fresh_limit, timeout) for w in master.workers.values() if not w.retiring):
+    limit = timeout + deadlines.KILL_GRACE + RECOVERY_MARGIN
+    if not any(health.is_stale(w, now, limit, timeout) for w in master.workers.values() if not w.retiring):
         systemd.notify(f"WATCHDOG=1\nSTATUS={master.status()}")
     if not master.stopping:
         master.loop.call_later(master.watchdog_interval, watchdog, master)
