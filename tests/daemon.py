@@ -113,8 +113,9 @@ def kill_all(proc, pids, timeout=10):
 
 class Daemon:
     def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False,
-                 prefix=()):
-        """``prefix``: a command that ends by exec'ing the daemon's (its pid is the master's)."""
+                 prefix=(), access_log=""):
+        """``prefix``: a command that ends by exec'ing the daemon's (its pid is the master's);
+        ``access_log`` None: as the configuration says."""
         self.tmp = scratch_dir("prefork-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
         self.sock = None
@@ -124,7 +125,9 @@ class Daemon:
             cmd.append(app)
         if workers is not None:  # None: as the configuration says
             cmd += ["--workers", str(workers)]
-        cmd += ["--access-log", "", "--graceful-timeout", "10"]
+        if access_log is not None:
+            cmd += ["--access-log", access_log]
+        cmd += ["--graceful-timeout", "10"]
         if "--metrics-bind" not in args:
             cmd += ["--metrics-bind", "127.0.0.1:0"]
         if bind_socket:

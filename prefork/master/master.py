@@ -58,7 +58,7 @@ from setproctitle import setproctitle
 from .. import __version__, logs
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import (autoreload, deadlines, listeners as listeners_mod, operations, reexec, reload, scaling, startup,
+from . import (autoreload, deadlines, listeners as listeners_mod, operations, reexec, reload, reopen, scaling, startup,
                stopping, systemd, workers as workers_mod)
 
 log = logging.getLogger("prefork.master")
@@ -422,25 +422,7 @@ class Master:
                 pass
 
     def reopen_logs(self):
-        """USR1: reopen the master's error log, then hand every worker the files as
-        they are now (a worker that cannot take them now reopens by path on USR1). A
-        file the master cannot open is said once, by the master: the workers keep the
-        old one, and are not told to try it again each."""
-        reopened = logs.reopen()
-        files = logs.files_for_workers(self.settings)  # none: no log file, or it cannot be opened (logged once)
-        if logs.reopens(self.settings.access_log) and "access" not in files:
-            reopened = False
-        try:
-            for worker in self.workers.values():
-                if files and not worker.channel.send_fds("reopen", list(files.values()), logs=list(files)):
-                    self.kill(worker.pid, signal.SIGUSR1)
-        finally:
-            for fd in files.values():
-                os.close(fd)
-        if reopened:
-            log.info("log files reopened")
-        else:
-            log.warning("log files reopened in part: the files above could not be, their old ones are kept")
+        reopen.reopen_logs(self)
 
 
 def exit_description(status):
