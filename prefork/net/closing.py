@@ -38,6 +38,7 @@ Rules:
 
 import logging
 import socket as _socket
+from time import monotonic
 
 from .writing import WriteCallback
 
@@ -269,7 +270,9 @@ class Closing:
             self._send_check.cancel()
             self._send_check = None
         self._out = []
+        self.unsent = 0 if flushed else self.buffered_size
         self.buffered_size = 0
+        self.last_activity = monotonic()  # (when it ended: a cut response's duration)
         due = self._flush_due
         if due is not None:  # their bytes were in the kernel before this turn: they run now
             self._flush_due = None

@@ -100,6 +100,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         self._local = None
         self._out = []
         self.buffered_size = 0  # bytes written, not yet handed to the kernel (read-only)
+        self.unsent = 0  # of those, what a destroy dropped (read-only)
         self._corked = 0
         self._writer = False
         self._reading = False

@@ -82,6 +82,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         self._error = None
         self._closing = False
         self._eof = False
+        self._peer_gone = False  # a read or write error: the peer reset (or left) the connection
         self._continuation = None  # (req, its head's bytes without Upgrade) of an unlistened upgrade
         self._upgrading = None  # (req, bytes after its head) of a CONNECT/upgrade to hand over
         self._continuing = False  # its body is being parsed by a fresh parser
@@ -169,6 +170,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         ``error`` listeners (an application's) are told too, after ``clientError``, as
         Node's server socket tells its listeners in the order they were added."""
         socket = self.socket
+        self._peer_gone = True
         self._client_error(err)  # the socket reports none after it closed
         if socket.listener_count("error"):
             try:
@@ -190,8 +192,14 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         self.socket.loop.call_soon(self.parser.release)  # the parser may be feeding still
         self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
+        # a response cut while its bytes waited in the socket went out with fewer
+        unsent = self.socket.unsent
+        for res in (*reversed(responses), self._attached):  # (the attached one ended before them)
+            if unsent and res is not None and res.head_out and not res.writable_finished:
+                unsent = res.took_back(unsent)
+        peer_gone = self._eof or self._peer_gone
         for res in responses:
-            res.mark_closed()
+            res.mark_closed(peer_gone)
         if self._req is not None:
             self._req.mark_closed(final=True)
             self._req = None

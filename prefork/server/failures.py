@@ -88,6 +88,8 @@ class Failures:
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
+            if res is not None:
+                res.replied = True  # (its request's line is the reply's, below)
             if server.reply_observer is not None:
                 reply = ServerReply(socket, err.status_hint, self._req, self.parser.request_line(err))
                 server.reply_observer(reply, reply, monotonic() - self.message_start)

@@ -98,6 +98,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         return True
 
     strict_content_length = False  # Node's strictContentLength (set per response)
+    replied = False  # the server answered its request itself (a canned 4xx): the access log has its line
 
     @property
     def destroyed(self):
@@ -335,9 +336,12 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     self._conn.listener_failed(self, exc)
             self.req.mark_closed()
 
-    def mark_closed(self):
+    def mark_closed(self, peer_gone=False):
         """The connection went (or dropped this response) before it was done: the
-        request is aborted, in Node's order (see ``IncomingMessage.abort``)."""
+        request is aborted, in Node's order (see ``IncomingMessage.abort``). A response
+        never begun is observed (access log, metrics) as nginx logs a request it never
+        answered: status 499 when the peer ended the connection (``peer_gone``), 444
+        when the server did (the drain's bound, a timeout, a destroy)."""
         if not self._closed:
             self._closed = True
             queued, self._queued = self._queued, None
@@ -352,6 +356,12 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                 observer = self._conn.server.response_observer
                 if observer is not None:
                     observer(self.req, self)
+            elif not self.head_out and not self.replied:
+                observer = self._conn.server.response_observer
+                if observer is not None:
+                    self.status_code = 499 if peer_gone else 444
+                    self._has_body = False
+                    observer(self.req, self)
             self.req.abort()
             if self._events:
                 try:
@@ -363,6 +373,13 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     # one, bound to what refers back to this response) are let go now
                     self.remove_all_listeners("drain")
             self.req.mark_closed(reset=True)
+
+    def took_back(self, unsent):
+        """Of ``unsent`` bytes its connection's socket dropped at a destroy, those of this
+        response's body (the last written first) no longer count as sent; the rest."""
+        taken = min(unsent, self.bytes_sent)
+        self.bytes_sent -= taken
+        return unsent - taken
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout``: the socket's idle timeout, once the response is on
