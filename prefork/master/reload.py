@@ -23,7 +23,10 @@ A HUP that arrives while a reload is under way is not dropped: one more reload s
 once the current one has switched over or failed (several such HUPs make one). A reload
 that changes nothing (a bad configuration, a log file that cannot be opened, a new
 worker that fails to boot) is counted (``prefork_reload_failures``) and its reason is
-shown on ``/status.json`` until a reload succeeds. The master logs as the new settings
+shown on ``/status.json`` until a reload succeeds. A reload that would change what a
+listener speaks (a ``bind`` entry without a scheme speaks TLS when ``certfile`` is set:
+a HUP that drops or adds ``certfile`` would turn it into plain HTTP or HTTPS) is refused
+so, as ``bind`` itself needs a restart (or USR2). The master logs as the new settings
 say from the moment their generation starts (its workers inherit that); a reload
 abandoned goes back to the running settings' error log and level."""
 
@@ -32,7 +35,7 @@ import signal
 import time
 
 from .. import logs, settings as settings_mod
-from . import startup, systemd
+from . import listeners, startup, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -65,6 +68,12 @@ def reload(master):
             log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
                         master.settings.values[setting.name])
             new.values[setting.name] = master.settings.values[setting.name]
+    flips = tls_flips(master, new)
+    if flips:
+        for flip in flips:
+            log.error("reload: %s", flip)
+        failed(master, flips[0] + (f" (and {len(flips) - 1} more)" if len(flips) > 1 else ""))
+        return
     count = new.workers if new.workers != master.settings.workers else master.target
     shortage = startup.descriptors(master, count)
     if shortage:
@@ -84,6 +93,28 @@ def reload(master):
         if master.spawn(slot, generation, new, retried=False) is None:
             abort_reload(master, "a new worker could not be started")
             return
+
+
+def tls_flips(master, new):
+    """The listeners that would change between TLS and plain HTTP under ``new``, in words
+    (the running ``bind`` is kept by then: only ``certfile``, set or not, can change what
+    an entry without a scheme speaks)."""
+    old = master.settings
+    if bool(new.values.get("certfile")) == bool(old.values.get("certfile")):
+        return []
+    from ..net.tlsconfig import listener_tls  # (here only: a master without TLS never loads ssl)
+    flips = []
+    for address, sock in master.listeners:
+        was, will = listener_tls(address, old), listener_tls(address, new)
+        if was != will:
+            why = "certfile is no longer set" if was else "certfile is now set"
+            flips.append(f"{listeners.describe(sock)} ({address}) would change from {_speaks(was)} to "
+                         f"{_speaks(will)} ({why}): that needs a restart (or USR2)")
+    return flips
+
+
+def _speaks(tls):
+    return "TLS" if tls else "plain HTTP"
 
 
 def failed(master, reason):

@@ -35,6 +35,12 @@ Rules:
   (empty records skipped), and so the second ClientHello after a HelloRetryRequest: OpenSSL
   sees no byte after a hello until its offer is judged. No offer is served.
   Client-initiated renegotiation is refused.
+- One certificate serves every SNI name. The name (``Socket.servername``) is read from
+  the ClientHello with its ALPN offer, as latin-1 as Node reads it: there is no
+  ``sni_callback`` (CPython decodes the name as ASCII before calling one, and a name with
+  a byte of 0x80 or above failed the handshake with internal_error). Without a callback
+  OpenSSL does not acknowledge the name in its answer (RFC 6066 lets a server leave it
+  out; clients go on). A hello longer than the reader keeps (16 KiB) gives no name.
 - Contexts are built from the settings by tlsconfig.py. The master keeps the context it
   checked and the workers it forks use that one: OpenSSL makes session ticket keys with
   the context, so all workers of a generation share them and a client resumes its
@@ -87,8 +93,8 @@ def tls_error(exc):
 class _Records(ssl.SSLObject):
     """``wrap_bio``'s objects (``SSLContext.sslobject_class``): ``direct()`` gives the C read and
     write under ``SSLObject``'s, which only pass their arguments on (a Python call per record).
-    ``servername``: the name the client asked for by SNI (set by ``_remember_sni``), False
-    when it sent none."""
+    ``servername``: the name the client asked for by SNI (set by the layer from the
+    ClientHello, net/hello.py), False when it sent none."""
 
     servername = False
 
@@ -97,21 +103,13 @@ class _Records(ssl.SSLObject):
         return (self.read, self.write) if inner is None else (inner.read, inner.write)
 
 
-def _remember_sni(sslobj, name, context):
-    """The context's SNI callback: the one certificate serves every name; the name is kept
-    for ``Socket.servername``."""
-    if name:
-        sslobj.servername = name
-
-
 class ServerTLS:
     """One listener's TLS: the context and the handshake timeout; ``layer`` makes the
     per-connection layer (called by ``Socket.start_tls``)."""
 
     def __init__(self, context, handshake_timeout=10.0):
         self.context = context
-        context.sslobject_class = _Records
-        context.sni_callback = _remember_sni
+        context.sslobject_class = _Records  # (no sni_callback: the name is read from the hello)
         self.handshake_timeout = handshake_timeout
 
     @classmethod
@@ -236,6 +234,8 @@ class TLSLayer:
             rest = hello.rest
             self.incoming.write(data[:len(data) - len(rest)] if rest else data)
             self.hello = None
+            if hello.servername:  # (a second hello's name, after a retry request, is the one served)
+                self.sslobj.servername = hello.servername
             if offered and not _SPOKEN.intersection(offered):
                 self._refuse(offered)
                 return False

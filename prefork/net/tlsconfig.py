@@ -9,8 +9,10 @@ Rules:
 - A key is never asked for on a terminal: an encrypted key needs ``keyfile_password``.
 """
 
+import re
 import ssl
 
+_TAGS = re.compile(r"^\[[^\]]*\]|\([^()]*\.c:\d+\)$")  # "[X509] " and " (_ssl.c:4154)" in an SSLError's text
 ALPN = ("http/1.1",)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
@@ -96,7 +98,14 @@ def build_context(values):
 
 
 def _reason(exc):
-    return (getattr(exc, "reason", None) or str(exc)).replace("_", " ").lower()
+    """OpenSSL's reason for ``exc`` in words: its reason code's (``NO_CERTIFICATE_OR_CRL_FOUND``:
+    "no certificate or crl found"); without one, its message without the library's tag and
+    CPython's source place ("[X509] PEM lib (_ssl.c:4154)": "pem lib")."""
+    reason = getattr(exc, "reason", None)
+    if reason:
+        return reason.replace("_", " ").lower()
+    text = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else str(exc)
+    return _TAGS.sub("", text).strip().lower() or "unknown error"
 
 
 def listener_tls(address, settings):
