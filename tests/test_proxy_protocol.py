@@ -512,7 +512,8 @@ def test_proxy_protocol_bind_turns_it_on_for_one_listener_only(haproxy_path, tmp
     try:
         daemon.wait_ready()
         # Daemon(bind_socket=False): the one bound address is in the log
-        port = int(re.search(r"listening at 127\.0\.0\.1:(\d+) \(127\.0\.0\.1:0\)", daemon.log()).group(1))
+        port = int(re.search(r"listening at 127\.0\.0\.1:(\d+) \(127\.0\.0\.1:0\): PROXY header first\n",
+                             daemon.log()).group(1))
         lb, (v1_port, _) = front(haproxy_path, str(tmp_path), port)
         client_port, response = from_client_address(v1_port)
         assert f"client=127.0.0.2:{client_port}".encode() in response, response

@@ -115,6 +115,9 @@ def shared(pki):
         match = daemon.wait_log(r"listening at 127\.0\.0\.1:(\d+) \(http://127\.0\.0\.1:0\)") and \
             re.search(r"listening at 127\.0\.0\.1:(\d+) \(http://127\.0\.0\.1:0\)", daemon.log())
         daemon.plain_port = int(match.group(1))
+        # each listener's line says what it speaks
+        assert re.search(r"listening at 127\.0\.0\.1:\d+ \(fd://\d+\): TLS\n", daemon.log()), daemon.log()
+        assert re.search(r"listening at 127\.0\.0\.1:\d+ \(http://127\.0\.0\.1:0\)\n", daemon.log())
         yield daemon
     finally:
         daemon.cleanup()

@@ -91,6 +91,20 @@ def describe(sock):
     return f"{name[0]}:{name[1]}"
 
 
+def speaks(address, settings):
+    """What a listener expects first, for its "listening at" line: ``TLS``, ``PROXY
+    header first``, both, or nothing (plain HTTP). The TLS rule is tlsconfig's, imported
+    only when TLS may be in use (a master without it never loads ``ssl``)."""
+    said = []
+    if address.startswith("https://") or settings.values.get("certfile"):
+        from ..net.tlsconfig import listener_tls
+        if listener_tls(address, settings):
+            said.append("TLS")
+    if settings.proxy_protocol or address in settings.proxy_protocol_bind:
+        said.append("PROXY header first")
+    return ": " + ", ".join(said) if said else ""
+
+
 def _host_port(address):
     """(host, port) of a TCP bind address, else None."""
     address = bind_address(address)

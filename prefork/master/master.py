@@ -127,7 +127,8 @@ class Master:
         log.info("prefork %s on Python %s, master pid %d: %s, %d workers", __version__, "%d.%d.%d" % sys.version_info[:3],
                  os.getpid(), settings.app or "the demo app", self.target)
         for address, sock in self.listeners:
-            log.info("listening at %s (%s)", listeners_mod.describe(sock), address)
+            log.info("listening at %s (%s)%s", listeners_mod.describe(sock), address,
+                     listeners_mod.speaks(address, settings))
         if settings.sources.get("bind", "default") != "default" and \
                 any(address.startswith("systemd:") for address, _ in self.listeners):
             log.warning("%s: %s not used: systemd passed the listeners (socket activation)",
