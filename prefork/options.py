@@ -170,10 +170,11 @@ SETTINGS = (
             "from /proc about once a second.", minimum=0),
     Setting("keep_alive_timeout", "float", 5.0, "Seconds an idle keep-alive connection is kept "
             "(closed at this + 1 s, as Node does); 0 disables keep-alive timing.", minimum=0),
-    Setting("headers_timeout", "float", 60.0, "Seconds a client gets to send a request head.",
-            minimum=0),
-    Setting("request_timeout", "float", 300.0, "Seconds a client gets to send a whole request.",
-            minimum=0),
+    Setting("headers_timeout", "float", 60.0, "Seconds a client gets to send a request head "
+            "(unset, at most request_timeout, as Node's).", minimum=0),
+    Setting("request_timeout", "float", 300.0, "Seconds a client gets to send a whole request, "
+            "its body included, however steadily it sends (Node's requestTimeout): raise it, or 0 "
+            "for none, where clients upload large bodies slowly.", minimum=0),
     Setting("max_requests_per_socket", "int", 0, "Requests served on one connection; later "
             "ones get a 503 (0: unlimited).", minimum=0),
     Setting("max_connections", "int", 0, "Connections one worker holds at once; past it a new "

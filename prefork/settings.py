@@ -205,8 +205,11 @@ def load(config_file=None, env=None, argv_values=None, text=None):
     if not problems:
         h, r = values["headers_timeout"], values["request_timeout"]
         if h > 0 and r > 0 and h > r:
-            problems.append(f"{sources['headers_timeout'] if sources['headers_timeout'] != 'default' else sources['request_timeout']}:"
-                            f" headers_timeout ({h}) must not exceed request_timeout ({r})")
+            if sources["headers_timeout"] == "default":  # Node's: at most 60 s, at most request_timeout
+                values["headers_timeout"] = r
+            else:
+                problems.append(f"{sources['headers_timeout']}: headers_timeout ({h}) must not exceed "
+                                f"request_timeout ({r})")
     built = {}
     if all(name in values for name in TLS_SETTINGS):
         problems.extend(checks.check_tls(values, sources, built))

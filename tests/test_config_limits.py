@@ -151,3 +151,20 @@ def test_a_usable_root_path_is_taken(tmp_path, value):
     config = tmp_path / "prefork.toml"
     config.write_text(f"root_path = {json.dumps(value)}\n", encoding="utf-8")
     assert problems(config) == []
+
+
+@pytest.mark.parametrize("text, argv, headers, problem", [
+    ("request_timeout = 3\n", {}, 3.0, None),  # the default headers_timeout (60) follows it down, as Node's
+    ("", {"request_timeout": 10.0}, 10.0, None),
+    ("request_timeout = 0\n", {}, 60.0, None),  # (no request deadline: the head's stays)
+    ("request_timeout = 3\nheaders_timeout = 5\n", {}, None, "headers_timeout (5.0) must not exceed request_timeout (3.0)"),
+])
+def test_a_short_request_timeout_takes_the_default_headers_timeout_down_with_it(tmp_path, text, argv, headers, problem):
+    config = tmp_path / "prefork.toml"
+    config.write_text(text)
+    if problem is not None:
+        (line,) = problems(config, **argv)
+        assert line == f"{config}:headers_timeout: {problem}"
+        return
+    assert problems(config, **argv) == []
+    assert settings.load(str(config), env={}, argv_values=argv).headers_timeout == headers
