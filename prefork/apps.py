@@ -27,7 +27,7 @@ import importlib.util
 import os
 import sys
 
-from .recognise import AppError, made_by, resolve
+from .recognise import AppError, made_by, named_for_server, resolve
 
 DEFAULT_ATTRIBUTES = ("setup", "application", "app")
 
@@ -224,10 +224,20 @@ def load(app, interface="auto", chdir="", app_dir=""):
     if not present:
         raise AppError(f"module {module_name!r} defines none of {', '.join(DEFAULT_ATTRIBUTES)}: "
                        f"name the app as {module_name}:ATTRIBUTE")
-    first_error = None
+    first_error = passed_over = None
     for name in present:
         try:
-            return resolve(f"{module_name}:{name}", getattr(module, name), interface)
+            found = resolve(f"{module_name}:{name}", getattr(module, name), interface)
         except AppError as exc:
             first_error = first_error or exc
+            continue
+        if name == "setup" and found[0] == "events" and interface == "auto" and \
+                not named_for_server(found[1]):
+            # a one-argument helper not named for the server (Flask's setup(app)):
+            # an app beside it is the one to serve
+            passed_over = found
+            continue
+        return found
+    if passed_over is not None:
+        return passed_over
     raise first_error

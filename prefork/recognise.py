@@ -128,6 +128,13 @@ def detect(obj):
     return (candidates[0] if len(candidates) == 1 else None), found
 
 
+def named_for_server(obj):
+    """``obj``'s first positional parameter is named ``server`` (an events setup says
+    so; a module's ``setup(app)`` helper does not)."""
+    signature = _signature(obj)
+    return signature is not None and _arity(signature)[1][:1] == ["server"]
+
+
 def _factory_like(obj):
     """A plain function that needs no argument, its first parameter not ``server``: an
     app factory, most likely (``create_app(test_config=None)``)."""

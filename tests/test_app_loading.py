@@ -386,6 +386,23 @@ def test_default_attribute_order(isolated):
     """)
     kind, found = apps.load(helper)
     assert kind == "asgi" and found.__name__ == "app"
+    # a one-argument helper not named for the server (Flask's setup(app)) is passed over
+    # for an app beside it; alone, or named setup(server), it is the events setup
+    flask_like = isolated("""
+        def setup(app):
+            app.config["X"] = 1
+
+        def app(environ, start_response):
+            return []
+    """)
+    kind, found = apps.load(flask_like)
+    assert kind == "wsgi" and found.__name__ == "app"
+    alone = isolated("""
+        def setup(srv):
+            pass
+    """)
+    kind, found = apps.load(alone)
+    assert kind == "events" and found.__name__ == "setup"
     none = isolated("handler = None\n")
     with pytest.raises(apps.AppError, match=rf"module '{none}' defines none of setup, application, app: "
                                             rf"name the app as {none}:ATTRIBUTE"):
