@@ -46,9 +46,15 @@ def under_length(req, res, missing):
     When the head is not out yet, it says so (``res`` is ended as usual; False). Else
     the socket closes once what was written has gone out (the tail of a pipelined
     response before this one included) and ``res`` is left unended, so no later
-    response starts on the connection: True, and the caller does not end it."""
-    log.error("WSGI app for %s %s sent %d bytes less than its Content-Length: the connection closes",
-              req.method, req.url, missing)
+    response starts on the connection: True, and the caller does not end it. A body
+    cut because its client left (the app was not let finish it) is no error of the
+    app's: said at debug level only."""
+    if res.socket is not None and res.socket.destroyed:
+        log.debug("WSGI app for %s %s: the client left %d bytes before its Content-Length", req.method,
+                  req.url, missing)
+    else:
+        log.error("WSGI app for %s %s sent %d bytes less than its Content-Length: the connection closes",
+                  req.method, req.url, missing)
     if not res.headers_sent:
         res.set_header("Connection", "close")
         return False
