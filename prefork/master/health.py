@@ -23,10 +23,13 @@ Rules:
   serves, and nothing is draining. After a USR2 re-exec the new program starts
   unready (``booting``) until its own first generation is ready: the old workers stop
   accepting at the exec, so nothing serves meanwhile. Readiness is withdrawn from the first moment of a
-  graceful stop (TERM) and of a reload's switch-over (the new generation is ready), and
-  stays withdrawn until the old generation has gone. With ``readiness_withdraw`` > 0
-  the master waits that many seconds, still accepting, between withdrawing readiness
-  and starting to drain, so that a load balancer stops sending first.
+  graceful stop (TERM), for good, and of a reload's switch-over (the new generation is
+  ready) until the switch-over is done: the new generation serves then, while the old
+  one finishes the requests it holds (for up to ``graceful_timeout``: a stream, a
+  WebSocket), so a load balancer is not told to take away a daemon that serves
+  every new connection. With ``readiness_withdraw`` > 0 the master waits that many
+  seconds, still accepting, between withdrawing readiness and starting to drain, so
+  that a load balancer stops sending first.
 - Both answer from the master's own state only: no I/O, no worker is asked anything.
 """
 
@@ -78,9 +81,6 @@ def readiness(master):
         return False, "booting"
     if master.switching:
         return False, f"reload: switching to generation {master.new_generation[0]}"
-    old = [w for w in master.workers.values() if w.generation < master.generation]
-    if old:
-        return False, f"reload: {len(old)} workers of the old generation draining"
     if not any(w.ready and not w.retiring and w.generation == master.generation for w in master.workers.values()):
         return False, "no worker serving"
     return True, "ready"
