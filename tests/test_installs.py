@@ -102,7 +102,7 @@ def unit_documentation():
 def test_ci_runs_exactly_the_readme_test_command():
     _, test_command = top_commands()
     assert test_command == ("python3 -m venv .venv && .venv/bin/pip install '.[test]' "
-                            "&& .venv/bin/python -m pytest -q tests")
+                            "&& .venv/bin/python -m pytest -q -n 2 --dist loadfile tests")
     ci = open(os.path.join(ROOT, ".ci", "run")).read().splitlines()
     assert test_command in ci
 
