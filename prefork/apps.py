@@ -27,7 +27,7 @@ import importlib.util
 import os
 import sys
 
-from .recognise import AppError, made_by, named_for_server, resolve
+from .recognise import AppError, made_by, named_for_server, resolve, unmistakable
 
 DEFAULT_ATTRIBUTES = ("setup", "application", "app")
 
@@ -233,10 +233,12 @@ def load(app, interface="auto", chdir="", app_dir=""):
             continue
         if name == "setup" and found[0] == "events" and interface == "auto" and \
                 not named_for_server(found[1]):
-            # a one-argument helper not named for the server (Flask's setup(app)):
-            # an app beside it is the one to serve
+            # a one-argument helper not named for the server (Flask's setup(app)): an
+            # app beside it that is one unmistakably is the one to serve
             passed_over = found
             continue
+        if passed_over is not None and not unmistakable(found[1]):
+            return passed_over
         return found
     if passed_over is not None:
         return passed_over

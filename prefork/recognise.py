@@ -135,6 +135,17 @@ def named_for_server(obj):
     return signature is not None and _arity(signature)[1][:1] == ["server"]
 
 
+def unmistakable(obj):
+    """``obj`` is an app by more than its count of parameters: an object (a Flask or
+    Django app), a coroutine function, or a function whose first parameter is named
+    ``environ`` or ``scope``; a plain ``def app(req, res)`` is not (an events handler
+    takes two arguments too)."""
+    if not inspect.isfunction(obj) or _is_async(obj):
+        return True
+    signature = _signature(obj)
+    return signature is not None and _arity(signature)[1][:1] in (["environ"], ["scope"])
+
+
 def _factory_like(obj):
     """A plain function that needs no argument, its first parameter not ``server``: an
     app factory, most likely (``create_app(test_config=None)``)."""

@@ -403,6 +403,17 @@ def test_default_attribute_order(isolated):
     """)
     kind, found = apps.load(alone)
     assert kind == "events" and found.__name__ == "setup"
+    # beside a plain two-argument function (an events handler takes (req, res)), the
+    # setup stays the app
+    handler = isolated("""
+        def app(req, res):
+            res.end("ok")
+
+        def setup(srv):
+            srv.on("request", app)
+    """)
+    kind, found = apps.load(handler)
+    assert kind == "events" and found.__name__ == "setup"
     none = isolated("handler = None\n")
     with pytest.raises(apps.AppError, match=rf"module '{none}' defines none of setup, application, app: "
                                             rf"name the app as {none}:ATTRIBUTE"):

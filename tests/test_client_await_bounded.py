@@ -194,3 +194,31 @@ def test_listeners_added_after_the_await_get_a_small_whole_body():
             server.close()
 
     assert asyncio.run(asyncio.wait_for(main(), 20)) == [10, 50000, 7, 12]
+
+
+def test_destroy_and_set_timeout_after_the_socket_went_back_to_the_agent():
+    """An awaited body that came whole freed its socket for the agent: the response's
+    ``destroy()`` and ``set_timeout()`` then leave that socket alone (it may serve the
+    next request) instead of failing; a destroyed unread body reports ``aborted``."""
+    async def main():
+        server = prefork.create_server(lambda req, res: res.end(b"hello"))
+        server.listen(0, "127.0.0.1")
+        port = server.address()["port"]
+        agent = prefork.Agent(keep_alive=True, max_sockets=1)
+        name = f"127.0.0.1:{port}"
+        try:
+            res = await prefork.get({"host": "127.0.0.1", "port": port, "path": "/", "agent": agent})
+            await wait_until(lambda: len(agent.free_sockets.get(name, ())) == 1)
+            aborted = []
+            res.on("aborted", lambda: aborted.append(True))
+            assert res.set_timeout(5) is res
+            assert res.destroy() is res
+            await wait_until(lambda: res.destroyed)
+            again = await asyncio.wait_for(prefork.get({"host": "127.0.0.1", "port": port, "path": "/",
+                                                        "agent": agent}), 5)
+            return aborted, await asyncio.wait_for(again.read(), 5)
+        finally:
+            agent.destroy()
+            server.close()
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == ([True], b"hello")

@@ -278,7 +278,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         ``timeout`` comes to the request and, while the body is in progress, here. After
         ``end`` it does nothing: the socket may serve another request by then (Node's
         response has let go of it)."""
-        if self._ended:
+        if self._ended or self.socket is None:  # (None: the agent has its socket back)
             return self
         if callback is not None:
             self.on("timeout", callback)
@@ -419,7 +419,8 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
                 self._end_pending = False
                 self._finished = None
                 self.mark_aborted()
-                self.socket.destroy()
+                if self.socket is not None:  # (None: an awaited whole body freed it for the agent)
+                    self.socket.destroy()
                 if self._close_due:
                     self._close_due = False
                     self.loop.call_soon(self.mark_closed)

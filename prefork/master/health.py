@@ -20,7 +20,7 @@ Rules:
   past the master's own kill of a hung worker). A serving or draining
   worker has no such grace.
 - Ready: the first generation has reported ready, a worker of the current generation
-  serves, and nothing is draining. After a USR2 re-exec the new program starts
+  serves, and the daemon is neither stopping nor in a reload's switch-over. After a USR2 re-exec the new program starts
   unready (``booting``) until its own first generation is ready: the old workers stop
   accepting at the exec, so nothing serves meanwhile. Readiness is withdrawn from the first moment of a
   graceful stop (TERM), for good, and of a reload's switch-over (the new generation is

@@ -232,6 +232,7 @@ class Closing:
         self.destroyed = True
         self.writable = self.readable = False
         flushed = False  # all that was queued reached the kernel in the last try
+        left = self.buffered_size  # (what it has not taken)
         if error is None and not self._broken and not self.connecting:
             # bytes written before the destroy go out first (Node writes at once; a
             # corked read only delays them), then close_notify: one last non-blocking try
@@ -242,7 +243,8 @@ class Closing:
                     if tls is not None:
                         flushed = not tls.send(data)
                     else:
-                        flushed = self._sock.send(data) == len(data)
+                        left -= self._sock.send(data)
+                        flushed = not left
                 else:
                     flushed = True
                 if tls is not None:
@@ -270,7 +272,7 @@ class Closing:
             self._send_check.cancel()
             self._send_check = None
         self._out = []
-        self.unsent = 0 if flushed else self.buffered_size
+        self.unsent = 0 if flushed else left
         self.buffered_size = 0
         self.last_activity = monotonic()  # (when it ended: a cut response's duration)
         due = self._flush_due

@@ -184,6 +184,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if self._half_close_timer is not None:
             self._half_close_timer.cancel()
             self._half_close_timer = None
+        held = [h.res for h in self._held]  # (never dispatched: no access log line)
         self._held = []
         self._res = None
         self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
@@ -192,14 +193,17 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         self.socket.loop.call_soon(self.parser.release)  # the parser may be feeding still
         self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
-        # a response cut while its bytes waited in the socket went out with fewer
+        # a response cut while its bytes waited in the socket went out with fewer: the
+        # one writing (its bytes last), then the one ended before it
+        # (one waiting its turn sent nothing)
         unsent = self.socket.unsent
-        for res in (*reversed(responses), self._attached):  # (the attached one ended before them)
-            if unsent and res is not None and res.head_out and not res.writable_finished:
-                unsent = res.took_back(unsent)
-        peer_gone = self._eof or self._peer_gone
+        lost = {}
+        for res in (responses[0] if responses else None, self._attached):
+            if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
+                lost[res], unsent = res.unsent_body(unsent)
+        unanswered = 499 if self._eof or self._peer_gone else 444
         for res in responses:
-            res.mark_closed(peer_gone)
+            res.mark_closed(None if res in held else unanswered, lost.get(res, 0) if res.on_socket else res.bytes_sent)
         if self._req is not None:
             self._req.mark_closed(final=True)
             self._req = None
@@ -208,7 +212,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             self._upgrading = None
         if self._attached is not None:
             attached, self._attached = self._attached, None
-            attached.mark_closed()
+            attached.mark_closed(lost=lost.get(attached, 0))
 
     # -- parser callbacks ----------------------------------------------------------------
     # (no on_message_begin: ``active`` and ``message_start`` are kept per read, see

@@ -80,6 +80,9 @@ class Failures:
         socket = self.socket
         errors = server.stats.client_errors
         errors[err.code] = errors.get(err.code, 0) + 1
+        res = self._res
+        if socket.writable and res is not None and res.req is self._req and self._req is not None:
+            res.replied = True  # answered now, by the server or the listener: its line is the reply's
         if server.listener_count("clientError"):
             if isinstance(err, ParseError):
                 self._error = err
@@ -88,8 +91,6 @@ class Failures:
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
-            if res is not None:
-                res.replied = True  # (its request's line is the reply's, below)
             if server.reply_observer is not None:
                 reply = ServerReply(socket, err.status_hint, self._req, self.parser.request_line(err))
                 server.reply_observer(reply, reply, monotonic() - self.message_start)

@@ -43,6 +43,7 @@ from ..emitter import EventEmitter
 from ..http import framing, serialize
 from ..net.writing import WriteCallback
 from .outgoing import OutgoingHead
+from .replies import ServerReply
 from .writable import WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
@@ -61,7 +62,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_trailers", "_corks")
+                 "bytes_sent", "_framing", "_trailers", "_corks")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -88,6 +89,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         self._queued = None
         self._closed = False
         self.bytes_sent = 0
+        self._framing = 0  # bytes of chunk framing written around them
         self._trailers = None
         self._corks = 0  # cork() calls not yet undone (writable.py)
 
@@ -124,7 +126,12 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             parts.append(self._head)
         if data and self._has_body:
             self.bytes_sent += len(data)
-            parts.append(framing.chunk(data) if self._chunked else data)
+            if self._chunked:
+                chunk = framing.chunk(data)
+                self._framing += len(chunk) - len(data)
+                parts.append(chunk)
+            else:
+                parts.append(data)
         if end and self._chunked:
             parts.append(_LAST_CHUNK if self._trailers is None else b"0\r\n%b\r\n" % self._trailers)
         if len(parts) == 1:
@@ -336,12 +343,15 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     self._conn.listener_failed(self, exc)
             self.req.mark_closed()
 
-    def mark_closed(self, peer_gone=False):
+    def mark_closed(self, unanswered=None, lost=0):
         """The connection went (or dropped this response) before it was done: the
         request is aborted, in Node's order (see ``IncomingMessage.abort``). A response
-        never begun is observed (access log, metrics) as nginx logs a request it never
-        answered: status 499 when the peer ended the connection (``peer_gone``), 444
-        when the server did (the drain's bound, a timeout, a destroy)."""
+        never begun is observed (access log, metrics) with the status ``unanswered``
+        when one is given (the connection's: 499 when the peer ended the connection,
+        444 when the server did), as nginx logs a request it never answered; the
+        response itself keeps what the app set. One cut while its body went out is
+        observed with the body bytes that reached the kernel (``lost``: those of
+        ``bytes_sent`` that did not, as its connection counts them)."""
         if not self._closed:
             self._closed = True
             queued, self._queued = self._queued, None
@@ -355,13 +365,11 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                 # log, metrics) with what went out
                 observer = self._conn.server.response_observer
                 if observer is not None:
-                    observer(self.req, self)
-            elif not self.head_out and not self.replied:
+                    observer(self.req, ServerReply(self.socket, self.status_code, sent=self.bytes_sent - lost))
+            elif unanswered is not None and not self.head_out and not self.replied:
                 observer = self._conn.server.response_observer
                 if observer is not None:
-                    self.status_code = 499 if peer_gone else 444
-                    self._has_body = False
-                    observer(self.req, self)
+                    observer(self.req, ServerReply(self.socket, unanswered))
             self.req.abort()
             if self._events:
                 try:
@@ -374,12 +382,21 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     self.remove_all_listeners("drain")
             self.req.mark_closed(reset=True)
 
-    def took_back(self, unsent):
-        """Of ``unsent`` bytes its connection's socket dropped at a destroy, those of this
-        response's body (the last written first) no longer count as sent; the rest."""
-        taken = min(unsent, self.bytes_sent)
-        self.bytes_sent -= taken
-        return unsent - taken
+    def unsent_body(self, unsent):
+        """Of ``unsent`` bytes its socket never sent, the last of them this response's
+        (written after those of the responses before it): (about how many of its body
+        bytes are among them, a chunked body's framing taken in proportion; the bytes
+        left for the responses before it)."""
+        body = self.bytes_sent
+        wire = body + self._framing
+        mine = min(unsent, wire)
+        return (mine * body // wire if wire else 0), unsent - mine
+
+    @property
+    def on_socket(self):
+        """Its turn has come: what it writes goes to the socket (not queued behind an
+        earlier response)."""
+        return self._active
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout``: the socket's idle timeout, once the response is on
@@ -434,7 +451,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         if self._active or self._closed:
             self.socket.destroy(error)
         else:
-            self.mark_closed()  # destroyed now (later writes are dropped, their callbacks still run)
+            self.mark_closed(444)  # destroyed now (later writes are dropped, their callbacks still run)
             self._queued = [(error,)]  # and the socket goes when its turn comes
             self._queued_size = 0
         return self
