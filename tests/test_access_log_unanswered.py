@@ -141,3 +141,30 @@ def test_cut_responses_count_the_body_bytes_the_kernel_took(tmp_path):
         assert logged["/chunked"][0] == "200" and (1 << 20) * 64 // 70 <= int(logged["/chunked"][1]) < 6 << 20, logged
     finally:
         st.stop()
+
+
+def test_every_ended_response_still_going_out_at_a_reset_is_logged(tmp_path):
+    """Pipelined /a (8 MiB) and /b both ended while /a's bytes still wait in the socket:
+    a reset then logs both, /a with what the kernel took, /b with nothing sent."""
+    def on_request(req, res, st):
+        delay, body = (0.05, b"a" * (8 << 20)) if req.url == "/a" else (0.1, b"b" * 1000)
+        st.loop.call_later(delay, lambda: (res.end(body), st.record("ended", req.url)))
+    st = served(tmp_path, on_request)
+    try:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        client.settimeout(5)
+        client.connect(("127.0.0.1", st.port))
+        client.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        st.wait_for(lambda e: e == ("ended", "/b"))
+        got = 0
+        while got < 1 << 20:
+            got += len(client.recv(65536))
+        reset(client)
+        logged = dict(line.split(" ", 1) for line in wait_until(lambda: (lambda l: l if len(l) == 2 else None)(lines(st)),
+                                                                  5, what="two lines"))
+    finally:
+        st.stop()
+    status, size = logged["/a"].split()
+    assert status == "200" and (1 << 20) <= int(size) < 6 << 20, logged
+    assert logged["/b"] == "200 -", logged

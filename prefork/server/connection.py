@@ -74,6 +74,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         self.active = not socket.handshaking
         self._responses = deque()
         self._attached = None  # the last ended response (until its 'finish' while not writable_finished)
+        self._unflushed = None  # ended responses before it whose bytes are still going out
         self._req = None
         self._res = None
         self._requests = 0
@@ -198,7 +199,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         # (one waiting its turn sent nothing)
         unsent = self.socket.unsent
         lost = {}
-        for res in (responses[0] if responses else None, self._attached):
+        earlier = self._unflushed or ()
+        self._unflushed = None
+        for res in (responses[0] if responses else None, self._attached, *reversed(earlier)):
             if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
                 lost[res], unsent = res.unsent_body(unsent)
         unanswered = 499 if self._eof or self._peer_gone else 444
@@ -210,6 +213,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if self._upgrading is not None:  # closed before its turn to be handed over
             self._upgrading[0].mark_closed(final=True)
             self._upgrading = None
+        for res in earlier:
+            res.mark_closed(lost=lost.get(res, 0))
         if self._attached is not None:
             attached, self._attached = self._attached, None
             attached.mark_closed(lost=lost.get(attached, 0))
@@ -379,6 +384,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         responses.popleft()
         socket = self.socket
         server = self.server
+        attached = self._attached
+        if attached is not None and not attached.writable_finished:  # (a large one, pipelining)
+            self._unflushed = [r for r in self._unflushed or () if not r.writable_finished] + [attached]
         self._attached = res
         if res.req.readable_flowing is False and not res.req.listener_count("readable"):
             res.req.resume()  # answered: a body nobody reads is discarded (Node's dump; a 'readable' reader reads on)
