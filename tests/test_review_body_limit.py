@@ -29,3 +29,24 @@ def test_a_body_past_its_limit_is_refused_and_not_kept():
         assert rss < 64 * 1024, rss  # kB: not the body kept
     finally:
         d.cleanup()
+
+
+def test_an_uncaught_body_limit_answers_413_not_500(caplog):
+    """A handler that lets ``body(limit)``'s error escape: the client gets its 413 (the
+    client's fault, said at info without a traceback), not a 500."""
+    from conftest import ServerThread
+
+    async def on_request(req, res):
+        res.end(await req.body(limit=100))
+
+    st = ServerThread(lambda server, st: server.on("request", on_request))
+    try:
+        with caplog.at_level("INFO", logger="prefork.server"):
+            small = post(st.port, 50)
+            big = post(st.port, 5000)
+        assert small.startswith(b"HTTP/1.1 200") and small.endswith(b"x" * 50)
+        assert big.startswith(b"HTTP/1.1 413 Payload Too Large"), big[:200]
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+        assert any("ERR_BODY_TOO_LARGE" in r.getMessage() and "answered 413" in r.getMessage() for r in caplog.records)
+    finally:
+        st.stop()

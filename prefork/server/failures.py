@@ -2,9 +2,10 @@
 ``Connection``).
 
 Rules (connection.py's, for these):
-- A listener that fails (or its task): a 500 before the head; after it, what was
-  written goes out in its turn and the connection closes; after a whole response,
-  only the log. A listener task the exiting worker cancels is no error of the app:
+- A listener that fails (or its task): a 500 before the head (the error's own 4xx
+  ``status`` when it is an HTTPError that has one, as ``req.body(limit)``'s 413: the
+  client's fault, logged at info without a traceback); after it, what was written goes
+  out in its turn and the connection closes; after a whole response, only the log. A listener task the exiting worker cancels is no error of the app:
   the worker says so once.
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
   written unless the response on the wire has sent its head (and shown to
@@ -18,7 +19,7 @@ import logging
 from asyncio import CancelledError
 from time import monotonic
 
-from ..http.errors import ParseError, request_timeout_error
+from ..http.errors import HTTPError, ParseError, request_timeout_error
 from ..http.serialize import CANNED
 from .dispatch import StopParsing
 from .replies import ServerReply
@@ -39,8 +40,13 @@ class Failures:
         """A listener of ``res``'s request raised (or its task did): log it; a 500 when
         the head is not out, else send what was written and close. True when the
         connection is done with."""
-        if not (self.server.exiting and isinstance(exc, CancelledError)):
-            log.error("error in a request listener", exc_info=exc)
+        status = getattr(exc, "status", None) if isinstance(exc, HTTPError) else None
+        if type(status) is not int or not 400 <= status < 500:
+            status = None
+            if not (self.server.exiting and isinstance(exc, CancelledError)):
+                log.error("error in a request listener", exc_info=exc)
+        elif res is not None:
+            log.info("%s %s: %s (%s): answered %d", res.req.method, res.req.url, exc.message, exc.code, status)
         if res is None or self.socket.destroyed:
             return True
         if res.writable_ended:
@@ -52,7 +58,7 @@ class Failures:
             res.cut()
             return True
         res.reset_head()
-        res.status_code = 500
+        res.status_code = status or 500
         res.end()
         return False
 
