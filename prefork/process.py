@@ -24,6 +24,10 @@ Rules:
   error log and the worker exits (status 1) before the master's kill.
 - ``cancel_tasks``: at the worker's exit, the tasks still running are cancelled and
   get an unwind to run their ``finally`` blocks (one warning says how many).
+- ``stop_default_executor``: the loop's own thread pool (``run_in_executor(None, ...)``)
+  is shut down before the threads are counted: its idle threads are the loop's, not
+  threads the app started, and are not waited for with a warning; one still running a
+  job after ``EXECUTOR_BOUND`` is (as any thread of the app's).
 """
 
 import asyncio
@@ -40,6 +44,7 @@ from time import monotonic
 log = logging.getLogger("prefork.worker")
 
 HOOKS_BOUND = 1.0  # seconds the atexit hooks may take after a fast stop (the master kills at 2 s)
+EXECUTOR_BOUND = 0.5  # seconds the loop's default executor gets to end its idle threads at the exit
 
 WORKER_SIGNALS = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
                   signal.SIGUSR2, signal.SIGABRT)
@@ -121,6 +126,12 @@ def wind_down(deadline):
         atexit._run_exitfuncs()
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+def stop_default_executor(loop):
+    shutdown = getattr(loop, "shutdown_default_executor", None)
+    if shutdown is not None:
+        loop.run_until_complete(asyncio.wait([loop.create_task(shutdown())], timeout=EXECUTOR_BOUND))
 
 
 def cancel_tasks(loop, unwind):

@@ -76,7 +76,8 @@ from setproctitle import setproctitle
 from . import apps, logs
 from .metrics import WorkerMetrics, response_observer
 from .plugging import load_app, plug_in
-from .process import cancel_tasks, drop_privileges, dropped, line_buffered, not_the_worker, wind_down
+from .process import (cancel_tasks, drop_privileges, dropped, line_buffered, not_the_worker, stop_default_executor,
+                      wind_down)
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
 
@@ -238,6 +239,7 @@ class Worker:
                 self.cut_connections()
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
+            stop_default_executor(loop)
             if self.access is not None:
                 self.access.close()
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals

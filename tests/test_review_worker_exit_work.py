@@ -41,6 +41,7 @@ def test_an_idle_executor_thread_does_not_hold_the_exit(loop):
         assert d.wait_exit() == 0
         assert time.monotonic() - began < 3.0  # (the grace is 10 s: an idle pool thread is not waited on)
         assert "atexit hook ran" in d.log()
+        assert "the app started" not in d.log(), d.log()  # (the loop's own threads: no warning about them)
     finally:
         d.cleanup()
 
