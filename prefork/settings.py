@@ -127,7 +127,7 @@ def load(config_file=None, env=None, argv_values=None, text=None):
         except UnicodeDecodeError as exc:
             problems.append(f"{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
         for key in file_values:
-            if key not in BY_NAME and isinstance(file_values[key], dict):
+            if key not in BY_NAME and isinstance(file_values[key], dict) and not migration.hint(key, False):
                 problems.append(f"{config_file}:{key}: unknown setting (a table: settings are top-level keys, "
                                 f"written before any [table])")
             elif key not in BY_NAME:

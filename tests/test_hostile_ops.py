@@ -341,3 +341,12 @@ def test_files_that_are_directories_and_a_unix_path_that_is_no_socket(tmp_path):
         f"argv:--pidfile: {tmp_path}: cannot write: is a directory",
         f"argv:--access-log: {tmp_path}: cannot write: is a directory",
         f"argv:--error-log: {tmp_path}: cannot write: is a directory"]
+
+
+def test_a_gunicorn_setting_written_as_a_table_still_gets_its_hint(tmp_path):
+    config = tmp_path / "p.toml"
+    config.write_text('secure_scheme_headers = {"X-FORWARDED-PROTO" = "https"}\nlogconfig_dict = {}\n')
+    found = problems(str(config))
+    assert len(found) == 2 and all("is gunicorn's" in line for line in found), found
+    assert found[0].startswith(f"{config}:secure_scheme_headers: unknown setting (secure_scheme_headers is "
+                               f"gunicorn's: use forwarded_allow_ips here"), found
