@@ -382,22 +382,6 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     self.remove_all_listeners("drain")
             self.req.mark_closed(reset=True)
 
-    def unsent_body(self, unsent):
-        """Of ``unsent`` bytes its socket never sent, the last of them this response's
-        (written after those of the responses before it): (about how many of its body
-        bytes are among them, a chunked body's framing taken in proportion; the bytes
-        left for the responses before it)."""
-        body = self.bytes_sent
-        wire = body + self._framing
-        mine = min(unsent, wire)
-        return (mine * body // wire if wire else 0), unsent - mine
-
-    @property
-    def on_socket(self):
-        """Its turn has come: what it writes goes to the socket (not queued behind an
-        earlier response)."""
-        return self._active
-
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout``: the socket's idle timeout, once the response is on
         it. One waiting its turn behind pipelined ones arms it when its turn comes (Node

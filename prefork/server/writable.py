@@ -14,6 +14,9 @@ Rules (Node 20's ``OutgoingMessage``):
   ``writable_need_drain`` is True between a ``write()`` that said False and its
   ``drain``.
 - ``await res.drain()`` (asyncio's ``writer.drain()``): see ``emitter.drained``.
+- What went out of a response its connection cut (``unsent_body``): the bytes its
+  socket never sent are the last written, its own up to its body and a chunked body's
+  framing (counted in ``_framing`` as written), the rest the responses' before it.
 """
 
 from ..emitter import drained
@@ -34,6 +37,22 @@ class WritableState:
     # Node 20's ``writable``: an own property of the response set true at its making and
     # never changed (a stream's legacy flag); ``writable_ended`` and ``destroyed`` say more
     writable = True
+
+    def unsent_body(self, unsent):
+        """Of ``unsent`` bytes its socket never sent, the last of them this response's
+        (written after those of the responses before it): (about how many of its body
+        bytes are among them, a chunked body's framing taken in proportion; the bytes
+        left for the responses before it)."""
+        body = self.bytes_sent
+        wire = body + self._framing
+        mine = min(unsent, wire)
+        return (mine * body // wire if wire else 0), unsent - mine
+
+    @property
+    def on_socket(self):
+        """Its turn has come: what it writes goes to the socket (not queued behind an
+        earlier response)."""
+        return self._active
 
     def drain(self):
         """An awaitable: at once unless a ``write()`` said False, else at the response's
