@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -53,6 +54,28 @@ def read_until_close(sock):
         if not chunk:
             return bytes(data)
         data += chunk
+
+
+def reading_client(port, request, taking=1 << 20):
+    """A client with a small receive window that sends ``request`` and reads ``taking``
+    bytes of the answer (then reads no more): the socket."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request)
+    got = 0
+    while got < taking:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {got} bytes"
+        got += len(chunk)
+    return sock
+
+
+def reset(sock):
+    """Close ``sock`` with a reset (SO_LINGER 0), as a client that gives up does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
 
 
 def mask(data):

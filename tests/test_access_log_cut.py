@@ -6,11 +6,11 @@ it: 499 when its client left, 444 when the server ended the connection."""
 import re
 import signal
 import socket
-import struct
 import textwrap
 import time
 
 from daemon import Daemon, wait_until
+from harness import reading_client, reset
 
 APP = """
     import asyncio
@@ -36,11 +36,16 @@ APP = """
 """
 
 
-def test_a_response_cut_short_by_its_client_is_logged_with_what_went_out(tmp_path):
+def cut_daemon(tmp_path, log_format, *args):
+    """The daemon serving APP, its access log in ``log_format``: (daemon, the log's path)."""
     (tmp_path / "cut.py").write_text(textwrap.dedent(APP))
     access = tmp_path / "access.log"
-    d = Daemon("--app-dir", str(tmp_path), "--access-log", str(access), "--access-log-flush", "0",
-               "--access-log-format", "{m} {U} {s} {b}", app="cut:setup", workers=1)
+    return Daemon("--app-dir", str(tmp_path), "--access-log", str(access), "--access-log-flush", "0",
+                  "--access-log-format", log_format, *args, app="cut:setup", workers=1), access
+
+
+def test_a_response_cut_short_by_its_client_is_logged_with_what_went_out(tmp_path):
+    d, access = cut_daemon(tmp_path, "{m} {U} {s} {b}")
     try:
         d.wait_ready()
         for path in ("/stream", "/never"):  # each client leaves; the stream's next write finds it gone
@@ -52,7 +57,8 @@ def test_a_response_cut_short_by_its_client_is_logged_with_what_went_out(tmp_pat
                     data += client.recv(65536)
             else:
                 wait_until(lambda: "GET /stream" in access.read_text(), 10, what="the stream's line")
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset
+                reset(client)
+                continue
             client.close()
         client = socket.create_connection(("127.0.0.1", d.port), timeout=10)
         client.sendall(b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -73,24 +79,13 @@ def test_a_cut_response_counts_the_bytes_that_went_out_and_the_time_until_the_cu
     """A body handed over whole (16 MiB) to a client that takes 1 MiB, waits, then resets:
     the line says what the kernel took, not what the app wrote, and its duration runs to
     the reset."""
-    (tmp_path / "cut.py").write_text(textwrap.dedent(APP))
-    access = tmp_path / "access.log"
-    d = Daemon("--app-dir", str(tmp_path), "--access-log", str(access), "--access-log-flush", "0",
-               "--access-log-format", "{U} {s} {b} {D}", app="cut:setup", workers=1)
+    d, access = cut_daemon(tmp_path, "{U} {s} {b} {D}")
     try:
         d.wait_ready()
-        client = socket.socket()
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        client.settimeout(10)
-        client.connect(("127.0.0.1", d.port))
-        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        got = 0
-        while got < 1 << 20:
-            got += len(client.recv(65536))
+        client = reading_client(d.port, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
         started = time.monotonic()
         wait_until(lambda: time.monotonic() - started > 0.3, 5, what="a pause")  # the client dawdles
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        client.close()
+        reset(client)
         line = wait_until(lambda: re.search(r"^/big .*$", access.read_text(), re.M), 10, what="the line").group()
     finally:
         d.cleanup()
@@ -101,10 +96,7 @@ def test_a_cut_response_counts_the_bytes_that_went_out_and_the_time_until_the_cu
 def test_requests_the_drain_cuts_unanswered_are_logged_444_and_counted(tmp_path):
     """A graceful stop whose bound runs out on a request never answered: its line says
     444 (the server closed the connection without a response), as nginx logs one."""
-    (tmp_path / "cut.py").write_text(textwrap.dedent(APP))
-    access = tmp_path / "access.log"
-    d = Daemon("--app-dir", str(tmp_path), "--access-log", str(access), "--access-log-flush", "0",
-               "--access-log-format", "{U} {s} {b}", "--graceful-timeout", "0.5", app="cut:setup", workers=1)
+    d, access = cut_daemon(tmp_path, "{U} {s} {b}", "--graceful-timeout", "0.5")
     try:
         d.wait_ready()
         client = socket.create_connection(("127.0.0.1", d.port), timeout=10)

@@ -10,10 +10,10 @@ a response cut while its body went out counts the body bytes the kernel took (a
 pipelined response waiting its turn, none; a chunked body without its framing)."""
 
 import socket
-import struct
 
 from conftest import ServerThread
 from daemon import wait_until
+from harness import reading_client, reset
 from prefork import logs
 
 FORMAT = "{U} {s} {b}"
@@ -38,11 +38,6 @@ def served(tmp_path, on_request=None, client_error=None):
 def lines(st):
     st.call(st.access.flush)
     return st.path.read_text().splitlines() if st.path.exists() else []
-
-
-def reset(sock):
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 def read_to_close(sock):
@@ -121,16 +116,9 @@ def test_cut_responses_count_the_body_bytes_the_kernel_took(tmp_path):
     try:
         for requests, count in ((b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 2),
                                 (b"GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n", 3)):
-            client = socket.socket()
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            client.settimeout(5)
-            client.connect(("127.0.0.1", st.port))
-            client.sendall(requests)
+            client = reading_client(st.port, requests)
             if count == 2:
                 st.wait_for(lambda e: e == ("b answered",))
-            got = 0
-            while got < 1 << 20:
-                got += len(client.recv(65536))
             reset(client)
             wait_until(lambda: len(lines(st)) == count, 5, what="the cut lines")
         logged = {line.split()[0]: line.split()[1:] for line in lines(st)}
@@ -151,15 +139,8 @@ def test_every_ended_response_still_going_out_at_a_reset_is_logged(tmp_path):
         st.loop.call_later(delay, lambda: (res.end(body), st.record("ended", req.url)))
     st = served(tmp_path, on_request)
     try:
-        client = socket.socket()
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        client.settimeout(5)
-        client.connect(("127.0.0.1", st.port))
-        client.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        client = reading_client(st.port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
         st.wait_for(lambda e: e == ("ended", "/b"))
-        got = 0
-        while got < 1 << 20:
-            got += len(client.recv(65536))
         reset(client)
         logged = dict(line.split(" ", 1) for line in wait_until(lambda: (lambda l: l if len(l) == 2 else None)(lines(st)),
                                                                   5, what="two lines"))

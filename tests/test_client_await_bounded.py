@@ -43,6 +43,13 @@ def big_upstream():
     return listener, thread, sent
 
 
+def sizes_server():
+    """prefork's own server answering /N with N bytes: (server, port)."""
+    server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
+    server.listen(0, "127.0.0.1")
+    return server, server.address()["port"]
+
+
 async def wait_until(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -74,9 +81,7 @@ def test_an_awaited_response_nobody_reads_yet_stops_reading_then_streams_whole()
 
 def test_a_small_awaited_body_not_read_yet_frees_its_socket_and_reads_later():
     async def main():
-        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
-        server.listen(0, "127.0.0.1")
-        port = server.address()["port"]
+        server, port = sizes_server()
         agent = prefork.Agent(keep_alive=True)
         name = f"127.0.0.1:{port}"
         try:
@@ -115,9 +120,7 @@ def test_read_with_a_limit_raises_past_it_and_stops_the_download():
 
 def test_read_with_a_limit_gives_a_body_within_it():
     async def main():
-        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
-        server.listen(0, "127.0.0.1")
-        port = server.address()["port"]
+        server, port = sizes_server()
         try:
             sizes = []
             for size in (0, 1000, 100000):
@@ -141,9 +144,7 @@ def test_async_with_lets_go_of_a_body_left_unread():
     at the block's end (its socket with it), a whole one is dropped and its socket goes
     back to the agent, so an agent of one socket serves the next request either way."""
     async def main():
-        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
-        server.listen(0, "127.0.0.1")
-        port = server.address()["port"]
+        server, port = sizes_server()
         agent = prefork.Agent(keep_alive=True, max_sockets=1)
         options = {"host": "127.0.0.1", "port": port, "agent": agent}
         try:
@@ -168,9 +169,7 @@ def test_listeners_added_after_the_await_get_a_small_whole_body():
     late they come; its socket is back with the agent meanwhile; and ``async for`` after
     a later await reads it too."""
     async def main():
-        server = prefork.create_server(lambda req, res: res.end(b"z" * int(req.url[1:])))
-        server.listen(0, "127.0.0.1")
-        port = server.address()["port"]
+        server, port = sizes_server()
         agent = prefork.Agent(keep_alive=True)
         name = f"127.0.0.1:{port}"
         seen = []

@@ -3,13 +3,12 @@ cut because nobody reads it, not because the app sent too little, so the error l
 no "less than its Content-Length" line (an app error) for it, on the loop and on threads;
 the worker goes on serving."""
 
-import socket
-import struct
 import textwrap
 
 import pytest
 
-from daemon import Daemon, wait_until
+from daemon import Daemon
+from harness import reading_client, reset
 
 APP = """
     BLOCK = b"w" * 65536
@@ -31,16 +30,7 @@ def test_a_client_leaving_mid_body_is_not_an_app_error(tmp_path, threads):
                app="leaving:app", workers=1)
     try:
         d.wait_ready()
-        client = socket.socket()
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        client.settimeout(10)
-        client.connect(("127.0.0.1", d.port))
-        client.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        got = 0
-        while got < 1 << 20:
-            got += len(client.recv(65536))
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        client.close()  # a reset, 15 MiB before the end
+        reset(reading_client(d.port, b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n"))  # 15 MiB before the end
         d.wait_log(r"the client left \d+ bytes before its Content-Length|client gone during GET /big")  # (debug)
         assert b"200 OK" in d.request("/")
         assert "less than its Content-Length" not in d.log(), d.log()
