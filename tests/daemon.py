@@ -113,9 +113,9 @@ def kill_all(proc, pids, timeout=10):
 
 class Daemon:
     def __init__(self, *args, app="apps.basic:setup", workers=2, env=None, bind_socket=True, new_session=False,
-                 prefix=(), access_log=""):
+                 prefix=(), access_log="", graceful_timeout="10"):
         """``prefix``: a command that ends by exec'ing the daemon's (its pid is the master's);
-        ``access_log`` None: as the configuration says."""
+        ``access_log``, ``graceful_timeout`` None: as the configuration says."""
         self.tmp = scratch_dir("prefork-test-")
         self.log_path = os.path.join(self.tmp, "error.log")
         self.sock = None
@@ -127,7 +127,8 @@ class Daemon:
             cmd += ["--workers", str(workers)]
         if access_log is not None:
             cmd += ["--access-log", access_log]
-        cmd += ["--graceful-timeout", "10"]
+        if graceful_timeout is not None:
+            cmd += ["--graceful-timeout", graceful_timeout]
         if "--metrics-bind" not in args:
             cmd += ["--metrics-bind", "127.0.0.1:0"]
         if bind_socket:

@@ -61,13 +61,12 @@ def schedule(master):
 
 def next_check(master):
     now = time.monotonic()
-    timeout = master.settings.timeout
     deadlines = [now + 1.0]
     for worker in master.workers.values():
         if worker.kill_at is not None:
             deadlines.append(worker.kill_at)
         elif worker.aborted_at is None:
-            deadlines.append(worker.last_beat + timeout)
+            deadlines.append(worker.last_beat + worker.settings.timeout)
     deadlines.extend(master.foreign.values())
     return max(0.01, min(deadlines) - now)
 
@@ -75,8 +74,8 @@ def next_check(master):
 def check(master):
     master.deadline_timer = None
     now = time.monotonic()
-    timeout = master.settings.timeout
     for worker in list(master.workers.values()):
+        timeout = worker.settings.timeout  # its generation's (a reload's new one boots by the new value)
         if worker.kill_at is not None and now >= worker.kill_at:
             log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
             master.kill(worker.pid, signal.SIGKILL)
@@ -108,19 +107,19 @@ def check(master):
             log.warning("worker (pid %d) of the previous master did not stop in time; killing it", pid)
             master.kill(pid, signal.SIGKILL)
             master.foreign[pid] = now + 60
-    if master.settings.max_worker_memory and not master.stopping:
+    if not master.stopping and any(w.settings.max_worker_memory for w in master.workers.values()):
         check_memory(master)
     schedule(master)
 
 
 def check_memory(master):
-    limit = master.settings.max_worker_memory * MIB
     workers = list(master.workers.values())
     if any(w.recycle_reason == "memory" for w in workers):
         return  # one memory replacement at a time
     now = time.monotonic()
     for worker in workers:
-        if not worker.ready or worker.retiring or worker.memory_exempt or worker.aborted_at is not None:
+        limit = worker.settings.max_worker_memory * MIB
+        if not limit or not worker.ready or worker.retiring or worker.memory_exempt or worker.aborted_at is not None:
             continue
         usage = proc_stats(worker.pid)
         if usage is None or usage[0] <= limit:
@@ -130,17 +129,17 @@ def check_memory(master):
             log.error("worker %d (pid %d) uses %.0f MiB %.0f s after it started, over max_worker_memory (%d MiB), "
                       "as the worker it replaced did: the app needs more than the limit; it is not replaced "
                       "for its memory", worker.slot, worker.pid, usage[0] / MIB, now - worker.ready_at,
-                      master.settings.max_worker_memory)
+                      worker.settings.max_worker_memory)
             continue
         master.recycle(worker, f"uses {usage[0] / MIB:.0f} MiB, over max_worker_memory "
-                               f"({master.settings.max_worker_memory} MiB)", "memory")
+                               f"({worker.settings.max_worker_memory} MiB)", "memory")
         return
 
 
 def check_ready_memory(master, worker):
     """A worker that reported ready past ``max_worker_memory`` is exempt from it (logged)."""
     worker.ready_at = time.monotonic()
-    limit = master.settings.max_worker_memory
+    limit = worker.settings.max_worker_memory
     usage = proc_stats(worker.pid) if limit else None
     if usage is not None and usage[0] > limit * MIB:
         worker.memory_exempt = True

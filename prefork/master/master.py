@@ -239,7 +239,7 @@ class Master:
         if worker.retiring:
             return
         worker.retiring = True
-        worker.kill_at = time.monotonic() + self.settings.graceful_timeout
+        worker.kill_at = time.monotonic() + worker.settings.graceful_timeout  # (as it times its own drain)
         self.restarts[reason] = self.restarts.get(reason, 0) + 1
         self.kill(worker.pid, signal.SIGTERM)
         self.schedule_deadlines()
@@ -401,7 +401,7 @@ class Master:
             return  # the master's own doing (a retire, a stop, a reload), or gone already
         log.info("worker %d (pid %d) drains on a signal sent to it; replacing it", worker.slot, worker.pid)
         worker.retiring = True
-        worker.kill_at = time.monotonic() + self.settings.graceful_timeout
+        worker.kill_at = time.monotonic() + worker.settings.graceful_timeout
         self.restarts["exit"] = self.restarts.get("exit", 0) + 1
         self.schedule_deadlines()
         self.respawn(worker.slot, worker.generation)

@@ -68,6 +68,17 @@ def reload(master):
             log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
                         master.settings.values[setting.name])
             new.values[setting.name] = master.settings.values[setting.name]
+    if new.sources.get("workers") == "default":  # derived from the reload setting, the running one kept
+        new.values["workers"] = 1 if new.reload else settings_mod.cpus()
+    strays = [address for address in new.proxy_protocol_bind
+              if address not in new.bind and not address.startswith("systemd:")]
+    if strays:  # (against the bind kept: a new one is not applied)
+        problem = f"{startup.where(new, 'proxy_protocol_bind')}: {strays[0]} is not one of the bind addresses in use"
+        log.error("reload: %s", problem)
+        failed(master, f"configuration: {problem}")
+        return
+    for warning in new.warnings:
+        log.warning("reload: %s", warning)
     flips = tls_flips(master, new)
     if flips:
         for flip in flips:
@@ -171,7 +182,7 @@ def switch_over(master):
         return
     if not new_generation_ready(master):
         if master.switch_limit is None:
-            timeout = master.settings.timeout
+            timeout = master.new_generation[1].timeout
             log.info("reload: generation %d waits for a replaced worker to boot before the switch-over (up to "
                      "%.1f s)", master.new_generation[0], timeout)
             master.switch_limit = master.loop.call_later(timeout, switch_late, master)
@@ -182,6 +193,7 @@ def switch_over(master):
     master.new_generation = None
     old = [w for w in master.workers.values() if w.generation != generation]
     master.settings = new
+    master.update_title()  # (proc_name)
     master.generation = generation
     master.reloads += 1  # one that took effect (a failed one counts in reload_failures alone)
     master.target = master.pending_target

@@ -42,10 +42,11 @@ SPAWN_RETRY_CAP = 30.0  # the longest wait between two tries (the wait doubles w
 
 
 class WorkerHandle:
-    def __init__(self, pid, slot, generation, channel, now):
+    def __init__(self, pid, slot, generation, channel, now, settings):
         self.pid = pid
         self.slot = slot
         self.generation = generation
+        self.settings = settings  # its generation's: its timeout, graceful_timeout, memory limit
         self.channel = channel
         self.started = now
         self.last_beat = now
@@ -147,7 +148,7 @@ def spawn(master, slot, generation, settings=None, retried=True):
     parent_end.sock.setblocking(False)
     parent_end.attach(master.loop)  # the rest of a message to the worker waits for the socket
     now = time.monotonic()
-    handle = WorkerHandle(pid, slot, generation, parent_end, now)
+    handle = WorkerHandle(pid, slot, generation, parent_end, now, settings)
     master.workers[pid] = handle
     master.loop.add_reader(parent_end.fileno(), master.on_message, handle)
     log.info("booting worker %d (pid %d, generation %d)", slot, pid, generation)
