@@ -24,7 +24,7 @@ def setup(server):
         elif path == "/echo" and req.method == "POST":
             chunks = []
             req.on("data", chunks.append)
-            req.on("end", lambda: res.end(b"".join(chunks)))
+            req.once("end", lambda: res.end(b"".join(chunks)))  # (once: no cycle through req kept)
         elif path == "/stream":
             res.set_header("Content-Type", "text/plain; charset=utf-8")
             for part in ("one\n", "two\n"):
