@@ -12,6 +12,8 @@ Rules:
   each of its parts.
 - The canned reply has no body: its size is ``-``. A raw answer gives the bytes it
   sent after its head (``sent``; 0 is ``-``).
+- A response its connection cut is observed as a ``CutResponse``: the response's own
+  fields, with the status and body bytes the access log says.
 - ``refuse`` answers a request on a socket the server handed over (a CONNECT an app
   interface cannot tunnel) with a short text, closes the socket once it is out, and
   shows the answer to ``server.reply_observer``.
@@ -50,6 +52,27 @@ class ServerReply:
 
     def get_header(self, name):
         return None
+
+
+class CutResponse:
+    """A response its connection cut, as the response observer sees it: the response's
+    own fields (a custom observer reads any), but the status and body bytes the access
+    log says (``unanswered``'s 499/444; the body bytes the kernel took), and no
+    Content-Length to stand in for a size (``{b}`` is ``-`` when none went out)."""
+
+    __slots__ = ("response", "status_code", "bytes_sent")
+    has_body = False
+
+    def __init__(self, response, status, sent):
+        self.response = response
+        self.status_code = status
+        self.bytes_sent = sent
+
+    def get_header(self, name):
+        return None if name.lower() == "content-length" else self.response.get_header(name)
+
+    def __getattr__(self, name):
+        return getattr(self.response, name)
 
 
 def refuse(server, req, socket, status, text):

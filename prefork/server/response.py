@@ -43,7 +43,7 @@ from ..emitter import EventEmitter
 from ..http import framing, serialize
 from ..net.writing import WriteCallback
 from .outgoing import OutgoingHead
-from .replies import ServerReply
+from .replies import CutResponse
 from .writable import WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
@@ -365,11 +365,11 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                 # log, metrics) with what went out
                 observer = self._conn.server.response_observer
                 if observer is not None:
-                    observer(self.req, ServerReply(self.socket, self.status_code, sent=self.bytes_sent - lost))
+                    observer(self.req, CutResponse(self, self.status_code, self.bytes_sent - lost))
             elif unanswered is not None and not self.head_out and not self.replied:
                 observer = self._conn.server.response_observer
                 if observer is not None:
-                    observer(self.req, ServerReply(self.socket, unanswered))
+                    observer(self.req, CutResponse(self, unanswered, 0))
             self.req.abort()
             if self._events:
                 try:
