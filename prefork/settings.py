@@ -75,6 +75,20 @@ def _near(name, known):
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def derive_workers(values, sources):
+    """The worker count when none is set: one per CPU; one under the development
+    ``reload`` (one worker reloads fastest). An explicit count is kept."""
+    if sources.get("workers") == "default":
+        values["workers"] = 1 if values.get("reload") else cpus()
+
+
+def unbound_proxy_listeners(values):
+    """The ``proxy_protocol_bind`` entries that name none of ``bind``'s listeners."""
+    bound = set(values["bind"])
+    return [address for address in values["proxy_protocol_bind"]
+            if address not in bound and not address.startswith("systemd:")]
+
+
 def _hint(key):
     """`` (what to use)`` for an unknown key: another server's name for a setting, or a near miss."""
     other = migration.hint(key, flag_form=False)
@@ -193,15 +207,12 @@ def load(config_file=None, env=None, argv_values=None, text=None):
                 problems.append(f"{sources['app_dir']}: {directory}: no such directory"
                                 + (f" (app_dir is relative to chdir, {values['chdir']})"
                                    if values["chdir"] and not os.path.isabs(values["app_dir"]) else ""))
-    if values.get("reload") and sources.get("workers") == "default":
-        values["workers"] = 1  # development: one worker reloads fastest; an explicit count is kept
+    derive_workers(values, sources)
     if not problems:
         problems.extend(checks.conflicts(values, sources))
     if not problems:
-        bound = set(values["bind"])
-        for address in values["proxy_protocol_bind"]:
-            if address not in bound and not address.startswith("systemd:"):
-                problems.append(f"{sources['proxy_protocol_bind']}: {address} is not one of the bind addresses")
+        problems.extend(f"{sources['proxy_protocol_bind']}: {address} is not one of the bind addresses"
+                        for address in unbound_proxy_listeners(values))
     if not problems:
         h, r = values["headers_timeout"], values["request_timeout"]
         if h > 0 and r > 0 and h > r:

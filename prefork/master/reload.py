@@ -68,11 +68,9 @@ def reload(master):
             log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
                         master.settings.values[setting.name])
             new.values[setting.name] = master.settings.values[setting.name]
-    if new.sources.get("workers") == "default":  # derived from the reload setting, the running one kept
-        new.values["workers"] = 1 if new.reload else settings_mod.cpus()
-    strays = [address for address in new.proxy_protocol_bind
-              if address not in new.bind and not address.startswith("systemd:")]
-    if strays:  # (against the bind kept: a new one is not applied)
+    settings_mod.derive_workers(new.values, new.sources)  # (from the reload setting kept)
+    strays = settings_mod.unbound_proxy_listeners(new.values)  # (against the bind kept: a new one is not applied)
+    if strays:
         problem = f"{startup.where(new, 'proxy_protocol_bind')}: {strays[0]} is not one of the bind addresses in use"
         log.error("reload: %s", problem)
         failed(master, f"configuration: {problem}")

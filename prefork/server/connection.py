@@ -195,8 +195,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
         # a response cut while its bytes waited in the socket went out with fewer: the
-        # one writing (its bytes last), then the one ended before it
-        # (one waiting its turn sent nothing)
+        # one writing (its bytes last), then those ended before it
         unsent = self.socket.unsent
         lost = {}
         earlier = self._unflushed or ()
@@ -206,7 +205,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
                 lost[res], unsent = res.unsent_body(unsent)
         unanswered = 499 if self._eof or self._peer_gone else 444
         for res in responses:
-            res.mark_closed(None if res in held else unanswered, lost.get(res, 0) if res.on_socket else res.bytes_sent)
+            res.mark_closed(None if res in held else unanswered, lost.get(res, 0))
         if self._req is not None:
             self._req.mark_closed(final=True)
             self._req = None

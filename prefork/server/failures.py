@@ -5,8 +5,9 @@ Rules (connection.py's, for these):
 - A listener that fails (or its task): a 500 before the head (the error's own 4xx
   ``status`` when it is an HTTPError that has one, as ``req.body(limit)``'s 413: the
   client's fault, logged at info without a traceback); after it, what was written goes
-  out in its turn and the connection closes; after a whole response, only the log. A listener task the exiting worker cancels is no error of the app:
-  the worker says so once.
+  out in its turn and the connection closes; after a whole response, only the log. A
+  listener task the exiting worker cancels is no error of the app: the worker says so
+  once.
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
   written unless the response on the wire has sent its head (and shown to
   ``server.reply_observer``), and the socket closes. A listener that raises gets the
@@ -87,7 +88,7 @@ class Failures:
         errors = server.stats.client_errors
         errors[err.code] = errors.get(err.code, 0) + 1
         res = self._res
-        if socket.writable and res is not None and res.req is self._req and self._req is not None:
+        if socket.writable and res is not None and res.req is self._req:
             res.replied = True  # answered now, by the server or the listener: its line is the reply's
         if server.listener_count("clientError"):
             if isinstance(err, ParseError):

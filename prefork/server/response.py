@@ -364,8 +364,9 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                 # reset the connection before the kernel took it): still observed (access
                 # log, metrics) with what went out
                 observer = self._conn.server.response_observer
-                if observer is not None:
-                    observer(self.req, CutResponse(self, self.status_code, self.bytes_sent - lost))
+                if observer is not None:  # (one waiting its turn sent nothing)
+                    sent = self.bytes_sent - lost if self._active else 0
+                    observer(self.req, CutResponse(self, self.status_code, sent))
             elif unanswered is not None and not self.head_out and not self.replied:
                 observer = self._conn.server.response_observer
                 if observer is not None:
