@@ -348,6 +348,7 @@ def run(argv):
     argv_values, settings = parse_and_load(argv, checked)
     if settings is None:
         return 2
+    os.umask(settings.umask)  # before the first file the daemon makes: its log files
     try:
         logs.setup(settings)
     except OSError as exc:  # a log file that cannot be opened (permissions, a full disk...)
