@@ -21,11 +21,15 @@ Rules:
   reads that file unasked; prefork does not). A setting given a value that nothing uses
   without another one (``reload_dirs`` without ``reload``, ``keyfile`` without
   ``certfile``: ``NEEDS``) is a warning too.
+- A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
+  octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
+  (0o026), where the same digits given as a flag or variable are octal.
 - This module is the settings' public surface: it re-exports the table and its
   constants, so callers import ``prefork.settings`` only.
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from . import checks, migration
@@ -95,6 +99,21 @@ def _hint(key):
     return f" ({other})" if other else _near(key, BY_NAME)
 
 
+def _check_mode_literal(name, text):
+    """A mode written in the configuration file as a decimal TOML integer of octal digits
+    (``umask = 77``) is read by TOML as decimal (0o115, which lets others write) while the
+    same digits in a flag or variable are octal (0o077): it is refused, with the octal
+    spelling, rather than taken as a mask or mode nobody meant. 0 to 7 read the same
+    either way."""
+    found = re.search(rf"(?m)^[ \t]*{name}[ \t]*=[ \t]*([0-9][0-9_]*)[ \t]*(?:#.*)?\r?$", text)
+    if found is None:
+        return
+    literal = found.group(1).replace("_", "")
+    if int(literal) >= 8 and set(literal) <= set("01234567"):
+        raise ValueError(f"{literal} is a decimal integer in TOML (= 0o{int(literal):03o}), not the octal mode "
+                         f"0o{int(literal, 8):03o}: write 0o{int(literal, 8):03o} (or \"0o{int(literal, 8):03o}\")")
+
+
 class _NotAFile(Exception):
     """The configuration path names something that is not a file."""
 
@@ -114,18 +133,21 @@ def load(config_file=None, env=None, argv_values=None, text=None):
     if config_file is None:
         config_file = argv_values.pop("config", None) or env.get("PREFORK_CONFIG") or None
     file_values = {}
+    file_text = ""  # the file's own text: how a value was written, where its value cannot tell
     if config_file:
         import tomllib  # here: a worker forked without a config file never holds it
 
         try:
             if text is not None:
                 file_values = tomllib.loads(text)
+                file_text = text
             elif os.path.exists(config_file) and not os.path.isfile(config_file) and not os.path.isdir(config_file):
                 # a FIFO would block the start unseen, /dev/zero fill the memory
                 raise _NotAFile()
             else:
                 with open(config_file, "rb") as fh:
-                    file_values = tomllib.load(fh)
+                    file_text = fh.read().decode()
+                file_values = tomllib.loads(file_text)
         except _NotAFile:
             problems.append(f"{config_file}: not a regular file (a FIFO or a device): give the configuration's file")
         except (RecursionError, MemoryError):
@@ -191,6 +213,8 @@ def load(config_file=None, env=None, argv_values=None, text=None):
         try:
             value = checks.convert(setting, raw, from_text)
             checks.check_value(name, value)
+            if setting.kind == "octal" and source.startswith(f"{config_file}:"):
+                _check_mode_literal(name, file_text)
         except ValueError as exc:
             problems.append(f"{source}: {exc}")
             continue
