@@ -135,7 +135,9 @@ def convert(setting, value, from_text):
             raise ValueError(f"expected a mode from 0o000 to 0o777, got {given!r}")
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
+        kinds = {int: "an integer", float: "a number", bool: "a boolean", list: "an array", dict: "a table"}
+        shown = f"{kinds.get(type(value), 'a date')} (not shown: a secret)" if setting.secret else repr(value)
+        raise ValueError(f"expected a string, got {shown}")
     _no_nul(value)
     if kind == "choice" and value not in setting.choices:
         same = [choice for choice in setting.choices if choice.lower() == value.lower()]
