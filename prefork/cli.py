@@ -189,8 +189,8 @@ def _near_flag(parser, flag):
     return f"{flag} is not an option: did you mean {close[0]}?" if close else None
 
 
-def load(argv_values, text=None):
-    return settings_mod.load(env=os.environ, argv_values=dict(argv_values), text=text)
+def load(argv_values, text=None, running=None):
+    return settings_mod.load(env=os.environ, argv_values=dict(argv_values), text=text, running=running)
 
 
 def parse_and_load(argv, text=None):
@@ -360,7 +360,7 @@ def run(argv):
     from .worker import main as worker_main
     signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)  # pending until the master's handlers are in
     try:
-        return Master(settings, lambda: load(argv_values), worker_main).run()
+        return Master(settings, lambda running=None: load(argv_values, running=running), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
         for problem in exc.problems:
             logs.tell_starter(problem)

@@ -24,6 +24,10 @@ Rules:
 - A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
   octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
   (0o026), where the same digits given as a flag or variable are octal.
+- A reload checks a setting it cannot change (``bind``, ``pidfile``...) against the host
+  only when its value changed: the one in effect is kept whatever the host says now (its
+  pidfile's directory cleaned away, its host name's resolver down), so it refuses no
+  reload.
 - This module is the settings' public surface: it re-exports the table and its
   constants, so callers import ``prefork.settings`` only.
 """
@@ -121,10 +125,11 @@ class _NotAFile(Exception):
 CHECKED_CONFIG_ENV = "PREFORK_CHECKED_CONFIG"  # a USR2's new program: the configuration file's content its master checked
 
 
-def load(config_file=None, env=None, argv_values=None, text=None):
+def load(config_file=None, env=None, argv_values=None, text=None, running=None):
     """Build Settings from the sources; raises ConfigError with every problem found.
     ``text``: the configuration file's content, read already (a USR2's new program takes
-    the one its master checked last), in place of reading the file."""
+    the one its master checked last), in place of reading the file. ``running``: the
+    settings in effect, when a reload reads the configuration."""
     env = os.environ if env is None else env
     argv_values = argv_values or {}
     problems = []
@@ -212,7 +217,8 @@ def load(config_file=None, env=None, argv_values=None, text=None):
             continue
         try:
             value = checks.convert(setting, raw, from_text)
-            checks.check_value(name, value)
+            if running is None or setting.reloadable or value != running.values[name]:
+                checks.check_value(name, value)
             if setting.kind == "octal" and source.startswith(f"{config_file}:"):
                 _check_mode_literal(name, file_text)
         except ValueError as exc:

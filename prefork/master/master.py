@@ -74,7 +74,7 @@ class Master:
     SIGNALS = MASTER_SIGNALS
 
     def __init__(self, settings, reload_settings, worker_main):
-        """``reload_settings()`` re-reads the configuration from the original sources;
+        """``reload_settings(running)`` re-reads the configuration from the original sources;
         ``worker_main(slot, settings, listeners, channel)`` runs a worker in the forked
         child and returns its exit status (the master never imports the server)."""
         self.settings = settings

@@ -56,7 +56,7 @@ def reload(master):
         return
     systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
     try:
-        new = master.reload_settings()
+        new = master.reload_settings(master.settings)  # (what it cannot change is not checked again)
     except settings_mod.ConfigError as exc:
         for problem in exc.problems:
             log.error("reload: %s", problem)
