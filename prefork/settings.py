@@ -162,9 +162,11 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         except OSError as exc:
             problems.append(f"{config_file}: cannot read: {exc.strerror}")
         except tomllib.TOMLDecodeError as exc:
-            python = " (this is a Python file: prefork reads TOML, see docs/gunicorn.md)" \
+            hint = " (this is a Python file: prefork reads TOML, see docs/gunicorn.md)" \
                 if config_file.endswith(".py") else ""
-            problems.append(f"{config_file}: not valid TOML: {exc}{python}")
+            if file_text.startswith("\ufeff"):  # an editor's mark, invisible in the editor itself
+                hint = " (the file starts with a byte order mark, U+FEFF: save it as UTF-8 without one)"
+            problems.append(f"{config_file}: not valid TOML: {exc}{hint}")
         except UnicodeDecodeError as exc:
             problems.append(f"{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
         for key in file_values:
