@@ -169,6 +169,12 @@ def _bind(address, backlog, unix_mode, dual=False):
     return sock
 
 
+def held_by(opened, address):
+    """The address of the first of ``opened`` (``[(address, socket)]``) whose socket holds
+    ``address``'s port in its way (``_overlaps``), or None."""
+    return next((other for other, held in opened if _overlaps(held, address)), None)
+
+
 def _overlaps(sock, address):
     """Whether ``sock`` (bound already) holds ``address``'s port in its way: the same port
     and family, and the same address (as bound: a name resolved, an IPv6 address

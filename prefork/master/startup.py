@@ -69,8 +69,10 @@ def open_all(master):
             try:
                 operations.start_metrics(master, settings.metrics_bind, inherited)
             except listeners_mod.ListenError as exc:
-                problems += [f"{where(settings, 'metrics_bind')}: {address}: {reason}"
-                             for address, reason in exc.failures]
+                for address, reason in exc.failures:  # (in use by one of bind's: named, as bind's own are)
+                    other = listeners_mod.held_by(master.listeners, address) if "in use" in reason else None
+                    problems.append(f"{where(settings, 'metrics_bind')}: {address}: {reason}"
+                                    + (f" (by {other}, a bind address)" if other else ""))
     finally:
         for _, sock in inherited:  # handed over, but no longer configured
             sock.close()
