@@ -16,6 +16,11 @@ Rules:
   changes directory, extends ``sys.path``, imports and recognises the app (``load``).
   A ``chdir`` or ``app_dir`` the worker cannot enter or read (its ``user`` may not) is
   an AppError naming the directory and the user, not the import's "no module named".
+- With ``chdir`` empty the app's directory is where prefork was started, by its path
+  (``started_in``, remembered at the daemon's start): a worker whose working directory
+  is no longer the one that path names (removed, or replaced by a deploy) changes to it
+  (``follow_start``; the master too, at a reload and a USR2), so a reload serves the
+  new copy, and a directory gone for good fails no worker whose app is found elsewhere.
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -33,9 +38,46 @@ DEFAULT_ATTRIBUTES = ("setup", "application", "app")
 
 
 # -- where the app lives (master and worker) ------------------------------------------------
+_started_in = None  # set by remember_start (the daemon, at its start)
+
+
+def started_in():
+    """Where prefork was started, as a path: $PWD when it names the working directory (the
+    path the shell took, through a symbolic link, as gunicorn reads it), else the working
+    directory's path. A path, not the directory: one replaced since (a deploy that
+    recreated it, or swapped the link) is the new one. Read now unless the daemon
+    remembered it at its start (``remember_start``)."""
+    if _started_in is not None:
+        return _started_in
+    here, logical = os.getcwd(), os.environ.get("PWD", "")
+    try:
+        return logical if os.path.isabs(logical) and os.path.samefile(logical, here) else here
+    except OSError:
+        return here
+
+
+def remember_start():
+    """The daemon's start: ``started_in`` is this directory's path from now on, in the
+    master and the workers it forks."""
+    global _started_in
+    _started_in = started_in()
+
+
+def follow_start():
+    """Change to the directory prefork was started in when the working directory is no
+    longer the one its path names (removed, or replaced by a deploy); best effort: one
+    gone for good leaves the process where it is."""
+    try:
+        if os.path.samestat(os.stat("."), os.stat(started_in())):
+            return
+        os.chdir(started_in())
+    except OSError:
+        pass
+
+
 def search_dirs(chdir="", app_dir="", cwd=None):
     """The directories put first on ``sys.path`` for the app, highest first."""
-    base = os.path.abspath(os.path.join(cwd or os.getcwd(), chdir or "."))
+    base = os.path.abspath(os.path.join(cwd or started_in(), chdir or "."))
     dirs = [os.path.normpath(os.path.join(base, app_dir))] if app_dir else []
     if base not in dirs:
         dirs.append(base)
@@ -151,7 +193,9 @@ def enter(chdir="", app_dir=""):
     """In a worker, before the import: change directory and put the app's directories
     first on ``sys.path``."""
     dirs = search_dirs(chdir, app_dir)
-    if chdir:
+    if not chdir:
+        follow_start()
+    else:
         try:
             os.chdir(dirs[-1])
         except OSError as exc:

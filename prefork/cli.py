@@ -349,6 +349,8 @@ def run(argv):
     if settings is None:
         return 2
     os.umask(settings.umask)  # before the first file the daemon makes: its log files
+    from .apps import remember_start
+    remember_start()  # where it starts, kept by path (a deploy may replace the directory)
     try:
         logs.setup(settings)
     except OSError as exc:  # a log file that cannot be opened (permissions, a full disk...)

@@ -7,7 +7,8 @@ Rules:
   copied) while the master goes on serving. Only when it exits 0 within
   ``CHECK_TIMEOUT`` does the master exec; otherwise the re-exec is refused, its reason
   logged (the check's own ``SOURCE:KEY`` lines included) and nothing changes. So an
-  interpreter that is gone, code that no longer imports, a configuration that has
+  interpreter that is gone, a start directory that is gone (``apps.started_in``: one a
+  deploy replaced is followed), code that no longer imports, a configuration that has
   gone bad, or a new listen address that cannot be opened (the check tries each one
   the new program would not inherit: ``listeners.trial_bind``) leaves the running
   daemon as it was.
@@ -38,6 +39,7 @@ import sys
 import time
 
 from .. import logs, settings as settings_mod
+from ..apps import follow_start, started_in
 from . import listeners as listeners_mod, operations, reload as reload_mod
 
 log = logging.getLogger("prefork.master")
@@ -71,6 +73,13 @@ def reexec(master):
         return
     if master.reexec_check is not None:
         log.warning("USR2 ignored: the new program is still being checked")
+        return
+    follow_start()  # the directory prefork started in, replaced by a deploy: the new program starts in the new one
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # Python cannot start in a directory that is gone
+        log.error("USR2 refused: %s, the directory prefork was started in, is gone; the running master goes on",
+                  started_in())
         return
     head, args = command()
     env = dict(os.environ)

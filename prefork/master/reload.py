@@ -28,13 +28,17 @@ listener speaks (a ``bind`` entry without a scheme speaks TLS when ``certfile`` 
 a HUP that drops or adds ``certfile`` would turn it into plain HTTP or HTTPS) is refused
 so, as ``bind`` itself needs a restart (or USR2). The master logs as the new settings
 say from the moment their generation starts (its workers inherit that); a reload
-abandoned goes back to the running settings' error log and level."""
+abandoned goes back to the running settings' error log and level. Before it reads the
+configuration, the master changes to the directory prefork was started in, by its
+path, when a deploy replaced it (``apps.follow_start``); one gone for good refuses a
+reload only when a relative path needs it."""
 
 import logging
 import signal
 import time
 
 from .. import logs, settings as settings_mod
+from ..apps import follow_start, started_in
 from . import listeners, startup, systemd
 
 log = logging.getLogger("prefork.master")
@@ -55,6 +59,7 @@ def reload(master):
         log.info("HUP: a re-exec (USR2) is being checked; the reload waits for its outcome")
         return
     systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+    follow_start()  # the directory prefork started in, replaced by a deploy: relative paths name the new one
     try:
         new = master.reload_settings(master.settings)  # (what it cannot change is not checked again)
     except settings_mod.ConfigError as exc:
@@ -62,6 +67,10 @@ def reload(master):
             log.error("reload: %s", problem)
         failed(master, f"configuration: {exc.problems[0]}"
                + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""))
+        return
+    except FileNotFoundError:  # a relative path, and the directory prefork started in is gone
+        failed(master, f"configuration: {started_in()}, the directory prefork was started in, is gone: relative "
+                       f"paths cannot be read")
         return
     for setting in settings_mod.SETTINGS:
         if not setting.reloadable and new.values[setting.name] != master.settings.values[setting.name]:
