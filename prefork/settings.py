@@ -221,7 +221,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
             value = checks.convert(setting, raw, from_text)
             if running is None or setting.reloadable or value != running.values[name]:
                 checks.check_value(name, value)
-            if setting.kind == "octal" and source.startswith(f"{config_file}:"):
+            if setting.kind == "octal" and source == f"{config_file}:{name}":
                 _check_mode_literal(name, file_text)
         except ValueError as exc:
             problems.append(f"{source}: {exc}")
