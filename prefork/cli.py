@@ -400,8 +400,8 @@ def standard_streams():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     standard_streams()
-    if argv and argv[0] == "check-config":
-        sys.exit(check_config(argv[1:]))
+    if argv and argv[0] == "check-config":  # (a USR2's check: the content its master read, as run's new program)
+        sys.exit(check_config(argv[1:], text=os.environ.pop(settings_mod.CHECKED_CONFIG_ENV, None)))
     if any(flag in argv for flag in CHECK_FLAGS):
         sys.exit(check_config([arg for arg in argv if arg not in CHECK_FLAGS], load_app=True))
     sys.exit(run(argv))
