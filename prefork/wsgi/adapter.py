@@ -83,7 +83,8 @@ class _Spool:
         if self.file is None:
             self.file = tempfile.SpooledTemporaryFile(max_size=adapter.body_spool)
         self.file.write(chunk)
-        if self.size > adapter.body_spool:  # the file rolled over to disk with this write
+        if self.size > adapter.body_spool:  # on disk from this write on
+            self.file.rollover()  # (what the write did, unless the spool is 0: a max_size of 0 never rolls over)
             self.to_disk()
         else:
             self.in_memory += len(chunk)
