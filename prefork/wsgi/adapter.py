@@ -18,7 +18,9 @@ Rules:
 - ``Expect: 100-continue``: the 100 goes out when the request is dispatched (as
   gunicorn does), unless the declared body is over ``max_body_size`` (413, no 100).
   A client that stalls mid-body holds only its own connection (request_timeout ends it).
-- The environ is built from a per-connection base (``wsgi/environ.py``).
+- The environ is built from a per-connection base (``wsgi/environ.py``). ``root_path``'s
+  percent-escapes are decoded (as latin-1, as ``PATH_INFO``'s are): ``/my%20app`` is
+  the mount point ``/my app``, the one a decoded path is matched against.
 - ``CONNECT`` is answered 400 and the connection closed, never given to the app: WSGI
   has no tunnel (the same answer as the ASGI interface's, and uvicorn's). Any other
   upgrade request is served as a plain request, as gunicorn serves it.
@@ -30,6 +32,7 @@ Rules:
 import contextvars
 import tempfile
 from collections import deque
+from urllib.parse import unquote_to_bytes
 
 from ..server.replies import refuse
 from .environ import EnvironBuilder
@@ -83,7 +86,8 @@ class _Spool:
         if self.file is None:
             self.file = tempfile.SpooledTemporaryFile(max_size=adapter.body_spool)
         self.file.write(chunk)
-        if self.size > adapter.body_spool:  # the file rolled over to disk with this write
+        if self.size > adapter.body_spool:  # on disk from this write on
+            self.file.rollover()  # (what the write did, unless the spool is 0: a max_size of 0 never rolls over)
             self.to_disk()
         else:
             self.in_memory += len(chunk)
@@ -115,6 +119,8 @@ class WSGIAdapter:
                  forwarded_allow_ips=("127.0.0.1", "::1", "unix"), url_scheme="http", threads=1, timeout=30.0):
         self.app = app
         self.root_path = root_path.rstrip("/")
+        if "%" in self.root_path:  # percent-encoded (a space must be): SCRIPT_NAME is decoded, as PATH_INFO is
+            self.root_path = unquote_to_bytes(self.root_path).decode("latin-1").rstrip("/")
         self.body_spool = body_spool
         self.max_body_size = max_body_size
         allow = forwarded_allow_ips

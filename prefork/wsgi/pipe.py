@@ -353,6 +353,8 @@ class BodyPipe(io.RawIOBase):
         return out[0] if len(out) == 1 else b"".join(out)
 
     def readlines(self, hint=-1):
+        """The lines left, as ``io`` gives them: all for a ``hint`` of None, 0 or less;
+        else those read until ``hint`` bytes are in."""
         lines = []
         total = 0
         while True:
@@ -361,7 +363,7 @@ class BodyPipe(io.RawIOBase):
                 return lines
             lines.append(line)
             total += len(line)
-            if 0 < hint <= total:
+            if hint is not None and 0 < hint <= total:
                 return lines
 
     def readinto(self, buffer):
