@@ -244,7 +244,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         socket = self.socket
         if self._continuing:
             return  # the synthetic head of an unlistened upgrade: the request exists
-        if self._final:  # begun before a final response was fixed: nothing of it is dispatched
+        if self._final or socket.destroyed:
+            # begun before a final response was fixed, or after a listener destroyed the
+            # connection earlier in this read: nothing of it is dispatched
             self._refuse_message()
         full_raw = raw
         headers = self.parser.headers  # every field; Node's caps apply past 31, or past a set count
