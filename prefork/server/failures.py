@@ -14,6 +14,9 @@ Rules (connection.py's, for these):
   socket destroyed.
 - Bytes after a request that forbids reuse are answered by closing once its response
   is out (no 400 that would swallow it).
+- A deadline that passes while the connection lingers after its last response (FIN
+  sent, the client's bytes dropped until its FIN) is no client error: the linger's own
+  bound ends it (Node has closed such a connection at once).
 """
 
 import logging
@@ -113,4 +116,9 @@ class Failures:
             self.socket.destroy()
 
     def request_timed_out(self):
+        socket = self.socket
+        if socket.writable_ended and not socket.readable:
+            # answered and its FIN sent: only the close lingering for the client's FIN is
+            # left (bounded by the socket's linger_timeout), no request is late
+            return
         self._client_error(request_timeout_error())
