@@ -172,7 +172,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         Node's server socket tells its listeners in the order they were added."""
         socket = self.socket
         self._peer_gone = True
-        self._client_error(err)  # the socket reports none after it closed
+        if not self.told_client_error:  # (after one, Node's server hears no socket error)
+            self._client_error(err)  # the socket reports none after it closed
         if socket.listener_count("error"):
             try:
                 socket.emit("error", err)
