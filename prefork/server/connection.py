@@ -172,7 +172,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         Node's server socket tells its listeners in the order they were added."""
         socket = self.socket
         self._peer_gone = True
-        self._client_error(err)  # the socket reports none after it closed
+        if not self.told_client_error:  # (after one, Node's server hears no socket error)
+            self._client_error(err)  # the socket reports none after it closed
         if socket.listener_count("error"):
             try:
                 socket.emit("error", err)
@@ -244,7 +245,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         socket = self.socket
         if self._continuing:
             return  # the synthetic head of an unlistened upgrade: the request exists
-        if self._final:  # begun before a final response was fixed: nothing of it is dispatched
+        if self._final or socket.destroyed:
+            # begun before a final response was fixed, or after a listener destroyed the
+            # connection earlier in this read: nothing of it is dispatched
             self._refuse_message()
         full_raw = raw
         headers = self.parser.headers  # every field; Node's caps apply past 31, or past a set count

@@ -11,9 +11,13 @@ Rules (connection.py's, for these):
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
   written unless the response on the wire has sent its head (and shown to
   ``server.reply_observer``), and the socket closes. A listener that raises gets the
-  socket destroyed.
+  socket destroyed. A socket error (a reset) after a ``clientError`` reached a listener
+  is not one more (Node's server stops listening to the socket's errors at the first).
 - Bytes after a request that forbids reuse are answered by closing once its response
   is out (no 400 that would swallow it).
+- A deadline that passes while the connection lingers after its last response (FIN
+  sent, the client's bytes dropped until its FIN) is no client error: the linger's own
+  bound ends it (Node has closed such a connection at once).
 """
 
 import logging
@@ -103,9 +107,12 @@ class Failures:
                 server.reply_observer(reply, reply, monotonic() - self.message_start)
         socket.destroy_soon(linger=err.status_hint == 413)  # a body over the limit is still coming
 
+    told_client_error = False  # a clientError reached a listener on this connection
+
     def _emit_client_error(self, err):
         """``clientError`` to the application's listener; one that raises gets the socket
         destroyed (it owned the socket and can no longer be trusted to close it)."""
+        self.told_client_error = True
         try:
             self.server.emit("clientError", err, self.socket)
         except Exception:
@@ -113,4 +120,9 @@ class Failures:
             self.socket.destroy()
 
     def request_timed_out(self):
+        socket = self.socket
+        if socket.writable_ended and not socket.readable:
+            # answered and its FIN sent: only the close lingering for the client's FIN is
+            # left (bounded by the socket's linger_timeout), no request is late
+            return
         self._client_error(request_timeout_error())
