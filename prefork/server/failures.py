@@ -4,7 +4,8 @@
 Rules (connection.py's, for these):
 - A listener that fails (or its task): a 500 before the head (the error's own 4xx
   ``status`` when it is an HTTPError that has one, as ``req.body(limit)``'s 413: the
-  client's fault, logged at info without a traceback); after it, what was written goes
+  client's fault, logged at info without a traceback; a 413 before the body's end closes
+  the connection, so the rest is not read); after it, what was written goes
   out in its turn and the connection closes; after a whole response, only the log. A
   listener task the exiting worker cancels is no error of the app: the worker says so
   once.
@@ -64,6 +65,8 @@ class Failures:
             return True
         res.reset_head()
         res.status_code = status or 500
+        if status == 413 and not res.req.complete:
+            res.set_header("Connection", "close")  # the rest of a body over the limit is not read
         res.end()
         return False
 
