@@ -3,7 +3,9 @@
 Rules (Node's, spec §2-§4):
 - Every request in a read is parsed and emitted at once; responses go out in request
   order (a later response waits inside its ServerResponse until it is first). Each
-  request has a context of its own (a copy of the connection's, made at its head):
+  request has a context of its own (a copy of the connection's, the one its first
+  head was read in; never of the callback reading this head, whose reader an earlier
+  request's task may have re-added in its own context by resuming the socket):
   its server event, its own events and its response's run in it, so a ``ContextVar``
   a listener sets (a request id, a user) is seen by that request's later listeners
   (``end``, ``finish``) and the tasks they start, never by the next request on the
@@ -93,6 +95,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         self._half_close_timer = None
         self._pause_reasons = set()  # "output" (backpressure, pipelining depth), "body" (req paused)
         self._drain_waiters = None
+        self._context = None  # the connection's context, taken at its first head (rules)
         socket.protocol = self
 
     # -- bytes in ------------------------------------------------------------------------
@@ -282,7 +285,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         res = ServerResponse(self, req, keep_alive, active=not self._responses)
         # each request's listeners (its server event's, its own and its response's) run
         # in a context of its own
-        context = req.context = res.context = copy_context()
+        if self._context is None:
+            self._context = copy_context()
+        context = req.context = res.context = self._context.copy()
         self._res = res
         self._responses.append(res)
         if self._holding is not None:

@@ -8,6 +8,9 @@ Rules:
   waits for it (Node emits at once and writes that answer into the tunnel whenever it
   comes); a connection that closes meanwhile, or whose answer closes it, never hands
   the socket over.
+- The listener runs, and the socket's reading resumes, in a copy of the connection's
+  context (connection.py), never in that of the callback handing the socket over (a
+  response's flush, or a reader an earlier request's task re-added).
 - The listener gets the request, the socket (reading, uncorked, its idle timeout kept:
   ``server.timeout`` or one a listener set, now only the socket's own ``timeout``
   event, which destroys nothing, as in Node) and the bytes read after the head; with
@@ -20,6 +23,7 @@ Rules:
 """
 
 import logging
+from contextvars import copy_context
 
 log = logging.getLogger("prefork.server")
 
@@ -80,10 +84,15 @@ class LeavingHTTP:
         self._res = self._attached = None  # this connection is done with: no cycle through them
         self._handed_over = True
         socket.uncork()  # what was answered goes out before the new protocol's bytes
+        context = self._context  # (rules; an empty Context is false: compared to None)
+        context = copy_context() if context is None else context.copy()
+        context.run(self._leave, req, socket, head)
+
+    def _leave(self, req, socket, head):
         socket.resume()
         socket.look_for_reset()  # (the head's read may have been uvloop's reader's last: net/resets.py)
         try:
-            server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
+            self.server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
         except Exception:
             log.exception("error in a %r listener; closing the connection", req.method == "CONNECT"
                           and "connect" or "upgrade")
