@@ -3,8 +3,9 @@
 Rules:
 - ``replayed_request`` gives wsproto the request head as the server parsed it, after
   the checks wsproto does not make: a ``Sec-WebSocket-Key`` (for version 13) must be
-  base64 of 16 bytes (RFC 6455 4.2.1), and the request has no body (its bytes would
-  be read as frames), else ``RemoteProtocolError`` with a 400 hint. Its ``Host`` is
+  base64 of 16 bytes (RFC 6455 4.2.1; two keys joined are not one), the version is
+  given once (RFC 6455 11.3.5; wsproto would take the last line), and the request has
+  no body (its bytes would be read as frames), else ``RemoteProtocolError`` with a 400 hint. Its ``Host`` is
   replayed as a plain name: wsproto decodes the Host as IDNA (and raises on
   ``xn--zz`` or a non-ASCII byte) though nothing reads its reading of it (the scope has
   the request's own headers), and an HTTP request with the same Host is served. Its
@@ -88,10 +89,12 @@ def valid_key(key):
 
 def replayed_request(req):
     """The request head for wsproto, as bytes."""
-    headers = req.headers
-    if headers.get("sec-websocket-version") == "13" and not valid_key(headers.get("sec-websocket-key")):
-        raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
     fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
+    version = fields.get("sec-websocket-version")
+    if version is not None and "," in version:  # (repeated lines are joined)
+        raise RemoteProtocolError("Sec-WebSocket-Version given more than once", RejectConnection(status_code=400))
+    if version == "13" and not valid_key(fields.get("sec-websocket-key")):
+        raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
     if (fields.get("content-length") or "0").strip("0") or "transfer-encoding" in fields:  # 0, 00: no body
         # its bytes would be read as the first frames (uvicorn refuses it too)
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
