@@ -26,6 +26,8 @@ Rules (Node's, spec section 7):
   request's ``close`` comes on the next turn, then the agent takes the socket (pools it,
   hands it on, or closes it: a socket limit without keep-alive), then the response's
   ``close``, as in Node (an ``abort()`` in the request's ``close`` listener comes first).
+- An ``upgrade``/``connect`` listener's response ends at its head: after the request's
+  ``close``, its ``end`` (once read: ``read()`` gives ``b""``) and ``close``, as in Node.
 - A request whose socket went back to the agent, or to an ``upgrade``/``connect``
   listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
   socket alone; so does ``res.destroy()`` on a complete response.
@@ -322,6 +324,10 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
                 # socket; the request closes all the same, so an awaiter settles)
                 self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
                 self._close()
+                # the response ended at its head (Node's parser completes it): its 'end'
+                # once read (read() gives b"", async for stops), then its 'close'
+                self.res.push_end()
+                self.res.close_soon()
         else:
             socket.destroy()
 
