@@ -26,6 +26,8 @@ Rules (Node's, spec section 7):
   request's ``close`` comes on the next turn, then the agent takes the socket (pools it,
   hands it on, or closes it: a socket limit without keep-alive), then the response's
   ``close``, as in Node (an ``abort()`` in the request's ``close`` listener comes first).
+- An ``upgrade``/``connect`` listener's response ends at its head: after the request's
+  ``close``, its ``end`` (once read: ``read()`` gives ``b""``) and ``close``, as in Node.
 - A request whose socket went back to the agent, or to an ``upgrade``/``connect``
   listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
   socket alone; so does ``res.destroy()`` on a complete response.
@@ -39,6 +41,10 @@ Rules (Node's, spec section 7):
   close phase (after the ``setImmediate`` callbacks and the ticks they queue): a
   ``data`` listener added on the next turn reads them first, and its ``end`` comes
   before the closes (a kept-alive exchange's request closes at that ``end``).
+- A ``socket`` listener that raises is logged and the connection closed: the request
+  ends in ``ECONNRESET`` "socket hang up". An ``upgrade`` or ``connect`` listener that
+  raises (logged by the client protocol, which closes the socket) still closes the
+  request, so its awaiter settles.
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun, only a parse or connection error while the socket is still the request's
@@ -62,6 +68,7 @@ Rules (Node's, spec section 7):
 
 import asyncio
 import errno
+import logging
 from base64 import b64encode
 
 from ..emitter import EventEmitter
@@ -75,6 +82,8 @@ from .outgoing import OutgoingRequest
 from .sockopts import SocketOptions
 from .port import connect_host, connect_port, host_field
 from .protocol import ClientProtocol
+
+log = logging.getLogger("prefork.client")
 
 
 class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
@@ -170,7 +179,14 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         if self._corks:
             self._apply_corks(socket)
         socket.protocol = self._protocol = ClientProtocol(self, socket)
-        self.emit("socket", socket)
+        try:
+            self.emit("socket", socket)
+        except Exception:
+            # the request cannot go on half set up (its bytes unsent, waiting for ever):
+            # logged, its connection closed, so it ends in "socket hang up" and settles
+            log.exception("error in a client 'socket' listener; closing its connection")
+            socket.destroy()
+            return
         if self._timeout_pending is not None or self._timeout is not None:  # (0 too: no timeout, not the agent's)
             seconds, callback = self._timeout_pending or (self._timeout, None)
             self._apply_timeout(seconds, callback)
@@ -301,9 +317,17 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             socket.protocol = None
             self.agent.remove_socket(self, socket)
             self._answered = True
-            self.emit(event, self.res, socket, head)
-            self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
-            self._close()
+            try:
+                self.emit(event, self.res, socket, head)
+            finally:
+                # (a listener that raised too: the read's handler logs it and closes the
+                # socket; the request closes all the same, so an awaiter settles)
+                self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
+                self._close()
+                # the response ended at its head (Node's parser completes it): its 'end'
+                # once read (read() gives b"", async for stops), then its 'close'
+                self.res.push_end()
+                self.res.close_soon()
         else:
             socket.destroy()
 
