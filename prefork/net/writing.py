@@ -348,8 +348,9 @@ class Writing:
 
     def pipe(self, destination, end=True):
         """Copy everything read from this socket to ``destination`` with backpressure:
-        reading pauses while ``destination`` is backed up; its FIN follows ours. At this
-        socket's close the listeners go from both (a long-lived destination keeps none)."""
+        reading pauses while ``destination`` is backed up; its FIN follows ours. A socket
+        paused before the call is resumed (unless ``destination`` waits for a drain). At
+        this socket's close the listeners go from both (a long-lived destination keeps none)."""
         def on_data(data):
             if not destination.write(data):
                 self.pause()
@@ -364,5 +365,9 @@ class Writing:
         if end:
             self.on("end", destination.end)
         self.once("close", unpipe)
+        if getattr(destination, "writable_need_drain", False):
+            self.pause()  # (its drain resumes)
+        elif self.is_paused():
+            self.resume()  # a source paused before the pipe flows, as Node's pipe() resumes it
         return destination
 
