@@ -43,7 +43,8 @@ def test_destroy_while_connecting_leaves_nothing_on_the_loop(serve):
         assert sock.fileno() == fd  # the number the destroyed socket had
         event = st.wait_for(lambda e: e[0] == "data", timeout=10)
         assert event[1].startswith(b"HTTP/1.1 200 OK"), event
-        assert st.call(lambda: stuck.connecting)  # it never connected, and never will
+        # it never connected, and never will: destroyed, no longer connecting (Node's state)
+        assert st.call(lambda: (stuck.destroyed, stuck.connecting, stuck.ready_state)) == (True, False, "closed")
     finally:
         for filler in fillers:
             filler.close()

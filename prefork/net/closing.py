@@ -28,6 +28,9 @@ Rules:
   callbacks run.
 - ``close(had_error)`` is emitted on a later loop turn, once, even when an ``error``
   listener before it raised (logged): the server's count of its sockets waits for it.
+  ``had_error`` is True after a destroy with an error and after a read or write the
+  kernel refused (a reset, EPIPE), whoever destroyed the socket then (a protocol, a
+  ``clientError`` listener), as Node's socket, destroyed by that error, says.
   An ``end`` or ``finish`` listener that raises does not stop the close either.
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
@@ -251,6 +254,7 @@ class Closing:
                     tls.close_notify()
             except OSError:
                 pass
+        self.connecting = False  # (a connect cut short or failed: ``ready_state`` closed, as Node's)
         loop = self.loop
         if self._reading:
             self._reading = False
@@ -308,7 +312,7 @@ class Closing:
                     self.emit("error", error)
                 except Exception:  # a raising 'error' listener: the 'close' is still due
                     log.exception("error in an 'error' listener of a socket")
-            self.emit("close", error is not None)
+            self.emit("close", error is not None or self._broken)
         finally:
             self.protocol = None  # it refers back to this socket: let both go now
             if self.tls is not None:

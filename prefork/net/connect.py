@@ -18,7 +18,8 @@ Rules:
   connects (Node 20's ``autoSelectFamily`` tries them too); when none does, the error
   is Node's AggregateError: the first address's ``code``, every address's error in
   ``errors`` (its message joins theirs, where Node's is empty).
-- Connected: ``connect``, then ``ready``, as Node emits them.
+- Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
+  ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket).
 - A UNIX socket ``path`` is connected at once; its socket has no remote address or
   port (None, as Node's are undefined); a failure names the path (``connect ENOENT
   /run/app.sock``).
@@ -166,7 +167,8 @@ class Connecting:
             return
         self.connecting = False
         self.last_activity = monotonic()
-        self.resume()
+        if not self.is_paused():  # (one paused before its connect stays paused, as Node's)
+            self.resume()
         self.emit("connect")
         self.emit("ready")  # (Node's: right after 'connect')
         if not self._writer and not self.destroyed:

@@ -24,10 +24,12 @@ Rules:
   nothing: the socket is destroyed, with no error.
 - ``write(data[, encoding][, callback])`` takes Node's encodings for a ``str``. A write
   after ``end()`` destroys the socket with ERR_STREAM_WRITE_AFTER_END (``error``, then
-  ``close(True)``), as Node's autoDestroy does; one after ``destroy()`` is dropped with
-  no event. Either way its callback runs on the next loop turn. A chunk that is neither
-  ``str`` nor bytes-like raises TypeError with Node's code (ERR_INVALID_ARG_TYPE, None:
-  ERR_STREAM_NULL_VALUES); a ``bytearray`` or ``memoryview`` is copied when written.
+  ``close(True)``), as Node's autoDestroy does (with EPIPE, "This socket has been ended
+  by the other party", when the peer's FIN ended it: ``allow_half_open`` false); one
+  after ``destroy()`` is dropped with no event. Either way its callback runs on the next
+  loop turn. A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
+  code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
+  ``memoryview`` is copied when written.
   A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
   keeps them from getting there.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
@@ -128,7 +130,10 @@ class Writing:
             if callback is not None:
                 self.loop.call_soon(callback)
             if not self.destroyed:
-                self.destroy(HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end"))
+                if self.readable_ended and not self.allow_half_open:  # ended by the peer's FIN
+                    self.destroy(HTTPError("EPIPE", "This socket has been ended by the other party"))
+                else:
+                    self.destroy(HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end"))
             return False
         if data:
             self.send_bytes(data)
@@ -350,8 +355,9 @@ class Writing:
 
     def pipe(self, destination, end=True):
         """Copy everything read from this socket to ``destination`` with backpressure:
-        reading pauses while ``destination`` is backed up; its FIN follows ours. At this
-        socket's close the listeners go from both (a long-lived destination keeps none)."""
+        reading pauses while ``destination`` is backed up; its FIN follows ours. A socket
+        paused before the call is resumed (unless ``destination`` waits for a drain). At
+        this socket's close the listeners go from both (a long-lived destination keeps none)."""
         def on_data(data):
             if not destination.write(data):
                 self.pause()
@@ -366,5 +372,9 @@ class Writing:
         if end:
             self.on("end", destination.end)
         self.once("close", unpipe)
+        if getattr(destination, "writable_need_drain", False):
+            self.pause()  # (its drain resumes)
+        elif self.is_paused():
+            self.resume()  # a source paused before the pipe flows, as Node's pipe() resumes it
         return destination
 
