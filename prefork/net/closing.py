@@ -36,7 +36,10 @@ Rules:
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
   first. ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked
-  read) and emits a due ``finish`` at once.
+  read) and emits a due ``finish`` at once. ``destroy_soon(error=...)`` flushes as
+  it does, and the close then reports that error as a destroy with it would (``error``
+  to the socket's own listeners, ``close(True)``), as Node's server socket reports a
+  parse error nobody listened for.
 """
 
 import logging
@@ -61,6 +64,7 @@ class Closing:
     _finish_due = False  # the FIN is out, its 'finish' waits for the next loop turn
     writable_finished = False  # 'finish' was emitted (Node's writableFinished)
     _linger = False  # destroy_soon(linger=True): linger whatever waits unread
+    _end_error = None  # destroy_soon(error=...): what the close reports
 
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``socket.end([data[, encoding]][, callback])``: the FIN once what is queued
@@ -111,13 +115,15 @@ class Closing:
         self.on("finish", done)
         self.on("close", done)
 
-    def destroy_soon(self, linger=False):
+    def destroy_soon(self, linger=False, error=None):
         """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
         a read or write already failed (nothing more can be flushed). ``linger``: the
         peer is known to be still sending (the caller's protocol says so, e.g. a request
         body not all received), so the close lingers for its FIN even when none of its
         bytes wait unread at that moment."""
         self._destroy_after_flush = True
+        if error is not None:
+            self._end_error = error
         if linger:
             self._linger = True
         if self._broken:
@@ -302,7 +308,7 @@ class Closing:
         protocol = self.protocol
         if protocol is not None:
             protocol.connection_lost(error)
-        loop.call_soon(self._emit_close, error)
+        loop.call_soon(self._emit_close, error if error is not None else self._end_error)
         return self
 
     def _emit_close(self, error):

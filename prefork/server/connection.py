@@ -176,7 +176,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         socket = self.socket
         self._peer_gone = True
         if not self.told_client_error:  # (after one, Node's server hears no socket error)
-            self._client_error(err)  # the socket reports none after it closed
+            self._client_error(err, from_socket=True)  # the socket reports none after it closed
         if socket.listener_count("error"):
             try:
                 socket.emit("error", err)

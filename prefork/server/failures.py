@@ -11,7 +11,8 @@ Rules (connection.py's, for these):
   once.
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
   written unless the response on the wire has sent its head (and shown to
-  ``server.reply_observer``), and the socket closes. A listener that raises gets the
+  ``server.reply_observer``), and the socket closes reporting the error as Node's socket
+  destroyed with it does (``error`` to its own listeners, ``close(True)``). A listener that raises gets the
   socket destroyed. A socket error (a reset) after a ``clientError`` reached a listener
   is not one more (Node's server stops listening to the socket's errors at the first).
 - Bytes after a request that forbids reuse are answered by closing once its response
@@ -88,7 +89,9 @@ class Failures:
             return
         self._client_error(err)
 
-    def _client_error(self, err):
+    def _client_error(self, err, from_socket=False):
+        """``from_socket``: the socket's own read or write failed (connection_error tells
+        the socket's listeners itself)."""
         self.active = False
         server = self.server
         socket = self.socket
@@ -108,7 +111,9 @@ class Failures:
             if server.reply_observer is not None:
                 reply = ServerReply(socket, err.status_hint, self._req, self.parser.request_line(err))
                 server.reply_observer(reply, reply, monotonic() - self.message_start)
-        socket.destroy_soon(linger=err.status_hint == 413)  # a body over the limit is still coming
+        # (a body over the limit is still coming); the socket's own 'error' listeners hear
+        # of it, and its 'close' says had_error, as Node's socket destroyed with the error
+        socket.destroy_soon(linger=err.status_hint == 413, error=None if from_socket else err)
 
     told_client_error = False  # a clientError reached a listener on this connection
 
