@@ -20,7 +20,7 @@ Rules:
 - What the kernel did not take of a large write stays where it is (a memoryview of it is
   queued), so a slow reader of a large body costs no copy per partial send.
 - When the queue empties after ``end()``, the closing steps follow (net/closing.py).
-  ``send_bytes`` after ``end()`` (a response under a socket its app ended) sends
+  ``send_bytes`` once the FIN is out (a response under a socket its app ended) sends
   nothing: the socket is destroyed, with no error.
 - ``write(data[, encoding][, callback])`` takes Node's encodings for a ``str``. A write
   after ``end()`` destroys the socket with ERR_STREAM_WRITE_AFTER_END (``error``, then
@@ -146,11 +146,13 @@ class Writing:
 
     def send_bytes(self, data):
         """Queue ``data`` (bytes) for the kernel: the one write path."""
-        if self.destroyed or self.writable_ended:
+        if self.destroyed or self._fin_sent:
             if data and not self.destroyed:
-                # after end() nothing more goes out (an app ended the socket under a
+                # after the FIN nothing more goes out (an app ended the socket under a
                 # response, which Node's never writes to an unwritable socket): the
-                # connection is over, without the error the kernel's EPIPE would make
+                # connection is over, without the error the kernel's EPIPE would make.
+                # (Before it, bytes a protocol still sends, a cut response's last
+                # blocks, go out ahead of the FIN.)
                 self.destroy()
             return  # writes after close are dropped, as Node drops them
         if self._out or self._corked or self.connecting:
