@@ -308,7 +308,10 @@ class Closing:
         protocol = self.protocol
         if protocol is not None:
             protocol.connection_lost(error)
-        loop.call_soon(self._emit_close, error if error is not None else self._end_error)
+        if error is None:
+            error = self._end_error
+            self._end_error = None  # (its traceback holds the frames that hold this socket)
+        loop.call_soon(self._emit_close, error)
         return self
 
     def _emit_close(self, error):
