@@ -14,7 +14,11 @@ bytes on while no request is out, is destroyed and leaves the pool, its error (a
 reset's) dropped (as Node's agent does), so
 the next request takes a new connection instead of hanging on a dead one. A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
-``close``) and takes no slot in the pool.
+``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
+worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
+loop per test) makes the agent let go of the old loop's pool, whose sockets only that
+loop can drive (free ones closed, and those in use too when that loop is closed), and
+start its counts and its line afresh.
 """
 
 import re
@@ -47,6 +51,7 @@ class Agent:
         self.requests = {}  # key -> deque of waiting ClientRequests
         self._hooked = weakref.WeakSet()  # pooled sockets that have the pool's close hook
         self._opened = weakref.WeakSet()  # every socket this agent connected, for destroy()
+        self._loop = None  # the loop the pool's sockets are driven by
 
     def key(self, req):
         """The pool a request's socket belongs to: ``host:port``, and the UNIX socket's
@@ -54,6 +59,8 @@ class Agent:
         return f"{req.host}:{req.port}" if req.socket_path is None else f"{req.host}:{req.port}:{req.socket_path}"
 
     def add_request(self, req):
+        if req.loop is not self._loop:
+            self._follow(req.loop)
         key = self.key(req)
         free = self.free_sockets.get(key)
         while free:
@@ -79,12 +86,47 @@ class Agent:
         self._opened.add(socket)
         req.assign_socket(socket, reused=False)
 
+    def _follow(self, loop):
+        """Requests now come from ``loop``: the old loop's pool is let go (its free
+        sockets closed; a closed loop's sockets in use too, by their descriptors, as
+        that loop can no longer run their close), its counts and line forgotten."""
+        old, self._loop = self._loop, loop
+        if old is None:
+            return
+        gone = old.is_closed()
+        free = [socket for sockets in self.free_sockets.values() for socket in sockets]
+        self.free_sockets.clear()
+        self.sockets.clear()
+        self.requests.clear()
+        for socket in list(self._opened):
+            if socket.loop is not old:
+                continue
+            if gone:
+                self._opened.discard(socket)
+                socket.close_fd()
+            elif socket in free:
+                socket.destroy()
+
+    def _elsewhere(self, req, socket=None):
+        """``req`` is of a loop the pool has left: its socket (if given) is closed, and
+        nothing of the pool's is touched."""
+        if req.loop is self._loop:
+            return False
+        if socket is not None and not socket.destroyed:
+            if req.loop.is_closed():
+                socket.close_fd()
+            else:
+                socket.destroy()
+        return True
+
     def has_waiting(self, req):
         """Requests for ``req``'s host:port wait in line."""
         return any(not waiting.destroyed for waiting in self.requests.get(self.key(req), ()))
 
     def release(self, req, socket, reusable):
         """``req`` no longer needs ``socket``: keep it for the next request or drop it."""
+        if self._elsewhere(req, socket):
+            return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         waiting = self.requests.get(key)
@@ -149,6 +191,8 @@ class Agent:
     def socket_closed(self, req):
         """``req``'s socket closed while it counted in the pool: the next request in
         line (if any) takes a new connection."""
+        if self._elsewhere(req):
+            return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         if self.requests.get(key):
@@ -158,10 +202,12 @@ class Agent:
         """``req``'s socket left HTTP for an ``upgrade`` or ``connect`` listener: it no
         longer counts in the pool, ``destroy()`` leaves it alone, and the next request
         in line (if any) takes a new connection (Node's ``agentRemove``)."""
-        key = self.key(req)
-        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         self._opened.discard(socket)
         socket.off("error", _ignored)  # the listener's socket: its errors are its own
+        if self._elsewhere(req):
+            return
+        key = self.key(req)
+        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         if self.requests.get(key):
             req.loop.call_soon(self._serve_line, key)
 
@@ -180,7 +226,11 @@ class Agent:
         use (a request on one ends in ECONNRESET "socket hang up"); requests made later
         connect anew."""
         for socket in list(self._opened):
-            socket.destroy()
+            if socket.loop.is_closed():  # (nothing can run its close: its descriptor goes)
+                self._opened.discard(socket)
+                socket.close_fd()
+            else:
+                socket.destroy()
         self.free_sockets.clear()
 
 
