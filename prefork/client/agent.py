@@ -119,6 +119,10 @@ class Agent:
                 socket.destroy()
         return True
 
+    def in_line(self, req):
+        """``req`` waits in line for a socket."""
+        return req in self.requests.get(self.key(req), ())
+
     def has_waiting(self, req):
         """Requests for ``req``'s host:port wait in line."""
         return any(not waiting.destroyed for waiting in self.requests.get(self.key(req), ()))
