@@ -169,7 +169,8 @@ class Agent:
     def _free_timeout(self, req):
         """How long a free socket waits in the pool: the agent's ``timeout``, shortened
         to one second under the server's ``Keep-Alive: timeout=N`` hint (so the client
-        lets go first); None when that leaves nothing (N <= 1): not pooled. As Node's."""
+        lets go first); None when that leaves nothing (N <= 1): not pooled. As Node's
+        agent with a ``timeout`` (one without keeps a free socket with no limit)."""
         timeout = self.timeout or 0
         hint = _TIMEOUT_HINT.match(req.res.headers.get("keep-alive") or "") if req.res is not None else None
         if hint is not None:
