@@ -35,6 +35,11 @@ class Agent:
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
                  timeout=None, scheduling="lifo"):
+        scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
+        if scheduling not in ("lifo", "fifo"):  # (Node throws; any other word is no order)
+            err = ValueError(f"The argument 'scheduling' must be one of: 'fifo', 'lifo'. Received {scheduling!r}")
+            err.code = "ERR_INVALID_ARG_VALUE"
+            raise err
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
