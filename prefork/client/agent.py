@@ -14,7 +14,11 @@ bytes on while no request is out, is destroyed and leaves the pool, its error (a
 reset's) dropped (as Node's agent does), so
 the next request takes a new connection instead of hanging on a dead one. A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
-``close``) and takes no slot in the pool.
+``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
+worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
+loop per test) makes the agent let go of the old loop's pool, whose sockets only that
+loop can drive (free ones closed, and those in use too when that loop is closed), and
+start its counts and its line afresh.
 """
 
 import re
@@ -31,6 +35,11 @@ class Agent:
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
                  timeout=None, scheduling="lifo"):
+        scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
+        if scheduling not in ("lifo", "fifo"):  # (Node throws; any other word is no order)
+            err = ValueError(f"The argument 'scheduling' must be one of: 'fifo', 'lifo'. Received {scheduling!r}")
+            err.code = "ERR_INVALID_ARG_VALUE"
+            raise err
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
@@ -47,6 +56,7 @@ class Agent:
         self.requests = {}  # key -> deque of waiting ClientRequests
         self._hooked = weakref.WeakSet()  # pooled sockets that have the pool's close hook
         self._opened = weakref.WeakSet()  # every socket this agent connected, for destroy()
+        self._loop = None  # the loop the pool's sockets are driven by
 
     def key(self, req):
         """The pool a request's socket belongs to: ``host:port``, and the UNIX socket's
@@ -54,6 +64,8 @@ class Agent:
         return f"{req.host}:{req.port}" if req.socket_path is None else f"{req.host}:{req.port}:{req.socket_path}"
 
     def add_request(self, req):
+        if req.loop is not self._loop:
+            self._follow(req.loop)
         key = self.key(req)
         free = self.free_sockets.get(key)
         while free:
@@ -79,12 +91,51 @@ class Agent:
         self._opened.add(socket)
         req.assign_socket(socket, reused=False)
 
+    def _follow(self, loop):
+        """Requests now come from ``loop``: the old loop's pool is let go (its free
+        sockets closed; a closed loop's sockets in use too, by their descriptors, as
+        that loop can no longer run their close), its counts and line forgotten."""
+        old, self._loop = self._loop, loop
+        if old is None:
+            return
+        gone = old.is_closed()
+        free = [socket for sockets in self.free_sockets.values() for socket in sockets]
+        self.free_sockets.clear()
+        self.sockets.clear()
+        self.requests.clear()
+        for socket in list(self._opened):
+            if socket.loop is not old:
+                continue
+            if gone:
+                self._opened.discard(socket)
+                socket.close_fd()
+            elif socket in free:
+                socket.destroy()
+
+    def _elsewhere(self, req, socket=None):
+        """``req`` is of a loop the pool has left: its socket (if given) is closed, and
+        nothing of the pool's is touched."""
+        if req.loop is self._loop:
+            return False
+        if socket is not None and not socket.destroyed:
+            if req.loop.is_closed():
+                socket.close_fd()
+            else:
+                socket.destroy()
+        return True
+
+    def in_line(self, req):
+        """``req`` waits in line for a socket."""
+        return req in self.requests.get(self.key(req), ())
+
     def has_waiting(self, req):
         """Requests for ``req``'s host:port wait in line."""
         return any(not waiting.destroyed for waiting in self.requests.get(self.key(req), ()))
 
     def release(self, req, socket, reusable):
         """``req`` no longer needs ``socket``: keep it for the next request or drop it."""
+        if self._elsewhere(req, socket):
+            return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         waiting = self.requests.get(key)
@@ -123,7 +174,8 @@ class Agent:
     def _free_timeout(self, req):
         """How long a free socket waits in the pool: the agent's ``timeout``, shortened
         to one second under the server's ``Keep-Alive: timeout=N`` hint (so the client
-        lets go first); None when that leaves nothing (N <= 1): not pooled. As Node's."""
+        lets go first); None when that leaves nothing (N <= 1): not pooled. As Node's
+        agent with a ``timeout`` (one without keeps a free socket with no limit)."""
         timeout = self.timeout or 0
         hint = _TIMEOUT_HINT.match(req.res.headers.get("keep-alive") or "") if req.res is not None else None
         if hint is not None:
@@ -149,6 +201,8 @@ class Agent:
     def socket_closed(self, req):
         """``req``'s socket closed while it counted in the pool: the next request in
         line (if any) takes a new connection."""
+        if self._elsewhere(req):
+            return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         if self.requests.get(key):
@@ -158,10 +212,12 @@ class Agent:
         """``req``'s socket left HTTP for an ``upgrade`` or ``connect`` listener: it no
         longer counts in the pool, ``destroy()`` leaves it alone, and the next request
         in line (if any) takes a new connection (Node's ``agentRemove``)."""
-        key = self.key(req)
-        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         self._opened.discard(socket)
         socket.off("error", _ignored)  # the listener's socket: its errors are its own
+        if self._elsewhere(req):
+            return
+        key = self.key(req)
+        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         if self.requests.get(key):
             req.loop.call_soon(self._serve_line, key)
 
@@ -180,7 +236,11 @@ class Agent:
         use (a request on one ends in ECONNRESET "socket hang up"); requests made later
         connect anew."""
         for socket in list(self._opened):
-            socket.destroy()
+            if socket.loop.is_closed():  # (nothing can run its close: its descriptor goes)
+                self._opened.discard(socket)
+                socket.close_fd()
+            else:
+                socket.destroy()
         self.free_sockets.clear()
 
 

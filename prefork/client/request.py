@@ -221,6 +221,10 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.aborted = True
         if self.socket is None and not self.destroyed:
             self.destroyed = True
+            if self.agent.in_line(self):  # waiting for a socket: 'abort' first, as Node's
+                self.loop.call_soon(self.emit, "abort")
+                self.loop.call_soon(self._close)
+                return
             self.loop.call_soon(self._close)
             self.loop.call_soon(self.emit, "abort")
             return
