@@ -231,16 +231,19 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         values[name] = value
         sources[name] = source
     if "app" in values and "chdir" in values and "app_dir" in values:
+        # a missing app_dir is said whether or not the app is found elsewhere: a worker would
+        # fail to boot on it, and "no module named" alone would hide where the search looked
+        directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
+        if directory and not os.path.isdir(directory):
+            problems.append(f"{sources['app_dir']}: {directory}: no such directory"
+                            + (f" (app_dir is relative to chdir, {values['chdir']})"
+                               if values["chdir"] and not os.path.isabs(values["app_dir"]) else "")
+                            + (": app_dir is one directory (gunicorn's --pythonpath A,B is app_dir A, with B "
+                               "in PYTHONPATH)" if "," in values["app_dir"] else ""))
         try:
             checks.check_app(values["app"], values["chdir"], values["app_dir"], values.get("interface"))
         except ValueError as exc:
             problems.append(f"{sources['app'] if values['app'] else sources['interface']}: {exc}")
-        else:  # found elsewhere: a worker would still fail to boot on the missing directory
-            directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
-            if directory and not os.path.isdir(directory):
-                problems.append(f"{sources['app_dir']}: {directory}: no such directory"
-                                + (f" (app_dir is relative to chdir, {values['chdir']})"
-                                   if values["chdir"] and not os.path.isabs(values["app_dir"]) else ""))
     derive_workers(values, sources)
     if not problems:
         problems.extend(checks.conflicts(values, sources))
