@@ -57,12 +57,13 @@ APPS = {
 }
 
 
+@pytest.mark.parametrize("flush", ["0", "0.2"])  # written at once, or held and made at the flush
 @pytest.mark.parametrize("kind", sorted(APPS))
-def test_a_response_without_body_bytes_is_logged_with_a_dash_whatever_its_content_length(kind, tmp_path):
+def test_a_response_without_body_bytes_is_logged_with_a_dash_whatever_its_content_length(kind, flush, tmp_path):
     spec, source = APPS[kind]
     (tmp_path / f"{spec.split(':')[0]}.py").write_text(textwrap.dedent(source))
     access = tmp_path / "access.log"
-    daemon = Daemon("--app-dir", str(tmp_path), "--access-log-flush", "0", app=spec, workers=1,
+    daemon = Daemon("--app-dir", str(tmp_path), "--access-log-flush", flush, app=spec, workers=1,
                     access_log=str(access))
     try:
         daemon.wait_ready()
