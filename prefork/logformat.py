@@ -29,6 +29,9 @@ import string
 
 NUMBERS = 4096  # the decimal text of 0 .. NUMBERS - 1 is looked up, not formatted
 
+# {b}'s expression (explained below the table)
+_SIZE = ('res.bytes_sent or res.has_body and res.get_header("content-length") not in ("0", 0) '
+         'and res.get_header("content-length") or "-"')
 # Each field: the expression for str.format (any type), and the f-string piece for the
 # plain "{x}" case. Both come from this table only. The client's text is read into
 # locals first (``_CLIENT_TEXT``), checked and escaped there.
@@ -40,8 +43,7 @@ _FIELDS = {
     "m": ("req.method", "{req.method}"),
     "U": ("log_url", "{log_url}"),
     "s": ("res.status_code", "{res.status_code}"),
-    "b": ('res.bytes_sent or res.has_body and res.get_header("content-length") or "-"',
-          '{res.bytes_sent or res.has_body and res.get_header("content-length") or "-"}'),
+    "b": (_SIZE, "{" + _SIZE + "}"),
     "f": ("log_referer", "{log_referer}"),
     "a": ("log_agent", "{log_agent}"),
     "D": ("int(duration * 1e6)", "{int(duration * 1e6)}"),
@@ -52,7 +54,8 @@ _FIELDS = {
 # request by its adapter: server/request.py), else the peer's address
 # {b}: the body's bytes the server wrote, else (a body sent by sendfile) its Content-Length,
 # but never that of a response without a body (HEAD, 1xx, 204, 304: ``has_body`` false),
-# whose Content-Length describes a body not sent
+# whose Content-Length describes a body not sent, nor a Content-Length of 0: no body byte
+# is ``-``, whichever way the app said it
 FIELDS = frozenset(_FIELDS)
 # A request the server answered itself (server/replies.py) may have no request line: its
 # ``{r}`` is the reply's own text, ``-`` when none was read
@@ -63,8 +66,7 @@ _REPLY_FIELDS = dict(_FIELDS, r=("req.request_text(log_url)", "{req.request_text
 # pieces above; a size or duration that is not a key is formatted as before.
 _FAST = {
     "s": "{numbers[res.status_code]}",
-    "b": '{numbers.get(res.bytes_sent) or res.bytes_sent or res.has_body and res.get_header("content-length") '
-         'or "-"}',
+    "b": "{numbers.get(res.bytes_sent) or " + _SIZE + "}",
     "D": "{numbers.get(micros) or micros}",
 }
 # The local each field of the client's text is read into, and from where; in this order.
@@ -261,7 +263,7 @@ _HELD = {
     "m": ((("log_method", "req.method"),), "{log_method}", None),
     "U": ((("log_url", "req.url"),), "{log_url}", None),
     "s": ((("log_status", "res.status_code"),), "{log_status}", "{numbers[log_status]}"),
-    "b": ((("log_size", 'res.bytes_sent or res.has_body and res.get_header("content-length") or "-"'),),
+    "b": ((("log_size", _SIZE),),
           "{log_size}", "{(numbers.get(log_size) if log_size.__class__ is int else None) or log_size}"),
     "f": ((("log_referer", 'req.headers.get("referer", "-")'),), "{log_referer}", None),
     "a": ((("log_agent", 'req.headers.get("user-agent", "-")'),), "{log_agent}", None),

@@ -113,7 +113,8 @@ SETTINGS = (
             "alone.",
             reloadable=False),
     Setting("reload_include", "list", ["*.py"], "Development: file name patterns (shell globs) whose "
-            "changes trigger a reload.", reloadable=False),
+            "changes trigger a reload. Given, they replace *.py (uvicorn's and gunicorn's add to it): "
+            "list *.py too to keep reloading on the app's code.", reloadable=False),
     Setting("root_path", "str", "", "WSGI and ASGI: the URL prefix the app is mounted at (SCRIPT_NAME, "
             "the scope's root_path).", fallback="with the SCRIPT_NAME variable set, as gunicorn reads it: its value"),
     Setting("wsgi_body_spool", "int", 1024 * 1024, "WSGI: request bodies up to this many bytes are "

@@ -36,13 +36,17 @@ def load_app(settings):
 
 # settings only some interfaces use: set for an app of another kind, they do nothing
 UNUSED_BY = {
-    "events": ("threads", "root_path", "lifespan", "wsgi_body_spool", "ws_max_size", "ws_ping_interval",
-               "ws_ping_timeout", "ws_per_message_deflate"),
+    "events": ("threads", "root_path", "lifespan", "wsgi_body_spool", "max_body_size", "ws_max_size",
+               "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate"),
     "wsgi": ("lifespan", "ws_max_size", "ws_ping_interval", "ws_ping_timeout", "ws_per_message_deflate"),
-    "asgi": ("wsgi_body_spool", "threads"),
+    "asgi": ("wsgi_body_spool", "max_body_size", "threads"),
 }
 UNUSED_WHY = {("asgi", "threads"): " (it runs on the worker's event loop: run blocking calls with "
-                                    "loop.run_in_executor)"}
+                                    "loop.run_in_executor)",
+              ("asgi", "max_body_size"): " (no request body is refused for its size: the app reads the "
+                                         "body as it streams, and bounds it itself)",
+              ("events", "max_body_size"): " (no request body is refused for its size: bound it with "
+                                           "req.body(limit=...))"}
 INTERFACE_NAMES = {"events": "an events setup(server)", "wsgi": "a WSGI app", "asgi": "an ASGI app"}
 
 

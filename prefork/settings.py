@@ -20,7 +20,8 @@ Rules:
   ``gunicorn.conf.py`` in the working directory when no config file is named (gunicorn
   reads that file unasked; prefork does not). A setting given a value that nothing uses
   without another one (``reload_dirs`` without ``reload``, ``keyfile`` without
-  ``certfile``: ``NEEDS``) is a warning too.
+  ``certfile``: ``NEEDS``) is a warning too, and so is a ``reload_include`` that leaves
+  out the app's Python files (it replaces ``*.py``, where uvicorn's adds to it).
 - A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
   octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
   (0o026), where the same digits given as a flag or variable are octal.
@@ -35,6 +36,7 @@ Rules:
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from . import checks, migration
 from .checks import bind_address
@@ -229,16 +231,19 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         values[name] = value
         sources[name] = source
     if "app" in values and "chdir" in values and "app_dir" in values:
+        # a missing app_dir is said whether or not the app is found elsewhere: a worker would
+        # fail to boot on it, and "no module named" alone would hide where the search looked
+        directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
+        if directory and not os.path.isdir(directory):
+            problems.append(f"{sources['app_dir']}: {directory}: no such directory"
+                            + (f" (app_dir is relative to chdir, {values['chdir']})"
+                               if values["chdir"] and not os.path.isabs(values["app_dir"]) else "")
+                            + (": app_dir is one directory (gunicorn's --pythonpath A,B is app_dir A, with B "
+                               "in PYTHONPATH)" if "," in values["app_dir"] else ""))
         try:
             checks.check_app(values["app"], values["chdir"], values["app_dir"], values.get("interface"))
         except ValueError as exc:
             problems.append(f"{sources['app'] if values['app'] else sources['interface']}: {exc}")
-        else:  # found elsewhere: a worker would still fail to boot on the missing directory
-            directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
-            if directory and not os.path.isdir(directory):
-                problems.append(f"{sources['app_dir']}: {directory}: no such directory"
-                                + (f" (app_dir is relative to chdir, {values['chdir']})"
-                                   if values["chdir"] and not os.path.isabs(values["app_dir"]) else ""))
     derive_workers(values, sources)
     if not problems:
         problems.extend(checks.conflicts(values, sources))
@@ -260,6 +265,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         raise ConfigError(problems)
     warnings.extend(_inert(values, sources))
     warnings.extend(_root_path_trap(values, sources))
+    warnings.extend(_reload_include_trap(values, sources))
     warnings.extend(_relative_to_start(values, sources))
     return Settings(values, config_file, sources, warnings, tls_context=built.get("context"))
 
@@ -317,6 +323,20 @@ def _inert(values, sources):
             if sources.get(name, "default") != "default" and values[name] != BY_NAME[name].default:
                 found.append(f"{sources[name]}: has no effect without {what}")
     return found
+
+
+def _reload_include_trap(values, sources):
+    """``reload_include`` given without a pattern for Python files: it replaces ``*.py``,
+    where uvicorn's ``--reload-include`` and gunicorn's ``reload_extra_files`` add to the
+    app's code, so the app's own edits would no longer reload."""
+    patterns = values["reload_include"]
+    if not values["reload"] or sources.get("reload_include", "default") == "default":
+        return []
+    if any(pattern.endswith(".py") or PurePath("pkg/app.py").match(pattern) for pattern in patterns):
+        return []
+    return [f"{sources['reload_include']}: {', '.join(patterns)} replaces the default *.py, so a change to the "
+            "app's Python files no longer reloads (uvicorn's --reload-include and gunicorn's reload_extra_files "
+            "add to them): list *.py too"]
 
 
 def _root_path_trap(values, sources):

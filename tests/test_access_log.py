@@ -42,7 +42,7 @@ def reference_line(fmt, req, res, duration, pid):
         t=time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(time.time())),
         r=f"{req.method} {escaped(req.url)} HTTP/{req.http_version}",
         m=req.method, U=escaped(req.url), s=res.status_code,
-        b=res.bytes_sent if res.bytes_sent else (length or "-"),
+        b=res.bytes_sent if res.bytes_sent else (length if length not in (None, "0", 0) else "-"),
         f=escaped(headers.get("referer", "-")), a=escaped(headers.get("user-agent", "-")),
         D=int(duration * 1e6), L=f"{duration:.6f}", p=pid)
 

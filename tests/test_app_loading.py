@@ -566,7 +566,9 @@ def test_chdir_and_app_dir(runs, flask_project, tmp_path):
     assert problems.stderr == "argv:--chdir: nowhere: no such directory\n"  # the app is not looked for
     problems = subprocess.run(prefork_m("check-config", "--app-dir", "layout/other", "srcapp"), cwd=tmp_path,
                               env=root_only_env(), capture_output=True, text=True, timeout=60)
-    assert problems.returncode == 2 and problems.stderr == "argv:--app: no module named 'srcapp'\n"
+    assert problems.returncode == 2 and problems.stderr == (
+        f"argv:--app-dir: {tmp_path / 'layout' / 'other'}: no such directory\n"
+        "argv:--app: no module named 'srcapp'\n")
 
 
 def test_the_master_never_imports_an_auto_detected_app(flask_project, tmp_path):
