@@ -430,12 +430,15 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
     def destroy(self, error=None):
         """Node's ``res.destroy``: the socket goes, at once for the response on it; one
         waiting its turn behind pipelined ones destroys it when its turn comes (Node
-        gives it its socket then), so the responses before it go out whole."""
+        gives it its socket then), so the responses before it go out whole. One
+        finished, or closed already, has no socket to destroy (Node's ``res.socket`` is
+        null then): the connection and the requests after it are left alone."""
         if error is not None and self.errored is None:
             self.errored = error
-        if self._active or self._closed:
-            self.socket.destroy(error)
-        else:
+        if self._active:
+            if not self.writable_finished:
+                self.socket.destroy(error)
+        elif not self._closed:
             self.mark_closed(444)  # destroyed now (later writes are dropped, their callbacks still run)
             self._queued = [(error,)]  # and the socket goes when its turn comes
             self._queued_size = 0
