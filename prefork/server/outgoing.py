@@ -27,7 +27,9 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - An application ``Transfer-Encoding: chunked`` on a response without a body (HEAD)
   stays in the head, but no chunk, not even the last one, is sent (Node's framing).
 - Interim responses (``write_continue``, ``write_processing``, ``write_early_hints``)
-  have no Date and go out at once, in order with the response's other bytes.
+  have no Date and go out at once, in order with the response's other bytes; once the
+  response is finished or closed they send nothing (the connection may carry the next
+  response by then), and their callback does not run, as Node's.
 - A ``Trailer`` field makes the body chunked even when its length is known; where it
   cannot be chunked (an application Content-Length, no body, an HTTP/1.0 peer) fixing
   the head raises ERR_HTTP_TRAILER_INVALID, as Node's ``_storeHeader`` throws.
@@ -285,23 +287,24 @@ class OutgoingHead(OutgoingFields):
             self.should_keep_alive = False  # the replaced head ended the connection: so does this one
 
     # -- interim responses (no Date, written at once in order) ------------------------
-    def write_continue(self, callback=None):
-        self._send(serialize.CONTINUE)
-        self.expect_continue = False  # sent
+    def _interim(self, head, callback):
+        if self.writable_finished or self._closed:
+            return  # the connection is no longer this response's (Node's res.socket is null): nothing goes out
+        self._send(head)
         if callback is not None:
             self._when_flushed(callback)
 
+    def write_continue(self, callback=None):
+        self._interim(serialize.CONTINUE, callback)
+        self.expect_continue = False  # sent
+
     def write_processing(self, callback=None):
-        self._send(serialize.PROCESSING)
-        if callback is not None:
-            self._when_flushed(callback)
+        self._interim(serialize.PROCESSING, callback)
 
     def write_early_hints(self, hints, callback=None):
         head = serialize.early_hints(hints)
         if head is not None:
-            self._send(head)
-            if callback is not None:
-                self._when_flushed(callback)
+            self._interim(head, callback)
 
     def end_with(self, status, block, body, reason=None):
         """``set_header`` for each field of ``block`` (a ``serialize.HeaderBlock``),

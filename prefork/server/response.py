@@ -17,8 +17,9 @@ are ``outgoing.OutgoingHead``'s):
   high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
-  next loop turn (the callback gets it, then ``error``), as in Node; once the response
-  is closed (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
+  next loop turn (the callback gets it, then ``error`` unless the response closed by
+  then), as in Node; once the response is closed (``destroyed``) a write only gets its
+  callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
   with it, without the cycle collector.
@@ -151,8 +152,9 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         return self._queued_size < self.socket.high_water_mark
 
     def _after_end(self, callback, from_end=False):
-        """A write after ``end()``: the callback, then ``error``, on the next loop turn.
-        Once the response is closed (Node's ``destroyed``) there is no ``error``: a
+        """A write after ``end()``: the callback, then ``error``, on the next loop turn
+        (no ``error`` if the response closed by then, as Node's). Once the response is
+        closed (Node's ``destroyed``) there is no ``error``: a
         ``write`` only gets its callback, an ``end(data)`` nothing at all (as Node)."""
         if self._closed:
             if callback is not None and not from_end:
@@ -163,7 +165,8 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         def report():
             if callback is not None:
                 callback()
-            self.emit("error", err)
+            if not self._closed:  # (closed meanwhile: no 'error' after 'close', as Node's)
+                self.emit("error", err)
         self.socket.loop.call_soon(report)
 
     def write(self, data, encoding=None, callback=None):
@@ -430,12 +433,15 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
     def destroy(self, error=None):
         """Node's ``res.destroy``: the socket goes, at once for the response on it; one
         waiting its turn behind pipelined ones destroys it when its turn comes (Node
-        gives it its socket then), so the responses before it go out whole."""
+        gives it its socket then), so the responses before it go out whole. One
+        finished, or closed already, has no socket to destroy (Node's ``res.socket`` is
+        null then): the connection and the requests after it are left alone."""
         if error is not None and self.errored is None:
             self.errored = error
-        if self._active or self._closed:
-            self.socket.destroy(error)
-        else:
+        if self._active:
+            if not self.writable_finished:
+                self.socket.destroy(error)
+        elif not self._closed:
             self.mark_closed(444)  # destroyed now (later writes are dropped, their callbacks still run)
             self._queued = [(error,)]  # and the socket goes when its turn comes
             self._queued_size = 0
