@@ -13,6 +13,12 @@ Rules:
   the duration is then at hand in whole µs: under ``TABLE`` µs it is counted in a list
   indexed by those µs, and the buckets and sum are made from that list once per
   heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
+- An answer written raw on a socket the server handed over (a WebSocket handshake's,
+  an adapter's 400 to a CONNECT) is no response the observer sees: the server's
+  ``reply_observer`` counts it (``reply_observer``, ``WorkerMetrics.count``), by method
+  and code, and in the histogram unless it is a 101 (its duration runs to the
+  session's close, no response time). The server's canned replies to parse errors
+  and timeouts are client errors, not responses.
 - The histogram's bucket bounds are the ``metrics_buckets`` setting, which needs a
   restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
@@ -89,6 +95,14 @@ class WorkerMetrics:
         return {"requests": self.requests, "buckets": self.buckets, "duration_sum": self.duration_sum,
                 "bounds": self.bounds, "bisect_left": bisect.bisect_left, "first": padded[0],
                 "second": padded[1], "by_micros": self.by_micros, "table": TABLE, "count_first": count_first}
+
+    def count(self, method, code, duration, timed=True):
+        """A response the observer does not see (see ``reply_observer``): counted by
+        method and code, and in the histogram when ``timed``."""
+        count_first(self.requests, method, code)
+        if timed:
+            self.buckets[bisect.bisect_left(self.bounds, duration)] += 1
+            self.duration_sum[0] += duration
 
     def histogram(self):
         """(count per bucket, sum of seconds): once per heartbeat, a pass over the
@@ -309,6 +323,25 @@ class _ProcessCollector:
 def render(registry):
     """(body, content type) of /metrics."""
     return exposition.render(family for collector in registry for family in collector.collect()), CONTENT_TYPE
+
+
+def reply_observer(line=None, metrics=None):
+    """The server's ``reply_observer``, ``observe(req, res, duration)``, for a reply the
+    server made itself or an answer written raw on a socket it handed over (one
+    ``ServerReply`` as both): the access log's ``line`` (optional) and, with
+    ``metrics``, an answer (``res.answer``) counted as a response, in the histogram
+    unless it is a 101 (a WebSocket session: ``duration`` runs to its close); a canned
+    reply to a parse error or timeout is counted as a client error already. None when
+    there is nothing to observe."""
+    if metrics is None:
+        return line
+
+    def observe(req, res, duration):
+        if res.answer:
+            metrics.count(res.method, res.status_code, duration, res.status_code != 101)
+        if line is not None:
+            line(req, res, duration)
+    return observe
 
 
 def response_observer(metrics=None, count=None):

@@ -6,7 +6,9 @@ Rules:
 - One ``ServerReply`` stands for both the request and the response: the fields the
   access log reads (``socket``, ``method``, ``url``, ``http_version``, ``headers``,
   ``forwarded_client``, ``status_code``, ``bytes_sent``, ``has_body``, ``get_header``),
-  nothing else.
+  and ``answer``: true for an answer to a parsed request written raw (``answered``, a
+  WebSocket handshake's), which the metrics count as a response; false for the canned
+  reply to a parse error or timeout (a client error).
 - What was read of the request is reported, no more: the parsed head when it was complete,
   the request line alone when only it was, else ``-`` for the request line and for
   each of its parts.
@@ -27,11 +29,13 @@ _NO_HEADERS = {}
 
 
 class ServerReply:
-    __slots__ = ("socket", "method", "url", "http_version", "headers", "status_code", "bytes_sent", "forwarded_client")
+    __slots__ = ("socket", "method", "url", "http_version", "headers", "status_code", "bytes_sent", "forwarded_client",
+                 "answer")
     has_body = False
 
-    def __init__(self, socket, status, req=None, request_line=None, sent=0):
+    def __init__(self, socket, status, req=None, request_line=None, sent=0, answer=False):
         self.socket = socket
+        self.answer = answer
         self.status_code = status
         self.bytes_sent = sent
         self.headers = _NO_HEADERS
@@ -87,5 +91,5 @@ def answered(server, req, socket, status):
     """The access log line of ``status``, written raw on a socket the server handed over."""
     observer = server.reply_observer
     if observer is not None:
-        reply = ServerReply(socket, status, req)
+        reply = ServerReply(socket, status, req, answer=True)
         observer(reply, reply, monotonic() - req.start_time)
