@@ -132,7 +132,9 @@ class WorkerMetrics:
 
 
 def count_first(requests, method, code):
-    """The first response of a method and status code (off the hot path)."""
+    """The first response of a method and status code (off the hot path); the code is
+    kept as its int (an app may set ``201.0``, sent as 201: the same key then)."""
+    code = int(code)
     by_code = requests.setdefault(method, {})
     by_code[code] = by_code.get(code, 0) + 1
 
