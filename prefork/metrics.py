@@ -6,7 +6,8 @@ Rules:
 - Per response (the hot path) a worker does integer increments and one float addition,
   inline in its response observer: a dict keyed by the method string holds plain dicts
   keyed by the status int (no tuple, no string built; the first response of a pair is
-  counted off the hot path); the histogram bucket is found by comparing with the first
+  counted off the hot path, and so is every response whose method is none the parser
+  reads, counted as ``other``: an app may set ``req.method`` to any text); the histogram bucket is found by comparing with the first
   two bounds, then one ``bisect``. With the access log on, the response is counted
   with its line, when the log makes the lines of what it holds (``TALLY``, in the
   log's ``render``: at its flush, and before anything reads the counts, ``settle``);
@@ -38,6 +39,12 @@ from .exposition import CONTENT_TYPE, Family, counter, gauge, process_families
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TABLE = 2_000  # with the access log on, durations under 2 ms are counted by the whole µs
 RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "memory", "reload")
+# The request methods the HTTP parser reads (llhttp's): the method label is one of them,
+# or "other" for any text an app set ``req.method`` to (a method-override header's, say:
+# a series per text would have no bound)
+METHODS = frozenset("DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
+                    "SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
+                    "SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY".split())
 
 
 class WorkerMetrics:
@@ -133,8 +140,12 @@ class WorkerMetrics:
 
 def count_first(requests, method, code):
     """The first response of a method and status code (off the hot path); the code is
-    kept as its int (an app may set ``201.0``, sent as 201: the same key then)."""
+    kept as its int (an app may set ``201.0``, sent as 201: the same key then), the
+    method as ``other`` when it is none the parser reads (``METHODS``: such a method
+    is counted here each time, its own key never made)."""
     code = int(code)
+    if method not in METHODS:
+        method = "other"
     by_code = requests.setdefault(method, {})
     by_code[code] = by_code.get(code, 0) + 1
 
@@ -245,7 +256,7 @@ class MasterCollector:
         requests = counter("prefork_requests", "Responses sent for parsed requests, the automatic ones included.",
                            labels=["code", "method"])
         for key, count in sorted(totals.get("requests", {}).items()):
-            method, code = key.split(" ")
+            method, _, code = key.rpartition(" ")
             requests.add([code, method], count)
         yield requests
         bounds = tuple(master.settings.metrics_buckets)
