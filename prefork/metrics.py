@@ -143,7 +143,10 @@ def count_first(requests, method, code):
     kept as its int (an app may set ``201.0``, sent as 201: the same key then), the
     method as ``other`` when it is none the parser reads (``METHODS``: such a method
     is counted here each time, its own key never made)."""
-    code = int(code)
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        pass  # (one an app set after the head went out: counted as it is)
     if method not in METHODS:
         method = "other"
     by_code = requests.setdefault(method, {})
