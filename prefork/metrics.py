@@ -7,10 +7,11 @@ Rules:
   inline in its response observer: a dict keyed by the method string holds plain dicts
   keyed by the status int (no tuple, no string built; the first response of a pair is
   counted off the hot path, and so is every response whose method is none the parser
-  reads, counted as ``other``: an app may set ``req.method`` to any text); the histogram bucket is found by comparing with the first
-  two bounds, then one ``bisect``. With the access log on, the response is counted
-  with its line, when the log makes the lines of what it holds (``TALLY``, in the
-  log's ``render``: at its flush, and before anything reads the counts, ``settle``);
+  reads, counted as ``other``: an app may set ``req.method`` to any text); the
+  histogram bucket is found by comparing with the first two bounds, then one
+  ``bisect``. With the access log on, the response is counted with its line, when the
+  log makes the lines of what it holds (``TALLY``, in the log's ``render``: at its
+  flush, and before anything reads the counts, ``settle``);
   the duration is then at hand in whole µs: under ``TABLE`` µs it is counted in a list
   indexed by those µs, and the buckets and sum are made from that list once per
   heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
