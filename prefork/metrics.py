@@ -15,12 +15,12 @@ Rules:
   the duration is then at hand in whole µs: under ``TABLE`` µs it is counted in a list
   indexed by those µs, and the buckets and sum are made from that list once per
   heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
-- An answer written raw on a socket the server handed over (a WebSocket handshake's,
-  an adapter's 400 to a CONNECT) is no response the observer sees: the server's
+- An answer written raw on a socket the server handed over (an adapter's 400 to a
+  CONNECT, a WebSocket handshake's) is no response the observer sees: the server's
   ``reply_observer`` counts it (``reply_observer``, ``WorkerMetrics.count``), by method
-  and code, and in the histogram unless it is a 101 (its duration runs to the
-  session's close, no response time). The server's canned replies to parse errors
-  and timeouts are client errors, not responses.
+  and code, and in the histogram unless it is a handshake's (seen at the session's
+  close: its duration is no response time). The server's canned replies to parse
+  errors and timeouts are client errors, not responses.
 - The histogram's bucket bounds are the ``metrics_buckets`` setting, which needs a
   restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
@@ -346,16 +346,16 @@ def reply_observer(line=None, metrics=None):
     """The server's ``reply_observer``, ``observe(req, res, duration)``, for a reply the
     server made itself or an answer written raw on a socket it handed over (one
     ``ServerReply`` as both): the access log's ``line`` (optional) and, with
-    ``metrics``, an answer (``res.answer``) counted as a response, in the histogram
-    unless it is a 101 (a WebSocket session: ``duration`` runs to its close); a canned
-    reply to a parse error or timeout is counted as a client error already. None when
-    there is nothing to observe."""
+    ``metrics``, an answer (``res.answer`` set) counted as a response, in the histogram
+    when it is ``"timed"`` (a WebSocket handshake's is not: ``duration`` runs to the
+    session's close); a canned reply to a parse error or timeout (``res.answer`` None)
+    is counted as a client error already. None when there is nothing to observe."""
     if metrics is None:
         return line
 
     def observe(req, res, duration):
-        if res.answer:
-            metrics.count(res.method, res.status_code, duration, res.status_code != 101)
+        if res.answer is not None:
+            metrics.count(res.method, res.status_code, duration, res.answer == "timed")
         if line is not None:
             line(req, res, duration)
     return observe
