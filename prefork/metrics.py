@@ -6,13 +6,21 @@ Rules:
 - Per response (the hot path) a worker does integer increments and one float addition,
   inline in its response observer: a dict keyed by the method string holds plain dicts
   keyed by the status int (no tuple, no string built; the first response of a pair is
-  counted off the hot path); the histogram bucket is found by comparing with the first
-  two bounds, then one ``bisect``. With the access log on, the response is counted
-  with its line, when the log makes the lines of what it holds (``TALLY``, in the
-  log's ``render``: at its flush, and before anything reads the counts, ``settle``);
+  counted off the hot path, and so is every response whose method is none the parser
+  reads, counted as ``other``: an app may set ``req.method`` to any text); the
+  histogram bucket is found by comparing with the first two bounds, then one
+  ``bisect``. With the access log on, the response is counted with its line, when the
+  log makes the lines of what it holds (``TALLY``, in the log's ``render``: at its
+  flush, and before anything reads the counts, ``settle``);
   the duration is then at hand in whole µs: under ``TABLE`` µs it is counted in a list
   indexed by those µs, and the buckets and sum are made from that list once per
   heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
+- An answer written raw on a socket the server handed over (an adapter's 400 to a
+  CONNECT, a WebSocket handshake's) is no response the observer sees: the server's
+  ``reply_observer`` counts it (``reply_observer``, ``WorkerMetrics.count``), by method
+  and code, and in the histogram unless it is a handshake's (seen at the session's
+  close: its duration is no response time). The server's canned replies to parse
+  errors and timeouts are client errors, not responses.
 - The histogram's bucket bounds are the ``metrics_buckets`` setting, which needs a
   restart to change, so the master and every worker use the same bounds.
 - The master keeps the latest snapshot of each live worker; when a worker is gone its
@@ -32,6 +40,12 @@ from .exposition import CONTENT_TYPE, Family, counter, gauge, process_families
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TABLE = 2_000  # with the access log on, durations under 2 ms are counted by the whole µs
 RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "memory", "reload")
+# The request methods the HTTP parser reads (llhttp's): the method label is one of them,
+# or "other" for any text an app set ``req.method`` to (a method-override header's, say:
+# a series per text would have no bound)
+METHODS = frozenset("DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
+                    "SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
+                    "SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY".split())
 
 
 class WorkerMetrics:
@@ -90,6 +104,14 @@ class WorkerMetrics:
                 "bounds": self.bounds, "bisect_left": bisect.bisect_left, "first": padded[0],
                 "second": padded[1], "by_micros": self.by_micros, "table": TABLE, "count_first": count_first}
 
+    def count(self, method, code, duration, timed=True):
+        """A response the observer does not see (see ``reply_observer``): counted by
+        method and code, and in the histogram when ``timed``."""
+        count_first(self.requests, method, code)
+        if timed:
+            self.buckets[bisect.bisect_left(self.bounds, duration)] += 1
+            self.duration_sum[0] += duration
+
     def histogram(self):
         """(count per bucket, sum of seconds): once per heartbeat, a pass over the
         durations seen (the µs not seen are skipped in C)."""
@@ -118,7 +140,16 @@ class WorkerMetrics:
 
 
 def count_first(requests, method, code):
-    """The first response of a method and status code (off the hot path)."""
+    """The first response of a method and status code (off the hot path); the code is
+    kept as its int (an app may set ``201.0``, sent as 201: the same key then), the
+    method as ``other`` when it is none the parser reads (``METHODS``: such a method
+    is counted here each time, its own key never made)."""
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        pass  # (one an app set after the head went out: counted as it is)
+    if method not in METHODS:
+        method = "other"
     by_code = requests.setdefault(method, {})
     by_code[code] = by_code.get(code, 0) + 1
 
@@ -229,7 +260,7 @@ class MasterCollector:
         requests = counter("prefork_requests", "Responses sent for parsed requests, the automatic ones included.",
                            labels=["code", "method"])
         for key, count in sorted(totals.get("requests", {}).items()):
-            method, code = key.split(" ")
+            method, _, code = key.rpartition(" ")
             requests.add([code, method], count)
         yield requests
         bounds = tuple(master.settings.metrics_buckets)
@@ -309,6 +340,25 @@ class _ProcessCollector:
 def render(registry):
     """(body, content type) of /metrics."""
     return exposition.render(family for collector in registry for family in collector.collect()), CONTENT_TYPE
+
+
+def reply_observer(line=None, metrics=None):
+    """The server's ``reply_observer``, ``observe(req, res, duration)``, for a reply the
+    server made itself or an answer written raw on a socket it handed over (one
+    ``ServerReply`` as both): the access log's ``line`` (optional) and, with
+    ``metrics``, an answer (``res.answer`` set) counted as a response, in the histogram
+    when it is ``"timed"`` (a WebSocket handshake's is not: ``duration`` runs to the
+    session's close); a canned reply to a parse error or timeout (``res.answer`` None)
+    is counted as a client error already. None when there is nothing to observe."""
+    if metrics is None:
+        return line
+
+    def observe(req, res, duration):
+        if res.answer is not None:
+            metrics.count(res.method, res.status_code, duration, res.answer == "timed")
+        if line is not None:
+            line(req, res, duration)
+    return observe
 
 
 def response_observer(metrics=None, count=None):

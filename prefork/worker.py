@@ -74,7 +74,7 @@ from time import monotonic
 from setproctitle import setproctitle
 
 from . import apps, logs
-from .metrics import WorkerMetrics, response_observer
+from .metrics import WorkerMetrics, reply_observer, response_observer
 from .plugging import load_app, plug_in
 from .process import (cancel_tasks, drop_privileges, dropped, line_buffered, not_the_worker, stop_default_executor,
                       wind_down)
@@ -195,8 +195,7 @@ class Worker:
             asyncio.set_event_loop_policy(None)
         self.metrics = WorkerMetrics(server, settings.metrics_buckets) if settings.metrics_bind else None
         server.response_observer = self.observer()
-        if self.access is not None:
-            server.reply_observer = self.access.reply_line
+        server.reply_observer = reply_observer(self.access and self.access.reply_line, self.metrics)
         if self.access is not None and settings.access_log_flush > 0:
             self.flush_timer = loop.call_later(settings.access_log_flush, self.flush_access_log)
         proxied = settings.proxy_protocol_bind

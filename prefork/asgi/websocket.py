@@ -199,7 +199,7 @@ class WebSocketSession:
         observer = self.adapter.server.reply_observer
         if observer is not None and self.answer is not None:
             sent = self.socket.bytes_written - self.sent_before if self.answer == 101 else 0
-            reply = ServerReply(self.socket, self.answer, self.http_request, sent=max(0, sent))
+            reply = ServerReply(self.socket, self.answer, self.http_request, sent=max(0, sent), answer="untimed")
             observer(reply, reply, monotonic() - self.http_request.start_time)
         if self.task is None or self.task.done():
             self.loop.call_soon(self.release)

@@ -222,11 +222,13 @@ class Master:
         return f"{len(self.workers)} workers, {active} active connections"
 
     def serving_by_slot(self):
+        """{slot: the worker serving in it}: of the current generation, not draining, a
+        ready one before a replacement still booting (the newest of those)."""
         slots = {}
         for worker in self.workers.values():
             if worker.generation == self.generation and not worker.retiring:
                 current = slots.get(worker.slot)
-                if current is None or worker.started > current.started:
+                if current is None or (worker.ready, worker.started) > (current.ready, current.started):
                     slots[worker.slot] = worker
         return slots
 

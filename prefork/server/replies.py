@@ -6,12 +6,16 @@ Rules:
 - One ``ServerReply`` stands for both the request and the response: the fields the
   access log reads (``socket``, ``method``, ``url``, ``http_version``, ``headers``,
   ``forwarded_client``, ``status_code``, ``bytes_sent``, ``has_body``, ``get_header``),
-  nothing else.
+  and ``answer``, how the metrics count it: None for the canned reply to a parse error
+  or timeout (a client error, not a response); ``"timed"`` for an answer to a parsed
+  request written raw, seen as it is written (``answered``: a response, in the duration
+  histogram); ``"untimed"`` for a WebSocket handshake's answer, seen at the session's
+  close (a response; its duration, to the close, is no response time).
 - What was read of the request is reported, no more: the parsed head when it was complete,
   the request line alone when only it was, else ``-`` for the request line and for
   each of its parts.
 - The canned reply has no body: its size is ``-``. A raw answer gives the bytes it
-  sent after its head (``sent``; 0 is ``-``).
+  sent after its head (``sent``; 0 is ``-``): ``refuse``'s text, a session's frames.
 - A response its connection cut is observed as a ``CutResponse``: the response's own
   fields, with the status and body bytes the access log says.
 - ``refuse`` answers a request on a socket the server handed over (a CONNECT an app
@@ -27,11 +31,13 @@ _NO_HEADERS = {}
 
 
 class ServerReply:
-    __slots__ = ("socket", "method", "url", "http_version", "headers", "status_code", "bytes_sent", "forwarded_client")
+    __slots__ = ("socket", "method", "url", "http_version", "headers", "status_code", "bytes_sent", "forwarded_client",
+                 "answer")
     has_body = False
 
-    def __init__(self, socket, status, req=None, request_line=None, sent=0):
+    def __init__(self, socket, status, req=None, request_line=None, sent=0, answer=None):
         self.socket = socket
+        self.answer = answer
         self.status_code = status
         self.bytes_sent = sent
         self.headers = _NO_HEADERS
@@ -80,12 +86,13 @@ def refuse(server, req, socket, status, text):
     socket.write(f"{status_line(status)}Date: {http_date()}\r\nContent-Type: text/plain; charset=utf-8\r\n"
                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("ascii") + body)
     socket.destroy_soon()  # closed once sent, whether or not the client closes its side
-    answered(server, req, socket, status)
+    answered(server, req, socket, status, len(body))
 
 
-def answered(server, req, socket, status):
-    """The access log line of ``status``, written raw on a socket the server handed over."""
+def answered(server, req, socket, status, sent=0):
+    """The access log line of ``status`` (and ``sent`` body bytes), written raw on a
+    socket the server handed over."""
     observer = server.reply_observer
     if observer is not None:
-        reply = ServerReply(socket, status, req)
+        reply = ServerReply(socket, status, req, sent=sent, answer="timed")
         observer(reply, reply, monotonic() - req.start_time)
