@@ -14,7 +14,9 @@ Rules (connection.py's, for these):
   ``server.reply_observer``), and the socket closes reporting the error as Node's socket
   destroyed with it does (``error`` to its own listeners, ``close(True)``). A listener that raises gets the
   socket destroyed. A socket error (a reset) after a ``clientError`` reached a listener
-  is not one more (Node's server stops listening to the socket's errors at the first).
+  is not one more (Node's server stops listening to the socket's errors at the first);
+  after an unlistened one it is reported nowhere: the socket, closing with the first
+  error, reports that one alone (a destroyed Node socket reports no later error).
 - Bytes after a request that forbids reuse are answered by closing once its response
   is out (no 400 that would swallow it).
 - A deadline that passes while the connection lingers after its last response (FIN
@@ -113,9 +115,12 @@ class Failures:
                 server.reply_observer(reply, reply, monotonic() - self.message_start)
         # (a body over the limit is still coming); the socket's own 'error' listeners hear
         # of it, and its 'close' says had_error, as Node's socket destroyed with the error
+        if not from_socket:
+            self.socket_errored = True
         socket.destroy_soon(linger=err.status_hint == 413, error=None if from_socket else err)
 
     told_client_error = False  # a clientError reached a listener on this connection
+    socket_errored = False  # the socket closes reporting a client error (no later one is reported)
 
     def _emit_client_error(self, err):
         """``clientError`` to the application's listener; one that raises gets the socket
