@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -81,3 +82,51 @@ def test_the_same_events_as_nodes():
             proc.kill()
             proc.wait()
     assert prefork_run()[0] == json.loads(out.strip().splitlines()[-1])
+
+
+
+def held_timeout_then_reset():
+    """A head cut short, then the loop held past the head's deadline while the client
+    resets the connection: the deadline and the reset are both due when the loop goes on
+    (which the server meets first is up to the loop). The socket's events, and the client
+    errors the server counted."""
+    def setup(server, st):
+        def on_connection(sock):
+            sock.on("error", lambda err: st.record("error", err.code))
+            sock.on("close", lambda had_error=False: st.record("close", had_error))
+            st.record("connection")
+        server.on("connection", on_connection)
+
+    st = ServerThread(setup, headers_timeout=0.2, request_timeout=0.2, connections_checking_interval=0.05)
+    release, held = threading.Event(), threading.Event()
+
+    def hold():
+        held.set()
+        release.wait(5)
+    try:
+        with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            st.wait_for(lambda event: event[0] == "connection")
+            time.sleep(0.05)  # (the head's bytes read: its deadline runs)
+            st.loop.call_soon_threadsafe(hold)
+            held.wait(5)
+            time.sleep(0.3)  # past the deadline, the loop held
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        time.sleep(0.05)  # (the reset is in)
+        release.set()
+        st.wait_for(lambda event: event[0] == "close")
+        events = [list(event) for event in st.events if event[0] != "connection"]
+        return events, dict(st.call(lambda: st.server.stats.client_errors))
+    finally:
+        release.set()
+        st.stop()
+
+
+def test_a_timeout_whose_canned_reply_meets_the_reset_is_reported_once():
+    """Whichever the server meets first, the deadline (its 408's write then fails at
+    once) or the reset, the socket reports that one alone and the server counts it
+    alone. (A few tries: the order is the loop's.)"""
+    for _ in range(4):
+        events, client_errors = held_timeout_then_reset()
+        assert len(events) == 2 and events[0][0] == "error" and events[1] == ["close", True], events
+        assert client_errors == {events[0][1]: 1}, (events, client_errors)

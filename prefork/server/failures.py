@@ -107,6 +107,10 @@ class Failures:
                 self._error = err
             self._emit_client_error(err)
             return
+        if not from_socket:
+            # the socket closes reporting this error, as Node's destroyed with it: a failure
+            # of its own from now on (the canned reply's write included) is no other
+            self.socket_errored = err
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
@@ -115,12 +119,10 @@ class Failures:
                 server.reply_observer(reply, reply, monotonic() - self.message_start)
         # (a body over the limit is still coming); the socket's own 'error' listeners hear
         # of it, and its 'close' says had_error, as Node's socket destroyed with the error
-        if not from_socket:
-            self.socket_errored = True
         socket.destroy_soon(linger=err.status_hint == 413, error=None if from_socket else err)
 
     told_client_error = False  # a clientError reached a listener on this connection
-    socket_errored = False  # the socket closes reporting a client error (no later one is reported)
+    socket_errored = None  # the client error the socket closes reporting (no later one is reported)
 
     def _emit_client_error(self, err):
         """``clientError`` to the application's listener; one that raises gets the socket
