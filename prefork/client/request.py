@@ -321,6 +321,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             socket.protocol = None
             self.agent.remove_socket(self, socket)
             self._answered = True
+            self.res.taken = True  # the listener has it (no dump: its 'end' waits for a read, as Node's)
             try:
                 self.emit(event, self.res, socket, head)
             finally:

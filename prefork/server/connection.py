@@ -175,6 +175,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         Node's server socket tells its listeners in the order they were added."""
         socket = self.socket
         self._peer_gone = True
+        if self.socket_errored is not None:  # closing with a client error already: that one is its report
+            socket.destroy(self.socket_errored)
+            return
         if not self.told_client_error:  # (after one, Node's server hears no socket error)
             self._client_error(err, from_socket=True)  # the socket reports none after it closed
         if socket.listener_count("error"):

@@ -14,7 +14,9 @@ Rules (connection.py's, for these):
   ``server.reply_observer``), and the socket closes reporting the error as Node's socket
   destroyed with it does (``error`` to its own listeners, ``close(True)``). A listener that raises gets the
   socket destroyed. A socket error (a reset) after a ``clientError`` reached a listener
-  is not one more (Node's server stops listening to the socket's errors at the first).
+  is not one more (Node's server stops listening to the socket's errors at the first);
+  after an unlistened one it is reported nowhere: the socket, closing with the first
+  error, reports that one alone (a destroyed Node socket reports no later error).
 - Bytes after a request that forbids reuse are answered by closing once its response
   is out (no 400 that would swallow it).
 - A deadline that passes while the connection lingers after its last response (FIN
@@ -105,6 +107,10 @@ class Failures:
                 self._error = err
             self._emit_client_error(err)
             return
+        if not from_socket:
+            # the socket closes reporting this error, as Node's destroyed with it: a failure
+            # of its own from now on (the canned reply's write included) is no other
+            self.socket_errored = err
         res = self.current_response
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
@@ -116,6 +122,7 @@ class Failures:
         socket.destroy_soon(linger=err.status_hint == 413, error=None if from_socket else err)
 
     told_client_error = False  # a clientError reached a listener on this connection
+    socket_errored = None  # the client error the socket closes reporting (no later one is reported)
 
     def _emit_client_error(self, err):
         """``clientError`` to the application's listener; one that raises gets the socket
