@@ -189,6 +189,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             socket.destroy()
 
     def connection_lost(self, error):
+        self.socket_errored = None  # (its traceback holds this connection)
         if self._half_close_timer is not None:
             self._half_close_timer.cancel()
             self._half_close_timer = None
