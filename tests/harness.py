@@ -56,6 +56,23 @@ def read_until_close(sock):
         data += chunk
 
 
+def read_until(sock, needle, timeout=5.0):
+    """What the server sent until ``needle`` is in it, or it closed, or ``timeout``
+    passed (what came by then: the caller's assertion says what was missing)."""
+    sock.settimeout(0.2)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while needle not in data and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def reading_client(port, request, taking=1 << 20):
     """A client with a small receive window that sends ``request`` and reads ``taking``
     bytes of the answer (then reads no more): the socket."""

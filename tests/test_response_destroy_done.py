@@ -4,28 +4,13 @@ requests after it on that connection are still answered. A response waiting its 
 behind a pipelined one, destroyed twice, still lets the one before it go out whole."""
 
 import socket
-import time
 
 import pytest
 
+from harness import read_until
+
 FIRST = b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
 SECOND = b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def read_until(sock, needle, timeout=5.0):
-    """What the server sent until ``needle`` is in it, or it closed, or ``timeout``."""
-    sock.settimeout(0.2)
-    data = b""
-    deadline = time.monotonic() + timeout
-    while needle not in data and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def start(serve, first):

@@ -5,27 +5,13 @@ connection. Its callback does not run either. One asked after ``end()`` but befo
 response's ``finish`` still goes out, as Node's does."""
 
 import socket
-import time
 
 import pytest
 
+from harness import read_until
+
 FIRST = b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
 SECOND = b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def read_until(sock, needle, timeout=5.0):
-    sock.settimeout(0.2)
-    data = b""
-    deadline = time.monotonic() + timeout
-    while needle not in data and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def interims(res, st):

@@ -4,24 +4,10 @@ callback, but no ``error`` event after the response's ``close``, as Node's (whos
 ``error`` is emitted only to a response not destroyed by then)."""
 
 import socket
-import time
+
+from harness import read_until
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def read_until(sock, needle, timeout=5.0):
-    sock.settimeout(0.2)
-    data = b""
-    deadline = time.monotonic() + timeout
-    while needle not in data and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def test_no_error_after_close_for_a_write_after_end(serve):
