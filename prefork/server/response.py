@@ -17,8 +17,8 @@ are ``outgoing.OutgoingHead``'s):
   high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
-  next loop turn (the callback gets it, then ``error`` unless the response closed by
-  then), as in Node; once the response is closed (``destroyed``) a write only gets its
+  next loop turn (the callback gets it, then ``error`` unless the write came after the
+  ``finish`` and the response closed by then), as in Node; once the response is closed (``destroyed``) a write only gets its
   callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
@@ -153,19 +153,22 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
 
     def _after_end(self, callback, from_end=False):
         """A write after ``end()``: the callback, then ``error``, on the next loop turn
-        (no ``error`` if the response closed by then, as Node's). Once the response is
-        closed (Node's ``destroyed``) there is no ``error``: a
+        (no ``error`` if the response was finished when the write came and closed by
+        then: Node's ``close`` follows its ``finish`` a tick later, so only a write made
+        after the ``finish`` loses its ``error`` to it). Once the response is closed
+        (Node's ``destroyed``) there is no ``error``: a
         ``write`` only gets its callback, an ``end(data)`` nothing at all (as Node)."""
         if self._closed:
             if callback is not None and not from_end:
                 self.socket.loop.call_soon(callback)
             return
         err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+        finished = self.writable_finished
 
         def report():
             if callback is not None:
                 callback()
-            if not self._closed:  # (closed meanwhile: no 'error' after 'close', as Node's)
+            if not (finished and self._closed):  # (no 'error' after a 'close' Node's would precede)
                 self.emit("error", err)
         self.socket.loop.call_soon(report)
 
