@@ -153,10 +153,8 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
 
     def _after_end(self, callback, from_end=False):
         """A write after ``end()``: the callback, then ``error``, on the next loop turn
-        (no ``error`` if the response was finished when the write came and closed by
-        then: Node's ``close`` follows its ``finish`` a tick later, so only a write made
-        after the ``finish`` loses its ``error`` to it). Once the response is closed
-        (Node's ``destroyed``) there is no ``error``: a
+        (none for a write after the ``finish`` once closed: Node's ``close`` came first).
+        Once the response is closed (Node's ``destroyed``) there is no ``error``: a
         ``write`` only gets its callback, an ``end(data)`` nothing at all (as Node)."""
         if self._closed:
             if callback is not None and not from_end:
