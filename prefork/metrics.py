@@ -146,7 +146,7 @@ def count_first(requests, method, code):
     is counted here each time, its own key never made)."""
     try:
         code = int(code)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass  # (one an app set after the head went out: counted as it is)
     if method not in METHODS:
         method = "other"
@@ -260,7 +260,7 @@ class MasterCollector:
         requests = counter("prefork_requests", "Responses sent for parsed requests, the automatic ones included.",
                            labels=["code", "method"])
         for key, count in sorted(totals.get("requests", {}).items()):
-            method, _, code = key.rpartition(" ")
+            method, _, code = key.partition(" ")  # (a method has no space: see count_first)
             requests.add([code, method], count)
         yield requests
         bounds = tuple(master.settings.metrics_buckets)

@@ -17,9 +17,9 @@ are ``outgoing.OutgoingHead``'s):
   high-water mark; ``drain`` follows once they are out.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
-  next loop turn (the callback gets it, then ``error`` unless the response had
-  finished when it was made), as in Node; once the response is closed (``destroyed``) a write only gets its
-  callback and an ``end(data)`` nothing.
+  next loop turn (the callback gets it, then ``error`` unless the write came after the
+  ``finish`` and the response closed by then), as in Node; once the response is closed
+  (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
   with it, without the cycle collector.
@@ -152,11 +152,10 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         return self._queued_size < self.socket.high_water_mark
 
     def _after_end(self, callback, from_end=False):
-        """A write after ``end()``: the callback, then ``error``, on the next loop turn;
-        no ``error`` when the response had finished already (Node's close, due since its
-        ``finish``, comes before the error would, and a closed response emits none).
-        Once the response is closed (Node's ``destroyed``) a ``write`` only gets its
-        callback, an ``end(data)`` nothing at all (as Node)."""
+        """A write after ``end()``: the callback, then ``error``, on the next loop turn
+        (none for a write after the ``finish`` once closed: Node's ``close`` came first).
+        Once the response is closed (Node's ``destroyed``) there is no ``error``: a
+        ``write`` only gets its callback, an ``end(data)`` nothing at all (as Node)."""
         if self._closed:
             if callback is not None and not from_end:
                 self.socket.loop.call_soon(callback)
@@ -167,7 +166,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         def report():
             if callback is not None:
                 callback()
-            if not finished:
+            if not (finished and self._closed):  # (no 'error' after a 'close' Node's would precede)
                 self.emit("error", err)
         self.socket.loop.call_soon(report)
 
