@@ -36,7 +36,7 @@ Rules:
 """
 
 from ..emitter import EventEmitter, settle_on
-from ..streaming import Chunks, pipe, unpipe
+from ..streaming import Chunks, iterate, pipe, unpipe
 from ..http.errors import Aborted, HTTPError
 from ..http.headers import distinct, header_map
 from ..net.text import TextDecoder
@@ -357,7 +357,13 @@ class IncomingMessage(ReadableState, EventEmitter):
         ERR_BODY_DISCARDED when the body went by unread."""
         if self._discarded:
             raise discarded()
-        return Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended, closed=self.destroyed and not self.complete)
+        return iterate(Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended,
+                              closed=self.destroyed and not self.complete), self._left)
+
+    def _left(self):  # an async for left before the body's end: the rest goes by unread, as body(limit)'s
+        if not self._ended:
+            self._discarded = True
+            self.resume()
 
     @property
     def headers_distinct(self):
@@ -436,7 +442,6 @@ def discarded():
     read it nor paused it, and a task started there came to it later)."""
     return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it when it came "
                      "(pause() the request in its listener to read it later, or use an async listener)")
-
 
 
 def too_large(limit):
