@@ -21,7 +21,9 @@ Rules:
 - An emitter may have a ``context`` (a request's: a copy of the context it was made
   in, ``contextvars.copy_context()``): its listeners then run in it, whoever emits, so what a request's
   listeners set in ``ContextVar``s (a request id, a user) is seen by every listener of
-  that request and by the tasks they start, and by nothing else. An emit made inside
+  that request and by the tasks they start, and by nothing else. A coroutine listener's
+  task runs in a copy of it (asyncio's): what the coroutine sets is its own (and its
+  tasks'), not seen by the request's other listeners. An emit made inside
   that context already runs its listeners there at once.
 - ``pipe``, ``unpipe`` and ``Chunks`` (``for await``) for body streams: streaming.py.
 - ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
