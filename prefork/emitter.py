@@ -21,13 +21,16 @@ Rules:
 - An emitter may have a ``context`` (a request's: a copy of the context it was made
   in, ``contextvars.copy_context()``): its listeners then run in it, whoever emits, so what a request's
   listeners set in ``ContextVar``s (a request id, a user) is seen by every listener of
-  that request and by the tasks they start, and by nothing else. An emit made inside
+  that request and by the tasks they start, and by nothing else. A coroutine listener's
+  task runs in a copy of it (asyncio's): what the coroutine sets is its own (and its
+  tasks'), not seen by the request's other listeners. An emit made inside
   that context already runs its listeners there at once.
 - ``pipe``, ``unpipe`` and ``Chunks`` (``for await``) for body streams: streaming.py.
 - ``settle_on`` settles a future by the first of two events (``end`` or ``close`` for
   ``req.body()``; the client's ``response()`` has its own waiter, client/awaiting.py) and takes
   the other listener off, so the emitter keeps nothing of a settled future (whose error
-  may hold, through its traceback, the frames that hold the emitter: a cycle).
+  may hold, through its traceback, the frames that hold the emitter: a cycle); a
+  cancelled future takes both off.
 - ``drained`` is asyncio's ``await writer.drain()`` for a writable (a response, a
   client request): done at once unless a ``write()`` said False, else at its ``drain``;
   a ``close`` first with bytes still unsent raises ``PrematureClose`` (so a producer's
@@ -92,6 +95,12 @@ class _Settler:
         self.error = error
         emitter.once(done_event, self.done)
         emitter.once(fail_event, self.fail)
+        future.add_done_callback(self.settled)
+
+    def settled(self, future):
+        if future.cancelled():
+            self.emitter.off(self.done_event, self.done)
+            self.emitter.off(self.fail_event, self.fail)
 
     def done(self, *args):
         self.emitter.off(self.fail_event, self.fail)

@@ -5,7 +5,9 @@ Rules:
 - ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure.
 - ``Chunks`` is ``for await (const chunk of stream)`` for a body stream: ``async for``
   over its ``data`` until ``end``; the stream pauses while a high-water mark of chunks
-  waits for the loop body; a ``close`` (or ``error``) before ``end`` raises.
+  waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. ``iterate``
+  wraps it for a loop that may be left early: its listeners go then, so nothing more
+  is kept for a loop that no longer reads.
 """
 
 import asyncio
@@ -157,6 +159,32 @@ class Chunks:
         if paused and self.size < self.high_water_mark:
             self.stream.resume()
         return chunk
+
+
+    def leave(self):
+        """The loop was left: nothing more is kept for it."""
+        self.chunks.clear()
+        self.size = 0
+        stream = self.stream
+        stream.off("data", self._data)
+        stream.off("end", self._end)
+        stream.off("close", self._close)
+        stream.off("error", self._error)
+
+
+async def iterate(chunks, left):
+    """``chunks``' items; a loop left before the end (``break``, an exception) takes
+    its listeners off and calls ``left()`` (the stream's rest goes unread). The generator
+    is closed when the loop drops it."""
+    finished = False
+    try:
+        async for chunk in chunks:
+            yield chunk
+        finished = True
+    finally:
+        if not finished:
+            chunks.leave()
+            left()
 
 
 class Raising:

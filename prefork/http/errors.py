@@ -72,6 +72,13 @@ def request_timeout_error():
     return HTTPError("ERR_HTTP_REQUEST_TIMEOUT", "Request timeout")
 
 
+def body_too_large(limit):
+    """The error of a server request's ``body(limit)`` past its limit (a 413)."""
+    err = HTTPError("ERR_BODY_TOO_LARGE", f"the request body is larger than {limit} bytes")
+    err.status = 413
+    return err
+
+
 # -- mapping llhttp reasons to codes (fallback only) ---------------------------------
 _REASON_CODES = (
     ("Data after `Connection: close`", "HPE_CLOSED_CONNECTION"),

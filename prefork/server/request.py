@@ -36,8 +36,8 @@ Rules:
 """
 
 from ..emitter import EventEmitter, settle_on
-from ..streaming import Chunks, pipe, unpipe
-from ..http.errors import Aborted, HTTPError
+from ..streaming import Chunks, iterate, pipe, unpipe
+from ..http.errors import Aborted, HTTPError, body_too_large
 from ..http.headers import distinct, header_map
 from ..net.text import TextDecoder
 from .readable import ReadableState
@@ -136,7 +136,8 @@ class IncomingMessage(ReadableState, EventEmitter):
         """An awaitable of the whole body (b'' once it was read by someone else; str
         after ``set_encoding``); ERR_BODY_DISCARDED when it went by unread. ``limit``:
         past that many bytes, ERR_BODY_TOO_LARGE (``status`` 413) at once, and the rest
-        goes by unkept (answer 413, with ``Connection: close`` not to read it all)."""
+        goes by unkept (answer 413, with ``Connection: close`` not to read it all), as it
+        does once the awaitable is cancelled (a ``wait_for`` timed out)."""
         future = self.socket.loop.create_future()
         if self._discarded:
             future.set_exception(discarded())
@@ -149,7 +150,7 @@ class IncomingMessage(ReadableState, EventEmitter):
             return future
         chunks = []
         if limit is None:
-            self.on("data", chunks.append)
+            take = chunks.append
         else:
             taken = [0]
 
@@ -161,8 +162,9 @@ class IncomingMessage(ReadableState, EventEmitter):
                 self.off("data", take)
                 chunks.clear()
                 if not future.done():
-                    future.set_exception(too_large(limit))
-            self.on("data", take)
+                    future.set_exception(body_too_large(limit))
+        self.on("data", take)
+        future.add_done_callback(lambda done: done.cancelled() and self._left(take))  # (a wait_for timed out)
         return settle_on(self, future, "end", lambda: (b"" if self._decoder is None else "").join(chunks),
                          "close", Aborted)
 
@@ -357,7 +359,16 @@ class IncomingMessage(ReadableState, EventEmitter):
         ERR_BODY_DISCARDED when the body went by unread."""
         if self._discarded:
             raise discarded()
-        return Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended, closed=self.destroyed and not self.complete)
+        return iterate(Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended,
+                              closed=self.destroyed and not self.complete), self._left)
+
+    def _left(self, taker=None):
+        """A reader left before the body's end (an ``async for`` left, a ``body()``
+        cancelled): the rest goes by unread, as past ``body(limit)``'s limit."""
+        self.off("data", taker)
+        if not self._ended:
+            self._discarded = True
+            self.resume()
 
     @property
     def headers_distinct(self):
@@ -436,11 +447,3 @@ def discarded():
     read it nor paused it, and a task started there came to it later)."""
     return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it when it came "
                      "(pause() the request in its listener to read it later, or use an async listener)")
-
-
-
-def too_large(limit):
-    """The error of ``body(limit)`` past its limit."""
-    err = HTTPError("ERR_BODY_TOO_LARGE", f"the request body is larger than {limit} bytes")
-    err.status = 413
-    return err
