@@ -60,6 +60,8 @@ def test_serving_new_workers_drain_when_the_reload_is_abandoned(daemons):
     wait_until(lambda: os.path.exists(first) and open(first).read(), 10)
     new_pid = open(first).read()
     d.wait_log(r"booting worker \d \(pid \d+, generation 2\)", count=2)
+    wait_until(lambda: d.request("/").endswith(b"\r\n\r\n" + new_pid.encode()), 10,
+               what="the new worker serving")  # while the other new one still boots
     results = []
     threads = [threading.Thread(target=get, args=(d.port, "/slow", results)) for _ in range(16)]
     for thread in threads:
