@@ -16,7 +16,9 @@ Rules of the hand-over (USR2):
   written, ``systemd:NAME``, or ``metrics:ADDRESS`` for the operations endpoints'
   listener. Keys may repeat (``127.0.0.1:0`` twice, two systemd sockets of one name):
   the new master takes, for each configured address in turn, the first socket left
-  under that key, so every listener survives, paired in order.
+  under that key, so every listener survives, paired in order. It makes them
+  close-on-exec again, as sockets it binds are: a process its workers' app spawns does
+  not keep the ports after the daemon stops.
 - An inherited socket the new configuration does not name is closed (by the caller of
   ``open_listeners``, once every address has taken its own). An inherited ``[::]``
   listener keeps the IPv6-only flag it was bound with; a warning says so when the new
@@ -263,7 +265,11 @@ def inherited(env=None):
         pairs = json.loads(value)  # [[key, fd], ...]: a key may hold any character (a unix path)
     else:  # KEY=FD;KEY=FD, as a master of an earlier version hands them over
         pairs = [item.rpartition("=")[::2] for item in filter(None, value.split(";"))]
-    return [(key, socket.socket(fileno=int(fd))) for key, fd in pairs]
+    sockets = []
+    for key, fd in pairs:
+        os.set_inheritable(int(fd), False)  # for_exec made it inheritable for the exec alone
+        sockets.append((key, socket.socket(fileno=int(fd))))
+    return sockets
 
 
 def take(inherited, key):

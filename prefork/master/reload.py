@@ -10,7 +10,9 @@ switch-over) is replaced in the new generation, and the switch-over waits until 
 replacement is ready: the old generation drains only once every new worker serves. A
 replacement that fails to boot, or is not ready ``timeout`` seconds after the switch-over
 was due (new workers that keep dying), abandons the reload, as any new worker's boot
-failure does; the waits of an abandoned reload end with it.
+failure does; the waits of an abandoned reload end with it. The new workers still booting
+are killed; those already serving drain (within their ``graceful_timeout``), as an old
+generation does: the requests they accepted are answered.
 
 A new worker that asks to be replaced (``max_requests`` reached, ``max_worker_memory``
 passed) before the switch-over is replaced right after it, as any serving worker.
@@ -244,9 +246,14 @@ def abort_reload(master, reason):
     cancel_timers(master)  # (a later reload must not be switched over by them)
     master.pending_target = master.target
     for worker in master.workers.values():
-        if worker.generation == generation:
+        if worker.generation == generation and not worker.retiring:
             worker.retiring = True
-            master.kill(worker.pid, signal.SIGKILL)
+            if worker.ready:  # it accepts already: it finishes what it holds, as an old generation drains
+                worker.kill_at = time.monotonic() + worker.settings.graceful_timeout
+                master.kill(worker.pid, signal.SIGTERM)
+            else:
+                master.kill(worker.pid, signal.SIGKILL)
+    master.schedule_deadlines()
     try:  # the new generation's logging goes with it: the master's own is as it was
         logs.setup(master.settings)
     except OSError as exc:
