@@ -160,7 +160,6 @@ class Chunks:
             self.stream.resume()
         return chunk
 
-
     def leave(self):
         """The loop was left: nothing more is kept for it."""
         self.chunks.clear()

@@ -292,6 +292,59 @@ def node_events(script, joined=False):
     return json.loads(out)
 
 
+@contextlib.contextmanager
+def node_program(args, on_item):
+    """A Node program (``node`` and ``args``) that prints one JSON object a line: the
+    first with ``port`` (where it listens: yielded), every later one handed to
+    ``on_item`` from a reading thread. Skips the test where node is missing; the
+    program is killed at the end."""
+    if NODE is None:
+        import pytest
+        pytest.skip("node is not installed")
+    proc = subprocess.Popen([NODE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    ready = threading.Event()
+    port = {}
+
+    def read():
+        for line in proc.stdout:
+            item = json.loads(line)
+            if "port" in item:
+                port["port"] = item["port"]
+                ready.set()
+            else:
+                on_item(item)
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(10), "node did not start"
+        yield port["port"]
+    finally:
+        proc.kill()
+        proc.wait(5)
+        proc.stdin.close()
+        proc.stdout.close()
+
+
+def upload_peak(st, upload):
+    """``upload(port, results)`` run by a client thread against the in-process server
+    ``st`` (a ServerThread whose listener records ``("end",)`` at the request body's
+    end): (the peak of the traced Python heap above where it stood meanwhile, results)."""
+    import tracemalloc
+    results = {}
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        client = threading.Thread(target=upload, args=(st.port, results), daemon=True)
+        client.start()
+        client.join(30)
+        assert results.get("sent"), "the client could not send the whole body"
+        st.wait_for(lambda e: e[0] == "end", timeout=10)
+        return tracemalloc.get_traced_memory()[1] - base, results
+    finally:
+        tracemalloc.stop()
+
+
 def run_loop(loop, timeout=5.0):
     """Run ``loop`` until it is stopped; fails when that takes longer than ``timeout``."""
     expired = []

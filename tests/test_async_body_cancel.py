@@ -5,13 +5,13 @@ awaitable of a cancelled read held every later chunk (and joined them at the end
 
 import asyncio
 import socket
-import threading
-import tracemalloc
+
+from harness import upload_peak
 
 BODY = 32 << 20
 
 
-def upload(port, results, answered):
+def upload(port, results):
     """Send the head and a first part, wait for the server's answer, then send the rest."""
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % BODY + b"z" * 1024)
@@ -22,7 +22,6 @@ def upload(port, results, answered):
                 break
             answer += chunk
         results["answer"] = answer
-        answered.set()
         block = b"z" * 65536
         rest = BODY - 1024
         while rest:
@@ -51,20 +50,7 @@ def test_a_cancelled_body_read_keeps_nothing_more(serve):
         server.on("request", on_request)
 
     st_ = serve(setup)
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        results = {}
-        answered = threading.Event()
-        client = threading.Thread(target=upload, args=(st_.port, results, answered), daemon=True)
-        client.start()
-        client.join(30)
-        assert results.get("sent"), "the client could not send the whole body"
-        st_.wait_for(lambda e: e[0] == "end", timeout=10)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    peak, results = upload_peak(st_, upload)
     assert results["answer"].startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert st_.wait_for(lambda e: e[0] == "listeners") == ("listeners", 0, 0)
     assert st_.wait_for(lambda e: e[0] == "later read") == ("later read", "ERR_BODY_DISCARDED")

@@ -6,8 +6,8 @@ the worker a bounded amount of memory, and a later read says the body was discar
 import asyncio
 import re
 import socket
-import threading
-import tracemalloc
+
+from harness import upload_peak
 
 BODY = 32 << 20
 LIMIT = 100_000
@@ -52,19 +52,7 @@ def test_leaving_async_for_early_keeps_no_more_of_the_body(serve):
         server.on("request", on_request)
 
     st_ = serve(setup)
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        results = {}
-        client = threading.Thread(target=upload, args=(st_.port, results), daemon=True)
-        client.start()
-        client.join(30)
-        assert results.get("sent"), "the client could not send the whole body"
-        st_.wait_for(lambda e: e[0] == "end", timeout=10)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
+    peak, results = upload_peak(st_, upload)
     assert results["answer"].startswith(b"HTTP/1.1 200 OK\r\n")
     assert LIMIT < int(results["answer"].rsplit(b" ", 1)[1]) <= LIMIT + 2 * 65536, results["answer"]
     assert st_.wait_for(lambda e: e[0] == "data listeners") == ("data listeners", 0)

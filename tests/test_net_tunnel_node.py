@@ -5,16 +5,14 @@ each socket's events (tunnel socket, upstream socket), for a tunnel closed from 
 side, half-closed, reset, or whose client socket was paused while the upstream
 connected."""
 
-import json
 import socket
 import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
-from harness import NODE
+from harness import node_program
 from prefork.net import Socket
 
 NODE_PROXY = r"""
@@ -175,36 +173,15 @@ def upstreams():
 
 @pytest.fixture(scope="module")
 def node_proxy():
-    if NODE is None:
-        pytest.skip("node is not installed")
-    proc = subprocess.Popen([NODE, "-e", NODE_PROXY], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
     recorder = Recorder()
-    ready = threading.Event()
-    port = {}
 
-    def read():
-        for line in proc.stdout:
-            item = json.loads(line)
-            if "port" in item:
-                port["port"] = item["port"]
-                ready.set()
-            elif item.get("done"):
-                recorder.finish(item["name"])
-            else:
-                recorder.add(item["name"], item["who"], item["e"])
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert ready.wait(10), "node did not start"
-        yield port["port"], recorder
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
+    def on_item(item):
+        if item.get("done"):
+            recorder.finish(item["name"])
+        else:
+            recorder.add(item["name"], item["who"], item["e"])
+    with node_program(["-e", NODE_PROXY], on_item) as port:
+        yield port, recorder
 
 
 @pytest.fixture

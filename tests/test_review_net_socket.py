@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import NODE
+from harness import NODE, node_program
 from prefork.net import Socket
 
 NODE_SERVER = r"""
@@ -199,33 +199,17 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def node_server(tmp_path_factory):
-    if NODE is None:
-        pytest.skip("node is not installed")
     script = tmp_path_factory.mktemp("node") / "upgrade_server.js"
     script.write_text(NODE_SERVER)
-    proc = subprocess.Popen([NODE, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     recorder = Recorder()
-    ready = threading.Event()
-    port = {}
 
-    def read():
-        for line in proc.stdout:
-            item = json.loads(line)
-            if "port" in item:
-                port["port"] = item["port"]
-                ready.set()
-            elif item.get("done"):
-                recorder.finish(item["name"])
-            else:
-                recorder.add(item["name"], tuple(item["e"]))
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert ready.wait(10), "node did not start"
-        yield port["port"], recorder
-    finally:
-        proc.kill()
-        proc.wait(5)
-        proc.stdout.close()
+    def on_item(item):
+        if item.get("done"):
+            recorder.finish(item["name"])
+        else:
+            recorder.add(item["name"], tuple(item["e"]))
+    with node_program([str(script)], on_item) as port:
+        yield port, recorder
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ Rules (connection.py's, for these):
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
   written unless the response on the wire has sent its head (and shown to
   ``server.reply_observer``), and the socket closes reporting the error as Node's socket
-  destroyed with it does (``error`` to its own listeners, ``close(True)``). A listener that raises gets the
-  socket destroyed. A socket error (a reset) after a ``clientError`` reached a listener
+  destroyed with it does (``error`` to its own listeners, ``close(True)``). A listener
+  that raises gets the socket destroyed. A socket error (a reset) after a ``clientError`` reached a listener
   is not one more (Node's server stops listening to the socket's errors at the first);
   after an unlistened one it is reported nowhere: the socket, closing with the first
   error, reports that one alone (a destroyed Node socket reports no later error).
