@@ -40,7 +40,7 @@ import time
 
 from .. import logs, settings as settings_mod
 from ..apps import follow_start, started_in
-from . import listeners as listeners_mod, operations, reload as reload_mod
+from . import listeners as listeners_mod, operations, reload as reload_mod, startup
 
 log = logging.getLogger("prefork.master")
 
@@ -163,6 +163,7 @@ def execute(master, checked):
     handed_over = master.listeners + ([master.metrics_listener] if master.metrics_listener else [])
     env[listeners_mod.INHERIT_ENV] = listeners_mod.for_exec(handed_over)
     env[RETIRE_ENV] = ",".join(map(str, list(master.workers) + list(master.foreign)))
+    env[startup.PREVIOUS_FILES_ENV] = previous_files(master)
     if checked is not None:
         env[settings_mod.CHECKED_CONFIG_ENV] = checked
     stderr = logs.stderr_for_exec(True)  # the original stderr, which an error log file took fd 2 from
@@ -186,6 +187,15 @@ def execute(master, checked):
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         log.error("USR2: re-exec failed: %s; the running master goes on", exc.strerror or exc)
         operations.resume(master)
+
+
+def previous_files(master):
+    """The files this program made, for the new one to remove those its configuration
+    no longer names (``startup.drop_previous``): JSON ``{"pidfile": PATH or null,
+    "unix": [[PATH, INODE], ...]}``, absolute paths."""
+    pid_path = master.settings.pidfile
+    return json.dumps({"pidfile": os.path.abspath(pid_path) if pid_path else None,
+                       "unix": [[os.path.abspath(path), inode] for path, inode in master.unix_paths]})
 
 
 def configuration_text(path):

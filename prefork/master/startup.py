@@ -23,8 +23,14 @@ Rules:
   configuration does not name is closed.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
+- After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
+  previous program's pidfile and socket files are removed once the new ones are in
+  place (``drop_previous``), each only while it is still this daemon's: a pidfile that
+  holds this PID, a socket file of the same inode. One another process put there since
+  stays; nothing goes when the new program fails to open what it needs.
 """
 
+import json
 import logging
 import os
 import resource
@@ -33,6 +39,8 @@ from .. import settings as settings_mod
 from . import listeners as listeners_mod, operations, pidfile
 
 log = logging.getLogger("prefork.master")
+
+PREVIOUS_FILES_ENV = "PREFORK_PREVIOUS_FILES"  # set by a USR2 (reexec.previous_files)
 
 DESCRIPTORS_BASE = 96  # the operations endpoints' 64 connections, listeners, logs, the loop's own
 DESCRIPTORS_PER_WORKER = 2  # a channel each, for two generations during a reload
@@ -91,12 +99,32 @@ def open_all(master):
         except OSError as exc:
             problems.append(f"{where(settings, 'pidfile')}: {settings.pidfile}: cannot write: "
                             f"{(exc.strerror or str(exc)).lower()}")
+    previous = os.environ.pop(PREVIOUS_FILES_ENV, None)
     if problems:
         listeners_mod.remove_unix_paths(master.unix_paths)
         master.close_listeners()
         if master.metrics_server is not None:
             master.metrics_server.close()
         raise settings_mod.ConfigError(problems)
+    if previous:
+        drop_previous(master, previous)
+
+
+def drop_previous(master, previous):
+    """The pidfile and UNIX socket files of the program this one re-executed from
+    (``previous``: reexec.previous_files) that the running configuration no longer
+    names, removed while they are still this daemon's."""
+    try:
+        files = json.loads(previous)
+        old_pidfile, old_paths = files.get("pidfile"), [(path, inode) for path, inode in files.get("unix", ())]
+    except (ValueError, TypeError, AttributeError):
+        return
+    pid_path = master.settings.pidfile
+    if old_pidfile and old_pidfile != (os.path.abspath(pid_path) if pid_path else None):
+        if pidfile.remove(old_pidfile):
+            log.info("removed the previous pidfile %s", old_pidfile)
+    kept = {os.path.abspath(path) for path, _ in master.unix_paths}
+    listeners_mod.remove_unix_paths([(path, inode) for path, inode in old_paths if path not in kept])
 
 
 def descriptor_shortage(workers):
