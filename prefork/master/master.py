@@ -15,7 +15,8 @@ Rules:
   drain only once every new worker reported ready. A new worker that dies after it
   reported ready but before the switch-over is replaced in its generation, as a
   serving one is (the reload would otherwise wait for it for ever), and the switch-over
-  waits for its replacement to be ready. The worker count TTIN/TTOU set is
+  waits for its replacement to be ready; so is one killed from outside while it boots
+  (``reload.boot_killed``, a bounded number of times). The worker count TTIN/TTOU set is
   kept unless the configuration's ``workers`` changed; TTIN/TTOU during a reload are
   ignored (logged).
 - A worker whose heartbeat is older than ``timeout`` gets SIGABRT, then SIGKILL 2 s
@@ -98,6 +99,7 @@ class Master:
         self.reload_failures = 0
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
         self.reload_queued = False  # a HUP came while a reload was under way
+        self.reload_kills = {}  # {slot: new workers killed from outside while booting, in a row} (reload.py)
         self.restarts = {}
         self.cpu_gone = {}  # slot -> CPU seconds of that slot's workers that were reaped
         self.reexecuted = False
@@ -308,7 +310,7 @@ class Master:
                 self.exit_code = EXIT_BOOT_FAILURE
                 stopping.fast_stop(self)
                 return
-            if pending is not None and worker.generation == pending[0]:
+            if pending is not None and worker.generation == pending[0] and not reload.boot_killed(self, worker, status):
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how, ":\n" + error[-1] if error else "")
                 reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""))
                 return

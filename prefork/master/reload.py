@@ -14,6 +14,12 @@ failure does; the waits of an abandoned reload end with it. The new workers stil
 are killed; those already serving drain (within their ``graceful_timeout``), as an old
 generation does: the requests they accepted are answered.
 
+A new worker killed from outside while it boots (``workers.killed_from_outside``: SIGKILL
+from an operator or the OOM killer, with no boot error of its own) did not fail to boot:
+it is replaced in its slot with the backoff of any respawn, and the reload goes on. The
+same slot's new workers killed so ``BOOT_KILLS`` times in one reload abandon it (a new
+configuration the host cannot run, as an OOM killer says it).
+
 A new worker that asks to be replaced (``max_requests`` reached, ``max_worker_memory``
 passed) before the switch-over is replaced right after it, as any serving worker.
 
@@ -41,9 +47,11 @@ import time
 
 from .. import logs, settings as settings_mod
 from ..apps import follow_start, started_in
-from . import listeners, startup, systemd
+from . import listeners, startup, systemd, workers
 
 log = logging.getLogger("prefork.master")
+
+BOOT_KILLS = 5  # a slot's new workers killed from outside while booting, in one reload, that abandon it
 
 
 def reload(master):
@@ -107,12 +115,27 @@ def reload(master):
         return
     generation = master.generation + 1
     master.new_generation = (generation, new)
+    master.reload_kills = {}
     log.info("reload: starting generation %d with %d workers", generation, count)
     master.pending_target = count
     for slot in range(count):
         if master.spawn(slot, generation, new, retried=False) is None:
             abort_reload(master, "a new worker could not be started")
             return
+
+
+def boot_killed(master, worker, status):
+    """Whether ``worker``, of the reload's new generation and not ready when it died, was
+    killed from outside and is to be replaced (counted: the ``BOOT_KILLS``-th of its slot in
+    one reload is not, and the reload is abandoned as for a boot failure)."""
+    if not workers.killed_from_outside(worker, status):
+        return False
+    kills = master.reload_kills[worker.slot] = master.reload_kills.get(worker.slot, 0) + 1
+    if kills >= BOOT_KILLS:
+        log.error("reload: new worker %d was killed by a signal while booting, %d times in this reload",
+                  worker.slot, kills)
+        return False
+    return True
 
 
 def tls_flips(master, new):
