@@ -13,8 +13,10 @@ Rules:
   drains once it is ready, and what has not booted by ``graceful_timeout`` is killed.
 - A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
   booting, before its handlers, must end by a default action that dumps no core); the
-  deadlines kill what is left after ``KILL_GRACE``. A fast stop during a graceful one
-  takes over (draining never begins).
+  deadlines kill what is left after ``KILL_GRACE``. The workers of the master a USR2
+  re-executed from, still draining, get the same INT and bound: a fast stop does not
+  wait for their drain. A fast stop during a graceful one takes over (draining never
+  begins).
 - Either way the autoreloader and a USR2's running check end, and the master's loop
   stops once no worker (nor an adopted one) is left.
 """
@@ -116,6 +118,9 @@ def fast_stop(master):
         # INT, not QUIT: the same fast stop for a serving worker, but one still booting
         # (no handler yet) dies by INT's default action, where QUIT's dumps its core
         master.kill(worker.pid, signal.SIGINT)
+    for pid, kill_at in master.foreign.items():  # a USR2's previous workers, still draining: cut too
+        master.foreign[pid] = min(kill_at, deadline)
+        master.kill(pid, signal.SIGINT)
     after_stop_signal(master)
 
 
