@@ -22,7 +22,8 @@ a bad configuration too: ``SOURCE:KEY: ADDRESS: what is wrong``, where SOURCE is
 ``env:PREFORK_BIND``, ``argv:--bind`` (or ``default:bind``) that gave the address.
 ``check-config`` whose reader stops early (``| head``) exits quietly with its verdict.
 Run by a USR2 (``PREFORK_HANDOVER_KEYS`` set), it also opens and closes each listen
-address the new program would not inherit (``master/listeners.py``).
+address the new program would not inherit (``master/listeners.py``), and refuses a
+pidfile another running prefork master holds (the new program would refuse it).
 """
 
 import argparse
@@ -224,7 +225,7 @@ def check_config(argv, load_app=False, text=None):
         return 2
     handover = os.environ.get("PREFORK_HANDOVER_KEYS")
     if handover is not None:  # run by a USR2: could the new program open what it would not inherit?
-        problems = trial_bind(settings, json.loads(handover))
+        problems = trial_bind(settings, json.loads(handover)) + pidfile_taken(settings)
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
@@ -336,6 +337,17 @@ def trial_bind(settings, handed_over):
         failures += [(where(settings, "metrics_bind"), address, reason) for address, reason in listeners.trial_bind(
             [settings.metrics_bind], handed_over, 128, prefix=listeners.METRICS_PREFIX)]
     return [f"{source}: {address}: {reason}" for source, address, reason in failures]
+
+
+def pidfile_taken(settings):
+    """A USR2's check: the pidfile the new program would write, when another running
+    prefork master holds it (the new program would refuse to start on it); the master
+    re-executing, this check's parent, may hold it."""
+    from .master import pidfile
+    holder = pidfile.holder(settings.pidfile) if settings.pidfile else None
+    if holder is None or holder == os.getppid():
+        return []
+    return [f"{where(settings, 'pidfile')}: {settings.pidfile}: prefork is already running as pid {holder}"]
 
 
 def run(argv):
