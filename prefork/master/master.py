@@ -99,7 +99,7 @@ class Master:
         self.reload_failures = 0
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
         self.reload_queued = False  # a HUP came while a reload was under way
-        self.reload_kills = {}  # {slot: new workers killed from outside while booting, in a row} (reload.py)
+        self.reload_kills = {}  # {slot: new workers killed from outside while booting, this reload} (reload.py)
         self.restarts = {}
         self.cpu_gone = {}  # slot -> CPU seconds of that slot's workers that were reaped
         self.reexecuted = False
