@@ -308,7 +308,7 @@ class Master:
                 log.error("%s", said)
                 logs.tell_starter(said, logged=True)  # (seen where the start was, not only in the error log)
                 self.exit_code = EXIT_BOOT_FAILURE
-                stopping.fast_stop(self)
+                stopping.fast_stop(self, previous=False)  # (a USR2's previous workers finish their drain)
                 return
             if pending is not None and worker.generation == pending[0] and not reload.boot_killed(self, worker, status):
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how, ":\n" + error[-1] if error else "")

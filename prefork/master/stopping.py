@@ -13,9 +13,10 @@ Rules:
   drains once it is ready, and what has not booted by ``graceful_timeout`` is killed.
 - A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
   booting, before its handlers, must end by a default action that dumps no core); the
-  deadlines kill what is left after ``KILL_GRACE``. The workers of the master a USR2
-  re-executed from, still draining, get the same INT and bound: a fast stop does not
-  wait for their drain. A fast stop during a graceful one takes over (draining never
+  deadlines kill what is left after ``KILL_GRACE``. On INT or QUIT the workers of the
+  master a USR2 re-executed from, still draining, get the same INT and bound: the stop
+  does not wait for their drain (a failed first boot's stop lets them finish, as a
+  graceful one does). A fast stop during a graceful one takes over (draining never
   begins).
 - Either way the autoreloader and a USR2's running check end, and the master's loop
   stops once no worker (nor an adopted one) is left.
@@ -104,7 +105,17 @@ def drain_serving(master):
     after_stop_signal(master)
 
 
-def fast_stop(master):
+def fast_stop(master, previous=True):
+    """``previous``: the workers of the program a USR2 re-executed from, still draining,
+    are cut too (an operator's INT or QUIT); a failed first boot lets them finish."""
+    if previous:
+        deadline = time.monotonic() + KILL_GRACE
+        for pid, kill_at in master.foreign.items():
+            if kill_at > deadline:
+                master.foreign[pid] = deadline
+                master.kill(pid, signal.SIGINT)
+        if master.stopping == "fast":
+            master.schedule_deadlines()
     if master.stopping == "fast":
         return
     master.stopping = "fast"
@@ -118,9 +129,6 @@ def fast_stop(master):
         # INT, not QUIT: the same fast stop for a serving worker, but one still booting
         # (no handler yet) dies by INT's default action, where QUIT's dumps its core
         master.kill(worker.pid, signal.SIGINT)
-    for pid, kill_at in master.foreign.items():  # a USR2's previous workers, still draining: cut too
-        master.foreign[pid] = min(kill_at, deadline)
-        master.kill(pid, signal.SIGINT)
     after_stop_signal(master)
 
 
