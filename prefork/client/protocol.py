@@ -2,7 +2,8 @@
 
 Rules (Node's, spec section 7):
 - The socket's bytes feed one response parser; a 1xx other than 101 gives ``continue``
-  (for 100) and ``information`` on the request; the final head gives ``response``, then
+  (for 100) and ``information`` on the request (not to CONNECT: any answer to it, a 1xx
+  too, is its response); the final head gives ``response``, then
   the body's ``data`` (never an empty one) and ``end`` on the response.
 - The response to HEAD, to CONNECT and a 101 end at their head (httptools has no
   skip-body hook for them): the protocol finds where the head ended itself and hands the
@@ -213,7 +214,8 @@ class ClientProtocol:
         self._in_head = False
         request = self.request
         raw, pairs = self._kept(whole)
-        if 100 <= status < 200 and status != 101:
+        if 100 <= status < 200 and status != 101 and request.method != "CONNECT":
+            # (any answer to CONNECT, a 1xx too, is its response, as in Node's client)
             info = Information(status, reason, version, raw, pairs)
             if status == 100:
                 request.emit("continue")
