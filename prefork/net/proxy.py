@@ -274,10 +274,13 @@ class HeaderReader:
 
     For the server it has a connection's surface while it waits: never ``active`` (no
     HTTP message yet, so no head deadline), ``idle``, ``drain()`` lets it finish (its own
-    timeout bounds it), ``socket.destroy()`` and ``socket.close_fd()``."""
+    timeout bounds it), ``socket.destroy()`` and ``socket.close_fd()``, and for the
+    server's sweep ``socket.reads_stop_at_reset`` false (its own timeout bounds it too,
+    whatever the loop's reader does at a reset)."""
 
     active = False
     idle = True
+    reads_stop_at_reset = False
 
     def __init__(self, loop, sock, timeout, trusted, done):
         self.loop = loop

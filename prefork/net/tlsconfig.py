@@ -7,10 +7,15 @@ Rules:
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation and compression are off;
   the oldest version is ``tls_min_version`` (TLS 1.2 by default).
 - A key is never asked for on a terminal: an encrypted key needs ``keyfile_password``.
+- The certificate, key and CA files are regular files: each is opened without blocking
+  first, and a FIFO or a device is refused (the master would wait on it for good).
 """
 
+import errno
+import os
 import re
 import ssl
+import stat
 
 _TAGS = re.compile(r"^\[[^\]]*\]|\([^()]*\.c:\d+\)$")  # "[X509] " and " (_ssl.c:4154)" in an SSLError's text
 ALPN = ("http/1.1",)
@@ -27,10 +32,19 @@ class ContextError(ValueError):
 
 
 def _readable(key, path):
+    """The first MiB of the file at ``path``. Opened without blocking: a FIFO (whose open
+    waits for a writer, and whose reads OpenSSL would then wait on) or a device is refused,
+    so neither the start, a check nor a reload's check in the master waits on one."""
     if not path:
         raise ContextError(key, "must be set")
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as fh:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            if not stat.S_ISREG(mode):
+                raise ContextError(key, f"{path}: not a regular file (a FIFO or a device): give the file itself")
             head = fh.read(1 << 20)
     except OSError as exc:
         raise ContextError(key, f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
