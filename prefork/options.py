@@ -148,8 +148,9 @@ SETTINGS = (
             "from the header. A connection without a valid header is closed and counted."),
     Setting("proxy_protocol_bind", "list", [], "The bind addresses (as written in bind, or "
             "systemd:NAME) that expect the PROXY protocol, when proxy_protocol is off."),
-    Setting("proxy_allow_ips", "list", ["127.0.0.1", "::1"], "Peers allowed to send a PROXY header: "
-            "IP addresses, networks (10.0.0.0/8), unix, or * for any. Other peers of a PROXY "
+    Setting("proxy_allow_ips", "list", ["127.0.0.1", "::1", "unix"], "Peers allowed to send a PROXY header: "
+            "IP addresses, networks (10.0.0.0/8), unix (UNIX-socket peers: a balancer on this host), "
+            "or * for any. Other peers of a PROXY "
             "listener are refused (closed and counted, never served). Comma-separated in one value too.",
             commas=True),
     Setting("proxy_protocol_timeout", "float", 5.0, "Seconds a connection on a PROXY listener "

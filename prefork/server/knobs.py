@@ -27,7 +27,7 @@ DEFAULTS = {
     "unique_host_header": False,
     "connections_checking_interval": 30.0,
     "proxy_protocol_timeout": 5.0,
-    "proxy_allow_ips": ("127.0.0.1", "::1"),
+    "proxy_allow_ips": ("127.0.0.1", "::1", "unix"),
     # Node's shouldUpgradeCallback: called with the request of an upgrade; False serves
     # it as a plain request (None: an upgrade leaves HTTP when ``upgrade`` is listened)
     "should_upgrade_callback": None,
