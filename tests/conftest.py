@@ -13,6 +13,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 for _name in ("PORT", "WEB_CONCURRENCY", "SCRIPT_NAME", "FORWARDED_ALLOW_IPS"):
     os.environ.pop(_name, None)
 
+if os.environ.get("PREFORK_TEST_LOOP") == "uvloop":
+    # a whole run on uvloop: the ServerThread loops below, each test's own
+    # asyncio.new_event_loop() (the policy), and the workers of the daemons a test starts
+    import uvloop
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    os.environ.setdefault("PREFORK_LOOP", "uvloop")
+
 import prefork  # noqa: E402
 from prefork.runtime import new_event_loop  # noqa: E402
 from daemon import Daemon  # noqa: E402

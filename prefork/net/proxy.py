@@ -23,14 +23,19 @@ Rules:
   parser took, until the header is whole, within ``timeout`` seconds. It reads once at
   once (a balancer sends the header with its connection); only a header that is not
   all there yet costs a reader registration and a timer; when it runs out, what came
-  is read first (a loop that was busy may not have read it). Peers outside the
-  trusted sources are refused before a byte is read. It stands in the server's set of
-  connections until it ends (``done(reader, header, reason)``, called once: header or
-  a failure reason, or neither when the server destroyed it).
+  is read first (a loop that was busy may not have read it). A header part-way on a
+  loop whose reader stops for good at a reset (uvloop's, net/resets.py) asks for the
+  socket's pending error: a reset ends it as ``closed`` at once, as on other loops,
+  not at the timeout. Peers outside the trusted sources are refused before a byte is
+  read. It stands in the server's set of connections until it ends
+  (``done(reader, header, reason)``, called once: header or a failure reason, or
+  neither when the server destroyed it).
 """
 
 import ipaddress
 import socket as _socket
+
+from .resets import stops_at_reset
 
 V1_PREFIX = b"PROXY "
 V1_MAX = 107  # the longest v1 line, CRLF included
@@ -292,6 +297,7 @@ class HeaderReader:
         self.parser = HeaderParser()
         self.timer = None
         self.ended = False
+        self.stops_at_reset = stops_at_reset(type(loop))  # uvloop's reader: once, then never again
 
     @property
     def socket(self):
@@ -340,6 +346,8 @@ class HeaderReader:
             return
         if parser.header is not None:
             self.end(parser.header, None)
+        elif self.stops_at_reset and self.sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR):
+            self.fail(CLOSED)  # (that read was the reader's last: a reset came with the bytes)
 
     def expired(self):
         """The header's time is up: what the peer sent is read first (a loop that was busy
