@@ -32,6 +32,8 @@ Rules:
   kernel refused (a reset, EPIPE), whoever destroyed the socket then (a protocol, a
   ``clientError`` listener), as Node's socket, destroyed by that error, says.
   An ``end`` or ``finish`` listener that raises does not stop the close either.
+  A protocol's ``after_close`` (set in its ``connection_lost``) is called after the
+  ``close`` listeners, on that turn, whatever they did.
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
@@ -42,13 +44,15 @@ Rules:
   parse error nobody listened for.
 """
 
+from fcntl import ioctl
 import logging
 import socket as _socket
+from termios import FIONREAD
 from time import monotonic
 
 from .writing import WriteCallback
 
-_PEEK = int(_socket.MSG_PEEK | _socket.MSG_DONTWAIT)  # (an int: or-ing the flags makes an enum per call)
+_NONE = bytes(4)  # FIONREAD's count of unread bytes (an int) when there are none
 
 _RECV_SIZE = 64 * 1024
 log = logging.getLogger("prefork")
@@ -65,6 +69,9 @@ class Closing:
     writable_finished = False  # 'finish' was emitted (Node's writableFinished)
     _linger = False  # destroy_soon(linger=True): linger whatever waits unread
     _end_error = None  # destroy_soon(error=...): what the close reports
+    # a callable a protocol leaves (in its connection_lost) to be called after the
+    # 'close' listeners, on the close's own loop turn (a parser to release)
+    after_close = None
 
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``socket.end([data[, encoding]][, callback])``: the FIN once what is queued
@@ -212,13 +219,15 @@ class Closing:
         return self._reading and self._peer_sending()
 
     def _peer_sending(self):
-        """Bytes from the peer wait unread in the kernel (not its FIN alone)."""
+        """Bytes from the peer wait unread in the kernel (not its FIN alone): one
+        ``FIONREAD`` into a buffer of its own, which (unlike a peek at an empty socket)
+        raises nothing."""
+        count = bytearray(4)
         try:
-            return bool(self._sock.recv(1, _PEEK))
-        except (BlockingIOError, InterruptedError):
+            ioctl(self._sock.fileno(), FIONREAD, count)
+        except OSError:  # (closed: fileno() is -1)
             return False
-        except OSError:
-            return False
+        return count != _NONE
 
     def _discard(self):
         view = self._read_view
@@ -326,3 +335,7 @@ class Closing:
             self.protocol = None  # it refers back to this socket: let both go now
             if self.tls is not None:
                 self.tls.release()  # (so does the TLS layer)
+            after = self.after_close
+            if after is not None:  # what the protocol left to do once the close is told
+                self.after_close = None
+                after()

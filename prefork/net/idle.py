@@ -13,7 +13,7 @@ Rules:
   timer anew): the listeners hear nothing.
 - A socket that is reading and has bytes from its peer waiting unread in the kernel is
   not idle, whatever its stamp says: its loop was busy (a blocking call ran the whole
-  turn) and has not read them yet. The look is one ``MSG_PEEK`` when the timer runs
+  turn) and has not read them yet. The look is one ``FIONREAD`` when the timer runs
   out, never per read. A keep-alive connection a proxy reused just after its deadline
   would otherwise be closed with the proxy's request unread (a 502 at the proxy).
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending

@@ -193,24 +193,30 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if self._half_close_timer is not None:
             self._half_close_timer.cancel()
             self._half_close_timer = None
-        held = [h.res for h in self._held]  # (never dispatched: no access log line)
-        self._held = []
+        held = ()
+        if self._held:
+            held = [h.res for h in self._held]  # (never dispatched: no access log line)
+            self._held = []
         self._res = None
         self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
         self._holding = None  # (each refers back to this connection)
         self._continuation = None
-        self.socket.loop.call_soon(self.parser.release)  # the parser may be feeding still
+        # the parser may be feeding still: released on the close's turn
+        self.socket.after_close = self.parser.release
         self.server.connection_closed(self)
-        responses, self._responses = self._responses, deque()
+        responses = self._responses
+        if responses:
+            self._responses = deque()
         # a response cut while its bytes waited in the socket went out with fewer: the
         # one writing (its bytes last), then those ended before it
         unsent = self.socket.unsent
         lost = {}
         earlier = self._unflushed or ()
         self._unflushed = None
-        for res in (responses[0] if responses else None, self._attached, *reversed(earlier)):
-            if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
-                lost[res], unsent = res.unsent_body(unsent)
+        if unsent:
+            for res in (responses[0] if responses else None, self._attached, *reversed(earlier)):
+                if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
+                    lost[res], unsent = res.unsent_body(unsent)
         unanswered = 499 if self._eof or self._peer_gone else 444
         for res in responses:
             res.mark_closed(None if res in held else unanswered, lost.get(res, 0))
