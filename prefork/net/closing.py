@@ -269,7 +269,8 @@ class Closing:
                     tls.close_notify()
             except OSError:
                 pass
-        self.connecting = False  # (a connect cut short or failed: ``ready_state`` closed, as Node's)
+        if self.connecting:
+            self.connecting = False  # (a connect cut short or failed: ``ready_state`` closed, as Node's)
         loop = self.loop
         if self._reading:
             self._reading = False

@@ -20,7 +20,8 @@ Rules:
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
 - The state (``timeout``, ``last_activity``, ``_timer``, ``_timer_deadline``,
-  ``_idle_fired``) is set up by ``Socket.__init__``.
+  ``_idle_fired``) is ``Socket``'s: the first two set by its ``__init__``, the others
+  its class defaults until a timer is armed.
 """
 
 from time import monotonic
