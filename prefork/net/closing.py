@@ -32,8 +32,8 @@ Rules:
   kernel refused (a reset, EPIPE), whoever destroyed the socket then (a protocol, a
   ``clientError`` listener), as Node's socket, destroyed by that error, says.
   An ``end`` or ``finish`` listener that raises does not stop the close either.
-  A protocol's ``after_close`` (set in its ``connection_lost``) is called after the
-  ``close`` listeners, on that turn, whatever they did.
+  The protocol's ``after_close()``, when it has one, is called after the ``close``
+  listeners, on that turn, whatever they did.
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
@@ -69,9 +69,6 @@ class Closing:
     writable_finished = False  # 'finish' was emitted (Node's writableFinished)
     _linger = False  # destroy_soon(linger=True): linger whatever waits unread
     _end_error = None  # destroy_soon(error=...): what the close reports
-    # a callable a protocol leaves (in its connection_lost) to be called after the
-    # 'close' listeners, on the close's own loop turn (a parser to release)
-    after_close = None
 
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``socket.end([data[, encoding]][, callback])``: the FIN once what is queued
@@ -149,7 +146,8 @@ class Closing:
         that account, only when bytes of it wait unread at the close. A close that
         lingers already (its FIN went out earlier in the same read) ends on the next
         turn, unless such bytes wait."""
-        self._linger = False
+        if self._linger:
+            self._linger = False
         if self._fin_sent and not self.readable and self._destroy_after_flush and not self.destroyed:
             self.loop.call_soon(self._linger_over)
 
@@ -184,7 +182,8 @@ class Closing:
             self._finished()
 
     def _finished(self):
-        self._finish_due = False
+        if self._finish_due:
+            self._finish_due = False
         if self.destroyed:
             return  # destroyed before its 'finish' (a write after end): none
         self.writable_finished = True
@@ -320,7 +319,8 @@ class Closing:
             protocol.connection_lost(error)
         if error is None:
             error = self._end_error
-            self._end_error = None  # (its traceback holds the frames that hold this socket)
+            if error is not None:
+                self._end_error = None  # (its traceback holds the frames that hold this socket)
         loop.call_soon(self._emit_close, error)
         return self
 
@@ -333,10 +333,11 @@ class Closing:
                     log.exception("error in an 'error' listener of a socket")
             self.emit("close", error is not None or self._broken)
         finally:
+            protocol = self.protocol
             self.protocol = None  # it refers back to this socket: let both go now
             if self.tls is not None:
                 self.tls.release()  # (so does the TLS layer)
-            after = self.after_close
-            if after is not None:  # what the protocol left to do once the close is told
-                self.after_close = None
-                after()
+            if protocol is not None:
+                after = getattr(protocol, "after_close", None)
+                if after is not None:  # what the protocol does once the close is told
+                    after()

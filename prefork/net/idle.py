@@ -39,7 +39,8 @@ class IdleTimer:
             else:
                 self.off("timeout", callback)
         timeout = self.timeout = seconds + 0.0 if seconds else 0.0
-        self._idle_fired = False
+        if self._idle_fired:
+            self._idle_fired = False
         if timeout <= 0 or self.destroyed:
             return self  # a pending timer finds the timeout off when it fires
         now = self.last_activity = monotonic()

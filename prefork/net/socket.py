@@ -111,6 +111,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             if peer:
                 self.remote_address, self.remote_port = peer[0], peer[1]
         self.protocol = None
+        self.tls = None  # (read on every read and write: an attribute of the instance)
         self._out = []
         self.buffered_size = 0  # bytes written, not yet handed to the kernel (read-only)
         self.unsent = 0  # of those, what a destroy dropped (read-only)
@@ -222,7 +223,9 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     # -- reading ---------------------------------------------------------------
     def resume(self):
-        paused, self._paused = self._paused, False
+        paused = self._paused
+        if paused:
+            self._paused = False
         if not self._reading and self.readable and not self.destroyed:
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)

@@ -73,7 +73,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         # watched by the sweep from accept, or (TLS) from the handshake's end, as Node's
         # https server starts its HTTP connection at secureConnection; the handshake has
         # its own bound (tls_handshake_timeout)
-        self.active = not socket.handshaking
+        self.active = socket.tls is None or not socket.handshaking
+        self._handed_over = False
         self._responses = deque()
         self._attached = None  # the last ended response (until its 'finish' while not writable_finished)
         self._unflushed = None  # ended responses before it whose bytes are still going out
@@ -201,8 +202,6 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
         self._holding = None  # (each refers back to this connection)
         self._continuation = None
-        # the parser may be feeding still: released on the close's turn
-        self.socket.after_close = self.parser.release
         self.server.connection_closed(self)
         responses = self._responses
         if responses:
@@ -231,6 +230,11 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if self._attached is not None:
             attached, self._attached = self._attached, None
             attached.mark_closed(lost=lost.get(attached, 0))
+
+    def after_close(self):
+        """The socket has told its close (a later turn than ``connection_lost``, when the
+        parser may have been feeding still): the parser is let go of."""
+        self.parser.release()
 
     # -- parser callbacks ----------------------------------------------------------------
     # (no on_message_begin: ``active`` and ``message_start`` are kept per read, see
