@@ -20,8 +20,8 @@ Rules:
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
 - The state (``timeout``, ``last_activity``, ``_timer``, ``_timer_deadline``,
-  ``_idle_fired``) is ``Socket``'s: the first two set by its ``__init__``, the others
-  its class defaults until a timer is armed.
+  ``_idle_fired``) is ``Socket``'s: ``_timer`` and ``_timer_deadline`` are its class
+  defaults until a timer is armed, the others set by its ``__init__``.
 """
 
 from time import monotonic
@@ -39,8 +39,7 @@ class IdleTimer:
             else:
                 self.off("timeout", callback)
         timeout = self.timeout = seconds + 0.0 if seconds else 0.0
-        if self._idle_fired:
-            self._idle_fired = False
+        self._idle_fired = False
         if timeout <= 0 or self.destroyed:
             return self  # a pending timer finds the timeout off when it fires
         now = self.last_activity = monotonic()

@@ -76,15 +76,12 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
     connecting = False  # a client socket's connect is under way
     _local = None  # address()'s, read once
     remote_address = remote_port = None  # the TCP peer's
-    _writer = False  # a writer is registered on the loop
-    _need_drain = False  # write() said wait: 'drain' is due
     _broken = False  # a read or write failed: nothing more is sent
     _destroy_after_flush = False  # destroy_soon(): close once the FIN is out
     _pending = None  # bytes read after a hand-off, kept for a 'data' listener to come
     _pending_end = False  # the peer's FIN, kept after them
     _timer = None  # the idle timer (net/idle.py) and its deadline
     _timer_deadline = 0.0
-    _idle_fired = False  # the activity stamp of the idle period that fired, if it did
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
@@ -116,6 +113,12 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         self.buffered_size = 0  # bytes written, not yet handed to the kernel (read-only)
         self.unsent = 0  # of those, what a destroy dropped (read-only)
         self._corked = 0
+        # (the flags read on every read, write or flush are the instance's: a class
+        # default is read the slow way)
+        self._writer = False  # a writer is registered on the loop
+        self._need_drain = False  # write() said wait: 'drain' is due
+        self._fin_sent = False
+        self._idle_fired = False  # the activity stamp of the idle period that fired, if it did
         self._reading = False
         self._flush_waiters = None
         self.writable_ended = False
@@ -231,7 +234,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             self.loop.add_reader(self._fd, self._on_readable)
             if paused:
                 self.resumed_after_pause()
-        if (self._pending or self._pending_end) and self.protocol is None and self.listener_count("data"):
+        if self.protocol is None and (self._pending or self._pending_end) and self.listener_count("data"):
             self.loop.call_soon(self._deliver_pending)  # kept while paused
         return self
 

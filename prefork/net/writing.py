@@ -40,8 +40,7 @@ Rules:
 - A read or write the kernel refuses is Node's error: ``read ECONNRESET`` with ``code``,
   ``errno`` and ``syscall`` (``SocketError``).
 - The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
-  ``_need_drain``) is ``Socket``'s (``_writer`` and ``_need_drain`` class defaults
-  until they change).
+  ``_need_drain``) is set up by ``Socket.__init__``.
 """
 
 import errno

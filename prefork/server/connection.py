@@ -134,7 +134,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
         if not socket.destroyed and socket.protocol is self:
-            if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
+            if (socket.buffered_size and socket.buffered_size > socket.high_water_mark) \
+                    or len(self._responses) >= _PIPELINE_DEPTH:
                 self._pause_output()
 
     def secured(self):

@@ -91,6 +91,7 @@ class Server(Accepting, EventEmitter):
         # the worker exits and cancels the listener tasks still running: their
         # CancelledError is its doing, said once by it, not an error of each request
         self.exiting = False
+        self.context = None  # (the emitter's: none of its own; read at each 'request', from the instance)
         self.stats = ServerStats()
         # called as observer(req, res) when a response to a parsed request has finished
         # (automatic ones included): the daemon's access log, request counting, metrics
