@@ -60,9 +60,7 @@ from .response import ServerResponse
 log = logging.getLogger("prefork.server")
 
 
-
 class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
-    _handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
     deferred_for = None  # the message_start whose timeout the server's sweep put off once
 
     def __init__(self, server, socket):
@@ -74,7 +72,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         # https server starts its HTTP connection at secureConnection; the handshake has
         # its own bound (tls_handshake_timeout)
         self.active = socket.tls is None or not socket.handshaking
-        self._handed_over = False
+        self._handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
         self._responses = deque()
         self._attached = None  # the last ended response (until its 'finish' while not writable_finished)
         self._unflushed = None  # ended responses before it whose bytes are still going out
@@ -134,8 +132,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
         if not socket.destroyed and socket.protocol is self:
-            if (socket.buffered_size and socket.buffered_size > socket.high_water_mark) \
-                    or len(self._responses) >= _PIPELINE_DEPTH:
+            if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
                 self._pause_output()
 
     def secured(self):
@@ -195,18 +192,14 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if self._half_close_timer is not None:
             self._half_close_timer.cancel()
             self._half_close_timer = None
-        held = ()
-        if self._held:
-            held = [h.res for h in self._held]  # (never dispatched: no access log line)
-            self._held = []
+        held = [h.res for h in self._held] if self._held else ()  # (never dispatched: no access log line)
+        self._held = []
         self._res = None
         self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
         self._holding = None  # (each refers back to this connection)
         self._continuation = None
         self.server.connection_closed(self)
-        responses = self._responses
-        if responses:
-            self._responses = deque()
+        responses, self._responses = self._responses, deque()
         # a response cut while its bytes waited in the socket went out with fewer: the
         # one writing (its bytes last), then those ended before it
         unsent = self.socket.unsent
@@ -233,9 +226,7 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
             attached.mark_closed(lost=lost.get(attached, 0))
 
     def after_close(self):
-        """The socket has told its close (a later turn than ``connection_lost``, when the
-        parser may have been feeding still): the parser is let go of."""
-        self.parser.release()
+        self.parser.release()  # the close is told: the parser (maybe feeding at connection_lost) goes
 
     # -- parser callbacks ----------------------------------------------------------------
     # (no on_message_begin: ``active`` and ``message_start`` are kept per read, see
