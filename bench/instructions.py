@@ -12,6 +12,9 @@ wall clock: runs on a loaded machine count a few hundred instructions more per r
 
 The request is wrk's (``GET /`` with one field) unless ``--request browser`` sends what a
 browser sends for a page (twelve fields): the cost of each field shows in the difference.
+``--request close`` sends wrk's request with ``Connection: close`` on a new connection each
+time (16 connections open at a time; the server answers and closes, the client reads to
+EOF): the figure is then per closed connection (accept, connection, one request, close).
 
 Variants (as in bench/observability.py): bare (--access-log= --metrics-bind=), log
 (access log to a file), metrics (metrics on), defaults (both).
@@ -29,7 +32,8 @@ selectors, asyncio's loop (readiness callbacks, and its own transports), uvloop 
 same two): the least a server on that loop can spend per request.
 
 Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
-                                     [--variants bare,log,metrics,defaults] [--request minimal|browser]
+                                     [--variants bare,log,metrics,defaults]
+                                     [--request minimal|browser|close]
        python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
        python3 bench/instructions.py --floors [--requests N]
        (any of them with --keep DIR: the worker profiles are kept in DIR)
@@ -62,12 +66,16 @@ REQUESTS = {
                 b"Cookie: session=abc123; theme=dark\r\nUpgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: "
                 b"document\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Site: none\r\nCache-Control: "
                 b"max-age=0\r\n\r\n"),
+    # one request per connection: the server answers and closes
+    "close": b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 }
 REQUEST = REQUESTS["minimal"]  # --request
 KEEP = None  # --keep DIR: the worker's callgrind profiles are copied there, for callgrind_annotate
 
 
 def drive(port, count, connections=16):
+    if REQUEST is REQUESTS["close"]:
+        return drive_closing(port, count, connections)
     socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
     try:
         done = 0
@@ -86,6 +94,30 @@ def drive(port, count, connections=16):
     finally:
         for sock in socks:
             sock.close()
+
+
+def drive_closing(port, count, connections=16):
+    """``count`` requests, each on a connection of its own that the server closes."""
+    done = 0
+    while done < count:
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=60)
+                 for _ in range(min(connections, count - done))]
+        try:
+            for sock in socks:
+                sock.sendall(REQUEST)
+            for sock in socks:
+                data = b""
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                if not data.endswith(b"Hello, World!"):
+                    raise ConnectionError(f"closed after {data!r}")
+        finally:
+            for sock in socks:
+                sock.close()
+        done += len(socks)
 
 
 def callgrind_totals(tmp):
@@ -200,7 +232,8 @@ def main():
     parser.add_argument("--floors", action="store_true",
                         help="the bare loop on selectors, asyncio and uvloop (readiness and transports)")
     parser.add_argument("--request", choices=sorted(REQUESTS), default="minimal",
-                        help="the request sent: wrk's (one field) or a browser's (twelve)")
+                        help="the request sent: wrk's (one field), a browser's (twelve), or wrk's with "
+                        "Connection: close on a new connection each (per closed connection)")
     parser.add_argument("--keep", metavar="DIR", help="keep each worker's callgrind profile in DIR "
                         "(as INTERFACE.VARIANT.REQUESTS), to read with callgrind_annotate")
     args = parser.parse_args()
@@ -226,8 +259,12 @@ def main():
             per = (standalone_instructions([script], 2 * n, loop) - standalone_instructions([script], n, loop)) / n
             print(f"{name:9} {per:>10,.0f} instructions/request", flush=True)
         return
-    floor = (bare_loop_instructions(2 * n) - bare_loop_instructions(n)) / n
-    print(f"{'loop':6} {'bare':9} {floor:>10,.0f} instructions/request (bench/bare_loop.py)", flush=True)
+    closing = args.request == "close"
+    unit = "instructions/closed connection" if closing else "instructions/request"
+    floor = None  # the bare loop keeps every connection open: no floor for --request close
+    if not closing:
+        floor = (bare_loop_instructions(2 * n) - bare_loop_instructions(n)) / n
+        print(f"{'loop':6} {'bare':9} {floor:>10,.0f} {unit} (bench/bare_loop.py)", flush=True)
     results = {}
     variants = [v for v in args.variants.split(",") if v]
     for interface in [i for i in args.interfaces.split(",") if i]:
@@ -235,19 +272,19 @@ def main():
             one = worker_instructions(interface, variant, n)
             two = worker_instructions(interface, variant, 2 * n)
             results[(interface, variant)] = (two - one) / n
-            print(f"{interface:6} {variant:9} {results[(interface, variant)]:>10,.0f} instructions/request",
-                  flush=True)
+            print(f"{interface:6} {variant:9} {results[(interface, variant)]:>10,.0f} {unit}", flush=True)
     print()
     print(f"Command: python3 bench/instructions.py --requests {n} --interfaces {args.interfaces}"
           + (f" --variants {args.variants}" if args.variants != ",".join(VARIANTS) else "")
           + (f" --request {args.request}" if args.request != "minimal" else ""))
-    print("| interface | variant | instructions/request | more than bare | × the bare loop |")
+    print(f"| interface | variant | {unit} | more than bare | × the bare loop |")
     print("|---|---|---|---|---|")
-    print(f"| bare loop | - | {floor:,.0f} | | 1.00 |")
+    if floor:
+        print(f"| bare loop | - | {floor:,.0f} | | 1.00 |")
     for (interface, variant), per in results.items():
         bare = results.get((interface, "bare"))
         more = f"{(per / bare - 1) * 100:+.1f}%" if bare else ""
-        print(f"| {interface} | {variant} | {per:,.0f} | {more} | {per / floor:.2f} |")
+        print(f"| {interface} | {variant} | {per:,.0f} | {more} | {f'{per / floor:.2f}' if floor else '-'} |")
 
 
 if __name__ == "__main__":

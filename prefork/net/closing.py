@@ -32,6 +32,8 @@ Rules:
   kernel refused (a reset, EPIPE), whoever destroyed the socket then (a protocol, a
   ``clientError`` listener), as Node's socket, destroyed by that error, says.
   An ``end`` or ``finish`` listener that raises does not stop the close either.
+  The protocol's ``after_close()``, when it has one, is called after the ``close``
+  listeners, on that turn, whatever they did.
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
@@ -42,13 +44,15 @@ Rules:
   parse error nobody listened for.
 """
 
+from fcntl import ioctl
 import logging
 import socket as _socket
+from termios import FIONREAD
 from time import monotonic
 
 from .writing import WriteCallback
 
-_PEEK = int(_socket.MSG_PEEK | _socket.MSG_DONTWAIT)  # (an int: or-ing the flags makes an enum per call)
+_NONE = bytes(4)  # FIONREAD's count of unread bytes (an int) when there are none
 
 _RECV_SIZE = 64 * 1024
 log = logging.getLogger("prefork")
@@ -142,7 +146,8 @@ class Closing:
         that account, only when bytes of it wait unread at the close. A close that
         lingers already (its FIN went out earlier in the same read) ends on the next
         turn, unless such bytes wait."""
-        self._linger = False
+        if self._linger:
+            self._linger = False
         if self._fin_sent and not self.readable and self._destroy_after_flush and not self.destroyed:
             self.loop.call_soon(self._linger_over)
 
@@ -177,7 +182,8 @@ class Closing:
             self._finished()
 
     def _finished(self):
-        self._finish_due = False
+        if self._finish_due:
+            self._finish_due = False
         if self.destroyed:
             return  # destroyed before its 'finish' (a write after end): none
         self.writable_finished = True
@@ -212,13 +218,15 @@ class Closing:
         return self._reading and self._peer_sending()
 
     def _peer_sending(self):
-        """Bytes from the peer wait unread in the kernel (not its FIN alone)."""
+        """Bytes from the peer wait unread in the kernel (not its FIN alone): one
+        ``FIONREAD`` into a buffer of its own, which (unlike a peek at an empty socket)
+        raises nothing."""
+        count = bytearray(4)
         try:
-            return bool(self._sock.recv(1, _PEEK))
-        except (BlockingIOError, InterruptedError):
+            ioctl(self._sock.fileno(), FIONREAD, count)
+        except OSError:  # (closed: fileno() is -1)
             return False
-        except OSError:
-            return False
+        return count != _NONE
 
     def _discard(self):
         view = self._read_view
@@ -260,7 +268,8 @@ class Closing:
                     tls.close_notify()
             except OSError:
                 pass
-        self.connecting = False  # (a connect cut short or failed: ``ready_state`` closed, as Node's)
+        if self.connecting:
+            self.connecting = False  # (a connect cut short or failed: ``ready_state`` closed, as Node's)
         loop = self.loop
         if self._reading:
             self._reading = False
@@ -310,7 +319,8 @@ class Closing:
             protocol.connection_lost(error)
         if error is None:
             error = self._end_error
-            self._end_error = None  # (its traceback holds the frames that hold this socket)
+            if error is not None:
+                self._end_error = None  # (its traceback holds the frames that hold this socket)
         loop.call_soon(self._emit_close, error)
         return self
 
@@ -323,6 +333,11 @@ class Closing:
                     log.exception("error in an 'error' listener of a socket")
             self.emit("close", error is not None or self._broken)
         finally:
+            protocol = self.protocol
             self.protocol = None  # it refers back to this socket: let both go now
             if self.tls is not None:
                 self.tls.release()  # (so does the TLS layer)
+            if protocol is not None:
+                after = getattr(protocol, "after_close", None)
+                if after is not None:  # what the protocol does once the close is told
+                    after()

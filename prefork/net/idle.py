@@ -13,14 +13,15 @@ Rules:
   timer anew): the listeners hear nothing.
 - A socket that is reading and has bytes from its peer waiting unread in the kernel is
   not idle, whatever its stamp says: its loop was busy (a blocking call ran the whole
-  turn) and has not read them yet. The look is one ``MSG_PEEK`` when the timer runs
+  turn) and has not read them yet. The look is one ``FIONREAD`` when the timer runs
   out, never per read. A keep-alive connection a proxy reused just after its deadline
   would otherwise be closed with the proxy's request unread (a 502 at the proxy).
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
 - The state (``timeout``, ``last_activity``, ``_timer``, ``_timer_deadline``,
-  ``_idle_fired``) is set up by ``Socket.__init__``.
+  ``_idle_fired``) is ``Socket``'s: ``_timer`` and ``_timer_deadline`` are its class
+  defaults until a timer is armed, the others set by its ``__init__``.
 """
 
 from time import monotonic

@@ -69,6 +69,19 @@ _PENDING_LIMIT = 64 * 1024  # bytes kept for a 'data' listener to come before re
 
 
 class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventEmitter):
+    # State that most sockets never change is a class default, set on the instance only
+    # when it changes: CPython (3.11) keeps at most 30 attributes of a class's instances
+    # in its compact per-instance layout, and an instance given more gets a dict of its
+    # own made (and grown) on the spot, slower to make and to read.
+    connecting = False  # a client socket's connect is under way
+    _local = None  # address()'s, read once
+    remote_address = remote_port = None  # the TCP peer's
+    _broken = False  # a read or write failed: nothing more is sent
+    _destroy_after_flush = False  # destroy_soon(): close once the FIN is out
+    _pending = None  # bytes read after a hand-off, kept for a 'data' listener to come
+    _pending_end = False  # the peer's FIN, kept after them
+    _timer = None  # the idle timer (net/idle.py) and its deadline
+    _timer_deadline = 0.0
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
@@ -86,7 +99,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             self.reads_stop_at_reset = True
         self._fd = sock.fileno()
         self.remote_family = _FAMILIES.get(sock.family if family is None else family)
-        self.remote_address = self.remote_port = None
         if self.remote_family is not None:
             if not peer:
                 try:
@@ -96,28 +108,24 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             if peer:
                 self.remote_address, self.remote_port = peer[0], peer[1]
         self.protocol = None
-        self.connecting = False
-        self._local = None
+        self.tls = None  # (read on every read and write: an attribute of the instance)
         self._out = []
         self.buffered_size = 0  # bytes written, not yet handed to the kernel (read-only)
         self.unsent = 0  # of those, what a destroy dropped (read-only)
         self._corked = 0
-        self._writer = False
+        # (the flags read on every read, write or flush are the instance's: a class
+        # default is read the slow way)
+        self._writer = False  # a writer is registered on the loop
+        self._need_drain = False  # write() said wait: 'drain' is due
+        self._fin_sent = False
+        self._idle_fired = False  # the activity stamp of the idle period that fired, if it did
         self._reading = False
         self._flush_waiters = None
-        self._need_drain = False
-        self._broken = False  # a read or write failed: nothing more is sent
         self.writable_ended = False
-        self._destroy_after_flush = False
-        self._pending = None
-        self._pending_end = False
         self.destroyed = False
         self.writable = True
         self.readable = True
         self.timeout = 0.0  # seconds of idleness before 'timeout' (0: off)
-        self._timer = None
-        self._timer_deadline = 0.0
-        self._idle_fired = False  # the activity stamp of the idle period that fired, if it did
         self.last_activity = monotonic()  # of the last read or write (read-only)
         self.bytes_read = 0
         self.bytes_written = 0
@@ -218,13 +226,15 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     # -- reading ---------------------------------------------------------------
     def resume(self):
-        paused, self._paused = self._paused, False
+        paused = self._paused
+        if paused:
+            self._paused = False
         if not self._reading and self.readable and not self.destroyed:
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)
             if paused:
                 self.resumed_after_pause()
-        if (self._pending or self._pending_end) and self.protocol is None and self.listener_count("data"):
+        if self.protocol is None and (self._pending or self._pending_end) and self.listener_count("data"):
             self.loop.call_soon(self._deliver_pending)  # kept while paused
         return self
 

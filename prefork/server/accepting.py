@@ -46,7 +46,7 @@ class Accepting:
     def _accept(self, lsock, tls=None):
         """Accept a batch; True when the batch ran out with more maybe queued."""
         trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
-        family = None  # the listener's, read once a batch (each read of ``family`` makes an enum)
+        family = None  # the listener's, looked up once a batch
         for _ in range(_ACCEPT_BATCH):
             try:
                 csock, address = lsock.accept()
@@ -63,7 +63,9 @@ class Accepting:
                     continue  # that one connection failed before it was taken: the next
                 raise
             if family is None:
-                family = lsock.family
+                family = self._listen_families.get(lsock)
+                if family is None:  # (each read of ``family`` makes an enum: once a listener)
+                    family = self._listen_families[lsock] = lsock.family
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")

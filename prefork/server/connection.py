@@ -60,9 +60,7 @@ from .response import ServerResponse
 log = logging.getLogger("prefork.server")
 
 
-
 class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
-    _handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
     deferred_for = None  # the message_start whose timeout the server's sweep put off once
 
     def __init__(self, server, socket):
@@ -73,7 +71,8 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         # watched by the sweep from accept, or (TLS) from the handshake's end, as Node's
         # https server starts its HTTP connection at secureConnection; the handshake has
         # its own bound (tls_handshake_timeout)
-        self.active = not socket.handshaking
+        self.active = socket.tls is None or not socket.handshaking
+        self._handed_over = False  # the socket went to a connect/upgrade listener (and was uncorked)
         self._responses = deque()
         self._attached = None  # the last ended response (until its 'finish' while not writable_finished)
         self._unflushed = None  # ended responses before it whose bytes are still going out
@@ -193,13 +192,12 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if self._half_close_timer is not None:
             self._half_close_timer.cancel()
             self._half_close_timer = None
-        held = [h.res for h in self._held]  # (never dispatched: no access log line)
+        held = [h.res for h in self._held] if self._held else ()  # (never dispatched: no access log line)
         self._held = []
         self._res = None
         self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
         self._holding = None  # (each refers back to this connection)
         self._continuation = None
-        self.socket.loop.call_soon(self.parser.release)  # the parser may be feeding still
         self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
         # a response cut while its bytes waited in the socket went out with fewer: the
@@ -208,9 +206,10 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         lost = {}
         earlier = self._unflushed or ()
         self._unflushed = None
-        for res in (responses[0] if responses else None, self._attached, *reversed(earlier)):
-            if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
-                lost[res], unsent = res.unsent_body(unsent)
+        if unsent:
+            for res in (responses[0] if responses else None, self._attached, *reversed(earlier)):
+                if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
+                    lost[res], unsent = res.unsent_body(unsent)
         unanswered = 499 if self._eof or self._peer_gone else 444
         for res in responses:
             res.mark_closed(None if res in held else unanswered, lost.get(res, 0))
@@ -225,6 +224,9 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
         if self._attached is not None:
             attached, self._attached = self._attached, None
             attached.mark_closed(lost=lost.get(attached, 0))
+
+    def after_close(self):
+        self.parser.release()  # the close is told: the parser (maybe feeding at connection_lost) goes
 
     # -- parser callbacks ----------------------------------------------------------------
     # (no on_message_begin: ``active`` and ``message_start`` are kept per read, see

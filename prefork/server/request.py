@@ -52,8 +52,8 @@ class IncomingMessage(ReadableState, EventEmitter):
                  "http_version_major", "http_version_minor", "raw_headers", "headers", "all_headers", "_trailers",
                  "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
-                 "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct")  # (the last two: set when first read)
-    forwarded_client = None  # the client a trusted proxy named, as the app interface read it (module rules)
+                 "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct",  # (these two: set when first read)
+                 "forwarded_client")
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
@@ -87,6 +87,7 @@ class IncomingMessage(ReadableState, EventEmitter):
         self._readable_due = False
         self._decoder = None  # set_encoding's: body chunks become str
         self._close_after_end = False
+        self.forwarded_client = None  # the client a trusted proxy named, as the app interface read it (module rules)
 
     @property
     def connection(self):

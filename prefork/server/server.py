@@ -76,6 +76,7 @@ class Server(Accepting, EventEmitter):
         self.heads = HeadCache()  # the Date line and the constant head of keep-alive answers, per second
         self._listen_socks = []
         self._listen_tls = {}  # listen socket's fd -> its ServerTLS
+        self._listen_families = {}  # listen socket -> its family, read once
         self._unix_path = None  # the path of a UNIX socket listen() bound
         self._connections = set()
         self._detached = set()
@@ -90,6 +91,7 @@ class Server(Accepting, EventEmitter):
         # the worker exits and cancels the listener tasks still running: their
         # CancelledError is its doing, said once by it, not an error of each request
         self.exiting = False
+        self.context = None  # (the emitter's: none of its own; read at each 'request', from the instance)
         self.stats = ServerStats()
         # called as observer(req, res) when a response to a parsed request has finished
         # (automatic ones included): the daemon's access log, request counting, metrics
@@ -305,6 +307,7 @@ class Server(Accepting, EventEmitter):
             sock.close()
         self._listen_socks = []
         self._listen_tls = {}
+        self._listen_families = {}
         if self._unix_path is not None:  # a socket file it made: removed, as Node does
             path, self._unix_path = self._unix_path, None
             try:
