@@ -238,6 +238,8 @@ class Closing:
             read = 0
         if not read:
             self.destroy()
+        elif self.reads_stop_at_reset and self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR):
+            self.destroy()  # (uvloop: that read was its reader's last, the peer reset)
 
     def _bound_close(self):
         if self._close_timer is None and self.linger_timeout > 0:
