@@ -345,6 +345,13 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             if not data:
                 self.look_for_reset()  # (a record part-way: more is due)
                 return
+        if self._flush_due is not None:
+            # written before this read (their bytes in the kernel): their callbacks and
+            # 'finish' come before what the read brings, on a loop that runs its I/O
+            # ahead of what was queued (uvloop) as on one that does not
+            self._run_flush_due()
+            if self.destroyed:  # (by one of them)
+                return
         protocol = self.protocol
         if protocol is not None:
             protocol.data_received(data)
