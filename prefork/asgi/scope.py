@@ -52,9 +52,10 @@ def split_target(url):
 
 def server_address(socket):
     local = socket.address()
-    if isinstance(local, dict):
-        return (local.get("address"), local.get("port")) if local else None
-    return (local, None) if local else None  # a UNIX socket's path
+    if local:
+        return (local["address"], local["port"])
+    path = socket.local_path
+    return (path, None) if path else None  # a UNIX socket's path
 
 
 def client_and_scheme(req, scheme, trusted, max_headers_count=None):

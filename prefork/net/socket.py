@@ -137,26 +137,38 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     # -- info -----------------------------------------------------------------
     def address(self):
-        """The local address (Node's ``socket.address()``), read once per socket."""
+        """The local address (Node's ``socket.address()``), read once per socket: ``{}``
+        on a UNIX socket, as Node's (its path is ``local_path``)."""
         local = self._local
         if local is None:
             try:
                 name = self._sock.getsockname()
             except OSError:
                 return {}
-            local = self._local = ({"address": name[0], "family": self.remote_family, "port": name[1]}
-                                   if isinstance(name, tuple) else name)
+            if not isinstance(name, tuple):
+                return {}
+            local = self._local = {"address": name[0], "family": self.remote_family, "port": name[1]}
         return local
 
     @property
     def local_port(self):
+        """The local port (Node's ``localPort``); None on a UNIX socket."""
         return self.address().get("port")
 
     @property
     def local_address(self):
         """The local address's host (Node's ``localAddress``); None on a UNIX socket."""
-        local = self.address()
-        return local.get("address") if isinstance(local, dict) else None
+        return self.address().get("address")
+
+    @property
+    def local_path(self):
+        """A UNIX socket's path (a server connection's is its listener's); None on TCP or
+        where there is none (a client's unnamed end)."""
+        try:
+            name = self._sock.getsockname()
+        except OSError:
+            return None
+        return None if isinstance(name, tuple) else (name or None)
 
     def fileno(self):
         return self._fd
