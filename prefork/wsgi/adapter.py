@@ -38,7 +38,7 @@ from ..server.replies import refuse
 from .environ import EnvironBuilder
 from .body import answer_failure
 from .head import WholeHeads
-from .response import LoopCall
+from .response import start_call
 from .sending import HeldBytes
 from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
 
@@ -183,7 +183,7 @@ class WSGIAdapter:
                 return  # (a request read after the connection began to close: not run; closing() inlined)
             else:
                 self._busy = True
-                if self.context.run(LoopCall(self, req, res, EMPTY_INPUT).start):
+                if self.context.run(start_call, self, req, res, EMPTY_INPUT):
                     self._busy = False  # done at once: nothing can have queued meanwhile
             return
         if self.too_large(req):
@@ -213,7 +213,7 @@ class WSGIAdapter:
         if socket.writable_ended or socket.destroyed:  # closing(), inlined
             return
         self._busy = True
-        if self.context.run(LoopCall(self, req, res, body).start):
+        if self.context.run(start_call, self, req, res, body):
             self.call_done()
 
     def _run_next(self):
@@ -221,7 +221,7 @@ class WSGIAdapter:
         while queue:
             req, res, body = queue.popleft()
             if not closing(req.socket):
-                if self.context.run(LoopCall(self, req, res, body).start):
+                if self.context.run(start_call, self, req, res, body):
                     self.call_done()
                 return
         self._busy = False

@@ -100,7 +100,7 @@ class _Connection:
     peer is trusted, and the environ its last request's fields made (with those
     fields), which a kept-alive client's next request, with the same fields, copies."""
 
-    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual")
+    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual", "target", "request")
 
     def __init__(self, base, trusted):
         self.base = base
@@ -109,6 +109,10 @@ class _Connection:
         self.environ = None
         self.forwarding = False  # ``headers`` has forwarding fields the peer may set
         self.unusual = False  # ``headers`` has those or a Transfer-Encoding (see _unusual below)
+        # the last request's (url, method, version) and its whole environ but for the
+        # per-call keys, when its fields were ``headers`` and nothing in it was unusual
+        self.target = None
+        self.request = None
 
 
 class EnvironBuilder:
@@ -162,11 +166,21 @@ class EnvironBuilder:
         """The environ of ``req`` (``wsgi.input`` is ``body``, ``wsgi.early_hints`` the call's)."""
         conn = self.connections.get(req.socket) or self.connection(req.socket)
         headers = req.headers
+        url = req.url
         if headers == conn.headers:  # the fields of the connection's last request again
+            target = conn.target
+            if target is not None and target[0] == url and target[1] == req.method \
+                    and target[2] == req.http_version and req.all_headers is headers:
+                environ = conn.request.copy()  # the same request again: only the call's keys differ
+                if body is not EMPTY_INPUT:
+                    environ["wsgi.input"] = body
+                environ["prefork.request"] = req
+                environ["wsgi.early_hints"] = early_hints
+                return environ
             environ = conn.environ.copy()
         else:
             environ = self._from_fields(conn, headers)
-        url = req.url
+        raw = url
         if "#" in url:  # a fragment is no part of the path or the query
             url = url.partition("#")[0]
         target_authority = None
@@ -189,18 +203,22 @@ class EnvironBuilder:
         environ["REQUEST_METHOD"] = req.method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = query
-        environ["RAW_URI"] = req.url
+        environ["RAW_URI"] = raw
         version = req.http_version
         # (compared before the table: the parser's version is a new str, whose hash is not made yet)
         environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else _PROTOCOLS.get(version) or "HTTP/" + version
-        if body is not EMPTY_INPUT:  # (the base's)
-            environ["wsgi.input"] = body
-        environ["prefork.request"] = req
-        environ["wsgi.early_hints"] = early_hints
         if target_authority is not None:
             self._target_host(environ, scheme, target_authority)  # not Host's (module rules)
         if conn.unusual or req.all_headers is not headers:
             self._unusual(req, body, environ, conn.forwarding)
+            conn.target = None
+        elif conn.headers is not None:  # (its fields kept: the next request may be this one again)
+            conn.target = (raw, req.method, version)
+            conn.request = environ.copy()
+        if body is not EMPTY_INPUT:  # (the base's)
+            environ["wsgi.input"] = body
+        environ["prefork.request"] = req
+        environ["wsgi.early_hints"] = early_hints
         return environ
 
     def _unusual(self, req, body, environ, forwarding):
@@ -249,6 +267,7 @@ class EnvironBuilder:
                 environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
         forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
         conn.forwarding = forwarding
+        conn.target = None  # (the last request's environ was another's fields')
         conn.unusual = forwarding or "transfer-encoding" in headers
         if not forwarding and not environ["SERVER_PORT"]:  # (else the forwarded scheme's, per request)
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"

@@ -91,22 +91,8 @@ class LoopCall(FileSending):
     __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
                  "promised", "stall", "on_gone", "watching", "spill", "over")
 
-    def __init__(self, adapter, req, res, body):
-        self.adapter = adapter
-        self.req = req
-        self.res = res
-        self.body = body
-        self.status = None
-        self.headers = None
-        self.iterable = None
-        self.iterator = None
-        self.finished = False
-        self.over = False  # finished and closed: a write() now comes from a thread the app left behind
-        self.promised = None  # body bytes the app's Content-Length still promises
-        self.stall = None  # a StallWatch once the call waits for 'drain'
-        self.on_gone = None  # callbacks run when the client goes away mid-call
-        self.watching = False  # the response's close ends the call (once the app returned)
-        self.spill = None  # write()'s bytes while the response pushes back (wsgi/spill.py)
+    # made by ``start_call`` (no __init__: the call is built where it starts, one frame less
+    # on every request)
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None or self.status is not None:
@@ -183,65 +169,6 @@ class LoopCall(FileSending):
         if not res.headers_sent and self.req.http_version != "1.0":
             res.write_early_hints(hints)
             push_out(res.socket)
-
-    def start(self):
-        """Call the app; True when the call is done at once (a list body), else its end
-        is reported with ``adapter.call_done()``. The adapter runs it in its context for
-        the app (``adapter.context.run``); the loop is taken off here."""
-        running = _get_running_loop()
-        _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
-        try:
-            adapter = self.adapter
-            try:
-                environ = adapter.environs.environ(self.req, self.body, self.early_hints)
-                iterable = self.iterable = adapter.app(environ, self.start_response)
-                kind = iterable.__class__
-                res = self.res
-                if (kind is list or kind is tuple) and not res.headers_sent:
-                    # all in memory already: one send, with Content-Length
-                    data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
-                    if data.__class__ is not bytes and not isinstance(data, bytes):
-                        raise not_bytes(data)
-                    status = self.status
-                    if status is None:
-                        raise AssertionError("the app returned before calling start_response")
-                    method = self.req.method
-                    if method != "HEAD":
-                        code, reason, block, length = adapter.heads.get(status, self.headers)
-                        # the response writes a Content-Length itself only for a client
-                        # that reads chunked (HTTP/1.0's keeps the app's, or none; a
-                        # 304's, the representation's, is the app's)
-                        if block is not None and (length is None or (length == len(data) and res.can_chunk
-                                                                     and code != 304)):
-                            res.end_with(code, block, data, reason)
-                            if len(data) > WHOLE_WAITS and self._waits_out():
-                                return False
-                            self.finished = self.over = True  # (a list: nothing to close)
-                            if adapter.errors.held:
-                                adapter.errors.flush()
-                            return True
-                    names = apply_head(res, self.status, self.headers, adapter.statuses,
-                                       None if method == "HEAD" or not res.can_chunk else len(data))
-                    if method == "HEAD":
-                        end_whole(res, names, data, method)
-                    else:
-                        res.end(kept_to(self.req, res, promised_length(res, method), data))
-                    if len(data) > WHOLE_WAITS and self._waits_out():
-                        return False
-                    self.finished = self.over = True
-                    if adapter.errors.held:
-                        adapter.errors.flush()
-                    return True  # done: the caller goes on
-                if kind is FileWrapper and self._try_sendfile():
-                    return False
-                self.iterator = iter(iterable)
-            except BaseException:  # SystemExit from the app included: the worker serves on
-                self._failed()
-                return False
-            self.pump()
-            return False
-        finally:
-            _set_running_loop(running)
 
     def pump(self):
         """Send blocks until the socket pushes back; resume on 'drain'. Runs as the app's
@@ -421,3 +348,83 @@ class LoopCall(FileSending):
             errors.flush()  # a line wsgi.errors holds without its end (close() may write too)
         self.over = True
         self.adapter.call_done()
+
+
+_new = object.__new__
+
+
+def start_call(adapter, req, res, body):
+    """Make the ``LoopCall`` of ``req`` and call the app; True when the call is done at
+    once (a list body), else its end is reported with ``adapter.call_done()``. The
+    adapter runs it in its context for the app (``adapter.context.run``); the loop is
+    taken off here."""
+    call = _new(LoopCall)
+    call.adapter = adapter
+    call.req = req
+    call.res = res
+    call.body = body
+    # promised: body bytes the app's Content-Length still promises; stall: a StallWatch
+    # once the call waits for 'drain'; on_gone: callbacks run when the client goes away
+    # mid-call; spill: write()'s bytes while the response pushes back (wsgi/spill.py)
+    call.status = call.headers = call.iterable = call.iterator = call.promised = call.stall = call.on_gone \
+        = call.spill = None
+    # over: finished and closed (a write() now comes from a thread the app left behind);
+    # watching: the response's close ends the call (once the app returned)
+    call.finished = call.over = call.watching = False
+    running = _get_running_loop()
+    _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
+    try:
+        try:
+            environ = adapter.environs.environ(req, body, call.early_hints)
+            iterable = call.iterable = adapter.app(environ, call.start_response)
+            kind = iterable.__class__
+            if (kind is list or kind is tuple) and not res.headers_sent:
+                # all in memory already: one send, with Content-Length
+                data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                if data.__class__ is not bytes and not isinstance(data, bytes):
+                    raise not_bytes(data)
+                status = call.status
+                if status is None:
+                    raise AssertionError("the app returned before calling start_response")
+                method = req.method
+                if method != "HEAD":
+                    heads = adapter.heads
+                    headers = call.headers
+                    if headers == heads.headers and status == heads.status and status.__class__ is str:
+                        code, reason, block, length = heads.entry  # (WholeHeads.get's first test, inlined)
+                    else:
+                        code, reason, block, length = heads.get(status, headers)
+                    # the response writes a Content-Length itself only for a client
+                    # that reads chunked (HTTP/1.0's keeps the app's, or none; a
+                    # 304's, the representation's, is the app's)
+                    if block is not None and (length is None or (length == len(data) and res.can_chunk
+                                                                 and code != 304)):
+                        res.end_with(code, block, data, reason)
+                        if len(data) > WHOLE_WAITS and call._waits_out():
+                            return False
+                        call.finished = call.over = True  # (a list: nothing to close)
+                        if adapter.errors.held:
+                            adapter.errors.flush()
+                        return True
+                names = apply_head(res, status, call.headers, adapter.statuses,
+                                   None if method == "HEAD" or not res.can_chunk else len(data))
+                if method == "HEAD":
+                    end_whole(res, names, data, method)
+                else:
+                    res.end(kept_to(req, res, promised_length(res, method), data))
+                if len(data) > WHOLE_WAITS and call._waits_out():
+                    return False
+                call.finished = call.over = True
+                if adapter.errors.held:
+                    adapter.errors.flush()
+                return True  # done: the caller goes on
+            if kind is FileWrapper and call._try_sendfile():
+                return False
+            call.iterator = iter(iterable)
+        except BaseException:  # SystemExit from the app included: the worker serves on
+            call._failed()
+            return False
+        call.pump()
+        return False
+    finally:
+        _set_running_loop(running)
