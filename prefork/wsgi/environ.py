@@ -100,7 +100,8 @@ class _Connection:
     peer is trusted, and the environ its last request's fields made (with those
     fields), which a kept-alive client's next request, with the same fields, copies."""
 
-    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual", "target", "request")
+    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual", "url", "method", "version",
+                 "request")
 
     def __init__(self, base, trusted):
         self.base = base
@@ -109,10 +110,9 @@ class _Connection:
         self.environ = None
         self.forwarding = False  # ``headers`` has forwarding fields the peer may set
         self.unusual = False  # ``headers`` has those or a Transfer-Encoding (see _unusual below)
-        # the last request's (url, method, version) and its whole environ but for the
-        # per-call keys, when its fields were ``headers`` and nothing in it was unusual
-        self.target = None
-        self.request = None
+        # the last request's target, method and version, and its whole environ but for
+        # the call's keys, when its fields were ``headers`` and nothing in it was unusual
+        self.url = self.method = self.version = self.request = None
 
 
 class EnvironBuilder:
@@ -168,9 +168,8 @@ class EnvironBuilder:
         headers = req.headers
         url = req.url
         if headers == conn.headers:  # the fields of the connection's last request again
-            target = conn.target
-            if target is not None and target[0] == url and target[1] == req.method \
-                    and target[2] == req.http_version and req.all_headers is headers:
+            if url == conn.url and req.method == conn.method and req.http_version == conn.version \
+                    and req.all_headers is headers:
                 environ = conn.request.copy()  # the same request again: only the call's keys differ
                 if body is not EMPTY_INPUT:
                     environ["wsgi.input"] = body
@@ -211,9 +210,9 @@ class EnvironBuilder:
             self._target_host(environ, scheme, target_authority)  # not Host's (module rules)
         if conn.unusual or req.all_headers is not headers:
             self._unusual(req, body, environ, conn.forwarding)
-            conn.target = None
+            conn.url = None
         elif conn.headers is not None:  # (its fields kept: the next request may be this one again)
-            conn.target = (raw, req.method, version)
+            conn.url, conn.method, conn.version = raw, req.method, version
             conn.request = environ.copy()
         if body is not EMPTY_INPUT:  # (the base's)
             environ["wsgi.input"] = body
@@ -267,7 +266,7 @@ class EnvironBuilder:
                 environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
         forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
         conn.forwarding = forwarding
-        conn.target = None  # (the last request's environ was another's fields')
+        conn.url = None  # (the last request's environ was another's fields')
         conn.unusual = forwarding or "transfer-encoding" in headers
         if not forwarding and not environ["SERVER_PORT"]:  # (else the forwarded scheme's, per request)
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"

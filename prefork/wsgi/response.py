@@ -78,7 +78,7 @@ from .head import apply_head, early_hints, not_bytes
 from .sending import FileSending, StallWatch
 from .spill import Spill, pushes_back, push_out
 from .pipe import ClientDisconnected, call_over
-from .streams import FileWrapper
+from .streams import EMPTY_INPUT, FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -216,7 +216,7 @@ class LoopCall(FileSending):
                 return
             self._end()
         except BaseException:
-            self._failed()
+            self.failed()
             return
         self.finish()
 
@@ -231,7 +231,7 @@ class LoopCall(FileSending):
         try:
             self._end()
         except BaseException:
-            self._failed()
+            self.failed()
             return
         self.finish()
 
@@ -266,7 +266,7 @@ class LoopCall(FileSending):
         self.iterator = itertools.chain((block,), self.iterator)
         return False
 
-    def _waits_out(self):
+    def waits_out(self):
         """A large whole body was handed to the socket: when what its client has not
         taken does not fit the worker's ``held`` budget, the call waits until it is out
         (True; ``finish`` then), as a streamed body's does; otherwise the bytes are held."""
@@ -326,7 +326,7 @@ class LoopCall(FileSending):
             callback()
         self.finish()
 
-    def _failed(self):
+    def failed(self):
         if sys.exc_info()[0] is ClientDisconnected:  # from write(): the client left, nothing to answer
             log.debug("client gone during %s %s", self.req.method, self.req.url)
         else:
@@ -375,7 +375,19 @@ def start_call(adapter, req, res, body):
     _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
     try:
         try:
-            environ = adapter.environs.environ(req, body, call.early_hints)
+            environs = adapter.environs
+            conn = environs.connections.get(req.socket)
+            headers = req.headers
+            if conn is not None and req.url == conn.url and headers == conn.headers and req.method == conn.method \
+                    and req.http_version == conn.version and req.all_headers is headers:
+                # the connection's last request again (EnvironBuilder.environ's first test, inlined)
+                environ = conn.request.copy()
+                if body is not EMPTY_INPUT:
+                    environ["wsgi.input"] = body
+                environ["prefork.request"] = req
+                environ["wsgi.early_hints"] = call.early_hints
+            else:
+                environ = environs.environ(req, body, call.early_hints)
             iterable = call.iterable = adapter.app(environ, call.start_response)
             kind = iterable.__class__
             if (kind is list or kind is tuple) and not res.headers_sent:
@@ -397,10 +409,11 @@ def start_call(adapter, req, res, body):
                     # the response writes a Content-Length itself only for a client
                     # that reads chunked (HTTP/1.0's keeps the app's, or none; a
                     # 304's, the representation's, is the app's)
-                    if block is not None and (length is None or (length == len(data) and res.can_chunk
+                    size = len(data)
+                    if block is not None and (length is None or (length == size and res.can_chunk
                                                                  and code != 304)):
                         res.end_with(code, block, data, reason)
-                        if len(data) > WHOLE_WAITS and call._waits_out():
+                        if size > WHOLE_WAITS and call.waits_out():
                             return False
                         call.finished = call.over = True  # (a list: nothing to close)
                         if adapter.errors.held:
@@ -412,17 +425,17 @@ def start_call(adapter, req, res, body):
                     end_whole(res, names, data, method)
                 else:
                     res.end(kept_to(req, res, promised_length(res, method), data))
-                if len(data) > WHOLE_WAITS and call._waits_out():
+                if len(data) > WHOLE_WAITS and call.waits_out():
                     return False
                 call.finished = call.over = True
                 if adapter.errors.held:
                     adapter.errors.flush()
                 return True  # done: the caller goes on
-            if kind is FileWrapper and call._try_sendfile():
+            if kind is FileWrapper and call.try_sendfile():
                 return False
             call.iterator = iter(iterable)
         except BaseException:  # SystemExit from the app included: the worker serves on
-            call._failed()
+            call.failed()
             return False
         call.pump()
         return False
