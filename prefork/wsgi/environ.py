@@ -8,7 +8,12 @@ Rules:
   give (the ``HTTP_*`` keys, ``Host``'s name and port) is kept with those fields: the
   next request on the connection with equal fields (a kept-alive client sends the same
   ones again) copies it instead of mapping them again. Not when a field is repeated
-  (its value a list, which could change under the copy kept).
+  (its value a list, which could change under the copy kept). When the target, the
+  method and the version are the last request's too (the same page asked for again),
+  its whole environ is kept and copied, only the call's keys (``wsgi.input``,
+  ``prefork.request``, ``wsgi.early_hints``) set anew; not after anything a request
+  alone decides (forwarding fields, a chunked body, a field map cut at
+  ``max_headers_count``). The loop's call (wsgi/response.py) makes that test itself.
 - Header names map to their ``HTTP_*`` keys through a bounded cache (hostile clients
   cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values. A name with an
   ``_`` is dropped: ``X-Forwarded_For`` and ``X-Forwarded-For`` would both be
