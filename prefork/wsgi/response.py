@@ -86,13 +86,25 @@ WHOLE_WAITS = 256 * 1024  # a whole body larger than this goes through the held 
 
 
 class LoopCall(FileSending):
-    """One WSGI call on the loop: start_response, then the iterable with backpressure."""
+    """One WSGI call on the loop: start_response, then the iterable with backpressure.
+    Made by ``start_call`` (no __init__: built where it starts, one frame less a call)."""
 
     __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
-                 "promised", "stall", "on_gone", "watching", "spill", "over")
+                 "promised", "stall", "on_gone", "watching", "spill", "over", "prepared")
 
-    # made by ``start_call`` (no __init__: the call is built where it starts, one frame less
-    # on every request)
+    def prepare(self):
+        """The state of a call that writes, streams, sends a file, waits or fails (a list
+        body's, most calls, needs none of it: ``start_call`` leaves it unset)."""
+        if self.prepared:
+            return
+        self.prepared = True
+        self.iterator = None
+        self.promised = None  # body bytes the app's Content-Length still promises
+        self.stall = None  # a StallWatch once the call waits for 'drain'
+        self.on_gone = None  # callbacks run when the client goes away mid-call
+        self.spill = None  # write()'s bytes while the response pushes back (wsgi/spill.py)
+        self.over = False  # finished and closed: a write() now comes from a thread the app left behind
+        self.watching = False  # the response's close ends the call (once the app returned)
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None or self.status is not None:
@@ -141,6 +153,8 @@ class LoopCall(FileSending):
             if self.over:  # (a thread the app started, writing after the call returned)
                 raise call_over()
             return  # (from the iterable's close(): dropped, the response is done)
+        if not self.prepared:
+            self.prepare()
         res = self.res
         if res.socket.destroyed and not res.writable_ended:
             raise ClientDisconnected("the client went away")
@@ -270,6 +284,7 @@ class LoopCall(FileSending):
         """A large whole body was handed to the socket: when what its client has not
         taken does not fit the worker's ``held`` budget, the call waits until it is out
         (True; ``finish`` then), as a streamed body's does; otherwise the bytes are held."""
+        self.prepare()
         res = self.res
         socket = res.socket
         size = socket.buffered_size
@@ -350,27 +365,20 @@ class LoopCall(FileSending):
         self.adapter.call_done()
 
 
-_new = object.__new__
+_new = object.__new__  # (a LoopCall without its __init__)
 
 
 def start_call(adapter, req, res, body):
-    """Make the ``LoopCall`` of ``req`` and call the app; True when the call is done at
-    once (a list body), else its end is reported with ``adapter.call_done()``. The
-    adapter runs it in its context for the app (``adapter.context.run``); the loop is
-    taken off here."""
+    """Make the ``LoopCall`` of ``req`` and call the app; True when done at once (a list
+    body), else its end is reported with ``adapter.call_done()``. Run in the adapter's
+    context for the app (``adapter.context.run``); the loop is taken off here."""
     call = _new(LoopCall)
     call.adapter = adapter
     call.req = req
     call.res = res
     call.body = body
-    # promised: body bytes the app's Content-Length still promises; stall: a StallWatch
-    # once the call waits for 'drain'; on_gone: callbacks run when the client goes away
-    # mid-call; spill: write()'s bytes while the response pushes back (wsgi/spill.py)
-    call.status = call.headers = call.iterable = call.iterator = call.promised = call.stall = call.on_gone \
-        = call.spill = None
-    # over: finished and closed (a write() now comes from a thread the app left behind);
-    # watching: the response's close ends the call (once the app returned)
-    call.finished = call.over = call.watching = False
+    call.status = call.headers = call.iterable = None
+    call.finished = call.prepared = False  # (the rest of its state: ``prepare``, once needed)
     running = _get_running_loop()
     _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
     try:
@@ -431,10 +439,12 @@ def start_call(adapter, req, res, body):
                 if adapter.errors.held:
                     adapter.errors.flush()
                 return True  # done: the caller goes on
+            call.prepare()
             if kind is FileWrapper and call.try_sendfile():
                 return False
             call.iterator = iter(iterable)
         except BaseException:  # SystemExit from the app included: the worker serves on
+            call.prepare()
             call.failed()
             return False
         call.pump()
