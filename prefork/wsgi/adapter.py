@@ -136,6 +136,7 @@ class WSGIAdapter:
         self.environs = EnvironBuilder(root_path=self.root_path, url_scheme=url_scheme,
                                        forwarded_allow_ips=self.forwarded_allow_ips, errors=self.errors,
                                        multithread=self.threads > 1, file_wrapper=FileWrapper)
+        self.connections = self.environs.connections  # (socket -> its environ base, read by each call)
         self.held = HeldBytes()  # bytes of ended calls still waiting on slow readers
         self.bodies_in_memory = 0  # request bodies kept in memory by the spools, together
         # threads = 1: every call's code runs in this one context, as on one thread (wsgi/response.py)

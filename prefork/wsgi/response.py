@@ -70,7 +70,7 @@ Rules:
 import itertools
 import logging
 import sys
-from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
+from asyncio import _set_running_loop  # the stdlib's hook for loop implementations
 
 from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, kept_to, over_length,
                    promised_length, under_length)
@@ -93,10 +93,7 @@ class LoopCall(FileSending):
                  "promised", "stall", "on_gone", "watching", "spill", "over", "prepared")
 
     def prepare(self):
-        """The state of a call that writes, streams, sends a file, waits or fails (a list
-        body's, most calls, needs none of it: ``start_call`` leaves it unset)."""
-        if self.prepared:
-            return
+        """The state of a call that writes, streams, sends a file, waits or fails (unset before)."""
         self.prepared = True
         self.iterator = None
         self.promised = None  # body bytes the app's Content-Length still promises
@@ -150,11 +147,10 @@ class LoopCall(FileSending):
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
         if self.finished:
-            if self.over:  # (a thread the app started, writing after the call returned)
+            if not self.prepared or self.over:  # (a thread the app started, writing after the call returned)
                 raise call_over()
             return  # (from the iterable's close(): dropped, the response is done)
-        if not self.prepared:
-            self.prepare()
+        self.prepared or self.prepare()
         res = self.res
         if res.socket.destroyed and not res.writable_ended:
             raise ClientDisconnected("the client went away")
@@ -183,6 +179,8 @@ class LoopCall(FileSending):
         if not res.headers_sent and self.req.http_version != "1.0":
             res.write_early_hints(hints)
             push_out(res.socket)
+
+    __call__ = early_hints  # (the call is its environ's ``wsgi.early_hints``)
 
     def pump(self):
         """Send blocks until the socket pushes back; resume on 'drain'. Runs as the app's
@@ -284,7 +282,7 @@ class LoopCall(FileSending):
         """A large whole body was handed to the socket: when what its client has not
         taken does not fit the worker's ``held`` budget, the call waits until it is out
         (True; ``finish`` then), as a streamed body's does; otherwise the bytes are held."""
-        self.prepare()
+        self.prepared or self.prepare()
         res = self.res
         socket = res.socket
         size = socket.buffered_size
@@ -356,7 +354,7 @@ class LoopCall(FileSending):
         if self.stall is not None:
             self.stall.cancel()
         iterable = self.iterable
-        if iterable.__class__ is not list:
+        if iterable is not None and iterable.__class__ is not list:  # (None: a list's, or the app raised)
             as_app_code(self.adapter.context, close_iterable, iterable)
         errors = self.adapter.errors
         if errors.held:
@@ -369,34 +367,31 @@ _new = object.__new__  # (a LoopCall without its __init__)
 
 
 def start_call(adapter, req, res, body):
-    """Make the ``LoopCall`` of ``req`` and call the app; True when done at once (a list
-    body), else its end is reported with ``adapter.call_done()``. Run in the adapter's
-    context for the app (``adapter.context.run``); the loop is taken off here."""
+    """Make the ``LoopCall`` of ``req``, call the app; True when done at once (a list body), else
+    ``adapter.call_done()`` tells its end. Run in ``adapter.context``; the loop is taken off here."""
     call = _new(LoopCall)
     call.adapter = adapter
     call.req = req
     call.res = res
     call.body = body
-    call.status = call.headers = call.iterable = None
+    call.status = call.iterable = None  # (headers: with the status, read only once it is set)
     call.finished = call.prepared = False  # (the rest of its state: ``prepare``, once needed)
-    running = _get_running_loop()
+    running = adapter.loop
     _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
     try:
         try:
-            environs = adapter.environs
-            conn = environs.connections.get(req.socket)
+            conn = adapter.connections.get(req.socket)
             headers = req.headers
             if conn is not None and req.url == conn.url and headers == conn.headers and req.method == conn.method \
                     and req.http_version == conn.version and req.all_headers is headers:
-                # the connection's last request again (EnvironBuilder.environ's first test, inlined)
-                environ = conn.request.copy()
+                environ = conn.request.copy()  # the last request again (EnvironBuilder.environ's test)
                 if body is not EMPTY_INPUT:
                     environ["wsgi.input"] = body
                 environ["prefork.request"] = req
-                environ["wsgi.early_hints"] = call.early_hints
+                environ["wsgi.early_hints"] = call  # (callable: its early_hints, no bound method made)
             else:
-                environ = environs.environ(req, body, call.early_hints)
-            iterable = call.iterable = adapter.app(environ, call.start_response)
+                environ = adapter.environs.environ(req, body, call)
+            iterable = adapter.app(environ, call.start_response)
             kind = iterable.__class__
             if (kind is list or kind is tuple) and not res.headers_sent:
                 # all in memory already: one send, with Content-Length
@@ -423,7 +418,7 @@ def start_call(adapter, req, res, body):
                         res.end_with(code, block, data, reason)
                         if size > WHOLE_WAITS and call.waits_out():
                             return False
-                        call.finished = call.over = True  # (a list: nothing to close)
+                        call.finished = True  # (a list: nothing to close; over, as write() reads it unprepared)
                         if adapter.errors.held:
                             adapter.errors.flush()
                         return True
@@ -435,16 +430,17 @@ def start_call(adapter, req, res, body):
                     res.end(kept_to(req, res, promised_length(res, method), data))
                 if len(data) > WHOLE_WAITS and call.waits_out():
                     return False
-                call.finished = call.over = True
+                call.finished = True
                 if adapter.errors.held:
                     adapter.errors.flush()
                 return True  # done: the caller goes on
-            call.prepare()
+            call.iterable = iterable  # (a list's is not kept: it has nothing to close)
+            call.prepared or call.prepare()
             if kind is FileWrapper and call.try_sendfile():
                 return False
             call.iterator = iter(iterable)
         except BaseException:  # SystemExit from the app included: the worker serves on
-            call.prepare()
+            call.prepared or call.prepare()
             call.failed()
             return False
         call.pump()
