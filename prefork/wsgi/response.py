@@ -405,17 +405,15 @@ def start_call(adapter, req, res, body):
                 if method != "HEAD":
                     heads = adapter.heads
                     headers = call.headers
-                    if headers == heads.headers and status == heads.status and status.__class__ is str:
-                        code, reason, block, length = heads.entry  # (WholeHeads.get's first test, inlined)
-                    else:
-                        code, reason, block, length = heads.get(status, headers)
+                    if not (headers == heads.headers and status == heads.status and status.__class__ is str):
+                        heads.get(status, headers)  # (WholeHeads.get's first test, inlined: its fields are the head's)
                     # the response writes a Content-Length itself only for a client
                     # that reads chunked (HTTP/1.0's keeps the app's, or none; a
                     # 304's, the representation's, is the app's)
                     size = len(data)
-                    if block is not None and (length is None or (length == size and res.can_chunk
-                                                                 and code != 304)):
-                        res.end_with(code, block, data, reason)
+                    fits = heads.fits
+                    if fits is None or (fits == size and res.can_chunk):
+                        res.end_with(heads.code, heads.block, data, heads.reason)
                         if size > WHOLE_WAITS and call.waits_out():
                             return False
                         call.finished = True  # (a list: nothing to close; over, as write() reads it unprepared)
