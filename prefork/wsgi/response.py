@@ -363,13 +363,10 @@ class LoopCall(FileSending):
         self.adapter.call_done()
 
 
-_new = object.__new__  # (a LoopCall without its __init__)
-
-
 def start_call(adapter, req, res, body):
     """Make the ``LoopCall`` of ``req``, call the app; True when done at once (a list body), else
     ``adapter.call_done()`` tells its end. Run in ``adapter.context``; the loop is taken off here."""
-    call = _new(LoopCall)
+    call = LoopCall()
     call.adapter = adapter
     call.req = req
     call.res = res
