@@ -175,8 +175,7 @@ class WSGIAdapter:
 
     def on_request(self, req, res):
         fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
-        length = fields.get("content-length")
-        if (length is None or length == "0") and "transfer-encoding" not in fields:
+        if "transfer-encoding" not in fields and ("content-length" not in fields or fields["content-length"] == "0"):
             socket = req.socket
             if self._busy:
                 self._queue.append((req, res, EMPTY_INPUT))
