@@ -75,8 +75,8 @@ def exchange(requests, deadline=10.0):
 
 def test_repeated_requests_get_their_own_environs():
     get = b"GET /mount/a?x=1 HTTP/1.1\r\nHost: h.test:81\r\nX-A: 1\r\n\r\n"
-    requests = [get, get, get,
-                b"GET /mount/b?y=2 HTTP/1.1\r\nHost: h.test:81\r\nX-A: 1\r\n\r\n",
+    get_b = b"GET /mount/b?y=2 HTTP/1.1\r\nHost: h.test:81\r\nX-A: 1\r\n\r\n"
+    requests = [get, get, get, get_b, get, get_b, get_b,
                 b"POST /mount/b?y=2 HTTP/1.1\r\nHost: h.test:81\r\nX-A: 1\r\nContent-Length: 3\r\n\r\nabc",
                 b"POST /mount/b?y=2 HTTP/1.1\r\nHost: h.test:81\r\nX-A: 1\r\nContent-Length: 3\r\n\r\nxyz",
                 b"GET /mount/b?y=2 HTTP/1.1\r\nHost: h.test:81\r\nX-A: 2\r\n\r\n",
@@ -88,11 +88,12 @@ def test_repeated_requests_get_their_own_environs():
     first = {"REQUEST_METHOD": "GET", "PATH_INFO": "/a", "QUERY_STRING": "x=1", "RAW_URI": "/mount/a?x=1",
              "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_LENGTH": None, "HTTP_X_A": "1", "SERVER_NAME": "h.test",
              "SERVER_PORT": "81", "SCRIPT_NAME": "/mount", "marked": None, "body": "", "request_is_own": True}
-    assert answers[0] == answers[1] == answers[2] == answers[-1] == first
-    assert answers[3] == dict(first, PATH_INFO="/b", QUERY_STRING="y=2", RAW_URI="/mount/b?y=2")
-    post = dict(answers[3], REQUEST_METHOD="POST", CONTENT_LENGTH="3")
-    assert answers[4] == dict(post, body="abc")
-    assert answers[5] == dict(post, body="xyz")
-    assert answers[6] == dict(answers[3], HTTP_X_A="2")
-    assert answers[7] == dict(answers[6], SERVER_PROTOCOL="HTTP/1.0")
-    assert answers[8] == dict(answers[6], PATH_INFO="/other", QUERY_STRING="", RAW_URI="/other", SCRIPT_NAME="")
+    assert answers[0] == answers[1] == answers[2] == answers[4] == answers[-1] == first
+    at_b = dict(first, PATH_INFO="/b", QUERY_STRING="y=2", RAW_URI="/mount/b?y=2")
+    assert answers[3] == answers[5] == answers[6] == at_b
+    post = dict(at_b, REQUEST_METHOD="POST", CONTENT_LENGTH="3")
+    assert answers[7] == dict(post, body="abc")
+    assert answers[8] == dict(post, body="xyz")
+    assert answers[9] == dict(at_b, HTTP_X_A="2")
+    assert answers[10] == dict(answers[9], SERVER_PROTOCOL="HTTP/1.0")
+    assert answers[11] == dict(answers[9], PATH_INFO="/other", QUERY_STRING="", RAW_URI="/other", SCRIPT_NAME="")

@@ -8,12 +8,12 @@ Rules:
   give (the ``HTTP_*`` keys, ``Host``'s name and port) is kept with those fields: the
   next request on the connection with equal fields (a kept-alive client sends the same
   ones again) copies it instead of mapping them again. Not when a field is repeated
-  (its value a list, which could change under the copy kept). When the target, the
-  method and the version are the last request's too (the same page asked for again),
-  its whole environ is kept and copied, only the call's keys (``wsgi.input``,
-  ``prefork.request``, ``wsgi.early_hints``) set anew; not after anything a request
-  alone decides (forwarding fields, a chunked body, a field map cut at
-  ``max_headers_count``). The loop's call (wsgi/response.py) makes that test itself.
+  (its value a list, which could change under the copy kept). A request that repeats
+  the one before it (the same target, method and version: a page asked for again)
+  has its whole environ kept, which the next ones that repeat it copy, only the call's
+  keys (``wsgi.input``, ``prefork.request``, ``wsgi.early_hints``) set anew; not after
+  anything a request alone decides (forwarding fields, a chunked body, a field map cut
+  at ``max_headers_count``). The loop's call (wsgi/response.py) makes that test itself.
 - Header names map to their ``HTTP_*`` keys through a bounded cache (hostile clients
   cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values. A name with an
   ``_`` is dropped: ``X-Forwarded_For`` and ``X-Forwarded-For`` would both be
@@ -105,8 +105,8 @@ class _Connection:
     peer is trusted, and the environ its last request's fields made (with those
     fields), which a kept-alive client's next request, with the same fields, copies."""
 
-    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual", "url", "method", "version",
-                 "request")
+    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual", "last", "url", "method",
+                 "version", "request")
 
     def __init__(self, base, trusted):
         self.base = base
@@ -115,8 +115,9 @@ class _Connection:
         self.environ = None
         self.forwarding = False  # ``headers`` has forwarding fields the peer may set
         self.unusual = False  # ``headers`` has those or a Transfer-Encoding (see _unusual below)
-        # the last request's target, method and version, and its whole environ but for
-        # the call's keys, when its fields were ``headers`` and nothing in it was unusual
+        self.last = None  # (target, method, version) of the last request made here
+        # a request asked for twice in a row: its target, method, version and whole
+        # environ but for the call's keys (its fields ``headers``, nothing unusual in it)
         self.url = self.method = self.version = self.request = None
 
 
@@ -217,8 +218,11 @@ class EnvironBuilder:
             self._unusual(req, body, environ, conn.forwarding)
             conn.url = None
         elif conn.headers is not None:  # (its fields kept: the next request may be this one again)
-            conn.url, conn.method, conn.version = raw, req.method, version
-            conn.request = environ.copy()
+            last = (raw, req.method, version)
+            if last == conn.last:  # asked for again: kept whole (only then: a copy has a cost)
+                conn.url, conn.method, conn.version = last
+                conn.request = environ.copy()
+            conn.last = last
         if body is not EMPTY_INPUT:  # (the base's)
             environ["wsgi.input"] = body
         environ["prefork.request"] = req
