@@ -38,7 +38,7 @@ from ..server.replies import refuse
 from .environ import EnvironBuilder
 from .body import answer_failure
 from .head import WholeHeads
-from .response import LoopCall
+from .response import start_call
 from .sending import HeldBytes
 from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
 
@@ -136,6 +136,7 @@ class WSGIAdapter:
         self.environs = EnvironBuilder(root_path=self.root_path, url_scheme=url_scheme,
                                        forwarded_allow_ips=self.forwarded_allow_ips, errors=self.errors,
                                        multithread=self.threads > 1, file_wrapper=FileWrapper)
+        self.connections = self.environs.connections  # (socket -> its environ base, read by each call)
         self.held = HeldBytes()  # bytes of ended calls still waiting on slow readers
         self.bodies_in_memory = 0  # request bodies kept in memory by the spools, together
         # threads = 1: every call's code runs in this one context, as on one thread (wsgi/response.py)
@@ -174,8 +175,7 @@ class WSGIAdapter:
 
     def on_request(self, req, res):
         fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
-        length = fields.get("content-length")
-        if (length is None or length == "0") and "transfer-encoding" not in fields:
+        if "transfer-encoding" not in fields and ("content-length" not in fields or fields["content-length"] == "0"):
             socket = req.socket
             if self._busy:
                 self._queue.append((req, res, EMPTY_INPUT))
@@ -183,7 +183,7 @@ class WSGIAdapter:
                 return  # (a request read after the connection began to close: not run; closing() inlined)
             else:
                 self._busy = True
-                if self.context.run(LoopCall(self, req, res, EMPTY_INPUT).start):
+                if self.context.run(start_call, self, req, res, EMPTY_INPUT):
                     self._busy = False  # done at once: nothing can have queued meanwhile
             return
         if self.too_large(req):
@@ -213,7 +213,7 @@ class WSGIAdapter:
         if socket.writable_ended or socket.destroyed:  # closing(), inlined
             return
         self._busy = True
-        if self.context.run(LoopCall(self, req, res, body).start):
+        if self.context.run(start_call, self, req, res, body):
             self.call_done()
 
     def _run_next(self):
@@ -221,7 +221,7 @@ class WSGIAdapter:
         while queue:
             req, res, body = queue.popleft()
             if not closing(req.socket):
-                if self.context.run(LoopCall(self, req, res, body).start):
+                if self.context.run(start_call, self, req, res, body):
                     self.call_done()
                 return
         self._busy = False

@@ -8,7 +8,12 @@ Rules:
   give (the ``HTTP_*`` keys, ``Host``'s name and port) is kept with those fields: the
   next request on the connection with equal fields (a kept-alive client sends the same
   ones again) copies it instead of mapping them again. Not when a field is repeated
-  (its value a list, which could change under the copy kept).
+  (its value a list, which could change under the copy kept). A request that repeats
+  the one before it (the same target, method and version: a page asked for again)
+  has its whole environ kept, which the next ones that repeat it copy, only the call's
+  keys (``wsgi.input``, ``prefork.request``, ``wsgi.early_hints``) set anew; not after
+  anything a request alone decides (forwarding fields, a chunked body, a field map cut
+  at ``max_headers_count``). The loop's call (wsgi/response.py) makes that test itself.
 - Header names map to their ``HTTP_*`` keys through a bounded cache (hostile clients
   cannot grow it past ``_CACHE_LIMIT`` entries); so do ``Host`` values. A name with an
   ``_`` is dropped: ``X-Forwarded_For`` and ``X-Forwarded-For`` would both be
@@ -100,7 +105,8 @@ class _Connection:
     peer is trusted, and the environ its last request's fields made (with those
     fields), which a kept-alive client's next request, with the same fields, copies."""
 
-    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual")
+    __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual", "last", "url", "method",
+                 "version", "request")
 
     def __init__(self, base, trusted):
         self.base = base
@@ -109,6 +115,10 @@ class _Connection:
         self.environ = None
         self.forwarding = False  # ``headers`` has forwarding fields the peer may set
         self.unusual = False  # ``headers`` has those or a Transfer-Encoding (see _unusual below)
+        self.last = None  # (target, method, version) of the last request made here
+        # a request asked for twice in a row: its target, method, version and whole
+        # environ but for the call's keys (its fields ``headers``, nothing unusual in it)
+        self.url = self.method = self.version = self.request = None
 
 
 class EnvironBuilder:
@@ -162,11 +172,20 @@ class EnvironBuilder:
         """The environ of ``req`` (``wsgi.input`` is ``body``, ``wsgi.early_hints`` the call's)."""
         conn = self.connections.get(req.socket) or self.connection(req.socket)
         headers = req.headers
+        url = req.url
         if headers == conn.headers:  # the fields of the connection's last request again
+            if url == conn.url and req.method == conn.method and req.http_version == conn.version \
+                    and req.all_headers is headers:
+                environ = conn.request.copy()  # the same request again: only the call's keys differ
+                if body is not EMPTY_INPUT:
+                    environ["wsgi.input"] = body
+                environ["prefork.request"] = req
+                environ["wsgi.early_hints"] = early_hints
+                return environ
             environ = conn.environ.copy()
         else:
             environ = self._from_fields(conn, headers)
-        url = req.url
+        raw = url
         if "#" in url:  # a fragment is no part of the path or the query
             url = url.partition("#")[0]
         target_authority = None
@@ -189,18 +208,25 @@ class EnvironBuilder:
         environ["REQUEST_METHOD"] = req.method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = query
-        environ["RAW_URI"] = req.url
+        environ["RAW_URI"] = raw
         version = req.http_version
         # (compared before the table: the parser's version is a new str, whose hash is not made yet)
         environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else _PROTOCOLS.get(version) or "HTTP/" + version
-        if body is not EMPTY_INPUT:  # (the base's)
-            environ["wsgi.input"] = body
-        environ["prefork.request"] = req
-        environ["wsgi.early_hints"] = early_hints
         if target_authority is not None:
             self._target_host(environ, scheme, target_authority)  # not Host's (module rules)
         if conn.unusual or req.all_headers is not headers:
             self._unusual(req, body, environ, conn.forwarding)
+            conn.url = None
+        elif conn.headers is not None:  # (its fields kept: the next request may be this one again)
+            last = (raw, req.method, version)
+            if last == conn.last:  # asked for again: kept whole (only then: a copy has a cost)
+                conn.url, conn.method, conn.version = last
+                conn.request = environ.copy()
+            conn.last = last
+        if body is not EMPTY_INPUT:  # (the base's)
+            environ["wsgi.input"] = body
+        environ["prefork.request"] = req
+        environ["wsgi.early_hints"] = early_hints
         return environ
 
     def _unusual(self, req, body, environ, forwarding):
@@ -249,6 +275,7 @@ class EnvironBuilder:
                 environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
         forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
         conn.forwarding = forwarding
+        conn.url = None  # (the last request's environ was another's fields')
         conn.unusual = forwarding or "transfer-encoding" in headers
         if not forwarding and not environ["SERVER_PORT"]:  # (else the forwarded scheme's, per request)
             environ["SERVER_PORT"] = "443" if environ["wsgi.url_scheme"] == "https" else "80"

@@ -157,14 +157,18 @@ class WholeHeads:
     ``whole_block`` has them but the length an ``int`` (-1 when it is not the decimal
     form of one: such a body goes field by field, whose rules judge it). The last head
     asked for is kept apart, compared before any hashing: an app gives the same head
-    for most of its answers."""
+    for most of its answers. The head ``get`` gave last is also in ``code``, ``reason``,
+    ``block`` and ``fits``: the body size it goes out with as a block (None: any; -1:
+    none, it goes field by field: no block, or a 304's Content-Length)."""
 
-    __slots__ = ("statuses", "blocks", "status", "headers", "entry")
+    __slots__ = ("statuses", "blocks", "status", "headers", "entry", "code", "reason", "block", "fits")
 
     def __init__(self, statuses):
         self.statuses = statuses  # status line -> (code, reason), shared with apply_head
         self.blocks = {}  # header list (a tuple) -> (HeaderBlock, Content-Length)
         self.status = self.headers = self.entry = None  # the last head asked for (a copy of its list)
+        self.code = self.reason = self.block = None
+        self.fits = -1
 
     def get(self, status, headers):
         """The head for ``status`` and ``headers``; raises what ``parse_status`` then
@@ -176,8 +180,12 @@ class WholeHeads:
         if length is not None:
             length = int(length) if length.isascii() and length.isdigit() and str(int(length)) == length else -1
         entry = (code, reason, block, length)
+        self.code, self.reason, self.block = code, reason, block
+        self.fits = -1 if block is None or (length is not None and code == 304) else length
         if kept and status.__class__ is str:
             self.status, self.headers, self.entry = status, list(headers), entry
+        else:
+            self.status = self.headers = None  # (the fields above are this head's, not a kept one's)
         return entry
 
 

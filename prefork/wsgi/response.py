@@ -70,7 +70,7 @@ Rules:
 import itertools
 import logging
 import sys
-from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
+from asyncio import _set_running_loop  # the stdlib's hook for loop implementations
 
 from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, kept_to, over_length,
                    promised_length, under_length)
@@ -78,7 +78,7 @@ from .head import apply_head, early_hints, not_bytes
 from .sending import FileSending, StallWatch
 from .spill import Spill, pushes_back, push_out
 from .pipe import ClientDisconnected, call_over
-from .streams import FileWrapper
+from .streams import EMPTY_INPUT, FileWrapper
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -86,27 +86,22 @@ WHOLE_WAITS = 256 * 1024  # a whole body larger than this goes through the held 
 
 
 class LoopCall(FileSending):
-    """One WSGI call on the loop: start_response, then the iterable with backpressure."""
+    """One WSGI call on the loop: start_response, then the iterable with backpressure.
+    Made by ``start_call`` (no __init__: built where it starts, one frame less a call)."""
 
     __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
-                 "promised", "stall", "on_gone", "watching", "spill", "over")
+                 "promised", "stall", "on_gone", "watching", "spill", "over", "prepared")
 
-    def __init__(self, adapter, req, res, body):
-        self.adapter = adapter
-        self.req = req
-        self.res = res
-        self.body = body
-        self.status = None
-        self.headers = None
-        self.iterable = None
+    def prepare(self):
+        """The state of a call that writes, streams, sends a file, waits or fails (unset before)."""
+        self.prepared = True
         self.iterator = None
-        self.finished = False
-        self.over = False  # finished and closed: a write() now comes from a thread the app left behind
         self.promised = None  # body bytes the app's Content-Length still promises
         self.stall = None  # a StallWatch once the call waits for 'drain'
         self.on_gone = None  # callbacks run when the client goes away mid-call
-        self.watching = False  # the response's close ends the call (once the app returned)
         self.spill = None  # write()'s bytes while the response pushes back (wsgi/spill.py)
+        self.over = False  # finished and closed: a write() now comes from a thread the app left behind
+        self.watching = False  # the response's close ends the call (once the app returned)
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None or self.status is not None:
@@ -152,9 +147,10 @@ class LoopCall(FileSending):
         if data.__class__ is not bytes and not isinstance(data, bytes):
             raise not_bytes(data)
         if self.finished:
-            if self.over:  # (a thread the app started, writing after the call returned)
+            if not self.prepared or self.over:  # (a thread the app started, writing after the call returned)
                 raise call_over()
             return  # (from the iterable's close(): dropped, the response is done)
+        self.prepared or self.prepare()
         res = self.res
         if res.socket.destroyed and not res.writable_ended:
             raise ClientDisconnected("the client went away")
@@ -184,64 +180,7 @@ class LoopCall(FileSending):
             res.write_early_hints(hints)
             push_out(res.socket)
 
-    def start(self):
-        """Call the app; True when the call is done at once (a list body), else its end
-        is reported with ``adapter.call_done()``. The adapter runs it in its context for
-        the app (``adapter.context.run``); the loop is taken off here."""
-        running = _get_running_loop()
-        _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
-        try:
-            adapter = self.adapter
-            try:
-                environ = adapter.environs.environ(self.req, self.body, self.early_hints)
-                iterable = self.iterable = adapter.app(environ, self.start_response)
-                kind = iterable.__class__
-                res = self.res
-                if (kind is list or kind is tuple) and not res.headers_sent:
-                    # all in memory already: one send, with Content-Length
-                    data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
-                    if data.__class__ is not bytes and not isinstance(data, bytes):
-                        raise not_bytes(data)
-                    status = self.status
-                    if status is None:
-                        raise AssertionError("the app returned before calling start_response")
-                    method = self.req.method
-                    if method != "HEAD":
-                        code, reason, block, length = adapter.heads.get(status, self.headers)
-                        # the response writes a Content-Length itself only for a client
-                        # that reads chunked (HTTP/1.0's keeps the app's, or none; a
-                        # 304's, the representation's, is the app's)
-                        if block is not None and (length is None or (length == len(data) and res.can_chunk
-                                                                     and code != 304)):
-                            res.end_with(code, block, data, reason)
-                            if len(data) > WHOLE_WAITS and self._waits_out():
-                                return False
-                            self.finished = self.over = True  # (a list: nothing to close)
-                            if adapter.errors.held:
-                                adapter.errors.flush()
-                            return True
-                    names = apply_head(res, self.status, self.headers, adapter.statuses,
-                                       None if method == "HEAD" or not res.can_chunk else len(data))
-                    if method == "HEAD":
-                        end_whole(res, names, data, method)
-                    else:
-                        res.end(kept_to(self.req, res, promised_length(res, method), data))
-                    if len(data) > WHOLE_WAITS and self._waits_out():
-                        return False
-                    self.finished = self.over = True
-                    if adapter.errors.held:
-                        adapter.errors.flush()
-                    return True  # done: the caller goes on
-                if kind is FileWrapper and self._try_sendfile():
-                    return False
-                self.iterator = iter(iterable)
-            except BaseException:  # SystemExit from the app included: the worker serves on
-                self._failed()
-                return False
-            self.pump()
-            return False
-        finally:
-            _set_running_loop(running)
+    __call__ = early_hints  # (the call is its environ's ``wsgi.early_hints``)
 
     def pump(self):
         """Send blocks until the socket pushes back; resume on 'drain'. Runs as the app's
@@ -289,7 +228,7 @@ class LoopCall(FileSending):
                 return
             self._end()
         except BaseException:
-            self._failed()
+            self.failed()
             return
         self.finish()
 
@@ -304,7 +243,7 @@ class LoopCall(FileSending):
         try:
             self._end()
         except BaseException:
-            self._failed()
+            self.failed()
             return
         self.finish()
 
@@ -339,10 +278,11 @@ class LoopCall(FileSending):
         self.iterator = itertools.chain((block,), self.iterator)
         return False
 
-    def _waits_out(self):
+    def waits_out(self):
         """A large whole body was handed to the socket: when what its client has not
         taken does not fit the worker's ``held`` budget, the call waits until it is out
         (True; ``finish`` then), as a streamed body's does; otherwise the bytes are held."""
+        self.prepared or self.prepare()
         res = self.res
         socket = res.socket
         size = socket.buffered_size
@@ -399,7 +339,7 @@ class LoopCall(FileSending):
             callback()
         self.finish()
 
-    def _failed(self):
+    def failed(self):
         if sys.exc_info()[0] is ClientDisconnected:  # from write(): the client left, nothing to answer
             log.debug("client gone during %s %s", self.req.method, self.req.url)
         else:
@@ -414,10 +354,91 @@ class LoopCall(FileSending):
         if self.stall is not None:
             self.stall.cancel()
         iterable = self.iterable
-        if iterable.__class__ is not list:
+        if iterable is not None and iterable.__class__ is not list:  # (None: a list's, or the app raised)
             as_app_code(self.adapter.context, close_iterable, iterable)
         errors = self.adapter.errors
         if errors.held:
             errors.flush()  # a line wsgi.errors holds without its end (close() may write too)
         self.over = True
         self.adapter.call_done()
+
+
+def start_call(adapter, req, res, body):
+    """Make the ``LoopCall`` of ``req``, call the app; True when done at once (a list body), else
+    ``adapter.call_done()`` tells its end. Run in ``adapter.context``; the loop is taken off here."""
+    call = LoopCall()
+    call.adapter = adapter
+    call.req = req
+    call.res = res
+    call.body = body
+    call.status = call.iterable = None  # (headers: with the status, read only once it is set)
+    call.finished = call.prepared = False  # (the rest of its state: ``prepare``, once needed)
+    running = adapter.loop
+    _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
+    try:
+        try:
+            conn = adapter.connections.get(req.socket)
+            headers = req.headers
+            if conn is not None and req.url == conn.url and headers == conn.headers and req.method == conn.method \
+                    and req.http_version == conn.version and req.all_headers is headers:
+                environ = conn.request.copy()  # the last request again (EnvironBuilder.environ's test)
+                if body is not EMPTY_INPUT:
+                    environ["wsgi.input"] = body
+                environ["prefork.request"] = req
+                environ["wsgi.early_hints"] = call  # (callable: its early_hints, no bound method made)
+            else:
+                environ = adapter.environs.environ(req, body, call)
+            iterable = adapter.app(environ, call.start_response)
+            kind = iterable.__class__
+            if (kind is list or kind is tuple) and not res.headers_sent:
+                # all in memory already: one send, with Content-Length
+                data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                if data.__class__ is not bytes and not isinstance(data, bytes):
+                    raise not_bytes(data)
+                status = call.status
+                if status is None:
+                    raise AssertionError("the app returned before calling start_response")
+                method = req.method
+                if method != "HEAD":
+                    heads = adapter.heads
+                    headers = call.headers
+                    if not (headers == heads.headers and status == heads.status and status.__class__ is str):
+                        heads.get(status, headers)  # (WholeHeads.get's first test, inlined: its fields are the head's)
+                    # the response writes a Content-Length itself only for a client
+                    # that reads chunked (HTTP/1.0's keeps the app's, or none; a
+                    # 304's, the representation's, is the app's)
+                    size = len(data)
+                    fits = heads.fits
+                    if fits is None or (fits == size and res.can_chunk):
+                        res.end_with(heads.code, heads.block, data, heads.reason)
+                        if size > WHOLE_WAITS and call.waits_out():
+                            return False
+                        call.finished = True  # (a list: nothing to close; over, as write() reads it unprepared)
+                        if adapter.errors.held:
+                            adapter.errors.flush()
+                        return True
+                names = apply_head(res, status, call.headers, adapter.statuses,
+                                   None if method == "HEAD" or not res.can_chunk else len(data))
+                if method == "HEAD":
+                    end_whole(res, names, data, method)
+                else:
+                    res.end(kept_to(req, res, promised_length(res, method), data))
+                if len(data) > WHOLE_WAITS and call.waits_out():
+                    return False
+                call.finished = True
+                if adapter.errors.held:
+                    adapter.errors.flush()
+                return True  # done: the caller goes on
+            call.iterable = iterable  # (a list's is not kept: it has nothing to close)
+            call.prepared or call.prepare()
+            if kind is FileWrapper and call.try_sendfile():
+                return False
+            call.iterator = iter(iterable)
+        except BaseException:  # SystemExit from the app included: the worker serves on
+            call.prepared or call.prepare()
+            call.failed()
+            return False
+        call.pump()
+        return False
+    finally:
+        _set_running_loop(running)

@@ -124,7 +124,7 @@ class FileSending:
 
     __slots__ = ()
 
-    def _try_sendfile(self):
+    def try_sendfile(self):
         wrapper = self.iterable
         res = self.res
         if not res.active:
