@@ -155,15 +155,7 @@ class Agent:
                 socket.remove_all_listeners("timeout")
                 if socket not in self._hooked:  # one set of hooks per socket, not per reuse
                     self._hooked.add(socket)
-                    socket.on("close", lambda had_error=False: socket in free and free.remove(socket))
-                    # a free socket the server closes (FIN), or sends bytes on unasked, is
-                    # done: the next request must not be written into it
-                    socket.on("end", lambda: socket in free and socket.destroy())
-                    socket.on("data", lambda data: socket in free and socket.destroy())
-                    # and one it resets is destroyed with that error: dropped, not
-                    # reported as unhandled (Node's agent drops it too); on a socket
-                    # in use the error goes to the request through its protocol
-                    socket.on("error", _ignored)
+                    _PoolHooks(socket, free)
                 socket.set_timeout(timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
                 return
@@ -242,6 +234,44 @@ class Agent:
             else:
                 socket.destroy()
         self.free_sockets.clear()
+
+
+class _PoolHooks:
+    """A pooled socket's listeners: the pool lets go of it when it closes; a free socket
+    the server closes (FIN), or sends bytes on unasked, is done: the next request must
+    not be written into it; and one it resets is destroyed with that error: dropped, not
+    reported as unhandled (Node's agent drops it too); on a socket in use the error goes
+    to the request through its protocol. At ``close`` they take themselves (and the
+    pool's idle ``timeout`` listener) off the socket, which then refers to nothing of
+    the pool's: a closed socket is freed by reference counting, not left in a cycle
+    for the collector."""
+
+    __slots__ = ("socket", "free")
+
+    def __init__(self, socket, free):
+        self.socket = socket
+        self.free = free
+        socket.on("close", self.on_close)
+        socket.on("end", self.on_end)
+        socket.on("data", self.on_data)
+        socket.on("error", _ignored)
+
+    def on_close(self, had_error=False):
+        socket = self.socket
+        if socket in self.free:
+            self.free.remove(socket)
+        socket.off("close", self.on_close)
+        socket.off("end", self.on_end)
+        socket.off("data", self.on_data)
+        socket.off("timeout", socket.destroy)
+
+    def on_end(self):
+        if self.socket in self.free:
+            self.socket.destroy()
+
+    def on_data(self, data):
+        if self.socket in self.free:
+            self.socket.destroy()
 
 
 def _ignored(err):
