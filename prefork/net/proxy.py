@@ -274,10 +274,14 @@ class HeaderReader:
 
     For the server it has a connection's surface while it waits: never ``active`` (no
     HTTP message yet, so no head deadline), ``idle``, ``drain()`` lets it finish (its own
-    timeout bounds it), ``socket.destroy()`` and ``socket.close_fd()``."""
+    timeout bounds it), ``socket.destroy()`` and ``socket.close_fd()``, and
+    ``socket.reads_stop_at_reset`` False (its reader is the loop's own, not the net
+    ``Socket``'s, and it sees a reset at its next read: nothing for the server's sweep
+    to ask the kernel)."""
 
     active = False
     idle = True
+    reads_stop_at_reset = False
 
     def __init__(self, loop, sock, timeout, trusted, done):
         self.loop = loop
