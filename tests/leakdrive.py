@@ -322,9 +322,13 @@ def settle(target, baseline, timeout=15):
     """Probe until the worker holds no more descriptors, tasks, timers or prefork objects
     than ``baseline`` (a probe) did, or the deadline passes; the last probe."""
     deadline = time.monotonic() + timeout
+    cyclic = {}
     while True:
         got = target.probe()
+        for name, count in got["cyclic"].items():  # (each probe collects: what all of them found)
+            cyclic[name] = cyclic.get(name, 0) + count
         if not _more(baseline, got) or time.monotonic() > deadline:
+            got["cyclic"] = cyclic
             return got
         time.sleep(0.1)
 
