@@ -19,7 +19,7 @@ import pytest
 
 import leakdrive as L
 from daemon import Daemon
-from test_hostile_net_tls import pki  # noqa: F401  (a fixture)
+import test_hostile_net_tls
 
 N = 80
 
@@ -66,8 +66,11 @@ def params():
                 yield pytest.param(case, ending, id=f"{case}-{ending}")
 
 
+pki = test_hostile_net_tls.pki  # (a fixture: a CA and the server's certificate)
+
+
 @pytest.fixture(scope="module")
-def running(request, pki):  # noqa: F811  (pki: a fixture)
+def running(pki):
     started = {}
     upstream = L.ResettingUpstream(answer_every=3)
 
