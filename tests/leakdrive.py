@@ -355,3 +355,23 @@ def growth(a, b):
     out["objects"] = b["objects"] - a["objects"]
     out["rss_kib"] = b["rss_kib"] - a["rss_kib"]
     return out
+
+
+def ws_silent(t, timeout=10):
+    """A WebSocket client that answers nothing (no pong) until the server closes it."""
+    sock = t.open()
+    try:
+        sock.sendall(_ws_head())
+        _read_some(sock, b"\r\n\r\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if not sock.recv(65536):
+                    return
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+        raise AssertionError("the server never closed a silent WebSocket")
+    finally:
+        sock.close()

@@ -231,12 +231,12 @@ async def asgi(scope, receive, send):
     elif path == "/big":
         body = BIG
     elif path == "/upstream":
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", _upstream_port())
-            writer.write(b"GET / HTTP/1.1\r\nHost: u\r\nConnection: close\r\n\r\n")
-            body = await reader.read()
-            writer.close()
-        except OSError:
+        try:  # the client, awaited
+            req = prefork.request({"host": "127.0.0.1", "port": _upstream_port(), "path": "/"})
+            req.end()
+            answer = await asyncio.wait_for(req, 5)
+            body = await asyncio.wait_for(answer.read(), 5)
+        except (HTTPError, asyncio.TimeoutError):
             body = b""
     else:
         if path == "/wait":
