@@ -44,7 +44,7 @@ def probe(loop):
     cyclic = {k: v - mine.get(k, 0) for k, v in before.items() if v - mine.get(k, 0) > 0}
     with open("/proc/self/status") as fh:
         rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-    timers = [h for h in loop._scheduled if not h.cancelled()]
+    timers = [h for h in getattr(loop, "_scheduled", ()) if not h.cancelled()]
     return json.dumps({
         "pid": os.getpid(),
         "fds": len(os.listdir("/proc/self/fd")),
@@ -58,7 +58,7 @@ def probe(loop):
         "readers": len(loop._selector.get_map()) if hasattr(loop, "_selector") else -1,
         "cancelled": dict(collections.Counter(
             f"{getattr(h, '_callback', None)!r:.60} in {round(h.when() - loop.time())}s"
-            for h in loop._scheduled if h.cancelled())),
+            for h in getattr(loop, "_scheduled", ()) if h.cancelled())),
         "types": dict(collections.Counter(type(o).__qualname__ for o in objects)),
     }).encode()
 
