@@ -47,7 +47,7 @@ CASES = {
         "expect_abort"]),
     "asgi": ("asgi", "apps.leak_probe:asgi", (), [
         "mid_head", "mid_body", "mid_response", ("while_awaiting", LATE_HEAD), "half_close_vanish", "expect_abort",
-        "ws_handshake_reset", "ws_mid_frame", "ws_echo_then_reset", "upstream", "upstream_reset_midway"]),
+        "ws_handshake_reset", "ws_mid_frame", "ws_echo_then_reset", "upstream"]),
     "tls": ("events", "apps.leak_probe:events_async", ("tls",), [
         "tls_handshake_reset", "tls_hello_cut", "mid_head", "mid_response", "while_awaiting", "upgrade_reset"]),
     "asgi-tls": ("asgi", "apps.leak_probe:asgi", ("tls",), [

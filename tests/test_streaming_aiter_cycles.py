@@ -88,10 +88,13 @@ def client_loops(answer_every):
 
     async def run():
         ends = collections.Counter([await one() for _ in range(20)])
-        for _ in range(100):  # until the pooled sockets timed out (bounded)
+        for _ in range(500):  # until the pooled sockets timed out (bounded)
             if not agent.free_sockets:
                 break
             await asyncio.sleep(0.01)
+        assert not agent.free_sockets, "a pooled socket never timed out"
+        for _ in range(3):
+            await asyncio.sleep(0)  # what the closes scheduled has run
         return ends
 
     try:
