@@ -5,9 +5,11 @@ Rules:
 - ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure.
 - ``Chunks`` is ``for await (const chunk of stream)`` for a body stream: ``async for``
   over its ``data`` until ``end``; the stream pauses while a high-water mark of chunks
-  waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. ``iterate``
-  wraps it for a loop that may be left early: its listeners go then, so nothing more
-  is kept for a loop that no longer reads.
+  waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. Its
+  listeners go when the loop ends (the body's end, or the error raised); ``iterate``
+  wraps it for a loop that may be left early: its listeners go then too, so nothing
+  more is kept for a loop that no longer reads (and the stream, once over, holds no
+  listener bound to a ``Chunks`` that refers back to it).
 """
 
 import asyncio
@@ -139,7 +141,7 @@ class Chunks:
 
     def _error(self, err):
         if not self.done and self.error is None:
-            self.error = err
+            self.error = _twin(err)  # (raised: the stream keeps the one it emitted)
         self._wake()
 
     def __aiter__(self):
@@ -148,9 +150,15 @@ class Chunks:
     async def __anext__(self):
         while not self.chunks:
             if self.done:
+                self.leave()  # (the loop is over: its listeners, bound to it, go)
                 raise StopAsyncIteration
             if self.error is not None:
-                raise self.error
+                self.leave()
+                error, self.error, self.done = self.error, None, True
+                try:
+                    raise error
+                finally:
+                    error = None  # (this frame, in the traceback, holds no error: no cycle)
             self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
         chunk = self.chunks.popleft()
@@ -169,6 +177,18 @@ class Chunks:
         stream.off("end", self._end)
         stream.off("close", self._close)
         stream.off("error", self._error)
+
+
+def _twin(err):
+    """A copy of ``err`` to raise, so its traceback (the loop's frames, which hold the
+    stream) does not tie the stream to an error it keeps; ``err`` itself for a type
+    that cannot be copied."""
+    try:
+        twin = type(err).__new__(type(err), *err.args)
+        twin.__dict__.update(vars(err))
+    except Exception:
+        return err
+    return twin
 
 
 async def iterate(chunks, left):

@@ -75,8 +75,10 @@ class Agent:
             socket.set_timeout(0)
             socket.remove_all_listeners("timeout")  # the pool's idle timer is not the request's
             self.sockets[key] = self.sockets.get(key, 0) + 1
+            self.tidy(key)
             req.assign_socket(socket, reused=True)
             return
+        self.tidy(key)
         if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
             self.requests.setdefault(key, deque()).append(req)
             return
@@ -155,21 +157,15 @@ class Agent:
                 socket.remove_all_listeners("timeout")
                 if socket not in self._hooked:  # one set of hooks per socket, not per reuse
                     self._hooked.add(socket)
-                    socket.on("close", lambda had_error=False: socket in free and free.remove(socket))
-                    # a free socket the server closes (FIN), or sends bytes on unasked, is
-                    # done: the next request must not be written into it
-                    socket.on("end", lambda: socket in free and socket.destroy())
-                    socket.on("data", lambda data: socket in free and socket.destroy())
-                    # and one it resets is destroyed with that error: dropped, not
-                    # reported as unhandled (Node's agent drops it too); on a socket
-                    # in use the error goes to the request through its protocol
-                    socket.on("error", _ignored)
+                    _PoolHooks(self, key, socket)
                 socket.set_timeout(timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
+                self.tidy(key)
                 return
         socket.destroy()
         if waiting:
             req.loop.call_soon(self._serve_line, key)
+        self.tidy(key)
 
     def _free_timeout(self, req):
         """How long a free socket waits in the pool: the agent's ``timeout``, shortened
@@ -195,6 +191,7 @@ class Agent:
             waiting.popleft()
         if waiting and not socket.destroyed:
             waiting.popleft().assign_socket(socket, reused=False, handed=True)
+            self.tidy(key)
             return
         self.release(req, socket, reusable)
 
@@ -207,6 +204,7 @@ class Agent:
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         if self.requests.get(key):
             req.loop.call_soon(self._serve_line, key)
+        self.tidy(key)
 
     def remove_socket(self, req, socket):
         """``req``'s socket left HTTP for an ``upgrade`` or ``connect`` listener: it no
@@ -220,6 +218,7 @@ class Agent:
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         if self.requests.get(key):
             req.loop.call_soon(self._serve_line, key)
+        self.tidy(key)
 
     def _serve_line(self, key):
         """A socket slot for ``key`` freed up: the first request in line (if it is still
@@ -230,6 +229,18 @@ class Agent:
             waiting.popleft()
         if waiting and (self.max_sockets is None or self.sockets.get(key, 0) < self.max_sockets):
             self.add_request(waiting.popleft())
+        self.tidy(key)
+
+    def tidy(self, key):
+        """No entry of ``key`` is kept empty (no socket in use, none free, no request in
+        line), as Node's agent deletes such names: a host:port asked once does not stay
+        in the pool's maps for the life of the process."""
+        if self.sockets.get(key) == 0:
+            del self.sockets[key]
+        if key in self.free_sockets and not self.free_sockets[key]:
+            del self.free_sockets[key]
+        if key in self.requests and not self.requests[key]:
+            del self.requests[key]
 
     def destroy(self):
         """Node's ``agent.destroy()``: every socket of the agent is destroyed, free or in
@@ -242,6 +253,51 @@ class Agent:
             else:
                 socket.destroy()
         self.free_sockets.clear()
+
+
+class _PoolHooks:
+    """A pooled socket's listeners: the pool lets go of it when it closes; a free socket
+    the server closes (FIN), or sends bytes on unasked, is done: the next request must
+    not be written into it; and one it resets is destroyed with that error: dropped, not
+    reported as unhandled (Node's agent drops it too); on a socket in use the error goes
+    to the request through its protocol. At ``close`` they take themselves (and the
+    pool's idle ``timeout`` listener) off the socket, which then refers to nothing of
+    the pool's: a closed socket is freed by reference counting, not left in a cycle
+    for the collector."""
+
+    __slots__ = ("agent", "key", "socket")
+
+    def __init__(self, agent, key, socket):
+        self.agent = agent
+        self.key = key
+        self.socket = socket
+        socket.on("close", self.on_close)
+        socket.on("end", self.on_end)
+        socket.on("data", self.on_data)
+        socket.on("error", _ignored)
+
+    def free(self):
+        """The pool's free sockets of this socket's host:port (an empty list when none)."""
+        return self.agent.free_sockets.get(self.key, ())
+
+    def on_close(self, had_error=False):
+        socket = self.socket
+        free = self.free()
+        if socket in free:
+            free.remove(socket)
+            self.agent.tidy(self.key)
+        socket.off("close", self.on_close)
+        socket.off("end", self.on_end)
+        socket.off("data", self.on_data)
+        socket.off("timeout", socket.destroy)
+
+    def on_end(self):
+        if self.socket in self.free():
+            self.socket.destroy()
+
+    def on_data(self, data):
+        if self.socket in self.free():
+            self.socket.destroy()
 
 
 def _ignored(err):

@@ -227,6 +227,10 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             self.resume()
 
     def _body_complete(self):
+        # whichever of 'end' and 'close' came first, the other's listener goes too: one
+        # left (the 'end' of a body cut short) was bound to this response, a cycle
+        self.off("end", self._body_complete)
+        self.off("close", self._body_complete)
         waiting = self._body[1]
         for future in waiting:
             self._settle_read(future)
