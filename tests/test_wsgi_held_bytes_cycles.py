@@ -39,8 +39,6 @@ def read_head_then_reset(port):
     reset(sock)
 
 
-@pytest.mark.xfail(strict=True, reason="wsgi/sending.py HeldBytes.hold's release closure refers to itself: "
-                                       "a cycle holding each socket reset mid-response (fix proposed, not committed)")
 @pytest.mark.parametrize("threads", [1, 4])
 def test_a_socket_reset_mid_response_is_freed_without_the_cycle_collector(serve, threads):
     def setup(server, st):

@@ -50,13 +50,31 @@ class HeldBytes:
     def hold(self, socket, size):
         """Count ``size`` bytes until ``socket`` drains or closes."""
         self.held += size
-
-        def release(*_):
-            socket.off("drain", release)
-            socket.off("close", release)
-            self.held -= size
+        release = _Release(self, socket, size)
         socket.on("drain", release)
         socket.on("close", release)
+
+
+class _Release:
+    """Gives ``size`` bytes back to ``budget`` at the socket's ``drain`` or ``close``, and
+    lets go of the socket then: once released, nothing refers back to it (a closure that
+    named itself to take itself off was a cycle holding each such socket until a full
+    collection)."""
+
+    __slots__ = ("budget", "socket", "size")
+
+    def __init__(self, budget, socket, size):
+        self.budget = budget
+        self.socket = socket
+        self.size = size
+
+    def __call__(self, *_):
+        socket, self.socket = self.socket, None
+        if socket is None:
+            return
+        socket.off("drain", self)
+        socket.off("close", self)
+        self.budget.held -= self.size
 
 
 def kernel_unsent(fd):
