@@ -26,11 +26,6 @@ N = 80
 TIMEOUTS = ("--headers-timeout", "1", "--request-timeout", "2", "--keep-alive-timeout", "1",
             "--connections-checking-interval", "0.2")
 
-HELD_BYTES = pytest.mark.xfail(strict=True, reason="wsgi/sending.py: the held-bytes release listener is a "
-                                                   "cycle holding each socket reset mid-response (proposed fix)")
-LATE_HEAD = pytest.mark.xfail(strict=True, reason="server/dispatch.py: a late answer binds the released parser "
-                                                  "to its connection again (proposed fix)")
-
 CASES = {
     "events": ("events", "apps.leak_probe:events", (), [
         "mid_head", "mid_body", "mid_chunked_body", "mid_response", "while_awaiting", "half_close_vanish",
@@ -40,18 +35,18 @@ CASES = {
         "mid_head", "mid_body", "mid_response", "while_awaiting", "half_close_vanish", "expect_abort",
         "upgrade_reset", "upstream_reset_midway"]),
     "wsgi": ("wsgi", "apps.leak_probe:wsgi", (), [
-        "mid_head", "mid_body", ("mid_response", HELD_BYTES), "while_awaiting", "half_close_vanish",
+        "mid_head", "mid_body", "mid_response", "while_awaiting", "half_close_vanish",
         "expect_abort", "upstream_reset_midway"]),
     "wsgi-threads": ("wsgi", "apps.leak_probe:wsgi", ("threads",), [
-        "mid_head", "mid_body", ("mid_response", HELD_BYTES), "while_awaiting", "half_close_vanish",
+        "mid_head", "mid_body", "mid_response", "while_awaiting", "half_close_vanish",
         "expect_abort"]),
     "asgi": ("asgi", "apps.leak_probe:asgi", (), [
-        "mid_head", "mid_body", "mid_response", ("while_awaiting", LATE_HEAD), "half_close_vanish", "expect_abort",
+        "mid_head", "mid_body", "mid_response", "while_awaiting", "half_close_vanish", "expect_abort",
         "ws_handshake_reset", "ws_mid_frame", "ws_echo_then_reset", "upstream"]),
     "tls": ("events", "apps.leak_probe:events_async", ("tls",), [
         "tls_handshake_reset", "tls_hello_cut", "mid_head", "mid_response", "while_awaiting", "upgrade_reset"]),
     "asgi-tls": ("asgi", "apps.leak_probe:asgi", ("tls",), [
-        "tls_hello_cut", "ws_mid_frame", ("while_awaiting", LATE_HEAD)]),
+        "tls_hello_cut", "ws_mid_frame", "while_awaiting"]),
     "proxy": ("events", "apps.leak_probe:events_async", ("proxy",), [
         "proxy_cut", "mid_head", "mid_body", "while_awaiting", "connect_reset"]),
 }
@@ -60,10 +55,7 @@ CASES = {
 def params():
     for case, (_, _, _, endings) in CASES.items():
         for ending in endings:
-            if isinstance(ending, tuple):
-                yield pytest.param(case, ending[0], marks=ending[1], id=f"{case}-{ending[0]}")
-            else:
-                yield pytest.param(case, ending, id=f"{case}-{ending}")
+            yield pytest.param(case, ending, id=f"{case}-{ending}")
 
 
 pki = test_hostile_net_tls.pki  # (a fixture: a CA and the server's certificate)

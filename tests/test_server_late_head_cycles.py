@@ -53,9 +53,7 @@ def late_asgi(server, st):
 
 @pytest.mark.parametrize("interface", [
     "events",
-    pytest.param("asgi", marks=pytest.mark.xfail(
-        strict=True, reason="server/dispatch.py head_fixed binds a released parser's on_begin to the connection "
-                            "again: a cycle per late answer (fix proposed, not committed)")),
+    "asgi",
 ])
 def test_an_answer_after_the_client_reset_leaves_nothing_in_cycles(serve, interface):
     st = serve({"events": late_events, "asgi": late_asgi}[interface])

@@ -59,7 +59,8 @@ class Dispatch:
         requests behind it go."""
         if res.closes_connection:
             self._final = True
-            self.parser.on_begin = self._refuse_message
+            if self.socket.protocol is self:  # (one that is over has let its parser go: not bound again)
+                self.parser.on_begin = self._refuse_message
             self._drop_after(res)
             if self._holding is res:
                 self._holding = None
