@@ -176,3 +176,4 @@ class ThreadedCalls:
             if call is None:
                 return
             call.run()
+            call = None  # (not kept, with its request and connection, while the thread waits)
