@@ -366,3 +366,23 @@ def run_with_client(loop, client, server=None):
         if server is not None:
             server.close_all_connections()
         loop.close()
+
+
+def left_in_cycles(run):
+    """The prefork objects (by type) that the cycle collector finds unreachable after
+    ``run()``, which runs with automatic collection off; ``run``'s result is kept in
+    ``left_in_cycles.result``."""
+    import collections
+    import gc
+    gc.collect()
+    gc.disable()
+    try:
+        left_in_cycles.result = run()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        return collections.Counter(type(obj).__qualname__ for obj in gc.garbage
+                                   if type(obj).__module__.startswith("prefork."))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

@@ -9,8 +9,6 @@ Real loopback sockets: the upstream is a thread of this process.
 """
 
 import asyncio
-import collections
-import gc
 import socket
 import threading
 
@@ -18,6 +16,7 @@ import prefork
 from prefork.client import Agent
 from prefork.runtime import new_event_loop
 
+from harness import left_in_cycles
 from leakdrive import reset
 
 
@@ -95,18 +94,9 @@ def pooled_sockets_left_in_cycles(ending, exchanges=30):
         for _ in range(3):
             await asyncio.sleep(0)
 
-    gc.collect()
-    gc.disable()
     try:
-        loop.run_until_complete(run())
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        return collections.Counter(type(obj).__qualname__ for obj in gc.garbage
-                                   if type(obj).__module__.startswith("prefork."))
+        return left_in_cycles(lambda: loop.run_until_complete(run()))
     finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
         loop.close()
         upstream.stop()
 

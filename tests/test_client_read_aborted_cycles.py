@@ -8,14 +8,13 @@ Real loopback sockets: the upstream is a thread of this process.
 """
 
 import asyncio
-import collections
-import gc
 
 import prefork
 from prefork.client import Agent
 from prefork.http.errors import HTTPError
 from prefork.runtime import new_event_loop
 
+from harness import left_in_cycles
 from leakdrive import ResettingUpstream
 
 
@@ -40,18 +39,10 @@ def test_a_read_cut_by_an_upstream_reset_leaves_nothing_in_cycles():
             await asyncio.sleep(0)  # what the closes scheduled has run
         return codes
 
-    gc.collect()
-    gc.disable()
     try:
-        codes = loop.run_until_complete(asyncio.wait_for(run(), 30))
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        left = collections.Counter(type(obj).__qualname__ for obj in gc.garbage
-                                   if type(obj).__module__.startswith("prefork."))
+        left = left_in_cycles(lambda: loop.run_until_complete(asyncio.wait_for(run(), 30)))
+        codes = left_in_cycles.result
     finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
         loop.close()
         upstream.stop()
     assert codes == ["ECONNRESET"] * 20

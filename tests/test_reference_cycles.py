@@ -9,13 +9,12 @@ serves real connections on loopback, ended every way a connection ends, and the
 cycle collector (with DEBUG_SAVEALL) must then find no prefork object unreachable.
 """
 
-import collections
-import gc
 import socket
 import time
 
 import pytest
 
+from harness import left_in_cycles
 from prefork.asgi.adapter import ASGIAdapter
 from prefork.wsgi import WSGIAdapter
 
@@ -97,23 +96,6 @@ def traffic(port, upgrade):
             while sock.recv(65536):  # the server closes
                 pass
         sock.close()
-
-
-def left_in_cycles(run):
-    """The prefork objects (by type) that the cycle collector finds unreachable after
-    ``run()``, which runs with automatic collection off."""
-    gc.collect()
-    gc.disable()
-    try:
-        run()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        return collections.Counter(type(obj).__qualname__ for obj in gc.garbage
-                                   if type(obj).__module__.startswith("prefork."))
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
 
 
 def settle(st, pending):

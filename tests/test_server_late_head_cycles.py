@@ -9,8 +9,6 @@ Real loopback sockets; the server's loop runs in a thread of this process.
 """
 
 import asyncio
-import collections
-import gc
 import socket
 import time
 
@@ -18,6 +16,7 @@ import pytest
 
 from prefork.asgi.adapter import ASGIAdapter
 
+from harness import left_in_cycles
 from leakdrive import reset
 
 
@@ -71,9 +70,8 @@ def test_an_answer_after_the_client_reset_leaves_nothing_in_cycles(serve, interf
 
     one()  # warm up
     st.wait_for(lambda e: e == ("answered",), 10)
-    gc.collect()
-    gc.disable()
-    try:
+
+    def run():
         for _ in range(rounds):
             one()
         deadline = time.monotonic() + 10
@@ -82,13 +80,5 @@ def test_an_answer_after_the_client_reset_leaves_nothing_in_cycles(serve, interf
         assert sum(e == ("answered",) for e in st.events) == rounds + 1
         for _ in range(3):
             st.call(lambda: None)  # what the late answers scheduled has run
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        left = collections.Counter(type(obj).__qualname__ for obj in gc.garbage
-                                   if type(obj).__module__.startswith("prefork."))
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
+    left = left_in_cycles(run)
     assert not left, f"objects left in reference cycles: {dict(left)}"
-

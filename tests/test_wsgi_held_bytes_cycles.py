@@ -8,8 +8,6 @@ off), a reference cycle that kept each such socket until a full collection.
 Real loopback sockets; the server's loop runs in a thread of this process.
 """
 
-import collections
-import gc
 import socket
 import time
 
@@ -17,6 +15,7 @@ import pytest
 
 from prefork.wsgi import WSGIAdapter
 
+from harness import left_in_cycles
 from leakdrive import reset
 
 BIG = b"x" * (4 << 20)
@@ -47,9 +46,8 @@ def test_a_socket_reset_mid_response_is_freed_without_the_cycle_collector(serve,
     st = serve(setup)
     try:
         read_head_then_reset(st.port)  # warm up
-        gc.collect()
-        gc.disable()
-        try:
+
+        def run():
             for _ in range(20):
                 read_head_then_reset(st.port)
             deadline = time.monotonic() + 10
@@ -58,14 +56,7 @@ def test_a_socket_reset_mid_response_is_freed_without_the_cycle_collector(serve,
             assert st.call(lambda: st.server.connections) == 0
             for _ in range(3):
                 st.call(lambda: None)  # what the closes scheduled has run
-            gc.set_debug(gc.DEBUG_SAVEALL)
-            gc.collect()
-            left = collections.Counter(type(obj).__qualname__ for obj in gc.garbage
-                                       if type(obj).__module__.startswith("prefork."))
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
-            gc.enable()
+        left = left_in_cycles(run)
     finally:
         if threads > 1:
             st.adapter.close()
