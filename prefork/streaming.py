@@ -182,12 +182,18 @@ class Chunks:
 def _twin(err):
     """A copy of ``err`` to raise, so its traceback (the loop's frames, which hold the
     stream) does not tie the stream to an error it keeps; ``err`` itself for a type
-    that cannot be copied."""
+    that cannot be copied. The copy reads as ``err``: its ``args`` (its message: a type
+    whose ``__init__`` takes other arguments sets them there only), its attributes, its
+    cause and context."""
     try:
         twin = type(err).__new__(type(err), *err.args)
+        twin.args = err.args
         twin.__dict__.update(vars(err))
     except Exception:
         return err
+    twin.__cause__ = err.__cause__
+    twin.__context__ = err.__context__
+    twin.__suppress_context__ = err.__suppress_context__
     return twin
 
 

@@ -413,7 +413,7 @@ def start_call(adapter, req, res, body):
                         res.end_with(heads.code, heads.block, data, heads.reason)
                         if size > WHOLE_WAITS and call.waits_out():
                             return False
-                        call.finished = True  # (a list: nothing to close; over, as write() reads it unprepared)
+                        call.finished = call.over = True  # (a list: nothing to close; a later write() raises)
                         if adapter.errors.held:
                             adapter.errors.flush()
                         return True
@@ -425,7 +425,7 @@ def start_call(adapter, req, res, body):
                     res.end(kept_to(req, res, promised_length(res, method), data))
                 if len(data) > WHOLE_WAITS and call.waits_out():
                     return False
-                call.finished = True
+                call.finished = call.over = True
                 if adapter.errors.held:
                     adapter.errors.flush()
                 return True  # done: the caller goes on
