@@ -279,7 +279,9 @@ def slowloris(t, count=20, timeout=10):
 
 class ResettingUpstream:
     """A listener that answers each connection with a reset (after reading what came),
-    or, every ``answer_every``-th, with a whole response. Runs in a thread."""
+    or, every ``answer_every``-th, with a whole response that closes the connection (said
+    in its head: a client's agent does not pool a socket the upstream is closing, which a
+    next request on it would find reset). Runs in a thread."""
 
     def __init__(self, answer_every=0):
         self.sock = socket.socket()
@@ -304,7 +306,7 @@ class ResettingUpstream:
             try:
                 conn.recv(65536)
                 if self.answer_every and self.count % self.answer_every == 0:
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nup")
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nup")
                     conn.close()
                 else:
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
