@@ -102,7 +102,8 @@ class Chunks:
     def __init__(self, stream, aborted, high_water_mark=64 * 1024, kept=(), ended=False, closed=False):
         """``kept``: chunks the stream received before (collected by someone else);
         ``ended``: its ``end`` was emitted already; ``closed``: its ``close`` was (before
-        its end: the loop raises ``aborted()`` once the kept chunks are taken)."""
+        its end: the loop raises, once the kept chunks are taken, ``closed`` when it is
+        the error the stream was destroyed with, as Node's loop does, else ``aborted()``)."""
         self.stream = stream
         self.chunks = deque(kept)
         self.size = sum(len(chunk) for chunk in kept)
@@ -115,8 +116,8 @@ class Chunks:
         stream.once("end", self._end)
         stream.once("close", self._close)
         stream.once("error", self._error)
-        if closed and not ended:
-            self.error = aborted()  # its 'close' came already: waiting for it would never end
+        if closed and not ended:  # its 'close' came already: waiting for it would never end
+            self.error = _twin(closed) if isinstance(closed, BaseException) else aborted()
 
     def _wake(self):
         waiter = self.waiter

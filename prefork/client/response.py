@@ -254,7 +254,8 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
-        chunks = Chunks(self, Aborted, kept=kept, ended=self._ended, closed=self._closed and not self.complete)
+        closed = (self._errored or True) if self._closed and not self.complete else False
+        chunks = Chunks(self, Aborted, kept=kept, ended=self._ended, closed=closed)
         self.resume()  # (a paused response too: iterating is reading)
         return self._iterate(chunks)
 

@@ -360,8 +360,8 @@ class IncomingMessage(ReadableState, EventEmitter):
         ERR_BODY_DISCARDED when the body went by unread."""
         if self._discarded:
             raise discarded()
-        return iterate(Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended,
-                              closed=self.destroyed and not self.complete), self._left)
+        closed = (self.errored or True) if self.destroyed and not self.complete else False
+        return iterate(Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended, closed=closed), self._left)
 
     def _left(self, taker=None):
         """A reader left before the body's end (an ``async for`` left, a ``body()``
