@@ -5,8 +5,11 @@ Rules:
   hand-off (``connect``/``upgrade``) the socket is a raw byte stream: ``data`` events,
   bytes read before a ``data`` listener exists are kept and delivered when one is added
   (or, if the socket was paused, at ``resume()``, as Node's paused stream keeps them);
-  past 64 KiB kept, reading stops until they are delivered, so a peer cannot fill the
-  process's memory while nobody reads (Node's stream stops at its high-water mark).
+  once 16 KiB are kept, reading stops until they are delivered, so a peer cannot fill
+  the process's memory while nobody reads (Node 20's stream stops at its high-water
+  mark). Paused, such a stream reads on into them, as Node's: below the limit a peer's
+  reset is ``error`` and ``close`` at once (the kept bytes dropped, as Node's), its FIN
+  ``end`` after them at ``resume()`` (at once if none). A protocol's ``pause()`` stops reading.
 - The class is put together from one mixin per concern: writing (net/writing.py: the
   queue, corking, flushing, ``drain``), ending (net/closing.py: ``end``, ``destroy_soon``,
   the orderly close), the idle timer (net/idle.py), connecting (net/connect.py) and TLS
@@ -65,7 +68,7 @@ log = logging.getLogger("prefork")
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
-_PENDING_LIMIT = 64 * 1024  # bytes kept for a 'data' listener to come before reading stops
+_PENDING_LIMIT = 16 * 1024  # bytes kept (for a 'data' listener to come, or while paused) before reading stops: Node 20's readable highWaterMark
 
 
 class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventEmitter):
@@ -241,13 +244,14 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         paused = self._paused
         if paused:
             self._paused = False
+        if self.protocol is None and (self._pending or self._pending_end) and self.listener_count("data"):
+            # kept while paused: delivered before what reading on brings (a reset too)
+            self.loop.call_soon(self._deliver_pending)
         if not self._reading and self.readable and not self.destroyed:
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)
             if paused:
                 self.resumed_after_pause()
-        if self.protocol is None and (self._pending or self._pending_end) and self.listener_count("data"):
-            self.loop.call_soon(self._deliver_pending)  # kept while paused
         return self
 
     def is_paused(self):
@@ -263,7 +267,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     def pause(self):
         self._paused = True
-        if self._reading:
+        # a raw stream reads on into its kept bytes, up to the limit (module rules)
+        if self._reading and (self.protocol is not None or self._pending_size >= _PENDING_LIMIT):
             self._reading = False
             if not self.destroyed:
                 self.loop.remove_reader(self._fd)
@@ -373,7 +378,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     def _received_raw(self, data):
         """Bytes read after a hand-off: to the ``data`` listeners, or kept for them."""
-        if self._pending is None and self.listener_count("data"):
+        if self._pending is None and not self._paused and self.listener_count("data"):
             self._emit_data(data)
         else:
             if self._pending is None:
