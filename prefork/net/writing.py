@@ -6,7 +6,9 @@ Rules:
   ``high_water_mark``; ``drain`` follows once the queue empties (a listener of it that
   raises gets the socket destroyed: nothing else would end or resume it).
 - While corked (during one read's processing) writes only queue, and uncorking sends them
-  in one ``send``.
+  in one ``send``. ``hold_turn()`` (a response's ``write()``, as Node's response corks its
+  socket) corks until the next loop turn; ``destroy()`` before then drops what was
+  written since, as Node's destroy drops a corked socket's buffer.
 - Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
   and the time a response's last byte went out (the server's response observer reads
   it once the response is flushed).
@@ -94,6 +96,7 @@ class Writing:
     _send_check = None  # the pending progress check, while the writer waits
     _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
     _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
+    _held = None  # bytes queued since hold_turn() corked the socket (None: not held)
 
     @property
     def writable_corked(self):
@@ -159,6 +162,8 @@ class Writing:
             if data or self.tls is not None:  # an empty write is nothing to queue (TLS: a flush)
                 self._out.append(data)
                 self.buffered_size += len(data)
+                if self._held is not None:
+                    self._held += len(data)
             return
         if self.tls is not None:
             self._out.append(data)
@@ -214,6 +219,21 @@ class Writing:
 
     def cork(self):
         self._corked += 1
+
+    def hold_turn(self):
+        """Cork until the next loop turn, as Node's response corks its socket at a
+        ``write()``: what is written meanwhile goes out in one piece then, and a
+        ``destroy()`` before it drops it."""
+        if self._held is None:
+            self._held = 0
+            self._corked += 1
+            self.loop.call_soon(self.release_turn)
+
+    def release_turn(self):
+        """Undo ``hold_turn()`` now (a response's ``end()``, as Node's uncorks)."""
+        if self._held is not None:
+            self._held = None
+            self.uncork()
 
     def uncork(self):
         if self._corked:

@@ -30,6 +30,16 @@ class WritableState:
     errored = None  # Node's ``errored``: the error given to ``destroy(err)`` (set on the instance then)
 
     @property
+    def destroyed(self):
+        """The response is closed: done and gone, or its connection went (Node's ``destroyed``)."""
+        return self._closed
+
+    @property
+    def connection(self):
+        """Node's deprecated alias of ``socket`` (``req.connection.remoteAddress``)."""
+        return self.socket
+
+    @property
     def closed(self):
         """Node's ``closed``: from the response's ``close`` on (its ``destroyed``)."""
         return self._closed
