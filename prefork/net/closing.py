@@ -23,7 +23,9 @@ Rules:
 - ``destroy()`` is immediate: one last non-blocking try for what is queued (not what was
   written since ``hold_turn()``: dropped) and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
-  close. When that try put everything queued in the kernel, the flush waiters run
+  close. A protocol with ``destroyed_with(error)`` hears the error given to ``destroy``
+  (not a ``destroy_soon`` one) before ``connection_lost``, as Node's server hears its
+  socket's ``error``. When that try put everything queued in the kernel, the flush waiters run
   before the protocol hears of the close (a response written whole before a
   ``clientError`` listener's destroy finishes, as in Node); otherwise only ``write()``
   callbacks run.
@@ -324,6 +326,10 @@ class Closing:
                 # (else a protocol's waiter is done with: its bytes never went out)
         protocol = self.protocol
         if protocol is not None:
+            if error is not None:  # destroyed with an error: a protocol that listens hears it first
+                heard = getattr(protocol, "destroyed_with", None)
+                if heard is not None:
+                    heard(error)
             protocol.connection_lost(error)
         if error is None:
             error = self._end_error
