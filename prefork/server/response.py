@@ -65,7 +65,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_framing", "_trailers", "_corks")
+                 "bytes_sent", "_framing", "_tail", "_trailers", "_corks")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -93,6 +93,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         self._closed = False
         self.bytes_sent = 0
         self._framing = 0  # bytes of chunk framing written around them
+        self._tail = 0  # the size of the last chunk written (writable.py)
         self._trailers = None
         self._corks = 0  # cork() calls not yet undone (writable.py)
 
@@ -122,6 +123,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             if self._chunked:
                 chunk = framing.chunk(data)
                 self._framing += len(chunk) - len(data)
+                self._tail = len(data)
                 parts.append(chunk)
             else:
                 parts.append(data)
