@@ -9,7 +9,8 @@ Rules:
   in one ``send``. ``hold_turn()`` (a response's ``write()``, as Node's response corks its
   socket) corks until the next loop turn; ``destroy()`` before then drops what was
   written since, as Node's destroy drops a corked socket's buffer.
-- Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
+- ``bytes_written`` is Node's ``bytesWritten``: the bytes handed to the kernel (``_sent``)
+  and those still queued. Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
   and the time a response's last byte went out (the server's response observer reads
   it once the response is flushed).
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``; with no
@@ -99,6 +100,18 @@ class Writing:
     _held = None  # bytes queued since hold_turn() corked the socket (None: not held)
 
     @property
+    def bytes_written(self):
+        """Node's ``bytesWritten``: every byte written, those still queued in user space
+        too (TLS: the plaintext)."""
+        if self.tls is None:
+            return self._sent + self.buffered_size
+        return self._sent + sum(map(len, self._out))
+
+    @bytes_written.setter
+    def bytes_written(self, value):  # (the count of bytes handed on: set at the socket's making)
+        self._sent = value
+
+    @property
     def writable_corked(self):
         """How many ``uncork()`` calls it takes before writes go out (Node's ``writableCorked``)."""
         return self._corked
@@ -180,7 +193,7 @@ class Writing:
         except OSError as exc:
             self._fail(socket_error(exc, "write"))
             return
-        self.bytes_written += sent
+        self._sent += sent
         self.last_activity = monotonic()
         if sent < len(data):
             rest = memoryview(data)[sent:]  # a view: what the kernel has not taken is never copied
@@ -200,7 +213,7 @@ class Writing:
 
     def _progress(self):
         tls = self.tls
-        sent = self.bytes_written if tls is None else tls.wire_sent
+        sent = self._sent if tls is None else tls.wire_sent
         try:
             unsent = fcntl.ioctl(self._fd, termios.TIOCOUTQ, b"\0\0\0\0")
         except OSError:
@@ -281,7 +294,7 @@ class Writing:
                             left = len(records) - sent
                 if out:  # plaintext written, or records the kernel had not taken: a write either way
                     self.last_activity = monotonic()
-                    self.bytes_written += len(data)
+                    self._sent += len(data)
                 if left:
                     self._out = [b""]
                     self.buffered_size = left
@@ -299,7 +312,7 @@ class Writing:
                 self._fail(socket_error(exc, "write"))
                 return
             self.last_activity = monotonic()
-            self.bytes_written += sent
+            self._sent += sent
             if sent < len(data):
                 rest = memoryview(data)[sent:]
                 self._out = [rest]
