@@ -385,6 +385,7 @@ class HTTPCycle:
         """The response cannot be completed as declared: the connection closes."""
         self.complete = True
         self.chunks = None
+        self.req.socket.release_turn()  # what was written goes out before the close, as uvicorn's
         self.res.destroy()
         self.wake()
 
@@ -395,6 +396,7 @@ class HTTPCycle:
         if self.closed or res.writable_ended:
             return
         if res.headers_sent or res.head_out:
+            self.req.socket.release_turn()  # (what was written goes out before the close)
             res.destroy()
             return
         res.reset_head()

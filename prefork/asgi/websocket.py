@@ -320,7 +320,7 @@ class WebSocketSession:
         head = self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
                                              extra_headers=headers))
         self.answer = 101
-        self.sent_before = self.socket.bytes_written + self.socket.buffered_size + len(head)
+        self.sent_before = self.socket.bytes_written + len(head)  # (queued bytes included)
         self.write(head)
         self.compressing = self.deflate is not None and self.deflate.enabled()
         self.state = "open"

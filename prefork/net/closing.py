@@ -20,9 +20,12 @@ Rules:
   are bounded together by ``linger_timeout`` seconds, then the socket is destroyed. After
   a plain ``end()`` (the socket may stay half-open) only the send timeout bounds the
   close_notify's wait, as it bounds any write.
-- ``destroy()`` is immediate: one last non-blocking try for what is queued and (TLS, when
+- ``destroy()`` is immediate: one last non-blocking try for what is queued (not what was
+  written since ``hold_turn()``: dropped) and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
-  close. When that try put everything queued in the kernel, the flush waiters run
+  close. A protocol with ``destroyed_with(error)`` hears the error given to ``destroy``
+  (not a ``destroy_soon`` one) before ``connection_lost``, as Node's server hears its
+  socket's ``error``. When that try put everything queued in the kernel, the flush waiters run
   before the protocol hears of the close (a response written whole before a
   ``clientError`` listener's destroy finishes, as in Node); otherwise only ``write()``
   callbacks run.
@@ -95,6 +98,7 @@ class Closing:
             self._call_at_finish(callback)
         if self._corked:
             self._corked = 1
+            self._held = None
             self.uncork()  # (the FIN follows what goes out here)
         return self._end(True)
 
@@ -259,8 +263,10 @@ class Closing:
             try:
                 if self._out:
                     data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+                    if self._held:  # written since hold_turn(): dropped, as Node's corked writes
+                        data = data[:max(len(data) - self._held, 0)]
                     if tls is not None:
-                        flushed = not tls.send(data)
+                        flushed = not tls.send(data) and not self._held
                     else:
                         left -= self._sock.send(data)
                         flushed = not left
@@ -293,6 +299,8 @@ class Closing:
             self._send_check.cancel()
             self._send_check = None
         self._out = []
+        if self._held is not None:
+            self._held = None  # (what it held is dropped: no uncork is due)
         self.unsent = 0 if flushed else left
         self.buffered_size = 0
         self.last_activity = monotonic()  # (when it ended: a cut response's duration)
@@ -318,6 +326,10 @@ class Closing:
                 # (else a protocol's waiter is done with: its bytes never went out)
         protocol = self.protocol
         if protocol is not None:
+            if error is not None:  # destroyed with an error: a protocol that listens hears it first
+                heard = getattr(protocol, "destroyed_with", None)
+                if heard is not None:
+                    heard(error)
             protocol.connection_lost(error)
         if error is None:
             error = self._end_error

@@ -6,8 +6,11 @@ Rules:
   ``high_water_mark``; ``drain`` follows once the queue empties (a listener of it that
   raises gets the socket destroyed: nothing else would end or resume it).
 - While corked (during one read's processing) writes only queue, and uncorking sends them
-  in one ``send``.
-- Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
+  in one ``send``. ``hold_turn()`` (a response's ``write()``, as Node's response corks its
+  socket) corks until the next loop turn; ``destroy()`` before then drops what was
+  written since, as Node's destroy drops a corked socket's buffer.
+- ``bytes_written`` is Node's ``bytesWritten``: the bytes handed to the kernel (``_sent``)
+  and those still queued. Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
   and the time a response's last byte went out (the server's response observer reads
   it once the response is flushed).
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``; with no
@@ -94,6 +97,19 @@ class Writing:
     _send_check = None  # the pending progress check, while the writer waits
     _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
     _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
+    _held = None  # bytes queued since hold_turn() corked the socket (None: not held)
+
+    @property
+    def bytes_written(self):
+        """Node's ``bytesWritten``: every byte written, those still queued in user space
+        too (TLS: the plaintext)."""
+        if self.tls is None:
+            return self._sent + self.buffered_size
+        return self._sent + sum(map(len, self._out))
+
+    @bytes_written.setter
+    def bytes_written(self, value):  # (the count of bytes handed on: set at the socket's making)
+        self._sent = value
 
     @property
     def writable_corked(self):
@@ -159,6 +175,8 @@ class Writing:
             if data or self.tls is not None:  # an empty write is nothing to queue (TLS: a flush)
                 self._out.append(data)
                 self.buffered_size += len(data)
+                if self._held is not None:
+                    self._held += len(data)
             return
         if self.tls is not None:
             self._out.append(data)
@@ -175,7 +193,7 @@ class Writing:
         except OSError as exc:
             self._fail(socket_error(exc, "write"))
             return
-        self.bytes_written += sent
+        self._sent += sent
         self.last_activity = monotonic()
         if sent < len(data):
             rest = memoryview(data)[sent:]  # a view: what the kernel has not taken is never copied
@@ -195,7 +213,7 @@ class Writing:
 
     def _progress(self):
         tls = self.tls
-        sent = self.bytes_written if tls is None else tls.wire_sent
+        sent = self._sent if tls is None else tls.wire_sent
         try:
             unsent = fcntl.ioctl(self._fd, termios.TIOCOUTQ, b"\0\0\0\0")
         except OSError:
@@ -214,6 +232,21 @@ class Writing:
 
     def cork(self):
         self._corked += 1
+
+    def hold_turn(self):
+        """Cork until the next loop turn, as Node's response corks its socket at a
+        ``write()``: what is written meanwhile goes out in one piece then, and a
+        ``destroy()`` before it drops it."""
+        if self._held is None:
+            self._held = 0
+            self._corked += 1
+            self.loop.call_soon(self.release_turn)
+
+    def release_turn(self):
+        """Undo ``hold_turn()`` now (a response's ``end()``, as Node's uncorks)."""
+        if self._held is not None:
+            self._held = None
+            self.uncork()
 
     def uncork(self):
         if self._corked:
@@ -261,7 +294,7 @@ class Writing:
                             left = len(records) - sent
                 if out:  # plaintext written, or records the kernel had not taken: a write either way
                     self.last_activity = monotonic()
-                    self.bytes_written += len(data)
+                    self._sent += len(data)
                 if left:
                     self._out = [b""]
                     self.buffered_size = left
@@ -279,7 +312,7 @@ class Writing:
                 self._fail(socket_error(exc, "write"))
                 return
             self.last_activity = monotonic()
-            self.bytes_written += sent
+            self._sent += sent
             if sent < len(data):
                 rest = memoryview(data)[sent:]
                 self._out = [rest]

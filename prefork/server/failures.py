@@ -13,7 +13,9 @@ Rules (connection.py's, for these):
   written unless the response on the wire has sent its head (and shown to
   ``server.reply_observer``), and the socket closes reporting the error as Node's socket
   destroyed with it does (``error`` to its own listeners, ``close(True)``). A listener
-  that raises gets the socket destroyed. A socket error (a reset) after a ``clientError`` reached a listener
+  that raises gets the socket destroyed. A socket destroyed with an error (an
+  application's ``destroy(err)``) goes to ``clientError`` on the next turn; unlistened,
+  nothing more is done (the socket is gone: no reply). A socket error (a reset) after a ``clientError`` reached a listener
   is not one more (Node's server stops listening to the socket's errors at the first);
   after an unlistened one it is reported nowhere: the socket, closing with the first
   error, reports that one alone (a destroyed Node socket reports no later error).
@@ -133,6 +135,17 @@ class Failures:
         except Exception:
             log.exception("error in a 'clientError' listener; closing the connection")
             self.socket.destroy()
+
+    def destroyed_with(self, error):
+        """The socket was destroyed with ``error`` (an application's ``destroy(err)`` of
+        the socket, request or response, a write after its end): ``clientError`` with
+        it on the next turn, before the socket's own ``error`` and ``close``, as Node's
+        server hears its socket's error. Unlistened, nothing: the socket is gone, no
+        reply can go out. One the connection reported already is not told again."""
+        if error is not self.socket_errored and not self.told_client_error \
+                and self.server.listener_count("clientError"):
+            self.told_client_error = True
+            self.socket.loop.call_soon(self._emit_client_error, error)
 
     def request_timed_out(self):
         socket = self.socket

@@ -14,7 +14,9 @@ are ``outgoing.OutgoingHead``'s):
   A send the kernel refuses (the peer reset the connection) closes the connection under
   the call: the response is then closed, not done, and the call returns normally.
 - ``write()`` returns False when the bytes left in user space reach the socket's
-  high-water mark; ``drain`` follows once they are out.
+  high-water mark; ``drain`` follows once they are out. It corks the socket until the
+  next loop turn, as Node's does: a destroy in the same turn drops what it wrote, and
+  ``end()`` sends it at once.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
   next loop turn (the callback gets it, then ``error`` unless the write came after the
@@ -63,7 +65,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_framing", "_trailers", "_corks")
+                 "bytes_sent", "_framing", "_tail", "_trailers", "_corks")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -91,6 +93,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         self._closed = False
         self.bytes_sent = 0
         self._framing = 0  # bytes of chunk framing written around them
+        self._tail = 0  # the size of the last chunk written (writable.py)
         self._trailers = None
         self._corks = 0  # cork() calls not yet undone (writable.py)
 
@@ -104,20 +107,10 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
     replied = False  # the server answered its request itself (a canned 4xx): the access log has its line
 
     @property
-    def destroyed(self):
-        """The response is closed: done and gone, or its connection went (Node's ``destroyed``)."""
-        return self._closed
-
-    @property
     def has_body(self):
         """The response's body goes on the wire: not for HEAD, 1xx, 204 or 304 (known
         once the head is fixed), whatever Content-Length it declares."""
         return self._has_body
-
-    @property
-    def connection(self):
-        """Node's deprecated alias of ``socket`` (``req.connection.remoteAddress``)."""
-        return self.socket
 
     # -- body -------------------------------------------------------------------------
     def _body_bytes(self, data, end):
@@ -130,6 +123,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             if self._chunked:
                 chunk = framing.chunk(data)
                 self._framing += len(chunk) - len(data)
+                self._tail = len(data)
                 parts.append(chunk)
             else:
                 parts.append(data)
@@ -206,6 +200,8 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                 self._when_flushed(callback)
             return True
         out = self._body_bytes(data, False)
+        if self._active:  # Node's response corks its socket to the next turn (a destroy first drops it)
+            self.socket.hold_turn()
         ok = self._send(out)
         if callback is not None:  # (after its bytes are queued: it runs once they are in the kernel)
             self._when_flushed(callback)
@@ -280,6 +276,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             out = self._body_bytes(data, True)
         if self._active:
             self.socket.send_bytes(out)
+            self.socket.release_turn()  # (what write() held goes out with it, as Node's end() uncorks)
             if self._corks:
                 self.release_corks()
             if not self._closed:  # (a send the kernel refuses closes the connection)
@@ -424,6 +421,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
         if self._corks:
             self.release_corks()
         if self._active:
+            self.socket.release_turn()
             self._conn.response_done(self)
 
     def fail(self, error):

@@ -16,7 +16,9 @@ Rules (Node 20's ``OutgoingMessage``):
 - ``await res.drain()`` (asyncio's ``writer.drain()``): see ``emitter.drained``.
 - What went out of a response its connection cut (``unsent_body``): the bytes its
   socket never sent are the last written, its own up to its body and a chunked body's
-  framing (counted in ``_framing`` as written), the rest the responses' before it.
+  framing (counted in ``_framing`` as written; those of a chunked body not ended yet
+  chunk by chunk from its last, taken for the size of every chunk in its tail), the rest
+  the responses' before it.
 """
 
 from ..emitter import drained
@@ -28,6 +30,16 @@ class WritableState:
     __slots__ = ()
 
     errored = None  # Node's ``errored``: the error given to ``destroy(err)`` (set on the instance then)
+
+    @property
+    def destroyed(self):
+        """The response is closed: done and gone, or its connection went (Node's ``destroyed``)."""
+        return self._closed
+
+    @property
+    def connection(self):
+        """Node's deprecated alias of ``socket`` (``req.connection.remoteAddress``)."""
+        return self.socket
 
     @property
     def closed(self):
@@ -46,6 +58,10 @@ class WritableState:
         body = self.bytes_sent
         wire = body + self._framing
         mine = min(unsent, wire)
+        size = self._tail
+        if size and self._chunked and not self.writable_ended:  # (a stream cut between its writes)
+            whole, part = divmod(mine, size + len(b"%x" % size) + 4)
+            return min(body, whole * size + min(max(part - 2, 0), size)), unsent - mine
         return (mine * body // wire if wire else 0), unsent - mine
 
     @property
