@@ -314,7 +314,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             return  # paused since it was scheduled: resume() delivers them
         pending, self._pending = self._pending, None
         self._pending_size = 0
-        if pending:
+        if pending and not self._broken:  # (a reset, a failed read or write: dropped, as Node drops them)
             self._emit_data(b"".join(pending))
             if self._paused:
                 return  # a listener paused: the 'end' waits for resume()
