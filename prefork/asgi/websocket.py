@@ -110,6 +110,7 @@ class WebSocketSession:
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
         socket = self.socket
+        socket.reads_when_paused = False  # (its pause() stops reading: what comes waits in the kernel)
         socket.on("close", self.on_socket_close)
         socket.on("drain", self.on_drain)
         socket.on("error", self.on_socket_error)
