@@ -110,6 +110,7 @@ class WebSocketSession:
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
         socket = self.socket
+        socket.reads_when_paused = False  # (its pause() stops reading: what comes waits in the kernel)
         socket.on("close", self.on_socket_close)
         socket.on("drain", self.on_drain)
         socket.on("error", self.on_socket_error)
@@ -324,11 +325,10 @@ class WebSocketSession:
         self.write(head)
         self.compressing = self.deflate is not None and self.deflate.enabled()
         self.state = "open"
-        self.incoming.flush()  # frames that came before the accept
-        if self.paused and self.inbox.low() and not self.gone:
-            self.paused = False
-            if not self.held and not self.yielding:
-                self.socket.resume()
+        paused, self.paused = self.paused, False
+        self.incoming.flush()  # frames that came before the accept (they may pause it again)
+        if paused and not self.yielding:
+            self.read_on()  # (what flush left, then reading on)
         self.keepalive.start()
         if adapter.server.draining:  # (its handshake came on a keep-alive connection still held)
             self.shutdown()  # closed with 1012 as those open at the drain's start were

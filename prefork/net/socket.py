@@ -2,14 +2,14 @@
 
 Rules:
 - While an HTTP protocol owns the socket (``protocol`` is set), bytes go to it; after a
-  hand-off (``connect``/``upgrade``) the socket is a raw byte stream: ``data`` events,
-  bytes read before a ``data`` listener exists are kept and delivered when one is added
-  (or, if the socket was paused, at ``resume()``, as Node's paused stream keeps them);
-  once 16 KiB are kept, reading stops until they are delivered, so a peer cannot fill
-  the process's memory while nobody reads (Node 20's stream stops at its high-water
-  mark). Paused, such a stream reads on into them, as Node's: below the limit a peer's
-  reset is ``error`` and ``close`` at once (the kept bytes dropped, as Node's), its FIN
-  ``end`` after them at ``resume()`` (at once if none). A protocol's ``pause()`` stops reading.
+  hand-off (``connect``/``upgrade``) the socket is a raw byte stream: ``data`` events, bytes
+  read before a ``data`` listener exists are kept and delivered when one is added (or, if the
+  socket was paused, at ``resume()``, as Node's paused stream does); once 16 KiB are kept,
+  reading stops until they are delivered, so a peer cannot fill the process's memory while
+  nobody reads (Node 20's stops at its high-water mark). Paused, such a stream reads on into
+  them, as Node's: below the limit a peer's reset is ``error`` and ``close`` at once (what was
+  kept dropped), its FIN ``end`` after them at ``resume()`` (at once if none). A protocol's
+  ``pause()`` stops reading, as does a socket's whose owner set ``reads_when_paused`` false.
 - The class is put together from one mixin per concern: writing (net/writing.py: the
   queue, corking, flushing, ``drain``), ending (net/closing.py: ``end``, ``destroy_soon``,
   the orderly close), the idle timer (net/idle.py), connecting (net/connect.py) and TLS
@@ -86,6 +86,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
     _timer = None  # the idle timer (net/idle.py) and its deadline
     _timer_deadline = 0.0
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
+    reads_when_paused = True  # a raw stream's pause() reads on into its kept bytes (module rules)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
     # (family, address) of the TCP peer when a PROXY header named another client as
@@ -267,8 +268,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     def pause(self):
         self._paused = True
-        # a raw stream reads on into its kept bytes, up to the limit (module rules)
-        if self._reading and (self.protocol is not None or self._pending_size >= _PENDING_LIMIT):
+        if self._reading and (self.protocol is not None or not self.reads_when_paused
+                              or self._pending_size >= _PENDING_LIMIT):  # (else it reads on: module rules)
             self._reading = False
             if not self.destroyed:
                 self.loop.remove_reader(self._fd)
@@ -314,7 +315,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             return  # paused since it was scheduled: resume() delivers them
         pending, self._pending = self._pending, None
         self._pending_size = 0
-        if pending:
+        if pending and not self._broken:  # (a reset, a failed read or write: dropped, as Node drops them)
             self._emit_data(b"".join(pending))
             if self._paused:
                 return  # a listener paused: the 'end' waits for resume()
