@@ -248,8 +248,11 @@ class HTTPCycle:
             if message.get("more_body", False):
                 if not body:
                     res.flush_headers()  # an empty chunk: the head goes out now (event streams)
-                elif not res.write(body) and not self.closed and not res.destroyed:
-                    await self.wait_drain(res)
+                else:
+                    ok = res.write(body)
+                    res.socket.release_turn()  # on the wire as send() returns, as uvicorn's
+                    if not ok and not self.closed and not res.destroyed:
+                        await self.wait_drain(res)
                 return
             if remaining:
                 self.cut()
