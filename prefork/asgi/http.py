@@ -249,9 +249,8 @@ class HTTPCycle:
                 if not body:
                     res.flush_headers()  # an empty chunk: the head goes out now (event streams)
                 else:
-                    ok = res.write(body)
-                    res.socket.release_turn()  # on the wire as send() returns, as uvicorn's
-                    if not ok and not self.closed and not res.destroyed:
+                    res.socket.turn_holds = False  # on the wire as send() returns, as uvicorn's
+                    if not res.write(body) and not self.closed and not res.destroyed:
                         await self.wait_drain(res)
                 return
             if remaining:
