@@ -248,8 +248,10 @@ class HTTPCycle:
             if message.get("more_body", False):
                 if not body:
                     res.flush_headers()  # an empty chunk: the head goes out now (event streams)
-                elif not res.write(body) and not self.closed and not res.destroyed:
-                    await self.wait_drain(res)
+                else:
+                    res.socket.turn_holds = False  # on the wire as send() returns, as uvicorn's
+                    if not res.write(body) and not self.closed and not res.destroyed:
+                        await self.wait_drain(res)
                 return
             if remaining:
                 self.cut()

@@ -27,6 +27,9 @@ Rules:
 - A call is not run for a connection that is gone or closing (a response before it was
   cut, ``Connection: close``): its answer could never be sent, and a pipelined request
   (a POST) must not take effect unseen.
+- A response's writes are not held to the loop's next turn (``turn_holds = False`` on
+  each connection's socket, as gunicorn writes at once): what a call writes reaches the
+  kernel as ``wsgi/response.py`` and ``wsgi/threadcall.py`` hand it on.
 """
 
 import contextvars
@@ -158,6 +161,7 @@ class WSGIAdapter:
             server.on("request", self.on_request)
         server.on("checkContinue", self.on_check_continue)
         server.on("connect", self.on_connect)
+        server.on("connection", written_at_once)
 
     def close(self, wait=0.0):
         """Stop the thread pool (threads > 1): calls in progress finish first; wait up to
@@ -234,6 +238,10 @@ class WSGIAdapter:
 
     def environ(self, req, body, early_hints=None):
         return self.environs.environ(req, body, early_hints)
+
+
+def written_at_once(socket):
+    socket.turn_holds = False  # (module rules)
 
 
 def closing(socket):

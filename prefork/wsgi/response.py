@@ -211,7 +211,9 @@ class LoopCall(FileSending):
                         break  # (an app that would go on for ever does not hold the worker)
                     if not block:
                         continue
-                if not res.write(block) and not res.destroyed:  # (closed: False, and no drain comes)
+                ok = res.write(block)
+                push_out(res.socket)  # (on the wire before the app is asked for its next block)
+                if not ok and not res.destroyed:  # (closed: False, and no drain comes)
                     if self._ended_early():
                         return
                     if pushes_back(res, False):
@@ -221,7 +223,6 @@ class LoopCall(FileSending):
                         # pushed the bytes out and the 'drain' came already
                         res.socket.loop.call_soon(self.resume)
                     return
-                push_out(res.socket)
             spill = self.spill
             if spill is not None and spill.waiting:
                 self._after_spill(self._spilled_out)  # the app is done; its bytes on disk go first
