@@ -387,7 +387,6 @@ class HTTPCycle:
         """The response cannot be completed as declared: the connection closes."""
         self.complete = True
         self.chunks = None
-        self.req.socket.release_turn()  # what was written goes out before the close, as uvicorn's
         self.res.destroy()
         self.wake()
 
@@ -398,7 +397,6 @@ class HTTPCycle:
         if self.closed or res.writable_ended:
             return
         if res.headers_sent or res.head_out:
-            self.req.socket.release_turn()  # (what was written goes out before the close)
             res.destroy()
             return
         res.reset_head()

@@ -9,10 +9,11 @@ Rules:
   in one ``send``. ``hold_turn()`` (a response's ``write()``, as Node's response corks its
   socket) corks until the next loop turn; ``destroy()`` before then drops what was
   written since, as Node's destroy drops a corked socket's buffer. ``turn_holds = False``
-  (the ASGI adapter's: uvicorn writes at once) makes it do nothing.
+  (the WSGI and ASGI adapters': gunicorn and uvicorn write at once) makes it do nothing,
+  and so does a socket already ending.
 - ``bytes_written`` is Node's ``bytesWritten``: the bytes handed to the kernel (``_sent``)
-  and those still queued. Every write reaching the kernel stamps ``last_activity``: activity for the idle timer,
-  and the time a response's last byte went out (the server's response observer reads
+  and those still queued. Every write reaching the kernel stamps ``last_activity``:
+  activity for the idle timer, and the time a response's last byte went out (the server's response observer reads
   it once the response is flushed).
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``; with no
   backlog of records the flush does what ``send`` does itself, one Python call less per
@@ -99,7 +100,7 @@ class Writing:
     _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
     _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
     _held = None  # bytes queued since hold_turn() corked the socket (None: not held)
-    turn_holds = True  # False: hold_turn() does nothing (an ASGI response's bytes go out as sent)
+    turn_holds = True  # False: hold_turn() does nothing (WSGI and ASGI: the bytes go out as written)
 
     @property
     def bytes_written(self):
@@ -238,8 +239,9 @@ class Writing:
     def hold_turn(self):
         """Cork until the next loop turn, as Node's response corks its socket at a
         ``write()``: what is written meanwhile goes out in one piece then, and a
-        ``destroy()`` before it drops it."""
-        if self._held is None and self.turn_holds:
+        ``destroy()`` before it drops it. Not on a socket already ending (its FIN follows
+        what is queued: a flush inside the hold would send it before a later write)."""
+        if self._held is None and self.turn_holds and not self.writable_ended:
             self._held = 0
             self._corked += 1
             self.loop.call_soon(self.release_turn)

@@ -201,9 +201,7 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             return True
         out = self._body_bytes(data, False)
         if self._active:  # Node's response corks its socket to the next turn (a destroy first drops it)
-            socket = self.socket
-            if not socket.writable_ended:  # (one ending already, a failed call's: what is written goes before its FIN)
-                socket.hold_turn()
+            self.socket.hold_turn()
         ok = self._send(out)
         if callback is not None:  # (after its bytes are queued: it runs once they are in the kernel)
             self._when_flushed(callback)
