@@ -73,8 +73,11 @@ REQUEST = REQUESTS["minimal"]  # --request
 KEEP = None  # --keep DIR: the worker's callgrind profiles are copied there, for callgrind_annotate
 
 
-def drive(port, count, connections=16):
-    if REQUEST is REQUESTS["close"]:
+def drive(port, count, connections=16, request=None, ending=b"Hello, World!"):
+    """``count`` requests (``request``, else ``--request``'s) over ``connections`` kept-alive
+    connections, each answer read until it ends with ``ending``."""
+    request = REQUEST if request is None else request
+    if request is REQUESTS["close"]:
         return drive_closing(port, count, connections)
     socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
     try:
@@ -82,10 +85,10 @@ def drive(port, count, connections=16):
         while done < count:
             batch = socks[:min(connections, count - done)]
             for sock in batch:
-                sock.sendall(REQUEST)
+                sock.sendall(request)
             for sock in batch:
                 data = b""
-                while not data.endswith(b"Hello, World!"):
+                while not data.endswith(ending):
                     chunk = sock.recv(65536)
                     if not chunk:
                         raise ConnectionError(f"closed after {data!r}")

@@ -25,7 +25,7 @@ import tempfile
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
-from instructions import callgrind_totals  # noqa: E402
+from instructions import callgrind_totals, drive as shared_drive  # noqa: E402
 
 PIECE = b"x" * 100
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -72,24 +72,8 @@ def serve(kind, chunks, where):
 
 
 def drive(port, count, connections=16):
-    socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
-    try:
-        done = 0
-        while done < count:
-            batch = socks[:min(connections, count - done)]
-            for sock in batch:
-                sock.sendall(REQUEST)
-            for sock in batch:
-                data = b""
-                while not data.endswith(b"\r\n0\r\n\r\n"):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        raise ConnectionError(f"closed after {data!r}")
-                    data += chunk
-            done += len(batch)
-    finally:
-        for sock in socks:
-            sock.close()
+    """Streamed responses end with the last chunk."""
+    shared_drive(port, count, connections, request=REQUEST, ending=b"\r\n0\r\n\r\n")
 
 
 def instructions(kind, chunks, count, checkout):
