@@ -66,6 +66,9 @@ VALID = [
     ("v2 local with addresses", v2(command=0, body=inet4("1.1.1.1", "2.2.2.2", 3, 4)),
      (2, "LOCAL", None, None, None, None, None)),
     ("v2 unspec", v2(family=0, transport=0), (2, "PROXY", None, None, None, None, None)),
+    ("v2 local, family byte unknown", v2(command=0, family=4, transport=3), (2, "LOCAL", None, None, None, None, None)),
+    ("v2 local, family without transport", v2(command=0, family=1, transport=0, body=b"\0" * 12),
+     (2, "LOCAL", None, None, None, None, None)),
     ("v2 inet with TLVs", v2(body=inet4("198.51.100.1", "10.1.1.1", 5, 6) + tlv(0x04, b"") + tlv(0x05, b"uid-42")
                              + tlv(0x20, b"\x01" + b"\0" * 4 + tlv(0x21, b"TLSv1.3"))),
      (2, "PROXY", "IPv4", "198.51.100.1", 5, "10.1.1.1", 6)),
@@ -95,6 +98,8 @@ INVALID = [
     ("v2 command 2", SIG + b"\x22\x11\x00\x0c" + b"\0" * 12, "bad v2 command"),
     ("v2 family 4", v2(family=4, body=b"\0" * 12), "bad v2 family"),
     ("v2 transport 3", v2(transport=3, body=b"\0" * 12), "bad v2 family"),
+    ("v2 inet without transport", v2(transport=0, body=inet4("1.2.3.4", "5.6.7.8", 1, 2)), "bad v2 family"),
+    ("v2 unspec family over stream", v2(family=0, transport=1), "bad v2 family"),
     ("v2 inet too short", v2(body=b"\0" * 11), "too short"),
     ("v2 inet6 too short", v2(family=2, body=b"\0" * 35), "too short"),
     ("v2 unix too short", v2(family=3, body=b"\0" * 215), "too short"),

@@ -16,6 +16,9 @@ Rules:
 - v2: 16 fixed bytes (signature, version 2, command LOCAL or PROXY, family and
   transport, length), then the addresses (AF_INET 12 bytes, AF_INET6 36, AF_UNIX 216),
   then TLVs, which are skipped. The length is at most 65535, so the header is bounded.
+  A PROXY command's family and transport byte is one of the seven the specification
+  defines (anything else is refused); a LOCAL command's is ignored, with its whole
+  address block, as the specification asks.
 - A header's ``peer`` is the client's (family, address, port) to use instead of the
   connection's, or None where the connection's own endpoints stand (v2 LOCAL, as a
   balancer's health check sends; v1 UNKNOWN; v2 UNSPEC; AF_UNIX clients).
@@ -42,6 +45,9 @@ V1_MAX = 107  # the longest v1 line, CRLF included
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 V2_FIXED = 16
 _V2_ADDRESS_SIZES = {1: 12, 2: 36, 3: 216}  # AF_INET, AF_INET6, AF_UNIX
+# a PROXY command's family and transport byte: UNSPEC, or INET/INET6/UNIX over STREAM or
+# DGRAM; the specification has receivers refuse every other value (0x10 among them)
+_V2_FAMILY_BYTES = frozenset((0x00, 0x11, 0x12, 0x21, 0x22, 0x31, 0x32))
 _V2_FAMILIES = {0: None, 1: "IPv4", 2: "IPv6", 3: "unix"}
 _PEEK = _socket.MSG_PEEK
 
@@ -178,11 +184,13 @@ def _check_v2_fixed(fixed):
         raise ProxyProtocolError(f"bad v2 version {version}")
     if command > 1:
         raise ProxyProtocolError(f"bad v2 command {command}")
-    family, transport = fixed[13] >> 4, fixed[13] & 0x0F
-    if family not in _V2_FAMILIES or transport > 2:
-        raise ProxyProtocolError(f"bad v2 family/transport byte {fixed[13]:#04x}")
     length = int.from_bytes(fixed[14:16], "big")
-    if command == 1 and length < _V2_ADDRESS_SIZES.get(family, 0):
+    if command == 0:
+        return length  # LOCAL: the address block, its family byte included, is ignored
+    family = fixed[13] >> 4
+    if fixed[13] not in _V2_FAMILY_BYTES:
+        raise ProxyProtocolError(f"bad v2 family/transport byte {fixed[13]:#04x}")
+    if length < _V2_ADDRESS_SIZES.get(family, 0):
         raise ProxyProtocolError(f"v2 length {length} too short for its addresses")
     return length
 
