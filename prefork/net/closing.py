@@ -55,6 +55,7 @@ from time import monotonic
 
 from .writing import WriteCallback
 
+_LINGER = 2  # _destroy_after_flush: destroy_soon(linger=True), the close lingers for the peer
 _NONE = bytes(4)  # FIONREAD's count of unread bytes (an int) when there are none
 
 _RECV_SIZE = 64 * 1024
@@ -70,7 +71,9 @@ class Closing:
     _fin_sent = False
     _finish_due = False  # the FIN is out, its 'finish' waits for the next loop turn
     writable_finished = False  # 'finish' was emitted (Node's writableFinished)
-    _linger = False  # destroy_soon(linger=True): linger whatever waits unread
+    # (destroy_soon(linger=True), "linger whatever waits unread", is ``_destroy_after_flush``
+    # set to _LINGER rather than a flag of its own: a name fewer on the socket, which
+    # keeps the compact attribute layout of net/socket.py)
     _end_error = None  # destroy_soon(error=...): what the close reports
 
     def end(self, data=None, encoding=None, callback=None):
@@ -129,11 +132,12 @@ class Closing:
         peer is known to be still sending (the caller's protocol says so, e.g. a request
         body not all received), so the close lingers for its FIN even when none of its
         bytes wait unread at that moment."""
-        self._destroy_after_flush = True
+        if linger:
+            self._destroy_after_flush = _LINGER
+        elif not self._destroy_after_flush:
+            self._destroy_after_flush = True
         if error is not None:
             self._end_error = error
-        if linger:
-            self._linger = True
         if self._broken:
             self.destroy()
         elif self._fin_sent:
@@ -150,8 +154,8 @@ class Closing:
         that account, only when bytes of it wait unread at the close. A close that
         lingers already (its FIN went out earlier in the same read) ends on the next
         turn, unless such bytes wait."""
-        if self._linger:
-            self._linger = False
+        if self._destroy_after_flush is _LINGER:
+            self._destroy_after_flush = True
         if self._fin_sent and not self.readable and self._destroy_after_flush and not self.destroyed:
             self.loop.call_soon(self._linger_over)
 
@@ -195,7 +199,8 @@ class Closing:
             self.emit("finish")
         except Exception:  # (on a later turn than its cause: said here, and the close comes all the same)
             log.exception("error in a 'finish' listener of a socket; closing it")
-            self._destroy_after_flush = True
+            if not self._destroy_after_flush:  # (a linger asked for stays)
+                self._destroy_after_flush = True
         finally:
             if self._destroy_after_flush or not self.readable:
                 self._close_after_fin()
@@ -203,7 +208,7 @@ class Closing:
     def _close_after_fin(self):
         if self.destroyed:
             return
-        if not self.readable or self._broken or not (self._linger or self._peer_sending()):
+        if not self.readable or self._broken or not (self._destroy_after_flush is _LINGER or self._peer_sending()):
             self.destroy()
             return
         # linger: the peer's bytes are read and dropped until its FIN
@@ -301,7 +306,8 @@ class Closing:
         self._out = []
         if self._held is not None:
             self._held = None  # (what it held is dropped: no uncork is due)
-        self.unsent = 0 if flushed else left
+        if not flushed and left:
+            self.unsent = left  # (else the class default, 0: a name fewer on most sockets)
         self.buffered_size = 0
         self.last_activity = monotonic()  # (when it ended: a cut response's duration)
         due = self._flush_due

@@ -81,6 +81,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
     remote_address = remote_port = None  # the TCP peer's
     _broken = False  # a read or write failed: nothing more is sent
     _destroy_after_flush = False  # destroy_soon(): close once the FIN is out
+    unsent = 0  # of the bytes buffered at a destroy, what it dropped (read-only)
     _pending = None  # bytes read after a hand-off, kept for a 'data' listener to come
     _pending_end = False  # the peer's FIN, kept after them
     _timer = None  # the idle timer (net/idle.py) and its deadline
@@ -115,7 +116,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         self.tls = None  # (read on every read and write: an attribute of the instance)
         self._out = []
         self.buffered_size = 0  # bytes written, not yet handed to the kernel (read-only)
-        self.unsent = 0  # of those, what a destroy dropped (read-only)
         self._corked = 0
         # (the flags read on every read, write or flush are the instance's: a class
         # default is read the slow way)
