@@ -23,6 +23,16 @@ NO_DAEMON = ("prefork stays in the foreground: run it under systemd (systemd/pre
              "container runtime")
 PRELOAD = "the master never imports the app: each worker imports it"
 BIND = "as HOST:PORT"
+METRICS = "metrics are Prometheus's, served by the master on metrics_bind"
+NO_SYSLOG = "no syslog: the logs go to stderr (the journal under systemd) or to files"
+LOGGING = "prefork's logging is set by log_level, error_log and access_log"
+STDIO = ("a worker writes the app's output where the daemon's own goes (stderr is the error log when that is "
+         "a file)")
+PASTE = "PasteDeploy files are not read: name the app as module:attribute"
+HTTP11 = "prefork speaks HTTP/1.1 only (TLS's ALPN offers http/1.1)"
+PARSER = "the parser is always httptools (llhttp), with Node's rules (docs/parser-notes.md)"
+DIRTY = "prefork has no pool of dirty workers: run long jobs on a thread pool or a service of their own"
+CONTROL = "the master is driven by signals (docs/SIGNALS.md) and observed on metrics_bind (/status.json)"
 
 # name -> (origin, prefork setting or None, note)
 NAMES = {
@@ -86,6 +96,61 @@ NAMES = {
     "asgi_loop": ("gunicorn", "loop", ""),
     "asgi_lifespan": ("gunicorn", "lifespan", ""),
     "websocket_max_message_size": ("gunicorn", "ws_max_size", ""),
+    "statsd_prefix": ("gunicorn", None, METRICS),
+    "dogstatsd_tags": ("gunicorn", None, METRICS),
+    "enable_backlog_metric": ("gunicorn", None, METRICS),
+    "log_syslog_to": ("gunicorn", None, NO_SYSLOG),
+    "syslog_addr": ("gunicorn", None, NO_SYSLOG),
+    "log_syslog_prefix": ("gunicorn", None, NO_SYSLOG),
+    "syslog_prefix": ("gunicorn", None, NO_SYSLOG),
+    "log_syslog_facility": ("gunicorn", None, NO_SYSLOG),
+    "syslog_facility": ("gunicorn", None, NO_SYSLOG),
+    "disable_redirect_access_to_syslog": ("gunicorn", None, NO_SYSLOG),
+    "log_config_json": ("gunicorn", None, LOGGING),
+    "logconfig_json": ("gunicorn", None, LOGGING),
+    "logger_class": ("gunicorn", None, LOGGING),
+    "r": ("gunicorn", None, STDIO),
+    "enable_stdio_inheritance": ("gunicorn", None, STDIO),
+    "sendfile": ("gunicorn", None, "no switch: docs/wsgi.md says when wsgi.file_wrapper is sent with sendfile"),
+    "no_sendfile": ("gunicorn", None, "no switch: docs/wsgi.md says when wsgi.file_wrapper is sent with sendfile"),
+    "initgroups": ("gunicorn", None, "a user without group takes that user's groups; a group given is the only one"),
+    "spew": ("gunicorn", None, "no tracing switch"),
+    "reload_engine": ("gunicorn", "reload", "the watcher is always watchfiles"),
+    "paster": ("gunicorn", None, PASTE),
+    "paste_global": ("gunicorn", None, PASTE),
+    "raw_paste_global_conf": ("gunicorn", None, PASTE),
+    "protocol": ("gunicorn", None, HTTP11),
+    "uwsgi_allow_from": ("gunicorn", None, HTTP11),
+    "uwsgi_allow_ips": ("gunicorn", None, HTTP11),
+    "http_protocols": ("gunicorn", None, HTTP11),
+    "http2_cleartext": ("gunicorn", None, HTTP11),
+    "http2_max_concurrent_streams": ("gunicorn", None, HTTP11),
+    "http2_initial_window_size": ("gunicorn", None, HTTP11),
+    "http2_max_frame_size": ("gunicorn", None, HTTP11),
+    "http2_max_header_list_size": ("gunicorn", None, HTTP11),
+    "suppress_ragged_eofs": ("gunicorn", None, "the workers' TLS has no such switch: nothing to set"),
+    "do_handshake_on_connect": ("gunicorn", None, "the workers' TLS has no such switch: nothing to set"),
+    "permit_obsolete_folding": ("gunicorn", None, PARSER),
+    "strip_header_spaces": ("gunicorn", None, PARSER),
+    "permit_unconventional_http_method": ("gunicorn", None, PARSER),
+    "permit_unconventional_http_version": ("gunicorn", None, PARSER),
+    "casefold_http_method": ("gunicorn", None, PARSER),
+    "http_parser": ("gunicorn", None, PARSER),
+    "header_map": ("gunicorn", None, "a WSGI app never sees a header name with _: they are dropped (gunicorn's "
+                                     "default, drop)"),
+    "asgi_disconnect_grace_period": ("gunicorn", None, "no such setting here"),
+    "dirty_app": ("gunicorn", None, DIRTY),
+    "dirty_apps": ("gunicorn", None, DIRTY),
+    "dirty_workers": ("gunicorn", None, DIRTY),
+    "dirty_timeout": ("gunicorn", None, DIRTY),
+    "dirty_threads": ("gunicorn", None, DIRTY),
+    "dirty_graceful_timeout": ("gunicorn", None, DIRTY),
+    "tmp_upload_dir": ("gunicorn", None, "a WSGI body past wsgi_body_spool goes to a temporary file, where "
+                                         "TMPDIR says"),
+    "control_socket": ("gunicorn", None, CONTROL),
+    "control_socket_mode": ("gunicorn", None, CONTROL),
+    "no_control_socket": ("gunicorn", None, CONTROL),
+    "control_socket_disable": ("gunicorn", None, CONTROL),
     # uvicorn
     "host": ("uvicorn", "bind", BIND),
     "port": ("uvicorn", "bind", BIND),
@@ -121,6 +186,12 @@ NAMES = {
     "use_colors": ("uvicorn", None, "the logs are plain text"),
     "no_use_colors": ("uvicorn", None, "the logs are plain text"),
     "timeout_worker_healthcheck": ("uvicorn", "timeout", "a worker without a heartbeat that long is replaced"),
+    "http2": ("uvicorn", None, HTTP11),
+    "headers": ("uvicorn", None, "set response headers in the app (or a middleware)"),
+    "reload_includes": ("uvicorn", "reload_include", "the patterns replace *.py here: list *.py too"),
+    "reload_excludes": ("uvicorn", "reload_include", "the patterns of the files that trigger a reload"),
+    "reset_contextvars": ("uvicorn", None, "no such setting here"),
+    "ws_max_queue": ("uvicorn", None, "no such setting here"),
     "timeout_notify": ("uvicorn", "timeout", "the master checks each worker's heartbeat; a worker silent "
                                              "that long is replaced"),
 }

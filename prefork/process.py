@@ -13,7 +13,10 @@ Rules:
   the worker: ``not_the_worker`` runs in it at once (``os.register_at_fork``) and puts
   back the default actions and no wakeup descriptor, so a signal sent to it (a
   ``terminate()``) is its own and never reaches the worker's loop through the
-  descriptor both share.
+  descriptor both share. The forking thread blocks the worker's signals across the
+  fork (``guard_forks``), so one sent to the child before that (``start()`` then
+  ``terminate()`` at once) waits for the default action instead of running the worker's
+  handler in the child.
 - A worker ends by ``os._exit`` (it must not unwind the master's stack it was forked
   in), which runs nothing of the app's: ``wind_down`` does what a normal exit does for
   it first. Non-daemon threads are joined, until the drain's bound at most (not at all
@@ -48,6 +51,8 @@ EXECUTOR_BOUND = 0.5  # seconds the loop's default executor gets to end its idle
 
 WORKER_SIGNALS = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
                   signal.SIGUSR2, signal.SIGABRT)
+FORK_BLOCKED = frozenset(WORKER_SIGNALS) | {signal.SIGINT}
+_fork_masks = {}  # thread -> its signal mask before the fork it is making
 
 
 def drop_privileges(settings):
@@ -77,9 +82,27 @@ def dropped():
     """A signal of the master's that means nothing to a worker."""
 
 
+def guard_forks():
+    """In a worker: a process it forks gets the worker's signals blocked until
+    ``not_the_worker`` has put back the default actions (the forking thread's mask is
+    the child's)."""
+    os.register_at_fork(before=_block_for_fork, after_in_parent=_unblock_after_fork, after_in_child=not_the_worker)
+
+
+def _block_for_fork():
+    _fork_masks[threading.get_ident()] = signal.pthread_sigmask(signal.SIG_BLOCK, FORK_BLOCKED)
+
+
+def _unblock_after_fork():
+    mask = _fork_masks.pop(threading.get_ident(), None)  # (the same thread in the child: pthread_self is kept)
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def not_the_worker():
     """In a process forked from a worker (after fork, in the child): the worker's
-    signal handlers and the loop's wakeup descriptor are not this process's."""
+    signal handlers and the loop's wakeup descriptor are not this process's. Its
+    signals, blocked across the fork, then take their default actions."""
     try:
         signal.set_wakeup_fd(-1)
         for signum in WORKER_SIGNALS:
@@ -87,6 +110,8 @@ def not_the_worker():
         signal.signal(signal.SIGINT, signal.default_int_handler)
     except (ValueError, OSError):  # (not the main thread: nothing of the worker's to undo there)
         pass
+    _unblock_after_fork()
+    _fork_masks.clear()  # (other threads' forks, under way in the parent, are not this process's)
 
 
 def line_buffered(stream):

@@ -284,7 +284,7 @@ NEEDS = (
 )
 
 
-PATHS = ("pidfile", "access_log", "error_log", "certfile", "keyfile", "ca_certs")  # opened by the master
+PATHS = ("pidfile", "access_log", "error_log", "certfile", "keyfile", "ca_certs")  # opened by the master (and reload_dirs)
 
 
 def _relative_to_start(values, sources):
@@ -304,6 +304,10 @@ def _relative_to_start(values, sources):
         if path and path != "-" and not os.path.isabs(path):
             found.append(f"{sources[name]}: {path} is relative to where prefork started ({start}), not to chdir "
                          f"({base}) as gunicorn's would be: write it as an absolute path")
+    for path in values["reload_dirs"]:  # watched by the master's watcher
+        if not os.path.isabs(path):
+            found.append(f"{sources['reload_dirs']}: {path} is relative to where prefork started ({start}), not "
+                         f"to chdir ({base}) as gunicorn's would be: write it as an absolute path")
     for address in values["bind"]:
         path = bind_address(address)[5:] if bind_address(address).startswith("unix:") else None
         if path and not os.path.isabs(path):

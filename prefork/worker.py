@@ -76,7 +76,7 @@ from setproctitle import setproctitle
 from . import apps, logs
 from .metrics import WorkerMetrics, reply_observer, response_observer
 from .plugging import load_app, plug_in
-from .process import (cancel_tasks, drop_privileges, dropped, line_buffered, not_the_worker, stop_default_executor,
+from .process import (cancel_tasks, drop_privileges, dropped, guard_forks, line_buffered, stop_default_executor,
                       wind_down)
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
@@ -211,7 +211,7 @@ class Worker:
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGUSR2):
             loop.add_signal_handler(signum, dropped)
         signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # (caught, a write to a tostop tty would retry for ever)
-        os.register_at_fork(after_in_child=not_the_worker)
+        guard_forks()
         self.channel.sock.setblocking(False)
         self.channel.attach(loop)
         loop.add_reader(self.channel.fileno(), self.on_channel)

@@ -84,8 +84,9 @@ def reload(master):
         return
     for setting in settings_mod.SETTINGS:
         if not setting.reloadable and new.values[setting.name] != master.settings.values[setting.name]:
-            log.warning("reload: %s changed but needs a restart (or USR2); keeping %r", setting.name,
-                        master.settings.values[setting.name])
+            kept = master.settings.values[setting.name]
+            log.warning("reload: %s changed but needs a restart (or USR2); keeping %s", setting.name,
+                        f"0o{kept:03o}" if setting.kind == "octal" else repr(kept))
             new.values[setting.name] = master.settings.values[setting.name]
     settings_mod.derive_workers(new.values, new.sources)  # (from the reload setting kept)
     strays = settings_mod.unbound_proxy_listeners(new.values)  # (against the bind kept: a new one is not applied)
