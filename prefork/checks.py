@@ -1,9 +1,8 @@
 """Converting a setting's raw value (TOML value or text) and checking it against the host.
 
 Rules:
-- Each function raises ValueError with what is wrong, in words an operator can act on
-  (``settings.load`` puts ``SOURCE:KEY: `` in front); none of them stops at a first
-  problem on behalf of another setting.
+- Each function raises ValueError with what is wrong, in words an operator can act on (``settings.load``
+  puts ``SOURCE:KEY: `` in front); none of them stops at a first problem on behalf of another setting.
 - Checks go as far as they can without binding or importing: IP literals parsed, host
   names resolved, a UNIX socket's directory present, the app's module located (never
   imported), accounts and directories looked up, TLS files loaded into a context as a
@@ -76,8 +75,7 @@ def convert(setting, value, from_text):
                     raise ValueError(value)
                 value = int(value) if kind == "int" else float(value)
             except ValueError:
-                raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, "
-                                 f"got {value!r}") from None
+                raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (kind == "int" and not isinstance(value, int)):
             raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {toml_spelling(value)}")
@@ -134,10 +132,12 @@ def convert(setting, value, from_text):
                                  "an integer is decimal in TOML: write 0o777 or \"0o777\")")
             raise ValueError(f"expected a mode from 0o000 to 0o777, got {given!r}")
         return value
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # (false where the empty value turns a feature off is that value)
+        if value is False and setting.false_is_off:
+            return ""
         kinds = {int: "an integer", float: "a number", bool: "a boolean", list: "an array", dict: "a table"}
-        shown = f"{kinds.get(type(value), 'a date')} (not shown: a secret)" if setting.secret else repr(value)
-        raise ValueError(f"expected a string, got {shown}")
+        shown = f"{kinds.get(type(value), 'a date')} (not shown: a secret)" if setting.secret else toml_spelling(value)
+        raise ValueError(f"expected a string{' (or false: off)' * setting.false_is_off}, got {shown}")
     _no_nul(value)
     if kind == "choice" and value not in setting.choices:
         same = [choice for choice in setting.choices if choice.lower() == value.lower()]

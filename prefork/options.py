@@ -43,6 +43,7 @@ class Setting:
     secret: bool = False  # never printed (check-config shows it as hidden)
     commas: bool = False  # a list whose entries may also come as one comma-separated string
     fallback: str = None  # what another server's variable makes the default, when it is set (--help says it)
+    false_is_off: bool = False  # a text setting whose empty value turns a feature off also takes false
 
     @property
     def flag(self):
@@ -189,7 +190,8 @@ SETTINGS = (
     Setting("connections_checking_interval", "float", 30.0, "Seconds between checks of "
             "headers_timeout and request_timeout.", minimum=0.01),
     Setting("metrics_bind", "str", "127.0.0.1:9464", "Where the master serves Prometheus metrics "
-            "(HOST:PORT or fd://N; path /metrics); empty disables metrics.", reloadable=False),
+            "(HOST:PORT or fd://N; path /metrics); empty (or false) disables metrics.", reloadable=False,
+            false_is_off=True),
     Setting("metrics_buckets", "numbers", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                            1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
             "Upper bounds in seconds of the request duration histogram's buckets: positive, "
@@ -206,8 +208,8 @@ SETTINGS = (
             "the umask: the default lets a proxy running as another user (nginx) connect; restrict "
             "it here or with the directory's permissions.", reloadable=False),
     Setting("log_level", "choice", "info", "Error log level.", choices=LOG_LEVELS),
-    Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it; /dev/stdout "
-            "(/dev/stderr, /dev/fd/N) writes to the daemon's own descriptor."),
+    Setting("access_log", "str", "-", "Access log file; - is stderr, empty (or false) disables it; "
+            "/dev/stdout (/dev/stderr, /dev/fd/N) writes to the daemon's own descriptor.", false_is_off=True),
     Setting("access_log_format", "str", DEFAULT_ACCESS_FORMAT, "Access log line. Fields: "
             "{h} client address (X-Forwarded-For's from a trusted proxy, as a WSGI or ASGI app "
             "sees it), {t} time, {r} request line, {m} method, {U} URL, {s} status, "
