@@ -90,6 +90,9 @@ def split(app):
     names = module.split(".")
     if not module or not all(part.isidentifier() for part in names) or (sep and not attribute):
         directory, _, base = module.rpartition("/")
+        if app.endswith(".toml"):
+            raise ValueError(f"expected module or module:attribute, got {app!r}: a configuration file "
+                             f"(give it with --config {app})")
         if directory and base.removesuffix(".py").isidentifier():
             raise ValueError(f"expected module or module:attribute, got {app!r}: a module is named, not a "
                              f"path (--app-dir {directory} {base.removesuffix('.py')}{sep}{attribute})")
@@ -156,7 +159,12 @@ def locate(app, chdir="", app_dir=""):
     """Check that APP's module can be found; raises ValueError with what is wrong."""
     module, attribute = split(app)
     hint = ""
-    if module.endswith(".py"):  # a file name, as gunicorn's message also suspects
+    if app.endswith(".toml"):  # the configuration file given where the app goes
+        hint = f" ({app} is a configuration file: give it with --config {app})"
+    elif module.endswith(".conf.py"):  # gunicorn's configuration file
+        hint = (f" ({module} is a gunicorn configuration file? prefork reads its settings from a TOML "
+                "file given with --config; docs/gunicorn.md maps gunicorn's names to prefork's)")
+    elif module.endswith(".py"):  # a file name, as gunicorn's message also suspects
         hint = f" (a file name: did you mean {module[:-3]}{':' + attribute if attribute else ''}?)"
     dirs = search_dirs(chdir, app_dir)
     _not_shadowed(module.split(".")[0], dirs)
