@@ -171,6 +171,8 @@ def parse(argv):
     if unknown:
         hints = [hint for hint in (migration.hint(flag, flag_form=True) or _near_flag(parser, flag) for flag in flags)
                  if hint]
+        if "check-config" in unknown:  # the word after the app, which takes its place
+            hints.append(f"check-config takes the app's place: prefork check-config {args.app_arg or 'APP'} [options]")
         parser.error(f"unrecognized arguments: {' '.join(unknown)}" + "".join(f"\n  {h}" for h in hints))
     values = {s.name: getattr(args, s.name) for s in settings_mod.SETTINGS}
     if args.app_arg:
