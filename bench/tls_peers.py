@@ -5,7 +5,9 @@ answer ``Hello, World!``; wrk keeps its connections alive, so the figure is the 
 records, not of handshakes. Each server's whole process tree runs pinned to core 0,
 ``wrk -t1 -c32`` pinned to core 1; rounds are interleaved (prefork, node, prefork, ...)
 and the medians are compared. Besides requests per second it reports the CPU time the
-server's processes used per request (from /proc), which a busy machine disturbs less.
+server's processes used per request (from /proc), which a busy machine disturbs less,
+and the TLS version and cipher each server gives a client with OpenSSL's defaults (as
+wrk's are): the same for both (TLSv1.3, TLS_AES_256_GCM_SHA384), else it says so.
 ``--loop uvloop`` runs prefork on uvloop; ``--plain`` runs the same pair without TLS
 (prefork plain, Node's ``http``), the reference that shows what TLS costs each. prefork
 runs with its access log and metrics off (Node has neither); ``--defaults`` turns both
@@ -90,13 +92,16 @@ def cpu_seconds(session):
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def run(name, seconds, cert, key, loop, observed=None):
+def run(name, seconds, cert, key, loop, observed=None, ciphers=None):
+    """``ciphers``: a dict given the version and cipher the server negotiates (TLS only)."""
     port = free_port()
     cmd, env = command(name, port, cert, key, loop, observed)
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, env=env, cwd=TESTS, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_port(port)
+        if cert is not None and ciphers is not None and name not in ciphers:
+            ciphers[name] = negotiated(port)
         cpu_before = cpu_seconds(proc.pid)
         out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s",
                               f"{'http' if cert is None else 'https'}://127.0.0.1:{port}/"], capture_output=True, text=True,
@@ -110,6 +115,17 @@ def run(name, seconds, cert, key, loop, observed=None):
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
+
+
+def negotiated(port):
+    """The TLS version and cipher a client with OpenSSL's defaults (as wrk's) gets from the
+    server at ``port``: the pair must be the same for both servers, or the comparison is
+    of two ciphers."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30)) as sock:
+        return f"{sock.version()} {sock.cipher()[0]}"
 
 
 def open_connections(port, tls, connections=16):
@@ -218,13 +234,18 @@ def main():
     names = ("prefork", "node")
     results = {name: [] for name in names}
     cpu = {name: [] for name in names}
+    ciphers = {}
     with tempfile.TemporaryDirectory(prefix="prefork-tls-bench-") as tmp:
         cert, key = (None, None) if plain else make_certificate(tmp)
         for _ in range(rounds):
             for name in names:
-                rate, cpu_per_request = run(name, seconds, cert, key, loop, tmp if defaults else None)
+                rate, cpu_per_request = run(name, seconds, cert, key, loop, tmp if defaults else None, ciphers)
                 results[name].append(rate)
                 cpu[name].append(cpu_per_request)
+    for name, suite in ciphers.items():
+        print(f"{name:8} negotiates {suite}")
+    if len(set(ciphers.values())) > 1:
+        print("the servers negotiate different ciphers: the comparison is not of the same work", file=sys.stderr)
     medians = {name: statistics.median(values) for name, values in results.items()}
     cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
     for name in names:

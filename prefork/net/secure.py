@@ -22,10 +22,7 @@ class Secure:
         when it completes, ``on_error(err, socket)`` when it fails (then the socket is
         destroyed). Bytes read before (a PROXY header) are not part of the TLS stream;
         ``data``: bytes already read that are (the start of a ClientHello after it)."""
-        # (records are decrypted into the socket's shared read buffer, when it has one:
-        # the layer is handed a view of what was read into it, and copies that into
-        # OpenSSL's buffer before it decrypts)
-        self.tls = tls.layer(self, self._sock, on_secure, on_error, self._read_view)
+        self.tls = tls.layer(self, self._sock, on_secure, on_error)
         self.encrypted = True
         if data:
             self.tls.received(data)  # no plaintext can come before the handshake's end

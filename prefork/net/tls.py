@@ -47,8 +47,10 @@ Rules:
   session (TLS 1.2 or 1.3 tickets) on any worker.
 """
 
+import mmap
 import re
 import ssl
+import threading
 from time import monotonic
 
 from ..http.errors import HTTPError
@@ -111,6 +113,7 @@ class ServerTLS:
         self.context = context
         context.sslobject_class = _Records  # (no sni_callback: the name is read from the hello)
         self.handshake_timeout = handshake_timeout
+        self.threads = threading.local()  # each thread's plaintext buffer (``plaintext_buffer``)
 
     @classmethod
     def from_settings(cls, settings):
@@ -120,12 +123,20 @@ class ServerTLS:
         context = getattr(settings, "tls_context", None) or build_context(settings.values)
         return cls(context, settings.tls_handshake_timeout)
 
-    def layer(self, socket, raw, on_secure=None, on_error=None, view=None):
-        """``view``: a writable buffer of ``_READ_SIZE`` bytes at least that only the
-        socket's loop thread uses (its server's read buffer): records are decrypted into
-        it. Not one per process: ``SSLObject.read`` lets go of the GIL, so two servers'
-        loops on two threads would write into it at once and mix their plaintexts."""
-        return TLSLayer(self, socket, raw, on_secure, on_error, view)
+    def layer(self, socket, raw, on_secure=None, on_error=None):
+        return TLSLayer(self, socket, raw, on_secure, on_error, self.plaintext_buffer())
+
+    def plaintext_buffer(self):
+        """The calling thread's buffer that records are decrypted into (``_READ_SIZE``
+        bytes), shared by the layers made on that thread (a loop runs on one). Not one per
+        process: ``SSLObject.read`` lets go of the GIL, so two loops on two threads would
+        write into it at once and mix their plaintexts. An anonymous mapping, private to
+        the process: a slice of it is ``bytes`` at once (a memoryview's slice and its
+        ``tobytes()`` cost twice as much per record)."""
+        buffer = getattr(self.threads, "buffer", None)
+        if buffer is None:
+            buffer = self.threads.buffer = mmap.mmap(-1, _READ_SIZE, flags=mmap.MAP_PRIVATE)
+        return buffer
 
 
 class TLSLayer:
@@ -133,9 +144,9 @@ class TLSLayer:
 
     __slots__ = ("socket", "raw", "on_secure", "on_error", "incoming", "outgoing", "sslobj", "established",
                  "reading", "failed", "peer_closed", "closed", "backlog", "timer", "first_byte",
-                 "wire_sent", "hello", "answered", "looked_again", "plain_start", "later", "later_size", "read", "write", "view")
+                 "wire_sent", "hello", "answered", "looked_again", "plain_start", "later", "later_size", "read", "write", "buffer")
 
-    def __init__(self, tls, socket, raw, on_secure, on_error, view=None):
+    def __init__(self, tls, socket, raw, on_secure, on_error, buffer):
         self.socket = socket
         self.raw = raw  # the kernel socket the records go to
         self.on_secure = on_secure
@@ -144,7 +155,7 @@ class TLSLayer:
         self.outgoing = ssl.MemoryBIO()
         self.sslobj = tls.context.wrap_bio(self.incoming, self.outgoing, server_side=True)
         self.read, self.write = self.sslobj.direct()
-        self.view = view if view is not None and len(view) >= _READ_SIZE else memoryview(bytearray(_READ_SIZE))
+        self.buffer = buffer  # the thread's plaintext buffer (ServerTLS.plaintext_buffer)
         self.established = False
         self.reading = False  # established, and the peer has not closed: the fast path
         self.failed = False
@@ -165,8 +176,8 @@ class TLSLayer:
     # -- bytes in -----------------------------------------------------------------------------
     def received(self, data):
         """Plaintext for the protocol (bytes) from ``data`` read off the wire (bytes, or a
-        view of the socket's read buffer, which is decrypted into; b"" when there is
-        none yet); ``peer_closed`` is set once the peer's close_notify has ended the
+        view of the socket's read buffer; records are decrypted into the thread's
+        plaintext buffer, ``ServerTLS.plaintext_buffer``; b"" when there is none yet); ``peer_closed`` is set once the peer's close_notify has ended the
         stream (what came before it is returned, what follows it is dropped). Raises an
         ``HTTPError`` (``ERR_SSL_*``) for a broken stream after the handshake."""
         incoming = self.incoming
@@ -187,16 +198,16 @@ class TLSLayer:
                     return b""
         else:
             incoming.write(data)
-        read, view, chunks = self.read, self.view, []
+        read, buffer, chunks = self.read, self.buffer, []
         try:  # a read returns one record at most, and a whole one: _READ_SIZE
-            n = read(_READ_SIZE, view)  # (into the shared buffer: no 16 KiB bytes made per read)
+            n = read(_READ_SIZE, buffer)  # (into the shared buffer: no 16 KiB bytes made per read)
             if n and not incoming.pending:
-                return view[:n].tobytes()  # the usual: one record, and nothing after it
+                return buffer[:n]  # the usual: one record, and nothing after it
             while n:
-                chunks.append(view[:n].tobytes())
+                chunks.append(buffer[:n])
                 if not incoming.pending:
                     break
-                n = read(_READ_SIZE, view)
+                n = read(_READ_SIZE, buffer)
             else:  # close_notify: 0 now and at every later read, bytes after it stay
                 self._peer_closed()
         except ssl.SSLWantReadError:  # (the last record carried no plaintext)
