@@ -21,7 +21,8 @@ Rules:
   internals as they are from 3.8 to 3.12 (a selector key's data is ``(reader,
   writer)``), so it takes that path only there, and only when the selector keeps its
   keys in the dict those versions have; elsewhere (3.13 on, another selector) it is
-  the plain asyncio loop. uvloop is left as it is.
+  the plain asyncio loop. It takes asyncio's ``selector`` argument too: one given is
+  used as asyncio uses it (the public path). uvloop is left as it is.
 """
 
 import asyncio
@@ -58,9 +59,11 @@ class WorkerLoop(asyncio.SelectorEventLoop):
     _key_of = None  # the selector's key of a descriptor, or None: the public path
     _transport_refs = None  # fd -> weak reference of the transport using it, or None: the same
 
-    def __init__(self):
-        selector = _Selector()
-        self._key_of = selector.key_of if selector.knows_keys and hasattr(self, "_check_closed") else None
+    def __init__(self, selector=None):
+        if selector is None:
+            selector = _Selector()
+        fast = isinstance(selector, _Selector) and selector.knows_keys and hasattr(self, "_check_closed")
+        self._key_of = selector.key_of if fast else None
         super().__init__(selector)
         transports = getattr(self, "_transports", None)  # (a WeakValueDictionary: its refs in ``data``)
         if self._key_of is not None and isinstance(getattr(transports, "data", None), dict):
