@@ -307,7 +307,7 @@ def _relative_to_start(values, sources):
     for path in values["reload_dirs"]:  # watched by the master's watcher
         if not os.path.isabs(path):
             found.append(f"{sources['reload_dirs']}: {path} is relative to where prefork started ({start}), not "
-                         f"to chdir ({base}) as gunicorn's would be: write it as an absolute path")
+                         f"to chdir ({base}): write it as an absolute path")
     for address in values["bind"]:
         path = bind_address(address)[5:] if bind_address(address).startswith("unix:") else None
         if path and not os.path.isabs(path):
