@@ -58,7 +58,7 @@ NAMES = {
     "preload": ("gunicorn", None, PRELOAD),
     "preload_app": ("gunicorn", None, PRELOAD),
     "daemon": ("gunicorn", None, NO_DAEMON),
-    "d": ("gunicorn", None, NO_DAEMON),
+    "D": ("gunicorn", None, NO_DAEMON),
     "worker_connections": ("gunicorn", "max_connections", "connections past it are closed as soon as accepted"),
     "limit_request_line": ("gunicorn", "max_header_size", "it bounds the request target with the header fields"),
     "limit_request_field_size": ("gunicorn", "max_header_size", ""),
@@ -109,7 +109,7 @@ NAMES = {
     "log_config_json": ("gunicorn", None, LOGGING),
     "logconfig_json": ("gunicorn", None, LOGGING),
     "logger_class": ("gunicorn", None, LOGGING),
-    "r": ("gunicorn", None, STDIO),
+    "R": ("gunicorn", None, STDIO),
     "enable_stdio_inheritance": ("gunicorn", None, STDIO),
     "sendfile": ("gunicorn", None, "no switch: docs/wsgi.md says when wsgi.file_wrapper is sent with sendfile"),
     "no_sendfile": ("gunicorn", None, "no switch: docs/wsgi.md says when wsgi.file_wrapper is sent with sendfile"),
@@ -198,9 +198,10 @@ NAMES = {
 
 
 def key(name):
-    """The table's key for a flag (``--access-logfile``, ``-k``) or a file key."""
+    """The table's key for a flag (``--access-logfile``, ``-k``) or a file key; a short
+    flag keeps its case (gunicorn's ``-R`` is not ``-r``)."""
     return name.lstrip("-").replace("-", "_").lower() if name.startswith("--") or len(name) > 2 else \
-        name.lstrip("-").lower()
+        name.lstrip("-")
 
 
 def hint(name, flag_form):
