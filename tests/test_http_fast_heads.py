@@ -118,6 +118,12 @@ COMMON = [
     b"GET http://h/p HTTP/1.1\r\nHost: h\r\n\r\n",
     b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\nX: \xe9\xa0\r\nY: a\xa0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Close \r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\t\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close, keep-alive\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
+    b"GET / HTTP/1.1\r\nConnection:close\r\n\r\n",
 ]
 
 BAD = [
@@ -245,9 +251,14 @@ def test_the_fast_path_is_taken():
     assert parser.urls == 0 and len(handler.calls) == 8
     parser.feed(COMMON[17])  # (Content-Length: llhttp's callbacks)
     assert parser.urls == 1
+    parser.feed(COMMON[14])  # Connection: close, then llhttp refuses more
+    assert parser.urls == 1 and handler.calls[-2][5] is False
+    with pytest.raises(ParseError) as caught:
+        parser.feed(b"\r\nGET / HTTP/1.1\r\n\r\n")
+    assert caught.value.code == "HPE_CLOSED_CONNECTION"
 
 
-@pytest.mark.parametrize("head", COMMON[:3])
+@pytest.mark.parametrize("head", COMMON[:3] + COMMON[14:15] + COMMON[-6:])
 def test_a_refusal_after_a_fast_head_is_at_the_same_offset(head):
     _same([head, b"GET / HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n"])
     _same([head + b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n"])

@@ -28,6 +28,8 @@ Rules:
   followed by a tab is not kept alive (Node ignores such a token); a later message on
   it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
+- ``fast_heads`` (the request parser's fast path, parser.py) is off for good once llhttp
+  refused bytes or stopped at an upgrade, or a message was not kept alive.
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
 - A read holding many messages is fed one message at a time; between two of them the
   handler's ``hold`` (when set) may stop the feed: the bytes not fed yet wait in

@@ -15,6 +15,17 @@ Rules:
   responses alike, as Node's parser does for its server and its client).
 - ``ResponseParser`` hands the status code and reason with the head; the reason counts
   against ``max_header_size`` as a request-target does (Node's client counts it).
+- The fast path: a read that is exactly one whole common head, between messages (HTTP/1.1,
+  GET HEAD POST PUT DELETE OPTIONS or PATCH, a request line with single spaces, no
+  Content-Length, Transfer-Encoding, Upgrade, Proxy-Connection or Set-Cookie field,
+  Connection only keep-alive or close and without a tab, no larger than
+  ``max_header_size``, no ``on_begin`` set) is read without llhttp's callbacks: a second
+  llhttp with none checks it, and what it reads without an error is handed over with the
+  state and the handler calls llhttp's callbacks make (head, then end). Every other read,
+  and a head that llhttp refuses, goes through llhttp as before. After a close, the
+  checking llhttp parses on (it refuses more bytes as llhttp does). A handler that raises
+  from such a head has llhttp re-read it, the same call raising, so that the state is
+  what that exception leaves.
 """
 
 import re
@@ -47,10 +58,11 @@ for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encodin
 del _name, _spelling
 # The common head, read without llhttp's callbacks (``RequestParser.feed``): a read that is
 # one whole head and nothing else (no empty field line before its end), HTTP/1.1, one of
-# these methods, its request line with single spaces, no field that frames a body,
-# upgrades, or may end the connection (Connection only keep-alive). A second llhttp, with
-# no callbacks, checks it: what it reads without an error is such a head, as llhttp reads
-# it, and one message (no body: no Content-Length, no Transfer-Encoding), kept alive.
+# these methods, its request line with single spaces, no field that frames a body or
+# upgrades (Connection only keep-alive or close, without a tab). A second llhttp, with no
+# callbacks, checks it: what it reads without an error is such a head, as llhttp reads
+# it, and one message (no body: no Content-Length, no Transfer-Encoding). After a close,
+# that llhttp, which refuses more bytes as llhttp does, parses on in place of the first.
 _FAST_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
 _FAST_REFUSED = frozenset(("content-length", "transfer-encoding", "connection", "proxy-connection", "upgrade",
                            "set-cookie", ""))
@@ -108,6 +120,7 @@ class RequestParser(MessageParser):
             return MessageParser.feed(self, data)
         raw = []
         headers = {}
+        keep_alive = True
         for field in fields[1:-2]:
             name, _, value = field.partition(":")
             value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
@@ -115,8 +128,12 @@ class RequestParser(MessageParser):
                 key = _FAST_KEYS[name]
             else:
                 key = name.lower()
-                if key in _FAST_REFUSED and (key != "connection" or value.lower() != "keep-alive"):
-                    return MessageParser.feed(self, data)  # (an empty line too: more than one head)
+                if key in _FAST_REFUSED:
+                    # (an empty line too: more than one head)
+                    if key != "connection" or "\t" in field or value.lower() not in ("keep-alive", "close"):
+                        return MessageParser.feed(self, data)
+                    if value.lower() == "close":
+                        keep_alive = False
             headers[key] = value
             raw += (name, value)
         if len(headers) << 1 != len(raw):
@@ -146,12 +163,18 @@ class RequestParser(MessageParser):
         self._fast_line = line
         handler = self._handler
         try:
-            handler.on_headers(method, target, "1.1", raw, True, False)
-            self.in_message = False  # on_message_complete's (llhttp keeps such a message alive)
+            handler.on_headers(method, target, "1.1", raw, keep_alive, False)
+            self.in_message = False  # on_message_complete's
+            if not keep_alive:
+                self._reusable = self.fast_heads = False
             handler.on_message_complete(None)
         except BaseException as exc:
             self._replay(data, _Raising(exc, self.in_message))
             raise exc from None
+        if not keep_alive:
+            # llhttp refuses any more bytes after it: the one that read it parses on
+            self._parser, self._check = check, None
+            self._retain(data)
         return None
 
     def _repeated(self, raw):
