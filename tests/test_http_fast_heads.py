@@ -205,9 +205,40 @@ def test_size_limit_edges():
 
 
 def test_handler_raising():
-    for head in COMMON[:4]:
+    rng = random.Random(5)
+    for head in COMMON + BAD + [_generated(rng) for _ in range(200)]:
         for raise_on in (("headers", 0), ("complete", 0), ("headers", 1), ("complete", 1)):
             _same([head, head, head], raise_on=raise_on)
+            _same([head, b"GET / HTTP/1.1\r\n\r\n", head], raise_on=raise_on)
+
+
+class _Refusing(Recorder):
+    """Refuses further messages from its first head on, as a server does after a final
+    response (``on_begin`` set from inside the handler call)."""
+
+    def on_headers(self, *args):
+        super().on_headers(*args)
+        self.parser.on_begin = self.refuse
+
+    def refuse(self):
+        raise KeyError("refused")
+
+
+def test_a_handler_that_sets_on_begin():
+    for head in COMMON + BAD:
+        outs = []
+        for fast in (True, False):
+            handler = _Refusing()
+            parser = handler.parser = RequestParser(handler)
+            parser.fast_heads = fast
+            out = []
+            for data in (head, head, b"GET / HTTP/1.1\r\n\r\n"):
+                try:
+                    out.append(parser.feed(data))
+                except Exception as exc:  # noqa: BLE001 - compared by type and text
+                    out.append((type(exc).__name__, str(exc)))
+            outs.append((out, handler.calls, parser.in_message))
+        assert outs[0] == outs[1], head
 
 
 def test_generated_heads():

@@ -111,13 +111,11 @@ class RequestParser(MessageParser):
         if not self.fast_heads or self.in_message or self.on_begin is not None or len(data) > self.max_header_size > 0:
             return MessageParser.feed(self, data)
         fields = data.decode("latin-1").split("\r\n")
-        try:
-            method, target, version = line = fields[0].split(" ")
-        except ValueError:  # not three parts
-            return MessageParser.feed(self, data)
+        line = fields[0].split(" ")
         # (fields[-1] is the read itself when it holds no line end)
-        if fields[-1] or fields[-2] or version != "HTTP/1.1" or method not in _FAST_METHODS:
+        if len(line) != 3 or fields[-1] or fields[-2] or line[2] != "HTTP/1.1" or line[0] not in _FAST_METHODS:
             return MessageParser.feed(self, data)
+        method, target, _ = line
         raw = []
         headers = {}
         keep_alive = True
@@ -147,7 +145,8 @@ class RequestParser(MessageParser):
         try:
             check.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            self._check = None  # (refusing from now on: a fresh one next time)
+            check = self._check = None  # (refusing from now on: a fresh one next time)
+        if check is None:  # (llhttp reads it: not from inside the handling of that exception)
             return MessageParser.feed(self, data)
         # the state that on_message_begin, on_url, on_header and on_headers_complete leave
         if self._retained_len:
@@ -200,8 +199,9 @@ class RequestParser(MessageParser):
         parser = self._parser
         if parser is None:
             return  # released: nothing is fed any more
-        handler, raw, headers = self._handler, self._raw, self.headers
+        handler, raw, headers, on_begin = self._handler, self._raw, self.headers, self.on_begin
         self._handler = stand_in
+        self.on_begin = None  # (as it was at the head's first byte)
         self._counting = len(data) >= self.max_header_size
         self._piece = data
         try:
@@ -210,6 +210,7 @@ class RequestParser(MessageParser):
             pass
         finally:
             self._handler = handler
+            self.on_begin = on_begin
         self._raw = raw
         self.headers = headers
         self.fast_heads = False
