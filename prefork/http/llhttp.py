@@ -394,6 +394,7 @@ class MessageParser(Diagnosis):
 
     def on_message_complete(self):
         self.in_message = False
+        self._counted = self._head_wire = 0  # (the trailers' counts: none between messages)
         self._lines = None
         self._body_lines = False
         self._blank_connection = None

@@ -97,7 +97,7 @@ class RequestParser(MessageParser):
     join_all = False  # True: every repeated field is joined (Node's joinDuplicateHeaders)
 
     # (``fast_heads``, set per parser: False, every read goes to llhttp; see llhttp.py)
-    _fast_line = None  # [method, target, "HTTP/1.1"] of the last head ``feed`` read itself
+    _fast_line = None  # the request line of the last head ``feed`` read itself
     _check = None  # the llhttp that checks such heads (no callbacks)
 
     def _make_parser(self):
@@ -111,11 +111,13 @@ class RequestParser(MessageParser):
         if not self.fast_heads or self.in_message or self.on_begin is not None or len(data) > self.max_header_size > 0:
             return MessageParser.feed(self, data)
         fields = data.decode("latin-1").split("\r\n")
-        line = fields[0].split(" ")
+        try:
+            method, target, version = fields[0].split(" ")
+        except ValueError:  # not three parts
+            version = None
         # (fields[-1] is the read itself when it holds no line end)
-        if len(line) != 3 or fields[-1] or fields[-2] or line[2] != "HTTP/1.1" or line[0] not in _FAST_METHODS:
+        if version != "HTTP/1.1" or fields[-1] or fields[-2] or method not in _FAST_METHODS:
             return MessageParser.feed(self, data)
-        method, target, _ = line
         raw = []
         headers = {}
         keep_alive = True
@@ -154,12 +156,10 @@ class RequestParser(MessageParser):
             self._retained_len = 0
         self.in_message = True
         self.headers_complete = True
-        self.body_received = 0
-        self._counted = 0
-        self._head_wire = 0
+        self.body_received = 0  # (_counted and _head_wire are 0 between messages)
         self._raw = raw
         self.headers = headers
-        self._fast_line = line
+        self._fast_line = fields[0]
         handler = self._handler
         try:
             handler.on_headers(method, target, "1.1", raw, keep_alive, False)
@@ -247,7 +247,8 @@ class RequestParser(MessageParser):
         if not self.in_message:
             return _unparsed_line(err)
         if self._fast_line is not None:  # (a head read without llhttp's callbacks, its handler running)
-            return self._fast_line[0], self._fast_line[1], "1.1"
+            method, target, _ = self._fast_line.split(" ")
+            return method, target, "1.1"
         if not self._url:
             return _unparsed_line(err)
         parser = self._parser
