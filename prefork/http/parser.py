@@ -170,7 +170,7 @@ class RequestParser(MessageParser):
         except BaseException as exc:
             self._replay(data, _Raising(exc, self.in_message))
             raise exc from None
-        if not keep_alive:
+        if not keep_alive and self._parser is not None:  # (not released by the handler)
             # llhttp refuses any more bytes after it: the one that read it parses on
             self._parser, self._check = check, None
             self._retain(data)
