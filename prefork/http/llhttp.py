@@ -28,6 +28,8 @@ Rules:
   followed by a tab is not kept alive (Node ignores such a token); a later message on
   it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
+- ``fast_heads`` (the request parser's fast path, parser.py) is off for good once llhttp
+  refused bytes or stopped at an upgrade, or a message was not kept alive.
 - ``feed`` returns the offset where an upgrade or CONNECT left HTTP, else None.
 - A read holding many messages is fed one message at a time; between two of them the
   handler's ``hold`` (when set) may stop the feed: the bytes not fed yet wait in
@@ -82,6 +84,9 @@ class MessageParser(Diagnosis):
         self._reusable = True  # False after a message that forbids reuse (llhttp refuses more)
         self._blank_connection = None  # {index in _raw: value} of Connection values with trailing blanks
         self._close_after = False  # Node ends the connection after this message, llhttp does not
+        # a request parser reads a read that is one whole common head without llhttp's
+        # callbacks (parser.py): not once llhttp refused bytes, or refuses any more
+        self.fast_heads = self.kind == 1
         self._parser = self._make_parser()
 
     def release(self):
@@ -110,6 +115,7 @@ class MessageParser(Diagnosis):
                     self._parser.feed_data(data)
                 except httptools.HttpParserUpgrade as exc:
                     self._body_lines = False
+                    self.fast_heads = False
                     return exc.args[0]
                 except httptools.HttpParserError as exc:
                     raise self._error_for(exc, data, data, 0) from None
@@ -207,6 +213,7 @@ class MessageParser(Diagnosis):
             self._parser.feed_data(piece)
         except httptools.HttpParserUpgrade as exc:
             self._body_lines = False
+            self.fast_heads = False
             return pos + exc.args[0]
         except httptools.HttpParserError as exc:
             raise self._error_for(exc, piece, data, pos) from None
@@ -227,6 +234,7 @@ class MessageParser(Diagnosis):
 
     def _error_for(self, exc, piece, data, pos):
         """The exception to raise for llhttp's ``exc`` while executing ``piece``."""
+        self.fast_heads = False  # llhttp refuses every read from now on
         if isinstance(exc, httptools.HttpParserCallbackError):
             err = self._error
             if err is None:
@@ -304,6 +312,7 @@ class MessageParser(Diagnosis):
         try:
             self._parser.feed_data(b"")
         except httptools.HttpParserError as exc:
+            self.fast_heads = False
             raise self._diagnose(exc, b"") from None
 
     def eof_error(self):
@@ -385,11 +394,13 @@ class MessageParser(Diagnosis):
 
     def on_message_complete(self):
         self.in_message = False
+        self._counted = self._head_wire = 0  # (the trailers' counts: none between messages)
         self._lines = None
         self._body_lines = False
         self._blank_connection = None
         if not self._parser.should_keep_alive():
             self._reusable = False
+            self.fast_heads = False
         trailers = self._trailers
         if trailers is not None:
             self._trailers = None

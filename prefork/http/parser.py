@@ -15,6 +15,17 @@ Rules:
   responses alike, as Node's parser does for its server and its client).
 - ``ResponseParser`` hands the status code and reason with the head; the reason counts
   against ``max_header_size`` as a request-target does (Node's client counts it).
+- The fast path: a read that is exactly one whole common head, between messages (HTTP/1.1,
+  GET HEAD POST PUT DELETE OPTIONS or PATCH, a request line with single spaces, no
+  Content-Length, Transfer-Encoding, Upgrade, Proxy-Connection or Set-Cookie field,
+  Connection only keep-alive or close and without a tab, no larger than
+  ``max_header_size``, no ``on_begin`` set) is read without llhttp's callbacks: a second
+  llhttp with none checks it, and what it reads without an error is handed over with the
+  state and the handler calls llhttp's callbacks make (head, then end). Every other read,
+  and a head that llhttp refuses, goes through llhttp as before. After a close, the
+  checking llhttp parses on (it refuses more bytes as llhttp does). A handler that raises
+  from such a head has llhttp re-read it, the same call raising, so that the state is
+  what that exception leaves.
 """
 
 import re
@@ -45,6 +56,19 @@ for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encodin
     for _spelling in (_name, _name.lower()):
         _KNOWN[_spelling.encode("latin-1")] = (_spelling, _name.lower())
 del _name, _spelling
+# The common head, read without llhttp's callbacks (``RequestParser.feed``): a read that is
+# one whole head and nothing else (no empty field line before its end), HTTP/1.1, one of
+# these methods, its request line with single spaces, no field that frames a body or
+# upgrades (Connection only keep-alive or close, without a tab). A second llhttp, with no
+# callbacks, checks it: what it reads without an error is such a head, as llhttp reads
+# it, and one message (no body: no Content-Length, no Transfer-Encoding). After a close,
+# that llhttp, which refuses more bytes as llhttp does, parses on in place of the first.
+_FAST_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
+_FAST_REFUSED = frozenset(("content-length", "transfer-encoding", "connection", "proxy-connection", "upgrade",
+                           "set-cookie", ""))
+# the usual spellings of the other usual names: {name: lower-case key}
+_FAST_KEYS = {known[0]: known[1] for known in _KNOWN.values() if known[1] not in _FAST_REFUSED}
+_NO_CALLBACKS = object()  # (the checking llhttp's protocol)
 
 
 def _unparsed_line(err):
@@ -72,8 +96,124 @@ class RequestParser(MessageParser):
     unique_host = False  # True: a second Host field is a parse error (RFC 9112 3.2), not Node's first-wins
     join_all = False  # True: every repeated field is joined (Node's joinDuplicateHeaders)
 
+    # (``fast_heads``, set per parser: False, every read goes to llhttp; see llhttp.py)
+    _fast_line = None  # the request line of the last head ``feed`` read itself
+    _check = None  # the llhttp that checks such heads (no callbacks)
+
     def _make_parser(self):
         return httptools.HttpRequestParser(self)
+
+    def feed(self, data):
+        """A read that is exactly one whole common head (see _FAST_METHODS), between
+        messages, is read here as llhttp's callbacks would read it: this parser is left
+        as they leave it and the handler called as they call it (its head, then its
+        end), without them; every other read goes to llhttp (``MessageParser.feed``)."""
+        if not self.fast_heads or self.in_message or self.on_begin is not None or len(data) > self.max_header_size > 0:
+            return MessageParser.feed(self, data)
+        fields = data.decode("latin-1").split("\r\n")
+        try:
+            method, target, version = fields[0].split(" ")
+        except ValueError:  # not three parts
+            version = None
+        # (fields[-1] is the read itself when it holds no line end)
+        if version != "HTTP/1.1" or fields[-1] or fields[-2] or method not in _FAST_METHODS:
+            return MessageParser.feed(self, data)
+        raw = []
+        headers = {}
+        keep_alive = True
+        for field in fields[1:-2]:
+            name, _, value = field.partition(":")
+            value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
+            if name in _FAST_KEYS:
+                key = _FAST_KEYS[name]
+            else:
+                key = name.lower()
+                if key in _FAST_REFUSED:
+                    # (an empty line too: more than one head)
+                    if key != "connection" or "\t" in field or value.lower() not in ("keep-alive", "close"):
+                        return MessageParser.feed(self, data)
+                    if value.lower() == "close":
+                        keep_alive = False
+            headers[key] = value
+            raw += (name, value)
+        if len(headers) << 1 != len(raw):
+            headers = self._repeated(raw)  # a field repeated
+            if headers is None:
+                return MessageParser.feed(self, data)
+        # llhttp (strict, as the request parser's) reads the head (see _FAST_METHODS)
+        check = self._check
+        if check is None:
+            check = self._check = httptools.HttpRequestParser(_NO_CALLBACKS)
+        try:
+            check.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            check = self._check = None  # (refusing from now on: a fresh one next time)
+        if check is None:  # (llhttp reads it: not from inside the handling of that exception)
+            return MessageParser.feed(self, data)
+        # the state that on_message_begin, on_url, on_header and on_headers_complete leave
+        if self._retained_len:
+            self._retained = []
+            self._retained_len = 0
+        self.in_message = True
+        self.headers_complete = True
+        self.body_received = 0  # (_counted and _head_wire are 0 between messages)
+        self._raw = raw
+        self.headers = headers
+        self._fast_line = fields[0]
+        handler = self._handler
+        try:
+            handler.on_headers(method, target, "1.1", raw, keep_alive, False)
+            self.in_message = False  # on_message_complete's
+            if not keep_alive:
+                self._reusable = self.fast_heads = False
+            handler.on_message_complete(None)
+        except BaseException as exc:
+            self._replay(data, _Raising(exc, self.in_message))
+            raise exc from None
+        if not keep_alive and self._parser is not None:  # (not released by the handler)
+            # llhttp refuses any more bytes after it: the one that read it parses on
+            self._parser, self._check = check, None
+            self._retain(data)
+        return None
+
+    def _repeated(self, raw):
+        """Node's ``headers`` map of a head with a repeated field (as on_header builds
+        it), or None: a second Host refused."""
+        headers = {}
+        joins = {}
+        for i in range(0, len(raw), 2):
+            key = raw[i].lower()
+            if key in headers:
+                if key == "host" and self.unique_host:
+                    return None
+                add_repeated(headers, key, raw[i + 1], joins, self.join_all)
+            else:
+                headers[key] = raw[i + 1]
+        join_repeated(headers, joins)
+        return headers
+
+    def _replay(self, data, stand_in):
+        """The handler raised from a head ``feed`` read itself: llhttp reads the head now,
+        ``stand_in`` raising from the same call, so that llhttp and this parser are left
+        as that exception from llhttp's own callbacks leaves them (refusing any more)."""
+        parser = self._parser
+        if parser is None:
+            return  # released: nothing is fed any more
+        handler, raw, headers, on_begin = self._handler, self._raw, self.headers, self.on_begin
+        self._handler = stand_in
+        self.on_begin = None  # (as it was at the head's first byte)
+        self._counting = len(data) >= self.max_header_size
+        self._piece = data
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserError:
+            pass
+        finally:
+            self._handler = handler
+            self.on_begin = on_begin
+        self._raw = raw
+        self.headers = headers
+        self.fast_heads = False
 
     def on_message_begin(self):
         # the request's own reset (the base class's, inlined: this runs per request)
@@ -89,6 +229,7 @@ class RequestParser(MessageParser):
         self._raw = []
         self.headers = {}
         self._url = b""
+        self._fast_line = None
         if self.on_begin is not None:
             try:
                 self.on_begin()
@@ -103,7 +244,12 @@ class RequestParser(MessageParser):
         header field came out of llhttp, the line is read from the bytes read up to the
         error: the last line that starts with the method and target parsed, when a version
         and the line's end follow them."""
-        if not self.in_message or not self._url:
+        if not self.in_message:
+            return _unparsed_line(err)
+        if self._fast_line is not None:  # (a head read without llhttp's callbacks, its handler running)
+            method, target, _ = self._fast_line.split(" ")
+            return method, target, "1.1"
+        if not self._url:
             return _unparsed_line(err)
         parser = self._parser
         method, target = parser.get_method(), self._url
@@ -195,8 +341,25 @@ class RequestParser(MessageParser):
         if keep_alive and (version[-1] == "0" or version[0] == "0") and not self._node_keeps_alive():
             keep_alive = False
             self._close_after = True
+            self.fast_heads = False
         self._handler.on_headers(parser.get_method().decode("ascii"), self._url.decode("latin-1"),
                                  version, self._raw, keep_alive, parser.should_upgrade())
+
+
+class _Raising:
+    """Stands for a handler while llhttp re-reads a head (``RequestParser._replay``): the
+    call that raised (``on_headers``, else ``on_message_complete``) raises again."""
+
+    def __init__(self, exc, in_head):
+        self.exc = exc
+        self.in_head = in_head
+
+    def on_headers(self, *head):
+        if self.in_head:
+            raise self.exc
+
+    def on_message_complete(self, trailers):
+        raise self.exc
 
 
 class ResponseParser(MessageParser):
