@@ -24,9 +24,10 @@ Rules:
   HPE_CHUNK_EXTENSIONS_OVERFLOW at Node's offset. The count is one incremental pass over
   each chunk-size line: the work is linear in the bytes received.
 - A ``Content-Length`` value with a tab after it is refused (HPE_INVALID_CONTENT_LENGTH),
-  as Node 20's llhttp refuses it. An HTTP/1.0 request whose only keep-alive token is
-  followed by a tab is not kept alive (Node ignores such a token); a later message on
-  it is HPE_CLOSED_CONNECTION, as llhttp's own refusal.
+  as Node 20's llhttp refuses it. An HTTP/1.0 request whose only keep-alive token (in
+  Connection or Proxy-Connection, which llhttp reads alike) is followed by a tab is not
+  kept alive (Node ignores such a token); a later message on it is
+  HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``fast_heads`` (the request parser's fast path, parser.py) is off for good once llhttp
   refused bytes or stopped at an upgrade, or a message was not kept alive.
@@ -368,20 +369,22 @@ class MessageParser(Diagnosis):
             self._error = ParseError("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length",
                                      self._value_tab_offset(name, value))
             raise self._error
-        if lowered == b"connection":
+        if lowered == b"connection" or lowered == b"proxy-connection":  # (llhttp reads both alike)
             if self._blank_connection is None:
                 self._blank_connection = {}
             self._blank_connection[len(self._raw)] = value.decode("latin-1")
 
     def _node_keeps_alive(self):
         """Node's keep-alive for an HTTP/1.0-style head (minor or major 0) that llhttp here
-        keeps alive: Node ignores a Connection token followed by a tab."""
+        keeps alive: Node ignores a Connection (or Proxy-Connection, which llhttp reads
+        alike) token followed by a tab."""
         raw = self._raw
         blank = self._blank_connection
-        if blank is None and not any(len(raw[i]) == 10 and "\t" in raw[i + 1] for i in range(0, len(raw), 2)):
+        if blank is None and not any(len(raw[i]) in (10, 16) and "\t" in raw[i + 1]
+                                     for i in range(0, len(raw), 2)):
             return True
         for i in range(0, len(raw), 2):
-            if len(raw[i]) == 10 and raw[i].lower() == "connection":
+            if len(raw[i]) in (10, 16) and raw[i].lower() in ("connection", "proxy-connection"):
                 value = raw[i + 1] if blank is None else blank.get(i, raw[i + 1])
                 for token in value.split(","):
                     if token.lstrip(" \t").rstrip(" ").lower() == "keep-alive":
