@@ -331,9 +331,7 @@ class MessageParser(Diagnosis):
 
     def on_message_begin(self):
         if self._close_after:
-            # Node refuses a message after one it reads as the last (llhttp here did not)
-            self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
-            raise self._error
+            self._closed()  # Node refuses a message after one it reads as the last (llhttp here did not)
         self.in_message = True
         self.headers_complete = False
         self.body_received = 0
@@ -345,6 +343,15 @@ class MessageParser(Diagnosis):
         self._body_lines = False
         if self.on_begin is not None:
             self.on_begin()
+
+    def _closed(self):
+        """A message begins after one Node reads as the last: HPE_CLOSED_CONNECTION where
+        Node's llhttp stops, one byte past the message's first (the line ends before it
+        skipped)."""
+        piece = self._piece
+        self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`",
+                                 len(piece) - len(piece.lstrip(b"\r\n")) + 1)
+        raise self._error
 
     def on_header(self, name, value):
         self._count(len(name) + len(value))

@@ -218,8 +218,7 @@ class RequestParser(MessageParser):
     def on_message_begin(self):
         # the request's own reset (the base class's, inlined: this runs per request)
         if self._close_after:
-            self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`", 0)
-            raise self._error
+            self._closed()  # (see MessageParser.on_message_begin)
         self.in_message = True
         self.headers_complete = False
         self.body_received = 0
