@@ -196,7 +196,8 @@ KEEP_ALIVE_TAB = [
     [b"GET / HTTP/1.0\r\nProxy-Connection: keep-alive\t\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"],
     [b"GET / HTTP/1.0\r\nproxy-connection: Keep-Alive \t\r\n\r\nGET / HTTP/1.0\r\n\r\n"],
     [b"GET / HTTP/1.0\r\nProxy-Connection: keep-alive\t, foo\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"],
-    [b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nProxy-Connection: keep-alive\t\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"],
+    [b"GET / HTTP/1.0\r\nConnection: keep-alive\r\nProxy-Connection: keep-alive\t\r\n\r\n",
+     b"GET / HTTP/1.0\r\n\r\n"],
     [b"GET / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"],
     # a message after one Node reads as the last: refused one byte past its first
     [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r\n", b"X"],
@@ -205,6 +206,12 @@ KEEP_ALIVE_TAB = [
     [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r\nXYZ"],
     [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\nContent-Length: 2\r\n\r\nabGET"],
     [b"GET / HTTP/1.0\r\nProxy-Connection: keep-alive\t\r\n\r\n", b"G", b"E"],
+    [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r", b"\nXYZ"],
+    [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r\n", b"\r", b"\n", b"\r\nX"],
+    [b"POST / HTTP/1.0\r\nConnection: keep-alive\t\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"1\r\na\r\n0\r\n\r\n\r\nGET"],
+    [b"POST / HTTP/1.0\r\nConnection: keep-alive\t\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"1\r\na\r\n0\r\nT: v\r\n\r\nGET"],
 ]
 
 
