@@ -207,6 +207,8 @@ KEEP_ALIVE_TAB = [
     [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\nContent-Length: 2\r\n\r\nabGET"],
     [b"GET / HTTP/1.0\r\nProxy-Connection: keep-alive\t\r\n\r\n", b"G", b"E"],
     [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r", b"\nXYZ"],
+    [b"POST / HTTP/1.0\r\nConnection: keep-alive\t\r\nContent-Length: 5\r\n\r\nab", b"cdeGET / HTTP/1.1\r\n"],
+    [b"POST / HTTP/1.0\r\nConnection: keep-alive\t\r\nContent-Length: 5\r\n\r\nab", b"cde\r\nGET"],
     [b"GET / HTTP/1.0\r\nConnection: keep-alive\t\r\n\r\n", b"\r", b"\n", b"\r\nX"],
     [b"POST / HTTP/1.0\r\nConnection: keep-alive\t\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"1\r\na\r\n0\r\n\r\n\r\nGET"],

@@ -103,7 +103,8 @@ class MessageParser(Diagnosis):
     def feed(self, data):
         if self._lines is None:
             end = data.find(_HEAD_END) + 4
-            if (end == len(data) or end == 3) and (self.headers_complete or not self.in_message):
+            if (end == len(data) or end == 3) and (self.headers_complete or not self.in_message) and \
+                    not self._close_after:  # (after such a message: in pieces, see _closed)
                 # the common case: no head ends inside the read and none spans into it,
                 # so the read goes to llhttp whole (this is _feed_piece, inlined). A read
                 # ending a head, shorter than the limit, holds no head past it: no count.
@@ -347,7 +348,8 @@ class MessageParser(Diagnosis):
     def _closed(self):
         """A message begins after one Node reads as the last: HPE_CLOSED_CONNECTION where
         Node's llhttp stops, one byte past the message's first (the line ends before it
-        skipped)."""
+        skipped; ``feed`` hands such a message's bytes over in pieces that end where it
+        ends, so the next one starts its piece)."""
         piece = self._piece
         self._error = ParseError("HPE_CLOSED_CONNECTION", "Data after `Connection: close`",
                                  len(piece) - len(piece.lstrip(b"\r\n")) + 1)
