@@ -2,13 +2,14 @@
 llhttp's callbacks) against Node 20's own parser (``tests/node_parser.js``) and against
 the llhttp path (``fast_heads = False``): seeded near-valid heads at the fast path's
 boundary (usual and unusual names, spellings, separators, blanks, methods, targets and
-versions, one byte changed), each alone, twice, split at a random offset, and followed
-by another message in the same read or the next. The handler has no
+versions, one byte changed), each alone, twice, split at a random offset or just before
+its end, and followed by another message in the same read or the next. The handler has no
 ``on_message_begin``, as the server's connection, so the fast path is taken.
 
 Also the keep-alive of an HTTP/1.0 head whose keep-alive token, in ``Proxy-Connection``
 (which llhttp reads as ``Connection``), is followed by a tab: Node does not keep it
-alive, on the parser and on the wire."""
+alive, on the parser and on the wire; and where a message after such a head is refused
+(HPE_CLOSED_CONNECTION at Node's offset, in any read, after any body)."""
 
 import os
 import random
@@ -161,7 +162,9 @@ def _cases(rng, count):
         head = near_valid_head(rng)
         later = rng.choice(_LATER)
         at = rng.randrange(1, len(head))
-        yield from ([head], [head, head], [head, later], [head + later], [head[:at], head[at:]])
+        end = len(head) - rng.randrange(1, 5)  # (one to four bytes before the head's end)
+        yield from ([head], [head, head], [head, later], [head + later], [head[:at], head[at:]],
+                    [head[:end], head[end:] + later])
 
 
 def _compare(seed, count):
