@@ -22,13 +22,19 @@ def digest_server(server, _st):
 
 def test_two_servers_on_two_threads_never_mix_their_connections_plaintext(serve, pki):  # noqa: F811
     ports = [tls_listener(serve(digest_server), pki) for _ in range(2)]
+    assert_uploads_reach_their_servers(ports, pki)
+
+
+def assert_uploads_reach_their_servers(ports, authority, seconds=30):
+    """Eight clients, three uploads each, spread over ``ports``: each server answers the
+    digest of the very body its client sent."""
     wrong = []
 
     def client(n):
         body = bytes([65 + n % 26]) * UPLOAD
         want = hashlib.sha256(body).hexdigest().encode()
         for _ in range(3):
-            with connect(ports[n % 2], client_context(pki)) as sock:
+            with connect(ports[n % 2], client_context(authority)) as sock:
                 sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
                              % UPLOAD + body)
                 data = b""
@@ -44,6 +50,6 @@ def test_two_servers_on_two_threads_never_mix_their_connections_plaintext(serve,
     for thread in clients:
         thread.start()
     for thread in clients:
-        thread.join(30)
+        thread.join(seconds)
     assert not any(thread.is_alive() for thread in clients)
     assert not wrong, f"{len(wrong)} of 24 bodies reached their server changed: {wrong[:2]}"
