@@ -20,6 +20,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import test_fuzz  # noqa: E402
 from harness import NODE, RefServer, exchange  # noqa: E402
 from prefork.http.errors import ParseError  # noqa: E402
 from prefork.http.parser import RequestParser  # noqa: E402
@@ -27,24 +28,11 @@ from prefork.http.parser import RequestParser  # noqa: E402
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 
-class Recorder:
-    """Events in the shape node_parser.js prints them (no on_message_begin)."""
+class Recorder(test_fuzz.Recorder):
+    """Events in the shape node_parser.js prints them, with no on_message_begin (a
+    handler with one turns the fast path off)."""
 
-    def __init__(self):
-        self.events = []
-
-    def on_headers(self, method, url, version, raw, keep_alive, upgrade):
-        self.events.append(["head", method, url, version, list(raw), keep_alive, upgrade])
-
-    def on_body(self, body):
-        text = body.decode("latin-1")
-        if self.events and self.events[-1][0] == "body":
-            self.events[-1][1] += text
-        else:
-            self.events.append(["body", text])
-
-    def on_message_complete(self, trailers):
-        self.events.append(["done"])
+    on_message_begin = None
 
 
 class _Counting(RequestParser):
