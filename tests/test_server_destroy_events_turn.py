@@ -160,3 +160,37 @@ def test_a_request_read_to_its_end_is_not_aborted_by_a_destroy_in_its_listener(s
         node = node_events("res", "sync", "get")
         assert not [e for e in node if "aborted" in e or "error" in e], node
         assert set(told(["res.close", "sock.close:false", "req.close"])) <= set(node), node
+
+
+def test_a_queued_response_destroyed_tells_its_close_when_its_socket_goes(serve):
+    """A pipelined response destroyed while it waits its turn: nothing inside the call;
+    the response before it goes out whole and finishes, then the destroyed one's
+    request is aborted and both close (Node 20: ``first finish``, ``aborted``, the
+    response's ``close``, the request's ``error`` and ``close``)."""
+    def setup(server, st):
+        def on_request(req, res):
+            if req.url == "/first":
+                res.on("finish", lambda: st.record("first finish"))
+                server.loop.call_later(0.05, res.end, "first")
+                return
+            st.record("call")
+            res.destroy()
+            st.record("ret")
+            res.on("close", lambda: st.record("second res close"))
+            req.on("aborted", lambda: st.record("second req aborted"))
+            req.on("error", lambda err: st.record(f"second req error {err}"))
+            req.on("close", lambda: st.record("second req close"))
+        server.on("request", on_request)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as client:
+        client.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"first"), data
+    st.wait_for(lambda e: e == ("second req close",))
+    assert [e for (e,) in st.events] == ["call", "ret", "first finish", "second req aborted", "second res close",
+                                         "second req error aborted", "second req close"], st.events

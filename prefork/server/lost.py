@@ -86,22 +86,31 @@ class ConnectionLost:
                 self._tell(res.tell_closed)
             self._told_after = ([res.req for res in told], finals)
 
-    def tell_at_close(self, tell):
+    def tell_at_close(self, tell, finish=False):
         """``tell()`` on the close turn of this connection's socket, before the responses
-        are told (a destroyed request's ``error`` and ``close``); False when the socket
-        is no longer this connection's (handed over) or told its close already."""
+        cut are told (a destroyed request's ``error`` and ``close``); ``finish``: before
+        anything else told then but earlier finishes (a response that finished at the
+        destroy, as Node's 'finish' comes first). False when the socket is no longer
+        this connection's (handed over) or told its close already."""
         if self.socket.protocol is not self:
             return False
-        self._tell(tell)
+        self._tell(tell, finish)
         return True
 
-    def _tell(self, tell):
-        if self._tells is None:
-            self._tells = []
+    def _tell(self, tell, finish=False):
+        tells = self._tells
+        if tells is None:
+            tells = self._tells = []
             self.socket.prepend_listener("close", self._closing_told)
             if self._told_after is None:
                 self._told_after = ((), ())  # (after_close looks at this one alone)
-        self._tells.append(tell)
+        if finish:
+            at = 0
+            while at < len(tells) and getattr(tells[at], "__name__", None) == "tell_finished":
+                at += 1
+            tells.insert(at, tell)
+        else:
+            tells.append(tell)
 
     def _closing_told(self, _had_error=None):
         self.socket.off("close", self._closing_told)
@@ -184,10 +193,10 @@ class ResponseClosing:
             return
         self.writable_finished = True
         self._closed = True
-        if not self._conn.tell_at_close(self._tell_finished):
-            self._tell_finished()
+        if not self._conn.tell_at_close(self.tell_finished, True):
+            self.tell_finished()
 
-    def _tell_finished(self):
+    def tell_finished(self):
         """``finish``, the observer (access log, metrics), ``close``: as a response
         finished on its own is told."""
         for event in ("finish", None, "close"):
@@ -201,6 +210,12 @@ class ResponseClosing:
                 except Exception as exc:
                     self._conn.listener_failed(self, exc)
         self.req.mark_closed()
+
+    def tell_cut(self):
+        """All a response closed before it was done tells: ``tell_closed``, then its
+        request's ``error`` and ``close``."""
+        self.tell_closed()
+        self.req.mark_closed(reset=True)
 
     def tell_closed(self):
         """The request's ``aborted`` (when due: never once the response finished, as

@@ -404,7 +404,11 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             if not self.writable_finished:
                 self.socket.destroy(error)
         elif not self._closed:
-            self.mark_closed(444)  # destroyed now (later writes are dropped, their callbacks still run)
+            # destroyed now (later writes are dropped, their callbacks still run), told
+            # when its socket closes (as Node's, which destroys it when its turn comes)
+            self.mark_closed(444, 0, True)
+            if not self._conn.tell_at_close(self.tell_cut):
+                self.socket.loop.call_soon(self.tell_cut)
             self._queued = [(error,)]  # and the socket goes when its turn comes
             self._queued_size = 0
         return self
