@@ -28,7 +28,9 @@ Rules:
   socket's ``error``. When that try put everything queued in the kernel, the flush waiters run
   before the protocol hears of the close (a response written whole before a
   ``clientError`` listener's destroy finishes, as in Node); otherwise only ``write()``
-  callbacks run.
+  callbacks run. A protocol with ``flushed_at_destroy(waiter)`` is handed its own
+  waiters instead (so that what they emit comes on the close turn, not inside the
+  destroy).
 - ``close(had_error)`` is emitted on a later loop turn, once, even when an ``error``
   listener before it raised (logged): the server's count of its sockets waits for it.
   ``had_error`` is True after a destroy with an error and after a read or write the
@@ -310,27 +312,21 @@ class Closing:
             self.unsent = left  # (else the class default, 0: a name fewer on most sockets)
         self.buffered_size = 0
         self.last_activity = monotonic()  # (when it ended: a cut response's duration)
+        protocol = self.protocol
         due = self._flush_due
         if due is not None:  # their bytes were in the kernel before this turn: they run now
             self._flush_due = None
             for waiter in due:  # (in order: a write's callback before the 'finish' of its response)
-                try:
-                    waiter()
-                except Exception:
-                    log.exception("error in a flush waiter at a socket's destroy")
+                self._flushed_at_destroy(waiter, protocol)
         waiters = self._flush_waiters
         if waiters is not None:
             self._flush_waiters = None
             for waiter in waiters:
                 if flushed:  # its bytes are in the kernel: a response's 'finish' comes before the close
-                    try:
-                        waiter()
-                    except Exception:
-                        log.exception("error in a flush waiter at a socket's destroy")
+                    self._flushed_at_destroy(waiter, protocol)
                 elif type(waiter) is WriteCallback:  # (never got there: still called, as Node calls it)
                     loop.call_soon(waiter)
                 # (else a protocol's waiter is done with: its bytes never went out)
-        protocol = self.protocol
         if protocol is not None:
             if error is not None:  # destroyed with an error: a protocol that listens hears it first
                 heard = getattr(protocol, "destroyed_with", None)
@@ -343,6 +339,20 @@ class Closing:
                 self._end_error = None  # (its traceback holds the frames that hold this socket)
         loop.call_soon(self._emit_close, error)
         return self
+
+    @staticmethod
+    def _flushed_at_destroy(waiter, protocol):
+        """A flush waiter whose bytes a destroy found in the kernel: run now, or handed
+        to the protocol's ``flushed_at_destroy(waiter)`` when it has one (which tells
+        what the waiter would emit on the close turn, not inside the destroy)."""
+        try:
+            hook = getattr(protocol, "flushed_at_destroy", None)
+            if hook is None or type(waiter) is WriteCallback:
+                waiter()
+            else:
+                hook(waiter)
+        except Exception:
+            log.exception("error in a flush waiter at a socket's destroy")
 
     def _emit_close(self, error):
         try:

@@ -52,6 +52,7 @@ from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pa
 from .dispatch import FATAL, Dispatch, StopParsing, HeldRequest
 from .leaving import LeavingHTTP, continuation_head
 from .idling import Idling
+from .lost import ConnectionLost
 from .failures import Failures
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
@@ -60,7 +61,7 @@ from .response import ServerResponse
 log = logging.getLogger("prefork.server")
 
 
-class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
+class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
     deferred_for = None  # the message_start whose timeout the server's sweep put off once
 
     def __init__(self, server, socket):
@@ -186,47 +187,6 @@ class Connection(Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
                 log.exception("error in an 'error' listener of a socket")
         if not socket.destroyed:
             socket.destroy()
-
-    def connection_lost(self, error):
-        self.socket_errored = None  # (its traceback holds this connection)
-        if self._half_close_timer is not None:
-            self._half_close_timer.cancel()
-            self._half_close_timer = None
-        held = [h.res for h in self._held] if self._held else ()  # (never dispatched: no access log line)
-        self._held = []
-        self._res = None
-        self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
-        self._holding = None  # (each refers back to this connection)
-        self._continuation = None
-        self.server.connection_closed(self)
-        responses, self._responses = self._responses, deque()
-        # a response cut while its bytes waited in the socket went out with fewer: the
-        # one writing (its bytes last), then those ended before it
-        unsent = self.socket.unsent
-        lost = {}
-        earlier = self._unflushed or ()
-        self._unflushed = None
-        if unsent:
-            for res in (responses[0] if responses else None, self._attached, *reversed(earlier)):
-                if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
-                    lost[res], unsent = res.unsent_body(unsent)
-        unanswered = 499 if self._eof or self._peer_gone else 444
-        for res in responses:
-            res.mark_closed(None if res in held else unanswered, lost.get(res, 0))
-        if self._req is not None:
-            self._req.mark_closed(final=True)
-            self._req = None
-        if self._upgrading is not None:  # closed before its turn to be handed over
-            self._upgrading[0].mark_closed(final=True)
-            self._upgrading = None
-        for res in earlier:
-            res.mark_closed(lost=lost.get(res, 0))
-        if self._attached is not None:
-            attached, self._attached = self._attached, None
-            attached.mark_closed(lost=lost.get(attached, 0))
-
-    def after_close(self):
-        self.parser.release()  # the close is told: the parser (maybe feeding at connection_lost) goes
 
     # -- parser callbacks ----------------------------------------------------------------
     # (no on_message_begin: ``active`` and ``message_start`` are kept per read, see

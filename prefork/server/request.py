@@ -9,11 +9,13 @@ Rules:
   ``end`` follows the last chunk; ``close`` comes once, when the response is done or
   the connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
-  order: ``aborted`` (when its body was not complete, or its end was not read: Node
-  counts a body nobody consumed as unread), the response's ``close``, ``error``
-  (ECONNRESET "aborted", only to a listener, as Node gives it), ``close``.
+  order and on the socket's close turn, never inside the call that destroyed it (lost.py):
+  ``aborted`` (when its body was not complete, or its end was not read: Node counts a
+  body nobody consumed as unread), the response's ``close``, ``error`` (ECONNRESET
+  "aborted", only to a listener, as Node gives it), ``close``.
 - ``destroy()`` aborts a request whose body was not complete or not read (the
-  connection goes with it); a request read to its end only closes. ``pipe()`` writes
+  connection goes with it: ``aborted`` inside the call, the rest on the close turn); a
+  request read to its end only closes (on the next turn). ``pipe()`` writes
   the body to a writable with Node's backpressure (pause on False, resume on drain).
 - ``set_encoding`` (Node's ``setEncoding``): body chunks from then on are ``str``; a
   character (or base64 group) split between reads comes whole with the next chunk.
@@ -40,12 +42,13 @@ from ..streaming import Chunks, iterate, pipe, unpipe
 from ..http.errors import Aborted, HTTPError, body_too_large
 from ..http.headers import distinct, header_map
 from ..net.text import TextDecoder
+from .lost import RequestClosing
 from .readable import ReadableState
 
 _BODY_HIGH_WATER = 64 * 1024
 
 
-class IncomingMessage(ReadableState, EventEmitter):
+class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
@@ -331,21 +334,6 @@ class IncomingMessage(ReadableState, EventEmitter):
                 if self._close_after_end:
                     self.mark_closed()
 
-    def destroy(self, error=None):
-        """Node's ``req.destroy([error])``: a body not complete, or not read to its end,
-        aborts the request and destroys the connection (``aborted``, ``close``, then the
-        response's ``close``); a body read to its end only closes the request (its
-        response may still be sent)."""
-        if self.destroyed:
-            return self
-        if not self.complete or not self._consumed:
-            self.abort()
-            self.mark_closed(error=error, final=True)
-            self.socket.destroy(error)  # (its 'error' listeners get it, as Node's)
-        else:
-            self.mark_closed(error=error, final=True)
-        return self
-
     def pipe(self, destination, end=True):
         """Node's ``req.pipe(destination[, {end}])`` (streaming.pipe: with backpressure)."""
         return pipe(self, destination, end)
@@ -405,42 +393,6 @@ class IncomingMessage(ReadableState, EventEmitter):
             if self.complete:
                 self._trailers_distinct = fields
             return fields
-
-    def abort(self):
-        """The connection goes before the response is done: ``aborted`` when the body was
-        not complete or not read to its end (then ``mark_closed(reset=True)``)."""
-        if not self.destroyed and not self.aborted and (not self.complete or not self._consumed):
-            self.aborted = True
-            if self._events:
-                try:
-                    self.emit("aborted")
-                except Exception as exc:
-                    self.listener_failed("aborted", exc, ())
-
-    def mark_closed(self, reset=False, error=None, final=False):
-        """``close`` once; ``reset``: the connection went before the response was done
-        (``error`` ECONNRESET "aborted" first, to a listener only, when the request was
-        aborted: its body not complete or not read to its end); ``error``: the one given
-        to ``destroy``, emitted the same way. Otherwise (its response finished) a request
-        whose ``end`` is still to come gets its ``close`` after it, as in Node, unless
-        ``final`` (its connection went)."""
-        if not self.destroyed:
-            if not (reset or final or self._ended or error is not None):
-                self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
-                if self.readable_flowing is False and not (self._events and "readable" in self._events):
-                    self.resume()  # held for a coroutine that did not read it: discarded now (Node's dump)
-                return
-            self.destroyed = True
-            if error is not None or (reset and self.aborted):
-                self.errored = error or Aborted()
-            if self._events:
-                try:
-                    # (a body read to its end is not aborted: no error, as Node's)
-                    if self.errored is not None and self.listener_count("error"):
-                        self.emit("error", self.errored)
-                    self.emit("close")
-                except Exception as exc:
-                    self.listener_failed("close", exc, ())
 
 
 def discarded():

@@ -13,6 +13,9 @@ are ``outgoing.OutgoingHead``'s):
   until the earlier ones are done (pipelining), and so do the callbacks of its writes.
   A send the kernel refuses (the peer reset the connection) closes the connection under
   the call: the response is then closed, not done, and the call returns normally.
+- A destroy (``destroy()``, its socket's, its request's) closes the response at once;
+  its events (``close``; ``finish`` first for one whose bytes the destroy's last try
+  put in the kernel) come on the socket's close turn (lost.py).
 - ``write()`` returns False when the bytes left in user space reach the socket's
   high-water mark; ``drain`` follows once they are out. It corks the socket until the
   next loop turn, as Node's does: a destroy in the same turn drops what it wrote, and
@@ -46,7 +49,7 @@ from ..emitter import EventEmitter
 from ..http import framing, serialize
 from ..net.writing import WriteCallback
 from .outgoing import OutgoingHead
-from .replies import CutResponse
+from .lost import ResponseClosing
 from .writable import WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
@@ -54,7 +57,7 @@ _STATUS_CODES = serialize.STATUS_CODES
 _LAST_CHUNK = framing.LAST_CHUNK
 
 
-class ServerResponse(OutgoingHead, WritableState, EventEmitter):
+class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter):
     """The response to one request, written in request order on its connection."""
 
     # Slots set in __init__, except two read only after they are set: _head (by
@@ -344,46 +347,6 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
                     self._conn.listener_failed(self, exc)
             self.req.mark_closed()
 
-    def mark_closed(self, unanswered=None, lost=0):
-        """The connection went (or dropped this response) before it was done: the
-        request is aborted, in Node's order (see ``IncomingMessage.abort``). A response
-        never begun is observed (access log, metrics) with the status ``unanswered``
-        when one is given (the connection's: 499 when the peer ended the connection,
-        444 when the server did), as nginx logs a request it never answered; the
-        response itself keeps what the app set. One cut while its body went out is
-        observed with the body bytes that reached the kernel (``lost``: those of
-        ``bytes_sent`` that did not, as its connection counts them)."""
-        if not self._closed:
-            self._closed = True
-            queued, self._queued = self._queued, None
-            if queued:  # a response that waited its turn: its writes' callbacks still run, as Node's
-                for item in queued:
-                    if callable(item):
-                        self.socket.loop.call_soon(item)
-            if self.head_out and not self.writable_finished:
-                # cut short while being written, or ended but not all out yet (the peer
-                # reset the connection before the kernel took it): still observed (access
-                # log, metrics) with what went out
-                observer = self._conn.server.response_observer
-                if observer is not None:  # (one waiting its turn sent nothing)
-                    sent = self.bytes_sent - lost if self._active else 0
-                    observer(self.req, CutResponse(self, self.status_code, sent))
-            elif unanswered is not None and not self.head_out and not self.replied:
-                observer = self._conn.server.response_observer
-                if observer is not None:
-                    observer(self.req, CutResponse(self, unanswered, 0))
-            self.req.abort()
-            if self._events:
-                try:
-                    self.emit("close")
-                except Exception as exc:
-                    self._conn.listener_failed(self, exc)
-                if self._events and "drain" in self._events:
-                    # no 'drain' comes after the close: its listeners (a writer waiting for
-                    # one, bound to what refers back to this response) are let go now
-                    self.remove_all_listeners("drain")
-            self.req.mark_closed(reset=True)
-
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout``: the socket's idle timeout, once the response is on
         it. One waiting its turn behind pipelined ones arms it when its turn comes (Node
@@ -441,7 +404,11 @@ class ServerResponse(OutgoingHead, WritableState, EventEmitter):
             if not self.writable_finished:
                 self.socket.destroy(error)
         elif not self._closed:
-            self.mark_closed(444)  # destroyed now (later writes are dropped, their callbacks still run)
+            # destroyed now (later writes are dropped, their callbacks still run), told
+            # when its socket closes (as Node's, which destroys it when its turn comes)
+            self.mark_closed(444, 0, True)
+            if not self._conn.tell_at_close(self.tell_cut):
+                self.socket.loop.call_soon(self.tell_cut)
             self._queued = [(error,)]  # and the socket goes when its turn comes
             self._queued_size = 0
         return self
