@@ -110,18 +110,20 @@ class RequestParser(MessageParser):
         end), without them; every other read goes to llhttp (``MessageParser.feed``)."""
         if not self.fast_heads or self.in_message or self.on_begin is not None or len(data) > self.max_header_size > 0:
             return MessageParser.feed(self, data)
-        fields = data.decode("latin-1").split("\r\n")
+        head, end, rest = data.partition(b"\r\n\r\n")
+        if rest or not end:  # bytes after the first head (pipelined), or no whole head
+            return MessageParser.feed(self, data)
+        fields = head.decode("latin-1").split("\r\n")
         try:
             method, target, version = fields[0].split(" ")
         except ValueError:  # not three parts
             version = None
-        # (fields[-1] is the read itself when it holds no line end)
-        if version != "HTTP/1.1" or fields[-1] or fields[-2] or method not in _FAST_METHODS:
+        if version != "HTTP/1.1" or method not in _FAST_METHODS:
             return MessageParser.feed(self, data)
         raw = []
         headers = {}
         keep_alive = True
-        for field in fields[1:-2]:
+        for field in fields[1:]:
             name, _, value = field.partition(":")
             value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
             if name in _FAST_KEYS:
@@ -129,7 +131,7 @@ class RequestParser(MessageParser):
             else:
                 key = name.lower()
                 if key in _FAST_REFUSED:
-                    # (an empty line too: more than one head)
+                    # (an empty name too: llhttp refuses it)
                     if key != "connection" or "\t" in field or value.lower() not in ("keep-alive", "close"):
                         return MessageParser.feed(self, data)
                     if value.lower() == "close":
