@@ -26,6 +26,9 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
   it was given; the close then finds it read to its end (no ``aborted``).
 - A request whose head was being handed over (CONNECT, upgrade) when the connection
   went, or whose response is missing, closes after the socket's ``close`` listeners.
+- A connection with events still to tell is known to its server until they are told:
+  the exiting worker's ``destroy_all()`` tells them at once (``tell_now``), as its loop
+  may not turn again before the app interfaces end.
 """
 
 from collections import deque
@@ -85,6 +88,7 @@ class ConnectionLost:
             for res in told:
                 self._tell(res.tell_closed)
             self._told_after = ([res.req for res in told], finals)
+            self.server.close_turn_due(self)
 
     def tell_at_close(self, tell, finish=False):
         """``tell()`` on the close turn of this connection's socket, before the responses
@@ -104,6 +108,7 @@ class ConnectionLost:
             self.socket.prepend_listener("close", self._closing_told)
             if self._told_after is None:
                 self._told_after = ((), ())  # (after_close looks at this one alone)
+            self.server.close_turn_due(self)
         if finish:
             at = 0
             while at < len(tells) and getattr(tells[at], "__name__", None) == "tell_finished":
@@ -130,9 +135,22 @@ class ConnectionLost:
 
     def after_close(self):
         self.parser.release()  # the close is told: the parser (maybe feeding at connection_lost) goes
+        self._tell_after()
+
+    def tell_now(self):
+        """What the close turn of this connection's destroyed socket is to tell, told at
+        once: the worker exits, its loop may not turn again before its app interfaces
+        end (a WSGI iterable is closed on its response's ``close``)."""
+        if self.socket.destroyed:
+            if self._tells is not None:
+                self._closing_told()
+            self._tell_after()
+
+    def _tell_after(self):
         after = self._told_after
         if after is not None:  # (set only then: a name fewer on most connections)
             self._told_after = None
+            self.server.close_turn_told(self)
             self._req = None
             if self._tells:  # (told after the 'close' listeners: one of them took this one's off)
                 self._closing_told()

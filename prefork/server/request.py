@@ -14,8 +14,10 @@ Rules:
   body nobody consumed as unread), the response's ``close``, ``error`` (ECONNRESET
   "aborted", only to a listener, as Node gives it), ``close``.
 - ``destroy()`` aborts a request whose body was not complete or not read (the
-  connection goes with it: ``aborted`` inside the call, the rest on the close turn); a
-  request read to its end only closes (on the next turn). ``pipe()`` writes
+  connection goes with it: ``aborted`` inside the call, the rest on the close turn; no
+  body byte of the same read comes after it, nor ``end`` but that of a request without
+  a body destroyed without an error, as Node's); a request read to its end only closes
+  (on the next turn). ``pipe()`` writes
   the body to a writable with Node's backpressure (pause on False, resume on drain).
 - ``set_encoding`` (Node's ``setEncoding``): body chunks from then on are ``str``; a
   character (or base64 group) split between reads comes whole with the next chunk.
@@ -247,7 +249,12 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         return self
 
     # -- fed by the connection ------------------------------------------------------
+    _cut = False  # destroyed, then body bytes came in the same read: dropped, no 'end' (not a slot)
+
     def push_body(self, chunk):
+        if self.destroyed:  # (destroy() earlier in this read: the rest is not this request's, as Node's)
+            self._cut = True
+            return
         if self._decoder is not None and type(chunk) is not str:  # (str: the decoder's own tail)
             chunk = self._decoder.decode(chunk)
             if not chunk:
@@ -267,6 +274,9 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
             self._readable_soon()
 
     def push_end(self, raw_trailers):
+        if self.destroyed and (self._cut or self.errored is not None):
+            self.complete = True  # (Node's parser says so too; no 'end' after the destroy)
+            return
         if self._decoder is not None:
             tail = self._decoder.end()
             if tail:

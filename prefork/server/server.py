@@ -80,6 +80,7 @@ class Server(Accepting, EventEmitter):
         self._unix_path = None  # the path of a UNIX socket listen() bound
         self._connections = set()
         self._detached = set()
+        self._untold = set()  # connections gone whose close turn has events still to tell (lost.py)
         self._proxied = {}  # listen socket -> TrustedSources, for PROXY protocol listeners
         self._listening = False
         self._sweep_timer = None
@@ -353,11 +354,22 @@ class Server(Accepting, EventEmitter):
     def destroy_all(self):
         """The worker exits: every connection still open, speaking HTTP or handed over (a
         tunnel, a WebSocket), is destroyed now, so a response cut here is observed (access
-        log, metrics) and its app told (a WSGI iterable closed). Returns their count."""
+        log, metrics) and its app told (a WSGI iterable closed): the events of their close
+        turn, and of any destroyed before whose close turn has not come (a fast stop's),
+        are told now, the loop may not turn again before the exit. Returns their count."""
         sockets = [conn.socket for conn in self._connections] + list(self._detached)
         for socket in sockets:
             socket.destroy()
+        for conn in list(self._untold):
+            conn.tell_now()
         return len(sockets)
+
+    def close_turn_due(self, conn):
+        """``conn`` has events to tell on its socket's close turn (server/lost.py)."""
+        self._untold.add(conn)
+
+    def close_turn_told(self, conn):
+        self._untold.discard(conn)
 
     def close_fds_in_child(self):
         """In a forked child: close this server's descriptors without touching the loop
