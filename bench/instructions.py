@@ -160,11 +160,19 @@ def standalone_instructions(argv, count, loop=None):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             pass_fds=() if loop is not None else (listener.fileno(),), env=env)
     listener.close()
+    return one_profile(proc, tmp, argv, lambda: drive(port, count),
+                       signal.SIGTERM if loop is None else signal.SIGINT)
+
+
+def one_profile(proc, tmp, name, load, stop=signal.SIGTERM):
+    """The instructions of ``proc``, a one-process server under callgrind writing its
+    profile into ``tmp``: once it prints its first line, ``load()`` runs, ``stop`` ends
+    it. ``proc`` and ``tmp`` are cleaned up whatever happens."""
     try:
         if not proc.stdout.readline().strip():
-            raise RuntimeError(f"{argv} did not start")
-        drive(port, count)
-        proc.send_signal(signal.SIGTERM if loop is None else signal.SIGINT)
+            raise RuntimeError(f"{name} did not start")
+        load()
+        proc.send_signal(stop)
         proc.wait(300)
         totals = callgrind_totals(tmp)
         if len(totals) != 1:

@@ -16,7 +16,6 @@ Usage: python3 bench/stream_instructions.py [--interfaces events,wsgi,asgi] [--r
 
 import argparse
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +24,7 @@ import tempfile
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
-from instructions import callgrind_totals, drive as shared_drive  # noqa: E402
+from instructions import drive as shared_drive, one_profile  # noqa: E402
 
 PIECE = b"x" * 100
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -89,22 +88,7 @@ def instructions(kind, chunks, count, checkout):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             pass_fds=(listener.fileno(),), env=env, cwd=tmp)
     listener.close()
-    try:
-        if not proc.stdout.readline().strip():
-            raise RuntimeError(f"{kind} server did not start")
-        drive(port, count)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(300)
-        totals = callgrind_totals(tmp)
-        if len(totals) != 1:
-            raise RuntimeError(f"expected one profile, got {totals}")
-        return next(iter(totals.values()))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    return one_profile(proc, tmp, f"{kind} server", lambda: drive(port, count))
 
 
 def main():

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import node_program
+from harness import node_program, read_until_close
 
 NODE_SUBJECT = r"""
 'use strict';
@@ -133,12 +133,7 @@ def ask(port, what, name):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /%s/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                      % (what.encode(), name.encode()))
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_close(sock)
     return data.partition(b"\r\n\r\n")[2]
 
 

@@ -12,6 +12,8 @@ import subprocess
 
 import pytest
 
+from harness import read_until_close
+
 NODE = shutil.which("node")
 
 NODE_PROGRAM = r"""
@@ -184,12 +186,7 @@ def test_a_queued_response_destroyed_tells_its_close_when_its_socket_goes(serve)
     st = serve(setup)
     with socket.create_connection(("127.0.0.1", st.port), timeout=5) as client:
         client.sendall(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while True:
-            chunk = client.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_close(client)
     assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"first"), data
     st.wait_for(lambda e: e == ("second req close",))
     assert [e for (e,) in st.events] == ["call", "ret", "first finish", "second req aborted", "second res close",

@@ -13,7 +13,10 @@ from prefork.asgi import ASGIAdapter
 from test_asgi_websocket import handshake, masked
 
 
-def run(serve, count):
+def session(serve, receives, behind=0.3):
+    """A WebSocket app that waits ``behind`` seconds after accepting (the client's bytes
+    arrive meanwhile), then receives up to ``receives`` messages: (the client's socket,
+    the texts it got, the close codes it got)."""
     got = []
     done = []
 
@@ -22,8 +25,8 @@ def run(serve, count):
             return
         assert (await receive())["type"] == "websocket.connect"
         await send({"type": "websocket.accept"})
-        await asyncio.sleep(0.3)  # behind: the burst and the FIN arrive meanwhile
-        for _ in range(count + 10):
+        await asyncio.sleep(behind)
+        for _ in range(receives):
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 done.append(message["code"])
@@ -33,7 +36,11 @@ def run(serve, count):
     def setup(server, st):
         st.adapter = ASGIAdapter(app, lifespan="off").setup(server)
     st = serve(setup)
-    sock = handshake(st.port, "/ws")
+    return handshake(st.port, "/ws"), got, done
+
+
+def run(serve, count):
+    sock, got, done = session(serve, count + 10)  # behind: the burst and the FIN arrive meanwhile
     try:
         burst = b"".join(masked(0x81, f"m{i}".encode()) for i in range(count))
         sock.sendall(burst + masked(0x88, struct.pack("!H", 1000)))
@@ -51,25 +58,7 @@ def test_a_burst_then_close_and_fin_while_the_app_is_behind(serve):
 
 
 def test_a_burst_of_pings_then_a_message_close_and_fin(serve):
-    got = []
-    done = []
-
-    async def app(scope, receive, send):
-        if scope["type"] != "websocket":
-            return
-        assert (await receive())["type"] == "websocket.connect"
-        await send({"type": "websocket.accept"})
-        for _ in range(10):
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                done.append(message["code"])
-                return
-            got.append(message["text"])
-
-    def setup(server, st):
-        st.adapter = ASGIAdapter(app, lifespan="off").setup(server)
-    st = serve(setup)
-    sock = handshake(st.port, "/ws")
+    sock, got, done = session(serve, 10, behind=0)
     try:
         pings = b"".join(masked(0x89, b"p") for _ in range(400))  # taken a loop turn apart
         sock.sendall(pings + masked(0x81, b"last") + masked(0x88, struct.pack("!H", 1000)))
@@ -81,26 +70,7 @@ def test_a_burst_of_pings_then_a_message_close_and_fin(serve):
 
 
 def test_a_burst_then_a_reset_while_the_app_is_behind(serve):
-    got = []
-    done = []
-
-    async def app(scope, receive, send):
-        if scope["type"] != "websocket":
-            return
-        assert (await receive())["type"] == "websocket.connect"
-        await send({"type": "websocket.accept"})
-        await asyncio.sleep(0.3)  # behind: the burst and the reset arrive meanwhile
-        for _ in range(300):
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                done.append(message["code"])
-                return
-            got.append(message["text"])
-
-    def setup(server, st):
-        st.adapter = ASGIAdapter(app, lifespan="off").setup(server)
-    st = serve(setup)
-    sock = handshake(st.port, "/ws")
+    sock, got, done = session(serve, 300)  # behind: the burst and the reset arrive meanwhile
     try:
         sock.sendall(b"".join(masked(0x81, f"m{i}".encode()) for i in range(200)))
         time.sleep(0.1)  # (out of this socket's send buffer: a reset drops what is still there)
