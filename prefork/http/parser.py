@@ -132,9 +132,10 @@ class RequestParser(MessageParser):
                 key = name.lower()
                 if key in _FAST_REFUSED:
                     # (an empty name too: llhttp refuses it)
-                    if key != "connection" or "\t" in field or value.lower() not in ("keep-alive", "close"):
+                    token = value.lower()
+                    if key != "connection" or "\t" in field or token not in ("keep-alive", "close"):
                         return MessageParser.feed(self, data)
-                    if value.lower() == "close":
+                    if token == "close":
                         keep_alive = False
             headers[key] = value
             raw += (name, value)
