@@ -112,7 +112,8 @@ def test_abnormal_endings_leave_nothing_behind(running, case, ending):
     for _ in range(N):
         cycle(target)
     second = L.settle(target, first)
-    assert not grew(first, second), f"the worker grew from one round of {N} to the next: {grew(first, second)}"
+    assert not grew(first, second), (f"the worker grew from one round of {N} to the next: {grew(first, second)}; "
+                                     f"timers then {first['timer_kinds']}, now {second['timer_kinds']}")
     cyclic = [first["cyclic"], second["cyclic"]]
     assert cyclic == [{}, {}], f"left in reference cycles in each round of {N} endings: {cyclic}"
     # (cancelled timers wait in the loop's heap until due or until asyncio sweeps them,

@@ -44,7 +44,10 @@ def probe(loop):
     cyclic = {k: v - mine.get(k, 0) for k, v in before.items() if v - mine.get(k, 0) > 0}
     with open("/proc/self/status") as fh:
         rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-    timers = [h for h in getattr(loop, "_scheduled", ()) if not h.cancelled()]
+    # (a timer already due waits in the ready queue for this turn: e.g. the periodic
+    # sweep, when the probe's own callback runs ahead of it in the same turn)
+    timers = [h for h in (*getattr(loop, "_scheduled", ()), *getattr(loop, "_ready", ()))
+              if isinstance(h, asyncio.TimerHandle) and not h.cancelled()]
     return json.dumps({
         "pid": os.getpid(),
         "fds": len(os.listdir("/proc/self/fd")),
