@@ -28,7 +28,7 @@ def in_finish(res, st):
 
 def later(res, st):
     res.end("first")
-    res.on("close", lambda: res.socket.loop.call_later(0.02, interims, res, st))
+    res.on("close", lambda: res.req.socket.loop.call_later(0.02, interims, res, st))
 
 
 @pytest.mark.parametrize("when", [in_finish, later])

@@ -55,12 +55,12 @@ def test_write_callbacks_run_when_the_connection_goes_first(serve):
         def on_request(req, res):
             if req.url == "/active":
                 res.write(b"q" * (32 << 20), lambda *_: st.record("callback", "active"))
-                server.loop.call_later(0.2, res.socket.destroy)
+                server.loop.call_later(0.2, req.socket.destroy)
             elif req.url == "/first":
                 res.write(b"first, not ended")  # the next response waits its turn
             else:
                 res.write(b"small", lambda *_: st.record("callback", "queued"))
-                server.loop.call_later(0.2, res.socket.destroy)
+                server.loop.call_later(0.2, req.socket.destroy)
         server.on("request", on_request)
     st = serve(setup)
     with socket.create_connection(("127.0.0.1", st.port), timeout=10) as a, \
@@ -81,7 +81,7 @@ def test_no_finish_after_close_and_one_observation_each(serve):
             res.on("finish", lambda: st.record("finish", n))
             res.on("close", lambda: st.record("close", n))
             if n == 1:
-                res.on("finish", lambda: res.socket.destroy())
+                res.on("finish", lambda: req.socket.destroy())
             res.end(b"hello %d" % n)
         server.on("request", on_request)
         server.response_observer = lambda req, res: st.record("observed", req.url)

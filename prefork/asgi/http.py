@@ -249,7 +249,7 @@ class HTTPCycle:
                 if not body:
                     res.flush_headers()  # an empty chunk: the head goes out now (event streams)
                 else:
-                    res.socket.turn_holds = False  # on the wire as send() returns, as uvicorn's
+                    res.req.socket.turn_holds = False  # on the wire as send() returns, as uvicorn's
                     if not res.write(body) and not self.closed and not res.destroyed:
                         await self.wait_drain(res)
                 return
@@ -323,7 +323,7 @@ class HTTPCycle:
         while this response is on the wire; while a pipelined response ahead of it is
         still being answered, until that one is done (its bytes wait in ``res``)."""
         self.watch_close()
-        socket = res.socket
+        socket = res.req.socket
         while not self.closed:
             if res.active:
                 if socket.buffered_size < socket.high_water_mark:

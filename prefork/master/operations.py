@@ -131,7 +131,7 @@ def start_metrics(master, address, inherited=()):
             res.once("close", seen.answered)
         if not req.complete:  # a body still coming: none is asked for here
             res.set_header("Connection", "close")
-            res.once("finish", lambda: req.complete or res.socket.destroy())
+            res.once("finish", lambda: req.complete or req.socket.destroy())
         handler = routes.get(target_path(req.url))
         if handler is None:
             answer(res, 404, "not found\n")

@@ -181,7 +181,7 @@ class ResponseClosing:
             if queued:  # a response that waited its turn: its writes' callbacks still run, as Node's
                 for item in queued:
                     if callable(item):
-                        self.socket.loop.call_soon(item)
+                        self._socket.loop.call_soon(item)
             if self.head_out and not self.writable_finished:
                 # cut short while being written, or ended but not all out yet (the peer
                 # reset the connection before the kernel took it): still observed (access

@@ -329,7 +329,7 @@ class OutgoingHead(OutgoingFields):
             else:
                 out = b"%b%b%bContent-Length: %d\r\n\r\n%b" % (line, block.data, suffix, length, body)
             if self._active:
-                self.socket.send_bytes(out)
+                self._socket.send_bytes(out)
                 if self._corks:
                     self.release_corks()
                 if not self._closed:  # (a send the kernel refuses closes the connection)

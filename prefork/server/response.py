@@ -63,7 +63,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
     # Slots set in __init__, except two read only after they are set: _head (by
     # _store_head) and _queued_size (with _queued). ``expect_continue``: the request
     # asked for a 100 and none was sent yet.
-    __slots__ = ("_events", "_conn", "req", "socket", "status_code", "status_message",
+    __slots__ = ("_events", "_conn", "req", "_socket", "status_code", "status_message",
                  "send_date", "should_keep_alive", "headers_sent", "writable_ended",
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
@@ -74,7 +74,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         self._events = None
         self._conn = conn
         self.req = req
-        self.socket = conn.socket
+        self._socket = conn.socket
         self.status_code = 200
         self.status_message = None
         self.send_date = True
@@ -110,6 +110,15 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
     replied = False  # the server answered its request itself (a canned 4xx): the access log has its line
 
     @property
+    def socket(self):
+        """Node's ``res.socket`` (and ``res.connection``): the connection's socket while
+        the response is on it; None while it waits its turn behind pipelined responses
+        and from its ``finish`` on, its first listeners included (Node's response is
+        given its socket at its turn and lets go of it as it finishes; ``req.socket``
+        keeps it). One closed before it finished keeps it."""
+        return self._socket if self._active and not self.writable_finished else None
+
+    @property
     def has_body(self):
         """The response's body goes on the wire: not for HEAD, 1xx, 204 or 304 (known
         once the head is fixed), whatever Content-Length it declares."""
@@ -138,15 +147,15 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
 
     def _send(self, data):
         if self._active:
-            self.socket.send_bytes(data)
-            return self.socket.buffered_size < self.socket.high_water_mark
+            self._socket.send_bytes(data)
+            return self._socket.buffered_size < self._socket.high_water_mark
         if self._queued is None:
             self._queued = [data]
             self._queued_size = len(data)
         else:
             self._queued.append(data)
             self._queued_size += len(data)
-        return self._queued_size < self.socket.high_water_mark
+        return self._queued_size < self._socket.high_water_mark
 
     def _after_end(self, callback, from_end=False):
         """A write after ``end()``: the callback, then ``error``, on the next loop turn
@@ -155,7 +164,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         ``write`` only gets its callback, an ``end(data)`` nothing at all (as Node)."""
         if self._closed:
             if callback is not None and not from_end:
-                self.socket.loop.call_soon(callback)
+                self._socket.loop.call_soon(callback)
             return
         err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
         finished = self.writable_finished
@@ -165,7 +174,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 callback()
             if not (finished and self._closed):  # (no 'error' after a 'close' Node's would precede)
                 self.emit("error", err)
-        self.socket.loop.call_soon(report)
+        self._socket.loop.call_soon(report)
 
     def write(self, data, encoding=None, callback=None):
         """Node's ``res.write(chunk[, encoding][, callback])``."""
@@ -204,7 +213,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             return True
         out = self._body_bytes(data, False)
         if self._active:  # Node's response corks its socket to the next turn (a destroy first drops it)
-            self.socket.hold_turn()
+            self._socket.hold_turn()
         ok = self._send(out)
         if callback is not None:  # (after its bytes are queued: it runs once they are in the kernel)
             self._when_flushed(callback)
@@ -234,7 +243,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 self._after_end(callback, True)
             elif callback is not None:
                 if self.writable_finished:
-                    self.socket.loop.call_soon(callback)
+                    self._socket.loop.call_soon(callback)
                 else:
                     self.once("finish", callback)
             return self
@@ -254,7 +263,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                     self.status_message = _STATUS_CODES[status]
                     self.headers_sent = self.head_out = self.writable_ended = True
                     length = self.bytes_sent = len(data)
-                    self.socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
+                    self._socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
                     if self._corks:
                         self.release_corks()
                     if not self._closed:  # (a send the kernel refuses closes the connection)
@@ -278,8 +287,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         else:
             out = self._body_bytes(data, True)
         if self._active:
-            self.socket.send_bytes(out)
-            self.socket.release_turn()  # (what write() held goes out with it, as Node's end() uncorks)
+            self._socket.send_bytes(out)
+            self._socket.release_turn()  # (what write() held goes out with it, as Node's end() uncorks)
             if self._corks:
                 self.release_corks()
             if not self._closed:  # (a send the kernel refuses closes the connection)
@@ -298,7 +307,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         """``callback`` once the bytes written so far are in the kernel: for a response
         waiting its turn, kept in line with its bytes until they go out."""
         if self._active or self._closed:
-            self.socket.after_flush(WriteCallback(callback))  # (run at a destroy too, as Node calls it)
+            self._socket.after_flush(WriteCallback(callback))  # (run at a destroy too, as Node calls it)
         elif self._queued is None:
             self._queued = [callback]
             self._queued_size = 0
@@ -315,14 +324,14 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         if queued:
             for data in queued:
                 if callable(data):
-                    self.socket.after_flush(WriteCallback(data))  # a write's callback, after its bytes
+                    self._socket.after_flush(WriteCallback(data))  # a write's callback, after its bytes
                 elif data.__class__ is float:
-                    self.socket.set_timeout(data)  # set_timeout's, made while waiting
+                    self._socket.set_timeout(data)  # set_timeout's, made while waiting
                 elif data.__class__ is tuple:
-                    self.socket.destroy(data[0])  # destroy()'s, made while waiting
+                    self._socket.destroy(data[0])  # destroy()'s, made while waiting
                     return
                 else:
-                    self.socket.send_bytes(data)
+                    self._socket.send_bytes(data)
         if self.writable_ended and not self._closed:  # (a refused send closed the connection)
             self._conn.response_done(self)
 
@@ -362,7 +371,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 self._queued_size = 0
             self._queued.append(float(seconds))  # (bytes, a callable, or this: a timeout to set)
             return self
-        self.socket.set_timeout(seconds)
+        self._socket.set_timeout(seconds)
         return self
 
     def listener_failed(self, event, error, args):
@@ -384,7 +393,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         if self._corks:
             self.release_corks()
         if self._active:
-            self.socket.release_turn()
+            self._socket.release_turn()
             self._conn.response_done(self)
 
     def fail(self, error):
@@ -402,13 +411,13 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             self.errored = error
         if self._active:
             if not self.writable_finished:
-                self.socket.destroy(error)
+                self._socket.destroy(error)
         elif not self._closed:
             # destroyed now (later writes are dropped, their callbacks still run), told
             # when its socket closes (as Node's, which destroys it when its turn comes)
             self.mark_closed(444, 0, True)
             if not self._conn.tell_at_close(self.tell_cut):
-                self.socket.loop.call_soon(self.tell_cut)
+                self._socket.loop.call_soon(self.tell_cut)
             self._queued = [(error,)]  # and the socket goes when its turn comes
             self._queued_size = 0
         return self

@@ -85,26 +85,26 @@ class WritableState:
         if not self.writable_ended:
             self._corks += 1
             if self._active:
-                self.socket.cork()
+                self._socket.cork()
 
     def uncork(self):
         """Node's ``res.uncork()``."""
         if self._corks and not self.writable_ended:
             self._corks -= 1
             if self._active:
-                self.socket.uncork()
+                self._socket.uncork()
 
     def release_corks(self):
         """Every cork this response holds goes (at ``end()``, or when it is cut short)."""
         corks, self._corks = self._corks, 0
-        socket = self.socket
+        socket = self._socket
         if self._active and not socket.destroyed:
             for _ in range(corks):
                 socket.uncork()
 
     def apply_corks(self):
         """The response's turn has come: the corks it holds apply to the socket."""
-        socket = self.socket
+        socket = self._socket
         for _ in range(self._corks):
             socket.cork()
 
@@ -117,12 +117,12 @@ class WritableState:
         if self.writable_finished or self._closed:
             return 0
         if self._active:
-            return self.socket.buffered_size
+            return self._socket.buffered_size
         return self._queued_size if self._queued else 0
 
     @property
     def writable_high_water_mark(self):
-        return self.socket.high_water_mark
+        return self._socket.high_water_mark
 
     @property
     def writable_need_drain(self):

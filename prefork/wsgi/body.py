@@ -49,7 +49,7 @@ def under_length(req, res, missing):
     response starts on the connection: True, and the caller does not end it. A body
     cut because its client left (the app was not let finish it) is no error of the
     app's: said at debug level only."""
-    if res.socket is not None and res.socket.destroyed:
+    if res.req.socket is not None and res.req.socket.destroyed:
         log.debug("WSGI app for %s %s: the client left %d bytes before its Content-Length", req.method,
                   req.url, missing)
     else:
@@ -58,7 +58,7 @@ def under_length(req, res, missing):
     if not res.headers_sent:
         res.set_header("Connection", "close")
         return False
-    res.socket.destroy_soon()
+    res.req.socket.destroy_soon()
     return True
 
 
@@ -99,7 +99,7 @@ def answer_failure(res, status=500):
     this one included); this response's body stays short of its framing (no last chunk,
     fewer bytes than its Content-Length): the client sees it cut."""
     if res.headers_sent or res.writable_ended:
-        res.socket.destroy_soon()
+        res.req.socket.destroy_soon()
         return
     res.reset_head()
     if status == 413:

@@ -152,7 +152,7 @@ class LoopCall(FileSending):
             return  # (from the iterable's close(): dropped, the response is done)
         self.prepared or self.prepare()
         res = self.res
-        if res.socket.destroyed and not res.writable_ended:
+        if res.req.socket.destroyed and not res.writable_ended:
             raise ClientDisconnected("the client went away")
         self._send_head()
         data = self._kept(data)
@@ -162,8 +162,8 @@ class LoopCall(FileSending):
                 spill.add(data)  # after the bytes waiting before it
             return
         ok = res.write(data)
-        push_out(res.socket)
-        if res.socket.destroyed and not res.writable_ended:  # (this send failed: the client left)
+        push_out(res.req.socket)
+        if res.req.socket.destroyed and not res.writable_ended:  # (this send failed: the client left)
             raise ClientDisconnected("the client went away")
         if pushes_back(res, ok):
             if spill is None:
@@ -178,7 +178,7 @@ class LoopCall(FileSending):
         res = self.res
         if not res.headers_sent and self.req.http_version != "1.0":
             res.write_early_hints(hints)
-            push_out(res.socket)
+            push_out(res.req.socket)
 
     __call__ = early_hints  # (the call is its environ's ``wsgi.early_hints``)
 
@@ -198,7 +198,7 @@ class LoopCall(FileSending):
                     self._after_spill(self.resume)
                     return
                 self._send_head()
-                if res.socket.destroyed:
+                if res.req.socket.destroyed:
                     break
                 if self.req.method == "HEAD" or not res.has_body_status():
                     break  # no body goes out: the iteration stops at the head (an endless stream's too)
@@ -207,12 +207,12 @@ class LoopCall(FileSending):
                     if self.promised < 0:  # over its Content-Length: the body is whole, what follows is not sent
                         if block:
                             res.write(block)
-                            push_out(res.socket)
+                            push_out(res.req.socket)
                         break  # (an app that would go on for ever does not hold the worker)
                     if not block:
                         continue
                 ok = res.write(block)
-                push_out(res.socket)  # (on the wire before the app is asked for its next block)
+                push_out(res.req.socket)  # (on the wire before the app is asked for its next block)
                 if not ok and not res.destroyed:  # (closed: False, and no drain comes)
                     if self._ended_early():
                         return
@@ -221,7 +221,7 @@ class LoopCall(FileSending):
                     elif not res.destroyed:
                         # the app's next step (taken by _ended_early) wrote: its write()
                         # pushed the bytes out and the 'drain' came already
-                        res.socket.loop.call_soon(self.resume)
+                        res.req.socket.loop.call_soon(self.resume)
                     return
             spill = self.spill
             if spill is not None and spill.waiting:
@@ -262,7 +262,7 @@ class LoopCall(FileSending):
         True when the call is done or waits on disk. Not for a response queued behind
         another (pipelined), whose bytes it holds itself."""
         res = self.res
-        socket = res.socket
+        socket = res.req.socket
         held = self.adapter.held
         if not res.active or not held.fits(socket.buffered_size):
             return False  # (a response queued behind another keeps its bytes itself: it waits)
@@ -285,7 +285,7 @@ class LoopCall(FileSending):
         (True; ``finish`` then), as a streamed body's does; otherwise the bytes are held."""
         self.prepared or self.prepare()
         res = self.res
-        socket = res.socket
+        socket = res.req.socket
         size = socket.buffered_size
         if socket.destroyed or size <= socket.high_water_mark or not res.active:
             return False
@@ -304,7 +304,7 @@ class LoopCall(FileSending):
     def _out_or_closed(self, *_):
         """The large body is in the kernel, or its socket closed first (a bound method,
         not a closure over itself: nothing of the call outlives it in a cycle)."""
-        self.res.socket.off("close", self._out_or_closed)
+        self.res.req.socket.off("close", self._out_or_closed)
         self.finish()
 
     def _wait(self, resume):

@@ -105,7 +105,7 @@ class StallWatch:
 
     def arm(self):
         if self.timer is None and self.seconds and self.seconds > 0:
-            socket = self.res.socket
+            socket = self.res.req.socket
             self.written = socket.bytes_written
             self.unsent = kernel_unsent(socket.fileno())
             self.since = monotonic()
@@ -118,7 +118,7 @@ class StallWatch:
 
     def check(self):
         self.timer = None
-        socket = self.res.socket
+        socket = self.res.req.socket
         if socket.destroyed or not socket.buffered_size:
             return  # gone, or everything went out: armed again at the next wait
         now = monotonic()
@@ -149,7 +149,7 @@ class FileSending:
             return False  # bytes of an earlier response still wait: iterate instead
         if res.headers_sent:
             return False  # write() sent the head and part of the body: the file is the rest, iterated
-        if res.socket.encrypted:
+        if res.req.socket.encrypted:
             return False  # TLS: the kernel would send the file's bytes in the clear; iterated, encrypted
         found = sendable_file(wrapper.filelike)
         if found is None:
@@ -188,7 +188,7 @@ class SendFile:
 
     def __init__(self, call, fd, offset, count):
         self.call = call
-        self.socket = call.res.socket
+        self.socket = call.res.req.socket
         self.fd = fd
         self.offset = offset
         self.remaining = count

@@ -39,7 +39,7 @@ def pushes_back(res, ok):
     socket's high-water mark, once what can go to the kernel went (``push_out``)."""
     if ok or res.destroyed:  # (a closed response's write says False, as Node's: nothing waits)
         return False
-    socket = res.socket
+    socket = res.req.socket
     return not res.active or (socket.buffered_size >= socket.high_water_mark and not socket.destroyed)
 
 
@@ -94,7 +94,7 @@ class Spill:
                 raise OSError(f"a spill file lost its bytes past {self.taken}")
             self.taken += len(piece)
             ok = res.write(piece)
-            push_out(res.socket)
+            push_out(res.req.socket)
             if self.closed:
                 return  # the send failed: the client is gone
             if pushes_back(res, ok):

@@ -317,7 +317,7 @@ class ThreadCall:
         are out, or fit the worker's budget for bytes waiting on slow readers; else it
         waits for them to drain (a client that takes nothing for ``timeout`` seconds is
         disconnected), so slow readers hold threads, not the worker's memory."""
-        socket = self.res.socket
+        socket = self.res.req.socket
         size = socket.buffered_size
         held = self.adapter.held
         if socket.destroyed or size <= socket.high_water_mark or not self.res.active or held.fits(size):
@@ -335,7 +335,7 @@ class ThreadCall:
     def _out_or_closed(self, *_):
         """The large body is out, or its socket closed first (a bound method, not a
         closure over itself: nothing of the call outlives it in a cycle)."""
-        self.res.socket.off("close", self._out_or_closed)
+        self.res.req.socket.off("close", self._out_or_closed)
         if self.stall is not None:
             self.stall.cancel()
         self._release()
