@@ -42,7 +42,7 @@ CASES = {
     "connect": (lambda s: s.on("connect", boom), b"CONNECT a:1 HTTP/1.1\r\nHost: x\r\n\r\n", {}, "closed"),
     "connect async": (lambda s: s.on("connect", async_boom), b"CONNECT a:1 HTTP/1.1\r\nHost: x\r\n\r\n", {}, "closed"),
     "end delivered later": (
-        lambda s: s.on("request", lambda req, res: s.loop.call_soon(req.on, "end", boom)),
+        lambda s: s.on("request", lambda req, res: s.loop.call_soon(lambda: (req.on("end", boom), req.resume()))),
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", {}, "500"),
     "data delivered later": (
         lambda s: s.on("request", lambda req, res: s.loop.call_soon(req.on, "data", boom)),

@@ -370,7 +370,7 @@ def test_bytes_before_a_data_listener_are_kept(serve):
 
 def test_deviation_response_before_data_after_close_is_kept(serve):
     def setup(server, st_):
-        server.on("request", lambda req, res: req.on("end", lambda: server.loop.call_later(0.05, res.end, "first")))
+        server.on("request", lambda req, res: req.resume().on("end", lambda: server.loop.call_later(0.05, res.end, "first")))
         server.on("clientError", lambda err, s: st_.record("clientError", err.code))
     st_ = serve(setup)
     sock = connect(st_)

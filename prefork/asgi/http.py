@@ -155,16 +155,18 @@ class HTTPCycle:
         self.wake()
 
     def watch_close(self):
+        # the response's 'close' (done, or its connection gone): the request's own comes
+        # once its body is read, the response still to be sent (Node's)
         if not self.watching:
             self.watching = True
-            self.req.on("close", self.on_close)
+            self.res.on("close", self.on_close)
 
     def on_close(self):
         self.closed = True
         req = self.req  # nothing more is taken from it: its listeners let go of this cycle
         req.off("data", self.on_data)
         req.off("end", self.on_end)
-        req.off("close", self.on_close)
+        self.res.off("close", self.on_close)
         self.wake()
         self.drained()
 

@@ -16,8 +16,9 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
   ``destroyed`` nor ``aborted``, as Node's.
 - ``req.destroy()`` emits ``aborted`` inside the call (Node does) and marks the request
   destroyed; its ``error`` and ``close`` are told on the close turn before the
-  responses' ``close`` (after the socket's ``error``); a request read to its end only
-  closes, on the next turn, the connection left alone.
+  responses' ``close`` (after the socket's ``error``); a request read to its end has
+  closed already (from its ``end`` listener: it closes on the next turn), the
+  connection left alone.
 - A response whose bytes the destroy's last try put in the kernel is done at once (its
   later writes dropped); its ``finish``, its observation and its ``close`` come first on
   the close turn (at once when nobody listens to it or its request: nothing to tell).
@@ -260,8 +261,8 @@ class RequestClosing:
         """Node's ``req.destroy([error])``: a body not complete, or not read to its end,
         aborts the request (``aborted`` now) and destroys the connection (its ``error``
         and ``close`` on the close turn, then the response's ``close``); a body read to
-        its end only closes the request, on the next turn (its response may still be
-        sent)."""
+        its end closed the request already (from its ``end`` listener: it closes on the
+        next turn; its response may still be sent)."""
         if self.destroyed:
             return self
         socket = self.socket
@@ -302,10 +303,20 @@ class RequestClosing:
         caller's ``tell_closed()``."""
         if not self.destroyed:
             if not (reset or final or self._ended or error is not None):
-                self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
-                if self.readable_flowing is False and not (self._events and "readable" in self._events):
-                    self.resume()  # held for a coroutine that did not read it: discarded now (Node's dump)
-                return
+                if self._end_pending and self.readable_flowing is None and not self._buffered:
+                    # read by nobody, complete: Node's dump brings its 'end', then 'close',
+                    # after the response's 'close' and before the loop turns
+                    if self._events:
+                        self._close_after_end = True
+                        self._deliver()
+                        return
+                    self._ended = True  # (nobody hears it: closed now)
+                    self._end_pending = False
+                else:
+                    self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
+                    if self.readable_flowing is False and not (self._events and "readable" in self._events):
+                        self.resume()  # held for a coroutine that did not read it: discarded now (Node's dump)
+                    return
             self.destroyed = True
             if error is not None or (reset and self.aborted):
                 self.errored = error or Aborted()

@@ -6,8 +6,12 @@ Rules:
 - Body chunks go to ``data`` listeners at once while the request flows; otherwise they
   are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them; a
   ``pause()`` while kept chunks are delivered keeps the rest (and ``end``) for later.
-  ``end`` follows the last chunk; ``close`` comes once, when the response is done or
-  the connection goes.
+  ``end`` follows the last chunk, for a reader (a ``data`` listener, ``resume()``,
+  ``read()``, ``body()``); a request nobody reads gets it only once its response is done
+  (Node's dump: after the response's ``close``), never when its connection goes first.
+  ``close`` comes once: right after ``end`` (Node's autoDestroy: ``destroyed`` at once,
+  ``close`` on the next turn, before a response still to be sent; at once when the
+  response is done), or when the connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
   order and on the socket's close turn, never inside the call that destroyed it (lost.py):
   ``aborted`` (when its body was not complete, or its end was not read: Node counts a
@@ -16,8 +20,9 @@ Rules:
 - ``destroy()`` aborts a request whose body was not complete or not read (the
   connection goes with it: ``aborted`` inside the call, the rest on the close turn; no
   body byte of the same read comes after it, nor ``end`` but that of a request without
-  a body destroyed without an error, as Node's); a request read to its end only closes
-  (on the next turn). ``pipe()`` writes
+  a body read by a listener and destroyed without an error, as Node's); a request read
+  to its end has closed already (from its ``end`` listener: it closes on the next
+  turn). ``pipe()`` writes
   the body to a writable with Node's backpressure (pause on False, resume on drain).
 - ``set_encoding`` (Node's ``setEncoding``): body chunks from then on are ``str``; a
   character (or base64 group) split between reads comes whole with the next chunk.
@@ -293,13 +298,15 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
                 self._readable_soon()
             return  # kept for resume()
         if self._buffered is None:
+            if flowing is None and not self._close_after_end:
+                self._end_pending = True  # nobody reads: 'end' waits for a reader, or the response's end (the dump)
+                return
             if not self._ended:
                 self._ended = True
                 self._consumed = flowing is True
                 if self._events:
                     self.emit("end")
-                if self._close_after_end:
-                    self.mark_closed()
+                self._after_end()
         else:
             self._end_pending = True
             if flowing is None:
@@ -327,8 +334,8 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
                             self._buffered = rest
                             self._buffered_size = sum(len(part) for part in rest)
                         return
-            if self._end_pending:
-                self._emit_end()
+            if self._end_pending and (self.readable_flowing is True or self._close_after_end):
+                self._emit_end()  # (nobody reads: kept until the response's end dumps the request)
         except Exception as exc:
             self.listener_failed("data", exc, ())
 
@@ -341,8 +348,18 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
             try:
                 self.emit("end")
             finally:
-                if self._close_after_end:
-                    self.mark_closed()
+                self._after_end()
+
+    def _after_end(self):
+        """The body was read to its ``end`` (or dumped): the request closes, as Node's
+        (autoDestroy): at once when its response is done, else destroyed now and its
+        ``close`` on the next turn, before the response is done."""
+        if self._close_after_end:
+            self.mark_closed()
+        elif not self.destroyed:
+            self.destroyed = True
+            if self._events and "close" in self._events:
+                self.socket.loop.call_soon(self.tell_closed)
 
     def pipe(self, destination, end=True):
         """Node's ``req.pipe(destination[, {end}])`` (streaming.pipe: with backpressure)."""
