@@ -104,55 +104,77 @@ class RequestParser(MessageParser):
         return httptools.HttpRequestParser(self)
 
     def feed(self, data):
-        """A read that is exactly one whole common head (see _FAST_METHODS), between
+        """Each whole common head (see _FAST_METHODS) at the front of a read, between
         messages, is read here as llhttp's callbacks would read it: this parser is left
         as they leave it and the handler called as they call it (its head, then its
-        end), without them; every other read goes to llhttp (``MessageParser.feed``)."""
-        if not self.fast_heads or self.in_message or self.on_begin is not None or len(data) > self.max_header_size > 0:
+        end), without them; between two heads ``hold`` is asked as llhttp.py asks it. The
+        first head that is not such a head, and all after it, go to llhttp
+        (``MessageParser.feed``, or its pieces from there on: offsets are in the read)."""
+        if not self.fast_heads or self.in_message or self.on_begin is not None:
             return MessageParser.feed(self, data)
-        head, end, rest = data.partition(b"\r\n\r\n")
-        if rest or not end:  # bytes after the first head (pipelined), or no whole head
-            return MessageParser.feed(self, data)
-        fields = head.decode("latin-1").split("\r\n")
-        try:
-            method, target, version = fields[0].split(" ")
-        except ValueError:  # not three parts
-            version = None
-        if version != "HTTP/1.1" or method not in _FAST_METHODS:
-            return MessageParser.feed(self, data)
-        raw = []
-        headers = {}
-        keep_alive = True
-        for field in fields[1:]:
-            name, _, value = field.partition(":")
-            value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
-            if name in _FAST_KEYS:
-                key = _FAST_KEYS[name]
+        pos = 0
+        size = len(data)
+        limit = self.max_header_size
+        while True:
+            stop = data.find(b"\r\n\r\n", pos) + 4
+            if stop == 3 or stop - pos > limit > 0:  # no whole head, or one over the limit
+                break
+            piece = data if pos == 0 and stop == size else data[pos:stop]
+            fields = piece.decode("latin-1").split("\r\n")  # (its last two: the head's end)
+            try:
+                method, target, version = fields[0].split(" ")
+            except ValueError:  # not three parts
+                break
+            if version != "HTTP/1.1" or method not in _FAST_METHODS:
+                break
+            raw = []
+            headers = {}
+            keep_alive = True
+            for field in fields[1:-2]:
+                name, _, value = field.partition(":")
+                value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
+                if name in _FAST_KEYS:
+                    key = _FAST_KEYS[name]
+                else:
+                    key = name.lower()
+                    if key in _FAST_REFUSED:
+                        # (an empty name too: llhttp refuses it)
+                        token = value.lower()
+                        if key != "connection" or "\t" in field or token not in ("keep-alive", "close"):
+                            break
+                        if token == "close":
+                            keep_alive = False
+                headers[key] = value
+                raw += (name, value)
             else:
-                key = name.lower()
-                if key in _FAST_REFUSED:
-                    # (an empty name too: llhttp refuses it)
-                    token = value.lower()
-                    if key != "connection" or "\t" in field or token not in ("keep-alive", "close"):
-                        return MessageParser.feed(self, data)
-                    if token == "close":
-                        keep_alive = False
-            headers[key] = value
-            raw += (name, value)
-        if len(headers) << 1 != len(raw):
-            headers = self._repeated(raw)  # a field repeated
-            if headers is None:
-                return MessageParser.feed(self, data)
+                if len(headers) << 1 != len(raw):
+                    headers = self._repeated(raw)  # a field repeated
+                if headers is not None and self._head(piece, fields[0], method, target, raw, headers, keep_alive):
+                    pos = stop
+                    if pos == size:
+                        return None
+                    if self.hold is not None and self.hold():
+                        self.held = data[pos:]  # the handler takes no more messages for now
+                        return None
+                    if self.fast_heads and not self.in_message and self.on_begin is None and \
+                            self._parser is not None:
+                        continue
+            break
+        return MessageParser.feed(self, data) if pos == 0 else self._feed_pieces(data, pos)
+
+    def _head(self, piece, line, method, target, raw, headers, keep_alive):
+        """A common head, split by ``feed``: False if the checking llhttp refuses it (it
+        goes to llhttp), else handed over as llhttp's callbacks hand it over."""
         # llhttp (strict, as the request parser's) reads the head (see _FAST_METHODS)
         check = self._check
         if check is None:
             check = self._check = httptools.HttpRequestParser(_NO_CALLBACKS)
         try:
-            check.feed_data(data)
+            check.feed_data(piece)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             check = self._check = None  # (refusing from now on: a fresh one next time)
         if check is None:  # (llhttp reads it: not from inside the handling of that exception)
-            return MessageParser.feed(self, data)
+            return False
         # the state that on_message_begin, on_url, on_header and on_headers_complete leave
         if self._retained_len:
             self._retained = []
@@ -162,7 +184,7 @@ class RequestParser(MessageParser):
         self.body_received = 0  # (_counted and _head_wire are 0 between messages)
         self._raw = raw
         self.headers = headers
-        self._fast_line = fields[0]
+        self._fast_line = line
         handler = self._handler
         try:
             handler.on_headers(method, target, "1.1", raw, keep_alive, False)
@@ -171,13 +193,13 @@ class RequestParser(MessageParser):
                 self._reusable = self.fast_heads = False
             handler.on_message_complete(None)
         except BaseException as exc:
-            self._replay(data, _Raising(exc, self.in_message))
+            self._replay(piece, _Raising(exc, self.in_message))
             raise exc from None
         if not keep_alive and self._parser is not None:  # (not released by the handler)
             # llhttp refuses any more bytes after it: the one that read it parses on
             self._parser, self._check = check, None
-            self._retain(data)
-        return None
+            self._retain(piece)
+        return True
 
     def _repeated(self, raw):
         """Node's ``headers`` map of a head with a repeated field (as on_header builds
