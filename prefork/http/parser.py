@@ -135,9 +135,8 @@ class RequestParser(MessageParser):
             for field in fields[1:]:
                 name, _, value = field.partition(":")
                 value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
-                if name in _FAST_KEYS:
-                    key = _FAST_KEYS[name]
-                else:
+                key = _FAST_KEYS.get(name)  # (one lookup: the usual names)
+                if key is None:
                     key = name.lower()
                     if key in _FAST_REFUSED:
                         # (an empty name too: llhttp refuses it)
