@@ -50,6 +50,7 @@ class Handler(base.Recorder):
         self.hold_after = hold_after
         self.refuse_after = refuse_after
         self.release_after = release_after
+        self.released = False
 
     def on_headers(self, *args):
         super().on_headers(*args)
@@ -65,6 +66,7 @@ class Handler(base.Recorder):
         self.completed += 1
         if self.completed == self.release_after:
             self.parser.release()
+            self.released = True
 
     def hold(self):
         self.calls.append(("hold", self.completed, self.parser.in_message))
@@ -96,7 +98,7 @@ def _run(reads, fast, options, **handling):
         if result[0] == "ok" and parser.held:
             reads.insert(0, parser.held)  # fed next, as the connection feeds it
             parser.held = b""
-        state = None if parser._parser is None else (parser.in_message, parser.headers_complete,
+        state = None if handler.released else (parser.in_message, parser.headers_complete,
                                                      parser.request_line())
         out.append((result, handler.calls, state))
         handler.calls = []
@@ -104,7 +106,7 @@ def _run(reads, fast, options, **handling):
             break  # (refused, raised or upgraded: the server feeds nothing more)
     else:
         raise AssertionError("held bytes fed back without end")
-    if parser._parser is not None:
+    if not handler.released:
         try:
             parser.finish()
             out.append(("finish", parser.eof_error() and parser.eof_error().code))
