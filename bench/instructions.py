@@ -15,6 +15,9 @@ browser sends for a page (twelve fields): the cost of each field shows in the di
 ``--request close`` sends wrk's request with ``Connection: close`` on a new connection each
 time (16 connections open at a time; the server answers and closes, the client reads to
 EOF): the figure is then per closed connection (accept, connection, one request, close).
+``--request pipelined`` sends wrk's request 16 at a time in one write on one keep-alive
+connection (as wrk with a pipelining script), reads the 16 answers, and repeats: the
+figure is per request, to set beside ``minimal``'s.
 
 Variants (as in bench/observability.py): bare (--access-log= --metrics-bind=), log
 (access log to a file), metrics (metrics on), defaults (both).
@@ -33,7 +36,7 @@ same two): the least a server on that loop can spend per request.
 
 Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
                                      [--variants bare,log,metrics,defaults]
-                                     [--request minimal|browser|close]
+                                     [--request minimal|browser|close|pipelined]
        python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
        python3 bench/instructions.py --floors [--requests N]
        (any of them with --keep DIR: the worker profiles are kept in DIR)
@@ -68,7 +71,10 @@ REQUESTS = {
                 b"max-age=0\r\n\r\n"),
     # one request per connection: the server answers and closes
     "close": b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    # wrk's request, PIPELINE_DEPTH of them per write on one connection
+    "pipelined": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 16,
 }
+PIPELINE_DEPTH = 16  # the heads in one write of --request pipelined
 REQUEST = REQUESTS["minimal"]  # --request
 KEEP = None  # --keep DIR: the worker's callgrind profiles are copied there, for callgrind_annotate
 
@@ -79,6 +85,8 @@ def drive(port, count, connections=16, request=None, ending=b"Hello, World!"):
     request = REQUEST if request is None else request
     if request is REQUESTS["close"]:
         return drive_closing(port, count, connections)
+    if request is REQUESTS["pipelined"]:
+        return drive_pipelined(port, count, ending)
     socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(connections)]
     try:
         done = 0
@@ -97,6 +105,27 @@ def drive(port, count, connections=16, request=None, ending=b"Hello, World!"):
     finally:
         for sock in socks:
             sock.close()
+
+
+def drive_pipelined(port, count, ending=b"Hello, World!"):
+    """``count`` requests on one kept-alive connection, ``PIPELINE_DEPTH`` heads per write
+    (the last write fewer when ``count`` is not a multiple), all their answers read
+    before the next write."""
+    one = REQUESTS["minimal"]
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        done = 0
+        while done < count:
+            depth = min(PIPELINE_DEPTH, count - done)
+            sock.sendall(one * depth)
+            data = b""
+            while data.count(ending) < depth:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError(f"closed after {data!r}")
+                data += chunk
+            if data.count(ending) != depth or not data.endswith(ending):
+                raise ConnectionError(f"{data.count(ending)} answers to {depth} requests: {data[-200:]!r}")
+            done += depth
 
 
 def drive_closing(port, count, connections=16):
@@ -244,7 +273,8 @@ def main():
                         help="the bare loop on selectors, asyncio and uvloop (readiness and transports)")
     parser.add_argument("--request", choices=sorted(REQUESTS), default="minimal",
                         help="the request sent: wrk's (one field), a browser's (twelve), or wrk's with "
-                        "Connection: close on a new connection each (per closed connection)")
+                        "Connection: close on a new connection each (per closed connection), or "
+                        "wrk's 16 to a write on one connection (pipelined)")
     parser.add_argument("--keep", metavar="DIR", help="keep each worker's callgrind profile in DIR "
                         "(as INTERFACE.VARIANT.REQUESTS), to read with callgrind_annotate")
     args = parser.parse_args()

@@ -134,9 +134,9 @@ class MessageParser(Diagnosis):
                 return None
         return self._feed_pieces(data)
 
-    def _feed_pieces(self, data):
+    def _feed_pieces(self, data, pos=0):
+        """Feeds ``data`` from ``pos`` (between messages when not 0) in pieces."""
         self._counting = True
-        pos = 0
         size = len(data)
         while pos < size:
             overflow = None

@@ -15,17 +15,20 @@ Rules:
   responses alike, as Node's parser does for its server and its client).
 - ``ResponseParser`` hands the status code and reason with the head; the reason counts
   against ``max_header_size`` as a request-target does (Node's client counts it).
-- The fast path: a read that is exactly one whole common head, between messages (HTTP/1.1,
-  GET HEAD POST PUT DELETE OPTIONS or PATCH, a request line with single spaces, no
-  Content-Length, Transfer-Encoding, Upgrade, Proxy-Connection or Set-Cookie field,
-  Connection only keep-alive or close and without a tab, no larger than
-  ``max_header_size``, no ``on_begin`` set) is read without llhttp's callbacks: a second
-  llhttp with none checks it, and what it reads without an error is handed over with the
-  state and the handler calls llhttp's callbacks make (head, then end). Every other read,
-  and a head that llhttp refuses, goes through llhttp as before. After a close, the
-  checking llhttp parses on (it refuses more bytes as llhttp does). A handler that raises
-  from such a head has llhttp re-read it, the same call raising, so that the state is
-  what that exception leaves.
+- The fast path: each whole common head at the front of a read, between messages, one
+  after another (HTTP/1.1, GET HEAD POST PUT DELETE OPTIONS or PATCH, a request line with
+  single spaces, no Content-Length, Transfer-Encoding, Upgrade, Proxy-Connection or
+  Set-Cookie field, Connection only keep-alive or close and without a tab; a read no
+  larger than ``max_header_size``; no ``on_begin`` set) is read without llhttp's
+  callbacks: a second llhttp with none checks each, and what it reads without an error
+  is handed over with the state and the handler calls llhttp's callbacks make (head,
+  then end). Between two heads ``hold`` is asked as llhttp.py asks it (True: the rest of
+  the read waits in ``held``). From the first head that is not such a head (or that
+  llhttp refuses, or after which ``on_begin`` is set or the parser released) the rest of
+  the read goes through llhttp as before, its offsets (errors, upgrade) in the whole
+  read. After a close, the checking llhttp parses on (it refuses more bytes as llhttp
+  does). A handler that raises from such a head has llhttp re-read that head, the same
+  call raising, so that the state is what that exception leaves.
 """
 
 import re
@@ -56,8 +59,8 @@ for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encodin
     for _spelling in (_name, _name.lower()):
         _KNOWN[_spelling.encode("latin-1")] = (_spelling, _name.lower())
 del _name, _spelling
-# The common head, read without llhttp's callbacks (``RequestParser.feed``): a read that is
-# one whole head and nothing else (no empty field line before its end), HTTP/1.1, one of
+# The common head, read without llhttp's callbacks (``RequestParser.feed``): a whole head at
+# the front of a read or after such heads (no empty field line before its end), HTTP/1.1, one of
 # these methods, its request line with single spaces, no field that frames a body or
 # upgrades (Connection only keep-alive or close, without a tab). A second llhttp, with no
 # callbacks, checks it: what it reads without an error is such a head, as llhttp reads
@@ -104,80 +107,103 @@ class RequestParser(MessageParser):
         return httptools.HttpRequestParser(self)
 
     def feed(self, data):
-        """A read that is exactly one whole common head (see _FAST_METHODS), between
+        """Each whole common head (see _FAST_METHODS) at the front of a read, between
         messages, is read here as llhttp's callbacks would read it: this parser is left
         as they leave it and the handler called as they call it (its head, then its
-        end), without them; every other read goes to llhttp (``MessageParser.feed``)."""
-        if not self.fast_heads or self.in_message or self.on_begin is not None or len(data) > self.max_header_size > 0:
+        end), without them; between two heads ``hold`` is asked as llhttp.py asks it. The
+        first head that is not such a head, and all after it, go to llhttp
+        (``MessageParser.feed``, or its pieces from there on: offsets are in the read)."""
+        if not self.fast_heads or self.in_message or self.on_begin is not None or \
+                len(data) > self.max_header_size > 0:  # (no head in it over the limit then)
             return MessageParser.feed(self, data)
         head, end, rest = data.partition(b"\r\n\r\n")
-        if rest or not end:  # bytes after the first head (pipelined), or no whole head
+        if not end:  # no whole head
             return MessageParser.feed(self, data)
-        fields = head.decode("latin-1").split("\r\n")
-        try:
-            method, target, version = fields[0].split(" ")
-        except ValueError:  # not three parts
-            version = None
-        if version != "HTTP/1.1" or method not in _FAST_METHODS:
-            return MessageParser.feed(self, data)
-        raw = []
-        headers = {}
-        keep_alive = True
-        for field in fields[1:]:
-            name, _, value = field.partition(":")
-            value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
-            if name in _FAST_KEYS:
-                key = _FAST_KEYS[name]
+        piece = data[:len(head) + 4] if rest else data  # the head's bytes (``rest``: more follow)
+        heads = None  # the heads after the first, split once (then ``pos``: where ``piece`` is)
+        while True:
+            fields = head.decode("latin-1").split("\r\n")
+            try:
+                method, target, version = fields[0].split(" ")
+            except ValueError:  # not three parts
+                break
+            if version != "HTTP/1.1" or method not in _FAST_METHODS:
+                break
+            raw = []
+            headers = {}
+            keep_alive = True
+            for field in fields[1:]:
+                name, _, value = field.partition(":")
+                value = value.strip(" \t")  # (llhttp drops the leading blanks, on_header the trailing)
+                key = _FAST_KEYS.get(name)  # (one lookup: the usual names)
+                if key is None:
+                    key = name.lower()
+                    if key in _FAST_REFUSED:
+                        # (an empty name too: llhttp refuses it)
+                        token = value.lower()
+                        if key != "connection" or "\t" in field or token not in ("keep-alive", "close"):
+                            break
+                        if token == "close":
+                            keep_alive = False
+                headers[key] = value
+                raw += (name, value)
             else:
-                key = name.lower()
-                if key in _FAST_REFUSED:
-                    # (an empty name too: llhttp refuses it)
-                    token = value.lower()
-                    if key != "connection" or "\t" in field or token not in ("keep-alive", "close"):
-                        return MessageParser.feed(self, data)
-                    if token == "close":
-                        keep_alive = False
-            headers[key] = value
-            raw += (name, value)
-        if len(headers) << 1 != len(raw):
-            headers = self._repeated(raw)  # a field repeated
-            if headers is None:
-                return MessageParser.feed(self, data)
-        # llhttp (strict, as the request parser's) reads the head (see _FAST_METHODS)
-        check = self._check
-        if check is None:
-            check = self._check = httptools.HttpRequestParser(_NO_CALLBACKS)
-        try:
-            check.feed_data(data)
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            check = self._check = None  # (refusing from now on: a fresh one next time)
-        if check is None:  # (llhttp reads it: not from inside the handling of that exception)
-            return MessageParser.feed(self, data)
-        # the state that on_message_begin, on_url, on_header and on_headers_complete leave
-        if self._retained_len:
-            self._retained = []
-            self._retained_len = 0
-        self.in_message = True
-        self.headers_complete = True
-        self.body_received = 0  # (_counted and _head_wire are 0 between messages)
-        self._raw = raw
-        self.headers = headers
-        self._fast_line = fields[0]
-        handler = self._handler
-        try:
-            handler.on_headers(method, target, "1.1", raw, keep_alive, False)
-            self.in_message = False  # on_message_complete's
-            if not keep_alive:
-                self._reusable = self.fast_heads = False
-            handler.on_message_complete(None)
-        except BaseException as exc:
-            self._replay(data, _Raising(exc, self.in_message))
-            raise exc from None
-        if not keep_alive and self._parser is not None:  # (not released by the handler)
-            # llhttp refuses any more bytes after it: the one that read it parses on
-            self._parser, self._check = check, None
-            self._retain(data)
-        return None
+                if len(headers) << 1 != len(raw):
+                    headers = self._repeated(raw)  # a field repeated
+                    if headers is None:
+                        break
+                # llhttp (strict, as the request parser's) reads the head (see _FAST_METHODS)
+                check = self._check
+                if check is None:
+                    check = self._check = httptools.HttpRequestParser(_NO_CALLBACKS)
+                try:
+                    check.feed_data(piece)
+                except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+                    self._check = None  # (refusing from now on: a fresh one next time)
+                    break  # (llhttp reads it, out of the handling of that exception)
+                # the state that on_message_begin, on_url, on_header and on_headers_complete leave
+                if self._retained_len:
+                    self._retained = []
+                    self._retained_len = 0
+                self.in_message = True
+                self.headers_complete = True
+                self.body_received = 0  # (_counted and _head_wire are 0 between messages)
+                self._raw = raw
+                self.headers = headers
+                self._fast_line = fields[0]
+                handler = self._handler
+                try:
+                    handler.on_headers(method, target, "1.1", raw, keep_alive, False)
+                    self.in_message = False  # on_message_complete's
+                    if not keep_alive:
+                        self._reusable = self.fast_heads = False
+                    handler.on_message_complete(None)
+                except BaseException as exc:
+                    self._replay(piece, _Raising(exc, self.in_message))
+                    raise exc from None
+                if not keep_alive and self._parser is not None:  # (not released by the handler)
+                    # llhttp refuses any more bytes after it: the one that read it parses on
+                    self._parser, self._check = check, None
+                    self._retain(piece)
+                if not rest:
+                    return None
+                if heads is None:
+                    pos = len(piece)
+                    heads = rest.split(b"\r\n\r\n")  # (its last item: what follows the last head)
+                    heads.reverse()
+                else:
+                    pos += len(piece)
+                if self.hold is not None and self.hold():
+                    self.held = data[pos:]  # the handler takes no more messages for now
+                    return None
+                if self.fast_heads and not self.in_message and self.on_begin is None and self._parser is not None:
+                    head = heads.pop()
+                    if heads:  # (a whole head)
+                        piece = data[pos:pos + len(head) + 4]
+                        rest = pos + len(piece) != len(data)
+                        continue
+            break
+        return MessageParser.feed(self, data) if heads is None else self._feed_pieces(data, pos)
 
     def _repeated(self, raw):
         """Node's ``headers`` map of a head with a repeated field (as on_header builds
