@@ -273,16 +273,16 @@ _HELD = {
 }
 
 
-def compile_held(fmt, tally="", count=False):
+def compile_held(fmt, tally="", count=False, tally_batch=""):
     """Python source of ``observe(req, res)`` and ``render()``, and their constants; None
     for a format with a format spec or conversion (``compile_observer`` then). The
     observer takes the duration, holds the values of the format's fields (and, with a
     ``tally``, of what it counts) as one tuple (``hold``) and calls ``flush()`` when
     ``held`` reaches ``limit``, then ``count()`` when asked for. ``render()`` counts each
-    held response with ``tally`` (fixed code, e.g. metrics.WorkerMetrics.TALLY), makes
-    the line of each held tuple (a held ``str`` is a line already, counted in
-    ``replied[0]``), checking the client's text, and gives the lines to ``add_lines`` (a
-    list) or ``add_line`` (one).
+    held response with ``tally`` (fixed code, e.g. metrics.WorkerMetrics.TALLY; then
+    ``tally_batch`` once), makes the line of each held tuple (a held ``str`` is a line
+    already, counted in ``replied[0]``), checking the client's text, and appends the
+    lines to ``made`` (a list).
     Making the lines of a batch together costs about half of what making each one as its
     response ends does."""
     parts = parse_format(fmt)
@@ -309,33 +309,111 @@ def compile_held(fmt, tally="", count=False):
                  f"            {', '.join(client)}, = log_check({', '.join(client)})\n")
         unusual = f"        {', '.join(client)}, = log_check({', '.join(client)})\n"
     line, fast_line = "".join(pieces), "".join(fast)
-    make = (f"        try:\n            add_line(f'{fast_line}')\n        except (KeyError, TypeError):\n"
-            f"            add_line(f'{line}')\n") if fast_line != line else f"        add_line(f'{line}')\n"
-    # the usual batch (no line made already, every value of the usual type): one list
-    # comprehension, the client's text checked inline
-    batch = fast_line
-    for local in client:
-        batch = batch.replace("{%s}" % local, "{%s if %s in log_safe else log_check(%s)[0]}" % ((local,) * 3))
     targets = ", ".join(names) + "," if names else "_"
-    unpack = f"        {', '.join(names)}, = entry\n" if names else ""
+    unpack = f"    {targets} = entry\n"
+    # the line of one held tuple, as the log always made it (the usual values' text
+    # looked up, any other formatted; the client's text escaped where it must be)
+    make = (f"        try:\n            return f'{fast_line}'\n        except (KeyError, TypeError):\n"
+            f"            return f'{line}'\n") if fast_line != line else f"        return f'{line}'\n"
+    line_of = ("def line_of(entry):\n" + unpack + "    try:\n" + check + make
+               + "    except Exception:\n" + unpack.replace("    ", "        ", 1) + unusual
+               # (a client text that is no str: escaped as its str(), the plain pieces)
+               + f"        return f'{line}'\n")
+    batch = _batch_line(parts, constants)
     counting = ""
-    if tally:  # every held response counted before any line is made
-        # (an entry that cannot be counted, e.g. a status an app made unhashable, is
-        # left out of the counts; its line is still made)
-        counting = ("        for entry in held:\n            if entry.__class__ is not str:\n"
-                    f"                {', '.join(names)}, = entry\n                try:\n" + _indent(tally, 20)
-                    + "                except Exception:\n                    pass\n")
-    render = ("def render():\n    try:\n" + counting + "        if not replied[0]:\n            try:\n"
-              f"                add_lines([f'{batch}' for {targets} in held])\n                return\n"
-              "            except Exception:  # a value of an unusual type: entry by entry\n                pass\n"
-              "        for entry in held:\n"
-              "            if entry.__class__ is str:\n                add_line(entry)\n                continue\n"
-              + _indent(unpack + "        try:\n" + _indent(check + make, 4)
-                        # (a client text that is no str: escaped as its str(), the plain pieces)
-                        + "        except Exception:\n" + _indent(unpack + unusual, 4)
-                        + f"            add_line(f'{line}')\n", 4)
+    if tally:  # (an entry that cannot be counted, e.g. a status an app made unhashable,
+        # is left out of the counts; its line is still made)
+        counting = "try:\n" + _indent(tally, 4) + "except Exception:\n    pass\n"
+    # the usual batch (no line made already): one loop, each response counted and its
+    # line made with the literal text around a looked-up number in the number's text
+    loop = (f"        for {targets} in held:\n" + _indent(counting, 12)
+            + f"            try:\n                made.append(f'{batch}')\n"
+            "            except Exception:  # a value of an unusual type: made as the log always made it\n"
+            f"                made.append(line_of(({targets})))\n")
+    mixed = ("        for entry in held:\n"
+             "            if entry.__class__ is str:\n                made.append(entry)\n                continue\n"
+             + (_indent(f"{targets} = entry\n" + counting, 12) if tally else "")
+             + "            made.append(line_of(entry))\n")
+    render = ("def render():\n    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
+              + _indent(mixed, 4) + _indent(tally_batch, 8)
               + "    finally:\n        held.clear()\n        replied[0] = 0\n")
-    return observe + "\n\n" + render, constants
+    return observe + "\n\n" + line_of + "\n\n" + render, constants
+
+
+# A number's text in a batch's line is looked up with the literal text on either side of
+# it (``_batch_line``): the local it is held in, the keys of its table and the
+# expression of a key that is no table's (KeyError: the line made by ``line_of``).
+_TABLES = {
+    "s": ("log_status", range(100, 1000), None),
+    "b": ("log_size", range(1, NUMBERS), "log_size.__class__ is int and log_size < numbers_end"),
+    "D": ("micros", range(NUMBERS), "micros < numbers_end"),
+    "v": ("log_version", ("1.0", "1.1"), None),
+}
+
+
+def _batch_line(parts, constants):
+    """The f-string of a batch's line: as ``_pieces``' (the time field with its literal
+    text, from ``clock_text``), but each number (and the HTTP version) looked up in a
+    table of its text with the literal text before and after it (``constants``)."""
+    items = []  # [literal text or field name], the request line ``{r}`` as its fields
+    for literal, name, _, _ in parts + [("\n", None, None, None)]:
+        items.append(("", literal))
+        if name == "r":
+            items += [("m", ""), ("", " "), ("U", ""), ("", " HTTP/"), ("v", "")]
+        elif name is not None:
+            items.append((name, ""))
+    merged = []
+    for field, text in items:  # adjacent literals as one
+        if not field and merged and not merged[-1][0]:
+            merged[-1] = ("", merged[-1][1] + text)
+        elif field or text:
+            merged.append((field, text))
+    if sum(field == "t" for field, _ in merged) == 1:  # its text is clock_text's
+        at = [field for field, _ in merged].index("t")
+        if at + 1 < len(merged) and not merged[at + 1][0]:
+            del merged[at + 1]
+        if at and not merged[at - 1][0]:
+            del merged[at - 1]
+    out, taken = [], set()  # out: [piece or (literal text,)]
+    for at, (field, text) in enumerate(merged):
+        if not field:
+            if at not in taken:
+                out.append((text,))
+            continue
+        if field not in _TABLES:
+            out.append(_BATCH[field])
+            continue
+        local, keys, usual = _TABLES[field]
+        before = after = ""
+        if at and not merged[at - 1][0] and at - 1 not in taken:
+            before = merged[at - 1][1]
+            out.pop()
+        if at + 1 < len(merged) and not merged[at + 1][0]:
+            after = merged[at + 1][1]
+            taken.add(at + 1)
+        table = f"number_text{len(constants)}"
+        constants["numbers_end"] = NUMBERS
+        constants[table] = {key: f"{before}{key}{after}" for key in keys}
+        if usual is None:
+            out.append(f"{{{table}[{local}]}}")
+        else:
+            constants[table + "_before"], constants[table + "_after"] = before, after
+            out.append(f'{{{table}[{local}] if {usual} else f"{{{table}_before}}{{{local}}}{{{table}_after}}"}}')
+    for at, piece in enumerate(out):
+        if piece.__class__ is tuple:  # a literal: a placeholder, its text in ``constants``
+            out[at] = _PLACEHOLDER % len(constants)
+            constants[out[at]] = piece[0]
+    return "".join(out)
+
+
+# each field's piece in a batch's line (but those of ``_TABLES``), the client's text
+# checked inline
+_BATCH = {
+    "h": "{log_host}", "t": "{log_time}", "m": "{log_method}", "L": "{duration:.6f}", "p": "{pid}",
+    "U": "{log_url if log_url in log_safe else log_check(log_url)[0]}",
+    "f": "{log_referer if log_referer in log_safe else log_check(log_referer)[0]}",
+    "a": "{log_agent if log_agent in log_safe else log_check(log_agent)[0]}",
+}
 
 
 def _indent(code, spaces):

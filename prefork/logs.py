@@ -271,7 +271,7 @@ class AccessLog:
         held = self.held
         scope = {"append": self._hold_line if name == "line" else held.append, "lines": held,
                  "hold": held.append, "held": held, "replied": self.replied,
-                 "add_line": self.lines.append, "add_lines": self.lines.extend,
+                 "made": self.lines,
                  "numbers": self.numbers, "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
                  "flush": self.flush, "clock": self.clock, "wall": time.time, "tick": self._tick,
                  "pid": os.getpid(), "trunc": math.trunc, **(names or {})}
@@ -288,13 +288,14 @@ class AccessLog:
         (as nginx's cached time: a line written before the loop runs that timer has the
         second before), until ``close()``."""
         names = {"count": count, "clock": self.timed_clock}
-        record = record_micros = tally = ""
+        record = record_micros = tally = tally_batch = ""
         if metrics is not None:
             record, record_micros, tally = metrics.RECORD, metrics.RECORD_MICROS, metrics.TALLY
+            tally_batch = metrics.TALLY_BATCH
             names.update(metrics.record_names())
         if self.clock_timer is None and any(name == "t" for _, name, _, _ in parse_format(self.format)):
             self._keep_time(loop)
-        compiled = compile_held(self.format, tally, count is not None)
+        compiled = compile_held(self.format, tally, count is not None, tally_batch)
         if compiled is None:
             compiled = compile_observer(self.format, record, record_micros, count is not None)
         elif metrics is not None:
