@@ -293,9 +293,12 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     names, sources = [], []
     counted = [_HELD["m"][0][0], _HELD["s"][0][0], _HELD["D"][0][0], _HELD["L"][0][0]] if tally else []
     for local, source in [held for _, name, _, _ in parts if name is not None for held in _HELD[name][0]] + counted:
-        if local not in names:
+        if local not in names and local != "log_time":
             names.append(local)
             sources.append(source)
+    # the time text is the same for every held response: the log makes their lines
+    # before the clock's timer moves it on (``settle``)
+    clock = "    log_time = clock[0]\n" if any(name == "t" for _, name, _, _ in parts) else ""
     micros = "    micros = trunc(duration * 1e6)\n" if "micros" in names else ""
     observe = ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
                + f"    hold(({''.join(source + ', ' for source in sources)}))\n"
@@ -315,7 +318,7 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     # looked up, any other formatted; the client's text escaped where it must be)
     make = (f"        try:\n            return f'{fast_line}'\n        except (KeyError, TypeError):\n"
             f"            return f'{line}'\n") if fast_line != line else f"        return f'{line}'\n"
-    line_of = ("def line_of(entry):\n" + unpack + "    try:\n" + check + make
+    line_of = ("def line_of(entry):\n" + clock + unpack + "    try:\n" + check + make
                + "    except Exception:\n" + unpack.replace("    ", "        ", 1) + unusual
                # (a client text that is no str: escaped as its str(), the plain pieces)
                + f"        return f'{line}'\n")
@@ -334,7 +337,7 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
              "            if entry.__class__ is str:\n                made.append(entry)\n                continue\n"
              + (_indent(f"{targets} = entry\n" + counting, 12) if tally else "")
              + "            made.append(line_of(entry))\n")
-    render = ("def render():\n    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
+    render = ("def render():\n" + clock + "    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
               + _indent(mixed, 4) + _indent(tally_batch, 8)
               + "    finally:\n        held.clear()\n        replied[0] = 0\n")
     return observe + "\n\n" + line_of + "\n\n" + render, constants
@@ -342,11 +345,13 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
 
 # A number's text in a batch's line is looked up with the literal text on either side of
 # it (``_batch_line``): the local it is held in, the keys of its table and the
-# expression of a key that is no table's (KeyError: the line made by ``line_of``).
+# expression of a key that is no table's (else a KeyError: the line made by ``line_of``).
+# The table of the duration in µs is a list (an index costs less than a key): the text
+# of 0 .. n - 1, then of -n .. -1 (a duration is never less: the clock is monotonic).
 _TABLES = {
     "s": ("log_status", range(100, 1000), None),
     "b": ("log_size", range(1, NUMBERS), "log_size.__class__ is int and log_size < numbers_end"),
-    "D": ("micros", range(NUMBERS), "micros < numbers_end"),
+    "D": ("micros", NUMBERS, "micros < numbers_end"),
     "v": ("log_version", ("1.0", "1.1"), None),
 }
 
@@ -393,7 +398,11 @@ def _batch_line(parts, constants):
             taken.add(at + 1)
         table = f"number_text{len(constants)}"
         constants["numbers_end"] = NUMBERS
-        constants[table] = {key: f"{before}{key}{after}" for key in keys}
+        if keys.__class__ is int:
+            keys = [*range(keys), *range(-keys, 0)]
+            constants[table] = [f"{before}{key}{after}" for key in keys]
+        else:
+            constants[table] = {key: f"{before}{key}{after}" for key in keys}
         if usual is None:
             out.append(f"{{{table}[{local}]}}")
         else:

@@ -336,6 +336,7 @@ class AccessLog:
         now = time.time()
         second = int(now)
         if self.timed_clock[1] != second:
+            self.settle()  # the held responses' lines, with the time they ended in
             prefix, suffix = self.clock_text
             self.timed_clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix, second]
         # early by the clocks' drift: the same second again, then the next

@@ -14,7 +14,8 @@ Rules:
   flush, and before anything reads the counts, ``settle``);
   the duration is then at hand in whole µs: under ``TABLE`` µs it is counted in a list
   indexed by those µs, and the buckets and sum are made from that list once per
-  heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs; a longer one is kept in a
+  heartbeat (what it counted since the last heartbeat, added to the totals),
+  counting m µs <= d < m + 1 µs as m + 0.5 µs; a longer one is kept in a
   list (``slow``), with the durations of the answers ``count`` sees meanwhile, and
   counted from it in its exact bucket, its seconds added to the sum in the order
   they came (the same float as adding each at once), when the counts are read
@@ -69,6 +70,11 @@ class WorkerMetrics:
         self.slow = []  # durations of TABLE µs and more, in order, not yet counted
         # a duration of m µs (m <= d < m + 1) is counted as m + 0.5 µs
         self.bucket_of = [bisect.bisect_left(self.bounds, (m + 0.5) / 1e6) for m in range(TABLE)]
+        self.indexes = list(range(TABLE))
+        # what ``by_micros`` counted before the last pass over it (which zeroes it): the
+        # responses by bucket, and their durations in half µs (2m + 1 each)
+        self.table_buckets = [0] * len(self.buckets)
+        self.half_micros = 0
 
     # The per-response counting as code, for a compiled observer: it reads ``req``,
     # ``res`` and ``duration`` (seconds), and the names of ``record_names()``. The
@@ -144,18 +150,22 @@ class WorkerMetrics:
 
     def histogram(self):
         """(count per bucket, sum of seconds): once per heartbeat, a pass over the
-        durations seen (the µs not seen are skipped in C)."""
+        durations counted in ``by_micros`` since the last one (the µs not seen are
+        skipped in C)."""
         if self.settle is not None:
             self.settle()
         self.count_slow()
         by_micros, bucket_of = self.by_micros, self.bucket_of
-        buckets = self.buckets[:]
-        micros = 0.0
-        for m in itertools.compress(range(TABLE), by_micros):
+        half, seen = self.half_micros, self.table_buckets
+        for m in itertools.compress(self.indexes, by_micros):  # (those counted since the last pass)
             count = by_micros[m]
-            buckets[bucket_of[m]] += count
-            micros += (m + 0.5) * count
-        return buckets, self.duration_sum[0] + micros / 1e6
+            by_micros[m] = 0
+            seen[bucket_of[m]] += count
+            half += (2 * m + 1) * count
+        self.half_micros = half
+        # (an int: the same float as adding each µs count's seconds in order did, as
+        # that sum of half µs stays exact below 2**53)
+        return [a + b for a, b in zip(self.buckets, seen)], self.duration_sum[0] + half / 2 / 1e6
 
     def snapshot(self):
         stats = self.server.stats
