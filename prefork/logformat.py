@@ -301,7 +301,7 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     clock = "    log_time = clock[0]\n" if any(name == "t" for _, name, _, _ in parts) else ""
     micros = "    micros = trunc(duration * 1e6)\n" if "micros" in names else ""
     observe = ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
-               + f"    hold(({''.join(source + ', ' for source in sources)}))\n"
+               + f"    held.append(({''.join(source + ', ' for source in sources)}))\n"
                + "    if len(held) >= limit:\n        flush()\n" + ("    count()\n" if count else ""))
     client = [local for local, _, _ in _CLIENT_TEXT if local in names]
     check = unusual = ""
