@@ -10,10 +10,14 @@ Rules:
   Its code is put together from a fixed table of field expressions (``_FIELDS``); the
   format's literal text stands in the source as placeholders that ``define`` turns into
   code constants after compiling, so no text from the format reaches the code.
-- Held values are read when the response ends (the time text, the duration, the
-  client's text, the sizes), so a line made at the flush is the line made at once.
+- Held values are read when the response ends (the duration, the client's text, the
+  sizes; the time text at the flush, made before it changes), so a line made at the
+  flush is the line made at once.
 - The decimal text of small integers (status, size, duration in µs) is looked up in a
-  table (``numbers()``) rather than formatted; a value outside it is formatted.
+  table (``numbers()``) rather than formatted; a value outside it is formatted. A
+  batch's line (``compile_held``) looks each of them, and the HTTP version, up in a
+  table of its text with the format's literal text on either side of it (fewer pieces
+  per line); any value such a table does not hold makes its line as above.
 - A single time field takes the literal text around it into the clock's text
   (``clock_text``), one piece fewer per line.
 - Text the client chose (the URL, ``Referer``, ``User-Agent``) never forges a field or
@@ -282,9 +286,7 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     held response with ``tally`` (fixed code, e.g. metrics.WorkerMetrics.TALLY; then
     ``tally_batch`` once), makes the line of each held tuple (a held ``str`` is a line
     already, counted in ``replied[0]``), checking the client's text, and appends the
-    lines to ``made`` (a list).
-    Making the lines of a batch together costs about half of what making each one as its
-    response ends does."""
+    lines to ``made`` (a list): about half of what making each as its response ends costs."""
     parts = parse_format(fmt)
     if any(name is not None and (spec or conversion is not None) for _, name, spec, conversion in parts):
         return None
@@ -296,8 +298,7 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
         if local not in names and local != "log_time":
             names.append(local)
             sources.append(source)
-    # the time text is the same for every held response: the log makes their lines
-    # before the clock's timer moves it on (``settle``)
+    # (one time text for all that is held: the log makes their lines before it changes)
     clock = "    log_time = clock[0]\n" if any(name == "t" for _, name, _, _ in parts) else ""
     micros = "    micros = trunc(duration * 1e6)\n" if "micros" in names else ""
     observe = ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
@@ -314,8 +315,6 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     line, fast_line = "".join(pieces), "".join(fast)
     targets = ", ".join(names) + "," if names else "_"
     unpack = f"    {targets} = entry\n"
-    # the line of one held tuple, as the log always made it (the usual values' text
-    # looked up, any other formatted; the client's text escaped where it must be)
     make = (f"        try:\n            return f'{fast_line}'\n        except (KeyError, TypeError):\n"
             f"            return f'{line}'\n") if fast_line != line else f"        return f'{line}'\n"
     line_of = ("def line_of(entry):\n" + clock + unpack + "    try:\n" + check + make
@@ -324,11 +323,9 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
                + f"        return f'{line}'\n")
     batch = _batch_line(parts, constants)
     counting = ""
-    if tally:  # (an entry that cannot be counted, e.g. a status an app made unhashable,
-        # is left out of the counts; its line is still made)
+    if tally:  # (an entry that cannot be counted, e.g. an unhashable status, is left out)
         counting = "try:\n" + _indent(tally, 4) + "except Exception:\n    pass\n"
-    # the usual batch (no line made already): one loop, each response counted and its
-    # line made with the literal text around a looked-up number in the number's text
+    # the usual batch (no line made already): one loop, each response counted, its line made
     loop = (f"        for {targets} in held:\n" + _indent(counting, 12)
             + f"            try:\n                made.append(f'{batch}')\n"
             "            except Exception:  # a value of an unusual type: made as the log always made it\n"
@@ -343,11 +340,10 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     return observe + "\n\n" + line_of + "\n\n" + render, constants
 
 
-# A number's text in a batch's line is looked up with the literal text on either side of
-# it (``_batch_line``): the local it is held in, the keys of its table and the
-# expression of a key that is no table's (else a KeyError: the line made by ``line_of``).
-# The table of the duration in µs is a list (an index costs less than a key): the text
-# of 0 .. n - 1, then of -n .. -1 (a duration is never less: the clock is monotonic).
+# A number's text in a batch's line, with the literal text on either side of it
+# (``_batch_line``): its local, its table's keys, the test of a key the table may not hold
+# (else a KeyError: ``line_of`` makes the line). The µs' table is a list (cheaper): the
+# text of 0 .. n - 1, then of -n .. -1 (no duration is less: the clock is monotonic).
 _TABLES = {
     "s": ("log_status", range(100, 1000), None),
     "b": ("log_size", range(1, NUMBERS), "log_size.__class__ is int and log_size < numbers_end"),
@@ -415,8 +411,7 @@ def _batch_line(parts, constants):
     return "".join(out)
 
 
-# each field's piece in a batch's line (but those of ``_TABLES``), the client's text
-# checked inline
+# each field's piece in a batch's line (but those of ``_TABLES``), client text checked
 _BATCH = {
     "h": "{log_host}", "t": "{log_time}", "m": "{log_method}", "L": "{duration:.6f}", "p": "{pid}",
     "U": "{log_url if log_url in log_safe else log_check(log_url)[0]}",

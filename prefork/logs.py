@@ -10,7 +10,7 @@ Rules:
   response observer (``AccessLog.observer``): one call per response takes the
   duration and holds the values of the line's fields (and what the metrics count) as
   one tuple; the flush counts the held responses (fixed code from metrics.py) and
-  makes their lines, all at once (``render``), which costs the worker less time per
+  makes their lines, in one pass (``render``), which costs the worker less time per
   request than doing both as each response ends. Before the metrics are read, what
   is held is counted (``settle``; its lines are written once there are
   ``FLUSH_LINES``). A format with a format spec or conversion counts and makes its
@@ -24,7 +24,8 @@ Rules:
 - The time field is formatted at most once per second of wall-clock time. The
   observer does not look at the clock for it: a timer on the worker's loop renews the
   text at each second (nginx's cached time), so a line has the second in which its
-  loop iteration began.
+  loop iteration began. The timer makes the lines of the responses held (``settle``)
+  before it renews the text, so what is held has one time text, read once per batch.
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
   socket, e.g. stderr under systemd or docker), so
