@@ -154,3 +154,32 @@ def test_long_durations_are_counted_at_every_read_and_when_many(tmp_path):
         access.close()
         loop.close()
     assert (snapshot["requests"], snapshot["buckets"], snapshot["duration_sum"]) == counted_as_each_ended(rows)
+
+
+def test_held_lines_keep_the_second_they_ended_in_when_the_clock_moves_on(tmp_path):
+    """The time text is read once per batch: the clock's timer makes the held lines
+    before it renews the text, so a response held across a second keeps its second."""
+    import time
+
+    rng = random.Random(3)
+    loop = asyncio.new_event_loop()
+    access = logs.AccessLog(str(tmp_path / "access.log"), "{t} {U}", 1.0)
+    ended = []
+    try:
+        observe = access.observer(loop, metrics.WorkerMetrics(Server()))
+        for url in ("/first", "/second"):
+            req, res = Req(rng), Res(rng)
+            req.url = url
+            req.start_time = req.socket.last_activity = time.monotonic()
+            observe(req, res)
+            ended.append(access.timed_clock[1])
+            deadline = time.monotonic() + 5
+            while access.timed_clock[1] == ended[-1]:  # the loop runs the clock's timer
+                assert time.monotonic() < deadline, "the clock's timer did not run"
+                loop.run_until_complete(asyncio.sleep(0.05))
+    finally:
+        access.close()
+        loop.close()
+    assert (tmp_path / "access.log").read_text().splitlines() == [
+        time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second)) + " " + url
+        for second, url in zip(ended, ("/first", "/second"))]
