@@ -130,15 +130,15 @@ class ClientText:
 
 def _client_text(used):
     """The code that reads the client's text the fields ``used`` need into locals, and
-    escapes it when one of them holds a byte that may not stand raw in a line."""
+    escapes it when one of them holds a byte that may not stand raw in a line (or is no
+    hashable text: an app may set a header to a list; its text then)."""
     wanted = [(name, source) for name, source, fields in _CLIENT_TEXT if used.intersection(fields)]
     if not wanted:
         return ""
-    code = "".join(f"    {name} = {source}\n" for name, source in wanted)
-    names = [name for name, _ in wanted]
-    code += "    if " + " or ".join(f"{name} not in log_safe" for name in names) + ":\n"
-    code += f"        {', '.join(names)}, = log_check({', '.join(names)})\n"
-    return code
+    names = ", ".join(name for name, _ in wanted)
+    return ("".join(f"    {name} = {source}\n" for name, source in wanted) + "    try:\n        if "
+            + " or ".join(f"{name} not in log_safe" for name, _ in wanted) + f":\n            {names}, = "
+            f"log_check({names})\n    except TypeError:\n        {names}, = log_check({names})\n")
 
 
 def parse_format(fmt):
