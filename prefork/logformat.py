@@ -10,10 +10,14 @@ Rules:
   Its code is put together from a fixed table of field expressions (``_FIELDS``); the
   format's literal text stands in the source as placeholders that ``define`` turns into
   code constants after compiling, so no text from the format reaches the code.
-- Held values are read when the response ends (the time text, the duration, the
-  client's text, the sizes), so a line made at the flush is the line made at once.
+- Held values are read when the response ends (the duration, the client's text, the
+  sizes; the time text at the flush, made before it changes), so a line made at the
+  flush is the line made at once.
 - The decimal text of small integers (status, size, duration in µs) is looked up in a
-  table (``numbers()``) rather than formatted; a value outside it is formatted.
+  table (``numbers()``) rather than formatted; a value outside it is formatted. A
+  batch's line (``compile_held``) looks each of them, and the HTTP version, up in a
+  table of its text with the format's literal text on either side of it (fewer pieces
+  per line); any value such a table does not hold makes its line as above.
 - A single time field takes the literal text around it into the clock's text
   (``clock_text``), one piece fewer per line.
 - Text the client chose (the URL, ``Referer``, ``User-Agent``) never forges a field or
@@ -126,15 +130,15 @@ class ClientText:
 
 def _client_text(used):
     """The code that reads the client's text the fields ``used`` need into locals, and
-    escapes it when one of them holds a byte that may not stand raw in a line."""
+    escapes it when one of them holds a byte that may not stand raw in a line (or is no
+    hashable text: an app may set a header to a list; its text then)."""
     wanted = [(name, source) for name, source, fields in _CLIENT_TEXT if used.intersection(fields)]
     if not wanted:
         return ""
-    code = "".join(f"    {name} = {source}\n" for name, source in wanted)
-    names = [name for name, _ in wanted]
-    code += "    if " + " or ".join(f"{name} not in log_safe" for name in names) + ":\n"
-    code += f"        {', '.join(names)}, = log_check({', '.join(names)})\n"
-    return code
+    names = ", ".join(name for name, _ in wanted)
+    return ("".join(f"    {name} = {source}\n" for name, source in wanted) + "    try:\n        if "
+            + " or ".join(f"{name} not in log_safe" for name, _ in wanted) + f":\n            {names}, = "
+            f"log_check({names})\n    except TypeError:\n        {names}, = log_check({names})\n")
 
 
 def parse_format(fmt):
@@ -273,18 +277,16 @@ _HELD = {
 }
 
 
-def compile_held(fmt, tally="", count=False):
+def compile_held(fmt, tally="", count=False, tally_batch=""):
     """Python source of ``observe(req, res)`` and ``render()``, and their constants; None
     for a format with a format spec or conversion (``compile_observer`` then). The
     observer takes the duration, holds the values of the format's fields (and, with a
     ``tally``, of what it counts) as one tuple (``hold``) and calls ``flush()`` when
     ``held`` reaches ``limit``, then ``count()`` when asked for. ``render()`` counts each
-    held response with ``tally`` (fixed code, e.g. metrics.WorkerMetrics.TALLY), makes
-    the line of each held tuple (a held ``str`` is a line already, counted in
-    ``replied[0]``), checking the client's text, and gives the lines to ``add_lines`` (a
-    list) or ``add_line`` (one).
-    Making the lines of a batch together costs about half of what making each one as its
-    response ends does."""
+    held response with ``tally`` (fixed code, e.g. metrics.WorkerMetrics.TALLY; then
+    ``tally_batch`` once), makes the line of each held tuple (a held ``str`` is a line
+    already, counted in ``replied[0]``), checking the client's text, and appends the
+    lines to ``made`` (a list): about half of what making each as its response ends costs."""
     parts = parse_format(fmt)
     if any(name is not None and (spec or conversion is not None) for _, name, spec, conversion in parts):
         return None
@@ -293,12 +295,14 @@ def compile_held(fmt, tally="", count=False):
     names, sources = [], []
     counted = [_HELD["m"][0][0], _HELD["s"][0][0], _HELD["D"][0][0], _HELD["L"][0][0]] if tally else []
     for local, source in [held for _, name, _, _ in parts if name is not None for held in _HELD[name][0]] + counted:
-        if local not in names:
+        if local not in names and local != "log_time":
             names.append(local)
             sources.append(source)
+    # (one time text for all that is held: the log makes their lines before it changes)
+    clock = "    log_time = clock[0]\n" if any(name == "t" for _, name, _, _ in parts) else ""
     micros = "    micros = trunc(duration * 1e6)\n" if "micros" in names else ""
     observe = ("def observe(req, res):\n    duration = req.socket.last_activity - req.start_time\n" + micros
-               + f"    hold(({''.join(source + ', ' for source in sources)}))\n"
+               + f"    held.append(({''.join(source + ', ' for source in sources)}))\n"
                + "    if len(held) >= limit:\n        flush()\n" + ("    count()\n" if count else ""))
     client = [local for local, _, _ in _CLIENT_TEXT if local in names]
     check = unusual = ""
@@ -309,33 +313,111 @@ def compile_held(fmt, tally="", count=False):
                  f"            {', '.join(client)}, = log_check({', '.join(client)})\n")
         unusual = f"        {', '.join(client)}, = log_check({', '.join(client)})\n"
     line, fast_line = "".join(pieces), "".join(fast)
-    make = (f"        try:\n            add_line(f'{fast_line}')\n        except (KeyError, TypeError):\n"
-            f"            add_line(f'{line}')\n") if fast_line != line else f"        add_line(f'{line}')\n"
-    # the usual batch (no line made already, every value of the usual type): one list
-    # comprehension, the client's text checked inline
-    batch = fast_line
-    for local in client:
-        batch = batch.replace("{%s}" % local, "{%s if %s in log_safe else log_check(%s)[0]}" % ((local,) * 3))
     targets = ", ".join(names) + "," if names else "_"
-    unpack = f"        {', '.join(names)}, = entry\n" if names else ""
+    unpack = f"    {targets} = entry\n"
+    make = (f"        try:\n            return f'{fast_line}'\n        except (KeyError, TypeError):\n"
+            f"            return f'{line}'\n") if fast_line != line else f"        return f'{line}'\n"
+    line_of = ("def line_of(entry):\n" + clock + unpack + "    try:\n" + check + make
+               + "    except Exception:\n" + unpack.replace("    ", "        ", 1) + unusual
+               # (a client text that is no str: escaped as its str(), the plain pieces)
+               + f"        return f'{line}'\n")
+    batch = _batch_line(parts, constants)
     counting = ""
-    if tally:  # every held response counted before any line is made
-        # (an entry that cannot be counted, e.g. a status an app made unhashable, is
-        # left out of the counts; its line is still made)
-        counting = ("        for entry in held:\n            if entry.__class__ is not str:\n"
-                    f"                {', '.join(names)}, = entry\n                try:\n" + _indent(tally, 20)
-                    + "                except Exception:\n                    pass\n")
-    render = ("def render():\n    try:\n" + counting + "        if not replied[0]:\n            try:\n"
-              f"                add_lines([f'{batch}' for {targets} in held])\n                return\n"
-              "            except Exception:  # a value of an unusual type: entry by entry\n                pass\n"
-              "        for entry in held:\n"
-              "            if entry.__class__ is str:\n                add_line(entry)\n                continue\n"
-              + _indent(unpack + "        try:\n" + _indent(check + make, 4)
-                        # (a client text that is no str: escaped as its str(), the plain pieces)
-                        + "        except Exception:\n" + _indent(unpack + unusual, 4)
-                        + f"            add_line(f'{line}')\n", 4)
+    if tally:  # (an entry that cannot be counted, e.g. an unhashable status, is left out)
+        counting = "try:\n" + _indent(tally, 4) + "except Exception:\n    pass\n"
+    # the usual batch (no line made already): one loop, each response counted, its line made
+    loop = (f"        for {targets} in held:\n" + _indent(counting, 12)
+            + f"            try:\n                made.append(f'{batch}')\n"
+            "            except Exception:  # a value of an unusual type: made as the log always made it\n"
+            f"                made.append(line_of(({targets})))\n")
+    mixed = ("        for entry in held:\n"
+             "            if entry.__class__ is str:\n                made.append(entry)\n                continue\n"
+             + (_indent(f"{targets} = entry\n" + counting, 12) if tally else "")
+             + "            made.append(line_of(entry))\n")
+    render = ("def render():\n" + clock + "    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
+              + _indent(mixed, 4) + _indent(tally_batch, 8)
               + "    finally:\n        held.clear()\n        replied[0] = 0\n")
-    return observe + "\n\n" + render, constants
+    return observe + "\n\n" + line_of + "\n\n" + render, constants
+
+
+# A number's text in a batch's line, with the literal text on either side of it
+# (``_batch_line``): its local, its table's keys, the test of a key the table may not hold
+# (else a KeyError: ``line_of`` makes the line). The µs' table is a list (cheaper): the
+# text of 0 .. n - 1, then of -n .. -1 (no duration is less: the clock is monotonic).
+_TABLES = {
+    "s": ("log_status", range(100, 1000), None),
+    "b": ("log_size", range(1, NUMBERS), "log_size.__class__ is int and log_size < numbers_end"),
+    "D": ("micros", NUMBERS, "micros < numbers_end"),
+    "v": ("log_version", ("1.0", "1.1"), None),
+}
+
+
+def _batch_line(parts, constants):
+    """The f-string of a batch's line: as ``_pieces``' (the time field with its literal
+    text, from ``clock_text``), but each number (and the HTTP version) looked up in a
+    table of its text with the literal text before and after it (``constants``)."""
+    items = []  # [literal text or field name], the request line ``{r}`` as its fields
+    for literal, name, _, _ in parts + [("\n", None, None, None)]:
+        items.append(("", literal))
+        if name == "r":
+            items += [("m", ""), ("", " "), ("U", ""), ("", " HTTP/"), ("v", "")]
+        elif name is not None:
+            items.append((name, ""))
+    merged = []
+    for field, text in items:  # adjacent literals as one
+        if not field and merged and not merged[-1][0]:
+            merged[-1] = ("", merged[-1][1] + text)
+        elif field or text:
+            merged.append((field, text))
+    if sum(field == "t" for field, _ in merged) == 1:  # its text is clock_text's
+        at = [field for field, _ in merged].index("t")
+        if at + 1 < len(merged) and not merged[at + 1][0]:
+            del merged[at + 1]
+        if at and not merged[at - 1][0]:
+            del merged[at - 1]
+    out, taken = [], set()  # out: [piece or (literal text,)]
+    for at, (field, text) in enumerate(merged):
+        if not field:
+            if at not in taken:
+                out.append((text,))
+            continue
+        if field not in _TABLES:
+            out.append(_BATCH[field])
+            continue
+        local, keys, usual = _TABLES[field]
+        before = after = ""
+        if at and not merged[at - 1][0] and at - 1 not in taken:
+            before = merged[at - 1][1]
+            out.pop()
+        if at + 1 < len(merged) and not merged[at + 1][0]:
+            after = merged[at + 1][1]
+            taken.add(at + 1)
+        table = f"number_text{len(constants)}"
+        constants["numbers_end"] = NUMBERS
+        if keys.__class__ is int:
+            keys = [*range(keys), *range(-keys, 0)]
+            constants[table] = [f"{before}{key}{after}" for key in keys]
+        else:
+            constants[table] = {key: f"{before}{key}{after}" for key in keys}
+        if usual is None:
+            out.append(f"{{{table}[{local}]}}")
+        else:
+            constants[table + "_before"], constants[table + "_after"] = before, after
+            out.append(f'{{{table}[{local}] if {usual} else f"{{{table}_before}}{{{local}}}{{{table}_after}}"}}')
+    for at, piece in enumerate(out):
+        if piece.__class__ is tuple:  # a literal: a placeholder, its text in ``constants``
+            out[at] = _PLACEHOLDER % len(constants)
+            constants[out[at]] = piece[0]
+    return "".join(out)
+
+
+# each field's piece in a batch's line (but those of ``_TABLES``), client text checked
+_BATCH = {
+    "h": "{log_host}", "t": "{log_time}", "m": "{log_method}", "L": "{duration:.6f}", "p": "{pid}",
+    "U": "{log_url if log_url in log_safe else log_check(log_url)[0]}",
+    "f": "{log_referer if log_referer in log_safe else log_check(log_referer)[0]}",
+    "a": "{log_agent if log_agent in log_safe else log_check(log_agent)[0]}",
+}
 
 
 def _indent(code, spaces):

@@ -10,7 +10,7 @@ Rules:
   response observer (``AccessLog.observer``): one call per response takes the
   duration and holds the values of the line's fields (and what the metrics count) as
   one tuple; the flush counts the held responses (fixed code from metrics.py) and
-  makes their lines, all at once (``render``), which costs the worker less time per
+  makes their lines, in one pass (``render``), which costs the worker less time per
   request than doing both as each response ends. Before the metrics are read, what
   is held is counted (``settle``; its lines are written once there are
   ``FLUSH_LINES``). A format with a format spec or conversion counts and makes its
@@ -24,7 +24,8 @@ Rules:
 - The time field is formatted at most once per second of wall-clock time. The
   observer does not look at the clock for it: a timer on the worker's loop renews the
   text at each second (nginx's cached time), so a line has the second in which its
-  loop iteration began.
+  loop iteration began. The timer makes the lines of the responses held (``settle``)
+  before it renews the text, so what is held has one time text, read once per batch.
 - Lines wait in the worker's buffer; a flush writes whole lines to an O_APPEND fd with
   one ``os.write`` each (at most PIPE_BUF bytes per write when the fd is a pipe or a
   socket, e.g. stderr under systemd or docker), so
@@ -271,7 +272,7 @@ class AccessLog:
         held = self.held
         scope = {"append": self._hold_line if name == "line" else held.append, "lines": held,
                  "hold": held.append, "held": held, "replied": self.replied,
-                 "add_line": self.lines.append, "add_lines": self.lines.extend,
+                 "made": self.lines,
                  "numbers": self.numbers, "limit": FLUSH_LINES if self.flush_interval > 0 else 0,
                  "flush": self.flush, "clock": self.clock, "wall": time.time, "tick": self._tick,
                  "pid": os.getpid(), "trunc": math.trunc, **(names or {})}
@@ -288,13 +289,14 @@ class AccessLog:
         (as nginx's cached time: a line written before the loop runs that timer has the
         second before), until ``close()``."""
         names = {"count": count, "clock": self.timed_clock}
-        record = record_micros = tally = ""
+        record = record_micros = tally = tally_batch = ""
         if metrics is not None:
             record, record_micros, tally = metrics.RECORD, metrics.RECORD_MICROS, metrics.TALLY
+            tally_batch = metrics.TALLY_BATCH
             names.update(metrics.record_names())
         if self.clock_timer is None and any(name == "t" for _, name, _, _ in parse_format(self.format)):
             self._keep_time(loop)
-        compiled = compile_held(self.format, tally, count is not None)
+        compiled = compile_held(self.format, tally, count is not None, tally_batch)
         if compiled is None:
             compiled = compile_observer(self.format, record, record_micros, count is not None)
         elif metrics is not None:
@@ -335,6 +337,7 @@ class AccessLog:
         now = time.time()
         second = int(now)
         if self.timed_clock[1] != second:
+            self.settle()  # the held responses' lines, with the time they ended in
             prefix, suffix = self.clock_text
             self.timed_clock[:] = [prefix + time.strftime(TIME_FORMAT, time.localtime(second)) + suffix, second]
         # early by the clocks' drift: the same second again, then the next

@@ -14,7 +14,12 @@ Rules:
   flush, and before anything reads the counts, ``settle``);
   the duration is then at hand in whole µs: under ``TABLE`` µs it is counted in a list
   indexed by those µs, and the buckets and sum are made from that list once per
-  heartbeat, counting m µs <= d < m + 1 µs as m + 0.5 µs.
+  heartbeat (what it counted since the last heartbeat, added to the totals),
+  counting m µs <= d < m + 1 µs as m + 0.5 µs; a longer one is kept in a
+  list (``slow``), with the durations of the answers ``count`` sees meanwhile, and
+  counted from it in its exact bucket, its seconds added to the sum in the order
+  they came (the same float as adding each at once), when the counts are read
+  (``histogram``) or the list is long (``SLOW_KEPT``).
 - An answer written raw on a socket the server handed over (an adapter's 400 to a
   CONNECT, a WebSocket handshake's) is no response the observer sees: the server's
   ``reply_observer`` counts it (``reply_observer``, ``WorkerMetrics.count``), by method
@@ -31,7 +36,9 @@ Rules:
 """
 
 import bisect
+import functools
 import itertools
+import operator
 import os
 
 from . import exposition
@@ -39,6 +46,7 @@ from .exposition import CONTENT_TYPE, Family, counter, gauge, process_families
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TABLE = 2_000  # with the access log on, durations under 2 ms are counted by the whole µs
+SLOW_KEPT = 4096  # longer durations kept before they are counted
 RESTART_REASONS = ("exit", "crash", "timeout", "recycle", "memory", "reload")
 # The request methods the HTTP parser reads (llhttp's): the method label is one of them,
 # or "other" for any text an app set ``req.method`` to (a method-override header's, say:
@@ -59,8 +67,14 @@ class WorkerMetrics:
         self.buckets = [0] * (len(self.bounds) + 1)  # responses counted by their bucket
         self.duration_sum = [0.0]  # and their seconds
         self.by_micros = [0] * TABLE  # responses counted by their duration in whole µs
+        self.slow = []  # durations of TABLE µs and more, in order, not yet counted
         # a duration of m µs (m <= d < m + 1) is counted as m + 0.5 µs
         self.bucket_of = [bisect.bisect_left(self.bounds, (m + 0.5) / 1e6) for m in range(TABLE)]
+        self.indexes = list(range(TABLE))
+        # what ``by_micros`` counted before the last pass over it (which zeroes it): the
+        # responses by bucket, and their durations in half µs (2m + 1 each)
+        self.table_buckets = [0] * len(self.buckets)
+        self.half_micros = 0
 
     # The per-response counting as code, for a compiled observer: it reads ``req``,
     # ``res`` and ``duration`` (seconds), and the names of ``record_names()``. The
@@ -94,37 +108,64 @@ class WorkerMetrics:
              "if micros < table:\n"
              "    by_micros[micros] += 1\n"
              "else:\n"
-             "    buckets[bisect_left(bounds, duration)] += 1\n"
-             "    duration_sum[0] += duration\n")
+             "    slow_durations.append(duration)\n")
+    # Once per batch of TALLY: the long durations counted when there are many.
+    TALLY_BATCH = ("if len(slow_durations) >= slow_kept:\n"
+                   "    count_slow()\n")
     settle = None  # a callable that counts what is held (an access log's), or None
 
     def record_names(self):
         padded = self.bounds + (float("inf"), float("inf"))
         return {"requests": self.requests, "buckets": self.buckets, "duration_sum": self.duration_sum,
                 "bounds": self.bounds, "bisect_left": bisect.bisect_left, "first": padded[0],
-                "second": padded[1], "by_micros": self.by_micros, "table": TABLE, "count_first": count_first}
+                "second": padded[1], "by_micros": self.by_micros, "table": TABLE, "count_first": count_first,
+                "slow_durations": self.slow, "slow_kept": SLOW_KEPT, "count_slow": self.count_slow}
 
     def count(self, method, code, duration, timed=True):
         """A response the observer does not see (see ``reply_observer``): counted by
         method and code, and in the histogram when ``timed``."""
         count_first(self.requests, method, code)
         if timed:
+            if self.settle is not None:  # (TALLY counts: the sum's additions in their order)
+                self.slow.append(duration)
+                return
             self.buckets[bisect.bisect_left(self.bounds, duration)] += 1
             self.duration_sum[0] += duration
 
+    def count_slow(self):
+        """Count the durations in ``slow``: each in its bucket (by the bounds, over the
+        sorted durations), and added to the sum one after the other, in their order."""
+        slow = self.slow
+        if not slow:
+            return
+        self.duration_sum[0] = functools.reduce(operator.add, slow, self.duration_sum[0])
+        slow.sort()
+        buckets, below = self.buckets, 0
+        for index, bound in enumerate(self.bounds):  # bucket i: bounds[i - 1] < d <= bounds[i]
+            upto = bisect.bisect_right(slow, bound, below)
+            buckets[index] += upto - below
+            below = upto
+        buckets[-1] += len(slow) - below
+        slow.clear()
+
     def histogram(self):
         """(count per bucket, sum of seconds): once per heartbeat, a pass over the
-        durations seen (the µs not seen are skipped in C)."""
+        durations counted in ``by_micros`` since the last one (the µs not seen are
+        skipped in C)."""
         if self.settle is not None:
             self.settle()
+        self.count_slow()
         by_micros, bucket_of = self.by_micros, self.bucket_of
-        buckets = self.buckets[:]
-        micros = 0.0
-        for m in itertools.compress(range(TABLE), by_micros):
+        half, seen = self.half_micros, self.table_buckets
+        for m in itertools.compress(self.indexes, by_micros):  # (those counted since the last pass)
             count = by_micros[m]
-            buckets[bucket_of[m]] += count
-            micros += (m + 0.5) * count
-        return buckets, self.duration_sum[0] + micros / 1e6
+            by_micros[m] = 0
+            seen[bucket_of[m]] += count
+            half += (2 * m + 1) * count
+        self.half_micros = half
+        # (an int: the same float as adding each µs count's seconds in order did, as
+        # that sum of half µs stays exact below 2**53)
+        return [a + b for a, b in zip(self.buckets, seen)], self.duration_sum[0] + half / 2 / 1e6
 
     def snapshot(self):
         stats = self.server.stats
