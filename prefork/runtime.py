@@ -3,8 +3,8 @@
 Rules:
 - ``new_event_loop("asyncio")`` is ``WorkerLoop``, an ``asyncio.SelectorEventLoop``
   (epoll through ``selectors``) whose only changes are a cheaper reader registration of a
-  new descriptor and a cheaper turn (below); ``new_event_loop("uvloop")`` is uvloop's loop, an optional extra
-  (``pip install 'prefork[uvloop]'``). Asking for uvloop where it is not installed raises
+  new descriptor and a cheaper turn (below); ``new_event_loop("uvloop")`` is uvloop's
+  loop, an optional extra (``pip install 'prefork[uvloop]'``). Asking for uvloop where it is not installed raises
   ``LoopUnavailable`` with what to do.
 - ``current_loop()`` is the loop running the caller, else the thread's event loop,
   else a new ``WorkerLoop`` set as the thread's event loop (standalone scripts:
@@ -33,10 +33,13 @@ Rules:
   or for ever; a cancelled reader's or writer's registration removed; the timers due
   within the clock's resolution queued after the I/O handles; then the handles ready
   when the turn began run in order (the cancelled skipped, those added meanwhile left
-  for the next turn), each by its own ``_run`` (an exception to the loop's exception
-  handler). In debug mode it is asyncio's own turn. It mirrors the 3.11 and 3.12 sources
-  (the same turn in both), so it is taken only there, with the default selector (epoll)
-  and the loop's own ``time`` and ``_process_events``; elsewhere asyncio's turn runs.
+  for the next turn), each as its ``_run`` runs it (a plain ``asyncio.Handle``'s
+  inline: its callback in its context, an exception to the loop's exception handler
+  with the same context; ``SystemExit`` and ``KeyboardInterrupt`` out). In debug mode
+  it is asyncio's own turn. It mirrors the 3.11 and 3.12 sources (the same turn, and
+  the same ``Handle._run``, in both), so it is taken only there, with the default
+  selector (epoll) and the loop's own ``time`` and ``_process_events``; elsewhere
+  asyncio's turn runs.
 """
 
 import asyncio
@@ -50,6 +53,7 @@ from time import monotonic
 try:  # the constants of the turn WorkerLoop's mirrors (rules)
     from asyncio.base_events import (
         _MIN_CANCELLED_TIMER_HANDLES_FRACTION, _MIN_SCHEDULED_TIMER_HANDLES, MAXIMUM_SELECT_TIMEOUT)
+    from asyncio.format_helpers import _format_callback_source as _callback_source
 except ImportError:
     _MIN_SCHEDULED_TIMER_HANDLES = None
 
@@ -65,6 +69,19 @@ _MIRRORED = (3, 8) <= sys.version_info[:2] < (3, 13)
 # the versions whose ``_run_once`` (and the epoll selector's ``select``, and
 # ``_process_events``) WorkerLoop's lean turn mirrors, read in their sources
 _LEAN_TURN = sys.version_info[:2] in ((3, 11), (3, 12)) and _MIN_SCHEDULED_TIMER_HANDLES is not None
+
+
+_Handle = asyncio.Handle
+_NO_ARGS = ()  # (CPython's one empty tuple: a handle made with no arguments has it)
+
+
+def _report(handle, exc):
+    """What ``Handle._run`` does with an exception of its callback."""
+    context = {"message": f"Exception in callback {_callback_source(handle._callback, handle._args)}",
+               "exception": exc, "handle": handle}
+    if handle._source_traceback:
+        context["source_traceback"] = handle._source_traceback
+    handle._loop.call_exception_handler(context)
 
 
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -170,7 +187,7 @@ class WorkerLoop(asyncio.SelectorEventLoop):
                     self._remove_writer(key.fileobj)
                 else:
                     ready.append(writer)
-        polled = None
+        polled = key = reader = writer = None  # (no reference left in a traceback's frame)
         if scheduled:
             end_time = monotonic() + self._clock_resolution
             while scheduled:
@@ -184,7 +201,18 @@ class WorkerLoop(asyncio.SelectorEventLoop):
             handle = popleft()
             if handle._cancelled:
                 continue
-            handle._run()
+            if type(handle) is not _Handle:
+                handle._run()
+                continue
+            try:  # Handle._run, inline
+                if handle._args is _NO_ARGS:  # (a call with no star: a third of the cost)
+                    handle._context.run(handle._callback)
+                else:
+                    handle._context.run(handle._callback, *handle._args)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                _report(handle, exc)
         handle = None
 
     def _ensure_fd_no_transport(self, fd):

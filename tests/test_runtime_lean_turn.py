@@ -168,7 +168,7 @@ def exceptions_scenario(loop):
 
     def handler(lp, context):
         seen.append((lp is loop, sorted(context), context["message"], type(context["exception"]).__name__,
-                     str(context["exception"]), context["handle"] is handles[context["exception"].args[0]]))
+                     str(context["exception"]), context["handle"] in handles))
 
     def boom(n):
         raise ValueError(n)
@@ -177,7 +177,11 @@ def exceptions_scenario(loop):
         raise asyncio.CancelledError(n)  # a BaseException: the handler too
 
     loop.set_exception_handler(handler)
-    handles = [loop.call_soon(boom, 0), loop.call_soon(cancel_boom, 1), loop.call_soon(seen.append, "goes on")]
+    handles = [loop.call_soon(boom, 0), loop.call_soon(cancel_boom, 1), loop.call_soon(seen.append, "goes on"),
+               loop.call_at(loop.time() - 1, boom, 3)]  # (a timer's, by its own _run)
+    odd = asyncio.Handle(boom, None, loop)  # (arguments that are no tuple: its _run's TypeError)
+    handles.append(odd)
+    loop._ready.append(odd)
     run_turns(loop, 1)
     return seen
 
@@ -191,8 +195,10 @@ def test_system_exit_and_interrupt_leave_the_loop_as_asyncios(exc):
             raise exc("out")
         loop.call_soon(boom)
         loop.call_soon(trace.append, "next")
+        guard = loop.call_later(2, loop.stop)  # (were it caught, the loop would run on)
         with pytest.raises(exc):
             loop.run_forever()
+        guard.cancel()
         loop.call_soon(loop.stop)
         loop.run_forever()  # the one left in the queue runs on the next run
         return trace
