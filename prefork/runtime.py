@@ -205,15 +205,18 @@ class WorkerLoop(asyncio.SelectorEventLoop):
                 handle._run()
                 continue
             try:  # Handle._run, inline
-                if handle._args is _NO_ARGS:  # (a call with no star: a third of the cost)
+                args = handle._args
+                if args is _NO_ARGS:  # (a call with no star: a third of the cost)
                     handle._context.run(handle._callback)
+                elif type(args) is tuple and len(args) == 1:  # (a future's done callback)
+                    handle._context.run(handle._callback, args[0])
                 else:
-                    handle._context.run(handle._callback, *handle._args)
+                    handle._context.run(handle._callback, *args)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 _report(handle, exc)
-        handle = None
+        handle = args = None
 
     def _ensure_fd_no_transport(self, fd):
         refs = self._transport_refs
