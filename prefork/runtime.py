@@ -68,7 +68,9 @@ class LoopUnavailable(RuntimeError):
 _MIRRORED = (3, 8) <= sys.version_info[:2] < (3, 13)
 # the versions whose ``_run_once`` (and the epoll selector's ``select``, and
 # ``_process_events``) WorkerLoop's lean turn mirrors, read in their sources
-_LEAN_TURN = sys.version_info[:2] in ((3, 11), (3, 12)) and _MIN_SCHEDULED_TIMER_HANDLES is not None
+_EPOLL = getattr(selectors, "EpollSelector", None)  # (None where there is no epoll: the plain turn)
+_LEAN_TURN = sys.version_info[:2] in ((3, 11), (3, 12)) and _MIN_SCHEDULED_TIMER_HANDLES is not None \
+    and _EPOLL is not None
 
 
 _Handle = asyncio.Handle
@@ -85,7 +87,7 @@ def _report(handle, exc):
 
 
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-_NOT_IN, _NOT_OUT = ~select.EPOLLIN, ~select.EPOLLOUT
+_NOT_IN, _NOT_OUT = ~getattr(select, "EPOLLIN", 1), ~getattr(select, "EPOLLOUT", 4)
 
 
 class _Selector(selectors.DefaultSelector):
@@ -98,9 +100,8 @@ class _Selector(selectors.DefaultSelector):
         poller = getattr(self, "_selector", None)
         # what the lean turn polls and where it looks the keys up, or None: the plain turn
         self.lean = (poller, keys) if (
-            self.knows_keys and _LEAN_TURN and isinstance(self, selectors.EpollSelector)
-            and type(self).select is selectors.EpollSelector.select
-            and isinstance(poller, select.epoll)) else None
+            self.knows_keys and _LEAN_TURN and isinstance(self, _EPOLL)
+            and type(self).select is _EPOLL.select and isinstance(poller, select.epoll)) else None
 
     def key_of(self, fd):
         """The key of ``fd`` (an int) if registered, else None."""
@@ -108,7 +109,8 @@ class _Selector(selectors.DefaultSelector):
 
 
 class WorkerLoop(asyncio.SelectorEventLoop):
-    """asyncio's selector loop; a reader on a new descriptor costs no exception (rules)."""
+    """asyncio's selector loop; a reader on a new descriptor costs no exception, and a
+    turn fewer calls (rules)."""
 
     _key_of = None  # the selector's key of a descriptor, or None: the public path
     _transport_refs = None  # fd -> weak reference of the transport using it, or None: the same
