@@ -6,19 +6,24 @@ against it.
 ``--asyncio`` runs the same peers on the standard library's asyncio loop (readiness
 callbacks through ``add_reader``, as prefork's net layer uses it); ``--protocol`` on
 asyncio's own transports (an ``asyncio.Protocol`` per connection); ``--uvloop`` makes
-either of those use uvloop. They give the floor of any server built on that loop.
+either of those use uvloop; ``--worker-loop`` makes them use prefork's worker loop
+(``prefork.runtime.WorkerLoop``: asyncio's loop with its own turn). They give the floor
+of any server built on that loop.
 
-Usage: python3 bench/bare_loop.py [--asyncio | --protocol] [--uvloop] PORT | fd://N
+Usage: python3 bench/bare_loop.py [--asyncio | --protocol] [--uvloop | --worker-loop] PORT | fd://N
        (prints the port, serves until killed)
 """
 
 import asyncio
+import os
 import selectors
 import signal
 import socket
 import sys
 
 import httptools
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\n"
             b"Hello, World!")
@@ -109,6 +114,9 @@ for flag in ("--asyncio", "--protocol"):
 use_uvloop = "--uvloop" in args
 if use_uvloop:
     args.remove("--uvloop")
+use_worker_loop = "--worker-loop" in args
+if use_worker_loop:
+    args.remove("--worker-loop")
 where = args[0] if args else "0"
 if where.startswith("fd://"):
     listener = socket.socket(fileno=int(where[5:]))
@@ -126,6 +134,9 @@ if mode == "selectors":
 if use_uvloop:
     import uvloop
     loop = uvloop.new_event_loop()
+elif use_worker_loop:
+    from prefork.runtime import WorkerLoop
+    loop = WorkerLoop()
 else:
     loop = asyncio.SelectorEventLoop()
 if mode == "asyncio":

@@ -22,6 +22,11 @@ ALLOWED = {
     ("prefork/wsgi/threads.py", "_current_frames"): "sys._current_frames is the standard library's "
                                                     "documented way to read another thread's stack",
 }
+# the worker loop's own turn (runtime.py, Python 3.11 and 3.12 only) reads and sets asyncio's
+# handles as the asyncio turn it stands for does, and checks that no subclass changed a step
+for _attr in ("_cancelled", "_scheduled", "_when", "_run", "_process_events", "_context", "_callback", "_args",
+              "_source_traceback", "_loop"):
+    ALLOWED[("prefork/runtime.py", _attr)] = "asyncio's loop internals, in the turn that mirrors asyncio's"
 
 
 def private_accesses():
