@@ -263,9 +263,10 @@ class Closing:
         self.writable = self.readable = False
         flushed = False  # all that was queued reached the kernel in the last try
         left = self.buffered_size  # (what it has not taken)
-        if error is None and not self._broken and not self.connecting:
-            # bytes written before the destroy go out first (Node writes at once; a
-            # corked read only delays them), then close_notify: one last non-blocking try
+        if not self._broken and not self.connecting:
+            # bytes written before the destroy go out first, with an error too (Node writes
+            # at once; a corked read only delays them), then close_notify when no error
+            # ended it: one last non-blocking try
             tls = self.tls
             try:
                 if self._out:
@@ -279,7 +280,7 @@ class Closing:
                         flushed = not left
                 else:
                     flushed = True
-                if tls is not None:
+                if tls is not None and error is None:
                     tls.close_notify()
             except OSError:
                 pass
