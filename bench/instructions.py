@@ -162,7 +162,8 @@ def callgrind_totals(tmp):
     return totals
 
 
-FLOORS = {"selectors": [], "asyncio add_reader": ["--asyncio"], "asyncio Protocol": ["--protocol"],
+FLOORS = {"selectors": [], "asyncio add_reader": ["--asyncio"], "WorkerLoop add_reader": ["--asyncio", "--worker-loop"],
+          "asyncio Protocol": ["--protocol"],
           "uvloop add_reader": ["--asyncio", "--uvloop"], "uvloop Protocol": ["--protocol", "--uvloop"]}
 
 
