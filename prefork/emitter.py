@@ -306,12 +306,15 @@ class EventEmitter:
             return run_in(context, self.emit, event, *args)
         if len(listeners) == 1:
             result = listeners[0](*args)
-            if result is not None and (type(result) is CoroutineType or _foreign_coroutine(result)):
+            # (a type seen before to be no coroutine: one set lookup, no call)
+            if result is not None and type(result) not in _PLAIN_RESULTS and \
+                    (type(result) is CoroutineType or _foreign_coroutine(result)):
                 self._run_task(result, event, args)
         else:
             for listener in tuple(listeners):
                 result = listener(*args)
-                if result is not None and (type(result) is CoroutineType or _foreign_coroutine(result)):
+                if result is not None and type(result) not in _PLAIN_RESULTS and \
+                        (type(result) is CoroutineType or _foreign_coroutine(result)):
                     self._run_task(result, event, args)
         return True
 
