@@ -303,13 +303,17 @@ class RequestClosing:
         caller's ``tell_closed()``."""
         if not self.destroyed:
             if not (reset or final or self._ended or error is not None):
-                if self._end_pending and self.readable_flowing is None and not self._buffered:
-                    # read by nobody, complete: Node's dump brings its 'end', then 'close',
-                    # after the response's 'close' and before the loop turns
+                if self._end_pending and self.readable_flowing is None:
+                    # read by nobody, complete: Node's dump drops what is kept and brings its
+                    # 'end', then 'close', after the response's 'close', before the loop turns
                     if self._events:
                         self._close_after_end = True
                         self._deliver()
                         return
+                    if self._buffered:
+                        self._buffered = None
+                        self._buffered_size = 0
+                        self._discarded = True
                     self._ended = True  # (nobody hears it: closed now)
                     self._end_pending = False
                 else:

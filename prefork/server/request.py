@@ -4,8 +4,9 @@ Rules:
 - The head (method, url, version, raw headers and the ``headers`` map) is given whole by
   the connection; ``headers`` is the parser's map, built in the same pass as the raw list.
 - Body chunks go to ``data`` listeners at once while the request flows; otherwise they
-  are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them; a
-  ``pause()`` while kept chunks are delivered keeps the rest (and ``end``) for later.
+  are kept until a ``data`` listener, ``resume()`` or ``body()`` takes them, or until
+  the response is done (Node's dump then drops them); a ``pause()`` while kept chunks
+  are delivered keeps the rest (and ``end``) for later.
   ``end`` follows the last chunk, for a reader (a ``data`` listener, ``resume()``,
   ``read()``, ``body()``); a request nobody reads gets it only once its response is done
   (Node's dump: after the response's ``close``), never when its connection goes first.
@@ -309,9 +310,9 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
                 self._after_end()
         else:
             self._end_pending = True
-            if flowing is None:
-                # nobody is reading: the unread body is dropped unless a 'data' listener is
-                # attached on this loop turn; 'end' follows
+            if flowing is None and self._close_after_end:
+                # its response is done and nobody read it: dropped now, 'end' follows
+                # (Node's dump); else kept for a reader, or for the response's end
                 self.socket.loop.call_soon(self._deliver)
 
     def _deliver(self):
@@ -423,7 +424,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
 
 
 def discarded():
-    """The error of a read of a body that went by unread (the request's listener neither
-    read it nor paused it, and a task started there came to it later)."""
-    return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it when it came "
-                     "(pause() the request in its listener to read it later, or use an async listener)")
+    """The error of a read of a body that went by unread (its response was done before
+    anyone read it, it was resumed with no ``data`` listener, or a read gave it up)."""
+    return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it before its "
+                     "response was done (or it was resumed with no reader, or an earlier read gave it up)")
