@@ -6,6 +6,8 @@ destroy's last try sends them (as for ``res.destroy()`` without an error)."""
 
 import socket
 
+from harness import read_until_close
+
 
 def test_end_then_destroy_with_an_error_still_sends_the_response(serve):
     def on_request(req, res):
@@ -20,17 +22,9 @@ def test_end_then_destroy_with_an_error_still_sends_the_response(serve):
         server.on("request", on_request)
         server.on("clientError", lambda err, sock: st.record("clientError", str(err)))
     st = serve(setup)
-    got = b""
     with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            got += chunk
+        got = read_until_close(sock)
     assert got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"whole"), got
     st.wait_for(lambda event: event == ("req.close",))
     events = [event for event in st.events if event[0] != "clientError"]

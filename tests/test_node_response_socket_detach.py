@@ -12,6 +12,8 @@ import socket
 import subprocess
 import time
 
+from harness import read_until_close
+
 NODE = shutil.which("node")
 
 # (name, request bytes sent first, bytes sent once the response closed)
@@ -144,12 +146,6 @@ def test_finish_listener_destroying_the_connection_uses_req_socket(serve):
     st = serve(lambda server, st_: server.on("request", on_request))
     with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        got = b""
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            got += chunk
+        got = read_until_close(sock)
     assert got.startswith(b"HTTP/1.1 200 OK") and got.endswith(b"bye"), got
     assert st.wait_for(lambda event: event[0] == "finish") == ("finish", None, True)

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import time
 
+from harness import read_until_close
+
 NODE = shutil.which("node")
 
 POST = b"POST /{} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
@@ -78,13 +80,7 @@ def test_an_unread_body_is_dropped_once_the_response_is_done(serve):
     st = serve(lambda server, _: server.on("request", on_request))
     with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
         sock.sendall(POST.replace(b"{}", b"a") + b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        got = b""
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            got += chunk
+        got = read_until_close(sock)
     assert got.count(b"HTTP/1.1 200 OK") == 2 and got.endswith(b"/b"), got
     st.wait_for(lambda event: event == ("req.close", "/b"))
     first = [event[0] for event in st.call(list, st.events) if event[1] == "/a"]
