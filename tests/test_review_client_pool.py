@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -27,6 +28,15 @@ class EarlyServer(RawServer):
     def note(self, entry):
         with self.log_lock:
             self.log.append(entry)
+
+    def settled(self, count, timeout=5):
+        """The log once it holds ``count`` entries (the server notes a request's body
+        after its answer, so the client may be done first), or as it is at the deadline."""
+        deadline = time.monotonic() + timeout
+        while len(self.log) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with self.log_lock:
+            return list(self.log)
 
     def serve(self, conn, index):
         buf = b""
@@ -151,7 +161,7 @@ def early():
 
 def test_a_socket_answered_before_its_body_went_is_not_reused_before_it_did(early):
     events = prefork_early(early.port)
-    log = per_connection(early.log)
+    log = per_connection(early.settled(6))
     # the request in between took a connection of its own; the first connection got the
     # whole body of its request and nothing in the middle of it, then served the last
     assert log == {0: ["PUT /put HTTP/1.1", "body 100", "GET /get2 HTTP/1.1", "body 0"],
@@ -169,7 +179,7 @@ def test_a_socket_answered_before_its_body_went_is_not_reused_before_it_did(earl
             assert json.loads(out.stdout) == events
         finally:
             node.close()
-        assert per_connection(node.log) == log
+        assert per_connection(node.settled(6)) == log
 
 
 NODE_KEPT = r"""
