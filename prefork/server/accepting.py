@@ -26,6 +26,7 @@ import errno
 from functools import partial
 import logging
 import socket as _socket
+from _socket import socket as _RawSocket
 from time import monotonic
 
 from ..net import Socket
@@ -67,7 +68,9 @@ class Accepting:
                 if exc.errno in _PEER_GONE:
                     continue  # that one connection failed before it was taken: the next
                 raise
-            csock = _socket.socket(family, kind_type, proto, fd)
+            # (the C socket: the same calls, without the Python layer of socket.socket
+            # around its making and its close, which nothing here uses)
+            csock = _RawSocket(family, kind_type, proto, fd)
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")
