@@ -19,6 +19,8 @@ ALLOWED = {
     ("prefork/cli.py", "_exit"): "the same, for the child --check-config forks to load the app in",
     ("prefork/process.py", "_run_exitfuncs"): "atexit._run_exitfuncs runs the atexit hooks, as a normal exit "
                                               "does, in a worker that must end by os._exit",
+    ("prefork/server/accepting.py", "_accept"): "socket._accept is accept(2) itself, what socket.accept "
+                                                "wraps; the wrapper reads two enums per connection",
     ("prefork/wsgi/threads.py", "_current_frames"): "sys._current_frames is the standard library's "
                                                     "documented way to read another thread's stack",
 }

@@ -132,7 +132,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         self.timeout = 0.0  # seconds of idleness before 'timeout' (0: off)
         self.last_activity = monotonic()  # of the last read or write (read-only)
         self.bytes_read = 0
-        self.bytes_written = 0
+        self._sent = 0  # (bytes_written: Node's count, read through its property)
 
     # -- the surface the protocols above use --------------------------------------------
     def close_fd(self):

@@ -26,6 +26,7 @@ import errno
 from functools import partial
 import logging
 import socket as _socket
+from _socket import socket as _RawSocket
 from time import monotonic
 
 from ..net import Socket
@@ -46,10 +47,15 @@ class Accepting:
     def _accept(self, lsock, tls=None):
         """Accept a batch; True when the batch ran out with more maybe queued."""
         trusted = self._proxied.get(lsock) if self._proxied else None  # a PROXY protocol listener
-        family = None  # the listener's, looked up once a batch
+        kind = self._listen_families.get(lsock)
+        if kind is None:  # (each read of ``family`` or ``type`` makes an enum: once a listener)
+            kind = self._listen_families[lsock] = (lsock.family, lsock.type, lsock.proto)
+        family, kind_type, proto = kind
         for _ in range(_ACCEPT_BATCH):
             try:
-                csock, address = lsock.accept()
+                # (not ``lsock.accept()``: it reads the listener's ``family`` and ``type``,
+                # two enums made, for each connection)
+                fd, address = lsock._accept()
             except (BlockingIOError, InterruptedError):
                 return False
             except OSError as exc:
@@ -62,10 +68,9 @@ class Accepting:
                 if exc.errno in _PEER_GONE:
                     continue  # that one connection failed before it was taken: the next
                 raise
-            if family is None:
-                family = self._listen_families.get(lsock)
-                if family is None:  # (each read of ``family`` makes an enum: once a listener)
-                    family = self._listen_families[lsock] = lsock.family
+            # (the C socket: the same calls, without the Python layer of socket.socket
+            # around its making and its close, which nothing here uses)
+            csock = _RawSocket(family, kind_type, proto, fd)
             if self._accept_failing:
                 self._accept_failing = False
                 log.warning("accepting connections again")

@@ -76,7 +76,7 @@ class Server(Accepting, EventEmitter):
         self.heads = HeadCache()  # the Date line and the constant head of keep-alive answers, per second
         self._listen_socks = []
         self._listen_tls = {}  # listen socket's fd -> its ServerTLS
-        self._listen_families = {}  # listen socket -> its family, read once
+        self._listen_families = {}  # listen socket -> its (family, type, proto), read once
         self._unix_path = None  # the path of a UNIX socket listen() bound
         self._connections = set()
         self._detached = set()
