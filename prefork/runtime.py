@@ -29,9 +29,10 @@ Rules:
   poll's timeout by comparisons (no ``min``/``max``/``time()`` calls). The same steps in
   the same order: cancelled timers dropped from the head of the queue, or all of them
   once they are more than half of over 100; no wait when handles are ready or the loop
-  stops, else until the first timer (rounded up to epoll's millisecond, at most a day),
-  or for ever; a cancelled reader's or writer's registration removed; the timers due
-  within the clock's resolution queued after the I/O handles; then the handles ready
+  stops, else until the first timer (rounded up to epoll's millisecond, at most a day;
+  none for a timer due at NaN, which asyncio runs at once), or for ever; a cancelled
+  reader's or writer's registration removed; the timers due within the clock's
+  resolution queued after the I/O handles; then the handles ready
   when the turn began run in order (the cancelled skipped, those added meanwhile left
   for the next turn), each as its ``_run`` runs it (a plain ``asyncio.Handle``'s
   inline: its callback in its context, an exception to the loop's exception handler
@@ -160,7 +161,7 @@ class WorkerLoop(asyncio.SelectorEventLoop):
             timeout = 0
         elif scheduled:
             timeout = scheduled[0]._when - monotonic()
-            if timeout <= 0:
+            if not timeout > 0:  # (a NaN deadline too: no wait, as asyncio's max(0, NaN))
                 timeout = 0
             else:  # (epoll's resolution is a millisecond: rounded up, to wait at least that long)
                 if timeout > MAXIMUM_SELECT_TIMEOUT:
