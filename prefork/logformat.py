@@ -17,7 +17,8 @@ Rules:
   table (``numbers()``) rather than formatted; a value outside it is formatted. A
   batch's line (``compile_held``) looks each of them, and the HTTP version, up in a
   table of its text with the format's literal text on either side of it (fewer pieces
-  per line); any value such a table does not hold makes its line as above.
+  per line); any value such a table does not hold makes its line as above. A line that
+  cannot be made at all is left out: the rest of its batch is still made and counted.
 - A single time field takes the literal text around it into the clock's text
   (``clock_text``), one piece fewer per line.
 - Text the client chose (the URL, ``Referer``, ``User-Agent``) never forges a field or
@@ -54,20 +55,19 @@ _FIELDS = {
     "L": ('"%.6f" % duration', "{duration:.6f}"),
     "p": ("pid", "{pid}"),
 }
-# {h}: the client a trusted proxy named, as the WSGI or ASGI app sees it (set on the
-# request by its adapter: server/request.py), else the peer's address
-# {b}: the body's bytes the server wrote, else (a body sent by sendfile) its Content-Length,
-# but never that of a response without a body (HEAD, 1xx, 204, 304: ``has_body`` false),
-# whose Content-Length describes a body not sent, nor a Content-Length of 0: no body byte
-# is ``-``, whichever way the app said it
+# {h}: the client a trusted proxy named, as the WSGI or ASGI app sees it (set on the request by
+# its adapter: server/request.py), else the peer's address. {b}: the body's bytes the server wrote,
+# else (a body sent by sendfile) its Content-Length, but never that of a response without a body
+# (HEAD, 1xx, 204, 304: ``has_body`` false), whose Content-Length describes a body not sent, nor
+# a Content-Length of 0: no body byte is ``-``, whichever way the app said it
 FIELDS = frozenset(_FIELDS)
 # A request the server answered itself (server/replies.py) may have no request line: its
 # ``{r}`` is the reply's own text, ``-`` when none was read
 _REPLY_FIELDS = dict(_FIELDS, r=("req.request_text(log_url)", "{req.request_text(log_url)}"))
-# Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers``
-# (a dict of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code
-# that is not a key raises KeyError (or TypeError) and the line is built again by the
-# pieces above; a size or duration that is not a key is formatted as before.
+# Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers`` (a dict
+# of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code that is not a key
+# raises KeyError (or TypeError) and the line is built again by the pieces above; a size or
+# duration that is not a key is formatted as before.
 _FAST = {
     "s": "{numbers[res.status_code]}",
     "b": "{numbers.get(res.bytes_sent) or " + _SIZE + "}",
@@ -77,8 +77,7 @@ _FAST = {
 _CLIENT_TEXT = (
     ("log_url", "req.url", ("r", "U")),
     ("log_referer", 'req.headers.get("referer", "-")', ("f",)),
-    ("log_agent", 'req.headers.get("user-agent", "-")', ("a",)),
-)
+    ("log_agent", 'req.headers.get("user-agent", "-")', ("a",)))
 # anything but printable ASCII other than the double quote and the backslash
 _UNSAFE = re.compile(r'[^ !#-\[\]-~]')
 
@@ -322,6 +321,7 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
                # (a client text that is no str: escaped as its str(), the plain pieces)
                + f"        return f'{line}'\n")
     batch = _batch_line(parts, constants)
+    lost = "except Exception as exc:  # (that line only: raised once the rest are made)\n    failed.append(exc)\n"
     counting = ""
     if tally:  # (an entry that cannot be counted, e.g. an unhashable status, is left out)
         counting = "try:\n" + _indent(tally, 4) + "except Exception:\n    pass\n"
@@ -329,13 +329,13 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     loop = (f"        for {targets} in held:\n" + _indent(counting, 12)
             + f"            try:\n                made.append(f'{batch}')\n"
             "            except Exception:  # a value of an unusual type: made as the log always made it\n"
-            f"                made.append(line_of(({targets})))\n")
+            f"                try:\n                    made.append(line_of(({targets})))\n" + _indent(lost, 16))
     mixed = ("        for entry in held:\n"
              "            if entry.__class__ is str:\n                made.append(entry)\n                continue\n"
              + (_indent(f"{targets} = entry\n" + counting, 12) if tally else "")
-             + "            made.append(line_of(entry))\n")
-    render = ("def render():\n" + clock + "    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
-              + _indent(mixed, 4) + _indent(tally_batch, 8)
+             + "            try:\n                made.append(line_of(entry))\n" + _indent(lost, 12))
+    render = ("def render():\n" + clock + "    failed = []\n    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
+              + _indent(mixed, 4) + _indent(tally_batch, 8) + "        if failed:\n            raise failed[0]\n"
               + "    finally:\n        held.clear()\n        replied[0] = 0\n")
     return observe + "\n\n" + line_of + "\n\n" + render, constants
 
