@@ -20,6 +20,7 @@ import socket
 import pytest
 
 from test_call_budget import BODY, Rig
+from harness import read_until_close
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 # calls per closed connection by prefork's code (now 112 and 118). The accept and the
@@ -37,12 +38,7 @@ class ClosingRig(Rig):
             client = socket.create_connection(("127.0.0.1", port), timeout=30)
             try:
                 client.sendall(REQUEST)
-                data = b""
-                while True:
-                    chunk = client.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_until_close(client)
             finally:
                 client.close()
             assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(BODY), data

@@ -16,6 +16,7 @@ import prefork
 
 from test_call_budget_close import REQUEST, ClosingRig
 from test_call_budget import BODY, on_request
+from harness import read_until_close
 
 STDLIB_SOCKET = os.path.realpath(socket.__file__)
 STDLIB_ENUM = os.path.realpath(sys.modules["enum"].__file__)
@@ -42,12 +43,7 @@ def stdlib_calls(rig, connect, count):
             client = connect()
             try:
                 client.sendall(REQUEST)
-                data = b""
-                while True:
-                    chunk = client.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_until_close(client)
             finally:
                 client.close()
             assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(BODY), data
