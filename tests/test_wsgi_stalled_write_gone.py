@@ -58,6 +58,11 @@ def test_write_after_the_client_reset_raises(serve, threads, caplog):
             head += chunk
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()  # a reset
+        if threads > 1:
+            # the loop, free meanwhile, reads the reset (under load the kernel may take it
+            # after the loop has already sent a few blocks into the socket's buffer)
+            wait_until(lambda: st_.call(lambda: st_.server.open_connections) == 0, 5,
+                       what="the server to see the reset")
         go.set()
         wait_until(lambda: outcome, 5, what="the app's writes to end")
         kind, written = outcome[0]
