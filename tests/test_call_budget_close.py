@@ -32,10 +32,14 @@ COMPACT = 30  # attributes CPython keeps in an instance's compact layout
 
 
 class ClosingRig(Rig):
-    def requests(self, count):
-        port = self.server.address()["port"]
+    def requests(self, count, connect=None):
+        """``count`` connections made (by ``connect``, else TCP to the server), answered
+        and closed, one after another; then the close's turn has run."""
+        if connect is None:
+            port = self.server.address()["port"]
+            connect = lambda: socket.create_connection(("127.0.0.1", port), timeout=30)  # noqa: E731
         for _ in range(count):
-            client = socket.create_connection(("127.0.0.1", port), timeout=30)
+            client = connect()
             try:
                 client.sendall(REQUEST)
                 data = read_until_close(client)

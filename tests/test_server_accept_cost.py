@@ -14,9 +14,8 @@ import pytest
 
 import prefork
 
-from test_call_budget_close import REQUEST, ClosingRig
-from test_call_budget import BODY, on_request
-from harness import read_until_close
+from test_call_budget_close import ClosingRig
+from test_call_budget import on_request
 
 STDLIB_SOCKET = os.path.realpath(socket.__file__)
 STDLIB_ENUM = os.path.realpath(sys.modules["enum"].__file__)
@@ -39,16 +38,7 @@ def stdlib_calls(rig, connect, count):
                 seen[key] = seen.get(key, 0) + 1
     rig.on_loop(sys.setprofile, profile)
     try:
-        for _ in range(count):
-            client = connect()
-            try:
-                client.sendall(REQUEST)
-                data = read_until_close(client)
-            finally:
-                client.close()
-            assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(BODY), data
-        rig.on_loop(lambda: None)  # the close's turn has run
-        rig.on_loop(lambda: None)
+        rig.requests(count, connect)
     finally:
         rig.on_loop(sys.setprofile, None)
     return seen
