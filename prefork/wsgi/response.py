@@ -5,8 +5,7 @@ Rules:
 - ``start_response`` only records the status and headers; the head goes onto the
   ``ServerResponse`` when the first body bytes (or the end) go out. With ``exc_info`` it
   replaces them while nothing is out, and re-raises once the head is out.
-- Body blocks are ``bytes``; anything else is the app's error (a 500 while the head is
-  not out).
+- Body blocks are ``bytes``; anything else is the app's error (a 500 while the head is not out).
 - The app's Content-Length is kept to (unless the answer has no body: HEAD, 204,
   304): a longer body is cut to it and its iteration stops there (the response ends,
   ``close()`` is called: a generator that would go on for ever holds neither the loop
@@ -22,16 +21,16 @@ Rules:
   it asked for that (Node's rule). One over ``WHOLE_WAITS`` whose unsent bytes do not
   fit the worker's ``HeldBytes`` budget keeps its call until they are out, as a
   streamed body does (a client that takes nothing is cut by the ``StallWatch``).
-- Any other iterable is streamed with backpressure: iteration pauses while the socket's
-  buffer is over its high-water mark and resumes on ``drain``. When the buffer pushes
-  back and the app has no block left (a Flask response is one block), the call ends
-  there, its bytes left to the socket, as long as the worker's ``HeldBytes`` budget
-  (``HELD_BUDGET``) takes them: one slow reader does not hold the worker's one call. Each block (and each
-  ``write()``) goes to the kernel as it is made, even inside the read that started the
-  call (``push_out``): the client sees the first block before the app makes the next.
-  ``close()`` is called on the iterable exactly once in every case, also when the
-  client goes away while the call waits for ``drain`` (the response's ``close`` ends
-  the call).
+- Any other iterable is streamed with backpressure: iteration pauses while the socket's buffer is over its
+  high-water mark and resumes on ``drain``. When the buffer pushes back and the app has no block left (a Flask
+  response is one block), the call ends there, its bytes left to the socket, as long as the worker's
+  ``HeldBytes`` budget (``HELD_BUDGET``) takes them: one slow reader does not hold the worker's one call. Each
+  block (and each ``write()``) goes to the kernel as it is made, even inside the read that started the call
+  (``push_out``): the client sees the first block before the app makes the next. ``close()`` is called on the
+  iterable exactly once in every case, also when the client goes away while the call waits for ``drain`` (the
+  response's ``close`` ends the call). An iteration that held the loop for ``TURN`` seconds lets it take a turn
+  before its next block (heartbeats, signals: a graceful stop's cut ends an endless stream, ``close()`` called,
+  as a client leaving does).
 - ``write()`` to a client gone mid-response (its socket destroyed, also by that write's
   send) raises ``ClientDisconnected``, an ``OSError``, as on threads and under gunicorn.
 - ``write()`` cannot make the app wait without holding the loop (and every other
@@ -39,15 +38,13 @@ Rules:
   the call's ``Spill`` (a temporary file, wsgi/spill.py) and reaches the response as
   the socket drains. The call (the worker's one) waits for those bytes as it waits for
   ``drain``: the iteration goes on after them, and the response ends after them.
-- A client that takes no byte of a response for ``timeout`` seconds while bytes wait
-  for it (``StallWatch``) is disconnected: a reader that never reads holds neither a
-  thread nor, with ``threads = 1``, the worker's one call for good. A
-  ``wsgi.file_wrapper`` around a regular file opened in binary mode (``open(path,
-  "rb")``, not a ``GzipFile`` whose ``fileno()`` is the compressed file's) goes out with
-  ``os.sendfile`` when its length is known and ``write()`` has not started the body
-  (the file is then the rest of it), on a plain connection (over TLS the kernel would
-  send the file unencrypted); any other is iterated. The call ends (``close()``
-  included) as the transfer starts: the transfer owns a duplicate of the descriptor.
+- A client that takes no byte of a response for ``timeout`` seconds while bytes wait for it (``StallWatch``) is
+  disconnected: a reader that never reads holds neither a thread nor, with ``threads = 1``, the worker's one
+  call for good. A ``wsgi.file_wrapper`` around a regular file opened in binary mode (``open(path, "rb")``, not
+  a ``GzipFile`` whose ``fileno()`` is the compressed file's) goes out with ``os.sendfile`` when its length is
+  known and ``write()`` has not started the body (the file is then the rest of it), on a plain connection (over
+  TLS the kernel would send the file unencrypted); any other is iterated. The call ends (``close()`` included)
+  as the transfer starts: the transfer owns a duplicate of the descriptor.
 - An exception in the app gives a 500 if nothing was sent (otherwise the connection is
   closed) and is logged with its traceback; the worker goes on serving (``SystemExit``
   and ``KeyboardInterrupt`` raised by the app included).
@@ -70,6 +67,7 @@ Rules:
 import itertools
 import logging
 import sys
+from time import monotonic
 from asyncio import _set_running_loop  # the stdlib's hook for loop implementations
 
 from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, kept_to, over_length,
@@ -83,6 +81,7 @@ from .streams import EMPTY_INPUT, FileWrapper
 log = logging.getLogger("prefork.wsgi")
 
 WHOLE_WAITS = 256 * 1024  # a whole body larger than this goes through the held budget
+TURN = 0.05  # seconds a streamed body's iteration holds the loop before the loop gets a turn
 
 
 class LoopCall(FileSending):
@@ -186,6 +185,7 @@ class LoopCall(FileSending):
         """Send blocks until the socket pushes back; resume on 'drain'. Runs as the app's
         code: inside ``start``, or from ``resume``."""
         res = self.res
+        turn_ends = monotonic() + TURN
         try:
             for block in self.iterator:
                 if block.__class__ is not bytes and not isinstance(block, bytes):
@@ -223,6 +223,10 @@ class LoopCall(FileSending):
                         # pushed the bytes out and the 'drain' came already
                         res.req.socket.loop.call_soon(self.resume)
                     return
+                if monotonic() > turn_ends and not res.destroyed:  # the loop's turn (module rules)
+                    self._watch_gone()  # (a cut meanwhile ends the call)
+                    res.req.socket.loop.call_later(0, self.resume)  # (after the turn's I/O and due timers)
+                    return
             spill = self.spill
             if spill is not None and spill.waiting:
                 self._after_spill(self._spilled_out)  # the app is done; its bytes on disk go first
@@ -249,8 +253,9 @@ class LoopCall(FileSending):
         self.finish()
 
     def resume(self):
-        """'drain': the iteration goes on, as the app's code."""
-        as_app_code(self.adapter.context, LoopCall.pump, self)
+        """'drain' (or the loop's turn): the iteration goes on, as the app's code, unless the call ended."""
+        if not self.finished:
+            as_app_code(self.adapter.context, LoopCall.pump, self)
 
     def _ended_early(self):
         """The socket pushes back: when the app has no block left (StopIteration) and the
