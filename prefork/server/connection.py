@@ -400,6 +400,15 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
             else:
                 socket.want_drain()  # on_drain resumes
 
+    def holds_socket(self, res):
+        """``res`` (active, not finished) is the first response not yet finished: Node's
+        ``socket._httpMessage``, the one whose ``socket`` is set."""
+        for earlier in self._unflushed or ():
+            if not earlier.writable_finished:
+                return earlier is res
+        attached = self._attached
+        return attached is None or attached is res or attached.writable_finished
+
     @property
     def current_response(self):
         """The response on the socket (Node's ``socket._httpMessage``): one ended but not

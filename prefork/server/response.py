@@ -115,8 +115,11 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         the response is on it; None while it waits its turn behind pipelined responses
         and from its ``finish`` on, its first listeners included (Node's response is
         given its socket at its turn and lets go of it as it finishes; ``req.socket``
-        keeps it). One closed before it finished keeps it."""
-        return self._socket if self._active and not self.writable_finished else None
+        keeps it). One closed before it finished keeps it. A response ended behind one
+        still being flushed gets it once that one has finished, as Node's."""
+        if self._active and not self.writable_finished and self._conn.holds_socket(self):
+            return self._socket
+        return None
 
     @property
     def has_body(self):
