@@ -60,15 +60,16 @@ _LAST_CHUNK = framing.LAST_CHUNK
 class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter):
     """The response to one request, written in request order on its connection."""
 
-    # Slots set in __init__, except two read only after they are set: _head (by
-    # _store_head) and _queued_size (with _queued). ``expect_continue``: the request
-    # asked for a 100 and none was sent yet.
+    # Slots set in __init__, except three read only after they are set (or with a
+    # default): _head (by _store_head), _queued_size (with _queued) and _finish_told
+    # (lost.py). ``expect_continue``: the request asked for a 100 and none was sent yet.
     __slots__ = ("_events", "_conn", "req", "_socket", "status_code", "status_message",
                  "send_date", "should_keep_alive", "headers_sent", "writable_ended",
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_framing", "_tail", "_trailers", "_corks")
+                 "bytes_sent", "_framing", "_tail", "_trailers", "_corks",
+                 "_finish_told")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
