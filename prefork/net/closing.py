@@ -142,7 +142,8 @@ class Closing:
         if error is not None:
             self._end_error = error
         if self._broken:
-            self.destroy()
+            if self._fail_pending is None:  # (else that failure destroys it, telling its error)
+                self.destroy()
         elif self._fin_sent:
             if not self._finish_due:  # (a due 'finish' closes after it)
                 self._close_after_fin()
