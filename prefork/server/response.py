@@ -22,8 +22,9 @@ are ``outgoing.OutgoingHead``'s):
   ``end()`` sends it at once.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
-  next loop turn (the callback gets it, then ``error`` unless the write came after the
-  ``finish`` and the response closed by then), as in Node; once the response is closed
+  next loop turn, or right after the ``finish`` listeners when the ``finish`` comes
+  first, before the ``close`` (the callback runs, then ``error`` unless the write
+  came after the ``finish`` and the response closed by then), as in Node; once the response is closed
   (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
@@ -172,12 +173,18 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             return
         err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
         finished = self.writable_finished
+        told = []
 
         def report():
+            if told:
+                return
+            told.append(True)
             if callback is not None:
                 callback()
             if not (finished and self._closed):  # (no 'error' after a 'close' Node's would precede)
                 self.emit("error", err)
+        if not finished:  # a 'finish' in this turn comes first, then this, then the 'close'
+            self.once("finish", report)
         self._socket.loop.call_soon(report)
 
     def write(self, data, encoding=None, callback=None):
