@@ -336,11 +336,7 @@ class RequestClosing:
                 else:
                     self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
                     if self.readable_flowing is False and not (self._events and "readable" in self._events):
-                        # paused, or held for a coroutine that did not read it: discarded
-                        # now, its 'data' listeners let go first (Node's dump)
-                        if self._events and "data" in self._events:
-                            self.remove_all_listeners("data")
-                        self.resume()
+                        self.resume()  # paused, or held for a coroutine that did not read it: discarded now (Node's dump)
                     return
             self.destroyed = True
             if error is not None or (reset and self.aborted):
