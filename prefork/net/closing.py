@@ -21,7 +21,8 @@ Rules:
   a plain ``end()`` (the socket may stay half-open) only the send timeout bounds the
   close_notify's wait, as it bounds any write.
 - ``destroy()`` is immediate: one last non-blocking try for what is queued (not what was
-  written since ``hold_turn()``: dropped) and (TLS, when
+  written since ``hold_turn()``: dropped; ``bytes_written`` still counts all of it, as
+  Node's) and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
   close. A protocol with ``destroyed_with(error)`` hears the error given to ``destroy``
   (not a ``destroy_soon`` one) before ``connection_lost``, as Node's server hears its
@@ -141,7 +142,8 @@ class Closing:
         if error is not None:
             self._end_error = error
         if self._broken:
-            self.destroy()
+            if self._fail_pending is None:  # (else that failure destroys it, telling its error)
+                self.destroy()
         elif self._fin_sent:
             if not self._finish_due:  # (a due 'finish' closes after it)
                 self._close_after_fin()
@@ -263,6 +265,8 @@ class Closing:
         self.writable = self.readable = False
         flushed = False  # all that was queued reached the kernel in the last try
         left = self.buffered_size  # (what it has not taken)
+        if left:  # bytes_written keeps counting what was written, dropped or not (Node's)
+            self._sent += left if self.tls is None else sum(map(len, self._out))
         if not self._broken and not self.connecting:
             # bytes written before the destroy go out first, with an error too (Node writes
             # at once; a corked read only delays them), then close_notify when no error

@@ -43,7 +43,9 @@ Rules:
   nothing), the write fails with ETIMEDOUT, as a reset write fails. Nothing is paid per
   write: the check runs only while the writer waits.
 - A read or write the kernel refuses is Node's error: ``read ECONNRESET`` with ``code``,
-  ``errno`` and ``syscall`` (``SocketError``).
+  ``errno`` and ``syscall`` (``SocketError``). One refused inside ``send_bytes`` (the
+  caller's write, a response's ``end()``) is told on the next loop turn, not inside
+  that call, as Node's; the socket is unwritable from the refusal on.
 - The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
   ``_need_drain``) is set up by ``Socket.__init__``.
 """
@@ -96,6 +98,7 @@ class Writing:
 
     high_water_mark = 64 * 1024
     send_timeout = 60.0  # seconds a write may wait on a peer that reads nothing (0: for ever)
+    _fail_pending = None  # a write's error, told on the next turn (send_bytes)
     _send_check = None  # the pending progress check, while the writer waits
     _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
     _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
@@ -194,7 +197,14 @@ class Writing:
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
-            self._fail(socket_error(exc, "write"))
+            # (inside the writer's call: the failure is told on the next turn, as Node's
+            # socket tells a write's error; what is written meanwhile waits, unsent)
+            self._broken = True
+            self.writable = False
+            self._out.append(data)
+            self.buffered_size += len(data)
+            self._fail_pending = socket_error(exc, "write")
+            self.loop.call_soon(self._fail_later)
             return
         self._sent += sent
         self.last_activity = monotonic()
@@ -205,6 +215,10 @@ class Writing:
             self._want_write()
         elif self._need_drain:  # all taken at once: the drain a writer waits for, on the next turn
             self.loop.call_soon(self._flush)
+
+    def _fail_later(self):
+        err, self._fail_pending = self._fail_pending, None
+        self._fail(err)
 
     def _want_write(self):
         if not self._writer and not self.destroyed:

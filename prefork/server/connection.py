@@ -361,8 +361,12 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         if attached is not None and not attached.writable_finished:  # (a large one, pipelining)
             self._unflushed = [r for r in self._unflushed or () if not r.writable_finished] + [attached]
         self._attached = res
-        if res.req.readable_flowing is False and not res.req.listener_count("readable"):
-            res.req.resume()  # answered: a body nobody reads is discarded (Node's dump; a 'readable' reader reads on)
+        if res.req.readable_flowing is False and "body" in self._pause_reasons \
+                and not res.req.listener_count("readable"):
+            # answered: a body nobody reads, which stopped the reading, is discarded (Node's
+            # dump; a 'readable' reader reads on); a paused one is otherwise dumped at the
+            # response's finish, as Node's (ResponseClosing.mark_closed)
+            res.req.resume()
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):
             # a request whose body is still coming, or bytes after the last request
@@ -399,6 +403,15 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
                 self.resume_reading("output")
             else:
                 socket.want_drain()  # on_drain resumes
+
+    def holds_socket(self, res):
+        """``res`` (active, not finished) is the first response not yet finished: Node's
+        ``socket._httpMessage``, the one whose ``socket`` is set."""
+        for earlier in self._unflushed or ():
+            if not earlier.writable_finished:
+                return earlier is res
+        attached = self._attached
+        return attached is None or attached is res or attached.writable_finished
 
     @property
     def current_response(self):

@@ -19,6 +19,9 @@ Rules (connection.py's, for these):
   is not one more (Node's server stops listening to the socket's errors at the first);
   after an unlistened one it is reported nowhere: the socket, closing with the first
   error, reports that one alone (a destroyed Node socket reports no later error).
+- ``clientError`` listeners run in a copy of the connection's context, as the request
+  listeners do: a variable one sets reaches neither the reader nor the server's sweep
+  (and so no other connection).
 - Bytes after a request that forbids reuse are answered by closing once its response
   is out (no 400 that would swallow it).
 - A deadline that passes while the connection lingers after its last response (FIN
@@ -28,6 +31,7 @@ Rules (connection.py's, for these):
 
 import logging
 from asyncio import CancelledError
+from contextvars import copy_context
 from time import monotonic
 
 from ..http.errors import HTTPError, ParseError, request_timeout_error
@@ -128,10 +132,14 @@ class Failures:
 
     def _emit_client_error(self, err):
         """``clientError`` to the application's listener; one that raises gets the socket
-        destroyed (it owned the socket and can no longer be trusted to close it)."""
+        destroyed (it owned the socket and can no longer be trusted to close it). The
+        listener runs in a copy of the connection's context (of the caller's when no head
+        was read yet): what it sets stays with it, out of the sweep's or the reader's."""
         self.told_client_error = True
+        context = self._context
+        context = copy_context() if context is None else context.copy()
         try:
-            self.server.emit("clientError", err, self.socket)
+            context.run(self.server.emit, "clientError", err, self.socket)
         except Exception:
             log.exception("error in a 'clientError' listener; closing the connection")
             self.socket.destroy()

@@ -11,7 +11,8 @@ Rules:
 - The listener runs, and the socket's reading resumes, in a copy of the connection's
   context (connection.py), never in that of the callback handing the socket over (a
   response's flush, or a reader an earlier request's task re-added).
-- The listener gets the request, the socket (reading, uncorked, its idle timeout kept:
+- The listener gets the request complete (its body, if any, is in the bytes after the
+  head: ``end`` comes to a reader, then ``close``, as Node's), the socket (reading, uncorked, its idle timeout kept:
   ``server.timeout`` or one a listener set, now only the socket's own ``timeout``
   event, which destroys nothing, as in Node) and the bytes read after the head; with
   no listener left by then the socket is destroyed.
@@ -92,6 +93,7 @@ class LeavingHTTP:
         socket.resume()
         socket.look_for_reset()  # (the head's read may have been uvloop's reader's last: net/resets.py)
         try:
+            req.push_end(None)  # its message is complete: 'end' for a reader, as Node's
             self.server.emit("connect" if req.method == "CONNECT" else "upgrade", req, socket, head)
         except Exception:
             log.exception("error in a %r listener; closing the connection", req.method == "CONNECT"

@@ -20,8 +20,10 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
   closed already (from its ``end`` listener: it closes on the next turn), the
   connection left alone.
 - A response whose bytes the destroy's last try put in the kernel is done at once (its
-  later writes dropped); its ``finish``, its observation and its ``close`` come first on
-  the close turn (at once when nobody listens to it or its request: nothing to tell).
+  later writes dropped); its ``finish`` comes on the next turn, before the socket's
+  ``error`` (and the ``clientError`` a destroy with an error makes), its observation and
+  its ``close`` first on the close turn (all at once when nobody listens to it or its
+  request: nothing to tell).
 - The request being read when its connection went is kept until the close is told: the
   rest of that read may still end it (``end``), as Node's parser goes on with the bytes
   it was given; the close then finds it read to its end (no ``aborted``).
@@ -214,12 +216,27 @@ class ResponseClosing:
         self._closed = True
         if not self._conn.tell_at_close(self.tell_finished, True):
             self.tell_finished()
+        else:  # its 'finish' comes on the next turn, before the socket's 'error' and close turn
+            self._socket.loop.call_soon(self.tell_finish)
+
+    def tell_finish(self):
+        """``finish`` of a response done at its socket's destroy, once."""
+        if getattr(self, "_finish_told", False):
+            return
+        self._finish_told = True
+        if self._events:
+            try:
+                self.emit("finish")
+            except Exception as exc:
+                self._conn.listener_failed(self, exc)
 
     def tell_finished(self):
-        """``finish``, the observer (access log, metrics), ``close``: as a response
-        finished on its own is told."""
+        """``finish`` (unless told already), the observer (access log, metrics),
+        ``close``: as a response finished on its own is told."""
         for event in ("finish", None, "close"):
-            if event is None:
+            if event == "finish":
+                self.tell_finish()
+            elif event is None:
                 observer = self._conn.server.response_observer
                 if observer is not None:
                     observer(self.req, self)
@@ -319,7 +336,7 @@ class RequestClosing:
                 else:
                     self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
                     if self.readable_flowing is False and not (self._events and "readable" in self._events):
-                        self.resume()  # held for a coroutine that did not read it: discarded now (Node's dump)
+                        self.resume()  # paused, or held for a coroutine that did not read it: discarded now (Node's dump)
                     return
             self.destroyed = True
             if error is not None or (reset and self.aborted):

@@ -22,8 +22,9 @@ are ``outgoing.OutgoingHead``'s):
   ``end()`` sends it at once.
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
-  next loop turn (the callback gets it, then ``error`` unless the write came after the
-  ``finish`` and the response closed by then), as in Node; once the response is closed
+  next loop turn, or right after the ``finish`` listeners when the ``finish`` comes
+  first, before the ``close`` (the callback runs, then ``error`` unless the write
+  came after the ``finish`` and the response closed by then), as in Node; once the response is closed
   (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
@@ -60,15 +61,16 @@ _LAST_CHUNK = framing.LAST_CHUNK
 class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter):
     """The response to one request, written in request order on its connection."""
 
-    # Slots set in __init__, except two read only after they are set: _head (by
-    # _store_head) and _queued_size (with _queued). ``expect_continue``: the request
-    # asked for a 100 and none was sent yet.
+    # Slots set in __init__, except three read only after they are set (or with a
+    # default): _head (by _store_head), _queued_size (with _queued) and _finish_told
+    # (lost.py). ``expect_continue``: the request asked for a 100 and none was sent yet.
     __slots__ = ("_events", "_conn", "req", "_socket", "status_code", "status_message",
                  "send_date", "should_keep_alive", "headers_sent", "writable_ended",
                  "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_framing", "_tail", "_trailers", "_corks")
+                 "bytes_sent", "_framing", "_tail", "_trailers", "_corks",
+                 "_finish_told")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -115,8 +117,11 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         the response is on it; None while it waits its turn behind pipelined responses
         and from its ``finish`` on, its first listeners included (Node's response is
         given its socket at its turn and lets go of it as it finishes; ``req.socket``
-        keeps it). One closed before it finished keeps it."""
-        return self._socket if self._active and not self.writable_finished else None
+        keeps it). One closed before it finished keeps it. A response ended behind one
+        still being flushed gets it once that one has finished, as Node's."""
+        if self._active and not self.writable_finished and self._conn.holds_socket(self):
+            return self._socket
+        return None
 
     @property
     def has_body(self):
@@ -168,12 +173,18 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             return
         err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
         finished = self.writable_finished
+        told = []
 
         def report():
+            if told:
+                return
+            told.append(True)
             if callback is not None:
                 callback()
             if not (finished and self._closed):  # (no 'error' after a 'close' Node's would precede)
                 self.emit("error", err)
+        if not finished:  # a 'finish' in this turn comes first, then this, then the 'close'
+            self.once("finish", report)
         self._socket.loop.call_soon(report)
 
     def write(self, data, encoding=None, callback=None):
