@@ -294,6 +294,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         if socket.destroyed or self._closed:
             return
         socket.protocol = None
+        self.agent.freed(socket)  # (a reset before the agent has it is dropped, as in Node)
         self._freed = True
         # done: a destroy() from now on (a clean-up after reading) must not reach the
         # socket, which the agent gives to another request (Node's marks it destroyed,
