@@ -16,7 +16,7 @@ Rules:
   descriptor both share. The forking thread blocks the worker's signals across the
   fork (``guard_forks``), so one sent to the child before that (``start()`` then
   ``terminate()`` at once) waits for the default action instead of running the worker's
-  handler in the child.
+  handler in the child; an INT that waited so kills the child (SIGINT's default action).
 - A worker ends by ``os._exit`` (it must not unwind the master's stack it was forked
   in), which runs nothing of the app's: ``wind_down`` does what a normal exit does for
   it first. Non-daemon threads are joined, until the drain's bound at most (not at all
@@ -110,7 +110,14 @@ def not_the_worker():
         signal.signal(signal.SIGINT, signal.default_int_handler)
     except (ValueError, OSError):  # (not the main thread: nothing of the worker's to undo there)
         pass
-    _unblock_after_fork()
+    try:
+        _unblock_after_fork()
+    except KeyboardInterrupt:
+        # an INT sent to the child before it ran a line of its own: it dies of it, as a
+        # Python program does of a KeyboardInterrupt nobody catches (raised here, in the
+        # fork's hook, it would only be printed as ignored, the child running on)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     _fork_masks.clear()  # (other threads' forks, under way in the parent, are not this process's)
 
 

@@ -11,7 +11,8 @@ A request in line takes the socket of the response that ends before
 it, kept alive or not (``reused_socket`` stays False, as in Node), or, when that socket
 closes, a new connection. A free socket that the server closes or resets, or sends
 bytes on while no request is out, is destroyed and leaves the pool, its error (a
-reset's) dropped (as Node's agent does), so
+reset's) dropped (as Node's agent does; from the end of its exchange on, before the
+agent takes it on the next turn: ``freed``), so
 the next request takes a new connection instead of hanging on a dead one. A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
@@ -125,6 +126,13 @@ class Agent:
             else:
                 socket.destroy()
         return True
+
+    def freed(self, socket):
+        """``socket``'s exchange is over and the agent takes it on the next turn (pools it,
+        hands it on or closes it): an error meanwhile (the server's reset after its
+        answer) is dropped, as Node's freed socket's is, not reported as unhandled."""
+        if _ignored not in socket.listeners("error"):
+            socket.on("error", _ignored)
 
     def in_line(self, req):
         """``req`` waits in line for a socket."""
@@ -274,7 +282,7 @@ class _PoolHooks:
         socket.on("close", self.on_close)
         socket.on("end", self.on_end)
         socket.on("data", self.on_data)
-        socket.on("error", _ignored)
+        agent.freed(socket)  # (its errors dropped, once)
 
     def free(self):
         """The pool's free sockets of this socket's host:port (an empty list when none)."""

@@ -129,7 +129,7 @@ class ClientProtocol:
                 # response that ends the connection): not an error of this exchange
                 log.debug("bytes after the response: closing the connection: %s", err)
             else:
-                self.request.fail(err)
+                self.request.fail(err, now=True)
             self.socket.destroy()
             return None
         if offset is _STOPPED:

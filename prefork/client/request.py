@@ -294,6 +294,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         if socket.destroyed or self._closed:
             return
         socket.protocol = None
+        self.agent.freed(socket)  # (a reset before the agent has it is dropped, as in Node)
         self._freed = True
         # done: a destroy() from now on (a clean-up after reading) must not reach the
         # socket, which the agent gives to another request (Node's marks it destroyed,
@@ -336,15 +337,16 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         else:
             socket.destroy()
 
-    def fail(self, err):
-        """A parse or connection error: ``error`` (once), on a later loop turn, while the
+    def fail(self, err, now=False):
+        """A parse or connection error: ``error`` (once), on a later loop turn (``now``, a
+        parse error: at once, before the body chunks of that read, as Node's parser), while the
         socket is the request's (Node's socket error and parse error listeners emit it
         until then; a body cut short is aborted as the socket closes, a complete one is kept).
         A body collected for ``read()`` (or awaited) makes its reads raise it; with nobody listening
         to ``error`` then, those reads are where it is reported."""
         res = self.res
         if res is None:
-            self._error(err)
+            self._error(err, now=now)
             return
         if not res.complete:
             res.failure = err
@@ -353,7 +355,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         # stays whole for its reader)
         if (res.awaited or res.collecting) and not self.listener_count("error"):
             return
-        self._error(err, given=True)
+        self._error(err, given=True, now=now)
 
     def socket_closed(self, counted):
         """The socket closed; ``counted`` when it still counted in the agent's pool."""
@@ -412,13 +414,16 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         if counted:
             self.agent.socket_closed(self)
 
-    def _error(self, err, given=False):
+    def _error(self, err, given=False, now=False):
         if self._errored or (self.res is not None and not given):
             return
         self._errored = True
         self._failure = err
         self._error_due = True
-        self.loop.call_soon(self._emit_error)
+        if now:
+            self._emit_error()
+        else:
+            self.loop.call_soon(self._emit_error)
 
     def _emit_error(self):
         if self._error_due:

@@ -26,8 +26,8 @@ Rules:
   body collecting, and a later ``read()`` waits afresh for the whole of it.
 - The body flows as Node's Readable does. A response starts neither flowing nor paused:
   its chunks are kept until a ``data`` listener, ``resume()``, ``read()`` or
-  ``async for`` makes it flow; then the kept chunks go out on the next loop turn, before
-  newer ones. ``end`` comes only once the body has been read that way, so a ``data``
+  ``async for`` makes it flow; then the kept chunks (and those that come before it) go
+  out on the next loop turn, before newer ones. ``end`` comes only once the body has been read that way, so a ``data``
   listener attached late (after an ``await``, on a later turn) gets the whole body and
   then ``end``; the exchange is over (the socket back to the agent, the request's
   ``close``, then the response's) at that ``end``, as in Node. A flowing response with
@@ -49,6 +49,7 @@ Rules:
 """
 
 import asyncio
+import logging
 from collections import deque
 
 from ..emitter import EventEmitter
@@ -78,6 +79,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         self._kept = deque()  # body chunks that came while the response was not flowing
         self._kept_size = 0
         self._flow_due = False  # a _flow() is scheduled: the kept chunks go out on the next turn
+        self._flowed = False  # a _flow() ran: chunks may go out as they come (Node's state.sync off)
         self._end_pending = False  # the body ended; 'end' waits until the kept chunks are read
         self._finished = None  # what runs as 'end' is emitted, before its listeners (the request's)
         self._ended = False  # 'end' was emitted
@@ -100,7 +102,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
     def push_body(self, chunk):
         """A body chunk from the protocol: to the ``data`` listeners while the response
         flows (and lost without one, as in Node), else kept until it does."""
-        if self._flowing and not self._kept:
+        if self._flowing and self._flowed and not self._kept:
             self._emit_data(chunk)
             return
         self._kept.append(chunk)
@@ -113,6 +115,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             else:
                 self._discarded = True
                 self._flowing = True  # Node's dump: what comes from now on is dropped
+                self._flowed = True
                 self._kept.clear()
                 self._kept_size = 0
 
@@ -125,7 +128,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         reader (``read()``, ``async for``, ``data`` listeners), its ``end`` with it,
         while ``finished`` runs now: the socket is free for the agent's next request."""
         self._end_pending = True
-        if (self._flowing and not self._kept) or (self._flowing is None and not self.taken):
+        if (self._flowing and self._flowed and not self._kept) or (self._flowing is None and not self.taken):
             self._finished = finished
             self._emit_end()
         elif self.awaited and self._flowing is None and not self._backlog and finished is not None:
@@ -158,14 +161,24 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             self.loop.call_soon(self.mark_closed)
 
     def _schedule_flow(self):
-        if not self._flow_due and (self._kept or self._end_pending):
+        if not self._flow_due and (self._kept or self._end_pending or not self._flowed):
             self._flow_due = True
             self.loop.call_soon(self._flow)
 
     def _flow(self):
         """The kept chunks to the ``data`` listeners (one at a time: a ``pause()`` in a
-        listener keeps the rest), then ``end`` once the body is read."""
+        listener keeps the rest), then ``end`` once the body is read. A listener that
+        raises is logged and the connection closed, as when it raises in a read."""
         self._flow_due = False
+        self._flowed = True
+        try:
+            self._flow_kept()
+        except Exception:
+            logging.getLogger("prefork.client").exception("error in a client listener; closing its connection")
+            if self.socket is not None:
+                self.socket.destroy()
+
+    def _flow_kept(self):
         kept = self._kept
         while kept and self._flowing:
             chunk = kept.popleft()
@@ -430,16 +443,6 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
                     self._close_due = False
                     self.loop.call_soon(self.mark_closed)
         return self
-
-    @property
-    def unread(self):
-        """Body chunks or the body's end are kept for a reader."""
-        return self._end_pending or bool(self._kept)
-
-    @property
-    def collecting(self):
-        """The body is being collected for ``read()``."""
-        return self._body is not None
 
 
 def _discarded():

@@ -1,6 +1,7 @@
 """Node's read-only stream state of a client response (``readable``,
 ``readable_aborted``, ``errored``, ``closed``, ``destroyed``, ``readable_flowing``,
-``readable_ended``, ``is_paused()``), derived from the flags ClientResponse
+``readable_ended``, ``is_paused()``; and for the request, ``unread`` and
+``collecting``), derived from the flags ClientResponse
 (client/response.py) keeps; none of it is stored twice.
 
 Rules:
@@ -20,7 +21,18 @@ Rules:
 
 class StreamState:
     """A mixin of ClientResponse: reads ``_ended``, ``_ending``, ``aborted``,
-    ``destroy_called``, ``_errored``, ``_closed``, ``_closing`` and ``_flowing``."""
+    ``destroy_called``, ``_errored``, ``_closed``, ``_closing``, ``_flowing``,
+    ``_end_pending``, ``_kept`` and ``_body``."""
+
+    @property
+    def unread(self):
+        """Body chunks or the body's end are kept for a reader."""
+        return self._end_pending or bool(self._kept)
+
+    @property
+    def collecting(self):
+        """The body is being collected for ``read()``."""
+        return self._body is not None
 
     @property
     def closed(self):
