@@ -359,6 +359,10 @@ def run(argv):
     if parse(argv).get("app") == "check-config":  # the subcommand after options (no module has this name)
         at = max(i for i, arg in enumerate(argv) if arg == "check-config")
         return check_config(argv[:at] + argv[at + 1:], text=checked)
+    from .master.master import MASTER_SIGNALS, Master
+    # a stop signal that comes while the configuration is read and the logs opened is held
+    # until the master's handlers are in (PID 1 would otherwise ignore it)
+    signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
     argv_values, settings = parse_and_load(argv, checked)
     if settings is None:
         return 2
@@ -372,9 +376,7 @@ def run(argv):
         print(f"{where(settings, key)}: {exc.filename}: cannot open: {(exc.strerror or str(exc)).lower()}",
               file=sys.stderr)
         return 2
-    from .master.master import MASTER_SIGNALS, Master
     from .worker import main as worker_main
-    signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)  # pending until the master's handlers are in
     try:
         return Master(settings, lambda running=None: load(argv_values, running=running), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
