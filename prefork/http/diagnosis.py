@@ -29,14 +29,21 @@ def _content_length_tab(data, pos):
 
 
 class Diagnosis:
-    """Mixed into ``MessageParser``: reads its kept bytes (``_retained``, ``_piece``)."""
+    """Mixed into ``MessageParser``: reads its kept bytes (``_retained``, where an int
+    stands for that many body bytes, and ``_piece``)."""
+
+    def _kept(self, entries=None):
+        """The kept bytes (of ``entries``, a tail of them): a read kept as its length
+        alone (all body) is that many zero bytes."""
+        entries = self._retained if entries is None else entries
+        return b"".join(e if e.__class__ is not int else bytes(e) for e in entries)
 
     def _message_bytes(self, piece):
         """The retained bytes of the message so far, then ``piece`` (None if not kept)."""
         if self._retained is None:
             return None, 0
         prefix = self._retained_len
-        return (b"".join(self._retained) + piece if prefix else piece), prefix
+        return (self._kept() + piece if prefix else piece), prefix
 
     def _overflow_offset(self, data):
         offset = None

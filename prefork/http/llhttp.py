@@ -28,6 +28,10 @@ Rules:
   Connection or Proxy-Connection, which llhttp reads alike) is followed by a tab is not
   kept alive (Node ignores such a token); a later message on it is
   HPE_CLOSED_CONNECTION, as llhttp's own refusal.
+- The bytes of a message that spans reads are kept (at most ``_RETAIN_LIMIT``) for the
+  diagnosis of a later error; a read that was all body (every byte handed to
+  ``on_body``) is kept as its length alone and replayed as that many zero bytes (llhttp
+  reads no body byte), so a body the app already took holds no memory here.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``fast_heads`` (the request parser's fast path, parser.py) is off for good once llhttp
   refused bytes or stopped at an upgrade, or a message was not kept alive.
@@ -63,6 +67,7 @@ class MessageParser(Diagnosis):
     held = b""  # the bytes of that read not fed yet (the caller feeds them later)
     _counting = True  # False: no head field fed now can reach the size limit (not counted)
     body_received = 0  # body bytes of the current message so far
+    _body_kept = 0  # body_received when the message's last read was kept
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
@@ -160,7 +165,7 @@ class MessageParser(Diagnosis):
                         end = min(size, pos + left)
                 if end < 0 and pos == 0 and self.in_message and not self.headers_complete and self._retained:
                     # a head end split between the last reads and this one
-                    tail = b"".join(self._retained[-3:])[-3:]
+                    tail = self._kept(self._retained[-3:])[-3:]
                     found = (tail + data[:3]).find(_HEAD_END)
                     if found >= 0:
                         end = found + 4 - len(tail)
@@ -259,6 +264,20 @@ class MessageParser(Diagnosis):
                 self._retained = None
 
     def _message_spans_reads(self, data):
+        retained = self._retained
+        received = self.body_received
+        if received - self._body_kept == len(data) and self.headers_complete and retained is not None:
+            # every byte of it went to on_body: its length stands for it
+            self._body_kept = received
+            if retained and retained[-1].__class__ is int:
+                retained[-1] += len(data)
+            else:
+                retained.append(len(data))
+            self._retained_len += len(data)
+            if self._retained_len > _RETAIN_LIMIT:
+                self._retained = None
+            return
+        self._body_kept = received
         self._retain(data)
         if not self.headers_complete:
             self._head_size(data, None)
@@ -290,7 +309,7 @@ class MessageParser(Diagnosis):
                 message = _TRAILERS_HEAD + b"".join(trailer_wire)
                 kind = 1
             elif self._retained is not None:
-                message = b"".join(self._retained)  # from a message's start
+                message = self._kept()  # from a message's start
             else:
                 message = None  # not kept: bounded by the wire alone
             counter = self._size_counter = False if message is None else header_counter(limit, kind) or False
@@ -335,7 +354,7 @@ class MessageParser(Diagnosis):
             self._closed()  # Node refuses a message after one it reads as the last (llhttp here did not)
         self.in_message = True
         self.headers_complete = False
-        self.body_received = 0
+        self.body_received = self._body_kept = 0
         self._counted = 0
         self._head_wire = 0
         self._raw = []
