@@ -16,6 +16,7 @@ import re
 
 from .errors import ParseError, code_from_reason, diagnose, header_overflow
 
+RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
 
@@ -31,6 +32,26 @@ def _content_length_tab(data, pos):
 class Diagnosis:
     """Mixed into ``MessageParser``: reads its kept bytes (``_retained``, where an int
     stands for that many body bytes, and ``_piece``)."""
+
+    def _keep_body(self, data, pos, spans):
+        """Keeps ``data`` (from ``pos`` of its read) with the body bytes in it, at
+        ``spans`` of the read, kept as their length alone: llhttp reads no body byte, so
+        a replay through zero bytes in their place goes as it went."""
+        retained = self._retained
+        at = pos
+        for start, end in spans:
+            if start > at:
+                retained.append(data[at - pos:start - pos])
+            if retained and retained[-1].__class__ is int:
+                retained[-1] += end - start
+            else:
+                retained.append(end - start)
+            at = end
+        if at < pos + len(data):
+            retained.append(data[at - pos:])
+        self._retained_len += len(data)
+        if self._retained_len > RETAIN_LIMIT:
+            self._retained = None
 
     def _kept(self, entries=None):
         """The kept bytes (of ``entries``, a tail of them): a read kept as its length

@@ -29,9 +29,9 @@ Rules:
   kept alive (Node ignores such a token); a later message on it is
   HPE_CLOSED_CONNECTION, as llhttp's own refusal.
 - The bytes of a message that spans reads are kept (at most ``_RETAIN_LIMIT``) for the
-  diagnosis of a later error; a read that was all body (every byte handed to
-  ``on_body``) is kept as its length alone and replayed as that many zero bytes (llhttp
-  reads no body byte), so a body the app already took holds no memory here.
+  diagnosis of a later error; its body bytes (a read that was all body, the chunk data
+  ``ChunkLines`` found in a read) are kept as their length alone and replayed as that
+  many zero bytes (llhttp reads no body byte): a body the app took holds no memory here.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``fast_heads`` (the request parser's fast path, parser.py) is off for good once llhttp
   refused bytes or stopped at an upgrade, or a message was not kept alive.
@@ -49,10 +49,9 @@ Rules:
 import httptools
 
 from .chunks import ChunkLines
-from .diagnosis import Diagnosis
+from .diagnosis import RETAIN_LIMIT as _RETAIN_LIMIT, Diagnosis
 from .errors import ParseError, header_counter
 
-_RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _HEAD_END = b"\r\n\r\n"
 # the trailers counted alone, after a head whose count restarts with them
 _TRAILERS_HEAD = b"GET * HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
@@ -148,7 +147,8 @@ class MessageParser(Diagnosis):
             lines = self._lines
             trailers = False
             if lines is not None and lines.__class__ is not list:
-                end, overflow = lines.scan(data, pos)
+                spans = [] if self._retained is not None else None
+                end, overflow = lines.scan(data, pos, spans)
                 self.extension_bytes_scanned += lines.take_scanned()
                 if lines.done:
                     self._lines = None
@@ -157,6 +157,7 @@ class MessageParser(Diagnosis):
                     end = overflow
             else:
                 end = -1
+                spans = None
                 if lines is None and self.in_message and self.headers_complete and not self._body_lines:
                     # a body of a known length: handed over whole up to its end (a blank
                     # line in it ends no head, and cutting there cost a call per line)
@@ -174,7 +175,7 @@ class MessageParser(Diagnosis):
                     end = size if found < 0 else found + 4
             if end > pos:
                 piece = data if pos == 0 and end == size else data[pos:end]
-                offset = self._feed_piece(piece, data, pos)
+                offset = self._feed_piece(piece, data, pos, spans)
                 if offset is not None:
                     return offset
                 if self._body_lines:
@@ -210,8 +211,9 @@ class MessageParser(Diagnosis):
         if self.in_message and (data[end - 4:end] == _HEAD_END or end < 4):
             self._lines = ChunkLines()
 
-    def _feed_piece(self, piece, data, pos):
-        """Executes ``piece`` (``data[pos:...]``); offsets raised or returned are in ``data``."""
+    def _feed_piece(self, piece, data, pos, spans=None):
+        """Executes ``piece`` (``data[pos:...]``); offsets raised or returned are in
+        ``data``, as are ``spans`` (where its chunk data lies, see ChunkLines.scan)."""
         if not self.in_message and self._reusable and self._retained_len:
             self._retained = []
             self._retained_len = 0
@@ -226,7 +228,7 @@ class MessageParser(Diagnosis):
             raise self._error_for(exc, piece, data, pos) from None
         if self.in_message:
             try:
-                self._message_spans_reads(piece)
+                self._message_spans_reads(piece, pos, spans)
             except ParseError as err:
                 err.bytes_parsed += pos
                 err.raw_packet = data
@@ -263,22 +265,17 @@ class MessageParser(Diagnosis):
             if self._retained_len > _RETAIN_LIMIT:
                 self._retained = None
 
-    def _message_spans_reads(self, data):
-        retained = self._retained
+    def _message_spans_reads(self, data, pos=0, spans=None):
+        """``data`` was fed from ``pos`` of the read (``spans``: where in the read the
+        chunk data of a chunked body lay)."""
         received = self.body_received
-        if received - self._body_kept == len(data) and self.headers_complete and retained is not None:
-            # every byte of it went to on_body: its length stands for it
-            self._body_kept = received
-            if retained and retained[-1].__class__ is int:
-                retained[-1] += len(data)
-            else:
-                retained.append(len(data))
-            self._retained_len += len(data)
-            if self._retained_len > _RETAIN_LIMIT:
-                self._retained = None
-            return
+        if received - self._body_kept == len(data) and self.headers_complete:
+            spans = [(pos, pos + len(data))]  # every byte of it went to on_body
         self._body_kept = received
-        self._retain(data)
+        if spans and self._retained is not None:
+            self._keep_body(data, pos, spans)
+        else:
+            self._retain(data)
         if not self.headers_complete:
             self._head_size(data, None)
         elif self._lines.__class__ is list:  # trailers
