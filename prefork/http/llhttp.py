@@ -67,6 +67,7 @@ class MessageParser(Diagnosis):
     _counting = True  # False: no head field fed now can reach the size limit (not counted)
     body_received = 0  # body bytes of the current message so far
     _body_kept = 0  # body_received when the message's last read was kept
+    _declared = None  # the current message's Content-Length (0: none), once looked up
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
@@ -196,15 +197,18 @@ class MessageParser(Diagnosis):
 
     def _body_left(self):
         """Bytes of the current message's Content-Length body still to come, or 0 (none
-        declared: no body, or one read until the close)."""
-        raw = self._raw
-        for i in range(0, len(raw), 2):
-            if len(raw[i]) == 14 and raw[i].lower() == "content-length":
-                value = raw[i + 1].strip()
-                if value.isdigit() and value.isascii():
-                    return max(0, int(value) - self.body_received)
-                return 0
-        return 0
+        declared); the head's fields are looked through once a message, not once a read."""
+        declared = self._declared
+        if declared is None:
+            declared = 0
+            raw = self._raw
+            for i in range(0, len(raw), 2):
+                if len(raw[i]) == 14 and raw[i].lower() == "content-length":
+                    value = raw[i + 1].strip()
+                    declared = int(value) if value.isdigit() and value.isascii() else 0
+                    break
+            self._declared = declared
+        return max(0, declared - self.body_received)
 
     def _start_lines(self, data, end):
         self._body_lines = False
@@ -352,6 +356,7 @@ class MessageParser(Diagnosis):
         self.in_message = True
         self.headers_complete = False
         self.body_received = self._body_kept = 0
+        self._declared = None
         self._counted = 0
         self._head_wire = 0
         self._raw = []

@@ -168,6 +168,7 @@ class RequestParser(MessageParser):
                 self.in_message = True
                 self.headers_complete = True
                 self.body_received = 0  # (_counted and _head_wire are 0 between messages)
+                self._declared = None
                 self._raw = raw
                 self.headers = headers
                 self._fast_line = fields[0]
@@ -251,6 +252,7 @@ class RequestParser(MessageParser):
         self.in_message = True
         self.headers_complete = False
         self.body_received = self._body_kept = 0
+        self._declared = None
         self._joins = None
         self._counted = 0
         self._head_wire = 0
