@@ -28,8 +28,8 @@ Rules:
   Connection or Proxy-Connection, which llhttp reads alike) is followed by a tab is not
   kept alive (Node ignores such a token); a later message on it is
   HPE_CLOSED_CONNECTION, as llhttp's own refusal.
-- The bytes of a message that spans reads are kept (at most ``_RETAIN_LIMIT``) for the
-  diagnosis of a later error; its body bytes (a read that was all body, the chunk data
+- The bytes of a message that spans reads are kept (at most 256 KiB, small reads joined)
+  for the diagnosis of a later error; its body bytes (a read that was all body, the chunk data
   ``ChunkLines`` found in a read) are kept as their length alone and replayed as that
   many zero bytes (llhttp reads no body byte): a body the app took holds no memory here.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
@@ -49,7 +49,7 @@ Rules:
 import httptools
 
 from .chunks import ChunkLines
-from .diagnosis import RETAIN_LIMIT as _RETAIN_LIMIT, Diagnosis
+from .diagnosis import Diagnosis
 from .errors import ParseError, header_counter
 
 _HEAD_END = b"\r\n\r\n"
@@ -261,13 +261,6 @@ class MessageParser(Diagnosis):
         err.bytes_parsed += pos
         err.raw_packet = data
         return err
-
-    def _retain(self, data):
-        if self._retained is not None:
-            self._retained.append(data)
-            self._retained_len += len(data)
-            if self._retained_len > _RETAIN_LIMIT:
-                self._retained = None
 
     def _message_spans_reads(self, data, pos=0, spans=None):
         """``data`` was fed from ``pos`` of the read (``spans``: where in the read the
