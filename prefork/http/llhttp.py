@@ -275,9 +275,13 @@ class MessageParser(Diagnosis):
             self._retain(data)
         if not self.headers_complete:
             self._head_size(data, None)
-        elif self._lines.__class__ is list:  # trailers
-            self._lines.append(data)
-            self._head_size(data, self._lines)
+        elif self._lines.__class__ is list:  # trailers (small reads joined, as _retain joins them)
+            lines = self._lines
+            if lines and len(lines[-1]) + len(data) <= 4096:
+                lines[-1] += data
+            else:
+                lines.append(data)
+            self._head_size(data, lines)
 
     def _head_size(self, data, trailer_wire):
         """A head (or trailers) still open at the end of a read: Node counts the field
