@@ -12,6 +12,8 @@ Rules:
 - Only grammar llhttp accepts is followed. On anything else the walk stops (``done``):
   llhttp refuses those bytes itself, with its own error.
 - The line of the last chunk (size 0) ends the walk; trailers are a head, not lines.
+- Asked to (``spans``), a walk lists where the chunk data it skipped lies (its CRLF not
+  included): the bytes llhttp hands to ``on_body`` without reading them.
 """
 
 import re
@@ -43,15 +45,18 @@ class ChunkLines:
         n, self._scanned = self._scanned, 0
         return n
 
-    def scan(self, data, pos):
+    def scan(self, data, pos, spans=None):
         """Walks ``data[pos:]``. Returns ``(end, overflow)``: ``end`` is where the walk
         stopped (the end of ``data``, or just after the last chunk's line), ``overflow``
-        the offset of Node's HPE_CHUNK_EXTENSIONS_OVERFLOW in ``data`` or None."""
+        the offset of Node's HPE_CHUNK_EXTENSIONS_OVERFLOW in ``data`` or None. A list
+        ``spans`` gets the ``(start, end)`` in ``data`` of each run of chunk data skipped."""
         size = len(data)
         start = pos
         while pos < size:
             if self._remaining:
                 step = min(self._remaining, size - pos)
+                if spans is not None and self._remaining > 2:
+                    spans.append((pos, pos + min(step, self._remaining - 2)))
                 self._remaining -= step
                 start += step
                 pos += step

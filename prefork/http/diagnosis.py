@@ -10,12 +10,16 @@ Rules:
   20's llhttp refuses it (httptools' llhttp skips it).
 - A head over ``max_header_size`` before the bad byte is refused for its size, as Node
   counts each name and value as it ends.
+- The bytes kept (at most ``RETAIN_LIMIT``, then none): small reads joined into one
+  object (a peer's tiny reads cost no object each), body bytes as their length alone.
 """
 
 import re
 
 from .errors import ParseError, code_from_reason, diagnose, header_overflow
 
+RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
+_JOINED = 4096  # reads kept are joined up to this size (an object per tiny read costs far more than its bytes)
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
 
@@ -29,14 +33,53 @@ def _content_length_tab(data, pos):
 
 
 class Diagnosis:
-    """Mixed into ``MessageParser``: reads its kept bytes (``_retained``, ``_piece``)."""
+    """Mixed into ``MessageParser``: reads its kept bytes (``_retained``, where an int
+    stands for that many body bytes, and ``_piece``)."""
+
+    def _retain(self, data):
+        retained = self._retained
+        if retained is not None:
+            last = retained[-1] if retained else None
+            if last.__class__ is bytes and len(last) + len(data) <= _JOINED:
+                retained[-1] = last + data
+            else:
+                retained.append(data)
+            self._retained_len += len(data)
+            if self._retained_len > RETAIN_LIMIT:
+                self._retained = None
+
+    def _keep_body(self, data, pos, spans):
+        """Keeps ``data`` (from ``pos`` of its read) with the body bytes in it, at
+        ``spans`` of the read, kept as their length alone: llhttp reads no body byte, so
+        a replay through zero bytes in their place goes as it went."""
+        retained = self._retained
+        at = pos
+        for start, end in spans:
+            if start > at:
+                retained.append(data[at - pos:start - pos])
+            if retained and retained[-1].__class__ is int:
+                retained[-1] += end - start
+            else:
+                retained.append(end - start)
+            at = end
+        if at < pos + len(data):
+            retained.append(data[at - pos:])
+        self._retained_len += len(data)
+        if self._retained_len > RETAIN_LIMIT:
+            self._retained = None
+
+    def _kept(self, entries=None):
+        """The kept bytes (of ``entries``, a tail of them): a read kept as its length
+        alone (all body) is that many zero bytes."""
+        entries = self._retained if entries is None else entries
+        return b"".join(e if e.__class__ is not int else bytes(e) for e in entries)
 
     def _message_bytes(self, piece):
         """The retained bytes of the message so far, then ``piece`` (None if not kept)."""
         if self._retained is None:
             return None, 0
         prefix = self._retained_len
-        return (b"".join(self._retained) + piece if prefix else piece), prefix
+        return (self._kept() + piece if prefix else piece), prefix
 
     def _overflow_offset(self, data):
         offset = None

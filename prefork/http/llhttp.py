@@ -28,6 +28,10 @@ Rules:
   Connection or Proxy-Connection, which llhttp reads alike) is followed by a tab is not
   kept alive (Node ignores such a token); a later message on it is
   HPE_CLOSED_CONNECTION, as llhttp's own refusal.
+- The bytes of a message that spans reads are kept (at most 256 KiB, small reads joined)
+  for the diagnosis of a later error; its body bytes (a read that was all body, the chunk data
+  ``ChunkLines`` found in a read) are kept as their length alone and replayed as that
+  many zero bytes (llhttp reads no body byte): a body the app took holds no memory here.
 - Errors surface as ``ParseError`` with Node's code; see ``errors.py``.
 - ``fast_heads`` (the request parser's fast path, parser.py) is off for good once llhttp
   refused bytes or stopped at an upgrade, or a message was not kept alive.
@@ -48,7 +52,6 @@ from .chunks import ChunkLines
 from .diagnosis import Diagnosis
 from .errors import ParseError, header_counter
 
-_RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _HEAD_END = b"\r\n\r\n"
 # the trailers counted alone, after a head whose count restarts with them
 _TRAILERS_HEAD = b"GET * HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
@@ -63,6 +66,8 @@ class MessageParser(Diagnosis):
     held = b""  # the bytes of that read not fed yet (the caller feeds them later)
     _counting = True  # False: no head field fed now can reach the size limit (not counted)
     body_received = 0  # body bytes of the current message so far
+    _body_kept = 0  # body_received when the message's last read was kept
+    _declared = None  # the current message's Content-Length (0: none), once looked up
 
     def __init__(self, handler, max_header_size=16384):
         self._handler = handler
@@ -143,7 +148,8 @@ class MessageParser(Diagnosis):
             lines = self._lines
             trailers = False
             if lines is not None and lines.__class__ is not list:
-                end, overflow = lines.scan(data, pos)
+                spans = [] if self._retained is not None else None
+                end, overflow = lines.scan(data, pos, spans)
                 self.extension_bytes_scanned += lines.take_scanned()
                 if lines.done:
                     self._lines = None
@@ -152,6 +158,7 @@ class MessageParser(Diagnosis):
                     end = overflow
             else:
                 end = -1
+                spans = None
                 if lines is None and self.in_message and self.headers_complete and not self._body_lines:
                     # a body of a known length: handed over whole up to its end (a blank
                     # line in it ends no head, and cutting there cost a call per line)
@@ -160,7 +167,7 @@ class MessageParser(Diagnosis):
                         end = min(size, pos + left)
                 if end < 0 and pos == 0 and self.in_message and not self.headers_complete and self._retained:
                     # a head end split between the last reads and this one
-                    tail = b"".join(self._retained[-3:])[-3:]
+                    tail = self._kept(self._retained[-3:])[-3:]
                     found = (tail + data[:3]).find(_HEAD_END)
                     if found >= 0:
                         end = found + 4 - len(tail)
@@ -169,7 +176,7 @@ class MessageParser(Diagnosis):
                     end = size if found < 0 else found + 4
             if end > pos:
                 piece = data if pos == 0 and end == size else data[pos:end]
-                offset = self._feed_piece(piece, data, pos)
+                offset = self._feed_piece(piece, data, pos, spans)
                 if offset is not None:
                     return offset
                 if self._body_lines:
@@ -190,23 +197,27 @@ class MessageParser(Diagnosis):
 
     def _body_left(self):
         """Bytes of the current message's Content-Length body still to come, or 0 (none
-        declared: no body, or one read until the close)."""
-        raw = self._raw
-        for i in range(0, len(raw), 2):
-            if len(raw[i]) == 14 and raw[i].lower() == "content-length":
-                value = raw[i + 1].strip()
-                if value.isdigit() and value.isascii():
-                    return max(0, int(value) - self.body_received)
-                return 0
-        return 0
+        declared); the head's fields are looked through once a message, not once a read."""
+        declared = self._declared
+        if declared is None:
+            declared = 0
+            raw = self._raw
+            for i in range(0, len(raw), 2):
+                if len(raw[i]) == 14 and raw[i].lower() == "content-length":
+                    value = raw[i + 1].strip()
+                    declared = int(value) if value.isdigit() and value.isascii() else 0
+                    break
+            self._declared = declared
+        return max(0, declared - self.body_received)
 
     def _start_lines(self, data, end):
         self._body_lines = False
         if self.in_message and (data[end - 4:end] == _HEAD_END or end < 4):
             self._lines = ChunkLines()
 
-    def _feed_piece(self, piece, data, pos):
-        """Executes ``piece`` (``data[pos:...]``); offsets raised or returned are in ``data``."""
+    def _feed_piece(self, piece, data, pos, spans=None):
+        """Executes ``piece`` (``data[pos:...]``); offsets raised or returned are in
+        ``data``, as are ``spans`` (where its chunk data lies, see ChunkLines.scan)."""
         if not self.in_message and self._reusable and self._retained_len:
             self._retained = []
             self._retained_len = 0
@@ -221,7 +232,7 @@ class MessageParser(Diagnosis):
             raise self._error_for(exc, piece, data, pos) from None
         if self.in_message:
             try:
-                self._message_spans_reads(piece)
+                self._message_spans_reads(piece, pos, spans)
             except ParseError as err:
                 err.bytes_parsed += pos
                 err.raw_packet = data
@@ -251,20 +262,26 @@ class MessageParser(Diagnosis):
         err.raw_packet = data
         return err
 
-    def _retain(self, data):
-        if self._retained is not None:
-            self._retained.append(data)
-            self._retained_len += len(data)
-            if self._retained_len > _RETAIN_LIMIT:
-                self._retained = None
-
-    def _message_spans_reads(self, data):
-        self._retain(data)
+    def _message_spans_reads(self, data, pos=0, spans=None):
+        """``data`` was fed from ``pos`` of the read (``spans``: where in the read the
+        chunk data of a chunked body lay)."""
+        received = self.body_received
+        if received - self._body_kept == len(data) and self.headers_complete:
+            spans = [(pos, pos + len(data))]  # every byte of it went to on_body
+        self._body_kept = received
+        if spans and self._retained is not None:
+            self._keep_body(data, pos, spans)
+        else:
+            self._retain(data)
         if not self.headers_complete:
             self._head_size(data, None)
-        elif self._lines.__class__ is list:  # trailers
-            self._lines.append(data)
-            self._head_size(data, self._lines)
+        elif self._lines.__class__ is list:  # trailers (small reads joined, as _retain joins them)
+            lines = self._lines
+            if lines and len(lines[-1]) + len(data) <= 4096:
+                lines[-1] += data
+            else:
+                lines.append(data)
+            self._head_size(data, lines)
 
     def _head_size(self, data, trailer_wire):
         """A head (or trailers) still open at the end of a read: Node counts the field
@@ -290,7 +307,7 @@ class MessageParser(Diagnosis):
                 message = _TRAILERS_HEAD + b"".join(trailer_wire)
                 kind = 1
             elif self._retained is not None:
-                message = b"".join(self._retained)  # from a message's start
+                message = self._kept()  # from a message's start
             else:
                 message = None  # not kept: bounded by the wire alone
             counter = self._size_counter = False if message is None else header_counter(limit, kind) or False
@@ -335,7 +352,8 @@ class MessageParser(Diagnosis):
             self._closed()  # Node refuses a message after one it reads as the last (llhttp here did not)
         self.in_message = True
         self.headers_complete = False
-        self.body_received = 0
+        self.body_received = self._body_kept = 0
+        self._declared = None
         self._counted = 0
         self._head_wire = 0
         self._raw = []

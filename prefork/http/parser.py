@@ -168,6 +168,7 @@ class RequestParser(MessageParser):
                 self.in_message = True
                 self.headers_complete = True
                 self.body_received = 0  # (_counted and _head_wire are 0 between messages)
+                self._declared = None
                 self._raw = raw
                 self.headers = headers
                 self._fast_line = fields[0]
@@ -250,7 +251,8 @@ class RequestParser(MessageParser):
             self._closed()  # (see MessageParser.on_message_begin)
         self.in_message = True
         self.headers_complete = False
-        self.body_received = 0
+        self.body_received = self._body_kept = 0
+        self._declared = None
         self._joins = None
         self._counted = 0
         self._head_wire = 0
@@ -283,7 +285,7 @@ class RequestParser(MessageParser):
         method, target = parser.get_method(), self._url
         if self._raw or self.headers_complete:
             return method.decode("ascii"), target.decode("latin-1"), parser.get_http_version()
-        seen = b"".join(self._retained or ())
+        seen = self._kept(self._retained or ())
         if err is not None and err.raw_packet is not None and err.bytes_parsed is not None:
             seen += err.raw_packet[:err.bytes_parsed]
         else:
