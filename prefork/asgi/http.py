@@ -4,8 +4,8 @@ Rules:
 - The request body streams: chunks are kept as they arrive and each ``receive()``
   takes all that is kept (``more_body`` true until the end). Past ``_HIGH_WATER``
   kept bytes the request is paused (the socket stops reading) until the app receives.
-- ``Expect: 100-continue``: the 100 goes out the first time the app waits for body
-  bytes, and only if no response has started; an app that answers without reading
+- ``Expect: 100-continue``: the 100 goes out the first time the app asks for the
+  body (also when the body came with the head), and only if no response has started; an app that answers without reading
   gets its answer and the connection closes (the client may still be sending).
 - Once the body is read, ``receive()`` waits until the response is complete or the
   client is gone, then answers ``http.disconnect`` (at once ever after). Once the
@@ -176,6 +176,10 @@ class HTTPCycle:
 
     # -- the app's receive -------------------------------------------------------------------
     async def receive(self):
+        if self.expect:  # the app asks for the body: the 100 is owed, whether the body came or not
+            self.expect = False
+            if not self.res.headers_sent:
+                self.res.write_continue()
         while True:
             if self.complete:  # the response is sent: whatever the body held, the request is over
                 return {"type": "http.disconnect"}
@@ -200,10 +204,6 @@ class HTTPCycle:
                 if not socket.readable:
                     return {"type": "http.disconnect"}
                 socket.on("end", self.wake)
-            elif self.expect:
-                self.expect = False
-                if not self.res.headers_sent:
-                    self.res.write_continue()
             self.watch_close()
             if self.receivers is None:
                 self.receivers = []
