@@ -12,7 +12,7 @@ import re
 
 from prefork.http.errors import ParseError
 from prefork.http.parser import RequestParser
-from test_review_http_retained import Sink  # (a parser delegate that counts the messages it completes)
+from test_http_retained import Sink  # (a parser delegate that counts the messages it completes)
 
 # The known differences. Each names what it excuses and why; each test of one (below, and
 # in tests/test_fuzz_wsgi_gunicorn.py's ``_pair``) is narrow: it looks at the request that

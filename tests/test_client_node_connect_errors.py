@@ -14,7 +14,7 @@ import pytest
 
 import prefork
 from harness import NODE, node_events
-from test_review_client_addresses import ROOT, UNSHARE, in_namespace
+from test_client_addresses import ROOT, UNSHARE, in_namespace
 from prefork.net import connect
 
 FIELDS = ("code", "message", "syscall", "address", "port", "hostname")

@@ -1,4 +1,4 @@
-"""Regression tests for the server-side defects of the hardening review (issue 10).
+"""Regression tests for the server-side defects of issue 10 (hardening).
 
 Each test talks to a real server over loopback sockets (a Server whose loop runs in a
 thread of this process, or a real daemon) and asserts what the client sees, which

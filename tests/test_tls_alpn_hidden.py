@@ -14,7 +14,7 @@ import pytest
 
 from debian import ensure
 from test_hostile_net_tls import pki, tls_listener  # noqa: F401
-from test_review_tls2_alpn import ALERT, REQUEST, client_hello, hello_server
+from test_tls_alpn import ALERT, REQUEST, client_hello, hello_server
 
 RETRY_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 EMPTY_HANDSHAKE = b"\x16\x03\x01\x00\x00"

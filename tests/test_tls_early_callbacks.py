@@ -12,7 +12,7 @@ import pytest
 
 from debian import ensure
 from test_hostile_net_tls import client_context, pki, tls_listener  # noqa: F401
-from test_review_tls2_early_writes import read_to_end
+from test_tls_early_writes import read_to_end
 
 EARLY = b"early bytes\n"
 

@@ -8,7 +8,7 @@ written by both threads at once and mix their plaintexts)."""
 import socket
 
 import test_hostile_net_tls
-from test_review_new_tls_threads import assert_uploads_reach_their_servers, digest_server
+from test_tls_threads import assert_uploads_reach_their_servers, digest_server
 
 pki = test_hostile_net_tls.pki  # (the fixture: the CA, the server's certificate and key)
 

@@ -1,6 +1,6 @@
 """The response body a request listener writes (``write``, ``end``, trailers,
 ``strict_content_length``), side by side with Node's own http.Server (the machinery is
-``test_review_events_head``'s).
+``test_events_head``'s).
 
 Rules under test (Node v20's):
 - ``add_trailers`` replaces the trailers of an earlier call.
@@ -19,7 +19,7 @@ import struct
 
 import pytest
 
-from test_review_events_head import both, get, node_server, prefork_setup, report
+from test_events_head import both, get, node_server, prefork_setup, report
 
 NODE_ROUTES = r"""
   '/node-helpers': (() => {

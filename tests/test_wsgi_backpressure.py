@@ -82,7 +82,7 @@ def expected_mixed():
 # -- the daemon ------------------------------------------------------------------------------------------
 def start(threads, timeout=2):
     daemon = Daemon("--interface", "wsgi", "--threads", str(threads), "--timeout", str(timeout),
-                    app="test_review_wsgi_backpressure:app", workers=1)
+                    app="test_wsgi_backpressure:app", workers=1)
     daemon.wait_ready()
     return daemon
 

@@ -1,4 +1,4 @@
-"""ASGI apps served by the daemon in the test_review_asgi_* tests (this module holds no
+"""ASGI apps served by the daemon in test_asgi_lifespan (this module holds no
 tests)."""
 
 import asyncio

@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from harness import read_until_close
-from test_review_wsgi_absolute import echo, environ_of, server  # noqa: F401
+from test_wsgi_absolute_edges import echo, environ_of, server  # noqa: F401
 
 
 def answer_to(server, target, host=b"good.example:8080"):  # noqa: F811

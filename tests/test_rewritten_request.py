@@ -2,7 +2,7 @@
 a method override) cannot change how the connection is framed.
 
 An Upgrade request nobody takes is served as a plain request, and the connection is
-parsed on after it. A review found that the head parsed on was rebuilt from the request
+parsed on after it. The head parsed on was rebuilt from the request
 object after the 'request' listeners ran, so a listener rewriting ``req.url`` (a
 percent-decoding router) or ``req.method`` (a method override) changed the framing of
 the rest of the connection: one request on the wire (as a proxy sees it) became two, a

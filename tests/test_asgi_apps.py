@@ -1,4 +1,5 @@
-"""The ASGI app the test_review_asgi2_* tests serve with prefork (in the test process)
+"""The ASGI app the test_asgi_connect, test_asgi_target and
+test_asgi_websocket_edges tests serve with prefork (in the test process)
 and with uvicorn (a process of its own), and the uvicorn peer (this module holds no
 tests)."""
 
@@ -72,7 +73,7 @@ def answers(port):
 
 
 @contextlib.contextmanager
-def uvicorn_serving(target="test_review_asgi2_apps:app", *options):
+def uvicorn_serving(target="test_asgi_apps:app", *options):
     """uvicorn (its defaults: httptools, websockets) serving ``target`` on a socket bound
     here to port 0; yields the port; the process is killed by its PID at the end."""
     sock = socket.socket()

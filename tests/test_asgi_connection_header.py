@@ -5,7 +5,7 @@ closed), keep-alive with a length to a kept-alive client. An app's ``connection:
 close`` is kept, and the server closes."""
 
 from daemon import Daemon
-from test_review_rewritten_request import exchange
+from test_rewritten_request import exchange
 
 
 def head_of(data):

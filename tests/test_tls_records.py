@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from test_hostile_net_tls import BioClient, client_context, pki, tls_listener  # noqa: F401
-from test_review_tls2_records import digest_server, post
+from test_tls_records_edges import digest_server, post
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 calls on ``ServerResponse`` (headers, ``write_head`` forms, writes, interim responses,
 framing fields), is requested as GET kept alive, as HEAD and as HTTP/1.0, each followed
 by a request that closes, and both servers must put the same bytes on the wire and note
-the same errors (the machinery is ``test_review_events_head``'s).
+the same errors (the machinery is ``test_events_head``'s).
 
 What the sweep holds (Node v20's rules): header names and values checked
 (``ERR_INVALID_HTTP_TOKEN``, ``ERR_INVALID_CHAR``, ``ERR_HTTP_INVALID_HEADER_VALUE``),
@@ -16,7 +16,7 @@ latin-1, the bytes a value's characters stand for).
 
 import pytest
 
-from test_review_events_head import both, node_server, prefork_setup
+from test_events_head import both, node_server, prefork_setup
 
 # name: (Node listener body, prefork listener); ``tryit(name, f)`` notes f's error code
 CASES = {

@@ -4,7 +4,7 @@ leaves the worker's own exit alone."""
 
 import signal
 
-APPS = "test_review_asgi_apps"
+APPS = "test_asgi_apps_edges"
 
 
 def test_sys_exit_in_the_lifespan_startup_is_a_boot_failure_said_in_one_line(daemons):

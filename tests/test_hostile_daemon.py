@@ -95,7 +95,7 @@ def setup(server):
 def daemon():
     d = Daemon("--access-log", "-", "--headers-timeout", "1", "--request-timeout", "2",
                "--keep-alive-timeout", "5", "--connections-checking-interval", "0.1",
-               app="test_review_hostile_daemon:setup", workers=1)
+               app="test_hostile_daemon:setup", workers=1)
     try:
         d.wait_ready(timeout=30)
         [worker] = d.wait_workers(1, timeout=30)

@@ -1,5 +1,5 @@
 """``max_body_size`` with threads (``threads > 1``), where the app reads the body as it
-streams in: a review found it stopped nothing once the app stopped reading. A chunked
+streams in: it stopped nothing once the app stopped reading. A chunked
 body the app ignored, or whose ``BodyTooLarge`` the app caught (Flask turns it into its
 own 500), was read and dropped for ever on a connection kept alive: gigabytes a second
 on one worker's loop. The answer the app makes goes out, then the connection closes,

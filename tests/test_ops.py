@@ -1,4 +1,4 @@
-"""Operations defects found by a review, each on a real daemon (``python -m prefork``):
+"""Operations defects, each on a real daemon (``python -m prefork``):
 
 - the pidfile setting replaced whatever was at its path: a config file (then deleted at
   exit), a character device (``/dev/null`` became a regular file), and a FIFO hung the
@@ -108,7 +108,7 @@ def test_a_probe_gets_in_past_connections_its_own_address_holds(daemons):
     from 127.0.0.1 (a Docker HEALTHCHECK, a local agent) out until they closed. Room is
     made from the same address now: the silent one silent longest, else the one held
     longest."""
-    from test_review_ops2_endpoints import LIMIT, accepted, close, closed_count, hold, master_fds, probe
+    from test_ops_endpoints import LIMIT, accepted, close, closed_count, hold, master_fds, probe
     from daemon import wait_until
 
     d = daemons(workers=1)

@@ -69,7 +69,7 @@ def app(environ, start_response):
         write(b"first")
         return environ["wsgi.file_wrapper"](open(__file__, "rb"))
     if path == "/compressed":  # a GzipFile (its fileno() is the compressed file's) in a file wrapper
-        name = os.path.abspath("review-compressed.gz")  # in the daemon's own temporary directory
+        name = os.path.abspath("app-compressed.gz")  # in the daemon's own temporary directory
         if not os.path.exists(name):
             with gzip.open(name + ".part", "wb") as fh:
                 fh.write(_PLAIN)
@@ -146,7 +146,7 @@ def app(environ, start_response):
 def d(request):
     daemon = Daemon("--interface", "wsgi", "--threads", str(request.param), "--max-requests-per-socket", "3",
                     "--keep-alive-timeout", "30", "--timeout", "6",
-                    app="test_review_wsgi_defects:app", workers=1)
+                    app="test_wsgi_defects:app", workers=1)
     try:
         daemon.wait_ready()
         daemon.threads = request.param
@@ -154,7 +154,7 @@ def d(request):
     finally:
         daemon.cleanup()
         for name in os.listdir(daemon.tmp):
-            if name.startswith("review-"):
+            if name.startswith("app-"):
                 os.unlink(os.path.join(daemon.tmp, name))
 
 

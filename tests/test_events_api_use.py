@@ -1,5 +1,5 @@
-"""The request and response objects used as a Node developer uses them, where a review
-found prefork unlike Node 20 (each compared with Node's own server when Node is
+"""The request and response objects used as a Node developer uses them, where
+prefork once differed from Node 20 (each compared with Node's own server when Node is
 installed; the assertions hold without it):
 
 - paused mode: a body read with 'readable' + read() ended with no 'end' (the read that

@@ -15,7 +15,7 @@ import pytest
 
 from daemon import wait_until
 from test_hostile_net_tls import pki, tls_listener  # noqa: F401
-from test_review_tls2_alpn import client_hello
+from test_tls_alpn import client_hello
 
 EARLY = b"x" * (1024 * 1024)
 

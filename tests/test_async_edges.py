@@ -1,4 +1,4 @@
-"""Coroutine listeners, where a review found them unlike their documented rules (an
+"""Coroutine listeners, where they once differed from their documented rules (an
 in-process server on loopback, and one real daemon):
 
 - ``await req.body()`` and ``async for chunk in req`` started after the connection went

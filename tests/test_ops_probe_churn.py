@@ -8,7 +8,7 @@ import threading
 import time
 
 from daemon import wait_until
-from test_review_ops2_endpoints import LIMIT, accepted, close, hold, master_fds, probe
+from test_ops_endpoints import LIMIT, accepted, close, hold, master_fds, probe
 
 
 def test_many_addresses_asking_all_the_time_do_not_keep_a_probe_out(daemons):

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from daemon import Daemon, wait_until
-from test_review_wsgi_backpressure import dechunk, spill_files
+from test_wsgi_backpressure import dechunk, spill_files
 
 BLOCK = 1024 * 1024
 BLOCKS = 12
@@ -73,7 +73,7 @@ def expected(tail=b""):
 
 def start(*args, timeout=10):
     daemon = Daemon("--interface", "wsgi", "--threads", "1", "--timeout", str(timeout), *args,
-                    app="test_review_new_wsgi_spill:app", workers=1)
+                    app="test_wsgi_spill:app", workers=1)
     daemon.wait_ready()
     return daemon
 

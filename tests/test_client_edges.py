@@ -1,4 +1,4 @@
-"""The client against Node's, where a review found it silently different:
+"""The client against Node's, where it once differed silently:
 
 - options it does not implement (``signal``, ``max_header_size``, ...) were accepted and
   ignored, so a ported request behaved otherwise with no error: they are refused by

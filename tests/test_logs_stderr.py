@@ -9,7 +9,7 @@ import signal
 import textwrap
 
 from daemon import Daemon, wait_until
-from test_review_ops_reload import BROKEN_APP
+from test_ops_reload import BROKEN_APP
 
 
 def test_access_lines_go_to_stderr_when_the_error_log_is_a_file(tmp_path):

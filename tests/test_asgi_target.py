@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-import test_review_asgi2_apps as apps
+import test_asgi_apps as apps
 from harness import read_until_close
 from test_asgi import asgi_server
 

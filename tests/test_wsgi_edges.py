@@ -1,4 +1,4 @@
-"""WSGI edges found by a review against gunicorn, both thread modes, an in-process server
+"""WSGI edges, compared with gunicorn, both thread modes, an in-process server
 on loopback:
 
 - a ``Host`` that is no authority (``h:abc``, ``h:1:2``, ``user@h:81``, ``[::1]x``,

@@ -24,7 +24,7 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return [b"x" * LARGE]  # a whole body, as a framework's Response gives it
     if path == "/file":
-        name = os.path.abspath("review-file.bin")
+        name = os.path.abspath("app-file.bin")
         if not os.path.exists(name):
             with open(name + ".part", "wb") as fh:
                 fh.write(b"f" * LARGE)
@@ -39,7 +39,7 @@ def app(environ, start_response):
 @pytest.fixture(params=[1, 2], ids=["loop", "threads"])
 def d(request):
     daemon = Daemon("--interface", "wsgi", "--threads", str(request.param), "--timeout", "2",
-                    app="test_review_wsgi_threads:app", workers=1)
+                    app="test_wsgi_threads_edges:app", workers=1)
     try:
         daemon.wait_ready()
         yield daemon

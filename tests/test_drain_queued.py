@@ -1,7 +1,7 @@
 """A draining server takes the connections the kernel queued before it closes its
 listener (closing it would reset them), on a PROXY protocol listener too: there a
 connection counts only once its header is read, and the drain stopped after one batch
-of 32 when the queued clients had not sent their bytes yet. A diff review found it.
+of 32 when the queued clients had not sent their bytes yet.
 An in-process server on loopback; the clients are plain sockets."""
 
 import socket

@@ -1,4 +1,4 @@
-"""ASGI edges found by a review against uvicorn and the spec, an in-process server on
+"""ASGI edges, compared with uvicorn and the spec, an in-process server on
 loopback:
 
 - a WebSocket denial (``websocket.http.response.start``) whose app returns before any

@@ -1,6 +1,6 @@
 """What a request listener reads from ``IncomingMessage`` (``set_encoding``,
 ``readable_ended``), side by side with Node's own http.Server (the machinery is
-``test_review_events_head``'s).
+``test_events_head``'s).
 
 Rules under test (Node v20's):
 - ``req.set_encoding(encoding)`` makes body chunks ``str`` (``data`` and ``read()``);
@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from test_review_events_head import body_of, both, node_server, prefork_setup
+from test_events_head import body_of, both, node_server, prefork_setup
 
 NODE_ROUTES = r"""
   '/set-encoding': (req, res) => {

@@ -4,8 +4,8 @@ header names), side by side with Node's own http.Server.
 Each route exists twice, as a Node listener and as a prefork listener making the same
 calls. A raw socket sends the same request to both; the bytes that come back (Date
 masked) must be equal, and so must what the listener noted (error codes, events,
-attributes), fetched from ``/report/<route>``. The other ``test_review_events_*``
-files use the same machinery.
+attributes), fetched from ``/report/<route>``. ``test_events_body``,
+``test_events_request`` and ``test_events_sweep`` use the same machinery.
 
 Rules under test (Node v20's):
 - ``write_head(code)`` keeps a ``status_message`` set before it; a message given to it,

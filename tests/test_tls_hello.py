@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from debian import ensure
 from prefork.net.hello import HelloReader, offered_alpn
 from test_hostile_net_tls import pki, tls_listener  # noqa: F401
-from test_review_tls2_alpn import client_hello, hello_server
+from test_tls_alpn import client_hello, hello_server
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
