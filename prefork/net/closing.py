@@ -105,7 +105,7 @@ class Closing:
         if self._corked:
             self._corked = 1
             self._held = None
-            self.uncork()  # (the FIN follows what goes out here)
+            self.uncork(True)  # (the FIN follows what goes out here; the write callbacks come after the call)
         return self._end(True)
 
     def _end(self, later=False):
