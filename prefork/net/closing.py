@@ -349,10 +349,11 @@ class Closing:
     def _flushed_at_destroy(waiter, protocol):
         """A flush waiter whose bytes a destroy found in the kernel: run now, or handed
         to the protocol's ``flushed_at_destroy(waiter)`` when it has one (which tells
-        what the waiter would emit on the close turn, not inside the destroy)."""
+        what the waiter would emit, a write's callback too, on the close turn, not
+        inside the destroy)."""
         try:
             hook = getattr(protocol, "flushed_at_destroy", None)
-            if hook is None or type(waiter) is WriteCallback:
+            if hook is None:
                 waiter()
             else:
                 hook(waiter)
