@@ -5,8 +5,10 @@ a few milliseconds):
   corked by an earlier write at its destroy (the callback was never called);
 - a write (or ``end(data)``) after the destroy does not fix the head: ``headers_sent``
   stays False and ``set_header`` still works;
-- a write after ``end()`` whose response is destroyed before its turn gets its callback
-  and no ``error`` (Node checks ``destroyed`` as it emits it);
+- a write after ``end()`` whose response is destroyed (``destroy()``) before its turn
+  gets no ``error`` (Node checks ``destroyed`` as it emits it); one whose socket is
+  destroyed does (Node's response is destroyed only at its ``close``; Node emits that
+  ``error`` after the ``finish``, prefork before it);
 - the callback of a write whose bytes were in the kernel at the destroy runs after the
   ``destroy()`` call, before the ``finish``.
 The same sequences run on Node's own server when Node is installed: the logs must match.
@@ -48,6 +50,7 @@ const server = http.createServer(async (req, res) => {
     if (op === 'w') v = res.write('ab', () => log.push('wcb'));
     else if (op === 'w0') v = res.write('');
     else if (op === 'd') res.destroy();
+    else if (op === 'xs') req.socket.destroy();
     else if (op === 'sh') res.setHeader('x-a', '1');
     else if (op === 'e') res.end('cd', () => log.push('ecb'));
     else if (op === 'e0') res.end();
@@ -84,6 +87,8 @@ def run_prefork(serve, ops):
                 value = res.write("")
             elif op == "d":
                 res.destroy()
+            elif op == "xs":
+                req.socket.destroy()
             elif op == "sh":
                 res.set_header("x-a", "1")
             elif op == "e":
@@ -117,3 +122,9 @@ def test_writes_around_a_destroy_go_as_in_node(serve, name):
                              capture_output=True, text=True, timeout=30)
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout.strip().splitlines()[-1]) == seen
+
+
+def test_a_write_after_end_whose_socket_is_destroyed_gets_its_error(serve):
+    seen = run_prefork(serve, ["wh", "e0", "w0", "xs"])
+    assert seen[:4] == ["wh 1", "e0 1", "w0 false", "xs 1"], seen
+    assert sorted(seen[4:]) == ["close", "error ERR_STREAM_WRITE_AFTER_END", "finish"], seen

@@ -23,9 +23,9 @@ are ``outgoing.OutgoingHead``'s):
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
   next loop turn, or right after the ``finish`` listeners when the ``finish`` comes
-  first, before the ``close`` (the callback runs, then ``error`` unless the response
-  closed by then: a destroy, or a ``finish`` and ``close`` before the write's turn), as
-  in Node; once the response is closed
+  first, before the ``close`` (the callback runs, then ``error`` unless ``destroy()``
+  was called by then, or the write came after the ``finish`` and the response closed),
+  as in Node; once the response is closed
   (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
@@ -110,6 +110,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         return True
 
     strict_content_length = False  # Node's strictContentLength (set per response)
+    destroy_called = False  # ``destroy()`` was called (Node's ``destroyed`` at once then)
     replied = False  # the server answered its request itself (a canned 4xx): the access log has its line
 
     @property
@@ -165,8 +166,9 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
 
     def _after_end(self, callback, from_end=False):
         """A write after ``end()``: the callback, then ``error``, on the next loop turn
-        (no ``error`` when the response closed by then: Node checks ``destroyed`` as it
-        emits it). Once the response is closed (Node's ``destroyed``) there is no
+        (no ``error`` when its ``destroy()`` was called by then, or the write came after
+        the ``finish`` and the response closed: Node checks ``destroyed`` as it emits
+        it). Once the response is closed (Node's ``destroyed``) there is no
         ``error``: a ``write`` only gets its callback, an ``end(data)`` nothing at all
         (as Node)."""
         if self._closed:
@@ -174,6 +176,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 self._when_flushed(callback)
             return
         err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+        finished = self.writable_finished
         told = []
 
         def report():
@@ -182,7 +185,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             told.append(True)
             if callback is not None:
                 callback()
-            if not self._closed:  # (none once closed: Node's checks ``destroyed`` as it emits)
+            if not ((finished and self._closed) or self.destroy_called):  # (Node checks ``destroyed``)
                 self.emit("error", err)
         if not self.writable_finished:  # a 'finish' in this turn comes first, then this, then the 'close'
             self.once("finish", report)
@@ -429,6 +432,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         gives it its socket then), so the responses before it go out whole. One
         finished, or closed already, has no socket to destroy (Node's ``res.socket`` is
         null then): the connection and the requests after it are left alone."""
+        self.destroy_called = True
         if error is not None and self.errored is None:
             self.errored = error
         if self._active:
