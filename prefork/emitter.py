@@ -281,11 +281,18 @@ class EventEmitter:
                 self._events.pop(event, None)
         return self
 
-    def listener_count(self, event):
+    def listener_count(self, event, listener=None):
+        """Node's ``listenerCount(event[, listener])``: the listeners of ``event``, or
+        how many of them are ``listener`` (a ``once`` one counted by its function)."""
         if not self._events:
             return 0
         listeners = self._events.get(event)
-        return len(listeners) if listeners else 0
+        if not listeners:
+            return 0
+        if listener is None:
+            return len(listeners)
+        return sum(1 for item in listeners
+                   if item == listener or (isinstance(item, _Once) and item.listener == listener))
 
     def listeners(self, event):
         listeners = self._events.get(event) if self._events else None

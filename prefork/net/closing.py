@@ -105,7 +105,7 @@ class Closing:
         if self._corked:
             self._corked = 1
             self._held = None
-            self.uncork()  # (the FIN follows what goes out here)
+            self.uncork(True)  # (the FIN follows what goes out here; the write callbacks come after the call)
         return self._end(True)
 
     def _end(self, later=False):
@@ -349,10 +349,11 @@ class Closing:
     def _flushed_at_destroy(waiter, protocol):
         """A flush waiter whose bytes a destroy found in the kernel: run now, or handed
         to the protocol's ``flushed_at_destroy(waiter)`` when it has one (which tells
-        what the waiter would emit on the close turn, not inside the destroy)."""
+        what the waiter would emit, a write's callback too, on the close turn, not
+        inside the destroy)."""
         try:
             hook = getattr(protocol, "flushed_at_destroy", None)
-            if hook is None or type(waiter) is WriteCallback:
+            if hook is None:
                 waiter()
             else:
                 hook(waiter)

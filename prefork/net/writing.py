@@ -36,7 +36,9 @@ Rules:
   code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
   ``memoryview`` is copied when written.
   A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
-  keeps them from getting there.
+  keeps them from getting there; never inside the application's call that sent them (a
+  response's ``end()`` or ``uncork()``, the socket's ``end()``: ``uncork(True)``), but
+  on the next loop turn, as Node calls them.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
   ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
   handed to the kernel, and the kernel's own send queue not shorter, so the peer read
@@ -261,16 +263,20 @@ class Writing:
             self.loop.call_soon(self.release_turn)
 
     def release_turn(self):
-        """Undo ``hold_turn()`` now (a response's ``end()``, as Node's uncorks)."""
+        """Undo ``hold_turn()`` now (a response's ``end()``, as Node's uncorks); the
+        callbacks of what it sends run after the call (on the next loop turn)."""
         if self._held is not None:
             self._held = None
-            self.uncork()
+            self.uncork(True)
 
-    def uncork(self):
+    def uncork(self, later=False):
+        """Node's ``uncork()``; ``later``: an application's call (a response's ``end()``
+        or ``uncork()``), whose flush waiters (write callbacks, a response's ``finish``)
+        run on the next loop turn, never inside it, as Node calls them."""
         if self._corked:
             self._corked -= 1
             if not self._corked and not self._writer:
-                self._flush()
+                self._flush(later)
 
     def flush(self):
         """Send what is queued now, unless the writer already waits for the kernel (TLS: the
@@ -278,8 +284,9 @@ class Writing:
         if not self._writer and not self.destroyed:
             self._flush()
 
-    def _flush(self):
-        """Send what is queued; when the queue empties, run the flush waiters."""
+    def _flush(self, later=False):
+        """Send what is queued; when the queue empties, run the flush waiters (``later``:
+        on the next loop turn, with those due then)."""
         out = self._out
         tls = self.tls
         if tls is not None:  # encrypt what is queued and hand the records to the kernel
@@ -345,11 +352,19 @@ class Writing:
         waiters = self._flush_waiters
         if waiters is not None:
             self._flush_waiters = None
-            for waiter in waiters:
-                try:
-                    waiter()
-                except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
-                    log.exception("error in a flush waiter of a socket")
+            if later:
+                due = self._flush_due
+                if due is None:
+                    self._flush_due = waiters
+                    self.loop.call_soon(self._run_flush_due)
+                else:
+                    due.extend(waiters)
+            else:
+                for waiter in waiters:
+                    try:
+                        waiter()
+                    except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
+                        log.exception("error in a flush waiter of a socket")
         if self._need_drain:
             self._need_drain = False
             if self.destroyed:

@@ -5,7 +5,8 @@ Rules (Node 20's, measured: ``res.destroy()``, ``req.destroy()``, ``req.socket.d
 with or without an error, from a ``request`` listener, a timer, after ``end()``, during a
 pending write; a peer's reset, a timeout and the server's own closes take the same road):
 - Done at once, inside the call that destroys the socket: the responses are closed (a
-  later write is dropped, its callback still runs), each one cut is observed (access log,
+  later write is dropped, its callback still runs: on the close turn before the responses'
+  ``close`` while that turn is to come, as Node's next tick), each one cut is observed (access log,
   metrics), the server's count of its connections is updated.
 - Told on a later loop turn, the socket's ``close`` turn, so that a listener added right
   after the call (``res.destroy(); res.on('close', f)``) still hears it: the socket's
@@ -37,6 +38,7 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
 from collections import deque
 
 from ..http.errors import Aborted
+from ..net.writing import WriteCallback
 from .replies import CutResponse
 
 
@@ -97,7 +99,9 @@ class ConnectionLost:
         """``tell()`` on the close turn of this connection's socket, before the responses
         cut are told (a destroyed request's ``error`` and ``close``); ``finish``: before
         anything else told then but earlier finishes (a response that finished at the
-        destroy, as Node's 'finish' comes first). False when the socket is no longer
+        destroy, as Node's 'finish' comes first) and write callbacks (``WriteCallback``:
+        a write made after the destroy, whose callback Node calls on the next tick, in
+        the order written). False when the socket is no longer
         this connection's (handed over) or told its close already."""
         if self.socket.protocol is not self:
             return False
@@ -114,7 +118,8 @@ class ConnectionLost:
             self.server.close_turn_due(self)
         if finish:
             at = 0
-            while at < len(tells) and getattr(tells[at], "__name__", None) == "tell_finished":
+            while at < len(tells) and (type(tells[at]) is WriteCallback
+                                       or getattr(tells[at], "__name__", None) == "tell_finished"):
                 at += 1
             tells.insert(at, tell)
         else:
@@ -128,8 +133,12 @@ class ConnectionLost:
 
     def flushed_at_destroy(self, waiter):
         """A flush waiter of the socket whose bytes its destroy found in the kernel: a
-        response's ``finish`` and ``close`` are told on the close turn (module rules);
-        anything else runs now."""
+        response's ``finish`` and ``close`` are told on the close turn (module rules), a
+        write's callback on the next turn, before that ``finish`` (Node calls it after the
+        destroy returns); anything else runs now."""
+        if type(waiter) is WriteCallback:
+            self.socket.loop.call_soon(waiter)
+            return
         owner = getattr(waiter, "__self__", None)
         if isinstance(owner, ResponseClosing) and waiter.__name__ == "on_flushed":
             owner.flushed_at_destroy()

@@ -32,7 +32,9 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
   response by then), and their callback does not run, as Node's.
 - A ``Trailer`` field makes the body chunked even when its length is known; where it
   cannot be chunked (an application Content-Length, no body, an HTTP/1.0 peer) fixing
-  the head raises ERR_HTTP_TRAILER_INVALID, as Node's ``_storeHeader`` throws.
+  the head raises ERR_HTTP_TRAILER_INVALID, as Node's ``_storeHeader`` throws. An
+  application ``Transfer-Encoding: chunked`` lets it pass (a HEAD's too), but not on a
+  204 or 304, whose chunking Node drops before that check.
 """
 
 from ..http import framing, serialize
@@ -217,12 +219,13 @@ class OutgoingHead(OutgoingFields):
 
     def _trailers_fit(self):
         """A declared ``Trailer`` needs a chunked body: an application Transfer-Encoding
-        that is chunked, or none and no Content-Length on a body that can be chunked
-        (Node's ``_storeHeader`` throws ERR_HTTP_TRAILER_INVALID otherwise)."""
+        that is chunked (not on a 204 or 304, whose chunking is dropped), or none and no
+        Content-Length on a body that can be chunked (Node's ``_storeHeader`` throws
+        ERR_HTTP_TRAILER_INVALID otherwise)."""
         headers = self._headers
         coding = headers.get("transfer-encoding")
         if coding is not None:
-            return framing.is_chunked(coding[1])
+            return framing.is_chunked(coding[1]) and self.status_code not in (204, 304)
         return "content-length" not in headers and self._has_body and self.can_chunk \
             and (self._removed is None or "transfer-encoding" not in self._removed)
 

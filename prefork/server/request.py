@@ -27,9 +27,12 @@ Rules:
   the body to a writable with Node's backpressure (pause on False, resume on drain).
 - ``set_encoding`` (Node's ``setEncoding``): body chunks from then on are ``str``; a
   character (or base64 group) split between reads comes whole with the next chunk.
-- Paused mode: a ``readable`` listener stops the flow; ``readable`` is emitted on a loop
-  turn after body bytes (or the end) arrive, ``read()`` takes what is buffered (None
-  when nothing is), and the ``read()`` that finds the body drained brings ``end``.
+- Paused mode: a ``readable`` listener stops the flow (``resume()`` does not restart it
+  while one listens); ``readable`` is emitted on a loop turn after body bytes (or the
+  end) arrive, ``read()`` takes what is buffered (None when nothing is; what it returns
+  goes to ``data`` listeners too), and the ``read()`` that finds the body drained brings ``end``; a
+  ``read(size)`` that finds fewer than ``size`` bytes of a body still arriving takes
+  back a ``readable`` due: the next one comes with more bytes (or the end), as Node's.
 - A request nobody reads (paused, or never read) holding more than ``_BODY_HIGH_WATER``
   bytes stops the socket's reading until it is resumed, or, once its response is done,
   is resumed with nobody listening: the rest of its body is discarded (Node's dump).
@@ -128,6 +131,10 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         return self
 
     def resume(self):
+        if self._events and self._events.get("readable"):  # (paused mode stays, as Node's: its reads take the body)
+            if self._conn is not None:
+                self._conn.resume_reading("body")
+            return self
         self.readable_flowing = True
         if self._buffered or self._end_pending:
             self.socket.loop.call_soon(self._deliver)
@@ -190,18 +197,29 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         """Take the buffered body bytes (None when none); the read that finds the body
         drained after its last chunk brings ``end`` (on the next loop turn). With a
         ``size``: that many bytes (characters after ``set_encoding``) when buffered, else
-        None until the body is complete, which gives what is left (Node's ``read(n)``)."""
+        None until the body is complete, which gives what is left (Node's ``read(n)``).
+        What it returns is also emitted as ``data`` to the listeners of that, as Node's."""
+        chunk = self._take(size)
+        if chunk is not None and self._events and self._events.get("data"):
+            self.emit("data", chunk)
+        return chunk
+
+    def _take(self, size):
         if size is not None and self._buffered:
             empty = b"" if self._decoder is None else ""
             data = self._buffered[0] if len(self._buffered) == 1 else empty.join(self._buffered)
             if size <= 0 or (size > len(data) and not self._end_pending):
                 self._buffered = [data]
+                if size > 0:
+                    # too little is there: the next 'readable' waits for more bytes (or
+                    # the end), not for a loop turn, as Node's
+                    self._readable_due = False
                 return None
             if size < len(data):
                 self._buffered = [data[size:]]
                 self._buffered_size = len(data) - size
                 if self.readable_flowing is False and self._events and "readable" in self._events:
-                    self._readable_soon()  # more is there: another 'readable', as Node's
+                    self._readable_soon()  # more is there: another 'readable' (Node's waits for more bytes)
                 if self._conn is not None:
                     self._conn.resume_reading("body")
                 return data[:size]
@@ -241,6 +259,8 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
             self.socket.loop.call_soon(self._emit_readable)
 
     def _emit_readable(self):
+        if not self._readable_due:
+            return  # (a read() that found too little took it back)
         self._readable_due = False
         if self.readable_flowing is False and not self.destroyed and (self._buffered or self._end_pending):
             try:

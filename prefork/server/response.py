@@ -23,8 +23,9 @@ are ``outgoing.OutgoingHead``'s):
 - ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
   A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
   next loop turn, or right after the ``finish`` listeners when the ``finish`` comes
-  first, before the ``close`` (the callback runs, then ``error`` unless the write
-  came after the ``finish`` and the response closed by then), as in Node; once the response is closed
+  first, before the ``close`` (the callback runs, then ``error`` unless ``destroy()``
+  was called by then, or the write came after the ``finish`` and the response closed),
+  as in Node; once the response is closed
   (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
@@ -109,6 +110,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         return True
 
     strict_content_length = False  # Node's strictContentLength (set per response)
+    destroy_called = False  # ``destroy()`` was called (Node's ``destroyed`` at once then)
     replied = False  # the server answered its request itself (a canned 4xx): the access log has its line
 
     @property
@@ -164,12 +166,14 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
 
     def _after_end(self, callback, from_end=False):
         """A write after ``end()``: the callback, then ``error``, on the next loop turn
-        (none for a write after the ``finish`` once closed: Node's ``close`` came first).
-        Once the response is closed (Node's ``destroyed``) there is no ``error``: a
-        ``write`` only gets its callback, an ``end(data)`` nothing at all (as Node)."""
+        (no ``error`` when its ``destroy()`` was called by then, or the write came after
+        the ``finish`` and the response closed: Node checks ``destroyed`` as it emits
+        it). Once the response is closed (Node's ``destroyed``) there is no
+        ``error``: a ``write`` only gets its callback, an ``end(data)`` nothing at all
+        (as Node)."""
         if self._closed:
             if callback is not None and not from_end:
-                self._socket.loop.call_soon(callback)
+                self._when_flushed(callback)
             return
         err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
         finished = self.writable_finished
@@ -181,9 +185,9 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             told.append(True)
             if callback is not None:
                 callback()
-            if not (finished and self._closed):  # (no 'error' after a 'close' Node's would precede)
+            if not ((finished and self._closed) or self.destroy_called):  # (Node checks ``destroyed``)
                 self.emit("error", err)
-        if not finished:  # a 'finish' in this turn comes first, then this, then the 'close'
+        if not self.writable_finished:  # a 'finish' in this turn comes first, then this, then the 'close'
             self.once("finish", report)
         self._socket.loop.call_soon(report)
 
@@ -208,16 +212,17 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 data = serialize.utf8(data)
         elif type(data) is not bytes:
             data = serialize.body_chunk(data)
+        if self._closed:
+            # written after close: dropped without an error event, and False, as Node's
+            # (a producer that waits for 'drain' only when told stops producing); the
+            # head is not fixed by it (Node's checks come first)
+            if callback is not None:
+                self._when_flushed(callback)
+            return False
         if self.strict_content_length:
             self._check_length(len(data), False)
         if not self.headers_sent:
             self._implicit_head(None)
-        if self._closed:
-            # written after close: dropped without an error event, and False, as Node's
-            # (a producer that waits for 'drain' only when told stops producing)
-            if callback is not None:
-                self._when_flushed(callback)
-            return False
         if not data and self.head_out:
             if callback is not None:
                 self._when_flushed(callback)
@@ -280,9 +285,12 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                     if not self._closed:  # (a send the kernel refuses closes the connection)
                         self._conn.response_done(self)
                     return self
-            if self.strict_content_length:
-                self._check_length(len(data) if data else 0, True)
-            self._implicit_head(len(data) if data else 0)
+            if data and self._closed:
+                pass  # (Node's write of the data returns first: a closed response's head stays open)
+            else:
+                if self.strict_content_length:
+                    self._check_length(len(data) if data else 0, True)
+                self._implicit_head(len(data) if data else 0)
         elif self.strict_content_length:
             self._check_length(len(data) if data else 0, True)
         self.writable_ended = True
@@ -318,7 +326,13 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         """``callback`` once the bytes written so far are in the kernel: for a response
         waiting its turn, kept in line with its bytes until they go out."""
         if self._active or self._closed:
-            self._socket.after_flush(WriteCallback(callback))  # (run at a destroy too, as Node calls it)
+            socket = self._socket
+            if not socket.destroyed:
+                socket.after_flush(WriteCallback(callback))  # (run at a destroy too, as Node calls it)
+            elif not self._conn.tell_at_close(WriteCallback(callback), True):
+                # the socket is gone: called all the same, before the close events still
+                # due (as Node calls it on the next tick), else on the next loop turn
+                socket.loop.call_soon(callback)
         elif self._queued is None:
             self._queued = [callback]
             self._queued_size = 0
@@ -418,6 +432,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         gives it its socket then), so the responses before it go out whole. One
         finished, or closed already, has no socket to destroy (Node's ``res.socket`` is
         null then): the connection and the requests after it are left alone."""
+        self.destroy_called = True
         if error is not None and self.errored is None:
             self.errored = error
         if self._active:

@@ -92,7 +92,7 @@ class WritableState:
         if self._corks and not self.writable_ended:
             self._corks -= 1
             if self._active:
-                self._socket.uncork()
+                self._socket.uncork(True)
 
     def release_corks(self):
         """Every cork this response holds goes (at ``end()``, or when it is cut short)."""
@@ -100,7 +100,7 @@ class WritableState:
         socket = self._socket
         if self._active and not socket.destroyed:
             for _ in range(corks):
-                socket.uncork()
+                socket.uncork(True)
 
     def apply_corks(self):
         """The response's turn has come: the corks it holds apply to the socket."""
