@@ -8,12 +8,15 @@ import ssl
 import struct
 import time
 
-from test_hostile_net_tls import pki, tls_listener  # noqa: F401 (pki: a fixture)
+import test_hostile_net_tls
+
+pki = test_hostile_net_tls.pki  # (a fixture: a CA and the server's certificate)
+tls_listener = test_hostile_net_tls.tls_listener
 
 HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
 
 
-def run(serve, pki, answer):  # noqa: F811
+def run(serve, pki, answer):
     def on_request(req, res):
         req.on("close", lambda: st.record("req.close"))
         req.on("error", lambda err: None)
@@ -51,7 +54,7 @@ def run(serve, pki, answer):  # noqa: F811
     return [event[0] for event in st.events if event[0] != "req.close"]
 
 
-def test_a_refused_tls_write_is_told_after_the_call(serve, pki):  # noqa: F811
+def test_a_refused_tls_write_is_told_after_the_call(serve, pki):
     for name, answer in {"end": lambda req, res: res.end("x"),
                          "write, end": lambda req, res: (res.write("a"), res.end("b"))}.items():
         events = run(serve, pki, answer)
