@@ -226,6 +226,7 @@ class ResponseClosing:
         if not self._conn.tell_at_close(self.tell_finished, True):
             self.tell_finished()
         else:  # its 'finish' comes on the next turn, before the socket's 'error' and close turn
+            self._finish_told = False  # (due)
             self._socket.loop.call_soon(self.tell_finish)
 
     def tell_finish(self):
@@ -344,8 +345,11 @@ class RequestClosing:
                     self._end_pending = False
                 else:
                     self._close_after_end = True  # its response is done, its 'end' still to come: 'close' after it
-                    if self.readable_flowing is False and not (self._events and "readable" in self._events):
-                        self.resume()  # paused, or held for a coroutine that did not read it: discarded now (Node's dump)
+                    if self.readable_flowing is False and not (self._events and "readable" in self._events) \
+                            and not self._consuming:
+                        # paused before anyone read it, or held for a coroutine that did not
+                        # read it: discarded now (Node's dump; a reader that paused it keeps it)
+                        self.resume()
                     return
             self.destroyed = True
             if error is not None or (reset and self.aborted):

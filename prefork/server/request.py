@@ -22,9 +22,8 @@ Rules:
   connection goes with it: ``aborted`` inside the call, the rest on the close turn; no
   body byte of the same read comes after it, nor ``end`` but that of a request without
   a body read by a listener and destroyed without an error, as Node's); a request read
-  to its end has closed already (from its ``end`` listener: it closes on the next
-  turn). ``pipe()`` writes
-  the body to a writable with Node's backpressure (pause on False, resume on drain).
+  to its end has closed already (from its ``end`` listener: it closes on the next turn).
+  ``pipe()`` writes the body with Node's backpressure (pause on False, resume on drain).
 - ``set_encoding`` (Node's ``setEncoding``): body chunks from then on are ``str``; a
   character (or base64 group) split between reads comes whole with the next chunk.
 - Paused mode: a ``readable`` listener stops the flow (``resume()`` does not restart it
@@ -35,17 +34,16 @@ Rules:
   back a ``readable`` due: the next one comes with more bytes (or the end), as Node's.
 - A request nobody reads (paused, or never read) holding more than ``_BODY_HIGH_WATER``
   bytes stops the socket's reading until it is resumed, or, once its response is done,
-  is resumed with nobody listening: the rest of its body is discarded (Node's dump).
+  is resumed with nobody listening: the rest of its body is discarded (Node's dump; not
+  one a reader paused after it began to take it, ``_consuming``, as Node's).
 - ``readable_flowing`` is Node's ``readableFlowing``: None until someone reads, True
   while flowing, False while paused.
 - Events emitted on a loop turn of their own (a deferred ``data``/``end``, ``close``)
   hand a raising listener to the connection, as a raising ``request`` listener is handled.
-- ``forwarded_client`` is the client address the WSGI or ASGI adapter took from a
-  trusted proxy's ``X-Forwarded-For`` (http/forwarded.py), set on the request when it
-  did (the access log's ``{h}``); else None (a class default: nothing per request).
-- Per-request work is kept small: the internal state lives in slots set once; events
-  nobody listens to are not emitted. The instance keeps a ``__dict__`` (from the
-  emitter), so applications may hang their own attributes on a request, as in Node.
+- ``forwarded_client``: the client address the WSGI or ASGI adapter took from a trusted
+  proxy's ``X-Forwarded-For`` (http/forwarded.py; the access log's ``{h}``), else None.
+- Per-request work is kept small: state in slots set once; events nobody listens to are
+  not emitted. A ``__dict__`` (the emitter's) takes an application's own attributes.
 """
 
 from ..emitter import EventEmitter, settle_on
@@ -125,8 +123,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
     add_listener = on
 
     def pause(self):
-        """Stop ``data`` events; the body is kept (and the socket stops reading once a
-        high-water mark is buffered) until ``resume()`` or a new ``data`` listener."""
+        """Stop ``data`` events; the body is kept (module rules) until ``resume()`` or a ``data`` listener."""
         self.readable_flowing = False
         return self
 
@@ -136,6 +133,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
                 self._conn.resume_reading("body")
             return self
         self.readable_flowing = True
+        self._consuming = True
         if self._buffered or self._end_pending:
             self.socket.loop.call_soon(self._deliver)
         if self._conn is not None:
@@ -149,7 +147,9 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         if self.readable_flowing is not True:
             self.pause()
 
-    _discarded = False  # body bytes went by with nobody reading (set off the hot path; not a slot)
+    # (set off the hot path; not slots) body bytes went by with nobody reading; resumed
+    # once: a reader began to take the body (Node's ``_consuming``)
+    _discarded = _consuming = False
 
     def body(self, limit=None):
         """An awaitable of the whole body (b'' once it was read by someone else; str
