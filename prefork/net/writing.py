@@ -2,9 +2,9 @@
 
 Rules:
 - ``send_bytes`` is the one write path. Bytes go straight to the kernel when nothing is
-  queued; the rest waits for writability. An empty write makes no system call. ``write()`` returns False past
-  ``high_water_mark``; ``drain`` follows once the queue empties (a listener of it that
-  raises gets the socket destroyed: nothing else would end or resume it).
+  queued; the rest waits for writability. An empty write makes no system call.
+  ``write()`` returns False past ``high_water_mark``; ``drain`` follows once the queue
+  empties (a listener of it that raises gets the socket destroyed).
 - While corked (during one read's processing) writes only queue, and uncorking sends them
   in one ``send``. ``hold_turn()`` (a response's ``write()``, as Node's response corks its
   socket) corks until the next loop turn; ``destroy()`` before then drops what was
@@ -12,9 +12,8 @@ Rules:
   (the WSGI and ASGI adapters': gunicorn and uvicorn write at once) makes it do nothing,
   and so does a socket already ending.
 - ``bytes_written`` is Node's ``bytesWritten``: the bytes handed to the kernel (``_sent``)
-  and those still queued. Every write reaching the kernel stamps ``last_activity``:
-  activity for the idle timer, and the time a response's last byte went out (the server's response observer reads
-  it once the response is flushed).
+  and those still queued. Every write reaching the kernel stamps ``last_activity`` (the
+  idle timer's activity; when a response's last byte went out, for its observer).
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``; with no
   backlog of records the flush does what ``send`` does itself, one Python call less per
   response); ``_out`` holds one empty placeholder while records the kernel has not taken
@@ -45,9 +44,9 @@ Rules:
   nothing), the write fails with ETIMEDOUT, as a reset write fails. Nothing is paid per
   write: the check runs only while the writer waits.
 - A read or write the kernel refuses is Node's error: ``read ECONNRESET`` with ``code``,
-  ``errno`` and ``syscall`` (``SocketError``). One refused inside ``send_bytes`` (the
-  caller's write, a response's ``end()``) is told on the next loop turn, not inside
-  that call, as Node's; the socket is unwritable from the refusal on.
+  ``errno`` and ``syscall`` (``SocketError``). One refused inside the caller's call
+  (``send_bytes``, an ``uncork()``: a write, a response's ``end()``) is told on the next
+  loop turn, as Node's; the socket is unwritable from the refusal on, sends nothing more.
 - The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
   ``_need_drain``) is set up by ``Socket.__init__``.
 """
@@ -100,7 +99,7 @@ class Writing:
 
     high_water_mark = 64 * 1024
     send_timeout = 60.0  # seconds a write may wait on a peer that reads nothing (0: for ever)
-    _fail_pending = None  # a write's error, told on the next turn (send_bytes)
+    _fail_pending = None  # a write's error, told on the next turn (_refused)
     _send_check = None  # the pending progress check, while the writer waits
     _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
     _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
@@ -109,8 +108,7 @@ class Writing:
 
     @property
     def bytes_written(self):
-        """Node's ``bytesWritten``: every byte written, those still queued in user space
-        too (TLS: the plaintext)."""
+        """Node's ``bytesWritten``: every byte written, those still queued too (TLS: plaintext)."""
         if self.tls is None:
             return self._sent + self.buffered_size
         return self._sent + sum(map(len, self._out))
@@ -130,10 +128,7 @@ class Writing:
 
     def write(self, data, encoding=None, callback=None):
         """Node's ``socket.write(data[, encoding][, callback])``; ``callback()`` once the
-        bytes are in the kernel. After ``end()`` the write is refused as Node refuses it:
-        the socket is destroyed with ERR_STREAM_WRITE_AFTER_END (``error``, then
-        ``close(True)``); after ``destroy()`` it is dropped with no event (its callback
-        still runs)."""
+        bytes are in the kernel. After ``end()`` or ``destroy()``: the module's rules."""
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
@@ -198,15 +193,10 @@ class Writing:
             sent = self._sock.send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        except OSError as exc:
-            # (inside the writer's call: the failure is told on the next turn, as Node's
-            # socket tells a write's error; what is written meanwhile waits, unsent)
-            self._broken = True
-            self.writable = False
+        except OSError as exc:  # (told on the next turn; what is written meanwhile waits, unsent)
             self._out.append(data)
             self.buffered_size += len(data)
-            self._fail_pending = socket_error(exc, "write")
-            self.loop.call_soon(self._fail_later)
+            self._refused(exc)
             return
         self._sent += sent
         self.last_activity = monotonic()
@@ -217,6 +207,17 @@ class Writing:
             self._want_write()
         elif self._need_drain:  # all taken at once: the drain a writer waits for, on the next turn
             self.loop.call_soon(self._flush)
+
+    def _refused(self, exc):
+        """A write the kernel refused: told now in the writer's callback; inside the caller's
+        call (``send_bytes``, an ``uncork()``) unwritable at once, told on the next turn."""
+        if self._writer:
+            return self._fail(socket_error(exc, "write"))
+        self._broken = True
+        self.writable = False
+        if self._fail_pending is None:
+            self._fail_pending = socket_error(exc, "write")
+            self.loop.call_soon(self._fail_later)
 
     def _fail_later(self):
         err, self._fail_pending = self._fail_pending, None
@@ -254,9 +255,8 @@ class Writing:
 
     def hold_turn(self):
         """Cork until the next loop turn, as Node's response corks its socket at a
-        ``write()``: what is written meanwhile goes out in one piece then, and a
-        ``destroy()`` before it drops it. Not on a socket already ending (its FIN follows
-        what is queued: a flush inside the hold would send it before a later write)."""
+        ``write()`` (module rules). Not on a socket already ending (its FIN follows what is
+        queued: a flush inside the hold would send it before a later write)."""
         if self._held is None and self.turn_holds and not self.writable_ended:
             self._held = 0
             self._corked += 1
@@ -286,7 +286,9 @@ class Writing:
 
     def _flush(self, later=False):
         """Send what is queued; when the queue empties, run the flush waiters (``later``:
-        on the next loop turn, with those due then)."""
+        on the next loop turn, with those due then). A refusal: ``_refused``."""
+        if self._fail_pending is not None:
+            return  # a write was refused this turn: nothing more goes out
         out = self._out
         tls = self.tls
         if tls is not None:  # encrypt what is queued and hand the records to the kernel
@@ -299,7 +301,7 @@ class Writing:
                     try:
                         left = tls.send(data)
                     except OSError as exc:
-                        self._fail(socket_error(exc, "write"))
+                        self._refused(exc)
                         return
                 else:  # the usual, as tls.send does it, without the call
                     if data and not tls.closed:
@@ -311,7 +313,7 @@ class Writing:
                         except (BlockingIOError, InterruptedError):
                             sent = 0
                         except OSError as exc:
-                            self._fail(socket_error(exc, "write"))
+                            self._refused(exc)
                             return
                         tls.wire_sent += sent
                         if sent < len(records):
@@ -334,7 +336,7 @@ class Writing:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as exc:
-                self._fail(socket_error(exc, "write"))
+                self._refused(exc)
                 return
             self.last_activity = monotonic()
             self._sent += sent

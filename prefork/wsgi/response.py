@@ -151,7 +151,7 @@ class LoopCall(FileSending):
             return  # (from the iterable's close(): dropped, the response is done)
         self.prepared or self.prepare()
         res = self.res
-        if res.req.socket.destroyed and not res.writable_ended:
+        if not res.req.socket.writable and not res.writable_ended:  # (gone, or a send refused: told next turn)
             raise ClientDisconnected("the client went away")
         self._send_head()
         data = self._kept(data)
@@ -162,7 +162,7 @@ class LoopCall(FileSending):
             return
         ok = res.write(data)
         push_out(res.req.socket)
-        if res.req.socket.destroyed and not res.writable_ended:  # (this send failed: the client left)
+        if not res.req.socket.writable and not res.writable_ended:  # (this send failed: the client left)
             raise ClientDisconnected("the client went away")
         if pushes_back(res, ok):
             if spill is None:
