@@ -180,8 +180,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         told = []
 
         def report():
-            if told:
-                return
+            if told or (not finished and getattr(self, "_finish_told", None) is False):
+                return  # (told; or done at a destroy since, its 'finish' due first: this after it)
             told.append(True)
             if callback is not None:
                 callback()
