@@ -36,10 +36,10 @@ Rules:
   bytes stops the socket's reading until it is resumed, or, once its response is done,
   is resumed with nobody listening: the rest of its body is discarded (Node's dump; not
   one a reader paused after it began to take it, ``_consuming``, as Node's).
-- ``readable_flowing`` is Node's ``readableFlowing``: None until someone reads, True
-  while flowing, False while paused.
-- Events emitted on a loop turn of their own (a deferred ``data``/``end``, ``close``)
-  hand a raising listener to the connection, as a raising ``request`` listener is handled.
+- ``readable_flowing`` is Node's ``readableFlowing`` (None until someone reads; True: flowing).
+- Events emitted on a loop turn of their own (a deferred ``data``/``end``, ``close``; a
+  destroyed request's buffered bytes go to a late ``data`` listener before its ``close``,
+  as Node's) hand a raising listener to the connection, as a raising ``request`` one.
 - ``forwarded_client``: the client address the WSGI or ASGI adapter took from a trusted
   proxy's ``X-Forwarded-For`` (http/forwarded.py; the access log's ``{h}``), else None.
 - Per-request work is kept small: state in slots set once; events nobody listens to are
@@ -135,7 +135,9 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         self.readable_flowing = True
         self._consuming = True
         if self._buffered or self._end_pending:
-            self.socket.loop.call_soon(self._deliver)
+            if not (self.destroyed and self.socket.destroyed and self._conn is not None
+                    and self._conn.tell_at_close(self._deliver, True)):
+                self.socket.loop.call_soon(self._deliver)  # (destroyed: before its close, as Node's)
         if self._conn is not None:
             self._conn.resume_reading("body")
         return self
@@ -400,8 +402,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         return iterate(Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended, closed=closed), self._left)
 
     def _left(self, taker=None):
-        """A reader left before the body's end (an ``async for`` left, a ``body()``
-        cancelled): the rest goes by unread, as past ``body(limit)``'s limit."""
+        """A reader left (an ``async for`` left, a ``body()`` cancelled): the rest goes by unread."""
         self.off("data", taker)
         if not self._ended:
             self._discarded = True
@@ -432,8 +433,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
 
     @property
     def trailers_distinct(self):
-        """The same for the trailers: the same object once the request is complete (before,
-        each read makes one of those received so far: none)."""
+        """The same for the trailers (the same object once the request is complete)."""
         try:
             return self._trailers_distinct
         except AttributeError:
