@@ -408,6 +408,21 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
             else:
                 socket.want_drain()  # on_drain resumes
 
+    def prefinish(self, res):
+        """Node's ``prefinish`` of ``res``, ended, its bytes all handed to the socket: now
+        when it holds the socket, else once the one ahead of it finishes, before that
+        one's own ``finish`` listeners (Node gives ``res`` the socket then)."""
+        ahead = None
+        for earlier in (*(self._unflushed or ()), self._attached):
+            if earlier is res:
+                break
+            if earlier is not None and not earlier.writable_finished:
+                ahead = earlier
+        if ahead is None:
+            res.emit("prefinish")
+        else:
+            ahead.prepend_once_listener("finish", lambda: res.emit("prefinish"))
+
     def holds_socket(self, res):
         """``res`` (active, not finished) is the first response not yet finished: Node's
         ``socket._httpMessage``, the one whose ``socket`` is set."""

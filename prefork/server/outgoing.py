@@ -337,6 +337,7 @@ class OutgoingHead(OutgoingFields):
                     self.release_corks()
                 if not self._closed:  # (a send the kernel refuses closes the connection)
                     self._conn.response_done(self)
+                    self._events and "prefinish" in self._events and self._conn.prefinish(self)
             else:
                 self._corks = 0
                 self._send(out)

@@ -20,12 +20,13 @@ are ``outgoing.OutgoingHead``'s):
   high-water mark; ``drain`` follows once they are out. It corks the socket until the
   next loop turn, as Node's does: a destroy in the same turn drops what it wrote, and
   ``end()`` sends it at once.
-- ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``.
-  A write or ``end(data)`` after ``end()`` is ``ERR_STREAM_WRITE_AFTER_END`` on the
-  next loop turn, or right after the ``finish`` listeners when the ``finish`` comes
-  first, before the ``close`` (the callback runs, then ``error`` unless ``destroy()``
-  was called by then, or the write came after the ``finish`` and the response closed),
-  as in Node; once the response is closed
+- ``finish`` is emitted once the last bytes are in the kernel, never inside ``end()``;
+  ``prefinish`` inside it (a pipelined response's once the one ahead finishes, before
+  that one's ``finish`` listeners), as Node's. A write or ``end(data)`` after ``end()`` is
+  ``ERR_STREAM_WRITE_AFTER_END`` on the next loop turn, or right after the ``finish``
+  listeners when the ``finish`` comes first, before the ``close`` (the callback runs,
+  then ``error`` unless ``destroy()`` was called by then, or the write came after the
+  ``finish`` and the response closed), as in Node; once the response is closed
   (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
@@ -165,12 +166,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         return self._queued_size < self._socket.high_water_mark
 
     def _after_end(self, callback, from_end=False):
-        """A write after ``end()``: the callback, then ``error``, on the next loop turn
-        (no ``error`` when its ``destroy()`` was called by then, or the write came after
-        the ``finish`` and the response closed: Node checks ``destroyed`` as it emits
-        it). Once the response is closed (Node's ``destroyed``) there is no
-        ``error``: a ``write`` only gets its callback, an ``end(data)`` nothing at all
-        (as Node)."""
+        """A write after ``end()``: its callback, then maybe ``error`` (module rules;
+        Node checks ``destroyed`` as it emits it)."""
         if self._closed:
             if callback is not None and not from_end:
                 self._when_flushed(callback)
@@ -284,6 +281,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                         self.release_corks()
                     if not self._closed:  # (a send the kernel refuses closes the connection)
                         self._conn.response_done(self)
+                        self._events and "prefinish" in self._events and self._conn.prefinish(self)
                     return self
             if data and self._closed:
                 pass  # (Node's write of the data returns first: a closed response's head stays open)
@@ -312,6 +310,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 self.release_corks()
             if not self._closed:  # (a send the kernel refuses closes the connection)
                 self._conn.response_done(self)
+                self._events and "prefinish" in self._events and self._conn.prefinish(self)
         else:
             self._corks = 0
             self._send(out)
@@ -359,6 +358,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                     self._socket.send_bytes(data)
         if self.writable_ended and not self._closed:  # (a refused send closed the connection)
             self._conn.response_done(self)
+            self._events and "prefinish" in self._events and self._conn.prefinish(self)
 
     def on_flushed(self):
         if self._closed:
