@@ -46,7 +46,7 @@ Rules:
 - A read or write the kernel refuses is Node's error: ``read ECONNRESET`` with ``code``,
   ``errno`` and ``syscall`` (``SocketError``). One refused inside the caller's call
   (``send_bytes``, an ``uncork()``: a write, a response's ``end()``) is told on the next
-  loop turn, as Node's; the socket is unwritable from the refusal on, sends nothing more.
+  loop turn, after the waiting writes' callbacks, as Node's; unwritable from the refusal on.
 - The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
   ``_need_drain``) is set up by ``Socket.__init__``.
 """
@@ -167,11 +167,9 @@ class Writing:
         """Queue ``data`` (bytes) for the kernel: the one write path."""
         if self.destroyed or self._fin_sent:
             if data and not self.destroyed:
-                # after the FIN nothing more goes out (an app ended the socket under a
-                # response, which Node's never writes to an unwritable socket): the
-                # connection is over, without the error the kernel's EPIPE would make.
-                # (Before it, bytes a protocol still sends, a cut response's last
-                # blocks, go out ahead of the FIN.)
+                # after the FIN nothing more goes out (an app ended the socket under a response:
+                # Node's never writes to an unwritable socket): over, without EPIPE's error.
+                # (Before it, a cut response's last blocks go out ahead of the FIN.)
                 self.destroy()
             return  # writes after close are dropped, as Node drops them
         if self._out or self._corked or self.connecting:
@@ -221,6 +219,11 @@ class Writing:
 
     def _fail_later(self):
         err, self._fail_pending = self._fail_pending, None
+        waiters = self._flush_waiters
+        if waiters and not self.destroyed:  # the refused writes' callbacks, then the error (Node's)
+            self._flush_waiters = [w for w in waiters if type(w) is not WriteCallback] or None
+            self._flush_due = (self._flush_due or []) + [w for w in waiters if type(w) is WriteCallback]
+            self._run_flush_due()
         self._fail(err)
 
     def _want_write(self):
@@ -263,8 +266,7 @@ class Writing:
             self.loop.call_soon(self.release_turn)
 
     def release_turn(self):
-        """Undo ``hold_turn()`` now (a response's ``end()``, as Node's uncorks); the
-        callbacks of what it sends run after the call (on the next loop turn)."""
+        """Undo ``hold_turn()`` now (a response's ``end()``, as Node's uncorks: ``uncork(True)``)."""
         if self._held is not None:
             self._held = None
             self.uncork(True)
@@ -380,10 +382,9 @@ class Writing:
             self._shutdown()
 
     def _flush_handshake(self, out):
-        """Before the TLS handshake's end only its own records go out: what was written
-        stays queued (counted in ``buffered_size``, its callbacks waiting with it), as
-        Node's TLSSocket keeps it, until the layer flushes the socket at the handshake's
-        end. True when nothing is queued and the records are all in the kernel."""
+        """Before the TLS handshake's end only its records go out; what was written stays
+        queued (callbacks too), as Node's TLSSocket keeps it, until the layer flushes at the
+        handshake's end. True when nothing is queued and the records are all in the kernel."""
         try:
             left = self.tls.send(b"")
         except OSError as exc:
@@ -424,10 +425,9 @@ class Writing:
                     log.exception("error in a flush waiter of a socket")
 
     def pipe(self, destination, end=True):
-        """Copy everything read from this socket to ``destination`` with backpressure:
-        reading pauses while ``destination`` is backed up; its FIN follows ours. A socket
-        paused before the call is resumed (unless ``destination`` waits for a drain). At
-        this socket's close the listeners go from both (a long-lived destination keeps none)."""
+        """Copy what this socket reads to ``destination`` with backpressure (paused while it is
+        backed up; its FIN follows ours); a paused socket is resumed (unless ``destination``
+        waits for a drain). At this socket's close the listeners go from both."""
         def on_data(data):
             if not destination.write(data):
                 self.pause()
