@@ -31,8 +31,13 @@ def stops_at_reset(kind):
 class ResetWatch:
     """Mixed into ``Socket``."""
 
-    reads_stop_at_reset = False  # the loop's reader stops for good at a reset (uvloop): see look_for_reset
     _reset = None  # a reset found by asking, told once what came before it is read
+
+    @property
+    def reads_stop_at_reset(self):
+        """The loop's reader stops for good at a reset (uvloop): see ``look_for_reset``. (Read
+        from the loop's class, not kept on the socket: one name less in its layout.)"""
+        return stops_at_reset(type(self.loop))
 
     def look_for_reset(self):
         """After a read that leaves more due from the peer (a raw stream's, or one a

@@ -54,7 +54,7 @@ from ..http.errors import HTTPError
 from .closing import Closing
 from .connect import Connecting
 from .idle import IdleTimer
-from .resets import ResetWatch, stops_at_reset
+from .resets import ResetWatch
 from .secure import Secure
 from .text import TextDecoder
 from .writing import Writing, socket_error
@@ -100,8 +100,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         self.loop = loop
         self._sock = sock
         self._read_view = read_buffer
-        if stops_at_reset(type(loop)):
-            self.reads_stop_at_reset = True
         self._fd = sock.fileno()
         self.remote_family = _FAMILIES.get(sock.family if family is None else family)
         if self.remote_family is not None:

@@ -132,12 +132,13 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         finally:
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
-        parser = self.parser
-        if not socket.destroyed and socket.protocol is self and not (parser.in_message and parser.headers_complete):
-            # (not inside a request's body: its bytes make no response, and a client that
-            # sends the whole body before it reads would wait for good; Node's server too
-            # stops reading for its output only at a new request's head)
-            if socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH:
+        if not socket.destroyed and socket.protocol is self and \
+                (socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH):
+            parser = self.parser
+            if not (parser.in_message and parser.headers_complete):
+                # (not inside a request's body: its bytes make no response, and a client that
+                # sends the whole body before it reads would wait for good; Node's server too
+                # stops reading for its output only at a new request's head)
                 self._pause_output()
 
     def secured(self):
