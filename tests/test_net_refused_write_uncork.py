@@ -6,10 +6,9 @@ connection. Node's server emits the ``clientError`` after the call returned for 
 (checked against node below)."""
 
 import socket
-import struct
-import time
 
 from harness import node_events
+from held_reset import answer_then_wait, reset_when_paused, serve_held
 
 HEAD = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
 
@@ -39,39 +38,15 @@ ANSWERS = {
 
 
 def run(serve, answer):
-    def on_request(req, res):
-        req.on("close", lambda: st.record("req.close"))
-        req.on("error", lambda err: None)
-        req.pause()
-        held.append((req, res))
-        st.record("request")
-
-    def on_client_error(err, sock):
-        st.record("clientError " + err.code)
-        sock.destroy()
-
-    def setup(server, _):
-        server.on("request", on_request)
-        server.on("clientError", on_client_error)
-    held = []
-    st = serve(setup)
+    st, held = serve_held(serve, lambda req, res, record: (req.on("close", lambda: record("req.close")),
+                                                         req.on("error", lambda err: None)))
     client = socket.create_connection(("127.0.0.1", st.port), timeout=5)
     client.sendall((HEAD + "a" * 300000).encode())
     st.wait_for(lambda event: event == ("request",))
     req, res = held[0]
-    deadline = time.monotonic() + 5
-    while not st.call(req.socket.is_paused) and time.monotonic() < deadline:
-        time.sleep(0.005)  # (until the server stops reading: the reset then waits for a write)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    client.close()
-
-    def call():
-        answer(req, res)
-        st.record("called")
-    st.call(call)
-    st.wait_for(lambda event: event == ("req.close",))
+    reset_when_paused(st, req, client)
+    answer_then_wait(st, lambda: answer(req, res))
     return [event[0] for event in st.events if event[0] != "req.close"]
-
 
 def test_a_refused_uncork_is_told_after_the_call(serve):
     for name, answer in ANSWERS.items():

@@ -7,10 +7,9 @@ or closes it. Node's own server, for the same client, also emits the ``clientErr
 after the call."""
 
 import socket
-import struct
-import time
 
 from harness import node_events
+from held_reset import answer_then_wait, reset_when_paused, serve_held
 
 HEAD = "POST / HTTP/1.1\r\nHost: x\r\n{}Content-Length: 100000000\r\n\r\n"
 
@@ -37,41 +36,19 @@ s.listen(0, '127.0.0.1', () => {
 
 
 def run(serve, close):
-    def on_request(req, res):
+    def listen(req, res, record):
         for event in ("close", "aborted"):
-            req.on(event, lambda event=event: st.record("req." + event))
-        req.on("error", lambda err: st.record("req.error " + err.code))
-        res.on("close", lambda: st.record("res.close"))
-        req.pause()
-        held.append((req, res))
-        st.record("request")
-
-    def on_client_error(err, sock):
-        st.record("clientError " + err.code)
-        sock.destroy()
-
-    def setup(server, _):
-        server.on("request", on_request)
-        server.on("clientError", on_client_error)
-    held = []
-    st = serve(setup)
+            req.on(event, lambda event=event: record("req." + event))
+        req.on("error", lambda err: record("req.error " + err.code))
+        res.on("close", lambda: record("res.close"))
+    st, held = serve_held(serve, listen)
     client = socket.create_connection(("127.0.0.1", st.port), timeout=5)
     client.sendall((HEAD.format("Connection: close\r\n" if close else "") + "a" * 300000).encode())
     st.wait_for(lambda event: event == ("request",))
     req, res = held[0]
-    deadline = time.monotonic() + 5
-    while not st.call(req.socket.is_paused) and time.monotonic() < deadline:
-        time.sleep(0.005)  # (until the server stops reading: the reset then waits for a write)
-    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    client.close()
-
-    def answer():
-        res.end("x")
-        st.record("called")
-    st.call(answer)
-    st.wait_for(lambda event: event == ("req.close",))
+    reset_when_paused(st, req, client)
+    answer_then_wait(st, lambda: res.end("x"))
     return [event[0] for event in st.events]
-
 
 def test_a_refused_write_is_told_after_the_call(serve):
     for close in (False, True):
