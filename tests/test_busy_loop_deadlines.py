@@ -197,10 +197,14 @@ def test_plain_http_to_a_tls_port_gets_its_access_log_line(serve, pki):  # noqa:
     seen = []
     st.call(lambda: setattr(st.server, "reply_observer",
                             lambda req, res, duration: seen.append((req.request_text(req.url), res.status_code,
-                                                                   duration >= 0))))
+                                                                   duration >= 0, res.bytes_sent))))
     for request in (b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", b"BREW /pot HTTP/1.0\r\n\r\n", b"Garbage\r\n\r\n"):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(request)
-            assert read_until_close(sock).startswith(b"HTTP/1.1 400 Bad Request")
+            answer = read_until_close(sock)
+            assert answer.startswith(b"HTTP/1.1 400 Bad Request")
     st.call(lambda: None)
-    assert seen == [("GET /plain HTTP/1.1", 400, True), ("BREW /pot HTTP/1.0", 400, True), ("-", 400, True)], seen
+    body = len(answer.partition(b"\r\n\r\n")[2])  # (the access log's {b}: the body's bytes, as nginx logs them)
+    assert body > 0
+    assert seen == [("GET /plain HTTP/1.1", 400, True, body), ("BREW /pot HTTP/1.0", 400, True, body),
+                    ("-", 400, True, body)], seen

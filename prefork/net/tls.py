@@ -349,7 +349,7 @@ class TLSLayer:
         if self.outgoing.pending and not socket.destroyed:
             socket.flush()  # the alert
         if plain_http:
-            err.reply = (400, _request_line(self.plain_start))
+            err.reply = (400, _request_line(self.plain_start), len(_PLAIN_TEXT))  # (status, line, body bytes)
         if self.on_error is not None:
             self.on_error(err, socket)
         if socket.destroyed:
