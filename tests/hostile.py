@@ -11,7 +11,7 @@ import time
 
 import httptools
 
-from daemon import wait_until
+from daemon import Daemon, wait_until
 
 LAST = b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"  # ends a pipeline: the server closes
 
@@ -23,6 +23,35 @@ def open_fds(pid="self"):
 def wait_fds_at_most(baseline, pid="self", timeout=10):
     wait_until(lambda: open_fds(pid) <= baseline, timeout,
                what=f"fd count of {pid} back to {baseline} (now {open_fds(pid)})")
+
+
+def rss(pid):
+    """The resident memory of process ``pid``, in bytes."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def upload_count_daemon(*options):
+    """A daemon of one worker (``d.worker``) serving tests/apps/upload_count.py (it counts
+    the body bytes it takes; ``taken(d)`` reads the count); the caller cleans it up."""
+    d = Daemon(*options, app="apps.upload_count:setup", workers=1)
+    try:
+        d.wait_ready(timeout=30)
+        [d.worker] = d.wait_workers(1, timeout=30)
+    except BaseException:
+        d.cleanup()
+        raise
+    return d
+
+
+def taken(d):
+    """The body bytes the upload-count app has taken so far."""
+    data = d.request("/count")
+    assert data.startswith(b"HTTP/1.1 200 OK"), data
+    return int(data.rpartition(b"\r\n\r\n")[2])
 
 
 def responses(data):

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from daemon import Daemon, wait_until
-from hostile import open_fds, read_to_close, responses, wait_fds_at_most
+from hostile import open_fds, read_to_close, responses, rss, wait_fds_at_most
 
 MB = 1024 * 1024
 LINGER_TIMEOUT = 5.0  # net.Socket's bound on a close that waits for the peer
@@ -218,14 +218,6 @@ def test_out_of_descriptors_the_worker_waits_without_spinning_and_serves_what_it
             sock.close()
 
 
-def rss(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 @pytest.mark.parametrize("sent, seen", [
     (b"POST /count HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n",
      b"HTTP/1.1 100 Continue\r\n\r\n"),
@@ -343,7 +335,6 @@ def test_a_socket_timeout_listener_that_raises_gets_its_connection_closed(daemon
     finally:
         sock.close()
     daemon.wait_log(r"error in a 'timeout' listener of a socket; closing it")
-
 
 
 def test_bytes_after_an_upgrade_that_nobody_reads_yet_stop_the_reading(daemon, worker):

@@ -15,19 +15,11 @@ import time
 import pytest
 
 from daemon import Daemon
-from hostile import open_fds, read_to_close, responses, wait_fds_at_most
+from hostile import open_fds, read_to_close, responses, rss, wait_fds_at_most
 
 MB = 1024 * 1024
 DATE = re.compile(rb"Date: [^\r]*")
 GROWTH_LIMIT = 48 * MB  # what a worker may add while a peer pushes hundreds of MB at it
-
-
-def rss(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture(scope="module")

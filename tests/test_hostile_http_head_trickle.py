@@ -15,20 +15,13 @@ import time
 
 import pytest
 
-from daemon import Daemon, wait_until
+from daemon import wait_until
+from hostile import rss, upload_count_daemon
 
 KB = 1024
 MB = 1024 * KB
 PEERS = 10
 ROUNDS = 25000  # two bytes per peer each: 50 KB of head per peer
-
-
-def rss(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * KB
-    raise AssertionError("no VmRSS")
 
 
 def unread(port):
@@ -44,10 +37,8 @@ def unread(port):
 
 @pytest.fixture
 def daemon():
-    d = Daemon("--headers-timeout", "60", "--request-timeout", "120", app="apps.upload_count:setup", workers=1)
+    d = upload_count_daemon("--headers-timeout", "60", "--request-timeout", "120")
     try:
-        d.wait_ready(timeout=30)
-        [d.worker] = d.wait_workers(1, timeout=30)
         yield d
     finally:
         d.cleanup()

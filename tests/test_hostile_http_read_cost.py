@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from daemon import Daemon, wait_until
+from daemon import wait_until
+from hostile import taken, upload_count_daemon
 
 READS = 3000
 READ = b"\r\n\r\nab"  # a blank line inside each read of the body
@@ -28,19 +29,11 @@ def cpu_seconds(pid):
 
 @pytest.fixture
 def daemon():
-    d = Daemon(app="apps.upload_count:setup", workers=1)
+    d = upload_count_daemon()
     try:
-        d.wait_ready(timeout=30)
-        [d.worker] = d.wait_workers(1, timeout=30)
         yield d
     finally:
         d.cleanup()
-
-
-def taken(d):
-    data = d.request("/count")
-    assert data.startswith(b"HTTP/1.1 200 OK"), data
-    return int(data.rpartition(b"\r\n\r\n")[2])
 
 
 def body_cost(daemon, fields):

@@ -12,8 +12,8 @@ import socket
 
 import pytest
 
-from daemon import Daemon, wait_until
-from hostile import open_fds, wait_fds_at_most
+from daemon import wait_until
+from hostile import open_fds, rss, taken, upload_count_daemon, wait_fds_at_most
 
 KB = 1024
 MB = 1024 * KB
@@ -21,29 +21,13 @@ UPLOADS = 200
 SENT = 15 * 16 * KB  # below the parser's 256 KiB bound on what it keeps
 
 
-def rss(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * KB
-    raise AssertionError("no VmRSS")
-
-
 @pytest.fixture
 def daemon():
-    d = Daemon(app="apps.upload_count:setup", workers=1)
+    d = upload_count_daemon()
     try:
-        d.wait_ready(timeout=30)
-        [d.worker] = d.wait_workers(1, timeout=30)
         yield d
     finally:
         d.cleanup()
-
-
-def taken(d):
-    data = d.request("/count")
-    assert data.startswith(b"HTTP/1.1 200 OK"), data
-    return int(data.rpartition(b"\r\n\r\n")[2])
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])

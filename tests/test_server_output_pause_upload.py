@@ -7,10 +7,9 @@ the body. prefork stopped reading mid-body for its unsent output, so neither sid
 moved again (the client blocked in its send, the response in the server's buffer)."""
 
 import socket
-import subprocess
 import time
 
-from harness import NODE
+from harness import NODE, node_script_port
 from prefork.asgi.adapter import ASGIAdapter
 
 BIG = 8 * 1024 * 1024
@@ -59,18 +58,11 @@ NODE_SERVER = r"""
 const http = require('http');
 const s = http.createServer((req, res) => { req.resume(); res.end(Buffer.alloc(%d, 0x79)); });
 s.listen(0, '127.0.0.1', () => { process.stdout.write(s.address().port + '\n'); });
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
 """ % BIG
 
 
 def test_node_reads_on():
-    if NODE is None:
-        import pytest
-        pytest.skip("node is not installed")
-    proc = subprocess.Popen([NODE, "-e", NODE_SERVER], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
+    assert NODE is not None, "node (a tool this suite needs) is not on PATH"
+    with node_script_port(NODE_SERVER) as port:
         assert upload_then_read(port) > BIG
-    finally:
-        proc.kill()
-        proc.wait(5)
-        proc.stdout.close()
