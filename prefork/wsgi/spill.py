@@ -12,12 +12,21 @@ Rules:
   response closes. The call is done once the file's bytes are handed over (the client
   taking nothing for ``timeout`` seconds is disconnected, ``StallWatch``), so the disk
   a worker uses this way is one call's output at a time.
+- A client that leaves while ``write()``'s bytes go to the file is seen at the app's
+  next ``write()``, which raises ``ClientDisconnected`` (as a send to it would): the
+  loop, held by the app, cannot tell it meanwhile, and an app writing a long export
+  would otherwise write all of it to disk for nobody. The socket is asked without
+  reading from it or taking its pending error (a zero-timeout ``poll``: a reset peer
+  is ``POLLERR``/``POLLHUP``), so the loop still sees it as it would have.
 - ``push_out``: what is written goes to the kernel at once, also inside the read that
   started the call (the connection corks its socket while it handles a read).
 """
 
 import os
+import select
 import tempfile
+
+from .pipe import ClientDisconnected
 
 SPILL_STEP = 256 * 1024  # bytes of a spill handed back to the response at a time
 
@@ -48,7 +57,7 @@ class Spill:
     temporary file, handed back to ``res`` on each ``drain``; ``then()`` runs once all of
     them are handed over and the response no longer pushes back."""
 
-    __slots__ = ("res", "stall", "file", "written", "taken", "waiting", "then", "closed")
+    __slots__ = ("res", "stall", "file", "written", "taken", "waiting", "then", "closed", "peer")
 
     def __init__(self, res, stall):
         self.res = res
@@ -59,6 +68,7 @@ class Spill:
         self.waiting = False  # the response pushes back: write()'s bytes go to the file
         self.then = None
         self.closed = False
+        self.peer = None  # a poll object on the socket, made at the first add
         res.once("close", self.close)
 
     def wait(self):
@@ -68,9 +78,16 @@ class Spill:
         self.stall.arm()
 
     def add(self, data):
-        """``data`` goes after what the file holds."""
+        """``data`` goes after what the file holds; raises ``ClientDisconnected`` when the
+        client has left (module rules)."""
         if self.closed:
             return  # the client is gone: nothing will be sent
+        peer = self.peer
+        if peer is None:
+            peer = self.peer = select.poll()
+            peer.register(self.res.req.socket.fileno(), 0)  # (errors and hang-ups are always told)
+        if peer.poll(0):
+            raise ClientDisconnected("the client went away")
         if self.file is None:
             self.file = tempfile.TemporaryFile(prefix="prefork-wsgi-write-")
         fd = self.file.fileno()
