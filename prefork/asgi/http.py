@@ -167,6 +167,7 @@ class HTTPCycle:
         req.off("data", self.on_data)
         req.off("end", self.on_end)
         self.res.off("close", self.on_close)
+        req.socket.off("drain", self.drained)  # no 'drain' comes now: it would hold this cycle
         self.wake()
         self.drained()
 
@@ -338,7 +339,8 @@ class HTTPCycle:
                     return
             if self.drainers is None:
                 self.drainers = []
-            source.once(event, self.drained)
+            if not source.listener_count(event, self.drained):  # one wakes every send waiting
+                source.once(event, self.drained)
             await park(self.adapter.loop, self.drainers)
 
     def drained(self, *_):
