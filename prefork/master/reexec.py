@@ -24,7 +24,8 @@ Rules:
   them; the master then reads it once more just before the exec, and one gone bad
   since the check refuses the re-exec (logged).
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
-  check, and no re-exec follows.
+  check, and no re-exec follows. The check leads its own process group, and ending it
+  (a stop, its time bound) kills that group: the child it loads the app in goes too.
 - From the moment the re-exec is decided, the master's signals are blocked: one that
   arrives while the new program starts stays pending until the new master has its
   handlers, instead of killing it by its default action (HUP, USR1, TERM) or vanishing
@@ -118,7 +119,9 @@ def check_bound(master):
 def timed_out(master, check):
     if master.reexec_check is check:
         log.error("USR2 refused: the new program's check took over %.0f s", check_bound(master))
-        master.kill(check.pid, signal.SIGKILL)  # reaped as any child; its exit then changes nothing
+        # its process group (the app load it runs in a child too); reaped as any child,
+        # its exit then changes nothing
+        master.kill(-check.pid, signal.SIGKILL)
         finish(master, check)
 
 
