@@ -275,7 +275,7 @@ def check_app_loads(settings):
     exception. The load runs in a child process, as a worker's does, so that the import's
     side effects and its change of directory stay there; what it prints goes to stderr,
     not into the settings printed on stdout. It is bounded by ``timeout``, as a worker's
-    boot is. A USR2's check loads it too: the new program's workers would load the code
+    boot is, and runs as ``user`` and ``group`` when they are set, as a worker does. A USR2's check loads it too: the new program's workers would load the code
     on disk now, and one that no longer loads refuses the re-exec."""
     import time
 
@@ -288,6 +288,9 @@ def check_app_loads(settings):
             os.dup2(2, 1)
             sys.stdout = sys.stderr = tail = _Tail(sys.stderr)
             from . import apps
+            from .process import drop_privileges
+
+            drop_privileges(settings)  # as a worker loads it: its import's side effects are the user's
 
             try:
                 apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
