@@ -275,8 +275,9 @@ def check_app_loads(settings):
     exception. The load runs in a child process, as a worker's does, so that the import's
     side effects and its change of directory stay there; what it prints goes to stderr,
     not into the settings printed on stdout. It is bounded by ``timeout``, as a worker's
-    boot is, and runs as ``user`` and ``group`` when they are set, as a worker does. A USR2's check loads it too: the new program's workers would load the code
-    on disk now, and one that no longer loads refuses the re-exec."""
+    boot is, and runs as ``user`` and ``group`` when they are set, as a worker does. A
+    USR2's check loads it too: the new program's workers would load the code on disk
+    now, and one that no longer loads refuses the re-exec."""
     import time
 
     sys.stdout.flush()
