@@ -19,30 +19,31 @@ def test_a_draining_old_generation_reopens_its_own_access_log(daemons, tmp_path)
     answer = {}
 
     def slow():
-        sock = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+        sock = socket.create_connection(("127.0.0.1", d.port), timeout=30)
         try:
-            sock.sendall(b"GET /sleep/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            sock.sendall(b"GET /sleep/8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             answer["data"] = read_until_close(sock)
         finally:
             sock.close()
     client = threading.Thread(target=slow)
     client.start()
     try:
-        wait_until(lambda: '"GET /sleep/3' not in old_log.read_text() and d.scrape().get(
+        wait_until(lambda: '"GET /sleep/8' not in old_log.read_text() and d.scrape().get(
             ("prefork_connections_active", ())) == 1, 10, what="the slow request in flight")
         conf.write_text(f'access_log = "{new_log}"\naccess_log_flush = 0\n')
         d.signal(signal.SIGHUP)
         d.wait_log("generation 2 ready")
         assert d.request().startswith(b"HTTP/1.1 200 OK")  # the new generation writes to new.log
         wait_until(lambda: new_log.exists() and '"GET / ' in new_log.read_text(), 5, what="new.log's line")
+        assert "data" not in answer  # (the slow request is still in the old worker)
         old_log.rename(tmp_path / "old.log.1")  # logrotate's create mode
         d.signal(signal.SIGUSR1)
         d.wait_log("log files reopened")
     finally:
-        client.join(20)
+        client.join(30)
     assert answer["data"].startswith(b"HTTP/1.1 200 OK"), answer
-    wait_until(lambda: old_log.exists() and '"GET /sleep/3' in old_log.read_text(), 5,
+    wait_until(lambda: old_log.exists() and '"GET /sleep/8' in old_log.read_text(), 5,
                what=lambda: f"the draining worker's line in old.log; new.log: {new_log.read_text()!r}")
-    assert '"GET /sleep/3' not in new_log.read_text()
+    assert '"GET /sleep/8' not in new_log.read_text()
     d.signal(signal.SIGTERM)
     assert d.wait_exit(30) == 0
