@@ -214,7 +214,8 @@ def parse_and_load(argv, text=None):
 def check_config(argv, load_app=False, text=None):
     """Validate and print the settings. ``load_app`` (gunicorn's spellings, --check-config
     and --print-config, which load the app as gunicorn's do) also loads the app in a child
-    process; ``check-config`` itself only locates the app's module, importing nothing.
+    process; ``check-config`` itself only locates the app's module, importing nothing,
+    except when a USR2 runs it (``PREFORK_HANDOVER_KEYS`` set): then it loads the app too.
     ``text``: the configuration file's content, read already (a USR2's check)."""
     _, settings = parse_and_load(argv, text)
     if settings is None:
@@ -232,7 +233,9 @@ def check_config(argv, load_app=False, text=None):
             print(problem, file=sys.stderr)
         if problems:
             return 2
-    elif load_app and settings.app:  # a CI step running gunicorn's --check-config catches an app that cannot load
+    if (load_app or handover is not None) and settings.app:
+        # a CI step running gunicorn's --check-config catches an app that cannot load, and
+        # a USR2 one a deploy broke (the new program's workers would load it)
         status = check_app_loads(settings)
         if status:
             return status
@@ -272,8 +275,9 @@ def check_app_loads(settings):
     exception. The load runs in a child process, as a worker's does, so that the import's
     side effects and its change of directory stay there; what it prints goes to stderr,
     not into the settings printed on stdout. It is bounded by ``timeout``, as a worker's
-    boot is. A USR2's check (the running workers loaded the app already, and the new ones
-    are checked as they boot) does not load it."""
+    boot is, and runs as ``user`` and ``group`` when they are set, as a worker does. A
+    USR2's check loads it too: the new program's workers would load the code on disk
+    now, and one that no longer loads refuses the re-exec."""
     import time
 
     sys.stdout.flush()
@@ -285,6 +289,9 @@ def check_app_loads(settings):
             os.dup2(2, 1)
             sys.stdout = sys.stderr = tail = _Tail(sys.stderr)
             from . import apps
+            from .process import drop_privileges
+
+            drop_privileges(settings)  # as a worker loads it: its import's side effects are the user's
 
             try:
                 apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)

@@ -25,6 +25,11 @@ Rules:
   gunicorn's workers run them too), bounded: a hook still running at the drain's
   bound (``HOOKS_BOUND`` after a fast stop) has every thread's stack written to the
   error log and the worker exits (status 1) before the master's kill.
+- ``serve``: an app that calls ``sys.exit()`` in a callback on the worker's loop ends
+  the worker as it would end a Python program: the worker's exit steps run (the
+  connections closed, the last counts sent, the ``atexit`` hooks) and its status is the
+  one asked for (``None`` 0, a number itself, any other value 1 after it is written to
+  the error log), not a traceback and status 1.
 - ``cancel_tasks``: at the worker's exit, the tasks still running are cancelled and
   get an unwind to run their ``finally`` blocks (one warning says how many).
 - ``stop_default_executor``: the loop's own thread pool (``run_in_executor(None, ...)``)
@@ -164,6 +169,21 @@ def stop_default_executor(loop):
     shutdown = getattr(loop, "shutdown_default_executor", None)
     if shutdown is not None:
         loop.run_until_complete(asyncio.wait([loop.create_task(shutdown())], timeout=EXECUTOR_BOUND))
+
+
+def serve(loop):
+    """Run ``loop`` until it is stopped; the exit status the worker is to end with: 0, or
+    the one an app's ``sys.exit()`` in a callback asked for (see the rules)."""
+    try:
+        loop.run_forever()
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            log.warning("the app called sys.exit(%s); the worker exits", code if code is not None else "")
+            return code or 0
+        log.error("the app called sys.exit(): %s; the worker exits", code)
+        return 1
+    return 0
 
 
 def cancel_tasks(loop, unwind):

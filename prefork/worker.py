@@ -77,7 +77,7 @@ from . import apps, logs
 from .metrics import WorkerMetrics, reply_observer, response_observer
 from .plugging import load_app, plug_in
 from .process import (cancel_tasks, drop_privileges, dropped, guard_forks, line_buffered, stop_default_executor,
-                      wind_down)
+                      serve, wind_down)
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
 
@@ -218,7 +218,7 @@ class Worker:
         self.channel.send("ready", pid=os.getpid())
         self.heartbeat()
         try:
-            loop.run_forever()
+            code = serve(loop)  # 0, or the status an app's sys.exit() asked for
             self.serving = False  # (the steps below run the loop to their own ends)
             if self.stop_timer is not None:
                 self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
@@ -254,7 +254,7 @@ class Worker:
                 signal.signal(signum, signal.SIG_IGN)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        return 0
+        return code
 
     def cut_at_bound(self, loop):
         """The drain's bound ran out on open connections: they are cut, the server's

@@ -3,7 +3,8 @@
 Rules:
 - Live: the master's loop runs (it is the loop that answers) and every worker's
   heartbeat is fresh. A heartbeat is stale once it is older than half of ``timeout``
-  (never less than two heartbeat intervals, never more than ``timeout``): well before the
+  (never less than two heartbeat intervals, never more than ``timeout``; each worker's
+  generation's own ``timeout``, as the master holds it to that one): well before the
   master itself aborts the worker at ``timeout``, so a probe sees the hang, and late
   enough that one slow request on a loop is not reported.
 - Not live either once the workers crash-loop: the first generation came up, no worker
@@ -52,14 +53,21 @@ def is_stale(worker, now, limit, timeout):
     return not booting
 
 
+def worker_limits(worker):
+    """(staleness limit, timeout) of ``worker``: its own generation's ``timeout``, the one
+    the master holds it to (a reload's new generation boots by the new value while the
+    old one drains by its own)."""
+    timeout = worker.settings.timeout
+    return fresh_limit(timeout), timeout
+
+
 def liveness(master):
     """(live, text): text names each stale worker."""
     now = master.clock()
-    timeout = master.settings.timeout
-    limit = fresh_limit(timeout)
     stale = []
     for worker in sorted(master.workers.values(), key=lambda w: (w.generation, w.slot)):
         age = now - worker.last_beat
+        limit, timeout = worker_limits(worker)
         if is_stale(worker, now, limit, timeout):
             stale.append(f"worker {worker.slot} (pid {worker.pid}, generation {worker.generation}): "
                          f"no heartbeat for {age:.1f} s (limit {limit:.1f} s)")
@@ -70,6 +78,7 @@ def liveness(master):
         if deaths >= CRASH_LOOP:
             return False, (f"crash loop: no worker serving; every worker died soon after its start, "
                            f"{deaths} times in a row or more\n")
+    limit = fresh_limit(master.settings.timeout)
     return True, f"ok: {len(master.workers)} workers, heartbeats within {limit:.1f} s\n"
 
 

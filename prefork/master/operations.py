@@ -84,9 +84,9 @@ def watchdog(master):
     ``RECOVERY_MARGIN`` seconds past its kill (``health.is_stale`` with that limit: a
     process the kernel cannot end, a master that lost track of it) does."""
     now = time.monotonic()
-    timeout = master.settings.timeout
-    limit = timeout + deadlines.KILL_GRACE + RECOVERY_MARGIN
-    if not any(health.is_stale(w, now, limit, timeout) for w in master.workers.values() if not w.retiring):
+    extra = deadlines.KILL_GRACE + RECOVERY_MARGIN  # past each worker's own generation's timeout
+    if not any(health.is_stale(w, now, w.settings.timeout + extra, w.settings.timeout)
+               for w in master.workers.values() if not w.retiring):
         systemd.notify(f"WATCHDOG=1\nSTATUS={master.status()}")
     if not master.stopping:
         master.loop.call_later(master.watchdog_interval, watchdog, master)

@@ -5,13 +5,14 @@ Rules:
 - The new program is tried first: ``check-config`` with the same interpreter, command
   line and environment runs as a child (posix_spawn: nothing of the master's state is
   copied) while the master goes on serving. Only when it exits 0 within
-  ``CHECK_TIMEOUT`` does the master exec; otherwise the re-exec is refused, its reason
-  logged (the check's own ``SOURCE:KEY`` lines included) and nothing changes. So an
-  interpreter that is gone, a start directory that is gone (``apps.started_in``: one a
-  deploy replaced is followed), code that no longer imports, a configuration that has
-  gone bad, or a new listen address that cannot be opened (the check tries each one
-  the new program would not inherit: ``listeners.trial_bind``) leaves the running
-  daemon as it was.
+  ``CHECK_TIMEOUT`` plus ``timeout`` (the check loads the app in a child bounded by
+  ``timeout``, as a worker's boot is) does the master exec; otherwise the re-exec is
+  refused, its reason logged (the check's own ``SOURCE:KEY`` lines included) and nothing
+  changes. So an interpreter that is gone, a start directory that is gone
+  (``apps.started_in``: one a deploy replaced is followed), code that no longer imports
+  (prefork's or the app's), a configuration that has gone bad, or a new listen address
+  that cannot be opened (the check tries each one the new program would not inherit:
+  ``listeners.trial_bind``) leaves the running daemon as it was.
 - The old workers are not signalled before the exec: their control channels are
   close-on-exec, so they see them close at the exec and drain, as on TERM. If the exec
   itself fails, the master takes up its signals again and keeps its workers.
@@ -23,7 +24,8 @@ Rules:
   them; the master then reads it once more just before the exec, and one gone bad
   since the check refuses the re-exec (logged).
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
-  check, and no re-exec follows.
+  check, and no re-exec follows. The check leads its own process group, and ending it
+  (a stop, its time bound) kills that group: the child it loads the app in goes too.
 - From the moment the re-exec is decided, the master's signals are blocked: one that
   arrives while the new program starts stays pending until the new master has its
   handlers, instead of killing it by its default action (HUP, USR1, TERM) or vanishing
@@ -104,14 +106,22 @@ def reexec(master):
     os.set_blocking(read_fd, False)
     check = master.reexec_check = Check(pid, read_fd)
     check.text = text
-    check.timer = master.loop.call_later(CHECK_TIMEOUT, timed_out, master, check)
+    check.timer = master.loop.call_later(check_bound(master), timed_out, master, check)
     log.info("USR2: checking the new program (pid %d) before re-executing", pid)
+
+
+def check_bound(master):
+    """Seconds the new program's check may take: its own start and checks, and the
+    load of the app, which it bounds by ``timeout``."""
+    return CHECK_TIMEOUT + master.settings.timeout
 
 
 def timed_out(master, check):
     if master.reexec_check is check:
-        log.error("USR2 refused: the new program's check took over %.0f s", CHECK_TIMEOUT)
-        master.kill(check.pid, signal.SIGKILL)  # reaped as any child; its exit then changes nothing
+        log.error("USR2 refused: the new program's check took over %.0f s", check_bound(master))
+        # its process group (the app load it runs in a child too); reaped as any child,
+        # its exit then changes nothing
+        master.kill(-check.pid, signal.SIGKILL)
         finish(master, check)
 
 

@@ -136,7 +136,7 @@ def after_stop_signal(master):
     if master.reloader is not None:
         master.reloader.close()
     if master.reexec_check is not None:  # a USR2's check: no re-exec will follow
-        master.kill(master.reexec_check.pid, signal.SIGKILL)
+        master.kill(-master.reexec_check.pid, signal.SIGKILL)  # its group: the app load it runs too
     if not master.workers and not master.foreign:
         master.loop.stop()
     else:
