@@ -53,8 +53,9 @@ Rules:
   kill); the server's coroutine listeners still running then (an async ``close``
   listener closing the app's pools) get until that bound to finish, as Node's process
   lives until its pending work is done (``LATE_CLOSE`` when the bound's cut of the
-  connections left open is what emits the server's ``close``). Whatever task is left is cancelled, and gets
-  ``TASKS_UNWIND`` seconds. A fast stop (INT, QUIT) waits for nothing.
+  connections left open is what emits the server's ``close``). Tasks left are cancelled
+  and get ``TASKS_UNWIND`` s, then WSGI threads as long (under a short grace, half the
+  exit margin each). A fast stop (INT, QUIT) waits for nothing.
 - After the loop, the app's own exit work runs as in a Python process that ends
   normally (``process.wind_down``): its non-daemon threads are joined until the
   drain's bound, then its ``atexit`` hooks run (error reporters and tracers flush
@@ -87,7 +88,7 @@ BOOT_ERROR = 3
 HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
 LATE_CLOSE = 0.1  # seconds the 'close' listeners a drain's cut starts get to finish
-TASKS_UNWIND = 0.3  # seconds the tasks left at exit get to unwind (within graceful_timeout's margin)
+TASKS_UNWIND = 0.3  # seconds the tasks left at exit get to unwind (then the WSGI threads; see unwind)
 EXIT_MARGIN = 0.5  # seconds before the master's kill a draining worker's loop ends, at most
 FAST_STOP_BOUND = 2.0  # seconds from a fast stop to the master's kill (its KILL_GRACE)
 SERVER_KNOBS = ("keep_alive_timeout", "headers_timeout", "request_timeout", "max_requests_per_socket",
@@ -231,7 +232,7 @@ class Worker:
                 # 'close' listener closing the app's pools) finish within the drain's bound
                 loop.run_until_complete(asyncio.wait(pending, timeout=left))
             self.server.exiting = True
-            cancel_tasks(loop, TASKS_UNWIND)  # (before the cut: a request cancelled still gets its 500)
+            cancel_tasks(loop, self.unwind())  # (before the cut: a request cancelled still gets its 500)
             if self.stop_by is not None and self.server.open_connections:
                 self.cut_at_bound(loop)
             else:
@@ -243,9 +244,8 @@ class Worker:
                 self.access.close()
         self.channel.send("hb", stats=self.stats())  # the last counts, for the master's totals
         self.channel.finish(FINAL_FLUSH_TIMEOUT)
-        # the exit is decided: the loop closes now (not when the collector finds it, which
-        # put the default handlers back), and a late INT or TERM (the master's, after a
-        # group's) cannot kill the worker with their default action while it winds down
+        # the exit is decided: the loop closes now (not when the collector finds it, which put the default handlers
+        # back), and a late INT or TERM (the master's, after a group's) cannot kill the winding-down worker
         stops = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # (none lands between the two)
         try:
@@ -255,6 +255,9 @@ class Worker:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return code
+
+    def unwind(self):  # the tasks' and then the WSGI threads' moment: both fit the exit margin
+        return min(TASKS_UNWIND, exit_margin(self.settings.graceful_timeout) / 2)
 
     def cut_at_bound(self, loop):
         """The drain's bound ran out on open connections: they are cut, the server's
@@ -280,7 +283,7 @@ class Worker:
         if cut:
             log.warning("closing %d connection%s still open at the exit", cut, "" if cut == 1 else "s")
         if self.wsgi is not None:
-            running = self.wsgi.close(TASKS_UNWIND)
+            running = self.wsgi.close(self.unwind())
             if running:
                 log.warning("%d WSGI thread%s still running the app's code at the exit", running,
                             "" if running == 1 else "s")
@@ -400,10 +403,9 @@ class Worker:
         self.stopping = True
         self.channel.send("draining")  # (a TERM the master did not send: it replaces this worker now)
         setproctitle(f"prefork: worker {self.slot} [{self.settings.name}] (draining)")
-        # the loop ends a margin before the master's kill at graceful_timeout, so a worker
-        # whose connections outlast it (an endless stream) still exits on its own, its last
-        # counts and log lines sent; armed first, so that nothing below can leave a worker
-        # (one whose master is gone, say) draining for ever
+        # the loop ends a margin before the master's kill at graceful_timeout, so a worker whose connections
+        # outlast it (an endless stream) still exits on its own, its last counts and log lines sent; armed
+        # first, so that nothing below can leave a worker (one whose master is gone, say) draining for ever
         grace = self.settings.graceful_timeout
         end = max(grace - exit_margin(grace), 0.0)
         self.stop_timer = self.loop.call_later(end, self.stop_serving)
