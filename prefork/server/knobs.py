@@ -41,6 +41,11 @@ DEFAULTS = {
     # Node's uniqueHeaders: names (any case) whose list value goes out as one field,
     # its items joined with "; " (by default a list is one line per item)
     "unique_headers": None,
+    # Node's noDelay, keepAlive and keepAliveInitialDelay (seconds here): TCP_NODELAY on each
+    # accepted connection (on by default, as Node's http server), TCP keep-alive probes
+    "no_delay": True,
+    "keep_alive": False,
+    "keep_alive_initial_delay": 0.0,
 }
 
 # what a max_header_size of 0 stands for (Node's: 0 is the process's default, never no limit)
@@ -48,7 +53,7 @@ HEADER_LIMIT = DEFAULTS["max_header_size"]
 
 # options Node checks at construction (not when set as attributes later): numbers >= 0
 _CHECKED_NUMBERS = ("keep_alive_timeout", "headers_timeout", "request_timeout",
-                    "connections_checking_interval", "max_header_size")
+                    "connections_checking_interval", "max_header_size", "keep_alive_initial_delay")
 
 
 def _arg_type_error(name, expected, value):
