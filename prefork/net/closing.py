@@ -40,6 +40,9 @@ Rules:
   An ``end`` or ``finish`` listener that raises does not stop the close either.
   The protocol's ``after_close()``, when it has one, is called after the ``close``
   listeners, on that turn, whatever they did.
+- ``reset_and_destroy()`` is ``destroy()`` closing with a TCP reset (Node's). ``closed`` (Node's)
+  is true once the descriptor is closed: from the destroy on (Node's from the close's
+  turn; a name of its own on each socket would cost the compact layout).
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
@@ -53,6 +56,7 @@ Rules:
 from fcntl import ioctl
 import logging
 import socket as _socket
+import struct
 from termios import FIONREAD
 from time import monotonic
 
@@ -60,6 +64,7 @@ from .writing import WriteCallback
 
 _LINGER = 2  # _destroy_after_flush: destroy_soon(linger=True), the close lingers for the peer
 _NONE = bytes(4)  # FIONREAD's count of unread bytes (an int) when there are none
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 
 _RECV_SIZE = 64 * 1024
 log = logging.getLogger("prefork")
@@ -74,6 +79,7 @@ class Closing:
     _fin_sent = False
     _finish_due = False  # the FIN is out, its 'finish' waits for the next loop turn
     writable_finished = False  # 'finish' was emitted (Node's writableFinished)
+    closed = property(lambda self: self.destroyed)  # Node's closed: its descriptor is (rules)
     # (destroy_soon(linger=True), "linger whatever waits unread", is ``_destroy_after_flush``
     # set to _LINGER rather than a flag of its own: a name fewer on the socket, which
     # keeps the compact attribute layout of net/socket.py)
@@ -257,6 +263,17 @@ class Closing:
     def _bound_close(self):
         if self._close_timer is None and self.linger_timeout > 0:
             self._close_timer = self.loop.call_later(self.linger_timeout, self.destroy)
+
+    def reset_and_destroy(self):
+        """Node's ``resetAndDestroy()``: destroy, the peer told by a TCP reset (RST) rather
+        than a FIN; what the kernel still holds for it is dropped."""
+        if not self.destroyed:
+            try:
+                self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, _RESET)
+            except OSError:
+                pass
+            self.destroy()
+        return self
 
     def destroy(self, error=None):
         if self.destroyed:

@@ -162,6 +162,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         """The local address's host (Node's ``localAddress``); None on a UNIX socket."""
         return self.address().get("address")
 
+    local_family = property(lambda self: self.address().get("family"))  # Node's localFamily (None: UNIX)
+
     @property
     def local_path(self):
         """A UNIX socket's path (a server connection's is its listener's); None on TCP or

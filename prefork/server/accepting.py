@@ -1,7 +1,8 @@
 """Accepting: how the server takes a connection, from ``accept(2)`` to ``connection``.
 
 Rules:
-- Every accepted socket emits ``connection`` before any byte is read; past
+- Every accepted socket gets TCP_NODELAY (``no_delay``) and, with ``keep_alive``, TCP
+  keep-alive probes (Node's options), then emits ``connection`` before any byte is read; past
   ``max_connections`` open ones it is closed at once, with ``drop``.
 - A drain takes what the kernel queued on the listeners before it closes them: those
   clients connected, and a listener's close would reset them.
@@ -137,9 +138,11 @@ class Accepting:
         csock.setblocking(False)
         if family is None:
             family = csock.family
-        if family != _socket.AF_UNIX:
+        if family != _socket.AF_UNIX and self.no_delay:
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         socket = Socket(self.loop, csock, self._read_buffer, family, address)
+        if self.keep_alive:  # (Node's keepAlive option: probes from the accept on)
+            socket.set_keep_alive(True, self.keep_alive_initial_delay)
         if peer is not None:  # the client a PROXY header named; the balancer's kept
             socket.proxy_peer = (socket.remote_family, socket.remote_address)
             socket.remote_family, socket.remote_address, socket.remote_port = peer

@@ -52,6 +52,7 @@ from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pa
 from .dispatch import FATAL, Dispatch, StopParsing, HeldRequest
 from .leaving import LeavingHTTP, continuation_head
 from .idling import Idling
+from .knobs import HEADER_LIMIT
 from .lost import ConnectionLost
 from .failures import Failures
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
@@ -206,7 +207,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         """A request parser with this server's limits (the connection's first, and the one
         that parses on after an unlistened upgrade)."""
         server = self.server
-        parser = RequestParser(self, server.max_header_size)
+        parser = RequestParser(self, server.max_header_size or HEADER_LIMIT)  # (0: Node's default)
         parser.hold = self._hold_requests
         if server.unique_host_header:
             parser.unique_host = True
@@ -330,7 +331,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
             # 'request' listener): the peer has sent it all, the close need not linger
             self.socket.peer_done()
         self.message_start = self.socket.last_activity  # for a message starting in this read
-        self.parser.max_header_size = self.server.max_header_size  # a change applies from the next
+        self.parser.max_header_size = self.server.max_header_size or HEADER_LIMIT  # (a change: from the next)
         if self._continuation is not None:
             if not self._continuing:
                 return  # llhttp skipped the upgrade's body; it is parsed next

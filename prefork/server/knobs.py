@@ -9,6 +9,7 @@ Rules:
   ``require_host_header`` and ``join_duplicate_headers`` bools, as Node checks them, and
   ``unique_headers`` a list of names (Node ignores any other value; a TypeError here). Attributes set later are not
   checked (Node checks them neither then nor at ``listen()``).
+- ``max_header_size`` 0 is Node's default (16384), not no limit, as in Node.
 - ``headers_timeout`` not given is Node's: 60 s, at most ``request_timeout`` (0 when
   that is 0); given, it may not exceed a ``request_timeout`` that is not 0.
 """
@@ -40,11 +41,19 @@ DEFAULTS = {
     # Node's uniqueHeaders: names (any case) whose list value goes out as one field,
     # its items joined with "; " (by default a list is one line per item)
     "unique_headers": None,
+    # Node's noDelay, keepAlive and keepAliveInitialDelay (seconds here): TCP_NODELAY on each
+    # accepted connection (on by default, as Node's http server), TCP keep-alive probes
+    "no_delay": True,
+    "keep_alive": False,
+    "keep_alive_initial_delay": 0.0,
 }
+
+# what a max_header_size of 0 stands for (Node's: 0 is the process's default, never no limit)
+HEADER_LIMIT = DEFAULTS["max_header_size"]
 
 # options Node checks at construction (not when set as attributes later): numbers >= 0
 _CHECKED_NUMBERS = ("keep_alive_timeout", "headers_timeout", "request_timeout",
-                    "connections_checking_interval", "max_header_size")
+                    "connections_checking_interval", "max_header_size", "keep_alive_initial_delay")
 
 
 def _arg_type_error(name, expected, value):

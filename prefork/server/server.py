@@ -6,7 +6,8 @@ Rules:
   fails is an ``error`` event when one is listened, else raised. Accepting, TLS and
   PROXY headers: see accepting.py.
 - Head and request deadlines are checked by a sweep every
-  ``connections_checking_interval`` seconds, as Node does; ``close()`` stops it. A
+  ``connections_checking_interval`` seconds (0: every millisecond, as Node's interval;
+  the deadlines stay in force), as Node does; ``close()`` stops it. A
   listener that raises while a connection is timed out gets that connection destroyed;
   the sweep goes on (one raising listener must not end the deadlines of every other).
   A deadline passed while the peer's bytes wait unread (a loop that was busy) is put
@@ -250,8 +251,9 @@ class Server(Accepting, EventEmitter):
 
     def _schedule_sweep(self):
         interval = self.connections_checking_interval
-        if self._listening and interval and interval > 0:
-            self._sweep_timer = self.loop.call_later(interval, self._sweep)
+        if self._listening and interval is not None:
+            # 0 (or less) checks every millisecond, as Node's setInterval: never no checks
+            self._sweep_timer = self.loop.call_later(max(interval, 0.001), self._sweep)
 
     def _sweep(self):
         self._sweep_timer = None
