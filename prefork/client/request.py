@@ -306,7 +306,16 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
 
     def _close_and_free(self, socket):
         self._close()
-        self.agent.release(self, socket, self.agent.keep_alive)
+        # the response's 'close' after what the request's listeners queued (an abort()'s
+        # 'abort'), as Node's comes a tick later; and after the next request in line
+        # got the socket (its 'socket'), but before a socket the agent closes does
+        res = self.res
+        if self.agent.has_waiting(self):
+            self.agent.release(self, socket, self.agent.keep_alive)
+            res.close_soon()
+        else:
+            res.close_soon()
+            self.agent.release(self, socket, self.agent.keep_alive)
 
     @property
     def keeps_socket(self):
@@ -441,8 +450,3 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)
             self.emit("close")
-            res = self.res
-            if self._freed and res is not None:
-                # the response's 'close' after what the request's listeners queued (an
-                # abort()'s 'abort'), as Node's comes a tick later
-                res.close_soon()
