@@ -306,16 +306,13 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
 
     def _close_and_free(self, socket):
         self._close()
-        # the response's 'close' after what the request's listeners queued (an abort()'s
-        # 'abort'), as Node's comes a tick later; and after the next request in line
-        # got the socket (its 'socket'), but before a socket the agent closes does
-        res = self.res
-        if self.agent.has_waiting(self):
-            self.agent.release(self, socket, self.agent.keep_alive)
-            res.close_soon()
-        else:
-            res.close_soon()
-            self.agent.release(self, socket, self.agent.keep_alive)
+        # the response's 'close' after a 'close' listener's abort() and the next request's 'socket' (Node's)
+        handing = self.agent.has_waiting(self)
+        if not handing:
+            self.res.close_soon()
+        self.agent.release(self, socket, self.agent.keep_alive)
+        if handing:
+            self.res.close_soon()
 
     @property
     def keeps_socket(self):
@@ -406,6 +403,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             self._close()
             res.mark_closed()
             return
+        self.destroyed = True  # (Node's socket close marks the request so before 'aborted')
         res.mark_aborted()
         if res.destroy_called:
             if res.destroy_error is not None:
