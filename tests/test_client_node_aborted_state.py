@@ -1,6 +1,7 @@
 """When the connection ends a response part-way (a FIN inside a ``Content-Length`` body,
 or a bad chunk), the request is ``destroyed`` already as the response's ``aborted``
-comes, and the response's state at each event is Node's (``complete``, ``aborted``,
+comes; when the application destroys the response (``res.destroy()``, with an error or
+not), it is not until its ``close``. The response's state at each event is Node's (``complete``, ``aborted``,
 ``destroyed``, ``readable_ended``, ``readable_aborted``, ``errored``, ``closed``).
 Node's client against the same raw server."""
 
@@ -16,6 +17,8 @@ from test_hostile_client import RawServer, read_head
 ANSWERS = {
     "/cut": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
     "/bad": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "/destroy": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",  # the rest never comes
+    "/destroy-error": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
 }
 
 
@@ -23,8 +26,12 @@ def handler(conn, index):
     head = read_head(conn)
     if not head:
         return
-    conn.sendall(ANSWERS[head.split(b" ")[1].decode()])
-    time.sleep(0.05)
+    path = head.split(b" ")[1].decode()
+    conn.sendall(ANSWERS[path])
+    if path.startswith("/destroy"):
+        conn.recv(1)  # (the client's close)
+    else:
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +51,19 @@ const state = (tag) => {
                                r.errored ? r.errored.code : null, r.closed] : null);
 };
 req.on('error', () => state('error'));
-req.on('close', () => state('close'));
+let closes = 0;
+const closed = () => { if (++closes === 2) setImmediate(() => { if (agent) agent.destroy(); done(); }); };
+req.on('close', () => { state('close'); closed(); });
 req.on('response', (res) => {
   state('response');
-  res.on('data', () => state('data'));
+  res.on('data', () => {
+    state('data');
+    if (path === '/destroy') res.destroy();
+    if (path === '/destroy-error') res.destroy(Object.assign(new Error('given'), {code: 'EGIVEN'}));
+  });
   res.on('aborted', () => state('aborted'));
   res.on('error', () => state('res.error'));
-  res.on('close', () => { state('res.close'); setImmediate(() => { if (agent) agent.destroy(); done(); }); });
+  res.on('close', () => { state('res.close'); closed(); });
 });
 req.end();
 """
@@ -70,18 +83,29 @@ def prefork_state(port, path, kind):
                 r.complete, r.aborted, r.destroyed, r.readable_ended, r.readable_aborted,
                 None if r.errored is None else r.errored.code, r.closed]])
         req.on("error", lambda err: state("error"))
-        req.on("close", lambda: state("close"))
+        closes = []
+
+        def closed(tag):
+            state(tag)
+            closes.append(tag)
+            if len(closes) == 2:
+                loop.call_soon(over.set_result, None)
+        req.on("close", lambda: closed("close"))
 
         def on_response(res):
             state("response")
-            res.on("data", lambda d: state("data"))
+            def on_data(chunk):
+                state("data")
+                if path == "/destroy":
+                    res.destroy()
+                elif path == "/destroy-error":
+                    err = Exception("given")
+                    err.code = "EGIVEN"
+                    res.destroy(err)
+            res.on("data", on_data)
             res.on("aborted", lambda: state("aborted"))
             res.on("error", lambda err: state("res.error"))
-
-            def on_res_close():
-                state("res.close")
-                loop.call_soon(over.set_result, None)
-            res.on("close", on_res_close)
+            res.on("close", lambda: closed("res.close"))
         req.on("response", on_response)
         req.end()
         try:
@@ -94,9 +118,9 @@ def prefork_state(port, path, kind):
 
 
 @pytest.mark.parametrize("kind", ["none", "pool"])
-@pytest.mark.parametrize("path", ["/cut", "/bad"])
+@pytest.mark.parametrize("path", ["/cut", "/bad", "/destroy", "/destroy-error"])
 def test_the_request_is_destroyed_when_its_response_is_aborted(server, path, kind):
     theirs = node_events(NODE_STATE % {"port": server.port, "path": path, "agent": kind})
     aborted = [event for event in theirs if event[0] == "aborted"]
-    assert aborted and aborted[0][1] is True
+    assert aborted and aborted[0][1] is (path in ("/cut", "/bad"))
     assert prefork_state(server.port, path, kind) == theirs

@@ -403,7 +403,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             self._close()
             res.mark_closed()
             return
-        self.destroyed = True  # (Node's socket close marks the request so before 'aborted')
+        self.destroyed = self.destroyed or not res.destroy_called  # (Node's socket close: before 'aborted')
         res.mark_aborted()
         if res.destroy_called:
             if res.destroy_error is not None:
