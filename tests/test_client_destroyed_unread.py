@@ -12,7 +12,14 @@ from test_hostile_client import RawServer, read_head
 
 
 def handler(conn, index):
-    while read_head(conn):
+    while True:
+        head = read_head(conn)
+        if not head:
+            return
+        if head.startswith(b"GET /slow "):  # the body's end never comes: the client ends it
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+            conn.recv(1)
+            return
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
 
 
@@ -76,3 +83,34 @@ def test_iterating_a_response_destroyed_unread_raises_at_once(server, keep_alive
                 agent.destroy()
     err, chunks = asyncio.run(main())
     assert (type(err).__name__, getattr(err, "code", None), chunks) == ("Aborted", "ECONNRESET", [])
+
+
+@pytest.mark.parametrize("complete", [False, True])
+def test_a_read_raises_the_error_the_response_was_destroyed_with(server, complete):
+    """``res.destroy(err)`` while a ``read()`` waits (the body still coming), or before
+    one (the body whole, unread): the read raises ``err``, as ``async for`` does (and
+    Node's ``for await``), not ECONNRESET "aborted"."""
+    class Given(Exception):
+        pass
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        req = prefork.request({"host": "127.0.0.1", "port": server.port, "agent": False,
+                               "path": "/" if complete else "/slow"})
+        req.on("error", lambda err: None)
+        req.end()
+        res = await asyncio.wait_for(req.response(), 4)
+        if complete:
+            deadline = loop.time() + 4
+            while not res.complete:
+                assert loop.time() < deadline, "the body never came"
+                await asyncio.sleep(0.01)
+            res.destroy(Given("given"))
+            reading = res.read()
+        else:
+            reading = res.read()
+            loop.call_soon(res.destroy, Given("given"))
+        with pytest.raises(Exception) as caught:
+            await asyncio.wait_for(reading, 4)
+        return caught.value
+    assert type(asyncio.run(main())).__name__ == "Given"

@@ -21,7 +21,7 @@ Rules:
   response); a response awaited through ``await req.response()`` keeps it for a reader
   from its first byte (up to the high-water mark, as any taken response).
   It raises the parse or connection error that broke the body (``failure``), else
-  ECONNRESET "aborted" for a body the connection's end cut short, or one destroyed unread.
+  ECONNRESET "aborted" (or the error given to ``destroy()``) for a body cut short or destroyed unread.
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
 - The body flows as Node's Readable does. A response starts neither flowing nor paused:
@@ -257,7 +257,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         elif self.failure is not None:
             future.set_exception(raisable(self.failure))
         else:
-            future.set_exception(Aborted())
+            future.set_exception(Aborted() if self._errored is None else raisable(self._errored))
 
     def __aiter__(self):
         """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
