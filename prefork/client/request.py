@@ -306,7 +306,13 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
 
     def _close_and_free(self, socket):
         self._close()
+        # the response's 'close' after a 'close' listener's abort() and the next request's 'socket' (Node's)
+        handing = self.agent.has_waiting(self)
+        if not handing:
+            self.res.close_soon()
         self.agent.release(self, socket, self.agent.keep_alive)
+        if handing:
+            self.res.close_soon()
 
     @property
     def keeps_socket(self):
@@ -397,6 +403,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             self._close()
             res.mark_closed()
             return
+        self.destroyed = self.destroyed or not res.destroy_called  # (Node's socket close: before 'aborted')
         res.mark_aborted()
         if res.destroy_called:
             if res.destroy_error is not None:
@@ -441,8 +448,3 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)
             self.emit("close")
-            res = self.res
-            if self._freed and res is not None:
-                # the response's 'close' after what the request's listeners queued (an
-                # abort()'s 'abort'), as Node's comes a tick later
-                res.close_soon()

@@ -21,7 +21,7 @@ Rules:
   response); a response awaited through ``await req.response()`` keeps it for a reader
   from its first byte (up to the high-water mark, as any taken response).
   It raises the parse or connection error that broke the body (``failure``), else
-  ECONNRESET "aborted" for a body the connection's end cut short.
+  ECONNRESET "aborted" (or the error given to ``destroy()``) for a body cut short or destroyed unread.
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
 - The body flows as Node's Readable does. A response starts neither flowing nor paused:
@@ -252,22 +252,22 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
     def _settle_read(self, future):
         if future.done():  # cancelled
             return
-        if self.complete:
+        if self.complete and not self.aborted:  # (destroyed unread: its kept body went)
             future.set_result(("" if self._decoder is not None else b"").join(self._body[0]))
         elif self.failure is not None:
             future.set_exception(raisable(self.failure))
         else:
-            future.set_exception(Aborted())
+            future.set_exception(Aborted() if self._errored is None else raisable(self._errored))
 
     def __aiter__(self):
         """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
-        ECONNRESET "aborted" when the connection goes before the body's end."""
+        ECONNRESET "aborted" when the connection goes before the body's end, or it was destroyed unread."""
         if self._discarded:
             return Raising(_discarded())
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
-        closed = (self._errored or True) if self._closed and not self.complete else False
+        closed = (self._errored or True) if self._closed and (self.aborted or not self.complete) else False
         chunks = Chunks(self, Aborted, kept=kept, ended=self._ended, closed=closed)
         self.resume()  # (a paused response too: iterating is reading)
         return self._iterate(chunks)

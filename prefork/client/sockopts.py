@@ -9,6 +9,10 @@ Rules:
   at the call (Node's); the request's ``timeout`` comes once per request
   (``socket_timed_out``), the response's at each idle period. Once the response has
   ended ``set_timeout`` does nothing: the socket may serve another request by then.
+- The request hears its socket's idle timeout only when it asked for one (Node's
+  ``listenSocketTimeout``): ``set_timeout`` called, the ``timeout`` option given, or an
+  agent with a ``timeout``. A timeout set otherwise (``res.set_timeout``, the socket's
+  own ``set_timeout``) gives no request ``timeout``, as in Node.
 """
 
 
@@ -21,6 +25,7 @@ class SocketOptions:
         the socket may serve another request by then."""
         if self._response_ended:
             return self
+        self._timeout_listened = True
         if callback is not None:
             self.once("timeout", callback)  # now, in the order of the calls (Node's)
         if self.socket is None:
@@ -32,11 +37,14 @@ class SocketOptions:
     def socket_timed_out(self):
         """The socket's idle timeout (called by the protocol): the request's ``timeout``,
         once per request as Node's (its response's ``timeout`` comes at each)."""
-        if not self._timeout_told:
+        if self._timeout_told:
+            return
+        if self._timeout_listened or self._timeout is not None or self.agent.socket_timeout:
             self._timeout_told = True
             self.emit("timeout")
 
     _timeout_told = False
+    _timeout_listened = False  # set_timeout was called (Node's listenSocketTimeout)
 
     def set_no_delay(self, no_delay=True):
         """Node's ``req.setNoDelay([noDelay])``: TCP_NODELAY on the request's socket, once
