@@ -275,6 +275,8 @@ class MessageParser(Diagnosis):
             self._retain(data)
         if not self.headers_complete:
             self._head_size(data, None)
+            if b"\t" in data:
+                self._open_length_tab(data)
         elif self._lines.__class__ is list:  # trailers (small reads joined, as _retain joins them)
             lines = self._lines
             if lines and len(lines[-1]) + len(data) <= 4096:
