@@ -1,7 +1,7 @@
 // Echo server for the parser's differential fuzz (tests/test_http_parser_fuzz_node.py):
 // Node's http.createServer with its defaults (no clientError, upgrade or connect listener);
 // each request is answered on its 'end' with JSON [method, url, httpVersion, rawHeaders,
-// body length, rawTrailers]. Prints one JSON line per event (accept, request, listening,
+// headers, body length, rawTrailers, trailers]. Prints one JSON line per event (accept, request, listening,
 // sync); stdin commands: sync, exit. Usage: node echo_server.js
 'use strict';
 const http = require('http');
@@ -19,7 +19,8 @@ server.on('request', (req, res) => {
   let length = 0;
   req.on('data', (c) => { length += c.length; });
   req.on('end', () => {
-    res.end(JSON.stringify([req.method, req.url, req.httpVersion, req.rawHeaders, length, req.rawTrailers]));
+    res.end(JSON.stringify([req.method, req.url, req.httpVersion, req.rawHeaders, req.headers, length,
+      req.rawTrailers, req.trailers]));
   });
 });
 process.stdin.setEncoding('utf8');

@@ -1,6 +1,6 @@
 """prefork's twin of tests/echo_server.js: the event server with its defaults, each request
-answered on its 'end' with JSON [method, url, http_version, raw_headers, body length,
-raw_trailers]; the same event lines and stdin commands. Usage: python echo_server.py"""
+answered on its 'end' with JSON [method, url, http_version, raw_headers, headers, body
+length, raw_trailers, trailers]; the same event lines and stdin commands. Usage: python echo_server.py"""
 
 import json
 import os
@@ -36,7 +36,8 @@ def main():
             length[0] += len(chunk)
 
         def on_end():
-            echo = [req.method, req.url, req.http_version, req.raw_headers, length[0], req.raw_trailers]
+            echo = [req.method, req.url, req.http_version, req.raw_headers, req.headers, length[0],
+                    req.raw_trailers, req.trailers]
             res.end(json.dumps(echo, ensure_ascii=False, separators=(",", ":")).encode())
         req.on("data", on_data)
         req.on("end", on_end)

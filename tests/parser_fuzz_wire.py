@@ -3,7 +3,8 @@ to Node 20's ``http.createServer`` (tests/echo_server.js) and to prefork's event
 (tests/echo_server.py), both with their defaults (no clientError, upgrade or connect
 listener) and the same echo app, over loopback TCP, the same writes with the same short
 pauses. Compared per stream: the bytes written back (status lines, fields, the echoed
-method, url, version, raw headers, body length and raw trailers of each request; Date
+method, url, version, raw headers, headers map, body length, raw trailers and trailers
+map of each request; Date
 masked), whether the server closed the connection, and the request events. Differences
 documented in docs/node-compat.md and docs/parser-notes.md are recognised by
 tests/fuzz_server_node.py's ``known_difference`` and counted apart.
@@ -43,6 +44,7 @@ class EchoTwin(wire.Twin):
 
 
 _PROXY_CONNECTION = re.compile(rb"(?im)^proxy-connection:")
+_EMPTY_TE = re.compile(rb"(?im)^transfer-encoding:[ \t]*\r?$")
 
 
 def known(case, node, ours):
@@ -50,6 +52,12 @@ def known(case, node, ours):
     Proxy-Connection as Connection (docs/parser-notes.md): the stream is looked at with
     one read as the other."""
     writes, data, half_close = case
+    mine = wire.responses(ours)
+    if _EMPTY_TE.search(data) and ours.closed and mine and mine[-1].startswith(b"HTTP/1.1 400 ") and \
+            b"Date: " not in mine[-1]:
+        # parser-notes "Empty Transfer-Encoding": refused by prefork, accepted by Node (with
+        # no clientError listener the code is not on the wire: the 400 stands for it)
+        return "empty-transfer-encoding"
     return wire.known_difference((writes, _PROXY_CONNECTION.sub(b"Connection:", data), half_close),
                                  node, ours, CONFIG)
 
