@@ -24,6 +24,7 @@ RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _JOINED = 4096  # reads kept are joined up to this size (an object per tiny read costs far more than its bytes)
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
+_LINE_BACK = 256  # bytes before a read in which a Content-Length field's line may start
 
 
 def _content_length_tab(data, pos):
@@ -118,11 +119,26 @@ class Diagnosis:
         """A read left a head open (``data``: its bytes fed last, already kept): a tab
         after Content-Length digits in the field still open at its end (httptools hands
         that field over only once the next one starts, with more bytes) is refused in
-        this read, at the tab, as Node's llhttp refuses it."""
-        joined = self._kept() if self._retained is not None else data
+        this read, at the tab, as Node's llhttp refuses it. Only the read and the
+        ``_LINE_BACK`` bytes before it are looked at (a head trickled in small reads
+        costs linear work); a field's line that starts earlier is left to llhttp."""
+        need = len(data) + _LINE_BACK
+        parts = []
+        whole = True  # the window holds the message from its start
+        for entry in reversed(self._retained or ()):  # (its last entry ends with ``data``)
+            if entry.__class__ is int:
+                break
+            parts.append(entry[-need:])
+            need -= len(parts[-1])
+            if need <= 0:
+                whole = False
+                break
+        joined = b"".join(reversed(parts)) if parts else data
         tail = joined[-3:]  # (the field's line end, and the blank line's first byte)
         end = len(joined) - len(tail) + len(tail.rstrip(b"\r\n"))
         start = joined.rfind(b"\n", 0, end) + 1
+        if start == 0 and not whole:
+            return
         found = _CONTENT_LENGTH_TAB.match(joined, start, end)
         if found is not None:
             tab = found.end() - 1 - (len(joined) - len(data))
