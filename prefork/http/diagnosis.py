@@ -7,7 +7,9 @@ Rules:
   (errors.py's ``diagnose``) for Node's code, reason and offset; offsets are in the
   bytes being parsed when the error came.
 - A tab after Content-Length digits is HPE_INVALID_CONTENT_LENGTH at the tab, as Node
-  20's llhttp refuses it (httptools' llhttp skips it).
+  20's llhttp refuses it (httptools' llhttp skips it), in the read that holds the tab:
+  also when that read ends the field's line or stops in it (httptools hands a field
+  over only once the next one starts).
 - A head over ``max_header_size`` before the bad byte is refused for its size, as Node
   counts each name and value as it ends.
 - The bytes kept (at most ``RETAIN_LIMIT``, then none): small reads joined into one
@@ -22,6 +24,7 @@ RETAIN_LIMIT = 256 * 1024  # bytes kept for replaying a message that spans reads
 _JOINED = 4096  # reads kept are joined up to this size (an object per tiny read costs far more than its bytes)
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH_TAB = re.compile(rb"^content-length:[ \t]*[0-9]+ *\t", re.I | re.M)
+_LINE_BACK = 256  # bytes before a read in which a Content-Length field's line may start
 
 
 def _content_length_tab(data, pos):
@@ -111,6 +114,36 @@ class Diagnosis:
                             code, reason, pos = "HPE_HEADER_OVERFLOW", "Header overflow", over
                 offset = None if pos is None else max(0, pos - prefix)
         return ParseError(code or code_from_reason(reason), reason, 0 if offset is None else offset, data)
+
+    def _open_length_tab(self, data):
+        """A read left a head open (``data``: its bytes fed last, already kept): a tab
+        after Content-Length digits in the field still open at its end (httptools hands
+        that field over only once the next one starts, with more bytes) is refused in
+        this read, at the tab, as Node's llhttp refuses it. Only the read and the
+        ``_LINE_BACK`` bytes before it are looked at (a head trickled in small reads
+        costs linear work); a field's line that starts earlier is left to llhttp."""
+        need = len(data) + _LINE_BACK
+        parts = []
+        whole = True  # the window holds the message from its start
+        for entry in reversed(self._retained or ()):  # (its last entry ends with ``data``)
+            if entry.__class__ is int:
+                break
+            parts.append(entry[-need:])
+            need -= len(parts[-1])
+            if need <= 0:
+                whole = False
+                break
+        joined = b"".join(reversed(parts)) if parts else data
+        tail = joined[-3:]  # (the field's line end, and the blank line's first byte)
+        end = len(joined) - len(tail) + len(tail.rstrip(b"\r\n"))
+        start = joined.rfind(b"\n", 0, end) + 1
+        if start == 0 and not whole:
+            return
+        found = _CONTENT_LENGTH_TAB.match(joined, start, end)
+        if found is not None:
+            tab = found.end() - 1 - (len(joined) - len(data))
+            if tab >= 0:  # (a tab in an earlier read was refused there)
+                raise ParseError("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length", tab, data)
 
     def _value_tab_offset(self, name, value):
         """Offset in the current piece of the first tab after header ``name``'s value."""

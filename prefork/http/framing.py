@@ -6,8 +6,9 @@ Rules (RFC 9112, as Node applies them):
   value asks for a 100 when it holds ``100-continue``; a ``Transfer-Encoding`` value is
   chunked when it holds ``chunked``. Tokens are matched case-insensitively, as whole
   words of a comma-separated list. A received message's body is chunked only when
-  ``chunked`` is the last coding (``chunked_last``); any other last coding makes it
-  close-delimited (RFC 9112 6.3, as llhttp frames it).
+  ``chunked`` is the last coding (``chunked_last``; ``chunked`` then a tab is another
+  coding); any other last coding makes it close-delimited (RFC 9112 6.3, as llhttp
+  frames it).
 - A body is framed by Content-Length when its whole length is known before the head is
   sent, else chunked when the peer can read chunked (HTTP/1.1, or an HTTP/1.0 request
   that sent ``TE: chunked``), else delimited by closing the connection.
@@ -43,10 +44,12 @@ def is_chunked(transfer_encoding_value):
 
 def chunked_last(transfer_encoding_value):
     """A received body's framing: chunked only when ``chunked`` is the last coding (of the
-    last field: repeated fields are joined in order)."""
+    last field: repeated fields are joined in order). Given a value with its trailing
+    blanks, a tab among them makes that coding another one (llhttp reads it so, and
+    Node: the body is then close-delimited)."""
     if transfer_encoding_value is None:
         return False
-    return transfer_encoding_value.rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
+    return transfer_encoding_value.rsplit(",", 1)[-1].lstrip(" \t").rstrip(" ").lower() == "chunked"
 
 
 def expects_continue(expect_value):

@@ -51,6 +51,7 @@ import httptools
 from .chunks import ChunkLines
 from .diagnosis import Diagnosis
 from .errors import ParseError, header_counter
+from .framing import chunked_last
 
 _HEAD_END = b"\r\n\r\n"
 # the trailers counted alone, after a head whose count restarts with them
@@ -88,7 +89,7 @@ class MessageParser(Diagnosis):
         # a list of the trailers' bytes while they span reads
         self.extension_bytes_scanned = 0  # chunk-size line bytes examined (linear in input)
         self._reusable = True  # False after a message that forbids reuse (llhttp refuses more)
-        self._blank_connection = None  # {index in _raw: value} of Connection values with trailing blanks
+        self._blank_connection = None  # {index in _raw: value} of Connection, TE values with trailing blanks
         self._close_after = False  # Node ends the connection after this message, llhttp does not
         # a request parser reads a read that is one whole common head without llhttp's
         # callbacks (parser.py): not once llhttp refused bytes, or refuses any more
@@ -275,6 +276,8 @@ class MessageParser(Diagnosis):
             self._retain(data)
         if not self.headers_complete:
             self._head_size(data, None)
+            if b"\t" in data:
+                self._open_length_tab(data)
         elif self._lines.__class__ is list:  # trailers (small reads joined, as _retain joins them)
             lines = self._lines
             if lines and len(lines[-1]) + len(data) <= 4096:
@@ -396,7 +399,7 @@ class MessageParser(Diagnosis):
             self._error = ParseError("HPE_INVALID_CONTENT_LENGTH", "Invalid character in Content-Length",
                                      self._value_tab_offset(name, value))
             raise self._error
-        if lowered == b"connection" or lowered == b"proxy-connection":  # (llhttp reads both alike)
+        if lowered in (b"connection", b"proxy-connection", b"transfer-encoding"):  # (llhttp: the first two alike)
             if self._blank_connection is None:
                 self._blank_connection = {}
             self._blank_connection[len(self._raw)] = value.decode("latin-1")
@@ -444,4 +447,4 @@ class MessageParser(Diagnosis):
             for i in range(0, len(raw), 2):
                 if len(raw[i]) == 17 and raw[i].lower() == "transfer-encoding":
                     # llhttp: chunked when the last coding of the last field is chunked
-                    self._body_lines = raw[i + 1].rsplit(",", 1)[-1].strip(" \t").lower() == "chunked"
+                    self._body_lines = chunked_last((self._blank_connection or {}).get(i, raw[i + 1]))

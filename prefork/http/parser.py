@@ -12,7 +12,9 @@ Rules:
   honours; after one that is not, a further message is HPE_CLOSED_CONNECTION.
 - A message whose last Transfer-Encoding coding is chunked has its chunk-size lines
   tracked (chunk extensions are counted, and trailers bounded, on requests and
-  responses alike, as Node's parser does for its server and its client).
+  responses alike, as Node's parser does for its server and its client); ``chunked``
+  with a tab after it is another coding, as llhttp reads it (a response's body is then
+  close-delimited, and not read as chunk-size lines).
 - ``ResponseParser`` hands the status code and reason with the head; the reason counts
   against ``max_header_size`` as a request-target does (Node's client counts it).
 - The fast path: each whole common head at the front of a read, between messages, one
