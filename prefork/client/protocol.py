@@ -38,7 +38,6 @@ Rules (Node's, spec section 7):
 
 import logging
 
-from ..http import framing
 from ..http.errors import ParseError
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from ..http.parser import ResponseParser
@@ -303,7 +302,7 @@ class ClientProtocol:
             return False
         whole = self._whole_head
         headers = res.headers if whole is None else header_map(whole, len(whole) // 2)
-        if "content-length" in headers or framing.chunked_last(headers.get("transfer-encoding")):
+        if "content-length" in headers or parser.chunked:
             return False
         try:
             # (httptools' llhttp has no finish that completes such a body)

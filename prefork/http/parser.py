@@ -414,8 +414,13 @@ class ResponseParser(MessageParser):
             self._count(0)
         self._status += status
 
+    # the message's body is read as chunks (``chunked`` its last coding, as llhttp reads the
+    # head: ``chunked`` then a tab is another coding, the body close-delimited)
+    chunked = False
+
     def on_headers_complete(self):
         self._after_head()
+        self.chunked = self._body_lines  # (set for this head by _after_head)
         parser = self._parser
         version = parser.get_http_version()
         keep_alive = parser.should_keep_alive()
