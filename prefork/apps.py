@@ -151,7 +151,32 @@ def find_spec(name, dirs=()):
         locations = getattr(loaded, "__path__", None) if loaded else spec.submodule_search_locations
         if locations is None:
             raise ImportError(f"{parent!r} is not a package")
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth + 1]), list(locations))
+        spec = _find_in(".".join(parts[:depth + 1]), list(locations))
+    return spec
+
+
+def _find_in(name, locations):
+    """The spec of submodule ``name`` in its parent's ``locations``, its parent not
+    imported: ``PathFinder`` makes a namespace package's locations from the parent's
+    loaded module (a KeyError without it), so each location's finder is asked here,
+    and the portions of a namespace package found are joined."""
+    portions = []
+    for location in locations:
+        finder = sys.path_importer_cache.get(location)
+        for hook in sys.path_hooks if finder is None else ():
+            try:
+                finder = hook(location)
+                break
+            except ImportError:
+                continue
+        spec = finder.find_spec(name) if finder is not None and hasattr(finder, "find_spec") else None
+        if spec is not None and spec.loader is not None:
+            return spec
+        portions.extend(spec.submodule_search_locations or () if spec is not None else ())
+    if not portions:
+        return None
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = portions
     return spec
 
 
