@@ -6,7 +6,8 @@ Rules:
 - A setting only another interface uses, given a value, is a warning at the worker's
   start (the master never imports the app, so it cannot tell).
 - An async ``setup(server)`` is awaited before the worker says it is ready; a setup
-  that returns a callable was a factory named without its call: an ``AppError``.
+  that returns a callable was a factory named without its call (or, returning an async
+  callable, an ASGI 2 ``app(scope)``): an ``AppError`` naming both fixes.
 - The WSGI and ASGI support modules are imported only for an app that needs them.
 """
 
@@ -72,9 +73,12 @@ def plug_in(kind, app, settings, server, wait=None):
         if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
             ready = wait(ready) if wait is not None else server.loop.run_until_complete(ready)
         if ready is not None and callable(ready):  # a factory taken for a setup(server)
+            call = ready if inspect.isroutine(ready) else getattr(ready, "__call__", None)
+            asgi2 = inspect.iscoroutinefunction(call)  # an ASGI 2 app(scope) returns an async (receive, send)
             raise apps.AppError(f"{settings.app} was called as an events setup(server) and returned "
                                 f"{type(ready).__qualname__} instance, an app: if it is an app factory, "
-                                f"write APP as '{settings.app}()'")
+                                f"write APP as '{settings.app}()'"
+                                + ("; if it is an ASGI 2 app(scope), pass --interface asgi" if asgi2 else ""))
         return None
     try:
         adapters = importlib.import_module(f".{kind}", __package__)
