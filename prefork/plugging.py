@@ -8,7 +8,8 @@ Rules:
 - An async ``setup(server)`` is awaited before the worker says it is ready; a setup
   that returns a callable was a factory named without its call (or, returning an async
   callable, an ASGI 2 ``app(scope)``): an ``AppError`` naming both fixes.
-- The WSGI and ASGI support modules are imported only for an app that needs them.
+- The WSGI and ASGI support modules are imported only for an app that needs them, with
+  the app's directories off ``sys.path`` (``apps.own_imports``).
 """
 
 import importlib
@@ -80,13 +81,14 @@ def plug_in(kind, app, settings, server, wait=None):
                                 f"write APP as '{settings.app}()'"
                                 + ("; if it is an ASGI 2 app(scope), pass --interface asgi" if asgi2 else ""))
         return None
-    try:
-        adapters = importlib.import_module(f".{kind}", __package__)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.{kind}":
-            raise
-        raise apps.AppError(f"{settings.app} is {ROLES[kind]}, and this prefork has no "
-                            f"{kind.upper()} support (no {exc.name} module)") from None
-    adapter = adapters.make_adapter(app, settings)
-    adapter.setup(server)
+    with apps.own_imports():  # (the app's own modules do not stand in for the stdlib's here)
+        try:
+            adapters = importlib.import_module(f".{kind}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{kind}":
+                raise
+            raise apps.AppError(f"{settings.app} is {ROLES[kind]}, and this prefork has no "
+                                f"{kind.upper()} support (no {exc.name} module)") from None
+        adapter = adapters.make_adapter(app, settings)
+        adapter.setup(server)
     return adapter
