@@ -13,7 +13,9 @@ Rules:
 - The master only locates the module (``locate``: no package ``__init__`` runs), and
   refuses one whose name a module it has loaded already holds (``socket.py``: a worker
   would import the loaded one); a worker
-  changes directory, extends ``sys.path``, imports and recognises the app (``load``).
+  changes directory, extends ``sys.path``, imports and recognises the app (``load``);
+  prefork's own imports after that are made without the app's directories on the path
+  (``own_imports``: a project's ``random.py`` or ``queue.py`` is not the stdlib's).
   A ``chdir`` or ``app_dir`` the worker cannot enter or read (its ``user`` may not) is
   an AppError naming the directory and the user, not the import's "no module named".
 - With ``chdir`` empty the app's directory is where prefork was started, by its path
@@ -26,6 +28,7 @@ Rules:
 """
 
 import ast
+import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -151,7 +154,32 @@ def find_spec(name, dirs=()):
         locations = getattr(loaded, "__path__", None) if loaded else spec.submodule_search_locations
         if locations is None:
             raise ImportError(f"{parent!r} is not a package")
-        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth + 1]), list(locations))
+        spec = _find_in(".".join(parts[:depth + 1]), list(locations))
+    return spec
+
+
+def _find_in(name, locations):
+    """The spec of submodule ``name`` in its parent's ``locations``, its parent not
+    imported: ``PathFinder`` makes a namespace package's locations from the parent's
+    loaded module (a KeyError without it), so each location's finder is asked here,
+    and the portions of a namespace package found are joined."""
+    portions = []
+    for location in locations:
+        finder = sys.path_importer_cache.get(location)
+        for hook in sys.path_hooks if finder is None else ():
+            try:
+                finder = hook(location)
+                break
+            except ImportError:
+                continue
+        spec = finder.find_spec(name) if finder is not None and hasattr(finder, "find_spec") else None
+        if spec is not None and spec.loader is not None:
+            return spec
+        portions.extend(spec.submodule_search_locations or () if spec is not None else ())
+    if not portions:
+        return None
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = portions
     return spec
 
 
@@ -217,6 +245,24 @@ def enter(chdir="", app_dir=""):
         if directory in sys.path:
             sys.path.remove(directory)
         sys.path.insert(0, directory)
+    _app_dirs[:] = dirs
+
+
+_app_dirs = []  # the directories enter() put first on sys.path
+
+
+@contextlib.contextmanager
+def own_imports():
+    """prefork's own imports in a worker whose app's directories are first on
+    ``sys.path`` (a WSGI or ASGI adapter's, after the app's import): made with those
+    directories off the path, so a module of the app named as one of the standard
+    library's (``random.py``, ``queue.py``) is not taken for it."""
+    saved = list(sys.path)
+    sys.path[:] = [entry for entry in saved if entry not in _app_dirs]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
 
 
 def _as_whom():

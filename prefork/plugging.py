@@ -6,8 +6,10 @@ Rules:
 - A setting only another interface uses, given a value, is a warning at the worker's
   start (the master never imports the app, so it cannot tell).
 - An async ``setup(server)`` is awaited before the worker says it is ready; a setup
-  that returns a callable was a factory named without its call: an ``AppError``.
-- The WSGI and ASGI support modules are imported only for an app that needs them.
+  that returns a callable was a factory named without its call (or, returning an async
+  callable, an ASGI 2 ``app(scope)``): an ``AppError`` naming both fixes.
+- The WSGI and ASGI support modules are imported only for an app that needs them, with
+  the app's directories off ``sys.path`` (``apps.own_imports``).
 """
 
 import importlib
@@ -72,17 +74,21 @@ def plug_in(kind, app, settings, server, wait=None):
         if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
             ready = wait(ready) if wait is not None else server.loop.run_until_complete(ready)
         if ready is not None and callable(ready):  # a factory taken for a setup(server)
+            call = ready if inspect.isroutine(ready) else getattr(ready, "__call__", None)
+            asgi2 = inspect.iscoroutinefunction(call)  # an ASGI 2 app(scope) returns an async (receive, send)
             raise apps.AppError(f"{settings.app} was called as an events setup(server) and returned "
                                 f"{type(ready).__qualname__} instance, an app: if it is an app factory, "
-                                f"write APP as '{settings.app}()'")
+                                f"write APP as '{settings.app}()'"
+                                + ("; if it is an ASGI 2 app(scope), pass --interface asgi" if asgi2 else ""))
         return None
-    try:
-        adapters = importlib.import_module(f".{kind}", __package__)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.{kind}":
-            raise
-        raise apps.AppError(f"{settings.app} is {ROLES[kind]}, and this prefork has no "
-                            f"{kind.upper()} support (no {exc.name} module)") from None
-    adapter = adapters.make_adapter(app, settings)
-    adapter.setup(server)
+    with apps.own_imports():  # (the app's own modules do not stand in for the stdlib's here)
+        try:
+            adapters = importlib.import_module(f".{kind}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{kind}":
+                raise
+            raise apps.AppError(f"{settings.app} is {ROLES[kind]}, and this prefork has no "
+                                f"{kind.upper()} support (no {exc.name} module)") from None
+        adapter = adapters.make_adapter(app, settings)
+        adapter.setup(server)
     return adapter

@@ -7,7 +7,10 @@ Rules:
   callable ``(environ, start_response)``, an ASGI 3 async callable
   ``(scope, receive, send)`` (or a class of that signature whose instances are awaited,
   through ``__await__``), an ASGI 2 class ``(scope)`` whose instances are async
-  callables ``(receive, send)`` (served through ``ASGI2App``). An object may say what it
+  callables ``(receive, send)`` (served through ``ASGI2App``; so is a plain callable of
+  one parameter named ``scope``, or of one not named ``server`` when ``--interface
+  asgi`` says so: uvicorn's ``asgi2`` ``app(scope)`` returning an async ``(receive,
+  send)``). An object may say what it
   is with a ``prefork_interface`` attribute (``"events"``, ``"wsgi"`` or ``"asgi"``).
   A plain function that can be called with no arguments (``create_app(test_config=None)``)
   fits none: it is most likely an app factory, and the error says to write
@@ -125,6 +128,8 @@ def detect(obj):
     if len(candidates) > 1 and names:
         by_name = {"server": "events", "environ": "wsgi", "scope": "asgi"}.get(names[0])
         candidates = [by_name] if by_name in candidates else candidates
+    if candidates == ["events"] and names[:1] == ["scope"]:
+        return "asgi2", found  # ASGI 2: app(scope) returns an async (receive, send)
     return (candidates[0] if len(candidates) == 1 else None), found
 
 
@@ -182,6 +187,13 @@ def _class_takes(cls, n):
     return arity is not None and arity[0] <= n <= arity[1]
 
 
+def _takes_one(obj):
+    """``obj(...)`` takes exactly one positional argument: ``app(scope)``."""
+    signature = _signature(obj)
+    arity = _arity(signature)[0] if signature is not None else None
+    return arity is not None and arity[0] <= 1 and arity[1] == 1
+
+
 def _short_repr(obj):
     text = repr(obj)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -208,6 +220,9 @@ def resolve(app, obj, interface):
                        f"app factory to call (module:factory())")
     if interface == "asgi" and kind in (None, "events") and inspect.isclass(obj) and _class_takes(obj, 1):
         kind = "asgi2"  # said outright: a class taking the scope, whatever its __call__ looks like
+    elif interface == "asgi" and kind == "events" and not _is_async(obj) and _takes_one(obj) \
+            and not named_for_server(obj):
+        kind = "asgi2"  # said outright: a plain app(scope) that returns an async (receive, send)
     if kind is None and inspect.isclass(obj) and _class_takes(obj, 0) and _class_call(obj) is not None:
         # the class itself, where an instance of it is the app (app = App, not App())
         raise AppError(f"{app} is {_article(found)}, which is made with no arguments and whose instances "
