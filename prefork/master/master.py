@@ -7,7 +7,8 @@ Rules:
 - Workers live in slots 0..n-1 of a generation. A worker that dies is replaced in the
   same slot at once; repeated quick deaths of a slot back off exponentially (capped).
   A worker of the first generation that dies before it reported ready is a boot
-  failure: the master stops and exits with status 3; unless it was killed by a signal
+  failure (not one replacing a worker, even before the others are up: see below):
+  the master stops and exits with status 3; unless it was killed by a signal
   from outside (``workers.killed_from_outside``: SIGKILL from an operator or the OOM
   killer, a TERM sent to it), which is a crash: it is replaced.
 - Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
@@ -295,7 +296,8 @@ class Master:
         if not worker.ready:
             # the worker logged its error in full (a traceback): the master says its last line
             error = (worker.boot_error or "").strip().splitlines()
-            if worker.generation == 1 and not self.booted and not workers_mod.killed_from_outside(worker, status):
+            if worker.generation == 1 and not self.booted and worker.replaces is None and \
+                    not workers_mod.killed_from_outside(worker, status):  # (a replacement's: its worker serves on)
                 if self.reloader is not None and self.reloader.watching():
                     # development reload: the next change to the app tries again, as uvicorn's reloader does
                     if not self.boot_failed:
