@@ -13,11 +13,14 @@ import subprocess
 import pytest
 
 from daemon import Daemon
-from test_hostile_net_tls import client_context, pki  # noqa: F401  (pki: a fixture)
+import test_hostile_net_tls
+from test_hostile_net_tls import client_context
+
+pki = test_hostile_net_tls.pki  # the module's fixture: a CA, the server's certificate, alice and mallory
 
 
 @pytest.fixture(scope="module", params=["optional", "required"])
-def mtls_daemon(request, pki):  # noqa: F811
+def mtls_daemon(request, pki):
     d = Daemon("--certfile", pki.cert, "--keyfile", pki.key, "--ca-certs", pki.ca,
                "--verify-client", request.param, app="apps.tls_app:setup", workers=1)
     try:
@@ -61,7 +64,7 @@ def served(port, context):
         raw.close()
 
 
-def test_client_certificates_are_still_verified(mtls_daemon, pki):  # noqa: F811
+def test_client_certificates_are_still_verified(mtls_daemon, pki):
     answer = served(mtls_daemon.port, client_context(pki, cert=pki.alice))
     assert answer["authorized"] is True and answer["peer_cn"] == "alice"
     with pytest.raises((ssl.SSLError, ConnectionError)):
