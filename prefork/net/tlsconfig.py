@@ -126,10 +126,11 @@ def name_client_cas(context, ca_certs):
     of its first. True when they are named; False where this build's ``ssl`` cannot be
     reached (the request then names none, as ``ssl`` leaves it)."""
     try:
+        import _ssl  # (the module ssl's classes are made in: its file links OpenSSL)
         import ctypes
         if sys.implementation.name != "cpython" or type(context).__basicsize__ < object.__basicsize__ + 8:
             return False
-        lib = ctypes.CDLL(ssl._ssl.__file__)  # (OpenSSL's symbols, as the _ssl module links them)
+        lib = ctypes.CDLL(_ssl.__file__)  # (OpenSSL's symbols, as that module links them)
         get_mode, get_options = lib.SSL_CTX_get_verify_mode, lib.SSL_CTX_get_options
         load, give = lib.SSL_load_client_CA_file, lib.SSL_CTX_set_client_CA_list
     except (ImportError, OSError, AttributeError):
