@@ -7,6 +7,9 @@ Rules:
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation and compression are off;
   the oldest version is ``tls_min_version`` (TLS 1.2 by default).
 - A key is never asked for on a terminal: an encrypted key needs ``keyfile_password``.
+- ``ciphers`` is set before the certificate is loaded, so an ``@SECLEVEL=`` in it is the
+  level the certificate is checked at; a certificate below that level is named as such,
+  never blamed on the key.
 - The certificate, key and CA files are regular files: each is opened without blocking
   first, and a FIFO or a device is refused (the master would wait on it for good).
 - With ``verify_client``, the certificate request names the CAs of ``ca_certs``, as
@@ -25,6 +28,12 @@ import sys
 _TAGS = re.compile(r"^\[[^\]]*\]|\([^()]*\.c:\d+\)$")  # "[X509] " and " (_ssl.c:4154)" in an SSLError's text
 ALPN = ("http/1.1",)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+# OpenSSL's refusals of a certificate (or of one in its chain) below the context's security
+# level, which Python's ssl sets at 2; Node's is OpenSSL's default, 1, which takes 1024-bit
+# RSA keys (a key too small) but no SHA-1 signature (a digest too weak) either
+_WEAK = {"EE_KEY_TOO_SMALL": "the server certificate's key is too small (RSA needs 2048 bits)",
+         "CA_KEY_TOO_SMALL": "a CA certificate in the chain has a key too small (RSA needs 2048 bits)",
+         "CA_MD_TOO_WEAK": "a certificate is signed with a digest too weak (SHA-1 or MD5)"}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
@@ -66,6 +75,13 @@ def build_context(values):
     context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
     context.minimum_version = VERSIONS[values.get("tls_min_version") or "TLSv1.2"]
     context.set_alpn_protocols(list(ALPN))
+    # before the certificate: an ``@SECLEVEL=`` in the list is the level it is loaded at
+    ciphers = values.get("ciphers") or ""
+    if ciphers:
+        try:
+            context.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise ContextError("ciphers", f"no cipher can be selected from {ciphers!r}") from None
     head = _readable("certfile", certfile)
     if b"-----BEGIN CERTIFICATE-----" not in head:
         raise ContextError("certfile", f"{certfile} holds no PEM certificate")
@@ -82,6 +98,13 @@ def build_context(values):
         # a callable, so OpenSSL never prompts on a terminal for a password
         context.load_cert_chain(certfile, keyfile, lambda: password or b"")
     except ssl.SSLError as exc:
+        weak = _WEAK.get(getattr(exc, "reason", None))
+        if weak:
+            level = context.security_level
+            hint = ("replace it, or lower the level to Node's (ciphers = \"DEFAULT:@SECLEVEL=1\")"
+                    if level > 1 and "KEY" in exc.reason else "replace it")
+            raise ContextError("certfile", f"{certfile}: {weak} for OpenSSL's security level {level}: "
+                                           f"{hint}") from None
         if "KEY_VALUES_MISMATCH" in str(exc) or "NO_CERTIFICATE_ASSIGNED" in str(exc):
             # (OpenSSL's reason for a key of another type than the certificate's, RSA
             # against ECDSA, the latter)
@@ -109,12 +132,6 @@ def build_context(values):
     context.verify_mode = VERIFY[verify]
     if verify != "none":
         name_client_cas(context, ca_certs)
-    ciphers = values.get("ciphers") or ""
-    if ciphers:
-        try:
-            context.set_ciphers(ciphers)
-        except ssl.SSLError:
-            raise ContextError("ciphers", f"no cipher can be selected from {ciphers!r}") from None
     return context
 
 
