@@ -31,9 +31,10 @@ VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3
 # OpenSSL's refusals of a certificate (or of one in its chain) below the context's security
 # level, which Python's ssl sets at 2; Node's is OpenSSL's default, 1, which takes 1024-bit
 # RSA keys (a key too small) but no SHA-1 signature (a digest too weak) either
-_WEAK = {"EE_KEY_TOO_SMALL": "the server certificate's key is too small (RSA needs 2048 bits)",
-         "CA_KEY_TOO_SMALL": "a CA certificate in the chain has a key too small (RSA needs 2048 bits)",
+_WEAK = {"EE_KEY_TOO_SMALL": "the server certificate's key is too small (RSA needs {bits} bits)",
+         "CA_KEY_TOO_SMALL": "a CA certificate in the chain has a key too small (RSA needs {bits} bits)",
          "CA_MD_TOO_WEAK": "a certificate is signed with a digest too weak (SHA-1 or MD5)"}
+_RSA_BITS = {1: 1024, 2: 2048, 3: 3072, 4: 7680, 5: 15360}  # the smallest RSA key each level takes
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
@@ -103,6 +104,7 @@ def build_context(values):
             level = context.security_level
             hint = ("replace it, or lower the level to Node's (ciphers = \"DEFAULT:@SECLEVEL=1\")"
                     if level > 1 and "KEY" in exc.reason else "replace it")
+            weak = weak.format(bits=_RSA_BITS.get(level, "more"))
             raise ContextError("certfile", f"{certfile}: {weak} for OpenSSL's security level {level}: "
                                            f"{hint}") from None
         if "KEY_VALUES_MISMATCH" in str(exc) or "NO_CERTIFICATE_ASSIGNED" in str(exc):
