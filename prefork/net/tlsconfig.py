@@ -7,8 +7,15 @@ Rules:
 - ALPN offers ``http/1.1`` only; client-initiated renegotiation and compression are off;
   the oldest version is ``tls_min_version`` (TLS 1.2 by default).
 - A key is never asked for on a terminal: an encrypted key needs ``keyfile_password``.
+- ``ciphers`` is set before the certificate is loaded, so an ``@SECLEVEL=`` in it is the
+  level the certificate is checked at; a certificate below that level is named as such,
+  never blamed on the key.
 - The certificate, key and CA files are regular files: each is opened without blocking
   first, and a FIFO or a device is refused (the master would wait on it for good).
+- With ``verify_client``, the certificate request names the CAs of ``ca_certs``, as
+  Node's and nginx's do (``ssl`` has no call for it: OpenSSL's is made through ctypes
+  on the context's own ``SSL_CTX``, only once that pointer reads back the context's
+  options and verify mode; elsewhere the request names none, as ``ssl``'s does).
 """
 
 import errno
@@ -16,10 +23,18 @@ import os
 import re
 import ssl
 import stat
+import sys
 
 _TAGS = re.compile(r"^\[[^\]]*\]|\([^()]*\.c:\d+\)$")  # "[X509] " and " (_ssl.c:4154)" in an SSLError's text
 ALPN = ("http/1.1",)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+# OpenSSL's refusals of a certificate (or of one in its chain) below the context's security
+# level, which Python's ssl sets at 2; Node's is OpenSSL's default, 1, which takes 1024-bit
+# RSA keys (a key too small) but no SHA-1 signature (a digest too weak) either
+_WEAK = {"EE_KEY_TOO_SMALL": "the server certificate's key is too small (RSA needs {bits} bits)",
+         "CA_KEY_TOO_SMALL": "a CA certificate in the chain has a key too small (RSA needs {bits} bits)",
+         "CA_MD_TOO_WEAK": "a certificate is signed with a digest too weak (SHA-1 or MD5)"}
+_RSA_BITS = {1: 1024, 2: 2048, 3: 3072, 4: 7680, 5: 15360}  # the smallest RSA key each level takes
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
@@ -61,6 +76,13 @@ def build_context(values):
     context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
     context.minimum_version = VERSIONS[values.get("tls_min_version") or "TLSv1.2"]
     context.set_alpn_protocols(list(ALPN))
+    # before the certificate: an ``@SECLEVEL=`` in the list is the level it is loaded at
+    ciphers = values.get("ciphers") or ""
+    if ciphers:
+        try:
+            context.set_ciphers(ciphers)
+        except ssl.SSLError:
+            raise ContextError("ciphers", f"no cipher can be selected from {ciphers!r}") from None
     head = _readable("certfile", certfile)
     if b"-----BEGIN CERTIFICATE-----" not in head:
         raise ContextError("certfile", f"{certfile} holds no PEM certificate")
@@ -77,6 +99,14 @@ def build_context(values):
         # a callable, so OpenSSL never prompts on a terminal for a password
         context.load_cert_chain(certfile, keyfile, lambda: password or b"")
     except ssl.SSLError as exc:
+        weak = _WEAK.get(getattr(exc, "reason", None))
+        if weak:
+            level = context.security_level
+            hint = ("replace it, or lower the level to Node's (ciphers = \"DEFAULT:@SECLEVEL=1\")"
+                    if level > 1 and "KEY" in exc.reason else "replace it")
+            weak = weak.format(bits=_RSA_BITS.get(level, "more"))
+            raise ContextError("certfile", f"{certfile}: {weak} for OpenSSL's security level {level}: "
+                                           f"{hint}") from None
         if "KEY_VALUES_MISMATCH" in str(exc) or "NO_CERTIFICATE_ASSIGNED" in str(exc):
             # (OpenSSL's reason for a key of another type than the certificate's, RSA
             # against ECDSA, the latter)
@@ -102,13 +132,42 @@ def build_context(values):
         except ssl.SSLError as exc:
             raise ContextError("ca_certs", f"{ca_certs}: not a valid CA bundle ({_reason(exc)})") from None
     context.verify_mode = VERIFY[verify]
-    ciphers = values.get("ciphers") or ""
-    if ciphers:
-        try:
-            context.set_ciphers(ciphers)
-        except ssl.SSLError:
-            raise ContextError("ciphers", f"no cipher can be selected from {ciphers!r}") from None
+    if verify != "none":
+        name_client_cas(context, ca_certs)
     return context
+
+
+def name_client_cas(context, ca_certs):
+    """Have ``context`` name the CAs in the file ``ca_certs`` when it asks a client for its
+    certificate (OpenSSL's client CA list: TLS 1.2's certificate_authorities field, TLS
+    1.3's extension), as Node's and nginx's servers do: a client holding several
+    certificates (a browser, a Java or Go client) offers the one those CAs issued instead
+    of its first. True when they are named; False where this build's ``ssl`` cannot be
+    reached (the request then names none, as ``ssl`` leaves it)."""
+    try:
+        import _ssl  # (the module ssl's classes are made in: its file links OpenSSL)
+        import ctypes
+        if sys.implementation.name != "cpython" or type(context).__basicsize__ < object.__basicsize__ + 8:
+            return False
+        lib = ctypes.CDLL(_ssl.__file__)  # (OpenSSL's symbols, as that module links them)
+        get_mode, get_options = lib.SSL_CTX_get_verify_mode, lib.SSL_CTX_get_options
+        load, give = lib.SSL_load_client_CA_file, lib.SSL_CTX_set_client_CA_list
+    except (ImportError, OSError, AttributeError):
+        return False
+    get_mode.restype, get_mode.argtypes = ctypes.c_int, [ctypes.c_void_p]
+    get_options.restype, get_options.argtypes = ctypes.c_uint64, [ctypes.c_void_p]
+    load.restype, load.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+    give.restype, give.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p]
+    # CPython's SSLContext object: its header, then the SSL_CTX pointer
+    ctx = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    expected = {ssl.CERT_OPTIONAL: 1, ssl.CERT_REQUIRED: 3}.get(context.verify_mode)
+    if not ctx or expected is None or get_mode(ctx) & 3 != expected or get_options(ctx) != int(context.options):
+        return False
+    names = load(os.fsencode(ca_certs))
+    if not names:
+        return False
+    give(ctx, names)  # (the context owns the list from now on)
+    return True
 
 
 def _reason(exc):
