@@ -86,7 +86,8 @@ SETTINGS = (
     Setting("tls_min_version", "choice", "TLSv1.2", "TLS: the oldest protocol version accepted: "
             "TLSv1.2 or TLSv1.3.", choices=TLS_VERSIONS),
     Setting("ciphers", "str", "", "TLS: OpenSSL cipher list for TLS 1.2 (e.g. \"ECDHE+AESGCM\"); "
-            "empty: OpenSSL's defaults. TLS 1.3 suites are OpenSSL's."),
+            "empty: Python's ssl defaults (no SHA-1 suites; \"DEFAULT\" gives OpenSSL's). "
+            "TLS 1.3 suites are OpenSSL's."),
     Setting("tls_handshake_timeout", "float", 10.0, "TLS: seconds a client gets to finish the "
             "handshake; then the connection is closed (tlsClientError).", minimum=0.01),
     Setting("workers", "int", None, "Number of worker processes. When no flag, PREFORK_WORKERS or "

@@ -12,10 +12,8 @@ Rules:
   never blamed on the key.
 - The certificate, key and CA files are regular files: each is opened without blocking
   first, and a FIFO or a device is refused (the master would wait on it for good).
-- With ``verify_client``, the certificate request names the CAs of ``ca_certs``, as
-  Node's and nginx's do (``ssl`` has no call for it: OpenSSL's is made through ctypes
-  on the context's own ``SSL_CTX``, only once that pointer reads back the context's
-  options and verify mode; elsewhere the request names none, as ``ssl``'s does).
+- With ``verify_client``, the certificate request names no CAs: ``ssl`` has no call for
+  OpenSSL's client CA list, and the context's C object is not reached into.
 """
 
 import errno
@@ -23,7 +21,6 @@ import os
 import re
 import ssl
 import stat
-import sys
 
 _TAGS = re.compile(r"^\[[^\]]*\]|\([^()]*\.c:\d+\)$")  # "[X509] " and " (_ssl.c:4154)" in an SSLError's text
 ALPN = ("http/1.1",)
@@ -132,42 +129,7 @@ def build_context(values):
         except ssl.SSLError as exc:
             raise ContextError("ca_certs", f"{ca_certs}: not a valid CA bundle ({_reason(exc)})") from None
     context.verify_mode = VERIFY[verify]
-    if verify != "none":
-        name_client_cas(context, ca_certs)
     return context
-
-
-def name_client_cas(context, ca_certs):
-    """Have ``context`` name the CAs in the file ``ca_certs`` when it asks a client for its
-    certificate (OpenSSL's client CA list: TLS 1.2's certificate_authorities field, TLS
-    1.3's extension), as Node's and nginx's servers do: a client holding several
-    certificates (a browser, a Java or Go client) offers the one those CAs issued instead
-    of its first. True when they are named; False where this build's ``ssl`` cannot be
-    reached (the request then names none, as ``ssl`` leaves it)."""
-    try:
-        import _ssl  # (the module ssl's classes are made in: its file links OpenSSL)
-        import ctypes
-        if sys.implementation.name != "cpython" or type(context).__basicsize__ < object.__basicsize__ + 8:
-            return False
-        lib = ctypes.CDLL(_ssl.__file__)  # (OpenSSL's symbols, as that module links them)
-        get_mode, get_options = lib.SSL_CTX_get_verify_mode, lib.SSL_CTX_get_options
-        load, give = lib.SSL_load_client_CA_file, lib.SSL_CTX_set_client_CA_list
-    except (ImportError, OSError, AttributeError):
-        return False
-    get_mode.restype, get_mode.argtypes = ctypes.c_int, [ctypes.c_void_p]
-    get_options.restype, get_options.argtypes = ctypes.c_uint64, [ctypes.c_void_p]
-    load.restype, load.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
-    give.restype, give.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p]
-    # CPython's SSLContext object: its header, then the SSL_CTX pointer
-    ctx = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
-    expected = {ssl.CERT_OPTIONAL: 1, ssl.CERT_REQUIRED: 3}.get(context.verify_mode)
-    if not ctx or expected is None or get_mode(ctx) & 3 != expected or get_options(ctx) != int(context.options):
-        return False
-    names = load(os.fsencode(ca_certs))
-    if not names:
-        return False
-    give(ctx, names)  # (the context owns the list from now on)
-    return True
 
 
 def _reason(exc):
