@@ -17,6 +17,9 @@ Rules:
   booting. Caught, not ignored: an ignored signal would stay ignored in every program
   the app starts while it loads. TTOU alone is ignored: caught, the write to a
   terminal in ``stty tostop`` mode that raised it would be retried for ever.
+- A terminal on the child's standard input is replaced by ``/dev/null``: a worker's group
+  is never the terminal's foreground one, so its read (``input()`` in the app) would
+  raise TTIN, be retried for ever and spin the CPU; it reads the end of input instead.
 - Out of descriptors or processes, no worker is made: None is returned, and the caller
   tries again after ``retry_delay`` (1 s, doubling with each failure in a row of that
   slot, up to 30 s). The failure is logged at the first of a run of them and again at
@@ -114,6 +117,10 @@ def spawn(master, slot, generation, settings=None, retried=True):
             if master.reloader is not None:
                 master.reloader.close_in_child()
             os.setpgid(0, 0)  # out of the master's process group: see the module rules
+            if os.isatty(0):  # (a background group's read of it would spin: module rules)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.close(null)
             for signum in master.SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
             # a background group may write to a tty; a USR1 (log reopen) must not kill a
