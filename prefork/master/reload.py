@@ -250,7 +250,7 @@ def switch_late(master):
     if master.stopping or master.new_generation is None or not master.switching:
         return
     log.error("reload aborted: a worker replacing a new one was not ready within timeout (%.1f s)",
-              master.settings.timeout)
+              master.new_generation[1].timeout)  # (the new generation's, which the wait ran on)
     abort_reload(master, "a worker replacing a new one was not ready within timeout")
 
 
