@@ -10,6 +10,7 @@ import socket
 import pytest
 
 from hostile import read_to_close
+from test_hostile_net_tls import client_context, connect, pki, tls_listener  # noqa: F401
 
 UPGRADE = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
 SWITCHED = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"
@@ -61,3 +62,29 @@ def test_a_raising_coroutine_drain_listener_closes_the_socket(serve):
         sock.sendall(UPGRADE)
         st.wait_for(lambda e: e == ("upgraded",))
         assert read_to_close(sock, 3).startswith(SWITCHED)
+
+
+def test_a_raising_coroutine_connection_listener_closes_its_connection(serve):
+    """As a raising plain 'connection' listener's does (an access check that failed
+    must not leave the connection served)."""
+    def setup(server, st):
+        async def failing(sock):
+            await asyncio.sleep(0.01)
+            raise RuntimeError("the app's connection listener")
+        server.on("connection", failing)
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
+        assert read_to_close(sock, 3) == b""
+
+
+def test_a_raising_coroutine_secure_connection_listener_closes_its_connection(serve, pki):  # noqa: F811
+    def setup(server, st):
+        async def failing(sock):
+            await asyncio.sleep(0.01)
+            raise RuntimeError("the app's secureConnection listener")
+        server.on("secureConnection", failing)
+    st = serve(setup)
+    port = tls_listener(st, pki)
+    with connect(port, client_context(pki)) as sock:
+        sock.settimeout(3)
+        assert sock.recv(100) == b""  # (the close came: it was left open, recv timed out)
