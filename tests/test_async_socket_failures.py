@@ -2,7 +2,9 @@
 (net/socket.py, net/writing.py, net/idle.py): for ``data``, ``drain`` and ``timeout``,
 after which nothing else would end the socket, it is logged and the socket destroyed. It
 was only logged, and an upgraded or tunnelled socket stayed open for ever, its peer
-waiting for an answer."""
+waiting for an answer. The same for the server's ``connection`` and ``secureConnection``
+(server/server.py): a plain one that raises gets its socket destroyed; a coroutine's
+failure left the connection served."""
 
 import asyncio
 import socket
@@ -10,7 +12,10 @@ import socket
 import pytest
 
 from hostile import read_to_close
-from test_hostile_net_tls import client_context, connect, pki, tls_listener  # noqa: F401
+import test_hostile_net_tls
+from test_hostile_net_tls import client_context, connect, tls_listener
+
+pki = test_hostile_net_tls.pki  # (the fixture)
 
 UPGRADE = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
 SWITCHED = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"
@@ -77,7 +82,7 @@ def test_a_raising_coroutine_connection_listener_closes_its_connection(serve):
         assert read_to_close(sock, 3) == b""
 
 
-def test_a_raising_coroutine_secure_connection_listener_closes_its_connection(serve, pki):  # noqa: F811
+def test_a_raising_coroutine_secure_connection_listener_closes_its_connection(serve, pki):
     def setup(server, st):
         async def failing(sock):
             await asyncio.sleep(0.01)
