@@ -11,7 +11,8 @@ Rules:
   emitter keeps a reference until the task is done.
   A task that raises goes to ``listener_failed(event, error, args)``: it logs, and
   subclasses handle it as they handle a raising plain listener (the server answers
-  500, or closes).
+  500, or closes). ``SystemExit`` and ``KeyboardInterrupt`` do not go there: asyncio
+  raised them out of the loop's run already (they end the worker, as a plain one's).
 - ``newListener`` (before the listener is added) and ``removeListener`` (after it is
   gone) are emitted as Node emits them, with the event's name and the listener as given
   (a ``once`` listener's own function), when somebody listens to them. Past
@@ -122,6 +123,7 @@ def settle_on(emitter, future, done_event, result, fail_event, error):
     return future
 
 
+_FATAL = (SystemExit, KeyboardInterrupt)  # raised out of the loop's run by the task itself
 _PLAIN_RESULTS = set()  # types a listener returned that are no coroutine (res.end()'s response...)
 
 
@@ -347,7 +349,7 @@ class EventEmitter:
         if self._tasks is not None:
             self._tasks.discard(task)
         error = asyncio.CancelledError() if task.cancelled() else task.exception()
-        if error is not None:
+        if error is not None and not isinstance(error, _FATAL):
             self.listener_failed(event, error, args)
 
     def listener_failed(self, event, error, args):

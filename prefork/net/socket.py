@@ -29,7 +29,7 @@ Rules:
   ``end`` and stays writable until ``end()`` when ``allow_half_open`` is true (the
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
-- A ``data`` listener that raises gets the socket destroyed (logged once).
+- A ``data`` listener that raises (or a coroutine one of ``data``, ``drain``, ``timeout``) gets the socket destroyed (logged once).
 - ``resume()`` after a ``pause()`` asks for the socket's pending error (``SO_ERROR``):
   after a reset that came while reading was paused, what the peer sent before it is
   read first (the kernel keeps it), by the socket's own read steps, then the socket
@@ -58,9 +58,6 @@ from .resets import ResetWatch
 from .secure import Secure
 from .text import TextDecoder
 from .writing import Writing, socket_error
-
-
-
 
 __all__ = ["Socket", "socket_error"]
 
@@ -294,14 +291,12 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             data = decoder.decode(data)
             if not data:
                 return
-        # (a raising listener: a protocol parser of the app's refusing what the peer sent;
-        # each later read would raise again, with the connection kept open)
+        # (a raising listener: an app's parser refusing what the peer sent; each later read would raise again)
         self.emit_or_destroy("data", data)
 
     def emit_or_destroy(self, event, *args):
         """``emit``; a listener that raises gets the socket destroyed and the error logged,
-        for the events after which nothing else would end the socket (``data``,
-        ``drain``, ``timeout``). False when that happened."""
+        for the events after which nothing else would end the socket. False if so."""
         try:
             self.emit(event, *args)
         except Exception:
@@ -309,6 +304,11 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
             self.destroy()
             return False
         return True
+
+    def listener_failed(self, event, error, args):  # (a coroutine's: as emit_or_destroy's)
+        super().listener_failed(event, error, args)
+        if event in ("data", "drain", "timeout"):
+            self.destroy()
 
     def _deliver_pending(self):
         if self._paused:

@@ -3,7 +3,9 @@
 Rules:
 - Every accepted socket gets TCP_NODELAY (``no_delay``) and, with ``keep_alive``, TCP
   keep-alive probes (Node's options), then emits ``connection`` before any byte is read; past
-  ``max_connections`` open ones it is closed at once, with ``drop``.
+  ``max_connections`` open ones it is closed at once, with ``drop``. Each runs in a context
+  of its own (a copy of the accept's): a ``ContextVar`` a ``connection`` listener sets is
+  seen by that connection's requests, by no other connection.
 - A drain takes what the kernel queued on the listeners before it closes them: those
   clients connected, and a listener's close would reset them.
 - Accept failures for lack of descriptors pause accepting (0.5 s at a time) and are
@@ -23,6 +25,7 @@ Rules:
   own state, as the server's other methods do.
 """
 
+from contextvars import copy_context
 import errno
 from functools import partial
 import logging
@@ -114,7 +117,7 @@ class Accepting:
             except OSError:  # (the peer is gone already)
                 args = ({},)
         try:
-            self.emit("drop", *args)
+            copy_context().run(self.emit, "drop", *args)  # (what it sets reaches no connection)
         except Exception:
             log.exception("error in a 'drop' listener")
         finally:
@@ -153,14 +156,20 @@ class Accepting:
         self._connections.add(conn)
         if self.timeout and self.timeout > 0:
             socket.set_timeout(self.timeout)
+        if self._events is None or "connection" not in self._events:
+            socket.resume()
+            return conn
+        # a context of the connection's own: what a listener sets is seen by its reads
+        # and requests, not by the next connection (the accept's context is the listener's)
+        context = copy_context()
         try:
-            self.emit("connection", socket)
+            context.run(self.emit, "connection", socket)
         except Exception:
             log.exception("error in a 'connection' listener")
             socket.destroy()
             return
         if not socket.destroyed:
-            socket.resume()
+            context.run(socket.resume)
         return conn
 
     def _proxy_header_first(self, csock, trusted, tls):

@@ -6,7 +6,8 @@ Rules (connection.py's, for these):
   ``status`` when it is an HTTPError that has one, as ``req.body(limit)``'s 413: the
   client's fault, logged at info without a traceback; a 413 before the body's end closes
   the connection, so the rest is not read); after it, what was written goes
-  out in its turn and the connection closes; after a whole response, only the log. A
+  out in its turn and the connection closes (its duration, as logged, runs to the
+  failure); after a whole response, only the log. A
   listener task the exiting worker cancels is no error of the app: the worker says so
   once.
 - A parse error or timeout goes to ``clientError``; unlistened, the canned reply is
@@ -70,6 +71,7 @@ class Failures:
             # the head is out: what was written goes out in its turn (after the responses
             # before it), then the connection closes
             self._closing = True
+            self.socket.last_activity = monotonic()  # (its access log line's duration runs to here)
             res.cut()
             return True
         res.reset_head()

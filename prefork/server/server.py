@@ -49,7 +49,8 @@ READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
 log = logging.getLogger("prefork.server")
 
 _REQUEST_EVENTS = frozenset(("request", "checkContinue", "checkExpectation"))
-_SOCKET_ARG = {"clientError": 1, "timeout": 0, "upgrade": 1, "connect": 1}  # where the socket is
+_SOCKET_ARG = {"clientError": 1, "timeout": 0, "upgrade": 1, "connect": 1,  # where the socket is
+               "connection": 0, "secureConnection": 0}
 
 
 class ServerStats:
