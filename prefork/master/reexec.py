@@ -26,7 +26,8 @@ Rules:
   since the check refuses the re-exec (logged).
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
   check, and no re-exec follows. The check leads its own process group, and ending it
-  (a stop, its time bound) kills that group: the child it loads the app in goes too.
+  (a stop, its time bound) kills that group: the child it loads the app in goes too, and
+  so does, once the check has exited, any process the app's import started there.
 - From the moment the re-exec is decided, the master's signals are blocked: one that
   arrives while the new program starts stays pending until the new master has its
   handlers, instead of killing it by its default action (HUP, USR1, TERM) or vanishing
@@ -163,6 +164,8 @@ def checked(master, pid, status):
     if check is None or check.pid != pid:
         return
     output = finish(master, check)
+    # what the app's import started in it (a helper process) is left in its group: it goes too
+    master.kill(-pid, signal.SIGKILL)
     code = os.waitstatus_to_exitcode(status)
     if master.stopping:  # a stop came first: no re-exec, nothing to report
         return
