@@ -143,7 +143,10 @@ def find_spec(name, dirs=()):
     parts = name.split(".")
     spec = None
     if parts[0] not in sys.modules:
-        spec = importlib.machinery.PathFinder.find_spec(parts[0], list(dirs))
+        # the worker's path: ``dirs`` first, then the rest (a namespace package's portions
+        # in both are joined, as the worker's import joins them)
+        path = list(dirs) + [entry for entry in sys.path if entry not in dirs]
+        spec = importlib.machinery.PathFinder.find_spec(parts[0], path)
     if spec is None:
         spec = importlib.util.find_spec(parts[0])  # a top-level name imports nothing
     for depth in range(1, len(parts)):

@@ -10,7 +10,7 @@ Rules:
   callables ``(receive, send)`` (served through ``ASGI2App``; so is a plain callable of
   one parameter named ``scope``, or of one not named ``server`` when ``--interface
   asgi`` says so: uvicorn's ``asgi2`` ``app(scope)`` returning an async ``(receive,
-  send)``). An object may say what it
+  send)``; ``--interface events`` serves such a ``setup(scope)`` as an events setup). An object may say what it
   is with a ``prefork_interface`` attribute (``"events"``, ``"wsgi"`` or ``"asgi"``).
   A plain function that can be called with no arguments (``create_app(test_config=None)``)
   fits none: it is most likely an app factory, and the error says to write
@@ -223,6 +223,9 @@ def resolve(app, obj, interface):
     elif interface == "asgi" and kind == "events" and not _is_async(obj) and _takes_one(obj) \
             and not named_for_server(obj):
         kind = "asgi2"  # said outright: a plain app(scope) that returns an async (receive, send)
+    elif interface == "events" and kind == "asgi2" and not inspect.isclass(obj) and not _is_async(obj) \
+            and _takes_one(obj) and getattr(obj, "prefork_interface", None) is None:
+        kind = "events"  # said outright: a setup whose one parameter is named scope, not an ASGI 2 app
     if kind is None and inspect.isclass(obj) and _class_takes(obj, 0) and _class_call(obj) is not None:
         # the class itself, where an instance of it is the app (app = App, not App())
         raise AppError(f"{app} is {_article(found)}, which is made with no arguments and whose instances "

@@ -8,7 +8,8 @@ Rules:
   ``CHECK_TIMEOUT`` plus ``timeout`` (the check loads the app in a child bounded by
   ``timeout``, as a worker's boot is) does the master exec; otherwise the re-exec is
   refused, its reason logged (the check's own ``SOURCE:KEY`` lines included) and nothing
-  changes. So an interpreter that is gone, a start directory that is gone
+  changes. The check's standard error (the app's import may write much there) is read as
+  it comes, its last ``CHECK_OUTPUT_KEPT`` bytes kept: a full pipe never stalls it. So an interpreter that is gone, a start directory that is gone
   (``apps.started_in``: one a deploy replaced is followed), code that no longer imports
   (prefork's or the app's), a configuration that has gone bad, or a new listen address
   that cannot be opened (the check tries each one the new program would not inherit:
@@ -25,7 +26,8 @@ Rules:
   since the check refuses the re-exec (logged).
 - A USR2 while a check runs is ignored (logged); a stop (TERM, INT, QUIT) ends the
   check, and no re-exec follows. The check leads its own process group, and ending it
-  (a stop, its time bound) kills that group: the child it loads the app in goes too.
+  (a stop, its time bound) kills that group: the child it loads the app in goes too, and
+  so does, once the check has exited, any process the app's import started there.
 - From the moment the re-exec is decided, the master's signals are blocked: one that
   arrives while the new program starts stays pending until the new master has its
   handlers, instead of killing it by its default action (HUP, USR1, TERM) or vanishing
@@ -48,6 +50,7 @@ log = logging.getLogger("prefork.master")
 
 RETIRE_ENV = "PREFORK_RETIRE"
 CHECK_TIMEOUT = 30.0  # seconds the new program's check-config may take
+CHECK_OUTPUT_KEPT = 64 * 1024  # bytes of the check's standard error kept for its refusal's log lines
 CHECKED_CONFIG_LIMIT = 64 * 1024  # the largest configuration handed to the new program in its environment
 
 
@@ -58,6 +61,7 @@ class Check:
         self.pid = pid
         self.fd = fd
         self.timer = None
+        self.output = b""  # the last CHECK_OUTPUT_KEPT bytes it wrote
         self.text = None  # the configuration file's content it was given (configuration_text)
 
 
@@ -106,6 +110,7 @@ def reexec(master):
     os.set_blocking(read_fd, False)
     check = master.reexec_check = Check(pid, read_fd)
     check.text = text
+    master.loop.add_reader(read_fd, take_output, master, check)
     check.timer = master.loop.call_later(check_bound(master), timed_out, master, check)
     log.info("USR2: checking the new program (pid %d) before re-executing", pid)
 
@@ -125,16 +130,32 @@ def timed_out(master, check):
         finish(master, check)
 
 
+def take_output(master, check):
+    """Keep what the check wrote to its standard error since the last read (its last
+    ``CHECK_OUTPUT_KEPT`` bytes); False once nothing more is there now."""
+    try:
+        data = os.read(check.fd, 65536)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        data = b""
+    if not data:  # its end: every writer gone
+        master.loop.remove_reader(check.fd)
+        return False
+    check.output = (check.output + data)[-CHECK_OUTPUT_KEPT:]
+    return True
+
+
 def finish(master, check):
     master.reexec_check = None
     if check.timer is not None:
         check.timer.cancel()
-    try:
-        output = os.read(check.fd, 65536).decode(errors="replace")
-    except OSError:
-        output = ""
+    for _ in range(64):  # what is left in the pipe (bounded: a process of the app's may still write)
+        if not take_output(master, check):
+            break
+    master.loop.remove_reader(check.fd)
     os.close(check.fd)
-    return output
+    return check.output.decode(errors="replace")
 
 
 def checked(master, pid, status):
@@ -143,6 +164,8 @@ def checked(master, pid, status):
     if check is None or check.pid != pid:
         return
     output = finish(master, check)
+    # what the app's import started in it (a helper process) is left in its group: it goes too
+    master.kill(-pid, signal.SIGKILL)
     code = os.waitstatus_to_exitcode(status)
     if master.stopping:  # a stop came first: no re-exec, nothing to report
         return
