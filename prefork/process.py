@@ -29,7 +29,8 @@ Rules:
   the worker as it would end a Python program: the worker's exit steps run (the
   connections closed, the last counts sent, the ``atexit`` hooks) and its status is the
   one asked for (``None`` 0, a number itself, any other value 1 after it is written to
-  the error log), not a traceback and status 1.
+  the error log), not a traceback and status 1. A ``KeyboardInterrupt`` the app raises
+  there ends it the same way, its traceback logged, with status 130.
 - ``cancel_tasks``: at the worker's exit, the tasks still running are cancelled and
   get an unwind to run their ``finally`` blocks (one warning says how many).
 - ``stop_default_executor``: the loop's own thread pool (``run_in_executor(None, ...)``)
@@ -183,6 +184,9 @@ def serve(loop):
             return code or 0
         log.error("the app called sys.exit(): %s; the worker exits", code)
         return 1
+    except KeyboardInterrupt:  # (raised by the app's code: the worker's own SIGINT is handled)
+        log.exception("KeyboardInterrupt in the app's code on the worker's loop; the worker exits")
+        return 128 + signal.SIGINT  # (the status a shell gives a Python program it ends)
     return 0
 
 

@@ -51,3 +51,41 @@ def test_sys_exit_in_a_callback_exits_the_worker_with_its_status_and_counts(daem
     d.wait_workers(1, exclude=(worker,))
     d.signal(signal.SIGTERM)
     assert d.wait_exit(30) == 0
+
+
+KEYBOARD_APP = """
+import os
+
+def setup(server):
+    def interrupt():
+        raise KeyboardInterrupt
+
+    def on_request(req, res):
+        res.end(f"pid {os.getpid()}")
+        if req.url == "/interrupt":
+            server.loop.call_later(0.05, interrupt)
+    server.on("request", on_request)
+"""
+
+
+def test_a_keyboard_interrupt_in_a_callback_ends_the_worker_after_its_exit_steps(daemons, tmp_path):
+    """(it escaped the worker's loop: a traceback printed twice, status 1, no exit steps,
+    the last counts lost)"""
+    (tmp_path / "interrupting.py").write_text(textwrap.dedent(KEYBOARD_APP))
+    d = daemons("--app-dir", str(tmp_path), app="interrupting:setup", workers=1)
+    d.wait_ready()
+    (worker,) = d.wait_workers(1)
+    for _ in range(3):
+        assert d.request().startswith(b"HTTP/1.1 200 OK")
+    assert d.request("/interrupt").startswith(b"HTTP/1.1 200 OK")
+    d.wait_log(rf"worker 0 \(pid {worker}\) died")
+    assert f"(pid {worker}) died (exit status 130)" in d.log(), d.log()
+    assert d.log().count("KeyboardInterrupt") >= 1 and "raise KeyboardInterrupt" in d.log(), d.log()
+
+    def counts():
+        samples = d.scrape()
+        return sum(v for (name, _), v in samples.items() if name == "prefork_requests_total")
+    wait_until(lambda: counts() == 4, 10, what=lambda: f"4 requests counted: {counts()}")
+    d.wait_workers(1, exclude=(worker,))
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
