@@ -172,7 +172,8 @@ class Incoming:
         except LocalProtocolError:
             session.bytes_after_close()
             return
-        for event in self.ws.events():
+        events = self.ws.events()
+        for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BytesMessage:
                 self.on_message(event, kind is TextMessage)
@@ -182,6 +183,8 @@ class Incoming:
                 session.keepalive.on_pong(event.payload)
             elif kind is CloseConnection:
                 session.on_close_frame(event)
+                for _ in events:  # wsproto's frame parser ends after a close frame: run to its end,
+                    pass  # it is freed with its connection (left suspended, it holds it in a cycle)
             if session.state == "closed":
                 return
 
