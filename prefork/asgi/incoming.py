@@ -31,7 +31,9 @@ Rules:
   worth, not the whole read's.
 - Messages go to ``session.deliver``; what wsproto reports besides them (pings, pongs,
   a close frame, bytes after the closing handshake) to the session's own handlers.
-  After any of them the session's ``state`` says whether to read on.
+  After any of them the session's ``state`` says whether to read on. After a close
+  frame wsproto's parser is run to its end (it ends there), so it does not hold its
+  protocol (and the compressor) in a reference cycle once the session is over.
 """
 
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
