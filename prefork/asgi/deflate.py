@@ -23,6 +23,10 @@ Rules:
   offer named and what a later one asks for are not mixed in, so the session inflates
   and deflates as the answer says.
 - Only the extension's public hooks are used; sending is wsproto's unchanged.
+- ``release()`` (the session is over) drops the compressor and decompressor at once:
+  a session that ends without the client's close frame leaves wsproto's frame parser
+  suspended, in a reference cycle with its protocol and this extension until the
+  cycle collector runs.
 """
 
 from wsproto.extensions import PerMessageDeflate
@@ -88,6 +92,11 @@ class BoundedDeflate(PerMessageDeflate):
             return super().accept(offer)
         except ValueError:  # client_max_window_bits=abc and the like
             return None
+
+    def release(self):
+        """The session is over: its compression state (a few hundred KiB of zlib's) goes
+        now, whatever still refers to the extension."""
+        self._compressor = self._decompressor = None
 
     def frame_inbound_header(self, proto, opcode, rsv, payload_length):
         self.control = opcode.iscontrol()

@@ -31,7 +31,9 @@ Rules:
   worth, not the whole read's.
 - Messages go to ``session.deliver``; what wsproto reports besides them (pings, pongs,
   a close frame, bytes after the closing handshake) to the session's own handlers.
-  After any of them the session's ``state`` says whether to read on.
+  After any of them the session's ``state`` says whether to read on. After a close
+  frame wsproto's parser is run to its end (it ends there), so it does not hold its
+  protocol (and the compressor) in a reference cycle once the session is over.
 """
 
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
@@ -172,7 +174,8 @@ class Incoming:
         except LocalProtocolError:
             session.bytes_after_close()
             return
-        for event in self.ws.events():
+        events = self.ws.events()
+        for event in events:
             kind = type(event)
             if kind is TextMessage or kind is BytesMessage:
                 self.on_message(event, kind is TextMessage)
@@ -182,6 +185,8 @@ class Incoming:
                 session.keepalive.on_pong(event.payload)
             elif kind is CloseConnection:
                 session.on_close_frame(event)
+                for _ in events:  # wsproto's frame parser ends after a close frame: run to its end,
+                    pass  # it is freed with its connection (left suspended, it holds it in a cycle)
             if session.state == "closed":
                 return
 

@@ -221,8 +221,7 @@ class WebSocketSession:
         self.inbox.put_disconnect(code, reason)
 
     def yield_reading(self):
-        """``Incoming`` took its share of a read: the socket stops reading for a loop turn,
-        then the rest is taken (other connections are served in between)."""
+        """``Incoming`` took its share of a read: reading stops for a loop turn (others are served)."""
         if not self.yielding and not self.gone:
             self.yielding = True
             self.socket.pause()
@@ -388,14 +387,15 @@ class WebSocketSession:
 
     # -- the app's task ------------------------------------------------------------------------------
     def release(self):
-        """The socket is closed and the app is done: the socket's listeners (bound to this
-        session) and the helpers' references back to it go, so the session is freed when
-        the last reference goes rather than by the cycle collector."""
+        """The socket is closed and the app is done: the listeners and references back to the
+        session go (it is freed without the cycle collector), so does its zlib state (deflate.py)."""
         socket = self.socket
         for event, listener in (("data", self.on_data), ("end", self.on_end), ("drain", self.on_drain),
                                 ("close", self.on_socket_close), ("error", self.on_socket_error)):
             socket.off(event, listener)
         self.keepalive.session = self.incoming.session = None
+        if self.deflate is not None:
+            self.deflate.release()
 
     async def run(self, app):
         try:
