@@ -22,17 +22,26 @@ Rules:
   the first acceptable one is taken, read on its own: what an earlier, declined
   offer named and what a later one asks for are not mixed in, so the session inflates
   and deflates as the answer says.
-- Only the extension's public hooks are used; sending is wsproto's unchanged.
+- Only the extension's public hooks are used; sending is wsproto's unchanged, but for
+  the server's compressor: a window of at most ``_SEND_WINDOW_BITS`` and zlib's memory
+  level ``_SEND_MEMORY_LEVEL`` (about 20 KiB a connection instead of ~260 KiB: a
+  thousand open sessions would hold a quarter of a gigabyte), as uvicorn's default
+  WebSocket stack compresses. A smaller window than the one negotiated is always
+  readable by the client (RFC 7692 7.1.2.1).
 - ``release()`` (the session is over) drops the compressor and decompressor at once:
   a session that ends without the client's close frame leaves wsproto's frame parser
   suspended, in a reference cycle with its protocol and this extension until the
   cycle collector runs.
 """
 
+import zlib
+
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
 
 _PIECE = 1024
+_SEND_WINDOW_BITS = 12  # the server compressor's window, at most (2**12 bytes)
+_SEND_MEMORY_LEVEL = 5  # zlib's memLevel for it (its default is 8)
 
 
 _FLAGS = ("server_no_context_takeover", "client_no_context_takeover")
@@ -97,6 +106,15 @@ class BoundedDeflate(PerMessageDeflate):
         """The session is over: its compression state (a few hundred KiB of zlib's) goes
         now, whatever still refers to the extension."""
         self._compressor = self._decompressor = None
+
+    def frame_outbound(self, proto, opcode, rsv, data, fin):
+        if self._compressor is None and (opcode is Opcode.TEXT or opcode is Opcode.BINARY):
+            # (wsproto makes it with zlib's defaults: see the module rules)
+            bits = min(int(self.client_max_window_bits if proto.client else self.server_max_window_bits),
+                       _SEND_WINDOW_BITS)
+            self._compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits,
+                                                _SEND_MEMORY_LEVEL)
+        return super().frame_outbound(proto, opcode, rsv, data, fin)
 
     def frame_inbound_header(self, proto, opcode, rsv, payload_length):
         self.control = opcode.iscontrol()
