@@ -2,7 +2,9 @@
 ``pipe``/``unpipe`` and ``Chunks``, the ``for await`` loop.
 
 Rules:
-- ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure.
+- ``pipe`` is Node's ``readable.pipe`` for a body stream, with its backpressure. A body
+  whose ``end`` was emitted already ends the destination (or, with ``end`` False, is
+  unpiped) on the next loop turn, as Node's pipe of an ended stream does.
 - ``Chunks`` is ``for await (const chunk of stream)`` for a body stream: ``async for``
   over its ``data`` until ``end``; the stream pauses while a high-water mark of chunks
   waits for the loop body; a ``close`` (or ``error``) before ``end`` raises. Its
@@ -59,7 +61,20 @@ def pipe(source, destination, end=True):
         source.once("end", through)  # (after destination.end)
         source.once("close", through)
         destination.emit("pipe", source)  # (Node's dest 'pipe' event)
+    if getattr(source, "readable_ended", False):  # its 'end' is past: it will not come again
+        loop = getattr(getattr(source, "socket", None), "loop", None) or asyncio.get_running_loop()
+        loop.call_soon(_ended, source, destination, piped)
     return destination
+
+
+def _ended(source, destination, piped):
+    """A pipe made after its source's ``end``: the destination ends as at that end
+    (unless unpiped meanwhile), and the pipe goes."""
+    pipes = source.__dict__.get("_pipes")
+    if pipes and any(entry[1] is piped for entry in pipes):
+        if piped[1] is not None:
+            destination.end()
+        _unpipe(source, destination, pause=False)
 
 
 def unpipe(source, destination=None):

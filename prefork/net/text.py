@@ -3,8 +3,10 @@
 Rules:
 - A character split between two reads is held until its last byte comes, never decoded
   in halves (utf8, utf16le); base64 holds the bytes short of a group of three.
-- At the end of the stream what is held comes out: an incomplete character as U+FFFD,
-  the base64 of a short group with its padding.
+- At the end of the stream what is held comes out: an incomplete utf8 character as
+  U+FFFD, the base64 of a short group with its padding. utf16le is Node's: a lone
+  surrogate (in the stream, or a high one held at its end) stays a lone surrogate, and
+  an odd byte left at the end is dropped.
 - The encodings are Node's: ``utf8``/``utf-8``, ``utf16le``/``ucs2``, ``latin1``/``binary``,
   ``ascii`` (the high bit dropped), ``hex``, ``base64``, ``base64url``; any other raises
   ERR_UNKNOWN_ENCODING as Node's ``setEncoding`` does.
@@ -24,7 +26,9 @@ class TextDecoder:
         self.name = name
         self._held = b""
         codec = _INCREMENTAL.get(name)
-        self._incremental = codecs.getincrementaldecoder(codec)("replace") if codec else None
+        self._utf16 = codec == "utf-16-le"
+        errors = "surrogatepass" if self._utf16 else "replace"  # (a JS string keeps lone surrogates)
+        self._incremental = codecs.getincrementaldecoder(codec)(errors) if codec else None
         if codec is None and name not in ("latin1", "binary", "ascii", "hex", "base64", "base64url"):
             err = TypeError(f"Unknown encoding: {encoding}")
             err.code = "ERR_UNKNOWN_ENCODING"
@@ -47,6 +51,10 @@ class TextDecoder:
 
     def end(self):
         if self._incremental is not None:
+            if self._utf16:  # what is held: a high surrogate (kept) and an odd byte (dropped)
+                held = self._incremental.getstate()[0]
+                self._incremental.reset()
+                return held[:len(held) & ~1].decode("utf-16-le", "surrogatepass")
             return self._incremental.decode(b"", True)
         held, self._held = self._held, b""
         return self._base64(held) if held else ""
