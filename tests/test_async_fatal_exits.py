@@ -24,7 +24,7 @@ def setup(server):
 """
 
 
-@pytest.mark.parametrize("path, status", [("/exit", 3), ("/interrupt", 1)])
+@pytest.mark.parametrize("path, status", [("/exit", 3), ("/interrupt", 130)])
 def test_a_coroutine_ending_the_worker_is_no_failing_listener(daemons, tmp_path, path, status):
     (tmp_path / "fatal_app.py").write_text(APP)
     d = daemons(app="fatal_app:setup", workers=1,
