@@ -79,3 +79,40 @@ def test_sendfile_duration_runs_to_the_last_byte():
         assert micros <= elapsed * 1e6 + 100000, (line, elapsed)
     finally:
         daemon.cleanup()
+
+
+def test_sendfile_cut_logs_the_bytes_that_went():
+    """The client leaves after a part of the file: its line gives the bytes sent (at
+    least what the client read, at most the file), not ``-``."""
+    tmp = scratch_dir("django-file-")
+    path = os.path.join(tmp, "big.bin")
+    with open(path, "wb") as fh:
+        fh.write(os.urandom(SIZE))
+    access = os.path.join(tmp, "access.log")
+    daemon = Daemon("--interface", "wsgi", "--threads", "1", "--timeout", "20",
+                    app="apps.frameworks_django.wsgi:application", workers=1, access_log=access,
+                    env={"PREFORK_TEST_BIG_FILE": path})
+    try:
+        daemon.wait_ready()
+        sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=15)
+        sock.sendall(b"GET /big-file HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+        body = len(received.split(b"\r\n\r\n", 1)[1])
+        while body < 1024 * 1024:
+            chunk = sock.recv(65536)
+            assert chunk
+            body += len(chunk)
+        sock.close()  # unread bytes pending: the peer gets a reset
+
+        wait_until(lambda: _log_lines(access), 10, what="the access log line")
+        (line,) = _log_lines(access)
+        fields = line.split()
+        assert fields[-5] == "200", line
+        assert fields[-4].isdigit(), line
+        assert body <= int(fields[-4]) < SIZE, (line, body)
+    finally:
+        daemon.cleanup()
