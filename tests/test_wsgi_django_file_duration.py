@@ -94,7 +94,10 @@ def test_sendfile_cut_logs_the_bytes_that_went():
                     env={"PREFORK_TEST_BIG_FILE": path})
     try:
         daemon.wait_ready()
-        sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=15)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)  # the file cannot all fit in
+        sock.settimeout(15)
+        sock.connect(("127.0.0.1", daemon.port))
         sock.sendall(b"GET /big-file HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         received = b""
         while b"\r\n\r\n" not in received:
