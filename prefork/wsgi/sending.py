@@ -12,7 +12,11 @@ Rules:
   large file slowly holds no call, and its bytes wait in the file, not in memory.
 - A response waiting on a client (``StallWatch`` for the socket's buffer, ``SendFile``
   for its own writes) disconnects it after ``timeout`` seconds without progress:
-  neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving.
+  neither a byte written nor the kernel's send queue (``SIOCOUTQ``) moving. Each
+  ``sendfile`` that takes bytes stamps the socket's ``last_activity``, as its own
+  writes do: the access log's duration of a file ends at its last byte; and counts
+  its bytes in the response's ``bytes_sent``: a client that leaves midway is logged
+  with the bytes the kernel took, not ``-``.
 - ``HeldBytes`` is the worker's budget for the bytes of calls that ended before their
   client took them (``HELD_BUDGET``): a byte counts from the call's end until its
   socket drains or closes.
@@ -233,7 +237,10 @@ class SendFile:
                     break
                 self.offset += sent
                 self.remaining -= sent
-                self.progressed = monotonic()
+                self.call.res.bytes_sent += sent  # what the access log says went out, if the client leaves
+                # the socket's activity, as a write reaching the kernel stamps it: the access
+                # log's duration runs to the last byte, and an idle timer sees a transfer
+                self.progressed = socket.last_activity = monotonic()
         except (BlockingIOError, InterruptedError):
             self.watched = socket.fileno()
             self.unsent = kernel_unsent(self.watched)  # the mark the first check compares with

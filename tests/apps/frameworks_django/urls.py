@@ -10,4 +10,5 @@ urlpatterns = [
     path("async-stream", views.async_stream),
     path("db-connections", views.db_connections),
     path("cookies", views.cookies),
+    path("big-file", views.big_file),
 ]

@@ -1,4 +1,5 @@
 import asyncio
+import os
 
 from asgiref.sync import async_to_sync
 from django.db import connection
@@ -61,3 +62,8 @@ def cookies(request):  # Django gives each Set-Cookie value with a leading space
     response.set_cookie("theme", "dark")
     response.set_cookie("token", "abc", httponly=True, samesite="Lax")
     return response
+
+
+def big_file(request):  # FileResponse: wsgi.file_wrapper, the file named by the test's environment
+    from django.http import FileResponse
+    return FileResponse(open(os.environ["PREFORK_TEST_BIG_FILE"], "rb"))
