@@ -16,7 +16,9 @@ Rules of the hand-over (USR2):
   written, ``systemd:NAME``, or ``metrics:ADDRESS`` for the operations endpoints'
   listener. Keys may repeat (``127.0.0.1:0`` twice, two systemd sockets of one name):
   the new master takes, for each configured address in turn, the first socket left
-  under that key, so every listener survives, paired in order. It makes them
+  under that key, so every listener survives, paired in order; an address with none
+  then takes one of a key of the same place spelled otherwise (``https://`` added, a
+  host name for its address, ``:PORT`` for ``0.0.0.0:PORT``, a relative path). It makes them
   close-on-exec again, as sockets it binds are: a process its workers' app spawns does
   not keep the ports after the daemon stops.
 - An inherited socket the new configuration does not name is closed (by the caller of
@@ -272,13 +274,37 @@ def inherited(env=None):
     return sockets
 
 
-def take(inherited, key):
-    """The first socket in ``inherited`` under ``key``, removed from the list; or None."""
-    for index, (name, sock) in enumerate(inherited):
-        if name == key:
-            del inherited[index]
-            return sock
+def take(inherited, key, alike=True):
+    """The first socket in ``inherited`` under ``key``, removed from the list; else, with
+    ``alike``, the first under a key that names the same place (``_place``); or None."""
+    for same in (lambda name: name == key, lambda name: alike and _place(name) == _place(key) is not None):
+        for index, (name, sock) in enumerate(inherited):
+            if same(name):
+                del inherited[index]
+                return sock
     return None
+
+
+def _place(key):
+    """Where a key's socket listens, whatever its spelling (scheme, host name, ``:PORT``,
+    a relative path): ``(family, address)``; None for a port 0, ``fd://N`` or systemd."""
+    prefix = METRICS_PREFIX if key.startswith(METRICS_PREFIX) else ""
+    address = bind_address(key[len(prefix):])
+    if address.startswith("unix:"):
+        return prefix, "unix", os.path.abspath(address[5:])
+    if address.startswith(("fd://", "systemd:")) or address.endswith(":0") or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    literal, _, zone = host.partition("%")
+    try:
+        if ":" not in host and not host.replace(".", "").isdigit():
+            family, (literal, *_) = _resolve(host, int(port))
+        else:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return prefix, family, socket.inet_pton(family, literal), zone, int(port)
+    except (OSError, ValueError, UnicodeError):
+        return None
 
 
 def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None):
@@ -319,9 +345,10 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
     result = []
     failures = []
     bound = []  # the sockets bound here (their UNIX socket files go if the whole fails)
+    kept = [take(inherited, address, alike=False) for address in addresses]  # as written first, then alike
+    kept = [sock or take(inherited, address) for address, sock in zip(addresses, kept)]
     try:
-        for address in addresses:
-            sock = take(inherited, address)
+        for address, sock in zip(addresses, kept):
             if sock is not None:
                 _inherited_stack(sock, address, addresses)
             try:
@@ -350,8 +377,8 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
             raise ListenError(failures)
     except BaseException:
         paths = unix_paths(bound)
-        for _, sock in result:
-            sock.close()
+        for sock in [sock for _, sock in result] + [sock for sock in kept if sock is not None]:
+            sock.close()  # (closing twice is harmless)
         remove_unix_paths(paths)  # nothing of a start that failed is left behind
         raise
     return result
@@ -390,14 +417,14 @@ def _check_listening(sock):
 
 def trial_bind(addresses, handed_over, backlog, unix_mode=None, prefix=""):
     """For a USR2's check: ``[(address, what is wrong)]`` for each address the new master
-    would have to open itself (its key, ``prefix + address``, is not among the
-    ``handed_over`` keys; not an ``fd://N``) and that cannot be opened now. Each one that
+    would have to open itself (no ``handed_over`` key is ``prefix + address``, nor of its
+    place, as the new master takes them; not an ``fd://N``) and that cannot be opened now. Each one that
     can is closed at once (its socket file removed)."""
-    keys = list(handed_over)
+    keys = [(key, True) for key in handed_over]
+    mine = [take(keys, prefix + address, alike=False) is None for address in addresses]
     failures = []
-    for address in addresses:
-        if prefix + address in keys:
-            keys.remove(prefix + address)
+    for address, own in zip(addresses, mine):
+        if not own or take(keys, prefix + address) is not None:
             continue
         if bind_address(address).startswith("fd://"):
             continue
