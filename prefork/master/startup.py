@@ -21,6 +21,9 @@ Rules:
 - After a USR2 the listeners and the operations endpoints' listener handed over are
   taken again, each under its configured address (``listeners.py``); one the new
   configuration does not name is closed.
+- A UNIX socket file of ``bind`` belongs to ``user`` and ``group`` when the master
+  runs as root with either set (``group``, else ``user``'s own group), as gunicorn's
+  does: a ``unix_socket_mode`` of 0o660 then lets that group in (a proxy's), not root's.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
@@ -30,9 +33,11 @@ Rules:
   stays; nothing goes when the new program fails to open what it needs.
 """
 
+import grp
 import json
 import logging
 import os
+import pwd
 import resource
 
 from .. import settings as settings_mod
@@ -90,6 +95,13 @@ def open_all(master):
             problems.append(f"{where(settings, 'proxy_protocol_bind')}: {address}: no listener has this "
                             f"address (listening on {', '.join(sorted(opened))})")
     master.unix_paths = listeners_mod.unix_paths(master.listeners)
+    owner = socket_owner(settings) if not problems else None
+    for path, _ in master.unix_paths if owner else ():
+        try:
+            os.chown(path, *owner)
+        except OSError as exc:
+            problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot give it to user {settings.user or '-'} "
+                            f"group {settings.group or '-'}: {(exc.strerror or str(exc)).lower()}")
     if not problems and settings.pidfile:
         try:
             pidfile.write(settings.pidfile)
@@ -108,6 +120,26 @@ def open_all(master):
         raise settings_mod.ConfigError(problems)
     if previous:
         drop_previous(master, previous)
+
+
+def socket_owner(settings):
+    """``(uid, gid)`` the UNIX socket files go to (-1: unchanged), as the workers' own
+    identity resolves; None when there is none to give (not root, or neither set)."""
+    if os.getuid() != 0 or not (settings.user or settings.group):
+        return None
+    uid = gid = -1
+    if settings.user.isdigit():
+        uid = int(settings.user)
+        try:
+            gid = pwd.getpwuid(uid).pw_gid
+        except KeyError:
+            pass  # a uid without a passwd entry comes with group (settings checks)
+    elif settings.user:
+        entry = pwd.getpwnam(settings.user)
+        uid, gid = entry.pw_uid, entry.pw_gid
+    if settings.group:
+        gid = int(settings.group) if settings.group.isdigit() else grp.getgrnam(settings.group).gr_gid
+    return uid, gid
 
 
 def drop_previous(master, previous):
