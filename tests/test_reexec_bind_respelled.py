@@ -93,3 +93,42 @@ def test_usr2_keeps_a_listener_written_otherwise(tmp_path, old, new):
         reserve.close()
         seen.update(children(proc.pid))
         kill_all(proc, seen)
+
+
+def test_usr2_keeps_the_operations_listener_written_otherwise(tmp_path):
+    reserve = reserved_port()
+    port = reserve.getsockname()[1]
+    config = tmp_path / "prefork.toml"
+    config.write_text(f'bind = ["127.0.0.1:0"]\nmetrics_bind = "localhost:{port}"\nworkers = 1\n')
+    log_path = tmp_path / "error.log"
+    seen = set()
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
+                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
+                                cwd=tmp_path)
+
+    def log():
+        return log_path.read_text()
+
+    def wait_log(pattern, count=1):
+        wait_until(lambda: len(re.findall(pattern, log())) >= count, 20, what=lambda: f"{pattern!r} in\n{log()}")
+
+    try:
+        wait_log(r"workers ready")
+        seen.update(children(proc.pid))
+        config.write_text(f'bind = ["127.0.0.1:0"]\nmetrics_bind = "127.0.0.1:{port}"\nworkers = 1\n')
+        proc.send_signal(signal.SIGUSR2)
+        wait_log(r"USR2: re-executing the master|USR2 refused")
+        assert "USR2 refused" not in log(), log()
+        wait_log(r"workers ready", count=2)
+        seen.update(children(proc.pid))
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert read_until_close(sock).startswith(b"HTTP/1.1 200 OK")
+        sock.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        reserve.close()
+        seen.update(children(proc.pid))
+        kill_all(proc, seen)
