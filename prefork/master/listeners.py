@@ -2,10 +2,10 @@
 
 Sources, in order: sockets handed over by a previous master on re-exec
 (``PREFORK_INHERIT``: JSON ``[[KEY, FD], ...]``; the older ``KEY=FD;...`` is read too),
-systemd socket activation, ``fd://N``
-addresses, and finally sockets this process binds. Inherited sockets are used as they
-are: never bound or listened on again; so an ``fd://N`` that is not a listening stream
-socket is a configuration problem (its workers would fail on every accept). A ``bind``
+systemd socket activation, ``fd://N`` addresses, and finally sockets this process binds.
+Inherited sockets are never bound again, nor listened on (but for the new ``backlog``
+of one a previous master bound: Linux changes it in place, keeping the queue); so an
+``fd://N`` that is not a listening stream socket is a configuration problem (its workers would fail on every accept). A ``bind``
 entry's ``http://``/``https://`` scheme is the workers' business (TLS or not): the
 socket is opened for the address after it.
 A UNIX socket this process binds gets ``unix_socket_mode`` (0o666 by default) before it
@@ -349,9 +349,10 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
     kept = [sock or take(inherited, address) for address, sock in zip(addresses, kept)]
     try:
         for address, sock in zip(addresses, kept):
-            if sock is not None:
-                _inherited_stack(sock, address, addresses)
             try:
+                if sock is not None and not bind_address(address).startswith("fd://"):
+                    _inherited_stack(sock, address, addresses)
+                    sock.listen(backlog)  # a USR2 applies a new backlog too
                 if sock is None and bind_address(address).startswith("fd://"):
                     fd = int(bind_address(address)[5:])
                     same = [other for other, held in result if _same_socket(held, fd)]
