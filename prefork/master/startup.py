@@ -24,6 +24,7 @@ Rules:
 - A UNIX socket file of ``bind`` belongs to ``user`` and ``group`` when the master
   runs as root with either set (``group``, else ``user``'s own group), as gunicorn's
   does: a ``unix_socket_mode`` of 0o660 then lets that group in (a proxy's), not root's.
+  Mode and owner are set again on a socket a USR2 kept: the new configuration's apply.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
@@ -95,13 +96,15 @@ def open_all(master):
             problems.append(f"{where(settings, 'proxy_protocol_bind')}: {address}: no listener has this "
                             f"address (listening on {', '.join(sorted(opened))})")
     master.unix_paths = listeners_mod.unix_paths(master.listeners)
-    owner = socket_owner(settings) if not problems else None
-    for path, _ in master.unix_paths if owner else ():
+    owner = socket_owner(settings)
+    for path, _ in master.unix_paths if not problems else ():
         try:
-            os.chown(path, *owner)
+            os.chmod(path, settings.unix_socket_mode)  # (again for a socket a USR2 kept: its new mode)
+            if owner:
+                os.chown(path, *owner)
         except OSError as exc:
-            problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot give it to user {settings.user or '-'} "
-                            f"group {settings.group or '-'}: {(exc.strerror or str(exc)).lower()}")
+            problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot set its mode or owner: "
+                            f"{(exc.strerror or str(exc)).lower()}")
     if not problems and settings.pidfile:
         try:
             pidfile.write(settings.pidfile)
