@@ -5,9 +5,9 @@ Sources, in order: sockets handed over by a previous master on re-exec
 systemd socket activation, ``fd://N`` addresses, and finally sockets this process binds.
 Inherited sockets are never bound again, nor listened on (but for the new ``backlog``
 of one a previous master bound: Linux changes it in place, keeping the queue); so an
-``fd://N`` that is not a listening stream socket is a configuration problem (its workers would fail on every accept). A ``bind``
-entry's ``http://``/``https://`` scheme is the workers' business (TLS or not): the
-socket is opened for the address after it.
+``fd://N`` that is not a listening stream socket is a configuration problem (its workers
+would fail on every accept). A ``bind`` entry's ``http://``/``https://`` scheme is the
+workers' business (TLS or not): the socket is opened for the address after it.
 A UNIX socket this process binds gets ``unix_socket_mode`` (0o666 by default) before it
 listens, whatever the umask: a proxy of another user must be able to connect.
 
