@@ -17,10 +17,10 @@ Rules of the hand-over (USR2):
   listener. Keys may repeat (``127.0.0.1:0`` twice, two systemd sockets of one name):
   the new master takes, for each configured address in turn, the first socket left
   under that key, so every listener survives, paired in order; an address with none
-  then takes one of a key of the same place spelled otherwise (``https://`` added, a
-  host name for its address, ``:PORT`` for ``0.0.0.0:PORT``, a relative path). It makes them
-  close-on-exec again, as sockets it binds are: a process its workers' app spawns does
-  not keep the ports after the daemon stops.
+  then takes one of a key of the same place written otherwise (``https://`` added, a
+  host name for its address, ``:PORT``, a relative path). It makes them close-on-exec
+  again, as sockets it binds are: a process its workers' app spawns does not keep the
+  ports after the daemon stops.
 - An inherited socket the new configuration does not name is closed (by the caller of
   ``open_listeners``, once every address has taken its own). An inherited ``[::]``
   listener keeps the IPv6-only flag it was bound with; a warning says so when the new
@@ -28,7 +28,8 @@ Rules of the hand-over (USR2):
 - Before a USR2 execs, its check-config opens (and closes at once) every address the
   new program would have to open itself (``trial_bind``): one in use, or not on this
   host, refuses the re-exec, where the new program would have exited with status 2
-  and taken the daemon down.
+  and taken the daemon down; so does an IPv6-only ``[::]`` listener the new program
+  would keep with its IPv4 twin (``0.0.0.0:PORT``) dropped: IPv4 clients refused.
 """
 
 import errno
@@ -71,10 +72,9 @@ def _reason(address, exc):
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host ({exc.strerror})"
     code = exc.errno
-    if code == errno.EADDRINUSE:
-        return "address already in use"
-    if code == errno.EADDRNOTAVAIL:
-        return "address not available on this host"
+    known = {errno.EADDRINUSE: "address already in use", errno.EADDRNOTAVAIL: "address not available on this host"}
+    if code in known:
+        return known[code]
     if code == errno.EACCES:
         port = address.rpartition(":")[2]
         if not address.startswith(("unix:", "fd://")) and port.isdigit() and 0 < int(port) < 1024:
@@ -90,9 +90,7 @@ def describe(sock):
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         return "unix:" + (name if isinstance(name, str) else name.decode(errors="replace"))
-    if sock.family == socket.AF_INET6:
-        return f"[{name[0]}]:{name[1]}"
-    return f"{name[0]}:{name[1]}"
+    return f"[{name[0]}]:{name[1]}" if sock.family == socket.AF_INET6 else f"{name[0]}:{name[1]}"
 
 
 def speaks(address, settings):
@@ -419,24 +417,26 @@ def _check_listening(sock):
 def trial_bind(addresses, handed_over, backlog, unix_mode=None, prefix=""):
     """For a USR2's check: ``[(address, what is wrong)]`` for each address the new master
     would have to open itself (no ``handed_over`` key is ``prefix + address``, nor of its
-    place, as the new master takes them; not an ``fd://N``) and that cannot be opened now. Each one that
-    can is closed at once (its socket file removed)."""
+    place, as the new master takes them; not an ``fd://N``) and that cannot be opened
+    now (each one that can is closed at once, its socket file removed), and for each
+    IPv6-only ``[::]`` listener kept where the configuration now wants IPv4 clients too."""
     keys = [(key, True) for key in handed_over]
+    old = [key[len(prefix):] for key in handed_over if key.startswith(prefix)]
     mine = [take(keys, prefix + address, alike=False) is None for address in addresses]
     failures = []
     for address, own in zip(addresses, mine):
-        if not own or take(keys, prefix + address) is not None:
-            continue
-        if bind_address(address).startswith("fd://"):
-            continue
-        try:
-            sock = _bind(address, backlog, unix_mode, dual_stack(address, addresses))
-        except OSError as exc:
-            failures.append((address, _reason(address, exc)))
-            continue
-        for path, _ in unix_paths([(address, sock)]):
-            os.unlink(path)
-        sock.close()
+        if not own or take(keys, prefix + address) is not None:  # kept, as the old master bound it
+            if dual_stack(address, addresses) and not dual_stack(address, old):
+                failures.append((address, "kept IPv6-only by a USR2, IPv4 clients would be refused: restart instead"))
+        elif not bind_address(address).startswith("fd://"):
+            try:
+                sock = _bind(address, backlog, unix_mode, dual_stack(address, addresses))
+            except OSError as exc:
+                failures.append((address, _reason(address, exc)))
+                continue
+            for path, _ in unix_paths([(address, sock)]):
+                os.unlink(path)
+            sock.close()
     return failures
 
 
