@@ -153,13 +153,13 @@ def convert(setting, value, from_text):
 _BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
 
 
-def check_bind(addresses):
+def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
     """Each address must be one the master can bind: IP literals valid, host names
     resolvable now (as the master will resolve them at start), ports in range."""
     for address in addresses:
         address = bind_address(address)
         if not _BIND.match(address):
-            raise ValueError(f"{address}: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N{_bind_hint(address)}")
+            raise ValueError(f"{address}: expected {forms}{_bind_hint(address)}")
         if address.startswith("unix:"):
             directory = os.path.dirname(os.path.abspath(address[5:]))
             if not os.path.isdir(directory):
@@ -411,7 +411,7 @@ def check_value(name, value):
             raise ValueError("expected HOST:PORT or fd://N")
         if value.startswith("https://"):
             raise ValueError("the operations endpoints speak plain HTTP: write HOST:PORT (or http://HOST:PORT)")
-        check_bind([value])
+        check_bind([value], "HOST:PORT, [V6]:PORT or fd://N")
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
         if not logfiles.check_destination(name, value):  # a switch word, an app spec; True: fd 1, 2, N
             check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)

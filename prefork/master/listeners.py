@@ -2,12 +2,12 @@
 
 Sources, in order: sockets handed over by a previous master on re-exec
 (``PREFORK_INHERIT``: JSON ``[[KEY, FD], ...]``; the older ``KEY=FD;...`` is read too),
-systemd socket activation, ``fd://N``
-addresses, and finally sockets this process binds. Inherited sockets are used as they
-are: never bound or listened on again; so an ``fd://N`` that is not a listening stream
-socket is a configuration problem (its workers would fail on every accept). A ``bind``
-entry's ``http://``/``https://`` scheme is the workers' business (TLS or not): the
-socket is opened for the address after it.
+systemd socket activation, ``fd://N`` addresses, and finally sockets this process binds.
+Inherited sockets are never bound again, nor listened on (but for the new ``backlog``
+of one a previous master bound: Linux changes it in place, keeping the queue); so an
+``fd://N`` that is not a listening stream socket is a configuration problem (its workers
+would fail on every accept). A ``bind`` entry's ``http://``/``https://`` scheme is the
+workers' business (TLS or not): the socket is opened for the address after it.
 A UNIX socket this process binds gets ``unix_socket_mode`` (0o666 by default) before it
 listens, whatever the umask: a proxy of another user must be able to connect.
 
@@ -16,9 +16,11 @@ Rules of the hand-over (USR2):
   written, ``systemd:NAME``, or ``metrics:ADDRESS`` for the operations endpoints'
   listener. Keys may repeat (``127.0.0.1:0`` twice, two systemd sockets of one name):
   the new master takes, for each configured address in turn, the first socket left
-  under that key, so every listener survives, paired in order. It makes them
-  close-on-exec again, as sockets it binds are: a process its workers' app spawns does
-  not keep the ports after the daemon stops.
+  under that key, so every listener survives, paired in order; an address with none
+  then takes one of a key of the same place written otherwise (``https://`` added, a
+  host name for its address, ``:PORT``, a relative path). It makes them close-on-exec
+  again, as sockets it binds are: a process its workers' app spawns does not keep the
+  ports after the daemon stops.
 - An inherited socket the new configuration does not name is closed (by the caller of
   ``open_listeners``, once every address has taken its own). An inherited ``[::]``
   listener keeps the IPv6-only flag it was bound with; a warning says so when the new
@@ -26,7 +28,8 @@ Rules of the hand-over (USR2):
 - Before a USR2 execs, its check-config opens (and closes at once) every address the
   new program would have to open itself (``trial_bind``): one in use, or not on this
   host, refuses the re-exec, where the new program would have exited with status 2
-  and taken the daemon down.
+  and taken the daemon down; so does an IPv6-only ``[::]`` listener the new program
+  would keep with its IPv4 twin (``0.0.0.0:PORT``) dropped: IPv4 clients refused.
 """
 
 import errno
@@ -69,10 +72,9 @@ def _reason(address, exc):
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host ({exc.strerror})"
     code = exc.errno
-    if code == errno.EADDRINUSE:
-        return "address already in use"
-    if code == errno.EADDRNOTAVAIL:
-        return "address not available on this host"
+    known = {errno.EADDRINUSE: "address already in use", errno.EADDRNOTAVAIL: "address not available on this host"}
+    if code in known:
+        return known[code]
     if code == errno.EACCES:
         port = address.rpartition(":")[2]
         if not address.startswith(("unix:", "fd://")) and port.isdigit() and 0 < int(port) < 1024:
@@ -88,9 +90,7 @@ def describe(sock):
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         return "unix:" + (name if isinstance(name, str) else name.decode(errors="replace"))
-    if sock.family == socket.AF_INET6:
-        return f"[{name[0]}]:{name[1]}"
-    return f"{name[0]}:{name[1]}"
+    return f"[{name[0]}]:{name[1]}" if sock.family == socket.AF_INET6 else f"{name[0]}:{name[1]}"
 
 
 def speaks(address, settings):
@@ -272,13 +272,37 @@ def inherited(env=None):
     return sockets
 
 
-def take(inherited, key):
-    """The first socket in ``inherited`` under ``key``, removed from the list; or None."""
-    for index, (name, sock) in enumerate(inherited):
-        if name == key:
-            del inherited[index]
-            return sock
+def take(inherited, key, alike=True):
+    """The first socket in ``inherited`` under ``key``, removed from the list; else, with
+    ``alike``, the first under a key that names the same place (``_place``); or None."""
+    for same in (lambda name: name == key, lambda name: alike and _place(name) == _place(key) is not None):
+        for index, (name, sock) in enumerate(inherited):
+            if same(name):
+                del inherited[index]
+                return sock
     return None
+
+
+def _place(key):
+    """Where a key's socket listens, whatever its spelling (scheme, host name, ``:PORT``,
+    a relative path): ``(family, address)``; None for a port 0, ``fd://N`` or systemd."""
+    prefix = METRICS_PREFIX if key.startswith(METRICS_PREFIX) else ""
+    address = bind_address(key[len(prefix):])
+    if address.startswith("unix:"):
+        return prefix, "unix", os.path.abspath(address[5:])
+    if address.startswith(("fd://", "systemd:")) or address.endswith(":0") or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    literal, _, zone = host.partition("%")
+    try:
+        if ":" not in host and not host.replace(".", "").isdigit():
+            family, (literal, *_) = _resolve(host, int(port))
+        else:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return prefix, family, socket.inet_pton(family, literal), zone, int(port)
+    except (OSError, ValueError, UnicodeError):
+        return None
 
 
 def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None):
@@ -319,12 +343,14 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
     result = []
     failures = []
     bound = []  # the sockets bound here (their UNIX socket files go if the whole fails)
+    kept = [take(inherited, address, alike=False) for address in addresses]  # as written first, then alike
+    kept = [sock or take(inherited, address) for address, sock in zip(addresses, kept)]
     try:
-        for address in addresses:
-            sock = take(inherited, address)
-            if sock is not None:
-                _inherited_stack(sock, address, addresses)
+        for address, sock in zip(addresses, kept):
             try:
+                if sock is not None and not bind_address(address).startswith("fd://"):
+                    _inherited_stack(sock, address, addresses)
+                    sock.listen(backlog)  # a USR2 applies a new backlog too
                 if sock is None and bind_address(address).startswith("fd://"):
                     fd = int(bind_address(address)[5:])
                     same = [other for other, held in result if _same_socket(held, fd)]
@@ -350,8 +376,8 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
             raise ListenError(failures)
     except BaseException:
         paths = unix_paths(bound)
-        for _, sock in result:
-            sock.close()
+        for sock in [sock for _, sock in result] + [sock for sock in kept if sock is not None]:
+            sock.close()  # (closing twice is harmless)
         remove_unix_paths(paths)  # nothing of a start that failed is left behind
         raise
     return result
@@ -390,25 +416,27 @@ def _check_listening(sock):
 
 def trial_bind(addresses, handed_over, backlog, unix_mode=None, prefix=""):
     """For a USR2's check: ``[(address, what is wrong)]`` for each address the new master
-    would have to open itself (its key, ``prefix + address``, is not among the
-    ``handed_over`` keys; not an ``fd://N``) and that cannot be opened now. Each one that
-    can is closed at once (its socket file removed)."""
-    keys = list(handed_over)
+    would have to open itself (no ``handed_over`` key is ``prefix + address``, nor of its
+    place, as the new master takes them; not an ``fd://N``) and that cannot be opened
+    now (each one that can is closed at once, its socket file removed), and for each
+    IPv6-only ``[::]`` listener kept where the configuration now wants IPv4 clients too."""
+    keys = [(key, True) for key in handed_over]
+    old = [key[len(prefix):] for key in handed_over if key.startswith(prefix)]
+    mine = [take(keys, prefix + address, alike=False) is None for address in addresses]
     failures = []
-    for address in addresses:
-        if prefix + address in keys:
-            keys.remove(prefix + address)
-            continue
-        if bind_address(address).startswith("fd://"):
-            continue
-        try:
-            sock = _bind(address, backlog, unix_mode, dual_stack(address, addresses))
-        except OSError as exc:
-            failures.append((address, _reason(address, exc)))
-            continue
-        for path, _ in unix_paths([(address, sock)]):
-            os.unlink(path)
-        sock.close()
+    for address, own in zip(addresses, mine):
+        if not own or take(keys, prefix + address) is not None:  # kept, as the old master bound it
+            if dual_stack(address, addresses) and not dual_stack(address, old):
+                failures.append((address, "kept IPv6-only by a USR2, IPv4 clients would be refused: restart instead"))
+        elif not bind_address(address).startswith("fd://"):
+            try:
+                sock = _bind(address, backlog, unix_mode, dual_stack(address, addresses))
+            except OSError as exc:
+                failures.append((address, _reason(address, exc)))
+                continue
+            for path, _ in unix_paths([(address, sock)]):
+                os.unlink(path)
+            sock.close()
     return failures
 
 

@@ -21,6 +21,10 @@ Rules:
 - After a USR2 the listeners and the operations endpoints' listener handed over are
   taken again, each under its configured address (``listeners.py``); one the new
   configuration does not name is closed.
+- A UNIX socket file of ``bind`` belongs to ``user`` and ``group`` when the master
+  runs as root with either set (``group``, else ``user``'s own group), as gunicorn's
+  does: a ``unix_socket_mode`` of 0o660 then lets that group in (a proxy's), not root's.
+  Mode and owner are set again on a socket a USR2 kept: the new configuration's apply.
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
@@ -30,9 +34,11 @@ Rules:
   stays; nothing goes when the new program fails to open what it needs.
 """
 
+import grp
 import json
 import logging
 import os
+import pwd
 import resource
 
 from .. import settings as settings_mod
@@ -90,6 +96,15 @@ def open_all(master):
             problems.append(f"{where(settings, 'proxy_protocol_bind')}: {address}: no listener has this "
                             f"address (listening on {', '.join(sorted(opened))})")
     master.unix_paths = listeners_mod.unix_paths(master.listeners)
+    owner = socket_owner(settings)
+    for path, _ in master.unix_paths if not problems else ():
+        try:
+            os.chmod(path, settings.unix_socket_mode)  # (again for a socket a USR2 kept: its new mode)
+            if owner:
+                os.chown(path, *owner)
+        except OSError as exc:
+            problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot set its mode or owner: "
+                            f"{(exc.strerror or str(exc)).lower()}")
     if not problems and settings.pidfile:
         try:
             pidfile.write(settings.pidfile)
@@ -108,6 +123,26 @@ def open_all(master):
         raise settings_mod.ConfigError(problems)
     if previous:
         drop_previous(master, previous)
+
+
+def socket_owner(settings):
+    """``(uid, gid)`` the UNIX socket files go to (-1: unchanged), as the workers' own
+    identity resolves; None when there is none to give (not root, or neither set)."""
+    if os.getuid() != 0 or not (settings.user or settings.group):
+        return None
+    uid = gid = -1
+    if settings.user.isdigit():
+        uid = int(settings.user)
+        try:
+            gid = pwd.getpwuid(uid).pw_gid
+        except KeyError:
+            pass  # a uid without a passwd entry comes with group (settings checks)
+    elif settings.user:
+        entry = pwd.getpwnam(settings.user)
+        uid, gid = entry.pw_uid, entry.pw_gid
+    if settings.group:
+        gid = int(settings.group) if settings.group.isdigit() else grp.getgrnam(settings.group).gr_gid
+    return uid, gid
 
 
 def drop_previous(master, previous):

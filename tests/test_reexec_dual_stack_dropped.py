@@ -1,0 +1,93 @@
+"""A USR2 whose configuration drops ``0.0.0.0:PORT`` from beside ``[::]:PORT``: the
+``[::]`` listener the new master would keep is IPv6-only (it was bound beside its IPv4
+twin, and the flag cannot change on a bound socket), so IPv4 clients would be refused
+until a restart. The re-exec is refused instead and the running daemon keeps serving
+both families. Real daemon, real signals, real sockets; every process is killed by PID
+at the end."""
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from daemon import alive, children, kill_all, python_env, wait_until
+from harness import read_until_close
+
+
+def has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not has_ipv6_loopback(), reason="needs IPv6 loopback")
+
+
+def reserved_port():
+    """A port held for the test on both families: bound with SO_REUSEADDR, never
+    listening, so the daemon (SO_REUSEADDR too) can listen on it and nobody else can."""
+    held = []
+    for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        sock = socket.socket(family)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, held[0].getsockname()[1] if held else 0))
+        held.append(sock)
+    return held
+
+
+def get(family, host, port):
+    sock = socket.socket(family)
+    sock.settimeout(10)
+    try:
+        sock.connect((host, port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return read_until_close(sock)
+    finally:
+        sock.close()
+
+
+def test_usr2_dropping_the_ipv4_twin_of_an_ipv6_wildcard_is_refused(tmp_path):
+    held = reserved_port()
+    port = held[0].getsockname()[1]
+    config = tmp_path / "prefork.toml"
+    config.write_text(f'bind = ["[::]:{port}", "0.0.0.0:{port}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
+    log_path = tmp_path / "error.log"
+    seen = set()
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
+                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
+                                cwd=tmp_path)
+
+    def log():
+        return log_path.read_text()
+
+    def wait_log(pattern, count=1):
+        wait_until(lambda: len(re.findall(pattern, log())) >= count, 20, what=lambda: f"{pattern!r} in\n{log()}")
+
+    try:
+        wait_log(r"workers ready")
+        workers = children(proc.pid)
+        seen.update(workers)
+        config.write_text(f'bind = ["[::]:{port}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
+        proc.send_signal(signal.SIGUSR2)
+        wait_log(r"USR2: re-executing the master|USR2 refused")
+        assert "USR2 refused" in log(), log()
+        assert f"{config}:bind: [::]:{port}: kept IPv6-only by a USR2" in log()
+        assert alive(proc.pid) and children(proc.pid) == workers
+        assert get(socket.AF_INET, "127.0.0.1", port).startswith(b"HTTP/1.1 200 OK")
+        assert get(socket.AF_INET6, "::1", port).startswith(b"HTTP/1.1 200 OK")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        for sock in held:
+            sock.close()
+        seen.update(children(proc.pid))
+        kill_all(proc, seen)
