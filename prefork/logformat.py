@@ -21,12 +21,11 @@ Rules:
   cannot be made at all is left out: the rest of its batch is still made and counted.
 - A single time field takes the literal text around it into the clock's text
   (``clock_text``), one piece fewer per line.
-- Text the client chose (the URL, ``Referer``, ``User-Agent``) never forges a field or
-  a line: a double quote, a backslash, a control character and every byte outside
-  printable ASCII is written as ``\\xHH`` (as nginx does), so a value cannot close the
-  quotes around it. Texts found clean are remembered (``ClientText``, bounded), so
-  the usual line pays one ``in`` per field; only a line with such a byte pays for the
-  escaping.
+- Text the client chose (the URL, ``Referer``, ``User-Agent``, a method an app copied
+  from a header) never forges a field or a line: a double quote, a backslash, a
+  control character and every byte outside printable ASCII is written as ``\\xHH``
+  (as nginx does), so a value cannot close the quotes around it. Texts found clean
+  are remembered (``ClientText``, bounded): the usual line pays one ``in`` per field.
 """
 
 import re
@@ -44,8 +43,8 @@ _FIELDS = {
     "h": ('req.forwarded_client or req.socket.remote_address or "-"',
           '{req.forwarded_client or req.socket.remote_address or "-"}'),
     "t": ("clock[0]", "{clock[0]}"),
-    "r": ('f"{req.method} {log_url} HTTP/{req.http_version}"', "{req.method} {log_url} HTTP/{req.http_version}"),
-    "m": ("req.method", "{req.method}"),
+    "r": ('f"{log_method} {log_url} HTTP/{req.http_version}"', "{log_method} {log_url} HTTP/{req.http_version}"),
+    "m": ("log_method", "{log_method}"),
     "U": ("log_url", "{log_url}"),
     "s": ("res.status_code", "{res.status_code}"),
     "b": (_SIZE, "{" + _SIZE + "}"),
@@ -61,9 +60,9 @@ _FIELDS = {
 # (HEAD, 1xx, 204, 304: ``has_body`` false), whose Content-Length describes a body not sent, nor
 # a Content-Length of 0: no body byte is ``-``, whichever way the app said it
 FIELDS = frozenset(_FIELDS)
-# A request the server answered itself (server/replies.py) may have no request line: its
-# ``{r}`` is the reply's own text, ``-`` when none was read
-_REPLY_FIELDS = dict(_FIELDS, r=("req.request_text(log_url)", "{req.request_text(log_url)}"))
+# {r} of a request the server answered itself (server/replies.py): "-" when no line was read
+_REPLY_R = '("-" if req.http_version == "-" else f"{log_method} {log_url} HTTP/{req.http_version}")'
+_REPLY_FIELDS = dict(_FIELDS, r=(_REPLY_R, "{" + _REPLY_R + "}"))
 # Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers`` (a dict
 # of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code that is not a key
 # raises KeyError (or TypeError) and the line is built again by the pieces above; a size or
@@ -73,8 +72,9 @@ _FAST = {
     "b": "{numbers.get(res.bytes_sent) or " + _SIZE + "}",
     "D": "{numbers.get(micros) or micros}",
 }
-# The local each field of the client's text is read into, and from where; in this order.
+# The client's text (the method too: an app may set a header's) read into locals, in order.
 _CLIENT_TEXT = (
+    ("log_method", "req.method", ("r", "m")),
     ("log_url", "req.url", ("r", "U")),
     ("log_referer", 'req.headers.get("referer", "-")', ("f",)),
     ("log_agent", 'req.headers.get("user-agent", "-")', ("a",)))
@@ -253,7 +253,6 @@ def compile_observer(fmt, record="", record_micros="", count=False):
             + build + ("    count()\n" if count else "")), constants
 
 
-
 # The worker's observer holds each response's values in a tuple, and the flush makes the
 # lines of all of them at once (``compile_held``). Each field: the locals it needs, with
 # where the observer reads them, and its f-string piece over those locals (and the
@@ -413,7 +412,8 @@ def _batch_line(parts, constants):
 
 # each field's piece in a batch's line (but those of ``_TABLES``), client text checked
 _BATCH = {
-    "h": "{log_host}", "t": "{log_time}", "m": "{log_method}", "L": "{duration:.6f}", "p": "{pid}",
+    "h": "{log_host}", "t": "{log_time}", "L": "{duration:.6f}", "p": "{pid}",
+    "m": "{log_method if log_method in log_safe else log_check(log_method)[0]}",
     "U": "{log_url if log_url in log_safe else log_check(log_url)[0]}",
     "f": "{log_referer if log_referer in log_safe else log_check(log_referer)[0]}",
     "a": "{log_agent if log_agent in log_safe else log_check(log_agent)[0]}",
