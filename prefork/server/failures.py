@@ -108,7 +108,7 @@ class Failures:
         errors = server.stats.client_errors
         errors[err.code] = errors.get(err.code, 0) + 1
         res = self._res
-        if socket.writable and res is not None and res.req is self._req:
+        if socket.writable and res is not None and res.req is self._req and not res.head_out:
             res.replied = True  # answered now, by the server or the listener: its line is the reply's
         if server.listener_count("clientError"):
             if isinstance(err, ParseError):

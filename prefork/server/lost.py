@@ -194,7 +194,9 @@ class ResponseClosing:
                 for item in queued:
                     if callable(item):
                         self._socket.loop.call_soon(item)
-            if self.head_out and not self.writable_finished:
+            if self.replied:
+                pass  # answered by the server (a canned 4xx) before its head: the reply has the line
+            elif self.head_out and not self.writable_finished:
                 # cut short while being written, or ended but not all out yet (the peer
                 # reset the connection before the kernel took it): still observed (access
                 # log, metrics) with what went out
