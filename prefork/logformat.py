@@ -55,8 +55,8 @@ _FIELDS = {
     "p": ("pid", "{pid}"),
 }
 # {h}: the client a trusted proxy named, as the WSGI or ASGI app sees it (set on the request by
-# its adapter: server/request.py), else the peer's address. {b}: the body's bytes the server wrote,
-# else (a body sent by sendfile) its Content-Length, but never that of a response without a body
+# its adapter: server/request.py), else the peer's address. {b}: the body's bytes the server wrote
+# (sendfile's included), else its Content-Length, but never that of a response without a body
 # (HEAD, 1xx, 204, 304: ``has_body`` false), whose Content-Length describes a body not sent, nor
 # a Content-Length of 0: no body byte is ``-``, whichever way the app said it
 FIELDS = frozenset(_FIELDS)
