@@ -56,6 +56,8 @@ def _no_nul(value):
 def convert(setting, value, from_text):
     """The value for ``setting``, or raises ValueError with what is wrong."""
     kind = setting.kind
+    if from_text and setting.false_is_off and value.strip().lower() == "false":
+        return ""  # (a flag's or variable's false, as the file's: the feature off)
     if kind == "list":
         if from_text:
             value = [part.strip() for part in value.split(",") if part.strip()]
@@ -149,7 +151,6 @@ def convert(setting, value, from_text):
     return value
 
 
-
 _BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
 
 
@@ -207,7 +208,6 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
             except (OSError, UnicodeError) as exc:
                 reason = getattr(exc, "strerror", None) or str(exc)
                 raise ValueError(f"{address}: cannot resolve {host} to an address ({reason})") from None
-
 
 
 def _bind_hint(address):
