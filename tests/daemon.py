@@ -95,6 +95,41 @@ def wait_until(predicate, timeout, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+class ConfigDaemon:
+    """``python -m prefork APP --config CONFIG`` started in ``directory`` (its working
+    directory), its output in ``directory/error.log``; as a context manager it kills the
+    master and every worker it was seen to have (``note_workers``), by PID, at the end."""
+
+    def __init__(self, directory, config, app="apps.basic:setup", timeout=20):
+        self.log_path = directory / "error.log"
+        self.timeout = timeout
+        self.seen = set()
+        with open(self.log_path, "wb") as log_file:
+            self.proc = subprocess.Popen([sys.executable, "-m", "prefork", app, "--config", str(config)],
+                                         stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                         env=python_env(), cwd=directory)
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def wait_log(self, pattern, count=1):
+        wait_until(lambda: len(re.findall(pattern, self.log())) >= count, self.timeout,
+                   what=lambda: f"{pattern!r} in\n{self.log()}")
+
+    def note_workers(self):
+        """The master's children now, remembered for the cleanup."""
+        workers = children(self.proc.pid)
+        self.seen.update(workers)
+        return workers
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.note_workers()
+        kill_all(self.proc, self.seen)
+
+
 def kill_all(proc, pids, timeout=10):
     """SIGKILL a started process (a Popen) and every other PID it was seen to have."""
     if proc.poll() is None:

@@ -9,11 +9,9 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 
-from daemon import alive, children, kill_all, python_env, wait_until
+from daemon import ConfigDaemon, alive, children
 from harness import read_until_close
 from prefork.master import listeners
 
@@ -35,50 +33,36 @@ def test_usr2_to_new_addresses_in_use_is_refused_and_the_daemon_serves_on(tmp_pa
     port, other = busy.getsockname()[1], busy_too.getsockname()[1]
     config = tmp_path / "prefork.toml"
     config.write_text('bind = ["127.0.0.1:0"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
-    log_path = tmp_path / "error.log"
-    seen = set()
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
-                                cwd=tmp_path)
-
-    def log():
-        return log_path.read_text()
-
-    def wait_log(pattern, count=1):
-        wait_until(lambda: len(re.findall(pattern, log())) >= count, 15, what=lambda: f"{pattern!r} in\n{log()}")
-
     try:
-        wait_log(r"workers ready")
-        app_port = int(re.search(r"listening at 127\.0\.0\.1:(\d+)", log()).group(1))
-        workers = children(proc.pid)
-        seen.update(workers)
-        config.write_text(f'bind = ["127.0.0.1:{port}"]\nmetrics_bind = "127.0.0.1:{other}"\nworkers = 1\n')
-        proc.send_signal(signal.SIGUSR2)
-        wait_log(r"USR2 refused: the new program's check-config exited with status 2")
-        assert f"USR2: {config}:bind: 127.0.0.1:{port}: address already in use" in log()
-        assert f"USR2: {config}:metrics_bind: 127.0.0.1:{other}: address already in use" in log()
-        assert "USR2: re-executing" not in log()
-        assert alive(proc.pid) and children(proc.pid) == workers
-        assert b"200 OK" in get(app_port)
-        # a new address that can be opened is tried and let go: the new program binds it
-        config.write_text(f'bind = ["127.0.0.1:0", "unix:{tmp_path}/app.sock"]\nmetrics_bind = "127.0.0.1:0"\n'
-                          'workers = 1\n')
-        proc.send_signal(signal.SIGUSR2)
-        wait_log(r"USR2: re-executing the master")
-        wait_log(r"workers ready", count=2)
-        seen.update(children(proc.pid))
-        unix = socket.socket(socket.AF_UNIX)
-        unix.connect(str(tmp_path / "app.sock"))
-        unix.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert read_until_close(unix).startswith(b"HTTP/1.1 200 OK")
-        unix.close()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        with ConfigDaemon(tmp_path, config, timeout=15) as d:
+            d.wait_log(r"workers ready")
+            app_port = int(re.search(r"listening at 127\.0\.0\.1:(\d+)", d.log()).group(1))
+            workers = d.note_workers()
+            config.write_text(f'bind = ["127.0.0.1:{port}"]\nmetrics_bind = "127.0.0.1:{other}"\nworkers = 1\n')
+            d.proc.send_signal(signal.SIGUSR2)
+            d.wait_log(r"USR2 refused: the new program's check-config exited with status 2")
+            assert f"USR2: {config}:bind: 127.0.0.1:{port}: address already in use" in d.log()
+            assert f"USR2: {config}:metrics_bind: 127.0.0.1:{other}: address already in use" in d.log()
+            assert "USR2: re-executing" not in d.log()
+            assert alive(d.proc.pid) and children(d.proc.pid) == workers
+            assert b"200 OK" in get(app_port)
+            # a new address that can be opened is tried and let go: the new program binds it
+            config.write_text(f'bind = ["127.0.0.1:0", "unix:{tmp_path}/app.sock"]\nmetrics_bind = "127.0.0.1:0"\n'
+                              'workers = 1\n')
+            d.proc.send_signal(signal.SIGUSR2)
+            d.wait_log(r"USR2: re-executing the master")
+            d.wait_log(r"workers ready", count=2)
+            d.note_workers()
+            unix = socket.socket(socket.AF_UNIX)
+            unix.connect(str(tmp_path / "app.sock"))
+            unix.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert read_until_close(unix).startswith(b"HTTP/1.1 200 OK")
+            unix.close()
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(20) == 0
     finally:
         busy.close()
         busy_too.close()
-        kill_all(proc, seen)
 
 
 def test_a_unix_path_with_separators_survives_usr2(daemons):

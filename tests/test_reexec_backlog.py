@@ -7,11 +7,10 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 
 import pytest
 
-from daemon import children, kill_all, python_env, wait_until
+from daemon import ConfigDaemon
 
 pytestmark = pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
 
@@ -32,32 +31,16 @@ def test_usr2_applies_a_new_backlog_to_the_listeners_it_keeps(tmp_path):
     config = tmp_path / "prefork.toml"
     text = 'bind = ["127.0.0.1:0", "unix:{}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\nbacklog = {}\n'
     config.write_text(text.format(path, 17))
-    log_path = tmp_path / "error.log"
-    seen = set()
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
-                                cwd=tmp_path)
-
-    def log():
-        return log_path.read_text()
-
-    def wait_log(pattern, count=1):
-        wait_until(lambda: len(re.findall(pattern, log())) >= count, 20, what=lambda: f"{pattern!r} in\n{log()}")
-
-    try:
-        wait_log(r"workers ready")
-        seen.update(children(proc.pid))
-        port = int(re.search(r"listening at 127\.0\.0\.1:(\d+)", log()).group(1))
+    with ConfigDaemon(tmp_path, config) as d:
+        d.wait_log(r"workers ready")
+        d.note_workers()
+        port = int(re.search(r"listening at 127\.0\.0\.1:(\d+)", d.log()).group(1))
         assert backlogs(port, path) == {f"127.0.0.1:{port}": 17, path: 17}
         config.write_text(text.format(path, 33))
-        proc.send_signal(signal.SIGUSR2)
-        wait_log(r"workers ready", count=2)
-        seen.update(children(proc.pid))
-        assert f"listening at 127.0.0.1:{port} " in log().split("USR2: re-executing", 1)[1]  # the same socket
+        d.proc.send_signal(signal.SIGUSR2)
+        d.wait_log(r"workers ready", count=2)
+        d.note_workers()
+        assert f"listening at 127.0.0.1:{port} " in d.log().split("USR2: re-executing", 1)[1]  # the same socket
         assert backlogs(port, path) == {f"127.0.0.1:{port}": 33, path: 33}
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
-    finally:
-        seen.update(children(proc.pid))
-        kill_all(proc, seen)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(20) == 0

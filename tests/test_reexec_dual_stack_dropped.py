@@ -5,15 +5,12 @@ until a restart. The re-exec is refused instead and the running daemon keeps ser
 both families. Real daemon, real signals, real sockets; every process is killed by PID
 at the end."""
 
-import re
 import signal
 import socket
-import subprocess
-import sys
 
 import pytest
 
-from daemon import alive, children, kill_all, python_env, wait_until
+from daemon import ConfigDaemon, alive, children
 from harness import read_until_close
 
 
@@ -59,35 +56,20 @@ def test_usr2_dropping_the_ipv4_twin_of_an_ipv6_wildcard_is_refused(tmp_path):
     port = held[0].getsockname()[1]
     config = tmp_path / "prefork.toml"
     config.write_text(f'bind = ["[::]:{port}", "0.0.0.0:{port}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
-    log_path = tmp_path / "error.log"
-    seen = set()
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
-                                cwd=tmp_path)
-
-    def log():
-        return log_path.read_text()
-
-    def wait_log(pattern, count=1):
-        wait_until(lambda: len(re.findall(pattern, log())) >= count, 20, what=lambda: f"{pattern!r} in\n{log()}")
-
     try:
-        wait_log(r"workers ready")
-        workers = children(proc.pid)
-        seen.update(workers)
-        config.write_text(f'bind = ["[::]:{port}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
-        proc.send_signal(signal.SIGUSR2)
-        wait_log(r"USR2: re-executing the master|USR2 refused")
-        assert "USR2 refused" in log(), log()
-        assert f"{config}:bind: [::]:{port}: kept IPv6-only by a USR2" in log()
-        assert alive(proc.pid) and children(proc.pid) == workers
-        assert get(socket.AF_INET, "127.0.0.1", port).startswith(b"HTTP/1.1 200 OK")
-        assert get(socket.AF_INET6, "::1", port).startswith(b"HTTP/1.1 200 OK")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        with ConfigDaemon(tmp_path, config) as d:
+            d.wait_log(r"workers ready")
+            workers = d.note_workers()
+            config.write_text(f'bind = ["[::]:{port}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
+            d.proc.send_signal(signal.SIGUSR2)
+            d.wait_log(r"USR2: re-executing the master|USR2 refused")
+            assert "USR2 refused" in d.log(), d.log()
+            assert f"{config}:bind: [::]:{port}: kept IPv6-only by a USR2" in d.log()
+            assert alive(d.proc.pid) and children(d.proc.pid) == workers
+            assert get(socket.AF_INET, "127.0.0.1", port).startswith(b"HTTP/1.1 200 OK")
+            assert get(socket.AF_INET6, "::1", port).startswith(b"HTTP/1.1 200 OK")
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(20) == 0
     finally:
         for sock in held:
             sock.close()
-        seen.update(children(proc.pid))
-        kill_all(proc, seen)
