@@ -123,3 +123,19 @@ def daemons():
     yield start
     for daemon in started:
         daemon.cleanup()
+
+
+@pytest.fixture
+def runs():
+    """Start prefork commands the app-loading tests run (``test_app_loading.Run``); each
+    is cleaned up (its processes killed by PID) at the end."""
+    from test_app_loading import Run
+
+    started = []
+
+    def start(*args, **kwargs):
+        started.append(Run(*args, **kwargs))
+        return started[-1]
+    yield start
+    for run in started:
+        run.cleanup()

@@ -165,19 +165,6 @@ class Run:
         self.log_file.close()
 
 
-@pytest.fixture
-def runs():
-    started = []
-
-    def start(*args, **kwargs):
-        run = Run(*args, **kwargs)
-        started.append(run)
-        return run
-    yield start
-    for run in started:
-        run.cleanup()
-
-
 def prefork_m(*args):
     return [sys.executable, "-m", "prefork", *args]
 

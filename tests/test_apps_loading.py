@@ -4,19 +4,7 @@ at all is refused at boot in one line whatever ``--interface`` says."""
 import pytest
 
 from daemon import wait_until
-from test_app_loading import Run, prefork_m, write
-
-
-@pytest.fixture
-def runs():
-    started = []
-
-    def start(*args, **kwargs):
-        started.append(Run(*args, **kwargs))
-        return started[-1]
-    yield start
-    for run in started:
-        run.cleanup()
+from test_app_loading import prefork_m, write
 
 
 @pytest.mark.parametrize("interface", ["auto", "wsgi", "asgi", "events"])

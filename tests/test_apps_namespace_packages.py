@@ -4,19 +4,7 @@ served."""
 
 import pytest
 
-from test_app_loading import Run, prefork_m, write
-
-
-@pytest.fixture
-def runs():
-    started = []
-
-    def start(*args, **kwargs):
-        started.append(Run(*args, **kwargs))
-        return started[-1]
-    yield start
-    for run in started:
-        run.cleanup()
+from test_app_loading import prefork_m, write
 
 
 WSGI = """

@@ -6,19 +6,7 @@ library's."""
 
 import pytest
 
-from test_app_loading import Run, console_script, prefork_m, write
-
-
-@pytest.fixture
-def runs():
-    started = []
-
-    def start(*args, **kwargs):
-        started.append(Run(*args, **kwargs))
-        return started[-1]
-    yield start
-    for run in started:
-        run.cleanup()
+from test_app_loading import console_script, prefork_m, write
 
 
 PROJECT = {
