@@ -13,6 +13,7 @@ import pytest
 
 from daemon import Daemon, python_env
 from debian import ensure
+from harness import read_until_close
 
 
 def _openssl(*args, cwd):
@@ -66,12 +67,7 @@ def test_a_1024_bit_certificate_is_served_at_the_level_ciphers_names(weak):
         raw = socket.create_connection(("127.0.0.1", d.port), timeout=20)
         with context.wrap_socket(raw, server_hostname="localhost") as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_until_close(sock)
             served = sock.getpeercert(binary_form=True)
         assert data.startswith(b"HTTP/1.1 200 OK"), data
         assert served == ssl.PEM_cert_to_DER_cert((weak / "small.pem").read_text())
