@@ -42,8 +42,7 @@ UNIX_PATH_MAX = 107  # bytes of a UNIX socket's path: sun_path is 108, with its 
 
 
 def toml_spelling(value):
-    """A value as it is shown back: a boolean as the configuration file writes it
-    (``true``, not Python's ``True``), anything else as ``repr`` shows it."""
+    """A value as it is shown back: a boolean as TOML writes it (``true``), else its ``repr``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)
@@ -56,8 +55,6 @@ def _no_nul(value):
 def convert(setting, value, from_text):
     """The value for ``setting``, or raises ValueError with what is wrong."""
     kind = setting.kind
-    if from_text and setting.false_is_off and value.strip().lower() == "false":
-        return ""  # (a flag's or variable's false, as the file's: the feature off)
     if kind == "list":
         if from_text:
             value = [part.strip() for part in value.split(",") if part.strip()]
@@ -407,6 +404,9 @@ def check_value(name, value):
     if name == "bind":
         check_bind(value)
     elif name == "metrics_bind" and value:
+        if value.lower() in logfiles.SWITCH_WORDS:  # (the file's false is off)
+            raise ValueError(f"{value!r} is no address: metrics_bind takes HOST:PORT or fd://N, and an empty "
+                             "value (false in the configuration file) turns the metrics off")
         if value.startswith("unix:"):
             raise ValueError("expected HOST:PORT or fd://N")
         if value.startswith("https://"):
