@@ -1,5 +1,5 @@
-"""A USR2 whose configuration no longer sets ``user`` and ``group`` gives the UNIX socket
-file it keeps back to the master's own user and group, as a restart would make it: the
+"""A USR2 whose configuration no longer sets ``user`` (or ``group``) gives the UNIX socket
+file it keeps back to the master's own user (or group), as a restart would make it: the
 group the old configuration let in (``unix_socket_mode = 0o660``) is no longer let in.
 Real daemon, real signals; every process is killed by PID at the end."""
 
@@ -18,7 +18,8 @@ from daemon import children, kill_all, python_env, wait_until
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="needs root to give the socket file to another user")
 
 
-def test_usr2_without_user_and_group_gives_the_kept_socket_file_back_to_the_master(tmp_path):
+@pytest.mark.parametrize("group_after", ["", "daemon"])
+def test_usr2_without_user_or_group_gives_the_kept_socket_file_back_to_the_master(tmp_path, group_after):
     nobody = pwd.getpwnam("nobody")
     group = grp.getgrgid(nobody.pw_gid).gr_name
     os.chmod(tmp_path, 0o755)
@@ -44,14 +45,15 @@ def test_usr2_without_user_and_group_gives_the_kept_socket_file_back_to_the_mast
         seen.update(children(proc.pid))
         before = os.stat(path)
         assert (before.st_uid, before.st_gid) == (nobody.pw_uid, nobody.pw_gid)
-        config.write_text(common)
+        config.write_text(common + (f'group = "{group_after}"\n' if group_after else ""))
         proc.send_signal(signal.SIGUSR2)
         wait_log(r"workers ready|USR2 refused", count=2)
         assert "USR2 refused" not in log(), log()
         seen.update(children(proc.pid))
         after = os.stat(path)
         assert after.st_ino == before.st_ino  # the socket kept, not bound again
-        assert (after.st_uid, after.st_gid) == (os.getuid(), os.getgid())
+        wanted_gid = grp.getgrnam(group_after).gr_gid if group_after else os.getgid()
+        assert (after.st_uid, after.st_gid) == (os.getuid(), wanted_gid)
         assert after.st_mode & 0o777 == 0o660
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0

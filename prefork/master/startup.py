@@ -25,7 +25,7 @@ Rules:
   runs as root with either set (``group``, else ``user``'s own group), as gunicorn's
   does: a ``unix_socket_mode`` of 0o660 then lets that group in (a proxy's), not root's.
   Mode and owner are set again on a socket a USR2 kept: the new configuration's apply
-  (with neither set, the master's own user and group, as a restart would make it).
+  (the master's own user or group where it sets none, as a restart would make it).
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
@@ -102,7 +102,7 @@ def open_all(master):
         try:
             os.chmod(path, settings.unix_socket_mode)  # (again for a socket a USR2 kept: its new mode)
             info = os.stat(path)
-            if owner and (owner[0] not in (-1, info.st_uid) or owner[1] not in (-1, info.st_gid)):
+            if owner and owner != (info.st_uid, info.st_gid):
                 os.chown(path, *owner)  # (only a change: a file the master just made is its own already)
         except OSError as exc:
             problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot set its mode or owner: "
@@ -128,14 +128,12 @@ def open_all(master):
 
 
 def socket_owner(settings):
-    """``(uid, gid)`` the UNIX socket files go to (-1: unchanged), as the workers' own
-    identity resolves, the master's own when neither is set (a file a USR2 kept goes back
-    to it); None when not root (there is none to give)."""
+    """``(uid, gid)`` the UNIX socket files go to, as the workers' own identity resolves;
+    the master's own user (or group) where ``user`` (or ``group``) does not say, as a file
+    it makes has them (so a file a USR2 kept goes back to them); None when not root."""
     if os.getuid() != 0:
         return None
-    if not (settings.user or settings.group):
-        return os.getuid(), os.getgid()
-    uid = gid = -1
+    uid, gid = os.getuid(), os.getgid()
     if settings.user.isdigit():
         uid = int(settings.user)
         try:
