@@ -60,3 +60,44 @@ def test_usr2_without_user_or_group_gives_the_kept_socket_file_back_to_the_maste
     finally:
         seen.update(children(proc.pid))
         kill_all(proc, seen)
+
+
+def test_a_socket_file_in_a_set_group_id_directory_keeps_its_group(tmp_path):
+    """No ``user`` nor ``group``: the file keeps the group a set-group-ID directory gave
+    it (a proxy's, given that way), at the start and after a USR2."""
+    group = grp.getgrnam("daemon").gr_gid
+    directory = tmp_path / "run"
+    directory.mkdir()
+    os.chown(directory, 0, group)
+    os.chmod(directory, 0o2755)
+    path = str(directory / "app.sock")
+    config = tmp_path / "prefork.toml"
+    config.write_text(f'bind = ["unix:{path}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n'
+                      'unix_socket_mode = "0o660"\n')
+    log_path = tmp_path / "error.log"
+    seen = set()
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
+                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
+                                cwd=tmp_path)
+
+    def log():
+        return log_path.read_text()
+
+    def wait_log(pattern, count=1):
+        wait_until(lambda: len(re.findall(pattern, log())) >= count, 20, what=lambda: f"{pattern!r} in\n{log()}")
+
+    try:
+        wait_log(r"workers ready")
+        seen.update(children(proc.pid))
+        assert os.stat(path).st_gid == group
+        proc.send_signal(signal.SIGUSR2)
+        wait_log(r"workers ready|USR2 refused", count=2)
+        assert "USR2 refused" not in log(), log()
+        seen.update(children(proc.pid))
+        assert os.stat(path).st_gid == group
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        seen.update(children(proc.pid))
+        kill_all(proc, seen)

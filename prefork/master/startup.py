@@ -25,7 +25,8 @@ Rules:
   runs as root with either set (``group``, else ``user``'s own group), as gunicorn's
   does: a ``unix_socket_mode`` of 0o660 then lets that group in (a proxy's), not root's.
   Mode and owner are set again on a socket a USR2 kept: the new configuration's apply
-  (the master's own user or group where it sets none, as a restart would make it).
+  (where it sets no user or group, those a file made now gets, as after a restart: the
+  master's user, the group of a set-group-ID directory or the master's).
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
@@ -41,6 +42,7 @@ import logging
 import os
 import pwd
 import resource
+import stat
 
 from .. import settings as settings_mod
 from . import listeners as listeners_mod, operations, pidfile
@@ -102,8 +104,9 @@ def open_all(master):
         try:
             os.chmod(path, settings.unix_socket_mode)  # (again for a socket a USR2 kept: its new mode)
             info = os.stat(path)
-            if owner and owner != (info.st_uid, info.st_gid):
-                os.chown(path, *owner)  # (only a change: a file the master just made is its own already)
+            wanted = owner and (owner[0], made_gid(path) if owner[1] is None else owner[1])
+            if wanted and wanted != (info.st_uid, info.st_gid):
+                os.chown(path, *wanted)  # (only a change: a file the master just made is its own already)
         except OSError as exc:
             problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot set its mode or owner: "
                             f"{(exc.strerror or str(exc)).lower()}")
@@ -129,11 +132,11 @@ def open_all(master):
 
 def socket_owner(settings):
     """``(uid, gid)`` the UNIX socket files go to, as the workers' own identity resolves;
-    the master's own user (or group) where ``user`` (or ``group``) does not say, as a file
-    it makes has them (so a file a USR2 kept goes back to them); None when not root."""
+    where ``user`` (or ``group``) does not say, what a file the master makes gets (its
+    user; gid None: ``made_gid``), so a file a USR2 kept goes back to it; None when not root."""
     if os.getuid() != 0:
         return None
-    uid, gid = os.getuid(), os.getgid()
+    uid, gid = os.geteuid(), None
     if settings.user.isdigit():
         uid = int(settings.user)
         try:
@@ -146,6 +149,13 @@ def socket_owner(settings):
     if settings.group:
         gid = int(settings.group) if settings.group.isdigit() else grp.getgrnam(settings.group).gr_gid
     return uid, gid
+
+
+def made_gid(path):
+    """The group a file made now at ``path`` gets: its directory's when that directory is
+    set-group-ID (a proxy's group given that way), else the master's."""
+    directory = os.stat(os.path.dirname(os.path.abspath(path)))
+    return directory.st_gid if directory.st_mode & stat.S_ISGID else os.getegid()
 
 
 def drop_previous(master, previous):
