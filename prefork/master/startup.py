@@ -75,6 +75,7 @@ def open_all(master):
     if shortage:
         raise settings_mod.ConfigError([f"{where(settings, 'workers')}: {shortage}"])
     inherited = listeners_mod.inherited()  # a USR2's hand-over: the listeners, the operations endpoints'
+    handed = [sock for _, sock in inherited]
     try:
         try:
             master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog,
@@ -99,14 +100,19 @@ def open_all(master):
             problems.append(f"{where(settings, 'proxy_protocol_bind')}: {address}: no listener has this "
                             f"address (listening on {', '.join(sorted(opened))})")
     master.unix_paths = listeners_mod.unix_paths(master.listeners)
+    kept = {path for path, _ in listeners_mod.unix_paths([item for item in master.listeners if item[1] in handed])}
     owner = socket_owner(settings)
     for path, _ in master.unix_paths if not problems else ():
         try:
             os.chmod(path, settings.unix_socket_mode)  # (again for a socket a USR2 kept: its new mode)
-            info = os.stat(path)
-            wanted = owner and (owner[0], made_gid(path) if owner[1] is None else owner[1])
-            if wanted and wanted != (info.st_uid, info.st_gid):
-                os.chown(path, *wanted)  # (only a change: a file the master just made is its own already)
+            if owner is not None:
+                info = os.stat(path)
+                uid, gid = owner
+                if path in kept:  # where the configuration does not say, what a file made now gets
+                    uid, gid = (os.geteuid() if uid is None else uid), (made_gid(path) if gid is None else gid)
+                wanted = (info.st_uid if uid is None else uid, info.st_gid if gid is None else gid)
+                if wanted != (info.st_uid, info.st_gid):
+                    os.chown(path, *wanted)
         except OSError as exc:
             problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot set its mode or owner: "
                             f"{(exc.strerror or str(exc)).lower()}")
@@ -131,12 +137,12 @@ def open_all(master):
 
 
 def socket_owner(settings):
-    """``(uid, gid)`` the UNIX socket files go to, as the workers' own identity resolves;
-    where ``user`` (or ``group``) does not say, what a file the master makes gets (its
-    user; gid None: ``made_gid``), so a file a USR2 kept goes back to it; None when not root."""
+    """``(uid, gid)`` the UNIX socket files go to, as the workers' own identity resolves
+    (None where ``user``, or ``group``, does not say: a file made now keeps its own, one a
+    USR2 kept goes back to what a file made now gets); None when not root."""
     if os.getuid() != 0:
         return None
-    uid, gid = os.geteuid(), None
+    uid = gid = None
     if settings.user.isdigit():
         uid = int(settings.user)
         try:
