@@ -24,7 +24,9 @@ Rules:
 - A UNIX socket file of ``bind`` belongs to ``user`` and ``group`` when the master
   runs as root with either set (``group``, else ``user``'s own group), as gunicorn's
   does: a ``unix_socket_mode`` of 0o660 then lets that group in (a proxy's), not root's.
-  Mode and owner are set again on a socket a USR2 kept: the new configuration's apply.
+  Mode and owner are set again on a socket a USR2 kept: the new configuration's apply
+  (where it sets no user or group, those a file made now gets, as after a restart: the
+  master's user, the group of a set-group-ID directory or the master's).
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
@@ -40,6 +42,7 @@ import logging
 import os
 import pwd
 import resource
+import stat
 
 from .. import settings as settings_mod
 from . import listeners as listeners_mod, operations, pidfile
@@ -72,6 +75,7 @@ def open_all(master):
     if shortage:
         raise settings_mod.ConfigError([f"{where(settings, 'workers')}: {shortage}"])
     inherited = listeners_mod.inherited()  # a USR2's hand-over: the listeners, the operations endpoints'
+    handed = [sock for _, sock in inherited]
     try:
         try:
             master.listeners = listeners_mod.open_listeners(settings.bind, settings.backlog,
@@ -96,12 +100,19 @@ def open_all(master):
             problems.append(f"{where(settings, 'proxy_protocol_bind')}: {address}: no listener has this "
                             f"address (listening on {', '.join(sorted(opened))})")
     master.unix_paths = listeners_mod.unix_paths(master.listeners)
+    kept = {path for path, _ in listeners_mod.unix_paths([item for item in master.listeners if item[1] in handed])}
     owner = socket_owner(settings)
     for path, _ in master.unix_paths if not problems else ():
         try:
             os.chmod(path, settings.unix_socket_mode)  # (again for a socket a USR2 kept: its new mode)
-            if owner:
-                os.chown(path, *owner)
+            if owner is not None:
+                info = os.stat(path)
+                uid, gid = owner
+                if path in kept:  # where the configuration does not say, what a file made now gets
+                    uid, gid = (os.geteuid() if uid is None else uid), (made_gid(path) if gid is None else gid)
+                wanted = (info.st_uid if uid is None else uid, info.st_gid if gid is None else gid)
+                if wanted != (info.st_uid, info.st_gid):
+                    os.chown(path, *wanted)
         except OSError as exc:
             problems.append(f"{where(settings, 'bind')}: unix:{path}: cannot set its mode or owner: "
                             f"{(exc.strerror or str(exc)).lower()}")
@@ -126,11 +137,12 @@ def open_all(master):
 
 
 def socket_owner(settings):
-    """``(uid, gid)`` the UNIX socket files go to (-1: unchanged), as the workers' own
-    identity resolves; None when there is none to give (not root, or neither set)."""
-    if os.getuid() != 0 or not (settings.user or settings.group):
+    """``(uid, gid)`` the UNIX socket files go to, as the workers' own identity resolves
+    (None where ``user``, or ``group``, does not say: a file made now keeps its own, one a
+    USR2 kept goes back to what a file made now gets); None when not root."""
+    if os.getuid() != 0:
         return None
-    uid = gid = -1
+    uid = gid = None
     if settings.user.isdigit():
         uid = int(settings.user)
         try:
@@ -143,6 +155,13 @@ def socket_owner(settings):
     if settings.group:
         gid = int(settings.group) if settings.group.isdigit() else grp.getgrnam(settings.group).gr_gid
     return uid, gid
+
+
+def made_gid(path):
+    """The group a file made now at ``path`` gets: its directory's when that directory is
+    set-group-ID (a proxy's group given that way), else the master's."""
+    directory = os.stat(os.path.dirname(os.path.abspath(path)))
+    return directory.st_gid if directory.st_mode & stat.S_ISGID else os.getegid()
 
 
 def drop_previous(master, previous):
