@@ -22,6 +22,9 @@ defaults
     timeout connect 2s
     timeout client 10s
     timeout server 10s
+    # a check may take this long on a busy machine (without it, inter: 100 ms, and one slow
+    # check takes the healthy server out too, fall 1); a 503 from /readyz fails at once
+    timeout check 2s
     retries 0
     option http-server-close
 frontend web
