@@ -6,14 +6,11 @@ Real daemon, real signals; every process is killed by PID at the end."""
 import grp
 import os
 import pwd
-import re
 import signal
-import subprocess
-import sys
 
 import pytest
 
-from daemon import children, kill_all, python_env, wait_until
+from daemon import ConfigDaemon
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="needs root to give the socket file to another user")
 
@@ -27,39 +24,23 @@ def test_usr2_without_user_or_group_gives_the_kept_socket_file_back_to_the_maste
     config = tmp_path / "prefork.toml"
     common = f'bind = ["unix:{path}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\nunix_socket_mode = "0o660"\n'
     config.write_text(common + f'user = "nobody"\ngroup = "{group}"\n')
-    log_path = tmp_path / "error.log"
-    seen = set()
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
-                                cwd=tmp_path)
-
-    def log():
-        return log_path.read_text()
-
-    def wait_log(pattern, count=1):
-        wait_until(lambda: len(re.findall(pattern, log())) >= count, 20, what=lambda: f"{pattern!r} in\n{log()}")
-
-    try:
-        wait_log(r"workers ready")
-        seen.update(children(proc.pid))
+    with ConfigDaemon(tmp_path, config) as d:
+        d.wait_log(r"workers ready")
+        d.note_workers()
         before = os.stat(path)
         assert (before.st_uid, before.st_gid) == (nobody.pw_uid, nobody.pw_gid)
         config.write_text(common + (f'group = "{group_after}"\n' if group_after else ""))
-        proc.send_signal(signal.SIGUSR2)
-        wait_log(r"workers ready|USR2 refused", count=2)
-        assert "USR2 refused" not in log(), log()
-        seen.update(children(proc.pid))
+        d.proc.send_signal(signal.SIGUSR2)
+        d.wait_log(r"workers ready|USR2 refused", count=2)
+        assert "USR2 refused" not in d.log(), d.log()
+        d.note_workers()
         after = os.stat(path)
         assert after.st_ino == before.st_ino  # the socket kept, not bound again
         wanted_gid = grp.getgrnam(group_after).gr_gid if group_after else os.getgid()
         assert (after.st_uid, after.st_gid) == (os.getuid(), wanted_gid)
         assert after.st_mode & 0o777 == 0o660
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
-    finally:
-        seen.update(children(proc.pid))
-        kill_all(proc, seen)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(20) == 0
 
 
 def test_a_socket_file_in_a_set_group_id_directory_keeps_its_group(tmp_path):
@@ -74,30 +55,14 @@ def test_a_socket_file_in_a_set_group_id_directory_keeps_its_group(tmp_path):
     config = tmp_path / "prefork.toml"
     config.write_text(f'bind = ["unix:{path}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n'
                       'unix_socket_mode = "0o660"\n')
-    log_path = tmp_path / "error.log"
-    seen = set()
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "prefork", "apps.basic:setup", "--config", str(config)],
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=python_env(),
-                                cwd=tmp_path)
-
-    def log():
-        return log_path.read_text()
-
-    def wait_log(pattern, count=1):
-        wait_until(lambda: len(re.findall(pattern, log())) >= count, 20, what=lambda: f"{pattern!r} in\n{log()}")
-
-    try:
-        wait_log(r"workers ready")
-        seen.update(children(proc.pid))
+    with ConfigDaemon(tmp_path, config) as d:
+        d.wait_log(r"workers ready")
+        d.note_workers()
         assert os.stat(path).st_gid == group
-        proc.send_signal(signal.SIGUSR2)
-        wait_log(r"workers ready|USR2 refused", count=2)
-        assert "USR2 refused" not in log(), log()
-        seen.update(children(proc.pid))
+        d.proc.send_signal(signal.SIGUSR2)
+        d.wait_log(r"workers ready|USR2 refused", count=2)
+        assert "USR2 refused" not in d.log(), d.log()
+        d.note_workers()
         assert os.stat(path).st_gid == group
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
-    finally:
-        seen.update(children(proc.pid))
-        kill_all(proc, seen)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(20) == 0
