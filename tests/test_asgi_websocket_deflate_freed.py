@@ -12,11 +12,10 @@ import socket
 import tracemalloc
 
 import pytest
+import websockets
 
 from prefork.asgi.adapter import ASGIAdapter
 from test_reference_cycles import settle
-
-websockets = pytest.importorskip("websockets")
 
 SESSIONS = 20
 
