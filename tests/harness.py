@@ -20,6 +20,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = shutil.which("node")
+
+
+def need_node():
+    """The path of ``node``, a tool this suite needs: a test that compares with Node fails
+    without it (a skipped comparison would prove nothing)."""
+    assert NODE is not None, "node (a tool this suite needs) is not on PATH"
+    return NODE
+
 DATE = re.compile(rb"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT")
 IGNORED_EVENTS = {"accept", "listening", "sync", "socket.error", "socket.close", "cmd"}
 

@@ -14,10 +14,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import prefork  # noqa: E402
-from harness import NODE  # noqa: E402
 from test_http_te_tab_node import _node  # noqa: E402
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 BODY = b"hello world"
 

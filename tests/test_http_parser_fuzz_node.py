@@ -21,10 +21,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fuzz_server_node as wire  # noqa: E402
 import parser_fuzz_wire  # noqa: E402
 import test_fuzz  # noqa: E402
-from harness import NODE  # noqa: E402
+from harness import need_node  # noqa: E402
 from parser_fuzz_streams import streams  # noqa: E402
 
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+@pytest.fixture(autouse=True)
+def node_present():
+    need_node()
 
 # A tab after Content-Length digits, in a field still open when the read ends (the line
 # cut after the tab, or after its CR, its CRLF, or the blank line's CR): Node's llhttp

@@ -14,11 +14,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import NODE  # noqa: E402
+from harness import need_node  # noqa: E402
 from prefork.http.errors import ParseError  # noqa: E402
 from prefork.http.parser import ResponseParser  # noqa: E402
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 # a raw server sends the response and closes; Node's client reads it: its body's length,
 # or its error code
@@ -55,7 +53,7 @@ class _Body:
 
 
 def _node(data):
-    out = subprocess.run([NODE, "-e", _NODE, base64.b64encode(data).decode()], capture_output=True,
+    out = subprocess.run([need_node(), "-e", _NODE, base64.b64encode(data).decode()], capture_output=True,
                          timeout=20, check=True)
     return json.loads(out.stdout.splitlines()[0])  # (the first outcome: an error may follow an error)
 

@@ -4,20 +4,18 @@ Send-Q of a listening socket) is the new one. Real daemon, real signals; every p
 is killed by PID at the end."""
 
 import re
-import shutil
 import signal
 import subprocess
 
-import pytest
-
 from daemon import ConfigDaemon
-
-pytestmark = pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+from debian import ensure
 
 
 def backlogs(port, path):
     """{address: listen backlog} of the TCP port and the UNIX path, as ss shows them."""
-    out = subprocess.run(["ss", "-lntx"], capture_output=True, text=True, timeout=10).stdout
+    ss, why = ensure("ss", "iproute2")
+    assert ss is not None, why
+    out = subprocess.run([ss, "-lntx"], capture_output=True, text=True, timeout=10).stdout
     found = {}
     for line in out.splitlines():
         fields = line.split()

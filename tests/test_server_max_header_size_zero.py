@@ -6,7 +6,7 @@ own server gets the same bytes when Node is installed.
 
 import socket
 
-from harness import NODE, node_script_port, read_until
+from harness import need_node, node_script_port, read_until
 
 R431 = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
 NODE_SERVER = r"""
@@ -48,8 +48,6 @@ def test_a_max_header_size_of_0_set_later_is_the_default_limit_too(serve):
 
 
 def test_node_does_the_same():
-    if NODE is None:
-        import pytest
-        pytest.skip("node is not installed")
+    need_node()
     with node_script_port(NODE_SERVER) as port:
         check(port)

@@ -8,7 +8,7 @@ with the same options and bytes when Node is installed.
 import socket
 import time
 
-from harness import NODE, node_script_port, read_until_close
+from harness import need_node, node_script_port, read_until_close
 
 R408 = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"
 HEAD = b"GET / HTTP/1.1\r\nHost: x\r\n"
@@ -47,8 +47,6 @@ def test_a_checking_interval_of_0_still_times_out_heads_and_bodies(serve):
 
 
 def test_node_does_the_same():
-    if NODE is None:
-        import pytest
-        pytest.skip("node is not installed")
+    need_node()
     with node_script_port(NODE_SERVER) as port:
         check(port)

@@ -22,8 +22,8 @@ def _openssl(*args, cwd):
 
 @pytest.fixture(scope="module")
 def weak(tmp_path_factory):
-    if ensure("openssl", "openssl")[0] is None:
-        pytest.skip("no openssl")
+    found, why = ensure("openssl", "openssl")
+    assert found is not None, why
     d = tmp_path_factory.mktemp("weak")
     (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",

@@ -10,11 +10,8 @@ import os
 import socket
 import time
 
-import pytest
-
 from daemon import Daemon, scratch_dir, wait_until
 
-pytest.importorskip("django")
 
 SIZE = 24 * 1024 * 1024  # more than the kernel's buffers hold between the two ends
 PAUSE = 1.0  # the client reads nothing for this long after the head
