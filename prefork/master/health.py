@@ -43,22 +43,17 @@ def fresh_limit(timeout):
     return min(timeout, max(2 * HEARTBEAT_INTERVAL, timeout / 2))
 
 
-def is_stale(worker, now, limit, timeout):
-    """Whether ``worker``'s silence counts against it: older than ``limit``, unless it is
-    still booting within its boot deadline (``timeout``: see the module's rules)."""
+def is_stale(worker, now, limit=None):
+    """Whether ``worker``'s silence counts against it: older than ``limit`` (by default the
+    fresh limit of its timeout), unless it is still booting within its boot deadline. Its
+    timeout is its own generation's, the one the master holds it to (a reload's new
+    generation boots by the new value while the old one drains by its own)."""
     age = now - worker.last_beat
-    if age <= limit:
+    timeout = worker.settings.timeout
+    if age <= (fresh_limit(timeout) if limit is None else limit):
         return False
     booting = not worker.ready and worker.aborted_at is None and age <= timeout
     return not booting
-
-
-def worker_limits(worker):
-    """(staleness limit, timeout) of ``worker``: its own generation's ``timeout``, the one
-    the master holds it to (a reload's new generation boots by the new value while the
-    old one drains by its own)."""
-    timeout = worker.settings.timeout
-    return fresh_limit(timeout), timeout
 
 
 def liveness(master):
@@ -67,8 +62,8 @@ def liveness(master):
     stale = []
     for worker in sorted(master.workers.values(), key=lambda w: (w.generation, w.slot)):
         age = now - worker.last_beat
-        limit, timeout = worker_limits(worker)
-        if is_stale(worker, now, limit, timeout):
+        if is_stale(worker, now):
+            limit = fresh_limit(worker.settings.timeout)
             stale.append(f"worker {worker.slot} (pid {worker.pid}, generation {worker.generation}): "
                          f"no heartbeat for {age:.1f} s (limit {limit:.1f} s)")
     if stale:

@@ -85,7 +85,7 @@ def watchdog(master):
     process the kernel cannot end, a master that lost track of it) does."""
     now = time.monotonic()
     extra = deadlines.KILL_GRACE + RECOVERY_MARGIN  # past each worker's own generation's timeout
-    if not any(health.is_stale(w, now, w.settings.timeout + extra, w.settings.timeout)
+    if not any(health.is_stale(w, now, w.settings.timeout + extra)
                for w in master.workers.values() if not w.retiring):
         systemd.notify(f"WATCHDOG=1\nSTATUS={master.status()}")
     if not master.stopping:

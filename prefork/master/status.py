@@ -49,7 +49,7 @@ def snapshot(master):
             "connections": stats.get("connections", 0),
             "rss": usage[0] if usage else None, "cpu": round(usage[1], 2) if usage else None,
             "heartbeat_age": round(beat_age, 3),
-            "stale": health.is_stale(worker, now, *health.worker_limits(worker)),
+            "stale": health.is_stale(worker, now),
         })
     for pid in sorted(master.foreign):
         usage = proc_stats(pid)

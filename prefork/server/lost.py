@@ -204,7 +204,7 @@ class ResponseClosing:
                 if observer is not None:  # (one waiting its turn sent nothing)
                     sent = self.bytes_sent - lost if self._active else 0
                     observer(self.req, CutResponse(self, self.status_code, sent))
-            elif unanswered is not None and not self.head_out and not self.replied:
+            elif unanswered is not None and not self.head_out:
                 observer = self._conn.server.response_observer
                 if observer is not None:
                     observer(self.req, CutResponse(self, unanswered, 0))
