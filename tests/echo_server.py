@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import prefork  # noqa: E402
 from prefork.runtime import new_event_loop  # noqa: E402
+from stdin_commands import read_commands  # noqa: E402
 
 
 def log(**fields):
@@ -43,26 +44,7 @@ def main():
         req.on("end", on_end)
     server.on("request", on_request)
 
-    stdin = sys.stdin.fileno()
-    os.set_blocking(stdin, False)
-    pending = [b""]
-
-    def on_stdin():
-        try:
-            data = os.read(stdin, 4096)
-        except BlockingIOError:
-            return
-        if not data:
-            sys.exit(0)
-        pending[0] += data
-        while b"\n" in pending[0]:
-            line, pending[0] = pending[0].split(b"\n", 1)
-            cmd = line.decode().strip()
-            if cmd == "sync":
-                log(ev="sync")
-            elif cmd == "exit":
-                sys.exit(0)
-    loop.add_reader(stdin, on_stdin)
+    read_commands(loop, {"sync": lambda: log(ev="sync")})
     server.listen(0, "127.0.0.1", lambda: log(ev="listening", port=server.address()["port"]))
     loop.run_forever()
 

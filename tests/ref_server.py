@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import prefork  # noqa: E402
 from prefork.http.serialize import STATUS_CODES  # noqa: E402
 from prefork.runtime import new_event_loop  # noqa: E402
+from stdin_commands import read_commands  # noqa: E402
 
 KNOBS = {
     "keepAliveTimeout": ("keep_alive_timeout", 1000),
@@ -222,32 +223,9 @@ def main():
     on("timeout", on_timeout)
     on("close", lambda: log(ev="close"))
 
-    stdin = sys.stdin.fileno()
-    os.set_blocking(stdin, False)
-    pending = [b""]
-
-    def on_stdin():
-        try:
-            data = os.read(stdin, 4096)
-        except BlockingIOError:
-            return
-        if not data:
-            sys.exit(0)
-        pending[0] += data
-        while b"\n" in pending[0]:
-            line, pending[0] = pending[0].split(b"\n", 1)
-            cmd = line.decode().strip()
-            if cmd == "close":
-                server.close(lambda err: log(ev="close.cb"))
-            elif cmd == "closeIdle":
-                server.close_idle_connections()
-            elif cmd == "closeAll":
-                server.close_all_connections()
-            elif cmd == "sync":
-                log(ev="sync")
-            elif cmd == "exit":
-                sys.exit(0)
-    loop.add_reader(stdin, on_stdin)
+    read_commands(loop, {"close": lambda: server.close(lambda err: log(ev="close.cb")),
+                         "closeIdle": server.close_idle_connections, "closeAll": server.close_all_connections,
+                         "sync": lambda: log(ev="sync")})
     server.listen(port, "127.0.0.1", lambda: log(ev="listening", port=server.address()["port"]))
     loop.run_forever()
 
