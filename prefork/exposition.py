@@ -12,6 +12,11 @@ Rules:
   ``_count`` and ``_sum``. Help text escapes backslash and newline; label values
   escape backslash, double quote and newline. Values are floats in Python's ``repr``
   (``+Inf``, ``-Inf``, ``NaN`` for the others).
+- A scraper that accepts OpenMetrics (``Accept: application/openmetrics-text``, as
+  Prometheus and prometheus_client's own server negotiate it; ``negotiate``) gets the
+  same families in that format: a counter's ``# HELP``/``# TYPE`` name without its
+  ``_total``, help text escaping the double quote too, and ``# EOF`` last. Any other
+  Accept gets the classic text format.
 - ``process_families`` gives the master's own ``process_*`` gauges and counter from
   /proc, the set prometheus_client's process collector gives; the master's start time
   is its program's (a USR2 re-exec starts every counter again: the new start time is
@@ -23,6 +28,7 @@ import os
 import resource
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
 class Family:
@@ -71,16 +77,44 @@ def _label_value(text):
     return str(text).replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def render(families):
-    """The exposition text of ``families`` as bytes."""
+def negotiate(accept):
+    """Whether an ``Accept`` header's text asks for OpenMetrics: one of its media ranges
+    is ``application/openmetrics-text`` with a weight above 0."""
+    for media in (accept or "").lower().split(","):
+        kind, *params = media.split(";")
+        if kind.strip() != "application/openmetrics-text":
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        if weight > 0:
+            return True
+    return False
+
+
+def render(families, openmetrics=False):
+    """The exposition text of ``families`` as bytes: Prometheus's classic text format,
+    or OpenMetrics 1.0.0 (``openmetrics``)."""
     out = []
     for family in families:
         help_text = family.help.replace("\\", r"\\").replace("\n", r"\n")
-        out.append(f"# HELP {family.name} {help_text}\n# TYPE {family.name} {family.kind}\n")
+        title = family.name
+        if openmetrics:
+            help_text = help_text.replace('"', r'\"')
+            if family.kind == "counter":
+                title = title[:-len("_total")]
+        out.append(f"# HELP {title} {help_text}\n# TYPE {title} {family.kind}\n")
         for suffix, labels, value in family.samples:
             text = ",".join(f'{name}="{_label_value(label)}"' for name, label in labels)
             out.append(f"{family.name}{suffix}{{{text}}} {number(value)}\n" if text
                        else f"{family.name}{suffix} {number(value)}\n")
+    if openmetrics:
+        out.append("# EOF\n")
     return "".join(out).encode("utf-8")
 
 

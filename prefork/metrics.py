@@ -378,9 +378,13 @@ class _ProcessCollector:
         return process_families(started=self.master.started_wall)
 
 
-def render(registry):
-    """(body, content type) of /metrics."""
-    return exposition.render(family for collector in registry for family in collector.collect()), CONTENT_TYPE
+def render(registry, accept=None):
+    """(body, content type) of /metrics: OpenMetrics when ``accept`` (the request's
+    Accept header) asks for it, else the classic text format."""
+    openmetrics = exposition.negotiate(accept)
+    families = (family for collector in registry for family in collector.collect())
+    return (exposition.render(families, openmetrics),
+            exposition.OPENMETRICS_CONTENT_TYPE if openmetrics else CONTENT_TYPE)
 
 
 def reply_observer(line=None, metrics=None):

@@ -102,8 +102,9 @@ def start_metrics(master, address, inherited=()):
     registry.append(health.ReadinessCollector(master))
 
     def metrics(req, res):
-        body, content_type = render(registry)
+        body, content_type = render(registry, req.headers.get("accept"))
         res.set_header("Content-Type", content_type)
+        res.set_header("Vary", "Accept")
         res.set_header("Cache-Control", "no-store")
         res.end(body)
 
