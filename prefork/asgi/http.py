@@ -44,7 +44,9 @@ Rules:
   response at a wrong offset. A single complete body that disagrees raises before
   anything is out (the client gets a 500). An unreadable declared length raises.
 - A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
-  it; None is no bytes); any other type raises TypeError before anything is out.
+  it; None is no bytes); any other type raises TypeError before anything is out. A
+  ``bytearray`` or ``memoryview`` is copied (the response queues what it is given, as
+  Node's does), so an app may refill its buffer for the next chunk once send() returns.
 - A ``Transfer-Encoding`` whose last coding is not chunked (``gzip``, ``identity``)
   makes the body close-delimited: the response says ``Connection: close`` and the
   connection closes after it. A ``Content-Length`` the app gives beside a
@@ -439,10 +441,10 @@ def body_bytes(body):
     ``str`` (UTF-8) are taken, anything else raises TypeError."""
     if body is None:
         return b""
-    if isinstance(body, (bytes, bytearray)):
+    if isinstance(body, bytes):
         return body
-    if isinstance(body, memoryview):
-        return body.tobytes()  # its length in bytes, whatever its format
+    if isinstance(body, (bytearray, memoryview)):  # a copy: the socket may hold it after send()
+        return bytes(body)  # (a memoryview: its length in bytes, whatever its format)
     if isinstance(body, str):
         return body.encode("utf-8")
     raise TypeError(f"http.response.body 'body' must be bytes, not {type(body).__name__}")
