@@ -2,9 +2,9 @@
 ``wsgi/body.py``, the head's ``wsgi/head.py``.
 
 Rules:
-- ``start_response`` only records the status and headers; the head goes onto the
-  ``ServerResponse`` when the first body bytes (or the end) go out. With ``exc_info`` it
-  replaces them while nothing is out, and re-raises once the head is out.
+- ``start_response`` records the status and headers (an iterable other than a list or tuple, ``zip()`` or a
+  generator, read into a list: they are read more than once); the head goes onto the ``ServerResponse`` when the
+  first body bytes (or the end) go out. With ``exc_info`` it replaces them while nothing is out, re-raises after.
 - Body blocks are ``bytes``; anything else is the app's error (a 500 while the head is not out).
 - The app's Content-Length is kept to (unless the answer has no body: HEAD, 204,
   304): a longer body is cut to it and its iteration stops there (the response ends,
@@ -106,7 +106,7 @@ class LoopCall(FileSending):
         if exc_info is not None or self.status is not None:
             check_restart(self.res.headers_sent, exc_info)
         self.status = status
-        self.headers = headers
+        self.headers = headers if headers.__class__ is list or isinstance(headers, (list, tuple)) else list(headers)
         return self.write
 
     def _send_head(self):

@@ -3,7 +3,9 @@
 ``wsgi/pipe.py``'s ``BodyPipe``).
 
 Rules:
-- ``InputStream`` is a body read whole before the call (``threads = 1``).
+- ``InputStream`` is a body read whole before the call (``threads = 1``). ``read(n)``
+  with an ``n`` past the body's length reads the rest: a temporary file's ``read(n)``
+  would first make room for ``n`` bytes (``read(2**40)`` a ``MemoryError``).
 - ``Errors`` (``wsgi.errors``) logs a line per record, as the app wrote it: the pieces
   of one ``print`` are one line; a line without its newline goes out with ``flush()``
   or when the call that wrote it ends.
@@ -49,7 +51,10 @@ class InputStream(io.RawIOBase):
         return True
 
     def read(self, size=-1):
-        return self._body.read(size if size is not None else -1)
+        length = self.length
+        if size is None or length is not None and size >= length:
+            size = -1  # the rest, at most ``length``: a file's read(n) makes room for n bytes first
+        return self._body.read(size)
 
     def readline(self, size=-1):
         return self._body.readline(size)

@@ -6,6 +6,8 @@ Rules:
   thread never touches them. The thread hands its response to the loop as messages
   (head, body blocks, end, failure) through the call's outbox; the loop takes them with
   one ``call_soon_threadsafe`` per batch.
+- ``start_response`` keeps the headers as given when a list or tuple, else reads them into a
+  list (``zip()``, a generator: they are read more than once).
 - Backpressure: a thread hands over at most ``_IN_FLIGHT`` bytes the loop has not
   written yet, and waits while the socket's buffer is over its high-water mark (until
   the response's ``drain``). A slow reader holds one thread, never the whole iterable;
@@ -96,7 +98,7 @@ class ThreadCall:
         if exc_info is not None or self.status is not None:
             check_restart(self.head_given, exc_info)
         self.status = status
-        self.headers = headers
+        self.headers = headers if headers.__class__ is list or isinstance(headers, (list, tuple)) else list(headers)
         return self.write
 
     def write(self, data):
