@@ -59,6 +59,7 @@ from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded, utf8
+from .piping import Piping
 
 log = logging.getLogger("prefork")
 
@@ -94,7 +95,7 @@ class WriteCallback:
         self.callback()
 
 
-class Writing:
+class Writing(Piping):
     """Mixed into ``Socket``."""
 
     high_water_mark = 64 * 1024
@@ -423,28 +424,3 @@ class Writing:
                     callback()
                 except Exception:
                     log.exception("error in a flush waiter of a socket")
-
-    def pipe(self, destination, end=True):
-        """Copy what this socket reads to ``destination`` with backpressure (paused while it is
-        backed up; its FIN follows ours); a paused socket is resumed (unless ``destination``
-        waits for a drain). At this socket's close the listeners go from both."""
-        def on_data(data):
-            if not destination.write(data):
-                self.pause()
-
-        def unpipe(_had_error=False):  # this socket closed: the destination keeps none of its listeners
-            self.off("data", on_data)
-            destination.off("drain", self.resume)
-            if end:
-                self.off("end", destination.end)
-        self.on("data", on_data)
-        destination.on("drain", self.resume)
-        if end:
-            self.on("end", destination.end)
-        self.once("close", unpipe)
-        if getattr(destination, "writable_need_drain", False):
-            self.pause()  # (its drain resumes)
-        elif self.is_paused():
-            self.resume()  # a source paused before the pipe flows, as Node's pipe() resumes it
-        return destination
-
