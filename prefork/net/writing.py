@@ -31,11 +31,12 @@ Rules:
   ``close(True)``), as Node's autoDestroy does (with EPIPE, "This socket has been ended
   by the other party", when the peer's FIN ended it: ``allow_half_open`` false); one
   after ``destroy()`` is dropped with no event. Either way its callback runs on the next
-  loop turn. A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
+  loop turn, with that error (ERR_STREAM_DESTROYED after a destroy) when it takes one
+  (net/callbacks.py). A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
   code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
   ``memoryview`` is copied when written.
   A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
-  keeps them from getting there; never inside the application's call that sent them (a
+  keeps them from getting there (given its error when it takes one: net/callbacks.py); never inside the application's call that sent them (a
   response's ``end()`` or ``uncork()``, the socket's ``end()``: ``uncork(True)``), but
   on the next loop turn, as Node calls them.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
@@ -59,6 +60,7 @@ from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded, utf8
+from .callbacks import SocketWriteCallback, WriteCallback, destroyed_error
 from .piping import Piping
 
 log = logging.getLogger("prefork")
@@ -80,19 +82,6 @@ def socket_error(exc, syscall):
     err = SocketError(code, f"{syscall} {code}")
     err.errno, err.syscall = number, syscall
     return err
-
-
-class WriteCallback:
-    """A ``write()`` callback among the flush waiters: unlike a protocol's waiter, it
-    still runs when the socket is destroyed before the flush (Node calls it, with an error)."""
-
-    __slots__ = ("callback",)
-
-    def __init__(self, callback):
-        self.callback = callback
-
-    def __call__(self):
-        self.callback()
 
 
 class Writing(Piping):
@@ -147,18 +136,21 @@ class Writing(Piping):
                 raise err
             data = bytes(body_chunk(data))  # a copy: later changes to the caller's buffer are not sent
         if self.writable_ended or self.destroyed:
-            if callback is not None:
-                self.loop.call_soon(callback)
+            if self.destroyed:
+                err = destroyed_error()
+            elif self.readable_ended and not self.allow_half_open:  # ended by the peer's FIN
+                err = HTTPError("EPIPE", "This socket has been ended by the other party")
+            else:
+                err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            if callback is not None:  # (its error, before the socket's own)
+                self.loop.call_soon(SocketWriteCallback(callback).failed, err)
             if not self.destroyed:
-                if self.readable_ended and not self.allow_half_open:  # ended by the peer's FIN
-                    self.destroy(HTTPError("EPIPE", "This socket has been ended by the other party"))
-                else:
-                    self.destroy(HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end"))
+                self.destroy(err)
             return False
         if data:
             self.send_bytes(data)
         if callback is not None:
-            self.after_flush(WriteCallback(callback))
+            self.after_flush(SocketWriteCallback(callback))
         if self.buffered_size >= self.high_water_mark:
             self._need_drain = True
             return False
@@ -222,9 +214,14 @@ class Writing(Piping):
         err, self._fail_pending = self._fail_pending, None
         waiters = self._flush_waiters
         if waiters and not self.destroyed:  # the refused writes' callbacks, then the error (Node's)
-            self._flush_waiters = [w for w in waiters if type(w) is not WriteCallback] or None
-            self._flush_due = (self._flush_due or []) + [w for w in waiters if type(w) is WriteCallback]
-            self._run_flush_due()
+            self._flush_waiters = [w for w in waiters if not isinstance(w, WriteCallback)] or None
+            self._run_flush_due()  # (those whose bytes the kernel took first)
+            for waiter in waiters:
+                if isinstance(waiter, WriteCallback):
+                    try:
+                        waiter.failed(err)
+                    except Exception:
+                        log.exception("error in a write callback of a socket")
         self._fail(err)
 
     def _want_write(self):
