@@ -15,7 +15,9 @@ Rules:
   spelling (as ``getpeername()`` and a v2 header give them), never as the balancer wrote them.
 - v2: 16 fixed bytes (signature, version 2, command LOCAL or PROXY, family and
   transport, length), then the addresses (AF_INET 12 bytes, AF_INET6 36, AF_UNIX 216),
-  then TLVs, which are skipped. The length is at most 65535, so the header is bounded.
+  then TLVs, checked as HAProxy checks them (net/proxy_tlv.py: a truncated TLV, a
+  CRC32c that does not match, refuse the header), else skipped. The length is at most
+  65535, so the header is bounded.
   A PROXY command's family and transport byte is one of the seven the specification
   defines (anything else is refused); a LOCAL command's is ignored, with its whole
   address block, as the specification asks.
@@ -38,6 +40,7 @@ Rules:
 import ipaddress
 import socket as _socket
 
+from .proxy_tlv import check_tlvs
 from .resets import stops_at_reset
 
 V1_PREFIX = b"PROXY "
@@ -205,6 +208,10 @@ def parse_v2(data):
     if data[12] & 0x0F == 0:
         return ProxyHeader(2, "LOCAL")
     family = _V2_FAMILIES[data[13] >> 4]
+    if family is not None and len(data) > V2_FIXED + _V2_ADDRESS_SIZES[data[13] >> 4]:
+        refused = check_tlvs(data, V2_FIXED + _V2_ADDRESS_SIZES[data[13] >> 4])
+        if refused is not None:
+            raise ProxyProtocolError(refused)
     body = data[V2_FIXED:]
     if family == "IPv4":
         return ProxyHeader(2, "PROXY", family, _socket.inet_ntop(_socket.AF_INET, body[0:4]),
