@@ -118,7 +118,8 @@ class Writing(Piping):
 
     def write(self, data, encoding=None, callback=None):
         """Node's ``socket.write(data[, encoding][, callback])``; ``callback()`` once the
-        bytes are in the kernel. After ``end()`` or ``destroy()``: the module's rules."""
+        bytes are in the kernel (``callback(err)``, Node's, when it takes an argument:
+        net/callbacks.py). After ``end()`` or ``destroy()``: the module's rules."""
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
