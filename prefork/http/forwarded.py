@@ -9,7 +9,9 @@ Rules:
   is passed over, the first that is not is the client. What lies left of it was written
   by the client and may be anything. Repeated fields count as one list, in order.
 - A hop is an IP address, with an optional port (``10.0.0.5:1234``, ``[::1]:443``)
-  that is dropped. A hop that is not an address (``unknown``, an obfuscated name,
+  that is dropped; the address is spelled as ``getpeername()`` spells it (an IPv6
+  one by ``inet_ntop``: ``::ffff:10.0.0.1``, as nginx's realip gives it, never
+  ``ipaddress``'s ``::ffff:a00:1``). A hop that is not an address (``unknown``, an obfuscated name,
   garbage, an IPv6 address with a ``%zone``, whose text ``ipaddress`` would keep as it
   came) gives no client: the peer's own address stays.
 - ``X-Forwarded-Proto``: the nearest (last) value, when it is http, https, ws or wss.
@@ -19,6 +21,7 @@ Rules:
 """
 
 import ipaddress
+from socket import AF_INET6, inet_ntop
 
 PROTOS = frozenset(("http", "https", "ws", "wss"))
 
@@ -36,9 +39,12 @@ def hop_address(text):
     if "%" in text:
         return None  # an IPv6 zone: meaningless off its host, and ipaddress takes any text as one
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if address.version == 6:  # getpeername()'s spelling (inet_ntop's): ::ffff:10.0.0.1, not ::ffff:a00:1
+        return inet_ntop(AF_INET6, address.packed)
+    return str(address)
 
 
 def forwarded_client(value, is_proxy):

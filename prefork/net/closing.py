@@ -346,8 +346,8 @@ class Closing:
             for waiter in waiters:
                 if flushed:  # its bytes are in the kernel: a response's 'finish' comes before the close
                     self._flushed_at_destroy(waiter, protocol)
-                elif type(waiter) is WriteCallback:  # (never got there: still called, as Node calls it)
-                    loop.call_soon(waiter)
+                elif isinstance(waiter, WriteCallback):  # (never got there: still called, with the error, as Node's)
+                    loop.call_soon(waiter.failed, error if error is not None else self._end_error)
                 # (else a protocol's waiter is done with: its bytes never went out)
         if protocol is not None:
             if error is not None:  # destroyed with an error: a protocol that listens hears it first

@@ -15,7 +15,9 @@ Rules:
   spelling (as ``getpeername()`` and a v2 header give them), never as the balancer wrote them.
 - v2: 16 fixed bytes (signature, version 2, command LOCAL or PROXY, family and
   transport, length), then the addresses (AF_INET 12 bytes, AF_INET6 36, AF_UNIX 216),
-  then TLVs, which are skipped. The length is at most 65535, so the header is bounded.
+  then TLVs, checked as HAProxy checks them (net/proxy_tlv.py: a truncated TLV, a
+  CRC32c that does not match, refuse the header), else skipped. The length is at most
+  65535, so the header is bounded.
   A PROXY command's family and transport byte is one of the seven the specification
   defines (anything else is refused); a LOCAL command's is ignored, with its whole
   address block, as the specification asks.
@@ -32,12 +34,17 @@ Rules:
   not at the timeout. Peers outside the trusted sources are refused before a byte is
   read. It stands in the server's set of connections until it ends
   (``done(reader, header, reason)``, called once: header or a failure reason, or
-  neither when the server destroyed it).
+  neither when the server destroyed it). A refusal other than ``closed`` is logged
+  (a warning naming the peer and why), at most once per ``LOG_EVERY`` seconds per
+  reason, so a flood of them costs a counter, not the log.
 """
 
 import ipaddress
+import logging
 import socket as _socket
+from time import monotonic
 
+from .proxy_tlv import check_tlvs
 from .resets import stops_at_reset
 
 V1_PREFIX = b"PROXY "
@@ -53,6 +60,23 @@ _PEEK = _socket.MSG_PEEK
 
 # failure reasons, as counted in prefork_proxy_protocol_errors_total{reason}
 INVALID, TIMEOUT, UNTRUSTED, CLOSED = "invalid", "timeout", "untrusted", "closed"
+LOG_EVERY = 10.0  # seconds between two log lines of one refusal reason, per worker
+_told = {}  # reason -> [monotonic() of its last line, refusals not logged since]
+log = logging.getLogger("prefork.server")
+
+
+def tell_refusal(reason, peer, detail):
+    """Log a refused header (not ``closed``: a balancer's TCP health check connects and
+    closes) as nginx logs its "broken header", at most once per ``LOG_EVERY`` seconds
+    per reason; a line tells how many were not logged since the one before it."""
+    now = monotonic()
+    told = _told.get(reason)
+    if told is not None and now - told[0] < LOG_EVERY:
+        told[1] += 1
+        return
+    _told[reason] = [now, 0]
+    more = f" ({told[1]} more since the last such line)" if told is not None and told[1] else ""
+    log.warning("PROXY protocol header refused (%s) from %s: %s%s", reason, peer, detail, more)
 
 
 class ProxyProtocolError(ValueError):
@@ -205,6 +229,10 @@ def parse_v2(data):
     if data[12] & 0x0F == 0:
         return ProxyHeader(2, "LOCAL")
     family = _V2_FAMILIES[data[13] >> 4]
+    if family is not None and len(data) > V2_FIXED + _V2_ADDRESS_SIZES[data[13] >> 4]:
+        refused = check_tlvs(data, V2_FIXED + _V2_ADDRESS_SIZES[data[13] >> 4])
+        if refused is not None:
+            raise ProxyProtocolError(refused)
     body = data[V2_FIXED:]
     if family == "IPv4":
         return ProxyHeader(2, "PROXY", family, _socket.inet_ntop(_socket.AF_INET, body[0:4]),
@@ -305,6 +333,7 @@ class HeaderReader:
         self.parser = HeaderParser()
         self.timer = None
         self.ended = False
+        self.peer = None  # getpeername()'s, once started
         self.stops_at_reset = stops_at_reset(type(loop))  # uvloop's reader: once, then never again
 
     @property
@@ -315,12 +344,12 @@ class HeaderReader:
         sock = self.sock
         try:
             sock.setblocking(False)
-            peer = sock.getpeername()
+            peer = self.peer = sock.getpeername()
         except OSError:
             self.fail(CLOSED)
             return
         if not self.trusted.allows(peer):
-            self.fail(UNTRUSTED)
+            self.fail(UNTRUSTED, "not in proxy_allow_ips")
             return
         self.on_readable()  # balancers send the header at once: it is usually here already
         if not self.ended:
@@ -346,8 +375,8 @@ class HeaderReader:
                 if not taken:
                     raise ConnectionError("peeked bytes vanished")
                 used -= taken
-        except ProxyProtocolError:
-            self.fail(INVALID)
+        except ProxyProtocolError as exc:
+            self.fail(INVALID, str(exc))
             return
         except OSError:
             self.fail(CLOSED)
@@ -362,12 +391,17 @@ class HeaderReader:
         may not have read it yet), then a header still incomplete is a timeout."""
         self.on_readable()  # (a header whole now ends it: the spent timer's cancel is a no-op)
         if not self.ended:
-            self.fail(TIMEOUT)
+            self.fail(TIMEOUT, f"no whole header in {self.timeout:g} s ({len(self.parser.buffer)} bytes of one came)")
 
     def drain(self):
         """The server drains: the header still comes first (bounded by the timeout)."""
 
-    def fail(self, reason):
+    def fail(self, reason, detail=None):
+        if detail is not None and not self.ended:
+            peer = self.peer
+            where = "a UNIX socket" if not isinstance(peer, tuple) else (
+                f"[{peer[0]}]:{peer[1]}" if ":" in peer[0] else f"{peer[0]}:{peer[1]}")
+            tell_refusal(reason, where, detail)
         self.end(None, reason)
         self.sock.close()
 

@@ -31,11 +31,12 @@ Rules:
   ``close(True)``), as Node's autoDestroy does (with EPIPE, "This socket has been ended
   by the other party", when the peer's FIN ended it: ``allow_half_open`` false); one
   after ``destroy()`` is dropped with no event. Either way its callback runs on the next
-  loop turn. A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
+  loop turn, with that error (ERR_STREAM_DESTROYED after a destroy) when it takes one
+  (net/callbacks.py). A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
   code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
   ``memoryview`` is copied when written.
   A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
-  keeps them from getting there; never inside the application's call that sent them (a
+  keeps them from getting there (given its error when it takes one: net/callbacks.py); never inside the application's call that sent them (a
   response's ``end()`` or ``uncork()``, the socket's ``end()``: ``uncork(True)``), but
   on the next loop turn, as Node calls them.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
@@ -59,6 +60,8 @@ from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded, utf8
+from .callbacks import SocketWriteCallback, WriteCallback, destroyed_error
+from .piping import Piping
 
 log = logging.getLogger("prefork")
 
@@ -81,20 +84,7 @@ def socket_error(exc, syscall):
     return err
 
 
-class WriteCallback:
-    """A ``write()`` callback among the flush waiters: unlike a protocol's waiter, it
-    still runs when the socket is destroyed before the flush (Node calls it, with an error)."""
-
-    __slots__ = ("callback",)
-
-    def __init__(self, callback):
-        self.callback = callback
-
-    def __call__(self):
-        self.callback()
-
-
-class Writing:
+class Writing(Piping):
     """Mixed into ``Socket``."""
 
     high_water_mark = 64 * 1024
@@ -128,7 +118,8 @@ class Writing:
 
     def write(self, data, encoding=None, callback=None):
         """Node's ``socket.write(data[, encoding][, callback])``; ``callback()`` once the
-        bytes are in the kernel. After ``end()`` or ``destroy()``: the module's rules."""
+        bytes are in the kernel (``callback(err)``, Node's, when it takes an argument:
+        net/callbacks.py). After ``end()`` or ``destroy()``: the module's rules."""
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
@@ -146,18 +137,21 @@ class Writing:
                 raise err
             data = bytes(body_chunk(data))  # a copy: later changes to the caller's buffer are not sent
         if self.writable_ended or self.destroyed:
-            if callback is not None:
-                self.loop.call_soon(callback)
+            if self.destroyed:
+                err = destroyed_error()
+            elif self.readable_ended and not self.allow_half_open:  # ended by the peer's FIN
+                err = HTTPError("EPIPE", "This socket has been ended by the other party")
+            else:
+                err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            if callback is not None:  # (its error, before the socket's own)
+                self.loop.call_soon(SocketWriteCallback(callback).failed, err)
             if not self.destroyed:
-                if self.readable_ended and not self.allow_half_open:  # ended by the peer's FIN
-                    self.destroy(HTTPError("EPIPE", "This socket has been ended by the other party"))
-                else:
-                    self.destroy(HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end"))
+                self.destroy(err)
             return False
         if data:
             self.send_bytes(data)
         if callback is not None:
-            self.after_flush(WriteCallback(callback))
+            self.after_flush(SocketWriteCallback(callback))
         if self.buffered_size >= self.high_water_mark:
             self._need_drain = True
             return False
@@ -221,9 +215,14 @@ class Writing:
         err, self._fail_pending = self._fail_pending, None
         waiters = self._flush_waiters
         if waiters and not self.destroyed:  # the refused writes' callbacks, then the error (Node's)
-            self._flush_waiters = [w for w in waiters if type(w) is not WriteCallback] or None
-            self._flush_due = (self._flush_due or []) + [w for w in waiters if type(w) is WriteCallback]
-            self._run_flush_due()
+            self._flush_waiters = [w for w in waiters if not isinstance(w, WriteCallback)] or None
+            self._run_flush_due()  # (those whose bytes the kernel took first)
+            for waiter in waiters:
+                if isinstance(waiter, WriteCallback):
+                    try:
+                        waiter.failed(err)
+                    except Exception:
+                        log.exception("error in a write callback of a socket")
         self._fail(err)
 
     def _want_write(self):
@@ -423,28 +422,3 @@ class Writing:
                     callback()
                 except Exception:
                     log.exception("error in a flush waiter of a socket")
-
-    def pipe(self, destination, end=True):
-        """Copy what this socket reads to ``destination`` with backpressure (paused while it is
-        backed up; its FIN follows ours); a paused socket is resumed (unless ``destination``
-        waits for a drain). At this socket's close the listeners go from both."""
-        def on_data(data):
-            if not destination.write(data):
-                self.pause()
-
-        def unpipe(_had_error=False):  # this socket closed: the destination keeps none of its listeners
-            self.off("data", on_data)
-            destination.off("drain", self.resume)
-            if end:
-                self.off("end", destination.end)
-        self.on("data", on_data)
-        destination.on("drain", self.resume)
-        if end:
-            self.on("end", destination.end)
-        self.once("close", unpipe)
-        if getattr(destination, "writable_need_drain", False):
-            self.pause()  # (its drain resumes)
-        elif self.is_paused():
-            self.resume()  # a source paused before the pipe flows, as Node's pipe() resumes it
-        return destination
-
