@@ -278,14 +278,14 @@ def check_app_loads(settings):
     boot is, and runs as ``user`` and ``group`` when they are set, as a worker does. A
     USR2's check loads it too: the new program's workers would load the code on disk
     now, and one that no longer loads refuses the re-exec."""
-    import time
-
     sys.stdout.flush()
     sys.stderr.flush()
+    verdict_r, verdict_w = os.pipe()  # the child's own word: an exit status the app's import may set too
     pid = os.fork()
     if pid == 0:
         code = 3
         try:
+            os.close(verdict_r)
             os.dup2(2, 1)
             sys.stdout = sys.stderr = tail = _Tail(sys.stderr)
             from . import apps
@@ -304,8 +304,30 @@ def check_app_loads(settings):
         finally:
             try:
                 sys.stderr.flush()
+                os.write(verdict_w, b"%d" % code)
             finally:
                 os._exit(code)
+    os.close(verdict_w)
+    try:
+        status = _wait_load(settings, pid)
+        # (not read to its end: a process the import started may hold the other end open)
+        verdict = os.read(verdict_r, 8) if select.select([verdict_r], [], [], 0)[0] else b""
+    finally:
+        os.close(verdict_r)
+    if status is not None and status < 0:
+        print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
+              f"{signal.Signals(-status).name}", file=sys.stderr)
+    elif status is not None and not verdict:  # os._exit in its import: a worker would end so, never ready
+        print(f"{where(settings, 'app')}: {settings.app}: its import ended the process (exit status {status}) "
+              f"before the app was loaded", file=sys.stderr)
+    return 0 if status == 0 and verdict == b"0" else 3  # (None: past timeout, told)
+
+
+def _wait_load(settings, pid):
+    """The exit status of the app's load in child ``pid`` (negative: a signal), or None
+    after reporting that it did not load within ``timeout`` (it is killed then)."""
+    import time
+
     deadline = time.monotonic() + settings.timeout
     status = None
     exited = os.pidfd_open(pid)  # readable once the child has exited: a wait with a deadline
@@ -319,17 +341,14 @@ def check_app_loads(settings):
             if remaining <= 0:
                 print(f"{where(settings, 'app')}: {settings.app} did not load within timeout ({settings.timeout:g} s): "
                       f"a worker's boot is aborted so", file=sys.stderr)
-                return 3
+                return None
             select.select([exited], [], [], remaining)
     finally:
         os.close(exited)
         if status is None:  # past the bound, or interrupted: the load goes with it
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-    if status < 0:
-        print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
-              f"{signal.Signals(-status).name}", file=sys.stderr)
-    return 0 if status == 0 else 3
+    return status
 
 
 def trial_bind(settings, handed_over):
