@@ -1,9 +1,8 @@
-"""Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``,
-``prefork check-config [...]`` (the word may also come after the options, where APP
-would be: no module is named so), ``prefork --check-config`` or ``--print-config``
+"""Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``, ``prefork
+check-config [...]`` (the word may also come after the options, where APP would be, the
+app after it: no module is named so), ``prefork --check-config`` or ``--print-config``
 (gunicorn's spellings, which also load the app in a child process, as gunicorn's do:
-status 3 and the reason when it cannot be loaded), ``prefork --version``. The only place
-that calls sys.exit.
+status 3 and the reason when it cannot be loaded), ``prefork --version``. The only place that calls sys.exit.
 
 APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found,
 ``prefork/recognise.py`` how it is recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
@@ -167,6 +166,8 @@ def parse(argv):
     if problems:
         parser.error(problems[0] + "".join(f"\n{problem}" for problem in problems[1:]))
     args, unknown = parser.parse_known_args(argv)
+    if args.app_arg == "check-config" and len(unknown) == 1 and not unknown[0].startswith("-"):
+        unknown = []  # its app after it (prefork -c FILE check-config APP): run() parses again without the word
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:
         hints = [hint for hint in (migration.hint(flag, flag_form=True) or _near_flag(parser, flag) for flag in flags)
