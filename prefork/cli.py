@@ -405,7 +405,7 @@ def run(argv):
         return 2
     from .worker import main as worker_main
     try:
-        return Master(settings, lambda running=None: load(argv_values, running=running), worker_main).run()
+        return Master(settings, lambda running=None, text=None: load(argv_values, text, running), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
         for problem in exc.problems:
             logs.tell_starter(problem)

@@ -76,7 +76,8 @@ class Master:
     SIGNALS = MASTER_SIGNALS
 
     def __init__(self, settings, reload_settings, worker_main):
-        """``reload_settings(running)`` re-reads the configuration from the original sources;
+        """``reload_settings(running, text=None)`` re-reads the configuration from the original
+        sources (``text``: the configuration file's content, read already);
         ``worker_main(slot, settings, listeners, channel)`` runs a worker in the forked
         child and returns its exit status (the master never imports the server)."""
         self.settings = settings
