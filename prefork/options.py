@@ -228,11 +228,15 @@ BY_NAME = {s.name: s for s in SETTINGS}
 
 
 # -- the documented default config file --------------------------------------------------
+TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\t", "\n": "\\n", "\r": "\\r"}
+
+
 def toml_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # a TOML basic string: control characters escaped (TOML allows no raw one)
+        return '"' + "".join(TOML_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 or c == "\x7f" else c)
+                             for c in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)
