@@ -1,9 +1,8 @@
-"""Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``,
-``prefork check-config [...]`` (the word may also come after the options, where APP
-would be: no module is named so), ``prefork --check-config`` or ``--print-config``
+"""Command line: ``prefork [APP] [--config FILE] [--SETTING VALUE ...]``, ``prefork
+check-config [...]`` (the word may also come after the options, where APP would be, the
+app after it: no module is named so), ``prefork --check-config`` or ``--print-config``
 (gunicorn's spellings, which also load the app in a child process, as gunicorn's do:
-status 3 and the reason when it cannot be loaded), ``prefork --version``. The only place
-that calls sys.exit.
+status 3 and the reason when it cannot be loaded), ``prefork --version``. The only place that calls sys.exit.
 
 APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found,
 ``prefork/recognise.py`` how it is recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
@@ -167,6 +166,8 @@ def parse(argv):
     if problems:
         parser.error(problems[0] + "".join(f"\n{problem}" for problem in problems[1:]))
     args, unknown = parser.parse_known_args(argv)
+    if args.app_arg == "check-config" and len(unknown) == 1 and not unknown[0].startswith("-"):
+        unknown = []  # its app after it (prefork -c FILE check-config APP): run() parses again without the word
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:
         hints = [hint for hint in (migration.hint(flag, flag_form=True) or _near_flag(parser, flag) for flag in flags)
@@ -278,14 +279,14 @@ def check_app_loads(settings):
     boot is, and runs as ``user`` and ``group`` when they are set, as a worker does. A
     USR2's check loads it too: the new program's workers would load the code on disk
     now, and one that no longer loads refuses the re-exec."""
-    import time
-
     sys.stdout.flush()
     sys.stderr.flush()
+    verdict_r, verdict_w = os.pipe()  # the child's own word: an exit status the app's import may set too
     pid = os.fork()
     if pid == 0:
         code = 3
         try:
+            os.close(verdict_r)
             os.dup2(2, 1)
             sys.stdout = sys.stderr = tail = _Tail(sys.stderr)
             from . import apps
@@ -304,8 +305,30 @@ def check_app_loads(settings):
         finally:
             try:
                 sys.stderr.flush()
+                os.write(verdict_w, b"%d" % code)
             finally:
                 os._exit(code)
+    os.close(verdict_w)
+    try:
+        status = _wait_load(settings, pid)
+        # (not read to its end: a process the import started may hold the other end open)
+        verdict = os.read(verdict_r, 8) if select.select([verdict_r], [], [], 0)[0] else b""
+    finally:
+        os.close(verdict_r)
+    if status is not None and status < 0:
+        print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
+              f"{signal.Signals(-status).name}", file=sys.stderr)
+    elif status is not None and not verdict:  # os._exit in its import: a worker would end so, never ready
+        print(f"{where(settings, 'app')}: {settings.app}: its import ended the process (exit status {status}) "
+              f"before the app was loaded", file=sys.stderr)
+    return 0 if status == 0 and verdict == b"0" else 3  # (None: past timeout, told)
+
+
+def _wait_load(settings, pid):
+    """The exit status of the app's load in child ``pid`` (negative: a signal), or None
+    after reporting that it did not load within ``timeout`` (it is killed then)."""
+    import time
+
     deadline = time.monotonic() + settings.timeout
     status = None
     exited = os.pidfd_open(pid)  # readable once the child has exited: a wait with a deadline
@@ -319,17 +342,14 @@ def check_app_loads(settings):
             if remaining <= 0:
                 print(f"{where(settings, 'app')}: {settings.app} did not load within timeout ({settings.timeout:g} s): "
                       f"a worker's boot is aborted so", file=sys.stderr)
-                return 3
+                return None
             select.select([exited], [], [], remaining)
     finally:
         os.close(exited)
         if status is None:  # past the bound, or interrupted: the load goes with it
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-    if status < 0:
-        print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
-              f"{signal.Signals(-status).name}", file=sys.stderr)
-    return 0 if status == 0 else 3
+    return status
 
 
 def trial_bind(settings, handed_over):
@@ -385,7 +405,7 @@ def run(argv):
         return 2
     from .worker import main as worker_main
     try:
-        return Master(settings, lambda running=None: load(argv_values, running=running), worker_main).run()
+        return Master(settings, lambda running=None, text=None: load(argv_values, text, running), worker_main).run()
     except settings_mod.ConfigError as exc:  # an address the master could not open
         for problem in exc.problems:
             logs.tell_starter(problem)

@@ -191,7 +191,8 @@ SETTINGS = (
     Setting("connections_checking_interval", "float", 30.0, "Seconds between checks of "
             "headers_timeout and request_timeout.", minimum=0.01),
     Setting("metrics_bind", "str", "127.0.0.1:9464", "Where the master serves Prometheus metrics "
-            "(HOST:PORT or fd://N; path /metrics); empty (or false) disables metrics.", reloadable=False,
+            "(HOST:PORT or fd://N, not a socket bind also uses: every socket systemd passes serves the "
+            "app; path /metrics); empty (or false) disables metrics.", reloadable=False,
             false_is_off=True),
     Setting("metrics_buckets", "numbers", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                            1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
@@ -228,11 +229,15 @@ BY_NAME = {s.name: s for s in SETTINGS}
 
 
 # -- the documented default config file --------------------------------------------------
+TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\t", "\n": "\\n", "\r": "\\r"}
+
+
 def toml_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # a TOML basic string: control characters escaped (TOML allows no raw one)
+        return '"' + "".join(TOML_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 or c == "\x7f" else c)
+                             for c in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)

@@ -76,7 +76,8 @@ class Master:
     SIGNALS = MASTER_SIGNALS
 
     def __init__(self, settings, reload_settings, worker_main):
-        """``reload_settings(running)`` re-reads the configuration from the original sources;
+        """``reload_settings(running, text=None)`` re-reads the configuration from the original
+        sources (``text``: the configuration file's content, read already);
         ``worker_main(slot, settings, listeners, channel)`` runs a worker in the forked
         child and returns its exit status (the master never imports the server)."""
         self.settings = settings
@@ -144,8 +145,8 @@ class Master:
         # signals blocked until now (by cli, or across a USR2 exec) are delivered from here
         signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)
         reexec.adopt_retiring(self)
-        if self.watchdog_interval:
-            loop.call_later(self.watchdog_interval, operations.watchdog, self)
+        if self.watchdog_interval:  # at once: after a USR2's exec the last ping was up to an interval ago
+            loop.call_soon(operations.watchdog, self)
         if settings.reload:
             self.reloader = autoreload.start(self)
         self.generation = 1

@@ -6,7 +6,8 @@ Rules:
   line and environment runs as a child (posix_spawn: nothing of the master's state is
   copied) while the master goes on serving. Only when it exits 0 within
   ``CHECK_TIMEOUT`` plus ``timeout`` (the check loads the app in a child bounded by
-  ``timeout``, as a worker's boot is) does the master exec; otherwise the re-exec is
+  ``timeout``, as a worker's boot is: the new configuration's, when longer than the
+  running one's) does the master exec; otherwise the re-exec is
   refused, its reason logged (the check's own ``SOURCE:KEY`` lines included) and nothing
   changes. The check's standard error (the app's import may write much there) is read as
   it comes, its last ``CHECK_OUTPUT_KEPT`` bytes kept: a full pipe never stalls it. So an interpreter that is gone, a start directory that is gone
@@ -63,6 +64,7 @@ class Check:
         self.timer = None
         self.output = b""  # the last CHECK_OUTPUT_KEPT bytes it wrote
         self.text = None  # the configuration file's content it was given (configuration_text)
+        self.bound = None  # the seconds it may take (check_bound)
 
 
 def command():
@@ -110,20 +112,26 @@ def reexec(master):
     os.set_blocking(read_fd, False)
     check = master.reexec_check = Check(pid, read_fd)
     check.text = text
+    check.bound = check_bound(master, text)
     master.loop.add_reader(read_fd, take_output, master, check)
-    check.timer = master.loop.call_later(check_bound(master), timed_out, master, check)
+    check.timer = master.loop.call_later(check.bound, timed_out, master, check)
     log.info("USR2: checking the new program (pid %d) before re-executing", pid)
 
 
-def check_bound(master):
+def check_bound(master, text):
     """Seconds the new program's check may take: its own start and checks, and the
-    load of the app, which it bounds by ``timeout``."""
-    return CHECK_TIMEOUT + master.settings.timeout
+    load of the app, which it bounds by the ``timeout`` of the configuration it reads
+    (``text``: the file's content handed to it), the longer of that and the running one."""
+    try:
+        timeout = master.reload_settings(master.settings, text).timeout
+    except settings_mod.ConfigError:  # the check says what is wrong, at once
+        timeout = 0
+    return CHECK_TIMEOUT + max(timeout, master.settings.timeout)
 
 
 def timed_out(master, check):
     if master.reexec_check is check:
-        log.error("USR2 refused: the new program's check took over %.0f s", check_bound(master))
+        log.error("USR2 refused: the new program's check took over %.0f s", check.bound)
         # its process group (the app load it runs in a child too); reaped as any child,
         # its exit then changes nothing
         master.kill(-check.pid, signal.SIGKILL)

@@ -60,6 +60,20 @@ def where(settings, name):
     return "default:" + name if source == "default" else source
 
 
+def same_socket(opened, address):
+    """The address of the first of ``opened`` (``[(address, socket)]``) that is the very
+    socket ``address`` (``fd://N``) names, or None."""
+    if not address.startswith("fd://") or not address[5:].isdigit():
+        return None
+    try:
+        theirs = os.fstat(int(address[5:]))
+    except OSError:
+        return None
+    return next((key for key, sock in opened
+                 if (os.fstat(sock.fileno()).st_ino, os.fstat(sock.fileno()).st_dev) == (theirs.st_ino, theirs.st_dev)),
+                None)
+
+
 def open_all(master):
     """Open what ``master.settings`` names, in ``master.listeners``, ``master.metrics_server``
     and ``master.unix_paths``; write the pidfile."""
@@ -83,7 +97,14 @@ def open_all(master):
                                                               inherited=inherited)
         except listeners_mod.ListenError as exc:
             problems += [f"{where(settings, 'bind')}: {address}: {reason}" for address, reason in exc.failures]
-        if settings.metrics_bind:
+        # (systemd's sockets all serve the app: fd://N naming one of them; after a USR2 the
+        # one handed over under metrics: is the endpoints' own, whatever its number now)
+        taken = not any(key.startswith(listeners_mod.METRICS_PREFIX) for key, _ in inherited) \
+            and same_socket(master.listeners, settings.metrics_bind)
+        if taken:
+            problems.append(f"{where(settings, 'metrics_bind')}: {settings.metrics_bind}: the same socket as "
+                            f"{taken}, a bind address (the operations endpoints need a socket of their own)")
+        elif settings.metrics_bind:
             try:
                 operations.start_metrics(master, settings.metrics_bind, inherited)
             except listeners_mod.ListenError as exc:
