@@ -205,13 +205,14 @@ class Agent:
 
     def socket_closed(self, req):
         """``req``'s socket closed while it counted in the pool: the next request in
-        line (if any) takes a new connection."""
+        line (if any) takes a new connection, after that socket's ``close`` listeners
+        (a turn later than the close's turn, which was due then), as in Node."""
         if self._elsewhere(req):
             return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         if self.requests.get(key):
-            req.loop.call_soon(self._serve_line, key)
+            req.loop.call_soon(req.loop.call_soon, self._serve_line, key)
         self.tidy(key)
 
     def remove_socket(self, req, socket):
