@@ -3,7 +3,11 @@
 An idle socket waits in the pool for ``timeout`` seconds (5 when not given); a
 ``timeout`` given (the global agent's 5 s) is also the idle timeout of a socket in use,
 whose request gets ``timeout`` (Node's agent sets it on its sockets); requests over ``max_sockets``
-for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
+for one host:port wait in line, as do those over ``max_total_sockets`` (Node's
+``maxTotalSockets``: open sockets of every host:port, free ones included; a free one
+of another host:port is closed to make room rather than kept while a request waits,
+where Node's request waits for it to close); a slot that frees up serves the
+request's own host:port first, then the first other one in line; ``scheduling`` picks the most (lifo) or least (fifo)
 recently used free socket; a request destroyed while it waits in line is dropped from
 it, never sent. A free socket waits at most a second less than the server's
 ``Keep-Alive: timeout=N`` hint, and is not pooled at all when that leaves nothing.
@@ -35,12 +39,13 @@ class Agent:
     """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
-                 timeout=None, scheduling="lifo"):
+                 timeout=None, scheduling="lifo", max_total_sockets=None):
         scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
         if scheduling not in ("lifo", "fifo"):  # (Node throws; any other word is no order)
             err = ValueError(f"The argument 'scheduling' must be one of: 'fifo', 'lifo'. Received {scheduling!r}")
             err.code = "ERR_INVALID_ARG_VALUE"
             raise err
+        self.max_total_sockets = _total_limit(max_total_sockets)
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
@@ -80,15 +85,14 @@ class Agent:
             req.assign_socket(socket, reused=True)
             return
         self.tidy(key)
-        if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
+        if not self._room(key):
             self.requests.setdefault(key, deque()).append(req)
             return
         try:
             socket = Socket.connect(req.loop, req.host, req.port, path=req.socket_path)
         except OSError as exc:  # no socket to be had (EMFILE, ENFILE, ENOBUFS): the request fails
             req.connect_failed(exc)
-            if self.requests.get(key):
-                req.loop.call_soon(self._serve_line, key)  # the slot is still free for the next
+            self._slot_freed(req.loop, key)  # the slot is still free for the next
             return
         self.sockets[key] = self.sockets.get(key, 0) + 1
         self._opened.add(socket)
@@ -159,7 +163,7 @@ class Agent:
                 return
             free = self.free_sockets.setdefault(key, [])
             timeout = self._free_timeout(req)
-            if len(free) < self.max_free_sockets and timeout is not None:
+            if len(free) < self.max_free_sockets and timeout is not None and not self._others_wait(key):
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
@@ -171,8 +175,7 @@ class Agent:
                 self.tidy(key)
                 return
         socket.destroy()
-        if waiting:
-            req.loop.call_soon(self._serve_line, key)
+        self._slot_freed(req.loop, key)
         self.tidy(key)
 
     def _free_timeout(self, req):
@@ -211,8 +214,7 @@ class Agent:
             return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
-        if self.requests.get(key):
-            req.loop.call_soon(req.loop.call_soon, self._serve_line, key)
+        req.loop.call_soon(self._slot_freed, req.loop, key)
         self.tidy(key)
 
     def remove_socket(self, req, socket):
@@ -225,20 +227,58 @@ class Agent:
             return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
-        if self.requests.get(key):
-            req.loop.call_soon(self._serve_line, key)
+        self._slot_freed(req.loop, key)
         self.tidy(key)
+
+    def _room(self, key):
+        """A new connection for ``key`` fits in the limits: under ``max_sockets`` for
+        ``key``, and under ``max_total_sockets`` (a free socket of another host:port
+        closed to make room when that is all that is in the way)."""
+        if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
+            return False
+        if self.max_total_sockets is None or self._total() < self.max_total_sockets:
+            return True
+        for other, free in self.free_sockets.items():
+            if other != key and free:
+                socket = free.pop(0)  # the least recently used
+                self.tidy(other)
+                socket.destroy()
+                return True
+        return False
+
+    def _total(self):
+        """The agent's open sockets (its pool's: in use and free) of every host:port."""
+        return sum(self.sockets.values()) + sum(len(free) for free in self.free_sockets.values())
+
+    def _others_wait(self, key):
+        """Requests for another host:port than ``key`` wait for a slot under
+        ``max_total_sockets``: a socket of ``key`` is not kept free in their way."""
+        return self.max_total_sockets is not None and any(
+            other != key and waiting for other, waiting in self.requests.items())
+
+    def _slot_freed(self, loop, key):
+        """A socket slot freed up: served on a later turn when requests wait (for
+        ``key``, or, under ``max_total_sockets``, for any host:port)."""
+        if self.requests.get(key) or (self.max_total_sockets is not None and self.requests):
+            loop.call_soon(self._serve_line, key)
 
     def _serve_line(self, key):
         """A socket slot for ``key`` freed up: the first request in line (if it is still
-        there, and the slot still free) takes a new connection. On a loop turn of its
-        own, after the request that let the slot go has closed, as Node's agent does."""
-        waiting = self.requests.get(key)
-        while waiting and waiting[0].destroyed:
-            waiting.popleft()
-        if waiting and (self.max_sockets is None or self.sockets.get(key, 0) < self.max_sockets):
-            self.add_request(waiting.popleft())
-        self.tidy(key)
+        there, and the slot still free) takes a new connection; under
+        ``max_total_sockets`` with none for ``key``, the first request in line for
+        another host:port (Node's order). On a loop turn of its own, after the request
+        that let the slot go has closed, as Node's agent does."""
+        for name in [key] + [other for other in self.requests if other != key]:
+            waiting = self.requests.get(name)
+            while waiting and waiting[0].destroyed:
+                waiting.popleft()
+            self.tidy(name)
+            if waiting and self._room(name):
+                self.add_request(waiting.popleft())
+                self.tidy(name)
+                return
+            if self.max_total_sockets is None:
+                return
 
     def tidy(self, key):
         """No entry of ``key`` is kept empty (no socket in use, none free, no request in
@@ -307,6 +347,22 @@ class _PoolHooks:
     def on_data(self, data):
         if self.socket in self.free():
             self.socket.destroy()
+
+
+def _total_limit(value):
+    """``max_total_sockets`` as Node's constructor checks ``maxTotalSockets``: a number
+    of at least 1 (infinity too), or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        err = TypeError(f'The "maxTotalSockets" argument must be of type number. Received {value!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    if not value >= 1:  # (NaN too)
+        err = ValueError(f'The value of "maxTotalSockets" is out of range. It must be >= 1. Received {value!r}')
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+    return None if value == float("inf") else value
 
 
 def _ignored(err):
