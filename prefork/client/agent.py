@@ -17,7 +17,9 @@ closes, a new connection. A free socket that the server closes or resets, or sen
 bytes on while no request is out, is destroyed and leaves the pool, its error (a
 reset's) dropped (as Node's agent does; from the end of its exchange on, before the
 agent takes it on the next turn: ``freed``), so
-the next request takes a new connection instead of hanging on a dead one. A socket
+the next request takes a new connection instead of hanging on a dead one. The agent
+emits ``free`` (socket, options) for every kept-alive exchange that ends, once it has
+pooled the socket, handed it on or closed it, as Node's. A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
 worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
@@ -26,16 +28,20 @@ loop can drive (free ones closed, and those in use too when that loop is closed)
 start its counts and its line afresh.
 """
 
+import logging
 import re
 import weakref
 from collections import deque
 
+from ..emitter import EventEmitter
 from ..net import Socket
+
+log = logging.getLogger("prefork.client")
 
 _TIMEOUT_HINT = re.compile(r"timeout=(\d+)")
 
 
-class Agent:
+class Agent(EventEmitter):
     """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
@@ -147,9 +153,19 @@ class Agent:
         return any(not waiting.destroyed for waiting in self.requests.get(self.key(req), ()))
 
     def release(self, req, socket, reusable):
-        """``req`` no longer needs ``socket``: keep it for the next request or drop it."""
+        """``req``'s kept-alive exchange is over: the agent takes ``socket`` (keeps it for
+        the next request or drops it), then emits ``free`` (the socket, and the
+        request's ``host``, ``port`` and ``socket_path``), as Node's agent does after its
+        own ``free`` listener; a listener that raises is logged."""
         if self._elsewhere(req, socket):
             return
+        self._release(req, socket, reusable)
+        try:
+            self.emit("free", socket, {"host": req.host, "port": req.port, "socket_path": req.socket_path})
+        except Exception:
+            log.exception("error in an agent's 'free' listener")
+
+    def _release(self, req, socket, reusable):
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         waiting = self.requests.get(key)
@@ -204,7 +220,8 @@ class Agent:
             waiting.popleft().assign_socket(socket, reused=False, handed=True)
             self.tidy(key)
             return
-        self.release(req, socket, reusable)
+        if not self._elsewhere(req, socket):
+            self._release(req, socket, reusable)
 
     def socket_closed(self, req):
         """``req``'s socket closed while it counted in the pool: the next request in
