@@ -111,8 +111,8 @@ def test_a_free_socket_of_another_host_makes_room():
             assert time.monotonic() < deadline, "the socket never went to the pool"
             await asyncio.sleep(0.01)
         [[free]] = agent.free_sockets.values()
-        res = await asyncio.wait_for(prefork.get(f"http://127.0.0.1:{servers.b.port}/", agent=agent), 1)
-        body = await asyncio.wait_for(res.read(), 1)
+        res = await asyncio.wait_for(prefork.get(f"http://127.0.0.1:{servers.b.port}/", agent=agent), 3)
+        body = await asyncio.wait_for(res.read(), 3)
         pooled = sorted(agent.free_sockets)
         agent.destroy()
         return body, pooled, free.destroyed
