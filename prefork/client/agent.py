@@ -19,7 +19,8 @@ reset's) dropped (as Node's agent does; from the end of its exchange on, before 
 agent takes it on the next turn: ``freed``), so
 the next request takes a new connection instead of hanging on a dead one. The agent
 emits ``free`` (socket, options) for every kept-alive exchange that ends, once it has
-pooled the socket, handed it on or closed it, as Node's. A socket
+pooled the socket, handed it on or closed it, as Node's. New connections are made by
+``create_connection(options)`` (Node's ``createConnection``; replaceable). A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
 worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
@@ -95,14 +96,26 @@ class Agent(EventEmitter):
             self.requests.setdefault(key, deque()).append(req)
             return
         try:
-            socket = Socket.connect(req.loop, req.host, req.port, path=req.socket_path)
-        except OSError as exc:  # no socket to be had (EMFILE, ENFILE, ENOBUFS): the request fails
+            socket = self.create_connection({"host": req.host, "port": req.port, "socket_path": req.socket_path,
+                                             "loop": req.loop})
+            if not isinstance(socket, Socket):
+                err = TypeError(f"create_connection must return a prefork.net.Socket, not {type(socket).__name__}")
+                err.code = "ERR_INVALID_RETURN_VALUE"
+                raise err
+        except Exception as exc:  # no socket to be had (EMFILE, ENFILE, ENOBUFS; what create_connection raised)
             req.connect_failed(exc)
             self._slot_freed(req.loop, key)  # the slot is still free for the next
             return
         self.sockets[key] = self.sockets.get(key, 0) + 1
         self._opened.add(socket)
         req.assign_socket(socket, reused=False)
+
+    def create_connection(self, options):
+        """The socket of a new connection (Node's ``agent.createConnection``): a
+        ``prefork.net.Socket`` to ``options``' ``host`` and ``port`` (or its
+        ``socket_path``) on ``options["loop"]``. A subclass (or an instance attribute)
+        may make it otherwise; what it raises fails the request (``error``, ``close``)."""
+        return Socket.connect(options["loop"], options["host"], options["port"], path=options["socket_path"])
 
     def _follow(self, loop):
         """Requests now come from ``loop``: the old loop's pool is let go (its free
@@ -364,6 +377,21 @@ class _PoolHooks:
     def on_data(self, data):
         if self.socket in self.free():
             self.socket.destroy()
+
+
+def request_agent(options):
+    """The agent of a request's options, and whether it is a one-off (its socket closed
+    after the exchange): the ``agent`` given; a one-off for ``agent=False``, or for a
+    ``create_connection`` given without an agent (which makes its socket, as Node's
+    option does); else the global agent."""
+    agent = options.get("agent")
+    if agent is None and callable(options.get("create_connection")):
+        agent = Agent(keep_alive=False)
+        agent.create_connection = options["create_connection"]
+        return agent, True
+    if agent is False:
+        return Agent(keep_alive=False), True
+    return (global_agent if agent is None else agent), False
 
 
 def _total_limit(value):
