@@ -136,3 +136,34 @@ def test_no_total_limit_by_default_or_with_infinity():
     assert prefork.Agent().max_total_sockets is None
     assert prefork.Agent(max_total_sockets=float("inf")).max_total_sockets is None
     assert prefork.Agent(max_total_sockets=3).max_total_sockets == 3
+
+
+def test_a_request_given_up_in_line_does_not_cost_another_host_its_free_socket():
+    """B's request, over the limit, is aborted while it waits: A's socket, freed after,
+    goes to the pool as usual (and serves A's next request) instead of being closed
+    for a request that will never be sent."""
+    servers = Servers()
+
+    async def main():
+        agent = prefork.Agent(keep_alive=True, max_total_sockets=1)
+        first = prefork.get(f"http://127.0.0.1:{servers.a.port}/", agent=agent)
+        waiting = prefork.get(f"http://127.0.0.1:{servers.b.port}/", agent=agent)
+        waiting.on("error", lambda err: None)
+        await asyncio.sleep(0)
+        waiting.abort()
+        res = await asyncio.wait_for(first, 4)
+        await asyncio.wait_for(res.read(), 4)
+        deadline = time.monotonic() + 4
+        while not agent.free_sockets:
+            assert time.monotonic() < deadline, "A's socket never went to the pool"
+            await asyncio.sleep(0.01)
+        again = prefork.get(f"http://127.0.0.1:{servers.a.port}/", agent=agent)
+        res = await asyncio.wait_for(again, 4)
+        body = await asyncio.wait_for(res.read(), 4)
+        agent.destroy()
+        return body, again.reused_socket
+    try:
+        body, reused = asyncio.run(main())
+    finally:
+        servers.close()
+    assert (body, reused, servers.a.accepted, servers.b.accepted) == (b"ok", True, 1, 0)

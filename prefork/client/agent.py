@@ -284,7 +284,7 @@ class Agent(EventEmitter):
         """Requests for another host:port than ``key`` wait for a slot under
         ``max_total_sockets``: a socket of ``key`` is not kept free in their way."""
         return self.max_total_sockets is not None and any(
-            other != key and waiting for other, waiting in self.requests.items())
+            other != key and any(not req.destroyed for req in waiting) for other, waiting in self.requests.items())
 
     def _slot_freed(self, loop, key):
         """A socket slot freed up: served on a later turn when requests wait (for
