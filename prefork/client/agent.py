@@ -173,6 +173,8 @@ class Agent(EventEmitter):
         if self._elsewhere(req, socket):
             return
         self._release(req, socket, reusable)
+        if not self.listener_count("free"):
+            return
         try:
             self.emit("free", socket, {"host": req.host, "port": req.port, "socket_path": req.socket_path})
         except Exception:
