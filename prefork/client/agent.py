@@ -3,7 +3,11 @@
 An idle socket waits in the pool for ``timeout`` seconds (5 when not given); a
 ``timeout`` given (the global agent's 5 s) is also the idle timeout of a socket in use,
 whose request gets ``timeout`` (Node's agent sets it on its sockets); requests over ``max_sockets``
-for one host:port wait in line; ``scheduling`` picks the most (lifo) or least (fifo)
+for one host:port wait in line, as do those over ``max_total_sockets`` (Node's
+``maxTotalSockets``: open sockets of every host:port, free ones included; a free one
+of another host:port is closed to make room rather than kept while a request waits,
+where Node's request waits for it to close); a slot that frees up serves the
+request's own host:port first, then the first other one in line; ``scheduling`` picks the most (lifo) or least (fifo)
 recently used free socket; a request destroyed while it waits in line is dropped from
 it, never sent. A free socket waits at most a second less than the server's
 ``Keep-Alive: timeout=N`` hint, and is not pooled at all when that leaves nothing.
@@ -13,7 +17,10 @@ closes, a new connection. A free socket that the server closes or resets, or sen
 bytes on while no request is out, is destroyed and leaves the pool, its error (a
 reset's) dropped (as Node's agent does; from the end of its exchange on, before the
 agent takes it on the next turn: ``freed``), so
-the next request takes a new connection instead of hanging on a dead one. A socket
+the next request takes a new connection instead of hanging on a dead one. The agent
+emits ``free`` (socket, options) for every kept-alive exchange that ends, once it has
+pooled the socket, handed it on or closed it, as Node's. New connections are made by
+``create_connection(options)`` (Node's ``createConnection``; replaceable). A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
 worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
@@ -22,25 +29,30 @@ loop can drive (free ones closed, and those in use too when that loop is closed)
 start its counts and its line afresh.
 """
 
+import logging
 import re
 import weakref
 from collections import deque
 
+from ..emitter import EventEmitter
 from ..net import Socket
+
+log = logging.getLogger("prefork.client")
 
 _TIMEOUT_HINT = re.compile(r"timeout=(\d+)")
 
 
-class Agent:
+class Agent(EventEmitter):
     """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
-                 timeout=None, scheduling="lifo"):
+                 timeout=None, scheduling="lifo", max_total_sockets=None):
         scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
         if scheduling not in ("lifo", "fifo"):  # (Node throws; any other word is no order)
             err = ValueError(f"The argument 'scheduling' must be one of: 'fifo', 'lifo'. Received {scheduling!r}")
             err.code = "ERR_INVALID_ARG_VALUE"
             raise err
+        self.max_total_sockets = _total_limit(max_total_sockets)
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
@@ -80,19 +92,30 @@ class Agent:
             req.assign_socket(socket, reused=True)
             return
         self.tidy(key)
-        if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
+        if not self._room(key):
             self.requests.setdefault(key, deque()).append(req)
             return
         try:
-            socket = Socket.connect(req.loop, req.host, req.port, path=req.socket_path)
-        except OSError as exc:  # no socket to be had (EMFILE, ENFILE, ENOBUFS): the request fails
+            socket = self.create_connection({"host": req.host, "port": req.port, "socket_path": req.socket_path,
+                                             "loop": req.loop})
+            if not isinstance(socket, Socket):
+                err = TypeError(f"create_connection must return a prefork.net.Socket, not {type(socket).__name__}")
+                err.code = "ERR_INVALID_RETURN_VALUE"
+                raise err
+        except Exception as exc:  # no socket to be had (EMFILE, ENFILE, ENOBUFS; what create_connection raised)
             req.connect_failed(exc)
-            if self.requests.get(key):
-                req.loop.call_soon(self._serve_line, key)  # the slot is still free for the next
+            self._slot_freed(req.loop, key)  # the slot is still free for the next
             return
         self.sockets[key] = self.sockets.get(key, 0) + 1
         self._opened.add(socket)
         req.assign_socket(socket, reused=False)
+
+    def create_connection(self, options):
+        """The socket of a new connection (Node's ``agent.createConnection``): a
+        ``prefork.net.Socket`` to ``options``' ``host`` and ``port`` (or its
+        ``socket_path``) on ``options["loop"]``. A subclass (or an instance attribute)
+        may make it otherwise; what it raises fails the request (``error``, ``close``)."""
+        return Socket.connect(options["loop"], options["host"], options["port"], path=options["socket_path"])
 
     def _follow(self, loop):
         """Requests now come from ``loop``: the old loop's pool is let go (its free
@@ -143,9 +166,21 @@ class Agent:
         return any(not waiting.destroyed for waiting in self.requests.get(self.key(req), ()))
 
     def release(self, req, socket, reusable):
-        """``req`` no longer needs ``socket``: keep it for the next request or drop it."""
+        """``req``'s kept-alive exchange is over: the agent takes ``socket`` (keeps it for
+        the next request or drops it), then emits ``free`` (the socket, and the
+        request's ``host``, ``port`` and ``socket_path``), as Node's agent does after its
+        own ``free`` listener; a listener that raises is logged."""
         if self._elsewhere(req, socket):
             return
+        self._release(req, socket, reusable)
+        if not self.listener_count("free"):
+            return
+        try:
+            self.emit("free", socket, {"host": req.host, "port": req.port, "socket_path": req.socket_path})
+        except Exception:
+            log.exception("error in an agent's 'free' listener")
+
+    def _release(self, req, socket, reusable):
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
         waiting = self.requests.get(key)
@@ -159,7 +194,7 @@ class Agent:
                 return
             free = self.free_sockets.setdefault(key, [])
             timeout = self._free_timeout(req)
-            if len(free) < self.max_free_sockets and timeout is not None:
+            if len(free) < self.max_free_sockets and timeout is not None and not self._others_wait(key):
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
@@ -171,8 +206,7 @@ class Agent:
                 self.tidy(key)
                 return
         socket.destroy()
-        if waiting:
-            req.loop.call_soon(self._serve_line, key)
+        self._slot_freed(req.loop, key)
         self.tidy(key)
 
     def _free_timeout(self, req):
@@ -201,17 +235,18 @@ class Agent:
             waiting.popleft().assign_socket(socket, reused=False, handed=True)
             self.tidy(key)
             return
-        self.release(req, socket, reusable)
+        if not self._elsewhere(req, socket):
+            self._release(req, socket, reusable)
 
     def socket_closed(self, req):
         """``req``'s socket closed while it counted in the pool: the next request in
-        line (if any) takes a new connection."""
+        line (if any) takes a new connection, after that socket's ``close`` listeners
+        (a turn later than the close's turn, which was due then), as in Node."""
         if self._elsewhere(req):
             return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
-        if self.requests.get(key):
-            req.loop.call_soon(self._serve_line, key)
+        req.loop.call_soon(self._slot_freed, req.loop, key)
         self.tidy(key)
 
     def remove_socket(self, req, socket):
@@ -224,20 +259,58 @@ class Agent:
             return
         key = self.key(req)
         self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
-        if self.requests.get(key):
-            req.loop.call_soon(self._serve_line, key)
+        self._slot_freed(req.loop, key)
         self.tidy(key)
+
+    def _room(self, key):
+        """A new connection for ``key`` fits in the limits: under ``max_sockets`` for
+        ``key``, and under ``max_total_sockets`` (a free socket of another host:port
+        closed to make room when that is all that is in the way)."""
+        if self.max_sockets is not None and self.sockets.get(key, 0) >= self.max_sockets:
+            return False
+        if self.max_total_sockets is None or self._total() < self.max_total_sockets:
+            return True
+        for other, free in self.free_sockets.items():
+            if other != key and free:
+                socket = free.pop(0)  # the least recently used
+                self.tidy(other)
+                socket.destroy()
+                return True
+        return False
+
+    def _total(self):
+        """The agent's open sockets (its pool's: in use and free) of every host:port."""
+        return sum(self.sockets.values()) + sum(len(free) for free in self.free_sockets.values())
+
+    def _others_wait(self, key):
+        """Requests for another host:port than ``key`` wait for a slot under
+        ``max_total_sockets``: a socket of ``key`` is not kept free in their way."""
+        return self.max_total_sockets is not None and any(
+            other != key and any(not req.destroyed for req in waiting) for other, waiting in self.requests.items())
+
+    def _slot_freed(self, loop, key):
+        """A socket slot freed up: served on a later turn when requests wait (for
+        ``key``, or, under ``max_total_sockets``, for any host:port)."""
+        if self.requests.get(key) or (self.max_total_sockets is not None and self.requests):
+            loop.call_soon(self._serve_line, key)
 
     def _serve_line(self, key):
         """A socket slot for ``key`` freed up: the first request in line (if it is still
-        there, and the slot still free) takes a new connection. On a loop turn of its
-        own, after the request that let the slot go has closed, as Node's agent does."""
-        waiting = self.requests.get(key)
-        while waiting and waiting[0].destroyed:
-            waiting.popleft()
-        if waiting and (self.max_sockets is None or self.sockets.get(key, 0) < self.max_sockets):
-            self.add_request(waiting.popleft())
-        self.tidy(key)
+        there, and the slot still free) takes a new connection; under
+        ``max_total_sockets`` with none for ``key``, the first request in line for
+        another host:port (Node's order). On a loop turn of its own, after the request
+        that let the slot go has closed, as Node's agent does."""
+        for name in [key] + [other for other in self.requests if other != key]:
+            waiting = self.requests.get(name)
+            while waiting and waiting[0].destroyed:
+                waiting.popleft()
+            self.tidy(name)
+            if waiting and self._room(name):
+                self.add_request(waiting.popleft())
+                self.tidy(name)
+                return
+            if self.max_total_sockets is None:
+                return
 
     def tidy(self, key):
         """No entry of ``key`` is kept empty (no socket in use, none free, no request in
@@ -306,6 +379,37 @@ class _PoolHooks:
     def on_data(self, data):
         if self.socket in self.free():
             self.socket.destroy()
+
+
+def request_agent(options):
+    """The agent of a request's options, and whether it is a one-off (its socket closed
+    after the exchange): the ``agent`` given; a one-off for ``agent=False``, or for a
+    ``create_connection`` given without an agent (which makes its socket, as Node's
+    option does); else the global agent."""
+    agent = options.get("agent")
+    if agent is None and callable(options.get("create_connection")):
+        agent = Agent(keep_alive=False)
+        agent.create_connection = options["create_connection"]
+        return agent, True
+    if agent is False:
+        return Agent(keep_alive=False), True
+    return (global_agent if agent is None else agent), False
+
+
+def _total_limit(value):
+    """``max_total_sockets`` as Node's constructor checks ``maxTotalSockets``: a number
+    of at least 1 (infinity too), or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        err = TypeError(f'The "maxTotalSockets" argument must be of type number. Received {value!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    if not value >= 1:  # (NaN too)
+        err = ValueError(f'The value of "maxTotalSockets" is out of range. It must be >= 1. Received {value!r}')
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+    return None if value == float("inf") else value
 
 
 def _ignored(err):

@@ -76,7 +76,7 @@ from ..http.errors import HTTPError
 from ..http.serialize import check_method, check_path
 from ..net.connect import connect_error
 from ..runtime import current_loop
-from .agent import Agent, global_agent
+from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
 from .outgoing import OutgoingRequest
 from .sockopts import SocketOptions
@@ -94,9 +94,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.host = connect_host(options)
         self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
         self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
-        agent = options.get("agent")
-        self.agent = global_agent if agent is None else (Agent(keep_alive=False) if agent is False else agent)
-        self._one_off = agent is False
+        self.agent, self._one_off = request_agent(options)  # (client/agent.py)
         self._init_outgoing()
         if options.get("headers"):  # a mapping, pairs or Node's flat list (http/fields.py)
             self.merge_fields(options["headers"])
@@ -204,10 +202,11 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
 
     def connect_failed(self, exc):
         """No socket could be made for this request (called by ``Agent``; EMFILE and the
-        like): ``error`` with the system's code, then ``close``, on later loop turns."""
-        code = errno.errorcode.get(exc.errno or 0, "EIO")
+        like): ``error`` with the system's code (or the error a ``create_connection``
+        raised), then ``close``, on later loop turns."""
+        code = errno.errorcode.get(getattr(exc, "errno", None) or 0, "EIO")
         path = self.socket_path
-        err = connect_error(code, exc.errno, path, path) if path is not None else \
+        err = exc if not isinstance(exc, OSError) else connect_error(code, exc.errno, path, path) if path else \
             connect_error(code, exc.errno, f"{self.host}:{self.port}", self.host, self.port)
         self.destroyed = True
         self._error(err)
