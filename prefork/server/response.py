@@ -24,10 +24,11 @@ are ``outgoing.OutgoingHead``'s):
   ``prefinish`` inside it (a pipelined response's once the one ahead finishes, before
   that one's ``finish`` listeners), as Node's. A write or ``end(data)`` after ``end()`` is
   ``ERR_STREAM_WRITE_AFTER_END`` on the next loop turn, or right after the ``finish``
-  listeners when the ``finish`` comes first, before the ``close`` (the callback runs,
-  then ``error`` unless ``destroy()`` was called by then, or the write came after the
-  ``finish`` and the response closed), as in Node; once the response is closed
-  (``destroyed``) a write only gets its callback and an ``end(data)`` nothing.
+  listeners (those added after the write too) when the ``finish`` comes first, before
+  the ``close`` (the callback runs, then ``error`` unless ``destroy()`` was called by
+  then, or the write came after the ``finish`` and the response closed), as in Node;
+  once the response is closed (``destroyed``) a write only gets its callback and an
+  ``end(data)`` nothing.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
   with it, without the cycle collector.
@@ -184,8 +185,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 callback()
             if not ((finished and self._closed) or self.destroy_called):  # (Node checks ``destroyed``)
                 self.emit("error", err)
-        if not self.writable_finished:  # a 'finish' in this turn comes first, then this, then the 'close'
-            self.once("finish", report)
+        if not self.writable_finished:  # a 'finish' in this turn (all its listeners) first, then this, then the 'close'
+            self.prepend_once_listener("close", report)
         self._socket.loop.call_soon(report)
 
     def write(self, data, encoding=None, callback=None):
