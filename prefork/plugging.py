@@ -77,7 +77,7 @@ def plug_in(kind, app, settings, server, wait=None):
             call = ready if inspect.isroutine(ready) else getattr(ready, "__call__", None)
             asgi2 = inspect.iscoroutinefunction(call)  # an ASGI 2 app(scope) returns an async (receive, send)
             raise apps.AppError(f"{settings.app} was called as an events setup(server) and returned "
-                                f"{type(ready).__qualname__} instance, an app: if it is an app factory, "
+                                f"{_what(ready)}, an app: if it is an app factory, "
                                 f"write APP as '{settings.app}()'"
                                 + ("; if it is an ASGI 2 app(scope), pass --interface asgi" if asgi2 else ""))
         return None
@@ -92,3 +92,12 @@ def plug_in(kind, app, settings, server, wait=None):
         adapter = adapters.make_adapter(app, settings)
         adapter.setup(server)
     return adapter
+
+
+def _what(value):
+    """A returned callable in words: ``a function (name)``, ``a Flask instance``."""
+    if inspect.isroutine(value):
+        return f"a function ({value.__qualname__})"
+    if inspect.isclass(value):
+        return f"a class ({value.__qualname__})"
+    return f"a {type(value).__qualname__} instance"

@@ -532,7 +532,7 @@ def test_a_flask_factory_named_without_a_call_is_one_line_at_boot(runs, tmp_path
     assert "Traceback" not in log, log
     # taken for an events setup when said so, its return value shows what it is
     log = boot_failure(runs(prefork_m("flaskr:create_app", "--interface", "events"), cwd=project))
-    assert "worker 0: flaskr:create_app was called as an events setup(server) and returned Flask instance, " \
+    assert "worker 0: flaskr:create_app was called as an events setup(server) and returned a Flask instance, " \
            "an app: if it is an app factory, write APP as 'flaskr:create_app()'" in log, log
     run = runs(prefork_m("flaskr:create_app()"), cwd=project)
     run.wait_ready()

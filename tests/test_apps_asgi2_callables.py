@@ -58,7 +58,7 @@ def boot_error(run):
 def test_an_asgi2_function_without_interface_is_told_to_pass_interface_asgi(runs, tmp_path):
     project = write(tmp_path / "proj", {"legacy.py": ASGI2})
     log = boot_error(runs(prefork_m("legacy:other"), cwd=project))
-    assert ("worker 0: legacy:other was called as an events setup(server) and returned function instance, an "
+    assert ("worker 0: legacy:other was called as an events setup(server) and returned a function (respond.<locals>.instance), an "
             "app: if it is an app factory, write APP as 'legacy:other()'; if it is an ASGI 2 app(scope), pass "
             "--interface asgi\n") in log, log
 
