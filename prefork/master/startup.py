@@ -110,8 +110,13 @@ def open_all(master):
             except listeners_mod.ListenError as exc:
                 for address, reason in exc.failures:  # (in use by one of bind's: named, as bind's own are)
                     other = listeners_mod.held_by(master.listeners, address) if "in use" in reason else None
-                    problems.append(f"{where(settings, 'metrics_bind')}: {address}: {reason}"
-                                    + (f" (by {other}, a bind address)" if other else ""))
+                    source = where(settings, 'metrics_bind')
+                    if other:
+                        reason += f" (by {other}, a bind address)"
+                    elif "in use" in reason and source.startswith("default:"):  # another daemon's, most likely
+                        reason += (" (the operations endpoints' default address; another daemon's? set "
+                                   "metrics_bind to a free address, or to \"\" to serve none)")
+                    problems.append(f"{source}: {address}: {reason}")
     finally:
         for _, sock in inherited:  # handed over, but no longer configured
             sock.close()
