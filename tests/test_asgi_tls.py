@@ -1,0 +1,192 @@
+"""The ASGI TLS extension (``scope["extensions"]["tls"]``) on a real mTLS daemon: certificates
+made here with the openssl command; Python's ssl client, curl --cert, and a WebSocket."""
+
+import base64
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import types
+
+import pytest
+
+from daemon import read_response
+from debian import ensure
+from prefork.asgi.tls import cipher_suite, subject_name
+
+# a subject with what RFC 4514 escapes, a multi-valued RDN, a registered name beside the
+# table's and an OID that has none (its value goes as #BER hex)
+RICH_SUBJECT = ("/C=DE/O=Example, Inc./OU=R\\+D;<x>=\"q\"/CN=#alice é+UID=a1/emailAddress=alice@example.com"
+                "/1.3.6.1.4.1.311.60.2.1.3=DE/serialNumber=42 ")
+
+
+def _openssl(*args, cwd):
+    return subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60).stdout
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for 127.0.0.1 and localhost, a client certificate with
+    a plain subject (CN=alice) and one with a rich subject, both from the CA."""
+    path, why = ensure("openssl", "openssl")
+    if path is None:
+        pytest.skip(why)
+    d = tmp_path_factory.mktemp("pki")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=prefork test ca", cwd=d)
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for name, subject, ext in (("server", "/CN=localhost", "server.ext"), ("alice", "/CN=alice", "client.ext"),
+                               ("rich", RICH_SUBJECT, "client.ext")):
+        _openssl("req", "-new", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject,
+                 "-multivalue-rdn", "-utf8", cwd=d)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "7",
+                 "-days", "2", "-extfile", ext, "-out", f"{name}.pem", cwd=d)
+    return types.SimpleNamespace(dir=d, ca=str(d / "ca.pem"), cert=str(d / "server.pem"), key=str(d / "server.key"),
+                                 alice=(str(d / "alice.pem"), str(d / "alice.key")),
+                                 rich=(str(d / "rich.pem"), str(d / "rich.key")))
+
+
+@pytest.fixture(scope="module")
+def mtls(pki):
+    from daemon import Daemon
+    daemon = Daemon("--certfile", pki.cert, "--keyfile", pki.key, "--ca-certs", pki.ca, "--verify-client", "optional",
+                    "--interface", "asgi", "--lifespan", "off", "--bind", "http://127.0.0.1:0",
+                    app="apps.asgi_tls:app", workers=1)
+    try:
+        daemon.wait_ready()
+        daemon.plain_port = int(daemon.wait_log(r"listening at 127\.0\.0\.1:(\d+) \(http://") and re.search(
+            r"listening at 127\.0\.0\.1:(\d+) \(http://", daemon.log()).group(1))
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+def pem_of(path):
+    with open(path) as f:
+        return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(f.read()))
+
+
+def context(pki, cert=None, max_version=None, ciphers=None):
+    ctx = ssl.create_default_context(cafile=pki.ca)
+    if cert is not None:
+        ctx.load_cert_chain(*cert)
+    if max_version is not None:
+        ctx.maximum_version = max_version
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+def connect(port, ctx):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def get(sock):
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    head, body = read_response(sock, {"bytes": 0})
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return json.loads(body)
+
+
+def test_python_client_certificate_reaches_the_scope(mtls, pki):
+    with connect(mtls.port, context(pki, cert=pki.alice)) as sock:
+        first, second = get(sock), get(sock)  # the second request: the connection's template
+        version, cipher = sock.version(), sock.cipher()[0]
+    assert first == second
+    tls = first["tls"]
+    assert first["keys"] == ["tls"] and first["scheme"] == "https"
+    assert tls["server_cert"] == pem_of(pki.cert)
+    assert tls["client_cert_chain"] == [pem_of(pki.alice[0])]
+    assert tls["client_cert_name"] == "CN=alice"
+    assert tls["client_cert_error"] is None
+    assert version == "TLSv1.3" and tls["tls_version"] == 0x0304
+    assert tls["cipher_suite"] == {"TLS_AES_256_GCM_SHA384": 0x1302, "TLS_AES_128_GCM_SHA256": 0x1301,
+                                   "TLS_CHACHA20_POLY1305_SHA256": 0x1303}[cipher]
+
+
+def test_tls12_version_and_cipher_numbers(mtls, pki):
+    ctx = context(pki, cert=pki.alice, max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
+    with connect(mtls.port, ctx) as sock:
+        tls = get(sock)["tls"]
+    assert tls["tls_version"] == 0x0303
+    assert tls["cipher_suite"] == 0xC02B  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (RFC 5289)
+
+
+def test_no_client_certificate_gives_an_empty_chain_and_no_name(mtls, pki):
+    with connect(mtls.port, context(pki)) as sock:
+        tls = get(sock)["tls"]
+    assert tls["client_cert_chain"] == [] and tls["client_cert_name"] is None
+    assert tls["server_cert"] == pem_of(pki.cert) and tls["tls_version"] == 0x0304
+
+
+def test_plain_listener_has_no_tls_extension(mtls):
+    with socket.create_connection(("127.0.0.1", mtls.plain_port), timeout=10) as sock:
+        info = get(sock)
+    assert info["tls"] is None and info["keys"] == [] and info["scheme"] == "http"
+
+
+def test_curl_client_certificate(mtls, pki):
+    path, why = ensure("curl", "curl")
+    assert path, why
+    out = subprocess.run([path, "-sS", "--cacert", pki.ca, "--cert", pki.alice[0], "--key", pki.alice[1],
+                          f"https://localhost:{mtls.port}/", "--resolve", f"localhost:{mtls.port}:127.0.0.1"],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    tls = json.loads(out.stdout)["tls"]
+    assert tls["client_cert_chain"] == [pem_of(pki.alice[0])] and tls["client_cert_name"] == "CN=alice"
+    assert tls["server_cert"] == pem_of(pki.cert) and tls["tls_version"] == 0x0304
+    assert tls["cipher_suite"] in (0x1301, 0x1302, 0x1303)
+
+
+def rdns(name):
+    """The RDNs of an RFC 4514 string, each as the set of its members (unordered, RFC 4514 2.2)."""
+    return [frozenset(re.split(r"(?<!\\)\+", rdn)) for rdn in re.split(r"(?<!\\),", name)]
+
+
+def test_rich_subject_is_written_as_rfc4514_says(mtls, pki):
+    with connect(mtls.port, context(pki, cert=pki.rich)) as sock:
+        tls = get(sock)["tls"]
+    name = tls["client_cert_name"]
+    # OpenSSL's RFC 2253 writing (UTF-8 kept) is the same but for an attribute without a
+    # registered LDAP name, which RFC 4514 2.3/2.4 writes as its OID and its BER in hex
+    expected = _openssl("x509", "-in", pki.rich[0], "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb",
+                        cwd=pki.dir).decode().strip().removeprefix("subject=")
+    assert rdns(name) == rdns(expected.replace("jurisdictionC=DE", "1.3.6.1.4.1.311.60.2.1.3=#13024445")), expected
+    assert name == ('serialNumber=42\\ ,1.3.6.1.4.1.311.60.2.1.3=#13024445,emailAddress=alice@example.com,'
+                    'CN=\\#alice \u00e9+UID=a1,OU=R\\+D\\;\\<x\\>=\\"q\\",O=Example\\, Inc.,C=DE')
+
+
+def test_websocket_scope_has_the_tls_extension(mtls, pki):
+    with connect(mtls.port, context(pki, cert=pki.alice)) as sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(f"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        while len(rest) < 4 or len(rest) < 4 + int.from_bytes(rest[2:4], "big"):
+            chunk = sock.recv(65536)
+            assert chunk, rest
+            rest += chunk
+    assert rest[0] == 0x81 and rest[1] == 126  # one text frame, 16-bit length
+    info = json.loads(rest[4:4 + int.from_bytes(rest[2:4], "big")])
+    assert info["scheme"] == "wss" and info["keys"] == ["tls", "websocket.http.response"]
+    tls = info["tls"]
+    assert tls["client_cert_chain"] == [pem_of(pki.alice[0])] and tls["client_cert_name"] == "CN=alice"
+    assert tls["server_cert"] == pem_of(pki.cert) and tls["tls_version"] == 0x0304
+
+
+def test_cipher_numbers_and_unreadable_names():
+    assert cipher_suite("TLS_AES_128_GCM_SHA256") == 0x1301
+    assert cipher_suite("ECDHE-RSA-AES256-GCM-SHA384") == 0xC030
+    assert cipher_suite("no such cipher") is None
+    assert subject_name(b"\x30\x03\x02\x01") is None  # cut DER: no name, no exception
