@@ -190,3 +190,33 @@ def test_cipher_numbers_and_unreadable_names():
     assert cipher_suite("ECDHE-RSA-AES256-GCM-SHA384") == 0xC030
     assert cipher_suite("no such cipher") is None
     assert subject_name(b"\x30\x03\x02\x01") is None  # cut DER: no name, no exception
+
+
+def der(tag, *parts):
+    body = b"".join(parts)
+    n = len(body)
+    size = (n.bit_length() + 7) // 8
+    length = bytes([n]) if n < 0x80 else bytes([0x80 | size]) + n.to_bytes(size, "big")
+    return bytes([tag]) + length + body
+
+
+def certificate_with(*rdns):
+    """A certificate's DER cut to what the subject is read from: the TBSCertificate's fields."""
+    name = der(0x30, *(der(0x31, *(der(0x30, der(0x06, oid), value) for oid, value in rdn)) for rdn in rdns))
+    tbs = der(0x30, der(0xA0, der(0x02, b"\x02")), der(0x02, b"\x07"), der(0x30), der(0x30), der(0x30), name)
+    return der(0x30, tbs)
+
+
+CN = b"\x55\x04\x03"  # 2.5.4.3
+
+
+def test_subject_values_rfc4514_cannot_write_as_text_go_as_hex():
+    assert subject_name(certificate_with()) == ""  # an empty subject is the empty string (RFC 4514 2.1)
+    assert subject_name(certificate_with([(CN, der(0x0C, "é ".encode()))])) == "CN=é\\ "
+    assert subject_name(certificate_with([(CN, der(0x0C, b"\xff"))])) == "CN=#0c01ff"  # not UTF-8
+    assert subject_name(certificate_with([(CN, der(0x16, b"a\x80"))])) == "CN=#16026180"  # IA5 past ASCII
+    assert subject_name(certificate_with([(CN, der(0x02, b"\x05"))])) == "CN=#020105"  # no string type
+    assert subject_name(certificate_with([(CN, der(0x1E, "ü".encode("utf-16-be")))])) == "CN=ü"  # BMPString
+    assert subject_name(certificate_with([(CN, der(0x0C, b"\x00x"))])) == "CN=\\00x"
+    long_value = "x" * 300  # a length in two bytes
+    assert subject_name(certificate_with([(CN, der(0x0C, long_value.encode()))])) == "CN=" + long_value

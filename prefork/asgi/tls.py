@@ -11,7 +11,8 @@ Rules:
   the socket gives its peer's certificate only, not the chain the client sent.
 - ``client_cert_name`` is the subject of that certificate as RFC 4514 writes it (the
   last RDN first, registered short names, a dotted OID with its value as ``#`` and the
-  BER hex otherwise), read from the DER, so no name is lost to ``ssl``'s decoding.
+  BER hex otherwise, and so is a value that is no string or not one its type allows),
+  read from the DER, so no name is lost to ``ssl``'s decoding.
 - ``client_cert_error`` is None: a certificate the configured CAs do not verify fails
   the handshake (``ssl`` has no verify callback), so no connection carries one.
 - ``tls_version`` is the 16-bit version (0x0304 for TLS 1.3); ``cipher_suite`` the
@@ -128,6 +129,15 @@ def _escape(text):
     return "".join(out)
 
 
+def _string(body, tag):
+    """The text of a DER string; None for another type, or bytes its type does not allow."""
+    encoding = _STRINGS.get(tag)
+    try:
+        return None if encoding is None else body.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
 def subject_name(der):
     """The certificate's subject as an RFC 4514 string; None when the DER cannot be read."""
     try:
@@ -144,11 +154,8 @@ def subject_name(der):
                 (_, _, oid_start, oid_end), (tag, whole, value, after) = _children(der, pair_start, pair_end)
                 oid = _oid(der[oid_start:oid_end])
                 name = SHORT_NAMES.get(oid)
-                encoding = _STRINGS.get(tag)
-                if name is None or encoding is None:
-                    text = "#" + der[whole:after].hex()
-                else:
-                    text = _escape(der[value:after].decode(encoding, "replace"))
+                text = _string(der[value:after], tag) if name is not None else None
+                text = "#" + der[whole:after].hex() if text is None else _escape(text)
                 pairs.append(f"{name or oid}={text}")
             rdns.append("+".join(pairs))
         return ",".join(reversed(rdns))
