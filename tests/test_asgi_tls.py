@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -12,9 +13,10 @@ import types
 
 import pytest
 
-from daemon import read_response
+from daemon import read_response, scratch_dir
 from debian import ensure
-from prefork.asgi.tls import cipher_suite, subject_name
+from prefork.asgi.tls import cipher_suite, served_certificate, subject_name
+from prefork.net.tlsconfig import build_context
 
 # a subject with what RFC 4514 escapes, a multi-valued RDN, a registered name beside the
 # table's and an OID that has none (its value goes as #BER hex)
@@ -39,13 +41,15 @@ def pki(tmp_path_factory):
              "-subj", "/CN=prefork test ca", cwd=d)
     (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for name, subject, ext in (("server", "/CN=localhost", "server.ext"), ("alice", "/CN=alice", "client.ext"),
+    for name, subject, ext in (("server", "/CN=localhost", "server.ext"), ("server2", "/CN=renewed", "server.ext"),
+                               ("alice", "/CN=alice", "client.ext"),
                                ("rich", RICH_SUBJECT, "client.ext")):
         _openssl("req", "-new", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject,
                  "-multivalue-rdn", "-utf8", cwd=d)
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "7",
                  "-days", "2", "-extfile", ext, "-out", f"{name}.pem", cwd=d)
     return types.SimpleNamespace(dir=d, ca=str(d / "ca.pem"), cert=str(d / "server.pem"), key=str(d / "server.key"),
+                                 cert2=str(d / "server2.pem"), key2=str(d / "server2.key"),
                                  alice=(str(d / "alice.pem"), str(d / "alice.key")),
                                  rich=(str(d / "rich.pem"), str(d / "rich.key")))
 
@@ -220,3 +224,35 @@ def test_subject_values_rfc4514_cannot_write_as_text_go_as_hex():
     assert subject_name(certificate_with([(CN, der(0x0C, b"\x00x"))])) == "CN=\\00x"
     long_value = "x" * 300  # a length in two bytes
     assert subject_name(certificate_with([(CN, der(0x0C, long_value.encode()))])) == "CN=" + long_value
+
+
+def test_server_cert_is_the_one_sent_even_when_the_file_changed_or_is_root_only(daemons, pki):
+    """The worker runs as nobody and cannot read the certificate (a root-only directory, as
+    Let's Encrypt's archive is); the file is renewed on disk before any HUP and a new worker
+    (max_requests) starts meanwhile: the scope names the certificate still being sent."""
+    private = os.path.join(scratch_dir("asgi-tls-"), "private")
+    os.mkdir(private, 0o700)
+    cert, key = os.path.join(private, "cert.pem"), os.path.join(private, "key.pem")
+    shutil.copy(pki.cert, cert)
+    shutil.copy(pki.key, key)
+    daemon = daemons("--certfile", cert, "--keyfile", key, "--user", "nobody", "--max-requests", "1",
+                     "--interface", "asgi", "--lifespan", "off", app="apps.asgi_tls:app", workers=1)
+    daemon.wait_ready()
+    (first,) = daemon.wait_workers(1)
+
+    def ask():
+        with connect(daemon.port, context(pki)) as sock:
+            sent = ssl.DER_cert_to_PEM_cert(sock.getpeercert(True))
+            return sent, get(sock)["tls"]["server_cert"]
+    assert ask() == (pem_of(pki.cert), pem_of(pki.cert))
+    shutil.copy(pki.cert2, cert)  # renewed on disk; the daemon is not told
+    shutil.copy(pki.key2, key)
+    daemon.wait_workers(1, exclude=[first])  # the worker started after the first's one request
+    assert ask() == (pem_of(pki.cert), pem_of(pki.cert))
+
+
+@pytest.mark.parametrize("values", [{"verify_client": "required"}, {"tls_min_version": "TLSv1.3"},
+                                    {"ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256"}])
+def test_served_certificate_whatever_the_context_asks(pki, values):
+    ctx = build_context({"certfile": pki.cert, "keyfile": pki.key, "ca_certs": pki.ca, **values})
+    assert served_certificate(ctx) == pem_of(pki.cert)

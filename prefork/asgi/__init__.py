@@ -18,7 +18,7 @@ def make_adapter(app, settings):
                        ws_max_size=get("ws_max_size", 16 * 1024 * 1024),
                        ws_ping_interval=get("ws_ping_interval", 20.0), ws_ping_timeout=get("ws_ping_timeout", 20.0),
                        ws_per_message_deflate=get("ws_per_message_deflate", True),
-                       server_cert=server_certificate(get("certfile", None)))
+                       server_cert=server_certificate(settings))
 
 
 def is_asgi3(app):

@@ -4,9 +4,11 @@ connection that speaks TLS, read from the socket's public accessors.
 Rules:
 - Only a TLS connection gets it (the spec forbids it on others); it is built once per
   connection, never per request, and a plain connection costs nothing here.
-- ``server_cert`` is the first certificate of the ``certfile`` setting as PEM (the one
-  OpenSSL sends), read once when the adapter is made; None without one, or when the file
-  cannot be read then (the spec's "unable to provide").
+- ``server_cert`` is the certificate the listeners' context sends, as PEM, learnt once
+  when the adapter is made by a handshake in memory with that context (the one the
+  settings were checked with): never a file that changed on disk since, nor one the
+  worker's user may not read. Without that context, the first certificate of
+  ``certfile``; None when neither gives one (the spec's "unable to provide").
 - ``client_cert_chain`` is the client's certificate as PEM (a list of one), or empty:
   the socket gives its peer's certificate only, not the chain the client sent.
 - ``client_cert_name`` is the subject of that certificate as RFC 4514 writes it (the
@@ -38,7 +40,45 @@ _SPECIAL = frozenset('"+,;<>\\')
 _suites = None  # OpenSSL cipher name: IANA number
 
 
-def server_certificate(certfile):
+def server_certificate(settings):
+    """The certificate the server sends, as PEM: asked of the context the settings were
+    checked with (the one the listeners serve with), else read from ``certfile``."""
+    context = getattr(settings, "tls_context", None)
+    if context is not None:
+        return served_certificate(context)
+    return certificate_in(getattr(settings, "certfile", None))
+
+
+def served_certificate(context):
+    """The certificate a server ``context`` sends, as PEM: a handshake in memory with a
+    client that checks nothing (the context needs no file, nor the rights to read one)."""
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    client.set_ciphers("ALL:@SECLEVEL=0")
+    client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
+    peer = client.wrap_bio(client_in, client_out)
+    server = context.wrap_bio(server_in, server_out, server_side=True)
+    for _ in range(8):  # the client's end comes after two flights (TLS 1.3) or three (1.2)
+        try:
+            peer.do_handshake()
+            der = peer.getpeercert(True)
+            return ssl.DER_cert_to_PEM_cert(der) if der else None
+        except ssl.SSLWantReadError:
+            server_in.write(client_out.read())
+        except (ssl.SSLError, ValueError):
+            return None
+        try:
+            server.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLError:
+            return None
+        client_in.write(server_out.read())
+    return None
+
+
+def certificate_in(certfile):
     """The first certificate of ``certfile`` as PEM; None when there is none or it cannot be read."""
     if not certfile:
         return None
