@@ -222,6 +222,9 @@ def test_subject_values_rfc4514_cannot_write_as_text_go_as_hex():
     assert subject_name(certificate_with([(CN, der(0x02, b"\x05"))])) == "CN=#020105"  # no string type
     assert subject_name(certificate_with([(CN, der(0x1E, "ü".encode("utf-16-be")))])) == "CN=ü"  # BMPString
     assert subject_name(certificate_with([(CN, der(0x0C, b"\x00x"))])) == "CN=\\00x"
+    # RFC 4519 registers givenName (OpenSSL writes GN); pseudonym has no LDAP name: its OID and hex
+    assert subject_name(certificate_with([(b"\x55\x04\x2a", der(0x0C, b"Al")), (b"\x55\x04\x41", der(0x0C, b"x"))])) \
+        == "givenName=Al+2.5.4.65=#0c0178"
     long_value = "x" * 300  # a length in two bytes
     assert subject_name(certificate_with([(CN, der(0x0C, long_value.encode()))])) == "CN=" + long_value
 
