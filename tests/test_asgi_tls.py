@@ -259,3 +259,14 @@ def test_server_cert_is_the_one_sent_even_when_the_file_changed_or_is_root_only(
 def test_served_certificate_whatever_the_context_asks(pki, values):
     ctx = build_context({"certfile": pki.cert, "keyfile": pki.key, "ca_certs": pki.ca, **values})
     assert served_certificate(ctx) == pem_of(pki.cert)
+
+
+def test_what_an_app_writes_into_extensions_stays_in_its_request(daemons, pki):
+    daemon = daemons("--certfile", pki.cert, "--keyfile", pki.key, "--ca-certs", pki.ca, "--verify-client", "optional",
+                     "--interface", "asgi", "--lifespan", "off", app="apps.asgi_tls:writer", workers=1)
+    daemon.wait_ready()
+    with connect(daemon.port, context(pki, cert=pki.alice)) as sock:
+        first, second, third = get(sock), get(sock), get(sock)
+    assert first == second == third
+    assert first["keys"] == ["tls"] and first["tls"]["client_cert_chain"] == [pem_of(pki.alice[0])]
+    assert first["tls"]["cipher_suite"] in (0x1301, 0x1302, 0x1303)

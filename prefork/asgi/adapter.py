@@ -8,10 +8,10 @@ Rules:
   ``headers`` are its header lines in order, names lower-cased, as bytes; ``state`` is
   a shallow copy of the lifespan state, per request.
 - An HTTP scope is a copy of its connection's template (the fields that do not change
-  between its requests: ``server``, ``client``, ``scheme``, on TLS the ``extensions``
-  with ``tls`` (tls.py)...; dropped when the socket closes) with the request's own fields
-  set. The ``asgi`` dict is shared by the HTTP scopes, the ``extensions`` dict by a
-  connection's. Converted request targets and header names (up to ``_KEPT_LENGTH``
+  between its requests: ``server``, ``client``, ``scheme``...; dropped when the socket
+  closes) with the request's own fields set; on TLS, a ``tls.TLSTemplate``, whose copies
+  get an ``extensions`` dict of their own. The ``asgi`` dict is shared by the HTTP
+  scopes. Converted request targets and header names (up to ``_KEPT_LENGTH``
   characters), and the response header lists apps send, are remembered per adapter,
   ``_KEPT`` of each at most (a full table is emptied, or no longer grows), so repeated
   requests skip the conversions.
@@ -59,6 +59,7 @@ from ..server.replies import refuse
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
+from .tls import TLSTemplate
 from .tls import extension as tls_extension
 
 log = logging.getLogger("prefork.asgi")
@@ -298,7 +299,7 @@ class ASGIAdapter:
         kept until its socket closes."""
         local = socket.address()
         address = socket.remote_address
-        template = self.templates[socket] = {
+        template = {
             "type": "http",
             "asgi": self.asgi_http,
             "http_version": "1.1",
@@ -313,8 +314,9 @@ class ASGIAdapter:
             "headers": None,
             "state": None,
         }
-        if socket.encrypted:  # the TLS extension, once per connection (spec: on TLS only)
-            template["extensions"] = {"tls": tls_extension(socket, self.server_cert)}
+        if socket.encrypted:  # the TLS extension, read once per connection (spec: on TLS only)
+            template = TLSTemplate(template, tls_extension(socket, self.server_cert))
+        self.templates[socket] = template
         socket.once("close", lambda *_: self.templates.pop(socket, None))
         return template
 

@@ -2,8 +2,10 @@
 connection that speaks TLS, read from the socket's public accessors.
 
 Rules:
-- Only a TLS connection gets it (the spec forbids it on others); it is built once per
-  connection, never per request, and a plain connection costs nothing here.
+- Only a TLS connection gets it (the spec forbids it on others); it is read once per
+  connection, and each request's scope gets a copy (``TLSTemplate``): an app that
+  writes into ``extensions`` changes no other request's. A plain connection costs
+  nothing here.
 - ``server_cert`` is the certificate the listeners' context sends, as PEM, learnt once
   when the adapter is made by a handshake in memory with that context (the one the
   settings were checked with): never a file that changed on disk since, nor one the
@@ -110,6 +112,25 @@ def extension(socket, server_cert):
         "tls_version": VERSIONS.get(socket.get_protocol()),
         "cipher_suite": cipher_suite(cipher["name"]) if cipher else None,
     }
+
+
+class TLSTemplate(dict):
+    """A TLS connection's scope template (adapter.py): each copy gets ``extensions`` and a
+    ``tls`` dict of its own, so what an app writes there stays in its request's scope, as
+    on a plain connection, whose template has no ``extensions`` to share."""
+
+    __slots__ = ("tls",)
+
+    def __init__(self, fields, tls):
+        super().__init__(fields)
+        self.tls = tls
+
+    def copy(self):
+        scope = dict.copy(self)
+        tls = self.tls.copy()
+        tls["client_cert_chain"] = list(tls["client_cert_chain"])
+        scope["extensions"] = {"tls": tls}
+        return scope
 
 
 def cipher_suite(name):

@@ -19,3 +19,16 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def writer(scope, receive, send):
+    """Answers with the scope's TLS extension as it came, then writes into it (as a
+    middleware might): the next request on the connection must not see the writes."""
+    extensions = scope["extensions"]
+    body = json.dumps({"keys": sorted(extensions), "tls": extensions["tls"]}).encode()
+    extensions["tls"]["cipher_suite"] = -1
+    extensions["tls"]["client_cert_chain"].append("not sent")
+    extensions["written"] = {}
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
