@@ -225,6 +225,8 @@ def test_subject_values_rfc4514_cannot_write_as_text_go_as_hex():
     # RFC 4519 registers givenName (OpenSSL writes GN); pseudonym has no LDAP name: its OID and hex
     assert subject_name(certificate_with([(b"\x55\x04\x2a", der(0x0C, b"Al")), (b"\x55\x04\x41", der(0x0C, b"x"))])) \
         == "givenName=Al+2.5.4.65=#0c0178"
+    # a value whose tag number takes more bytes ([APPLICATION 31] here) is its whole TLV in hex
+    assert subject_name(certificate_with([(CN, b"\x5f\x1f\x01\x41")])) == "CN=#5f1f0141"
     long_value = "x" * 300  # a length in two bytes
     assert subject_name(certificate_with([(CN, der(0x0C, long_value.encode()))])) == "CN=" + long_value
 

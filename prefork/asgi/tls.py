@@ -138,7 +138,10 @@ def cipher_suite(name):
     global _suites
     if _suites is None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+        try:
+            context.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+        except ssl.SSLError:  # (an OpenSSL that knows no such list: its defaults, then)
+            pass
         _suites = {c["name"]: c["id"] & 0xFFFF for c in context.get_ciphers()}
     return _suites.get(name)
 
@@ -147,6 +150,10 @@ def cipher_suite(name):
 def _tlv(data, at):
     """(tag, start of the value, end of the value) of the DER element at ``at``."""
     tag = data[at]
+    if tag & 0x1F == 0x1F:  # a tag number in the bytes after (X.690 8.1.2.4)
+        while data[at + 1] & 0x80:
+            at += 1
+        at += 1
     length = data[at + 1]
     at += 2
     if length & 0x80:
