@@ -78,7 +78,7 @@ class ASGIAdapter:
                  lifespan="auto", lifespan_timeout=30.0, ws_max_size=16 * 1024 * 1024, ws_ping_interval=20.0,
                  ws_ping_timeout=20.0, ws_per_message_deflate=True, ws_close_timeout=5.0, server_cert=None):
         self.app = app
-        self.server_cert = server_cert  # the TLS extension's (PEM), from the certfile setting
+        self.server_cert = server_cert  # the TLS extension's: the PEM the listeners send (tls.py)
         self.root_path = root_path.rstrip("/")
         self.url_scheme = url_scheme
         allow = forwarded_allow_ips
