@@ -4,6 +4,7 @@ import inspect
 
 from .adapter import ASGIAdapter
 from .lifespan import LifespanFailed
+from .tls import server_certificate
 
 __all__ = ["ASGIAdapter", "LifespanFailed", "is_asgi3", "make_adapter"]
 
@@ -16,7 +17,8 @@ def make_adapter(app, settings):
                        lifespan=get("lifespan", "auto"), lifespan_timeout=get("graceful_timeout", 30.0),
                        ws_max_size=get("ws_max_size", 16 * 1024 * 1024),
                        ws_ping_interval=get("ws_ping_interval", 20.0), ws_ping_timeout=get("ws_ping_timeout", 20.0),
-                       ws_per_message_deflate=get("ws_per_message_deflate", True))
+                       ws_per_message_deflate=get("ws_per_message_deflate", True),
+                       server_cert=server_certificate(settings))
 
 
 def is_asgi3(app):

@@ -9,7 +9,8 @@ Rules:
   a shallow copy of the lifespan state, per request.
 - An HTTP scope is a copy of its connection's template (the fields that do not change
   between its requests: ``server``, ``client``, ``scheme``...; dropped when the socket
-  closes) with the request's own fields set. The ``asgi`` dict is shared by the HTTP
+  closes) with the request's own fields set; on TLS, a ``tls.TLSTemplate``, whose copies
+  get an ``extensions`` dict of their own. The ``asgi`` dict is shared by the HTTP
   scopes. Converted request targets and header names (up to ``_KEPT_LENGTH``
   characters), and the response header lists apps send, are remembered per adapter,
   ``_KEPT`` of each at most (a full table is emptied, or no longer grows), so repeated
@@ -58,6 +59,8 @@ from ..server.replies import refuse
 from .http import HTTPCycle
 from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
+from .tls import TLSTemplate
+from .tls import extension as tls_extension
 
 log = logging.getLogger("prefork.asgi")
 
@@ -73,8 +76,9 @@ _ASGI_WEBSOCKET = ("3.0", "2.4")
 class ASGIAdapter:
     def __init__(self, app, *, root_path="", url_scheme="http", forwarded_allow_ips=("127.0.0.1", "::1"),
                  lifespan="auto", lifespan_timeout=30.0, ws_max_size=16 * 1024 * 1024, ws_ping_interval=20.0,
-                 ws_ping_timeout=20.0, ws_per_message_deflate=True, ws_close_timeout=5.0):
+                 ws_ping_timeout=20.0, ws_per_message_deflate=True, ws_close_timeout=5.0, server_cert=None):
         self.app = app
+        self.server_cert = server_cert  # the TLS extension's: the PEM the listeners send (tls.py)
         self.root_path = root_path.rstrip("/")
         self.url_scheme = url_scheme
         allow = forwarded_allow_ips
@@ -295,7 +299,7 @@ class ASGIAdapter:
         kept until its socket closes."""
         local = socket.address()
         address = socket.remote_address
-        template = self.templates[socket] = {
+        template = {
             "type": "http",
             "asgi": self.asgi_http,
             "http_version": "1.1",
@@ -310,6 +314,9 @@ class ASGIAdapter:
             "headers": None,
             "state": None,
         }
+        if socket.encrypted:  # the TLS extension, read once per connection (spec: on TLS only)
+            template = TLSTemplate(template, tls_extension(socket, self.server_cert))
+        self.templates[socket] = template
         socket.once("close", lambda *_: self.templates.pop(socket, None))
         return template
 
@@ -341,6 +348,8 @@ class ASGIAdapter:
         scope["http_version"] = "1.1"
         scope["subprotocols"] = subprotocols(req.headers.get("sec-websocket-protocol"))
         scope["extensions"] = {"websocket.http.response": {}}
+        if socket.encrypted:
+            scope["extensions"]["tls"] = tls_extension(socket, self.server_cert)
         session = WebSocketSession(self, req, socket, scope)
         if session.start(head):
             self.websockets.add(session)
