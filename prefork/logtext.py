@@ -86,9 +86,10 @@ def header_field(name):
 
 
 def response_header(res, name):
-    """``name``'s value on ``res`` (a ``{o[name]}`` field), ``-`` when it has none."""
+    """``name``'s value on ``res`` (a ``{o[name]}`` field), ``-`` when it has none or sent
+    no head (a ``499``: what the app set never went out; nginx's ``$sent_http_x``)."""
     value = res.get_header(name)
-    return "-" if value is None else joined(value)
+    return "-" if value is None or not res.headers_sent else joined(value)
 
 
 def joined(value):

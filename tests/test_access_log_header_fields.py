@@ -5,6 +5,8 @@ interface (events, WSGI, ASGI), its lines made in a batch (a plain format) and a
 (a format with a spec); a gunicorn format's ``%({x}i)s`` translated in its refusal; a
 bad header field refused by check-config as ``FILE:KEY:``."""
 
+import socket
+import struct
 import subprocess
 import sys
 
@@ -104,3 +106,23 @@ def test_check_config_refuses_a_bad_header_field(tmp_path, fmt, error):
     config, proc = check_config(tmp_path, fmt)
     assert proc.returncode == 2, proc.stderr
     assert f"{config}:access_log_format: {error}" in proc.stderr.splitlines(), proc.stderr
+
+
+def test_a_response_header_never_sent_is_absent(tmp_path):
+    """A response the client closed before its head went out (499) sent no header: the
+    fields the app had set are ``-``, as nginx's ``$sent_http_x``."""
+    path = str(tmp_path / "access.log")
+    d = Daemon("--access-log", path, "--access-log-format", '{s} "{o[x-multi]}" "{o[content-type]}"',
+               "--access-log-flush", "0", app="apps.header_fields:setup", workers=1, access_log=None)
+    try:
+        d.wait_ready(timeout=30)
+        sock = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        sock.sendall(b"GET /unanswered HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert exchange(d.port, HEAD + b"\r\n").startswith(b"HTTP/1.1 200 ")  # (the request was read)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # (a reset: the client left)
+        lines = wait_until(lambda: (lambda got: got if len(got) >= 2 else None)(log_lines(path)), 10,
+                           what="the access log's lines")
+        assert sorted(lines) == ['200 "a, b" "text/plain"', '499 "-" "-"'], d.log()
+    finally:
+        d.cleanup()

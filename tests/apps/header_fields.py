@@ -6,6 +6,8 @@ def setup(server):
     def on_request(req, res):
         res.set_header("Content-Type", "text/plain")
         res.set_header("X-Multi", ["a", "b"])
+        if req.url == "/unanswered":  # set, never sent: the client closes first
+            return
         res.end("events")
     server.on("request", on_request)
 
