@@ -31,7 +31,7 @@ import socket
 import stat
 
 from . import logfiles
-from .logformat import FIELDS, parse_format
+from .logformat import FIELDS, HEADER_SAMPLES, parse_format
 from .master.pidfile import not_a_pidfile
 from .options import DURATION_MAX, SCHEMES
 
@@ -379,11 +379,11 @@ def check_format(fmt):
         from .migration import gunicorn_format_hint
         raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}"
                          + gunicorn_format_hint(fmt, FIELDS))
-    parse_format(fmt)  # a format string.Formatter cannot read, or an unknown field, raises
-    # each field as a worker passes it (text, or an int; {b} is either): a format spec
-    # must fit every such value, or every request would fail to log
+    parse_format(fmt)  # a format string.Formatter cannot read, an unknown field or header name, raises
+    # each field as a worker passes it (text, or an int; {b} is either; a header's: text): a
+    # format spec must fit every such value, or every request would fail to log
     for size in (512, "-"):
-        sample = dict(_FORMAT_SAMPLES, b=size)
+        sample = dict(_FORMAT_SAMPLES, b=size, **HEADER_SAMPLES)
         try:
             line = fmt.format(**sample)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:

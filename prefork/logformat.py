@@ -21,15 +21,22 @@ Rules:
   cannot be made at all is left out: the rest of its batch is still made and counted.
 - A single time field takes the literal text around it into the clock's text
   (``clock_text``), one piece fewer per line.
-- Text the client chose (the URL, ``Referer``, ``User-Agent``, a method an app copied
+- A header's field (``{i[name]}``, ``{o[name]}``: logtext.py) is read, as its own local,
+  only by a format that has it; its name is a constant of the code, never source.
+- Text the client chose (the URL, ``Referer``, ``User-Agent``, a header's field, a method an app copied
   from a header) never forges a field or a line: a double quote, a backslash, a
   control character and every byte outside printable ASCII is written as ``\\xHH``
   (as nginx does), so a value cannot close the quotes around it. Texts found clean
   are remembered (``ClientText``, bounded): the usual line pays one ``in`` per field.
 """
 
-import re
 import string
+
+from . import logtext
+from .logtext import ClientText, header_field, header_locals
+
+SAFE_KEPT, SAFE_LENGTH, escape = logtext.SAFE_KEPT, logtext.SAFE_LENGTH, logtext.escape
+HEADER_SAMPLES = logtext.HEADER_SAMPLES  # (check_format's)
 
 NUMBERS = 4096  # the decimal text of 0 .. NUMBERS - 1 is looked up, not formatted
 
@@ -78,60 +85,12 @@ _CLIENT_TEXT = (
     ("log_url", "req.url", ("r", "U")),
     ("log_referer", 'req.headers.get("referer", "-")', ("f",)),
     ("log_agent", 'req.headers.get("user-agent", "-")', ("a",)))
-# anything but printable ASCII other than the double quote and the backslash
-_UNSAFE = re.compile(r'[^ !#-\[\]-~]')
-
-
-def _hex(match):
-    char = match.group()
-    code = ord(char)
-    data = bytes((code,)) if code < 256 else char.encode("utf-8", "surrogatepass")
-    return "".join(f"\\x{byte:02X}" for byte in data)
-
-
-def escape(text):
-    """``text`` with each character a log line must not hold raw as ``\\xHH`` (of its
-    byte, or of each byte of its UTF-8 form past U+00FF)."""
-    return _UNSAFE.sub(_hex, str(text))
-
-
-SAFE_KEPT = 1024  # clean texts a compiled line remembers (all forgotten when full)
-SAFE_LENGTH = 512  # characters of the longest text remembered
-
-
-class ClientText:
-    """The check of the client's text for one compiled line: which texts stand raw in a
-    line is remembered (``safe``: at most ``SAFE_KEPT`` texts of at most
-    ``SAFE_LENGTH`` characters, all forgotten when full), so the usual line, whose URL,
-    Referer and User-Agent were seen before, pays one ``in`` per field; a text not seen
-    before is searched once."""
-
-    def __init__(self):
-        self.safe = {"-": True}
-
-    def check(self, *texts):
-        """``texts``, each escaped where it must be; the clean ones are remembered."""
-        out = []
-        safe = self.safe
-        for text in texts:
-            text = str(text)
-            if _UNSAFE.search(text) is None:
-                if len(text) <= SAFE_LENGTH:
-                    if len(safe) >= SAFE_KEPT:
-                        safe.clear()
-                        safe["-"] = True
-                    safe[text] = True
-                out.append(text)
-            else:
-                out.append(escape(text))
-        return out
-
-
-def _client_text(used):
-    """The code that reads the client's text the fields ``used`` need into locals, and
-    escapes it when one of them holds a byte that may not stand raw in a line (or is no
-    hashable text: an app may set a header to a list; its text then)."""
+def _client_text(used, headers):
+    """The code that reads the client's text the fields ``used`` (and ``headers``) need
+    into locals, and escapes it when one of them holds a byte that may not stand raw in a
+    line (or is no hashable text: an app may set a header to a list; its text then)."""
     wanted = [(name, source) for name, source, fields in _CLIENT_TEXT if used.intersection(fields)]
+    wanted += dict.fromkeys(headers.values())
     if not wanted:
         return ""
     names = ", ".join(name for name, _ in wanted)
@@ -146,9 +105,10 @@ def parse_format(fmt):
         parts = list(string.Formatter().parse(fmt))
     except ValueError as exc:
         raise ValueError(f"not a valid format: {exc}") from None
-    unknown = sorted({name for _, name, _, _ in parts if name is not None} - FIELDS)
+    unknown = sorted({name for _, name, _, _ in parts if name is not None and header_field(name) is None} - FIELDS)
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in unknown)}")
+        raise ValueError(f"unknown field(s) {', '.join('{' + f + '}' for f in unknown)} (a request header is "
+                         f"written {{i[name]}}, a response header {{o[name]}})")
     for _, name, spec, _ in parts:
         if spec and "{" in spec:  # str.format would fill it from a field the line does not pass
             raise ValueError(f"a field inside a format spec ({{{name}:{spec}}}) is not read: write the "
@@ -206,8 +166,12 @@ def _compile_body(fmt, fields=_FIELDS):
     parts = parse_format(fmt)
     plain = all(spec == "" and conversion is None for _, name, spec, conversion in parts if name is not None)
     used = {name for _, name, _, _ in parts if name is not None}
+    found = {}
+    headers = header_locals(parts, found, FIELDS)
     if plain:
-        pieces, fast, constants = _pieces(parts, {name: field[1] for name, field in fields.items()}, _FAST)
+        pieces, fast, constants = _pieces(parts, {**{name: field[1] for name, field in fields.items()},
+                                                  **{name: "{" + local + "}" for name, (local, _) in headers.items()}},
+                                          _FAST)
         build = "    text = f'" + "".join(pieces) + "'\n"
         if "s" in used:
             build = ("    try:\n        text = f'" + "".join(fast) + "'\n"
@@ -216,11 +180,21 @@ def _compile_body(fmt, fields=_FIELDS):
             build = "    text = f'" + "".join(fast) + "'\n"
     else:
         constants = {"template": fmt + "\n"}
-        keywords = ", ".join(f"{name}={fields[name][0]}" for name in sorted(used))
+        keywords = [f"{name}={fields[name][0]}" for name in sorted(used) if name in fields]
+        for kind in "io":  # {i[X-Id]}: str.format reads i["X-Id"] (the key a constant)
+            pairs = []
+            for name, (local, _) in headers.items():
+                if name[0] == kind:
+                    constants[f"header_key{len(constants)}"] = name[2:-1]
+                    pairs.append(f"header_key{len(constants) - 1}: {local}")
+            if pairs:
+                keywords.append(f"{kind}={{{', '.join(pairs)}}}")
+        keywords = ", ".join(keywords)
         build = f"    text = template.format({keywords})\n"
     # math.trunc: the same int as int() for a float, for half the instructions
     micros = "    micros = trunc(duration * 1e6)\n" if plain and "D" in used else ""
-    client = _client_text(used)
+    constants.update(found)
+    client = _client_text(used, headers)
     if client:
         checker = ClientText()
         constants["log_safe"], constants["log_check"] = checker.safe, checker.check
@@ -288,11 +262,16 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
     parts = parse_format(fmt)
     if any(name is not None and (spec or conversion is not None) for _, name, spec, conversion in parts):
         return None
-    pieces, fast, constants = _pieces(parts, {name: field[1] for name, field in _HELD.items()},
-                                      {name: field[2] for name, field in _HELD.items()})
+    found = {}
+    headers = header_locals(parts, found, FIELDS)
+    fields = dict(_HELD, **{name: (((local, source),), "{" + local + "}", None)
+                            for name, (local, source) in headers.items()})
+    pieces, fast, constants = _pieces(parts, {name: field[1] for name, field in fields.items()},
+                                      {name: field[2] for name, field in fields.items()})
+    constants.update(found)
     names, sources = [], []
     counted = [_HELD["m"][0][0], _HELD["s"][0][0], _HELD["D"][0][0], _HELD["L"][0][0]] if tally else []
-    for local, source in [held for _, name, _, _ in parts if name is not None for held in _HELD[name][0]] + counted:
+    for local, source in [held for _, name, _, _ in parts if name is not None for held in fields[name][0]] + counted:
         if local not in names and local != "log_time":
             names.append(local)
             sources.append(source)
@@ -303,6 +282,7 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
                + f"    held.append(({''.join(source + ', ' for source in sources)}))\n"
                + "    if len(held) >= limit:\n        flush()\n" + ("    count()\n" if count else ""))
     client = [local for local, _, _ in _CLIENT_TEXT if local in names]
+    client += dict.fromkeys(local for local, _ in headers.values())
     check = unusual = ""
     if client:
         checker = ClientText()
@@ -319,7 +299,8 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
                + "    except Exception:\n" + unpack.replace("    ", "        ", 1) + unusual
                # (a client text that is no str: escaped as its str(), the plain pieces)
                + f"        return f'{line}'\n")
-    batch = _batch_line(parts, constants)
+    batch = _batch_line(parts, constants, dict(_BATCH, **{name: f"{{{local} if {local} in log_safe else "
+                                                          f"log_check({local})[0]}}" for name, (local, _) in headers.items()}))
     lost = "except Exception as exc:  # (that line only: raised once the rest are made)\n    failed.append(exc)\n"
     counting = ""
     if tally:  # (an entry that cannot be counted, e.g. an unhashable status, is left out)
@@ -351,7 +332,7 @@ _TABLES = {
 }
 
 
-def _batch_line(parts, constants):
+def _batch_line(parts, constants, pieces):
     """The f-string of a batch's line: as ``_pieces``' (the time field with its literal
     text, from ``clock_text``), but each number (and the HTTP version) looked up in a
     table of its text with the literal text before and after it (``constants``)."""
@@ -381,7 +362,7 @@ def _batch_line(parts, constants):
                 out.append((text,))
             continue
         if field not in _TABLES:
-            out.append(_BATCH[field])
+            out.append(pieces[field])
             continue
         local, keys, usual = _TABLES[field]
         before = after = ""

@@ -266,7 +266,8 @@ SAME_NAMES_OTHER_VALUES = {"access_log": ACCESS_LOG_SWITCH}
 def gunicorn_format(fmt):
     """(``fmt`` with gunicorn's ``%(x)s`` atoms written as prefork's fields, or None when
     one of them has no counterpart; those atoms, each once, as written). ``%(t)s``
-    carries its brackets in gunicorn."""
+    carries its brackets in gunicorn; a header's ``%({name}i)s`` is ``{i[name]}``, its
+    ``%({name}o)s`` ``{o[name]}`` (gunicorn's ``%({name}e)s``, a WSGI environ key, has none)."""
     import re
 
     failed = []
@@ -275,6 +276,9 @@ def gunicorn_format(fmt):
         atom = match.group(1)
         if atom in GUNICORN_ATOMS:
             return GUNICORN_ATOMS[atom]
+        header = re.fullmatch(r"\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])", atom)
+        if header is not None and not header.group(1).isdigit():  # a request's or response's header
+            return f"{{{header.group(2)}[{header.group(1).lower()}]}}"
         if match.group(0) not in failed:
             failed.append(match.group(0))
         return match.group(0)
@@ -288,7 +292,7 @@ def gunicorn_format_hint(fmt, fields):
     translated, failed = gunicorn_format(fmt)
     if translated is not None:
         return f": {translated!r}"
-    return (f" ({', '.join('{' + f + '}' for f in sorted(fields))}); no field here for {', '.join(failed)} "
+    return (f" ({', '.join('{' + f + '}' for f in sorted(fields))}, {{i[name]}}, {{o[name]}}); no field here for {', '.join(failed)} "
             f"(docs/gunicorn.md)")
 
 

@@ -216,7 +216,8 @@ SETTINGS = (
             "{h} client address (X-Forwarded-For's from a trusted proxy, as a WSGI or ASGI app "
             "sees it), {t} time, {r} request line, {m} method, {U} URL, {s} status, "
             "{b} body bytes or -, {f} referer, {a} user agent, {D} duration in microseconds, "
-            "{L} duration in seconds, {p} worker pid."),
+            "{L} duration in seconds, {p} worker pid, {i[name]} a request header, {o[name]} a "
+            "response header (any case; - when absent)."),
     Setting("access_log_flush", "float", 1.0, "Seconds access log lines may wait in a worker's "
             "buffer before they are written (also written at 512 lines, on USR1 and when the worker "
             "exits); a worker killed with SIGKILL loses at most this much, and at most 512 lines. "
