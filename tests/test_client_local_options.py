@@ -197,3 +197,56 @@ def test_options_node_refuses_are_refused_at_once():
                       ["throws", "ERR_INVALID_ARG_VALUE"], ["throws", "ERR_INVALID_ARG_TYPE"],
                       ["throws", "ERR_INVALID_ARG_TYPE"]]
     assert ours == theirs
+
+
+NODE_POOL = r"""
+const agent = new http.Agent({keepAlive: true});
+const srv = http.createServer((req, res) => res.end(req.socket.remoteAddress + ' ' + req.socket.remotePort));
+srv.listen(0, '::', () => {
+  const port = srv.address().port;
+  const targets = %s;
+  const seen = {};
+  const next = (i) => {
+    if (i === targets.length) { agent.destroy(); srv.close(); return done(); }
+    http.get(Object.assign({port, agent}, targets[i]), (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => {
+        const [address, remote] = body.split(' ');
+        if (!(remote in seen)) seen[remote] = Object.keys(seen).length;
+        log(address, seen[remote]);
+        setImmediate(next, i + 1);
+      });
+    });
+  };
+  next(0);
+});
+"""
+
+
+def test_the_agent_pools_sockets_by_local_address_and_family():
+    need_node()
+    targets = [{"host": "127.0.0.1", "localAddress": "127.0.0.2"}, {"host": "127.0.0.1"},
+               {"host": "127.0.0.1", "localAddress": "127.0.0.2"}, {"host": "127.0.0.1"},
+               {"host": "localhost", "family": 4}, {"host": "localhost"}, {"host": "localhost", "family": 4}]
+    theirs = node_events(NODE_POOL % json.dumps(targets))
+    assert [t[1] for t in theirs] == [0, 1, 0, 1, 2, 3, 2]
+
+    async def main():
+        seen, out = {}, []
+        agent = prefork.Agent(keep_alive=True)
+        server = prefork.create_server(
+            lambda req, res: res.end(f"{req.socket.remote_address} {req.socket.remote_port}"))
+        ready = asyncio.get_running_loop().create_future()
+        server.listen(0, "::", lambda: ready.set_result(None))
+        await ready
+        port = server.address()["port"]
+        for target in targets:
+            options = {"local_address" if k == "localAddress" else k: v for k, v in target.items()}
+            res = await prefork.get({"port": port, "agent": agent, **options})
+            address, remote = (await res.read()).decode().split(" ")
+            out.append([address, seen.setdefault(remote, len(seen))])
+        agent.destroy()
+        server.close()
+        return out
+    assert asyncio.run(main()) == theirs
