@@ -189,14 +189,24 @@ def test_options_node_refuses_are_refused_at_once():
                {"host": "127.0.0.1", "port": 9, "localAddress": 5},
                {"host": "localhost", "port": 9, "family": 5},
                {"host": "localhost", "port": 9, "lookup": 5},
-               {"host": "127.0.0.1", "port": 9, "localPort": "80"}]
+               {"host": "127.0.0.1", "port": 9, "localPort": "80"},
+               {"host": "localhost", "port": 9, "hints": 1024},
+               {"host": "localhost", "port": 9, "hints": "x"}]
     theirs = node_events(NODE_RUN.replace("if (options.lookup) ", "if (typeof options.lookup === 'string') ")
                          % json.dumps(targets))
     ours = prefork_run(targets)
     assert theirs == [["throws", "ERR_INVALID_IP_ADDRESS"], ["throws", "ERR_INVALID_IP_ADDRESS"],
                       ["throws", "ERR_INVALID_ARG_VALUE"], ["throws", "ERR_INVALID_ARG_TYPE"],
+                      ["throws", "ERR_INVALID_ARG_TYPE"], ["throws", "ERR_INVALID_ARG_VALUE"],
                       ["throws", "ERR_INVALID_ARG_TYPE"]]
     assert ours == theirs
+
+
+def test_hints_reach_the_resolver_as_nodes(peer_server):
+    port = peer_server
+    ours = compare([{"host": "localhost", "port": port, "hints": socket.AI_ADDRCONFIG | socket.AI_V4MAPPED},
+                    {"host": "foo.test", "port": port, "hints": 1024, "lookup": "loopback"}])
+    assert ours[0][0] == "ok" and ours[1] == ["lookup", "foo.test", {"hints": 1024, "all": True}]
 
 
 NODE_POOL = r"""

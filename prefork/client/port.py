@@ -66,7 +66,9 @@ def local_options(options):
     a whole number 0-65535 (else ERR_INVALID_ARG_TYPE or ERR_SOCKET_BAD_PORT, where
     Node leaves a bad range to its bind), ``family`` 0, 4 or 6 (else
     ERR_INVALID_ARG_VALUE), ``lookup`` a callable and ``hints`` a whole number (else
-    ERR_INVALID_ARG_TYPE). Only those given (not None) are kept."""
+    ERR_INVALID_ARG_TYPE), for the system's resolver only AI_ADDRCONFIG, AI_ALL and
+    AI_V4MAPPED (else ERR_INVALID_ARG_VALUE; a ``lookup`` is given any). Only those
+    given (not None) are kept."""
     address, port = options.get("local_address"), options.get("local_port")
     family, lookup, hints = options.get("family"), options.get("lookup"), options.get("hints")
     if address is not None and not any(_is_address(kind, address) for kind in (_socket.AF_INET, _socket.AF_INET6)):
@@ -85,6 +87,8 @@ def local_options(options):
     if hints is not None and (isinstance(hints, bool) or not isinstance(hints, int)):
         raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
                       f'The "options.hints" property must be of type number. Received {hints!r}')
+    if hints and lookup is None and hints & ~(_socket.AI_ADDRCONFIG | _socket.AI_ALL | _socket.AI_V4MAPPED):
+        raise _refuse(ValueError, "ERR_INVALID_ARG_VALUE", f"The argument 'hints' is invalid. Received {hints!r}")
     given = {"local_address": address, "local_port": port, "family": family, "lookup": lookup, "hints": hints}
     return {name: value for name, value in given.items() if value is not None}
 
