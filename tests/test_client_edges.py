@@ -18,7 +18,7 @@ from prefork.runtime import new_event_loop
 
 
 @pytest.mark.parametrize("name, value", [("signal", object()), ("max_header_size", 65536),
-                                         ("join_duplicate_headers", True), ("lookup", None)])
+                                         ("join_duplicate_headers", True), ("insecure_http_parser", True)])
 def test_an_option_it_does_not_implement_is_refused(name, value):
     loop = new_event_loop("asyncio")
     try:

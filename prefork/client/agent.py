@@ -72,9 +72,12 @@ class Agent(EventEmitter):
         self._loop = None  # the loop the pool's sockets are driven by
 
     def key(self, req):
-        """The pool a request's socket belongs to: ``host:port``, and the UNIX socket's
-        path when it has one (Node's agent names it so too)."""
-        return f"{req.host}:{req.port}" if req.socket_path is None else f"{req.host}:{req.port}:{req.socket_path}"
+        """The pool a request's socket belongs to: ``host:port``, then the UNIX socket's
+        path when it has one, the ``local_address`` and ``family`` when given (Node's
+        agent names it so too: a socket bound elsewhere is another pool's)."""
+        key = f"{req.host}:{req.port}" if req.socket_path is None else f"{req.host}:{req.port}:{req.socket_path}"
+        local = req.local
+        return key if not local else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
 
     def add_request(self, req):
         if req.loop is not self._loop:
@@ -97,7 +100,7 @@ class Agent(EventEmitter):
             return
         try:
             socket = self.create_connection({"host": req.host, "port": req.port, "socket_path": req.socket_path,
-                                             "loop": req.loop})
+                                             "loop": req.loop, **req.local})
             if not isinstance(socket, Socket):
                 err = TypeError(f"create_connection must return a prefork.net.Socket, not {type(socket).__name__}")
                 err.code = "ERR_INVALID_RETURN_VALUE"
@@ -113,9 +116,13 @@ class Agent(EventEmitter):
     def create_connection(self, options):
         """The socket of a new connection (Node's ``agent.createConnection``): a
         ``prefork.net.Socket`` to ``options``' ``host`` and ``port`` (or its
-        ``socket_path``) on ``options["loop"]``. A subclass (or an instance attribute)
-        may make it otherwise; what it raises fails the request (``error``, ``close``)."""
-        return Socket.connect(options["loop"], options["host"], options["port"], path=options["socket_path"])
+        ``socket_path``) on ``options["loop"]``, from its ``local_address`` and
+        ``local_port``, resolved with its ``family``, ``lookup`` and ``hints`` when
+        given. A subclass (or an instance attribute) may make it otherwise; what it
+        raises fails the request (``error``, ``close``)."""
+        local = {name: options[name] for name in ("local_address", "local_port", "family", "lookup", "hints")
+                 if name in options}
+        return Socket.connect(options["loop"], options["host"], options["port"], path=options["socket_path"], **local)
 
     def _follow(self, loop):
         """Requests now come from ``loop``: the old loop's pool is let go (its free

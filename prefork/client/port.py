@@ -1,5 +1,8 @@
 """Where a client request connects: its host and port, read from ``options`` as Node's
-``http.request`` reads them (their checks and errors), and its Host field."""
+``http.request`` reads them (their checks and errors), its Host field, and where it
+connects from (``local_options``)."""
+
+import socket as _socket
 
 
 def connect_host(options):
@@ -49,3 +52,50 @@ def connect_port(port):
         err.code = "ERR_SOCKET_BAD_PORT"
         raise err
     return int(number)
+
+
+def _refuse(kind, code, message):
+    err = kind(message)
+    err.code = code
+    return err
+
+
+def local_options(options):
+    """The options of where and how a request connects, checked at once as Node checks
+    them: ``local_address`` an IP address (else ERR_INVALID_IP_ADDRESS), ``local_port``
+    a whole number 0-65535 (else ERR_INVALID_ARG_TYPE or ERR_SOCKET_BAD_PORT, where
+    Node leaves a bad range to its bind), ``family`` 0, 4 or 6 (else
+    ERR_INVALID_ARG_VALUE), ``lookup`` a callable and ``hints`` a whole number (else
+    ERR_INVALID_ARG_TYPE), for the system's resolver only AI_ADDRCONFIG, AI_ALL and
+    AI_V4MAPPED (else ERR_INVALID_ARG_VALUE; a ``lookup`` is given any). Only those
+    given (not None) are kept."""
+    address, port = options.get("local_address"), options.get("local_port")
+    family, lookup, hints = options.get("family"), options.get("lookup"), options.get("hints")
+    if address is not None and not any(_is_address(kind, address) for kind in (_socket.AF_INET, _socket.AF_INET6)):
+        raise _refuse(TypeError, "ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {address}")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+                      f'The "options.localPort" property must be of type number. Received {port!r}')
+    if port is not None and not 0 <= port <= 65535:
+        raise _refuse(ValueError, "ERR_SOCKET_BAD_PORT", f"Port should be >= 0 and < 65536. Received {port!r}.")
+    if family is not None and (isinstance(family, bool) or family not in (0, 4, 6)):
+        raise _refuse(ValueError, "ERR_INVALID_ARG_VALUE",
+                      f"The property 'options.family' must be one of: 0, 4, 6. Received {family!r}")
+    if lookup is not None and not callable(lookup):
+        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+                      f'The "options.lookup" property must be of type function. Received {lookup!r}')
+    if hints is not None and (isinstance(hints, bool) or not isinstance(hints, int)):
+        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+                      f'The "options.hints" property must be of type number. Received {hints!r}')
+    if hints and lookup is None and hints & ~(_socket.AI_ADDRCONFIG | _socket.AI_ALL | _socket.AI_V4MAPPED):
+        raise _refuse(ValueError, "ERR_INVALID_ARG_VALUE", f"The argument 'hints' is invalid. Received {hints!r}")
+    given = {"local_address": address, "local_port": port, "family": family, "lookup": lookup, "hints": hints}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _is_address(family, text):
+    try:
+        _socket.inet_pton(family, text)
+        return True
+    except (OSError, ValueError, TypeError):
+        return False

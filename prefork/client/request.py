@@ -80,7 +80,7 @@ from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
 from .outgoing import OutgoingRequest
 from .sockopts import SocketOptions
-from .port import connect_host, connect_port, host_field
+from .port import connect_host, connect_port, host_field, local_options
 from .protocol import ClientProtocol
 
 log = logging.getLogger("prefork.client")
@@ -94,6 +94,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.host = connect_host(options)
         self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
         self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
+        self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
         self.agent, self._one_off = request_agent(options)  # (client/agent.py)
         self._init_outgoing()
         if options.get("headers"):  # a mapping, pairs or Node's flat list (http/fields.py)

@@ -15,7 +15,8 @@ Rules:
   the request's ``close``, ``error`` (ECONNRESET "aborted", when listened to) and
   ``close``, never ``end``; a response destroyed by the application gives ``aborted``
   (within ``destroy()``, as Node's), its ``close``, then the request's (one destroyed
-  complete but unread too).
+  complete but unread too; one destroyed once its last chunk went out, in the last
+  ``data`` listener or ``async for``, gives ``end`` after ``aborted``, as Node's).
 - ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
 - ``read()`` collects the body from the moment it is called (resuming a paused
   response); a response awaited through ``await req.response()`` keeps it for a reader
@@ -73,11 +74,9 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         self.status_message = status_message
         self.http_version = http_version
         self._init_fields(raw_headers, pairs, request)
-        self.complete = False
-        self.aborted = False
+        self.complete = self.aborted = False
         self._flowing = None  # Node's readableFlowing: None at first, True once resumed, False once paused
-        self._kept = deque()  # body chunks that came while the response was not flowing
-        self._kept_size = 0
+        self._kept, self._kept_size = deque(), 0  # body chunks that came while the response was not flowing
         self._flow_due = False  # a _flow() is scheduled: the kept chunks go out on the next turn
         self._flowed = False  # a _flow() ran: chunks may go out as they come (Node's state.sync off)
         self._end_pending = False  # the body ended; 'end' waits until the kept chunks are read
@@ -85,8 +84,8 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         self._ended = False  # 'end' was emitted
         self._close_due = False  # the exchange closed before 'end' was over: 'close' follows it
         self._ending = False  # 'end' is being emitted
-        self.destroy_called = False  # destroy() was called on the response itself
-        self.destroy_error = None
+        self._end_after_abort = False  # destroyed once its last chunk went out: 'end' still comes
+        self.destroy_called, self.destroy_error = False, None  # destroy() was called on the response itself
         self._destroy_error_due = False  # destroy(err)'s error is still to be emitted (to a listener)
         self._closed = False
         self._closing = False  # the 'error' just before 'close' is emitted: closed already
@@ -189,7 +188,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         if self._backlog:
             self._backlog = False
             self._resume_socket()
-        if self._end_pending and not self.destroy_called:
+        if self._end_pending and (not self.destroy_called or self._end_after_abort):
             self._emit_end()
 
     def _resume_socket(self):
@@ -252,7 +251,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
     def _settle_read(self, future):
         if future.done():  # cancelled
             return
-        if self.complete and not self.aborted:  # (destroyed unread: its kept body went)
+        if self.complete and (not self.aborted or self._ended):  # (destroyed unread: its kept body went)
             future.set_result(("" if self._decoder is not None else b"").join(self._body[0]))
         elif self.failure is not None:
             future.set_exception(raisable(self.failure))
@@ -377,7 +376,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         ``end`` when the body is complete but not read yet (Node's order)."""
         if self._closed:
             return
-        if self._end_pending and not self.destroy_called:
+        if self._end_pending and (not self.destroy_called or self._end_after_abort):
             self._close_due = True
             return
         if self._destroy_error_due:  # destroy(err) after the body's end: 'error' first
@@ -433,13 +432,14 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
                 self.mark_aborted()  # at once, as Node's
                 self.socket.destroy()
             elif not self._ended:
-                # complete but never read: Node's aborts it, and its socket goes
-                self._end_pending = False
+                # complete, not read to its end: aborted, its socket goes ('end' too, its last chunk out)
+                last = self._end_after_abort = bool(self._flowing and not self._kept and self._end_pending)
+                self._end_pending = last
                 self._finished = None
                 self.mark_aborted()
                 if self.socket is not None:  # (None: an awaited whole body freed it for the agent)
                     self.socket.destroy()
-                if self._close_due:
+                if self._close_due and not self._end_after_abort:  # (else it follows 'end')
                     self._close_due = False
                     self.loop.call_soon(self.mark_closed)
         return self

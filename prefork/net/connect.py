@@ -18,6 +18,13 @@ Rules:
   connects (Node 20's ``autoSelectFamily`` tries them too); when none does, the error
   is Node's AggregateError: the first address's ``code``, every address's error in
   ``errors`` (its message joins theirs, where Node's is empty).
+- Where from and how (Node's ``net.connect`` options): ``local_address``/``local_port``
+  bind the socket before each connect (SO_REUSEADDR, as libuv's; a port alone binds
+  the family's any address); a bind that fails is ``error`` with ``syscall`` ``bind``
+  (EADDRNOTAVAIL, EADDRINUSE; EINVAL for an address of the other family), or the
+  name's next address. ``family`` (4, 6) limits what a name resolves to (an address
+  literal connects as it is); ``hints`` are the resolver's flags; ``lookup`` replaces
+  the resolver: called on the loop with Node's arguments, its error given as it is.
 - Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
   ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket).
 - A UNIX socket ``path`` is connected at once; its socket has no remote address or
@@ -30,6 +37,7 @@ Rules:
 import errno
 import socket as _socket
 import threading
+from collections.abc import Mapping
 from time import monotonic
 
 from ..http.errors import HTTPError
@@ -83,41 +91,91 @@ class Connecting:
     """Mixed into ``Socket``: ``Socket.connect(loop, host, port)`` and its steps."""
 
     @classmethod
-    def connect(cls, loop, host, port, path=None):
+    def connect(cls, loop, host, port, path=None, *, local_address=None, local_port=None, family=0, lookup=None,
+                hints=0):
         """A client socket connecting to ``host:port`` (or to the UNIX socket ``path``)
         without blocking; ``connecting`` is True until the ``connect`` event (``error``
         with ECONNREFUSED & co. if not). A name is resolved on a short-lived thread,
-        never on the loop; a name that does not resolve gives ``error`` with ENOTFOUND,
-        as Node's does."""
-        family = _socket.AF_UNIX if path is not None else _literal_family(host)
-        sock = _socket.socket(family or _socket.AF_INET, _socket.SOCK_STREAM)
+        never on the loop (or by ``lookup``), of ``family`` (4, 6; 0 for any); a name
+        that does not resolve gives ``error`` with ENOTFOUND, as Node's does. The socket
+        is bound to ``local_address`` and ``local_port`` first when given (Node's
+        ``localAddress``, ``localPort``)."""
+        literal = _socket.AF_UNIX if path is not None else _literal_family(host)
+        sock = _socket.socket(literal or (_socket.AF_INET6 if family == 6 else _socket.AF_INET), _socket.SOCK_STREAM)
         sock.setblocking(False)
         self = cls(loop, sock)
         self.connecting = True
         self.allow_half_open = False  # Node's net.connect default: the peer's FIN ends both sides
         self.remote_address, self.remote_port = (None, None) if path is not None else (host, port)
         self._path = path
+        self._bind_to = (local_address, local_port) if local_address is not None or local_port else None
         self._addresses = ()  # a name's resolved addresses not tried yet
         self._failures = None  # the errors of a name's addresses tried, when it has several
         self._tried = False  # the system socket tried an address already
         if path is not None:
             self._start_connect(path)
-        elif family is not None:
+        elif literal is not None:
             self._start_connect((host, port))
+        elif lookup is not None:
+            self._lookup(lookup, host, port, family, hints)
         else:
-            threading.Thread(target=self._resolve, args=(host, port), daemon=True).start()
+            kind = {4: _socket.AF_INET, 6: _socket.AF_INET6}.get(family, _socket.AF_UNSPEC)
+            threading.Thread(target=self._resolve, args=(host, port, kind, hints or 0), daemon=True).start()
         return self
 
-    def _resolve(self, host, port):
+    def _resolve(self, host, port, family=_socket.AF_UNSPEC, flags=0):
         """On the resolver thread: hand the outcome back to the loop."""
         try:
             outcome = []
-            for family, socktype, proto, _, address in _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM):
+            for family, socktype, proto, _, address in _socket.getaddrinfo(host, port, family, _socket.SOCK_STREAM,
+                                                                           0, flags):
                 if (family, address) not in [(f, a) for f, _, _, a in outcome]:
                     outcome.append((family, socktype, proto, address))
         except (OSError, UnicodeError, ValueError) as exc:  # (idna refuses a label over 63 bytes)
             outcome = exc
         self.loop.call_soon_threadsafe(self._resolved, host, outcome)
+
+    def _lookup(self, lookup, host, port, family, hints):
+        """Node's ``lookup`` option: ``lookup(host, options, callback)``, called now;
+        ``options`` are Node's (``{"hints", "all": True}`` for any family, then the
+        callback takes ``(err, [{"address", "family"}, ...])``; ``{"family", "hints"}``
+        for 4 or 6, ``{"hints"}`` with a local address, then ``(err, address, family)``;
+        either form is taken; ``hints`` AI_ADDRCONFIG unless given or a family is).
+        Its error (or what it raises) is the socket's ``error`` as it is; an address
+        that is not one is ERR_INVALID_IP_ADDRESS, as in Node. The callback may run on
+        any thread."""
+        if family:
+            options = {"family": family, "hints": hints or 0}
+        else:
+            options = {"hints": hints or _socket.AI_ADDRCONFIG}
+            if self._bind_to is None or self._bind_to[0] is None:
+                options["all"] = True
+
+        def callback(err=None, addresses=None, kind=None):
+            self.loop.call_soon_threadsafe(self._looked_up, host, port, err, addresses)
+        try:
+            lookup(host, options, callback)
+        except Exception as exc:
+            callback(exc)
+
+    def _looked_up(self, host, port, err, addresses):
+        if self.destroyed or self._addresses or self._tried:
+            return  # (destroyed meanwhile, or a second call of the callback)
+        if err is None:
+            outcome = []
+            for each in ([addresses] if isinstance(addresses, str) or addresses is None else addresses):
+                text = each.get("address") if isinstance(each, Mapping) else each
+                family = _literal_family(text) if isinstance(text, str) else None
+                if family is None:
+                    err = ConnectError("ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {text}")
+                    break
+                outcome.append((family, _socket.SOCK_STREAM, 0, (text, port)))
+            if err is None and not outcome:
+                err = resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host)
+        if err is not None:
+            self._connect_error(err if isinstance(err, BaseException) else ConnectError("ERR_LOOKUP", str(err)))
+            return
+        self._resolved(host, outcome)
 
     def _resolved(self, host, outcome):
         if self.destroyed:
@@ -151,12 +209,37 @@ class Connecting:
         sock = self._sock
         if sock.family != _socket.AF_UNIX:
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            if self._bind_to is not None:
+                err = self._bind()
+                if err is not None:
+                    self.loop.call_soon(self._attempt_failed, err)
+                    return
         code = sock.connect_ex(address)
         if code in (0, errno.EINPROGRESS, errno.EAGAIN):
             self._writer = True  # registered: destroy() while connecting takes it off the loop
             self.loop.add_writer(self._fd, self._connected)
         else:
             self.loop.call_soon(self._connect_failed, code)
+
+    def _bind(self):
+        """Bind to the local address and port given (any address of the socket's family
+        for a port alone; SO_REUSEADDR, as libuv's bind): None, or Node's ``bind`` error
+        (EADDRNOTAVAIL, EADDRINUSE; EINVAL for an address of the other family)."""
+        sock = self._sock
+        address, port = self._bind_to
+        address = address or ("::" if sock.family == _socket.AF_INET6 else "0.0.0.0")
+        try:
+            if _literal_family(address) != sock.family:
+                raise OSError(errno.EINVAL, "address of the other family")
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            sock.bind((address, port or 0))
+            return None
+        except OSError as exc:
+            number = exc.errno or errno.EINVAL
+            code = errno.errorcode.get(number, "EINVAL")
+            err = ConnectError(code, f"bind {code} {address}" + (f":{port}" if port else ""))
+            err.errno, err.syscall, err.address, err.port = number, "bind", address, port or None
+            return err
 
     def _connected(self):
         self._writer = False
@@ -181,6 +264,10 @@ class Connecting:
         else:
             address, port = self.remote_address, self.remote_port
             err = connect_error(name, code, f"{address}:{port}", address, port)
+        self._attempt_failed(err)
+
+    def _attempt_failed(self, err):
+        """An address's bind or connect failed: the name's next address, else ``error``."""
         failures = self._failures
         if failures is not None:
             failures.append(err)
