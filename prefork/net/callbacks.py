@@ -3,18 +3,23 @@
 Rules:
 - A ``WriteCallback`` runs once its bytes are in the kernel, and (unlike a protocol's
   waiter) also at a destroy that keeps them from getting there: ``failed(error)``.
-  A response's (server/response.py) takes no argument either way.
-- A ``SocketWriteCallback`` is ``net.Socket.write()``'s, Node's ``callback(err)``: a
-  callback that can take one positional argument gets None once its bytes are in the
+  A response's (server/response.py) and a client request's take no argument either way.
+- ``net.Socket.write()``'s (``socket_write_callback``) is Node's ``callback(err)``: a
+  callback that names a positional parameter gets None once its bytes are in the
   kernel, and the error when they never will be: the one that destroyed the socket (a
   reset, EPIPE, ETIMEDOUT, an error given to ``destroy``), ERR_STREAM_DESTROYED
   ("Cannot call write after a stream was destroyed") after a plain ``destroy()`` or for
   a write after it, ERR_STREAM_WRITE_AFTER_END for a write after ``end()``. One that
-  takes no argument is called with none, as before. Whether it takes one is looked up
-  when it is called (once), so a write pays nothing more for it.
+  names none is called with none, as before: so is one that only forwards ``*args``
+  (a decorator without ``functools.wraps``, ``partial(loop.call_soon, event.set)``), and
+  a builtin, whose parameters Python does not say.
+- Which it is is read from the code object when the callback runs (a few attribute
+  reads, no ``inspect.signature``), so a write pays nothing for it.
+- One class for both kinds: code that tells a write's callback from other waiters by
+  ``type(waiter) is WriteCallback`` (server/lost.py) sees a socket's too.
 """
 
-from inspect import signature
+from functools import partial
 
 from ..http.errors import HTTPError
 
@@ -24,41 +29,54 @@ def destroyed_error():
     return HTTPError("ERR_STREAM_DESTROYED", "Cannot call write after a stream was destroyed")
 
 
-def takes_error(callback):
-    """Whether ``callback`` can be called with one positional argument."""
-    try:
-        signature(callback).bind(None)
-    except (TypeError, ValueError):  # (ValueError: no signature to read, a builtin's)
-        return False
-    return True
+def takes_error(callback, bound=0):
+    """Whether ``callback`` names a positional parameter past the ``bound`` ones given to
+    it already (its ``self``, a ``partial``'s arguments): then it can take the error."""
+    while True:
+        if isinstance(callback, partial):
+            if callback.keywords:  # (which parameters keywords fill is not worth the guess)
+                return False
+            bound += len(callback.args)
+            callback = callback.func
+            continue
+        function = getattr(callback, "__func__", None)  # a bound method
+        if function is not None:
+            bound += 1
+            callback = function
+            continue
+        code = getattr(callback, "__code__", None)
+        if code is not None:
+            return code.co_argcount > bound
+        if isinstance(callback, type) or not hasattr(type(callback), "__call__"):
+            return False
+        call = getattr(type(callback), "__call__", None)  # an object with __call__
+        if getattr(call, "__code__", None) is None:
+            return False  # (a builtin: its parameters are not said)
+        callback, bound = call, bound + 1
 
 
 class WriteCallback:
-    __slots__ = ("callback",)
+    __slots__ = ("callback", "with_error")
 
-    def __init__(self, callback):
+    def __init__(self, callback, with_error=False):
         self.callback = callback
-
-    def __call__(self):
-        self.callback()
-
-    def failed(self, error):
-        self.callback()
-
-
-class SocketWriteCallback(WriteCallback):
-    __slots__ = ()
+        self.with_error = with_error
 
     def __call__(self):
         callback = self.callback
-        if takes_error(callback):
+        if self.with_error and takes_error(callback):
             callback(None)
         else:
             callback()
 
     def failed(self, error):
         callback = self.callback
-        if takes_error(callback):
+        if self.with_error and takes_error(callback):
             callback(error if error is not None else destroyed_error())
         else:
             callback()
+
+
+def socket_write_callback(callback):
+    """``net.Socket.write()``'s callback: given Node's ``err`` when it names a parameter."""
+    return WriteCallback(callback, True)

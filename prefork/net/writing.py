@@ -36,7 +36,7 @@ Rules:
   code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
   ``memoryview`` is copied when written.
   A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
-  keeps them from getting there (given its error when it takes one: net/callbacks.py); never inside the application's call that sent them (a
+  keeps them from getting there (given its error when it names a parameter: net/callbacks.py); never inside the application's call that sent them (a
   response's ``end()`` or ``uncork()``, the socket's ``end()``: ``uncork(True)``), but
   on the next loop turn, as Node calls them.
 - A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
@@ -60,7 +60,7 @@ from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded, utf8
-from .callbacks import SocketWriteCallback, WriteCallback, destroyed_error
+from .callbacks import WriteCallback, destroyed_error, socket_write_callback
 from .piping import Piping
 
 log = logging.getLogger("prefork")
@@ -118,7 +118,7 @@ class Writing(Piping):
 
     def write(self, data, encoding=None, callback=None):
         """Node's ``socket.write(data[, encoding][, callback])``; ``callback()`` once the
-        bytes are in the kernel (``callback(err)``, Node's, when it takes an argument:
+        bytes are in the kernel (``callback(err)``, Node's, when it names a parameter:
         net/callbacks.py). After ``end()`` or ``destroy()``: the module's rules."""
         if encoding is not None:
             if callable(encoding):
@@ -144,14 +144,14 @@ class Writing(Piping):
             else:
                 err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
             if callback is not None:  # (its error, before the socket's own)
-                self.loop.call_soon(SocketWriteCallback(callback).failed, err)
+                self.loop.call_soon(socket_write_callback(callback).failed, err)
             if not self.destroyed:
                 self.destroy(err)
             return False
         if data:
             self.send_bytes(data)
         if callback is not None:
-            self.after_flush(SocketWriteCallback(callback))
+            self.after_flush(socket_write_callback(callback))
         if self.buffered_size >= self.high_water_mark:
             self._need_drain = True
             return False
