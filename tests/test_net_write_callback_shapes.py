@@ -1,8 +1,9 @@
 """Which ``socket.write(data, callback)`` callbacks get Node's ``err``: those that name a
 positional parameter (a function, a bound method, an object's ``__call__``, what a
 ``partial`` leaves open). One that only forwards ``*args`` (a decorator without
-``functools.wraps``, ``partial(loop.call_soon, event.set)``) or a builtin is called with
-no argument, as before the error was passed: given None, the first raised TypeError and
+``functools.wraps``, ``partial(loop.call_soon, event.set)``) is called with
+no argument (one made with ``wraps`` counts as what it wraps; a builtin such as
+``future.set_result`` as its stated signature), as before the error was passed: given None, the first raised TypeError and
 whatever waited on it hung. And a write's callback on a server connection's socket runs
 after ``destroy()`` returns, as Node's (it ran inside the destroy)."""
 
@@ -60,8 +61,25 @@ def test_each_shape_of_callback_is_called_as_it_can_be():
         sock.write(b"f", recorder.no_error)
         sock.write(b"g", recorder)
         sock.write(b"h", functools.partial(two, "partial"))
-        sock.write(b"i", done.set)
+
+        def traced(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                return fn(*args, **kwargs)
+            return wrapper
+
+        @traced
+        def on_written(err):
+            seen.append(("wrapped", err))
+        sock.write(b"i", on_written)
+        appended = []
+        sock.write(b"j", appended.append)
+        future = loop.create_future()
+        sock.write(b"k", future.set_result)
+        sock.write(b"l", done.set)
         await asyncio.wait_for(done.wait(), 5)
+        assert await asyncio.wait_for(future, 5) is None
+        assert appended == [None]
         await asyncio.sleep(0)  # (call_soon's append runs a turn later)
         sock.destroy()
         peer.close()
@@ -69,7 +87,7 @@ def test_each_shape_of_callback_is_called_as_it_can_be():
     seen = asyncio.run(main())
     assert sorted(seen, key=repr) == sorted([("decorated",), ("call_soon",), ("lambda", None), ("varargs", ()),
                                              ("method", None), ("no_error",), ("call", None),
-                                             ("partial", None)], key=repr), seen
+                                             ("partial", None), ("wrapped", None)], key=repr), seen
 
 
 def test_a_write_callback_runs_after_the_destroy_that_follows_it():

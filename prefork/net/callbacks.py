@@ -11,15 +11,18 @@ Rules:
   ("Cannot call write after a stream was destroyed") after a plain ``destroy()`` or for
   a write after it, ERR_STREAM_WRITE_AFTER_END for a write after ``end()``. One that
   names none is called with none, as before: so is one that only forwards ``*args``
-  (a decorator without ``functools.wraps``, ``partial(loop.call_soon, event.set)``), and
-  a builtin, whose parameters Python does not say.
+  (a decorator without ``functools.wraps``, ``partial(loop.call_soon, event.set)``). A
+  decorator made with ``functools.wraps`` is read through to what it wraps; a builtin
+  (``future.set_result``, ``list.append``) by the signature it states, and without one
+  it is called with none.
 - Which it is is read from the code object when the callback runs (a few attribute
-  reads, no ``inspect.signature``), so a write pays nothing for it.
+  reads; ``inspect.signature`` only for a builtin), so a write pays nothing for it.
 - One class for both kinds: code that tells a write's callback from other waiters by
   ``type(waiter) is WriteCallback`` (server/lost.py) sees a socket's too.
 """
 
 from functools import partial
+from inspect import signature
 
 from ..http.errors import HTTPError
 
@@ -44,14 +47,24 @@ def takes_error(callback, bound=0):
             bound += 1
             callback = function
             continue
+        wrapped = getattr(callback, "__wrapped__", None)  # a decorator's, made with functools.wraps
+        if wrapped is not None:
+            callback = wrapped
+            continue
         code = getattr(callback, "__code__", None)
         if code is not None:
             return code.co_argcount > bound
-        if isinstance(callback, type) or not hasattr(type(callback), "__call__"):
+        if getattr(callback, "__text_signature__", None) is not None:  # a builtin's (Future.set_result)
+            try:
+                signature(callback).bind(*(None,) * (bound + 1))
+            except (TypeError, ValueError):
+                return False
+            return True
+        if isinstance(callback, type):
             return False
         call = getattr(type(callback), "__call__", None)  # an object with __call__
         if getattr(call, "__code__", None) is None:
-            return False  # (a builtin: its parameters are not said)
+            return False  # (its parameters are not said)
         callback, bound = call, bound + 1
 
 
