@@ -8,7 +8,8 @@ Rules:
   text: no CR or LF). ``set_header`` replaces, ``append_header`` adds lines,
   ``set_headers`` sets each field of a mapping (``set-cookie`` values gathered);
   ``merge_fields`` takes a mapping or Node's array forms (a server's ``write_head``,
-  a client's ``headers`` option).
+  a client's ``headers`` option); for ``write_head`` a repeated name spelled otherwise
+  keeps its own spelling on its line (a ``Spelled`` value), as Node writes the pairs.
 - Once the head is fixed (``headers_sent``) every change raises
   ``ERR_HTTP_HEADERS_SENT``, as in Node.
 - Removing ``Connection``, ``Content-Length`` or ``Transfer-Encoding`` is remembered in
@@ -20,7 +21,7 @@ Rules:
   ``_headers``, ``_removed``, ``send_date``) and builds the head from it.
 """
 
-from .serialize import HeaderError, check_name, check_value, field_value
+from .serialize import HeaderError, Spelled, check_name, check_value, field_value
 
 _FRAMING_FIELDS = ("connection", "content-length", "transfer-encoding")
 
@@ -98,13 +99,15 @@ class OutgoingFields:
             self.set_header("set-cookie", cookies)
         return self
 
-    def merge_fields(self, headers, replacing=False):
+    def merge_fields(self, headers, replacing=False, spelled=False):
         """Set the fields of ``headers``: a mapping (any, as Node takes any object), or
         Node's array forms, ``[[name, value], ...]`` or the flat raw list, where every
         pair is a line of the head, a repeated name too (a flat list must hold whole
         pairs: ``ERR_INVALID_ARG_VALUE``). ``replacing`` (a server's ``write_head`` after
         fields were set: Node's progressive API): every pair is a ``set_header``, so a
-        later pair of a name replaces an earlier one and a field set before."""
+        later pair of a name replaces an earlier one and a field set before. ``spelled``
+        (a server's ``write_head`` alone): a repeated name spelled otherwise keeps its
+        spelling on its line, as Node writes such pairs."""
         if isinstance(headers, dict) or hasattr(headers, "keys"):  # any mapping, as Node takes any object
             for name, value in headers.items():
                 self.set_header(name, value)
@@ -128,6 +131,8 @@ class OutgoingFields:
         for name, value in pairs:
             key = name.lower() if isinstance(name, str) else name
             if key in seen:
+                if spelled and name != self._headers[key][0] and not isinstance(value, (list, tuple)):
+                    value = Spelled(str(self._checked("append", name, value)), name)  # its line keeps this spelling (Node)
                 self.append_header(name, value)
             else:
                 seen.add(key)

@@ -206,8 +206,20 @@ def check_value(name, value):
         raise HeaderError("ERR_INVALID_CHAR", f"Invalid character in header content [{name!r}]")
 
 
+class Spelled(str):
+    """A field value that keeps its own spelling of the field's name: a line of a name
+    repeated with another spelling in Node's array form (``write_head(200, ["X-A", "1",
+    "x-a", "2"])``), which Node writes as given."""
+
+    def __new__(cls, value, name):
+        self = super().__new__(cls, value)
+        self.name = name
+        return self
+
+
 def header_lines(name, value, unique=None):
-    """``Name: value\\r\\n`` lines; a list value gives one line per item, except a
+    """``Name: value\\r\\n`` lines; a list value gives one line per item (a ``Spelled``
+    item under its own spelling of the name), except a
     ``Cookie`` list of two or more, or the list of a name in ``unique`` (a set of
     lower-case names: Node's ``uniqueHeaders``): one line, its items joined with "; "
     (as Node writes it, a request's cookies being one field)."""
@@ -215,7 +227,7 @@ def header_lines(name, value, unique=None):
         if (len(value) > 1 and len(name) == 6 and name.lower() == "cookie") or \
                 (unique and name.lower() in unique):  # (an empty list too: one empty field, as Node's)
             return f"{name}: {'; '.join(map(str, value))}\r\n"
-        return "".join(f"{name}: {item}\r\n" for item in value)
+        return "".join(f"{item.name if type(item) is Spelled else name}: {item}\r\n" for item in value)
     return f"{name}: {value}\r\n"
 
 

@@ -14,7 +14,8 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
   (when the body was not read to its end) and the response's ``close``, then the
   socket's ``close`` listeners, then each such request's ``error`` (ECONNRESET
   "aborted", to a listener only) and ``close``. Until then the request is not
-  ``destroyed`` nor ``aborted``, as Node's.
+  ``destroyed`` nor ``aborted``, as Node's; from its ``aborted`` on it is both (the
+  response's ``close`` finds it ``destroyed``, as Node's).
 - ``req.destroy()`` emits ``aborted`` inside the call (Node does) and marks the request
   destroyed; its ``error`` and ``close`` are told on the close turn before the
   responses' ``close`` (after the socket's ``error``); a request read to its end has
@@ -307,6 +308,8 @@ class RequestClosing:
             socket.loop.call_soon(self.tell_closed)
         return self
 
+    _close_due = False  # aborted (so destroyed), its close not told yet (mark_closed tells it)
+
     def unheard(self):
         """No listener of any event of this request (nothing its close would tell)."""
         return not self._events
@@ -316,6 +319,9 @@ class RequestClosing:
         not complete or not read to its end (then ``mark_closed(reset=True)``)."""
         if not self.destroyed and not self.aborted and (not self.complete or not self._consumed):
             self.aborted = True
+            # destroyed from here on, as Node's req.destroy() marks it before its 'aborted'
+            # (the response's 'close' finds it so); its 'error' and 'close' still to come
+            self.destroyed = self._close_due = True
             if self._events:
                 try:
                     self.emit("aborted")
@@ -330,7 +336,8 @@ class RequestClosing:
         whose ``end`` is still to come gets its ``close`` after it, as in Node, unless
         ``final`` (its connection went). ``tell``: false, the events wait for the
         caller's ``tell_closed()``."""
-        if not self.destroyed:
+        if not self.destroyed or self._close_due:
+            self._close_due = False
             if not (reset or final or self._ended or error is not None):
                 if self._end_pending and self.readable_flowing is None:
                     # read by nobody, complete: Node's dump drops what is kept and brings its

@@ -63,7 +63,7 @@ class OutgoingHead(OutgoingFields):
         if headers:
             saved = None if self._headers is None else dict(self._headers)
             try:
-                self.merge_fields(headers, replacing=saved is not None)
+                self.merge_fields(headers, replacing=saved is not None, spelled=True)
             except Exception:
                 self._headers = saved  # a bad field leaves the head as it was
                 raise
