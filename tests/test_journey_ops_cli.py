@@ -93,10 +93,16 @@ def test_a_gunicorn_access_log_format_is_refused_with_the_same_format_in_prefork
         "'{h} - - [{t}] \"{r}\" {s} {b}'"]
     proc = prefork("check-config", "--access-log-format", "%(h)s %({x-request-id}i)s")
     assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "argv:--access-log-format: gunicorn's %(x)s fields are not read here, prefork's are written {x}: "
+        "'{h} {i[x-request-id]}'"]
+    proc = prefork("check-config", "--access-log-format", "%(h)s %({HOME}e)s")  # no field here
+    assert proc.returncode == 2
     assert proc.stderr.startswith("argv:--access-log-format: gunicorn's %(x)s fields are not read here, prefork's "
                                   "are written {x} ({D}, {L}")
-    # the suggested format is one prefork takes
+    # the suggested formats are ones prefork takes
     assert settings.load(env={}, argv_values={"access_log_format": '{h} - - [{t}] "{r}" {s} {b}'})
+    assert settings.load(env={}, argv_values={"access_log_format": "{h} {i[x-request-id]}"})
 
 
 def test_no_other_servers_name_shadows_a_setting():
