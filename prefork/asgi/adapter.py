@@ -30,7 +30,9 @@ Rules:
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish. The
   drain is bounded by ``lifespan_timeout`` (the worker's ``graceful_timeout``, after
   which the master kills it); its last quarter (at most ``_SHUTDOWN_RESERVE`` seconds)
-  is kept for the lifespan shutdown: app tasks still running then are cancelled.
+  is kept for the lifespan shutdown, when one will run (``shutdown_reserve``): app
+  tasks still running then are cancelled. Without one, only the exit margin is kept:
+  the tasks run until the worker's loop ends.
 - ``shutdown()`` (the loop has stopped serving) first waits for the app tasks still
   running (background tasks that run after their response, sessions closing) until
   that reserve, cancels what is left and gives it a quarter of the reserve (at most
@@ -175,6 +177,12 @@ class ASGIAdapter:
     stopped_now = False  # a fast stop came (stop_now)
 
     def shutdown_reserve(self):
+        """Seconds at the drain's end kept for the lifespan shutdown: none when none will
+        run (``lifespan = "off"``, an app that does not speak it, or whose lifespan has
+        ended): the app tasks then run until the worker's loop ends (the exit margin), as
+        the events API's do."""
+        if not self.lifespan.awaits_shutdown():
+            return self.exit_margin()
         return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)
 
     def exit_margin(self):
