@@ -30,7 +30,9 @@ Rules:
 - ``drain()`` closes open WebSockets with 1012 so the server's drain can finish. The
   drain is bounded by ``lifespan_timeout`` (the worker's ``graceful_timeout``, after
   which the master kills it); its last quarter (at most ``_SHUTDOWN_RESERVE`` seconds)
-  is kept for the lifespan shutdown: app tasks still running then are cancelled.
+  is kept for the lifespan shutdown, when one will run (``shutdown_reserve``): app
+  tasks still running then are cancelled. Without one, only the exit margin is kept:
+  the tasks run until the worker's loop ends.
 - ``shutdown()`` (the loop has stopped serving) first waits for the app tasks still
   running (background tasks that run after their response, sessions closing) until
   that reserve, cancels what is left and gives it a quarter of the reserve (at most
@@ -46,12 +48,19 @@ Rules:
   so the worker exits on its own. Without a drain (a fast stop) the tasks are
   cancelled at once. A cancelled task is not logged as
   the app's failure; the cancelling is logged once.
+- The WebSocket module (wsproto, hashlib) is imported with this one, when the worker
+  loads the app, not at the first upgrade (after the worker dropped its privileges, to
+  a user who may not read the interpreter's modules). When that import fails, the
+  worker says so at boot (an error, with the cause and the user) and every WebSocket
+  handshake is answered 500, rather than closed unanswered; HTTP is served. Without
+  wsproto installed, each handshake fails as it comes (logged, the connection closed).
 - The app is never called inside the parser: tasks take their first step on a later
   loop turn.
 """
 
 import asyncio
 import logging
+import os
 from asyncio import Task
 
 from ..net.proxy import TrustedSources
@@ -61,6 +70,14 @@ from .lifespan import Lifespan
 from .scope import client_and_scheme, server_address, split_target
 from .tls import TLSTemplate
 from .tls import extension as tls_extension
+
+WEBSOCKET_FAILURE = None  # why the WebSocket module could not be imported, when it could not
+try:  # at load, with the app's modules, not at the first upgrade (see the rules)
+    from .websocket import WebSocketSession
+except (ImportError, OSError) as exc:
+    WebSocketSession = None
+    if not (isinstance(exc, ModuleNotFoundError) and exc.name == "wsproto"):  # (no wsproto: not said here)
+        WEBSOCKET_FAILURE = f"{type(exc).__name__}: {exc}"
 
 log = logging.getLogger("prefork.asgi")
 
@@ -118,6 +135,9 @@ class ASGIAdapter:
         server.on("connect", self.on_connect)
         server.should_upgrade_callback = is_websocket_upgrade
         server.unique_host_header = True  # two Host fields: a 400 (RFC 9112 3.2), as under WSGI
+        if WEBSOCKET_FAILURE is not None:
+            log.error("WebSocket support could not be loaded (%s): WebSocket handshakes are answered 500; "
+                      "can the worker's user (uid %d) read the interpreter's modules?", WEBSOCKET_FAILURE, os.getuid())
         return self
 
     # -- lifespan ----------------------------------------------------------------------------
@@ -175,6 +195,12 @@ class ASGIAdapter:
     stopped_now = False  # a fast stop came (stop_now)
 
     def shutdown_reserve(self):
+        """Seconds at the drain's end kept for the lifespan shutdown: none when none will
+        run (``lifespan = "off"``, an app that does not speak it, or whose lifespan has
+        ended): the app tasks then run until the worker's loop ends (the exit margin), as
+        the events API's do."""
+        if not self.lifespan.awaits_shutdown():
+            return self.exit_margin()
         return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)
 
     def exit_margin(self):
@@ -341,7 +367,13 @@ class ASGIAdapter:
         if req.method != "GET" or not is_websocket_upgrade(req):
             refuse(self.server, req, socket, 400, "Unsupported upgrade request.")  # RFC 6455 4.2.1: a GET
             return
-        from .websocket import WebSocketSession  # wsproto is loaded with the first WebSocket
+        if WEBSOCKET_FAILURE is not None:
+            refuse(self.server, req, socket, 500, "WebSocket support is unavailable.")
+            return
+        if WebSocketSession is None:  # (wsproto is not installed: this raises, the server closes the socket)
+            from .websocket import WebSocketSession as session_class
+        else:
+            session_class = WebSocketSession
         scheme = "wss" if socket.encrypted or self.url_scheme == "https" else "ws"
         scope = self.scope(req, "websocket", scheme, _ASGI_WEBSOCKET)
         del scope["method"]
@@ -350,7 +382,7 @@ class ASGIAdapter:
         scope["extensions"] = {"websocket.http.response": {}}
         if socket.encrypted:
             scope["extensions"]["tls"] = tls_extension(socket, self.server_cert)
-        session = WebSocketSession(self, req, socket, scope)
+        session = session_class(self, req, socket, scope)
         if session.start(head):
             self.websockets.add(session)
             task = self.loop.create_task(session.run(self.app))
