@@ -7,7 +7,8 @@ Rules:
   there is has gone out, so the client never reads the next response as this one's
   body. Both are logged.
 - A whole body (a list or tuple) goes out with one ``end(data)``; HEAD gets the
-  Content-Length GET would have.
+  Content-Length GET would have. One over ``HEAD_ALONE`` goes out after its head, not
+  joined to it: the socket holds the app's bytes, never a copy of them.
 - A second ``start_response`` needs ``exc_info`` (PEP 3333), and once the head is out
   that error is raised again in the app.
 - The app failed: a canned 500 (or 413 for a body over the limit) while the head is
@@ -24,6 +25,9 @@ import logging
 from asyncio import _get_running_loop, _set_running_loop  # the stdlib's hooks for loop implementations
 
 log = logging.getLogger("prefork.wsgi")
+
+
+HEAD_ALONE = 256 * 1024  # a whole body over this goes out after its head, not joined to it (a copy)
 
 
 def promised_length(res, method):
@@ -68,6 +72,22 @@ def end_whole(res, names, data, method, req=None):
         res.set_header("Content-Length", str(len(data)))  # as GET would have it
     if req is not None and "content-length" in names:
         data = kept_to(req, res, promised_length(res, method), data)
+    if len(data) > HEAD_ALONE and method != "HEAD" and res.has_body_status() and not res.headers_sent:
+        end_large(res, names, data)
+        return
+    res.end(data)
+
+
+def end_large(res, names, data):
+    """End ``res`` with a large whole body: the head goes first on its own, then the
+    body as it is, so the socket keeps the app's bytes (a view of what the kernel has
+    not taken) rather than a copy joined to the head: a slow reader of a 100 MB body
+    costs 100 MB, not 200 MB while its call waits with the app's bytes."""
+    if "content-length" not in names and res.can_chunk:  # (HTTP/1.0's ends at the close, as before)
+        res.set_header("Content-Length", str(len(data)))
+    res.flush_headers()
+    if res.active:  # the head to the kernel now, even within a read whose answers go out together:
+        res.req.socket.flush()  # queued with it, the body would be joined to it all the same
     res.end(data)
 
 

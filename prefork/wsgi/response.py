@@ -70,7 +70,7 @@ import sys
 from time import monotonic
 from asyncio import _set_running_loop  # the stdlib's hook for loop implementations
 
-from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, kept_to, over_length,
+from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, HEAD_ALONE, over_length,
                    promised_length, under_length)
 from .head import apply_head, early_hints, not_bytes
 from .sending import FileSending, StallWatch
@@ -415,7 +415,7 @@ def start_call(adapter, req, res, body):
                     # 304's, the representation's, is the app's)
                     size = len(data)
                     fits = heads.fits
-                    if fits is None or (fits == size and res.can_chunk):
+                    if (fits is None or (fits == size and res.can_chunk)) and size <= HEAD_ALONE:
                         res.end_with(heads.code, heads.block, data, heads.reason)
                         if size > WHOLE_WAITS and call.waits_out():
                             return False
@@ -424,11 +424,9 @@ def start_call(adapter, req, res, body):
                             adapter.errors.flush()
                         return True
                 names = apply_head(res, status, call.headers, adapter.statuses,
-                                   None if method == "HEAD" or not res.can_chunk else len(data))
-                if method == "HEAD":
-                    end_whole(res, names, data, method)
-                else:
-                    res.end(kept_to(req, res, promised_length(res, method), data))
+                                   None if method == "HEAD" or not res.can_chunk or len(data) > HEAD_ALONE
+                                   else len(data))
+                end_whole(res, names, data, method, req)  # (a large body: its head first, no copy)
                 if len(data) > WHOLE_WAITS and call.waits_out():
                     return False
                 call.finished = call.over = True

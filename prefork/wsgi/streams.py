@@ -7,13 +7,14 @@ Rules:
   with an ``n`` past the body's length reads the rest: a temporary file's ``read(n)``
   would first make room for ``n`` bytes (``read(2**40)`` a ``MemoryError``).
 - ``Errors`` (``wsgi.errors``) logs a line per record, as the app wrote it: the pieces
-  of one ``print`` are one line; a line without its newline goes out with ``flush()``
-  or when the call that wrote it ends.
+  of one ``print`` are one line; a line without its newline goes out with ``flush()``,
+  when the call that wrote it ends, or when the thread that wrote it ends.
 """
 
 import io
 import logging
 import threading
+import weakref
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -118,19 +119,27 @@ EMPTY_INPUT = EmptyInput()
 class Errors:
     """``wsgi.errors``: a text stream whose lines go to the error log, one record per
     write that ends a line: ``print(a, b, file=errors)`` (four writes) is one record, as
-    it is one line. The start of a line is held per thread until its newline, ``flush()``
-    or the end of the call (the adapter flushes the calling thread's)."""
+    it is one line. The start of a line is held per thread until its newline, ``flush()``,
+    the end of the call (the adapter flushes the calling thread's) or the end of the
+    thread (one the app started, whose last line had no newline)."""
 
     def __init__(self):
         self._local = threading.local()
         self._lock = threading.Lock()  # for held, which threads change
         self.held = 0  # threads holding the start of a line: the call's end flushes when not 0
 
+    def _line(self):
+        try:
+            return self._local.line
+        except AttributeError:
+            line = self._local.line = _HeldLine(self)
+            return line
+
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError(f"wsgi.errors takes str, not {type(text).__name__}")
-        local = self._local
-        pending = getattr(local, "pending", "")
+        line = self._line()
+        pending = line.text
         lines, newline, rest = (pending + text).rpartition("\n")
         if newline:
             _log_lines(lines)
@@ -140,7 +149,7 @@ class Errors:
         if bool(rest) != bool(pending):
             with self._lock:
                 self.held += 1 if rest else -1
-        local.pending = rest
+        line.text = rest
         return len(text)
 
     def writelines(self, lines):
@@ -149,13 +158,34 @@ class Errors:
 
     def flush(self):
         """The calling thread's line so far goes to the log."""
-        local = self._local
-        pending = getattr(local, "pending", "")
-        if pending:
-            local.pending = ""
-            with self._lock:
-                self.held -= 1
-            _log_lines(pending)
+        line = getattr(self._local, "line", None)
+        if line is not None and line.text:
+            self.let_go(line.text)
+            line.text = ""
+
+    def let_go(self, pending):
+        with self._lock:
+            self.held -= 1
+        _log_lines(pending)
+
+
+class _HeldLine:
+    """The start of a line one thread holds; a thread that ends holding one (the app's
+    own, which no call's end flushes) has it logged as it goes."""
+
+    __slots__ = ("text", "errors")
+
+    def __init__(self, errors):
+        self.text = ""
+        self.errors = weakref.ref(errors)  # (no cycle through the thread-local)
+
+    def __del__(self):
+        errors = self.errors()
+        if self.text and errors is not None:
+            try:
+                errors.let_go(self.text)
+            except Exception:  # (at the interpreter's end, logging may be gone)
+                pass
 
 
 _ERRORS_LINE_MAX = 64 * 1024  # characters of a line held before it is logged without its end

@@ -174,6 +174,7 @@ class ThreadCall:
             if (kind is list or kind is tuple) and not self.head_given:
                 self.returned = True
                 data = iterable[0] if len(iterable) == 1 else b"".join(iterable)
+                iterable = None  # (nothing to close: its blocks go now, not after its client has them)
                 if data.__class__ is not bytes and not isinstance(data, bytes):
                     raise not_bytes(data)
                 if self.status is None:
