@@ -15,8 +15,10 @@ Rules:
   the socket gives its peer's certificate only, not the chain the client sent.
 - ``client_cert_name`` is the subject of that certificate as RFC 4514 writes it (the
   last RDN first, registered short names, a dotted OID with its value as ``#`` and the
-  BER hex otherwise, and so is a value that is no string or not one its type allows),
-  read from the DER, so no name is lost to ``ssl``'s decoding.
+  BER hex otherwise, and so is a value that is no string or not one its type allows;
+  an attribute whose OID is longer than any registered one is written with no type,
+  ``=#`` and its BER hex, as OpenSSL writes it, the rest of the name kept), read from
+  the DER, so no name is lost to ``ssl``'s decoding.
 - ``client_cert_error`` is None: a certificate the configured CAs do not verify fails
   the handshake (``ssl`` has no verify callback), so no connection carries one.
 - ``tls_version`` is the 16-bit version (0x0304 for TLS 1.3); ``cipher_suite`` the
@@ -173,6 +175,10 @@ def _children(data, start, end):
 
 
 def _oid(body):
+    """The dotted OID; None for one longer than any registered (64 bytes: a 2.25 UUID
+    arc takes 20), whose arcs would be slow to read and past ``str``'s digit limit."""
+    if len(body) > 64:
+        return None
     first = body[0]
     parts = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
     number = 0
@@ -221,6 +227,9 @@ def subject_name(der):
             for _, _, pair_start, pair_end in _children(der, set_start, set_end):
                 (_, _, oid_start, oid_end), (tag, whole, value, after) = _children(der, pair_start, pair_end)
                 oid = _oid(der[oid_start:oid_end])
+                if oid is None:  # (written with no type, as OpenSSL writes it; the rest of the name kept)
+                    pairs.append("=#" + der[whole:after].hex())
+                    continue
                 name = SHORT_NAMES.get(oid)
                 text = _string(der[value:after], tag) if name is not None else None
                 text = "#" + der[whole:after].hex() if text is None else _escape(text)
