@@ -9,14 +9,20 @@ Rules:
   that returns a callable was a factory named without its call (or, returning an async
   callable, an ASGI 2 ``app(scope)``): an ``AppError`` naming both fixes.
 - The WSGI and ASGI support modules are imported only for an app that needs them, with
-  the app's directories off ``sys.path`` (``apps.own_imports``).
+  the app's directories off ``sys.path`` (``apps.own_imports``); but a worker that is
+  about to drop its privileges imports them first (``preload``), as the master's user,
+  for each interface its setting allows (the WebSocket session too, wsproto installed):
+  the user may not read the interpreter's files, and prefork's own code is not the
+  app's. The app itself is still imported as the user, as gunicorn imports it.
 """
 
+import codecs
 import importlib
 import inspect
 import logging
 
 from . import apps
+from .process import drops_privileges
 from .recognise import ROLES
 from .settings import BY_NAME
 
@@ -62,6 +68,31 @@ def unused_settings(kind, settings):
         if source != "default" and getattr(settings, name) != BY_NAME[name].default:
             found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}{UNUSED_WHY.get((kind, name), '')}")
     return found
+
+
+# what a worker about to drop its privileges imports first, by its interface setting
+PRELOADS = {"events": (), "wsgi": ("wsgi", "wsgi.threads"), "asgi": ("asgi", "asgi.websocket")}
+PRELOADS["auto"] = PRELOADS["wsgi"] + PRELOADS["asgi"]
+
+
+def preload(settings):
+    """Import, as the master's user, prefork's modules the app's interface may need (and
+    the error hints'), before the worker drops its privileges: the user may not be able to
+    read the interpreter's files (Python under /root), and a module of prefork's found
+    missing then would be blamed on the app. One that cannot be imported (wsproto not
+    installed) is left for ``plug_in`` or the first WebSocket to report, as without a user.
+    Nothing is imported for a worker that keeps its user (its modules are loaded lazily)."""
+    if not drops_privileges(settings):
+        return
+    names = PRELOADS.get(settings.interface, PRELOADS["auto"]) if settings.app else ("demo",)
+    for name in names:
+        try:
+            importlib.import_module(f".{name}", __package__)
+        except ImportError:
+            pass
+    if "asgi.websocket" in names:
+        codecs.lookup("idna")  # (wsproto decodes a handshake's Host with it: encodings.idna, unicodedata)
+    importlib.import_module("difflib")  # (an AppError's hint: "did you mean ...?")
 
 
 def plug_in(kind, app, settings, server, wait=None):
