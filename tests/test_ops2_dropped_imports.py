@@ -91,3 +91,17 @@ def test_a_worker_keeping_its_user_loads_no_interface_module_before_the_app():
         assert seen == {"uid": 0, "loaded": []}, seen
     finally:
         d.cleanup()
+
+
+def test_check_config_as_nobody_names_a_misnamed_app_with_its_hint():
+    import subprocess
+    import sys
+
+    from daemon import python_env, scratch_dir
+
+    result = subprocess.run([sys.executable, "-m", "prefork", "--check-config", "--user", "nobody",
+                             "apps.ops2_dropped:ap"], capture_output=True, text=True, timeout=30,
+                            env=python_env(), cwd=scratch_dir("prefork-check-"))
+    assert result.returncode == 3, result.stderr
+    assert "module 'apps.ops2_dropped' has no attribute 'ap' (did you mean 'app'?)" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
