@@ -11,7 +11,8 @@ Rules:
 - The WSGI and ASGI support modules are imported only for an app that needs them, with
   the app's directories off ``sys.path`` (``apps.own_imports``); but a worker that is
   about to drop its privileges imports them first (``preload``), as the master's user,
-  for each interface its setting allows (the WebSocket session too, wsproto installed):
+  for each interface its setting allows (the WebSocket session too, wsproto installed),
+  and the codecs it names (``CODECS``):
   the user may not read the interpreter's files, and prefork's own code is not the
   app's. The app itself is still imported as the user, as gunicorn imports it.
 """
@@ -73,6 +74,9 @@ def unused_settings(kind, settings):
 # what a worker about to drop its privileges imports first, by its interface setting
 PRELOADS = {"events": (), "wsgi": ("wsgi", "wsgi.threads"), "asgi": ("asgi", "asgi.websocket")}
 PRELOADS["auto"] = PRELOADS["wsgi"] + PRELOADS["asgi"]
+# the codecs prefork's own code looks up by name: Node's ucs2/utf16le (a response's or a
+# socket's encoding, any interface), and idna (wsproto decodes a WebSocket handshake's Host)
+CODECS = ("utf-16-le", "idna")
 
 
 def preload(settings):
@@ -90,8 +94,8 @@ def preload(settings):
             importlib.import_module(f".{name}", __package__)
         except ImportError:
             pass
-    if "asgi.websocket" in names:
-        codecs.lookup("idna")  # (wsproto decodes a handshake's Host with it: encodings.idna, unicodedata)
+    for codec in CODECS:
+        codecs.lookup(codec)
     importlib.import_module("difflib")  # (an AppError's hint: "did you mean ...?")
 
 

@@ -105,3 +105,14 @@ def test_check_config_as_nobody_names_a_misnamed_app_with_its_hint():
     assert result.returncode == 3, result.stderr
     assert "module 'apps.ops2_dropped' has no attribute 'ap' (did you mean 'app'?)" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_an_events_worker_dropping_to_nobody_answers_in_nodes_ucs2():
+    d = Daemon("--user", "nobody", app="apps.ops2_dropped:setup", workers=1, access_log=None)
+    try:
+        d.wait_ready()
+        head, _, body = d.request("/").partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head + body + d.log().encode()
+        assert body == "h\u00e9llo".encode("utf-16-le"), (body, d.log())
+    finally:
+        d.cleanup()

@@ -31,3 +31,8 @@ async def asgi(scope, receive, send):
         return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": STATE})
+
+
+def setup(server):
+    """Events: the answer in Node's ``ucs2`` encoding."""
+    server.on("request", lambda req, res: res.end("h\u00e9llo", "ucs2"))
