@@ -12,8 +12,11 @@ Rules:
   the booting ones are the only ones that can answer what the kernel queued: each
   drains once it is ready, and what has not booted by ``graceful_timeout`` is killed.
 - A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
-  booting, before its handlers, must end by a default action that dumps no core); the
-  deadlines kill what is left after ``KILL_GRACE``. On INT or QUIT the workers of the
+  booting, before its handlers, must end by a default action that dumps no core), to
+  its process group: the processes the app started in the worker (a helper, a pool)
+  get it too, as a Ctrl-C reaches them under gunicorn (its workers share the terminal's
+  foreground group, prefork's do not), rather than being left running once prefork is
+  gone. The deadlines kill what is left of the workers after ``KILL_GRACE``. On INT or QUIT the workers of the
   master a USR2 re-executed from, still draining, get the same INT and bound: the stop
   does not wait for their drain (a failed first boot's stop lets them finish, as a
   graceful one does). A fast stop during a graceful one takes over (draining never
@@ -113,7 +116,7 @@ def fast_stop(master, previous=True):
         for pid, kill_at in master.foreign.items():
             if kill_at > deadline:
                 master.foreign[pid] = deadline
-                master.kill(pid, signal.SIGINT)
+                master.kill(-pid, signal.SIGINT)  # (its group, as below)
         if master.stopping == "fast":
             master.schedule_deadlines()
     if master.stopping == "fast":
@@ -127,8 +130,9 @@ def fast_stop(master, previous=True):
         worker.retiring = True
         worker.kill_at = deadline
         # INT, not QUIT: the same fast stop for a serving worker, but one still booting
-        # (no handler yet) dies by INT's default action, where QUIT's dumps its core
-        master.kill(worker.pid, signal.SIGINT)
+        # (no handler yet) dies by INT's default action, where QUIT's dumps its core; to
+        # its group (it leads one): what the app started in it stops with it
+        master.kill(-worker.pid, signal.SIGINT)
     after_stop_signal(master)
 
 
