@@ -43,3 +43,24 @@ def test_a_fast_stop_stops_the_apps_helpers(how):
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
         d.cleanup()
+
+
+def test_a_worker_the_app_moved_to_another_group_still_gets_the_fast_stop():
+    helpers_dir = scratch_dir("prefork-helpers-")
+    d = Daemon(app="apps.ops2_helper:moved", workers=1, env={"HELPERS_DIR": helpers_dir, "MOVE_WORKER": "1"})
+    helpers = []
+    try:
+        d.wait_ready()
+        wait_until(lambda: len(os.listdir(helpers_dir)) == 2, 10, what="the helpers")
+        helpers = [int(open(os.path.join(helpers_dir, name)).read()) for name in os.listdir(helpers_dir)]
+        worker = d.workers()[0]
+        assert os.getpgid(worker) != worker  # (the app moved it)
+        d.signal(signal.SIGINT)
+        assert d.wait_exit() == 0
+        log = d.log()
+        assert "did not stop in time" not in log and "stopped: exit status 0" in log, log
+    finally:
+        for pid in helpers:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+        d.cleanup()

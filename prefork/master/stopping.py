@@ -26,6 +26,7 @@ Rules:
 """
 
 import logging
+import os
 import signal
 import time
 
@@ -116,7 +117,7 @@ def fast_stop(master, previous=True):
         for pid, kill_at in master.foreign.items():
             if kill_at > deadline:
                 master.foreign[pid] = deadline
-                master.kill(-pid, signal.SIGINT)  # (its group, as below)
+                interrupt(master, pid)
         if master.stopping == "fast":
             master.schedule_deadlines()
     if master.stopping == "fast":
@@ -132,8 +133,20 @@ def fast_stop(master, previous=True):
         # INT, not QUIT: the same fast stop for a serving worker, but one still booting
         # (no handler yet) dies by INT's default action, where QUIT's dumps its core; to
         # its group (it leads one): what the app started in it stops with it
-        master.kill(-worker.pid, signal.SIGINT)
+        interrupt(master, worker.pid)
     after_stop_signal(master)
+
+
+def interrupt(master, pid):
+    """INT to worker ``pid``'s process group, and to the worker itself when the app moved
+    it to another group."""
+    master.kill(-pid, signal.SIGINT)
+    try:
+        moved = os.getpgid(pid) != pid
+    except ProcessLookupError:
+        return
+    if moved:
+        master.kill(pid, signal.SIGINT)
 
 
 def after_stop_signal(master):

@@ -12,3 +12,15 @@ with open(os.path.join(os.environ["HELPERS_DIR"], str(os.getpid())), "w") as fh:
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
     return [b"hi\n"]
+
+
+def moved(environ, start_response):
+    """``app``, from a worker that has moved itself into its helper's process group."""
+    return app(environ, start_response)
+
+
+if os.environ.get("MOVE_WORKER"):
+    MOVED_TO = subprocess.Popen(["sleep", "300"], process_group=0)
+    os.setpgid(0, MOVED_TO.pid)
+    with open(os.path.join(os.environ["HELPERS_DIR"], f"moved-{os.getpid()}"), "w") as fh:
+        fh.write(str(MOVED_TO.pid))
