@@ -85,8 +85,9 @@ def preload(settings):
     read the interpreter's files (Python under /root), and a module of prefork's found
     missing then would be blamed on the app. One that cannot be imported (wsproto not
     installed) is left for ``plug_in`` or the first WebSocket to report, as without a user.
-    Nothing is imported for a worker that keeps its user (its modules are loaded lazily)."""
-    if not drops_privileges(settings):
+    Nothing is imported for a worker that keeps its user (its modules are loaded lazily),
+    a ``group`` alone included: root reads everything."""
+    if not (settings.user and drops_privileges(settings)):
         return
     names = PRELOADS.get(settings.interface, PRELOADS["auto"]) if settings.app else ("demo",)
     for name in names:

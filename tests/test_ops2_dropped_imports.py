@@ -83,8 +83,9 @@ def test_a_misnamed_app_under_nobody_gets_its_hint():
         d.cleanup()
 
 
-def test_a_worker_keeping_its_user_loads_no_interface_module_before_the_app():
-    d = Daemon("--interface", "wsgi", app="apps.ops2_dropped:app", workers=1, access_log=None)
+@pytest.mark.parametrize("args", [(), ("--group", "nogroup")])
+def test_a_worker_keeping_its_user_loads_no_interface_module_before_the_app(args):
+    d = Daemon("--interface", "wsgi", *args, app="apps.ops2_dropped:app", workers=1, access_log=None)
     try:
         d.wait_ready()
         seen = state(d)
