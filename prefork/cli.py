@@ -289,10 +289,10 @@ def check_app_loads(settings):
             os.close(verdict_r)
             os.dup2(2, 1)
             sys.stdout = sys.stderr = tail = _Tail(sys.stderr)
-            from . import apps
-            from .process import drop_privileges
+            from . import apps, plugging, process
 
-            drop_privileges(settings)  # as a worker loads it: its import's side effects are the user's
+            plugging.preload(settings)  # prefork's own modules as this user, before the privileges go (as a worker)
+            process.drop_privileges(settings)  # as a worker loads it: its import's side effects are the user's
 
             try:
                 apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)

@@ -9,14 +9,21 @@ Rules:
   that returns a callable was a factory named without its call (or, returning an async
   callable, an ASGI 2 ``app(scope)``): an ``AppError`` naming both fixes.
 - The WSGI and ASGI support modules are imported only for an app that needs them, with
-  the app's directories off ``sys.path`` (``apps.own_imports``).
+  the app's directories off ``sys.path`` (``apps.own_imports``); but a worker that is
+  about to drop its privileges imports them first (``preload``), as the master's user,
+  for each interface its setting allows (the WebSocket session too, wsproto installed),
+  and the codecs it names (``CODECS``):
+  the user may not read the interpreter's files, and prefork's own code is not the
+  app's. The app itself is still imported as the user, as gunicorn imports it.
 """
 
+import codecs
 import importlib
 import inspect
 import logging
 
 from . import apps
+from .process import drops_privileges
 from .recognise import ROLES
 from .settings import BY_NAME
 
@@ -62,6 +69,35 @@ def unused_settings(kind, settings):
         if source != "default" and getattr(settings, name) != BY_NAME[name].default:
             found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}{UNUSED_WHY.get((kind, name), '')}")
     return found
+
+
+# what a worker about to drop its privileges imports first, by its interface setting
+PRELOADS = {"events": (), "wsgi": ("wsgi", "wsgi.threads"), "asgi": ("asgi", "asgi.websocket")}
+PRELOADS["auto"] = PRELOADS["wsgi"] + PRELOADS["asgi"]
+# the codecs prefork's own code looks up by name: Node's ucs2/utf16le (a response's or a
+# socket's encoding, any interface), and idna (wsproto decodes a WebSocket handshake's Host)
+CODECS = ("utf-16-le", "idna")
+
+
+def preload(settings):
+    """Import, as the master's user, prefork's modules the app's interface may need (and
+    the error hints'), before the worker drops its privileges: the user may not be able to
+    read the interpreter's files (Python under /root), and a module of prefork's found
+    missing then would be blamed on the app. One that cannot be imported (wsproto not
+    installed) is left for ``plug_in`` or the first WebSocket to report, as without a user.
+    Nothing is imported for a worker that keeps its user (its modules are loaded lazily),
+    a ``group`` alone included: root reads everything."""
+    if not (settings.user and drops_privileges(settings)):
+        return
+    names = PRELOADS.get(settings.interface, PRELOADS["auto"]) if settings.app else ("demo",)
+    for name in names:
+        try:
+            importlib.import_module(f".{name}", __package__)
+        except ImportError:
+            pass
+    for codec in CODECS:
+        codecs.lookup(codec)
+    importlib.import_module("difflib")  # (an AppError's hint: "did you mean ...?")
 
 
 def plug_in(kind, app, settings, server, wait=None):

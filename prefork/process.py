@@ -61,8 +61,13 @@ FORK_BLOCKED = frozenset(WORKER_SIGNALS) | {signal.SIGINT}
 _fork_masks = {}  # thread -> its signal mask before the fork it is making
 
 
+def drops_privileges(settings):
+    """Whether ``drop_privileges`` changes this process's user or group."""
+    return os.getuid() == 0 and bool(settings.user or settings.group)
+
+
 def drop_privileges(settings):
-    if os.getuid() != 0 or not (settings.user or settings.group):
+    if not drops_privileges(settings):
         return
     if settings.group:
         gid = grp.getgrnam(settings.group).gr_gid if not settings.group.isdigit() else int(settings.group)

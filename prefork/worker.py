@@ -28,9 +28,9 @@ Rules:
 - The loop sends a heartbeat with the worker's stats on its channel about once a
   second (a quarter of `timeout` when that is shorter); a stalled loop sends none, which is how the master notices a hang.
 - The app is found, imported and recognised by ``apps.load`` in the worker (never in the
-  master); by its kind it gets ``setup(server)`` called (events) or is wrapped by
-  ``make_adapter(app, settings)`` of ``prefork.wsgi`` or ``prefork.asgi``, imported only
-  then.
+  master), as its ``user``; by its kind it gets ``setup(server)`` called (events) or is
+  wrapped by ``make_adapter(app, settings)`` of ``prefork.wsgi`` or ``prefork.asgi``,
+  imported then (before the privileges go, when they go: ``plugging.preload``).
 - A worker whose app fails to load reports ``boot_error`` and exits with status 3; an app
   that cannot be served as configured is reported in one line (``apps.AppError``),
   anything else with its traceback. So does an ASGI app whose lifespan startup fails
@@ -76,7 +76,7 @@ from setproctitle import setproctitle
 
 from . import apps, logs
 from .metrics import WorkerMetrics, reply_observer, response_observer
-from .plugging import load_app, plug_in
+from .plugging import load_app, plug_in, preload
 from .process import (cancel_tasks, drop_privileges, dropped, guard_forks, line_buffered, stop_default_executor,
                       serve, wind_down)
 from .runtime import LoopUnavailable, new_event_loop
@@ -159,6 +159,7 @@ class Worker:
             log.error("worker %d: %s", self.slot, exc)
             self.channel.send("boot_error", error=str(exc))
             return BOOT_ERROR
+        preload(settings)  # (a worker about to drop its privileges: prefork's own modules first)
         drop_privileges(settings)
         self.loop = loop
         asyncio.set_event_loop(loop)
@@ -170,8 +171,7 @@ class Worker:
             # than timeout (heartbeats go out); past startup_timeout, or failed, the boot fails
             adapter = plug_in(kind, app, settings, server, wait=lambda setup: loop.run_until_complete(
                 self.beating(setup, settings.startup_timeout, "the async setup(server)")))
-            if kind == "wsgi":
-                self.wsgi = adapter
+            self.wsgi = adapter if kind == "wsgi" else None
             if kind == "asgi":
                 self.asgi = adapter
                 loop.run_until_complete(self.beating(adapter.startup(), settings.startup_timeout,

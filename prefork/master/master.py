@@ -43,7 +43,8 @@ Rules:
   USR2 exec) until its handlers are installed: one sent meanwhile is handled then,
   never lost (PID 1 would ignore it) nor fatal (the default action of HUP, USR1).
 - A fast stop (INT, QUIT, a failed first boot) sends the workers INT: a worker still
-  booting, before its handlers, must end by a default action that dumps no core.
+  booting, before its handlers, must end by a default action that dumps no core. It
+  goes to each worker's process group, so what the app started there stops too.
 - SIGCHLD is acted on after the other signals read in the same wakeup, so a stop signal
   is always handled before the worker exits it caused.
 - The loop sleeps until the next deadline (heartbeat checks, kills, backoff respawns).

@@ -12,8 +12,11 @@ Rules:
   the booting ones are the only ones that can answer what the kernel queued: each
   drains once it is ready, and what has not booted by ``graceful_timeout`` is killed.
 - A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
-  booting, before its handlers, must end by a default action that dumps no core); the
-  deadlines kill what is left after ``KILL_GRACE``. On INT or QUIT the workers of the
+  booting, before its handlers, must end by a default action that dumps no core), to
+  its process group: the processes the app started in the worker (a helper, a pool)
+  get it too, as a Ctrl-C reaches them under gunicorn (its workers share the terminal's
+  foreground group, prefork's do not), rather than being left running once prefork is
+  gone. The deadlines kill what is left of the workers after ``KILL_GRACE``. On INT or QUIT the workers of the
   master a USR2 re-executed from, still draining, get the same INT and bound: the stop
   does not wait for their drain (a failed first boot's stop lets them finish, as a
   graceful one does). A fast stop during a graceful one takes over (draining never
@@ -23,6 +26,7 @@ Rules:
 """
 
 import logging
+import os
 import signal
 import time
 
@@ -113,7 +117,7 @@ def fast_stop(master, previous=True):
         for pid, kill_at in master.foreign.items():
             if kill_at > deadline:
                 master.foreign[pid] = deadline
-                master.kill(pid, signal.SIGINT)
+                interrupt(master, pid)
         if master.stopping == "fast":
             master.schedule_deadlines()
     if master.stopping == "fast":
@@ -127,9 +131,22 @@ def fast_stop(master, previous=True):
         worker.retiring = True
         worker.kill_at = deadline
         # INT, not QUIT: the same fast stop for a serving worker, but one still booting
-        # (no handler yet) dies by INT's default action, where QUIT's dumps its core
-        master.kill(worker.pid, signal.SIGINT)
+        # (no handler yet) dies by INT's default action, where QUIT's dumps its core; to
+        # its group (it leads one): what the app started in it stops with it
+        interrupt(master, worker.pid)
     after_stop_signal(master)
+
+
+def interrupt(master, pid):
+    """INT to worker ``pid``'s process group, and to the worker itself when the app moved
+    it to another group."""
+    master.kill(-pid, signal.SIGINT)
+    try:
+        moved = os.getpgid(pid) != pid
+    except ProcessLookupError:
+        return
+    if moved:
+        master.kill(pid, signal.SIGINT)
 
 
 def after_stop_signal(master):
