@@ -3,6 +3,8 @@ given, so a name repeated with another spelling (``["X-A", "1", "x-a", "2"]``,
 ``Set-Cookie`` then ``set-cookie``) keeps that spelling on its own line; prefork wrote
 the first spelling for every line of the name."""
 
+import copy
+import pickle
 import re
 import socket
 
@@ -53,11 +55,16 @@ def test_write_head_pairs_keep_each_spelling_as_node():
             res.set_header("X-B", "0")
             res.write_head(200, ["X-A", "1", "x-a", "2"])
         assert res.get_header("x-a") in (["1", "2"], ["1", "2", "3"], "2")
+        try:  # the fields an app reads back copy and pickle as plain values
+            copies.append((copy.deepcopy(res.get_headers()), pickle.loads(pickle.dumps(res.get_headers()))))
+        except Exception as exc:
+            copies.append(exc)
         res.end("a")
     server = prefork.create_server(on_request, loop=loop)
     server.listen(0)
     port = server.address()["port"]
     got = []
+    copies = []
 
     def client():
         try:
@@ -75,3 +82,6 @@ def test_write_head_pairs_keep_each_spelling_as_node():
             loop.call_soon_threadsafe(loop.stop)
     run_with_client(loop, client, server)
     assert got == expected
+    assert len(copies) == 3 and all(isinstance(c, tuple) for c in copies), copies
+    for deep, pickled in copies:
+        assert deep == pickled and deep["x-a"] in (["1", "2"], ["1", "2", "3"], "2"), (deep, pickled)

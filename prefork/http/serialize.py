@@ -216,6 +216,9 @@ class Spelled(str):
         self.name = name
         return self
 
+    def __reduce__(self):  # (copied and pickled as it is made: an app may deepcopy get_headers())
+        return Spelled, (str(self), self.name)
+
 
 def header_lines(name, value, unique=None):
     """``Name: value\\r\\n`` lines; a list value gives one line per item (a ``Spelled``
