@@ -1,7 +1,8 @@
 """A request whose connection goes before its response is done is ``destroyed`` from its
 ``aborted`` on, as Node's (``abortIncoming`` calls ``req.destroy()``, which marks it
 before it emits ``aborted``): the response's ``close`` listener, where an application
-checks whether its client left, finds ``req.destroyed`` true. prefork's stayed false
+checks whether its client left, finds ``req.destroyed`` true (and ``req.closed`` still
+false: it turns true at the request's own ``close``). prefork's stayed false
 until the request's own ``close``. Cases: a client reset while the handler waits, a
 reset mid-upload, the handler's ``res.destroy()`` after a partial write, and its
 ``req.destroy()``."""
@@ -25,10 +26,10 @@ let seen = null, closed = null, closes = 0;
 const both = () => { if (++closes === 2) closed(); };
 const s = http.createServer((req, res) => {
   const u = req.url;
-  req.on('aborted', () => log(u, 'aborted', req.destroyed));
-  res.on('close', () => { log(u, 'res.close', req.destroyed, req.aborted, res.destroyed, res.writableEnded); both(); });
+  req.on('aborted', () => log(u, 'aborted', req.destroyed, req.closed));
+  res.on('close', () => { log(u, 'res.close', req.destroyed, req.aborted, res.destroyed, res.writableEnded, req.closed); both(); });
   req.on('error', () => {});
-  req.on('close', () => { log(u, 'req.close', req.destroyed); both(); });
+  req.on('close', () => { log(u, 'req.close', req.destroyed, req.closed); both(); });
   if (u === '/upload') req.once('data', () => seen());
   else if (u === '/res-destroy') { res.writeHead(200); res.write('part'); res.destroy(); }
   else if (u === '/req-destroy') req.destroy();
@@ -52,7 +53,7 @@ s.listen(0, '127.0.0.1', async () => {
 def test_request_destroyed_from_its_aborted_on_as_node():
     script = NODE % repr([[p, raw.decode(), r] for p, raw, r in CASES]).replace("True", "true").replace("False", "false")
     expected = node_events(script)
-    assert ["/wait", "res.close", True, True, True, False] in expected
+    assert ["/wait", "res.close", True, True, True, False, False] in expected
     loop = new_event_loop()
     got = []
     seen = threading.Event()
@@ -66,11 +67,11 @@ def test_request_destroyed_from_its_aborted_on_as_node():
 
     def on_request(req, res):
         u = req.url
-        req.on("aborted", lambda: got.append([u, "aborted", req.destroyed]))
+        req.on("aborted", lambda: got.append([u, "aborted", req.destroyed, req.closed]))
         res.on("close", lambda: (got.append([u, "res.close", req.destroyed, req.aborted, res.destroyed,
-                                             res.writable_ended]), both()))
+                                             res.writable_ended, req.closed]), both()))
         req.on("error", lambda err: None)
-        req.on("close", lambda: (got.append([u, "req.close", req.destroyed]), both()))
+        req.on("close", lambda: (got.append([u, "req.close", req.destroyed, req.closed]), both()))
         if u == "/upload":
             req.once("data", lambda chunk: seen.set())
         elif u == "/res-destroy":

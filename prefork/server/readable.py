@@ -11,13 +11,15 @@ Rules (Node 20's ``IncomingMessage``):
 - ``errored``: the error given to ``destroy(err)``, else ECONNRESET "aborted" once the
   connection went before the body was read to its end (the one ``error`` gives,
   listened to or not); None otherwise.
-- ``closed`` from the ``close`` event on (the request's ``destroyed``).
+- ``closed`` from the ``close`` event on (the request's ``destroyed``, but for an aborted
+  request whose ``close`` is still to come: Node's is destroyed from its ``aborted`` on
+  and closed only at its ``close``).
 """
 
 
 class ReadableState:
-    """A mixin of IncomingMessage: reads ``_ended``, ``destroyed``, ``_buffered``,
-    ``_buffered_size`` and ``readable_flowing``."""
+    """A mixin of IncomingMessage: reads ``_ended``, ``destroyed``, ``_close_due``,
+    ``_buffered``, ``_buffered_size`` and ``readable_flowing``."""
 
     __slots__ = ()
 
@@ -42,7 +44,7 @@ class ReadableState:
 
     @property
     def closed(self):
-        return self.destroyed
+        return self.destroyed and not self._close_due
 
     def is_paused(self):
         return self.readable_flowing is False
