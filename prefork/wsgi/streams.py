@@ -8,9 +8,11 @@ Rules:
   would first make room for ``n`` bytes (``read(2**40)`` a ``MemoryError``).
 - ``Errors`` (``wsgi.errors``) logs a line per record, as the app wrote it: the pieces
   of one ``print`` are one line; a line without its newline goes out with ``flush()``,
-  when the call that wrote it ends, or when the thread that wrote it ends.
+  when the call that wrote it ends, or when the thread that wrote it ends (in the
+  process it was written in: a process the app forks does not log its parent's).
 """
 
+import os
 import io
 import logging
 import threading
@@ -173,15 +175,18 @@ class _HeldLine:
     """The start of a line one thread holds; a thread that ends holding one (the app's
     own, which no call's end flushes) has it logged as it goes."""
 
-    __slots__ = ("text", "errors")
+    __slots__ = ("text", "errors", "pid")
 
     def __init__(self, errors):
         self.text = ""
         self.errors = weakref.ref(errors)  # (no cycle through the thread-local)
+        self.pid = os.getpid()
 
     def __del__(self):
         errors = self.errors()
-        if self.text and errors is not None:
+        # (a process the app forked drops the other threads' locals: their lines are the
+        # parent's to log, and its lock may have been held at the fork)
+        if self.text and errors is not None and self.pid == os.getpid():
             try:
                 errors.let_go(self.text)
             except Exception:  # (at the interpreter's end, logging may be gone)
