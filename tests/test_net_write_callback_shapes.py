@@ -23,6 +23,19 @@ def forwarding(fn):  # a decorator without functools.wraps
     return wrapper
 
 
+class Anything:
+    """A proxy-like object whose every missing attribute is itself."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args):
+        self.calls.append(args)
+
+
 class Recorder:
     def __init__(self):
         self.seen = []
@@ -76,10 +89,13 @@ def test_each_shape_of_callback_is_called_as_it_can_be():
         sock.write(b"j", appended.append)
         future = loop.create_future()
         sock.write(b"k", future.set_result)
+        anything = Anything()  # answers every attribute: walked a bounded way, called with none
+        sock.write(b"m", anything)
         sock.write(b"l", done.set)
         await asyncio.wait_for(done.wait(), 5)
         assert await asyncio.wait_for(future, 5) is None
         assert appended == [None]
+        assert anything.calls == [()]
         await asyncio.sleep(0)  # (call_soon's append runs a turn later)
         sock.destroy()
         peer.close()

@@ -35,7 +35,7 @@ def destroyed_error():
 def takes_error(callback, bound=0):
     """Whether ``callback`` names a positional parameter past the ``bound`` ones given to
     it already (its ``self``, a ``partial``'s arguments): then it can take the error."""
-    while True:
+    for _ in range(16):  # (an object answering every attribute, a Mock, never ends the walk)
         if isinstance(callback, partial):
             if callback.keywords:  # (which parameters keywords fill is not worth the guess)
                 return False
@@ -66,6 +66,7 @@ def takes_error(callback, bound=0):
         if getattr(call, "__code__", None) is None:
             return False  # (its parameters are not said)
         callback, bound = call, bound + 1
+    return False
 
 
 class WriteCallback:
