@@ -31,12 +31,13 @@ Rules:
   drain is bounded by ``lifespan_timeout`` (the worker's ``graceful_timeout``, after
   which the master kills it); its last quarter (at most ``_SHUTDOWN_RESERVE`` seconds)
   is kept for the lifespan shutdown, when one will run (``shutdown_reserve``): app
-  tasks still running then are cancelled. Without one, only the exit margin is kept:
-  the tasks run until the worker's loop ends.
+  tasks still running then are cancelled. Without one, only the exit margin and the
+  tasks' unwind (below) are kept: the tasks are cancelled an unwind before the
+  worker's loop ends, so their cleanup still runs before the worker exits.
 - ``shutdown()`` (the loop has stopped serving) first waits for the app tasks still
   running (background tasks that run after their response, sessions closing) until
-  that reserve, cancels what is left and gives it a quarter of the reserve (at most
-  ``_UNWIND`` seconds) to run its cleanup. A task cancelled at the reserve that still
+  that reserve, cancels what is left and gives it a quarter of the lifespan's reserve
+  (at most ``_UNWIND`` seconds, ``unwind_time``) to run its cleanup. A task cancelled at the reserve that still
   runs when its unwind is over (a sync endpoint in a thread cannot be cancelled, a
   shielded cleanup), or a connection still open then while the app waits for its
   lifespan shutdown (a WebSocket client that never answers the 1012, a slow
@@ -195,12 +196,16 @@ class ASGIAdapter:
     stopped_now = False  # a fast stop came (stop_now)
 
     def shutdown_reserve(self):
-        """Seconds at the drain's end kept for the lifespan shutdown: none when none will
-        run (``lifespan = "off"``, an app that does not speak it, or whose lifespan has
-        ended): the app tasks then run until the worker's loop ends (the exit margin), as
-        the events API's do."""
+        """Seconds at the drain's end kept for the lifespan shutdown. When none will run
+        (``lifespan = "off"``, an app that does not speak it, or whose lifespan has
+        ended), the app tasks run until an unwind before the worker's loop ends (the exit
+        margin), so a task cancelled then still runs its cleanup before the exit."""
         if not self.lifespan.awaits_shutdown():
-            return self.exit_margin()
+            return self.exit_margin() + self.unwind_time()
+        return self.lifespan_reserve()
+
+    def lifespan_reserve(self):
+        """The last quarter of the drain's bound (at most ``_SHUTDOWN_RESERVE`` seconds)."""
         return min(self.lifespan_timeout / 4, _SHUTDOWN_RESERVE)
 
     def exit_margin(self):
@@ -208,8 +213,9 @@ class ASGIAdapter:
         return min(self.lifespan_timeout / 8, _EXIT_MARGIN)
 
     def unwind_time(self):
-        """Seconds a cancelled app task gets for its cleanup."""
-        return min(self.shutdown_reserve() / 4, _UNWIND)
+        """Seconds a cancelled app task gets for its cleanup: a quarter of the lifespan's
+        reserve (at most ``_UNWIND``), whether or not a lifespan shutdown will run."""
+        return min(self.lifespan_reserve() / 4, _UNWIND)
 
     def cancel_tasks(self):
         """Cancel the app tasks still running (once each: a second cancel would cut
