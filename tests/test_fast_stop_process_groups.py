@@ -23,7 +23,7 @@ def running(pid):
 @pytest.mark.parametrize("how", ["group INT (Ctrl-C)", "INT", "QUIT"])
 def test_a_fast_stop_stops_the_apps_helpers(how):
     helpers_dir = scratch_dir("prefork-helpers-")
-    d = Daemon(app="apps.ops2_helper:app", workers=2, new_session=True, env={"HELPERS_DIR": helpers_dir})
+    d = Daemon(app="apps.helper_processes:app", workers=2, new_session=True, env={"HELPERS_DIR": helpers_dir})
     helpers = []
     try:
         d.wait_ready()
@@ -47,7 +47,7 @@ def test_a_fast_stop_stops_the_apps_helpers(how):
 
 def test_a_worker_the_app_moved_to_another_group_still_gets_the_fast_stop():
     helpers_dir = scratch_dir("prefork-helpers-")
-    d = Daemon(app="apps.ops2_helper:moved", workers=1, env={"HELPERS_DIR": helpers_dir, "MOVE_WORKER": "1"})
+    d = Daemon(app="apps.helper_processes:moved", workers=1, env={"HELPERS_DIR": helpers_dir, "MOVE_WORKER": "1"})
     helpers = []
     try:
         d.wait_ready()

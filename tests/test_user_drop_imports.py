@@ -48,7 +48,7 @@ def websocket_echo(port, text):
 @pytest.mark.parametrize("interface", ["wsgi", "auto"])
 def test_a_wsgi_worker_dropping_to_nobody_serves(interface):
     d = Daemon("--user", "nobody", "--interface", interface, "--threads", "2",
-               app="apps.ops2_dropped:app", workers=1, access_log=None)
+               app="apps.dropped_privileges:app", workers=1, access_log=None)
     try:
         d.wait_ready()
         seen = state(d)
@@ -60,7 +60,7 @@ def test_a_wsgi_worker_dropping_to_nobody_serves(interface):
 
 
 def test_an_asgi_worker_dropping_to_nobody_serves_websockets():
-    d = Daemon("--user", "nobody", "--interface", "asgi", app="apps.ops2_dropped:asgi", workers=1,
+    d = Daemon("--user", "nobody", "--interface", "asgi", app="apps.dropped_privileges:asgi", workers=1,
                access_log=None)
     try:
         d.wait_ready()
@@ -74,10 +74,10 @@ def test_an_asgi_worker_dropping_to_nobody_serves_websockets():
 
 
 def test_a_misnamed_app_under_nobody_gets_its_hint():
-    d = Daemon("--user", "nobody", app="apps.ops2_dropped:ap", workers=1, access_log=None)
+    d = Daemon("--user", "nobody", app="apps.dropped_privileges:ap", workers=1, access_log=None)
     try:
         assert d.wait_exit() == 3
-        assert "module 'apps.ops2_dropped' has no attribute 'ap' (did you mean 'app'?)" in d.log(), d.log()
+        assert "module 'apps.dropped_privileges' has no attribute 'ap' (did you mean 'app'?)" in d.log(), d.log()
         assert "Traceback" not in d.log(), d.log()
     finally:
         d.cleanup()
@@ -85,7 +85,7 @@ def test_a_misnamed_app_under_nobody_gets_its_hint():
 
 @pytest.mark.parametrize("args", [(), ("--group", "nogroup")])
 def test_a_worker_keeping_its_user_loads_no_interface_module_before_the_app(args):
-    d = Daemon("--interface", "wsgi", *args, app="apps.ops2_dropped:app", workers=1, access_log=None)
+    d = Daemon("--interface", "wsgi", *args, app="apps.dropped_privileges:app", workers=1, access_log=None)
     try:
         d.wait_ready()
         seen = state(d)
@@ -101,15 +101,15 @@ def test_check_config_as_nobody_names_a_misnamed_app_with_its_hint():
     from daemon import python_env, scratch_dir
 
     result = subprocess.run([sys.executable, "-m", "prefork", "--check-config", "--user", "nobody",
-                             "apps.ops2_dropped:ap"], capture_output=True, text=True, timeout=30,
+                             "apps.dropped_privileges:ap"], capture_output=True, text=True, timeout=30,
                             env=python_env(), cwd=scratch_dir("prefork-check-"))
     assert result.returncode == 3, result.stderr
-    assert "module 'apps.ops2_dropped' has no attribute 'ap' (did you mean 'app'?)" in result.stderr, result.stderr
+    assert "module 'apps.dropped_privileges' has no attribute 'ap' (did you mean 'app'?)" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
 
 
 def test_an_events_worker_dropping_to_nobody_answers_in_nodes_ucs2():
-    d = Daemon("--user", "nobody", app="apps.ops2_dropped:setup", workers=1, access_log=None)
+    d = Daemon("--user", "nobody", app="apps.dropped_privileges:setup", workers=1, access_log=None)
     try:
         d.wait_ready()
         head, _, body = d.request("/").partition(b"\r\n\r\n")
