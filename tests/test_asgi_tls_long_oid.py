@@ -12,7 +12,8 @@ from prefork.asgi.tls import subject_name
 
 
 def test_a_subject_with_an_overlong_oid_keeps_the_rest_of_its_name(tmp_path):
-    ensure("openssl", "openssl")
+    path, why = ensure("openssl", "openssl")
+    assert path is not None, why
     config = tmp_path / "big.cnf"
     config.write_text("oid_section = new_oids\n[new_oids]\nbigname = 1.2." + "9" * 100000 + "\n"
                       "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nbigname = x\nCN = big\n")
