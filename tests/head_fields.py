@@ -55,7 +55,8 @@ def prefork_head_fields(on_request, paths, pattern, ignore_case=False):
                             break
                         data += chunk
                     head = data.decode("latin-1").split("\r\n\r\n")[0]
-                    got.append([path, [line for line in head.split("\r\n") if re.match(pattern, line, re.I if ignore_case else 0)]])
+                    flags = re.I if ignore_case else 0
+                    got.append([path, [line for line in head.split("\r\n") if re.match(pattern, line, flags)]])
         finally:
             loop.call_soon_threadsafe(loop.stop)
     run_with_client(loop, client, server)

@@ -78,8 +78,9 @@ def test_a_local_header_s_block_is_still_ignored():
     assert proxy.parse(local)[0].command == "LOCAL"
 
 
-def haproxy_answers(path, tmp, data):
-    """What HAProxy (accept-proxy, answering 200 itself) says to ``data``."""
+def start_haproxy(path, tmp, frontend, rest="", client_timeout="5s"):
+    """A HAProxy whose frontend ``f`` binds a listener of ``127.0.0.1`` (handed over,
+    its port known before the start) with ``frontend``'s lines; (haproxy, port)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -89,15 +90,21 @@ def haproxy_answers(path, tmp, data):
 defaults
     mode http
     timeout connect 5s
-    timeout client 5s
-    timeout server 5s
+    timeout client {client_timeout}
+    timeout server {client_timeout}
 frontend f
-    bind fd@{listener.fileno()} accept-proxy
-    http-request return status 200 content-type text/plain string ok
-"""
-    lb = haproxy.HAProxy(path, tmp, config, pass_fds=[listener.fileno()])
-    port = listener.getsockname()[1]
-    listener.close()
+    bind fd@{listener.fileno()} {frontend}
+{rest}"""
+    try:
+        return haproxy.HAProxy(path, tmp, config, pass_fds=[listener.fileno()]), listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def haproxy_answers(path, tmp, data):
+    """What HAProxy (accept-proxy, answering 200 itself) says to ``data``."""
+    lb, port = start_haproxy(path, tmp, "accept-proxy\n"
+                             "    http-request return status 200 content-type text/plain string ok")
     try:
         answers = {}
         for name, sent in data.items():
@@ -122,26 +129,9 @@ def test_haproxy_s_crc32c_is_accepted(haproxy_path, tmp_path):  # noqa: F811
     lb = None
     try:
         daemon.wait_ready()
-        front = socket.socket()
-        front.bind(("127.0.0.1", 0))
-        front.listen(16)
-        config = f"""global
-    stats socket @STATS@ mode 600 level admin
-    nbthread 1
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend f
-    bind fd@{front.fileno()}
-    default_backend b
-backend b
-    server app 127.0.0.1:{daemon.port} send-proxy-v2 proxy-v2-options crc32c,unique-id,authority
-"""
-        lb = haproxy.HAProxy(haproxy_path, str(tmp_path), config, pass_fds=[front.fileno()])
-        port = front.getsockname()[1]
-        front.close()
+        lb, port = start_haproxy(haproxy_path, str(tmp_path), "\n    default_backend b",
+                                 f"backend b\n    server app 127.0.0.1:{daemon.port} send-proxy-v2 "
+                                 "proxy-v2-options crc32c,unique-id,authority\n", client_timeout="30s")
         client_port, response = from_client_address(port)
         assert response.startswith(b"HTTP/1.1 200 OK"), response
         assert f"client=127.0.0.2:{client_port}".encode() in response, response
