@@ -318,7 +318,7 @@ def check_app_loads(settings):
     if status is not None and status < 0:
         print(f"{where(settings, 'app')}: {settings.app}: loading it was ended by signal "
               f"{signal.Signals(-status).name}", file=sys.stderr)
-    elif status is not None and not verdict:  # os._exit in its import: a worker would end so, never ready
+    elif status is not None and not verdict:  # its import ended the process (an exit call): a worker would end so, never ready
         print(f"{where(settings, 'app')}: {settings.app}: its import ended the process (exit status {status}) "
               f"before the app was loaded", file=sys.stderr)
     return 0 if status == 0 and verdict == b"0" else 3  # (None: past timeout, told)
