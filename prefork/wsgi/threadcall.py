@@ -21,25 +21,33 @@ Rules:
   (``close()`` is called) and ``write()`` drops what it is given. The thread knows it
   from the head it gives, without waiting for the loop: a HEAD to an endless generator
   makes one block, not the blocks of a whole hand-over.
+- A ``wsgi.file_wrapper`` the loop's call would send with ``sendfile`` (``sending.py``) is
+  sent so here too: the thread gives the loop a duplicate of its descriptor and waits
+  for its answer; once the loop has taken it, the call (``close()`` included) ends as
+  the transfer starts, so a client reading a large file slowly holds no thread. The loop
+  refuses it (TLS, an earlier response's bytes still queued, the response already
+  ended), and closes the duplicate; the thread then iterates the file.
 - A client that goes away mid-response: the thread's next write raises
   ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
   in every case, on the app's thread.
 """
 
 import logging
+import os
 import threading
 from time import monotonic
 
 from .head import apply_head, early_hints, not_bytes
 from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                    under_length)
-from .sending import StallWatch
+from .sending import SendFile, StallWatch, sendable_file
+from .streams import FileWrapper
 from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over
 
 log = logging.getLogger("prefork.wsgi")
 
 _IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before it waits
-_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS = range(7)
+_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS, _FILE = range(8)
 
 
 def body_allowed(status, headers, head_only):
@@ -85,6 +93,7 @@ class ThreadCall:
         self.blocked = False
         self.gone = False
         self.whole = False  # the loop ended the response: its body is all out (or has none)
+        self.file_taken = None  # the loop's answer to a file handed to it (True: it sends it)
         # loop side
         self.names = None
         self.ended = False
@@ -197,6 +206,9 @@ class ThreadCall:
                         self.cond.wait()
                 self._post(_DONE)
                 return
+            if kind is FileWrapper and not self.head_given and self._send_file(iterable):
+                self._finish(iterable)  # the file's bytes wait in the file: the thread is free
+                return
             for block in iterable:
                 self.write(block)
                 if self.whole:
@@ -211,6 +223,26 @@ class ThreadCall:
             log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
             self._post(_FAIL, 500)
         self._finish(iterable)
+
+    def _send_file(self, wrapper):
+        """Hands a file the kernel can send to the loop; True once the loop has it (the
+        call may end), False when it is to be iterated."""
+        found = sendable_file(wrapper.filelike)
+        if found is None:
+            return False
+        fd, offset, size = found
+        self._give_head()  # (no start_response raises here, as iterating would)
+        try:
+            fd = os.dup(fd)  # the transfer's own: the app's close() ends the call, not the transfer
+        except OSError:
+            return False
+        with self.cond:
+            self._post_locked(_FILE, (fd, offset, size))  # the loop owns fd from here
+            while self.file_taken is None and not self.gone:
+                self.cond.wait()
+            if self.gone:
+                raise ClientDisconnected("the client went away")
+            return self.file_taken
 
     def _finish(self, iterable):
         if iterable is not None and iterable.__class__ is not list:
@@ -241,7 +273,7 @@ class ThreadCall:
             if blocks is not None:
                 self._write(blocks)
                 blocks = None
-            if self.ended and kind != _DONE:
+            if self.ended and kind != _DONE and kind != _FILE:
                 continue  # answered already (a failure on the loop's side)
             try:
                 if kind == _HEAD:
@@ -265,6 +297,8 @@ class ThreadCall:
                 elif kind == _FAIL:
                     self.ended = True
                     answer_failure(res, payload)
+                elif kind == _FILE:
+                    self._take_file(payload)
                 elif kind == _HINTS:
                     if not res.headers_sent and self.req.http_version != "1.0":
                         res.write_early_hints(payload)
@@ -284,6 +318,39 @@ class ThreadCall:
             with self.cond:
                 self.in_flight -= written
                 self.cond.notify()
+
+    def _take_file(self, found):
+        """(On the loop.) Sends the file the thread handed over, or refuses it (the thread
+        then iterates it); ``fd`` is a duplicate this call owns."""
+        fd, offset, size = found
+        res = self.res
+        taken = False
+        try:
+            if not (self.ended or self.gone or res.headers_sent or not res.active or res.req.socket.encrypted):
+                taken = True  # (TLS: the kernel would send the bytes in the clear)
+                self.ended = True
+                has_body = res.has_body_status()
+                if has_body and not res.has_header("content-length"):
+                    res.set_header("Content-Length", str(max(0, size - offset)))
+                length = int(res.get_header("content-length") or 0)
+                if not has_body or self.req.method == "HEAD" or length == 0:
+                    res.end()
+                else:
+                    res.flush_headers()
+                    SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
+                    fd = None
+        finally:
+            if fd is not None:
+                os.close(fd)
+            with self.cond:
+                self.file_taken = taken
+                self.cond.notify()
+
+    def sent_file(self, missing):
+        """The sendfile transfer is done; ``missing``: bytes the Content-Length promised
+        that the file did not have."""
+        if missing <= 0 or not under_length(self.req, self.res, missing):
+            self.res.end()
 
     def _write(self, blocks):
         res = self.res
