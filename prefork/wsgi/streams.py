@@ -10,6 +10,9 @@ Rules:
   of one ``print`` are one line; a line without its newline goes out with ``flush()``,
   when the call that wrote it ends, or when the thread that wrote it ends (in the
   process it was written in: a process the app forks does not log its parent's).
+- ``FileWrapper`` is its own iterator and seeks as its file does (``seekable``, ``seek``,
+  ``tell``): Werkzeug's range responses (Flask's ``send_file`` with a ``Range``) seek to
+  the range's start rather than read every byte before it.
 """
 
 import os
@@ -31,12 +34,23 @@ class FileWrapper:
             self.close = filelike.close
 
     def __iter__(self):
-        read = self.filelike.read
-        while True:
-            block = read(self.blksize)
-            if not block:
-                return
-            yield block
+        return self
+
+    def __next__(self):
+        block = self.filelike.read(self.blksize)
+        if not block:
+            raise StopIteration
+        return block
+
+    def seekable(self):
+        seekable = getattr(self.filelike, "seekable", None)
+        return bool(seekable()) if seekable is not None else False
+
+    def seek(self, offset, whence=0):
+        return self.filelike.seek(offset, whence)
+
+    def tell(self):
+        return self.filelike.tell()
 
 
 class InputStream(io.RawIOBase):
