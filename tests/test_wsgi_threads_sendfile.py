@@ -7,7 +7,9 @@ call, its ``close()`` included, ends as the transfer starts.
 """
 
 import hashlib
+import os
 import socket
+import struct
 import threading
 import time
 
@@ -34,6 +36,8 @@ def served(serve, tmp_path):
             headers = [("Content-Type", "application/octet-stream")]
             if environ["QUERY_STRING"] == "long":  # a Content-Length the file falls short of
                 headers.append(("Content-Length", str(SIZE + 10)))
+            if environ["QUERY_STRING"] == "bad":  # a head the loop refuses
+                headers.append(("X-Bad", "a\nb"))
             start_response("200 OK", headers)
             wrapper = environ["wsgi.file_wrapper"](open(path, "rb"))
             close = wrapper.close
@@ -134,3 +138,28 @@ def test_a_file_alone_on_its_connection_is_sent_whole_and_short_one_closes(serve
                 continue
             head, _, body = got.partition(b"\r\n\r\n")
             assert b"Content-Length: %d\r\n" % length in head and len(body) == SIZE, (head, len(body))
+
+
+def _fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_no_descriptor_outlives_a_bad_head_a_head_request_or_a_client_gone(served):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).endswith(b"pong")
+        before = _fds()
+        sock.sendall(b"GET /file?bad HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 500 "), head
+        sock.sendall(b"HEAD /file HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 ") and b"Content-Length: %d\r\n" % SIZE in head, head
+        assert head.endswith(b"\r\n\r\n"), head  # no body
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")  # the connection goes on
+        assert sock.recv(65536).endswith(b"pong")
+        gone = _slow_download(served.port)
+        gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        gone.close()  # a reset mid-transfer
+        _wait(lambda: _fds() <= before, f"descriptors: {_fds()} for {before}")
+        assert served.closed and len(served.closed) == 3, served.closed
