@@ -19,7 +19,10 @@ Rules:
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
-  with ``more_body`` sends the head at once. The start's ``headers`` may be any
+  with ``more_body`` sends the head at once, and so does an app that yields to the
+  loop between its start and its first body (a stream whose first event is late: the
+  client has the head at once, as uvicorn sends it at the start; one ``call_soon`` per
+  start checks it, and a start followed by its body in the same step is unchanged). The start's ``headers`` may be any
   iterable of pairs (a generator is read once). A header list is decoded (repeated
   names merged) and checked once into a ``HeaderBlock``; the adapter keeps it for the next
   response whose list is equal (``_HEADS_KEPT`` lists at most, all forgotten when
@@ -239,8 +242,21 @@ class HTTPCycle:
             if self.start is not None:
                 raise RuntimeError("Expected ASGI message 'http.response.body', but got 'http.response.start'.")
             self.start = message
+            self.adapter.loop.call_soon(self.head_due)
             return
         raise RuntimeError(f"Unexpected ASGI message {kind!r} sent for an HTTP request.")
+
+    def head_due(self):
+        """The app's task yielded after its start with no body sent: the head goes out."""
+        res = self.res
+        if self.complete or self.closed or res.headers_sent or res.destroyed:
+            return
+        try:
+            self.write_head(res)
+        except Exception:  # a start that cannot be sent: the app's first body raises it
+            res.reset_head()
+            return
+        res.flush_headers()
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""
