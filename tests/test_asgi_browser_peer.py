@@ -105,3 +105,47 @@ def test_a_body_after_a_pause_in_a_raw_app_is_chunked_as_under_uvicorn(ports):
         assert fields.get("transfer-encoding") == "chunked", (name, fields)
         assert rest == b"8\r\nthe body\r\n0\r\n\r\n", name
         assert whole(port, "/raw/late-fail")[0] == "HTTP/1.1 200 OK", name  # the head was out
+
+
+PAGE_JS = r"""
+window.R = {closes: []};
+(function(){
+  const t0 = performance.now();
+  const es = new EventSource('/late?seconds=30');
+  es.onopen = () => { R.sseOpen = performance.now() - t0; es.close(); };
+  const c = new AbortController();
+  fetch('/late?seconds=30&media=text/plain', {signal: c.signal})
+    .then(r => { R.fetchHead = [r.status, performance.now() - t0]; c.abort(); }).catch(() => {});
+  for (let k = 0; k < 8; k++) {  // the server closes with 4000 while the page is still sending
+    const ws = new WebSocket('ws://' + location.host + '/ws-close-soon?n=' + (40 + 9 * k));
+    let timer;
+    ws.onopen = () => { timer = setInterval(() => {
+      if (ws.readyState === 1) for (let i = 0; i < 20; i++) ws.send('m'.repeat(2000)); }, 1); };
+    ws.onclose = (e) => { clearInterval(timer); R.closes.push([e.code, e.reason, e.wasClean]); };
+  }
+})();
+"""
+
+
+def test_headless_chromium_sees_a_late_stream_open_and_a_4000_close(ports, tmp_path):
+    """Chromium's EventSource opens and fetch() resolves long before a late first event
+    (30 s away; prefork held the head until it); WebSockets the server closes with
+    4000 while the page sends get that code and reason on both."""
+    import chromium
+    path, why = chromium.binary()
+    assert path, why
+    browser = chromium.Chromium(path, str(tmp_path / "profile"))
+    try:
+        for name, port in ports.items():
+            browser.open(f"http://127.0.0.1:{port}/page")
+            wait_until(lambda: browser.evaluate("document.readyState") == "complete", 20, what="the page")
+            browser.evaluate(PAGE_JS)
+            result = wait_until(lambda: (lambda r: r if r and "sseOpen" in r and "fetchHead" in r
+                                         and len(r["closes"]) == 8 else None)(browser.evaluate("window.R")),
+                                20, what=f"{name}: the page's exchanges")
+            assert result["sseOpen"] < 10000 and result["fetchHead"][1] < 10000, (name, result)
+            assert result["fetchHead"][0] == 200, name
+            codes = {(code, reason) for code, reason, _ in result["closes"]}
+            assert codes == {(4000, "enough from you")}, (name, result["closes"])
+    finally:
+        browser.close()

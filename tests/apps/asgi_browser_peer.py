@@ -249,8 +249,11 @@ async def background_slow(tasks: BackgroundTasks, fail: int = 0):
 async def flood(n: int = 300):
     async def chunks():
         block = b"f" * (1 << 20)
-        for _ in range(n):
-            yield block
+        try:
+            for _ in range(n):
+                yield block
+        finally:
+            mark("flood-finally")
     return StreamingResponse(chunks(), media_type="application/octet-stream")
 
 
@@ -287,3 +290,22 @@ async def raw(scope, receive, send):
     await send({"type": "http.response.body", "body": b"the body"})
 
 app.mount("/raw", raw)
+
+
+@app.websocket("/ws-close-soon")
+async def ws_close_soon(websocket: WebSocket):
+    """Takes messages for a while, then closes with 4000 while the client still sends."""
+    await websocket.accept()
+    for _ in range(int(websocket.query_params.get("n", "50"))):
+        await websocket.receive_text()
+    await websocket.close(4000, "enough from you")
+
+
+@app.post("/stream-progress")
+async def stream_progress(request: Request):
+    """Marks the bytes received so far after each chunk of request.stream()."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        mark("progress", str(size))
+    return {"size": size}
