@@ -19,7 +19,10 @@ Rules:
   the connection can serve its next request.
 - The head is fixed at the first body message: a single complete body gets a
   Content-Length when the app gave none, a streamed one is chunked. An empty chunk
-  with ``more_body`` sends the head at once. The start's ``headers`` may be any
+  with ``more_body`` sends the head at once, and so does an app that yields to the
+  loop between its start and its first body (a stream whose first event is late: the
+  client has the head at once, as uvicorn sends it at the start; one ``call_soon`` per
+  start checks it, and a start followed by its body in the same step is unchanged). The start's ``headers`` may be any
   iterable of pairs (a generator is read once). A header list is decoded (repeated
   names merged) and checked once into a ``HeaderBlock``; the adapter keeps it for the next
   response whose list is equal (``_HEADS_KEPT`` lists at most, all forgotten when
@@ -67,6 +70,7 @@ import logging
 from asyncio import CancelledError
 
 from ..http.serialize import HeaderBlock
+from .heads import body_bytes, chunked_last, declared_length, response_fields
 from .waiters import park, wake_all
 
 log = logging.getLogger("prefork.asgi")
@@ -76,41 +80,6 @@ _HEADS_KEPT = 256  # distinct response header lists remembered (all forgotten wh
 _ERROR_HEAD = {"Content-Type": "text/plain; charset=utf-8", "Connection": "close", "Content-Length": "21"}
 _ERROR_BODY = b"Internal Server Error"
 _NO_BODY = frozenset((204, 304))
-
-
-def response_fields(headers):
-    """(name, value) pairs for ``set_header`` from an ASGI header list: names and values
-    decoded as latin-1, repeated names merged into one field with a tuple of values
-    (immutable: the pairs are kept for the next response with the same list). A
-    Content-Length beside a Transfer-Encoding is left out: the coding frames the body
-    (RFC 9112 6.3) and a message may not carry both (6.1; Node's parser refuses one);
-    so is a Trailer field (no trailers follow), a Keep-Alive, and a Connection that
-    does not say close."""
-    fields = {}
-    for name, value in headers:
-        name = name.decode("latin-1") if type(name) is bytes else str(name)
-        value = value.decode("latin-1") if type(value) is bytes else str(value)
-        key = name.lower()
-        seen = fields.get(key)
-        if seen is None:
-            fields[key] = (name, value)
-        elif type(seen[1]) is tuple:
-            fields[key] = (seen[0], seen[1] + (value,))
-        else:
-            fields[key] = (seen[0], (seen[1], value))
-    if "transfer-encoding" in fields:
-        fields.pop("content-length", None)
-    # the connection is the server's to frame (hop-by-hop, RFC 9110 7.6.1): an app's
-    # Connection is kept only when it says close, its Keep-Alive never (a "keep-alive"
-    # sent on a connection the server closes, an HTTP/1.0 client's, misled the client)
-    connection = fields.get("connection")
-    if connection is not None and "close" not in str(connection[1]).lower():
-        del fields["connection"]
-    fields.pop("keep-alive", None)
-    # (no trailers are sent, the ASGI trailers extension is not offered: a Trailer field
-    # would announce fields that never come, and frame the body by the events API's rule)
-    fields.pop("trailer", None)
-    return tuple(fields.values())
 
 
 class HTTPCycle:
@@ -273,8 +242,21 @@ class HTTPCycle:
             if self.start is not None:
                 raise RuntimeError("Expected ASGI message 'http.response.body', but got 'http.response.start'.")
             self.start = message
+            self.adapter.loop.call_soon(self.head_due)
             return
         raise RuntimeError(f"Unexpected ASGI message {kind!r} sent for an HTTP request.")
+
+    def head_due(self):
+        """The app's task yielded after its start with no body sent: the head goes out."""
+        res = self.res
+        if self.complete or self.closed or res.headers_sent or res.destroyed:
+            return
+        try:
+            self.write_head(res)
+        except Exception:  # a start that cannot be sent: the app's first body raises it
+            res.reset_head()
+            return
+        res.flush_headers()
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""
@@ -410,41 +392,3 @@ class HTTPCycle:
         res.end(_ERROR_BODY)
         self.wake()
 
-
-def chunked_last(field):
-    """True when a ``Transfer-Encoding`` field (None, a value, or a list of values) is
-    absent or its last coding is chunked."""
-    if field is None:
-        return True
-    values = field[1]
-    text = ",".join(values) if type(values) in (list, tuple) else values
-    return text.rpartition(",")[2].strip(" \t").lower() == "chunked"
-
-
-def declared_length(block):
-    """The Content-Length a header block declares, as an int (None: none); a value that
-    is not one non-negative decimal number (or repeats of one) raises RuntimeError."""
-    if not block.has_length:
-        return None
-    value = block.headers["content-length"][1]
-    values = set(value) if type(value) is list else {value}
-    if len(values) != 1:
-        raise RuntimeError(f"Conflicting Content-Length values {sorted(values)!r} in response.")
-    value = values.pop().strip()
-    if not value.isdigit() or not value.isascii():
-        raise RuntimeError(f"Invalid Content-Length {value!r} in response.")
-    return int(value)
-
-
-def body_bytes(body):
-    """A body message's ``body`` that is not ``bytes``: None is none, bytes-like and
-    ``str`` (UTF-8) are taken, anything else raises TypeError."""
-    if body is None:
-        return b""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, (bytearray, memoryview)):  # a copy: the socket may hold it after send()
-        return bytes(body)  # (a memoryview: its length in bytes, whatever its format)
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    raise TypeError(f"http.response.body 'body' must be bytes, not {type(body).__name__}")
