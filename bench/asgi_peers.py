@@ -223,6 +223,8 @@ def instructions(count):
 
 
 def main():
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the usage is the docstring
+        sys.exit(print(__doc__))
     if sys.argv[1:2] == ["--ws-client"]:
         print(ws_client(int(sys.argv[2]), float(sys.argv[3])))
         return

@@ -57,6 +57,8 @@ def read_response(port, secure, size, pause):
 
 
 def main():
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the usage is the docstring
+        sys.exit(print(__doc__))
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     size = int(sys.argv[2] if len(sys.argv) > 2 else 64) * 1024 * 1024
     pause = float(sys.argv[3] if len(sys.argv) > 3 else 2) / 1000

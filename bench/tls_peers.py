@@ -211,6 +211,8 @@ def count_instructions(count, loop):
 
 
 def main():
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the usage is the docstring
+        sys.exit(print(__doc__))
     args = sys.argv[1:]
     loop = "asyncio"
     if "--loop" in args:

@@ -51,6 +51,8 @@ def run(name, seconds):
 
 
 def main():
+    if {"-h", "--help"} & set(sys.argv[1:]):  # the usage is the docstring
+        sys.exit(print(__doc__))
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     ensure_peers()
