@@ -229,7 +229,10 @@ def watch_master(master_pid, grace):
 def _await_master(master_pid, fd, bound):
     signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # (signals are the main thread's)
     if fd is not None:
-        select.select([fd], [], [])  # readable once the master has ended
+        watch = select.poll()  # (not select: a master with many workers may give it a number past FD_SETSIZE)
+        watch.register(fd, select.POLLIN)
+        while not watch.poll():
+            pass
         os.close(fd)
     else:
         while os.getppid() == master_pid:

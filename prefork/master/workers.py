@@ -138,10 +138,10 @@ def spawn(master, slot, generation, settings=None, retried=True):
                 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
                 soft = master.worker_nofile if hard == resource.RLIM_INFINITY else min(master.worker_nofile, hard)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-            watch_master(master_pid, settings.graceful_timeout)  # (a stuck worker ends without its master)
             parent_end.close()
             for other in master.workers.values():
                 other.channel.close()
+            watch_master(master_pid, settings.graceful_timeout)  # (a stuck worker ends without its master)
             code = master.worker_main(slot, settings, master.listeners, child_end)
         except BaseException:
             import traceback
