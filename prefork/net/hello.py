@@ -10,7 +10,10 @@ Rules:
   hello may follow a one-byte change_cipher_spec record (RFC 8446 D.4).
 - Bounded: what is kept is one record and the hello so far, each within ``_HELLO_MAX``;
   a longer hello, or anything that does not read as a ClientHello, is left to OpenSSL
-  to judge. Each byte fed is looked at once, however the hello is cut into reads.
+  to judge as soon as it shows (a handshake message of another type, or one whose
+  header says it is longer): OpenSSL refuses the first, and a length past its own
+  bound, at once, with an alert, where waiting for the rest held the client until its
+  handshake timeout and closed without one. Each byte fed is looked at once, however the hello is cut into reads.
 - The SNI host name (``servername``) is read here too, not by an ``sni_callback``: CPython
   decodes the name as ASCII before it calls one, so a name with a byte of 0x80 or above
   (raw UTF-8) failed the handshake with internal_error and printed "Exception ignored" for
@@ -67,6 +70,9 @@ class HelloReader:
         record += data
         at = 0
         while len(message) < 4 or len(message) < 4 + int.from_bytes(message[1:4], "big"):
+            if message and (message[0] != 1 or len(message) >= 4 and
+                            4 + int.from_bytes(message[1:4], "big") > _HELLO_MAX):
+                return False  # not a ClientHello, or one said to be longer than kept: OpenSSL's
             if len(record) < at + 5:
                 del record[:at]
                 return None
