@@ -73,3 +73,19 @@ def test_other_failures_are_logged_at_debug_only(serve, pki, caplog, fresh_log):
     assert not lines(caplog, logging.INFO)
     debug = lines(caplog, logging.DEBUG)
     assert len(debug) == 1 and debug[0].startswith("TLS handshake failed from 127.0.0.1: "), debug
+
+
+def test_a_client_refusing_the_server_certificate_is_logged(serve, pki, caplog, fresh_log):  # noqa: F811
+    """A chain the client cannot build (here: a CA it does not trust, as with a missing
+    intermediate) shows as the client's unknown_ca alert."""
+    caplog.set_level(logging.INFO, "prefork.server")
+    st_ = serve(hello_server)
+    port = tls_listener(st_, pki)
+    stranger = ssl.create_default_context()  # the system's CAs: not the test CA
+    with pytest.raises(ssl.SSLCertVerificationError):
+        connect(port, stranger)
+    st_.wait_for(lambda e: e[0] == "tlsClientError")
+    told = lines(caplog, logging.INFO)
+    assert len(told) == 1, (told, st_.events)
+    assert told[0].startswith("TLS client refused the server's certificate from 127.0.0.1: "), told
+    assert "(ERR_SSL_TLSV1_ALERT_UNKNOWN_CA)" in told[0], told
