@@ -10,7 +10,11 @@ Rules:
   hello may follow a one-byte change_cipher_spec record (RFC 8446 D.4).
 - Bounded: what is kept is one record and the hello so far, each within ``_HELLO_MAX``;
   a longer hello, or anything that does not read as a ClientHello, is left to OpenSSL
-  to judge. Each byte fed is looked at once, however the hello is cut into reads.
+  to judge as soon as it shows (a record of another major version than 3, a handshake
+  message of another type, a hello whose header says it is longer): OpenSSL refuses
+  the first two, and a length past its own bound, at once, where waiting for the rest
+  held the client until its handshake timeout. Each byte fed is looked at once, however
+  the hello is cut into reads.
 - The SNI host name (``servername``) is read here too, not by an ``sni_callback``: CPython
   decodes the name as ASCII before it calls one, so a name with a byte of 0x80 or above
   (raw UTF-8) failed the handshake with internal_error and printed "Exception ignored" for
@@ -67,6 +71,9 @@ class HelloReader:
         record += data
         at = 0
         while len(message) < 4 or len(message) < 4 + int.from_bytes(message[1:4], "big"):
+            if message and (message[0] != 1 or len(message) >= 4 and
+                            4 + int.from_bytes(message[1:4], "big") > _HELLO_MAX):
+                return False  # not a ClientHello, or one said to be longer than kept: OpenSSL's
             if len(record) < at + 5:
                 del record[:at]
                 return None
@@ -77,7 +84,8 @@ class HelloReader:
             skip = kind in (20, 22) and not size or kind == 20 and size == 1 and self.retry
             if not size:
                 self.empty += 1
-            if not skip and (kind != 22 or len(message) + size > _HELLO_MAX) or self.empty > _EMPTY_MAX:
+            if record[at + 1] != 3 or not skip and (kind != 22 or len(message) + size > _HELLO_MAX) \
+                    or self.empty > _EMPTY_MAX:
                 return False  # (the bound first: what is kept stays small)
             if len(record) < at + 5 + size:
                 del record[:at]

@@ -21,7 +21,8 @@ Rules:
   meanwhile sends its FIN after it: the layer flushes the socket (``Socket.flush``) for
   its handshake's records and at the handshake's end.
 - Errors carry Node's codes: ``ERR_SSL_<OpenSSL reason>``, ``ERR_TLS_HANDSHAKE_TIMEOUT``,
-  ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished).
+  ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished); each
+  failure is told to the error log by net/tlslog.py (which says at what level).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
   that starts with a capital letter, as a method does) is a failed handshake too, but the
   peer is told, as nginx tells it: a 400 in the clear, then the socket's orderly close
@@ -56,6 +57,7 @@ from time import monotonic
 from ..http.errors import HTTPError
 from .hello import HelloReader
 from .tlsconfig import ALPN, build_context
+from .tlslog import tell_failure
 
 _SPOKEN = frozenset(name.encode() for name in ALPN)
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
@@ -350,6 +352,7 @@ class TLSLayer:
             socket.flush()  # the alert
         if plain_http:
             err.reply = (400, _request_line(self.plain_start), len(_PLAIN_TEXT))  # (status, line, body bytes)
+        tell_failure(err, socket.remote_address)
         if self.on_error is not None:
             self.on_error(err, socket)
         if socket.destroyed:
