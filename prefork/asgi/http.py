@@ -241,6 +241,9 @@ class HTTPCycle:
                 return
             if self.start is not None:
                 raise RuntimeError("Expected ASGI message 'http.response.body', but got 'http.response.start'.")
+            headers = message.get("headers")
+            if headers is not None and type(headers) is not list and type(headers) is not tuple:
+                message = {**message, "headers": tuple(headers)}  # a one-shot iterable: read once, here
             self.start = message
             self.adapter.loop.call_soon(self.head_due)
             return
@@ -249,8 +252,8 @@ class HTTPCycle:
     def head_due(self):
         """The app's task yielded after its start with no body sent: the head goes out."""
         res = self.res
-        if self.complete or self.closed or res.headers_sent or res.destroyed:
-            return
+        if self.complete or self.closed or self.expect or res.headers_sent or res.destroyed:
+            return  # (a 100 Continue still owed goes first, when the app asks for the body)
         try:
             self.write_head(res)
         except Exception:  # a start that cannot be sent: the app's first body raises it
