@@ -70,3 +70,47 @@ def test_headers_distinct_takes_the_fields_max_headers_count_keeps_as_node():
     for count in counts:  # one server per count: each request sees its own cap
         events += serve_once(handler, [CAPPED_HEAD], max_headers_count=count)
     assert events == expected
+
+
+NODE_ARG_TYPES = r"""
+const s = http.createServer((req, res) => {
+  const tryit = (n, f) => { try { log(n, f()); } catch (e) { log(n, 'throws', e.code, e instanceof TypeError); } };
+  for (const [label, fill] of [['empty', false], ['set', true]]) {
+    if (fill) res.setHeader('x-a', '1');
+    tryit(label + ' get', () => res.getHeader(5));
+    tryit(label + ' has', () => res.hasHeader(null));
+    tryit(label + ' remove', () => res.removeHeader(7));
+  }
+  tryit('hints', () => res.writeEarlyHints('</a.css>; rel=preload'));
+  tryit('hints none', () => res.writeEarlyHints(null));
+  res.end('ok');
+  s.close(); done();
+});
+s.listen(0, '127.0.0.1', () => {
+  const c = net.connect(s.address().port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+  c.on('data', () => {}); c.on('error', () => {});
+});
+"""
+
+
+def test_a_field_name_or_hints_of_the_wrong_type_is_err_invalid_arg_type_as_node():
+    expected = node_events(NODE_ARG_TYPES)
+    assert expected[0] == ["empty get", "throws", "ERR_INVALID_ARG_TYPE", True]
+
+    def handler(req, res, log):
+        def tryit(label, call):
+            try:
+                log(label, call())
+            except Exception as exc:
+                log(label, "throws", getattr(exc, "code", repr(exc)), isinstance(exc, TypeError))
+        for label, fill in (("empty", False), ("set", True)):
+            if fill:
+                res.set_header("x-a", "1")
+            tryit(label + " get", lambda: res.get_header(5))
+            tryit(label + " has", lambda: res.has_header(None))
+            tryit(label + " remove", lambda: res.remove_header(7))
+        tryit("hints", lambda: res.write_early_hints("</a.css>; rel=preload"))
+        tryit("hints none", lambda: res.write_early_hints(None))
+        res.end("ok")
+    events = serve_once(handler, [b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+    assert events == expected
