@@ -10,18 +10,26 @@ from prefork.runtime import new_event_loop
 
 
 def serve_once(handler, requests, **knobs):
-    """Run ``handler`` on prefork for each raw request of ``requests`` (one connection
-    each, read to its close); the events it logged (each a list) are returned."""
+    """Run ``handler(req, res, log)`` on prefork for each raw request of ``requests`` (one
+    connection each, read to its close; ``log.server`` is the server); the events it
+    logged (each a list) are returned."""
     loop = new_event_loop()
     events = []
     seen = []
 
+    def log(*a):
+        events.append(json.loads(json.dumps(list(a))))
+
     def on_request(req, res):
-        handler(req, res, lambda *a: events.append(json.loads(json.dumps(list(a)))))
         seen.append(req)
         if len(seen) == len(requests):
-            res.on("finish", lambda: loop.call_soon(loop.stop))
-    server = prefork.create_server(on_request, loop=loop)
+            res.on("close", lambda: loop.call_soon(loop.stop))
+        try:
+            handler(req, res, log)
+        except Exception as exc:  # (the client gets its 500: the log says why)
+            log("raised", repr(exc))
+            raise
+    server = log.server = prefork.create_server(on_request, loop=loop)
     for name, value in knobs.items():
         setattr(server, name, value)
     server.listen(0)
@@ -114,3 +122,84 @@ def test_a_field_name_or_hints_of_the_wrong_type_is_err_invalid_arg_type_as_node
         res.end("ok")
     events = serve_once(handler, [b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
     assert events == expected
+
+
+CHUNKED_PATHS = ["/", "/cl", "/te", "/204", "/flush", "/end"]
+SURFACE_REQUESTS = [f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                    for path in CHUNKED_PATHS for method in ("GET", "HEAD")]
+
+NODE_SURFACE = r"""
+const s = http.createServer((req, res) => {
+  const p = req.url;
+  if (n === 0) {
+    log('server', s.ref() === s, s.unref() === s);
+    log('req', req.statusCode, req.statusMessage, req.readableObjectMode, req.readableEncoding, res.writableObjectMode);
+    for (const e of ['UTF-8', 'binary', 'ucs2', 'UCS-2', 'utf-16le', 'Hex', 'base64url', 'latin1']) {
+      req.setEncoding(e); log('encoding', e, req.readableEncoding);
+    }
+  }
+  const a = [req.method, p, res.chunkedEncoding];
+  if (p === '/cl') { res.setHeader('content-length', '1'); res.write('a'); }
+  else if (p === '/te') { res.setHeader('transfer-encoding', 'chunked'); res.write('a'); }
+  else if (p === '/204') { res.statusCode = 204; res.write(''); }
+  else if (p === '/flush') res.flushHeaders();
+  else if (p === '/end') { a.push(res.chunkedEncoding); res.end('abc'); }
+  else res.write('a');
+  a.push(res.chunkedEncoding); res.end(); a.push(res.chunkedEncoding);
+  log('chunked', ...a);
+  if (++n === REQS.length) { s.close(); done(); }
+});
+let n = 0;
+s.listen(0, '127.0.0.1', () => {
+  const send = (i) => { if (i === REQS.length) return;
+    const c = net.connect(s.address().port, '127.0.0.1', () => c.write(REQS[i]));
+    c.on('data', () => {}); c.on('close', () => send(i + 1)); };
+  send(0);
+});
+"""
+
+
+def test_members_a_port_reads_have_nodes_values():
+    """``server.ref()``/``unref()``, ``req.readable_encoding`` (by Node's names),
+    ``readable_object_mode``, ``status_code``/``status_message`` (None on a server
+    request), ``res.writable_object_mode`` and ``res.chunked_encoding`` through a head's
+    making (HEAD answers and an application Transfer-Encoding included)."""
+    expected = node_events(f"const REQS = {json.dumps([r.decode() for r in SURFACE_REQUESTS])};\n" + NODE_SURFACE)
+    assert ["chunked", "HEAD", "/te", False, True, True] in expected  # (a HEAD answer's head says chunked)
+    marks = []
+
+    def handler(req, res, log):
+        p = req.url
+        if not marks:
+            marks.append(req.readable_high_water_mark)
+            server = log.server
+            log("server", server.ref() is server, server.unref() is server)
+            log("req", req.status_code, req.status_message, req.readable_object_mode, req.readable_encoding,
+                res.writable_object_mode)
+            for name in ("UTF-8", "binary", "ucs2", "UCS-2", "utf-16le", "Hex", "base64url", "latin1"):
+                req.set_encoding(name)
+                log("encoding", name, req.readable_encoding)
+        a = [req.method, p, res.chunked_encoding]
+        if p == "/cl":
+            res.set_header("content-length", "1")
+            res.write("a")
+        elif p == "/te":
+            res.set_header("transfer-encoding", "chunked")
+            res.write("a")
+        elif p == "/204":
+            res.status_code = 204
+            res.write("")
+        elif p == "/flush":
+            res.flush_headers()
+        elif p == "/end":
+            a.append(res.chunked_encoding)
+            res.end("abc")
+        else:
+            res.write("a")
+        a.append(res.chunked_encoding)
+        res.end()
+        a.append(res.chunked_encoding)
+        log("chunked", *a)
+    assert serve_once(handler, SURFACE_REQUESTS) == expected
+    assert marks == [64 * 1024]  # where the socket stops reading a body kept unread (Node's stream: 16 KiB)
+

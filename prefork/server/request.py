@@ -67,6 +67,8 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
                  "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct",  # (these two: set when first read)
                  "forwarded_client")
 
+    readable_high_water_mark = _BODY_HIGH_WATER  # (Node's stream: 16 KiB; readable.py)
+
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
         self.socket = socket

@@ -212,6 +212,13 @@ class Server(Accepting, EventEmitter):
         self.loop.call_soon(callback, None, len(self._connections) + len(self._detached))
         return self
 
+    def ref(self):
+        """Node's ``server.ref()`` and ``unref()``: nothing to do (a worker's loop runs
+        until the worker stops, as the socket's ``ref()`` says); the server is returned."""
+        return self
+
+    unref = ref
+
     def connection_closed(self, conn):
         """The protocol's socket closed (called by ``Connection``)."""
         self._connections.discard(conn)
