@@ -1,6 +1,7 @@
 """Members of Node v20's ``http`` API checked against Node on the same requests: each
 test runs a Node script (``node_events``) and prefork's twin and compares their logs."""
 
+import asyncio
 import json
 import socket
 
@@ -203,3 +204,49 @@ def test_members_a_port_reads_have_nodes_values():
     assert serve_once(handler, SURFACE_REQUESTS) == expected
     assert marks == [64 * 1024]  # where the socket stops reading a body kept unread (Node's stream: 16 KiB)
 
+
+NODE_DISPOSE = r"""
+(async () => {
+  const idle = http.createServer();
+  try { await idle[Symbol.asyncDispose](); log('unlistened', 'resolved'); } catch (e) { log('unlistened', e.code); }
+  const s = http.createServer((req, res) => res.end('ok'));
+  s.on('close', () => log('close event'));
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const c = net.connect(s.address().port, '127.0.0.1');
+  await new Promise((r) => { c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'); c.once('data', r); });
+  await s[Symbol.asyncDispose]();  // the kept-alive connection is idle: closed at once
+  log('disposed', s.listening);
+  done();
+})();
+"""
+
+
+def test_async_with_closes_the_server_as_nodes_async_dispose():
+    expected = node_events(NODE_DISPOSE)
+    assert expected == [["unlistened", "ERR_SERVER_NOT_RUNNING"], ["close event"], ["disposed", False]]
+    loop = new_event_loop()
+    events = []
+
+    async def main():
+        try:
+            async with prefork.create_server(loop=loop):
+                pass
+            events.append(["unlistened", "resolved"])
+        except Exception as exc:
+            events.append(["unlistened", getattr(exc, "code", repr(exc))])
+        server = prefork.create_server(lambda req, res: res.end("ok"), loop=loop)
+        server.on("close", lambda: events.append(["close event"]))
+        server.listen(0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.address()["port"])
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await reader.readuntil(b"ok")
+        async with server:
+            pass
+        events.append(["disposed", server.listening])
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # (its idle connection closed)
+        writer.close()
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 5))
+    finally:
+        loop.close()
+    assert events == expected

@@ -310,6 +310,20 @@ class Server(Accepting, EventEmitter):
         self._maybe_emit_close()
         return self
 
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        """``async with server:`` is Node's ``await using`` (``server[Symbol.asyncDispose]()``):
+        at the block's end, ``close()`` and wait for its ``close``; a server not listening
+        raises ERR_SERVER_NOT_RUNNING there, as Node's promise rejects (unless the block
+        raised: its exception goes on)."""
+        closed = self.loop.create_future()
+        self.close(lambda err: closed.done() or closed.set_result(err))
+        err = await closed
+        if err is not None and exc_type is None:
+            raise err
+
     def _stop_listening(self):
         self._listening = False
         for sock in self._listen_socks:
