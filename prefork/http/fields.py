@@ -11,7 +11,9 @@ Rules:
   a client's ``headers`` option); for ``write_head`` a repeated name spelled otherwise
   keeps its own spelling on its line (a ``Spelled`` value), as Node writes the pairs.
 - Once the head is fixed (``headers_sent``) every change raises
-  ``ERR_HTTP_HEADERS_SENT``, as in Node.
+  ``ERR_HTTP_HEADERS_SENT``, as in Node. A name that is no ``str`` given to
+  ``get_header``, ``has_header`` or ``remove_header`` raises ``ERR_INVALID_ARG_TYPE``
+  (a ``TypeError``), as Node's ``validateString`` throws.
 - Removing ``Connection``, ``Content-Length`` or ``Transfer-Encoding`` is remembered in
   ``_removed``: the head then leaves out the automatic field as well (Node's
   ``_removedConnection``, ``_removedContLen``, ``_removedTE``), until the field is set
@@ -24,6 +26,12 @@ Rules:
 from .serialize import HeaderError, Spelled, check_name, check_value, field_value
 
 _FRAMING_FIELDS = ("connection", "content-length", "transfer-encoding")
+
+
+def _not_text(name):
+    err = TypeError(f'The "name" argument must be of type string. Received {name!r}')
+    err.code = "ERR_INVALID_ARG_TYPE"  # (Node's validateString)
+    return err
 
 
 def _sent(verb):
@@ -139,6 +147,8 @@ class OutgoingFields:
                 self.set_header(name, value)
 
     def get_header(self, name):
+        if type(name) is not str and not isinstance(name, str):
+            raise _not_text(name)
         entry = self._headers.get(name.lower()) if self._headers else None
         return None if entry is None else entry[1]
 
@@ -153,9 +163,13 @@ class OutgoingFields:
         return [name for name, _ in self._headers.values()] if self._headers else []
 
     def has_header(self, name):
+        if type(name) is not str and not isinstance(name, str):
+            raise _not_text(name)
         return bool(self._headers) and name.lower() in self._headers
 
     def remove_header(self, name):
+        if type(name) is not str and not isinstance(name, str):
+            raise _not_text(name)
         if self.headers_sent:
             raise _sent("remove")
         key = name.lower()

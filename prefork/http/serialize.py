@@ -239,7 +239,11 @@ _LINK = re.compile(r'<[^>]*>(?:[ \t\r\n]*;[ \t\r\n]*[^;"\s]+(?:=("?)[^;"\s]*\1)?
 
 
 def early_hints(hints):
-    """The 103 head for ``hints`` (Node: no head at all without a ``link``)."""
+    """The 103 head for ``hints``, a mapping (Node: no head at all without a ``link``)."""
+    if not hasattr(hints, "get") or not hasattr(hints, "items"):
+        err = TypeError(f'The "hints" argument must be of type object. Received {hints!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"  # (Node's validateObject)
+        raise err
     link = field_value(hints.get("link"))
     if link is None:
         return None

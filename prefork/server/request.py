@@ -49,7 +49,7 @@ Rules:
 from ..emitter import EventEmitter, settle_on
 from ..streaming import Chunks, iterate, pipe, unpipe
 from ..http.errors import Aborted, HTTPError, body_too_large
-from ..http.headers import distinct, header_map
+from ..http.headers import distinct, header_map, node_header_map_pairs
 from ..net.text import TextDecoder
 from .lost import RequestClosing
 from .readable import ReadableState
@@ -66,6 +66,8 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
                  "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct",  # (these two: set when first read)
                  "forwarded_client")
+
+    readable_high_water_mark = _BODY_HIGH_WATER  # (Node's stream: 16 KiB; readable.py)
 
     def __init__(self, socket, method, url, http_version, raw_headers, headers, conn=None, start_time=0.0):
         self._events = None
@@ -384,13 +386,8 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
             if self._events and "close" in self._events:
                 self.socket.loop.call_soon(self.tell_closed)
 
-    def pipe(self, destination, end=True):
-        """Node's ``req.pipe(destination[, {end}])`` (streaming.pipe: with backpressure)."""
-        return pipe(self, destination, end)
-
-    def unpipe(self, destination=None):
-        """Node's ``req.unpipe([destination])``."""
-        return unpipe(self, destination)
+    pipe = pipe  # Node's req.pipe(destination[, {end}]) (with backpressure) and unpipe([destination])
+    unpipe = unpipe
 
     def __aiter__(self):
         """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
@@ -415,7 +412,10 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         try:
             return self._headers_distinct
         except AttributeError:
-            self._headers_distinct = fields = distinct(self.raw_headers, len(self.raw_headers) // 2)
+            pairs = len(self.raw_headers) // 2
+            if self.all_headers is not self.headers:  # the map's fields only, as Node's (its cap)
+                pairs = node_header_map_pairs(pairs, self._conn.server.max_headers_count)
+            self._headers_distinct = fields = distinct(self.raw_headers, pairs)
             return fields
 
     @property
@@ -444,7 +444,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
 
 
 def discarded():
-    """The error of a read of a body that went by unread (its response was done before
-    anyone read it, it was resumed with no ``data`` listener, or a read gave it up)."""
-    return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it before its "
-                     "response was done (or it was resumed with no reader, or an earlier read gave it up)")
+    """The error of a read of a body that went by unread (its response was done first,
+    it was resumed with no ``data`` listener, or a read gave it up)."""
+    return HTTPError("ERR_BODY_DISCARDED", "the request body was discarded: nobody read it before its response "
+                     "was done (or it was resumed with no reader, or an earlier read gave it up)")

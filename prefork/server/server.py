@@ -212,6 +212,13 @@ class Server(Accepting, EventEmitter):
         self.loop.call_soon(callback, None, len(self._connections) + len(self._detached))
         return self
 
+    def ref(self):
+        """Node's ``server.ref()`` and ``unref()``: nothing to do (a worker's loop runs
+        until the worker stops, as the socket's ``ref()`` says); the server is returned."""
+        return self
+
+    unref = ref
+
     def connection_closed(self, conn):
         """The protocol's socket closed (called by ``Connection``)."""
         self._connections.discard(conn)
@@ -302,6 +309,20 @@ class Server(Accepting, EventEmitter):
         self._close_pending = True
         self._maybe_emit_close()
         return self
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        """``async with server:`` is Node's ``await using`` (``server[Symbol.asyncDispose]()``):
+        at the block's end, ``close()`` and wait for its ``close``; a server not listening
+        raises ERR_SERVER_NOT_RUNNING there, as Node's promise rejects (unless the block
+        raised: its exception goes on)."""
+        closed = self.loop.create_future()
+        self.close(lambda err: closed.done() or closed.set_result(err))
+        err = await closed
+        if err is not None and exc_type is None:
+            raise err
 
     def _stop_listening(self):
         self._listening = False

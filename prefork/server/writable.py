@@ -14,6 +14,9 @@ Rules (Node 20's ``OutgoingMessage``):
   ``writable_need_drain`` is True between a ``write()`` that said False and its
   ``drain``.
 - ``await res.drain()`` (asyncio's ``writer.drain()``): see ``emitter.drained``.
+- ``chunked_encoding`` is Node's ``chunkedEncoding``: False until the head is fixed,
+  then whether it frames the body in chunks (an application ``Transfer-Encoding:
+  chunked`` on a HEAD answer counts, as in Node: the head says it).
 - What went out of a response its connection cut (``unsent_body``): the bytes its
   socket never sent are the last written, its own up to its body and a chunked body's
   framing (counted in ``_framing`` as written; those of a chunked body not ended yet
@@ -22,6 +25,7 @@ Rules (Node 20's ``OutgoingMessage``):
 """
 
 from ..emitter import drained
+from ..http import framing
 
 
 class WritableState:
@@ -49,6 +53,18 @@ class WritableState:
     # Node 20's ``writable``: an own property of the response set true at its making and
     # never changed (a stream's legacy flag); ``writable_ended`` and ``destroyed`` say more
     writable = True
+    writable_object_mode = False
+
+    @property
+    def chunked_encoding(self):
+        """Node's ``chunkedEncoding``: the fixed head frames the body in chunks (a HEAD
+        answer's head that says so too, though no chunk follows it)."""
+        if self._chunked:
+            return True
+        if not self.headers_sent or self._has_body or self.status_code in (204, 304):
+            return False
+        coding = self._headers.get("transfer-encoding") if self._headers else None
+        return coding is not None and framing.is_chunked(coding[1])
 
     def unsent_body(self, unsent):
         """Of ``unsent`` bytes its socket never sent, the last of them this response's
