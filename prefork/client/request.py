@@ -10,7 +10,8 @@ Rules (Node's, spec section 7):
   HEAD, to CONNECT and a 101 end at their head: what follows is a hand-off ``head``.
 - Credentials: the ``auth`` option (``"user:password"``), or a URL's user and password
   (percent-decoded), go out as ``Authorization: Basic`` (UTF-8, base64) after Host,
-  unless the headers set Authorization; as in Node.
+  unless the headers set Authorization; as in Node. The options that
+  shape the head and the response's reading: client/headopts.py.
 - ``request()`` refuses at once (raises, before anything is sent) what would split or
   bend the request line, as Node throws: a path with a character outside
   ``\u0021-\u00ff`` (space, CR, LF, tab, beyond latin-1) is ERR_UNESCAPED_CHARACTERS, a
@@ -69,13 +70,13 @@ Rules (Node's, spec section 7):
 import asyncio
 import errno
 import logging
-from base64 import b64encode
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 from ..http.serialize import check_method, check_path
 from ..net.connect import connect_error
 from ..runtime import current_loop
+from . import headopts
 from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
 from .outgoing import OutgoingRequest
@@ -96,16 +97,11 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
         self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
         self.agent, self._one_off = request_agent(options)  # (client/agent.py)
-        self._init_outgoing()
-        if options.get("headers"):  # a mapping, pairs or Node's flat list (http/fields.py)
-            self.merge_fields(options["headers"])
+        self.max_header_size = headopts.max_header_size(options.get("max_header_size"))  # (client/headopts.py)
+        self.join_duplicate_headers = headopts.join_duplicate_headers(options.get("join_duplicate_headers"))
+        self._init_outgoing(headopts.unique_headers(options.get("unique_headers")))
         self.set_host = options.get("set_host", True)
-        if self.set_host and "host" not in self._headers:
-            # set now, after the options' headers and before later ones (Node's order)
-            self.set_header("Host", host_field(self.host, self.port))
-        auth = options.get("auth")
-        if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
-            self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
+        self._init_head(options.get("headers"), host_field(self.host, self.port), options.get("auth"))
         self.reused_socket = False
         self.max_headers_count = None  # Node's maxHeadersCount (None: its default; 0: no cap)
         self.socket = None
