@@ -46,6 +46,7 @@ Rules (Node's, spec section 7):
   ends in ``ECONNRESET`` "socket hang up". An ``upgrade`` or ``connect`` listener that
   raises (logged by the client protocol, which closes the socket) still closes the
   request, so its awaiter settles.
+- The ``signal`` option's ``abort`` destroys the request with an AbortError (client/abort.py).
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun, only a parse or connection error while the socket is still the request's
@@ -77,6 +78,7 @@ from ..http.serialize import check_method, check_path
 from ..net.connect import connect_error
 from ..runtime import current_loop
 from . import headopts
+from .abort import SignalWatch, check_signal
 from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
 from .outgoing import OutgoingRequest
@@ -122,6 +124,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self._close_deferred = False  # the socket closed with the body unread: its close waits two turns
         if callback is not None:
             self.once("response", callback)
+        if options.get("signal") is not None:  # Node's AbortSignal (client/abort.py)
+            SignalWatch(self, check_signal(options["signal"]))
         self.loop.call_soon(self._start)
 
     # -- awaiting ---------------------------------------------------------------------------
