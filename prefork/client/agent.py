@@ -45,6 +45,9 @@ _TIMEOUT_HINT = re.compile(r"timeout=(\d+)")
 class Agent(EventEmitter):
     """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
 
+    default_port = 80  # Node's agent.defaultPort: a request's port when it gives none (settable)
+    protocol = "http:"
+
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
                  timeout=None, scheduling="lifo", max_total_sockets=None):
         scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
@@ -75,9 +78,19 @@ class Agent(EventEmitter):
         """The pool a request's socket belongs to: ``host:port``, then the UNIX socket's
         path when it has one, the ``local_address`` and ``family`` when given (Node's
         agent names it so too: a socket bound elsewhere is another pool's)."""
-        key = f"{req.host}:{req.port}" if req.socket_path is None else f"{req.host}:{req.port}:{req.socket_path}"
-        local = req.local
-        return key if not local else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
+        return _name(req.host, req.port, req.socket_path, req.local)
+
+    def get_name(self, options=None):
+        """Node's ``agent.getName(options)``: the key of ``sockets``, ``free_sockets`` and
+        ``requests`` that a request of these options (``host``, else ``hostname``, else
+        localhost; ``port``, else ``default_port``; ``socket_path``, ``local_address``,
+        ``family``) is pooled under. (Node's names end in ":" and the local address;
+        prefork's leave out what was not given.)"""
+        options = options or {}
+        local = {name: options[name] for name in ("local_address", "family") if options.get(name) is not None}
+        return _name(options.get("hostname") or options.get("host") or "localhost",
+                     int(options.get("port") or options.get("default_port") or self.default_port),
+                     options.get("socket_path"), local)
 
     def add_request(self, req):
         if req.loop is not self._loop:
@@ -401,6 +414,11 @@ def request_agent(options):
     if agent is False:
         return Agent(keep_alive=False), True
     return (global_agent if agent is None else agent), False
+
+
+def _name(host, port, socket_path, local):
+    key = f"{host}:{port}" if socket_path is None else f"{host}:{port}:{socket_path}"
+    return key if not local else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
 
 
 def _total_limit(value):

@@ -40,6 +40,8 @@ class OutgoingRequest(OutgoingFields):
     ``agent``, ``socket``, ``writable_finished``, ``_one_off`` and ``_finish`` it uses),
     with Node's writable-stream state and corks (``end()`` releases them all)."""
 
+    protocol = "http:"  # Node's req.protocol (the only one this client speaks)
+
     def _init_outgoing(self, unique=None):
         self._unique = unique  # lower-case names whose list value is one "; "-joined line
         self._head = None

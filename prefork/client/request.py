@@ -19,8 +19,8 @@ Rules (Node's, spec section 7):
   headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
   or missing method is GET, an empty path ``/``. A port outside 0-65535, or a string
   that is not a number, is ERR_SOCKET_BAD_PORT, one neither a number nor a string
-  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``; a false one is 80), as Node
-  throws (its check comes later, after the headers').
+  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``), as Node throws (after the
+  headers'); a false one is ``default_port``, else the agent's (80), left out of Host.
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent. The
@@ -96,14 +96,16 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.method = check_method(options.get("method"))
         self.host = connect_host(options)
         self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
-        self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
-        self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
         self.agent, self._one_off = request_agent(options)  # (client/agent.py)
+        default_port = options.get("default_port") or self.agent.default_port  # (Node's: for Host too)
+        port = options.get("port")
+        self.port = int(port or default_port) if self.socket_path else connect_port(port, default_port)
+        self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
         self.max_header_size = headopts.max_header_size(options.get("max_header_size"))  # (client/headopts.py)
         self.join_duplicate_headers = headopts.join_duplicate_headers(options.get("join_duplicate_headers"))
         self._init_outgoing(headopts.unique_headers(options.get("unique_headers")))
         self.set_host = options.get("set_host", True)
-        self._init_head(options.get("headers"), host_field(self.host, self.port), options.get("auth"))
+        self._init_head(options.get("headers"), host_field(self.host, self.port, default_port), options.get("auth"))
         self.reused_socket = False
         self.max_headers_count = None  # Node's maxHeadersCount (None: its default; 0: no cap)
         self.socket = None
@@ -130,9 +132,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
 
     # -- awaiting ---------------------------------------------------------------------------
     def response(self):
-        """An awaitable of the response; raises the request's error instead, or
-        ECONNRESET "socket hang up" when the request closed with neither. Cancelling it
-        destroys the request."""
+        """An awaitable of the response; raises the request's error instead, or ECONNRESET
+        "socket hang up" when the request closed with neither. Cancelling it destroys the request."""
         future = self.loop.create_future()
         if self._answered or self._failure is not None or self._closed:
             self._settle(future)
@@ -296,9 +297,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         socket.protocol = None
         self.agent.freed(socket)  # (a reset before the agent has it is dropped, as in Node)
         self._freed = True
-        # done: a destroy() from now on (a clean-up after reading) must not reach the
-        # socket, which the agent gives to another request (Node's marks it destroyed,
-        # and its response lets go of the socket)
+        # done: a destroy() from now on (a clean-up after reading) must not reach the socket, which the
+        # agent gives to another request (Node's marks it destroyed, and its response lets go of the socket)
         self.destroyed = True
         if self.res is not None:
             self.res.socket = None

@@ -73,8 +73,6 @@ def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
                         f"{', '.join(sorted(OPTIONS))})" if name in NODE_ONLY else f"unknown option {name!r}")
         err.code = "ERR_INVALID_ARG_VALUE"
         raise err  # (Node's request takes any object; a silently ignored one would change what is sent)
-    if not merged.get("port") and merged.get("default_port"):
-        merged["port"] = merged["default_port"]  # Node's defaultPort: the port when none is given
     protocol = merged.get("protocol")
     if protocol is not None and protocol != "http:":
         raise HeaderError("ERR_INVALID_PROTOCOL", f'Protocol "{protocol}" not supported. Expected "http:"')
