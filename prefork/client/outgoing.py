@@ -41,6 +41,12 @@ class OutgoingRequest(OutgoingFields):
     with Node's writable-stream state and corks (``end()`` releases them all)."""
 
     protocol = "http:"  # Node's req.protocol (the only one this client speaks)
+    writable_object_mode = False
+
+    @property
+    def closed(self):
+        """Node's ``req.closed``: ``close`` was emitted."""
+        return self._closed
 
     def _init_outgoing(self, unique=None):
         self._unique = unique  # lower-case names whose list value is one "; "-joined line

@@ -59,9 +59,8 @@ from ..http.errors import Aborted, HTTPError
 from ..net.text import TextDecoder
 from .awaiting import bound_read, raisable
 from .fields import ResponseFields
-from .state import StreamState
+from .state import KEPT_HIGH_WATER as _KEPT_HIGH_WATER, StreamState
 
-_KEPT_HIGH_WATER = 64 * 1024
 
 
 class ClientResponse(StreamState, ResponseFields, EventEmitter):
