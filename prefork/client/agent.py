@@ -20,7 +20,9 @@ agent takes it on the next turn: ``freed``), so
 the next request takes a new connection instead of hanging on a dead one. The agent
 emits ``free`` (socket, options) for every kept-alive exchange that ends, once it has
 pooled the socket, handed it on or closed it, as Node's. New connections are made by
-``create_connection(options)`` (Node's ``createConnection``; replaceable). A socket
+``create_connection(options)`` (Node's ``createConnection``; replaceable), and
+``keep_socket_alive(socket)`` and ``reuse_socket(socket, req)`` are Node's hooks of those
+names (client code overrides them). A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
 worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
@@ -36,6 +38,7 @@ from collections import deque
 
 from ..emitter import EventEmitter
 from ..net import Socket
+from .pooled import PoolHooks, pool_name, total_limit
 
 log = logging.getLogger("prefork.client")
 
@@ -55,7 +58,7 @@ class Agent(EventEmitter):
             err = ValueError(f"The argument 'scheduling' must be one of: 'fifo', 'lifo'. Received {scheduling!r}")
             err.code = "ERR_INVALID_ARG_VALUE"
             raise err
-        self.max_total_sockets = _total_limit(max_total_sockets)
+        self.max_total_sockets = total_limit(max_total_sockets)
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
@@ -78,7 +81,7 @@ class Agent(EventEmitter):
         """The pool a request's socket belongs to: ``host:port``, then the UNIX socket's
         path when it has one, the ``local_address`` and ``family`` when given (Node's
         agent names it so too: a socket bound elsewhere is another pool's)."""
-        return _name(req.host, req.port, req.socket_path, req.local)
+        return pool_name(req.host, req.port, req.socket_path, req.local)
 
     def get_name(self, options=None):
         """Node's ``agent.getName(options)``: the key of ``sockets``, ``free_sockets`` and
@@ -88,7 +91,7 @@ class Agent(EventEmitter):
         prefork's leave out what was not given.)"""
         options = options or {}
         local = {name: options[name] for name in ("local_address", "family") if options.get(name) is not None}
-        return _name(options.get("hostname") or options.get("host") or "localhost",
+        return pool_name(options.get("hostname") or options.get("host") or "localhost",
                      int(options.get("port") or options.get("default_port") or self.default_port),
                      options.get("socket_path"), local)
 
@@ -105,6 +108,7 @@ class Agent(EventEmitter):
             socket.remove_all_listeners("timeout")  # the pool's idle timer is not the request's
             self.sockets[key] = self.sockets.get(key, 0) + 1
             self.tidy(key)
+            self.reuse_socket(socket, req)
             req.assign_socket(socket, reused=True)
             return
         self.tidy(key)
@@ -214,13 +218,14 @@ class Agent(EventEmitter):
                 return
             free = self.free_sockets.setdefault(key, [])
             timeout = self._free_timeout(req)
-            if len(free) < self.max_free_sockets and timeout is not None and not self._others_wait(key):
+            if len(free) < self.max_free_sockets and timeout is not None and not self._others_wait(key) \
+                    and self.keep_socket_alive(socket):
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
                 if socket not in self._hooked:  # one set of hooks per socket, not per reuse
                     self._hooked.add(socket)
-                    _PoolHooks(self, key, socket)
+                    PoolHooks(self, key, socket)
                 socket.set_timeout(timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
                 self.tidy(key)
@@ -228,6 +233,17 @@ class Agent(EventEmitter):
         socket.destroy()
         self._slot_freed(req.loop, key)
         self.tidy(key)
+
+    def keep_socket_alive(self, socket):
+        """Node's ``agent.keepSocketAlive(socket)``, a hook to override: asked, once the
+        rest allows it, whether a kept-alive socket that nobody waits for goes to the
+        pool (True) or is closed (False). (Node's sets the socket's keep-alive and
+        timeout here; the agent does so after it.)"""
+        return True
+
+    def reuse_socket(self, socket, req):
+        """Node's ``agent.reuseSocket(socket, request)``, a hook to override: a pooled
+        socket is about to be given to ``req`` (which then has ``reused_socket``)."""
 
     def _free_timeout(self, req):
         """How long a free socket waits in the pool: the agent's ``timeout``, shortened
@@ -356,51 +372,6 @@ class Agent(EventEmitter):
         self.free_sockets.clear()
 
 
-class _PoolHooks:
-    """A pooled socket's listeners: the pool lets go of it when it closes; a free socket
-    the server closes (FIN), or sends bytes on unasked, is done: the next request must
-    not be written into it; and one it resets is destroyed with that error: dropped, not
-    reported as unhandled (Node's agent drops it too); on a socket in use the error goes
-    to the request through its protocol. At ``close`` they take themselves (and the
-    pool's idle ``timeout`` listener) off the socket, which then refers to nothing of
-    the pool's: a closed socket is freed by reference counting, not left in a cycle
-    for the collector."""
-
-    __slots__ = ("agent", "key", "socket")
-
-    def __init__(self, agent, key, socket):
-        self.agent = agent
-        self.key = key
-        self.socket = socket
-        socket.on("close", self.on_close)
-        socket.on("end", self.on_end)
-        socket.on("data", self.on_data)
-        agent.freed(socket)  # (its errors dropped, once)
-
-    def free(self):
-        """The pool's free sockets of this socket's host:port (an empty list when none)."""
-        return self.agent.free_sockets.get(self.key, ())
-
-    def on_close(self, had_error=False):
-        socket = self.socket
-        free = self.free()
-        if socket in free:
-            free.remove(socket)
-            self.agent.tidy(self.key)
-        socket.off("close", self.on_close)
-        socket.off("end", self.on_end)
-        socket.off("data", self.on_data)
-        socket.off("timeout", socket.destroy)
-
-    def on_end(self):
-        if self.socket in self.free():
-            self.socket.destroy()
-
-    def on_data(self, data):
-        if self.socket in self.free():
-            self.socket.destroy()
-
-
 def request_agent(options):
     """The agent of a request's options, and whether it is a one-off (its socket closed
     after the exchange): the ``agent`` given; a one-off for ``agent=False``, or for a
@@ -414,27 +385,6 @@ def request_agent(options):
     if agent is False:
         return Agent(keep_alive=False), True
     return (global_agent if agent is None else agent), False
-
-
-def _name(host, port, socket_path, local):
-    key = f"{host}:{port}" if socket_path is None else f"{host}:{port}:{socket_path}"
-    return key if not local else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
-
-
-def _total_limit(value):
-    """``max_total_sockets`` as Node's constructor checks ``maxTotalSockets``: a number
-    of at least 1 (infinity too), or None for no limit."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        err = TypeError(f'The "maxTotalSockets" argument must be of type number. Received {value!r}')
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
-    if not value >= 1:  # (NaN too)
-        err = ValueError(f'The value of "maxTotalSockets" is out of range. It must be >= 1. Received {value!r}')
-        err.code = "ERR_OUT_OF_RANGE"
-        raise err
-    return None if value == float("inf") else value
 
 
 def _ignored(err):
