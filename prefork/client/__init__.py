@@ -7,4 +7,5 @@ from .fields import Information
 from .response import ClientResponse
 from .urls import get, request
 
-__all__ = ["AbortController", "AbortError", "AbortSignal", "Agent", "ClientRequest", "ClientResponse", "Information", "get", "global_agent", "request"]
+__all__ = ["AbortController", "AbortError", "AbortSignal", "Agent", "ClientRequest", "ClientResponse", "Information",
+           "get", "global_agent", "request"]

@@ -384,6 +384,10 @@ def request_agent(options):
         return agent, True
     if agent is False:
         return Agent(keep_alive=False), True
+    if agent is not None and not callable(getattr(agent, "add_request", None)):  # (Node's check)
+        err = TypeError(f'The "options.agent" property must be an Agent-like object, None or False. Received {agent!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
     return (global_agent if agent is None else agent), False
 
 

@@ -82,7 +82,7 @@ from .abort import SignalWatch, check_signal
 from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
 from .outgoing import OutgoingRequest
-from .sockopts import SocketOptions
+from .sockopts import SocketOptions, timer_seconds
 from .port import connect_host, connect_port, host_field, local_options
 from .protocol import ClientProtocol
 
@@ -113,7 +113,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.writable_finished = False  # the last bytes are in the kernel (Node's writableFinished)
         self.destroyed = False
         self.aborted = False  # abort() was called
-        self._timeout = options.get("timeout")
+        self._timeout = None if options.get("timeout") is None else timer_seconds(options["timeout"], "timeout")
         self._timeout_pending = None
         self._closed = False
         self._protocol = None  # the ClientProtocol on the socket, released at 'close'
