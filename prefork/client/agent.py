@@ -1,5 +1,7 @@
 """Agent: a keep-alive socket pool per host:port, with Node's defaults (seconds).
 
+The agent's numbers are checked as it is made (``timeout`` as client/sockopts.py's
+``timer_seconds``, where Node throws at its first request; the others: client/pooled.py).
 An idle socket waits in the pool for ``timeout`` seconds (5 when not given); a
 ``timeout`` given (the global agent's 5 s) is also the idle timeout of a socket in use,
 whose request gets ``timeout`` (Node's agent sets it on its sockets); requests over ``max_sockets``
@@ -38,7 +40,8 @@ from collections import deque
 
 from ..emitter import EventEmitter
 from ..net import Socket
-from .pooled import PoolHooks, pool_name, total_limit
+from .pooled import PoolHooks, check_numbers, pool_name, total_limit
+from .sockopts import timer_seconds
 
 log = logging.getLogger("prefork.client")
 
@@ -59,6 +62,9 @@ class Agent(EventEmitter):
             err.code = "ERR_INVALID_ARG_VALUE"
             raise err
         self.max_total_sockets = total_limit(max_total_sockets)
+        check_numbers(max_sockets=max_sockets, max_free_sockets=max_free_sockets,
+                      keep_alive_initial_delay=keep_alive_initial_delay)
+        timeout = None if timeout is None else timer_seconds(timeout, "timeout")
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256

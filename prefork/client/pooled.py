@@ -1,11 +1,14 @@
 """The pieces of the Agent's pool (client/agent.py) that stand apart from it: the
 listeners a pooled socket carries (``PoolHooks``), the key a pool is named by
-(``pool_name``) and the check of ``max_total_sockets`` (``total_limit``).
+(``pool_name``) and the checks of its numbers (``total_limit``, ``check_numbers``).
 
 Rules:
 - A pooled socket gets one set of hooks for its life: a free one the server closes,
   or sends bytes on unasked, is destroyed; every hook leaves the socket at its
   ``close``, so a closed socket refers to nothing of the pool's.
+- The Agent's numbers are checked as it is made: ``max_sockets``, ``max_free_sockets``
+  and ``keep_alive_initial_delay`` numbers (or None), else ERR_INVALID_ARG_TYPE (a
+  TypeError; Node coerces them, a str here failed inside the loop and the request hung).
 - A pool's name is ``host:port``, then the UNIX socket's path when there is one, then
   the local address and family when either was given.
 """
@@ -75,3 +78,12 @@ def total_limit(value):
         err.code = "ERR_OUT_OF_RANGE"
         raise err
     return None if value == float("inf") else value
+
+
+def check_numbers(**values):
+    """Each of ``values`` a number or None (see Rules)."""
+    for name, value in values.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            err = TypeError(f'The "{name}" argument must be of type number. Received {value!r}')
+            err.code = "ERR_INVALID_ARG_TYPE"
+            raise err
