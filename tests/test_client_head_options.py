@@ -124,3 +124,43 @@ def test_head_options_as_node():
             i += 1
     assert srv.sent == node_sent
     assert b"x-u: a; b\r\n" in node_sent[4]
+
+
+JOIN_SCRIPT = r"""
+const http = require('http');
+const port = +process.argv[1];
+(async () => { for (const j of [false, true]) await new Promise((r) => {
+  const req = http.get({port, host: '127.0.0.1', agent: false, joinDuplicateHeaders: j}, (res) => {
+    res.resume(); res.on('end', () => { console.log(JSON.stringify(['trailers', j, res.trailers])); r(); });
+  });
+  req.on('information', (i) => console.log(JSON.stringify(['info', j, i.headers])));
+}); })();
+"""
+
+
+def test_join_duplicate_headers_joins_a_1xx_and_the_trailers_as_node():
+    def answer(conn, index):
+        if read_head(conn):
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n"
+                         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                         b"2\r\nok\r\n0\r\nContent-Type: c\r\nContent-Type: d\r\n\r\n")
+    node = need_node()
+    srv = RawServer(answer)
+    ours = []
+    try:
+        out = subprocess.run([node, "-e", JOIN_SCRIPT, "--", str(srv.port)], capture_output=True, timeout=30,
+                             text=True)
+
+        async def main():
+            for join in (False, True):
+                req = prefork.get({"port": srv.port, "host": "127.0.0.1", "agent": False,
+                                   "join_duplicate_headers": join})
+                req.on("information", lambda info, join=join: ours.append(["info", join, info.headers]))
+                res = await asyncio.wait_for(req, 10)
+                await res.read()
+                ours.append(["trailers", join, res.trailers])
+        asyncio.run(main())
+    finally:
+        srv.close()
+    assert ours == [json.loads(line) for line in out.stdout.splitlines()], out.stderr
+    assert ours[-1] == ["trailers", True, {"content-type": "c, d"}]
