@@ -1,5 +1,7 @@
 """Agent: a keep-alive socket pool per host:port, with Node's defaults (seconds).
 
+The agent's numbers are checked as it is made (``timeout`` as client/sockopts.py's
+``timer_seconds``, where Node throws at its first request; the others: client/pooled.py).
 An idle socket waits in the pool for ``timeout`` seconds (5 when not given); a
 ``timeout`` given (the global agent's 5 s) is also the idle timeout of a socket in use,
 whose request gets ``timeout`` (Node's agent sets it on its sockets); requests over ``max_sockets``
@@ -20,7 +22,9 @@ agent takes it on the next turn: ``freed``), so
 the next request takes a new connection instead of hanging on a dead one. The agent
 emits ``free`` (socket, options) for every kept-alive exchange that ends, once it has
 pooled the socket, handed it on or closed it, as Node's. New connections are made by
-``create_connection(options)`` (Node's ``createConnection``; replaceable). A socket
+``create_connection(options)`` (Node's ``createConnection``; replaceable), and
+``keep_socket_alive(socket)`` and ``reuse_socket(socket, req)`` are Node's hooks of those
+names (client code overrides them). A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
 worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
@@ -36,6 +40,8 @@ from collections import deque
 
 from ..emitter import EventEmitter
 from ..net import Socket
+from .pooled import PoolHooks, check_numbers, pool_name, total_limit
+from .sockopts import timer_seconds
 
 log = logging.getLogger("prefork.client")
 
@@ -45,6 +51,9 @@ _TIMEOUT_HINT = re.compile(r"timeout=(\d+)")
 class Agent(EventEmitter):
     """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
 
+    default_port = 80  # Node's agent.defaultPort: a request's port when it gives none (settable)
+    protocol = "http:"
+
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
                  timeout=None, scheduling="lifo", max_total_sockets=None):
         scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
@@ -52,7 +61,10 @@ class Agent(EventEmitter):
             err = ValueError(f"The argument 'scheduling' must be one of: 'fifo', 'lifo'. Received {scheduling!r}")
             err.code = "ERR_INVALID_ARG_VALUE"
             raise err
-        self.max_total_sockets = _total_limit(max_total_sockets)
+        self.max_total_sockets = total_limit(max_total_sockets)
+        check_numbers(max_sockets=max_sockets, max_free_sockets=max_free_sockets,
+                      keep_alive_initial_delay=keep_alive_initial_delay)
+        timeout = None if timeout is None else timer_seconds(timeout, "timeout")
         self.keep_alive = keep_alive
         self.keep_alive_initial_delay = keep_alive_initial_delay
         # Node's ``|| default``: 0 (or None) sockets is no limit, 0 free sockets is 256
@@ -75,9 +87,19 @@ class Agent(EventEmitter):
         """The pool a request's socket belongs to: ``host:port``, then the UNIX socket's
         path when it has one, the ``local_address`` and ``family`` when given (Node's
         agent names it so too: a socket bound elsewhere is another pool's)."""
-        key = f"{req.host}:{req.port}" if req.socket_path is None else f"{req.host}:{req.port}:{req.socket_path}"
-        local = req.local
-        return key if not local else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
+        return pool_name(req.host, req.port, req.socket_path, req.local)
+
+    def get_name(self, options=None):
+        """Node's ``agent.getName(options)``: the key of ``sockets``, ``free_sockets`` and
+        ``requests`` that a request of these options (``host``, else ``hostname``, else
+        localhost; ``port``, else ``default_port``; ``socket_path``, ``local_address``,
+        ``family``) is pooled under. (Node's names end in ":" and the local address;
+        prefork's leave out what was not given.)"""
+        options = options or {}
+        local = {name: options[name] for name in ("local_address", "family") if options.get(name) is not None}
+        return pool_name(options.get("hostname") or options.get("host") or "localhost",
+                     int(options.get("port") or options.get("default_port") or self.default_port),
+                     options.get("socket_path"), local)
 
     def add_request(self, req):
         if req.loop is not self._loop:
@@ -92,6 +114,7 @@ class Agent(EventEmitter):
             socket.remove_all_listeners("timeout")  # the pool's idle timer is not the request's
             self.sockets[key] = self.sockets.get(key, 0) + 1
             self.tidy(key)
+            self.reuse_socket(socket, req)
             req.assign_socket(socket, reused=True)
             return
         self.tidy(key)
@@ -201,13 +224,14 @@ class Agent(EventEmitter):
                 return
             free = self.free_sockets.setdefault(key, [])
             timeout = self._free_timeout(req)
-            if len(free) < self.max_free_sockets and timeout is not None and not self._others_wait(key):
+            if len(free) < self.max_free_sockets and timeout is not None and not self._others_wait(key) \
+                    and self.keep_socket_alive(socket):
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
                 if socket not in self._hooked:  # one set of hooks per socket, not per reuse
                     self._hooked.add(socket)
-                    _PoolHooks(self, key, socket)
+                    PoolHooks(self, key, socket)
                 socket.set_timeout(timeout, socket.destroy)
                 socket.set_keep_alive_idle(self.keep_alive_initial_delay)
                 self.tidy(key)
@@ -215,6 +239,17 @@ class Agent(EventEmitter):
         socket.destroy()
         self._slot_freed(req.loop, key)
         self.tidy(key)
+
+    def keep_socket_alive(self, socket):
+        """Node's ``agent.keepSocketAlive(socket)``, a hook to override: asked, once the
+        rest allows it, whether a kept-alive socket that nobody waits for goes to the
+        pool (True) or is closed (False). (Node's sets the socket's keep-alive and
+        timeout here; the agent does so after it.)"""
+        return True
+
+    def reuse_socket(self, socket, req):
+        """Node's ``agent.reuseSocket(socket, request)``, a hook to override: a pooled
+        socket is about to be given to ``req`` (which then has ``reused_socket``)."""
 
     def _free_timeout(self, req):
         """How long a free socket waits in the pool: the agent's ``timeout``, shortened
@@ -343,51 +378,6 @@ class Agent(EventEmitter):
         self.free_sockets.clear()
 
 
-class _PoolHooks:
-    """A pooled socket's listeners: the pool lets go of it when it closes; a free socket
-    the server closes (FIN), or sends bytes on unasked, is done: the next request must
-    not be written into it; and one it resets is destroyed with that error: dropped, not
-    reported as unhandled (Node's agent drops it too); on a socket in use the error goes
-    to the request through its protocol. At ``close`` they take themselves (and the
-    pool's idle ``timeout`` listener) off the socket, which then refers to nothing of
-    the pool's: a closed socket is freed by reference counting, not left in a cycle
-    for the collector."""
-
-    __slots__ = ("agent", "key", "socket")
-
-    def __init__(self, agent, key, socket):
-        self.agent = agent
-        self.key = key
-        self.socket = socket
-        socket.on("close", self.on_close)
-        socket.on("end", self.on_end)
-        socket.on("data", self.on_data)
-        agent.freed(socket)  # (its errors dropped, once)
-
-    def free(self):
-        """The pool's free sockets of this socket's host:port (an empty list when none)."""
-        return self.agent.free_sockets.get(self.key, ())
-
-    def on_close(self, had_error=False):
-        socket = self.socket
-        free = self.free()
-        if socket in free:
-            free.remove(socket)
-            self.agent.tidy(self.key)
-        socket.off("close", self.on_close)
-        socket.off("end", self.on_end)
-        socket.off("data", self.on_data)
-        socket.off("timeout", socket.destroy)
-
-    def on_end(self):
-        if self.socket in self.free():
-            self.socket.destroy()
-
-    def on_data(self, data):
-        if self.socket in self.free():
-            self.socket.destroy()
-
-
 def request_agent(options):
     """The agent of a request's options, and whether it is a one-off (its socket closed
     after the exchange): the ``agent`` given; a one-off for ``agent=False``, or for a
@@ -400,23 +390,11 @@ def request_agent(options):
         return agent, True
     if agent is False:
         return Agent(keep_alive=False), True
-    return (global_agent if agent is None else agent), False
-
-
-def _total_limit(value):
-    """``max_total_sockets`` as Node's constructor checks ``maxTotalSockets``: a number
-    of at least 1 (infinity too), or None for no limit."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        err = TypeError(f'The "maxTotalSockets" argument must be of type number. Received {value!r}')
+    if agent is not None and not callable(getattr(agent, "add_request", None)):  # (Node's check)
+        err = TypeError(f'The "options.agent" property must be an Agent-like object, None or False. Received {agent!r}')
         err.code = "ERR_INVALID_ARG_TYPE"
         raise err
-    if not value >= 1:  # (NaN too)
-        err = ValueError(f'The value of "maxTotalSockets" is out of range. It must be >= 1. Received {value!r}')
-        err.code = "ERR_OUT_OF_RANGE"
-        raise err
-    return None if value == float("inf") else value
+    return (global_agent if agent is None else agent), False
 
 
 def _ignored(err):

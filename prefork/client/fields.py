@@ -4,7 +4,9 @@ version's numbers (a 1xx's too: ``Information``, the payload of an ``information
 event); ``connection`` and ``req``.
 
 Rules:
-- ``headers`` maps the first ``pairs`` raw pairs (Node's caps: client/protocol.py);
+- ``headers`` maps the first ``pairs`` raw pairs (Node's caps: client/protocol.py),
+  every repeated field joined with ", " when the request's ``join_duplicate_headers``
+  is True (``trailers`` too, and a 1xx's ``headers``), as Node's parser joins them;
   ``headers_distinct`` lists the values of the same pairs by lower-case name, built at
   its first read and the same dict from then on, as Node's.
 - ``trailers`` and ``raw_trailers`` are ``{}`` and ``[]`` until the parser completes the
@@ -42,8 +44,9 @@ class ResponseFields(Version):
 
     def _init_fields(self, raw_headers, pairs, request=None):
         self._request = None if request is None else weakref.ref(request)  # (no cycle: see Rules)
+        self._join = request is not None and request.join_duplicate_headers
         self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, pairs)
+        self.headers = header_map(raw_headers, pairs, self._join)
         self._pairs = pairs  # the raw pairs the map takes (Node's caps)
         self._headers_distinct = None
         self.trailers = {}
@@ -54,7 +57,7 @@ class ResponseFields(Version):
         """The trailers the parser kept, as it completes the message: ``raw_trailers`` a new
         list, ``trailers`` (and ``trailers_distinct`` if it was read) filled in place."""
         self.raw_trailers = raw
-        self.trailers.update(header_map(raw, len(raw) // 2))
+        self.trailers.update(header_map(raw, len(raw) // 2, self._join))
         if self._trailers_distinct is not None:
             self._trailers_distinct.update(distinct(raw, len(raw) // 2))
 
@@ -92,9 +95,9 @@ class ResponseFields(Version):
 class Information(Version):
     """The payload of ``information``: a 1xx response."""
 
-    def __init__(self, status_code, status_message, http_version, raw_headers, pairs):
+    def __init__(self, status_code, status_message, http_version, raw_headers, pairs, join=False):
         self.status_code = status_code
         self.status_message = status_message
         self.http_version = http_version
         self.raw_headers = raw_headers
-        self.headers = header_map(raw_headers, pairs)
+        self.headers = header_map(raw_headers, pairs, join)

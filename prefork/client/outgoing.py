@@ -24,6 +24,8 @@ Rules (Node's, spec section 7):
   ERR_HTTP_TRAILER_INVALID (Node's ``_storeHeader`` throws).
 """
 
+from base64 import b64encode
+
 from ..emitter import drained
 from ..http import framing
 from ..http.errors import HTTPError
@@ -38,7 +40,16 @@ class OutgoingRequest(OutgoingFields):
     ``agent``, ``socket``, ``writable_finished``, ``_one_off`` and ``_finish`` it uses),
     with Node's writable-stream state and corks (``end()`` releases them all)."""
 
-    def _init_outgoing(self):
+    protocol = "http:"  # Node's req.protocol (the only one this client speaks)
+    writable_object_mode = False
+
+    @property
+    def closed(self):
+        """Node's ``req.closed``: ``close`` was emitted."""
+        return self._closed
+
+    def _init_outgoing(self, unique=None):
+        self._unique = unique  # lower-case names whose list value is one "; "-joined line
         self._head = None
         self.headers_sent = False  # the head is fixed (set_header and the rest refuse)
         self._headers = {}
@@ -53,14 +64,27 @@ class OutgoingRequest(OutgoingFields):
         self._trailers = None  # add_trailers' lines, sent after the last chunk
         self._corks = 0  # cork() calls not yet undone: held by the socket once there is one
 
+    def _init_head(self, headers, host, auth):
+        """The options' ``headers`` (a mapping, pairs or Node's flat list: http/fields.py),
+        then Host (unless ``set_host`` is false) and the ``auth`` credentials, unless those
+        headers set them."""
+        if headers:
+            self.merge_fields(headers)
+        if self.set_host and "host" not in self._headers:
+            # set now, after the options' headers and before later ones (Node's order)
+            self.set_header("Host", host)
+        if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
+            self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
+
     @property
     def _expect_continue(self):
         return framing.expects_continue(self.get_header("expect"))
 
     def _store_head(self, content_length):
         lines = [f"{self.method} {self.path} HTTP/1.1\r\n"]
+        unique = self._unique
         for name, value in self._headers.values():
-            lines.append(header_lines(name, value))
+            lines.append(header_lines(name, value, unique))
         headers = self._headers
         removed = self._removed or ()
         if "connection" in headers:

@@ -16,20 +16,21 @@ def connect_host(options):
     return host
 
 
-def host_field(host, port):
-    """The Host field's value: an IPv6 address in brackets, the port unless it is 80 (Node's)."""
+def host_field(host, port, default_port=80):
+    """The Host field's value: an IPv6 address in brackets, the port unless it is the
+    default one (the ``default_port`` option, else the agent's: 80), as Node's."""
     if host.count(":") > 1 and not host.startswith("["):
         host = f"[{host}]"
-    return host if port == 80 else f"{host}:{port}"
+    return host if port == default_port else f"{host}:{port}"
 
 
-def connect_port(port):
+def connect_port(port, default=80):
     """The port to connect to, as Node takes ``options.port``: a false value (NaN too)
-    is 80 (its ``|| defaultPort``); else a whole number 0-65535, or a string of one
+    is ``default`` (its ``|| defaultPort``); else a whole number 0-65535, or a string of one
     (surrounding blanks allowed); another number or string raises ERR_SOCKET_BAD_PORT (a
     ValueError), any other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
     if port is None or port != port or (isinstance(port, (int, float, str)) and not port):
-        return 80  # JavaScript's false values: undefined, null, false, 0, NaN, ""
+        return default  # JavaScript's false values: undefined, null, false, 0, NaN, ""
     if isinstance(port, bool) or not isinstance(port, (int, float, str)):
         err = TypeError('The "options.port" property must be one of type number or string. '
                         f"Received {port!r}")

@@ -82,7 +82,7 @@ class ClientProtocol:
     def __init__(self, request, socket):
         self.request = request
         self.socket = socket
-        self.parser = ResponseParser(self)
+        self.parser = ResponseParser(self, request.max_header_size)
         self.res = None
         self.done = False  # the final response ended: what follows was never asked for
         self._tail = b""  # the last bytes of the previous read: a head end may straddle reads
@@ -168,13 +168,13 @@ class ClientProtocol:
         if reason == "informational":
             # a 1xx has no body whatever its head says (Node's parser skips it): the
             # rest of the read starts the next response
-            self.parser = ResponseParser(self)
+            self.parser = ResponseParser(self, self.request.max_header_size)
             return data[offset:]
         if reason == "HEAD":
             res = self.res
             res.complete = True
             self.done = True  # what comes next was not asked for (its 'end' may wait for a reader)
-            self.parser = ResponseParser(self)
+            self.parser = ResponseParser(self, self.request.max_header_size)
             res.push_end(self.request.response_complete)  # as below
             # the rest of the read is parsed as what follows any response (a body after
             # a HEAD response closes the socket; the line ends llhttp skips between
@@ -215,7 +215,7 @@ class ClientProtocol:
         raw, pairs = self._kept(whole)
         if 100 <= status < 200 and status != 101 and request.method != "CONNECT":
             # (any answer to CONNECT, a 1xx too, is its response, as in Node's client)
-            info = Information(status, reason, version, raw, pairs)
+            info = Information(status, reason, version, raw, pairs, request.join_duplicate_headers)
             if status == 100:
                 request.emit("continue")
             request.emit("information", info)

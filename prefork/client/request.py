@@ -10,7 +10,8 @@ Rules (Node's, spec section 7):
   HEAD, to CONNECT and a 101 end at their head: what follows is a hand-off ``head``.
 - Credentials: the ``auth`` option (``"user:password"``), or a URL's user and password
   (percent-decoded), go out as ``Authorization: Basic`` (UTF-8, base64) after Host,
-  unless the headers set Authorization; as in Node.
+  unless the headers set Authorization; as in Node. The options that
+  shape the head and the response's reading: client/headopts.py.
 - ``request()`` refuses at once (raises, before anything is sent) what would split or
   bend the request line, as Node throws: a path with a character outside
   ``\u0021-\u00ff`` (space, CR, LF, tab, beyond latin-1) is ERR_UNESCAPED_CHARACTERS, a
@@ -18,8 +19,8 @@ Rules (Node's, spec section 7):
   headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
   or missing method is GET, an empty path ``/``. A port outside 0-65535, or a string
   that is not a number, is ERR_SOCKET_BAD_PORT, one neither a number nor a string
-  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``; a false one is 80), as Node
-  throws (its check comes later, after the headers').
+  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``), as Node throws (after the
+  headers'); a false one is ``default_port``, else the agent's (80), left out of Host.
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent. The
@@ -45,6 +46,7 @@ Rules (Node's, spec section 7):
   ends in ``ECONNRESET`` "socket hang up". An ``upgrade`` or ``connect`` listener that
   raises (logged by the client protocol, which closes the socket) still closes the
   request, so its awaiter settles.
+- The ``signal`` option's ``abort`` destroys the request with an AbortError (client/abort.py).
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
   has begun, only a parse or connection error while the socket is still the request's
@@ -69,17 +71,18 @@ Rules (Node's, spec section 7):
 import asyncio
 import errno
 import logging
-from base64 import b64encode
 
 from ..emitter import EventEmitter
 from ..http.errors import HTTPError
 from ..http.serialize import check_method, check_path
 from ..net.connect import connect_error
 from ..runtime import current_loop
+from . import headopts
+from .abort import SignalWatch, check_signal
 from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
 from .outgoing import OutgoingRequest
-from .sockopts import SocketOptions
+from .sockopts import SocketOptions, timer_seconds
 from .port import connect_host, connect_port, host_field, local_options
 from .protocol import ClientProtocol
 
@@ -93,19 +96,16 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.method = check_method(options.get("method"))
         self.host = connect_host(options)
         self.socket_path = options.get("socket_path")  # a UNIX socket to connect to instead (Node's socketPath)
-        self.port = int(options.get("port") or 80) if self.socket_path else connect_port(options.get("port"))
-        self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
         self.agent, self._one_off = request_agent(options)  # (client/agent.py)
-        self._init_outgoing()
-        if options.get("headers"):  # a mapping, pairs or Node's flat list (http/fields.py)
-            self.merge_fields(options["headers"])
+        default_port = options.get("default_port") or self.agent.default_port  # (Node's: for Host too)
+        port = options.get("port")
+        self.port = int(port or default_port) if self.socket_path else connect_port(port, default_port)
+        self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
+        self.max_header_size = headopts.max_header_size(options.get("max_header_size"))  # (client/headopts.py)
+        self.join_duplicate_headers = headopts.join_duplicate_headers(options.get("join_duplicate_headers"))
+        self._init_outgoing(headopts.unique_headers(options.get("unique_headers")))
         self.set_host = options.get("set_host", True)
-        if self.set_host and "host" not in self._headers:
-            # set now, after the options' headers and before later ones (Node's order)
-            self.set_header("Host", host_field(self.host, self.port))
-        auth = options.get("auth")
-        if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
-            self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
+        self._init_head(options.get("headers"), host_field(self.host, self.port, default_port), options.get("auth"))
         self.reused_socket = False
         self.max_headers_count = None  # Node's maxHeadersCount (None: its default; 0: no cap)
         self.socket = None
@@ -113,7 +113,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.writable_finished = False  # the last bytes are in the kernel (Node's writableFinished)
         self.destroyed = False
         self.aborted = False  # abort() was called
-        self._timeout = options.get("timeout")
+        self._timeout = None if options.get("timeout") is None else timer_seconds(options["timeout"], "timeout")
         self._timeout_pending = None
         self._closed = False
         self._protocol = None  # the ClientProtocol on the socket, released at 'close'
@@ -126,13 +126,14 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self._close_deferred = False  # the socket closed with the body unread: its close waits two turns
         if callback is not None:
             self.once("response", callback)
+        if options.get("signal") is not None:  # Node's AbortSignal (client/abort.py)
+            SignalWatch(self, check_signal(options["signal"]))
         self.loop.call_soon(self._start)
 
     # -- awaiting ---------------------------------------------------------------------------
     def response(self):
-        """An awaitable of the response; raises the request's error instead, or
-        ECONNRESET "socket hang up" when the request closed with neither. Cancelling it
-        destroys the request."""
+        """An awaitable of the response; raises the request's error instead, or ECONNRESET
+        "socket hang up" when the request closed with neither. Cancelling it destroys the request."""
         future = self.loop.create_future()
         if self._answered or self._failure is not None or self._closed:
             self._settle(future)
@@ -296,9 +297,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         socket.protocol = None
         self.agent.freed(socket)  # (a reset before the agent has it is dropped, as in Node)
         self._freed = True
-        # done: a destroy() from now on (a clean-up after reading) must not reach the
-        # socket, which the agent gives to another request (Node's marks it destroyed,
-        # and its response lets go of the socket)
+        # done: a destroy() from now on (a clean-up after reading) must not reach the socket, which the
+        # agent gives to another request (Node's marks it destroyed, and its response lets go of the socket)
         self.destroyed = True
         if self.res is not None:
             self.res.socket = None

@@ -59,9 +59,9 @@ from ..http.errors import Aborted, HTTPError
 from ..net.text import TextDecoder
 from .awaiting import bound_read, raisable
 from .fields import ResponseFields
-from .state import StreamState
+from .sockopts import timer_seconds
+from .state import KEPT_HIGH_WATER as _KEPT_HIGH_WATER, StreamState
 
-_KEPT_HIGH_WATER = 64 * 1024
 
 
 class ClientResponse(StreamState, ResponseFields, EventEmitter):
@@ -291,12 +291,12 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
                     self.destroy()
 
     def set_timeout(self, seconds, callback=None):
-        """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose
-        ``timeout`` comes to the request and, while the body is in progress, here. After
-        ``end`` it does nothing: the socket may serve another request by then (Node's
-        response has let go of it)."""
+        """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose ``timeout``
+        comes to the request and, while the body is in progress, here. After ``end`` it does
+        nothing: the socket may serve another request by then (Node's response let go of it)."""
         if self._ended or self.socket is None:  # (None: the agent has its socket back)
             return self
+        seconds = timer_seconds(seconds)  # (before the listener: nothing is added when it raises)
         if callback is not None:
             self.on("timeout", callback)
         self.socket.set_timeout(seconds)

@@ -13,7 +13,36 @@ Rules:
   ``listenSocketTimeout``): ``set_timeout`` called, the ``timeout`` option given, or an
   agent with a ``timeout``. A timeout set otherwise (``res.set_timeout``, the socket's
   own ``set_timeout``) gives no request ``timeout``, as in Node.
+- A timeout (the ``timeout`` option, ``req.set_timeout``, ``res.set_timeout``) is a
+  finite number of seconds >= 0, checked at once as Node's ``getTimerDuration``:
+  another type (a bool, a str) is ERR_INVALID_ARG_TYPE (a TypeError), a negative, NaN
+  or infinite one ERR_OUT_OF_RANGE (a ValueError); one past Node's timer limit
+  (2**31 - 1 ms) is that limit, with a TimeoutOverflowWarning (a RuntimeWarning here).
+  (Taken as given, one failed later inside the loop: the request never went out nor ended.)
 """
+
+import math
+import warnings
+
+TIMER_LIMIT = (2 ** 31 - 1) / 1000  # Node's TIMEOUT_MAX, in seconds
+
+
+def timer_seconds(value, name="msecs"):
+    """``value`` as a timeout in seconds, checked as Node's ``getTimerDuration``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        err = TypeError(f'The "{name}" argument must be of type number. Received {value!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    if not 0 <= value < math.inf:  # (NaN too)
+        err = ValueError(f'The value of "{name}" is out of range. It must be a non-negative finite number. '
+                         f"Received {value!r}")
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+    if value > TIMER_LIMIT:
+        warnings.warn(f"TimeoutOverflowWarning: {value} s does not fit into a 32-bit signed integer of "
+                      f"milliseconds; the timeout is {TIMER_LIMIT} s", RuntimeWarning, stacklevel=3)
+        return TIMER_LIMIT
+    return value
 
 
 class SocketOptions:
@@ -25,6 +54,7 @@ class SocketOptions:
         the socket may serve another request by then."""
         if self._response_ended:
             return self
+        seconds = timer_seconds(seconds)
         self._timeout_listened = True
         if callback is not None:
             self.once("timeout", callback)  # now, in the order of the calls (Node's)

@@ -1,6 +1,7 @@
 """Node's read-only stream state of a client response (``readable``,
 ``readable_aborted``, ``errored``, ``closed``, ``destroyed``, ``readable_flowing``,
-``readable_ended``, ``is_paused()``; and for the request, ``unread`` and
+``readable_ended``, ``is_paused()``, ``readable_encoding``, ``readable_length``,
+``readable_high_water_mark``, ``readable_object_mode``; and for the request, ``unread`` and
 ``collecting``), derived from the flags ClientResponse
 (client/response.py) keeps; none of it is stored twice.
 
@@ -11,6 +12,10 @@ Rules:
   ``aborted`` on (the one ``error`` gives, listened to or not); ``closed`` from the
   ``error`` before ``close``; ``destroyed`` from ``destroy()``, an abort, or once the ``end``
   listeners have run (``destroy_called``: ``destroy()`` was called).
+- ``readable_encoding`` is None until ``set_encoding``, then its encoding by Node's
+  name (``utf8``, ``latin1``, ``utf16le``, ...); ``readable_length`` the body bytes kept
+  for a reader (Node counts a decoded string's characters); ``readable_high_water_mark``
+  the bytes kept before the socket stops reading (64 KiB, where Node's is 16 KiB).
 - ``async with await req as res:`` (or ``async with await prefork.get(url) as res:``)
   lets go of a body left unread at the block's end, as a context manager of httpx's or
   aiohttp's does: one that came whole is dropped and the socket goes back to the agent;
@@ -18,11 +23,15 @@ Rules:
   its socket otherwise, as in Node.
 """
 
+KEPT_HIGH_WATER = 64 * 1024  # body bytes kept for a reader before the socket stops reading
+# Node's names of the encodings set_encoding takes under another spelling
+_NODE_NAMES = {"utf-8": "utf8", "binary": "latin1", "ucs2": "utf16le", "ucs-2": "utf16le", "utf-16le": "utf16le"}
+
 
 class StreamState:
     """A mixin of ClientResponse: reads ``_ended``, ``_ending``, ``aborted``,
     ``destroy_called``, ``_errored``, ``_closed``, ``_closing``, ``_flowing``,
-    ``_end_pending``, ``_kept`` and ``_body``."""
+    ``_end_pending``, ``_kept``, ``_kept_size``, ``_decoder`` and ``_body``."""
 
     @property
     def unread(self):
@@ -69,6 +78,20 @@ class StreamState:
     def readable_ended(self):
         """``end`` was emitted (Node's ``readableEnded``)."""
         return self._ended
+
+    readable_object_mode = False
+    readable_high_water_mark = KEPT_HIGH_WATER
+
+    @property
+    def readable_encoding(self):
+        """Node's ``readableEncoding``: None, or ``set_encoding``'s by Node's name."""
+        decoder = self._decoder
+        return None if decoder is None else _NODE_NAMES.get(decoder.name, decoder.name)
+
+    @property
+    def readable_length(self):
+        """Node's ``readableLength``: the body bytes kept for a reader."""
+        return self._kept_size
 
     def is_paused(self):
         """Node's ``isPaused()``: ``pause()`` was called and no ``resume()`` since."""

@@ -43,10 +43,10 @@ def _decode_component(text):
 
 OPTIONS = frozenset(("protocol", "host", "hostname", "port", "default_port", "path", "method", "headers", "agent",
                      "auth", "timeout", "socket_path", "set_host", "create_connection", "local_address",
-                     "local_port", "family", "lookup", "hints"))
+                     "local_port", "family", "lookup", "hints", "max_header_size", "join_duplicate_headers",
+                     "unique_headers", "signal"))
 # Node's options prefork's client does not implement: refused by name
-NODE_ONLY = frozenset(("signal", "max_header_size", "insecure_http_parser", "join_duplicate_headers",
-                       "unique_headers", "set_default_headers"))
+NODE_ONLY = frozenset(("insecure_http_parser", "set_default_headers"))
 
 
 def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
@@ -73,8 +73,6 @@ def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
                         f"{', '.join(sorted(OPTIONS))})" if name in NODE_ONLY else f"unknown option {name!r}")
         err.code = "ERR_INVALID_ARG_VALUE"
         raise err  # (Node's request takes any object; a silently ignored one would change what is sent)
-    if not merged.get("port") and merged.get("default_port"):
-        merged["port"] = merged["default_port"]  # Node's defaultPort: the port when none is given
     protocol = merged.get("protocol")
     if protocol is not None and protocol != "http:":
         raise HeaderError("ERR_INVALID_PROTOCOL", f'Protocol "{protocol}" not supported. Expected "http:"')

@@ -1,0 +1,112 @@
+"""AbortController and AbortSignal: Node's ``signal`` option of ``http.request``.
+
+Rules:
+- ``AbortController().signal`` is given as the ``signal`` option (any object with an
+  ``aborted`` attribute and ``on``/``off`` for the ``abort`` event, as Node takes any
+  object with ``aborted``; another value is ERR_INVALID_ARG_TYPE, at once).
+  ``controller.abort(reason=None)`` marks the signal ``aborted`` with that ``reason``
+  (none given: an ``AbortError`` "This operation was aborted") and emits ``abort``
+  once; a second call does nothing.
+- A request whose signal aborts is destroyed with an ``AbortError`` (code ABORT_ERR,
+  "The operation was aborted", its ``cause`` the signal's reason): its ``error``, then
+  ``close``, at whatever stage (its response, if one began, is aborted as by
+  ``req.destroy(err)``); ``await req`` raises it. A signal already aborted destroys the
+  request on the next loop turn, before it asks for a socket, as Node's ``nextTick``.
+  The request lets go of the signal at its ``close``: one signal may serve many requests
+  without keeping them.
+- ``AbortSignal.timeout(seconds)`` aborts itself after ``seconds`` on the running loop
+  with a ``TimeoutError`` reason ("The operation was aborted due to timeout"), as Node's
+  (Python's own TimeoutError, where Node's is a DOMException of that name);
+  ``AbortSignal.abort(reason)`` is one aborted already.
+- From a coroutine the usual way is cancelling the task that awaits the request (it
+  destroys the request: client/request.py); the signal serves callback code and a
+  cancellation shared by several requests.
+"""
+
+from ..emitter import EventEmitter
+from ..runtime import current_loop
+
+
+class AbortError(Exception):
+    """Node's AbortError: ``code`` ABORT_ERR, ``name`` AbortError, ``cause`` the reason."""
+
+    code = "ABORT_ERR"
+    name = "AbortError"
+
+    def __init__(self, message="The operation was aborted", cause=None):
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+        self.__cause__ = cause if isinstance(cause, BaseException) else None
+
+
+class AbortSignal(EventEmitter):
+    def __init__(self):
+        self.aborted = False
+        self.reason = None
+
+    def throw_if_aborted(self):
+        """Raise the reason when aborted (Node's ``throwIfAborted``)."""
+        if self.aborted:
+            raise self.reason if isinstance(self.reason, BaseException) else AbortError(cause=self.reason)
+
+    def signal_abort(self, reason):
+        if not self.aborted:
+            self.aborted = True
+            self.reason = AbortError("This operation was aborted") if reason is None else reason
+            self.emit("abort")
+
+    @classmethod
+    def abort(cls, reason=None):
+        """A signal aborted already."""
+        signal = cls()
+        signal.signal_abort(reason)
+        return signal
+
+    @classmethod
+    def timeout(cls, seconds, loop=None):
+        """A signal that aborts after ``seconds`` on ``loop`` (the running one)."""
+        signal = cls()
+        (loop or current_loop()).call_later(
+            seconds, signal.signal_abort, TimeoutError("The operation was aborted due to timeout"))
+        return signal
+
+
+class AbortController:
+    def __init__(self):
+        self.signal = AbortSignal()
+
+    def abort(self, reason=None):
+        self.signal.signal_abort(reason)
+
+
+def check_signal(signal):
+    """``signal`` as Node's ``validateAbortSignal`` takes it."""
+    if signal is not None and not (hasattr(signal, "aborted") and callable(getattr(signal, "on", None)) and
+                                   callable(getattr(signal, "off", None))):
+        err = TypeError(f'The "options.signal" property must be an instance of AbortSignal. Received {signal!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    return signal
+
+
+class SignalWatch:
+    """A request's hold on its signal: destroys it at ``abort``, lets go at its ``close``."""
+
+    __slots__ = ("req", "signal")
+
+    def __init__(self, req, signal):
+        self.req = req
+        self.signal = signal
+        if signal.aborted:
+            req.loop.call_soon(self.aborted)
+            return
+        signal.on("abort", self.aborted)
+        req.once("close", self.release)
+
+    def aborted(self):
+        self.release()
+        self.req.destroy(AbortError(cause=self.signal.reason))
+
+    def release(self):
+        self.signal.off("abort", self.aborted)
