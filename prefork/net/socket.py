@@ -87,9 +87,9 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
     reads_when_paused = True  # a raw stream's pause() reads on into its kept bytes (module rules)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
-    # (family, address) of the TCP peer when a PROXY header named another client as
-    # ``remote_*``: the balancer, the peer whose forwarding headers may be trusted
-    proxy_peer = None
+    # (family, address) of the TCP peer when a PROXY header named another client as ``remote_*``
+    proxy_peer = None  # (the balancer, the peer whose forwarding headers may be trusted)
+    server = None  # the server that accepted it (Node's ``socket.server``); None on a client's
 
     def __init__(self, loop, sock, read_buffer=None, family=None, peer=None):
         """``family`` and ``peer`` (the peer's address tuple): as accept(2) gave them, when
