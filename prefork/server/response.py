@@ -73,7 +73,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
                  "bytes_sent", "_framing", "_tail", "_trailers", "_corks",
-                 "_finish_told")
+                 "_finish_told", "_chunked_said")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None

@@ -14,9 +14,10 @@ Rules (Node 20's ``OutgoingMessage``):
   ``writable_need_drain`` is True between a ``write()`` that said False and its
   ``drain``.
 - ``await res.drain()`` (asyncio's ``writer.drain()``): see ``emitter.drained``.
-- ``chunked_encoding`` is Node's ``chunkedEncoding``: False until the head is fixed,
-  then whether it frames the body in chunks (an application ``Transfer-Encoding:
-  chunked`` on a HEAD answer counts, as in Node: the head says it).
+- ``chunked_encoding`` is Node's ``chunkedEncoding``: False until the head is fixed (or
+  what the app set it to: Node's is a plain property), then whether it frames the body
+  in chunks (an application ``Transfer-Encoding: chunked`` on a HEAD answer counts, as
+  in Node: the head says it). Setting it never changes the framing.
 - What went out of a response its connection cut (``unsent_body``): the bytes its
   socket never sent are the last written, its own up to its body and a chunked body's
   framing (counted in ``_framing`` as written; those of a chunked body not ended yet
@@ -61,10 +62,16 @@ class WritableState:
         answer's head that says so too, though no chunk follows it)."""
         if self._chunked:
             return True
-        if not self.headers_sent or self._has_body or self.status_code in (204, 304):
+        if not self.headers_sent:
+            return getattr(self, "_chunked_said", False)  # (a value the app set, until the head is fixed)
+        if self._has_body or self.status_code in (204, 304):
             return False
         coding = self._headers.get("transfer-encoding") if self._headers else None
         return coding is not None and framing.is_chunked(coding[1])
+
+    @chunked_encoding.setter
+    def chunked_encoding(self, value):
+        self._chunked_said = value  # Node's is a plain property: read back, the framing is the head's
 
     def unsent_body(self, unsent):
         """Of ``unsent`` bytes its socket never sent, the last of them this response's
