@@ -19,8 +19,8 @@ def response_fields(headers):
     does not say close."""
     fields = {}
     for name, value in headers:
-        name = name.decode("latin-1") if type(name) is bytes else str(name)
-        value = value.decode("latin-1") if type(value) is bytes else str(value)
+        name = name.decode("latin-1") if type(name) is bytes else _text(name)
+        value = value.decode("latin-1") if type(value) is bytes else _text(value)
         key = name.lower()
         seen = fields.get(key)
         if seen is None:
@@ -42,6 +42,14 @@ def response_fields(headers):
     # would announce fields that never come, and frame the body by the events API's rule)
     fields.pop("trailer", None)
     return tuple(fields.values())
+
+
+def _text(item):
+    """A name or value that is not ``bytes``: a bytearray or memoryview is bytes too (as
+    uvicorn takes it), anything else its ``str()`` (checked as a field afterwards)."""
+    if isinstance(item, (bytearray, memoryview)):
+        return bytes(item).decode("latin-1")
+    return str(item)
 
 
 def chunked_last(field):
