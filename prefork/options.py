@@ -27,6 +27,15 @@ DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
 DURATION_MAX = 1e6  # seconds, about 11.5 days: every float setting is at most this
 MAX_WORKERS = 1024
 MAX_THREADS = 1024  # WSGI threads per worker: each is a real thread with its stack
+CHECK_CONFIG_HELP = (  # prefork check-config --help: its description and epilog (cli.py)
+    "Validate the configuration and print the effective settings as TOML, each with its source; "
+    "starts nothing. It takes the same options and APP as the daemon and reads the file and the "
+    "environment as the daemon would: every value's type and limits, the listen addresses (host names "
+    "resolved, a UNIX socket's directory), the log and pidfile destinations, the combinations of "
+    "settings, and that APP's module can be found (it is not imported).",
+    "Exit status: 0 when the configuration is valid (the settings on stdout), 2 when it is not (every "
+    "problem on its own line on stderr, as SOURCE:KEY: what is wrong), 3 when the app cannot be loaded, "
+    "which only prefork --check-config (gunicorn's spelling) says: it also imports APP in a child process.")
 
 
 @dataclass(frozen=True)
