@@ -31,6 +31,7 @@ import os
 import select
 import signal
 import sys
+import time
 
 from . import __version__, logs, migration, settings as settings_mod
 
@@ -295,8 +296,9 @@ def check_app_loads(settings):
             process.drop_privileges(settings)  # as a worker loads it: its import's side effects are the user's
 
             try:
-                apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
-                code = 0
+                kind, _ = apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
+                code = 0  # (what a worker would warn of at its start, as a warning here)
+                print("".join(f"warning: {warning}\n" for warning in plugging.unused_settings(kind, settings)), end="")
             except apps.AppError as exc:
                 print(("" if tail.last == "\n" else "\n") + f"{where(settings, 'app')}: {exc}")
             except BaseException as exc:  # the app's own exception (SystemExit too): its traceback
@@ -327,8 +329,6 @@ def check_app_loads(settings):
 def _wait_load(settings, pid):
     """The exit status of the app's load in child ``pid`` (negative: a signal), or None
     after reporting that it did not load within ``timeout`` (it is killed then)."""
-    import time
-
     deadline = time.monotonic() + settings.timeout
     status = None
     exited = os.pidfd_open(pid)  # readable once the child has exited: a wait with a deadline
