@@ -31,6 +31,7 @@ import os
 import select
 import signal
 import sys
+import time
 
 from . import __version__, logs, migration, settings as settings_mod
 
@@ -96,14 +97,14 @@ def help_text(setting):
     return text.replace("%", "%%")
 
 
-def build_parser():
-    parser = Parser(
-        prog="prefork", allow_abbrev=False,
-        description="A preforking HTTP/1.1 server with Node.js http.Server semantics.",
-        epilog="Every option is also a TOML key of the config file (name_with_underscores) and a "
-               "PREFORK_NAME environment variable; flags win over the environment, which wins over "
-               "the file. Run 'prefork check-config [options]' to validate and print the effective "
-               "settings (--check-config, gunicorn's spelling, also imports the app).")
+def build_parser(check=False):
+    description, epilog = settings_mod.CHECK_CONFIG_HELP if check else (
+        "A preforking HTTP/1.1 server with Node.js http.Server semantics.",
+        "Every option is also a TOML key of the config file (name_with_underscores) and a PREFORK_NAME environment "
+        "variable; flags win over the environment, which wins over the file. Run 'prefork check-config [options]' to "
+        "validate and print the effective settings (--check-config, gunicorn's spelling, also imports the app).")
+    parser = Parser(prog="prefork check-config" if check else "prefork", allow_abbrev=False,
+                    description=description, epilog=epilog)
     parser.add_argument("app_arg", nargs="?", metavar="APP", help="module or module:attribute (see --app)")
     actions = [parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file (default: "
                                    "PREFORK_CONFIG, else none)"),
@@ -160,8 +161,8 @@ def boolean_values(argv):
     return problems
 
 
-def parse(argv):
-    parser = build_parser()
+def parse(argv, check=False):
+    parser = build_parser(check)
     problems = boolean_values(argv)
     if problems:
         parser.error(problems[0] + "".join(f"\n{problem}" for problem in problems[1:]))
@@ -197,10 +198,10 @@ def load(argv_values, text=None, running=None):
     return settings_mod.load(env=os.environ, argv_values=dict(argv_values), text=text, running=running)
 
 
-def parse_and_load(argv, text=None):
+def parse_and_load(argv, text=None, check=False):
     """(argv values, settings), or (None, None) after reporting every problem (``text``:
     the configuration file's content, when it was read already)."""
-    argv_values = parse(argv)
+    argv_values = parse(argv, check)
     try:
         settings = load(argv_values, text)
     except settings_mod.ConfigError as exc:
@@ -218,7 +219,7 @@ def check_config(argv, load_app=False, text=None):
     process; ``check-config`` itself only locates the app's module, importing nothing,
     except when a USR2 runs it (``PREFORK_HANDOVER_KEYS`` set): then it loads the app too.
     ``text``: the configuration file's content, read already (a USR2's check)."""
-    _, settings = parse_and_load(argv, text)
+    _, settings = parse_and_load(argv, text, check=True)
     if settings is None:
         return 2
     from .master.startup import descriptor_shortage
@@ -295,8 +296,9 @@ def check_app_loads(settings):
             process.drop_privileges(settings)  # as a worker loads it: its import's side effects are the user's
 
             try:
-                apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
-                code = 0
+                kind, _ = apps.load(settings.app, settings.interface, settings.chdir, settings.app_dir)
+                code = 0  # (what a worker would warn of at its start, as a warning here)
+                print("".join(f"warning: {warning}\n" for warning in plugging.unused_settings(kind, settings)), end="")
             except apps.AppError as exc:
                 print(("" if tail.last == "\n" else "\n") + f"{where(settings, 'app')}: {exc}")
             except BaseException as exc:  # the app's own exception (SystemExit too): its traceback
@@ -327,8 +329,6 @@ def check_app_loads(settings):
 def _wait_load(settings, pid):
     """The exit status of the app's load in child ``pid`` (negative: a signal), or None
     after reporting that it did not load within ``timeout`` (it is killed then)."""
-    import time
-
     deadline = time.monotonic() + settings.timeout
     status = None
     exited = os.pidfd_open(pid)  # readable once the child has exited: a wait with a deadline
@@ -383,7 +383,7 @@ def run(argv):
     # a USR2's check and new program: the configuration file's content the master read for
     # both (a later edit reaches neither; a HUP reads the file again)
     checked = os.environ.pop(settings_mod.CHECKED_CONFIG_ENV, None)
-    if parse(argv).get("app") == "check-config":  # the subcommand after options (no module has this name)
+    if parse(argv, "check-config" in argv).get("app") == "check-config":  # the subcommand after options
         at = max(i for i, arg in enumerate(argv) if arg == "check-config")
         return check_config(argv[:at] + argv[at + 1:], text=checked)
     from .master.master import MASTER_SIGNALS, Master

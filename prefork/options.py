@@ -27,6 +27,15 @@ DEFAULT_ACCESS_FORMAT = '{h} - - [{t}] "{r}" {s} {b} "{f}" "{a}" {D}'
 DURATION_MAX = 1e6  # seconds, about 11.5 days: every float setting is at most this
 MAX_WORKERS = 1024
 MAX_THREADS = 1024  # WSGI threads per worker: each is a real thread with its stack
+CHECK_CONFIG_HELP = (  # prefork check-config --help: its description and epilog (cli.py)
+    "Validate the configuration and print the effective settings as TOML, each with its source; "
+    "starts nothing. It takes the same options and APP as the daemon and reads the file and the "
+    "environment as the daemon would: every value's type and limits, the listen addresses (host names "
+    "resolved, a UNIX socket's directory), the log and pidfile destinations, the combinations of "
+    "settings, and that APP's module can be found (it is not imported).",
+    "Exit status: 0 when the configuration is valid (the settings on stdout), 2 when it is not (every "
+    "problem on its own line on stderr, as SOURCE:KEY: what is wrong), 3 when the app cannot be loaded, "
+    "which only prefork --check-config (gunicorn's spelling) says: it also imports APP in a child process.")
 
 
 @dataclass(frozen=True)
@@ -192,7 +201,8 @@ SETTINGS = (
             "headers_timeout and request_timeout.", minimum=0.01),
     Setting("metrics_bind", "str", "127.0.0.1:9464", "Where the master serves Prometheus metrics "
             "(HOST:PORT or fd://N, not a socket bind also uses: every socket systemd passes serves the "
-            "app; path /metrics); empty (or false) disables metrics.", reloadable=False,
+            "app; path /metrics); empty disables metrics (also false in the configuration file; a "
+            "flag or environment value of false is refused).", reloadable=False,
             false_is_off=True),
     Setting("metrics_buckets", "numbers", [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                            1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
@@ -210,7 +220,8 @@ SETTINGS = (
             "the umask: the default lets a proxy running as another user (nginx) connect; restrict "
             "it here or with the directory's permissions.", reloadable=False),
     Setting("log_level", "choice", "info", "Error log level.", choices=LOG_LEVELS),
-    Setting("access_log", "str", "-", "Access log file; - is stderr, empty (or false) disables it; "
+    Setting("access_log", "str", "-", "Access log file; - is stderr, empty disables it (also false in the "
+            "configuration file; a flag or environment value of false is refused: a file named false is ./false); "
             "/dev/stdout (/dev/stderr, /dev/fd/N) writes to the daemon's own descriptor.", false_is_off=True),
     Setting("access_log_format", "str", DEFAULT_ACCESS_FORMAT, "Access log line. Fields: "
             "{h} client address (X-Forwarded-For's from a trusted proxy, as a WSGI or ASGI app "

@@ -40,11 +40,11 @@ from pathlib import PurePath
 
 from . import checks, migration
 from .checks import bind_address
-from .options import (BY_NAME, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
+from .options import (BY_NAME, CHECK_CONFIG_HELP, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
                       LOOPS, MAX_THREADS, MAX_WORKERS, SCHEMES, SETTINGS, TLS_SETTINGS, TLS_VERSIONS, VERIFY_CLIENT,
                       Setting, cpus, render_config, toml_value)
 
-__all__ = ["BY_NAME", "DEFAULT_ACCESS_FORMAT", "DURATION_MAX", "INTERFACES", "LOG_LEVELS", "LOOPS", "MAX_THREADS",
+__all__ = ["BY_NAME", "CHECK_CONFIG_HELP", "DEFAULT_ACCESS_FORMAT", "DURATION_MAX", "INTERFACES", "LOG_LEVELS", "LOOPS", "MAX_THREADS",
            "MAX_WORKERS", "SCHEMES", "SETTINGS", "TLS_SETTINGS", "TLS_VERSIONS", "VERIFY_CLIENT", "ConfigError", "Setting",
            "Settings", "bind_address", "load", "render_config", "toml_value"]
 

@@ -17,7 +17,8 @@ Rules:
   thread's stack to stderr (the error log). A Python-level SIGABRT handler installed
   under it then writes the access log buffer and aborts the process, as soon as the
   interpreter gets control (a worker stuck inside C code dies by the master's SIGKILL
-  with its buffer unwritten).
+  with its buffer unwritten); a WSGI call it interrupts is answered 500 first
+  (``plugging.abort``).
 - One response observer per worker: it takes the duration once and feeds the metrics
   (when on), the access log (when on) and the max_requests count (when set). A request
   the server answered itself (a parse error's or a timeout's 4xx) gets its access log
@@ -76,7 +77,7 @@ from setproctitle import setproctitle
 
 from . import apps, logs
 from .metrics import WorkerMetrics, reply_observer, response_observer
-from .plugging import load_app, plug_in, preload
+from .plugging import abort, load_app, plug_in, preload
 from .process import (cancel_tasks, drop_privileges, dropped, guard_forks, line_buffered, stop_default_executor,
                       serve, wind_down)
 from .runtime import LoopUnavailable, new_event_loop
@@ -342,13 +343,8 @@ class Worker:
         logs.reopen()
 
     def on_abort(self, signum, frame):
-        """SIGABRT from the master (faulthandler has dumped the stacks): write the access
-        log buffer, then die of SIGABRT."""
-        if self.access is not None:
-            self.access.flush()
-        logs.flush_output()
-        signal.signal(signal.SIGABRT, signal.SIG_DFL)
-        os.abort()
+        """SIGABRT from the master (faulthandler has dumped the stacks): ``plugging.abort``."""
+        abort(self.access, frame, getattr(self, "loop", None), self.settings.timeout)  # (no loop yet: booting)
 
     def heartbeat(self):
         if self.reopen_pending:

@@ -629,7 +629,7 @@ def test_web_concurrency_precedence(tmp_path):
 def test_web_concurrency_sets_the_worker_count(runs, flask_project):
     run = runs(prefork_m("flaskapp:app"), cwd=flask_project, env=root_only_env(WEB_CONCURRENCY="3"), workers=None)
     run.wait_ready()
-    assert "3 workers ready" in run.log()
+    assert "workers ready: 3" in run.log()
     assert len(wait_until(lambda: (lambda w: w if len(w) == 3 else None)(run.workers()), 30, what="3 workers")) == 3
 
 

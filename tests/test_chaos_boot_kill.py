@@ -28,7 +28,7 @@ def test_a_booting_worker_killed_after_a_reexec_is_replaced_not_a_boot_failure(d
     os.kill(booting_pid(d, 2), signal.SIGKILL)  # the new program's first worker, booting
     d.wait_log(r"worker 0 \(pid \d+\) died \(signal SIGKILL\)|failed to boot")
     assert "failed to boot" not in d.log()
-    d.wait_log(r"2 workers ready", count=2, timeout=15)
+    d.wait_log(r"workers ready: 2", count=2, timeout=15)
     assert d.proc.poll() is None
     assert d.request().startswith(b"HTTP/1.1 200 OK")
     d.signal(signal.SIGTERM)
@@ -40,7 +40,7 @@ def test_booting_workers_killed_or_terminated_at_the_first_start_are_replaced(da
     os.kill(booting_pid(d, 1), signal.SIGKILL)
     d.wait_log(r"booting worker 1 \(pid \d+, generation 1\)")
     os.kill(int(re.search(r"booting worker 1 \(pid (\d+), generation 1\)", d.log()).group(1)), signal.SIGTERM)
-    d.wait_log(r"2 workers ready|failed to boot", timeout=15)
+    d.wait_log(r"workers ready: 2|failed to boot", timeout=15)
     assert "failed to boot" not in d.log()
     assert len(re.findall(r"died \(signal SIG(KILL|TERM)\)", d.log())) == 2
     assert d.request().startswith(b"HTTP/1.1 200 OK")

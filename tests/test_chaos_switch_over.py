@@ -79,7 +79,7 @@ def test_the_switch_over_waits_for_a_replaced_new_worker_and_a_failed_one_abando
     hang.write_text("block 30")  # its replacement hangs in its set-up
     os.kill(victim, signal.SIGKILL)
     d.wait_log(r"booting worker 0 \(pid \d+, generation 2\)", count=2)
-    d.wait_log(r"generation 2 waits for a replaced worker|generation 2 ready; 1 old workers draining")
+    d.wait_log(r"generation 2 waits for a replaced worker|generation 2 ready; 1 old worker draining")
     assert "generation 2 ready" not in d.log()
     # the old generation still serves, readiness stays withdrawn
     assert alive(old)
@@ -95,7 +95,7 @@ def test_the_switch_over_waits_for_a_replaced_new_worker_and_a_failed_one_abando
     # and a reload that can boot completes
     hang.unlink()
     d.signal(signal.SIGHUP)
-    d.wait_log(r"reload: generation 2 ready; 1 old workers draining")
+    d.wait_log(r"reload: generation 2 ready; 1 old worker draining")
     wait_until(lambda: not alive(old), 10, what="the old worker gone")
     assert d.request("/", timeout=2).startswith(b"HTTP/1.1 200 OK")
 
@@ -118,7 +118,7 @@ def test_an_abandoned_reload_does_not_switch_over_the_next_one_before_it_is_read
     assert "generation 2 ready" not in d.log()
     assert alive(old)
     assert d.request("/", timeout=2).endswith(str(old).encode())
-    d.wait_log(r"reload: generation 2 ready; 1 old workers draining", timeout=10)
+    d.wait_log(r"reload: generation 2 ready; 1 old worker draining", timeout=10)
     wait_until(lambda: not alive(old), 10, what="the old worker gone")
     assert d.request("/", timeout=2).startswith(b"HTTP/1.1 200 OK")
 

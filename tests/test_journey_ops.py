@@ -124,7 +124,7 @@ def rotation_daemon(daemons, tmp_path):
     error, access = tmp_path / "error.log", tmp_path / "access.log"
     d = daemons("--error-log", str(error), "--access-log", str(access), "--access-log-flush", "0",
                 "--access-log-format", "{p} {r}", app=APP, workers=2)
-    wait_until(lambda: error.exists() and "2 workers ready" in error.read_text(), 20, what="ready")
+    wait_until(lambda: error.exists() and "workers ready: 2" in error.read_text(), 20, what="ready")
     return d, error, access
 
 
@@ -180,7 +180,7 @@ def test_logrotate_with_workers_running_as_another_user(daemons, tmp_path):
     error, access = logs / "error.log", logs / "access.log"
     d = daemons("--user", "nobody", "--error-log", str(error), "--access-log", str(access),
                 "--access-log-flush", "0", "--access-log-format", "{p} {r}", app=APP, workers=2)
-    wait_until(lambda: error.exists() and "2 workers ready" in error.read_text(), 20, what="ready")
+    wait_until(lambda: error.exists() and "workers ready: 2" in error.read_text(), 20, what="ready")
     until_written(d, error, access, "before-rotation")
     error.rename(logs / "error.log.1")
     access.rename(logs / "access.log.1")
@@ -302,7 +302,7 @@ def test_a_low_soft_descriptor_limit_is_raised_for_the_master_and_kept_for_the_w
     from daemon import children
     proc, log = limited_daemon(tmp_path, 24, 4096, 8)
     try:
-        wait_until(lambda: "8 workers ready" in log(), 60, what=f"8 workers ready:\n{log()}")
+        wait_until(lambda: "workers ready: 8" in log(), 60, what=f"workers ready: 8\n{log()}")
         assert "Too many open files" not in log()
         workers = children(proc.pid)
         assert len(workers) == 8
@@ -324,7 +324,7 @@ def test_ttin_past_the_descriptor_limit_is_refused_and_says_why(tmp_path):
     from daemon import children
     proc, log = limited_daemon(tmp_path, 104, 104, 4)  # 4 workers need 104; a fifth would need 106
     try:
-        wait_until(lambda: "4 workers ready" in log(), 60, what=f"4 workers ready:\n{log()}")
+        wait_until(lambda: "workers ready: 4" in log(), 60, what=f"workers ready: 4\n{log()}")
         proc.send_signal(signal.SIGTTIN)
         wait_until(lambda: "TTIN ignored: 5 workers need 106 open files in the master" in log(), 30,
                    what=f"the refusal:\n{log()}")

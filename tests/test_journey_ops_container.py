@@ -102,11 +102,11 @@ def pid1():
 
 def test_the_master_is_pid_1_of_its_namespace(pid1):
     d = pid1()
-    d.wait_log(r"2 workers ready")
+    d.wait_log(r"workers ready: 2")
     with open(f"/proc/{d.master}/status") as fh:
         nspid = [line.split()[1:] for line in fh if line.startswith("NSpid:")][0]
     assert nspid[-1] == "1"
-    assert re.search(r"\[1\] INFO prefork\.master: 2 workers ready", d.log())
+    assert re.search(r"\[1\] INFO prefork\.master: workers ready: 2", d.log())
 
 
 def connections(d):
@@ -122,7 +122,7 @@ def connections(d):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_the_runtimes_stop_signal_stops_pid_1_with_status_0(pid1, signum):
     d = pid1()
-    d.wait_log(r"2 workers ready")
+    d.wait_log(r"workers ready: 2")
     answers = []
     in_flight = threading.Thread(target=lambda: answers.append(d.request("/sleep/3")))
     in_flight.start()
@@ -138,7 +138,7 @@ def test_the_runtimes_stop_signal_stops_pid_1_with_status_0(pid1, signum):
 
 def test_processes_the_app_abandons_are_reaped_by_pid_1(pid1):
     d = pid1()
-    d.wait_log(r"2 workers ready")
+    d.wait_log(r"workers ready: 2")
     workers = set(children(d.master))
     for _ in range(5):
         assert d.request("/orphan").startswith(b"HTTP/1.1 200 OK")

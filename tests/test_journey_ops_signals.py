@@ -53,7 +53,7 @@ def test_usr1_while_workers_boot_reopens_their_logs_once_they_are_up(daemons, tm
                what="two workers booting")
     error.rename(tmp_path / "error.log.1")  # logrotate, then its postrotate USR1, mid-boot
     d.signal(signal.SIGUSR1)
-    wait_until(lambda: error.exists() and "2 workers ready" in error.read_text(), 30,
+    wait_until(lambda: error.exists() and "workers ready: 2" in error.read_text(), 30,
                what=f"the workers ready: {(tmp_path / 'error.log.1').read_text()}")
     workers = d.wait_workers(2)
 
@@ -69,7 +69,7 @@ def test_the_log_says_which_version_runs_at_start_and_after_a_reexec(daemons):
     d = daemons(app=APP, workers=1)
     d.wait_ready()
     line = rf"INFO prefork\.master: prefork {re.escape(prefork.__version__)} on Python \d+\.\d+\.\d+, " \
-           rf"master pid {d.pid}: {re.escape(APP)}, 1 workers"
+           rf"master pid {d.pid}: {re.escape(APP)}, 1 worker"
     d.wait_log(line)
     d.signal(signal.SIGUSR2)  # a new version is confirmed by the log, not guessed
     d.wait_log(line, count=2, timeout=30)

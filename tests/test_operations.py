@@ -64,7 +64,7 @@ def test_notify_sequence_ready_reloading_stopping(daemons):
         d = daemons(workers=3, env={"NOTIFY_SOCKET": listener.address})
         (t_ready, ready), = listener.wait("READY", "1")
         assert d.log().count("booting worker") == 3
-        assert len(re.findall(r"\d+ workers ready", d.log())) == 1
+        assert len(re.findall(r"workers ready: \d+", d.log())) == 1
         assert ready.get("MAINPID") == str(d.pid) and "3 workers" in ready["STATUS"]
         assert len(d.workers()) == 3
         before = time.monotonic_ns() // 1000

@@ -49,7 +49,7 @@ def test_ttou_of_the_last_booting_worker_of_the_first_generation_makes_the_daemo
     assert get(port, "/readyz") == (503, "booting\n")
     d.signal(signal.SIGTTOU)  # worker 1, still booting, goes: worker 0 is the whole daemon now
     d.wait_log(r"worker 1 \(pid \d+\) stopped")
-    d.wait_log(r"1 workers ready")
+    d.wait_log(r"workers ready: 1")
     assert get(port, "/readyz") == (200, "ready\n")
 
 

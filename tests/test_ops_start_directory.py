@@ -120,7 +120,7 @@ def test_a_start_directory_removed_for_good_stops_no_reload_nor_replacement(tmp_
     shutil.rmtree(gone)
     (worker,) = daemon.workers()
     os.kill(worker, signal.SIGKILL)
-    wait_until(lambda: daemon.workers() and daemon.workers() != [worker] and "1 workers ready" in daemon.log(), 10,
+    wait_until(lambda: daemon.workers() and daemon.workers() != [worker] and "workers ready: 1" in daemon.log(), 10,
                what="a replacement")
     assert daemon.get().startswith(b"HTTP/1.1 200 OK")
     daemon.proc.send_signal(signal.SIGHUP)

@@ -33,6 +33,7 @@ Rules:
   that a load balancer stops sending first.
 - Both answer from the master's own state only: no I/O, no worker is asked anything.
 """
+from . import counted
 
 HEARTBEAT_INTERVAL = 1.0  # the workers' heartbeat period (prefork/worker.py)
 CRASH_LOOP = 5  # quick deaths in a row of every slot's worker, none serving: not live (about 1.5 s of backoff)
@@ -74,7 +75,7 @@ def liveness(master):
             return False, (f"crash loop: no worker serving; every worker died soon after its start, "
                            f"{deaths} times in a row or more\n")
     limit = fresh_limit(master.settings.timeout)
-    return True, f"ok: {len(master.workers)} workers, heartbeats within {limit:.1f} s\n"
+    return True, f"ok: {counted(len(master.workers), 'worker')}, heartbeats within {limit:.1f} s\n"
 
 
 def readiness(master):

@@ -61,8 +61,8 @@ from setproctitle import setproctitle
 from .. import __version__, logs
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import (autoreload, deadlines, listeners as listeners_mod, operations, reexec, reload, reopen, scaling, startup,
-               stopping, systemd, workers as workers_mod)
+from . import (autoreload, counted, deadlines, listeners as listeners_mod, operations, reexec, reload, reopen, scaling,
+               startup, stopping, systemd, workers as workers_mod)
 
 log = logging.getLogger("prefork.master")
 
@@ -129,8 +129,8 @@ class Master:
         os.umask(settings.umask)
         setproctitle(f"prefork: master [{settings.name}]")
         startup.open_all(self)  # a ConfigError here is the only output: no line before it
-        log.info("prefork %s on Python %s, master pid %d: %s, %d workers", __version__, "%d.%d.%d" % sys.version_info[:3],
-                 os.getpid(), settings.app or "the demo app", self.target)
+        log.info("prefork %s on Python %s, master pid %d: %s, %s", __version__, "%d.%d.%d" % sys.version_info[:3],
+                 os.getpid(), settings.app or "the demo app", counted(self.target, "worker"))
         for address, sock in self.listeners:
             log.info("listening at %s (%s)%s", listeners_mod.describe(sock), address,
                      listeners_mod.speaks(address, settings))
@@ -224,7 +224,7 @@ class Master:
     def status(self):
         live = [w for w in self.workers.values() if w.stats]
         active = sum(w.stats.get("connections", 0) for w in live)
-        return f"{len(self.workers)} workers, {active} active connections"
+        return f"{counted(len(self.workers), 'worker')}, {counted(active, 'active connection')}"
 
     def serving_by_slot(self):
         """{slot: the worker serving in it}: of the current generation, not draining, a

@@ -47,7 +47,7 @@ import time
 
 from .. import logs, settings as settings_mod
 from ..apps import follow_start, started_in
-from . import listeners, startup, systemd, workers
+from . import counted, listeners, startup, systemd, workers
 
 log = logging.getLogger("prefork.master")
 
@@ -117,7 +117,7 @@ def reload(master):
     generation = master.generation + 1
     master.new_generation = (generation, new)
     master.reload_kills = {}
-    log.info("reload: starting generation %d with %d workers", generation, count)
+    log.info("reload: starting generation %d with %s", generation, counted(count, "worker"))
     master.pending_target = count
     for slot in range(count):
         if master.spawn(slot, generation, new, retried=False) is None:
@@ -237,7 +237,7 @@ def switch_over(master):
     for worker in list(master.workers.values()):  # asked to be replaced before this switch-over
         if worker.generation == generation and worker.recycle_wanted is not None:
             master.recycle(worker, *worker.recycle_wanted)
-    log.info("reload: generation %d ready; %d old workers draining", generation, len(old))
+    log.info("reload: generation %d ready; %s draining", generation, counted(len(old), "old worker"))
     master.check_booted()
     master.last_reload_error = None
     systemd.notify(f"READY=1\nSTATUS={master.status()}")

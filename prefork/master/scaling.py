@@ -13,7 +13,7 @@ Rules:
 import logging
 
 from .. import settings as settings_mod
-from . import startup
+from . import counted, startup
 
 log = logging.getLogger("prefork.master")
 
@@ -22,14 +22,14 @@ def more_workers(master):
     if master.stopping or count_change_refused(master, "TTIN"):
         return
     if master.target >= settings_mod.MAX_WORKERS:
-        log.warning("TTIN ignored: already %d workers, the most there may be", master.target)
+        log.warning("TTIN ignored: already %s, the most there may be", counted(master.target, "worker"))
         return
     shortage = startup.descriptors(master, master.target + 1)
     if shortage:
         log.warning("TTIN ignored: %s", shortage)
         return
     master.target += 1
-    log.info("TTIN: %d workers", master.target)
+    log.info("TTIN: %s", counted(master.target, "worker"))
     master.respawn(master.target - 1, master.generation)
 
 
@@ -40,7 +40,7 @@ def fewer_workers(master):
         log.warning("TTOU ignored: one worker is the fewest there may be")
         return
     master.target -= 1
-    log.info("TTOU: %d workers", master.target)
+    log.info("TTOU: %s", counted(master.target, "worker"))
     for worker in list(master.workers.values()):
         if worker.generation == master.generation and worker.slot >= master.target:
             master.retire(worker, "exit")

@@ -45,7 +45,7 @@ import resource
 import stat
 
 from .. import settings as settings_mod
-from . import listeners as listeners_mod, operations, pidfile
+from . import counted, listeners as listeners_mod, operations, pidfile
 
 log = logging.getLogger("prefork.master")
 
@@ -214,9 +214,9 @@ def descriptor_shortage(workers):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= need or hard == resource.RLIM_INFINITY or hard >= need:
         return None
-    return (f"{workers} workers need {need} open files in the master (a channel each, twice during a "
-            f"reload, and the operations endpoints); this process may open {hard} (ulimit -Hn): raise the "
-            f"limit (LimitNOFILE= under systemd, --ulimit nofile= under Docker) or lower workers")
+    return (f"{counted(workers, 'worker')} need{'s' * (workers == 1)} {need} open files in the master (a channel "
+            f"each, twice during a reload, and the operations endpoints); this process may open {hard} (ulimit -Hn): "
+            f"raise the limit (LimitNOFILE= under systemd, --ulimit nofile= under Docker) or lower workers")
 
 
 def descriptors(master, workers):

@@ -30,7 +30,7 @@ import os
 import signal
 import time
 
-from . import systemd
+from . import counted, systemd
 from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
@@ -57,8 +57,8 @@ def drain_all(master):
     master.close_listeners()
     booting = [worker for worker in master.workers.values() if not worker.ready]
     if booting and not any(worker.ready and not worker.retiring for worker in master.workers.values()):
-        log.info("graceful stop: no worker serves yet; %d booting workers drain once ready (up to %.1f s)",
-                 len(booting), master.settings.graceful_timeout)
+        log.info("graceful stop: no worker serves yet; %s drain%s once ready (up to %.1f s)",
+                 counted(len(booting), "booting worker"), "s" * (len(booting) == 1), master.settings.graceful_timeout)
         deadline = time.monotonic() + master.settings.graceful_timeout
         for worker in master.workers.values():
             worker.kill_at = min(worker.kill_at or deadline, deadline)
@@ -66,7 +66,7 @@ def drain_all(master):
         after_stop_signal(master)
         return
     if booting:
-        log.info("graceful stop: stopping %d workers still booting first", len(booting))
+        log.info("graceful stop: stopping %s still booting first", counted(len(booting), "worker"))
         for worker in booting:
             worker.retiring = True
             master.kill(worker.pid, signal.SIGKILL)
@@ -99,7 +99,7 @@ def drain_when_ready(master):
 
 
 def drain_serving(master):
-    log.info("graceful stop: draining %d workers (up to %.1f s)", len(master.workers),
+    log.info("graceful stop: draining %s (up to %.1f s)", counted(len(master.workers), "worker"),
              master.settings.graceful_timeout)
     deadline = time.monotonic() + master.settings.graceful_timeout
     for worker in master.workers.values():

@@ -41,6 +41,7 @@ import time
 from .. import logs
 from ..control import Channel
 from ..process import watch_master
+from . import counted
 
 log = logging.getLogger("prefork.master")
 
@@ -202,10 +203,10 @@ def serving_ready(master):
     if any(slot not in master.spawn_failures for slot in missing):
         return False
     if missing:  # (tried again, less and less often)
-        log.warning("%d of %d workers ready; %d could not be started", master.target - len(missing),
-                    master.target, len(missing))
+        log.warning("%d of %s ready; %d could not be started", master.target - len(missing),
+                    counted(master.target, "worker"), len(missing))
     else:
-        log.info("%d workers ready", master.target)
+        log.info("workers ready: %d", master.target)  # (always "workers ready": what a watcher waits for)
     return True
 
 
