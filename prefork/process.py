@@ -37,12 +37,6 @@ Rules:
   is shut down before the threads are counted: its idle threads are the loop's, not
   threads the app started, and are not waited for with a warning; one still running a
   job after ``EXECUTOR_BOUND`` is (as any thread of the app's).
-- ``watch_master``: a worker whose master is gone (SIGKILL, a crash) drains on its own
-  (its channel closes), but one whose loop cannot run (an app stuck in a call) would
-  hold the listen sockets for ever, and a restart could not bind them. A daemon thread
-  waits (no GIL held) for the master's end, then arms faulthandler's own timer: a worker
-  still there ``graceful_timeout`` + ``ORPHAN_MARGIN`` seconds later has every thread's
-  stack written to the error log and exits (status 1), the app holding its loop or not.
 """
 
 import asyncio
@@ -52,16 +46,14 @@ import grp
 import logging
 import os
 import pwd
-import select
 import signal
 import threading
-from time import monotonic, sleep
+from time import monotonic
 
 log = logging.getLogger("prefork.worker")
 
 HOOKS_BOUND = 1.0  # seconds the atexit hooks may take after a fast stop (the master kills at 2 s)
 EXECUTOR_BOUND = 0.5  # seconds the loop's default executor gets to end its idle threads at the exit
-ORPHAN_MARGIN = 2.0  # seconds past graceful_timeout a worker whose master is gone may run, at most
 
 WORKER_SIGNALS = (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
                   signal.SIGUSR2, signal.SIGABRT)
@@ -213,34 +205,3 @@ def cancel_tasks(loop, unwind):
         for task in tasks:
             task.cancel()
         loop.run_until_complete(asyncio.wait(tasks, timeout=unwind))
-
-
-def watch_master(master_pid, grace):
-    """In a new worker: once the master ``master_pid`` is gone, the worker is ended
-    ``grace`` + ``ORPHAN_MARGIN`` seconds later if it has not ended itself (module rules)."""
-    try:
-        fd = os.pidfd_open(master_pid)
-    except (AttributeError, OSError):  # (an older kernel: the parent is polled)
-        fd = None
-    threading.Thread(target=_await_master, args=(master_pid, fd, grace + ORPHAN_MARGIN),
-                     name="prefork-master-watch", daemon=True).start()
-
-
-def _await_master(master_pid, fd, bound):
-    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # (signals are the main thread's)
-    if fd is not None:
-        watch = select.poll()  # (not select: a master with many workers may give it a number past FD_SETSIZE)
-        watch.register(fd, select.POLLIN)
-        while not watch.poll():
-            pass
-        os.close(fd)
-    else:
-        while os.getppid() == master_pid:
-            sleep(1.0)
-    try:  # armed first: a main thread stuck inside logging cannot keep it from being armed
-        faulthandler.dump_traceback_later(bound, exit=True, file=2)
-    except (OSError, ValueError, RuntimeError):
-        return
-    log.warning("the master (pid %d) is gone: this worker ends by itself within %.1f s; if it is still running "
-                "then (an app stuck in a call), its threads' stacks are written here and it exits",
-                master_pid, bound)

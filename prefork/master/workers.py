@@ -10,9 +10,6 @@ Rules:
   group (see master.py's rules).
 - The child ends by ``os._exit`` with the worker's status, after logging and the app's
   stdout and stderr are flushed (``os._exit`` writes nothing itself).
-- The child watches the master (``process.watch_master``): if the master is killed
-  outright, a worker that cannot drain (its app stuck in a call) still ends within
-  ``graceful_timeout`` and a margin, freeing the listen sockets.
 - The child gets back the descriptor limit the daemon was started with (the master may
   have raised its own for its channels: startup.py).
 - USR1 (reopen the logs) and TTIN are caught and dropped in the child until the worker
@@ -40,7 +37,6 @@ import time
 
 from .. import logs
 from ..control import Channel
-from ..process import watch_master
 from . import counted
 
 log = logging.getLogger("prefork.master")
@@ -103,7 +99,6 @@ def spawn(master, slot, generation, settings=None, retried=True):
         return None
     # no signal may reach the child before it has dropped the master's handlers
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, master.SIGNALS)
-    master_pid = os.getpid()
     try:
         pid = os.fork()
     except OSError as exc:
@@ -142,7 +137,6 @@ def spawn(master, slot, generation, settings=None, retried=True):
             parent_end.close()
             for other in master.workers.values():
                 other.channel.close()
-            watch_master(master_pid, settings.graceful_timeout)  # (a stuck worker ends without its master)
             code = master.worker_main(slot, settings, master.listeners, child_end)
         except BaseException:
             import traceback
