@@ -14,7 +14,9 @@ Rules:
 - ``threads > 1``: the app runs on the worker's thread pool (``wsgi/threads.py``) while
   the loop keeps every socket; the body streams to the app's thread as it arrives.
 - A body over ``max_body_size`` gets a 413 (and the connection closes: the rest is not
-  read); with a declared length, without calling the app.
+  read); with a declared length, without calling the app. One that cannot be kept (its
+  temporary file: a full ``TMPDIR``, no descriptor left) gets a 500 and one error line
+  saying why, without calling the app.
 - ``Expect: 100-continue``: the 100 goes out when the request is dispatched (as
   gunicorn does), unless the declared body is over ``max_body_size`` (413, no 100).
   A client that stalls mid-body holds only its own connection (request_timeout ends it).
@@ -33,6 +35,7 @@ Rules:
 """
 
 import contextvars
+import logging
 import tempfile
 from collections import deque
 from urllib.parse import unquote_to_bytes
@@ -45,6 +48,8 @@ from .response import start_call
 from .sending import HeldBytes
 from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
 
+
+log = logging.getLogger("prefork.wsgi")
 
 BODIES_IN_MEMORY = 32 * 1024 * 1024  # bytes of bodies a worker keeps in memory at once, all spools together
 
@@ -86,18 +91,36 @@ class _Spool:
             answer_failure(self.res, 413)
             return
         adapter = self.adapter
-        if self.file is None:
-            self.file = tempfile.SpooledTemporaryFile(max_size=adapter.body_spool)
-        self.file.write(chunk)
-        if self.size > adapter.body_spool:  # on disk from this write on
-            self.file.rollover()  # (what the write did, unless the spool is 0: a max_size of 0 never rolls over)
-            self.to_disk()
-        else:
+        try:
+            if self.file is None:
+                self.file = tempfile.SpooledTemporaryFile(max_size=adapter.body_spool)
+            self.file.write(chunk)
+            if self.size > adapter.body_spool:  # on disk from this write on
+                self.file.rollover()  # (what the write did, unless the spool is 0: a max_size of 0 never rolls over)
+                self.to_disk()
+                return
             self.in_memory += len(chunk)
             adapter.bodies_in_memory += len(chunk)
             if adapter.bodies_in_memory > BODIES_IN_MEMORY:  # many bodies at once: this one goes to disk
                 self.file.rollover()
                 self.to_disk()
+        except OSError as exc:  # no room: a full TMPDIR, no descriptor left, no usable directory
+            self.cannot_spool(exc)
+
+    def cannot_spool(self, exc):
+        """The body cannot be kept: answered 500 with one line saying why, the app not
+        called (as nginx answers a body it cannot buffer), the worker serving on."""
+        spool, self.file = self.file, None
+        self.refused = True
+        self.to_disk()
+        if spool is not None:
+            try:
+                spool.close()
+            except OSError:
+                pass
+        log.error("cannot keep a request body (%d bytes so far) in a temporary file (TMPDIR): %s; "
+                  "answered 500 without calling the app", self.size, exc)
+        answer_failure(self.res, 500)
 
     def to_disk(self):
         """This body's bytes no longer count in memory (on disk now, or gone)."""
