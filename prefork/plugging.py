@@ -16,7 +16,7 @@ Rules:
   the user may not read the interpreter's files, and prefork's own code is not the
   app's. The app itself is still imported as the user, as gunicorn imports it.
 - The master's SIGABRT (no heartbeat for ``timeout``: a stuck call) that finds a WSGI
-  app's call running on the loop's thread (``threads = 1``) raises ``Aborted`` into it,
+  app's call running on the loop's thread (``threads = 1``) raises ``CallAborted`` into it,
   as gunicorn's sync worker raises SystemExit: the adapter answers its request 500, and
   the worker dies of SIGABRT at the loop's next turn (faulthandler has dumped the stacks
   first; the master's SIGKILL 2 s later ends an app that swallows it). Anywhere else the
@@ -148,23 +148,20 @@ def _what(value):
     return f"a {type(value).__qualname__} instance"
 
 
-class Aborted(BaseException):
-    """Raised into a WSGI app's call the master aborted (a BaseException: the app's
-    ``except Exception`` does not swallow it, as gunicorn's SystemExit)."""
-
-
 def abort(access, frame, loop, timeout):
     """The worker's SIGABRT handler's work (module rules): write the access log buffer
     (``access``: an AccessLog or None) and the output, then die of SIGABRT, or first
-    raise ``Aborted`` into the WSGI call ``frame`` (the interrupted frame) runs in."""
+    raise ``CallAborted`` (wsgi/body.py) into the WSGI call ``frame`` (the interrupted
+    frame) runs in."""
     if access is not None:
         access.flush()
     logs.flush_output()
     response = getattr(sys.modules.get(f"{__package__}.wsgi.response"), "__file__", None)
+    body = sys.modules.get(f"{__package__}.wsgi.body")
     while frame is not None and response is not None:
         if frame.f_code.co_filename == response:  # (start_call or pump: the app's code under it)
             loop.call_soon(abort, access, None, loop, timeout)  # after the adapter's 500
-            raise Aborted(f"the worker was aborted: this request ran longer than timeout ({timeout:g} s) "
+            raise body.CallAborted(f"the worker was aborted: this request ran longer than timeout ({timeout:g} s) "
                           f"and sent no heartbeat; it is answered 500 and the worker exits")
         frame = frame.f_back
     signal.signal(signal.SIGABRT, signal.SIG_DFL)

@@ -20,6 +20,17 @@ def app(environ, start_response):
     return [b"fine"]
 """
 
+EFFECT_WSGI = """
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/stuck":
+        while True:
+            pass
+    if environ["PATH_INFO"] == "/effect":
+        open(environ["QUERY_STRING"], "w").close()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"fine"]
+"""
+
 STUCK_EVENTS = """
 def setup(server):
     def on_request(req, res):
@@ -66,3 +77,22 @@ def test_a_stuck_events_handler_still_dies_at_once(daemons, tmp_path):
     d.wait_log(r"died \(signal SIGABRT\)")
     assert "Fatal Python error: Aborted" in d.log() and "Aborted: the worker was aborted" not in d.log()
     d.wait_workers(1, exclude=first)
+
+
+def test_the_aborted_calls_500_closes_its_connection_and_what_was_pipelined_behind_it_is_not_run(daemons, tmp_path):
+    (tmp_path / "effect_wsgi.py").write_text(EFFECT_WSGI)
+    marker = tmp_path / "effect-ran"
+    d = daemons("--app-dir", str(tmp_path), "--threads", "1", "--timeout", "1", app="effect_wsgi:app", workers=1)
+    d.wait_ready()
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=15)
+    try:
+        sock.sendall(f"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n"
+                     f"POST /effect?{marker} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+        answer = read_until_close(sock)
+    finally:
+        sock.close()
+    head = answer.partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 500 Internal Server Error\r\n") and b"\r\nConnection: close" in head, answer
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    d.wait_log(r"died \(signal SIGABRT\)")
+    assert not marker.exists(), "the request pipelined behind the aborted one ran"

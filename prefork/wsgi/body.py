@@ -11,7 +11,8 @@ Rules:
   joined to it: the socket holds the app's bytes, never a copy of them.
 - A second ``start_response`` needs ``exc_info`` (PEP 3333), and once the head is out
   that error is raised again in the app.
-- The app failed: a canned 500 (or 413 for a body over the limit) while the head is
+- The app failed: a canned 500 (or 413 for a body over the limit; a 500 that closes the
+  connection for a call the worker's abort stopped, ``CallAborted``) while the head is
   not out; else the connection closes once what was written has gone out, this body
   left short of its framing, so the client sees it cut.
 - ``close()`` of the iterable is called by the caller exactly once; one that raises is
@@ -28,6 +29,12 @@ log = logging.getLogger("prefork.wsgi")
 
 
 HEAD_ALONE = 256 * 1024  # a whole body over this goes out after its head, not joined to it (a copy)
+
+
+class CallAborted(BaseException):
+    """Raised into a call on the loop the worker's abort stops (stuck past ``timeout``:
+    plugging.abort); a BaseException, so an app's ``except Exception`` lets it through,
+    as gunicorn's SystemExit. Its 500 closes the connection: the worker dies next."""
 
 
 def promised_length(res, method):
@@ -113,7 +120,7 @@ def check_restart(head_out, exc_info):
         exc_info = None
 
 
-def answer_failure(res, status=500):
+def answer_failure(res, status=500, close=False):
     """The app failed: a canned answer if the head is not out, else close the connection
     once what was written before has gone out (the tail of a pipelined response before
     this one included); this response's body stays short of its framing (no last chunk,
@@ -126,7 +133,7 @@ def answer_failure(res, status=500):
         res.write_head(413, {"Content-Type": "text/plain", "Connection": "close", "Content-Length": "24"})
         res.end(b"Request body too large.\n")
         return
-    res.write_head(500, {"Content-Type": "text/plain", "Content-Length": "22"})
+    res.write_head(500, {"Content-Type": "text/plain", "Content-Length": "22", **({"Connection": "close"} if close else {})})
     res.end(b"Internal Server Error\n")
 
 

@@ -70,8 +70,8 @@ import sys
 from time import monotonic
 from asyncio import _set_running_loop  # the stdlib's hook for loop implementations
 
-from .body import (answer_failure, as_app_code, check_restart, close_iterable, end_whole, HEAD_ALONE, over_length,
-                   promised_length, under_length)
+from .body import (CallAborted, answer_failure, as_app_code, check_restart, close_iterable, end_whole, HEAD_ALONE,
+                   over_length, promised_length, under_length)
 from .head import apply_head, early_hints, not_bytes
 from .sending import FileSending, StallWatch
 from .spill import Spill, pushes_back, push_out
@@ -346,11 +346,12 @@ class LoopCall(FileSending):
         self.finish()
 
     def failed(self):
-        if sys.exc_info()[0] is ClientDisconnected:  # from write(): the client left, nothing to answer
+        kind = sys.exc_info()[0]
+        if kind is ClientDisconnected:  # from write(): the client left, nothing to answer
             log.debug("client gone during %s %s", self.req.method, self.req.url)
         else:
             log.exception("error in WSGI app for %s %s", self.req.method, self.req.url)
-            answer_failure(self.res)
+            answer_failure(self.res, close=kind is CallAborted)  # (aborted: no request after it is run)
         self.finish()
 
     def finish(self):
