@@ -87,9 +87,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
     reads_when_paused = True  # a raw stream's pause() reads on into its kept bytes (module rules)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
     _pending_size = 0  # bytes in _pending
-    # (family, address) of the TCP peer when a PROXY header named another client as ``remote_*``
-    proxy_peer = None  # (the balancer, the peer whose forwarding headers may be trusted)
-    server = None  # the server that accepted it (Node's ``socket.server``); None on a client's
+    proxy_peer = None  # (family, address) of the balancer when a PROXY header named another client
 
     def __init__(self, loop, sock, read_buffer=None, family=None, peer=None):
         """``family`` and ``peer`` (the peer's address tuple): as accept(2) gave them, when
@@ -160,6 +158,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         return self.address().get("address")
 
     local_family = property(lambda self: self.address().get("family"))  # Node's localFamily (None: UNIX)
+    # Node's ``socket.server``: the server whose connection speaks HTTP on it (None: a client's, a handed-over one)
+    server = property(lambda self: getattr(self.protocol, "server", None))
 
     @property
     def local_path(self):

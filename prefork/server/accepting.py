@@ -144,7 +144,6 @@ class Accepting:
         if family != _socket.AF_UNIX and self.no_delay:
             csock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         socket = Socket(self.loop, csock, self._read_buffer, family, address)
-        socket.server = self
         if self.keep_alive:  # (Node's keepAlive option: probes from the accept on)
             socket.set_keep_alive(True, self.keep_alive_initial_delay)
         if peer is not None:  # the client a PROXY header named; the balancer's kept
