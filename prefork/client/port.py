@@ -26,11 +26,14 @@ def host_field(host, port, default_port=80):
 
 def connect_port(port, default=80):
     """The port to connect to, as Node takes ``options.port``: a false value (NaN too)
-    is ``default`` (its ``|| defaultPort``); else a whole number 0-65535, or a string of one
-    (surrounding blanks allowed); another number or string raises ERR_SOCKET_BAD_PORT (a
-    ValueError), any other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
-    if port is None or port != port or (isinstance(port, (int, float, str)) and not port):
-        return default  # JavaScript's false values: undefined, null, false, 0, NaN, ""
+    is ``default`` (its ``|| defaultPort``, checked as the port is: ``default_port="8080"``
+    is 8080); else a whole number 0-65535, or a string of one (surrounding blanks
+    allowed); another number or string raises ERR_SOCKET_BAD_PORT (a ValueError), any
+    other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
+    if _false(port):
+        if _false(default):
+            return 80  # (Node's ``|| 80``)
+        port = default
     if isinstance(port, bool) or not isinstance(port, (int, float, str)):
         err = TypeError('The "options.port" property must be one of type number or string. '
                         f"Received {port!r}")
@@ -53,6 +56,11 @@ def connect_port(port, default=80):
         err.code = "ERR_SOCKET_BAD_PORT"
         raise err
     return int(number)
+
+
+def _false(value):
+    """JavaScript's false values: undefined, null, false, 0, NaN, ""."""
+    return value is None or value != value or (isinstance(value, (int, float, str)) and not value)
 
 
 def _refuse(kind, code, message):

@@ -20,7 +20,7 @@ Rules (Node's, spec section 7):
   or missing method is GET, an empty path ``/``. A port outside 0-65535, or a string
   that is not a number, is ERR_SOCKET_BAD_PORT, one neither a number nor a string
   ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``), as Node throws (after the
-  headers'); a false one is ``default_port``, else the agent's (80), left out of Host.
+  headers'); a false one is ``default_port`` (checked so too), else the agent's (80), left out of Host.
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent. The
