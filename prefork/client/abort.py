@@ -14,7 +14,9 @@ Rules:
   request on the next loop turn, before it asks for a socket, as Node's ``nextTick``.
   The request lets go of the signal at its ``close``: one signal may serve many requests
   without keeping them.
-- ``AbortSignal.timeout(seconds)`` aborts itself after ``seconds`` on the running loop
+- ``AbortSignal.timeout(seconds)`` aborts itself ``seconds`` after it is made, on the
+  running loop, or, made outside one (before ``asyncio.run()``), on the loop of the
+  first request that uses it (what is left of its time; Node's fires wherever made),
   with a ``TimeoutError`` reason ("The operation was aborted due to timeout"), as Node's
   (Python's own TimeoutError, where Node's is a DOMException of that name);
   ``AbortSignal.abort(reason)`` is one aborted already.
@@ -23,8 +25,10 @@ Rules:
   cancellation shared by several requests.
 """
 
+import asyncio
+import time
+
 from ..emitter import EventEmitter
-from ..runtime import current_loop
 
 
 class AbortError(Exception):
@@ -41,9 +45,10 @@ class AbortError(Exception):
 
 
 class AbortSignal(EventEmitter):
-    def __init__(self):
+    def __init__(self, deadline=None):
         self.aborted = False
         self.reason = None
+        self._deadline = deadline  # a timeout() signal's (time.monotonic()), until its timer is armed
 
     def throw_if_aborted(self):
         """Raise the reason when aborted (Node's ``throwIfAborted``)."""
@@ -65,11 +70,24 @@ class AbortSignal(EventEmitter):
 
     @classmethod
     def timeout(cls, seconds, loop=None):
-        """A signal that aborts after ``seconds`` on ``loop`` (the running one)."""
-        signal = cls()
-        (loop or current_loop()).call_later(
-            seconds, signal.signal_abort, TimeoutError("The operation was aborted due to timeout"))
+        """A signal that aborts ``seconds`` after it is made: on ``loop``, else the running
+        one, else (made outside a loop) the loop of the first request that uses it."""
+        signal = cls(deadline=time.monotonic() + seconds)
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return signal  # armed by its first request (``arm``)
+        signal.arm(loop)
         return signal
+
+    def arm(self, loop):
+        """A ``timeout()`` signal not armed yet starts its timer on ``loop`` (what is left
+        of its time); any other signal is left as it is."""
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None and not self.aborted:
+            loop.call_later(max(0.0, deadline - time.monotonic()), self.signal_abort,
+                            TimeoutError("The operation was aborted due to timeout"))
 
 
 class AbortController:
@@ -98,6 +116,8 @@ class SignalWatch:
     def __init__(self, req, signal):
         self.req = req
         self.signal = signal
+        if isinstance(signal, AbortSignal):
+            signal.arm(req.loop)  # (a timeout() made outside a loop starts on the request's)
         if signal.aborted:
             req.loop.call_soon(self.aborted)
             return
