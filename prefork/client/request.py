@@ -66,6 +66,8 @@ Rules (Node's, spec section 7):
   neither (``abort()`` before a response, a CONNECT or 101 nobody listened for),
   ECONNRESET "socket hang up". Cancelling the awaiting task (a timeout) destroys the
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
+  An error of a request whose response was awaited (its ``signal``'s abort, a ``destroy(err)``)
+  with no ``error`` listener is not reported as unhandled: the response's reads raise what it broke.
 """
 
 import asyncio
@@ -182,8 +184,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         try:
             self.emit("socket", socket)
         except Exception:
-            # the request cannot go on half set up (its bytes unsent, waiting for ever):
-            # logged, its connection closed, so it ends in "socket hang up" and settles
+            # not half set up (its bytes unsent, waiting for ever): closed, it ends in "socket hang up"
             log.exception("error in a client 'socket' listener; closing its connection")
             socket.destroy()
             return
@@ -203,9 +204,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             socket.resume()
 
     def connect_failed(self, exc):
-        """No socket could be made for this request (called by ``Agent``; EMFILE and the
-        like): ``error`` with the system's code (or the error a ``create_connection``
-        raised), then ``close``, on later loop turns."""
+        """No socket could be made for this request (called by ``Agent``; EMFILE and the like): ``error``
+        with the system's code (or what a ``create_connection`` or ``reuse_socket`` raised), then ``close``."""
         code = errno.errorcode.get(getattr(exc, "errno", None) or 0, "EIO")
         path = self.socket_path
         err = exc if not isinstance(exc, OSError) else connect_error(code, exc.errno, path, path) if path else \
@@ -297,8 +297,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         socket.protocol = None
         self.agent.freed(socket)  # (a reset before the agent has it is dropped, as in Node)
         self._freed = True
-        # done: a destroy() from now on (a clean-up after reading) must not reach the socket, which the
-        # agent gives to another request (Node's marks it destroyed, and its response lets go of the socket)
+        # done: a later destroy() must not reach the socket, now the agent's (Node's marks it destroyed)
         self.destroyed = True
         if self.res is not None:
             self.res.socket = None
@@ -435,7 +434,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
     def _emit_error(self):
         if self._error_due:
             self._error_due = False
-            self.emit("error", self._failure)
+            if self.res is None or not self.res.awaited or self.listener_count("error"):  # (see Rules)
+                self.emit("error", self._failure)
 
     def _close(self):
         """``close``: the request's last event (an ``error`` still due comes first), and
