@@ -1,7 +1,9 @@
 """``AbortSignal.timeout(seconds)`` made outside a running loop (at import, before
 ``asyncio.run()``) still aborts the request that uses it: its timer starts on that
 request's loop, as Node's fires wherever it was made (compared with Node's client
-against the same raw server). It once went to a loop nobody ran: the request hung."""
+against the same raw server). It once went to a loop nobody ran: the request hung.
+Its ``seconds`` are checked at once as Node checks the delay (ERR_INVALID_ARG_TYPE,
+ERR_OUT_OF_RANGE), not left to fail as a bare TypeError or fire at once."""
 
 import asyncio
 import json
@@ -74,3 +76,27 @@ def test_a_timeout_signal_counts_from_when_it_was_made():
 
     assert asyncio.run(main()) < 0.05
     assert isinstance(signal.reason, TimeoutError)
+
+
+NODE_CHECKS = r"""
+const out = [];
+for (const ms of [-1000, '100', NaN, Infinity, true, 4294968000, null, 0, 1500]) {
+  try { AbortSignal.timeout(ms); out.push('ok'); } catch (e) { out.push(e.code); }
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def test_a_timeout_signals_seconds_are_checked_as_nodes_delay():
+    node = need_node()
+    got = subprocess.run([node, "-e", NODE_CHECKS], capture_output=True, timeout=30, text=True)
+    ours = []
+    for seconds in (-1, "100", float("nan"), float("inf"), True, 4294968, None, 0, 1.5):
+        try:
+            AbortSignal.timeout(seconds)  # (not used: no timer is armed without a loop)
+            ours.append("ok")
+        except (TypeError, ValueError) as err:
+            ours.append(err.code)
+    assert ours == json.loads(got.stdout), got.stderr
+    assert ours == ["ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_OUT_OF_RANGE",
+                    "ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE", "ok", "ok"]

@@ -18,7 +18,9 @@ Rules:
   running loop, or, made outside one (before ``asyncio.run()``), on the loop of the
   first request that uses it (what is left of its time; Node's fires wherever made),
   with a ``TimeoutError`` reason ("The operation was aborted due to timeout"), as Node's
-  (Python's own TimeoutError, where Node's is a DOMException of that name);
+  (Python's own TimeoutError, where Node's is a DOMException of that name). ``seconds``
+  not a number is ERR_INVALID_ARG_TYPE, one outside 0-4294967.295 (Node's uint32 of
+  milliseconds) ERR_OUT_OF_RANGE, at once, as Node throws.
   ``AbortSignal.abort(reason)`` is one aborted already.
 - From a coroutine the usual way is cancelling the task that awaits the request (it
   destroys the request: client/request.py); the signal serves callback code and a
@@ -72,7 +74,7 @@ class AbortSignal(EventEmitter):
     def timeout(cls, seconds, loop=None):
         """A signal that aborts ``seconds`` after it is made: on ``loop``, else the running
         one, else (made outside a loop) the loop of the first request that uses it."""
-        signal = cls(deadline=time.monotonic() + seconds)
+        signal = cls(deadline=time.monotonic() + _delay(seconds))
         if loop is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -88,6 +90,22 @@ class AbortSignal(EventEmitter):
         if deadline is not None and not self.aborted:
             loop.call_later(max(0.0, deadline - time.monotonic()), self.signal_abort,
                             TimeoutError("The operation was aborted due to timeout"))
+
+
+def _delay(seconds):
+    """``AbortSignal.timeout``'s ``seconds`` checked as Node checks its delay (a uint32 of
+    milliseconds): a number (else ERR_INVALID_ARG_TYPE, a TypeError), 0 to 4294967.295
+    (else ERR_OUT_OF_RANGE, a ValueError; NaN and infinity too)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        err = TypeError(f'The "delay" argument must be of type number. Received {seconds!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    if not 0 <= seconds <= 4294967.295:  # (NaN too)
+        err = ValueError(f'The value of "delay" is out of range. It must be >= 0 && <= 4294967.295 (seconds). '
+                         f"Received {seconds!r}")
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+    return seconds
 
 
 class AbortController:
