@@ -17,11 +17,24 @@ def connect_host(options):
 
 
 def host_field(host, port, default_port=80):
-    """The Host field's value: an IPv6 address in brackets, the port unless it is the
-    default one (the ``default_port`` option, else the agent's: 80), as Node's."""
+    """The Host field's value: an IPv6 address in brackets, the port (as given: a UNIX
+    socket's is not checked) unless it is the default one (the ``default_port`` option,
+    else the agent's: 80) as Node's ``+port !== defaultPort`` decides."""
     if host.count(":") > 1 and not host.startswith("["):
         host = f"[{host}]"
-    return host if port == default_port else f"{host}:{port}"
+    return host if _same_number(port, default_port) else f"{host}:{port}"
+
+
+def _same_number(port, default):
+    """JavaScript's ``+port === default``: a default that is no number equals nothing."""
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return False
+    if isinstance(port, str):
+        try:
+            port = float(port.strip() or 0)
+        except ValueError:
+            return False
+    return port == default
 
 
 def connect_port(port, default=80):

@@ -19,8 +19,9 @@ Rules (Node's, spec section 7):
   headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
   or missing method is GET, an empty path ``/``. A port outside 0-65535, or a string
   that is not a number, is ERR_SOCKET_BAD_PORT, one neither a number nor a string
-  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``), as Node throws (after the
-  headers'); a false one is ``default_port`` (checked so too), else the agent's (80), left out of Host.
+  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``), as Node throws (after the headers'; with a
+  ``socket_path`` it is not checked: Host has it as given); a false one is ``default_port`` (checked so
+  too), else the agent's (80), left out of Host.
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent. The
@@ -101,7 +102,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.agent, self._one_off = request_agent(options)  # (client/agent.py)
         default_port = options.get("default_port") or self.agent.default_port  # (Node's: for Host too)
         port = options.get("port")
-        self.port = int(port or default_port) if self.socket_path else connect_port(port, default_port)
+        self.port = (port or default_port or 80) if self.socket_path else connect_port(port, default_port)
         self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
         self.max_header_size = headopts.max_header_size(options.get("max_header_size"))  # (client/headopts.py)
         self.join_duplicate_headers = headopts.join_duplicate_headers(options.get("join_duplicate_headers"))
@@ -331,8 +332,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             try:
                 self.emit(event, self.res, socket, head)
             finally:
-                # (a listener that raised too: the read's handler logs it and closes the
-                # socket; the request closes all the same, so an awaiter settles)
+                # (a raising listener too: the read's handler logs it, closes the socket; an awaiter settles)
                 self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
                 self._close()
                 # the response ended at its head (Node's parser completes it): its 'end'
