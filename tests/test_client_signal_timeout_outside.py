@@ -100,3 +100,34 @@ def test_a_timeout_signals_seconds_are_checked_as_nodes_delay():
     assert ours == json.loads(got.stdout), got.stderr
     assert ours == ["ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_OUT_OF_RANGE",
                     "ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE", "ok", "ok"]
+
+
+def test_a_timeout_signal_whose_loop_closed_before_it_fired_fires_on_the_next_requests():
+    answered = []
+
+    def serve(conn, index):
+        head = read_head(conn)
+        if head and head.startswith(b"GET /quick "):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            answered.append(index)
+            return
+        while conn.recv(65536):
+            pass
+
+    srv = RawServer(serve)
+    signal = AbortSignal.timeout(0.3)
+
+    async def one(path):
+        req = prefork.get({"port": srv.port, "host": "127.0.0.1", "path": path, "signal": signal, "agent": False})
+        try:
+            res = await asyncio.wait_for(req.response(), 5)
+            return (await asyncio.wait_for(res.read(), 5)).decode()
+        except Exception as err:
+            return getattr(err, "code", repr(err))
+
+    try:
+        first = asyncio.run(one("/quick"))  # its loop closes before the signal's time is up
+        second = asyncio.run(one("/hang"))
+    finally:
+        srv.close()
+    assert (first, second) == ("ok", "ABORT_ERR")

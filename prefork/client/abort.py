@@ -16,7 +16,8 @@ Rules:
   without keeping them.
 - ``AbortSignal.timeout(seconds)`` aborts itself ``seconds`` after it is made, on the
   running loop, or, made outside one (before ``asyncio.run()``), on the loop of the
-  first request that uses it (what is left of its time; Node's fires wherever made),
+  first request that uses it (what is left of its time; again on a later request's
+  when that loop has closed before it fired; Node's fires wherever made),
   with a ``TimeoutError`` reason ("The operation was aborted due to timeout"), as Node's
   (Python's own TimeoutError, where Node's is a DOMException of that name). ``seconds``
   not a number is ERR_INVALID_ARG_TYPE, one outside 0-4294967.295 (Node's uint32 of
@@ -50,7 +51,8 @@ class AbortSignal(EventEmitter):
     def __init__(self, deadline=None):
         self.aborted = False
         self.reason = None
-        self._deadline = deadline  # a timeout() signal's (time.monotonic()), until its timer is armed
+        self._deadline = deadline  # a timeout() signal's (time.monotonic())
+        self._armed = None  # the loop its timer is on
 
     def throw_if_aborted(self):
         """Raise the reason when aborted (Node's ``throwIfAborted``)."""
@@ -84,12 +86,14 @@ class AbortSignal(EventEmitter):
         return signal
 
     def arm(self, loop):
-        """A ``timeout()`` signal not armed yet starts its timer on ``loop`` (what is left
-        of its time); any other signal is left as it is."""
-        deadline, self._deadline = self._deadline, None
-        if deadline is not None and not self.aborted:
-            loop.call_later(max(0.0, deadline - time.monotonic()), self.signal_abort,
-                            TimeoutError("The operation was aborted due to timeout"))
+        """A ``timeout()`` signal not armed yet, or armed on a loop closed since (an earlier
+        ``asyncio.run()``), starts its timer on ``loop`` (what is left of its time); any
+        other signal is left as it is."""
+        if self._deadline is None or self.aborted or (self._armed is not None and not self._armed.is_closed()):
+            return
+        self._armed = loop
+        loop.call_later(max(0.0, self._deadline - time.monotonic()), self.signal_abort,
+                        TimeoutError("The operation was aborted due to timeout"))
 
 
 def _delay(seconds):
