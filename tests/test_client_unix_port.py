@@ -14,6 +14,7 @@ import threading
 
 import prefork
 from harness import need_node
+from prefork.client import Agent
 
 CASES = [{"port": "abc"}, {"default_port": "abc"}, {"port": -5}, {"port": 8080}]
 
@@ -100,3 +101,26 @@ def test_a_unix_socket_requests_port_is_unchecked_and_written_as_given_as_nodes(
             srv.close()
     assert json.loads(got.stdout) == [] == ours, got.stderr
     assert our_hosts == node_hosts == [["localhost:abc"], ["localhost:abc"], ["localhost:-5"], ["localhost:8080"]]
+
+
+def test_get_name_names_a_unix_socket_request_as_its_pool_does():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "s")
+        srv = HostServer(path)
+        agent = Agent(keep_alive=True)
+        names = []
+
+        async def main():
+            for case in ({"port": "abc"}, {"default_port": "abc"}, {}, {"port": "8080"}):
+                options = {"socket_path": path, "agent": agent, **case}
+                req = prefork.get(options)
+                req.on("socket", lambda socket: names.append((agent.get_name(options), list(agent.sockets))))
+                res = await asyncio.wait_for(req.response(), 5)
+                await asyncio.wait_for(res.read(), 5)
+        try:
+            asyncio.run(main())
+        finally:
+            agent.destroy()
+            srv.close()
+    assert [name for name, _ in names] == [f"localhost:{port}:{path}" for port in ("abc", "abc", 80, "8080")]
+    assert all(pooled == [name] for name, pooled in names)

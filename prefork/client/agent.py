@@ -44,6 +44,7 @@ from collections import deque
 from ..emitter import EventEmitter
 from ..net import Socket
 from .pooled import PoolHooks, check_numbers, pool_name, total_limit
+from .port import connect_port
 from .sockopts import timer_seconds
 
 log = logging.getLogger("prefork.client")
@@ -100,9 +101,13 @@ class Agent(EventEmitter):
         prefork's leave out what was not given.)"""
         options = options or {}
         local = {name: options[name] for name in ("local_address", "family") if options.get(name) is not None}
-        return pool_name(options.get("hostname") or options.get("host") or "localhost",
-                     int(options.get("port") or options.get("default_port") or self.default_port),
-                     options.get("socket_path"), local)
+        port, default = options.get("port"), options.get("default_port") or self.default_port
+        try:  # as the request takes it (a UNIX socket's as given; a bad one named as given too)
+            port = (port or default or 80) if options.get("socket_path") else connect_port(port, default)
+        except (TypeError, ValueError):
+            port = port or default
+        return pool_name(options.get("hostname") or options.get("host") or "localhost", port,
+                         options.get("socket_path"), local)
 
     def add_request(self, req):
         if req.loop is not self._loop:
