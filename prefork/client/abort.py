@@ -14,17 +14,24 @@ Rules:
   request on the next loop turn, before it asks for a socket, as Node's ``nextTick``.
   The request lets go of the signal at its ``close``: one signal may serve many requests
   without keeping them.
-- ``AbortSignal.timeout(seconds)`` aborts itself after ``seconds`` on the running loop
+- ``AbortSignal.timeout(seconds)`` aborts itself ``seconds`` after it is made, on the
+  running loop, or, made outside one (before ``asyncio.run()``), on the loop of the
+  first request that uses it (what is left of its time; again on a later request's
+  when that loop has closed before it fired; Node's fires wherever made),
   with a ``TimeoutError`` reason ("The operation was aborted due to timeout"), as Node's
-  (Python's own TimeoutError, where Node's is a DOMException of that name);
+  (Python's own TimeoutError, where Node's is a DOMException of that name). ``seconds``
+  not a number is ERR_INVALID_ARG_TYPE, one outside 0-4294967.295 (Node's uint32 of
+  milliseconds) ERR_OUT_OF_RANGE, at once, as Node throws.
   ``AbortSignal.abort(reason)`` is one aborted already.
 - From a coroutine the usual way is cancelling the task that awaits the request (it
   destroys the request: client/request.py); the signal serves callback code and a
   cancellation shared by several requests.
 """
 
+import asyncio
+import time
+
 from ..emitter import EventEmitter
-from ..runtime import current_loop
 
 
 class AbortError(Exception):
@@ -41,9 +48,11 @@ class AbortError(Exception):
 
 
 class AbortSignal(EventEmitter):
-    def __init__(self):
+    def __init__(self, deadline=None):
         self.aborted = False
         self.reason = None
+        self._deadline = deadline  # a timeout() signal's (time.monotonic())
+        self._armed = None  # the loop its timer is on
 
     def throw_if_aborted(self):
         """Raise the reason when aborted (Node's ``throwIfAborted``)."""
@@ -65,11 +74,42 @@ class AbortSignal(EventEmitter):
 
     @classmethod
     def timeout(cls, seconds, loop=None):
-        """A signal that aborts after ``seconds`` on ``loop`` (the running one)."""
-        signal = cls()
-        (loop or current_loop()).call_later(
-            seconds, signal.signal_abort, TimeoutError("The operation was aborted due to timeout"))
+        """A signal that aborts ``seconds`` after it is made: on ``loop``, else the running
+        one, else (made outside a loop) the loop of the first request that uses it."""
+        signal = cls(deadline=time.monotonic() + _delay(seconds))
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return signal  # armed by its first request (``arm``)
+        signal.arm(loop)
         return signal
+
+    def arm(self, loop):
+        """A ``timeout()`` signal not armed yet, or armed on a loop closed since (an earlier
+        ``asyncio.run()``), starts its timer on ``loop`` (what is left of its time); any
+        other signal is left as it is."""
+        if self._deadline is None or self.aborted or (self._armed is not None and not self._armed.is_closed()):
+            return
+        self._armed = loop
+        loop.call_later(max(0.0, self._deadline - time.monotonic()), self.signal_abort,
+                        TimeoutError("The operation was aborted due to timeout"))
+
+
+def _delay(seconds):
+    """``AbortSignal.timeout``'s ``seconds`` checked as Node checks its delay (a uint32 of
+    milliseconds): a number (else ERR_INVALID_ARG_TYPE, a TypeError), 0 to 4294967.295
+    (else ERR_OUT_OF_RANGE, a ValueError; NaN and infinity too)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        err = TypeError(f'The "delay" argument must be of type number. Received {seconds!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    if not 0 <= seconds <= 4294967.295:  # (NaN too)
+        err = ValueError(f'The value of "delay" is out of range. It must be >= 0 && <= 4294967.295 (seconds). '
+                         f"Received {seconds!r}")
+        err.code = "ERR_OUT_OF_RANGE"
+        raise err
+    return seconds
 
 
 class AbortController:
@@ -98,6 +138,8 @@ class SignalWatch:
     def __init__(self, req, signal):
         self.req = req
         self.signal = signal
+        if isinstance(signal, AbortSignal):
+            signal.arm(req.loop)  # (a timeout() made outside a loop starts on the request's)
         if signal.aborted:
             req.loop.call_soon(self.aborted)
             return

@@ -24,7 +24,10 @@ emits ``free`` (socket, options) for every kept-alive exchange that ends, once i
 pooled the socket, handed it on or closed it, as Node's. New connections are made by
 ``create_connection(options)`` (Node's ``createConnection``; replaceable), and
 ``keep_socket_alive(socket)`` and ``reuse_socket(socket, req)`` are Node's hooks of those
-names (client code overrides them). A socket
+names (client code overrides them): a ``reuse_socket`` that raises fails its request
+with that error (``error``, ``close``; Node's ``http.get()`` throws it) and closes the
+socket, the pool's counts as they were; a ``keep_socket_alive`` that raises is logged
+and counts as False (the socket closed). A socket
 that cannot be made at all (EMFILE) fails its request with that code (``error``, then
 ``close``) and takes no slot in the pool. The pool serves one event loop at a time (a
 worker's, for its life): a request on another loop (``asyncio.run()`` again, a new
@@ -41,6 +44,7 @@ from collections import deque
 from ..emitter import EventEmitter
 from ..net import Socket
 from .pooled import PoolHooks, check_numbers, pool_name, total_limit
+from .port import connect_port
 from .sockopts import timer_seconds
 
 log = logging.getLogger("prefork.client")
@@ -97,9 +101,13 @@ class Agent(EventEmitter):
         prefork's leave out what was not given.)"""
         options = options or {}
         local = {name: options[name] for name in ("local_address", "family") if options.get(name) is not None}
-        return pool_name(options.get("hostname") or options.get("host") or "localhost",
-                     int(options.get("port") or options.get("default_port") or self.default_port),
-                     options.get("socket_path"), local)
+        port, default = options.get("port"), options.get("default_port") or self.default_port
+        try:  # as the request takes it (a UNIX socket's as given; a bad one named as given too)
+            port = (port or default or 80) if options.get("socket_path") else connect_port(port, default)
+        except (TypeError, ValueError):
+            port = port or default
+        return pool_name(options.get("hostname") or options.get("host") or "localhost", port,
+                         options.get("socket_path"), local)
 
     def add_request(self, req):
         if req.loop is not self._loop:
@@ -112,9 +120,15 @@ class Agent(EventEmitter):
                 continue
             socket.set_timeout(0)
             socket.remove_all_listeners("timeout")  # the pool's idle timer is not the request's
-            self.sockets[key] = self.sockets.get(key, 0) + 1
             self.tidy(key)
-            self.reuse_socket(socket, req)
+            try:
+                self.reuse_socket(socket, req)
+            except Exception as exc:  # the hook's error is the request's; the pool's counts unchanged
+                socket.destroy()  # (half handed over: neither the pool's nor the request's)
+                req.connect_failed(exc)
+                self._slot_freed(req.loop, key)
+                return
+            self.sockets[key] = self.sockets.get(key, 0) + 1
             req.assign_socket(socket, reused=True)
             return
         self.tidy(key)
@@ -225,7 +239,7 @@ class Agent(EventEmitter):
             free = self.free_sockets.setdefault(key, [])
             timeout = self._free_timeout(req)
             if len(free) < self.max_free_sockets and timeout is not None and not self._others_wait(key) \
-                    and self.keep_socket_alive(socket):
+                    and self._keeps(socket):
                 free.append(socket)
                 socket.protocol = None
                 socket.remove_all_listeners("timeout")
@@ -246,6 +260,15 @@ class Agent(EventEmitter):
         pool (True) or is closed (False). (Node's sets the socket's keep-alive and
         timeout here; the agent does so after it.)"""
         return True
+
+    def _keeps(self, socket):
+        """``keep_socket_alive(socket)``; one that raises is logged and counts as False
+        (the socket is closed, not left out of the pool and open)."""
+        try:
+            return self.keep_socket_alive(socket)
+        except Exception:
+            log.exception("error in an agent's keep_socket_alive; closing the socket")
+            return False
 
     def reuse_socket(self, socket, req):
         """Node's ``agent.reuseSocket(socket, request)``, a hook to override: a pooled

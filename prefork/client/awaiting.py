@@ -50,6 +50,7 @@ def raisable(err):
     try:
         twin = type(err).__new__(type(err), *err.args)
         twin.__dict__.update(vars(err))
+        twin.args = err.args  # (an OSError kind's __new__ leaves them to an __init__ not called here)
     except Exception:
         return err
     return twin

@@ -17,20 +17,36 @@ def connect_host(options):
 
 
 def host_field(host, port, default_port=80):
-    """The Host field's value: an IPv6 address in brackets, the port unless it is the
-    default one (the ``default_port`` option, else the agent's: 80), as Node's."""
+    """The Host field's value: an IPv6 address in brackets, the port (as given: a UNIX
+    socket's is not checked) unless it is the default one (the ``default_port`` option,
+    else the agent's: 80) as Node's ``+port !== defaultPort`` decides."""
     if host.count(":") > 1 and not host.startswith("["):
         host = f"[{host}]"
-    return host if port == default_port else f"{host}:{port}"
+    return host if _same_number(port, default_port) else f"{host}:{port}"
+
+
+def _same_number(port, default):
+    """JavaScript's ``+port === default``: a default that is no number equals nothing."""
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return False
+    if isinstance(port, str):
+        try:
+            port = float(port.strip() or 0)
+        except ValueError:
+            return False
+    return port == default
 
 
 def connect_port(port, default=80):
     """The port to connect to, as Node takes ``options.port``: a false value (NaN too)
-    is ``default`` (its ``|| defaultPort``); else a whole number 0-65535, or a string of one
-    (surrounding blanks allowed); another number or string raises ERR_SOCKET_BAD_PORT (a
-    ValueError), any other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
-    if port is None or port != port or (isinstance(port, (int, float, str)) and not port):
-        return default  # JavaScript's false values: undefined, null, false, 0, NaN, ""
+    is ``default`` (its ``|| defaultPort``, checked as the port is: ``default_port="8080"``
+    is 8080); else a whole number 0-65535, or a string of one (surrounding blanks
+    allowed); another number or string raises ERR_SOCKET_BAD_PORT (a ValueError), any
+    other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
+    if _false(port):
+        if _false(default):
+            return 80  # (Node's ``|| 80``)
+        port = default
     if isinstance(port, bool) or not isinstance(port, (int, float, str)):
         err = TypeError('The "options.port" property must be one of type number or string. '
                         f"Received {port!r}")
@@ -53,6 +69,11 @@ def connect_port(port, default=80):
         err.code = "ERR_SOCKET_BAD_PORT"
         raise err
     return int(number)
+
+
+def _false(value):
+    """JavaScript's false values: undefined, null, false, 0, NaN, ""."""
+    return value is None or value != value or (isinstance(value, (int, float, str)) and not value)
 
 
 def _refuse(kind, code, message):

@@ -19,8 +19,9 @@ Rules (Node's, spec section 7):
   headers, path first; http/serialize.py's ``check_path``, ``check_method``); an empty
   or missing method is GET, an empty path ``/``. A port outside 0-65535, or a string
   that is not a number, is ERR_SOCKET_BAD_PORT, one neither a number nor a string
-  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``), as Node throws (after the
-  headers'); a false one is ``default_port``, else the agent's (80), left out of Host.
+  ERR_INVALID_ARG_TYPE (client/port.py's ``connect_port``), as Node throws (after the headers'; with a
+  ``socket_path`` it is not checked: Host has it as given); a false one is ``default_port`` (checked so
+  too), else the agent's (80), left out of Host.
 - A kept-alive socket goes back to the agent when the response has ended and the
   request's body has gone out (``finish``), whichever comes last: a response that comes
   first (an early 413) leaves the socket to the request until its body is sent. The
@@ -66,6 +67,8 @@ Rules (Node's, spec section 7):
   neither (``abort()`` before a response, a CONNECT or 101 nobody listened for),
   ECONNRESET "socket hang up". Cancelling the awaiting task (a timeout) destroys the
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
+  An error of a request whose response was awaited (its ``signal``'s abort, a ``destroy(err)``)
+  with no ``error`` listener is not reported as unhandled: the response's reads raise what it broke.
 """
 
 import asyncio
@@ -99,7 +102,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         self.agent, self._one_off = request_agent(options)  # (client/agent.py)
         default_port = options.get("default_port") or self.agent.default_port  # (Node's: for Host too)
         port = options.get("port")
-        self.port = int(port or default_port) if self.socket_path else connect_port(port, default_port)
+        self.port = (port or default_port or 80) if self.socket_path else connect_port(port, default_port)
         self.local = local_options(options)  # local_address, local_port, family, lookup, hints given (port.py)
         self.max_header_size = headopts.max_header_size(options.get("max_header_size"))  # (client/headopts.py)
         self.join_duplicate_headers = headopts.join_duplicate_headers(options.get("join_duplicate_headers"))
@@ -182,8 +185,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         try:
             self.emit("socket", socket)
         except Exception:
-            # the request cannot go on half set up (its bytes unsent, waiting for ever):
-            # logged, its connection closed, so it ends in "socket hang up" and settles
+            # not half set up (its bytes unsent, waiting for ever): closed, it ends in "socket hang up"
             log.exception("error in a client 'socket' listener; closing its connection")
             socket.destroy()
             return
@@ -203,9 +205,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             socket.resume()
 
     def connect_failed(self, exc):
-        """No socket could be made for this request (called by ``Agent``; EMFILE and the
-        like): ``error`` with the system's code (or the error a ``create_connection``
-        raised), then ``close``, on later loop turns."""
+        """No socket could be made for this request (called by ``Agent``; EMFILE and the like): ``error``
+        with the system's code (or what a ``create_connection`` or ``reuse_socket`` raised), then ``close``."""
         code = errno.errorcode.get(getattr(exc, "errno", None) or 0, "EIO")
         path = self.socket_path
         err = exc if not isinstance(exc, OSError) else connect_error(code, exc.errno, path, path) if path else \
@@ -297,8 +298,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         socket.protocol = None
         self.agent.freed(socket)  # (a reset before the agent has it is dropped, as in Node)
         self._freed = True
-        # done: a destroy() from now on (a clean-up after reading) must not reach the socket, which the
-        # agent gives to another request (Node's marks it destroyed, and its response lets go of the socket)
+        # done: a later destroy() must not reach the socket, now the agent's (Node's marks it destroyed)
         self.destroyed = True
         if self.res is not None:
             self.res.socket = None
@@ -332,8 +332,7 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             try:
                 self.emit(event, self.res, socket, head)
             finally:
-                # (a listener that raised too: the read's handler logs it and closes the
-                # socket; the request closes all the same, so an awaiter settles)
+                # (a raising listener too: the read's handler logs it, closes the socket; an awaiter settles)
                 self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
                 self._close()
                 # the response ended at its head (Node's parser completes it): its 'end'
@@ -435,7 +434,8 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
     def _emit_error(self):
         if self._error_due:
             self._error_due = False
-            self.emit("error", self._failure)
+            if self.res is None or not self.res.awaited or self.listener_count("error"):  # (see Rules)
+                self.emit("error", self._failure)
 
     def _close(self):
         """``close``: the request's last event (an ``error`` still due comes first), and
