@@ -16,7 +16,10 @@ Rules:
   descriptor both share. The forking thread blocks the worker's signals across the
   fork (``guard_forks``), so one sent to the child before that (``start()`` then
   ``terminate()`` at once) waits for the default action instead of running the worker's
-  handler in the child; an INT that waited so kills the child (SIGINT's default action).
+  handler in the child; an INT that waited so, or that comes while the fork's other
+  hooks run, kills the child (SIGINT's default action); from the child's first call
+  after ``os.fork`` returns (a one-shot profile hook tells it), INT raises
+  KeyboardInterrupt, as in any Python program.
 - A worker ends by ``os._exit`` (it must not unwind the master's stack it was forked
   in), which runs nothing of the app's: ``wind_down`` does what a normal exit does for
   it first. Non-daemon threads are joined, until the drain's bound at most (not at all
@@ -43,10 +46,12 @@ import asyncio
 import atexit
 import faulthandler
 import grp
+import inspect
 import logging
 import os
 import pwd
 import signal
+import sys
 import threading
 from time import monotonic
 
@@ -101,35 +106,47 @@ def guard_forks():
 
 
 def _block_for_fork():
-    _fork_masks[threading.get_ident()] = signal.pthread_sigmask(signal.SIG_BLOCK, FORK_BLOCKED)
+    caller = inspect.currentframe().f_back  # (the frame calling os.fork: the hooks run under its call)
+    _fork_masks[threading.get_ident()] = (signal.pthread_sigmask(signal.SIG_BLOCK, FORK_BLOCKED), caller,
+                                          None if caller is None else caller.f_lasti)
 
 
 def _unblock_after_fork():
-    mask = _fork_masks.pop(threading.get_ident(), None)  # (the same thread in the child: pthread_self is kept)
-    if mask is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    fork = _fork_masks.pop(threading.get_ident(), None)  # (the same thread in the child: pthread_self is kept)
+    if fork is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, fork[0])
+    return fork
 
 
 def not_the_worker():
     """In a process forked from a worker (after fork, in the child): the worker's
     signal handlers and the loop's wakeup descriptor are not this process's. Its
-    signals, blocked across the fork, then take their default actions."""
+    signals, blocked across the fork, then take their default actions. INT's is
+    SIGINT's own (death) while the fork's hooks run, Python's KeyboardInterrupt from the
+    child's first line of its own on (one raised inside a hook would only be printed
+    as ignored, the child running on with the INT lost)."""
     try:
         signal.set_wakeup_fd(-1)
-        for signum in WORKER_SIGNALS:
+        for signum in WORKER_SIGNALS + (signal.SIGINT,):
             signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     except (ValueError, OSError):  # (not the main thread: nothing of the worker's to undo there)
-        pass
-    try:
         _unblock_after_fork()
-    except KeyboardInterrupt:
-        # an INT sent to the child before it ran a line of its own: it dies of it, as a
-        # Python program does of a KeyboardInterrupt nobody catches (raised here, in the
-        # fork's hook, it would only be printed as ignored, the child running on)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+        _fork_masks.clear()
+        return
+    fork = _unblock_after_fork()
     _fork_masks.clear()  # (other threads' forks, under way in the parent, are not this process's)
+    caller = None if fork is None else fork[1]
+    if caller is None or sys.getprofile() is not None:  # (an app's profiler: not replaced)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        return
+    at = fork[2]
+
+    def hooks_done(frame, event, arg):  # the first call or return once os.fork has returned
+        if caller.f_lasti == at:
+            return  # (a hook's code, under os.fork's call)
+        sys.setprofile(None)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.setprofile(hooks_done)
 
 
 def line_buffered(stream):

@@ -53,7 +53,7 @@ def test_a_hook_that_hangs_is_shown_and_ends_the_worker_before_the_kill():
         began = time.monotonic()
         d.signal(signal.SIGTERM)
         assert d.wait_exit() == 0
-        assert time.monotonic() - began < 3.0
+        assert time.monotonic() - began < 4.5  # (about 2.5 s; the master's kill, not seen below, is the bound)
         log = d.log()
         assert "a hook hangs" in log
         assert "_hang" in log  # (its stack, as faulthandler writes it)
