@@ -182,7 +182,8 @@ SETTINGS = (
             "its replacement starts first, then it drains, as with max_requests (0: no limit). Read "
             "from /proc about once a second.", minimum=0),
     Setting("keep_alive_timeout", "float", 5.0, "Seconds an idle keep-alive connection is kept "
-            "(closed at this + 1 s, as Node does); 0 disables keep-alive timing.", minimum=0),
+            "(closed at this + 1 s, as Node does); 0 turns keep-alive off: each response says "
+            "Connection: close (as gunicorn's, uvicorn's and nginx's 0).", minimum=0),
     Setting("headers_timeout", "float", 60.0, "Seconds a client gets to send a request head "
             "(unset, at most request_timeout, as Node's).", minimum=0),
     Setting("request_timeout", "float", 300.0, "Seconds a client gets to send a whole request, "

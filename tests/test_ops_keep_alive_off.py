@@ -1,0 +1,39 @@
+"""``keep_alive_timeout = 0`` (gunicorn's ``--keep-alive 0``, uvicorn's
+``--timeout-keep-alive 0``) turns keep-alive off in the daemon, as those servers and
+nginx's ``keepalive_timeout 0`` do: each response says ``Connection: close`` and the
+connection closes after it. It kept every idle connection open with no timer at all (the
+server option's Node meaning). Real daemons, their processes killed by PID at the end."""
+
+import socket
+
+import pytest
+
+from harness import read_until_close
+
+
+def closes_after_one_answer(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        return read_until_close(sock)  # (a connection kept alive: a timeout here)
+
+
+@pytest.mark.parametrize("flag, interface, app", [("--keep-alive", "events", "apps.basic:setup"),
+                                                   ("--keep-alive-timeout", "wsgi", "apps.wsgi_apps:hello")])
+def test_keep_alive_timeout_zero_closes_each_connection_after_its_answer(daemons, flag, interface, app):
+    d = daemons(flag, "0", "--interface", interface, app=app, workers=1)
+    d.wait_ready()
+    answer = closes_after_one_answer(d.port)
+    head = answer.partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: close" in head, answer
+
+
+def test_the_default_keeps_the_connection_alive(daemons):
+    d = daemons(app="apps.basic:setup", workers=1)
+    d.wait_ready()
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(65536)
+            assert b"Connection: keep-alive" in head, head
