@@ -74,13 +74,20 @@ INTERFACE_NAMES = {"events": "an events setup(server)", "wsgi": "a WSGI app", "a
 
 def unused_settings(kind, settings):
     """``SOURCE: has no effect on ...`` for each setting given a value that ``kind``'s
-    interface does not use (the master cannot tell: it never imports the app)."""
+    interface does not use (the master cannot tell: it never imports the app); and for
+    a ``forwarded_allow_ips`` that leaves out the peers of a ``unix:`` bind."""
     sources = getattr(settings, "sources", None) or {}
     found = []
     for name in UNUSED_BY.get(kind, ()):
         source = sources.get(name, "default")
         if source != "default" and getattr(settings, name) != BY_NAME[name].default:
             found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}{UNUSED_WHY.get((kind, name), '')}")
+    allowed = {part.strip() for part in settings.forwarded_allow_ips}
+    if kind in ("wsgi", "asgi") and not {"unix", "*"} & allowed and \
+            any(str(bind).startswith("unix:") for bind in settings.bind):
+        found.append(f"{sources.get('forwarded_allow_ips', 'default')}: the UNIX socket's peers are not "
+                     f"among them, so their X-Forwarded-For and X-Forwarded-Proto are ignored (gunicorn "
+                     f"trusts any UNIX-socket peer): add 'unix' to trust a proxy on this host")
     return found
 
 
