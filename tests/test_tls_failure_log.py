@@ -10,13 +10,16 @@ import ssl
 import pytest
 
 from prefork.net import tlslog
+from prefork.net.throttle import Throttle
 from test_hostile_net_tls import client_context, connect, pki, tls_listener  # noqa: F401
 from test_tls_alpn import hello_server
 
 
 @pytest.fixture
 def fresh_log(monkeypatch):
-    monkeypatch.setattr(tlslog, "_told", {})
+    throttle = Throttle(tlslog.LOG_EVERY)
+    monkeypatch.setattr(tlslog, "_told", throttle)
+    return throttle
 
 
 def refused(port, context):
@@ -54,7 +57,7 @@ def test_the_next_line_counts_those_not_logged(serve, pki, caplog, fresh_log, mo
     for n in range(1, 4):
         refused(port, client_context(pki, pki.mallory))
         st_.wait_for(lambda e: len([x for x in st_.events if x[0] == "tlsClientError"]) >= n)
-    monkeypatch.setattr(tlslog, "LOG_EVERY", 0.0)
+    fresh_log.every = 0.0  # (the next line is due at once)
     refused(port, client_context(pki, pki.mallory))
     st_.wait_for(lambda e: len([x for x in st_.events if x[0] == "tlsClientError"]) >= 4)
     told = lines(caplog, logging.INFO)

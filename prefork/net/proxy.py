@@ -42,9 +42,9 @@ Rules:
 import ipaddress
 import logging
 import socket as _socket
-from time import monotonic
 
 from .proxy_tlv import check_tlvs
+from .throttle import Throttle
 from .resets import stops_at_reset
 
 V1_PREFIX = b"PROXY "
@@ -61,7 +61,7 @@ _PEEK = _socket.MSG_PEEK
 # failure reasons, as counted in prefork_proxy_protocol_errors_total{reason}
 INVALID, TIMEOUT, UNTRUSTED, CLOSED = "invalid", "timeout", "untrusted", "closed"
 LOG_EVERY = 10.0  # seconds between two log lines of one refusal reason, per worker
-_told = {}  # reason -> [monotonic() of its last line, refusals not logged since]
+_told = Throttle(LOG_EVERY)  # the lines by refusal reason
 log = logging.getLogger("prefork.server")
 
 
@@ -69,13 +69,9 @@ def tell_refusal(reason, peer, detail):
     """Log a refused header (not ``closed``: a balancer's TCP health check connects and
     closes) as nginx logs its "broken header", at most once per ``LOG_EVERY`` seconds
     per reason; a line tells how many were not logged since the one before it."""
-    now = monotonic()
-    told = _told.get(reason)
-    if told is not None and now - told[0] < LOG_EVERY:
-        told[1] += 1
+    more = _told.suffix(reason)
+    if more is None:
         return
-    _told[reason] = [now, 0]
-    more = f" ({told[1]} more since the last such line)" if told is not None and told[1] else ""
     log.warning("PROXY protocol header refused (%s) from %s: %s%s", reason, peer, detail, more)
 
 

@@ -17,7 +17,8 @@ Rules:
 """
 
 import logging
-from time import monotonic
+
+from .throttle import Throttle
 
 LOG_EVERY = 10.0  # seconds between two info lines of one code, per worker
 # OpenSSL's reasons for a refused client certificate (ERR_SSL_<reason>)
@@ -26,7 +27,7 @@ CLIENT_CERTIFICATE = frozenset({"ERR_SSL_CERTIFICATE_VERIFY_FAILED", "ERR_SSL_PE
 SERVER_CERTIFICATE = frozenset(f"ERR_SSL_{version}_ALERT_{alert}" for version in ("SSLV3", "TLSV1") for alert in (
     "UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_EXPIRED", "CERTIFICATE_UNKNOWN", "CERTIFICATE_REVOKED",
     "UNSUPPORTED_CERTIFICATE"))
-_told = {}  # code -> [monotonic() of its last line, refusals not logged since]
+_told = Throttle(LOG_EVERY)  # the lines by code
 log = logging.getLogger("prefork.server")
 
 
@@ -42,13 +43,9 @@ def tell_failure(err, peer):
         if log.isEnabledFor(logging.DEBUG):
             log.debug("TLS handshake failed from %s: %s (%s)", peer or "-", _words(err), code)
         return
-    now = monotonic()
-    told = _told.get(code)
-    if told is not None and now - told[0] < LOG_EVERY:
-        told[1] += 1
+    more = _told.suffix(code)
+    if more is None:
         return
-    _told[code] = [now, 0]
-    more = f" ({told[1]} more since the last such line)" if told is not None and told[1] else ""
     log.info("%s from %s: %s (%s)%s", what, peer or "-", _words(err), code, more)
 
 
