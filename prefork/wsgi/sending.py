@@ -140,6 +140,17 @@ class StallWatch:
         socket.destroy()
 
 
+def file_length(res, method, offset, size):
+    """The bytes of a file from ``offset`` (of ``size``) a response sends: its
+    Content-Length (the file's rest, set when the app gave none); 0 when it sends none
+    (HEAD, a status without a body, a length of 0): ``res.end()`` is then its answer."""
+    has_body = res.has_body_status()
+    if has_body and not res.has_header("content-length"):
+        res.set_header("Content-Length", str(max(0, size - offset)))
+    length = int(res.get_header("content-length") or 0)
+    return length if has_body and method != "HEAD" else 0
+
+
 class FileSending:
     """The sendfile path of a ``LoopCall`` (``threads = 1``; mixed into it: the state it
     reads is the call's)."""
@@ -160,11 +171,8 @@ class FileSending:
             return False
         fd, offset, size = found
         self._send_head()  # (a bad head raises here, before anything is held)
-        has_body = res.has_body_status()
-        if has_body and not res.has_header("content-length"):
-            res.set_header("Content-Length", str(max(0, size - offset)))
-        length = int(res.get_header("content-length") or 0)
-        if not has_body or self.req.method == "HEAD" or length == 0:
+        length = file_length(res, self.req.method, offset, size)
+        if not length:
             res.end()
             self.finish()
             return True

@@ -40,7 +40,7 @@ from time import monotonic
 from .head import apply_head, early_hints, not_bytes
 from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                    under_length)
-from .sending import SendFile, StallWatch, sendable_file
+from .sending import SendFile, StallWatch, file_length, sendable_file
 from .streams import FileWrapper
 from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over
 
@@ -329,11 +329,8 @@ class ThreadCall:
             if not (self.ended or self.gone or res.headers_sent or not res.active or res.req.socket.encrypted):
                 taken = True  # (TLS: the kernel would send the bytes in the clear)
                 self.ended = True
-                has_body = res.has_body_status()
-                if has_body and not res.has_header("content-length"):
-                    res.set_header("Content-Length", str(max(0, size - offset)))
-                length = int(res.get_header("content-length") or 0)
-                if not has_body or self.req.method == "HEAD" or length == 0:
+                length = file_length(res, self.req.method, offset, size)
+                if not length:
                     res.end()
                 else:
                     res.flush_headers()
