@@ -15,10 +15,10 @@ Rules:
   and the codecs it names (``CODECS``):
   the user may not read the interpreter's files, and prefork's own code is not the
   app's. The app itself is still imported as the user, as gunicorn imports it.
-- ``keep_alive_timeout = 0`` turns keep-alive off in the daemon: every response says
-  ``Connection: close`` and its connection closes after it, as gunicorn's, uvicorn's
-  and nginx's 0 do (the server's own option, Node's, would keep an idle connection
-  open with no timer at all).
+- ``keep_alive_timeout = 0`` turns keep-alive off in the daemon (the server's
+  ``no_keep_alive``): every response says ``Connection: close`` and its connection
+  closes after it, as gunicorn's, uvicorn's and nginx's 0 do (the server's own option,
+  Node's, would keep an idle connection open with no timer at all).
 - The master's SIGABRT (no heartbeat for ``timeout``: a stuck call) that finds a WSGI
   app's call running on the loop's thread (``threads = 1``) raises ``CallAborted`` into it,
   as gunicorn's sync worker raises SystemExit: the adapter answers its request 500, and
@@ -125,8 +125,7 @@ def plug_in(kind, app, settings, server, wait=None):
     ``async def setup(server)`` to its result (default: on the server's loop)."""
     for warning in unused_settings(kind, settings):
         log.warning("%s", warning)
-    if not settings.keep_alive_timeout:  # (module rules)
-        server.prepend_listener("request", _no_keep_alive)
+    server.no_keep_alive = not settings.keep_alive_timeout  # (module rules)
     if kind == "events":
         ready = app(server)
         if inspect.isawaitable(ready):  # async def setup(server): awaited before the worker is ready
@@ -150,10 +149,6 @@ def plug_in(kind, app, settings, server, wait=None):
         adapter = adapters.make_adapter(app, settings)
         adapter.setup(server)
     return adapter
-
-
-def _no_keep_alive(req, res):
-    res.should_keep_alive = False  # (Connection: close, and the connection closes after it)
 
 
 def _what(value):

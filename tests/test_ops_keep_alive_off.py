@@ -37,3 +37,20 @@ def test_the_default_keeps_the_connection_alive(daemons):
             while b"\r\n\r\n" not in head:
                 head += sock.recv(65536)
             assert b"Connection: keep-alive" in head, head
+
+
+def test_keep_alive_off_holds_for_the_expect_paths_too(daemons):
+    """A 100-continue request (the server's own 100, then the app) and a 417 the server
+    writes itself close their connections too: neither goes through a plain dispatch."""
+    d = daemons("--keep-alive-timeout", "0", "--interface", "wsgi", app="apps.wsgi_apps:digest", workers=1)
+    d.wait_ready()
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"ab")
+        answer = read_until_close(sock)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: close" in answer, answer
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n")
+        answer = read_until_close(sock)
+    assert answer.startswith(b"HTTP/1.1 417 ") and b"\r\nConnection: close" in answer, answer

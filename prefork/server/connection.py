@@ -254,6 +254,8 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
             # its head as read, fixed now: what listeners do to the request cannot
             # change how the rest of the connection is framed
             self._continuation = (req, continuation_head(method, url, version, full_raw))
+        if keep_alive and server.no_keep_alive:
+            keep_alive = False
         res = ServerResponse(self, req, keep_alive, active=not self._responses)
         # each request's listeners (its server event's, its own and its response's) run
         # in a context of its own

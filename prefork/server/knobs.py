@@ -26,6 +26,9 @@ DEFAULTS = {
     # not Node's: a request with two Host fields is refused with a 400 (RFC 9112 3.2);
     # the WSGI and ASGI interfaces turn it on, as gunicorn refuses one (Node serves the first)
     "unique_host_header": False,
+    # not Node's: every response says Connection: close and its connection closes after
+    # it (the daemon's keep_alive_timeout = 0, as gunicorn's, uvicorn's and nginx's 0)
+    "no_keep_alive": False,
     "connections_checking_interval": 30.0,
     "proxy_protocol_timeout": 5.0,
     "proxy_allow_ips": ("127.0.0.1", "::1", "unix"),
