@@ -19,7 +19,9 @@ Rules:
   handler in the child; an INT that waited so, or that comes while the fork's other
   hooks run, kills the child (SIGINT's default action); from the child's first call
   after ``os.fork`` returns (a one-shot profile hook tells it), INT raises
-  KeyboardInterrupt, as in any Python program.
+  KeyboardInterrupt, as in any Python program (unless a fork hook of the app's set
+  another action: it is kept). A child that makes no call at all before an INT (a bare
+  loop) dies of it; a ``preexec_fn`` runs before that first call (INT: death).
 - A worker ends by ``os._exit`` (it must not unwind the master's stack it was forked
   in), which runs nothing of the app's: ``wind_down`` does what a normal exit does for
   it first. Non-daemon threads are joined, until the drain's bound at most (not at all
@@ -145,7 +147,8 @@ def not_the_worker():
         if caller.f_lasti == at:
             return  # (a hook's code, under os.fork's call)
         sys.setprofile(None)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_DFL:  # (an app's own hook may have set another)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.setprofile(hooks_done)
 
 

@@ -72,3 +72,36 @@ def test_a_child_interrupted_right_after_its_start_ends_and_the_worker_serves_on
     for round_codes in codes:  # killed by the INT (or by its KeyboardInterrupt, when it came after the set-up)
         assert set(round_codes) <= {str(-signal.SIGINT), "1"}, round_codes
     assert "Exception ignored" not in log, log
+
+
+HOOK_APP = '''
+import os, signal
+
+def _ignore_int():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+def setup(server):
+    hooked = []
+    def on_request(req, res):
+        if not hooked:  # the app's own, registered once serving: it runs after the worker's
+            os.register_at_fork(after_in_child=_ignore_int)
+            hooked.append(True)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write, repr(signal.getsignal(signal.SIGINT)).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        os.close(write)
+        res.end(os.read(read, 200))
+        os.close(read)
+    server.on("request", on_request)
+'''
+
+
+def test_an_int_action_set_by_the_apps_own_fork_hook_is_kept_in_the_child(daemons, tmp_path):
+    (tmp_path / "hooked.py").write_text(HOOK_APP)
+    d = daemons("--app-dir", str(tmp_path), app="hooked:setup", workers=1)
+    d.wait_ready()
+    answer = d.request("/", timeout=30)
+    assert answer.endswith(b"Handlers.SIG_IGN: 1>"), answer
