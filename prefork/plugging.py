@@ -33,6 +33,7 @@ import inspect
 import logging
 import os
 import signal
+import socket
 import sys
 
 from . import apps, logs
@@ -84,11 +85,24 @@ def unused_settings(kind, settings):
             found.append(f"{source}: has no effect on {INTERFACE_NAMES[kind]}{UNUSED_WHY.get((kind, name), '')}")
     allowed = {part.strip() for part in settings.forwarded_allow_ips}
     if kind in ("wsgi", "asgi") and not {"unix", "*"} & allowed and \
-            any(str(bind).startswith("unix:") for bind in settings.bind):
+            any(_unix_listener(str(bind)) for bind in settings.bind):
         found.append(f"{sources.get('forwarded_allow_ips', 'default')}: the UNIX socket's peers are not "
                      f"among them, so their X-Forwarded-For and X-Forwarded-Proto are ignored (gunicorn "
                      f"trusts any UNIX-socket peer): add 'unix' to trust a proxy on this host")
     return found
+
+
+def _unix_listener(bind):
+    """Whether a bind is a UNIX socket: ``unix:PATH``, or ``fd://N`` naming one."""
+    if bind.startswith("unix:"):
+        return True
+    if bind.startswith("fd://") and bind[5:].isdigit():
+        try:
+            with socket.socket(fileno=os.dup(int(bind[5:]))) as sock:
+                return sock.family == socket.AF_UNIX
+        except OSError:  # (not open here: --check-config in another process)
+            return False
+    return False
 
 
 # what a worker about to drop its privileges imports first, by its interface setting
