@@ -69,7 +69,9 @@ def liveness(master):
                          f"no heartbeat for {age:.1f} s (limit {limit:.1f} s)")
     if stale:
         return False, "stale\n" + "\n".join(stale) + "\n"
-    if master.booted and master.target and not any(w.ready and not w.retiring for w in master.workers.values()):
+    # (a stop drains every worker on purpose: that is no crash loop, whatever died before)
+    if master.booted and master.target and not master.stopping and \
+            not any(w.ready and not w.retiring for w in master.workers.values()):
         deaths = min(master.failures.get(slot, 0) for slot in range(master.target))
         if deaths >= CRASH_LOOP:
             return False, (f"crash loop: no worker serving; every worker died soon after its start, "
