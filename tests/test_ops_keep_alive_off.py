@@ -54,3 +54,13 @@ def test_keep_alive_off_holds_for_the_expect_paths_too(daemons):
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n")
         answer = read_until_close(sock)
     assert answer.startswith(b"HTTP/1.1 417 ") and b"\r\nConnection: close" in answer, answer
+
+
+def test_keep_alive_off_holds_when_the_app_says_keep_alive_itself(daemons, tmp_path):
+    (tmp_path / "saying.py").write_text("def setup(server):\n"
+                                        "    server.on('request', lambda req, res: (res.set_header('Connection', "
+                                        "'keep-alive'), res.end('ok')))\n")
+    d = daemons("--keep-alive-timeout", "0", "--app-dir", str(tmp_path), app="saying:setup", workers=1)
+    d.wait_ready()
+    answer = closes_after_one_answer(d.port)  # (the app's field is written; the connection still closes)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"ok"), answer

@@ -165,6 +165,8 @@ class OutgoingHead(OutgoingFields):
                 has_connection = True
                 if framing.asks_close(value):
                     self.closes_connection = True
+                elif self._conn.server.no_keep_alive:  # (the daemon's keep-alive off: it still closes)
+                    self.closes_connection = True
                 else:
                     self.should_keep_alive = True
             elif key == "content-length":
