@@ -120,7 +120,7 @@ class _Spool:
                 pass
         log.error("cannot keep a request body (%d bytes so far) in a temporary file (TMPDIR): %s; "
                   "answered 500 without calling the app", self.size, exc)
-        answer_failure(self.res, 500)
+        answer_failure(self.res, 500, close=True)  # (the rest of the body is not read)
 
     def to_disk(self):
         """This body's bytes no longer count in memory (on disk now, or gone)."""
