@@ -98,10 +98,14 @@ def _unix_listener(bind):
         return True
     if bind.startswith("fd://") and bind[5:].isdigit():
         try:
-            with socket.socket(fileno=os.dup(int(bind[5:]))) as sock:
-                return sock.family == socket.AF_UNIX
+            fd = os.dup(int(bind[5:]))
         except OSError:  # (not open here: --check-config in another process)
             return False
+        try:
+            with socket.socket(fileno=fd) as sock:
+                return sock.family == socket.AF_UNIX
+        except OSError:  # (not a socket: the duplicate is closed)
+            os.close(fd)
     return False
 
 
