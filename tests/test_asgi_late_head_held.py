@@ -11,7 +11,7 @@ import asyncio
 import socket
 
 from harness import read_until
-from prefork.asgi import ASGIAdapter
+from test_asgi import asgi_server
 
 
 async def app(scope, receive, send):
@@ -34,22 +34,8 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"got " + body})
 
 
-def server(serve):
-    def setup(server, st):
-        st.adapter = ASGIAdapter(app).setup(server)
-        server.loop.run_until_complete(st.adapter.startup())
-    st = serve(setup)
-    stop = st.stop
-
-    def stop_after_shutdown():
-        asyncio.run_coroutine_threadsafe(st.adapter.shutdown(), st.loop).result(10)
-        stop()
-    st.stop = stop_after_shutdown
-    return st
-
-
 def test_a_bad_field_in_a_generator_of_headers_gets_a_500_after_a_pause(serve):
-    st = server(serve)
+    st = asgi_server(serve, app)
     with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
         sock.sendall(b"GET /generator HTTP/1.1\r\nHost: h\r\n\r\n")
         head = read_until(sock, b"\r\n\r\n")
@@ -57,7 +43,7 @@ def test_a_bad_field_in_a_generator_of_headers_gets_a_500_after_a_pause(serve):
 
 
 def test_expect_continue_gets_its_100_before_the_head_of_an_app_that_pauses(serve):
-    st = server(serve)
+    st = asgi_server(serve, app)
     with socket.create_connection(("127.0.0.1", st.port), timeout=5) as sock:
         sock.sendall(b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         interim = read_until(sock, b"\r\n\r\n")  # a strict client: no body before its 100
