@@ -192,7 +192,7 @@ def abort(access, frame, loop, timeout):
         if frame.f_code.co_filename == response:  # (start_call or pump: the app's code under it)
             loop.call_soon(abort, access, None, loop, timeout)  # after the adapter's 500
             raise body.CallAborted(f"the worker was aborted: this request ran longer than timeout ({timeout:g} s) "
-                          f"and sent no heartbeat; it is answered 500 and the worker exits")
+                                   f"and sent no heartbeat; it is answered 500 and the worker exits")
         frame = frame.f_back
     signal.signal(signal.SIGABRT, signal.SIG_DFL)
     os.abort()

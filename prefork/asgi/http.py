@@ -22,8 +22,10 @@ Rules:
   with ``more_body`` sends the head at once, and so does an app that yields to the
   loop between its start and its first body (a stream whose first event is late: the
   client has the head at once, as uvicorn sends it at the start; one ``call_soon`` per
-  start checks it, and a start followed by its body in the same step is unchanged). The start's ``headers`` may be any
-  iterable of pairs (a generator is read once). A header list is decoded (repeated
+  start checks it, and a start followed by its body in the same step is unchanged),
+  unless a 100 Continue is still owed (it goes first, when the app asks for the body).
+  The start's ``headers`` may be any iterable of pairs (one that is not a list or tuple
+  is read once, at the start). A header list is decoded (repeated
   names merged) and checked once into a ``HeaderBlock``; the adapter keeps it for the next
   response whose list is equal (``_HEADS_KEPT`` lists at most, all forgotten when
   full). A start and a single complete body go out with ``res.end_with`` (head and

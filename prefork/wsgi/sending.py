@@ -151,7 +151,27 @@ def file_length(res, method, offset, size):
     return length if has_body and method != "HEAD" else 0
 
 
-class FileSending:
+def sendfile_allowed(res):
+    """Whether the loop may send a file with sendfile for ``res`` now; else the file is
+    iterated: bytes of an earlier response still wait, ``write()`` sent the head and part
+    of the body (the file is the rest), or TLS (the kernel would send it in the clear)."""
+    return res.active and not res.headers_sent and not res.req.socket.encrypted
+
+
+class FileEnd:
+    """A call's end of a ``SendFile`` transfer (mixed into the loop's and the threads'
+    calls: ``req`` and ``res`` are theirs)."""
+
+    __slots__ = ()
+
+    def sent_file(self, missing):
+        """The transfer is done; ``missing``: bytes the Content-Length promised that the
+        file did not have."""
+        if missing <= 0 or not under_length(self.req, self.res, missing):
+            self.res.end()
+
+
+class FileSending(FileEnd):
     """The sendfile path of a ``LoopCall`` (``threads = 1``; mixed into it: the state it
     reads is the call's)."""
 
@@ -160,12 +180,8 @@ class FileSending:
     def try_sendfile(self):
         wrapper = self.iterable
         res = self.res
-        if not res.active:
-            return False  # bytes of an earlier response still wait: iterate instead
-        if res.headers_sent:
-            return False  # write() sent the head and part of the body: the file is the rest, iterated
-        if res.req.socket.encrypted:
-            return False  # TLS: the kernel would send the file's bytes in the clear; iterated, encrypted
+        if not sendfile_allowed(res):
+            return False
         found = sendable_file(wrapper.filelike)
         if found is None:
             return False
@@ -184,12 +200,6 @@ class FileSending:
         SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
         self.finish()  # the file's bytes wait in the file: the worker's call is free
         return True
-
-    def sent_file(self, missing):
-        """The sendfile path is done; ``missing``: bytes the Content-Length promised that
-        the file did not have."""
-        if missing <= 0 or not under_length(self.req, self.res, missing):
-            self.res.end()
 
 
 class SendFile:

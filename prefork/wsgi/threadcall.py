@@ -40,7 +40,7 @@ from time import monotonic
 from .head import apply_head, early_hints, not_bytes
 from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
                    under_length)
-from .sending import SendFile, StallWatch, file_length, sendable_file
+from .sending import FileEnd, SendFile, StallWatch, file_length, sendable_file, sendfile_allowed
 from .streams import FileWrapper
 from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over
 
@@ -63,7 +63,7 @@ def body_allowed(status, headers, head_only):
     return None
 
 
-class ThreadCall:
+class ThreadCall(FileEnd):
     """One WSGI call on a pool thread, with its outbox to the loop."""
 
     def __init__(self, calls, req, res, body):
@@ -326,8 +326,8 @@ class ThreadCall:
         res = self.res
         taken = False
         try:
-            if not (self.ended or self.gone or res.headers_sent or not res.active or res.req.socket.encrypted):
-                taken = True  # (TLS: the kernel would send the bytes in the clear)
+            if not (self.ended or self.gone) and sendfile_allowed(res):
+                taken = True
                 self.ended = True
                 length = file_length(res, self.req.method, offset, size)
                 if not length:
@@ -342,12 +342,6 @@ class ThreadCall:
             with self.cond:
                 self.file_taken = taken
                 self.cond.notify()
-
-    def sent_file(self, missing):
-        """The sendfile transfer is done; ``missing``: bytes the Content-Length promised
-        that the file did not have."""
-        if missing <= 0 or not under_length(self.req, self.res, missing):
-            self.res.end()
 
     def _write(self, blocks):
         res = self.res
