@@ -32,6 +32,7 @@ import asyncio
 import time
 
 from ..emitter import EventEmitter
+from .port import coded
 
 
 class AbortError(Exception):
@@ -101,14 +102,11 @@ def _delay(seconds):
     milliseconds): a number (else ERR_INVALID_ARG_TYPE, a TypeError), 0 to 4294967.295
     (else ERR_OUT_OF_RANGE, a ValueError; NaN and infinity too)."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        err = TypeError(f'The "delay" argument must be of type number. Received {seconds!r}')
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE", f'The "delay" argument must be of type number. '
+                    f"Received {seconds!r}")
     if not 0 <= seconds <= 4294967.295:  # (NaN too)
-        err = ValueError(f'The value of "delay" is out of range. It must be >= 0 && <= 4294967.295 (seconds). '
-                         f"Received {seconds!r}")
-        err.code = "ERR_OUT_OF_RANGE"
-        raise err
+        raise coded(ValueError, "ERR_OUT_OF_RANGE", f'The value of "delay" is out of range. It must be >= 0 && '
+                    f"<= 4294967.295 (seconds). Received {seconds!r}")
     return seconds
 
 
@@ -124,9 +122,8 @@ def check_signal(signal):
     """``signal`` as Node's ``validateAbortSignal`` takes it."""
     if signal is not None and not (hasattr(signal, "aborted") and callable(getattr(signal, "on", None)) and
                                    callable(getattr(signal, "off", None))):
-        err = TypeError(f'The "options.signal" property must be an instance of AbortSignal. Received {signal!r}')
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
+                    f'The "options.signal" property must be an instance of AbortSignal. Received {signal!r}')
     return signal
 
 

@@ -14,13 +14,9 @@ Rules:
   not an array, here it is a TypeError (ERR_INVALID_ARG_TYPE) rather than a silent no.
 """
 
+from .port import coded
+
 HEADER_LIMIT = 16384  # Node's default --max-http-header-size
-
-
-def _refuse(kind, code, message):
-    err = kind(message)
-    err.code = code
-    return err
 
 
 def max_header_size(value):
@@ -28,10 +24,10 @@ def max_header_size(value):
     if value is None:
         return HEADER_LIMIT
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
                       f'The "maxHeaderSize" argument must be of type number. Received {value!r}')
     if not 0 <= value < float("inf") or value != int(value):
-        raise _refuse(ValueError, "ERR_OUT_OF_RANGE",
+        raise coded(ValueError, "ERR_OUT_OF_RANGE",
                       f'The value of "maxHeaderSize" is out of range. It must be an integer >= 0. Received {value!r}')
     return int(value) or HEADER_LIMIT
 
@@ -40,7 +36,7 @@ def join_duplicate_headers(value):
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
                       f'The "options.joinDuplicateHeaders" property must be of type boolean. Received {value!r}')
     return value
 
@@ -51,6 +47,6 @@ def unique_headers(value):
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)) or \
             not all(isinstance(name, str) for name in value):
-        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
                       f'The "options.uniqueHeaders" property must be a list of header names. Received {value!r}')
     return {name.lower() for name in value}

@@ -76,7 +76,8 @@ def _false(value):
     return value is None or value != value or (isinstance(value, (int, float, str)) and not value)
 
 
-def _refuse(kind, code, message):
+def coded(kind, code, message):
+    """An exception of ``kind`` carrying Node's error ``code`` (raised by the caller)."""
     err = kind(message)
     err.code = code
     return err
@@ -94,23 +95,23 @@ def local_options(options):
     address, port = options.get("local_address"), options.get("local_port")
     family, lookup, hints = options.get("family"), options.get("lookup"), options.get("hints")
     if address is not None and not any(_is_address(kind, address) for kind in (_socket.AF_INET, _socket.AF_INET6)):
-        raise _refuse(TypeError, "ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {address}")
+        raise coded(TypeError, "ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {address}")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
-        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
                       f'The "options.localPort" property must be of type number. Received {port!r}')
     if port is not None and not 0 <= port <= 65535:
-        raise _refuse(ValueError, "ERR_SOCKET_BAD_PORT", f"Port should be >= 0 and < 65536. Received {port!r}.")
+        raise coded(ValueError, "ERR_SOCKET_BAD_PORT", f"Port should be >= 0 and < 65536. Received {port!r}.")
     if family is not None and (isinstance(family, bool) or family not in (0, 4, 6)):
-        raise _refuse(ValueError, "ERR_INVALID_ARG_VALUE",
+        raise coded(ValueError, "ERR_INVALID_ARG_VALUE",
                       f"The property 'options.family' must be one of: 0, 4, 6. Received {family!r}")
     if lookup is not None and not callable(lookup):
-        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
                       f'The "options.lookup" property must be of type function. Received {lookup!r}')
     if hints is not None and (isinstance(hints, bool) or not isinstance(hints, int)):
-        raise _refuse(TypeError, "ERR_INVALID_ARG_TYPE",
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
                       f'The "options.hints" property must be of type number. Received {hints!r}')
     if hints and lookup is None and hints & ~(_socket.AI_ADDRCONFIG | _socket.AI_ALL | _socket.AI_V4MAPPED):
-        raise _refuse(ValueError, "ERR_INVALID_ARG_VALUE", f"The argument 'hints' is invalid. Received {hints!r}")
+        raise coded(ValueError, "ERR_INVALID_ARG_VALUE", f"The argument 'hints' is invalid. Received {hints!r}")
     given = {"local_address": address, "local_port": port, "family": family, "lookup": lookup, "hints": hints}
     return {name: value for name, value in given.items() if value is not None}
 

@@ -24,20 +24,19 @@ Rules:
 import math
 import warnings
 
+from .port import coded
+
 TIMER_LIMIT = (2 ** 31 - 1) / 1000  # Node's TIMEOUT_MAX, in seconds
 
 
 def timer_seconds(value, name="msecs"):
     """``value`` as a timeout in seconds, checked as Node's ``getTimerDuration``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        err = TypeError(f'The "{name}" argument must be of type number. Received {value!r}')
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
+                    f'The "{name}" argument must be of type number. Received {value!r}')
     if not 0 <= value < math.inf:  # (NaN too)
-        err = ValueError(f'The value of "{name}" is out of range. It must be a non-negative finite number. '
-                         f"Received {value!r}")
-        err.code = "ERR_OUT_OF_RANGE"
-        raise err
+        raise coded(ValueError, "ERR_OUT_OF_RANGE", f'The value of "{name}" is out of range. It must be a '
+                    f"non-negative finite number. Received {value!r}")
     if value > TIMER_LIMIT:
         warnings.warn(f"TimeoutOverflowWarning: {value} s does not fit into a 32-bit signed integer of "
                       f"milliseconds; the timeout is {TIMER_LIMIT} s", RuntimeWarning, stacklevel=3)
