@@ -190,7 +190,7 @@ def serving_ready(master):
     """Every worker of the serving generation is ready: all ``target`` of them, or as many
     as could be started (at least one; the others failed their last start); said in the
     log when True."""
-    live = [w for w in master.workers.values() if w.generation == master.generation and not w.retiring]
+    live = master.serving_by_slot().values()  # (a ready worker serves on while its replacement boots)
     if not live or not all(w.ready for w in live):
         return False
     missing = missing_slots(master, master.generation, master.target)
