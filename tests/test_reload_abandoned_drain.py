@@ -6,10 +6,9 @@ import os
 import signal
 import socket
 import textwrap
-import threading
 
 from daemon import scratch_dir, wait_until
-from harness import read_until_close
+from harness import read_until, read_until_close
 
 APP = textwrap.dedent('''
     import asyncio
@@ -26,26 +25,28 @@ APP = textwrap.dedent('''
                 os.write(fd, str(os.getpid()).encode())
                 os.close(fd)
             except FileExistsError:
-                time.sleep(1.5)
+                time.sleep(2)
                 raise RuntimeError("this worker does not boot")
         loop = asyncio.get_event_loop()
 
         def on_request(req, res):
-            loop.call_later(2.0 if req.url == "/slow" else 0, res.end, str(os.getpid()))
+            if req.url == "/slow":  # its pid at once, the end 4 s later
+                res.write(str(os.getpid()) + "\\n")
+                loop.call_later(4.0, res.end)
+            else:
+                res.end(str(os.getpid()))
         server.on("request", on_request)
 ''')
 
 
-def get(port, path, results):
-    try:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        try:
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-            results.append(read_until_close(sock))
-        finally:
-            sock.close()
-    except OSError as exc:
-        results.append(repr(exc).encode())
+def slow_request(port):
+    """A connection holding a ``/slow`` request, what it has read (the head and the
+    first chunk), and the pid of the worker that took it."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    seen = read_until(sock, b"\n\r\n")  # the head, then the first chunk: the pid
+    sock.settimeout(10)
+    return sock, seen, seen.partition(b"\r\n\r\n")[2].split(b"\r\n")[1].strip()
 
 
 def test_serving_new_workers_drain_when_the_reload_is_abandoned(daemons):
@@ -62,13 +63,13 @@ def test_serving_new_workers_drain_when_the_reload_is_abandoned(daemons):
     d.wait_log(r"booting worker \d \(pid \d+, generation 2\)", count=2)
     wait_until(lambda: d.request("/").endswith(b"\r\n\r\n" + new_pid.encode()), 10,
                what="the new worker serving")  # while the other new one still boots
+    held = []  # /slow requests, until one is the new worker's (the others are the old ones')
+    while len(held) < 60 and new_pid.encode() not in [pid for _, _, pid in held]:
+        held.append(slow_request(d.port))
+    assert new_pid.encode() in [pid for _, _, pid in held], held
+    d.wait_log(r"reload aborted", timeout=10)  # while they are still being answered
     results = []
-    threads = [threading.Thread(target=get, args=(d.port, "/slow", results)) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(15)
-    assert "reload aborted" in d.log()
-    bodies = [r.partition(b"\r\n\r\n") for r in results]
-    assert all(head.startswith(b"HTTP/1.1 200") for head, _, _ in bodies), results
-    assert new_pid.encode() in [body for _, _, body in bodies]  # some were the new worker's
+    for sock, seen, _ in held:
+        with sock:
+            results.append(seen + read_until_close(sock))
+    assert all(r.startswith(b"HTTP/1.1 200") and r.endswith(b"\r\n0\r\n\r\n") for r in results), results
