@@ -26,7 +26,8 @@ Rules:
   reason phrase, the app's headers (checked as any response's: a bad one raises
   before a byte is written), ``Date`` unless the app gave one, ``Connection: close``
   (the connection ends after it), and a body framed by the app's ``Content-Length``
-  or else chunked.
+  or else chunked. ``denial_status`` reads the app's status: 200-599, an ``IntEnum``
+  member (``HTTPStatus.FORBIDDEN``) as its number.
 """
 
 import binascii
@@ -75,6 +76,15 @@ class Denial:
         if not self.chunked:
             return bytes(data)
         return (chunk(data) if data else b"") + (LAST_CHUNK if finished else b"")
+
+
+def denial_status(status):
+    """The status of a denial's start as an int from 200 to 599 (an ``IntEnum`` member,
+    ``HTTPStatus.FORBIDDEN``, is its number, as uvicorn sends it; a bool is no status),
+    else RuntimeError."""
+    if isinstance(status, int) and not isinstance(status, bool) and 200 <= status < 600:
+        return int(status)
+    raise RuntimeError(f"Invalid HTTP status code {status!r} in a denial response.")
 
 
 def valid_key(key):
