@@ -14,7 +14,8 @@ Rules:
 - ``unmask`` and ``server_frame`` are the byte work of those plain frames.
 - ``outgoing`` takes a ``websocket.send`` message's payload only when it is
   ``bytes``-like or ``text`` a ``str`` (an int is not silently a buffer of zeros).
-- ``close_code`` refuses a code that may not be sent; a reason longer than a close
+- ``close_code`` refuses a code that may not be sent (an ``IntEnum`` member is taken as
+  its number, a bool is refused); a reason longer than a close
   frame carries (123 bytes of UTF-8) is not refused (the spec lets it be any string):
   wsproto cuts it to fit, at a character boundary, so the client still gets the code.
 """
@@ -120,8 +121,10 @@ def close_code(message):
     if code is None:
         code = 1000
     reason = message.get("reason") or ""
-    if type(code) is not int:
-        raise TypeError(f"websocket.close 'code' must be int, not {type(code).__name__}")
+    if type(code) is not int:  # an IntEnum member is its number (as uvicorn sends it); a bool is no code
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise TypeError(f"websocket.close 'code' must be int, not {type(code).__name__}")
+        code = int(code)
     if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
         raise ValueError(f"Invalid WebSocket close code {code!r}.")
     if not isinstance(reason, str):

@@ -5,7 +5,8 @@ Rules:
   the checks wsproto does not make: a ``Sec-WebSocket-Key`` (for version 13) must be
   base64 of 16 bytes (RFC 6455 4.2.1; two keys joined are not one), the version is
   given once (RFC 6455 11.3.5; wsproto would take the last line), and the request has
-  no body (its bytes would be read as frames), else ``RemoteProtocolError`` with a 400 hint. Its ``Host`` is
+  no body (its bytes would be read as frames) and a ``Host`` (named as missing: wsproto's
+  HTTP/1.1 parser says only "Bad HTTP message"), else ``RemoteProtocolError`` with a 400 hint. Its ``Host`` is
   replayed as a plain name: wsproto decodes the Host as IDNA (and raises on
   ``xn--zz`` or a non-ASCII byte) though nothing reads its reading of it (the scope has
   the request's own headers), and an HTTP request with the same Host is served. Its
@@ -26,7 +27,8 @@ Rules:
   reason phrase, the app's headers (checked as any response's: a bad one raises
   before a byte is written), ``Date`` unless the app gave one, ``Connection: close``
   (the connection ends after it), and a body framed by the app's ``Content-Length``
-  or else chunked.
+  or else chunked. ``denial_status`` reads the app's status: 200-599, an ``IntEnum``
+  member (``HTTPStatus.FORBIDDEN``) as its number.
 """
 
 import binascii
@@ -77,6 +79,15 @@ class Denial:
         return (chunk(data) if data else b"") + (LAST_CHUNK if finished else b"")
 
 
+def denial_status(status):
+    """The status of a denial's start as an int from 200 to 599 (an ``IntEnum`` member,
+    ``HTTPStatus.FORBIDDEN``, is its number, as uvicorn sends it; a bool is no status),
+    else RuntimeError."""
+    if isinstance(status, int) and not isinstance(status, bool) and 200 <= status < 600:
+        return int(status)
+    raise RuntimeError(f"Invalid HTTP status code {status!r} in a denial response.")
+
+
 def valid_key(key):
     """A ``Sec-WebSocket-Key`` value that is base64 of 16 bytes."""
     if not key or len(key) != 24:
@@ -95,6 +106,8 @@ def replayed_request(req):
         raise RemoteProtocolError("Sec-WebSocket-Version given more than once", RejectConnection(status_code=400))
     if version == "13" and not valid_key(fields.get("sec-websocket-key")):
         raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
+    if "host" not in fields:  # (RFC 6455 4.1; wsproto's h11 would say only "Bad HTTP message")
+        raise RemoteProtocolError("missing Host header", RejectConnection(status_code=400))
     if (fields.get("content-length") or "0").strip("0") or "transfer-encoding" in fields:  # 0, 00: no body
         # its bytes would be read as the first frames (uvicorn refuses it too)
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))

@@ -63,7 +63,7 @@ from time import monotonic
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
 from ..server.replies import ServerReply
-from .handshake import Denial, error_response, forbidden, handshake_events, refusal
+from .handshake import Denial, denial_status, error_response, forbidden, handshake_events, refusal
 from .inbox import Inbox
 from .incoming import Incoming
 from .keepalive import Keepalive
@@ -287,9 +287,7 @@ class WebSocketSession:
                 self.queue_disconnect(1006, "")
                 return
             if kind == "websocket.http.response.start":
-                status = message["status"]
-                if type(status) is not int or not 200 <= status < 600:
-                    raise RuntimeError(f"Invalid HTTP status code {status!r} in a denial response.")
+                status = denial_status(message["status"])  # (raises for one no denial may have)
                 # a bad header raises here, while a 500 can still be answered
                 self.denial = Denial(status, message.get("headers", []))
                 self.answer = status
