@@ -11,7 +11,9 @@ of another host:port is closed to make room rather than kept while a request wai
 where Node's request waits for it to close); a slot that frees up serves the
 request's own host:port first, then the first other one in line; ``scheduling`` picks the most (lifo) or least (fifo)
 recently used free socket; a request destroyed while it waits in line is dropped from
-it, never sent. A free socket waits at most a second less than the server's
+it, never sent. A keep-alive agent's new connection has TCP keep-alive probes
+(``keep_alive_initial_delay``, Node's ``keepAliveMsecs``) from its connect on, as Node's,
+so a request that waits long on a peer that vanished is not kept for ever. A free socket waits at most a second less than the server's
 ``Keep-Alive: timeout=N`` hint, and is not pooled at all when that leaves nothing.
 A request in line takes the socket of the response that ends before
 it, kept alive or not (``reused_socket`` stays False, as in Node), or, when that socket
@@ -148,6 +150,12 @@ class Agent(EventEmitter):
             return
         self.sockets[key] = self.sockets.get(key, 0) + 1
         self._opened.add(socket)
+        if self.keep_alive:  # TCP keep-alive probes from the connect on (Node's agent asks for them)
+            delay = self.keep_alive_initial_delay
+            if socket.connecting:
+                socket.once("connect", lambda: socket.set_keep_alive_idle(delay))
+            else:
+                socket.set_keep_alive_idle(delay)
         req.assign_socket(socket, reused=False)
 
     def create_connection(self, options):

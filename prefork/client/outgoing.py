@@ -13,6 +13,10 @@ Rules (Node's, spec section 7):
 - A ``write`` callback runs once the socket has flushed that write (one made before
   the socket came, once it came and flushed), before ``finish``; when the socket is
   destroyed first (a reset while the body goes out), on the turn after, as Node's.
+- A body chunk is ``str`` (UTF-8) or bytes-like, sent as its bytes (a memoryview of
+  wider items as its bytes, so the framing counts what goes out); ``write(None)`` raises
+  ERR_STREAM_NULL_VALUES, another type ERR_INVALID_ARG_TYPE, as Node throws, before the
+  head is fixed: the request goes on as if the call had not been made.
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
 - A ``write`` (or ``end(data)``) after ``end()`` returns False, and on the next loop
   turn calls its callback and emits ``error`` (ERR_STREAM_WRITE_AFTER_END), unless the
@@ -30,7 +34,7 @@ from ..emitter import drained
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
-from ..http.serialize import HeaderError, check_name, check_value, encoded, field_value, header_lines, utf8
+from ..http.serialize import HeaderError, body_chunk, check_name, check_value, encoded, field_value, header_lines, utf8
 from ..net import Socket
 from ..net.writing import WriteCallback
 
@@ -161,6 +165,11 @@ class OutgoingRequest(OutgoingFields):
                 callback = encoding
             else:
                 data = encoded(data, encoding)
+        if data is None:  # (checked first, before anything is fixed, as Node throws)
+            err = TypeError("May not write null values to stream")
+            err.code = "ERR_STREAM_NULL_VALUES"
+            raise err
+        data = _body_bytes(data)
         if self._ended:
             # Node's: the callback, then 'error', on the next loop turn; write returns False.
             # A destroyed request (closed: 'close' was its last event) gets no 'error'.
@@ -178,11 +187,6 @@ class OutgoingRequest(OutgoingFields):
             if callback is not None:
                 self.loop.call_soon(callback)
             return False
-        if isinstance(data, str):
-            try:
-                data = data.encode()
-            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
-                data = utf8(data)
         if data:
             self._wrote_body = True
         first = self._head is None
@@ -206,6 +210,8 @@ class OutgoingRequest(OutgoingFields):
                 callback = encoding
             else:
                 data = encoded(data, encoding)
+        if data:  # (a false one is no body, as Node's ``if (chunk)``)
+            data = _body_bytes(data)
         if self._ended:
             if data:
                 self.write(data, callback=callback)  # Node's: ERR_STREAM_WRITE_AFTER_END, as a write
@@ -215,11 +221,6 @@ class OutgoingRequest(OutgoingFields):
                 else:
                     self.once("finish", callback)
             return self
-        if isinstance(data, str):
-            try:
-                data = data.encode()
-            except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
-                data = utf8(data)
         parts = []
         if self._head is None:
             # (a head that cannot be fixed raises before the request counts as ended: the
@@ -337,3 +338,21 @@ class OutgoingRequest(OutgoingFields):
         if self.socket is None:
             return self._queued_size >= Socket.high_water_mark
         return self.socket.writable_need_drain
+
+
+def _body_bytes(data):
+    """A body chunk as the bytes that go out: ``str`` as UTF-8 (a lone surrogate as
+    U+FFFD, as Node writes it), bytes-like objects as their bytes (a memoryview of wider
+    items, or not contiguous, as a copy of its bytes, so its length is what is sent);
+    anything else raises ERR_INVALID_ARG_TYPE (Node's throw), before the request changes."""
+    if type(data) is bytes:
+        return data
+    if isinstance(data, str):
+        try:
+            return data.encode()
+        except UnicodeEncodeError:
+            return utf8(data)
+    data = body_chunk(data)
+    if isinstance(data, memoryview) and not (data.ndim == 1 and data.itemsize == 1 and data.c_contiguous):
+        return data.tobytes()
+    return data
