@@ -40,3 +40,13 @@ async def hanging_shutdown(scope, receive, send):
         finally:
             print("the hanging shutdown's finally ran", flush=True)
     await hello(send)
+
+
+async def shutdown_answer_at_startup(scope, receive, send):
+    """A lifespan that answers the startup with ``lifespan.shutdown.complete``."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        await receive()
+        return
+    await hello(send)

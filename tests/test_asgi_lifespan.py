@@ -1,6 +1,7 @@
-"""sys.exit() in an ASGI lifespan, against the real daemon: at startup a failed boot said
+"""The ASGI lifespan against the real daemon: sys.exit() at startup is a failed boot said
 in one line (not a lifespan taken for unsupported), at shutdown a logged failure that
-leaves the worker's own exit alone."""
+leaves the worker's own exit alone; a shutdown answer to the startup is the app raising
+in its startup, never a boot left waiting."""
 
 import signal
 
@@ -39,3 +40,21 @@ def test_a_lifespan_shutdown_that_hangs_is_given_up_before_the_master_kills_the_
     assert "the hanging shutdown's finally ran" in log, log  # cancelled, its cleanup run
     assert "stopped: exit status 0" in log and "killing it" not in log, log  # it exits on its own
     assert "Exception in 'lifespan' protocol" not in log, log  # the cancelling is not a failure
+
+
+def test_a_shutdown_answer_to_the_startup_is_an_unsupported_lifespan_not_a_hung_boot(daemons):
+    # (uvicorn's rule: the app's send raises, the lifespan is taken for unsupported in auto)
+    d = daemons("--interface", "asgi", "--startup-timeout", "20", app=f"{APPS}:shutdown_answer_at_startup",
+                workers=1)
+    d.wait_ready(timeout=10)
+    assert d.request("/").endswith(b"hello")
+    assert "appears unsupported" in d.log(), d.log()
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
+
+
+def test_a_shutdown_answer_to_the_startup_with_lifespan_on_is_a_boot_failure(daemons):
+    d = daemons("--interface", "asgi", "--lifespan", "on", "--startup-timeout", "20",
+                app=f"{APPS}:shutdown_answer_at_startup", workers=1)
+    assert d.wait_exit(10) == 3
+    assert "sent before the startup was answered" in d.log(), d.log()

@@ -13,7 +13,10 @@ Rules:
   to start: a failed boot in either mode, said in one line. Neither escapes the
   lifespan's task (it would end the worker's loop where it stands); at shutdown they
   are logged as any failure.
-- An app that returns before answering startup is taken as done with it.
+- An app that returns before answering startup is taken as done with it. A
+  ``lifespan.shutdown.*`` answer sent before the startup's raises in the app's ``send``
+  (a startup left unanswered would hang the boot): uncaught, it is the app raising
+  before answering startup, above.
 - ``shutdown()`` sends ``lifespan.shutdown`` and waits, at most ``timeout`` seconds, for
   the answer; a failure there is logged, never raised. Past ``timeout`` it is given
   up: logged once, its task cancelled (its ``finally`` blocks run, for at most
@@ -99,6 +102,9 @@ class Lifespan:
 
     async def send(self, message):
         kind = message["type"]
+        if kind.startswith("lifespan.shutdown.") and not self.startup_done.done():
+            # (taken for the startup's answer it would leave the boot waiting for one)
+            raise RuntimeError(f"{kind!r} sent before the startup was answered")
         if kind == "lifespan.startup.complete":
             self.finish(self.startup_done)
         elif kind == "lifespan.startup.failed":
