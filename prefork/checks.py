@@ -11,11 +11,12 @@ Rules:
   address the system is given can hold one, so it is refused here, for every text
   setting and every list entry alike, rather than failing where it is used.
 - A UNIX socket's path fits ``sun_path`` (``UNIX_PATH_MAX`` bytes): check-config, and
-  so a USR2, would otherwise pass a ``bind`` the master then cannot open.
+  so a USR2, would otherwise pass a ``bind`` the master then cannot open. The bind
+  addresses' checks are ``bindcheck.py``'s.
 - ``user`` and ``group`` other than the process's own need root: a master started by
   another user is refused them, rather than running its workers as itself.
 - Numbers the system takes within bounds are checked against them: an ``fd://N``
-  descriptor (at most ``FD_MAX``), a numeric ``user`` or ``group`` id (at most
+  descriptor (at most ``bindcheck.FD_MAX``), a numeric ``user`` or ``group`` id (at most
   ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
 - An access log format written with gunicorn's ``%(x)s`` fields is refused with the
   same format in prefork's ``{x}`` fields where each has a counterpart, else with the
@@ -27,18 +28,16 @@ import importlib.util
 import math
 import os
 import re
-import socket
 import stat
 
 from . import logfiles
+from .bindcheck import bind_address, check_bind
 from .logformat import FIELDS, HEADER_SAMPLES, parse_format
 from .master.pidfile import not_a_pidfile
-from .options import DURATION_MAX, SCHEMES
+from .options import DURATION_MAX
 
-FD_MAX = 2 ** 31 - 1  # a descriptor is a C int
 ID_MAX = 2 ** 32 - 2  # uid_t and gid_t are 32 bits; 2**32 - 1 is -1, "no change"
 NUL = "\0"
-UNIX_PATH_MAX = 107  # bytes of a UNIX socket's path: sun_path is 108, with its terminating NUL
 
 
 def toml_spelling(value):
@@ -148,89 +147,6 @@ def convert(setting, value, from_text):
     return value
 
 
-_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
-
-
-def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
-    """Each address must be one the master can bind: IP literals valid, host names
-    resolvable now (as the master will resolve them at start), ports in range."""
-    for address in addresses:
-        address = bind_address(address)
-        if not _BIND.match(address):
-            raise ValueError(f"{address}: expected {forms}{_bind_hint(address)}")
-        if address.startswith("unix:"):
-            directory = os.path.dirname(os.path.abspath(address[5:]))
-            if not os.path.isdir(directory):
-                raise ValueError(f"{address}: directory {directory} does not exist")
-            try:
-                mode = os.stat(address[5:]).st_mode
-            except OSError:
-                mode = None
-            if mode is not None and not stat.S_ISSOCK(mode):  # the master would refuse it
-                raise ValueError(f"{address}: the path exists and is not a socket")
-            size = len(os.fsencode(address[5:]))
-            if size > UNIX_PATH_MAX:
-                raise ValueError(f"{address}: the path is {size} bytes long; a UNIX socket's may be at most "
-                                 f"{UNIX_PATH_MAX} (sun_path in unix(7))")
-            continue
-        if address.startswith("fd://"):
-            if int(address[5:]) > FD_MAX:
-                raise ValueError(f"{address}: descriptor number out of range (0 to {FD_MAX})")
-            continue
-        host, _, port = address.rpartition(":")
-        if int(port) > 65535:
-            raise ValueError(f"{address}: port out of range (0 to 65535)")
-        if host.startswith("["):
-            literal, _, zone = host[1:-1].partition("%")
-            try:
-                packed = socket.inet_pton(socket.AF_INET6, literal)
-            except OSError:
-                raise ValueError(f"{address}: {literal} is not a valid IPv6 address") from None
-            if zone and not zone.isdigit():
-                try:
-                    socket.if_nametoindex(zone)
-                except OSError:
-                    raise ValueError(f"{address}: {zone} names no network interface of this host") from None
-            if packed[:12] == b"\0" * 10 + b"\xff\xff":  # the kernel refuses to bind one (EINVAL)
-                ipv4 = socket.inet_ntop(socket.AF_INET, packed[12:])
-                raise ValueError(f"{address}: an IPv4-mapped address cannot be bound: write {ipv4}:{port}")
-        elif re.fullmatch(r"[0-9.]+", host):
-            try:
-                socket.inet_pton(socket.AF_INET, host)
-            except OSError:
-                raise ValueError(f"{address}: {host} is not a valid IPv4 address") from None
-        elif host:
-            try:
-                socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)  # IPv4 first at bind, else IPv6
-            except (OSError, UnicodeError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc)
-                raise ValueError(f"{address}: cannot resolve {host} to an address ({reason})") from None
-
-
-def _bind_hint(address):
-    """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""."""
-    if address.startswith("tcp://") and _BIND.match(address[6:]):
-        return f" (write it without tcp://: {address[6:]})"
-    if address.isascii() and address.isdigit():
-        return f" (a port alone: write 127.0.0.1:{address}, or 0.0.0.0:{address} for every interface)"
-    if address.count(":") >= 2 and not address.startswith("["):
-        host, _, port = address.rpartition(":")
-        try:
-            socket.inet_pton(socket.AF_INET6, host)
-            if port.isascii() and port.isdigit():
-                return f" (an IPv6 address is written in brackets: [{host}]:{port})"
-        except OSError:
-            pass
-        try:
-            socket.inet_pton(socket.AF_INET6, address)
-            return f" (an IPv6 address is written in brackets, with its port: [{address}]:8000)"
-        except OSError:
-            return ""
-    if ":" not in address and address and re.fullmatch(r"[\w.-]+", address):
-        return f" (no port: write {address}:8000)"
-    return ""
-
-
 def check_parent(path, fifo_ok=False):
     """A file the daemon writes: its directory exists; not a directory (nor a FIFO nobody reads)."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -314,14 +230,6 @@ def check_dirs(paths):
     for path in paths:
         if not os.path.isdir(path):
             raise ValueError(f"{path}: not a directory")
-
-
-def bind_address(address):
-    """The address a ``bind`` entry names, without its ``http://``/``https://`` scheme."""
-    for scheme in SCHEMES:
-        if address.startswith(scheme):
-            return address[len(scheme):]
-    return address
 
 
 def check_tls(values, sources, built=None):
