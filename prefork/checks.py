@@ -124,10 +124,11 @@ def convert(setting, value, from_text):
             except ValueError:
                 raise ValueError(f"expected an octal mode such as \"0o022\", got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
-            if isinstance(value, int) and not isinstance(value, bool) and not isinstance(given, str):
-                # a TOML integer is decimal: 777 is 0o1411; the mode is written as a string or 0o777
-                raise ValueError(f"expected a mode from 0o000 to 0o777, got {value} (= {oct(value)}; "
-                                 "an integer is decimal in TOML: write 0o777 or \"0o777\")")
+            if isinstance(value, int) and not isinstance(value, bool) and not isinstance(given, str) and value > 0:
+                # a TOML integer is decimal: 660 is 0o1224, its digits meant 0o660 (the spelling to write)
+                meant = int(str(value), 8) if set(str(value)) <= set("01234567") else 0o1000
+                raise ValueError(f"expected a mode from 0o000 to 0o777, got {value} (= {oct(value)}" + (
+                    f"; an integer is decimal in TOML: write 0o{meant:03o} or \"0o{meant:03o}\")" if meant <= 0o777 else ")"))
             raise ValueError(f"expected a mode from 0o000 to 0o777, got {given!r}")
         return value
     if not isinstance(value, str):  # (false where the empty value turns a feature off is that value)
