@@ -10,6 +10,9 @@ Rules:
 - ``*`` is no host: glibc resolves it as no name at all, which is the loopback address to a
   bind, where nginx, Apache and uvicorn mean every interface (gunicorn refuses it). It is
   refused, saying what to write for every interface, rather than bound to 127.0.0.1.
+- ``overlapping`` finds, between IP literals only, the addresses the master could not bind
+  side by side (the same address written twice, a wildcard and an address of its family on
+  one port), so that check-config refuses what a start would refuse, whatever the resolver.
 """
 
 import os
@@ -115,3 +118,39 @@ def bind_address(address):
         if address.startswith(scheme):
             return address[len(scheme):]
     return address
+
+
+def overlapping(address, others):
+    """The first of ``others`` that the master could not bind beside ``address`` (or None):
+    the same IP address and port written another way (``:8000``, ``0.0.0.0:8000``), or an
+    address and a wildcard of its family on one port. Only IP literals are compared (no
+    name is resolved, so that a reload's check does not depend on the resolver); port 0
+    never overlaps."""
+    mine = _literal(address)
+    if mine is None:
+        return None
+    for other in others:
+        theirs = _literal(other)
+        if theirs is None or theirs[0] != mine[0] or theirs[2] != mine[2]:
+            continue
+        if theirs[1] == mine[1] or not theirs[1][0].strip(b"\0") or not mine[1][0].strip(b"\0"):
+            return other
+    return None
+
+
+def _literal(address):
+    """(family, (packed IP, zone), port) of a TCP bind address naming an IP literal (or no
+    host: 0.0.0.0) and a port other than 0, else None."""
+    address = bind_address(address)
+    if address.startswith(("unix:", "fd://")) or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    if not (port.isascii() and port.isdigit()) or int(port) == 0:
+        return None
+    host, _, zone = host[1:-1].partition("%") if host.startswith("[") else (host or "0.0.0.0", "", "")
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return family, (socket.inet_pton(family, host), zone), int(port)
+        except OSError:
+            pass
+    return None

@@ -31,7 +31,7 @@ import re
 import stat
 
 from . import logfiles
-from .bindcheck import bind_address, check_bind
+from .bindcheck import bind_address, check_bind, overlapping
 from .logformat import FIELDS, HEADER_SAMPLES, parse_format
 from .master.pidfile import not_a_pidfile
 from .options import DURATION_MAX
@@ -212,10 +212,13 @@ def conflicts(values, sources):
     if not values["bind"]:
         problems.append(f"{where('bind')}: expected at least one address")
     seen = set()
-    for address in values["bind"]:
+    for index, address in enumerate(values["bind"]):
         plain = bind_address(address)
         if plain in seen and not plain.endswith(":0"):
             problems.append(f"{where('bind')}: {plain} is listed twice")
+        elif (other := overlapping(plain, values["bind"][:index])) is not None:  # as the start would say
+            problems.append(f"{where('bind')}: {plain}: address already in use (by {bind_address(other)}, "
+                            f"also in this list)")
         seen.add(plain)
     user = values["user"]
     if user.isascii() and user.isdigit() and not values["group"] and not _has_entry(int(user)):
@@ -224,6 +227,9 @@ def conflicts(values, sources):
     if metrics and metrics in seen and not metrics.endswith(":0"):
         problems.append(f"{where('metrics_bind')}: {metrics} is also a bind address (the operations "
                         f"endpoints need an address of their own)")
+    elif metrics and (other := overlapping(bind_address(metrics), values["bind"])) is not None:
+        problems.append(f"{where('metrics_bind')}: {bind_address(metrics)}: address already in use (by "
+                        f"{bind_address(other)}, a bind address)")
     return problems
 
 
