@@ -6,7 +6,9 @@ Rules:
 - Checks go as far as they can without binding or importing: IP literals parsed, host
   names resolved, a UNIX socket's directory present, the app's module located (never
   imported), accounts and directories looked up, TLS files loaded into a context as a
-  worker would, a log FIFO opened (its write end then held: see logfiles.py).
+  worker would, a log FIFO opened (its write end then held: see logfiles.py), a log
+  file or pidfile writable where it is (or made in its directory) by this process
+  (``os.access``: nothing is created), as the start would open it.
 - No text value may hold a NUL character (a TOML ``"\\u0000"``): no path, name or
   address the system is given can hold one, so it is refused here, for every text
   setting and every list entry alike, rather than failing where it is used.
@@ -149,12 +151,23 @@ def convert(setting, value, from_text):
 
 
 def check_parent(path, fifo_ok=False):
-    """A file the daemon writes: its directory exists; not a directory (nor a FIFO nobody reads)."""
+    """A file the daemon writes: its directory exists; not a directory (nor a FIFO nobody
+    reads); writable, or made in its directory, by this process."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"{path}: directory {directory} does not exist")
     if os.path.isdir(path):
         raise ValueError(f"{path}: cannot write: is a directory")
+    # as this process would open it (a log file in place, else its directory; a pidfile is
+    # made beside itself): a read-only file system (ProtectSystem=strict), no permission
+    made_there = fifo_ok or not os.path.exists(path)
+    if not os.access(directory if made_there else path, os.W_OK | (os.X_OK if made_there else 0)):
+        try:
+            read_only = os.statvfs(directory).f_flag & os.ST_RDONLY
+        except OSError:
+            read_only = False
+        raise ValueError(f"{path}: cannot {'write' if fifo_ok else 'open'}: "
+                         f"{'read-only file system' if read_only else 'permission denied'}")
     try:
         fifo = not fifo_ok and stat.S_ISFIFO(os.stat(path).st_mode)
     except OSError:
