@@ -6,16 +6,19 @@ Rules:
 - Checks go as far as they can without binding or importing: IP literals parsed, host
   names resolved, a UNIX socket's directory present, the app's module located (never
   imported), accounts and directories looked up, TLS files loaded into a context as a
-  worker would, a log FIFO opened (its write end then held: see logfiles.py).
+  worker would, a log FIFO opened (its write end then held: see logfiles.py), a log
+  file or pidfile writable where it is (or made in its directory) by this process
+  (``os.access``: nothing is created), as the start would open it.
 - No text value may hold a NUL character (a TOML ``"\\u0000"``): no path, name or
   address the system is given can hold one, so it is refused here, for every text
   setting and every list entry alike, rather than failing where it is used.
 - A UNIX socket's path fits ``sun_path`` (``UNIX_PATH_MAX`` bytes): check-config, and
-  so a USR2, would otherwise pass a ``bind`` the master then cannot open.
+  so a USR2, would otherwise pass a ``bind`` the master then cannot open. The bind
+  addresses' checks are ``bindcheck.py``'s.
 - ``user`` and ``group`` other than the process's own need root: a master started by
   another user is refused them, rather than running its workers as itself.
 - Numbers the system takes within bounds are checked against them: an ``fd://N``
-  descriptor (at most ``FD_MAX``), a numeric ``user`` or ``group`` id (at most
+  descriptor (at most ``bindcheck.FD_MAX``), a numeric ``user`` or ``group`` id (at most
   ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
 - An access log format written with gunicorn's ``%(x)s`` fields is refused with the
   same format in prefork's ``{x}`` fields where each has a counterpart, else with the
@@ -27,18 +30,16 @@ import importlib.util
 import math
 import os
 import re
-import socket
 import stat
 
 from . import logfiles
+from .bindcheck import bind_address, check_bind, overlapping
 from .logformat import FIELDS, HEADER_SAMPLES, parse_format
 from .master.pidfile import not_a_pidfile
-from .options import DURATION_MAX, SCHEMES
+from .options import DURATION_MAX
 
-FD_MAX = 2 ** 31 - 1  # a descriptor is a C int
 ID_MAX = 2 ** 32 - 2  # uid_t and gid_t are 32 bits; 2**32 - 1 is -1, "no change"
 NUL = "\0"
-UNIX_PATH_MAX = 107  # bytes of a UNIX socket's path: sun_path is 108, with its terminating NUL
 
 
 def toml_spelling(value):
@@ -125,10 +126,11 @@ def convert(setting, value, from_text):
             except ValueError:
                 raise ValueError(f"expected an octal mode such as \"0o022\", got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
-            if isinstance(value, int) and not isinstance(value, bool) and not isinstance(given, str):
-                # a TOML integer is decimal: 777 is 0o1411; the mode is written as a string or 0o777
-                raise ValueError(f"expected a mode from 0o000 to 0o777, got {value} (= {oct(value)}; "
-                                 "an integer is decimal in TOML: write 0o777 or \"0o777\")")
+            if isinstance(value, int) and not isinstance(value, bool) and not isinstance(given, str) and value > 0:
+                # a TOML integer is decimal: 660 is 0o1224, its digits meant 0o660 (the spelling to write)
+                meant = int(str(value), 8) if set(str(value)) <= set("01234567") else 0o1000
+                raise ValueError(f"expected a mode from 0o000 to 0o777, got {value} (= {oct(value)}" + (
+                    f"; an integer is decimal in TOML: write 0o{meant:03o} or \"0o{meant:03o}\")" if meant <= 0o777 else ")"))
             raise ValueError(f"expected a mode from 0o000 to 0o777, got {given!r}")
         return value
     if not isinstance(value, str):  # (false where the empty value turns a feature off is that value)
@@ -148,96 +150,24 @@ def convert(setting, value, from_text):
     return value
 
 
-_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
-
-
-def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
-    """Each address must be one the master can bind: IP literals valid, host names
-    resolvable now (as the master will resolve them at start), ports in range."""
-    for address in addresses:
-        address = bind_address(address)
-        if not _BIND.match(address):
-            raise ValueError(f"{address}: expected {forms}{_bind_hint(address)}")
-        if address.startswith("unix:"):
-            directory = os.path.dirname(os.path.abspath(address[5:]))
-            if not os.path.isdir(directory):
-                raise ValueError(f"{address}: directory {directory} does not exist")
-            try:
-                mode = os.stat(address[5:]).st_mode
-            except OSError:
-                mode = None
-            if mode is not None and not stat.S_ISSOCK(mode):  # the master would refuse it
-                raise ValueError(f"{address}: the path exists and is not a socket")
-            size = len(os.fsencode(address[5:]))
-            if size > UNIX_PATH_MAX:
-                raise ValueError(f"{address}: the path is {size} bytes long; a UNIX socket's may be at most "
-                                 f"{UNIX_PATH_MAX} (sun_path in unix(7))")
-            continue
-        if address.startswith("fd://"):
-            if int(address[5:]) > FD_MAX:
-                raise ValueError(f"{address}: descriptor number out of range (0 to {FD_MAX})")
-            continue
-        host, _, port = address.rpartition(":")
-        if int(port) > 65535:
-            raise ValueError(f"{address}: port out of range (0 to 65535)")
-        if host.startswith("["):
-            literal, _, zone = host[1:-1].partition("%")
-            try:
-                packed = socket.inet_pton(socket.AF_INET6, literal)
-            except OSError:
-                raise ValueError(f"{address}: {literal} is not a valid IPv6 address") from None
-            if zone and not zone.isdigit():
-                try:
-                    socket.if_nametoindex(zone)
-                except OSError:
-                    raise ValueError(f"{address}: {zone} names no network interface of this host") from None
-            if packed[:12] == b"\0" * 10 + b"\xff\xff":  # the kernel refuses to bind one (EINVAL)
-                ipv4 = socket.inet_ntop(socket.AF_INET, packed[12:])
-                raise ValueError(f"{address}: an IPv4-mapped address cannot be bound: write {ipv4}:{port}")
-        elif re.fullmatch(r"[0-9.]+", host):
-            try:
-                socket.inet_pton(socket.AF_INET, host)
-            except OSError:
-                raise ValueError(f"{address}: {host} is not a valid IPv4 address") from None
-        elif host:
-            try:
-                socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)  # IPv4 first at bind, else IPv6
-            except (OSError, UnicodeError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc)
-                raise ValueError(f"{address}: cannot resolve {host} to an address ({reason})") from None
-
-
-def _bind_hint(address):
-    """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""."""
-    if address.startswith("tcp://") and _BIND.match(address[6:]):
-        return f" (write it without tcp://: {address[6:]})"
-    if address.isascii() and address.isdigit():
-        return f" (a port alone: write 127.0.0.1:{address}, or 0.0.0.0:{address} for every interface)"
-    if address.count(":") >= 2 and not address.startswith("["):
-        host, _, port = address.rpartition(":")
-        try:
-            socket.inet_pton(socket.AF_INET6, host)
-            if port.isascii() and port.isdigit():
-                return f" (an IPv6 address is written in brackets: [{host}]:{port})"
-        except OSError:
-            pass
-        try:
-            socket.inet_pton(socket.AF_INET6, address)
-            return f" (an IPv6 address is written in brackets, with its port: [{address}]:8000)"
-        except OSError:
-            return ""
-    if ":" not in address and address and re.fullmatch(r"[\w.-]+", address):
-        return f" (no port: write {address}:8000)"
-    return ""
-
-
 def check_parent(path, fifo_ok=False):
-    """A file the daemon writes: its directory exists; not a directory (nor a FIFO nobody reads)."""
+    """A file the daemon writes: its directory exists; not a directory (nor a FIFO nobody
+    reads); writable, or made in its directory, by this process."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"{path}: directory {directory} does not exist")
     if os.path.isdir(path):
         raise ValueError(f"{path}: cannot write: is a directory")
+    # as this process would open it (a log file in place, else its directory; a pidfile is
+    # made beside itself): a read-only file system (ProtectSystem=strict), no permission
+    made_there = fifo_ok or not os.path.exists(path)
+    if not os.access(directory if made_there else path, os.W_OK | (os.X_OK if made_there else 0)):
+        try:
+            read_only = os.statvfs(directory).f_flag & os.ST_RDONLY
+        except OSError:
+            read_only = False
+        raise ValueError(f"{path}: cannot {'write' if fifo_ok else 'open'}: "
+                         f"{'read-only file system' if read_only else 'permission denied'}")
     try:
         fifo = not fifo_ok and stat.S_ISFIFO(os.stat(path).st_mode)
     except OSError:
@@ -295,10 +225,13 @@ def conflicts(values, sources):
     if not values["bind"]:
         problems.append(f"{where('bind')}: expected at least one address")
     seen = set()
-    for address in values["bind"]:
+    for index, address in enumerate(values["bind"]):
         plain = bind_address(address)
         if plain in seen and not plain.endswith(":0"):
             problems.append(f"{where('bind')}: {plain} is listed twice")
+        elif (other := overlapping(plain, values["bind"][:index])) is not None:  # as the start would say
+            problems.append(f"{where('bind')}: {plain}: address already in use (by {bind_address(other)}, "
+                            f"also in this list)")
         seen.add(plain)
     user = values["user"]
     if user.isascii() and user.isdigit() and not values["group"] and not _has_entry(int(user)):
@@ -307,6 +240,9 @@ def conflicts(values, sources):
     if metrics and metrics in seen and not metrics.endswith(":0"):
         problems.append(f"{where('metrics_bind')}: {metrics} is also a bind address (the operations "
                         f"endpoints need an address of their own)")
+    elif metrics and (other := overlapping(bind_address(metrics), values["bind"])) is not None:
+        problems.append(f"{where('metrics_bind')}: {bind_address(metrics)}: address already in use (by "
+                        f"{bind_address(other)}, a bind address)")
     return problems
 
 
@@ -314,14 +250,6 @@ def check_dirs(paths):
     for path in paths:
         if not os.path.isdir(path):
             raise ValueError(f"{path}: not a directory")
-
-
-def bind_address(address):
-    """The address a ``bind`` entry names, without its ``http://``/``https://`` scheme."""
-    for scheme in SCHEMES:
-        if address.startswith(scheme):
-            return address[len(scheme):]
-    return address
 
 
 def check_tls(values, sources, built=None):

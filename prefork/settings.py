@@ -24,7 +24,9 @@ Rules:
   out the app's Python files (it replaces ``*.py``, where uvicorn's adds to it).
 - A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
   octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
-  (0o026), where the same digits given as a flag or variable are octal.
+  (0o026), where the same digits given as a flag or variable are octal. One out of
+  range is refused with the octal spelling of its digits when they make a mode (``660``:
+  0o660), and shown in octal when it was written so (``0o1777``).
 - A reload checks a setting it cannot change (``bind``, ``pidfile``...) against the host
   only when its value changed: the one in effect is kept whatever the host says now (its
   pidfile's directory cleaned away, its host name's resolver down), so it refuses no
@@ -118,6 +120,15 @@ def _check_mode_literal(name, text):
     if int(literal) >= 8 and set(literal) <= set("01234567"):
         raise ValueError(f"{literal} is a decimal integer in TOML (= 0o{int(literal):03o}), not the octal mode "
                          f"0o{int(literal, 8):03o}: write 0o{int(literal, 8):03o} (or \"0o{int(literal, 8):03o}\")")
+
+
+def _check_mode_range(name, raw, text):
+    """A mode out of range written in the file as an octal, hexadecimal or binary TOML
+    integer (``0o1777``) is shown so, without the hint ``checks.convert`` gives a decimal
+    one (``660``: write 0o660), which would name a mode nobody wrote."""
+    if (isinstance(raw, int) and not isinstance(raw, bool) and not 0 <= raw <= 0o777
+            and not re.search(rf"(?m)^[ \t]*{name}[ \t]*=[ \t]*[-+]?[0-9][0-9_]*[ \t]*(?:#.*)?\r?$", text)):
+        raise ValueError(f"expected a mode from 0o000 to 0o777, got {raw:#o}")
 
 
 class _NotAFile(Exception):
@@ -220,6 +231,8 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
             sources[name] = "default"
             continue
         try:
+            if setting.kind == "octal" and source == f"{config_file}:{name}":
+                _check_mode_range(name, raw, file_text)
             value = checks.convert(setting, raw, from_text)
             if running is None or setting.reloadable or value != running.values[name]:
                 checks.check_value(name, value)

@@ -1,0 +1,156 @@
+"""What a ``bind`` (or ``metrics_bind``) address may be, checked before the master binds it.
+
+Rules:
+- ``check_bind`` raises ValueError with what is wrong (``settings.load`` puts ``SOURCE:KEY: ``
+  in front), and with the spelling to use when the address is one gunicorn, uvicorn or nginx
+  would take in another form (``tcp://``, a port alone, an IPv6 address without brackets).
+- IP literals are parsed, host names resolved now (as the master resolves them at start),
+  ports in range, a UNIX socket's directory present and its path within ``sun_path``
+  (``UNIX_PATH_MAX`` bytes), an ``fd://N`` descriptor at most ``FD_MAX``.
+- ``*`` is no host: glibc resolves it as no name at all, which is the loopback address to a
+  bind, where nginx, Apache and uvicorn mean every interface (gunicorn refuses it). It is
+  refused, saying what to write for every interface, rather than bound to 127.0.0.1.
+- ``overlapping`` finds, between IP literals only, the addresses the master could not bind
+  side by side (the same address written twice, a wildcard and an address of its family on
+  one port), so that check-config refuses what a start would refuse, whatever the resolver.
+"""
+
+import os
+import re
+import socket
+import stat
+
+from .options import SCHEMES
+
+FD_MAX = 2 ** 31 - 1  # a descriptor is a C int
+UNIX_PATH_MAX = 107  # bytes of a UNIX socket's path: sun_path is 108, with its terminating NUL
+
+
+_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
+
+
+def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
+    """Each address must be one the master can bind: IP literals valid, host names
+    resolvable now (as the master will resolve them at start), ports in range."""
+    for address in addresses:
+        address = bind_address(address)
+        if not _BIND.match(address):
+            raise ValueError(f"{address}: expected {forms}{_bind_hint(address)}")
+        if address.startswith("unix:"):
+            directory = os.path.dirname(os.path.abspath(address[5:]))
+            if not os.path.isdir(directory):
+                raise ValueError(f"{address}: directory {directory} does not exist")
+            try:
+                mode = os.stat(address[5:]).st_mode
+            except OSError:
+                mode = None
+            if mode is not None and not stat.S_ISSOCK(mode):  # the master would refuse it
+                raise ValueError(f"{address}: the path exists and is not a socket")
+            size = len(os.fsencode(address[5:]))
+            if size > UNIX_PATH_MAX:
+                raise ValueError(f"{address}: the path is {size} bytes long; a UNIX socket's may be at most "
+                                 f"{UNIX_PATH_MAX} (sun_path in unix(7))")
+            continue
+        if address.startswith("fd://"):
+            if int(address[5:]) > FD_MAX:
+                raise ValueError(f"{address}: descriptor number out of range (0 to {FD_MAX})")
+            continue
+        host, _, port = address.rpartition(":")
+        if int(port) > 65535:
+            raise ValueError(f"{address}: port out of range (0 to 65535)")
+        if host == "*":  # glibc's getaddrinfo takes it for no name: the loopback address
+            raise ValueError(f"{address}: * is no host here (it would bind the loopback address alone): write "
+                             f"0.0.0.0:{port} for every IPv4 interface, or [::]:{port} for IPv6 and IPv4")
+        if host.startswith("["):
+            literal, _, zone = host[1:-1].partition("%")
+            try:
+                packed = socket.inet_pton(socket.AF_INET6, literal)
+            except OSError:
+                raise ValueError(f"{address}: {literal} is not a valid IPv6 address") from None
+            if zone and not zone.isdigit():
+                try:
+                    socket.if_nametoindex(zone)
+                except OSError:
+                    raise ValueError(f"{address}: {zone} names no network interface of this host") from None
+            if packed[:12] == b"\0" * 10 + b"\xff\xff":  # the kernel refuses to bind one (EINVAL)
+                ipv4 = socket.inet_ntop(socket.AF_INET, packed[12:])
+                raise ValueError(f"{address}: an IPv4-mapped address cannot be bound: write {ipv4}:{port}")
+        elif re.fullmatch(r"[0-9.]+", host):
+            try:
+                socket.inet_pton(socket.AF_INET, host)
+            except OSError:
+                raise ValueError(f"{address}: {host} is not a valid IPv4 address") from None
+        elif host:
+            try:
+                socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)  # IPv4 first at bind, else IPv6
+            except (OSError, UnicodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ValueError(f"{address}: cannot resolve {host} to an address ({reason})") from None
+
+
+def _bind_hint(address):
+    """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""."""
+    if address.startswith("tcp://") and _BIND.match(address[6:]):
+        return f" (write it without tcp://: {address[6:]})"
+    if address.isascii() and address.isdigit():
+        return f" (a port alone: write 127.0.0.1:{address}, or 0.0.0.0:{address} for every interface)"
+    if address.count(":") >= 2 and not address.startswith("["):
+        host, _, port = address.rpartition(":")
+        try:
+            socket.inet_pton(socket.AF_INET6, host)
+            if port.isascii() and port.isdigit():
+                return f" (an IPv6 address is written in brackets: [{host}]:{port})"
+        except OSError:
+            pass
+        try:
+            socket.inet_pton(socket.AF_INET6, address)
+            return f" (an IPv6 address is written in brackets, with its port: [{address}]:8000)"
+        except OSError:
+            return ""
+    if ":" not in address and address and re.fullmatch(r"[\w.-]+", address):
+        return f" (no port: write {address}:8000)"
+    return ""
+
+
+def bind_address(address):
+    """The address a ``bind`` entry names, without its ``http://``/``https://`` scheme."""
+    for scheme in SCHEMES:
+        if address.startswith(scheme):
+            return address[len(scheme):]
+    return address
+
+
+def overlapping(address, others):
+    """The first of ``others`` that the master could not bind beside ``address`` (or None):
+    the same IP address and port written another way (``:8000``, ``0.0.0.0:8000``), or an
+    address and a wildcard of its family on one port. Only IP literals are compared (no
+    name is resolved, so that a reload's check does not depend on the resolver); port 0
+    never overlaps."""
+    mine = _literal(address)
+    if mine is None:
+        return None
+    for other in others:
+        theirs = _literal(other)
+        if theirs is None or theirs[0] != mine[0] or theirs[2] != mine[2]:
+            continue
+        if theirs[1] == mine[1] or not theirs[1][0].strip(b"\0") or not mine[1][0].strip(b"\0"):
+            return other
+    return None
+
+
+def _literal(address):
+    """(family, (packed IP, zone), port) of a TCP bind address naming an IP literal (or no
+    host: 0.0.0.0) and a port other than 0, else None."""
+    address = bind_address(address)
+    if address.startswith(("unix:", "fd://")) or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    if not (port.isascii() and port.isdigit()) or int(port) == 0:
+        return None
+    host, _, zone = host[1:-1].partition("%") if host.startswith("[") else (host or "0.0.0.0", "", "")
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return family, (socket.inet_pton(family, host), zone), int(port)
+        except OSError:
+            pass
+    return None
