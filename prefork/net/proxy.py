@@ -20,10 +20,13 @@ Rules:
   65535, so the header is bounded.
   A PROXY command's family and transport byte is one of the seven the specification
   defines (anything else is refused); a LOCAL command's is ignored, with its whole
-  address block, as the specification asks.
+  address block, as the specification asks. A DGRAM (UDP) transport names no client of
+  a TCP connection: its addresses are read past, and the connection's own stand, as
+  HAProxy and nginx ("only STREAM is supported") keep them.
 - A header's ``peer`` is the client's (family, address, port) to use instead of the
   connection's, or None where the connection's own endpoints stand (v2 LOCAL, as a
-  balancer's health check sends; v1 UNKNOWN; v2 UNSPEC; AF_UNIX clients).
+  balancer's health check sends; v1 UNKNOWN; v2 UNSPEC; a v2 DGRAM transport; AF_UNIX
+  clients).
 - ``HeaderReader`` is the step on an accepted socket: peek, parse, consume what the
   parser took, until the header is whole, within ``timeout`` seconds. It reads once at
   once (a balancer sends the header with its connection); only a header that is not
@@ -229,6 +232,8 @@ def parse_v2(data):
         refused = check_tlvs(data, V2_FIXED + _V2_ADDRESS_SIZES[data[13] >> 4])
         if refused is not None:
             raise ProxyProtocolError(refused)
+    if data[13] & 0x0F != 1:  # DGRAM: not this connection's client (module rules)
+        return ProxyHeader(2, "PROXY")
     body = data[V2_FIXED:]
     if family == "IPv4":
         return ProxyHeader(2, "PROXY", family, _socket.inet_ntop(_socket.AF_INET, body[0:4]),

@@ -39,11 +39,13 @@ Rules:
   keeps them from getting there (given its error when it names a parameter: net/callbacks.py); never inside the application's call that sent them (a
   response's ``end()`` or ``uncork()``, the socket's ``end()``: ``uncork(True)``), but
   on the next loop turn, as Node calls them.
-- A write the kernel refuses arms a check every ``send_timeout`` seconds (nginx's
-  ``send_timeout``; 0: none): when a whole period passed with no progress (nothing more
-  handed to the kernel, and the kernel's own send queue not shorter, so the peer read
-  nothing), the write fails with ETIMEDOUT, as a reset write fails. Nothing is paid per
-  write: the check runs only while the writer waits.
+- A write the kernel refuses arms a check every quarter of ``send_timeout`` (nginx's
+  ``send_timeout``; 0: none): once ``send_timeout`` seconds passed since the last
+  progress a check saw (more handed to the kernel, or the kernel's own send queue
+  shorter: the peer read), the write fails with ETIMEDOUT, as a reset write fails; so a
+  peer that stops reading is cut within a quarter period after ``send_timeout``, not
+  after up to twice that. Nothing is paid per write: the check runs only while the
+  writer waits.
 - A read or write the kernel refuses is Node's error: ``read ECONNRESET`` with ``code``,
   ``errno`` and ``syscall`` (``SocketError``). One refused inside the caller's call
   (``send_bytes``, an ``uncork()``: a write, a response's ``end()``) is told on the next
@@ -64,6 +66,8 @@ from .callbacks import WriteCallback, destroyed_error, socket_write_callback
 from .piping import Piping
 
 log = logging.getLogger("prefork")
+_SEND_CHECKS = 4  # progress checks per send_timeout while the writer waits
+_SEND_LATE = 0.99  # (a timer may run a little early: the last check of a period still counts)
 
 
 class SocketError(HTTPError):
@@ -91,7 +95,7 @@ class Writing(Piping):
     send_timeout = 60.0  # seconds a write may wait on a peer that reads nothing (0: for ever)
     _fail_pending = None  # a write's error, told on the next turn (_refused)
     _send_check = None  # the pending progress check, while the writer waits
-    _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes) at the last check
+    _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes, when they last moved)
     _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
     _held = None  # bytes queued since hold_turn() corked the socket (None: not held)
     turn_holds = True  # False: hold_turn() does nothing (WSGI and ASGI: the bytes go out as written)
@@ -230,8 +234,8 @@ class Writing(Piping):
             self._writer = True
             self.loop.add_writer(self._fd, self._flush)
             if self._send_check is None and self.send_timeout > 0:
-                self._send_mark = self._progress()
-                self._send_check = self.loop.call_later(self.send_timeout, self._check_send)
+                self._send_mark = self._progress() + (monotonic(),)
+                self._send_check = self.loop.call_later(self.send_timeout / _SEND_CHECKS, self._check_send)
 
     def _progress(self):
         tls = self.tls
@@ -246,9 +250,11 @@ class Writing(Piping):
         self._send_check = None
         if self.destroyed or not self._writer:
             return
-        mark, self._send_mark = self._send_mark, self._progress()
-        if self._send_mark[0] != mark[0] or (mark[1] is not None and self._send_mark[1] != mark[1]):
-            self._send_check = self.loop.call_later(self.send_timeout, self._check_send)
+        (sent, unsent), mark, now = self._progress(), self._send_mark, monotonic()
+        moved = sent != mark[0] or (mark[1] is not None and unsent != mark[1])
+        self._send_mark = (sent, unsent, now if moved else mark[2])
+        if moved or now - mark[2] < self.send_timeout * _SEND_LATE:
+            self._send_check = self.loop.call_later(self.send_timeout / _SEND_CHECKS, self._check_send)
             return
         self._fail(HTTPError("ETIMEDOUT", f"write ETIMEDOUT (no progress in {self.send_timeout:g} s)"))
 
