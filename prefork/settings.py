@@ -148,8 +148,12 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
     problems = []
     values = {}
     sources = {}
+    named_by = ""
     if config_file is None:
-        config_file = argv_values.pop("config", None) or env.get("PREFORK_CONFIG") or None
+        config_file = argv_values.pop("config", None) or None
+        if config_file is None and env.get("PREFORK_CONFIG"):
+            config_file = env["PREFORK_CONFIG"]
+            named_by = "env:PREFORK_CONFIG: "  # (a file that cannot be read says where its name came from)
     file_values = {}
     file_text = ""  # the file's own text: how a value was written, where its value cannot tell
     if config_file:
@@ -171,7 +175,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         except (RecursionError, MemoryError):
             problems.append(f"{config_file}: not valid TOML: nested too deeply, or too large")
         except FileNotFoundError:
-            problems.append(f"{config_file}: no such file")
+            problems.append(f"{named_by}{config_file}: no such file")
         except OSError as exc:
             problems.append(f"{config_file}: cannot read: {exc.strerror}")
         except tomllib.TOMLDecodeError as exc:

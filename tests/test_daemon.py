@@ -231,6 +231,14 @@ def test_missing_config_file(tmp_path):
     assert proc.returncode == 2 and f"{tmp_path / 'nope.toml'}: no such file" in proc.stderr
 
 
+def test_a_missing_config_file_named_by_prefork_config_says_where_its_name_came_from(tmp_path):
+    import subprocess
+    proc = subprocess.run([sys.executable, "-m", "prefork", "check-config"], capture_output=True, text=True,
+                          timeout=20, env={**python_env(), "PREFORK_CONFIG": str(tmp_path / "nope.toml")})
+    assert proc.returncode == 2
+    assert f"env:PREFORK_CONFIG: {tmp_path / 'nope.toml'}: no such file" in proc.stderr.splitlines(), proc.stderr
+
+
 def test_check_config_prints_the_effective_settings(tmp_path):
     import subprocess
     config = tmp_path / "p.toml"
