@@ -43,9 +43,14 @@ NUL = "\0"
 
 
 def toml_spelling(value):
-    """A value as it is shown back: a boolean as TOML writes it (``true``), else its ``repr``."""
+    """A value as it is shown back: a boolean as TOML writes it (``true``), in a list or
+    table too, else its ``repr``."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_spelling(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {toml_spelling(item)}" for key, item in value.items()) + "}"
     return repr(value)
 
 
@@ -62,7 +67,7 @@ def convert(setting, value, from_text):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"expected a list of strings, got {value!r}")
+            raise ValueError(f"expected a list of strings, got {toml_spelling(value)}")
         for entry in value:
             _no_nul(entry)
         if setting.commas:  # "10.0.0.1,10.0.0.2" as one flag or file value, as gunicorn's
@@ -75,19 +80,19 @@ def convert(setting, value, from_text):
                     raise ValueError(value)
                 value = int(value) if kind == "int" else float(value)
             except ValueError:
-                raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {value!r}") from None
+                raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {toml_spelling(value)}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (kind == "int" and not isinstance(value, int)):
             raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {toml_spelling(value)}")
         if kind == "float" and not math.isfinite(value):
-            raise ValueError(f"expected a finite number, got {value!r}")
+            raise ValueError(f"expected a finite number, got {toml_spelling(value)}")
         if setting.minimum is not None and value < setting.minimum:
             from .migration import value_hint
-            raise ValueError(f"must be at least {setting.minimum}, got {value!r}{value_hint(setting.name, value)}")
+            raise ValueError(f"must be at least {setting.minimum}, got {toml_spelling(value)}{value_hint(setting.name, value)}")
         maximum = DURATION_MAX if kind == "float" and setting.maximum is None else setting.maximum
         if maximum is not None and value > maximum:
-            raise ValueError(f"must be at most {maximum:,.0f}".replace(",", "") + f", got {value!r}"
-                             if maximum == int(maximum) else f"must be at most {maximum:g}, got {value!r}")
+            raise ValueError(f"must be at most {maximum:,.0f}".replace(",", "") + f", got {toml_spelling(value)}"
+                             if maximum == int(maximum) else f"must be at most {maximum:g}, got {toml_spelling(value)}")
         return float(value) if kind == "float" else value
     if kind == "numbers":
         if from_text:
@@ -98,7 +103,7 @@ def convert(setting, value, from_text):
                 raise ValueError(f"expected comma-separated numbers, got {','.join(value)!r}") from None
         if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                   for v in value):
-            raise ValueError(f"expected a list of numbers, got {value!r}")
+            raise ValueError(f"expected a list of numbers, got {toml_spelling(value)}")
         if not value:
             raise ValueError("expected at least one number")
         value = [float(v) for v in value]
@@ -113,10 +118,10 @@ def convert(setting, value, from_text):
         if from_text:
             lowered = value.lower()
             if lowered not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError(f"expected true or false, got {value!r}")
+                raise ValueError(f"expected true or false, got {toml_spelling(value)}")
             return lowered in ("1", "true", "yes")
         if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {value!r}")
+            raise ValueError(f"expected true or false, got {toml_spelling(value)}")
         return value
     if kind == "octal":
         given = value
@@ -124,7 +129,7 @@ def convert(setting, value, from_text):
             try:
                 value = int(value, 8)
             except ValueError:
-                raise ValueError(f"expected an octal mode such as \"0o022\", got {value!r}") from None
+                raise ValueError(f"expected an octal mode such as \"0o022\", got {toml_spelling(value)}") from None
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
             if isinstance(value, int) and not isinstance(value, bool) and not isinstance(given, str) and value > 0:
                 # a TOML integer is decimal: 660 is 0o1224, its digits meant 0o660 (the spelling to write)
@@ -144,7 +149,7 @@ def convert(setting, value, from_text):
         same = [choice for choice in setting.choices if choice.lower() == value.lower()]
         if not same:  # "DEBUG" as gunicorn takes it is debug
             from .migration import value_hint
-            raise ValueError(f"expected one of {', '.join(setting.choices)}, got {value!r}"
+            raise ValueError(f"expected one of {', '.join(setting.choices)}, got {toml_spelling(value)}"
                              f"{value_hint(setting.name, value.lower())}")
         value = same[0]
     return value

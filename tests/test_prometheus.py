@@ -391,7 +391,7 @@ def test_default_buckets_from_half_a_millisecond_to_a_minute():
     ("[0, 1]", "every bound must be a positive finite number, got 0.0"),
     ("[-1, 1]", "every bound must be a positive finite number, got -1.0"),
     ('["fast", 1]', "expected a list of numbers"),
-    ("[true, 2]", "expected a list of numbers"),
+    ("[true, 2]", "expected a list of numbers, got [true, 2]"),  # (shown as TOML writes it)
     ('"0.1,0.2"', "expected a list of numbers"),
 ])
 def test_bad_buckets_in_the_file_are_reported_with_file_and_key(tmp_path, value, problem):
