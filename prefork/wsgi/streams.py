@@ -6,6 +6,8 @@ Rules:
 - ``InputStream`` is a body read whole before the call (``threads = 1``). ``read(n)``
   with an ``n`` past the body's length reads the rest: a temporary file's ``read(n)``
   would first make room for ``n`` bytes (``read(2**40)`` a ``MemoryError``).
+  ``EmptyInput`` (a request without a body) answers what ``io`` asks of a readable raw
+  stream as ``InputStream`` does: wrapping ``wsgi.input`` never depends on the body.
 - ``Errors`` (``wsgi.errors``) logs a line per record, as the app wrote it: the pieces
   of one ``print`` are one line; a line without its newline goes out with ``flush()``,
   when the call that wrote it ends, or when the thread that wrote it ends (in the
@@ -95,7 +97,11 @@ class InputStream(io.RawIOBase):
 
 
 class EmptyInput:
-    """``wsgi.input`` of a request without a body: reads nothing; stateless, so shared."""
+    """``wsgi.input`` of a request without a body: reads nothing; stateless, so shared.
+    It answers what ``io`` asks of a readable raw stream as ``InputStream`` does, so an
+    app that wraps ``wsgi.input`` (``io.TextIOWrapper`` for ``csv.reader``,
+    ``io.BufferedReader``, a ``with``) works for an empty body as for one with bytes;
+    ``close()`` changes nothing (reading an empty body gives nothing either way)."""
 
     __slots__ = ()
     length = 0
@@ -104,7 +110,40 @@ class EmptyInput:
     def readable(self):
         return True
 
+    def writable(self):
+        return False
+
+    def seekable(self):
+        return False
+
+    def isatty(self):
+        return False
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        raise io.UnsupportedOperation("fileno")
+
+    def seek(self, offset, whence=0):
+        raise io.UnsupportedOperation("seek")
+
+    def tell(self):
+        raise io.UnsupportedOperation("tell")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def __next__(self):
+        raise StopIteration
+
     def read(self, size=-1):
+        return b""
+
+    def readall(self):
         return b""
 
     def readline(self, size=-1):

@@ -7,7 +7,8 @@ Rules:
   (head, body blocks, end, failure) through the call's outbox; the loop takes them with
   one ``call_soon_threadsafe`` per batch.
 - ``start_response`` keeps the headers as given when a list or tuple, else reads them into a
-  list (``zip()``, a generator: they are read more than once).
+  list (``zip()``, a generator: they are read more than once). The ``write()`` it returns
+  sends the head at its first call, even with no bytes (PEP 3333), as the loop's does.
 - Backpressure: a thread hands over at most ``_IN_FLIGHT`` bytes the loop has not
   written yet, and waits while the socket's buffer is over its high-water mark (until
   the response's ``drain``). A slow reader holds one thread, never the whole iterable;
@@ -47,7 +48,7 @@ from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over
 log = logging.getLogger("prefork.wsgi")
 
 _IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before it waits
-_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS, _FILE = range(8)
+_HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS, _FILE, _FLUSH = range(9)
 
 
 def body_allowed(status, headers, head_only):
@@ -108,7 +109,16 @@ class ThreadCall(FileEnd):
             check_restart(self.head_given, exc_info)
         self.status = status
         self.headers = headers if headers.__class__ is list or isinstance(headers, (list, tuple)) else list(headers)
-        return self.write
+        return self.write_callable
+
+    def write_callable(self, data):
+        """``start_response``'s write(): a block, and its first call sends the head even
+        with no bytes (PEP 3333), as on the loop; an empty block of the iterable does not."""
+        if data.__class__ is bytes and not data and not self.head_given and not self.returned:
+            self._give_head()
+            self._post(_FLUSH)
+            return
+        self.write(data)
 
     def write(self, data):
         """The legacy write() callable (and each block of the iterable)."""
@@ -299,6 +309,9 @@ class ThreadCall(FileEnd):
                     answer_failure(res, payload)
                 elif kind == _FILE:
                     self._take_file(payload)
+                elif kind == _FLUSH:
+                    if not res.headers_sent and not self.gone:
+                        res.write(b"")  # the head alone
                 elif kind == _HINTS:
                     if not res.headers_sent and self.req.http_version != "1.0":
                         res.write_early_hints(payload)
