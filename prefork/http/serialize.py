@@ -79,16 +79,45 @@ def status_line(code, message=None):
     return f"HTTP/1.1 {code} {message}\r\n"
 
 
+# JavaScript's StringToNumber grammar (after trimming its white space), for ``_int32``
+_JS_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Infinity"
+                        r"|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007" \
+            "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+def _int32(value):
+    """``value | 0`` as Node coerces a status code: a number or a numeric string (JavaScript's
+    grammar: ``" 404 "``, ``"4e2"``, ``"0x194"``, ``"201.5"``) truncated and wrapped to 32
+    bits; anything else (``"404abc"``, NaN, Infinity, None) is 0."""
+    if isinstance(value, str):
+        text = value.strip(_JS_SPACE)
+        if not text:
+            return 0
+        if _JS_NUMBER.fullmatch(text) is None:
+            return 0
+        value = int(text, 0) if text[:2] in ("0x", "0X", "0o", "0O", "0b", "0B") else float(text)
+    elif not isinstance(value, (int, float)):
+        return 0
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return 0
+        value = int(value)
+    value %= 1 << 32
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
 def checked_status(status, message=None):
     """``status`` as the integer code to send (Node coerces it: ``"404"`` is 404), with
     ``message`` (None or a reason phrase) checked; raises HeaderError for a code outside
     100-999 or a message holding a character a head cannot carry."""
-    try:
-        code = int(status) if isinstance(status, (int, float, str)) else 0
-    except ValueError:
-        code = 0
+    code = _int32(status)
     if not 100 <= code <= 999:
-        raise HeaderError("ERR_HTTP_INVALID_STATUS_CODE", f"Invalid status code: {status!r}")
+        shown = status if isinstance(status, (str, int)) else repr(status)
+        if isinstance(status, float):  # as JavaScript writes the number
+            shown = "NaN" if status != status else "Infinity" if status > 1e308 else \
+                "-Infinity" if status < -1e308 else int(status) if status.is_integer() else status
+        raise HeaderError("ERR_HTTP_INVALID_STATUS_CODE", f"Invalid status code: {shown}")
     if message is not None:
         check_value("status message", message)
     return code

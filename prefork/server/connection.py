@@ -343,6 +343,8 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         if req is None or req.upgrade:
             return  # an upgrade or CONNECT keeps its request for the hand-off
         self._req = None
+        if trailers and len(trailers) > 62:  # Node's cap on kept fields, as for a head (the map takes all kept)
+            trailers = trailers[:2 * node_raw_header_pairs(len(trailers) // 2, self.server.max_headers_count)]
         if self._held and self._held[-1].req is req:
             self._held[-1].complete = True  # its 'end' waits for its dispatch
             self._held[-1].trailers = trailers

@@ -26,6 +26,13 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 - A bad status is refused before anything is fixed (``headers_sent`` stays False).
 - An application ``Transfer-Encoding: chunked`` on a response without a body (HEAD)
   stays in the head, but no chunk, not even the last one, is sent (Node's framing).
+- The head's text goes out as latin-1, except, as in Node (which joins the head to the
+  first chunk it sends and writes both in that chunk's encoding), with a first ``str``
+  chunk in ``utf8`` (or no encoding) on an unchunked body (``end(text)``, ``write(text)``
+  under a Content-Length; an empty ``write("")`` on a chunked one), or from
+  ``flush_headers()``: then as UTF-8 (``é`` in a field value or the status message is
+  ``\xc3\xa9``). A bytes chunk, another encoding, a chunked chunk, ``end()`` or a
+  response without a body send it as latin-1 (``\xe9``).
 - Interim responses (``write_continue``, ``write_processing``, ``write_early_hints``)
   have no Date and go out at once, in order with the response's other bytes; once the
   response is finished or closed they send nothing (the connection may carry the next
@@ -260,7 +267,13 @@ class OutgoingHead(OutgoingFields):
         if not self.headers_sent:
             self._implicit_head(None)
         if not self.head_out:
+            self.head_as_utf8()  # (Node's sends it with an empty utf8 chunk)
             self._send(self._body_bytes(b"", False))
+
+    def head_as_utf8(self):
+        """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII character."""
+        if not self._head.isascii():
+            self._head = self._head.decode("latin-1").encode()
 
     def add_trailers(self, headers):
         """Fields sent after the last chunk of a chunked body (a dict, or name/value

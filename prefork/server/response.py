@@ -166,35 +166,14 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             self._queued_size += len(data)
         return self._queued_size < self._socket.high_water_mark
 
-    def _after_end(self, callback, from_end=False):
-        """A write after ``end()``: its callback, then maybe ``error`` (module rules;
-        Node checks ``destroyed`` as it emits it)."""
-        if self._closed:
-            if callback is not None and not from_end:
-                self._when_flushed(callback)
-            return
-        err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
-        finished = self.writable_finished
-        told = []
-
-        def report():
-            if told or (not finished and getattr(self, "_finish_told", None) is False):
-                return  # (told; or done at a destroy since, its 'finish' due first: this after it)
-            told.append(True)
-            if callback is not None:
-                callback()
-            if not ((finished and self._closed) or self.destroy_called):  # (Node checks ``destroyed``)
-                self.emit("error", err)
-        if not self.writable_finished:  # a 'finish' in this turn (all its listeners) first, then this, then the 'close'
-            self.prepend_once_listener("close", report)
-        self._socket.loop.call_soon(report)
-
     def write(self, data, encoding=None, callback=None):
         """Node's ``res.write(chunk[, encoding][, callback])``."""
+        text = type(data) is str  # (in utf8: a head sent with it goes as UTF-8, as Node's)
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
             else:
+                text = text and encoding == "utf8"
                 data = serialize.encoded(data, encoding)
         if data is None:
             err = TypeError("May not write null values to stream")
@@ -225,6 +204,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             if callback is not None:
                 self._when_flushed(callback)
             return True
+        if text and not self.head_out and self._has_body and not (data and self._chunked):
+            self.head_as_utf8()
         out = self._body_bytes(data, False)
         if self._active:  # Node's response corks its socket to the next turn (a destroy first drops it)
             self._socket.hold_turn()
@@ -237,10 +218,12 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
 
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``res.end([data[, encoding]][, callback])``."""
+        text = type(data) is str
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
             else:
+                text = text and encoding == "utf8"
                 data = serialize.encoded(data, encoding)
         if data is not None and type(data) is not bytes:
             if callable(data):
@@ -298,6 +281,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         if not self.head_out and not self._chunked:
             # head and body in one piece (the common answer)
             self.head_out = True
+            if text and data and self._has_body:
+                self.head_as_utf8()
             out = self._head
             if data and self._has_body:
                 self.bytes_sent += len(data)

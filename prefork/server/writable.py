@@ -14,6 +14,8 @@ Rules (Node 20's ``OutgoingMessage``):
   ``writable_need_drain`` is True between a ``write()`` that said False and its
   ``drain``.
 - ``await res.drain()`` (asyncio's ``writer.drain()``): see ``emitter.drained``.
+- A write after ``end()`` (``_after_end``, for response.py's ``write`` and ``end``) is
+  told as response.py's rules say: its callback, then ``ERR_STREAM_WRITE_AFTER_END``.
 - ``chunked_encoding`` is Node's ``chunkedEncoding``: False until the head is fixed (or
   what the app set it to: Node's is a plain property), then whether it frames the body
   in chunks (an application ``Transfer-Encoding: chunked`` on a HEAD answer counts, as
@@ -26,7 +28,7 @@ Rules (Node 20's ``OutgoingMessage``):
 """
 
 from ..emitter import drained
-from ..http import framing
+from ..http import framing, serialize
 
 
 class WritableState:
@@ -150,3 +152,26 @@ class WritableState:
     @property
     def writable_need_drain(self):
         return not self._closed and not self.writable_finished and self._conn.awaits_drain(self)
+
+    def _after_end(self, callback, from_end=False):
+        """A write after ``end()``: its callback, then maybe ``error`` (response.py's rules;
+        Node checks ``destroyed`` as it emits it)."""
+        if self._closed:
+            if callback is not None and not from_end:
+                self._when_flushed(callback)
+            return
+        err = serialize.HeaderError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+        finished = self.writable_finished
+        told = []
+
+        def report():
+            if told or (not finished and getattr(self, "_finish_told", None) is False):
+                return  # (told; or done at a destroy since, its 'finish' due first: this after it)
+            told.append(True)
+            if callback is not None:
+                callback()
+            if not ((finished and self._closed) or self.destroy_called):  # (Node checks ``destroyed``)
+                self.emit("error", err)
+        if not self.writable_finished:  # a 'finish' in this turn (all its listeners) first, then this, then the 'close'
+            self.prepend_once_listener("close", report)
+        self._socket.loop.call_soon(report)
