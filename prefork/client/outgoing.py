@@ -342,8 +342,8 @@ class OutgoingRequest(OutgoingFields):
 
 def _body_bytes(data):
     """A body chunk as the bytes that go out: ``str`` as UTF-8 (a lone surrogate as
-    U+FFFD, as Node writes it), bytes-like objects as their bytes (a memoryview of wider
-    items, or not contiguous, as a copy of its bytes, so its length is what is sent);
+    U+FFFD, as Node writes it), bytes-like objects as their bytes (``body_chunk``: its
+    length is what is sent);
     anything else raises ERR_INVALID_ARG_TYPE (Node's throw), before the request changes."""
     if type(data) is bytes:
         return data
@@ -352,7 +352,4 @@ def _body_bytes(data):
             return data.encode()
         except UnicodeEncodeError:
             return utf8(data)
-    data = body_chunk(data)
-    if isinstance(data, memoryview) and not (data.ndim == 1 and data.itemsize == 1 and data.c_contiguous):
-        return data.tobytes()
-    return data
+    return body_chunk(data)

@@ -124,10 +124,14 @@ def checked_status(status, message=None):
 
 
 def body_chunk(data):
-    """``data`` (not str, not bytes) as a body chunk: bytes-like objects pass; anything
-    else raises TypeError with Node's code ERR_INVALID_ARG_TYPE."""
-    if isinstance(data, (bytearray, memoryview)):
+    """``data`` (not str, not bytes) as a body chunk: bytes-like objects pass (a
+    memoryview of wider items, or not contiguous, as a copy of its bytes, so that its
+    ``len`` is the bytes sent); anything else raises TypeError with Node's code
+    ERR_INVALID_ARG_TYPE."""
+    if isinstance(data, bytearray):
         return data
+    if isinstance(data, memoryview):
+        return data if data.itemsize == 1 and data.ndim == 1 and data.c_contiguous else data.tobytes()
     err = TypeError(f"a body chunk must be str or bytes-like, not {type(data).__name__}")
     err.code = "ERR_INVALID_ARG_TYPE"
     raise err

@@ -281,7 +281,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         if not self.head_out and not self._chunked:
             # head and body in one piece (the common answer)
             self.head_out = True
-            if text and data and self._has_body:
+            if text and data and self._has_body and not self._head.isascii():
                 self.head_as_utf8()
             out = self._head
             if data and self._has_body:
