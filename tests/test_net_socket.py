@@ -562,7 +562,9 @@ def test_the_sockets_state_over_time_is_nodes(serve, tmp_path):
 
 
 def test_set_keep_alive_sets_the_probes_as_nodes_does(serve):
-    """``set_keep_alive(True, 7)``: SO_KEEPALIVE on, the first probe after 7 idle seconds;
+    """``set_keep_alive(True, 7)``: SO_KEEPALIVE on, the first probe after 7 idle seconds,
+    then one a second, ten in all (libuv's TCP_KEEPINTVL and TCP_KEEPCNT, as Node 20 sets
+    them: the kernel's 75 s and 9 took about 11 minutes to notice a vanished peer);
     ``set_keep_alive(False)``: off (Node's setKeepAlive, its delay in seconds here)."""
     seen = {}
 
@@ -572,7 +574,9 @@ def test_set_keep_alive_sets_the_probes_as_nodes_does(serve):
             try:
                 s.set_keep_alive(True, 7)
                 seen["on"] = (probe.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
-                              probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))
+                              probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                              probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                              probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT))
                 s.set_keep_alive(False)
                 seen["off"] = probe.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
             finally:
@@ -582,7 +586,7 @@ def test_set_keep_alive_sets_the_probes_as_nodes_does(serve):
     st = serve(setup)
     with socket.create_connection(("127.0.0.1", st.port), timeout=10):
         st.wait_for(lambda e: e == ("checked",), 10)
-    assert seen == {"on": (1, 7), "off": 0}
+    assert seen == {"on": (1, 7, 1, 10), "off": 0}
 
 
 def test_a_write_callback_runs_when_a_reset_keeps_its_bytes_from_the_kernel(serve):

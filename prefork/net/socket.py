@@ -209,25 +209,21 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     def set_keep_alive_idle(self, seconds):
         """TCP keep-alive probes after ``seconds`` idle (Node's keepAliveInitialDelay)."""
-        if self.remote_family is None or self.destroyed or not seconds:
-            return self
-        try:
-            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
-            self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPIDLE, max(1, int(seconds)))
-        except (OSError, AttributeError):
-            pass
-        return self
+        return self.set_keep_alive(True, max(1, seconds)) if seconds else self
 
     def set_keep_alive(self, enable=False, initial_delay=0):
         """Node's ``socket.setKeepAlive([enable][, initialDelay])``, the delay in seconds:
         TCP keep-alive probes on (or off), the first after ``initial_delay`` idle seconds
-        (0: the system's default)."""
+        (0: the system's default), then one a second, ten before the peer counts as gone
+        (libuv's interval and count, as Node 20 sets them)."""
         if self.remote_family is None or self.destroyed:
             return self
         try:
             self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, int(bool(enable)))
             if enable and initial_delay >= 1:
-                self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_KEEPIDLE, int(initial_delay))
+                for option, value in ((_socket.TCP_KEEPIDLE, int(initial_delay)), (_socket.TCP_KEEPINTVL, 1),
+                                      (_socket.TCP_KEEPCNT, 10)):
+                    self._sock.setsockopt(_socket.IPPROTO_TCP, option, value)
         except (OSError, AttributeError):
             pass
         return self
