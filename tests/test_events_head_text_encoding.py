@@ -67,3 +67,26 @@ def test_a_non_ascii_head_goes_out_in_the_encoding_node_sends_it_in():
     assert expected[0] == ["/end-text", ["HTTP/1.1 200 OK", "X: \xc3\xa9"]]
     assert expected[1] == ["/end-bytes", ["HTTP/1.1 200 OK", "X: \xe9"]]
     assert prefork_head_fields(on_request, PATHS, pattern) == expected
+
+
+NODE_BYTES = r"""
+  res.setHeader('X', Buffer.from('é'));
+  if (req.url === '/flush') res.flushHeaders();
+  res.end('a');
+"""
+
+
+def on_request_bytes(req, res):
+    res.set_header("X", "é".encode())
+    if req.url == "/flush":
+        res.flush_headers()
+    res.end("a")
+
+
+def test_a_field_value_given_as_bytes_goes_out_as_those_bytes_with_a_text_body():
+    # Node's Buffer value is its UTF-8 text, sent as UTF-8 with a text body: the same
+    # bytes; prefork's bytes value is sent as given (never re-encoded: it sent c3 83 c2 a9)
+    pattern = "^X:"
+    expected = node_head_fields(NODE_BYTES, ("/end", "/flush"), pattern)
+    assert expected == [["/end", ["X: \xc3\xa9"]], ["/flush", ["X: \xc3\xa9"]]]
+    assert prefork_head_fields(on_request_bytes, ("/end", "/flush"), pattern) == expected

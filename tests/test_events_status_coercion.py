@@ -8,11 +8,11 @@ from head_fields import node_head_fields, prefork_head_fields
 
 STATUSES = {"/frac": "201.5", "/exp": "4e2", "/hex": "0x194", "/spaced": " 404 ", "/wrap": 2 ** 32 + 200,
             "/float": 404.9, "/plus": "+202", "/bad": "2xx", "/under": "4_04", "/empty": "",
-            "/inf": "Infinity"}
+            "/inf": "Infinity", "/bighex": "0x1000000000000012c", "/bigbin": "0b1" + "0" * 64 + "11001000"}
 NODE = r"""
   const statuses = {'/frac': '201.5', '/exp': '4e2', '/hex': '0x194', '/spaced': ' 404 ', '/wrap': 2 ** 32 + 200,
     '/float': 404.9, '/plus': '+202', '/bad': '2xx', '/under': '4_04', '/empty': '', '/inf': 'Infinity',
-    '/infinite': Infinity};
+    '/infinite': Infinity, '/bighex': '0x1000000000000012c', '/bigbin': '0b1' + '0'.repeat(64) + '11001000'};
   try {
     if (req.url === '/implicit') res.statusCode = '2.03e2';
     else res.writeHead(statuses[req.url]);

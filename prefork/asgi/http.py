@@ -223,7 +223,7 @@ class HTTPCycle:
                 self.remaining = remaining
             if message.get("more_body", False):
                 if not body:
-                    res.flush_headers()  # an empty chunk: the head goes out now (event streams)
+                    res.send_head()  # an empty chunk: the head goes out now (event streams)
                 else:
                     res.req.socket.turn_holds = False  # on the wire as send() returns, as uvicorn's
                     if not res.write(body) and not self.closed and not res.destroyed:
@@ -261,7 +261,7 @@ class HTTPCycle:
         except Exception:  # a start that cannot be sent: the app's first body raises it
             res.reset_head()
             return
-        res.flush_headers()
+        res.send_head()
 
     def write_head(self, res):
         """Status and headers onto the response; the head is fixed by the first write."""

@@ -96,7 +96,10 @@ def _int32(value):
             return 0
         if _JS_NUMBER.fullmatch(text) is None:
             return 0
-        value = int(text, 0) if text[:2] in ("0x", "0X", "0o", "0O", "0b", "0B") else float(text)
+        try:  # (a JavaScript number is a double: a long hex string is rounded as one)
+            value = float(int(text, 0)) if text[:2] in ("0x", "0X", "0o", "0O", "0b", "0B") else float(text)
+        except OverflowError:
+            return 0  # (Infinity)
     elif not isinstance(value, (int, float)):
         return 0
     if isinstance(value, float):
@@ -124,11 +127,11 @@ def checked_status(status, message=None):
 
 
 def body_chunk(data):
-    """``data`` (not str, not bytes) as a body chunk: bytes-like objects pass (a
+    """``data`` (not str, not exactly bytes) as a body chunk: bytes-like objects pass (a
     memoryview of wider items, or not contiguous, as a copy of its bytes, so that its
     ``len`` is the bytes sent); anything else raises TypeError with Node's code
     ERR_INVALID_ARG_TYPE."""
-    if isinstance(data, bytearray):
+    if isinstance(data, (bytes, bytearray)):  # (a subclass of bytes: its bytes)
         return data
     if isinstance(data, memoryview):
         return data if data.itemsize == 1 and data.ndim == 1 and data.c_contiguous else data.tobytes()
@@ -213,16 +216,25 @@ def check_method(method):
     return method.upper()
 
 
+class WireText(str):
+    """A field value given as bytes: its latin-1 text, whose characters are those bytes
+    on the wire (a head holding one is never re-encoded as UTF-8)."""
+
+    def __reduce__(self):  # (copied and pickled as a plain value of its class)
+        return WireText, (str(self),)
+
+
 def field_value(value):
     """A field value as the head keeps it: bytes (and bytes items of a list) read as
-    latin-1, the bytes they are on the wire, and checked as text; a tuple as a list."""
+    latin-1 (``WireText``), the bytes they are on the wire, and checked as text; a tuple
+    as a list."""
     if type(value) is bytes:
-        return value.decode("latin-1")
+        return WireText(value.decode("latin-1"))
     if value is True or value is False:
         return "true" if value else "false"  # (JavaScript's String(true))
     if isinstance(value, (list, tuple)):
         if any(type(item) is bytes for item in value):
-            return [item.decode("latin-1") if type(item) is bytes else item for item in value]
+            return [WireText(item.decode("latin-1")) if type(item) is bytes else item for item in value]
         if type(value) is tuple:
             return list(value)
     return value

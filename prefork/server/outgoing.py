@@ -32,7 +32,9 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
   under a Content-Length; an empty ``write("")`` on a chunked one), or from
   ``flush_headers()``: then as UTF-8 (``é`` in a field value or the status message is
   ``\xc3\xa9``). A bytes chunk, another encoding, a chunked chunk, ``end()`` or a
-  response without a body send it as latin-1 (``\xe9``).
+  response without a body send it as latin-1 (``\xe9``), and so does a head holding a
+  field value given as bytes (those bytes are sent as given) or sent by ``send_head()``
+  (the WSGI and ASGI adapters: the app's bytes as given).
 - Interim responses (``write_continue``, ``write_processing``, ``write_early_hints``)
   have no Date and go out at once, in order with the response's other bytes; once the
   response is finished or closed they send nothing (the connection may carry the next
@@ -268,11 +270,23 @@ class OutgoingHead(OutgoingFields):
             self._implicit_head(None)
         if not self.head_out:
             self.head_as_utf8()  # (Node's sends it with an empty utf8 chunk)
+            self.send_head()
+
+    def send_head(self):
+        """The head now, as it was fixed, its text as latin-1: what the WSGI and ASGI
+        adapters send (their fields are the app's bytes, sent as given), where the events
+        API's ``flush_headers`` sends it as Node does."""
+        if not self.headers_sent:
+            self._implicit_head(None)
+        if not self.head_out:
             self._send(self._body_bytes(b"", False))
 
     def head_as_utf8(self):
-        """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII character."""
-        if not self._head.isascii():
+        """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII
+        character and no field value given as bytes (``WireText``: those bytes stand)."""
+        if not self._head.isascii() and not any(
+                type(value) is serialize.WireText or (type(value) is list and serialize.WireText in map(type, value))
+                for _, value in (self._headers or {}).values()):
             self._head = self._head.decode("latin-1").encode()
 
     def add_trailers(self, headers):

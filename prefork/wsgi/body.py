@@ -92,7 +92,7 @@ def end_large(res, names, data):
     costs 100 MB, not 200 MB while its call waits with the app's bytes."""
     if "content-length" not in names and res.can_chunk:  # (HTTP/1.0's ends at the close, as before)
         res.set_header("Content-Length", str(len(data)))
-    res.flush_headers()
+    res.send_head()
     if res.active:  # the head to the kernel now, even within a read whose answers go out together:
         res.req.socket.flush()  # queued with it, the body would be joined to it all the same
     res.end(data)

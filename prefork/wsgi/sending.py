@@ -196,7 +196,7 @@ class FileSending(FileEnd):
             fd = os.dup(fd)  # the transfer's own: the call (and the app's close()) ends as it starts
         except OSError:
             return False  # (iterated instead: the head is fixed, not sent)
-        res.flush_headers()
+        res.send_head()
         SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
         self.finish()  # the file's bytes wait in the file: the worker's call is free
         return True

@@ -346,7 +346,7 @@ class ThreadCall(FileEnd):
                 if not length:
                     res.end()
                 else:
-                    res.flush_headers()
+                    res.send_head()
                     SendFile(self, fd, offset, length).start()  # a file short of length stops at its end
                     fd = None
         finally:
