@@ -13,6 +13,10 @@ received, what its sends raised).
 CI runs a seeded batch of 1000 inputs (about 15 s); a long campaign:
 
     python tests/test_fuzz_asgi_uvicorn.py --inputs 5000 --seed 1 [--ws websockets]
+
+and one input of a campaign again (its id as the finding shows it):
+
+    python tests/test_fuzz_asgi_uvicorn.py --seed 99173 --only 99173-2416
 """
 
 import argparse
@@ -52,7 +56,7 @@ def classify(item, pre, uvi):
     return used if pre == uvi else False
 
 
-async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_path=""):
+async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_path="", only=None):
     peers = [Peer("prefork", root_path=root_path), Peer("uvicorn", ws, root_path)]
     for peer in peers:
         peer.start()
@@ -83,7 +87,7 @@ async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_pa
             for name in verdict or ():
                 result["known"][name] = result["known"].get(name, 0) + 1
         lock = asyncio.Lock()
-        await asyncio.gather(*(one(item) for item in inputs(seed, count)))
+        await asyncio.gather(*(one(item) for item in inputs(seed, count) if only is None or item["id"] in only))
         result["alive"] = all(peer.alive() for peer in peers)
     finally:
         for peer in peers:
@@ -91,8 +95,8 @@ async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_pa
     return result
 
 
-def run(seed, count, parallel=8, ws="wsproto", report=print, root_path=""):
-    return asyncio.run(run_async(seed, count, parallel, ws, report, root_path))
+def run(seed, count, parallel=8, ws="wsproto", report=print, root_path="", only=None):
+    return asyncio.run(run_async(seed, count, parallel, ws, report, root_path, only))
 
 
 def test_fuzz_matches_uvicorn():
@@ -132,6 +136,9 @@ def main():
     parser.add_argument("--ws", default="wsproto", choices=["wsproto", "websockets"])
     parser.add_argument("--show", type=int, default=10)
     parser.add_argument("--root-path", default="", help="root_path for both servers")
+    parser.add_argument("--only", action="append", metavar="ID",
+                        help="run only the input with this id (SEED-N, as a finding shows it; may be repeated); "
+                             "the inputs before it are generated, not run")
     args = parser.parse_args()
     shown = [0]
 
@@ -140,8 +147,11 @@ def main():
             shown[0] += 1
             show(*finding)
     start = time.monotonic()
-    result = run(args.seed, args.inputs, args.parallel, args.ws, report, args.root_path)
-    print(f"{args.inputs} inputs (seed {args.seed}, uvicorn --ws {args.ws}) in {time.monotonic() - start:.1f} s: "
+    only = set(args.only) if args.only else None
+    if only:  # the generator must reach the highest of them
+        args.inputs = max(args.inputs, max(int(rid.rpartition("-")[2]) for rid in only) + 1)
+    result = run(args.seed, args.inputs, args.parallel, args.ws, report, args.root_path, only)
+    print(f"{len(only) if only else args.inputs} inputs (seed {args.seed}, uvicorn --ws {args.ws}) in {time.monotonic() - start:.1f} s: "
           f"{result['same']} identical ({result['same_app']} with the same app records), {len(result['findings'])} findings, {result['unstable']} unstable; "
           f"known: {result['known'] or 'none'}; servers alive: {result.get('alive')}")
     sys.exit(1 if result["findings"] or not result.get("alive") else 0)
