@@ -27,7 +27,8 @@ Rules:
   bytes may follow one inside a message: each inflater (``_Inflater``) starts a new
   stream, at the byte after the final block, with the window of what came before
   (unless the client takes no context over), so the rest of the message and the next
-  messages inflate. A message that ends with the final block, or with the header
+  messages inflate (that window is kept for it: at most 2**bits bytes between
+  messages, as zlib's own window). A message that ends with the final block, or with the header
   byte of an empty stored block after it, ends there: the 0x00 0x00 0xff 0xff of RFC
   7692 7.2.2 starts nothing.
 - Of several offers (alternatives in the client's order of preference, RFC 7692 5)
@@ -121,6 +122,13 @@ class _Inflater:
 
     def decompress(self, data):
         ending, self.ending = self.ending, False
+        out = self._inflate(data, ending)
+        if ending and self.held > 1 << self.bits:  # the window kept as one piece between messages
+            self.history = [b"".join(self.history)[-(1 << self.bits):]]
+            self.held = len(self.history[0])
+        return out
+
+    def _inflate(self, data, ending):
         out = []
         while True:
             if self.stream is None:  # after a final block
