@@ -208,22 +208,30 @@ def head_with_first_body(item, pre, uvi):
 def interim_start(item, pre, uvi):
     # docs/asgi.md: a 1xx status in http.response.start raises in the app (prefork's
     # answer is a 500): the client would take the next response for this request's.
-    # uvicorn sends the 103 as the response, its body after it.
-    hit = False
-    for i, (p, u) in enumerate(zip(pre["answers"], uvi["answers"])):
-        if "s103" in modes(item) and p.get("status") == 500 and u.get("status") == 103:
-            uvi["answers"], uvi["closed"] = pre["answers"], pre["closed"]
-            n = min(len(pre["app"]), len(uvi["app"]))
-            for k, (pr, ur) in enumerate(zip(pre["app"], uvi["app"])):
-                if route(ur).startswith("/m/s103/") and \
-                        pr.get("log") == [["send raised", "http.response.body", "RuntimeError"], ["raised", "RuntimeError"]]:
-                    ur["log"] = pr["log"]
-                    n = k + 1  # what follows on a connection the 103 broke is not compared
-                    break
-            pre["app"], uvi["app"] = pre["app"][:n], uvi["app"][:n]
-            hit = True
-            break
-    return hit
+    # uvicorn sends the 103 as the response, its body after it (or, on a connection it
+    # has closed already, say after the client's half-close, drops them: its app's sends
+    # return and nothing is answered).
+    if "s103" not in modes(item):
+        return False
+    raised = [["send raised", "http.response.body", "RuntimeError"], ["raised", "RuntimeError"]]
+    for i, p in enumerate(pre["answers"]):
+        u = uvi["answers"][i] if i < len(uvi["answers"]) else None
+        if p.get("status") != 500 or (u.get("status") != 103 if u is not None else not uvi["closed"]):
+            continue
+        n = min(len(pre["app"]), len(uvi["app"]))
+        for k, (pr, ur) in enumerate(zip(pre["app"], uvi["app"])):
+            if route(ur).startswith("/m/s103/") and pr.get("log") == raised and \
+                    (u is not None or ur.get("log") == ["returned"]):
+                ur["log"] = pr["log"]
+                n = k + 1  # what follows on a connection the 103 broke is not compared
+                break
+        else:
+            if u is None:  # (no app call of uvicorn's whose answer was dropped: not this case)
+                continue
+        uvi["answers"], uvi["closed"] = pre["answers"], pre["closed"]
+        pre["app"], uvi["app"] = pre["app"][:n], uvi["app"][:n]
+        return True
+    return False
 
 
 def h2c_body_dropped(item, pre, uvi):

@@ -13,6 +13,10 @@ received, what its sends raised).
 CI runs a seeded batch of 1000 inputs (about 15 s); a long campaign:
 
     python tests/test_fuzz_asgi_uvicorn.py --inputs 5000 --seed 1 [--ws websockets]
+
+and one input of a campaign again (its id as the finding shows it):
+
+    python tests/test_fuzz_asgi_uvicorn.py --seed 99173 --only 99173-2416 [--repeat 1500 --parallel 96]
 """
 
 import argparse
@@ -52,7 +56,7 @@ def classify(item, pre, uvi):
     return used if pre == uvi else False
 
 
-async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_path=""):
+async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_path="", only=None, repeat=1):
     peers = [Peer("prefork", root_path=root_path), Peer("uvicorn", ws, root_path)]
     for peer in peers:
         peer.start()
@@ -68,9 +72,10 @@ async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_pa
                 pre, uvi = await asyncio.gather(*(outcome(peer, item) for peer in peers))
             verdict = classify(item, pre, uvi)
             if verdict is False:  # again, alone, to tell a timing effect from a finding
+                second = again(item)
                 async with lock:
-                    pre, uvi = await asyncio.gather(*(outcome(peer, item, slow=True) for peer in peers))
-                verdict = classify(item, pre, uvi)
+                    pre, uvi = await asyncio.gather(*(outcome(peer, second, slow=True) for peer in peers))
+                verdict = classify(second, pre, uvi)
                 if verdict is False:
                     result["findings"].append((item, pre, uvi))
                     report(item, pre, uvi)
@@ -83,7 +88,7 @@ async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_pa
             for name in verdict or ():
                 result["known"][name] = result["known"].get(name, 0) + 1
         lock = asyncio.Lock()
-        await asyncio.gather(*(one(item) for item in inputs(seed, count)))
+        await asyncio.gather(*(one(item) for item in chosen(seed, count, only, repeat)))
         result["alive"] = all(peer.alive() for peer in peers)
     finally:
         for peer in peers:
@@ -91,8 +96,39 @@ async def run_async(seed, count, parallel=8, ws="wsproto", report=print, root_pa
     return result
 
 
-def run(seed, count, parallel=8, ws="wsproto", report=print, root_path=""):
-    return asyncio.run(run_async(seed, count, parallel, ws, report, root_path))
+def renamed(item, suffix):
+    """``item`` under the id with ``suffix`` (its X-Fuzz-Id lines too), the same bytes
+    otherwise, cut where it was cut."""
+    old = b"X-Fuzz-Id: %s\r\n" % item["id"].encode()
+    new = b"X-Fuzz-Id: %s%s\r\n" % (item["id"].encode(), suffix.encode())
+    stream, steps, at = b"".join(item["steps"]), [], 0
+    for step in item["steps"]:  # each cut after as many renamed lines as before it
+        end = at + len(step)
+        shift = lambda n: n + (len(new) - len(old)) * stream.count(old, 0, n)  # noqa: E731
+        steps.append(stream.replace(old, new)[shift(at):shift(end)])
+        at = end
+    return dict(item, steps=steps, id=item["id"] + suffix)
+
+
+def again(item):
+    """``item`` for the second look, under another id: an app call of the first look that
+    a loaded server ended after ``settle``'s deadline records under the first id, not
+    among the second's records (one call more on one side)."""
+    return renamed(item, "-again")
+
+
+def chosen(seed, count, only, repeat):
+    """The inputs to run: all, or those whose ids are in ``only``, each ``repeat`` times
+    under ids of their own (at once: a finding of a loaded server shows again)."""
+    for item in inputs(seed, count):
+        if only is None:
+            yield item
+        elif item["id"] in only:
+            yield from (renamed(item, f"-r{n}") if repeat > 1 else item for n in range(repeat))
+
+
+def run(seed, count, parallel=8, ws="wsproto", report=print, root_path="", only=None, repeat=1):
+    return asyncio.run(run_async(seed, count, parallel, ws, report, root_path, only, repeat))
 
 
 def test_fuzz_matches_uvicorn():
@@ -132,6 +168,11 @@ def main():
     parser.add_argument("--ws", default="wsproto", choices=["wsproto", "websockets"])
     parser.add_argument("--show", type=int, default=10)
     parser.add_argument("--root-path", default="", help="root_path for both servers")
+    parser.add_argument("--only", action="append", metavar="ID",
+                        help="run only the input with this id (SEED-N, as a finding shows it; may be repeated); "
+                             "the inputs before it are generated, not run")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="with --only: run each such input this many times at once (a finding of a loaded server)")
     args = parser.parse_args()
     shown = [0]
 
@@ -140,8 +181,11 @@ def main():
             shown[0] += 1
             show(*finding)
     start = time.monotonic()
-    result = run(args.seed, args.inputs, args.parallel, args.ws, report, args.root_path)
-    print(f"{args.inputs} inputs (seed {args.seed}, uvicorn --ws {args.ws}) in {time.monotonic() - start:.1f} s: "
+    only = set(args.only) if args.only else None
+    if only:  # the generator must reach the highest of them
+        args.inputs = max(args.inputs, max(int(rid.rpartition("-")[2]) for rid in only) + 1)
+    result = run(args.seed, args.inputs, args.parallel, args.ws, report, args.root_path, only, args.repeat)
+    print(f"{len(only) * args.repeat if only else args.inputs} inputs (seed {args.seed}, uvicorn --ws {args.ws}) in {time.monotonic() - start:.1f} s: "
           f"{result['same']} identical ({result['same_app']} with the same app records), {len(result['findings'])} findings, {result['unstable']} unstable; "
           f"known: {result['known'] or 'none'}; servers alive: {result.get('alive')}")
     sys.exit(1 if result["findings"] or not result.get("alive") else 0)

@@ -18,6 +18,19 @@ Rules:
   window bits that are not 8 to 15. The server then answers without the extension:
   the client's mistake is not the app's. A value in quotes (RFC 6455 9.1) is read as
   the value.
+- ``client_max_window_bits=8`` (RFC 7692 allows 8 to 15; wsproto's setter refuses
+  8) is accepted and answered with 8 (RFC 7692 7.1.2.2: a value at most the offered
+  one); the client's messages inflate with a window of 2**9, which reads a stream
+  made with 2**8 (and zlib's, which makes 9 of an 8). ``server_max_window_bits=8``
+  is declined: zlib cannot compress a raw stream with that window.
+- A message may end with a final DEFLATE block (BFINAL set, RFC 7692 7.2.3.4), and
+  bytes may follow one inside a message: each inflater (``_Inflater``) starts a new
+  stream, at the byte after the final block, with the window of what came before
+  (unless the client takes no context over), so the rest of the message and the next
+  messages inflate (that window is kept for it: at most 2**bits bytes between
+  messages, as zlib's own window). A message that ends with the final block, or with the header
+  byte of an empty stored block after it, ends there: the 0x00 0x00 0xff 0xff of RFC
+  7692 7.2.2 starts nothing.
 - Of several offers (alternatives in the client's order of preference, RFC 7692 5)
   the first acceptable one is taken, read on its own: what an earlier, declined
   offer named and what a later one asks for are not mixed in, so the session inflates
@@ -43,6 +56,9 @@ _PIECE = 1024
 _SEND_WINDOW_BITS = 12  # the server compressor's window, at most (2**12 bytes)
 _SEND_MEMORY_LEVEL = 5  # zlib's memLevel for it (its default is 8)
 
+
+_TRAILER = b"\x00\x00\xff\xff"  # what RFC 7692 7.2.2 appends to a message to inflate it
+_ENDS = (_TRAILER, b"\x00" + _TRAILER)  # a message's end after its final block (module rules)
 
 _FLAGS = ("server_no_context_takeover", "client_no_context_takeover")
 _BITS = ("server_max_window_bits", "client_max_window_bits")
@@ -77,6 +93,60 @@ def acceptable(offer):
     return "; ".join(out)
 
 
+class _Inflater:
+    """The client's messages inflated as one DEFLATE stream after another (module rules);
+    ``decompress`` and ``flush`` as zlib's decompressor, which wsproto calls. ``ending``:
+    the next bytes given are the message's 0x00 0x00 0xff 0xff."""
+
+    def __init__(self, bits, takeover):
+        self.bits = bits
+        self.history = [] if takeover else None  # the last 2**bits inflated bytes, in pieces
+        self.held = 0
+        self.stream = zlib.decompressobj(-bits)
+        self.rest = b""  # the bytes after a final block, for the stream after it
+        self.ending = False
+
+    def _keep(self, data):
+        if self.history is None or not data:
+            return
+        window = 1 << self.bits
+        data = data[-window:]
+        self.history.append(data)
+        self.held += len(data)
+        while self.held - len(self.history[0]) >= window:
+            self.held -= len(self.history.pop(0))
+
+    def _next(self):
+        window = b"".join(self.history or ())[-(1 << self.bits):]
+        return zlib.decompressobj(-self.bits, zdict=window) if window else zlib.decompressobj(-self.bits)
+
+    def decompress(self, data):
+        ending, self.ending = self.ending, False
+        out = self._inflate(data, ending)
+        if ending and self.held > 1 << self.bits:  # the window kept as one piece between messages
+            self.history = [b"".join(self.history)[-(1 << self.bits):]]
+            self.held = len(self.history[0])
+        return out
+
+    def _inflate(self, data, ending):
+        out = []
+        while True:
+            if self.stream is None:  # after a final block
+                data, self.rest = self.rest + data, b""
+                if not data or ending and data in _ENDS:
+                    return b"".join(out)
+                self.stream = self._next()
+            piece = self.stream.decompress(data)
+            self._keep(piece)
+            out.append(piece)
+            if not self.stream.eof:
+                return b"".join(out)
+            self.rest, data, self.stream = self.stream.unused_data, b"", None
+
+    def flush(self):
+        return self.stream.flush() if self.stream is not None else b""
+
+
 class BoundedDeflate(PerMessageDeflate):
     def __init__(self, max_size):
         super().__init__()
@@ -97,10 +167,16 @@ class BoundedDeflate(PerMessageDeflate):
         self.client_no_context_takeover = self.server_no_context_takeover = False
         self.client_max_window_bits = self.DEFAULT_CLIENT_MAX_WINDOW_BITS
         self.server_max_window_bits = self.DEFAULT_SERVER_MAX_WINDOW_BITS
+        narrow = "client_max_window_bits=8" in offer.split("; ")  # (module rules)
+        if narrow:
+            offer = offer.replace("client_max_window_bits=8", "client_max_window_bits=9")
         try:
-            return super().accept(offer)
+            answer = super().accept(offer)
         except ValueError:  # client_max_window_bits=abc and the like
             return None
+        if narrow and isinstance(answer, str):
+            answer = answer.replace("client_max_window_bits=9", "client_max_window_bits=8")
+        return answer
 
     def release(self):
         """The session is over: its compression state (a few hundred KiB of zlib's) goes
@@ -123,6 +199,9 @@ class BoundedDeflate(PerMessageDeflate):
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
             self.compressed = bool(rsv.rsv1)
             self.inflated = 0
+            if self.compressed and self._decompressor is None and not proto.client:
+                # (made before wsproto would make a plain zlib one)
+                self._decompressor = _Inflater(int(self.client_max_window_bits), not self.client_no_context_takeover)
         self.counting = self.compressed
         return super().frame_inbound_header(proto, opcode, rsv, payload_length)
 
@@ -145,6 +224,8 @@ class BoundedDeflate(PerMessageDeflate):
     def frame_inbound_complete(self, proto, fin):
         if self.control:
             return None
+        if fin and self.counting and isinstance(self._decompressor, _Inflater):
+            self._decompressor.ending = True  # wsproto's next call gives the trailer
         result = super().frame_inbound_complete(proto, fin)
         if self.counting and isinstance(result, bytes):
             self.inflated += len(result)
