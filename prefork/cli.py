@@ -171,8 +171,7 @@ def parse(argv, check=False):
         unknown = []  # its app after it (prefork -c FILE check-config APP): run() parses again without the word
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:
-        hints = [hint for hint in (migration.hint(flag, flag_form=True) or _near_flag(parser, flag) for flag in flags)
-                 if hint]
+        hints = migration.flag_hints(argv, flags, lambda flag: _near_flag(parser, flag))
         if "check-config" in unknown:  # the word after the app, which takes its place
             hints.append(f"check-config takes the app's place: prefork check-config {args.app_arg or 'APP'} [options]")
         parser.error(f"unrecognized arguments: {' '.join(unknown)}" + "".join(f"\n  {h}" for h in hints))
@@ -231,9 +230,8 @@ def check_config(argv, load_app=False, text=None):
     handover = os.environ.get("PREFORK_HANDOVER_KEYS")
     if handover is not None:  # run by a USR2: could the new program open what it would not inherit?
         problems = trial_bind(settings, json.loads(handover)) + pidfile_taken(settings)
-        for problem in problems:
-            print(problem, file=sys.stderr)
         if problems:
+            print("\n".join(problems), file=sys.stderr)
             return 2
     if (load_app or handover is not None) and settings.app:
         # a CI step running gunicorn's --check-config catches an app that cannot load, and
