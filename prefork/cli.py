@@ -33,7 +33,7 @@ import signal
 import sys
 import time
 
-from . import __version__, logs, migration, settings as settings_mod
+from . import __version__, bindcheck, logs, migration, settings as settings_mod
 
 
 SHORT_FLAGS = {"workers": ("-w",), "bind": ("-b",)}
@@ -233,6 +233,8 @@ def check_config(argv, load_app=False, text=None):
         if problems:
             print("\n".join(problems), file=sys.stderr)
             return 2
+    else:  # an fd://N this process does not hold: a warning (the start may be handed what check-config is not)
+        print("".join(f"warning: {line}\n" for line in bindcheck.unheld_fds(settings, where)), end="", file=sys.stderr)
     if (load_app or handover is not None) and settings.app:
         # a CI step running gunicorn's --check-config catches an app that cannot load, and
         # a USR2 one a deploy broke (the new program's workers would load it)
