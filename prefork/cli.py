@@ -174,7 +174,7 @@ def parse(argv, check=False):
         hints = migration.flag_hints(argv, flags, lambda flag: _near_flag(parser, flag))
         if "check-config" in unknown:  # the word after the app, which takes its place
             hints.append(f"check-config takes the app's place: prefork check-config {args.app_arg or 'APP'} [options]")
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + "".join(f"\n  {h}" for h in hints))
+        parser.error(f"unrecognized arguments: {migration.unrecognized(argv, unknown, args.app_arg, hints)}")
     values = {s.name: getattr(args, s.name) for s in settings_mod.SETTINGS}
     if args.app_arg:
         values["app"] = args.app_arg

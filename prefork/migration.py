@@ -5,7 +5,8 @@ Rules:
   ``-``, a short flag by its letter): the prefork setting that does the same, or None
   with a note saying why there is none. ``cli.py`` uses it for flags argparse does not
   know (``flag_hints``: uvicorn's ``--host``/``--port``/``--uds``/``--fd`` get the
-  ``--bind`` to write, their values in it), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
+  ``--bind`` to write, their values in it; ``unrecognized`` lists a flag's value with
+  it, not the app argparse put in its place), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
   never shadow a working setting.
@@ -241,6 +242,25 @@ def flag_hints(argv, flags, near):
         if line and line not in lines:
             lines.append(line)
     return lines
+
+
+def unrecognized(argv, unknown, app, hints):
+    """The words of ``unknown`` as the refusal lists them, then the ``hints``, one a line
+    (``flag_hints``). argparse takes the first bare word for the app: when that word
+    follows an unknown flag and a bare word that follows none is left over
+    (``-k uvicorn.workers.UvicornWorker main:app``), the first was the flag's value and the
+    one left over is the app: listed so, not as ``-k main:app``."""
+    words = list(unknown)
+
+    def after_unknown_flag(i):
+        return i > 0 and argv[i - 1] in unknown and argv[i - 1][:1] == "-" and "=" not in argv[i - 1]
+    flag_value = next((i for i, word in enumerate(argv) if word == app and after_unknown_flag(i)), None)
+    left_over = next((word for i, word in enumerate(argv) if word in unknown and word[:1] != "-"
+                      and not after_unknown_flag(i)), None)
+    if flag_value is not None and left_over is not None:
+        words.remove(left_over)
+        words.insert(words.index(argv[flag_value - 1]) + 1, app)
+    return " ".join(words) + "".join(f"\n  {line}" for line in hints)
 
 
 def _bind_hint(flag, values):

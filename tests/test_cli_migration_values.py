@@ -58,3 +58,16 @@ def test_gunicorn_cmd_args_is_ignored_naming_each_flag_to_give_prefork():
     assert "; --access-logfile is gunicorn's: use --access-log here" in warning, warning
     assert warning.endswith("; --preload is gunicorn's: the master never imports the app: each worker imports it")
     assert 'bind = ["127.0.0.1:8000"]  # default' in proc.stdout
+
+
+@pytest.mark.parametrize("args, listed", [
+    (["-k", "uvicorn.workers.UvicornWorker", "main:app"], "-k uvicorn.workers.UvicornWorker"),
+    (["-k", "sync", "-t", "30", "main:app"], "-k sync -t 30"),
+    (["--log-file", "e.log", "main:app"], "--log-file e.log"),
+    (["--preload", "main:app"], "--preload"),
+    (["main:app", "-k", "gevent"], "-k gevent"),
+])
+def test_the_refusal_lists_a_flags_value_with_it_and_not_the_app(args, listed):
+    proc = prefork(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0] == f"prefork: error: unrecognized arguments: {listed}", proc.stderr
