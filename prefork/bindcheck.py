@@ -13,6 +13,9 @@ Rules:
 - ``overlapping`` finds, between IP literals only, the addresses the master could not bind
   side by side (the same address written twice, a wildcard and an address of its family on
   one port), so that check-config refuses what a start would refuse, whatever the resolver.
+- ``unheld_fds`` is check-config's look at each ``fd://N`` in its own process: a descriptor
+  that is no listening stream socket there is a warning, not a problem (a supervisor may
+  hand the socket to the start alone), in the words a start holding the same refuses it.
 """
 
 import os
@@ -153,4 +156,39 @@ def _literal(address):
             return family, (socket.inet_pton(family, host), zone), int(port)
         except OSError:
             pass
+    return None
+
+
+def unheld_fds(settings, where):
+    """``SOURCE:KEY: fd://N: what is wrong ...`` for each ``fd://N`` of ``bind`` and
+    ``metrics_bind`` that this process does not hold as a listening stream socket
+    (``where(settings, key)`` names the source). ``bind`` is not looked at under systemd
+    socket activation (``LISTEN_FDS``): its sockets stand in for it."""
+    found = []
+    binds = [] if os.environ.get("LISTEN_FDS") else settings.bind
+    for key, addresses in (("bind", binds), ("metrics_bind", [settings.metrics_bind] if settings.metrics_bind else [])):
+        for address in map(bind_address, addresses):
+            reason = _fd_problem(int(address[5:])) if address.startswith("fd://") else None
+            if reason:
+                found.append(f"{where(settings, key)}: {address}: {reason} in check-config's process (a start "
+                             f"that does not inherit it as a listening socket is refused)")
+    return found
+
+
+def _fd_problem(fd):
+    """What descriptor ``fd`` of this process lacks to be listened on, or None."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except (OSError, OverflowError):
+        return "not an open socket descriptor"
+    if not stat.S_ISSOCK(mode):
+        return "not a socket"
+    sock = socket.socket(fileno=fd)
+    try:
+        if sock.type != socket.SOCK_STREAM:
+            return "not a stream socket (TCP or UNIX)"
+        if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            return "the socket is not listening"
+    finally:
+        sock.detach()  # (the descriptor is not this object's to close)
     return None

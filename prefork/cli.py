@@ -33,7 +33,7 @@ import signal
 import sys
 import time
 
-from . import __version__, logs, migration, settings as settings_mod
+from . import __version__, bindcheck, logs, migration, settings as settings_mod
 
 
 SHORT_FLAGS = {"workers": ("-w",), "bind": ("-b",)}
@@ -171,11 +171,10 @@ def parse(argv, check=False):
         unknown = []  # its app after it (prefork -c FILE check-config APP): run() parses again without the word
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:
-        hints = [hint for hint in (migration.hint(flag, flag_form=True) or _near_flag(parser, flag) for flag in flags)
-                 if hint]
+        hints = migration.flag_hints(argv, flags, lambda flag: _near_flag(parser, flag))
         if "check-config" in unknown:  # the word after the app, which takes its place
             hints.append(f"check-config takes the app's place: prefork check-config {args.app_arg or 'APP'} [options]")
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + "".join(f"\n  {h}" for h in hints))
+        parser.error(f"unrecognized arguments: {migration.unrecognized(argv, unknown, args.app_arg, hints)}")
     values = {s.name: getattr(args, s.name) for s in settings_mod.SETTINGS}
     if args.app_arg:
         values["app"] = args.app_arg
@@ -231,10 +230,11 @@ def check_config(argv, load_app=False, text=None):
     handover = os.environ.get("PREFORK_HANDOVER_KEYS")
     if handover is not None:  # run by a USR2: could the new program open what it would not inherit?
         problems = trial_bind(settings, json.loads(handover)) + pidfile_taken(settings)
-        for problem in problems:
-            print(problem, file=sys.stderr)
         if problems:
+            print("\n".join(problems), file=sys.stderr)
             return 2
+    else:  # an fd://N this process does not hold: a warning (the start may be handed what check-config is not)
+        print("".join(f"warning: {line}\n" for line in bindcheck.unheld_fds(settings, where)), end="", file=sys.stderr)
     if (load_app or handover is not None) and settings.app:
         # a CI step running gunicorn's --check-config catches an app that cannot load, and
         # a USR2 one a deploy broke (the new program's workers would load it)

@@ -4,7 +4,9 @@ Rules:
 - One table, keyed by the other server's name in setting form (lower case, ``_`` for
   ``-``, a short flag by its letter): the prefork setting that does the same, or None
   with a note saying why there is none. ``cli.py`` uses it for flags argparse does not
-  know, ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
+  know (``flag_hints``: uvicorn's ``--host``/``--port``/``--uds``/``--fd`` get the
+  ``--bind`` to write, their values in it; ``unrecognized`` lists a flag's value with
+  it, not the app argparse put in its place), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
   never shadow a working setting.
@@ -16,6 +18,8 @@ Rules:
 - Nothing is translated silently: an operator's file or command line is refused with
   the name to use, because the meanings are close, not equal.
 """
+
+import re
 
 WORKER_CLASS = ("prefork has no worker classes: it recognises WSGI and ASGI apps by themselves (interface), "
                 "and threads gives a WSGI app a thread pool")
@@ -44,6 +48,9 @@ NAMES = {
     "errorlog": ("gunicorn", "error_log", ""),
     "error_logfile": ("gunicorn", "error_log", ""),
     "log_file": ("gunicorn", "error_log", ""),
+    "logfile": ("gunicorn", "error_log", "gunicorn's --log-file"),
+    "debug": ("gunicorn", None, "an old switch of gunicorn and uvicorn: set log_level to debug here (and reload, "
+                                "to reload on code changes)"),
     "loglevel": ("gunicorn", "log_level", ""),
     "access_logformat": ("gunicorn", "access_log_format", "its fields are written {h}, not %(h)s"),
     "keepalive": ("gunicorn", "keep_alive_timeout", ""),
@@ -208,6 +215,8 @@ def hint(name, flag_form):
     """``--error-logfile is gunicorn's: use --error-log here``, or None for a name
     neither server uses. ``flag_form`` writes prefork's setting as a flag."""
     entry = NAMES.get(key(name))
+    if entry is None and key(name).startswith("no_"):  # the off form of a boolean (--no-preload)
+        entry = NAMES.get(key(name)[3:])
     if entry is None:
         return None
     origin, setting, note = entry
@@ -217,11 +226,66 @@ def hint(name, flag_form):
     return f"{name} is {origin}'s: use {shown} here" + (f" ({note})" if note else "")
 
 
+def flag_hints(argv, flags, near):
+    """The lines under the refusal of ``flags`` (argparse did not know them), one a flag:
+    its hint, else ``near(flag)`` (a near miss), else none. uvicorn's ``--host``/``--port``,
+    ``--uds`` and ``--fd`` are answered with the ``--bind`` to write, their values in it."""
+    values = {}
+    for i, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=")
+        if flag[:1] == "-" and len(flag) > 1 and flag not in values:
+            following = argv[i + 1] if i + 1 < len(argv) and argv[i + 1][:1] != "-" else None
+            values[flag] = value if eq else following
+    lines = []
+    for flag in flags:
+        line = _bind_hint(flag, values) or hint(flag, flag_form=True) or near(flag)
+        if line and line not in lines:
+            lines.append(line)
+    return lines
+
+
+def unrecognized(argv, unknown, app, hints):
+    """The words of ``unknown`` as the refusal lists them, then the ``hints``, one a line
+    (``flag_hints``). argparse takes the first bare word for the app: when that word
+    follows an unknown flag and a bare word that follows none is left over
+    (``-k uvicorn.workers.UvicornWorker main:app``), the first was the flag's value and the
+    one left over is the app: listed so, not as ``-k main:app``."""
+    words = list(unknown)
+
+    def after_unknown_flag(i):
+        return i > 0 and argv[i - 1] in unknown and argv[i - 1][:1] == "-" and "=" not in argv[i - 1]
+    flag_value = next((i for i, word in enumerate(argv) if word == app and after_unknown_flag(i)), None)
+    left_over = next((word for i, word in enumerate(argv) if word in unknown and word[:1] != "-"
+                      and not after_unknown_flag(i)), None)
+    if flag_value is not None and left_over is not None:
+        words.remove(left_over)
+        words.insert(words.index(argv[flag_value - 1]) + 1, app)
+    return " ".join(words) + "".join(f"\n  {line}" for line in hints)
+
+
+def _bind_hint(flag, values):
+    """``--host 0.0.0.0 --port 9000 are uvicorn's: write --bind 0.0.0.0:9000 here``, or None
+    (a value that is no host, port or descriptor is the app's: the generic hint then)."""
+    values = {name: value for name, value in values.items() if value is not None and re.fullmatch(
+        {"--port": r"\d+", "--fd": r"\d+", "--host": r"[\w.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%\w+)?"}.get(name, ".+"),
+        value, re.ASCII)}
+    if flag in ("--host", "--port") and (values.get("--host") or values.get("--port")):
+        host, port = values.get("--host") or "127.0.0.1", values.get("--port") or "8000"  # uvicorn's defaults
+        given = " ".join(f"{name} {values[name]}" for name in ("--host", "--port") if values.get(name))
+        host = f"[{host}]" if ":" in host else host
+        return f"{given} {'are' if ' --' in given else 'is'} uvicorn's: write --bind {host}:{port} here"
+    if flag in ("--uds", "--fd") and values.get(flag):
+        return f"{flag} {values[flag]} is uvicorn's: write --bind {'unix:' if flag == '--uds' else 'fd://'}" \
+               f"{values[flag]} here"
+    return None
+
+
 # values gunicorn gives a meaning prefork does not: (setting, value) -> what to say
 SPECIAL_VALUES = {
     ("timeout", 0): "gunicorn's 0 (no limit) has no equal here: the heartbeat comes from the worker's loop, so "
                     "only a handler that blocks the loop for that long is stopped; give up to 1000000",
     ("log_level", "trace"): "uvicorn's trace is debug here",
+    ("log_level", "warn"): "write warning",
     ("loop", "auto"): "uvicorn's auto picks uvloop when it is installed: name asyncio or uvloop here",
     ("loop", "none"): "uvicorn's none is asyncio here",
     ("interface", "asgi3"): "uvicorn's asgi3 is asgi here; ASGI 2 apps are recognised too",
@@ -241,10 +305,29 @@ GUNICORN_CONFIG_NOTE = ("gunicorn's config file, not read: prefork reads only th
                         "or PREFORK_CONFIG (docs/gunicorn.md)")
 
 
-def env_hint(variable):
-    """What to say of gunicorn's or uvicorn's environment variable: prefork ignores it."""
+def env_hint(variable, value=""):
+    """What to say of gunicorn's or uvicorn's environment variable: prefork ignores it.
+    For ``GUNICORN_CMD_ARGS`` (``value``), the flags to give prefork, and the hint of
+    each flag of gunicorn's that prefork spells otherwise or has not."""
     if variable == "GUNICORN_CMD_ARGS":
-        return "gunicorn's, ignored: give prefork the flags, or PREFORK_<NAME> variables"
+        import shlex
+
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        flags = [word.split("=", 1)[0] for word in words if word[:1] == "-" and len(word) > 1]
+        hinted = flag_hints(words, flags, lambda flag: None)
+        theirs = {flag for flag in flags if hint(flag, flag_form=True)}
+        kept, skip = [], False
+        for word in words:  # the words of the flags prefork takes as they are, values too
+            if word[:1] == "-" and len(word) > 1:
+                skip = word.split("=", 1)[0] in theirs
+            if not skip:
+                kept.append(shlex.quote(word))
+        given = f" ({' '.join(kept)})" if kept else ""
+        return (f"gunicorn's, ignored: give prefork the flags{given}, or PREFORK_<NAME> variables"
+                + "".join(f"; {line}" for line in hinted))
     name = variable[len("UVICORN_"):].lower()
     entry = NAMES.get(name)
     setting = entry[1] if entry else (name if name in SAME_NAMES or name in SAME_NAMES_OTHER_VALUES else None)

@@ -201,7 +201,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
             if close:
                 warnings.append(f"env:{name}: unknown setting, ignored (did you mean {BY_NAME[close[0]].env}?)")
         elif name == "GUNICORN_CMD_ARGS" or name.startswith("UVICORN_"):
-            warnings.append(f"env:{name}: {migration.env_hint(name)}")
+            warnings.append(f"env:{name}: {migration.env_hint(name, env[name])}")
     if config_file and config_file.endswith(".py") and file_values:  # a gunicorn.conf.py that is also TOML
         warnings.append(f"{config_file}: a Python file, read as TOML: prefork runs no configuration code "
                         f"(docs/gunicorn.md)")

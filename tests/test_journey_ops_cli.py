@@ -22,7 +22,7 @@ def test_gunicorn_and_uvicorn_flags_are_refused_with_the_flag_to_use():
     assert lines[1].startswith("  -k is gunicorn's: prefork has no worker classes")
     assert lines[2:] == ["  --access-logfile is gunicorn's: use --access-log here ('-' means stderr here, "
                          "gunicorn's means stdout: write /dev/stdout for stdout)",
-                         "  --uds is uvicorn's: use --bind here (as unix:PATH)",
+                         "  --uds /run/app.sock is uvicorn's: write --bind unix:/run/app.sock here",
                          "  --error-logfile is gunicorn's: use --error-log here",
                          "Run 'prefork --help' for every option."]
 

@@ -89,8 +89,8 @@ def test_gunicorn_and_uvicorn_environment_variables_are_warned_about(daemons):
     d = daemons(app=APP, workers=1, env={"GUNICORN_CMD_ARGS": "--workers=3", "UVICORN_PORT": "9000"})
     d.wait_ready()
     log = d.log()
-    assert "warning: env:GUNICORN_CMD_ARGS: gunicorn's, ignored: give prefork the flags, or PREFORK_<NAME> " \
-           "variables" in log
+    assert "warning: env:GUNICORN_CMD_ARGS: gunicorn's, ignored: give prefork the flags (--workers=3), or " \
+           "PREFORK_<NAME> variables" in log
     assert "warning: env:UVICORN_PORT: uvicorn's, ignored: use PREFORK_BIND" in log
     assert len(d.wait_workers(1)) == 1
 

@@ -35,7 +35,8 @@ Rules:
   gets ``Connection: close``, and its connection is closed as soon as the answer is in
   the kernel, the rest of the body unread (the master does not spend its loop reading a
   body nobody asked for; a client streaming one would otherwise be read for up to
-  ``REQUEST_TIMEOUT`` and a close's linger).
+  ``REQUEST_TIMEOUT`` and a close's linger). ``Expect: 100-continue`` gets no ``100
+  Continue`` (``checkContinue`` is heard): the answer comes at once, as nginx's to a GET.
 - Requests are answered in turns (``Answers``), not as they are read: each connection in
   turn gets one answer, for at most ``TURN_BUDGET`` seconds per loop turn, and the loop
   looks at its other events (signals, exits, heartbeats) between turns. Pipelined
@@ -169,6 +170,7 @@ def start_metrics(master, address, inherited=()):
         open_sockets[socket] = Seen(now)
         socket.on("close", lambda had_error: open_sockets.pop(socket, None))
     server.on("connection", on_connection)
+    server.on("checkContinue", on_request)  # no 100 Continue: no endpoint reads a body
     master.metrics_server = server
     server.listen(sock=sock)
 

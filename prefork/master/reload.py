@@ -31,7 +31,9 @@ A HUP that arrives while a reload is under way is not dropped: one more reload s
 once the current one has switched over or failed (several such HUPs make one). A reload
 that changes nothing (a bad configuration, a log file that cannot be opened, a new
 worker that fails to boot) is counted (``prefork_reload_failures``) and its reason is
-shown on ``/status.json`` until a reload succeeds. A reload that would change what a
+shown on ``/status.json`` until a reload succeeds. Its log says each problem once
+(``reload: PROBLEM``), then one outcome line (``reload refused (N problems, above)...``)
+that counts them rather than repeats them; a reason not logged before is in the outcome. A reload that would change what a
 listener speaks (a ``bind`` entry without a scheme speaks TLS when ``certfile`` is set:
 a HUP that drops or adds ``certfile`` would turn it into plain HTTP or HTTPS) is refused
 so, as ``bind`` itself needs a restart (or USR2). The master logs as the new settings
@@ -76,7 +78,7 @@ def reload(master):
         for problem in exc.problems:
             log.error("reload: %s", problem)
         failed(master, f"configuration: {exc.problems[0]}"
-               + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""))
+               + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""), len(exc.problems))
         return
     except FileNotFoundError:  # a relative path, and the directory prefork started in is gone
         failed(master, f"configuration: {started_in()}, the directory prefork was started in, is gone: relative "
@@ -93,7 +95,7 @@ def reload(master):
     if strays:
         problem = f"{startup.where(new, 'proxy_protocol_bind')}: {strays[0]} is not one of the bind addresses in use"
         log.error("reload: %s", problem)
-        failed(master, f"configuration: {problem}")
+        failed(master, f"configuration: {problem}", 1)
         return
     for warning in new.warnings:
         log.warning("reload: %s", warning)
@@ -101,13 +103,13 @@ def reload(master):
     if flips:
         for flip in flips:
             log.error("reload: %s", flip)
-        failed(master, flips[0] + (f" (and {len(flips) - 1} more)" if len(flips) > 1 else ""))
+        failed(master, flips[0] + (f" (and {len(flips) - 1} more)" if len(flips) > 1 else ""), len(flips))
         return
     count = new.workers if new.workers != master.settings.workers else master.target
     shortage = startup.descriptors(master, count)
     if shortage:
         log.error("reload: %s: %s", startup.where(new, "workers"), shortage)
-        failed(master, f"configuration: {shortage}")
+        failed(master, f"configuration: {shortage}", 1)
         return
     try:
         logs.setup(new)
@@ -161,11 +163,17 @@ def _speaks(tls):
     return "TLS" if tls else "plain HTTP"
 
 
-def failed(master, reason):
-    """A reload that changed nothing: counted, and shown on /status.json."""
+def failed(master, reason, logged=0):
+    """A reload that changed nothing: counted, and shown on /status.json. ``logged``: the
+    problems already logged one a line (``reload: PROBLEM``), which the outcome line
+    counts rather than repeats; with none, it says the reason."""
     master.reload_failures += 1
     master.last_reload_error = reason
-    log.error("reload refused: %s; keeping the running configuration and workers", reason)
+    if logged:
+        log.error("reload refused (%s, above); keeping the running configuration and workers",
+                  counted(logged, "problem"))
+    else:
+        log.error("reload refused: %s; keeping the running configuration and workers", reason)
     systemd.notify("READY=1")
     run_queued(master)
 
