@@ -305,8 +305,9 @@ class Agent(EventEmitter):
         while waiting and waiting[0].destroyed:
             waiting.popleft()
         if waiting and not socket.destroyed:
-            waiting.popleft().assign_socket(socket, reused=False, handed=True)
-            self.tidy(key)
+            req = waiting.popleft()
+            self.tidy(key)  # (before its 'socket': no empty line left for its listeners to see, as Node's)
+            req.assign_socket(socket, reused=False, handed=True)
             return
         if not self._elsewhere(req, socket):
             self._release(req, socket, reusable)
