@@ -80,7 +80,7 @@ class OutgoingRequest(OutgoingFields):
         then Host (unless ``set_host`` is false) and the ``auth`` credentials, unless those
         headers set them."""
         if headers:
-            self.merge_fields(headers)
+            self.merge_fields(headers, spelled=True)  # (a repeated name keeps its spelling, as Node writes it)
         if self.set_host and "host" not in self._headers:
             # set now, after the options' headers and before later ones (Node's order)
             self.set_header("Host", host)
