@@ -62,6 +62,9 @@ class Agent(EventEmitter):
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
                  timeout=None, scheduling="lifo", max_total_sockets=None):
+        if hasattr(keep_alive, "keys"):  # Node's options object: its names are these arguments' (max_sockets=...)
+            self.__init__(**keep_alive)
+            return
         scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
         if scheduling not in ("lifo", "fifo"):  # (Node throws; any other word is no order)
             err = ValueError(f"The argument 'scheduling' must be one of: 'fifo', 'lifo'. Received {scheduling!r}")
@@ -305,8 +308,9 @@ class Agent(EventEmitter):
         while waiting and waiting[0].destroyed:
             waiting.popleft()
         if waiting and not socket.destroyed:
-            waiting.popleft().assign_socket(socket, reused=False, handed=True)
-            self.tidy(key)
+            req = waiting.popleft()
+            self.tidy(key)  # (before its 'socket': no empty line left for its listeners to see, as Node's)
+            req.assign_socket(socket, reused=False, handed=True)
             return
         if not self._elsewhere(req, socket):
             self._release(req, socket, reusable)

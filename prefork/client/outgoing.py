@@ -17,6 +17,13 @@ Rules (Node's, spec section 7):
   wider items as its bytes, so the framing counts what goes out); ``write(None)`` raises
   ERR_STREAM_NULL_VALUES, another type ERR_INVALID_ARG_TYPE, as Node throws, before the
   head is fixed: the request goes on as if the call had not been made.
+- The head's text goes out as latin-1, except, as in Node (which joins the head to the
+  first chunk it sends and writes both in that chunk's encoding), with a first ``str``
+  chunk in ``utf8`` (or no encoding) on an unchunked body (``end(text)``, ``write(text)``
+  under a Content-Length; an empty ``write("")`` on a chunked one), or from
+  ``flush_headers()`` (and so ``Expect: 100-continue``): then as UTF-8 (``é`` is
+  ``\xc3\xa9``). A bytes chunk, another encoding, a chunked chunk or ``end()`` send it as
+  latin-1 (``\xe9``).
 - ``Expect: 100-continue`` sends the head at once; the app writes the body on ``continue``.
 - A ``write`` (or ``end(data)``) after ``end()`` returns False, and on the next loop
   turn calls its callback and emits ``error`` (ERR_STREAM_WRITE_AFTER_END), unless the
@@ -73,7 +80,7 @@ class OutgoingRequest(OutgoingFields):
         then Host (unless ``set_host`` is false) and the ``auth`` credentials, unless those
         headers set them."""
         if headers:
-            self.merge_fields(headers)
+            self.merge_fields(headers, spelled=True)  # (a repeated name keeps its spelling, as Node writes it)
         if self.set_host and "host" not in self._headers:
             # set now, after the options' headers and before later ones (Node's order)
             self.set_header("Host", host)
@@ -156,10 +163,17 @@ class OutgoingRequest(OutgoingFields):
     def flush_headers(self):
         if self._head is None:
             self._store_head(None)
+            self._head_as_utf8()  # (Node's sends it with an empty utf8 chunk)
             self._send(self._head)
+
+    def _head_as_utf8(self):
+        """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII character."""
+        if not self._head.isascii():
+            self._head = self._head.decode("latin-1").encode()
 
     def write(self, data, encoding=None, callback=None):
         """Node's ``req.write(chunk[, encoding][, callback])``."""
+        text = _utf8_text(data, encoding)
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
@@ -192,6 +206,8 @@ class OutgoingRequest(OutgoingFields):
         first = self._head is None
         if first:
             self._store_head(None)
+            if text and not (data and self._chunked):
+                self._head_as_utf8()  # (Node's joins it to this chunk; a chunked one's size goes first, as latin-1)
         out = (self._head if first else b"") + self._frame(data)
         ok = self._send(out) if out else True
         if callback is not None:
@@ -205,6 +221,7 @@ class OutgoingRequest(OutgoingFields):
         """Node's ``req.end([data[, encoding]][, callback])``."""
         if callable(data):
             data, callback = None, data
+        text = _utf8_text(data, encoding)
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
@@ -227,6 +244,8 @@ class OutgoingRequest(OutgoingFields):
             # application may mend it and end again, as in Node)
             self._store_head(len(data) if data else
                              (None if self.method in framing.METHODS_WITHOUT_DEFAULT_BODY else 0))
+            if text and data and not self._chunked:
+                self._head_as_utf8()
             parts.append(self._head)
         self._ended = True
         if callback is not None:
@@ -338,6 +357,12 @@ class OutgoingRequest(OutgoingFields):
         if self.socket is None:
             return self._queued_size >= Socket.high_water_mark
         return self.socket.writable_need_drain
+
+
+def _utf8_text(data, encoding):
+    """``data`` is text Node sends in utf8 (no encoding, or exactly ``"utf8"``): a head
+    sent with it goes as UTF-8."""
+    return isinstance(data, str) and (encoding is None or callable(encoding) or encoding == "utf8")
 
 
 def _body_bytes(data):

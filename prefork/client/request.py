@@ -371,17 +371,21 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             # body chunks or the end wait for a reader: Node's socket closes in libuv's
             # close phase, after the setImmediate callbacks and the ticks they queue, so
             # a reader added on the next turn reads them (and a complete body ends)
-            # first; the exchange's close waits as long (two turns)
+            # first; the exchange's close waits as long (two turns), the line's next 'socket' too
             self._close_deferred = True
-            self.loop.call_soon(self.loop.call_soon, self._closed_socket, res)
-        elif res is not None and not res.closed:
+            self.loop.call_soon(self.loop.call_soon, self._closed_socket, res, counted)
+            return
+        if res is not None and not res.closed:
             self._closed_socket(res)
         else:
             self.loop.call_soon(self._close)
-        self._count_closed(counted)
+        if counted:
+            self.agent.socket_closed(self)
 
-    def _closed_socket(self, res):
-        """What the socket's close means for the exchange (its response still open)."""
+    def _closed_socket(self, res, counted=False):
+        """What the socket's close means for the exchange (its response open); deferred, for the agent's line too."""
+        if counted:
+            self.agent.socket_closed(self)
         if not res.closed:
             # decided once the read that closed it is parsed; a response destroyed
             # complete but unread is aborted as one cut short
@@ -415,10 +419,6 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
             return
         self._close()  # before the socket's own 'close' listeners, as in Node
         self.loop.call_soon(res.close_aborted)
-
-    def _count_closed(self, counted):
-        if counted:
-            self.agent.socket_closed(self)
 
     def _error(self, err, given=False, now=False):
         if self._errored or (self.res is not None and not given):
