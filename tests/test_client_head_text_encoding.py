@@ -116,3 +116,21 @@ def test_a_non_ascii_request_head_goes_out_in_the_encoding_node_sends_it_in():
     assert expected["/end-text"] == ["POST /end-text HTTP/1.1", "X: \xc3\xa9"]
     assert expected["/end-bytes"] == ["POST /end-bytes HTTP/1.1", "X: \xe9"]
     assert heads(prefork_client) == expected
+
+
+def test_a_field_value_given_as_bytes_keeps_its_bytes_in_a_utf8_head():
+    # Node's Buffer value is its UTF-8 text, sent as UTF-8 with a text body: the same bytes
+    # as prefork's bytes value sent as given (which the UTF-8 head encoded a second time)
+    def drive(port):
+        async def main():
+            for path in ("/end-text", "/flush"):
+                req = prefork.request({"host": "127.0.0.1", "port": port, "method": "POST", "path": path,
+                                       "headers": {"X": "é".encode()}, "agent": False})
+                if path == "/flush":
+                    req.flush_headers()
+                req.end("a")
+                res = await asyncio.wait_for(req.response(), 4)
+                await asyncio.wait_for(res.read(), 4)
+        asyncio.run(main())
+    got = heads(drive)
+    assert got == {"/end-text": ["POST /end-text HTTP/1.1", "X: \xc3\xa9"], "/flush": ["POST /flush HTTP/1.1", "X: \xc3\xa9"]}

@@ -41,7 +41,8 @@ from ..emitter import drained
 from ..http import framing
 from ..http.errors import HTTPError
 from ..http.fields import OutgoingFields
-from ..http.serialize import HeaderError, body_chunk, check_name, check_value, encoded, field_value, header_lines, utf8
+from ..http.serialize import (HeaderError, body_chunk, check_name, check_value, encoded, field_value, header_lines,
+                              utf8, utf8_head)
 from ..net import Socket
 from ..net.writing import WriteCallback
 
@@ -167,9 +168,9 @@ class OutgoingRequest(OutgoingFields):
             self._send(self._head)
 
     def _head_as_utf8(self):
-        """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII character."""
-        if not self._head.isascii():
-            self._head = self._head.decode("latin-1").encode()
+        """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII
+        character and no field value given as bytes (those bytes stand)."""
+        self._head = utf8_head(self._head, self._headers)
 
     def write(self, data, encoding=None, callback=None):
         """Node's ``req.write(chunk[, encoding][, callback])``."""

@@ -19,6 +19,8 @@ import re
 import time
 from time import time as _wall
 
+from .jsnumber import int32
+
 STATUS_CODES = {
     100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
     200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
@@ -79,42 +81,11 @@ def status_line(code, message=None):
     return f"HTTP/1.1 {code} {message}\r\n"
 
 
-# JavaScript's StringToNumber grammar (after trimming its white space), for ``_int32``
-_JS_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Infinity"
-                        r"|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
-_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007" \
-            "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-
-
-def _int32(value):
-    """``value | 0`` as Node coerces a status code: a number or a numeric string (JavaScript's
-    grammar: ``" 404 "``, ``"4e2"``, ``"0x194"``, ``"201.5"``) truncated and wrapped to 32
-    bits; anything else (``"404abc"``, NaN, Infinity, None) is 0."""
-    if isinstance(value, str):
-        text = value.strip(_JS_SPACE)
-        if not text:
-            return 0
-        if _JS_NUMBER.fullmatch(text) is None:
-            return 0
-        try:  # (a JavaScript number is a double: a long hex string is rounded as one)
-            value = float(int(text, 0)) if text[:2] in ("0x", "0X", "0o", "0O", "0b", "0B") else float(text)
-        except OverflowError:
-            return 0  # (Infinity)
-    elif not isinstance(value, (int, float)):
-        return 0
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return 0
-        value = int(value)
-    value %= 1 << 32
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
 def checked_status(status, message=None):
     """``status`` as the integer code to send (Node coerces it: ``"404"`` is 404), with
     ``message`` (None or a reason phrase) checked; raises HeaderError for a code outside
     100-999 or a message holding a character a head cannot carry."""
-    code = _int32(status)
+    code = int32(status)
     if not 100 <= code <= 999:
         shown = status if isinstance(status, (str, int)) else repr(status)
         if isinstance(status, float):  # as JavaScript writes the number
@@ -222,6 +193,17 @@ class WireText(str):
 
     def __reduce__(self):  # (copied and pickled as a plain value of its class)
         return WireText, (str(self),)
+
+
+def utf8_head(head, fields):
+    """``head`` (its text as latin-1) re-encoded as UTF-8, as Node sends a head joined to
+    a utf8 chunk, where it has a non-ASCII character and no value in ``fields`` (a
+    ``{key: (name, value)}`` map or None) was given as bytes (``WireText``: those bytes
+    stand); else ``head`` itself."""
+    if head.isascii() or any(type(value) is WireText or (type(value) is list and WireText in map(type, value))
+                             for _, value in (fields or {}).values()):
+        return head
+    return head.decode("latin-1").encode()
 
 
 def field_value(value):

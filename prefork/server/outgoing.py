@@ -284,10 +284,7 @@ class OutgoingHead(OutgoingFields):
     def head_as_utf8(self):
         """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII
         character and no field value given as bytes (``WireText``: those bytes stand)."""
-        if not self._head.isascii() and not any(
-                type(value) is serialize.WireText or (type(value) is list and serialize.WireText in map(type, value))
-                for _, value in (self._headers or {}).values()):
-            self._head = self._head.decode("latin-1").encode()
+        self._head = serialize.utf8_head(self._head, self._headers)
 
     def add_trailers(self, headers):
         """Fields sent after the last chunk of a chunked body (a dict, or name/value
