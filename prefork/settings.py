@@ -127,7 +127,8 @@ def _check_mode_range(name, raw, text):
     integer (``0o1777``) is shown so, without the hint ``checks.convert`` gives a decimal
     one (``660``: write 0o660), which would name a mode nobody wrote."""
     if (isinstance(raw, int) and not isinstance(raw, bool) and not 0 <= raw <= 0o777
-            and not re.search(rf"(?m)^[ \t]*{name}[ \t]*=[ \t]*[-+]?[0-9][0-9_]*[ \t]*(?:#.*)?\r?$", text)):
+            and not re.search(rf"(?m)^[ \t]*(?:{name}|\"{name}\"|'{name}')"  # (the key bare or quoted)
+                              rf"[ \t]*=[ \t]*[-+]?[0-9][0-9_]*[ \t]*(?:#.*)?\r?$", text)):
         raise ValueError(f"expected a mode from 0o000 to 0o777, got {raw:#o}")
 
 
@@ -171,21 +172,22 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
                     file_text = fh.read().decode()
                 file_values = tomllib.loads(file_text)
         except _NotAFile:
-            problems.append(f"{config_file}: not a regular file (a FIFO or a device): give the configuration's file")
+            problems.append(f"{named_by}{config_file}: not a regular file (a FIFO or a device): give the "
+                            f"configuration's file")
         except (RecursionError, MemoryError):
-            problems.append(f"{config_file}: not valid TOML: nested too deeply, or too large")
+            problems.append(f"{named_by}{config_file}: not valid TOML: nested too deeply, or too large")
         except FileNotFoundError:
             problems.append(f"{named_by}{config_file}: no such file")
         except OSError as exc:
-            problems.append(f"{config_file}: cannot read: {exc.strerror}")
+            problems.append(f"{named_by}{config_file}: cannot read: {exc.strerror}")
         except tomllib.TOMLDecodeError as exc:
             hint = " (this is a Python file: prefork reads TOML, see docs/gunicorn.md)" \
                 if config_file.endswith(".py") else ""
             if file_text.startswith("\ufeff"):  # an editor's mark, invisible in the editor itself
                 hint = " (the file starts with a byte order mark, U+FEFF: save it as UTF-8 without one)"
-            problems.append(f"{config_file}: not valid TOML: {exc}{hint}")
+            problems.append(f"{named_by}{config_file}: not valid TOML: {exc}{hint}")
         except UnicodeDecodeError as exc:
-            problems.append(f"{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
+            problems.append(f"{named_by}{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
         for key in file_values:
             if key not in BY_NAME and isinstance(file_values[key], dict) and not migration.hint(key, False):
                 problems.append(f"{config_file}:{key}: unknown setting (a table: settings are top-level keys, "

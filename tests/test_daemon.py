@@ -231,12 +231,17 @@ def test_missing_config_file(tmp_path):
     assert proc.returncode == 2 and f"{tmp_path / 'nope.toml'}: no such file" in proc.stderr
 
 
-def test_a_missing_config_file_named_by_prefork_config_says_where_its_name_came_from(tmp_path):
+def test_a_config_file_named_by_prefork_config_that_cannot_be_read_says_where_its_name_came_from(tmp_path):
     import subprocess
     proc = subprocess.run([sys.executable, "-m", "prefork", "check-config"], capture_output=True, text=True,
                           timeout=20, env={**python_env(), "PREFORK_CONFIG": str(tmp_path / "nope.toml")})
     assert proc.returncode == 2
     assert f"env:PREFORK_CONFIG: {tmp_path / 'nope.toml'}: no such file" in proc.stderr.splitlines(), proc.stderr
+    (tmp_path / "bad.toml").write_text("workers = \n")
+    proc = subprocess.run([sys.executable, "-m", "prefork", "check-config"], capture_output=True, text=True,
+                          timeout=20, env={**python_env(), "PREFORK_CONFIG": str(tmp_path / "bad.toml")})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"env:PREFORK_CONFIG: {tmp_path / 'bad.toml'}: not valid TOML"), proc.stderr
 
 
 def test_check_config_prints_the_effective_settings(tmp_path):

@@ -38,11 +38,13 @@ RANGE = "expected a mode from 0o000 to 0o777, got"
     ("unix_socket_mode = 1000", f"{RANGE} 1000 (= 0o1750)"),
     ("unix_socket_mode = 999", f"{RANGE} 999 (= 0o1747)"),
     ("umask = -1", f"{RANGE} -1"),
+    ('"unix_socket_mode" = 660', f'{RANGE} 660 (= 0o1224; an integer is decimal in TOML: write 0o660 or "0o660")'),
+    ("'umask' = 0o1000", f"{RANGE} 0o1000"),
 ])
 def test_a_mode_out_of_range_gets_the_spelling_of_the_digits_written_or_none(tmp_path, line, problem):
     proc = check(tmp_path, line)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    name = line.partition(" = ")[0]
+    name = line.partition(" = ")[0].strip("\"'")  # (a quoted key is the same key)
     assert proc.stderr.splitlines() == [f"{tmp_path / 'prefork.toml'}:{name}: {problem}"], proc.stderr
 
 
