@@ -8,7 +8,7 @@ import json
 
 import prefork
 from harness import node_events
-from test_hostile_client import RawServer, read_head
+from test_client_head_text_encoding import heads as head_lines
 
 CASES = {
     "flat": ["A", "1", "a", "2", "A", "4", "X-Y", "3"],
@@ -29,20 +29,8 @@ one(0);
 
 
 def heads(drive):
-    got = {}
-
-    def handler(conn, index):
-        head = read_head(conn)
-        if head:
-            lines = head.decode("latin-1").split("\r\n")
-            got[lines[0].split(" ")[1]] = [line for line in lines[1:] if line and not line.startswith("Connection:")]
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-    srv = RawServer(handler)
-    try:
-        drive(srv.port)
-    finally:
-        srv.close()
-    return got
+    """{path: the head's field lines but Connection} for each request ``drive`` sends."""
+    return head_lines(drive, keep=lambda line: ":" in line and not line.startswith("Connection:"))
 
 
 def prefork_client(port):

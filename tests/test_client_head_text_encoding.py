@@ -60,15 +60,16 @@ one(0);
 """
 
 
-def heads(drive):
-    """{path: the request line and X line as latin-1 text} for each case, as ``drive`` sends them."""
+def heads(drive, keep=lambda line: line.startswith(("X:", "POST", "GET"))):
+    """{path: the head's lines ``keep`` takes (the request line and the X line), as latin-1
+    text} for each request ``drive`` sends."""
     got = {}
 
     def handler(conn, index):
         head = read_head(conn)
         if head:
             lines = head.decode("latin-1").split("\r\n")
-            got[lines[0].split(" ")[1]] = [line for line in lines if line.startswith(("X:", "POST", "GET"))]
+            got[lines[0].split(" ")[1]] = [line for line in lines if keep(line)]
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     srv = RawServer(handler)
     try:

@@ -9,14 +9,11 @@ says, line for line; addresses the start takes side by side stay valid.
 Real daemons on loopback (each start that fails is waited for; one that starts is
 stopped by PID), on a port found free just before."""
 
-import signal
 import socket
-import subprocess
-import sys
 
 import pytest
 
-from daemon import python_env
+from test_ops_bind_wildcard import prefork as run_prefork
 
 
 def free_port():
@@ -27,20 +24,8 @@ def free_port():
 
 def prefork(args, cwd):
     """The exit status and stderr lines of ``prefork ARGS``; a daemon that starts is stopped."""
-    proc = subprocess.Popen([sys.executable, "-m", "prefork", *args, "--workers", "1", "--access-log", ""],
-                            cwd=cwd, env=python_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        return None, err.splitlines()
-    return proc.returncode, err.splitlines()
+    status, err = run_prefork([*args, "--workers", "1", "--access-log", ""], cwd)
+    return status, err.splitlines()
 
 
 @pytest.mark.parametrize("bind, metrics, problem", [
