@@ -18,6 +18,21 @@ def test_an_agent_takes_its_options_as_one_mapping():
         prefork.Agent({"maxSockets": 1})
 
 
+def test_a_subclass_taking_a_mapping_and_its_own_arguments_is_made_once():
+    # (Node's pattern: class X extends Agent { constructor(options, label) { super(options) } })
+    class Labelled(prefork.Agent):
+        def __init__(self, options, label):
+            super().__init__(options)
+            self.label = label
+    agent = Labelled({"max_sockets": 3, "keep_alive": False}, "l")
+    assert (agent.max_sockets, agent.keep_alive, agent.label) == (3, False, "l")
+
+
+def test_an_argument_given_beside_the_mapping_is_taken_too():
+    agent = prefork.Agent({"max_sockets": 2}, timeout=5)
+    assert (agent.max_sockets, agent.timeout) == (2, 5)
+
+
 def test_max_sockets_given_in_a_mapping_keeps_requests_in_line():
     def handler(conn, index):
         while read_head(conn):

@@ -90,3 +90,18 @@ def test_a_field_value_given_as_bytes_goes_out_as_those_bytes_with_a_text_body()
     expected = node_head_fields(NODE_BYTES, ("/end", "/flush"), pattern)
     assert expected == [["/end", ["X: \xc3\xa9"]], ["/flush", ["X: \xc3\xa9"]]]
     assert prefork_head_fields(on_request_bytes, ("/end", "/flush"), pattern) == expected
+
+
+def test_a_head_with_ascii_bytes_values_and_spelled_bytes_lines_keeps_each_rule():
+    # an ASCII value given as bytes does not keep the head latin-1 (Node: UTF-8 for
+    # ``X-Name`` with a text body); a non-ASCII bytes value on a line spelled otherwise
+    # keeps its bytes, as on a line spelled alike
+    def on_request(req, res):
+        if req.url == "/ascii-bytes":
+            res.set_header("Content-Type", b"text/plain")
+            res.set_header("X-Name", "José")
+        else:
+            res.write_head(200, [["X-A", "1"], ["x-a", b"\xe9"]])
+        res.end("hi")
+    got = prefork_head_fields(on_request, ("/ascii-bytes", "/spelled-bytes"), "^(X-Name|x-a):", ignore_case=False)
+    assert got == [["/ascii-bytes", ["X-Name: Jos\xc3\xa9"]], ["/spelled-bytes", ["x-a: \xe9"]]]

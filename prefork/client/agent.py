@@ -63,7 +63,12 @@ class Agent(EventEmitter):
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
                  timeout=None, scheduling="lifo", max_total_sockets=None):
         if hasattr(keep_alive, "keys"):  # Node's options object: its names are these arguments' (max_sockets=...)
-            self.__init__(**keep_alive)
+            beside = {"keep_alive_initial_delay": keep_alive_initial_delay, "max_sockets": max_sockets,
+                      "max_free_sockets": max_free_sockets, "timeout": timeout, "scheduling": scheduling,
+                      "max_total_sockets": max_total_sockets}  # (in the signature's order)
+            defaults = dict(zip(beside, Agent.__init__.__defaults__[1:]))
+            # (Agent's own __init__, not a subclass's, which ran already; an argument given beside the mapping wins)
+            Agent.__init__(self, **{**keep_alive, **{k: v for k, v in beside.items() if v != defaults[k]}})
             return
         scheduling = scheduling or "lifo"  # (Node's ``|| 'lifo'``)
         if scheduling not in ("lifo", "fifo"):  # (Node throws; any other word is no order)

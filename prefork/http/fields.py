@@ -140,7 +140,7 @@ class OutgoingFields:
             key = name.lower() if isinstance(name, str) else name
             if key in seen:
                 if spelled and name != self._headers[key][0] and not isinstance(value, (list, tuple)):
-                    value = Spelled(str(self._checked("append", name, value)), name)  # its line keeps this spelling (Node)
+                    value = Spelled(self._checked("append", name, value), name)  # its line keeps this spelling (Node)
                 self.append_header(name, value)
             else:
                 seen.add(key)

@@ -195,12 +195,17 @@ class WireText(str):
         return WireText, (str(self),)
 
 
+def _wire(value):
+    """A non-ASCII value given as bytes (a ``WireText``, or a ``Spelled`` line of one)."""
+    return (type(value) is WireText or getattr(value, "wire", False)) and not value.isascii()
+
+
 def utf8_head(head, fields):
     """``head`` (its text as latin-1) re-encoded as UTF-8, as Node sends a head joined to
-    a utf8 chunk, where it has a non-ASCII character and no value in ``fields`` (a
-    ``{key: (name, value)}`` map or None) was given as bytes (``WireText``: those bytes
-    stand); else ``head`` itself."""
-    if head.isascii() or any(type(value) is WireText or (type(value) is list and WireText in map(type, value))
+    a utf8 chunk, where it has a non-ASCII character and no non-ASCII value in ``fields``
+    (a ``{key: (name, value)}`` map or None) was given as bytes (those bytes stand);
+    else ``head`` itself."""
+    if head.isascii() or any(_wire(value) or (type(value) is list and any(map(_wire, value)))
                              for _, value in (fields or {}).values()):
         return head
     return head.decode("latin-1").encode()
@@ -241,10 +246,11 @@ class Spelled(str):
     def __new__(cls, value, name):
         self = super().__new__(cls, value)
         self.name = name
+        self.wire = type(value) is WireText  # (given as bytes: those bytes stand, as a WireText's)
         return self
 
     def __reduce__(self):  # (copied and pickled as it is made: an app may deepcopy get_headers())
-        return Spelled, (str(self), self.name)
+        return Spelled, (WireText(self) if self.wire else str(self), self.name)
 
 
 def header_lines(name, value, unique=None):
