@@ -19,7 +19,8 @@ Rules (Node's, spec section 7):
   close-delimited body (no Content-Length, and ``chunked`` not the last
   Transfer-Encoding coding, as llhttp frames it); the socket's close tells the request (``socket hang up`` if no
   response had begun; a body cut short by it, Content-Length or chunked, is aborted,
-  never ended). A read or write error destroys the socket.
+  never ended). A read or write error destroys the socket; a FIN read after a write was
+  refused (its error told on the next turn) waits for that error, the exchange's.
 - A 1xx has no body, whatever its fields say (Node's parser skips it): at a 1xx head
   with a Content-Length or Transfer-Encoding the parser restarts after the head.
 - Node's caps on what a head keeps (``request.max_headers_count``, read when the socket
@@ -273,6 +274,21 @@ class ClientProtocol:
 
     # -- the socket's other events ---------------------------------------------------------------
     def eof_received(self):
+        socket = self.socket
+        if not socket.writable and not socket.writable_ended and not socket.destroyed:
+            # a write the kernel refused (a reset that came while the socket waited in
+            # the pool, unread) is told on the next turn (net/writing.py): the FIN read
+            # since comes after it, so the exchange's error is that write's, as Node's
+            # "write ECONNRESET", not "socket hang up"
+            self.request.loop.call_soon(self._eof_after_refusal)
+            return
+        self._eof()
+
+    def _eof_after_refusal(self):
+        if not self.socket.destroyed:  # (the refusal destroys it, telling its error)
+            self._eof()
+
+    def _eof(self):
         if self._ends_at_close():
             if not self.res.complete:
                 self.res.complete = True

@@ -53,7 +53,9 @@ Rules (Node's, spec section 7):
   has begun, only a parse or connection error while the socket is still the request's
   (a bad chunk, a reset; one after a complete body not read yet, or while the request's
   body still goes out) gives ``error``, before the response's ``aborted`` (a complete
-  body is kept whole), as in Node; a FIN that cuts the body short gives none.
+  body is kept whole), as in Node; a FIN that cuts the body short gives none. Once the
+  response's ``end`` came, its request body sent, on a connection not kept (closed on the
+  next turn), a socket error is no longer the request's (a peer's reset at its close), as in Node.
 - Awaitable from a coroutine: ``res = await req.response()`` (or ``await req``) gives the
   response or raises the request's error; ``body = await res.read()`` gives the whole
   body. A response awaited this way keeps its body for its reader from the first byte
@@ -84,6 +86,7 @@ from . import headopts
 from .abort import SignalWatch, check_signal
 from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
+from .closing import SocketClose
 from .outgoing import OutgoingRequest
 from .sockopts import SocketOptions, timer_seconds
 from .port import connect_host, connect_port, host_field, local_options
@@ -92,7 +95,7 @@ from .protocol import ClientProtocol
 log = logging.getLogger("prefork.client")
 
 
-class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
+class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
     def __init__(self, options, callback=None, loop=None):
         self.loop = loop if loop is not None else current_loop()
         self.path = check_path(options.get("path"))  # Node checks the path first
@@ -353,6 +356,10 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         if res is None:
             self._error(err, now=now)
             return
+        if self._response_ended and self.writable_finished and not self.keeps_socket:
+            # the exchange is over and the socket only waits for its close (a reset
+            # after a response that ends the connection): not the request's, as in Node
+            return
         if not res.complete:
             res.failure = err
         # (a complete body not read yet, or one whose request body still goes out,
@@ -361,64 +368,6 @@ class ClientRequest(OutgoingRequest, SocketOptions, EventEmitter):
         if (res.awaited or res.collecting) and not self.listener_count("error"):
             return
         self._error(err, given=True, now=now)
-
-    def socket_closed(self, counted):
-        """The socket closed; ``counted`` when it still counted in the agent's pool."""
-        if self.res is None and not self._errored:
-            self._error(HTTPError("ECONNRESET", "socket hang up"))
-        res = self.res
-        if res is not None and res.unread and not res.closed and not res.destroy_called:
-            # body chunks or the end wait for a reader: Node's socket closes in libuv's
-            # close phase, after the setImmediate callbacks and the ticks they queue, so
-            # a reader added on the next turn reads them (and a complete body ends)
-            # first; the exchange's close waits as long (two turns), the line's next 'socket' too
-            self._close_deferred = True
-            self.loop.call_soon(self.loop.call_soon, self._closed_socket, res, counted)
-            return
-        if res is not None and not res.closed:
-            self._closed_socket(res)
-        else:
-            self.loop.call_soon(self._close)
-        if counted:
-            self.agent.socket_closed(self)
-
-    def _closed_socket(self, res, counted=False):
-        """What the socket's close means for the exchange (its response open); deferred, for the agent's line too."""
-        if counted:
-            self.agent.socket_closed(self)
-        if not res.closed:
-            # decided once the read that closed it is parsed; a response destroyed
-            # complete but unread is aborted as one cut short
-            if not res.complete or (res.destroy_called and not res.readable_ended):
-                self.loop.call_soon(self._cut_short, res)
-                return
-            self.loop.call_soon(res.mark_closed)
-        self.loop.call_soon(self._close)
-
-    def _cut_short(self, res):
-        """The socket closed while the response was open. Node's orders: a body the
-        closing read completed ends as usual (``close``, the response's ``close``); a
-        response the application destroyed gives ``aborted``, (with the error it was
-        destroyed with: the request's ``error``, the response's) its ``close``, then the
-        request's; a body cut short gives ``aborted``, ``close``, the response's
-        ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
-        if res.complete and not res.destroy_called:
-            self._close()
-            res.mark_closed()
-            return
-        self.destroyed = self.destroyed or not res.destroy_called  # (Node's socket close: before 'aborted')
-        res.mark_aborted()
-        if res.destroy_called:
-            if res.destroy_error is not None:
-                self._error(res.destroy_error, given=True)  # (Node's socket destroyed with it)
-                self._emit_error()
-                res.close_aborted(res.destroy_error)
-            else:
-                res.mark_closed()
-            self._close()
-            return
-        self._close()  # before the socket's own 'close' listeners, as in Node
-        self.loop.call_soon(res.close_aborted)
 
     def _error(self, err, given=False, now=False):
         if self._errored or (self.res is not None and not given):

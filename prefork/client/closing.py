@@ -1,0 +1,77 @@
+"""What the closing of a request's socket does to its exchange: a mixin of
+``ClientRequest`` (client/request.py), whose state it reads and sets (``res``,
+``_errored``, ``_close_deferred``, ``destroyed``) and whose ``_error`` and ``_close`` it
+calls.
+
+Rules (Node's; the request's rules in client/request.py tell the orders):
+- A socket that closes before a response gives ECONNRESET "socket hang up".
+- A socket that closes while body chunks or the body's end wait for a reader closes
+  the exchange two turns later (Node's libuv close phase), the agent's line too.
+- A response open at the close: one the closing read completed ends as usual; one the
+  application destroyed is aborted (with the error it was destroyed with); a body cut
+  short is aborted, then gets ECONNRESET "aborted".
+"""
+
+from ..http.errors import HTTPError
+
+
+class SocketClose:
+    """Mixed into ``ClientRequest``."""
+
+    def socket_closed(self, counted):
+        """The socket closed; ``counted`` when it still counted in the agent's pool."""
+        if self.res is None and not self._errored:
+            self._error(HTTPError("ECONNRESET", "socket hang up"))
+        res = self.res
+        if res is not None and res.unread and not res.closed and not res.destroy_called:
+            # body chunks or the end wait for a reader: Node's socket closes in libuv's
+            # close phase, after the setImmediate callbacks and the ticks they queue, so
+            # a reader added on the next turn reads them (and a complete body ends)
+            # first; the exchange's close waits as long (two turns), the line's next 'socket' too
+            self._close_deferred = True
+            self.loop.call_soon(self.loop.call_soon, self._closed_socket, res, counted)
+            return
+        if res is not None and not res.closed:
+            self._closed_socket(res)
+        else:
+            self.loop.call_soon(self._close)
+        if counted:
+            self.agent.socket_closed(self)
+
+    def _closed_socket(self, res, counted=False):
+        """What the socket's close means for the exchange (its response open); deferred, for the agent's line too."""
+        if counted:
+            self.agent.socket_closed(self)
+        if not res.closed:
+            # decided once the read that closed it is parsed; a response destroyed
+            # complete but unread is aborted as one cut short
+            if not res.complete or (res.destroy_called and not res.readable_ended):
+                self.loop.call_soon(self._cut_short, res)
+                return
+            self.loop.call_soon(res.mark_closed)
+        self.loop.call_soon(self._close)
+
+    def _cut_short(self, res):
+        """The socket closed while the response was open. Node's orders: a body the
+        closing read completed ends as usual (``close``, the response's ``close``); a
+        response the application destroyed gives ``aborted``, (with the error it was
+        destroyed with: the request's ``error``, the response's) its ``close``, then the
+        request's; a body cut short gives ``aborted``, ``close``, the response's
+        ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
+        if res.complete and not res.destroy_called:
+            self._close()
+            res.mark_closed()
+            return
+        self.destroyed = self.destroyed or not res.destroy_called  # (Node's socket close: before 'aborted')
+        res.mark_aborted()
+        if res.destroy_called:
+            if res.destroy_error is not None:
+                self._error(res.destroy_error, given=True)  # (Node's socket destroyed with it)
+                self._emit_error()
+                res.close_aborted(res.destroy_error)
+            else:
+                res.mark_closed()
+            self._close()
+            return
+        self._close()  # before the socket's own 'close' listeners, as in Node
+        self.loop.call_soon(res.close_aborted)
