@@ -227,7 +227,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         full_raw = raw
         headers = self.parser.headers  # every field; Node's caps apply past 31, or past a set count
         cap = server.max_headers_count
-        if raw[62:] or (cap is not None and cap < 31 and 2 * cap < len(raw)):  # (more than 62: no call)
+        if len(raw) > 62 or (cap is not None and cap < 31 and 2 * cap < len(raw)):
             if len(raw) > 62:  # Node hands 32 fields over before the head's end
                 attached = self._attached
                 if attached is not None and not attached.writable_finished:
@@ -257,8 +257,6 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         if keep_alive and server.no_keep_alive:
             keep_alive = False
         res = ServerResponse(self, req, keep_alive, active=not self._responses)
-        if not self._responses and self._attached is not None and not self._attached.writable_finished:
-            self.mark_turn(res)  # (first in line: its turn comes at that one's finish)
         # each request's listeners (its server event's, its own and its response's) run
         # in a context of its own
         if self._context is None:

@@ -61,8 +61,7 @@ class Dispatch:
             self._final = True
             if self.socket.protocol is self:  # (one that is over has let its parser go: not bound again)
                 self.parser.on_begin = self._refuse_message
-            if self._responses and self._responses[-1] is not res:  # (else none after it)
-                self._drop_after(res)
+            self._drop_after(res)
             if self._holding is res:
                 self._holding = None
             return

@@ -10,13 +10,10 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
   metrics), the server's count of its connections is updated.
 - Told on a later loop turn, the socket's ``close`` turn, so that a listener added right
   after the call (``res.destroy(); res.on('close', f)``) still hears it: the socket's
-  ``error`` (a destroy with one), then what was due on the next turn (a write's
-  callback, a ``finish``, a destroyed or ended request's ``close``), then for each
-  response cut (in its request's order) its request's ``aborted`` (when the body was not
-  read to its end), then the socket's ``close`` listeners, among which the responses'
-  ``close`` (after those added before the turn of the response on the socket began:
-  closeplace.py), then each such request's ``error`` (ECONNRESET "aborted", to a
-  listener only) and ``close``. Until then the request is not
+  ``error`` (a destroy with one), then for each response cut its request's ``aborted``
+  (when the body was not read to its end) and the response's ``close``, then the
+  socket's ``close`` listeners, then each such request's ``error`` (ECONNRESET
+  "aborted", to a listener only) and ``close``. Until then the request is not
   ``destroyed`` nor ``aborted``, as Node's; from its ``aborted`` on it is both (the
   response's ``close`` finds it ``destroyed``, as Node's).
 - ``req.destroy()`` emits ``aborted`` inside the call (Node does) and marks the request
@@ -43,11 +40,10 @@ from collections import deque
 
 from ..http.errors import Aborted
 from ..net.writing import WriteCallback
-from .closeplace import ClosePlace
 from .replies import CutResponse
 
 
-class ConnectionLost(ClosePlace):
+class ConnectionLost:
     """A mixin of ``Connection``: its socket's ``connection_lost`` and ``after_close``."""
 
     _tells = None  # what the socket's close turn tells first (a 'close' listener put first)
@@ -77,11 +73,10 @@ class ConnectionLost(ClosePlace):
                 if unsent and res is not None and res.on_socket and res.head_out and not res.writable_finished:
                     lost[res], unsent = res.unsent_body(unsent)
         unanswered = 499 if self._eof or self._peer_gone else 444
-        queued = ()  # the responses closed now, told on the close turn (in their requests' order)
+        told = ()  # the responses closed now, told on the close turn
         for res in responses:
             if res.mark_closed(None if res in held else unanswered, lost.get(res, 0), True):
-                queued += (res,)
-        told = ()
+                told += (res,)
         finals = ()  # requests closed after the socket's 'close' listeners
         if self._req is not None:  # (kept until the close is told: the rest of this read may end it)
             finals = (self._req,)
@@ -91,17 +86,13 @@ class ConnectionLost(ClosePlace):
         for res in earlier:
             if res.mark_closed(None, lost.get(res, 0), True):
                 told += (res,)
-        attached = self._attached
-        if attached is not None:
-            self._attached = None
+        if self._attached is not None:
+            attached, self._attached = self._attached, None
             if attached.mark_closed(None, lost.get(attached, 0), True):
                 told += (attached,)
-        told += queued
         if told or finals:
-            if told:
-                self._cut = told
-                self._tell()
-                self.place_cut((*earlier, attached, *responses))
+            for res in told:
+                self._tell(res.tell_closed)
             self._told_after = ([res.req for res in told], finals)
             self.server.close_turn_due(self)
 
@@ -118,7 +109,7 @@ class ConnectionLost(ClosePlace):
         self._tell(tell, finish)
         return True
 
-    def _tell(self, tell=None, finish=False):
+    def _tell(self, tell, finish=False):
         tells = self._tells
         if tells is None:
             tells = self._tells = []
@@ -126,8 +117,6 @@ class ConnectionLost(ClosePlace):
             if self._told_after is None:
                 self._told_after = ((), ())  # (after_close looks at this one alone)
             self.server.close_turn_due(self)
-        if tell is None:
-            return
         if finish:
             at = 0
             while at < len(tells) and (type(tells[at]) is WriteCallback
@@ -142,8 +131,6 @@ class ConnectionLost(ClosePlace):
         tells, self._tells = self._tells, None
         for tell in tells or ():
             tell()
-        for res in self._cut or ():  # (Node's server's own 'close' listener, the first)
-            res.tell_aborted()
 
     def flushed_at_destroy(self, waiter):
         """A flush waiter of the socket whose bytes its destroy found in the kernel: a
@@ -161,8 +148,7 @@ class ConnectionLost(ClosePlace):
 
     def after_close(self):
         self.parser.release()  # the close is told: the parser (maybe feeding at connection_lost) goes
-        if self._told_after is not None:
-            self._tell_after()
+        self._tell_after()
 
     def tell_now(self):
         """What the close turn of this connection's destroyed socket is to tell, told at
@@ -179,10 +165,8 @@ class ConnectionLost(ClosePlace):
             self._told_after = None
             self.server.close_turn_told(self)
             self._req = None
-            if self._tells is not None:  # (told after the 'close' listeners: one of them took this one's off)
+            if self._tells:  # (told after the 'close' listeners: one of them took this one's off)
                 self._closing_told()
-            if self._cut:
-                self._closing_cut()
             for req in after[0]:
                 req.mark_closed(reset=True)
             for req in after[1]:
@@ -285,16 +269,8 @@ class ResponseClosing:
     def tell_closed(self):
         """The request's ``aborted`` (when due: never once the response finished, as
         Node's), then this response's ``close``."""
-        self.tell_aborted()
-        self.tell_close()
-
-    def tell_aborted(self):
-        """The request's ``aborted``, when due (never once the response finished, as Node's)."""
         if not self.writable_finished:
             self.req.abort()
-
-    def tell_close(self):
-        """This response's ``close``."""
         if self._events:
             try:
                 self.emit("close")
@@ -394,13 +370,6 @@ class RequestClosing:
                     self.emit("close")
                 except Exception as exc:
                     self.listener_failed("close", exc, ())
-
-    def tell_closed_soon(self):
-        """``tell_closed()`` on the next turn; on the close turn of a socket destroyed, before
-        its ``close`` listeners (Node's next tick comes before them)."""
-        conn = self._conn
-        if not (self.socket.destroyed and conn is not None and conn.tell_at_close(self.tell_closed)):
-            self.socket.loop.call_soon(self.tell_closed)
 
     def tell_closed(self):
         """The ``error`` (to a listener, when there is one) and ``close`` of a destroyed

@@ -11,8 +11,8 @@ Rules:
   ``read()``, ``body()``); a request nobody reads gets it only once its response is done
   (Node's dump: after the response's ``close``), never when its connection goes first.
   ``close`` comes once: right after ``end`` (Node's autoDestroy: ``destroyed`` at once,
-  ``close`` on the next turn, before a response still to be sent or its socket's close
-  listeners, as Node's next tick; at once when the response is done), or when the connection goes.
+  ``close`` on the next turn, before a response still to be sent; at once when the
+  response is done), or when the connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
   order and on the socket's close turn, never inside the call that destroyed it (lost.py):
   ``aborted`` (when its body was not complete, or its end was not read: Node counts a
@@ -384,7 +384,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
         elif not self.destroyed:
             self.destroyed = True
             if self._events and "close" in self._events:
-                self.tell_closed_soon()
+                self.socket.loop.call_soon(self.tell_closed)
 
     pipe = pipe  # Node's req.pipe(destination[, {end}]) (with backpressure) and unpipe([destination])
     unpipe = unpipe

@@ -73,7 +73,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
                  "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
                  "bytes_sent", "_framing", "_tail", "_trailers", "_corks",
-                 "_finish_told", "_chunked_said", "close_mark")
+                 "_finish_told", "_chunked_said")
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -97,8 +97,6 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         self._removed = None
         self.max_requests_reached = False
         self._active = active
-        # the socket's 'close' listeners when its turn began (Node's response listens after them)
-        self.close_mark = self._socket.listener_count("close") if active else 0
         self._queued = None
         self._closed = False
         self.bytes_sent = 0
@@ -330,7 +328,6 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
     def activate(self):
         """First in the connection's queue: queued bytes go out, later ones directly."""
         self._active = True
-        self._conn.mark_turn(self)
         if self._corks:
             self.apply_corks()
         queued, self._queued = self._queued, None
