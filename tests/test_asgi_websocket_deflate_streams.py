@@ -2,7 +2,8 @@
 hostile test app, which echoes on /ws): an offer of ``client_max_window_bits=8`` (RFC
 7692 7.1.2.2 allows 8 to 15; it was declined, the session ran uncompressed) and
 messages that end with a final DEFLATE block (BFINAL set, RFC 7692 7.2.3.4: the message
-after one was refused with 1007)."""
+after one was refused with 1007); a message of thousands of DEFLATE streams is refused
+(1007), where it cost seconds of CPU."""
 
 import os
 import struct
@@ -109,4 +110,26 @@ def test_messages_after_one_ended_with_a_final_deflate_block_inflate(served, tak
         assert echoed(sock, inflater) == message, n
         history += message
     close(sock)
+    served.healthy()
+
+
+def test_a_message_of_too_many_deflate_streams_is_refused_and_a_few_still_inflate(served):
+    # each stream after a final block primes a new inflater with the window: a message of
+    # millions of empty final blocks (b"\x03\x00", two bytes each) cost seconds of CPU
+    sock, head = handshake(served, b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert b"sec-websocket-extensions" in fields(head)
+    inflater = zlib.decompressobj(-15)
+    prime = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = os.urandom(16000).hex().encode()  # a full window to copy for each stream after it
+    data = (prime.compress(first) + prime.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    sock.sendall(frame_head(0xC2, len(data)) + data)
+    assert echoed(sock, inflater) == first
+    data = b"\x03\x00" * 3 + bytes.fromhex("f348cdc9c90700")  # three empty streams, then "Hello": 4
+    sock.sendall(frame_head(0xC2, len(data)) + data)
+    assert echoed(sock, inflater) == b"Hello"
+    data = b"\x03\x00" * 100_000
+    sock.sendall(frame_head(0xC2, len(data)) + data)
+    first_byte, payload = read_frame(sock)
+    assert first_byte & 0x0F == 0x8 and struct.unpack("!H", payload[:2])[0] == 1007, (first_byte, payload)
+    sock.close()
     served.healthy()

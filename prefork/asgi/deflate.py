@@ -30,7 +30,10 @@ Rules:
   messages inflate (that window is kept for it: at most 2**bits bytes between
   messages, as zlib's own window). A message that ends with the final block, or with the header
   byte of an empty stored block after it, ends there: the 0x00 0x00 0xff 0xff of RFC
-  7692 7.2.2 starts nothing.
+  7692 7.2.2 starts nothing. A message holds at most ``_STREAMS`` streams: each one
+  past a final block copies the window anew (2**bits bytes), so a message of millions of
+  empty final blocks would cost seconds of CPU for a few MiB received; past it the
+  message is refused as invalid (1007), as a stream zlib cannot read is.
 - Of several offers (alternatives in the client's order of preference, RFC 7692 5)
   the first acceptable one is taken, read on its own: what an earlier, declined
   offer named and what a later one asks for are not mixed in, so the session inflates
@@ -53,6 +56,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
 
 _PIECE = 1024
+_STREAMS = 4096  # DEFLATE streams in one message, at most (module rules)
 _SEND_WINDOW_BITS = 12  # the server compressor's window, at most (2**12 bytes)
 _SEND_MEMORY_LEVEL = 5  # zlib's memLevel for it (its default is 8)
 
@@ -105,6 +109,7 @@ class _Inflater:
         self.stream = zlib.decompressobj(-bits)
         self.rest = b""  # the bytes after a final block, for the stream after it
         self.ending = False
+        self.streams = 0  # streams begun in the message being received
 
     def _keep(self, data):
         if self.history is None or not data:
@@ -123,6 +128,8 @@ class _Inflater:
     def decompress(self, data):
         ending, self.ending = self.ending, False
         out = self._inflate(data, ending)
+        if ending:
+            self.streams = 0
         if ending and self.held > 1 << self.bits:  # the window kept as one piece between messages
             self.history = [b"".join(self.history)[-(1 << self.bits):]]
             self.held = len(self.history[0])
@@ -135,6 +142,9 @@ class _Inflater:
                 data, self.rest = self.rest + data, b""
                 if not data or ending and data in _ENDS:
                     return b"".join(out)
+                self.streams += 1
+                if self.streams > _STREAMS:  # (wsproto refuses the message with 1007, as for a bad stream)
+                    raise zlib.error(f"more than {_STREAMS} DEFLATE streams in one message")
                 self.stream = self._next()
             piece = self.stream.decompress(data)
             self._keep(piece)
