@@ -180,11 +180,7 @@ class OutgoingRequest(OutgoingFields):
                 callback = encoding
             else:
                 data = encoded(data, encoding)
-        if data is None:  # (checked first, before anything is fixed, as Node throws)
-            err = TypeError("May not write null values to stream")
-            err.code = "ERR_STREAM_NULL_VALUES"
-            raise err
-        data = _body_bytes(data)
+        data = _body_bytes(data)  # (None or another type raises here, before anything is fixed, as Node throws)
         if self._ended:
             # Node's: the callback, then 'error', on the next loop turn; write returns False.
             # A destroyed request (closed: 'close' was its last event) gets no 'error'.
@@ -369,13 +365,8 @@ def _utf8_text(data, encoding):
 def _body_bytes(data):
     """A body chunk as the bytes that go out: ``str`` as UTF-8 (a lone surrogate as
     U+FFFD, as Node writes it), bytes-like objects as their bytes (``body_chunk``: its
-    length is what is sent);
-    anything else raises ERR_INVALID_ARG_TYPE (Node's throw), before the request changes."""
+    length is what is sent); None or anything else raises (Node's throws), before the
+    request changes."""
     if type(data) is bytes:
         return data
-    if isinstance(data, str):
-        try:
-            return data.encode()
-        except UnicodeEncodeError:
-            return utf8(data)
-    return body_chunk(data)
+    return utf8(data) if isinstance(data, str) else body_chunk(data)

@@ -100,8 +100,12 @@ def checked_status(status, message=None):
 def body_chunk(data):
     """``data`` (not str, not exactly bytes) as a body chunk: bytes-like objects pass (a
     memoryview of wider items, or not contiguous, as a copy of its bytes, so that its
-    ``len`` is the bytes sent); anything else raises TypeError with Node's code
-    ERR_INVALID_ARG_TYPE."""
+    ``len`` is the bytes sent); None raises TypeError with Node's code
+    ERR_STREAM_NULL_VALUES, anything else with ERR_INVALID_ARG_TYPE."""
+    if data is None:
+        err = TypeError("May not write null values to stream")
+        err.code = "ERR_STREAM_NULL_VALUES"
+        raise err
     if isinstance(data, (bytes, bytearray)):  # (a subclass of bytes: its bytes)
         return data
     if isinstance(data, memoryview):
@@ -191,13 +195,15 @@ class WireText(str):
     """A field value given as bytes: its latin-1 text, whose characters are those bytes
     on the wire (a head holding one is never re-encoded as UTF-8)."""
 
+    wire = True  # (as a ``Spelled`` line of one says it)
+
     def __reduce__(self):  # (copied and pickled as a plain value of its class)
         return WireText, (str(self),)
 
 
 def _wire(value):
     """A non-ASCII value given as bytes (a ``WireText``, or a ``Spelled`` line of one)."""
-    return (type(value) is WireText or getattr(value, "wire", False)) and not value.isascii()
+    return getattr(value, "wire", False) and not value.isascii()
 
 
 def utf8_head(head, fields):

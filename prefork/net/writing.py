@@ -135,10 +135,6 @@ class Writing(Piping):
             except UnicodeEncodeError:  # a lone surrogate: U+FFFD, as Node writes it
                 data = utf8(data)
         elif type(data) is not bytes:
-            if data is None:
-                err = TypeError("May not write null values to stream")
-                err.code = "ERR_STREAM_NULL_VALUES"
-                raise err
             data = bytes(body_chunk(data))  # a copy: later changes to the caller's buffer are not sent
         if self.writable_ended or self.destroyed:
             if self.destroyed:

@@ -176,9 +176,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 text = text and encoding == "utf8"
                 data = serialize.encoded(data, encoding)
         if data is None:
-            err = TypeError("May not write null values to stream")
-            err.code = "ERR_STREAM_NULL_VALUES"
-            raise err
+            serialize.body_chunk(data)  # (raises Node's ERR_STREAM_NULL_VALUES, before the end is checked)
         if self.writable_ended:
             self._after_end(callback)
             return False
