@@ -288,7 +288,8 @@ def _words(exc):
 def app_traceback(exc):
     """The traceback of an exception raised while the app loaded, from the app's first
     frame on: prefork's and importlib's own frames, which say nothing of the app, are
-    left out (all of them are kept when no frame is the app's)."""
+    left out (all of them are kept when no frame is the app's, but for a SyntaxError in
+    the app's source, which names its file and line itself)."""
     import traceback
 
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -296,6 +297,8 @@ def app_traceback(exc):
     tb = exc.__traceback__
     while tb is not None and (tb.tb_frame.f_code.co_filename.startswith((here, machinery, "<frozen "))):
         tb = tb.tb_next
+    if tb is None and isinstance(exc, SyntaxError) and exc.filename:
+        return "".join(traceback.format_exception_only(type(exc), exc))
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 

@@ -350,3 +350,11 @@ def test_a_gunicorn_setting_written_as_a_table_still_gets_its_hint(tmp_path):
     assert len(found) == 2 and all("is gunicorn's" in line for line in found), found
     assert found[0].startswith(f"{config}:secure_scheme_headers: unknown setting (secure_scheme_headers is "
                                f"gunicorn's: use forwarded_allow_ips here"), found
+
+
+def test_a_syntax_error_in_the_app_is_told_without_prefork_and_importlib_frames(tmp_path):
+    proc = boot(tmp_path, "bad:app", "x = 1\ndef app(:\n    pass\n")
+    assert proc.returncode == 3, proc.stderr
+    told = proc.stderr.split("the app failed to load:\n", 1)[1].split("failed to boot", 1)[0]
+    assert f'File "{tmp_path}/bad.py", line 2' in told and "SyntaxError" in told, told
+    assert "importlib" not in told and "prefork/" not in told and "Traceback" not in told, told
