@@ -19,6 +19,9 @@ Rules:
   ``get_max_listeners()`` listeners of one event (10; ``set_max_listeners(0)``: no limit)
   a ``MaxListenersExceededWarning`` is warned once per emitter and event, as Node warns
   of a likely leak; nothing is refused.
+- A listener that is not callable is refused where it is given (``on``, ``once``, the
+  ``prepend`` forms, ``off``) with Node's TypeError (code ``ERR_INVALID_ARG_TYPE``), not
+  at the emit that would call it (a request's 500, far from the mistake).
 - An emitter may have a ``context`` (a request's: a copy of the context it was made
   in, ``contextvars.copy_context()``): its listeners then run in it, whoever emits, so what a request's
   listeners set in ``ContextVar``s (a request id, a user) is seen by every listener of
@@ -179,6 +182,18 @@ class _DrainWaiter:
         self.stream.off("close", self.closed)
 
 
+def _not_callable(listener):
+    if listener is None:
+        received = "None"
+    elif isinstance(listener, (bool, int, float, str, bytes)):
+        received = f"type {type(listener).__name__} ({listener!r})"
+    else:
+        received = f"an instance of {type(listener).__name__}"
+    err = TypeError(f'The "listener" argument must be callable. Received {received}')
+    err.code = "ERR_INVALID_ARG_TYPE"
+    return err
+
+
 class EventEmitter:
     _events = None  # created on the first listener: most messages never get one
     default_max_listeners = 10  # Node's EventEmitter.defaultMaxListeners
@@ -186,6 +201,8 @@ class EventEmitter:
     _warned = None  # the events already warned of (MaxListenersExceededWarning)
 
     def on(self, event, listener):
+        if not callable(listener):
+            raise _not_callable(listener)
         if self._events is None:
             self._events = {}
         elif "newListener" in self._events:
@@ -203,6 +220,8 @@ class EventEmitter:
     add_listener = on
 
     def prepend_listener(self, event, listener):
+        if not callable(listener):
+            raise _not_callable(listener)
         if self._events is None:
             self._events = {}
         elif "newListener" in self._events:
@@ -248,12 +267,18 @@ class EventEmitter:
         return list(listeners or ())
 
     def once(self, event, listener):
+        if not callable(listener):
+            raise _not_callable(listener)
         return self.on(event, _Once(self, event, listener))
 
     def prepend_once_listener(self, event, listener):
+        if not callable(listener):
+            raise _not_callable(listener)
         return self.prepend_listener(event, _Once(self, event, listener))
 
     def off(self, event, listener):
+        if not callable(listener):
+            raise _not_callable(listener)
         listeners = self._events.get(event) if self._events else None
         if not listeners:
             return self
