@@ -64,6 +64,7 @@ def websockets_half_close(item, pre, uvi):
     uf, pf = (u[1].get("frames") or [], p[1].get("frames") or []) if u else ([], [])
     if pf[:len(uf)] != uf or len(uvi["app"]) != len(pre["app"]) or not uvi["app"]:
         return False
+    sent = sum(1 for opcode, _ in client_frames(item) if opcode in (1, 2))  # messages the client began
     for p_record, u_record in zip(pre["app"], uvi["app"]):
         ps, us = p_record.get("seen") or [], u_record.get("seen") or []
         if not us or ps[:len(us)] != us:
@@ -71,7 +72,7 @@ def websockets_half_close(item, pre, uvi):
         extra = ps[len(us):]
         if extra[-1:] == [["websocket.disconnect", 1006]]:
             extra = extra[:-1]
-        if any(m[0] != "websocket.receive" for m in extra):
+        if any(m[0] != "websocket.receive" for m in extra) or len(extra) > sent:  # (messages the client sent)
             return False
         if u_record.get("log") not in ([["raised", "ClientDisconnected"]], ["returned"]) or (not u and len(us) != 1):
             return False

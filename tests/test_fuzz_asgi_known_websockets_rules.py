@@ -120,6 +120,11 @@ def test_a_half_close_that_websockets_takes_for_the_end_is_known_only_where_uvic
     pre = side([H101, {"frames": [dump], "rest": ""}], [CONNECT, ["websocket.disconnect", 1006]], ["returned"])
     uvi = side([], [CONNECT], [["raised", "ClientDisconnected"]])
     assert rules.websockets_half_close(item(half_close=True), pre, uvi) and pre == uvi  # uvicorn wrote no 101
+    ghost = [CONNECT, ["websocket.receive", "ghost", None], ["websocket.disconnect", 1006]]
+    pre, uvi = side([H101, {"frames": [dump], "rest": ""}], ghost, ["returned"]), side([], [CONNECT], [["raised", "ClientDisconnected"]])
+    assert not rules.websockets_half_close(item(half_close=True), pre, uvi)  # a message the client never sent
+    pre, uvi = side([H101, {"frames": [dump], "rest": ""}], ghost, ["returned"]), side([], [CONNECT], [["raised", "ClientDisconnected"]])
+    assert rules.websockets_half_close(item(half_close=True, frames=masked(1, b"ghost")), pre, uvi) and pre == uvi
 
 
 def test_a_close_after_the_clients_close_raises_in_prefork_and_returns_in_websockets():
