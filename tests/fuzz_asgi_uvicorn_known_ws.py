@@ -83,9 +83,10 @@ def ws_denial(item, pre, uvi):
     # docs/asgi.md: the denial response (websocket.http.response.start) is a whole HTTP
     # response with its reason phrase, Date and Connection: close; uvicorn (wsproto)
     # sends an empty reason phrase and neither field. Status, the app's headers, the
-    # framing and the body are still compared.
+    # framing and the body are still compared. (uvicorn on websockets sends both fields.)
     p, u = pre["answers"], uvi["answers"]
-    if item["kind"] != "ws" or not p or not u or p[0].get("status") != 403 or u[0].get("status") != 403:
+    if item["kind"] != "ws" or not p or not u or p[0].get("status") != 403 or u[0].get("status") != 403 or \
+            {"date", "connection"} & set(headers_of(u[0])):
         return False
     drop_fields(p[0], "date", "connection")
     p[0]["reason"] = u[0]["reason"]

@@ -4,7 +4,8 @@ tests/apps/fuzz_asgi.py, the generator in tests/fuzz_asgi_uvicorn_inputs.py, the
 in tests/fuzz_asgi_uvicorn.py. ``KNOWN``: the differences that are uvicorn's or
 prefork's documented choices, each a rule that edits both outcomes only where its exact
 condition holds, with its reason (the HTTP rules in tests/fuzz_asgi_uvicorn_known.py,
-the WebSocket ones in tests/fuzz_asgi_uvicorn_known_ws.py). What no rule explains is a
+the WebSocket ones in tests/fuzz_asgi_uvicorn_known_ws.py, those of uvicorn's
+``--ws websockets`` implementation in tests/fuzz_asgi_uvicorn_known_websockets.py). What no rule explains is a
 finding. The outcomes' shapes: ``answers`` (each response parsed: status, reason,
 headers with Date masked, framing, body; for a WebSocket the 101 and the server's
 frames), ``closed``, ``app`` (one record per app call: its scope, the messages it
@@ -35,6 +36,7 @@ from fuzz_asgi_uvicorn import Peer, outcome  # noqa: E402
 from fuzz_asgi_uvicorn_inputs import inputs  # noqa: E402
 from fuzz_asgi_uvicorn_known import KNOWN_HTTP, dumps_in  # noqa: E402
 from fuzz_asgi_uvicorn_known_ws import KNOWN_WS  # noqa: E402
+from fuzz_asgi_uvicorn_known_websockets import KNOWN_WEBSOCKETS, KNOWN_WEBSOCKETS_FIRST  # noqa: E402
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("httptools")
@@ -43,7 +45,7 @@ CI_INPUTS = 1000
 
 # the known differences, in the order they are applied; each edits both outcomes only
 # where its exact condition holds and says whether it did
-KNOWN = KNOWN_HTTP + KNOWN_WS
+KNOWN = KNOWN_WEBSOCKETS_FIRST + KNOWN_HTTP + KNOWN_WS + KNOWN_WEBSOCKETS
 
 
 def classify(item, pre, uvi):
@@ -150,6 +152,17 @@ def test_fuzz_matches_uvicorn_with_root_path():
         show(*finding)
     assert not findings, f"{len(findings)} inputs differ from uvicorn (shown above)"
     assert result["alive"] and result["same_app"] > CI_INPUTS // 12
+
+
+def test_fuzz_matches_uvicorn_on_websockets():
+    """A smaller batch against uvicorn's ``--ws websockets`` implementation, whose own
+    differences are the rules of tests/fuzz_asgi_uvicorn_known_websockets.py."""
+    findings = []
+    result = run(3, CI_INPUTS // 2, ws="websockets", report=lambda *finding: findings.append(finding))
+    for finding in findings[:3]:
+        show(*finding)
+    assert not findings, f"{len(findings)} inputs differ from uvicorn --ws websockets (shown above)"
+    assert result["alive"] and result["same_app"] > CI_INPUTS // 6
 
 
 def show(item, pre, uvi):

@@ -27,8 +27,12 @@ Rules:
   reason phrase, the app's headers (checked as any response's: a bad one raises
   before a byte is written), ``Date`` unless the app gave one, ``Connection: close``
   (the connection ends after it), and a body framed by the app's ``Content-Length``
-  or else chunked. ``denial_status`` reads the app's status: 200-599, an ``IntEnum``
-  member (``HTTPStatus.FORBIDDEN``) as its number.
+  or else chunked. As an HTTP response's, the body keeps that length: one that is not a
+  decimal length (or repeats of one) raises RuntimeError at the start; a body message
+  that would go past it, or the last one short of it, raises RuntimeError before its
+  bytes are given out (a denial whose head was not out yet gets the 500 in its place).
+  ``denial_status`` reads the app's status: 200-599, an ``IntEnum`` member
+  (``HTTPStatus.FORBIDDEN``) as its number.
 """
 
 import binascii
@@ -49,13 +53,15 @@ class Denial:
 
     def __init__(self, status, headers=()):
         lines = [status_line(status)]
-        names = set()
+        names, lengths = set(), set()
         for name, value in headers:
             name, value = bytes(name).decode("latin-1"), bytes(value).decode("latin-1")
             check_name(name)
             check_value(name, value)
             lower = name.lower()
             names.add(lower)
+            if lower == "content-length":
+                lengths.add(value.strip(" \t"))
             if lower not in _DROPPED:
                 lines.append(f"{name}: {value}\r\n")
         if "date" not in names:
@@ -63,6 +69,7 @@ class Denial:
         lines.append("Connection: close\r\n")
         self.has_body = status_has_body(status)
         self.chunked = self.has_body and "content-length" not in names
+        self.left = self.has_body and not self.chunked and declared(lengths)  # (the bytes still owed)
         if self.chunked:
             lines.append("Transfer-Encoding: chunked\r\n")
         lines.append("\r\n")
@@ -75,8 +82,21 @@ class Denial:
         if not self.has_body:
             return b""
         if not self.chunked:
-            return bytes(data)
+            data = bytes(data)
+            left = self.left - len(data)
+            if left < 0 or finished and left:
+                raise RuntimeError(f"Response content {'longer' if left < 0 else 'shorter'} than Content-Length.")
+            self.left = left
+            return data
         return (chunk(data) if data else b"") + (LAST_CHUNK if finished else b"")
+
+
+def declared(lengths):
+    """The length the app's Content-Length values declare, else RuntimeError."""
+    value = lengths.pop() if len(lengths) == 1 else None
+    if value is None or not value.isdigit() or not value.isascii():
+        raise RuntimeError(f"Invalid Content-Length {sorted(lengths) or [value]!r} in a denial response.")
+    return int(value)
 
 
 def denial_status(status):

@@ -1,0 +1,259 @@
+"""The known differences of the ASGI fuzz against uvicorn (tests/test_fuzz_asgi_uvicorn.py)
+that belong to uvicorn's ``--ws websockets`` implementation (the ``websockets`` library's
+legacy server under it): ``KNOWN_WEBSOCKETS_FIRST``, applied before every other rule (the
+client's half-close, which tests/fuzz_asgi_uvicorn_known.py's rules would cut first),
+and ``KNOWN_WEBSOCKETS``, applied after tests/fuzz_asgi_uvicorn_known_ws.py's. Each rule
+fires only for that implementation, edits both outcomes only where its exact condition
+holds, says whether it did, and gives its reason.
+"""
+
+import re
+import struct
+
+from fuzz_asgi_uvicorn_known import drop_fields, headers_of
+
+FAILURES = (1002, 1007, 1009)  # the codes a server fails a connection with (RFC 6455 7.4.1)
+REFUSED = "Failed to open a WebSocket connection: "  # the websockets library's 400 body
+
+
+def on_websockets(item):
+    return item["kind"] == "ws" and item.get("uvicorn_ws") == "websockets"
+
+
+def request_field(item, name):
+    """The value of the handshake's field ``name`` (bytes), None if absent."""
+    head = item["steps"][0].partition(b"\r\n\r\n")[0]
+    found = re.search(rb"\r\n" + name + rb": ([^\r]*)", head)
+    return found.group(1) if found else None
+
+
+def ws_mode(item):
+    found = re.match(rb"[A-Z]+ /ws/([a-z-]+)", item["steps"][0])
+    return found.group(1).decode() if found else None
+
+
+def client_frames(item):
+    """The client's frames after the handshake, unmasked: (opcode, payload) pairs."""
+    data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
+    frames = []
+    while len(data) >= 2:
+        size, at = data[1] & 0x7F, 2
+        if size == 126:
+            size, at = struct.unpack("!H", data[2:4])[0], 4
+        elif size == 127:
+            size, at = struct.unpack("!Q", data[2:10])[0], 10
+        key, at = (data[at:at + 4], at + 4) if data[1] & 0x80 else (b"\0\0\0\0", at)
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(data[at:at + size]))
+        frames.append((data[0] & 0x0F, payload))
+        data = data[at + size:]
+    return frames
+
+
+def websockets_half_close(item, pre, uvi):
+    # a client that half-closes (its FIN after the handshake and its frames): the
+    # websockets library takes the FIN for the end of the connection, so uvicorn writes
+    # nothing more (not even the 101, if the app had not accepted yet): the app's sends
+    # from then on raise ClientDisconnected, or return for a websocket.close. prefork
+    # goes on answering (the client still reads), gives the app what it read, then
+    # 1006. What uvicorn wrote and its app saw are compared with the same on prefork.
+    p, u = pre["answers"], uvi["answers"]
+    if not on_websockets(item) or not item["half_close"] or not uvi["closed"] or not p or p[0].get("status") != 101:
+        return False
+    if u and (len(u) != 2 or len(p) != 2 or u[0].get("status") != 101):
+        return False
+    uf, pf = (u[1].get("frames") or [], p[1].get("frames") or []) if u else ([], [])
+    if pf[:len(uf)] != uf or len(uvi["app"]) != len(pre["app"]) or not uvi["app"]:
+        return False
+    sent = sum(1 for opcode, _ in client_frames(item) if opcode in (1, 2))  # messages the client began
+    for p_record, u_record in zip(pre["app"], uvi["app"]):
+        ps, us = p_record.get("seen") or [], u_record.get("seen") or []
+        if not us or ps[:len(us)] != us:
+            return False
+        extra = ps[len(us):]
+        if extra[-1:] == [["websocket.disconnect", 1006]]:
+            extra = extra[:-1]
+        if any(m[0] != "websocket.receive" for m in extra) or len(extra) > sent:  # (messages the client sent)
+            return False
+        if u_record.get("log") not in ([["raised", "ClientDisconnected"]], ["returned"]) or (not u and len(us) != 1):
+            return False
+    if u:
+        p[1]["frames"] = uf
+        p[1]["rest"] = u[1].get("rest")
+    else:
+        pre["answers"] = []
+    pre["closed"] = True
+    for p_record, u_record in zip(pre["app"], uvi["app"]):
+        p_record["seen"], p_record["log"] = u_record["seen"], u_record["log"]
+    return True
+
+
+def websockets_bad_close_frame(item, pre, uvi):
+    # the client's close frame has both a code that may not be sent (RFC 6455 7.4: 1005,
+    # 1006, 999, 2000...) and a reason that is not UTF-8: wsproto checks the code first
+    # (1002), the websockets library the reason (1007); each fails the connection
+    if not on_websockets(item) or not any(op == 8 and len(body) > 2 and not valid_code(body) and not utf8(body[2:])
+                                          for op, body in client_frames(item)):
+        return False
+    pf, uf = ((side["answers"][1:2] or [{}])[0].get("frames") or [] for side in (pre, uvi))
+    if not pf or not uf or pf[-1][:2] != ["close", 1002] or uf[-1][:2] != ["close", 1007]:
+        return False
+    uf[-1][1] = 1002  # (websockets_failing_close, next, compares the rest as for any failure)
+    return True
+
+
+def valid_code(body):
+    code = struct.unpack("!H", body[:2])[0]
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def utf8(data):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def websockets_version_refusal(item, pre, uvi):
+    # RFC 6455 4.2.2: a Sec-WebSocket-Version the server does not speak gets 426 with
+    # Sec-WebSocket-Version: 13 (docs/asgi.md); the websockets library answers 400 with
+    # its own text (and checks the key first, so a bad key as well is named instead)
+    version = request_field(item, b"Sec-WebSocket-Version")
+    p, u = pre["answers"], uvi["answers"]
+    if not on_websockets(item) or version in (None, b"13") or len(p) != 1 or len(u) != 1:
+        return False
+    if p[0].get("status") != 426 or headers_of(p[0]).get("sec-websocket-version") != "13":
+        return False
+    if u[0].get("status") != 400 or not u[0].get("body", "").startswith(REFUSED):
+        return False
+    uvi["answers"] = p
+    return True
+
+
+def websockets_close_before_accept(item, pre, uvi):
+    # docs/asgi.md: websocket.close before accepting answers 403 with Content-Type
+    # text/plain; charset=utf-8; uvicorn on websockets sends text/plain (its library's
+    # default for a rejection); the rest of the response is compared
+    p, u = pre["answers"], uvi["answers"]
+    if not on_websockets(item) or len(p) != 1 or len(u) != 1 or p[0].get("status") != 403 or u[0].get("status") != 403:
+        return False
+    if p[0].get("body") != "" or headers_of(p[0]).get("content-type") != "text/plain; charset=utf-8" or \
+            headers_of(u[0]).get("content-type") != "text/plain":
+        return False
+    u[0]["headers"] = sorted([h for h in u[0]["headers"] if h[0] != "content-type"] + [["content-type", "text/plain; charset=utf-8"]])
+    return True
+
+
+def websockets_denial_buffered(item, pre, uvi):
+    # the denial response (websocket.http.response.*): uvicorn on websockets gathers the
+    # app's body and its library writes it with Content-Length, adding Content-Type:
+    # text/plain where the app gave none; prefork sends the head with the first body
+    # message and frames a body without the app's Content-Length chunked (docs/asgi.md).
+    # Status, reason, the app's headers and the body are still compared.
+    p, u = pre["answers"], uvi["answers"]
+    if not on_websockets(item) or len(p) != 1 or len(u) != 1 or p[0].get("status") != u[0].get("status"):
+        return False
+    ph, uh = headers_of(p[0]), headers_of(u[0])
+    if p[0].get("framing") != "chunked" or p[0].get("trailers") != [] or ph.get("transfer-encoding") != "chunked" or \
+            "content-length" in ph or "content-type" in ph:
+        return False
+    if u[0].get("framing") != "length" or uh.get("content-length") != str(len(u[0].get("body", "").encode("latin-1"))) or \
+            uh.get("content-type") != "text/plain" or "transfer-encoding" in uh:
+        return False
+    drop_fields(p[0], "transfer-encoding")
+    drop_fields(u[0], "content-length", "content-type")
+    p[0]["framing"] = "length"
+    del p[0]["trailers"]
+    return True
+
+
+def websockets_500(item, pre, uvi):
+    # an app that raises or returns before accepting: uvicorn on websockets writes its
+    # 500 by hand, without Date, and its library then goes on with the handshake and
+    # writes a 101 after it (the 500 does not stop it); prefork's 500 is the whole
+    # response (docs/asgi.md). Only an app that ended before accepting, on both.
+    p, u = pre["answers"], uvi["answers"]
+    if not on_websockets(item) or len(p) != 1 or p[0].get("status") != 500 or not u or u[0].get("status") != 500:
+        return False
+    if len(u) > 2 or len(u) == 2 and u[1].get("status") != 101:
+        return False
+    if "date" not in headers_of(p[0]) or "date" in headers_of(u[0]) or p[0].get("body") != u[0].get("body"):
+        return False
+    for side in (pre, uvi):
+        if not side["app"] or any(r.get("seen") != [["websocket.connect"]] for r in side["app"]):
+            return False
+    drop_fields(p[0], "date")
+    uvi["answers"] = u[:1]
+    return True
+
+
+def websockets_failing_close(item, pre, uvi):
+    # a client's frames fail the connection (RFC 6455 7.1.7: 1002, 1007, 1009): prefork's
+    # close frame carries wsproto's reason and the app's websocket.disconnect the code
+    # sent (as uvicorn's wsproto implementation gives 1009); the websockets library sends
+    # no reason, and as the client does not echo the close its app gets 1006 (RFC 6455
+    # 7.1.5: no close frame was received). The code on the wire is still compared.
+    p, u = pre["answers"][1:2], uvi["answers"][1:2]
+    if not on_websockets(item) or not p or not u:
+        return False
+    pf, uf = p[0].get("frames") or [], u[0].get("frames") or []
+    if not pf or not uf or pf[-1][0] != "close" or pf[-1][1] not in FAILURES or uf[-1] != ["close", pf[-1][1], ""] or pf[:-1] != uf[:-1]:
+        return False
+    code = pf[-1][1]
+    pf[-1] = uf[-1]
+    for p_record, u_record in zip(pre["app"], uvi["app"]):
+        ps, us = p_record.get("seen") or [], u_record.get("seen") or []
+        if ps and us and ps[:-1] == us[:-1] and ps[-1] == ["websocket.disconnect", code] and us[-1] == ["websocket.disconnect", 1006]:
+            us[-1] = ["websocket.disconnect", code]
+    return True
+
+
+def websockets_close_after_client_close(item, pre, uvi):
+    # the client's close frame arrives while the app is about to send websocket.close:
+    # prefork's send raises ClientDisconnected (spec 2.4: send on a closed connection
+    # raises an OSError), uvicorn on websockets returns (its library's close() does
+    # nothing once the connection is closing). Only where the app's next send is that
+    # close (mode close-after, or a "close" text) and neither server sent the app's 4001.
+    if not on_websockets(item):
+        return False
+    for side in (pre, uvi):
+        frames = (side["answers"][1:2] or [{}])[0].get("frames") or []
+        if any(f[0] == "close" and f[1] == 4001 for f in frames):
+            return False
+    hit = False
+    for p_record, u_record in zip(pre["app"], uvi["app"]):
+        seen = p_record.get("seen") or []
+        if seen != u_record.get("seen") or len(seen) < 2 or seen[-1][0] != "websocket.receive":
+            continue
+        if ws_mode(item) != "close-after" and seen[-1][1] != "close":
+            continue
+        if p_record.get("log") == [["raised", "ClientDisconnected"]] and u_record.get("log") == ["returned"]:
+            u_record["log"] = p_record["log"]
+            hit = True
+    return hit
+
+
+def websockets_deflate_window_bits(item, pre, uvi):
+    # RFC 7692 7.1.2.2: to a client_max_window_bits offered without a value the server
+    # may answer the parameter or leave it out; prefork (wsproto) answers
+    # client_max_window_bits=15, the websockets library leaves it out (both inflate alike)
+    if not on_websockets(item) or request_field(item, b"Sec-WebSocket-Extensions") != b"permessage-deflate; client_max_window_bits":
+        return False
+    p, u = pre["answers"][:1], uvi["answers"][:1]
+    if not p or not u or p[0].get("status") != 101 or u[0].get("status") != 101:
+        return False
+    if headers_of(p[0]).get("sec-websocket-extensions") != "permessage-deflate; client_max_window_bits=15" or \
+            headers_of(u[0]).get("sec-websocket-extensions") != "permessage-deflate":
+        return False
+    p[0]["headers"] = [["sec-websocket-extensions", "permessage-deflate"] if h[0] == "sec-websocket-extensions" else h
+                       for h in p[0]["headers"]]
+    return True
+
+
+# applied before every other rule
+KNOWN_WEBSOCKETS_FIRST = [websockets_half_close]
+# applied after tests/fuzz_asgi_uvicorn_known_ws.py's KNOWN_WS
+KNOWN_WEBSOCKETS = [
+    websockets_version_refusal, websockets_close_before_accept, websockets_denial_buffered, websockets_500,
+    websockets_bad_close_frame, websockets_failing_close, websockets_close_after_client_close, websockets_deflate_window_bits,
+]
