@@ -5,7 +5,8 @@ Rules:
   ``-``, a short flag by its letter): the prefork setting that does the same, or None
   with a note saying why there is none. ``cli.py`` uses it for flags argparse does not
   know (``flag_hints``: uvicorn's ``--host``/``--port``/``--uds``/``--fd`` get the
-  ``--bind`` to write, their values in it; ``unrecognized`` lists a flag's value with
+  ``--bind`` to write, their values in it (a flag given twice by its last value, as
+  uvicorn and gunicorn take it); ``unrecognized`` lists a flag's value with
   it, not the app argparse put in its place), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
@@ -235,7 +236,7 @@ def flag_hints(argv, flags, near):
     values = {}
     for i, arg in enumerate(argv):
         flag, eq, value = arg.partition("=")
-        if flag[:1] == "-" and len(flag) > 1 and flag not in values:
+        if flag[:1] == "-" and len(flag) > 1:  # a flag given again: its last value counts, as uvicorn's
             following = argv[i + 1] if i + 1 < len(argv) and argv[i + 1][:1] != "-" else None
             values[flag] = value if eq else following
     lines = []
