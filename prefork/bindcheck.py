@@ -43,7 +43,7 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
         if not _BIND.match(address):
             raise ValueError(f"{address}: expected {forms}{_bind_hint(address)}")
         if address.startswith("unix:"):
-            if address.startswith("unix://") and not address.startswith("unix:///"):
+            if address.startswith("unix://") and address[7:] and not address.startswith("unix:///"):
                 raise ValueError(f"{address}: this is the path {address[5:]} here, at the root (/), where "
                                  f"gunicorn reads unix://{address[7:]} as {address[7:]}: write "
                                  f"unix:{address[7:]} for that, or unix:/{address[7:]} for the root")
