@@ -10,6 +10,9 @@ Rules:
 - ``*`` is no host: glibc resolves it as no name at all, which is the loopback address to a
   bind, where nginx, Apache and uvicorn mean every interface (gunicorn refuses it). It is
   refused, saying what to write for every interface, rather than bound to 127.0.0.1.
+- ``unix://PATH`` with a relative PATH is refused, saying what to write: gunicorn reads
+  it as PATH in the working directory, a UNIX socket path here as ``//PATH``, at the
+  root (``unix:///abs`` names ``/abs`` in both, and stays valid).
 - ``overlapping`` finds, between IP literals only, the addresses the master could not bind
   side by side (the same address written twice, a wildcard and an address of its family on
   one port), so that check-config refuses what a start would refuse, whatever the resolver.
@@ -40,6 +43,10 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
         if not _BIND.match(address):
             raise ValueError(f"{address}: expected {forms}{_bind_hint(address)}")
         if address.startswith("unix:"):
+            if address.startswith("unix://") and address[7:] and not address.startswith("unix:///"):
+                raise ValueError(f"{address}: this is the path {address[5:]} here, at the root (/), where "
+                                 f"gunicorn reads unix://{address[7:]} as {address[7:]}: write "
+                                 f"unix:{address[7:]} for that, or unix:/{address[7:]} for the root")
             directory = os.path.dirname(os.path.abspath(address[5:]))
             if not os.path.isdir(directory):
                 raise ValueError(f"{address}: directory {directory} does not exist")

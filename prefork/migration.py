@@ -5,7 +5,8 @@ Rules:
   ``-``, a short flag by its letter): the prefork setting that does the same, or None
   with a note saying why there is none. ``cli.py`` uses it for flags argparse does not
   know (``flag_hints``: uvicorn's ``--host``/``--port``/``--uds``/``--fd`` get the
-  ``--bind`` to write, their values in it; ``unrecognized`` lists a flag's value with
+  ``--bind`` to write, their values in it (a flag given twice by its last value, as
+  uvicorn and gunicorn take it); ``unrecognized`` lists a flag's value with
   it, not the app argparse put in its place), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
@@ -15,6 +16,8 @@ Rules:
   else (``SAME_NAMES_OTHER_VALUES``: uvicorn's ``access_log`` is a switch, prefork's a path).
 - A gunicorn access log format is translated for the refusal's advice
   (``gunicorn_format_hint``); the atoms without a prefork field are named.
+- The flags of ``GUNICORN_CMD_ARGS`` prefork takes are listed with their values, a bind
+  address in prefork's spelling of what gunicorn binds (``gunicorn_bind``).
 - Nothing is translated silently: an operator's file or command line is refused with
   the name to use, because the meanings are close, not equal.
 """
@@ -233,7 +236,7 @@ def flag_hints(argv, flags, near):
     values = {}
     for i, arg in enumerate(argv):
         flag, eq, value = arg.partition("=")
-        if flag[:1] == "-" and len(flag) > 1 and flag not in values:
+        if flag[:1] == "-" and len(flag) > 1:  # a flag given again: its last value counts, as uvicorn's
             following = argv[i + 1] if i + 1 < len(argv) and argv[i + 1][:1] != "-" else None
             values[flag] = value if eq else following
     lines = []
@@ -319,10 +322,17 @@ def env_hint(variable, value=""):
         flags = [word.split("=", 1)[0] for word in words if word[:1] == "-" and len(word) > 1]
         hinted = flag_hints(words, flags, lambda flag: None)
         theirs = {flag for flag in flags if hint(flag, flag_form=True)}
-        kept, skip = [], False
+        kept, skip, bind_value = [], False, False
         for word in words:  # the words of the flags prefork takes as they are, values too
-            if word[:1] == "-" and len(word) > 1:
+            is_flag = word[:1] == "-" and len(word) > 1
+            if is_flag:
                 skip = word.split("=", 1)[0] in theirs
+                flag, eq, value = word.partition("=")
+                if flag in ("-b", "--bind") and eq:
+                    word = f"{flag}={gunicorn_bind(value)}"
+            elif bind_value:
+                word = gunicorn_bind(word)
+            bind_value = is_flag and word in ("-b", "--bind")
             if not skip:
                 kept.append(shlex.quote(word))
         given = f" ({' '.join(kept)})" if kept else ""
@@ -334,6 +344,21 @@ def env_hint(variable, value=""):
     use = f"PREFORK_{setting.upper()}" if setting else "PREFORK_<NAME> variables"
     note = SAME_NAMES_OTHER_VALUES.get(name)
     return f"uvicorn's, ignored: use {use}" + (f" ({note})" if note else "")
+
+
+def gunicorn_bind(address):
+    """A gunicorn bind address in prefork's spelling, as gunicorn reads it: ``tcp://``
+    dropped, ``unix://PATH`` is PATH, a host without a port is on gunicorn's 8000;
+    anything else as it is (prefork's own check says what is wrong with it)."""
+    if address.startswith("unix:"):
+        return "unix:" + re.split(r"unix:(//)?", address)[-1]
+    if address.startswith("tcp://"):
+        address = address[len("tcp://"):]
+    if address.startswith("[") and address.endswith("]"):
+        return f"{address}:8000"
+    if address and ":" not in address and "[" not in address and not address.isdigit():
+        return f"{address}:8000"
+    return address
 
 
 # uvicorn settings prefork has under the same name

@@ -7,7 +7,10 @@ a configuration the daemon would not start on. check-config now says what the st
 says, line for line; addresses the start takes side by side stay valid.
 
 Real daemons on loopback (each start that fails is waited for; one that starts is
-stopped by PID), on a port found free just before."""
+stopped by PID). The port is one this test holds bound on every address of both
+families while the checks run (a port found free by probing could be taken meanwhile by
+any other process): the refusals are the configuration's, made before any bind, and
+check-config binds nothing."""
 
 import socket
 
@@ -16,10 +19,14 @@ import pytest
 from test_ops_bind_wildcard import prefork as run_prefork
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def port():
+    """A port held on every IPv4 and IPv6 address (a dual-stack wildcard socket) for the
+    test's duration: no other process can take it meanwhile."""
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(("::", 0))
+        yield sock.getsockname()[1]
 
 
 def prefork(args, cwd):
@@ -41,8 +48,7 @@ def prefork(args, cwd):
      "argv:--metrics-bind: 0.0.0.0:{p}: address already in use (by 127.0.0.1:{p}, a bind address)"),
 ], ids=["wildcard-after", "empty-host", "wildcard-first", "ipv6", "metrics"])
 def test_check_config_refuses_addresses_a_start_could_not_bind_together_as_the_start_does(
-        tmp_path, bind, metrics, problem):
-    port = free_port()
+        tmp_path, port, bind, metrics, problem):
     args = [arg for address in bind for arg in ("--bind", address.format(p=port))]
     args += ["--metrics-bind", metrics.format(p=port)]
     expected = problem.format(p=port)
@@ -58,8 +64,7 @@ def test_check_config_refuses_addresses_a_start_could_not_bind_together_as_the_s
     ["127.0.0.1:{p}", "127.0.0.2:{p}"],
     ["127.0.0.1:0", "0.0.0.0:0"],
 ], ids=["dual-stack", "families", "two-addresses", "port-0"])
-def test_addresses_that_bind_side_by_side_stay_valid(tmp_path, bind):
-    port = free_port()
+def test_addresses_that_bind_side_by_side_stay_valid(tmp_path, port, bind):
     args = [arg for address in bind for arg in ("--bind", address.format(p=port))]
     status, lines = prefork(["check-config", *args, "--metrics-bind", "127.0.0.1:0"], tmp_path)
     assert status == 0, lines
