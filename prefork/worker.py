@@ -28,6 +28,7 @@ Rules:
   max_requests recycling, the master gone).
 - The loop sends a heartbeat with the worker's stats on its channel about once a
   second (a quarter of `timeout` when that is shorter); a stalled loop sends none, which is how the master notices a hang.
+  Once the serving loop has ended it says ``exiting``: its exit work owes no heartbeat.
 - The app is found, imported and recognised by ``apps.load`` in the worker (never in the
   master), as its ``user``; by its kind it gets ``setup(server)`` called (events) or is
   wrapped by ``make_adapter(app, settings)`` of ``prefork.wsgi`` or ``prefork.asgi``,
@@ -222,6 +223,7 @@ class Worker:
         try:
             code = serve(loop)  # 0, or the status an app's sys.exit() asked for
             self.serving = False  # (the steps below run the loop to their own ends)
+            self.channel.send("exiting")  # (no heartbeat is owed from here: the master's kill bounds the rest)
             if self.stop_timer is not None:
                 self.stop_timer.cancel()  # stopped before it: it must not stop the steps below
             if self.asgi is not None:

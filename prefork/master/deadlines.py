@@ -9,7 +9,12 @@ Rules:
   its stack to the error log), then SIGKILL KILL_GRACE seconds later if still there; the
   log says which worker, how long it was silent, and what is done. A worker whose app
   is still loading falls under the same ``timeout`` (an import that hangs on a
-  database); the log then says it is still booting.
+  database); the log then says it is still booting. So does a draining worker (a
+  reload's, a ``max_requests`` or TTOU one), as gunicorn times it: a handler hung there
+  gets its SIGABRT and its stack at ``timeout``, not a bare SIGKILL at
+  ``graceful_timeout``; until the worker says its serving loop has ended (``exiting``):
+  its exit work (thread joins, ``atexit`` hooks) sends no heartbeats, and the graceful
+  kill bounds it.
 - A worker is judged on what it sent, read or not: before one is aborted, its channel
   is read. A master that was not running (SIGSTOP, Ctrl-Z, a paused VM) may find its
   timer due before the loop has read the heartbeats that came meanwhile; it must not
@@ -65,7 +70,7 @@ def next_check(master):
     for worker in master.workers.values():
         if worker.kill_at is not None:
             deadlines.append(worker.kill_at)
-        elif worker.aborted_at is None:
+        if worker.aborted_at is None and not worker.exiting:
             deadlines.append(worker.last_beat + worker.settings.timeout)
     deadlines.extend(master.foreign.values())
     return max(0.01, min(deadlines) - now)
@@ -80,10 +85,10 @@ def check(master):
             log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
             master.kill(worker.pid, signal.SIGKILL)
             worker.kill_at = None
-        elif worker.aborted_at is None and not worker.retiring and now - worker.last_beat > timeout:
+        elif worker.aborted_at is None and not worker.exiting and now - worker.last_beat > timeout:
             master.on_message(worker)  # what it sent that the master has not read yet (see the rules)
             if master.workers.get(worker.pid) is not worker or worker.aborted_at is not None \
-                    or worker.retiring or time.monotonic() - worker.last_beat <= timeout:
+                    or worker.exiting or time.monotonic() - worker.last_beat <= timeout:
                 continue
             if stopped(worker.pid):  # SIGSTOP: the SIGABRT waits, the kill takes it
                 log.error("worker %d (pid %d) sent no heartbeat for %.1f s: it is stopped (SIGSTOP, a "

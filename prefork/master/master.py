@@ -197,6 +197,8 @@ class Master:
                 self.on_ready(worker)
             elif kind == "recycle":
                 self.recycle(worker, "reached max_requests", "recycle")
+            elif kind == "exiting":
+                worker.exiting = True
             elif kind == "draining":
                 self.loop.after_signals(self.replace_draining, worker)
             elif kind == "boot_error":

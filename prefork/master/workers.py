@@ -56,6 +56,7 @@ class WorkerHandle:
         self.last_beat = now
         self.ready = False
         self.retiring = False
+        self.exiting = False  # its serving loop has ended: its exit work sends no heartbeats
         self.replaces = None  # pid of the worker this one takes over from (max_requests)
         self.aborted_at = None
         self.kill_at = None
