@@ -192,13 +192,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             log.exception("error in a client 'socket' listener; closing its connection")
             socket.destroy()
             return
-        if self._timeout_pending is not None or self._timeout is not None:  # (0 too: no timeout, not the agent's)
-            seconds, callback = self._timeout_pending or (self._timeout, None)
-            self._apply_timeout(seconds, callback)
-        elif self.agent.socket_timeout:  # the agent's, on its sockets in use too (Node's)
-            socket.set_timeout(self.agent.socket_timeout)
-        elif handed:
-            socket.set_timeout(0)  # the timeout of the request before is not this one's (Node clears it)
+        self._arm_timeout(socket, handed)  # (client/sockopts.py)
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
         self._hand_queued(socket)
