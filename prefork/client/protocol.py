@@ -289,6 +289,8 @@ class ClientProtocol:
             self._eof()
 
     def _eof(self):
+        if self.request.body_outlives_response:
+            return  # the socket ends once the body is out, then closes (Node's destroySoon), not at the peer's FIN
         if self._ends_at_close():
             if not self.res.complete:
                 self.res.complete = True
@@ -337,4 +339,5 @@ class ClientProtocol:
             res.emit("timeout")  # a body in progress: its response too (Node's responseOnTimeout)
 
     def on_drain(self):
-        self.request.emit("drain")
+        if not self.socket.writable_ended:  # (ended after the response: no more body goes, as Node's)
+            self.request.emit("drain")

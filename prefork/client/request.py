@@ -37,7 +37,10 @@ Rules (Node's, spec section 7):
   from then on the request is ``destroyed`` (a later ``destroy()`` does nothing), as in
   Node. A connection not kept is closed on the turn after the response's ``end`` (Node's
   destroySoon), so what the ``end`` listeners do (``abort()``, ``destroy(err)``) comes
-  before the closes; a body cut short closes the request before its socket's own
+  before the closes; while the request's body still goes out (an early 413 with
+  ``Connection: close``) the response closes then, and the socket ends after what is
+  queued and closes at its ``finish``, the peer's FIN notwithstanding: a reset or EPIPE
+  meanwhile is the request's ``error`` before its ``close``, as in Node; a body cut short closes the request before its socket's own
   ``close`` listeners run. A socket that closes while body chunks or the body's end wait
   for a reader closes the exchange two turns later, as Node's socket closes in libuv's
   close phase (after the ``setImmediate`` callbacks and the ticks they queue): a
@@ -280,6 +283,13 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
                 self.once("finish", self._free_socket)
                 return
             self._free_socket()
+        elif not self.writable_finished:
+            # answered while its body still goes out, on a connection not kept: Node's
+            # destroySoon ends the socket after what is queued and closes it at its
+            # 'finish'; the response closes now, and a reset or EPIPE meanwhile (the
+            # peer closing on the rest of the body) is the request's error
+            res.close_soon()
+            self.loop.call_soon(socket.destroy_soon)
         else:
             # closed on the next turn (Node's destroySoon): what the 'end' listeners do
             # (an abort, a destroy with an error) comes before the closes, as in Node
@@ -310,6 +320,12 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         self.agent.release(self, socket, self.agent.keep_alive)
         if handing:
             self.res.close_soon()
+
+    @property
+    def body_outlives_response(self):
+        """The response has ended on a connection not kept while this request's body still
+        goes out: the socket closes once it is flushed (or fails), not at the peer's FIN."""
+        return self._response_ended and not self.writable_finished and not self.keeps_socket and not self._closed
 
     @property
     def keeps_socket(self):
