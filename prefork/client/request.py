@@ -73,7 +73,8 @@ Rules (Node's, spec section 7):
   ECONNRESET "socket hang up". Cancelling the awaiting task (a timeout) destroys the
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
   An error of a request whose response was awaited (its ``signal``'s abort, a ``destroy(err)``)
-  with no ``error`` listener is not reported as unhandled: the response's reads raise what it broke.
+  with no ``error`` listener is not reported as unhandled: the response's reads raise what it broke;
+  nor is one an awaiter raised before it was emitted (``destroy(err)``, then ``await req``).
 """
 
 import asyncio
@@ -155,6 +156,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         if self._answered:
             future.set_result(awaited(self.res))
         elif self._failure is not None:
+            self._failure_raised = True  # (its 'error' still due: raised here, not reported as unhandled)
             future.set_exception(raisable(self._failure))
         else:
             future.set_exception(HTTPError("ECONNRESET", "socket hang up"))
@@ -393,8 +395,11 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
     def _emit_error(self):
         if self._error_due:
             self._error_due = False
-            if self.res is None or not self.res.awaited or self.listener_count("error"):  # (see Rules)
+            awaited = self._failure_raised or (self.res is not None and self.res.awaited)
+            if not awaited or self.listener_count("error"):  # (see Rules)
                 self.emit("error", self._failure)
+
+    _failure_raised = False  # an awaiter of the response got the error
 
     def _close(self):
         """``close``: the request's last event (an ``error`` still due comes first), and
