@@ -53,8 +53,9 @@ def server(request):
 
 
 NODE_EARLY_CLOSE = r"""
-const port = %(port)d, size = %(size)d;
+const port = %(port)d, size = %(size)d, wait = %(wait)d;
 const req = http.request({host: '127.0.0.1', port, agent: false, method: 'POST', headers: {'Content-Length': size}});
+if (wait) req.setTimeout(100, () => log('timeout'));
 req.on('socket', (s) => s.on('close', () => { log('socket.close'); setImmediate(done); }));
 req.on('error', (e) => log('error', e.code));
 req.on('finish', () => log('finish'));
@@ -63,13 +64,13 @@ req.on('response', (res) => {
   log('response', res.statusCode);
   res.on('data', (d) => log('data', d.toString()));
   res.on('end', () => log('end'));
-  res.on('close', () => { log('res.close'); net.connect(port, '127.0.0.1').end('GO\r\n\r\n'); });
+  res.on('close', () => { log('res.close'); setTimeout(() => net.connect(port, '127.0.0.1').end('GO\r\n\r\n'), wait); });
 });
 req.%(call)s('a'.repeat(size));
 """
 
 
-def prefork_early_close(port, call):
+def prefork_early_close(port, call, wait=0):
     async def main():
         loop = asyncio.get_running_loop()
         events = []
@@ -78,12 +79,17 @@ def prefork_early_close(port, call):
         req = prefork.request({"host": "127.0.0.1", "port": port, "agent": False, "method": "POST",
                                "headers": {"Content-Length": BODY}})
         req.on("socket", lambda s: s.on("close", lambda *a: (log(["socket.close"]), over.set_result(None))))
+        if wait:
+            req.set_timeout(0.1, lambda: log(["timeout"]))
         req.on("error", lambda e: log(["error", e.code]))
         req.on("finish", lambda: log(["finish"]))
         req.on("close", lambda: log(["close"]))
 
         def res_closed():
             log(["res.close"])
+            loop.call_later(wait / 1000, go)
+
+        def go():
             signal = socket.create_connection(("127.0.0.1", port))
             signal.sendall(b"GO\r\n\r\n")
             signal.close()
@@ -111,6 +117,15 @@ HEAD = [["response", 413], ["data", "nope!"], ["end"], ["res.close"]]
     ("read the rest", "end", [["finish"], ["close"], ["socket.close"]]),
 ], indirect=["server"])
 def test_an_answer_that_closes_while_the_body_goes_out_gives_nodes_events(server, call, tail):
-    theirs = node_events(NODE_EARLY_CLOSE % {"port": server.port, "size": BODY, "call": call})
+    theirs = node_events(NODE_EARLY_CLOSE % {"port": server.port, "size": BODY, "call": call, "wait": 0})
     assert theirs == HEAD + tail
     assert prefork_early_close(server.port, call) == theirs
+
+
+@pytest.mark.parametrize("server", ["reset"], indirect=True)
+def test_the_request_hears_no_timeout_once_its_response_has_ended_as_with_node(server):
+    # the body stalls (the server reads none of it) for 0.5 s past the 0.1 s timeout: Node's
+    # responseOnEnd stops the request's listening to its socket's timeout
+    theirs = node_events(NODE_EARLY_CLOSE % {"port": server.port, "size": BODY, "call": "end", "wait": 500})
+    assert theirs == HEAD + [["error", "ECONNRESET"], ["close"], ["socket.close"]]
+    assert prefork_early_close(server.port, "end", wait=500) == theirs

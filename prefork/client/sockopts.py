@@ -11,7 +11,9 @@ Rules:
 - ``set_timeout``'s callback is a ``once`` listener of the request's ``timeout``, added
   at the call (Node's); the request's ``timeout`` comes once per request
   (``socket_timed_out``), the response's at each idle period. Once the response has
-  ended ``set_timeout`` does nothing: the socket may serve another request by then.
+  ended ``set_timeout`` does nothing: the socket may serve another request by then; nor
+  does the request hear its socket's timeout any more (a body still going out after an
+  early answer that ends the connection), as Node's ``responseOnEnd``.
 - The request hears its socket's idle timeout only when it asked for one (Node's
   ``listenSocketTimeout``): ``set_timeout`` called, the ``timeout`` option given, or an
   agent with a ``timeout``. A timeout set otherwise (``res.set_timeout``, the socket's
@@ -69,8 +71,8 @@ class SocketOptions:
     def socket_timed_out(self):
         """The socket's idle timeout (called by the protocol): the request's ``timeout``,
         once per request as Node's (its response's ``timeout`` comes at each)."""
-        if self._timeout_told:
-            return
+        if self._timeout_told or self._response_ended:
+            return  # (after the response's end: Node's responseOnEnd stops listening, the body may still go out)
         if self._timeout_listened or self._timeout is not None or self.agent.socket_timeout:
             self._timeout_told = True
             self.emit("timeout")
