@@ -9,7 +9,10 @@ Rules (Node's, spec section 7):
   Transfer-Encoding: chunked (anything else with a body).
 - ``write`` says False once the bytes not yet in the kernel (or, before the socket is
   there, those kept for it) reach the socket's high-water mark; ``drain`` follows when
-  they have gone out; ``await req.drain()`` waits for it (``emitter.drained``).
+  they have gone out; ``await req.drain()`` waits for it (``emitter.drained``). Once a
+  response that ends the connection has ended, the socket ends after what is queued
+  (client/request.py): what is written then is kept, never sent, and no ``drain``
+  comes (``await req.drain()`` raises at the close), as in Node.
 - A ``write`` callback runs once the socket has flushed that write (one made before
   the socket came, once it came and flushed), before ``finish``; when the socket is
   destroyed first (a reset while the body goes out), on the turn after, as Node's.
@@ -146,7 +149,7 @@ class OutgoingRequest(OutgoingFields):
         """Hand ``data`` to the socket (or keep it until there is one); False past the
         high-water mark, and ``drain`` follows once what is buffered has gone out."""
         socket = self.socket
-        if socket is None or socket.destroyed:
+        if socket is None or socket.destroyed or socket.writable_ended:  # (ended: kept, never sent, as Node's)
             self._queued.append(data)
             self._queued_size += len(data)
             return self._queued_size < Socket.high_water_mark

@@ -19,7 +19,10 @@ Rules (Node's, spec section 7):
   close-delimited body (no Content-Length, and ``chunked`` not the last
   Transfer-Encoding coding, as llhttp frames it); the socket's close tells the request (``socket hang up`` if no
   response had begun; a body cut short by it, Content-Length or chunked, is aborted,
-  never ended). A read or write error destroys the socket; a FIN read after a write was
+  never ended). A read or write error (a reset, EPIPE, a refused connect) destroys the
+  socket; the socket's own ``error`` listeners (an application's, added at ``socket``)
+  hear it after the request's ``error`` and before its ``close``, as Node's socket tells
+  them. A FIN read after a write was
   refused (its error told on the next turn) waits for that error, the exchange's.
 - A 1xx has no body, whatever its fields say (Node's parser skips it): at a 1xx head
   with a Content-Length or Transfer-Encoding the parser restarts after the head.
@@ -289,6 +292,8 @@ class ClientProtocol:
             self._eof()
 
     def _eof(self):
+        if self.request.body_outlives_response:
+            return  # the socket ends once the body is out, then closes (Node's destroySoon), not at the peer's FIN
         if self._ends_at_close():
             if not self.res.complete:
                 self.res.complete = True
@@ -305,7 +310,16 @@ class ClientProtocol:
             self.request.loop.call_soon(res.push_end)
         else:
             self.request.fail(err)
+        if self.socket.listener_count("error"):
+            self.request.loop.call_soon(self._tell_socket, self.socket, err)  # (after the request's 'error')
         self.socket.destroy()
+
+    @staticmethod
+    def _tell_socket(socket, err):
+        try:
+            socket.emit("error", err)
+        except Exception:
+            log.exception("error in a client socket's 'error' listener")
 
     def _ends_at_close(self):
         """A close-delimited body is in progress (no Content-Length, and ``chunked`` not
@@ -337,4 +351,5 @@ class ClientProtocol:
             res.emit("timeout")  # a body in progress: its response too (Node's responseOnTimeout)
 
     def on_drain(self):
-        self.request.emit("drain")
+        if not self.socket.writable_ended:  # (ended after the response: no more body goes, as Node's)
+            self.request.emit("drain")

@@ -37,7 +37,10 @@ Rules (Node's, spec section 7):
   from then on the request is ``destroyed`` (a later ``destroy()`` does nothing), as in
   Node. A connection not kept is closed on the turn after the response's ``end`` (Node's
   destroySoon), so what the ``end`` listeners do (``abort()``, ``destroy(err)``) comes
-  before the closes; a body cut short closes the request before its socket's own
+  before the closes; while the request's body still goes out (an early 413 with
+  ``Connection: close``) the response closes then, and the socket ends after what is
+  queued and closes at its ``finish``, the peer's FIN notwithstanding: a reset or EPIPE
+  meanwhile is the request's ``error`` before its ``close``, as in Node; a body cut short closes the request before its socket's own
   ``close`` listeners run. A socket that closes while body chunks or the body's end wait
   for a reader closes the exchange two turns later, as Node's socket closes in libuv's
   close phase (after the ``setImmediate`` callbacks and the ticks they queue): a
@@ -70,7 +73,8 @@ Rules (Node's, spec section 7):
   ECONNRESET "socket hang up". Cancelling the awaiting task (a timeout) destroys the
   request and its socket, as aiohttp and httpx do; ``asyncio.shield`` keeps it going.
   An error of a request whose response was awaited (its ``signal``'s abort, a ``destroy(err)``)
-  with no ``error`` listener is not reported as unhandled: the response's reads raise what it broke.
+  with no ``error`` listener is not reported as unhandled: the response's reads raise what it broke;
+  nor is one an awaiter raised before it was emitted (``destroy(err)``, then ``await req``).
 """
 
 import asyncio
@@ -152,6 +156,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         if self._answered:
             future.set_result(awaited(self.res))
         elif self._failure is not None:
+            self._failure_raised = True  # (its 'error' still due: raised here, not reported as unhandled)
             future.set_exception(raisable(self._failure))
         else:
             future.set_exception(HTTPError("ECONNRESET", "socket hang up"))
@@ -192,13 +197,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             log.exception("error in a client 'socket' listener; closing its connection")
             socket.destroy()
             return
-        if self._timeout_pending is not None or self._timeout is not None:  # (0 too: no timeout, not the agent's)
-            seconds, callback = self._timeout_pending or (self._timeout, None)
-            self._apply_timeout(seconds, callback)
-        elif self.agent.socket_timeout:  # the agent's, on its sockets in use too (Node's)
-            socket.set_timeout(self.agent.socket_timeout)
-        elif handed:
-            socket.set_timeout(0)  # the timeout of the request before is not this one's (Node clears it)
+        self._arm_timeout(socket, handed)  # (client/sockopts.py)
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
         self._hand_queued(socket)
@@ -286,6 +285,13 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
                 self.once("finish", self._free_socket)
                 return
             self._free_socket()
+        elif not self.writable_finished:
+            # answered while its body still goes out, on a connection not kept: Node's
+            # destroySoon ends the socket after what is queued and closes it at its
+            # 'finish'; the response closes now, and a reset or EPIPE meanwhile (the
+            # peer closing on the rest of the body) is the request's error
+            res.close_soon()
+            self.loop.call_soon(socket.destroy_soon)
         else:
             # closed on the next turn (Node's destroySoon): what the 'end' listeners do
             # (an abort, a destroy with an error) comes before the closes, as in Node
@@ -316,6 +322,12 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         self.agent.release(self, socket, self.agent.keep_alive)
         if handing:
             self.res.close_soon()
+
+    @property
+    def body_outlives_response(self):
+        """The response has ended on a connection not kept while this request's body still
+        goes out: the socket closes once it is flushed (or fails), not at the peer's FIN."""
+        return self._response_ended and not self.writable_finished and not self.keeps_socket and not self._closed
 
     @property
     def keeps_socket(self):
@@ -383,8 +395,11 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
     def _emit_error(self):
         if self._error_due:
             self._error_due = False
-            if self.res is None or not self.res.awaited or self.listener_count("error"):  # (see Rules)
+            awaited = self._failure_raised or (self.res is not None and self.res.awaited)
+            if not awaited or self.listener_count("error"):  # (see Rules)
                 self.emit("error", self._failure)
+
+    _failure_raised = False  # an awaiter of the response got the error
 
     def _close(self):
         """``close``: the request's last event (an ``error`` still due comes first), and
