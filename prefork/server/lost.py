@@ -310,6 +310,12 @@ class RequestClosing:
 
     _close_due = False  # aborted (so destroyed), its close not told yet (mark_closed tells it)
 
+    def dumped_when_answered(self):
+        """Paused, and its kept body discarded once its response is done (Node's dump):
+        nobody began to read it (a reader that paused it after taking a chunk keeps the
+        rest for its ``resume()``) and no ``readable`` listener reads it."""
+        return self.readable_flowing is False and not self._consuming and not self.listener_count("readable")
+
     def unheard(self):
         """No listener of any event of this request (nothing its close would tell)."""
         return not self._events
