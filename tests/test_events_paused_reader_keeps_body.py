@@ -61,3 +61,29 @@ def test_a_reader_that_paused_keeps_the_body_after_its_response(serve):
     assert before + after == len(BODY)
     # one chunk before the pause; the rest only once the app resumed
     assert [event for event in st.events if event[0] == "data"][:2] == [("data", False), ("data", True)]
+
+
+def test_an_asgi_app_answering_without_reading_a_large_body_keeps_the_connection(serve):
+    """The ASGI adapter pauses a body its app does not read yet and lets go of it at
+    the response's close: the rest is then discarded and the pipelined request served."""
+    import asyncio
+
+    from test_asgi import asgi_server
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/p":
+            await asyncio.sleep(0.3)  # the body passes the adapter's mark meanwhile
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": scope["path"][1:].encode() * 2})
+
+    st = asgi_server(serve, app)
+    body = b"x" * 1_000_000
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as conn:
+        conn.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+                     + b"GET /g HTTP/1.1\r\nHost: x\r\n\r\n")
+        first, rest = read_response(conn)
+        assert first.endswith(b"\r\n\r\npp")
+        second, _ = read_response(conn, rest)
+        assert second.endswith(b"\r\n\r\ngg")
