@@ -219,18 +219,27 @@ def utf8_head(head, fields):
 
 def field_value(value):
     """A field value as the head keeps it: bytes (and bytes items of a list) read as
-    latin-1 (``WireText``), the bytes they are on the wire, and checked as text; a tuple
-    as a list."""
+    latin-1 (``WireText``), the bytes they are on the wire, and checked as text; a bool
+    (an item of a list too) as JavaScript's ``String()`` writes it; a tuple as a list."""
     if type(value) is bytes:
         return WireText(value.decode("latin-1"))
     if value is True or value is False:
         return "true" if value else "false"  # (JavaScript's String(true))
     if isinstance(value, (list, tuple)):
-        if any(type(item) is bytes for item in value):
-            return [WireText(item.decode("latin-1")) if type(item) is bytes else item for item in value]
+        if any(type(item) is bytes or item is True or item is False for item in value):
+            return [_item_value(item) for item in value]
         if type(value) is tuple:
             return list(value)
     return value
+
+
+def _item_value(item):
+    """An item of a list value: bytes as a ``WireText``, a bool as JavaScript writes it."""
+    if type(item) is bytes:
+        return WireText(item.decode("latin-1"))
+    if item is True or item is False:
+        return "true" if item else "false"
+    return item
 
 
 def check_value(name, value):

@@ -371,11 +371,10 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         if attached is not None and not attached.writable_finished:  # (a large one, pipelining)
             self._unflushed = [r for r in self._unflushed or () if not r.writable_finished] + [attached]
         self._attached = res
-        if res.req.readable_flowing is False and "body" in self._pause_reasons \
-                and not res.req.listener_count("readable"):
+        if "body" in self._pause_reasons and res.req.dumped_when_answered():
             # answered: a body nobody reads, which stopped the reading, is discarded (Node's
-            # dump; a 'readable' reader reads on); a paused one is otherwise dumped at the
-            # response's finish, as Node's (ResponseClosing.mark_closed)
+            # dump; a 'readable' reader, or one that paused it, reads on); a paused one is
+            # otherwise dumped at the response's finish, as Node's (ResponseClosing.mark_closed)
             res.req.resume()
         if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
                                                         or server.draining)):

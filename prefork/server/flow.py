@@ -15,7 +15,8 @@ Rules:
   when bytes are unsent) or the response queue shrinking (``response_done``).
 - A body nobody reads, past its high-water mark, pauses the request (its response, once
   done, resumes and so discards it, as Node dumps it); if the response is already
-  done, it is discarded at once.
+  done, it is discarded at once. One a reader paused after taking a chunk stops the
+  reading until that reader resumes it, its response done or not (Node's ``_consuming``).
 """
 
 PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
@@ -72,11 +73,12 @@ class FlowControl:
         """``req`` holds more unread body than its high-water mark: stop reading until it
         is read, or discard the rest when its response is already done."""
         res = self._res
-        if res is not None and res.req is req and res.writable_ended and not req.listener_count("readable"):
+        if req.readable_flowing is None:
+            req.pause()  # read by nobody: its response, once done, resumes it (response_done)
+        if res is not None and res.req is req and res.writable_ended and req.dumped_when_answered():
             req.resume()  # answered: nobody will read it (Node's dump)
         else:
-            req.pause()  # so that its response, once done, resumes it (response_done)
-            self.pause_reading("body")
+            self.pause_reading("body")  # (a reader that paused it keeps it for its resume())
 
     def wants_drain(self, res):
         if self._drain_waiters is None:

@@ -310,6 +310,37 @@ class RequestClosing:
 
     _close_due = False  # aborted (so destroyed), its close not told yet (mark_closed tells it)
 
+    def dumped_when_answered(self):
+        """Paused, and its kept body discarded once its response is done (Node's dump):
+        nobody began to read it (a reader that paused it after taking a chunk keeps the
+        rest for its ``resume()``) and no ``readable`` listener reads it."""
+        return self.readable_flowing is False and not self._consuming and not self.listener_count("readable")
+
+    def off(self, event, listener):
+        super().off(event, listener)
+        if event == "data":
+            self._dump_unheard()
+        return self
+
+    remove_listener = off
+
+    def remove_all_listeners(self, event=None):
+        super().remove_all_listeners(event)
+        if event is None or event == "data":
+            self._dump_unheard()
+        return self
+
+    def _dump_unheard(self):
+        """The last ``data`` listener of a body its reader paused went: nobody reads it
+        now, so it is dumped as one nobody read (an adapter's reader lets go so at its
+        response's ``close``): at once when its response is done and it stopped the
+        reading, else at that response's end (flow.py)."""
+        if self._consuming and self.readable_flowing is False and not self.destroyed \
+                and not self.listener_count("data") and not self.listener_count("readable"):
+            self._consuming = False
+            if self._conn is not None and self._buffered_size > self.readable_high_water_mark:
+                self._conn.body_backlog(self)
+
     def unheard(self):
         """No listener of any event of this request (nothing its close would tell)."""
         return not self._events

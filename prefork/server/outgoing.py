@@ -54,6 +54,19 @@ _STATUS_CODES = serialize.STATUS_CODES
 _STATUS_BYTES = serialize.STATUS_BYTES
 
 
+def _given_pairs(headers):
+    """The fields ``write_head`` was given (checked already) as ``(lower-case name,
+    (name, value))``, one per key or pair in the order given: the head's lines when no
+    field was set before, as Node writes the object or array it is given."""
+    if isinstance(headers, dict) or hasattr(headers, "keys"):
+        pairs = headers.items()
+    else:
+        flat = list(headers)
+        pairs = flat if flat and isinstance(flat[0], (list, tuple)) else zip(flat[0::2], flat[1::2])
+    return [(name.lower(), (name, value if type(value) is str else serialize.field_value(value)))
+            for name, value in pairs]
+
+
 class OutgoingHead(OutgoingFields):
     """Mixed into ``ServerResponse``: the state it reads lives in the response's slots;
     the field API (``set_header`` and the rest) is http/fields.py's."""
@@ -71,11 +84,15 @@ class OutgoingHead(OutgoingFields):
         status_code = serialize.checked_status(status_code, message)
         if headers:
             saved = None if self._headers is None else dict(self._headers)
+            if not hasattr(headers, "keys"):
+                headers = list(headers)  # (read twice: an iterator too)
             try:
                 self.merge_fields(headers, replacing=saved is not None, spelled=True)
             except Exception:
                 self._headers = saved  # a bad field leaves the head as it was
                 raise
+            if saved is None:
+                self.__dict__["_head_pairs"] = _given_pairs(headers)
         self.status_code = status_code
         self.status_message = serialize.reason_phrase(status_code) if message is None else message
         if status_code in _NO_BODY:
@@ -90,6 +107,7 @@ class OutgoingHead(OutgoingFields):
                 # writeHead's own fields only in the head it makes), so a retry without
                 # them is free of them
                 self._headers = None
+                self.__dict__.pop("_head_pairs", None)
             raise
         return self
 
@@ -168,7 +186,8 @@ class OutgoingHead(OutgoingFields):
         unique = self._conn.server.unique_headers
         if unique:
             unique = {name.lower() for name in unique}
-        for key, (name, value) in (headers or {}).items():
+        pairs = self.__dict__.get("_head_pairs") if headers is not None else None
+        for key, (name, value) in (headers or {}).items() if pairs is None else pairs:
             head.append(serialize.header_lines(name, value, unique))
             if key == "connection":
                 has_connection = True
@@ -284,7 +303,9 @@ class OutgoingHead(OutgoingFields):
     def head_as_utf8(self):
         """The fixed head's text as UTF-8 (module rules), where it has a non-ASCII
         character and no field value given as bytes (``WireText``: those bytes stand)."""
-        self._head = serialize.utf8_head(self._head, self._headers)
+        pairs = self.__dict__.get("_head_pairs")
+        self._head = serialize.utf8_head(self._head, self._headers if pairs is None else dict(enumerate(
+            field for _, field in pairs)))
 
     def add_trailers(self, headers):
         """Fields sent after the last chunk of a chunked body (a dict, or name/value
@@ -304,6 +325,7 @@ class OutgoingHead(OutgoingFields):
         """Forget the status and headers set so far (the head must not be out yet), so
         an error answer can replace them."""
         self._headers = None
+        self.__dict__.pop("_head_pairs", None)
         self._removed = None
         self.headers_sent = False
         self.send_date = True
