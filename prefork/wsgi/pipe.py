@@ -134,6 +134,12 @@ def call_over():
     return OSError(errno.EBADF, "write() after the WSGI call returned: the response is done")
 
 
+def over_limit(body):
+    """(On the loop.) ``body`` (a call's ``wsgi.input``) is a ``BodyPipe`` gone over its
+    limit: its connection closes once the call's answer is out, and that answer says so."""
+    return body.__class__ is BodyPipe and body.received > body.limit
+
+
 class BodyPipe(io.RawIOBase):
     """``wsgi.input`` on a thread: body bytes handed over by the loop as they arrive."""
 

@@ -12,6 +12,10 @@ Rules:
   of one ``print`` are one line; a line without its newline goes out with ``flush()``,
   when the call that wrote it ends, or when the thread that wrote it ends (in the
   process it was written in: a process the app forks does not log its parent's).
+  It answers what ``io`` asks of a writable text stream (``writable``, ``isatty``,
+  ``closed``, ``fileno``, ``encoding``, a ``with``), so a library handed it as its
+  stream (a log handler, a console that asks ``isatty()``) works as with gunicorn's;
+  it is the worker's one stream, shared by every call, so ``close()`` changes nothing.
 - ``FileWrapper`` is its own iterator and seeks as its file does (``seekable``, ``seek``,
   ``tell``): Werkzeug's range responses (Flask's ``send_file`` with a ``Range``) seek to
   the range's start rather than read every byte before it.
@@ -178,10 +182,40 @@ class Errors:
     the end of the call (the adapter flushes the calling thread's) or the end of the
     thread (one the app started, whose last line had no newline)."""
 
+    closed = False
+    encoding = "utf-8"
+    errors = "strict"
+    newlines = None
+
     def __init__(self):
         self._local = threading.local()
         self._lock = threading.Lock()  # for held, which threads change
         self.held = 0  # threads holding the start of a line: the call's end flushes when not 0
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    def seekable(self):
+        return False
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation("fileno")
+
+    def close(self):
+        """Nothing: the stream is the worker's, shared by every call (a call that
+        closes it must not silence the next one)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
 
     def _line(self):
         try:

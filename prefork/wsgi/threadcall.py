@@ -28,6 +28,8 @@ Rules:
   the transfer starts, so a client reading a large file slowly holds no thread. The loop
   refuses it (TLS, an earlier response's bytes still queued, the response already
   ended), and closes the duplicate; the thread then iterates the file.
+- A body over ``max_body_size`` closes the connection after the call's answer: a head that
+  goes out once it is over says ``Connection: close``, never keep-alive (``over_limit``).
 - A client that goes away mid-response: the thread's next write raises
   ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
   in every case, on the app's thread.
@@ -43,7 +45,7 @@ from .body import (answer_failure, check_restart, close_iterable, end_whole, ove
                    under_length)
 from .sending import FileEnd, SendFile, StallWatch, file_length, sendable_file, sendfile_allowed
 from .streams import FileWrapper
-from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over
+from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over, over_limit
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -292,7 +294,7 @@ class ThreadCall(FileEnd):
                         if "content-length" in names:
                             self.promised = promised_length(res, self.req.method)
                         self.bodiless = self.req.method == "HEAD" or not res.has_body_status()
-                        if "connection" not in names and self.calls.oversubscribed(self):
+                        if "connection" not in names and (self.calls.oversubscribed(self) or over_limit(self.body)):
                             res.set_header("Connection", "close")
                 elif kind == _WHOLE:
                     self.ended = True
@@ -306,7 +308,7 @@ class ThreadCall(FileEnd):
                         res.end()
                 elif kind == _FAIL:
                     self.ended = True
-                    answer_failure(res, payload)
+                    answer_failure(res, payload, close=over_limit(self.body))
                 elif kind == _FILE:
                     self._take_file(payload)
                 elif kind == _FLUSH:
