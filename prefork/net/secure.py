@@ -7,7 +7,14 @@ Rules:
   ``encrypted = False`` (class attributes: nothing per socket).
 - The accessors (read from the layer's ``ssl.SSLObject`` once the handshake has finished)
   answer None (or False) without TLS and before it, as Node's do on a plain socket.
+- After the handshake, a read is activity for the idle timer only when the layer gives
+  plaintext for it (or the peer's close_notify): the bytes of a record not whole yet, or
+  of a handshake message, are not (Node's TLSSocket refreshes its timer on plaintext).
 """
+
+from time import monotonic
+
+from ..http.errors import HTTPError
 
 
 class Secure:
@@ -27,6 +34,33 @@ class Secure:
         if data:
             self.tls.received(data)  # no plaintext can come before the handshake's end
         return self
+
+    def _decrypted(self, tls, data):
+        """The plaintext of ``data`` read off the wire for the protocol (or the data
+        listeners), b"" when there is none to hand on: a record part-way (more is due),
+        a failed stream (destroyed here), the peer's close_notify (what came before it is
+        handed on here, then the end)."""
+        try:
+            data = tls.received(data)
+        except HTTPError as err:
+            self._fail(err)
+            return b""
+        if data or tls.peer_closed:
+            self.last_activity = monotonic()
+            if self._idle_fired:
+                self._rearm()
+        if tls.peer_closed:
+            if data:
+                if self.protocol is not None:
+                    self.protocol.data_received(data)
+                else:
+                    self._received_raw(data)
+            if self.readable and not self.destroyed:
+                self._on_eof()
+            return b""
+        if not data:
+            self.look_for_reset()  # (a record part-way: more is due)
+        return data
 
     @property
     def handshaking(self):

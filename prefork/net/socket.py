@@ -15,7 +15,9 @@ Rules:
   the orderly close), the idle timer (net/idle.py), connecting (net/connect.py) and TLS
   (net/secure.py). This module holds the state they share and the reading side.
 - The idle timer is lazy: activity (a read, or a write reaching the kernel) only stamps
-  a time (``last_activity``).
+  a time (``last_activity``). After a TLS handshake a read is activity only when it
+  brings plaintext (or the close_notify), as Node's TLSSocket counts it: a record sent a
+  byte at a time and never finished does not hold an idle keep-alive connection open.
 - Times are ``time.monotonic()`` seconds: asyncio's ``loop.time()`` reads that clock, uvloop's
   is libuv's cached milliseconds, up to 1 ms behind it, so a duration is always the
   difference of two ``monotonic()`` readings, never of one of them and ``loop.time()``.
@@ -50,7 +52,6 @@ import socket as _socket
 from time import monotonic
 
 from ..emitter import EventEmitter
-from ..http.errors import HTTPError
 from .closing import Closing
 from .connect import Connecting
 from .idle import IdleTimer
@@ -342,22 +343,15 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
                 return
             self._on_eof()
             return
-        self.last_activity = monotonic()
-        if self._idle_fired:
-            self._rearm()
+        tls = self.tls
+        if tls is None or not tls.reading:  # (after a TLS handshake, plaintext alone is activity)
+            self.last_activity = monotonic()
+            if self._idle_fired:
+                self._rearm()
         self.bytes_read += len(data)
-        if self.tls is not None:
-            tls = self.tls
-            try:
-                data = tls.received(data)
-            except HTTPError as err:
-                self._fail(err)
-                return
-            if tls.peer_closed:  # close_notify: what came before it, then the end
-                self._tls_closed(data)
-                return
+        if tls is not None:
+            data = self._decrypted(tls, data)  # (net/secure.py)
             if not data:
-                self.look_for_reset()  # (a record part-way: more is due)
                 return
         if self._flush_due is not None:
             # written before this read (their bytes in the kernel): their callbacks and
@@ -387,15 +381,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
                 # stream without a consumer stops at its high-water mark)
                 self._reading = False
                 self.loop.remove_reader(self._fd)
-
-    def _tls_closed(self, data):
-        if data:
-            if self.protocol is not None:
-                self.protocol.data_received(data)
-            else:
-                self._received_raw(data)
-        if self.readable and not self.destroyed:
-            self._on_eof()
 
     def _on_eof(self):
         if self.tls is not None and not self.tls.eof_received():
