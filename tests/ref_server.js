@@ -42,7 +42,7 @@ function respond(req, res, body) {
   if ((m = /^\/delay\/(\d+)$/.exec(path))) { setTimeout(() => res.end('delayed'), Number(m[1])); return; }
   if ((m = /^\/slowbody\/(\d+)$/.exec(path))) { res.write('part1'); setTimeout(() => res.end('part2'), Number(m[1])); return; }
   if (path === '/never') return;
-  if (path === '/echo') return res.end('got:' + body.length + ':' + body.toString('latin1'));
+  if (path === '/echo') return res.end(Buffer.concat([Buffer.from('got:' + body.length + ':'), body]));  // the bytes, as ref_server.py
   if (path === '/early-hints') { res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' }); return res.end('ok'); }
   if (path === '/early-hints-multi') {
     res.writeEarlyHints({ link: ['</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script'], 'x-hint': 'yes' });
