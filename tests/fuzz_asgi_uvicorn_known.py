@@ -83,6 +83,26 @@ def node_keep_alive(item, pre, uvi):
     return hit
 
 
+def http10_close_and_keep_alive(item, pre, uvi):
+    # an HTTP/1.0 request saying both 'close' and 'keep-alive' (in one Connection field or
+    # several): prefork keeps the connection (llhttp's rule, as Node's http.Server),
+    # uvicorn closes it (RFC 9112 9.3: close wins); the WSGI fuzz knows it of gunicorn
+    def both(record):
+        scope = record.get("scope") or {}
+        tokens = {t.strip().lower() for k, v in scope.get("headers", ()) if k == "connection" for t in v.split(",")}
+        return scope.get("http_version") == "1.0" and {"close", "keep-alive"} <= tokens
+    if not any(both(record) for record in pre["app"]):
+        return False
+    for i, (p, u) in enumerate(zip(pre["answers"], uvi["answers"])):
+        if ["connection", "keep-alive"] in p.get("headers", ()) and ["connection", "close"] in u.get("headers", ()) \
+                and uvi["closed"] and len(uvi["answers"]) == i + 1:
+            drop_fields(p, "connection", "keep-alive")
+            drop_fields(u, "connection")
+            cut_to(pre, uvi)
+            return True
+    return False
+
+
 def whole_body_length(item, pre, uvi):
     # docs/asgi.md: a response sent as one body message gets Content-Length from prefork;
     # uvicorn chunks it. The bodies are still compared.
@@ -369,7 +389,7 @@ def pipelined_after_cut(item, pre, uvi):
 
 # the HTTP rules of KNOWN, in the order they are applied
 KNOWN_HTTP = [
-    uvicorn_trailers_in_headers, http10_no_continue, node_keep_alive, whole_body_length, http10_close_delimited, unknown_reason, server_400,
+    uvicorn_trailers_in_headers, http10_no_continue, http10_close_and_keep_alive, node_keep_alive, whole_body_length, http10_close_delimited, unknown_reason, server_400,
     no_body_status, close_after_error, head_with_first_body, interim_start, h2c_body_dropped, early_answer, http10_streamed_close,
     pipelined_after_cut, half_close_answered,
 ]

@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fuzz_asgi_uvicorn_known import interim_start, no_body_status  # noqa: E402
+from fuzz_asgi_uvicorn_known import http10_close_and_keep_alive, interim_start, no_body_status  # noqa: E402
 
 RAISED = [["send raised", "http.response.body", "RuntimeError"], ["raised", "RuntimeError"]]
 # seed 777, input 2299: a PUT answered, then an OPTIONS to /m/s103/ (its app sends a 103
@@ -52,3 +52,32 @@ def test_the_app_behind_a_304_that_uvicorn_closed_after_is_not_compared_by_what_
     assert no_body_status(item, pre, uvi) and pre == uvi
     pre["app"][0]["log"] = RAISED  # the answered request's app is still compared
     assert not no_body_status(item, pre, uvi) or pre != uvi
+
+
+def http10_both(connection_fields, pre_connection="keep-alive", body="{}"):
+    # seed 5618639, input 1758: an HTTP/1.0 POST saying 'Connection: close' and
+    # 'Connection: keep-alive', a GET pipelined behind it
+    scope = {"http_version": "1.0", "headers": [["host", "x"]] + [["connection", v] for v in connection_fields]}
+    answer = {"status": 200, "headers": [["content-length", "2"]], "body": body}
+    pre = {"answers": [dict(answer, headers=[["connection", pre_connection], ["keep-alive", "timeout=5"]] +
+                            answer["headers"]), {"status": 200, "headers": []}],
+           "closed": False, "app": [{"scope": scope, "log": ["returned"]}, {"scope": {}, "log": ["returned"]}]}
+    uvi = {"answers": [dict(answer, headers=[["connection", "close"]] + answer["headers"])], "closed": True,
+           "app": [{"scope": copy.deepcopy(scope), "log": ["returned"]}]}
+    return {"kind": "http", "steps": []}, pre, uvi
+
+
+def test_an_http10_request_saying_close_and_keep_alive_kept_by_prefork_closed_by_uvicorn_is_known():
+    for fields in (["close", "keep-alive"], ["close, keep-alive"], ["Keep-Alive, upgrade", "CLOSE"]):
+        item, pre, uvi = http10_both(fields)
+        assert http10_close_and_keep_alive(item, pre, uvi) and pre == uvi, fields
+
+
+def test_only_that_request_and_only_its_connection_field_are_left_out():
+    item, pre, uvi = http10_both(["close"])  # close alone: prefork keeping it would be a finding
+    assert not http10_close_and_keep_alive(item, pre, uvi)
+    item, pre, uvi = http10_both(["close", "keep-alive"], pre_connection="close")
+    assert not http10_close_and_keep_alive(item, pre, uvi)
+    item, pre, uvi = http10_both(["close", "keep-alive"])
+    uvi["answers"][0]["body"] = "other"  # the bodies are still compared
+    assert http10_close_and_keep_alive(item, pre, uvi) and pre != uvi
