@@ -154,6 +154,17 @@ def test_curl_sends_two_requests_on_one_kept_alive_connection(shared, pki):
     assert all(json.loads(b)["encrypted"] for b in bodies)
 
 
+def test_curl_asking_for_http10_over_tls_is_served_as_nginx_serves_it(shared, pki):
+    curl, why = ensure("curl", "curl")
+    assert curl is not None, why
+    out = subprocess.run([curl, "-sv", "--http1.0", "--cacert", pki.ca, f"https://127.0.0.1:{shared.port}/a"],
+                         capture_output=True, timeout=30)
+    err = out.stderr.decode(errors="replace")
+    assert out.returncode == 0, err
+    assert re.search(r"ALPN.*(server accepted|accepted).*http/1\.0", err), err
+    assert json.loads(re.search(rb'\{"pid".*?\}', out.stdout).group())["alpn"] == "http/1.0"
+
+
 def test_python_client_gets_responses_and_close_notify(shared, pki):
     with connect(shared.port, client_context(pki, alpn=("h2", "http/1.1"))) as sock:
         assert sock.selected_alpn_protocol() == "http/1.1"

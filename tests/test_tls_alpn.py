@@ -1,5 +1,6 @@
-"""ALPN as Node's https server (ALPNProtocols ['http/1.1']) answers it: a client whose offer
-lacks http/1.1 (h2 alone, or names the server does not speak) is refused during the
+"""ALPN as Node's https server (ALPNProtocols ['http/1.1']) answers it, but for an offer of
+http/1.0 without http/1.1 (curl --http1.0), which gets http/1.0 as from nginx: a client
+whose offer has neither (h2 alone, or names the server does not speak) is refused during the
 handshake with a no_application_protocol alert and a tlsClientError
 ERR_SSL_NO_APPLICATION_PROTOCOL; a client offering http/1.1 among others gets it; a
 client that offers no ALPN is served. Real clients: openssl s_client and Python's ssl;
@@ -46,8 +47,10 @@ def test_an_offer_without_http11_is_refused_with_no_application_protocol(serve, 
     assert offer.split(",")[0] in event[2], event
 
 
-@pytest.mark.parametrize("args, chosen", [(["-alpn", "h2,http/1.1"], "http/1.1"), ([], "False")],
-                         ids=["h2-and-http1.1", "no-alpn"])
+@pytest.mark.parametrize("args, chosen", [(["-alpn", "h2,http/1.1"], "http/1.1"), ([], "False"),
+                                          (["-alpn", "h2,http/1.0"], "http/1.0"),
+                                          (["-alpn", "http/1.0,http/1.1"], "http/1.1")],
+                         ids=["h2-and-http1.1", "no-alpn", "http1.0-as-nginx", "http1.1-preferred"])
 def test_an_offer_with_http11_or_no_offer_is_served(serve, pki, args, chosen):  # noqa: F811
     st = serve(hello_server)
     port = tls_listener(st, pki)

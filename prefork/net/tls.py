@@ -29,8 +29,9 @@ Rules:
   (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
-- ALPN offers ``http/1.1`` only. An offer without it (``h2`` alone) is refused as Node
-  refuses it, with a ``no_application_protocol`` alert (ERR_SSL_NO_APPLICATION_PROTOCOL):
+- ALPN offers ``http/1.1``, and ``http/1.0`` to a client offering that without
+  ``http/1.1`` (``curl --http1.0``), as nginx does (Node refuses it). An offer with
+  neither (``h2`` alone) is refused as Node and nginx refuse it, with a ``no_application_protocol`` alert (ERR_SSL_NO_APPLICATION_PROTOCOL):
   Python's ``ssl`` would go on without ALPN, so the layer reads the offer from the
   ClientHello itself (net/hello.py) before OpenSSL answers it, as OpenSSL reads it
   (empty records skipped), and so the second ClientHello after a HelloRetryRequest: OpenSSL
@@ -269,7 +270,7 @@ class TLSLayer:
         names = ", ".join(name.decode("ascii", "replace") for name in offered)[:100]
         self.outgoing.write(_NO_APPLICATION_PROTOCOL)  # sent as OpenSSL's own alerts are
         self._fail(HTTPError("ERR_SSL_NO_APPLICATION_PROTOCOL", f"no application protocol: the client "
-                                                                f"offers {names}, this server speaks http/1.1"))
+                                                                f"offers {names}, this server speaks {' and '.join(ALPN)}"))
 
     def _retry_requested(self):
         """OpenSSL's answer to the first ClientHello, waiting in ``outgoing``, is a

@@ -4,7 +4,7 @@ listeners speak TLS.
 Rules:
 - Contexts are built from plain values (a settings dict), so the same code checks a
   configuration at load (``ContextError`` names the setting at fault) and serves it.
-- ALPN offers ``http/1.1`` only; client-initiated renegotiation and compression are off;
+- ALPN offers ``http/1.1``, then ``http/1.0`` (``curl --http1.0``'s offer, which nginx takes); client-initiated renegotiation and compression are off;
   the oldest version is ``tls_min_version`` (TLS 1.2 by default).
 - A key is never asked for on a terminal: an encrypted key needs ``keyfile_password``.
 - ``ciphers`` is set before the certificate is loaded, so an ``@SECLEVEL=`` in it is the
@@ -23,7 +23,7 @@ import ssl
 import stat
 
 _TAGS = re.compile(r"^\[[^\]]*\]|\([^()]*\.c:\d+\)$")  # "[X509] " and " (_ssl.c:4154)" in an SSLError's text
-ALPN = ("http/1.1",)
+ALPN = ("http/1.1", "http/1.0")  # in the server's order of preference (nginx also takes http/1.0)
 VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
 # OpenSSL's refusals of a certificate (or of one in its chain) below the context's security
 # level, which Python's ssl sets at 2; Node's is OpenSSL's default, 1, which takes 1024-bit
