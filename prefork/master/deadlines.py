@@ -14,7 +14,7 @@ Rules:
   gets its SIGABRT and its stack at ``timeout``, not a bare SIGKILL at
   ``graceful_timeout``; until the worker says its serving loop has ended (``exiting``):
   its exit work (thread joins, ``atexit`` hooks) sends no heartbeats, and the graceful
-  kill bounds it.
+  kill bounds it (from then, for a worker ending of its own accord).
 - A worker is judged on what it sent, read or not: before one is aborted, its channel
   is read. A master that was not running (SIGSTOP, Ctrl-Z, a paused VM) may find its
   timer due before the loop has read the heartbeats that came meanwhile; it must not

@@ -16,7 +16,9 @@ Rules:
 - A worker still booting (not ready: an events or WSGI app still importing sends no
   heartbeat) is not stale while it is within the boot deadline the master enforces
   (``timeout`` since its last message, ``deadlines.py``); past it the master aborts it,
-  and it is stale until it is gone. The same rule decides ``/status.json``'s
+  and it is stale until it is gone. A worker whose serving loop has ended (``exiting``:
+  joining the app's threads, running its ``atexit`` hooks) owes no heartbeat and is not
+  stale: the graceful kill bounds it. The same rule decides ``/status.json``'s
   ``stale``, and the systemd watchdog's with a longer limit (``operations.watchdog``:
   past the master's own kill of a hung worker). A serving or draining
   worker has no such grace.
@@ -49,6 +51,8 @@ def is_stale(worker, now, limit=None):
     fresh limit of its timeout), unless it is still booting within its boot deadline. Its
     timeout is its own generation's, the one the master holds it to (a reload's new
     generation boots by the new value while the old one drains by its own)."""
+    if worker.exiting:  # its exit work owes no heartbeat: the graceful kill bounds it
+        return False
     age = now - worker.last_beat
     timeout = worker.settings.timeout
     if age <= (fresh_limit(timeout) if limit is None else limit):

@@ -197,8 +197,11 @@ class Master:
                 self.on_ready(worker)
             elif kind == "recycle":
                 self.recycle(worker, "reached max_requests", "recycle")
-            elif kind == "exiting":
+            elif kind == "exiting":  # its exit work is bounded by the graceful kill, not heartbeats
                 worker.exiting = True
+                if worker.kill_at is None:  # (an exit of its own: sys.exit() in the app, the master unseen)
+                    worker.kill_at = time.monotonic() + worker.settings.graceful_timeout
+                    self.schedule_deadlines()
             elif kind == "draining":
                 self.loop.after_signals(self.replace_draining, worker)
             elif kind == "boot_error":
