@@ -87,3 +87,73 @@ def test_an_asgi_app_answering_without_reading_a_large_body_keeps_the_connection
         assert first.endswith(b"\r\n\r\npp")
         second, _ = read_response(conn, rest)
         assert second.endswith(b"\r\n\r\ngg")
+
+
+def test_a_paused_reader_taking_its_data_listener_off_before_any_chunk_was_kept_serves_on(serve):
+    """A reader that pauses in its first ``data`` and takes its listener off (the rest is
+    not wanted) lets the body go: nothing raises, the pipelined request is served."""
+    def setup(server, st):
+        def on_request(req, res):
+            if req.url == "/g":
+                return res.end("g")
+
+            def data(chunk):
+                req.pause()
+                req.off("data", data)
+                st.record("off")
+                res.end("done")
+            req.on("data", data)
+        server.on("request", on_request)
+
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as conn:
+        conn.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        first, rest = read_response(conn)
+        assert first.endswith(b"\r\n\r\ndone")
+        conn.sendall(b"GET /g HTTP/1.1\r\nHost: x\r\n\r\n")
+        second, _ = read_response(conn, rest)
+        assert second.endswith(b"\r\n\r\ng")
+    assert ("off",) in st.events
+
+
+def test_an_asgi_app_answering_a_large_unread_upload_with_a_large_body_does_not_deadlock(serve, caplog):
+    """The client sends its whole upload before it reads (as requests does); the app
+    answers without reading it, with more than the socket buffers hold: the rest of the
+    upload is dropped as soon as the answer is complete, so neither side waits on the
+    other (it waited for the answer's close, which waited for the client to read)."""
+    import asyncio
+    import threading
+
+    from test_asgi import asgi_server
+
+    answer = b"e" * 8_000_000
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/upload":
+            await asyncio.sleep(0.3)  # (an auth check, say) the body not read
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-length", str(len(answer)).encode())]})
+            await send({"type": "http.response.body", "body": answer})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    st = asgi_server(serve, app)
+    upload = 20_000_000
+    with socket.create_connection(("127.0.0.1", st.port), timeout=20) as conn:
+        sent = threading.Event()
+
+        def send_all():
+            conn.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % upload + b"u" * upload
+                         + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+            sent.set()
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        assert sent.wait(20), "the upload never went out: the server stopped reading it"
+        first, rest = read_response(conn)
+        assert first.startswith(b"HTTP/1.1 413 ") and first.endswith(answer)
+        second, _ = read_response(conn, rest)
+        assert second.endswith(b"\r\n\r\nok")
+    assert "error in a request listener" not in caplog.text

@@ -209,6 +209,7 @@ class HTTPCycle:
                 self.complete = True
                 self.chunks = None
                 res.end_with(status, block, body)
+                self.req.off("data", self.on_data)  # the rest of an unread body is dumped now (lost.py)
                 if self.receivers:
                     self.wake()
                 return
@@ -234,7 +235,8 @@ class HTTPCycle:
                 raise RuntimeError(f"Response content shorter than Content-Length ({remaining} bytes missing).")
             self.complete = True
             self.chunks = None
-            res.end(body)  # a body still paused is resumed (and discarded) by the server
+            res.end(body)
+            self.req.off("data", self.on_data)  # the rest of an unread body is dumped now (lost.py)
             if self.receivers:
                 self.wake()
             return

@@ -34,6 +34,10 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
 - A connection with events still to tell is known to its server until they are told:
   the exiting worker's ``destroy_all()`` tells them at once (``tell_now``), as its loop
   may not turn again before the app interfaces end.
+- A request body its reader paused after taking a chunk is kept for its ``resume()``
+  (Node's rule) until its last ``data`` listener goes (``off``, ``remove_all_listeners``):
+  nobody reads it then, and it is dumped as one nobody read, at once when its response
+  is done (where Node would keep it: an adapter lets go so of a body its app left unread).
 """
 
 from collections import deque
@@ -338,7 +342,7 @@ class RequestClosing:
         if self._consuming and self.readable_flowing is False and not self.destroyed \
                 and not self.listener_count("data") and not self.listener_count("readable"):
             self._consuming = False
-            if self._conn is not None and self._buffered_size > self.readable_high_water_mark:
+            if self._conn is not None and self.readable_length > self.readable_high_water_mark:
                 self._conn.body_backlog(self)
 
     def unheard(self):

@@ -400,7 +400,7 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
 
     def _left(self, taker=None):
         """A reader left (an ``async for`` left, a ``body()`` cancelled): the rest goes by unread."""
-        self.off("data", taker)
+        if taker is not None: self.off("data", taker)  # noqa: E701 (an async for's own taker)
         if not self._ended:
             self._discarded = True
             self.resume()
