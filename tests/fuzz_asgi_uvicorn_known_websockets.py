@@ -7,13 +7,15 @@ fires only for that implementation, edits both outcomes only where its exact con
 holds, says whether it did, and gives its reason.
 """
 
+import codecs
 import re
 import struct
 
+from fuzz_asgi_uvicorn_inputs import WS_MAX
 from fuzz_asgi_uvicorn_known import drop_fields, headers_of
+from fuzz_asgi_uvicorn_known_ws import as_theirs, documented_refusal, websockets_refused
 
 FAILURES = (1002, 1007, 1009)  # the codes a server fails a connection with (RFC 6455 7.4.1)
-REFUSED = "Failed to open a WebSocket connection: "  # the websockets library's 400 body
 
 
 def on_websockets(item):
@@ -34,19 +36,7 @@ def ws_mode(item):
 
 def client_frames(item):
     """The client's frames after the handshake, unmasked: (opcode, payload) pairs."""
-    data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
-    frames = []
-    while len(data) >= 2:
-        size, at = data[1] & 0x7F, 2
-        if size == 126:
-            size, at = struct.unpack("!H", data[2:4])[0], 4
-        elif size == 127:
-            size, at = struct.unpack("!Q", data[2:10])[0], 10
-        key, at = (data[at:at + 4], at + 4) if data[1] & 0x80 else (b"\0\0\0\0", at)
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(data[at:at + size]))
-        frames.append((data[0] & 0x0F, payload))
-        data = data[at + size:]
-    return frames
+    return [(opcode, payload) for opcode, payload, _, _ in raw_frames(b"".join(item["steps"]).partition(b"\r\n\r\n")[2])]
 
 
 def websockets_half_close(item, pre, uvi):
@@ -55,36 +45,116 @@ def websockets_half_close(item, pre, uvi):
     # nothing more (not even the 101, if the app had not accepted yet): the app's sends
     # from then on raise ClientDisconnected, or return for a websocket.close. prefork
     # goes on answering (the client still reads), gives the app what it read, then
-    # 1006. What uvicorn wrote and its app saw are compared with the same on prefork.
+    # 1006. What uvicorn wrote and its app saw are compared with the same on prefork;
+    # what prefork wrote beyond it must be what the app sends for what it saw (see
+    # app_sends), the pongs to the client's pings and a last close frame (a failing one,
+    # or the echo of the client's), and its app's end the app's own or ClientDisconnected.
     p, u = pre["answers"], uvi["answers"]
     if not on_websockets(item) or not item["half_close"] or not uvi["closed"] or not p or p[0].get("status") != 101:
         return False
     if u and (len(u) != 2 or len(p) != 2 or u[0].get("status") != 101):
         return False
-    uf, pf = (u[1].get("frames") or [], p[1].get("frames") or []) if u else ([], [])
-    if pf[:len(uf)] != uf or len(uvi["app"]) != len(pre["app"]) or not uvi["app"]:
+    uf, pf = (u[1].get("frames") or [], p[1].get("frames") or []) if u else ([], p[1:2] and p[1].get("frames") or [])
+    if pf[:len(uf)] != uf or len(uvi["app"]) != len(pre["app"]) or len(pre["app"]) != 1:
         return False
-    sent = sum(1 for opcode, _ in client_frames(item) if opcode in (1, 2))  # messages the client began
-    for p_record, u_record in zip(pre["app"], uvi["app"]):
-        ps, us = p_record.get("seen") or [], u_record.get("seen") or []
-        if not us or ps[:len(us)] != us:
-            return False
-        extra = ps[len(us):]
-        if extra[-1:] == [["websocket.disconnect", 1006]]:
-            extra = extra[:-1]
-        if any(m[0] != "websocket.receive" for m in extra) or len(extra) > sent:  # (messages the client sent)
-            return False
-        if u_record.get("log") not in ([["raised", "ClientDisconnected"]], ["returned"]) or (not u and len(us) != 1):
-            return False
+    sent = client_frames(item)
+    messages = sum(1 for opcode, _ in sent if opcode in (1, 2))  # messages the client began
+    p_record, u_record = pre["app"][0], uvi["app"][0]
+    ps, us = p_record.get("seen") or [], u_record.get("seen") or []
+    if not us or ps[:len(us)] != us:
+        return False
+    if u_record.get("log") not in ([["raised", "ClientDisconnected"]], ["returned"]) or (not u and len(us) != 1):
+        return False
+    frames = [f for f in pf if not (f[0] == 10 and [9, f[2]] in [[op, body.decode("latin-1")] for op, body in sent])]
+    ends = [["websocket.disconnect", 1006]]
+    if frames and frames[-1][0] == "close" and (frames[-1][1] == failure(item) or frames[-1][1:] in client_closes(sent)):
+        ends.append(["websocket.disconnect", frames.pop()[1] or 1005])  # (a failing close, or the client's echoed)
+    extra = ps[len(us):]
+    if extra[-1:] and extra[-1] in ends:
+        extra = extra[:-1]
+    if any(m[0] != "websocket.receive" for m in extra) or len(extra) > messages:
+        return False
+    sends, end = app_sends(item, ps)
+    log = p_record.get("log")
+    if log == [["raised", "ClientDisconnected"]]:  # a send raised (the dump's, or the last message's echo)
+        if len(frames) != sum(m[0] == "websocket.receive" for m in ps) or len(frames) >= len(sends) - (end != ["returned"]):
+            return False  # (the 1011 is prefork's, after a raise)
+        sends = sends[:len(frames)]
+    elif log != end:
+        return False
+    if len(frames) != len(sends) or frames and frames[0][0] != 1 or frames[1:] != sends[1:]:
+        return False
     if u:
         p[1]["frames"] = uf
-        p[1]["rest"] = u[1].get("rest")
     else:
         pre["answers"] = []
     pre["closed"] = True
-    for p_record, u_record in zip(pre["app"], uvi["app"]):
-        p_record["seen"], p_record["log"] = u_record["seen"], u_record["log"]
+    p_record["seen"], p_record["log"] = u_record["seen"], u_record["log"]
     return True
+
+
+def failure(item):
+    """The code the client's frames fail the connection with (RFC 6455 7.4.1: 1002, 1007
+    for text that is not UTF-8, 1009 past ws_max_size), None if they do not."""
+    data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
+    deflate = b"permessage-deflate" in (request_field(item, b"Sec-WebSocket-Extensions") or b"")
+    message = None  # (the fragments of a message begun)
+    for opcode, payload, first, masked in raw_frames(data):
+        rsv = first & (0x30 if deflate else 0x70)
+        if rsv or not masked or opcode in (3, 4, 5, 6, 7) or opcode > 10 or opcode >= 8 and (len(payload) > 125 or not first & 0x80):
+            return 1002
+        if opcode == 8:
+            return None if len(payload) == 0 or len(payload) > 1 and valid_code(payload) and utf8(payload[2:]) else \
+                1002 if len(payload) == 1 or not valid_code(payload) else 1007
+        if opcode in (1, 2) and message is not None or opcode == 0 and message is None:
+            return 1002
+        if opcode in (0, 1, 2):
+            message = (message or [opcode]) + [payload]
+            if sum(map(len, message[1:])) > WS_MAX:
+                return 1009
+            if message[0] == 1 and not utf8(b"".join(message[1:]), final=bool(first & 0x80)):
+                return 1007  # (read as it arrives: a bad start fails before the message ends)
+            if first & 0x80:
+                message = None
+    return None
+
+
+def raw_frames(data):
+    """Each frame's opcode, unmasked payload, first byte and whether it was masked."""
+    while len(data) >= 2:
+        size, at = data[1] & 0x7F, 2
+        if size == 126:
+            size, at = struct.unpack("!H", data[2:4])[0], 4
+        elif size == 127:
+            size, at = struct.unpack("!Q", data[2:10])[0], 10
+        key, at = (data[at:at + 4], at + 4) if data[1] & 0x80 else (b"\0\0\0\0", at)
+        yield data[0] & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(data[at:at + size])), data[0], bool(data[1] & 0x80)
+        data = data[at + size:]
+
+
+def client_closes(sent):
+    """The close frames the client sent, as the driver shows a server's echo of each."""
+    return [[struct.unpack("!H", body[:2])[0], body[2:].decode("latin-1")] if len(body) >= 2 else [None, ""]
+            for opcode, body in sent if opcode == 8]
+
+
+def app_sends(item, seen):
+    """What tests/apps/fuzz_asgi.py's WebSocket app sends after accepting, given the
+    messages it saw, and how it ends: the scope's dump (None here: compared elsewhere),
+    then each message's echo, until its close 4001 (mode close-after, a "close" text) or
+    its raise (mode raise-after: prefork closes with 1011, docs/asgi.md)."""
+    sends, mode = [None], ws_mode(item)
+    for message in seen:
+        if message[0] != "websocket.receive":
+            continue
+        if mode == "raise-after":
+            return sends + [["close", 1011, ""]], [["raised", "ValueError"]]
+        if mode == "close-after" or message[1] == "close":
+            return sends + [["close", 4001, "bye"]], ["returned"]
+        text, data = message[1], message[2]
+        sends.append([1, True, text.encode("utf-8").decode("latin-1")] if text is not None else
+                     [2, True, bytes.fromhex(data).decode("latin-1")])
+    return sends, ["returned"]
 
 
 def websockets_bad_close_frame(item, pre, uvi):
@@ -106,9 +176,10 @@ def valid_code(body):
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
-def utf8(data):
+def utf8(data, final=True):
+    """Whether ``data`` is UTF-8 (with ``final`` false: the start of some)."""
     try:
-        data.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(data, final)
     except UnicodeDecodeError:
         return False
     return True
@@ -118,15 +189,15 @@ def websockets_version_refusal(item, pre, uvi):
     # RFC 6455 4.2.2: a Sec-WebSocket-Version the server does not speak gets 426 with
     # Sec-WebSocket-Version: 13 (docs/asgi.md); the websockets library answers 400 with
     # its own text (and checks the key first, so a bad key as well is named instead)
+    # (with the Content-Type of its other refusals: text/plain). The rest of the two
+    # answers (Date, Connection: close, the framing) is compared.
     version = request_field(item, b"Sec-WebSocket-Version")
     p, u = pre["answers"], uvi["answers"]
     if not on_websockets(item) or version in (None, b"13") or len(p) != 1 or len(u) != 1:
         return False
-    if p[0].get("status") != 426 or headers_of(p[0]).get("sec-websocket-version") != "13":
+    if p[0].get("status") != 426 or not documented_refusal(p[0]) or u[0].get("status") != 400 or not websockets_refused(u[0]):
         return False
-    if u[0].get("status") != 400 or not u[0].get("body", "").startswith(REFUSED):
-        return False
-    uvi["answers"] = p
+    as_theirs(p[0], u[0], ("content-length", "content-type", "sec-websocket-version"), status=True)
     return True
 
 
@@ -213,8 +284,9 @@ def websockets_close_after_client_close(item, pre, uvi):
     # prefork's send raises ClientDisconnected (spec 2.4: send on a closed connection
     # raises an OSError), uvicorn on websockets returns (its library's close() does
     # nothing once the connection is closing). Only where the app's next send is that
-    # close (mode close-after, or a "close" text) and neither server sent the app's 4001.
-    if not on_websockets(item):
+    # close (mode close-after, or a "close" text), the client sent a close frame, and
+    # neither server sent the app's 4001.
+    if not on_websockets(item) or not any(opcode == 8 for opcode, _ in client_frames(item)):
         return False
     for side in (pre, uvi):
         frames = (side["answers"][1:2] or [{}])[0].get("frames") or []

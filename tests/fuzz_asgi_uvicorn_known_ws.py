@@ -49,22 +49,74 @@ def wsproto_scope_headers(item, pre, uvi):
     return hit
 
 
+REASONS = {400: "Bad Request", 426: "Upgrade Required"}
+REFUSED = "Failed to open a WebSocket connection: "  # the websockets library's 400 body
+
+
 def ws_refusal(item, pre, uvi):
     # docs/asgi.md: a refused handshake (400, 426) gets its reason phrase, Date,
     # Connection: close and the reason as a short text body; uvicorn (wsproto) sends an
-    # empty reason phrase and body. A Sec-WebSocket-Key that is not base64 of 16 bytes
-    # is refused by prefork (as the websockets library refuses it); wsproto accepts it.
+    # empty reason phrase and body, and neither field; the websockets library its own
+    # text as text/plain (and no Sec-WebSocket-Version). The status, the framing and the
+    # other fields are compared. A Sec-WebSocket-Key that is not base64 of 16 bytes is
+    # refused by prefork (as the websockets library refuses it); wsproto accepts it.
     p, u = pre["answers"], uvi["answers"]
-    if item["kind"] != "ws" or not p or p[0].get("status") not in (400, 426):
+    if item["kind"] != "ws" or len(p) != 1 or not documented_refusal(p[0]) or pre["app"]:
         return False
     key = next((line[19:] for line in item["steps"][0].split(b"\r\n") if line.startswith(b"Sec-WebSocket-Key: ")), b"")
-    if p[0]["status"] == 400 and key and (len(key) != 24 or key == b"=" * 24):
+    if p[0]["status"] == 400 and key and (len(key) != 24 or key == b"=" * 24) and \
+            item.get("uvicorn_ws", "wsproto") == "wsproto" and (not u or u[0].get("status") not in REASONS):
         uvi["answers"], uvi["app"], uvi["closed"] = pre["answers"], pre["app"], pre["closed"]
         return True
-    if u and u[0].get("status") == p[0]["status"]:
-        uvi["answers"] = p
-        return True
-    return False
+    if len(u) != 1 or u[0].get("status") != p[0]["status"] or not length_of_body(u[0]):
+        return False
+    if item.get("uvicorn_ws", "wsproto") == "wsproto":
+        if u[0].get("reason") != "" or u[0].get("body") != "":
+            return False
+        as_theirs(p[0], u[0], ("content-length", "content-type", "date", "connection"))
+    elif websockets_refused(u[0]):
+        as_theirs(p[0], u[0], ("content-length", "content-type", "sec-websocket-version"))
+    else:
+        return False
+    return True
+
+
+def documented_refusal(answer):
+    """Whether prefork's refusal of a handshake has the form docs/asgi.md gives it: its
+    reason phrase, Date, Connection: close, a short text body with its length, and
+    Sec-WebSocket-Version: 13 (which a 426 must have); nothing else."""
+    fields, body, status = headers_of(answer), answer.get("body"), answer.get("status")
+    if status not in REASONS or answer.get("reason") != REASONS[status] or not isinstance(body, str) or \
+            not body.strip() or len(body) > 200 or not length_of_body(answer):
+        return False
+    if len(fields) != len(answer["headers"]) or set(fields) - {"sec-websocket-version"} != \
+            {"connection", "content-length", "content-type", "date"} or status == 426 and "sec-websocket-version" not in fields:
+        return False
+    return fields["connection"] == "close" and fields["content-type"] == "text/plain; charset=utf-8" and \
+        fields["date"] == "<date>" and fields.get("sec-websocket-version", "13") == "13"
+
+
+def websockets_refused(answer):
+    """Whether an answer is the websockets library's refusal: 400 with its text/plain text."""
+    return answer.get("status") == 400 and answer.get("reason") == "Bad Request" and \
+        str(answer.get("body")).startswith(REFUSED) and headers_of(answer).get("content-type") == "text/plain"
+
+
+def length_of_body(answer):
+    """Whether an answer is framed by a Content-Length that is its body's."""
+    return answer.get("framing") == "length" and isinstance(answer.get("body"), str) and \
+        headers_of(answer).get("content-length") == str(len(answer["body"].encode("latin-1")))
+
+
+def as_theirs(ours, theirs, names, status=False):
+    """prefork's refusal ``ours`` made ``theirs`` in its reason phrase, its body, the
+    fields ``names`` (and with ``status``, its status): what a rule names; the rest of
+    the two answers is still compared."""
+    ours["reason"], ours["body"] = theirs.get("reason"), theirs.get("body")
+    if status:
+        ours["status"] = theirs.get("status")
+    ours["headers"] = sorted([h for h in ours["headers"] if h[0] not in names] +
+                             [h for h in theirs.get("headers", ()) if h[0] in names])
 
 
 def ws_lost_code(item, pre, uvi):

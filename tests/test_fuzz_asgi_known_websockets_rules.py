@@ -36,15 +36,44 @@ def masked(opcode, payload):
     return bytes([0x80 | opcode, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
 
 
+OURS_426 = response(426, "Upgrade Required", [["connection", "close"], ["content-length", "77"], ["content-type", "text/plain; charset=utf-8"],
+                                               ["date", "<date>"], ["sec-websocket-version", "13"]],
+                    "Bad WebSocket handshake: unsupported Sec-WebSocket-Version (13 is supported)\n")
+THEIRS_400 = response(400, "Bad Request", [["connection", "close"], ["content-length", "80"], ["content-type", "text/plain"], ["date", "<date>"]],
+                      "Failed to open a WebSocket connection: invalid Sec-WebSocket-Version header: 8.\n")
+
+
 def test_a_version_other_than_13_refused_426_by_prefork_and_400_by_websockets_is_known():
-    refused = response(426, "Upgrade Required", [["connection", "close"], ["sec-websocket-version", "13"]], "13 only\n")
-    theirs = response(400, "Bad Request", [["connection", "close"]], "Failed to open a WebSocket connection: invalid Sec-WebSocket-Version header: 8.\n")
-    pre, uvi = side([refused], [], None), side([theirs], [], None)
+    pre, uvi = side([OURS_426], [], None), side([THEIRS_400], [], None)
     assert rules.websockets_version_refusal(item(version=b"8"), pre, uvi) and pre == uvi
-    pre, uvi = side([refused], [], None), side([theirs], [], None)
+    pre, uvi = side([OURS_426], [], None), side([THEIRS_400], [], None)
     assert not rules.websockets_version_refusal(item(version=b"13"), pre, uvi)  # a 426 to version 13 is a finding
-    pre, uvi = side([refused], [], None), side([theirs], [], None)
+    pre, uvi = side([OURS_426], [], None), side([THEIRS_400], [], None)
     assert not rules.websockets_version_refusal(item(version=b"8", ws="wsproto"), pre, uvi)
+
+
+def test_a_426_whose_body_length_or_fields_are_not_the_documented_ones_is_a_finding():
+    broken = response(426, "Upgrade Required", [["content-length", "999"], ["sec-websocket-version", "13"], ["set-cookie", "x=1"]], "garbage")
+    pre, uvi = side([broken], [], None), side([THEIRS_400], [], None)
+    assert not rules.websockets_version_refusal(item(version=b"8"), pre, uvi)
+    for name, value in (["set-cookie", "x=1"], ["content-type", "text/html"], ["sec-websocket-version", "8"], ["connection", "keep-alive"]):
+        odd = copy.deepcopy(OURS_426)
+        odd["headers"] = sorted([h for h in odd["headers"] if h[0] != name] + [[name, value]])
+        pre, uvi = side([odd], [], None), side([THEIRS_400], [], None)
+        assert not rules.websockets_version_refusal(item(version=b"8"), pre, uvi), name
+    for answer in (dict(OURS_426, body="13 only"), dict(OURS_426, reason="Nope"), dict(OURS_426, framing="chunked")):
+        pre, uvi = side([answer], [], None), side([THEIRS_400], [], None)
+        assert not rules.websockets_version_refusal(item(version=b"8"), pre, uvi)
+
+
+def test_what_the_version_refusal_does_not_name_is_still_compared():
+    no_date = dict(THEIRS_400, headers=[h for h in THEIRS_400["headers"] if h[0] != "date"])
+    cookie = dict(THEIRS_400, headers=sorted(THEIRS_400["headers"] + [["set-cookie", "x=1"]]))
+    for theirs in (no_date, cookie, dict(THEIRS_400, version="HTTP/1.0")):
+        pre, uvi = side([OURS_426], [], None), side([theirs], [], None)
+        assert rules.websockets_version_refusal(item(version=b"8"), pre, uvi) and pre != uvi
+    pre, uvi = side([OURS_426], [], None, closed=False), side([THEIRS_400], [], None)
+    assert rules.websockets_version_refusal(item(version=b"8"), pre, uvi) and pre != uvi  # a connection left open
 
 
 def test_the_403_of_a_close_before_accepting_differs_only_in_its_content_type():
@@ -123,17 +152,65 @@ def test_a_half_close_that_websockets_takes_for_the_end_is_known_only_where_uvic
     ghost = [CONNECT, ["websocket.receive", "ghost", None], ["websocket.disconnect", 1006]]
     pre, uvi = side([H101, {"frames": [dump], "rest": ""}], ghost, ["returned"]), side([], [CONNECT], [["raised", "ClientDisconnected"]])
     assert not rules.websockets_half_close(item(half_close=True), pre, uvi)  # a message the client never sent
-    pre, uvi = side([H101, {"frames": [dump], "rest": ""}], ghost, ["returned"]), side([], [CONNECT], [["raised", "ClientDisconnected"]])
+    pre = side([H101, {"frames": [dump, [1, True, "ghost"]], "rest": ""}], ghost, ["returned"])
+    uvi = side([], [CONNECT], [["raised", "ClientDisconnected"]])
     assert rules.websockets_half_close(item(half_close=True, frames=masked(1, b"ghost")), pre, uvi) and pre == uvi
+
+
+def half_closed(mode, frames, ours, seen, log):
+    """A half-close to which uvicorn on websockets wrote no 101 and prefork wrote
+    ``ours`` after it, its app seeing ``seen`` and ending with ``log``: the rule's verdict
+    and whether the outcomes are then equal."""
+    pre = side([H101, {"frames": ours, "rest": ""}], [CONNECT] + seen, log)
+    uvi = side([], [CONNECT], [["raised", "ClientDisconnected"]])
+    return rules.websockets_half_close(item(mode, frames=frames, half_close=True), pre, uvi), pre == uvi
+
+
+def test_what_prefork_sent_and_its_app_did_after_a_half_close_is_what_the_app_does_for_what_it_saw():
+    dump, hello, ping = [1, True, "{}"], masked(1, b"hello"), masked(9, b"ping")
+    got, gone = ["websocket.receive", "hello", None], ["websocket.disconnect", 1006]
+    assert half_closed("accept", hello, [dump, [1, True, "hello"]], [got, gone], ["returned"]) == (True, True)
+    assert half_closed("accept", ping + hello, [dump, [10, True, "ping"], [1, True, "hello"]], [got, gone], ["returned"]) == (True, True)
+    assert half_closed("close-after", hello, [dump, ["close", 4001, "bye"]], [got], ["returned"]) == (True, True)
+    assert half_closed("raise-after", hello, [dump, ["close", 1011, ""]], [got], [["raised", "ValueError"]]) == (True, True)
+    assert half_closed("accept", hello, [dump], [got], [["raised", "ClientDisconnected"]]) == (True, True)  # its echo's send raised
+    bad = masked(3, b"op3")
+    assert half_closed("accept", bad, [["close", 1002, "Invalid opcode 0x3"]], [], [["raised", "ClientDisconnected"]]) == (True, True)
+    bye = masked(8, struct.pack("!H", 1000) + b"why")
+    assert half_closed("accept", bye, [dump, ["close", 1000, "why"]], [["websocket.disconnect", 1000]], ["returned"]) == (True, True)
+
+
+def test_a_half_close_does_not_hide_prefork_frames_or_app_ends_the_app_does_not_explain():
+    dump, hello = [1, True, "{}"], masked(1, b"hello")
+    got, gone = ["websocket.receive", "hello", None], ["websocket.disconnect", 1006]
+    for ours, log in (
+            ([dump, ["close", 1011, "boom"], [1, True, "stray"]], [["raised", "RuntimeError"]]),  # the app's send raised
+            ([dump, [1, True, "hello"]], [["raised", "RuntimeError"]]),
+            ([dump, [1, True, "hello"], [1, True, "stray"]], ["returned"]),  # a frame the app never sent
+            ([dump, [1, True, "hello"], ["close", 1011, ""]], ["returned"]),  # a close of its own
+            ([dump, [1, True, "hellx"]], ["returned"]),  # an echo that is not the message
+            ([dump], ["returned"]),  # a message the app echoed that never went out
+            ([dump, [10, True, "ping"], [1, True, "hello"]], ["returned"]),  # a pong to a ping the client never sent
+            ([dump, [1, True, "hello"], ["close", 1002, "oops"]], ["returned"]),  # a failure in frames that were fine
+            ([dump, [1, True, "hello"], [1, True, "hello"]], [["raised", "ClientDisconnected"]])):
+        assert half_closed("accept", hello, ours, [got, gone], log)[0] is False, (ours, log)
+    # a send that raised ClientDisconnected but went out, or after which the app went on
+    assert half_closed("raise-after", hello, [dump, ["close", 1011, ""]], [got], [["raised", "ClientDisconnected"]])[0] is False
+    assert half_closed("accept", hello, [dump, [1, True, "hello"]], [got], [["raised", "ClientDisconnected"]])[0] is False
+    assert half_closed("raise-after", hello, [], [got], [["raised", "ClientDisconnected"]])[0] is False
+    assert half_closed("accept", hello, [dump, ["close", 1000, ""]], [got, ["websocket.disconnect", 1000]], ["returned"])[0] is False
 
 
 def test_a_close_after_the_clients_close_raises_in_prefork_and_returns_in_websockets():
     frames = [H101, {"frames": [[1, True, "{}"], ["close", None, ""]], "rest": ""}]
     seen = [CONNECT, ["websocket.receive", "hello", None]]
+    closed = masked(1, b"hello") + masked(8, b"")
     pre, uvi = side(frames, seen, [["raised", "ClientDisconnected"]]), side(frames, seen, ["returned"])
-    assert rules.websockets_close_after_client_close(item("close-after"), pre, uvi) and pre == uvi
+    assert rules.websockets_close_after_client_close(item("close-after", frames=closed), pre, uvi) and pre == uvi
     pre, uvi = side(frames, seen, [["raised", "ClientDisconnected"]]), side(frames, seen, ["returned"])
-    assert not rules.websockets_close_after_client_close(item("accept"), pre, uvi)  # an echo's send: a finding
+    assert not rules.websockets_close_after_client_close(item("accept", frames=closed), pre, uvi)  # an echo's send: a finding
+    pre, uvi = side(frames, seen, [["raised", "ClientDisconnected"]]), side(frames, seen, ["returned"])
+    assert not rules.websockets_close_after_client_close(item("close-after", frames=masked(1, b"hello")), pre, uvi)  # no close sent
 
 
 def test_the_deflate_answer_without_client_max_window_bits_is_known_only_for_that_offer():
@@ -144,3 +221,21 @@ def test_the_deflate_answer_without_client_max_window_bits_is_known_only_for_tha
     assert rules.websockets_deflate_window_bits(item(extra=offer), pre, uvi) and pre == uvi
     pre, uvi = side([ours], [CONNECT], ["returned"]), side([theirs], [CONNECT], ["returned"])
     assert not rules.websockets_deflate_window_bits(item(extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n"), pre, uvi)
+
+
+def test_the_code_a_clients_frames_fail_the_connection_with_is_read_from_the_frames():
+    def code(frames, extra=b""):
+        return rules.failure(item(frames=frames, extra=extra))
+    fin = lambda opcode, payload: masked(opcode, payload)  # noqa: E731
+    begun = bytes([0x01, 0x82]) + b"\0\0\0\0" + b"fr"  # a text begun, not ended
+    assert code(fin(1, b"hello") + fin(9, b"ping") + fin(8, b"")) is None
+    assert code(begun + fin(9, b"mid") + fin(0, b"ag")) is None
+    assert code(bytes([0x81, 0x02]) + b"hi") == 1002  # unmasked
+    assert code(fin(3, b"op3")) == code(fin(0, b"cont")) == code(begun + fin(1, b"x")) == 1002
+    assert code(bytes([0xA1, 0x80]) + b"\0\0\0\0") == 1002  # RSV2
+    assert code(fin(1, b"\xff\xfe bad")) == 1007 and code(begun[:-2] + b"\xe2\x82" + fin(0, b"\xac")) is None
+    assert code(begun[:-2] + b"\xff\xfe") == 1007  # a text whose start is not UTF-8, never ended
+    assert code(fin(8, struct.pack("!H", 1000) + b"\xff")) == 1007 and code(fin(8, struct.pack("!H", 1005))) == 1002
+    assert code(fin(8, b"\x03")) == 1002 and code(fin(8, b"") + fin(3, b"after the close")) is None
+    big = bytes([0x82, 0xFE]) + struct.pack("!H", 4097) + b"\0\0\0\0" + b"x" * 4097
+    assert code(big) == 1009
