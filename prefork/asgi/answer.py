@@ -4,6 +4,8 @@
 Rules:
 - ``send_answer()`` takes the app's messages while its session is ``connecting`` or in a
   denial (``response``); the session's ``send()`` routes them here and keeps the rest.
+- A denial's body is taken as the HTTP side takes one (``heads.body_bytes``: None, a
+  ``str`` as UTF-8, any buffer as its bytes; another type raises TypeError).
 - A denial's head goes out with its first body message (as the HTTP side writes it); a
   status no denial may have, or a header no response may carry, raises at the start,
   while a 500 can still be answered.
@@ -14,6 +16,7 @@ Rules:
 """
 
 from .handshake import Denial, denial_status, forbidden
+from .heads import body_bytes
 
 
 def after_answer(kind, answered):
@@ -46,7 +49,10 @@ async def send_answer(session, kind, message):
     if kind != "websocket.http.response.body":  # state == "response"
         raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body', but got {kind!r}.")
     finished = not message.get("more_body", False)
-    data = session.denial.body(message.get("body", b""), finished)
+    body = message.get("body", b"")
+    if type(body) is not bytes:  # None, str (UTF-8) and buffers as on HTTP; an int raises
+        body = body_bytes(body, "websocket.http.response.body")
+    data = session.denial.body(body, finished)
     if not session.denial_out:
         session.denial_out = True
         data = session.denial.head() + data
