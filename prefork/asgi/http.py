@@ -46,8 +46,9 @@ Rules:
   no body: HEAD, 204, 304): a body message that would go past it raises
   RuntimeError in the app, and so does one that ends the response short; the
   connection closes at once (the head is out), so the client never reads the next
-  response at a wrong offset. A single complete body that disagrees raises before
-  anything is out (the client gets a 500). An unreadable declared length raises.
+  response at a wrong offset. A single complete body that disagrees, or a first chunk
+  already past the length while the head is held, raises before anything is out (the
+  client gets a 500). An unreadable declared length raises.
 - A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
   it; None is no bytes); any other type raises TypeError before anything is out. A
   ``bytearray`` or ``memoryview`` is copied (the response queues what it is given, as
@@ -218,7 +219,10 @@ class HTTPCycle:
             if remaining is not None:
                 remaining -= len(body)
                 if remaining < 0:
-                    self.cut()
+                    if res.head_out:
+                        self.cut()  # the connection closes: the client never reads past the length
+                    else:
+                        res.reset_head()  # nothing is out: the app's error gets the client a 500
                     raise RuntimeError("Response content longer than Content-Length.")
                 self.remaining = remaining
             if message.get("more_body", False):
