@@ -61,6 +61,8 @@ Rules:
   client would take the next response on the connection for this request's).
 - Sending to a closed connection is dropped without an error, unchecked (spec_version
   2.3, as uvicorn); a body after the response is complete raises even so.
+- No extension is offered to HTTP scopes: a message of one (``http.response.trailers``,
+  ``http.response.push``) raises RuntimeError saying so.
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
   500; after that, the connection is closed (the client sees a cut response). Both are
@@ -253,6 +255,9 @@ class HTTPCycle:
             self.start = message
             self.adapter.loop.call_soon(self.head_due)
             return
+        if isinstance(kind, str) and kind.startswith("http.response."):  # an extension's (trailers, push...)
+            raise RuntimeError(f"Unexpected ASGI message {kind!r}: this server offers no such extension "
+                               "(scope['extensions'] does not name it).")
         raise RuntimeError(f"Unexpected ASGI message {kind!r} sent for an HTTP request.")
 
     def head_due(self):
