@@ -15,7 +15,8 @@ Rules:
   (``answer.py``). A message after the 403 or a complete denial raises RuntimeError
   there (the app's mistake), never ``ClientDisconnected``.
   An app that raises or returns before any of these, or between the start and the
-  first body message, gets a 500. A
+  first body message, gets a 500 (so does an accept naming its subprotocol twice, as
+  ``subprotocol`` and as a header: clients refuse two Sec-WebSocket-Protocol fields). A
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011). An app that raises is logged with the raw
   request target, as the HTTP side logs it (the decoded path may hold CR, LF, ESC).
@@ -285,10 +286,14 @@ class WebSocketSession:
 
     def accept(self, message):
         adapter = self.adapter
+        headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
+        if message.get("subprotocol") is not None and any(n.lower() == b"sec-websocket-protocol" for n, _ in headers):
+            # two fields: every client refuses the handshake (RFC 6455 4.3: at most one)
+            raise RuntimeError("websocket.accept names its subprotocol twice ('subprotocol' and a "
+                               "Sec-WebSocket-Protocol header): give 'subprotocol' only.")
         if adapter.ws_per_message_deflate:
             self.deflate = BoundedDeflate(self.max_size)
         extensions = [self.deflate] if self.deflate is not None else []
-        headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
         head = self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
                                              extra_headers=headers))
         self.answer = 101
