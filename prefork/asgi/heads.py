@@ -77,15 +77,19 @@ def declared_length(block):
     return int(value)
 
 
-def body_bytes(body):
-    """A body message's ``body`` that is not ``bytes``: None is none, bytes-like and
-    ``str`` (UTF-8) are taken, anything else raises TypeError."""
+def body_bytes(body, kind="http.response.body"):
+    """A body message's ``body`` that is not ``bytes``: None is none, ``str`` is UTF-8,
+    any bytes-like object (a buffer: ``bytearray``, ``memoryview``, ``array``) is copied
+    as its bytes, whatever its item size; anything else (an int, which ``bytes()`` would
+    take as a count of NULs) raises TypeError naming the message ``kind``."""
     if body is None:
         return b""
     if isinstance(body, bytes):
         return body
-    if isinstance(body, (bytearray, memoryview)):  # a copy: the socket may hold it after send()
-        return bytes(body)  # (a memoryview: its length in bytes, whatever its format)
     if isinstance(body, str):
         return body.encode("utf-8")
-    raise TypeError(f"http.response.body 'body' must be bytes, not {type(body).__name__}")
+    try:
+        view = memoryview(body)
+    except TypeError:
+        raise TypeError(f"{kind} 'body' must be bytes, not {type(body).__name__}") from None
+    return view.tobytes()  # a copy: the socket may hold it after send()

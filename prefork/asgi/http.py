@@ -46,8 +46,9 @@ Rules:
   no body: HEAD, 204, 304): a body message that would go past it raises
   RuntimeError in the app, and so does one that ends the response short; the
   connection closes at once (the head is out), so the client never reads the next
-  response at a wrong offset. A single complete body that disagrees raises before
-  anything is out (the client gets a 500). An unreadable declared length raises.
+  response at a wrong offset. A single complete body that disagrees, or a first chunk
+  already past the length while the head is held, raises before anything is out (the
+  client gets a 500). An unreadable declared length raises.
 - A body is bytes-like (a ``str`` goes out UTF-8 encoded, as Node's ``write`` takes
   it; None is no bytes); any other type raises TypeError before anything is out. A
   ``bytearray`` or ``memoryview`` is copied (the response queues what it is given, as
@@ -60,6 +61,8 @@ Rules:
   client would take the next response on the connection for this request's).
 - Sending to a closed connection is dropped without an error, unchecked (spec_version
   2.3, as uvicorn); a body after the response is complete raises even so.
+- No extension is offered to HTTP scopes: a message of one (``http.response.trailers``,
+  ``http.response.push``) raises RuntimeError saying so.
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
   500; after that, the connection is closed (the client sees a cut response). Both are
@@ -219,7 +222,10 @@ class HTTPCycle:
             if remaining is not None:
                 remaining -= len(body)
                 if remaining < 0:
-                    self.cut()
+                    if res.head_out:
+                        self.cut()  # the connection closes: the client never reads past the length
+                    else:
+                        res.reset_head()  # nothing is out: the app's error gets the client a 500
                     raise RuntimeError("Response content longer than Content-Length.")
                 self.remaining = remaining
             if message.get("more_body", False):
@@ -251,6 +257,9 @@ class HTTPCycle:
             self.start = message
             self.adapter.loop.call_soon(self.head_due)
             return
+        if isinstance(kind, str) and kind.startswith("http.response."):  # an extension's (trailers, push...)
+            raise RuntimeError(f"Unexpected ASGI message {kind!r}: this server offers no such extension "
+                               "(scope['extensions'] does not name it).")
         raise RuntimeError(f"Unexpected ASGI message {kind!r} sent for an HTTP request.")
 
     def head_due(self):

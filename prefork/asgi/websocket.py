@@ -11,9 +11,12 @@ Rules:
   subprotocol and headers it names); ``websocket.close`` before it answers 403;
   ``websocket.http.response.start``/``body`` (the denial extension) answer with the
   app's own response (a status outside 200-599, or a header no response may carry, raises in
-  the app), its head written with the first body message, as the HTTP side writes it.
+  the app), its head written with the first body message, as the HTTP side writes it
+  (``answer.py``). A message after the 403 or a complete denial raises RuntimeError
+  there (the app's mistake), never ``ClientDisconnected``.
   An app that raises or returns before any of these, or between the start and the
-  first body message, gets a 500. A
+  first body message, gets a 500 (so does an accept naming its subprotocol twice, as
+  ``subprotocol`` and as a header: clients refuse two Sec-WebSocket-Protocol fields). A
   ``websocket.close`` whose code may not go on the wire raises ValueError (and the app
   that lets it escape is closed with 1011). An app that raises is logged with the raw
   request target, as the HTTP side logs it (the decoded path may hold CR, LF, ESC).
@@ -63,7 +66,8 @@ from time import monotonic
 from .deflate import BoundedDeflate
 from .frames import close_code, outgoing, server_frame
 from ..server.replies import ServerReply
-from .handshake import Denial, denial_status, error_response, forbidden, handshake_events, refusal
+from .answer import after_answer, send_answer
+from .handshake import error_response, handshake_events, refusal
 from .inbox import Inbox
 from .incoming import Incoming
 from .keepalive import Keepalive
@@ -101,6 +105,7 @@ class WebSocketSession:
         self.deflate = None
         self.denial = None  # the HTTP response sent in place of the handshake (handshake.Denial)
         self.denial_out = False  # its head is written (with its first body message, as the HTTP side does)
+        self.answered = None  # the app's 403 or denial response, once complete (answer.py)
         self.compressing = False
         self.close_timer = None  # the bound on the closing handshake the server began
         self.http_request = req  # for the access log line, at the end of the session
@@ -273,48 +278,22 @@ class WebSocketSession:
                 self.queue_disconnect(code, reason)
                 return
             raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got {kind!r}.")
+        if self.answered is not None:  # the app's own 403 or denial is out: its mistake, not the client's
+            raise after_answer(kind, self.answered)
         if self.gone or state in ("closing", "closed"):
             raise ClientDisconnected()
-        if state == "connecting":
-            if kind == "websocket.accept":
-                self.accept(message)
-                return
-            if kind == "websocket.close":
-                self.state = "closed"
-                self.answer = 403
-                self.write(forbidden())
-                self.socket.destroy_soon()
-                self.queue_disconnect(1006, "")
-                return
-            if kind == "websocket.http.response.start":
-                status = denial_status(message["status"])  # (raises for one no denial may have)
-                # a bad header raises here, while a 500 can still be answered
-                self.denial = Denial(status, message.get("headers", []))
-                self.answer = status
-                self.state = "response"  # the head goes with the first body message
-                return
-            raise RuntimeError("Expected ASGI message 'websocket.accept', 'websocket.close' or "
-                               f"'websocket.http.response.start', but got {kind!r}.")
-        if kind != "websocket.http.response.body":  # state == "response"
-            raise RuntimeError(f"Expected ASGI message 'websocket.http.response.body', but got {kind!r}.")
-        finished = not message.get("more_body", False)
-        data = self.denial.body(message.get("body", b""), finished)
-        if not self.denial_out:
-            self.denial_out = True
-            data = self.denial.head() + data
-        if not self.write(data) and not finished:
-            await self.wait_drain()  # to a client that does not read, a socket buffer's worth at most
-        elif finished:
-            self.state = "closed"
-            self.socket.destroy_soon()
-            self.queue_disconnect(1006, "")
+        await send_answer(self, kind, message)  # (answer.py: the accept, the 403, a denial)
 
     def accept(self, message):
         adapter = self.adapter
+        headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
+        if message.get("subprotocol") is not None and any(n.lower() == b"sec-websocket-protocol" for n, _ in headers):
+            # two fields: every client refuses the handshake (RFC 6455 4.3: at most one)
+            raise RuntimeError("websocket.accept names its subprotocol twice ('subprotocol' and a "
+                               "Sec-WebSocket-Protocol header): give 'subprotocol' only.")
         if adapter.ws_per_message_deflate:
             self.deflate = BoundedDeflate(self.max_size)
         extensions = [self.deflate] if self.deflate is not None else []
-        headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", [])]
         head = self.ws.send(AcceptConnection(subprotocol=message.get("subprotocol"), extensions=extensions,
                                              extra_headers=headers))
         self.answer = 101
