@@ -64,7 +64,6 @@ class ConnectionLost:
         self._drain_waiters = None  # (responses that waited for a 'drain' that will not come)
         self._holding = None  # (each refers back to this connection)
         self._continuation = None
-        self.server.connection_closed(self)
         responses, self._responses = self._responses, deque()
         # a response cut while its bytes waited in the socket went out with fewer: the
         # one writing (its bytes last), then those ended before it
@@ -99,6 +98,7 @@ class ConnectionLost:
                 self._tell(res.tell_closed)
             self._told_after = ([res.req for res in told], finals)
             self.server.close_turn_due(self)
+        self.server.connection_closed(self, self.socket)  # (last: a server 'close' it brings comes first)
 
     def tell_at_close(self, tell, finish=False):
         """``tell()`` on the close turn of this connection's socket, before the responses
@@ -112,6 +112,16 @@ class ConnectionLost:
             return False
         self._tell(tell, finish)
         return True
+
+    def closed_after_end(self, tell):
+        """A request read to its end after its socket was destroyed: its ``close`` now (Node's
+        next tick, before the socket's close turn), or after the ``close`` of a response
+        finished at the destroy, told on that turn (Node's comes first then)."""
+        tells = self._tells
+        if tells and any(getattr(t, "__name__", None) == "tell_finished" for t in tells) \
+                and self.tell_at_close(tell):
+            return
+        tell()
 
     def _tell(self, tell, finish=False):
         tells = self._tells

@@ -10,9 +10,8 @@ Rules:
   ``end`` follows the last chunk, for a reader (a ``data`` listener, ``resume()``,
   ``read()``, ``body()``); a request nobody reads gets it only once its response is done
   (Node's dump: after the response's ``close``), never when its connection goes first.
-  ``close`` comes once: right after ``end`` (Node's autoDestroy: ``destroyed`` at once,
-  ``close`` on the next turn, before a response still to be sent; at once when the
-  response is done), or when the connection goes.
+  ``close`` comes once: right after ``end`` (Node's autoDestroy: ``destroyed`` at once, ``close``
+  on the next turn; at once when the response is done or the socket destroyed), or when the connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
   order and on the socket's close turn, never inside the call that destroyed it (lost.py):
   ``aborted`` (when its body was not complete, or its end was not read: Node counts a
@@ -377,22 +376,22 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
 
     def _after_end(self):
         """The body was read to its ``end`` (or dumped): the request closes, as Node's
-        (autoDestroy): at once when its response is done, else destroyed now and its
-        ``close`` on the next turn, before the response is done."""
+        (autoDestroy): at once when its response is done or its socket destroyed (Node's
+        next tick, before the close turn), else destroyed now, ``close`` on the next turn."""
         if self._close_after_end:
             self.mark_closed()
         elif not self.destroyed:
             self.destroyed = True
             if self._events and "close" in self._events:
+                if self.socket.destroyed and self._conn is not None:
+                    return self._conn.closed_after_end(self.tell_closed)
                 self.socket.loop.call_soon(self.tell_closed)
 
-    pipe = pipe  # Node's req.pipe(destination[, {end}]) (with backpressure) and unpipe([destination])
-    unpipe = unpipe
+    pipe, unpipe = pipe, unpipe  # Node's req.pipe(destination[, {end}]) (with backpressure), unpipe([destination])
 
     def __aiter__(self):
-        """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises
-        ECONNRESET "aborted" when the connection goes before the body's end, and
-        ERR_BODY_DISCARDED when the body went by unread."""
+        """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises ECONNRESET
+        "aborted" when the connection goes before the body's end, ERR_BODY_DISCARDED when it went unread."""
         if self._discarded:
             raise discarded()
         closed = (self.errored or True) if self.destroyed and not self.complete else False
@@ -400,7 +399,8 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
 
     def _left(self, taker=None):
         """A reader left (an ``async for`` left, a ``body()`` cancelled): the rest goes by unread."""
-        if taker is not None: self.off("data", taker)  # noqa: E701 (an async for's own taker)
+        if taker is not None:  # (an ``async for`` took its listener off itself)
+            self.off("data", taker)
         if not self._ended:
             self._discarded = True
             self.resume()

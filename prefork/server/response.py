@@ -28,7 +28,8 @@ are ``outgoing.OutgoingHead``'s):
   the ``close`` (the callback runs, then ``error`` unless ``destroy()`` was called by
   then, or the write came after the ``finish`` and the response closed), as in Node;
   once the response is closed (``destroyed``) a write only gets its callback and an
-  ``end(data)`` nothing.
+  ``end(data)`` nothing. An ``end(callback)`` without data after ``end()`` calls the
+  callback at once, before any ``finish`` (Node's, with ERR_STREAM_ALREADY_FINISHED).
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
   with it, without the cycle collector.
@@ -237,10 +238,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             if data:
                 self._after_end(callback, True)
             elif callback is not None:
-                if self.writable_finished:
-                    self._socket.loop.call_soon(callback)
-                else:
-                    self.once("finish", callback)
+                callback()  # at once, before any 'finish' (Node's ERR_STREAM_ALREADY_FINISHED)
             return self
         if callback is not None:
             self.once("finish", callback)
@@ -274,8 +272,10 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         elif self.strict_content_length:
             self._check_length(len(data) if data else 0, True)
         self.writable_ended = True
-        if self._closed:
-            return self  # the connection is gone (or this response was dropped): nothing to send
+        if self._closed:  # the connection is gone (or this response was dropped): nothing to send
+            if self._active and self._events and "prefinish" in self._events:
+                self.emit("prefinish")  # (Node's: it held the socket; no 'finish' follows)
+            return self
         if not self.head_out and not self._chunked:
             # head and body in one piece (the common answer)
             self.head_out = True

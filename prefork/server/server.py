@@ -15,7 +15,7 @@ Rules:
   connection for ever. On uvloop the sweep also asks each connection's socket for a
   reset its reader did not live to tell (a response owed, a long poll: net/resets.py).
 - ``close()`` stops accepting, closes idle connections, and emits ``close`` once every
-  tracked connection (hand-offs included) has ended; a ``close()`` on a server not
+  tracked connection (hand-offs included) has ended (when: server_close.py); a ``close()`` on a server not
   listening waits for the same (its callback gets ERR_SERVER_NOT_RUNNING). In-flight keep-alive connections
   are left to finish (Node's behaviour; the daemon drains harder on top).
 - ``drain()`` (the daemon's graceful stop and reload) stops accepting; every response
@@ -42,6 +42,7 @@ from ..http.serialize import HeadCache
 from ..runtime import current_loop
 from . import binding, knobs
 from .accepting import Accepting
+from .server_close import ServerClosing
 from ..net import proxy
 
 READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
@@ -70,7 +71,7 @@ class ServerStats:
 _LISTEN_OPTIONS = frozenset(("port", "host", "path", "backlog", "ipv6_only"))
 
 
-class Server(Accepting, EventEmitter):
+class Server(ServerClosing, Accepting, EventEmitter):
     def __init__(self, listener=None, *, loop=None, **options):
         for name, value in knobs.checked(options).items():
             setattr(self, name, value)
@@ -219,12 +220,6 @@ class Server(Accepting, EventEmitter):
 
     unref = ref
 
-    def connection_closed(self, conn):
-        """The protocol's socket closed (called by ``Connection``)."""
-        self._connections.discard(conn)
-        if self._close_pending:
-            self._maybe_emit_close()
-
     def should_upgrade(self, req):
         """Whether the upgrade request ``req`` leaves HTTP for the ``upgrade`` listener
         (else it is served as a plain request): ``should_upgrade_callback(req)`` when
@@ -305,8 +300,8 @@ class Server(Accepting, EventEmitter):
                 self.once("close", lambda: callback(err))
         if self._listening:
             self._stop_listening()
+        self._close_pending = True  # (first: a server 'close' the idle ones bring comes before their 'close')
         self.close_idle_connections()
-        self._close_pending = True
         self._maybe_emit_close()
         return self
 
@@ -360,20 +355,6 @@ class Server(Accepting, EventEmitter):
             conn.drain()
         self._maybe_emit_close()
         return self
-
-    def _maybe_emit_close(self):
-        if self._close_pending and not self._connections and not self._detached:
-            self._close_pending = False
-            self.loop.call_soon(self.emit, "close")
-
-    def close_idle_connections(self):
-        for conn in list(self._connections):
-            if conn.idle:
-                conn.socket.destroy()
-
-    def close_all_connections(self):
-        for conn in list(self._connections):
-            conn.socket.destroy()
 
     def destroy_all(self):
         """The worker exits: every connection still open, speaking HTTP or handed over (a
