@@ -1,4 +1,6 @@
-"""Agent: a keep-alive socket pool per host:port, with Node's defaults (seconds).
+"""Agent: a keep-alive socket pool per host:port, with Node's defaults (seconds). Its
+line and hand-overs (when a request counts, Node's): client/agentline.py; the hooks
+client code overrides: client/agenthooks.py.
 
 The agent's numbers are checked as it is made (``timeout`` as client/sockopts.py's
 ``timer_seconds``, where Node throws at its first request; the others: client/pooled.py).
@@ -45,6 +47,8 @@ from collections import deque
 
 from ..emitter import EventEmitter
 from ..net import Socket
+from .agenthooks import AgentHooks
+from .agentline import AgentLine
 from .pooled import PoolHooks, check_numbers, pool_name, total_limit
 from .port import connect_port
 from .sockopts import timer_seconds
@@ -54,7 +58,7 @@ log = logging.getLogger("prefork.client")
 _TIMEOUT_HINT = re.compile(r"timeout=(\d+)")
 
 
-class Agent(EventEmitter):
+class Agent(AgentLine, AgentHooks, EventEmitter):
     """Keep-alive socket pool per host:port, with Node's defaults (times in seconds)."""
 
     default_port = 80  # Node's agent.defaultPort: a request's port when it gives none (settable)
@@ -95,6 +99,7 @@ class Agent(EventEmitter):
         self.requests = {}  # key -> deque of waiting ClientRequests
         self._hooked = weakref.WeakSet()  # pooled sockets that have the pool's close hook
         self._opened = weakref.WeakSet()  # every socket this agent connected, for destroy()
+        self._closing = weakref.WeakKeyDictionary()  # requests whose destroyed socket counts until its close
         self._loop = None  # the loop the pool's sockets are driven by
 
     def key(self, req):
@@ -119,7 +124,13 @@ class Agent(EventEmitter):
         return pool_name(options.get("hostname") or options.get("host") or "localhost", port,
                          options.get("socket_path"), local)
 
-    def add_request(self, req):
+    def add_request(self, req, options=None):
+        """Node's ``agent.addRequest``, called inside ``request()``: ``req`` counts in the
+        pool at once (a socket taken or being made for it, or its place in line), and
+        gets that socket (``socket``) on the next turn."""
+        self._add(req, later=True)
+
+    def _add(self, req, later):
         if req.loop is not self._loop:
             self._follow(req.loop)
         key = self.key(req)
@@ -139,13 +150,37 @@ class Agent(EventEmitter):
                 self._slot_freed(req.loop, key)
                 return
             self.sockets[key] = self.sockets.get(key, 0) + 1
-            req.assign_socket(socket, reused=True)
+            if later:
+                req.loop.call_soon(self._give, req, socket)
+            else:
+                req.assign_socket(socket, reused=True)
             return
         self.tidy(key)
         if not self._room(key):
             self.requests.setdefault(key, deque()).append(req)
             return
+        self.sockets[key] = self.sockets.get(key, 0) + 1  # (its slot, from now on: Node's)
+        if later:  # connected on the next turn, with its 'socket'; never, when it is destroyed by then
+            req.loop.call_soon(self._connect, req, key)
+        else:
+            self._connect(req, key)
+
+    def _connect(self, req, key):
+        """A new connection for ``req``, whose slot counts already; ``req`` gets it."""
+        if self._elsewhere(req):
+            return
+        if req.destroyed:  # its slot goes to the next in line, on the next turn (Node's: its socket is 'free')
+            waiting = self.requests.get(key)
+            while waiting and waiting[0].destroyed:
+                waiting.popleft()
+            if waiting:
+                following = waiting.popleft()
+                self.tidy(key)
+                req.loop.call_soon(self._connect, following, key)
+                return
         try:
+            if req.destroyed:
+                raise _Dropped
             socket = self.create_connection({"host": req.host, "port": req.port, "socket_path": req.socket_path,
                                              "loop": req.loop, **req.local})
             if not isinstance(socket, Socket):
@@ -153,10 +188,12 @@ class Agent(EventEmitter):
                 err.code = "ERR_INVALID_RETURN_VALUE"
                 raise err
         except Exception as exc:  # no socket to be had (EMFILE, ENFILE, ENOBUFS; what create_connection raised)
-            req.connect_failed(exc)
-            self._slot_freed(req.loop, key)  # the slot is still free for the next
+            self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
+            self.tidy(key)
+            if not isinstance(exc, _Dropped):
+                req.connect_failed(exc)
+            self._slot_freed(req.loop, key)  # the slot is free for the next
             return
-        self.sockets[key] = self.sockets.get(key, 0) + 1
         self._opened.add(socket)
         if self.keep_alive:  # TCP keep-alive probes from the connect on (Node's agent asks for them)
             delay = self.keep_alive_initial_delay
@@ -165,17 +202,6 @@ class Agent(EventEmitter):
             else:
                 socket.set_keep_alive_idle(delay)
         req.assign_socket(socket, reused=False)
-
-    def create_connection(self, options):
-        """The socket of a new connection (Node's ``agent.createConnection``): a
-        ``prefork.net.Socket`` to ``options``' ``host`` and ``port`` (or its
-        ``socket_path``) on ``options["loop"]``, from its ``local_address`` and
-        ``local_port``, resolved with its ``family``, ``lookup`` and ``hints`` when
-        given. A subclass (or an instance attribute) may make it otherwise; what it
-        raises fails the request (``error``, ``close``)."""
-        local = {name: options[name] for name in ("local_address", "local_port", "family", "lookup", "hints")
-                 if name in options}
-        return Socket.connect(options["loop"], options["host"], options["port"], path=options["socket_path"], **local)
 
     def _follow(self, loop):
         """Requests now come from ``loop``: the old loop's pool is let go (its free
@@ -217,14 +243,6 @@ class Agent(EventEmitter):
         if _ignored not in socket.listeners("error"):
             socket.on("error", _ignored)
 
-    def in_line(self, req):
-        """``req`` waits in line for a socket."""
-        return req in self.requests.get(self.key(req), ())
-
-    def has_waiting(self, req):
-        """Requests for ``req``'s host:port wait in line."""
-        return any(not waiting.destroyed for waiting in self.requests.get(self.key(req), ()))
-
     def release(self, req, socket, reusable):
         """``req``'s kept-alive exchange is over: the agent takes ``socket`` (keeps it for
         the next request or drops it), then emits ``free`` (the socket, and the
@@ -248,9 +266,11 @@ class Agent(EventEmitter):
             waiting.popleft()
         if (reusable or (waiting and req.keeps_socket)) and not socket.destroyed \
                 and not socket.look_for_reset():  # (uvloop: a reset that came with the response's end)
-            if waiting:
+            if waiting:  # the next in line leaves it now, before 'free' (Node's own 'free' listener)
                 self.sockets[key] += 1
-                req.loop.call_soon(self._hand_over, req, socket, reusable)  # after req's close
+                following = waiting.popleft()
+                self.tidy(key)
+                req.loop.call_soon(self._hand_over, req, socket, reusable, following)  # after req's close
                 return
             free = self.free_sockets.setdefault(key, [])
             timeout = self._free_timeout(req)
@@ -270,26 +290,6 @@ class Agent(EventEmitter):
         self._slot_freed(req.loop, key)
         self.tidy(key)
 
-    def keep_socket_alive(self, socket):
-        """Node's ``agent.keepSocketAlive(socket)``, a hook to override: asked, once the
-        rest allows it, whether a kept-alive socket that nobody waits for goes to the
-        pool (True) or is closed (False). (Node's sets the socket's keep-alive and
-        timeout here; the agent does so after it.)"""
-        return True
-
-    def _keeps(self, socket):
-        """``keep_socket_alive(socket)``; one that raises is logged and counts as False
-        (the socket is closed, not left out of the pool and open)."""
-        try:
-            return self.keep_socket_alive(socket)
-        except Exception:
-            log.exception("error in an agent's keep_socket_alive; closing the socket")
-            return False
-
-    def reuse_socket(self, socket, req):
-        """Node's ``agent.reuseSocket(socket, request)``, a hook to override: a pooled
-        socket is about to be given to ``req`` (which then has ``reused_socket``)."""
-
     def _free_timeout(self, req):
         """How long a free socket waits in the pool: the agent's ``timeout``, shortened
         to one second under the server's ``Keep-Alive: timeout=N`` hint (so the client
@@ -304,32 +304,6 @@ class Agent(EventEmitter):
             if hinted < timeout:
                 timeout = hinted
         return timeout
-
-    def _hand_over(self, req, socket, reusable):
-        """The next request in line takes ``req``'s open socket (pooled or closed when the
-        line emptied meanwhile)."""
-        key = self.key(req)
-        waiting = self.requests.get(key)
-        while waiting and waiting[0].destroyed:
-            waiting.popleft()
-        if waiting and not socket.destroyed:
-            req = waiting.popleft()
-            self.tidy(key)  # (before its 'socket': no empty line left for its listeners to see, as Node's)
-            req.assign_socket(socket, reused=False, handed=True)
-            return
-        if not self._elsewhere(req, socket):
-            self._release(req, socket, reusable)
-
-    def socket_closed(self, req):
-        """``req``'s socket closed while it counted in the pool: the next request in
-        line (if any) takes a new connection, after that socket's ``close`` listeners
-        (a turn later than the close's turn, which was due then), as in Node."""
-        if self._elsewhere(req):
-            return
-        key = self.key(req)
-        self.sockets[key] = max(0, self.sockets.get(key, 1) - 1)
-        req.loop.call_soon(self._slot_freed, req.loop, key)
-        self.tidy(key)
 
     def remove_socket(self, req, socket):
         """``req``'s socket left HTTP for an ``upgrade`` or ``connect`` listener: it no
@@ -369,30 +343,6 @@ class Agent(EventEmitter):
         ``max_total_sockets``: a socket of ``key`` is not kept free in their way."""
         return self.max_total_sockets is not None and any(
             other != key and any(not req.destroyed for req in waiting) for other, waiting in self.requests.items())
-
-    def _slot_freed(self, loop, key):
-        """A socket slot freed up: served on a later turn when requests wait (for
-        ``key``, or, under ``max_total_sockets``, for any host:port)."""
-        if self.requests.get(key) or (self.max_total_sockets is not None and self.requests):
-            loop.call_soon(self._serve_line, key)
-
-    def _serve_line(self, key):
-        """A socket slot for ``key`` freed up: the first request in line (if it is still
-        there, and the slot still free) takes a new connection; under
-        ``max_total_sockets`` with none for ``key``, the first request in line for
-        another host:port (Node's order). On a loop turn of its own, after the request
-        that let the slot go has closed, as Node's agent does."""
-        for name in [key] + [other for other in self.requests if other != key]:
-            waiting = self.requests.get(name)
-            while waiting and waiting[0].destroyed:
-                waiting.popleft()
-            self.tidy(name)
-            if waiting and self._room(name):
-                self.add_request(waiting.popleft())
-                self.tidy(name)
-                return
-            if self.max_total_sockets is None:
-                return
 
     def tidy(self, key):
         """No entry of ``key`` is kept empty (no socket in use, none free, no request in
@@ -435,6 +385,10 @@ def request_agent(options):
         err.code = "ERR_INVALID_ARG_TYPE"
         raise err
     return (global_agent if agent is None else agent), False
+
+
+class _Dropped(Exception):
+    """The request was destroyed before its connection was made: none is."""
 
 
 def _ignored(err):

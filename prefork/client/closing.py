@@ -41,7 +41,7 @@ class SocketClose:
     def _closed_socket(self, res, counted=False):
         """What the socket's close means for the exchange (its response open); deferred, for the agent's line too."""
         if counted:
-            self.agent.socket_closed(self)
+            self.agent.socket_closed(self, closed=True)
         if not res.closed:
             # decided once the read that closed it is parsed; a response destroyed
             # complete but unread is aborted as one cut short
@@ -63,6 +63,7 @@ class SocketClose:
             res.mark_closed()
             return
         self.destroyed = self.destroyed or not res.destroy_called  # (Node's socket close: before 'aborted')
+        self.agent.socket_gone(self)  # (and the agent's listener of it)
         res.mark_aborted()
         if res.destroy_called:
             if res.destroy_error is not None:

@@ -138,7 +138,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self.once("response", callback)
         if options.get("signal") is not None:  # Node's AbortSignal (client/abort.py)
             SignalWatch(self, check_signal(options["signal"]))
-        self.loop.call_soon(self._start)
+        self._start()  # the agent counts it now (Node's addRequest); its 'socket' comes on the next turn
 
     # -- awaiting ---------------------------------------------------------------------------
     def response(self):
@@ -408,6 +408,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._closed = True
             self.destroyed = True
             self._emit_error()
+            self.agent.socket_gone(self)  # (a destroyed socket's count: gone before the 'close', as Node's)
             protocol, self._protocol = self._protocol, None
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)
