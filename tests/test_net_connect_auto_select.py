@@ -194,3 +194,24 @@ def test_a_refused_connect_closes_the_client_request_s_socket_with_had_error():
         return seen
     assert asyncio.run(main()) == [("error", "ECONNREFUSED"), ("socket error", "ECONNREFUSED"), ("close",),
                                    ("socket close", True)]
+
+
+@pytest.mark.parametrize("how", ["resolver", "lookup"])
+def test_a_name_that_does_not_resolve_emits_lookup_with_its_error_before_error(how):
+    def failing(host, options, callback):
+        err = Exception("boom")
+        err.code = "EBOOM"
+        callback(err)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        seen, closed = [], loop.create_future()
+        options = {"lookup": failing} if how == "lookup" else {}
+        sock = Socket.connect(loop, "nonexistent.invalid", 80, **options)
+        sock.on("lookup", lambda err, address, family, host: seen.append(("lookup", err.code, address, family, host)))
+        sock.on("error", lambda err: seen.append(("error", err.code)))
+        sock.on("close", lambda had_error: closed.set_result(had_error))
+        assert await asyncio.wait_for(closed, 5) is True
+        return seen
+    code = "EBOOM" if how == "lookup" else "ENOTFOUND"
+    assert asyncio.run(main()) == [("lookup", code, None, None, "nonexistent.invalid"), ("error", code)]

@@ -25,7 +25,8 @@ Rules:
   the ``address:port`` tried. When none connects, the error is Node's AggregateError:
   the first address's ``code``, every address's error in ``errors`` (its message joins
   theirs, where Node's is empty). Otherwise only the name's first address is tried.
-  ``lookup`` is emitted for each address resolved (err, address, family, host).
+  ``lookup`` is emitted for each address resolved (err, address, family, host), and
+  for a lookup's error (err, None, None, host).
 - Where from and how (Node's ``net.connect`` options): ``local_address``/``local_port``
   bind the socket before each connect (SO_REUSEADDR, as libuv's; a port alone binds
   the family's any address); a bind that fails is ``error`` with ``syscall`` ``bind``
@@ -203,8 +204,13 @@ class Connecting:
                 err = ConnectError("ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {invalid}")
             if err is None and not outcome:
                 err = resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host)
+        else:  # the lookup's own error: ``lookup`` tells it first, as Node's
+            err = err if isinstance(err, BaseException) else ConnectError("ERR_LOOKUP", str(err))
+            self.emit("lookup", err, None, None, host)
+            if self.destroyed:
+                return
         if err is not None:
-            self._connect_error(err if isinstance(err, BaseException) else ConnectError("ERR_LOOKUP", str(err)))
+            self._connect_error(err)
             return
         self._resolved(host, outcome)
 
@@ -212,7 +218,10 @@ class Connecting:
         if self.destroyed:
             return
         if isinstance(outcome, Exception):
-            self._connect_error(resolve_error(outcome, host))
+            err = resolve_error(outcome, host)
+            self.emit("lookup", err, None, None, host)  # (as Node's, before the error)
+            if not self.destroyed:
+                self._connect_error(err)
             return
         if not outcome:
             self._connect_error(resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host))
