@@ -14,10 +14,19 @@ Rules:
   (``address`` alone, the path, for a UNIX socket), ``hostname`` for a name that did
   not resolve.
 - A name that resolves to several addresses (``localhost`` as ``::1`` and
-  ``127.0.0.1``) is tried address by address, in the resolver's order, until one
-  connects (Node 20's ``autoSelectFamily`` tries them too); when none does, the error
-  is Node's AggregateError: the first address's ``code``, every address's error in
-  ``errors`` (its message joins theirs, where Node's is empty).
+  ``127.0.0.1``) is connected as Node 20's ``autoSelectFamily`` does (on unless
+  ``auto_select_family=False``, a ``family`` or a ``local_address`` is given): each
+  address once, the families interleaved from the first address's (v6, v4, v6, ...);
+  an attempt not connected after ``auto_select_family_attempt_timeout`` (0.25 s, at
+  least 0.01 s) is given up (its error ETIMEDOUT) for the next address, the last one
+  waits for the kernel; the events ``connectionAttempt`` (address, port, family 4 or
+  6; for a single address too), ``connectionAttemptFailed`` (the same and the error)
+  and ``connectionAttemptTimeout``; ``auto_select_family_attempted_addresses`` lists
+  the ``address:port`` tried. When none connects, the error is Node's AggregateError:
+  the first address's ``code``, every address's error in ``errors`` (its message joins
+  theirs, where Node's is empty). Otherwise only the name's first address is tried.
+  ``lookup`` is emitted for each address resolved (err, address, family, host), and
+  for a lookup's error (err, None, None, host).
 - Where from and how (Node's ``net.connect`` options): ``local_address``/``local_port``
   bind the socket before each connect (SO_REUSEADDR, as libuv's; a port alone binds
   the family's any address); a bind that fails is ``error`` with ``syscall`` ``bind``
@@ -44,6 +53,10 @@ from ..http.errors import HTTPError
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 _NOT_FOUND = {_socket.EAI_NONAME, getattr(_socket, "EAI_NODATA", _socket.EAI_NONAME)}
+
+
+AUTO_SELECT_FAMILY = True  # Node 20's net.getDefaultAutoSelectFamily()
+AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT = 0.25  # seconds (Node's 250 ms; at least 10 ms)
 
 
 class ConnectError(HTTPError):
@@ -92,14 +105,23 @@ class Connecting:
 
     @classmethod
     def connect(cls, loop, host, port, path=None, *, local_address=None, local_port=None, family=0, lookup=None,
-                hints=0):
+                hints=0, auto_select_family=None, auto_select_family_attempt_timeout=None):
         """A client socket connecting to ``host:port`` (or to the UNIX socket ``path``)
         without blocking; ``connecting`` is True until the ``connect`` event (``error``
         with ECONNREFUSED & co. if not). A name is resolved on a short-lived thread,
         never on the loop (or by ``lookup``), of ``family`` (4, 6; 0 for any); a name
         that does not resolve gives ``error`` with ENOTFOUND, as Node's does. The socket
         is bound to ``local_address`` and ``local_port`` first when given (Node's
-        ``localAddress``, ``localPort``)."""
+        ``localAddress``, ``localPort``). A name of several addresses is connected as Node 20's
+        ``autoSelectFamily`` does (``auto_select_family``, default
+        ``AUTO_SELECT_FAMILY``; ``auto_select_family_attempt_timeout`` in seconds)."""
+        timeout = AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT
+        if auto_select_family_attempt_timeout is not None:
+            if isinstance(auto_select_family_attempt_timeout, bool) or not isinstance(
+                    auto_select_family_attempt_timeout, (int, float)) or not auto_select_family_attempt_timeout > 0:
+                raise ValueError("auto_select_family_attempt_timeout must be a number of seconds above 0, not "
+                                 f"{auto_select_family_attempt_timeout!r}")
+            timeout = max(auto_select_family_attempt_timeout, 0.01)  # (Node's minimum, 10 ms)
         literal = _socket.AF_UNIX if path is not None else _literal_family(host)
         sock = _socket.socket(literal or (_socket.AF_INET6 if family == 6 else _socket.AF_INET), _socket.SOCK_STREAM)
         sock.setblocking(False)
@@ -112,6 +134,11 @@ class Connecting:
         self._addresses = ()  # a name's resolved addresses not tried yet
         self._failures = None  # the errors of a name's addresses tried, when it has several
         self._tried = False  # the system socket tried an address already
+        self._auto = (AUTO_SELECT_FAMILY if auto_select_family is None else bool(auto_select_family)) and \
+            family not in (4, 6) and local_address is None  # (Node's rules for autoSelectFamily)
+        self._attempt_timeout = timeout
+        self._attempt_timer = None  # the running attempt's, when a next address waits
+        self.auto_select_family_attempted_addresses = None  # (Node's: a list once several addresses are tried)
         if path is not None:
             self._start_connect(path)
         elif literal is not None:
@@ -148,7 +175,7 @@ class Connecting:
             options = {"family": family, "hints": hints or 0}
         else:
             options = {"hints": hints or _socket.AI_ADDRCONFIG}
-            if self._bind_to is None or self._bind_to[0] is None:
+            if self._auto:
                 options["all"] = True
 
         def callback(err=None, addresses=None, kind=None):
@@ -162,18 +189,28 @@ class Connecting:
         if self.destroyed or self._addresses or self._tried:
             return  # (destroyed meanwhile, or a second call of the callback)
         if err is None:
-            outcome = []
+            outcome, invalid = [], None
             for each in ([addresses] if isinstance(addresses, str) or addresses is None else addresses):
                 text = each.get("address") if isinstance(each, Mapping) else each
                 family = _literal_family(text) if isinstance(text, str) else None
                 if family is None:
+                    if self._auto:
+                        invalid = invalid or text  # (skipped, as Node's; an error when none is valid)
+                        continue
                     err = ConnectError("ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {text}")
                     break
                 outcome.append((family, _socket.SOCK_STREAM, 0, (text, port)))
+            if err is None and not outcome and invalid is not None:
+                err = ConnectError("ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {invalid}")
             if err is None and not outcome:
                 err = resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host)
+        else:  # the lookup's own error: ``lookup`` tells it first, as Node's
+            err = err if isinstance(err, BaseException) else ConnectError("ERR_LOOKUP", str(err))
+            self.emit("lookup", err, None, None, host)
+            if self.destroyed:
+                return
         if err is not None:
-            self._connect_error(err if isinstance(err, BaseException) else ConnectError("ERR_LOOKUP", str(err)))
+            self._connect_error(err)
             return
         self._resolved(host, outcome)
 
@@ -181,13 +218,32 @@ class Connecting:
         if self.destroyed:
             return
         if isinstance(outcome, Exception):
-            self._connect_error(resolve_error(outcome, host))
+            err = resolve_error(outcome, host)
+            self.emit("lookup", err, None, None, host)  # (as Node's, before the error)
+            if not self.destroyed:
+                self._connect_error(err)
             return
         if not outcome:
             self._connect_error(resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host))
             return
+        if not self._auto:
+            outcome = outcome[:1]  # (Node's lookup without ``all``: the first address)
+        for family, _, _, address in outcome:
+            self.emit("lookup", None, address[0], 6 if family == _socket.AF_INET6 else 4, host)
+            if self.destroyed:
+                return
+        if self._auto:  # each address once, the families interleaved from the first's
+            seen, first, other = set(), [], []
+            for each in outcome:
+                if each[3][0] not in seen:
+                    seen.add(each[3][0])
+                    (first if each[0] == outcome[0][0] else other).append(each)
+            outcome = [each for pair in zip(first, other) for each in pair]
+            outcome += first[len(other):] + other[len(first):]
         self._addresses = outcome
-        self._failures = [] if len(outcome) > 1 else None
+        if len(outcome) > 1:
+            self._failures = []
+            self.auto_select_family_attempted_addresses = []
         self._next_address()
 
     def _next_address(self):
@@ -203,9 +259,12 @@ class Connecting:
             self.remote_family = _FAMILIES.get(family)
         self._tried = True
         self.remote_address, self.remote_port = address[0], address[1]
-        self._start_connect(address)
+        self._start_connect(address, 6 if family == _socket.AF_INET6 else 4)
 
-    def _start_connect(self, address):
+    def _start_connect(self, address, attempt=None):
+        """Connect to ``address``; ``attempt``: a name's address (its family, 4 or 6),
+        told by ``connectionAttempt``, given up for the next one after the attempt
+        timeout when one waits."""
         sock = self._sock
         if sock.family != _socket.AF_UNIX:
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -214,10 +273,19 @@ class Connecting:
                 if err is not None:
                     self.loop.call_soon(self._attempt_failed, err)
                     return
+        if attempt is not None:
+            self.emit("connectionAttempt", address[0], address[1], attempt)
+            if self.destroyed:
+                return
+            if self._failures is not None:
+                self.auto_select_family_attempted_addresses.append(f"{address[0]}:{address[1]}")
         code = sock.connect_ex(address)
         if code in (0, errno.EINPROGRESS, errno.EAGAIN):
             self._writer = True  # registered: destroy() while connecting takes it off the loop
             self.loop.add_writer(self._fd, self._connected)
+            if attempt is not None and self._addresses:
+                self._attempt_timer = self.loop.call_later(self._attempt_timeout, self._attempt_timed_out,
+                                                           address, attempt)
         else:
             self.loop.call_soon(self._connect_failed, code)
 
@@ -241,7 +309,26 @@ class Connecting:
             err.errno, err.syscall, err.address, err.port = number, "bind", address, port or None
             return err
 
+    def _attempt_timed_out(self, address, family):
+        """The attempt timeout ran out: the attempt is given up (its socket closed, its
+        error ETIMEDOUT) and the next address tried, as Node's autoSelectFamily does."""
+        self._attempt_timer = None
+        if self.destroyed or not self.connecting:
+            return
+        if self._writer:
+            self._writer = False
+            self.loop.remove_writer(self._fd)
+        self.emit("connectionAttemptTimeout", address[0], address[1], family)
+        if self.destroyed:
+            return
+        self._failures.append(connect_error("ETIMEDOUT", errno.ETIMEDOUT, f"{address[0]}:{address[1]}",
+                                            address[0], address[1]))
+        self._next_address()  # (a new system socket: the one given up is closed)
+
     def _connected(self):
+        if self._attempt_timer is not None:
+            self._attempt_timer.cancel()
+            self._attempt_timer = None
         self._writer = False
         self.loop.remove_writer(self._fd)
         code = self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
@@ -268,9 +355,17 @@ class Connecting:
 
     def _attempt_failed(self, err):
         """An address's bind or connect failed: the name's next address, else ``error``."""
+        if self._attempt_timer is not None:
+            self._attempt_timer.cancel()
+            self._attempt_timer = None
         failures = self._failures
         if failures is not None:
             failures.append(err)
+            if err.syscall == "connect":  # (a bind that failed made no attempt: Node tells none)
+                self.emit("connectionAttemptFailed", err.address, err.port,
+                          6 if self._sock.family == _socket.AF_INET6 else 4, err)
+                if self.destroyed:
+                    return
         if self._addresses and not self.destroyed:  # a name's next address (Node's autoSelectFamily)
             self._next_address()
             return
@@ -281,6 +376,7 @@ class Connecting:
 
     def _connect_error(self, err):
         self.writable = False
+        self._broken = True  # its 'close' says had_error, as Node's, when a protocol takes the error
         if self.protocol is not None:
             self.protocol.connection_error(err)
         self.destroy(err if self.protocol is None else None)
