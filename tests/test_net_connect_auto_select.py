@@ -215,3 +215,47 @@ def test_a_name_that_does_not_resolve_emits_lookup_with_its_error_before_error(h
         return seen
     code = "EBOOM" if how == "lookup" else "ENOTFOUND"
     assert asyncio.run(main()) == [("lookup", code, None, None, "nonexistent.invalid"), ("error", code)]
+
+
+def test_a_request_s_options_carry_auto_select_family_and_its_attempt_timeout(net):
+    good, port = net
+
+    async def main(**options):
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        attempts = []
+        req = prefork.get({"host": "example.test", "port": port, "path": "/", "agent": False,
+                           "lookup": lookup_of("127.0.0.2", "127.0.0.1"), **options}, lambda res: res.resume())
+        req.on("socket", lambda sock: sock.on("connectionAttempt", lambda *a: attempts.append(a[0])))
+        def settle(outcome):
+            if not done.done():
+                done.set_result((outcome, time.monotonic()))
+        req.on("socket", lambda sock: sock.on("connect", lambda: settle("connect")))
+        req.on("timeout", lambda: settle("timeout"))
+        req.on("error", lambda err: settle(err.code))
+        start = time.monotonic()
+        try:
+            outcome, at = await asyncio.wait_for(done, 5)
+        finally:
+            req.destroy()
+        return outcome, at - start, attempts
+
+    good.setblocking(False)
+    outcome, took, attempts = asyncio.run(main(auto_select_family_attempt_timeout=0.05))
+    assert outcome == "connect" and attempts == ["127.0.0.2", "127.0.0.1"] and took < 0.25, (outcome, took)
+    outcome, took, attempts = asyncio.run(main(auto_select_family=False, timeout=0.3))
+    assert outcome == "timeout" and attempts == ["127.0.0.2"], (outcome, attempts)  # the first address only
+
+
+@pytest.mark.parametrize("options, code", [({"auto_select_family": 1}, "ERR_INVALID_ARG_TYPE"),
+                                           ({"auto_select_family_attempt_timeout": "1"}, "ERR_INVALID_ARG_TYPE"),
+                                           ({"auto_select_family_attempt_timeout": 0}, "ERR_OUT_OF_RANGE")])
+def test_a_request_s_auto_select_options_are_checked_at_once(options, code):
+    with pytest.raises((TypeError, ValueError)) as caught:
+        prefork.request({"host": "127.0.0.1", "port": 1, **options})
+    assert caught.value.code == code
+
+
+def test_the_auto_select_options_do_not_name_another_pool():
+    agent = prefork.Agent()
+    assert agent.get_name({"host": "h", "port": 1, "auto_select_family": False}) == "h:1"

@@ -26,10 +26,11 @@ class AgentHooks:
         """The socket of a new connection (Node's ``agent.createConnection``): a
         ``prefork.net.Socket`` to ``options``' ``host`` and ``port`` (or its
         ``socket_path``) on ``options["loop"]``, from its ``local_address`` and
-        ``local_port``, resolved with its ``family``, ``lookup`` and ``hints`` when
-        given. A subclass (or an instance attribute) may make it otherwise; what it
+        ``local_port``, resolved with its ``family``, ``lookup`` and ``hints`` and its
+        ``auto_select_family`` options when given. A subclass (or an instance attribute) may make it otherwise; what it
         raises fails the request (``error``, ``close``)."""
-        local = {name: options[name] for name in ("local_address", "local_port", "family", "lookup", "hints")
+        local = {name: options[name] for name in ("local_address", "local_port", "family", "lookup", "hints",
+                                                  "auto_select_family", "auto_select_family_attempt_timeout")
                  if name in options}
         return Socket.connect(options["loop"], options["host"], options["port"], path=options["socket_path"], **local)
 

@@ -61,7 +61,8 @@ class PoolHooks:
 
 def pool_name(host, port, socket_path, local):
     key = f"{host}:{port}" if socket_path is None else f"{host}:{port}:{socket_path}"
-    return key if not local else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
+    named = {name: value for name, value in local.items() if not name.startswith("auto_select_family")}
+    return key if not named else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
 
 
 def total_limit(value):

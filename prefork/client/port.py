@@ -90,8 +90,10 @@ def local_options(options):
     Node leaves a bad range to its bind), ``family`` 0, 4 or 6 (else
     ERR_INVALID_ARG_VALUE), ``lookup`` a callable and ``hints`` a whole number (else
     ERR_INVALID_ARG_TYPE), for the system's resolver only AI_ADDRCONFIG, AI_ALL and
-    AI_V4MAPPED (else ERR_INVALID_ARG_VALUE; a ``lookup`` is given any). Only those
-    given (not None) are kept."""
+    AI_V4MAPPED (else ERR_INVALID_ARG_VALUE; a ``lookup`` is given any),
+    ``auto_select_family`` a bool and ``auto_select_family_attempt_timeout`` seconds above
+    0 (Node's ``autoSelectFamily`` options: net/connect.py). Only those given (not None)
+    are kept."""
     address, port = options.get("local_address"), options.get("local_port")
     family, lookup, hints = options.get("family"), options.get("lookup"), options.get("hints")
     if address is not None and not any(_is_address(kind, address) for kind in (_socket.AF_INET, _socket.AF_INET6)):
@@ -112,7 +114,18 @@ def local_options(options):
                       f'The "options.hints" property must be of type number. Received {hints!r}')
     if hints and lookup is None and hints & ~(_socket.AI_ADDRCONFIG | _socket.AI_ALL | _socket.AI_V4MAPPED):
         raise coded(ValueError, "ERR_INVALID_ARG_VALUE", f"The argument 'hints' is invalid. Received {hints!r}")
-    given = {"local_address": address, "local_port": port, "family": family, "lookup": lookup, "hints": hints}
+    auto, attempt = options.get("auto_select_family"), options.get("auto_select_family_attempt_timeout")
+    if auto is not None and not isinstance(auto, bool):
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
+                    f'The "options.autoSelectFamily" property must be of type boolean. Received {auto!r}')
+    if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, (int, float))):
+        raise coded(TypeError, "ERR_INVALID_ARG_TYPE", 'The "options.autoSelectFamilyAttemptTimeout" property must '
+                    f'be of type number. Received {attempt!r}')
+    if attempt is not None and not attempt > 0:  # (NaN too)
+        raise coded(ValueError, "ERR_OUT_OF_RANGE", 'The value of "options.autoSelectFamilyAttemptTimeout" is out '
+                    f'of range. It must be a number of seconds above 0. Received {attempt!r}')
+    given = {"local_address": address, "local_port": port, "family": family, "lookup": lookup, "hints": hints,
+             "auto_select_family": auto, "auto_select_family_attempt_timeout": attempt}
     return {name: value for name, value in given.items() if value is not None}
 
 

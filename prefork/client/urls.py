@@ -43,7 +43,8 @@ def _decode_component(text):
 
 OPTIONS = frozenset(("protocol", "host", "hostname", "port", "default_port", "path", "method", "headers", "agent",
                      "auth", "timeout", "socket_path", "set_host", "create_connection", "local_address",
-                     "local_port", "family", "lookup", "hints", "max_header_size", "join_duplicate_headers",
+                     "local_port", "family", "lookup", "hints", "auto_select_family",
+                     "auto_select_family_attempt_timeout", "max_header_size", "join_duplicate_headers",
                      "unique_headers", "signal"))
 # Node's options prefork's client does not implement: refused by name
 NODE_ONLY = frozenset(("insecure_http_parser", "set_default_headers"))
