@@ -20,10 +20,10 @@ def test_gunicorn_and_uvicorn_flags_are_refused_with_the_flag_to_use():
     lines = proc.stderr.splitlines()
     assert lines[0].startswith("prefork: error: unrecognized arguments: -k ")
     assert lines[1].startswith("  -k is gunicorn's: prefork has no worker classes")
-    assert lines[2:] == ["  --access-logfile is gunicorn's: use --access-log here ('-' means stderr here, "
-                         "gunicorn's means stdout: write /dev/stdout for stdout)",
+    assert lines[2:] == ["  --access-logfile - is gunicorn's: write --access-log /dev/stdout here (gunicorn's - is "
+                         "stdout; - is stderr here)",
                          "  --uds /run/app.sock is uvicorn's: write --bind unix:/run/app.sock here",
-                         "  --error-logfile is gunicorn's: use --error-log here",
+                         "  --error-logfile /var/log/app.log is gunicorn's: write --error-log /var/log/app.log here",
                          "Run 'prefork --help' for every option."]
 
 
