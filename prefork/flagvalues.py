@@ -11,6 +11,8 @@ Rules:
   setting alone.
 - ``SWITCHES``: the flags of those servers that take no value, so that the word after
   one is never taken for its value (``--no-access-log main:app``).
+- ``file_line(key, value)``: the same for a key of a config file (gunicorn's, taken for
+  TOML), as the TOML line to write (``access_log = "/dev/stdout"``), its note apart.
 - Nothing here reads a file or the environment: values in, text out.
 """
 
@@ -199,6 +201,13 @@ def attached_short(word):
     return word[:1] == "-" and word[1:2] != "-" and len(word) > 2 and "=" not in word[:3] and word[1:2] in SHORT
 
 
+# the keys whose values the other server reads as integers (a config file's 5 is its "5")
+NUMBERS = {"keepalive", "t", "m", "worker_connections", "limit_request_line", "limit_request_field_size",
+           "limit_request_fields", "cert_reqs", "websocket_max_message_size", "ssl_cert_reqs", "timeout_keep_alive",
+           "timeout_graceful_shutdown", "limit_max_requests", "limit_concurrency", "limit_max_requests_jitter",
+           "h11_max_incomplete_event_size", "timeout_worker_healthcheck", "timeout_notify"}
+
+
 def write(key, value):
     """``--umask 0o022`` for gunicorn's ``-m 18``: the flag and value to write here for
     the other server's flag ``key`` given ``value`` (None for a switch), or None."""
@@ -209,3 +218,30 @@ def write(key, value):
         return translate(value)
     except (ValueError, KeyError):
         return None
+
+
+def file_line(key, value):
+    """(``access_log = "/dev/stdout"``, its note or "") for the other server's file key
+    ``key`` given ``value`` (a string or an integer), or None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or isinstance(value, int) and key not in NUMBERS:
+        return None  # (gunicorn's validate_string refuses a number)
+    flag = write(key, str(value))
+    if flag is None:
+        return None
+    flag, _, note = flag.partition(" (")
+    from .checks import convert
+    from .options import BY_NAME, toml_value
+
+    try:
+        words = shlex.split(flag)
+        setting = BY_NAME[words[0][2:].replace("-", "_")]
+        if len(words) == 1 and setting.kind == "bool":
+            shown = "true"
+        elif len(words) != 2:  # (a choice to make: the setting's hint)
+            return None
+        else:
+            converted = convert(setting, words[1], from_text=True)
+            shown = f'"0o{converted:03o}"' if setting.kind == "octal" else toml_value(converted)
+    except (ValueError, KeyError, IndexError):
+        return None
+    return f"{setting.name} = {shown}", note[:-1]

@@ -67,9 +67,10 @@ def test_gunicorns_config_keys_name_the_setting_to_use(tmp_path):
     proc = prefork("check-config", "--config", str(config))
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
-    assert lines[0] == (f"{config}:accesslog: unknown setting (accesslog is gunicorn's: use access_log here ('-' "
-                        "means stderr here, gunicorn's means stdout: write /dev/stdout for stdout))")
-    assert lines[1] == f"{config}:keepalive: unknown setting (keepalive is gunicorn's: use keep_alive_timeout here)"
+    assert lines[0] == (f"{config}:accesslog: unknown setting (accesslog is gunicorn's: write access_log = "
+                        "\"/dev/stdout\" here (gunicorn's - is stdout; - is stderr here))")
+    assert lines[1] == (f"{config}:keepalive: unknown setting (keepalive is gunicorn's: write keep_alive_timeout = 2.0 "
+                        "here)")
     assert lines[2].startswith(f"{config}:worker_class: unknown setting (worker_class is gunicorn's: prefork has "
                                "no worker classes")
     assert lines[3] == f"{config}:wrokers: unknown setting (did you mean workers?)"

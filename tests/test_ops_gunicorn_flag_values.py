@@ -130,3 +130,33 @@ def test_uvicorns_host_or_port_beside_a_bind_takes_the_other_part_from_that_bind
     proc = prefork("check-config", *argv)
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[1] == "  " + line, proc.stderr
+
+
+FILE_CASES = [  # a gunicorn.conf.py line TOML reads too, gunicorn's setting, what its value is here
+    ('accesslog = "-"', "accesslog", lambda value: "/dev/stdout"),
+    ("keepalive = 5", "keepalive", float),
+    ("cert_reqs = 1", "cert_reqs", CERT_REQS.get),
+    ("worker_connections = 200", "worker_connections", lambda value: value),
+    ('wsgi_app = "main:app"', "wsgi_app", lambda value: value),
+    ('pythonpath = "src"', "pythonpath", lambda value: value),
+]
+
+
+def test_a_gunicorn_config_file_s_renamed_keys_are_answered_with_the_line_to_write(tmp_path):
+    import tomllib
+
+    config = tmp_path / "gunicorn.conf.py"
+    config.write_text("".join(line + "\n" for line, _, _ in FILE_CASES) + 'errorlog = 5\n')
+    proc = prefork("check-config", "-c", str(config))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    for (line, theirs, meaning), problem in zip(FILE_CASES, lines):
+        found = re.fullmatch(rf"{re.escape(str(config))}:{theirs}: unknown setting \({theirs} is gunicorn's: "
+                             r"write (.+?) here.*", problem)
+        assert found, (line, problem)
+        (ours, value), = tomllib.loads(found.group(1)).items()
+        gunicorn = Config()
+        gunicorn.set(theirs, tomllib.loads(line)[theirs])  # as gunicorn sets each key of its file
+        assert checks.convert(settings.BY_NAME[ours], value, from_text=False) == \
+            meaning(getattr(gunicorn, theirs)), problem
+    assert lines[len(FILE_CASES)].endswith(":errorlog: unknown setting (errorlog is gunicorn's: use error_log here)")

@@ -169,7 +169,7 @@ def test_more_of_gunicorns_and_uvicorns_names_get_the_setting_to_use(tmp_path):
     code, _, err = prefork("check-config", "-c", str(config))
     assert code == 2
     assert err.splitlines() == [
-        f"{config}:wsgi_app: unknown setting (wsgi_app is gunicorn's: use app here)",
+        f"{config}:wsgi_app: unknown setting (wsgi_app is gunicorn's: write app = \"apps.flask_app:app\" here)",
         f"{config}:reload_extra_files: unknown setting (reload_extra_files is gunicorn's: use reload_include here "
         f"(file name patterns))"]
 
