@@ -104,8 +104,8 @@ NAMES = {
     "reuse_port": ("gunicorn", None, "the master opens each address once and its workers share the socket"),
     "secure_scheme_headers": ("gunicorn", "forwarded_allow_ips", "X-Forwarded-Proto and X-Forwarded-For are "
                                                                  "read from those peers"),
-    "forwarder_headers": ("gunicorn", "forwarded_allow_ips", "X-Forwarded-Proto and X-Forwarded-For are read "
-                                                             "from those peers"),
+    "forwarder_headers": ("gunicorn", "root_path", "a proxy's SCRIPT_NAME field is not read (a field name with _ is "
+                                                   "dropped): the mount point is root_path"),
     "log_syslog": ("gunicorn", None, "no syslog: the logs go to stderr (the journal under systemd) or to files"),
     "syslog": ("gunicorn", None, "no syslog: the logs go to stderr (the journal under systemd) or to files"),
     "paste": ("gunicorn", None, "PasteDeploy files are not read: name the app as module:attribute"),

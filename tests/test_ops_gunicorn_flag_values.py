@@ -160,3 +160,11 @@ def test_a_gunicorn_config_file_s_renamed_keys_are_answered_with_the_line_to_wri
         assert checks.convert(settings.BY_NAME[ours], value, from_text=False) == \
             meaning(getattr(gunicorn, theirs)), problem
     assert lines[len(FILE_CASES)].endswith(":errorlog: unknown setting (errorlog is gunicorn's: use error_log here)")
+
+
+def test_gunicorns_forwarder_headers_is_answered_with_the_mount_point_setting():
+    assert Config().forwarder_headers == ["SCRIPT_NAME", "PATH_INFO"]  # header names, not peers
+    proc = prefork("check-config", "--forwarder-headers", "SCRIPT_NAME")
+    assert proc.stderr.splitlines()[1] == ("  --forwarder-headers is gunicorn's: use --root-path here (a proxy's "
+                                           "SCRIPT_NAME field is not read (a field name with _ is dropped): the mount "
+                                           "point is root_path)"), proc.stderr
