@@ -129,7 +129,11 @@ def convert(setting, value, from_text):
             try:
                 value = int(value, 8)
             except ValueError:
-                raise ValueError(f"expected an octal mode such as \"0o022\", got {toml_spelling(value)}") from None
+                from .flagvalues import gunicorn_umask
+                mask = gunicorn_umask(value) if setting.name == "umask" else None
+                raise ValueError(f"expected an octal mode such as \"0o022\", got {toml_spelling(value)}" + (
+                    f" (gunicorn's --umask {value.strip()} is 0o{mask:03o}: write 0o{mask:03o})" if mask is not None
+                    else "")) from None
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
             if isinstance(value, int) and not isinstance(value, bool) and not isinstance(given, str) and value > 0:
                 # a TOML integer is decimal: 660 is 0o1224, its digits meant 0o660 (the spelling to write)

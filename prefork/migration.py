@@ -6,7 +6,10 @@ Rules:
   with a note saying why there is none. ``cli.py`` uses it for flags argparse does not
   know (``flag_hints``: uvicorn's ``--host``/``--port``/``--uds``/``--fd`` get the
   ``--bind`` to write, their values in it (a flag given twice by its last value, as
-  uvicorn and gunicorn take it); ``unrecognized`` lists a flag's value with
+  uvicorn and gunicorn take it; beside a TCP ``-b``, the part they leave out is its:
+  ``-b :80 --host x`` is ``--bind x:80``); a renamed flag's hint writes its value as
+  prefork takes it, read as the other server reads it (``flagvalues``: ``-m 18`` is
+  ``--umask 0o022``), a short flag's attached value too (``-t30``); ``unrecognized`` lists a flag's value with
   it, not the app argparse put in its place), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
@@ -23,6 +26,9 @@ Rules:
 """
 
 import re
+import shlex
+
+from . import flagvalues
 
 WORKER_CLASS = ("prefork has no worker classes: it recognises WSGI and ASGI apps by themselves (interface), "
                 "and threads gives a WSGI app a thread pool")
@@ -98,8 +104,8 @@ NAMES = {
     "reuse_port": ("gunicorn", None, "the master opens each address once and its workers share the socket"),
     "secure_scheme_headers": ("gunicorn", "forwarded_allow_ips", "X-Forwarded-Proto and X-Forwarded-For are "
                                                                  "read from those peers"),
-    "forwarder_headers": ("gunicorn", "forwarded_allow_ips", "X-Forwarded-Proto and X-Forwarded-For are read "
-                                                             "from those peers"),
+    "forwarder_headers": ("gunicorn", "root_path", "a proxy's SCRIPT_NAME field is not read (a field name with _ is "
+                                                   "dropped): the mount point is root_path"),
     "log_syslog": ("gunicorn", None, "no syslog: the logs go to stderr (the journal under systemd) or to files"),
     "syslog": ("gunicorn", None, "no syslog: the logs go to stderr (the journal under systemd) or to files"),
     "paste": ("gunicorn", None, "PasteDeploy files are not read: name the app as module:attribute"),
@@ -237,14 +243,37 @@ def flag_hints(argv, flags, near):
     for i, arg in enumerate(argv):
         flag, eq, value = arg.partition("=")
         if flag[:1] == "-" and len(flag) > 1:  # a flag given again: its last value counts, as uvicorn's
-            following = argv[i + 1] if i + 1 < len(argv) and argv[i + 1][:1] != "-" else None
-            values[flag] = value if eq else following
+            following = argv[i + 1] if i + 1 < len(argv) and (argv[i + 1][:1] != "-" or argv[i + 1] == "-") else None
+            values[flag] = value if eq else None if key(flag) in flagvalues.SWITCHES else following
+            if flagvalues.attached_short(arg):  # gunicorn's -t30, -m022
+                values[arg[:2]] = arg[2:]
+    binds = [(arg[:2], arg[2:]) if arg[:2] == "-b" and len(arg) > 2 else arg.split("=", 1) if "=" in arg
+             else (arg, argv[i + 1] if i + 1 < len(argv) else "")
+             for i, arg in enumerate(argv) if arg in ("-b", "--bind") or arg[:2] == "-b" or arg[:7] == "--bind="]
+    binds = [(flag, value) for flag, value in binds if _host_port(value)]
     lines = []
     for flag in flags:
-        line = _bind_hint(flag, values) or hint(flag, flag_form=True) or near(flag)
+        flag = flag[:2] if flagvalues.attached_short(flag) else flag
+        line = _bind_hint(flag, values, binds[-1] if binds else None) or _value_hint(flag, values) or hint(flag, flag_form=True) or near(flag)
         if line and line not in lines:
             lines.append(line)
     return lines
+
+
+def _value_hint(flag, values):
+    """``-m 18 is gunicorn's: write --umask 0o022 here``: a renamed flag with the value
+    it was given, written as prefork takes it (``flagvalues``), or None."""
+    entry = NAMES.get(key(flag))
+    if entry is None or entry[1] is None:
+        return None
+    written = flagvalues.write(key(flag), values.get(flag))
+    if written is None:
+        return None
+    origin, _, note = entry
+    written, _, own_note = written.partition(" (")  # a note of the value's own, else the setting's
+    note = own_note[:-1] or note
+    given = flag if key(flag) in flagvalues.SWITCHES else f"{flag} {shlex.quote(values[flag])}"
+    return f"{given} is {origin}'s: write {written} here" + (f" ({note})" if note else "")
 
 
 def unrecognized(argv, unknown, app, hints):
@@ -266,17 +295,28 @@ def unrecognized(argv, unknown, app, hints):
     return " ".join(words) + "".join(f"\n  {line}" for line in hints)
 
 
-def _bind_hint(flag, values):
+def _host_port(address):
+    """(host, port) of a TCP bind address given with ``-b`` (``:80``: no host, as gunicorn
+    writes all interfaces), or None (a UNIX socket, a descriptor, no port)."""
+    found = re.fullmatch(r"(?:https?://|tcp://)?(\[[^\]]*\]|[^:\[\]/]*):(\d+)", address, re.ASCII)
+    return found.groups() if found else None
+
+
+def _bind_hint(flag, values, bind=None):
     """``--host 0.0.0.0 --port 9000 are uvicorn's: write --bind 0.0.0.0:9000 here``, or None
-    (a value that is no host, port or descriptor is the app's: the generic hint then)."""
+    (a value that is no host, port or descriptor is the app's: the generic hint then).
+    With a TCP ``bind`` given too (``-b :80 --host x``), the part --host or --port leaves
+    out is that bind's, not uvicorn's default: ``write --bind x:80 in place of -b :80``."""
     values = {name: value for name, value in values.items() if value is not None and re.fullmatch(
         {"--port": r"\d+", "--fd": r"\d+", "--host": r"[\w.-]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%\w+)?"}.get(name, ".+"),
         value, re.ASCII)}
     if flag in ("--host", "--port") and (values.get("--host") or values.get("--port")):
-        host, port = values.get("--host") or "127.0.0.1", values.get("--port") or "8000"  # uvicorn's defaults
+        bound_host, bound_port = _host_port(bind[1]) if bind else ("127.0.0.1", "8000")  # uvicorn's defaults
+        host, port = values.get("--host"), values.get("--port") or bound_port
+        host = (f"[{host}]" if ":" in host else host) if host else bound_host
         given = " ".join(f"{name} {values[name]}" for name in ("--host", "--port") if values.get(name))
-        host = f"[{host}]" if ":" in host else host
-        return f"{given} {'are' if ' --' in given else 'is'} uvicorn's: write --bind {host}:{port} here"
+        instead = f", in place of {bind[0]} {bind[1]}" if bind else ""
+        return f"{given} {'are' if ' --' in given else 'is'} uvicorn's: write --bind {host}:{port} here{instead}"
     if flag in ("--uds", "--fd") and values.get(flag):
         return f"{flag} {values[flag]} is uvicorn's: write --bind {'unix:' if flag == '--uds' else 'fd://'}" \
                f"{values[flag]} here"
@@ -313,15 +353,13 @@ def env_hint(variable, value=""):
     For ``GUNICORN_CMD_ARGS`` (``value``), the flags to give prefork, and the hint of
     each flag of gunicorn's that prefork spells otherwise or has not."""
     if variable == "GUNICORN_CMD_ARGS":
-        import shlex
-
         try:
             words = shlex.split(value)
         except ValueError:
             words = value.split()
         flags = [word.split("=", 1)[0] for word in words if word[:1] == "-" and len(word) > 1]
         hinted = flag_hints(words, flags, lambda flag: None)
-        theirs = {flag for flag in flags if hint(flag, flag_form=True)}
+        theirs = {flag for flag in flags if hint(flag[:2] if flagvalues.attached_short(flag) else flag, flag_form=True)}
         kept, skip, bind_value = [], False, False
         for word in words:  # the words of the flags prefork takes as they are, values too
             is_flag = word[:1] == "-" and len(word) > 1

@@ -13,7 +13,8 @@ Rules:
   ``SOURCE:KEY: what is wrong`` lines, where SOURCE is the config file's path, ``env``
   or ``argv``; each value is converted and checked by ``checks.py``.
 - An unknown key in the file is a problem, with the setting meant when one is near or
-  when the key is gunicorn's or uvicorn's name for it (``migration.py``); an unknown
+  when the key is gunicorn's or uvicorn's name for it (``migration.py``; with the line to
+  write, its value as that server reads it, when it has one: ``flagvalues.py``); an unknown
   ``PREFORK_*`` variable near a setting's is a warning (``Settings.warnings``), since
   other tools may set variables of that prefix; so is ``GUNICORN_CMD_ARGS`` or a
   ``UVICORN_*`` variable, which an image built for those servers may still set, and a
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from . import checks, migration
+from .flagvalues import file_line
 from .checks import bind_address
 from .options import (BY_NAME, CHECK_CONFIG_HELP, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
                       LOOPS, MAX_THREADS, MAX_WORKERS, SCHEMES, SETTINGS, TLS_SETTINGS, TLS_VERSIONS, VERIFY_CLIENT,
@@ -101,8 +103,13 @@ def unbound_proxy_listeners(values):
             if address not in bound and not address.startswith("systemd:")]
 
 
-def _hint(key):
-    """`` (what to use)`` for an unknown key: another server's name for a setting, or a near miss."""
+def _hint(key, value=None):
+    """`` (what to use)`` for an unknown key: another server's name for a setting (with
+    its value as written here, when it has one: ``flagvalues.file_line``), or a near miss."""
+    line = file_line(key, value) if migration.NAMES.get(key, (0, None))[1] else None
+    if line is not None:
+        note = line[1] or migration.NAMES[key][2]
+        return f" ({key} is {migration.NAMES[key][0]}'s: write {line[0]} here" + (f" ({note})" if note else "") + ")"
     other = migration.hint(key, flag_form=False)
     return f" ({other})" if other else _near(key, BY_NAME)
 
@@ -193,7 +200,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
                 problems.append(f"{config_file}:{key}: unknown setting (a table: settings are top-level keys, "
                                 f"written before any [table])")
             elif key not in BY_NAME:
-                problems.append(f"{config_file}:{key}: unknown setting{_hint(key)}")
+                problems.append(f"{config_file}:{key}: unknown setting{_hint(key, file_values[key])}")
     warnings = []
     for name in env:
         if name.startswith("PREFORK_") and name[8:].lower() not in BY_NAME:

@@ -24,7 +24,7 @@ def prefork(*args, env=None):
     (["--uds", "/run/a.sock"], "  --uds /run/a.sock is uvicorn's: write --bind unix:/run/a.sock here"),
     (["--fd", "3"], "  --fd 3 is uvicorn's: write --bind fd://3 here"),
     (["--no-preload"], "  --no-preload is gunicorn's: the master never imports the app: each worker imports it"),
-    (["--logfile", "e.log"], "  --logfile is gunicorn's: use --error-log here (gunicorn's --log-file)"),
+    (["--logfile", "e.log"], "  --logfile e.log is gunicorn's: write --error-log e.log here (gunicorn's --log-file)"),
     (["--debug"], "  --debug is gunicorn's: an old switch of gunicorn and uvicorn: set log_level to debug here (and "
                   "reload, to reload on code changes)"),
 ])
@@ -55,7 +55,7 @@ def test_gunicorn_cmd_args_is_ignored_naming_each_flag_to_give_prefork():
     assert warning.startswith("warning: env:GUNICORN_CMD_ARGS: gunicorn's, ignored: give prefork the flags "
                               "(--bind=0.0.0.0:80 --workers 3), or PREFORK_<NAME> variables; -k is gunicorn's: "
                               "prefork has no worker classes"), warning
-    assert "; --access-logfile is gunicorn's: use --access-log here" in warning, warning
+    assert "; --access-logfile - is gunicorn's: write --access-log /dev/stdout here" in warning, warning
     assert warning.endswith("; --preload is gunicorn's: the master never imports the app: each worker imports it")
     assert 'bind = ["127.0.0.1:8000"]  # default' in proc.stdout
 

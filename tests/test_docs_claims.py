@@ -49,5 +49,5 @@ def test_the_flags_whose_meaning_differs_say_so():
     out = subprocess.run([sys.executable, "-m", "prefork", "--access-logfile", "-", "--timeout-notify", "30", "app"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 2
-    assert "'-' means stderr here, gunicorn's means stdout" in out.stderr, out.stderr
-    assert "--timeout-notify is uvicorn's: use --timeout here" in out.stderr, out.stderr
+    assert "write --access-log /dev/stdout here (gunicorn's - is stdout; - is stderr here)" in out.stderr, out.stderr
+    assert "--timeout-notify 30 is uvicorn's: write --timeout 30 here" in out.stderr, out.stderr

@@ -20,10 +20,10 @@ def test_gunicorn_and_uvicorn_flags_are_refused_with_the_flag_to_use():
     lines = proc.stderr.splitlines()
     assert lines[0].startswith("prefork: error: unrecognized arguments: -k ")
     assert lines[1].startswith("  -k is gunicorn's: prefork has no worker classes")
-    assert lines[2:] == ["  --access-logfile is gunicorn's: use --access-log here ('-' means stderr here, "
-                         "gunicorn's means stdout: write /dev/stdout for stdout)",
+    assert lines[2:] == ["  --access-logfile - is gunicorn's: write --access-log /dev/stdout here (gunicorn's - is "
+                         "stdout; - is stderr here)",
                          "  --uds /run/app.sock is uvicorn's: write --bind unix:/run/app.sock here",
-                         "  --error-logfile is gunicorn's: use --error-log here",
+                         "  --error-logfile /var/log/app.log is gunicorn's: write --error-log /var/log/app.log here",
                          "Run 'prefork --help' for every option."]
 
 
@@ -67,9 +67,10 @@ def test_gunicorns_config_keys_name_the_setting_to_use(tmp_path):
     proc = prefork("check-config", "--config", str(config))
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
-    assert lines[0] == (f"{config}:accesslog: unknown setting (accesslog is gunicorn's: use access_log here ('-' "
-                        "means stderr here, gunicorn's means stdout: write /dev/stdout for stdout))")
-    assert lines[1] == f"{config}:keepalive: unknown setting (keepalive is gunicorn's: use keep_alive_timeout here)"
+    assert lines[0] == (f"{config}:accesslog: unknown setting (accesslog is gunicorn's: write access_log = "
+                        "\"/dev/stdout\" here (gunicorn's - is stdout; - is stderr here))")
+    assert lines[1] == (f"{config}:keepalive: unknown setting (keepalive is gunicorn's: write keep_alive_timeout = 2.0 "
+                        "here)")
     assert lines[2].startswith(f"{config}:worker_class: unknown setting (worker_class is gunicorn's: prefork has "
                                "no worker classes")
     assert lines[3] == f"{config}:wrokers: unknown setting (did you mean workers?)"

@@ -160,16 +160,16 @@ def test_more_of_gunicorns_and_uvicorns_names_get_the_setting_to_use(tmp_path):
                            "--no-server-header")
     assert code == 2
     lines = err.splitlines()
-    assert "  --pythonpath is gunicorn's: use --app-dir here (one directory, put first on the Python path; more "\
-           "go in PYTHONPATH)" in lines
-    assert "  --limit-max-requests-jitter is uvicorn's: use --max-requests-jitter here" in lines
+    assert "  --pythonpath src is gunicorn's: write --app-dir src here (one directory, put first on the Python path; "\
+           "more go in PYTHONPATH)" in lines
+    assert "  --limit-max-requests-jitter 5 is uvicorn's: write --max-requests-jitter 5 here" in lines
     assert "  --no-server-header is uvicorn's: prefork sends no Server header" in lines
     config = tmp_path / "gunicorn_like.toml"
     config.write_text('wsgi_app = "apps.flask_app:app"\nreload_extra_files = ["templates/index.html"]\n')
     code, _, err = prefork("check-config", "-c", str(config))
     assert code == 2
     assert err.splitlines() == [
-        f"{config}:wsgi_app: unknown setting (wsgi_app is gunicorn's: use app here)",
+        f"{config}:wsgi_app: unknown setting (wsgi_app is gunicorn's: write app = \"apps.flask_app:app\" here)",
         f"{config}:reload_extra_files: unknown setting (reload_extra_files is gunicorn's: use reload_include here "
         f"(file name patterns))"]
 
