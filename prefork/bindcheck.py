@@ -47,6 +47,8 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
                 raise ValueError(f"{address}: this is the path {address[5:]} here, at the root (/), where "
                                  f"gunicorn reads unix://{address[7:]} as {address[7:]}: write "
                                  f"unix:{address[7:]} for that, or unix:/{address[7:]} for the root")
+            if not address[5:].strip("/"):  # (unix://, unix:/: the root directory, not a socket's path)
+                raise ValueError(f"{address}: no socket path after unix: expected {forms}")
             directory = os.path.dirname(os.path.abspath(address[5:]))
             if not os.path.isdir(directory):
                 raise ValueError(f"{address}: directory {directory} does not exist")

@@ -24,7 +24,7 @@ APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 
 @pytest.mark.parametrize("command", [[], ["check-config"]], ids=["start", "check-config"])
 def test_a_relative_unix_double_slash_path_is_refused_with_gunicorns_meaning(tmp_path, command):
-    name = f"s31-{uuid.uuid4().hex[:12]}.sock"
+    name = f"prefork-test-{uuid.uuid4().hex[:12]}.sock"
     status, err = prefork([*command, "--app-dir", APPS, "basic:setup", "--bind", f"unix://{name}",
                            "--metrics-bind", "127.0.0.1:0", "--workers", "1", "--access-log", ""], tmp_path)
     try:
@@ -56,3 +56,13 @@ def test_an_absolute_unix_triple_slash_path_is_bound_where_gunicorn_binds_it(tmp
         proc.kill()
         proc.wait(10)
         proc.stderr.close()
+
+
+@pytest.mark.parametrize("bind", ["unix://", "unix:/", "unix:///"])
+@pytest.mark.parametrize("command", [[], ["check-config"]], ids=["start", "check-config"])
+def test_a_unix_bind_with_no_path_is_refused_as_naming_no_socket(tmp_path, command, bind):
+    status, err = prefork([*command, "--app-dir", APPS, "basic:setup", "--bind", bind,
+                           "--metrics-bind", "127.0.0.1:0", "--workers", "1", "--access-log", ""], tmp_path)
+    assert status == 2, err
+    assert (f"argv:--bind: {bind}: no socket path after unix: expected HOST:PORT, [V6]:PORT, unix:PATH or fd://N"
+            in err.splitlines()), err
