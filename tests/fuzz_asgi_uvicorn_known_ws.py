@@ -28,6 +28,8 @@ def ws_frames_before_101(item, pre, uvi):
     if frames and dump and isinstance(frames[0][2], dict) and isinstance(dump[0][2], dict) and dump[0] != frames[0] or \
             not early_explained(item, frames, pre["app"][0], failure(item)):
         return False
+    if frames and frames[-1][0] == "close" and pre["closed"] is not True:  # (a close frame sent, the socket left open)
+        return False
     for side in (pre, uvi):
         side["answers"] = side["answers"][:1]
         side["closed"] = None

@@ -17,14 +17,14 @@ DUMP = [1, True, {"type": "websocket", "path": "/ws/accept"}]
 GONE = ["websocket.disconnect", 1006]
 
 
-def early(mode, frames, ours, seen, log, ws="wsproto", rest="", later=b"", theirs_dump=DUMP):
+def early(mode, frames, ours, seen, log, ws="wsproto", rest="", later=b"", theirs_dump=DUMP, closed=True):
     """Frames ``frames`` sent with the handshake (and ``later`` after it) to which prefork
     wrote ``ours`` after its 101, its app seeing ``seen`` after the connect and ending
     with ``log``, and uvicorn (which drops them) the dump: the rule's verdict and whether
     the outcomes are then equal."""
     handshake = item(mode, ws=ws, frames=later)
     handshake["steps"][0] += frames
-    pre = side([H101, {"frames": ours, "rest": rest}], [CONNECT] + seen, log)
+    pre = side([H101, {"frames": ours, "rest": rest}], [CONNECT] + seen, log, closed)
     uvi = side([H101, {"frames": [theirs_dump], "rest": ""}], [CONNECT, ["websocket.disconnect", 1005 if ws == "wsproto" else 1006]], ["returned"])
     return ws_frames_before_101(handshake, pre, uvi), pre == uvi
 
@@ -78,7 +78,7 @@ def test_early_frames_do_not_hide_prefork_frames_or_app_ends_the_app_does_not_ex
     assert early("accept", hello, [DUMP, [1, True, "hello"]], [got, GONE], ["returned"], theirs_dump=other)[0] is False
 
 
-def test_no_message_after_a_failing_frame_or_the_clients_close_is_explained():
+def test_no_message_after_a_failing_frame_or_the_clients_close_nor_a_socket_left_open_after_a_close_is_explained():
     op3, hello, bye = masked(3, b"op3"), masked(1, b"hello"), masked(8, struct.pack("!H", 1000))
     got = ["websocket.receive", "hello", None]
     assert early("accept", op3 + hello, [DUMP, [1, True, "hello"], ["close", 1002, "Invalid opcode 0x3"]],
@@ -87,6 +87,7 @@ def test_no_message_after_a_failing_frame_or_the_clients_close_is_explained():
                  [got, ["websocket.disconnect", 1000]], ["returned"])[0] is False
     assert early("accept", bye, [DUMP, ["close", 1000, "other"]], [["websocket.disconnect", 1000]], ["returned"])[0] is False
     assert early("accept", op3, [DUMP, ["close", 1007, "bad"]], [["websocket.disconnect", 1007]], ["returned"])[0] is False
+    assert early("accept", op3, [["close", 1002, "Invalid opcode 0x3"]], [], [["raised", "ClientDisconnected"]], closed=False)[0] is False
 
 
 def test_the_rule_keeps_to_frames_sent_with_the_handshake():
