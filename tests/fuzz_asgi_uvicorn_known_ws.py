@@ -4,6 +4,8 @@ of tests/fuzz_asgi_uvicorn_known.py), each with its reason. A rule takes the inp
 both outcomes, edits them only where its exact condition holds, and says whether it did.
 """
 
+import struct
+
 from fuzz_asgi_uvicorn_known import drop_fields, dumps_in, headers_of
 
 
@@ -11,11 +13,22 @@ def ws_frames_before_101(item, pre, uvi):
     # frames sent with the handshake, before the 101: RFC 6455 4.1 has the client wait
     # for the server's answer first, so what a server makes of them is its own choice.
     # prefork keeps them until the app accepts and then reads them (a ping is answered,
-    # a message delivered, an error fails the connection); uvicorn's wsproto
-    # implementation drops them and gives the app websocket.disconnect (1005). The
-    # handshake's answer and the scope are still compared.
+    # a message delivered, an error fails the connection); uvicorn drops them and gives
+    # the app websocket.disconnect (1005 on wsproto, 1006 on websockets). The handshake's
+    # answer and the scope are still compared, and what prefork wrote after the 101 and
+    # its app did must be what the fuzz app does for the client's frames (early_explained).
+    from fuzz_asgi_uvicorn_known_websockets import failure  # (it imports this module)
     head, _, early = item["steps"][0].partition(b"\r\n\r\n")
-    if item["kind"] != "ws" or not early or not pre["answers"] or pre["answers"][0].get("status") != 101:
+    if item["kind"] != "ws" or not early or not pre["answers"] or pre["answers"][0].get("status") != 101 or pre == uvi:
+        return False
+    if len(pre["answers"]) != 2 or len(pre["app"]) != 1 or len(uvi["app"]) != 1 or pre["answers"][1].get("rest") != "":
+        return False
+    frames = list(pre["answers"][1].get("frames") or [])
+    dump = uvi["answers"][1]["frames"][:1] if uvi["answers"][1:] and uvi["answers"][1].get("frames") else []
+    if frames and dump and isinstance(frames[0][2], dict) and isinstance(dump[0][2], dict) and dump[0] != frames[0] or \
+            not early_explained(item, frames, pre["app"][0], failure(item)):
+        return False
+    if frames and frames[-1][0] == "close" and pre["closed"] is not True:  # (a close frame sent, the socket left open)
         return False
     for side in (pre, uvi):
         side["answers"] = side["answers"][:1]
@@ -24,6 +37,61 @@ def ws_frames_before_101(item, pre, uvi):
             record.pop("seen", None)
             record.pop("log", None)
     return True
+
+
+def early_explained(item, frames, record, fail):
+    """Whether prefork's ``frames`` after the 101 and its app's ``record`` are what
+    tests/apps/fuzz_asgi.py does for the client's frames: the app saw the connect, the
+    messages the client sent (in order, up to a failure or a close frame) and the
+    disconnect with the failure's code, the client's close code or 1006 (lost); prefork
+    wrote the scope's dump and what the app sends for what it saw (app_sends), the
+    pongs to the client's pings and its last close frame (a failing one, or the echo of
+    the client's). A send that raised ClientDisconnected is one after that close frame."""
+    from fuzz_asgi_uvicorn_known_websockets import app_sends, client_closes, client_frames
+    sent = client_frames(item)
+    pings = [[10, True, body.decode("latin-1")] for opcode, body in sent if opcode == 9]
+    frames = [f for f in frames if f not in pings]
+    closes = client_closes(sent)
+    code = fail or (closes[0][0] or 1005 if closes else 1006)
+    closed = bool(frames) and frames[-1][0] == "close" and (frames[-1][1] == fail if fail else frames[-1][1:] == (closes or [None])[0])
+    if closed:
+        frames.pop()
+    seen, log = record.get("seen") or [], record.get("log")
+    if seen[:1] != [["websocket.connect"]]:
+        return False
+    got = seen[1:-1] if seen[-1:] == [["websocket.disconnect", code]] else seen[1:]
+    if got != client_messages(item)[:len(got)]:
+        return False
+    sends, end = app_sends(item, seen)
+    if log == [["raised", "ClientDisconnected"]]:  # the dump's send, or the last message's echo
+        if not closed or len(seen) - 1 != len(got) or len(frames) != len(got) or len(frames) >= len(sends) - (end != ["returned"]):
+            return False
+        sends = sends[:len(frames)]
+    elif log != end or end == ["returned"] and sends[-1:] != [["close", 4001, "bye"]] and len(seen) - 1 == len(got):
+        return False  # (an app that returned without a disconnect or its own close)
+    return len(frames) == len(sends) and (not frames or frames[0][0] == 1 and isinstance(frames[0][2], dict)) and \
+        frames[1:] == sends[1:]
+
+
+def client_messages(item):
+    """The messages the client's frames carry, as the app's seen shows them, up to the
+    frame that fails the connection or the first close frame."""
+    from fuzz_asgi_uvicorn_known_websockets import failure, raw_frames
+    head = item["steps"][0].partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    data, messages, parts = b"", [], None
+    for opcode, payload, first, masked in raw_frames(b"".join(item["steps"]).partition(b"\r\n\r\n")[2]):
+        size = bytes([len(payload) | masked << 7]) if len(payload) < 126 else \
+            struct.pack("!BH", 126 | masked << 7, len(payload)) if len(payload) < 65536 else struct.pack("!BQ", 127 | masked << 7, len(payload))
+        data += bytes([first]) + size + b"\0\0\0\0" * masked + payload  # (unmasked: a key of zeros)
+        if opcode == 8 or failure(dict(item, steps=[head + data])) is not None:
+            break
+        if opcode in (0, 1, 2):
+            parts = (parts or [opcode]) + [payload]
+            if first & 0x80:
+                body = b"".join(parts[1:])
+                messages.append(["websocket.receive", body.decode("utf-8"), None] if parts[0] == 1 else ["websocket.receive", None, body.hex()])
+                parts = None
+    return messages
 
 
 def ws_date_on_101(item, pre, uvi):
