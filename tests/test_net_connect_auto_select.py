@@ -128,7 +128,8 @@ def test_a_client_request_to_a_name_whose_first_address_is_dead_is_answered(net)
 def test_family_auto_select_family_false_or_a_local_address_try_the_first_address_only(net, options):
     _, port = net  # (127.0.0.3:P refuses: nothing listens there)
     seen, had_error, _ = asyncio.run(connect_and_record(port, ["127.0.0.3", "127.0.0.1"], **options))
-    assert seen == [("connectionAttempt", "127.0.0.3", port, 4), ("error", "ECONNREFUSED", [])]
+    assert seen == [("connectionAttempt", "127.0.0.3", port, 4),
+                    ("connectionAttemptFailed", "127.0.0.3", port, 4, "ECONNREFUSED"), ("error", "ECONNREFUSED", [])]
     assert had_error is True
 
 
@@ -259,3 +260,43 @@ def test_a_request_s_auto_select_options_are_checked_at_once(options, code):
 def test_the_auto_select_options_do_not_name_another_pool():
     agent = prefork.Agent()
     assert agent.get_name({"host": "h", "port": 1, "auto_select_family": False}) == "h:1"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.3", "::1"])
+def test_an_address_literal_is_told_by_its_attempt_events_as_in_node(host):
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as taken:
+        taken.bind((host, 0))  # a port nothing listens on (held, not listening: refused)
+        port = taken.getsockname()[1]
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            closed, seen = loop.create_future(), []
+            sock = Socket.connect(loop, host, port)
+            sock.on("connectionAttempt", lambda *args: seen.append(("connectionAttempt", *args)))
+            sock.on("connectionAttemptFailed", lambda a, p, f, err: seen.append(("failed", a, p, f, err.code)))
+            sock.on("error", lambda err: seen.append(("error", err.code)))
+            sock.on("close", closed.set_result)
+            return seen, await asyncio.wait_for(closed, 5)
+        seen, had_error = asyncio.run(main())
+    family = 6 if ":" in host else 4
+    assert seen == [("connectionAttempt", host, port, family), ("failed", host, port, family, "ECONNREFUSED"),
+                    ("error", "ECONNREFUSED")] and had_error is True
+
+
+def test_a_lookup_entry_that_is_not_an_address_is_told_by_lookup_before_it_is_skipped(net):
+    good, port = net
+
+    async def main(addresses):
+        loop = asyncio.get_running_loop()
+        closed, seen = loop.create_future(), []
+        sock = Socket.connect(loop, "example.test", port, lookup=lookup_of(*addresses))
+        sock.on("lookup", lambda err, address, family, host: seen.append(("lookup", address, family)))
+        sock.on("connect", lambda: (seen.append(("connect", sock.remote_address)), sock.destroy()))
+        sock.on("error", lambda err: seen.append(("error", err.code)))
+        sock.on("close", closed.set_result)
+        await asyncio.wait_for(closed, 5)
+        return seen
+    assert asyncio.run(main(["nope", "127.0.0.1"])) == [("lookup", "nope", 4), ("lookup", "127.0.0.1", 4),
+                                                       ("connect", "127.0.0.1")]
+    assert asyncio.run(main(["nope", "nah"])) == [("lookup", "nope", 4), ("lookup", "nah", 4),
+                                                 ("error", "ERR_INVALID_IP_ADDRESS")]

@@ -141,7 +141,8 @@ class Connecting:
         self.auto_select_family_attempted_addresses = None  # (Node's: a list once several addresses are tried)
         if path is not None:
             self._start_connect(path)
-        elif literal is not None:
+        elif literal is not None:  # (its connectionAttempt told on the next turn, to the listeners added by then)
+            self.loop.call_soon(self.emit, "connectionAttempt", host, port, 6 if literal == _socket.AF_INET6 else 4)
             self._start_connect((host, port))
         elif lookup is not None:
             self._lookup(lookup, host, port, family, hints)
@@ -188,11 +189,14 @@ class Connecting:
     def _looked_up(self, host, port, err, addresses):
         if self.destroyed or self._addresses or self._tried:
             return  # (destroyed meanwhile, or a second call of the callback)
+        told = []
         if err is None:
             outcome, invalid = [], None
             for each in ([addresses] if isinstance(addresses, str) or addresses is None else addresses):
                 text = each.get("address") if isinstance(each, Mapping) else each
                 family = _literal_family(text) if isinstance(text, str) else None
+                if self._auto:  # ``lookup`` tells each entry, a bad one too (Node's, before it skips it)
+                    told.append((text, each.get("family") if isinstance(each, Mapping) else None, family))
                 if family is None:
                     if self._auto:
                         invalid = invalid or text  # (skipped, as Node's; an error when none is valid)
@@ -202,6 +206,11 @@ class Connecting:
                 outcome.append((family, _socket.SOCK_STREAM, 0, (text, port)))
             if err is None and not outcome and invalid is not None:
                 err = ConnectError("ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {invalid}")
+            if invalid is not None:  # each entry told in order (Node's), then the valid ones tried
+                for text, given, family in told:
+                    self.emit("lookup", None, text, given or (6 if family == _socket.AF_INET6 else 4), host)
+                    if self.destroyed:
+                        return
             if err is None and not outcome:
                 err = resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host)
         else:  # the lookup's own error: ``lookup`` tells it first, as Node's
@@ -212,9 +221,9 @@ class Connecting:
         if err is not None:
             self._connect_error(err)
             return
-        self._resolved(host, outcome)
+        self._resolved(host, outcome, told=bool(told) and invalid is not None)
 
-    def _resolved(self, host, outcome):
+    def _resolved(self, host, outcome, told=False):
         if self.destroyed:
             return
         if isinstance(outcome, Exception):
@@ -228,7 +237,7 @@ class Connecting:
             return
         if not self._auto:
             outcome = outcome[:1]  # (Node's lookup without ``all``: the first address)
-        for family, _, _, address in outcome:
+        for family, _, _, address in () if told else outcome:
             self.emit("lookup", None, address[0], 6 if family == _socket.AF_INET6 else 4, host)
             if self.destroyed:
                 return
@@ -361,11 +370,11 @@ class Connecting:
         failures = self._failures
         if failures is not None:
             failures.append(err)
-            if err.syscall == "connect":  # (a bind that failed made no attempt: Node tells none)
-                self.emit("connectionAttemptFailed", err.address, err.port,
-                          6 if self._sock.family == _socket.AF_INET6 else 4, err)
-                if self.destroyed:
-                    return
+        if err.syscall == "connect" and self._path is None:  # (a failed bind made no attempt: Node tells none)
+            self.emit("connectionAttemptFailed", err.address, err.port,
+                      6 if self._sock.family == _socket.AF_INET6 else 4, err)
+            if self.destroyed:
+                return
         if self._addresses and not self.destroyed:  # a name's next address (Node's autoSelectFamily)
             self._next_address()
             return
