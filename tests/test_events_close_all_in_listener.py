@@ -113,3 +113,33 @@ def test_close_all_connections_in_a_listener_closes_in_nodes_order(serve):
             assert got.index("server-close") < min(closes), (mode, got)
         if "end-first" not in mode:
             assert got.index("req-close 2") < min(closes), (mode, got)
+
+
+def test_a_raising_server_close_listener_leaves_every_socket_close_told(serve):
+    def setup(server, st):
+        def on_request(req, res):
+            u = req.url
+            req.socket.on("close", lambda *_: st.record("sock-close", u))
+            st.record("request", u)
+            if u == "/hold":
+                return
+            server.close()
+            server.close_all_connections()
+
+        def boom():
+            st.record("server-close")
+            raise ValueError("a bug in a close listener")
+        server.on("request", on_request)
+        server.on("close", boom)
+
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=5) as hold:
+        hold.sendall(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+        st.wait_for(lambda e: e == ("request", "/hold"))
+        with socket.create_connection(("127.0.0.1", st.port), timeout=5) as trigger:
+            trigger.sendall(b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert trigger.recv(100) == b""
+        assert hold.recv(100) == b""
+    st.wait_for(lambda e: e == ("sock-close", "/t"))
+    st.wait_for(lambda e: e == ("sock-close", "/hold"))
+    assert ("server-close",) in st.call(list, st.events)

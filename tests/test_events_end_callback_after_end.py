@@ -68,3 +68,30 @@ def test_end_callback_after_end_runs_at_once_before_finish_as_in_node(serve):
         last = order[-1]
         st.wait_for(lambda event: event == (path, last))
         assert [e[1] for e in st.call(list, st.events) if e[0] == path] == order, st.events
+
+
+def test_end_callback_after_a_large_end_waits_for_its_finish_as_in_node(serve):
+    """Node 20: ``res.end(big); res.end(cb)`` to a client that reads late calls ``cb``
+    at the ``finish`` (after the client read it all), not at once: its socket still
+    holds the bytes (writableFinished false)."""
+    big = b"a" * (20 << 20)
+
+    def setup(server, st):
+        def on_request(req, res):
+            res.on("finish", lambda: st.record("finish"))
+            res.end(big)
+            res.end(lambda: st.record("cb"))
+            st.record("sync-after")
+        server.on("request", on_request)
+
+    st = serve(setup)
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        st.wait_for(lambda e: e[0] == "sync-after")
+        assert ("cb",) not in st.call(list, st.events)  # the body is still going out
+        got = 0
+        while chunk := conn.recv(1 << 20):
+            got += len(chunk)
+    assert got > len(big)
+    st.wait_for(lambda e: e[0] == "cb")
+    assert [e[0] for e in st.call(list, st.events)] == ["sync-after", "finish", "cb"]

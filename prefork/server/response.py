@@ -28,8 +28,10 @@ are ``outgoing.OutgoingHead``'s):
   the ``close`` (the callback runs, then ``error`` unless ``destroy()`` was called by
   then, or the write came after the ``finish`` and the response closed), as in Node;
   once the response is closed (``destroyed``) a write only gets its callback and an
-  ``end(data)`` nothing. An ``end(callback)`` without data after ``end()`` calls the
-  callback at once, before any ``finish`` (Node's, with ERR_STREAM_ALREADY_FINISHED).
+  ``end(data)`` only its ``prefinish`` (when it held its socket, as Node's). An ``end(callback)`` without data after ``end()`` calls the
+  callback at once, before any ``finish`` (Node's, with ERR_STREAM_ALREADY_FINISHED),
+  unless more than the high-water mark is still queued (a large body Node's socket is
+  still sending): then at its ``finish``, as Node's.
   ``write(None)`` raises ``ERR_STREAM_NULL_VALUES``. A response closed before it was done
   lets go of its ``drain`` listeners (none can come): a writer waiting for one is freed
   with it, without the cycle collector.
@@ -237,8 +239,13 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         if self.writable_ended:
             if data:
                 self._after_end(callback, True)
+            elif callback is not None and (self.writable_finished or
+                                           self.writable_length <= self.writable_high_water_mark):
+                # what Node's socket would have taken whole: at once, before any 'finish' (Node's
+                # ERR_STREAM_ALREADY_FINISHED); more still queued: at its 'finish', as Node's
+                callback()
             elif callback is not None:
-                callback()  # at once, before any 'finish' (Node's ERR_STREAM_ALREADY_FINISHED)
+                self.once("finish", callback)
             return self
         if callback is not None:
             self.once("finish", callback)

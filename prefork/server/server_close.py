@@ -4,9 +4,12 @@ of ``Server``, which owns the state used here).
 Rules:
 - ``close`` is emitted once the server is closing (``close()``, ``drain()``) and every
   connection it tracks has ended (hand-offs included), on a later loop turn: as Node's
-  (its next tick), before the close turn of any socket gone before (the first whose
-  ``close`` is still to come), so ``server.close(); server.close_all_connections()`` in
-  a request listener tells the server's ``close`` before any socket's ``close``.
+  (its next tick), before the close turn of any socket gone after ``close()`` (the first
+  whose ``close`` is still to come), so ``server.close(); server.close_all_connections()``
+  in a request listener tells the server's ``close`` before any socket's ``close``
+  (``close_all_connections()`` before ``close()``: after them, where Node's is first). A
+  ``close`` listener that raises there is reported as one raising on its own turn (the
+  loop's exception handler); the socket's own ``close`` listeners still run.
 - ``close_idle_connections()`` destroys the connections between requests (and those
   that never sent a byte); ``close_all_connections()`` destroys every HTTP connection.
 """
@@ -42,7 +45,11 @@ class ServerClosing:
                 def emit(_had_error=None):
                     if closing:
                         closing.clear()
-                        self.emit("close")
+                        try:
+                            self.emit("close")
+                        except Exception as exc:  # (raised as from its own turn: the socket's listeners still run)
+                            self.loop.call_exception_handler({"message": "error in a server 'close' listener",
+                                                              "exception": exc})
                 gone.prepend_once_listener("close", emit)
                 self.loop.call_soon(emit)  # (in case a listener of that socket took this one off)
             else:
