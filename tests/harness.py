@@ -51,6 +51,21 @@ def node_script_port(script):
         proc.stdout.close()
 
 
+def get_until_close(port, path, websocket=False, fields=b""):
+    """A GET of ``path`` on a new loopback connection (a WebSocket handshake when
+    ``websocket``, else with ``Connection: close``; ``fields``: more head lines, each
+    ending in CRLF), and every byte until the server closes it."""
+    import base64
+    import os
+    import socket
+
+    upgrade = (b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: " + base64.b64encode(os.urandom(16))
+               + b"\r\nSec-WebSocket-Version: 13\r\n") if websocket else b"Connection: close\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\n" + upgrade + fields + b"\r\n")
+        return read_until_close(sock)
+
+
 def read_until_close(sock):
     """Every byte until the peer closes (a reset counts as a close)."""
     data = bytearray()  # (bytes += bytes would copy all that came before, each time)

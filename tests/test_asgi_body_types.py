@@ -6,23 +6,13 @@ denial body of ``5`` went out as five NUL bytes, a ``memoryview`` of ints was fr
 a chunk of its item count (the client read the rest as the next chunk's size), a
 ``str`` failed, and an ``array`` was refused on HTTP."""
 
-import base64
-import os
-import socket
 
 from daemon import Daemon, wait_until
-from harness import read_until_close
+from harness import get_until_close
 
 
 def exchange(port, path, websocket):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    upgrade = (b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: " + base64.b64encode(os.urandom(16))
-               + b"\r\nSec-WebSocket-Version: 13\r\n") if websocket else b"Connection: close\r\n"
-    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\n" + upgrade + b"\r\n")
-    try:
-        return read_until_close(sock)
-    finally:
-        sock.close()
+    return get_until_close(port, path, websocket)
 
 
 def test_a_body_is_taken_alike_on_http_and_in_a_denial_and_an_int_is_refused(tmp_path):

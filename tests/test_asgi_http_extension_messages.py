@@ -3,19 +3,13 @@
 says so. Before, it said the message was "sent for an HTTP request", as if it were
 some other protocol's."""
 
-import socket
 
 from daemon import Daemon, wait_until
-from harness import read_until_close
+from harness import get_until_close
 
 
 def fetch(port, path):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-    try:
-        return read_until_close(sock)
-    finally:
-        sock.close()
+    return get_until_close(port, path)
 
 
 def test_a_message_of_an_extension_not_offered_raises_saying_so(tmp_path):

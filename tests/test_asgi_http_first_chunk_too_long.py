@@ -5,19 +5,13 @@ gets a 500; a WebSocket denial answers it so too). Before, the connection was cl
 with nothing sent: the client saw an empty reply. Once the head is out, the connection
 is still cut at the length's breach."""
 
-import socket
 
 from daemon import Daemon, wait_until
-from harness import read_until_close
+from harness import get_until_close
 
 
 def fetch(port, path):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\n\r\n")
-    try:
-        return read_until_close(sock)
-    finally:
-        sock.close()
+    return get_until_close(port, path)
 
 
 def test_a_first_chunk_past_the_declared_length_gets_a_500_and_a_later_one_cuts(tmp_path):

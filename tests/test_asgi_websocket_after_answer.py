@@ -5,23 +5,13 @@ body message is out) gets a ``RuntimeError`` naming that answer, as uvicorn rais
 never left. (Before, it got ``ClientDisconnected``, which Starlette reads as the client
 gone.) The answer on the wire is unchanged."""
 
-import base64
-import os
-import socket
 
 from daemon import Daemon, wait_until
-from harness import read_until_close
+from harness import get_until_close
 
 
 def answer(port, path):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    key = base64.b64encode(os.urandom(16))
-    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    try:
-        return read_until_close(sock)
-    finally:
-        sock.close()
+    return get_until_close(port, path, websocket=True)
 
 
 def test_a_message_after_the_403_or_a_complete_denial_raises_runtime_error_naming_the_answer(tmp_path):

@@ -6,23 +6,13 @@ later one cuts the connection. A ``Content-Length`` that is not one decimal leng
 raises at the start. (Before, the bytes were written as they came: ``Content-Length:
 2`` followed by six bytes, or by three of ten, and a length of ``abc`` went out.)"""
 
-import base64
-import os
-import socket
 
 from daemon import Daemon, wait_until
-from harness import read_until_close
+from harness import get_until_close
 
 
 def answer(port, path):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    key = base64.b64encode(os.urandom(16))
-    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    try:
-        return read_until_close(sock)
-    finally:
-        sock.close()
+    return get_until_close(port, path, websocket=True)
 
 
 def test_a_denial_body_that_disagrees_with_its_content_length_raises_and_is_never_sent(tmp_path):

@@ -5,23 +5,13 @@ Sec-WebSocket-Protocol fields, which clients refuse (RFC 6455 4.3; the ``websock
 client: "invalid Sec-WebSocket-Protocol header: multiple values"), with nothing logged.
 Either one alone still answers 101 with one field."""
 
-import base64
-import os
-import socket
 
 from daemon import Daemon, wait_until
-from harness import read_until_close
+from harness import get_until_close
 
 
 def handshake(port, path):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                 b"Sec-WebSocket-Key: " + base64.b64encode(os.urandom(16)) + b"\r\nSec-WebSocket-Version: 13\r\n"
-                 b"Sec-WebSocket-Protocol: chat, other\r\n\r\n")
-    try:
-        return read_until_close(sock)
-    finally:
-        sock.close()
+    return get_until_close(port, path, websocket=True, fields=b"Sec-WebSocket-Protocol: chat, other\r\n")
 
 
 def test_an_accept_naming_its_subprotocol_twice_gets_a_500_and_either_alone_a_101(tmp_path):
