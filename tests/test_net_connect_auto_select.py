@@ -300,3 +300,16 @@ def test_a_lookup_entry_that_is_not_an_address_is_told_by_lookup_before_it_is_sk
                                                        ("connect", "127.0.0.1")]
     assert asyncio.run(main(["nope", "nah"])) == [("lookup", "nope", 4), ("lookup", "nah", 4),
                                                  ("error", "ERR_INVALID_IP_ADDRESS")]
+
+
+def test_a_literal_connect_destroyed_in_its_own_turn_tells_no_attempt():
+    async def main():
+        loop = asyncio.get_running_loop()
+        closed, seen = loop.create_future(), []
+        sock = Socket.connect(loop, "127.0.0.1", 9)
+        sock.on("connectionAttempt", lambda *args: seen.append("connectionAttempt"))
+        sock.on("close", closed.set_result)
+        sock.destroy()
+        await asyncio.wait_for(closed, 5)
+        return seen
+    assert asyncio.run(main()) == []

@@ -142,7 +142,7 @@ class Connecting:
         if path is not None:
             self._start_connect(path)
         elif literal is not None:  # (its connectionAttempt told on the next turn, to the listeners added by then)
-            self.loop.call_soon(self.emit, "connectionAttempt", host, port, 6 if literal == _socket.AF_INET6 else 4)
+            self.loop.call_soon(self._tell_attempt, host, port, 6 if literal == _socket.AF_INET6 else 4)
             self._start_connect((host, port))
         elif lookup is not None:
             self._lookup(lookup, host, port, family, hints)
@@ -254,6 +254,10 @@ class Connecting:
             self._failures = []
             self.auto_select_family_attempted_addresses = []
         self._next_address()
+
+    def _tell_attempt(self, host, port, family):
+        if self.connecting and not self.destroyed:  # (destroyed in the call's turn: none, as Node's)
+            self.emit("connectionAttempt", host, port, family)
 
     def _next_address(self):
         """Connect to the first address not tried yet (a new system socket when the
