@@ -189,9 +189,8 @@ class Connecting:
     def _looked_up(self, host, port, err, addresses):
         if self.destroyed or self._addresses or self._tried:
             return  # (destroyed meanwhile, or a second call of the callback)
-        told = []
         if err is None:
-            outcome, invalid = [], None
+            outcome, invalid, told = [], None, []
             for each in ([addresses] if isinstance(addresses, str) or addresses is None else addresses):
                 text = each.get("address") if isinstance(each, Mapping) else each
                 family = _literal_family(text) if isinstance(text, str) else None
@@ -221,7 +220,7 @@ class Connecting:
         if err is not None:
             self._connect_error(err)
             return
-        self._resolved(host, outcome, told=bool(told) and invalid is not None)
+        self._resolved(host, outcome, told=invalid is not None)  # (invalid: auto mode only, each entry told)
 
     def _resolved(self, host, outcome, told=False):
         if self.destroyed:

@@ -47,6 +47,11 @@ from ..net.writing import WriteCallback
 from .replies import CutResponse
 
 
+def _finishing(tell):
+    """A response's ``tell_finished`` waiting among a connection's close-turn tells."""
+    return getattr(tell, "__name__", None) == "tell_finished"
+
+
 class ConnectionLost:
     """A mixin of ``Connection``: its socket's ``connection_lost`` and ``after_close``."""
 
@@ -118,8 +123,7 @@ class ConnectionLost:
         next tick, before the socket's close turn), or after the ``close`` of a response
         finished at the destroy, told on that turn (Node's comes first then)."""
         tells = self._tells
-        if tells and any(getattr(t, "__name__", None) == "tell_finished" for t in tells) \
-                and self.tell_at_close(tell):
+        if tells and any(map(_finishing, tells)) and self.tell_at_close(tell):
             return
         tell()
 
@@ -133,8 +137,7 @@ class ConnectionLost:
             self.server.close_turn_due(self)
         if finish:
             at = 0
-            while at < len(tells) and (type(tells[at]) is WriteCallback
-                                       or getattr(tells[at], "__name__", None) == "tell_finished"):
+            while at < len(tells) and (type(tells[at]) is WriteCallback or _finishing(tells[at])):
                 at += 1
             tells.insert(at, tell)
         else:

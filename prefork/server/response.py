@@ -239,8 +239,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         if self.writable_ended:
             if data:
                 self._after_end(callback, True)
-            elif callback is not None and (self.writable_finished or
-                                           self.writable_length <= self.writable_high_water_mark):
+            elif callback is not None and self.writable_length <= self.writable_high_water_mark:
                 # what Node's socket would have taken whole: at once, before any 'finish' (Node's
                 # ERR_STREAM_ALREADY_FINISHED); more still queued: at its 'finish', as Node's
                 callback()
