@@ -50,6 +50,12 @@ from ..net import Socket
 from ..net.writing import WriteCallback
 
 
+def _has_value(value):
+    """A field's value as JavaScript tests one: an empty string, 0 or False is none (a
+    list, even empty, is one)."""
+    return isinstance(value, (list, tuple)) or bool(value)
+
+
 class OutgoingRequest(OutgoingFields):
     """The head and body half of ClientRequest (whose ``loop``, ``method``, ``path``,
     ``agent``, ``socket``, ``writable_finished``, ``_one_off`` and ``_finish`` it uses),
@@ -82,13 +88,23 @@ class OutgoingRequest(OutgoingFields):
     def _init_head(self, headers, host, auth):
         """The options' ``headers`` (a mapping, pairs or Node's flat list: http/fields.py),
         then Host (unless ``set_host`` is false) and the ``auth`` credentials, unless those
-        headers set them."""
+        headers give them a value (Node's ``!getHeader(name)``: an empty one, 0 or False is
+        replaced where it stands). A mapping's Host that is neither a string nor such an
+        empty value (a list: two Host lines) is ERR_INVALID_ARG_TYPE, as Node's agent
+        throws; a flat list's fields go out as given."""
         if headers:
             self.merge_fields(headers, spelled=True)  # (a repeated name keeps its spelling, as Node writes it)
-        if self.set_host and "host" not in self._headers:
+            given = self._headers.get("host")
+            if given is not None and (isinstance(headers, dict) or hasattr(headers, "keys")) \
+                    and not isinstance(given[1], str) and _has_value(given[1]):
+                err = TypeError('The "options.headers.host" property must be of type string. '
+                                f"Received {given[1]!r}")
+                err.code = "ERR_INVALID_ARG_TYPE"
+                raise err
+        if self.set_host and not _has_value(self._headers.get("host", (None, ""))[1]):
             # set now, after the options' headers and before later ones (Node's order)
             self.set_header("Host", host)
-        if auth and "authorization" not in self._headers:  # Node's Basic credentials, after Host
+        if auth and not _has_value(self._headers.get("authorization", (None, ""))[1]):  # Basic, after Host
             self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
 
     @property

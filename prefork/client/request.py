@@ -10,7 +10,7 @@ Rules (Node's, spec section 7):
   HEAD, to CONNECT and a 101 end at their head: what follows is a hand-off ``head``.
 - Credentials: the ``auth`` option (``"user:password"``), or a URL's user and password
   (percent-decoded), go out as ``Authorization: Basic`` (UTF-8, base64) after Host,
-  unless the headers set Authorization; as in Node. The options that
+  unless the headers give Authorization a value (client/outgoing.py); as in Node. The options that
   shape the head and the response's reading: client/headopts.py.
 - ``request()`` refuses at once (raises, before anything is sent) what would split or
   bend the request line, as Node throws: a path with a character outside
