@@ -104,7 +104,7 @@ class Agent(AgentLine, AgentHooks, EventEmitter):
 
     def key(self, req):
         """The pool a request's socket belongs to: ``host:port``, then the UNIX socket's
-        path when it has one, the ``local_address`` and ``family`` when given (Node's
+        path when it has one, the ``local_address`` and ``family`` (4 or 6) when given (Node's
         agent names it so too: a socket bound elsewhere is another pool's)."""
         return pool_name(req.host, req.port, req.socket_path, req.local)
 

@@ -10,7 +10,9 @@ Rules:
   and ``keep_alive_initial_delay`` numbers (or None), else ERR_INVALID_ARG_TYPE (a
   TypeError; Node coerces them, a str here failed inside the loop and the request hung).
 - A pool's name is ``host:port``, then the UNIX socket's path when there is one, then
-  the local address and family when either was given.
+  the local address and family when either was given, as Node's ``getName`` names it:
+  a family other than 4 or 6 (0: any), a ``lookup``, ``hints`` or ``local_port`` name
+  no pool of their own (their requests share the sockets of those without them).
 """
 
 
@@ -61,8 +63,10 @@ class PoolHooks:
 
 def pool_name(host, port, socket_path, local):
     key = f"{host}:{port}" if socket_path is None else f"{host}:{port}:{socket_path}"
-    named = {name: value for name, value in local.items() if not name.startswith("auto_select_family")}
-    return key if not named else f"{key}:{local.get('local_address', '')}:{local.get('family') or ''}"
+    address = local.get("local_address") or ""
+    family = local.get("family")
+    family = family if family in (4, 6) and not isinstance(family, bool) else ""
+    return key if not (address or family) else f"{key}:{address}:{family}"
 
 
 def total_limit(value):
