@@ -110,8 +110,8 @@ class Agent(AgentLine, AgentHooks, EventEmitter):
 
     def get_name(self, options=None):
         """Node's ``agent.getName(options)``: the key of ``sockets``, ``free_sockets`` and
-        ``requests`` that a request of these options (``host``, else ``hostname``, else
-        localhost; ``port``, else ``default_port``; ``socket_path``, ``local_address``,
+        ``requests`` that a request of these options (``hostname``, else ``host``, else
+        localhost, as the request connects; ``port``, else ``default_port``; ``socket_path``, ``local_address``,
         ``family``) is pooled under. (Node's names end in ":" and the local address;
         prefork's leave out what was not given.)"""
         options = options or {}
