@@ -65,9 +65,11 @@ Rules:
   ``http.response.push``) raises RuntimeError saying so.
 - An app that raises, or returns, while no byte of its response has gone out (before
   ``http.response.start``, or with a start whose status or headers are refused) gets a
-  500; after that, the connection is closed (the client sees a cut response). Both are
-  logged, except a return after the client left (as uvicorn) and the cancelling of a
-  stopping worker (the adapter logs that). ``SystemExit`` or ``KeyboardInterrupt``
+  500; after that, the connection is closed (the client sees a cut response). So is
+  one whose client has left (its FIN: the app may have been told ``http.disconnect``):
+  no 500 is sent to it, and its access log line says 499, as uvicorn closes there too.
+  Both are logged, except a return after the client left (as uvicorn) and the
+  cancelling of a stopping worker (the adapter logs that). ``SystemExit`` or ``KeyboardInterrupt``
   from the app ends its request the same way, never the worker (as uvicorn).
 """
 
@@ -395,12 +397,13 @@ class HTTPCycle:
         self.wake()
 
     def fail(self):
-        """A 500 while no byte of the response is out; else the connection closes."""
+        """A 500 while no byte of the response is out and the client is there; else the
+        connection closes (a client gone is not answered: it is logged 499, as unanswered)."""
         res = self.res
         self.complete = True
         if self.closed or res.writable_ended:
             return
-        if res.headers_sent or res.head_out:
+        if res.headers_sent or res.head_out or self.client_gone():
             res.destroy()
             return
         res.reset_head()

@@ -51,7 +51,8 @@ Rules:
   handshake came on a connection still held) is closed with 1012 at its accept.
 - When the socket closes, the session is one access log line (``server.reply_observer``,
   as nginx logs one): the handshake's request, its status (101, the refusal's, the 403,
-  the denial's, the 500), the bytes sent after a 101's head, the time to the close.
+  the denial's, the 500; a handshake never answered, 499 when the client left first,
+  else 444), the bytes sent after a 101's head, the time to the close.
 """
 
 import logging
@@ -111,6 +112,7 @@ class WebSocketSession:
         self.http_request = req  # for the access log line, at the end of the session
         self.answer = None  # the status the handshake was answered with
         self.sent_before = 0  # the socket's bytes before the frames (for the log's size)
+        self.peer_left = False  # the client ended the connection (its FIN, a reset)
 
     # -- start -----------------------------------------------------------------------------
     def start(self, head):
@@ -189,11 +191,12 @@ class WebSocketSession:
         self.socket.destroy_soon()
 
     def on_end(self):
+        self.peer_left = True
         if not self.gone:
             self.socket.end()
 
     def on_socket_error(self, err):
-        pass  # the 'close' that follows tells the app
+        self.peer_left = True  # the 'close' that follows tells the app
 
     def on_socket_close(self, _had_error=False):
         self.gone = True
@@ -203,9 +206,10 @@ class WebSocketSession:
         self.keepalive.stop()
         self.adapter.websockets.discard(self)
         observer = self.adapter.server.reply_observer
-        if observer is not None and self.answer is not None:
-            sent = self.socket.bytes_written - self.sent_before if self.answer == 101 else 0
-            reply = ServerReply(self.socket, self.answer, self.http_request, sent=max(0, sent), answer="untimed")
+        if observer is not None:  # a handshake never answered: 499 (the client left) or 444, as HTTP's
+            answer = self.answer if self.answer is not None else 499 if self.peer_left else 444
+            sent = self.socket.bytes_written - self.sent_before if answer == 101 else 0
+            reply = ServerReply(self.socket, answer, self.http_request, sent=max(0, sent), answer="untimed")
             observer(reply, reply, monotonic() - self.http_request.start_time)
         if self.task is None or self.task.done():
             self.loop.call_soon(self.release)
