@@ -35,11 +35,7 @@ def gunicorn_format(fmt):
         if text in ("{", "}"):
             return text * 2
         atom, flags, width, precision, conversion = match.groups()
-        field = GUNICORN_ATOMS.get(atom)
-        if field is None:
-            header = re.fullmatch(r"\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])", atom)
-            if header is not None and not header.group(1).isdigit():  # a request's or response's header
-                field = f"{{{header.group(2)}[{header.group(1).lower()}]}}"
+        field = _field(atom)
         spec_ok = precision is None and flags in ("", "-") and (conversion == "s" or conversion == "d" and atom == "D")
         padded = field == "-" or field is not None and field.startswith("{")  # ([{t}] carries its brackets)
         if field is not None and spec_ok and (not width or padded):
@@ -56,13 +52,30 @@ def gunicorn_format(fmt):
     return (None if failed else translated), failed
 
 
+def _field(atom):
+    """The prefork field (or text) of gunicorn's atom key, else None."""
+    field = GUNICORN_ATOMS.get(atom)
+    if field is None:
+        header = re.fullmatch(r"\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])", atom)
+        if header is not None and not header.group(1).isdigit():  # a request's or response's header
+            field = f"{{{header.group(2)}[{header.group(1).lower()}]}}"
+    return field
+
+
 def gunicorn_format_hint(fmt, fields):
     """What the refusal of a gunicorn format adds: the same format in prefork's fields,
-    or, when an atom has none (docs/gunicorn.md), prefork's ``fields`` and those atoms."""
+    or, when an atom has none (docs/gunicorn.md), prefork's ``fields`` and those atoms;
+    an atom that has a field but a conversion or flag without a spec here is named apart."""
     translated, failed = gunicorn_format(fmt)
     if translated is not None:
         return f": {translated!r}"
-    return (f" ({', '.join('{' + f + '}' for f in sorted(fields))}, {{i[name]}}, {{o[name]}}); no field here for {', '.join(failed)} "
+    specs = [atom for atom in failed if _field(GUNICORN_PIECE.fullmatch(atom).group(1)) is not None]
+    missing = [atom for atom in failed if atom not in specs]
+    said = [f"no field here for {', '.join(missing)}"] if missing else []
+    if specs:
+        said.append(f"no format spec here for the conversion or flag of {', '.join(specs)} (write the field "
+                    f"alone, or with a width)")
+    return (f" ({', '.join('{' + f + '}' for f in sorted(fields))}, {{i[name]}}, {{o[name]}}); {'; '.join(said)} "
             f"(docs/gunicorn.md)")
 
 

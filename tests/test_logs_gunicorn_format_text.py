@@ -59,10 +59,12 @@ def test_an_atom_with_a_width_is_seen_as_gunicorns(tmp_path):
     assert out.stderr.strip().endswith("prefork's are written {x}: '{h:<15} {s}'"), out.stderr
 
 
-def test_a_conversion_without_a_field_is_named(tmp_path):
-    out = check_config(tmp_path, "%(h)s %(h).3s %(t)20s")
+def test_a_conversion_without_a_spec_is_named_apart_from_an_atom_without_a_field(tmp_path):
+    out = check_config(tmp_path, "%(h)s %(h).3s %(T)s %(t)20s")
     assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().endswith("no field here for %(h).3s, %(t)20s (docs/gunicorn.md)"), out.stderr
+    assert out.stderr.strip().endswith(
+        "no field here for %(T)s; no format spec here for the conversion or flag of %(h).3s, %(t)20s (write the "
+        "field alone, or with a width) (docs/gunicorn.md)"), out.stderr
 
 
 def test_a_json_line_translated_from_gunicorn_is_json_in_the_log(tmp_path):
