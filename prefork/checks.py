@@ -312,8 +312,8 @@ def check_sources(entries):
 
 
 def check_format(fmt):
-    if re.search(r"%\([^)]*\)s", fmt):
-        from .migration import gunicorn_format_hint
+    if re.search(r"%\([^)]*\)[-#0 +]*\d*(\.\d*)?[diouxXeEfFgGcrsa]", fmt):  # (any %-format conversion)
+        from .gunicornlog import gunicorn_format_hint
         raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}"
                          + gunicorn_format_hint(fmt, FIELDS))
     parse_format(fmt)  # a format string.Formatter cannot read, an unknown field or header name, raises

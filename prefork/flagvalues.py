@@ -85,7 +85,7 @@ def _access_log(value):
 
 
 def _access_format(value):
-    from .migration import gunicorn_format
+    from .gunicornlog import gunicorn_format
 
     translated, _ = gunicorn_format(value.strip())
     if translated is None:

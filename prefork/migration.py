@@ -18,7 +18,7 @@ Rules:
   hinted as prefork's (``SAME_NAMES``), with a note where the value means something
   else (``SAME_NAMES_OTHER_VALUES``: uvicorn's ``access_log`` is a switch, prefork's a path).
 - A gunicorn access log format is translated for the refusal's advice
-  (``gunicorn_format_hint``); the atoms without a prefork field are named.
+  (gunicornlog.py); the atoms without a prefork field are named.
 - The flags of ``GUNICORN_CMD_ARGS`` prefork takes are listed with their values, a bind
   address in prefork's spelling of what gunicorn binds (``gunicorn_bind``).
 - Nothing is translated silently: an operator's file or command line is refused with
@@ -28,7 +28,7 @@ Rules:
 import re
 import shlex
 
-from . import flagvalues
+from . import flagvalues, gunicornlog
 
 WORKER_CLASS = ("prefork has no worker classes: it recognises WSGI and ASGI apps by themselves (interface), "
                 "and threads gives a WSGI app a thread pool")
@@ -409,38 +409,5 @@ ACCESS_LOG_SWITCH = ("uvicorn's access_log is an on/off switch, prefork's is whe
 SAME_NAMES_OTHER_VALUES = {"access_log": ACCESS_LOG_SWITCH}
 
 
-def gunicorn_format(fmt):
-    """(``fmt`` with gunicorn's ``%(x)s`` atoms written as prefork's fields, or None when
-    one of them has no counterpart; those atoms, each once, as written). ``%(t)s``
-    carries its brackets in gunicorn; a header's ``%({name}i)s`` is ``{i[name]}``, its
-    ``%({name}o)s`` ``{o[name]}`` (gunicorn's ``%({name}e)s``, a WSGI environ key, has none)."""
-    import re
-
-    failed = []
-
-    def field(match):
-        atom = match.group(1)
-        if atom in GUNICORN_ATOMS:
-            return GUNICORN_ATOMS[atom]
-        header = re.fullmatch(r"\{([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\}([io])", atom)
-        if header is not None and not header.group(1).isdigit():  # a request's or response's header
-            return f"{{{header.group(2)}[{header.group(1).lower()}]}}"
-        if match.group(0) not in failed:
-            failed.append(match.group(0))
-        return match.group(0)
-    translated = re.sub(r"%\(([^)]*)\)s", field, fmt)
-    return (None if failed else translated), failed
-
-
-def gunicorn_format_hint(fmt, fields):
-    """What the refusal of a gunicorn format adds: the same format in prefork's fields,
-    or, when an atom has none (docs/gunicorn.md), prefork's ``fields`` and those atoms."""
-    translated, failed = gunicorn_format(fmt)
-    if translated is not None:
-        return f": {translated!r}"
-    return (f" ({', '.join('{' + f + '}' for f in sorted(fields))}, {{i[name]}}, {{o[name]}}); no field here for {', '.join(failed)} "
-            f"(docs/gunicorn.md)")
-
-
-GUNICORN_ATOMS = {"h": "{h}", "l": "-", "u": "-", "t": "[{t}]", "r": "{r}", "m": "{m}", "U": "{U}", "s": "{s}",
-                  "b": "{b}", "f": "{f}", "a": "{a}", "D": "{D}", "L": "{L}", "p": "{p}"}
+# (the access log format's translation lives in gunicornlog.py)
+gunicorn_format = gunicornlog.gunicorn_format
