@@ -59,6 +59,7 @@ from ..http import framing, serialize
 from ..net.writing import WriteCallback
 from .outgoing import OutgoingHead
 from .lost import ResponseClosing
+from .timeouts import timer_seconds
 from .writable import WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
@@ -382,7 +383,9 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         """Node's ``res.setTimeout``: the socket's idle timeout, once the response is on
         it. One waiting its turn behind pipelined ones arms it when its turn comes (Node
         arms it at the response's 'socket'); one finished or closed has left the socket
-        (Node's ``res.socket`` is null then): only the listener is added."""
+        (Node's ``res.socket`` is null then): only the listener is added. The seconds are
+        checked first, as Node's socket checks them (timeouts.py)."""
+        seconds = timer_seconds(seconds)  # (a bad one raises before anything changes, as Node's)
         if callback is not None:
             self.on("timeout", callback)
         if self.writable_finished or self._closed:
