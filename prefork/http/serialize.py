@@ -92,8 +92,8 @@ def checked_status(status, message=None):
             shown = "NaN" if status != status else "Infinity" if status > 1e308 else \
                 "-Infinity" if status < -1e308 else int(status) if status.is_integer() else status
         raise HeaderError("ERR_HTTP_INVALID_STATUS_CODE", f"Invalid status code: {shown}")
-    if message is not None:
-        check_value("status message", message)
+    if message is not None and _INVALID_VALUE.search(str(message)):  # (Node's: "in statusMessage")
+        raise HeaderError("ERR_INVALID_CHAR", "Invalid character in status_message")
     return code
 
 

@@ -6,7 +6,8 @@ Rules:
   the value of each (the defaults below for those not given).
 - An unknown option is a TypeError. Timeouts and ``max_header_size`` are numbers >= 0
   (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE; ``max_header_size`` whole),
-  ``require_host_header`` and ``join_duplicate_headers`` bools, as Node checks them, and
+  ``require_host_header``, ``join_duplicate_headers`` and
+  ``reject_non_standard_body_writes`` bools, as Node checks them, and
   ``unique_headers`` a list of names (Node ignores any other value; a TypeError here). Attributes set later are not
   checked (Node checks them neither then nor at ``listen()``).
 - ``max_header_size`` 0 is Node's default (16384), not no limit, as in Node.
@@ -44,6 +45,9 @@ DEFAULTS = {
     # Node's uniqueHeaders: names (any case) whose list value goes out as one field,
     # its items joined with "; " (by default a list is one line per item)
     "unique_headers": None,
+    # Node's rejectNonStandardBodyWrites: a body written to a response that has none (HEAD,
+    # 1xx, 204, 304) raises ERR_HTTP_BODY_NOT_ALLOWED (by default it is dropped silently)
+    "reject_non_standard_body_writes": False,
     # Node's noDelay, keepAlive and keepAliveInitialDelay (seconds here): TCP_NODELAY on each
     # accepted connection (on by default, as Node's http server), TCP keep-alive probes
     "no_delay": True,
@@ -83,7 +87,7 @@ def checked(options):
     for name in _CHECKED_NUMBERS:
         if name in options:
             _check_number(name, options[name])
-    for name in ("require_host_header", "join_duplicate_headers"):
+    for name in ("require_host_header", "join_duplicate_headers", "reject_non_standard_body_writes"):
         if name in options and not isinstance(options[name], bool):
             raise _arg_type_error(name, "bool", options[name])
     unique = options.get("unique_headers")

@@ -111,6 +111,16 @@ class OutgoingHead(OutgoingFields):
             raise
         return self
 
+    def _check_body_allowed(self):
+        """A body chunk for a response that has none (HEAD, 1xx, 204, 304), once its head
+        is fixed: raises Node's ERR_HTTP_BODY_NOT_ALLOWED when the server's
+        ``reject_non_standard_body_writes`` is on (read at the write, as Node reads the
+        server's attribute); else the chunk is dropped, as Node's."""
+        if self._conn.server.reject_non_standard_body_writes:
+            raise serialize.HeaderError(
+                "ERR_HTTP_BODY_NOT_ALLOWED",
+                "Adding content for this request method or response status is not allowed.")
+
     def _check_length(self, length, last):
         """``strict_content_length``: the body written so far plus ``length`` must not pass
         the application's Content-Length, and must equal it at the ``last`` write (Node's

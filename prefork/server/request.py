@@ -36,6 +36,7 @@ Rules:
   is resumed with nobody listening: the rest of its body is discarded (Node's dump; not
   one a reader paused after it began to take it, ``_consuming``, as Node's).
 - ``readable_flowing`` is Node's ``readableFlowing`` (None until someone reads; True: flowing).
+- ``set_timeout`` (timeouts.py) checks its seconds as Node's socket does.
 - Events emitted on a loop turn of their own (a deferred ``data``/``end``, ``close``; a
   destroyed request's buffered bytes go to a late ``data`` listener before its ``close``,
   as Node's) hand a raising listener to the connection, as a raising ``request`` one.
@@ -52,11 +53,12 @@ from ..http.headers import distinct, header_map, node_header_map_pairs
 from ..net.text import TextDecoder
 from .lost import RequestClosing
 from .readable import ReadableState
+from .timeouts import RequestTimeout
 
 _BODY_HIGH_WATER = 64 * 1024
 
 
-class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
+class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
@@ -270,12 +272,6 @@ class IncomingMessage(RequestClosing, ReadableState, EventEmitter):
                 self.emit("readable")
             except Exception as exc:
                 self.listener_failed("readable", exc, ())
-
-    def set_timeout(self, seconds, callback=None):
-        if callback is not None:
-            self.on("timeout", callback)
-        self.socket.set_timeout(seconds)
-        return self
 
     # -- fed by the connection ------------------------------------------------------
     _cut = False  # destroyed, then body bytes came in the same read: dropped, no 'end' (not a slot)

@@ -37,7 +37,9 @@ are ``outgoing.OutgoingHead``'s):
   with it, without the cycle collector.
 - ``strict_content_length`` (Node's ``strictContentLength``, off by default): a body
   passing the application's Content-Length, or ending short of it, raises
-  ``ERR_HTTP_CONTENT_LENGTH_MISMATCH`` before its bytes are taken.
+  ``ERR_HTTP_CONTENT_LENGTH_MISMATCH`` before its bytes are taken. With the server's
+  ``reject_non_standard_body_writes``, a body chunk for a response without a body raises
+  ``ERR_HTTP_BODY_NOT_ALLOWED`` once its head is fixed (``end()`` without one still ends).
 - What the application sets is checked before a byte moves (status code and message,
   headers, body chunk type); ``reset_head`` (for the 500) drops the old head's framing.
 - The common answer (no application header, a standard status, kept alive) takes its
@@ -57,6 +59,7 @@ from ..http import framing, serialize
 from ..net.writing import WriteCallback
 from .outgoing import OutgoingHead
 from .lost import ResponseClosing
+from .timeouts import timer_seconds
 from .writable import WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
@@ -201,6 +204,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             self._check_length(len(data), False)
         if not self.headers_sent:
             self._implicit_head(None)
+        if not self._has_body:
+            self._check_body_allowed()  # (any chunk, an empty one too, as Node's)
         if not data and self.head_out:
             if callback is not None:
                 self._when_flushed(callback)
@@ -220,6 +225,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``res.end([data[, encoding]][, callback])``."""
         text = type(data) is str
+        no_chunk = data is None or (text and not data)  # (Node's ``if (chunk)``: "" is none, b"" one)
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
@@ -277,6 +283,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 self._implicit_head(len(data) if data else 0)
         elif self.strict_content_length:
             self._check_length(len(data) if data else 0, True)
+        if not self._has_body and not no_chunk and data is not None and not self._closed:
+            self._check_body_allowed()  # (the head stays fixed, unsent: a later end() sends it, as Node's)
         self.writable_ended = True
         if self._closed:  # the connection is gone (or this response was dropped): nothing to send
             if self._active and self._events and "prefinish" in self._events:
@@ -375,7 +383,9 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         """Node's ``res.setTimeout``: the socket's idle timeout, once the response is on
         it. One waiting its turn behind pipelined ones arms it when its turn comes (Node
         arms it at the response's 'socket'); one finished or closed has left the socket
-        (Node's ``res.socket`` is null then): only the listener is added."""
+        (Node's ``res.socket`` is null then): only the listener is added. The seconds are
+        checked first, as Node's socket checks them (timeouts.py)."""
+        seconds = timer_seconds(seconds)  # (a bad one raises before anything changes, as Node's)
         if callback is not None:
             self.on("timeout", callback)
         if self.writable_finished or self._closed:
