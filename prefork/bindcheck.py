@@ -18,8 +18,10 @@ Rules:
   it as PATH in the working directory, a UNIX socket path here as ``//PATH``, at the
   root (``unix:///abs`` names ``/abs`` in both, and stays valid).
 - ``overlapping`` finds, between IP literals only, the addresses the master could not bind
-  side by side (the same address written twice, a wildcard and an address of its family on
-  one port), so that check-config refuses what a start would refuse, whatever the resolver.
+  side by side (the same address written twice, a zone by name and by index, a wildcard
+  and an address of its family on one port), and UNIX socket paths that name one file
+  (``unix:a.sock`` and ``unix:./a.sock``), so that check-config refuses what a start
+  would refuse, whatever the resolver.
 - ``unheld_fds`` is check-config's look at each ``fd://N`` in its own process: a descriptor
   that is no listening stream socket there is a warning, not a problem (a supervisor may
   hand the socket to the start alone), in the words a start holding the same refuses it.
@@ -168,6 +170,10 @@ def overlapping(address, others):
     address and a wildcard of its family on one port. Only IP literals are compared (no
     name is resolved, so that a reload's check does not depend on the resolver); port 0
     never overlaps."""
+    if bind_address(address).startswith("unix:"):
+        mine = unix_place(bind_address(address)[5:])
+        return next((other for other in others if bind_address(other).startswith("unix:")
+                     and unix_place(bind_address(other)[5:]) == mine), None)
     mine = _literal(address)
     if mine is None:
         return None
@@ -180,6 +186,13 @@ def overlapping(address, others):
     return None
 
 
+def unix_place(path):
+    """The file a UNIX socket path names, however written (relative, ``..``, through a
+    linked directory): its directory's real path and its name."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
 def _literal(address):
     """(family, (packed IP, zone), port) of a TCP bind address naming an IP literal (or no
     host: 0.0.0.0) and a port other than 0, else None."""
@@ -190,6 +203,11 @@ def _literal(address):
     if not (port.isascii() and port.isdigit()) or int(port) == 0:
         return None
     host, _, zone = host[1:-1].partition("%") if host.startswith("[") else (host or "0.0.0.0", "", "")
+    if zone and not zone.isdigit():  # eth0 and its index are one zone
+        try:
+            zone = str(socket.if_nametoindex(zone))
+        except OSError:
+            pass
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             return family, (socket.inet_pton(family, host), zone), int(port)

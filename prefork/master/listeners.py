@@ -40,6 +40,7 @@ import logging
 import os
 import socket
 
+from ..bindcheck import unix_place
 from ..settings import bind_address
 from . import systemd
 from .unix_sockets import PathTaken, remove_unix_paths, unix_paths, unix_socket
@@ -174,8 +175,10 @@ def held_by(opened, address):
 def _overlaps(sock, address):
     """Whether ``sock`` (bound already) holds ``address``'s port in its way: the same port
     and family, and the same address (as bound: a name resolved, an IPv6 address
-    normalised) or a wildcard on either side."""
+    normalised) or a wildcard on either side; for a UNIX socket, the same file."""
     address = bind_address(address)
+    if address.startswith("unix:") and sock.family == socket.AF_UNIX and isinstance(sock.getsockname(), str):
+        return unix_place(address[5:]) == unix_place(sock.getsockname())
     if address.startswith(("unix:", "fd://")) or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return False
     host, _, port = address.rpartition(":")
@@ -321,8 +324,8 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
                 reason = _reason(address, exc)
                 if exc.errno == errno.EADDRINUSE:
                     mine = [other for other, held in result if _overlaps(held, address)]
-                    if mine:  # (a wildcard and a specific address of one port, both in the list)
-                        reason += f" (by {mine[0]}, also in this list)"
+                    if mine:  # (a wildcard and a specific address of one port, or one file, both in the list)
+                        reason = f"address already in use (by {mine[0]}, also in this list)"
                 failures.append((address, reason))
                 continue
             result.append((address, sock))
