@@ -10,12 +10,18 @@ Rules:
 - ``*`` is no host: glibc resolves it as no name at all, which is the loopback address to a
   bind, where nginx, Apache and uvicorn mean every interface (gunicorn refuses it). It is
   refused, saying what to write for every interface, rather than bound to 127.0.0.1.
+- An IPv6 link-local address (``fe80::/10``) is refused without its zone (the kernel
+  cannot tell the interface: EINVAL), naming the interface that has it when one does. A
+  UNIX socket path that is a symbolic link to nothing is refused, saying so (a bind would
+  answer "address already in use").
 - ``unix://PATH`` with a relative PATH is refused, saying what to write: gunicorn reads
   it as PATH in the working directory, a UNIX socket path here as ``//PATH``, at the
   root (``unix:///abs`` names ``/abs`` in both, and stays valid).
 - ``overlapping`` finds, between IP literals only, the addresses the master could not bind
-  side by side (the same address written twice, a wildcard and an address of its family on
-  one port), so that check-config refuses what a start would refuse, whatever the resolver.
+  side by side (the same address written twice, a zone by name and by index, a wildcard
+  and an address of its family on one port), and UNIX socket paths that name one file
+  (``unix:a.sock`` and ``unix:./a.sock``), so that check-config refuses what a start
+  would refuse, whatever the resolver.
 - ``unheld_fds`` is check-config's look at each ``fd://N`` in its own process: a descriptor
   that is no listening stream socket there is a warning, not a problem (a supervisor may
   hand the socket to the start alone), in the words a start holding the same refuses it.
@@ -58,6 +64,8 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
                 mode = None
             if mode is not None and not stat.S_ISSOCK(mode):  # the master would refuse it
                 raise ValueError(f"{address}: the path exists and is not a socket")
+            if mode is None and os.path.islink(address[5:]):
+                raise ValueError(f"{address}: {dangling_link(address[5:])}")
             size = len(os.fsencode(address[5:]))
             if size > UNIX_PATH_MAX:
                 raise ValueError(f"{address}: the path is {size} bytes long; a UNIX socket's may be at most "
@@ -84,6 +92,9 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
                     socket.if_nametoindex(zone)
                 except OSError:
                     raise ValueError(f"{address}: {zone} names no network interface of this host") from None
+            if not zone and packed[0] == 0xfe and packed[1] & 0xc0 == 0x80:  # fe80::/10
+                raise ValueError(f"{address}: a link-local address is bound on one network interface: write "
+                                 f"[{literal}%{_interface_of(literal) or 'INTERFACE'}]:{port}")
             if packed[:12] == b"\0" * 10 + b"\xff\xff":  # the kernel refuses to bind one (EINVAL)
                 ipv4 = socket.inet_ntop(socket.AF_INET, packed[12:])
                 raise ValueError(f"{address}: an IPv4-mapped address cannot be bound: write {ipv4}:{port}")
@@ -98,6 +109,27 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
             except (OSError, UnicodeError) as exc:
                 reason = getattr(exc, "strerror", None) or str(exc)
                 raise ValueError(f"{address}: cannot resolve {host} to an address ({reason})") from None
+
+
+def dangling_link(path):
+    """What is wrong with a UNIX socket path that is a symbolic link to nothing: a bind
+    does not follow it (the kernel answers EADDRINUSE), nor may the link be removed."""
+    return (f"the path is a symbolic link to {os.readlink(path)}, which does not exist (a socket is "
+            f"not bound through a link)")
+
+
+def _interface_of(literal):
+    """The name of the network interface that has the link-local address ``literal``, or None."""
+    for index, name in socket.if_nameindex():
+        probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            probe.bind((literal, 0, 0, index))
+            return name
+        except OSError:
+            continue
+        finally:
+            probe.close()
+    return None
 
 
 def _bind_hint(address):
@@ -138,6 +170,10 @@ def overlapping(address, others):
     address and a wildcard of its family on one port. Only IP literals are compared (no
     name is resolved, so that a reload's check does not depend on the resolver); port 0
     never overlaps."""
+    if bind_address(address).startswith("unix:"):
+        mine = unix_place(bind_address(address)[5:])
+        return next((other for other in others if bind_address(other).startswith("unix:")
+                     and unix_place(bind_address(other)[5:]) == mine), None)
     mine = _literal(address)
     if mine is None:
         return None
@@ -150,6 +186,13 @@ def overlapping(address, others):
     return None
 
 
+def unix_place(path):
+    """The file a UNIX socket path names, however written (relative, ``..``, through a
+    linked directory): its directory's real path and its name."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
 def _literal(address):
     """(family, (packed IP, zone), port) of a TCP bind address naming an IP literal (or no
     host: 0.0.0.0) and a port other than 0, else None."""
@@ -160,6 +203,11 @@ def _literal(address):
     if not (port.isascii() and port.isdigit()) or int(port) == 0:
         return None
     host, _, zone = host[1:-1].partition("%") if host.startswith("[") else (host or "0.0.0.0", "", "")
+    if zone and not zone.isdigit():  # eth0 and its index are one zone
+        try:
+            zone = str(socket.if_nametoindex(zone))
+        except OSError:
+            pass
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             return family, (socket.inet_pton(family, host), zone), int(port)

@@ -9,7 +9,9 @@ of one a previous master bound: Linux changes it in place, keeping the queue); s
 would fail on every accept). A ``bind`` entry's ``http://``/``https://`` scheme is the
 workers' business (TLS or not): the socket is opened for the address after it.
 A UNIX socket this process binds gets ``unix_socket_mode`` (0o666 by default) before it
-listens, whatever the umask: a proxy of another user must be able to connect.
+listens, whatever the umask: a proxy of another user must be able to connect (its path
+made ready, and removed at stop, by unix_sockets.py). The listening line names an IPv6
+link-local listener with its zone (``[fe80::1%eth0]:8000``), as it must be written.
 
 Rules of the hand-over (USR2):
 - Every listener is handed over, in order, under its key: its ``bind`` address as
@@ -37,10 +39,11 @@ import json
 import logging
 import os
 import socket
-import stat
 
+from ..bindcheck import unix_place
 from ..settings import bind_address
 from . import systemd
+from .unix_sockets import PathTaken, remove_unix_paths, unix_paths, unix_socket
 
 log = logging.getLogger("prefork.master")
 
@@ -54,10 +57,6 @@ class ListenError(OSError):
     def __init__(self, failures):
         super().__init__("; ".join(f"{address}: {reason}" for address, reason in failures))
         self.failures = failures
-
-
-class PathTaken(OSError):
-    """A UNIX socket path that must not be replaced: ``str()`` says why."""
 
 
 class NotListening(OSError):
@@ -90,7 +89,15 @@ def describe(sock):
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         return "unix:" + (name if isinstance(name, str) else name.decode(errors="replace"))
-    return f"[{name[0]}]:{name[1]}" if sock.family == socket.AF_INET6 else f"{name[0]}:{name[1]}"
+    if sock.family != socket.AF_INET6:
+        return f"{name[0]}:{name[1]}"
+    zone = ""
+    if name[3] and "%" not in name[0]:  # a link-local address: its interface, as it was written
+        try:
+            zone = "%" + socket.if_indextoname(name[3])
+        except OSError:
+            zone = f"%{name[3]}"
+    return f"[{name[0]}{zone}]:{name[1]}"
 
 
 def speaks(address, settings):
@@ -133,19 +140,7 @@ def dual_stack(address, addresses):
 def _bind(address, backlog, unix_mode, dual=False):
     address = bind_address(address)
     if address.startswith("unix:"):
-        path = address[5:]
-        try:
-            mode = os.stat(path).st_mode
-        except FileNotFoundError:
-            mode = None
-        if mode is not None and not stat.S_ISSOCK(mode):
-            raise PathTaken(errno.EEXIST, "the path exists and is not a socket")
-        if mode is not None:
-            if _answers(path):
-                raise PathTaken(errno.EADDRINUSE, "a running server listens on this socket")
-            os.unlink(path)  # a stale socket from an earlier run
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        target = path
+        sock, target = unix_socket(address[5:])
     else:
         host, _, port = address.rpartition(":")
         host = host.strip("[]") or "0.0.0.0"
@@ -180,8 +175,10 @@ def held_by(opened, address):
 def _overlaps(sock, address):
     """Whether ``sock`` (bound already) holds ``address``'s port in its way: the same port
     and family, and the same address (as bound: a name resolved, an IPv6 address
-    normalised) or a wildcard on either side."""
+    normalised) or a wildcard on either side; for a UNIX socket, the same file."""
     address = bind_address(address)
+    if address.startswith("unix:") and sock.family == socket.AF_UNIX and isinstance(sock.getsockname(), str):
+        return unix_place(address[5:]) == unix_place(sock.getsockname())
     if address.startswith(("unix:", "fd://")) or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return False
     host, _, port = address.rpartition(":")
@@ -211,46 +208,6 @@ def _resolve(host, port):
         return socket.AF_INET, socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4]
     except socket.gaierror:
         return socket.AF_INET6, socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0][4]
-
-
-def _answers(path):
-    """Whether something lives on the socket file ``path``: only a refused connect (or a
-    file gone meanwhile) means it is left over. A datagram socket (EPROTOTYPE, syslog's
-    /dev/log) or a server whose backlog is full (EAGAIN: the probe does not wait) lives."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.setblocking(False)
-    try:
-        probe.connect(path)
-        return True
-    except (ConnectionRefusedError, FileNotFoundError):  # nobody listens: the file is left over
-        return False
-    except OSError:
-        return True
-    finally:
-        probe.close()
-
-
-def unix_paths(listeners):
-    """``[(path, inode)]`` of the UNIX socket files among ``listeners`` (bind ``unix:``)."""
-    paths = []
-    for address, sock in listeners:
-        address = bind_address(address)
-        if address.startswith("unix:") and sock.family == socket.AF_UNIX:
-            try:
-                paths.append((address[5:], os.stat(address[5:]).st_ino))
-            except OSError:
-                pass
-    return paths
-
-
-def remove_unix_paths(paths):
-    """Remove the socket files this daemon made, unless another has replaced them since."""
-    for path, inode in paths:
-        try:
-            if os.stat(path).st_ino == inode:
-                os.unlink(path)
-        except OSError:
-            pass
 
 
 METRICS_PREFIX = "metrics:"  # the key of the operations endpoints' listener in a hand-over
@@ -367,8 +324,8 @@ def open_listeners(addresses, backlog, env=None, unix_mode=None, inherited=None)
                 reason = _reason(address, exc)
                 if exc.errno == errno.EADDRINUSE:
                     mine = [other for other, held in result if _overlaps(held, address)]
-                    if mine:  # (a wildcard and a specific address of one port, both in the list)
-                        reason += f" (by {mine[0]}, also in this list)"
+                    if mine:  # (a wildcard and a specific address of one port, or one file, both in the list)
+                        reason = f"address already in use (by {mine[0]}, also in this list)"
                 failures.append((address, reason))
                 continue
             result.append((address, sock))

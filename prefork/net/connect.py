@@ -270,7 +270,7 @@ class Connecting:
             self._fd = sock.fileno()
             self.remote_family = _FAMILIES.get(family)
         self._tried = True
-        self.remote_address, self.remote_port = address[0], address[1]
+        self.remote_address, self.remote_port = zoned_host(address), address[1]
         self._start_connect(address, 6 if family == _socket.AF_INET6 else 4)
 
     def _start_connect(self, address, attempt=None):
@@ -392,3 +392,14 @@ class Connecting:
         if self.protocol is not None:
             self.protocol.connection_error(err)
         self.destroy(err if self.protocol is None else None)
+
+
+def zoned_host(sockaddr):
+    """The host of an IPv6 socket address with its zone when it has one, as Node spells
+    a link-local address (``fe80::1%eth0``; the index when the interface has no name)."""
+    if not sockaddr[3:] or not sockaddr[3]:
+        return sockaddr[0]
+    try:
+        return f"{sockaddr[0]}%{_socket.if_indextoname(sockaddr[3])}"
+    except OSError:
+        return f"{sockaddr[0]}%{sockaddr[3]}"

@@ -45,6 +45,8 @@ Rules:
 - TLS (``start_tls``): the bytes read go through the socket's ``tls`` layer before the
   protocol sees them; each hook is one ``if self.tls is not None`` branch, so a plain
   socket pays nothing else. The peer's close_notify ends its stream as a FIN does.
+- A link-local IPv6 address (the only kind with a scope id) names its zone in
+  ``remote_address``, ``local_address`` and ``address()``, as Node's do: ``fe80::1%eth0``.
 """
 
 import logging
@@ -53,7 +55,7 @@ from time import monotonic
 
 from ..emitter import EventEmitter
 from .closing import Closing
-from .connect import Connecting
+from .connect import Connecting, zoned_host
 from .idle import IdleTimer
 from .resets import ResetWatch
 from .secure import Secure
@@ -65,6 +67,7 @@ __all__ = ["Socket", "socket_error"]
 log = logging.getLogger("prefork")
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
+
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
 _PENDING_LIMIT = 16 * 1024  # bytes kept (for a 'data' listener to come, or while paused) before reading stops: Node 20's readable highWaterMark
 
@@ -106,6 +109,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
                     peer = None
             if peer:
                 self.remote_address, self.remote_port = peer[0], peer[1]
+                if peer[3:] and peer[3]:  # a link-local peer (only those have a scope id)
+                    self.remote_address = zoned_host(peer)
         self.protocol = None
         self.tls = None  # (read on every read and write: an attribute of the instance)
         self._out = []
@@ -145,7 +150,8 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
                 return {}
             if not isinstance(name, tuple):
                 return {}
-            local = self._local = {"address": name[0], "family": self.remote_family, "port": name[1]}
+            host = zoned_host(name) if name[3:] and name[3] else name[0]
+            local = self._local = {"address": host, "family": self.remote_family, "port": name[1]}
         return local
 
     @property
