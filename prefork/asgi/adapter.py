@@ -68,7 +68,7 @@ from ..net.proxy import TrustedSources
 from ..server.replies import refuse
 from .http import HTTPCycle
 from .lifespan import Lifespan
-from .scope import client_and_scheme, server_address, split_target
+from .scope import client_and_scheme, ends, split_target
 from .tls import TLSTemplate
 from .tls import extension as tls_extension
 
@@ -258,18 +258,15 @@ class ASGIAdapter:
         root = self.root_path
         socket = req.socket
         headers = req.headers
+        server, client = ends(socket)
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
             client, scheme = client_and_scheme(req, scheme, self.trusted, self.server.max_headers_count)
-        else:
-            address = socket.remote_address
-            client = (address, socket.remote_port) if address else None
-        local = socket.address()
         raw = req.raw_headers
         return {
             "type": kind,
             "asgi": {"version": version[0], "spec_version": version[1]},
             "http_version": scope_version(req.http_version),
-            "server": (local["address"], local["port"]) if local else server_address(socket),
+            "server": server,
             "client": client,
             "scheme": scheme,
             "method": req.method,
@@ -329,14 +326,13 @@ class ASGIAdapter:
     def connection_template(self, socket):
         """The fields every HTTP scope of a connection shares (``server``, ``client``...),
         kept until its socket closes."""
-        local = socket.address()
-        address = socket.remote_address
+        server, client = ends(socket)
         template = {
             "type": "http",
             "asgi": self.asgi_http,
             "http_version": "1.1",
-            "server": (local["address"], local["port"]) if local else server_address(socket),
-            "client": (address, socket.remote_port) if address else None,
+            "server": server,
+            "client": client,
             "scheme": "https" if socket.encrypted else self.url_scheme,
             "method": "GET",
             "root_path": self.root_path,

@@ -20,6 +20,8 @@ Rules:
   (``req.forwarded_client``: the access log's ``{h}``). Not when the request had more
   fields than ``max_headers_count`` keeps (the proxy's own X-Forwarded-For, appended
   last, may be the one left out of ``headers``).
+- A link-local address is given without its zone (``fe80::1``, not the socket's
+  ``fe80::1%eth0``) in ``client`` and ``server``, as uvicorn gives it.
 - Nothing here keeps state between requests.
 """
 
@@ -50,12 +52,23 @@ def split_target(url):
     return path, raw.encode("latin-1"), query.encode("latin-1")
 
 
-def server_address(socket):
+def ends(socket):
+    """(server, client) of a connection as the scope names them: (host, port) pairs, a
+    UNIX socket's server as (path, None) and its client as None; a link-local host
+    without its zone."""
     local = socket.address()
     if local:
-        return (local["address"], local["port"])
-    path = socket.local_path
-    return (path, None) if path else None  # a UNIX socket's path
+        server = (unzoned(local["address"]), local["port"])
+    else:
+        path = socket.local_path
+        server = (path, None) if path else None  # a UNIX socket's path
+    address = socket.remote_address
+    return server, ((unzoned(address), socket.remote_port) if address else None)
+
+
+def unzoned(address):
+    """``fe80::1`` of ``fe80::1%eth0``; any other address as it is."""
+    return address.partition("%")[0] if "%" in address else address
 
 
 def client_and_scheme(req, scheme, trusted, max_headers_count=None):
@@ -64,7 +77,7 @@ def client_and_scheme(req, scheme, trusted, max_headers_count=None):
     of its ``headers`` by ``max_headers_count``."""
     socket = req.socket
     address = socket.remote_address
-    client = (address, socket.remote_port) if address else None
+    client = (unzoned(address), socket.remote_port) if address else None
     if trusted.allows_socket(socket) and not map_is_cut(req.raw_headers, max_headers_count):
         headers = req.headers
         value = headers.get("x-forwarded-proto")
