@@ -16,6 +16,9 @@ Rules:
   fits none: it is most likely an app factory, and the error says to write
   ``module:create_app()`` (one whose first parameter is ``server`` is still a setup;
   callable instances and partials are read by their signature as before).
+- ``--interface`` trusts an object recognised as no kind only when its signature, read,
+  can take the arguments that interface passes (a factory named without its call, said
+  to be WSGI, is refused: it would fail every request with a TypeError).
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -240,6 +243,7 @@ def resolve(app, obj, interface):
                            f"--interface events for setup(server), wsgi for (environ, start_response) or "
                            f"asgi for async (scope, receive, send)")
     elif kind is None:
+        _callable_as(app, obj, interface)
         kind = interface  # said outright, and nothing says otherwise
     elif (shown := "asgi" if kind == "asgi2" else kind) != interface:
         raise AppError(f"{app} is {_article(found)}, {ROLES[shown]}, not {ROLES[interface]}: "
@@ -247,6 +251,28 @@ def resolve(app, obj, interface):
     if kind == "asgi2":
         return "asgi", ASGI2App(obj)
     return kind, obj
+
+
+CALLED_WITH = {"events": 1, "wsgi": 2, "asgi": 3}  # the positional arguments each interface passes
+
+
+def _callable_as(app, obj, interface):
+    """Raise AppError when ``obj``'s signature, read, says it cannot be called as
+    ``interface`` calls it (a factory named without its call, ``--interface wsgi``): it
+    would fail every request with a TypeError."""
+    signature = _signature(obj)
+    if signature is None:
+        return
+    n = CALLED_WITH[interface]
+    arity = _arity(signature)[0]
+    if arity is not None and arity[0] <= n <= arity[1]:
+        return
+    takes = "which needs a keyword argument" if arity is None else \
+        f"which cannot be called with the {n} argument{'s' if n > 1 else ''} {ROLES[interface]} takes"
+    made = _factory_like(obj) or (inspect.isclass(obj) and _class_takes(obj, 0))
+    raise AppError(f"{app} is {_article(_described(obj, signature))}, {takes}"
+                   + (f": if it makes the app, write APP as '{app}()' to have the worker call it and serve "
+                      f"what it returns" if made else ""))
 
 
 def made_by(app, dotted, factory, args, kwargs):
