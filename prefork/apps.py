@@ -12,7 +12,8 @@ Rules:
   ``uvicorn`` do, the console script finds modules next to where it is started.
 - The master only locates the module (``locate``: no package ``__init__`` runs), and
   refuses one whose name a module it has loaded already holds (``socket.py``: a worker
-  would import the loaded one); a worker
+  would import the loaded one), and a file of the app's directories it loaded as the
+  standard library's (``json.py`` under ``python -m``: prefork's own code took it); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``);
   prefork's own imports after that are made without the app's directories on the path
   (``own_imports``: a project's ``random.py`` or ``queue.py`` is not the stdlib's).
@@ -199,6 +200,7 @@ def locate(app, chdir="", app_dir=""):
         hint = f" (a file name: did you mean {module[:-3]}{':' + attribute if attribute else ''}?)"
     dirs = search_dirs(chdir, app_dir)
     _not_shadowed(module.split(".")[0], dirs)
+    _stdlib_taken(dirs)
     try:
         spec = find_spec(module, dirs)
     except (ImportError, ValueError) as exc:
@@ -226,6 +228,26 @@ def _not_shadowed(top, dirs):
     whose = "the standard library's" if top in sys.stdlib_module_names else "an installed package's"
     raise ValueError(f"{origin} cannot be imported as {top!r}: that name is {whose}, loaded before the app: "
                      f"rename the file (or package)")
+
+
+def _stdlib_taken(dirs):
+    """A file of the app's directories (or the working directory) that this process loaded
+    as a module of the standard library's: ``python -m prefork`` (or ``PYTHONPATH=.``) puts
+    the working directory first on ``sys.path``, so prefork's own ``import json`` took a
+    project's ``json.py``, and every worker, forked from it, would fail in prefork's code.
+    Raises ValueError naming the file."""
+    places = {os.path.normcase(os.path.abspath(directory)) for directory in (*dirs, os.getcwd())}
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) if name in sys.stdlib_module_names else None
+        if not isinstance(origin, str):
+            continue
+        folder = os.path.dirname(os.path.abspath(origin))
+        if os.path.basename(origin).startswith("__init__."):
+            folder = os.path.dirname(folder)  # (a package: its parent holds it)
+        if os.path.normcase(folder) in places:
+            raise ValueError(f"{origin} was imported as the standard library's {name!r}: the working directory "
+                             f"is first on the Python path (python -m puts it there): rename the file (or "
+                             f"package), or start prefork with its console script")
 
 
 def enter(chdir="", app_dir=""):
