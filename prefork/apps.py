@@ -33,6 +33,7 @@ import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
+import inspect
 import os
 import sys
 
@@ -324,6 +325,42 @@ def app_traceback(exc):
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
+def _missing(module_name, attribute, depth, found):
+    """The one line for the part at ``depth`` of ``attribute``'s dotted name missing from
+    ``found`` (the module, or the object the parts before it name): a close name, or a
+    submodule of that name its package does not import (APP names it before the colon)."""
+    dotted = parse_attribute(attribute)[0]
+    parts = dotted.split(".")
+    part = parts[depth]
+    names = [name for name in dir(found) if not name.startswith("_")]
+    from difflib import get_close_matches  # an error's hint only
+
+    close = get_close_matches(part, names, n=1, cutoff=0.6)
+    notes = [f"{'.'.join(parts[:depth])} is {_what(found)}, which has no attribute {part!r}"] if depth else []
+    if close:
+        notes.append(f"did you mean {close[0]!r}?")
+    elif depth == 0:
+        submodule = f"{found.__name__}.{part}"
+        try:
+            if importlib.util.find_spec(submodule) is not None:
+                rest = attribute.strip().partition(".")[2] or "ATTRIBUTE"
+                notes.append(f"{submodule} is a module its package does not import: write APP as {submodule}:{rest}")
+        except (ImportError, ValueError):
+            pass
+    return f"module {module_name!r} has no attribute {dotted!r}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _what(obj):
+    if inspect.isclass(obj):
+        return "a class"
+    if inspect.ismodule(obj):
+        return "a module"
+    if inspect.isroutine(obj):
+        return "a function"
+    name = type(obj).__qualname__
+    return ("an " if name[:1] in "aeiouAEIOU" else "a ") + f"{name} instance"
+
+
 def load(app, interface="auto", chdir="", app_dir=""):
     """(kind, callable) for APP: import its module in this process and recognise the
     object. Raises AppError (one line) or the import's own exception."""
@@ -333,16 +370,11 @@ def load(app, interface="auto", chdir="", app_dir=""):
     if attribute:
         dotted, args, kwargs = parse_attribute(attribute)
         target = module
-        for part in dotted.split("."):
+        for depth, part in enumerate(dotted.split(".")):
             try:
                 target = getattr(target, part)
             except AttributeError:
-                names = [name for name in dir(target) if not name.startswith("_")]
-                from difflib import get_close_matches  # an error's hint only
-
-                close = get_close_matches(part, names, n=1, cutoff=0.6)
-                raise AppError(f"module {module_name!r} has no attribute {dotted!r}"
-                               + (f" (did you mean {close[0]!r}?)" if close else "")) from None
+                raise AppError(_missing(module_name, attribute, depth, target)) from None
         if args is not None:
             target = made_by(app, dotted, target, args, kwargs)
         return resolve(app, target, interface)
