@@ -238,6 +238,7 @@ def _stdlib_taken(dirs):
     project's ``json.py``, and every worker, forked from it, would fail in prefork's code.
     Raises ValueError naming the file."""
     places = {os.path.normcase(os.path.abspath(directory)) for directory in (*dirs, os.getcwd())}
+    places -= {os.path.normcase(os.path.dirname(os.path.abspath(os.__file__)))}  # (started in the stdlib's own)
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None) if name in sys.stdlib_module_names else None
         if not isinstance(origin, str):
