@@ -5,7 +5,10 @@ traceback in prefork's code (``module 'json' has no attribute 'dumps'``). The ma
 now refuses it at the start, in one line naming the file; the console script, which
 does not put the working directory on the path, serves the same project."""
 
-from test_app_loading import console_script, prefork_m, write
+import os
+import subprocess
+
+from test_app_loading import console_script, prefork_m, root_only_env, write
 
 PROJECT = {
     "json.py": "ENCODER = 'own'\n",
@@ -41,3 +44,11 @@ def test_the_console_script_serves_a_project_with_a_json_py(runs, tmp_path):
     run.wait_ready()
     assert run.get_json() == {"app": "service"}
     assert "Traceback" not in run.log(), run.log()
+
+
+def test_started_in_the_standard_librarys_own_directory_its_modules_are_not_taken_for_a_projects(tmp_path):
+    stdlib = os.path.dirname(os.__file__)
+    result = subprocess.run(prefork_m("--check-config", "wsgiref.simple_server:demo_app", "--metrics-bind", ""),
+                            cwd=stdlib, env=root_only_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "was imported as the standard library's" not in result.stderr, result.stderr
