@@ -15,7 +15,9 @@ Rules:
   A plain function that can be called with no arguments (``create_app(test_config=None)``)
   fits none: it is most likely an app factory, and the error says to write
   ``module:create_app()`` (one whose first parameter is ``server`` is still a setup;
-  callable instances and partials are read by their signature as before).
+  callable instances and partials are read by their signature as before). Nor does a
+  plain function of two parameters named as Node's request listener's, ``(req, res)``:
+  the error says to name a ``setup(server)`` that registers it.
 - ``--interface`` trusts an object recognised as no kind only when its signature, read,
   can take the arguments that interface passes (a factory named without its call, said
   to be WSGI, is refused: it would fail every request with a TypeError).
@@ -122,6 +124,8 @@ def detect(obj):
     fewest, most = arity
     if _factory_like(obj):
         return None, found + ", which can be called with no arguments"
+    if _listener_like(obj):
+        return None, found
     fits = lambda n: fewest <= n <= most  # noqa: E731
     if _is_async(obj):  # ASGI 3, or an events setup that awaits something first
         return ("asgi" if fits(3) else "events" if fits(1) and not fits(2) else None), found
@@ -162,6 +166,20 @@ def _factory_like(obj):
         return False
     arity, names = _arity(signature)
     return arity is not None and arity[0] == 0 and arity[1] != math.inf and names[:1] != ["server"]
+
+
+LISTENER_NAMES = ({"req", "request"}, {"res", "resp", "response"})
+
+
+def _listener_like(obj):
+    """A plain function (or ``async def``) of two parameters named as Node's request
+    listener's, ``(req, res)``: the events API's handler, named where its setup belongs
+    (a WSGI app's are ``(environ, start_response)``)."""
+    signature = _signature(obj) if inspect.isfunction(obj) else None
+    if signature is None:
+        return False
+    arity, names = _arity(signature)
+    return arity == (2, 2) and names[0] in LISTENER_NAMES[0] and names[1] in LISTENER_NAMES[1]
 
 
 def _detect_class(cls):
@@ -234,6 +252,11 @@ def resolve(app, obj, interface):
         raise AppError(f"{app} is {_article(found)}, which is made with no arguments and whose instances "
                        f"are called: write APP as '{app}()' to have the worker make one and serve it")
     if interface == "auto":
+        if kind is None and _listener_like(obj):
+            raise AppError(f"{app} is {_article(found)}, a request listener as create_server takes, called with "
+                           f"each request: APP names the app, here a setup(server) that registers it "
+                           f"(def setup(server): server.on(\"request\", {obj.__name__})); pass --interface wsgi "
+                           f"if it is a WSGI app")
         if kind is None and _factory_like(obj):
             raise AppError(f"{app} is {_article(found)}, as an app factory can: write APP as "
                            f"'{app}()' to have the worker call it and serve what it returns (an events "
