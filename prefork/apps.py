@@ -232,12 +232,12 @@ def _not_shadowed(top, dirs):
 
 
 def _stdlib_taken(dirs):
-    """A file of the app's directories (or the working directory) that this process loaded
+    """A file of the app's directories (or the one prefork was started in) that this process loaded
     as a module of the standard library's: ``python -m prefork`` (or ``PYTHONPATH=.``) puts
     the working directory first on ``sys.path``, so prefork's own ``import json`` took a
     project's ``json.py``, and every worker, forked from it, would fail in prefork's code.
     Raises ValueError naming the file."""
-    places = {os.path.normcase(os.path.abspath(directory)) for directory in (*dirs, os.getcwd())}
+    places = {os.path.normcase(os.path.abspath(directory)) for directory in (*dirs, started_in())}
     places -= {os.path.normcase(os.path.dirname(os.path.abspath(os.__file__)))}  # (started in the stdlib's own)
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None) if name in sys.stdlib_module_names else None
