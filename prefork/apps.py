@@ -12,7 +12,8 @@ Rules:
   ``uvicorn`` do, the console script finds modules next to where it is started.
 - The master only locates the module (``locate``: no package ``__init__`` runs), and
   refuses one whose name a module it has loaded already holds (``socket.py``: a worker
-  would import the loaded one); a worker
+  would import the loaded one), and a file of the app's directories it loaded as the
+  standard library's (``json.py`` under ``python -m``: prefork's own code took it); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``);
   prefork's own imports after that are made without the app's directories on the path
   (``own_imports``: a project's ``random.py`` or ``queue.py`` is not the stdlib's).
@@ -32,6 +33,7 @@ import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
+import inspect
 import os
 import sys
 
@@ -199,6 +201,7 @@ def locate(app, chdir="", app_dir=""):
         hint = f" (a file name: did you mean {module[:-3]}{':' + attribute if attribute else ''}?)"
     dirs = search_dirs(chdir, app_dir)
     _not_shadowed(module.split(".")[0], dirs)
+    _stdlib_taken(dirs)
     try:
         spec = find_spec(module, dirs)
     except (ImportError, ValueError) as exc:
@@ -226,6 +229,27 @@ def _not_shadowed(top, dirs):
     whose = "the standard library's" if top in sys.stdlib_module_names else "an installed package's"
     raise ValueError(f"{origin} cannot be imported as {top!r}: that name is {whose}, loaded before the app: "
                      f"rename the file (or package)")
+
+
+def _stdlib_taken(dirs):
+    """A file of the app's directories (or the one prefork was started in) that this process loaded
+    as a module of the standard library's: ``python -m prefork`` (or ``PYTHONPATH=.``) puts
+    the working directory first on ``sys.path``, so prefork's own ``import json`` took a
+    project's ``json.py``, and every worker, forked from it, would fail in prefork's code.
+    Raises ValueError naming the file."""
+    places = {os.path.normcase(os.path.abspath(directory)) for directory in (*dirs, started_in())}
+    places -= {os.path.normcase(os.path.dirname(os.path.abspath(os.__file__)))}  # (started in the stdlib's own)
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) if name in sys.stdlib_module_names else None
+        if not isinstance(origin, str):
+            continue
+        folder = os.path.dirname(os.path.abspath(origin))
+        if os.path.basename(origin).startswith("__init__."):
+            folder = os.path.dirname(folder)  # (a package: its parent holds it)
+        if os.path.normcase(folder) in places:
+            raise ValueError(f"{origin} was imported as the standard library's {name!r}: the working directory "
+                             f"is first on the Python path (python -m puts it there): rename the file (or "
+                             f"package), or start prefork with its console script")
 
 
 def enter(chdir="", app_dir=""):
@@ -302,6 +326,42 @@ def app_traceback(exc):
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
+def _missing(module_name, attribute, depth, found):
+    """The one line for the part at ``depth`` of ``attribute``'s dotted name missing from
+    ``found`` (the module, or the object the parts before it name): a close name, or a
+    submodule of that name its package does not import (APP names it before the colon)."""
+    dotted = parse_attribute(attribute)[0]
+    parts = dotted.split(".")
+    part = parts[depth]
+    names = [name for name in dir(found) if not name.startswith("_")]
+    from difflib import get_close_matches  # an error's hint only
+
+    close = get_close_matches(part, names, n=1, cutoff=0.6)
+    notes = [f"{'.'.join(parts[:depth])} is {_what(found)}, which has no attribute {part!r}"] if depth else []
+    if close:
+        notes.append(f"did you mean {close[0]!r}?")
+    elif depth == 0:
+        submodule = f"{found.__name__}.{part}"
+        try:
+            if importlib.util.find_spec(submodule) is not None:
+                rest = attribute.strip().partition(".")[2] or "ATTRIBUTE"
+                notes.append(f"{submodule} is a module its package does not import: write APP as {submodule}:{rest}")
+        except (ImportError, ValueError):
+            pass
+    return f"module {module_name!r} has no attribute {dotted!r}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _what(obj):
+    if inspect.isclass(obj):
+        return "a class"
+    if inspect.ismodule(obj):
+        return "a module"
+    if inspect.isroutine(obj):
+        return "a function"
+    name = type(obj).__qualname__
+    return ("an " if name[:1] in "aeiouAEIOU" else "a ") + f"{name} instance"
+
+
 def load(app, interface="auto", chdir="", app_dir=""):
     """(kind, callable) for APP: import its module in this process and recognise the
     object. Raises AppError (one line) or the import's own exception."""
@@ -311,16 +371,11 @@ def load(app, interface="auto", chdir="", app_dir=""):
     if attribute:
         dotted, args, kwargs = parse_attribute(attribute)
         target = module
-        for part in dotted.split("."):
+        for depth, part in enumerate(dotted.split(".")):
             try:
                 target = getattr(target, part)
             except AttributeError:
-                names = [name for name in dir(target) if not name.startswith("_")]
-                from difflib import get_close_matches  # an error's hint only
-
-                close = get_close_matches(part, names, n=1, cutoff=0.6)
-                raise AppError(f"module {module_name!r} has no attribute {dotted!r}"
-                               + (f" (did you mean {close[0]!r}?)" if close else "")) from None
+                raise AppError(_missing(module_name, attribute, depth, target)) from None
         if args is not None:
             target = made_by(app, dotted, target, args, kwargs)
         return resolve(app, target, interface)

@@ -6,6 +6,7 @@ Routes:
   POST /echo       the request body, echoed
   GET /stream      a chunked response in three parts
   anything else    404
+The same routes as a WSGI app (``wsgi_app``) for ``--interface wsgi``.
 """
 
 import json
@@ -37,7 +38,28 @@ def setup(server):
 
 
 def wsgi_app(environ, start_response):
-    """The demo as a WSGI app (--interface wsgi with no APP)."""
-    body = f"Hello from prefork WSGI (pid {os.getpid()}): {environ['PATH_INFO']}\n".encode()
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    """The demo as a WSGI app (--interface wsgi with no APP): the same routes."""
+    path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
+    text = [("Content-Type", "text/plain; charset=utf-8")]
+    if path == "/":
+        body = f"Hello from prefork WSGI (pid {os.getpid()})\n".encode()
+    elif path == "/headers":
+        text = [("Content-Type", "application/json")]
+        body = (json.dumps(_request_headers(environ), indent=2) + "\n").encode()
+    elif path == "/echo" and method == "POST":
+        text, body = [], environ["wsgi.input"].read()
+    elif path == "/stream":
+        start_response("200 OK", text)
+        return iter([b"one\n", b"two\n", b"three\n"])  # (an iterator: streamed, chunked)
+    else:
+        start_response("404 Not Found", text + [("Content-Length", "10")])
+        return [b"not found\n"]
+    start_response("200 OK", text + [("Content-Length", str(len(body)))])
     return [body]
+
+
+def _request_headers(environ):
+    """The request's header fields as the events demo shows them: lower-case names."""
+    fields = {name: environ[name] for name in ("CONTENT_TYPE", "CONTENT_LENGTH") if environ.get(name)}
+    fields.update((name[5:], value) for name, value in environ.items() if name.startswith("HTTP_"))
+    return {name.lower().replace("_", "-"): value for name, value in fields.items()}

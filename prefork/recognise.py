@@ -15,7 +15,12 @@ Rules:
   A plain function that can be called with no arguments (``create_app(test_config=None)``)
   fits none: it is most likely an app factory, and the error says to write
   ``module:create_app()`` (one whose first parameter is ``server`` is still a setup;
-  callable instances and partials are read by their signature as before).
+  callable instances and partials are read by their signature as before). Nor does a
+  plain function of two parameters named as Node's request listener's, ``(req, res)``:
+  the error says to name a ``setup(server)`` that registers it.
+- ``--interface`` trusts an object recognised as no kind only when its signature, read,
+  can take the arguments that interface passes (a factory named without its call, said
+  to be WSGI, is refused: it would fail every request with a TypeError).
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -119,6 +124,8 @@ def detect(obj):
     fewest, most = arity
     if _factory_like(obj):
         return None, found + ", which can be called with no arguments"
+    if _listener_like(obj):
+        return None, found
     fits = lambda n: fewest <= n <= most  # noqa: E731
     if _is_async(obj):  # ASGI 3, or an events setup that awaits something first
         return ("asgi" if fits(3) else "events" if fits(1) and not fits(2) else None), found
@@ -159,6 +166,20 @@ def _factory_like(obj):
         return False
     arity, names = _arity(signature)
     return arity is not None and arity[0] == 0 and arity[1] != math.inf and names[:1] != ["server"]
+
+
+LISTENER_NAMES = ({"req", "request"}, {"res", "resp", "response"})
+
+
+def _listener_like(obj):
+    """A plain function (or ``async def``) of two parameters named as Node's request
+    listener's, ``(req, res)``: the events API's handler, named where its setup belongs
+    (a WSGI app's are ``(environ, start_response)``)."""
+    signature = _signature(obj) if inspect.isfunction(obj) else None
+    if signature is None:
+        return False
+    arity, names = _arity(signature)
+    return arity == (2, 2) and names[0] in LISTENER_NAMES[0] and names[1] in LISTENER_NAMES[1]
 
 
 def _detect_class(cls):
@@ -231,6 +252,11 @@ def resolve(app, obj, interface):
         raise AppError(f"{app} is {_article(found)}, which is made with no arguments and whose instances "
                        f"are called: write APP as '{app}()' to have the worker make one and serve it")
     if interface == "auto":
+        if kind is None and _listener_like(obj):
+            raise AppError(f"{app} is {_article(found)}, a request listener as create_server takes, called with "
+                           f"each request: APP names the app, here a setup(server) that registers it "
+                           f"(def setup(server): server.on(\"request\", {obj.__name__})); pass --interface wsgi "
+                           f"if it is a WSGI app")
         if kind is None and _factory_like(obj):
             raise AppError(f"{app} is {_article(found)}, as an app factory can: write APP as "
                            f"'{app}()' to have the worker call it and serve what it returns (an events "
@@ -240,6 +266,7 @@ def resolve(app, obj, interface):
                            f"--interface events for setup(server), wsgi for (environ, start_response) or "
                            f"asgi for async (scope, receive, send)")
     elif kind is None:
+        _callable_as(app, obj, interface)
         kind = interface  # said outright, and nothing says otherwise
     elif (shown := "asgi" if kind == "asgi2" else kind) != interface:
         raise AppError(f"{app} is {_article(found)}, {ROLES[shown]}, not {ROLES[interface]}: "
@@ -247,6 +274,28 @@ def resolve(app, obj, interface):
     if kind == "asgi2":
         return "asgi", ASGI2App(obj)
     return kind, obj
+
+
+CALLED_WITH = {"events": 1, "wsgi": 2, "asgi": 3}  # the positional arguments each interface passes
+
+
+def _callable_as(app, obj, interface):
+    """Raise AppError when ``obj``'s signature, read, says it cannot be called as
+    ``interface`` calls it (a factory named without its call, ``--interface wsgi``): it
+    would fail every request with a TypeError."""
+    signature = _signature(obj)
+    if signature is None:
+        return
+    n = CALLED_WITH[interface]
+    arity = _arity(signature)[0]
+    if arity is not None and arity[0] <= n <= arity[1]:
+        return
+    takes = "which needs a keyword argument" if arity is None else \
+        f"which cannot be called with the {n} argument{'s' if n > 1 else ''} {ROLES[interface]} takes"
+    made = _factory_like(obj) or (inspect.isclass(obj) and _class_takes(obj, 0))
+    raise AppError(f"{app} is {_article(_described(obj, signature))}, {takes}"
+                   + (f": if it makes the app, write APP as '{app}()' to have the worker call it and serve "
+                      f"what it returns" if made else ""))
 
 
 def made_by(app, dotted, factory, args, kwargs):
