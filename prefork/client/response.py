@@ -153,11 +153,13 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         finished, self._finished = self._finished, None
         if finished is not None:
             finished()
-        self.emit("end")
-        self._ending = False
-        if self._close_due:
-            self._close_due = False
-            self.loop.call_soon(self.mark_closed)
+        try:
+            self.emit("end")
+        finally:  # (a listener that raised is logged by the caller: the 'close' still comes)
+            self._ending = False
+            if self._close_due:
+                self._close_due = False
+                self.loop.call_soon(self.mark_closed)
 
     def _schedule_flow(self):
         if not self._flow_due and (self._kept or self._end_pending or not self._flowed):
