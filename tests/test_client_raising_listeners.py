@@ -6,6 +6,7 @@ awaited ``read()`` settles, a timeout's request is closed instead of waiting for
 
 import asyncio
 import logging
+import socket
 
 import pytest
 
@@ -81,6 +82,46 @@ def test_a_raising_timeout_listener_closes_its_request(caplog, kind):
             assert req.destroyed
         finally:
             server.close()
+    with caplog.at_level(logging.ERROR, "prefork"):
+        asyncio.run(main())
+    assert "RuntimeError: boom" in caplog.text
+
+
+ANSWERS = {"upgrade": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\nrest",
+           "connect": b"HTTP/1.1 200 OK\r\n\r\nrest"}
+
+
+@pytest.mark.parametrize("event", ["upgrade", "connect"])
+def test_a_raising_coroutine_that_took_the_socket_closes_it_as_a_plain_listener_does(caplog, event):
+    async def main():
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.setblocking(False)
+        loop = asyncio.get_running_loop()
+        conn = None
+        try:
+            if event == "upgrade":
+                req = prefork.request(f"http://127.0.0.1:{listener.getsockname()[1]}/", agent=False,
+                                      headers={"connection": "upgrade", "upgrade": "x"})
+            else:
+                req = prefork.request(f"http://127.0.0.1:{listener.getsockname()[1]}/", agent=False,
+                                      method="CONNECT", path="example.com:80")
+
+            async def took(res, sock, head):
+                await asyncio.sleep(0)
+                raise RuntimeError("boom")
+            req.on(event, took)
+            req.end()
+            conn, _ = await asyncio.wait_for(loop.sock_accept(listener), 5)
+            await loop.sock_recv(conn, 65536)
+            await loop.sock_sendall(conn, ANSWERS[event])
+            # the client closes the socket its raising listener took: the server reads its end
+            assert await asyncio.wait_for(loop.sock_recv(conn, 100), 5) == b""
+        finally:
+            if conn is not None:
+                conn.close()
+            listener.close()
     with caplog.at_level(logging.ERROR, "prefork"):
         asyncio.run(main())
     assert "RuntimeError: boom" in caplog.text

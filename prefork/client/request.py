@@ -164,9 +164,12 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
 
     def listener_failed(self, event, error, args):
         """A coroutine listener of this request raised: as a raising plain listener, its
-        connection is closed (the request then settles), the error logged once."""
+        connection is closed (the request then settles; the socket an ``upgrade`` or
+        ``connect`` listener took too, as it is no longer the request's), the error logged once."""
         super().listener_failed(event, error, args)
         if not isinstance(error, asyncio.CancelledError):
+            if event in ("upgrade", "connect") and len(args) > 1 and hasattr(args[1], "destroy"):
+                args[1].destroy()
             self.destroy()
 
     def __await__(self):
