@@ -45,3 +45,9 @@ def test_a_request_given_a_node_spelled_option_is_told_prefork_name():
         prefork.request("http://127.0.0.1/", autoSelectFamilyAttemptTimeout=100)
     with pytest.raises(TypeError, match=r"not supported by prefork's client"):
         prefork.request("http://127.0.0.1/", insecureHTTPParser=True)
+
+
+def test_a_request_given_an_agents_node_option_is_not_told_an_agent_option():
+    with pytest.raises(TypeError, match=r"unknown option 'keepAliveMsecs' of request\(\)") as caught:
+        prefork.request("http://127.0.0.1/", keepAliveMsecs=1000)
+    assert caught.value.code == "ERR_INVALID_ARG_VALUE"

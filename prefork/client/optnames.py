@@ -32,7 +32,7 @@ def refused(what, names, taken, unsupported=()):
     ``unsupported`` are Node's options prefork does not implement at all."""
     name = min(names, key=str)
     plain = snake(name) if isinstance(name, str) else name
-    if plain in RENAMED:
+    if plain in RENAMED and RENAMED[plain][0] in taken:
         ours, note = RENAMED[plain]
         text = f"{what} option {name!r} is Node's: prefork's is {ours!r} ({note})"
     elif plain in unsupported:
