@@ -49,6 +49,7 @@ from ..emitter import EventEmitter
 from ..net import Socket
 from .agenthooks import AgentHooks
 from .agentline import AgentLine
+from .optnames import refused
 from .pooled import PoolHooks, check_numbers, pool_name, total_limit
 from .port import connect_port
 from .sockopts import timer_seconds
@@ -56,6 +57,8 @@ from .sockopts import timer_seconds
 log = logging.getLogger("prefork.client")
 
 _TIMEOUT_HINT = re.compile(r"timeout=(\d+)")
+_OPTIONS = frozenset(("keep_alive", "keep_alive_initial_delay", "max_sockets", "max_free_sockets", "timeout",
+                      "scheduling", "max_total_sockets"))
 
 
 class Agent(AgentLine, AgentHooks, EventEmitter):
@@ -65,8 +68,12 @@ class Agent(AgentLine, AgentHooks, EventEmitter):
     protocol = "http:"
 
     def __init__(self, keep_alive=True, keep_alive_initial_delay=1.0, max_sockets=None, max_free_sockets=256,
-                 timeout=None, scheduling="lifo", max_total_sockets=None):
+                 timeout=None, scheduling="lifo", max_total_sockets=None, **unknown):
+        if unknown:  # (a Node-spelled name is told prefork's: keep_alive_msecs is keep_alive_initial_delay)
+            raise refused("Agent", unknown, _OPTIONS)
         if hasattr(keep_alive, "keys"):  # Node's options object: its names are these arguments' (max_sockets=...)
+            if set(keep_alive) - _OPTIONS:
+                raise refused("Agent", set(keep_alive) - _OPTIONS, _OPTIONS)
             beside = {"keep_alive_initial_delay": keep_alive_initial_delay, "max_sockets": max_sockets,
                       "max_free_sockets": max_free_sockets, "timeout": timeout, "scheduling": scheduling,
                       "max_total_sockets": max_total_sockets}  # (in the signature's order)

@@ -12,9 +12,16 @@ Rules:
 - A cancelled awaitable (its task cancelled, a ``wait_for`` timeout) destroys the
   request, its socket with it. Its listeners stay until the request's ``close``, so the
   destroy's ``error`` has a listener and is not reported as unhandled.
+- A ``timeout`` (the ``timeout`` option, ``set_timeout``, an agent's, the global
+  agent's 5 s) that only awaiters hear (a pending ``await req``, a pending
+  ``res.read()``: no ``timeout`` listener of the application on the request or the
+  response) destroys the request with ETIMEDOUT, which the awaiter raises (httpx's
+  ReadTimeout): Node's request only emits ``timeout``, and an awaiter nobody else
+  looks after would wait for ever on a silent server.
 """
 
 from ..http.errors import HTTPError
+from .state import KEPT_HIGH_WATER
 
 
 def awaited(res):
@@ -25,6 +32,43 @@ def awaited(res):
     reported unhandled."""
     res.taken = res.awaited = True
     return res
+
+
+def timed_out():
+    """The error of an awaited request destroyed at a ``timeout`` nobody else heard."""
+    return HTTPError("ETIMEDOUT", "timeout: the awaited request was idle past its timeout (no 'timeout' listener)")
+
+
+def only_awaiters(emitter, event="timeout"):
+    """Whether every ``event`` listener of ``emitter`` (None: none) is an awaiter's."""
+    return emitter is None or all(isinstance(getattr(listener, "__self__", None), (ResponseWaiter, ReadWaiter))
+                                  for listener in emitter.listeners(event))
+
+
+class ReadWaiter:
+    """A pending read's (``res.read()``, ``async for``) ``timeout`` watch, until
+    ``stop()``: the response is destroyed at one that no application listener hears
+    (the read then raises it)."""
+
+    __slots__ = ("res",)
+
+    def __init__(self, res):
+        self.res = res
+        res.on("timeout", self.timed_out)
+
+    def stop(self, _=None):
+        self.res.off("timeout", self.timed_out)
+
+    def timed_out(self):
+        res = self.res
+        if only_awaiters(res) and only_awaiters(res.req):
+            res.destroy(timed_out())  # (the read raises it; the request closes with its response)
+
+
+def discarded():
+    """The error of a read of a body dropped because nobody took its response."""
+    return HTTPError("ERR_BODY_DISCARDED", "the response body was discarded: over "
+                     f"{KEPT_HIGH_WATER} bytes came before anyone read or awaited the response")
 
 
 def bound_read(res, future, taken, limit):
@@ -69,6 +113,7 @@ class ResponseWaiter:
         req.on("response", self.answered)
         req.on("error", self.failed)
         req.on("close", self.closed)
+        req.on("timeout", self.timed_out)
         future.add_done_callback(self.cancelled)
 
     def _forget(self):
@@ -76,6 +121,7 @@ class ResponseWaiter:
         req.off("response", self.answered)
         req.off("error", self.failed)
         req.off("close", self.closed)
+        req.off("timeout", self.timed_out)
 
     def answered(self, res):
         self._forget()
@@ -95,3 +141,7 @@ class ResponseWaiter:
     def cancelled(self, future):
         if future.cancelled():
             self.req.destroy()
+
+    def timed_out(self):
+        if not self.future.done() and only_awaiters(self.req):
+            self.req.destroy(timed_out())

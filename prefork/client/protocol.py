@@ -13,8 +13,9 @@ Rules (Node's, spec section 7):
 - The socket's idle ``timeout`` goes to the request, then to the response while its
   body is in progress, as in Node.
 - A listener that raises while a read is parsed (``response``, the body's ``data``,
-  ``end``...) is logged and the socket destroyed: the request closes and ``await req``
-  settles, instead of the parser raising again at every later read.
+  ``end``...), or at the socket's idle ``timeout``, is logged and the socket destroyed:
+  the request closes and ``await req`` settles, instead of the parser raising again at
+  every later read (or the request waiting for ever), as a raising coroutine's does.
 - A parse error before the response ends the exchange with that error; a FIN ends a
   close-delimited body (no Content-Length, and ``chunked`` not the last
   Transfer-Encoding coding, as llhttp frames it); the socket's close tells the request (``socket hang up`` if no
@@ -345,10 +346,14 @@ class ClientProtocol:
         self.request.socket_closed(counted=True)
 
     def on_timeout(self):
-        self.request.socket_timed_out()
-        res = self.res
-        if res is not None and not res.complete:
-            res.emit("timeout")  # a body in progress: its response too (Node's responseOnTimeout)
+        try:
+            self.request.socket_timed_out()
+            res = self.res
+            if res is not None and not res.complete:
+                res.emit("timeout")  # a body in progress: its response too (Node's responseOnTimeout)
+        except Exception:
+            log.exception("error in a client 'timeout' listener; closing its connection")
+            self.socket.destroy()
 
     def on_drain(self):
         if not self.socket.writable_ended:  # (ended after the response: no more body goes, as Node's)

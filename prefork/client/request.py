@@ -49,7 +49,8 @@ Rules (Node's, spec section 7):
 - A ``socket`` listener that raises is logged and the connection closed: the request
   ends in ``ECONNRESET`` "socket hang up". An ``upgrade`` or ``connect`` listener that
   raises (logged by the client protocol, which closes the socket) still closes the
-  request, so its awaiter settles.
+  request, so its awaiter settles. A ``close`` listener that raises is logged, and the
+  socket still goes back to the agent (as a raising coroutine listener's).
 - The ``signal`` option's ``abort`` destroys the request with an AbortError (client/abort.py).
 - Errors: ``ECONNRESET`` "socket hang up" when the connection ends before a response;
   parse errors with their HPE_* code; connection errors as they are. Once a response
@@ -163,9 +164,12 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
 
     def listener_failed(self, event, error, args):
         """A coroutine listener of this request raised: as a raising plain listener, its
-        connection is closed (the request then settles), the error logged once."""
+        connection is closed (the request then settles; the socket an ``upgrade`` or
+        ``connect`` listener took too, as it is no longer the request's), the error logged once."""
         super().listener_failed(event, error, args)
         if not isinstance(error, asyncio.CancelledError):
+            if event in ("upgrade", "connect") and len(args) > 1 and hasattr(args[1], "destroy"):
+                args[1].destroy()
             self.destroy()
 
     def __await__(self):
@@ -412,4 +416,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             protocol, self._protocol = self._protocol, None
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)
-            self.emit("close")
+            try:
+                self.emit("close")
+            except Exception:  # (logged as a coroutine's is: the socket still goes back to the agent)
+                log.exception("error in a client 'close' listener")

@@ -55,9 +55,9 @@ from collections import deque
 
 from ..emitter import EventEmitter
 from ..streaming import Chunks, Raising, pipe, unpipe
-from ..http.errors import Aborted, HTTPError
+from ..http.errors import Aborted
 from ..net.text import TextDecoder
-from .awaiting import bound_read, raisable
+from .awaiting import ReadWaiter, bound_read, discarded as _discarded, raisable
 from .fields import ResponseFields
 from .sockopts import timer_seconds
 from .state import KEPT_HIGH_WATER as _KEPT_HIGH_WATER, StreamState
@@ -153,11 +153,13 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         finished, self._finished = self._finished, None
         if finished is not None:
             finished()
-        self.emit("end")
-        self._ending = False
-        if self._close_due:
-            self._close_due = False
-            self.loop.call_soon(self.mark_closed)
+        try:
+            self.emit("end")
+        finally:  # (a listener that raised is logged by the caller: the 'close' still comes)
+            self._ending = False
+            if self._close_due:
+                self._close_due = False
+                self.loop.call_soon(self.mark_closed)
 
     def _schedule_flow(self):
         if not self._flow_due and (self._kept or self._end_pending or not self._flowed):
@@ -277,12 +279,13 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         request is gone), as Node's ``for await`` does: otherwise its socket,
         paused for the loop, would stay taken for ever (the agent's next request in line
         with it). The generator is closed when the loop drops it."""
-        finished = False
+        finished, watch = False, ReadWaiter(self)  # (a timeout only awaiters hear destroys the request)
         try:
             async for chunk in chunks:
                 yield chunk
             finished = True
         finally:
+            watch.stop()
             if not finished:
                 req = self.req
                 if req is not None and not self.complete:
@@ -369,6 +372,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             waiting = self._body[1]
             waiting[:] = [pending for pending in waiting if not pending.done()]  # drop cancelled reads
             waiting.append(future)
+            future.add_done_callback(ReadWaiter(self).stop)  # (a timeout only awaiters hear destroys the request)
         return future
 
     def mark_closed(self):
@@ -443,8 +447,3 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
                     self._close_due = False
                     self.loop.call_soon(self.mark_closed)
         return self
-
-
-def _discarded():
-    return HTTPError("ERR_BODY_DISCARDED", "the response body was discarded: over "
-                     f"{_KEPT_HIGH_WATER} bytes came before anyone read or awaited the response")

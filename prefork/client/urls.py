@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from ..http.serialize import HeaderError
 from . import whatwg
+from .optnames import refused
 from .request import ClientRequest
 
 
@@ -68,12 +69,8 @@ def request(url_or_options, options=None, callback=None, *, loop=None, **extra):
         merged.update(options)
     merged.update(extra)
     unknown = set(merged) - OPTIONS
-    if unknown:
-        name = min(unknown)
-        err = TypeError(f"the {name!r} option is not supported by prefork's client (it takes: "
-                        f"{', '.join(sorted(OPTIONS))})" if name in NODE_ONLY else f"unknown option {name!r}")
-        err.code = "ERR_INVALID_ARG_VALUE"
-        raise err  # (Node's request takes any object; a silently ignored one would change what is sent)
+    if unknown:  # (Node's request takes any object; a silently ignored one would change what is sent)
+        raise refused("request()", unknown, OPTIONS, NODE_ONLY)
     protocol = merged.get("protocol")
     if protocol is not None and protocol != "http:":
         raise HeaderError("ERR_INVALID_PROTOCOL", f'Protocol "{protocol}" not supported. Expected "http:"')
