@@ -311,8 +311,15 @@ def check_sources(entries):
                 raise ValueError(f"{entry!r} is not an IP address, a network (CIDR), * or unix") from None
 
 
+# gunicorn's atom as prefork's own text cannot hold it: any key with "s" (``%(x)s``), or one of
+# gunicorn's atom names with its flags, width, precision and any conversion (``%(h)-20s``,
+# ``%(D)8d``); not "(saved 90%(approx) so far)" or "%(x)d" in prefork's own text
+GUNICORN_ATOM = re.compile(r"%\([^)]*\)s|%\((?:[hlutrmUqHsBbfaTDMLp]|\{[^{}()]*\}[ioe])\)[-#0+]*\d*(\.\d*)?"
+                           r"[diouxXeEfFgGcrsa]")
+
+
 def check_format(fmt):
-    if re.search(r"%\([^)]*\)[-#0 +]*\d*(\.\d*)?[diouxXeEfFgGcrsa]", fmt):  # (any %-format conversion)
+    if GUNICORN_ATOM.search(fmt):
         from .gunicornlog import gunicorn_format_hint
         raise ValueError("gunicorn's %(x)s fields are not read here, prefork's are written {x}"
                          + gunicorn_format_hint(fmt, FIELDS))
