@@ -27,6 +27,7 @@ Rules:
   hand the socket to the start alone), in the words a start holding the same refuses it.
 """
 
+import errno
 import os
 import re
 import socket
@@ -114,7 +115,14 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
 def dangling_link(path):
     """What is wrong with a UNIX socket path that is a symbolic link to nothing: a bind
     does not follow it (the kernel answers EADDRINUSE), nor may the link be removed."""
-    return (f"the path is a symbolic link to {os.readlink(path)}, which does not exist (a socket is "
+    target = os.readlink(path)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return (f"the path is a symbolic link to {target}, a chain of links that leads back to itself (a "
+                    f"socket is not bound through a link)")
+    return (f"the path is a symbolic link to {target}, which does not exist (a socket is "
             f"not bound through a link)")
 
 
@@ -189,8 +197,8 @@ def overlapping(address, others):
 def unix_place(path):
     """The file a UNIX socket path names, however written (relative, ``..``, through a
     linked directory): its directory's real path and its name."""
-    path = os.path.abspath(path)
-    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+    directory, name = os.path.split(path)  # (the links in the directory resolved before any "..", as the kernel does)
+    return os.path.join(os.path.realpath(directory or "."), name)
 
 
 def _literal(address):
