@@ -20,7 +20,13 @@ Rules:
   the error says to name a ``setup(server)`` that registers it.
 - ``--interface`` trusts an object recognised as no kind only when its signature, read,
   can take the arguments that interface passes (a factory named without its call, said
-  to be WSGI, is refused: it would fail every request with a TypeError).
+  to be WSGI, is refused: it would fail every request with a TypeError). That signature
+  is the one the object is called with: a decorator's wrapper's own, not the wrapped
+  function's that ``functools.wraps`` shows; and a wrapper recognised by its wrapped
+  function as another kind is served as said when its own signature can take the call
+  (werkzeug's ``@Request.application``, a ``(request)`` function wrapped in ``(*args)``).
+  Detection reads a wrapper by its own signature when that names its parameters, and a
+  ``(*args, **kwargs)`` wrapper by the function it wraps.
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -55,10 +61,31 @@ def _arity(signature):
 
 
 def _signature(obj):
+    """The signature detection reads: a decorator's wrapper's own when it names its
+    parameters, else (a ``(*args, **kwargs)`` wrapper) the wrapped function's."""
+    if getattr(obj, "__wrapped__", None) is not None:
+        own = _own_signature(obj)
+        if own is not None and any(p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in own.parameters.values()):
+            return own
     try:
         return inspect.signature(obj)
     except (TypeError, ValueError):
         return None
+
+
+def _own_signature(obj):
+    """The signature ``obj`` is called with: a decorator's wrapper's own, not the wrapped
+    function's that ``functools.wraps`` shows (``_signature``, what detection reads)."""
+    try:
+        return inspect.signature(obj, follow_wrapped=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def _own_arity_takes(obj, interface):
+    signature = _own_signature(obj)
+    arity = _arity(signature)[0] if signature is not None else None
+    return arity is not None and arity[0] <= CALLED_WITH[interface] <= arity[1]
 
 
 def _is_async(obj):
@@ -268,6 +295,8 @@ def resolve(app, obj, interface):
     elif kind is None:
         _callable_as(app, obj, interface)
         kind = interface  # said outright, and nothing says otherwise
+    elif kind != interface and getattr(obj, "__wrapped__", None) is not None and _own_arity_takes(obj, interface):
+        kind = interface  # said outright for a decorator's wrapper that can be called so (@Request.application)
     elif (shown := "asgi" if kind == "asgi2" else kind) != interface:
         raise AppError(f"{app} is {_article(found)}, {ROLES[shown]}, not {ROLES[interface]}: "
                        f"pass --interface {shown} (or leave interface at auto)")
@@ -283,7 +312,7 @@ def _callable_as(app, obj, interface):
     """Raise AppError when ``obj``'s signature, read, says it cannot be called as
     ``interface`` calls it (a factory named without its call, ``--interface wsgi``): it
     would fail every request with a TypeError."""
-    signature = _signature(obj)
+    signature = _own_signature(obj)
     if signature is None:
         return
     n = CALLED_WITH[interface]
