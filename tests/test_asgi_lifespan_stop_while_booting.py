@@ -42,3 +42,19 @@ def test_a_term_to_a_booting_worker_alone_cancels_its_startup_and_it_is_replaced
     log = d.log()
     assert re.search(rf"worker 0 \(pid {first}\) died \(signal SIGTERM\)", log), log
     assert "failed to boot" not in log
+
+
+def test_term_during_a_reload_cancels_the_new_generations_hanging_startup(daemons, tmp_path):
+    hang = tmp_path / "hang"
+    d = daemons(app="apps.asgi_startup_hangs:app", workers=1, env={"HANG_FILE": str(hang)})
+    d.wait_ready()
+    old, = d.workers()
+    hang.write_text("")
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"startup awaits in \d+")
+    new = int(re.search(r"startup awaits in (\d+)", d.log()).group(1))
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(10) == 0
+    log = d.log()
+    assert f"startup cleanup ran in {new}" in log, log  # (it was SIGKILLed)
+    assert re.search(rf"worker 0 \(pid {old}\) stopped: exit status 0", log), log

@@ -4,8 +4,10 @@ Rules:
 - A graceful stop withdraws readiness (/readyz) at once and starts draining after
   ``readiness_withdraw`` seconds: the listeners close, every worker gets TERM and has
   ``graceful_timeout`` seconds before the deadlines kill it. Workers still booting (a
-  reload's new generation) go first, killed (they have served nothing), and the
-  serving ones are told to drain once they are gone (``BOOTING_GONE`` seconds at most):
+  reload's new generation) go first, stopped by TERM (they have served nothing; a
+  lifespan startup they await is cancelled, its ``finally`` blocks run: booting.py),
+  and the serving ones are told to drain once they are gone (``BOOTING_GONE`` seconds
+  at most; one still there then is killed with the others at the deadline):
   a booting worker holds the listen sockets without accepting, so connections the
   kernel queued for it after the serving ones stopped accepting would be reset when it
   goes. When no worker serves (all booting: a first start, just after a USR2 re-exec),
@@ -73,7 +75,9 @@ def drain_all(master):
         log.info("graceful stop: stopping %s still booting first", counted(len(booting), "worker"))
         for worker in booting:
             worker.retiring = True
-            master.kill(worker.pid, signal.SIGKILL)
+            # TERM: its import ends at once (the default action), a lifespan startup or
+            # async setup it awaits is cancelled and runs its finally blocks (booting.py)
+            master.kill(worker.pid, signal.SIGTERM)
     wait_booting(master, {worker.pid for worker in booting}, time.monotonic() + BOOTING_GONE)
 
 
