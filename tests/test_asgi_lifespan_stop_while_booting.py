@@ -58,3 +58,18 @@ def test_term_during_a_reload_cancels_the_new_generations_hanging_startup(daemon
     log = d.log()
     assert f"startup cleanup ran in {new}" in log, log  # (it was SIGKILLed)
     assert re.search(rf"worker 0 \(pid {old}\) stopped: exit status 0", log), log
+
+
+def test_an_abandoned_reload_cancels_the_startup_of_its_workers_still_booting(daemons, tmp_path):
+    hang = tmp_path / "hang"
+    d = daemons(app="apps.asgi_startup_hangs:app", workers=2,
+                env={"HANG_FILE": str(hang), "FAIL_FIRST": str(tmp_path / "failed")})
+    d.wait_ready()
+    hang.write_text("")
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"reload aborted: a new worker failed to boot")
+    new = int(re.search(r"startup awaits in (\d+)", d.log()).group(1))
+    d.wait_log(rf"worker \d \(pid {new}\) stopped")
+    log = d.log()
+    assert f"startup cleanup ran in {new}" in log, log  # (it was SIGKILLed)
+    assert d.request().startswith(b"HTTP/1.1 200 OK")  # the old generation serves on
