@@ -36,7 +36,8 @@ Rules:
 - A worker whose app fails to load reports ``boot_error`` and exits with status 3; an app
   that cannot be served as configured is reported in one line (``apps.AppError``),
   anything else with its traceback. So does an ASGI app whose lifespan startup fails
-  (run before ``ready``, heartbeats going out while it awaits); its lifespan shutdown
+  (run before ``ready``, heartbeats going out while it awaits; a TERM meanwhile cancels
+  it and the worker ends by that TERM: booting.py); its lifespan shutdown
   runs once the loop has stopped (drained or stopped at once).
 - TLS listeners use the context the master built when it checked the settings (read
   as the master's user, before any privileges are dropped; its session ticket keys are
@@ -77,6 +78,7 @@ from time import monotonic
 from setproctitle import setproctitle
 
 from . import apps, logs
+from .booting import HEARTBEAT_INTERVAL, BootStopped, beating, end_by_term
 from .metrics import WorkerMetrics, reply_observer, response_observer
 from .plugging import abort, load_app, plug_in, preload
 from .process import (cancel_tasks, drop_privileges, dropped, guard_forks, line_buffered, stop_default_executor,
@@ -87,7 +89,6 @@ from .server import create_server
 log = logging.getLogger("prefork.worker")
 
 BOOT_ERROR = 3
-HEARTBEAT_INTERVAL = 1.0  # at most; a quarter of a shorter timeout
 FINAL_FLUSH_TIMEOUT = 1.0  # seconds an exiting worker waits for a stalled master to take its last counts
 LATE_CLOSE = 0.1  # seconds the 'close' listeners a drain's cut starts get to finish
 TASKS_UNWIND = 0.3  # seconds the tasks left at exit get to unwind (then the WSGI threads; see unwind)
@@ -129,6 +130,7 @@ class Worker:
         self.asgi = None  # the ASGI adapter, whose lifespan ends with the worker
         self.wsgi = None  # the WSGI adapter, whose thread pool (threads > 1) ends with it
         self.reopen_noted = False
+        self.boot_stopped = False  # a TERM cancelled the boot's lifespan startup or async setup
         self.reopen_pending = ()  # logs whose new descriptors were lost on USR1 (reopen_lost)
 
     def run(self):
@@ -172,12 +174,16 @@ class Worker:
             # an async setup(server) or a lifespan startup may await its services longer
             # than timeout (heartbeats go out); past startup_timeout, or failed, the boot fails
             adapter = plug_in(kind, app, settings, server, wait=lambda setup: loop.run_until_complete(
-                self.beating(setup, settings.startup_timeout, "the async setup(server)")))
+                beating(self.channel, settings.timeout, setup, settings.startup_timeout, "the async setup(server)")))
             self.wsgi = adapter if kind == "wsgi" else None
             if kind == "asgi":
                 self.asgi = adapter
-                loop.run_until_complete(self.beating(adapter.startup(), settings.startup_timeout,
-                                                     "the ASGI lifespan startup"))
+                loop.run_until_complete(beating(self.channel, settings.timeout, adapter.startup(),
+                                                settings.startup_timeout, "the ASGI lifespan startup"))
+        except BootStopped as exc:  # (booting.py)
+            log.info("worker %d: stopped while booting: %s", self.slot, exc)
+            self.boot_stopped = True
+            return 0
         except apps.AppError as exc:
             log.error("worker %d: %s", self.slot, exc)
             self.channel.send("boot_error", error=str(exc))
@@ -290,27 +296,6 @@ class Worker:
             if running:
                 log.warning("%d WSGI thread%s still running the app's code at the exit", running,
                             "" if running == 1 else "s")
-
-    async def beating(self, awaitable, bound, what):
-        """``awaitable``'s result, with heartbeats (no stats yet) while it waits: an ASGI
-        lifespan startup or an async setup (``what``) may await its services longer than
-        ``timeout`` on a live loop, for ``bound`` seconds (0: no bound); past it, an AppError."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(awaitable)
-        deadline = loop.time() + bound if bound > 0 else None
-        while not task.done():
-            wait = min(HEARTBEAT_INTERVAL, self.settings.timeout / 4)
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - loop.time()))
-            await asyncio.wait([task], timeout=wait)
-            if task.done():
-                break
-            if deadline is not None and loop.time() >= deadline:
-                task.cancel()
-                await asyncio.wait([task], timeout=2.0)  # (the app's startup gets 1 s of it to clean up)
-                raise apps.AppError(f"{what} did not complete within startup_timeout ({bound:g} s)")
-            self.channel.send("hb", stats={})
-        return task.result()
 
     def stats(self):
         if self.metrics is not None:
@@ -445,4 +430,6 @@ def main(slot, settings, listeners, channel):
     worker = Worker(slot, settings, listeners, channel)
     code = worker.run()
     wind_down(worker.stop_by)
+    if worker.boot_stopped:
+        end_by_term()
     return code

@@ -68,4 +68,5 @@ def test_a_boot_that_hangs_holds_the_stop_no_longer_than_graceful_timeout(daemon
     started = time.monotonic()
     assert d.wait_exit(10) == 0
     assert time.monotonic() - started < 1.5 + 2
-    assert re.search(r"did not stop in time; killing it", d.log())
+    # (its synchronous set-up: the TERM it gets shortly before the bound ends it by its default action)
+    assert re.search(r"still booting; stopping it|did not stop in time; killing it", d.log())

@@ -43,7 +43,11 @@ Rules:
   requests on many connections would otherwise all be answered in the turn that read
   them (up to 64 per connection, each /metrics or /status.json a pass over the
   workers' /proc entries): seconds in which no worker is reaped or replaced and no
-  signal is handled, and a probe waits behind them all.
+  signal is handled, and a probe waits behind them all. A connection's next answer
+  waits until its previous one is all in the kernel ('finish'): a client pipelining
+  without reading holds one answer in the master, and the server's pipelining depth
+  stops reading it meanwhile (its requests wait in the kernel), so a burst of such
+  connections costs the master a bounded memory each, not an answer per request.
 """
 
 import logging
@@ -178,20 +182,26 @@ def start_metrics(master, address, inherited=()):
 class Answers:
     """Requests waiting for their answer, one queue per connection; ``pump`` answers one
     request of each connection in turn (round robin), for ``TURN_BUDGET`` seconds of a
-    loop turn at most, and goes on at the next turn, after the loop's other events."""
+    loop turn at most, and goes on at the next turn, after the loop's other events. A
+    connection's next request is answered only once its previous answer is all in the
+    kernel (its 'finish'): a client that pipelines without reading holds one answer in
+    the master, never one per request it sent (and its requests stay unread, the
+    server's pipelining depth reached)."""
 
     def __init__(self, loop, route):
         self.loop = loop
         self.route = route  # route(req, res) answers one request
-        self.waiting = {}  # socket -> deque of (req, res), in turn order
+        self.waiting = {}  # socket -> deque of (req, res): its turn may come, in turn order
+        self.sending = {}  # socket -> deque of (req, res): its last answer is still going out
         self.scheduled = False
 
     def add(self, req, res):
-        queue = self.waiting.get(req.socket)
+        sock = req.socket
+        queue = self.waiting.get(sock) or self.sending.get(sock)
         if queue is None:
-            queue = self.waiting[req.socket] = deque()
+            queue = self.waiting[sock] = deque()
         queue.append((req, res))
-        if not self.scheduled:
+        if not self.scheduled and sock in self.waiting:
             self.scheduled = True
             self.loop.call_soon(self.pump)
 
@@ -203,15 +213,45 @@ class Answers:
             sock = next(iter(waiting))
             queue = waiting.pop(sock)
             req, res = queue.popleft()
-            if queue:
-                waiting[sock] = queue  # its next request waits for the other connections' turns
-            if not res.destroyed:  # its connection may have gone meanwhile
-                self.route(req, res)
+            if res.destroyed:  # its connection may have gone meanwhile
+                if queue and not sock.destroyed:
+                    waiting[sock] = queue
+                continue
+            self.sending[sock] = queue  # its next request waits for this answer to go out
+            done = Sent(self, sock)
+            res.once("finish", done)
+            res.once("close", done)
+            self.route(req, res)
             if time.monotonic() >= deadline:
                 break
         if waiting:
             self.scheduled = True
             self.loop.call_soon(self.pump)
+
+    def sent(self, sock):
+        """The answer going out on ``sock`` is in the kernel (or its connection is gone):
+        its next request, if any, waits for its turn."""
+        queue = self.sending.pop(sock, None)
+        if queue and not sock.destroyed:
+            self.waiting[sock] = queue
+            if not self.scheduled:
+                self.scheduled = True
+                self.loop.call_soon(self.pump)
+
+
+class Sent:
+    """A response's 'finish' or 'close', whichever comes first: ``Answers.sent`` once."""
+
+    __slots__ = ("answers", "sock")
+
+    def __init__(self, answers, sock):
+        self.answers = answers
+        self.sock = sock
+
+    def __call__(self, *_):
+        answers, self.answers = self.answers, None
+        if answers is not None:
+            answers.sent(self.sock)
 
 
 class Seen:

@@ -11,7 +11,8 @@ replacement is ready: the old generation drains only once every new worker serve
 replacement that fails to boot, or is not ready ``timeout`` seconds after the switch-over
 was due (new workers that keep dying), abandons the reload, as any new worker's boot
 failure does; the waits of an abandoned reload end with it. The new workers still booting
-are killed; those already serving drain (within their ``graceful_timeout``), as an old
+are stopped by TERM (a lifespan startup they await is cancelled and runs its ``finally``
+blocks: booting.py), killed ``KILL_GRACE`` later if still there; those already serving drain (within their ``graceful_timeout``), as an old
 generation does: the requests they accepted are answered.
 
 A new worker killed from outside while it boots (``workers.killed_from_outside``: SIGKILL
@@ -50,6 +51,7 @@ import time
 from .. import logs, settings as settings_mod
 from ..apps import follow_start, started_in
 from . import counted, listeners, startup, systemd, workers
+from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
 
@@ -283,8 +285,10 @@ def abort_reload(master, reason):
             if worker.ready:  # it accepts already: it finishes what it holds, as an old generation drains
                 worker.kill_at = time.monotonic() + worker.settings.graceful_timeout
                 master.kill(worker.pid, signal.SIGTERM)
-            else:
-                master.kill(worker.pid, signal.SIGKILL)
+            else:  # TERM: an import ends at once, an awaited lifespan startup is cancelled and
+                # runs its finally blocks (booting.py); what is left is killed KILL_GRACE later
+                worker.kill_at = time.monotonic() + KILL_GRACE
+                master.kill(worker.pid, signal.SIGTERM)
     master.schedule_deadlines()
     try:  # the new generation's logging goes with it: the master's own is as it was
         logs.setup(master.settings)

@@ -4,13 +4,18 @@ Rules:
 - A graceful stop withdraws readiness (/readyz) at once and starts draining after
   ``readiness_withdraw`` seconds: the listeners close, every worker gets TERM and has
   ``graceful_timeout`` seconds before the deadlines kill it. Workers still booting (a
-  reload's new generation) go first, killed (they have served nothing), and the
-  serving ones are told to drain once they are gone (``BOOTING_GONE`` seconds at most):
+  reload's new generation) go first, stopped by TERM (they have served nothing; a
+  lifespan startup they await is cancelled, its ``finally`` blocks run: booting.py),
+  and the serving ones are told to drain once they are gone (``BOOTING_GONE`` seconds
+  at most; one still there then is killed with the others at the deadline):
   a booting worker holds the listen sockets without accepting, so connections the
   kernel queued for it after the serving ones stopped accepting would be reset when it
   goes. When no worker serves (all booting: a first start, just after a USR2 re-exec),
   the booting ones are the only ones that can answer what the kernel queued: each
-  drains once it is ready, and what has not booted by ``graceful_timeout`` is killed.
+  drains once it is ready; one still booting ``stop_booting_lead`` seconds before
+  ``graceful_timeout`` runs out gets TERM, which cancels the lifespan startup or async
+  setup it awaits (its ``finally`` blocks run; booting.py), and what is left at
+  ``graceful_timeout`` is killed.
 - A fast stop closes the listeners and sends every worker INT (not QUIT: a worker still
   booting, before its handlers, must end by a default action that dumps no core), to
   its process group: the processes the app started in the worker (a helper, a pool)
@@ -36,6 +41,7 @@ from .deadlines import KILL_GRACE
 log = logging.getLogger("prefork.master")
 
 BOOTING_GONE = 1.0  # seconds a graceful stop waits for the killed booting workers before draining
+STOP_UNWIND = 1.0  # seconds a boot step a TERM cancels gets for its cleanup in the worker (booting.STOP_UNWIND)
 
 def graceful_stop(master):
     """Readiness is withdrawn at once; draining starts after readiness_withdraw seconds."""
@@ -62,14 +68,16 @@ def drain_all(master):
         deadline = time.monotonic() + master.settings.graceful_timeout
         for worker in master.workers.values():
             worker.kill_at = min(worker.kill_at or deadline, deadline)
-        drain_when_ready(master)
+        drain_when_ready(master, deadline - stop_booting_lead(master.settings.graceful_timeout))
         after_stop_signal(master)
         return
     if booting:
         log.info("graceful stop: stopping %s still booting first", counted(len(booting), "worker"))
         for worker in booting:
             worker.retiring = True
-            master.kill(worker.pid, signal.SIGKILL)
+            # TERM: its import ends at once (the default action), a lifespan startup or
+            # async setup it awaits is cancelled and runs its finally blocks (booting.py)
+            master.kill(worker.pid, signal.SIGTERM)
     wait_booting(master, {worker.pid for worker in booting}, time.monotonic() + BOOTING_GONE)
 
 
@@ -83,19 +91,33 @@ def wait_booting(master, pids, until):
     drain_serving(master)
 
 
-def drain_when_ready(master):
+def drain_when_ready(master, give_up_at):
     """No worker served when the stop came: the booting ones are the only ones that can
     take what the kernel queued on the listen sockets. Each is told to drain as soon as
-    it is ready (a TERM before its handlers would end it, and reset what it holds); the
-    deadlines kill what is left at ``graceful_timeout``."""
+    it is ready (a TERM before its handlers would end it, and reset what it holds). One
+    still booting at ``give_up_at`` (``stop_booting_lead`` before the deadlines' kill)
+    gets TERM then: a lifespan startup or async setup it awaits is cancelled, its
+    ``finally`` blocks run, and it ends (booting.py); the deadlines kill what is left."""
     if master.stopping != "graceful":
         return
+    late = time.monotonic() >= give_up_at
     for worker in master.workers.values():
-        if worker.ready and not worker.retiring:
+        if not worker.retiring and (worker.ready or late):
+            if not worker.ready:
+                log.info("graceful stop: worker %d (pid %d) still booting; stopping it", worker.slot, worker.pid)
             worker.retiring = True
             master.kill(worker.pid, signal.SIGTERM)
     if any(not worker.retiring for worker in master.workers.values()):
-        master.loop.call_later(0.01, drain_when_ready, master)
+        master.loop.call_later(max(0.0, min(0.01, give_up_at - time.monotonic())), drain_when_ready, master,
+                               give_up_at)
+
+
+def stop_booting_lead(grace):
+    """Seconds before a graceful stop's kill that a worker still booting gets its TERM: the
+    second its cancelled startup gets for its ``finally`` blocks (``STOP_UNWIND``) and
+    the worker's exit margin (an eighth of ``graceful_timeout``, at most 0.5 s), at most
+    a quarter of ``graceful_timeout`` (the rest is the boot's)."""
+    return min(STOP_UNWIND + min(grace / 8, 0.5), grace / 4)
 
 
 def drain_serving(master):
