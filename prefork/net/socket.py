@@ -69,6 +69,7 @@ log = logging.getLogger("prefork")
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
+_KEEPIDLE_MAX = 32767  # seconds: Linux's MAX_TCP_KEEPIDLE
 _PENDING_LIMIT = 16 * 1024  # bytes kept (for a 'data' listener to come, or while paused) before reading stops: Node 20's readable highWaterMark
 
 
@@ -222,13 +223,16 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         """Node's ``socket.setKeepAlive([enable][, initialDelay])``, the delay in seconds:
         TCP keep-alive probes on (or off), the first after ``initial_delay`` idle seconds
         (0: the system's default), then one a second, ten before the peer counts as gone
-        (libuv's interval and count, as Node 20 sets them)."""
+        (libuv's interval and count, as Node 20 sets them). A delay past the kernel's
+        limit (32767 s) is that limit; one that is no number (None, NaN), or below 1 s,
+        is the system's default, as Node takes any value here."""
         if self.remote_family is None or self.destroyed:
             return self
         try:
             self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, int(bool(enable)))
-            if enable and initial_delay >= 1:
-                for option, value in ((_socket.TCP_KEEPIDLE, int(initial_delay)), (_socket.TCP_KEEPINTVL, 1),
+            if enable and isinstance(initial_delay, (int, float)) and initial_delay >= 1:
+                idle = int(min(initial_delay, _KEEPIDLE_MAX))  # (inf too; past it setsockopt fails or overflows)
+                for option, value in ((_socket.TCP_KEEPIDLE, idle), (_socket.TCP_KEEPINTVL, 1),
                                       (_socket.TCP_KEEPCNT, 10)):
                     self._sock.setsockopt(_socket.IPPROTO_TCP, option, value)
         except (OSError, AttributeError):
