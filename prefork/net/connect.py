@@ -36,6 +36,9 @@ Rules:
   the resolver: called on the loop with Node's arguments, its error given as it is.
 - Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
   ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket).
+- A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises
+  gets the socket destroyed (logged; a coroutine one's too): nothing else would end a
+  socket whose connect stopped half-way (a request on it waited for ever).
 - A UNIX socket ``path`` is connected at once; its socket has no remote address or
   port (None, as Node's are undefined); a failure names the path (``connect ENOENT
   /run/app.sock``).
@@ -207,14 +210,14 @@ class Connecting:
                 err = ConnectError("ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {invalid}")
             if invalid is not None:  # each entry told in order (Node's), then the valid ones tried
                 for text, given, family in told:
-                    self.emit("lookup", None, text, given or (6 if family == _socket.AF_INET6 else 4), host)
+                    self.emit_or_destroy("lookup", None, text, given or (6 if family == _socket.AF_INET6 else 4), host)
                     if self.destroyed:
                         return
             if err is None and not outcome:
                 err = resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host)
         else:  # the lookup's own error: ``lookup`` tells it first, as Node's
             err = err if isinstance(err, BaseException) else ConnectError("ERR_LOOKUP", str(err))
-            self.emit("lookup", err, None, None, host)
+            self.emit_or_destroy("lookup", err, None, None, host)
             if self.destroyed:
                 return
         if err is not None:
@@ -227,7 +230,7 @@ class Connecting:
             return
         if isinstance(outcome, Exception):
             err = resolve_error(outcome, host)
-            self.emit("lookup", err, None, None, host)  # (as Node's, before the error)
+            self.emit_or_destroy("lookup", err, None, None, host)  # (as Node's, before the error)
             if not self.destroyed:
                 self._connect_error(err)
             return
@@ -237,7 +240,7 @@ class Connecting:
         if not self._auto:
             outcome = outcome[:1]  # (Node's lookup without ``all``: the first address)
         for family, _, _, address in () if told else outcome:
-            self.emit("lookup", None, address[0], 6 if family == _socket.AF_INET6 else 4, host)
+            self.emit_or_destroy("lookup", None, address[0], 6 if family == _socket.AF_INET6 else 4, host)
             if self.destroyed:
                 return
         if self._auto:  # each address once, the families interleaved from the first's
@@ -256,7 +259,7 @@ class Connecting:
 
     def _tell_attempt(self, host, port, family):
         if self.connecting and not self.destroyed:  # (destroyed in the call's turn: none, as Node's)
-            self.emit("connectionAttempt", host, port, family)
+            self.emit_or_destroy("connectionAttempt", host, port, family)
 
     def _next_address(self):
         """Connect to the first address not tried yet (a new system socket when the
@@ -286,7 +289,7 @@ class Connecting:
                     self.loop.call_soon(self._attempt_failed, err)
                     return
         if attempt is not None:
-            self.emit("connectionAttempt", address[0], address[1], attempt)
+            self.emit_or_destroy("connectionAttempt", address[0], address[1], attempt)
             if self.destroyed:
                 return
             if self._failures is not None:
@@ -330,7 +333,7 @@ class Connecting:
         if self._writer:
             self._writer = False
             self.loop.remove_writer(self._fd)
-        self.emit("connectionAttemptTimeout", address[0], address[1], family)
+        self.emit_or_destroy("connectionAttemptTimeout", address[0], address[1], family)
         if self.destroyed:
             return
         self._failures.append(connect_error("ETIMEDOUT", errno.ETIMEDOUT, f"{address[0]}:{address[1]}",
@@ -351,8 +354,8 @@ class Connecting:
         self.last_activity = monotonic()
         if not self.is_paused():  # (one paused before its connect stays paused, as Node's)
             self.resume()
-        self.emit("connect")
-        self.emit("ready")  # (Node's: right after 'connect')
+        if not (self.emit_or_destroy("connect") and self.emit_or_destroy("ready")):  # (Node's: right after 'connect')
+            return  # a listener raised: the socket is destroyed (nothing else would end it)
         if not self._writer and not self.destroyed:
             self._flush()  # what was written while connecting, and its flush waiters
 
@@ -374,8 +377,8 @@ class Connecting:
         if failures is not None:
             failures.append(err)
         if err.syscall == "connect" and self._path is None:  # (a failed bind made no attempt: Node tells none)
-            self.emit("connectionAttemptFailed", err.address, err.port,
-                      6 if self._sock.family == _socket.AF_INET6 else 4, err)
+            self.emit_or_destroy("connectionAttemptFailed", err.address, err.port,
+                                 6 if self._sock.family == _socket.AF_INET6 else 4, err)
             if self.destroyed:
                 return
         if self._addresses and not self.destroyed:  # a name's next address (Node's autoSelectFamily)

@@ -31,7 +31,8 @@ Rules:
   ``end`` and stays writable until ``end()`` when ``allow_half_open`` is true (the
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
-- A ``data`` listener that raises (or a coroutine one of ``data``, ``drain``, ``timeout``) gets the socket destroyed (logged once).
+- A ``data`` listener that raises (or a coroutine one of ``data``, ``drain``, ``timeout``
+  and the connect's events, net/connect.py) gets the socket destroyed (logged once).
 - ``resume()`` after a ``pause()`` asks for the socket's pending error (``SO_ERROR``):
   after a reset that came while reading was paused, what the peer sent before it is
   read first (the kernel keeps it), by the socket's own read steps, then the socket
@@ -69,6 +70,9 @@ log = logging.getLogger("prefork")
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
+# the events a coroutine listener that fails gets the socket destroyed at: nothing else would end it
+_DESTROYING = frozenset(("data", "drain", "timeout", "connect", "ready", "lookup", "connectionAttempt",
+                         "connectionAttemptFailed", "connectionAttemptTimeout"))
 _KEEPIDLE_MAX = 32767  # seconds: Linux's MAX_TCP_KEEPIDLE
 _PENDING_LIMIT = 16 * 1024  # bytes kept (for a 'data' listener to come, or while paused) before reading stops: Node 20's readable highWaterMark
 
@@ -314,7 +318,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     def listener_failed(self, event, error, args):  # (a coroutine's: as emit_or_destroy's)
         super().listener_failed(event, error, args)
-        if event in ("data", "drain", "timeout"):
+        if event in _DESTROYING:
             self.destroy()
 
     def _deliver_pending(self):
