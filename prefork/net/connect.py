@@ -352,6 +352,8 @@ class Connecting:
             return
         self.connecting = False
         self.last_activity = monotonic()
+        if self._no_delay_wanted is not None or self._keep_alive_wanted is not None:
+            self._set_wanted_options()  # (set while connecting: net/sockopts.py)
         if not self.is_paused():  # (one paused before its connect stays paused, as Node's)
             self.resume()
         if not (self.emit_or_destroy("connect") and self.emit_or_destroy("ready")):  # (Node's: right after 'connect')

@@ -12,8 +12,9 @@ Rules:
   ``pause()`` stops reading, as does a socket's whose owner set ``reads_when_paused`` false.
 - The class is put together from one mixin per concern: writing (net/writing.py: the
   queue, corking, flushing, ``drain``), ending (net/closing.py: ``end``, ``destroy_soon``,
-  the orderly close), the idle timer (net/idle.py), connecting (net/connect.py) and TLS
-  (net/secure.py). This module holds the state they share and the reading side.
+  the orderly close), the idle timer (net/idle.py), connecting (net/connect.py), the TCP
+  options (net/sockopts.py) and TLS (net/secure.py). This module holds the state they
+  share and the reading side.
 - The idle timer is lazy: activity (a read, or a write reaching the kernel) only stamps
   a time (``last_activity``). After a TLS handshake a read is activity only when it
   brings plaintext (or the close_notify), as Node's TLSSocket counts it: a record sent a
@@ -59,6 +60,7 @@ from .closing import Closing
 from .connect import Connecting, zoned_host
 from .idle import IdleTimer
 from .resets import ResetWatch
+from .sockopts import SocketOptions
 from .secure import Secure
 from .text import TextDecoder
 from .writing import Writing, socket_error
@@ -73,11 +75,10 @@ _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
 # the events a coroutine listener that fails gets the socket destroyed at: nothing else would end it
 _DESTROYING = frozenset(("data", "drain", "timeout", "connect", "ready", "lookup", "connectionAttempt",
                          "connectionAttemptFailed", "connectionAttemptTimeout"))
-_KEEPIDLE_MAX = 32767  # seconds: Linux's MAX_TCP_KEEPIDLE
 _PENDING_LIMIT = 16 * 1024  # bytes kept (for a 'data' listener to come, or while paused) before reading stops: Node 20's readable highWaterMark
 
 
-class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventEmitter):
+class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, ResetWatch, EventEmitter):
     # State that most sockets never change is a class default, set on the instance only
     # when it changes: CPython (3.11) keeps at most 30 attributes of a class's instances
     # in its compact per-instance layout, and an instance given more gets a dict of its
@@ -218,35 +219,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         """The response currently on this socket (Node's ``socket._httpMessage``)."""
         protocol = self.protocol
         return None if protocol is None else protocol.current_response
-
-    def set_keep_alive_idle(self, seconds):
-        """TCP keep-alive probes after ``seconds`` idle (Node's keepAliveInitialDelay)."""
-        return self.set_keep_alive(True, max(1, seconds)) if seconds else self
-
-    def set_keep_alive(self, enable=False, initial_delay=0):
-        """Node's ``socket.setKeepAlive([enable][, initialDelay])``, the delay in seconds:
-        TCP keep-alive probes on (or off), the first after ``initial_delay`` idle seconds
-        (0: the system's default), then one a second, ten before the peer counts as gone
-        (libuv's interval and count, as Node 20 sets them). A delay past the kernel's
-        limit (32767 s) is that limit; one that is no number (None, NaN), or below 1 s,
-        is the system's default, as Node takes any value here."""
-        if self.remote_family is None or self.destroyed:
-            return self
-        try:
-            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, int(bool(enable)))
-            if enable and isinstance(initial_delay, (int, float)) and initial_delay >= 1:
-                idle = int(min(initial_delay, _KEEPIDLE_MAX))  # (inf too; past it setsockopt fails or overflows)
-                for option, value in ((_socket.TCP_KEEPIDLE, idle), (_socket.TCP_KEEPINTVL, 1),
-                                      (_socket.TCP_KEEPCNT, 10)):
-                    self._sock.setsockopt(_socket.IPPROTO_TCP, option, value)
-        except (OSError, AttributeError):
-            pass
-        return self
-
-    def set_no_delay(self, no_delay=True):
-        if self.remote_family is not None and not self.destroyed:
-            self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(no_delay))
-        return self
 
     # -- reading ---------------------------------------------------------------
     def resume(self):
