@@ -20,7 +20,8 @@ Rules:
   an attempt not connected after ``auto_select_family_attempt_timeout`` (0.25 s, at
   least 0.01 s) is given up (its error ETIMEDOUT) for the next address, the last one
   waits for the kernel; the events ``connectionAttempt`` (address, port, family 4 or
-  6; for a single address too), ``connectionAttemptFailed`` (the same and the error)
+  6; for a single address too, an address literal's on the turn after the call, never
+  after the connect's outcome), ``connectionAttemptFailed`` (the same and the error)
   and ``connectionAttemptTimeout``; ``auto_select_family_attempted_addresses`` lists
   the ``address:port`` tried. When none connects, the error is Node's AggregateError:
   the first address's ``code``, every address's error in ``errors`` (its message joins
@@ -170,7 +171,8 @@ class Connecting:
         if path is not None:
             self._start_connect(path)
         elif literal is not None:  # (its connectionAttempt told on the next turn, to the listeners added by then)
-            self.loop.call_soon(self._tell_attempt, host, port, 6 if literal == _socket.AF_INET6 else 4)
+            self._untold = (host, port, 6 if literal == _socket.AF_INET6 else 4)
+            self.loop.call_soon(self._tell_attempt)
             self._start_connect((host, port))
         elif lookup is not None:
             self._lookup(lookup, host, port, family, hints)
@@ -282,9 +284,14 @@ class Connecting:
             self.auto_select_family_attempted_addresses = []
         self._next_address()
 
-    def _tell_attempt(self, host, port, family):
-        if self.connecting and not self.destroyed:  # (destroyed in the call's turn: none, as Node's)
-            self.emit_or_destroy("connectionAttempt", host, port, family)
+    def _tell_attempt(self):
+        """An address literal's ``connectionAttempt``, once: on the turn after the call, or
+        when the connect ends first (uvloop may run its writer before that turn)."""
+        untold, self._untold = self._untold, None
+        if untold is not None and self.connecting and not self.destroyed:  # (destroyed in the call's turn: none)
+            self.emit_or_destroy("connectionAttempt", *untold)
+
+    _untold = None  # an address literal's attempt not told yet: (host, port, family)
 
     def _next_address(self):
         """Connect to the first address not tried yet (a new system socket when the
@@ -366,6 +373,10 @@ class Connecting:
         self._next_address()  # (a new system socket: the one given up is closed)
 
     def _connected(self):
+        if self._untold is not None:  # (Node tells it before the connect's outcome)
+            self._tell_attempt()
+            if self.destroyed:
+                return
         if self._attempt_timer is not None:
             self._attempt_timer.cancel()
             self._attempt_timer = None
