@@ -22,8 +22,9 @@ class SocketOptions:
     """Mixed into ``Socket``."""
 
     def set_keep_alive_idle(self, seconds):
-        """TCP keep-alive probes after ``seconds`` idle (Node's keepAliveInitialDelay)."""
-        return self.set_keep_alive(True, max(1, seconds)) if seconds else self
+        """TCP keep-alive probes after ``seconds`` idle (Node's keepAliveInitialDelay), at
+        least 1 s; NaN: the system's default, as Node's."""
+        return self.set_keep_alive(True, max(seconds, 1)) if seconds else self  # (max(nan, 1) is nan)
 
     def set_keep_alive(self, enable=False, initial_delay=0):
         """Node's ``socket.setKeepAlive([enable][, initialDelay])``, the delay in seconds:
