@@ -208,7 +208,8 @@ def test_a_worker_forked_while_the_endpoints_quiesce_holds_none_of_their_connect
     """TTIN while USR2's quiesce waits for a kept-alive probe connection: the worker forked
     then closes that connection's descriptor with the rest, so after the exec the probe
     reads the end of its connection at once (a copy in the worker would hold it open)."""
-    d = procs(prefork("--workers", "1", "--metrics-bind", "127.0.0.1:0", app="apps.slow_boot:setup"),
+    d = procs(prefork("--workers", "1", "--bind", "127.0.0.1:0", "--metrics-bind", "127.0.0.1:0",
+                      app="apps.slow_boot:setup"),
               env=python_env(BOOT_SECONDS="3"))  # the forked worker outlives the exec by seconds
     d.wait_log(r"workers ready")
     port = int(re.search(r"metrics at http://127\.0\.0\.1:(\d+)/metrics", d.log()).group(1))

@@ -26,27 +26,7 @@ Rules:
   (Taken as given, one failed later inside the loop: the request never went out nor ended.)
 """
 
-import math
-import warnings
-
-from .port import coded
-
-TIMER_LIMIT = (2 ** 31 - 1) / 1000  # Node's TIMEOUT_MAX, in seconds
-
-
-def timer_seconds(value, name="msecs"):
-    """``value`` as a timeout in seconds, checked as Node's ``getTimerDuration``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
-                    f'The "{name}" argument must be of type number. Received {value!r}')
-    if not 0 <= value < math.inf:  # (NaN too)
-        raise coded(ValueError, "ERR_OUT_OF_RANGE", f'The value of "{name}" is out of range. It must be a '
-                    f"non-negative finite number. Received {value!r}")
-    if value > TIMER_LIMIT:
-        warnings.warn(f"TimeoutOverflowWarning: {value} s does not fit into a 32-bit signed integer of "
-                      f"milliseconds; the timeout is {TIMER_LIMIT} s", RuntimeWarning, stacklevel=3)
-        return TIMER_LIMIT
-    return value
+from ..net.timers import timer_seconds
 
 
 class SocketOptions:

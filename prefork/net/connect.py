@@ -20,7 +20,8 @@ Rules:
   an attempt not connected after ``auto_select_family_attempt_timeout`` (0.25 s, at
   least 0.01 s) is given up (its error ETIMEDOUT) for the next address, the last one
   waits for the kernel; the events ``connectionAttempt`` (address, port, family 4 or
-  6; for a single address too), ``connectionAttemptFailed`` (the same and the error)
+  6; for a single address too, an address literal's on the turn after the call, never
+  after the connect's outcome), ``connectionAttemptFailed`` (the same and the error)
   and ``connectionAttemptTimeout``; ``auto_select_family_attempted_addresses`` lists
   the ``address:port`` tried. When none connects, the error is Node's AggregateError:
   the first address's ``code``, every address's error in ``errors`` (its message joins
@@ -36,6 +37,13 @@ Rules:
   the resolver: called on the loop with Node's arguments, its error given as it is.
 - Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
   ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket).
+- A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises
+  gets the socket destroyed (logged; a coroutine one's too): nothing else would end a
+  socket whose connect stopped half-way (a request on it waited for ever).
+- A port that is no whole number 0-65535 (nor a string of one) raises at the call, as
+  Node's ``net.connect`` throws: ERR_SOCKET_BAD_PORT (a ValueError), or for another type
+  ERR_INVALID_ARG_TYPE (a TypeError). (Python's OverflowError came from the connect,
+  a system socket left for the collector to close.)
 - A UNIX socket ``path`` is connected at once; its socket has no remote address or
   port (None, as Node's are undefined); a failure names the path (``connect ENOENT
   /run/app.sock``).
@@ -88,6 +96,25 @@ def resolve_error(exc, host):
     return err
 
 
+def _checked_port(port):
+    """The port to connect to, checked as Node's ``net.connect`` checks it: a whole number
+    0-65535 or a string of one (ERR_SOCKET_BAD_PORT, a ValueError, if not), no other
+    type (ERR_INVALID_ARG_TYPE, a TypeError); before a system socket is made."""
+    if isinstance(port, bool) or not isinstance(port, (int, float, str)):
+        err = TypeError(f'The "options.port" property must be one of type number or string. Received {port!r}')
+        err.code = "ERR_INVALID_ARG_TYPE"
+        raise err
+    try:
+        number = float(port.strip() or "nan") if isinstance(port, str) else port
+    except ValueError:
+        number = None
+    if number is None or not 0 <= number <= 65535 or number != int(number):  # (NaN too)
+        err = ValueError(f"Port should be >= 0 and < 65536. Received {port!r}.")
+        err.code = "ERR_SOCKET_BAD_PORT"
+        raise err
+    return int(number)
+
+
 def _literal_family(host):
     """AF_INET or AF_INET6 for an address literal, None for a name to resolve."""
     for family in (_socket.AF_INET, _socket.AF_INET6):
@@ -122,6 +149,8 @@ class Connecting:
                 raise ValueError("auto_select_family_attempt_timeout must be a number of seconds above 0, not "
                                  f"{auto_select_family_attempt_timeout!r}")
             timeout = max(auto_select_family_attempt_timeout, 0.01)  # (Node's minimum, 10 ms)
+        if path is None:
+            port = _checked_port(port)
         literal = _socket.AF_UNIX if path is not None else _literal_family(host)
         sock = _socket.socket(literal or (_socket.AF_INET6 if family == 6 else _socket.AF_INET), _socket.SOCK_STREAM)
         sock.setblocking(False)
@@ -142,7 +171,8 @@ class Connecting:
         if path is not None:
             self._start_connect(path)
         elif literal is not None:  # (its connectionAttempt told on the next turn, to the listeners added by then)
-            self.loop.call_soon(self._tell_attempt, host, port, 6 if literal == _socket.AF_INET6 else 4)
+            self._untold = (host, port, 6 if literal == _socket.AF_INET6 else 4)
+            self.loop.call_soon(self._tell_attempt)
             self._start_connect((host, port))
         elif lookup is not None:
             self._lookup(lookup, host, port, family, hints)
@@ -207,14 +237,14 @@ class Connecting:
                 err = ConnectError("ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {invalid}")
             if invalid is not None:  # each entry told in order (Node's), then the valid ones tried
                 for text, given, family in told:
-                    self.emit("lookup", None, text, given or (6 if family == _socket.AF_INET6 else 4), host)
+                    self.emit_or_destroy("lookup", None, text, given or (6 if family == _socket.AF_INET6 else 4), host)
                     if self.destroyed:
                         return
             if err is None and not outcome:
                 err = resolve_error(_socket.gaierror(_socket.EAI_NONAME, "no address"), host)
         else:  # the lookup's own error: ``lookup`` tells it first, as Node's
             err = err if isinstance(err, BaseException) else ConnectError("ERR_LOOKUP", str(err))
-            self.emit("lookup", err, None, None, host)
+            self.emit_or_destroy("lookup", err, None, None, host)
             if self.destroyed:
                 return
         if err is not None:
@@ -227,7 +257,7 @@ class Connecting:
             return
         if isinstance(outcome, Exception):
             err = resolve_error(outcome, host)
-            self.emit("lookup", err, None, None, host)  # (as Node's, before the error)
+            self.emit_or_destroy("lookup", err, None, None, host)  # (as Node's, before the error)
             if not self.destroyed:
                 self._connect_error(err)
             return
@@ -237,7 +267,7 @@ class Connecting:
         if not self._auto:
             outcome = outcome[:1]  # (Node's lookup without ``all``: the first address)
         for family, _, _, address in () if told else outcome:
-            self.emit("lookup", None, address[0], 6 if family == _socket.AF_INET6 else 4, host)
+            self.emit_or_destroy("lookup", None, address[0], 6 if family == _socket.AF_INET6 else 4, host)
             if self.destroyed:
                 return
         if self._auto:  # each address once, the families interleaved from the first's
@@ -254,9 +284,14 @@ class Connecting:
             self.auto_select_family_attempted_addresses = []
         self._next_address()
 
-    def _tell_attempt(self, host, port, family):
-        if self.connecting and not self.destroyed:  # (destroyed in the call's turn: none, as Node's)
-            self.emit("connectionAttempt", host, port, family)
+    def _tell_attempt(self):
+        """An address literal's ``connectionAttempt``, once: on the turn after the call, or
+        when the connect ends first (uvloop may run its writer before that turn)."""
+        untold, self._untold = self._untold, None
+        if untold is not None and self.connecting and not self.destroyed:  # (destroyed in the call's turn: none)
+            self.emit_or_destroy("connectionAttempt", *untold)
+
+    _untold = None  # an address literal's attempt not told yet: (host, port, family)
 
     def _next_address(self):
         """Connect to the first address not tried yet (a new system socket when the
@@ -286,7 +321,7 @@ class Connecting:
                     self.loop.call_soon(self._attempt_failed, err)
                     return
         if attempt is not None:
-            self.emit("connectionAttempt", address[0], address[1], attempt)
+            self.emit_or_destroy("connectionAttempt", address[0], address[1], attempt)
             if self.destroyed:
                 return
             if self._failures is not None:
@@ -330,7 +365,7 @@ class Connecting:
         if self._writer:
             self._writer = False
             self.loop.remove_writer(self._fd)
-        self.emit("connectionAttemptTimeout", address[0], address[1], family)
+        self.emit_or_destroy("connectionAttemptTimeout", address[0], address[1], family)
         if self.destroyed:
             return
         self._failures.append(connect_error("ETIMEDOUT", errno.ETIMEDOUT, f"{address[0]}:{address[1]}",
@@ -338,6 +373,10 @@ class Connecting:
         self._next_address()  # (a new system socket: the one given up is closed)
 
     def _connected(self):
+        if self._untold is not None:  # (Node tells it before the connect's outcome)
+            self._tell_attempt()
+            if self.destroyed:
+                return
         if self._attempt_timer is not None:
             self._attempt_timer.cancel()
             self._attempt_timer = None
@@ -349,10 +388,12 @@ class Connecting:
             return
         self.connecting = False
         self.last_activity = monotonic()
+        if self._no_delay_wanted is not None or self._keep_alive_wanted is not None:
+            self._set_wanted_options()  # (set while connecting: net/sockopts.py)
         if not self.is_paused():  # (one paused before its connect stays paused, as Node's)
             self.resume()
-        self.emit("connect")
-        self.emit("ready")  # (Node's: right after 'connect')
+        if not (self.emit_or_destroy("connect") and self.emit_or_destroy("ready")):  # (Node's: right after 'connect')
+            return  # a listener raised: the socket is destroyed (nothing else would end it)
         if not self._writer and not self.destroyed:
             self._flush()  # what was written while connecting, and its flush waiters
 
@@ -374,8 +415,8 @@ class Connecting:
         if failures is not None:
             failures.append(err)
         if err.syscall == "connect" and self._path is None:  # (a failed bind made no attempt: Node tells none)
-            self.emit("connectionAttemptFailed", err.address, err.port,
-                      6 if self._sock.family == _socket.AF_INET6 else 4, err)
+            self.emit_or_destroy("connectionAttemptFailed", err.address, err.port,
+                                 6 if self._sock.family == _socket.AF_INET6 else 4, err)
             if self.destroyed:
                 return
         if self._addresses and not self.destroyed:  # a name's next address (Node's autoSelectFamily)

@@ -16,6 +16,11 @@ Rules:
   turn) and has not read them yet. The look is one ``FIONREAD`` when the timer runs
   out, never per read. A keep-alive connection a proxy reused just after its deadline
   would otherwise be closed with the proxy's request unread (a 502 at the proxy).
+- ``set_timeout`` checks its seconds as Node's ``getTimerDuration`` (net/timers.py): a
+  finite number >= 0, else TypeError/ValueError (ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE)
+  before anything changes; past Node's limit (2**31 - 1 ms) the limit, with a warning.
+  (A NaN deadline fired at once and put the loop's other timers out of order.) An int
+  or float in range pays no call for the check.
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
@@ -26,19 +31,27 @@ Rules:
 
 from time import monotonic
 
+from .timers import TIMER_LIMIT, timer_seconds
+
 
 class IdleTimer:
     """Mixed into ``Socket``."""
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``socket.setTimeout``: ``timeout`` after ``seconds`` idle (0: off);
-        ``callback`` becomes a one-time ``timeout`` listener, or with 0 stops being one."""
+        ``callback`` becomes a one-time ``timeout`` listener, or with 0 stops being one.
+        ``seconds`` is checked first (net/timers.py)."""
+        kind = seconds.__class__
+        if (kind is float or kind is int) and 0 <= seconds <= TIMER_LIMIT:  # (the common call: no call more)
+            timeout = seconds + 0.0
+        else:
+            timeout = timer_seconds(seconds) + 0.0  # raises before anything changes, or is the limit
         if callback is not None:
-            if seconds:
+            if timeout:
                 self.once("timeout", callback)
             else:
                 self.off("timeout", callback)
-        timeout = self.timeout = seconds + 0.0 if seconds else 0.0
+        self.timeout = timeout
         self._idle_fired = False
         if timeout <= 0 or self.destroyed:
             return self  # a pending timer finds the timeout off when it fires

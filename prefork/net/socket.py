@@ -12,8 +12,9 @@ Rules:
   ``pause()`` stops reading, as does a socket's whose owner set ``reads_when_paused`` false.
 - The class is put together from one mixin per concern: writing (net/writing.py: the
   queue, corking, flushing, ``drain``), ending (net/closing.py: ``end``, ``destroy_soon``,
-  the orderly close), the idle timer (net/idle.py), connecting (net/connect.py) and TLS
-  (net/secure.py). This module holds the state they share and the reading side.
+  the orderly close), the idle timer (net/idle.py), connecting (net/connect.py), the TCP
+  options (net/sockopts.py) and TLS (net/secure.py). This module holds the state they
+  share and the reading side.
 - The idle timer is lazy: activity (a read, or a write reaching the kernel) only stamps
   a time (``last_activity``). After a TLS handshake a read is activity only when it
   brings plaintext (or the close_notify), as Node's TLSSocket counts it: a record sent a
@@ -31,7 +32,8 @@ Rules:
   ``end`` and stays writable until ``end()`` when ``allow_half_open`` is true (the
   server's sockets, as Node's http.Server makes them); when it is false (a client
   socket's default, as Node's ``net.connect``) it ends its side after ``end``.
-- A ``data`` listener that raises (or a coroutine one of ``data``, ``drain``, ``timeout``) gets the socket destroyed (logged once).
+- A ``data`` listener that raises (or a coroutine one of ``data``, ``drain``, ``timeout``
+  and the connect's events, net/connect.py) gets the socket destroyed (logged once).
 - ``resume()`` after a ``pause()`` asks for the socket's pending error (``SO_ERROR``):
   after a reset that came while reading was paused, what the peer sent before it is
   read first (the kernel keeps it), by the socket's own read steps, then the socket
@@ -58,6 +60,7 @@ from .closing import Closing
 from .connect import Connecting, zoned_host
 from .idle import IdleTimer
 from .resets import ResetWatch
+from .sockopts import SocketOptions
 from .secure import Secure
 from .text import TextDecoder
 from .writing import Writing, socket_error
@@ -69,10 +72,13 @@ log = logging.getLogger("prefork")
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
+# the events a coroutine listener that fails gets the socket destroyed at: nothing else would end it
+_DESTROYING = frozenset(("data", "drain", "timeout", "connect", "ready", "lookup", "connectionAttempt",
+                         "connectionAttemptFailed", "connectionAttemptTimeout"))
 _PENDING_LIMIT = 16 * 1024  # bytes kept (for a 'data' listener to come, or while paused) before reading stops: Node 20's readable highWaterMark
 
 
-class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventEmitter):
+class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, ResetWatch, EventEmitter):
     # State that most sockets never change is a class default, set on the instance only
     # when it changes: CPython (3.11) keeps at most 30 attributes of a class's instances
     # in its compact per-instance layout, and an instance given more gets a dict of its
@@ -214,32 +220,6 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
         protocol = self.protocol
         return None if protocol is None else protocol.current_response
 
-    def set_keep_alive_idle(self, seconds):
-        """TCP keep-alive probes after ``seconds`` idle (Node's keepAliveInitialDelay)."""
-        return self.set_keep_alive(True, max(1, seconds)) if seconds else self
-
-    def set_keep_alive(self, enable=False, initial_delay=0):
-        """Node's ``socket.setKeepAlive([enable][, initialDelay])``, the delay in seconds:
-        TCP keep-alive probes on (or off), the first after ``initial_delay`` idle seconds
-        (0: the system's default), then one a second, ten before the peer counts as gone
-        (libuv's interval and count, as Node 20 sets them)."""
-        if self.remote_family is None or self.destroyed:
-            return self
-        try:
-            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, int(bool(enable)))
-            if enable and initial_delay >= 1:
-                for option, value in ((_socket.TCP_KEEPIDLE, int(initial_delay)), (_socket.TCP_KEEPINTVL, 1),
-                                      (_socket.TCP_KEEPCNT, 10)):
-                    self._sock.setsockopt(_socket.IPPROTO_TCP, option, value)
-        except (OSError, AttributeError):
-            pass
-        return self
-
-    def set_no_delay(self, no_delay=True):
-        if self.remote_family is not None and not self.destroyed:
-            self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(no_delay))
-        return self
-
     # -- reading ---------------------------------------------------------------
     def resume(self):
         paused = self._paused
@@ -310,7 +290,7 @@ class Socket(Connecting, Secure, IdleTimer, Closing, Writing, ResetWatch, EventE
 
     def listener_failed(self, event, error, args):  # (a coroutine's: as emit_or_destroy's)
         super().listener_failed(event, error, args)
-        if event in ("data", "drain", "timeout"):
+        if event in _DESTROYING:
             self.destroy()
 
     def _deliver_pending(self):

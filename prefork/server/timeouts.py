@@ -11,31 +11,7 @@ Rules (Node's ``getTimerDuration``):
   (Node's TimeoutOverflowWarning), as the client's ``set_timeout``.
 """
 
-import math
-import warnings
-
-TIMER_LIMIT = (2 ** 31 - 1) / 1000  # Node's TIMEOUT_MAX, in seconds
-
-
-def _coded(kind, code, message):
-    err = kind(message)
-    err.code = code
-    return err
-
-
-def timer_seconds(value, name="msecs"):
-    """``value`` as a timeout in seconds, checked as Node's ``getTimerDuration``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _coded(TypeError, "ERR_INVALID_ARG_TYPE",
-                     f'The "{name}" argument must be of type number. Received {value!r}')
-    if not 0 <= value < math.inf:  # (NaN too)
-        raise _coded(ValueError, "ERR_OUT_OF_RANGE", f'The value of "{name}" is out of range. It must be '
-                     f"a non-negative finite number. Received {value!r}")
-    if value > TIMER_LIMIT:
-        warnings.warn(f"TimeoutOverflowWarning: {value} s does not fit into a 32-bit signed integer of "
-                      f"milliseconds; the timeout is {TIMER_LIMIT} s", RuntimeWarning, stacklevel=3)
-        return TIMER_LIMIT
-    return value
+from ..net.timers import timer_seconds
 
 
 class RequestTimeout:
