@@ -314,7 +314,7 @@ def check_sources(entries):
 # gunicorn's atom as prefork's own text cannot hold it: any key with "s" (``%(x)s``), or one of
 # gunicorn's atom names with its flags, width, precision and any conversion (``%(h)-20s``,
 # ``%(D)8d``); not "(saved 90%(approx) so far)" or "%(x)d" in prefork's own text
-GUNICORN_ATOM = re.compile(r"%\([^)]*\)s|%\((?:[hlutrmUqHsBbfaTDMLp]|\{[^{}()]*\}[ioe])\)[-#0+]*\d*(\.\d*)?"
+GUNICORN_ATOM = re.compile(r"%\([^)]*\)s|%\((?:[hlutrmUqHsBbfaTDMLp]|\{[^{}()]*\}[ioe])\)[-#0 +]*\d*(\.\d*)?"
                            r"[diouxXeEfFgGcrsa]")
 
 

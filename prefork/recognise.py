@@ -23,10 +23,11 @@ Rules:
   to be WSGI, is refused: it would fail every request with a TypeError). That signature
   is the one the object is called with: a decorator's wrapper's own, not the wrapped
   function's that ``functools.wraps`` shows; and a wrapper recognised by its wrapped
-  function as another kind is served as said when its own signature can take the call
-  (werkzeug's ``@Request.application``, a ``(request)`` function wrapped in ``(*args)``).
-  Detection reads a wrapper by its own signature when that names its parameters, and a
-  ``(*args, **kwargs)`` wrapper by the function it wraps.
+  function as an events setup (a plain one, its parameter not named ``server``) is served
+  as WSGI when said so and its own signature can take the call (werkzeug's
+  ``@Request.application``, a ``(request)`` function wrapped in ``(*args)``).
+  Detection reads a wrapper by its own signature when that names positional parameters,
+  and a ``(*args, **kwargs)`` wrapper (keyword-only ones too) by the function it wraps.
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -65,7 +66,8 @@ def _signature(obj):
     parameters, else (a ``(*args, **kwargs)`` wrapper) the wrapped function's."""
     if getattr(obj, "__wrapped__", None) is not None:
         own = _own_signature(obj)
-        if own is not None and any(p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in own.parameters.values()):
+        if own is not None and any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                                   for p in own.parameters.values()):
             return own
     try:
         return inspect.signature(obj)
@@ -295,8 +297,9 @@ def resolve(app, obj, interface):
     elif kind is None:
         _callable_as(app, obj, interface)
         kind = interface  # said outright, and nothing says otherwise
-    elif kind != interface and getattr(obj, "__wrapped__", None) is not None and _own_arity_takes(obj, interface):
-        kind = interface  # said outright for a decorator's wrapper that can be called so (@Request.application)
+    elif kind == "events" and interface == "wsgi" and getattr(obj, "__wrapped__", None) is not None \
+            and not _is_async(obj) and not named_for_server(obj) and _own_arity_takes(obj, interface):
+        kind = interface  # said outright for a plain wrapper of a (request) function (@Request.application)
     elif (shown := "asgi" if kind == "asgi2" else kind) != interface:
         raise AppError(f"{app} is {_article(found)}, {ROLES[shown]}, not {ROLES[interface]}: "
                        f"pass --interface {shown} (or leave interface at auto)")

@@ -7,6 +7,7 @@ setup, with no way around). Real daemons, as gunicorn serves both."""
 
 import pytest
 
+from prefork import recognise
 from test_app_loading import prefork_m, write
 
 DECORATED = """
@@ -39,6 +40,31 @@ DECORATED = """
     @application
     def wz(request):
         return request
+
+
+    def sampled(f):  # a tracing decorator: (*args) and a keyword-only option of its own
+        @functools.wraps(f)
+        def wrapper(*args, sample_rate=1.0):
+            return f(*args)
+        return wrapper
+
+
+    @sampled
+    def traced(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"traced": true}']
+
+
+    def traced_async(f):
+        @functools.wraps(f)
+        async def wrapper(*args, **kwargs):
+            return await f(*args, **kwargs)
+        return wrapper
+
+
+    @traced_async
+    async def asgi_app(scope, receive, send):
+        pass
 """
 
 
@@ -55,3 +81,22 @@ def test_a_star_args_wrapper_said_to_be_wsgi_is_served(runs, tmp_path):
     run = runs(prefork_m("decorated:wz", "--interface", "wsgi"), cwd=project)
     run.wait_ready()
     assert run.get_json("/x") == {"request": "/x"}
+
+
+def test_a_wrapper_with_star_args_and_a_keyword_only_option_is_read_by_what_it_wraps(runs, tmp_path):
+    project = write(tmp_path / "site", {"decorated.py": DECORATED})
+    run = runs(prefork_m("decorated:traced"), cwd=project)
+    run.wait_ready()
+    assert run.get_json() == {"traced": True}
+
+
+def test_a_wrapped_asgi_app_said_to_be_wsgi_is_still_refused(tmp_path):
+    import sys
+    sys.path.insert(0, str(write(tmp_path / "site", {"decorated.py": DECORATED})))
+    try:
+        import decorated
+        with pytest.raises(recognise.AppError, match="an ASGI application, not a WSGI application"):
+            recognise.resolve("decorated:asgi_app", decorated.asgi_app, "wsgi")
+    finally:
+        sys.path.remove(str(tmp_path / "site"))
+        sys.modules.pop("decorated", None)

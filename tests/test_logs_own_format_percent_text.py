@@ -27,7 +27,8 @@ def test_text_that_only_looks_like_a_percent_format_is_accepted(tmp_path, fmt):
     assert out.returncode == 0, out.stderr
 
 
-@pytest.mark.parametrize("fmt", ["%(h)s {s}", "{h} %(zz)s", "%(h)-20s {s}", "{h} %(D)8d", "%({x-id}i)10s"])
+@pytest.mark.parametrize("fmt", ["%(h)s {s}", "{h} %(zz)s", "%(h)-20s {s}", "{h} %(D)8d", "%({x-id}i)10s",
+                                 "{h} %(h) 10s", "{h} %(D) 8d"])
 def test_gunicorns_atoms_are_still_refused_as_gunicorns(tmp_path, fmt):
     out = check_config(tmp_path, fmt)
     assert out.returncode == 2
