@@ -13,7 +13,7 @@ Rules:
 - The master only locates the module (``locate``: no package ``__init__`` runs), and
   refuses one whose name a module it has loaded already holds (``socket.py``: a worker
   would import the loaded one), and a file of the app's directories it loaded as the
-  standard library's (``json.py`` under ``python -m``: prefork's own code took it); a worker
+  standard library's (``json.py`` with ``PYTHONPATH=.``: prefork's own code took it); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``);
   prefork's own imports after that are made without the app's directories on the path
   (``own_imports``: a project's ``random.py`` or ``queue.py`` is not the stdlib's).
@@ -233,9 +233,10 @@ def _not_shadowed(top, dirs):
 
 def _stdlib_taken(dirs):
     """A file of the app's directories (or the one prefork was started in) that this process loaded
-    as a module of the standard library's: ``python -m prefork`` (or ``PYTHONPATH=.``) puts
-    the working directory first on ``sys.path``, so prefork's own ``import json`` took a
-    project's ``json.py``, and every worker, forked from it, would fail in prefork's code.
+    as a module of the standard library's: ``PYTHONPATH=.`` puts the working directory
+    first on ``sys.path`` (``python -m prefork`` moves it last: ``__main__``), so prefork's
+    own ``import json`` took a project's ``json.py``, and every worker, forked from it,
+    would fail in prefork's code.
     Raises ValueError naming the file."""
     places = {os.path.normcase(os.path.abspath(directory)) for directory in (*dirs, started_in())}
     places -= {os.path.normcase(os.path.dirname(os.path.abspath(os.__file__)))}  # (started in the stdlib's own)
@@ -247,9 +248,9 @@ def _stdlib_taken(dirs):
         if os.path.basename(origin).startswith("__init__."):
             folder = os.path.dirname(folder)  # (a package: its parent holds it)
         if os.path.normcase(folder) in places:
-            raise ValueError(f"{origin} was imported as the standard library's {name!r}: the working directory "
-                             f"is first on the Python path (python -m puts it there): rename the file (or "
-                             f"package), or start prefork with its console script")
+            raise ValueError(f"{origin} was imported as the standard library's {name!r}: its directory is "
+                             f"first on the Python path (PYTHONPATH puts it there): rename the file (or "
+                             f"package), or take the directory off PYTHONPATH (prefork finds the app there itself)")
 
 
 def enter(chdir="", app_dir=""):

@@ -5,7 +5,12 @@ Rules:
 - ``BodyPipe`` is a body streamed from the loop to the app's thread (``threads > 1``):
   the loop feeds it, the thread blocks in ``read``; the request is paused while the pipe
   holds ``_PIPE_HIGH_WATER`` bytes and resumed once the thread has read half of them.
-  ``read(n)`` returns n bytes unless the body ends first. A body over the limit raises
+  ``read(n)`` returns n bytes unless the body ends first. The loop wakes a waiting reader
+  once what it waits for is held (``n`` bytes, at most ``high_water``; a newline for
+  ``readline``), the pipe paused, the body ended or failed, not once a chunk; and the
+  chunks of one loop turn (one read from the socket) are handed over together, joined,
+  once the turn ends (``flush``): a body of many small chunks costs a hand-over a read,
+  not a lock, an object held and a thread switch a chunk. A body over the limit raises
   ``BodyTooLarge`` in the reader (and stops the reading); a client gone mid-body raises
   ``ClientDisconnected``. The limit holds whatever the app does: a body still coming
   when its call is done is read and dropped (Node's dump) only up to the limit, and a
@@ -137,7 +142,10 @@ def call_over():
 def over_limit(body):
     """(On the loop.) ``body`` (a call's ``wsgi.input``) is a ``BodyPipe`` gone over its
     limit: its connection closes once the call's answer is out, and that answer says so."""
-    return body.__class__ is BodyPipe and body.received > body.limit
+    if body.__class__ is not BodyPipe:
+        return False
+    body.flush()
+    return body.received > body.limit
 
 
 class BodyPipe(io.RawIOBase):
@@ -163,6 +171,10 @@ class BodyPipe(io.RawIOBase):
         self.counted = 0  # of the bytes held, those counted there
         self.parked = False  # in waiting.parked (under its lock)
         self.on_ready = None  # (the loop's) called once the call may go to a thread: when_ready
+        self.incoming = []  # (the loop's) chunks of this loop turn, not yet handed over: flush
+        self.flushing = False  # a flush is scheduled
+        self.want = 0  # a reader waits (under cond) until this many bytes are held: 0 when none waits
+        self.line = False  # ... or a newline is, for readline
         req.on("data", self.feed)
         req.on("end", self.end)
         if waiting is not None and waiting.held >= waiting.limit:
@@ -171,9 +183,24 @@ class BodyPipe(io.RawIOBase):
 
     # -- the loop's side -----------------------------------------------------------------------
     def feed(self, chunk):
+        """A chunk of the body: held until the loop's turn ends, then handed over with the
+        turn's others (``flush``)."""
+        self.incoming.append(chunk)
+        if not self.flushing:
+            self.flushing = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self):
+        """(On the loop.) The chunks fed since the last hand-over go to the pipe, joined."""
+        self.flushing = False
+        incoming = self.incoming
+        if not incoming:
+            return
+        self.incoming = []
+        chunk = incoming[0] if len(incoming) == 1 else b"".join(incoming)
         pause = False
         with self.cond:
-            over = self.received <= self.limit < self.received + len(chunk)  # this chunk crosses the limit
+            over = self.received <= self.limit < self.received + len(chunk)  # these bytes cross the limit
             self.received += len(chunk)
             if self.discarded:
                 if over:
@@ -196,7 +223,9 @@ class BodyPipe(io.RawIOBase):
                         self.paused = pause = True
                 if self.size >= self.high_water and not self.paused:
                     self.paused = pause = True
-                self.cond.notify()
+                if self.want and (self.paused or self.size >= self.want or self.line and b"\n" in chunk):
+                    self.want = 0  # woken once: what it waits for is held
+                    self.cond.notify()
         if pause:
             self.req.pause()
         if self.on_ready is not None:
@@ -207,6 +236,7 @@ class BodyPipe(io.RawIOBase):
         ``high_water`` bytes (what the pipe holds for the thread anyway) or failed. Else
         ``callback()`` runs once, on the loop, when that is so; meanwhile a pipe paused by
         the waiting calls' total is parked (resumed as it falls back under its limit)."""
+        self.flush()
         with self.cond:
             if self.ended or self.error is not None or self.received >= self.high_water or self.discarded:
                 return True
@@ -251,6 +281,7 @@ class BodyPipe(io.RawIOBase):
         self.counted = 0
 
     def end(self):
+        self.flush()
         with self.cond:
             self.ended = True
             self.cond.notify()
@@ -260,6 +291,7 @@ class BodyPipe(io.RawIOBase):
 
     def abort(self):
         """The client went away."""
+        self.flush()
         with self.cond:
             if not self.ended:
                 self._fail(ClientDisconnected("the client went away before the body ended"))
@@ -284,6 +316,7 @@ class BodyPipe(io.RawIOBase):
     def discard(self):
         """The call is done: what is left of the body is dropped; past the limit, the
         connection closes once the call's answer is out."""
+        self.flush()
         with self.cond:
             self.discarded = True
             self.on_ready = None
@@ -304,28 +337,44 @@ class BodyPipe(io.RawIOBase):
 
     # -- the app's side ------------------------------------------------------------------------
     def _take(self, limit, line):
-        """Up to ``limit`` bytes (to the first newline when ``line``); b"" at the end."""
+        """Up to ``limit`` bytes (to the first newline when ``line``), of all the chunks held;
+        b"" at the end. Waits until ``limit`` bytes (at most ``high_water``) or a newline
+        are held, or the body ended or failed."""
         with self.cond:
-            while not self.chunks and not self.ended and self.error is None:
+            want = min(limit, self.high_water)
+            while (self.error is None and not self.ended and not self.paused and self.size < want
+                   and not (line and self._has_line())):  # (paused: nothing comes until it reads)
+                self.want = want
+                self.line = line
                 self.cond.wait()
+            self.want = 0
             if self.error is not None:
                 # a new instance each time: the one kept here would hold, through its
                 # traceback, the frames that hold this pipe
                 raise type(self.error)(*self.error.args)
-            if not self.chunks:
+            chunks = self.chunks
+            out = []
+            stop = 0
+            while chunks and limit > 0:
+                chunk = chunks[0]
+                start = self.taken  # (the first chunk's bytes before it were read: never copied again)
+                stop = chunk.find(b"\n", start, start + limit) + 1 if line else 0
+                cut = stop or start + limit
+                if len(chunk) > cut:
+                    self.taken = cut
+                    chunk = chunk[start:cut]
+                else:
+                    chunks.popleft()
+                    self.taken = 0
+                    if start:
+                        chunk = chunk[start:]
+                out.append(chunk)
+                limit -= len(chunk)
+                if stop:
+                    break
+            if not out:
                 return b"", True
-            chunk = self.chunks[0]
-            start = self.taken  # (the first chunk's bytes before it were read: never copied again)
-            stop = chunk.find(b"\n", start, start + limit) + 1 if line else 0
-            cut = stop or start + limit
-            if len(chunk) > cut:
-                self.taken = cut
-                chunk = chunk[start:cut]
-            else:
-                self.chunks.popleft()
-                self.taken = 0
-                if start:
-                    chunk = chunk[start:]
+            chunk = out[0] if len(out) == 1 else b"".join(out)
             self.size -= len(chunk)
             resume = self.paused and self.size <= self.high_water // 2
             if resume:
@@ -333,6 +382,15 @@ class BodyPipe(io.RawIOBase):
         if resume:
             self.loop.call_soon_threadsafe(self._resume)
         return chunk, bool(stop)
+
+    def _has_line(self):
+        """(Under ``cond``.) A newline is held."""
+        taken = self.taken
+        for chunk in self.chunks:
+            if chunk.find(b"\n", taken) >= 0:
+                return True
+            taken = 0
+        return False
 
     def readable(self):
         return True
