@@ -29,6 +29,7 @@ from urllib.parse import unquote
 
 from ..http.forwarded import forwarded_client, forwarded_proto
 from ..http.headers import map_is_cut
+from ..net.connect import unzoned
 
 
 def split_target(url):
@@ -64,11 +65,6 @@ def ends(socket):
         server = (path, None) if path else None  # a UNIX socket's path
     address = socket.remote_address
     return server, ((unzoned(address), socket.remote_port) if address else None)
-
-
-def unzoned(address):
-    """``fe80::1`` of ``fe80::1%eth0``; any other address as it is."""
-    return address.partition("%")[0] if "%" in address else address
 
 
 def client_and_scheme(req, scheme, trusted, max_headers_count=None):

@@ -444,3 +444,9 @@ def zoned_host(sockaddr):
         return f"{sockaddr[0]}%{_socket.if_indextoname(sockaddr[3])}"
     except OSError:
         return f"{sockaddr[0]}%{sockaddr[3]}"
+
+
+def unzoned(address):
+    """``fe80::1`` of ``fe80::1%eth0`` (the host as ``getpeername()`` gives it, as
+    gunicorn and uvicorn show a peer); any other address as it is."""
+    return address.partition("%")[0] if "%" in address else address

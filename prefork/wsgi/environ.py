@@ -49,7 +49,7 @@ Rules:
   ``QUERY_STRING`` are the target's path (``/`` when it has none) and query.
 - ``REMOTE_ADDR`` and a ``SERVER_NAME`` from the local address carry no link-local
   zone (``fe80::1``, not ``fe80::1%eth0``: gunicorn's, ``getpeername()``'s host), as
-  the ASGI scope's ``client`` and ``server`` (``asgi/scope.py``'s ``unzoned``).
+  the ASGI scope's ``client`` and ``server`` (``net/connect.py``'s ``unzoned``).
 """
 
 import re
@@ -58,6 +58,7 @@ from urllib.parse import unquote_to_bytes
 from .. import __version__
 from ..http.forwarded import forwarded_client, forwarded_proto
 from ..http.headers import map_is_cut
+from ..net.connect import unzoned
 from ..net.proxy import TrustedSources
 from .streams import EMPTY_INPUT
 
@@ -68,14 +69,6 @@ _PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 _PER_REQUEST = dict.fromkeys(("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "RAW_URI", "SERVER_PROTOCOL",
                               "prefork.request", "wsgi.early_hints"))
 _PER_REQUEST["wsgi.input"] = EMPTY_INPUT  # a request without a body keeps it
-
-
-def _unzoned(address):
-    """``address`` without its zone; the ASGI package is loaded for a zoned one only."""
-    if "%" not in address:
-        return address
-    from ..asgi.scope import unzoned
-    return unzoned(address)
 
 
 def _header_key(name):
@@ -166,9 +159,9 @@ class EnvironBuilder:
     def _connection(self, socket):
         local = socket.address()
         local = local if isinstance(local, dict) else {}
-        remote_addr = _unzoned(socket.remote_address or "")
+        remote_addr = unzoned(socket.remote_address or "")
         base = dict(self.constants)
-        base["SERVER_NAME"] = _unzoned(local.get("address", "localhost"))
+        base["SERVER_NAME"] = unzoned(local.get("address", "localhost"))
         base["SERVER_PORT"] = str(local.get("port", "") or "")
         base["REMOTE_ADDR"] = remote_addr
         port = socket.remote_port
