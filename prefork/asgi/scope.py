@@ -29,7 +29,7 @@ from urllib.parse import unquote
 
 from ..http.forwarded import forwarded_client, forwarded_proto
 from ..http.headers import map_is_cut
-from ..net.connect import unzoned
+from ..net.zones import unzoned
 
 
 def split_target(url):

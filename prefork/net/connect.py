@@ -58,6 +58,7 @@ from collections.abc import Mapping
 from time import monotonic
 
 from ..http.errors import HTTPError
+from .zones import zoned_host
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
 _NOT_FOUND = {_socket.EAI_NONAME, getattr(_socket, "EAI_NODATA", _socket.EAI_NONAME)}
@@ -433,20 +434,3 @@ class Connecting:
         if self.protocol is not None:
             self.protocol.connection_error(err)
         self.destroy(err if self.protocol is None else None)
-
-
-def zoned_host(sockaddr):
-    """The host of an IPv6 socket address with its zone when it has one, as Node spells
-    a link-local address (``fe80::1%eth0``; the index when the interface has no name)."""
-    if not sockaddr[3:] or not sockaddr[3]:
-        return sockaddr[0]
-    try:
-        return f"{sockaddr[0]}%{_socket.if_indextoname(sockaddr[3])}"
-    except OSError:
-        return f"{sockaddr[0]}%{sockaddr[3]}"
-
-
-def unzoned(address):
-    """``fe80::1`` of ``fe80::1%eth0`` (the host as ``getpeername()`` gives it, as
-    gunicorn and uvicorn show a peer); any other address as it is."""
-    return address.partition("%")[0] if "%" in address else address

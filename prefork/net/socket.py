@@ -57,7 +57,8 @@ from time import monotonic
 
 from ..emitter import EventEmitter
 from .closing import Closing
-from .connect import Connecting, zoned_host
+from .connect import Connecting
+from .zones import zoned_host
 from .idle import IdleTimer
 from .resets import ResetWatch
 from .sockopts import SocketOptions

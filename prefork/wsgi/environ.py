@@ -49,7 +49,7 @@ Rules:
   ``QUERY_STRING`` are the target's path (``/`` when it has none) and query.
 - ``REMOTE_ADDR`` and a ``SERVER_NAME`` from the local address carry no link-local
   zone (``fe80::1``, not ``fe80::1%eth0``: gunicorn's, ``getpeername()``'s host), as
-  the ASGI scope's ``client`` and ``server`` (``net/connect.py``'s ``unzoned``).
+  the ASGI scope's ``client`` and ``server`` (``net/zones.py``).
 """
 
 import re
@@ -58,7 +58,7 @@ from urllib.parse import unquote_to_bytes
 from .. import __version__
 from ..http.forwarded import forwarded_client, forwarded_proto
 from ..http.headers import map_is_cut
-from ..net.connect import unzoned
+from ..net.zones import unzoned
 from ..net.proxy import TrustedSources
 from .streams import EMPTY_INPUT
 
