@@ -84,7 +84,9 @@ class Reloader:
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        argv = [sys.executable, "-m", "prefork.master.autoreload", str(write_fd), json.dumps(patterns), *dirs]
+        # -P: the project directory (the working directory) is not first on its path: a project's
+        # json.py or logging.py is not the stdlib's to the watcher
+        argv = [sys.executable, "-P", "-m", "prefork.master.autoreload", str(write_fd), json.dumps(patterns), *dirs]
         os.set_inheritable(write_fd, True)
         try:
             self.pid = os.posix_spawn(sys.executable, argv, env, setpgroup=0, setsigmask=(),
