@@ -1,8 +1,9 @@
 """The request and response parsers (the llhttp driver under them is ``llhttp.py``).
 
 Rules:
-- ``RequestParser`` builds Node's ``headers`` map in the same pass as the raw header
-  list (every field, no count cap); repeated fields are joined as Node joins them.
+- ``RequestParser`` builds Node's ``headers`` map from the raw header list once the head
+  is whole (every field, no count cap; an unfinished head holds its raw list alone);
+  repeated fields are joined as Node joins them.
   Trailing spaces and tabs of a value are trimmed, as Node trims them. The names
   clients usually send, in their usual spellings, come from a fixed table (str and
   lower-case key) instead of being decoded and lower-cased per field. With
@@ -60,6 +61,7 @@ for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encodin
     for _spelling in (_name, _name.lower()):
         _KNOWN[_spelling.encode("latin-1")] = (_spelling, _name.lower())
 del _name, _spelling
+_KEYS = {known[0]: known[1] for known in _KNOWN.values()}  # {usual spelling: lower-case key}
 # The common head, read without llhttp's callbacks (``RequestParser.feed``): a whole head at
 # the front of a read or after such heads (no empty field line before its end), HTTP/1.1, one of
 # these methods, its request line with single spaces, no field that frames a body or
@@ -93,13 +95,14 @@ def _whole_line(data, at, bound):
 
 
 class RequestParser(MessageParser):
-    """Also builds Node's ``headers`` map in the same pass as the raw list: ``headers``
-    holds the current head's map (every field, no count cap) while ``on_headers`` runs."""
+    """Also builds Node's ``headers`` map from the raw list once the head is whole:
+    ``headers`` holds the current head's map (every field, no count cap) while
+    ``on_headers`` runs."""
 
     kind = 1
     tracks_chunk_lines = True
     headers = None
-    _joins = None  # {name: [values]} of repeated fields, joined once the head is whole
+    _host_seen = False  # (``unique_host``) a Host field was read in this head
     unique_host = False  # True: a second Host field is a parse error (RFC 9112 3.2), not Node's first-wins
     join_all = False  # True: every repeated field is joined (Node's joinDuplicateHeaders)
 
@@ -257,7 +260,7 @@ class RequestParser(MessageParser):
         self.headers_complete = False
         self.body_received = self._body_kept = 0
         self._declared = None
-        self._joins = None
+        self._host_seen = False
         self._counted = 0
         self._head_wire = 0
         self._raw = []
@@ -326,23 +329,29 @@ class RequestParser(MessageParser):
         stripped = value.rstrip(b" \t")
         if stripped is not value and b"\t" in value:
             self._blank_after_value(name, value)
-        known = _KNOWN.get(name)  # (the name as str, lower-cased) of a usual field: no decoding
-        if known is None:
-            field = name.decode("latin-1")
-            key = field.lower()
-        else:
-            field, key = known
-        text = stripped.decode("latin-1")
-        self._raw += (field, text)
-        headers = self.headers
-        if key in headers:
-            if key == "host" and self.unique_host:
+        known = _KNOWN.get(name)  # (the name as str) of a usual field: no decoding
+        self._raw += (name.decode("latin-1") if known is None else known[0], stripped.decode("latin-1"))
+        if self.unique_host and len(name) == 4 and name.lower() == b"host":
+            if self._host_seen:
                 self._two_hosts()
-            if self._joins is None:
-                self._joins = {}
-            add_repeated(headers, key, text, self._joins, self.join_all)
-        else:
-            headers[key] = [text] if key == "set-cookie" else text
+            self._host_seen = True
+
+    def _header_map(self, raw):
+        """Node's ``headers`` map of a head's raw list (built once the head is whole: an
+        unfinished head holds its raw list alone)."""
+        headers = {}
+        joins = None
+        for name, value in zip(raw[::2], raw[1::2]):
+            key = _KEYS.get(name) or name.lower()
+            if key in headers:
+                if joins is None:
+                    joins = {}
+                add_repeated(headers, key, value, joins, self.join_all)
+            else:
+                headers[key] = [value] if key == "set-cookie" else value
+        if joins is not None:
+            join_repeated(headers, joins)
+        return headers
 
     def _two_hosts(self):
         """A second Host field, refused (``unique_host``): at its line's start in the
@@ -360,9 +369,7 @@ class RequestParser(MessageParser):
     def on_headers_complete(self):
         self.headers_complete = True
         self._counted = 0
-        if self._joins is not None:
-            join_repeated(self.headers, self._joins)
-            self._joins = None
+        self.headers = self._header_map(self._raw)
         coding = self.headers.get("transfer-encoding")
         if coding is not None:
             # llhttp: chunked when the last coding of the last field is chunked (the map
