@@ -81,11 +81,11 @@ def test_a_whole_request_line_with_an_unknown_method_is_logged_with_its_line(ser
         (req.request_text(req.url), res.status_code))))
     for request in (b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n",
                     b"GET / HTTP/1.1\r\nHost: x\r\n\r\nFOO /x HTTP/1.1\r\n\r\n",  # after a served one
-                    b"FOO", b"G@T / HTTP/1.1\r\n\r\n"):  # not whole; not a token
+                    b"FOO", b"G@T / HTTP/1.1\r\n\r\n"):  # not whole; not a token, whole
         with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
             sock.sendall(request)
             sock.shutdown(socket.SHUT_WR)
             while sock.recv(65536):
                 pass
     st.call(lambda: None)
-    assert seen == [("FOO / HTTP/1.1", 400), ("FOO /x HTTP/1.1", 400), ("-", 400), ("-", 400)], seen
+    assert seen == [("FOO / HTTP/1.1", 400), ("FOO /x HTTP/1.1", 400), ("-", 400), ("G@T / HTTP/1.1", 400)], seen

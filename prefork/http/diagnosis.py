@@ -39,6 +39,12 @@ class Diagnosis:
     """Mixed into ``MessageParser``: reads its kept bytes (``_retained``, where an int
     stands for that many body bytes, and ``_piece``)."""
 
+    def eof_error(self):
+        """The error for a peer FIN in the middle of a message (None between messages)."""
+        if not self.in_message:
+            return None
+        return ParseError("HPE_INVALID_EOF_STATE", "Invalid EOF state", 0, None)
+
     def _retain(self, data):
         retained = self._retained
         if retained is not None:

@@ -289,8 +289,10 @@ class MessageParser(Diagnosis):
     def _head_size(self, data, trailer_wire):
         """A head (or trailers) still open at the end of a read: Node counts the field
         or value in progress too, and refuses the read that takes the count to the
-        limit. The wire bytes bound the count, so a ``HeaderCounter`` is started only
-        once they reach the limit (fed the head's bytes so far, then each read once)."""
+        limit. A ``HeaderCounter`` is started (fed the head's bytes so far, then each read
+        once) only once the count may reach it: the wire bytes reach the limit, and so
+        do a head's count so far (exact up to the line before its last line end:
+        httptools hands a field over once the next one starts) and the bytes after."""
         limit = self.max_header_size
         if limit <= 0:
             return
@@ -305,6 +307,10 @@ class MessageParser(Diagnosis):
             return
         counter = self._size_counter
         if counter is None:
+            last = data.rfind(b"\n") if trailer_wire is None else -1
+            before = data.rfind(b"\n", 0, last) if last > 0 else -1
+            if before >= 0 and self._counted + len(data) - before - 1 < limit:
+                return  # (the count cannot reach the limit in this read: no counter yet)
             kind = self.kind
             if trailer_wire is not None:
                 message = _TRAILERS_HEAD + b"".join(trailer_wire)
@@ -336,12 +342,6 @@ class MessageParser(Diagnosis):
         except httptools.HttpParserError as exc:
             self.fast_heads = False
             raise self._diagnose(exc, b"") from None
-
-    def eof_error(self):
-        """The error for a peer FIN in the middle of a message (None between messages)."""
-        if not self.in_message:
-            return None
-        return ParseError("HPE_INVALID_EOF_STATE", "Invalid EOF state", 0, None)
 
     # -- llhttp callbacks -------------------------------------------------------------
     def _count(self, n):

@@ -1,8 +1,9 @@
 """The request and response parsers (the llhttp driver under them is ``llhttp.py``).
 
 Rules:
-- ``RequestParser`` builds Node's ``headers`` map in the same pass as the raw header
-  list (every field, no count cap); repeated fields are joined as Node joins them.
+- ``RequestParser`` builds Node's ``headers`` map from the raw header list once the head
+  is whole (every field, no count cap; an unfinished head holds its raw list alone);
+  repeated fields are joined as Node joins them.
   Trailing spaces and tabs of a value are trimmed, as Node trims them. The names
   clients usually send, in their usual spellings, come from a fixed table (str and
   lower-case key) instead of being decoded and lower-cased per field. With
@@ -44,9 +45,8 @@ from .llhttp import MessageParser
 __all__ = ["MessageParser", "RequestParser", "ResponseParser"]
 
 _HOST_LINE = re.compile(rb"\nhost[ \t]*:", re.I)  # a Host field's line, after the line end before it
-# a request line with any token for its method (llhttp knows a fixed list of methods)
-_WHOLE_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) ([\x21-\x7e\x80-\xff]{1,65536}) HTTP/(\d\.\d)\r?\n")
-_VERSION_END = re.compile(rb"(\d\.\d)\r?\n")  # a request line's version and end, after "HTTP/"
+# a request line's version that a log line may hold raw (printable ASCII, no quote or backslash)
+_LOG_SAFE = re.compile(rb'[ !#-\[\]-~]*\Z')
 # The request fields browsers, curl and proxies send, in the spellings they use: each
 # name's str and lower-cased key, looked up instead of made per field (a fixed table: a
 # name not in it is decoded as any other)
@@ -61,6 +61,7 @@ for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encodin
     for _spelling in (_name, _name.lower()):
         _KNOWN[_spelling.encode("latin-1")] = (_spelling, _name.lower())
 del _name, _spelling
+_KEYS = {known[0]: known[1] for known in _KNOWN.values()}  # {usual spelling: lower-case key}
 # The common head, read without llhttp's callbacks (``RequestParser.feed``): a whole head at
 # the front of a read or after such heads (no empty field line before its end), HTTP/1.1, one of
 # these methods, its request line with single spaces, no field that frames a body or
@@ -76,28 +77,32 @@ _FAST_KEYS = {known[0]: known[1] for known in _KNOWN.values() if known[1] not in
 _NO_CALLBACKS = object()  # (the checking llhttp's protocol)
 
 
-def _unparsed_line(err):
-    """(method, target, version) of a whole request line that llhttp refused before its
-    target (an unknown method: ``FOO / HTTP/1.1``), read from the bytes up to the error's
-    line; else None."""
-    if err is None or err.code != "HPE_INVALID_METHOD" or err.raw_packet is None or err.bytes_parsed is None:
-        return None  # (a head over the size limit keeps its "-": its line was refused for its size)
-    data = err.raw_packet
-    start = data.rfind(b"\n", 0, err.bytes_parsed) + 1
-    found = _WHOLE_LINE.match(data, start)
-    if found is None:
+def _whole_line(data, at, bound):
+    """(method, target, version) of the line of ``data`` that holds offset ``at`` when
+    it ends (LF, a CR before it dropped) within ``bound`` bytes, as the log can write it:
+    ``method SP target SP HTTP/version`` (the method and target any bytes, escaped by the
+    log; the version printable); else None."""
+    start = data.rfind(b"\n", 0, at) + 1
+    end = data.find(b"\n", start, start + bound + 2)
+    if end < 0:
+        return None  # (not whole, or longer than a head may be)
+    line = data[start:end - 1] if data[end - 1:end] == b"\r" and end > start else data[start:end]
+    method, _, rest = line.partition(b" ")
+    target, http, version = rest.rpartition(b" HTTP/")
+    if not method or not http or _LOG_SAFE.match(version) is None:
         return None
-    return found[1].decode("ascii"), found[2].decode("latin-1"), found[3].decode("ascii")
+    return method.decode("latin-1"), target.decode("latin-1"), version.decode("ascii")
 
 
 class RequestParser(MessageParser):
-    """Also builds Node's ``headers`` map in the same pass as the raw list: ``headers``
-    holds the current head's map (every field, no count cap) while ``on_headers`` runs."""
+    """Also builds Node's ``headers`` map from the raw list once the head is whole:
+    ``headers`` holds the current head's map (every field, no count cap) while
+    ``on_headers`` runs."""
 
     kind = 1
     tracks_chunk_lines = True
     headers = None
-    _joins = None  # {name: [values]} of repeated fields, joined once the head is whole
+    _host_seen = False  # (``unique_host``) a Host field was read in this head
     unique_host = False  # True: a second Host field is a parse error (RFC 9112 3.2), not Node's first-wins
     join_all = False  # True: every repeated field is joined (Node's joinDuplicateHeaders)
 
@@ -255,7 +260,7 @@ class RequestParser(MessageParser):
         self.headers_complete = False
         self.body_received = self._body_kept = 0
         self._declared = None
-        self._joins = None
+        self._host_seen = False
         self._counted = 0
         self._head_wire = 0
         self._raw = []
@@ -273,37 +278,36 @@ class RequestParser(MessageParser):
         """(method, target, version) of the request being read once its request line was
         read whole, else None: what an access log can say of a request the server
         answered itself (``err``: the ParseError that stopped it, if one did). Before any
-        header field came out of llhttp, the line is read from the bytes read up to the
-        error: the last line that starts with the method and target parsed, when a version
-        and the line's end follow them."""
-        if not self.in_message:
-            return _unparsed_line(err)
-        if self._fast_line is not None:  # (a head read without llhttp's callbacks, its handler running)
+        header field came out of llhttp, the line is read from the bytes read (those kept
+        of the message, then the read with the error): the line that holds the error (the
+        last that starts with the method and target llhttp parsed, once it parsed them),
+        when it is whole within ``max_header_size`` bytes (see _whole_line)."""
+        if self.in_message and self._fast_line is not None:  # (a head read without llhttp's callbacks)
             method, target, _ = self._fast_line.split(" ")
             return method, target, "1.1"
-        if not self._url:
-            return _unparsed_line(err)
-        parser = self._parser
-        method, target = parser.get_method(), self._url
-        if self._raw or self.headers_complete:
-            return method.decode("ascii"), target.decode("latin-1"), parser.get_http_version()
-        seen = self._kept(self._retained or ())
+        url = self._url if self.in_message else b""
+        if url and (self._raw or self.headers_complete):
+            parser = self._parser
+            return parser.get_method().decode("ascii"), url.decode("latin-1"), parser.get_http_version()
+        seen = self._kept(self._retained or ()) if self.in_message else b""
         if err is not None and err.raw_packet is not None and err.bytes_parsed is not None:
-            seen += err.raw_packet[:err.bytes_parsed]
+            at = len(seen) + err.bytes_parsed
+            seen += err.raw_packet
+        elif not url:
+            return None
         else:
             seen += self._piece
-        start = method + b" " + target + b" HTTP/"
-        at = len(seen)
-        while True:  # (the target holds no line end: each search goes back past the last)
-            at = seen.rfind(start, 0, at)
-            if at < 0:
-                return None
-            if at == 0 or seen[at - 1] == 10:  # at a line's start
-                break
-        version = _VERSION_END.match(seen, at + len(start))
-        if version is None:
-            return None
-        return method.decode("ascii"), target.decode("latin-1"), version[1].decode("ascii")
+            at = len(seen)
+        if url:  # (the target holds no line end: each search goes back past the last)
+            start = self._parser.get_method() + b" " + url + b" "
+            while True:
+                at = seen.rfind(start, 0, at)
+                if at < 0:
+                    return None
+                if at == 0 or seen[at - 1] == 10:  # at a line's start
+                    break
+        bound = self.max_header_size
+        return _whole_line(seen, at, bound if bound > 0 else len(seen))
 
     def on_url(self, url):
         counted = self._counted + len(url)
@@ -325,23 +329,29 @@ class RequestParser(MessageParser):
         stripped = value.rstrip(b" \t")
         if stripped is not value and b"\t" in value:
             self._blank_after_value(name, value)
-        known = _KNOWN.get(name)  # (the name as str, lower-cased) of a usual field: no decoding
-        if known is None:
-            field = name.decode("latin-1")
-            key = field.lower()
-        else:
-            field, key = known
-        text = stripped.decode("latin-1")
-        self._raw += (field, text)
-        headers = self.headers
-        if key in headers:
-            if key == "host" and self.unique_host:
+        known = _KNOWN.get(name)  # (the name as str) of a usual field: no decoding
+        self._raw += (name.decode("latin-1") if known is None else known[0], stripped.decode("latin-1"))
+        if self.unique_host and len(name) == 4 and name.lower() == b"host":
+            if self._host_seen:
                 self._two_hosts()
-            if self._joins is None:
-                self._joins = {}
-            add_repeated(headers, key, text, self._joins, self.join_all)
-        else:
-            headers[key] = [text] if key == "set-cookie" else text
+            self._host_seen = True
+
+    def _header_map(self, raw):
+        """Node's ``headers`` map of a head's raw list (built once the head is whole: an
+        unfinished head holds its raw list alone)."""
+        headers = {}
+        joins = None
+        for name, value in zip(raw[::2], raw[1::2]):
+            key = _KEYS.get(name) or name.lower()
+            if key in headers:
+                if joins is None:
+                    joins = {}
+                add_repeated(headers, key, value, joins, self.join_all)
+            else:
+                headers[key] = [value] if key == "set-cookie" else value
+        if joins is not None:
+            join_repeated(headers, joins)
+        return headers
 
     def _two_hosts(self):
         """A second Host field, refused (``unique_host``): at its line's start in the
@@ -359,9 +369,7 @@ class RequestParser(MessageParser):
     def on_headers_complete(self):
         self.headers_complete = True
         self._counted = 0
-        if self._joins is not None:
-            join_repeated(self.headers, self._joins)
-            self._joins = None
+        self.headers = self._header_map(self._raw)
         coding = self.headers.get("transfer-encoding")
         if coding is not None:
             # llhttp: chunked when the last coding of the last field is chunked (the map

@@ -20,6 +20,7 @@ import time
 from time import time as _wall
 
 from .jsnumber import int32
+from .jstext import js_text
 
 STATUS_CODES = {
     100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
@@ -308,9 +309,8 @@ def early_hints(hints):
     for key, value in hints.items():
         if key != "link":
             check_name(key)
-            value = field_value(value)
-            check_value(key, value)
-            head += header_lines(key, value)
+            check_value(key, value := field_value(value))
+            head += f"{key}: {js_text(value)}\r\n"  # (one line: a list's items joined with ",", as Node)
     return (head + "\r\n").encode("latin-1")
 
 
