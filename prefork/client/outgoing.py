@@ -61,6 +61,23 @@ def _has_value(value):
     return isinstance(value, (list, tuple)) or bool(value)
 
 
+def _credentials(auth):
+    """The ``auth`` option's bytes, as Node's ``Buffer.from(options.auth)`` makes them: a
+    str as UTF-8 (a lone surrogate as U+FFFD), bytes-like as given; another type (a
+    number, True) is ERR_INVALID_ARG_TYPE, as Node throws, not its ``str()`` sent."""
+    if isinstance(auth, str):
+        try:
+            return auth.encode()
+        except UnicodeEncodeError:
+            return auth.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
+    if isinstance(auth, (bytes, bytearray, memoryview)):
+        return bytes(auth)
+    err = TypeError("The first argument must be of type string or an instance of Buffer, ArrayBuffer, "
+                    f"or Array or an Array-like Object. Received {auth!r}")
+    err.code = "ERR_INVALID_ARG_TYPE"
+    raise err
+
+
 class OutgoingRequest(OutgoingFields):
     """The head and body half of ClientRequest (whose ``loop``, ``method``, ``path``,
     ``agent``, ``socket``, ``writable_finished``, ``_one_off`` and ``_finish`` it uses),
@@ -118,7 +135,7 @@ class OutgoingRequest(OutgoingFields):
             # set now, after the options' headers and before later ones (Node's order)
             self.set_header("Host", host)
         if auth and not _has_value(given.get("authorization", "")):  # Basic, after Host
-            self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
+            self.set_header("Authorization", "Basic " + b64encode(_credentials(auth)).decode("ascii"))
 
     @property
     def _expect_continue(self):
