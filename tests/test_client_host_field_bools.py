@@ -72,3 +72,7 @@ def test_a_host_given_true_is_refused_before_anything_is_sent(server):
 
 def test_a_flat_lists_host_of_false_goes_out_as_node_writes_it(server):
     assert sent_head(server.port, headers=["Host", False]) == "GET / HTTP/1.1\r\nHost: false\r\nConnection: keep-alive"
+
+
+def test_a_host_given_as_bytes_is_sent_as_those_bytes(server):
+    assert sent_head(server.port, headers={"Host": b"h\xe9"}) == "GET / HTTP/1.1\r\nHost: h\xe9\r\nConnection: keep-alive"

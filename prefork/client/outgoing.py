@@ -112,7 +112,7 @@ class OutgoingRequest(OutgoingFields):
         then Host (unless ``set_host`` is false) and the ``auth`` credentials, unless those
         headers give them a value (Node's ``!getHeader(name)``: an empty one, 0 or False is
         replaced where it stands; a mapping's value is read as given, before the head
-        writes a bool as text). A mapping's Host that is neither a string nor such an
+        writes a bool as text). A mapping's Host that is neither text (str, bytes) nor such an
         empty value (True, a number, a list: two Host lines) is ERR_INVALID_ARG_TYPE, as
         Node's agent throws; a flat list's fields go out as given."""
         given = None  # a mapping's Host and Authorization values, as given (the last of a name)
@@ -123,7 +123,7 @@ class OutgoingRequest(OutgoingFields):
                     if isinstance(name, str) and name.lower() in _GIVEN:
                         given[name.lower()] = value
             self.merge_fields(headers, spelled=True)  # (a repeated name keeps its spelling, as Node writes it)
-            if given is not None and "host" in given and not isinstance(given["host"], str) \
+            if given is not None and "host" in given and not isinstance(given["host"], (str, bytes)) \
                     and _has_value(given["host"]):
                 err = TypeError('The "options.headers.host" property must be of type string. '
                                 f"Received {given['host']!r}")
