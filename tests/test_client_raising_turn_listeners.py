@@ -1,5 +1,5 @@
 """A client listener that raises on a loop turn of its own (the request's ``error``,
-``abort`` and ``close``; the response's ``close``, ``error`` and, for a body the
+``abort``, ``close``, ``drain`` and ``finish``; the response's ``close``, ``error`` and, for a body the
 connection cut short, ``aborted``) is logged on the ``prefork.client`` logger with its
 traceback, as the client's other raising listeners are (not by asyncio's handler of a
 callback's exception), and the exchange still closes."""
@@ -114,3 +114,39 @@ def test_a_raising_aborted_listener_still_lets_the_request_and_response_close(ca
         listening.close()
     assert [r.getMessage() for r in records] == ["error in a client 'aborted' listener"]
     assert events == ["request close", ("error", "aborted")]
+
+
+def test_a_raising_drain_listener_is_logged_and_the_request_still_completes(caplog):
+    async def main():
+        def handler(req, res):
+            req.resume()
+            req.on("end", lambda: res.end("done"))
+        server = prefork.create_server(handler)
+        server.listen(0)
+        await asyncio.sleep(0)
+        try:
+            req = prefork.request(f"http://127.0.0.1:{server.address()['port']}/", method="POST", agent=False)
+            req.on("drain", boom)
+            while req.write(b"x" * 65536):
+                pass
+            req.end()
+            res = await asyncio.wait_for(req, 5)
+            assert await asyncio.wait_for(res.read(), 5) == b"done"
+        finally:
+            server.close()
+    records = run_logged(caplog, main)
+    assert [r.getMessage() for r in records] == ["error in a client 'drain' listener"]
+
+
+def test_a_raising_finish_listener_is_logged_and_the_response_still_comes(caplog):
+    async def main():
+        server, port = await serving()
+        try:
+            req = prefork.get(f"http://127.0.0.1:{port}/", agent=False)
+            req.on("finish", boom)
+            res = await asyncio.wait_for(req, 5)
+            assert await asyncio.wait_for(res.read(), 5) == b"hello"
+        finally:
+            server.close()
+    records = run_logged(caplog, main)
+    assert [r.getMessage() for r in records] == ["error in a client 'finish' listener"]

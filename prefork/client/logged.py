@@ -1,6 +1,7 @@
 """The client's logger, and emitting an event on a loop turn of its own (the request's
-``error``, ``abort``, ``close``; the response's ``error`` and ``close``; its ``aborted``
-when the connection cut the body short, client/closing.py).
+``error``, ``abort``, ``close``, and its ``drain`` and ``finish``, told from the
+socket's flush; the response's ``error`` and ``close``; its ``aborted`` when the
+connection cut the body short, client/closing.py).
 
 Rules:
 - A plain listener that raises there has no caller to raise to (Node's process would

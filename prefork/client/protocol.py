@@ -53,6 +53,7 @@ from ..http.errors import ParseError
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from ..http.parser import ResponseParser
 from .fields import Information
+from .logged import emit_logged
 from .pooled import PoolHooks, pool_listeners
 from .response import ClientResponse
 
@@ -388,4 +389,4 @@ class ClientProtocol:
 
     def on_drain(self):
         if not self.socket.writable_ended:  # (ended after the response: no more body goes, as Node's)
-            self.request.emit("drain")
+            emit_logged(self.request, "drain")  # (from the socket's flush: no caller to raise to)

@@ -179,7 +179,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
     def _finish(self):
         if not self.writable_finished and not self.destroyed:
             self.writable_finished = True
-            self.emit("finish")
+            emit_logged(self, "finish")  # (after a flush: client/logged.py)
 
     # -- socket ----------------------------------------------------------------------------------
     def _start(self):
