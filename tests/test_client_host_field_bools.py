@@ -76,3 +76,10 @@ def test_a_flat_lists_host_of_false_goes_out_as_node_writes_it(server):
 
 def test_a_host_given_as_bytes_is_sent_as_those_bytes(server):
     assert sent_head(server.port, headers={"Host": b"h\xe9"}) == "GET / HTTP/1.1\r\nHost: h\xe9\r\nConnection: keep-alive"
+
+
+def test_set_host_none_is_not_given_and_the_host_goes_out(server):
+    # (None is an option not given, Node's undefined: a wrapper passing its own default on)
+    assert sent_head(server.port, set_host=None) == \
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: keep-alive"
+    assert sent_head(server.port, set_host=0) == "GET / HTTP/1.1\r\nConnection: keep-alive"

@@ -116,7 +116,8 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         self.max_header_size = headopts.max_header_size(options.get("max_header_size"))  # (client/headopts.py)
         self.join_duplicate_headers = headopts.join_duplicate_headers(options.get("join_duplicate_headers"))
         self._init_outgoing(headopts.unique_headers(options.get("unique_headers")))
-        self.set_host = options.get("set_host", True)
+        set_host = options.get("set_host")  # None: not given (Node's undefined), as the other options read it
+        self.set_host = True if set_host is None else bool(set_host)
         self._init_head(options.get("headers"), host_field(self.host, self.port, default_port), options.get("auth"))
         self.reused_socket = False
         self.max_headers_count = None  # Node's maxHeadersCount (None: its default; 0: no cap)
