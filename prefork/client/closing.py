@@ -13,6 +13,7 @@ Rules (Node's; the request's rules in client/request.py tell the orders):
 """
 
 from ..http.errors import HTTPError
+from .logged import log
 
 
 class SocketClose:
@@ -64,7 +65,10 @@ class SocketClose:
             return
         self.destroyed = self.destroyed or not res.destroy_called  # (Node's socket close: before 'aborted')
         self.agent.socket_gone(self)  # (and the agent's listener of it)
-        res.mark_aborted()
+        try:
+            res.mark_aborted()
+        except Exception:  # (on a turn of its own, as client/logged.py logs: the closes still come)
+            log.exception("error in a client 'aborted' listener")
         if res.destroy_called:
             if res.destroy_error is not None:
                 self._error(res.destroy_error, given=True)  # (Node's socket destroyed with it)

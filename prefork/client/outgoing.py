@@ -3,10 +3,12 @@ http/fields.py's) and its body, kept in order until the socket comes (the reques
 socket and its response are client/request.py's).
 
 Rules (Node's, spec section 7):
-- The head: request line, the headers in insertion order (Host, unless set, is set by
-  the constructor after the options' headers and before any set later), then
-  Connection (unless set), then Content-Length (``end(data)`` as the only write) or
-  Transfer-Encoding: chunked (anything else with a body).
+- The head: request line, the headers in insertion order (Host, unless ``set_host`` is
+  false or the options' headers give it a value, and then Authorization from ``auth``,
+  unless they give it one, are set by the constructor after the options' headers and
+  before any set later; a given empty value, ``""``, 0 or False as given, is replaced
+  where it stands), then Connection (unless set), then Content-Length (``end(data)`` as
+  the only write) or Transfer-Encoding: chunked (anything else with a body).
 - ``write`` says False once the bytes not yet in the kernel (or, before the socket is
   there, those kept for it) reach the socket's high-water mark; ``drain`` follows when
   they have gone out; ``await req.drain()`` waits for it (``emitter.drained``). Once a
@@ -50,10 +52,30 @@ from ..net import Socket
 from ..net.writing import WriteCallback
 
 
+_GIVEN = ("host", "authorization")  # the fields the client makes unless the options' headers give them
+
+
 def _has_value(value):
     """A field's value as JavaScript tests one: an empty string, 0 or False is none (a
     list, even empty, is one)."""
     return isinstance(value, (list, tuple)) or bool(value)
+
+
+def _credentials(auth):
+    """The ``auth`` option's bytes, as Node's ``Buffer.from(options.auth)`` makes them: a
+    str as UTF-8 (a lone surrogate as U+FFFD), bytes-like as given; another type (a
+    number, True) is ERR_INVALID_ARG_TYPE, as Node throws, not its ``str()`` sent."""
+    if isinstance(auth, str):
+        try:
+            return auth.encode()
+        except UnicodeEncodeError:
+            return auth.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
+    if isinstance(auth, (bytes, bytearray, memoryview)):
+        return bytes(auth)
+    err = TypeError("The first argument must be of type string or an instance of Buffer, ArrayBuffer, "
+                    f"or Array or an Array-like Object. Received {auth!r}")
+    err.code = "ERR_INVALID_ARG_TYPE"
+    raise err
 
 
 class OutgoingRequest(OutgoingFields):
@@ -89,23 +111,31 @@ class OutgoingRequest(OutgoingFields):
         """The options' ``headers`` (a mapping, pairs or Node's flat list: http/fields.py),
         then Host (unless ``set_host`` is false) and the ``auth`` credentials, unless those
         headers give them a value (Node's ``!getHeader(name)``: an empty one, 0 or False is
-        replaced where it stands). A mapping's Host that is neither a string nor such an
-        empty value (a list: two Host lines) is ERR_INVALID_ARG_TYPE, as Node's agent
-        throws; a flat list's fields go out as given."""
+        replaced where it stands; a mapping's value is read as given, before the head
+        writes a bool as text). A mapping's Host that is neither text (str, bytes) nor such an
+        empty value (True, a number, a list: two Host lines) is ERR_INVALID_ARG_TYPE, as
+        Node's agent throws; a flat list's fields go out as given."""
+        given = None  # a mapping's Host and Authorization values, as given (the last of a name)
         if headers:
+            if isinstance(headers, dict) or hasattr(headers, "keys"):
+                given = {}
+                for name, value in headers.items():
+                    if isinstance(name, str) and name.lower() in _GIVEN:
+                        given[name.lower()] = value
             self.merge_fields(headers, spelled=True)  # (a repeated name keeps its spelling, as Node writes it)
-            given = self._headers.get("host")
-            if given is not None and (isinstance(headers, dict) or hasattr(headers, "keys")) \
-                    and not isinstance(given[1], str) and _has_value(given[1]):
+            if given is not None and "host" in given and not isinstance(given["host"], (str, bytes)) \
+                    and _has_value(given["host"]):
                 err = TypeError('The "options.headers.host" property must be of type string. '
-                                f"Received {given[1]!r}")
+                                f"Received {given['host']!r}")
                 err.code = "ERR_INVALID_ARG_TYPE"
                 raise err
-        if self.set_host and not _has_value(self._headers.get("host", (None, ""))[1]):
+        if given is None:  # (a list's fields: as they are kept)
+            given = {key: self._headers[key][1] for key in _GIVEN if key in self._headers}
+        if self.set_host and not _has_value(given.get("host", "")):
             # set now, after the options' headers and before later ones (Node's order)
             self.set_header("Host", host)
-        if auth and not _has_value(self._headers.get("authorization", (None, ""))[1]):  # Basic, after Host
-            self.set_header("Authorization", "Basic " + b64encode(str(auth).encode()).decode("ascii"))
+        if auth and not _has_value(given.get("authorization", "")):  # Basic, after Host
+            self.set_header("Authorization", "Basic " + b64encode(_credentials(auth)).decode("ascii"))
 
     @property
     def _expect_continue(self):

@@ -1,5 +1,6 @@
 """The pieces of the Agent's pool (client/agent.py) that stand apart from it: the
-listeners a pooled socket carries (``PoolHooks``), the key a pool is named by
+listeners a pooled socket carries (``PoolHooks``; ``pool_listeners`` tells them from an
+application's), the key a pool is named by
 (``pool_name``) and the checks of its numbers (``total_limit``, ``check_numbers``).
 
 Rules:
@@ -59,6 +60,15 @@ class PoolHooks:
     def on_data(self, data):
         if self.socket in self.free():
             self.socket.destroy()
+
+
+def pool_listeners(socket):
+    """How many of ``socket``'s ``data`` listeners are a pool's (``PoolHooks.on_data``,
+    which does nothing while a request has the socket): 0 or 1."""
+    for listener in socket.raw_listeners("data"):
+        if type(getattr(listener, "__self__", None)) is PoolHooks:
+            return 1  # (one set of hooks per socket)
+    return 0
 
 
 def pool_name(host, port, socket_path, local):

@@ -5,6 +5,11 @@ Rules (Node's, spec section 7):
   (for 100) and ``information`` on the request (not to CONNECT: any answer to it, a 1xx
   too, is its response); the final head gives ``response``, then
   the body's ``data`` (never an empty one) and ``end`` on the response.
+- The socket's own ``data`` listeners (the application's, added at ``socket`` or later;
+  not the pool's) get each read as it came, after the parser has taken it, as Node's
+  socket gives its listeners after its parser's: those of the moment the read came
+  (one a parser event adds gets the next read, as Node's emit calls a copy of its
+  list). Without such a listener a read costs one count of them, nothing more.
 - The response to HEAD, to CONNECT and a 101 end at their head (httptools has no
   skip-body hook for them): the protocol finds where the head ended itself and hands the
   rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser. A 101
@@ -42,11 +47,14 @@ Rules (Node's, spec section 7):
 """
 
 import logging
+from asyncio import ensure_future, iscoroutine
 
 from ..http.errors import ParseError
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
 from ..http.parser import ResponseParser
 from .fields import Information
+from .logged import emit_logged
+from .pooled import PoolHooks, pool_listeners
 from .response import ClientResponse
 
 log = logging.getLogger("prefork.client")
@@ -97,6 +105,9 @@ class ClientProtocol:
         self._closed_after = False  # a 1xx restarted the parser and forbade another message
         self.max_headers_count = _cap(request.max_headers_count)  # (Node reads it as the socket is given)
         self._whole_head = None  # every field of a head whose raw_headers were cut (for framing)
+        # the socket's 'data' listeners that are not the application's (the pool's): past
+        # them, each read is told to the socket's listeners too (see Rules)
+        self._quiet = pool_listeners(socket) if socket.listener_count("data") else 0
 
     def release(self):
         """The exchange is over: the parser (which refers back to this protocol) goes."""
@@ -104,17 +115,38 @@ class ClientProtocol:
 
     # -- bytes in ------------------------------------------------------------------------------
     def data_received(self, data):
+        socket = self.socket
+        # the application's 'data' listeners of the moment the read came (Node's emit
+        # calls a copy of its list: one a parser event adds waits for the next read)
+        told = socket.raw_listeners("data") if socket.listener_count("data") > self._quiet else None
+        read = data
         try:
             while data:  # (again on the rest of the read after a 1xx whose body llhttp would read)
                 data = self._parse(data)
+            if told is not None:
+                self._tell_socket_data(told, read)
             if not self.done:
-                self.socket.look_for_reset()  # (the response part-way: see net/socket.py)
+                socket.look_for_reset()  # (the response part-way: see net/socket.py)
         except Exception:
             # a listener of the app's raised (response, data, end...): the parser is left
             # part-way, so the exchange cannot go on; logged once, the connection closed
             # (the request then settles), where Node's process would die
             log.exception("error in a client listener; closing its connection")
             self.socket.destroy()
+
+    def _tell_socket_data(self, told, read):
+        """The read to the socket's ``data`` listeners, after the parser (Node's parser
+        listens first): those of the moment it came, though a parser event added or
+        took one off (the pool's listener, added as the socket went back, is left out)."""
+        socket = self.socket
+        if socket.raw_listeners("data") == told:
+            socket.emit("data", read)
+            return
+        for listener in told:
+            if type(getattr(listener, "__self__", None)) is not PoolHooks:
+                result = listener(read)
+                if iscoroutine(result):
+                    ensure_future(result)
 
     def _parse(self, data):
         """Parses one read; returns the rest of it that a fresh parser takes, if any."""
@@ -357,4 +389,4 @@ class ClientProtocol:
 
     def on_drain(self):
         if not self.socket.writable_ended:  # (ended after the response: no more body goes, as Node's)
-            self.request.emit("drain")
+            emit_logged(self.request, "drain")  # (from the socket's flush: no caller to raise to)

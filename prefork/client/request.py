@@ -92,6 +92,7 @@ from .abort import SignalWatch, check_signal
 from .agent import request_agent
 from .awaiting import ResponseWaiter, awaited, raisable
 from .closing import SocketClose
+from .logged import emit_logged
 from .outgoing import OutgoingRequest
 from .sockopts import SocketOptions, timer_seconds
 from .port import connect_host, connect_port, host_field, local_options
@@ -115,7 +116,8 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         self.max_header_size = headopts.max_header_size(options.get("max_header_size"))  # (client/headopts.py)
         self.join_duplicate_headers = headopts.join_duplicate_headers(options.get("join_duplicate_headers"))
         self._init_outgoing(headopts.unique_headers(options.get("unique_headers")))
-        self.set_host = options.get("set_host", True)
+        set_host = options.get("set_host")  # None: not given (Node's undefined), as the other options read it
+        self.set_host = True if set_host is None else bool(set_host)
         self._init_head(options.get("headers"), host_field(self.host, self.port, default_port), options.get("auth"))
         self.reused_socket = False
         self.max_headers_count = None  # Node's maxHeadersCount (None: its default; 0: no cap)
@@ -178,7 +180,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
     def _finish(self):
         if not self.writable_finished and not self.destroyed:
             self.writable_finished = True
-            self.emit("finish")
+            emit_logged(self, "finish")  # (after a flush: client/logged.py)
 
     # -- socket ----------------------------------------------------------------------------------
     def _start(self):
@@ -230,13 +232,13 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         if self.socket is None and not self.destroyed:
             self.destroyed = True
             if self.agent.in_line(self):  # waiting for a socket: 'abort' first, as Node's
-                self.loop.call_soon(self.emit, "abort")
+                self.loop.call_soon(emit_logged, self, "abort")
                 self.loop.call_soon(self._close)
                 return
             self.loop.call_soon(self._close)
-            self.loop.call_soon(self.emit, "abort")
+            self.loop.call_soon(emit_logged, self, "abort")
             return
-        self.loop.call_soon(self.emit, "abort")
+        self.loop.call_soon(emit_logged, self, "abort")
         self.destroy()
 
     def destroy(self, error=None):
@@ -401,7 +403,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._error_due = False
             awaited = self._failure_raised or (self.res is not None and self.res.awaited)
             if not awaited or self.listener_count("error"):  # (see Rules)
-                self.emit("error", self._failure)
+                emit_logged(self, "error", self._failure)
 
     _failure_raised = False  # an awaiter of the response got the error
 
@@ -416,7 +418,4 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             protocol, self._protocol = self._protocol, None
             if protocol is not None:  # its parser refers back to it: let both go (after this read)
                 self.loop.call_soon(protocol.release)
-            try:
-                self.emit("close")
-            except Exception:  # (logged as a coroutine's is: the socket still goes back to the agent)
-                log.exception("error in a client 'close' listener")
+            emit_logged(self, "close")  # (logged as a coroutine's is: the socket still goes back to the agent)

@@ -50,13 +50,13 @@ Rules:
 """
 
 import asyncio
-import logging
 from collections import deque
 
 from ..emitter import EventEmitter
 from ..streaming import Chunks, Raising, pipe, unpipe
 from ..http.errors import Aborted
 from ..net.text import TextDecoder
+from .logged import emit_logged, log
 from .awaiting import ReadWaiter, bound_read, discarded as _discarded, raisable
 from .fields import ResponseFields
 from .sockopts import timer_seconds
@@ -175,7 +175,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         try:
             self._flow_kept()
         except Exception:
-            logging.getLogger("prefork.client").exception("error in a client listener; closing its connection")
+            log.exception("error in a client listener; closing its connection")
             if self.socket is not None:
                 self.socket.destroy()
 
@@ -387,9 +387,9 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             self._destroy_error_due = False
             if self.listener_count("error"):
                 self._closing = True
-                self.emit("error", self.destroy_error)
+                emit_logged(self, "error", self.destroy_error)  # (on a turn of its own: client/logged.py)
         self._closed = True
-        self.emit("close")
+        emit_logged(self, "close")
 
     def close_soon(self):
         """``close`` on a later loop turn; when the exchange ends as ``end`` is emitted,
@@ -416,7 +416,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         self._destroy_error_due = False  # (given here, if it was the one)
         if not self._closed and self.listener_count("error"):
             self._closing = True
-            self.emit("error", error or self._errored or Aborted())
+            emit_logged(self, "error", error or self._errored or Aborted())
         self.mark_closed()
 
     def destroy(self, error=None):
