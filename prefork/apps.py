@@ -13,17 +13,21 @@ Rules:
 - The master only locates the module (``locate``: no package ``__init__`` runs), and
   refuses one whose name a module it has loaded already holds (``socket.py``: a worker
   would import the loaded one), and a file of the app's directories it loaded as the
-  standard library's (``json.py`` with ``PYTHONPATH=.``: prefork's own code took it); a worker
+  standard library's (``json.py`` with ``PYTHONPATH=.``: prefork's own code took it;
+  compared by real path, a start through a ``current`` link too; the stdlib's own
+  directories are not the app's); a worker
   changes directory, extends ``sys.path``, imports and recognises the app (``load``);
   prefork's own imports after that are made without the app's directories on the path
   (``own_imports``: a project's ``random.py`` or ``queue.py`` is not the stdlib's).
   A ``chdir`` or ``app_dir`` the worker cannot enter or read (its ``user`` may not) is
   an AppError naming the directory and the user, not the import's "no module named".
 - With ``chdir`` empty the app's directory is where prefork was started, by its path
-  (``started_in``, remembered at the daemon's start): a worker whose working directory
+  (``started_in``, remembered at the daemon's start: startdir.py): a worker whose working directory
   is no longer the one that path names (removed, or replaced by a deploy) changes to it
   (``follow_start``; the master too, at a reload and a USR2), so a reload serves the
   new copy, and a directory gone for good fails no worker whose app is found elsewhere.
+  Started in a directory already removed, only absolute directories are searched: a
+  relative (or no) ``chdir`` without an absolute ``app_dir`` is refused, naming it.
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
 """
@@ -38,55 +42,40 @@ import os
 import sys
 
 from .recognise import AppError, made_by, named_for_server, resolve, unmistakable
+from . import startdir
 
 DEFAULT_ATTRIBUTES = ("setup", "application", "app")
+# where prefork was started (startdir.py), as the daemon's modules name them here
+started_in, remember_start, follow_start, start_removed = (startdir.started_in, startdir.remember_start,
+                                                            startdir.follow_start, startdir.start_removed)
 
 
-# -- where the app lives (master and worker) ------------------------------------------------
-_started_in = None  # set by remember_start (the daemon, at its start)
-
-
-def started_in():
-    """Where prefork was started, as a path: $PWD when it names the working directory (the
-    path the shell took, through a symbolic link, as gunicorn reads it), else the working
-    directory's path. A path, not the directory: one replaced since (a deploy that
-    recreated it, or swapped the link) is the new one. Read now unless the daemon
-    remembered it at its start (``remember_start``)."""
-    if _started_in is not None:
-        return _started_in
-    here, logical = os.getcwd(), os.environ.get("PWD", "")
-    try:
-        return logical if os.path.isabs(logical) and os.path.samefile(logical, here) else here
-    except OSError:
-        return here
-
-
-def remember_start():
-    """The daemon's start: ``started_in`` is this directory's path from now on, in the
-    master and the workers it forks."""
-    global _started_in
-    _started_in = started_in()
-
-
-def follow_start():
-    """Change to the directory prefork was started in when the working directory is no
-    longer the one its path names (removed, or replaced by a deploy); best effort: one
-    gone for good leaves the process where it is."""
-    try:
-        if os.path.samestat(os.stat("."), os.stat(started_in())):
-            return
-        os.chdir(started_in())
-    except OSError:
-        pass
-
+# -- where the app lives (master and worker): startdir.py ------------------------------------
 
 def search_dirs(chdir="", app_dir="", cwd=None):
-    """The directories put first on ``sys.path`` for the app, highest first."""
+    """The directories put first on ``sys.path`` for the app, highest first (started in a
+    directory already removed, an absolute ``app_dir`` without ``chdir`` alone)."""
+    if cwd is None and not chdir and os.path.isabs(app_dir) and start_removed():
+        return [os.path.normpath(app_dir)]
     base = os.path.abspath(os.path.join(cwd or started_in(), chdir or "."))
     dirs = [os.path.normpath(os.path.join(base, app_dir))] if app_dir else []
     if base not in dirs:
         dirs.append(base)
     return dirs
+
+
+def _start_needed(chdir, app_dir):
+    """Started in a directory already removed, the app's directories must be absolute (an
+    absolute ``chdir``, or ``app_dir`` without ``chdir``): else a StartRemoved naming it."""
+    if not os.path.isabs(chdir) and (chdir or not os.path.isabs(app_dir)) and start_removed():
+        raise StartRemoved(f"the working directory prefork was started in, {started_in()}, was removed: "
+                           f"start it in an existing directory, or give --chdir (or --app-dir) as an "
+                           f"absolute path")
+
+
+class StartRemoved(AppError, ValueError):
+    """The directory prefork was started in was removed, and the app's is relative to it
+    (a ValueError for the master's check, an AppError for a worker's)."""
 
 
 def split(app):
@@ -199,6 +188,7 @@ def locate(app, chdir="", app_dir=""):
                 "file given with --config; docs/gunicorn.md maps gunicorn's names to prefork's)")
     elif module.endswith(".py"):  # a file name, as gunicorn's message also suspects
         hint = f" (a file name: did you mean {module[:-3]}{':' + attribute if attribute else ''}?)"
+    _start_needed(chdir, app_dir)
     dirs = search_dirs(chdir, app_dir)
     _not_shadowed(module.split(".")[0], dirs)
     _stdlib_taken(dirs)
@@ -238,24 +228,47 @@ def _stdlib_taken(dirs):
     own ``import json`` took a project's ``json.py``, and every worker, forked from it,
     would fail in prefork's code.
     Raises ValueError naming the file."""
-    places = {os.path.normcase(os.path.abspath(directory)) for directory in (*dirs, started_in())}
-    places -= {os.path.normcase(os.path.dirname(os.path.abspath(os.__file__)))}  # (started in the stdlib's own)
+    places = {_real(directory) for directory in (*dirs, started_in())} - _stdlib_dirs()
     for name, module in list(sys.modules.items()):
         origin = getattr(module, "__file__", None) if name in sys.stdlib_module_names else None
         if not isinstance(origin, str):
             continue
-        folder = os.path.dirname(os.path.abspath(origin))
+        folder = os.path.dirname(_real(origin))
         if os.path.basename(origin).startswith("__init__."):
             folder = os.path.dirname(folder)  # (a package: its parent holds it)
-        if os.path.normcase(folder) in places:
+        if folder in places:
             raise ValueError(f"{origin} was imported as the standard library's {name!r}: its directory is "
                              f"first on the Python path (PYTHONPATH puts it there): rename the file (or "
                              f"package), or take the directory off PYTHONPATH (prefork finds the app there itself)")
 
 
+def _real(path):
+    """A directory's or file's real path (symbolic links resolved: a release's ``current``
+    link and the file it holds compare equal), case-normalised."""
+    try:
+        return os.path.normcase(os.path.realpath(path))
+    except OSError:  # (a relative path, the working directory removed)
+        return os.path.normcase(path)
+
+
+def _stdlib_dirs():
+    """The standard library's own directories (pure and platform modules, ``lib-dynload``):
+    started in one of them, its modules are the stdlib's, not a project's."""
+    import sysconfig
+
+    found = {os.path.dirname(os.__file__)}
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_path(key)
+        if path:
+            found.update((path, os.path.join(path, "lib-dynload")))
+    found.update(entry for entry in sys.path if os.path.basename(entry) == "lib-dynload")
+    return {_real(path) for path in found}
+
+
 def enter(chdir="", app_dir=""):
     """In a worker, before the import: change directory and put the app's directories
     first on ``sys.path``."""
+    _start_needed(chdir, app_dir)
     dirs = search_dirs(chdir, app_dir)
     if not chdir:
         follow_start()
@@ -345,7 +358,10 @@ def _missing(module_name, attribute, depth, found):
         submodule = f"{found.__name__}.{part}"
         try:
             if importlib.util.find_spec(submodule) is not None:
-                rest = attribute.strip().partition(".")[2] or "ATTRIBUTE"
+                text = attribute.strip()
+                call = text[text.index("("):] if "(" in text else ""  # (its arguments may hold dots)
+                rest = dotted.partition(".")[2]
+                rest = rest + call if rest else "ATTRIBUTE"
                 notes.append(f"{submodule} is a module its package does not import: write APP as {submodule}:{rest}")
         except (ImportError, ValueError):
             pass
