@@ -191,7 +191,7 @@ def locate(app, chdir="", app_dir=""):
     _start_needed(chdir, app_dir)
     dirs = search_dirs(chdir, app_dir)
     _not_shadowed(module.split(".")[0], dirs)
-    _stdlib_taken(dirs)
+    stdlib_taken(dirs)
     try:
         spec = find_spec(module, dirs)
     except (ImportError, ValueError) as exc:
@@ -221,7 +221,7 @@ def _not_shadowed(top, dirs):
                      f"rename the file (or package)")
 
 
-def _stdlib_taken(dirs):
+def stdlib_taken(dirs):
     """A file of the app's directories (or the one prefork was started in) that this process loaded
     as a module of the standard library's: ``PYTHONPATH=.`` puts the working directory
     first on ``sys.path`` (``python -m prefork`` moves it last: ``__main__``), so prefork's

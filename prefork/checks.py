@@ -293,11 +293,12 @@ def search_dirs(chdir, app_dir):
 def check_app(app, chdir="", app_dir="", interface="auto"):
     """The app's module must be found where a worker will import it from (located,
     never imported: the master does not import the app)."""
+    from . import apps
     if not app:
         if interface == "asgi":
             raise ValueError("the demo app speaks events and WSGI; name an ASGI app (APP or app)")
+        apps.stdlib_taken(apps.search_dirs(chdir, app_dir))  # (the demo's worker imports json too)
         return
-    from . import apps
     apps.locate(app, chdir, app_dir)
 
 

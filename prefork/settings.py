@@ -321,7 +321,9 @@ def _relative_to_start(values, sources):
     chdir = values.get("chdir")
     if not chdir:
         return []
-    start, base = os.getcwd(), os.path.abspath(chdir)
+    from .startdir import started_in  # (a working directory removed before the start has its path)
+    start = started_in()
+    base = os.path.normpath(os.path.join(start, chdir))
     if base == start:
         return []
     found = []
