@@ -78,7 +78,7 @@ from time import monotonic
 from setproctitle import setproctitle
 
 from . import apps, logs
-from .booting import HEARTBEAT_INTERVAL, BootStopped, beating, end_by_term
+from .booting import HEARTBEAT_INTERVAL, STOP_UNWIND, BootStopped, beating, end_by_term, told_to_stop
 from .metrics import WorkerMetrics, reply_observer, response_observer
 from .plugging import abort, load_app, plug_in, preload
 from .process import (cancel_tasks, drop_privileges, dropped, guard_forks, line_buffered, stop_default_executor,
@@ -132,6 +132,7 @@ class Worker:
         self.reopen_noted = False
         self.boot_stopped = False  # a TERM cancelled the boot's lifespan startup or async setup
         self.reopen_pending = ()  # logs whose new descriptors were lost on USR1 (reopen_lost)
+        self.early = []  # the master's messages read while booting (told_to_stop), handled once serving
 
     def run(self):
         settings = self.settings
@@ -171,6 +172,7 @@ class Worker:
         try:
             kind, app = load_app(settings)
             asyncio.set_event_loop(loop)  # (again: an asyncio.run() in the app's import unset it)
+            told_to_stop(self.channel, self.early)
             # an async setup(server) or a lifespan startup may await its services longer
             # than timeout (heartbeats go out); past startup_timeout, or failed, the boot fails
             adapter = plug_in(kind, app, settings, server, wait=lambda setup: loop.run_until_complete(
@@ -179,10 +181,16 @@ class Worker:
             if kind == "asgi":
                 self.asgi = adapter
                 loop.run_until_complete(beating(self.channel, settings.timeout, adapter.startup(),
-                                                settings.startup_timeout, "the ASGI lifespan startup"))
+                                                settings.startup_timeout, "the ASGI lifespan startup",
+                                                answered=lambda: adapter.lifespan.startup_done is not None
+                                                and adapter.lifespan.startup_done.done()))
+            told_to_stop(self.channel, self.early, booted=True)
         except BootStopped as exc:  # (booting.py)
             log.info("worker %d: stopped while booting: %s", self.slot, exc)
             self.boot_stopped = True
+            if exc.completed and self.asgi is not None:  # undone as a ready worker's startup is
+                self.asgi.stop_now(STOP_UNWIND)
+                loop.run_until_complete(self.asgi.shutdown())
             return 0
         except apps.AppError as exc:
             log.error("worker %d: %s", self.slot, exc)
@@ -224,6 +232,7 @@ class Worker:
         self.channel.sock.setblocking(False)
         self.channel.attach(loop)
         loop.add_reader(self.channel.fileno(), self.on_channel)
+        self.on_messages(self.early)
         self.channel.send("ready", pid=os.getpid())
         self.heartbeat()
         try:
@@ -347,7 +356,10 @@ class Worker:
             self.loop.remove_reader(self.channel.fileno())
             self.drain()
             return
-        for message in messages:
+        self.on_messages(messages)
+
+    def on_messages(self, messages):
+        for message in messages:  # ("stop" is told_to_stop's: once serving, the TERM with it drains)
             if message.get("t") == "reopen":
                 self.adopt_logs(message.get("logs") or [], message.get("fds") or [])
 

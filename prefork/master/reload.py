@@ -50,7 +50,7 @@ import time
 
 from .. import logs, settings as settings_mod
 from ..apps import follow_start, started_in
-from . import counted, listeners, startup, systemd, workers
+from . import counted, listeners, startup, stopping, systemd, workers
 from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
@@ -288,7 +288,7 @@ def abort_reload(master, reason):
             else:  # TERM: an import ends at once, an awaited lifespan startup is cancelled and
                 # runs its finally blocks (booting.py); what is left is killed KILL_GRACE later
                 worker.kill_at = time.monotonic() + KILL_GRACE
-                master.kill(worker.pid, signal.SIGTERM)
+                stopping.stop_booting(master, worker)
     master.schedule_deadlines()
     try:  # the new generation's logging goes with it: the master's own is as it was
         logs.setup(master.settings)

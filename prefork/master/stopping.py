@@ -5,9 +5,11 @@ Rules:
   ``readiness_withdraw`` seconds: the listeners close, every worker gets TERM and has
   ``graceful_timeout`` seconds before the deadlines kill it. Workers still booting (a
   reload's new generation) go first, stopped by TERM (they have served nothing; a
-  lifespan startup they await is cancelled, its ``finally`` blocks run: booting.py),
-  and the serving ones are told to drain once they are gone (``BOOTING_GONE`` seconds
-  at most; one still there then is killed with the others at the deadline):
+  lifespan startup they await is cancelled, its ``finally`` blocks run: booting.py;
+  ``stop_booting``: one whose app's own SIGTERM handler took the TERM never serves,
+  and is killed ``KILL_GRACE`` later if still there), and the serving ones are told to
+  drain once they are gone (``BOOTING_GONE`` seconds at most; the serving ones accept
+  meanwhile):
   a booting worker holds the listen sockets without accepting, so connections the
   kernel queued for it after the serving ones stopped accepting would be reset when it
   goes. When no worker serves (all booting: a first start, just after a USR2 re-exec),
@@ -40,7 +42,7 @@ from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
 
-BOOTING_GONE = 1.0  # seconds a graceful stop waits for the killed booting workers before draining
+BOOTING_GONE = KILL_GRACE + 0.5  # seconds a graceful stop waits for the stopped booting workers before draining
 STOP_UNWIND = 1.0  # seconds a boot step a TERM cancels gets for its cleanup in the worker (booting.STOP_UNWIND)
 
 def graceful_stop(master):
@@ -74,10 +76,7 @@ def drain_all(master):
     if booting:
         log.info("graceful stop: stopping %s still booting first", counted(len(booting), "worker"))
         for worker in booting:
-            worker.retiring = True
-            # TERM: its import ends at once (the default action), a lifespan startup or
-            # async setup it awaits is cancelled and runs its finally blocks (booting.py)
-            master.kill(worker.pid, signal.SIGTERM)
+            stop_booting(master, worker)
     wait_booting(master, {worker.pid for worker in booting}, time.monotonic() + BOOTING_GONE)
 
 
@@ -105,11 +104,42 @@ def drain_when_ready(master, give_up_at):
         if not worker.retiring and (worker.ready or late):
             if not worker.ready:
                 log.info("graceful stop: worker %d (pid %d) still booting; stopping it", worker.slot, worker.pid)
+                stop_booting(master, worker)
+                continue
             worker.retiring = True
             master.kill(worker.pid, signal.SIGTERM)
     if any(not worker.retiring for worker in master.workers.values()):
         master.loop.call_later(max(0.0, min(0.01, give_up_at - time.monotonic())), drain_when_ready, master,
                                give_up_at)
+
+
+def stop_booting(master, worker):
+    """TERM to ``worker``, still booting, with a ``stop`` message: its import ends at once
+    (TERM's default action), a lifespan startup or async setup it awaits is cancelled
+    and runs its ``finally`` blocks (booting.py). An app whose own SIGTERM handler took
+    the TERM finds the message before it listens and the worker ends; one that reports
+    ready anyway (the TERM came as it finished booting) is killed then
+    (``killed_once_ready``): told to stop, it never serves. One still there after
+    ``KILL_GRACE`` (that handler's import goes on) is killed: it holds the listen sockets
+    without accepting."""
+    worker.retiring = True
+    worker.told_stop = True
+    deadline = time.monotonic() + KILL_GRACE  # (the cancelled step's cleanup fits: booting.STOP_UNWIND)
+    worker.kill_at = min(worker.kill_at or deadline, deadline)
+    worker.channel.send("stop")
+    master.kill(worker.pid, signal.SIGTERM)
+    master.schedule_deadlines()
+
+
+def killed_once_ready(master, worker):
+    """``worker`` reports ready: if it was told to stop while booting, it is SIGKILLed at
+    once (it has served nothing) and not taken as ready (True)."""
+    if not worker.told_stop:
+        return False
+    log.warning("worker %d (pid %d) reported ready after it was told to stop while booting (a SIGTERM handler "
+                "of the app's took the TERM); killing it", worker.slot, worker.pid)
+    master.kill(worker.pid, signal.SIGKILL)
+    return True
 
 
 def stop_booting_lead(grace):

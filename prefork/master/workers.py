@@ -69,6 +69,7 @@ class WorkerHandle:
         self.memory_exempt = False  # over max_worker_memory as it booted: the limit cannot be met
         self.replaced_for = None  # the reason of the worker this one replaces (recycle, memory)
         self.ready_at = None
+        self.told_stop = False  # sent TERM while it booted (stopping.stop_booting): it never serves
 
 
 # signals that reach a booting worker from outside it (the app's own crash is SIGSEGV, SIGABRT...)
