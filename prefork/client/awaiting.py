@@ -178,7 +178,7 @@ class ResponseWaiter:
         self.req = req
         self.future = future
         self.settle = settle
-        self.socket = None  # watched once the body went out after a timeout during its upload
+        self.socket = None  # watched after a timeout came while the body was being written
         req.on("response", self.answered)
         req.prepend_listener("error", self.failed)  # (first: a raising listener stops an emit)
         req.prepend_listener("close", self.closed)
@@ -191,7 +191,6 @@ class ResponseWaiter:
         req.off("error", self.failed)
         req.off("close", self.closed)
         req.off("timeout", self.timed_out)
-        req.off("finish", self.body_sent)
         if self.socket is not None:
             self.socket.off("timeout", self.timed_out)
             self.socket = None
@@ -221,12 +220,6 @@ class ResponseWaiter:
             return
         if req.writable_ended:
             req.destroy(timed_out(req))
-        elif self.socket is None:  # the app still writes the body: the count restarts once it is out
-            req.once("finish", self.body_sent)  # (the request's own 'timeout' comes once: Node's)
-
-    def body_sent(self):
-        socket = self.req.socket
-        if socket is not None and socket.timeout and not self.future.done():
-            self.socket = socket
-            socket.prepend_listener("timeout", self.timed_out)
-            socket.set_timeout(socket.timeout)
+        elif self.socket is None and req.socket is not None:  # the app still writes the body:
+            self.socket = req.socket  # its socket's next timeouts are heard (the request's comes once, Node's)
+            self.socket.prepend_listener("timeout", self.timed_out)
