@@ -14,10 +14,16 @@ Rules:
   destroy's ``error`` has a listener and is not reported as unhandled.
 - A ``timeout`` (the ``timeout`` option, ``set_timeout``, an agent's, the global
   agent's 5 s) that only awaiters hear (a pending ``await req``, a pending
-  ``res.read()``: no ``timeout`` listener of the application on the request or the
-  response) destroys the request with ETIMEDOUT, which the awaiter raises (httpx's
-  ReadTimeout): Node's request only emits ``timeout``, and an awaiter nobody else
-  looks after would wait for ever on a silent server.
+  ``res.read()`` or ``async for`` waiting for the next chunk: no ``timeout`` listener
+  of the application on the request or the response) destroys the request with
+  ETIMEDOUT (``TimedOut``, also a builtin ``TimeoutError``), which the awaiter raises
+  (httpx's ReadTimeout): Node's request only emits ``timeout``, and an awaiter nobody
+  else looks after would wait for ever on a silent server. The awaiters decide before
+  any application listener runs (they are prepended: a ``once`` listener is gone once
+  called); a read is watched only while it waits on the network (not while an ``async
+  for`` body runs with the socket paused for it: the socket's idle count restarts when
+  the wait does, as httpx's read timeout), and none is destroyed while the
+  request body is still being written (its ``end()`` not called: the app is uploading).
 """
 
 from ..http.errors import HTTPError
@@ -34,9 +40,25 @@ def awaited(res):
     return res
 
 
-def timed_out():
+class TimedOut(HTTPError, TimeoutError):
+    """ETIMEDOUT of an awaited request destroyed at a ``timeout`` nobody else heard, and
+    a ``TimeoutError`` for ``except`` clauses that expect one."""
+
+    def __init__(self, message="timeout"):
+        super().__init__("ETIMEDOUT", message)
+
+
+def timed_out(req):
     """The error of an awaited request destroyed at a ``timeout`` nobody else heard."""
-    return HTTPError("ETIMEDOUT", "timeout: the awaited request was idle past its timeout (no 'timeout' listener)")
+    seconds = getattr(req.socket if req is not None else None, "timeout", None)
+    idle = f"{seconds:g} s" if seconds else "its timeout"
+    return TimedOut(f"timeout: the awaited request got no bytes for {idle} (its timeout; a 'timeout' "
+                    "listener, or timeout=0, lets it wait longer)")
+
+
+def unheard(req, res=None):
+    """Whether a ``timeout`` now is one only awaiters hear, with the request body sent."""
+    return (req is None or req.writable_ended) and only_awaiters(req) and only_awaiters(res)
 
 
 def only_awaiters(emitter, event="timeout"):
@@ -46,23 +68,69 @@ def only_awaiters(emitter, event="timeout"):
 
 
 class ReadWaiter:
-    """A pending read's (``res.read()``, ``async for``) ``timeout`` watch, until
-    ``stop()``: the response is destroyed at one that no application listener hears
-    (the read then raises it)."""
+    """A pending read's (``res.read()``, ``async for``'s wait for its next chunk)
+    ``timeout`` watch, until ``stop()``: the response is destroyed at one that no
+    application listener hears (the read then raises it). It hears the request's first
+    (emitted before the response's) and the response's, ahead of their listeners."""
 
-    __slots__ = ("res",)
+    __slots__ = ("res", "req")
 
     def __init__(self, res):
         self.res = res
-        res.on("timeout", self.timed_out)
+        self.req = req = res.req
+        res.prepend_listener("timeout", self.timed_out)
+        if req is not None:
+            req.prepend_listener("timeout", self.timed_out)
+        socket = res.socket
+        if socket is not None and socket.timeout and unheard(req, res):
+            socket.set_timeout(socket.timeout)  # (the idle count starts with the wait, as httpx's)
 
     def stop(self, _=None):
         self.res.off("timeout", self.timed_out)
+        if self.req is not None:
+            self.req.off("timeout", self.timed_out)
 
     def timed_out(self):
         res = self.res
-        if only_awaiters(res) and only_awaiters(res.req):
-            res.destroy(timed_out())  # (the read raises it; the request closes with its response)
+        if not res.destroyed and unheard(res.req, res):
+            res.destroy(timed_out(res.req))  # (the read raises it; the request closes with its response)
+
+
+async def iterate(res, chunks):
+    """``async for chunk in res`` (``chunks``: streaming.Chunks over it): a loop left
+    before the body's end (``break``, an exception) aborts the request (destroys the
+    response when the body is complete or the request is gone), as Node's ``for await``
+    does: otherwise its socket, paused for the loop, would stay taken for ever (the
+    agent's next request in line with it). The generator is closed when the loop drops it."""
+    finished = False
+    try:
+        while True:
+            try:
+                chunk = await next_chunk(res, chunks)
+            except StopAsyncIteration:
+                break
+            yield chunk
+        finished = True
+    finally:
+        if not finished:
+            req = res.req
+            if req is not None and not res.complete:
+                req.abort()  # as Node's for-await ends a response: through its request
+            else:
+                res.destroy()
+
+
+async def next_chunk(res, chunks):
+    """The next chunk of an ``async for`` over ``res`` (``chunks``: streaming.Chunks),
+    watched (ReadWaiter) only while it waits for one: a loop body slower than the
+    timeout, the socket paused for it, is no idle server."""
+    if chunks.chunks:
+        return await chunks.__anext__()  # (one kept: no wait)
+    watch = ReadWaiter(res)
+    try:
+        return await chunks.__anext__()
+    finally:
+        watch.stop()
 
 
 def discarded():
@@ -104,16 +172,17 @@ class ResponseWaiter:
     """One pending ``response()`` awaitable of ``req``; ``settle(future)`` settles it
     from what the request came to when it closes first."""
 
-    __slots__ = ("req", "future", "settle")
+    __slots__ = ("req", "future", "settle", "socket")
 
     def __init__(self, req, future, settle):
         self.req = req
         self.future = future
         self.settle = settle
+        self.socket = None  # watched after a timeout came while the body was being written
         req.on("response", self.answered)
-        req.on("error", self.failed)
-        req.on("close", self.closed)
-        req.on("timeout", self.timed_out)
+        req.prepend_listener("error", self.failed)  # (first: a raising listener stops an emit)
+        req.prepend_listener("close", self.closed)
+        req.prepend_listener("timeout", self.timed_out)  # (first: see Rules)
         future.add_done_callback(self.cancelled)
 
     def _forget(self):
@@ -122,6 +191,9 @@ class ResponseWaiter:
         req.off("error", self.failed)
         req.off("close", self.closed)
         req.off("timeout", self.timed_out)
+        if self.socket is not None:
+            self.socket.off("timeout", self.timed_out)
+            self.socket = None
 
     def answered(self, res):
         self._forget()
@@ -143,5 +215,11 @@ class ResponseWaiter:
             self.req.destroy()
 
     def timed_out(self):
-        if not self.future.done() and only_awaiters(self.req):
-            self.req.destroy(timed_out())
+        req = self.req
+        if self.future.done() or not only_awaiters(req):
+            return
+        if req.writable_ended:
+            req.destroy(timed_out(req))
+        elif self.socket is None and req.socket is not None:  # the app still writes the body:
+            self.socket = req.socket  # its socket's next timeouts are heard (the request's comes once, Node's)
+            self.socket.prepend_listener("timeout", self.timed_out)

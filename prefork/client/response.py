@@ -57,7 +57,7 @@ from ..streaming import Chunks, Raising, pipe, unpipe
 from ..http.errors import Aborted
 from ..net.text import TextDecoder
 from .logged import emit_logged, log
-from .awaiting import ReadWaiter, bound_read, discarded as _discarded, raisable
+from .awaiting import ReadWaiter, bound_read, discarded as _discarded, iterate, raisable
 from .fields import ResponseFields
 from .sockopts import timer_seconds
 from .state import KEPT_HIGH_WATER as _KEPT_HIGH_WATER, StreamState
@@ -169,7 +169,8 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
     def _flow(self):
         """The kept chunks to the ``data`` listeners (one at a time: a ``pause()`` in a
         listener keeps the rest), then ``end`` once the body is read. A listener that
-        raises is logged and the connection closed, as when it raises in a read."""
+        raises is logged and the connection closed, as when it raises in a read (a whole
+        body is destroyed, no ``end``: a reader raises ECONNRESET, not a part of it)."""
         self._flow_due = False
         self._flowed = True
         try:
@@ -178,6 +179,9 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             log.exception("error in a client listener; closing its connection")
             if self.socket is not None:
                 self.socket.destroy()
+            if self.complete:  # (the connection's end tells a reader nothing then: it is told
+                self._end_pending = False  # ECONNRESET "aborted", no 'end': the body is broken)
+                self.destroy()
 
     def _flow_kept(self):
         kept = self._kept
@@ -271,27 +275,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         closed = (self._errored or True) if self._closed and (self.aborted or not self.complete) else False
         chunks = Chunks(self, Aborted, kept=kept, ended=self._ended, closed=closed)
         self.resume()  # (a paused response too: iterating is reading)
-        return self._iterate(chunks)
-
-    async def _iterate(self, chunks):
-        """The chunks; a loop left before the body's end (``break``, an exception)
-        aborts the request (destroys the response when the body is complete or the
-        request is gone), as Node's ``for await`` does: otherwise its socket,
-        paused for the loop, would stay taken for ever (the agent's next request in line
-        with it). The generator is closed when the loop drops it."""
-        finished, watch = False, ReadWaiter(self)  # (a timeout only awaiters hear destroys the request)
-        try:
-            async for chunk in chunks:
-                yield chunk
-            finished = True
-        finally:
-            watch.stop()
-            if not finished:
-                req = self.req
-                if req is not None and not self.complete:
-                    req.abort()  # as Node's for-await ends a response: through its request
-                else:
-                    self.destroy()
+        return iterate(self, chunks)
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose ``timeout``
