@@ -8,6 +8,8 @@ The same scenario runs on Node and on prefork (a server on the host's link-local
 address, a client connecting to it); both must print the same."""
 
 import ipaddress
+import socket
+import threading
 
 from harness import node_events, run_loop
 import prefork
@@ -23,6 +25,37 @@ def link_local():
             if hexa.startswith("fe80"):
                 return f"{ipaddress.IPv6Address(bytes.fromhex(hexa))}%{name}"
     raise AssertionError("this test needs a link-local IPv6 address on the host (/proc/net/if_inet6)")
+
+
+def exchange_on_link_local(setup, request):
+    """A server on this host's link-local address, given to ``setup(server)``, sent
+    ``request`` by a plain client socket: (host with its zone, the reply read to its close,
+    the client's port, the server's port)."""
+    host = link_local()
+    loop = new_event_loop()
+    server = prefork.create_server(loop=loop)
+    setup(server)
+    ready = threading.Event()
+    server.listen(0, host, ready.set)
+    thread = threading.Thread(target=loop.run_forever)
+    thread.start()
+    try:
+        assert ready.wait(5)
+        port = server.address()["port"]
+        address = socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0][4]
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as client:
+            client.settimeout(5)
+            client.connect(address)
+            client.sendall(request)
+            reply = b""
+            while chunk := client.recv(4096):
+                reply += chunk
+            mine = client.getsockname()
+    finally:
+        loop.call_soon_threadsafe(lambda: (server.close_all_connections(), server.close(), loop.stop()))
+        thread.join(5)
+        loop.close()
+    return host, reply, mine[1], port
 
 
 NODE = r"""
