@@ -43,6 +43,8 @@ from ..runtime import current_loop
 from . import binding, knobs
 from .accepting import Accepting
 from .server_close import ServerClosing
+from .timeouts import ServerTimeout
+from ..net.timers import timer_seconds
 from ..net import proxy
 
 READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
@@ -72,6 +74,8 @@ _LISTEN_OPTIONS = frozenset(("port", "host", "path", "backlog", "ipv6_only"))
 
 
 class Server(ServerClosing, Accepting, EventEmitter):
+    timeout = ServerTimeout()  # checked when set (timeouts.py)
+
     def __init__(self, listener=None, *, loop=None, **options):
         for name, value in knobs.checked(options).items():
             setattr(self, name, value)
@@ -247,7 +251,9 @@ class Server(ServerClosing, Accepting, EventEmitter):
 
     # -- timeouts --------------------------------------------------------------------------
     def set_timeout(self, seconds, callback=None):
-        self.timeout = seconds
+        """Node's ``server.setTimeout(msecs[, callback])``; a bad value raises here
+        (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE) and changes nothing."""
+        self.__dict__["timeout"] = timer_seconds(seconds)
         if callback is not None:
             self.on("timeout", callback)
         return self
