@@ -19,6 +19,8 @@ Rules:
   leading space, which would otherwise go out as ``Set-Cookie:  name=value``.
 - ``wsgi.early_hints`` (as gunicorn offers it) takes fields checked the same way; a 103
   goes out only while the head is not, to an HTTP/1.1 client, and with a ``Link``.
+- A body the status or the method forbids (HEAD, 204, 304) is dropped, as gunicorn
+  drops it, whatever the server's ``reject_non_standard_body_writes`` (the events API's).
 - A whole body's header list is checked and encoded once and kept as a ``HeaderBlock``
   (``_BLOCKS_KEPT`` lists at most, all forgotten when full).
 """
@@ -38,6 +40,7 @@ def apply_head(res, status, headers, status_cache, length=None):
     A Content-Length equal to ``length`` (the whole body's, when known) is left to the
     response, which writes the same line itself; a 204's is dropped."""
     res.status_code, res.status_message = parse_status(status, status_cache)
+    res.drop_body_writes = True  # (a body the status or method forbids: dropped, as gunicorn's)
     names = set()
     set_header = res.set_header
     given_length = None
