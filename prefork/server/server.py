@@ -46,6 +46,7 @@ from .server_close import ServerClosing
 from .timeouts import ServerTimeout
 from ..net.timers import timer_seconds
 from ..net import proxy
+from ..net.zones import zoned_host
 
 READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
 
@@ -209,7 +210,7 @@ class Server(ServerClosing, Accepting, EventEmitter):
         if sock.family == _socket.AF_UNIX:
             return local
         family = "IPv6" if sock.family == _socket.AF_INET6 else "IPv4"
-        return {"address": local[0], "family": family, "port": local[1]}
+        return {"address": zoned_host(local), "family": family, "port": local[1]}  # (fe80::1%eth0, as Node's)
 
     def get_connections(self, callback):
         """Node's ``getConnections``: ``callback(None, count)`` on the next turn, the count
