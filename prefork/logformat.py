@@ -34,6 +34,7 @@ import string
 
 from . import logtext
 from .logtext import ClientText, header_field, header_locals
+from .net.zones import unzoned
 
 SAFE_KEPT, SAFE_LENGTH, escape = logtext.SAFE_KEPT, logtext.SAFE_LENGTH, logtext.escape
 HEADER_SAMPLES = logtext.HEADER_SAMPLES  # (check_format's)
@@ -46,9 +47,12 @@ _SIZE = ('res.bytes_sent or res.has_body and res.get_header("content-length") no
 # Each field: the expression for str.format (any type), and the f-string piece for the
 # plain "{x}" case. Both come from this table only. The client's text is read into
 # locals first (``_CLIENT_TEXT``), checked and escaped there.
+# {h}'s expression: a link-local peer without its zone (fe80::1, not fe80::1%eth0), as
+# gunicorn, uvicorn and nginx log it; unzoned() is called only for an address with a "%"
+_HOST = ('req.forwarded_client or (log_peer if "%" not in (log_peer := req.socket.remote_address or "-") '
+         'else log_unzoned(log_peer))')
 _FIELDS = {
-    "h": ('req.forwarded_client or req.socket.remote_address or "-"',
-          '{req.forwarded_client or req.socket.remote_address or "-"}'),
+    "h": (_HOST, "{" + _HOST + "}"),
     "t": ("clock[0]", "{clock[0]}"),
     "r": ('f"{log_method} {log_url} HTTP/{req.http_version}"', "{log_method} {log_url} HTTP/{req.http_version}"),
     "m": ("log_method", "{log_method}"),
@@ -62,7 +66,7 @@ _FIELDS = {
     "p": ("pid", "{pid}"),
 }
 # {h}: the client a trusted proxy named, as the WSGI or ASGI app sees it (set on the request by
-# its adapter: server/request.py), else the peer's address. {b}: the body's bytes the server wrote
+# its adapter: server/request.py), else the peer's address (_HOST). {b}: the body's bytes the server wrote
 # (sendfile's included), else its Content-Length, but never that of a response without a body
 # (HEAD, 1xx, 204, 304: ``has_body`` false), whose Content-Length describes a body not sent, nor
 # a Content-Length of 0: no body byte is ``-``, whichever way the app said it
@@ -232,7 +236,7 @@ def compile_observer(fmt, record="", record_micros="", count=False):
 # where the observer reads them, and its f-string piece over those locals (and the
 # cheaper piece, as ``_FAST``, where there is one).
 _HELD = {
-    "h": ((("log_host", 'req.forwarded_client or req.socket.remote_address or "-"'),), "{log_host}", None),
+    "h": ((("log_host", _HOST),), "{log_host}", None),
     "t": ((("log_time", "clock[0]"),), "{log_time}", None),
     "r": ((("log_method", "req.method"), ("log_url", "req.url"), ("log_version", "req.http_version")),
           "{log_method} {log_url} HTTP/{log_version}", None),
@@ -422,6 +426,7 @@ def define(source, constants, scope, filename):
     placeholder constant becomes its text in the compiled code, any other constant a
     name in ``scope``."""
     literals = {}
+    scope.setdefault("log_unzoned", unzoned)  # ({h}'s)
     for key, value in constants.items():
         if key.startswith("\\u2063"):
             literals[key.encode().decode("unicode_escape")] = value

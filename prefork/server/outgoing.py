@@ -44,6 +44,11 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
   the head raises ERR_HTTP_TRAILER_INVALID, as Node's ``_storeHeader`` throws. An
   application ``Transfer-Encoding: chunked`` lets it pass (a HEAD's too), but not on a
   204 or 304, whose chunking Node drops before that check.
+- The server's ``reject_non_standard_body_writes`` reaches the events API's own
+  ``write``/``end`` only: a response the WSGI or ASGI adapter answers (its head sent by
+  ``send_head``, its answer by ``end_with``, replaced by ``reset_head``, or set by the WSGI
+  head) drops a body it cannot have silently, as gunicorn and uvicorn do
+  (``drop_body_writes``).
 """
 
 from ..http import framing, serialize
@@ -72,6 +77,10 @@ class OutgoingHead(OutgoingFields):
     the field API (``set_header`` and the rest) is http/fields.py's."""
 
     __slots__ = ()
+
+    # True: a body chunk for a response without a body (HEAD, 1xx, 204, 304) is dropped
+    # whatever reject_non_standard_body_writes says (an adapter's response)
+    drop_body_writes = False
 
     def write_head(self, status_code, status_message=None, headers=None):
         if self.headers_sent:
@@ -116,7 +125,7 @@ class OutgoingHead(OutgoingFields):
         is fixed: raises Node's ERR_HTTP_BODY_NOT_ALLOWED when the server's
         ``reject_non_standard_body_writes`` is on (read at the write, as Node reads the
         server's attribute); else the chunk is dropped, as Node's."""
-        if self._conn.server.reject_non_standard_body_writes:
+        if self._conn.server.reject_non_standard_body_writes and not self.drop_body_writes:
             raise serialize.HeaderError(
                 "ERR_HTTP_BODY_NOT_ALLOWED",
                 "Adding content for this request method or response status is not allowed.")
@@ -299,12 +308,13 @@ class OutgoingHead(OutgoingFields):
             self._implicit_head(None)
         if not self.head_out:
             self.head_as_utf8()  # (Node's sends it with an empty utf8 chunk)
-            self.send_head()
+            self._send(self._body_bytes(b"", False))
 
     def send_head(self):
         """The head now, as it was fixed, its text as latin-1: what the WSGI and ASGI
         adapters send (their fields are the app's bytes, sent as given), where the events
         API's ``flush_headers`` sends it as Node does."""
+        self.drop_body_writes = True
         if not self.headers_sent:
             self._implicit_head(None)
         if not self.head_out:
@@ -334,6 +344,7 @@ class OutgoingHead(OutgoingFields):
     def reset_head(self):
         """Forget the status and headers set so far (the head must not be out yet), so
         an error answer can replace them."""
+        self.drop_body_writes = True  # (the adapters' error answers)
         self._headers = None
         self.__dict__.pop("_head_pairs", None)
         self._removed = None
@@ -400,6 +411,7 @@ class OutgoingHead(OutgoingFields):
                 self._corks = 0
                 self._send(out)
             return self
+        self.drop_body_writes = True
         self.status_code = status
         if reason is not None:
             self.status_message = reason

@@ -252,8 +252,6 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             elif callback is not None:
                 self.once("finish", callback)
             return self
-        if callback is not None:
-            self.once("finish", callback)
         if not self.headers_sent:
             server = self._conn.server
             status = self.status_code
@@ -268,6 +266,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                     self.status_message = _STATUS_CODES[status]
                     self.headers_sent = self.head_out = self.writable_ended = True
                     length = self.bytes_sent = len(data)
+                    callback is not None and self.once("finish", callback)
                     self._socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
                     if self._corks:
                         self.release_corks()
@@ -285,6 +284,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             self._check_length(len(data) if data else 0, True)
         if not self._has_body and not no_chunk and data is not None and not self._closed:
             self._check_body_allowed()  # (the head stays fixed, unsent: a later end() sends it, as Node's)
+        if callback is not None:  # (after the checks: a refused end() keeps no callback, as Node's)
+            self.once("finish", callback)
         self.writable_ended = True
         if self._closed:  # the connection is gone (or this response was dropped): nothing to send
             if self._active and self._events and "prefinish" in self._events:

@@ -43,7 +43,10 @@ from ..runtime import current_loop
 from . import binding, knobs
 from .accepting import Accepting
 from .server_close import ServerClosing
+from .timeouts import ServerTimeout
+from ..net.timers import timer_seconds
 from ..net import proxy
+from ..net.zones import zoned_host
 
 READ_BUFFER = 64 * 1024  # bytes one read of a connection takes at most
 
@@ -72,6 +75,8 @@ _LISTEN_OPTIONS = frozenset(("port", "host", "path", "backlog", "ipv6_only"))
 
 
 class Server(ServerClosing, Accepting, EventEmitter):
+    timeout = ServerTimeout()  # checked when set (timeouts.py)
+
     def __init__(self, listener=None, *, loop=None, **options):
         for name, value in knobs.checked(options).items():
             setattr(self, name, value)
@@ -205,7 +210,7 @@ class Server(ServerClosing, Accepting, EventEmitter):
         if sock.family == _socket.AF_UNIX:
             return local
         family = "IPv6" if sock.family == _socket.AF_INET6 else "IPv4"
-        return {"address": local[0], "family": family, "port": local[1]}
+        return {"address": zoned_host(local), "family": family, "port": local[1]}  # (fe80::1%eth0, as Node's)
 
     def get_connections(self, callback):
         """Node's ``getConnections``: ``callback(None, count)`` on the next turn, the count
@@ -247,7 +252,9 @@ class Server(ServerClosing, Accepting, EventEmitter):
 
     # -- timeouts --------------------------------------------------------------------------
     def set_timeout(self, seconds, callback=None):
-        self.timeout = seconds
+        """Node's ``server.setTimeout(msecs[, callback])``; a bad value raises here
+        (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE) and changes nothing."""
+        self.__dict__["timeout"] = timer_seconds(seconds)
         if callback is not None:
             self.on("timeout", callback)
         return self

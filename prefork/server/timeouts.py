@@ -14,6 +14,16 @@ Rules (Node's ``getTimerDuration``):
 from ..net.timers import timer_seconds
 
 
+class ServerTimeout:
+    """The Server's ``timeout`` attribute: checked when set. (A descriptor with no
+    ``__get__``: a read finds the value in the instance's ``__dict__``, no call.)"""
+
+    __slots__ = ()
+
+    def __set__(self, server, seconds):
+        server.__dict__["timeout"] = timer_seconds(seconds, "timeout")
+
+
 class RequestTimeout:
     """A mixin of IncomingMessage (request.py): its ``set_timeout``."""
 

@@ -18,7 +18,10 @@ Rules:
   no part of it), as gunicorn drops them: Django gives its ``Set-Cookie`` values with a
   leading space, which would otherwise go out as ``Set-Cookie:  name=value``.
 - ``wsgi.early_hints`` (as gunicorn offers it) takes fields checked the same way; a 103
-  goes out only while the head is not, to an HTTP/1.1 client, and with a ``Link``.
+  goes out only while the head is not, to an HTTP/1.1 client, and with a ``Link``: the
+  Links on its Link line, every other pair on a line of its own, as gunicorn writes them.
+- A body the status or the method forbids (HEAD, 204, 304) is dropped, as gunicorn
+  drops it, whatever the server's ``reject_non_standard_body_writes`` (the events API's).
 - A whole body's header list is checked and encoded once and kept as a ``HeaderBlock``
   (``_BLOCKS_KEPT`` lists at most, all forgotten when full).
 """
@@ -38,6 +41,7 @@ def apply_head(res, status, headers, status_cache, length=None):
     A Content-Length equal to ``length`` (the whole body's, when known) is left to the
     response, which writes the same line itself; a 204's is dropped."""
     res.status_code, res.status_message = parse_status(status, status_cache)
+    res.drop_body_writes = True  # (a body the status or method forbids: dropped, as gunicorn's)
     names = set()
     set_header = res.set_header
     given_length = None
@@ -193,13 +197,33 @@ def early_hints(headers):
     """The hints for a 103 from ``wsgi.early_hints(headers)`` (gunicorn's list of
     ``(name, value)``), as ``ServerResponse.write_early_hints`` takes them; checked as a
     head's fields are (the 103 itself needs a ``Link``, as Node's does)."""
-    hints = {}
+    links, pairs = [], []
     for name, value in headers:
         if not _both_str(name, value):
             raise not_str(name, value)
         serialize.check_name(name)
         serialize.check_value(name, value)
-        key = name.lower()
-        seen = hints.get(key)
-        hints[key] = value if seen is None else (seen if isinstance(seen, list) else [seen]) + [value]
-    return hints
+        if name.lower() == "link":
+            links.append(value)
+        else:
+            pairs.append((name, value))
+    return Hints(links, pairs)
+
+
+class Hints:
+    """A ``wsgi.early_hints`` call's fields as the mapping ``write_early_hints`` reads:
+    its Links (one field), then each other pair on a line of its own, as given and in
+    order, as gunicorn writes them (a mapping would join a repeated name's values on one
+    line, as Node's ``writeEarlyHints`` writes a list)."""
+
+    __slots__ = ("links", "pairs")
+
+    def __init__(self, links, pairs):
+        self.links = links
+        self.pairs = pairs
+
+    def get(self, key, default=None):
+        return (self.links or default) if key == "link" else default
+
+    def items(self):
+        return self.pairs
