@@ -280,6 +280,7 @@ class HTTPCycle:
         """Status and headers onto the response; the head is fixed by the first write."""
         status, block, length = self.head_block()
         res.status_code = status
+        res.drop_body_writes = True  # (a body the status or method forbids: dropped, as uvicorn's)
         for name, value in block.pairs:
             res.set_header(name, value)
         if self.req.method != "HEAD":
