@@ -20,7 +20,8 @@ Rules:
   finite number >= 0, else TypeError/ValueError (ERR_INVALID_ARG_TYPE/ERR_OUT_OF_RANGE)
   before anything changes; past Node's limit (2**31 - 1 ms) the limit, with a warning.
   (A NaN deadline fired at once and put the loop's other timers out of order.) An int
-  or float in range pays no call for the check.
+  or float in range pays no call for the check; ``arm_timeout`` is ``set_timeout`` for
+  seconds checked where they were set (the server's timeouts), and checks nothing.
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
@@ -42,16 +43,20 @@ class IdleTimer:
         ``callback`` becomes a one-time ``timeout`` listener, or with 0 stops being one.
         ``seconds`` is checked first (net/timers.py)."""
         kind = seconds.__class__
-        if (kind is float or kind is int) and 0 <= seconds <= TIMER_LIMIT:  # (the common call: no call more)
-            timeout = seconds + 0.0
-        else:
-            timeout = timer_seconds(seconds) + 0.0  # raises before anything changes, or is the limit
+        if not ((kind is float or kind is int) and 0 <= seconds <= TIMER_LIMIT):
+            seconds = timer_seconds(seconds)  # raises before anything changes, or is the limit
         if callback is not None:
-            if timeout:
+            if seconds:
                 self.once("timeout", callback)
             else:
                 self.off("timeout", callback)
-        self.timeout = timeout
+        return self.arm_timeout(seconds)
+
+    def arm_timeout(self, seconds):
+        """``set_timeout(seconds)`` for a caller whose seconds were checked where they
+        were set (the server's keep-alive and request timeouts): a number >= 0, not
+        checked again on the request path."""
+        timeout = self.timeout = seconds + 0.0
         self._idle_fired = False
         if timeout <= 0 or self.destroyed:
             return self  # a pending timer finds the timeout off when it fires

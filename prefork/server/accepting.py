@@ -155,7 +155,7 @@ class Accepting:
         self.stats.connections_total += 1
         self._connections.add(conn)
         if self.timeout and self.timeout > 0:
-            socket.set_timeout(self.timeout)
+            socket.arm_timeout(self.timeout)
         if self._events is None or "connection" not in self._events:
             socket.resume()
             return conn

@@ -244,7 +244,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         if self._keep_alive_timer:
             self._keep_alive_timer = False
             if server.timeout:
-                socket.set_timeout(server.timeout)
+                socket.arm_timeout(server.timeout)
             else:
                 socket.timeout = 0.0  # the pending keep-alive timer finds it off
         if upgrade:
@@ -403,7 +403,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
                 # armed now, while the response's bytes go out (almost always within this
                 # turn); one still flushing when it runs out is not idle (on_timeout)
                 socket.after_flush(res.on_flushed)
-                socket.set_timeout(server.keep_alive_timeout + 1.0)
+                socket.arm_timeout(server.keep_alive_timeout + 1.0)
                 self._keep_alive_timer = True
         else:
             socket.after_flush(res.on_flushed)

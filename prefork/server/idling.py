@@ -53,7 +53,7 @@ class Idling:
             socket = self.socket
             if socket.timeout == server.keep_alive_timeout + 1.0:  # (not one a listener set since)
                 self._keep_alive_timer = False
-                socket.set_timeout(server.timeout or 0)
+                socket.arm_timeout(server.timeout or 0)
                 socket.after_flush(self._now_idle)
                 return True
         req = self._req
@@ -82,7 +82,7 @@ class Idling:
         if server.draining:
             socket.loop.call_soon(self.drain)  # (once the response's 'finish' has run)
         elif server.keep_alive_timeout and server.keep_alive_timeout > 0:
-            socket.set_timeout(server.keep_alive_timeout + 1.0)
+            socket.arm_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
 
     def drain(self):
@@ -95,7 +95,7 @@ class Idling:
             return
         timeout = self.server.keep_alive_timeout
         if timeout and timeout > 0:
-            self.socket.set_timeout(timeout + 1.0)
+            self.socket.arm_timeout(timeout + 1.0)
             self._keep_alive_timer = True
         else:
             self.socket.destroy()

@@ -80,7 +80,7 @@ class LeavingHTTP:
         socket.protocol = None
         socket.loop.call_soon(self.parser.release)  # data_received still reads it on this turn
         if self._keep_alive_timer:  # (armed by a drain) the socket goes with the server's timeout
-            socket.set_timeout(server.timeout)
+            socket.arm_timeout(server.timeout)
         self._held = []
         self._res = self._attached = None  # this connection is done with: no cycle through them
         self._handed_over = True

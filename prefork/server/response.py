@@ -225,7 +225,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``res.end([data[, encoding]][, callback])``."""
         text = type(data) is str
-        no_chunk = data is None or (text and not data)  # (Node's ``if (chunk)``: "" is none, b"" one)
+        given = data
         if encoding is not None:
             if callable(encoding):
                 callback = encoding
@@ -282,8 +282,8 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                 self._implicit_head(len(data) if data else 0)
         elif self.strict_content_length:
             self._check_length(len(data) if data else 0, True)
-        if not self._has_body and not no_chunk and data is not None and not self._closed:
-            self._check_body_allowed()  # (the head stays fixed, unsent: a later end() sends it, as Node's)
+        if not self._has_body and data is not None and not (type(given) is str and not given) and not self._closed:
+            self._check_body_allowed()  # (Node's ``if (chunk)``: "" none, b"" one; a later end() sends the head)
         if callback is not None:  # (after the checks: a refused end() keeps no callback, as Node's)
             self.once("finish", callback)
         self.writable_ended = True
