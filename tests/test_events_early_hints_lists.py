@@ -44,3 +44,24 @@ def test_a_list_valued_hint_is_one_line_joined_as_node_joins_it(serve):
             reply += data
     assert _interim(reply.decode("latin-1")) == expected
     assert "x-foo: a,b\r\n" in expected and "x-e: \r\n" in expected  # (what Node writes)
+
+
+def test_a_line_end_in_bytes_nested_in_a_hints_list_is_refused_and_nothing_is_sent(serve):
+    # the joined text is what is checked: b"a\r\nSet-Cookie: evil=1" inside a list inside a
+    # list went out as a second header line
+    errors = []
+
+    def on_request(req, res):
+        try:
+            res.write_early_hints({"link": "</a.css>; rel=preload", "x-a": [[b"a\r\nSet-Cookie: evil=1"]]})
+        except Exception as exc:  # noqa: BLE001 (the code is what is asserted)
+            errors.append(getattr(exc, "code", None))
+        res.end("ok")
+    st = serve(lambda server, st: server.on("request", on_request))
+    with socket.create_connection(("127.0.0.1", st.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while data := sock.recv(65536):
+            reply += data
+    assert errors == ["ERR_INVALID_CHAR"]
+    assert reply.startswith(b"HTTP/1.1 200 ") and b"evil" not in reply, reply

@@ -10,8 +10,7 @@ the application's lines.
 ``set_header`` checks them, repeated names kept as ``set_header`` keeps them: the last
 value at the first one's place), for a response to reuse; it says whether it holds a
 field that changes the framing or the automatic lines (Connection, Transfer-Encoding,
-Date, Keep-Alive) and whether it holds a Content-Length.
-"""
+Date, Keep-Alive) and whether it holds a Content-Length. Early hints are checked as sent."""
 
 import base64
 import codecs
@@ -309,8 +308,9 @@ def early_hints(hints):
     for key, value in hints.items():
         if key != "link":
             check_name(key)
-            check_value(key, value := field_value(value))
-            head += f"{key}: {js_text(value)}\r\n"  # (one line: a list's items joined with ",", as Node)
+            check_value(key, value := field_value(value))  # (None refused)
+            check_value(key, text := js_text(value))  # (what goes out: bytes in a nested list too)
+            head += f"{key}: {text}\r\n"  # (one line: a list's items joined with ",", as Node)
     return (head + "\r\n").encode("latin-1")
 
 
