@@ -62,6 +62,7 @@ for _name in ("Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encodin
         _KNOWN[_spelling.encode("latin-1")] = (_spelling, _name.lower())
 del _name, _spelling
 _KEYS = {known[0]: known[1] for known in _KNOWN.values()}  # {usual spelling: lower-case key}
+_HOSTS = frozenset(bytes(c - 32 * (m >> i & 1) for i, c in enumerate(b"host")) for m in range(16))  # every case
 # The common head, read without llhttp's callbacks (``RequestParser.feed``): a whole head at
 # the front of a read or after such heads (no empty field line before its end), HTTP/1.1, one of
 # these methods, its request line with single spaces, no field that frames a body or
@@ -331,7 +332,7 @@ class RequestParser(MessageParser):
             self._blank_after_value(name, value)
         known = _KNOWN.get(name)  # (the name as str) of a usual field: no decoding
         self._raw += (name.decode("latin-1") if known is None else known[0], stripped.decode("latin-1"))
-        if self.unique_host and len(name) == 4 and name.lower() == b"host":
+        if self.unique_host and name in _HOSTS:  # (no call per field)
             if self._host_seen:
                 self._two_hosts()
             self._host_seen = True
@@ -342,7 +343,7 @@ class RequestParser(MessageParser):
         headers = {}
         joins = None
         for name, value in zip(raw[::2], raw[1::2]):
-            key = _KEYS.get(name) or name.lower()
+            key = _KEYS[name] if name in _KEYS else name.lower()  # (a usual name: no call)
             if key in headers:
                 if joins is None:
                     joins = {}
