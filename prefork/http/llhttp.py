@@ -7,10 +7,10 @@ Rules:
   (latin-1 ``str``), keep-alive and upgrade flags. Body chunks and the end follow.
 - ``max_header_size`` counts as Node counts: the request-target plus every header name
   and value (trailers get a fresh budget); reaching the limit is HPE_HEADER_OVERFLOW.
-  As in Node, the name or value still open at the end of a read counts too: once a
-  head (or trailers) left open by a read has as many wire bytes as the limit, a
-  ``HeaderCounter`` (errors.py) is fed its bytes, each once, and refuses the read
-  that takes the count to the limit. A head or trailers still incomplete after far
+  As in Node, the name or value still open at the end of a read counts too: once a head
+  (or trailers) left open by a read could reach the limit (wire bytes, and the count plus
+  what follows its last whole line), a ``HeaderCounter`` is fed its bytes, each once,
+  and refuses the read that takes the count to the limit. A head or trailers left after far
   more wire bytes than the limit is refused the same way in any case, so a client
   cannot make the parser buffer without bound. The counts restart with every message,
   so a long pipeline is never mistaken for a long head.

@@ -1,8 +1,9 @@
 """The TCP options of ``net.Socket`` (Node's ``setNoDelay`` and ``setKeepAlive``): a mixin.
 
 Rules:
-- ``set_keep_alive``'s delay is in seconds; any value is taken, as Node's: one past the
-  kernel's TCP_KEEPIDLE limit (32767 s, infinity too) is that limit, one below 1 s or
+- ``set_keep_alive``'s delay is in seconds; any value is taken, as Node's (whose kernel
+  call fails past the limit, keeping the default): one past the kernel's TCP_KEEPIDLE
+  limit (32767 s, infinity too) is that limit here, one below 1 s or
   that is no number (None, NaN) the system's default. (An agent's
   ``keep_alive_initial_delay`` of 1e10 raised in its ``connect`` listener: every request
   of that agent failed.)
