@@ -10,7 +10,7 @@ Rules:
   As in Node, the name or value still open at the end of a read counts too: once a head
   (or trailers) left open by a read could reach the limit (wire bytes, and the count plus
   what follows its last whole line), a ``HeaderCounter`` is fed its bytes, each once,
-  and refuses the read that takes the count to the limit. A head or trailers left after far
+  and refuses the read that takes the count to the limit. A head or trailers open after far
   more wire bytes than the limit is refused the same way in any case, so a client
   cannot make the parser buffer without bound. The counts restart with every message,
   so a long pipeline is never mistaken for a long head.
