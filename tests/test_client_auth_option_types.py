@@ -7,6 +7,8 @@ Node 20, against the same raw server:
     http.get({host: '127.0.0.1', port, auth: Buffer.from([117, 58, 255, 112])})
       // "...Authorization: Basic dTr/cA==..."
     http.get({host: '127.0.0.1', port, auth: 'a\\ud800b'})  // "...Authorization: Basic Ye+/vWI=..."
+    http.get({host: '127.0.0.1', port, auth: [117, 58, 368, -1, 'a', '65', 1.7, true, NaN, ' 7 ', Infinity]})
+      // "...Authorization: Basic dTpw/wBBAQEABwA=..." (each item's number & 255; NaN and the rest 0)
     http.get({host: '127.0.0.1', port, auth: 123})
       // throws ERR_INVALID_ARG_TYPE The first argument must be of type string or an
       // instance of Buffer, ArrayBuffer, or Array or an Array-like Object. Received type number (123)
@@ -31,7 +33,9 @@ def server():
 
 @pytest.mark.parametrize("auth, basic", [(b"u:p", "dTpw"), (bytearray(b"u:\xffp"), "dTr/cA=="),
                                          (memoryview(b"u:p"), "dTpw"), ("a\ud800b", "Ye+/vWI="),
-                                         ("üser:pä", "w7xzZXI6cMOk")])
+                                         ("üser:pä", "w7xzZXI6cMOk"), ([117, 58, 112], "dTpw"),
+                                         ([117, 58, 368, -1, "a", "65", 1.7, True, float("nan"), " 7 ",
+                                           float("inf")], "dTpw/wBBAQEABwA=")])
 def test_auth_bytes_and_text_are_sent_as_node_makes_their_bytes(server, auth, basic):
     assert sent_head(server.port, auth=auth) == \
         f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: Basic {basic}\r\nConnection: keep-alive"

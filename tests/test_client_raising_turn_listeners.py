@@ -150,3 +150,21 @@ def test_a_raising_finish_listener_is_logged_and_the_response_still_comes(caplog
             server.close()
     records = run_logged(caplog, main)
     assert [r.getMessage() for r in records] == ["error in a client 'finish' listener"]
+
+
+def test_a_raising_error_listener_of_a_write_after_end_is_logged_and_the_response_still_comes(caplog):
+    async def main():
+        server, port = await serving()
+        try:
+            req = prefork.request({"host": "127.0.0.1", "port": port, "agent": False})
+            done = asyncio.get_running_loop().create_future()
+            req.on("error", boom)
+            req.on("response", lambda res: (res.resume(), res.on("end", lambda: done.set_result(True))))
+            req.end()
+            assert req.write(b"x") is False  # write after end: its 'error' comes on the next turn
+            assert await asyncio.wait_for(done, 5)
+        finally:
+            server.close()
+    records = run_logged(caplog, main)
+    assert [r.getMessage() for r in records] == ["error in a client 'error' listener"]
+    assert "RuntimeError: boom" in caplog.text and "Traceback" in caplog.text

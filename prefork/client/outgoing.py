@@ -50,6 +50,7 @@ from ..http.serialize import (HeaderError, body_chunk, check_name, check_value, 
                               utf8, utf8_head)
 from ..net import Socket
 from ..net.writing import WriteCallback
+from .logged import emit_logged
 
 
 _GIVEN = ("host", "authorization")  # the fields the client makes unless the options' headers give them
@@ -61,10 +62,21 @@ def _has_value(value):
     return isinstance(value, (list, tuple)) or bool(value)
 
 
+def _byte(value):
+    """An Array item as ``Buffer.from`` takes it: its number's low 8 bits (a bool 1 or 0, a
+    numeric str its number; NaN, infinity and other values 0)."""
+    try:
+        number = float(value.strip() or 0) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) & 255 if number == number and abs(number) != float("inf") else 0
+
+
 def _credentials(auth):
     """The ``auth`` option's bytes, as Node's ``Buffer.from(options.auth)`` makes them: a
-    str as UTF-8 (a lone surrogate as U+FFFD), bytes-like as given; another type (a
-    number, True) is ERR_INVALID_ARG_TYPE, as Node throws, not its ``str()`` sent."""
+    str as UTF-8 (a lone surrogate as U+FFFD), bytes-like as given, a list of byte values
+    (``[117, 58, 112]``); another type (a number, True) is ERR_INVALID_ARG_TYPE, as Node
+    throws, not its ``str()`` sent."""
     if isinstance(auth, str):
         try:
             return auth.encode()
@@ -72,6 +84,8 @@ def _credentials(auth):
             return auth.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
     if isinstance(auth, (bytes, bytearray, memoryview)):
         return bytes(auth)
+    if isinstance(auth, (list, tuple)):  # an Array of byte values: each ToNumber'd, & 255 (NaN, a non-number: 0)
+        return bytes(_byte(value) for value in auth)
     err = TypeError("The first argument must be of type string or an instance of Buffer, ArrayBuffer, "
                     f"or Array or an Array-like Object. Received {auth!r}")
     err.code = "ERR_INVALID_ARG_TYPE"
@@ -240,7 +254,7 @@ class OutgoingRequest(OutgoingFields):
                 if callback is not None:
                     callback()
                 if not destroyed:
-                    self.emit("error", err)
+                    emit_logged(self, "error", err)
             self.loop.call_soon(report)
             return False
         if self.destroyed:  # Node's ERR_STREAM_DESTROYED: nothing sent, no event, the callback all the same
