@@ -4,47 +4,16 @@ used to write the socket's Node spelling, ``fe80::1%eth0``. Every way a line is 
 the plain line, the worker's observer (held lines and lines made at once, a format
 with a spec)."""
 
-import socket
-import threading
-
 import pytest
 
-import prefork
 from prefork import logs
-from prefork.runtime import new_event_loop
 from daemon import wait_until
-from test_net_link_local_zone import link_local
-
-
-def _serve_once(host, observer):
-    loop = new_event_loop()
-    server = prefork.create_server(loop=loop)
-    server.on("request", lambda req, res: res.end("ok"))
-    server.response_observer = observer(loop)
-    ready = threading.Event()
-    server.listen(0, host, ready.set)
-    thread = threading.Thread(target=loop.run_forever)
-    thread.start()
-    try:
-        assert ready.wait(5)
-        port = server.address()["port"]
-        address = socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)[0][4]
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as client:
-            client.settimeout(5)
-            client.connect(address)
-            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            while client.recv(4096):
-                pass
-    finally:
-        loop.call_soon_threadsafe(lambda: (server.close_all_connections(), server.close(), loop.stop()))
-        thread.join(5)
-        loop.close()
+from test_net_link_local_zone import exchange_on_link_local
 
 
 @pytest.mark.parametrize("fmt,flush,way", [("{h} {s}", 0.0, "line"), ("{h} {s}", 0.0, "observer"),
                                            ("{h} {s}", 1.0, "observer"), ("{h:>1} {s}", 1.0, "observer")])
 def test_a_link_local_peer_is_logged_without_its_zone(tmp_path, fmt, flush, way):
-    host = link_local()
     path = tmp_path / "access.log"
     access = logs.AccessLog(str(path), fmt, flush)
     seen = []
@@ -57,7 +26,10 @@ def test_a_link_local_peer_is_logged_without_its_zone(tmp_path, fmt, flush, way)
             observe(req, res)
         return both
 
-    _serve_once(host, observer)
+    def setup(server):
+        server.on("request", lambda req, res: res.end("ok"))
+        server.response_observer = observer(server.loop)
+    host, _, _, _ = exchange_on_link_local(setup, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     wait_until(lambda: seen, 5, what="the response observed")
     access.close()
     assert seen[0].startswith("fe80:") and seen[0].endswith("%" + host.partition("%")[2])  # the socket's: Node's

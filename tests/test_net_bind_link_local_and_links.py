@@ -21,22 +21,9 @@ import sys
 import pytest
 
 from daemon import python_env, wait_until
+from test_net_bind_same_place_twice import COMMON, prefork
 
 
-def prefork(args, cwd):
-    """The exit status and stderr of ``prefork ARGS``; one that keeps running is stopped."""
-    proc = subprocess.Popen([sys.executable, "-m", "prefork", *args], cwd=cwd, env=python_env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        return None, err
-    return proc.returncode, err
-
-
-COMMON = ["--workers", "1", "--metrics-bind", "", "--access-log", "", "--app", "tests.apps.basic"]
 
 
 def link_local():

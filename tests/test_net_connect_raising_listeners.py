@@ -9,34 +9,18 @@ A real server on 127.0.0.1 that answers every request."""
 
 import asyncio
 import socket
-import threading
 
 import pytest
 
 import prefork
+from test_net_socket_timer_checks import http_server
 
 
 @pytest.fixture
 def port():
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-    conns = []
-
-    def serve():
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                return
-            conns.append(conn)
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-    threading.Thread(target=serve, daemon=True).start()
-    yield srv.getsockname()[1]
-    srv.close()
-    for conn in conns:
-        conn.close()
+    port, close = http_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    yield port
+    close()
 
 
 def refused_address():

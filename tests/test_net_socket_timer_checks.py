@@ -111,8 +111,9 @@ def test_a_socket_timeout_past_nodes_limit_is_that_limit_with_a_warning_and_a_co
     assert (common, half, off) == (3.0, 0.5, 0.0)
 
 
-def http_server():
-    """A raw keep-alive server on a thread: (port, close)."""
+def http_server(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
+    """A raw server on a thread answering each connection's first read with ``reply``
+    (keep-alive by default): (port, close)."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen()
@@ -126,7 +127,7 @@ def http_server():
                 return
             conns.append(conn)
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            conn.sendall(reply)
     threading.Thread(target=serve, daemon=True).start()
 
     def close():
