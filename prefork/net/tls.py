@@ -25,8 +25,8 @@ Rules:
   failure is told to the error log by net/tlslog.py (which says at what level).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
   that starts with a capital letter, as a method does) is a failed handshake too, but the
-  peer is told, as nginx tells it: a 400 in the clear, then the socket's orderly close
-  (its FIN, what the peer still sends read and dropped).
+  peer is told, as nginx tells it: a 400 in the clear (its head alone to a ``HEAD``), then
+  the socket's orderly close (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1``, and ``http/1.0`` to a client offering that without
@@ -76,6 +76,7 @@ _PLAIN_REQUEST_LINE = re.compile(rb"([A-Z]{1,20}) ([\x21-\x7e\x80-\xff]+) HTTP/(
 _PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
 PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                      b"Connection: close\r\n\r\n%s" % (len(_PLAIN_TEXT), _PLAIN_TEXT))
+_PLAIN_HEAD_ANSWER = PLAIN_HTTP_ANSWER[:-len(_PLAIN_TEXT)]  # to HEAD: the head alone (RFC 9110 9.3.2), as nginx's
 
 
 def _request_line(data):
@@ -352,7 +353,8 @@ class TLSLayer:
         if self.outgoing.pending and not socket.destroyed:
             socket.flush()  # the alert
         if plain_http:
-            err.reply = (400, _request_line(self.plain_start), len(_PLAIN_TEXT))  # (status, line, body bytes)
+            head = self.plain_start.startswith(b"HEAD ")
+            err.reply = (400, _request_line(self.plain_start), 0 if head else len(_PLAIN_TEXT))  # (status, line, body bytes)
         tell_failure(err, socket.remote_address)
         if self.on_error is not None:
             self.on_error(err, socket)
@@ -360,7 +362,7 @@ class TLSLayer:
             return
         if plain_http:  # the peer speaks plain HTTP: tell it so in the clear, then an orderly close
             try:
-                self.raw.send(PLAIN_HTTP_ANSWER)
+                self.raw.send(_PLAIN_HEAD_ANSWER if head else PLAIN_HTTP_ANSWER)
             except OSError:
                 socket.destroy()
                 return
