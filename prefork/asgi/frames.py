@@ -72,11 +72,6 @@ def starts_fragments(first):
     return not first & 0x80 and first & 0x0F in (_OPCODE_TEXT, _OPCODE_BINARY)
 
 
-def ends_fragments(first):
-    """A continuation frame with FIN: the fragmented message ends."""
-    return first & 0x80 and first & 0x0F == 0
-
-
 def unmask(buf, header, end, length):
     if not length:
         return b""

@@ -172,8 +172,8 @@ class WebSocketSession:
         self.state = "closed"
         self.socket.destroy()
 
-    def too_big(self):
-        reason = _TOO_BIG.format(self.max_size)
+    def too_big(self, reason=None):  # (or a message in too many fragments, its own reason)
+        reason = reason or _TOO_BIG.format(self.max_size)
         self.send_close(1009, reason)
         self.queue_disconnect(1009, reason)
 
