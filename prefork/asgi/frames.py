@@ -15,7 +15,9 @@ Rules:
 - ``outgoing`` takes a ``websocket.send`` message's payload only when it is
   ``bytes``-like or ``text`` a ``str`` (an int is not silently a buffer of zeros).
 - ``close_code`` refuses a code that may not be sent (an ``IntEnum`` member is taken as
-  its number, a bool is refused); a reason longer than a close
+  its number, a bool is refused), and a reason UTF-8 cannot encode (a lone surrogate:
+  UnicodeEncodeError, as uvicorn raises it), before anything is sent, so the session is
+  still open for the close that follows the app's failure; a reason longer than a close
   frame carries (123 bytes of UTF-8) is not refused (the spec lets it be any string):
   wsproto cuts it to fit, at a character boundary, so the client still gets the code.
 """
@@ -72,11 +74,6 @@ def starts_fragments(first):
     return not first & 0x80 and first & 0x0F in (_OPCODE_TEXT, _OPCODE_BINARY)
 
 
-def ends_fragments(first):
-    """A continuation frame with FIN: the fragmented message ends."""
-    return first & 0x80 and first & 0x0F == 0
-
-
 def unmask(buf, header, end, length):
     if not length:
         return b""
@@ -115,8 +112,8 @@ def outgoing(message):
 
 def close_code(message):
     """(code, reason) of a ``websocket.close`` message; a code that may not be sent
-    (RFC 6455 7.4: 1000-1003, 1007-1014, 3000-4999) or a reason that is not a str
-    raises ValueError or TypeError."""
+    (RFC 6455 7.4: 1000-1003, 1007-1014, 3000-4999) or a reason that is not a str (or
+    not encodable as UTF-8) raises ValueError or TypeError (UnicodeEncodeError)."""
     code = message.get("code")
     if code is None:
         code = 1000
@@ -129,4 +126,6 @@ def close_code(message):
         raise ValueError(f"Invalid WebSocket close code {code!r}.")
     if not isinstance(reason, str):
         raise TypeError(f"websocket.close 'reason' must be str, not {type(reason).__name__}")
+    if not reason.isascii():
+        reason.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError here, the connection still open
     return code, reason

@@ -124,8 +124,10 @@ def replayed_request(req):
     version = fields.get("sec-websocket-version")
     if version is not None and "," in version:  # (repeated lines are joined)
         raise RemoteProtocolError("Sec-WebSocket-Version given more than once", RejectConnection(status_code=400))
-    if version == "13" and not valid_key(fields.get("sec-websocket-key")):
-        raise RemoteProtocolError("bad Sec-WebSocket-Key", RejectConnection(status_code=400))
+    key = fields.get("sec-websocket-key")
+    if version == "13" and not valid_key(key):  # (named missing when it is, as the websockets library names it)
+        raise RemoteProtocolError("bad Sec-WebSocket-Key" if key is not None else "missing Sec-WebSocket-Key header",
+                                  RejectConnection(status_code=400))
     if "host" not in fields:  # (RFC 6455 4.1; wsproto's h11 would say only "Bad HTTP message")
         raise RemoteProtocolError("missing Host header", RejectConnection(status_code=400))
     if (fields.get("content-length") or "0").strip("0") or "transfer-encoding" in fields:  # 0, 00: no body

@@ -19,7 +19,10 @@ Rules:
   ``_JOIN_EVERY`` (and empty ones dropped), so what it costs in memory stays near its
   size in bytes however small its fragments (tiny fragments up to ``max_size`` were
   Python objects several times their payload; empty ones, never counted, grew a list
-  without end).
+  without end). A message of more than ``_MAX_FRAGMENTS`` frames (empty ones too) is
+  refused with 1009, "too many fragments", as the ``websockets`` library refuses it:
+  a client's endless stream of empty continuation frames would otherwise cost the
+  worker's CPU for ever while the message never grows.
 - One read is taken ``_BUDGET`` at a time (a plain frame costs 1, a frame through
   wsproto ``_WSPROTO``): past it the rest is kept and the session takes it on the
   next loop turn (``yield_reading``), so a client sending a burst of tiny frames
@@ -39,11 +42,13 @@ Rules:
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError
 
-from .frames import ends_fragments, is_plain, is_text, next_frame, starts_fragments, unmask, well_formed
+from .frames import is_plain, is_text, next_frame, starts_fragments, unmask, well_formed
 
 _JOIN_EVERY = 64  # fragments of a message kept apart at most, before they are joined
 _BUDGET = 256  # work taken from one read in one go (a frame through wsproto costs _WSPROTO)
 _WSPROTO = 4
+_MAX_FRAGMENTS = 4096  # frames of one message (the websockets library's MAX_FRAGMENTS)
+_TOO_MANY = "too many fragments"  # the reason of its 1009, as websockets words it
 
 
 class Incoming:
@@ -53,6 +58,7 @@ class Incoming:
         self.max_size = max_size
         self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
         self.fragmented = False  # a fragmented message is going through wsproto
+        self.frames = 0  # its frames so far
         self.passthrough = 0  # bytes of a partly received frame still owed to wsproto
         self.skipping = 0  # bytes of a frame refused as too big still to drop
         self.parts = None  # fragments of a message wsproto is assembling
@@ -128,10 +134,7 @@ class Incoming:
                 if plain:
                     break  # kept until whole
                 self.passthrough = end - pos  # not plain: wsproto reads it as it comes
-                if starts_fragments(first):
-                    self.fragmented = True
-                elif ends_fragments(first):
-                    self.fragmented = False
+                self.count(first)
                 continue
             if plain:
                 spent += 1
@@ -147,10 +150,7 @@ class Incoming:
                     else:
                         session.deliver({"type": "websocket.receive", "bytes": payload}, length)
             else:
-                if starts_fragments(first):
-                    self.fragmented = True
-                elif ends_fragments(first):
-                    self.fragmented = False
+                self.count(first)
                 spent += _WSPROTO
                 self.to_wsproto(bytes(buf[pos:end]))
             pos = end
@@ -166,6 +166,19 @@ class Incoming:
             del buf[:pos]  # the frames taken go; the rest stays where it is
         # else: a frame still arriving, kept as it is (copying it on every read would
         # cost the square of its length)
+
+    def count(self, first):
+        """The frames of a fragmented message are counted: past ``_MAX_FRAGMENTS`` it is
+        refused (1009), as the ``websockets`` library refuses it."""
+        if starts_fragments(first):
+            self.fragmented = True
+            self.frames = 1
+        elif not first & 0x0F and self.fragmented:  # a continuation
+            if first & 0x80:
+                self.fragmented = False
+            self.frames += 1
+            if self.frames == _MAX_FRAGMENTS + 1:
+                self.session.too_big(_TOO_MANY)
 
     def to_wsproto(self, frame):
         session = self.session

@@ -13,7 +13,8 @@ Rules:
   app's own response (a status outside 200-599, or a header no response may carry, raises in
   the app), its head written with the first body message, as the HTTP side writes it
   (``answer.py``). A message after the 403 or a complete denial raises RuntimeError
-  there (the app's mistake), never ``ClientDisconnected``.
+  there (the app's mistake), never ``ClientDisconnected``; so does one after the app's
+  own ``websocket.close`` of an open session (as uvicorn raises it).
   An app that raises or returns before any of these, or between the start and the
   first body message, gets a 500 (so does an accept naming its subprotocol twice, as
   ``subprotocol`` and as a header: clients refuse two Sec-WebSocket-Protocol fields). A
@@ -107,6 +108,7 @@ class WebSocketSession:
         self.denial = None  # the HTTP response sent in place of the handshake (handshake.Denial)
         self.denial_out = False  # its head is written (with its first body message, as the HTTP side does)
         self.answered = None  # the app's 403 or denial response, once complete (answer.py)
+        self.app_closed = False  # the app sent websocket.close on the open session
         self.compressing = False
         self.close_timer = None  # the bound on the closing handshake the server began
         self.http_request = req  # for the access log line, at the end of the session
@@ -172,8 +174,8 @@ class WebSocketSession:
         self.state = "closed"
         self.socket.destroy()
 
-    def too_big(self):
-        reason = _TOO_BIG.format(self.max_size)
+    def too_big(self, reason=None):  # (or a message in too many fragments, its own reason)
+        reason = reason or _TOO_BIG.format(self.max_size)
         self.send_close(1009, reason)
         self.queue_disconnect(1009, reason)
 
@@ -280,10 +282,13 @@ class WebSocketSession:
                 code, reason = close_code(message)  # raises, the connection still open, for one not sendable
                 self.send_close(code, reason)
                 self.queue_disconnect(code, reason)
+                self.app_closed = True
                 return
             raise RuntimeError(f"Expected ASGI message 'websocket.send' or 'websocket.close', but got {kind!r}.")
         if self.answered is not None:  # the app's own 403 or denial is out: its mistake, not the client's
             raise after_answer(kind, self.answered)
+        if self.app_closed:  # its own close, whether or not the client has echoed it since
+            raise RuntimeError(f"Unexpected ASGI message {kind!r}, after sending 'websocket.close'.")
         if self.gone or state in ("closing", "closed"):
             raise ClientDisconnected()
         await send_answer(self, kind, message)  # (answer.py: the accept, the 403, a denial)
