@@ -18,7 +18,7 @@ def stream_end_after_term(app, *args, grace=GRACE):
     """Seconds from the TERM to the end of a stream of ``app``, and the daemon's log."""
     daemon = Daemon("--interface", "asgi", *args, app=app, workers=1, graceful_timeout=str(grace))
     try:
-        daemon.wait_ready(timeout=15)
+        daemon.wait_ready(timeout=60)  # (the app's import takes long on a loaded machine)
         sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=grace + 5)
         try:
             sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -42,12 +42,14 @@ from fuzz_client_node_inputs import SECOND, cases as make_cases  # noqa: E402
 from harness import NODE  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HOLD = 1.0  # how long the server waits for another request on a kept connection
+HOLD = 4.0  # how long the server waits for a request on a connection (a client always
+# sends one, and its next one SECOND_AFTER a response: only a stalled client is that late)
 GAP = 0.003  # between two reads of a response (of at most GAPPED reads: more go out back to back)
 GAPPED = 8
 SECOND_AFTER = 0.06  # the second request waits so long after the first is over: the
 # server's last bytes (and its FIN) are there by then, whatever the clients' speed
-RESET_AFTER = 0.2  # the longest a reset waits for the client's next request or close
+RESET_AFTER = 1.0  # the longest a reset waits for the client's next request or close (a
+# pause long enough that a client on a busy machine has read the bytes before it)
 GUARD = 8.0  # a case that is not over by then is logged as a hang
 BATCH = 60
 CI_SEEDS = (1, 2, 3)

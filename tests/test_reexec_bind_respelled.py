@@ -22,10 +22,12 @@ CASES = [
 
 def reserved_port():
     """A port held for the test: bound with SO_REUSEADDR, never listening, so that the
-    daemon (which sets SO_REUSEADDR too) can bind and listen on it, and nobody else can."""
+    daemon (which sets SO_REUSEADDR too) can bind and listen on it, and nobody else can.
+    Bound to the wildcard, so the kernel gives a port no IPv4 address holds: the daemon
+    binds ``0.0.0.0`` too (a port chosen for 127.0.0.1 may be bound on another address)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("0.0.0.0", 0))
     return sock
 
 
@@ -49,7 +51,9 @@ def test_usr2_keeps_a_listener_written_otherwise(tmp_path, old, new):
     port = reserve.getsockname()[1]
     old, new = (spelling.format(port=port, tmp=tmp_path) for spelling in (old, new))
     config = tmp_path / "prefork.toml"
-    config.write_text(f'bind = ["{old}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
+    # (an old worker may accept the held connection: idle, it is kept while draining for
+    # keep_alive_timeout, which must outlast a re-exec on a loaded machine)
+    config.write_text(f'bind = ["{old}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\nkeep_alive_timeout = 60\n')
     try:
         with ConfigDaemon(tmp_path, config) as d:
             d.wait_log(r"workers ready")
@@ -58,7 +62,7 @@ def test_usr2_keeps_a_listener_written_otherwise(tmp_path, old, new):
             held = None
             if not old.startswith("unix:"):  # the daemon's listener, held open across the exec: never refused
                 held = socket.create_connection(("127.0.0.1", port), timeout=10)
-            config.write_text(f'bind = ["{new}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\n')
+            config.write_text(f'bind = ["{new}"]\nmetrics_bind = "127.0.0.1:0"\nworkers = 1\nkeep_alive_timeout = 60\n')
             d.proc.send_signal(signal.SIGUSR2)
             d.wait_log(r"USR2: re-executing the master|USR2 refused")
             assert "USR2 refused" not in d.log(), d.log()

@@ -27,17 +27,16 @@ pytestmark = pytest.mark.skipif(not has_ipv6_loopback(), reason="needs IPv6 loop
 
 
 def reserved_port():
-    """A port held for the test on both families: bound with SO_REUSEADDR, never
-    listening, so the daemon (SO_REUSEADDR too) can listen on it and nobody else can."""
-    held = []
-    for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
-        sock = socket.socket(family)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, held[0].getsockname()[1] if held else 0))
-        held.append(sock)
-    return held
+    """A port the kernel chose for both families at once, held for the test: one
+    dual-stack socket bound to ``[::]`` with SO_REUSEADDR, never listening, so the daemon
+    (SO_REUSEADDR too) can listen on it in either family and nobody else can. (An
+    IPv6-only socket's port, then its IPv4 twin bound to the same number, could find that
+    number taken in IPv4 already.)"""
+    sock = socket.socket(socket.AF_INET6)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", 0))
+    return [sock]
 
 
 def get(family, host, port):
