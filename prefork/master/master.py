@@ -321,7 +321,8 @@ class Master:
                 return
             if pending is not None and worker.generation == pending[0] and not reload.boot_killed(self, worker, status):
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how, ":\n" + error[-1] if error else "")
-                reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""))
+                reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""),
+                                    said=f"a new worker failed to boot ({how})")
                 return
         if worker.generation != self.generation and (pending is None or worker.generation != pending[0]):
             return  # an old generation's: it is not replaced
