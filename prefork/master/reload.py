@@ -73,6 +73,7 @@ def reload(master):
         log.info("HUP: a re-exec (USR2) is being checked; the reload waits for its outcome")
         return
     systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+    startup.restore_pidfile(master)
     follow_start()  # the directory prefork started in, replaced by a deploy: relative paths name the new one
     try:
         new = master.reload_settings(master.settings)  # (what it cannot change is not checked again)
