@@ -10,7 +10,9 @@ Rules:
   failure (not one replacing a worker, even before the others are up: see below):
   the master stops and exits with status 3; unless it was killed by a signal
   from outside (``workers.killed_from_outside``: SIGKILL from an operator or the OOM
-  killer, a TERM sent to it), which is a crash: it is replaced.
+  killer, a TERM sent to it), which is a crash: it is replaced. A SIGKILL the master
+  did not send is said so in its death's line, with the OOM killer named as the likely
+  sender (gunicorn's "Perhaps out of memory?").
 - Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
   and keeps running. Otherwise a new generation starts, and the old one is told to
   drain only once every new worker reported ready. A new worker that dies after it
@@ -69,6 +71,7 @@ log = logging.getLogger("prefork.master")
 EXIT_BOOT_FAILURE = 3
 BACKOFF_CAP = 10.0
 QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
+OUTSIDE_KILL = "; it was not killed by the master: out of memory? (see the kernel log, dmesg)"  # as gunicorn hints
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
 
@@ -321,7 +324,8 @@ class Master:
                 return
             if pending is not None and worker.generation == pending[0] and not reload.boot_killed(self, worker, status):
                 log.error("reload aborted: a new worker failed to boot (%s)%s", how, ":\n" + error[-1] if error else "")
-                reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""))
+                reload.abort_reload(self, f"a new worker failed to boot ({how})" + (f": {error[-1]}" if error else ""),
+                                    said=f"a new worker failed to boot ({how})")
                 return
         if worker.generation != self.generation and (pending is None or worker.generation != pending[0]):
             return  # an old generation's: it is not replaced
@@ -342,8 +346,9 @@ class Master:
                         delay, failures)
             self.loop.call_later(delay, self.recycle_again, old)
             return
-        log.warning("worker %d (pid %d) died (%s) after %.1f s; replacing it%s", worker.slot, worker.pid, how,
-                    lived, f" in {delay:.1f} s (quick death #{failures})" if delay else "")
+        log.warning("worker %d (pid %d) died (%s) after %.1f s; replacing it%s%s", worker.slot, worker.pid, how,
+                    lived, f" in {delay:.1f} s (quick death #{failures})" if delay else "",
+                    OUTSIDE_KILL if code == -signal.SIGKILL and worker.aborted_at is None else "")
         if delay:
             self.loop.call_later(delay, self.respawn, worker.slot, worker.generation)
         else:

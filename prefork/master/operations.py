@@ -30,7 +30,8 @@ Rules:
   that had a request within the last second or is being answered (a probe) is closed
   only for an address holding fewer, or for a newcomer of its own address.
 - A path is routed whatever the form of the request target (origin or absolute) and
-  its query string; every answer, /metrics included, carries ``Cache-Control: no-store``.
+  its query string; every answer, /metrics included, carries ``Cache-Control: no-store``
+  and its ``Content-Length``, a HEAD's as its GET's.
 - No endpoint takes a body: a request whose body is still coming when it is answered
   gets ``Connection: close``, and its connection is closed as soon as the answer is in
   the kernel, the rest of the body unread (the master does not spend its loop reading a
@@ -111,7 +112,7 @@ def start_metrics(master, address, inherited=()):
         res.set_header("Content-Type", content_type)
         res.set_header("Vary", "Accept")
         res.set_header("Cache-Control", "no-store")
-        res.end(body)
+        send(res, body)
 
     def healthz(req, res):
         live, text = health.liveness(master)
@@ -348,4 +349,14 @@ def answer(res, status, text, content_type="text/plain; charset=utf-8"):
     res.status_code = status
     res.set_header("Content-Type", content_type)
     res.set_header("Cache-Control", "no-store")
-    res.end(text)
+    send(res, text)
+
+
+def send(res, body):
+    """End ``res`` with ``body``, its length said outright: a HEAD's answer then carries
+    the very head its GET would (RFC 9110, 9.3.2), ``Content-Length`` included, which
+    the server leaves out of a HEAD's head when it is not set (as Node's does)."""
+    if isinstance(body, str):
+        body = body.encode()
+    res.set_header("Content-Length", str(len(body)))
+    res.end(body)

@@ -73,6 +73,7 @@ def reload(master):
         log.info("HUP: a re-exec (USR2) is being checked; the reload waits for its outcome")
         return
     systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+    startup.restore_pidfile(master)
     follow_start()  # the directory prefork started in, replaced by a deploy: relative paths name the new one
     try:
         new = master.reload_settings(master.settings)  # (what it cannot change is not checked again)
@@ -165,15 +166,18 @@ def _speaks(tls):
     return "TLS" if tls else "plain HTTP"
 
 
-def failed(master, reason, logged=0):
+def failed(master, reason, logged=0, said=None):
     """A reload that changed nothing: counted, and shown on /status.json. ``logged``: the
     problems already logged one a line (``reload: PROBLEM``), which the outcome line
-    counts rather than repeats; with none, it says the reason."""
+    counts rather than repeats; ``said``: the one problem logged in full above, named
+    in short; with neither, it says the reason."""
     master.reload_failures += 1
     master.last_reload_error = reason
     if logged:
         log.error("reload refused (%s, above); keeping the running configuration and workers",
                   counted(logged, "problem"))
+    elif said:
+        log.error("reload refused: %s, above; keeping the running configuration and workers", said)
     else:
         log.error("reload refused: %s; keeping the running configuration and workers", reason)
     systemd.notify("READY=1")
@@ -261,7 +265,8 @@ def switch_late(master):
         return
     log.error("reload aborted: a worker replacing a new one was not ready within timeout (%.1f s)",
               master.new_generation[1].timeout)  # (the new generation's, which the wait ran on)
-    abort_reload(master, "a worker replacing a new one was not ready within timeout")
+    abort_reload(master, "a worker replacing a new one was not ready within timeout",
+                 said="a worker replacing a new one was not ready within timeout")
 
 
 def cancel_timers(master):
@@ -272,8 +277,10 @@ def cancel_timers(master):
             setattr(master, name, None)
 
 
-def abort_reload(master, reason):
-    """A new worker failed: the new generation goes, the old one keeps serving."""
+def abort_reload(master, reason, said=None):
+    """A new worker failed: the new generation goes, the old one keeps serving.
+    ``said``: the failure in short when it was logged in full already (``reload
+    aborted: ...``): the outcome line names it rather than repeating it (``failed``)."""
     generation, _ = master.new_generation
     master.new_generation = None
     master.switching = False
@@ -294,4 +301,4 @@ def abort_reload(master, reason):
         logs.setup(master.settings)
     except OSError as exc:
         log.error("reload: cannot reopen %s again: %s", exc.filename, (exc.strerror or str(exc)).lower())
-    failed(master, reason)
+    failed(master, reason, said=said)

@@ -29,6 +29,9 @@ Rules:
   master's user, the group of a set-group-ID directory or the master's).
 - ``close_all`` removes the UNIX socket files and the pidfile this daemon made (never
   on a re-exec: the new program keeps them).
+- A HUP writes the pidfile again when it is gone or names no live prefork master (a
+  cleaner of /run, an operator's ``rm``), as gunicorn's reload rewrites its pidfile
+  (``restore_pidfile``); one naming another live master is left alone (a warning).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
   previous program's pidfile and socket files are removed once the new ones are in
   place (``drop_previous``), each only while it is still this daemon's: a pidfile that
@@ -242,3 +245,24 @@ def close_all(master):
     listeners_mod.remove_unix_paths(master.unix_paths)
     if master.settings.pidfile:
         pidfile.remove(master.settings.pidfile)
+
+
+def restore_pidfile(master):
+    """On HUP: the pidfile written again if it no longer names this master (see the rules)."""
+    path = master.settings.pidfile
+    if not path:
+        return
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(64).strip() == str(os.getpid()).encode():
+                return
+    except OSError:
+        pass
+    try:
+        pidfile.write(path)
+    except pidfile.AlreadyRunning as exc:
+        log.warning("HUP: the pidfile %s names another running prefork master (pid %d): left as it is", path, exc.pid)
+    except OSError as exc:
+        log.warning("HUP: the pidfile %s cannot be written again: %s", path, (exc.strerror or str(exc)).lower())
+    else:
+        log.info("HUP: the pidfile %s was gone or named another process: written again", path)
