@@ -74,7 +74,7 @@ from .body import (CallAborted, answer_failure, as_app_code, check_restart, clos
                    over_length, promised_length, under_length)
 from .head import apply_head, early_hints, not_bytes
 from .sending import FileSending, StallWatch
-from .spill import Spill, pushes_back, push_out
+from .spill import Spill, pushes_back, push_out, when_drained
 from .pipe import ClientDisconnected, call_over
 from .streams import EMPTY_INPUT, FileWrapper
 
@@ -319,7 +319,7 @@ class LoopCall(FileSending):
         if self.stall is None:
             self.stall = StallWatch(res, self.adapter.timeout)
         self._watch_gone()
-        res.once("drain", resume)
+        when_drained(res, resume)
         self.stall.arm()
 
     def _watch_gone(self):

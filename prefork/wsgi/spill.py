@@ -20,6 +20,12 @@ Rules:
   is ``POLLERR``/``POLLHUP``), so the loop still sees it as it would have.
 - ``push_out``: what is written goes to the kernel at once, also inside the read that
   started the call (the connection corks its socket while it handles a read).
+- ``when_drained``: a call that waits for its response's ``drain`` gets it, or, when
+  that drain came already with the socket still over its mark, the end of the socket's
+  flush: the ``push_out`` after a write that said False can run the socket's flush
+  waiters (a file sent, ending the response ahead of this pipelined one, which hands
+  the socket this one's queued bytes) and the drain told after them; no other comes,
+  and a call waiting for one would hold the worker for good.
 """
 
 import os
@@ -52,6 +58,15 @@ def pushes_back(res, ok):
     return not res.active or (socket.buffered_size >= socket.high_water_mark and not socket.destroyed)
 
 
+def when_drained(res, callback):
+    """``callback()`` once the bytes ``res`` waits on have gone out (module rules)."""
+    if res.writable_need_drain:
+        res.once("drain", callback)
+        return
+    socket = res.req.socket
+    socket.after_flush(lambda: socket.destroyed or callback())  # (a close ends the call: its own listener)
+
+
 class Spill:
     """The bytes ``write()`` gives while ``res`` pushes back (module rules): in a
     temporary file, handed back to ``res`` on each ``drain``; ``then()`` runs once all of
@@ -74,7 +89,7 @@ class Spill:
     def wait(self):
         """The response pushes back: ``write()``'s bytes go to the file until it drains."""
         self.waiting = True
-        self.res.once("drain", self.feed)
+        when_drained(self.res, self.feed)
         self.stall.arm()
 
     def add(self, data):
@@ -115,7 +130,7 @@ class Spill:
             if self.closed:
                 return  # the send failed: the client is gone
             if pushes_back(res, ok):
-                res.once("drain", self.feed)
+                when_drained(res, self.feed)
                 self.stall.arm()
                 return
         if self.written:
