@@ -7,9 +7,11 @@ Rules (Node's; the request's rules in client/request.py tell the orders):
 - A socket that closes before a response gives ECONNRESET "socket hang up".
 - A socket that closes while body chunks or the body's end wait for a reader closes
   the exchange two turns later (Node's libuv close phase), the agent's line too.
-- A response open at the close: one the closing read completed ends as usual; one the
-  application destroyed is aborted (with the error it was destroyed with); a body cut
-  short is aborted, then gets ECONNRESET "aborted".
+- A response open at the close: one the closing read completed ends as usual (its
+  ``close`` after its ``end``, then the request's; on a kept-alive exchange the
+  request's first, as Node ends one); one the application destroyed is aborted (with
+  the error it was destroyed with); a body cut short is aborted, then gets ECONNRESET
+  "aborted".
 """
 
 from ..http.errors import HTTPError
@@ -54,14 +56,19 @@ class SocketClose:
 
     def _cut_short(self, res):
         """The socket closed while the response was open. Node's orders: a body the
-        closing read completed ends as usual (``close``, the response's ``close``); a
+        closing read completed ends as usual (the response's ``close``, then the
+        request's; the other way round when the exchange kept its socket); a
         response the application destroyed gives ``aborted``, (with the error it was
         destroyed with: the request's ``error``, the response's) its ``close``, then the
         request's; a body cut short gives ``aborted``, ``close``, the response's
         ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
         if res.complete and not res.destroy_called:
-            self._close()
-            res.mark_closed()
+            if self.keeps_socket:  # (Node's end of a kept-alive exchange closes the request first)
+                self._close()
+                res.mark_closed()
+            else:  # (the response's close follows its 'end'; the request's comes at the socket's)
+                res.mark_closed()
+                self._close()
             return
         self.destroyed = self.destroyed or not res.destroy_called  # (Node's socket close: before 'aborted')
         self.agent.socket_gone(self)  # (and the agent's listener of it)

@@ -45,8 +45,9 @@ Rules:
   turn; a name of its own on each socket would cost the compact layout).
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
-  socket is destroyed; its callback runs at ``finish``, or at ``close`` if that comes
-  first. ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked
+  socket is destroyed; its callback runs at ``finish`` (before the ``finish``
+  listeners, as Node's; several in the order given), or at ``close`` if that comes
+  first (before the ``close`` listeners). ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked
   read) and emits a due ``finish`` at once. ``destroy_soon(error=...)`` flushes as
   it does, and the close then reports that error as a destroy with it would (``error``
   to the socket's own listeners, ``close(True)``), as Node's server socket reports a
@@ -99,7 +100,7 @@ class Closing:
                     self.loop.call_soon(callback)
                 self.write(data, encoding)
             elif callback is not None:
-                if self._fin_sent or self.destroyed:
+                if self.writable_finished or self.destroyed:  # (a 'finish' still due: with it)
                     self.loop.call_soon(callback)
                 else:
                     self._call_at_finish(callback)
@@ -128,12 +129,13 @@ class Closing:
         return self
 
     def _call_at_finish(self, callback):
-        def done(_had_error=False):
-            self.off("finish", done)
-            self.off("close", done)
-            callback()
-        self.on("finish", done)
-        self.on("close", done)
+        for listener in self.raw_listeners("finish"):
+            if type(listener) is _EndCallbacks:
+                listener.callbacks.append(callback)  # (after the earlier end()'s, in order)
+                return
+        done = _EndCallbacks(self, callback)
+        self.prepend_listener("finish", done)  # (before the 'finish' listeners, as Node's)
+        self.prepend_listener("close", done)
 
     def destroy_soon(self, linger=False, error=None):
         """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
@@ -394,3 +396,21 @@ class Closing:
                 after = getattr(protocol, "after_close", None)
                 if after is not None:  # what the protocol does once the close is told
                     after()
+
+
+class _EndCallbacks:
+    """The callbacks given to ``end()``, in order: run once, at ``finish`` before its
+    listeners (Node's calls them before it emits ``finish``), or at ``close`` if that
+    comes first."""
+
+    def __init__(self, socket, callback):
+        self.socket = socket
+        self.callbacks = [callback]
+
+    def __call__(self, _had_error=False):
+        socket = self.socket
+        socket.off("finish", self)
+        socket.off("close", self)
+        self.socket = None
+        for callback in self.callbacks:
+            callback()
