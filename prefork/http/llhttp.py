@@ -9,8 +9,9 @@ Rules:
   and value (trailers get a fresh budget); reaching the limit is HPE_HEADER_OVERFLOW.
   As in Node, the name or value still open at the end of a read counts too: once a head
   (or trailers) left open by a read could reach the limit (wire bytes, and the count plus
-  what follows its last whole line), a ``HeaderCounter`` is fed its bytes, each once,
-  and refuses the read that takes the count to the limit. A head or trailers open after far
+  what follows its last whole line; or its kept bytes would go: headsize.py), a
+  ``HeaderCounter`` is fed its bytes, each once, and refuses the read that takes the
+  count to the limit. A head or trailers open after far
   more wire bytes than the limit is refused the same way in any case, so a client
   cannot make the parser buffer without bound. The counts restart with every message,
   so a long pipeline is never mistaken for a long head.
@@ -50,15 +51,14 @@ import httptools
 
 from .chunks import ChunkLines
 from .diagnosis import Diagnosis
-from .errors import ParseError, header_counter
+from .errors import ParseError
 from .framing import chunked_last
+from .headsize import HeadSize
 
 _HEAD_END = b"\r\n\r\n"
-# the trailers counted alone, after a head whose count restarts with them
-_TRAILERS_HEAD = b"GET * HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
 
 
-class MessageParser(Diagnosis):
+class MessageParser(HeadSize, Diagnosis):
     """The llhttp driver shared by ``RequestParser`` and ``ResponseParser`` (parser.py)."""
 
     kind = 1  # llhttp_type_t: 1 request, 2 response
@@ -272,10 +272,11 @@ class MessageParser(Diagnosis):
         self._body_kept = received
         if spans and self._retained is not None:
             self._keep_body(data, pos, spans)
-        else:
+        elif self.headers_complete:
             self._retain(data)
         if not self.headers_complete:
-            self._head_size(data, None)
+            self._head_size(data, None)  # (before the read is kept: keeping it may drop what is kept)
+            self._retain(data)
             if b"\t" in data:
                 self._open_length_tab(data)
         elif self._lines.__class__ is list:  # trailers (small reads joined, as _retain joins them)
@@ -285,52 +286,6 @@ class MessageParser(Diagnosis):
             else:
                 lines.append(data)
             self._head_size(data, lines)
-
-    def _head_size(self, data, trailer_wire):
-        """A head (or trailers) still open at the end of a read: Node counts the field
-        or value in progress too, and refuses the read that takes the count to the
-        limit. A ``HeaderCounter`` is started (fed the head's bytes so far, then each read
-        once) only once the count may reach it: the wire bytes reach the limit, and so
-        do a head's count so far (exact up to the line before its last line end:
-        httptools hands a field over once the next one starts) and the bytes after."""
-        limit = self.max_header_size
-        if limit <= 0:
-            return
-        wire = self._head_wire
-        if wire == 0:
-            self._size_counter = None  # a new head: its counter starts when needed
-        wire += len(data)
-        self._head_wire = wire
-        if wire > 4 * limit + 65536:
-            raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", len(data), data)
-        if wire < limit:
-            return
-        counter = self._size_counter
-        if counter is None:
-            last = data.rfind(b"\n") if trailer_wire is None else -1
-            before = data.rfind(b"\n", 0, last) if last > 0 else -1
-            if before >= 0 and self._counted + len(data) - before - 1 < limit:
-                return  # (the count cannot reach the limit in this read: no counter yet)
-            kind = self.kind
-            if trailer_wire is not None:
-                message = _TRAILERS_HEAD + b"".join(trailer_wire)
-                kind = 1
-            elif self._retained is not None:
-                message = self._kept()  # from a message's start
-            else:
-                message = None  # not kept: bounded by the wire alone
-            counter = self._size_counter = False if message is None else header_counter(limit, kind) or False
-            if not counter:
-                return
-            offset = counter.feed(message)
-            prefix = len(message) - len(data)
-        elif counter:
-            offset = counter.feed(data)
-            prefix = 0
-        else:
-            return
-        if offset is not None:
-            raise ParseError("HPE_HEADER_OVERFLOW", "Header overflow", max(0, offset - prefix), data)
 
     def finish(self):
         """The peer closed. httptools has no ``llhttp_finish``: this executes no bytes,

@@ -299,8 +299,9 @@ class RequestParser(MessageParser):
         else:
             seen += self._piece
             at = len(seen)
-        if url:  # (the target holds no line end: each search goes back past the last)
-            start = self._parser.get_method() + b" " + url + b" "
+        if url:  # (the target holds no line end: each search goes back past the last; llhttp
+            # may have handed over the target up to a byte it refused: no space after it then)
+            start = self._parser.get_method() + b" " + url
             while True:
                 at = seen.rfind(start, 0, at)
                 if at < 0:

@@ -14,6 +14,7 @@ Date, Keep-Alive) and whether it holds a Content-Length. Early hints are checked
 
 import base64
 import codecs
+import math
 import re
 import time
 from time import time as _wall
@@ -399,9 +400,8 @@ class HeadCache(DateCache):
             self._timeout = timeout
             self._cap = cap
             lines = "Connection: keep-alive\r\n"
-            if timeout:
-                lines += (f"Keep-Alive: timeout={int(timeout)}, max={cap}\r\n" if cap and cap > 0
-                          else f"Keep-Alive: timeout={int(timeout)}\r\n")
+            if timeout and timeout == timeout:  # (Node's falsy: None, 0, NaN; its floor of the rest)
+                lines += f"Keep-Alive: timeout={math.floor(timeout)}" + (f", max={cap}\r\n" if cap and cap > 0 else "\r\n")
             self._lines = lines
             self._prefixes = {}
             self._until = 0.0  # the suffix is rebuilt at its next use

@@ -54,6 +54,7 @@ from .leaving import LeavingHTTP, continuation_head
 from .idling import Idling
 from .knobs import HEADER_LIMIT
 from .lost import ConnectionLost
+from .ticks import NextTicks
 from .failures import Failures
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
 from .request import IncomingMessage
@@ -62,7 +63,7 @@ from .response import ServerResponse
 log = logging.getLogger("prefork.server")
 
 
-class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Failures):
+class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, Idling, Failures):
     deferred_for = None  # the message_start whose timeout the server's sweep put off once
 
     def __init__(self, server, socket):
@@ -229,9 +230,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         cap = server.max_headers_count
         if len(raw) > 62 or (cap is not None and cap < 31 and 2 * cap < len(raw)):
             if len(raw) > 62:  # Node hands 32 fields over before the head's end
-                attached = self._attached
-                if attached is not None and not attached.writable_finished:
-                    self._flush_ended()
+                self._parser_called()
             pairs = len(raw) // 2
             kept = node_raw_header_pairs(pairs, cap)
             if kept < pairs:
@@ -310,21 +309,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
                 raise
             except BaseException as exc:
                 self._listener_failed(self._res, exc)
-            attached = self._attached
-            if attached is not None and not attached.writable_finished:
-                self._flush_ended()
-
-    def _flush_ended(self):
-        """A response ended earlier in this read goes out and finishes now. Node's parser
-        calls into JavaScript for each body chunk, for trailers and for each 32 fields
-        of a head that has 32 or more, and runs its queued writes and 'finish' after each call, so the
-        bytes parsed next no longer find that response on the socket (a malformed
-        request then gets its error reply after it; a later request's 'request' comes
-        after its 'finish')."""
-        socket = self.socket
-        if not socket.destroyed:
-            socket.uncork()
-            socket.cork()
+            self._parser_called()
 
     def on_message_complete(self, trailers):
         self.active = False
@@ -356,9 +341,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, LeavingHTTP, Idling, Fai
         except BaseException as exc:
             self._listener_failed(self._res, exc)
         if trailers:  # Node hands trailers over at the message's end and runs what is queued
-            attached = self._attached
-            if attached is not None and not attached.writable_finished:
-                self._flush_ended()
+            self._parser_called()
 
     # -- responses ----------------------------------------------------------------------------
     def response_done(self, res):

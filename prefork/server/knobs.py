@@ -9,7 +9,8 @@ Rules:
   ``require_host_header``, ``join_duplicate_headers`` and
   ``reject_non_standard_body_writes`` bools, as Node checks them, and
   ``unique_headers`` a list of names (Node ignores any other value; a TypeError here). Attributes set later are not
-  checked (Node checks them neither then nor at ``listen()``).
+  checked so (Node checks them neither then nor at ``listen()``): the timeouts only for
+  what Node throws at their use (timeouts.py).
 - ``max_header_size`` 0 is Node's default (16384), not no limit, as in Node.
 - ``headers_timeout`` not given is Node's: 60 s, at most ``request_timeout`` (0 when
   that is 0); given, it may not exceed a ``request_timeout`` that is not 0.

@@ -10,8 +10,8 @@ Rules:
   ``end`` follows the last chunk, for a reader (a ``data`` listener, ``resume()``,
   ``read()``, ``body()``); a request nobody reads gets it only once its response is done
   (Node's dump: after the response's ``close``), never when its connection goes first.
-  ``close`` comes once: right after ``end`` (Node's autoDestroy: ``destroyed`` at once, ``close``
-  on the next turn; at once when the response is done or the socket destroyed), or when the connection goes.
+  ``close`` comes once: after ``end`` (Node's autoDestroy: ``destroyed`` at once, ``close`` next turn
+  or the parser's next call, ticks.py; at once if the response is done or socket destroyed), or when the connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
   order and on the socket's close turn, never inside the call that destroyed it (lost.py):
   ``aborted`` (when its body was not complete, or its end was not read: Node counts a
@@ -379,9 +379,13 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, EventEmitte
         elif not self.destroyed:
             self.destroyed = True
             if self._events and "close" in self._events:
-                if self.socket.destroyed and self._conn is not None:
-                    return self._conn.closed_after_end(self.tell_closed)
-                self.socket.loop.call_soon(self.tell_closed)
+                conn = self._conn
+                if conn is None:
+                    self.socket.loop.call_soon(self.tell_closed)
+                elif self.socket.destroyed:
+                    conn.closed_after_end(self.tell_closed)
+                else:
+                    conn.close_next_tick(self)
 
     pipe, unpipe = pipe, unpipe  # Node's req.pipe(destination[, {end}]) (with backpressure), unpipe([destination])
 

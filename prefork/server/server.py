@@ -43,7 +43,7 @@ from ..runtime import current_loop
 from . import binding, knobs
 from .accepting import Accepting
 from .server_close import ServerClosing
-from .timeouts import ServerTimeout
+from .timeouts import ServerKnobTimeout, ServerTimeout
 from ..net.timers import timer_seconds
 from ..net import proxy
 from ..net.zones import zoned_host
@@ -76,6 +76,9 @@ _LISTEN_OPTIONS = frozenset(("port", "host", "path", "backlog", "ipv6_only"))
 
 class Server(ServerClosing, Accepting, EventEmitter):
     timeout = ServerTimeout()  # checked when set (timeouts.py)
+    keep_alive_timeout = ServerKnobTimeout(keep_alive=True)
+    headers_timeout = ServerKnobTimeout()
+    request_timeout = ServerKnobTimeout()
 
     def __init__(self, listener=None, *, loop=None, **options):
         for name, value in knobs.checked(options).items():
