@@ -171,7 +171,7 @@ def parse(argv, check=False):
         unknown = []  # its app after it (prefork -c FILE check-config APP): run() parses again without the word
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:
-        hints = migration.flag_hints(argv, flags, lambda flag: _near_flag(parser, flag))
+        hints = migration.flag_hints(argv, flags, lambda flag: _near_flag(parser, flag), args.app_arg)
         if "check-config" in unknown:  # the word after the app, which takes its place
             hints.append(f"check-config takes the app's place: prefork check-config {args.app_arg or 'APP'} [options]")
         parser.error(f"unrecognized arguments: {migration.unrecognized(argv, unknown, args.app_arg, hints)}")
