@@ -119,9 +119,9 @@ def convert(setting, value, from_text):
     if kind == "bool":
         if from_text:
             lowered = value.lower()
-            if lowered not in ("1", "0", "true", "false", "yes", "no"):
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):  # uvicorn's UVICORN_* take on
                 raise ValueError(f"expected true or false, got {toml_spelling(value)}")
-            return lowered in ("1", "true", "yes")
+            return lowered in ("1", "true", "yes", "on")
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {toml_spelling(value)}")
         return value
