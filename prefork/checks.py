@@ -17,6 +17,8 @@ Rules:
   addresses' checks are ``bindcheck.py``'s.
 - ``user`` and ``group`` other than the process's own need root: a master started by
   another user is refused them, rather than running its workers as itself.
+- ``user`` and ``group`` are names or ids: a TOML integer (``user = 1000``, as a
+  gunicorn.conf.py writes it) is the id, as its digits are.
 - Numbers the system takes within bounds are checked against them: an ``fd://N``
   descriptor (at most ``bindcheck.FD_MAX``), a numeric ``user`` or ``group`` id (at most
   ``ID_MAX``: ``(uid_t) -1`` means "no change" to setuid(2)).
@@ -117,9 +119,9 @@ def convert(setting, value, from_text):
     if kind == "bool":
         if from_text:
             lowered = value.lower()
-            if lowered not in ("1", "0", "true", "false", "yes", "no"):
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):  # uvicorn's UVICORN_* take on
                 raise ValueError(f"expected true or false, got {toml_spelling(value)}")
-            return lowered in ("1", "true", "yes")
+            return lowered in ("1", "true", "yes", "on")
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {toml_spelling(value)}")
         return value
@@ -142,6 +144,8 @@ def convert(setting, value, from_text):
                     f"; an integer is decimal in TOML: write 0o{meant:03o} or \"0o{meant:03o}\")" if meant <= 0o777 else ")"))
             raise ValueError(f"expected a mode from 0o000 to 0o777, got {given!r}")
         return value
+    if setting.name in ("user", "group") and type(value) is int and value >= 0:  # gunicorn's user = 1000
+        value = str(value)
     if not isinstance(value, str):  # (false where the empty value turns a feature off is that value)
         if value is False and setting.false_is_off:
             return ""

@@ -171,9 +171,8 @@ def parse(argv, check=False):
         unknown = []  # its app after it (prefork -c FILE check-config APP): run() parses again without the word
     flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
     if unknown:
-        hints = migration.flag_hints(argv, flags, lambda flag: _near_flag(parser, flag))
-        if "check-config" in unknown:  # the word after the app, which takes its place
-            hints.append(f"check-config takes the app's place: prefork check-config {args.app_arg or 'APP'} [options]")
+        hints = migration.flag_hints(argv, flags, lambda flag: _near_flag(parser, flag), args.app_arg)
+        hints += migration.check_config_after(argv, unknown, args.app_arg)  # the word after the app: its place
         parser.error(f"unrecognized arguments: {migration.unrecognized(argv, unknown, args.app_arg, hints)}")
     values = {s.name: getattr(args, s.name) for s in settings_mod.SETTINGS}
     if args.app_arg:

@@ -10,7 +10,9 @@ Rules:
   ``-b :80 --host x`` is ``--bind x:80``); a renamed flag's hint writes its value as
   prefork takes it, read as the other server reads it (``flagvalues``: ``-m 18`` is
   ``--umask 0o022``), a short flag's attached value too (``-t30``); ``unrecognized`` lists a flag's value with
-  it, not the app argparse put in its place), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
+  it, not the app argparse put in its place; uvicorn's ``--factory`` names the app written
+  as a call, ``main:create_app()``; ``check_config_after``: ``check-config`` written after
+  the app is answered with the app, the one ``unrecognized`` lists, not a flag's value), ``settings.load`` for unknown keys of the TOML file and for gunicorn's and
   uvicorn's environment variables (a warning: they are ignored).
 - A name prefork declares itself is never in the table (a test checks it), so a hint can
   never shadow a working setting.
@@ -235,10 +237,11 @@ def hint(name, flag_form):
     return f"{name} is {origin}'s: use {shown} here" + (f" ({note})" if note else "")
 
 
-def flag_hints(argv, flags, near):
+def flag_hints(argv, flags, near, app=None):
     """The lines under the refusal of ``flags`` (argparse did not know them), one a flag:
     its hint, else ``near(flag)`` (a near miss), else none. uvicorn's ``--host``/``--port``,
-    ``--uds`` and ``--fd`` are answered with the ``--bind`` to write, their values in it."""
+    ``--uds`` and ``--fd`` are answered with the ``--bind`` to write, their values in it;
+    its ``--factory`` with the app written as a call (``app``: the app argparse found)."""
     values = {}
     for i, arg in enumerate(argv):
         flag, eq, value = arg.partition("=")
@@ -254,10 +257,21 @@ def flag_hints(argv, flags, near):
     lines = []
     for flag in flags:
         flag = flag[:2] if flagvalues.attached_short(flag) else flag
-        line = _bind_hint(flag, values, binds[-1] if binds else None) or _value_hint(flag, values) or hint(flag, flag_form=True) or near(flag)
+        line = _bind_hint(flag, values, binds[-1] if binds else None) or _factory_hint(flag, (values.get(flag), app)) \
+            or _value_hint(flag, values) or hint(flag, flag_form=True) or near(flag)
         if line and line not in lines:
             lines.append(line)
     return lines
+
+
+def _factory_hint(flag, words):
+    """``--factory is uvicorn's: write main:create_app() here``: uvicorn's ``--factory
+    main:create_app`` calls ``create_app()``, which prefork's APP writes as the call; the
+    app is the first of ``words`` (the flag's next word, argparse's app) written so."""
+    app = next((word for word in words if word and re.fullmatch(r"[\w.]+:[\w.]+", word)), None)
+    if key(flag) != "factory" or app is None:
+        return None
+    return f"{flag} is uvicorn's: write the app as {app}() here (the worker calls the factory and serves what it returns)"
 
 
 def _value_hint(flag, values):
@@ -283,16 +297,34 @@ def unrecognized(argv, unknown, app, hints):
     (``-k uvicorn.workers.UvicornWorker main:app``), the first was the flag's value and the
     one left over is the app: listed so, not as ``-k main:app``."""
     words = list(unknown)
-
-    def after_unknown_flag(i):
-        return i > 0 and argv[i - 1] in unknown and argv[i - 1][:1] == "-" and "=" not in argv[i - 1]
-    flag_value = next((i for i, word in enumerate(argv) if word == app and after_unknown_flag(i)), None)
-    left_over = next((word for i, word in enumerate(argv) if word in unknown and word[:1] != "-"
-                      and not after_unknown_flag(i)), None)
+    flag_value, left_over = _app_taken(argv, unknown, app)
     if flag_value is not None and left_over is not None:
         words.remove(left_over)
         words.insert(words.index(argv[flag_value - 1]) + 1, app)
     return " ".join(words) + "".join(f"\n  {line}" for line in hints)
+
+
+def check_config_after(argv, unknown, app):
+    """``check-config takes the app's place: ...`` (a list of that line, or empty) when
+    ``check-config`` was written after the app, where argparse cannot take it; the app is
+    argparse's, or the bare word left over when argparse took an unknown flag's value for
+    it (``-k x main:app check-config``: main:app)."""
+    if "check-config" not in unknown:
+        return []
+    flag_value, left_over = _app_taken(argv, unknown, app, besides=("check-config",))
+    app = left_over if flag_value is not None and left_over is not None else app
+    return [f"check-config takes the app's place: prefork check-config {app or 'APP'} [options]"]
+
+
+def _app_taken(argv, unknown, app, besides=()):
+    """(the index in ``argv`` of ``app`` when it follows an unknown flag, or None; the first
+    bare word of ``unknown`` that follows none and is not in ``besides``, or None)."""
+    def after_unknown_flag(i):
+        return i > 0 and argv[i - 1] in unknown and argv[i - 1][:1] == "-" and "=" not in argv[i - 1]
+    flag_value = next((i for i, word in enumerate(argv) if word == app and after_unknown_flag(i)), None)
+    left_over = next((word for i, word in enumerate(argv) if word in unknown and word[:1] != "-"
+                      and word not in besides and not after_unknown_flag(i)), None)
+    return flag_value, left_over
 
 
 def _host_port(address):
