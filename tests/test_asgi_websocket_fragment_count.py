@@ -119,3 +119,23 @@ def test_an_endless_stream_of_empty_continuations_is_closed_and_the_app_told(pee
     wait_until(lambda: mark.exists(), 10, what="the app's websocket.disconnect")
     assert mark.read_text() == "1009"
     sock.close()
+
+
+def test_a_raised_ws_max_size_lets_a_message_of_that_size_in_4_kib_frames_through(tmp_path):
+    """With ``ws_max_size`` at 32 MiB a message may have 8192 frames (32 MiB in 4 KiB frames,
+    as Go's gorilla/websocket sends it), not 4096; the 8193rd still closes with 1009."""
+    d = Daemon("--interface", "asgi", "--ws-ping-interval", "0", "--ws-max-size", str(32 * 1024 * 1024),
+               app="apps.asgi_apps:app", workers=1, env={"ASGI_WS_MARK": str(tmp_path / "ws")})
+    try:
+        d.wait_ready()
+        sock = open_ws(d.port)
+        sock.sendall(frame_head(0x01, 1) + b"a" + (frame_head(0x00, 1) + b"b") * 6000
+                     + frame_head(0x80, 1) + b"!")  # 6002 frames
+        assert read_frame(sock) == (0x81, b"a" + b"b" * 6000 + b"!")
+        sock.close()
+        sock = open_ws(d.port)
+        sock.sendall(START + CONTINUE * 8192)  # the 8193rd frame
+        assert read_frame(sock) == (0x88, struct.pack("!H", 1009) + b"too many fragments")
+        sock.close()
+    finally:
+        d.cleanup()

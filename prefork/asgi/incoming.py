@@ -19,10 +19,13 @@ Rules:
   ``_JOIN_EVERY`` (and empty ones dropped), so what it costs in memory stays near its
   size in bytes however small its fragments (tiny fragments up to ``max_size`` were
   Python objects several times their payload; empty ones, never counted, grew a list
-  without end). A message of more than ``_MAX_FRAGMENTS`` frames (empty ones too) is
-  refused with 1009, "too many fragments", as the ``websockets`` library refuses it:
-  a client's endless stream of empty continuation frames would otherwise cost the
-  worker's CPU for ever while the message never grows.
+  without end). A message of more frames (empty ones too) than ``max_frames`` is
+  refused with 1009, "too many fragments", as the ``websockets`` library refuses one
+  of more than 4096: a client's endless stream of empty continuation frames would
+  otherwise cost the worker's CPU for ever while the message never grows. The limit
+  is 4096, or as many 4 KiB frames as ``max_size`` holds when that is more (clients
+  such as Go's gorilla/websocket send a message in 4 KiB frames: a raised
+  ``ws_max_size`` must let them send that size).
 - One read is taken ``_BUDGET`` at a time (a plain frame costs 1, a frame through
   wsproto ``_WSPROTO``): past it the rest is kept and the session takes it on the
   next loop turn (``yield_reading``), so a client sending a burst of tiny frames
@@ -47,7 +50,8 @@ from .frames import is_plain, is_text, next_frame, starts_fragments, unmask, wel
 _JOIN_EVERY = 64  # fragments of a message kept apart at most, before they are joined
 _BUDGET = 256  # work taken from one read in one go (a frame through wsproto costs _WSPROTO)
 _WSPROTO = 4
-_MAX_FRAGMENTS = 4096  # frames of one message (the websockets library's MAX_FRAGMENTS)
+_MAX_FRAGMENTS = 4096  # frames of one message at least (the websockets library's MAX_FRAGMENTS)
+_FRAME_UNIT = 4096  # ... or max_size in frames of this size, when that is more
 _TOO_MANY = "too many fragments"  # the reason of its 1009, as websockets words it
 
 
@@ -56,6 +60,7 @@ class Incoming:
         self.session = session
         self.ws = ws  # the session's wsproto connection
         self.max_size = max_size
+        self.max_frames = max(_MAX_FRAGMENTS, -(-max_size // _FRAME_UNIT))
         self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
         self.fragmented = False  # a fragmented message is going through wsproto
         self.frames = 0  # its frames so far
@@ -168,8 +173,8 @@ class Incoming:
         # cost the square of its length)
 
     def count(self, first):
-        """The frames of a fragmented message are counted: past ``_MAX_FRAGMENTS`` it is
-        refused (1009), as the ``websockets`` library refuses it."""
+        """The frames of a fragmented message are counted: past ``max_frames`` it is
+        refused (1009), as the ``websockets`` library refuses it past 4096."""
         if starts_fragments(first):
             self.fragmented = True
             self.frames = 1
@@ -177,7 +182,7 @@ class Incoming:
             if first & 0x80:
                 self.fragmented = False
             self.frames += 1
-            if self.frames == _MAX_FRAGMENTS + 1:
+            if self.frames == self.max_frames + 1:
                 self.session.too_big(_TOO_MANY)
 
     def to_wsproto(self, frame):
