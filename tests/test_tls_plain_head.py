@@ -5,6 +5,7 @@ log counts no body bytes (its {b} is "-"); a GET still reads the text saying the
 import os
 import re
 import socket
+import time
 
 from daemon import Daemon, wait_until
 from harness import read_until_close
@@ -38,5 +39,27 @@ def test_a_plain_head_to_the_tls_port_gets_the_400_head_without_a_body(pki, ngin
         wait_until(lambda: len(lines()) >= 2, 15, what="the two access log lines")
         assert '"HEAD / HTTP/1.1" 400 - ' in lines()[0], lines()
         assert f'"GET /plain HTTP/1.1" 400 {length} ' in lines()[1], lines()
+    finally:
+        daemon.cleanup()
+
+
+def test_a_plain_head_in_pieces_still_gets_the_head_alone_and_its_line_logged(pki, tmp_path):  # noqa: F811
+    """The method arriving in reads shorter than ``HEAD `` (a typing or very slow client):
+    the answer and the access log line are those of the whole request line."""
+    access = str(tmp_path / "access.log")
+    daemon = Daemon("--certfile", pki.cert, "--keyfile", pki.key, "--access-log-flush", "0.1",
+                    app="apps.basic:setup", workers=1, access_log=access)
+    try:
+        daemon.wait_ready()
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for piece in (b"HE", b"AD", HEAD[4:]):  # three segments (apart in time: three reads)
+                sock.sendall(piece)
+                time.sleep(0.1)
+            head, _, body = read_until_close(sock).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n") and body == b"", (head, body)
+        lines = lambda: open(access).read().splitlines() if os.path.exists(access) else []  # noqa: E731
+        wait_until(lambda: lines(), 15, what="the access log line")
+        assert '"HEAD / HTTP/1.1" 400 - ' in lines()[0], lines()
     finally:
         daemon.cleanup()

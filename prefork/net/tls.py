@@ -25,8 +25,8 @@ Rules:
   failure is told to the error log by net/tlslog.py (which says at what level).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
   that starts with a capital letter, as a method does) is a failed handshake too, but the
-  peer is told, as nginx tells it: a 400 in the clear (its head alone to a ``HEAD``), then
-  the socket's orderly close (its FIN, what the peer still sends read and dropped).
+  peer is told, as nginx tells it: a 400 in the clear (its head alone to a ``HEAD``, read
+  from the stream's bytes however they were split into reads), then the socket's orderly close (its FIN, what the peer still sends read and dropped).
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1``, and ``http/1.0`` to a client offering that without
@@ -193,6 +193,8 @@ class TLSLayer:
                 self.first_byte = data[0]
                 if 65 <= data[0] <= 90:  # a method's first letter: plain HTTP, its line is logged
                     self.plain_start = data[:_PLAIN_LINE_MAX]
+            elif self.plain_start and len(self.plain_start) < _PLAIN_LINE_MAX:  # its line in pieces
+                self.plain_start += data[:_PLAIN_LINE_MAX - len(self.plain_start)]
             if self.hello is not None:
                 if not self._hellos(data):
                     return b""
