@@ -2,9 +2,11 @@
 heartbeats while they wait, a bound, and a TERM that stops them.
 
 Rules:
-- While the step awaits, the loop sends a heartbeat (no stats yet) about once a
-  second (a quarter of ``timeout`` when that is shorter): a startup awaiting its
-  services longer than ``timeout`` is not taken for a hang. Past ``startup_timeout``
+- While the step awaits, the loop sends a heartbeat (no stats yet) as it starts and
+  then about once a second (a quarter of ``timeout`` when that is shorter): a startup
+  awaiting its services longer than ``timeout`` is not taken for a hang, nor is one
+  after an import that used most of ``timeout`` (the import is bounded by ``timeout``,
+  the step by ``startup_timeout``). Past ``startup_timeout``
   (0: no bound) the step is cancelled (its ``finally`` blocks run) and the boot fails.
 - A TERM while the step awaits (the master's, when a graceful stop's bound is near and
   the worker is still booting; or anyone's) cancels it, so its ``finally`` blocks run
@@ -63,6 +65,7 @@ async def beating(channel, timeout, awaitable, bound, what, answered=None):
     loop.add_signal_handler(signal.SIGTERM, stop)  # (the loop's wakeup: a TERM wakes it at once)
     signal.signal(signal.SIGTERM, stop)  # (and seen as soon as the interpreter runs: see _unhook)
     try:
+        channel.send("hb", stats={})  # (the import's ``timeout`` ends here: the step's own bound starts)
         deadline = loop.time() + bound if bound > 0 else None
         while not task.done():
             wait = min(HEARTBEAT_INTERVAL, timeout / 4)

@@ -12,7 +12,8 @@ Rules:
   from outside (``workers.killed_from_outside``: SIGKILL from an operator or the OOM
   killer, a TERM sent to it), which is a crash: it is replaced. A SIGKILL the master
   did not send is said so in its death's line, with the OOM killer named as the likely
-  sender (gunicorn's "Perhaps out of memory?").
+  sender (gunicorn's "Perhaps out of memory?"); one that never reported ready is said
+  to have died while booting (``deaths.py``).
 - Reload (HUP) re-reads the configuration; if it is bad the master logs every problem
   and keeps running. Otherwise a new generation starts, and the old one is told to
   drain only once every new worker reported ready. A new worker that dies after it
@@ -63,15 +64,14 @@ from setproctitle import setproctitle
 from .. import __version__, logs
 from ..loop import Loop
 from ..metrics import Aggregator
-from . import (autoreload, counted, deadlines, listeners as listeners_mod, operations, reexec, reload, reopen, scaling,
-               startup, stopping, systemd, workers as workers_mod)
+from . import (autoreload, counted, deadlines, deaths, listeners as listeners_mod, operations, reexec, reload, reopen,
+               scaling, startup, stopping, systemd, workers as workers_mod)
 
 log = logging.getLogger("prefork.master")
 
 EXIT_BOOT_FAILURE = 3
 BACKOFF_CAP = 10.0
 QUICK_DEATH = 5.0  # a worker that dies younger than this counts towards backoff
-OUTSIDE_KILL = "; it was not killed by the master: out of memory? (see the kernel log, dmesg)"  # as gunicorn hints
 MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
                   signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
 
@@ -232,7 +232,7 @@ class Master:
     def status(self):
         live = [w for w in self.workers.values() if w.stats]
         active = sum(w.stats.get("connections", 0) for w in live)
-        return f"{counted(len(self.workers), 'worker')}, {counted(active, 'active connection')}"
+        return f"{counted(len(self.serving_by_slot()), 'worker')}, {counted(active, 'active connection')}"
 
     def serving_by_slot(self):
         """{slot: the worker serving in it}: of the current generation, not draining, a
@@ -281,7 +281,7 @@ class Master:
             if pid == 0:
                 break
             if self.foreign.pop(pid, None) is not None:
-                log.info("worker (pid %d) of the previous master stopped: %s", pid, exit_description(status))
+                log.info("worker (pid %d) of the previous master stopped: %s", pid, deaths.exit_description(status))
             reexec.checked(self, pid, status)
             worker = self.workers.pop(pid, None)
             if worker is not None:
@@ -296,7 +296,7 @@ class Master:
         self.on_message_tail(worker)
         worker.channel.close()
         code = os.waitstatus_to_exitcode(status)
-        how = exit_description(status)
+        how = deaths.exit_description(status)
         self.aggregator.fold(worker.stats)
         worker.stats = {}
         if worker.retiring or self.stopping:
@@ -346,9 +346,8 @@ class Master:
                         delay, failures)
             self.loop.call_later(delay, self.recycle_again, old)
             return
-        log.warning("worker %d (pid %d) died (%s) after %.1f s; replacing it%s%s", worker.slot, worker.pid, how,
-                    lived, f" in {delay:.1f} s (quick death #{failures})" if delay else "",
-                    OUTSIDE_KILL if code == -signal.SIGKILL and worker.aborted_at is None else "")
+        log.warning("%s", deaths.replacing(worker, how, lived, delay, failures,
+                                           code == -signal.SIGKILL and worker.aborted_at is None))
         if delay:
             self.loop.call_later(delay, self.respawn, worker.slot, worker.generation)
         else:
@@ -443,8 +442,3 @@ class Master:
     def reopen_logs(self):
         reopen.reopen_logs(self)
 
-
-def exit_description(status):
-    """``exit status N`` or ``signal NAME`` for a wait status."""
-    code = os.waitstatus_to_exitcode(status)
-    return f"exit status {code}" if code >= 0 else f"signal {signal.Signals(-code).name}"

@@ -33,6 +33,9 @@ Rules:
   arrives while the new program starts stays pending until the new master has its
   handlers, instead of killing it by its default action (HUP, USR1, TERM) or vanishing
   (PID 1 ignores a signal it has no handler for).
+- Under systemd the exec is a reload (``Type=notify-reload``): ``RELOADING=1`` with
+  ``MONOTONIC_USEC`` goes out just before it, and the new program's ``READY=1`` (with
+  ``MAINPID``: the same PID) ends it; an exec that fails sends ``READY=1`` itself.
 """
 
 import json
@@ -45,7 +48,7 @@ import time
 
 from .. import logs, settings as settings_mod
 from ..apps import follow_start, started_in
-from . import listeners as listeners_mod, operations, reload as reload_mod, startup
+from . import listeners as listeners_mod, operations, reload as reload_mod, startup, systemd
 
 log = logging.getLogger("prefork.master")
 
@@ -216,6 +219,7 @@ def execute(master, checked):
     sys.stdout.flush()
     sys.stderr.flush()
     head, args = command()
+    systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")  # (the new master's READY=1 ends it)
     try:
         os.execve(head[0], head + args, env)
     except OSError as exc:
@@ -227,6 +231,7 @@ def execute(master, checked):
             master.loop.add_signal_handler(signum, master.on_signal, signum)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         log.error("USR2: re-exec failed: %s; the running master goes on", exc.strerror or exc)
+        systemd.notify(f"READY=1\nSTATUS={master.status()}")
         operations.resume(master)
 
 
