@@ -14,7 +14,10 @@ The events (socket and its reuse, continue, information, response with status, r
 version, raw and mapped headers, the body at end with the trailers (mapped and raw), aborted, the errors'
 codes and messages, close) must be the same, but for the known differences of
 docs/node-compat.md (``known_difference``) and the parser's differences not yet fixed
-nor documented (``pending_difference``), which are counted apart.
+nor documented (``pending_difference``), which are counted apart. A case that differs
+for no known reason in its batch is run again alone (up to AGAIN times): it is a finding
+only when it differs every time; otherwise it is counted and shown as unstable (a read or
+a write a little later under the batch's load).
 
 CI runs a fixed seeded set; for long batches:
     python tests/test_fuzz_client_node.py --inputs 5000 --seed 7
@@ -455,12 +458,32 @@ def compare(cases, node, ours):
     return findings, known
 
 
+AGAIN = 2  # a differing case is run again alone up to so many times
+
+
+def differs_alone(server, case):
+    """Whether ``case``, run again alone (under ids of its own, the bytes the same), differs
+    from Node every time, up to AGAIN times: a difference that goes away came from the
+    load of a batch (a read or a write a little later), not from the client."""
+    for n in range(1, AGAIN + 1):
+        again = dict(case, id=f"{case['id']}-again{n}")
+        server.set_cases([again])
+        node = run_node(server.port, [again])
+        ours = run_prefork(server.port, [again])
+        if not compare([again], node, ours)[0]:
+            return False
+    return True
+
+
 def campaign(seed, count, batch_size=BATCH):
+    """The findings (differing for no known reason in the batch and again alone each
+    time), the known differences by reason, and the unstable differences (a finding in
+    the batch that did not differ when run again alone)."""
     cases = make_cases(seed, count)
     for c in cases:
         c["id"] = f"{seed}-{c['id']}"
     server = ServerProcess()
-    findings, known = [], {}
+    findings, known, unstable = [], {}, []
     try:
         for start in range(0, len(cases), batch_size):
             batch = cases[start:start + batch_size]
@@ -468,12 +491,13 @@ def campaign(seed, count, batch_size=BATCH):
             node = run_node(server.port, batch)
             ours = run_prefork(server.port, batch)
             f, k = compare(batch, node, ours)
-            findings += f
+            for finding in f:
+                (findings if differs_alone(server, finding[0]) else unstable).append(finding)
             for reason, number in k.items():
                 known[reason] = known.get(reason, 0) + number
     finally:
         server.close()
-    return findings, known
+    return findings, known, unstable
 
 
 def describe(finding):
@@ -571,7 +595,9 @@ def test_found_inputs_known_difference(name):
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_client_events_match_node(seed):
-    findings, _ = campaign(seed, CI_COUNT)
+    findings, _, unstable = campaign(seed, CI_COUNT)
+    for finding in unstable:
+        print("unstable (the same when run again alone):", describe(finding))
     assert not findings, "\n".join(describe(f) for f in findings[:5])
 
 
@@ -588,11 +614,13 @@ def main():
     if NODE is None:
         sys.exit("node is not installed")
     started = time.monotonic()
-    findings, known = campaign(args.seed, args.inputs, args.batch)
+    findings, known, unstable = campaign(args.seed, args.inputs, args.batch)
     for finding in findings[:args.show]:
         print(describe(finding))
-    print(f"{args.inputs} cases, seed {args.seed}: {len(findings)} findings, known differences {known}, "
-          f"{time.monotonic() - started:.1f} s")
+    for finding in unstable[:args.show]:
+        print("unstable (the same when run again alone):", describe(finding))
+    print(f"{args.inputs} cases, seed {args.seed}: {len(findings)} findings, {len(unstable)} unstable, "
+          f"known differences {known}, {time.monotonic() - started:.1f} s")
     sys.exit(1 if findings else 0)
 
 

@@ -1,6 +1,7 @@
 """The server fuzz's known-difference rules match only what they name."""
 
-from fuzz_server_node import _tunnel_inside
+from fuzz_server_known import _tunnel_inside, known_difference
+from fuzz_server_node import Outcome
 
 HEAD = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: close\r\n\r\n"
 TUNNEL = b"HTTP/1.1 200 Connection Established\r\n\r\nhello"
@@ -16,3 +17,32 @@ def test_other_bytes_beside_the_tunnel_are_a_finding():
     assert not _tunnel_inside(HEAD + TUNNEL + b"late", HEAD.replace(b"200 OK", b"500 Oops") + b"late")
     assert not _tunnel_inside(HEAD + b"hello" + b"late", HEAD + b"late")  # no tunnel reply at all
     assert not _tunnel_inside(HEAD + TUNNEL + b"late", HEAD + b"late" + b"more")
+
+
+# node-compat deviations 3 and 5 at once: the client sends an HTTP/1.0 keep-alive request
+# whose response is close-delimited, another request behind it, then its FIN
+PIPELINE = b"GET /flush HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n"
+FLUSHED = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: close\r\n\r\n"
+FLUSH = ("request", ("method", "GET"), ("url", "/flush"), ("v", "1.0"))
+BEHIND = ("request", ("method", "GET"), ("url", "/"), ("v", "1.0"))
+
+
+def _outcomes(node_bytes=FLUSHED, node_events=(BEHIND,), ours_bytes=FLUSHED + b"late"):
+    node = Outcome(node_bytes, True, False, [("connection",), FLUSH, *node_events])
+    ours = Outcome(ours_bytes, True, False, [("connection",), FLUSH, ("res.finish", ("url", "/flush"))])
+    return node, ours
+
+
+def test_node_dispatching_a_request_behind_a_closing_response_cut_by_the_fin_is_known():
+    assert known_difference(([PIPELINE], PIPELINE, True), *_outcomes()) == "responses-after-client-fin"
+    both = _outcomes(node_bytes=b"", node_events=(BEHIND, BEHIND))
+    assert known_difference(([PIPELINE], PIPELINE, True), *both) == "responses-after-client-fin"
+
+
+def test_more_than_requests_behind_a_closing_response_is_a_finding():
+    case = ([PIPELINE], PIPELINE, True)
+    assert known_difference(case, *_outcomes(node_events=(BEHIND, ("dropRequest",)))) is None
+    assert known_difference(case, *_outcomes(node_bytes=FLUSHED + b"other")) is None  # bytes prefork did not write
+    kept = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nContent-Length: 4\r\n\r\nlate"
+    assert known_difference(case, *_outcomes(node_bytes=kept, ours_bytes=kept)) is None  # prefork's does not close
+    assert known_difference(([PIPELINE], PIPELINE, False), *_outcomes()) is None  # no FIN

@@ -1,0 +1,201 @@
+"""The server fuzz's known differences (tests/fuzz_server_node.py): the rules that name
+why prefork's outcome for an input may differ from Node's (docs/node-compat.md's
+deviations, docs/parser-notes.md), each matching only what it names."""
+
+import re
+
+from prefork.http.errors import ParseError
+from prefork.http.parser import RequestParser
+
+_CONNECTION_TAB = re.compile(rb"(?im)^connection:[^\r\n]*\t")
+_EMPTY_TE = re.compile(rb"(?im)^transfer-encoding:[ \t]*\r?$")
+_STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ")
+
+
+def _codes(outcome):
+    """Parse error codes: clientError's, and Node's socket error observer's."""
+    return [e[1][1] for e in outcome.events if e[0] == "clientError" and len(e) > 1 and e[1][0] == "code"] + \
+        list(outcome.errors)
+
+
+def _bytes_after_last_request(data):
+    """True when prefork's parser, fed the whole stream, finds bytes after a request
+    that forbids reuse."""
+    parser = RequestParser(_Discard(), 16384)
+    try:
+        while True:
+            offset = parser.feed(data)
+            if offset is None:
+                return False
+            data = data[offset:]  # an upgrade: what follows is parsed anew
+            parser = RequestParser(_Discard(), 16384)
+    except ParseError as err:
+        return err.code == "HPE_CLOSED_CONNECTION"
+
+
+class _Discard:
+    def on_message_begin(self):
+        pass
+
+    def on_headers(self, *head):
+        pass
+
+    def on_body(self, body):
+        pass
+
+    def on_message_complete(self, trailers):
+        pass
+
+
+def _names(outcome):
+    return [e[0] for e in outcome.events]
+
+
+_RESPONSE_START = re.compile(rb"(?=HTTP/1\.1 \d{3} )")
+_ERROR_REPLY = re.compile(rb"HTTP/1\.1 (400|408|413|431) [^\r\n]*\r\n(X-Client-Error: [^\r\n]*\r\n)?")
+
+
+def responses(outcome):
+    """The server's bytes cut where status lines start (the routes' bodies hold none)."""
+    return [r for r in _RESPONSE_START.split(outcome.masked) if r]
+
+
+def _is_error_reply(response):
+    """The canned reply to a parse error, or the reference clientError listener's."""
+    return bool(_ERROR_REPLY.match(response)) and b"Date: " not in response
+
+
+def _closes(response):
+    """The response ends the connection: it says so, or its body is close-delimited."""
+    head = response.split(b"\r\n\r\n", 1)[0].lower()
+    if b"\r\nconnection: close" in head:
+        return True
+    status = int(head[9:12])
+    return not (status < 200 or status in (204, 304) or b"\r\ncontent-length:" in head or
+                b"\r\ntransfer-encoding:" in head)
+
+
+def _leads(theirs, mine):
+    """``theirs`` are ``mine``'s first responses, the last of them perhaps cut short."""
+    if len(theirs) > len(mine):
+        return False
+    if not theirs:
+        return True
+    return theirs[:-1] == mine[:len(theirs) - 1] and mine[len(theirs) - 1].startswith(theirs[-1])
+
+
+def _without_finish(outcome):
+    return [e for e in outcome.events if e[0] != "res.finish"]
+
+
+_UPGRADE = re.compile(rb"(?im)^upgrade:")
+_CONNECTION_UPGRADE = re.compile(rb"(?im)^connection:[^\r\n]*upgrade")
+
+
+_TUNNEL_REPLY = re.compile(rb"HTTP/1\.1 (?:200 Connection Established|101 Switching Protocols)\r\n")
+
+
+def _tunnel_inside(theirs, mine):
+    """Node's bytes are prefork's with one tunnel (its reply and what followed, up to
+    where prefork's bytes go on) cut in somewhere: Node handed the connection over
+    mid-response, prefork did not."""
+    for found in _TUNNEL_REPLY.finditer(theirs):
+        start = found.start()
+        rest = len(mine) - start
+        if 0 <= rest <= len(theirs) - start and theirs[:start] == mine[:start] and \
+                theirs[len(theirs) - rest:] == mine[start:]:
+            return True
+    return False
+
+
+def _requests_past_closing_response(node, ours):
+    """Node's events are prefork's and then 'request' events alone, prefork's last
+    response closing the connection: node-compat deviation 5, prefork dispatches no
+    request behind that response; Node does (their responses lost to the FIN)."""
+    mine, theirs = _without_finish(ours), _without_finish(node)
+    written = responses(ours)
+    return bool(written) and _closes(written[-1]) and len(theirs) > len(mine) and \
+        theirs[:len(mine)] == mine and all(e[0] == "request" for e in theirs[len(mine):])
+
+
+def known_difference(case, node, ours, config=None):
+    """The name of a documented difference that explains why ``ours`` is not ``node``'s
+    outcome for ``case`` (run with the reference server ``config``), or None (a finding)."""
+    reads, data, half_close = case
+    if _CONNECTION_TAB.search(data):
+        # parser-notes "Tabs after Content-Length and Connection values": Node ignores a
+        # Connection token followed by a tab (close<TAB>, upgrade<TAB>); llhttp reads it
+        return "connection-token-then-tab"
+    if _EMPTY_TE.search(data) and "HPE_INVALID_TRANSFER_ENCODING" in _codes(ours) + [
+            b.decode() for b in re.findall(rb"X-Client-Error: (\S+)", ours.data)]:
+        # parser-notes "Empty Transfer-Encoding": refused by prefork, accepted by Node
+        return "empty-transfer-encoding"
+    theirs, mine = responses(node), responses(ours)
+    if ours.closed and ("HPE_CLOSED_CONNECTION" in _codes(node) or _bytes_after_last_request(data)):
+        answered = theirs[:-1] if theirs and _is_error_reply(theirs[-1]) else theirs
+        if _leads(answered, mine) and not any(_is_error_reply(r) for r in mine[len(answered):]):
+            # node-compat deviation 1: bytes after a request that forbids reuse; Node
+            # answers them with a 400, which may replace responses not yet written or
+            # cut one being written; prefork sends the responses and drops the bytes
+            return "bytes-after-connection-close"
+    if "upgrade" in (config or {}).get("unlisten", ()) and _UPGRADE.search(data) and \
+            _CONNECTION_UPGRADE.search(data) and \
+            (_leads(theirs, mine) or _leads(mine, theirs) or
+             mine and _is_error_reply(mine[-1]) and _leads(mine[:-1], theirs)):
+        # node-compat deviation 2: with no upgrade listener, Node drops what follows an
+        # upgrade request's head in the same read; prefork parses on (more responses, or
+        # an error that ends the connection early)
+        return "unlistened-upgrade-parses-on"
+    if half_close and ours.closed and ours.masked.startswith(node.masked) and \
+            (_without_finish(ours)[:len(_without_finish(node))] == _without_finish(node) or
+             _requests_past_closing_response(node, ours)):
+        # node-compat deviation 3: after the client's FIN prefork still sends the
+        # responses pending; Node ends the socket at once and they are lost (with
+        # deviation 5: Node may also have dispatched requests behind a response that
+        # closes the connection, which prefork does not)
+        return "responses-after-client-fin"
+    names = _names(node)
+    if ("connect" in names or "upgrade" in names) and sorted(node.events) == sorted(ours.events) and \
+            sorted(node.masked) == sorted(ours.masked) and node.closed == ours.closed:
+        # node-compat deviation 6: a CONNECT or listened upgrade behind a response still
+        # pending is handed over once that response is out; Node emits it at once and
+        # its tunnel's bytes come before that response (same events and bytes, in
+        # another order)
+        return "response-before-hand-over"
+    if ("connect" in names or "upgrade" in names) and "connect" not in _names(ours) and \
+            "upgrade" not in _names(ours) and ours.closed and mine and _closes(mine[-1]) and \
+            (all(r in node.masked for r in mine) or _tunnel_inside(node.masked, ours.masked)):
+        # node-compat deviation 6: a response that closes the connection means no
+        # hand-over to a CONNECT or upgrade pipelined behind it; Node hands over at once
+        # (its tunnel's bytes may then land inside that response, after a flushed head)
+        return "no-hand-over-after-closing-response"
+    answered = theirs[:-1] if theirs and _is_error_reply(theirs[-1]) else theirs
+    if node.closed and ours.closed and len(mine) > len(answered) and _leads(answered, mine) and \
+            not any(_is_error_reply(r) for r in mine[len(answered):]) and \
+            _without_finish(node) == _without_finish(ours):
+        # node-compat deviation 7: a request answered on its 'end' is answered before a
+        # malformed request that follows in the same read; Node emits that 'end' on the
+        # next tick, after its clientError reply (or its destroy, when a response
+        # before it is on the socket) closed the connection
+        return "end-before-error-in-same-read"
+    if ours.closed and mine and _closes(mine[-1]) and \
+            _without_finish(node)[:len(_without_finish(ours))] == _without_finish(ours) and \
+            (node.masked.startswith(ours.masked) or
+             theirs and _is_error_reply(theirs[-1]) and mine[:len(theirs) - 1] == theirs[:-1] or
+             ours.masked.startswith(node.masked) and
+             "clientError" in _names(node)[len(_without_finish(ours)):]):
+        # node-compat deviation 5: nothing is read or written after a response that
+        # closes the connection; Node parses on (more events, more bytes), and when what
+        # follows is malformed, its error reply can replace a response whose 'end' it
+        # emits on the next tick (deviation 7), or its clientError listener's destroy
+        # cuts a response still being sent
+        return "nothing-after-final-response"
+    return None
+
+
+def pending_fix(case, node, ours):
+    """The name of a finding whose fix lies outside the server's code (reported, with the
+    change it needs, until that fix is in), or None."""
+    # (none now: a response written whole before a clientError listener's destroy
+    # finishes, tests/test_finish_before_destroy.py)
+    return None
