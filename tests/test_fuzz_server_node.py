@@ -1,6 +1,6 @@
 """Differential fuzz of the servers on the wire: prefork's event server against Node 20's
-http.Server, on the same generated request streams over loopback (the driver and the
-known differences: tests/fuzz_server_node.py).
+http.Server, on the same generated request streams over loopback (the driver:
+tests/fuzz_server_node.py; the known differences: tests/fuzz_server_known.py).
 
 CI runs a seeded batch of each reference server configuration; a long batch:
 
