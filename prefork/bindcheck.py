@@ -45,10 +45,10 @@ _BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\
 def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
     """Each address must be one the master can bind: IP literals valid, host names
     resolvable now (as the master will resolve them at start), ports in range."""
-    for address in addresses:
-        address = bind_address(address)
-        if not _BIND.match(address):
-            raise ValueError(f"{address}: expected {forms}{_bind_hint(address)}")
+    for typed in addresses:
+        address = bind_address(typed)
+        if not _BIND.match(address):  # (quoted as typed: a scheme's // may be where it went wrong)
+            raise ValueError(f"{typed}: expected {forms}{_bind_hint(address, typed[:len(typed) - len(address)])}")
         if address.startswith("unix:"):
             if address.startswith("unix://") and address[7:] and not address.startswith("unix:///"):
                 raise ValueError(f"{address}: this is the path {address[5:]} here, at the root (/), where "
@@ -140,8 +140,19 @@ def _interface_of(literal):
     return None
 
 
-def _bind_hint(address):
-    """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""."""
+def _bind_hint(address, scheme=""):
+    """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""
+    (``scheme``: the ``http://`` or ``https://`` written before it, kept in the advice)."""
+    if "/" in address and not address.startswith(("unix:", "fd://", "tcp://")):  # a URL's path
+        head, _, path = address.partition("/")
+        where = "the trailing /" if not path else f"/{path}"
+        if _BIND.match(head):
+            return f" (a bind takes no path: write {scheme}{head}, without {where})"
+        if _no_port(head):
+            return f" (a bind takes no path, and needs a port: write {scheme}{_no_port(head)}:8000)"
+        return ""
+    if _no_port(address):  # a host alone, or a host and a colon with nothing after it
+        return f" (no port: write {scheme}{_no_port(address)}:8000)"
     if address.startswith("tcp://") and _BIND.match(address[6:]):
         return f" (write it without tcp://: {address[6:]})"
     if address.isascii() and address.isdigit():
@@ -159,9 +170,20 @@ def _bind_hint(address):
             return f" (an IPv6 address is written in brackets, with its port: [{address}]:8000)"
         except OSError:
             return ""
-    if ":" not in address and address and re.fullmatch(r"[\w.-]+", address):
-        return f" (no port: write {address}:8000)"
     return ""
+
+
+def _no_port(address):
+    """The host of ``address`` when it names one and no port (``127.0.0.1``, ``[::1]``,
+    ``localhost:``), else ""."""
+    host = address[:-1] if address.endswith(":") else address
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            socket.inet_pton(socket.AF_INET6, host[1:-1].partition("%")[0])
+            return host
+        except OSError:
+            return ""
+    return host if ":" not in host and re.fullmatch(r"[\w.-]+", host) and not host.isdigit() else ""  # (a port alone)
 
 
 def bind_address(address):

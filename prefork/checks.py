@@ -76,6 +76,7 @@ def convert(setting, value, from_text):
             value = [part.strip() for entry in value for part in entry.split(",") if part.strip()]
         return [entry for entry in value if entry.strip()]  # "" (--reload-include '') is no entry
     if kind in ("int", "float"):
+        given = value  # (text is shown as it was written: 1e400 is no "inf")
         if from_text:
             try:
                 if not value.isascii():  # int() and float() read any script's digits ("٣")
@@ -87,7 +88,7 @@ def convert(setting, value, from_text):
                 (kind == "int" and not isinstance(value, int)):
             raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {toml_spelling(value)}")
         if kind == "float" and not math.isfinite(value):
-            raise ValueError(f"expected a finite number, got {toml_spelling(value)}")
+            raise ValueError(f"expected a finite number, got {given if from_text else toml_spelling(value)}")
         if setting.minimum is not None and value < setting.minimum:
             from .migration import value_hint
             raise ValueError(f"must be at least {setting.minimum}, got {toml_spelling(value)}{value_hint(setting.name, value)}")
@@ -97,8 +98,9 @@ def convert(setting, value, from_text):
                              if maximum == int(maximum) else f"must be at most {maximum:g}, got {toml_spelling(value)}")
         return float(value) if kind == "float" else value
     if kind == "numbers":
+        given = None
         if from_text:
-            value = [part.strip() for part in value.split(",")]
+            value = given = [part.strip() for part in value.split(",")]
             try:
                 value = [float(part) for part in value]
             except ValueError:
@@ -109,9 +111,10 @@ def convert(setting, value, from_text):
         if not value:
             raise ValueError("expected at least one number")
         value = [float(v) for v in value]
-        for v in value:
+        shown = given or [repr(v) for v in value]  # (text as written: 1e400 is no "inf")
+        for v, text in zip(value, shown):
             if not 0 < v < float("inf"):
-                raise ValueError(f"every bound must be a positive finite number, got {v!r}")
+                raise ValueError(f"every bound must be a positive finite number, got {text}")
         for low, high in zip(value, value[1:]):
             if not low < high:
                 raise ValueError(f"bounds must be strictly increasing, got {low!r} then {high!r}")

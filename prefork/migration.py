@@ -49,7 +49,7 @@ PARSER = "the parser is always httptools (llhttp), with Node's rules (docs/parse
 DIRTY = "prefork has no pool of dirty workers: run long jobs on a thread pool or a service of their own"
 CONTROL = "the master is driven by signals (docs/SIGNALS.md) and observed on metrics_bind (/status.json)"
 
-# name -> (origin, prefork setting or None, note)
+# name -> (origin, prefork setting or None, note); an origin of both is "gunicorn and uvicorn"
 NAMES = {
     # gunicorn
     "k": ("gunicorn", None, WORKER_CLASS),
@@ -85,7 +85,7 @@ NAMES = {
     "reload_extra_file": ("gunicorn", "reload_include", "file name patterns"),
     "statsd_host": ("gunicorn", None, "metrics are Prometheus's, served by the master on metrics_bind"),
     "proxy_allow_from": ("gunicorn", "proxy_allow_ips", ""),
-    "ssl_version": ("gunicorn", "tls_min_version", ""),
+    "ssl_version": ("gunicorn and uvicorn", "tls_min_version", ""),
     "cert_reqs": ("gunicorn", "verify_client", ""),
     "e": ("gunicorn", None, "set the variables in prefork's own environment; settings are PREFORK_<NAME> variables"),
     "env": ("gunicorn", None, "set the variables in prefork's own environment; settings are PREFORK_<NAME> "
@@ -95,7 +95,7 @@ NAMES = {
     "v": ("gunicorn", None, "prefork's version is --version"),
     "worker_tmp_dir": ("gunicorn", None, "workers report to the master over a socketpair, not through a "
                                          "temporary file: nothing to set"),
-    "log_config": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
+    "log_config": ("gunicorn and uvicorn", None, LOGGING),
     "logconfig_dict": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
     "logconfig": ("gunicorn", None, "prefork's logging is set by log_level, error_log and access_log"),
     "wsgi_app": ("gunicorn", "app", ""),
@@ -230,11 +230,16 @@ def hint(name, flag_form):
         entry = NAMES.get(key(name)[3:])
     if entry is None:
         return None
-    origin, setting, note = entry
+    origin, setting, note = whose(entry[0]), entry[1], entry[2]
     if setting is None:
-        return f"{name} is {origin}'s: {note}"
+        return f"{name} is {origin}: {note}"
     shown = "--" + setting.replace("_", "-") if flag_form else setting
-    return f"{name} is {origin}'s: use {shown} here" + (f" ({note})" if note else "")
+    return f"{name} is {origin}: use {shown} here" + (f" ({note})" if note else "")
+
+
+def whose(origin):
+    """``gunicorn's``, or ``gunicorn's and uvicorn's`` for a name both use."""
+    return " and ".join(f"{server}'s" for server in origin.split(" and "))
 
 
 def flag_hints(argv, flags, near, app=None):
@@ -287,7 +292,7 @@ def _value_hint(flag, values):
     written, _, own_note = written.partition(" (")  # a note of the value's own, else the setting's
     note = own_note[:-1] or note
     given = flag if key(flag) in flagvalues.SWITCHES else f"{flag} {shlex.quote(values[flag])}"
-    return f"{given} is {origin}'s: write {written} here" + (f" ({note})" if note else "")
+    return f"{given} is {whose(origin)}: write {written} here" + (f" ({note})" if note else "")
 
 
 def unrecognized(argv, unknown, app, hints):

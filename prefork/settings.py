@@ -112,7 +112,7 @@ def _hint(key, value=None):
     line = file_line(key, value) if migration.NAMES.get(key, (0, None))[1] else None
     if line is not None:
         note = line[1] or migration.NAMES[key][2]
-        return f" ({key} is {migration.NAMES[key][0]}'s: write {line[0]} here" + (f" ({note})" if note else "") + ")"
+        return f" ({key} is {migration.whose(migration.NAMES[key][0])}: write {line[0]} here" + (f" ({note})" if note else "") + ")"
     other = migration.hint(key, flag_form=False)
     return f" ({other})" if other else _near(key, BY_NAME)
 
