@@ -149,9 +149,12 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
     def address(self):
         """The local address (Node's ``socket.address()``), read once per socket: ``{}``
         on a UNIX socket, as Node's (its path is ``local_path``). Its family is the system
-        socket's, never the one a PROXY header named (``remote_family``)."""
+        socket's, never the one a PROXY header named (``remote_family``); ``{}`` while a
+        client socket connects, as Node's."""
         local = self._local
         if local is None:
+            if self.connecting:
+                return {}  # (not bound yet, or on an address attempt a later one may replace: Node's {})
             try:
                 name = self._sock.getsockname()
             except OSError:
