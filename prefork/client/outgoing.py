@@ -318,8 +318,9 @@ class OutgoingRequest(OutgoingFields):
             self._send(b"".join(parts))
         if self._corks:
             self._release_corks()
-        if self.socket is not None:
-            self.socket.after_flush(self._finish)
+        socket = self.socket
+        if socket is not None and not socket.writable_ended and not socket.destroyed:
+            socket.after_flush(self._finish)  # (else its bytes stay kept: no 'finish', as Node's)
         return self
 
     def add_trailers(self, headers):
@@ -337,7 +338,11 @@ class OutgoingRequest(OutgoingFields):
         self._trailers = "".join(lines).encode("latin-1")
 
     def _hand_queued(self, socket):
-        """What was written before ``socket`` came goes to it, in order."""
+        """What was written before ``socket`` came goes to it, in order; False when it is
+        kept instead: a ``socket`` listener ended (or destroyed) the socket, and nothing
+        goes to it, as Node's (its FIN alone: "socket hang up")."""
+        if socket.writable_ended or socket.destroyed:
+            return False
         queued, self._queued = self._queued, []
         if self._queued_size >= Socket.high_water_mark:
             socket.want_drain()  # a writer told False waits for 'drain'
@@ -347,6 +352,7 @@ class OutgoingRequest(OutgoingFields):
                 socket.after_flush(WriteCallback(item))  # a write's callback, after its bytes
             else:
                 socket.send_bytes(item)
+        return True
 
     # -- Node's writable-stream surface ---------------------------------------------------------
     writable = True  # Node 20's legacy flag: set at the request's making, never changed

@@ -206,8 +206,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         self._arm_timeout(socket, handed)  # (client/sockopts.py)
         if self._expect_continue and self._head is None:
             self.flush_headers()  # the head goes at once; the body waits for 'continue'
-        self._hand_queued(socket)
-        if self._ended:
+        if self._hand_queued(socket) and self._ended:
             socket.after_flush(self._finish)
         if reused or handed:
             socket.resume()

@@ -148,9 +148,13 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
     # -- info -----------------------------------------------------------------
     def address(self):
         """The local address (Node's ``socket.address()``), read once per socket: ``{}``
-        on a UNIX socket, as Node's (its path is ``local_path``)."""
+        on a UNIX socket, as Node's (its path is ``local_path``). Its family is the system
+        socket's, never the one a PROXY header named (``remote_family``); ``{}`` while a
+        client socket connects, as Node's."""
         local = self._local
         if local is None:
+            if self.connecting:
+                return {}  # (not bound yet, or on an address attempt a later one may replace: Node's {})
             try:
                 name = self._sock.getsockname()
             except OSError:
@@ -158,7 +162,7 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
             if not isinstance(name, tuple):
                 return {}
             host = zoned_host(name) if name[3:] and name[3] else name[0]
-            local = self._local = {"address": host, "family": self.remote_family, "port": name[1]}
+            local = self._local = {"address": host, "family": _FAMILIES.get(self._sock.family), "port": name[1]}
         return local
 
     @property

@@ -10,6 +10,8 @@ Rules:
 - An option set while the socket connects is kept and set again once it has connected,
   as Node's ``afterConnect`` does: a name's next address is tried on a new system
   socket, which had none of them (and each attempt turns TCP_NODELAY on).
+- Whether they apply is the system socket's family: a UNIX socket takes none (a no-op, as
+  Node's pipe), whatever family a PROXY header gave ``remote_family``.
 - The state (``_no_delay_wanted``, ``_keep_alive_wanted``) is ``Socket``'s: class
   defaults (None), set on a socket only when it is given an option while connecting.
 """
@@ -17,6 +19,7 @@ Rules:
 import socket as _socket
 
 KEEPIDLE_MAX = 32767  # seconds: Linux's MAX_TCP_KEEPIDLE
+_UNIX = _socket.AF_UNIX
 
 
 class SocketOptions:
@@ -32,7 +35,7 @@ class SocketOptions:
         TCP keep-alive probes on (or off), the first after ``initial_delay`` idle seconds
         (0: the system's default), then one a second, ten before the peer counts as gone
         (libuv's interval and count, as Node 20 sets them)."""
-        if self.remote_family is None or self.destroyed:
+        if self._sock.family == _UNIX or self.destroyed:
             return self
         if self.connecting:
             self._keep_alive_wanted = (enable, initial_delay)
@@ -49,7 +52,7 @@ class SocketOptions:
 
     def set_no_delay(self, no_delay=True):
         """Node's ``socket.setNoDelay([noDelay])``: TCP_NODELAY on (or off)."""
-        if self.remote_family is not None and not self.destroyed:
+        if self._sock.family != _UNIX and not self.destroyed:
             if self.connecting:
                 self._no_delay_wanted = bool(no_delay)
             self._sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, int(no_delay))

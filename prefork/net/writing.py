@@ -4,7 +4,9 @@ Rules:
 - ``send_bytes`` is the one write path. Bytes go straight to the kernel when nothing is
   queued; the rest waits for writability. An empty write makes no system call.
   ``write()`` returns False past ``high_water_mark``; ``drain`` follows once the queue
-  empties (a listener of it that raises gets the socket destroyed).
+  empties, before the callbacks of the writes that emptied it (so at a ``drain``
+  ``writable_length`` is 0, whatever they queue after), as Node's (a listener of it that
+  raises gets the socket destroyed).
 - While corked (during one read's processing) writes only queue, and uncorking sends them
   in one ``send``. ``hold_turn()`` (a response's ``write()``, as Node's response corks its
   socket) corks until the next loop turn; ``destroy()`` before then drops what was
@@ -355,6 +357,8 @@ class Writing(Piping):
             self._writer = False
             self.loop.remove_writer(self._fd)
         waiters = self._flush_waiters
+        if self._need_drain:
+            return self._drain_then(waiters, later)
         if waiters is not None:
             self._flush_waiters = None
             if later:
@@ -370,16 +374,31 @@ class Writing(Piping):
                         waiter()
                     except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
                         log.exception("error in a flush waiter of a socket")
-        if self._need_drain:
-            self._need_drain = False
-            if self.destroyed:
-                return  # (a flush on the turn after a destroy): no event after it
-            if not self.emit_or_destroy("drain"):  # what follows (reading on, a FIN) would never come
-                return
-            if self.protocol is not None:
-                self.protocol.on_drain()
         if self.writable_ended and not self.destroyed and not self._out:
             # (a waiter or a drain listener may have queued more, and ended: it goes first)
+            self._shutdown()
+
+    def _drain_then(self, waiters, later):
+        """The rest of ``_flush`` when a writer waits for ``drain``: the buffer is empty, so
+        ``drain`` comes first, then the flush waiters of what emptied it (Node's
+        ``afterWrite``); what they queue waits for a drain of its own."""
+        self._need_drain = False
+        self._flush_waiters = None  # (those a drain listener adds wait for their own flush)
+        if waiters is not None and later:  # (due on the next turn: ahead of what a listener adds)
+            if self._flush_due is None:
+                self._flush_due = waiters
+                self.loop.call_soon(self._run_flush_due)
+            else:
+                self._flush_due.extend(waiters)
+            waiters = None
+        if not self.destroyed and self.emit_or_destroy("drain") and self.protocol is not None:
+            self.protocol.on_drain()
+        for waiter in waiters or ():
+            try:
+                waiter()
+            except Exception:
+                log.exception("error in a flush waiter of a socket")
+        if self.writable_ended and not self.destroyed and not self._out:
             self._shutdown()
 
     def _flush_handshake(self, out):
