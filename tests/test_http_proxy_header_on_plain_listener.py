@@ -85,3 +85,15 @@ def test_a_proxy_header_split_over_reads_is_logged_with_its_whole_line(tmp_path)
         d.wait_log(WARNING % (1, d.port))
     finally:
         d.cleanup()
+
+
+def test_a_second_proxy_header_on_a_proxy_protocol_listener_is_not_called_a_plain_listener_s(tmp_path):
+    d = Daemon("--proxy-protocol", "--proxy-allow-ips", "127.0.0.1", workers=1)
+    try:
+        d.wait_ready(timeout=30)
+        assert exchange(d.port, V1 + V1 + REQUEST).startswith(b"HTTP/1.1 400 ")
+        d.wait_log(r"WARNING prefork\.server: a second PROXY protocol \(v1\) header came from 127\.0\.0\.1 to "
+                   r"127\.0\.0\.1:%d, after the one the proxy_protocol listener read" % d.port)
+        assert "a listener without proxy_protocol" not in d.log()
+    finally:
+        d.cleanup()

@@ -26,7 +26,8 @@ Rules (connection.py's, for these):
 - A refused first request that is a PROXY protocol header (a balancer's, sent to a
   listener without ``proxy_protocol``: http/proxyline.py) is logged with its version 1
   line as the request line, and the error log says at warning what came and which
-  setting is missing, at most once per ``PROXY_LOG_EVERY`` seconds per version (the
+  setting is missing (a second header after the one a ``proxy_protocol`` listener read
+  is called that), at most once per ``PROXY_LOG_EVERY`` seconds per version (the
   refused path only).
 - Bytes after a request that forbids reuse are answered by closing once its response
   is out (no 400 that would swallow it).
@@ -152,9 +153,17 @@ class Failures:
         if found is None:
             return None
         version, line = found
+        socket = self.socket
+        if socket.proxy_peer is not None:  # a listener with proxy_protocol read one header already
+            more = _told.suffix((version, "again"))
+            if more is not None:
+                log.warning("a second PROXY protocol (v%d) header came from %s to %s:%s, after the one the "
+                            "proxy_protocol listener read: refused with a 400 (two balancers sending PROXY "
+                            "headers?)%s", version, socket.proxy_peer[1], socket.local_address, socket.local_port,
+                            more)
+            return line
         more = _told.suffix(version)
         if more is not None:
-            socket = self.socket
             log.warning("a PROXY protocol (v%d) header came from %s to %s:%s, a listener without proxy_protocol: "
                         "refused with a 400 (turn on proxy_protocol or name the listener in proxy_protocol_bind, "
                         "or stop the balancer sending PROXY headers to it)%s", version, socket.remote_address,
