@@ -71,8 +71,10 @@ _FIELDS = {
 # (HEAD, 1xx, 204, 304: ``has_body`` false), whose Content-Length describes a body not sent, nor
 # a Content-Length of 0: no body byte is ``-``, whichever way the app said it
 FIELDS = frozenset(_FIELDS)
-# {r} of a request the server answered itself (server/replies.py): "-" when no line was read
-_REPLY_R = '("-" if req.http_version == "-" else f"{log_method} {log_url} HTTP/{req.http_version}")'
+# {r} of a request the server answered itself (server/replies.py): "-" when no line was read;
+# a line with no HTTP version (a PROXY header's: http/proxyline.py) as "{method} {rest}"
+_REPLY_R = ('("-" if req.http_version == "-" else f"{log_method} {log_url} HTTP/{req.http_version}" '
+            'if req.http_version else f"{log_method} {log_url}")')
 _REPLY_FIELDS = dict(_FIELDS, r=(_REPLY_R, "{" + _REPLY_R + "}"))
 # Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers`` (a dict
 # of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code that is not a key

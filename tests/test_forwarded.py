@@ -20,10 +20,10 @@ PROXIES = {"10.0.0.5", "10.0.0.6", "::1"}
     ("[2001:db8::1]:4711", "2001:db8::1"), ("[2001:db8::1]", "2001:db8::1"), ("2001:db8::1", "2001:db8::1"),
     ("2001:DB8:0::1", "2001:db8::1"), ("unknown", None), ("_hidden", None), ("<script>", None), ("", None),
     ("[2001:db8::1", None), ("203.0.113.9:80:80", None), ("999.1.1.1", None), ("203.0.113.9\r\n", None),
-    # an IPv6 zone (RFC 4007) means nothing off its host, and Python's ipaddress takes any
-    # text after the % as one: a REMOTE_ADDR of '2001:db8::1%" <script>' would reach the app
-    ("2001:db8::1%eth0", None), ('2001:db8::1%" <script>', None), ("[fe80::1%25lo]:80", None),
-    ("::1%x", None),
+    # an IPv6 zone (RFC 4007) means nothing off its host: dropped; and Python's ipaddress takes
+    # any text after the % as one: a zone not of RFC 6874's characters is no address
+    ("2001:db8::1%eth0", "2001:db8::1"), ('2001:db8::1%" <script>', None), ("[fe80::1%25lo]:80", "fe80::1"),
+    ("::1%x", "::1"), ("fe80::1%", None), ("10.0.0.1%eth0", None),
 ])
 def test_a_hop_is_an_address_with_its_port_and_brackets_dropped(hop, address):
     assert hop_address(hop) == address
@@ -38,7 +38,8 @@ def test_a_hop_is_an_address_with_its_port_and_brackets_dropped(hop, address):
     ("203.0.113.9, unknown", None),                     # the nearest untrusted hop is no address
     ("unknown, 10.0.0.5", None),
     ("garbage, 203.0.113.9", "203.0.113.9"),            # left of the client: never read
-    ("::1%evil", None),                                 # a proxy's address with any text after it
+    ('::1%" evil', None),                               # a proxy's address with any text after it
+    ("fe80::1%eth0, 10.0.0.5", "fe80::1"),              # a zoned client: its zone dropped
     ("2001:db8::7%x y, 10.0.0.5", None),
     ("", None), (",", None),
 ])
@@ -99,7 +100,8 @@ def test_a_peer_reset_before_its_address_is_read_is_not_a_trusted_unix_peer(daem
 def test_a_forwarded_address_with_text_after_a_percent_is_no_address(daemons, tmp_path, interface, app):
     """From a trusted peer (127.0.0.1 by default), an X-Forwarded-For hop that is an IPv6
     address with a zone of any text is garbage, not the client: the peer's own address
-    stays, so no quote, space or markup reaches the app as its REMOTE_ADDR / client."""
+    stays, so no quote, space or markup reaches the app as its REMOTE_ADDR / client (a
+    zone that is an interface's name is dropped: the address is the client)."""
     record = str(tmp_path / "record")
     d = daemons("--interface", interface, app=app, workers=1, env={"PEER_RECORD": record})
     d.wait_ready()
@@ -112,7 +114,7 @@ def test_a_forwarded_address_with_text_after_a_percent_is_no_address(daemons, tm
                 pass
     seen = wait_until(lambda: (lambda r: r if len(r) == len(hops) else None)(_lines(record)), 20,
                       what="every request served")
-    assert {entry[0]: entry[1] for entry in seen} == {"/0": "127.0.0.1", "/1": "127.0.0.1", "/2": "2001:db8::5"}
+    assert {entry[0]: entry[1] for entry in seen} == {"/0": "127.0.0.1", "/1": "2001:db8::5", "/2": "2001:db8::5"}
 
 
 @pytest.mark.parametrize("interface,app", [("wsgi", "apps.peer_record:wsgi"), ("asgi", "apps.peer_record:asgi")])

@@ -33,7 +33,7 @@ def test_a_mapped_hop_is_spelled_as_getpeername_spells_it():
 
 @pytest.mark.parametrize("hop, spelled", [
     ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"), ("[2001:db8::1]:443", "2001:db8::1"),
-    ("::1", "::1"), ("10.0.0.1:80", "10.0.0.1"), ("fe80::1%eth0", None), ("unknown", None),
+    ("::1", "::1"), ("10.0.0.1:80", "10.0.0.1"), ("fe80::1%eth0", "fe80::1"), ("unknown", None),
 ])
 def test_other_hops_keep_their_spelling(hop, spelled):
     assert hop_address(hop) == spelled

@@ -77,6 +77,15 @@ class Diagnosis:
         if self._retained_len > RETAIN_LIMIT:
             self._retained = None
 
+    def refused_bytes(self, err):
+        """The bytes read of the message ``err`` (a ParseError) refused, to the end of
+        the read that held the error (None when they were not kept)."""
+        if err.raw_packet is None:
+            return None
+        if not self.in_message:
+            return err.raw_packet
+        return None if self._retained is None else self._kept() + err.raw_packet
+
     def _kept(self, entries=None):
         """The kept bytes (of ``entries``, a tail of them): a read kept as its length
         alone (all body) is that many zero bytes."""

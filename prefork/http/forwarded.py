@@ -11,9 +11,14 @@ Rules:
 - A hop is an IP address, with an optional port (``10.0.0.5:1234``, ``[::1]:443``)
   that is dropped; the address is spelled as ``getpeername()`` spells it (an IPv6
   one by ``inet_ntop``: ``::ffff:10.0.0.1``, as nginx's realip gives it, never
-  ``ipaddress``'s ``::ffff:a00:1``). A hop that is not an address (``unknown``, an obfuscated name,
-  garbage, an IPv6 address with a ``%zone``, whose text ``ipaddress`` would keep as it
-  came) gives no client: the peer's own address stays.
+  ``ipaddress``'s ``::ffff:a00:1``). An IPv6 address with a zone (``fe80::1%eth0``, as
+  a proxy on the client's link writes it; uvicorn and gunicorn take it as is) is that
+  address, the zone dropped: a client is shown as a peer's own link-local address is,
+  without its zone (net/zones.py's ``unzoned``: WSGI ``REMOTE_ADDR``, the ASGI scope's
+  ``client``, the access log's ``{h}``), and the zone's text reaches no one. A zone is an
+  interface's name or index (RFC 6874's characters: letters, digits, ``-._~``). A hop
+  that is not an address (``unknown``, an obfuscated name, garbage, an IPv4 address
+  with a zone, a zone of other text) gives no client: the peer's own address stays.
 - ``X-Forwarded-Proto``: the nearest (last) value, when it is http, https, ws or wss.
 - RFC 7239's ``Forwarded`` is not read (a client could send one past a proxy that
   writes only ``X-Forwarded-For``).
@@ -24,6 +29,7 @@ import ipaddress
 from socket import AF_INET6, inet_ntop
 
 PROTOS = frozenset(("http", "https", "ws", "wss"))
+_ZONE_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"  # RFC 6874's ZoneID
 
 
 def hop_address(text):
@@ -36,8 +42,10 @@ def hop_address(text):
             return None
     elif text.count(":") == 1:
         text = text.partition(":")[0]
-    if "%" in text:
-        return None  # an IPv6 zone: meaningless off its host, and ipaddress takes any text as one
+    if "%" in text:  # an IPv6 zone: meaningless off its host (dropped), and ipaddress takes any text as one
+        text, _, zone = text.partition("%")
+        if not zone or zone.strip(_ZONE_CHARACTERS) or ":" not in text:
+            return None
     try:
         address = ipaddress.ip_address(text)
     except ValueError:

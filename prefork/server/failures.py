@@ -23,6 +23,12 @@ Rules (connection.py's, for these):
 - ``clientError`` listeners run in a copy of the connection's context, as the request
   listeners do: a variable one sets reaches neither the reader nor the server's sweep
   (and so no other connection).
+- A refused first request that is a PROXY protocol header (a balancer's, sent to a
+  listener without ``proxy_protocol``: http/proxyline.py) is logged with its version 1
+  line as the request line, and the error log says at warning what came and which
+  setting is missing (a second header after the one a ``proxy_protocol`` listener read
+  is called that), at most once per ``PROXY_LOG_EVERY`` seconds per version (the
+  refused path only).
 - Bytes after a request that forbids reuse are answered by closing once its response
   is out (no 400 that would swallow it).
 - A deadline that passes while the connection lingers after its last response (FIN
@@ -36,11 +42,15 @@ from contextvars import copy_context
 from time import monotonic
 
 from ..http.errors import HTTPError, ParseError, request_timeout_error
+from ..http.proxyline import proxy_header
 from ..http.serialize import CANNED
+from ..net.throttle import Throttle
 from .dispatch import StopParsing
 from .replies import ServerReply
 
 log = logging.getLogger("prefork.server")
+PROXY_LOG_EVERY = 10.0  # seconds between two lines of a PROXY header on a plain listener, per worker
+_told = Throttle(PROXY_LOG_EVERY)  # those lines by PROXY protocol version
 
 
 class Failures:
@@ -123,11 +133,42 @@ class Failures:
         if socket.writable and (res is None or not res.head_out):
             socket.send_bytes(CANNED[err.status_hint])
             if server.reply_observer is not None:
-                reply = ServerReply(socket, err.status_hint, self._req, self.parser.request_line(err))
+                line = self.parser.request_line(err)
+                if line is None and self._req is None and isinstance(err, ParseError):
+                    line = self._proxy_header_line(err)
+                reply = ServerReply(socket, err.status_hint, self._req, line)
                 server.reply_observer(reply, reply, monotonic() - self.message_start)
         # (a body over the limit is still coming); the socket's own 'error' listeners hear
         # of it, and its 'close' says had_error, as Node's socket destroyed with the error
         socket.destroy_soon(linger=err.status_hint == 413, error=None if from_socket else err)
+
+    def _proxy_header_line(self, err):
+        """A PROXY protocol header that began the connection (http/proxyline.py): the
+        error log says so (at most once per ``PROXY_LOG_EVERY`` seconds per version, per
+        worker); its version 1 line is the request line to log (else None)."""
+        seen = self.parser.refused_bytes(err)
+        if seen is None or len(seen) != self.socket.bytes_read:  # (not the connection's first bytes)
+            return None
+        found = proxy_header(seen)
+        if found is None:
+            return None
+        version, line = found
+        socket = self.socket
+        if socket.proxy_peer is not None:  # a listener with proxy_protocol read one header already
+            more = _told.suffix((version, "again"))
+            if more is not None:
+                log.warning("a second PROXY protocol (v%d) header came from %s to %s:%s, after the one the "
+                            "proxy_protocol listener read: refused with a 400 (two balancers sending PROXY "
+                            "headers?)%s", version, socket.proxy_peer[1], socket.local_address, socket.local_port,
+                            more)
+            return line
+        more = _told.suffix(version)
+        if more is not None:
+            log.warning("a PROXY protocol (v%d) header came from %s to %s:%s, a listener without proxy_protocol: "
+                        "refused with a 400 (turn on proxy_protocol or name the listener in proxy_protocol_bind, "
+                        "or stop the balancer sending PROXY headers to it)%s", version, socket.remote_address,
+                        socket.local_address, socket.local_port, more)
+        return line
 
     told_client_error = False  # a clientError reached a listener on this connection
     socket_errored = None  # the client error the socket closes reporting (no later one is reported)

@@ -13,7 +13,7 @@ Rules:
   close (a response; its duration, to the close, is no response time).
 - What was read of the request is reported, no more: the parsed head when it was complete,
   the request line alone when only it was, else ``-`` for the request line and for
-  each of its parts.
+  each of its parts; a PROXY header's line (http/proxyline.py) has no HTTP version ("").
 - The canned reply has no body: its size is ``-``. A raw answer gives the bytes it
   sent after its head (``sent``; 0 is ``-``): ``refuse``'s text, a session's frames.
 - A response its connection cut is observed as a ``CutResponse``: the response's own
@@ -54,6 +54,8 @@ class ServerReply:
         """The request line for the log (``url`` as the log escaped it), ``-`` if unread."""
         if self.http_version == "-":
             return "-"
+        if not self.http_version:  # a line with no HTTP version (a PROXY header's)
+            return f"{self.method} {url}"
         return f"{self.method} {url} HTTP/{self.http_version}"
 
     def get_header(self, name):
