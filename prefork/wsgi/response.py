@@ -30,7 +30,11 @@ Rules:
   iterable exactly once in every case, also when the client goes away while the call waits for ``drain`` (the
   response's ``close`` ends the call). An iteration that held the loop for ``TURN`` seconds lets it take a turn
   before its next block (heartbeats, signals: a graceful stop's cut ends an endless stream, ``close()`` called,
-  as a client leaving does).
+  as a client leaving does). A block taken from the iterable and not sent yet (the call
+  waits on write()'s bytes on disk, or on a client that pushes back) is kept in the
+  call's one slot (``taken``), sent first when the call resumes, never by wrapping the
+  iterator: a call that waited many times holds no block it sent, and its next block
+  costs what the first did. How a call waits is ``wsgi/waiting.py``'s.
 - ``write()`` to a client gone mid-response (its socket destroyed, also by that write's
   send) raises ``ClientDisconnected``, an ``OSError``, as on threads and under gunicorn.
 - ``write()`` cannot make the app wait without holding the loop (and every other
@@ -64,7 +68,6 @@ Rules:
     what one call leaves in a context variable the next one sees, as on one thread.
 """
 
-import itertools
 import logging
 import sys
 from time import monotonic
@@ -74,7 +77,8 @@ from .body import (CallAborted, answer_failure, as_app_code, check_restart, clos
                    over_length, promised_length, under_length)
 from .head import apply_head, early_hints, not_bytes
 from .sending import FileSending, StallWatch
-from .spill import Spill, pushes_back, push_out, when_drained
+from .spill import Spill, pushes_back, push_out
+from .waiting import CallWaits
 from .pipe import ClientDisconnected, call_over
 from .streams import EMPTY_INPUT, FileWrapper
 
@@ -82,19 +86,21 @@ log = logging.getLogger("prefork.wsgi")
 
 WHOLE_WAITS = 256 * 1024  # a whole body larger than this goes through the held budget
 TURN = 0.05  # seconds a streamed body's iteration holds the loop before the loop gets a turn
+_DONE = object()  # (the iterator's end)
 
 
-class LoopCall(FileSending):
+class LoopCall(CallWaits, FileSending):
     """One WSGI call on the loop: start_response, then the iterable with backpressure.
     Made by ``start_call`` (no __init__: built where it starts, one frame less a call)."""
 
     __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
-                 "promised", "stall", "on_gone", "watching", "spill", "over", "prepared")
+                 "promised", "stall", "on_gone", "watching", "spill", "over", "prepared", "taken")
 
     def prepare(self):
         """The state of a call that writes, streams, sends a file, waits or fails (unset before)."""
         self.prepared = True
         self.iterator = None
+        self.taken = None  # a block taken from the iterator and not sent yet (module rules)
         self.promised = None  # body bytes the app's Content-Length still promises
         self.stall = None  # a StallWatch once the call waits for 'drain'
         self.on_gone = None  # callbacks run when the client goes away mid-call
@@ -186,15 +192,23 @@ class LoopCall(FileSending):
         code: inside ``start``, or from ``resume``."""
         res = self.res
         turn_ends = monotonic() + TURN
+        iterator = self.iterator
         try:
-            for block in self.iterator:
+            while True:
+                block = self.taken
+                if block is None:
+                    block = next(iterator, _DONE)
+                    if block is _DONE:
+                        break
+                else:
+                    self.taken = None  # (the block goes out now: the slot no longer keeps it)
                 if block.__class__ is not bytes and not isinstance(block, bytes):
                     raise not_bytes(block)
                 if not block:
                     continue
                 spill = self.spill
                 if spill is not None and spill.waiting:  # write()'s bytes wait on disk: the block goes after them
-                    self.iterator = itertools.chain((block,), self.iterator)
+                    self.taken = block
                     self._after_spill(self.resume)
                     return
                 self._send_head()
@@ -281,69 +295,8 @@ class LoopCall(FileSending):
             held.hold(socket, socket.buffered_size)
             self.finish()
             return True
-        self.iterator = itertools.chain((block,), self.iterator)
+        self.taken = block  # (its own slot: wrapping the iterator would keep every block sent)
         return False
-
-    def waits_out(self):
-        """A large whole body was handed to the socket: when what its client has not
-        taken does not fit the worker's ``held`` budget, the call waits until it is out
-        (True; ``finish`` then), as a streamed body's does; otherwise the bytes are held."""
-        self.prepared or self.prepare()
-        res = self.res
-        socket = res.req.socket
-        size = socket.buffered_size
-        if socket.destroyed or size <= socket.high_water_mark or not res.active:
-            return False
-        held = self.adapter.held
-        if held.fits(size):
-            socket.want_drain()
-            held.hold(socket, size)
-            return False
-
-        socket.on("close", self._out_or_closed)
-        socket.after_flush(self._out_or_closed)
-        self.stall = StallWatch(res, self.adapter.timeout)
-        self.stall.arm()
-        return True
-
-    def _out_or_closed(self, *_):
-        """The large body is in the kernel, or its socket closed first (a bound method,
-        not a closure over itself: nothing of the call outlives it in a cycle)."""
-        self.res.req.socket.off("close", self._out_or_closed)
-        self.finish()
-
-    def _wait(self, resume):
-        """Resume on 'drain'; a client that goes away meanwhile (or takes nothing for
-        ``timeout`` seconds) ends the call."""
-        res = self.res
-        if self.stall is None:
-            self.stall = StallWatch(res, self.adapter.timeout)
-        self._watch_gone()
-        when_drained(res, resume)
-        self.stall.arm()
-
-    def _watch_gone(self):
-        """The response's close ends the call (registered once, after the app returned:
-        a send failing inside the app's own write() must not end the call under it)."""
-        if not self.watching:
-            self.watching = True
-            self.res.once("close", self._gone)
-
-    def when_gone(self, callback):
-        """``callback()`` runs if the client goes away before the call is done."""
-        if self.on_gone is None:
-            self.on_gone = [callback]
-        else:
-            self.on_gone.append(callback)
-        self._watch_gone()
-
-    def _gone(self, *_):
-        if self.finished:
-            return
-        log.debug("client gone during %s %s", self.req.method, self.req.url)
-        for callback in self.on_gone or ():
-            callback()
-        self.finish()
 
     def failed(self):
         kind = sys.exc_info()[0]
@@ -358,6 +311,7 @@ class LoopCall(FileSending):
         if self.finished:
             return
         self.finished = True
+        self.taken = None
         if self.stall is not None:
             self.stall.cancel()
         iterable = self.iterable
