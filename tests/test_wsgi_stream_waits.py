@@ -1,12 +1,12 @@
 """A streamed WSGI body on the loop (``threads = 1``) to a client that reads slowly:
 the worker waits on the client again and again, and each wait keeps at most the one
 block it took from the app and has not sent yet. Against the real daemon, with raw
-loopback clients: the worker's memory stays bounded however much has gone out, and its
-CPU time grows with the number of waits, not with its square.
+loopback clients: the worker's memory stays bounded however much has gone out (each
+wait wrapped the app's iterator once more: the blocks sent stayed alive, and every
+``next()`` walked every wrapper).
 """
 
 import hashlib
-import itertools
 import os
 import re
 import socket
@@ -24,9 +24,6 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
     if path == "/large":  # 200 blocks of 1 MiB, each its own bytes
         return (bytes([65 + i % 26]) * MB for i in range(200))
-    if path == "/many":  # 800 blocks of 256 KiB (a wait each), then 8 million empty ones, then the end
-        return itertools.chain((bytes([65 + i % 26]) * (256 * 1024) for i in range(800)),
-                               itertools.repeat(b"", 8 * 10 ** 6), (b"end",))
     if path == "/closing":  # an iterable of its own: write()s, then 40 blocks of 256 KiB; close() noted
         write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
         for i in range(8):
@@ -51,13 +48,6 @@ class Closing:
 def status_kib(pid, field):
     with open(f"/proc/{pid}/status") as fh:
         return int(re.search(rf"{field}:\s+(\d+) kB", fh.read()).group(1))
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as fh:
-        stat = fh.read()
-    fields = stat[stat.rfind(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
 
 
 def read_chunked_body(pid, port, path, step, pause, deadline):
@@ -122,24 +112,6 @@ def test_a_slow_reader_of_a_200_mib_generator_costs_the_worker_a_bounded_memory(
         assert length == (200 * MB, hashlib.sha256(b"".join(bytes([65 + i % 26]) * MB for i in range(200))).hexdigest())
         grown = max(largest, status_kib(worker, "VmHWM")) - before
         assert grown < 60 * 1024, f"the worker grew by {grown} KiB"
-        assert d.request("/hello", timeout=5).endswith(b"hello")
-    finally:
-        d.cleanup()
-
-
-def test_the_cpu_cost_of_a_stream_does_not_grow_with_the_waits_on_its_slow_reader():
-    """800 blocks of 256 KiB to a slow reader (the worker waits on it a hundred times
-    and more), then 8 million empty blocks: each of those costs what it would have
-    cost before the first wait. Before, each wait wrapped the app's iterator once more
-    and every next() walked every wrapper: 3.3 s of CPU here, 0.6 s after."""
-    d = start()
-    try:
-        worker = d.workers()[0]
-        before = cpu_seconds(worker)
-        length, _ = read_chunked_body(worker, d.port, b"/many", 256 * 1024, 0.001, time.monotonic() + 20)
-        assert length[0] == 800 * 256 * 1024 + 3
-        spent = cpu_seconds(worker) - before
-        assert spent < 1.5, f"the worker spent {spent:.2f} s of CPU"
         assert d.request("/hello", timeout=5).endswith(b"hello")
     finally:
         d.cleanup()
