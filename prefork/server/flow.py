@@ -13,6 +13,8 @@ Rules:
   of the read.
 - A pause for output always has something to wake it: a drain of the socket (asked for
   when bytes are unsent) or the response queue shrinking (``response_done``).
+- A response whose ``write()`` said False gets one ``drain`` when the socket drains, not
+  one per such write, and none once ``end()`` was called (Node's ``socketOnDrain``).
 - A body nobody reads, past its high-water mark, pauses the request (its response, once
   done, resumes and so discards it, as Node dumps it); if the response is already
   done, it is discarded at once. One a reader paused after taking a chunk stops the
@@ -81,9 +83,13 @@ class FlowControl:
             self.pause_reading("body")  # (a reader that paused it keeps it for its resume())
 
     def wants_drain(self, res):
-        if self._drain_waiters is None:
-            self._drain_waiters = []
-        self._drain_waiters.append(res)
+        """``res``'s ``write()`` said False: it gets one ``drain`` when the socket drains
+        (however many writes said False before, as Node's one ``kNeedDrain`` flag)."""
+        waiters = self._drain_waiters
+        if waiters is None:
+            self._drain_waiters = [res]
+        elif res not in waiters:
+            waiters.append(res)
         self.socket.want_drain()
 
     def awaits_drain(self, res):
@@ -94,6 +100,8 @@ class FlowControl:
         waiters, self._drain_waiters = self._drain_waiters, None
         if waiters:
             for res in waiters:
+                if res.writable_ended:  # end() was called: no 'drain' for it (Node's msg.finished)
+                    continue
                 if not res.active and not res.destroyed:
                     # still waiting its turn: this drain was of the bytes before it, its own
                     # are all still held; its drain comes once they are out
