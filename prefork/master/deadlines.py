@@ -29,6 +29,10 @@ Rules:
   the limit itself within ``MEMORY_SETTLE`` seconds of being ready (the app needs more
   than the limit soon after it starts): a limit set too low never turns into a
   replacement loop.
+- Every SIGKILL the master sends a worker goes through ``hard_kill``, which records it
+  (``aborted_at``): a worker killed past its kill deadline (one whose exit work outlived
+  ``graceful_timeout``) is a ``timeout`` restart, and its death's line hints at no
+  outside killer.
 - One memory replacement at a time: while a worker replaced for its memory is still
   there (its replacement booting, or it draining), no other is replaced for memory, so
   workers crossing the limit together do not double the memory at once.
@@ -83,8 +87,7 @@ def check(master):
         timeout = worker.settings.timeout  # its generation's (a reload's new one boots by the new value)
         if worker.kill_at is not None and now >= worker.kill_at:
             log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
-            master.kill(worker.pid, signal.SIGKILL)
-            worker.kill_at = None
+            hard_kill(master, worker, now)
         elif worker.aborted_at is None and not worker.exiting and now - worker.last_beat > timeout:
             master.on_message(worker)  # what it sent that the master has not read yet (see the rules)
             if master.workers.get(worker.pid) is not worker or worker.aborted_at is not None \
@@ -93,9 +96,7 @@ def check(master):
             if stopped(worker.pid):  # SIGSTOP: the SIGABRT waits, the kill takes it
                 log.error("worker %d (pid %d) sent no heartbeat for %.1f s: it is stopped (SIGSTOP, a "
                           "debugger); killing it", worker.slot, worker.pid, now - worker.last_beat)
-                worker.aborted_at = now
-                worker.kill_at = None
-                master.kill(worker.pid, signal.SIGKILL)
+                hard_kill(master, worker, now)
                 continue
             if worker.ready:
                 log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
@@ -115,6 +116,16 @@ def check(master):
     if not master.stopping and any(w.settings.max_worker_memory for w in master.workers.values()):
         check_memory(master)
     schedule(master)
+
+
+def hard_kill(master, worker, now=None):
+    """SIGKILL to ``worker``, recorded where it is sent (``aborted_at``, kept from a
+    SIGABRT before it): its death is then said and counted as the master's doing
+    (restart reason ``timeout``), never as a kill from outside (the OOM killer)."""
+    if worker.aborted_at is None:
+        worker.aborted_at = time.monotonic() if now is None else now
+    worker.kill_at = None
+    master.kill(worker.pid, signal.SIGKILL)
 
 
 def check_memory(master):

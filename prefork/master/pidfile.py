@@ -9,6 +9,9 @@ Rules:
   such as a device or a FIFO, or a file whose text is not a PID) is refused with
   ``not_a_pidfile``'s reason before anything is opened or written, as a bind to a UNIX
   path that is not a socket is refused.
+- Only a regular file at the pidfile path is ever opened (``read``: looked at first,
+  opened non-blocking and checked again): a FIFO, a device or a directory put there is
+  never waited on, whether at start, on HUP or at exit.
 - The file is written under a name nobody can guess, made new (O_EXCL, O_NOFOLLOW),
   then linked or renamed into place: a symlink someone planted in the pidfile's
   directory (the master may be root) is never written through.
@@ -38,14 +41,32 @@ def not_a_pidfile(path):
         return None
     if not stat.S_ISREG(info.st_mode):
         return "is not a regular file (not replaced by a pidfile)"
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read(64).strip()
-    except OSError:
-        return None  # (unreadable: writing says why)
+    text = read(path)
+    if text is None:
+        return None  # (unreadable, or gone meanwhile: writing says why)
     if text and not (text.isdigit() and len(text) < 20):
         return "holds something other than a PID (not replaced by a pidfile)"
     return None
+
+
+def read(path, limit=64):
+    """The first ``limit`` bytes of the regular file at ``path``, stripped; None when
+    there is none, it cannot be read, or it is something else (a FIFO is never opened
+    where it blocks: a check, then a non-blocking open whose type is checked again)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # (swapped for something else meanwhile)
+        return os.read(fd, limit).strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def write(path, pid=None):
@@ -79,25 +100,21 @@ def write(path, pid=None):
 
 def remove(path, pid=None):
     pid = os.getpid() if pid is None else pid
+    if read(path) != str(pid).encode():
+        return False  # (another's, gone, or not a pidfile: never opened if it would block)
     try:
-        with open(path) as fh:
-            if fh.read().strip() != str(pid):
-                return False
         os.unlink(path)
         return True
-    except (OSError, ValueError):
+    except OSError:
         return False
 
 
 def holder(path):
     """The PID of the live prefork master (not this process) that ``path`` names, or None."""
-    if not_a_pidfile(path) is not None:
-        return None  # (never opened: a FIFO would block)
-    try:
-        with open(path) as fh:
-            pid = int(fh.read().strip())
-    except (OSError, ValueError):
-        return None
+    text = read(path)
+    if text is None or not text.isdigit() or len(text) >= 20:
+        return None  # (never opened where it would block: a FIFO)
+    pid = int(text)
     if pid <= 0 or pid == os.getpid():
         return None
     try:

@@ -31,7 +31,9 @@ Rules:
   on a re-exec: the new program keeps them).
 - A HUP writes the pidfile again when it is gone or names no live prefork master (a
   cleaner of /run, an operator's ``rm``), as gunicorn's reload rewrites its pidfile
-  (``restore_pidfile``); one naming another live master is left alone (a warning).
+  (``restore_pidfile``); one naming another live master, or a path holding something
+  else (a FIFO, never opened: it would block the master), is left alone (a warning that
+  names the path as it is).
 - After a USR2 whose configuration moved the pidfile or a UNIX socket path, the
   previous program's pidfile and socket files are removed once the new ones are in
   place (``drop_previous``), each only while it is still this daemon's: a pidfile that
@@ -152,8 +154,7 @@ def open_all(master):
             problems.append(f"{where(settings, 'pidfile')}: {settings.pidfile}: prefork is already running as pid "
                             f"{exc.pid}")
         except OSError as exc:
-            problems.append(f"{where(settings, 'pidfile')}: {settings.pidfile}: cannot write: "
-                            f"{(exc.strerror or str(exc)).lower()}")
+            problems.append(f"{where(settings, 'pidfile')}: {settings.pidfile}: cannot write: {reason_of(exc)}")
     previous = os.environ.pop(PREVIOUS_FILES_ENV, None)
     if problems:
         listeners_mod.remove_unix_paths(master.unix_paths)
@@ -163,6 +164,12 @@ def open_all(master):
         raise settings_mod.ConfigError(problems)
     if previous:
         drop_previous(master, previous)
+
+
+def reason_of(exc):
+    """What an OSError says, for a line that names the path itself: the system's words
+    in lower case; a message of our own (it may name a path) as it is."""
+    return exc.strerror.lower() if exc.strerror else str(exc)
 
 
 def socket_owner(settings):
@@ -252,17 +259,17 @@ def restore_pidfile(master):
     path = master.settings.pidfile
     if not path:
         return
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(64).strip() == str(os.getpid()).encode():
-                return
-    except OSError:
-        pass
+    if pidfile.read(path) == str(os.getpid()).encode():
+        return
+    reason = pidfile.not_a_pidfile(path)  # (a FIFO put there is never opened: it would block)
+    if reason is not None:
+        log.warning("HUP: the pidfile %s %s: left as it is", path, reason)
+        return
     try:
         pidfile.write(path)
     except pidfile.AlreadyRunning as exc:
         log.warning("HUP: the pidfile %s names another running prefork master (pid %d): left as it is", path, exc.pid)
     except OSError as exc:
-        log.warning("HUP: the pidfile %s cannot be written again: %s", path, (exc.strerror or str(exc)).lower())
+        log.warning("HUP: the pidfile %s cannot be written again: %s", path, reason_of(exc))
     else:
         log.info("HUP: the pidfile %s was gone or named another process: written again", path)

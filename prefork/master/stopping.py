@@ -37,7 +37,7 @@ import os
 import signal
 import time
 
-from . import counted, systemd
+from . import counted, deadlines, systemd
 from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
@@ -138,7 +138,7 @@ def killed_once_ready(master, worker):
         return False
     log.warning("worker %d (pid %d) reported ready after it was told to stop while booting (a SIGTERM handler "
                 "of the app's took the TERM); killing it", worker.slot, worker.pid)
-    master.kill(worker.pid, signal.SIGKILL)
+    deadlines.hard_kill(master, worker)
     return True
 
 
