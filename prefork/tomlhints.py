@@ -10,10 +10,11 @@ Rules:
   key renamed, and the error must go away. No earlier line so confirmed: no hint.
 - A string written without quotes (``bind = 0.0.0.0:8000``) is shown quoted only when
   TOML's error lies in that line's value (after its ``=``), the value starts as a
-  string would (not with a second ``=``), and the line so quoted lets TOML read past
-  it; a list setting's comma-separated value is a list of strings. A key prefork does
-  not have gets no quoting advice (the line would still be refused), only
-  ``key_hint(key, value)``: another server's name for a setting, or a near miss.
+  string would (not with a second ``=``), the line is at the top level (not in a
+  ``[table]``: no setting there), and the line so quoted lets TOML read past it; a list
+  setting's comma-separated value is a list of strings. A key prefork does not have
+  gets no quoting advice (the line would still be refused), only ``key_hint(key,
+  value)``: another server's name for a setting, or a near miss.
 """
 
 import json
@@ -52,6 +53,19 @@ def _reads_past(lines, number, column):
     """TOML's first error in ``lines`` (or none) lies beyond line ``number``, column ``column``."""
     after = _error_at("\n".join(lines))
     return after is None or after > (number, column)
+
+
+def _top_level(lines):
+    """A key written after ``lines`` is a top-level key (no ``[table]`` opened above)."""
+    import tomllib
+
+    probe = _PROBE
+    while probe in "\n".join(lines):
+        probe += "x"
+    try:
+        return probe in tomllib.loads("\n".join([*lines, f"{probe} = 1"]))
+    except tomllib.TOMLDecodeError:
+        return False
 
 
 def _set_twice(key, lines, number, column):
@@ -95,6 +109,8 @@ def syntax_hint(message, text, key_hint):
         return ""  # a value TOML reads: what is wrong is elsewhere on the line
     except tomllib.TOMLDecodeError:
         pass
+    if not _top_level(lines[:number - 1]):
+        return ""  # (a table's key: quoted, it would still be no setting)
     if setting is None:
         return key_hint(key, value)
     if setting.kind == "list":

@@ -111,3 +111,10 @@ def test_a_choice_variable_takes_surrounding_spaces(tmp_path):
     run = check_config(tmp_path, PREFORK_LOG_LEVEL=" debug ")
     assert run.returncode == 0, run
     assert 'log_level = "debug"  # env:PREFORK_LOG_LEVEL' in run.stdout.splitlines(), run.stdout
+
+
+@pytest.mark.parametrize("text", ["workers = 1\n[extra]\nlog_level = info\n", "[server]\nhost = 0.0.0.0\n"],
+                         ids=["a-setting", "another-servers-key"])
+def test_a_bare_value_inside_a_table_gets_no_setting_advice(tmp_path, text):
+    line = refusal(tmp_path, text)
+    assert "quotes" not in line and "uvicorn" not in line, line
