@@ -121,7 +121,7 @@ def convert(setting, value, from_text):
         return value
     if kind == "bool":
         if from_text:
-            lowered = value.lower()
+            lowered = value.strip().lower()  # (" on" as int() takes " 3")
             if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):  # uvicorn's UVICORN_* take on
                 raise ValueError(f"expected true or false, got {toml_spelling(value)}")
             return lowered in ("1", "true", "yes", "on")
@@ -147,7 +147,9 @@ def convert(setting, value, from_text):
                     f"; an integer is decimal in TOML: write 0o{meant:03o} or \"0o{meant:03o}\")" if meant <= 0o777 else ")"))
             raise ValueError(f"expected a mode from 0o000 to 0o777, got {given!r}")
         return value
-    if setting.name in ("user", "group") and type(value) is int and value >= 0:  # gunicorn's user = 1000
+    if setting.name in ("user", "group") and type(value) is int:  # gunicorn's user = 1000
+        if value < 0:
+            raise ValueError(f"{'uid' if setting.name == 'user' else 'gid'} {value} out of range (0 to {ID_MAX})")
         value = str(value)
     if not isinstance(value, str):  # (false where the empty value turns a feature off is that value)
         if value is False and setting.false_is_off:
@@ -156,6 +158,7 @@ def convert(setting, value, from_text):
         shown = f"{kinds.get(type(value), 'a date')} (not shown: a secret)" if setting.secret else toml_spelling(value)
         raise ValueError(f"expected a string{' (or false: off)' * setting.false_is_off}, got {shown}")
     _no_nul(value)
+    value = value.strip() if kind == "choice" and from_text else value  # (" debug" as int() takes " 3")
     if kind == "choice" and value not in setting.choices:
         same = [choice for choice in setting.choices if choice.lower() == value.lower()]
         if not same:  # "DEBUG" as gunicorn takes it is debug
@@ -198,8 +201,8 @@ def check_parent(path, fifo_ok=False):
 
 def check_account(name, kind):
     """``user`` and ``group`` name an existing account (a number is taken as it is, within ``ID_MAX``)."""
-    if name.isascii() and name.isdigit():
-        if int(name) > ID_MAX:
+    if name.isascii() and name.removeprefix("-").isdigit():  # (no account's name starts with -)
+        if not 0 <= int(name) <= ID_MAX:
             raise ValueError(f"{'uid' if kind == 'pwd' else 'gid'} {name} out of range (0 to {ID_MAX})")
         check_switch(name, int(name), kind)
         return

@@ -24,8 +24,8 @@ Rules:
   ``certfile``: ``NEEDS``) is a warning too, and so is a ``reload_include`` that leaves
   out the app's Python files (it replaces ``*.py``, where uvicorn's adds to it).
 - A file TOML cannot read is one ``FILE: not valid TOML: ...`` problem, with the file's
-  own words where they tell more than TOML's message: a key set twice by both its lines,
-  a string written without quotes (``bind = 0.0.0.0:8000``) quoted.
+  own words where they tell more than TOML's message (``tomlhints.py``): a key set twice
+  by both its lines, a string written without quotes (``bind = 0.0.0.0:8000``) quoted.
 - A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
   octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
   (0o026), where the same digits given as a flag or variable are octal. One out of
@@ -44,7 +44,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from . import checks, migration
+from . import checks, migration, tomlhints
 from .flagvalues import file_line
 from .checks import bind_address
 from .options import (BY_NAME, CHECK_CONFIG_HELP, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
@@ -142,50 +142,6 @@ def _check_mode_range(name, raw, text):
         raise ValueError(f"expected a mode from 0o000 to 0o777, got {raw:#o}")
 
 
-_KEY_LINE = re.compile(r"""[ \t]*("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)[ \t]*=[ \t]*(.*?)[ \t]*$""")
-_TABLE_LINE = re.compile(r"""[ \t]*\[\[?[ \t]*("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)""")
-
-
-def _key_of(line):
-    """The key a line of the file sets (``KEY = ...``) or opens (``[KEY]``), or None."""
-    found = _KEY_LINE.match(line) or _TABLE_LINE.match(line)
-    return found.group(1).strip("\"'") if found else None
-
-
-def _syntax_hint(message, text):
-    """`` (what is wrong, in the file's words)`` for TOML's syntax error ``message`` on a
-    ``KEY = VALUE`` line, or "": a key set twice names both its lines (TOML's "Cannot
-    overwrite a value" names neither), and a string written without quotes
-    (``bind = 0.0.0.0:8000``, ``log_level = info``) is shown quoted."""
-    import json
-    import tomllib
-
-    at = re.search(r"\(at line (\d+), column \d+\)$", message)
-    lines = text.splitlines()
-    if at is None or not 0 < int(at.group(1)) <= len(lines):
-        return ""
-    number = int(at.group(1))
-    key = _key_of(lines[number - 1])
-    if key is None:
-        return ""
-    if message.startswith(("Cannot overwrite a value", "Cannot declare")):
-        first = next((i + 1 for i, line in enumerate(lines[:number - 1]) if _key_of(line) == key), None)
-        return f" ({key} is set twice, at lines {first} and {number}: a key is set once)" if first else ""
-    found = _KEY_LINE.match(lines[number - 1])
-    value = re.sub(r"[ \t]+#.*$", "", found.group(2)) if found else ""
-    setting = BY_NAME.get(key)
-    if not value or value[0] in "\"'[{" or (setting and setting.kind not in ("str", "choice", "list")):
-        return ""
-    try:
-        tomllib.loads(f"v = {value}")
-        return ""  # a value TOML reads: what is wrong is elsewhere on the line
-    except tomllib.TOMLDecodeError:
-        pass
-    written = json.dumps(value, ensure_ascii=False)
-    written = f"[{written}]" if setting and setting.kind == "list" else written
-    return f" (a string is written in quotes: {key} = {written})"
-
-
 class _NotAFile(Exception):
     """The configuration path names something that is not a file."""
 
@@ -239,7 +195,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
                 if config_file.endswith(".py") else ""
             if file_text.startswith("\ufeff"):  # an editor's mark, invisible in the editor itself
                 hint = " (the file starts with a byte order mark, U+FEFF: save it as UTF-8 without one)"
-            hint = hint or _syntax_hint(str(exc), file_text)
+            hint = hint or tomlhints.syntax_hint(str(exc), file_text, _hint)
             problems.append(f"{named_by}{config_file}: not valid TOML: {exc}{hint}")
         except UnicodeDecodeError as exc:
             problems.append(f"{named_by}{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
