@@ -295,6 +295,8 @@ class LoopCall(CallWaits, FileSending):
             held.hold(socket, socket.buffered_size)
             self.finish()
             return True
+        if block is None:  # (None in the slot means "no block kept": refused here, as pump refuses it)
+            raise not_bytes(block)
         self.taken = block  # (its own slot: wrapping the iterator would keep every block sent)
         return False
 
