@@ -1,8 +1,9 @@
 """A response's ``drain``: one when the socket drains, however many ``write()``s said
 False before it, and none once ``end()`` was called, as Node's ``socketOnDrain`` emits it
-(its one ``kNeedDrain`` flag, and ``!msg.finished``). prefork emitted one per write that
-said False, and one after ``end()`` (a listener that wrote on got
-ERR_STREAM_WRITE_AFTER_END; one that destroyed lost the ``finish``)."""
+(its one ``kNeedDrain`` flag, and ``!msg.finished``), and ``writable_need_drain`` is
+False once ``end()`` was called. prefork emitted one per write that said False, and one
+after ``end()`` (a listener that wrote on got ERR_STREAM_WRITE_AFTER_END; one that
+destroyed lost the ``finish``)."""
 
 import socket
 import time
@@ -22,7 +23,11 @@ NODE = r"""
         res.on('finish', () => log('finish'));
         res.on('close', () => log('close'));
         for (let i = 0; i < 32; i++) res.write(Buffer.alloc(65536, 97));
-        if (shape === 'end') res.end(() => log('endcb'));
+        if (shape === 'end') {
+          log('need', res.writableNeedDrain);
+          res.end(() => log('endcb'));
+          log('need', res.writableNeedDrain);
+        }
       });
       s.listen(0, '127.0.0.1', () => {
         const c = net.connect(s.address().port, '127.0.0.1');
@@ -54,7 +59,9 @@ def prefork_events(serve, shape):
             for _ in range(32):
                 res.write(b"a" * 65536)
             if shape == "end":
+                st.record("need", res.writable_need_drain)
                 res.end(callback=lambda: st.record("endcb"))
+                st.record("need", res.writable_need_drain)
         server.on("request", on_request)
     st = serve(setup)
     sock = socket.socket()
@@ -73,6 +80,6 @@ def prefork_events(serve, shape):
 def test_one_drain_per_socket_drain_and_none_after_end_as_in_node(serve):
     got = prefork_events(serve, "end") + prefork_events(serve, "ondrain") + prefork_events(serve, "soon")
     expected = node_events(NODE)
-    assert expected == [["finish"], ["endcb"], ["close"], ["--"]] + \
+    assert expected == [["need", True], ["need", False], ["finish"], ["endcb"], ["close"], ["--"]] + \
         [["drain"], ["finish"], ["endcb"], ["close"], ["--"]] * 2, expected
     assert got == expected

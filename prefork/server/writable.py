@@ -151,7 +151,8 @@ class WritableState:
 
     @property
     def writable_need_drain(self):
-        return not self._closed and not self.writable_finished and self._conn.awaits_drain(self)
+        # (none once end() was called: no 'drain' comes then, as Node's getter says)
+        return not self._closed and not self.writable_ended and self._conn.awaits_drain(self)
 
     def _after_end(self, callback, from_end=False):
         """A write after ``end()``: its callback, then maybe ``error`` (response.py's rules;
