@@ -25,11 +25,15 @@ HEADS = {
 }
 
 
-def first_reply(port, data):
-    """What the server says to ``data`` (no head end in it) within 3 s, or None."""
+def first_reply(port, data, piece=None):
+    """What the server says to ``data`` (no head end in it; sent in writes of ``piece``
+    bytes when given) within 3 s, or None."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        piece = piece or len(data)
         try:
-            sock.sendall(data)
+            for start in range(0, len(data), piece):
+                sock.sendall(data[start:start + piece])
         except OSError:
             pass  # (refused and closed while the rest was still going out)
         ready, _, _ = select.select([sock], [], [], 3.0)
@@ -56,4 +60,22 @@ def test_a_head_over_a_large_limit_is_refused_at_once_as_node_refuses_it(serve):
             for kind, data in open_heads(limit).items():
                 expected[limit, kind] = first_reply(port, data)
     assert expected[262143, "value"].startswith(b"HTTP/1.1 431 ")
+    assert got == expected
+
+
+def test_a_head_over_a_limit_past_the_kept_bytes_is_refused_at_once_whatever_the_reads(serve):
+    """Past 256 KiB of kept bytes the counter starts before the wire reaches the limit:
+    every later read is counted, so a 400000 or 1 MiB limit refuses the read that
+    crosses it (prefork waited until about twice the limit less 256 KiB)."""
+    got, expected = {}, {}
+    for limit in (400000, 1048576):
+        data = open_heads(limit)["value"]
+        st = serve(lambda server, st: server.on("request", lambda req, res: res.end("ok")),
+                   max_header_size=limit)
+        for piece in (65536, 1460):
+            got[limit, piece] = first_reply(st.port, data, piece)
+        with node_script_port(NODE % limit) as port:
+            for piece in (65536, 1460):
+                expected[limit, piece] = first_reply(port, data, piece)
+    assert expected[400000, 65536].startswith(b"HTTP/1.1 431 ")
     assert got == expected

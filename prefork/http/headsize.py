@@ -42,7 +42,7 @@ class HeadSize:
         retained = self._retained
         # the kept bytes of the head go with this read: its counter starts now, or never
         dropping = trailer_wire is None and retained is not None and self._retained_len + len(data) > RETAIN_LIMIT
-        if wire < limit and not dropping:
+        if wire < limit and not dropping and not self._size_counter:
             return
         counter = self._size_counter
         if counter is None:

@@ -27,6 +27,8 @@ Rules:
   that starts with a capital letter, as a method does) is a failed handshake too, but the
   peer is told, as nginx tells it: a 400 in the clear (its head alone to a ``HEAD``, read
   from the stream's bytes however they were split into reads), then the socket's orderly close (its FIN, what the peer still sends read and dropped).
+  The answer, and the request line and head fields the access log reads of the stream's
+  first bytes, are net/plainhttp.py's.
 - ``end()`` sends close_notify before the FIN (the FIN waits until the kernel has taken
   all of it); the peer's close_notify ends the stream.
 - ALPN offers ``http/1.1``, and ``http/1.0`` to a client offering that without
@@ -50,13 +52,13 @@ Rules:
 """
 
 import mmap
-import re
 import ssl
 import threading
 from time import monotonic
 
 from ..http.errors import HTTPError
 from .hello import HelloReader
+from .plainhttp import PLAIN_HEAD_ANSWER, PLAIN_HTTP_ANSWER, PLAIN_LINE_MAX, PLAIN_TEXT, plain_request
 from .tlsconfig import ALPN, build_context
 from .tlslog import tell_failure
 
@@ -71,22 +73,6 @@ _READ_SIZE = 16 * 1024  # one record's plaintext at most
 # OpenSSL's reasons for a first record that is a plain HTTP request (GET, POST, HEAD, PUT;
 # CONNECT); any other method shows as a stream that starts with a capital letter
 _PLAIN_HTTP = ("HTTP_REQUEST", "HTTPS_PROXY_REQUEST")
-_PLAIN_LINE_MAX = 8192  # bytes of a plain HTTP stream kept for its request line
-_PLAIN_REQUEST_LINE = re.compile(rb"([A-Z]{1,20}) ([\x21-\x7e\x80-\xff]+) HTTP/(\d\.\d)\r?\n")
-_PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
-PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                     b"Connection: close\r\n\r\n%s" % (len(_PLAIN_TEXT), _PLAIN_TEXT))
-_PLAIN_HEAD_ANSWER = PLAIN_HTTP_ANSWER[:-len(_PLAIN_TEXT)]  # to HEAD: the head alone (RFC 9110 9.3.2), as nginx's
-
-
-def _request_line(data):
-    """(method, target, version) of a plain HTTP request line at the start of ``data``."""
-    found = _PLAIN_REQUEST_LINE.match(data)
-    if found is None:
-        return None
-    return found[1].decode("ascii"), found[2].decode("latin-1"), found[3].decode("ascii")
-
-
 def tls_error(exc):
     """Node's error for an OpenSSL failure: code ``ERR_SSL_<REASON>``."""
     reason = getattr(exc, "reason", None)
@@ -192,9 +178,9 @@ class TLSLayer:
             if self.first_byte is None and data:
                 self.first_byte = data[0]
                 if 65 <= data[0] <= 90:  # a method's first letter: plain HTTP, its line is logged
-                    self.plain_start = data[:_PLAIN_LINE_MAX]
-            elif self.plain_start and len(self.plain_start) < _PLAIN_LINE_MAX:  # its line in pieces
-                self.plain_start += data[:_PLAIN_LINE_MAX - len(self.plain_start)]
+                    self.plain_start = data[:PLAIN_LINE_MAX]
+            elif self.plain_start and len(self.plain_start) < PLAIN_LINE_MAX:  # its line in pieces
+                self.plain_start += data[:PLAIN_LINE_MAX - len(self.plain_start)]
             if self.hello is not None:
                 if not self._hellos(data):
                     return b""
@@ -356,7 +342,8 @@ class TLSLayer:
             socket.flush()  # the alert
         if plain_http:
             head = self.plain_start.startswith(b"HEAD ")
-            err.reply = (400, _request_line(self.plain_start), 0 if head else len(_PLAIN_TEXT))  # (status, line, body bytes)
+            line, fields = plain_request(self.plain_start)
+            err.reply = (400, line, 0 if head else len(PLAIN_TEXT), fields)  # (status, line, body bytes, fields)
         tell_failure(err, socket.remote_address)
         if self.on_error is not None:
             self.on_error(err, socket)
@@ -364,7 +351,7 @@ class TLSLayer:
             return
         if plain_http:  # the peer speaks plain HTTP: tell it so in the clear, then an orderly close
             try:
-                self.raw.send(_PLAIN_HEAD_ANSWER if head else PLAIN_HTTP_ANSWER)
+                self.raw.send(PLAIN_HEAD_ANSWER if head else PLAIN_HTTP_ANSWER)
             except OSError:
                 socket.destroy()
                 return

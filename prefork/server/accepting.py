@@ -204,8 +204,8 @@ class Accepting:
         failures = self.stats.tls_handshake_failures
         failures[err.code] = failures.get(err.code, 0) + 1
         if err.reply is not None and self.reply_observer is not None:  # the layer's 400 to plain HTTP
-            status, line, sent = err.reply
-            reply = ServerReply(socket, status, None, line, sent=sent)
+            status, line, sent, fields = err.reply
+            reply = ServerReply(socket, status, None, line, sent=sent, headers=fields)
             protocol = socket.protocol
             started = protocol.message_start if protocol is not None else socket.last_activity
             self.reply_observer(reply, reply, max(0.0, monotonic() - started))

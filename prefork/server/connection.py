@@ -375,7 +375,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             socket.after_flush(res.on_flushed)
             socket.loop.call_soon(self._hand_over)
             return
-        elif server.keep_alive_timeout and server.keep_alive_timeout > 0 and socket.protocol is self:
+        elif server.keep_alive_timeout and server.keep_alive_timeout > -1.0 and socket.protocol is self:
             if socket.timeout:
                 # a timeout in force (server.timeout, or one a listener set) applies while
                 # the response goes out: the keep-alive timer starts at its 'finish',

@@ -29,7 +29,7 @@ class Idling:
         server = self.server
         if server.request_timeout and server.request_timeout > 0:
             bound = server.request_timeout
-        elif server.keep_alive_timeout and server.keep_alive_timeout > 0:
+        elif server.keep_alive_timeout and server.keep_alive_timeout > -1.0:
             bound = server.keep_alive_timeout + 1.0
         else:
             self.socket.destroy_soon()
@@ -81,7 +81,7 @@ class Idling:
         server = self.server
         if server.draining:
             socket.loop.call_soon(self.drain)  # (once the response's 'finish' has run)
-        elif server.keep_alive_timeout and server.keep_alive_timeout > 0:
+        elif server.keep_alive_timeout and server.keep_alive_timeout > -1.0:
             socket.arm_timeout(server.keep_alive_timeout + 1.0)
             self._keep_alive_timer = True
 
@@ -94,7 +94,7 @@ class Idling:
             self.socket.after_flush(self._now_idle)  # a response still flushing: at its 'finish'
             return
         timeout = self.server.keep_alive_timeout
-        if timeout and timeout > 0:
+        if timeout and timeout > -1.0:
             self.socket.arm_timeout(timeout + 1.0)
             self._keep_alive_timer = True
         else:

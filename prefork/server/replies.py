@@ -14,6 +14,8 @@ Rules:
 - What was read of the request is reported, no more: the parsed head when it was complete,
   the request line alone when only it was, else ``-`` for the request line and for
   each of its parts; a PROXY header's line (http/proxyline.py) has no HTTP version ("").
+  A plain HTTP request to a TLS port gives its line and, when its head was whole in the
+  bytes the TLS layer kept, its fields (``headers``: net/plainhttp.py).
 - The canned reply has no body: its size is ``-``. A raw answer gives the bytes it
   sent after its head (``sent``; 0 is ``-``): ``refuse``'s text, a session's frames.
 - A response its connection cut is observed as a ``CutResponse``: the response's own
@@ -35,12 +37,12 @@ class ServerReply:
                  "answer")
     has_body = False
 
-    def __init__(self, socket, status, req=None, request_line=None, sent=0, answer=None):
+    def __init__(self, socket, status, req=None, request_line=None, sent=0, answer=None, headers=None):
         self.socket = socket
         self.answer = answer
         self.status_code = status
         self.bytes_sent = sent
-        self.headers = _NO_HEADERS
+        self.headers = _NO_HEADERS if headers is None else headers
         self.forwarded_client = None
         if req is not None:  # the head was read
             self.method, self.url, self.http_version, self.headers = req.method, req.url, req.http_version, req.headers

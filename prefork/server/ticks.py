@@ -5,8 +5,9 @@ Rules:
 - Node's parser calls into JavaScript for each body chunk, for trailers and for each 32
   fields of a head that has 32 or more, and runs its queued ticks after each call. At
   those points (``_parser_called``) of a read: a response ended earlier in it goes out and
-  finishes (``_flush_ended``), then the ``close`` of a request read to its end comes, so
-  the bytes parsed next (a pipelined request) find both done, as in Node.
+  finishes (``_flush_ended``), then the ``close`` of a request read to its end comes
+  (and a response its listeners end goes out and finishes in turn), so the bytes parsed
+  next (a pipelined request) find both done, as in Node.
 - A request read to its end has its ``close`` queued here (``close_next_tick``): it comes
   at the first of those points, or on the next loop turn, once.
 """
@@ -42,6 +43,9 @@ class NextTicks:
             ticks, self._tick_closes = self._tick_closes, None
             for req in ticks:
                 req.tell_closed()
+            attached = self._attached  # (a response ended by a 'close' listener goes out too)
+            if attached is not None and not attached.writable_finished:
+                self._flush_ended()
 
     def _flush_ended(self):
         """A response ended earlier in this read goes out and finishes now. Node's parser

@@ -12,7 +12,9 @@ Rules (Node's ``getTimerDuration``):
 - The server's ``keep_alive_timeout``, ``headers_timeout`` and ``request_timeout`` set
   after construction are taken as Node takes them: None, 0, a negative number or NaN
   turns that timeout off (``keep_alive_timeout``: no ``Keep-Alive`` line for None, 0 or
-  NaN, Node's falsy values). What Node throws at its use (killing the process) is
+  NaN, Node's falsy values), except a ``keep_alive_timeout`` above -1 s: Node arms its
+  timer of it + 1 s, so one between -1 s and 0 closes an idle connection after that
+  (its ``Keep-Alive`` line the floor: -1); -1 itself (a timer of 0) is off. What Node throws at its use (killing the process) is
   refused when set, nothing changed: not a number (a str, a bool) ERR_INVALID_ARG_TYPE,
   a ``keep_alive_timeout`` below -1 s or infinite ERR_OUT_OF_RANGE (Node arms a timer
   of it + 1 s; it serves infinite head and request timeouts as none).

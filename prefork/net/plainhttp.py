@@ -1,0 +1,41 @@
+"""A plain HTTP request sent to a TLS port (net/tls.py): the 400 in the clear that tells
+the peer so, and what the access log reads of the request from the stream's first bytes.
+
+Rules:
+- The first ``PLAIN_LINE_MAX`` bytes of the stream are kept: the request line is logged
+  when it is whole in them, and the head's fields (the Referer and User-Agent the log
+  reads, as nginx logs them) when the whole head is, its lines all well-formed fields
+  (names lower-cased, a repeated field's first value); else no field is read.
+- A ``HEAD`` is answered with the 400's head alone (RFC 9110 9.3.2), as nginx answers it.
+"""
+
+import re
+
+PLAIN_LINE_MAX = 8192  # bytes of a plain HTTP stream kept for its request line and head
+_REQUEST_LINE = re.compile(rb"([A-Z]{1,20}) ([\x21-\x7e\x80-\xff]+) HTTP/(\d\.\d)\r?\n")
+_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
+PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n%s" % (len(PLAIN_TEXT), PLAIN_TEXT))
+PLAIN_HEAD_ANSWER = PLAIN_HTTP_ANSWER[:-len(PLAIN_TEXT)]  # to HEAD: the head alone (RFC 9110 9.3.2), as nginx's
+
+
+def plain_request(data):
+    """((method, target, version) or None, the head's fields or None) of a plain HTTP
+    request at the start of ``data`` (module rules)."""
+    found = _REQUEST_LINE.match(data)
+    if found is None:
+        return None, None
+    line = found[1].decode("ascii"), found[2].decode("latin-1"), found[3].decode("ascii")
+    start = found.end()
+    end = _HEAD_END.search(data, start - 2)  # (a head of the line alone ends at its own line end)
+    if end is None:
+        return line, None
+    fields = {}
+    for field in re.split(rb"\r?\n", data[start:end.start()]) if end.start() > start else ():
+        named = _FIELD.fullmatch(field)
+        if named is None:
+            return line, None
+        fields.setdefault(named[1].decode("ascii").lower(), named[2].decode("latin-1"))
+    return line, fields
