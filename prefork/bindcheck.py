@@ -175,7 +175,8 @@ def _bind_hint(address, scheme=""):
         if head.isascii() and head.isdigit():
             return (f" (a bind takes no path, and a port alone is no address: write {scheme}127.0.0.1:{head}, "
                     f"or {scheme}0.0.0.0:{head} for every interface)")
-        return ""
+        inner = _bind_hint(head, scheme)  # (an IPv6 address without brackets: head has no / left)
+        return f" (a bind takes no path, and {inner[2:]}" if inner else ""
     if _no_port(address):  # a host alone, or a host and a colon with nothing after it
         return f" (no port: write {scheme}{_no_port(address)}:8000)"
     if address.startswith("tcp://") and _BIND.match(address[6:]):

@@ -58,6 +58,7 @@ def test_a_unix_socket_path_naming_a_directory_with_a_slash_says_to_name_the_soc
               "for every interface)"),
     ("http://8000/app", "(a bind takes no path, and a port alone is no address: write http://127.0.0.1:8000, or "
                         "http://0.0.0.0:8000 for every interface)"),
+    ("::1:0/", "(a bind takes no path, and an IPv6 address is written in brackets: [::1]:0)"),
 ])
 def test_a_descriptor_a_tcp_url_or_a_port_with_a_path_gets_the_no_path_hint(tmp_path, command, typed, hint):
     status, err = run(command, typed, tmp_path)
