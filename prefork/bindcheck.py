@@ -13,7 +13,10 @@ Rules:
 - An IPv6 link-local address (``fe80::/10``) is refused without its zone (the kernel
   cannot tell the interface: EINVAL), naming the interface that has it when one does. A
   UNIX socket path that is a symbolic link to nothing is refused, saying so (a bind would
-  answer "address already in use").
+  answer "address already in use"). One that ends in ``/``, ``/.`` or ``/..`` is refused: a
+  socket's path ends with its file name (the kernel answers "no such file or directory").
+- An address with a URL's path after it (``HOST:PORT/``, ``fd://N/x``, ``tcp://HOST:PORT/``,
+  a port alone with a path) is told to drop the path, with the rest of its hint.
 - ``unix://PATH`` with a relative PATH is refused, saying what to write: gunicorn reads
   it as PATH in the working directory, a UNIX socket path here as ``//PATH``, at the
   root (``unix:///abs`` names ``/abs`` in both, and stays valid).
@@ -56,6 +59,8 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
                                  f"unix:{address[7:]} for that, or unix:/{address[7:]} for the root")
             if not address[5:].strip("/"):  # (unix://, unix:/: the root directory, not a socket's path)
                 raise ValueError(f"{address}: no socket path after unix: expected {forms}")
+            if os.path.basename(address[5:]) in ("", ".", ".."):
+                raise ValueError(f"{address}: {_no_file_name(address[5:])}")
             directory = os.path.dirname(os.path.abspath(address[5:]))
             if not os.path.isdir(directory):
                 raise ValueError(f"{address}: directory {directory} does not exist")
@@ -126,6 +131,18 @@ def dangling_link(path):
             f"not bound through a link)")
 
 
+def _no_file_name(path):
+    """What is wrong with a UNIX socket path that ends in ``/``, ``/.`` or ``/..`` (the kernel
+    answers "no such file or directory", or "address already in use" where a file is), and
+    what to write."""
+    ending = "/" + os.path.basename(path)
+    meant = os.path.normpath(path)
+    if os.path.basename(meant) not in ("", ".", "..") and not os.path.isdir(meant):
+        return f"a UNIX socket's path ends with its file name, not {ending}: write unix:{meant}"
+    return (f"a UNIX socket's path ends with its file name, not {ending}: {meant} is a directory, name the "
+            f"socket in it (unix:{os.path.join(meant, 'NAME.sock')})")
+
+
 def _interface_of(literal):
     """The name of the network interface that has the link-local address ``literal``, or None."""
     for index, name in socket.if_nameindex():
@@ -143,14 +160,23 @@ def _interface_of(literal):
 def _bind_hint(address, scheme=""):
     """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""
     (``scheme``: the ``http://`` or ``https://`` written before it, kept in the advice)."""
-    if "/" in address and not address.startswith(("unix:", "fd://", "tcp://")):  # a URL's path
-        head, _, path = address.partition("/")
+    prefix = next((p for p in ("fd://", "tcp://") if address.startswith(p)), "")
+    if "/" in address[len(prefix):] and not address.startswith("unix:"):  # a URL's path
+        head, _, path = address[len(prefix):].partition("/")
         where = "the trailing /" if not path else f"/{path}"
+        if prefix == "fd://":
+            head = prefix + head
+        elif prefix:  # (tcp://: dropped as well)
+            where = f"{prefix} and {where}"
         if _BIND.match(head):
             return f" (a bind takes no path: write {scheme}{head}, without {where})"
         if _no_port(head):
             return f" (a bind takes no path, and needs a port: write {scheme}{_no_port(head)}:8000)"
-        return ""
+        if head.isascii() and head.isdigit():
+            return (f" (a bind takes no path, and a port alone is no address: write {scheme}127.0.0.1:{head}, "
+                    f"or {scheme}0.0.0.0:{head} for every interface)")
+        inner = _bind_hint(head, scheme)  # (an IPv6 address without brackets: head has no / left)
+        return f" (a bind takes no path, and {inner[2:]}" if inner else ""
     if _no_port(address):  # a host alone, or a host and a colon with nothing after it
         return f" (no port: write {scheme}{_no_port(address)}:8000)"
     if address.startswith("tcp://") and _BIND.match(address[6:]):
