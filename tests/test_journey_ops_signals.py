@@ -79,7 +79,8 @@ def test_an_app_whose_boot_hangs_past_timeout_is_named_as_still_booting(daemons)
     d = daemons("--timeout", "1", app="apps.journey_ops:slow_setup", workers=1, env={"BOOT_SECONDS": "60"})
     assert d.wait_exit(30) == 3
     log = d.log()
-    assert re.search(r"worker 0 \(pid \d+\) is still booting after \d+\.\d s, longer than timeout \(1\.0 s\); "
+    assert re.search(r"worker 0 \(pid \d+\) is still booting after \d+\.\d s: loading its app \(import, setup\) took "
+                     r"longer than timeout \(1\.0 s\); "
                      r"aborting it \(stack follows in the error log\)", log), log
     assert "in slow_setup" in log  # where it hung
     assert "sent no heartbeat" not in log

@@ -9,7 +9,10 @@ Rules:
   its stack to the error log), then SIGKILL KILL_GRACE seconds later if still there; the
   log says which worker, how long it was silent, and what is done. A worker whose app
   is still loading falls under the same ``timeout`` (an import that hangs on a
-  database); the log then says it is still booting. So does a draining worker (a
+  database); the log then says it is still booting, and why: loading its app (the
+  import, a synchronous ``setup``) sent nothing for longer than ``timeout``, or, once
+  it has sent a heartbeat (an async step awaits: ``booting.py``), how long it has been
+  silent since (its async setup or lifespan startup blocks its loop). So does a draining worker (a
   reload's, a ``max_requests`` or TTOU one), as gunicorn times it: a handler hung there
   gets its SIGABRT and its stack at ``timeout``, not a bare SIGKILL at
   ``graceful_timeout``; until the worker says its serving loop has ended (``exiting``):
@@ -101,10 +104,15 @@ def check(master):
             if worker.ready:
                 log.error("worker %d (pid %d) sent no heartbeat for %.1f s; aborting it (stack follows "
                           "in the error log)", worker.slot, worker.pid, now - worker.last_beat)
-            else:  # its app is still loading: say so, not "no heartbeat"
-                log.error("worker %d (pid %d) is still booting after %.1f s, longer than timeout (%.1f s); "
+            elif worker.last_beat == worker.started:  # nothing heard: its app's import (or sync setup) runs
+                log.error("worker %d (pid %d) is still booting after %.1f s: loading its app (import, setup) took "
+                          "longer than timeout (%.1f s); aborting it (stack follows in the error log)",
+                          worker.slot, worker.pid, now - worker.started, timeout)
+            else:  # an async boot step beat, then went silent: it blocks the worker's loop
+                log.error("worker %d (pid %d) sent no heartbeat for %.1f s while booting (%.1f s after it started), "
+                          "longer than timeout (%.1f s): its async setup or lifespan startup blocks the event loop; "
                           "aborting it (stack follows in the error log)", worker.slot, worker.pid,
-                          now - worker.started, timeout)
+                          now - worker.last_beat, now - worker.started, timeout)
             worker.aborted_at = now
             worker.kill_at = now + KILL_GRACE
             master.kill(worker.pid, signal.SIGABRT)

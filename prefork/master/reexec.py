@@ -35,7 +35,10 @@ Rules:
   (PID 1 ignores a signal it has no handler for).
 - Under systemd the exec is a reload (``Type=notify-reload``): ``RELOADING=1`` with
   ``MONOTONIC_USEC`` goes out just before it, and the new program's ``READY=1`` (with
-  ``MAINPID``: the same PID) ends it; an exec that fails sends ``READY=1`` itself.
+  ``MAINPID``: the same PID) ends it; an exec that fails sends ``READY=1`` itself. Before
+  the master has booted (``master.booted``) neither goes out: systemd has had no
+  ``READY=1`` yet, and the first one (``check_booted``, of this program or the new one)
+  says the workers serve.
 """
 
 import json
@@ -219,7 +222,8 @@ def execute(master, checked):
     sys.stdout.flush()
     sys.stderr.flush()
     head, args = command()
-    systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")  # (the new master's READY=1 ends it)
+    if master.booted:  # (the new master's READY=1 ends it)
+        systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
     try:
         os.execve(head[0], head + args, env)
     except OSError as exc:
@@ -231,7 +235,8 @@ def execute(master, checked):
             master.loop.add_signal_handler(signum, master.on_signal, signum)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         log.error("USR2: re-exec failed: %s; the running master goes on", exc.strerror or exc)
-        systemd.notify(f"READY=1\nSTATUS={master.status()}")
+        if master.booted:  # (before, check_booted sends the first READY=1 once the workers serve)
+            systemd.notify(f"READY=1\nSTATUS={master.status()}")
         operations.resume(master)
 
 

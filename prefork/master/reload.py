@@ -72,7 +72,8 @@ def reload(master):
         master.reload_queued = True
         log.info("HUP: a re-exec (USR2) is being checked; the reload waits for its outcome")
         return
-    systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+    if master.booted:  # (before, systemd has had no READY=1: check_booted's first one ends the start)
+        systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
     startup.restore_pidfile(master)
     follow_start()  # the directory prefork started in, replaced by a deploy: relative paths name the new one
     try:
@@ -180,7 +181,8 @@ def failed(master, reason, logged=0, said=None):
         log.error("reload refused: %s, above; keeping the running configuration and workers", said)
     else:
         log.error("reload refused: %s; keeping the running configuration and workers", reason)
-    systemd.notify("READY=1")
+    if master.booted:
+        systemd.notify(f"READY=1\nSTATUS={master.status()}")
     run_queued(master)
 
 
@@ -252,9 +254,11 @@ def switch_over(master):
         if worker.generation == generation and worker.recycle_wanted is not None:
             master.recycle(worker, *worker.recycle_wanted)
     log.info("reload: generation %d ready; %s draining", generation, counted(len(old), "old worker"))
-    master.check_booted()
+    booted = master.booted
+    master.check_booted()  # (the first READY=1 when the reload took over before the first generation booted)
     master.last_reload_error = None
-    systemd.notify(f"READY=1\nSTATUS={master.status()}")
+    if booted:
+        systemd.notify(f"READY=1\nSTATUS={master.status()}")
     run_queued(master)
 
 def switch_late(master):
