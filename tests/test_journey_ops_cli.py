@@ -110,7 +110,7 @@ def test_no_other_servers_name_shadows_a_setting():
     names = {setting.name for setting in settings.SETTINGS} | {"config"}
     assert not names & set(migration.NAMES)
     for origin, setting, note in migration.NAMES.values():
-        assert origin in ("gunicorn", "uvicorn")
+        assert origin in ("gunicorn", "uvicorn", "gunicorn and uvicorn")
         assert setting is None or setting in names
         assert setting is not None or note
 
