@@ -126,9 +126,12 @@ def test_a_raising_drain_listener_is_logged_and_the_request_still_completes(capl
         await asyncio.sleep(0)
         try:
             req = prefork.request(f"http://127.0.0.1:{server.address()['port']}/", method="POST", agent=False)
+            drained = asyncio.get_running_loop().create_future()
+            req.on("drain", lambda: drained.done() or drained.set_result(None))
             req.on("drain", boom)
             while req.write(b"x" * 65536):
                 pass
+            await asyncio.wait_for(drained, 5)  # (before the end(): none comes after it, as Node's)
             req.end()
             res = await asyncio.wait_for(req, 5)
             assert await asyncio.wait_for(res.read(), 5) == b"done"

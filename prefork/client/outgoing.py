@@ -11,7 +11,9 @@ Rules (Node's, spec section 7):
   the only write) or Transfer-Encoding: chunked (anything else with a body).
 - ``write`` says False once the bytes not yet in the kernel (or, before the socket is
   there, those kept for it) reach the socket's high-water mark; ``drain`` follows when
-  they have gone out; ``await req.drain()`` waits for it (``emitter.drained``). Once a
+  they have gone out, unless ``end()`` was called (Node's ``socketOnDrain``: a listener
+  writing then would fail with ERR_STREAM_WRITE_AFTER_END); ``await req.drain()``
+  waits for it (``emitter.drained``), at once after ``end()``. Once a
   response that ends the connection has ended, the socket ends after what is queued
   (client/request.py): what is written then is kept, never sent, and no ``drain``
   comes (``await req.drain()`` raises at the close), as in Node.
@@ -419,7 +421,10 @@ class OutgoingRequest(OutgoingFields):
 
     @property
     def writable_need_drain(self):
-        """A ``write()`` said False and its ``drain`` has not come."""
+        """A ``write()`` said False and its ``drain`` has not come (False once ``end()``
+        was called: none comes then, as Node's ``writableNeedDrain``)."""
+        if self._ended:
+            return False
         if self.socket is None:
             return self._queued_size >= Socket.high_water_mark
         return self.socket.writable_need_drain

@@ -388,5 +388,7 @@ class ClientProtocol:
             self.socket.destroy()
 
     def on_drain(self):
-        if not self.socket.writable_ended:  # (ended after the response: no more body goes, as Node's)
+        # none once end() was called (Node's socketOnDrain checks msg.finished), nor once the
+        # socket is ended after the response: no more body goes, as Node's
+        if not self.request.writable_ended and not self.socket.writable_ended:
             emit_logged(self.request, "drain")  # (from the socket's flush: no caller to raise to)
