@@ -46,6 +46,19 @@ def promised_length(res, method):
     return int(value)
 
 
+def body_allowed(status, headers, head_only):
+    """Body bytes a head allows: -1 for an answer without a body (HEAD, 1xx, 204, 304),
+    its Content-Length when it gives one, else None (not known)."""
+    code = status[:3] if isinstance(status, str) else ""
+    if head_only or code in ("204", "304") or code[:1] == "1":
+        return -1
+    for name, value in headers:
+        if isinstance(name, str) and name.lower() == "content-length":
+            value = value.strip() if isinstance(value, str) else ""
+            return int(value) if value.isdigit() and value.isascii() else None
+    return None
+
+
 def over_length(req, promised):
     log.error("WSGI app for %s %s sent more than its Content-Length (%s): the body is cut to it",
               req.method, req.url, promised)

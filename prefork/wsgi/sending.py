@@ -31,7 +31,7 @@ import struct
 import termios
 from time import monotonic
 
-from .body import under_length
+from .body import over_length, under_length
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -148,7 +148,11 @@ def file_length(res, method, offset, size):
     if has_body and not res.has_header("content-length"):
         res.set_header("Content-Length", str(max(0, size - offset)))
     length = int(res.get_header("content-length") or 0)
-    return length if has_body and method != "HEAD" else 0
+    if not has_body or method == "HEAD":
+        return 0
+    if size - offset > length:
+        over_length(res.req, length)  # (the file's rest is the longer body: cut to it)
+    return length
 
 
 def sendfile_allowed(res):

@@ -15,7 +15,8 @@ Rules:
   a reader that takes nothing for ``timeout`` seconds is disconnected (``StallWatch``),
   which ends the thread's wait with ``ClientDisconnected``. A whole (list) body over
   ``_IN_FLIGHT`` holds its thread until it is out or its unsent bytes fit the worker's
-  ``HeldBytes`` budget: slow readers hold threads, not one body each in memory.
+  ``HeldBytes`` budget: slow readers hold threads, not one body each in memory. So does
+  any other body shape (an iterator, a generator, ``write()``) over ``_IN_FLIGHT``, at its end.
 - A call whose client went away while it waited for a thread is not run.
 - A response that is whole (its Content-Length reached, or an answer without a body:
   HEAD, 1xx, 204, 304) ends at its first block past that; the iteration stops there
@@ -41,8 +42,8 @@ import threading
 from time import monotonic
 
 from .head import apply_head, early_hints, not_bytes
-from .body import (answer_failure, check_restart, close_iterable, end_whole, over_length, promised_length,
-                   under_length)
+from .body import (answer_failure, body_allowed, check_restart, close_iterable, end_whole, over_length,
+                   promised_length, under_length)
 from .sending import FileEnd, SendFile, StallWatch, file_length, sendable_file, sendfile_allowed
 from .streams import FileWrapper
 from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over, over_limit
@@ -51,19 +52,6 @@ log = logging.getLogger("prefork.wsgi")
 
 _IN_FLIGHT = 256 * 1024  # response bytes a thread may hand to the loop before it waits
 _HEAD, _DATA, _WHOLE, _END, _FAIL, _DONE, _HINTS, _FILE, _FLUSH = range(9)
-
-
-def body_allowed(status, headers, head_only):
-    """Body bytes a head allows: 0 for an answer without a body (HEAD, 1xx, 204, 304),
-    its Content-Length when it gives one, else None (not known)."""
-    code = status[:3] if isinstance(status, str) else ""
-    if head_only or code in ("204", "304") or code[:1] == "1":
-        return 0
-    for name, value in headers:
-        if isinstance(name, str) and name.lower() == "content-length":
-            value = value.strip() if isinstance(value, str) else ""
-            return int(value) if value.isdigit() and value.isascii() else None
-    return None
 
 
 class ThreadCall(FileEnd):
@@ -82,6 +70,7 @@ class ThreadCall(FileEnd):
         self.headers = None
         self.head_given = False
         self.left = None  # body bytes the head allows (None: not known), counted down by write()
+        self.handed = 0  # body bytes write() handed to the loop
         self.head_only = req.method == "HEAD"
         self.returned = False  # the call is over: write() raises
         self.queued_at = 0.0
@@ -93,6 +82,7 @@ class ThreadCall(FileEnd):
         self.outbox = []
         self.scheduled = False
         self.in_flight = 0
+        self.holding = False  # the thread waits until its bytes are out or fit the held budget
         self.blocked = False
         self.gone = False
         self.whole = False  # the loop ended the response: its body is all out (or has none)
@@ -135,10 +125,14 @@ class ThreadCall(FileEnd):
         left = self.left
         if left is not None:
             if left <= 0:
+                if left == 0:  # the Content-Length reached (-1: none, or a body without one): logged once
+                    self.left = -1
+                    over_length(self.req, self.handed)
                 with self.cond:
                     self.whole = True  # a block past the body the head allows: the iteration stops
                 return
             self.left = left - size
+        self.handed += size
         with self.cond:
             while (self.blocked or self.in_flight >= _IN_FLIGHT) and not self.gone and not self.whole:
                 self.cond.wait()
@@ -213,8 +207,8 @@ class ThreadCall(FileEnd):
                         return
                     # a large body: the thread waits until the loop has it out, or the
                     # worker's held-bytes budget takes what its client has not read yet
-                    self.in_flight = len(data)
-                    while self.in_flight and not self.gone:
+                    self.holding = True
+                    while self.holding and not self.gone:
                         self.cond.wait()
                 self._post(_DONE)
                 return
@@ -226,7 +220,14 @@ class ThreadCall(FileEnd):
                 if self.whole:
                     break  # (a generator that would go on for ever does not hold the thread)
             self._give_head()
-            self._post(_END)
+            if self.handed <= _IN_FLIGHT:
+                self._post(_END)
+            else:  # as a large list body: the call ends once its bytes are out or fit the held budget
+                with self.cond:
+                    self.holding = True
+                    self._post_locked(_END, True)
+                    while self.holding and not self.gone:
+                        self.cond.wait()
         except ClientDisconnected:
             log.debug("client gone during %s %s", self.req.method, self.req.url)
         except BodyTooLarge:
@@ -285,7 +286,7 @@ class ThreadCall(FileEnd):
             if blocks is not None:
                 self._write(blocks)
                 blocks = None
-            if self.ended and kind != _DONE and kind != _FILE:
+            if self.ended and kind != _DONE and kind != _FILE and kind != _END:
                 continue  # answered already (a failure on the loop's side)
             try:
                 if kind == _HEAD:
@@ -302,10 +303,13 @@ class ThreadCall(FileEnd):
                     if len(payload) > _IN_FLIGHT:
                         self._held_out()
                 elif kind == _END:
-                    self.ended = True
-                    promised = self.promised
-                    if promised is None or promised <= 0 or not under_length(self.req, res, promised):
-                        res.end()
+                    if not self.ended:  # (else cut at its Content-Length, or answered already)
+                        self.ended = True
+                        promised = self.promised
+                        if promised is None or promised <= 0 or not under_length(self.req, res, promised):
+                            res.end()
+                    if payload:  # the thread waits until its bytes are out or held
+                        self._held_out()
                 elif kind == _FAIL:
                     self.ended = True
                     answer_failure(res, payload, close=over_limit(self.body))
@@ -418,7 +422,7 @@ class ThreadCall(FileEnd):
 
     def _release(self):
         with self.cond:
-            self.in_flight = 0
+            self.holding = False
             self.cond.notify()
 
     def _stop(self):
