@@ -202,7 +202,7 @@ def check_parent(path, fifo_ok=False):
 def check_account(name, kind):
     """``user`` and ``group`` name an existing account (a number is taken as it is, within ``ID_MAX``)."""
     if name.isascii() and name.removeprefix("-").isdigit():  # (no account's name starts with -)
-        if not 0 <= int(name) <= ID_MAX:
+        if name.startswith("-") or int(name) > ID_MAX:  # (-0 too: the worker takes it for a name)
             raise ValueError(f"{'uid' if kind == 'pwd' else 'gid'} {name} out of range (0 to {ID_MAX})")
         check_switch(name, int(name), kind)
         return

@@ -7,7 +7,8 @@ Rules:
 - A key set twice names both its lines; an earlier line setting the same key is named
   only when it is that key's first setting in the same table (not a line inside a
   multi-line string, nor one in another table): TOML itself checks it, with that line's
-  key renamed, and the error must go away. No earlier line so confirmed: no hint.
+  key renamed, and the error must go away (the nearest such lines first, ``_TRIES`` at
+  most: each try parses the file again). No earlier line so confirmed: no hint.
 - A string written without quotes (``bind = 0.0.0.0:8000``) is shown quoted only when
   TOML's error lies in that line's value (after its ``=``), the value starts as a
   string would (not with a second ``=``), the line is at the top level (not in a
@@ -25,6 +26,7 @@ from .options import BY_NAME
 _KEY_LINE = re.compile(r"""[ \t]*("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)[ \t]*=[ \t]*(.*?)[ \t]*$""")
 _TABLE_LINE = re.compile(r"""[ \t]*\[\[?[ \t]*("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)""")
 _PROBE = "prefork_probe_key_"
+_TRIES = 16  # earlier lines with the same key tried for a set-twice hint (nearest first)
 
 
 def _key_match(line):
@@ -72,10 +74,15 @@ def _set_twice(key, lines, number, column):
     probe = _PROBE  # (a key no line holds)
     while probe in "\n".join(lines):
         probe += "x"
-    for index, line in enumerate(lines[:number - 1]):
+    tries = _TRIES  # (each try parses the file again: the nearest lines first, a few at most)
+    for index in range(number - 2, -1, -1):
+        line = lines[index]
         found = _key_match(line)
         if found is None or found.group(1).strip("\"'") != key:
             continue
+        if not tries:
+            break
+        tries -= 1
         renamed = list(lines)
         renamed[index] = line[:found.start(1)] + probe + line[found.end(1):]
         if _reads_past(renamed, number, column):

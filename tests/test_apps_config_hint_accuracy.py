@@ -66,7 +66,8 @@ def test_an_unknown_key_written_bare_gets_no_quoting_advice(tmp_path):
     ('x = """\nworkers = 1\n"""\nworkers = 2\nworkers = 3\n', "at lines 4 and 5"),
     ("workers = 2\n[a]\nb = 1\n[a]\n", None),
     ("[a]\nworkers = 1\n[b]\nworkers = 1\n[a]\nworkers = 2\n", None),
-], ids=["another-table", "multi-line-string", "table-twice", "tables-reopened"])
+    ("".join(f"[[s]]\nworkers = {i}\n" for i in range(500)) + "workers = 1\n", "at lines 1000 and 1001"),
+], ids=["another-table", "multi-line-string", "table-twice", "tables-reopened", "many-tables"])
 def test_a_key_set_twice_is_named_by_its_lines_in_the_same_table(tmp_path, text, says):
     line = refusal(tmp_path, text)
     if says:
@@ -84,6 +85,7 @@ def test_lines_are_counted_at_newlines_only(tmp_path):
 @pytest.mark.parametrize("text, says", [
     ("user = -1\n", "user: uid -1 out of range (0 to 4294967294)"),
     ("group = -5\n", "group: gid -5 out of range (0 to 4294967294)"),
+    ('user = "-0"\n', "user: uid -0 out of range (0 to 4294967294)"),  # (the worker took it for a name)
 ])
 def test_a_negative_id_in_the_file_is_out_of_range(tmp_path, text, says):
     run = check_config(tmp_path, text)
