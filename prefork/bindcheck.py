@@ -16,7 +16,8 @@ Rules:
   answer "address already in use"). One that ends in ``/``, ``/.`` or ``/..`` is refused: a
   socket's path ends with its file name (the kernel answers "no such file or directory").
 - An address with a URL's path after it (``HOST:PORT/``, ``fd://N/x``, ``tcp://HOST:PORT/``,
-  a port alone with a path) is told to drop the path, with the rest of its hint.
+  a port alone with a path) is told to drop the path, with the rest of its hint; a file's
+  path written without ``unix:`` (``./app.sock``, ``/run/x.sock``) is told to write it.
 - ``unix://PATH`` with a relative PATH is refused, saying what to write: gunicorn reads
   it as PATH in the working directory, a UNIX socket path here as ``//PATH``, at the
   root (``unix:///abs`` names ``/abs`` in both, and stays valid).
@@ -161,6 +162,9 @@ def _bind_hint(address, scheme=""):
     """`` (write ...)`` for an address gunicorn or uvicorn would take in another form, or ""
     (``scheme``: the ``http://`` or ``https://`` written before it, kept in the advice)."""
     prefix = next((p for p in ("fd://", "tcp://") if address.startswith(p)), "")
+    if not prefix and not address.startswith("unix:") and (
+            address.startswith(("/", "./", "../")) or address.endswith(".sock")):  # a file's path
+        return f" (a UNIX socket is written unix:PATH: {scheme}unix:{address})"
     if "/" in address[len(prefix):] and not address.startswith("unix:"):  # a URL's path
         head, _, path = address[len(prefix):].partition("/")
         where = "the trailing /" if not path else f"/{path}"

@@ -64,3 +64,13 @@ def test_a_descriptor_a_tcp_url_or_a_port_with_a_path_gets_the_no_path_hint(tmp_
     status, err = run(command, typed, tmp_path)
     assert status == 2, err
     assert f"argv:--bind: {typed}: {FORMS} {hint}" in err.splitlines(), err
+
+
+@COMMANDS
+@pytest.mark.parametrize("path", ["./app.sock", "run/app.sock", "app.sock", "/tmp/app.sock"])
+def test_a_socket_path_written_without_unix_is_told_to_write_it(tmp_path, command, path):
+    """A file's path given as a bind (``-b ./app.sock``) was read as a host with a URL's
+    path and advised ``write .:8000``: it is told to write ``unix:PATH``."""
+    status, err = run(command, path, tmp_path)
+    assert status == 2, err
+    assert f"argv:--bind: {path}: {FORMS} (a UNIX socket is written unix:PATH: unix:{path})" in err.splitlines(), err
