@@ -16,7 +16,7 @@ PACKAGE = os.path.join(ROOT, "prefork")
 # (module, attribute): why this access across objects is the right shape
 ALLOWED = {
     ("prefork/master/workers.py", "_exit"): "os._exit is the standard library's public way to end a forked child",
-    ("prefork/cli.py", "_exit"): "the same, for the child --check-config forks to load the app in",
+    ("prefork/loadcheck.py", "_exit"): "the same, for the child --check-config forks to load the app in",
     ("prefork/process.py", "_run_exitfuncs"): "atexit._run_exitfuncs runs the atexit hooks, as a normal exit "
                                               "does, in a worker that must end by os._exit",
     ("prefork/server/accepting.py", "_accept"): "socket._accept is accept(2) itself, what socket.accept "
