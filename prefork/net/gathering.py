@@ -5,7 +5,9 @@ Rules:
 - Several queued pieces go to the kernel in one ``sendmsg`` (at most ``IOV_MAX`` pieces
   a call), each its own object, none copied or joined: a body shared by many responses
   (cached in memory) stays one object however many slow readers hold it. What the
-  kernel did not take stays queued, a partly sent piece as a memoryview of it.
+  kernel did not take stays queued, a partly sent piece as a memoryview of it; a piece
+  that is not ``bytes`` (nor a view of one) is copied then, as the join did: a writer
+  may reuse its buffer once its call returned.
 """
 
 from time import monotonic
@@ -36,9 +38,13 @@ class Gathering(Piping):
             sent -= len(out[taken])
             taken += 1
         del out[:taken]
-        if sent:
-            out[0] = memoryview(out[0])[sent:]
         if out:
+            for at, piece in enumerate(out):  # (a view of a writer's buffer it may reuse: copied)
+                if piece.__class__ is not bytes and (piece.__class__ is not memoryview
+                                                     or piece.obj.__class__ is not bytes):
+                    out[at] = bytes(piece)
+            if sent:
+                out[0] = memoryview(out[0])[sent:]
             self._want_write()
             return False
         return True

@@ -97,14 +97,13 @@ class WritableState:
         return self._queued_size < self._socket.high_water_mark
 
     def _send_parts(self, parts):
-        """``_send`` of pieces, each queued as it is (a large body is never copied); on
-        the socket they go out together (one gathered send)."""
+        """``_send`` of pieces, each queued as it is (a large body is never copied; a
+        queue of them is sent gathered). No flush of the socket's own here: its
+        ``drain`` and callbacks come as for one ``send_bytes``, never inside the call."""
         if self._active:
             socket = self._socket
-            socket.cork()
             for part in parts:
                 socket.send_bytes(part)
-            socket.uncork(True)
             return socket.buffered_size < socket.high_water_mark
         if self._queued is None:
             self._queued = []
