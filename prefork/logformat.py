@@ -75,7 +75,10 @@ FIELDS = frozenset(_FIELDS)
 # a line with no HTTP version (a PROXY header's: http/proxyline.py) as "{method} {rest}"
 _REPLY_R = ('("-" if req.http_version == "-" else f"{log_method} {log_url} HTTP/{req.http_version}" '
             'if req.http_version else f"{log_method} {log_url}")')
-_REPLY_FIELDS = dict(_FIELDS, r=(_REPLY_R, "{" + _REPLY_R + "}"))
+# {m} and {U} of such a line are "-" (nginx logs a PROXY line as $request, its method and URI as "-")
+_REPLY_M, _REPLY_U = '(log_method if req.http_version else "-")', '(log_url if req.http_version else "-")'
+_REPLY_FIELDS = dict(_FIELDS, r=(_REPLY_R, "{" + _REPLY_R + "}"), m=(_REPLY_M, "{" + _REPLY_M + "}"),
+                     U=(_REPLY_U, "{" + _REPLY_U + "}"))
 # Cheaper f-string pieces for the plain case: an int's text is looked up in ``numbers`` (a dict
 # of 1 .. NUMBERS - 1 to its decimal text) instead of formatted. A status code that is not a key
 # raises KeyError (or TypeError) and the line is built again by the pieces above; a size or

@@ -24,7 +24,8 @@ Rules:
   (``writable_length`` counts it, its callbacks wait), as Node's TLSSocket holds it;
   only the handshake's records are flushed, and the layer calls ``flush()`` at its end.
 - What the kernel did not take of a large write stays where it is (a memoryview of it is
-  queued), so a slow reader of a large body costs no copy per partial send.
+  queued), so a slow reader of a large body costs no copy per partial send; several
+  queued pieces go in one gathered send, none joined (gathering.py).
 - When the queue empties after ``end()``, the closing steps follow (net/closing.py).
   ``send_bytes`` once the FIN is out (a response under a socket its app ended) sends
   nothing: the socket is destroyed, with no error.
@@ -65,7 +66,7 @@ from time import monotonic
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded, utf8
 from .callbacks import WriteCallback, destroyed_error, socket_write_callback
-from .piping import Piping
+from .gathering import Gathering
 
 log = logging.getLogger("prefork")
 _SEND_CHECKS = 4  # progress checks per send_timeout while the writer waits
@@ -90,7 +91,7 @@ def socket_error(exc, syscall):
     return err
 
 
-class Writing(Piping):
+class Writing(Gathering):
     """Mixed into ``Socket``."""
 
     high_water_mark = 64 * 1024
@@ -335,24 +336,27 @@ class Writing(Piping):
                 out.clear()
                 self.buffered_size = 0
         elif out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            try:
-                sent = self._sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError as exc:
-                self._refused(exc)
+            if len(out) == 1:
+                data = out[0]
+                try:
+                    sent = self._sock.send(data)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError as exc:
+                    self._refused(exc)
+                    return
+                self.last_activity = monotonic()
+                self._sent += sent
+                if sent < len(data):
+                    rest = memoryview(data)[sent:]
+                    self._out = [rest]
+                    self.buffered_size = len(rest)
+                    self._want_write()
+                    return
+                out.clear()
+                self.buffered_size = 0
+            elif not self._send_pieces(out):  # (several: gathered, none copied)
                 return
-            self.last_activity = monotonic()
-            self._sent += sent
-            if sent < len(data):
-                rest = memoryview(data)[sent:]
-                self._out = [rest]
-                self.buffered_size = len(rest)
-                self._want_write()
-                return
-            out.clear()
-            self.buffered_size = 0
         if self._writer:
             self._writer = False
             self.loop.remove_writer(self._fd)

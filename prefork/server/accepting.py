@@ -137,7 +137,8 @@ class Accepting:
 
     def _new_connection(self, csock, tls=None, peer=None, family=None, address=None):
         """``family``, ``address``: the socket's and its peer's, as accept(2) gave them
-        (else read from the socket); ``peer``: the client a PROXY header named."""
+        (else read from the socket); ``peer``: the client a PROXY header named (``()``
+        when the header named none: ``PROXY UNKNOWN``, a v2 ``LOCAL``)."""
         csock.setblocking(False)
         if family is None:
             family = csock.family
@@ -146,12 +147,14 @@ class Accepting:
         socket = Socket(self.loop, csock, self._read_buffer, family, address)
         if self.keep_alive:  # (Node's keepAlive option: probes from the accept on)
             socket.set_keep_alive(True, self.keep_alive_initial_delay)
-        if peer is not None:  # the client a PROXY header named; the balancer's kept
+        if peer:  # the client a PROXY header named; the balancer's kept
             socket.proxy_peer = (socket.remote_family, socket.remote_address)
             socket.remote_family, socket.remote_address, socket.remote_port = peer
         if tls is not None:  # a PROXY header, when read, came before this
             socket.start_tls(tls, self._secure_connection, self.tls_client_error)
         conn = Connection(self, socket)
+        if peer is not None:  # a PROXY header was read (() when it named no client)
+            conn.proxy_header_read = True
         self.stats.connections_total += 1
         self._connections.add(conn)
         if self.timeout and self.timeout > 0:
@@ -180,7 +183,7 @@ class Accepting:
 
     def _proxy_header_read(self, reader, header, reason, tls=None):
         if header is not None:
-            conn = self._new_connection(reader.sock, tls, peer=header.peer)
+            conn = self._new_connection(reader.sock, tls, peer=header.peer or ())
             if self.draining and conn is not None:
                 conn.drain()
         elif reason is not None:

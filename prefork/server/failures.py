@@ -53,6 +53,21 @@ PROXY_LOG_EVERY = 10.0  # seconds between two lines of a PROXY header on a plain
 _told = Throttle(PROXY_LOG_EVERY)  # those lines by PROXY protocol version
 
 
+def _listener_name(socket):
+    """The listener a server connection came in on, named as the master names it:
+    ``127.0.0.1:8000``, ``[::1]:80``, ``unix:/path``."""
+    path = socket.local_path
+    if path is not None:
+        return f"unix:{path}"
+    if socket.local_family == "IPv6":
+        return f"[{socket.local_address}]:{socket.local_port}"
+    return f"{socket.local_address}:{socket.local_port}"
+
+
+def _peer_name(address):
+    return "a UNIX socket peer" if address is None else address
+
+
 class Failures:
     """Mixed into ``Connection``: its state is the connection's."""
 
@@ -154,21 +169,24 @@ class Failures:
             return None
         version, line = found
         socket = self.socket
-        if socket.proxy_peer is not None:  # a listener with proxy_protocol read one header already
+        if self.proxy_header_read:  # a listener with proxy_protocol read one header already
             more = _told.suffix((version, "again"))
             if more is not None:
-                log.warning("a second PROXY protocol (v%d) header came from %s to %s:%s, after the one the "
+                balancer = socket.proxy_peer  # (None: the header named no client, the peer is the balancer)
+                log.warning("a second PROXY protocol (v%d) header came from %s to %s, after the one the "
                             "proxy_protocol listener read: refused with a 400 (two balancers sending PROXY "
-                            "headers?)%s", version, socket.proxy_peer[1], socket.local_address, socket.local_port,
-                            more)
+                            "headers?)%s", version, _peer_name(balancer[1] if balancer else socket.remote_address),
+                            _listener_name(socket), more)
             return line
         more = _told.suffix(version)
         if more is not None:
-            log.warning("a PROXY protocol (v%d) header came from %s to %s:%s, a listener without proxy_protocol: "
+            log.warning("a PROXY protocol (v%d) header came from %s to %s, a listener without proxy_protocol: "
                         "refused with a 400 (turn on proxy_protocol or name the listener in proxy_protocol_bind, "
-                        "or stop the balancer sending PROXY headers to it)%s", version, socket.remote_address,
-                        socket.local_address, socket.local_port, more)
+                        "or stop the balancer sending PROXY headers to it)%s", version,
+                        _peer_name(socket.remote_address), _listener_name(socket), more)
         return line
+
+    proxy_header_read = False  # the proxy_protocol listener read a PROXY header before the connection's bytes
 
     told_client_error = False  # a clientError reached a listener on this connection
     socket_errored = None  # the client error the socket closes reporting (no later one is reported)

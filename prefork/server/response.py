@@ -44,7 +44,8 @@ are ``outgoing.OutgoingHead``'s):
   headers, body chunk type); ``reset_head`` (for the 500) drops the old head's framing.
 - The common answer (no application header, a standard status, kept alive) takes its
   head from the server's ``HeadCache``: status line, Date, Connection and Keep-Alive
-  as bytes built once per second; head and body leave as one ``bytes``. ``end_with``
+  as bytes built once per second; head and body leave as one ``bytes`` (a body under
+  64 KiB: a larger one keeps its own bytes object, writable.py). ``end_with``
   does the same with a ``HeaderBlock``'s lines before the cached Date/Connection/
   Keep-Alive lines: the bytes ``set_header`` per field then ``end(body)`` send, which
   is what it does for any case the short way cannot take. Events nobody
@@ -60,11 +61,10 @@ from ..net.writing import WriteCallback
 from .outgoing import OutgoingHead
 from .lost import ResponseClosing
 from .timeouts import timer_seconds
-from .writable import WritableState
+from .writable import SHARED, WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
-_LAST_CHUNK = framing.LAST_CHUNK
 
 
 class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter):
@@ -139,39 +139,7 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         once the head is fixed), whatever Content-Length it declares."""
         return self._has_body
 
-    # -- body -------------------------------------------------------------------------
-    def _body_bytes(self, data, end):
-        parts = []
-        if not self.head_out:
-            self.head_out = True
-            parts.append(self._head)
-        if data and self._has_body:
-            self.bytes_sent += len(data)
-            if self._chunked:
-                chunk = framing.chunk(data)
-                self._framing += len(chunk) - len(data)
-                self._tail = len(data)
-                parts.append(chunk)
-            else:
-                parts.append(data)
-        if end and self._chunked:
-            parts.append(_LAST_CHUNK if self._trailers is None else b"0\r\n%b\r\n" % self._trailers)
-        if len(parts) == 1:
-            return parts[0]
-        return b"".join(parts)
-
-    def _send(self, data):
-        if self._active:
-            self._socket.send_bytes(data)
-            return self._socket.buffered_size < self._socket.high_water_mark
-        if self._queued is None:
-            self._queued = [data]
-            self._queued_size = len(data)
-        else:
-            self._queued.append(data)
-            self._queued_size += len(data)
-        return self._queued_size < self._socket.high_water_mark
-
+    # -- body (_body_bytes, _send: writable.py) ----------------------------------------
     def write(self, data, encoding=None, callback=None):
         """Node's ``res.write(chunk[, encoding][, callback])``."""
         text = type(data) is str  # (in utf8: a head sent with it goes as UTF-8, as Node's)
@@ -266,13 +234,18 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                     self.status_message = _STATUS_CODES[status]
                     self.headers_sent = self.head_out = self.writable_ended = True
                     length = self.bytes_sent = len(data)
-                    callback is not None and self.once("finish", callback)
-                    self._socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
+                    if callback is not None:
+                        self.once("finish", callback)
+                    if length >= SHARED:  # a large body leaves as the application's own bytes (writable.py)
+                        self._send_parts([b"%bContent-Length: %d\r\n\r\n" % (prefix, length), bytes(data)])
+                    else:
+                        self._socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
                     if self._corks:
                         self.release_corks()
                     if not self._closed:  # (a send the kernel refuses closes the connection)
                         self._conn.response_done(self)
-                        self._events and "prefinish" in self._events and self._conn.prefinish(self)
+                        if self._events and "prefinish" in self._events:
+                            self._conn.prefinish(self)
                     return self
             if data and self._closed:
                 pass  # (Node's write of the data returns first: a closed response's head stays open)
@@ -299,11 +272,11 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
             out = self._head
             if data and self._has_body:
                 self.bytes_sent += len(data)
-                out += data
+                out = out + data if len(data) < SHARED else [out, bytes(data)]
         else:
             out = self._body_bytes(data, True)
         if self._active:
-            self._socket.send_bytes(out)
+            self._send_parts(out) if out.__class__ is list else self._socket.send_bytes(out)
             self._socket.release_turn()  # (what write() held goes out with it, as Node's end() uncorks)
             if self._corks:
                 self.release_corks()

@@ -25,10 +25,21 @@ Rules (Node 20's ``OutgoingMessage``):
   framing (counted in ``_framing`` as written; those of a chunked body not ended yet
   chunk by chunk from its last, taken for the size of every chunk in its tail), the rest
   the responses' before it.
+- A body chunk of ``SHARED`` bytes or more (a body cached in memory) goes to the socket
+  as its own queued piece, the application's bytes object itself (with chunked framing
+  its size line and CRLF are pieces of their own), so N slow readers of one cached body
+  cost N small heads, not N copies of it (a ``bytearray`` or ``memoryview`` is made
+  ``bytes`` once: what the application changes after writing is not sent). Below that the head, framing and body are
+  joined into one ``bytes`` (one send: copying up to 64 KiB costs less than gathering,
+  and a slow reader holds at most about what the kernel's own send buffer does).
 """
 
 from ..emitter import drained
 from ..http import framing, serialize
+
+
+SHARED = 64 * 1024  # a body chunk this large is sent as it is, never joined (module rules)
+_LAST_CHUNK = framing.LAST_CHUNK
 
 
 class WritableState:
@@ -37,6 +48,69 @@ class WritableState:
     __slots__ = ()
 
     errored = None  # Node's ``errored``: the error given to ``destroy(err)`` (set on the instance then)
+
+    def _body_bytes(self, data, end):
+        """The bytes of a body chunk (and the head not out yet, the last chunk at ``end``):
+        one ``bytes``, or a list of pieces when the chunk is ``SHARED`` or larger."""
+        parts = []
+        if not self.head_out:
+            self.head_out = True
+            parts.append(self._head)
+        size = 0
+        if data and self._has_body:
+            size = len(data)
+            self.bytes_sent += size
+            if size >= SHARED:
+                data = bytes(data)  # (a bytearray or memoryview once: the app may reuse its own)
+            if self._chunked:
+                self._tail = size
+                if size < SHARED:
+                    chunk = framing.chunk(data)
+                    self._framing += len(chunk) - size
+                    parts.append(chunk)
+                else:
+                    line = b"%x\r\n" % size
+                    self._framing += len(line) + 2
+                    parts += (line, data, b"\r\n")
+            else:
+                parts.append(data)
+        if end and self._chunked:
+            parts.append(_LAST_CHUNK if self._trailers is None else b"0\r\n%b\r\n" % self._trailers)
+        if len(parts) == 1:
+            return parts[0]
+        return b"".join(parts) if size < SHARED else parts
+
+    def _send(self, data):
+        """Hand ``data`` (bytes, or ``_body_bytes``' pieces) on: to the socket, or held
+        while the response waits its turn. False past the high-water mark."""
+        if data.__class__ is list:
+            return self._send_parts(data)
+        if self._active:
+            self._socket.send_bytes(data)
+            return self._socket.buffered_size < self._socket.high_water_mark
+        if self._queued is None:
+            self._queued = [data]
+            self._queued_size = len(data)
+        else:
+            self._queued.append(data)
+            self._queued_size += len(data)
+        return self._queued_size < self._socket.high_water_mark
+
+    def _send_parts(self, parts):
+        """``_send`` of pieces, each queued as it is (a large body is never copied; a
+        queue of them is sent gathered). No flush of the socket's own here: its
+        ``drain`` and callbacks come as for one ``send_bytes``, never inside the call."""
+        if self._active:
+            socket = self._socket
+            for part in parts:
+                socket.send_bytes(part)
+            return socket.buffered_size < socket.high_water_mark
+        if self._queued is None:
+            self._queued = []
+            self._queued_size = 0
+        self._queued += parts
+        self._queued_size += sum(map(len, parts))
+        return self._queued_size < self._socket.high_water_mark
 
     @property
     def destroyed(self):
