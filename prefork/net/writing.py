@@ -291,8 +291,9 @@ class Writing(Gathering):
             self._flush()
 
     def _flush(self, later=False):
-        """Send what is queued; when the queue empties, run the flush waiters (``later``:
-        on the next loop turn, with those due then). A refusal: ``_refused``."""
+        """Send what is queued; when the queue empties, ``drain`` (when a writer waits for
+        it), then the flush waiters (``later``: on the next loop turn, with those due
+        then). A refusal: ``_refused``."""
         if self._fail_pending is not None:
             return  # a write was refused this turn: nothing more goes out
         out = self._out
@@ -361,10 +362,8 @@ class Writing(Gathering):
             self._writer = False
             self.loop.remove_writer(self._fd)
         waiters = self._flush_waiters
-        if self._need_drain:
-            return self._drain_then(waiters, later)
         if waiters is not None:
-            self._flush_waiters = None
+            self._flush_waiters = None  # (those a drain listener adds wait for their own flush)
             if later:
                 due = self._flush_due
                 if due is None:
@@ -372,37 +371,19 @@ class Writing(Gathering):
                     self.loop.call_soon(self._run_flush_due)
                 else:
                     due.extend(waiters)
-            else:
-                for waiter in waiters:
-                    try:
-                        waiter()
-                    except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
-                        log.exception("error in a flush waiter of a socket")
+                waiters = None
+        if self._need_drain:  # the buffer is empty: 'drain' before the waiters of what emptied it
+            self._need_drain = False
+            if not self.destroyed and self.emit_or_destroy("drain") and self.protocol is not None:
+                self.protocol.on_drain()
+        if waiters is not None:
+            for waiter in waiters:
+                try:
+                    waiter()
+                except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
+                    log.exception("error in a flush waiter of a socket")
         if self.writable_ended and not self.destroyed and not self._out:
             # (a waiter or a drain listener may have queued more, and ended: it goes first)
-            self._shutdown()
-
-    def _drain_then(self, waiters, later):
-        """The rest of ``_flush`` when a writer waits for ``drain``: the buffer is empty, so
-        ``drain`` comes first, then the flush waiters of what emptied it (Node's
-        ``afterWrite``); what they queue waits for a drain of its own."""
-        self._need_drain = False
-        self._flush_waiters = None  # (those a drain listener adds wait for their own flush)
-        if waiters is not None and later:  # (due on the next turn: ahead of what a listener adds)
-            if self._flush_due is None:
-                self._flush_due = waiters
-                self.loop.call_soon(self._run_flush_due)
-            else:
-                self._flush_due.extend(waiters)
-            waiters = None
-        if not self.destroyed and self.emit_or_destroy("drain") and self.protocol is not None:
-            self.protocol.on_drain()
-        for waiter in waiters or ():
-            try:
-                waiter()
-            except Exception:
-                log.exception("error in a flush waiter of a socket")
-        if self.writable_ended and not self.destroyed and not self._out:
             self._shutdown()
 
     def _flush_handshake(self, out):
