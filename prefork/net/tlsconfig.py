@@ -7,6 +7,9 @@ Rules:
 - ALPN offers ``http/1.1``, then ``http/1.0`` (``curl --http1.0``'s offer, which nginx takes); client-initiated renegotiation and compression are off;
   the oldest version is ``tls_min_version`` (TLS 1.2 by default).
 - A key is never asked for on a terminal: an encrypted key needs ``keyfile_password``.
+  A key OpenSSL 3 cannot decrypt whatever the password (encrypted with DES, RC2, RC4,
+  Blowfish, CAST5, IDEA or SEED, which need its legacy provider, not loaded) is named
+  as such, with the algorithm read from the key's PEM, never called a wrong password.
 - ``ciphers`` is set before the certificate is loaded, so an ``@SECLEVEL=`` in it is the
   level the certificate is checked at; a certificate below that level is named as such,
   never blamed on the key.
@@ -16,7 +19,10 @@ Rules:
   OpenSSL's client CA list, and the context's C object is not reached into.
 """
 
+import base64
+import binascii
 import errno
+import hashlib
 import os
 import re
 import ssl
@@ -32,6 +38,20 @@ _WEAK = {"EE_KEY_TOO_SMALL": "the server certificate's key is too small (RSA nee
          "CA_KEY_TOO_SMALL": "a CA certificate in the chain has a key too small (RSA needs {bits} bits)",
          "CA_MD_TOO_WEAK": "a certificate is signed with a digest too weak (SHA-1 or MD5)"}
 _RSA_BITS = {1: 1024, 2: 2048, 3: 3072, 4: 7680, 5: 15360}  # the smallest RSA key each level takes
+# ciphers of encrypted keys that OpenSSL 3 moved to its legacy provider: a traditional PEM
+# key's DEK-Info names, and a PKCS#8 key's algorithm identifiers (DER OIDs: PBES2's cipher,
+# PKCS#5 v1.5 and PKCS#12 password-based schemes); 3DES, AES, Camellia and ARIA still read
+_LEGACY_PEM = ("DES-CBC", "DES-ECB", "DES-CFB", "DES-OFB", "DESX-CBC", "RC2-", "RC4", "BF-", "CAST5-",
+               "CAST-", "IDEA-", "SEED-", "RC5-")
+_LEGACY_OIDS = {
+    "06052b0e030207": "DES-CBC", "06082a864886f70d0302": "RC2-CBC", "06092b0601040197550102": "BF-CBC",
+    "06092a864886f67d07420a": "CAST5-CBC", "060b2b06010401813c07010102": "IDEA-CBC", "06082a831a8c9a440104": "SEED-CBC",
+    "06092a864886f70d010501": "PBE-MD2-DES", "06092a864886f70d010503": "PBE-MD5-DES",
+    "06092a864886f70d010504": "PBE-MD2-RC2-64", "06092a864886f70d010506": "PBE-MD5-RC2-64",
+    "06092a864886f70d01050a": "PBE-SHA1-DES", "06092a864886f70d01050b": "PBE-SHA1-RC2-64",
+    "060a2a864886f70d010c0101": "PBE-SHA1-RC4-128", "060a2a864886f70d010c0102": "PBE-SHA1-RC4-40",
+    "060a2a864886f70d010c0105": "PBE-SHA1-RC2-128", "060a2a864886f70d010c0106": "PBE-SHA1-RC2-40",
+}
 VERIFY = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
@@ -89,7 +109,8 @@ def build_context(values):
         raise ContextError("certfile", f"{certfile}: not a valid certificate ({_reason(exc)})") from None
     key_source = keyfile or certfile
     key_key = "keyfile" if keyfile else "certfile"
-    encrypted = b"ENCRYPTED" in (_readable("keyfile", keyfile) if keyfile is not None else head)
+    key_head = _readable("keyfile", keyfile) if keyfile is not None else head
+    encrypted = b"ENCRYPTED" in key_head
     if encrypted and not password:
         raise ContextError(key_key, f"the key in {key_source} is encrypted: keyfile_password is needed")
     try:
@@ -110,6 +131,12 @@ def build_context(values):
             raise ContextError(key_key, f"the key in {key_source} does not match the certificate in {certfile} "
                                         "(its first certificate, which must be the server's)") from None
         if encrypted:
+            legacy = _legacy_cipher(key_head)
+            if legacy is not None:
+                raise ContextError(key_key, f"the key in {key_source} is encrypted with {legacy}, which OpenSSL 3 "
+                                            "reads only with its legacy provider (not loaded): re-encrypt it with "
+                                            "AES (openssl pkey -provider legacy -provider default -in "
+                                            f"{key_source} -aes256 -out NEW.key)") from None
             raise ContextError("keyfile_password", f"wrong password for the key in {key_source}") from None
         if keyfile is None:
             raise ContextError("certfile", f"{certfile} holds no private key matching its certificate (set "
@@ -130,6 +157,47 @@ def build_context(values):
             raise ContextError("ca_certs", f"{ca_certs}: not a valid CA bundle ({_reason(exc)})") from None
     context.verify_mode = VERIFY[verify]
     return context
+
+
+def _legacy_cipher(pem):
+    """The cipher the encrypted key in ``pem`` (bytes) is encrypted with, when OpenSSL 3
+    reads it only with its legacy provider and that provider is not loaded; else None."""
+    text = pem.decode("latin-1")
+    found = re.search(r"^DEK-Info:[ \t]*([A-Za-z0-9-]+)", text, re.M)  # a traditional PEM key
+    if found:
+        name = found.group(1).upper()
+        legacy = name if name.startswith(_LEGACY_PEM) else None
+    else:  # PKCS#8: the algorithm identifier its encrypted bytes follow
+        body = re.search(r"-----BEGIN ENCRYPTED PRIVATE KEY-----([A-Za-z0-9+/=\s]*)-----END", text)
+        try:
+            der = base64.b64decode("".join(body.group(1).split())) if body else b""
+        except (binascii.Error, ValueError):
+            der = b""
+        algorithm = _first_inner(der)
+        legacy = next((name for oid, name in _LEGACY_OIDS.items() if bytes.fromhex(oid) in algorithm), None)
+    if legacy is None:
+        return None
+    try:
+        hashlib.new("md4")  # (MD4 is in the legacy provider too: it reads when that is loaded)
+    except ValueError:
+        return legacy
+    return None
+
+
+def _first_inner(der):
+    """The first element (its DER bytes) of the SEQUENCE ``der`` starts with; b"" when it
+    does not read as one."""
+    at = 0
+    for depth in range(2):  # the outer SEQUENCE's header, then the inner one's
+        if len(der) < at + 2 or der[at] != 0x30:
+            return b""
+        size, head = der[at + 1], 2
+        if size & 0x80:
+            head += size & 0x7F
+            size = int.from_bytes(der[at + 2:at + head], "big")
+        if depth == 0:
+            at += head
+    return der[at:at + head + size]
 
 
 def _reason(exc):
