@@ -387,9 +387,10 @@ def pipelined_after_cut(item, pre, uvi):
     return True
 
 
-# the HTTP rules of KNOWN, in the order they are applied
+# the HTTP rules of KNOWN, in the order they are applied (http10_streamed_close before
+# h2c_body_dropped, which would take uvicorn's close after an HTTP/1.0 answer for its own)
 KNOWN_HTTP = [
     uvicorn_trailers_in_headers, http10_no_continue, http10_close_and_keep_alive, node_keep_alive, whole_body_length, http10_close_delimited, unknown_reason, server_400,
-    no_body_status, close_after_error, head_with_first_body, interim_start, h2c_body_dropped, early_answer, http10_streamed_close,
-    pipelined_after_cut, half_close_answered,
+    no_body_status, close_after_error, head_with_first_body, interim_start, early_answer, http10_streamed_close,
+    h2c_body_dropped, pipelined_after_cut, half_close_answered,
 ]

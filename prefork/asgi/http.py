@@ -12,7 +12,10 @@ Rules:
   response is complete it answers ``http.disconnect`` whatever body was left unread (the
   ASGI spec; uvicorn does so). Every
   ``receive()`` waiting is woken (Starlette's StreamingResponse waits in one while its
-  generator polls ``is_disconnected()`` with another, cancelled at once). The client's
+  generator polls ``is_disconnected()`` with another, cancelled at once). A ``receive()``
+  that was waiting for the body when another task took its end gets the end too (an
+  empty ``more_body`` false), as uvicorn wakes them all: Starlette's disconnect
+  listener beside a generator reading ``request.stream()`` must not leave it waiting. The client's
   FIN counts as gone here (as uvicorn reports it), though the server would still send
   the response on the half-closed connection. Body bytes
   the app has not read when its response is complete are dropped as they arrive, so
@@ -159,6 +162,7 @@ class HTTPCycle:
             self.expect = False
             if not self.res.headers_sent:
                 self.res.write_continue()
+        waited_for_body = False
         while True:
             if self.complete:  # the response is sent: whatever the body held, the request is over
                 return {"type": "http.disconnect"}
@@ -179,6 +183,9 @@ class HTTPCycle:
                 return {"type": "http.disconnect"}
             socket = self.req.socket
             listening = self.body_taken
+            if listening and waited_for_body:  # another task took the end while this one waited
+                return {"type": "http.request", "body": b"", "more_body": False}
+            waited_for_body = not listening
             if listening:  # only the disconnect can come: the client's FIN is one
                 if not socket.readable:
                     return {"type": "http.disconnect"}

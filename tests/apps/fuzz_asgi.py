@@ -6,14 +6,18 @@ For every HTTP request and WebSocket it appends one JSON line to the file named 
 ``FUZZ_ASGI_EVENTS``: the canonical scope (``dump``), every ``receive()`` message (body
 chunks joined), and what its sends raised. Its path says how to answer (``/m/<mode>/...``,
 ``/ws/<mode>``: ``HTTP_MODES``, ``WS_MODES``); any other path is answered as ``echo``.
+``two-readers`` reads the body while a second task waits in ``receive()`` for the
+disconnect, as Starlette's StreamingResponse does.
 """
 
+import asyncio
 import json
 import os
 
 HTTP_MODES = ["echo", "dup", "chunks", "chunks-cl", "after", "cl-short", "cl-long", "s204", "s304", "s205",
               "s418", "s599", "trailers", "raise-before", "raise-after", "raise-mid", "return", "return-start",
-              "return-mid", "early", "conn-close", "te-app", "empty-more", "wait", "empty", "big", "s103", "head-cl"]
+              "return-mid", "early", "conn-close", "te-app", "empty-more", "wait", "empty", "big", "s103", "head-cl",
+              "two-readers"]
 WS_MODES = ["accept", "sub", "hdr", "close", "deny", "raise", "return", "raise-after", "close-after"]
 
 
@@ -86,7 +90,12 @@ async def http_app(scope, receive, send, seen, log):
         except Exception as err:
             log.append(["send raised", message["type"], type(err).__name__])
             raise
-    if mode != "early":
+    listener = None
+    if mode == "two-readers":  # Starlette's StreamingResponse (spec 2.3): a disconnect listener
+        # beside a reader of the body; which takes a chunk differs by server, so only the
+        # body's end is recorded
+        listener = await read_beside_a_listener(receive, seen)
+    elif mode != "early":
         while (await take()).get("more_body") and seen[-1][0] == "http.request":
             pass
     body = json.dumps(dump(scope)).encode()
@@ -140,10 +149,27 @@ async def http_app(scope, receive, send, seen, log):
             await out({"type": "http.response.trailers", "headers": [(b"x-trailer", b"1")], "more_trailers": False})
     else:
         await out({"type": "http.response.body", "body": body})
+    if listener is not None:
+        listener.cancel()
     if mode == "after":
         await out({"type": "http.response.body", "body": b"late"})
     if mode == "wait":
         await take()
+
+
+async def read_beside_a_listener(receive, seen):
+    """Reads the body to its end while a second task waits in ``receive()`` for the
+    disconnect (its ``http.request`` messages dropped); returns the listener's task."""
+    async def listen():
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    message = await receive()  # the reader asks first: a body that came whole is its own
+    listener = asyncio.ensure_future(listen())
+    await asyncio.sleep(0)  # then the listener waits first, as Starlette's does
+    while message["type"] == "http.request" and message.get("more_body"):
+        message = await receive()
+    seen.append(["body end" if message["type"] == "http.request" else message["type"]])
+    return listener
 
 
 async def ws_app(scope, receive, send, seen, log):
