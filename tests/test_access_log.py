@@ -266,8 +266,12 @@ FMT = "{p} {U} {s}"
 def start(tmp_path, *args, workers=1):
     access = tmp_path / "access.log"
     d = Daemon("--access-log", str(access), "--access-log-format", FMT, *args, workers=workers)
-    d.wait_ready()
-    d.wait_workers(workers)
+    try:
+        d.wait_ready(timeout=30)  # (a loaded machine takes seconds to start Python twice)
+        d.wait_workers(workers, timeout=30)
+    except BaseException:
+        d.cleanup()  # (the caller's cleanup is for a daemon it got)
+        raise
     return d, access
 
 

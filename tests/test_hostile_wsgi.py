@@ -782,15 +782,17 @@ def test_an_app_that_never_returns_on_the_loop_gets_its_worker_replaced(daemons)
     the worker (as gunicorn's sync worker is killed at its timeout); the client's
     connection ends. (On threads the call is logged and the worker goes on:
     tests/test_wsgi_threads.py.)"""
-    d = daemons("--interface", "wsgi", "--threads", "1", "--timeout", "1", "--root-path", "/app",
-                app="test_hostile_wsgi:app", workers=1)
-    d.wait_ready()
-    (worker,) = d.wait_workers(1)
+    # the timeout bounds the boot too (a longer one is aborted, booted again, ...): an app
+    # quick to import, and a timeout above what importing the WSGI layer takes under load
+    d = daemons("--interface", "wsgi", "--threads", "1", "--timeout", "3", "--root-path", "/app",
+                app="apps.wsgi_never_returns:app", workers=1)
+    d.wait_ready(timeout=30)
+    (worker,) = d.wait_workers(1, timeout=30)
     sock = connect(d, timeout=30)
     sock.sendall(get(b"/hang"))
     assert read_until_close(sock).startswith(b"HTTP/1.1 500 ")  # answered 500 before the worker went
     sock.close()
-    d.wait_log(r"sent no heartbeat")
+    d.wait_log(r"sent no heartbeat", timeout=20)
     (replacement,) = d.wait_workers(1, timeout=20, exclude=[worker])
-    data = exchange(d, get(b"/closes?x"))
+    data = exchange(d, get(b"/"), timeout=30)
     assert data.startswith(b"HTTP/1.1 200 ") and replacement != worker
