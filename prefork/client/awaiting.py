@@ -99,8 +99,8 @@ class ReadWaiter:
 async def iterate(res, chunks):
     """``async for chunk in res`` (``chunks``: streaming.Chunks over it): a loop left
     before the body's end (``break``, an exception) aborts the request (destroys the
-    response when the body is complete or the request is gone), as Node's ``for await``
-    does: otherwise its socket, paused for the loop, would stay taken for ever (the
+    response when the body is complete or the request is gone; leaves a request destroyed
+    already alone, with no ``abort``), as Node's ``for await`` does: otherwise its socket, paused for the loop, would stay taken for ever (the
     agent's next request in line with it). The generator is closed when the loop drops it."""
     finished = False
     try:
@@ -115,7 +115,8 @@ async def iterate(res, chunks):
         if not finished:
             req = res.req
             if req is not None and not res.complete:
-                req.abort()  # as Node's for-await ends a response: through its request
+                if not req.destroyed:  # (one destroyed already, whose error ended the loop: no 'abort' after its 'close', as Node)
+                    req.abort()  # as Node's for-await ends a response: through its request
             else:
                 res.destroy()
 

@@ -35,6 +35,8 @@ Rules:
   name's next address. ``family`` (4, 6) limits what a name resolves to (an address
   literal connects as it is); ``hints`` are the resolver's flags; ``lookup`` replaces
   the resolver: called on the loop with Node's arguments, its error given as it is.
+- ``remote_address``, ``remote_port`` and ``remote_family`` are None while connecting
+  and after a failed connect (Node's are undefined), the peer's once connected.
 - Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
   ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket).
 - A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises
@@ -158,7 +160,8 @@ class Connecting:
         self = cls(loop, sock)
         self.connecting = True
         self.allow_half_open = False  # Node's net.connect default: the peer's FIN ends both sides
-        self.remote_address, self.remote_port = (None, None) if path is not None else (host, port)
+        self.remote_family = None  # (Node's remoteAddress, remotePort and remoteFamily: undefined until connected)
+        self._target = None if path is not None else (host, port)  # the address being connected to
         self._path = path
         self._bind_to = (local_address, local_port) if local_address is not None or local_port else None
         self._addresses = ()  # a name's resolved addresses not tried yet
@@ -304,9 +307,8 @@ class Connecting:
             self._sock.close()
             self._sock = sock
             self._fd = sock.fileno()
-            self.remote_family = _FAMILIES.get(family)
         self._tried = True
-        self.remote_address, self.remote_port = zoned_host(address), address[1]
+        self._target = (zoned_host(address), address[1])
         self._start_connect(address, 6 if family == _socket.AF_INET6 else 4)
 
     def _start_connect(self, address, attempt=None):
@@ -388,6 +390,7 @@ class Connecting:
             self._connect_failed(code)
             return
         self.connecting = False
+        self._know_peer()
         self.last_activity = monotonic()
         if self._no_delay_wanted is not None or self._keep_alive_wanted is not None:
             self._set_wanted_options()  # (set while connecting: net/sockopts.py)
@@ -398,12 +401,22 @@ class Connecting:
         if not self._writer and not self.destroyed:
             self._flush()  # what was written while connecting, and its flush waiters
 
+    def _know_peer(self):
+        """Connected: the remote address, port and family are the peer's, as the kernel names it."""
+        if self._sock.family != _socket.AF_UNIX:
+            self.remote_family = _FAMILIES.get(self._sock.family)
+            try:
+                peer = self._sock.getpeername()
+                self.remote_address, self.remote_port = zoned_host(peer), peer[1]
+            except OSError:  # (a peer already gone: the address connected to)
+                self.remote_address, self.remote_port = self._target
+
     def _connect_failed(self, code):
         name = errno.errorcode.get(code, "ECONNREFUSED")
         if self._path is not None:
             err = connect_error(name, code, self._path, self._path)
         else:
-            address, port = self.remote_address, self.remote_port
+            address, port = self._target
             err = connect_error(name, code, f"{address}:{port}", address, port)
         self._attempt_failed(err)
 
