@@ -80,3 +80,29 @@ def test_a_second_client_error_of_another_code_is_a_finding():
     assert _end_before_error([_error(), _error("HPE_INVALID_METHOD")]) is None
     assert _end_before_error([_error("HPE_INVALID_METHOD"), _error()]) is None
     assert _end_before_error([]) is None
+
+
+# node-compat deviation 13: a PRI request's connection is destroyed right after its
+# 'request'; Node parses the rest of that read first, and a parse error there is its
+# clientError (its listener's 400) instead of the destroy
+PRI = [b"PRI", b" /x", b"\r\nHost: x\r\n\r\n"]
+PRI_REQUEST = ("request", ("method", "PRI"), ("url", "/x"), ("v", "0.9"))
+STRICT = b"HTTP/1.1 400 Bad Request\r\nX-Client-Error: HPE_STRICT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _pri(node_bytes=STRICT, node_events=(("clientError", ("code", "HPE_STRICT")),), ours_request=PRI_REQUEST):
+    node = Outcome(node_bytes, True, False, [("connection",), PRI_REQUEST, *node_events])
+    ours = Outcome(b"", True, False, [("connection",), ours_request])
+    return known_difference((PRI, b"".join(PRI), False), node, ours)
+
+
+def test_a_pri_connection_destroyed_before_nodes_parse_error_is_known():
+    assert _pri() == "pri-destroyed-before-parse-error"
+    assert _pri(node_bytes=b"") == "pri-destroyed-before-parse-error"  # (no listener's reply)
+
+
+def test_more_than_a_client_error_after_a_pri_request_is_a_finding():
+    assert _pri(node_events=(("clientError", ("code", "HPE_STRICT")), REQUEST_A)) is None
+    assert _pri(node_bytes=NOT_FOUND) is None
+    assert _pri(ours_request=REQUEST_A, node_events=()) is None
+    assert _pri(node_events=()) is None
