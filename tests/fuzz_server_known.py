@@ -88,6 +88,18 @@ def _without_finish(outcome):
     return [e for e in outcome.events if e[0] != "res.finish"]
 
 
+def _error_told_once(events):
+    """``events`` without a ``clientError`` that repeats the one just before it: Node's
+    parser keeps its error, and a read that lands before Node's connection closes is
+    parsed again into the same ``clientError`` (its listener then destroys the socket);
+    prefork reads nothing after a parse error."""
+    kept = []
+    for event in events:
+        if not (event[0] == "clientError" and kept and kept[-1] == event):
+            kept.append(event)
+    return kept
+
+
 _UPGRADE = re.compile(rb"(?im)^upgrade:")
 _CONNECTION_UPGRADE = re.compile(rb"(?im)^connection:[^\r\n]*upgrade")
 
@@ -116,6 +128,19 @@ def _requests_past_closing_response(node, ours):
     written = responses(ours)
     return bool(written) and _closes(written[-1]) and len(theirs) > len(mine) and \
         theirs[:len(mine)] == mine and all(e[0] == "request" for e in theirs[len(mine):])
+
+
+def _pri_destroyed_before_an_error(node, ours):
+    """prefork's events end at a PRI request, Node's go on with clientErrors alone, and
+    Node's bytes are prefork's then at most its error reply."""
+    mine = _without_finish(ours)
+    if not (ours.closed and node.closed and mine and mine[-1][:2] == ("request", ("method", "PRI"))):
+        return False
+    theirs = _without_finish(node)
+    extra = node.masked[len(ours.masked):]
+    return theirs[:len(mine)] == mine and len(theirs) > len(mine) and \
+        all(e[0] == "clientError" for e in theirs[len(mine):]) and node.masked.startswith(ours.masked) and \
+        (not extra or _is_error_reply(extra))
 
 
 def known_difference(case, node, ours, config=None):
@@ -169,14 +194,20 @@ def known_difference(case, node, ours, config=None):
         # hand-over to a CONNECT or upgrade pipelined behind it; Node hands over at once
         # (its tunnel's bytes may then land inside that response, after a flushed head)
         return "no-hand-over-after-closing-response"
+    if _pri_destroyed_before_an_error(node, ours):
+        # node-compat deviation 13: prefork destroys a PRI request's connection right
+        # after its 'request', so the bytes after it in that read are never parsed; Node
+        # parses them first, and a parse error there is its clientError (not a destroy)
+        return "pri-destroyed-before-parse-error"
     answered = theirs[:-1] if theirs and _is_error_reply(theirs[-1]) else theirs
     if node.closed and ours.closed and len(mine) > len(answered) and _leads(answered, mine) and \
             not any(_is_error_reply(r) for r in mine[len(answered):]) and \
-            _without_finish(node) == _without_finish(ours):
+            _error_told_once(_without_finish(node)) == _without_finish(ours):
         # node-compat deviation 7: a request answered on its 'end' is answered before a
         # malformed request that follows in the same read; Node emits that 'end' on the
         # next tick, after its clientError reply (or its destroy, when a response
-        # before it is on the socket) closed the connection
+        # before it is on the socket) closed the connection (and a read landing before
+        # that close repeats Node's clientError: _error_told_once)
         return "end-before-error-in-same-read"
     if ours.closed and mine and _closes(mine[-1]) and \
             _without_finish(node)[:len(_without_finish(ours))] == _without_finish(ours) and \

@@ -46,3 +46,63 @@ def test_more_than_requests_behind_a_closing_response_is_a_finding():
     kept = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nContent-Length: 4\r\n\r\nlate"
     assert known_difference(case, *_outcomes(node_bytes=kept, ours_bytes=kept)) is None  # prefork's does not close
     assert known_difference(([PIPELINE], PIPELINE, False), *_outcomes()) is None  # no FIN
+
+
+# node-compat deviation 7: a request answered on its 'end' gets its response out before a
+# malformed request read with it; Node's clientError reply replaces it. A read arriving
+# before Node's connection closes repeats Node's clientError (its parser keeps the error).
+ANSWERED = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+MALFORMED = ANSWERED + b"PRI / HTTP/0.9\r\n\r\n"
+LATER = b"GET / HTTP/1.1\r\n\r\n"
+NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n" \
+    b"Content-Length: 9\r\n\r\nnot found"
+REPLY = b"HTTP/1.1 400 Bad Request\r\nX-Client-Error: HPE_INVALID_VERSION\r\nContent-Length: 0\r\n" \
+    b"Connection: close\r\n\r\n"
+REQUEST_A = ("request", ("method", "GET"), ("url", "/a"), ("v", "1.1"))
+
+
+def _error(code="HPE_INVALID_VERSION"):
+    return ("clientError", ("code", code))
+
+
+def _end_before_error(node_errors):
+    node = Outcome(REPLY, True, False, [("connection",), REQUEST_A, *node_errors])
+    ours = Outcome(NOT_FOUND, True, False, [("connection",), REQUEST_A, _error(), ("res.finish", ("url", "/a"))])
+    return known_difference(([MALFORMED, LATER], MALFORMED + LATER, False), node, ours)
+
+
+def test_node_repeating_its_client_error_for_a_later_read_is_the_known_end_before_error():
+    assert _end_before_error([_error()]) == "end-before-error-in-same-read"
+    assert _end_before_error([_error(), _error()]) == "end-before-error-in-same-read"
+
+
+def test_a_second_client_error_of_another_code_is_a_finding():
+    assert _end_before_error([_error(), _error("HPE_INVALID_METHOD")]) is None
+    assert _end_before_error([_error("HPE_INVALID_METHOD"), _error()]) is None
+    assert _end_before_error([]) is None
+
+
+# node-compat deviation 13: a PRI request's connection is destroyed right after its
+# 'request'; Node parses the rest of that read first, and a parse error there is its
+# clientError (its listener's 400) instead of the destroy
+PRI = [b"PRI", b" /x", b"\r\nHost: x\r\n\r\n"]
+PRI_REQUEST = ("request", ("method", "PRI"), ("url", "/x"), ("v", "0.9"))
+STRICT = b"HTTP/1.1 400 Bad Request\r\nX-Client-Error: HPE_STRICT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _pri(node_bytes=STRICT, node_events=(("clientError", ("code", "HPE_STRICT")),), ours_request=PRI_REQUEST):
+    node = Outcome(node_bytes, True, False, [("connection",), PRI_REQUEST, *node_events])
+    ours = Outcome(b"", True, False, [("connection",), ours_request])
+    return known_difference((PRI, b"".join(PRI), False), node, ours)
+
+
+def test_a_pri_connection_destroyed_before_nodes_parse_error_is_known():
+    assert _pri() == "pri-destroyed-before-parse-error"
+    assert _pri(node_bytes=b"") == "pri-destroyed-before-parse-error"  # (no listener's reply)
+
+
+def test_more_than_a_client_error_after_a_pri_request_is_a_finding():
+    assert _pri(node_events=(("clientError", ("code", "HPE_STRICT")), REQUEST_A)) is None
+    assert _pri(node_bytes=NOT_FOUND) is None
+    assert _pri(ours_request=REQUEST_A, node_events=()) is None
+    assert _pri(node_events=()) is None
