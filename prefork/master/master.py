@@ -105,6 +105,7 @@ class Master:
         self.reload_failures = 0
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
         self.reload_queued = False  # a HUP came while a reload was under way
+        self.reload_announced = False  # the running reload said RELOADING=1 (its outcome says READY=1)
         self.reload_kills = {}  # {slot: new workers killed from outside while booting, this reload} (reload.py)
         self.restarts = {}
         self.cpu_gone = {}  # slot -> CPU seconds of that slot's workers that were reaped
