@@ -21,7 +21,11 @@ Rules:
 - A worker is judged on what it sent, read or not: before one is aborted, its channel
   is read. A master that was not running (SIGSTOP, Ctrl-Z, a paused VM) may find its
   timer due before the loop has read the heartbeats that came meanwhile; it must not
-  abort every worker as hung.
+  abort every worker as hung. Nor after the whole daemon was frozen (``docker pause``,
+  ``systemctl freeze``, SIGSTOP to every process): a check that runs more than
+  ``PAUSED`` seconds after it was due means the master was not running, and no one could
+  tell then whether the workers ran; their silence is measured from that check on
+  (``beats_from``, logged), so each has ``timeout`` from there to beat again.
 - With ``max_worker_memory`` set, each serving worker's resident memory is read from
   /proc at every check (at least once a second). One past the limit is replaced as a
   ``max_requests`` worker is: its replacement starts first, then it drains; the log
@@ -52,6 +56,7 @@ log = logging.getLogger("prefork.master")
 KILL_GRACE = 2.0  # seconds between SIGABRT (or a fast-stop signal) and SIGKILL
 MEMORY_SETTLE = 60.0  # seconds after ready within which a memory replacement outgrowing the limit is exempt
 MIB = 1024 * 1024
+PAUSED = 1.0  # seconds a check may run late before the master counts itself as having been stopped
 
 
 def stopped(pid):
@@ -68,7 +73,9 @@ def stopped(pid):
 def schedule(master):
     if master.deadline_timer is not None:
         master.deadline_timer.cancel()
-    master.deadline_timer = master.loop.call_later(next_check(master), check, master)
+    delay = next_check(master)
+    master.deadline_due = time.monotonic() + delay
+    master.deadline_timer = master.loop.call_later(delay, check, master)
 
 
 def next_check(master):
@@ -78,7 +85,7 @@ def next_check(master):
         if worker.kill_at is not None:
             deadlines.append(worker.kill_at)
         if worker.aborted_at is None and not worker.exiting:
-            deadlines.append(worker.last_beat + worker.settings.timeout)
+            deadlines.append(max(worker.last_beat, master.beats_from) + worker.settings.timeout)
     deadlines.extend(master.foreign.values())
     return max(0.01, min(deadlines) - now)
 
@@ -86,12 +93,17 @@ def next_check(master):
 def check(master):
     master.deadline_timer = None
     now = time.monotonic()
+    if master.deadline_due is not None and now - master.deadline_due > PAUSED:
+        log.warning("the master did not run for %.1f s (stopped or frozen): the workers' heartbeats are "
+                    "judged from now", now - master.deadline_due)
+        master.beats_from = now
     for worker in list(master.workers.values()):
         timeout = worker.settings.timeout  # its generation's (a reload's new one boots by the new value)
         if worker.kill_at is not None and now >= worker.kill_at:
             log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
             hard_kill(master, worker, now)
-        elif worker.aborted_at is None and not worker.exiting and now - worker.last_beat > timeout:
+        elif worker.aborted_at is None and not worker.exiting and \
+                now - max(worker.last_beat, master.beats_from) > timeout:
             master.on_message(worker)  # what it sent that the master has not read yet (see the rules)
             if master.workers.get(worker.pid) is not worker or worker.aborted_at is not None \
                     or worker.exiting or time.monotonic() - worker.last_beat <= timeout:

@@ -101,10 +101,13 @@ class Master:
         self.stopping = None  # "graceful" | "fast"
         self.exit_code = 0
         self.deadline_timer = None
+        self.deadline_due = None  # when it is due; self.beats_from: deadlines.check
+        self.beats_from = 0.0
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds
         self.reload_queued = False  # a HUP came while a reload was under way
+        self.reload_announced = False  # the running reload said RELOADING=1 (its outcome says READY=1)
         self.reload_kills = {}  # {slot: new workers killed from outside while booting, this reload} (reload.py)
         self.restarts = {}
         self.cpu_gone = {}  # slot -> CPU seconds of that slot's workers that were reaped

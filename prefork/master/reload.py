@@ -42,7 +42,10 @@ say from the moment their generation starts (its workers inherit that); a reload
 abandoned goes back to the running settings' error log and level. Before it reads the
 configuration, the master changes to the directory prefork was started in, by its
 path, when a deploy replaced it (``apps.follow_start``); one gone for good refuses a
-reload only when a relative path needs it."""
+reload only when a relative path needs it. systemd is told ``RELOADING=1`` at a reload's
+start and ``READY=1`` at its outcome only when the daemon was ready at the start: a
+reload begun while the first generation boots says neither (the first ``READY=1``, of
+whichever generation serves first, ends the start)."""
 
 import logging
 import signal
@@ -72,7 +75,10 @@ def reload(master):
         master.reload_queued = True
         log.info("HUP: a re-exec (USR2) is being checked; the reload waits for its outcome")
         return
-    if master.booted:  # (before, systemd has had no READY=1: check_booted's first one ends the start)
+    # (before the first READY=1, none: check_booted's ends the start, whichever
+    # generation serves first; a READY=1 at this reload's outcome would be a second one)
+    master.reload_announced = master.booted
+    if master.booted:
         systemd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
     startup.restore_pidfile(master)
     follow_start()  # the directory prefork started in, replaced by a deploy: relative paths name the new one
@@ -181,9 +187,16 @@ def failed(master, reason, logged=0, said=None):
         log.error("reload refused: %s, above; keeping the running configuration and workers", said)
     else:
         log.error("reload refused: %s; keeping the running configuration and workers", reason)
-    if master.booted:
-        systemd.notify(f"READY=1\nSTATUS={master.status()}")
+    ready_again(master)
     run_queued(master)
+
+
+def ready_again(master):
+    """The reload's outcome: ``READY=1`` ends the ``RELOADING=1`` it began with (none
+    when it began before the daemon was first ready)."""
+    if master.reload_announced:
+        master.reload_announced = False
+        systemd.notify(f"READY=1\nSTATUS={master.status()}")
 
 
 def run_queued(master):
@@ -254,11 +267,9 @@ def switch_over(master):
         if worker.generation == generation and worker.recycle_wanted is not None:
             master.recycle(worker, *worker.recycle_wanted)
     log.info("reload: generation %d ready; %s draining", generation, counted(len(old), "old worker"))
-    booted = master.booted
     master.check_booted()  # (the first READY=1 when the reload took over before the first generation booted)
     master.last_reload_error = None
-    if booted:
-        systemd.notify(f"READY=1\nSTATUS={master.status()}")
+    ready_again(master)
     run_queued(master)
 
 def switch_late(master):

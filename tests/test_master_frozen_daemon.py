@@ -1,0 +1,41 @@
+"""A daemon frozen whole (``docker pause``, ``systemctl freeze``, SIGSTOP to the master
+and every worker) for longer than ``timeout``, then thawed: the master comes back
+first and finds every heartbeat old, but it was not running either, so it cannot tell
+a hung worker from a frozen one. It says it was stopped and gives each worker
+``timeout`` from then to beat again: the same workers serve on, none is aborted or
+killed. Real daemon, real signals."""
+
+import os
+import signal
+import time
+
+from daemon import wait_until
+
+
+def test_workers_frozen_with_the_master_past_timeout_are_not_killed_when_thawed(daemons):
+    d = daemons("--timeout", "2", workers=2)
+    d.wait_ready()
+    workers = d.wait_workers(2)
+    for pid in [d.pid] + workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(3.5)  # the freeze itself: longer than timeout
+        os.kill(d.pid, signal.SIGCONT)  # the master thaws first, its workers still stopped
+        d.wait_log(r"did not run for|sent no heartbeat")
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:  # (killed as hung)
+                pass
+    assert "did not run for" in d.log(), d.log()
+
+    def fresh():
+        ages = [v for (name, _), v in d.scrape().items() if name == "prefork_worker_heartbeat_age_seconds"]
+        return len(ages) == 2 and all(age < 1.0 for age in ages)
+    wait_until(fresh, 10, what=d.log)
+    assert d.serving_workers() == workers, d.log()
+    assert "sent no heartbeat" not in d.log() and "killing it" not in d.log(), d.log()
+    assert b"200 OK" in d.request().split(b"\r\n")[0], d.log()
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
