@@ -123,7 +123,8 @@ def _check_mode_literal(name, text):
     same digits in a flag or variable are octal (0o077): it is refused, with the octal
     spelling, rather than taken as a mask or mode nobody meant. 0 to 7 read the same
     either way."""
-    found = re.search(rf"(?m)^[ \t]*{name}[ \t]*=[ \t]*([0-9][0-9_]*)[ \t]*(?:#.*)?\r?$", text)
+    found = re.search(rf"(?m)^[ \t]*(?:{name}|\"{name}\"|'{name}')"  # (the key bare or quoted, a sign or none)
+                      rf"[ \t]*=[ \t]*\+?([0-9][0-9_]*)[ \t]*(?:#.*)?\r?$", text)
     if found is None:
         return
     literal = found.group(1).replace("_", "")
