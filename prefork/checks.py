@@ -270,7 +270,12 @@ def conflicts(values, sources):
 def check_dirs(paths):
     for path in paths:
         if not os.path.isdir(path):
-            raise ValueError(f"{path}: not a directory")
+            raise ValueError(f"{path}: {not_a_directory(path)}")
+
+
+def not_a_directory(path):
+    """Why ``path``, which must name a directory, does not: absent, or something else."""
+    return "not a directory" if os.path.lexists(path) else "no such directory"
 
 
 def check_tls(values, sources, built=None):
@@ -383,7 +388,7 @@ def check_value(name, value):
     elif name == "group" and value:
         check_account(value, "grp")
     elif name == "chdir" and value and not os.path.isdir(value):
-        raise ValueError(f"{value}: no such directory")
+        raise ValueError(f"{value}: {not_a_directory(value)}")
     elif name == "access_log_format":
         check_format(value)
     elif name in ("proxy_allow_ips", "forwarded_allow_ips"):

@@ -266,7 +266,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         # fail to boot on it, and "no module named" alone would hide where the search looked
         directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
         if directory and not os.path.isdir(directory):
-            problems.append(f"{sources['app_dir']}: {directory}: no such directory"
+            problems.append(f"{sources['app_dir']}: {directory}: {checks.not_a_directory(directory)}"
                             + (f" (app_dir is relative to chdir, {values['chdir']})"
                                if values["chdir"] and not os.path.isabs(values["app_dir"]) else "")
                             + (": app_dir is one directory (gunicorn's --pythonpath A,B is app_dir A, with B "
