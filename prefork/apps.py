@@ -147,9 +147,14 @@ def find_spec(name, dirs=()):
         loaded = sys.modules.get(parent)
         locations = getattr(loaded, "__path__", None) if loaded else spec.submodule_search_locations
         if locations is None:
-            raise ImportError(f"{parent!r} is not a package")
+            raise NotAPackage(f"{parent!r} is not a package", name=parent)
         spec = _find_in(".".join(parts[:depth + 1]), list(locations))
     return spec
+
+
+class NotAPackage(ImportError):
+    """A dotted module name whose part ``name`` is a plain module: what follows it may be
+    an attribute, written after a colon (``app.app`` for ``app:app``)."""
 
 
 def _find_in(name, locations):
@@ -194,6 +199,10 @@ def locate(app, chdir="", app_dir=""):
     stdlib_taken(dirs)
     try:
         spec = find_spec(module, dirs)
+    except NotAPackage as exc:
+        if not hint and not attribute:  # (module.attribute, as uvicorn refuses it too)
+            hint = f" (an attribute is named after a colon: did you mean {exc.name}:{module[len(exc.name) + 1:]}?)"
+        raise ValueError(f"cannot import {module!r}: {exc}{hint}") from None
     except (ImportError, ValueError) as exc:
         raise ValueError(f"cannot import {module!r}: {exc}{hint}") from None
     if spec is None:

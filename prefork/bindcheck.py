@@ -43,7 +43,7 @@ FD_MAX = 2 ** 31 - 1  # a descriptor is a C int
 UNIX_PATH_MAX = 107  # bytes of a UNIX socket's path: sun_path is 108, with its terminating NUL
 
 
-_BIND = re.compile(r"^(unix:.+|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
+_BIND = re.compile(r"^(unix:.*|fd://\d+|\[[0-9a-fA-F:.]+(%[\w.-]+)?\]:\d+|[^:\[\]]*:\d+)$", re.ASCII)
 
 
 def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
@@ -181,6 +181,8 @@ def _bind_hint(address, scheme=""):
                     f"or {scheme}0.0.0.0:{head} for every interface)")
         inner = _bind_hint(head, scheme)  # (an IPv6 address without brackets: head has no / left)
         return f" (a bind takes no path, and {inner[2:]}" if inner else ""
+    if address.rstrip(":") in _FORMS:  # a form's word without its value: no host of that name was meant
+        return f" ({_FORMS[address.rstrip(':')]})"
     if _no_port(address):  # a host alone, or a host and a colon with nothing after it
         return f" (no port: write {scheme}{_no_port(address)}:8000)"
     if address.startswith("tcp://") and _BIND.match(address[6:]):
@@ -201,6 +203,10 @@ def _bind_hint(address, scheme=""):
         except OSError:
             return ""
     return ""
+
+
+_FORMS = {"unix": "a UNIX socket is written unix:PATH", "fd": "a descriptor is written fd://N",
+          "tcp": "a TCP address is written HOST:PORT"}
 
 
 def _no_port(address):

@@ -25,6 +25,8 @@ Rules:
 - An access log format written with gunicorn's ``%(x)s`` fields is refused with the
   same format in prefork's ``{x}`` fields where each has a counterpart, else with the
   atoms that have none: accepted, it would print its placeholders on every line.
+- A trusted network with host bits set (``10.0.0.1/24``) is refused, naming the network
+  and the address: gunicorn refuses it too, uvicorn trusts no peer by it.
 """
 
 import errno
@@ -268,7 +270,12 @@ def conflicts(values, sources):
 def check_dirs(paths):
     for path in paths:
         if not os.path.isdir(path):
-            raise ValueError(f"{path}: not a directory")
+            raise ValueError(f"{path}: {not_a_directory(path)}")
+
+
+def not_a_directory(path):
+    """Why ``path``, which must name a directory, does not: absent, or something else."""
+    return "not a directory" if os.path.lexists(path) else "no such directory"
 
 
 def check_tls(values, sources, built=None):
@@ -317,9 +324,13 @@ def check_sources(entries):
     for entry in entries:
         if entry not in ("*", "unix"):
             try:
-                ipaddress.ip_network(entry, strict=False)
+                network = ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address, a network (CIDR), * or unix") from None
+            if "/" in entry and network.network_address != ipaddress.ip_address(entry.partition("/")[0]):
+                # host bits set: the network or the host alone? (gunicorn refuses it; uvicorn trusts no peer by it)
+                raise ValueError(f"{entry!r} has host bits set: write {network} for the network, or "
+                                 f"{entry.partition('/')[0]} for that address alone")
 
 
 # gunicorn's atom as prefork's own text cannot hold it: any key with "s" (``%(x)s``), or one of
@@ -377,7 +388,7 @@ def check_value(name, value):
     elif name == "group" and value:
         check_account(value, "grp")
     elif name == "chdir" and value and not os.path.isdir(value):
-        raise ValueError(f"{value}: no such directory")
+        raise ValueError(f"{value}: {not_a_directory(value)}")
     elif name == "access_log_format":
         check_format(value)
     elif name in ("proxy_allow_ips", "forwarded_allow_ips"):

@@ -123,7 +123,8 @@ def _check_mode_literal(name, text):
     same digits in a flag or variable are octal (0o077): it is refused, with the octal
     spelling, rather than taken as a mask or mode nobody meant. 0 to 7 read the same
     either way."""
-    found = re.search(rf"(?m)^[ \t]*{name}[ \t]*=[ \t]*([0-9][0-9_]*)[ \t]*(?:#.*)?\r?$", text)
+    found = re.search(rf"(?m)^[ \t]*(?:{name}|\"{name}\"|'{name}')"  # (the key bare or quoted, a sign or none)
+                      rf"[ \t]*=[ \t]*\+?([0-9][0-9_]*)[ \t]*(?:#.*)?\r?$", text)
     if found is None:
         return
     literal = found.group(1).replace("_", "")
@@ -265,7 +266,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         # fail to boot on it, and "no module named" alone would hide where the search looked
         directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
         if directory and not os.path.isdir(directory):
-            problems.append(f"{sources['app_dir']}: {directory}: no such directory"
+            problems.append(f"{sources['app_dir']}: {directory}: {checks.not_a_directory(directory)}"
                             + (f" (app_dir is relative to chdir, {values['chdir']})"
                                if values["chdir"] and not os.path.isabs(values["app_dir"]) else "")
                             + (": app_dir is one directory (gunicorn's --pythonpath A,B is app_dir A, with B "

@@ -138,7 +138,7 @@ def test_reload_dirs_must_be_directories(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "prefork", "check-config", "--config", str(config)],
                           capture_output=True, text=True, env=python_env(), timeout=60)
     assert proc.returncode == 2
-    assert f"{config}:reload_dirs: {tmp_path / 'missing'}: not a directory" in proc.stderr
+    assert f"{config}:reload_dirs: {tmp_path / 'missing'}: no such directory" in proc.stderr
     assert f"{config}:reload_include: expected at least one file name pattern" in proc.stderr
 
 
