@@ -178,8 +178,9 @@ class WorkerLoop(asyncio.SelectorEventLoop):
                 key = keys[fd]
             except KeyError:
                 continue
-            mask = ((_WRITE if event & _NOT_IN else 0) | (_READ if event & _NOT_OUT else 0)) & key.events
-            reader, writer = key.data
+            # (a SelectorKey is a named tuple: its fields by index, the cheaper read)
+            mask = ((_WRITE if event & _NOT_IN else 0) | (_READ if event & _NOT_OUT else 0)) & key[2]  # events
+            reader, writer = key[3]  # data
             if mask & _READ and reader is not None:
                 if reader._cancelled:
                     self._remove_reader(key.fileobj)

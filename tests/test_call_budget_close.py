@@ -23,11 +23,11 @@ from test_call_budget import BODY, Rig
 from harness import read_until_close
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-# calls per closed connection by prefork's code (now 112 and 118). The accept and the
+# calls per closed connection by prefork's code (now 111 and 117). The accept and the
 # close of the connection's descriptor are counted (C calls: socket._accept, the C
 # socket's close); the standard library's socket.accept() and socket.close() that made
 # them before were Python code outside the package, uncounted, and cost more.
-BUDGETS = {"bare": 114, "defaults": 120}
+BUDGETS = {"bare": 113, "defaults": 119}
 COMPACT = 30  # attributes CPython keeps in an instance's compact layout
 
 

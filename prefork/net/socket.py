@@ -319,16 +319,17 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
         try:
             if view is None:
                 data = self._sock.recv(_RECV_SIZE)
-            elif self.tls is None:
-                data = view[:self._sock.recv_into(view)].tobytes()
-            else:  # the records go to OpenSSL from the read buffer: no copy of them first
-                data = view[:self._sock.recv_into(view)]
+                size = len(data)
+            else:
+                size = self._sock.recv_into(view)
+                # (TLS: the records go to OpenSSL from the read buffer, no copy of them first)
+                data = view[:size].tobytes() if self.tls is None else view[:size]
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._fail(socket_error(exc, "read"))
             return
-        if not data:
+        if not size:
             if self._reset is not None:  # (a reset whose error was taken by resume())
                 self._read_to_reset()
                 return
@@ -339,7 +340,7 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
             self.last_activity = monotonic()
             if self._idle_fired:
                 self._rearm()
-        self.bytes_read += len(data)
+        self.bytes_read += size
         if tls is not None:
             data = self._decrypted(tls, data)  # (net/secure.py)
             if not data:

@@ -375,7 +375,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             socket.after_flush(res.on_flushed)
             socket.loop.call_soon(self._hand_over)
             return
-        elif server.keep_alive_timeout and server.keep_alive_timeout > -1.0 and socket.protocol is self:
+        elif (keep_alive := server.keep_alive_timeout) and keep_alive > -1.0 and socket.protocol is self:
             if socket.timeout:
                 # a timeout in force (server.timeout, or one a listener set) applies while
                 # the response goes out: the keep-alive timer starts at its 'finish',
@@ -386,7 +386,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
                 # armed now, while the response's bytes go out (almost always within this
                 # turn); one still flushing when it runs out is not idle (on_timeout)
                 socket.after_flush(res.on_flushed)
-                socket.arm_timeout(server.keep_alive_timeout + 1.0)
+                socket.arm_timeout(keep_alive + 1.0)
                 self._keep_alive_timer = True
         else:
             socket.after_flush(res.on_flushed)

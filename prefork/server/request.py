@@ -42,8 +42,9 @@ Rules:
   as Node's) hand a raising listener to the connection, as a raising ``request`` one.
 - ``forwarded_client``: the client address the WSGI or ASGI adapter took from a trusted
   proxy's ``X-Forwarded-For`` (http/forwarded.py; the access log's ``{h}``), else None.
-- Per-request work is kept small: state in slots set once; events nobody listens to are
-  not emitted. A ``__dict__`` (the emitter's) takes an application's own attributes.
+- Per-request work is kept small: state in slots set once (what the usual request never
+  changes: class defaults); events nobody listens to are not emitted. A ``__dict__``
+  (the emitter's) takes an application's own attributes.
 """
 
 from ..emitter import EventEmitter, settle_on
@@ -62,11 +63,14 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, EventEmitte
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
-                 "http_version_major", "http_version_minor", "raw_headers", "headers", "all_headers", "_trailers",
-                 "_raw_trailers", "complete", "upgrade", "aborted", "destroyed", "readable_flowing",
-                 "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended", "_consumed", "_readable_due",
+                 "http_version_major", "http_version_minor", "raw_headers", "headers", "all_headers",
+                 "complete", "upgrade", "destroyed", "readable_flowing",
+                 "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended",
                  "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct",  # (these two: set when first read)
                  "forwarded_client")
+    _trailers = _raw_trailers = None  # made when first read (most requests have none)
+    aborted = _readable_due = False
+    _consumed = False  # 'end' reached a reader (flowing, or read() to the end)
 
     readable_high_water_mark = _BODY_HIGH_WATER  # (Node's stream: 16 KiB; readable.py)
 
@@ -88,18 +92,14 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, EventEmitte
         # every field, also those max_headers_count leaves out of ``headers`` (Node's
         # cap): the app interfaces decide whether a body follows by this one
         self.all_headers = headers
-        self._trailers = self._raw_trailers = None  # made when first read (most requests have none)
         self.complete = False
         self.upgrade = False
-        self.aborted = False
         self.destroyed = False
         self.readable_flowing = None
         self._buffered = None  # with _buffered_size, set together
         self._conn = conn
         self._end_pending = False
         self._ended = False
-        self._consumed = False  # 'end' reached a reader (flowing, or read() to the end)
-        self._readable_due = False
         self._decoder = None  # set_encoding's: body chunks become str
         self._close_after_end = False
         self.forwarded_client = None  # the client a trusted proxy named, as the app interface read it (module rules)

@@ -75,11 +75,15 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
     # (lost.py). ``expect_continue``: the request asked for a 100 and none was sent yet.
     __slots__ = ("_events", "_conn", "req", "_socket", "status_code", "status_message",
                  "send_date", "should_keep_alive", "headers_sent", "writable_ended",
-                 "writable_finished", "_headers", "_head", "head_out", "_has_body", "_chunked",
+                 "writable_finished", "_headers", "_head", "head_out", "_has_body",
                  "closes_connection", "can_chunk", "expect_continue", "_removed",
-                 "max_requests_reached", "_active", "_queued", "_queued_size", "_closed",
-                 "bytes_sent", "_framing", "_tail", "_trailers", "_corks",
-                 "_finish_told", "_chunked_said")
+                 "max_requests_reached", "_active", "_queued_size", "_closed",
+                 "bytes_sent", "_corks", "_finish_told", "_chunked_said")
+    # (what the usual response never changes: class defaults, set per instance when it changes)
+    _chunked = False
+    _queued = _trailers = None  # (_queued: bytes and callbacks waiting the response's turn)
+    _framing = 0  # bytes of chunk framing written around them
+    _tail = 0  # the size of the last chunk written (writable.py)
 
     def __init__(self, conn, req, keep_alive, active=False):
         self._events = None
@@ -96,19 +100,14 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
         self._headers = None  # {lower-case name: (name, value)}, made by the first set_header
         self.head_out = False  # the head's bytes left for the connection
         self._has_body = req.method != "HEAD"
-        self._chunked = False
         self.closes_connection = False
         self.can_chunk = True if req.http_version == "1.1" else self._peer_reads_chunked(req)
         self.expect_continue = False
         self._removed = None
         self.max_requests_reached = False
         self._active = active
-        self._queued = None
         self._closed = False
         self.bytes_sent = 0
-        self._framing = 0  # bytes of chunk framing written around them
-        self._tail = 0  # the size of the last chunk written (writable.py)
-        self._trailers = None
         self._corks = 0  # cork() calls not yet undone (writable.py)
 
     @staticmethod
