@@ -26,7 +26,7 @@ Rules:
 """
 
 import ipaddress
-from socket import AF_INET6, inet_ntop
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
 PROTOS = frozenset(("http", "https", "ws", "wss"))
 _ZONE_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"  # RFC 6874's ZoneID
@@ -46,7 +46,12 @@ def hop_address(text):
         text, _, zone = text.partition("%")
         if not zone or zone.strip(_ZONE_CHARACTERS) or ":" not in text:
             return None
-    try:
+    family = AF_INET6 if ":" in text else AF_INET
+    try:  # (inet_pton, not ipaddress's parser: a forged chain of trusted hops asks one per hop)
+        return inet_ntop(family, inet_pton(family, text))
+    except (OSError, ValueError):
+        pass
+    try:  # a spelling inet_pton does not read, if ipaddress does
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
