@@ -10,7 +10,9 @@ Rules:
 - Before the app accepts, bytes are only kept (``keep``); ``flush`` takes them once the
   session is open.
 - A message over ``max_size`` bytes (a frame's declared length, fragments as they add
-  up, text counted in UTF-8 bytes) is refused through the session (1009); the rest of
+  up, text counted in UTF-8 bytes; a compressed one as it inflates, its frame refused by
+  its length only past what deflate makes of ``max_size`` bytes that do not compress,
+  so random data at the limit is taken) is refused through the session (1009); the rest of
   a frame refused by its declared length is dropped as it arrives (nothing of it is
   kept, however long the client goes on sending it), and the frames after it are
   read as before. Invalid UTF-8 in a plain frame goes to wsproto, which closes with
@@ -61,6 +63,9 @@ class Incoming:
         self.ws = ws  # the session's wsproto connection
         self.max_size = max_size
         self.max_frames = max(_MAX_FRAGMENTS, -(-max_size // _FRAME_UNIT))
+        # a compressed frame's bound on the wire: what deflate may make of a message of
+        # max_size that does not compress (zlib's deflateBound stays under it)
+        self.max_wire = max_size + (max_size >> 11) + 64
         self.inbuf = None  # bytes of a frame not whole yet (and, before the accept, every frame)
         self.fragmented = False  # a fragmented message is going through wsproto
         self.frames = 0  # its frames so far
@@ -128,7 +133,8 @@ class Incoming:
                 break
             header, end, length = found
             first = buf[pos]
-            if length > max_size and first & 0x0F < 3 and well_formed(buf, pos, length):
+            if length > max_size and first & 0x0F < 3 and (not first & 0x40 or length > self.max_wire) \
+                    and well_formed(buf, pos, length):
                 session.too_big()
                 # its bytes are dropped as they come, never kept: the frames behind it
                 # (the client's close echo) are still read in step
