@@ -176,6 +176,7 @@ def start_metrics(master, address, inherited=()):
         socket.on("close", lambda had_error: open_sockets.pop(socket, None))
     server.on("connection", on_connection)
     server.on("checkContinue", on_request)  # no 100 Continue: no endpoint reads a body
+    server.on("connect", lambda req, socket, head: refuse_connect(socket, routes.get(target_path(req.url))))
     master.metrics_server = server
     server.listen(sock=sock)
 
@@ -343,6 +344,18 @@ def resume(master):
     server = master.metrics_server
     if server is not None and server.draining and master.metrics_listener is not None:
         start_metrics(master, master.settings.metrics_bind, [master.metrics_listener])
+
+
+def refuse_connect(socket, handler):
+    """A ``CONNECT`` (which leaves HTTP: no response object) gets the answer any other
+    method than GET or HEAD gets, 405 (404 for a target that is no endpoint, as the
+    other methods get), and the connection is closed once it is out, as nginx closes it."""
+    status, text = ("405 Method Not Allowed", b"method not allowed\n") if handler else ("404 Not Found", b"not found\n")
+    allow = "Allow: GET, HEAD\r\n" if handler else ""
+    socket.write(f"HTTP/1.1 {status}\r\n{allow}Content-Type: text/plain; charset=utf-8\r\n"
+                 f"Cache-Control: no-store\r\nContent-Length: {len(text)}\r\nConnection: close\r\n\r\n".encode()
+                 + text)
+    socket.destroy_soon()
 
 
 def answer(res, status, text, content_type="text/plain; charset=utf-8"):
