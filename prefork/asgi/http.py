@@ -10,7 +10,9 @@ Rules:
 - Once the body is read, ``receive()`` waits until the response is complete or the
   client is gone, then answers ``http.disconnect`` (at once ever after). Once the
   response is complete it answers ``http.disconnect`` whatever body was left unread (the
-  ASGI spec; uvicorn does so). Every
+  ASGI spec; uvicorn does so), and so it does once the connection is gone (a reset,
+  a failed write), unread body or not (the spec's disconnect "after the HTTP
+  connection has been closed", as uvicorn answers it). Every
   ``receive()`` waiting is woken (Starlette's StreamingResponse waits in one while its
   generator polls ``is_disconnected()`` with another, cancelled at once). A ``receive()``
   that was waiting for the body when another task took its end gets the end too (an
@@ -164,7 +166,10 @@ class HTTPCycle:
                 self.res.write_continue()
         waited_for_body = False
         while True:
-            if self.complete:  # the response is sent: whatever the body held, the request is over
+            if self.complete or self.closed or self.req.socket.destroyed:
+                # the response is sent, or the connection is gone (the spec's disconnect
+                # "after the HTTP connection has been closed", as uvicorn answers it):
+                # whatever the body held, the request is over
                 return {"type": "http.disconnect"}
             chunks = self.chunks
             if chunks:
@@ -179,8 +184,6 @@ class HTTPCycle:
             if not self.more and not self.body_taken:
                 self.body_taken = True
                 return {"type": "http.request", "body": b"", "more_body": False}
-            if self.complete or self.closed:
-                return {"type": "http.disconnect"}
             socket = self.req.socket
             listening = self.body_taken
             if listening and waited_for_body:  # another task took the end while this one waited
