@@ -19,7 +19,8 @@ Rules:
 - TLS: what is queued is plaintext, encrypted when it is flushed (``tls.send``; with no
   backlog of records the flush does what ``send`` does itself, one Python call less per
   response); ``_out`` holds one empty placeholder while records the kernel has not taken
-  wait in the layer (so "flushed" still means in the kernel). Each TLS hook is one
+  wait in the layer (so "flushed" still means in the kernel); a large queue is encrypted
+  in pieces as the kernel takes them (gathering.py). Each TLS hook is one
   ``if self.tls`` branch. Before the handshake's end what is written stays in the queue
   (``writable_length`` counts it, its callbacks wait), as Node's TLSSocket holds it;
   only the handshake's records are flushed, and the layer calls ``flush()`` at its end.
@@ -66,7 +67,7 @@ from time import monotonic
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded, utf8
 from .callbacks import WriteCallback, destroyed_error, socket_write_callback
-from .gathering import Gathering
+from .gathering import SEAL_AT, Gathering
 
 log = logging.getLogger("prefork")
 _SEND_CHECKS = 4  # progress checks per send_timeout while the writer waits
@@ -301,6 +302,9 @@ class Writing(Gathering):
         if tls is not None:  # encrypt what is queued and hand the records to the kernel
             if not tls.established:
                 if not self._flush_handshake(out):
+                    return
+            elif self.buffered_size > SEAL_AT:  # a large body: encrypted piece by piece (gathering.py)
+                if not self._seal_pieces(out):
                     return
             else:
                 data = (out[0] if len(out) == 1 else b"".join(out)) if out else b""
