@@ -1,4 +1,5 @@
-"""Finding and importing the app (recognising the object it names: recognise.py).
+"""Finding and importing the app (recognising the object it names: recognise.py; what a
+message says is missing: apphints.py).
 
 Rules:
 - APP is ``module`` or ``module:attribute`` (the attribute may be dotted), or, as in
@@ -30,6 +31,8 @@ Rules:
   relative (or no) ``chdir`` without an absolute ``app_dir`` is refused, naming it.
 - Anything that cannot be served as asked is an ``AppError`` whose message is one line:
   what was found, and the ``--interface`` value (or APP) to give instead.
+- An APP with a blank at either end or beside its colon is refused, naming the blank
+  (uvicorn refuses both ends; gunicorn a leading one).
 """
 
 import ast
@@ -37,10 +40,10 @@ import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
-import inspect
 import os
 import sys
 
+from .apphints import blank_in, missing, one_folder_down
 from .recognise import AppError, made_by, named_for_server, resolve, unmistakable
 from . import startdir
 
@@ -81,6 +84,10 @@ class StartRemoved(AppError, ValueError):
 def split(app):
     """(module, attribute or "") of an APP string; raises ValueError when malformed."""
     module, sep, attribute = app.partition(":")
+    blank = blank_in(app, module, attribute)
+    if blank:  # (uvicorn refuses one at either end, gunicorn one before a name: neither is a name's)
+        raise ValueError(f"expected module or module:attribute, got {app!r}: a blank {blank} (write "
+                         f"{module.strip()}{sep}{attribute.strip()})")
     names = module.split(".")
     if not module or not all(part.isidentifier() for part in names) or (sep and not attribute):
         directory, _, base = module.rpartition("/")
@@ -206,7 +213,7 @@ def locate(app, chdir="", app_dir=""):
     except (ImportError, ValueError) as exc:
         raise ValueError(f"cannot import {module!r}: {exc}{hint}") from None
     if spec is None:
-        raise ValueError(f"no module named {module!r}{hint}")
+        raise ValueError(f"no module named {module!r}{hint or one_folder_down(module, chdir, app_dir, dirs[-1])}")
 
 
 def _not_shadowed(top, dirs):
@@ -349,45 +356,6 @@ def app_traceback(exc):
     return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
-def _missing(module_name, attribute, depth, found):
-    """The one line for the part at ``depth`` of ``attribute``'s dotted name missing from
-    ``found`` (the module, or the object the parts before it name): a close name, or a
-    submodule of that name its package does not import (APP names it before the colon)."""
-    dotted = parse_attribute(attribute)[0]
-    parts = dotted.split(".")
-    part = parts[depth]
-    names = [name for name in dir(found) if not name.startswith("_")]
-    from difflib import get_close_matches  # an error's hint only
-
-    close = get_close_matches(part, names, n=1, cutoff=0.6)
-    notes = [f"{'.'.join(parts[:depth])} is {_what(found)}, which has no attribute {part!r}"] if depth else []
-    if close:
-        notes.append(f"did you mean {close[0]!r}?")
-    elif depth == 0:
-        submodule = f"{found.__name__}.{part}"
-        try:
-            if importlib.util.find_spec(submodule) is not None:
-                text = attribute.strip()
-                call = text[text.index("("):] if "(" in text else ""  # (its arguments may hold dots)
-                rest = dotted.partition(".")[2]
-                rest = rest + call if rest else "ATTRIBUTE"
-                notes.append(f"{submodule} is a module its package does not import: write APP as {submodule}:{rest}")
-        except (ImportError, ValueError):
-            pass
-    return f"module {module_name!r} has no attribute {dotted!r}" + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def _what(obj):
-    if inspect.isclass(obj):
-        return "a class"
-    if inspect.ismodule(obj):
-        return "a module"
-    if inspect.isroutine(obj):
-        return "a function"
-    name = type(obj).__qualname__
-    return ("an " if name[:1] in "aeiouAEIOU" else "a ") + f"{name} instance"
-
-
 def load(app, interface="auto", chdir="", app_dir=""):
     """(kind, callable) for APP: import its module in this process and recognise the
     object. Raises AppError (one line) or the import's own exception."""
@@ -401,7 +369,7 @@ def load(app, interface="auto", chdir="", app_dir=""):
             try:
                 target = getattr(target, part)
             except AttributeError:
-                raise AppError(_missing(module_name, attribute, depth, target)) from None
+                raise AppError(missing(module_name, attribute, dotted, depth, target)) from None
         if args is not None:
             target = made_by(app, dotted, target, args, kwargs)
         return resolve(app, target, interface)

@@ -21,6 +21,9 @@ Rules:
 - ``unix://PATH`` with a relative PATH is refused, saying what to write: gunicorn reads
   it as PATH in the working directory, a UNIX socket path here as ``//PATH``, at the
   root (``unix:///abs`` names ``/abs`` in both, and stays valid).
+- Several addresses written as one entry (``a:1,b:2``, ``a:1 b:2``: each part an address,
+  the whole none) are refused as ``SeveralAddresses``, which holds the parts: the caller,
+  who knows where the entry came from, says how to list them there.
 - ``overlapping`` finds, between IP literals only, the addresses the master could not bind
   side by side (the same address written twice, a zone by name and by index, a wildcard
   and an address of its family on one port), and UNIX socket paths that name one file
@@ -51,6 +54,10 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
     resolvable now (as the master will resolve them at start), ports in range."""
     for typed in addresses:
         address = bind_address(typed)
+        parts = written_together(typed) if not _BIND.match(address) else []
+        if parts:
+            raise SeveralAddresses(f"{typed}: {len(parts)} addresses written as one entry, which takes one",
+                                   typed, parts)
         if not _BIND.match(address):  # (quoted as typed: a scheme's // may be where it went wrong)
             raise ValueError(f"{typed}: expected {forms}{_bind_hint(address, typed[:len(typed) - len(address)])}")
         if address.startswith("unix:"):
@@ -116,6 +123,21 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
             except (OSError, UnicodeError) as exc:
                 reason = getattr(exc, "strerror", None) or str(exc)
                 raise ValueError(f"{address}: cannot resolve {host} to an address ({reason})") from None
+
+
+class SeveralAddresses(ValueError):
+    """Several addresses written as one entry (``typed``); ``parts`` holds them, as written."""
+
+    def __init__(self, message, typed, parts):
+        super().__init__(message)
+        self.typed, self.parts = typed, parts
+
+
+def written_together(typed):
+    """The addresses of an entry that is several written as one, separated by commas,
+    semicolons or blanks (each part an address by its form), else []."""
+    parts = [part for part in re.split(r"[\s,;]+", typed) if part]
+    return parts if len(parts) > 1 and all(_BIND.match(bind_address(part)) for part in parts) else []
 
 
 def dangling_link(path):

@@ -26,6 +26,9 @@ Rules:
 - A file TOML cannot read is one ``FILE: not valid TOML: ...`` problem, with the file's
   own words where they tell more than TOML's message (``tomlhints.py``): a key set twice
   by both its lines, a string written without quotes (``bind = 0.0.0.0:8000``) quoted.
+- Several addresses written as one ``bind`` entry (``-b a:1,b:2``, ``PREFORK_BIND="a:1 b:2"``)
+  are told how to list them where they were given: ``-b`` once per address, the variable
+  comma-separated, the file's list one string per address.
 - A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
   octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
   (0o026), where the same digits given as a flag or variable are octal. One out of
@@ -46,6 +49,7 @@ from pathlib import PurePath
 
 from . import checks, migration, tomlhints
 from .flagvalues import file_line
+from .bindcheck import SeveralAddresses, written_together
 from .checks import bind_address
 from .options import (BY_NAME, CHECK_CONFIG_HELP, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
                       LOOPS, MAX_THREADS, MAX_WORKERS, SCHEMES, SETTINGS, TLS_SETTINGS, TLS_VERSIONS, VERIFY_CLIENT,
@@ -90,6 +94,23 @@ def _near(name, known):
 
     close = get_close_matches(name, list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _listed(setting, source, raw, several):
+    """`` (how to list them)`` for several addresses written as one entry of ``setting``
+    (``raw``: its value as given), in the words of the source that gave them."""
+    parts = several.parts
+    if setting.kind != "list":
+        return f" ({setting.name} serves on one address)"
+    if source.startswith("argv:"):
+        flag = "-b" if setting.name == "bind" else setting.flag  # (-b: gunicorn's spelling, the one most give)
+        return f" (repeat {flag} once per address: {' '.join(f'{flag} {part}' for part in parts)})"
+    if source.startswith("env:"):
+        every = [part for entry in raw.split(",") for part in (written_together(entry) or [entry.strip()]) if part]
+        return f" ({source[4:]} takes them comma-separated: {source[4:]}={','.join(every)})"
+    entries = raw if isinstance(raw, list) else [raw]
+    listed = [part for entry in entries for part in (parts if entry == several.typed else [entry])]
+    return f" (one string per address: {setting.name} = {toml_value(listed)})"
 
 
 def derive_workers(values, sources):
@@ -256,6 +277,9 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
                 checks.check_value(name, value)
             if setting.kind == "octal" and source == f"{config_file}:{name}":
                 _check_mode_literal(name, file_text)
+        except SeveralAddresses as exc:
+            problems.append(f"{source}: {exc}{_listed(setting, source, raw, exc)}")
+            continue
         except ValueError as exc:
             problems.append(f"{source}: {exc}")
             continue
