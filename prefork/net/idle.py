@@ -25,14 +25,28 @@ Rules:
 - ``timeout`` is a plain attribute, as in Node: assigning it changes the value a pending
   timer checks when it fires, without arming one (assigning 0 turns a pending timer off
   at no cost); ``set_timeout`` arms.
-- The state (``timeout``, ``last_activity``, ``_timer``, ``_timer_deadline``,
-  ``_idle_fired``) is ``Socket``'s: ``_timer`` and ``_timer_deadline`` are its class
-  defaults until a timer is armed, the others set by its ``__init__``.
+- The state (``timeout``, ``last_activity``, ``_timer``, ``_idle_fired``) is ``Socket``'s:
+  ``_timer`` is its class default (None) until a timer is armed, then an ``Armed`` (the
+  loop's handle and its ``monotonic()`` deadline: one attribute, so a socket's names fit
+  CPython's compact layout), the others set by its ``__init__``.
 """
 
 from time import monotonic
 
 from .timers import TIMER_LIMIT, timer_seconds
+
+
+class Armed:
+    """The idle timer in force: the loop's handle and its deadline (``monotonic()``)."""
+
+    __slots__ = ("handle", "deadline")
+
+    def __init__(self, handle, deadline):
+        self.handle = handle
+        self.deadline = deadline
+
+    def cancel(self):
+        self.handle.cancel()
 
 
 class IdleTimer:
@@ -64,11 +78,10 @@ class IdleTimer:
         deadline = now + timeout
         timer = self._timer
         if timer is not None:
-            if self._timer_deadline <= deadline:
+            if timer.deadline <= deadline:
                 return self  # it fires early and re-arms itself
             timer.cancel()
-        self._timer_deadline = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
+        self._timer = Armed(self.loop.call_at(deadline, self._on_timer), deadline)
         return self
 
     def _rearm(self):
@@ -78,11 +91,10 @@ class IdleTimer:
         deadline = self.last_activity + self.timeout
         timer = self._timer
         if timer is not None:
-            if self._timer_deadline <= deadline:
+            if timer.deadline <= deadline:
                 return
             timer.cancel()
-        self._timer_deadline = deadline
-        self._timer = self.loop.call_at(deadline, self._on_timer)
+        self._timer = Armed(self.loop.call_at(deadline, self._on_timer), deadline)
 
     def _on_timer(self):
         self._timer = None
@@ -97,8 +109,7 @@ class IdleTimer:
             self._idle_fired = False  # a write since (writes only stamp): a new idle period
         deadline = last + self.timeout
         if monotonic() < deadline - 0.0005:
-            self._timer_deadline = deadline
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+            self._timer = Armed(self.loop.call_at(deadline, self._on_timer), deadline)
             return
         if self.unread_input():  # bytes came that a busy loop has not read yet
             self.last_activity = monotonic()
@@ -114,5 +125,5 @@ class IdleTimer:
             self._look_again()
 
     def _look_again(self):
-        self._timer_deadline = deadline = monotonic() + self.timeout
-        self._timer = self.loop.call_at(deadline, self._on_timer)
+        deadline = monotonic() + self.timeout
+        self._timer = Armed(self.loop.call_at(deadline, self._on_timer), deadline)

@@ -92,8 +92,7 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
     unsent = 0  # of the bytes buffered at a destroy, what it dropped (read-only)
     _pending = None  # bytes read after a hand-off, kept for a 'data' listener to come
     _pending_end = False  # the peer's FIN, kept after them
-    _timer = None  # the idle timer (net/idle.py) and its deadline
-    _timer_deadline = 0.0
+    _timer = None  # the idle timer (net/idle.py): its handle and deadline
     _paused = False  # pause() was called and no resume() since (Node's readableFlowing false)
     reads_when_paused = True  # a raw stream's pause() reads on into its kept bytes (module rules)
     _decoder = None  # set_encoding's TextDecoder (net/text.py): data events are str
@@ -131,6 +130,7 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
         self._idle_fired = False  # the activity stamp of the idle period that fired, if it did
         self._reading = False
         self._flush_waiters = None
+        self._flush_due = None  # (net/writing.py's, read on every read)
         self.writable_ended = False
         self.destroyed = False
         self.writable = True

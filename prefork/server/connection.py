@@ -135,7 +135,8 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
         if not socket.destroyed and socket.protocol is self and \
-                (socket.buffered_size > socket.high_water_mark or len(self._responses) >= _PIPELINE_DEPTH):
+                ((buffered := socket.buffered_size) and buffered > socket.high_water_mark  # (a class default:
+                 or len(self._responses) >= _PIPELINE_DEPTH):  # read only when bytes wait)
             parser = self.parser
             if not (parser.in_message and parser.headers_complete):
                 # (not inside a request's body: its bytes make no response, and a client that

@@ -43,7 +43,7 @@ from ..runtime import current_loop
 from . import binding, knobs
 from .accepting import Accepting
 from .server_close import ServerClosing
-from .timeouts import ServerKnobTimeout, ServerTimeout
+from .timeouts import CheckedTimeouts
 from ..net.timers import timer_seconds
 from ..net import proxy
 from ..net.zones import zoned_host
@@ -74,11 +74,8 @@ class ServerStats:
 _LISTEN_OPTIONS = frozenset(("port", "host", "path", "backlog", "ipv6_only"))
 
 
-class Server(ServerClosing, Accepting, EventEmitter):
-    timeout = ServerTimeout()  # checked when set (timeouts.py)
-    keep_alive_timeout = ServerKnobTimeout(keep_alive=True)
-    headers_timeout = ServerKnobTimeout()
-    request_timeout = ServerKnobTimeout()
+class Server(CheckedTimeouts, ServerClosing, Accepting, EventEmitter):
+    # its timeouts are checked when set (timeouts.py)
 
     def __init__(self, listener=None, *, loop=None, **options):
         for name, value in knobs.checked(options).items():

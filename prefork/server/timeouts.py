@@ -31,37 +31,40 @@ def _refused(kind, code, message):
     return err
 
 
-class ServerTimeout:
-    """The Server's ``timeout`` attribute: checked when set. (A descriptor with no
-    ``__get__``: a read finds the value in the instance's ``__dict__``, no call.)"""
-
-    __slots__ = ()
-
-    def __set__(self, server, seconds):
-        server.__dict__["timeout"] = timer_seconds(seconds, "timeout")
+def _timer(seconds):
+    return timer_seconds(seconds, "timeout")
 
 
-class ServerKnobTimeout:
-    """A Server timeout attribute other than ``timeout``: checked when set (module rules);
-    a read finds the value in the instance's ``__dict__``, no call."""
-
-    __slots__ = ("name", "keep_alive")
-
-    def __init__(self, keep_alive=False):
-        self.keep_alive = keep_alive  # Node arms a timer of this + 1 s: that must be >= 0 and finite
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __set__(self, server, seconds):
+def _knob(name, keep_alive=False):
+    """The check of a Server timeout attribute other than ``timeout`` (module rules);
+    ``keep_alive``: Node arms a timer of it + 1 s, which must be >= 0 and finite."""
+    def check(seconds):
         if seconds is not None:
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
                 raise _refused(TypeError, "ERR_INVALID_ARG_TYPE",
-                               f'The "{self.name}" value must be a number or None. Received {seconds!r}')
-            if self.keep_alive and (seconds < -1.0 or seconds == math.inf):
-                raise _refused(ValueError, "ERR_OUT_OF_RANGE", f'The value of "{self.name}" is out of range. '
+                               f'The "{name}" value must be a number or None. Received {seconds!r}')
+            if keep_alive and (seconds < -1.0 or seconds == math.inf):
+                raise _refused(ValueError, "ERR_OUT_OF_RANGE", f'The value of "{name}" is out of range. '
                                f'It must be finite and at least -1. Received {seconds!r}')
-        server.__dict__[self.name] = seconds
+        return seconds
+    return check
+
+
+_CHECKS = {"timeout": _timer, "keep_alive_timeout": _knob("keep_alive_timeout", keep_alive=True),
+           "headers_timeout": _knob("headers_timeout"), "request_timeout": _knob("request_timeout")}
+
+
+class CheckedTimeouts:
+    """A mixin of Server: its ``timeout``, ``keep_alive_timeout``, ``headers_timeout``
+    and ``request_timeout`` checked when set (module rules), kept as plain instance
+    attributes. (Not descriptors: CPython specialises no read of an attribute a class
+    descriptor with ``__set__`` names, and the request path reads two per request.)"""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        check = _CHECKS.get(name)
+        object.__setattr__(self, name, value if check is None else check(value))
 
 
 class RequestTimeout:
