@@ -15,7 +15,9 @@ Rules:
   ``ClientDisconnected``. The limit holds whatever the app does: a body still coming
   when its call is done is read and dropped (Node's dump) only up to the limit, and a
   body over it (the app caught the error, or never read) closes the connection once
-  the call's answer is out.
+  the call's answer is out. A read once the call is done (``discard``) raises ``OSError``
+  (EBADF), as ``write()`` does then: never ``b""`` for a body not read, nor a wait for
+  bytes that are dropped.
 - The pipes of calls still waiting for a thread hold ``WAITING_BODIES`` bytes together
   at most (``WaitingBodies``), not ``_PIPE_HIGH_WATER`` each: past it, such a pipe
   pauses its request at its first bytes (or at once), and the client's next bytes wait
@@ -293,7 +295,7 @@ class BodyPipe(io.RawIOBase):
         """The client went away."""
         self.flush()
         with self.cond:
-            if not self.ended:
+            if not self.ended and not self.discarded:
                 self._fail(ClientDisconnected("the client went away before the body ended"))
         self._detach()
         if self.on_ready is not None:
@@ -319,6 +321,10 @@ class BodyPipe(io.RawIOBase):
         self.flush()
         with self.cond:
             self.discarded = True
+            if self.error is None:
+                # a read after the call (gunicorn: EBADF): raised, not b"" or a wait for good
+                self.error = OSError(errno.EBADF, "wsgi.input read after the WSGI call returned")
+                self.cond.notify_all()
             self.on_ready = None
             self.chunks.clear()
             self.taken = 0
