@@ -100,3 +100,20 @@ def test_a_worker_draining_when_the_daemon_froze_finishes_its_request_after_the_
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"slept %d" % workers[0]), (data, d.log())
     assert d.wait_exit(15) == 0, d.log()
     assert "did not stop in time" not in d.log(), d.log()
+
+
+def test_a_worker_loading_its_app_when_the_daemon_froze_is_not_aborted_after_the_thaw(daemons):
+    d = daemons("--timeout", "10", app="apps.boot_steps:setup", workers=1, env={"BOOT_SECONDS": "4"})
+    d.wait_log("booting worker 0")
+    worker = wait_until(lambda: d.workers()[0] if d.workers() else None, 5, what="the worker forked")
+    time.sleep(1)  # into its 4 s of loading
+    for pid in (d.pid, worker):
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(11)  # frozen longer than timeout
+    finally:
+        for pid in (d.pid, worker):
+            os.kill(pid, signal.SIGCONT)
+    d.wait_ready(timeout=20)
+    assert d.workers() == [worker] and "aborting it" not in d.log(), d.log()
+    assert b"200 OK" in d.request().split(b"\r\n")[0], d.log()

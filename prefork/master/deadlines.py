@@ -29,7 +29,8 @@ Rules:
   made a heartbeat look old (``timeout`` less two heartbeat intervals, measured from the
   master's last check) gives each worker silent since then two heartbeat intervals from
   the check to beat again (``excused``), not a whole ``timeout``; a shorter pause gives
-  nothing. A worker gets that grace once per silence: one a pause spared that has sent
+  nothing. A worker still booting sends nothing while its app loads: its boot deadline
+  moves on by how late the check ran, as kill deadlines do. A worker gets that grace once per silence: one a pause spared that has sent
   nothing since is not spared by the next (it was given its chance), so pauses, however
   many, put off a hung worker's abort by one grace at most. ``heard_from`` is the time
   a worker's silence is judged from, here and by ``health.is_stale`` (``/healthz``, the
@@ -175,7 +176,12 @@ def resumed(master, now, paused, late):
         if worker.kill_at is not None:
             worker.kill_at += late
         timeout = worker.settings.timeout
-        if worker.aborted_at is not None or worker.exiting or paused < timeout - grace(timeout):
+        if worker.aborted_at is not None or worker.exiting:
+            continue
+        if not worker.ready:  # its app's import sends nothing: its boot deadline moves on by the pause
+            master.excused[worker.pid] = (now, heard_from(master, worker) + timeout + late)
+            continue
+        if paused < timeout - grace(timeout):
             continue
         before = master.excused.get(worker.pid)
         if before is not None and worker.last_beat < before[0]:
