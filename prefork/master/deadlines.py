@@ -23,9 +23,20 @@ Rules:
   timer due before the loop has read the heartbeats that came meanwhile; it must not
   abort every worker as hung. Nor after the whole daemon was frozen (``docker pause``,
   ``systemctl freeze``, SIGSTOP to every process): a check that runs more than
-  ``PAUSED`` seconds after it was due means the master was not running, and no one could
-  tell then whether the workers ran; their silence is measured from that check on
-  (``beats_from``, logged), so each has ``timeout`` from there to beat again.
+  ``PAUSED`` seconds after it was due means the master was not running (logged), and
+  no one could tell then whether the workers ran. A frozen worker beats within about a
+  heartbeat interval of its thaw, a hung one does not: so a pause long enough to have
+  made a heartbeat look old (``timeout`` less two heartbeat intervals, measured from the
+  master's last check) gives each worker silent since then two heartbeat intervals from
+  the check to beat again (``excused``), not a whole ``timeout``; a shorter pause gives
+  nothing. A worker still booting sends nothing while its app loads: its boot deadline
+  moves on by how late the check ran, as kill deadlines do. A worker gets that grace once per silence: one a pause spared that has sent
+  nothing since is not spared by the next (it was given its chance), so pauses, however
+  many, put off a hung worker's abort by one grace at most. ``heard_from`` is the time
+  a worker's silence is judged from, here and by ``health.is_stale`` (``/healthz``, the
+  systemd watchdog). Kill deadlines (a draining worker's ``graceful_timeout``, the
+  ``KILL_GRACE`` after SIGABRT, a previous master's workers) move on by how late the
+  check ran: the time the master was stopped does not count against a drain.
 - With ``max_worker_memory`` set, each serving worker's resident memory is read from
   /proc at every check (at least once a second). One past the limit is replaced as a
   ``max_requests`` worker is: its replacement starts first, then it drains; the log
@@ -49,7 +60,9 @@ import logging
 import signal
 import time
 
+from ..booting import HEARTBEAT_INTERVAL
 from ..metrics import proc_stats
+from . import counted
 
 log = logging.getLogger("prefork.master")
 
@@ -74,7 +87,8 @@ def schedule(master):
     if master.deadline_timer is not None:
         master.deadline_timer.cancel()
     delay = next_check(master)
-    master.deadline_due = time.monotonic() + delay
+    now = time.monotonic()
+    master.deadline_due = (now, now + delay)  # the master ran then; the check is due then
     master.deadline_timer = master.loop.call_later(delay, check, master)
 
 
@@ -85,7 +99,7 @@ def next_check(master):
         if worker.kill_at is not None:
             deadlines.append(worker.kill_at)
         if worker.aborted_at is None and not worker.exiting:
-            deadlines.append(max(worker.last_beat, master.beats_from) + worker.settings.timeout)
+            deadlines.append(heard_from(master, worker) + worker.settings.timeout)
     deadlines.extend(master.foreign.values())
     return max(0.01, min(deadlines) - now)
 
@@ -93,20 +107,18 @@ def next_check(master):
 def check(master):
     master.deadline_timer = None
     now = time.monotonic()
-    if master.deadline_due is not None and now - master.deadline_due > PAUSED:
-        log.warning("the master did not run for %.1f s (stopped or frozen): the workers' heartbeats are "
-                    "judged from now", now - master.deadline_due)
-        master.beats_from = now
+    if master.deadline_due is not None and now - master.deadline_due[1] > PAUSED:
+        resumed(master, now, now - master.deadline_due[0], now - master.deadline_due[1])
     for worker in list(master.workers.values()):
         timeout = worker.settings.timeout  # its generation's (a reload's new one boots by the new value)
         if worker.kill_at is not None and now >= worker.kill_at:
             log.error("worker %d (pid %d) did not stop in time; killing it", worker.slot, worker.pid)
             hard_kill(master, worker, now)
         elif worker.aborted_at is None and not worker.exiting and \
-                now - max(worker.last_beat, master.beats_from) > timeout:
+                now - heard_from(master, worker) > timeout:
             master.on_message(worker)  # what it sent that the master has not read yet (see the rules)
             if master.workers.get(worker.pid) is not worker or worker.aborted_at is not None \
-                    or worker.exiting or time.monotonic() - worker.last_beat <= timeout:
+                    or worker.exiting or time.monotonic() - heard_from(master, worker) <= timeout:
                 continue
             if stopped(worker.pid):  # SIGSTOP: the SIGABRT waits, the kill takes it
                 log.error("worker %d (pid %d) sent no heartbeat for %.1f s: it is stopped (SIGSTOP, a "
@@ -136,6 +148,52 @@ def check(master):
     if not master.stopping and any(w.settings.max_worker_memory for w in master.workers.values()):
         check_memory(master)
     schedule(master)
+
+
+def grace(timeout):
+    """Seconds a frozen worker gets after a pause to beat again: two of its heartbeat
+    intervals (prefork/worker.py beats every HEARTBEAT_INTERVAL, a quarter of a shorter
+    ``timeout``)."""
+    return 2 * min(HEARTBEAT_INTERVAL, timeout / 4)
+
+
+def heard_from(master, worker):
+    """The time ``worker``'s silence is judged from: its last message, or later when a
+    pause of the master spared it (see the rules): ``timeout`` after this it is hung."""
+    excused = master.excused.get(worker.pid)
+    if excused is None:
+        return worker.last_beat
+    return max(worker.last_beat, excused[1] - worker.settings.timeout)
+
+
+def resumed(master, now, paused, late):
+    """The check ran ``late`` seconds after it was due, ``paused`` after the master last
+    ran (at most): the master was stopped (see the rules)."""
+    spared = 0
+    for pid in [pid for pid in master.excused if pid not in master.workers]:
+        del master.excused[pid]
+    for worker in master.workers.values():
+        if worker.kill_at is not None:
+            worker.kill_at += late
+        timeout = worker.settings.timeout
+        if worker.aborted_at is not None or worker.exiting:
+            continue
+        if not worker.ready:  # its app's import sends nothing: its boot deadline moves on by the pause
+            master.excused[worker.pid] = (now, heard_from(master, worker) + timeout + late)
+            continue
+        if paused < timeout - grace(timeout):
+            continue
+        before = master.excused.get(worker.pid)
+        if before is not None and worker.last_beat < before[0]:
+            continue  # spared by an earlier pause and silent since
+        if now + grace(timeout) > worker.last_beat + timeout:
+            master.excused[worker.pid] = (now, now + grace(timeout))
+            spared += 1
+    for pid in master.foreign:
+        master.foreign[pid] += late
+    log.warning("the master did not run for %.1f s (stopped or frozen)%s", late,
+                f": {counted(spared, 'silent worker')} given {grace(master.settings.timeout):.1f} s from now to "
+                f"send a heartbeat" if spared else "")
 
 
 def hard_kill(master, worker, now=None):

@@ -21,7 +21,10 @@ Rules:
   stale: the graceful kill bounds it. The same rule decides ``/status.json``'s
   ``stale``, and the systemd watchdog's with a longer limit (``operations.watchdog``:
   past the master's own kill of a hung worker). A serving or draining
-  worker has no such grace.
+  worker has no such grace. Liveness and the watchdog measure a worker's silence as the
+  master's aborts do (``deadlines.heard_from``, passed as ``heard``): after a pause of
+  the master (a frozen daemon), from the grace it gives the workers to beat again, not
+  from a heartbeat the freeze made old.
 - Ready: the first generation has reported ready, a worker of the current generation
   serves, and the daemon is neither stopping nor in a reload's switch-over. After a USR2 re-exec the new program starts
   unready (``booting``) until its own first generation is ready: the old workers stop
@@ -35,7 +38,7 @@ Rules:
   that a load balancer stops sending first.
 - Both answer from the master's own state only: no I/O, no worker is asked anything.
 """
-from . import counted
+from . import counted, deadlines
 
 HEARTBEAT_INTERVAL = 1.0  # the workers' heartbeat period (prefork/worker.py)
 CRASH_LOOP = 5  # quick deaths in a row of every slot's worker, none serving: not live (about 1.5 s of backoff)
@@ -46,14 +49,16 @@ def fresh_limit(timeout):
     return min(timeout, max(2 * HEARTBEAT_INTERVAL, timeout / 2))
 
 
-def is_stale(worker, now, limit=None):
+def is_stale(worker, now, limit=None, heard=None):
     """Whether ``worker``'s silence counts against it: older than ``limit`` (by default the
     fresh limit of its timeout), unless it is still booting within its boot deadline. Its
     timeout is its own generation's, the one the master holds it to (a reload's new
-    generation boots by the new value while the old one drains by its own)."""
+    generation boots by the new value while the old one drains by its own). ``heard``:
+    the time its silence is judged from (``deadlines.heard_from``; its last message if
+    None)."""
     if worker.exiting:  # its exit work owes no heartbeat: the graceful kill bounds it
         return False
-    age = now - worker.last_beat
+    age = now - (worker.last_beat if heard is None else heard)
     timeout = worker.settings.timeout
     if age <= (fresh_limit(timeout) if limit is None else limit):
         return False
@@ -67,7 +72,7 @@ def liveness(master):
     stale = []
     for worker in sorted(master.workers.values(), key=lambda w: (w.generation, w.slot)):
         age = now - worker.last_beat
-        if is_stale(worker, now):
+        if is_stale(worker, now, heard=deadlines.heard_from(master, worker)):
             limit = fresh_limit(worker.settings.timeout)
             stale.append(f"worker {worker.slot} (pid {worker.pid}, generation {worker.generation}): "
                          f"no heartbeat for {age:.1f} s (limit {limit:.1f} s)")

@@ -101,8 +101,8 @@ class Master:
         self.stopping = None  # "graceful" | "fast"
         self.exit_code = 0
         self.deadline_timer = None
-        self.deadline_due = None  # when it is due; self.beats_from: deadlines.check
-        self.beats_from = 0.0
+        self.deadline_due = None  # (when it was set, when it is due); self.excused: deadlines.resumed
+        self.excused = {}  # pid: (pause's end, its grace's end)
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds

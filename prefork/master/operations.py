@@ -88,10 +88,12 @@ def watchdog(master):
     a slow request or a hang the master is dealing with does not stop the pings (the
     service manager would kill every worker with it); one still there
     ``RECOVERY_MARGIN`` seconds past its kill (``health.is_stale`` with that limit: a
-    process the kernel cannot end, a master that lost track of it) does."""
+    process the kernel cannot end, a master that lost track of it) does. Silence is
+    measured as the aborts measure it (``deadlines.heard_from``): a hung worker frozen
+    with the daemon is dealt with after the thaw, and the pings go on meanwhile."""
     now = time.monotonic()
     extra = deadlines.KILL_GRACE + RECOVERY_MARGIN  # past each worker's own generation's timeout
-    if not any(health.is_stale(w, now, w.settings.timeout + extra)
+    if not any(health.is_stale(w, now, w.settings.timeout + extra, deadlines.heard_from(master, w))
                for w in master.workers.values() if not w.retiring):
         systemd.notify(f"WATCHDOG=1\nSTATUS={master.status()}")
     if not master.stopping:
