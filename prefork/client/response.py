@@ -54,7 +54,7 @@ from collections import deque
 
 from ..emitter import EventEmitter
 from ..streaming import Chunks, Raising, pipe, unpipe
-from ..http.errors import Aborted
+from ..http.errors import Aborted, PrematureClose
 from ..net.text import TextDecoder
 from .logged import emit_logged, log
 from .awaiting import ReadWaiter, bound_read, discarded as _discarded, iterate, raisable
@@ -266,14 +266,16 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
 
     def __aiter__(self):
         """``async for chunk in res``: Node's ``for await (const chunk of res)``; raises
-        ECONNRESET "aborted" when the connection goes before the body's end, or it was destroyed unread."""
+        ECONNRESET "aborted" when the connection goes before the body's end, the error it
+        was destroyed with, or ERR_STREAM_PREMATURE_CLOSE when it was destroyed without
+        one before its end (unread, or in the loop), as Node's loop does."""
         if self._discarded:
             return Raising(_discarded())
         # the chunks collected for read(), else those kept unread (the socket reads on
         # its next turn: Chunks listens before any new one comes)
         kept = list(self._body[0]) if self._body is not None else self._take_kept()
         closed = (self._errored or True) if self._closed and (self.aborted or not self.complete) else False
-        chunks = Chunks(self, Aborted, kept=kept, ended=self._ended, closed=closed)
+        chunks = Chunks(self, PrematureClose, kept=kept, ended=self._ended, closed=closed)
         self.resume()  # (a paused response too: iterating is reading)
         return iterate(self, chunks)
 
