@@ -18,7 +18,7 @@ import os
 import re
 
 from ..metrics import proc_stats
-from . import health
+from . import deadlines, health
 from .status_page import PAGE
 
 DEFAULT_REFRESH = 2.0
@@ -49,7 +49,7 @@ def snapshot(master):
             "connections": stats.get("connections", 0),
             "rss": usage[0] if usage else None, "cpu": round(usage[1], 2) if usage else None,
             "heartbeat_age": round(beat_age, 3),
-            "stale": health.is_stale(worker, now),
+            "stale": health.is_stale(worker, now, heard=deadlines.heard_from(master, worker)),
         })
     for pid in sorted(master.foreign):
         usage = proc_stats(pid)
