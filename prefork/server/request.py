@@ -49,7 +49,7 @@ Rules:
 
 from ..emitter import EventEmitter, settle_on
 from ..streaming import Chunks, iterate, pipe, unpipe
-from ..http.errors import Aborted, HTTPError, body_too_large
+from ..http.errors import Aborted, HTTPError, PrematureClose, body_too_large
 from ..http.headers import distinct, header_map, node_header_map_pairs
 from ..net.text import TextDecoder
 from .lost import RequestClosing
@@ -390,12 +390,12 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, EventEmitte
     pipe, unpipe = pipe, unpipe  # Node's req.pipe(destination[, {end}]) (with backpressure), unpipe([destination])
 
     def __aiter__(self):
-        """``async for chunk in req``: Node's ``for await (const chunk of req)``; raises ECONNRESET
-        "aborted" when the connection goes before the body's end, ERR_BODY_DISCARDED when it went unread."""
+        """Node's ``for await (const chunk of req)``: raises ECONNRESET "aborted" (its connection went
+        before its end), ERR_STREAM_PREMATURE_CLOSE (destroyed with no error), ERR_BODY_DISCARDED."""
         if self._discarded:
             raise discarded()
         closed = (self.errored or True) if self.destroyed and not self.complete else False
-        return iterate(Chunks(self, Aborted, _BODY_HIGH_WATER, ended=self._ended, closed=closed), self._left)
+        return iterate(Chunks(self, PrematureClose, _BODY_HIGH_WATER, ended=self._ended, closed=closed), self._left)
 
     def _left(self, taker=None):
         """A reader left (an ``async for`` left, a ``body()`` cancelled): the rest goes by unread."""
