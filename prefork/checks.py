@@ -403,6 +403,12 @@ def check_value(name, value):
         raise ValueError("expected at least one file name pattern")
     elif name == "root_path" and value:
         check_root_path(value)
+    elif name == "proc_name" and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # (argv and the environment carry undecodable bytes as surrogates)
+            raw = value.encode("utf-8", "surrogateescape")
+            raise ValueError(f"{str(raw)[1:]} holds bytes that are not UTF-8: a process title is text") from None
 
 
 def check_root_path(value):
