@@ -1,9 +1,8 @@
 """A daemon frozen whole (``docker pause``, ``systemctl freeze``, SIGSTOP to the master
 and every worker) for longer than ``timeout``, then thawed: the master comes back
 first and finds every heartbeat old, but it was not running either, so it cannot tell
-a hung worker from a frozen one. It says it was stopped and gives each silent worker
-two heartbeat intervals from then to beat again: the same workers serve on, none is
-aborted or killed. Real daemon, real signals."""
+a hung worker from a frozen one. It says it was stopped and judges each worker's silence
+from the pause's length later: the same workers serve on, none is aborted or killed. Real daemon, real signals."""
 
 import json
 import os

@@ -1,6 +1,7 @@
-"""A master that was not running (SIGSTOP, a frozen daemon) spares its workers a short
-grace after the pause, once per silence: a hung worker is still aborted within a bound
-however often the master is stopped; the systemd watchdog judges staleness as the
+"""A master that was not running (SIGSTOP, a frozen daemon) judges its workers' silence
+from the pause's length later, once per silence: a worker busy in a long call when the
+daemon froze keeps the rest of its timeout, and a hung worker is still aborted within a
+bound however often the master is stopped; the systemd watchdog judges staleness as the
 aborts do, so it pings on while a hung worker frozen with the daemon is dealt with; a
 drain's kill deadline does not count the time the daemon was frozen. Real daemons, real
 signals."""
@@ -117,3 +118,26 @@ def test_a_worker_loading_its_app_when_the_daemon_froze_is_not_aborted_after_the
     d.wait_ready(timeout=20)
     assert d.workers() == [worker] and "aborting it" not in d.log(), d.log()
     assert b"200 OK" in d.request().split(b"\r\n")[0], d.log()
+
+
+def test_a_worker_blocked_in_a_long_call_when_the_daemon_froze_keeps_the_rest_of_its_timeout(daemons):
+    d = daemons("--timeout", "6", workers=1)
+    d.wait_ready()
+    workers = d.wait_workers(1)
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    sock.sendall(b"GET /block/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # 4 s, no heartbeat
+    time.sleep(1)  # into its call
+    for pid in [d.pid] + workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(7)  # frozen past timeout: 3 s of the call left at the thaw, 5 s of its timeout
+    finally:
+        for pid in [d.pid] + workers:
+            os.kill(pid, signal.SIGCONT)
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"blocked %d" % workers[0]), (data, d.log())
+    assert "did not run for" in d.log() and "aborting it" not in d.log(), d.log()
+    assert d.workers() == workers, d.log()

@@ -24,19 +24,19 @@ Rules:
   abort every worker as hung. Nor after the whole daemon was frozen (``docker pause``,
   ``systemctl freeze``, SIGSTOP to every process): a check that runs more than
   ``PAUSED`` seconds after it was due means the master was not running (logged), and
-  no one could tell then whether the workers ran. A frozen worker beats within about a
-  heartbeat interval of its thaw, a hung one does not: so a pause long enough to have
-  made a heartbeat look old (``timeout`` less two heartbeat intervals, measured from the
-  master's last check) gives each worker silent since then two heartbeat intervals from
-  the check to beat again (``excused``), not a whole ``timeout``; a shorter pause gives
-  nothing. A worker still booting sends nothing while its app loads: its boot deadline
-  moves on by how late the check ran, as kill deadlines do. A worker gets that grace once per silence: one a pause spared that has sent
-  nothing since is not spared by the next (it was given its chance), so pauses, however
-  many, put off a hung worker's abort by one grace at most. ``heard_from`` is the time
+  no one could tell then whether the workers ran. A pause long enough to have made a
+  heartbeat look old (``timeout`` less two heartbeat intervals, measured from the
+  master's last check) moves each worker's heartbeat deadline on by how late the check
+  ran (``excused``): a frozen worker, beating again within a second of its thaw or busy
+  in a long call (a handler, its app loading) that had time left, keeps the rest of its
+  ``timeout``; a shorter pause moves nothing. A worker gets that once per silence: one a
+  pause spared that has sent nothing since is not spared by the next, so pauses, however
+  many, put off a hung worker's abort by one pause at most. ``heard_from`` is the time
   a worker's silence is judged from, here and by ``health.is_stale`` (``/healthz``, the
   systemd watchdog). Kill deadlines (a draining worker's ``graceful_timeout``, the
   ``KILL_GRACE`` after SIGABRT, a previous master's workers) move on by how late the
-  check ran: the time the master was stopped does not count against a drain.
+  check ran: the master does not kill a drain for the time it was stopped (the worker's
+  own drain timer counts it: worker.py).
 - With ``max_worker_memory`` set, each serving worker's resident memory is read from
   /proc at every check (at least once a second). One past the limit is replaced as a
   ``max_requests`` worker is: its replacement starts first, then it drains; the log
@@ -176,24 +176,19 @@ def resumed(master, now, paused, late):
         if worker.kill_at is not None:
             worker.kill_at += late
         timeout = worker.settings.timeout
-        if worker.aborted_at is not None or worker.exiting:
-            continue
-        if not worker.ready:  # its app's import sends nothing: its boot deadline moves on by the pause
-            master.excused[worker.pid] = (now, heard_from(master, worker) + timeout + late)
-            continue
-        if paused < timeout - grace(timeout):
+        if worker.aborted_at is not None or worker.exiting or paused < timeout - grace(timeout):
             continue
         before = master.excused.get(worker.pid)
         if before is not None and worker.last_beat < before[0]:
             continue  # spared by an earlier pause and silent since
-        if now + grace(timeout) > worker.last_beat + timeout:
-            master.excused[worker.pid] = (now, now + grace(timeout))
-            spared += 1
+        # its silence is judged from ``late`` later: a worker busy in a long call (or
+        # loading its app) when the daemon froze keeps the rest of its ``timeout``
+        master.excused[worker.pid] = (now, heard_from(master, worker) + timeout + late)
+        spared += 1
     for pid in master.foreign:
         master.foreign[pid] += late
     log.warning("the master did not run for %.1f s (stopped or frozen)%s", late,
-                f": {counted(spared, 'silent worker')} given {grace(master.settings.timeout):.1f} s from now to "
-                f"send a heartbeat" if spared else "")
+                f": the silence of {counted(spared, 'worker')} is judged from {late:.1f} s later" if spared else "")
 
 
 def hard_kill(master, worker, now=None):

@@ -11,6 +11,10 @@ def setup(server):
             # answers after N seconds without blocking the loop
             server.loop.call_later(float(path.rsplit("/", 1)[1]), res.end, f"slept {os.getpid()}")
             return
+        if path.startswith("/block/"):  # answers after N seconds of blocking its loop (no heartbeat meanwhile)
+            time.sleep(float(path.rsplit("/", 1)[1]))
+            res.end(f"blocked {os.getpid()}")
+            return
         if path == "/spin":
             while True:  # a handler that never returns: the heartbeat stops
                 time.sleep(0.01)
