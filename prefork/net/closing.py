@@ -22,7 +22,8 @@ Rules:
   close_notify's wait, as it bounds any write.
 - ``destroy()`` is immediate: one last non-blocking try for what is queued (not what was
   written since ``hold_turn()``: dropped; ``bytes_written`` still counts all of it, as
-  Node's) and (TLS, when
+  Node's; over TLS at most ``SEAL_AT`` bytes of a large body's rest are encrypted for
+  it, never the whole rest only to be dropped) and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
   close. A protocol with ``destroyed_with(error)`` hears the error given to ``destroy``
   (not a ``destroy_soon`` one) before ``connection_lost``, as Node's server hears its
@@ -61,6 +62,7 @@ import struct
 from termios import FIONREAD
 from time import monotonic
 
+from .gathering import SEAL_AT
 from .writing import WriteCallback
 
 _LINGER = 2  # _destroy_after_flush: destroy_soon(linger=True), the close lingers for the peer
@@ -284,15 +286,27 @@ class Closing:
         self.writable = self.readable = False
         flushed = False  # all that was queued reached the kernel in the last try
         left = self.buffered_size  # (what it has not taken)
+        queued = sum(map(len, self._out)) if self.tls is not None else left  # (TLS: the plaintext not yet sealed)
         if left:  # bytes_written keeps counting what was written, dropped or not (Node's)
-            self._sent += left if self.tls is None else sum(map(len, self._out))
+            self._sent += queued
         if not self._broken and not self.connecting:
             # bytes written before the destroy go out first, with an error too (Node writes
             # at once; a corked read only delays them), then close_notify when no error
             # ended it: one last non-blocking try
             tls = self.tls
             try:
-                if self._out:
+                if tls is not None and queued > SEAL_AT:
+                    # a large body's rest: at most SEAL_AT of it is sealed for this try, not
+                    # all of it only to be dropped (the peer takes a socket buffer at most)
+                    data, size, limit = [], 0, min(SEAL_AT, max(queued - (self._held or 0), 0))
+                    for piece in self._out:
+                        if size + len(piece) >= limit:
+                            data.append(memoryview(piece)[:limit - size])
+                            break
+                        data.append(piece)
+                        size += len(piece)
+                    tls.send(b"".join(data))
+                elif self._out:
                     data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
                     if self._held:  # written since hold_turn(): dropped, as Node's corked writes
                         data = data[:max(len(data) - self._held, 0)]

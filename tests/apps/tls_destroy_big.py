@@ -1,0 +1,24 @@
+"""Events app: /big ends a 32 MiB body, then destroys its socket 0.3 s later (the client
+has stopped reading: most of the body is still queued), noting how much the worker's peak
+memory grew across the destroy; /peak answers that growth in KiB."""
+
+import resource
+
+BIG = bytes(range(256)) * (32 * 1024 * 1024 // 256)  # made once at import
+GROWTH = []
+
+
+def setup(server):
+    def on_request(req, res):
+        if req.url == "/peak":
+            res.end(str(GROWTH[-1]) if GROWTH else "none")
+            return
+        res.end(BIG)
+        socket = res.socket
+
+        def destroy():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            socket.destroy()
+            GROWTH.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+        server.loop.call_later(0.3, destroy)
+    server.on("request", on_request)
