@@ -33,3 +33,34 @@ def test_the_server_timeouts_are_plain_instance_attributes_still_checked_when_se
         assert getattr(server, name) == before, name
     server.set_timeout(2)
     assert server.timeout == 2.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_deleted_server_timeout_is_off_and_the_server_serves_on(name):
+    """Node's ``delete server.timeout`` leaves it undefined, which Node's checks take as
+    off; a deleted attribute here broke every connection (AttributeError on accept or in
+    the head)."""
+    import asyncio
+    import socket
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = prefork.create_server(lambda req, res: res.end(b"hi"), **{name: 3.0})
+        delattr(server, name)
+        assert getattr(server, name) == 0
+        server.listen(0, "127.0.0.1")
+        port = server.address()["port"]
+
+        def get():
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := sock.recv(4096):
+                    data += chunk
+                return data
+        try:
+            data = await loop.run_in_executor(None, get)
+        finally:
+            server.close()
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\nhi"), data
+    asyncio.run(main())

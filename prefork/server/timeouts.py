@@ -66,6 +66,12 @@ class CheckedTimeouts:
         check = _CHECKS.get(name)
         object.__setattr__(self, name, value if check is None else check(value))
 
+    def __delattr__(self, name):
+        if name in _CHECKS:  # (Node's ``delete`` leaves the field undefined, which its checks take as off)
+            self.__setattr__(name, 0)
+        else:
+            object.__delattr__(self, name)
+
 
 class RequestTimeout:
     """A mixin of IncomingMessage (request.py): its ``set_timeout``."""
