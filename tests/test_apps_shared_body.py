@@ -5,13 +5,13 @@ and a full reader still gets every byte. (WSGI bounds the answers it holds unsen
 waits for slow readers, as gunicorn's workers do: its readers here read whole.)"""
 
 import http.client
-import socket
 
 import pytest
 
 from apps.shared_body import BIG
 from daemon import Daemon
 from hostile import rss
+from test_events_shared_body import slow_readers
 
 MB = 1024 * 1024
 SLOW_CLIENTS = 20
@@ -34,30 +34,13 @@ def daemon(request):
         d.cleanup()
 
 
-def _read_head(sock):
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1)
-        assert chunk, f"closed before the head's end: {head!r}"
-        head += chunk
-    return head
-
-
 @pytest.mark.parametrize("daemon", ["asgi"], indirect=True)  # (WSGI holds 16 MiB unsent at most, then waits)
 def test_slow_readers_of_one_cached_body_do_not_each_hold_a_copy_of_it(daemon):
     assert daemon.request("/ping").endswith(b"pong")
     before = rss(daemon.worker)
     socks = []
     try:
-        for _ in range(SLOW_CLIENTS):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.settimeout(10)
-            sock.connect(("127.0.0.1", daemon.port))
-            sock.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-            socks.append(sock)
-        for sock in socks:
-            assert _read_head(sock).startswith(b"HTTP/1.1 200 OK\r\n")
+        slow_readers(daemon.port, "/big", socks, SLOW_CLIENTS)
         assert daemon.request("/ping").endswith(b"pong")  # answered after all twenty were handed over
         grown = rss(daemon.worker) - before
         # a copy each would be 20 x 8 MiB = 160 MiB

@@ -62,21 +62,27 @@ def _read_head(sock):
     return head
 
 
+def slow_readers(port, path, socks, count=SLOW_CLIENTS):
+    """``count`` clients with a small receive buffer ask for ``path`` and read its head
+    only (added to ``socks``, for the caller to close)."""
+    for _ in range(count):
+        sock = socket.socket()
+        socks.append(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    for sock in socks:
+        assert _read_head(sock).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
 @pytest.mark.parametrize("path", ["/length", "/header", "/chunked"])
 def test_slow_readers_of_one_cached_body_do_not_each_hold_a_copy_of_it(daemon, path):
     assert daemon.request("/ping").endswith(b"pong")
     before = rss(daemon.worker)
     socks = []
     try:
-        for _ in range(SLOW_CLIENTS):
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.settimeout(10)
-            sock.connect(("127.0.0.1", daemon.port))
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            socks.append(sock)
-        for sock in socks:
-            assert _read_head(sock).startswith(b"HTTP/1.1 200 OK\r\n")
+        slow_readers(daemon.port, path, socks)
         # every response was ended (its whole body handed to the socket) once the control
         # request behind them all is answered: the worker took them in order
         assert daemon.request("/ping").endswith(b"pong")
