@@ -103,15 +103,18 @@ def test_a_worker_draining_when_the_daemon_froze_finishes_its_request_after_the_
     assert "did not stop in time" not in d.log(), d.log()
 
 
-def test_a_worker_loading_its_app_when_the_daemon_froze_is_not_aborted_after_the_thaw(daemons):
-    d = daemons("--timeout", "10", app="apps.boot_steps:setup", workers=1, env={"BOOT_SECONDS": "4"})
+@pytest.mark.parametrize("timeout, loading, frozen", [(10, 4, 11), (8, 5, 4)])
+def test_a_worker_loading_its_app_when_the_daemon_froze_is_not_aborted_after_the_thaw(daemons, timeout, loading,
+                                                                                        frozen):
+    d = daemons("--timeout", str(timeout), app="apps.boot_steps:setup", workers=1,
+                env={"BOOT_SECONDS": str(loading)})
     d.wait_log("booting worker 0")
     worker = wait_until(lambda: d.workers()[0] if d.workers() else None, 5, what="the worker forked")
-    time.sleep(1)  # into its 4 s of loading
+    time.sleep(1)  # into its loading
     for pid in (d.pid, worker):
         os.kill(pid, signal.SIGSTOP)
     try:
-        time.sleep(11)  # frozen longer than timeout
+        time.sleep(frozen)  # longer than timeout, or long enough that the rest of the load outlasts it
     finally:
         for pid in (d.pid, worker):
             os.kill(pid, signal.SIGCONT)

@@ -24,14 +24,12 @@ Rules:
   abort every worker as hung. Nor after the whole daemon was frozen (``docker pause``,
   ``systemctl freeze``, SIGSTOP to every process): a check that runs more than
   ``PAUSED`` seconds after it was due means the master was not running (logged), and
-  no one could tell then whether the workers ran. A pause long enough to have made a
-  heartbeat look old (``timeout`` less two heartbeat intervals, measured from the
-  master's last check) moves each worker's heartbeat deadline on by how late the check
-  ran (``excused``): a frozen worker, beating again within a second of its thaw or busy
-  in a long call (a handler, its app loading) that had time left, keeps the rest of its
-  ``timeout``; a shorter pause moves nothing. A worker gets that once per silence: one a
-  pause spared that has sent nothing since is not spared by the next, so pauses, however
-  many, put off a hung worker's abort by one pause at most. ``heard_from`` is the time
+  no one could tell then whether the workers ran. Each worker's heartbeat deadline
+  then moves on by how late the check ran (``excused``): a frozen worker, beating again
+  within a second of its thaw or busy in a long call (a handler, its app loading) that
+  had time left, keeps the rest of its ``timeout``. A worker gets that once per
+  silence: one a pause spared that has sent nothing since is not spared by the next, so
+  pauses, however many, put off a hung worker's abort by one pause at most. ``heard_from`` is the time
   a worker's silence is judged from, here and by ``health.is_stale`` (``/healthz``, the
   systemd watchdog). Kill deadlines (a draining worker's ``graceful_timeout``, the
   ``KILL_GRACE`` after SIGABRT, a previous master's workers) move on by how late the
@@ -60,7 +58,6 @@ import logging
 import signal
 import time
 
-from ..booting import HEARTBEAT_INTERVAL
 from ..metrics import proc_stats
 from . import counted
 
@@ -108,7 +105,7 @@ def check(master):
     master.deadline_timer = None
     now = time.monotonic()
     if master.deadline_due is not None and now - master.deadline_due[1] > PAUSED:
-        resumed(master, now, now - master.deadline_due[0], now - master.deadline_due[1])
+        resumed(master, now, now - master.deadline_due[1])
     for worker in list(master.workers.values()):
         timeout = worker.settings.timeout  # its generation's (a reload's new one boots by the new value)
         if worker.kill_at is not None and now >= worker.kill_at:
@@ -150,13 +147,6 @@ def check(master):
     schedule(master)
 
 
-def grace(timeout):
-    """Seconds a frozen worker gets after a pause to beat again: two of its heartbeat
-    intervals (prefork/worker.py beats every HEARTBEAT_INTERVAL, a quarter of a shorter
-    ``timeout``)."""
-    return 2 * min(HEARTBEAT_INTERVAL, timeout / 4)
-
-
 def heard_from(master, worker):
     """The time ``worker``'s silence is judged from: its last message, or later when a
     pause of the master spared it (see the rules): ``timeout`` after this it is hung."""
@@ -166,9 +156,9 @@ def heard_from(master, worker):
     return max(worker.last_beat, excused[1] - worker.settings.timeout)
 
 
-def resumed(master, now, paused, late):
-    """The check ran ``late`` seconds after it was due, ``paused`` after the master last
-    ran (at most): the master was stopped (see the rules)."""
+def resumed(master, now, late):
+    """The check ran ``late`` seconds after it was due: the master was stopped (see the
+    rules)."""
     spared = 0
     for pid in [pid for pid in master.excused if pid not in master.workers]:
         del master.excused[pid]
@@ -176,7 +166,7 @@ def resumed(master, now, paused, late):
         if worker.kill_at is not None:
             worker.kill_at += late
         timeout = worker.settings.timeout
-        if worker.aborted_at is not None or worker.exiting or paused < timeout - grace(timeout):
+        if worker.aborted_at is not None or worker.exiting:
             continue
         before = master.excused.get(worker.pid)
         if before is not None and worker.last_beat < before[0]:

@@ -102,7 +102,7 @@ class Master:
         self.exit_code = 0
         self.deadline_timer = None
         self.deadline_due = None  # (when it was set, when it is due); self.excused: deadlines.resumed
-        self.excused = {}  # pid: (pause's end, its grace's end)
+        self.excused = {}  # pid: (pause's end, the heartbeat deadline it gave)
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error = None  # why the last reload changed nothing, until one succeeds

@@ -11,8 +11,9 @@ def setup(server):
             # answers after N seconds without blocking the loop
             server.loop.call_later(float(path.rsplit("/", 1)[1]), res.end, f"slept {os.getpid()}")
             return
-        if path.startswith("/block/"):  # answers after N seconds of blocking its loop (no heartbeat meanwhile)
-            time.sleep(float(path.rsplit("/", 1)[1]))
+        if path.startswith("/block/"):  # answers after N seconds of running, its loop blocked (no heartbeat)
+            for _ in range(int(float(path.rsplit("/", 1)[1]) * 100)):
+                time.sleep(0.01)  # (in steps: a freeze stops the count, as it would stop work)
             res.end(f"blocked {os.getpid()}")
             return
         if path == "/spin":
