@@ -22,8 +22,8 @@ Rules:
   close_notify's wait, as it bounds any write.
 - ``destroy()`` is immediate: one last non-blocking try for what is queued (not what was
   written since ``hold_turn()``: dropped; ``bytes_written`` still counts all of it, as
-  Node's; over TLS at most ``SEAL_AT`` bytes of a large body's rest are encrypted for
-  it, never the whole rest only to be dropped) and (TLS, when
+  Node's; over TLS a large body's rest is encrypted a piece at a time while the kernel
+  takes the records, never whole only to be dropped) and (TLS, when
   no error ended the stream) the close_notify, as nginx ends an idle connection; then
   close. A protocol with ``destroyed_with(error)`` hears the error given to ``destroy``
   (not a ``destroy_soon`` one) before ``connection_lost``, as Node's server hears its
@@ -62,7 +62,7 @@ import struct
 from termios import FIONREAD
 from time import monotonic
 
-from .gathering import SEAL_AT
+from .gathering import SEAL_AT, SEAL_PIECE
 from .writing import WriteCallback
 
 _LINGER = 2  # _destroy_after_flush: destroy_soon(linger=True), the close lingers for the peer
@@ -296,16 +296,20 @@ class Closing:
             tls = self.tls
             try:
                 if tls is not None and queued > SEAL_AT:
-                    # a large body's rest: at most SEAL_AT of it is sealed for this try, not
-                    # all of it only to be dropped (the peer takes a socket buffer at most)
-                    data, size, limit = [], 0, min(SEAL_AT, max(queued - (self._held or 0), 0))
+                    # a large body's rest is sealed a piece at a time while the kernel takes
+                    # the records (all it takes goes, as from a plain socket), never sealed
+                    # whole only to be dropped
+                    limit = max(queued - (self._held or 0), 0)  # (what hold_turn() held is dropped)
+                    left = tls.send(b"")
                     for piece in self._out:
-                        if size + len(piece) >= limit:
-                            data.append(memoryview(piece)[:limit - size])
+                        view = memoryview(piece)[:limit]
+                        limit -= len(view)
+                        while view and not left:
+                            left = tls.send(view[:SEAL_PIECE])
+                            view = view[SEAL_PIECE:]
+                        if left or not limit:
                             break
-                        data.append(piece)
-                        size += len(piece)
-                    tls.send(b"".join(data))
+                    flushed = not left and not limit and not self._held
                 elif self._out:
                     data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
                     if self._held:  # written since hold_turn(): dropped, as Node's corked writes

@@ -9,7 +9,7 @@ Rules:
   that is not ``bytes`` (nor a view of one) is copied then, as the join did: a writer
   may reuse its buffer once its call returned.
 - TLS: a queue of more than ``SEAL_AT`` bytes (a large body) is encrypted in pieces of
-  at most ``_SEAL_PIECE`` plaintext bytes, the next only once the kernel has taken the
+  at most ``SEAL_PIECE`` plaintext bytes, the next only once the kernel has taken the
   records of the last (``_seal_pieces``): the records held wait for a slow reader are
   bounded, and so is OpenSSL's outgoing memory BIO, whose buffer keeps the size of the
   largest write it ever held until the connection closes (a 50 MB body encrypted whole
@@ -24,7 +24,7 @@ from .piping import Piping
 
 _IOV_MAX = 1024  # (the most pieces one sendmsg takes: Linux's IOV_MAX)
 SEAL_AT = 256 * 1024  # TLS: a queue larger than this is encrypted in pieces
-_SEAL_PIECE = 64 * 1024  # the plaintext encrypted at a time (4 records)
+SEAL_PIECE = 64 * 1024  # the plaintext encrypted at a time (4 records)
 
 
 class Gathering(Piping):
@@ -61,7 +61,7 @@ class Gathering(Piping):
 
     def _seal_pieces(self, out):
         """TLS, after the handshake: encrypt the queued plaintext ``out`` (after a
-        placeholder, when records wait) ``_SEAL_PIECE`` bytes at a time, each piece once
+        placeholder, when records wait) ``SEAL_PIECE`` bytes at a time, each piece once
         the kernel has taken every record before it. True when all went, else False with
         the rest queued (a refusal: ``_refused``)."""
         tls = self.tls
@@ -70,14 +70,14 @@ class Gathering(Piping):
             left = send(b"") if tls.backlog else 0  # (records waiting go first)
             while not left and out:
                 chunk, size, taken = [], 0, 0
-                while taken < len(out) and size < _SEAL_PIECE:
+                while taken < len(out) and size < SEAL_PIECE:
                     piece = out[taken]
-                    room = _SEAL_PIECE - size
+                    room = SEAL_PIECE - size
                     if len(piece) > room:  # (a view: the rest of it is never copied)
                         view = memoryview(piece)
                         chunk.append(view[:room])
                         out[taken] = view[room:]
-                        size = _SEAL_PIECE
+                        size = SEAL_PIECE
                         break
                     chunk.append(piece)
                     size += len(piece)

@@ -1,6 +1,7 @@
 """Events app: /big ends a 32 MiB body, then destroys its socket 0.3 s later (the client
 has stopped reading: most of the body is still queued), noting how much the worker's peak
-memory grew across the destroy; /peak answers that growth in KiB."""
+memory grew across the destroy; /peak answers that growth in KiB; /end-destroy ends 1 MB
+and destroys its socket at once."""
 
 import resource
 
@@ -12,6 +13,10 @@ def setup(server):
     def on_request(req, res):
         if req.url == "/peak":
             res.end(str(GROWTH[-1]) if GROWTH else "none")
+            return
+        if req.url == "/end-destroy":  # 1 MB, destroyed in the same turn: what the kernel takes goes
+            res.end(BIG[:1000000])
+            res.socket.destroy()
             return
         res.end(BIG)
         socket = res.socket
