@@ -49,10 +49,7 @@ class Gathering(Piping):
             taken += 1
         del out[:taken]
         if out:
-            for at, piece in enumerate(out):  # (a view of a writer's buffer it may reuse: copied)
-                if piece.__class__ is not bytes and (piece.__class__ is not memoryview
-                                                     or piece.obj.__class__ is not bytes):
-                    out[at] = bytes(piece)
+            _keep(out)
             if sent:
                 out[0] = memoryview(out[0])[sent:]
             self._want_write()
@@ -92,11 +89,17 @@ class Gathering(Piping):
         if not left:
             self.buffered_size = 0
             return True
-        for at, piece in enumerate(out):  # (a view of a writer's buffer it may reuse: copied)
-            if piece.__class__ is not bytes and (piece.__class__ is not memoryview or piece.obj.__class__ is not bytes):
-                out[at] = bytes(piece)
+        _keep(out)
         self.buffered_size = left + sum(map(len, out))
         if not out:
             out.append(b"")  # (the placeholder while records wait: writing.py)
         self._want_write()
         return False
+
+
+def _keep(out):
+    """The pieces left queued in ``out`` made safe to keep: one that is not ``bytes`` (nor a
+    view of one) is a writer's buffer it may reuse once its call returned: copied."""
+    for at, piece in enumerate(out):
+        if piece.__class__ is not bytes and (piece.__class__ is not memoryview or piece.obj.__class__ is not bytes):
+            out[at] = bytes(piece)
