@@ -9,9 +9,16 @@ Rules:
   them takes time linear in the bytes kept, whatever they hold (a peer's plain request
   holds up the worker's loop no longer than its bytes' copy).
 - A ``HEAD`` is answered with the 400's head alone (RFC 9110 9.3.2), as nginx answers it.
+- A PROXY protocol header (a balancer's ``send-proxy`` towards a TLS listener without
+  ``proxy_protocol``) is refused with a 400 in the clear too, as on a plain listener,
+  its text naming the header rather than plain HTTP; a version 1 line is the request
+  line to log (http/proxyline.py). Version 2 is known by its signature, or as much of it
+  as came when OpenSSL refused the stream (5 bytes at least: a record's header).
 """
 
 import re
+
+from ..http.proxyline import V2_SIGNATURE, proxy_header
 
 PLAIN_LINE_MAX = 8192  # bytes of a plain HTTP stream kept for its request line and head
 _REQUEST_LINE = re.compile(rb"([A-Z]{1,20}) ([\x21-\x7e\x80-\xff]+) HTTP/(\d\.\d)\r?\n")
@@ -21,6 +28,35 @@ PLAIN_TEXT = b"This port speaks HTTPS; the request came in plain HTTP.\n"
 PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                      b"Connection: close\r\n\r\n%s" % (len(PLAIN_TEXT), PLAIN_TEXT))
 PLAIN_HEAD_ANSWER = PLAIN_HTTP_ANSWER[:-len(PLAIN_TEXT)]  # to HEAD: the head alone (RFC 9110 9.3.2), as nginx's
+PROXY_TEXT = b"This port speaks HTTPS; a PROXY protocol header came where a TLS ClientHello was expected.\n"
+PROXY_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n%s" % (len(PROXY_TEXT), PROXY_TEXT))
+
+
+def kept_from(first_byte):
+    """Whether a stream that starts with ``first_byte`` is kept for the module's reading:
+    a method's first letter (a PROXY v1 header's too), or a v2 signature's CR."""
+    return 65 <= first_byte <= 90 or first_byte == 13
+
+
+def proxy_version(data):
+    """1 or 2 when ``data`` starts with a PROXY protocol header (module rules), else None."""
+    if len(data) >= 5 and V2_SIGNATURE.startswith(data[:len(V2_SIGNATURE)]):
+        return 2
+    found = proxy_header(data)
+    return found[0] if found is not None else None
+
+
+def answer(data):
+    """(the bytes to answer, (status, request line, body bytes, fields) for the access
+    log, the PROXY protocol version or None) for a stream that starts with ``data``."""
+    version = proxy_version(data)
+    if version is not None:
+        found = proxy_header(data)
+        return PROXY_ANSWER, (400, found and found[1], len(PROXY_TEXT), None), version
+    head = data.startswith(b"HEAD ")
+    line, fields = plain_request(data)
+    return (PLAIN_HEAD_ANSWER if head else PLAIN_HTTP_ANSWER), (400, line, 0 if head else len(PLAIN_TEXT), fields), None
 
 
 def plain_request(data):

@@ -24,8 +24,9 @@ Rules:
   ``ECONNRESET`` (EOF, a reset or close_notify before the handshake finished); each
   failure is told to the error log by net/tlslog.py (which says at what level).
 - A plain HTTP request instead of a ClientHello (``ERR_SSL_HTTP_REQUEST``, or any stream
-  that starts with a capital letter, as a method does) is a failed handshake too, but the
-  peer is told, as nginx tells it: a 400 in the clear (its head alone to a ``HEAD``, read
+  that starts with a capital letter, as a method does), or a PROXY protocol header (v1 or
+  v2: a balancer's ``send-proxy`` to a listener without ``proxy_protocol``, warned of by
+  net/tlslog.py), is a failed handshake too, but the peer is told, as nginx tells it: a 400 in the clear (its head alone to a ``HEAD``, read
   from the stream's bytes however they were split into reads), then the socket's orderly close (its FIN, what the peer still sends read and dropped).
   The answer, and the request line and head fields the access log reads of the stream's
   first bytes, are net/plainhttp.py's.
@@ -58,9 +59,9 @@ from time import monotonic
 
 from ..http.errors import HTTPError
 from .hello import HelloReader
-from .plainhttp import PLAIN_HEAD_ANSWER, PLAIN_HTTP_ANSWER, PLAIN_LINE_MAX, PLAIN_TEXT, plain_request
+from .plainhttp import PLAIN_LINE_MAX, answer, kept_from, proxy_version
 from .tlsconfig import ALPN, build_context
-from .tlslog import tell_failure
+from .tlslog import tell_failure, tell_proxy_header
 
 _SPOKEN = frozenset(name.encode() for name in ALPN)
 _LEFT = "Client network socket disconnected before secure TLS connection was established"
@@ -177,7 +178,7 @@ class TLSLayer:
             data = bytes(data)  # (a view of the socket's read buffer: the hello reader keeps bytes)
             if self.first_byte is None and data:
                 self.first_byte = data[0]
-                if 65 <= data[0] <= 90:  # a method's first letter: plain HTTP, its line is logged
+                if kept_from(data[0]):  # plain HTTP (its line is logged), or a PROXY header
                     self.plain_start = data[:PLAIN_LINE_MAX]
             elif self.plain_start and len(self.plain_start) < PLAIN_LINE_MAX:  # its line in pieces
                 self.plain_start += data[:PLAIN_LINE_MAX - len(self.plain_start)]
@@ -284,7 +285,8 @@ class TLSLayer:
             return False
         except ssl.SSLError as exc:
             first = self.first_byte
-            plain_http = getattr(exc, "reason", None) in _PLAIN_HTTP or (first is not None and 65 <= first <= 90)
+            plain_http = (getattr(exc, "reason", None) in _PLAIN_HTTP or (first is not None and 65 <= first <= 90)
+                          or proxy_version(self.plain_start) is not None)
             self._fail(tls_error(exc), plain_http=plain_http)
             return False
         self.established = self.reading = True
@@ -340,10 +342,10 @@ class TLSLayer:
         socket = self.socket
         if self.outgoing.pending and not socket.destroyed:
             socket.flush()  # the alert
-        if plain_http:
-            head = self.plain_start.startswith(b"HEAD ")
-            line, fields = plain_request(self.plain_start)
-            err.reply = (400, line, 0 if head else len(PLAIN_TEXT), fields)  # (status, line, body bytes, fields)
+        if plain_http:  # (err.reply: status, line, body bytes, fields)
+            reply, err.reply, version = answer(self.plain_start)
+            if version is not None:
+                tell_proxy_header(version, socket)
         tell_failure(err, socket.remote_address)
         if self.on_error is not None:
             self.on_error(err, socket)
@@ -351,7 +353,7 @@ class TLSLayer:
             return
         if plain_http:  # the peer speaks plain HTTP: tell it so in the clear, then an orderly close
             try:
-                self.raw.send(PLAIN_HEAD_ANSWER if head else PLAIN_HTTP_ANSWER)
+                self.raw.send(reply)
             except OSError:
                 socket.destroy()
                 return

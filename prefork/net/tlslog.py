@@ -14,6 +14,10 @@ Rules:
   operator's certificate that is at fault.
 - Every other failure (scanners, old versions, timeouts, clients that leave) is logged
   at debug only: the metric counts them by code.
+- A PROXY protocol header where a ClientHello was expected (a balancer's ``send-proxy``
+  to a TLS listener without ``proxy_protocol``, or a second header after the one a
+  ``proxy_protocol`` listener read) is a warning, as on a plain listener
+  (server/failures.py): at most one line per version every ``LOG_EVERY`` seconds.
 """
 
 import logging
@@ -28,6 +32,7 @@ SERVER_CERTIFICATE = frozenset(f"ERR_SSL_{version}_ALERT_{alert}" for version in
     "UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_EXPIRED", "CERTIFICATE_UNKNOWN", "CERTIFICATE_REVOKED",
     "UNSUPPORTED_CERTIFICATE"))
 _told = Throttle(LOG_EVERY)  # the lines by code
+_told_proxy = Throttle(LOG_EVERY)  # the PROXY header lines by (version, again)
 log = logging.getLogger("prefork.server")
 
 
@@ -56,3 +61,29 @@ def _words(err):
         text = text.split("] ", 1)[1]
     at = text.rfind(" (_ssl.c:")
     return text[:at] if at > 0 else text
+
+
+def tell_proxy_header(version, socket):
+    """Warn that the TLS listener of ``socket`` got a PROXY protocol header (``version``)."""
+    protocol = socket.protocol  # (a proxy_protocol listener's connection says it read one)
+    again = bool(getattr(protocol, "proxy_header_read", False))
+    more = _told_proxy.suffix((version, again))
+    if more is None:
+        return
+    if socket.local_path is not None:
+        listener = f"unix:{socket.local_path}"
+    elif socket.local_family == "IPv6":
+        listener = f"[{socket.local_address}]:{socket.local_port}"
+    else:
+        listener = f"{socket.local_address}:{socket.local_port}"
+    if again:
+        balancer = socket.proxy_peer  # (None: the header named no client, the peer is the balancer)
+        peer = balancer[1] if balancer else socket.remote_address
+        log.warning("a second PROXY protocol (v%d) header came from %s to %s, after the one the proxy_protocol "
+                    "listener read, where a TLS ClientHello was expected: refused with a 400 (two balancers "
+                    "sending PROXY headers?)%s", version, peer or "a UNIX socket peer", listener, more)
+        return
+    log.warning("a PROXY protocol (v%d) header came from %s to %s, a TLS listener without proxy_protocol, where "
+                "a ClientHello was expected: refused with a 400 (turn on proxy_protocol or name the listener in "
+                "proxy_protocol_bind, or stop the balancer sending PROXY headers to it)%s", version,
+                socket.remote_address or "a UNIX socket peer", listener, more)
