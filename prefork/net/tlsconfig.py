@@ -13,6 +13,9 @@ Rules:
 - ``ciphers`` is set before the certificate is loaded, so an ``@SECLEVEL=`` in it is the
   level the certificate is checked at; a certificate below that level is named as such,
   never blamed on the key.
+- A certificate file OpenSSL refuses without a reason of its own ("PEM lib") because it
+  is cut (copied or written while it was read, at a reload as at the start: a BEGIN
+  line without its END) names the certificate at fault; other damage keeps OpenSSL's words.
 - The certificate, key and CA files are regular files: each is opened without blocking
   first, and a FIFO or a device is refused (the master would wait on it for good).
 - With ``verify_client``, the certificate request names no CAs: ``ssl`` has no call for
@@ -106,7 +109,9 @@ def build_context(values):
     try:
         ssl.create_default_context(cafile=certfile)  # parses every certificate in the file
     except ssl.SSLError as exc:
-        raise ContextError("certfile", f"{certfile}: not a valid certificate ({_reason(exc)})") from None
+        damage = _cut(head)
+        raise ContextError("certfile", f"{certfile}: {damage}" if damage else
+                           f"{certfile}: not a valid certificate ({_reason(exc)})") from None
     key_source = keyfile or certfile
     key_key = "keyfile" if keyfile else "certfile"
     key_head = _readable("keyfile", keyfile) if keyfile is not None else head
@@ -198,6 +203,23 @@ def _first_inner(der):
         if depth == 0:
             at += head
     return der[at:at + head + size]
+
+
+def _cut(pem):
+    """Which certificate of ``pem`` is cut (module rules), in words; None when none is."""
+    begin, end_line = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
+    at = number = 0
+    while True:
+        start = pem.find(begin, at)
+        if start < 0:
+            return None
+        number += 1
+        end = pem.find(end_line, start)
+        later = pem.find(begin, start + len(begin))
+        if end < 0 or 0 <= later < end:
+            return (f"certificate {number} of the file is cut: its BEGIN line has no END line (a file still being "
+                    "written, or cut in a copy?)")
+        at = end + len(end_line)
 
 
 def _reason(exc):
