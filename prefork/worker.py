@@ -63,6 +63,7 @@ Rules:
   normally (``process.wind_down``): its non-daemon threads are joined until the
   drain's bound, then its ``atexit`` hooks run (error reporters and tracers flush
   there).
+- A ``stop`` read once serving (sent as it finished booting, after its last look) drains it.
 - The master going away (channel closed) is treated as TERM. A master that is only slow
   (its end of the channel full) is not gone: the channel queues, heartbeats coalesce.
 """
@@ -359,9 +360,11 @@ class Worker:
         self.on_messages(messages)
 
     def on_messages(self, messages):
-        for message in messages:  # ("stop" is told_to_stop's: once serving, the TERM with it drains)
+        for message in messages:
             if message.get("t") == "reopen":
                 self.adopt_logs(message.get("logs") or [], message.get("fds") or [])
+            elif message.get("t") == "stop":  # sent as it finished booting (told_to_stop saw none): it drains,
+                self.drain()  # whoever took the TERM with it (its own handler, or one the app set in another thread)
 
     def adopt_logs(self, names, fds):
         """USR1 through the master: the log files it opened, as descriptors."""

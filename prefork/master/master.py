@@ -198,7 +198,7 @@ class Master:
             worker.last_beat = time.monotonic()
             if kind == "hb":
                 worker.stats = message.get("stats") or {}
-            elif kind == "ready" and not stopping.killed_once_ready(self, worker):
+            elif kind == "ready" and not stopping.drains_once_ready(self, worker):
                 worker.ready = True
                 self.on_ready(worker)
             elif kind == "recycle":

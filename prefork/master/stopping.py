@@ -7,7 +7,8 @@ Rules:
   reload's new generation) go first, stopped by TERM (they have served nothing; a
   lifespan startup they await is cancelled, its ``finally`` blocks run: booting.py;
   ``stop_booting``: one whose app's own SIGTERM handler took the TERM never serves,
-  and is killed ``KILL_GRACE`` later if still there), and the serving ones are told to
+  and is killed ``KILL_GRACE`` later if still there; one that reports ready as the stop
+  comes serves by then, and drains), and the serving ones are told to
   drain once they are gone (``BOOTING_GONE`` seconds at most; the serving ones accept
   meanwhile):
   a booting worker holds the listen sockets without accepting, so connections the
@@ -37,7 +38,7 @@ import os
 import signal
 import time
 
-from . import counted, deadlines, systemd
+from . import counted, systemd
 from .deadlines import KILL_GRACE
 
 log = logging.getLogger("prefork.master")
@@ -118,8 +119,8 @@ def stop_booting(master, worker):
     (TERM's default action), a lifespan startup or async setup it awaits is cancelled
     and runs its ``finally`` blocks (booting.py). An app whose own SIGTERM handler took
     the TERM finds the message before it listens and the worker ends; one that reports
-    ready anyway (the TERM came as it finished booting) is killed then
-    (``killed_once_ready``): told to stop, it never serves. One still there after
+    ready anyway (the stop came as it finished booting, after its last look) drains
+    (``drains_once_ready``): it serves by then. One still there after
     ``KILL_GRACE`` (that handler's import goes on) is killed: it holds the listen sockets
     without accepting."""
     worker.retiring = True
@@ -131,14 +132,18 @@ def stop_booting(master, worker):
     master.schedule_deadlines()
 
 
-def killed_once_ready(master, worker):
-    """``worker`` reports ready: if it was told to stop while booting, it is SIGKILLed at
-    once (it has served nothing) and not taken as ready (True)."""
+def drains_once_ready(master, worker):
+    """``worker`` reports ready: if it was told to stop while booting, it had looked for
+    the ``stop`` for the last time before it came (one it found ended it), so it serves
+    and drains, on the TERM or the ``stop`` it reads now; it is not taken as ready for
+    the generation (True), and gets ``graceful_timeout`` from now, as a retired worker."""
     if not worker.told_stop:
         return False
-    log.warning("worker %d (pid %d) reported ready after it was told to stop while booting (a SIGTERM handler "
-                "of the app's took the TERM); killing it", worker.slot, worker.pid)
-    deadlines.hard_kill(master, worker)
+    log.info("worker %d (pid %d) reported ready as it was told to stop while booting; it drains",
+             worker.slot, worker.pid)
+    worker.ready = True
+    worker.kill_at = time.monotonic() + worker.settings.graceful_timeout
+    master.schedule_deadlines()
     return True
 
 
