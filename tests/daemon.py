@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 _SCRATCH = []  # directories made by scratch_dir, removed when the test run ends
+_RUNNING = []  # Daemons started by this process and not cleaned up yet (killed at its exit)
 
 
 def scratch_dir(prefix):
@@ -38,6 +39,16 @@ def _remove_scratch():
     for pid, path in _SCRATCH:
         if pid == os.getpid():  # (a forked child that exits leaves its parent's alone)
             shutil.rmtree(path, ignore_errors=True)
+
+
+@atexit.register  # (registered last: runs first, before the scratch directories go)
+def _kill_leftovers():
+    """A daemon whose test never reached its cleanup (a start that timed out inside a helper,
+    a fixture that raised) is killed with its workers when the test run ends: only a master
+    still running, and the children it has now (PIDs seen earlier may belong to others by then)."""
+    for daemon in _RUNNING:
+        if daemon.started_by == os.getpid() and daemon.proc.poll() is None:
+            kill_all(daemon.proc, children(daemon.pid))
 
 
 def python_env(**extra):
@@ -181,6 +192,8 @@ class Daemon:
                                      start_new_session=new_session)
         self.pid = self.proc.pid
         self.seen = {self.pid}
+        self.started_by = os.getpid()
+        _RUNNING.append(self)
         if self.sock is not None:
             self.sock.close()  # the daemon has its own copy now
 
@@ -249,6 +262,8 @@ class Daemon:
         self.workers()
         kill_all(self.proc, self.seen)
         self.log_file.close()
+        if self in _RUNNING:
+            _RUNNING.remove(self)
 
 
 class ProtocolError(Exception):
