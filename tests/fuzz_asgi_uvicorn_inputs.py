@@ -114,7 +114,7 @@ def ws_input(rng, rid):
     key = rng.choice([base64.b64encode(bytes(rng.randrange(256) for _ in range(16)))] * 8 + [None, b"short", b"=" * 24])
     if key is not None:
         head += b"Sec-WebSocket-Key: %s\r\n" % key
-    version = rng.choice([b"13"] * 8 + [None, b"8"])
+    version = rng.choice([b"13"] * 8 + [None, b"8", b"13, 8"])  # (one line listing two: a 426)
     if version is not None:
         head += b"Sec-WebSocket-Version: %s\r\n" % version
     if rng.random() < 0.4:

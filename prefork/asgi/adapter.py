@@ -10,8 +10,9 @@ Rules:
 - An HTTP scope is a copy of its connection's template (the fields that do not change
   between its requests: ``server``, ``client``, ``scheme``...; dropped when the socket
   closes) with the request's own fields set; on TLS, a ``tls.TLSTemplate``, whose copies
-  get an ``extensions`` dict of their own. The ``asgi`` dict is shared by the HTTP
-  scopes. Converted request targets and header names (up to ``_KEPT_LENGTH``
+  get an ``extensions`` dict of their own. Each scope has an ``asgi`` dict of its own
+  (an app or middleware writing into it changes no other scope, as under uvicorn, which
+  builds one per scope). Converted request targets and header names (up to ``_KEPT_LENGTH``
   characters), and the response header lists apps send, are remembered per adapter,
   ``_KEPT`` of each at most (a full table is emptied, or no longer grows), so repeated
   requests skip the conversions.
@@ -82,7 +83,6 @@ except (ImportError, OSError) as exc:
 
 log = logging.getLogger("prefork.asgi")
 
-_ASGI_HTTP = ("3.0", "2.3")
 _SHUTDOWN_RESERVE = 5.0  # seconds of the drain kept for the lifespan shutdown, at most
 _UNWIND = 1.0  # seconds cancelled app tasks get for their cleanup
 _EXIT_MARGIN = 0.5  # seconds of the drain's bound left for the worker's exit, at most
@@ -113,7 +113,6 @@ class ASGIAdapter:
         self.ws_per_message_deflate = ws_per_message_deflate
         self.ws_close_timeout = ws_close_timeout
         self.tasks = set()
-        self.asgi_http = {"version": _ASGI_HTTP[0], "spec_version": _ASGI_HTTP[1]}
         self.heads = {}  # the response header lists seen, as HeaderBlocks
         self.targets = {}  # request target: (path, raw_path, query_string)
         self.names = {}  # request header name: the scope's lower-cased bytes
@@ -291,6 +290,7 @@ class ASGIAdapter:
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
             scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted,
                                                                       self.server.max_headers_count)
+        scope["asgi"] = {"version": "3.0", "spec_version": "2.3"}  # a dict of its own: the app may write into it
         version = req.http_version
         scope["http_version"] = version if version == "1.1" or version == "1.0" else scope_version(version)
         scope["method"] = req.method
@@ -329,7 +329,7 @@ class ASGIAdapter:
         server, client = ends(socket)
         template = {
             "type": "http",
-            "asgi": self.asgi_http,
+            "asgi": None,
             "http_version": "1.1",
             "server": server,
             "client": client,

@@ -4,7 +4,10 @@ Rules:
 - ``replayed_request`` gives wsproto the request head as the server parsed it, after
   the checks wsproto does not make: a ``Sec-WebSocket-Key`` (for version 13) must be
   base64 of 16 bytes (RFC 6455 4.2.1; two keys joined are not one), the version is
-  given once (RFC 6455 11.3.5; wsproto would take the last line), and the request has
+  given on one line (RFC 6455 11.3.5; wsproto would take the last line: two lines are
+  a 400; one line that lists several versions, ``13, 8``, is a version the server does
+  not speak, a 426 naming 13, RFC 6455 4.2.2, as uvicorn answers it on wsproto and
+  websockets), and the request has
   no body (its bytes would be read as frames) and a ``Host`` (named as missing: wsproto's
   HTTP/1.1 parser says only "Bad HTTP message"), else ``RemoteProtocolError`` with a 400 hint. Its ``Host`` is
   replayed as a plain name: wsproto decodes the Host as IDNA (and raises on
@@ -118,12 +121,22 @@ def valid_key(key):
         return False
 
 
+def repeated(raw, name):
+    """Whether the field ``name`` (lower case) has more than one line in the raw header
+    list ``raw`` (the server joins repeated lines with commas; one line may hold a
+    comma itself)."""
+    return sum(1 for i in range(0, len(raw), 2) if raw[i].lower() == name) > 1
+
+
 def replayed_request(req):
     """The request head for wsproto, as bytes."""
     fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
     version = fields.get("sec-websocket-version")
-    if version is not None and "," in version:  # (repeated lines are joined)
-        raise RemoteProtocolError("Sec-WebSocket-Version given more than once", RejectConnection(status_code=400))
+    if version is not None and "," in version:
+        if repeated(req.raw_headers, "sec-websocket-version"):  # (repeated lines are joined)
+            raise RemoteProtocolError("Sec-WebSocket-Version given more than once", RejectConnection(status_code=400))
+        raise RemoteProtocolError("unsupported Sec-WebSocket-Version (13 is supported)",  # one line, "13, 8"
+                                  RejectConnection(status_code=426, headers=[(b"Sec-WebSocket-Version", b"13")]))
     key = fields.get("sec-websocket-key")
     if version == "13" and not valid_key(key):  # (named missing when it is, as the websockets library names it)
         raise RemoteProtocolError("bad Sec-WebSocket-Key" if key is not None else "missing Sec-WebSocket-Key header",

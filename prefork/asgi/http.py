@@ -65,7 +65,12 @@ Rules:
 - The status is a final one, 200 to 999: a 1xx in ``http.response.start`` raises (the
   client would take the next response on the connection for this request's).
 - Sending to a closed connection is dropped without an error, unchecked (spec_version
-  2.3, as uvicorn); a body after the response is complete raises even so.
+  2.3, as uvicorn); a body after the response is complete raises even so. A dropped
+  body message still gives the loop one turn before it returns: an app that streams
+  from a generator that never awaits (Starlette's ``StreamingResponse`` over chunks
+  made in memory) would otherwise spin in the worker's loop for ever, where the turn
+  lets Starlette's disconnect listener run and cancel the stream (and the worker's
+  other connections be served).
 - No extension is offered to HTTP scopes: a message of one (``http.response.trailers``,
   ``http.response.push``) raises RuntimeError saying so.
 - An app that raises, or returns, while no byte of its response has gone out (before
@@ -79,7 +84,7 @@ Rules:
 """
 
 import logging
-from asyncio import CancelledError
+from asyncio import CancelledError, sleep
 
 from ..http.serialize import HeaderBlock
 from .heads import body_bytes, chunked_last, declared_length, response_fields
@@ -209,7 +214,8 @@ class HTTPCycle:
             if self.complete:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
             if self.closed or self.req.socket.destroyed:
-                return  # the client is gone: dropped unchecked (spec 2.3; uvicorn)
+                await sleep(0)  # the client is gone: dropped unchecked (spec 2.3; uvicorn), after a loop turn
+                return
             if self.start is None:
                 raise RuntimeError("Expected ASGI message 'http.response.start', but got 'http.response.body'.")
             res = self.res
