@@ -29,6 +29,7 @@ Rules:
   and the address: gunicorn refuses it too, uvicorn trusts no peer by it.
 """
 
+import datetime
 import errno
 import importlib.util
 import math
@@ -48,7 +49,9 @@ NUL = "\0"
 
 def toml_spelling(value):
     """A value as it is shown back: a boolean as TOML writes it (``true``), in a list or
-    table too, else its ``repr``."""
+    table too, a date or time as TOML writes it (``1979-05-27``), else its ``repr``."""
+    if isinstance(value, (datetime.date, datetime.time)):  # (a datetime is a date)
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):

@@ -73,6 +73,9 @@ class Parser(argparse.ArgumentParser):
     the flag is gunicorn's or uvicorn's, and where the options are listed."""
 
     def error(self, message):
+        if message == "argument --access-log: expected one argument":  # uvicorn's --access-log is a switch
+            message += ("\n  --access-log with no value is uvicorn's switch: the access log is on here unless set "
+                        "empty (to stderr by default); --access-log takes - or a file's path")
         self.exit(2, f"prefork: error: {message}\nRun 'prefork --help' for every option.\n")
 
 

@@ -92,6 +92,10 @@ def _near(name, known):
     """`` (did you mean X?)`` for the known name closest to a mistyped one, or ""."""
     from difflib import get_close_matches  # an error's hint only
 
+    import unicodedata
+
+    # (WORKERS, a variable's PREFORK_WORKERS, fullwidth letters: the same setting)
+    name = unicodedata.normalize("NFKC", name).lower().removeprefix("prefork_")
     close = get_close_matches(name, list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
 
@@ -222,11 +226,12 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         except UnicodeDecodeError as exc:
             problems.append(f"{named_by}{config_file}: not valid TOML: not UTF-8 text (byte {exc.start})")
         for key in file_values:
-            if key not in BY_NAME and isinstance(file_values[key], dict) and not migration.hint(key, False):
-                problems.append(f"{config_file}:{key}: unknown setting (a table: settings are top-level keys, "
-                                f"written before any [table])")
+            if key not in BY_NAME and tomlhints.is_table(file_values[key]) and not migration.hint(key, False):
+                problems.append(f"{config_file}:{tomlhints.key_shown(key)}: unknown setting (a table: settings "
+                                f"are top-level keys, written before any [table])")
             elif key not in BY_NAME:
-                problems.append(f"{config_file}:{key}: unknown setting{_hint(key, file_values[key])}")
+                problems.append(f"{config_file}:{tomlhints.key_shown(key)}: unknown setting"
+                                f"{_hint(key, file_values[key])}")
     warnings = []
     for name in env:
         if name.startswith("PREFORK_") and name[8:].lower() not in BY_NAME:

@@ -16,17 +16,45 @@ Rules:
   setting's comma-separated value is a list of strings. A key prefork does not have
   gets no quoting advice (the line would still be refused), only ``key_hint(key,
   value)``: another server's name for a setting, or a near miss.
+- A key written without quotes that holds a character TOML's bare keys do not take
+  (``wörkers``, fullwidth letters) is named, with ``key_hint`` for it.
+- ``key_shown(key)`` is a key as a problem's ``SOURCE:KEY`` names it: bare when TOML
+  could write it so, else quoted with its control characters escaped (``""``,
+  ``"a\\nb"``), so that every problem stays one line.
 """
 
 import json
 import re
 
-from .options import BY_NAME
+from .options import BY_NAME, toml_value
 
 _KEY_LINE = re.compile(r"""[ \t]*("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)[ \t]*=[ \t]*(.*?)[ \t]*$""")
 _TABLE_LINE = re.compile(r"""[ \t]*\[\[?[ \t]*("[^"\\\n]*"|'[^'\n]*'|[A-Za-z0-9_-]+)""")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ODD_BARE_KEY = re.compile(r"""[ \t]*([^\s"'=\[\]#.]+)[ \t]*=""")  # a key TOML's bare keys do not take
 _PROBE = "prefork_probe_key_"
 _TRIES = 16  # earlier lines with the same key tried for a set-twice hint (nearest first)
+
+
+def key_shown(key):
+    return key if _BARE_KEY.fullmatch(key) else toml_value(key)
+
+
+def is_table(value):
+    """A ``[table]``'s value, or an ``[[array of tables]]``'s."""
+    return isinstance(value, dict) or (isinstance(value, list) and bool(value)
+                                       and all(isinstance(item, dict) for item in value))
+
+
+def _odd_bare_key(line, key_hint):
+    found = _ODD_BARE_KEY.match(line)
+    if found is None or _BARE_KEY.fullmatch(found.group(1)):
+        return ""
+    key = found.group(1)
+    odd = next(c for c in key if not _BARE_KEY.fullmatch(c))
+    near = key_hint(key)
+    return (f" (a key without quotes is ASCII letters, digits, _ and - only: {key} has {odd!r} (U+{ord(odd):04X})"
+            + (f"; {near[2:-1]}" if near else "") + ")")
 
 
 def _key_match(line):
@@ -101,7 +129,7 @@ def syntax_hint(message, text, key_hint):
     line = lines[number - 1]
     key = _key_of(line)
     if key is None:
-        return ""
+        return _odd_bare_key(line, key_hint)
     if message.startswith(("Cannot overwrite a value", "Cannot declare")):
         return _set_twice(key, lines, number, column)
     found = _KEY_LINE.match(line.removesuffix("\r"))
