@@ -23,7 +23,7 @@ def prefork(*args):
                             env=python_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _, err = proc.communicate(timeout=8)
+        _, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGTERM)
         try:
