@@ -7,7 +7,10 @@ import re
 from prefork.http.errors import ParseError
 from prefork.http.parser import RequestParser
 
-_CONNECTION_TAB = re.compile(rb"(?im)^connection:[^\r\n]*\t")
+# a close or upgrade token ending in a tab (spaces may come between) in Connection or
+# Proxy-Connection: the tokens llhttp's two versions read differently (a tab anywhere
+# else, or after keep-alive, is read alike, and prefork follows Node there)
+_CONNECTION_TAB = re.compile(rb"(?im)^(?:proxy-)?connection:(?:[^\r\n]*[ \t,])?(?:close|upgrade) *\t")
 _EMPTY_TE = re.compile(rb"(?im)^transfer-encoding:[ \t]*\r?$")
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ")
 
@@ -143,6 +146,16 @@ def _pri_destroyed_before_an_error(node, ours):
         (not extra or _is_error_reply(extra))
 
 
+def _error_parsed_on(node, ours, config):
+    """Node parsed on past prefork's last event into a parse error: its clientError
+    listener's event, or, with no listener (Node's own handler destroys a connection
+    whose response head is out), the error its socket saw."""
+    if "clientError" in _names(node)[len(_without_finish(ours)):]:
+        return True
+    return "clientError" in (config or {}).get("unlisten", ()) and \
+        any(code.startswith("HPE_") for code in node.errors)
+
+
 def known_difference(case, node, ours, config=None):
     """The name of a documented difference that explains why ``ours`` is not ``node``'s
     outcome for ``case`` (run with the reference server ``config``), or None (a finding)."""
@@ -213,13 +226,12 @@ def known_difference(case, node, ours, config=None):
             _without_finish(node)[:len(_without_finish(ours))] == _without_finish(ours) and \
             (node.masked.startswith(ours.masked) or
              theirs and _is_error_reply(theirs[-1]) and mine[:len(theirs) - 1] == theirs[:-1] or
-             ours.masked.startswith(node.masked) and
-             "clientError" in _names(node)[len(_without_finish(ours)):]):
+             ours.masked.startswith(node.masked) and _error_parsed_on(node, ours, config)):
         # node-compat deviation 5: nothing is read or written after a response that
         # closes the connection; Node parses on (more events, more bytes), and when what
         # follows is malformed, its error reply can replace a response whose 'end' it
         # emits on the next tick (deviation 7), or its clientError listener's destroy
-        # cuts a response still being sent
+        # (unlistened, its own) cuts a response still being sent
         return "nothing-after-final-response"
     return None
 
