@@ -160,3 +160,32 @@ def test_a_cut_response_without_nodes_parse_error_is_a_finding():
     assert _cut_by_default_destroy(["ECONNRESET"], UNLISTENED) is None
     # with a listener, Node's parse error is its clientError event, which is missing here
     assert _cut_by_default_destroy(["HPE_INVALID_VERSION"], {}) is None
+
+
+# node-compat deviations 6 and 3: a listened upgrade behind a pending /flush response,
+# then the client's FIN; Node hands over at once and writes the response's head into the
+# tunnel (its 'late' body lost to the FIN), prefork sends the response whole first
+UP_HEAD = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+UP_EVENTS = (("connection",), ("request", ("method", "POST"), ("url", "/flush"), ("v", "1.1")),
+             ("upgrade", ("url", "/flush"), ("head", "ab")))
+UP_READS = [b"POST /flush HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: upgrade\r\n\r\nab", b"cd"]
+
+
+def _upgrade_behind_flush(node_bytes, half_close=True, ours_bytes=UP_HEAD + b"4\r\nlate\r\n0\r\n\r\n" + SWITCH + b"abcd"):
+    node = Outcome(node_bytes, True, False, UP_EVENTS)
+    ours = Outcome(ours_bytes, True, False, UP_EVENTS[:2] + (("res.finish", ("url", "/flush")),) + UP_EVENTS[2:])
+    return known_difference((UP_READS, b"".join(UP_READS), half_close), node, ours, {})
+
+
+def test_a_pending_response_node_wrote_into_the_tunnel_before_the_fin_is_known():
+    assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"cd") == "response-before-hand-over"
+    assert _upgrade_behind_flush(SWITCH + b"abcd" + UP_HEAD[:20]) == "response-before-hand-over"
+
+
+def test_tunnel_bytes_lost_or_changed_beside_the_response_are_a_finding():
+    assert _upgrade_behind_flush(SWITCH + b"a" + UP_HEAD + b"cd") is None
+    assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"CD") is None
+    assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"cd", half_close=False) is None
+    assert _upgrade_behind_flush(SWITCH + b"ab" + b"HTTP/1.1 500 Oops\r\n\r\n" + b"cd") is None
