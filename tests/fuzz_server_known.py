@@ -7,7 +7,10 @@ import re
 from prefork.http.errors import ParseError
 from prefork.http.parser import RequestParser
 
-_CONNECTION_TAB = re.compile(rb"(?im)^connection:[^\r\n]*\t")
+# a close or upgrade token ending in a tab (spaces may come between) in Connection or
+# Proxy-Connection: the tokens llhttp's two versions read differently (a tab anywhere
+# else, or after keep-alive, is read alike, and prefork follows Node there)
+_CONNECTION_TAB = re.compile(rb"(?im)^(?:proxy-)?connection:(?:[^\r\n]*[ \t,])?(?:close|upgrade) *\t")
 _EMPTY_TE = re.compile(rb"(?im)^transfer-encoding:[ \t]*\r?$")
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ")
 
@@ -130,6 +133,27 @@ def _requests_past_closing_response(node, ours):
         theirs[:len(mine)] == mine and all(e[0] == "request" for e in theirs[len(mine):])
 
 
+def _response_cut_inside_tunnel(theirs, mine):
+    """``mine`` is a response then a tunnel (its reply and what followed); ``theirs`` is
+    that tunnel with the response, perhaps cut short, written somewhere inside it: Node
+    handed the connection over while the response was pending and wrote what it had of
+    it into the tunnel (the client's FIN then ended the socket before the rest)."""
+    found = _TUNNEL_REPLY.search(mine)
+    if found is None or found.start() == 0:
+        return False
+    response, tunnel = mine[:found.start()], mine[found.start():]
+    first_line = response[:response.find(b"\r\n") + 2]
+    at = theirs.find(first_line)
+    while at >= 0:
+        cut = len(first_line)
+        while cut < len(response) and at + cut < len(theirs) and theirs[at + cut] == response[cut]:
+            cut += 1
+        if theirs[:at] + theirs[at + cut:] == tunnel:
+            return True
+        at = theirs.find(first_line, at + 1)
+    return False
+
+
 def _pri_destroyed_before_an_error(node, ours):
     """prefork's events end at a PRI request, Node's go on with clientErrors alone, and
     Node's bytes are prefork's then at most its error reply."""
@@ -141,6 +165,16 @@ def _pri_destroyed_before_an_error(node, ours):
     return theirs[:len(mine)] == mine and len(theirs) > len(mine) and \
         all(e[0] == "clientError" for e in theirs[len(mine):]) and node.masked.startswith(ours.masked) and \
         (not extra or _is_error_reply(extra))
+
+
+def _error_parsed_on(node, ours, config):
+    """Node parsed on past prefork's last event into a parse error: its clientError
+    listener's event, or, with no listener (Node's own handler destroys a connection
+    whose response head is out), the error its socket saw."""
+    if "clientError" in _names(node)[len(_without_finish(ours)):]:
+        return True
+    return "clientError" in (config or {}).get("unlisten", ()) and \
+        any(code.startswith("HPE_") for code in node.errors)
 
 
 def known_difference(case, node, ours, config=None):
@@ -187,6 +221,13 @@ def known_difference(case, node, ours, config=None):
         # its tunnel's bytes come before that response (same events and bytes, in
         # another order)
         return "response-before-hand-over"
+    if half_close and ("connect" in names or "upgrade" in names) and ours.closed and node.closed and \
+            sorted(_without_finish(node)) == sorted(_without_finish(ours)) and \
+            _response_cut_inside_tunnel(node.masked, ours.masked):
+        # node-compat deviations 6 and 3: prefork hands over once the pending response is
+        # out; Node at once, writing that response into the tunnel, where the client's
+        # FIN ends the socket before the rest of it (and its 'finish')
+        return "response-before-hand-over"
     if ("connect" in names or "upgrade" in names) and "connect" not in _names(ours) and \
             "upgrade" not in _names(ours) and ours.closed and mine and _closes(mine[-1]) and \
             (all(r in node.masked for r in mine) or _tunnel_inside(node.masked, ours.masked)):
@@ -213,13 +254,12 @@ def known_difference(case, node, ours, config=None):
             _without_finish(node)[:len(_without_finish(ours))] == _without_finish(ours) and \
             (node.masked.startswith(ours.masked) or
              theirs and _is_error_reply(theirs[-1]) and mine[:len(theirs) - 1] == theirs[:-1] or
-             ours.masked.startswith(node.masked) and
-             "clientError" in _names(node)[len(_without_finish(ours)):]):
+             ours.masked.startswith(node.masked) and _error_parsed_on(node, ours, config)):
         # node-compat deviation 5: nothing is read or written after a response that
         # closes the connection; Node parses on (more events, more bytes), and when what
         # follows is malformed, its error reply can replace a response whose 'end' it
         # emits on the next tick (deviation 7), or its clientError listener's destroy
-        # cuts a response still being sent
+        # (unlistened, its own) cuts a response still being sent
         return "nothing-after-final-response"
     return None
 

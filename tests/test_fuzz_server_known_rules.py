@@ -106,3 +106,86 @@ def test_more_than_a_client_error_after_a_pri_request_is_a_finding():
     assert _pri(node_bytes=NOT_FOUND) is None
     assert _pri(ours_request=REQUEST_A, node_events=()) is None
     assert _pri(node_events=()) is None
+
+
+# parser-notes "Tabs after Content-Length and Connection values": only a close or upgrade
+# token ending in a tab is read differently by Node's llhttp and httptools'
+KEPT = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\na"
+CLOSED = KEPT.replace(b"keep-alive", b"close")
+REQUEST = ("request", ("method", "GET"), ("url", "/"), ("v", "1.1"))
+
+
+def _tab_case(value, name=b"Connection"):
+    data = b"GET / HTTP/1.1\r\nHost: x\r\n" + name + b": " + value + b"\r\n\r\n"
+    node = Outcome(KEPT, False, False, [("connection",), REQUEST])
+    ours = Outcome(CLOSED, True, False, [("connection",), REQUEST])
+    return known_difference(([data], data, False), node, ours)
+
+
+def test_a_close_or_upgrade_token_ending_in_a_tab_is_the_known_tab_difference():
+    for value in (b"close\t", b"Close \t", b"x,close\t", b"keep-alive, close\tx", b"upgrade\t", b"\tCLOSE\t"):
+        assert _tab_case(value) == "connection-token-then-tab", value
+    assert _tab_case(b"close\t", b"Proxy-Connection") == "connection-token-then-tab"
+
+
+def test_a_tab_anywhere_else_in_connection_is_a_finding():
+    for value in (b"\tclose", b"x,\tclose", b"close,\tx", b"x\t, close", b"close, x\t", b"keep-alive\t",
+                  b"foo\t", b"xclose\t", b"cl\tose", b"\tupgrade"):
+        assert _tab_case(value) is None, value
+
+
+# node-compat deviation 5 with Node's own clientError handling: an HTTP/1.0 keep-alive
+# request answered close-delimited (/flush: head now, 'late' after 50 ms), then a
+# malformed request in the next read; Node parses it and its default handler destroys the
+# connection (the head is out), cutting the response; prefork reads nothing after it
+FLUSH_THEN_BAD = [b"POST /flush HTTP/1.0\r\nHost: x\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\nbGET /",
+                  b" HTTP/1.1 \r\nHost: x\r\n\r\n"]
+FLUSH_POST = ("request", ("method", "POST"), ("url", "/flush"), ("v", "1.0"))
+UNLISTENED = {"unlisten": ["clientError", "checkContinue", "checkExpectation"]}
+
+
+def _cut_by_default_destroy(errors, config):
+    case = (FLUSH_THEN_BAD, b"".join(FLUSH_THEN_BAD), False)
+    node = Outcome(FLUSHED, True, False, (("connection",), FLUSH_POST), errors)
+    ours = Outcome(FLUSHED + b"late", True, False, (("connection",), FLUSH_POST, ("res.finish", ("url", "/flush"))))
+    return known_difference(case, node, ours, config)
+
+
+def test_nodes_own_destroy_on_a_parse_error_cutting_a_closing_response_is_known():
+    assert _cut_by_default_destroy(["HPE_INVALID_VERSION"], UNLISTENED) == "nothing-after-final-response"
+
+
+def test_a_cut_response_without_nodes_parse_error_is_a_finding():
+    assert _cut_by_default_destroy([], UNLISTENED) is None
+    assert _cut_by_default_destroy(["ECONNRESET"], UNLISTENED) is None
+    # with a listener, Node's parse error is its clientError event, which is missing here
+    assert _cut_by_default_destroy(["HPE_INVALID_VERSION"], {}) is None
+
+
+# node-compat deviations 6 and 3: a listened upgrade behind a pending /flush response,
+# then the client's FIN; Node hands over at once and writes the response's head into the
+# tunnel (its 'late' body lost to the FIN), prefork sends the response whole first
+UP_HEAD = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+UP_EVENTS = (("connection",), ("request", ("method", "POST"), ("url", "/flush"), ("v", "1.1")),
+             ("upgrade", ("url", "/flush"), ("head", "ab")))
+UP_READS = [b"POST /flush HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: upgrade\r\n\r\nab", b"cd"]
+
+
+def _upgrade_behind_flush(node_bytes, half_close=True, ours_bytes=UP_HEAD + b"4\r\nlate\r\n0\r\n\r\n" + SWITCH + b"abcd"):
+    node = Outcome(node_bytes, True, False, UP_EVENTS)
+    ours = Outcome(ours_bytes, True, False, UP_EVENTS[:2] + (("res.finish", ("url", "/flush")),) + UP_EVENTS[2:])
+    return known_difference((UP_READS, b"".join(UP_READS), half_close), node, ours, {})
+
+
+def test_a_pending_response_node_wrote_into_the_tunnel_before_the_fin_is_known():
+    assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"cd") == "response-before-hand-over"
+    assert _upgrade_behind_flush(SWITCH + b"abcd" + UP_HEAD[:20]) == "response-before-hand-over"
+
+
+def test_tunnel_bytes_lost_or_changed_beside_the_response_are_a_finding():
+    assert _upgrade_behind_flush(SWITCH + b"a" + UP_HEAD + b"cd") is None
+    assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"CD") is None
+    assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"cd", half_close=False) is None
+    assert _upgrade_behind_flush(SWITCH + b"ab" + b"HTTP/1.1 500 Oops\r\n\r\n" + b"cd") is None
