@@ -96,29 +96,64 @@ class ReadWaiter:
             res.destroy(timed_out(res.req))  # (the read raises it; the request closes with its response)
 
 
-async def iterate(res, chunks):
+class Iteration:
     """``async for chunk in res`` (``chunks``: streaming.Chunks over it): a loop left
     before the body's end (``break``, an exception) aborts the request (destroys the
-    response when the body is complete or the request is gone; leaves a request destroyed
-    already alone, with no ``abort``), as Node's ``for await`` does: otherwise its socket, paused for the loop, would stay taken for ever (the
-    agent's next request in line with it). The generator is closed when the loop drops it."""
-    finished = False
-    try:
-        while True:
+    response when the body is complete or the request is gone; leaves a response destroyed
+    already alone, with no ``abort``), as Node's ``for await`` does: otherwise its socket,
+    paused for the loop, would stay taken for ever (the agent's next request in line with
+    it). Which it is, is decided when the loop drops the iterator (at the ``break``, as
+    Node's destroyer decides at its ``return()``: a request destroyed just before the
+    ``break``, its response not closed yet, still gets its ``abort`` at once, before the
+    closes its destroy queued); what else it decided is done on the next loop turn (a
+    finalizer, which may run amid any code, does no I/O itself)."""
+
+    __slots__ = ("res", "chunks", "over")
+
+    def __init__(self, res, chunks):
+        self.res = res
+        self.chunks = chunks
+        self.over = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.over:
+            raise StopAsyncIteration
+        try:
+            return await next_chunk(self.res, self.chunks)
+        except StopAsyncIteration:
+            self.over = True
+            raise
+        except BaseException:  # (the stream's error, or the awaiting task cancelled)
+            self.leave()()
+            raise
+
+    def leave(self):
+        """The loop is left before the end: what to do about it (a callable), decided now."""
+        self.over = True
+        res = self.res
+        req = res.req
+        if req is not None and not res.complete:
+            return req.abort if not res.destroyed else _nothing  # as Node's for-await ends a response: through its request
+        return res.destroy
+
+    def __del__(self):
+        if not self.over:
+            left = self.leave()
+            req = self.res.req
+            if left == getattr(req, "abort", None) and req.destroyed:
+                left()  # (only marks it aborted and queues its 'abort': before the closes its destroy queued, as Node's)
+                return
             try:
-                chunk = await next_chunk(res, chunks)
-            except StopAsyncIteration:
-                break
-            yield chunk
-        finished = True
-    finally:
-        if not finished:
-            req = res.req
-            if req is not None and not res.complete:
-                if not req.destroyed:  # (one destroyed already, whose error ended the loop: no 'abort' after its 'close', as Node)
-                    req.abort()  # as Node's for-await ends a response: through its request
-            else:
-                res.destroy()
+                self.res.loop.call_soon(left)
+            except RuntimeError:  # (its loop is closed: nothing is left to abort)
+                pass
+
+
+def _nothing():
+    pass
 
 
 async def next_chunk(res, chunks):

@@ -23,6 +23,7 @@ class SocketClose:
 
     def socket_closed(self, counted):
         """The socket closed; ``counted`` when it still counted in the agent's pool."""
+        self.emit_abort()  # (an abort() after a destroy(): its 'abort' first, as Node's)
         if self.res is None and not self._errored:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
         res = self.res
@@ -62,6 +63,7 @@ class SocketClose:
         destroyed with: the request's ``error``, the response's) its ``close``, then the
         request's; a body cut short gives ``aborted``, ``close``, the response's
         ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
+        self.emit_abort()  # (an abort() after the destroy() that closed the socket: its 'abort' first)
         if res.complete and not res.destroy_called:
             if self.keeps_socket:  # (Node's end of a kept-alive exchange closes the request first)
                 self._close()

@@ -237,8 +237,22 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self.loop.call_soon(self._close)
             self.loop.call_soon(emit_logged, self, "abort")
             return
+        if self.destroyed:  # (the socket's close a destroy() queued emits it first: emit_abort)
+            self._abort_due = True
+            self.loop.call_soon(self.emit_abort)
+            return
         self.loop.call_soon(emit_logged, self, "abort")
         self.destroy()
+
+    _abort_due = False
+
+    def emit_abort(self):
+        """The ``abort`` that ``abort()`` queued, once: a socket's close that an earlier
+        ``destroy()`` queued ahead of it emits it first, as Node's comes on a tick, before
+        the close."""
+        if self._abort_due:
+            self._abort_due = False
+            emit_logged(self, "abort")
 
     def destroy(self, error=None):
         if self.destroyed:

@@ -57,7 +57,7 @@ from ..streaming import Chunks, Raising, pipe, unpipe
 from ..http.errors import Aborted, PrematureClose
 from ..net.text import TextDecoder
 from .logged import emit_logged, log
-from .awaiting import ReadWaiter, bound_read, discarded as _discarded, iterate, raisable
+from .awaiting import ReadWaiter, bound_read, discarded as _discarded, Iteration, raisable
 from .fields import ResponseFields
 from .sockopts import timer_seconds
 from .state import KEPT_HIGH_WATER as _KEPT_HIGH_WATER, StreamState
@@ -277,7 +277,7 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         closed = (self._errored or True) if self._closed and (self.aborted or not self.complete) else False
         chunks = Chunks(self, PrematureClose, kept=kept, ended=self._ended, closed=closed)
         self.resume()  # (a paused response too: iterating is reading)
-        return iterate(self, chunks)
+        return Iteration(self, chunks)
 
     def set_timeout(self, seconds, callback=None):
         """Node's ``res.setTimeout(ms[, callback])``: the socket's idle timeout, whose ``timeout``
