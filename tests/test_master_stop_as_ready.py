@@ -11,6 +11,7 @@ until the stop has been sent to it."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -40,6 +41,50 @@ def in_syscall(pid, number):
             return fh.read().split()[0] == str(number)
     except (OSError, IndexError):
         return False
+
+
+def hold_ready(strace, pid, seconds):
+    """strace holding worker ``pid``'s first send (its ready message) ``seconds`` at entry."""
+    tracer = subprocess.Popen([strace, "-p", str(pid), "-e", "trace=sendto",
+                               "-e", f"inject=sendto:delay_enter={int(seconds * 1e6)}:when=1"],
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while "attached" not in tracer.stderr.readline():
+        assert time.monotonic() < deadline and tracer.poll() is None, "strace did not attach"
+    return tracer
+
+
+def test_a_worker_ready_as_a_stop_with_no_worker_serving_reaches_it_drains_within_the_stops_deadline(strace):
+    """No worker serves when TERM comes (a first start): the booting one is told to stop
+    ``stop_booting_lead`` (1.5 s) before ``graceful_timeout`` runs out; it reports ready
+    after that, with a request queued that never ends: it drains until the stop's own
+    deadline, not ``graceful_timeout`` from its ready (which nearly doubled the stop)."""
+    gates = scratch_dir("prefork-gates-")
+    d = Daemon(app="apps.gated_boot:setup_slow", workers=1, env={"GATE_DIR": gates}, graceful_timeout="10")
+    tracer = client = None
+    try:
+        worker = booting_pid(d, 0)
+        tracer = hold_ready(strace, worker, 9)
+        client = socket.create_connection(("127.0.0.1", d.port))
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # queued for the booting worker
+        stopped = time.monotonic()
+        d.signal(signal.SIGTERM)
+        d.wait_log("no worker serves yet")
+        open(os.path.join(gates, f"open-{worker}"), "w").close()
+        # its ready held 9 s: it comes after the stop message (at 8.5 s), before the 10 s deadline
+        wait_until(lambda: in_syscall(worker, SENDTO), 20, what="the worker's ready message")
+        d.wait_exit(60)
+        took = time.monotonic() - stopped
+        log = d.log()
+        assert "still booting; stopping it" in log, log
+        assert took < 14, f"the stop took {took:.1f} s with graceful_timeout 10\n{log}"
+    finally:
+        if client is not None:
+            client.close()
+        if tracer is not None and tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+        d.cleanup()
 
 
 def test_a_worker_ready_as_a_graceful_stop_reaches_it_drains_rather_than_being_killed(strace):

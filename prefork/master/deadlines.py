@@ -162,6 +162,8 @@ def resumed(master, now, late):
     spared = 0
     for pid in [pid for pid in master.excused if pid not in master.workers]:
         del master.excused[pid]
+    if master.stop_deadline is not None:
+        master.stop_deadline += late
     for worker in master.workers.values():
         if worker.kill_at is not None:
             worker.kill_at += late

@@ -99,6 +99,7 @@ class Master:
         self.spawn_failures = {}  # {slot: starts that failed in a row} (master/workers.py)
         self.boot_failed = False  # reload on: the first generation failed to boot; a change retries
         self.stopping = None  # "graceful" | "fast"
+        self.stop_deadline = None  # a stop's kill time for every worker, once it has one (master/stopping.py)
         self.exit_code = 0
         self.deadline_timer = None
         self.deadline_due = None  # (when it was set, when it is due); self.excused: deadlines.resumed

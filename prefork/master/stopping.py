@@ -68,7 +68,7 @@ def drain_all(master):
     if booting and not any(worker.ready and not worker.retiring for worker in master.workers.values()):
         log.info("graceful stop: no worker serves yet; %s drain%s once ready (up to %.1f s)",
                  counted(len(booting), "booting worker"), "s" * (len(booting) == 1), master.settings.graceful_timeout)
-        deadline = time.monotonic() + master.settings.graceful_timeout
+        deadline = master.stop_deadline = time.monotonic() + master.settings.graceful_timeout
         for worker in master.workers.values():
             worker.kill_at = min(worker.kill_at or deadline, deadline)
         drain_when_ready(master, deadline - stop_booting_lead(master.settings.graceful_timeout))
@@ -136,13 +136,15 @@ def drains_once_ready(master, worker):
     """``worker`` reports ready: if it was told to stop while booting, it had looked for
     the ``stop`` for the last time before it came (one it found ended it), so it serves
     and drains, on the TERM or the ``stop`` it reads now; it is not taken as ready for
-    the generation (True), and gets ``graceful_timeout`` from now, as a retired worker."""
+    the generation (True), and gets ``graceful_timeout`` from now, as a retired worker, but
+    no later than the stop's own deadline once it has one (a stop that found no worker
+    serving, the drain, a fast stop): ``graceful_timeout`` bounds the whole stop."""
     if not worker.told_stop:
         return False
     log.info("worker %d (pid %d) reported ready as it was told to stop while booting; it drains",
              worker.slot, worker.pid)
     worker.ready = True
-    worker.kill_at = time.monotonic() + worker.settings.graceful_timeout
+    worker.kill_at = min(time.monotonic() + worker.settings.graceful_timeout, master.stop_deadline or float("inf"))
     master.schedule_deadlines()
     return True
 
@@ -158,7 +160,7 @@ def stop_booting_lead(grace):
 def drain_serving(master):
     log.info("graceful stop: draining %s (up to %.1f s)", counted(len(master.workers), "worker"),
              master.settings.graceful_timeout)
-    deadline = time.monotonic() + master.settings.graceful_timeout
+    deadline = master.stop_deadline = time.monotonic() + master.settings.graceful_timeout
     for worker in master.workers.values():
         worker.retiring = True
         worker.kill_at = min(worker.kill_at or deadline, deadline)
@@ -183,7 +185,7 @@ def fast_stop(master, previous=True):
     log.info("fast stop")
     systemd.notify("STOPPING=1")
     master.close_listeners()
-    deadline = time.monotonic() + KILL_GRACE
+    deadline = master.stop_deadline = time.monotonic() + KILL_GRACE
     for worker in master.workers.values():
         worker.retiring = True
         worker.kill_at = deadline

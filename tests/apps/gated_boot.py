@@ -13,3 +13,9 @@ while not os.path.exists(_gate) and time.monotonic() < _deadline:
 
 def setup(server):
     server.on("request", lambda req, res: res.end(b"gated"))
+
+
+def setup_slow(server):
+    """Every request is answered a minute later: a worker draining it runs until killed."""
+    import asyncio
+    server.on("request", lambda req, res: asyncio.get_running_loop().call_later(60, res.end, b"slow"))
