@@ -35,6 +35,7 @@ Rules:
 """
 
 import contextvars
+from functools import partial
 import logging
 import tempfile
 from collections import deque
@@ -181,7 +182,7 @@ class WSGIAdapter:
             self.pool = ThreadedCalls(self, self.threads, self.timeout)
             server.on("request", self.pool.on_request)
         else:
-            server.on("request", self.on_request)
+            server.on("request", partial(self.context.run, WSGIAdapter.on_request, self))  # (in the context)
         server.on("checkContinue", self.on_check_continue)
         server.on("connect", self.on_connect)
         server.on("connection", written_at_once)
@@ -210,7 +211,7 @@ class WSGIAdapter:
                 return  # (a request read after the connection began to close: not run; closing() inlined)
             else:
                 self._busy = True
-                if self.context.run(start_call, self, req, res, EMPTY_INPUT):
+                if start_call(self, req, res, EMPTY_INPUT):
                     self._busy = False  # done at once: nothing can have queued meanwhile
             return
         if self.too_large(req):
@@ -229,7 +230,7 @@ class WSGIAdapter:
         if self.pool is not None:
             self.pool.on_request(req, res)
         else:
-            self.on_request(req, res)
+            self.context.run(WSGIAdapter.on_request, self, req, res)
 
     def call(self, req, res, body):
         """Run the app for ``req`` now, or after the calls before it."""

@@ -87,13 +87,14 @@ log = logging.getLogger("prefork.wsgi")
 WHOLE_WAITS = 256 * 1024  # a whole body larger than this goes through the held budget
 TURN = 0.05  # seconds a streamed body's iteration holds the loop before the loop gets a turn
 _DONE = object()  # (the iterator's end)
+assert HEAD_ALONE <= WHOLE_WAITS  # (a body sent with its kept head never waits out its bytes)
 
 
 class LoopCall(CallWaits, FileSending):
     """One WSGI call on the loop: start_response, then the iterable with backpressure.
     Made by ``start_call`` (no __init__: built where it starts, one frame less a call)."""
 
-    __slots__ = ("adapter", "req", "res", "body", "status", "headers", "iterable", "iterator", "finished",
+    __slots__ = ("adapter", "req", "res", "status", "headers", "iterable", "iterator", "finished",
                  "promised", "stall", "on_gone", "watching", "spill", "over", "prepared", "taken")
 
     def prepare(self):
@@ -333,7 +334,6 @@ def start_call(adapter, req, res, body):
     call.adapter = adapter
     call.req = req
     call.res = res
-    call.body = body
     call.status = call.iterable = None  # (headers: with the status, read only once it is set)
     call.finished = call.prepared = False  # (the rest of its state: ``prepare``, once needed)
     running = adapter.loop
@@ -373,9 +373,7 @@ def start_call(adapter, req, res, body):
                     size = len(data)
                     fits = heads.fits
                     if (fits is None or (fits == size and res.can_chunk)) and size <= HEAD_ALONE:
-                        res.end_with(heads.code, heads.block, data, heads.reason)
-                        if size > WHOLE_WAITS and call.waits_out():
-                            return False
+                        res.end_with(heads.code, heads.block, data, heads.reason)  # (not over WHOLE_WAITS)
                         call.finished = call.over = True  # (a list: nothing to close; a later write() raises)
                         if adapter.errors.held:
                             adapter.errors.flush()
