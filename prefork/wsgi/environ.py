@@ -307,6 +307,8 @@ class EnvironBuilder:
         if value:
             client = forwarded_client(value, self._proxy)  # repeated fields: joined
             if client is not None:
+                if client != environ["REMOTE_ADDR"]:  # the client's own port is not known (ASGI: (client, 0))
+                    environ["REMOTE_PORT"] = "0"
                 environ["REMOTE_ADDR"] = req.forwarded_client = client
         value = headers.get("x-forwarded-proto")
         if value:

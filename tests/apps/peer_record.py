@@ -32,3 +32,19 @@ async def asgi(scope, receive, send):
     _record(path, (scope["client"] or [""])[0], scope["scheme"])
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": b"ok"})
+
+
+def wsgi_port(environ, start_response):
+    """Records the path, REMOTE_ADDR and REMOTE_PORT."""
+    _record(environ["PATH_INFO"], environ["REMOTE_ADDR"], environ["REMOTE_PORT"])
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+async def asgi_port(scope, receive, send):
+    """Records the path and the scope's client (address, port)."""
+    if scope["type"] != "http":
+        return
+    _record(scope["path"], *scope["client"])
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
