@@ -286,4 +286,7 @@ _ERRORS_LINE_MAX = 64 * 1024  # characters of a line held before it is logged wi
 def _log_lines(text):
     text = text.rstrip("\n")
     if text.strip():
-        log.error("%s", text)
+        if log.isEnabledFor(logging.ERROR):
+            log.error("%s", text)
+        else:  # (what the app writes to wsgi.errors is logged whatever log_level says, as gunicorn writes it)
+            log.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (text,), None))
