@@ -15,7 +15,9 @@ Rules:
   the request's own headers), and an HTTP request with the same Host is served. Its
   ``Upgrade`` is replayed as ``websocket``: the adapter took the request for a
   WebSocket because that protocol is in its list (``Upgrade: h2c, websocket``), where
-  wsproto wants the one word.
+  wsproto wants the one word. A head of more fields than the raw list keeps
+  (``max_headers_count``) is replayed from the map of every field (repeated lines
+  joined), so a field past the cut is not missing to wsproto.
 - ``handshake_events`` is wsproto's reading of that head; a header wsproto cannot
   decode (a non-ASCII byte in ``Connection`` or a ``Sec-WebSocket-*`` token list) is
   refused as its other mistakes are (``RemoteProtocolError``, 400), not an exception
@@ -146,9 +148,13 @@ def replayed_request(req):
     if (fields.get("content-length") or "0").strip("0") or "transfer-encoding" in fields:  # 0, 00: no body
         # its bytes would be read as the first frames (uvicorn refuses it too)
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
-    raw = req.raw_headers
     lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-    lines += [_REPLAYED.get(raw[i].lower()) or f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
+    if fields is req.headers:
+        raw = req.raw_headers
+        lines += [_REPLAYED.get(raw[i].lower()) or f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
+    else:  # many fields: the raw list may stop at max_headers_count, the map holds every field
+        lines += [_REPLAYED.get(name) or f"{name}: {value if type(value) is str else ', '.join(value)}\r\n"
+                  for name, value in fields.items()]
     lines.append("\r\n")
     return "".join(lines).encode("latin-1")
 

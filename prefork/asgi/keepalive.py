@@ -7,16 +7,24 @@ Rules:
   ``interval`` and nothing waits for the answers.
 - Pongs with another payload (unsolicited, stale) are ignored.
 - While the session has stopped reading because its app is behind, a missing pong is
-  not the client's fault (it may be unread in the socket): the wait starts again. So
-  it does while bytes from the client keep coming (``socket.bytes_read`` grew since the
-  ping, or since the wait last started): the client is alive, and its pong may be
-  queued behind what it sent before it (a busy worker reads a backlog a share per loop
-  turn; uvicorn reads the whole backlog into memory and sees the pong at once). A
-  client that stops sending and does not answer is cut one ``timeout`` later.
+  not the client's fault (it may be unread in the socket): the wait starts again.
+- While the client's bytes wait unread when the wait runs out (the session takes a
+  burst in parts, a loop turn apart, or bytes wait in the kernel: ``unread_input()``,
+  looked at when the timer runs out, never per read), the pong may be queued behind
+  them, or behind what the client could not send while the worker did not read (a busy
+  worker reads a backlog a share per loop turn; uvicorn reads the whole backlog into
+  memory and sees the pong at once): the wait starts again, at most
+  ``_MOST_EXTENDED`` times per ping. Bytes the worker keeps up with are no pong: a
+  client that sends a frame a byte at a time, or only its own pings, and never
+  answers is closed with 1011 one ``timeout`` after the ping, as uvicorn closes it
+  (later, ``_MOST_EXTENDED`` more at most, while a worker too busy to keep up leaves
+  its bytes unread).
 - ``stop()`` cancels whatever is scheduled; nothing fires after it.
 """
 
 from wsproto.events import Ping
+
+_MOST_EXTENDED = 4  # a pong's wait lasts at most this many more timeouts while bytes wait unread
 
 
 class Keepalive:
@@ -28,7 +36,7 @@ class Keepalive:
         self.ping_timer = None
         self.pong_timer = None
         self.payload = None
-        self.read_mark = 0  # the socket's bytes_read when the wait for the pong last started
+        self.extended = 0  # times the wait for this ping's pong was extended
 
     def start(self):
         if self.interval > 0:
@@ -41,7 +49,7 @@ class Keepalive:
             return
         self.payload = self.loop.time().hex().encode()
         session.write(session.ws.send(Ping(payload=self.payload)))
-        self.read_mark = session.socket.bytes_read
+        self.extended = 0
         if self.timeout > 0:
             self.pong_timer = self.loop.call_later(self.timeout, self.timed_out)
         else:
@@ -59,13 +67,14 @@ class Keepalive:
     def timed_out(self):
         self.pong_timer = None
         session = self.session
-        read = session.socket.bytes_read
-        # not reading for a slow app, or still reading what the client sent: the pong may be waiting unread
-        if session.paused or read != self.read_mark:
-            self.read_mark = read
+        if session.paused:  # not reading for a slow app: the pong may be waiting unread
             self.pong_timer = self.loop.call_later(self.timeout, self.timed_out)
             return
-        self.session.on_ping_timeout()
+        if self.extended < _MOST_EXTENDED and (session.yielding or session.socket.unread_input()):
+            self.extended += 1  # the pong may be queued behind the bytes not read yet
+            self.pong_timer = self.loop.call_later(self.timeout, self.timed_out)
+            return
+        session.on_ping_timeout()
 
     def stop(self):
         for timer in (self.ping_timer, self.pong_timer):
