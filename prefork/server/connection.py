@@ -256,7 +256,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             self._continuation = (req, continuation_head(method, url, version, full_raw))
         if keep_alive and server.no_keep_alive:
             keep_alive = False
-        res = ServerResponse(self, req, keep_alive, active=not self._responses)
+        res = ServerResponse(self, req, keep_alive, not self._responses)  # (positional: a keyword costs a dict per call)
         # each request's listeners (its server event's, its own and its response's) run
         # in a context of its own
         if self._context is None:
