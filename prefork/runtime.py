@@ -88,7 +88,8 @@ def _report(handle, exc):
 
 
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-_NOT_IN, _NOT_OUT = ~getattr(select, "EPOLLIN", 1), ~getattr(select, "EPOLLOUT", 4)
+_EPOLLIN = getattr(select, "EPOLLIN", 1)
+_NOT_IN, _NOT_OUT = ~_EPOLLIN, ~getattr(select, "EPOLLOUT", 4)
 
 
 class _Selector(selectors.DefaultSelector):
@@ -179,6 +180,15 @@ class WorkerLoop(asyncio.SelectorEventLoop):
             except KeyError:
                 continue
             # (a SelectorKey is a named tuple: its fields by index, the cheaper read)
+            if event == _EPOLLIN:  # (the usual: readable alone, the same steps without the masks)
+                if key[2] != _WRITE:  # events (1, 2 or 3: the reader registered, without an &)
+                    reader = key[3][0]  # data
+                    if reader is not None:
+                        if reader._cancelled:
+                            self._remove_reader(key.fileobj)
+                        else:
+                            ready.append(reader)
+                continue
             mask = ((_WRITE if event & _NOT_IN else 0) | (_READ if event & _NOT_OUT else 0)) & key[2]  # events
             reader, writer = key[3]  # data
             if mask & _READ and reader is not None:

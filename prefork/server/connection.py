@@ -61,6 +61,9 @@ from .request import IncomingMessage
 from .response import ServerResponse
 
 log = logging.getLogger("prefork.server")
+# each request's objects, made as IncomingMessage(...) and ServerResponse(...) make them
+_new = object.__new__
+_request_init, _response_init = IncomingMessage.__init__, ServerResponse.__init__
 
 
 class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, Idling, Failures):
@@ -237,7 +240,9 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             if kept < pairs:
                 raw = raw[:2 * kept]
             headers = header_map(raw, node_header_map_pairs(kept, cap), server.join_duplicate_headers)
-        req = IncomingMessage(socket, method, url, version, raw, headers, self, socket.last_activity)
+        # (made as the class call makes them, without its cost: no argument tuple, no init lookup)
+        req = _new(IncomingMessage)
+        _request_init(req, socket, method, url, version, raw, headers, self, socket.last_activity)
         if headers is not self.parser.headers:
             req.all_headers = self.parser.headers  # (the map was cut)
         self._req = req
@@ -256,7 +261,8 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             self._continuation = (req, continuation_head(method, url, version, full_raw))
         if keep_alive and server.no_keep_alive:
             keep_alive = False
-        res = ServerResponse(self, req, keep_alive, active=not self._responses)
+        res = _new(ServerResponse)
+        _response_init(res, self, req, keep_alive, not self._responses)  # (positional: a keyword costs a dict)
         # each request's listeners (its server event's, its own and its response's) run
         # in a context of its own
         if self._context is None:

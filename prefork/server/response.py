@@ -65,6 +65,16 @@ from .writable import SHARED, WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
+_LENGTH_LINES = {}  # {length: b"Content-Length: <length>\r\n\r\n"} of the lengths answered (_length_line)
+
+
+def _length_line(length):
+    """The Content-Length line and the head's end for a body of ``length`` bytes, kept
+    for the next body of that length (the first 4096 lengths seen: a bounded table)."""
+    line = b"Content-Length: %d\r\n\r\n" % length
+    if len(_LENGTH_LINES) < 4096:
+        _LENGTH_LINES[length] = line
+    return line
 
 
 class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter):
@@ -237,8 +247,9 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
                         self.once("finish", callback)
                     if length >= SHARED:  # a large body leaves as the application's own bytes (writable.py)
                         self._send_parts([b"%bContent-Length: %d\r\n\r\n" % (prefix, length), bytes(data)])
-                    else:
-                        self._socket.send_bytes(b"%bContent-Length: %d\r\n\r\n%b" % (prefix, length, data))
+                    else:  # (a kept length line: no formatting, and no call, per response)
+                        line = _LENGTH_LINES[length] if length in _LENGTH_LINES else _length_line(length)
+                        self._socket.send_bytes(prefix + line + data)
                     if self._corks:
                         self.release_corks()
                     if not self._closed:  # (a send the kernel refuses closes the connection)
