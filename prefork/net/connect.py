@@ -42,6 +42,7 @@ Rules:
 - A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises
   gets the socket destroyed (logged; a coroutine one's too): nothing else would end a
   socket whose connect stopped half-way (a request on it waited for ever).
+- No host (``""``, None) is ``localhost``, as Node's ``net.connect`` (``""`` was ENOTFOUND).
 - A port that is no whole number 0-65535 (nor a string of one) raises at the call, as
   Node's ``net.connect`` throws: ERR_SOCKET_BAD_PORT (a ValueError), or for another type
   ERR_INVALID_ARG_TYPE (a TypeError). (Python's OverflowError came from the connect,
@@ -129,7 +130,6 @@ def _literal_family(host):
     return None
 
 
-
 class Connecting:
     """Mixed into ``Socket``: ``Socket.connect(loop, host, port)`` and its steps."""
 
@@ -154,6 +154,7 @@ class Connecting:
             timeout = max(auto_select_family_attempt_timeout, 0.01)  # (Node's minimum, 10 ms)
         if path is None:
             port = _checked_port(port)
+            host = host or "localhost"  # (Node's ``options.host || 'localhost'``: "" and None too)
         literal = _socket.AF_UNIX if path is not None else _literal_family(host)
         sock = _socket.socket(literal or (_socket.AF_INET6 if family == 6 else _socket.AF_INET), _socket.SOCK_STREAM)
         sock.setblocking(False)

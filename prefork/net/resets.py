@@ -6,6 +6,7 @@ Rules (the reasons: net/socket.py's rules on ``resume()`` and ``look_for_reset``
   ``_reset``; the socket's own read steps (``_read_to_reset``, one a loop turn) read
   what the peer sent before it, then fail the socket with it. A step finds the socket
   paused again: it stops, and ``resume()`` takes the steps up.
+- A connecting socket is never asked: its pending error is its connect's outcome.
 - ``look_for_reset`` asks only on a loop whose reader stops for good at such a reset
   (uvloop's): on others it costs an attribute's look.
 """
@@ -51,7 +52,11 @@ class ResetWatch:
 
     def resumed_after_pause(self):
         """Reading goes on after a ``pause()``: a reset that came meanwhile (asked for),
-        or one found before the pause, is told after what came before it."""
+        or one found before the pause, is told after what came before it. Not while
+        connecting: the pending error is then the connect's outcome, which the connect
+        reads (net/connect.py); taken here, a refused connect emitted ``connect``."""
+        if self.connecting:
+            return
         if self._reset is not None or self._ask_kernel():
             self.loop.call_soon(self._read_to_reset)
 
