@@ -76,6 +76,17 @@ def test_node_repeating_its_client_error_for_a_later_read_is_the_known_end_befor
     assert _end_before_error([_error(), _error()]) == "end-before-error-in-same-read"
 
 
+def test_a_head_response_without_framing_before_the_replaced_ones_is_the_known_end_before_error():
+    # (a HEAD response has no body whatever its head says: it does not close the connection)
+    head_404 = b"HTTP/1.1 404 Not Found\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n"
+    head_a = ("request", ("method", "HEAD"), ("url", "/a"), ("v", "1.1"))
+    data = b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /%20x HTTP/11\r\n\r\n"
+    node = Outcome(REPLY, True, False, [("connection",), head_a, REQUEST_A, _error()])
+    ours = Outcome(head_404 + NOT_FOUND, True, False, [("connection",), head_a, REQUEST_A, _error(),
+                                                       ("res.finish", ("url", "/a")), ("res.finish", ("url", "/a"))])
+    assert known_difference(([data], data, True), node, ours) == "end-before-error-in-same-read"
+
+
 def test_a_second_client_error_of_another_code_is_a_finding():
     assert _end_before_error([_error(), _error("HPE_INVALID_METHOD")]) is None
     assert _end_before_error([_error("HPE_INVALID_METHOD"), _error()]) is None
