@@ -191,37 +191,44 @@ def _response_cut_inside_tunnel(theirs, mine):
 
 
 class _Heads:
-    """The fields of each request head llhttp reads whole, as it hands them over."""
+    """The target and fields of each request head llhttp reads whole, as it hands them
+    over."""
 
     def __init__(self):
         self.heads = []
         self.fields = []
+        self.url = b""
 
     def on_message_begin(self):
         self.fields = []
+        self.url = b""
+
+    def on_url(self, url):
+        self.url += url
 
     def on_header(self, name, value):
         self.fields.append((name.lower(), value))
 
     def on_headers_complete(self):
-        self.heads.append(self.fields)
+        self.heads.append((self.url, self.fields))
         self.fields = []  # (a trailer's fields are no head's)
 
 
 def _first_tab_token(data):
-    """(heads before it, token, whether it asks for an upgrade) of the first request head
-    prefork's parser reads whole with a close or upgrade token ending in a tab, or None
-    (a close token ends prefork's parsing, an upgrade one too: no head after it counts)."""
+    """(heads before it, its target, token, whether it asks for an upgrade) of the first
+    request head prefork's parser reads whole with a close or upgrade token ending in a
+    tab, or None (a close token ends prefork's parsing, an upgrade one too: no head after
+    it counts)."""
     found = _Heads()
     try:
         httptools.HttpRequestParser(found).feed_data(data)
     except (httptools.HttpParserUpgrade, httptools.HttpParserError):
         pass
-    for n, fields in enumerate(found.heads):
+    for n, (url, fields) in enumerate(found.heads):
         for name, value in fields:
             token = _TAB_TOKEN.match(value) if name in (b"connection", b"proxy-connection") else None
             if token is not None:
-                return n, token.group(1).lower(), any(field == b"upgrade" for field, _ in fields)
+                return n, url.decode("latin-1"), token.group(1).lower(), any(field == b"upgrade" for field, _ in fields)
     return None
 
 
@@ -250,7 +257,7 @@ def _tab_token_difference(data, node, ours):
     found = _first_tab_token(data)
     if found is None:
         return False
-    n, token, asks_upgrade = found
+    n, url, token, asks_upgrade = found
     mine, theirs = _without_finish(ours), _without_finish(node)
     at = [i for i, e in enumerate(mine) if e[0] in _PER_REQUEST]
     if len(at) > n + 1:
@@ -260,7 +267,9 @@ def _tab_token_difference(data, node, ours):
         count = len(written)
         return ours.closed and theirs[:len(mine)] == mine and count >= 1 and len(answered) >= count and \
             written[:-1] == answered[:count - 1] and written[-1] == _as_closing(answered[count - 1]) != answered[count - 1]
-    if not asks_upgrade or len(at) != n + 1 or at[-1] != len(mine) - 1 or mine[:at[-1]] != theirs[:at[-1]]:
+    # (heads before it that the server answers itself have no event)
+    if not asks_upgrade or not at or at[-1] != len(mine) - 1 or _url(mine[-1]) != url or \
+            mine[:at[-1]] != theirs[:at[-1]]:
         return False
     k = at[-1]
     # Node dispatches it as a request, or answers it itself (a 400 for a missing Host,

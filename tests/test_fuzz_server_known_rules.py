@@ -146,6 +146,15 @@ def test_a_close_or_upgrade_token_ending_in_a_tab_is_the_known_tab_difference():
     assert known_difference(([data], data, True), node, ours) == "connection-token-then-tab"
     other = Outcome(node.data, True, False, [("connection",), ("upgrade", ("url", "/b"), ("head", "ab"))])
     assert known_difference(([data], data, True), other, ours) is None
+    # behind a head the server answers itself (an automatic 417: no event)
+    e417 = b"HTTP/1.1 417 Expectation Failed\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n" \
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    data = b"POST /sync HTTP/1.1\r\nHost: x\r\nExpect: websocket\r\n\r\n" + UPGRADE_TAB
+    node = Outcome(e417 + KEPT, True, False, [("connection",), REQUEST])
+    ours = Outcome(e417 + SWITCH + b"ab", False, False, [("connection",), ("upgrade", ("url", "/"), ("head", "ab"))])
+    assert known_difference(([data], data, False), node, ours) == "connection-token-then-tab"
+    ours = Outcome(e417 + SWITCH + b"ab", False, False, [("connection",), ("upgrade", ("url", "/x"), ("head", "ab"))])
+    assert known_difference(([data], data, False), node, ours) is None
     # a head Node and prefork answer themselves (an automatic 417: no request event)
     data = b"GET / HTTP/1.1\r\nHost: x\r\nExpect: v\r\nConnection: close\t\r\n\r\n"
     e417 = b"HTTP/1.1 417 Expectation Failed\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n" \
