@@ -144,6 +144,16 @@ def test_a_close_or_upgrade_token_ending_in_a_tab_is_the_known_tab_difference():
                    b"\r\n0\r\n\r\n", True, False, [("connection",)])
     ours = Outcome(SWITCH + b"ab", True, False, [("connection",), ("upgrade", ("url", "/a"), ("head", "ab"))])
     assert known_difference(([data], data, True), node, ours) == "connection-token-then-tab"
+    # a /flush response Node cut at the client's FIN (deviation 3 too)
+    data = b"GET /flush HTTP/1.1\r\nHost: x\r\nConnection: close\t\r\n\r\n"
+    flush = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n" \
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    node = Outcome(flush, True, False, [("connection",), REQUEST])
+    ours = Outcome(_as_closing(flush) + b"4\r\nlate\r\n0\r\n\r\n", True, False, [("connection",), REQUEST])
+    assert known_difference(([data], data, True), node, ours) == "connection-token-then-tab"
+    assert known_difference(([data], data, False), node, ours) is None  # no FIN
+    ours = Outcome(_as_closing(flush) + b"4\r\nlate\r\n0\r\n\r\n" + KEPT, True, False, [("connection",), REQUEST])
+    assert known_difference(([data], data, True), node, ours) is None
     other = Outcome(node.data, True, False, [("connection",), ("upgrade", ("url", "/b"), ("head", "ab"))])
     assert known_difference(([data], data, True), other, ours) is None
     # behind a head the server answers itself (an automatic 417: no event)
