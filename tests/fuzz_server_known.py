@@ -4,13 +4,17 @@ deviations, docs/parser-notes.md), each matching only what it names."""
 
 import re
 
+import httptools
+
 from prefork.http.errors import ParseError
 from prefork.http.parser import RequestParser
 
-# a close or upgrade token ending in a tab (spaces may come between) in Connection or
-# Proxy-Connection: the tokens llhttp's two versions read differently (a tab anywhere
-# else, or after keep-alive, is read alike, and prefork follows Node there)
-_CONNECTION_TAB = re.compile(rb"(?im)^(?:proxy-)?connection:(?:[^\r\n]*[ \t,])?(?:close|upgrade) *\t")
+# a Connection or Proxy-Connection value (as llhttp hands it over: leading blanks dropped)
+# whose close or upgrade token, first or after a comma, ends in a tab (spaces may come
+# between): the tokens llhttp's two versions read differently (a tab anywhere else, after
+# keep-alive, or a token after another word and a blank, is read alike, and prefork
+# follows Node there)
+_TAB_TOKEN = re.compile(rb"(?i)(?:[^\r\n]*,)?[ \t]*(close|upgrade) *\t")
 _EMPTY_TE = re.compile(rb"(?im)^transfer-encoding:[ \t]*\r?$")
 _STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) ")
 
@@ -78,6 +82,12 @@ def _closes(response):
                 b"\r\ntransfer-encoding:" in head)
 
 
+def _says_close(response):
+    """The response's head says ``Connection: close`` (whatever the request's method: a
+    HEAD response's framing cannot be told from its bytes)."""
+    return b"\r\nconnection: close" in response.split(b"\r\n\r\n", 1)[0].lower()
+
+
 def _leads(theirs, mine):
     """``theirs`` are ``mine``'s first responses, the last of them perhaps cut short."""
     if len(theirs) > len(mine):
@@ -133,25 +143,151 @@ def _requests_past_closing_response(node, ours):
         theirs[:len(mine)] == mine and all(e[0] == "request" for e in theirs[len(mine):])
 
 
+class _Ends:
+    ended = False
+
+    def on_message_complete(self):
+        self.ended = True
+
+
+def _framing(response):
+    """"whole" when ``response`` is exactly one well-framed response, "open" when it is the
+    start of one (cut, or close-delimited), None when llhttp refuses it or bytes follow
+    its end."""
+    ends = _Ends()
+    parser = httptools.HttpResponseParser(ends)
+    try:
+        for at in range(len(response)):
+            if ends.ended:
+                return None
+            parser.feed_data(response[at:at + 1])
+    except httptools.HttpParserError:
+        return None
+    return "whole" if ends.ended else "open"
+
+
 def _response_cut_inside_tunnel(theirs, mine):
-    """``mine`` is a response then a tunnel (its reply and what followed); ``theirs`` is
-    that tunnel with the response, perhaps cut short, written somewhere inside it: Node
-    handed the connection over while the response was pending and wrote what it had of
-    it into the tunnel (the client's FIN then ended the socket before the rest)."""
+    """``mine`` is one whole response then a tunnel (its reply and what followed);
+    ``theirs`` is that tunnel with the start of that response, its head at least, written
+    somewhere inside it: Node handed the connection over while the response was pending
+    and wrote what it had of it into the tunnel (its head in one write; the client's FIN
+    then ended the socket before the rest)."""
     found = _TUNNEL_REPLY.search(mine)
     if found is None or found.start() == 0:
         return False
     response, tunnel = mine[:found.start()], mine[found.start():]
-    first_line = response[:response.find(b"\r\n") + 2]
-    at = theirs.find(first_line)
+    if _framing(response) != "whole":
+        return False
+    head = response[:response.find(b"\r\n\r\n") + 4]
+    cut = len(theirs) - len(tunnel)
+    if not len(head) <= cut <= len(response):
+        return False
+    at = theirs.find(head)
     while at >= 0:
-        cut = len(first_line)
-        while cut < len(response) and at + cut < len(theirs) and theirs[at + cut] == response[cut]:
-            cut += 1
-        if theirs[:at] + theirs[at + cut:] == tunnel:
+        if theirs[:at] + theirs[at + cut:] == tunnel and theirs[at:at + cut] == response[:cut]:
             return True
-        at = theirs.find(first_line, at + 1)
+        at = theirs.find(head, at + 1)
     return False
+
+
+class _Heads:
+    """The target and fields of each request head llhttp reads whole, as it hands them
+    over."""
+
+    def __init__(self):
+        self.heads = []
+        self.fields = []
+        self.url = b""
+
+    def on_message_begin(self):
+        self.fields = []
+        self.url = b""
+
+    def on_url(self, url):
+        self.url += url
+
+    def on_header(self, name, value):
+        self.fields.append((name.lower(), value))
+
+    def on_headers_complete(self):
+        self.heads.append((self.url, self.fields))
+        self.fields = []  # (a trailer's fields are no head's)
+
+
+def _first_tab_token(data):
+    """(heads before it, its target, token, whether it asks for an upgrade) of the first
+    request head prefork's parser reads whole with a close or upgrade token ending in a
+    tab, or None (a close token ends prefork's parsing, an upgrade one too: no head after
+    it counts)."""
+    found = _Heads()
+    try:
+        httptools.HttpRequestParser(found).feed_data(data)
+    except (httptools.HttpParserUpgrade, httptools.HttpParserError):
+        pass
+    for n, (url, fields) in enumerate(found.heads):
+        for name, value in fields:
+            token = _TAB_TOKEN.match(value) if name in (b"connection", b"proxy-connection") else None
+            if token is not None:
+                return n, url.decode("latin-1"), token.group(1).lower(), any(field == b"upgrade" for field, _ in fields)
+    return None
+
+
+_PER_REQUEST = ("request", "upgrade", "connect", "checkContinue", "checkExpectation", "dropRequest")
+
+
+def _url(event):
+    return dict(event[1:]).get("url")
+
+
+_KEPT_ALIVE = re.compile(rb"\r\nConnection: keep-alive\r\n(?:Keep-Alive: [^\r\n]*\r\n)?")
+
+
+def _as_closing(response):
+    """``response`` as the server writes it when it closes the connection after it."""
+    return _KEPT_ALIVE.sub(b"\r\nConnection: close\r\n", response, 1)
+
+
+def _tab_token_difference(data, half_close, node, ours):
+    """parser-notes "Tabs after Content-Length and Connection values", and only that:
+    prefork dispatches nothing after the first head with a close (or, with an Upgrade
+    field, upgrade) token ending in a tab; up to there both servers agree; prefork then
+    closes after its last response, which is Node's but with ``Connection: close`` (or
+    hands that request over as an upgrade where Node answered it), while Node keeps the
+    connection (parsing on; after the client's FIN, deviation 3, Node may end the socket
+    with that response cut short)."""
+    found = _first_tab_token(data)
+    if found is None:
+        return False
+    n, url, token, asks_upgrade = found
+    mine, theirs = _without_finish(ours), _without_finish(node)
+    at = [i for i, e in enumerate(mine) if e[0] in _PER_REQUEST]
+    if len(at) > n + 1:
+        return False
+    if token == b"close":
+        written, answered = responses(ours), responses(node)
+        count = len(written)
+        if not (ours.closed and theirs[:len(mine)] == mine and count >= 1 and len(answered) >= count and
+                written[:-1] == answered[:count - 1]):
+            return False
+        closing = _as_closing(answered[count - 1])
+        return closing != answered[count - 1] and (written[-1] == closing or
+                                                   half_close and len(answered) == count and written[-1].startswith(closing))
+    # (heads before it that the server answers itself have no event)
+    if not asks_upgrade or not at or at[-1] != len(mine) - 1 or _url(mine[-1]) != url or \
+            mine[:at[-1]] != theirs[:at[-1]]:
+        return False
+    k = at[-1]
+    # Node dispatches it as a request, or answers it itself (a 400 for a missing Host,
+    # which an upgrade skips)
+    if mine[k][0] not in ("upgrade", "request") or len(theirs) > k and theirs[k][0] in _PER_REQUEST and \
+            (theirs[k][0] != "request" or _url(mine[k]) != _url(theirs[k])):
+        return False
+    tunnel = _TUNNEL_REPLY.search(ours.masked) if mine[k][0] == "upgrade" else None
+    if tunnel is not None:
+        before = ours.masked[:tunnel.start()]
+    else:
+        before = b"".join(responses(ours)[:-1])
+    return node.masked.startswith(before)
 
 
 def _pri_destroyed_before_an_error(node, ours):
@@ -168,20 +304,33 @@ def _pri_destroyed_before_an_error(node, ours):
 
 
 def _error_parsed_on(node, ours, config):
-    """Node parsed on past prefork's last event into a parse error: its clientError
-    listener's event, or, with no listener (Node's own handler destroys a connection
-    whose response head is out), the error its socket saw."""
-    if "clientError" in _names(node)[len(_without_finish(ours)):]:
-        return True
-    return "clientError" in (config or {}).get("unlisten", ()) and \
-        any(code.startswith("HPE_") for code in node.errors)
+    """Node parsed on past prefork's last event into a parse error (its clientError
+    listener's event, or, with no listener, the error its socket saw: Node's own handler
+    destroys a connection whose response head is out), which cut prefork's last response
+    or, when Node parsed nothing else first, dropped it unwritten: Node's bytes end
+    inside it (at its start: Node's events after prefork's are clientErrors alone), it is
+    no error reply, no response before it closes the connection, and nothing follows its
+    end (no status line, no other byte)."""
+    extra = _names(node)[len(_without_finish(ours)):]
+    if "clientError" not in extra and \
+            not ("clientError" in (config or {}).get("unlisten", ()) and
+                 any(code.startswith("HPE_") for code in node.errors)):
+        return False
+    written = responses(ours)
+    if not written or _is_error_reply(written[-1]) or any(_says_close(r) for r in written[:-1]) or \
+            not ours.masked.startswith(node.masked):
+        return False
+    start = len(ours.masked) - len(written[-1])
+    inside = start < len(node.masked) < len(ours.masked) or \
+        start == len(node.masked) and all(name in ("clientError", "res.finish") for name in extra)
+    return inside and _framing(written[-1]) is not None
 
 
 def known_difference(case, node, ours, config=None):
     """The name of a documented difference that explains why ``ours`` is not ``node``'s
     outcome for ``case`` (run with the reference server ``config``), or None (a finding)."""
     reads, data, half_close = case
-    if _CONNECTION_TAB.search(data):
+    if _tab_token_difference(data, half_close, node, ours):
         # parser-notes "Tabs after Content-Length and Connection values": Node ignores a
         # Connection token followed by a tab (close<TAB>, upgrade<TAB>); llhttp reads it
         return "connection-token-then-tab"
@@ -242,7 +391,7 @@ def known_difference(case, node, ours, config=None):
         return "pri-destroyed-before-parse-error"
     answered = theirs[:-1] if theirs and _is_error_reply(theirs[-1]) else theirs
     if node.closed and ours.closed and len(mine) > len(answered) and _leads(answered, mine) and \
-            not any(_is_error_reply(r) for r in mine[len(answered):]) and \
+            not any(_is_error_reply(r) for r in mine[len(answered):]) and not any(_says_close(r) for r in mine[:-1]) and \
             _error_told_once(_without_finish(node)) == _without_finish(ours):
         # node-compat deviation 7: a request answered on its 'end' is answered before a
         # malformed request that follows in the same read; Node emits that 'end' on the
@@ -254,7 +403,7 @@ def known_difference(case, node, ours, config=None):
             _without_finish(node)[:len(_without_finish(ours))] == _without_finish(ours) and \
             (node.masked.startswith(ours.masked) or
              theirs and _is_error_reply(theirs[-1]) and mine[:len(theirs) - 1] == theirs[:-1] or
-             ours.masked.startswith(node.masked) and _error_parsed_on(node, ours, config)):
+             _error_parsed_on(node, ours, config)):
         # node-compat deviation 5: nothing is read or written after a response that
         # closes the connection; Node parses on (more events, more bytes), and when what
         # follows is malformed, its error reply can replace a response whose 'end' it
