@@ -39,18 +39,20 @@ def body(response):
     return rest
 
 
-def start(daemons, tmp_path, name):
+def start(daemons, tmp_path, name, source=APP.format(version="v1"), up=r"workers ready"):
+    """A --reload daemon serving app/NAME.py, its watcher held at the gate; returns once
+    ``up`` is logged."""
     app_dir, site_dir = tmp_path / "app", tmp_path / "site"
     app_dir.mkdir()
     site_dir.mkdir()
     (site_dir / "sitecustomize.py").write_text(GATE)
     app = app_dir / f"{name}.py"
-    app.write_text(APP.format(version="v1"))
+    app.write_text(source)
     gate = tmp_path / "gate"
     daemon = daemons("--reload", app=f"{name}:setup", workers=1,
                      env={"PYTHONPATH": os.pathsep.join([ROOT, HERE, str(app_dir), str(site_dir)]),
                           "PREFORK_TEST_WATCHER_GATE": str(gate)})
-    daemon.wait_ready(timeout=30)
+    daemon.wait_log(up, timeout=30)
     daemon.seen.add(wait_until(lambda: watcher_of(daemon), 10, what="the watcher process"))
     return daemon, app, gate
 
@@ -86,3 +88,18 @@ def test_files_unchanged_since_the_start_cause_no_reload(daemons, tmp_path):
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0
     assert "reload: starting generation" not in daemon.log()
+
+
+@needs_watchfiles
+def test_a_fix_saved_before_the_watcher_watches_starts_a_failed_first_boot_again(daemons, tmp_path):
+    # a syntax error: the first generation cannot boot
+    daemon, app, gate = start(daemons, tmp_path, "fixed_early_app", source="def setup(server:\n",
+                              up=r"reload: trying again at the next change")
+    app.write_text(APP.format(version="fixed"))
+    assert "reload: watching" not in daemon.log()
+    gate.touch()
+    daemon.wait_log(r"reload: starting the workers again", timeout=20)
+    daemon.wait_ready(timeout=20)
+    assert body(daemon.request()) == b"fixed"
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
