@@ -12,6 +12,12 @@ Rules:
   write end for the hang-up that comes when the master stopped, died or re-executed
   itself (the read end is close-on-exec), and exits. Workers close their inherited copy
   right after fork, so only the master keeps the watcher alive.
+- The watcher needs a second or so to start watching, while the workers may be ready
+  (and an edit saved) before that: the master passes it the file-system clock's time
+  from before it spawned anything, and once watching, the watcher reports every watched
+  file changed (its ctime or mtime) since then with its first batch. So a change made
+  at any time after the master started is applied, and readiness does not wait for the
+  watcher (as uvicorn's server does not wait for its reloader's first scan).
 - What is watched: ``reload_dirs``, or else the app's own directory (its top-level
   package, or the folder of its module, found without importing it); files whose paths
   match one of ``reload_include`` from the right (``*.py`` by the name alone,
@@ -33,6 +39,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 from . import reload
 from .. import apps
@@ -42,6 +49,19 @@ log = logging.getLogger("prefork.master")
 RETRY = 0.25  # seconds between checks for the end of a reload while a change waits
 READY_TIMEOUT_MS = 500  # the watcher reports it is watching after at most this long
 MAX_REPORTED = 20  # file names per batch passed to the master's log
+# Linux stamps files from its coarse real-time clock (the last tick's time, up to a tick
+# behind time.time()): a file written just after the master read time.time() could look older
+CLOCK_REALTIME_COARSE = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform == "linux" else None)
+
+
+def file_clock_ns():
+    """Now, on the clock files' timestamps are taken from (never later than theirs)."""
+    if CLOCK_REALTIME_COARSE is not None:
+        try:
+            return time.clock_gettime_ns(CLOCK_REALTIME_COARSE)
+        except OSError:
+            pass
+    return time.time_ns() - 10_000_000  # a tick's leeway: at worst a needless reload
 
 
 def watched_dirs(settings):
@@ -80,13 +100,15 @@ class Reloader:
         self.pending = False
         self.retry = None
         self.buffer = b""
+        since = file_clock_ns()  # before any worker read the app's files
         read_fd, write_fd = os.pipe()  # both close-on-exec
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         # -P: the project directory (the working directory) is not first on its path: a project's
         # json.py or logging.py is not the stdlib's to the watcher
-        argv = [sys.executable, "-P", "-m", "prefork.master.autoreload", str(write_fd), json.dumps(patterns), *dirs]
+        argv = [sys.executable, "-P", "-m", "prefork.master.autoreload", str(write_fd), json.dumps(patterns),
+                str(since), *dirs]
         os.set_inheritable(write_fd, True)
         try:
             self.pid = os.posix_spawn(sys.executable, argv, env, setpgroup=0, setsigmask=(),
@@ -178,10 +200,28 @@ class MasterGone:
         return bool(self.poller.poll(0))
 
 
-def watch(fd, patterns, dirs):
+def changed_since(since, dirs, wanted, clutter_dirs):
+    """The paths of the wanted files under dirs whose content or name changed at or after
+    since (ns), walked outside the clutter folders."""
+    found = set()
+    for top in dirs:
+        for folder, subdirs, files in os.walk(top):
+            subdirs[:] = [name for name in subdirs if name not in clutter_dirs]
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:  # gone meanwhile, or a dangling link
+                    continue
+                if max(stat.st_mtime_ns, stat.st_ctime_ns) >= since and wanted(path):
+                    found.add(path)
+    return found
+
+
+def watch(fd, patterns, since, dirs):
     from pathlib import PurePath
 
-    from watchfiles import DefaultFilter, watch as watch_files
+    from watchfiles import Change, DefaultFilter, watch as watch_files
 
     clutter = DefaultFilter()
 
@@ -195,6 +235,9 @@ def watch(fd, patterns, dirs):
     for changes in watch_files(*dirs, watch_filter=wanted, stop_event=MasterGone(fd), raise_interrupt=False,
                                rust_timeout=READY_TIMEOUT_MS, yield_on_timeout=True):
         lines = [] if ready else [b"ready\n"]
+        if not ready:  # watching now: what changed before is seen by its timestamps
+            earlier = changed_since(since, dirs, lambda path: wanted(Change.modified, path), clutter.ignore_dirs)
+            changes = changes | {(Change.modified, path) for path in earlier}
         ready = True
         if changes:
             names = sorted({path.replace("\n", "?") for _, path in changes})
@@ -208,7 +251,7 @@ def watch(fd, patterns, dirs):
 
 
 def main(argv):
-    fd, patterns, dirs = int(argv[0]), json.loads(argv[1]), argv[2:]
+    fd, patterns, since, dirs = int(argv[0]), json.loads(argv[1]), int(argv[2]), argv[3:]
     os.closerange(3, fd)  # inherited listen sockets and the like: the watcher needs none
     os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))
     try:
@@ -216,7 +259,7 @@ def main(argv):
         setproctitle("prefork: reload watcher")
     except ImportError:
         pass
-    watch(fd, patterns, dirs)
+    watch(fd, patterns, since, dirs)
     return 0
 
 
