@@ -144,3 +144,35 @@ def test_a_worker_blocked_in_a_long_call_when_the_daemon_froze_keeps_the_rest_of
     assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"blocked %d" % workers[0]), (data, d.log())
     assert "did not run for" in d.log() and "aborting it" not in d.log(), d.log()
     assert d.workers() == workers, d.log()
+
+
+def test_a_short_pause_then_a_freeze_in_one_silence_spares_a_long_call_for_the_longer_one(daemons):
+    """A check the master ran late (a loaded machine, the master alone stopped 1.5 s)
+    spares a worker busy in a long call once; the daemon's freeze later in the same
+    silence is longer: the worker keeps the rest of its timeout from that one (the
+    longest pause counts, not the first)."""
+    d = daemons("--timeout", "8", workers=1)
+    d.wait_ready()
+    workers = d.wait_workers(1)
+    sock = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    sock.sendall(b"GET /block/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # 5 s, no heartbeat
+    time.sleep(0.5)  # into its call
+    os.kill(d.pid, signal.SIGSTOP)  # the master alone: its next check runs 1.5 s late
+    try:
+        time.sleep(1.5)
+    finally:
+        os.kill(d.pid, signal.SIGCONT)
+    d.wait_log("did not run for")
+    for pid in [d.pid] + workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(8)  # frozen past the first pause's deadline: ~2.5 s of the call left at the thaw
+    finally:
+        for pid in [d.pid] + workers:
+            os.kill(pid, signal.SIGCONT)
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"blocked %d" % workers[0]), (data, d.log())
+    assert d.log().count("did not run for") >= 2 and "aborting it" not in d.log(), d.log()

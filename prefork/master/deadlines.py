@@ -27,9 +27,11 @@ Rules:
   no one could tell then whether the workers ran. Each worker's heartbeat deadline
   then moves on by how late the check ran (``excused``): a frozen worker, beating again
   within a second of its thaw or busy in a long call (a handler, its app loading) that
-  had time left, keeps the rest of its ``timeout``. A worker gets that once per
-  silence: one a pause spared that has sent nothing since is not spared by the next, so
-  pauses, however many, put off a hung worker's abort by one pause at most. ``heard_from`` is the time
+  had time left, keeps the rest of its ``timeout``. A worker gets that for the longest
+  pause of its silence, not their sum: one a pause spared that has sent nothing since is
+  spared by the next only as far as it is longer (a check a loaded machine ran a second
+  late, then the freeze), so pauses, however many, put off a hung worker's abort by the
+  longest of them at most. ``heard_from`` is the time
   a worker's silence is judged from, here and by ``health.is_stale`` (``/healthz``, the
   systemd watchdog). Kill deadlines (a draining worker's ``graceful_timeout``, the
   ``KILL_GRACE`` after SIGABRT, a previous master's workers) move on by how late the
@@ -172,7 +174,12 @@ def resumed(master, now, late):
             continue
         before = master.excused.get(worker.pid)
         if before is not None and worker.last_beat < before[0]:
-            continue  # spared by an earlier pause and silent since
+            # spared by an earlier pause and silent since: this one counts as far as it is
+            # longer (a check a loaded machine ran late, then the freeze itself)
+            if worker.last_beat + timeout + late > before[1]:
+                master.excused[worker.pid] = (before[0], worker.last_beat + timeout + late)
+                spared += 1
+            continue
         # its silence is judged from ``late`` later: a worker busy in a long call (or
         # loading its app) when the daemon froze keeps the rest of its ``timeout``
         master.excused[worker.pid] = (now, heard_from(master, worker) + timeout + late)

@@ -23,7 +23,7 @@ Rules:
   past the master's own kill of a hung worker). A serving or draining
   worker has no such grace. Liveness and the watchdog measure a worker's silence as the
   master's aborts do (``deadlines.heard_from``, passed as ``heard``): after a pause of
-  the master (a frozen daemon), from the pause's length later, once per silence, not
+  the master (a frozen daemon), from the longest pause's length later, not
   from a heartbeat the freeze made old.
 - Ready: the first generation has reported ready, a worker of the current generation
   serves, and the daemon is neither stopping nor in a reload's switch-over. After a USR2 re-exec the new program starts
