@@ -26,6 +26,8 @@ Rules:
   request body is still being written (its ``end()`` not called: the app is uploading).
 """
 
+import asyncio
+
 from ..http.errors import HTTPError
 from .state import KEPT_HIGH_WATER
 
@@ -106,7 +108,10 @@ class Iteration:
     Node's destroyer decides at its ``return()``: a request destroyed just before the
     ``break``, its response not closed yet, still gets its ``abort`` at once, before the
     closes its destroy queued); what else it decided is done on the next loop turn (a
-    finalizer, which may run amid any code, does no I/O itself)."""
+    finalizer, which may run amid any code, does no I/O itself). An iterator collected
+    in another thread (a ``gc.collect()`` there), or while its loop is not running, is
+    decided on its loop (woken for it, thread-safe); one collected after its loop closed
+    does nothing."""
 
     __slots__ = ("res", "chunks", "over")
 
@@ -133,23 +138,51 @@ class Iteration:
     def leave(self):
         """The loop is left before the end: what to do about it (a callable), decided now."""
         self.over = True
-        res = self.res
-        req = res.req
-        if req is not None and not res.complete:
-            return req.abort if not res.destroyed else _nothing  # as Node's for-await ends a response: through its request
-        return res.destroy
+        return leaving(self.res)
 
     def __del__(self):
-        if not self.over:
-            left = self.leave()
-            req = self.res.req
-            if left == getattr(req, "abort", None) and req.destroyed:
-                left()  # (only marks it aborted and queues its 'abort': before the closes its destroy queued, as Node's)
-                return
+        if self.over:
+            return
+        loop = self.res.loop
+        if loop.is_closed():  # (nothing is left to abort; a finalizer neither raises nor prints)
+            return
+        if not _running(loop):
+            # collected in another thread (a gc run there) or with its loop not running:
+            # decided and done on its loop's next turn, which this wakes
+            self.over = True
             try:
-                self.res.loop.call_soon(left)
-            except RuntimeError:  # (its loop is closed: nothing is left to abort)
+                loop.call_soon_threadsafe(_left, self.res)
+            except RuntimeError:  # (its loop closed meanwhile)
                 pass
+            return
+        left = self.leave()
+        req = self.res.req
+        if left == getattr(req, "abort", None) and req.destroyed:
+            left()  # (only marks it aborted and queues its 'abort': before the closes its destroy queued, as Node's)
+            return
+        loop.call_soon(left)
+
+
+def _running(loop):
+    """Whether ``loop`` runs this thread's code now."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def leaving(res):
+    """What to do about an ``async for`` over ``res`` left before the end (a callable)."""
+    req = res.req
+    if req is not None and not res.complete:
+        return req.abort if not res.destroyed else _nothing  # as Node's for-await ends a response: through its request
+    return res.destroy
+
+
+def _left(res):
+    """An ``async for`` over ``res`` left before the end, its iterator collected away from
+    its loop: decided and done on the loop."""
+    leaving(res)()
 
 
 def _nothing():

@@ -238,6 +238,10 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self.loop.call_soon(emit_logged, self, "abort")
             return
         if self.destroyed:  # (the socket's close a destroy() queued emits it first: emit_abort)
+            if self._hang_up_due and self._error_due:  # (no socket given yet: Node's _destroy has no 'socket hang up' once aborted)
+                self._error_due = False
+            if self.socket is None and not self._closed and self.agent.in_line(self):
+                self._abort_first = True  # (waiting for a socket: 'abort' first, as Node's)
             self._abort_due = True
             self.loop.call_soon(self.emit_abort)
             return
@@ -262,11 +266,18 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._error(error, given=True)  # Node emits a given error at any stage
         elif self.res is None:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
+            self._hang_up_due = self.socket is None  # (an abort() before the close drops it, as Node's)
         if self.socket is not None:
+            self._hang_up_sock = error is None and self.res is None
+            self._abort_first = True
             self.socket.destroy()
         else:
             self.loop.call_soon(self._close)
         return self
+
+    _hang_up_due = False  # destroy()'s own 'socket hang up' of a request given no socket yet
+    _hang_up_sock = False  # destroy()'s own 'socket hang up' of a request given its socket (after an abort()'s 'abort')
+    _abort_first = False  # an abort()'s 'abort' comes before the 'close' (Node's tick before the socket's close)
 
     # -- called by the client protocol ------------------------------------------------------------
     def response_started(self, res):
@@ -413,6 +424,8 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
 
     def _emit_error(self):
         if self._error_due:
+            if self._hang_up_sock:  # (Node's comes at the socket's close: after an abort()'s 'abort')
+                self.emit_abort()
             self._error_due = False
             awaited = self._failure_raised or (self.res is not None and self.res.awaited)
             if not awaited or self.listener_count("error"):  # (see Rules)
@@ -424,6 +437,8 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         """``close``: the request's last event (an ``error`` still due comes first), and
         it is ``destroyed`` from then on, as in Node: a ``destroy()`` after it does nothing."""
         if not self._closed:
+            if self._abort_first:
+                self.emit_abort()
             self._closed = True
             self.destroyed = True
             self._emit_error()
