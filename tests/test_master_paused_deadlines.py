@@ -17,6 +17,17 @@ from daemon import wait_until
 from test_operations import NotifyListener
 
 
+def freeze(pids, seconds):
+    """SIGSTOP to each of ``pids`` for ``seconds``, then SIGCONT (also when interrupted)."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
 @pytest.mark.parametrize("stopped, running", [(1.3, 0.7), (2.2, 0.5)])
 def test_a_hung_worker_is_aborted_though_the_master_is_stopped_again_and_again(daemons, stopped, running):
     d = daemons("--timeout", "3", workers=1)
@@ -53,13 +64,7 @@ def test_watchdog_pings_go_on_while_a_hung_worker_frozen_with_the_daemon_is_deal
         wait_until(lambda: "heartbeat" not in d.log() and any(
             v > 1.5 for (name, _), v in d.scrape().items() if name == "prefork_worker_heartbeat_age_seconds"),
             5, what="a worker hung")
-        for pid in [d.pid] + workers:
-            os.kill(pid, signal.SIGSTOP)
-        try:
-            time.sleep(8)  # the whole daemon frozen, its hang older than timeout + KILL_GRACE + 3 s by then
-        finally:
-            for pid in [d.pid] + workers:
-                os.kill(pid, signal.SIGCONT)
+        freeze([d.pid] + workers, 8)  # the whole daemon frozen, its hang older than timeout + KILL_GRACE + 3 s by then
         thawed = time.monotonic()
         d.wait_log("aborting it", timeout=10)  # the hung one, within the grace after the pause
         wait_until(lambda: len(d.workers()) == 2 and not set(d.workers()) >= set(workers), 15,
@@ -84,13 +89,7 @@ def test_a_worker_draining_when_the_daemon_froze_finishes_its_request_after_the_
                5, what="the request taken")
     d.signal(signal.SIGTERM)  # the worker drains: 3 s to end its 2 s request
     d.wait_log("graceful stop: draining", timeout=5)
-    for pid in [d.pid] + workers:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        time.sleep(4)  # frozen past the drain's kill deadline
-    finally:
-        for pid in [d.pid] + workers:
-            os.kill(pid, signal.SIGCONT)
+    freeze([d.pid] + workers, 4)  # frozen past the drain's kill deadline
     data = b""
     while not data.endswith(b"slept %d" % workers[0]):
         chunk = sock.recv(4096)
@@ -111,13 +110,7 @@ def test_a_worker_loading_its_app_when_the_daemon_froze_is_not_aborted_after_the
     d.wait_log("booting worker 0")
     worker = wait_until(lambda: d.workers()[0] if d.workers() else None, 5, what="the worker forked")
     time.sleep(1)  # into its loading
-    for pid in (d.pid, worker):
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        time.sleep(frozen)  # longer than timeout, or long enough that the rest of the load outlasts it
-    finally:
-        for pid in (d.pid, worker):
-            os.kill(pid, signal.SIGCONT)
+    freeze((d.pid, worker), frozen)  # longer than timeout, or long enough that the rest of the load outlasts it
     d.wait_ready(timeout=20)
     assert d.workers() == [worker] and "aborting it" not in d.log(), d.log()
     assert b"200 OK" in d.request().split(b"\r\n")[0], d.log()
@@ -130,13 +123,7 @@ def test_a_worker_blocked_in_a_long_call_when_the_daemon_froze_keeps_the_rest_of
     sock = socket.create_connection(("127.0.0.1", d.port), timeout=30)
     sock.sendall(b"GET /block/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # 4 s, no heartbeat
     time.sleep(1)  # into its call
-    for pid in [d.pid] + workers:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        time.sleep(7)  # frozen past timeout: 3 s of the call left at the thaw, 5 s of its timeout
-    finally:
-        for pid in [d.pid] + workers:
-            os.kill(pid, signal.SIGCONT)
+    freeze([d.pid] + workers, 7)  # frozen past timeout: 3 s of the call left at the thaw, 5 s of its timeout
     data = b""
     while chunk := sock.recv(4096):
         data += chunk
@@ -157,19 +144,9 @@ def test_a_short_pause_then_a_freeze_in_one_silence_spares_a_long_call_for_the_l
     sock = socket.create_connection(("127.0.0.1", d.port), timeout=30)
     sock.sendall(b"GET /block/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # 5 s, no heartbeat
     time.sleep(0.5)  # into its call
-    os.kill(d.pid, signal.SIGSTOP)  # the master alone: its next check runs 1.5 s late
-    try:
-        time.sleep(1.5)
-    finally:
-        os.kill(d.pid, signal.SIGCONT)
+    freeze([d.pid], 1.5)  # the master alone: its next check runs 1.5 s late
     d.wait_log("did not run for")
-    for pid in [d.pid] + workers:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        time.sleep(8)  # frozen past the first pause's deadline: ~2.5 s of the call left at the thaw
-    finally:
-        for pid in [d.pid] + workers:
-            os.kill(pid, signal.SIGCONT)
+    freeze([d.pid] + workers, 8)  # frozen past the first pause's deadline: ~2.5 s of the call left at the thaw
     data = b""
     while chunk := sock.recv(4096):
         data += chunk
