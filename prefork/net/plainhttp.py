@@ -12,14 +12,16 @@ Rules:
 - A PROXY protocol header (a balancer's ``send-proxy`` towards a TLS listener without
   ``proxy_protocol``) is refused with a 400 in the clear too, as on a plain listener,
   its text naming the header rather than plain HTTP; a version 1 line is the request
-  line to log (http/proxyline.py). Version 2 is known by its signature, or as much of it
-  as came when OpenSSL refused the stream (5 bytes at least: a record's header).
+  line to log (http/proxyline.py). Either version is known by its start (version 1's
+  ``PROXY ``, version 2's signature), or as much of it as came when OpenSSL refused the
+  stream (5 bytes at least: a record's header).
 """
 
 import re
 
 from ..http.proxyline import V2_SIGNATURE, proxy_header
 
+_V1_START = b"PROXY "
 PLAIN_LINE_MAX = 8192  # bytes of a plain HTTP stream kept for its request line and head
 _REQUEST_LINE = re.compile(rb"([A-Z]{1,20}) ([\x21-\x7e\x80-\xff]+) HTTP/(\d\.\d)\r?\n")
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):(.*)")  # (the value's blanks stripped after: linear)
@@ -43,6 +45,8 @@ def proxy_version(data):
     """1 or 2 when ``data`` starts with a PROXY protocol header (module rules), else None."""
     if len(data) >= 5 and V2_SIGNATURE.startswith(data[:len(V2_SIGNATURE)]):
         return 2
+    if len(data) >= 5 and _V1_START.startswith(data[:len(_V1_START)]):
+        return 1  # (its line cut where OpenSSL refused the stream: no line to log)
     found = proxy_header(data)
     return found[0] if found is not None else None
 
