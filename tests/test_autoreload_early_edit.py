@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import signal
+import time
 
 import pytest
 
@@ -39,12 +40,14 @@ def body(response):
     return rest
 
 
-def start(daemons, tmp_path, name, source=APP.format(version="v1"), up=r"workers ready"):
+def start(daemons, tmp_path, name, source=APP.format(version="v1"), up=r"workers ready", prepare=None):
     """A --reload daemon serving app/NAME.py, its watcher held at the gate; returns once
-    ``up`` is logged."""
+    ``up`` is logged. ``prepare(app_dir)`` runs before the daemon starts."""
     app_dir, site_dir = tmp_path / "app", tmp_path / "site"
     app_dir.mkdir()
     site_dir.mkdir()
+    if prepare is not None:
+        prepare(app_dir)
     (site_dir / "sitecustomize.py").write_text(GATE)
     app = app_dir / f"{name}.py"
     app.write_text(source)
@@ -101,5 +104,30 @@ def test_a_fix_saved_before_the_watcher_watches_starts_a_failed_first_boot_again
     daemon.wait_log(r"reload: starting the workers again", timeout=20)
     daemon.wait_ready(timeout=20)
     assert body(daemon.request()) == b"fixed"
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit() == 0
+
+
+def _future_and_linked(app_dir):
+    """A module stamped two hours ahead (a copy from a machine whose clock is ahead), and
+    a folder linked in from outside the app's."""
+    future = app_dir / "from_the_future.py"
+    future.write_text("X = 1\n")
+    ahead = time.time() + 7200
+    os.utime(future, (ahead, ahead))
+    outside = app_dir.parent / "outside"
+    outside.mkdir()
+    (outside / "linked_helper.py").write_text("Y = 1\n")
+    os.symlink(outside, app_dir / "lib")
+
+
+@needs_watchfiles
+def test_a_file_stamped_in_the_future_is_no_change_and_an_early_edit_in_a_linked_folder_is(daemons, tmp_path):
+    daemon, app, gate = start(daemons, tmp_path, "linked_app", prepare=_future_and_linked)
+    (tmp_path / "outside" / "linked_helper.py").write_text("Y = 2\n")
+    assert "reload: watching" not in daemon.log()
+    gate.touch()
+    daemon.wait_log(r"reload: watching .*\n.*reload: changed: .*lib/linked_helper\.py", timeout=20)
+    assert "from_the_future" not in daemon.log()
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0

@@ -49,6 +49,7 @@ log = logging.getLogger("prefork.master")
 RETRY = 0.25  # seconds between checks for the end of a reload while a change waits
 READY_TIMEOUT_MS = 500  # the watcher reports it is watching after at most this long
 MAX_REPORTED = 20  # file names per batch passed to the master's log
+FUTURE_LEEWAY_NS = 1_000_000_000  # a stamp later than the early scan by more than this is not a change of now
 # Linux stamps files from its coarse real-time clock (the last tick's time, up to a tick
 # behind time.time()): a file written just after the master read time.time() could look older
 CLOCK_REALTIME_COARSE = getattr(time, "CLOCK_REALTIME_COARSE", 5 if sys.platform == "linux" else None)
@@ -202,10 +203,23 @@ class MasterGone:
 
 def changed_since(since, dirs, wanted, clutter_dirs):
     """The paths of the wanted files under dirs whose content or name changed at or after
-    since (ns), walked outside the clutter folders."""
+    since (ns) and not after the walk (a stamp in the future, from a copy made on a
+    machine whose clock is ahead, is no change of now), walked outside the clutter folders
+    and through linked folders as watchfiles watches them (each folder once)."""
     found = set()
+    until = file_clock_ns() + FUTURE_LEEWAY_NS
+    seen = set()
     for top in dirs:
-        for folder, subdirs, files in os.walk(top):
+        for folder, subdirs, files in os.walk(top, followlinks=True):
+            try:
+                stat = os.stat(folder)
+            except OSError:
+                subdirs[:] = []
+                continue
+            if (stat.st_dev, stat.st_ino) in seen:  # (a link back up: walked already)
+                subdirs[:] = []
+                continue
+            seen.add((stat.st_dev, stat.st_ino))
             subdirs[:] = [name for name in subdirs if name not in clutter_dirs]
             for name in files:
                 path = os.path.join(folder, name)
@@ -213,7 +227,7 @@ def changed_since(since, dirs, wanted, clutter_dirs):
                     stat = os.stat(path)
                 except OSError:  # gone meanwhile, or a dangling link
                     continue
-                if max(stat.st_mtime_ns, stat.st_ctime_ns) >= since and wanted(path):
+                if since <= max(stat.st_mtime_ns, stat.st_ctime_ns) <= until and wanted(path):
                     found.add(path)
     return found
 
