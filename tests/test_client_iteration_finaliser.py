@@ -97,6 +97,44 @@ def test_an_iterator_collected_in_another_thread_aborts_its_request_at_once(stal
     assert got["closed"] - got["collected"] < 1.5
 
 
+
+def test_an_iterator_collected_in_another_thread_after_a_destroy_still_aborts(stalling):
+    """``req.destroy()`` then ``break``, the iterator freed by a ``gc.collect()`` in another
+    thread while the loop is busy: the request is aborted all the same (Node's for-await
+    aborts at the break), its 'abort' after the closes the destroy queued."""
+    events = []
+
+    async def main():
+        req = prefork.request({"host": "127.0.0.1", "port": stalling, "agent": False})
+        aborted = asyncio.get_running_loop().create_future()
+        req.on("abort", lambda: (events.append("abort"), aborted.done() or aborted.set_result(None)))
+        req.on("close", lambda: events.append("close"))
+        req.on("error", lambda err: events.append("error"))
+        req.end()
+        res = await asyncio.wait_for(req, 5)
+
+        class Holder:
+            pass
+
+        holder = Holder()
+        holder.cycle = holder
+        holder.it = aiter(res)
+        async for _ in holder.it:
+            req.destroy()
+            break
+        del holder  # (freed only by a collection)
+        collector = threading.Thread(target=gc.collect)
+        collector.start()
+        collector.join(5)  # (the loop held meanwhile: the closes the destroy queued have not run)
+        await asyncio.wait_for(aborted, 5)
+
+    gc.disable()
+    try:
+        asyncio.run(main())
+    finally:
+        gc.enable()
+    assert events.count("abort") == 1 and events.index("close") < events.index("abort"), events
+
 AFTER_CLOSE = """
 import asyncio, sys
 import prefork

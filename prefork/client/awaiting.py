@@ -110,8 +110,8 @@ class Iteration:
     closes its destroy queued); what else it decided is done on the next loop turn (a
     finalizer, which may run amid any code, does no I/O itself). An iterator collected
     in another thread (a ``gc.collect()`` there), or while its loop is not running, is
-    decided on its loop (woken for it, thread-safe); one collected after its loop closed
-    does nothing."""
+    decided then too, and done on its loop (woken for it, thread-safe); one collected
+    after its loop closed does nothing."""
 
     __slots__ = ("res", "chunks", "over")
 
@@ -148,10 +148,12 @@ class Iteration:
             return
         if not _running(loop):
             # collected in another thread (a gc run there) or with its loop not running:
-            # decided and done on its loop's next turn, which this wakes
-            self.over = True
+            # decided now, as at a break (it only reads the response's state: a request
+            # destroyed before it still gets its abort), done on its loop's next turn, which
+            # this wakes
+            left = self.leave()
             try:
-                loop.call_soon_threadsafe(_left, self.res)
+                loop.call_soon_threadsafe(left)
             except RuntimeError:  # (its loop closed meanwhile)
                 pass
             return
@@ -177,12 +179,6 @@ def leaving(res):
     if req is not None and not res.complete:
         return req.abort if not res.destroyed else _nothing  # as Node's for-await ends a response: through its request
     return res.destroy
-
-
-def _left(res):
-    """An ``async for`` over ``res`` left before the end, its iterator collected away from
-    its loop: decided and done on the loop."""
-    leaving(res)()
 
 
 def _nothing():
