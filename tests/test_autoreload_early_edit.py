@@ -125,9 +125,13 @@ def _future_and_linked(app_dir):
 def test_a_file_stamped_in_the_future_is_no_change_and_an_early_edit_in_a_linked_folder_is(daemons, tmp_path):
     daemon, app, gate = start(daemons, tmp_path, "linked_app", prepare=_future_and_linked)
     (tmp_path / "outside" / "linked_helper.py").write_text("Y = 2\n")
+    deployed = app.parent / "deployed_ahead.py"  # copied in now, its mtime kept from a clock ahead
+    deployed.write_text("Z = 1\n")
+    ahead = time.time() + 7200
+    os.utime(deployed, (ahead, ahead))
     assert "reload: watching" not in daemon.log()
     gate.touch()
     daemon.wait_log(r"reload: watching .*\n.*reload: changed: .*lib/linked_helper\.py", timeout=20)
-    assert "from_the_future" not in daemon.log()
+    assert "deployed_ahead.py" in daemon.log() and "from_the_future" not in daemon.log(), daemon.log()
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit() == 0

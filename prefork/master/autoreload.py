@@ -203,9 +203,10 @@ class MasterGone:
 
 def changed_since(since, dirs, wanted, clutter_dirs):
     """The paths of the wanted files under dirs whose content or name changed at or after
-    since (ns) and not after the walk (a stamp in the future, from a copy made on a
-    machine whose clock is ahead, is no change of now), walked outside the clutter folders
-    and through linked folders as watchfiles watches them (each folder once)."""
+    since (ns) and not after the walk, by either stamp (a future mtime, from a copy made
+    on a machine whose clock is ahead, is no change of now; its ctime tells when it
+    came), walked outside the clutter folders and through linked folders as watchfiles
+    watches them (each folder once)."""
     found = set()
     until = file_clock_ns() + FUTURE_LEEWAY_NS
     seen = set()
@@ -227,7 +228,7 @@ def changed_since(since, dirs, wanted, clutter_dirs):
                     stat = os.stat(path)
                 except OSError:  # gone meanwhile, or a dangling link
                     continue
-                if since <= max(stat.st_mtime_ns, stat.st_ctime_ns) <= until and wanted(path):
+                if (since <= stat.st_mtime_ns <= until or since <= stat.st_ctime_ns <= until) and wanted(path):
                     found.add(path)
     return found
 
