@@ -135,6 +135,75 @@ def test_an_iterator_collected_in_another_thread_after_a_destroy_still_aborts(st
         gc.enable()
     assert events.count("abort") == 1 and events.index("close") < events.index("abort"), events
 
+
+def test_an_iterator_collected_in_another_thread_as_its_response_ends_does_not_abort_it():
+    """The collecting thread decides an abort (the body not ended yet); the body's last
+    chunk is read on the loop before that decision runs there: the response ended
+    normally, and gets no 'abort' after its 'end'."""
+    go, sent = threading.Event(), threading.Event()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():
+        conn, _ = server.accept()
+        with conn:
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            go.wait(5)
+            conn.sendall(b"0\r\n\r\n")
+            sent.set()
+            go.wait(5)
+
+    threading.Thread(target=answer, daemon=True).start()
+    events = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        req = prefork.request({"host": "127.0.0.1", "port": server.getsockname()[1], "agent": False})
+        for name in ("abort", "close"):
+            req.on(name, lambda name=name: events.append("req " + name))
+        req.end()
+        res = await asyncio.wait_for(req, 5)
+        res.on("end", lambda: events.append("res end"))
+
+        class Holder:
+            pass
+
+        holder = Holder()
+        holder.cycle = holder
+        holder.it = aiter(res)
+        async for _ in holder.it:
+            break
+        del holder
+
+        def collect():  # queued before the turn that reads the body's end: decides, not yet done
+            collector = threading.Thread(target=gc.collect)
+            collector.start()
+            collector.join(5)
+
+        def release():
+            go.set()
+            sent.wait(5)  # (the last chunk in the kernel: the next turn reads it)
+            loop.call_soon(collect)
+
+        loop.call_soon(release)
+        deadline = time.monotonic() + 5
+        while "req close" not in events and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for _ in range(3):  # (the decision was queued before the read's turn: it has run by now)
+            await asyncio.sleep(0)
+
+    gc.disable()
+    try:
+        asyncio.run(main())
+    finally:
+        gc.enable()
+        server.close()
+    assert events[:2] == ["res end", "req close"] and "req abort" not in events, events
+
 AFTER_CLOSE = """
 import asyncio, sys
 import prefork

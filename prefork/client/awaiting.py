@@ -153,7 +153,7 @@ class Iteration:
             # this wakes
             left = self.leave()
             try:
-                loop.call_soon_threadsafe(left)
+                loop.call_soon_threadsafe(_left, self.res, left)
             except RuntimeError:  # (its loop closed meanwhile)
                 pass
             return
@@ -179,6 +179,12 @@ def leaving(res):
     if req is not None and not res.complete:
         return req.abort if not res.destroyed else _nothing  # as Node's for-await ends a response: through its request
     return res.destroy
+
+
+def _left(res, decided):
+    """Done on the loop for an iterator collected away from it: what was decided there,
+    unless the response came to its end meanwhile (then decided again)."""
+    (decided if not res.complete else leaving(res))()
 
 
 def _nothing():
