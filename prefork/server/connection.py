@@ -9,7 +9,7 @@ Rules (Node's, spec §2-§4):
   its server event, its own events and its response's run in it, so a ``ContextVar``
   a listener sets (a request id, a user) is seen by that request's later listeners
   (``end``, ``finish``) and the tasks they start, never by the next request on the
-  connection.
+  connection (none with the server's ``request_contexts`` off: they run in the caller's).
 - Dispatch and what may follow a final response: see dispatch.py (a plain HTTP/1.1
   request, Host present, no Expect, no request cap, is emitted from ``on_headers``).
 - CONNECT and listened upgrades hand the socket over raw with the bytes after the head,
@@ -264,10 +264,12 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
         res = _new(ServerResponse)
         _response_init(res, self, req, keep_alive, not self._responses)  # (positional: a keyword costs a dict)
         # each request's listeners (its server event's, its own and its response's) run
-        # in a context of its own
-        if self._context is None:
-            self._context = copy_context()
-        context = req.context = res.context = self._context.copy()
+        # in a context of its own, unless the server's listeners need none
+        context = self._context
+        if context is None and server.request_contexts:
+            context = self._context = copy_context()
+        if context is not None:
+            context = req.context = res.context = context.copy()
         self._res = res
         self._responses.append(res)
         if self._holding is not None:
@@ -278,16 +280,24 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             self._holding = res
         try:
             if version != "1.1":
-                run_in(context, server.emit, "request", req, res)
+                if context is None:
+                    server.emit("request", req, res)
+                else:
+                    run_in(context, server.emit, "request", req, res)
                 if method == "PRI" and not keep_alive:
                     self._refuse_preface()
             elif ("host" in headers or not server.require_host_header) and \
                     not server.max_requests_per_socket and "expect" not in headers:
-                outer, entered[0] = entered[0], context  # (run_in, inlined: this runs per request)
-                try:
-                    context.run(server.emit, "request", req, res)
-                finally:
-                    entered[0] = outer
+                if context is None:
+                    server.emit("request", req, res)
+                else:
+                    outer, entered[0] = entered[0], context  # (run_in, inlined: this runs per request)
+                    try:
+                        context.run(server.emit, "request", req, res)
+                    finally:
+                        entered[0] = outer
+            elif context is None:
+                self._dispatch(req, res, version)
             else:
                 run_in(context, self._dispatch, req, res, version)
         except (StopParsing, *FATAL):

@@ -48,7 +48,10 @@ class Dispatch:
             # HTTP/1.0 keep-alive: a close-delimited answer would end the connection
             self._holding = res
         try:
-            run_in(req.context, self._dispatch, req, res, version)
+            if req.context is None:  # (the server's listeners need no context of their own)
+                self._dispatch(req, res, version)
+            else:
+                run_in(req.context, self._dispatch, req, res, version)
         except (StopParsing, *FATAL):
             raise
         except BaseException as exc:

@@ -75,6 +75,18 @@ def _given_pairs(headers):
             for name, value in pairs]
 
 
+LENGTH_LINES = {}  # {length: b"Content-Length: <length>\r\n\r\n"} of the lengths answered (length_line)
+
+
+def length_line(length):
+    """The Content-Length line and the head's end for a body of ``length`` bytes, kept
+    for the next body of that length (the first 4096 lengths seen: a bounded table)."""
+    line = b"Content-Length: %d\r\n\r\n" % length
+    if len(LENGTH_LINES) < 4096:
+        LENGTH_LINES[length] = line
+    return line
+
+
 class OutgoingHead(OutgoingFields):
     """Mixed into ``ServerResponse``: the state it reads lives in the response's slots;
     the field API (``set_header`` and the rest) is http/fields.py's."""
@@ -402,10 +414,11 @@ class OutgoingHead(OutgoingFields):
             if length >= SHARED:  # a large body leaves as the application's own bytes (writable.py)
                 out = [b"%b%b%b\r\n" % (line, block.data, suffix) if block.has_length else
                        b"%b%b%bContent-Length: %d\r\n\r\n" % (line, block.data, suffix, length), body]
-            elif block.has_length:
-                out = b"%b%b%b\r\n%b" % (line, block.data, suffix, body)
+            elif block.has_length:  # (joined, not formatted: this runs per response)
+                out = b"".join((line, block.data, suffix, b"\r\n", body))
             else:
-                out = b"%b%b%bContent-Length: %d\r\n\r\n%b" % (line, block.data, suffix, length, body)
+                out = b"".join((line, block.data, suffix,
+                                LENGTH_LINES[length] if length in LENGTH_LINES else length_line(length), body))
             if self._active:
                 if out.__class__ is list:
                     self._send_parts(out)

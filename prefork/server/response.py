@@ -58,23 +58,13 @@ from asyncio import CancelledError
 from ..emitter import EventEmitter
 from ..http import framing, serialize
 from ..net.writing import WriteCallback
-from .outgoing import OutgoingHead
+from .outgoing import LENGTH_LINES as _LENGTH_LINES, OutgoingHead, length_line as _length_line
 from .lost import ResponseClosing
 from .timeouts import timer_seconds
 from .writable import SHARED, WritableState
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
-_LENGTH_LINES = {}  # {length: b"Content-Length: <length>\r\n\r\n"} of the lengths answered (_length_line)
-
-
-def _length_line(length):
-    """The Content-Length line and the head's end for a body of ``length`` bytes, kept
-    for the next body of that length (the first 4096 lengths seen: a bounded table)."""
-    line = b"Content-Length: %d\r\n\r\n" % length
-    if len(_LENGTH_LINES) < 4096:
-        _LENGTH_LINES[length] = line
-    return line
 
 
 class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter):

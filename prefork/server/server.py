@@ -101,6 +101,9 @@ class Server(CheckedTimeouts, ServerClosing, Accepting, EventEmitter):
         # CancelledError is its doing, said once by it, not an error of each request
         self.exiting = False
         self.context = None  # (the emitter's: none of its own; read at each 'request', from the instance)
+        # False: no request gets a context of its own; its listeners run in the caller's
+        # (a listener owner that runs its code in a context of its own sets it: WSGI)
+        self.request_contexts = True
         self.stats = ServerStats()
         # called as observer(req, res) when a response to a parsed request has finished
         # (automatic ones included): the daemon's access log, request counting, metrics

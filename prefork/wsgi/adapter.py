@@ -175,6 +175,7 @@ class WSGIAdapter:
     def setup(self, server):
         self.server = server
         server.unique_host_header = True  # two Host fields: a 400, as gunicorn answers them
+        server.request_contexts = False  # (the app runs in self.context, or on a pool thread: no copy per request)
         self.environs.server = server
         self.loop = server.loop
         if self.threads > 1:
