@@ -183,7 +183,7 @@ class WSGIAdapter:
             self.pool = ThreadedCalls(self, self.threads, self.timeout)
             server.on("request", self.pool.on_request)
         else:
-            server.on("request", partial(self.context.run, WSGIAdapter.on_request, self))  # (in the context)
+            server.on("request", partial(self.context.run, type(self).on_request, self))  # (in the context)
         server.on("checkContinue", self.on_check_continue)
         server.on("connect", self.on_connect)
         server.on("connection", written_at_once)
@@ -231,7 +231,7 @@ class WSGIAdapter:
         if self.pool is not None:
             self.pool.on_request(req, res)
         else:
-            self.context.run(WSGIAdapter.on_request, self, req, res)
+            self.context.run(type(self).on_request, self, req, res)
 
     def call(self, req, res, body):
         """Run the app for ``req`` now, or after the calls before it."""
