@@ -27,3 +27,36 @@ def test_wsgi_errors_reach_the_error_log_at_log_level_critical(threads):
         d.wait_log(f"prefork.wsgi: printed {token} 42", timeout=10)
     finally:
         d.cleanup()
+
+
+def test_a_wsgi_errors_record_above_the_log_level_names_where_it_was_logged(serve):
+    """The record made for a line the log level leaves out names the function and line
+    that logged it, as a record at any other level does (a %(funcName)s:%(lineno)d format
+    printed None:0)."""
+    import logging
+
+    from hostile import exchange
+    from prefork.wsgi import WSGIAdapter
+
+    def app(environ, start_response):
+        environ["wsgi.errors"].write("noted\n")
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    wsgi_log, root = logging.getLogger("prefork.wsgi"), logging.getLogger()
+    level = root.level
+    wsgi_log.addHandler(handler)
+    root.setLevel(logging.CRITICAL)
+    try:
+        st = serve(lambda server, st: WSGIAdapter(app).setup(server))
+        data = exchange(st.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        root.setLevel(level)
+        wsgi_log.removeHandler(handler)
+    assert data.startswith(b"HTTP/1.1 200 OK"), data
+    noted = [record for record in records if record.getMessage() == "noted"]
+    assert len(noted) == 1 and noted[0].funcName == "_log_lines" and noted[0].lineno > 0, \
+        [(r.getMessage(), r.funcName, r.lineno) for r in records]

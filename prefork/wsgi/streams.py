@@ -289,4 +289,5 @@ def _log_lines(text):
         if log.isEnabledFor(logging.ERROR):
             log.error("%s", text)
         else:  # (what the app writes to wsgi.errors is logged whatever log_level says, as gunicorn writes it)
-            log.handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (text,), None))
+            log.handle(log.makeRecord(log.name, logging.ERROR, __file__, _log_lines.__code__.co_firstlineno,
+                                      "%s", (text,), None, func="_log_lines"))
