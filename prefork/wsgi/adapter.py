@@ -175,7 +175,8 @@ class WSGIAdapter:
     def setup(self, server):
         self.server = server
         server.unique_host_header = True  # two Host fields: a 400, as gunicorn answers them
-        server.request_contexts = False  # (the app runs in self.context, or on a pool thread: no copy per request)
+        if self.threads == 1:  # (the app runs in self.context: no copy per request; a pool's threads
+            server.request_contexts = False  # answer from their own, which held requests' listeners must not run in)
         self.environs.server = server
         self.loop = server.loop
         if self.threads > 1:
