@@ -12,13 +12,13 @@ value at the first one's place), for a response to reuse; it says whether it hol
 field that changes the framing or the automatic lines (Connection, Transfer-Encoding,
 Date, Keep-Alive) and whether it holds a Content-Length. Early hints are checked as sent."""
 
-import base64
 import codecs
 import math
 import re
 import time
 from time import time as _wall
 
+from .hexbase64 import from_base64, from_hex
 from .jsnumber import int32
 from .jstext import js_text
 
@@ -149,11 +149,10 @@ def encoded(data, encoding):
             if codec == "utf-16-le":  # a lone surrogate is its code unit, as Node's ucs2 writes it
                 return data.encode(codec, "surrogatepass")
             return utf8(data)
-    if name == "hex":
-        return bytes.fromhex(data[:len(data) - len(data) % 2])
+    if name == "hex":  # (lenient, as Node's: http/hexbase64.py)
+        return from_hex(data)
     if name in ("base64", "base64url"):
-        text = data.replace("-", "+").replace("_", "/").rstrip("=")
-        return base64.b64decode(text + "=" * (-len(text) % 4))
+        return from_base64(data)
     err = TypeError(f"Unknown encoding: {encoding}")
     err.code = "ERR_UNKNOWN_ENCODING"
     raise err

@@ -233,7 +233,8 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
         if self.protocol is None and (self._pending or self._pending_end) and self.listener_count("data"):
             # kept while paused: delivered before what reading on brings (a reset too)
             self.loop.call_soon(self._deliver_pending)
-        if not self._reading and self.readable and not self.destroyed:
+        if not self._reading and self.readable and not self.destroyed and not self.connecting:
+            # (connecting: reading starts once connected, net/connect.py; the descriptor may change)
             self._reading = True
             self.loop.add_reader(self._fd, self._on_readable)
             if paused:
