@@ -260,7 +260,7 @@ class ASGIAdapter:
         server, client = ends(socket)
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
             client, scheme = client_and_scheme(req, scheme, self.trusted, self.server.max_headers_count)
-        raw = req.raw_headers
+        raw = req.all_raw_headers  # (every line, as uvicorn passes them: also past max_headers_count)
         return {
             "type": kind,
             "asgi": {"version": version[0], "spec_version": version[1]},
@@ -295,7 +295,9 @@ class ASGIAdapter:
         scope["http_version"] = version if version == "1.1" or version == "1.0" else scope_version(version)
         scope["method"] = req.method
         scope["path"], scope["raw_path"], scope["query_string"] = target
-        scope["headers"] = scope_headers(req.raw_headers, self.names)
+        # every line, as uvicorn passes them (also past max_headers_count's cut: all_raw_headers)
+        scope["headers"] = scope_headers(req.raw_headers if req.all_headers is req.headers else req.all_raw_headers,
+                                         self.names)
         state = self.state
         scope["state"] = state.copy() if state else {}
         return scope
