@@ -71,3 +71,21 @@ def test_the_events_api_keeps_nodes_cut_and_gives_every_line_beside_it():
             assert reply.split(b"\r\n\r\n", 1)[1] == expected, reply
     finally:
         d.cleanup()
+
+
+def test_upgrade_and_subprotocol_lines_past_the_thousandth_field_make_the_websocket():
+    # (uvicorn: a 101 and the subprotocols ['chat', 'superchat'] with 2 or 1200 filler lines)
+    d = Daemon("--interface", "asgi", app="apps.asgi_ws_subprotocols:app", workers=1)
+    try:
+        d.wait_ready()
+        for filler in (2, 1200):
+            sock = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+            sock.sendall(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + b"A: b\r\n" * filler
+                         + b"Upgrade: websocket\r\nSec-WebSocket-Protocol: chat, superchat\r\n\r\n")
+            reply = read_until_close(sock)
+            sock.close()
+            assert reply.startswith(b"HTTP/1.1 101 "), (filler, reply[:200])
+            assert reply.split(b"\r\n\r\n", 1)[1].startswith(b"\x81\x0echat,superchat"), (filler, reply)
+    finally:
+        d.cleanup()

@@ -382,7 +382,7 @@ class ASGIAdapter:
         scope = self.scope(req, "websocket", scheme, _ASGI_WEBSOCKET)
         del scope["method"]
         scope["http_version"] = "1.1"
-        scope["subprotocols"] = subprotocols(req.headers.get("sec-websocket-protocol"))
+        scope["subprotocols"] = subprotocols(req.all_headers.get("sec-websocket-protocol"))  # (also past the cut)
         scope["extensions"] = {"websocket.http.response": {}}
         if socket.encrypted:
             scope["extensions"]["tls"] = tls_extension(socket, self.server_cert)
@@ -401,7 +401,7 @@ def is_websocket_upgrade(req):
     gets a 400); any other upgrade (``h2c`` from ``curl --http2``, say) is served as a
     plain HTTP request, as uvicorn and Node (with no ``upgrade`` listener) serve it."""
     return any(token.strip(" \t").partition("/")[0].lower() == "websocket"
-               for token in req.headers.get("upgrade", "").split(","))
+               for token in req.all_headers.get("upgrade", "").split(","))  # (also past the cut)
 
 
 def scope_headers(raw, names=None):
