@@ -260,7 +260,7 @@ class ASGIAdapter:
         server, client = ends(socket)
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
             client, scheme = client_and_scheme(req, scheme, self.trusted, self.server.max_headers_count)
-        raw = req.raw_headers
+        raw = req.all_raw_headers  # (every line, as uvicorn passes them: also past max_headers_count)
         return {
             "type": kind,
             "asgi": {"version": version[0], "spec_version": version[1]},
@@ -295,7 +295,9 @@ class ASGIAdapter:
         scope["http_version"] = version if version == "1.1" or version == "1.0" else scope_version(version)
         scope["method"] = req.method
         scope["path"], scope["raw_path"], scope["query_string"] = target
-        scope["headers"] = scope_headers(req.raw_headers, self.names)
+        # every line, as uvicorn passes them (also past max_headers_count's cut: all_raw_headers)
+        scope["headers"] = scope_headers(req.raw_headers if req.all_headers is req.headers else req.all_raw_headers,
+                                         self.names)
         state = self.state
         scope["state"] = state.copy() if state else {}
         return scope
@@ -380,7 +382,7 @@ class ASGIAdapter:
         scope = self.scope(req, "websocket", scheme, _ASGI_WEBSOCKET)
         del scope["method"]
         scope["http_version"] = "1.1"
-        scope["subprotocols"] = subprotocols(req.headers.get("sec-websocket-protocol"))
+        scope["subprotocols"] = subprotocols(req.all_headers.get("sec-websocket-protocol"))  # (also past the cut)
         scope["extensions"] = {"websocket.http.response": {}}
         if socket.encrypted:
             scope["extensions"]["tls"] = tls_extension(socket, self.server_cert)
@@ -399,7 +401,7 @@ def is_websocket_upgrade(req):
     gets a 400); any other upgrade (``h2c`` from ``curl --http2``, say) is served as a
     plain HTTP request, as uvicorn and Node (with no ``upgrade`` listener) serve it."""
     return any(token.strip(" \t").partition("/")[0].lower() == "websocket"
-               for token in req.headers.get("upgrade", "").split(","))
+               for token in req.all_headers.get("upgrade", "").split(","))  # (also past the cut)
 
 
 def scope_headers(raw, names=None):

@@ -15,9 +15,9 @@ Rules:
   the request's own headers), and an HTTP request with the same Host is served. Its
   ``Upgrade`` is replayed as ``websocket``: the adapter took the request for a
   WebSocket because that protocol is in its list (``Upgrade: h2c, websocket``), where
-  wsproto wants the one word. A head of more fields than the raw list keeps
-  (``max_headers_count``) is replayed from the map of every field (repeated lines
-  joined), so a field past the cut is not missing to wsproto.
+  wsproto wants the one word. Every header line is replayed, also those past
+  ``max_headers_count``'s cut of the raw list (``all_raw_headers``), so a field past
+  the cut is not missing to wsproto, and two version lines past it are two.
 - ``handshake_events`` is wsproto's reading of that head; a header wsproto cannot
   decode (a non-ASCII byte in ``Connection`` or a ``Sec-WebSocket-*`` token list) is
   refused as its other mistakes are (``RemoteProtocolError``, 400), not an exception
@@ -135,7 +135,7 @@ def replayed_request(req):
     fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
     version = fields.get("sec-websocket-version")
     if version is not None and "," in version:
-        if repeated(req.raw_headers, "sec-websocket-version"):  # (repeated lines are joined)
+        if repeated(req.all_raw_headers, "sec-websocket-version"):  # (repeated lines are joined)
             raise RemoteProtocolError("Sec-WebSocket-Version given more than once", RejectConnection(status_code=400))
         raise RemoteProtocolError("unsupported Sec-WebSocket-Version (13 is supported)",  # one line, "13, 8"
                                   RejectConnection(status_code=426, headers=[(b"Sec-WebSocket-Version", b"13")]))
@@ -149,12 +149,8 @@ def replayed_request(req):
         # its bytes would be read as the first frames (uvicorn refuses it too)
         raise RemoteProtocolError("a WebSocket handshake with a body", RejectConnection(status_code=400))
     lines = [f"{req.method} {req.url} HTTP/{req.http_version}\r\n"]
-    if fields is req.headers:
-        raw = req.raw_headers
-        lines += [_REPLAYED.get(raw[i].lower()) or f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
-    else:  # many fields: the raw list may stop at max_headers_count, the map holds every field
-        lines += [_REPLAYED.get(name) or f"{name}: {value if type(value) is str else ', '.join(value)}\r\n"
-                  for name, value in fields.items()]
+    raw = req.all_raw_headers  # (every line, also those past max_headers_count's cut)
+    lines += [_REPLAYED.get(raw[i].lower()) or f"{raw[i]}: {raw[i + 1]}\r\n" for i in range(0, len(raw), 2)]
     lines.append("\r\n")
     return "".join(lines).encode("latin-1")
 

@@ -245,6 +245,8 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
         _request_init(req, socket, method, url, version, raw, headers, self, socket.last_activity)
         if headers is not self.parser.headers:
             req.all_headers = self.parser.headers  # (the map was cut)
+            if raw is not full_raw:  # (and the raw list: every line is kept beside it)
+                req.all_raw_headers = full_raw
         self._req = req
         if self._keep_alive_timer:
             self._keep_alive_timer = False

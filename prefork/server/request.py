@@ -50,8 +50,9 @@ Rules:
 from ..emitter import EventEmitter, settle_on
 from ..streaming import Chunks, iterate, pipe, unpipe
 from ..http.errors import Aborted, HTTPError, PrematureClose, body_too_large
-from ..http.headers import distinct, header_map, node_header_map_pairs
+from ..http.headers import distinct, header_map
 from ..net.text import TextDecoder
+from .fields import RequestFields
 from .lost import RequestClosing
 from .readable import ReadableState
 from .timeouts import RequestTimeout
@@ -59,7 +60,7 @@ from .timeouts import RequestTimeout
 _BODY_HIGH_WATER = 64 * 1024
 
 
-class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, EventEmitter):
+class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, RequestFields, EventEmitter):
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
@@ -404,19 +405,6 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, EventEmitte
         if not self._ended:
             self._discarded = True
             self.resume()
-
-    @property
-    def headers_distinct(self):
-        """Node's ``headersDistinct``: every field's values as a list, by lower-case name
-        (made at the first read, then the same object, as Node's)."""
-        try:
-            return self._headers_distinct
-        except AttributeError:
-            pairs = len(self.raw_headers) // 2
-            if self.all_headers is not self.headers:  # the map's fields only, as Node's (its cap)
-                pairs = node_header_map_pairs(pairs, self._conn.server.max_headers_count)
-            self._headers_distinct = fields = distinct(self.raw_headers, pairs)
-            return fields
 
     @property
     def trailers(self):
