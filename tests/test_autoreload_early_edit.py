@@ -2,18 +2,13 @@
 and an edit saved in that moment (the workers already ready) is still applied: once
 watching, the watcher reports the files changed since the master started."""
 
-import importlib.util
 import os
 import re
 import signal
 import time
 
-import pytest
-
 from daemon import HERE, ROOT, cmdline, children, wait_until
 
-needs_watchfiles = pytest.mark.skipif(importlib.util.find_spec("watchfiles") is None,
-                                      reason="watchfiles is not installed (the test extra has it)")
 
 APP = '''def setup(server):
     def on_request(req, res):
@@ -67,7 +62,6 @@ def watcher_of(daemon):
     return pids[0] if pids else None
 
 
-@needs_watchfiles
 def test_an_edit_saved_before_the_watcher_watches_is_served_after_a_reload(daemons, tmp_path):
     daemon, app, gate = start(daemons, tmp_path, "early_edit_app")  # "workers ready"
     app.write_text(APP.format(version="v2"))  # the same size: only its timestamps tell
@@ -80,7 +74,6 @@ def test_an_edit_saved_before_the_watcher_watches_is_served_after_a_reload(daemo
     assert daemon.wait_exit() == 0
 
 
-@needs_watchfiles
 def test_files_unchanged_since_the_start_cause_no_reload(daemons, tmp_path):
     daemon, app, gate = start(daemons, tmp_path, "unchanged_app")
     gate.touch()
@@ -93,7 +86,6 @@ def test_files_unchanged_since_the_start_cause_no_reload(daemons, tmp_path):
     assert "reload: starting generation" not in daemon.log()
 
 
-@needs_watchfiles
 def test_a_fix_saved_before_the_watcher_watches_starts_a_failed_first_boot_again(daemons, tmp_path):
     # a syntax error: the first generation cannot boot
     daemon, app, gate = start(daemons, tmp_path, "fixed_early_app", source="def setup(server:\n",
@@ -121,7 +113,6 @@ def _future_and_linked(app_dir):
     os.symlink(outside, app_dir / "lib")
 
 
-@needs_watchfiles
 def test_a_file_stamped_in_the_future_is_no_change_and_an_early_edit_in_a_linked_folder_is(daemons, tmp_path):
     daemon, app, gate = start(daemons, tmp_path, "linked_app", prepare=_future_and_linked)
     (tmp_path / "outside" / "linked_helper.py").write_text("Y = 2\n")
