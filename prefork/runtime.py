@@ -180,16 +180,10 @@ class WorkerLoop(asyncio.SelectorEventLoop):
             except KeyError:
                 continue
             # (a SelectorKey is a named tuple: its fields by index, the cheaper read)
-            if event == _EPOLLIN:  # (the usual: readable alone, the same steps without the masks)
-                if key[2] != _WRITE:  # events (1, 2 or 3: the reader registered, without an &)
-                    reader = key[3][0]  # data
-                    if reader is not None:
-                        if reader._cancelled:
-                            self._remove_reader(key.fileobj)
-                        else:
-                            ready.append(reader)
-                continue
-            mask = ((_WRITE if event & _NOT_IN else 0) | (_READ if event & _NOT_OUT else 0)) & key[2]  # events
+            if event == _EPOLLIN:  # (the usual: readable alone, without the masks' arithmetic)
+                mask = key[2] & _READ  # events
+            else:
+                mask = ((_WRITE if event & _NOT_IN else 0) | (_READ if event & _NOT_OUT else 0)) & key[2]
             reader, writer = key[3]  # data
             if mask & _READ and reader is not None:
                 if reader._cancelled:
