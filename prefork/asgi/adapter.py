@@ -256,10 +256,10 @@ class ASGIAdapter:
         path, raw_path, query = self.targets.get(url) or self.split(url)
         root = self.root_path
         socket = req.socket
-        headers = req.headers
+        headers = req.all_headers  # (every field: also past max_headers_count's cut)
         server, client = ends(socket)
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            client, scheme = client_and_scheme(req, scheme, self.trusted, self.server.max_headers_count)
+            client, scheme = client_and_scheme(req, scheme, self.trusted)
         raw = req.all_raw_headers  # (every line, as uvicorn passes them: also past max_headers_count)
         return {
             "type": kind,
@@ -288,8 +288,7 @@ class ASGIAdapter:
         scope = self.templates.get(socket)
         scope = (self.connection_template(socket) if scope is None else scope).copy()
         if "x-forwarded-for" in headers or "x-forwarded-proto" in headers:
-            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted,
-                                                                      self.server.max_headers_count)
+            scope["client"], scope["scheme"] = client_and_scheme(req, scope["scheme"], self.trusted)
         scope["asgi"] = {"version": "3.0", "spec_version": "2.3"}  # a dict of its own: the app may write into it
         version = req.http_version
         scope["http_version"] = version if version == "1.1" or version == "1.0" else scope_version(version)
@@ -354,7 +353,7 @@ class ASGIAdapter:
         fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
         length = fields.get("content-length")
         cycle = HTTPCycle(req, res, self, (length is not None and length != "0") or "transfer-encoding" in fields)
-        coro = cycle.run(self.app, self.http_scope(req, req.headers), self.tasks)
+        coro = cycle.run(self.app, self.http_scope(req, fields), self.tasks)
         # what loop.create_task does without a task factory, minus its checks (the loop runs)
         task = cycle.task = Task(coro, loop=self.loop) if self.plain_tasks else self.loop.create_task(coro)
         self.tasks.add(task)

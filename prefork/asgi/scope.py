@@ -17,9 +17,10 @@ Rules:
   when the peer is in ``forwarded_allow_ips`` (addresses, networks, ``unix`` for peers
   on a UNIX socket, ``*``), read by http/forwarded.py as the WSGI side reads them; a
   forwarded client's port is 0, and its address is set on the request
-  (``req.forwarded_client``: the access log's ``{h}``). Not when the request had more
-  fields than ``max_headers_count`` keeps (the proxy's own X-Forwarded-For, appended
-  last, may be the one left out of ``headers``).
+  (``req.forwarded_client``: the access log's ``{h}``). They are read from the map of
+  every field (``all_headers``), also past ``max_headers_count``'s cut, as the scope's
+  ``headers`` hold every line and uvicorn applies them: the proxy's own
+  X-Forwarded-For, appended last, is never the one left out.
 - A link-local address is given without its zone (``fe80::1``, not the socket's
   ``fe80::1%eth0``) in ``client`` and ``server``, as uvicorn gives it.
 - Nothing here keeps state between requests.
@@ -28,7 +29,6 @@ Rules:
 from urllib.parse import unquote
 
 from ..http.forwarded import forwarded_client, forwarded_proto
-from ..http.headers import map_is_cut
 from ..net.zones import unzoned
 
 
@@ -67,15 +67,14 @@ def ends(socket):
     return server, ((unzoned(address), socket.remote_port) if address else None)
 
 
-def client_and_scheme(req, scheme, trusted, max_headers_count=None):
+def client_and_scheme(req, scheme, trusted):
     """(client, scheme) with the proxy headers applied when the peer may set them
-    (``trusted``: a net.proxy.TrustedSources) and no field of the request was left out
-    of its ``headers`` by ``max_headers_count``."""
+    (``trusted``: a net.proxy.TrustedSources)."""
     socket = req.socket
     address = socket.remote_address
     client = (unzoned(address), socket.remote_port) if address else None
-    if trusted.allows_socket(socket) and not map_is_cut(req.raw_headers, max_headers_count):
-        headers = req.headers
+    if trusted.allows_socket(socket):
+        headers = req.all_headers  # (every field: also past max_headers_count's cut)
         value = headers.get("x-forwarded-proto")
         proto = forwarded_proto(value) if value else None
         if proto is not None:
