@@ -29,7 +29,8 @@ Rules (Node's, spec section 7):
   hands it on, or closes it: a socket limit without keep-alive), then the response's
   ``close``, as in Node (an ``abort()`` in the request's ``close`` listener comes first).
 - An ``upgrade``/``connect`` listener's response ends at its head: after the request's
-  ``close``, its ``end`` (once read: ``read()`` gives ``b""``) and ``close``, as in Node.
+  ``close``, its ``end`` (once read: ``read()`` gives ``b""``; at once when the listener
+  dumped it by ``destroy()`` or ``abort()``) and ``close``, as in Node.
 - A request whose socket went back to the agent, or to an ``upgrade``/``connect``
   listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
   socket alone; so does ``res.destroy()`` on a complete response.
@@ -245,7 +246,8 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._abort_due = True
             self.loop.call_soon(self.emit_abort)
             return
-        self.loop.call_soon(emit_logged, self, "abort")
+        self._abort_due = True
+        self.loop.call_soon(self.emit_abort)
         self.destroy()
 
     _abort_due = False
@@ -363,29 +365,6 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
     def keeps_socket(self):
         """Both sides keep the connection after this exchange."""
         return self._keep_alive and self.res is not None and self.res.keep_alive and not self._one_off
-
-    def hand_over(self, event, head):
-        """A CONNECT answer or a 101 ended HTTP on the socket: give it to the listener of
-        ``event``, or close it when nobody listens."""
-        socket = self.socket
-        socket.set_timeout(0)
-        if self.listener_count(event):
-            socket.protocol = None
-            self.agent.remove_socket(self, socket)
-            self._answered = True
-            self.res.taken = True  # the listener has it (no dump: its 'end' waits for a read, as Node's)
-            try:
-                self.emit(event, self.res, socket, head)
-            finally:
-                # (a raising listener too: the read's handler logs it, closes the socket; an awaiter settles)
-                self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
-                self._close()
-                # the response ended at its head (Node's parser completes it): its 'end'
-                # once read (read() gives b"", async for stops), then its 'close'
-                self.res.push_end()
-                self.res.close_soon()
-        else:
-            socket.destroy()
 
     def fail(self, err, now=False):
         """A parse or connection error: ``error`` (once), on a later loop turn (``now``, a

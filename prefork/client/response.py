@@ -361,6 +361,16 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             future.add_done_callback(ReadWaiter(self).stop)  # (a timeout only awaiters hear destroys the request)
         return future
 
+    def end_dumped(self):
+        """A hand-over's response (ended at its head) that the request's ``destroy()`` in
+        the listener dumped: ``end`` and ``close`` now (Node's resume of a complete one)."""
+        self._flowing = self._flowed = True
+        if not self._ended and not self.destroy_called:
+            try:
+                self._emit_end()
+            finally:
+                self.mark_closed()
+
     def mark_closed(self):
         """Emit ``close`` once (called by the request when the exchange is over); after
         ``end`` when the body is complete but not read yet (Node's order)."""
