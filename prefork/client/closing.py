@@ -40,7 +40,7 @@ class SocketClose:
                 if dumped:  # its 'close', an abort()'s 'abort', the response's 'end' and
                     self._abort_first = False  # 'close', before the socket's, as Node's ticks
                     self._close()
-                    self.emit_abort()
+                    self.emit_queued_abort()
                     self.res.end_dumped()
                 else:
                     self._close()

@@ -246,11 +246,24 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._abort_due = True
             self.loop.call_soon(self.emit_abort)
             return
-        self._abort_due = True
-        self.loop.call_soon(self.emit_abort)
+        if self.socket.destroyed:  # (its closes are queued: 'abort' before them, as Node's tick)
+            self._abort_due = True
+            self.loop.call_soon(self.emit_abort)
+            self.destroy()
+            return
+        self._abort_queued = True
+        self.loop.call_soon(self.emit_queued_abort)
         self.destroy()
 
     _abort_due = False
+    _abort_queued = False  # abort()'s own 'abort' of a request not destroyed yet, on the next turn
+
+    def emit_queued_abort(self):
+        """The ``abort`` that ``abort()`` queued (a hand-over listener's abort() emits
+        it at once, after the request's ``close``: client/closing.py)."""
+        if self._abort_queued:
+            self._abort_queued = False
+            emit_logged(self, "abort")
 
     def emit_abort(self):
         """The ``abort`` that ``abort()`` queued, once: a socket's close that an earlier

@@ -384,6 +384,9 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             if self.listener_count("error"):
                 self._closing = True
                 emit_logged(self, "error", self.destroy_error)  # (on a turn of its own: client/logged.py)
+        req = self.req
+        if req is not None:  # an abort() after a destroy(): its 'abort' first, as Node's tick
+            req.emit_abort()
         self._closed = True
         emit_logged(self, "close")
 
