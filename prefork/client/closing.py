@@ -1,7 +1,7 @@
-"""What the closing of a request's socket does to its exchange: a mixin of
-``ClientRequest`` (client/request.py), whose state it reads and sets (``res``,
-``_errored``, ``_close_deferred``, ``destroyed``) and whose ``_error`` and ``_close`` it
-calls.
+"""What the closing of a request's socket, or its hand-over to an ``upgrade``/``connect``
+listener, does to its exchange: a mixin of ``ClientRequest`` (client/request.py), whose
+state it reads and sets (``res``, ``_errored``, ``_close_deferred``, ``destroyed``) and
+whose ``_error`` and ``_close`` it calls.
 
 Rules (Node's; the request's rules in client/request.py tell the orders):
 - A socket that closes before a response gives ECONNRESET "socket hang up".
@@ -20,6 +20,36 @@ from .logged import log
 
 class SocketClose:
     """Mixed into ``ClientRequest``."""
+
+    def hand_over(self, event, head):
+        """A CONNECT answer or a 101 ended HTTP on the socket: give it to the listener of
+        ``event``, or close it when nobody listens."""
+        socket = self.socket
+        socket.set_timeout(0)
+        if self.listener_count(event):
+            socket.protocol = None
+            self.agent.remove_socket(self, socket)
+            self._answered = True
+            self.res.taken = True  # the listener has it (no dump: its 'end' waits for a read, as Node's)
+            try:
+                self.emit(event, self.res, socket, head)
+            finally:
+                # (a raising listener too: the read's handler logs it, closes the socket; an awaiter settles)
+                dumped, self.destroyed = self.destroyed, True  # the socket is the listener's:
+                # destroy() leaves it alone (Node's); one in the listener dumped the response
+                if dumped:  # its 'close', an abort()'s 'abort', the response's 'end' and
+                    self._abort_first = False  # 'close', before the socket's, as Node's ticks
+                    self._close()
+                    self.emit_queued_abort()
+                    self.res.end_dumped()
+                else:
+                    self._close()
+                    # the response ended at its head (Node's parser completes it): its 'end'
+                    # once read (read() gives b"", async for stops), then its 'close'
+                    self.res.push_end()
+                    self.res.close_soon()
+        else:
+            socket.destroy()
 
     def socket_closed(self, counted):
         """The socket closed; ``counted`` when it still counted in the agent's pool."""

@@ -29,7 +29,8 @@ Rules (Node's, spec section 7):
   hands it on, or closes it: a socket limit without keep-alive), then the response's
   ``close``, as in Node (an ``abort()`` in the request's ``close`` listener comes first).
 - An ``upgrade``/``connect`` listener's response ends at its head: after the request's
-  ``close``, its ``end`` (once read: ``read()`` gives ``b""``) and ``close``, as in Node.
+  ``close``, its ``end`` (once read: ``read()`` gives ``b""``; at once when the listener
+  dumped it by ``destroy()`` or ``abort()``) and ``close``, as in Node.
 - A request whose socket went back to the agent, or to an ``upgrade``/``connect``
   listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
   socket alone; so does ``res.destroy()`` on a complete response.
@@ -245,10 +246,24 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._abort_due = True
             self.loop.call_soon(self.emit_abort)
             return
-        self.loop.call_soon(emit_logged, self, "abort")
+        if self.socket.destroyed:  # (its closes are queued: 'abort' before them, as Node's tick)
+            self._abort_due = True
+            self.loop.call_soon(self.emit_abort)
+            self.destroy()
+            return
+        self._abort_queued = True
+        self.loop.call_soon(self.emit_queued_abort)
         self.destroy()
 
     _abort_due = False
+    _abort_queued = False  # abort()'s own 'abort' of a request not destroyed yet, on the next turn
+
+    def emit_queued_abort(self):
+        """The ``abort`` that ``abort()`` queued (a hand-over listener's abort() emits
+        it at once, after the request's ``close``: client/closing.py)."""
+        if self._abort_queued:
+            self._abort_queued = False
+            emit_logged(self, "abort")
 
     def emit_abort(self):
         """The ``abort`` that ``abort()`` queued, once: a socket's close that an earlier
@@ -363,29 +378,6 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
     def keeps_socket(self):
         """Both sides keep the connection after this exchange."""
         return self._keep_alive and self.res is not None and self.res.keep_alive and not self._one_off
-
-    def hand_over(self, event, head):
-        """A CONNECT answer or a 101 ended HTTP on the socket: give it to the listener of
-        ``event``, or close it when nobody listens."""
-        socket = self.socket
-        socket.set_timeout(0)
-        if self.listener_count(event):
-            socket.protocol = None
-            self.agent.remove_socket(self, socket)
-            self._answered = True
-            self.res.taken = True  # the listener has it (no dump: its 'end' waits for a read, as Node's)
-            try:
-                self.emit(event, self.res, socket, head)
-            finally:
-                # (a raising listener too: the read's handler logs it, closes the socket; an awaiter settles)
-                self.destroyed = True  # the socket is the listener's: destroy() leaves it alone (Node's)
-                self._close()
-                # the response ended at its head (Node's parser completes it): its 'end'
-                # once read (read() gives b"", async for stops), then its 'close'
-                self.res.push_end()
-                self.res.close_soon()
-        else:
-            socket.destroy()
 
     def fail(self, err, now=False):
         """A parse or connection error: ``error`` (once), on a later loop turn (``now``, a

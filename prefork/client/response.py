@@ -361,6 +361,16 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             future.add_done_callback(ReadWaiter(self).stop)  # (a timeout only awaiters hear destroys the request)
         return future
 
+    def end_dumped(self):
+        """A hand-over's response (ended at its head) that the request's ``destroy()`` in
+        the listener dumped: ``end`` and ``close`` now (Node's resume of a complete one)."""
+        self._flowing = self._flowed = True
+        if not self._ended and not self.destroy_called:
+            try:
+                self._emit_end()
+            finally:
+                self.mark_closed()
+
     def mark_closed(self):
         """Emit ``close`` once (called by the request when the exchange is over); after
         ``end`` when the body is complete but not read yet (Node's order)."""
@@ -374,6 +384,9 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             if self.listener_count("error"):
                 self._closing = True
                 emit_logged(self, "error", self.destroy_error)  # (on a turn of its own: client/logged.py)
+        req = self.req
+        if req is not None:  # an abort() after a destroy(): its 'abort' first, as Node's tick
+            req.emit_abort()
         self._closed = True
         emit_logged(self, "close")
 

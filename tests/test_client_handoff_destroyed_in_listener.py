@@ -1,0 +1,123 @@
+"""``req.destroy()`` or ``req.abort()`` inside the request's ``connect`` (CONNECT) or
+``upgrade`` (101) listener dumps the response that ended at its head, as Node's
+``destroy()`` dumps ``req.res``: after the request's ``close`` (and the abort's
+``abort``) come the response's ``end`` and ``close``, before the tunnel socket's
+``close`` (the socket is destroyed with the request, as in Node). Node's client against
+the same raw server."""
+
+import asyncio
+import socket
+import threading
+
+import pytest
+
+import prefork
+from harness import node_events
+
+ANSWERS = {
+    "CONNECT": b"HTTP/1.1 200 Connection Established\r\n\r\nhead",
+    "GET": b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\nhead",
+}
+EVENT = {"CONNECT": "connect", "GET": "upgrade"}
+
+NODE_CLIENT = r"""
+const [method, how, agentKind] = %s;
+const agent = agentKind === 'none' ? false : agentKind === 'keep-alive' ? new http.Agent({keepAlive: true}) : undefined;
+const headers = method === 'GET' ? {Connection: 'Upgrade', Upgrade: 'x'} : {};
+const req = http.request({port: %d, host: '127.0.0.1', method, path: method === 'GET' ? '/' : 'x:1', agent, headers});
+for (const e of ['finish', 'close', 'abort']) req.on(e, () => log('req', e));
+req.on('error', (e) => log('req error', e.code));
+req.on(method === 'GET' ? 'upgrade' : 'connect', (res, sock, head) => {
+  log('handed', res.statusCode, head.toString('latin1'));
+  for (const e of ['end', 'close', 'aborted']) res.on(e, () => log('res', e));
+  res.on('error', (e) => log('res error', e.code));
+  sock.on('close', () => { log('socket close'); done(); });
+  if (how === 'destroy') req.destroy(); else req.abort();
+  log('socket destroyed', sock.destroyed);
+});
+req.end();
+"""
+
+
+@pytest.fixture
+def raw_server():
+    """A listener answering every connection's first read with ``answer[0]``, then
+    reading until the client leaves."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    answer = [b""]
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    if conn.recv(65536):
+                        conn.sendall(answer[0])
+                        while conn.recv(65536):
+                            pass
+                except OSError:
+                    pass
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], answer
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def prefork_client(port, method, how, agent_kind):
+    async def main():
+        events = []
+        over = asyncio.get_running_loop().create_future()
+
+        def log(*parts):
+            events.append(list(parts))
+        options = {"port": port, "host": "127.0.0.1", "method": method,
+                   "path": "/" if method == "GET" else "x:1"}
+        if method == "GET":
+            options["headers"] = {"Connection": "Upgrade", "Upgrade": "x"}
+        if agent_kind == "none":
+            options["agent"] = False
+        elif agent_kind == "keep-alive":
+            options["agent"] = prefork.Agent(keep_alive=True)
+        req = prefork.request(options)
+        for name in ("finish", "close", "abort"):
+            req.on(name, (lambda name: lambda *a: log("req", name))(name))
+        req.on("error", lambda e: log("req error", e.code))
+
+        def handed(res, sock, head):
+            log("handed", res.status_code, head.decode("latin-1"))
+            for name in ("end", "close", "aborted"):
+                res.on(name, (lambda name: lambda *a: log("res", name))(name))
+            res.on("error", lambda e: log("res error", e.code))
+
+            def socket_closed(*args):
+                log("socket close")
+                over.done() or over.set_result(None)
+            sock.on("close", socket_closed)
+            req.destroy() if how == "destroy" else req.abort()
+            log("socket destroyed", sock.destroyed)
+        req.on(EVENT[method], handed)
+        req.end()
+        await asyncio.wait_for(over, 5)
+        await asyncio.sleep(0)  # (anything due on the turns after the socket's close)
+        return events
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("agent_kind", ["none", "global", "keep-alive"])
+@pytest.mark.parametrize("how", ["destroy", "abort"])
+@pytest.mark.parametrize("method", ["CONNECT", "GET"])
+def test_a_request_destroyed_in_its_handoff_listener_ends_and_closes_its_response(raw_server, method, how, agent_kind):
+    port, answer = raw_server
+    answer[0] = ANSWERS[method]
+    theirs = node_events(NODE_CLIENT % (f'["{method}", "{how}", "{agent_kind}"]', port))
+    ours = prefork_client(port, method, how, agent_kind)
+    assert ours == theirs, (ours, theirs)
+    assert ["res", "end"] in ours and ours[-1] == ["socket close"]
