@@ -2,7 +2,9 @@
 
 Rules:
 - One snapshot function reads the master's state (worker table, aggregated counts,
-  readiness) and each worker's /proc entry; nothing is cached between requests.
+  readiness and liveness, each with the reason ``/readyz`` and ``/healthz`` give) and
+  each worker's /proc entry; nothing is cached between requests. The page says why the
+  daemon is not live (a stale worker, a crash loop) as ``/healthz`` does.
 - The page is one self-contained HTML document (no external asset): it embeds the
   snapshot it was served with, renders it with a small inline script, and replaces the
   table from ``status.json`` every few seconds (``?refresh=SECONDS``, 0.5 to 3600). The
@@ -64,13 +66,14 @@ def snapshot(master):
         })
     totals = master.aggregator.totals([w.stats for w in master.workers.values() if w.stats])
     ready, readiness = health.readiness(master)
-    live, _ = health.liveness(master)
+    live, liveness = health.liveness(master)
     return {
         "master": {
             "pid": os.getpid(), "name": master.settings.name, "uptime": round(now - master.started_at, 3),
             "generation": master.generation, "reloads": master.reloads, "target_workers": master.target,
             "reload_failures": master.reload_failures, "last_reload_error": master.last_reload_error,
-            "ready": ready, "readiness": readiness, "live": live, "heartbeat_limit": limit,
+            "ready": ready, "readiness": readiness, "live": live,
+            "liveness": "; ".join(liveness.strip().splitlines()), "heartbeat_limit": limit,
         },
         "workers": workers,
         "totals": {

@@ -81,7 +81,7 @@ PAGE = """<!DOCTYPE html>
     $("reloads").textContent = m.reloads;
     $("restarts").textContent = t.restarts;
     badge($("ready"), m.ready, m.ready ? "ready" : "not ready: " + m.readiness);
-    badge($("live"), m.live, m.live ? "live" : "stale heartbeat");
+    badge($("live"), m.live, m.live ? "live" : "not live: " + m.liveness);
     data.workers.forEach(function (w) {
       var tr = document.createElement("tr");
       tr.className = w.state;
