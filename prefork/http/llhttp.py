@@ -19,7 +19,9 @@ Rules:
   chunked request body is in progress: then it is handed over in pieces that end where
   a head ends and where a chunk-size line ends, so the position of every chunk-size line
   is known without a second parse. A Content-Length body in such a read is one piece up
-  to its end: a blank line inside it ends no head.
+  to its end: a blank line inside it ends no head. Line ends between messages (which
+  llhttp skips) are one piece however many blank lines they hold: the pieces of a read
+  are never more than its messages and chunk-size lines, whatever bytes a client sends.
 - Chunk extensions are counted as Node counts them (the bytes of every extension name
   and value, per chunk-size line, flushed at the end of each read); more than 16 KiB is
   HPE_CHUNK_EXTENSIONS_OVERFLOW at Node's offset. The count is one incremental pass over
@@ -47,6 +49,8 @@ Rules:
   further message by raising from it.
 """
 
+import re
+
 import httptools
 
 from .chunks import ChunkLines
@@ -56,6 +60,7 @@ from .framing import chunked_last
 from .headsize import HeadSize
 
 _HEAD_END = b"\r\n\r\n"
+_LINE_ENDS = re.compile(rb"[\r\n]+")
 
 
 class MessageParser(HeadSize, Diagnosis):
@@ -172,6 +177,10 @@ class MessageParser(HeadSize, Diagnosis):
                     found = (tail + data[:3]).find(_HEAD_END)
                     if found >= 0:
                         end = found + 4 - len(tail)
+                if end < 0 and not self.in_message and data[pos] in b"\r\n":
+                    # line ends between messages (llhttp skips them): one piece, however
+                    # many blank lines they hold (not a piece per blank line)
+                    end = _LINE_ENDS.match(data, pos).end()
                 if end < 0:
                     found = data.find(_HEAD_END, pos)
                     end = size if found < 0 else found + 4
