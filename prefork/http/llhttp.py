@@ -19,7 +19,8 @@ Rules:
   chunked request body is in progress: then it is handed over in pieces that end where
   a head ends and where a chunk-size line ends, so the position of every chunk-size line
   is known without a second parse. A Content-Length body in such a read is one piece up
-  to its end: a blank line inside it ends no head. Line ends between messages (which
+  to its end: a blank line inside it ends no head; so is the rest of a read inside a
+  response body that runs to the connection's close. Line ends between messages (which
   llhttp skips) are one piece however many blank lines they hold: the pieces of a read
   are never more than its messages and chunk-size lines, whatever bytes a client sends.
 - Chunk extensions are counted as Node counts them (the bytes of every extension name
@@ -171,6 +172,8 @@ class MessageParser(HeadSize, Diagnosis):
                     left = self._body_left()
                     if left:
                         end = min(size, pos + left)
+                    elif self.kind == 2:
+                        end = size  # a response body to the connection's close: no message follows
                 if end < 0 and pos == 0 and self.in_message and not self.headers_complete and self._retained:
                     # a head end split between the last reads and this one
                     tail = self._kept(self._retained[-3:])[-3:]
