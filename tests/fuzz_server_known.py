@@ -41,8 +41,7 @@ def _bytes_after_last_request(data):
 
 
 def _parse_error(data):
-    """The code of the parse error prefork's parser, fed the whole stream, stops at, or
-    None (none, or a tunnel before it: what follows a tunnel's head is no request)."""
+    """The code of the error prefork's parser stops at in ``data`` (None: none or a tunnel)."""
     try:
         RequestParser(_Discard(), 16384).feed(data)
     except ParseError as err:
@@ -51,9 +50,8 @@ def _parse_error(data):
 
 
 def _refusal_codes(data, ours, config):
-    """The parse error codes prefork told (its clientError events, its listener's
-    X-Client-Error replies); with clientError unlistened its canned 400 tells none, and a
-    connection it ended with that 400 was refused for the error its parser finds."""
+    """The parse error codes prefork told (clientError events, X-Client-Error replies);
+    unlistened, a connection ended with the canned 400 tells its parser's error."""
     told = _codes(ours) + [b.decode() for b in re.findall(rb"X-Client-Error: (\S+)", ours.data)]
     if told or "clientError" not in (config or {}).get("unlisten", ()):
         return told
@@ -240,9 +238,8 @@ class _Heads:
 def _first_tab_token(data):
     """(heads before it, its target, token, whether it asks for an upgrade) of the first
     request head prefork's parser reads whole with a close or upgrade token ending in a
-    tab, or None (a close token ends prefork's parsing, an upgrade one in a head with an
-    Upgrade field too: no head after it counts; without that field the token changes
-    nothing for either server, and the heads after it are looked at)."""
+    tab, or None (a close token ends prefork's parsing, an upgrade one too where an Upgrade
+    field asks for one: no head after it counts; an upgrade token without it changes nothing)."""
     found = _Heads()
     try:
         httptools.HttpRequestParser(found).feed_data(data)
@@ -312,7 +309,15 @@ def _tab_token_difference(data, half_close, node, ours):
         before = ours.masked[:tunnel.start()]
     else:
         before = b"".join(responses(ours)[:-1])
-    return node.masked.startswith(before)
+    if node.masked.startswith(before):
+        return True
+    # Node (no upgrade there) parsed on into a parse error whose reply replaced the
+    # responses not written yet (deviation 7): that reply alone, closed; prefork's before
+    # the tunnel answer the requests before, one each
+    answered = responses(node)
+    asked = sum(1 for e in mine[:k] if e[0] == "request")
+    return node.closed and len(theirs) > k and theirs[k][0] == "request" and len(answered) == 1 and \
+        _is_error_reply(answered[0]) and len(_RESPONSE_START.split(before)) - 1 == asked
 
 
 def _pri_destroyed_before_an_error(node, ours):

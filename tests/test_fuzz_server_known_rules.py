@@ -403,3 +403,20 @@ def test_a_canned_400_for_another_error_beside_an_empty_transfer_encoding_is_a_f
     # the 400 left open, or not the last response, is no refusal either
     open_ = Outcome(CANNED, False, False, [("connection",)])
     assert known_difference(([EMPTY_TE], EMPTY_TE, True), NODE_TUNNEL, open_, UNLISTENED) is None
+
+
+def test_an_upgrade_token_and_tab_where_node_parsed_on_into_an_error_reply_is_the_tab_difference():
+    # Node reads the upgrade request as a request, parses its would-be tunnel bytes as the
+    # next request and refuses them: its canned 400 replaces the response not written yet
+    data = (b"POST /sync HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nyGET /p HTTP/1.1\r\nUpgrade: websocket\r\n"
+            b"Host: x\r\nConnection: upgrade\t\r\n\r\n3\r\n\na\n")
+    first = ("request", ("method", "POST"), ("url", "/sync"), ("v", "1.1"))
+    sync = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 4\r\n\r\nsync"
+    node = Outcome(CANNED, True, False, [("connection",), first, ("request", ("method", "GET"), ("url", "/p"), ("v", "1.1"))])
+    ours = Outcome(sync + SWITCH + b"3\r\n\na\n", False, False,
+                   [("connection",), first, ("res.finish", ("url", "/sync")), ("upgrade", ("url", "/p"), ("head", "3\r\n\na\n"))])
+    assert known_difference(([data], data, False), node, ours, UNLISTENED) == "connection-token-then-tab"
+    # Node's bytes other than that reply alone, or Node still open, are a finding
+    for other in (Outcome(CANNED + CANNED, True, False, node.events), Outcome(CANNED, False, False, node.events),
+                  Outcome(b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nContent-Length: 1\r\n\r\nx", True, False, node.events)):
+        assert known_difference(([data], data, False), other, ours, UNLISTENED) is None
