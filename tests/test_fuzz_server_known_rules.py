@@ -173,6 +173,24 @@ def test_a_close_or_upgrade_token_ending_in_a_tab_is_the_known_tab_difference():
     assert known_difference(([data], data, True), node, ours) == "connection-token-then-tab"
 
 
+def test_an_upgrade_token_and_tab_without_an_upgrade_field_leaves_the_next_head_to_the_rule():
+    # the first head's upgrade token changes nothing (no Upgrade field): the second head,
+    # which asks for an upgrade with the token and tab, is the one read differently
+    data = (b"POST /flush HTTP/1.1\r\nHost: x\r\nConnection: upgrade\t\r\n\r\nPOST /echo HTTP/1.1\r\n"
+            b"Upgrade: a\r\nConnection: upgrade\t\r\nContent-Length: 5\r\nHost: x\r\n\r\nd")
+    flush = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n" \
+        b"Transfer-Encoding: chunked\r\n\r\n4\r\nlate\r\n0\r\n\r\n"
+    first = ("request", ("method", "POST"), ("url", "/flush"), ("v", "1.1"))
+    node = Outcome(flush, False, False, [("connection",), first, ("request", ("method", "POST"), ("url", "/echo"),
+                                                                  ("v", "1.1")), ("res.finish", ("url", "/flush"))])
+    ours = Outcome(flush + b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: a\r\nConnection: Upgrade\r\n\r\nd", False,
+                   False, [("connection",), first, ("res.finish", ("url", "/flush")), ("upgrade", ("url", "/echo"), ("head", "d"))])
+    assert known_difference(([data], data, False), node, ours) == "connection-token-then-tab"
+    # an upgrade of another request is a finding
+    other = Outcome(ours.data, False, False, ours.events[:3] + [("upgrade", ("url", "/x"), ("head", "d"))])
+    assert known_difference(([data], data, False), node, other) is None
+
+
 def test_a_tab_anywhere_else_in_connection_is_a_finding():
     for value in (b"\tclose", b"x,\tclose", b"close,\tx", b"x\t, close", b"close, x\t", b"keep-alive\t",
                   b"foo\t", b"xclose\t", b"cl\tose", b"\tupgrade", b"upgrade\t"):
@@ -361,3 +379,44 @@ def test_tunnel_bytes_lost_or_changed_beside_the_response_are_a_finding():
     assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"CD") is None
     assert _upgrade_behind_flush(SWITCH + b"ab" + UP_HEAD + b"cd", half_close=False) is None
     assert _upgrade_behind_flush(SWITCH + b"ab" + b"HTTP/1.1 500 Oops\r\n\r\n" + b"cd") is None
+
+
+# parser-notes "Empty Transfer-Encoding": refused by prefork, accepted by Node
+CANNED = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
+EMPTY_TE = b"CONNECT h:1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n\r\na\r\nxy\r\n0\r\n\r\n"
+NODE_TUNNEL = Outcome(b"HTTP/1.1 200 Connection Established\r\n\r\na\r\nxy\r\n0\r\n\r\n", True, False,
+                      [("connection",), ("connect", ("url", "h:1"), ("head", "a\r\nxy\r\n0\r\n\r\n"))])
+UNLISTENED = {"unlisten": ["clientError", "checkContinue", "checkExpectation"]}
+
+
+def test_an_empty_transfer_encoding_refused_with_the_canned_400_is_known_when_client_error_is_unlistened():
+    ours = Outcome(CANNED, True, False, [("connection",)])
+    assert known_difference(([EMPTY_TE], EMPTY_TE, True), NODE_TUNNEL, ours, UNLISTENED) == "empty-transfer-encoding"
+    # a listened clientError tells its code: the canned 400 alone is no refusal of that field
+    assert known_difference(([EMPTY_TE], EMPTY_TE, True), NODE_TUNNEL, ours, {}) is None
+
+
+def test_a_canned_400_for_another_error_beside_an_empty_transfer_encoding_is_a_finding():
+    ours = Outcome(CANNED, True, False, [("connection",)])
+    data = b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\nTransfer-Encoding:\r\n\r\n"
+    assert known_difference(([data], data, True), NODE_TUNNEL, ours, UNLISTENED) is None
+    # the 400 left open, or not the last response, is no refusal either
+    open_ = Outcome(CANNED, False, False, [("connection",)])
+    assert known_difference(([EMPTY_TE], EMPTY_TE, True), NODE_TUNNEL, open_, UNLISTENED) is None
+
+
+def test_an_upgrade_token_and_tab_where_node_parsed_on_into_an_error_reply_is_the_tab_difference():
+    # Node reads the upgrade request as a request, parses its would-be tunnel bytes as the
+    # next request and refuses them: its canned 400 replaces the response not written yet
+    data = (b"POST /sync HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nyGET /p HTTP/1.1\r\nUpgrade: websocket\r\n"
+            b"Host: x\r\nConnection: upgrade\t\r\n\r\n3\r\n\na\n")
+    first = ("request", ("method", "POST"), ("url", "/sync"), ("v", "1.1"))
+    sync = b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 4\r\n\r\nsync"
+    node = Outcome(CANNED, True, False, [("connection",), first, ("request", ("method", "GET"), ("url", "/p"), ("v", "1.1"))])
+    ours = Outcome(sync + SWITCH + b"3\r\n\na\n", False, False,
+                   [("connection",), first, ("res.finish", ("url", "/sync")), ("upgrade", ("url", "/p"), ("head", "3\r\n\na\n"))])
+    assert known_difference(([data], data, False), node, ours, UNLISTENED) == "connection-token-then-tab"
+    # Node's bytes other than that reply alone, or Node still open, are a finding
+    for other in (Outcome(CANNED + CANNED, True, False, node.events), Outcome(CANNED, False, False, node.events),
+                  Outcome(b"HTTP/1.1 200 OK\r\nDate: <DATE>\r\nContent-Length: 1\r\n\r\nx", True, False, node.events)):
+        assert known_difference(([data], data, False), other, ours, UNLISTENED) is None

@@ -3,7 +3,9 @@
 Rules:
 - Fed the body's bytes in order (any split), it walks chunk-size lines byte by byte
   and skips chunk data (and its CRLF) without looking at it: the work is linear in the
-  bytes received and constant per chunk.
+  bytes received and constant per chunk. A size's leading zeros (llhttp takes any
+  number) are skipped as one run, and past them a size has at most 16 digits before it
+  overflows, so no line costs a step per byte in Python.
 - Extensions are counted as Node counts them: llhttp reports every extension name and
   value as a span (a value's quotes included, the ``;`` and ``=`` between them not), a span
   is reported when it ends or when a read ends inside it, and Node refuses a chunk once
@@ -24,6 +26,7 @@ _SIZE, _NAME, _VALUE_START, _VALUE, _QUOTED, _ESCAPED, _AFTER_QUOTE, _CR = range
 _PLAIN_END = re.compile(rb'[;="\\\r\n]')  # ends a name or an unquoted value
 _QUOTED_END = re.compile(rb'["\\\r\n]')
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
+_ZEROS = re.compile(rb"0*")
 _SIZE_CAP = 1 << 64  # llhttp refuses sizes past this; so do we (by stopping)
 
 
@@ -67,6 +70,11 @@ class ChunkLines:
                 stop = size if found is None else found.start()
                 self._span += stop - pos
                 pos = stop
+                if pos == size:
+                    break
+            if state == _SIZE and self._size == 0:
+                # leading zeros change no size: a run of them is skipped at once
+                pos = _ZEROS.match(data, pos).end()
                 if pos == size:
                     break
             byte = data[pos]

@@ -19,7 +19,10 @@ Rules:
   chunked request body is in progress: then it is handed over in pieces that end where
   a head ends and where a chunk-size line ends, so the position of every chunk-size line
   is known without a second parse. A Content-Length body in such a read is one piece up
-  to its end: a blank line inside it ends no head.
+  to its end: a blank line inside it ends no head; so is the rest of a read inside a
+  response body that runs to the connection's close. Line ends between messages (which
+  llhttp skips) are one piece however many blank lines they hold: the pieces of a read
+  are never more than its messages and chunk-size lines, whatever bytes a client sends.
 - Chunk extensions are counted as Node counts them (the bytes of every extension name
   and value, per chunk-size line, flushed at the end of each read); more than 16 KiB is
   HPE_CHUNK_EXTENSIONS_OVERFLOW at Node's offset. The count is one incremental pass over
@@ -47,6 +50,8 @@ Rules:
   further message by raising from it.
 """
 
+import re
+
 import httptools
 
 from .chunks import ChunkLines
@@ -56,6 +61,7 @@ from .framing import chunked_last
 from .headsize import HeadSize
 
 _HEAD_END = b"\r\n\r\n"
+_LINE_ENDS = re.compile(rb"[\r\n]+")
 
 
 class MessageParser(HeadSize, Diagnosis):
@@ -166,12 +172,18 @@ class MessageParser(HeadSize, Diagnosis):
                     left = self._body_left()
                     if left:
                         end = min(size, pos + left)
+                    elif self.kind == 2:
+                        end = size  # a response body to the connection's close: no message follows
                 if end < 0 and pos == 0 and self.in_message and not self.headers_complete and self._retained:
                     # a head end split between the last reads and this one
                     tail = self._kept(self._retained[-3:])[-3:]
                     found = (tail + data[:3]).find(_HEAD_END)
                     if found >= 0:
                         end = found + 4 - len(tail)
+                if end < 0 and not self.in_message and data[pos] in b"\r\n":
+                    # line ends between messages (llhttp skips them): one piece, however
+                    # many blank lines they hold (not a piece per blank line)
+                    end = _LINE_ENDS.match(data, pos).end()
                 if end < 0:
                     found = data.find(_HEAD_END, pos)
                     end = size if found < 0 else found + 4
