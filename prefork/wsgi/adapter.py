@@ -47,7 +47,7 @@ from .body import answer_failure
 from .head import WholeHeads
 from .response import start_call
 from .sending import HeldBytes
-from .streams import EMPTY_INPUT, Errors, FileWrapper, InputStream
+from .streams import Errors, FileWrapper, InputStream
 
 
 log = logging.getLogger("prefork.wsgi")
@@ -169,8 +169,8 @@ class WSGIAdapter:
         # threads = 1: every call's code runs in this one context, as on one thread (wsgi/response.py)
         self.context = contextvars.copy_context()
         self.pool = None
-        self._queue = deque()
-        self._busy = False
+        self.queue = deque()  # (req, res, body) of the calls waiting for the one in progress
+        self.busy = False  # a call is in progress
 
     def setup(self, server):
         self.server = server
@@ -184,7 +184,9 @@ class WSGIAdapter:
             self.pool = ThreadedCalls(self, self.threads, self.timeout)
             server.on("request", self.pool.on_request)
         else:
-            server.on("request", partial(self.context.run, type(self).on_request, self))  # (in the context)
+            # (in the context; a subclass's own on_request is the listener, else start_call, one frame less)
+            listener = start_call if type(self).on_request is WSGIAdapter.on_request else type(self).on_request
+            server.on("request", partial(self.context.run, listener, self))
         server.on("checkContinue", self.on_check_continue)
         server.on("connect", self.on_connect)
         server.on("connection", written_at_once)
@@ -204,18 +206,11 @@ class WSGIAdapter:
         return length is not None and length.isdigit() and int(length) > self.max_body_size
 
     def on_request(self, req, res):
-        fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
-        if "transfer-encoding" not in fields and ("content-length" not in fields or fields["content-length"] == "0"):
-            socket = req.socket
-            if self._busy:
-                self._queue.append((req, res, EMPTY_INPUT))
-            elif socket.writable_ended or socket.destroyed:
-                return  # (a request read after the connection began to close: not run; closing() inlined)
-            else:
-                self._busy = True
-                if start_call(self, req, res, EMPTY_INPUT):
-                    self._busy = False  # done at once: nothing can have queued meanwhile
-            return
+        """A request read: the call now, after the one in progress, or once its body is read."""
+        start_call(self, req, res)
+
+    def spool(self, req, res):
+        """``req`` has a body: read first (a 413 past ``max_body_size``), then the call."""
         if self.too_large(req):
             answer_failure(res, 413)
             return
@@ -236,31 +231,23 @@ class WSGIAdapter:
 
     def call(self, req, res, body):
         """Run the app for ``req`` now, or after the calls before it."""
-        if self._busy:
-            self._queue.append((req, res, body))
-            return
-        socket = req.socket
-        if socket.writable_ended or socket.destroyed:  # closing(), inlined
-            return
-        self._busy = True
-        if self.context.run(start_call, self, req, res, body):
-            self.call_done()
+        self.context.run(start_call, self, req, res, body)
 
     def _run_next(self):
-        queue = self._queue
+        queue = self.queue
         while queue:
             req, res, body = queue.popleft()
             if not closing(req.socket):
-                if self.context.run(start_call, self, req, res, body):
-                    self.call_done()
+                self.busy = False  # (start_call runs it, not queued again)
+                self.context.run(start_call, self, req, res, body)
                 return
-        self._busy = False
+        self.busy = False
 
     def call_done(self):
-        if self._queue:
+        if self.queue:
             self.loop.call_soon(self._run_next)
         else:
-            self._busy = False
+            self.busy = False
 
     def environ(self, req, body, early_hints=None):
         return self.environs.environ(req, body, early_hints)

@@ -327,9 +327,26 @@ class LoopCall(CallWaits, FileSending):
         self.adapter.call_done()
 
 
-def start_call(adapter, req, res, body):
-    """Make the ``LoopCall`` of ``req``, call the app; True when done at once (a list body), else
-    ``adapter.call_done()`` tells its end. Run in ``adapter.context``; the loop is taken off here."""
+def start_call(adapter, req, res, body=None):
+    """Make the ``LoopCall`` of ``req`` and call the app, in ``adapter.context`` (the loop taken off
+    here). ``body`` None: a request just read (the adapter's 'request' listener): one with a
+    body is read first (``adapter.spool``, which comes back with it). Not run while a call is
+    in progress (queued: ``adapter.call_done()`` runs the next) nor on a connection gone or
+    closing (its answer could never be sent). A call done at once (a list body) ends here,
+    any other's end runs ``adapter.call_done()``."""
+    if body is None:
+        fields = req.all_headers  # (the framing fields may be past max_headers_count's cut)
+        if "transfer-encoding" in fields or ("content-length" in fields and fields["content-length"] != "0"):
+            adapter.spool(req, res)
+            return
+        body = EMPTY_INPUT
+    if adapter.busy:
+        adapter.queue.append((req, res, body))
+        return
+    socket = req.socket
+    if socket.writable_ended or socket.destroyed:
+        return  # (the adapter's rules)
+    adapter.busy = True
     call = LoopCall()
     call.adapter = adapter
     call.req = req
@@ -340,7 +357,7 @@ def start_call(adapter, req, res, body):
     _set_running_loop(None)  # the app's code runs as under a synchronous server (module rules)
     try:
         try:
-            conn = adapter.connections.get(req.socket)
+            conn = adapter.connections.get(socket)
             headers = req.headers
             if conn is not None and req.url == conn.url and headers == conn.headers and req.method == conn.method \
                     and req.http_version == conn.version and req.all_headers is headers:
@@ -377,27 +394,31 @@ def start_call(adapter, req, res, body):
                         call.finished = call.over = True  # (a list: nothing to close; a later write() raises)
                         if adapter.errors.held:
                             adapter.errors.flush()
-                        return True
+                        if adapter.queue:  # (adapter.call_done(), inlined)
+                            adapter.call_done()
+                        else:
+                            adapter.busy = False
+                        return
                 names = apply_head(res, status, call.headers, adapter.statuses,
                                    None if method == "HEAD" or not res.can_chunk or len(data) > HEAD_ALONE
                                    else len(data))
                 end_whole(res, names, data, method, req)  # (a large body: its head first, no copy)
                 if len(data) > WHOLE_WAITS and call.waits_out():
-                    return False
+                    return
                 call.finished = call.over = True
                 if adapter.errors.held:
                     adapter.errors.flush()
-                return True  # done: the caller goes on
+                adapter.call_done()
+                return
             call.iterable = iterable  # (a list's is not kept: it has nothing to close)
             call.prepared or call.prepare()
             if kind is FileWrapper and call.try_sendfile():
-                return False
+                return
             call.iterator = iter(iterable)
         except BaseException:  # SystemExit from the app included: the worker serves on
             call.prepared or call.prepare()
             call.failed()
-            return False
+            return
         call.pump()
-        return False
     finally:
         _set_running_loop(running)
