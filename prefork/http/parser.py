@@ -23,8 +23,9 @@ Rules:
   single spaces, no Content-Length, Transfer-Encoding, Upgrade, Proxy-Connection or
   Set-Cookie field, Connection only keep-alive or close and without a tab; a read no
   larger than ``max_header_size``; no ``on_begin`` set) is read without llhttp's
-  callbacks: a second llhttp with none checks each, and what it reads without an error
-  is handed over with the state and the handler calls llhttp's callbacks make (head,
+  callbacks: a second llhttp with none checks each (a kept-alive head the same bytes as
+  the one it checked last is not read again: from the same state, between messages, it
+  reads them to the same end), and what it reads without an error is handed over with the state and the handler calls llhttp's callbacks make (head,
   then end). Between two heads ``hold`` is asked as llhttp.py asks it (True: the rest of
   the read waits in ``held``). From the first head that is not such a head (or that
   llhttp refuses, or after which ``on_begin`` is set or the parser released) the rest of
@@ -110,6 +111,7 @@ class RequestParser(MessageParser):
     # (``fast_heads``, set per parser: False, every read goes to llhttp; see llhttp.py)
     _fast_line = None  # the request line of the last head ``feed`` read itself
     _check = None  # the llhttp that checks such heads (no callbacks)
+    _checked = None  # the last kept-alive head it read (its bytes)
 
     def _make_parser(self):
         return httptools.HttpRequestParser(self)
@@ -160,15 +162,19 @@ class RequestParser(MessageParser):
                     headers = self._repeated(raw)  # a field repeated
                     if headers is None:
                         break
-                # llhttp (strict, as the request parser's) reads the head (see _FAST_METHODS)
-                check = self._check
-                if check is None:
-                    check = self._check = httptools.HttpRequestParser(_NO_CALLBACKS)
-                try:
-                    check.feed_data(piece)
-                except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-                    self._check = None  # (refusing from now on: a fresh one next time)
-                    break  # (llhttp reads it, out of the handling of that exception)
+                # llhttp (strict, as the request parser's) reads the head (see _FAST_METHODS),
+                # unless it is the kept-alive head it read last: between messages again, it
+                # would read the same bytes to the same end
+                if piece != self._checked:
+                    check = self._check
+                    if check is None:
+                        check = self._check = httptools.HttpRequestParser(_NO_CALLBACKS)
+                    try:
+                        check.feed_data(piece)
+                    except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+                        self._check = self._checked = None  # (refusing from now on: a fresh one next time)
+                        break  # (llhttp reads it, out of the handling of that exception)
+                    self._checked = piece if keep_alive else None
                 # the state that on_message_begin, on_url, on_header and on_headers_complete leave
                 if self._retained_len:
                     self._retained = []
@@ -192,7 +198,7 @@ class RequestParser(MessageParser):
                     raise exc from None
                 if not keep_alive and self._parser is not None:  # (not released by the handler)
                     # llhttp refuses any more bytes after it: the one that read it parses on
-                    self._parser, self._check = check, None
+                    self._parser, self._check = check, None  # (_checked: None, a head closing)
                     self._retain(piece)
                 if not rest:
                     return None

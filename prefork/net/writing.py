@@ -170,7 +170,7 @@ class Writing(Gathering):
                 # (Before it, a cut response's last blocks go out ahead of the FIN.)
                 self.destroy()
             return  # writes after close are dropped, as Node drops them
-        if self._out or self._corked or self.connecting:
+        if self._corked or self._out or self.connecting:
             if data or self.tls is not None:  # an empty write is nothing to queue (TLS: a flush)
                 self._out.append(data)
                 self.buffered_size += len(data)

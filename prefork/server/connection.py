@@ -137,9 +137,10 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
         finally:
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
-        if not socket.destroyed and socket.protocol is self and \
-                ((buffered := socket.buffered_size) and buffered > socket.high_water_mark  # (a class default:
-                 or len(self._responses) >= _PIPELINE_DEPTH):  # read only when bytes wait)
+        # (the usual read stops at the first two tests; the mark, a class default, is read
+        # only when bytes wait)
+        if ((buffered := socket.buffered_size) and buffered > socket.high_water_mark
+                or len(self._responses) >= _PIPELINE_DEPTH) and not socket.destroyed and socket.protocol is self:
             parser = self.parser
             if not (parser.in_message and parser.headers_complete):
                 # (not inside a request's body: its bytes make no response, and a client that
@@ -261,7 +262,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             # its head as read, fixed now: what listeners do to the request cannot
             # change how the rest of the connection is framed
             self._continuation = (req, continuation_head(method, url, version, full_raw))
-        if keep_alive and server.no_keep_alive:
+        if server.no_keep_alive:
             keep_alive = False
         res = _new(ServerResponse)
         _response_init(res, self, req, keep_alive, not self._responses)  # (positional: a keyword costs a dict)
@@ -278,7 +279,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             self._held.append(HeldRequest(req, res, version))
             return
         # _start, with the plain HTTP/1.1 request (Host, no Expect, no request cap) first
-        if keep_alive and not res.can_chunk:
+        if not res.can_chunk and keep_alive:
             self._holding = res
         try:
             if version != "1.1":
@@ -373,7 +374,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
         if attached is not None and not attached.writable_finished:  # (a large one, pipelining)
             self._unflushed = [r for r in self._unflushed or () if not r.writable_finished] + [attached]
         self._attached = res
-        if "body" in self._pause_reasons and res.req.dumped_when_answered():
+        if self._pause_reasons and "body" in self._pause_reasons and res.req.dumped_when_answered():
             # answered: a body nobody reads, which stopped the reading, is discarded (Node's
             # dump; a 'readable' reader, or one that paused it, reads on); a paused one is
             # otherwise dumped at the response's finish, as Node's (ResponseClosing.mark_closed)
