@@ -45,3 +45,21 @@ def test_a_refused_head_then_the_one_checked_before_it_are_read_as_llhttp_reads_
     for refused in REFUSED:
         _same([HEAD, refused])
         _same([HEAD, refused, HEAD])
+
+
+# a line end inside the target: llhttp ends the request line there (an HTTP/0.9 request,
+# not kept alive: what follows is HPE_CLOSED_CONNECTION), whatever follows it on the line
+LINE_END_IN_TARGET = [
+    b"GET /\nX:1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /\nX:y HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /\nHost:a HTTP/1.1\r\nHost: b\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("head", LINE_END_IN_TARGET)
+def test_a_line_end_in_the_target_is_read_as_llhttp_reads_it_however_often_repeated(head):
+    _same([head])
+    _same([head, head, head])
+    _same([HEAD, head, head])
+    _same([head * 3])
+    _same([head], {"unique_host": True})

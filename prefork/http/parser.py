@@ -20,7 +20,7 @@ Rules:
   against ``max_header_size`` as a request-target does (Node's client counts it).
 - The fast path: each whole common head at the front of a read, between messages, one
   after another (HTTP/1.1, GET HEAD POST PUT DELETE OPTIONS or PATCH, a request line with
-  single spaces, no Content-Length, Transfer-Encoding, Upgrade, Proxy-Connection or
+  single spaces and no line end in its target, no Content-Length, Transfer-Encoding, Upgrade, Proxy-Connection or
   Set-Cookie field, Connection only keep-alive or close and without a tab; a read no
   larger than ``max_header_size``; no ``on_begin`` set) is read without llhttp's
   callbacks: a second llhttp with none checks each (a kept-alive head the same bytes as
@@ -137,8 +137,8 @@ class RequestParser(MessageParser):
                 method, target, version = fields[0].split(" ")
             except ValueError:  # not three parts
                 break
-            if version != "HTTP/1.1" or method not in _FAST_METHODS:
-                break
+            if version != "HTTP/1.1" or method not in _FAST_METHODS or "\n" in target:
+                break  # (a line end in the target: llhttp ends the request line there, HTTP/0.9)
             raw = []
             headers = {}
             keep_alive = True
