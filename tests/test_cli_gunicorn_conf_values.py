@@ -7,12 +7,13 @@ pidfile ``None``), a boolean written in quotes (``reload = "true"``, whose refus
 attached (``-kgevent``, ``-eFOO=bar``, as gunicorn's argparse takes them). Each is
 refused with exit status 2 and nothing bound."""
 
+import signal
 import subprocess
 import sys
 
 import pytest
 
-from daemon import python_env
+from daemon import Daemon, python_env
 
 
 def prefork(tmp_path, *args, env=None):
@@ -97,3 +98,29 @@ def test_gunicorn_cmd_args_with_attached_short_values_are_not_offered_as_prefork
     assert warning.startswith("warning: env:GUNICORN_CMD_ARGS: gunicorn's, ignored: give prefork the flags (-w4), "
                               "or PREFORK_<NAME> variables; -k is gunicorn's"), warning
     assert "; -e is gunicorn's" in warning
+
+
+def test_gunicorns_config_dev_null_reads_no_settings_and_serves(tmp_path):
+    proc = prefork(tmp_path, "check-config", "apps.asgi_apps", "--config", "/dev/null")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "# effective settings (config file: /dev/null)"
+    daemon = Daemon("--config", "/dev/null", workers=1)
+    try:
+        daemon.wait_ready()
+        assert daemon.request().startswith(b"HTTP/1.1 200 OK")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit() == 0
+    finally:
+        daemon.cleanup()
+
+
+@pytest.mark.parametrize("path, says", [
+    ("/dev/zero", "/dev/zero: not a regular file (a FIFO or a device): give the configuration's file"),
+    ("python:gunicorn_conf", "python:gunicorn_conf: no such file (gunicorn's python:MODULE: prefork reads a TOML "
+                             "file, see docs/gunicorn.md)"),
+])
+def test_a_config_that_is_another_device_or_gunicorns_python_module_is_refused(tmp_path, path, says):
+    proc = prefork(tmp_path, "--config", path, "apps.asgi_apps")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [says]
+    assert not (tmp_path / "sock").exists()
