@@ -124,3 +124,13 @@ def test_a_config_that_is_another_device_or_gunicorns_python_module_is_refused(t
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [says]
     assert not (tmp_path / "sock").exists()
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:8000 ", " 127.0.0.1:8000", "127.0.0.1:8000\t", " fd://3"])
+def test_a_bind_address_with_white_space_around_it_says_so(tmp_path, address):
+    proc = subprocess.run([sys.executable, "-m", "prefork", "apps.asgi_apps", "--metrics-bind", "", "-b", address],
+                          capture_output=True, text=True, timeout=30, cwd=tmp_path, env=python_env(),
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"argv:--bind: {address!r}: white space around the address: write "
+                                        f"{address.strip()!r}"]
