@@ -21,6 +21,9 @@ Rules:
 - ``unix://PATH`` with a relative PATH is refused, saying what to write: gunicorn reads
   it as PATH in the working directory, a UNIX socket path here as ``//PATH``, at the
   root (``unix:///abs`` names ``/abs`` in both, and stays valid).
+- A TCP or ``fd://`` address with white space around it (a stray space in a quote) is
+  refused showing it quoted, with the address to write: the space is unseen otherwise,
+  and no host name holds one (a UNIX socket's file name may end in one).
 - Several addresses written as one entry (``a:1,b:2``, ``a:1 b:2``: each part an address,
   the whole none) are refused as ``SeveralAddresses``, which holds the parts: the caller,
   who knows where the entry came from, says how to list them there.
@@ -54,6 +57,9 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
     resolvable now (as the master will resolve them at start), ports in range."""
     for typed in addresses:
         address = bind_address(typed)
+        if typed.strip() != typed and _BIND.match(bind_address(typed.strip())) and "unix:" not in address[:5]:
+            # (a YAML or shell quote's stray space: unseen in the message, and no host name holds one)
+            raise ValueError(f"{typed!r}: white space around the address: write {typed.strip()!r}")
         parts = written_together(typed) if not _BIND.match(address) else []
         if parts:
             raise SeveralAddresses(f"{typed}: {len(parts)} addresses written as one entry, which takes one",

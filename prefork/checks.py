@@ -47,6 +47,9 @@ ID_MAX = 2 ** 32 - 2  # uid_t and gid_t are 32 bits; 2**32 - 1 is -1, "no change
 NUL = "\0"
 
 
+BOOL_WORDS = ("1", "true", "yes", "on", "0", "false", "no", "off")  # a flag's or variable's true, then false
+
+
 def toml_spelling(value):
     """A value as it is shown back: a boolean as TOML writes it (``true``), in a list or
     table too, a date or time as TOML writes it (``1979-05-27``), else its ``repr``."""
@@ -95,7 +98,7 @@ def convert(setting, value, from_text):
         if kind == "float" and not math.isfinite(value):
             raise ValueError(f"expected a finite number, got {given if from_text else toml_spelling(value)}")
         if setting.minimum is not None and value < setting.minimum:
-            from .migration import value_hint
+            from .flagvalues import value_hint
             raise ValueError(f"must be at least {setting.minimum}, got {toml_spelling(value)}{value_hint(setting.name, value)}")
         maximum = DURATION_MAX if kind == "float" and setting.maximum is None else setting.maximum
         if maximum is not None and value > maximum:
@@ -127,11 +130,17 @@ def convert(setting, value, from_text):
     if kind == "bool":
         if from_text:
             lowered = value.strip().lower()  # (" on" as int() takes " 3")
-            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):  # uvicorn's UVICORN_* take on
-                raise ValueError(f"expected true or false, got {toml_spelling(value)}")
-            return lowered in ("1", "true", "yes", "on")
+            if lowered not in BOOL_WORDS:  # uvicorn's UVICORN_* take on
+                from .flagvalues import value_hint
+                raise ValueError(f"expected true or false, got {toml_spelling(value)}{value_hint(setting.name, lowered)}")
+            return lowered in BOOL_WORDS[:4]
         if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {toml_spelling(value)}")
+            from .flagvalues import value_hint
+            hint = value_hint(setting.name, value.strip().lower()) if isinstance(value, str) else ""
+            if isinstance(value, str) and value.strip().lower() in BOOL_WORDS and not hint:  # "true", quoted
+                hint = f" (a TOML boolean is written without quotes: {setting.name} = " \
+                       f"{str(value.strip().lower() in BOOL_WORDS[:4]).lower()})"
+            raise ValueError(f"expected true or false, got {toml_spelling(value)}{hint}")
         return value
     if kind == "octal":
         given = value
@@ -167,7 +176,7 @@ def convert(setting, value, from_text):
     if kind == "choice" and value not in setting.choices:
         same = [choice for choice in setting.choices if choice.lower() == value.lower()]
         if not same:  # "DEBUG" as gunicorn takes it is debug
-            from .migration import value_hint
+            from .flagvalues import value_hint
             raise ValueError(f"expected one of {', '.join(setting.choices)}, got {toml_spelling(value)}"
                              f"{value_hint(setting.name, value.lower())}")
         value = same[0]

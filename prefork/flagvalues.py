@@ -13,12 +13,15 @@ Rules:
   one is never taken for its value (``--no-access-log main:app``).
 - ``file_line(key, value)``: the same for a key of a config file (gunicorn's, taken for
   TOML), as the TOML line to write (``access_log = "/dev/stdout"``), its note apart.
+- ``value_hint(name, value)``: what to add to the problem of a value prefork refuses
+  for its own setting when gunicorn or uvicorn means something by it (``timeout = 0``,
+  ``proxy_protocol = "v2"``, ``log_level = "trace"``), or "".
 - Nothing here reads a file or the environment: values in, text out.
 """
 
 import shlex
 
-SHORT = "ntugmp"  # their short flags that take a value (gunicorn's -n -t -u -g -m -p)
+SHORT = "ntugmpke"  # their short flags that take a value (gunicorn's -n -t -u -g -m -p -k -e)
 SWITCHES = {"proxy_headers", "no_proxy_headers", "no_access_log"}
 MAX_REQUEST_LINE, MAX_HEADERS, MAX_FIELD_SIZE = 8190, 32768, 8190  # gunicorn's http/message.py
 CERT_REQS = {0: "none", 1: "optional", 2: "required"}  # ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED
@@ -245,3 +248,23 @@ def file_line(key, value):
     except (ValueError, KeyError, IndexError):
         return None
     return f"{setting.name} = {shown}", note[:-1]
+
+
+# values gunicorn gives a meaning prefork does not: (setting, value) -> what to say
+SPECIAL_VALUES = {
+    ("timeout", 0): "gunicorn's 0 (no limit) has no equal here: the heartbeat comes from the worker's loop, so "
+                    "only a handler that blocks the loop for that long is stopped; give up to 1000000",
+    ("log_level", "trace"): "uvicorn's trace is debug here",
+    ("log_level", "warn"): "write warning",
+    ("loop", "auto"): "uvicorn's auto picks uvloop when it is installed: name asyncio or uvloop here",
+    ("loop", "none"): "uvicorn's none is asyncio here",
+    ("interface", "asgi3"): "uvicorn's asgi3 is asgi here; ASGI 2 apps are recognised too",
+    ("interface", "asgi2"): "uvicorn's asgi2 is asgi here: ASGI 2 apps are recognised by themselves",
+    **{("proxy_protocol", mode): f"gunicorn's {mode}: both versions are read here: write true" for mode in ("v1", "v2", "auto")},
+}
+
+
+def value_hint(name, value):
+    """What to add to a value's problem when gunicorn means something by it (or "")."""
+    note = SPECIAL_VALUES.get((name, value))
+    return f" ({note})" if note else ""

@@ -360,25 +360,6 @@ def _bind_hint(flag, values, bind=None):
     return None
 
 
-# values gunicorn gives a meaning prefork does not: (setting, value) -> what to say
-SPECIAL_VALUES = {
-    ("timeout", 0): "gunicorn's 0 (no limit) has no equal here: the heartbeat comes from the worker's loop, so "
-                    "only a handler that blocks the loop for that long is stopped; give up to 1000000",
-    ("log_level", "trace"): "uvicorn's trace is debug here",
-    ("log_level", "warn"): "write warning",
-    ("loop", "auto"): "uvicorn's auto picks uvloop when it is installed: name asyncio or uvloop here",
-    ("loop", "none"): "uvicorn's none is asyncio here",
-    ("interface", "asgi3"): "uvicorn's asgi3 is asgi here; ASGI 2 apps are recognised too",
-    ("interface", "asgi2"): "uvicorn's asgi2 is asgi here: ASGI 2 apps are recognised by themselves",
-}
-
-
-def value_hint(name, value):
-    """What to add to a value's problem when gunicorn means something by it (or "")."""
-    note = SPECIAL_VALUES.get((name, value))
-    return f" ({note})" if note else ""
-
-
 # the file gunicorn reads from the working directory when no config is named
 GUNICORN_CONFIG = "gunicorn.conf.py"
 GUNICORN_CONFIG_NOTE = ("gunicorn's config file, not read: prefork reads only the TOML file named by --config "

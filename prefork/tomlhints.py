@@ -16,6 +16,11 @@ Rules:
   setting's comma-separated value is a list of strings. A key prefork does not have
   gets no quoting advice (the line would still be refused), only ``key_hint(key,
   value)``: another server's name for a setting, or a near miss.
+- Python's ``True``, ``False`` and ``None`` as a top-level setting's value (a
+  gunicorn.conf.py's line) are answered in TOML's terms, never quoted as a string (a
+  pidfile named ``None``): ``true``/``false`` when the setting takes that value, and
+  for ``None`` the line left out (the default), or ``""`` for a text setting (none);
+  only when the line so written lets TOML read past it.
 - A key written without quotes that holds a character TOML's bare keys do not take
   (``wörkers``, fullwidth letters) is named, with ``key_hint`` for it.
 - ``key_shown(key)`` is a key as a problem's ``SOURCE:KEY`` names it: bare when TOML
@@ -118,6 +123,30 @@ def _set_twice(key, lines, number, column):
     return ""
 
 
+def _python_literal(key, value, lines, number):
+    """The hint for Python's ``True``, ``False`` or ``None`` as a setting's value: TOML's
+    booleans are lower case, and it has no None (the line left out gives the default; a
+    text setting's "" is none), or "" when the line so written would still be refused."""
+    from .checks import convert, check_value
+
+    setting = BY_NAME[key]
+    if value == "None":
+        if not _reads_past([*lines[:number - 1], "", *lines[number:]], number, 1):
+            return ""
+        if setting.kind != "str":
+            return " (TOML has no None: leave the line out for the default)"
+        if setting.default != "":
+            return f' (TOML has no None: write {key} = "" for none, or leave the line out for the default)'
+        return f' (TOML has no None: leave the line out, or write {key} = "": both are none, the default)'
+    try:
+        check_value(key, convert(setting, value == "True", False))
+    except ValueError:
+        return ""
+    written = f"{key} = {value.lower()}"
+    fixed = [*lines[:number - 1], written, *lines[number:]]
+    return f" (TOML writes true and false in lower case: {written})" if _reads_past(fixed, number, 1) else ""
+
+
 def syntax_hint(message, text, key_hint):
     import tomllib
 
@@ -137,6 +166,8 @@ def syntax_hint(message, text, key_hint):
         return ""  # TOML's error is not in this line's value: the line may well be right
     value = re.sub(r"[ \t]+#.*$", "", found.group(2))
     setting = BY_NAME.get(key)
+    if setting and value in ("True", "False", "None"):  # a gunicorn.conf.py's line
+        return _python_literal(key, value, lines, number) if _top_level(lines[:number - 1]) else ""
     if not value or value[0] in "\"'[{=" or (setting and setting.kind not in ("str", "choice", "list")):
         return ""
     try:
