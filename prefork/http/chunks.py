@@ -1,11 +1,17 @@
 """Where the chunk-size lines of a chunked body are, and how big their extensions are.
 
 Rules:
-- Fed the body's bytes in order (any split), it walks chunk-size lines byte by byte
+- Fed the body's bytes in order (any split), it walks chunk-size lines
   and skips chunk data (and its CRLF) without looking at it: the work is linear in the
   bytes received and constant per chunk. A size's leading zeros (llhttp takes any
   number) are skipped as one run, and past them a size has at most 16 digits before it
   overflows, so no line costs a step per byte in Python.
+- A line that lies whole in the read is jumped over with one regex match (not a step
+  per name, ``;``, ``=`` or value), its extension bytes counted at once: a line with
+  extensions costs what one without costs. Of a line the read cuts, the extensions
+  whole in the read (from a name on) are one match too; only the one the read cuts is
+  walked. A line whose extensions would pass the limit is walked span by span, so the
+  overflow's offset is the walk's.
 - Extensions are counted as Node counts them: llhttp reports every extension name and
   value as a span (a value's quotes included, the ``;`` and ``=`` between them not), a span
   is reported when it ends or when a read ends inside it, and Node refuses a chunk once
@@ -20,11 +26,16 @@ Rules:
 
 import re
 
-CHUNK_EXTENSIONS_LIMIT = 16 * 1024  # Node's kMaxChunkExtensionsSize
+CHUNK_EXTENSIONS_LIMIT = _LIMIT = 16 * 1024  # Node's kMaxChunkExtensionsSize
 
 _SIZE, _NAME, _VALUE_START, _VALUE, _QUOTED, _ESCAPED, _AFTER_QUOTE, _CR = range(8)
 _PLAIN_END = re.compile(rb'[;="\\\r\n]')  # ends a name or an unquoted value
 _QUOTED_END = re.compile(rb'["\\\r\n]')
+_EXT = (rb'[^;="\\\r\n]*'  # a name, then maybe = and a quoted or plain value
+        rb'(?:=(?:"(?:[^"\\\r\n]|\\[\x00-\xff])*"|[^;="\\\r\n]*))?')
+_LINE = re.compile(rb"0*([0-9a-fA-F]{1,16})((?:;" + _EXT + rb")*)\r\n")  # a whole size line
+_EXTS = re.compile(rb"(?:" + _EXT + rb";)*(?:" + _EXT + rb"(\r\n))?")  # from a name on
+_QUOTED_VALUE = re.compile(rb'"(?:[^"\\\r\n]|\\[\x00-\xff])*"')
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 _ZEROS = re.compile(rb"0*")
 _SIZE_CAP = 1 << 64  # llhttp refuses sizes past this; so do we (by stopping)
@@ -55,6 +66,7 @@ class ChunkLines:
         ``spans`` gets the ``(start, end)`` in ``data`` of each run of chunk data skipped."""
         size = len(data)
         start = pos
+        fast = True  # False once a line's extensions overflow: it is walked to the offset
         while pos < size:
             if self._remaining:
                 step = min(self._remaining, size - pos)
@@ -65,6 +77,33 @@ class ChunkLines:
                 pos += step
                 continue
             state = self._state
+            if fast and state == _SIZE and self._size == 0:
+                line = _LINE.match(data, pos)
+                if line is not None:
+                    exts, end = line.span(2)  # (a line no longer than the limit is not counted)
+                    if end - exts <= _LIMIT or _counted(data, exts, end) <= _LIMIT:
+                        pos = line.end()
+                        chunk = int(line.group(1), 16)
+                        if chunk == 0:
+                            self.done = self.last = True
+                            self._scanned += pos - start
+                            return pos, None
+                        self._remaining = chunk + 2
+                        continue
+                    fast = False
+            elif fast and state == _NAME:
+                found = _EXTS.match(data, pos)
+                stop = found.end()
+                if stop > pos:
+                    ended = found.start(1)  # the line's CRLF, or -1
+                    counted = self._counted + _counted(data, pos, stop if ended < 0 else ended)
+                    if counted <= _LIMIT:
+                        self._counted = counted
+                        pos = stop
+                        if ended >= 0 and self._line_end(pos, start):
+                            return pos, None
+                        continue
+                    fast = False
             if state == _NAME or state == _VALUE or state == _QUOTED:
                 found = (_QUOTED_END if state == _QUOTED else _PLAIN_END).search(data, pos)
                 stop = size if found is None else found.start()
@@ -129,19 +168,25 @@ class ChunkLines:
             else:  # _CR
                 if byte != 0x0A:
                     return self._stop(pos, start)
-                self._counted = 0
-                self._state = _SIZE
-                if self._size == 0:
-                    self.done = self.last = True
-                    self._scanned += pos - start
+                if self._line_end(pos, start):
                     return pos, None
-                self._remaining = self._size + 2
-                self._size = 0
         self._scanned += pos - start
         # the read ends: llhttp reports the span in progress
         if self._span and self._report(size):
             return size, size
         return size, None
+
+    def _line_end(self, pos, start):
+        """A chunk-size line ended at ``pos``; True when it was the last chunk's."""
+        self._counted = 0
+        self._state = _SIZE
+        if self._size == 0:
+            self.done = self.last = True
+            self._scanned += pos - start
+            return True
+        self._remaining = self._size + 2
+        self._size = 0
+        return False
 
     def _report(self, pos):
         self._counted += self._span
@@ -157,3 +202,12 @@ class ChunkLines:
         self._scanned += pos - start
         self.done = True
         return pos, None
+
+
+def _counted(data, start, end):
+    """The extension bytes Node counts in ``data[start:end]``, whole extensions (the
+    ``;`` and ``=`` between names and values not counted, those in quoted values are)."""
+    region = data[start:end]
+    if 0x22 in region:  # "
+        region = _QUOTED_VALUE.sub(b"", region)
+    return end - start - region.count(b";") - region.count(b"=")
