@@ -126,7 +126,7 @@ def _set_twice(key, lines, number, column):
 def _python_literal(key, value, lines, number):
     """The hint for Python's ``True``, ``False`` or ``None`` as a setting's value: TOML's
     booleans are lower case, and it has no None (the line left out gives the default; a
-    text setting's "" is none), or "" when the line so written would still be refused."""
+    text setting's "" is none where its default is "" or "" turns it off), or "" when the line so written would still be refused."""
     from .checks import convert, check_value
 
     setting = BY_NAME[key]
@@ -135,8 +135,10 @@ def _python_literal(key, value, lines, number):
             return ""
         if setting.kind != "str":
             return " (TOML has no None: leave the line out for the default)"
-        if setting.default != "":
+        if setting.default != "" and setting.false_is_off:
             return f' (TOML has no None: write {key} = "" for none, or leave the line out for the default)'
+        if setting.default != "":
+            return " (TOML has no None: leave the line out for the default)"
         return f' (TOML has no None: leave the line out, or write {key} = "": both are none, the default)'
     try:
         check_value(key, convert(setting, value == "True", False))
@@ -166,8 +168,12 @@ def syntax_hint(message, text, key_hint):
         return ""  # TOML's error is not in this line's value: the line may well be right
     value = re.sub(r"[ \t]+#.*$", "", found.group(2))
     setting = BY_NAME.get(key)
-    if setting and value in ("True", "False", "None"):  # a gunicorn.conf.py's line
-        return _python_literal(key, value, lines, number) if _top_level(lines[:number - 1]) else ""
+    if value in ("True", "False", "None"):  # a gunicorn.conf.py's line
+        if not _top_level(lines[:number - 1]):
+            return ""
+        if setting is None:  # their key: ours named, never their None quoted into a string ("None")
+            return key_hint(key) + " (TOML has no None)" * (value == "None")
+        return _python_literal(key, value, lines, number)
     if not value or value[0] in "\"'[{=" or (setting and setting.kind not in ("str", "choice", "list")):
         return ""
     try:

@@ -41,6 +41,15 @@ def file_refusal(tmp_path, text):
     ("accesslog = 1\naccess_log = None\n",
      '(TOML has no None: write access_log = "" for none, or leave the line out for the default)'),
     ("workers = None\n", "(TOML has no None: leave the line out for the default)"),
+    # "" is no error log (stderr, as "-") nor an empty access log line: the default is named
+    ("error_log = None\n", "(TOML has no None: leave the line out for the default)"),
+    ("access_log_format = None\n", "(TOML has no None: leave the line out for the default)"),
+    # gunicorn's own names: ours named, their None never quoted into a string
+    ("accesslog = None\n", "(accesslog is gunicorn's: use access_log here ('-' means stderr here, gunicorn's "
+                           "means stdout: write /dev/stdout for stdout)) (TOML has no None)"),
+    ("errorlog = None\n", "(errorlog is gunicorn's: use error_log here) (TOML has no None)"),
+    ("accesslog = False\n", "(accesslog is gunicorn's: use access_log here ('-' means stderr here, gunicorn's "
+                            "means stdout: write /dev/stdout for stdout))"),
 ])
 def test_python_true_false_and_none_are_answered_in_toml_terms(tmp_path, text, says):
     line = file_refusal(tmp_path, text)
