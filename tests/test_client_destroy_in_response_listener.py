@@ -3,7 +3,8 @@
 Node's parser still completes a whole body then, so the response ends (``end`` after
 ``aborted``; an ``abort()``'s ``abort`` before the ``end``), and the request's
 ``destroy()`` drops the body's ``data`` listeners (Node's ``_dump``); a body cut short
-gives no ``end``. Node's client against the same raw server, Content-Length and
+gives no ``end`` (nor does a destroy with an error). A response resumed and paused in
+the listener still ends (Node's due resume finds the end). Node's client against the same raw server, Content-Length and
 chunked, whole and cut short, with no agent and a keep-alive one."""
 
 import asyncio
@@ -32,7 +33,7 @@ req.on('response', (res) => {
   res.on('error', (e) => log('res error', e.code));
   res.on('data', (d) => log('res data', d.toString()));
   const act = () => {
-    for (const s of steps) { if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort(); else res.destroy(); }
+    for (const s of steps) { if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort(); else if (s === 'pause') res.pause(); else res.destroy(); }
     log('called');
   };
   if (point === 'data') res.once('data', act); else act();
@@ -66,6 +67,8 @@ def prefork_client(port, agent_kind, steps, point):
                         req.destroy()
                     elif step == "abort":
                         req.abort()
+                    elif step == "pause":
+                        res.pause()
                     else:
                         res.destroy()
                 log("called")
@@ -96,7 +99,8 @@ def server(request):
 
 
 @pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
-@pytest.mark.parametrize("steps", [["res.destroy"], ["res.destroy", "abort"], ["abort"], ["destroy", "abort"], ["destroy"]])
+@pytest.mark.parametrize("steps", [["res.destroy"], ["res.destroy", "abort"], ["abort"], ["destroy", "abort"], ["destroy"],
+                                   ["pause", "res.destroy"]])
 def test_a_destroy_in_the_response_listener_ends_a_body_the_same_read_completes(server, agent_kind, steps):
     theirs = node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "response"],))
     ours = prefork_client(server.port, agent_kind, steps, "response")
