@@ -265,6 +265,11 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._abort_queued = False
             emit_logged(self, "abort")
 
+    @property
+    def abort_pending(self):
+        """An ``abort()``'s ``abort`` event is queued, not emitted yet."""
+        return self._abort_due or self._abort_queued
+
     def emit_abort(self):
         """The ``abort`` that ``abort()`` queued, once: a socket's close that an earlier
         ``destroy()`` queued ahead of it emits it first, as Node's comes on a tick, before
@@ -277,6 +282,8 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         if self.destroyed:
             return self
         self.destroyed = True
+        if self.res is not None:
+            self.res.dump()  # (Node's: no more of the body's data for the application)
         if error is not None:
             self._error(error, given=True)  # Node emits a given error at any stage
         elif self.res is None:

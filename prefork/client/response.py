@@ -16,7 +16,10 @@ Rules:
   ``close``, never ``end``; a response destroyed by the application gives ``aborted``
   (within ``destroy()``, as Node's), its ``close``, then the request's (one destroyed
   complete but unread too; one destroyed once its last chunk went out, in the last
-  ``data`` listener or ``async for``, gives ``end`` after ``aborted``, as Node's).
+  ``data`` listener or ``async for``, or whose body the parser completes in the read
+  that carried it, gives ``end`` after ``aborted``, as Node's: client/resends.py).
+  An ``abort()`` queued before the body's end was read (in the ``response`` listener,
+  a ``data`` listener before the last chunk) has its ``abort`` before ``end``.
 - ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
 - ``read()`` collects the body from the moment it is called (resuming a paused
   response); a response awaited through ``await req.response()`` keeps it for a reader
@@ -60,11 +63,12 @@ from .logged import emit_logged, log
 from .awaiting import ReadWaiter, bound_read, discarded as _discarded, Iteration, raisable
 from .fields import ResponseFields
 from .sockopts import timer_seconds
+from .resends import ResponseEnds
 from .state import KEPT_HIGH_WATER as _KEPT_HIGH_WATER, StreamState
 
 
 
-class ClientResponse(StreamState, ResponseFields, EventEmitter):
+class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
     """The response (Node's IncomingMessage on the client side)."""
 
     def __init__(self, socket, status_code, status_message, http_version, raw_headers, pairs, request=None):
@@ -126,10 +130,18 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
         before anyone read it (it is under the high-water mark), is kept for a later
         reader (``read()``, ``async for``, ``data`` listeners), its ``end`` with it,
         while ``finished`` runs now: the socket is free for the agent's next request."""
+        if self.destroy_called:
+            # destroyed before the parser completed it in the same read: Node's destroyed
+            # stream still ends if it flows (or a resume of this turn is due: its read(0)
+            # finds the end) and no error destroyed it; the exchange is over already
+            if not ((self._flowing or self._flow_due) and self.destroy_error is None):
+                return
+            self._end_after_abort = True
+            finished = None
         self._end_pending = True
         if (self._flowing and self._flowed and not self._kept) or (self._flowing is None and not self.taken):
             self._finished = finished
-            self._emit_end()
+            self._emit_end(self._abort_pending())
         elif self.awaited and self._flowing is None and not self._backlog and finished is not None:
             finished()
         else:
@@ -142,7 +154,12 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
                 return  # (a character's first bytes: held for the next chunk)
         self.emit("data", chunk)
 
-    def _emit_end(self):
+    def _emit_end(self, abort_first=False):
+        """``end``; ``abort_first``: an ``abort()`` queued before the body's end was
+        read comes first (Node's ``end`` is a tick queued then, after the abort's)."""
+        if abort_first:
+            self.req.emit_abort()
+            self.req.emit_queued_abort()
         if self._decoder is not None:
             held = self._decoder.end()  # an incomplete character, a short base64 group
             if held:
@@ -185,17 +202,23 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
 
     def _flow_kept(self):
         kept = self._kept
+        abort_first = self._abort_pending()
         while kept and self._flowing:
             chunk = kept.popleft()
+            if not kept:  # (Node queues the 'end' as it reads the last chunk, before its 'data')
+                abort_first = self._abort_pending()
             self._kept_size -= len(chunk)
             self._emit_data(chunk)
-        if not self._flowing:
+        if not self._flowing and not self._end_after_abort:  # (a resume's due flow ends a destroyed one)
             return
         if self._backlog:
             self._backlog = False
             self._resume_socket()
         if self._end_pending and (not self.destroy_called or self._end_after_abort):
-            self._emit_end()
+            self._emit_end(abort_first)
+
+    def _abort_pending(self):
+        return self.req is not None and self.req.abort_pending
 
     def _resume_socket(self):
         socket = self.socket
@@ -361,16 +384,6 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             future.add_done_callback(ReadWaiter(self).stop)  # (a timeout only awaiters hear destroys the request)
         return future
 
-    def end_dumped(self):
-        """A hand-over's response (ended at its head) that the request's ``destroy()`` in
-        the listener dumped: ``end`` and ``close`` now (Node's resume of a complete one)."""
-        self._flowing = self._flowed = True
-        if not self._ended and not self.destroy_called:
-            try:
-                self._emit_end()
-            finally:
-                self.mark_closed()
-
     def mark_closed(self):
         """Emit ``close`` once (called by the request when the exchange is over); after
         ``end`` when the body is complete but not read yet (Node's order)."""
@@ -417,32 +430,3 @@ class ClientResponse(StreamState, ResponseFields, EventEmitter):
             self._closing = True
             emit_logged(self, "error", error or self._errored or Aborted())
         self.mark_closed()
-
-    def destroy(self, error=None):
-        """End the exchange from the response's side: the socket closes; a body not
-        complete (or complete but unread) gives ``aborted``, with a given error the
-        request's ``error`` and the response's (to a listener), ``close``, then the
-        request's ``close``, as in Node. A response whose ``end`` came leaves the socket
-        alone (it may serve the agent's next request), as Node's does; a given error is
-        still emitted, before its ``close``."""
-        if not self.destroy_called and not self._closed:
-            self.destroy_called = True
-            self.destroy_error = error
-            if not self.aborted and error is not None:
-                self._errored = error
-            self._destroy_error_due = error is not None
-            if not self.complete:
-                self.mark_aborted()  # at once, as Node's
-                self.socket.destroy()
-            elif not self._ended:
-                # complete, not read to its end: aborted, its socket goes ('end' too, its last chunk out)
-                last = self._end_after_abort = bool(self._flowing and not self._kept and self._end_pending)
-                self._end_pending = last
-                self._finished = None
-                self.mark_aborted()
-                if self.socket is not None:  # (None: an awaited whole body freed it for the agent)
-                    self.socket.destroy()
-                if self._close_due and not self._end_after_abort:  # (else it follows 'end')
-                    self._close_due = False
-                    self.loop.call_soon(self.mark_closed)
-        return self

@@ -1,0 +1,63 @@
+"""ClientResponse's ends the application asks for (client/response.py's class takes
+them in): ``destroy()`` on the response, and the request's ``destroy()`` dumping it.
+
+Rules: those of client/response.py (this is a part of that class, moved out for size):
+- ``destroy()`` of a body not complete gives ``aborted`` at once and closes the socket;
+  the parser completing the body in that same read still ends it (``end``), if it
+  flows and no error was given, as Node's destroyed stream does.
+- ``dump()`` (the request destroyed) drops the ``data`` listeners and lets the rest of
+  the body flow to its end, as Node's ``_dump``.
+"""
+
+
+class ResponseEnds:
+    """``destroy()``, ``dump()`` and ``end_dumped()`` of ClientResponse."""
+
+    def dump(self):
+        """The request was destroyed: no more ``data`` (its listeners go), the rest of
+        the body flows to its end (Node's ``_dump``)."""
+        if not self._dumped:
+            self._dumped = True
+            self.remove_all_listeners("data")
+            self.resume()
+
+    _dumped = False
+
+    def end_dumped(self):
+        """A hand-over's response (ended at its head) that the request's ``destroy()`` in
+        the listener dumped: ``end`` and ``close`` now (Node's resume of a complete one)."""
+        self._flowing = self._flowed = True
+        if not self._ended and not self.destroy_called:
+            try:
+                self._emit_end()
+            finally:
+                self.mark_closed()
+
+    def destroy(self, error=None):
+        """End the exchange from the response's side: the socket closes; a body not
+        complete (or complete but unread) gives ``aborted``, with a given error the
+        request's ``error`` and the response's (to a listener), ``close``, then the
+        request's ``close``, as in Node. A response whose ``end`` came leaves the socket
+        alone (it may serve the agent's next request), as Node's does; a given error is
+        still emitted, before its ``close``."""
+        if not self.destroy_called and not self._closed:
+            self.destroy_called = True
+            self.destroy_error = error
+            if not self.aborted and error is not None:
+                self._errored = error
+            self._destroy_error_due = error is not None
+            if not self.complete:
+                self.mark_aborted()  # at once, as Node's
+                self.socket.destroy()
+            elif not self._ended:
+                # complete, not read to its end: aborted, its socket goes ('end' too, its last chunk out)
+                last = self._end_after_abort = bool(self._flowing and not self._kept and self._end_pending)
+                self._end_pending = last
+                self._finished = None
+                self.mark_aborted()
+                if self.socket is not None:  # (None: an awaited whole body freed it for the agent)
+                    self.socket.destroy()
+                if self._close_due and not self._end_after_abort:  # (else it follows 'end')
+                    self._close_due = False
+                    self.loop.call_soon(self.mark_closed)
+        return self

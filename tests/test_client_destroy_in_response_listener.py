@@ -1,0 +1,116 @@
+"""``res.destroy()``, ``req.destroy()`` and ``req.abort()`` in the ``response`` listener
+(or a ``data`` listener) while the rest of the body is in the same read as the head:
+Node's parser still completes a whole body then, so the response ends (``end`` after
+``aborted``; an ``abort()``'s ``abort`` before the ``end``), and the request's
+``destroy()`` drops the body's ``data`` listeners (Node's ``_dump``); a body cut short
+gives no ``end`` (nor does a destroy with an error). A response resumed and paused in
+the listener still ends (Node's due resume finds the end). Node's client against the same raw server, Content-Length and
+chunked, whole and cut short, with no agent and a keep-alive one."""
+
+import asyncio
+
+import pytest
+
+import prefork
+from harness import node_events
+from test_hostile_client import RawServer, read_head
+
+ANSWERS = {
+    "length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n",
+    "length-short": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
+    "chunked-short": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+}
+
+NODE_CLIENT = r"""
+const [port, agentKind, steps, point] = %s;
+const agent = agentKind === 'none' ? false : new http.Agent({keepAlive: true});
+const req = http.get({port, host: '127.0.0.1', agent});
+for (const e of ['finish', 'close', 'abort']) req.on(e, () => log('req', e));
+req.on('error', (e) => log('req error', e.code));
+req.on('response', (res) => {
+  for (const e of ['end', 'close', 'aborted']) res.on(e, () => log('res', e));
+  res.on('error', (e) => log('res error', e.code));
+  res.on('data', (d) => log('res data', d.toString()));
+  const act = () => {
+    for (const s of steps) { if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort(); else if (s === 'pause') res.pause(); else res.destroy(); }
+    log('called');
+  };
+  if (point === 'data') res.once('data', act); else act();
+});
+req.on('close', () => setTimeout(done, 50));
+"""
+
+
+def prefork_client(port, agent_kind, steps, point):
+    async def main():
+        events = []
+
+        def log(*parts):
+            events.append(list(parts))
+        options = {"port": port, "host": "127.0.0.1"}
+        options["agent"] = False if agent_kind == "none" else prefork.Agent(keep_alive=True)
+        req = prefork.get(options)
+        for name in ("finish", "close", "abort"):
+            req.on(name, (lambda name: lambda *a: log("req", name))(name))
+        req.on("error", lambda e: log("req error", e.code))
+
+        def on_response(res):
+            for name in ("end", "close", "aborted"):
+                res.on(name, (lambda name: lambda *a: log("res", name))(name))
+            res.on("error", lambda e: log("res error", e.code))
+            res.on("data", lambda chunk: log("res data", chunk.decode()))
+
+            def act(*args):
+                for step in steps:
+                    if step == "destroy":
+                        req.destroy()
+                    elif step == "abort":
+                        req.abort()
+                    elif step == "pause":
+                        res.pause()
+                    else:
+                        res.destroy()
+                log("called")
+            if point == "data":
+                res.once("data", act)
+            else:
+                act()
+        req.on("response", on_response)
+        closed = asyncio.get_running_loop().create_future()
+        req.on("close", lambda: closed.done() or closed.set_result(None))
+        await asyncio.wait_for(closed, 5)
+        await asyncio.sleep(0.05)
+        return events
+    return asyncio.run(main())
+
+
+@pytest.fixture(params=sorted(ANSWERS))
+def server(request):
+    answer = ANSWERS[request.param]
+
+    def handler(conn, index):
+        while read_head(conn):
+            conn.sendall(answer)
+    srv = RawServer(handler)
+    srv.kind = request.param
+    yield srv
+    srv.close()
+
+
+@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+@pytest.mark.parametrize("steps", [["res.destroy"], ["res.destroy", "abort"], ["abort"], ["destroy", "abort"], ["destroy"],
+                                   ["pause", "res.destroy"]])
+def test_a_destroy_in_the_response_listener_ends_a_body_the_same_read_completes(server, agent_kind, steps):
+    theirs = node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "response"],))
+    ours = prefork_client(server.port, agent_kind, steps, "response")
+    assert ours == theirs, (ours, theirs)
+    assert (["res", "end"] in ours) == (not server.kind.endswith("short"))
+
+
+@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+@pytest.mark.parametrize("steps", [["abort"], ["destroy", "abort"], ["destroy"]])
+def test_a_request_destroyed_in_a_data_listener_drops_the_rest_of_the_body_data(server, agent_kind, steps):
+    theirs = node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "data"],))
+    ours = prefork_client(server.port, agent_kind, steps, "data")
+    assert ours == theirs, (ours, theirs)
