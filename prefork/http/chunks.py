@@ -31,10 +31,10 @@ CHUNK_EXTENSIONS_LIMIT = _LIMIT = 16 * 1024  # Node's kMaxChunkExtensionsSize
 _SIZE, _NAME, _VALUE_START, _VALUE, _QUOTED, _ESCAPED, _AFTER_QUOTE, _CR = range(8)
 _PLAIN_END = re.compile(rb'[;="\\\r\n]')  # ends a name or an unquoted value
 _QUOTED_END = re.compile(rb'["\\\r\n]')
-_EXT = (rb'[^;="\\\r\n]*'  # a name, then maybe = and a quoted or plain value
-        rb'(?:=(?:"(?:[^"\\\r\n]|\\[\x00-\xff])*"|[^;="\\\r\n]*))?')
-_LINE = re.compile(rb"0*([0-9a-fA-F]{1,16})((?:;" + _EXT + rb")*)\r\n")  # a whole size line
-_EXTS = re.compile(rb"(?:" + _EXT + rb";)*(?:" + _EXT + rb"(\r\n))?")  # from a name on
+_EXT = (rb'(?>[^;="\\\r\n]*'  # a name, then maybe = and a quoted or plain value
+        rb'(?:=(?:"(?:[^"\\\r\n]|\\[\x00-\xff])*"|[^;="\\\r\n]*))?)')
+_LINE = re.compile(rb"(?>0*([0-9a-fA-F]{1,16}))((?:;" + _EXT + rb")*+)\r\n")  # a whole size line
+_EXTS = re.compile(rb"(?:" + _EXT + rb";)*+(?:" + _EXT + rb"(\r\n))?")  # from a name on
 _QUOTED_VALUE = re.compile(rb'"(?:[^"\\\r\n]|\\[\x00-\xff])*"')
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 _ZEROS = re.compile(rb"0*")
