@@ -20,7 +20,6 @@ from time import time as _wall
 
 from .hexbase64 import from_base64, from_hex
 from .jsnumber import int32
-from .jstext import js_text
 
 STATUS_CODES = {
     100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
@@ -158,9 +157,20 @@ def encoded(data, encoding):
     raise err
 
 
-def check_name(name):
+def shown(value):
+    """A name or value as Node's error messages show it (``"${value}"``): None is
+    JavaScript's undefined, a bool its ``true``/``false``."""
+    if value is None:
+        return "undefined"
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_name(name, what="Header"):
+    """``what``: "Trailer" for ``add_trailers``' fields, as Node's message says."""
     if not isinstance(name, str) or not _TOKEN.match(name):
-        raise HeaderError("ERR_INVALID_HTTP_TOKEN", f"Header name must be a valid HTTP token [{name!r}]")
+        raise HeaderError("ERR_INVALID_HTTP_TOKEN", f'{what} name must be a valid HTTP token ["{shown(name)}"]')
 
 
 _INVALID_PATH = re.compile("[^\u0021-\u00ff]")  # Node's INVALID_PATH_REGEX
@@ -242,15 +252,17 @@ def _item_value(item):
     return item
 
 
-def check_value(name, value):
+def check_value(name, value, what="header"):
+    """Node's messages (None is its undefined); ``what``: "trailer" for ``add_trailers``'
+    fields, as Node's says."""
     if value is None:
-        raise HeaderError("ERR_HTTP_INVALID_HEADER_VALUE", f"Invalid value None for header {name!r}")
+        raise HeaderError("ERR_HTTP_INVALID_HEADER_VALUE", f'Invalid value "undefined" for header "{shown(name)}"')
     if isinstance(value, (list, tuple)):
         for item in value:
-            check_value(name, item)
+            check_value(name, item, what)
         return
     if _INVALID_VALUE.search(str(value)):
-        raise HeaderError("ERR_INVALID_CHAR", f"Invalid character in header content [{name!r}]")
+        raise HeaderError("ERR_INVALID_CHAR", f'Invalid character in {what} content ["{shown(name)}"]')
 
 
 class Spelled(str):
@@ -282,36 +294,10 @@ def header_lines(name, value, unique=None):
     return f"{name}: {value}\r\n"
 
 
-# a Link value as Node's writeEarlyHints takes it: <target> then ;-separated parameters
-_LINK = re.compile(r'<[^>]*>(?:[ \t\r\n]*;[ \t\r\n]*[^;"\s]+(?:=("?)[^;"\s]*\1)?)*\Z')
-
-
 def early_hints(hints):
-    """The 103 head for ``hints``, a mapping (Node: no head at all without a ``link``)."""
-    if not hasattr(hints, "get") or not hasattr(hints, "items"):
-        err = TypeError(f'The "hints" argument must be of type object. Received {hints!r}')
-        err.code = "ERR_INVALID_ARG_TYPE"  # (Node's validateObject)
-        raise err
-    link = field_value(hints.get("link"))
-    if link is None:
-        return None
-    links = link if isinstance(link, (list, tuple)) else [link]
-    for item in links:
-        if not isinstance(item, str) or not _LINK.match(item):
-            raise HeaderError("ERR_INVALID_ARG_VALUE", "The argument 'hints' must be an array or string of "
-                              f"format \"</styles.css>; rel=preload; as=style\". Received {item!r}")
-    link = ", ".join(links)
-    if not link:
-        return None
-    check_value("link", link)  # (a line end inside the <...>: the pattern lets it by)
-    head = "HTTP/1.1 103 Early Hints\r\nLink: " + link + "\r\n"
-    for key, value in hints.items():
-        if key != "link":
-            check_name(key)
-            check_value(key, value := field_value(value))  # (None refused)
-            check_value(key, text := js_text(value))  # (what goes out: bytes in a nested list too)
-            head += f"{key}: {text}\r\n"  # (one line: a list's items joined with ",", as Node)
-    return (head + "\r\n").encode("latin-1")
+    """The 103 head for ``hints`` (hints.py's, kept here for callers of this module)."""
+    from .hints import early_hints as head  # (hints.py imports this module)
+    return head(hints)
 
 
 class HeaderBlock:

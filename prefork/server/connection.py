@@ -383,7 +383,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
                                                         or server.draining)):
             # a request whose body is still coming, or bytes after the last request
             # allowed (pipelined requests dropped): the client is still sending
-            socket.after_flush(res.on_flushed)
+            socket.after_flush(res.flushed_cut if res.cut_short else res.on_flushed)
             socket.destroy_soon(linger=(self._closing or not res.req.complete) and not self._eof)
             return
         if responses:

@@ -25,7 +25,10 @@ pending write; a peer's reset, a timeout and the server's own closes take the sa
   later writes dropped); its ``finish`` comes on the next turn, before the socket's
   ``error`` (and the ``clientError`` a destroy with an error makes), its observation and
   its ``close`` first on the close turn (all at once when nobody listens to it or its
-  request: nothing to tell).
+  request: nothing to tell). So is one whose flush waiter the destroy's own flush had
+  taken already (a ``finish`` listener of the response before it destroyed the socket):
+  its bytes are all in the kernel, it finishes, as Node's does. One cut by a failing
+  listener (``cut_short``) never finishes: its close is told as a cut's.
 - The request being read when its connection went is kept until the close is told: the
   rest of that read may still end it (``end``), as Node's parser goes on with the bytes
   it was given; the close then finds it read to its end (no ``aborted``).
@@ -91,13 +94,17 @@ class ConnectionLost:
         if self._upgrading is not None:  # closed before its turn to be handed over
             finals += (self._upgrading[0],)
             self._upgrading = None
-        for res in earlier:
-            if res.mark_closed(None, lost.get(res, 0), True):
-                told += (res,)
         if self._attached is not None:
-            attached, self._attached = self._attached, None
-            if attached.mark_closed(None, lost.get(attached, 0), True):
-                told += (attached,)
+            earlier = (*earlier, self._attached)
+            self._attached = None
+        for res in earlier:  # (all their bytes went to the socket)
+            if res.writable_finished:
+                continue  # (a 'finish' listener destroyed the socket: its on_flushed closes it next)
+            if res in lost or res.cut_short:
+                if res.mark_closed(None, lost.get(res, 0), True):
+                    told += (res,)
+            else:  # all in the kernel (its flush waiter taken by the flush the destroy came from)
+                res.flushed_at_destroy()
         if told or finals:
             for res in told:
                 self._tell(res.tell_closed)
@@ -160,6 +167,8 @@ class ConnectionLost:
         owner = getattr(waiter, "__self__", None)
         if isinstance(owner, ResponseClosing) and waiter.__name__ == "on_flushed":
             owner.flushed_at_destroy()
+        elif isinstance(owner, ResponseClosing) and waiter.__name__ == "flushed_cut":
+            pass  # (connection_lost tells its close, as a cut's, on the close turn)
         else:
             waiter()
 
@@ -194,6 +203,14 @@ class ResponseClosing:
     """A mixin of ``ServerResponse``: closed before it was done."""
 
     __slots__ = ()
+    cut_short = False  # cut by a failing listener: closes without 'finish' (set per instance)
+
+    def flushed_cut(self):
+        """What a response cut by a failing listener wrote is in the kernel: it closes
+        as one cut (observed with those bytes; its request's ``aborted``, its ``close``,
+        its request's ``error`` and ``close``), never ``finish``, as Node's response
+        does when its socket goes before ``end()``. Its socket's close follows."""
+        self.mark_closed(None, 0)
 
     def mark_closed(self, unanswered=None, lost=0, later=False):
         """The connection went (or dropped this response) before it was done: the

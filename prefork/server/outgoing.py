@@ -54,25 +54,14 @@ Rules (Node's ``OutgoingMessage`` header API and ``_storeHeader``, spec §1):
 """
 
 from ..http import framing, serialize
+from ..http.hints import early_hints
+from .given import given_list as _given_list, given_pairs as _given_pairs
 from ..http.fields import OutgoingFields
 from .writable import SHARED
 
 _NO_BODY = framing.NO_BODY_STATUSES
 _STATUS_CODES = serialize.STATUS_CODES
 _STATUS_BYTES = serialize.STATUS_BYTES
-
-
-def _given_pairs(headers):
-    """The fields ``write_head`` was given (checked already) as ``(lower-case name,
-    (name, value))``, one per key or pair in the order given: the head's lines when no
-    field was set before, as Node writes the object or array it is given."""
-    if isinstance(headers, dict) or hasattr(headers, "keys"):
-        pairs = headers.items()
-    else:
-        flat = list(headers)
-        pairs = flat if flat and isinstance(flat[0], (list, tuple)) else zip(flat[0::2], flat[1::2])
-    return [(name.lower(), (name, value if type(value) is str else serialize.field_value(value)))
-            for name, value in pairs]
 
 
 LENGTH_LINES = {}  # {length: b"Content-Length: <length>\r\n\r\n"} of the lengths answered (length_line)
@@ -109,7 +98,7 @@ class OutgoingHead(OutgoingFields):
         if headers:
             saved = None if self._headers is None else dict(self._headers)
             if not hasattr(headers, "keys"):
-                headers = list(headers)  # (read twice: an iterator too)
+                headers = _given_list(headers)
             try:
                 self.merge_fields(headers, replacing=saved is not None, spelled=True)
             except Exception:
@@ -349,10 +338,10 @@ class OutgoingHead(OutgoingFields):
         pairs = headers.items() if isinstance(headers, dict) or hasattr(headers, "keys") else headers
         lines = []
         for name, value in pairs:
-            serialize.check_name(name)
+            serialize.check_name(name, "Trailer")
             if type(value) is not str:
                 value = serialize.field_value(value)
-            serialize.check_value(name, value)
+            serialize.check_value(name, value, "trailer")
             lines.append(serialize.header_lines(name, value))
         self._trailers = "".join(lines).encode("latin-1")  # a later call replaces them, as in Node
 
@@ -389,7 +378,7 @@ class OutgoingHead(OutgoingFields):
         self._interim(serialize.PROCESSING, callback)
 
     def write_early_hints(self, hints, callback=None):
-        head = serialize.early_hints(hints)
+        head = early_hints(hints)
         if head is not None:
             self._interim(head, callback)
 

@@ -383,9 +383,11 @@ class ServerResponse(ResponseClosing, OutgoingHead, WritableState, EventEmitter)
     def cut(self):
         """The code making this response failed after its head went out: nothing more is
         written (no last chunk: the client sees the body cut short); what was written goes
-        out in its turn, then the connection closes."""
+        out in its turn, then the connection closes; the response closes without
+        ``finish`` (lost.py's ``flushed_cut``), logged as cut."""
         if self.writable_ended:
             return
+        self.cut_short = True
         self.should_keep_alive = False
         self.closes_connection = True
         self.writable_ended = True
