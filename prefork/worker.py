@@ -414,6 +414,7 @@ class Worker:
         lifespan shutdown gets what is left before the master's kill."""
         self.stopping = True
         self.stop_by = None  # (nothing is waited for)
+        self.server.exiting = True  # (the connections it cuts are its doing, not their clients')
         if self.server.listening:
             self.server.close()
         self.server.close_all_connections()
