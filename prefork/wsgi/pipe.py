@@ -11,8 +11,8 @@ Rules:
   chunks of one loop turn (one read from the socket) are handed over together, joined,
   once the turn ends (``flush``): a body of many small chunks costs a hand-over a read,
   not a lock, an object held and a thread switch a chunk. A body over the limit raises
-  ``BodyTooLarge`` in the reader (and stops the reading); a client gone mid-body raises
-  ``ClientDisconnected``. The limit holds whatever the app does: a body still coming
+  ``BodyTooLarge`` in the reader (and stops the reading); a connection gone mid-body raises
+  ``ClientDisconnected`` (saying why). The limit holds whatever the app does: a body still coming
   when its call is done is read and dropped (Node's dump) only up to the limit, and a
   body over it (the app caught the error, or never read) closes the connection once
   the call's answer is out. A read once the call is done (``discard``) raises ``OSError``
@@ -42,6 +42,7 @@ import threading
 from collections import deque
 
 _PIPE_HIGH_WATER = 256 * 1024
+CLIENT_LEFT, STOP_CUT = "the client went away", "the worker stopped and closed the connection"  # (why it is gone)
 WAITING_BODIES = 4 * 1024 * 1024  # bytes the pipes of calls waiting for a thread hold together, at most
 
 
@@ -291,12 +292,12 @@ class BodyPipe(io.RawIOBase):
         if self.on_ready is not None:
             self._check_ready()
 
-    def abort(self):
-        """The client went away."""
+    def abort(self, why=CLIENT_LEFT):
+        """The connection is gone (``why``: the client left, or the worker's stop cut it)."""
         self.flush()
         with self.cond:
             if not self.ended and not self.discarded:
-                self._fail(ClientDisconnected("the client went away before the body ended"))
+                self._fail(ClientDisconnected(f"{why} before the body ended"))
         self._detach()
         if self.on_ready is not None:
             self._check_ready()

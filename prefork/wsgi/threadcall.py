@@ -31,9 +31,9 @@ Rules:
   ended), and closes the duplicate; the thread then iterates the file.
 - A body over ``max_body_size`` closes the connection after the call's answer: a head that
   goes out once it is over says ``Connection: close``, never keep-alive (``over_limit``).
-- A client that goes away mid-response: the thread's next write raises
-  ``ClientDisconnected`` (iteration stops there); ``close()`` is called on the iterable
-  in every case, on the app's thread.
+- A client that goes away mid-response: the thread's next write raises ``ClientDisconnected``
+  (iteration stops there; it says, as a body read's does, when the worker's stop cut the connection
+  instead: the server ``exiting``); ``close()`` is called on the iterable in every case, on the app's thread.
 """
 
 import logging
@@ -46,7 +46,7 @@ from .body import (answer_failure, body_allowed, check_restart, close_iterable, 
                    promised_length, under_length)
 from .sending import FileEnd, SendFile, StallWatch, file_length, sendable_file, sendfile_allowed
 from .streams import FileWrapper
-from .pipe import BodyPipe, BodyTooLarge, ClientDisconnected, call_over, over_limit
+from .pipe import CLIENT_LEFT, STOP_CUT, BodyPipe, BodyTooLarge, ClientDisconnected, call_over, over_limit
 
 log = logging.getLogger("prefork.wsgi")
 
@@ -84,7 +84,7 @@ class ThreadCall(FileEnd):
         self.in_flight = 0
         self.holding = False  # the thread waits until its bytes are out or fit the held budget
         self.blocked = False
-        self.gone = False
+        self.gone = None  # why the connection is gone (the client left, the worker's stop), once it is
         self.whole = False  # the loop ended the response: its body is all out (or has none)
         self.file_taken = None  # the loop's answer to a file handed to it (True: it sends it)
         # loop side
@@ -137,7 +137,7 @@ class ThreadCall(FileEnd):
             while (self.blocked or self.in_flight >= _IN_FLIGHT) and not self.gone and not self.whole:
                 self.cond.wait()
             if self.gone:
-                raise ClientDisconnected("the client went away")
+                raise ClientDisconnected(self.gone)
             if self.whole:
                 return  # the response is whole: nothing more goes out
             self.in_flight += size
@@ -169,7 +169,7 @@ class ThreadCall(FileEnd):
             try:
                 self.loop.call_soon_threadsafe(self._take)
             except RuntimeError:  # the loop is closed (the worker is ending): nobody to answer
-                self.gone = True
+                self.gone = STOP_CUT
 
     def run(self):
         self.started = started = monotonic()  # before ident: the watch reads them in that order
@@ -254,7 +254,7 @@ class ThreadCall(FileEnd):
             while self.file_taken is None and not self.gone:
                 self.cond.wait()
             if self.gone:
-                raise ClientDisconnected("the client went away")
+                raise ClientDisconnected(self.gone)
             return self.file_taken
 
     def _finish(self, iterable):
@@ -329,7 +329,7 @@ class ThreadCall(FileEnd):
                 self.ended = True
                 answer_failure(res)
                 with self.cond:
-                    self.gone = True  # the app's next write stops it
+                    self.gone = CLIENT_LEFT  # the app's next write stops it
                     self.cond.notify()
         if blocks is not None:
             self._write(blocks)
@@ -445,6 +445,6 @@ class ThreadCall(FileEnd):
             self.stall.cancel()
         if not self.ended:
             with self.cond:
-                self.gone = True
+                self.gone = STOP_CUT if self.adapter.server.exiting else CLIENT_LEFT
                 self.cond.notify()
-            self.body.abort()
+            self.body.abort(self.gone) if isinstance(self.body, BodyPipe) else self.body.abort()
