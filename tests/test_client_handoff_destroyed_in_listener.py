@@ -6,6 +6,7 @@
 the same raw server."""
 
 import asyncio
+import json
 import socket
 import threading
 
@@ -121,3 +122,114 @@ def test_a_request_destroyed_in_its_handoff_listener_ends_and_closes_its_respons
     ours = prefork_client(port, method, how, agent_kind)
     assert ours == theirs, (ours, theirs)
     assert ["res", "end"] in ours and ours[-1] == ["socket close"]
+
+
+# The listener's steps, in order: ``res.destroy``, ``destroy``, ``abort``,
+# ``sock.destroy``; ``abort-res-destroy``: the request's ``abort`` listener destroys the
+# response. Node gives the response's ``end`` and ``close`` whenever the request was
+# destroyed or aborted too (its dump ends the destroyed stream), the ``abort`` before
+# them, and the response's ``close`` before the tunnel socket's.
+NODE_STEPS = r"""
+const [method, steps, agentKind, port] = %s;
+const agent = agentKind === 'none' ? false : agentKind === 'keep-alive' ? new http.Agent({keepAlive: true}) : undefined;
+const headers = method === 'GET' ? {Connection: 'Upgrade', Upgrade: 'x'} : {};
+const req = http.request({port, host: '127.0.0.1', method, path: method === 'GET' ? '/' : 'x:1', agent, headers});
+for (const e of ['finish', 'close', 'abort']) req.on(e, () => log('req', e));
+req.on('error', (e) => log('req error', e.code));
+req.on(method === 'GET' ? 'upgrade' : 'connect', (res, sock, head) => {
+  log('handed', res.statusCode);
+  for (const e of ['end', 'close', 'aborted']) res.on(e, () => log('res', e));
+  res.on('error', (e) => log('res error', e.code));
+  if (steps.includes('abort-res-destroy')) req.on('abort', () => { res.destroy(); log('res destroyed in abort'); });
+  sock.on('close', () => { log('socket close'); setImmediate(done); });
+  for (const s of steps) {
+    if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort();
+    else if (s === 'res.destroy') res.destroy(); else if (s === 'sock.destroy') sock.destroy();
+  }
+  log('called', sock.destroyed, req.destroyed);
+});
+req.end();
+"""
+
+
+def prefork_steps(port, method, steps, agent_kind, read=False):
+    async def main():
+        events = []
+        over = asyncio.get_running_loop().create_future()
+        handed_res = asyncio.get_running_loop().create_future()
+
+        def log(*parts):
+            events.append(list(parts))
+        options = {"port": port, "host": "127.0.0.1", "method": method,
+                   "path": "/" if method == "GET" else "x:1"}
+        if method == "GET":
+            options["headers"] = {"Connection": "Upgrade", "Upgrade": "x"}
+        if agent_kind == "none":
+            options["agent"] = False
+        elif agent_kind == "keep-alive":
+            options["agent"] = prefork.Agent(keep_alive=True)
+        req = prefork.request(options)
+        for name in ("finish", "close", "abort"):
+            req.on(name, (lambda name: lambda *a: log("req", name))(name))
+        req.on("error", lambda e: log("req error", e.code))
+
+        def handed(res, sock, head):
+            log("handed", res.status_code)
+            for name in ("end", "close", "aborted"):
+                res.on(name, (lambda name: lambda *a: log("res", name))(name))
+            res.on("error", lambda e: log("res error", e.code))
+            if "abort-res-destroy" in steps:
+                def destroy_response(*args):
+                    res.destroy()
+                    log("res destroyed in abort")
+                req.on("abort", destroy_response)
+            sock.on("close", lambda *a: over.done() or over.set_result(None))
+            sock.on("close", lambda *a: log("socket close"))
+            for step in steps:
+                if step == "destroy":
+                    req.destroy()
+                elif step == "abort":
+                    req.abort()
+                elif step == "res.destroy":
+                    res.destroy()
+                elif step == "sock.destroy":
+                    sock.destroy()
+            log("called", sock.destroyed, req.destroyed)
+            handed_res.set_result(res)
+        req.on(EVENT[method], handed)
+        req.end()
+        res = await asyncio.wait_for(handed_res, 5)
+        body = await asyncio.wait_for(res.read(), 5) if read else None
+        await asyncio.wait_for(over, 5)
+        await asyncio.sleep(0)  # (anything due on the turns after the socket's close)
+        return events, body
+    return asyncio.run(main())
+
+
+STEPS = [
+    ["res.destroy"], ["res.destroy", "abort"], ["abort", "res.destroy"],
+    ["res.destroy", "destroy"], ["destroy", "abort"], ["sock.destroy", "abort"],
+    ["abort", "abort-res-destroy"], ["destroy", "abort", "abort-res-destroy"],
+]
+
+
+@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+@pytest.mark.parametrize("steps", STEPS, ids="+".join)
+@pytest.mark.parametrize("method", ["CONNECT", "GET"])
+def test_a_response_destroyed_or_an_abort_after_a_destroy_in_the_handoff_listener_ends_as_nodes(
+        raw_server, method, steps, agent_kind):
+    port, answer = raw_server
+    answer[0] = ANSWERS[method]
+    theirs = node_events(NODE_STEPS % (json.dumps([method, steps, agent_kind, port]),))
+    ours, _ = prefork_steps(port, method, steps, agent_kind)
+    assert ours == theirs, (ours, theirs)
+    assert ["res", "close"] in ours and ours[-1] == ["socket close"]
+
+
+@pytest.mark.parametrize("steps", [["res.destroy", "abort"], ["abort", "res.destroy"],
+                                   ["abort", "abort-res-destroy"]], ids="+".join)
+def test_reading_a_response_destroyed_with_its_request_in_the_upgrade_listener_settles(raw_server, steps):
+    port, answer = raw_server
+    answer[0] = ANSWERS["GET"]
+    events, body = prefork_steps(port, "GET", steps, "global", read=True)
+    assert body == b"" and ["res", "end"] in events and ["res", "close"] in events

@@ -40,8 +40,11 @@ class SocketClose:
                 if dumped:  # its 'close', an abort()'s 'abort', the response's 'end' and
                     self._abort_first = False  # 'close', before the socket's, as Node's ticks
                     self._close()
-                    self.emit_queued_abort()
+                    self.emit_abort()
                     self.res.end_dumped()
+                elif self.res.destroy_called:  # (the listener's res.destroy(): its 'close'
+                    self._close()  # after the request's, before the socket's, as Node's)
+                    self.res.mark_closed()
                 else:
                     self._close()
                     # the response ended at its head (Node's parser completes it): its 'end'

@@ -30,7 +30,11 @@ Rules (Node's, spec section 7):
   ``close``, as in Node (an ``abort()`` in the request's ``close`` listener comes first).
 - An ``upgrade``/``connect`` listener's response ends at its head: after the request's
   ``close``, its ``end`` (once read: ``read()`` gives ``b""``; at once when the listener
-  dumped it by ``destroy()`` or ``abort()``) and ``close``, as in Node.
+  dumped it by ``destroy()`` or ``abort()``, after the abort's ``abort``, a response it
+  destroyed too, unless with an error) and ``close``, as in Node; one the listener
+  destroyed alone gives its ``close`` after the request's, before the socket's.
+- ``abort()``'s ``abort`` is never emitted within the call: on the next turn, or first
+  of the closes the request's destruction brings, whichever comes first (one flag).
 - A request whose socket went back to the agent, or to an ``upgrade``/``connect``
   listener, is ``destroyed`` (as in Node): ``destroy()`` and ``abort()`` then leave that
   socket alone; so does ``res.destroy()`` on a complete response.
@@ -246,29 +250,16 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
             self._abort_due = True
             self.loop.call_soon(self.emit_abort)
             return
-        if self.socket.destroyed:  # (its closes are queued: 'abort' before them, as Node's tick)
-            self._abort_due = True
-            self.loop.call_soon(self.emit_abort)
-            self.destroy()
-            return
-        self._abort_queued = True
-        self.loop.call_soon(self.emit_queued_abort)
-        self.destroy()
+        self.destroy()  # (due once it returns: never emitted within the abort() call)
+        self._abort_due = True  # on the next turn, or first of the closes the destroy() queued, as Node's tick
+        self.loop.call_soon(self.emit_abort)
 
-    _abort_due = False
-    _abort_queued = False  # abort()'s own 'abort' of a request not destroyed yet, on the next turn
-
-    def emit_queued_abort(self):
-        """The ``abort`` that ``abort()`` queued (a hand-over listener's abort() emits
-        it at once, after the request's ``close``: client/closing.py)."""
-        if self._abort_queued:
-            self._abort_queued = False
-            emit_logged(self, "abort")
+    _abort_due = False  # an abort()'s 'abort', not emitted yet (one rule: emit_abort, whoever comes first)
 
     @property
     def abort_pending(self):
         """An ``abort()``'s ``abort`` event is queued, not emitted yet."""
-        return self._abort_due or self._abort_queued
+        return self._abort_due
 
     def emit_abort(self):
         """The ``abort`` that ``abort()`` queued, once: a socket's close that an earlier

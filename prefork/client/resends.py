@@ -25,13 +25,15 @@ class ResponseEnds:
 
     def end_dumped(self):
         """A hand-over's response (ended at its head) that the request's ``destroy()`` in
-        the listener dumped: ``end`` and ``close`` now (Node's resume of a complete one)."""
+        the listener dumped: ``end`` and ``close`` now (Node's resume of a complete one;
+        one destroyed in the listener, or in the request's ``abort`` listener, too, as
+        Node's destroyed stream still ends unless an error destroyed it)."""
         self._flowing = self._flowed = True
-        if not self._ended and not self.destroy_called:
-            try:
+        try:
+            if not self._ended and self.destroy_error is None:
                 self._emit_end()
-            finally:
-                self.mark_closed()
+        finally:
+            self.mark_closed()
 
     def destroy(self, error=None):
         """End the exchange from the response's side: the socket closes; a body not

@@ -159,7 +159,6 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         read comes first (Node's ``end`` is a tick queued then, after the abort's)."""
         if abort_first:
             self.req.emit_abort()
-            self.req.emit_queued_abort()
         if self._decoder is not None:
             held = self._decoder.end()  # an incomplete character, a short base64 group
             if held:
