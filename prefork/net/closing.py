@@ -47,12 +47,14 @@ Rules:
 - ``end()`` is Node's: it uncorks fully; the ``finish`` it makes due at once comes on the
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish`` (before the ``finish``
-  listeners, as Node's; several in the order given), or at ``close`` if that comes
-  first (before the ``close`` listeners). ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked
-  read) and emits a due ``finish`` at once. ``destroy_soon(error=...)`` flushes as
-  it does, and the close then reports that error as a destroy with it would (``error``
-  to the socket's own listeners, ``close(True)``), as Node's server socket reports a
-  parse error nobody listened for.
+  listeners, as Node's; several in the order given), or on the turn after a destroy
+  that comes first (before ``error`` and ``close``), given Node's ``err`` when it names
+  a parameter (the destroy's error, ERR_STREAM_DESTROYED, ERR_STREAM_ALREADY_FINISHED).
+  ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked read)
+  and emits a due ``finish`` at once. ``destroy_soon(error=...)`` flushes as it does,
+  and the close then reports that error as a destroy with it would (``error`` to the
+  socket's own listeners, ``close(True)``), as Node's server socket reports a parse
+  error nobody listened for.
 """
 
 from fcntl import ioctl
@@ -62,6 +64,8 @@ import struct
 from termios import FIONREAD
 from time import monotonic
 
+from ..http.errors import HTTPError
+from .callbacks import takes_error
 from .gathering import SEAL_AT, SEAL_PIECE
 from .writing import WriteCallback
 
@@ -70,6 +74,7 @@ _NONE = bytes(4)  # FIONREAD's count of unread bytes (an int) when there are non
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 
 _RECV_SIZE = 64 * 1024
+_DESTROYED = "Cannot call end after a stream was destroyed"
 log = logging.getLogger("prefork")
 
 
@@ -87,6 +92,7 @@ class Closing:
     # set to _LINGER rather than a flag of its own: a name fewer on the socket, which
     # keeps the compact attribute layout of net/socket.py)
     _end_error = None  # destroy_soon(error=...): what the close reports
+    _end_callbacks = None  # end()'s callbacks (an _EndCallbacks: run at 'finish', else after a destroy)
 
     def end(self, data=None, encoding=None, callback=None):
         """Node's ``socket.end([data[, encoding]][, callback])``: the FIN once what is queued
@@ -98,14 +104,16 @@ class Closing:
             encoding, callback = None, encoding
         if self.writable_ended or self.destroyed:
             if data:  # a write after end: refused, the socket destroyed with the error
-                if callback is not None:
-                    self.loop.call_soon(callback)
+                error = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            elif callback is None or not (self.writable_finished or self.destroyed):
+                error = None  # (a 'finish' still due: with it)
+            else:
+                error = HTTPError("ERR_STREAM_ALREADY_FINISHED", "Cannot call end after a stream was finished") \
+                    if self.writable_finished else HTTPError("ERR_STREAM_DESTROYED", _DESTROYED)
+            if callback is not None:
+                self.loop.call_soon(_call_back, callback, error) if error else self._call_at_finish(callback)
+            if data:
                 self.write(data, encoding)
-            elif callback is not None:
-                if self.writable_finished or self.destroyed:  # (a 'finish' still due: with it)
-                    self.loop.call_soon(callback)
-                else:
-                    self._call_at_finish(callback)
             return self
         if data:
             self.write(data, encoding)
@@ -135,9 +143,8 @@ class Closing:
             if type(listener) is _EndCallbacks:
                 listener.callbacks.append(callback)  # (after the earlier end()'s, in order)
                 return
-        done = _EndCallbacks(self, callback)
+        done = self._end_callbacks = _EndCallbacks(self, callback)
         self.prepend_listener("finish", done)  # (before the 'finish' listeners, as Node's)
-        self.prepend_listener("close", done)
 
     def destroy_soon(self, linger=False, error=None):
         """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
@@ -379,18 +386,21 @@ class Closing:
             error = self._end_error
             if error is not None:
                 self._end_error = None  # (its traceback holds the frames that hold this socket)
+        if self._end_callbacks is not None:  # end()'s callbacks, before the 'error' and 'close', as Node's
+            loop.call_soon(self._end_callbacks, error)
         loop.call_soon(self._emit_close, error)
         return self
 
-    @staticmethod
-    def _flushed_at_destroy(waiter, protocol):
+    def _flushed_at_destroy(self, waiter, protocol):
         """A flush waiter whose bytes a destroy found in the kernel: run now, or handed
         to the protocol's ``flushed_at_destroy(waiter)`` when it has one (which tells
         what the waiter would emit, a write's callback too, on the close turn, not
-        inside the destroy)."""
+        inside the destroy); without a protocol on the next turn, as Node's."""
         try:
             hook = getattr(protocol, "flushed_at_destroy", None)
-            if hook is None:
+            if protocol is None:
+                self.loop.call_soon(waiter)
+            elif hook is None:
                 waiter()
             else:
                 hook(waiter)
@@ -417,18 +427,24 @@ class Closing:
 
 
 class _EndCallbacks:
-    """The callbacks given to ``end()``, in order: run once, at ``finish`` before its
-    listeners (Node's calls them before it emits ``finish``), or at ``close`` if that
-    comes first."""
+    """The callbacks given to ``end()``, in order, run once: at ``finish`` (before its
+    listeners, as Node's), or on the turn after a destroy that comes first (module rules)."""
 
     def __init__(self, socket, callback):
         self.socket = socket
         self.callbacks = [callback]
 
-    def __call__(self, _had_error=False):
+    def __call__(self, error=None):
         socket = self.socket
+        if socket is None:
+            return
         socket.off("finish", self)
-        socket.off("close", self)
         self.socket = None
+        if error is None and socket.destroyed:
+            error = HTTPError("ERR_STREAM_DESTROYED", _DESTROYED)
         for callback in self.callbacks:
-            callback()
+            _call_back(callback, error)
+
+
+def _call_back(callback, error=None):  # (an end() callback: net/callbacks.py's rule for its err)
+    callback(error) if takes_error(callback) else callback()

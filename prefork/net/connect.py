@@ -38,20 +38,19 @@ Rules:
 - ``remote_address``, ``remote_port`` and ``remote_family`` are None while connecting
   and after a failed connect (Node's are undefined), the peer's once connected.
 - Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
-  ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket).
-- A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises
-  gets the socket destroyed (logged; a coroutine one's too): nothing else would end a
-  socket whose connect stopped half-way (a request on it waited for ever).
+  ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket). The
+  ``timeout`` option is Node's: ``set_timeout(timeout)`` at the call (a slow connect counts).
+- A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises gets the
+  socket destroyed (logged; a coroutine one's too): nothing else would end a socket whose
+  connect stopped half-way (a request on it waited for ever).
 - No host (``""``, None) is ``localhost``, as Node's ``net.connect`` (``""`` was ENOTFOUND).
-- A port that is no whole number 0-65535 (nor a string of one) raises at the call, as
-  Node's ``net.connect`` throws: ERR_SOCKET_BAD_PORT (a ValueError), or for another type
-  ERR_INVALID_ARG_TYPE (a TypeError). (Python's OverflowError came from the connect,
-  a system socket left for the collector to close.)
-- A UNIX socket ``path`` is connected at once; its socket has no remote address or
-  port (None, as Node's are undefined); a failure names the path (``connect ENOENT
-  /run/app.sock``).
-- While the connect is pending its writer registration is the socket's writer
-  (``_writer``), so ``destroy()`` mid-connect takes it off the loop like any other.
+- A port that is no whole number 0-65535 (nor a string of one) raises at the call, as Node's
+  ``net.connect`` throws: ERR_SOCKET_BAD_PORT (a ValueError), or for another type ERR_INVALID_ARG_TYPE
+  (a TypeError). (Python's OverflowError came from the connect, a system socket left for the collector.)
+- A UNIX socket ``path`` is connected at once; its socket has no remote address or port
+  (None, as Node's are undefined); a failure names the path (``connect ENOENT /run/app.sock``).
+  While the connect is pending its writer registration is the socket's writer (``_writer``),
+  so ``destroy()`` mid-connect takes it off the loop like any other.
 """
 
 import errno
@@ -61,6 +60,7 @@ from collections.abc import Mapping
 from time import monotonic
 
 from ..http.errors import HTTPError
+from .timers import timer_seconds
 from .zones import zoned_host
 
 _FAMILIES = {_socket.AF_INET: "IPv4", _socket.AF_INET6: "IPv6"}
@@ -95,8 +95,7 @@ def resolve_error(exc, host):
     else:  # (a name the resolver cannot encode is not found either, as Node says)
         code, number = "ENOTFOUND", number or _socket.EAI_NONAME
     err = ConnectError(code, f"getaddrinfo {code} {host}")
-    err.errno = number
-    err.syscall, err.hostname = "getaddrinfo", host
+    err.errno, err.syscall, err.hostname = number, "getaddrinfo", host
     return err
 
 
@@ -111,8 +110,8 @@ def _checked_port(port):
     try:
         number = float(port.strip() or "nan") if isinstance(port, str) else port
     except ValueError:
-        number = None
-    if number is None or not 0 <= number <= 65535 or number != int(number):  # (NaN too)
+        number = float("nan")
+    if not 0 <= number <= 65535 or number != int(number):  # (NaN too)
         err = ValueError(f"Port should be >= 0 and < 65536. Received {port!r}.")
         err.code = "ERR_SOCKET_BAD_PORT"
         raise err
@@ -135,16 +134,16 @@ class Connecting:
 
     @classmethod
     def connect(cls, loop, host, port, path=None, *, local_address=None, local_port=None, family=0, lookup=None,
-                hints=0, auto_select_family=None, auto_select_family_attempt_timeout=None):
-        """A client socket connecting to ``host:port`` (or to the UNIX socket ``path``)
-        without blocking; ``connecting`` is True until the ``connect`` event (``error``
-        with ECONNREFUSED & co. if not). A name is resolved on a short-lived thread,
-        never on the loop (or by ``lookup``), of ``family`` (4, 6; 0 for any); a name
-        that does not resolve gives ``error`` with ENOTFOUND, as Node's does. The socket
-        is bound to ``local_address`` and ``local_port`` first when given (Node's
-        ``localAddress``, ``localPort``). A name of several addresses is connected as Node 20's
-        ``autoSelectFamily`` does (``auto_select_family``, default
-        ``AUTO_SELECT_FAMILY``; ``auto_select_family_attempt_timeout`` in seconds)."""
+                hints=0, auto_select_family=None, auto_select_family_attempt_timeout=None, timeout=None):
+        """A client socket connecting to ``host:port`` (or to the UNIX socket ``path``) without
+        blocking; ``connecting`` is True until the ``connect`` event (``error`` with
+        ECONNREFUSED & co. if not). A name is resolved on a short-lived thread, never on the
+        loop (or by ``lookup``), of ``family`` (4, 6; 0 for any); one that does not resolve
+        gives ``error`` with ENOTFOUND, as Node's. The socket is bound to ``local_address``
+        and ``local_port`` first when given (Node's ``localAddress``, ``localPort``). A name
+        of several addresses is connected as Node 20's ``autoSelectFamily`` does (``auto_select_family``,
+        default ``AUTO_SELECT_FAMILY``; ``auto_select_family_attempt_timeout`` in seconds); ``timeout``: Node's."""
+        idle = timer_seconds(timeout) if timeout else 0  # (checked as set_timeout's, before a system socket is made)
         timeout = AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT
         if auto_select_family_attempt_timeout is not None:
             if isinstance(auto_select_family_attempt_timeout, bool) or not isinstance(
@@ -159,6 +158,7 @@ class Connecting:
         sock = _socket.socket(literal or (_socket.AF_INET6 if family == 6 else _socket.AF_INET), _socket.SOCK_STREAM)
         sock.setblocking(False)
         self = cls(loop, sock)
+        self.arm_timeout(idle)
         self.connecting = True
         self.allow_half_open = False  # Node's net.connect default: the peer's FIN ends both sides
         self.remote_family = None  # (Node's remoteAddress, remotePort and remoteFamily: undefined until connected)

@@ -33,8 +33,8 @@ Rules:
 - ``write(data[, encoding][, callback])`` takes Node's encodings for a ``str``. A write
   after ``end()`` destroys the socket with ERR_STREAM_WRITE_AFTER_END (``error``, then
   ``close(True)``), as Node's autoDestroy does (with EPIPE, "This socket has been ended
-  by the other party", when the peer's FIN ended it: ``allow_half_open`` false); one
-  after ``destroy()`` is dropped with no event. Either way its callback runs on the next
+  by the other party", when the peer's FIN ended it: ``allow_half_open`` false; after
+  the close too, as Node's); one after ``destroy()`` is dropped with no event. Either way its callback runs on the next
   loop turn, with that error (ERR_STREAM_DESTROYED after a destroy) when it takes one
   (net/callbacks.py). A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
   code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
@@ -141,10 +141,11 @@ class Writing(Gathering):
         elif type(data) is not bytes:
             data = bytes(body_chunk(data))  # a copy: later changes to the caller's buffer are not sent
         if self.writable_ended or self.destroyed:
-            if self.destroyed:
-                err = destroyed_error()
-            elif self.readable_ended and not self.allow_half_open:  # ended by the peer's FIN
+            if self.readable_ended and self.writable_ended and not self.allow_half_open:
+                # ended by the peer's FIN: so for good, after the close too (Node's writeAfterFIN)
                 err = HTTPError("EPIPE", "This socket has been ended by the other party")
+            elif self.destroyed:
+                err = destroyed_error()
             else:
                 err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
             if callback is not None:  # (its error, before the socket's own)
