@@ -64,12 +64,25 @@ def test_the_timeout_option_times_a_connect_that_hangs(full_listener):
 
 
 @pytest.mark.parametrize("timeout, code", [("1", "ERR_INVALID_ARG_TYPE"), (True, "ERR_INVALID_ARG_TYPE"),
-                                           (-1, "ERR_OUT_OF_RANGE"), (float("nan"), "ERR_OUT_OF_RANGE")])
+                                           (-1, "ERR_OUT_OF_RANGE")])
 def test_a_timeout_option_that_is_no_duration_raises_at_the_call(timeout, code):
     loop = asyncio.new_event_loop()
     try:
         with pytest.raises((TypeError, ValueError)) as caught:
             Socket.connect(loop, "127.0.0.1", 9, timeout=timeout)
         assert caught.value.code == code
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("timeout", [0, None, float("nan")])
+def test_a_timeout_option_javascript_reads_as_false_sets_no_timer(timeout):
+    """Node sets the timer only for a truthy ``timeout``: 0, undefined and NaN set none."""
+    loop = asyncio.new_event_loop()
+    try:
+        sock = Socket.connect(loop, "127.0.0.1", 9, timeout=timeout)
+        assert sock.timeout == 0
+        sock.destroy()
+        loop.run_until_complete(asyncio.sleep(0))
     finally:
         loop.close()

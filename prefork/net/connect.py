@@ -143,7 +143,7 @@ class Connecting:
         and ``local_port`` first when given (Node's ``localAddress``, ``localPort``). A name
         of several addresses is connected as Node 20's ``autoSelectFamily`` does (``auto_select_family``,
         default ``AUTO_SELECT_FAMILY``; ``auto_select_family_attempt_timeout`` in seconds); ``timeout``: Node's."""
-        idle = timer_seconds(timeout) if timeout else 0  # (checked as set_timeout's, before a system socket is made)
+        idle = timer_seconds(timeout) if timeout and timeout == timeout else 0  # (as set_timeout's; NaN: JS's falsy)
         timeout = AUTO_SELECT_FAMILY_ATTEMPT_TIMEOUT
         if auto_select_family_attempt_timeout is not None:
             if isinstance(auto_select_family_attempt_timeout, bool) or not isinstance(
