@@ -38,6 +38,14 @@ def _sent(verb):
     return HeaderError("ERR_HTTP_HEADERS_SENT", f"Cannot {verb} headers after they are sent to the client")
 
 
+
+def node_pairs(items):
+    """``[[name, value], ...]`` read as Node reads each ``[name, value]``: its first two
+    items (one missing is None, Node's undefined, refused as Node refuses it; more are
+    ignored); an item that is no list is a pair of two missing."""
+    return [(item[0] if len(item) else None, item[1] if len(item) > 1 else None)
+            if isinstance(item, (list, tuple, str)) else (None, None) for item in items]
+
 class OutgoingFields:
     """Mixed into ``ServerResponse`` and ``ClientRequest``."""
 
@@ -122,7 +130,7 @@ class OutgoingFields:
             return
         flat = list(headers)
         if flat and isinstance(flat[0], (list, tuple)):
-            pairs = flat
+            pairs = node_pairs(flat)
         elif len(flat) % 2:
             err = ValueError("The argument 'headers' is invalid: a flat header list holds "
                              "name, value pairs")

@@ -2,6 +2,7 @@
 rules): the array forms' pairs, and the fields in the order given."""
 
 from ..http import serialize
+from ..http.fields import node_pairs
 
 
 def given_pairs(headers):
@@ -29,7 +30,4 @@ def given_list(headers):
         err.code = "ERR_INVALID_ARG_TYPE"
         raise err
     flat = list(headers)
-    if flat and isinstance(flat[0], (list, tuple)):
-        return [(item[0] if len(item) else None, item[1] if len(item) > 1 else None)
-                if isinstance(item, (list, tuple, str)) else (None, None) for item in flat]
-    return flat
+    return node_pairs(flat) if flat and isinstance(flat[0], (list, tuple)) else flat
