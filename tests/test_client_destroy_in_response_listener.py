@@ -4,7 +4,10 @@ Node's parser still completes a whole body then, so the response ends (``end`` a
 ``aborted``; an ``abort()``'s ``abort`` before the ``end``), and the request's
 ``destroy()`` drops the body's ``data`` listeners (Node's ``_dump``); a body cut short
 gives no ``end`` (nor does a destroy with an error). A response resumed and paused in
-the listener still ends (Node's due resume finds the end). Node's client against the same raw server, Content-Length and
+the listener still ends (Node's due resume finds the end). A ``res.destroy()`` in a
+``data`` listener ends the body the same way (its later chunks dropped: no ``data``
+after ``aborted``, our documented choice), and a ``read()`` of a body destroyed before
+it was whole raises ECONNRESET "aborted" whatever the order of the two calls. Node's client against the same raw server, Content-Length and
 chunked, whole and cut short, with no agent and a keep-alive one."""
 
 import asyncio
@@ -13,6 +16,7 @@ import pytest
 
 import prefork
 from harness import node_events
+from prefork.http.errors import Aborted
 from test_hostile_client import RawServer, read_head
 
 ANSWERS = {
@@ -33,7 +37,7 @@ req.on('response', (res) => {
   res.on('error', (e) => log('res error', e.code));
   res.on('data', (d) => log('res data', d.toString()));
   const act = () => {
-    for (const s of steps) { if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort(); else if (s === 'pause') res.pause(); else res.destroy(); }
+    for (const s of steps) { if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort(); else if (s === 'pause') res.pause(); else if (s === 'res.destroy.error') res.destroy(new Error('boom')); else res.destroy(); }
     log('called');
   };
   if (point === 'data') res.once('data', act); else act();
@@ -53,12 +57,12 @@ def prefork_client(port, agent_kind, steps, point):
         req = prefork.get(options)
         for name in ("finish", "close", "abort"):
             req.on(name, (lambda name: lambda *a: log("req", name))(name))
-        req.on("error", lambda e: log("req error", e.code))
+        req.on("error", lambda e: log("req error", getattr(e, "code", None)))
 
         def on_response(res):
             for name in ("end", "close", "aborted"):
                 res.on(name, (lambda name: lambda *a: log("res", name))(name))
-            res.on("error", lambda e: log("res error", e.code))
+            res.on("error", lambda e: log("res error", getattr(e, "code", None)))
             res.on("data", lambda chunk: log("res data", chunk.decode()))
 
             def act(*args):
@@ -69,6 +73,8 @@ def prefork_client(port, agent_kind, steps, point):
                         req.abort()
                     elif step == "pause":
                         res.pause()
+                    elif step == "res.destroy.error":
+                        res.destroy(Exception("boom"))
                     else:
                         res.destroy()
                 log("called")
@@ -114,3 +120,102 @@ def test_a_request_destroyed_in_a_data_listener_drops_the_rest_of_the_body_data(
     theirs = node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "data"],))
     ours = prefork_client(server.port, agent_kind, steps, "data")
     assert ours == theirs, (ours, theirs)
+
+
+def without_data_after_aborted(events):
+    """Node's events less the ``data`` it still emits after ``aborted`` (we drop the
+    rest of a destroyed body: docs/node-compat.md)."""
+    if ["res", "aborted"] not in events:
+        return events
+    cut = events.index(["res", "aborted"])
+    return events[:cut] + [e for e in events[cut:] if e[0] != "res data"]
+
+
+@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+@pytest.mark.parametrize("steps", [["res.destroy"], ["res.destroy", "abort"], ["abort", "res.destroy"],
+                                   ["res.destroy", "destroy"], ["destroy", "res.destroy"],
+                                   ["res.destroy", "pause"], ["res.destroy.error"]])
+def test_a_response_destroyed_in_its_first_data_listener_ends_as_nodes_does(server, agent_kind, steps):
+    theirs = without_data_after_aborted(node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "data"],)))
+    ours = prefork_client(server.port, agent_kind, steps, "data")
+    assert ours == theirs, (ours, theirs)
+
+
+def read_after(port, order):
+    """What ``await res.read()`` gives when ``read()`` and ``res.destroy()`` are called
+    in ``order`` in the ``response`` listener (``data-destroy``: in the first ``data``
+    listener)."""
+    async def main():
+        req = prefork.get({"port": port, "host": "127.0.0.1", "agent": False})
+        got = asyncio.get_running_loop().create_future()
+
+        def on_response(res):
+            future = None
+            for step in order:
+                if step == "read":
+                    future = res.read()
+                elif step == "data-destroy":
+                    res.once("data", lambda chunk: res.destroy())
+                else:
+                    res.destroy()
+            got.set_result(future)
+        req.on("response", on_response)
+        future = await asyncio.wait_for(got, 5)
+        try:
+            return await asyncio.wait_for(future, 5)
+        except Aborted as error:
+            return error.code
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("order", [["read", "destroy"], ["destroy", "read"]])
+def test_a_read_of_a_body_destroyed_before_it_was_whole_raises_aborted(server, order):
+    assert read_after(server.port, order) == "ECONNRESET"
+
+
+def test_a_read_of_a_body_whole_before_its_destroy_still_gives_it():
+    def handler(conn, index):
+        while read_head(conn):
+            conn.sendall(ANSWERS["length"])
+    srv = RawServer(handler)
+    try:
+        # destroyed in the listener of the body's only chunk: the read() has all of it
+        assert read_after(srv.port, ["read", "data-destroy"]) == b"hello"
+    finally:
+        srv.close()
+
+
+def test_async_for_over_a_body_destroyed_with_an_error_raises_it():
+    theirs = node_events(r"""
+const srv = net.createServer((c) => c.once('data', () => c.write('%s'))).listen(0, '127.0.0.1', () => {
+  http.get({port: srv.address().port, host: '127.0.0.1', agent: false}, async (res) => {
+    res.on('end', () => log('end'));
+    try { for await (const c of res) res.destroy(new Error('boom')); log('finished'); }
+    catch (e) { log('raised', e.message); }
+    done();
+  }).on('error', () => {});
+});""" % ANSWERS["length"].decode().replace("\r\n", "\\r\\n"))
+
+    def handler(conn, index):
+        while read_head(conn):
+            conn.sendall(ANSWERS["length"])
+    srv = RawServer(handler)
+
+    async def main():
+        events = []
+        req = prefork.get({"port": srv.port, "host": "127.0.0.1", "agent": False})
+        req.on("error", lambda e: None)
+        res = await req.response()
+        res.on("end", lambda: events.append(["end"]))
+        try:
+            async for chunk in res:
+                res.destroy(Exception("boom"))
+            events.append(["finished"])
+        except Exception as error:
+            events.append(["raised", str(error)])
+        return events
+    try:
+        ours = asyncio.run(main())
+    finally:
+        srv.close()
+    assert ours == theirs == [["raised", "boom"]], (ours, theirs)

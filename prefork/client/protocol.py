@@ -285,8 +285,11 @@ class ClientProtocol:
     def on_body(self, body):
         # none after a destroy (Node drops them), and no empty chunk (llhttp's span flush
         # at a close-delimited body's FIN gives one; Node emits none)
-        if body and self.res is not None and not self.socket.destroyed:
-            self.res.push_body(body)
+        if body and self.res is not None:
+            if not self.socket.destroyed:
+                self.res.push_body(body)
+            else:
+                self.res.body_lost = True  # (a read() of it raises, though 'end' may come)
 
     def on_message_complete(self, trailers):
         res = self.res

@@ -4,7 +4,9 @@ them in): ``destroy()`` on the response, and the request's ``destroy()`` dumping
 Rules: those of client/response.py (this is a part of that class, moved out for size):
 - ``destroy()`` of a body not complete gives ``aborted`` at once and closes the socket;
   the parser completing the body in that same read still ends it (``end``), if it
-  flows and no error was given, as Node's destroyed stream does.
+  flows and no error was given, as Node's destroyed stream does; so does a destroy in
+  a ``data`` listener with later chunks kept (they are dropped, unless it is paused
+  there too: then no ``end``). Dropped chunks set ``body_lost``: ``read()`` raises.
 - ``dump()`` (the request destroyed) drops the ``data`` listeners and lets the rest of
   the body flow to its end, as Node's ``_dump``.
 """
@@ -35,6 +37,14 @@ class ResponseEnds:
         finally:
             self.mark_closed()
 
+    def end_dropped(self):
+        """Destroyed and paused in a ``data`` listener with the rest of the body dropped:
+        no ``end`` (Node's paused stream reads no more of it), ``close`` at the exchange's end."""
+        self._end_after_abort = self._end_pending = False
+        if self._close_due:
+            self._close_due = False
+            self.loop.call_soon(self.mark_closed)
+
     def destroy(self, error=None):
         """End the exchange from the response's side: the socket closes; a body not
         complete (or complete but unread) gives ``aborted``, with a given error the
@@ -52,8 +62,10 @@ class ResponseEnds:
                 self.mark_aborted()  # at once, as Node's
                 self.socket.destroy()
             elif not self._ended:
-                # complete, not read to its end: aborted, its socket goes ('end' too, its last chunk out)
-                last = self._end_after_abort = bool(self._flowing and not self._kept and self._end_pending)
+                # complete, not read to its end: aborted, its socket goes; 'end' still comes
+                # when it flows (its chunks going out, the rest dropped) and no error was given
+                flowing = self._flowing and (self._flowed or not self._kept)
+                last = self._end_after_abort = bool(flowing and self._end_pending and error is None)
                 self._end_pending = last
                 self._finished = None
                 self.mark_aborted()

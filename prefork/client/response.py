@@ -15,9 +15,10 @@ Rules:
   the request's ``close``, ``error`` (ECONNRESET "aborted", when listened to) and
   ``close``, never ``end``; a response destroyed by the application gives ``aborted``
   (within ``destroy()``, as Node's), its ``close``, then the request's (one destroyed
-  complete but unread too; one destroyed once its last chunk went out, in the last
-  ``data`` listener or ``async for``, or whose body the parser completes in the read
-  that carried it, gives ``end`` after ``aborted``, as Node's: client/resends.py).
+  complete but unread too; one destroyed without an error once its last chunk went
+  out, in the last ``data`` listener or ``async for``, or while flowing, its end in
+  the read that carried it, gives ``end`` after ``aborted``, as Node's, its later
+  chunks dropped (``body_lost``): client/resends.py).
   An ``abort()`` queued before the body's end was read (in the ``response`` listener,
   a ``data`` listener before the last chunk) has its ``abort`` before ``end``.
 - ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
@@ -25,7 +26,8 @@ Rules:
   response); a response awaited through ``await req.response()`` keeps it for a reader
   from its first byte (up to the high-water mark, as any taken response).
   It raises the parse or connection error that broke the body (``failure``), else
-  ECONNRESET "aborted" (or the error given to ``destroy()``) for a body cut short or destroyed unread.
+  ECONNRESET "aborted" (or the error given to ``destroy()``) for a body cut short or
+  destroyed before it was whole (whatever the order of ``read()`` and ``destroy()``).
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
 - The body flows as Node's Readable does. A response starts neither flowing nor paused:
@@ -100,6 +102,7 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         self._backlog = False  # the socket stopped reading for the kept chunks
         self._discarded = False  # kept chunks went past the mark with nobody to read them
         self.failure = None  # the parse or connection error that broke the body (set by the request)
+        self.body_lost = False  # chunks dropped after a destroy (set by the protocol too): read() raises
         self._decoder = None  # set_encoding's: the chunks go out as str
 
     def push_body(self, chunk):
@@ -201,13 +204,18 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
 
     def _flow_kept(self):
         kept = self._kept
-        abort_first = self._abort_pending()
+        abort_first, lost = self._abort_pending(), self.body_lost
         while kept and self._flowing:
             chunk = kept.popleft()
             if not kept:  # (Node queues the 'end' as it reads the last chunk, before its 'data')
                 abort_first = self._abort_pending()
             self._kept_size -= len(chunk)
             self._emit_data(chunk)
+            if self.body_lost and not lost:  # a destroy() in the listener dropped the rest,
+                if not self._flowing:  # which Node reads after it, then queues 'end' (paused: not)
+                    self.end_dropped()
+                    return
+                abort_first = self._abort_pending()
         if not self._flowing and not self._end_after_abort:  # (a resume's due flow ends a destroyed one)
             return
         if self._backlog:
@@ -279,7 +287,7 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
     def _settle_read(self, future):
         if future.done():  # cancelled
             return
-        if self.complete and (not self.aborted or self._ended):  # (destroyed unread: its kept body went)
+        if self.complete and (not self.aborted or (self._ended and not self.body_lost)):  # (destroyed unread: its kept body went)
             future.set_result(("" if self._decoder is not None else b"").join(self._body[0]))
         elif self.failure is not None:
             future.set_exception(raisable(self.failure))
@@ -417,6 +425,8 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
             self.aborted = True
             if not self.destroy_called:  # the connection's end: destroyed with ECONNRESET "aborted"
                 self._errored = Aborted()
+            if self._kept:
+                self.body_lost = True
             self._kept.clear()
             self._kept_size = 0
             self.emit("aborted")
