@@ -416,8 +416,7 @@ class Worker:
         """A fast stop: nothing more is accepted (a connection the kernel queued is refused,
         not served while the app tears down), every connection goes, and an ASGI app's
         lifespan shutdown gets what is left before the master's kill."""
-        self.stopping = True
-        self.stop_by = None  # (nothing is waited for)
+        self.stopping, self.stop_by = True, None  # (nothing is waited for)
         self.server.exiting = True  # (the connections it cuts are its doing, not their clients')
         if self.server.listening:
             self.server.close()
