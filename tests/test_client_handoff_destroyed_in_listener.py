@@ -72,6 +72,23 @@ def raw_server():
     listener.close()
 
 
+def logged_request(port, method, agent_kind, log):
+    """A CONNECT (``x:1``) or an upgrade GET through no agent, the global one or a
+    keep-alive one, its 'finish', 'close', 'abort' and 'error' logged."""
+    options = {"port": port, "host": "127.0.0.1", "method": method, "path": "/" if method == "GET" else "x:1"}
+    if method == "GET":
+        options["headers"] = {"Connection": "Upgrade", "Upgrade": "x"}
+    if agent_kind == "none":
+        options["agent"] = False
+    elif agent_kind == "keep-alive":
+        options["agent"] = prefork.Agent(keep_alive=True)
+    req = prefork.request(options)
+    for name in ("finish", "close", "abort"):
+        req.on(name, (lambda name: lambda *a: log("req", name))(name))
+    req.on("error", lambda e: log("req error", e.code))
+    return req
+
+
 def prefork_client(port, method, how, agent_kind):
     async def main():
         events = []
@@ -79,18 +96,7 @@ def prefork_client(port, method, how, agent_kind):
 
         def log(*parts):
             events.append(list(parts))
-        options = {"port": port, "host": "127.0.0.1", "method": method,
-                   "path": "/" if method == "GET" else "x:1"}
-        if method == "GET":
-            options["headers"] = {"Connection": "Upgrade", "Upgrade": "x"}
-        if agent_kind == "none":
-            options["agent"] = False
-        elif agent_kind == "keep-alive":
-            options["agent"] = prefork.Agent(keep_alive=True)
-        req = prefork.request(options)
-        for name in ("finish", "close", "abort"):
-            req.on(name, (lambda name: lambda *a: log("req", name))(name))
-        req.on("error", lambda e: log("req error", e.code))
+        req = logged_request(port, method, agent_kind, log)
 
         def handed(res, sock, head):
             log("handed", res.status_code, head.decode("latin-1"))
@@ -160,18 +166,7 @@ def prefork_steps(port, method, steps, agent_kind, read=False):
 
         def log(*parts):
             events.append(list(parts))
-        options = {"port": port, "host": "127.0.0.1", "method": method,
-                   "path": "/" if method == "GET" else "x:1"}
-        if method == "GET":
-            options["headers"] = {"Connection": "Upgrade", "Upgrade": "x"}
-        if agent_kind == "none":
-            options["agent"] = False
-        elif agent_kind == "keep-alive":
-            options["agent"] = prefork.Agent(keep_alive=True)
-        req = prefork.request(options)
-        for name in ("finish", "close", "abort"):
-            req.on(name, (lambda name: lambda *a: log("req", name))(name))
-        req.on("error", lambda e: log("req error", e.code))
+        req = logged_request(port, method, agent_kind, log)
 
         def handed(res, sock, head):
             log("handed", res.status_code)

@@ -10,10 +10,10 @@ every name, ``;``, ``=`` and value was a step of the walk in Python: a body of
 """
 
 import random
-import sys
 
 from prefork.http.errors import ParseError, extensions_overflow
 from prefork.http.parser import RequestParser
+from test_http_junk_pieces import lines_run_in
 
 READ = 64 << 10
 LIMIT = 16 * 1024  # Node's kMaxChunkExtensionsSize
@@ -38,24 +38,8 @@ class Recorder:
 def lines_run_in_chunks(data, read=READ):
     """Feeds ``data`` in reads of ``read`` bytes; returns (Python lines run in
     http/chunks.py, the handler)."""
-    count = [0]
     handler = Recorder()
-    parser = RequestParser(handler)
-
-    def local(frame, event, arg):
-        if event == "line":
-            count[0] += 1
-        return local
-
-    def trace(frame, event, arg):
-        return local if frame.f_code.co_filename.endswith("/http/chunks.py") else None
-    sys.settrace(trace)
-    try:
-        for at in range(0, len(data), read):
-            parser.feed(data[at:at + read])
-    finally:
-        sys.settrace(None)
-    return count[0], handler
+    return lines_run_in("/http/chunks.py", RequestParser(handler), data, read), handler
 
 
 def test_long_extension_lines_cost_less_than_a_line_run_per_eight_bytes():

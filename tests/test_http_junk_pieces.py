@@ -50,8 +50,8 @@ def llhttp_calls(parser, data):
     return calls[0]
 
 
-def lines_run_in(module_suffix, parser, data):
-    """Feeds ``data`` in reads of READ bytes; returns the Python lines run in the module."""
+def lines_run_in(module_suffix, parser, data, read=READ):
+    """Feeds ``data`` in reads of ``read`` bytes; returns the Python lines run in the module."""
     count = [0]
 
     def local(frame, event, arg):
@@ -63,8 +63,8 @@ def lines_run_in(module_suffix, parser, data):
         return local if frame.f_code.co_filename.endswith(module_suffix) else None
     sys.settrace(trace)
     try:
-        for at in range(0, len(data), READ):
-            parser.feed(data[at:at + READ])
+        for at in range(0, len(data), read):
+            parser.feed(data[at:at + read])
     finally:
         sys.settrace(None)
     return count[0]
