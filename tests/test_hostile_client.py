@@ -202,8 +202,8 @@ class RawServer:
                 self.accepted += 1
             conn.settimeout(10)
             thread = threading.Thread(target=self._serve, args=(conn, index), daemon=True)
-            self.threads.append(thread)
             thread.start()
+            self.threads.append(thread)  # (started first: close() may join it at once)
 
     def _serve(self, conn, index):
         try:
