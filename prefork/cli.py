@@ -6,7 +6,9 @@ status 3 and the reason when it cannot be loaded), ``prefork --version``. The on
 
 APP is ``module`` or ``module:attribute`` (``prefork/apps.py`` says how it is found,
 ``prefork/recognise.py`` how it is recognised). As in gunicorn, ``-c`` is ``--config``, ``-w`` is ``--workers`` and ``-b``
-is ``--bind`` (repeatable). A boolean setting is ``--name`` or ``--no-name``, with no
+is ``--bind`` (repeatable: a list flag of one entry adds to the list each time; one that
+takes the whole list comma-separated, ``--forwarded-allow-ips``, takes its last value, as
+gunicorn and uvicorn do). A boolean setting is ``--name`` or ``--no-name``, with no
 value (``--reload true`` is refused saying so). Flags are written in full: argparse's
 abbreviations are off, since one could stand for another setting (uvicorn's
 ``--header`` for ``--headers-timeout``); gunicorn's ``--keep-alive`` and ``--pid`` and
@@ -116,8 +118,8 @@ def build_parser(check=False):
         groups.update(dict.fromkeys(names, group))
     for setting in settings_mod.SETTINGS:
         kwargs = {"dest": setting.name, "default": None, "help": help_text(setting)}
-        if setting.kind == "list":
-            kwargs.update(action="append", metavar=METAVARS.get(setting.name, "VALUE"))
+        if setting.kind == "list":  # one entry a flag (-b a -b b), or the whole list in one (the last one wins)
+            kwargs.update(action="store" if setting.commas else "append", metavar=METAVARS.get(setting.name, "VALUE"))
         elif setting.kind == "bool":  # --flag and --no-flag
             kwargs.update(action=argparse.BooleanOptionalAction)
         elif setting.kind == "choice":
