@@ -24,6 +24,8 @@ Rules:
 - A TCP or ``fd://`` address with white space around it (a stray space in a quote) is
   refused showing it quoted, with the address to write: the space is unseen otherwise,
   and no host name holds one (a UNIX socket's file name may end in one).
+- ``check_written`` is the spelling checks alone (white space, several in one), which
+  ``proxy_protocol_bind``'s entries get too: they name ``bind``'s, written alike.
 - Several addresses written as one entry (``a:1,b:2``, ``a:1 b:2``: each part an address,
   the whole none) are refused as ``SeveralAddresses``, which holds the parts: the caller,
   who knows where the entry came from, says how to list them there.
@@ -57,13 +59,7 @@ def check_bind(addresses, forms="HOST:PORT, [V6]:PORT, unix:PATH or fd://N"):
     resolvable now (as the master will resolve them at start), ports in range."""
     for typed in addresses:
         address = bind_address(typed)
-        if typed.strip() != typed and _BIND.match(bind_address(typed.strip())) and "unix:" not in address[:5]:
-            # (a YAML or shell quote's stray space: unseen in the message, and no host name holds one)
-            raise ValueError(f"{typed!r}: white space around the address: write {typed.strip()!r}")
-        parts = written_together(typed) if not _BIND.match(address) else []
-        if parts:
-            raise SeveralAddresses(f"{typed}: {len(parts)} addresses written as one entry, which takes one",
-                                   typed, parts)
+        check_written(typed)
         if not _BIND.match(address):  # (quoted as typed: a scheme's // may be where it went wrong)
             raise ValueError(f"{typed}: expected {forms}{_bind_hint(address, typed[:len(typed) - len(address)])}")
         if address.startswith("unix:"):
@@ -137,6 +133,18 @@ class SeveralAddresses(ValueError):
     def __init__(self, message, typed, parts):
         super().__init__(message)
         self.typed, self.parts = typed, parts
+
+
+def check_written(typed):
+    """The spelling of one entry, as ``bind`` and ``proxy_protocol_bind`` take it: white
+    space around a TCP or ``fd://`` address (a YAML or shell quote's stray space: unseen in
+    the message, and no host name holds one) and several addresses as one entry."""
+    address = bind_address(typed)
+    if typed.strip() != typed and _BIND.match(bind_address(typed.strip())) and "unix:" not in address[:5]:
+        raise ValueError(f"{typed!r}: white space around the address: write {typed.strip()!r}")
+    parts = written_together(typed) if not _BIND.match(address) else []
+    if parts:
+        raise SeveralAddresses(f"{typed}: {len(parts)} addresses written as one entry, which takes one", typed, parts)
 
 
 def written_together(typed):

@@ -38,7 +38,7 @@ import re
 import stat
 
 from . import logfiles
-from .bindcheck import bind_address, check_bind, overlapping
+from .bindcheck import bind_address, check_bind, check_written, overlapping
 from .logformat import FIELDS, HEADER_SAMPLES, parse_format
 from .master.pidfile import not_a_pidfile
 from .options import DURATION_MAX
@@ -381,6 +381,10 @@ def check_value(name, value):
     """The checks of one setting's converted value against this host; raises ValueError."""
     if name == "bind":
         check_bind(value)
+    elif name == "proxy_protocol_bind":  # (the addresses themselves are bind's to check)
+        for typed in value:
+            if not typed.startswith("systemd:"):
+                check_written(typed)
     elif name == "metrics_bind" and value:
         if value.lower() in logfiles.SWITCH_WORDS:  # (the file's false is off)
             raise ValueError(f"{value!r} is no address: metrics_bind takes HOST:PORT or fd://N, and an empty "

@@ -28,9 +28,9 @@ Rules:
   by both its lines, a string written without quotes (``bind = 0.0.0.0:8000``) quoted.
 - A config file that is ``/dev/null`` (gunicorn's way to read none) holds no settings;
   another device or a FIFO is refused (it could block the start, or fill the memory).
-- Several addresses written as one ``bind`` entry (``-b a:1,b:2``, ``PREFORK_BIND="a:1 b:2"``)
-  are told how to list them where they were given: ``-b`` once per address, the variable
-  comma-separated, the file's list one string per address.
+- Several addresses written as one ``bind`` (or ``proxy_protocol_bind``) entry (``-b a:1,b:2``,
+  ``PREFORK_BIND="a:1 b:2"``) are told how to list them where they were given: ``-b`` once
+  per address, the variable comma-separated, the file's list one string per address.
 - A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
   octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
   (0o026), where the same digits given as a flag or variable are octal. One out of
