@@ -8,7 +8,7 @@ Rules:
   imported), accounts and directories looked up, TLS files loaded into a context as a
   worker would, a log FIFO opened (its write end then held: see logfiles.py), a log
   file or pidfile writable where it is (or made in its directory) by this process
-  (``os.access``: nothing is created), as the start would open it.
+  (``os.access``: nothing is created), as the start would open it (``pathcheck.py``).
 - No text value may hold a NUL character (a TOML ``"\\u0000"``): no path, name or
   address the system is given can hold one, so it is refused here, for every text
   setting and every list entry alike, rather than failing where it is used.
@@ -30,15 +30,14 @@ Rules:
 """
 
 import datetime
-import errno
 import importlib.util
 import math
 import os
 import re
-import stat
 
 from . import logfiles
 from .bindcheck import bind_address, check_bind, check_written, overlapping
+from .pathcheck import check_dirs, check_parent, is_null_device, not_a_directory
 from .logformat import FIELDS, HEADER_SAMPLES, parse_format
 from .master.pidfile import not_a_pidfile
 from .options import DURATION_MAX
@@ -183,36 +182,6 @@ def convert(setting, value, from_text):
     return value
 
 
-def check_parent(path, fifo_ok=False):
-    """A file the daemon writes: its directory exists; not a directory (nor a FIFO nobody
-    reads); writable, or made in its directory, by this process."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ValueError(f"{path}: directory {directory} does not exist")
-    if os.path.isdir(path):
-        raise ValueError(f"{path}: cannot write: is a directory")
-    # as this process would open it (a log file in place, else its directory; a pidfile is
-    # made beside itself): a read-only file system (ProtectSystem=strict), no permission
-    made_there = fifo_ok or not os.path.exists(path)
-    if not os.access(directory if made_there else path, os.W_OK | (os.X_OK if made_there else 0)):
-        try:
-            read_only = os.statvfs(directory).f_flag & os.ST_RDONLY
-        except OSError:
-            read_only = False
-        raise ValueError(f"{path}: cannot {'write' if fifo_ok else 'open'}: "
-                         f"{'read-only file system' if read_only else 'permission denied'}")
-    try:
-        fifo = not fifo_ok and stat.S_ISFIFO(os.stat(path).st_mode)
-    except OSError:
-        fifo = False
-    if fifo:  # its write end is held (logfiles.hold_fifo): a close would end the reader's stream
-        try:
-            logfiles.hold_fifo(path, os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:
-                raise ValueError(f"{path}: a FIFO with no reader (opening it would wait for one)") from None
-
-
 def check_account(name, kind):
     """``user`` and ``group`` name an existing account (a number is taken as it is, within ``ID_MAX``)."""
     if name.isascii() and name.removeprefix("-").isdigit():  # (no account's name starts with -)
@@ -277,17 +246,6 @@ def conflicts(values, sources):
         problems.append(f"{where('metrics_bind')}: {bind_address(metrics)}: address already in use (by "
                         f"{bind_address(other)}, a bind address)")
     return problems
-
-
-def check_dirs(paths):
-    for path in paths:
-        if not os.path.isdir(path):
-            raise ValueError(f"{path}: {not_a_directory(path)}")
-
-
-def not_a_directory(path):
-    """Why ``path``, which must name a directory, does not: absent, or something else."""
-    return "not a directory" if os.path.lexists(path) else "no such directory"
 
 
 def check_tls(values, sources, built=None):
@@ -395,6 +353,9 @@ def check_value(name, value):
             raise ValueError("the operations endpoints speak plain HTTP: write HOST:PORT (or http://HOST:PORT)")
         check_bind([value], "HOST:PORT, [V6]:PORT or fd://N")
     elif name in ("pidfile", "access_log", "error_log") and value not in ("", "-"):
+        if name == "pidfile" and is_null_device(value):  # (gunicorn's rename as root would replace the device)
+            raise ValueError(f"{value} is the null device, where no pidfile is kept (for none, leave pidfile "
+                             "empty: the default)")
         if not logfiles.check_destination(name, value):  # a switch word, an app spec; True: fd 1, 2, N
             check_parent(value, fifo_ok=name == "pidfile")  # (a pidfile's own check says what a FIFO there is)
         if name == "pidfile" and (reason := not_a_pidfile(value)) is not None:

@@ -26,8 +26,9 @@ Rules:
 - A file TOML cannot read is one ``FILE: not valid TOML: ...`` problem, with the file's
   own words where they tell more than TOML's message (``tomlhints.py``): a key set twice
   by both its lines, a string written without quotes (``bind = 0.0.0.0:8000``) quoted.
-- A config file that is ``/dev/null`` (gunicorn's way to read none) holds no settings;
-  another device or a FIFO is refused (it could block the start, or fill the memory).
+- A config file that is ``/dev/null`` (gunicorn's way to read none), or the null device
+  by another path, holds no settings; another device or a FIFO is refused (it could
+  block the start, or fill the memory).
 - Several addresses written as one ``bind`` (or ``proxy_protocol_bind``) entry (``-b a:1,b:2``,
   ``PREFORK_BIND="a:1 b:2"``) are told how to list them where they were given: ``-b`` once
   per address, the variable comma-separated, the file's list one string per address.
@@ -170,13 +171,6 @@ def _check_mode_range(name, raw, text):
         raise ValueError(f"expected a mode from 0o000 to 0o777, got {raw:#o}")
 
 
-def _is_devnull(path):
-    try:
-        return os.path.samefile(path, os.devnull)
-    except OSError:
-        return False
-
-
 class _NotAFile(Exception):
     """The configuration path names something that is not a file."""
 
@@ -209,7 +203,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
             if text is not None:
                 file_values = tomllib.loads(text)
                 file_text = text
-            elif os.path.exists(config_file) and _is_devnull(config_file):
+            elif checks.is_null_device(config_file):
                 pass  # gunicorn's -c /dev/null: no settings (it reads nothing, not even ./gunicorn.conf.py)
             elif os.path.exists(config_file) and not os.path.isfile(config_file) and not os.path.isdir(config_file):
                 # a FIFO would block the start unseen, /dev/zero fill the memory

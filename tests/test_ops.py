@@ -26,15 +26,15 @@ def prefork(*args, cwd, preexec_fn=None, env=None, timeout=30):
                           preexec_fn=preexec_fn, close_fds=preexec_fn is None)
 
 
-@pytest.mark.parametrize("kind", ["config", "fifo", "device", "directory"])
+@pytest.mark.parametrize("kind", ["config", "fifo", "device", "null", "directory"])
 def test_a_pidfile_path_that_holds_something_else_is_refused_and_left_alone(tmp_path, kind):
     target = tmp_path / "target"
     if kind == "config":
         target.write_text("workers = 1\n")
     elif kind == "fifo":
         os.mkfifo(target)
-    elif kind == "device":
-        os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a null device of its own
+    elif kind in ("device", "null"):
+        os.mknod(target, 0o666 | stat.S_IFCHR, os.makedev(1, 3 if kind == "null" else 5))  # a null or zero device
     else:
         target.mkdir()
     before = os.stat(target)
@@ -43,6 +43,7 @@ def test_a_pidfile_path_that_holds_something_else_is_refused_and_left_alone(tmp_
                       cwd=tmp_path)
         assert out.returncode == 2, out
         reason = {"config": " holds something other than a PID (not replaced by a pidfile)",
+                  "null": " is the null device, where no pidfile is kept (for none, leave pidfile empty: the default)",
                   "directory": ": cannot write: is a directory"}.get(kind, " is not a regular file (not replaced "
                                                                            "by a pidfile)")
         assert out.stderr.strip().splitlines()[-1] == f"argv:--pidfile: {target}{reason}"
