@@ -4,7 +4,8 @@ Rules:
 - Sources, highest first: command-line flags, ``PREFORK_<NAME>`` environment variables,
   the TOML file, the defaults (the table is ``options.py``). ``workers`` falls back on
   ``WEB_CONCURRENCY`` (set by hosting platforms) below all of those, before the CPU
-  count; ``bind`` on ``PORT`` (set by Heroku, Cloud Run, Render...) as ``0.0.0.0:PORT``,
+  count (an empty one is none, as an empty ``PORT`` is: gunicorn and uvicorn fail on it); ``bind``
+  on ``PORT`` (set by Heroku, Cloud Run, Render...) as ``0.0.0.0:PORT``,
   as gunicorn takes it, before ``127.0.0.1:8000``; ``forwarded_allow_ips`` on
   ``FORWARDED_ALLOW_IPS``, which gunicorn and uvicorn both read (UNIX-socket peers stay
   trusted, as gunicorn always trusts them); ``root_path`` on ``SCRIPT_NAME``, gunicorn's
@@ -264,7 +265,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
             raw, source, from_text = env[setting.env], f"env:{setting.env}", True
         elif name in file_values:
             raw, source, from_text = file_values[name], f"{config_file}:{name}", False
-        elif name == "workers" and "WEB_CONCURRENCY" in env:  # the platform's hint, below ours
+        elif name == "workers" and env.get("WEB_CONCURRENCY", "").strip():  # the platform's hint, below ours
             raw, source, from_text = env["WEB_CONCURRENCY"], "env:WEB_CONCURRENCY", True
         elif name == "bind" and env.get("PORT", "").strip():  # the platform's port, as gunicorn takes it
             port = env["PORT"].strip()
