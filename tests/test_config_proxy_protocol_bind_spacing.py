@@ -17,27 +17,27 @@ def check(tmp_path, *args, env=None):
                           timeout=30, env={**python_env(), **(env or {})}, cwd=tmp_path, stdin=subprocess.DEVNULL)
 
 
+def refused(tmp_path, *args, env=None):
+    """check-config's problem lines, once it refused the settings (status 2)."""
+    proc = check(tmp_path, *args, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    return proc.stderr.splitlines()
+
+
 @pytest.mark.parametrize("typed", ["127.0.0.1:0 ", " 127.0.0.1:0", "\t[::1]:0", "fd://3 "])
 def test_white_space_around_an_entry_is_shown_quoted_as_binds_is(tmp_path, typed):
-    bind = check(tmp_path, "-b", typed)
-    assert bind.returncode == 2, bind.stdout + bind.stderr
-    proc = check(tmp_path, "-b", typed.strip(), "--proxy-protocol-bind", typed)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
     said = f"{typed!r}: white space around the address: write {typed.strip()!r}"
-    assert bind.stderr.splitlines() == [f"argv:--bind: {said}"], bind.stderr
-    assert proc.stderr.splitlines() == [f"argv:--proxy-protocol-bind: {said}"], proc.stderr
+    assert refused(tmp_path, "-b", typed) == [f"argv:--bind: {said}"]
+    assert refused(tmp_path, "-b", typed.strip(), "--proxy-protocol-bind", typed) == [
+        f"argv:--proxy-protocol-bind: {said}"]
 
 
 def test_the_file_and_the_variable_are_answered_alike(tmp_path):
     (tmp_path / "prefork.toml").write_text('bind = ["127.0.0.1:0"]\nproxy_protocol_bind = [" 127.0.0.1:0"]\n')
-    proc = check(tmp_path, "-c", "prefork.toml")
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr.splitlines() == [
+    assert refused(tmp_path, "-c", "prefork.toml") == [
         "prefork.toml:proxy_protocol_bind: ' 127.0.0.1:0': white space around the address: write '127.0.0.1:0'"]
-    proc = check(tmp_path, "-b", "127.0.0.1:0", "-b", "[::1]:0",
-                 env={"PREFORK_PROXY_PROTOCOL_BIND": "127.0.0.1:0 [::1]:0"})
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr.splitlines() == [
+    assert refused(tmp_path, "-b", "127.0.0.1:0", "-b", "[::1]:0",
+                   env={"PREFORK_PROXY_PROTOCOL_BIND": "127.0.0.1:0 [::1]:0"}) == [
         "env:PREFORK_PROXY_PROTOCOL_BIND: 127.0.0.1:0 [::1]:0: 2 addresses written as one entry, which takes one "
         "(PREFORK_PROXY_PROTOCOL_BIND takes them comma-separated: PREFORK_PROXY_PROTOCOL_BIND=127.0.0.1:0,[::1]:0)"]
 
