@@ -322,10 +322,31 @@ def websockets_deflate_window_bits(item, pre, uvi):
     return True
 
 
+def websockets_deflate_parameter_order(item, pre, uvi):
+    # the same permessage-deflate parameters agreed, in another order (RFC 7692 and RFC
+    # 6455 9.1 give the order no meaning): prefork (wsproto) names client_no_context_takeover
+    # first, the websockets library server_no_context_takeover
+    if not on_websockets(item):
+        return False
+    p, u = pre["answers"][:1], uvi["answers"][:1]
+    if not p or not u or p[0].get("status") != 101 or u[0].get("status") != 101:
+        return False
+    ours, theirs = (headers_of(a[0]).get("sec-websocket-extensions") for a in (p, u))
+    if ours is None or theirs is None or ours == theirs:
+        return False
+    params = [[param.strip() for param in value.split(";")] for value in (ours, theirs)]
+    if params[0][0] != params[1][0] or sorted(params[0]) != sorted(params[1]):
+        return False
+    p[0]["headers"] = [["sec-websocket-extensions", theirs] if h[0] == "sec-websocket-extensions" else h
+                       for h in p[0]["headers"]]
+    return True
+
+
 # applied before every other rule
 KNOWN_WEBSOCKETS_FIRST = [websockets_half_close]
 # applied after tests/fuzz_asgi_uvicorn_known_ws.py's KNOWN_WS
 KNOWN_WEBSOCKETS = [
     websockets_version_refusal, websockets_close_before_accept, websockets_denial_buffered, websockets_500,
     websockets_bad_close_frame, websockets_failing_close, websockets_close_after_client_close, websockets_deflate_window_bits,
+    websockets_deflate_parameter_order,
 ]
