@@ -10,6 +10,7 @@ holds, says whether it did, and gives its reason.
 import codecs
 import re
 import struct
+import zlib
 
 from fuzz_asgi_uvicorn_inputs import WS_MAX
 from fuzz_asgi_uvicorn_known import drop_fields, headers_of
@@ -96,10 +97,9 @@ def websockets_half_close(item, pre, uvi):
 def failure(item):
     """The code the client's frames fail the connection with (RFC 6455 7.4.1: 1002, 1007
     for text that is not UTF-8, 1009 past ws_max_size), None if they do not."""
-    data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
-    deflate = b"permessage-deflate" in (request_field(item, b"Sec-WebSocket-Extensions") or b"")
+    deflate = agreed_deflate(item)
     message = None  # (the fragments of a message begun)
-    for opcode, payload, first, masked in raw_frames(data):
+    for opcode, payload, first, masked in message_frames(item):
         rsv = first & (0x30 if deflate else 0x70)
         if rsv or not masked or opcode in (3, 4, 5, 6, 7) or opcode > 10 or opcode >= 8 and (len(payload) > 125 or not first & 0x80):
             return 1002
@@ -117,6 +117,30 @@ def failure(item):
             if first & 0x80:
                 message = None
     return None
+
+
+def agreed_deflate(item):
+    """Whether the servers take permessage-deflate for the handshake: one of its offers is
+    permessage-deflate, but for the generator's offer both decline (a server window of
+    2**8, which zlib cannot compress with)."""
+    field = request_field(item, b"Sec-WebSocket-Extensions") or b""
+    return any(offer.split(b";")[0].strip() == b"permessage-deflate" and b"server_max_window_bits=8" not in offer
+               for offer in field.split(b","))
+
+
+def message_frames(item):
+    """``raw_frames`` of the client's frames after the handshake, with the payloads of a
+    compressed message (RSV1 on its first frame, permessage-deflate agreed) inflated as
+    a server inflates them, one context for the session (RFC 7692 7.2.2)."""
+    data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
+    inflater = zlib.decompressobj(-15) if agreed_deflate(item) else None
+    compressed = False
+    for opcode, payload, first, masked in raw_frames(data):
+        if inflater is not None and opcode in (0, 1, 2):
+            compressed = bool(first & 0x40) if opcode else compressed
+            if compressed:
+                payload = inflater.decompress(payload + (b"\0\0\xff\xff" if first & 0x80 else b""))
+        yield opcode, payload, first, masked
 
 
 def raw_frames(data):
