@@ -3,14 +3,16 @@
 tests/apps/fuzz_asgi.py. An input is an HTTP connection (one to three pipelined requests:
 methods, percent-encoded and raw targets, absolute forms, odd and duplicate fields,
 framing conflicts, chunk extensions and trailers, Expect: 100-continue) or a WebSocket
-handshake with frames after it (fragments, control frames, bad UTF-8, oversized,
-unmasked, reserved bits and opcodes, close codes), cut into reads, sometimes with a
+handshake (permessage-deflate offered with its parameters or not) with frames after it
+(fragments, control frames, bad UTF-8, oversized, unmasked, reserved bits and opcodes,
+close codes, compressed messages), cut into reads, sometimes with a
 half-close. Same seed, same inputs.
 """
 
 import base64
 import random
 import struct
+import zlib
 
 from apps.fuzz_asgi import HTTP_MODES, WS_MODES
 
@@ -89,6 +91,12 @@ def ws_frame(rng, opcode, payload, fin=True, masked=True, rsv=0):
     return bytes([first]) + size + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
+def deflated(data):
+    """``data`` as a permessage-deflate message's payload (RFC 7692 7.2.1)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -9)
+    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
 def ws_frames(rng):
     choices = [
         lambda: ws_frame(rng, 1, b"hello"), lambda: ws_frame(rng, 2, b"\x00\x01bin"),
@@ -102,6 +110,9 @@ def ws_frames(rng):
         lambda: ws_frame(rng, 8, struct.pack("!H", rng.choice([1000, 1001, 4000, 3000, 1005, 1006, 999, 1004, 2000,
                                                                5000, 1015, 1012])) + rng.choice([b"", b"why", b"\xff"])),
         lambda: ws_frame(rng, 8, b""), lambda: ws_frame(rng, 8, b"\x03"),
+        # compressed (RSV1): inflated where permessage-deflate was agreed, else a 1002
+        lambda: ws_frame(rng, 1, deflated(b"squeezed"), rsv=4),
+        lambda: ws_frame(rng, 2, deflated(b"in two")[:2], fin=False, rsv=4) + ws_frame(rng, 0, deflated(b"in two")[2:]),
     ]
     return b"".join(rng.choice(choices)() for _ in range(rng.randint(0, 4)))
 
@@ -120,8 +131,11 @@ def ws_input(rng, rid):
     if rng.random() < 0.4:
         head += rng.choice([b"Sec-WebSocket-Protocol: chat, other\r\n", b"Sec-WebSocket-Protocol: x\r\n"])
     if rng.random() < 0.3:
-        head += rng.choice([b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
-                            b"Sec-WebSocket-Extensions: x-unknown\r\n"])
+        head += b"Sec-WebSocket-Extensions: %s\r\n" % rng.choice(
+            [b"permessage-deflate; client_max_window_bits", b"x-unknown", b"permessage-deflate",
+             b"permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+             b"permessage-deflate; server_max_window_bits=10", b"permessage-deflate; client_max_window_bits=9",
+             b"permessage-deflate; server_max_window_bits=8", b"x-unknown, permessage-deflate"])
     head += b"\r\n"
     frames = ws_frames(rng)
     steps = [head, frames] if frames and rng.random() < 0.85 else [head + frames]

@@ -10,6 +10,7 @@ holds, says whether it did, and gives its reason.
 import codecs
 import re
 import struct
+import zlib
 
 from fuzz_asgi_uvicorn_inputs import WS_MAX
 from fuzz_asgi_uvicorn_known import drop_fields, headers_of
@@ -96,10 +97,9 @@ def websockets_half_close(item, pre, uvi):
 def failure(item):
     """The code the client's frames fail the connection with (RFC 6455 7.4.1: 1002, 1007
     for text that is not UTF-8, 1009 past ws_max_size), None if they do not."""
-    data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
-    deflate = b"permessage-deflate" in (request_field(item, b"Sec-WebSocket-Extensions") or b"")
+    deflate = agreed_deflate(item)
     message = None  # (the fragments of a message begun)
-    for opcode, payload, first, masked in raw_frames(data):
+    for opcode, payload, first, masked in message_frames(item):
         rsv = first & (0x30 if deflate else 0x70)
         if rsv or not masked or opcode in (3, 4, 5, 6, 7) or opcode > 10 or opcode >= 8 and (len(payload) > 125 or not first & 0x80):
             return 1002
@@ -117,6 +117,30 @@ def failure(item):
             if first & 0x80:
                 message = None
     return None
+
+
+def agreed_deflate(item):
+    """Whether the servers take permessage-deflate for the handshake: one of its offers is
+    permessage-deflate, but for the generator's offer both decline (a server window of
+    2**8, which zlib cannot compress with)."""
+    field = request_field(item, b"Sec-WebSocket-Extensions") or b""
+    return any(offer.split(b";")[0].strip() == b"permessage-deflate" and b"server_max_window_bits=8" not in offer
+               for offer in field.split(b","))
+
+
+def message_frames(item):
+    """``raw_frames`` of the client's frames after the handshake, with the payloads of a
+    compressed message (RSV1 on its first frame, permessage-deflate agreed) inflated as
+    a server inflates them, one context for the session (RFC 7692 7.2.2)."""
+    data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
+    inflater = zlib.decompressobj(-15) if agreed_deflate(item) else None
+    compressed = False
+    for opcode, payload, first, masked in raw_frames(data):
+        if inflater is not None and opcode in (0, 1, 2):
+            compressed = bool(first & 0x40) if opcode else compressed
+            if compressed:
+                payload = inflater.decompress(payload + (b"\0\0\xff\xff" if first & 0x80 else b""))
+        yield opcode, payload, first, masked
 
 
 def raw_frames(data):
@@ -322,10 +346,31 @@ def websockets_deflate_window_bits(item, pre, uvi):
     return True
 
 
+def websockets_deflate_parameter_order(item, pre, uvi):
+    # the same permessage-deflate parameters agreed, in another order (RFC 7692 and RFC
+    # 6455 9.1 give the order no meaning): prefork (wsproto) names client_no_context_takeover
+    # first, the websockets library server_no_context_takeover
+    if not on_websockets(item):
+        return False
+    p, u = pre["answers"][:1], uvi["answers"][:1]
+    if not p or not u or p[0].get("status") != 101 or u[0].get("status") != 101:
+        return False
+    ours, theirs = (headers_of(a[0]).get("sec-websocket-extensions") for a in (p, u))
+    if ours is None or theirs is None or ours == theirs:
+        return False
+    params = [[param.strip() for param in value.split(";")] for value in (ours, theirs)]
+    if params[0][0] != params[1][0] or sorted(params[0]) != sorted(params[1]):
+        return False
+    p[0]["headers"] = [["sec-websocket-extensions", theirs] if h[0] == "sec-websocket-extensions" else h
+                       for h in p[0]["headers"]]
+    return True
+
+
 # applied before every other rule
 KNOWN_WEBSOCKETS_FIRST = [websockets_half_close]
 # applied after tests/fuzz_asgi_uvicorn_known_ws.py's KNOWN_WS
 KNOWN_WEBSOCKETS = [
     websockets_version_refusal, websockets_close_before_accept, websockets_denial_buffered, websockets_500,
     websockets_bad_close_frame, websockets_failing_close, websockets_close_after_client_close, websockets_deflate_window_bits,
+    websockets_deflate_parameter_order,
 ]

@@ -13,7 +13,8 @@ def ws_frames_before_101(item, pre, uvi):
     # frames sent with the handshake, before the 101: RFC 6455 4.1 has the client wait
     # for the server's answer first, so what a server makes of them is its own choice.
     # prefork keeps them until the app accepts and then reads them (a ping is answered,
-    # a message delivered, an error fails the connection); uvicorn drops them and gives
+    # a message delivered, a compressed one inflated where permessage-deflate was agreed,
+    # an error fails the connection); uvicorn drops them and gives
     # the app websocket.disconnect (1005 on wsproto, 1006 on websockets). The handshake's
     # answer and the scope are still compared, and what prefork wrote after the 101 and
     # its app did must be what the fuzz app does for the client's frames (early_explained).
@@ -92,17 +93,18 @@ def early_explained(item, frames, record, fail):
 def client_messages(item):
     """The messages the client's frames carry, as the app's seen shows them, up to the
     frame that fails the connection or the first close frame."""
-    from fuzz_asgi_uvicorn_known_websockets import failure, raw_frames
+    from fuzz_asgi_uvicorn_known_websockets import failure, message_frames, raw_frames
     head = item["steps"][0].partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
     data, messages, parts = b"", [], None
-    for opcode, payload, first, masked in raw_frames(b"".join(item["steps"]).partition(b"\r\n\r\n")[2]):
+    frames = raw_frames(b"".join(item["steps"]).partition(b"\r\n\r\n")[2])
+    for (opcode, payload, first, masked), (_, message, _, _) in zip(frames, message_frames(item)):
         size = bytes([len(payload) | masked << 7]) if len(payload) < 126 else \
             struct.pack("!BH", 126 | masked << 7, len(payload)) if len(payload) < 65536 else struct.pack("!BQ", 127 | masked << 7, len(payload))
         data += bytes([first]) + size + b"\0\0\0\0" * masked + payload  # (unmasked: a key of zeros)
         if opcode == 8 or failure(dict(item, steps=[head + data])) is not None:
             break
-        if opcode in (0, 1, 2):
-            parts = (parts or [opcode]) + [payload]
+        if opcode in (0, 1, 2):  # (a compressed message's parts inflated)
+            parts = (parts or [opcode]) + [message]
             if first & 0x80:
                 body = b"".join(parts[1:])
                 messages.append(["websocket.receive", body.decode("utf-8"), None] if parts[0] == 1 else ["websocket.receive", None, body.hex()])

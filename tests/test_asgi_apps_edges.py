@@ -18,6 +18,14 @@ async def exit_at_startup(scope, receive, send):
     await hello(send)
 
 
+async def bare_raise_at_startup(scope, receive, send):
+    """A lifespan startup that raises an exception without a message."""
+    if scope["type"] == "lifespan":
+        await receive()
+        raise RuntimeError
+    await hello(send)
+
+
 async def exit_at_shutdown(scope, receive, send):
     """A lifespan shutdown that calls sys.exit()."""
     if scope["type"] == "lifespan":

@@ -18,6 +18,15 @@ def test_sys_exit_in_the_lifespan_startup_is_a_boot_failure_said_in_one_line(dae
     assert log.count("booting worker 0") == 1  # no respawn loop
 
 
+def test_an_exception_without_a_message_at_startup_is_named_without_an_empty_message(daemons):
+    d = daemons("--interface", "asgi", "--lifespan", "on", app=f"{APPS}:bare_raise_at_startup", workers=1)
+    assert d.wait_exit(30) == 3
+    log = d.log()
+    # the master's line and the worker's end with the exception's name, not ": " and nothing
+    assert log.count("Application startup failed: lifespan startup raised RuntimeError\n") == 2, log
+    assert "raised RuntimeError:" not in log, log
+
+
 def test_sys_exit_in_the_lifespan_shutdown_is_logged_and_the_worker_exits_cleanly(daemons):
     d = daemons("--interface", "asgi", app=f"{APPS}:exit_at_shutdown", workers=1)
     d.wait_ready()

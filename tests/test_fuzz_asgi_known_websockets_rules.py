@@ -223,6 +223,24 @@ def test_the_deflate_answer_without_client_max_window_bits_is_known_only_for_tha
     assert not rules.websockets_deflate_window_bits(item(extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n"), pre, uvi)
 
 
+def test_deflate_parameters_agreed_in_another_order_are_known_but_not_other_parameters():
+    offer = b"Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n"
+
+    def answered(value):
+        return dict(H101, headers=H101["headers"] + [["sec-websocket-extensions", value]])
+    ours = answered("permessage-deflate; client_no_context_takeover; server_no_context_takeover")
+    theirs = answered("permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+    pre, uvi = side([ours], [CONNECT], ["returned"]), side([theirs], [CONNECT], ["returned"])
+    assert rules.websockets_deflate_parameter_order(item(extra=offer), pre, uvi) and pre == uvi
+    # another parameter agreed (or one missing) is a finding, and so is the other implementation's
+    for other in ("permessage-deflate; server_no_context_takeover", "permessage-deflate; server_no_context_takeover; "
+                  "client_no_context_takeover; client_max_window_bits=15"):
+        pre, uvi = side([ours], [CONNECT], ["returned"]), side([answered(other)], [CONNECT], ["returned"])
+        assert not rules.websockets_deflate_parameter_order(item(extra=offer), pre, uvi) and pre != uvi
+    pre, uvi = side([ours], [CONNECT], ["returned"]), side([theirs], [CONNECT], ["returned"])
+    assert not rules.websockets_deflate_parameter_order(item(extra=offer, ws="wsproto"), pre, uvi)
+
+
 def test_the_code_a_clients_frames_fail_the_connection_with_is_read_from_the_frames():
     def code(frames, extra=b""):
         return rules.failure(item(frames=frames, extra=extra))

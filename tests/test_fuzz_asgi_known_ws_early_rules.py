@@ -96,3 +96,26 @@ def test_the_rule_keeps_to_frames_sent_with_the_handshake():
     pre = side([H101, {"frames": [DUMP, [1, True, "hello"]], "rest": ""}], [CONNECT, got, GONE], ["returned"])
     uvi = side([H101, {"frames": [DUMP], "rest": ""}], [CONNECT, ["websocket.disconnect", 1005]], ["returned"])
     assert ws_frames_before_101(handshake, pre, uvi) is False
+
+
+def test_early_compressed_messages_are_read_inflated_where_deflate_was_agreed():
+    from fuzz_asgi_uvicorn_inputs import deflated
+    squeezed = deflated(b"squeezed")
+    frame = bytes([0xC1, 0x80 | len(squeezed)]) + b"\0\0\0\0" + squeezed  # FIN, RSV1, text
+    got = ["websocket.receive", "squeezed", None]
+    for offer, agreed in ((b"permessage-deflate", True), (b"x-unknown, permessage-deflate", True),
+                          (b"permessage-deflate; server_max_window_bits=8", False), (b"x-unknown", False)):
+        handshake = item("accept", extra=b"Sec-WebSocket-Extensions: " + offer + b"\r\n")
+        handshake["steps"][0] += frame
+        if agreed:  # the message as the app saw it, inflated
+            ours, seen = [DUMP, [1, True, "squeezed"]], [CONNECT, got, GONE]
+        else:  # RSV1 without the extension fails the connection
+            ours, seen = [DUMP, ["close", 1002, "Reserved bit set unexpectedly"]], [CONNECT, ["websocket.disconnect", 1002]]
+        pre = side([H101, {"frames": ours, "rest": ""}], seen, ["returned"])
+        uvi = side([H101, {"frames": [DUMP], "rest": ""}], [CONNECT, ["websocket.disconnect", 1005]], ["returned"])
+        assert ws_frames_before_101(handshake, pre, uvi) and pre == uvi, offer
+        # the compressed bytes as the message is no explanation
+        pre = side([H101, {"frames": [DUMP, [1, True, squeezed.decode("latin-1")]], "rest": ""}],
+                   [CONNECT, ["websocket.receive", squeezed.decode("latin-1"), None], GONE], ["returned"])
+        uvi = side([H101, {"frames": [DUMP], "rest": ""}], [CONNECT, ["websocket.disconnect", 1005]], ["returned"])
+        assert not ws_frames_before_101(handshake, pre, uvi), offer

@@ -333,6 +333,11 @@ def test_handshakes_that_are_not_websocket_upgrades(served, request_head, status
     (b"permessage-deflate; server_max_window_bits", None),
     (b"permessage-deflate; client_no_context_takeover=1", None),
     (b'permessage-deflate; client_max_window_bits="10"', b"permessage-deflate; client_max_window_bits=10"),
+    # RFC 7692 7.1.2.1: window bits have no leading zeros (uvicorn's websockets stack declines these too)
+    (b"permessage-deflate; client_max_window_bits=08", None),
+    (b"permessage-deflate; client_max_window_bits=010", None),
+    (b"permessage-deflate; server_max_window_bits=09", None),
+    (b"permessage-deflate; client_max_window_bits=+9", None),
 ])
 def test_a_malformed_deflate_offer_is_declined_not_blamed_on_the_app(served, offer, accepted):
     sock, head = handshake(served, extra=b"Sec-WebSocket-Extensions: " + offer + b"\r\n")

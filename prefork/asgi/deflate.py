@@ -15,7 +15,8 @@ Rules:
   (RFC 7692 6.2: a message's fragments are one compressed stream).
 - An offer the server must decline (RFC 7692 5) is declined: an unknown parameter, one
   given twice, a value where none belongs, ``server_max_window_bits`` without one,
-  window bits that are not 8 to 15. The server then answers without the extension:
+  window bits that are not 8 to 15 written without leading zeros (7.1.2.1: ``08`` and
+  ``010`` are invalid values, as ``+9`` is). The server then answers without the extension:
   the client's mistake is not the app's. A value in quotes (RFC 6455 9.1) is read as
   the value.
 - ``client_max_window_bits=8`` (RFC 7692 allows 8 to 15; wsproto's setter refuses
@@ -66,6 +67,7 @@ _ENDS = (_TRAILER, b"\x00" + _TRAILER)  # a message's end after its final block 
 
 _FLAGS = ("server_no_context_takeover", "client_no_context_takeover")
 _BITS = ("server_max_window_bits", "client_max_window_bits")
+_WINDOWS = frozenset(str(bits) for bits in range(8, 16))  # their valid values (module rules)
 
 
 def acceptable(offer):
@@ -91,9 +93,9 @@ def acceptable(offer):
                 return None
             out.append(key)
             continue
-        if not (value.isdigit() and value.isascii() and 8 <= int(value) <= 15):
+        if value not in _WINDOWS:
             return None
-        out.append(f"{key}={int(value)}")
+        out.append(f"{key}={value}")
     return "; ".join(out)
 
 

@@ -12,7 +12,8 @@ Rules:
   ``SystemExit`` (``sys.exit()``) or ``KeyboardInterrupt`` there is the app asking not
   to start: a failed boot in either mode, said in one line. Neither escapes the
   lifespan's task (it would end the worker's loop where it stands); at shutdown they
-  are logged as any failure.
+  are logged as any failure. The one line names the exception and its message (its
+  name alone when it has none, not a dangling ``RuntimeError:``).
 - An app that returns before answering startup is taken as done with it. A
   ``lifespan.shutdown.*`` answer sent before the startup's raises in the app's ``send``
   (a startup left unanswered would hang the boot): uncaught, it is the app raising
@@ -87,7 +88,7 @@ class Lifespan:
                     log.info("ASGI 'lifespan' protocol appears unsupported.")
                 else:
                     log.error("Exception in 'lifespan' protocol", exc_info=exc)
-                    self.failure = f"lifespan startup raised {type(exc).__name__}: {exc}"
+                    self.failure = f"lifespan startup raised {described(exc)}"
             elif self.failure is None and not self.shutdown_done.done():
                 log.error("Exception in 'lifespan' protocol", exc_info=exc)
             if not isinstance(exc, Exception) and not exiting:
@@ -140,6 +141,13 @@ class Lifespan:
             self.given_up = True
             self.task.cancel()  # its finally blocks run now, not when the loop is collected
             await asyncio.wait([self.task], timeout=_CANCELLED_UNWIND)
+
+
+def described(exc):
+    """``Name: message``, or the name alone for an exception without a message (a bare
+    ``raise RuntimeError``, ``sys.exit()``)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def last_line(text):
