@@ -35,7 +35,8 @@ Rules (Node's, spec §2-§4):
   written unless the response on the wire has sent its head (and shown to
   ``server.reply_observer``), and the socket closes.
 - A draining server's idle connections wait out their keep-alive timer (one that never
-  sent a byte gets one); a request that comes first is answered with ``Connection: close``.
+  sent a byte gets one); a request that comes first is answered with ``Connection: close``
+  (``draining`` is read once, as the head is fixed: a head that said keep-alive is kept).
 - A body nobody reads (a paused request without a 'readable' listener) is discarded once
   its response is done.
 """
@@ -379,8 +380,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             # dump; a 'readable' reader, or one that paused it, reads on); a paused one is
             # otherwise dumped at the response's finish, as Node's (ResponseClosing.mark_closed)
             res.req.resume()
-        if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
-                                                        or server.draining)):
+        if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held))):
             # a request whose body is still coming, or bytes after the last request
             # allowed (pipelined requests dropped): the client is still sending
             socket.after_flush(res.flushed_cut if res.cut_short else res.on_flushed)
