@@ -46,7 +46,7 @@ from collections import deque
 from contextvars import copy_context
 from time import monotonic
 
-from ..emitter import entered, run_in
+from ..emitter import PLAIN_RESULTS, entered, run_in
 from ..http.errors import ParseError
 from ..http.parser import RequestParser
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
@@ -292,14 +292,19 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
                     self._refuse_preface()
             elif ("host" in headers or not server.require_host_header) and \
                     not server.max_requests_per_socket and "expect" not in headers:
+                # (emit's, or its one listener without the emit: request_call.py)
                 if context is None:
-                    server.emit("request", req, res)
+                    result = server.request_call(req, res)
                 else:
                     outer, entered[0] = entered[0], context  # (run_in, inlined: this runs per request)
                     try:
-                        context.run(server.emit, "request", req, res)
+                        result = context.run(server.request_call, req, res)
                     finally:
                         entered[0] = outer
+                if result is not None and type(result) not in PLAIN_RESULTS:  # (a coroutine: its task is
+                    # made in the request's context, as emit makes it)
+                    run_in(context, server.listener_returned, "request", result, (req, res)) \
+                        if context is not None else server.listener_returned("request", result, (req, res))
             elif context is None:
                 self._dispatch(req, res, version)
             else:
@@ -308,18 +313,6 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             raise
         except BaseException as exc:  # (a listener's CancelledError, GeneratorExit...: its failure too)
             self._listener_failed(res, exc)
-
-    def _refuse_preface(self):
-        """A PRI request (the method of HTTP/2's connection preface, which llhttp lets
-        through only without an HTTP/1.1 version) has had its 'request'; the connection
-        is destroyed now, as Node's server destroys it after the read: what the
-        listener wrote at once goes out (and finishes) first, a later answer is dropped."""
-        self._closing = True
-        socket = self.socket
-        socket.uncork()
-        socket.cork()
-        socket.destroy()
-        raise StopParsing()
 
     def on_body(self, body):
         req = self._req
