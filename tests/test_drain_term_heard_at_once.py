@@ -18,20 +18,11 @@ import socket
 import pytest
 
 from daemon import wait_until
+from harness import read_until
 
 LOOPS = ["asyncio", "uvloop"]
 INTERFACES = {"wsgi": ("apps.hold_and_term:app", ("--interface", "wsgi", "--threads", "1")),
               "events": ("apps.hold_and_term:setup", ())}
-
-
-def _answer(sock, body):
-    """The bytes of a response ending with ``body``."""
-    got = b""
-    while not got.endswith(body):
-        chunk = sock.recv(65536)
-        assert chunk, got
-        got += chunk
-    return got
 
 
 def _closed(sock):
@@ -63,9 +54,9 @@ def test_a_request_read_after_a_term_gets_connection_close_though_the_app_held_t
         os.kill(worker, signal.SIGTERM)
         late.sendall(b"\r\n")  # the head ends after the TERM, while the call holds the loop
         release.write_text("")
-        late_answer = _answer(late, b"/late")
+        late_answer = read_until(late, b"/late", 10)
         late_closed = _closed(late)
-        held_answer = _answer(held, b"/hold")
+        held_answer = read_until(held, b"/hold", 10)
         held_closed = _closed(held)
     finally:
         late.close()
@@ -86,9 +77,9 @@ def test_a_term_between_a_kept_alive_head_and_its_end_leaves_the_connection_to_i
     sock = socket.create_connection(("127.0.0.1", d.port), timeout=10)
     try:
         sock.sendall(b"GET /term-midway HTTP/1.1\r\nHost: x\r\n\r\n")
-        first = _answer(sock, b"\r\n0\r\n\r\n")
+        first = read_until(sock, b"\r\n0\r\n\r\n", 10)
         sock.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-        second = _answer(sock, b"/next")
+        second = read_until(sock, b"/next", 10)
         closed = _closed(sock)
     finally:
         sock.close()

@@ -25,29 +25,25 @@ class RequestCall:
     request_call = None  # set by _request_listeners_changed from the server's __init__ on
 
     def on(self, event, listener):
-        super().on(event, listener)
-        if event == "request":
-            self._request_listeners_changed()
-        return self
+        return self._changing(super().on, event, listener)
 
     add_listener = on
 
     def prepend_listener(self, event, listener):
-        super().prepend_listener(event, listener)
-        if event == "request":
-            self._request_listeners_changed()
-        return self
+        return self._changing(super().prepend_listener, event, listener)
 
     def off(self, event, listener):
-        super().off(event, listener)
-        if event == "request":
-            self._request_listeners_changed()
-        return self
+        return self._changing(super().off, event, listener)
 
     remove_listener = off
 
     def remove_all_listeners(self, event=None):
-        super().remove_all_listeners(event)
+        return self._changing(super().remove_all_listeners, event)
+
+    def _changing(self, change, event, *listener):
+        """``change(event, *listener)``, then ``request_call`` brought up to date when it
+        concerned ``request`` listeners (``event`` None: every event's)."""
+        change(event, *listener)
         if event is None or event == "request":
             self._request_listeners_changed()
         return self
