@@ -8,7 +8,9 @@ Rules:
   any coroutine asyncio runs): the coroutine it returns runs as a task on the running
   asyncio loop. The task takes its first step on the next loop
   turn, after the plain listeners of the same ``emit`` (their order is Node's). The
-  emitter keeps a reference until the task is done.
+  emitter keeps a reference until the task is done. A caller that calls a listener
+  itself (the server's one ``request`` listener) hands its result, unless None or of a
+  type in ``PLAIN_RESULTS``, to ``listener_returned``, which does what ``emit`` does.
   A task that raises goes to ``listener_failed(event, error, args)``: it logs, and
   subclasses handle it as they handle a raising plain listener (the server answers
   500, or closes). ``SystemExit`` and ``KeyboardInterrupt`` do not go there: asyncio
@@ -127,7 +129,9 @@ def settle_on(emitter, future, done_event, result, fail_event, error):
 
 
 _FATAL = (SystemExit, KeyboardInterrupt)  # raised out of the loop's run by the task itself
-_PLAIN_RESULTS = set()  # types a listener returned that are no coroutine (res.end()'s response...)
+# types a listener returned that are no coroutine (res.end()'s response, emit's bool...): a
+# caller of a listener that finds its result's type here has nothing more to do with it
+PLAIN_RESULTS = {bool}
 
 
 def _foreign_coroutine(result):
@@ -135,12 +139,12 @@ def _foreign_coroutine(result):
     mypyc's); the answer for a type that is not is kept, so a listener that returns a
     value (``lambda req, res: res.end()``) costs one set lookup a call."""
     kind = type(result)
-    if kind in _PLAIN_RESULTS:
+    if kind in PLAIN_RESULTS:
         return False
     if iscoroutine(result):
         return True
-    if len(_PLAIN_RESULTS) < 256:
-        _PLAIN_RESULTS.add(kind)
+    if len(PLAIN_RESULTS) < 256:
+        PLAIN_RESULTS.add(kind)
     return False
 
 
@@ -341,19 +345,26 @@ class EventEmitter:
         if len(listeners) == 1:
             result = listeners[0](*args)
             # (a type seen before to be no coroutine: one set lookup, no call)
-            if result is not None and type(result) not in _PLAIN_RESULTS and \
+            if result is not None and type(result) not in PLAIN_RESULTS and \
                     (type(result) is CoroutineType or _foreign_coroutine(result)):
                 self._run_task(result, event, args)
         else:
             for listener in tuple(listeners):
                 result = listener(*args)
-                if result is not None and type(result) not in _PLAIN_RESULTS and \
+                if result is not None and type(result) not in PLAIN_RESULTS and \
                         (type(result) is CoroutineType or _foreign_coroutine(result)):
                     self._run_task(result, event, args)
         return True
 
     # -- coroutine listeners ---------------------------------------------------------
     _tasks = None
+
+    def listener_returned(self, event, result, args):
+        """What ``emit`` does with what a listener of ``event`` called with ``args``
+        returned, for a caller that called it itself (``result`` not None, its type not
+        in ``PLAIN_RESULTS``): a coroutine runs as a task."""
+        if type(result) is CoroutineType or _foreign_coroutine(result):
+            self._run_task(result, event, args)
 
     def pending_tasks(self):
         """The tasks of this emitter's coroutine listeners still running."""

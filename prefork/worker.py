@@ -3,8 +3,9 @@
 Rules:
 - The master's loop, wakeup pair and signal handlers are dropped at once; the worker
   builds its own asyncio loop (``loop`` setting: the stdlib selector loop, or uvloop),
-  so coroutine listeners can await any asyncio library. Signals: TERM drains
-  (graceful), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
+  so coroutine listeners can await any asyncio library. Signals (worksignals.py): TERM
+  drains (graceful; heard at once, a request read after it is answered with
+  ``Connection: close``), INT and QUIT stop now, USR1 reopens the logs; the master's other signals
   are caught and dropped here (not ignored: an ignored signal stays ignored across exec
   in every program the app runs), but TTOU, ignored (caught, a write to a terminal in
   ``stty tostop`` mode would be retried for ever). A process the app forks (multiprocessing, a process
@@ -82,10 +83,11 @@ from . import apps, logs
 from .booting import HEARTBEAT_INTERVAL, STOP_UNWIND, BootStopped, beating, end_by_term, told_to_stop
 from .metrics import WorkerMetrics, reply_observer, response_observer
 from .plugging import abort, load_app, plug_in, preload
-from .process import (cancel_tasks, drop_privileges, dropped, guard_forks, line_buffered, stop_default_executor,
-                      serve, wind_down)
+from .process import (cancel_tasks, drop_privileges, guard_forks, line_buffered, stop_default_executor, serve,
+                      wind_down)
 from .runtime import LoopUnavailable, new_event_loop
 from .server import create_server
+from .worksignals import serving_signals
 
 log = logging.getLogger("prefork.worker")
 
@@ -220,15 +222,9 @@ class Worker:
         for address, sock in self.listeners:
             server.listen(sock=sock, tls=tls.get(address),
                           proxy_protocol=settings.proxy_protocol or address in proxied)
-        loop.add_signal_handler(signal.SIGTERM, self.drain)
-        loop.add_signal_handler(signal.SIGINT, self.stop_now)
-        loop.add_signal_handler(signal.SIGQUIT, self.stop_now)
-        loop.add_signal_handler(signal.SIGUSR1, self.reopen_logs)
+        serving_signals(loop, server, self.drain, self.stop_now, self.reopen_logs)  # (TERM: heard at once)
         if self.reopen_noted:  # a USR1 came while the app was loading
             self.reopen_logs()
-        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGUSR2):
-            loop.add_signal_handler(signum, dropped)
-        signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # (caught, a write to a tostop tty would retry for ever)
         guard_forks()
         self.channel.sock.setblocking(False)
         self.channel.attach(loop)

@@ -29,7 +29,9 @@ PACKAGE = os.path.dirname(os.path.realpath(prefork.__file__)) + os.sep
 RUNTIME = PACKAGE + "runtime.py"
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 BODY = b"Hello, World!"
-BUDGETS = {"bare": 54, "defaults": 60}  # calls per request by prefork's code (now 50 and 56)
+# calls per request by prefork's code, what the path takes now (54 and 60 before the server
+# called its one request listener without an emit between)
+BUDGETS = {"bare": 51, "defaults": 57}
 
 
 def on_request(req, res):

@@ -35,7 +35,8 @@ Rules (Node's, spec §2-§4):
   written unless the response on the wire has sent its head (and shown to
   ``server.reply_observer``), and the socket closes.
 - A draining server's idle connections wait out their keep-alive timer (one that never
-  sent a byte gets one); a request that comes first is answered with ``Connection: close``.
+  sent a byte gets one); a request that comes first is answered with ``Connection: close``
+  (``draining`` is read once, as the head is fixed: a head that said keep-alive is kept).
 - A body nobody reads (a paused request without a 'readable' listener) is discarded once
   its response is done.
 """
@@ -45,7 +46,7 @@ from collections import deque
 from contextvars import copy_context
 from time import monotonic
 
-from ..emitter import entered, run_in
+from ..emitter import PLAIN_RESULTS, entered, run_in
 from ..http.errors import ParseError
 from ..http.parser import RequestParser
 from ..http.headers import header_map, node_header_map_pairs, node_raw_header_pairs
@@ -291,14 +292,19 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
                     self._refuse_preface()
             elif ("host" in headers or not server.require_host_header) and \
                     not server.max_requests_per_socket and "expect" not in headers:
+                # (emit's, or its one listener without the emit: request_call.py)
                 if context is None:
-                    server.emit("request", req, res)
+                    result = server.request_call(req, res)
                 else:
                     outer, entered[0] = entered[0], context  # (run_in, inlined: this runs per request)
                     try:
-                        context.run(server.emit, "request", req, res)
+                        result = context.run(server.request_call, req, res)
                     finally:
                         entered[0] = outer
+                if result is not None and type(result) not in PLAIN_RESULTS:  # (a coroutine: its task is
+                    # made in the request's context, as emit makes it)
+                    run_in(context, server.listener_returned, "request", result, (req, res)) \
+                        if context is not None else server.listener_returned("request", result, (req, res))
             elif context is None:
                 self._dispatch(req, res, version)
             else:
@@ -307,18 +313,6 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             raise
         except BaseException as exc:  # (a listener's CancelledError, GeneratorExit...: its failure too)
             self._listener_failed(res, exc)
-
-    def _refuse_preface(self):
-        """A PRI request (the method of HTTP/2's connection preface, which llhttp lets
-        through only without an HTTP/1.1 version) has had its 'request'; the connection
-        is destroyed now, as Node's server destroys it after the read: what the
-        listener wrote at once goes out (and finishes) first, a later answer is dropped."""
-        self._closing = True
-        socket = self.socket
-        socket.uncork()
-        socket.cork()
-        socket.destroy()
-        raise StopParsing()
 
     def on_body(self, body):
         req = self._req
@@ -379,8 +373,7 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
             # dump; a 'readable' reader, or one that paused it, reads on); a paused one is
             # otherwise dumped at the response's finish, as Node's (ResponseClosing.mark_closed)
             res.req.resume()
-        if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held)
-                                                        or server.draining)):
+        if res.closes_connection or (not responses and (self._closing or (self._eof and not self.parser.held))):
             # a request whose body is still coming, or bytes after the last request
             # allowed (pipelined requests dropped): the client is still sending
             socket.after_flush(res.flushed_cut if res.cut_short else res.on_flushed)

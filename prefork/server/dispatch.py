@@ -137,3 +137,15 @@ class Dispatch:
                     res.end()
                 return
         server.emit("request", req, res)
+
+    def _refuse_preface(self):
+        """A PRI request (the method of HTTP/2's connection preface, which llhttp lets
+        through only without an HTTP/1.1 version) has had its 'request'; the connection
+        is destroyed now, as Node's server destroys it after the read: what the
+        listener wrote at once goes out (and finishes) first, a later answer is dropped."""
+        self._closing = True
+        socket = self.socket
+        socket.uncork()
+        socket.cork()
+        socket.destroy()
+        raise StopParsing()

@@ -64,12 +64,13 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, RequestFiel
     """A parsed request head plus its body stream (``data``, ``end``, ``close``)."""
 
     __slots__ = ("_events", "socket", "start_time", "method", "url", "http_version",
-                 "http_version_major", "http_version_minor", "raw_headers", "headers", "all_headers",
+                 "raw_headers", "headers", "all_headers",
                  "complete", "upgrade", "destroyed", "readable_flowing",
                  "_buffered", "_buffered_size", "_conn", "_end_pending", "_ended",
                  "_decoder", "_close_after_end", "_headers_distinct", "_trailers_distinct",  # (these two: set when first read)
                  "forwarded_client")
     _trailers = _raw_trailers = None  # made when first read (most requests have none)
+    http_version_major = http_version_minor = 1  # (HTTP/1.1's: set per request for another version)
     aborted = _readable_due = False
     _consumed = False  # 'end' reached a reader (flowing, or read() to the end)
 
@@ -82,9 +83,7 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, RequestFiel
         self.method = method
         self.url = url
         self.http_version = http_version
-        if http_version == "1.1":
-            self.http_version_major = self.http_version_minor = 1
-        else:
+        if http_version != "1.1":
             major, _, minor = http_version.partition(".")
             self.http_version_major = int(major)
             self.http_version_minor = int(minor or 0)

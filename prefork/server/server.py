@@ -42,6 +42,7 @@ from ..http.serialize import HeadCache
 from ..runtime import current_loop
 from . import binding, knobs
 from .accepting import Accepting
+from .request_call import RequestCall
 from .server_close import ServerClosing
 from .timeouts import CheckedTimeouts
 from ..net.timers import timer_seconds
@@ -74,7 +75,7 @@ class ServerStats:
 _LISTEN_OPTIONS = frozenset(("port", "host", "path", "backlog", "ipv6_only"))
 
 
-class Server(CheckedTimeouts, ServerClosing, Accepting, EventEmitter):
+class Server(CheckedTimeouts, ServerClosing, Accepting, RequestCall, EventEmitter):
     # its timeouts are checked when set (timeouts.py)
 
     def __init__(self, listener=None, *, loop=None, **options):
@@ -111,6 +112,7 @@ class Server(CheckedTimeouts, ServerClosing, Accepting, EventEmitter):
         # called as observer(req, res, duration) with one replies.ServerReply for both
         # when the server answered a request itself (a parse error's or timeout's 4xx)
         self.reply_observer = None
+        self._request_listeners_changed()  # (request_call: request_call.py)
         if listener is not None:
             self.on("request", listener)
 
