@@ -54,6 +54,7 @@ from pathlib import PurePath
 from . import checks, migration, tomlhints
 from .flagvalues import file_line
 from .bindcheck import SeveralAddresses, written_together
+from .pathcheck import is_null_device, not_a_directory
 from .checks import bind_address
 from .options import (BY_NAME, CHECK_CONFIG_HELP, DEFAULT_ACCESS_FORMAT, DURATION_MAX, INTERFACES, LOG_LEVELS,
                       LOOPS, MAX_THREADS, MAX_WORKERS, SCHEMES, SETTINGS, TLS_SETTINGS, TLS_VERSIONS, VERIFY_CLIENT,
@@ -204,7 +205,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
             if text is not None:
                 file_values = tomllib.loads(text)
                 file_text = text
-            elif checks.is_null_device(config_file):
+            elif is_null_device(config_file):
                 pass  # gunicorn's -c /dev/null: no settings (it reads nothing, not even ./gunicorn.conf.py)
             elif os.path.exists(config_file) and not os.path.isfile(config_file) and not os.path.isdir(config_file):
                 # a FIFO would block the start unseen, /dev/zero fill the memory
@@ -303,7 +304,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
         # fail to boot on it, and "no module named" alone would hide where the search looked
         directory = checks.search_dirs(values["chdir"], values["app_dir"])[0] if values["app_dir"] else ""
         if directory and not os.path.isdir(directory):
-            problems.append(f"{sources['app_dir']}: {directory}: {checks.not_a_directory(directory)}"
+            problems.append(f"{sources['app_dir']}: {directory}: {not_a_directory(directory)}"
                             + (f" (app_dir is relative to chdir, {values['chdir']})"
                                if values["chdir"] and not os.path.isabs(values["app_dir"]) else "")
                             + (": app_dir is one directory (gunicorn's --pythonpath A,B is app_dir A, with B "
