@@ -33,6 +33,9 @@ Rules:
 - Several addresses written as one ``bind`` (or ``proxy_protocol_bind``) entry (``-b a:1,b:2``,
   ``PREFORK_BIND="a:1 b:2"``) are told how to list them where they were given: ``-b`` once
   per address, the variable comma-separated, the file's list one string per address.
+  A ``proxy_protocol_bind`` entry bound by no listener is shown quoted when white space
+  is around it or its UNIX path (a path may end in a space: no spelling error in itself),
+  with the address to write when that one is bound.
 - A mode (``umask``, ``unix_socket_mode``) written in the file as a decimal integer of
   octal digits, 8 or more (``umask = 22``), is a problem: TOML reads it as decimal
   (0o026), where the same digits given as a flag or variable are octal. One out of
@@ -134,6 +137,18 @@ def unbound_proxy_listeners(values):
     bound = set(values["bind"])
     return [address for address in values["proxy_protocol_bind"]
             if address not in bound and not address.startswith("systemd:")]
+
+
+def _unbound(address, bound):
+    """What is wrong with a ``proxy_protocol_bind`` entry that names no listener: white
+    space around it (or around a UNIX socket's path) is shown quoted, and the address
+    without it named when that is bound."""
+    scheme = "unix:" if address.strip().startswith("unix:") else ""
+    tidy = scheme + address.strip()[len(scheme):].strip()
+    if tidy == address:
+        return f"{address} is not one of the bind addresses"
+    return f"{address!r} is not one of the bind addresses" + (
+        f" (white space around the address: write {tidy!r}, which is bound)" if tidy in bound else "")
 
 
 def _hint(key, value=None):
@@ -317,7 +332,7 @@ def load(config_file=None, env=None, argv_values=None, text=None, running=None):
     if not problems:
         problems.extend(checks.conflicts(values, sources))
     if not problems:
-        problems.extend(f"{sources['proxy_protocol_bind']}: {address} is not one of the bind addresses"
+        problems.extend(f"{sources['proxy_protocol_bind']}: {_unbound(address, values['bind'])}"
                         for address in unbound_proxy_listeners(values))
     if not problems:
         h, r = values["headers_timeout"], values["request_timeout"]

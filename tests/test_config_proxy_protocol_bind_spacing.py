@@ -49,3 +49,21 @@ def test_names_and_unix_paths_are_taken_as_they_match_bind(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f'proxy_protocol_bind = ["unix:{sock}", "systemd:web"]  # argv:--proxy-protocol-bind' in \
         proc.stdout.splitlines(), proc.stdout
+
+
+@pytest.mark.parametrize("typed", ["unix:{sock} ", "unix: {sock}", "unix:\t{sock}\t"])
+def test_a_unix_entry_bound_but_for_its_white_space_is_shown_quoted(tmp_path, typed):
+    sock = tmp_path / "x.sock"
+    typed = typed.format(sock=sock)
+    proc = check(tmp_path, "-b", f"unix:{sock}", "--proxy-protocol-bind", typed)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"argv:--proxy-protocol-bind: {typed!r} is not one of the bind addresses "
+        f"(white space around the address: write {'unix:' + str(sock)!r}, which is bound)"], proc.stderr
+
+
+def test_a_unix_entry_with_white_space_bound_by_no_listener_is_shown_quoted(tmp_path):
+    proc = check(tmp_path, "-b", f"unix:{tmp_path / 'x.sock'}", "--proxy-protocol-bind", f"unix:{tmp_path / 'y.sock'} ")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"argv:--proxy-protocol-bind: 'unix:{tmp_path / 'y.sock'} ' is not one of the bind addresses"], proc.stderr
