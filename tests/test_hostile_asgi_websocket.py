@@ -338,6 +338,11 @@ def test_handshakes_that_are_not_websocket_upgrades(served, request_head, status
     (b"permessage-deflate; client_max_window_bits=010", None),
     (b"permessage-deflate; server_max_window_bits=09", None),
     (b"permessage-deflate; client_max_window_bits=+9", None),
+    # RFC 6455 9.1: a quoted value's backslash escapes are read (as uvicorn's websockets stack reads them)
+    (b'permessage-deflate; client_max_window_bits="1\\5"', b"permessage-deflate; client_max_window_bits=15"),
+    (b'permessage-deflate; client_max_window_bits="\\9"', b"permessage-deflate; client_max_window_bits=9"),
+    (b'permessage-deflate; client_max_window_bits="0\\9"', None),
+    (b'permessage-deflate; client_max_window_bits="9\\"', None),
 ])
 def test_a_malformed_deflate_offer_is_declined_not_blamed_on_the_app(served, offer, accepted):
     sock, head = handshake(served, extra=b"Sec-WebSocket-Extensions: " + offer + b"\r\n")

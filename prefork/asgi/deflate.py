@@ -18,7 +18,8 @@ Rules:
   window bits that are not 8 to 15 written without leading zeros (7.1.2.1: ``08`` and
   ``010`` are invalid values, as ``+9`` is). The server then answers without the extension:
   the client's mistake is not the app's. A value in quotes (RFC 6455 9.1) is read as
-  the value.
+  the value, its backslash escapes read (``"1\\5"`` is 15): what it says must then be
+  one of those values (a lone backslash, a leading zero, anything else is declined).
 - ``client_max_window_bits=8`` (RFC 7692 allows 8 to 15; wsproto's setter refuses
   8) is accepted and answered with 8 (RFC 7692 7.1.2.2: a value at most the offered
   one); the client's messages inflate with a window of 2**9, which reads a stream
@@ -51,6 +52,7 @@ Rules:
   cycle collector runs.
 """
 
+import re
 import zlib
 
 from wsproto.extensions import PerMessageDeflate
@@ -68,6 +70,7 @@ _ENDS = (_TRAILER, b"\x00" + _TRAILER)  # a message's end after its final block 
 _FLAGS = ("server_no_context_takeover", "client_no_context_takeover")
 _BITS = ("server_max_window_bits", "client_max_window_bits")
 _WINDOWS = frozenset(str(bits) for bits in range(8, 16))  # their valid values (module rules)
+_ESCAPED = re.compile(r"\\(.)", re.S)  # a quoted-pair of RFC 7230 3.2.6 (module rules)
 
 
 def acceptable(offer):
@@ -86,8 +89,8 @@ def acceptable(offer):
                 return None
             out.append(key)
             continue
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
+        if len(value) >= 2 and value[0] == value[-1] == '"':  # (a quoted-string: its escapes read)
+            value = _ESCAPED.sub(r"\1", value[1:-1])
         if not eq:
             if key == "server_max_window_bits":
                 return None
