@@ -95,8 +95,10 @@ def websockets_half_close(item, pre, uvi):
 
 
 def failure(item):
-    """The code the client's frames fail the connection with (RFC 6455 7.4.1: 1002, 1007
-    for text that is not UTF-8, 1009 past ws_max_size), None if they do not."""
+    """The code the client's frames fail the connection with on prefork (RFC 6455 7.4.1:
+    1002, 1007 for text that is not UTF-8 or a compressed message that does not inflate
+    (wsproto's code; the websockets library sends 1002 for that), 1009 past
+    ws_max_size), None if they do not."""
     deflate = agreed_deflate(item)
     message = None  # (the fragments of a message begun)
     for opcode, payload, first, masked in message_frames(item):
@@ -108,6 +110,8 @@ def failure(item):
                 1002 if len(payload) == 1 or not valid_code(payload) else 1007
         if opcode in (1, 2) and message is not None or opcode == 0 and message is None:
             return 1002
+        if payload is None:  # (a compressed message that does not inflate)
+            return 1007
         if opcode in (0, 1, 2):
             message = (message or [opcode]) + [payload]
             if sum(map(len, message[1:])) > WS_MAX:
@@ -131,15 +135,22 @@ def agreed_deflate(item):
 def message_frames(item):
     """``raw_frames`` of the client's frames after the handshake, with the payloads of a
     compressed message (RSV1 on its first frame, permessage-deflate agreed) inflated as
-    a server inflates them, one context for the session (RFC 7692 7.2.2)."""
+    a server inflates them, one context for the session (RFC 7692 7.2.2); a continuation
+    after a message's final frame begins none, so is not inflated. A payload that does
+    not inflate is given as None, and ends the frames."""
     data = b"".join(item["steps"]).partition(b"\r\n\r\n")[2]
     inflater = zlib.decompressobj(-15) if agreed_deflate(item) else None
-    compressed = False
+    compressed = False  # (a message's first frame sets it, its final frame ends it)
     for opcode, payload, first, masked in raw_frames(data):
         if inflater is not None and opcode in (0, 1, 2):
             compressed = bool(first & 0x40) if opcode else compressed
             if compressed:
-                payload = inflater.decompress(payload + (b"\0\0\xff\xff" if first & 0x80 else b""))
+                try:
+                    payload = inflater.decompress(payload + (b"\0\0\xff\xff" if first & 0x80 else b""))
+                except zlib.error:
+                    yield opcode, None, first, masked  # (no stream: the session ends at it)
+                    return
+            compressed = compressed and not first & 0x80
         yield opcode, payload, first, masked
 
 

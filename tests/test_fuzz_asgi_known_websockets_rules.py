@@ -7,6 +7,7 @@ import copy
 import os
 import struct
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -257,3 +258,24 @@ def test_the_code_a_clients_frames_fail_the_connection_with_is_read_from_the_fra
     assert code(fin(8, b"\x03")) == 1002 and code(fin(8, b"") + fin(3, b"after the close")) is None
     big = bytes([0x82, 0xFE]) + struct.pack("!H", 4097) + b"\0\0\0\0" + b"x" * 4097
     assert code(big) == 1009
+
+
+def test_compressed_messages_are_inflated_and_one_that_does_not_inflate_fails_with_1007():
+    offer = b"Sec-WebSocket-Extensions: permessage-deflate\r\n"
+
+    def code(frames):
+        return rules.failure(item(frames=frames, extra=offer))
+
+    def deflated(data):
+        squeeze = zlib.compressobj(wbits=-15)
+        return (squeeze.compress(data) + squeeze.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    text = deflated(b"hello")
+    assert code(bytes([0xC1, 0x80 | len(text)]) + b"\0\0\0\0" + text) is None
+    # a continuation after the compressed message's final frame begins no message: 1002,
+    # as for any stray continuation (it was inflated, and zlib.error escaped the model)
+    assert code(bytes([0xC1, 0x80 | len(text)]) + b"\0\0\0\0" + text + masked(0, b"\xff\xff\xff stray")) == 1002
+    # a compressed message that does not inflate: prefork (wsproto) fails it with 1007
+    assert code(bytes([0xC1, 0x84]) + b"\0\0\0\0" + b"\xff\xff\xff\xff") == 1007
+    assert code(bytes([0x41, 0x83]) + b"\0\0\0\0" + b"\xff\xff\xff" + masked(0, b"more")) == 1007
+    # without permessage-deflate agreed, RSV1 is a protocol error
+    assert rules.failure(item(frames=bytes([0xC1, 0x84]) + b"\0\0\0\0" + b"\xff\xff\xff\xff")) == 1002
