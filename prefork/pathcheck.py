@@ -5,10 +5,11 @@ Rules:
 - ``check_parent`` raises ValueError with what is wrong (``settings.load`` puts
   ``SOURCE:KEY: `` in front): the directory exists; the path is no directory; it is
   writable, or made in its directory, by this process (``os.access``: nothing is
-  created). A log FIFO is opened (its write end then held: see logfiles.py); a log on a
-  character device is opened and closed (``/dev/tty`` with no controlling terminal:
-  ENXIO; never made the controlling terminal), so check-config refuses what the start
-  would, in its words.
+  created). A log FIFO is opened (its write end then held: see logfiles.py); a log on
+  the controlling terminal's device (``/dev/tty``, 5:0, at whatever path) is opened and
+  closed (with no controlling terminal: ENXIO; never made the controlling terminal), so
+  check-config refuses what the start would, in its words. No other device is opened:
+  opening one may act (a watchdog arms, a tape rewinds), which a check must not.
 - The null device is the character device ``/dev/null`` is, at whatever path
   (``is_null_device``: a chroot's or a container's own node): a config file there holds
   no settings (settings.py); a pidfile there is refused saying how to have none
@@ -20,6 +21,8 @@ import os
 import stat
 
 from . import logfiles
+
+_TTY = os.makedev(5, 0)  # the controlling terminal's device, /dev/tty (module rules)
 
 
 def check_parent(path, fifo_ok=False):
@@ -41,12 +44,13 @@ def check_parent(path, fifo_ok=False):
         raise ValueError(f"{path}: cannot {'write' if fifo_ok else 'open'}: "
                          f"{'read-only file system' if read_only else 'permission denied'}")
     try:
-        mode = os.stat(path).st_mode
+        info = os.stat(path)
+        mode, device = info.st_mode, info.st_rdev
     except OSError:
-        mode = 0
+        mode = device = 0
     if fifo_ok:
         return
-    if stat.S_ISCHR(mode):  # a log device: opened as the start opens it (logfiles.open_append)
+    if stat.S_ISCHR(mode) and device == _TTY:  # opened as the start opens it (logfiles.open_append)
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC))
         except OSError as exc:

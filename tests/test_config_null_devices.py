@@ -2,8 +2,9 @@
 another path than ``/dev/null`` (a chroot's or a container's own node) is a config
 file that holds no settings, as ``-c /dev/null`` is; another device stays refused (it
 could fill the memory). A pidfile is never written on a device: the null device is
-told how to have none. A log device the daemon cannot open (``/dev/tty`` with no
-controlling terminal) is refused by check-config in the words the start refuses it."""
+told how to have none. A log on the terminal's device the daemon cannot open
+(``/dev/tty`` with no controlling terminal, at whatever path) is refused by check-config
+in the words the start refuses it; no other log device is opened by check-config."""
 
 import os
 import signal
@@ -28,10 +29,10 @@ def refused(tmp_path, *args, **kwargs):
     return proc.stderr.splitlines()
 
 
-def device(tmp_path, name, minor):
+def device(tmp_path, name, minor, major=1):
     path = tmp_path / name
     try:
-        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
     except PermissionError:
         pytest.skip("making a device node needs CAP_MKNOD")
     return str(path)
@@ -75,6 +76,24 @@ def test_a_log_device_that_cannot_be_opened_is_refused_by_check_config_as_by_the
     said = f"argv:--{key}: /dev/tty: cannot open: no such device or address"
     assert started.returncode == 2 and start_err.splitlines()[-1] == said, start_err
     assert checked == [said]
+
+
+def test_the_terminal_device_at_another_path_is_tried_as_dev_tty_is(tmp_path):
+    tty = device(tmp_path, "tty", 0, major=5)  # (a chroot's /dev/tty)
+    assert refused(tmp_path, "--error-log", tty, start_new_session=True) == [
+        f"argv:--error-log: {tty}: cannot open: no such device or address"]
+
+
+def test_no_other_log_device_is_opened_by_check_config(tmp_path):
+    # opening a device may act (a watchdog arms, a tape rewinds): check-config opens none
+    # but the terminal's. 240 is a major for local use, with no driver here: an open
+    # would fail (ENXIO), so passing shows it was not opened.
+    local = device(tmp_path, "local", 0, major=240)
+    with pytest.raises(OSError):
+        os.close(os.open(local, os.O_WRONLY | os.O_NONBLOCK))
+    proc = run(tmp_path, "check-config", "--access-log", local, start_new_session=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f'access_log = "{local}"  # argv:--access-log' in proc.stdout.splitlines(), proc.stdout
 
 
 @pytest.mark.parametrize("path", ["/dev/stdout", "/dev/stderr", "/proc/self/fd/1", "/dev/null", "/dev/zero"])
