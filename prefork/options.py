@@ -138,7 +138,8 @@ SETTINGS = (
     Setting("forwarded_allow_ips", "list", ["127.0.0.1", "::1", "unix"], "WSGI and ASGI: peers whose "
             "X-Forwarded-For and X-Forwarded-Proto headers are trusted: IP addresses, networks "
             "(10.0.0.0/8), unix (UNIX-socket peers: a proxy on this host, as gunicorn trusts them), or * for any; "
-            "comma-separated in one value too, as gunicorn's flag takes them.", commas=True,
+            "a flag or variable takes them all in one value, comma-separated (10.0.0.1,10.0.0.2), as gunicorn's "
+            "flag does; the flag given twice takes its last value.", commas=True,
             fallback="with the FORWARDED_ALLOW_IPS variable set, as gunicorn and uvicorn read "
                      "it: its entries, and unix"),
     Setting("lifespan", "choice", "auto", "ASGI: the lifespan protocol. auto: used when the app speaks "
@@ -162,7 +163,8 @@ SETTINGS = (
     Setting("proxy_allow_ips", "list", ["127.0.0.1", "::1", "unix"], "Peers allowed to send a PROXY header: "
             "IP addresses, networks (10.0.0.0/8), unix (UNIX-socket peers: a balancer on this host), "
             "or * for any. Other peers of a PROXY "
-            "listener are refused (closed and counted, never served). Comma-separated in one value too.",
+            "listener are refused (closed and counted, never served). A flag or variable takes them all in "
+            "one value, comma-separated; the flag given twice takes its last value.",
             commas=True),
     Setting("proxy_protocol_timeout", "float", 5.0, "Seconds a connection on a PROXY listener "
             "gets to send its header.", minimum=0.01),
