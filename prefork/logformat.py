@@ -19,6 +19,7 @@ Rules:
   table of its text with the format's literal text on either side of it (fewer pieces
   per line); any value such a table does not hold makes its line as above. A line that
   cannot be made at all is left out: the rest of its batch is still made and counted.
+- ``render`` reads its scope's names as locals (keyword-only defaults): none is bound again.
 - A single time field takes the literal text around it into the clock's text
   (``clock_text``), one piece fewer per line.
 - A header's field (``{i[name]}``, ``{o[name]}``: logtext.py) is read, as its own local,
@@ -30,6 +31,7 @@ Rules:
   are remembered (``ClientText``, bounded): the usual line pays one ``in`` per field.
 """
 
+import dis
 import string
 
 from . import logtext
@@ -323,10 +325,17 @@ def compile_held(fmt, tally="", count=False, tally_batch=""):
              "            if entry.__class__ is str:\n                made.append(entry)\n                continue\n"
              + (_indent(f"{targets} = entry\n" + counting, 12) if tally else "")
              + "            try:\n                made.append(line_of(entry))\n" + _indent(lost, 12))
-    render = ("def render():\n" + clock + "    failed = []\n    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
+    render = (clock + "    failed = []\n    try:\n        if not replied[0]:\n" + _indent(loop, 4) + "        else:\n"
               + _indent(mixed, 4) + _indent(tally_batch, 8) + "        if failed:\n            raise failed[0]\n"
               + "    finally:\n        held.clear()\n        replied[0] = 0\n")
-    return observe + "\n\n" + line_of + "\n\n" + render, constants
+    return observe + "\n\n" + line_of + "\n\n" + _with_local_names("render", render), constants
+
+
+def _with_local_names(name, body):
+    """``def name():`` running ``body``, each global it reads a keyword-only local defaulting to it."""
+    code = compile(f"def {name}():\n" + body, "<source>", "exec").co_consts[0]
+    names = sorted({op.argval for op in dis.get_instructions(code) if op.opname == "LOAD_GLOBAL"})
+    return f"def {name}({'*, ' if names else ''}{', '.join(f'{n}={n}' for n in names)}):\n" + body
 
 
 # A number's text in a batch's line, with the literal text on either side of it

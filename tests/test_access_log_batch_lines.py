@@ -52,10 +52,11 @@ class Req:
 
 class Res:
     def __init__(self, rng):
-        self.status_code = rng.choice([200, 200, 404, 204, 304, 101, 999, 1000, 201.0, 0, 4095, True, -7, 5000])
+        self.status_code = rng.choice([200, 200, 404, 204, 304, 101, 999, 1000, 201.0, 0, 4095, True, -7, 5000,
+                                       False, 1, 2, 50, 99, -1, -1000, -1001])
         self.bytes_sent = rng.choice([0, 1, 13, 4095, 4096, 100000])
         self.has_body = rng.random() < 0.8
-        length = rng.choice([None, "5", "0", 0, 7, 5.0, -3, True, -4097, "12345"])
+        length = rng.choice([None, "5", "0", 0, 7, 5.0, -3, True, -4097, "12345", False, -1, -4096, 4095, 4096])
         self.headers = {} if length is None else {"content-length": length}
 
     def get_header(self, name):
@@ -73,7 +74,7 @@ class Server:
     open_connections = 0
 
 
-def table(seed=5, count=400):
+def table(seed=5, count=800):
     rng = random.Random(seed)
     rows = []
     for _ in range(count):
