@@ -38,6 +38,9 @@ Rules:
   listeners, as Node's; several in the order given), or on the turn after a destroy
   that comes first (before ``error`` and ``close``), given Node's ``err`` when it names
   a parameter (the destroy's error, ERR_STREAM_DESTROYED, ERR_STREAM_ALREADY_FINISHED).
+  ``end(data)`` once ended or destroyed (empty ``data`` too) is a write refused: its
+  callback gets ERR_STREAM_WRITE_AFTER_END after an ``end()``, else ERR_STREAM_DESTROYED
+  ("Cannot call write ..."), and a socket not destroyed yet is destroyed with it.
   ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked read)
   and emits a due ``finish`` at once. ``destroy_soon(error=...)`` flushes as it does,
   and the close then reports that error as a destroy with it would (``error`` to the
@@ -51,7 +54,7 @@ import struct
 from time import monotonic
 
 from ..http.errors import HTTPError
-from .callbacks import takes_error
+from .callbacks import destroyed_error, takes_error
 from .gathering import SEAL_AT, SEAL_PIECE
 from .linger import Lingering
 from .writing import WriteCallback
@@ -81,8 +84,9 @@ class Closing(Lingering):
         elif callable(encoding):
             encoding, callback = None, encoding
         if self.writable_ended or self.destroyed:
-            if data:  # a write after end: refused, the socket destroyed with the error
-                error = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            if data is not None:  # (empty too) a write after end, or after the destroy: refused
+                error = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end") if self.writable_ended \
+                    else destroyed_error()
             elif callback is None or not (self.writable_finished or self.destroyed):
                 error = None  # (a 'finish' still due: with it)
             else:
@@ -90,8 +94,8 @@ class Closing(Lingering):
                     if self.writable_finished else HTTPError("ERR_STREAM_DESTROYED", _DESTROYED)
             if callback is not None:
                 self.loop.call_soon(_call_back, callback, error) if error else self._call_at_finish(callback)
-            if data:
-                self.write(data, encoding)
+            if data is not None:
+                self.write(data, encoding)  # (not destroyed yet: destroyed with its error)
             return self
         if data:
             self.write(data, encoding)
