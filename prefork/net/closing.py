@@ -18,7 +18,7 @@ Rules:
   socket's ``error``. When that try put everything queued in the kernel, the flush waiters run
   before the protocol hears of the close (a response written whole before a
   ``clientError`` listener's destroy finishes, as in Node); otherwise only ``write()``
-  callbacks run. A protocol with ``flushed_at_destroy(waiter)`` is handed its own
+  callbacks run, in Node's order (net/callbacks.py). A protocol with ``flushed_at_destroy(waiter)`` is handed its own
   waiters instead (so that what they emit comes on the close turn, not inside the
   destroy).
 - ``close(had_error)`` is emitted on a later loop turn, once, even when an ``error``
@@ -28,7 +28,10 @@ Rules:
   ``clientError`` listener), as Node's socket, destroyed by that error, says.
   An ``end`` or ``finish`` listener that raises does not stop the close either.
   The protocol's ``after_close()``, when it has one, is called after the ``close``
-  listeners, on that turn, whatever they did.
+  listeners, on that turn, whatever they did. From the destroy to the ``close`` the
+  socket's ``_flush_due`` is a ``CloseTurn``: what is called back meanwhile (a write's
+  or an ``end()``'s callback after the destroy, ``before_close``) is called on the close
+  turn after the ``error``, before the ``close``, as Node's comes before it.
 - ``reset_and_destroy()`` is ``destroy()`` closing with a TCP reset (Node's). ``closed`` (Node's)
   is true once the descriptor is closed: from the destroy on (Node's from the close's
   turn; a name of its own on each socket would cost the compact layout).
@@ -36,7 +39,8 @@ Rules:
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish`` (before the ``finish``
   listeners, as Node's; several in the order given), or on the turn after a destroy
-  that comes first (before ``error`` and ``close``), given Node's ``err`` when it names
+  that comes first (before ``error`` and ``close``; after the ``error`` and the write
+  callbacks when written bytes were not in the kernel), given Node's ``err`` when it names
   a parameter (the destroy's error, ERR_STREAM_DESTROYED, ERR_STREAM_ALREADY_FINISHED).
   ``end(data)`` once ended or destroyed (empty ``data`` too) is a write refused: its
   callback gets ERR_STREAM_WRITE_AFTER_END after an ``end()``, else ERR_STREAM_DESTROYED
@@ -48,13 +52,14 @@ Rules:
   error nobody listened for.
 """
 
+from functools import partial
 import logging
 import socket as _socket
 import struct
 from time import monotonic
 
 from ..http.errors import HTTPError
-from .callbacks import destroyed_error, takes_error
+from .callbacks import ClosedBeforeConnection, CloseTurn, closed_before_connection, destroyed_error, takes_error
 from .gathering import SEAL_AT, SEAL_PIECE
 from .linger import Lingering
 from .writing import WriteCallback
@@ -93,7 +98,7 @@ class Closing(Lingering):
                 error = HTTPError("ERR_STREAM_ALREADY_FINISHED", "Cannot call end after a stream was finished") \
                     if self.writable_finished else HTTPError("ERR_STREAM_DESTROYED", _DESTROYED)
             if callback is not None:
-                self.loop.call_soon(_call_back, callback, error) if error else self._call_at_finish(callback)
+                self.before_close(_call_back, callback, error) if error else self._call_at_finish(callback)
             if data is not None:
                 self.write(data, encoding)  # (not destroyed yet: destroyed with its error)
             return self
@@ -188,6 +193,7 @@ class Closing(Lingering):
         self.writable = self.readable = False
         flushed = False  # all that was queued reached the kernel in the last try
         left = self.buffered_size  # (what it has not taken)
+        taken, connecting = self._sent, self.connecting  # (before this destroy: whose writes had begun)
         queued = sum(map(len, self._out)) if self.tls is not None else left  # (TLS: the plaintext not yet sealed)
         if left:  # bytes_written keeps counting what was written, dropped or not (Node's)
             self._sent += queued
@@ -263,13 +269,22 @@ class Closing(Lingering):
             for waiter in due:  # (in order: a write's callback before the 'finish' of its response)
                 self._flushed_at_destroy(waiter, protocol)
         waiters = self._flush_waiters
+        late = []  # (some of what was written is not in the kernel: after the 'error', as Node's)
+        rest = error if error is not None else self._end_error  # (what the writes not begun get)
+        if connecting and left:  # writes made while connecting (net/callbacks.py)
+            rest = rest or closed_before_connection()
         if waiters is not None:
             self._flush_waiters = None
             for waiter in waiters:
                 if flushed:  # its bytes are in the kernel: a response's 'finish' comes before the close
                     self._flushed_at_destroy(waiter, protocol)
-                elif isinstance(waiter, WriteCallback):  # (never got there: still called, with the error, as Node's)
-                    loop.call_soon(waiter.failed, error if error is not None else self._end_error)
+                elif isinstance(waiter, WriteCallback):  # (never got there: still called, as Node's)
+                    if connecting:
+                        step = partial(waiter.failed, closed_before_connection() if waiter.start == taken else rest)
+                    else:  # (None: the kernel had begun to take it)
+                        step = waiter if waiter.start < taken else partial(waiter.failed, rest)
+                    # (a protocol's socket: on the next turn, before the events the protocol schedules)
+                    late.append(step) if protocol is None else loop.call_soon(step)
                 # (else a protocol's waiter is done with: its bytes never went out)
         if protocol is not None:
             if error is not None:  # destroyed with an error: a protocol that listens hears it first
@@ -281,10 +296,28 @@ class Closing(Lingering):
             error = self._end_error
             if error is not None:
                 self._end_error = None  # (its traceback holds the frames that hold this socket)
-        if self._end_callbacks is not None:  # end()'s callbacks, before the 'error' and 'close', as Node's
-            loop.call_soon(self._end_callbacks, error)
-        loop.call_soon(self._emit_close, error)
+        if self._end_callbacks is not None:  # end()'s callbacks, after the writes', as Node's
+            if not flushed and left and protocol is None:  # (after the 'error' then)
+                late.append(partial(self._end_callbacks, rest if connecting else error))
+            else:
+                loop.call_soon(self._end_callbacks, error)
+        if connecting and late:  # (Node calls them from the 'close' listener its first write added)
+            for listener in self.raw_listeners("close"):
+                if type(listener) is ClosedBeforeConnection:
+                    listener.steps, late = late, []
+                    break
+        self._flush_due = CloseTurn()  # (what is called back from now on comes before the 'close')
+        loop.call_soon(self._emit_close, error, late)
         return self
+
+    def before_close(self, callback, *args):
+        """``callback(*args)`` on the next loop turn; on a socket destroyed whose ``close``
+        is still due, on its close turn, before the ``close``, as Node calls it."""
+        turn = self._flush_due
+        if turn.__class__ is CloseTurn:
+            turn.append(partial(callback, *args))
+        else:
+            self.loop.call_soon(callback, *args)
 
     def _flushed_at_destroy(self, waiter, protocol):
         """A flush waiter whose bytes a destroy found in the kernel: run now, or handed
@@ -302,13 +335,27 @@ class Closing(Lingering):
         except Exception:
             log.exception("error in a flush waiter at a socket's destroy")
 
-    def _emit_close(self, error):
+    def _emit_close(self, error, late=()):
         try:
             if error is not None and (self.protocol is None or self.listener_count("error")):
                 try:
                     self.emit("error", error)
                 except Exception:  # a raising 'error' listener: the 'close' is still due
                     log.exception("error in an 'error' listener of a socket")
+            turn = self._flush_due  # calls made since the destroy, then the writes' callbacks
+            if turn.__class__ is not CloseTurn:
+                turn = late
+            elif late:
+                turn += late
+            if turn:  # (none on most sockets: no call made for them)
+                at = 0
+                while at < len(turn):  # (one may add more: they come before the 'close' too)
+                    at += 1
+                    try:
+                        turn[at - 1]()
+                    except Exception:
+                        log.exception("error in a callback of a socket at its close")
+            self._flush_due = None
             self.emit("close", error is not None or self._broken)
         finally:
             protocol = self.protocol

@@ -61,6 +61,7 @@ from collections.abc import Mapping
 from time import monotonic
 
 from ..http.errors import HTTPError
+from .callbacks import ClosedBeforeConnection
 from .ports import checked_port
 from .timers import timer_seconds
 from .zones import zoned_host
@@ -374,6 +375,9 @@ class Connecting:
             self._connect_failed(code)
             return
         self.connecting = False
+        for listener in self.raw_listeners("close"):  # (a write's while connecting: not needed now)
+            if type(listener) is ClosedBeforeConnection:
+                self.off("close", listener)
         self._know_peer()
         self.last_activity = monotonic()
         if self._no_delay_wanted is not None or self._keep_alive_wanted is not None:
@@ -384,6 +388,12 @@ class Connecting:
             return  # a listener raised: the socket is destroyed (nothing else would end it)
         if not self._writer and not self.destroyed:
             self._flush()  # what was written while connecting, and its flush waiters
+
+    def wrote_while_connecting(self):
+        """A write while connecting: the first adds the ``close`` listener that calls the
+        callbacks back if the socket closes before it connects (net/callbacks.py), as Node's."""
+        if not any(type(listener) is ClosedBeforeConnection for listener in self.raw_listeners("close")):
+            self.on("close", ClosedBeforeConnection())
 
     def _know_peer(self):
         """Connected: the remote address, port and family are the peer's, as the kernel names it."""
