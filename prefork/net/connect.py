@@ -37,7 +37,8 @@ Rules:
   the resolver: called on the loop with Node's arguments, its error given as it is.
 - ``remote_address``, ``remote_port`` and ``remote_family`` are None while connecting
   and after a failed connect (Node's are undefined), the peer's once connected.
-- Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
+- Connected: ``connect``, then ``ready``, as Node emits them (what was written while connecting
+  is sent by a ``connect`` listener its first write added, as Node's); reading starts then, unless
   ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket). The
   ``timeout`` option is Node's: ``set_timeout(timeout)`` at the call (a slow connect counts).
 - A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises gets the
@@ -390,10 +391,16 @@ class Connecting:
             self._flush()  # what was written while connecting, and its flush waiters
 
     def wrote_while_connecting(self):
-        """A write while connecting: the first adds the ``close`` listener that calls the
-        callbacks back if the socket closes before it connects (net/callbacks.py), as Node's."""
+        """The first write while connecting adds, as Node's, a ``connect`` listener sending what
+        was written (the callbacks on the next turn) and the ``close`` listener that calls
+        them back if the socket closes before it connects (net/callbacks.py)."""
         if not any(type(listener) is ClosedBeforeConnection for listener in self.raw_listeners("close")):
+            self.once("connect", self._send_written)
             self.on("close", ClosedBeforeConnection())
+
+    def _send_written(self):
+        if not self._writer and not self.destroyed:
+            self._flush(True)
 
     def _know_peer(self):
         """Connected: the remote address, port and family are the peer's, as the kernel names it."""
