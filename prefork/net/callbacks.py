@@ -15,16 +15,32 @@ Rules:
   decorator made with ``functools.wraps`` is read through to what it wraps; a builtin
   (``future.set_result``, ``list.append``) by the signature it states, and without one
   it is called with none.
+- At a ``destroy()`` (Node's order, net/closing.py): a write whose bytes were all in the
+  kernel gets None first; while some of what was written is not, the ``error`` comes
+  first, then on the close turn (a ``CloseTurn``, before the ``close``) the callbacks of
+  calls made after the destroy, then those of the writes: None for one the kernel had
+  begun to take (Node's write handed to the system, cancelled by the close), the
+  destroy's error (else ERR_STREAM_DESTROYED) for the rest; a write made while
+  connecting gets ERR_SOCKET_CLOSED_BEFORE_CONNECTION (the first; the others the destroy's
+  error, else that one), called from a ``close`` listener (``ClosedBeforeConnection``)
+  the first such write added, as Node's: after the ``close`` listeners added before it.
+  (On a socket a protocol owns, a server's connection, a client request's, the callbacks
+  of the writes not in the kernel come on the next turn, before the events the
+  protocol schedules, whose order is its own.) A write the kernel refuses (a reset, EPIPE, the send timeout's
+  ETIMEDOUT) gives every waiting callback that error, before the ``error``.
 - Which it is is read from the code object when the callback runs (a few attribute
   reads; ``inspect.signature`` only for a builtin), so a write pays nothing for it.
 - One class for both kinds: code that tells a write's callback from other waiters by
   ``type(waiter) is WriteCallback`` (server/lost.py) sees a socket's too.
 """
 
+import logging
 from functools import partial
 from inspect import signature
 
 from ..http.errors import HTTPError
+
+log = logging.getLogger("prefork")
 
 
 def destroyed_error():
@@ -69,12 +85,45 @@ def takes_error(callback, bound=0):
     return False
 
 
-class WriteCallback:
-    __slots__ = ("callback", "with_error")
+def closed_before_connection():
+    """Node's error for a write made while connecting, on a socket destroyed before it connected."""
+    return HTTPError("ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "Socket closed before the connection was established")
 
-    def __init__(self, callback, with_error=False):
+
+class CloseTurn(list):
+    """What a destroyed socket calls on its close turn, before its ``close`` (module rules);
+    held in its ``_flush_due`` from the destroy to the ``close``."""
+
+    __slots__ = ()
+
+
+class ClosedBeforeConnection:
+    """The ``close`` listener a socket's first write while it connects adds (Node's, that
+    write's): at a ``close`` before the connect, it calls the callbacks of the writes made
+    while connecting and of ``end()`` (handed over by the destroy), in its place among the
+    ``close`` listeners; the connect takes it off."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self):
+        self.steps = None
+
+    def __call__(self, *args):
+        steps, self.steps = self.steps, None
+        for step in steps or ():
+            try:
+                step()
+            except Exception:
+                log.exception("error in a write callback of a socket closed before it connected")
+
+
+class WriteCallback:
+    __slots__ = ("callback", "with_error", "start")
+
+    def __init__(self, callback, with_error=False, start=0):
         self.callback = callback
         self.with_error = with_error
+        self.start = start  # (a socket's write: its count of bytes written before this one's)
 
     def __call__(self):
         callback = self.callback
@@ -91,6 +140,7 @@ class WriteCallback:
             callback()
 
 
-def socket_write_callback(callback):
-    """``net.Socket.write()``'s callback: given Node's ``err`` when it names a parameter."""
-    return WriteCallback(callback, True)
+def socket_write_callback(callback, start=0):
+    """``net.Socket.write()``'s callback: given Node's ``err`` when it names a parameter
+    (``start``: the socket's ``bytes_written`` before the write)."""
+    return WriteCallback(callback, True, start)

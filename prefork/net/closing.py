@@ -1,4 +1,5 @@
-"""The ending of ``net.Socket``: ``end``, ``destroy_soon``, ``destroy``, and the orderly close.
+"""The ending of ``net.Socket``: ``end``, ``destroy``, and the orderly close (``destroy_soon``'s
+linger for the peer: net/linger.py).
 
 Rules:
 - Half-open like Node's server sockets: after the peer's FIN the socket stays writable
@@ -7,19 +8,6 @@ Rules:
   whole close_notify, then the FIN, then the close. A close_notify the kernel cannot take
   at once waits for writability like any queued record. Bytes written to a TLS socket
   before its handshake's end wait for it, and the FIN after them.
-- ``destroy_soon`` closes once the FIN is out. If the peer is still sending (bytes wait
-  unread in the kernel, or the caller knows more is coming: ``destroy_soon(linger=True)``),
-  the socket lingers first: it reads and drops what the peer sends until the peer's FIN
-  (``peer_done()`` withdraws a ``linger`` the caller asked for once it has read what it
-  waited for; a linger already begun then ends on the next turn unless the peer's bytes
-  wait unread). Closing a socket with unread bytes makes the kernel
-  answer with a reset, and a reset throws away what the kernel still holds for the
-  peer (the tail of a response a slow reader has not taken yet). With nothing unread
-  (the common ``Connection: close`` answer) it closes at once, as nginx does: lingering
-  there would cost every such connection a timer and another wake-up. Both waits (for the close_notify, for the peer's FIN)
-  are bounded together by ``linger_timeout`` seconds, then the socket is destroyed. After
-  a plain ``end()`` (the socket may stay half-open) only the send timeout bounds the
-  close_notify's wait, as it bounds any write.
 - ``destroy()`` is immediate: one last non-blocking try for what is queued (not what was
   written since ``hold_turn()``: dropped; ``bytes_written`` still counts all of it, as
   Node's; over TLS a large body's rest is encrypted a piece at a time while the kernel
@@ -30,7 +18,7 @@ Rules:
   socket's ``error``. When that try put everything queued in the kernel, the flush waiters run
   before the protocol hears of the close (a response written whole before a
   ``clientError`` listener's destroy finishes, as in Node); otherwise only ``write()``
-  callbacks run. A protocol with ``flushed_at_destroy(waiter)`` is handed its own
+  callbacks run, in Node's order (net/callbacks.py). A protocol with ``flushed_at_destroy(waiter)`` is handed its own
   waiters instead (so that what they emit comes on the close turn, not inside the
   destroy).
 - ``close(had_error)`` is emitted on a later loop turn, once, even when an ``error``
@@ -40,7 +28,10 @@ Rules:
   ``clientError`` listener), as Node's socket, destroyed by that error, says.
   An ``end`` or ``finish`` listener that raises does not stop the close either.
   The protocol's ``after_close()``, when it has one, is called after the ``close``
-  listeners, on that turn, whatever they did.
+  listeners, on that turn, whatever they did. From the destroy to the ``close`` the
+  socket's ``_flush_due`` is a ``CloseTurn``: what is called back meanwhile (a write's
+  or an ``end()``'s callback after the destroy, ``before_close``) is called on the close
+  turn after the ``error``, before the ``close``, as Node's comes before it.
 - ``reset_and_destroy()`` is ``destroy()`` closing with a TCP reset (Node's). ``closed`` (Node's)
   is true once the descriptor is closed: from the destroy on (Node's from the close's
   turn; a name of its own on each socket would cost the compact layout).
@@ -48,8 +39,12 @@ Rules:
   next loop turn (listeners added after the call see it), and none comes once the
   socket is destroyed; its callback runs at ``finish`` (before the ``finish``
   listeners, as Node's; several in the order given), or on the turn after a destroy
-  that comes first (before ``error`` and ``close``), given Node's ``err`` when it names
+  that comes first (before ``error`` and ``close``; after the ``error`` and the write
+  callbacks when written bytes were not in the kernel), given Node's ``err`` when it names
   a parameter (the destroy's error, ERR_STREAM_DESTROYED, ERR_STREAM_ALREADY_FINISHED).
+  ``end(data)`` once ended or destroyed (empty ``data`` too) is a write refused: its
+  callback gets ERR_STREAM_WRITE_AFTER_END after an ``end()``, else ERR_STREAM_DESTROYED
+  ("Cannot call write ..."), and a socket not destroyed yet is destroyed with it.
   ``destroy_soon`` ends without the uncork (a protocol calls it inside its corked read)
   and emits a due ``finish`` at once. ``destroy_soon(error=...)`` flushes as it does,
   and the close then reports that error as a destroy with it would (``error`` to the
@@ -57,40 +52,31 @@ Rules:
   error nobody listened for.
 """
 
-from fcntl import ioctl
+from functools import partial
 import logging
 import socket as _socket
 import struct
-from termios import FIONREAD
 from time import monotonic
 
 from ..http.errors import HTTPError
-from .callbacks import takes_error
+from .callbacks import ClosedBeforeConnection, CloseTurn, closed_before_connection, destroyed_error, takes_error
 from .gathering import SEAL_AT, SEAL_PIECE
+from .linger import Lingering
 from .writing import WriteCallback
 
-_LINGER = 2  # _destroy_after_flush: destroy_soon(linger=True), the close lingers for the peer
-_NONE = bytes(4)  # FIONREAD's count of unread bytes (an int) when there are none
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
-
-_RECV_SIZE = 64 * 1024
 _DESTROYED = "Cannot call end after a stream was destroyed"
 log = logging.getLogger("prefork")
 
 
-class Closing:
+class Closing(Lingering):
     """Mixed into ``Socket``."""
 
-    linger_timeout = 5.0  # seconds an orderly close may wait on the peer
     allow_half_open = True  # after the peer's FIN, stay writable until end() (Node's allowHalfOpen)
-    _close_timer = None  # the bound of the orderly close, once armed
     _fin_sent = False
     _finish_due = False  # the FIN is out, its 'finish' waits for the next loop turn
     writable_finished = False  # 'finish' was emitted (Node's writableFinished)
     closed = property(lambda self: self.destroyed)  # Node's closed: its descriptor is (rules)
-    # (destroy_soon(linger=True), "linger whatever waits unread", is ``_destroy_after_flush``
-    # set to _LINGER rather than a flag of its own: a name fewer on the socket, which
-    # keeps the compact attribute layout of net/socket.py)
     _end_error = None  # destroy_soon(error=...): what the close reports
     _end_callbacks = None  # end()'s callbacks (an _EndCallbacks: run at 'finish', else after a destroy)
 
@@ -103,17 +89,18 @@ class Closing:
         elif callable(encoding):
             encoding, callback = None, encoding
         if self.writable_ended or self.destroyed:
-            if data:  # a write after end: refused, the socket destroyed with the error
-                error = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            if data is not None:  # (empty too) a write after end, or after the destroy: refused
+                error = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end") if self.writable_ended \
+                    else destroyed_error()
             elif callback is None or not (self.writable_finished or self.destroyed):
                 error = None  # (a 'finish' still due: with it)
             else:
                 error = HTTPError("ERR_STREAM_ALREADY_FINISHED", "Cannot call end after a stream was finished") \
                     if self.writable_finished else HTTPError("ERR_STREAM_DESTROYED", _DESTROYED)
             if callback is not None:
-                self.loop.call_soon(_call_back, callback, error) if error else self._call_at_finish(callback)
-            if data:
-                self.write(data, encoding)
+                self.before_close(_call_back, callback, error) if error else self._call_at_finish(callback)
+            if data is not None:
+                self.write(data, encoding)  # (not destroyed yet: destroyed with its error)
             return self
         if data:
             self.write(data, encoding)
@@ -145,44 +132,6 @@ class Closing:
                 return
         done = self._end_callbacks = _EndCallbacks(self, callback)
         self.prepend_listener("finish", done)  # (before the 'finish' listeners, as Node's)
-
-    def destroy_soon(self, linger=False, error=None):
-        """FIN after the queue is flushed, then close (Node's ``destroySoon``); at once when
-        a read or write already failed (nothing more can be flushed). ``linger``: the
-        peer is known to be still sending (the caller's protocol says so, e.g. a request
-        body not all received), so the close lingers for its FIN even when none of its
-        bytes wait unread at that moment."""
-        if linger:
-            self._destroy_after_flush = _LINGER
-        elif not self._destroy_after_flush:
-            self._destroy_after_flush = True
-        if error is not None:
-            self._end_error = error
-        if self._broken:
-            if self._fail_pending is None:  # (else that failure destroys it, telling its error)
-                self.destroy()
-        elif self._fin_sent:
-            if not self._finish_due:  # (a due 'finish' closes after it)
-                self._close_after_fin()
-        else:
-            self._end(True)  # (a 'finish' due at once comes on the next turn: never inside the caller's end())
-            if self.tls is not None and self.tls.closed and not self.destroyed:
-                self._bound_close()  # its close_notify is waiting for the kernel
-
-    def peer_done(self):
-        """The protocol has read the whole of what the peer meant to send (its request
-        ended after its answer was fixed): a close no longer lingers for the peer on
-        that account, only when bytes of it wait unread at the close. A close that
-        lingers already (its FIN went out earlier in the same read) ends on the next
-        turn, unless such bytes wait."""
-        if self._destroy_after_flush is _LINGER:
-            self._destroy_after_flush = True
-        if self._fin_sent and not self.readable and self._destroy_after_flush and not self.destroyed:
-            self.loop.call_soon(self._linger_over)
-
-    def _linger_over(self):
-        if not self.destroyed and not self._peer_sending():
-            self.destroy()
 
     def _shutdown(self, later=False):
         """Everything queued is in the kernel: close_notify, the FIN, then the close if due
@@ -226,55 +175,6 @@ class Closing:
             if self._destroy_after_flush or not self.readable:
                 self._close_after_fin()
 
-    def _close_after_fin(self):
-        if self.destroyed:
-            return
-        if not self.readable or self._broken or not (self._destroy_after_flush is _LINGER or self._peer_sending()):
-            self.destroy()
-            return
-        # linger: the peer's bytes are read and dropped until its FIN
-        self.readable = False
-        loop = self.loop
-        if self._reading:
-            loop.remove_reader(self._fd)
-        self._reading = True
-        loop.add_reader(self._fd, self._discard)
-        self._bound_close()
-
-    def unread_input(self):
-        """The peer's bytes wait unread in the kernel while the socket reads: a loop that
-        was busy has not read them yet. A deadline that passed meanwhile is looked at
-        again once they are read (uvloop runs due timers before it polls for input)."""
-        return self._reading and self._peer_sending()
-
-    def _peer_sending(self):
-        """Bytes from the peer wait unread in the kernel (not its FIN alone): one
-        ``FIONREAD`` into a buffer of its own, which (unlike a peek at an empty socket)
-        raises nothing."""
-        count = bytearray(4)
-        try:
-            ioctl(self._sock.fileno(), FIONREAD, count)
-        except OSError:  # (closed: fileno() is -1)
-            return False
-        return count != _NONE
-
-    def _discard(self):
-        view = self._read_view
-        try:
-            read = self._sock.recv_into(view) if view is not None else len(self._sock.recv(_RECV_SIZE))
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            read = 0
-        if not read:
-            self.destroy()
-        elif self.reads_stop_at_reset and self._sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR):
-            self.destroy()  # (uvloop: that read was its reader's last, the peer reset)
-
-    def _bound_close(self):
-        if self._close_timer is None and self.linger_timeout > 0:
-            self._close_timer = self.loop.call_later(self.linger_timeout, self.destroy)
-
     def reset_and_destroy(self):
         """Node's ``resetAndDestroy()``: destroy, the peer told by a TCP reset (RST) rather
         than a FIN; what the kernel still holds for it is dropped."""
@@ -293,6 +193,7 @@ class Closing:
         self.writable = self.readable = False
         flushed = False  # all that was queued reached the kernel in the last try
         left = self.buffered_size  # (what it has not taken)
+        taken, connecting = self._sent, self.connecting  # (before this destroy: whose writes had begun)
         queued = sum(map(len, self._out)) if self.tls is not None else left  # (TLS: the plaintext not yet sealed)
         if left:  # bytes_written keeps counting what was written, dropped or not (Node's)
             self._sent += queued
@@ -368,13 +269,22 @@ class Closing:
             for waiter in due:  # (in order: a write's callback before the 'finish' of its response)
                 self._flushed_at_destroy(waiter, protocol)
         waiters = self._flush_waiters
+        late = []  # (some of what was written is not in the kernel: after the 'error', as Node's)
+        rest = error if error is not None else self._end_error  # (what the writes not begun get)
+        if connecting and left:  # writes made while connecting (net/callbacks.py)
+            rest = rest or closed_before_connection()
         if waiters is not None:
             self._flush_waiters = None
             for waiter in waiters:
                 if flushed:  # its bytes are in the kernel: a response's 'finish' comes before the close
                     self._flushed_at_destroy(waiter, protocol)
-                elif isinstance(waiter, WriteCallback):  # (never got there: still called, with the error, as Node's)
-                    loop.call_soon(waiter.failed, error if error is not None else self._end_error)
+                elif isinstance(waiter, WriteCallback):  # (never got there: still called, as Node's)
+                    if connecting:
+                        step = partial(waiter.failed, closed_before_connection() if waiter.start == taken else rest)
+                    else:  # (None: the kernel had begun to take it)
+                        step = waiter if waiter.start < taken else partial(waiter.failed, rest)
+                    # (a protocol's socket: on the next turn, before the events the protocol schedules)
+                    late.append(step) if protocol is None else loop.call_soon(step)
                 # (else a protocol's waiter is done with: its bytes never went out)
         if protocol is not None:
             if error is not None:  # destroyed with an error: a protocol that listens hears it first
@@ -386,10 +296,28 @@ class Closing:
             error = self._end_error
             if error is not None:
                 self._end_error = None  # (its traceback holds the frames that hold this socket)
-        if self._end_callbacks is not None:  # end()'s callbacks, before the 'error' and 'close', as Node's
-            loop.call_soon(self._end_callbacks, error)
-        loop.call_soon(self._emit_close, error)
+        if self._end_callbacks is not None:  # end()'s callbacks, after the writes', as Node's
+            if not flushed and left and protocol is None:  # (after the 'error' then)
+                late.append(partial(self._end_callbacks, rest if connecting else error))
+            else:
+                loop.call_soon(self._end_callbacks, error)
+        if connecting and late:  # (Node calls them from the 'close' listener its first write added)
+            for listener in self.raw_listeners("close"):
+                if type(listener) is ClosedBeforeConnection:
+                    listener.steps, late = late, []
+                    break
+        self._flush_due = CloseTurn()  # (what is called back from now on comes before the 'close')
+        loop.call_soon(self._emit_close, error, late)
         return self
+
+    def before_close(self, callback, *args):
+        """``callback(*args)`` on the next loop turn; on a socket destroyed whose ``close``
+        is still due, on its close turn, before the ``close``, as Node calls it."""
+        turn = self._flush_due
+        if turn.__class__ is CloseTurn:
+            turn.append(partial(callback, *args))
+        else:
+            self.loop.call_soon(callback, *args)
 
     def _flushed_at_destroy(self, waiter, protocol):
         """A flush waiter whose bytes a destroy found in the kernel: run now, or handed
@@ -407,13 +335,27 @@ class Closing:
         except Exception:
             log.exception("error in a flush waiter at a socket's destroy")
 
-    def _emit_close(self, error):
+    def _emit_close(self, error, late=()):
         try:
             if error is not None and (self.protocol is None or self.listener_count("error")):
                 try:
                     self.emit("error", error)
                 except Exception:  # a raising 'error' listener: the 'close' is still due
                     log.exception("error in an 'error' listener of a socket")
+            turn = self._flush_due  # calls made since the destroy, then the writes' callbacks
+            if turn.__class__ is not CloseTurn:
+                turn = late
+            elif late:
+                turn += late
+            if turn:  # (none on most sockets: no call made for them)
+                at = 0
+                while at < len(turn):  # (one may add more: they come before the 'close' too)
+                    at += 1
+                    try:
+                        turn[at - 1]()
+                    except Exception:
+                        log.exception("error in a callback of a socket at its close")
+            self._flush_due = None
             self.emit("close", error is not None or self._broken)
         finally:
             protocol = self.protocol

@@ -37,7 +37,8 @@ Rules:
   the resolver: called on the loop with Node's arguments, its error given as it is.
 - ``remote_address``, ``remote_port`` and ``remote_family`` are None while connecting
   and after a failed connect (Node's are undefined), the peer's once connected.
-- Connected: ``connect``, then ``ready``, as Node emits them; reading starts then, unless
+- Connected: ``connect``, then ``ready``, as Node emits them (what was written while connecting
+  is sent by a ``connect`` listener its first write added, as Node's); reading starts then, unless
   ``pause()`` was called before (it waits for ``resume()``, as Node's paused socket). The
   ``timeout`` option is Node's: ``set_timeout(timeout)`` at the call (a slow connect counts).
 - A listener of ``connect``, ``ready``, ``lookup`` or ``connectionAttempt*`` that raises gets the
@@ -46,7 +47,8 @@ Rules:
 - No host (``""``, None) is ``localhost``, as Node's ``net.connect`` (``""`` was ENOTFOUND).
 - A port that is no whole number 0-65535 (nor a string of one) raises at the call, as Node's
   ``net.connect`` throws: ERR_SOCKET_BAD_PORT (a ValueError), or for another type ERR_INVALID_ARG_TYPE
-  (a TypeError). (Python's OverflowError came from the connect, a system socket left for the collector.)
+  (a TypeError), with Node's message (net/ports.py). (Python's OverflowError came from the connect, a
+  system socket left for the collector.)
 - A UNIX socket ``path`` is connected at once; its socket has no remote address or port
   (None, as Node's are undefined); a failure names the path (``connect ENOENT /run/app.sock``).
   While the connect is pending its writer registration is the socket's writer (``_writer``),
@@ -60,6 +62,8 @@ from collections.abc import Mapping
 from time import monotonic
 
 from ..http.errors import HTTPError
+from .callbacks import ClosedBeforeConnection
+from .ports import checked_port
 from .timers import timer_seconds
 from .zones import zoned_host
 
@@ -99,25 +103,6 @@ def resolve_error(exc, host):
     return err
 
 
-def _checked_port(port):
-    """The port to connect to, checked as Node's ``net.connect`` checks it: a whole number
-    0-65535 or a string of one (ERR_SOCKET_BAD_PORT, a ValueError, if not), no other
-    type (ERR_INVALID_ARG_TYPE, a TypeError); before a system socket is made."""
-    if isinstance(port, bool) or not isinstance(port, (int, float, str)):
-        err = TypeError(f'The "options.port" property must be one of type number or string. Received {port!r}')
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
-    try:
-        number = float(port.strip() or "nan") if isinstance(port, str) else port
-    except ValueError:
-        number = float("nan")
-    if not 0 <= number <= 65535 or number != int(number):  # (NaN too)
-        err = ValueError(f"Port should be >= 0 and < 65536. Received {port!r}.")
-        err.code = "ERR_SOCKET_BAD_PORT"
-        raise err
-    return int(number)
-
-
 def _literal_family(host):
     """AF_INET or AF_INET6 for an address literal, None for a name to resolve."""
     for family in (_socket.AF_INET, _socket.AF_INET6):
@@ -152,7 +137,7 @@ class Connecting:
                                  f"{auto_select_family_attempt_timeout!r}")
             timeout = max(auto_select_family_attempt_timeout, 0.01)  # (Node's minimum, 10 ms)
         if path is None:
-            port = _checked_port(port)
+            port = checked_port(port)
             host = host or "localhost"  # (Node's ``options.host || 'localhost'``: "" and None too)
         literal = _socket.AF_UNIX if path is not None else _literal_family(host)
         sock = _socket.socket(literal or (_socket.AF_INET6 if family == 6 else _socket.AF_INET), _socket.SOCK_STREAM)
@@ -391,6 +376,9 @@ class Connecting:
             self._connect_failed(code)
             return
         self.connecting = False
+        for listener in self.raw_listeners("close"):  # (a write's while connecting: not needed now)
+            if type(listener) is ClosedBeforeConnection:
+                self.off("close", listener)
         self._know_peer()
         self.last_activity = monotonic()
         if self._no_delay_wanted is not None or self._keep_alive_wanted is not None:
@@ -401,6 +389,18 @@ class Connecting:
             return  # a listener raised: the socket is destroyed (nothing else would end it)
         if not self._writer and not self.destroyed:
             self._flush()  # what was written while connecting, and its flush waiters
+
+    def wrote_while_connecting(self):
+        """The first write while connecting adds, as Node's, a ``connect`` listener sending what
+        was written (the callbacks on the next turn) and the ``close`` listener that calls
+        them back if the socket closes before it connects (net/callbacks.py)."""
+        if not any(type(listener) is ClosedBeforeConnection for listener in self.raw_listeners("close")):
+            self.once("connect", self._send_written)
+            self.on("close", ClosedBeforeConnection())
+
+    def _send_written(self):
+        if not self._writer and not self.destroyed:
+            self._flush(True)
 
     def _know_peer(self):
         """Connected: the remote address, port and family are the peer's, as the kernel names it."""

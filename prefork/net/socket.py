@@ -49,6 +49,8 @@ Rules:
   socket pays nothing else. The peer's close_notify ends its stream as a FIN does.
 - A link-local IPv6 address (the only kind with a scope id) names its zone in
   ``remote_address``, ``local_address`` and ``address()``, as Node's do: ``fe80::1%eth0``.
+- ``address()`` is ``{}`` (``local_port``, ``local_address``, ``local_family`` None) while a
+  client socket connects and once the socket is destroyed, as Node's.
 """
 
 import logging
@@ -150,7 +152,9 @@ class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, Res
         """The local address (Node's ``socket.address()``), read once per socket: ``{}``
         on a UNIX socket, as Node's (its path is ``local_path``). Its family is the system
         socket's, never the one a PROXY header named (``remote_family``); ``{}`` while a
-        client socket connects, as Node's."""
+        client socket connects, and once destroyed (its handle gone), as Node's."""
+        if self.destroyed:
+            return {}  # (its descriptor is closed: Node's handle is gone)
         local = self._local
         if local is None:
             if self.connecting:

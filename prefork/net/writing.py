@@ -35,43 +35,36 @@ Rules:
   ``close(True)``), as Node's autoDestroy does (with EPIPE, "This socket has been ended
   by the other party", when the peer's FIN ended it: ``allow_half_open`` false; after
   the close too, as Node's); one after ``destroy()`` is dropped with no event. Either way its callback runs on the next
-  loop turn, with that error (ERR_STREAM_DESTROYED after a destroy) when it takes one
-  (net/callbacks.py). A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
+  loop turn (before the ``close`` of a socket destroyed in the same turn), with that error
+  (ERR_STREAM_DESTROYED after a destroy) when it takes one (net/callbacks.py). A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
   code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
   ``memoryview`` is copied when written.
   A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
   keeps them from getting there (given its error when it names a parameter: net/callbacks.py); never inside the application's call that sent them (a
   response's ``end()`` or ``uncork()``, the socket's ``end()``: ``uncork(True)``), but
   on the next loop turn, as Node calls them.
-- A write the kernel refuses arms a check every quarter of ``send_timeout`` (nginx's
-  ``send_timeout``; 0: none): once ``send_timeout`` seconds passed since the last
-  progress a check saw (more handed to the kernel, or the kernel's own send queue
-  shorter: the peer read), the write fails with ETIMEDOUT, as a reset write fails; so a
-  peer that stops reading is cut within a quarter period after ``send_timeout``, not
-  after up to twice that. Nothing is paid per write: the check runs only while the
-  writer waits.
+- A write the kernel refuses is bounded by ``send_timeout`` (net/sendcheck.py).
 - A read or write the kernel refuses is Node's error: ``read ECONNRESET`` with ``code``,
   ``errno`` and ``syscall`` (``SocketError``). One refused inside the caller's call
   (``send_bytes``, an ``uncork()``: a write, a response's ``end()``) is told on the next
   loop turn, after the waiting writes' callbacks, as Node's; unwritable from the refusal on.
+  One refused later (the writer's, the send timeout's) gives the waiting callbacks its
+  error first too.
 - The state (``_out``, ``buffered_size``, ``_corked``, ``_writer``, ``_flush_waiters``,
   ``_need_drain``) is set up by ``Socket.__init__``.
 """
 
 import errno
-import fcntl
 import logging
-import termios
 from time import monotonic
 
 from ..http.errors import HTTPError
 from ..http.serialize import body_chunk, encoded, utf8
-from .callbacks import WriteCallback, destroyed_error, socket_write_callback
+from .callbacks import CloseTurn, WriteCallback, destroyed_error, socket_write_callback
 from .gathering import SEAL_AT, Gathering
+from .sendcheck import SendCheck
 
 log = logging.getLogger("prefork")
-_SEND_CHECKS = 4  # progress checks per send_timeout while the writer waits
-_SEND_LATE = 0.99  # (a timer may run a little early: the last check of a period still counts)
 
 
 class SocketError(HTTPError):
@@ -92,14 +85,11 @@ def socket_error(exc, syscall):
     return err
 
 
-class Writing(Gathering):
+class Writing(SendCheck, Gathering):
     """Mixed into ``Socket``."""
 
     high_water_mark = 64 * 1024
-    send_timeout = 60.0  # seconds a write may wait on a peer that reads nothing (0: for ever)
     _fail_pending = None  # a write's error, told on the next turn (_refused)
-    _send_check = None  # the pending progress check, while the writer waits
-    _send_mark = None  # (bytes handed to the kernel, the kernel's unsent bytes, when they last moved)
     _flush_due = None  # flush waiters whose bytes were all in the kernel, due on the next turn
     _held = None  # bytes queued since hold_turn() corked the socket (None: not held)
     turn_holds = True  # False: hold_turn() does nothing (WSGI and ASGI: the bytes go out as written)
@@ -140,6 +130,8 @@ class Writing(Gathering):
                 data = utf8(data)
         elif type(data) is not bytes:
             data = bytes(body_chunk(data))  # a copy: later changes to the caller's buffer are not sent
+        if self.connecting:
+            self.wrote_while_connecting()  # (net/connect.py)
         if self.writable_ended or self.destroyed:
             if self.readable_ended and self.writable_ended and not self.allow_half_open:
                 # ended by the peer's FIN: so for good, after the close too (Node's writeAfterFIN)
@@ -148,15 +140,19 @@ class Writing(Gathering):
                 err = destroyed_error()
             else:
                 err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
-            if callback is not None:  # (its error, before the socket's own)
-                self.loop.call_soon(socket_write_callback(callback).failed, err)
+            if callback is not None:  # (its error, before the socket's own; before its close)
+                self.before_close(socket_write_callback(callback).failed, err)
             if not self.destroyed:
                 self.destroy(err)
             return False
-        if data:
-            self.send_bytes(data)
-        if callback is not None:
-            self.after_flush(socket_write_callback(callback))
+        if callback is None:
+            if data:
+                self.send_bytes(data)
+        else:
+            start = self.bytes_written  # (where its bytes begin: net/callbacks.py)
+            if data:
+                self.send_bytes(data)
+            self.after_flush(socket_write_callback(callback, start))
         if self.buffered_size >= self.high_water_mark:
             self._need_drain = True
             return False
@@ -209,7 +205,7 @@ class Writing(Gathering):
         """A write the kernel refused: told now in the writer's callback; inside the caller's
         call (``send_bytes``, an ``uncork()``) unwritable at once, told on the next turn."""
         if self._writer:
-            return self._fail(socket_error(exc, "write"))
+            return self._fail_writes(socket_error(exc, "write"))
         self._broken = True
         self.writable = False
         if self._fail_pending is None:
@@ -218,6 +214,11 @@ class Writing(Gathering):
 
     def _fail_later(self):
         err, self._fail_pending = self._fail_pending, None
+        self._fail_writes(err)
+
+    def _fail_writes(self, err):
+        """A write failed (``err``): the callbacks of those waiting get it, then the socket
+        fails with it (Node's order: the callbacks before the ``error``)."""
         waiters = self._flush_waiters
         if waiters and not self.destroyed:  # the refused writes' callbacks, then the error (Node's)
             self._flush_waiters = [w for w in waiters if not isinstance(w, WriteCallback)] or None
@@ -229,35 +230,6 @@ class Writing(Gathering):
                     except Exception:
                         log.exception("error in a write callback of a socket")
         self._fail(err)
-
-    def _want_write(self):
-        if not self._writer and not self.destroyed:
-            self._writer = True
-            self.loop.add_writer(self._fd, self._flush)
-            if self._send_check is None and self.send_timeout > 0:
-                self._send_mark = self._progress() + (monotonic(),)
-                self._send_check = self.loop.call_later(self.send_timeout / _SEND_CHECKS, self._check_send)
-
-    def _progress(self):
-        tls = self.tls
-        sent = self._sent if tls is None else tls.wire_sent
-        try:
-            unsent = fcntl.ioctl(self._fd, termios.TIOCOUTQ, b"\0\0\0\0")
-        except OSError:
-            unsent = None
-        return sent, unsent
-
-    def _check_send(self):
-        self._send_check = None
-        if self.destroyed or not self._writer:
-            return
-        (sent, unsent), mark, now = self._progress(), self._send_mark, monotonic()
-        moved = sent != mark[0] or (mark[1] is not None and unsent != mark[1])
-        self._send_mark = (sent, unsent, now if moved else mark[2])
-        if moved or now - mark[2] < self.send_timeout * _SEND_LATE:
-            self._send_check = self.loop.call_later(self.send_timeout / _SEND_CHECKS, self._check_send)
-            return
-        self._fail(HTTPError("ETIMEDOUT", f"write ETIMEDOUT (no progress in {self.send_timeout:g} s)"))
 
     def cork(self):
         self._corked += 1
@@ -427,6 +399,9 @@ class Writing(Gathering):
 
     def _run_flush_due(self):
         due, self._flush_due = self._flush_due, None
+        if due.__class__ is CloseTurn:  # (destroyed since it was due: the close turn runs them)
+            self._flush_due = due
+            return
         if due:
             for callback in due:
                 try:

@@ -1,0 +1,70 @@
+"""What a client socket was given to write while it connected is sent by a ``connect``
+listener its first write added, as Node v20's: a ``connect`` listener added after that
+write finds it sent (``writable_length`` 0), one added before finds it still queued.
+prefork sent it after every ``connect`` and ``ready`` listener. The same program runs on
+Node against the same listener (which never accepts)."""
+
+import asyncio
+import socket
+
+from harness import node_events
+from prefork.net import Socket
+
+NODE_SCRIPT = r"""
+const port = %d; let left = 2;
+for (const tag of ['listened-after', 'listened-before']) {
+  const s = net.connect(port, '127.0.0.1');
+  const listen = () => s.on('connect', () => {
+    log(tag, 'connect', s.writableLength);
+    process.nextTick(() => { s.destroy(); if (--left === 0) setImmediate(done); });
+  });
+  if (tag === 'listened-before') listen();
+  s.write('hello', () => log(tag, 'write callback'));
+  if (tag === 'listened-after') listen();
+}
+"""
+
+
+def prefork_events(port):
+    events = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        left = [2]
+        over = loop.create_future()
+        for tag in ("listened-after", "listened-before"):
+            s = Socket.connect(loop, "127.0.0.1", port)
+
+            def on_connect(tag=tag, s=s):
+                events.append([tag, "connect", s.writable_length])
+                left[0] -= 1
+                loop.call_soon(lambda: (s.destroy(), left[0] or loop.call_soon(over.set_result, None)))
+
+            def write(tag=tag, s=s):
+                s.write(b"hello", lambda: events.append([tag, "write callback"]))
+            if tag == "listened-before":
+                s.on("connect", on_connect)
+            write()
+            if tag == "listened-after":
+                s.on("connect", on_connect)
+        await asyncio.wait_for(over, 5)
+    asyncio.run(main())
+    return events
+
+
+def by_tag(events):
+    return {tag: [e[1:] for e in events if e[0] == tag] for tag in ("listened-after", "listened-before")}
+
+
+def test_what_was_written_while_connecting_goes_at_the_connect_as_nodes():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        expected = by_tag(node_events(NODE_SCRIPT % port))
+        # (Node calls the first write's callback inside its listener: prefork on the next turn)
+        assert expected["listened-before"] == [["connect", 5], ["write callback"]]
+        assert expected["listened-after"] == [["write callback"], ["connect", 0]]
+        ours = by_tag(prefork_events(port))
+        assert ours["listened-before"] == expected["listened-before"]
+        assert ours["listened-after"] == [["connect", 0], ["write callback"]]
