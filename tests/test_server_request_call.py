@@ -5,6 +5,10 @@ would tell, in emit's order, and a coroutine listener still runs as a task."""
 
 import socket
 
+import pytest
+
+from daemon import wait_until
+
 GET = b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
@@ -62,3 +66,39 @@ def test_each_request_is_told_to_the_listeners_an_emit_would_tell(serve):
     finally:
         sock.close()
     assert st.call(lambda: server.listener_count("request")) == 2
+
+
+def _raises(*args):
+    raise RuntimeError("a 'removeListener' listener fails")
+
+
+REMOVALS = {
+    "off": lambda server, a: server.off("request", a),
+    "remove_all_listeners(request)": lambda server, a: server.remove_all_listeners("request"),
+}
+
+
+def test_a_listener_taken_off_is_not_called_though_a_remove_listener_listener_raised(serve):
+    for how, remove in REMOVALS.items():
+        st = serve()
+        server = st.server
+        told, sockets = [], []
+        a = lambda req, res: told.append(req.url)  # noqa: E731
+        st.call(server.on, "request", a)
+        st.call(server.on, "connection", sockets.append)
+        st.call(server.on, "removeListener", _raises)
+        with pytest.raises(RuntimeError):
+            st.call(remove, server, a)
+        assert st.call(server.listener_count, "request") == 0, how
+        request = GET % 1
+        sock = socket.create_connection(("127.0.0.1", st.port), timeout=5)
+        try:
+            sock.sendall(request)
+            # the read that brings the request dispatches it in the same loop turn:
+            # once the server's socket has read every byte, a listener would have run
+            wait_until(lambda: sockets and st.call(lambda: sockets[0].bytes_read) >= len(request), 5,
+                       what=f"the server reading the request ({how})")
+            st.call(lambda: None)
+            assert told == [], how
+        finally:
+            sock.close()

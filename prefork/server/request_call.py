@@ -10,7 +10,9 @@ Rules:
   ``emit`` makes it).
 - It is brought up to date by every way a ``request`` listener comes or goes: ``on``
   (``add_listener``, ``once``), the ``prepend`` forms, ``off`` (``remove_listener``,
-  a ``once`` listener taking itself off as it runs) and ``remove_all_listeners``.
+  a ``once`` listener taking itself off as it runs) and ``remove_all_listeners``, also
+  when the change raises (a 'newListener' or 'removeListener' listener's error): it
+  then tells the listeners the change left.
 - The server has no context of its own (``context`` stays None): the caller runs the
   call in the request's context, as ``emit`` would run its listeners.
 """
@@ -42,10 +44,13 @@ class RequestCall:
 
     def _changing(self, change, event, *listener):
         """``change(event, *listener)``, then ``request_call`` brought up to date when it
-        concerned ``request`` listeners (``event`` None: every event's)."""
-        change(event, *listener)
-        if event is None or event == "request":
-            self._request_listeners_changed()
+        concerned ``request`` listeners (``event`` None: every event's), even when the
+        change raised (a 'removeListener' listener raises after the listener went)."""
+        try:
+            change(event, *listener)
+        finally:
+            if event is None or event == "request":
+                self._request_listeners_changed()
         return self
 
     def _request_listeners_changed(self):
