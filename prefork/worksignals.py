@@ -10,7 +10,8 @@ Rules:
   loop, or in the loop's own wait), marks the server draining, so that a request read
   after the TERM came (by a read callback of the turn that queues the drain, before it)
   is answered with ``Connection: close`` and its connection closed, as after the drain.
-  A response reads the mark once, as its head is fixed (server/connection.py): one whose
+  A response reads the mark once, as its head is fixed (server/outgoing.py's
+  head and end, server/response.py's fast end): one whose
   head said keep-alive before the TERM keeps its connection for the client's next request.
   It sets that flag only (the drain itself, the listeners' close and the idle
   connections' timers, is the queued handler's), and calls the loop's own Python-level

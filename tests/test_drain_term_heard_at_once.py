@@ -2,7 +2,7 @@
 app's call holds the worker's loop, so a TERM that comes meanwhile is queued (the loop's
 wakeup descriptor) behind the read callbacks of the turn after the call: a request read
 there was answered as if no stop had come, kept alive, its connection held until its
-keep-alive timer ran out (30 s here), and the worker's exit with it. The server is now
+keep-alive timer ran out, and the worker's exit with it. The server is now
 marked draining as the TERM comes: that request is answered with ``Connection: close`` and
 its connection closed right after the response, on either loop.
 
@@ -26,9 +26,10 @@ INTERFACES = {"wsgi": ("apps.hold_and_term:app", ("--interface", "wsgi", "--thre
 
 
 def _closed(sock):
-    """True once the server closes the connection (within 10 s: well before its 30 s
-    keep-alive timer); False when it stays open that long, or sends more."""
-    sock.settimeout(10)
+    """True once the server closes the connection (within 60 s: a tenth of its 600 s
+    keep-alive timer, so a close by that timer cannot pass for one right after the
+    response); False when it stays open that long, or sends more."""
+    sock.settimeout(60)
     try:
         return sock.recv(1) == b""
     except TimeoutError:
@@ -41,7 +42,7 @@ def test_a_request_read_after_a_term_gets_connection_close_though_the_app_held_t
         daemons, tmp_path, interface, loop):
     mark, release = tmp_path / "holding", tmp_path / "release"
     app, args = INTERFACES[interface]
-    d = daemons(*args, "--loop", loop, "--keep-alive-timeout", "30", "--graceful-timeout", "40", app=app,
+    d = daemons(*args, "--loop", loop, "--keep-alive-timeout", "600", "--graceful-timeout", "610", app=app,
                 workers=1, env={"HOLD_MARK": str(mark), "HOLD_RELEASE": str(release)})
     d.wait_ready()
     worker, = d.wait_workers(1)
@@ -70,7 +71,7 @@ def test_a_request_read_after_a_term_gets_connection_close_though_the_app_held_t
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_a_term_between_a_kept_alive_head_and_its_end_leaves_the_connection_to_its_next_request(daemons, loop):
-    d = daemons("--loop", loop, "--keep-alive-timeout", "30", "--graceful-timeout", "40",
+    d = daemons("--loop", loop, "--keep-alive-timeout", "600", "--graceful-timeout", "610",
                 app="apps.hold_and_term:setup", workers=1)
     d.wait_ready()
     worker, = d.wait_workers(1)

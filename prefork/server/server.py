@@ -351,8 +351,10 @@ class Server(CheckedTimeouts, ServerClosing, Accepting, RequestCall, EventEmitte
             self._sweep_timer = None
 
     def drain(self, callback=None):
-        """Graceful stop, stronger than ``close()``: stop accepting; responses from now on
-        carry ``Connection: close`` and their connections close once they are sent; idle
+        """Graceful stop, stronger than ``close()``: stop accepting; responses whose head is
+        fixed from now on carry ``Connection: close`` (unless the app sets
+        ``Connection: keep-alive`` itself) and their connections close once they are sent
+        (one whose head said keep-alive is kept, as an idle one, for the next request); idle
         connections (kept alive, or accepted without a byte yet) close when their own
         keep-alive timer expires unless a request comes first (it is answered, with
         ``Connection: close``). ``close`` is emitted once every connection has ended."""
