@@ -256,10 +256,17 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
 
     _abort_due = False  # an abort()'s 'abort', not emitted yet (one rule: emit_abort, whoever comes first)
 
-    @property
-    def abort_pending(self):
-        """An ``abort()``'s ``abort`` event is queued, not emitted yet."""
-        return self._abort_due
+    def events_due(self):
+        """What is queued, not emitted yet: a given ``error``, an ``abort()``'s ``abort``."""
+        return self._error_due, self._abort_due
+
+    def emit_due(self, due):
+        """Those of ``due`` (``events_due()`` as it was) still due, in Node's order of
+        their ticks: the ``error`` a ``destroy(err)`` queued, then the ``abort``."""
+        if due[0]:
+            self._emit_error()
+        if due[1]:
+            self.emit_abort()
 
     def emit_abort(self):
         """The ``abort`` that ``abort()`` queued, once: a socket's close that an earlier
