@@ -22,12 +22,14 @@ from harness import node_events
 from test_hostile_client import RawServer, read_head
 
 HEADS = {"chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-         "length": b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n"}
-BODIES = {"chunked": [b"5\r\nhello\r\n", b"3\r\nabc\r\n0\r\n\r\n"], "length": [b"hello", b"abc"]}
+         "length": b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n",
+         "close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"}  # (the body ends at the close)
+BODIES = {"chunked": [b"5\r\nhello\r\n", b"3\r\nabc\r\n0\r\n\r\n"], "length": [b"hello", b"abc"],
+          "close": [b"hello", b"abc"]}
 
 # Each stage's steps run at its point, once the stage before it ran: ``now`` (in the
 # 'response' listener), ``data`` (the first 'data', its only listener), ``complete``
-# (the parser has read the whole body), ``res.close`` (the response's 'close').
+# (the parser has read the whole body), ``end`` and ``res.close`` (the response's).
 NODE_CLIENT = NODE_RECORDER + r"""
 const [port, agentKind, stages] = %s;
 const agent = agentKind === 'none' ? false : new http.Agent({keepAlive: true});
@@ -40,7 +42,7 @@ const next = (res) => {
   const [point, steps] = stages[i];
   const run = () => { act(steps, req, res); log('called'); i++; next(res); };
   if (point === 'now') run(); else if (point === 'data') res.once('data', run);
-  else if (point === 'res.close') res.once('close', run);
+  else if (point === 'res.close') res.once('close', run); else if (point === 'end') res.once('end', run);
   else { const poll = () => res.complete ? run() : setTimeout(poll, 2); poll(); }
 };
 req.on('response', (res) => { log('response'); recordResponse(res); next(res); });
@@ -77,7 +79,7 @@ def prefork_client(port, agent_kind, stages):
                 run() if res.complete else loop.call_later(0.002, poll)
             if point == "now":
                 run()
-            elif point in ("data", "res.close"):
+            elif point in ("data", "end", "res.close"):
                 res.once(point.replace("res.", ""), run)
             else:
                 poll()
@@ -97,7 +99,7 @@ def prefork_client(port, agent_kind, stages):
     return asyncio.run(main())
 
 
-@pytest.fixture(params=["chunked", "length", "length-split"])
+@pytest.fixture(params=["chunked", "length", "length-split"])  # (and "close", "close-split")
 def server(request):
     kind = request.param.split("-")[0]
     split = request.param.endswith("split")
@@ -111,6 +113,8 @@ def server(request):
                     conn.sendall(piece)
             else:
                 conn.sendall(HEADS[kind] + b"".join(BODIES[kind]))
+            if kind == "close":
+                return
     srv = RawServer(handler)
     srv.kind = request.param
     yield srv
@@ -159,3 +163,22 @@ def test_a_destroy_with_an_error_then_an_abort_give_the_error_first(server, agen
     ours = compare(server, agent_kind, stages)
     if ["req", "abort"] in ours:
         assert ours.index(["req error", None]) < ours.index(["req", "abort"])
+
+
+@pytest.mark.parametrize("server", ["close", "close-split"], indirect=True)
+@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+@pytest.mark.parametrize("stages", [
+    [["now", ["destroy.error"]]],
+    [["now", ["destroy.error", "abort"]]],
+], ids=["destroy-err", "destroy-err+abort"])
+def test_a_destroy_with_an_error_ends_a_close_delimited_body_as_a_socket_error_does(server, agent_kind, stages):
+    ours = compare(server, agent_kind, stages)
+    assert ours.index(["req error", None]) < ours.index(["res", "end"])
+
+
+@pytest.mark.parametrize("server", ["close", "close-split"], indirect=True)
+@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+@pytest.mark.parametrize("steps", [["destroy.error"], ["destroy.error", "abort"]], ids="+".join)
+def test_a_destroy_with_an_error_once_the_peer_closed_gives_no_error(server, agent_kind, steps):
+    ours = compare(server, agent_kind, [["now", ["resume"]], ["end", steps]])
+    assert ["req error", None] not in ours
