@@ -334,7 +334,7 @@ class ClientProtocol:
             return  # the socket ends once the body is out, then closes (Node's destroySoon), not at the peer's FIN
         if self._ends_at_close():
             if not self.res.complete:
-                self.res.complete = True
+                self.res.complete = self.ended_at_fin = True
                 self.res.push_end()
         self.socket.destroy()
 
@@ -344,6 +344,8 @@ class ClientProtocol:
         if self.socket.listener_count("error"):
             self.request.loop.call_soon(self._tell_socket, self.socket, err)  # (after the request's 'error')
         self.socket.destroy()
+
+    ended_at_fin = False  # the peer's FIN ended a close-delimited body (the socket is gone then)
 
     def ends_at_error(self):
         """A socket error (a reset, ``req.destroy(err)``) ends a close-delimited body as

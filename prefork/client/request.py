@@ -282,12 +282,11 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         self.destroyed = True
         if self.res is not None:
             self.res.dump()  # (Node's: no more of the body's data for the application)
-        socket = self.socket  # gone (destroyed, or ending at the peer's FIN): Node's destroy(err) of it gives no 'error'
-        gone = socket is not None and (socket.destroyed or (socket.readable_ended and not self.body_outlives_response))
-        if error is not None and not gone:
+        protocol = self._protocol  # (a body the peer's FIN ended: Node's socket is gone, its destroy(err) no 'error')
+        if error is not None and not (protocol is not None and protocol.ended_at_fin):
             self._error(error, given=True)  # Node emits a given error at any stage
-            if self._protocol is not None:  # (Node's socket error finishes its parser)
-                self._protocol.ends_at_error()
+            if protocol is not None:  # (Node's socket error finishes its parser)
+                protocol.ends_at_error()
         elif self.res is None:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
             self._hang_up_due = self.socket is None  # (an abort() before the close drops it, as Node's)
