@@ -182,3 +182,14 @@ def test_a_destroy_with_an_error_ends_a_close_delimited_body_as_a_socket_error_d
 def test_a_destroy_with_an_error_once_the_peer_closed_gives_no_error(server, agent_kind, steps):
     ours = compare(server, agent_kind, [["now", ["resume"]], ["end", steps]])
     assert ["req error", None] not in ours
+
+
+@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+@pytest.mark.parametrize("stages", [
+    [["now", ["abort", "res.destroy.error"]]],
+    [["now", ["pause"]], ["complete", ["abort", "res.destroy.error"]]],
+], ids=["abort+res.destroy-err", "paused+abort+res.destroy-err"])
+def test_a_response_destroyed_with_an_error_after_an_abort_gives_it_to_the_response_only(server, agent_kind, stages):
+    # the abort() destroyed the socket without an error: Node's request gets none
+    ours = compare(server, agent_kind, stages)
+    assert ["req error", None] not in ours and ["res error", None] in ours

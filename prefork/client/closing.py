@@ -97,8 +97,8 @@ class SocketClose:
         request's; a body cut short gives ``aborted``, ``close``, the response's
         ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
         given = res.destroy_error if res.destroy_called else None
-        if given is not None:  # (Node's socket destroyed with it: its 'error' tick before an abort()'s)
-            self._error(given, given=True)
+        if given is not None and res.socket_error is given:  # (Node's socket destroyed with it: its
+            self._error(given, given=True)  # 'error' tick before an abort()'s; none if it was gone)
             self._emit_error()
         self.emit_abort()  # (an abort() after the destroy() that closed the socket: its 'abort' first)
         if res.complete and not res.destroy_called:

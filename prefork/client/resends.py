@@ -10,6 +10,8 @@ Rules: those of client/response.py (this is a part of that class, moved out for 
   One destroyed whole and unread while it did not flow (paused, or not read yet) ends
   if it is resumed before its ``close`` (``resume()``, or the request's dump): Node's
   destroyed stream flows to its end until it has closed.
+- ``destroy(err)`` gives ``err`` to the request only when it destroys the socket
+  (``socket_error``: Node's socket ``error``); after an ``abort()`` it is the response's alone.
 - ``dump()`` (the request destroyed) drops the ``data`` listeners and lets the rest of
   the body flow to its end, as Node's ``_dump``.
 """
@@ -28,6 +30,7 @@ class ResponseEnds:
 
     _dumped = False
 
+    socket_error = None  # the error destroy(err) destroyed the socket with (None: it was gone already)
     _end_on_resume = False  # destroyed complete and unread, not flowing, without an error
 
     def end_resumed(self):
@@ -67,6 +70,8 @@ class ResponseEnds:
         if not self.destroy_called and not self._closed:
             self.destroy_called = True
             self.destroy_error = error
+            socket = self.socket  # (the error its socket is destroyed with: the request's, as Node's socket 'error')
+            self.socket_error = error if socket is not None and not socket.destroyed else None
             if not self.aborted and error is not None:
                 self._errored = error
             self._destroy_error_due = error is not None
