@@ -12,27 +12,22 @@ import asyncio
 import pytest
 
 import prefork
+from client_recorder import NODE_RECORDER, act, event_log, record_request, record_response
 from harness import node_events
 from test_hostile_client import RawServer, read_head
 
 KEPT = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 CLOSED = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
 
-NODE_CLIENT = r"""
+NODE_CLIENT = NODE_RECORDER + r"""
 const [port, agentKind, steps, point] = %s;
 const agent = agentKind === 'none' ? false : agentKind === 'keep-alive' ? new http.Agent({keepAlive: true}) : undefined;
 const req = http.get({port, host: '127.0.0.1', agent});
-for (const e of ['finish', 'close', 'abort']) req.on(e, () => log('req', e));
-req.on('error', (e) => log('req error', e.code));
+recordRequest(req);
 req.on('response', (res) => {
-  for (const e of ['end', 'close', 'aborted']) res.on(e, () => log('res', e));
-  res.on('error', (e) => log('res error', e.code));
-  res.on('data', () => log('res data'));
-  const act = () => {
-    for (const s of steps) { if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort(); else res.destroy(); }
-    log('called');
-  };
-  if (point === 'data') res.once('data', act); else res.on('end', act);
+  recordResponse(res, true);
+  const acted = () => { act(steps, req, res); log('called'); };
+  if (point === 'data') res.once('data', acted); else res.on('end', acted);
 });
 req.on('close', () => setTimeout(done, 50));
 """
@@ -40,39 +35,25 @@ req.on('close', () => setTimeout(done, 50));
 
 def prefork_client(port, agent_kind, steps, point):
     async def main():
-        events = []
-
-        def log(*parts):
-            events.append(list(parts))
+        events, log = event_log()
         options = {"port": port, "host": "127.0.0.1"}
         if agent_kind == "none":
             options["agent"] = False
         elif agent_kind == "keep-alive":
             options["agent"] = prefork.Agent(keep_alive=True)
         req = prefork.get(options)
-        for name in ("finish", "close", "abort"):
-            req.on(name, (lambda name: lambda *a: log("req", name))(name))
-        req.on("error", lambda e: log("req error", e.code))
+        record_request(req, log)
 
         def on_response(res):
-            for name in ("end", "close", "aborted"):
-                res.on(name, (lambda name: lambda *a: log("res", name))(name))
-            res.on("error", lambda e: log("res error", e.code))
-            res.on("data", lambda chunk: log("res data"))
+            record_response(res, log, data=True)
 
-            def act(*args):
-                for step in steps:
-                    if step == "destroy":
-                        req.destroy()
-                    elif step == "abort":
-                        req.abort()
-                    else:
-                        res.destroy()
+            def acted(*args):
+                act(steps, req, res)
                 log("called")
             if point == "data":
-                res.once("data", act)
+                res.once("data", acted)
             else:
-                res.on("end", act)
+                res.on("end", acted)
         req.on("response", on_response)
         closed = asyncio.get_running_loop().create_future()
         req.on("close", lambda: closed.done() or closed.set_result(None))

@@ -15,6 +15,7 @@ import asyncio
 import pytest
 
 import prefork
+from client_recorder import NODE_RECORDER, act, event_log, record_request, record_response
 from harness import node_events
 from prefork.http.errors import Aborted
 from test_hostile_client import RawServer, read_head
@@ -26,21 +27,15 @@ ANSWERS = {
     "chunked-short": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
 }
 
-NODE_CLIENT = r"""
+NODE_CLIENT = NODE_RECORDER + r"""
 const [port, agentKind, steps, point] = %s;
 const agent = agentKind === 'none' ? false : new http.Agent({keepAlive: true});
 const req = http.get({port, host: '127.0.0.1', agent});
-for (const e of ['finish', 'close', 'abort']) req.on(e, () => log('req', e));
-req.on('error', (e) => log('req error', e.code));
+recordRequest(req);
 req.on('response', (res) => {
-  for (const e of ['end', 'close', 'aborted']) res.on(e, () => log('res', e));
-  res.on('error', (e) => log('res error', e.code));
-  res.on('data', (d) => log('res data', d.toString()));
-  const act = () => {
-    for (const s of steps) { if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort(); else if (s === 'pause') res.pause(); else if (s === 'res.destroy.error') res.destroy(new Error('boom')); else res.destroy(); }
-    log('called');
-  };
-  if (point === 'data') res.once('data', act); else act();
+  recordResponse(res, 'text');
+  const acted = () => { act(steps, req, res); log('called'); };
+  if (point === 'data') res.once('data', acted); else acted();
 });
 req.on('close', () => setTimeout(done, 50));
 """
@@ -48,40 +43,22 @@ req.on('close', () => setTimeout(done, 50));
 
 def prefork_client(port, agent_kind, steps, point):
     async def main():
-        events = []
-
-        def log(*parts):
-            events.append(list(parts))
+        events, log = event_log()
         options = {"port": port, "host": "127.0.0.1"}
         options["agent"] = False if agent_kind == "none" else prefork.Agent(keep_alive=True)
         req = prefork.get(options)
-        for name in ("finish", "close", "abort"):
-            req.on(name, (lambda name: lambda *a: log("req", name))(name))
-        req.on("error", lambda e: log("req error", getattr(e, "code", None)))
+        record_request(req, log)
 
         def on_response(res):
-            for name in ("end", "close", "aborted"):
-                res.on(name, (lambda name: lambda *a: log("res", name))(name))
-            res.on("error", lambda e: log("res error", getattr(e, "code", None)))
-            res.on("data", lambda chunk: log("res data", chunk.decode()))
+            record_response(res, log, data="text")
 
-            def act(*args):
-                for step in steps:
-                    if step == "destroy":
-                        req.destroy()
-                    elif step == "abort":
-                        req.abort()
-                    elif step == "pause":
-                        res.pause()
-                    elif step == "res.destroy.error":
-                        res.destroy(Exception("boom"))
-                    else:
-                        res.destroy()
+            def acted(*args):
+                act(steps, req, res)
                 log("called")
             if point == "data":
-                res.once("data", act)
+                res.once("data", acted)
             else:
-                act()
+                acted()
         req.on("response", on_response)
         closed = asyncio.get_running_loop().create_future()
         req.on("close", lambda: closed.done() or closed.set_result(None))

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 import prefork
+from client_recorder import NODE_RECORDER, act, event_log, record_request, record_response
 from harness import node_events
 
 ANSWERS = {
@@ -21,17 +22,15 @@ ANSWERS = {
 }
 EVENT = {"CONNECT": "connect", "GET": "upgrade"}
 
-NODE_CLIENT = r"""
+NODE_CLIENT = NODE_RECORDER + r"""
 const [method, how, agentKind] = %s;
 const agent = agentKind === 'none' ? false : agentKind === 'keep-alive' ? new http.Agent({keepAlive: true}) : undefined;
 const headers = method === 'GET' ? {Connection: 'Upgrade', Upgrade: 'x'} : {};
 const req = http.request({port: %d, host: '127.0.0.1', method, path: method === 'GET' ? '/' : 'x:1', agent, headers});
-for (const e of ['finish', 'close', 'abort']) req.on(e, () => log('req', e));
-req.on('error', (e) => log('req error', e.code));
+recordRequest(req);
 req.on(method === 'GET' ? 'upgrade' : 'connect', (res, sock, head) => {
   log('handed', res.statusCode, head.toString('latin1'));
-  for (const e of ['end', 'close', 'aborted']) res.on(e, () => log('res', e));
-  res.on('error', (e) => log('res error', e.code));
+  recordResponse(res);
   sock.on('close', () => { log('socket close'); done(); });
   if (how === 'destroy') req.destroy(); else req.abort();
   log('socket destroyed', sock.destroyed);
@@ -83,26 +82,19 @@ def logged_request(port, method, agent_kind, log):
     elif agent_kind == "keep-alive":
         options["agent"] = prefork.Agent(keep_alive=True)
     req = prefork.request(options)
-    for name in ("finish", "close", "abort"):
-        req.on(name, (lambda name: lambda *a: log("req", name))(name))
-    req.on("error", lambda e: log("req error", e.code))
+    record_request(req, log)
     return req
 
 
 def prefork_client(port, method, how, agent_kind):
     async def main():
-        events = []
+        events, log = event_log()
         over = asyncio.get_running_loop().create_future()
-
-        def log(*parts):
-            events.append(list(parts))
         req = logged_request(port, method, agent_kind, log)
 
         def handed(res, sock, head):
             log("handed", res.status_code, head.decode("latin-1"))
-            for name in ("end", "close", "aborted"):
-                res.on(name, (lambda name: lambda *a: log("res", name))(name))
-            res.on("error", lambda e: log("res error", e.code))
+            record_response(res, log)
 
             def socket_closed(*args):
                 log("socket close")
@@ -135,23 +127,18 @@ def test_a_request_destroyed_in_its_handoff_listener_ends_and_closes_its_respons
 # response. Node gives the response's ``end`` and ``close`` whenever the request was
 # destroyed or aborted too (its dump ends the destroyed stream), the ``abort`` before
 # them, and the response's ``close`` before the tunnel socket's.
-NODE_STEPS = r"""
+NODE_STEPS = NODE_RECORDER + r"""
 const [method, steps, agentKind, port] = %s;
 const agent = agentKind === 'none' ? false : agentKind === 'keep-alive' ? new http.Agent({keepAlive: true}) : undefined;
 const headers = method === 'GET' ? {Connection: 'Upgrade', Upgrade: 'x'} : {};
 const req = http.request({port, host: '127.0.0.1', method, path: method === 'GET' ? '/' : 'x:1', agent, headers});
-for (const e of ['finish', 'close', 'abort']) req.on(e, () => log('req', e));
-req.on('error', (e) => log('req error', e.code));
+recordRequest(req);
 req.on(method === 'GET' ? 'upgrade' : 'connect', (res, sock, head) => {
   log('handed', res.statusCode);
-  for (const e of ['end', 'close', 'aborted']) res.on(e, () => log('res', e));
-  res.on('error', (e) => log('res error', e.code));
+  recordResponse(res);
   if (steps.includes('abort-res-destroy')) req.on('abort', () => { res.destroy(); log('res destroyed in abort'); });
   sock.on('close', () => { log('socket close'); setImmediate(done); });
-  for (const s of steps) {
-    if (s === 'destroy') req.destroy(); else if (s === 'abort') req.abort();
-    else if (s === 'res.destroy') res.destroy(); else if (s === 'sock.destroy') sock.destroy();
-  }
+  act(steps.filter((s) => s !== 'abort-res-destroy'), req, res, sock);
   log('called', sock.destroyed, req.destroyed);
 });
 req.end();
@@ -160,19 +147,14 @@ req.end();
 
 def prefork_steps(port, method, steps, agent_kind, read=False):
     async def main():
-        events = []
+        events, log = event_log()
         over = asyncio.get_running_loop().create_future()
         handed_res = asyncio.get_running_loop().create_future()
-
-        def log(*parts):
-            events.append(list(parts))
         req = logged_request(port, method, agent_kind, log)
 
         def handed(res, sock, head):
             log("handed", res.status_code)
-            for name in ("end", "close", "aborted"):
-                res.on(name, (lambda name: lambda *a: log("res", name))(name))
-            res.on("error", lambda e: log("res error", e.code))
+            record_response(res, log)
             if "abort-res-destroy" in steps:
                 def destroy_response(*args):
                     res.destroy()
@@ -180,15 +162,7 @@ def prefork_steps(port, method, steps, agent_kind, read=False):
                 req.on("abort", destroy_response)
             sock.on("close", lambda *a: over.done() or over.set_result(None))
             sock.on("close", lambda *a: log("socket close"))
-            for step in steps:
-                if step == "destroy":
-                    req.destroy()
-                elif step == "abort":
-                    req.abort()
-                elif step == "res.destroy":
-                    res.destroy()
-                elif step == "sock.destroy":
-                    sock.destroy()
+            act([step for step in steps if step != "abort-res-destroy"], req, res, sock)
             log("called", sock.destroyed, req.destroyed)
             handed_res.set_result(res)
         req.on(EVENT[method], handed)

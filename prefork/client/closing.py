@@ -10,8 +10,8 @@ Rules (Node's; the request's rules in client/request.py tell the orders):
 - A response open at the close: one the closing read completed ends as usual (its
   ``close`` after its ``end``, then the request's; on a kept-alive exchange the
   request's first, as Node ends one); one the application destroyed is aborted (with
-  the error it was destroyed with); a body cut short is aborted, then gets ECONNRESET
-  "aborted".
+  the error it was destroyed with, the request's ``error`` before an ``abort()``'s
+  ``abort``); a body cut short is aborted, then gets ECONNRESET "aborted".
 """
 
 from ..http.errors import HTTPError
@@ -96,6 +96,10 @@ class SocketClose:
         destroyed with: the request's ``error``, the response's) its ``close``, then the
         request's; a body cut short gives ``aborted``, ``close``, the response's
         ``error`` (ECONNRESET "aborted", to a listener) and its ``close``."""
+        given = res.destroy_error if res.destroy_called else None
+        if given is not None and res.socket_error is given:  # (Node's socket destroyed with it: its
+            self._error(given, given=True)  # 'error' tick before an abort()'s; none if it was gone)
+            self._emit_error()
         self.emit_abort()  # (an abort() after the destroy() that closed the socket: its 'abort' first)
         if res.complete and not res.destroy_called:
             if self.keeps_socket:  # (Node's end of a kept-alive exchange closes the request first)
@@ -112,12 +116,13 @@ class SocketClose:
         except Exception:  # (on a turn of its own, as client/logged.py logs: the closes still come)
             log.exception("error in a client 'aborted' listener")
         if res.destroy_called:
-            if res.destroy_error is not None:
-                self._error(res.destroy_error, given=True)  # (Node's socket destroyed with it)
-                self._emit_error()
-                res.close_aborted(res.destroy_error)
+            if given is not None:
+                res.close_aborted(given)
             else:
                 res.mark_closed()
+                if not res.closed:  # (a resume's 'end' is due first: the closes follow it)
+                    res.once("close", self._close)
+                    return
             self._close()
             return
         self._close()  # before the socket's own 'close' listeners, as in Node

@@ -30,6 +30,8 @@ Rules (Node's, spec section 7):
   hear it after the request's ``error`` and before its ``close``, as Node's socket tells
   them. A FIN read after a write was
   refused (its error told on the next turn) waits for that error, the exchange's.
+  A socket error (a reset, ``req.destroy(err)``) ends a close-delimited body as a FIN
+  does (``ends_at_error``), its ``end`` after the request's ``error``.
 - A 1xx has no body, whatever its fields say (Node's parser skips it): at a 1xx head
   with a Content-Length or Transfer-Encoding the parser restarts after the head.
 - Node's caps on what a head keeps (``request.max_headers_count``, read when the socket
@@ -332,23 +334,27 @@ class ClientProtocol:
             return  # the socket ends once the body is out, then closes (Node's destroySoon), not at the peer's FIN
         if self._ends_at_close():
             if not self.res.complete:
-                self.res.complete = True
+                self.res.complete = self.ended_at_fin = True
                 self.res.push_end()
         self.socket.destroy()
 
     def connection_error(self, err):
-        res = self.res
-        if self._ends_at_close() and not res.complete:
-            # a reset ends a close-delimited body as the FIN does, its 'end' after the
-            # request's error (Node finishes its parser at a socket error)
-            res.complete = True
-            self.request.fail(err)
-            self.request.loop.call_soon(res.push_end)
-        else:
-            self.request.fail(err)
+        self.request.fail(err)
+        self.ends_at_error()
         if self.socket.listener_count("error"):
             self.request.loop.call_soon(self._tell_socket, self.socket, err)  # (after the request's 'error')
         self.socket.destroy()
+
+    ended_at_fin = False  # the peer's FIN ended a close-delimited body (the socket is gone then)
+
+    def ends_at_error(self):
+        """A socket error (a reset, ``req.destroy(err)``) ends a close-delimited body as
+        the FIN does, its ``end`` after the request's ``error`` (Node finishes its parser
+        at a socket error)."""
+        res = self.res
+        if self._ends_at_close() and not res.complete:
+            res.complete = True
+            self.request.loop.call_soon(res.push_end)
 
     @staticmethod
     def _tell_socket(socket, err):

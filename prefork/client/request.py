@@ -256,10 +256,17 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
 
     _abort_due = False  # an abort()'s 'abort', not emitted yet (one rule: emit_abort, whoever comes first)
 
-    @property
-    def abort_pending(self):
-        """An ``abort()``'s ``abort`` event is queued, not emitted yet."""
-        return self._abort_due
+    def events_due(self):
+        """What is queued, not emitted yet: a given ``error``, an ``abort()``'s ``abort``."""
+        return self._error_due, self._abort_due
+
+    def emit_due(self, due):
+        """Those of ``due`` (``events_due()`` as it was) still due, in Node's order of
+        their ticks: the ``error`` a ``destroy(err)`` queued, then the ``abort``."""
+        if due[0]:
+            self._emit_error()
+        if due[1]:
+            self.emit_abort()
 
     def emit_abort(self):
         """The ``abort`` that ``abort()`` queued, once: a socket's close that an earlier
@@ -275,8 +282,11 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         self.destroyed = True
         if self.res is not None:
             self.res.dump()  # (Node's: no more of the body's data for the application)
-        if error is not None:
+        protocol = self._protocol  # (a body the peer's FIN ended: Node's socket is gone, its destroy(err) no 'error')
+        if error is not None and not (protocol is not None and protocol.ended_at_fin):
             self._error(error, given=True)  # Node emits a given error at any stage
+            if protocol is not None:  # (Node's socket error finishes its parser)
+                protocol.ends_at_error()
         elif self.res is None:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
             self._hang_up_due = self.socket is None  # (an abort() before the close drops it, as Node's)

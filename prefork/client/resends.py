@@ -7,6 +7,11 @@ Rules: those of client/response.py (this is a part of that class, moved out for 
   flows and no error was given, as Node's destroyed stream does; so does a destroy in
   a ``data`` listener with later chunks kept (they are dropped, unless it is paused
   there too: then no ``end``). Dropped chunks set ``body_lost``: ``read()`` raises.
+  One destroyed whole and unread while it did not flow (paused, or not read yet) ends
+  if it is resumed before its ``close`` (``resume()``, or the request's dump): Node's
+  destroyed stream flows to its end until it has closed.
+- ``destroy(err)`` gives ``err`` to the request only when it destroys the socket
+  (``socket_error``: Node's socket ``error``); after an ``abort()`` it is the response's alone.
 - ``dump()`` (the request destroyed) drops the ``data`` listeners and lets the rest of
   the body flow to its end, as Node's ``_dump``.
 """
@@ -24,6 +29,16 @@ class ResponseEnds:
             self.resume()
 
     _dumped = False
+
+    socket_error = None  # the error destroy(err) destroyed the socket with (None: it was gone already)
+    _end_on_resume = False  # destroyed complete and unread, not flowing, without an error
+
+    def end_resumed(self):
+        """``resume()`` of a response destroyed complete while it did not flow: its ``end``
+        comes (after an ``abort`` due), then its ``close``, unless the ``close`` came first."""
+        self._end_on_resume = False
+        if not self._closed:
+            self._end_after_abort = self._end_pending = True
 
     def end_dumped(self):
         """A hand-over's response (ended at its head) that the request's ``destroy()`` in
@@ -55,6 +70,8 @@ class ResponseEnds:
         if not self.destroy_called and not self._closed:
             self.destroy_called = True
             self.destroy_error = error
+            socket = self.socket  # (the error its socket is destroyed with: the request's, as Node's socket 'error')
+            self.socket_error = error if socket is not None and not socket.destroyed else None
             if not self.aborted and error is not None:
                 self._errored = error
             self._destroy_error_due = error is not None
@@ -64,8 +81,12 @@ class ResponseEnds:
             elif not self._ended:
                 # complete, not read to its end: aborted, its socket goes; 'end' still comes
                 # when it flows (its chunks going out, the rest dropped) and no error was given
-                flowing = self._flowing and (self._flowed or not self._kept)
+                flowing = (self._flowing and (self._flowed or not self._kept)) or self._end_queued
                 last = self._end_after_abort = bool(flowing and self._end_pending and error is None)
+                # paused (or not flowing yet): a resume before its 'close' (the request's
+                # dump too) still ends it, as Node's flow of a destroyed stream
+                self._end_on_resume = bool(not flowing and self._end_pending and error is None
+                                           and self.socket is not None and not self.socket.destroyed)
                 self._end_pending = last
                 self._finished = None
                 self.mark_aborted()

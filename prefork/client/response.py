@@ -20,7 +20,9 @@ Rules:
   the read that carried it, gives ``end`` after ``aborted``, as Node's, its later
   chunks dropped (``body_lost``): client/resends.py).
   An ``abort()`` queued before the body's end was read (in the ``response`` listener,
-  a ``data`` listener before the last chunk) has its ``abort`` before ``end``.
+  a ``data`` listener before the last chunk) has its ``abort`` before ``end``, and a
+  ``destroy(err)``'s request ``error`` before both. The last kept chunk going out with
+  the body's end read queues ``end``: a ``pause()`` in its listeners does not stop it.
 - ``set_encoding`` makes the chunks ``str`` (Node's ``setEncoding``), ``read()``'s too.
 - ``read()`` collects the body from the moment it is called (resuming a paused
   response); a response awaited through ``await req.response()`` keeps it for a reader
@@ -91,6 +93,7 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         self._close_due = False  # the exchange closed before 'end' was over: 'close' follows it
         self._ending = False  # 'end' is being emitted
         self._end_after_abort = False  # destroyed once its last chunk went out: 'end' still comes
+        self._end_queued = False  # the last chunk went out with the end read: 'end' comes, paused or not
         self.destroy_called, self.destroy_error = False, None  # destroy() was called on the response itself
         self._destroy_error_due = False  # destroy(err)'s error is still to be emitted (to a listener)
         self._closed = False
@@ -144,7 +147,7 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         self._end_pending = True
         if (self._flowing and self._flowed and not self._kept) or (self._flowing is None and not self.taken):
             self._finished = finished
-            self._emit_end(self._abort_pending())
+            self._emit_end(self._events_due())
         elif self.awaited and self._flowing is None and not self._backlog and finished is not None:
             finished()
         else:
@@ -157,11 +160,11 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
                 return  # (a character's first bytes: held for the next chunk)
         self.emit("data", chunk)
 
-    def _emit_end(self, abort_first=False):
-        """``end``; ``abort_first``: an ``abort()`` queued before the body's end was
-        read comes first (Node's ``end`` is a tick queued then, after the abort's)."""
-        if abort_first:
-            self.req.emit_abort()
+    def _emit_end(self, due=None):
+        """``end``; ``due``: the request's ``error`` and ``abort()`` queued before the
+        body's end was read come first (Node's ``end`` is a tick queued then, after theirs)."""
+        if due is not None:
+            self.req.emit_due(due)
         if self._decoder is not None:
             held = self._decoder.end()  # an incomplete character, a short base64 group
             if held:
@@ -204,28 +207,29 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
 
     def _flow_kept(self):
         kept = self._kept
-        abort_first, lost = self._abort_pending(), self.body_lost
+        due, lost = self._events_due(), self.body_lost
         while kept and self._flowing:
             chunk = kept.popleft()
-            if not kept:  # (Node queues the 'end' as it reads the last chunk, before its 'data')
-                abort_first = self._abort_pending()
+            if not kept:  # (Node queues the 'end' as it reads the last chunk, before its 'data':
+                due = self._events_due()  # a pause() in its listeners stops it no more)
+                self._end_queued = self._end_pending
             self._kept_size -= len(chunk)
             self._emit_data(chunk)
             if self.body_lost and not lost:  # a destroy() in the listener dropped the rest,
                 if not self._flowing:  # which Node reads after it, then queues 'end' (paused: not)
                     self.end_dropped()
                     return
-                abort_first = self._abort_pending()
-        if not self._flowing and not self._end_after_abort:  # (a resume's due flow ends a destroyed one)
+                due = self._events_due()
+        if not (self._flowing or self._end_after_abort or self._end_queued):  # (a resume's due flow ends a destroyed one)
             return
         if self._backlog:
             self._backlog = False
             self._resume_socket()
         if self._end_pending and (not self.destroy_called or self._end_after_abort):
-            self._emit_end(abort_first)
+            self._emit_end(due)
 
-    def _abort_pending(self):
-        return self.req is not None and self.req.abort_pending
+    def _events_due(self):
+        return None if self.req is None else self.req.events_due()
 
     def _resume_socket(self):
         socket = self.socket
@@ -366,6 +370,8 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         self._flowing = True
         if self._ended:
             return self
+        if self._end_on_resume:
+            self.end_resumed()
         if not self.complete:
             self._backlog = False
             self._resume_socket()
@@ -399,14 +405,14 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         if self._end_pending and (not self.destroy_called or self._end_after_abort):
             self._close_due = True
             return
+        req = self.req
+        if req is not None:  # an abort() after a destroy(): its 'abort' first, as Node's tick
+            req.emit_abort()
         if self._destroy_error_due:  # destroy(err) after the body's end: 'error' first
             self._destroy_error_due = False
             if self.listener_count("error"):
                 self._closing = True
                 emit_logged(self, "error", self.destroy_error)  # (on a turn of its own: client/logged.py)
-        req = self.req
-        if req is not None:  # an abort() after a destroy(): its 'abort' first, as Node's tick
-            req.emit_abort()
         self._closed = True
         emit_logged(self, "close")
 
