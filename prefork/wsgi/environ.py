@@ -3,7 +3,14 @@
 Rules:
 - What does not change on a connection (the peer, the local port, the ``wsgi.*`` keys,
   whether the peer's forwarding headers are trusted) is computed once per connection;
-  each request gets a copy of that base plus its own keys. The base holds every key a
+  each request gets a copy of that base plus its own keys. The local address is read
+  (``socket.address()``) only for a request whose ``Host`` gives no ``SERVER_NAME``.
+  A connection's entry goes when its server connection (``socket.protocol``) is freed,
+  once it closes: no listener is put on the socket. (Neither is an attribute of the
+  socket's: CPython 3.11 keeps at most 29 attribute names of a class's instances in its
+  compact layout; a socket given more, as WSGI's were with ``turn_holds``, the cached
+  local address and a 'close' listener, gets a dict of its own, and every method of
+  it looked up on every request is looked up the slow way.) The base holds every key a
   request always sets, so that setting them grows no copy. What a request's fields
   give (the ``HTTP_*`` keys, ``Host``'s name and port) is kept with those fields: the
   next request on the connection with equal fields (a kept-alive client sends the same
@@ -54,6 +61,7 @@ Rules:
 
 import re
 from urllib.parse import unquote_to_bytes
+from weakref import ref
 
 from .. import __version__
 from ..http.forwarded import forwarded_client, forwarded_proto
@@ -110,11 +118,14 @@ class _Connection:
     fields), which a kept-alive client's next request, with the same fields, copies."""
 
     __slots__ = ("base", "trusted", "headers", "environ", "forwarding", "unusual", "last", "url", "method",
-                 "version", "request")
+                 "version", "request", "socket", "local", "watch")
 
-    def __init__(self, base, trusted):
+    def __init__(self, base, trusted, socket):
         self.base = base
         self.trusted = trusted
+        self.socket = socket
+        self.local = None  # (SERVER_NAME, SERVER_PORT) of the local address, read when first needed
+        self.watch = None  # a weak reference to the socket's server connection: the entry goes with it
         self.headers = None  # the fields ``environ`` was made from (None: none kept)
         self.environ = None
         self.forwarding = False  # ``headers`` has forwarding fields the peer may set
@@ -152,24 +163,35 @@ class EnvironBuilder:
     def connection(self, socket):
         entry = self.connections.get(socket)
         if entry is None:
-            entry = self.connections[socket] = self._connection(socket)
-            socket.once("close", lambda _had_error=False: self.connections.pop(socket, None))
+            entry = self._connection(socket)
+            owner = socket.protocol  # (None: a socket closed already, whose entry would never go)
+            if owner is not None:
+                connections = self.connections
+                entry.watch = ref(owner, lambda _: connections.pop(socket, None))  # (module rules)
+                connections[socket] = entry
         return entry
 
     def _connection(self, socket):
-        local = socket.address()
-        local = local if isinstance(local, dict) else {}
         remote_addr = unzoned(socket.remote_address or "")
         base = dict(self.constants)
-        base["SERVER_NAME"] = unzoned(local.get("address", "localhost"))
-        base["SERVER_PORT"] = str(local.get("port", "") or "")
+        base["SERVER_NAME"] = base["SERVER_PORT"] = None  # (the Host's, or the local address's: per request)
         base["REMOTE_ADDR"] = remote_addr
         port = socket.remote_port
         base["REMOTE_PORT"] = "" if port is None else str(port)  # (0 from a PROXY header too)
         if socket.encrypted:
             base["wsgi.url_scheme"] = "https"
         base.update(_PER_REQUEST)
-        return _Connection(base, self.trusted.allows_socket(socket))
+        return _Connection(base, self.trusted.allows_socket(socket), socket)
+
+    @staticmethod
+    def _local(conn):
+        """(SERVER_NAME, SERVER_PORT) of the connection's local address, read once."""
+        local = conn.local
+        if local is None:
+            address = conn.socket.address()
+            address = address if isinstance(address, dict) else {}
+            local = conn.local = (unzoned(address.get("address", "localhost")), str(address.get("port", "") or ""))
+        return local
 
     # -- per request ------------------------------------------------------------------------------
     def environ(self, req, body, early_hints=None):
@@ -274,9 +296,11 @@ class EnvironBuilder:
                 split = authority(host)
                 if len(self.hosts) < _CACHE_LIMIT:
                     self.hosts[host] = split
-            if split:  # (a Host that is no authority leaves the local address)
-                environ["SERVER_NAME"] = split[0]
-                environ["SERVER_PORT"] = split[1]  # none: the scheme's default, never the listening port
+        else:
+            split = None
+        # (a Host that is no authority leaves the local address; a Host without a port,
+        # the scheme's default, never the listening port)
+        environ["SERVER_NAME"], environ["SERVER_PORT"] = split or self._local(conn)
         forwarding = conn.trusted and ("x-forwarded-for" in headers or "x-forwarded-proto" in headers)
         conn.forwarding = forwarding
         conn.url = None  # (the last request's environ was another's fields')

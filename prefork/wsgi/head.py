@@ -27,6 +27,7 @@ Rules:
 """
 
 from ..http import framing, serialize
+from .body import HEAD_ALONE
 
 # hop-by-hop, except Connection; and Trailer: WSGI has no way to send trailers, so the
 # field would announce fields that never come (and frame the body as the events API's
@@ -162,8 +163,9 @@ class WholeHeads:
     form of one: such a body goes field by field, whose rules judge it). The last head
     asked for is kept apart, compared before any hashing: an app gives the same head
     for most of its answers. The head ``get`` gave last is also in ``code``, ``reason``,
-    ``block`` and ``fits``: the body size it goes out with as a block (None: any; -1:
-    none, it goes field by field: no block, or a 304's Content-Length)."""
+    ``block`` and ``fits``: the body size it goes out with as a block (None: any up to
+    ``HEAD_ALONE``; -1: none, it goes field by field: no block, a 304's Content-Length,
+    one over ``HEAD_ALONE``, whose body goes out after its head)."""
 
     __slots__ = ("statuses", "blocks", "status", "headers", "entry", "code", "reason", "block", "fits")
 
@@ -185,7 +187,7 @@ class WholeHeads:
             length = int(length) if length.isascii() and length.isdigit() and str(int(length)) == length else -1
         entry = (code, reason, block, length)
         self.code, self.reason, self.block = code, reason, block
-        self.fits = -1 if block is None or (length is not None and code == 304) else length
+        self.fits = -1 if block is None or (length is not None and (code == 304 or length > HEAD_ALONE)) else length
         if kept and status.__class__ is str:
             self.status, self.headers, self.entry = status, list(headers), entry
         else:

@@ -389,7 +389,7 @@ def start_call(adapter, req, res, body=None):
                     # 304's, the representation's, is the app's)
                     size = len(data)
                     fits = heads.fits
-                    if (fits is None or (fits == size and res.can_chunk)) and size <= HEAD_ALONE:
+                    if fits == size and res.can_chunk or fits is None and size <= HEAD_ALONE:
                         res.end_with(heads.code, heads.block, data, heads.reason)  # (not over WHOLE_WAITS)
                         call.finished = call.over = True  # (a list: nothing to close; a later write() raises)
                         if adapter.errors.held:
