@@ -9,6 +9,7 @@ with every field, literal text with ``%`` and braces, repeated fields."""
 
 import asyncio
 import bisect
+import dis
 import random
 
 import pytest
@@ -184,3 +185,19 @@ def test_held_lines_keep_the_second_they_ended_in_when_the_clock_moves_on(tmp_pa
     assert (tmp_path / "access.log").read_text().splitlines() == [
         time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second)) + " " + url
         for second, url in zip(ended, ("/first", "/second"))]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_batch_render_reads_no_global_name(tmp_path, fmt):
+    """The render made for a format reads every name of its scope as a local (its
+    keyword-only defaults, bound when it is made): none is read as a global at each line."""
+    loop = asyncio.new_event_loop()
+    log = logs.AccessLog(str(tmp_path / "a.log"), fmt, 1.0)
+    try:
+        log.observer(loop, metrics.WorkerMetrics(Server()))
+        code = log.render.__code__
+        assert code.co_kwonlyargcount > 0, fmt
+        assert [op.argval for op in dis.get_instructions(code) if op.opname == "LOAD_GLOBAL"] == [], fmt
+    finally:
+        log.close()
+        loop.close()
