@@ -1,8 +1,16 @@
 """Where a client request connects: its host and port, read from ``options`` as Node's
 ``http.request`` reads them (their checks and errors), its Host field, and where it
-connects from (``local_options``)."""
+connects from (``local_options``).
+
+Rules:
+- A port (``port``, else ``default_port``) is checked by net/ports.py's ``checked_port``,
+  the one check ``net.connect`` makes; a refused value (``local_port`` too) is named
+  in the message by its ``described``, as Node names it (``type number (70000)``).
+"""
 
 import socket as _socket
+
+from ..net.ports import checked_port, coded, described  # (coded: client modules take it from here)
 
 
 def connect_host(options):
@@ -40,47 +48,20 @@ def _same_number(port, default):
 def connect_port(port, default=80):
     """The port to connect to, as Node takes ``options.port``: a false value (NaN too)
     is ``default`` (its ``|| defaultPort``, checked as the port is: ``default_port="8080"``
-    is 8080); else a whole number 0-65535, or a string of one (surrounding blanks
-    allowed); another number or string raises ERR_SOCKET_BAD_PORT (a ValueError), any
-    other type ERR_INVALID_ARG_TYPE (a TypeError), at once."""
+    is 8080); else checked as ``net.connect`` checks it (net/ports.py's ``checked_port``:
+    a whole number 0-65535 or a string JavaScript's ``Number()`` reads as one, else
+    ERR_SOCKET_BAD_PORT, a ValueError; another type ERR_INVALID_ARG_TYPE, a TypeError),
+    at once, with Node's wording of what was received."""
     if _false(port):
         if _false(default):
             return 80  # (Node's ``|| 80``)
         port = default
-    if isinstance(port, bool) or not isinstance(port, (int, float, str)):
-        err = TypeError('The "options.port" property must be one of type number or string. '
-                        f"Received {port!r}")
-        err.code = "ERR_INVALID_ARG_TYPE"
-        raise err
-    number = None
-    if isinstance(port, str) and port.strip():
-        text = port.strip()
-        try:
-            number = float(text)
-        except ValueError:
-            try:
-                number = int(text, 0)  # 0x50, 0o120, 0b1010000, as JavaScript's Number()
-            except ValueError:
-                pass
-    elif not isinstance(port, str):
-        number = port
-    if number is None or number != number or not 0 <= number <= 65535 or int(number) != number:
-        err = ValueError(f"Port should be >= 0 and < 65536. Received {port!r}.")
-        err.code = "ERR_SOCKET_BAD_PORT"
-        raise err
-    return int(number)
+    return checked_port(port)
 
 
 def _false(value):
     """JavaScript's false values: undefined, null, false, 0, NaN, ""."""
     return value is None or value != value or (isinstance(value, (int, float, str)) and not value)
-
-
-def coded(kind, code, message):
-    """An exception of ``kind`` carrying Node's error ``code`` (raised by the caller)."""
-    err = kind(message)
-    err.code = code
-    return err
 
 
 def local_options(options):
@@ -100,9 +81,9 @@ def local_options(options):
         raise coded(TypeError, "ERR_INVALID_IP_ADDRESS", f"Invalid IP address: {address}")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
         raise coded(TypeError, "ERR_INVALID_ARG_TYPE",
-                      f'The "options.localPort" property must be of type number. Received {port!r}')
+                      f'The "options.localPort" property must be of type number. Received {described(port)}')
     if port is not None and not 0 <= port <= 65535:
-        raise coded(ValueError, "ERR_SOCKET_BAD_PORT", f"Port should be >= 0 and < 65536. Received {port!r}.")
+        raise coded(ValueError, "ERR_SOCKET_BAD_PORT", f"Port should be >= 0 and < 65536. Received {described(port)}.")
     if family is not None and (isinstance(family, bool) or family not in (0, 4, 6)):
         raise coded(ValueError, "ERR_INVALID_ARG_VALUE",
                       f"The property 'options.family' must be one of: 0, 4, 6. Received {family!r}")
