@@ -299,6 +299,17 @@ def exchange(server, steps, window=0.5, until=None):
     return Result(bytes(data), closed, close_after, events)
 
 
+def exchanges(servers, steps, window=0.5):
+    """``exchange`` of the same steps with each of ``servers`` at once, a thread each (each
+    server has that one connection, as with ``exchange``), in the time of the longest
+    window, not their sum: once all are over, a finished future for each, in order (its
+    ``result()`` the Result, or raising that exchange's own error)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        return [pool.submit(exchange, server, steps, window) for server in servers]
+
+
 def node_events(script, joined=False):
     """The events a Node script logged: it gets ``http``, ``net``, ``log(...)`` (each
     call one event: its arguments, or with ``joined`` one string of them) and ``done()``

@@ -6,12 +6,11 @@ reference server tests/ref_server.js) and requires identical results.
 """
 
 import collections
-import concurrent.futures
 import json
 
 import pytest
 
-from harness import NODE, RefServer, exchange, mask
+from harness import NODE, RefServer, exchanges, mask
 from scenarios import SCENARIOS
 
 
@@ -36,21 +35,16 @@ def results(servers):
     only one there (all three are over before the next scenario starts): each keeps its
     own window, the scenario costs the longest of them, not their sum."""
     cache = {}
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=3)
 
     def get(scenario, name):
         if scenario.name not in cache:
             kinds = {"prefork": ("prefork", None), "uvloop": ("prefork", "uvloop")}
             if NODE is not None:
                 kinds["node"] = ("node", None)
-            running = {key: servers(kind, scenario.config, loop) for key, (kind, loop) in kinds.items()}
-            futures = {key: pool.submit(exchange, server, scenario.steps, scenario.window)
-                       for key, server in running.items()}
-            concurrent.futures.wait(futures.values())
-            cache[scenario.name] = futures
+            running = [servers(kind, scenario.config, loop) for kind, loop in kinds.values()]
+            cache[scenario.name] = dict(zip(kinds, exchanges(running, scenario.steps, scenario.window)))
         return cache[scenario.name][name].result()
-    yield get
-    pool.shutdown()
+    return get
 
 
 @pytest.fixture(scope="module")
