@@ -299,11 +299,22 @@ def exchange(server, steps, window=0.5, until=None):
     return Result(bytes(data), closed, close_after, events)
 
 
-def node_events(script, joined=False):
+def exchanges(servers, steps, window=0.5):
+    """``exchange`` of the same steps with each of ``servers`` at once, a thread each (each
+    server has that one connection, as with ``exchange``), in the time of the longest
+    window, not their sum: once all are over, a finished future for each, in order (its
+    ``result()`` the Result, or raising that exchange's own error)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        return [pool.submit(exchange, server, steps, window) for server in servers]
+
+
+def node_events(script, joined=False, timeout=10):
     """The events a Node script logged: it gets ``http``, ``net``, ``log(...)`` (each
     call one event: its arguments, or with ``joined`` one string of them) and ``done()``
-    (prints them and exits once they are written: a pipe takes 64 KiB at a time).
-    Skips the test where node is missing."""
+    (prints them and exits once they are written: a pipe takes 64 KiB at a time), within
+    ``timeout`` seconds. Skips the test where node is missing."""
     if NODE is None:
         import pytest
         pytest.skip("node is not installed")
@@ -311,7 +322,7 @@ def node_events(script, joined=False):
     script = ("const http = require('http'); const net = require('net'); const events = [];\n"
               f"const log = (...a) => {push};\n"
               "const done = () => { process.stdout.write(JSON.stringify(events) + '\\n', () => process.exit(0)); };\n" + script)
-    out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=10, check=True).stdout
+    out = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=timeout, check=True).stdout
     return json.loads(out)
 
 

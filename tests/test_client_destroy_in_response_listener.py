@@ -11,6 +11,7 @@ it was whole raises ECONNRESET "aborted" whatever the order of the two calls. No
 chunked, whole and cut short, with no agent and a keep-alive one."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -27,18 +28,68 @@ ANSWERS = {
     "chunked-short": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
 }
 
-NODE_CLIENT = NODE_RECORDER + r"""
-const [port, agentKind, steps, point] = %s;
-const agent = agentKind === 'none' ? false : new http.Agent({keepAlive: true});
-const req = http.get({port, host: '127.0.0.1', agent});
-recordRequest(req);
-req.on('response', (res) => {
-  recordResponse(res, 'text');
-  const acted = () => { act(steps, req, res); log('called'); };
-  if (point === 'data') res.once('data', acted); else acted();
+NODE_CLIENTS = r"""
+const one = ([port, agentKind, steps, point]) => new Promise((resolve) => {
+  const events = [];
+  const log = (...a) => events.push(a);  // (the recorder's functions below log to this case's events)
+""" + NODE_RECORDER + r"""
+  const agent = agentKind === 'none' ? false : new http.Agent({keepAlive: true});
+  const req = http.get({port, host: '127.0.0.1', agent});
+  recordRequest(req);
+  req.on('response', (res) => {
+    recordResponse(res, 'text');
+    const acted = () => { act(steps, req, res); log('called'); };
+    if (point === 'data') res.once('data', acted); else acted();
+  });
+  req.on('close', () => setTimeout(() => resolve(events.slice()), 50));
 });
-req.on('close', () => setTimeout(done, 50));
+(async () => {
+  for (const c of %s) events.push(await one(c));
+  done();
+})();
 """
+
+AGENT_KINDS = ["none", "keep-alive"]
+IN_RESPONSE = [["res.destroy"], ["res.destroy", "abort"], ["abort"], ["destroy", "abort"], ["destroy"],
+               ["pause", "res.destroy"]]
+REQUEST_IN_DATA = [["abort"], ["destroy", "abort"], ["destroy"]]
+RESPONSE_IN_DATA = [["res.destroy"], ["res.destroy", "abort"], ["abort", "res.destroy"],
+                    ["res.destroy", "destroy"], ["destroy", "res.destroy"],
+                    ["res.destroy", "pause"], ["res.destroy.error"]]
+CASES = [(agent_kind, steps, point) for agent_kind in AGENT_KINDS
+         for steps, point in [(steps, "response") for steps in IN_RESPONSE]
+         + [(steps, "data") for steps in REQUEST_IN_DATA + RESPONSE_IN_DATA]]
+
+
+def serve_answer(kind):
+    """A raw server answering each request on a connection with ``ANSWERS[kind]``."""
+    def handler(conn, index):
+        while read_head(conn):
+            conn.sendall(ANSWERS[kind])
+    srv = RawServer(handler)
+    srv.kind = kind
+    return srv
+
+
+@pytest.fixture(scope="module")
+def node_clients():
+    """Node's events for each of CASES against each answer, one Node process for all the
+    cases of an answer, run one after the other (each on an agent of its own, the next
+    once the last one's request closed and 50 ms passed, as the process's exit did), its
+    own raw server (the same answers) closed when that process is over."""
+    found = {}
+
+    def events(kind, agent_kind, steps, point):
+        if kind not in found:
+            srv = serve_answer(kind)
+            try:
+                table = [[srv.port, *case] for case in CASES]
+                found[kind] = dict(zip((repr(case) for case in CASES),
+                                       node_events(NODE_CLIENTS % json.dumps(table), timeout=60)))
+            finally:
+                srv.close()
+        return found[kind][repr((agent_kind, steps, point))]
+    return events
 
 
 def prefork_client(port, agent_kind, steps, point):
@@ -70,31 +121,26 @@ def prefork_client(port, agent_kind, steps, point):
 
 @pytest.fixture(params=sorted(ANSWERS))
 def server(request):
-    answer = ANSWERS[request.param]
-
-    def handler(conn, index):
-        while read_head(conn):
-            conn.sendall(answer)
-    srv = RawServer(handler)
-    srv.kind = request.param
+    srv = serve_answer(request.param)
     yield srv
     srv.close()
 
 
-@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
-@pytest.mark.parametrize("steps", [["res.destroy"], ["res.destroy", "abort"], ["abort"], ["destroy", "abort"], ["destroy"],
-                                   ["pause", "res.destroy"]])
-def test_a_destroy_in_the_response_listener_ends_a_body_the_same_read_completes(server, agent_kind, steps):
-    theirs = node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "response"],))
+@pytest.mark.parametrize("agent_kind", AGENT_KINDS)
+@pytest.mark.parametrize("steps", IN_RESPONSE)
+def test_a_destroy_in_the_response_listener_ends_a_body_the_same_read_completes(
+        server, node_clients, agent_kind, steps):
+    theirs = node_clients(server.kind, agent_kind, steps, "response")
     ours = prefork_client(server.port, agent_kind, steps, "response")
     assert ours == theirs, (ours, theirs)
     assert (["res", "end"] in ours) == (not server.kind.endswith("short"))
 
 
-@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
-@pytest.mark.parametrize("steps", [["abort"], ["destroy", "abort"], ["destroy"]])
-def test_a_request_destroyed_in_a_data_listener_drops_the_rest_of_the_body_data(server, agent_kind, steps):
-    theirs = node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "data"],))
+@pytest.mark.parametrize("agent_kind", AGENT_KINDS)
+@pytest.mark.parametrize("steps", REQUEST_IN_DATA)
+def test_a_request_destroyed_in_a_data_listener_drops_the_rest_of_the_body_data(
+        server, node_clients, agent_kind, steps):
+    theirs = node_clients(server.kind, agent_kind, steps, "data")
     ours = prefork_client(server.port, agent_kind, steps, "data")
     assert ours == theirs, (ours, theirs)
 
@@ -108,12 +154,11 @@ def without_data_after_aborted(events):
     return events[:cut] + [e for e in events[cut:] if e[0] != "res data"]
 
 
-@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
-@pytest.mark.parametrize("steps", [["res.destroy"], ["res.destroy", "abort"], ["abort", "res.destroy"],
-                                   ["res.destroy", "destroy"], ["destroy", "res.destroy"],
-                                   ["res.destroy", "pause"], ["res.destroy.error"]])
-def test_a_response_destroyed_in_its_first_data_listener_ends_as_nodes_does(server, agent_kind, steps):
-    theirs = without_data_after_aborted(node_events(NODE_CLIENT % ([server.port, agent_kind, steps, "data"],)))
+@pytest.mark.parametrize("agent_kind", AGENT_KINDS)
+@pytest.mark.parametrize("steps", RESPONSE_IN_DATA)
+def test_a_response_destroyed_in_its_first_data_listener_ends_as_nodes_does(
+        server, node_clients, agent_kind, steps):
+    theirs = without_data_after_aborted(node_clients(server.kind, agent_kind, steps, "data"))
     ours = prefork_client(server.port, agent_kind, steps, "data")
     assert ours == theirs, (ours, theirs)
 

@@ -6,6 +6,7 @@
 the same raw server."""
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -39,16 +40,15 @@ req.end();
 """
 
 
-@pytest.fixture
-def raw_server():
+@contextlib.contextmanager
+def answering(answer):
     """A listener answering every connection's first read with ``answer[0]``, then
-    reading until the client leaves."""
+    reading until the client leaves; its port."""
     listener = socket.create_server(("127.0.0.1", 0))
-    answer = [b""]
     stop = threading.Event()
 
     def serve():
-        listener.settimeout(0.2)
+        listener.settimeout(0.02)  # (how soon the end of the block stops it)
         while not stop.is_set():
             try:
                 conn, _ = listener.accept()
@@ -65,10 +65,20 @@ def raw_server():
                     pass
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield listener.getsockname()[1], answer
-    stop.set()
-    thread.join(5)
-    listener.close()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+@pytest.fixture
+def raw_server():
+    """``answering`` an answer the test sets in ``answer[0]``."""
+    answer = [b""]
+    with answering(answer) as port:
+        yield port, answer
 
 
 def logged_request(port, method, agent_kind, log):
@@ -127,21 +137,29 @@ def test_a_request_destroyed_in_its_handoff_listener_ends_and_closes_its_respons
 # response. Node gives the response's ``end`` and ``close`` whenever the request was
 # destroyed or aborted too (its dump ends the destroyed stream), the ``abort`` before
 # them, and the response's ``close`` before the tunnel socket's.
-NODE_STEPS = NODE_RECORDER + r"""
-const [method, steps, agentKind, port] = %s;
-const agent = agentKind === 'none' ? false : agentKind === 'keep-alive' ? new http.Agent({keepAlive: true}) : undefined;
-const headers = method === 'GET' ? {Connection: 'Upgrade', Upgrade: 'x'} : {};
-const req = http.request({port, host: '127.0.0.1', method, path: method === 'GET' ? '/' : 'x:1', agent, headers});
-recordRequest(req);
-req.on(method === 'GET' ? 'upgrade' : 'connect', (res, sock, head) => {
-  log('handed', res.statusCode);
-  recordResponse(res);
-  if (steps.includes('abort-res-destroy')) req.on('abort', () => { res.destroy(); log('res destroyed in abort'); });
-  sock.on('close', () => { log('socket close'); setImmediate(done); });
-  act(steps.filter((s) => s !== 'abort-res-destroy'), req, res, sock);
-  log('called', sock.destroyed, req.destroyed);
+NODE_STEPS = r"""
+const one = ([method, steps, agentKind, port]) => new Promise((resolve) => {
+  const events = [];
+  const log = (...a) => events.push(a);  // (the recorder's functions below log to this case's events)
+""" + NODE_RECORDER + r"""
+  const agent = agentKind === 'none' ? false : agentKind === 'keep-alive' ? new http.Agent({keepAlive: true}) : undefined;
+  const headers = method === 'GET' ? {Connection: 'Upgrade', Upgrade: 'x'} : {};
+  const req = http.request({port, host: '127.0.0.1', method, path: method === 'GET' ? '/' : 'x:1', agent, headers});
+  recordRequest(req);
+  req.on(method === 'GET' ? 'upgrade' : 'connect', (res, sock, head) => {
+    log('handed', res.statusCode);
+    recordResponse(res);
+    if (steps.includes('abort-res-destroy')) req.on('abort', () => { res.destroy(); log('res destroyed in abort'); });
+    sock.on('close', () => { log('socket close'); setImmediate(() => resolve(events.slice())); });
+    act(steps.filter((s) => s !== 'abort-res-destroy'), req, res, sock);
+    log('called', sock.destroyed, req.destroyed);
+  });
+  req.end();
 });
-req.end();
+(async () => {
+  for (const c of %s) events.push(await one(c));
+  done();
+})();
 """
 
 
@@ -182,14 +200,35 @@ STEPS = [
 ]
 
 
-@pytest.mark.parametrize("agent_kind", ["none", "keep-alive"])
+STEP_AGENTS = ["none", "keep-alive"]
+
+
+@pytest.fixture(scope="module")
+def node_steps():
+    """Node's events for each of STEPS and STEP_AGENTS, one Node process for all the
+    cases of a method, run one after the other (the next once the last one's socket
+    closed and a turn passed, as the process's exit did), against its own listener (the
+    same answer) closed when that process is over."""
+    found = {}
+
+    def events(method, steps, agent_kind):
+        if method not in found:
+            cases = [(steps, agent_kind) for steps in STEPS for agent_kind in STEP_AGENTS]
+            with answering([ANSWERS[method]]) as port:
+                table = [[method, steps, agent_kind, port] for steps, agent_kind in cases]
+                found[method] = dict(zip(map(repr, cases), node_events(NODE_STEPS % json.dumps(table), timeout=60)))
+        return found[method][repr((steps, agent_kind))]
+    return events
+
+
+@pytest.mark.parametrize("agent_kind", STEP_AGENTS)
 @pytest.mark.parametrize("steps", STEPS, ids="+".join)
 @pytest.mark.parametrize("method", ["CONNECT", "GET"])
 def test_a_response_destroyed_or_an_abort_after_a_destroy_in_the_handoff_listener_ends_as_nodes(
-        raw_server, method, steps, agent_kind):
+        raw_server, node_steps, method, steps, agent_kind):
     port, answer = raw_server
     answer[0] = ANSWERS[method]
-    theirs = node_events(NODE_STEPS % (json.dumps([method, steps, agent_kind, port]),))
+    theirs = node_steps(method, steps, agent_kind)
     ours, _ = prefork_steps(port, method, steps, agent_kind)
     assert ours == theirs, (ours, theirs)
     assert ["res", "close"] in ours and ours[-1] == ["socket close"]

@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fuzz_server_node import CONFIGS, NODE, print_finding, run  # noqa: E402
-from harness import RefServer, exchange  # noqa: E402
+from harness import RefServer, exchange, exchanges  # noqa: E402
 
 H = b"Host: x\r\n"
 KA = b"Date: <DATE>\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
@@ -171,8 +171,7 @@ def test_regression_deviation(case, twins):
 @pytest.mark.parametrize("case", REGRESSIONS, ids=[c[0] for c in REGRESSIONS])
 def test_regression_matches_node(case, twins):
     name, config, steps, expect, closed, events = case
-    node = exchange(twins("node", config), steps, 0.4)
-    ours = exchange(twins("prefork", config), steps, 0.4)
+    node, ours = (done.result() for done in exchanges([twins("node", config), twins("prefork", config)], steps, 0.4))
     assert ours.summary() == node.summary()
 
 

@@ -24,6 +24,11 @@ class _Text(str):
     """A str subclass, as frameworks' safe or lazy strings are."""
 
 
+def wrapped_bytes(size):
+    """The ``size`` bytes /wrapped answers: byte i is i % 241."""
+    return (bytes(range(241)) * (size // 241 + 1))[:size]
+
+
 class _Closing:
     """A file-like object that counts its close() calls by kind."""
 
@@ -104,7 +109,7 @@ def app(environ, start_response):
     if path == "/wrapped":  # wsgi.file_wrapper around QUERY: kind-size[-offset]
         kind, size, *offset = query.split("-")
         size = int(size)
-        data = bytes(i % 241 for i in range(size))
+        data = wrapped_bytes(size)
         if kind == "file":
             name = os.path.abspath(f"wrapped-{size}.bin")  # in the server's working directory
             if not os.path.exists(name):
