@@ -262,7 +262,7 @@ def test_the_client_address_is_the_nearest_hop_not_a_trusted_proxy(daemons, allo
     """As the ASGI side (and uvicorn) read it: walking X-Forwarded-For from
     the right, the first address that is not a trusted proxy is the client; the ones
     before it were written by the client and may be anything."""
-    args = [arg for entry in (allow or "").split(",") if entry for arg in ("--forwarded-allow-ips", entry)]
+    args = ("--forwarded-allow-ips", allow) if allow else ()  # (the whole list in one value: given twice, the last counts)
     d = daemons("--interface", "wsgi", *args, app="apps.journey_wsgi:app", workers=1)
     d.wait_ready()
     assert _environ_with(d.port, headers) == expected
