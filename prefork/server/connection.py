@@ -139,10 +139,11 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
         finally:
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
-        # (the usual read stops at the first two tests; the mark, a class default, is read
-        # only when bytes wait)
+        # (the usual read, its response queued already, stops at the first two tests,
+        # without a call; the mark, a class default, is read only when bytes wait)
         if ((buffered := socket.buffered_size) and buffered > socket.high_water_mark
-                or len(self._responses) >= _PIPELINE_DEPTH) and not socket.destroyed and socket.protocol is self:
+                or (responses := self._responses) and len(responses) >= _PIPELINE_DEPTH) \
+                and not socket.destroyed and socket.protocol is self:
             parser = self.parser
             if not (parser.in_message and parser.headers_complete):
                 # (not inside a request's body: its bytes make no response, and a client that
