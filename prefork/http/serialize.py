@@ -396,10 +396,10 @@ class HeadCache(DateCache):
         """``status line + Date + keep-alive lines`` (bytes) for a standard ``status``, else None."""
         if _wall() >= self._until or timeout != self._timeout or cap != self._cap:
             self._refresh(timeout, cap)
-        head = self._prefixes.get(status)
-        if head is None:
-            head = self._made(self._prefixes, status, self._lines)
-        return head
+        try:
+            return self._prefixes[status]  # (no call: this runs per response)
+        except KeyError:  # the first of this second (or these lines) for ``status``
+            return self._made(self._prefixes, status, self._lines)
 
     def closing_prefix(self, status):
         """``status line + Date + Connection: close`` (bytes) for a standard ``status``,
@@ -413,9 +413,10 @@ class HeadCache(DateCache):
 
     def _made(self, table, status, lines):
         """``status line + Date + lines`` (bytes), kept in ``table`` for this second; None
-        for a status with no standard line."""
+        (kept too) for a status with no standard line."""
         line = _STATUS_LINES.get(status)
         if line is None:
+            table[status] = None
             return None
         head = table[status] = (line + self._line + lines).encode("latin-1")
         return head

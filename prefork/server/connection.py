@@ -55,6 +55,7 @@ from .leaving import LeavingHTTP, continuation_head
 from .idling import Idling
 from .knobs import HEADER_LIMIT
 from .lost import ConnectionLost
+from .on_socket import OnSocket
 from .ticks import NextTicks
 from .failures import Failures
 from .flow import PIPELINE_DEPTH as _PIPELINE_DEPTH, FlowControl
@@ -67,7 +68,7 @@ _new = object.__new__
 _request_init, _response_init = IncomingMessage.__init__, ServerResponse.__init__
 
 
-class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, Idling, Failures):
+class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, Idling, Failures, OnSocket):
     deferred_for = None  # the message_start whose timeout the server's sweep put off once
 
     def __init__(self, server, socket):
@@ -138,10 +139,11 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
         finally:
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
-        # (the usual read stops at the first two tests; the mark, a class default, is read
-        # only when bytes wait)
+        # (the usual read, its response queued already, stops at the first two tests,
+        # without a call; the mark, a class default, is read only when bytes wait)
         if ((buffered := socket.buffered_size) and buffered > socket.high_water_mark
-                or len(self._responses) >= _PIPELINE_DEPTH) and not socket.destroyed and socket.protocol is self:
+                or (responses := self._responses) and len(responses) >= _PIPELINE_DEPTH) \
+                and not socket.destroyed and socket.protocol is self:
             parser = self.parser
             if not (parser.in_message and parser.headers_complete):
                 # (not inside a request's body: its bytes make no response, and a client that
@@ -408,36 +410,3 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
                 self.resume_reading("output")
             else:
                 socket.want_drain()  # on_drain resumes
-
-    def prefinish(self, res):
-        """Node's ``prefinish`` of ``res``, ended, its bytes all handed to the socket: now
-        when it holds the socket, else once the one ahead of it finishes, before that
-        one's own ``finish`` listeners (Node gives ``res`` the socket then)."""
-        ahead = None
-        for earlier in (*(self._unflushed or ()), self._attached):
-            if earlier is res:
-                break
-            if earlier is not None and not earlier.writable_finished:
-                ahead = earlier
-        if ahead is None:
-            res.emit("prefinish")
-        else:
-            ahead.prepend_once_listener("finish", lambda: res.emit("prefinish"))
-
-    def holds_socket(self, res):
-        """``res`` (active, not finished) is the first response not yet finished: Node's
-        ``socket._httpMessage``, the one whose ``socket`` is set."""
-        for earlier in self._unflushed or ():
-            if not earlier.writable_finished:
-                return earlier is res
-        attached = self._attached
-        return attached is None or attached is res or attached.writable_finished
-
-    @property
-    def current_response(self):
-        """The response on the socket (Node's ``socket._httpMessage``): one ended but not
-        yet finished stays there, ahead of those waiting their turn."""
-        attached = self._attached
-        if attached is not None and not attached.writable_finished:
-            return attached
-        return self._responses[0] if self._responses else None
