@@ -1,7 +1,8 @@
 """Python-level calls per keep-alive hello request of the event server, in process.
 
 With ``--interface wsgi`` the server runs bench/apps.py's WSGI app through the WSGI
-adapter (``threads = 1``, as a worker plugs it in) instead of an events handler.
+adapter (``threads = 1``, as a worker plugs it in) instead of an events handler; with
+``--interface asgi``, its ASGI app through the ASGI adapter (no lifespan run).
 
 The server runs on its own loop thread; this thread sends one request at a time on one
 keep-alive connection. ``sys.setprofile`` on the loop thread counts every call (Python
@@ -10,7 +11,7 @@ functions and builtins) made between two points; the difference between runs of 
 table for the same run instead.
 
 Usage: python3 bench/calls.py [--requests N] [--variant bare|defaults] [--loop asyncio|uvloop]
-                              [--interface events|wsgi] [--profile] [--opcodes] [--top K]
+                              [--interface events|wsgi|asgi] [--profile] [--opcodes] [--top K]
 """
 
 import argparse
@@ -51,6 +52,10 @@ class Rig:
             from prefork.wsgi import WSGIAdapter
             self.server = prefork.create_server(loop=self.loop, **knobs)
             WSGIAdapter(apps.wsgi).setup(self.server)
+        elif interface == "asgi":
+            from prefork.asgi import ASGIAdapter
+            self.server = prefork.create_server(loop=self.loop, **knobs)
+            ASGIAdapter(apps.asgi).setup(self.server)
         else:
             self.server = prefork.create_server(lambda req, res: res.end(BODY), loop=self.loop, **knobs)
         self.access = None
@@ -149,7 +154,7 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--variant", default="bare", choices=("bare", "defaults"))
     parser.add_argument("--loop", default="asyncio")
-    parser.add_argument("--interface", default="events", choices=("events", "wsgi"))
+    parser.add_argument("--interface", default="events", choices=("events", "wsgi", "asgi"))
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--opcodes", action="store_true", help="bytecodes executed per function")
     parser.add_argument("--top", type=int, default=60)

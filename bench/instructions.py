@@ -34,7 +34,7 @@ With ``--floors`` it measures the bare loop alone on each loop prefork can run o
 selectors, asyncio's loop (readiness callbacks, and its own transports), uvloop (the
 same two): the least a server on that loop can spend per request.
 
-Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi]
+Usage: python3 bench/instructions.py [--requests N] [--interfaces events,wsgi,asgi]
                                      [--variants bare,log,metrics,defaults]
                                      [--request minimal|browser|close|pipelined]
        python3 bench/instructions.py --loops [CHECKOUT] [--requests N]
@@ -223,7 +223,8 @@ def worker_instructions(interface, variant, count):
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     port = listener.getsockname()[1]
-    app = ["--interface", "wsgi", "apps:wsgi"] if interface == "wsgi" else ["apps:setup"]
+    app = {"wsgi": ["--interface", "wsgi", "apps:wsgi"], "asgi": ["--interface", "asgi", "apps:asgi"]}.get(
+        interface, ["apps:setup"])
     cmd = ["valgrind", "--tool=callgrind", "--cache-sim=no", "--branch-sim=no",
            f"--callgrind-out-file={tmp}/cg.%p", sys.executable, "-m", "prefork", *app, "--workers", "1",
            "--bind", f"fd://{listener.fileno()}", "--access-log", os.path.join(tmp, access) if access else "",

@@ -8,8 +8,12 @@ Rules:
   ``headers`` are its header lines in order, names lower-cased, as bytes; ``state`` is
   a shallow copy of the lifespan state, per request.
 - An HTTP scope is a copy of its connection's template (the fields that do not change
-  between its requests: ``server``, ``client``, ``scheme``...; dropped when the socket
-  closes) with the request's own fields set; on TLS, a ``tls.TLSTemplate``, whose copies
+  between its requests: ``server``, ``client``, ``scheme``...) with the request's own
+  fields set. A template goes when its socket's server connection (``socket.protocol``)
+  is freed, once it closes (a weak reference), not by a 'close' listener: a listener
+  is an attribute of the socket's, and one more than CPython 3.11's compact layout
+  keeps (29 names) gives every socket a dict of its own, its methods looked up on every
+  request the slow way (see ``scope.py``); on TLS, a ``tls.TLSTemplate``, whose copies
   get an ``extensions`` dict of their own. Each scope has an ``asgi`` dict of its own
   (an app or middleware writing into it changes no other scope, as under uvicorn, which
   builds one per scope). Converted request targets and header names (up to ``_KEPT_LENGTH``
@@ -64,6 +68,7 @@ import asyncio
 import logging
 import os
 from asyncio import Task
+from weakref import ref
 
 from ..net.proxy import TrustedSources
 from ..server.replies import refuse
@@ -117,6 +122,7 @@ class ASGIAdapter:
         self.targets = {}  # request target: (path, raw_path, query_string)
         self.names = {}  # request header name: the scope's lower-cased bytes
         self.templates = {}  # open connection's socket: the fields its HTTP scopes share
+        self.watches = {}  # the same sockets: a weak reference to its server connection, which drops both
         self.websockets = set()
         self.loop = None
         self.plain_tasks = True  # the loop has no task factory
@@ -326,7 +332,7 @@ class ASGIAdapter:
 
     def connection_template(self, socket):
         """The fields every HTTP scope of a connection shares (``server``, ``client``...),
-        kept until its socket closes."""
+        kept until its server connection is freed."""
         server, client = ends(socket)
         template = {
             "type": "http",
@@ -345,8 +351,11 @@ class ASGIAdapter:
         }
         if socket.encrypted:  # the TLS extension, read once per connection (spec: on TLS only)
             template = TLSTemplate(template, tls_extension(socket, self.server_cert))
-        self.templates[socket] = template
-        socket.once("close", lambda *_: self.templates.pop(socket, None))
+        owner = socket.protocol  # (None: a socket closed already, whose entry would never go)
+        if owner is not None:
+            templates, watches = self.templates, self.watches
+            watches[socket] = ref(owner, lambda _: (templates.pop(socket, None), watches.pop(socket, None)))
+            templates[socket] = template
         return template
 
     def on_request(self, req, res):

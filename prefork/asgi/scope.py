@@ -23,9 +23,15 @@ Rules:
   X-Forwarded-For, appended last, is never the one left out.
 - A link-local address is given without its zone (``fe80::1``, not the socket's
   ``fe80::1%eth0``) in ``client`` and ``server``, as uvicorn gives it.
+- ``server`` is read from the connection's descriptor (``local_end``), not through
+  ``socket.address()``, which keeps what it read on the socket: CPython 3.11 keeps at
+  most 29 attribute names of a class's instances in its compact layout, and a socket
+  given one more gets a dict of its own, every method of it looked up on every request
+  then looked up the slow way.
 - Nothing here keeps state between requests.
 """
 
+import socket as _socket
 from urllib.parse import unquote
 
 from ..http.forwarded import forwarded_client, forwarded_proto
@@ -57,14 +63,33 @@ def ends(socket):
     """(server, client) of a connection as the scope names them: (host, port) pairs, a
     UNIX socket's server as (path, None) and its client as None; a link-local host
     without its zone."""
-    local = socket.address()
-    if local:
-        server = (unzoned(local["address"]), local["port"])
+    local = local_end(socket)
+    if local is not None:
+        server = local
     else:
         path = socket.local_path
         server = (path, None) if path else None  # a UNIX socket's path
     address = socket.remote_address
     return server, ((unzoned(address), socket.remote_port) if address else None)
+
+
+def local_end(socket):
+    """(host, port) of a TCP connection's local address, the host without a zone (None:
+    a UNIX socket, or one destroyed, whose descriptor may be another's now), read from
+    its descriptor without keeping anything on the socket (module rules)."""
+    if socket.destroyed:
+        return None
+    try:
+        raw = _socket.socket(fileno=socket.fileno())  # (its family read from the descriptor)
+    except OSError:
+        return None
+    try:
+        name = raw.getsockname()
+    except OSError:
+        return None
+    finally:
+        raw.detach()  # (the descriptor stays the socket's)
+    return (name[0], name[1]) if isinstance(name, tuple) else None
 
 
 def client_and_scheme(req, scheme, trusted):
