@@ -360,8 +360,9 @@ class Writing(SendCheck, Gathering):
                 except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
                     log.exception("error in a flush waiter of a socket")
         if self.writable_ended and not self.destroyed and not self._out:
-            # (a waiter or a drain listener may have queued more, and ended: it goes first)
-            self._shutdown()
+            # (a waiter or a drain listener may have queued more, and ended: it goes first;
+            # ``later``: 'finish' after the caller's turn, the flush at a connect's in its listener)
+            self._shutdown(later)
 
     def _flush_handshake(self, out):
         """Before the TLS handshake's end only its records go out; what was written stays
