@@ -132,3 +132,62 @@ def test_end_while_connecting_finishes_after_the_connect_as_nodes():
         ours = {tag: [e[1:] for e in events if e[0] == tag] for tag in tags}
         assert ours["end-data"] == expected["end-data"]
         assert ours["write-end"] == [["connect"], ["write callback", None]] + expected["write-end"][2:]
+
+
+# A 'connect' listener added before the first write that destroys the socket: what was
+# written while connecting is not sent, and the callbacks (end()'s too) get
+# ERR_SOCKET_CLOSED, as Node's (its write's listener finds the socket closed). prefork's
+# destroy sent it, the callbacks None.
+DESTROYED_NODE_SCRIPT = r"""
+const s = net.connect(%d, '127.0.0.1');
+const said = (what) => (err) => log(what, err ? err.code : null);
+s.on('connect', () => { log('connect'); s.destroy(); });
+s.on('error', (e) => log('error', e.code));
+s.on('close', () => { log('close'); setImmediate(done); });
+s.write('xy', said('write callback')); s.write('zz', said('write callback')); s.end(said('end callback'));
+"""
+
+
+def prefork_destroyed_events(port):
+    events = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        over = loop.create_future()
+        s = Socket.connect(loop, "127.0.0.1", port)
+
+        def said(what):
+            return lambda err=None: events.append([what, err and err.code])
+        s.on("connect", lambda: (events.append(["connect"]), s.destroy()))
+        s.on("error", lambda e: events.append(["error", e.code]))
+        s.on("close", lambda *_: (events.append(["close"]), loop.call_soon(over.set_result, None)))
+        s.write(b"xy", said("write callback"))
+        s.write(b"zz", said("write callback"))
+        s.end(said("end callback"))
+        await asyncio.wait_for(over, 5)
+    asyncio.run(main())
+    return events
+
+
+def received(listener):
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(5)
+        data = b""
+        while chunk := conn.recv(100):
+            data += chunk
+        return data
+
+
+def test_a_destroy_in_an_earlier_connect_listener_sends_nothing_as_nodes():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        expected = node_events(DESTROYED_NODE_SCRIPT % port)
+        closed = "ERR_SOCKET_CLOSED"
+        assert expected == [["connect"], ["write callback", closed], ["write callback", closed],
+                            ["end callback", closed], ["close"]]
+        assert received(listener) == b""
+        assert prefork_destroyed_events(port) == expected
+        assert received(listener) == b""
