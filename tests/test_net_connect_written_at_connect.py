@@ -52,8 +52,8 @@ def prefork_events(port):
     return events
 
 
-def by_tag(events):
-    return {tag: [e[1:] for e in events if e[0] == tag] for tag in ("listened-after", "listened-before")}
+def by_tag(events, tags=("listened-after", "listened-before")):
+    return {tag: [e[1:] for e in events if e[0] == tag] for tag in tags}
 
 
 def test_what_was_written_while_connecting_goes_at_the_connect_as_nodes():
@@ -124,12 +124,11 @@ def test_end_while_connecting_finishes_after_the_connect_as_nodes():
         listener.listen(8)
         port = listener.getsockname()[1]
         tags = ("write-end", "end-data")
-        expected = {tag: [e[1:] for e in node_events(ENDED_NODE_SCRIPT % port) if e[0] == tag] for tag in tags}
+        expected = by_tag(node_events(ENDED_NODE_SCRIPT % port), tags)
         assert expected["end-data"] == [["connect"], ["end callback", None], ["finish"], ["close"]]
         # (the write callback inside the write's own 'connect' listener in Node: prefork on the next turn)
         assert expected["write-end"][:2] == [["write callback", None], ["connect"]]
-        events = prefork_ended_events(port)
-        ours = {tag: [e[1:] for e in events if e[0] == tag] for tag in tags}
+        ours = by_tag(prefork_ended_events(port), tags)
         assert ours["end-data"] == expected["end-data"]
         assert ours["write-end"] == [["connect"], ["write callback", None]] + expected["write-end"][2:]
 
