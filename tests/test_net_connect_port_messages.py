@@ -4,7 +4,9 @@ type and value as JavaScript writes them (``Received type number (70000).``,
 ``type string ('http')``, ``type boolean (true)``, ``null``, ``NaN``, ``1e+21``, a long
 string cut). prefork wrote Python's repr (``Received 70000.0.``, ``'http'``, ``True``,
 ``None``, ``nan``). And a port string JavaScript reads as a number is one (``0x50``,
-``1e3``), one it does not is refused (``1_0``, which Python's ``float()`` takes).
+``1e3``), one it does not is refused (``1_0``, which Python's ``float()`` takes; other
+scripts' digits, ``８０``; blanks Python strips and JavaScript does not, ``\x1c80``),
+and JavaScript's blanks are stripped (``\ufeff80``, which Python's ``strip()`` keeps).
 
 The same values go to Node's ``net.connect`` and ``socket.setTimeout``."""
 
@@ -27,6 +29,11 @@ PORTS = {  # name: (the Python value, the JavaScript one)
     "emoji": ("\U0001F600" * 20, "'\\u{1F600}'.repeat(20)"), "hex": ("0x50", "'0x50'"), "exponent": ("1e3", "'1e3'"),
     "true": (True, "true"), "false": (False, "false"), "none": (None, "null"), "list": ([80], "[80]"),
     "dict": ({"a": 1}, "{a: 1}"),
+    # (JavaScript's Number() reads ASCII digits only, and strips its own blanks, not Python's)
+    "full-width": ("\uff18\uff10", "'\\uff18\\uff10'"), "arabic-indic": ("\u0668\u0660", "'\\u0668\\u0660'"),
+    "hex-arabic-indic": ("0x\u0665\u0660", "'0x\\u0665\\u0660'"), "file-separator": ("\x1c80", "'\\x1c80'"),
+    "unit-separator": ("\x1f80", "'\\x1f80'"), "next-line": ("\x85 80", "'\\x85 80'"),
+    "byte-order-mark": ("\ufeff80", "'\\ufeff80'"), "js-blanks": ("\u3000\u2028 80\u205f\xa0", "'\\u3000\\u2028 80\\u205f\\xa0'"),
 }
 TIMEOUTS = {"negative": (-1, "-1"), "nan": (math.nan, "NaN"), "infinite": (math.inf, "Infinity"),
             "big-negative": (-2 ** 40, "-(2 ** 40)"), "huge-negative": (-1e22, "-1e22"), "word": ("x", "'x'"),

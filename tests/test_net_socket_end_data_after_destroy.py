@@ -4,7 +4,10 @@ stream was destroyed"; empty data too), or ERR_STREAM_WRITE_AFTER_END when ``end
 came before the destroy, and no ``error`` is emitted, as Node v20's. prefork gave
 ERR_STREAM_WRITE_AFTER_END whatever came before, and for empty data
 ERR_STREAM_DESTROYED with the message of an ``end()`` without data. The same program
-runs on Node against the same listener."""
+runs on Node against the same listener.
+
+``write(data, callback)`` in the same state gets the same: ERR_STREAM_WRITE_AFTER_END
+when ``end()`` came before the destroy (prefork gave ERR_STREAM_DESTROYED)."""
 
 import asyncio
 import json
@@ -21,16 +24,20 @@ CASES = {  # tag: (what comes before, what end() is given, when: at once or once
     "data-closed": ("destroy", "abc", "closed"), "ended-data-closed": ("end-destroy", "abc", "closed"),
     "none-with-error": ("destroy-with", None, "now"),
 }
+WRITES = {  # tag: the same, for write(data, callback): Node looks for an end() before the destroy
+    "write": ("destroy", "abc", "now"), "write-ended": ("end-destroy", "abc", "now"),
+    "write-ended-closed": ("end-destroy", "abc", "closed"),
+}
 
 NODE_SCRIPT = r"""
-const port = %d; const cases = %s; let left = 2 * Object.keys(cases).length;
+const port = %d; const cases = %s; const writes = %s; Object.assign(cases, writes); let left = 2 * Object.keys(cases).length;
 const tick = () => { if (--left === 0) done(); };
 for (const [tag, [before, data, when]] of Object.entries(cases)) {
   const s = net.connect(port, '127.0.0.1');
   const cb = (err) => { log(tag, 'endcb', err ? err.code : null, err ? err.message : null); tick(); };
   s.on('error', (e) => log(tag, 'error', e.code));
   s.on('close', () => { log(tag, 'close'); tick(); if (when === 'closed') act(); });
-  const act = () => data === null ? s.end(cb) : s.end(data, cb);
+  const act = () => tag in writes ? s.write(data, cb) : data === null ? s.end(cb) : s.end(data, cb);
   s.on('connect', () => {
     if (before === 'end-destroy') s.end();
     if (before === 'destroy-with') { const e = new Error('boom'); e.code = 'EBOOM'; s.destroy(e); } else s.destroy();
@@ -45,7 +52,7 @@ def prefork_events(port):
 
     async def main():
         loop = asyncio.get_running_loop()
-        left = [2 * len(CASES)]
+        left = [2 * len(CASES) + 2 * len(WRITES)]
         over = loop.create_future()
 
         def tick():
@@ -61,7 +68,10 @@ def prefork_events(port):
                 tick()
 
             def act():
-                s.end(cb) if data is None else s.end(data, cb)
+                if tag in WRITES:
+                    s.write(data, cb)
+                else:
+                    s.end(cb) if data is None else s.end(data, cb)
 
             def connected():
                 if before == "end-destroy":
@@ -77,7 +87,7 @@ def prefork_events(port):
             s.on("error", lambda e: events.append([tag, "error", e.code]))
             s.on("close", lambda _had_error: (events.append([tag, "close"]), tick(), when == "closed" and act()))
             s.on("connect", connected)
-        for tag, case in CASES.items():
+        for tag, case in [*CASES.items(), *WRITES.items()]:
             mk(tag, *case)
         await asyncio.wait_for(over, 5)
     asyncio.run(main())
@@ -89,7 +99,7 @@ def test_end_with_data_after_a_destroy_gets_nodes_error():
         listener.bind(("127.0.0.1", 0))
         listener.listen(32)
         port = listener.getsockname()[1]
-        expected = by_socket(node_events(NODE_SCRIPT % (port, json.dumps(CASES))))
+        expected = by_socket(node_events(NODE_SCRIPT % (port, json.dumps(CASES), json.dumps(WRITES))))
         destroyed = ["endcb", "ERR_STREAM_DESTROYED", "Cannot call write after a stream was destroyed"]
         after_end = ["endcb", "ERR_STREAM_WRITE_AFTER_END", "write after end"]
         assert expected == {
@@ -101,5 +111,7 @@ def test_end_with_data_after_a_destroy_gets_nodes_error():
             "none-with-error": [["error", "EBOOM"],
                                 ["endcb", "ERR_STREAM_DESTROYED", "Cannot call end after a stream was destroyed"],
                                 ["close"]],
+            "write": [destroyed, ["close"]], "write-ended": [after_end, ["close"]],
+            "write-ended-closed": [["close"], after_end],
         }
         assert by_socket(prefork_events(port)) == expected  # (in order: the callback before the close)

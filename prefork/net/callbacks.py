@@ -24,6 +24,9 @@ Rules:
   connecting gets ERR_SOCKET_CLOSED_BEFORE_CONNECTION (the first; the others the destroy's
   error, else that one), called from a ``close`` listener (``ClosedBeforeConnection``)
   the first such write added, as Node's: after the ``close`` listeners added before it.
+  Destroyed by a ``connect`` listener that comes before the one the first such write
+  added (which sends them), they are not sent and get ERR_SOCKET_CLOSED (``end()``'s
+  too, the destroy's error after the first), as Node's.
   (On a socket a protocol owns, a server's connection, a client request's, the callbacks
   of the writes not in the kernel come on the next turn, before the events the
   protocol schedules, whose order is its own.) A write the kernel refuses (a reset, EPIPE, the send timeout's
@@ -88,6 +91,12 @@ def takes_error(callback, bound=0):
 def closed_before_connection():
     """Node's error for a write made while connecting, on a socket destroyed before it connected."""
     return HTTPError("ERR_SOCKET_CLOSED_BEFORE_CONNECTION", "Socket closed before the connection was established")
+
+
+def socket_closed():
+    """Node's error for a write made while connecting, on a socket destroyed by a ``connect``
+    listener that came before the write's own (which would have sent it)."""
+    return HTTPError("ERR_SOCKET_CLOSED", "Socket is closed")
 
 
 class CloseTurn(list):

@@ -59,7 +59,8 @@ import struct
 from time import monotonic
 
 from ..http.errors import HTTPError
-from .callbacks import ClosedBeforeConnection, CloseTurn, closed_before_connection, destroyed_error, takes_error
+from .callbacks import (ClosedBeforeConnection, CloseTurn, closed_before_connection, destroyed_error, socket_closed,
+                        takes_error)
 from .gathering import SEAL_AT, SEAL_PIECE
 from .linger import Lingering
 from .writing import WriteCallback
@@ -197,7 +198,9 @@ class Closing(Lingering):
         queued = sum(map(len, self._out)) if self.tls is not None else left  # (TLS: the plaintext not yet sealed)
         if left:  # bytes_written keeps counting what was written, dropped or not (Node's)
             self._sent += queued
-        if not self._broken and not self.connecting:
+        # (written while connecting, destroyed by a 'connect' listener before the one that sends it)
+        unsent = left and not connecting and self._send_written in self.listeners("connect")
+        if not self._broken and not connecting and not unsent:
             # bytes written before the destroy go out first, with an error too (Node writes
             # at once; a corked read only delays them), then close_notify when no error
             # ended it: one last non-blocking try
@@ -273,6 +276,8 @@ class Closing(Lingering):
         rest = error if error is not None else self._end_error  # (what the writes not begun get)
         if connecting and left:  # writes made while connecting (net/callbacks.py)
             rest = rest or closed_before_connection()
+        elif unsent:
+            rest = rest or socket_closed()
         if waiters is not None:
             self._flush_waiters = None
             for waiter in waiters:
@@ -281,6 +286,8 @@ class Closing(Lingering):
                 elif isinstance(waiter, WriteCallback):  # (never got there: still called, as Node's)
                     if connecting:
                         step = partial(waiter.failed, closed_before_connection() if waiter.start == taken else rest)
+                    elif unsent:
+                        step = partial(waiter.failed, socket_closed() if waiter.start == taken else rest)
                     else:  # (None: the kernel had begun to take it)
                         step = waiter if waiter.start < taken else partial(waiter.failed, rest)
                     # (a protocol's socket: on the next turn, before the events the protocol schedules)
@@ -298,7 +305,7 @@ class Closing(Lingering):
                 self._end_error = None  # (its traceback holds the frames that hold this socket)
         if self._end_callbacks is not None:  # end()'s callbacks, after the writes', as Node's
             if not flushed and left and protocol is None:  # (after the 'error' then)
-                late.append(partial(self._end_callbacks, rest if connecting else error))
+                late.append(partial(self._end_callbacks, rest if connecting or unsent else error))
             else:
                 loop.call_soon(self._end_callbacks, error)
         if connecting and late:  # (Node calls them from the 'close' listener its first write added)

@@ -3,9 +3,10 @@ Node's way of telling, in an error's message, the value it refused.
 
 Rules:
 - A port is a whole number 0-65535, or a string JavaScript's ``Number()`` reads as one
-  (blanks around it, a sign, an exponent, ``0x``/``0o``/``0b``): ERR_SOCKET_BAD_PORT (a
-  ValueError) if not, a blank string too; another type (a bool, None, a list) is
-  ERR_INVALID_ARG_TYPE (a TypeError), as Node's ``net.connect`` throws.
+  (JavaScript's blanks around it, not Python's; ASCII digits only; a sign, an exponent,
+  ``0x``/``0o``/``0b``): ERR_SOCKET_BAD_PORT (a ValueError) if not, a blank string too;
+  another type (a bool, None, a list) is ERR_INVALID_ARG_TYPE (a TypeError), as Node's
+  ``net.connect`` throws.
 - ``described(value)`` is Node's "Received ..." part of such a message
   (``determineSpecificType``): ``null``; ``type boolean (true)``; ``type number (1e+21)``,
   the number as JavaScript writes it (``NaN``, ``Infinity``, ``70000`` for ``70000.0``);
@@ -22,6 +23,8 @@ from decimal import Decimal
 
 _JS_CLASSES = {list: "Array", tuple: "Array", dict: "Object"}
 _RADIX = ("0x", "0o", "0b")
+# JavaScript's white space and line terminators, what its Number() strips from a string
+_JS_BLANKS = "\t\n\v\f\r \xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
 
 
 def coded(kind, code, message):
@@ -109,8 +112,9 @@ def checked_port(port):
 
 def _js_port_number(text):
     """What JavaScript's ``+text`` is, for a port (NaN for a blank string: Node refuses it)."""
-    text = text.strip()
-    if not text or "_" in text:  # (Python's float() takes "1_0", JavaScript's Number() does not)
+    text = text.strip(_JS_BLANKS)  # (not Python's blanks: "\x1c80" and "\x8580" are NaN, "\ufeff80" 80)
+    # (Python's float() takes "1_0" and other scripts' digits, "８０", JavaScript's Number() does not)
+    if not text or "_" in text or not text.isascii():
         return math.nan
     try:
         return float(text)

@@ -36,7 +36,8 @@ Rules:
   by the other party", when the peer's FIN ended it: ``allow_half_open`` false; after
   the close too, as Node's); one after ``destroy()`` is dropped with no event. Either way its callback runs on the next
   loop turn (before the ``close`` of a socket destroyed in the same turn), with that error
-  (ERR_STREAM_DESTROYED after a destroy) when it takes one (net/callbacks.py). A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
+  (ERR_STREAM_DESTROYED after a destroy, ERR_STREAM_WRITE_AFTER_END when an ``end()``
+  came before it) when it takes one (net/callbacks.py). A chunk that is neither ``str`` nor bytes-like raises TypeError with Node's
   code (ERR_INVALID_ARG_TYPE, None: ERR_STREAM_NULL_VALUES); a ``bytearray`` or
   ``memoryview`` is copied when written.
   A ``write()`` callback runs once its bytes are in the kernel, or at the destroy that
@@ -136,10 +137,10 @@ class Writing(SendCheck, Gathering):
             if self.readable_ended and self.writable_ended and not self.allow_half_open:
                 # ended by the peer's FIN: so for good, after the close too (Node's writeAfterFIN)
                 err = HTTPError("EPIPE", "This socket has been ended by the other party")
-            elif self.destroyed:
-                err = destroyed_error()
-            else:
+            elif self.writable_ended:  # (an end() before a destroy: Node looks for it first)
                 err = HTTPError("ERR_STREAM_WRITE_AFTER_END", "write after end")
+            else:
+                err = destroyed_error()
             if callback is not None:  # (its error, before the socket's own; before its close)
                 self.before_close(socket_write_callback(callback).failed, err)
             if not self.destroyed:
@@ -360,8 +361,9 @@ class Writing(SendCheck, Gathering):
                 except Exception:  # (a write's callback that raises: the flush goes on, and the FIN)
                     log.exception("error in a flush waiter of a socket")
         if self.writable_ended and not self.destroyed and not self._out:
-            # (a waiter or a drain listener may have queued more, and ended: it goes first)
-            self._shutdown()
+            # (a waiter or a drain listener may have queued more, and ended: it goes first;
+            # ``later``: 'finish' after the caller's turn, the flush at a connect's in its listener)
+            self._shutdown(later)
 
     def _flush_handshake(self, out):
         """Before the TLS handshake's end only its records go out; what was written stays
