@@ -83,9 +83,11 @@ _PENDING_LIMIT = 16 * 1024  # bytes kept (for a 'data' listener to come, or whil
 
 class Socket(Connecting, Secure, IdleTimer, SocketOptions, Closing, Writing, ResetWatch, EventEmitter):
     # State that most sockets never change is a class default, set on the instance only
-    # when it changes: CPython (3.11) keeps at most 30 attributes of a class's instances
-    # in its compact per-instance layout, and an instance given more gets a dict of its
-    # own made (and grown) on the spot, slower to make and to read.
+    # when it changes: CPython (3.11) keeps at most 29 attribute names of a class's
+    # instances in its compact per-instance layout, and an instance given more gets a dict
+    # of its own made (and grown) on the spot, slower to make and to read, its methods
+    # then looked up the slow way on every call (tests/test_wsgi_socket_attributes.py and
+    # tests/test_asgi_socket_attributes.py hold the adapters' sockets to 29).
     connecting = False  # a client socket's connect is under way
     _local = None  # address()'s, read once
     remote_address = remote_port = None  # the TCP peer's
