@@ -19,6 +19,9 @@ Rules:
   done, resumes and so discards it, as Node dumps it); if the response is already
   done, it is discarded at once. One a reader paused after taking a chunk stops the
   reading until that reader resumes it, its response done or not (Node's ``_consuming``).
+- A body dropped once its response is done (Node's dump, whose ``end`` and ``close`` come
+  on next ticks) is queued here (``dump_next_tick``): what is queued runs before a later
+  request's ``end`` given in the same read (``run_dumps``), else on the next loop turn.
 """
 
 PIPELINE_DEPTH = 64  # stop reading while this many responses are pending
@@ -45,6 +48,31 @@ class FlowControl:
             self._pause_output()
             return True
         return False
+
+    dumps = None  # what Node's next ticks of a dumped request run (a list while any is due)
+
+    def dump_next_tick(self, tell):
+        """``tell()`` stands for Node's next tick of a request dumped in this read (module
+        rules): before a later request's ``end`` of the same read, else next loop turn."""
+        dumps = self.dumps
+        if dumps is None:
+            dumps = self.dumps = []
+            self.socket.loop.call_soon(self.run_dumps)
+        dumps.append(tell)
+
+    def run_dumps(self, once=False):
+        """Run what is queued (``once``: only what was queued before this call; what those
+        queue in turn runs at the next call, or on the next loop turn)."""
+        while self.dumps:
+            dumps, self.dumps = self.dumps, []  # (a list: what they queue does not ask a turn)
+            for tell in dumps:
+                tell()
+            if once:
+                if self.dumps:
+                    self.socket.loop.call_soon(self.run_dumps)
+                    return
+                break
+        self.dumps = None
 
     def pause_reading(self, reason):
         self._pause_reasons.add(reason)

@@ -9,7 +9,8 @@ Rules:
   are delivered keeps the rest (and ``end``) for later.
   ``end`` follows the last chunk, for a reader (a ``data`` listener, ``resume()``,
   ``read()``, ``body()``); a request nobody reads gets it only once its response is done
-  (Node's dump: after the response's ``close``), never when its connection goes first.
+  (Node's dump: after the response's ``close``; it and the ``close`` after it on Node's
+  next ticks, flow.py's ``dump_next_tick``), never when its connection goes first.
   ``close`` comes once: after ``end`` (Node's autoDestroy: ``destroyed`` at once, ``close`` next turn
   or the parser's next call, ticks.py; at once if the response is done or socket destroyed), or when the connection goes.
 - A connection that goes before the response is done aborts the request, in Node's
@@ -322,17 +323,22 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, RequestFiel
                 self._end_pending = True  # nobody reads: 'end' waits for a reader, or the response's end (the dump)
                 return
             if not self._ended:
+                conn = self._conn
+                if conn is not None and conn.dumps:  # (Node's 'end' is a next tick: those of a
+                    conn.run_dumps(True)  # request dumped before come first, its 'close' after)
                 self._ended = True
                 self._consumed = flowing is True
                 if self._events:
                     self.emit("end")
                 self._after_end()
+                if conn is not None and conn.dumps:
+                    conn.run_dumps()
         else:
             self._end_pending = True
             if flowing is None and self._close_after_end:
                 # its response is done and nobody read it: dropped now, 'end' follows
-                # (Node's dump); else kept for a reader, or for the response's end
-                self.socket.loop.call_soon(self._deliver)
+                # (Node's dump, on a next tick); else kept for a reader, or for the response's end
+                (self.socket.loop.call_soon if self._conn is None else self._conn.dump_next_tick)(self._deliver)
 
     def _deliver(self):
         """(On a loop turn of its own: a raising listener is the request's failure.)"""
@@ -375,7 +381,10 @@ class IncomingMessage(RequestClosing, ReadableState, RequestTimeout, RequestFiel
         (autoDestroy): at once when its response is done or its socket destroyed (Node's
         next tick, before the close turn), else destroyed now, ``close`` on the next turn."""
         if self._close_after_end:
-            self.mark_closed()
+            if self._conn is not None and self._conn.dumps is not None:
+                self._conn.dump_next_tick(self.mark_closed)  # (dumped: Node's 'close' a tick later)
+            else:
+                self.mark_closed()
         elif not self.destroyed:
             self.destroyed = True
             if self._events and "close" in self._events:
