@@ -39,7 +39,7 @@ def prefork_client(port, agent_kind, steps, point):
         options = {"port": port, "host": "127.0.0.1"}
         agent = prefork.global_agent
         if agent_kind == "none":
-            options["agent"] = False
+            options["agent"] = agent = False  # (no agent: nothing pooled to close)
         elif agent_kind == "keep-alive":
             options["agent"] = agent = prefork.Agent(keep_alive=True)
         req = prefork.get(options)
@@ -62,7 +62,8 @@ def prefork_client(port, agent_kind, steps, point):
         await asyncio.sleep(0.05)
         # a socket kept in the pool is closed as Node's exit closes its own: the raw
         # server's thread, still reading for the next request, ends at once
-        agent.destroy()
+        if agent:
+            agent.destroy()
         return events
     return asyncio.run(main())
 

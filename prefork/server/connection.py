@@ -139,8 +139,9 @@ class Connection(ConnectionLost, Dispatch, FlowControl, NextTicks, LeavingHTTP, 
         finally:
             if not self._handed_over:  # (a hand-over uncorked already: a listener's cork stays)
                 socket.uncork()
-        # (the usual read, its response queued already, stops at the first two tests,
-        # without a call; the mark, a class default, is read only when bytes wait)
+        # (the usual read, answered within it, leaves no response queued: it stops at the
+        # first two tests, without a call; the mark, a class default, is read only when
+        # bytes wait)
         if ((buffered := socket.buffered_size) and buffered > socket.high_water_mark
                 or (responses := self._responses) and len(responses) >= _PIPELINE_DEPTH) \
                 and not socket.destroyed and socket.protocol is self:

@@ -3,8 +3,9 @@ state these methods read: its queue of responses, the last ended one and those s
 flushing before it).
 
 Rules:
-- The response on the socket is Node's ``socket._httpMessage``: the first ended
-  response not yet finished, else the first waiting its turn.
+- The response on the socket is Node's ``socket._httpMessage``: the last ended
+  response while it is not finished, else the first waiting its turn (``holds_socket``
+  asks whether a response may write now: none still flushing ahead of it).
 - A response's ``prefinish`` comes once every response ahead of it has finished,
   before that one's own ``finish`` listeners (Node gives it the socket then).
 """
