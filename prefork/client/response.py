@@ -220,6 +220,8 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
                     self.end_dropped()
                     return
                 due = self._events_due()
+        if self._end_resumed and not (self._flowing or self._end_queued):
+            return self.end_repaused()
         if not (self._flowing or self._end_after_abort or self._end_queued):  # (a resume's due flow ends a destroyed one)
             return
         if self._backlog:
@@ -405,6 +407,8 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         if self._end_pending and (not self.destroy_called or self._end_after_abort):
             self._close_due = True
             return
+        if self._end_on_resume:  # destroyed unread and not resumed: its kept chunks go now
+            self.mark_dropped()
         req = self.req
         if req is not None:  # an abort() after a destroy(): its 'abort' first, as Node's tick
             req.emit_abort()
@@ -424,17 +428,16 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         else:
             self.loop.call_soon(self.mark_closed)
 
-    def mark_aborted(self):
+    def mark_aborted(self, keep=False):
         """The connection ended before the body did: ``aborted`` now (Node's order); the
-        chunks kept unread go (a destroyed stream emits no more ``data``)."""
+        chunks kept unread go (a destroyed stream emits no more ``data``), unless ``keep``
+        (destroyed whole and unread: a resume before its ``close`` still flows them)."""
         if not self.aborted:
             self.aborted = True
             if not self.destroy_called:  # the connection's end: destroyed with ECONNRESET "aborted"
                 self._errored = Aborted()
-            if self._kept:
-                self.body_lost = True
-            self._kept.clear()
-            self._kept_size = 0
+            if not keep:
+                self.mark_dropped()
             self.emit("aborted")
 
     def close_aborted(self, error=None):
