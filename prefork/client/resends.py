@@ -1,5 +1,6 @@
 """ClientResponse's ends the application asks for (client/response.py's class takes
-them in): ``destroy()`` on the response, and the request's ``destroy()`` dumping it.
+them in): ``destroy()`` on the response, and the request's ``destroy()`` dumping it;
+with them the abort (``mark_aborted``) and the drop of the kept chunks.
 
 Rules: those of client/response.py (this is a part of that class, moved out for size):
 - ``destroy()`` of a body not complete gives ``aborted`` at once and closes the socket;
@@ -18,6 +19,8 @@ Rules: those of client/response.py (this is a part of that class, moved out for 
 - ``dump()`` (the request destroyed) drops the ``data`` listeners and lets the rest of
   the body flow to its end, as Node's ``_dump``.
 """
+
+from ..http.errors import Aborted
 
 
 class ResponseEnds:
@@ -49,6 +52,17 @@ class ResponseEnds:
         ``close`` still ends it), ``close`` at the exchange's end."""
         self._end_resumed, self._end_on_resume = False, True
         self.end_dropped()
+
+    def mark_aborted(self, keep=False):
+        """The connection ended before the body did: ``aborted`` now (Node's order); the
+        kept chunks go (``mark_dropped``) unless ``keep`` (a resume may still flow them)."""
+        if not self.aborted:
+            self.aborted = True
+            if not self.destroy_called:  # the connection's end: destroyed with ECONNRESET "aborted"
+                self._errored = Aborted()
+            if not keep:
+                self.mark_dropped()
+            self.emit("aborted")
 
     def mark_dropped(self):
         """The chunks kept unread go (``body_lost``): a destroyed stream emits no more ``data``."""
