@@ -20,6 +20,7 @@ const act = (steps, req, res, sock) => {
     if (s === 'destroy') req.destroy(); else if (s === 'destroy.error') req.destroy(new Error('boom'));
     else if (s === 'abort') req.abort(); else if (s === 'pause') res.pause(); else if (s === 'resume') res.resume();
     else if (s === 'res.destroy') res.destroy(); else if (s === 'res.destroy.error') res.destroy(new Error('boom'));
+    else if (s === 'listen') res.on('data', (d) => log('res data', d.toString()));
     else if (s === 'sock.destroy') sock.destroy(); else throw new Error('unknown step ' + s);
   }
 };
@@ -45,8 +46,9 @@ def record_response(res, log, data=None):
         res.on("data", lambda chunk: log("res data"))
 
 
-def act(steps, req, res, sock=None):
-    """Call each step on ``req``, ``res`` or ``sock`` in order (NODE_RECORDER's names)."""
+def act(steps, req, res, sock=None, log=None):
+    """Call each step on ``req``, ``res`` or ``sock`` in order (NODE_RECORDER's names;
+    ``listen`` logs the ``data`` to come with ``log``)."""
     for step in steps:
         if step == "destroy":
             req.destroy()
@@ -62,6 +64,8 @@ def act(steps, req, res, sock=None):
             res.destroy()
         elif step == "res.destroy.error":
             res.destroy(Exception("boom"))
+        elif step == "listen":
+            res.on("data", lambda chunk: log("res data", chunk.decode()))
         elif step == "sock.destroy":
             sock.destroy()
         else:

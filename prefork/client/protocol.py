@@ -34,7 +34,8 @@ Rules (Node's, spec section 7):
   them. A FIN read after a write was
   refused (its error told on the next turn) waits for that error, the exchange's.
   A socket error (a reset, ``req.destroy(err)``) ends a close-delimited body as a FIN
-  does (``ends_at_error``), its ``end`` after the request's ``error``.
+  does (``ends_at_error``), its ``end`` after the request's ``error`` (``read()``
+  raises that error: response.py).
 - A 1xx has no body, whatever its fields say (Node's parser skips it): at a 1xx head
   with a Content-Length or Transfer-Encoding the parser restarts after the head.
 - Node's caps on what a head keeps (``request.max_headers_count``, read when the socket
@@ -346,20 +347,20 @@ class ClientProtocol:
 
     def connection_error(self, err):
         self.request.fail(err)
-        self.ends_at_error()
+        self.ends_at_error(err)
         if self.socket.listener_count("error"):
             self.request.loop.call_soon(self._tell_socket, self.socket, err)  # (after the request's 'error')
         self.socket.destroy()
 
     ended_at_fin = False  # the peer's FIN ended a close-delimited body (the socket is gone then)
 
-    def ends_at_error(self):
-        """A socket error (a reset, ``req.destroy(err)``) ends a close-delimited body as
-        the FIN does, its ``end`` after the request's ``error`` (Node finishes its parser
-        at a socket error)."""
+    def ends_at_error(self, error):
+        """A socket error (a reset, ``req.destroy(err)``: ``error``) ends a close-delimited
+        body as the FIN does, its ``end`` after the request's ``error`` (Node finishes its
+        parser at a socket error); ``read()`` raises ``error``: the body may be cut."""
         res = self.res
         if self._ends_at_close() and not res.complete:
-            res.complete = True
+            res.complete, res.ended_by_error = True, error
             self.request.loop.call_soon(res.push_end)
 
     @staticmethod

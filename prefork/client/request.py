@@ -286,7 +286,7 @@ class ClientRequest(SocketClose, OutgoingRequest, SocketOptions, EventEmitter):
         if error is not None and not (protocol is not None and protocol.ended_at_fin):
             self._error(error, given=True)  # Node emits a given error at any stage
             if protocol is not None:  # (Node's socket error finishes its parser)
-                protocol.ends_at_error()
+                protocol.ends_at_error(error)
         elif self.res is None:
             self._error(HTTPError("ECONNRESET", "socket hang up"))
             self._hang_up_due = self.socket is None  # (an abort() before the close drops it, as Node's)

@@ -1,5 +1,6 @@
 """ClientResponse's ends the application asks for (client/response.py's class takes
-them in): ``destroy()`` on the response, and the request's ``destroy()`` dumping it.
+them in): ``destroy()`` on the response, and the request's ``destroy()`` dumping it;
+with them the abort (``mark_aborted``) and the drop of the kept chunks.
 
 Rules: those of client/response.py (this is a part of that class, moved out for size):
 - ``destroy()`` of a body not complete gives ``aborted`` at once and closes the socket;
@@ -9,12 +10,17 @@ Rules: those of client/response.py (this is a part of that class, moved out for 
   there too: then no ``end``). Dropped chunks set ``body_lost``: ``read()`` raises.
   One destroyed whole and unread while it did not flow (paused, or not read yet) ends
   if it is resumed before its ``close`` (``resume()``, or the request's dump): Node's
-  destroyed stream flows to its end until it has closed.
+  destroyed stream flows to its end until it has closed. Its kept chunks stay until
+  that ``close`` (then they go, ``body_lost``): the resume gives them as ``data``, then
+  ``end``. Whether it ends is decided as the resume's flow runs: paused again by then
+  (``resume(); pause()``), no ``end``, until another resume before the ``close``.
 - ``destroy(err)`` gives ``err`` to the request only when it destroys the socket
   (``socket_error``: Node's socket ``error``); after an ``abort()`` it is the response's alone.
 - ``dump()`` (the request destroyed) drops the ``data`` listeners and lets the rest of
   the body flow to its end, as Node's ``_dump``.
 """
+
+from ..http.errors import Aborted
 
 
 class ResponseEnds:
@@ -31,14 +37,40 @@ class ResponseEnds:
     _dumped = False
 
     socket_error = None  # the error destroy(err) destroyed the socket with (None: it was gone already)
-    _end_on_resume = False  # destroyed complete and unread, not flowing, without an error
+    _end_on_resume = False  # destroyed complete and unread, not flowing, without an error: its chunks kept
+    _end_resumed = False  # resumed so: the next flow ends it if it still flows (paused again: not)
 
     def end_resumed(self):
         """``resume()`` of a response destroyed complete while it did not flow: its ``end``
         comes (after an ``abort`` due), then its ``close``, unless the ``close`` came first."""
         self._end_on_resume = False
-        if not self._closed:
-            self._end_after_abort = self._end_pending = True
+        if not self._closed:  # (the flow ends it only if it still flows then: client/response.py)
+            self._end_after_abort = self._end_pending = self._end_resumed = True
+
+    def end_repaused(self):
+        """Resumed so, then paused again before its flow: no ``end`` (a resume before its
+        ``close`` still ends it), ``close`` at the exchange's end."""
+        self._end_resumed, self._end_on_resume = False, True
+        self.end_dropped()
+
+    def mark_aborted(self, keep=False):
+        """The connection ended before the body did: ``aborted`` now (Node's order); the
+        kept chunks go (``mark_dropped``) unless ``keep`` (a resume may still flow them)."""
+        if not self.aborted:
+            self.aborted = True
+            if not self.destroy_called:  # the connection's end: destroyed with ECONNRESET "aborted"
+                self._errored = Aborted()
+            if not keep:
+                self.mark_dropped()
+            self.emit("aborted")
+
+    def mark_dropped(self):
+        """The chunks kept unread go (``body_lost``): a destroyed stream emits no more ``data``."""
+        self._end_on_resume = False
+        if self._kept:
+            self.body_lost = True
+        self._kept.clear()
+        self._kept_size = 0
 
     def end_dumped(self):
         """A hand-over's response (ended at its head) that the request's ``destroy()`` in
@@ -89,7 +121,7 @@ class ResponseEnds:
                                            and self.socket is not None and not self.socket.destroyed)
                 self._end_pending = last
                 self._finished = None
-                self.mark_aborted()
+                self.mark_aborted(keep=self._end_on_resume)  # (kept: a resume flows them, as Node's)
                 if self.socket is not None:  # (None: an awaited whole body freed it for the agent)
                     self.socket.destroy()
                 if self._close_due and not self._end_after_abort:  # (else it follows 'end')

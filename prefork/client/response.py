@@ -29,7 +29,8 @@ Rules:
   from its first byte (up to the high-water mark, as any taken response).
   It raises the parse or connection error that broke the body (``failure``), else
   ECONNRESET "aborted" (or the error given to ``destroy()``) for a body cut short or
-  destroyed before it was whole (whatever the order of ``read()`` and ``destroy()``).
+  destroyed before it was whole (whatever the order of ``read()`` and ``destroy()``),
+  or the socket error that ended a close-delimited body (``ended_by_error``).
   Each ``read()`` is an awaitable of its own: cancelling one (a timeout) leaves the
   body collecting, and a later ``read()`` waits afresh for the whole of it.
 - The body flows as Node's Readable does. A response starts neither flowing nor paused:
@@ -71,7 +72,6 @@ from .resends import ResponseEnds
 from .state import KEPT_HIGH_WATER as _KEPT_HIGH_WATER, StreamState
 
 
-
 class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
     """The response (Node's IncomingMessage on the client side)."""
 
@@ -106,6 +106,7 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         self._discarded = False  # kept chunks went past the mark with nobody to read them
         self.failure = None  # the parse or connection error that broke the body (set by the request)
         self.body_lost = False  # chunks dropped after a destroy (set by the protocol too): read() raises
+        self.ended_by_error = None  # the socket error that ended a close-delimited body (the protocol's)
         self._decoder = None  # set_encoding's: the chunks go out as str
 
     def push_body(self, chunk):
@@ -220,6 +221,8 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
                     self.end_dropped()
                     return
                 due = self._events_due()
+        if self._end_resumed and not (self._flowing or self._end_queued):
+            return self.end_repaused()
         if not (self._flowing or self._end_after_abort or self._end_queued):  # (a resume's due flow ends a destroyed one)
             return
         if self._backlog:
@@ -291,7 +294,9 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
     def _settle_read(self, future):
         if future.done():  # cancelled
             return
-        if self.complete and (not self.aborted or (self._ended and not self.body_lost)):  # (destroyed unread: its kept body went)
+        if self.ended_by_error is not None:
+            future.set_exception(raisable(self.ended_by_error))
+        elif self.complete and (not self.aborted or (self._ended and not self.body_lost)):  # (destroyed unread: its kept body went)
             future.set_result(("" if self._decoder is not None else b"").join(self._body[0]))
         elif self.failure is not None:
             future.set_exception(raisable(self.failure))
@@ -405,6 +410,8 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
         if self._end_pending and (not self.destroy_called or self._end_after_abort):
             self._close_due = True
             return
+        if self._end_on_resume:  # destroyed unread and not resumed: its kept chunks go now
+            self.mark_dropped()
         req = self.req
         if req is not None:  # an abort() after a destroy(): its 'abort' first, as Node's tick
             req.emit_abort()
@@ -423,19 +430,6 @@ class ClientResponse(ResponseEnds, StreamState, ResponseFields, EventEmitter):
             self._close_due = True
         else:
             self.loop.call_soon(self.mark_closed)
-
-    def mark_aborted(self):
-        """The connection ended before the body did: ``aborted`` now (Node's order); the
-        chunks kept unread go (a destroyed stream emits no more ``data``)."""
-        if not self.aborted:
-            self.aborted = True
-            if not self.destroy_called:  # the connection's end: destroyed with ECONNRESET "aborted"
-                self._errored = Aborted()
-            if self._kept:
-                self.body_lost = True
-            self._kept.clear()
-            self._kept_size = 0
-            self.emit("aborted")
 
     def close_aborted(self, error=None):
         """After an abort: ``error`` (``error``, else ECONNRESET "aborted"; only to a
