@@ -15,11 +15,8 @@ Rules (Node's, spec section 7):
   rest over (``connect``/``upgrade``), or, for HEAD, starts a fresh parser. A 101
   without ``Upgrade`` and ``Connection: upgrade`` switches nothing (llhttp's rule, so
   Node's): it is an ordinary response, ended at its head as HEAD's is.
-- The socket's idle ``timeout`` goes to the request (the protocol hears it first), then
-  to the socket's listeners; the response's ``timeout`` (while its body is in progress)
-  is a socket listener added as the response begins, before ``response``, and taken off
-  as it completes, as Node's ``responseOnTimeout``: a socket ``timeout`` listener the
-  application added before the response hears it before the response does.
+- The socket's idle ``timeout`` goes to the request, then to the response while its
+  body is in progress, as in Node.
 - A listener that raises while a read is parsed (``response``, the body's ``data``,
   ``end``...), or at the socket's idle ``timeout``, is logged and the socket destroyed:
   the request closes and ``await req`` settles, instead of the parser raising again at
@@ -281,8 +278,6 @@ class ClientProtocol:
         if status == 101 and upgrade:
             self._stop_reason = "upgrade"
             raise _StopAtHead()
-        if request.method != "HEAD" and status != 101:
-            self.socket.on("timeout", self._response_timeout)  # (off at on_message_complete)
         request.emit_response(res)
         if request.method == "HEAD" or status == 101:
             # (a 101 without Upgrade and Connection: upgrade switches nothing, as llhttp
@@ -305,7 +300,6 @@ class ClientProtocol:
             return  # a 1xx
         res.complete = True
         self.done = True
-        self.socket.off("timeout", self._response_timeout)
         if trailers:
             pairs = len(trailers) // 2
             if pairs >= 32:
@@ -396,15 +390,12 @@ class ClientProtocol:
     def on_timeout(self):
         try:
             self.request.socket_timed_out()
+            res = self.res
+            if res is not None and not res.complete:
+                res.emit("timeout")  # a body in progress: its response too (Node's responseOnTimeout)
         except Exception:
             log.exception("error in a client 'timeout' listener; closing its connection")
             self.socket.destroy()
-
-    def _response_timeout(self):
-        """A socket listener while the body is in progress: its response's ``timeout``
-        (Node's responseOnTimeout; a listener that raises: the socket's emit_or_destroy)."""
-        if not self.res.complete:
-            self.res.emit("timeout")
 
     def on_drain(self):
         # none once end() was called (Node's socketOnDrain checks msg.finished), nor once the
