@@ -3,7 +3,7 @@ state these methods read: its queue of responses, the last ended one and those s
 flushing before it).
 
 Rules:
-- The response on the socket is Node's ``socket._httpMessage``: the last ended
+- The response on the socket is Node's socket's ``_httpMessage``: the last ended
   response while it is not finished, else the first waiting its turn (``holds_socket``
   asks whether a response may write now: none still flushing ahead of it).
 - A response's ``prefinish`` comes once every response ahead of it has finished,
